@@ -1,0 +1,58 @@
+import type { Config } from 'jest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+// ESM-only dependencies (inversify 8) must be transformed to CommonJS for jest on Node 20.
+const esmDeps = ['inversify', '@inversifyjs'];
+
+/**
+ * The jest project configuration shared by every package (`packages/<name>/jest.config.ts`).
+ * Tests import sibling packages from their sources, never from `dist/`.
+ */
+export function createPackageConfig(packageDir: string): Config {
+  const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
+    name: string;
+  };
+  return {
+    displayName: pkg.name,
+    rootDir: packageDir,
+    testEnvironment: 'node',
+    roots: ['<rootDir>/test'],
+    moduleNameMapper: {
+      '^@scmi-ts/([^/]+)$': '<rootDir>/../$1/src/index.ts',
+      // ES module syntax with .js suffixes, resolved to the TypeScript sources.
+      '^(\.{1,2}/.*)\.js$': '$1',
+    },
+    transformIgnorePatterns: [`/node_modules/(?!(\\.pnpm|${esmDeps.join('|')})/)`],
+    transform: {
+      '^.+\\.(t|j)s$': [
+        '@swc/jest',
+        {
+          jsc: {
+            target: 'es2022',
+            parser: { syntax: 'typescript', decorators: true },
+            transform: { legacyDecorator: true, decoratorMetadata: true },
+          },
+          module: { type: 'commonjs' },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * Root jest configuration: every package is a project, and coverage is collected across all of
+ * them. Each package also runs alone with `pnpm --filter @scmi-ts/<name> test`.
+ */
+const config: Config = {
+  projects: ['<rootDir>/packages/*'],
+  collectCoverageFrom: ['<rootDir>/packages/*/src/**/*.ts', '!<rootDir>/packages/demo/**'],
+  coverageDirectory: '<rootDir>/coverage',
+  coverageReporters: ['text-summary', 'lcov'],
+  coverageThreshold: {
+    global: { lines: 85 },
+    './packages/devres/src/': { lines: 95, branches: 85, functions: 95 },
+  },
+};
+
+export default config;

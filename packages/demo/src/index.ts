@@ -1,0 +1,7 @@
+/**
+ * The scmi-ts main job (`pnpm demo`), as functions that tests and other tools can run.
+ *
+ * @packageDocumentation
+ */
+export type { Print } from './devres-demo.js';
+export { runDevresDemo } from './devres-demo.js';

@@ -1,0 +1,1096 @@
+import {
+  nextEventSeq,
+  getResourceTracker,
+  type DevresEvent,
+  type DevresEventSink,
+  type ResourceTracker,
+  type TrackedResource,
+} from './diagnostics.js';
+import {
+  DevresClosedError,
+  DevresError,
+  DevresReleaseError,
+  RevokedError,
+  type ReleaseFailure,
+} from './errors.js';
+import { Revocable, isPromiseLike } from './revocable.js';
+import {
+  DISPOSE_REASON,
+  EARLY_RELEASE_REASON,
+  REFUSED_REASON,
+  type TeardownReason,
+} from './teardown-reason.js';
+
+/**
+ * A typed key for a per-device singleton resource (Linux `devres_find` matches by release function
+ * and data; here a key object does it, and carries the value's type).
+ *
+ * @example
+ * ```ts
+ * const POOL = new DevresKey<XferPool>('xfer pool');
+ * const pool = res.getOrAdd(POOL, () => ({ name: 'xfer pool', value: new XferPool(), release: (p) => p.drain() }));
+ * res.find(POOL); // XferPool | undefined
+ * ```
+ */
+export class DevresKey<T> {
+  /** Phantom field that carries the value type; never set. */
+  declare public readonly valueType: T;
+
+  /** Names the key in errors. */
+  public readonly description: string;
+
+  /** Creates a key; `description` names it in errors. */
+  public constructor(description: string) {
+    this.description = description;
+  }
+}
+
+/** A teardown step: receives the resource's value and why it is being torn down. */
+export type TeardownStep<T> = (value: T, reason: TeardownReason) => void | PromiseLike<void>;
+
+/**
+ * A resource to register: its name, its value, its release step and an optional quiesce step.
+ *
+ * `quiesce` runs in phase 1 of teardown (newest first, before any release) and must stop new
+ * callbacks and wait for running ones; `release` runs in phase 2 (newest first). `key` makes the
+ * resource findable with {@link ResourceScope.find} (a per-device singleton).
+ */
+export interface ResourceSpec<T> {
+  /** A name for logs, errors and leak reports, e.g. `chan[a2p:0]`. */
+  readonly name: string;
+  /** The resource; handed to the steps and readable from the handle while live. */
+  readonly value: T;
+  /** Releases the resource. Runs exactly once. */
+  readonly release: TeardownStep<T>;
+  /** Stops callbacks into the resource and waits for running ones (phase 1). */
+  readonly quiesce?: TeardownStep<T>;
+  /** Lookup key for {@link ResourceScope.find}; unique per device. */
+  readonly key?: DevresKey<T>;
+}
+
+/** Options for {@link ResourceScope.addAction} and {@link ResourceScope.acquire}. */
+export interface StepOptions<T> {
+  /** A quiesce step to run in phase 1 of teardown. */
+  readonly quiesce?: TeardownStep<T>;
+  /** Lookup key for {@link ResourceScope.find}. */
+  readonly key?: DevresKey<T>;
+}
+
+/** Where a resource is in its life. */
+export type ResourceState = 'live' | 'quiescing' | 'releasing' | 'released' | 'forgotten';
+
+/**
+ * The handle of a registered resource: pass it to {@link ResourceScope.release} or
+ * {@link ResourceScope.forget}; read the value while the resource is live.
+ *
+ * @example
+ * ```ts
+ * const h = res.add({ name: 'irq', value: irq, release: (v) => v.free() });
+ * h.value.enable();
+ * await res.release(h); // early release; h.value now throws RevokedError
+ * ```
+ */
+export interface ResourceHandle<T> {
+  /** The name given at registration. */
+  readonly name: string;
+  /**
+   * The resource value.
+   *
+   * @throws RevokedError once the resource has been released (a forgotten resource's value stays
+   * readable: its ownership went back to the caller).
+   */
+  readonly value: T;
+  /** Where the resource is in its life. */
+  readonly state: ResourceState;
+}
+
+/** A live resource as {@link Devres.live} reports it. */
+export interface LiveResource {
+  /** The resource name. */
+  readonly name: string;
+  /** Path of enclosing groups, `''` at top level. */
+  readonly group: string;
+  /** Creation stack (debug mode only). */
+  readonly stack: string | undefined;
+}
+
+/** Options of a {@link Devres}. */
+export interface DevresOptions {
+  /** Receives every event (add, forget, quiesce, release, teardown, groups). */
+  readonly log?: DevresEventSink;
+  /** Capture a creation stack trace for every resource (slow; for debugging leaks). */
+  readonly debug?: boolean;
+}
+
+/** Where a devres is in its life. */
+export type DevresState = 'open' | 'quiescing' | 'releasing' | 'closed';
+
+/** Where a group is in its life. */
+export type DevresGroupState = 'open' | 'closed' | 'releasing' | 'released' | 'removed';
+
+/** @internal Test-only switches (not exported from the package). */
+export const testing = {
+  /** Mutation check: skip phase 1 (quiesce). Tests prove they catch this. */
+  skipQuiescePhase: false,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Internal model: each scope (the devres root, or a group) is a doubly linked list of nodes; a node
+// is an entry (a resource) or a nested group. Only live entries and unreleased groups are linked,
+// so early release is O(1) and teardown is O(N).
+
+type Node = Entry<unknown> | GroupNode;
+
+abstract class ListScope {
+  head: Node | undefined = undefined;
+  tail: Node | undefined = undefined;
+
+  append(node: Node): void {
+    node.owner = this;
+    node.prev = this.tail;
+    node.next = undefined;
+    if (this.tail === undefined) this.head = node;
+    else this.tail.next = node;
+    this.tail = node;
+  }
+
+  unlink(node: Node): void {
+    if (node.prev === undefined) this.head = node.next;
+    else node.prev.next = node.next;
+    if (node.next === undefined) this.tail = node.prev;
+    else node.next.prev = node.prev;
+    node.prev = undefined;
+    node.next = undefined;
+  }
+
+  abstract get core(): Core;
+  abstract get path(): string;
+  abstract acceptsRegistration(): boolean;
+}
+
+class Entry<T> implements ResourceHandle<T>, TrackedResource {
+  prev: Node | undefined = undefined;
+  next: Node | undefined = undefined;
+  owner!: ListScope;
+  state: ResourceState = 'live';
+  quiesced = false;
+  stack: string | undefined = undefined;
+  /** The tracker in force when the entry was registered; told when it goes. */
+  tracker: ResourceTracker | undefined = undefined;
+  #value: T | undefined;
+
+  constructor(
+    readonly core: Core,
+    readonly name: string,
+    value: T,
+    readonly releaseStep: TeardownStep<T> | undefined,
+    readonly quiesceStep: TeardownStep<T> | undefined,
+    readonly key: DevresKey<T> | undefined,
+  ) {
+    this.#value = value;
+  }
+
+  get device(): string {
+    return this.core.name;
+  }
+
+  get value(): T {
+    if (this.state === 'released') throw new RevokedError(this.name);
+    return this.#value as T;
+  }
+
+  rawValue(): T {
+    return this.#value as T;
+  }
+
+  dropValue(): void {
+    this.#value = undefined;
+  }
+}
+
+class GroupNode extends ListScope {
+  prev: Node | undefined = undefined;
+  next: Node | undefined = undefined;
+  owner!: ListScope;
+  state: DevresGroupState = 'open';
+  releasing: Promise<void> | undefined = undefined;
+  #released: { promise: Promise<void>; resolve: () => void } | undefined = undefined;
+
+  /** Resolves once the group is released, whoever releases it. */
+  whenReleased(): Promise<void> {
+    if (this.state === 'released') return Promise.resolve();
+    if (this.#released === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#released = { promise, resolve };
+    }
+    return this.#released.promise;
+  }
+
+  markReleased(): void {
+    this.owner.unlink(this);
+    this.state = 'released';
+    this.#released?.resolve();
+  }
+
+  constructor(
+    readonly parentCore: Core,
+    readonly name: string,
+  ) {
+    super();
+  }
+
+  get core(): Core {
+    return this.parentCore;
+  }
+
+  get path(): string {
+    const p = this.owner.path;
+    return p === '' ? this.name : `${p}/${this.name}`;
+  }
+
+  acceptsRegistration(): boolean {
+    return (this.state === 'open' || this.state === 'closed') && this.owner.acceptsRegistration();
+  }
+}
+
+class Core extends ListScope {
+  state: DevresState = 'open';
+  readonly openGroups: GroupNode[] = [];
+  keys: Map<DevresKey<unknown>, Entry<unknown>> | undefined = undefined;
+  teardown: Promise<void> | undefined = undefined;
+  readonly outOfBand = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly name: string,
+    readonly sink: DevresEventSink | undefined,
+    readonly debug: boolean,
+  ) {
+    super();
+  }
+
+  get core(): this {
+    return this;
+  }
+
+  get path(): string {
+    return '';
+  }
+
+  acceptsRegistration(): boolean {
+    return this.state === 'open';
+  }
+
+  /** The scope that implicit registrations go to: the innermost open group, or the root. */
+  currentTarget(): ListScope {
+    return this.openGroups[this.openGroups.length - 1] ?? this;
+  }
+
+  emit(
+    type: DevresEvent['type'],
+    resource: string,
+    where: ListScope | string,
+    extra?: { reason?: TeardownReason; stack?: string | undefined; error?: unknown },
+  ): void {
+    const sink = this.sink;
+    if (sink === undefined) return;
+    const group = typeof where === 'string' ? where : where.path;
+    const event: {
+      -readonly [K in keyof DevresEvent]: DevresEvent[K];
+    } = { seq: nextEventSeq(), type, device: this.name, resource, group };
+    if (extra?.reason !== undefined) event.reason = extra.reason.kind;
+    if (extra?.stack !== undefined) event.stack = extra.stack;
+    if (extra !== undefined && 'error' in extra) event.error = extra.error;
+    try {
+      sink(event);
+    } catch {
+      // A diagnostics sink must never break teardown.
+    }
+  }
+
+  /** Tracks a release running outside a teardown so that teardown waits for it. */
+  track<P extends Promise<unknown>>(p: P): P {
+    this.outOfBand.add(p);
+    const done = (): void => {
+      this.outOfBand.delete(p);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  register<T>(
+    scope: ListScope,
+    name: string,
+    value: T,
+    release: TeardownStep<T> | undefined,
+    quiesce: TeardownStep<T> | undefined,
+    key: DevresKey<T> | undefined,
+  ): Entry<T> {
+    const entry = new Entry<T>(this, name, value, release, quiesce, key);
+    const tracker = getResourceTracker();
+    if (this.debug || tracker?.wantsStacks === true) entry.stack = new Error('created here').stack;
+    if (key !== undefined) {
+      this.keys ??= new Map();
+      if (this.keys.has(key)) {
+        throw new DevresError(
+          'E_DUPLICATE_KEY',
+          `${this.name}: a resource with key ${key.description} is already registered`,
+        );
+      }
+      this.keys.set(key, entry as Entry<unknown>);
+    }
+    scope.append(entry as Entry<unknown>);
+    if (tracker !== undefined) {
+      entry.tracker = tracker;
+      tracker.trackResource(entry, entry.stack);
+    }
+    if (this.sink !== undefined) this.emit('add', name, scope, { stack: entry.stack });
+    return entry;
+  }
+
+  refuse(scope: ListScope, name: string, released: Promise<unknown>): DevresClosedError {
+    this.emit('refuse', name, scope);
+    const what = scope === this ? `device ${this.name}` : `group ${scope.path} of ${this.name}`;
+    return new DevresClosedError(`${what} is tearing down or torn down: ${name} refused`, released);
+  }
+
+  /**
+   * Runs one teardown step and then finishes the phase for the entry. Returns a promise only when
+   * the step is asynchronous: synchronous steps cost no allocation and no closure, so that tearing
+   * down 100k resources stays linear.
+   */
+  runStep(
+    entry: Entry<unknown>,
+    phase: ReleaseFailure['phase'],
+    step: TeardownStep<unknown>,
+    reason: TeardownReason,
+    failures: ReleaseFailure[],
+    previous: ResourceState,
+  ): Promise<void> | undefined {
+    let r: void | PromiseLike<void>;
+    try {
+      r = step(entry.rawValue(), reason);
+    } catch (error) {
+      this.fail(entry, phase, reason, error, failures);
+      finishStep(entry, phase, previous);
+      return undefined;
+    }
+    if (!isPromiseLike(r)) {
+      finishStep(entry, phase, previous);
+      return undefined;
+    }
+    return this.awaitStep(entry, phase, r, reason, failures, previous);
+  }
+
+  async awaitStep(
+    entry: Entry<unknown>,
+    phase: ReleaseFailure['phase'],
+    pending: PromiseLike<void>,
+    reason: TeardownReason,
+    failures: ReleaseFailure[],
+    previous: ResourceState,
+  ): Promise<void> {
+    try {
+      await pending;
+    } catch (error) {
+      this.fail(entry, phase, reason, error, failures);
+    } finally {
+      finishStep(entry, phase, previous);
+    }
+  }
+
+  fail(
+    entry: Entry<unknown>,
+    phase: ReleaseFailure['phase'],
+    reason: TeardownReason,
+    error: unknown,
+    failures: ReleaseFailure[],
+  ): void {
+    failures.push({ resource: entry.name, phase, error });
+    this.emit(phase === 'quiesce' ? 'quiesce-failed' : 'release-failed', entry.name, entry.owner, {
+      reason,
+      error,
+    });
+  }
+
+  /** Runs an entry's quiesce step unless it has none or it already ran. */
+  quiesceEntry(
+    entry: Entry<unknown>,
+    reason: TeardownReason,
+    failures: ReleaseFailure[],
+  ): Promise<void> | undefined {
+    const step = entry.quiesceStep;
+    if (step === undefined || entry.quiesced) return undefined;
+    entry.quiesced = true;
+    const previous = entry.state;
+    entry.state = 'quiescing';
+    if (this.sink !== undefined) this.emit('quiesce', entry.name, entry.owner, { reason });
+    return this.runStep(entry, 'quiesce', step, reason, failures, previous);
+  }
+
+  /** Runs the release step of an entry already unlinked from its scope. */
+  releaseDetached(
+    entry: Entry<unknown>,
+    reason: TeardownReason,
+    failures: ReleaseFailure[],
+  ): Promise<void> | undefined {
+    entry.state = 'releasing';
+    if (this.sink !== undefined) this.emit('release', entry.name, entry.owner, { reason });
+    const step = entry.releaseStep;
+    if (step === undefined) {
+      finishStep(entry, 'release', 'releasing');
+      return undefined;
+    }
+    return this.runStep(entry, 'release', step, reason, failures, 'releasing');
+  }
+
+  detach(entry: Entry<unknown>, state: ResourceState): void {
+    entry.owner.unlink(entry);
+    entry.state = state;
+    if (entry.key !== undefined) this.keys?.delete(entry.key);
+    entry.tracker?.untrackResource(entry);
+  }
+
+  /**
+   * Both phases over one scope (the root, or a group): quiesce newest first, then release newest
+   * first. `beforeRelease` runs between the phases.
+   */
+  async teardownScope(
+    scope: ListScope,
+    reason: TeardownReason,
+    failures: ReleaseFailure[],
+    beforeRelease?: () => void,
+  ): Promise<void> {
+    if (!testing.skipQuiescePhase) {
+      for (const entry of collectNewestFirst(scope)) {
+        if (entry.state !== 'live') continue;
+        const pending = this.quiesceEntry(entry, reason, failures);
+        if (pending !== undefined) await pending;
+      }
+    }
+    beforeRelease?.();
+    for (;;) {
+      const entry = this.takeNewest(scope);
+      if (entry === undefined) break;
+      this.detach(entry, 'releasing');
+      const pending = this.releaseDetached(entry, reason, failures);
+      if (pending !== undefined) await pending;
+    }
+  }
+
+  /** The newest live entry in `scope` (depth first); empty groups on the way are unlinked as released. */
+  takeNewest(scope: ListScope): Entry<unknown> | undefined {
+    let s: ListScope = scope;
+    for (;;) {
+      const node = s.tail;
+      if (node === undefined) {
+        if (s === scope || !(s instanceof GroupNode)) return undefined;
+        const group = s;
+        s = group.owner;
+        group.markReleased();
+        continue;
+      }
+      if (node instanceof GroupNode) {
+        node.state = 'releasing';
+        s = node;
+        continue;
+      }
+      return node;
+    }
+  }
+
+  closeOpenGroupsFrom(group: GroupNode | undefined): void {
+    const i = group === undefined ? 0 : this.openGroups.indexOf(group);
+    if (i < 0) return;
+    for (const g of this.openGroups.splice(i)) {
+      if (g.state === 'open') {
+        g.state = 'closed';
+        this.emit('group-close', g.name, g.owner.path);
+      }
+    }
+  }
+
+  async settleOutOfBand(): Promise<void> {
+    while (this.outOfBand.size > 0) await Promise.allSettled([...this.outOfBand]);
+  }
+
+  async releaseAll(reason: TeardownReason): Promise<void> {
+    this.state = 'quiescing';
+    this.closeOpenGroupsFrom(undefined);
+    this.emit('teardown-begin', this.name, '', { reason });
+    const failures: ReleaseFailure[] = [];
+    // Early releases (of resources or groups) already running finish first, so that no entry can be
+    // released by this teardown while its own quiesce step is still running elsewhere.
+    await this.settleOutOfBand();
+    await this.teardownScope(this, reason, failures, () => {
+      this.state = 'releasing';
+    });
+    // Early releases and refused registrations that started during teardown.
+    await this.settleOutOfBand();
+    this.state = 'closed';
+    this.emit('teardown-end', this.name, '', { reason });
+    if (failures.length > 0) throw new DevresReleaseError(this.name, failures, reason);
+  }
+}
+
+/** Ends a phase for an entry: quiesce restores its previous state; release marks it released. */
+function finishStep(
+  entry: Entry<unknown>,
+  phase: ReleaseFailure['phase'],
+  previous: ResourceState,
+): void {
+  if (phase === 'release') {
+    entry.state = 'released';
+    entry.dropValue();
+  } else if (entry.state === 'quiescing') {
+    entry.state = previous;
+  }
+}
+
+function collectNewestFirst(scope: ListScope): Entry<unknown>[] {
+  const out: Entry<unknown>[] = [];
+  const stack: (Node | undefined)[] = [scope.tail];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (node === undefined) continue;
+    stack.push(node.prev);
+    if (node instanceof GroupNode) stack.push(node.tail);
+    else out.push(node);
+  }
+  return out;
+}
+
+const scopes = new WeakMap<ResourceScope, ListScope>();
+
+function scopeOf(s: ResourceScope): ListScope {
+  return scopes.get(s) as ListScope;
+}
+
+function runStepDetached<T>(
+  step: TeardownStep<T> | undefined,
+  value: T,
+  reason: TeardownReason,
+): Promise<void> {
+  try {
+    const r = step?.(value, reason);
+    return isPromiseLike(r) ? Promise.resolve(r) : Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+function asEntry(core: Core, handle: ResourceHandle<unknown>, op: string): Entry<unknown> {
+  if (!(handle instanceof Entry) || handle.core !== core) {
+    throw new DevresError(
+      'E_FOREIGN_HANDLE',
+      `${core.name}: ${op}: the handle does not belong to this device`,
+    );
+  }
+  return handle;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The registration API shared by a {@link Devres} and its {@link DevresGroup}s.
+ *
+ * Registration on a {@link Devres} goes to its innermost open group (as Linux `devres_open_group`),
+ * or to the devres itself; registration on a group goes to that group. Registration after teardown
+ * began is refused with {@link DevresClosedError} and the offered resource is released at once.
+ */
+export abstract class ResourceScope {
+  /** @internal */
+  protected constructor(scope: ListScope) {
+    scopes.set(this, scope);
+  }
+
+  /** Where registrations made through this object go. */
+  #target(): ListScope {
+    const s = scopeOf(this);
+    return s instanceof Core ? s.currentTarget() : s;
+  }
+
+  /**
+   * Registers a resource and returns its handle.
+   *
+   * @throws DevresClosedError when teardown has begun; `spec.release` has then been started at once.
+   * @throws DevresError `E_DUPLICATE_KEY` when `spec.key` is already registered (nothing is released).
+   * @example
+   * ```ts
+   * const h = res.add({ name: 'irq', value: irq, release: (v) => v.free(), quiesce: (v) => v.disable() });
+   * ```
+   */
+  public add<T>(spec: ResourceSpec<T>): ResourceHandle<T> {
+    const target = this.#target();
+    const core = target.core;
+    if (!target.acceptsRegistration()) {
+      const released = core.track(runStepDetached(spec.release, spec.value, REFUSED_REASON));
+      throw core.refuse(target, spec.name, released);
+    }
+    return core.register(target, spec.name, spec.value, spec.release, spec.quiesce, spec.key);
+  }
+
+  /**
+   * Opens a resource and registers it, atomically: if registration is refused once `open` has
+   * returned, `close` runs at once and the call throws — nothing leaks. If `open` throws, nothing is
+   * registered and its error propagates.
+   *
+   * @throws DevresClosedError when teardown began before or while `open` ran (after `close` ran).
+   * @example
+   * ```ts
+   * const chan = await res.acquire('mbox chan', () => mbox.request(0), (c) => c.free());
+   * chan.value.send(msg);
+   * ```
+   */
+  public async acquire<T>(
+    name: string,
+    open: () => T | PromiseLike<T>,
+    close: TeardownStep<T>,
+    options: StepOptions<T> = {},
+  ): Promise<ResourceHandle<T>> {
+    const value = await open();
+    const target = this.#target();
+    const core = target.core;
+    if (!target.acceptsRegistration()) {
+      const released = core.track(runStepDetached(close, value, REFUSED_REASON));
+      const error = core.refuse(target, name, released);
+      await error.released;
+      throw error;
+    }
+    return core.register(target, name, value, close, options.quiesce, options.key);
+  }
+
+  /**
+   * Registers an action to run at teardown (Linux `devm_add_action`). If registration is refused,
+   * the action is **not** run — the caller still owns what it would clean up; use
+   * {@link ResourceScope.addActionOrReset} to have it run.
+   *
+   * @throws DevresClosedError when teardown has begun (the action did not run).
+   * @example
+   * ```ts
+   * res.addAction('disable clock', () => clk.disable());
+   * ```
+   */
+  public addAction(
+    name: string,
+    action: (reason: TeardownReason) => void | PromiseLike<void>,
+    options: StepOptions<undefined> = {},
+  ): ResourceHandle<undefined> {
+    const target = this.#target();
+    const core = target.core;
+    if (!target.acceptsRegistration()) throw core.refuse(target, name, Promise.resolve());
+    return core.register(
+      target,
+      name,
+      undefined,
+      (_v, why) => action(why),
+      options.quiesce,
+      options.key,
+    );
+  }
+
+  /**
+   * Registers an action, or runs it at once if registration is refused (Linux
+   * `devm_add_action_or_reset`).
+   *
+   * @throws DevresClosedError when teardown has begun; `released` settles when the action has run.
+   * @example
+   * ```ts
+   * res.addActionOrReset('assert reset', () => rst.assert());
+   * ```
+   */
+  public addActionOrReset(
+    name: string,
+    action: (reason: TeardownReason) => void | PromiseLike<void>,
+    options: StepOptions<undefined> = {},
+  ): ResourceHandle<undefined> {
+    return this.add({
+      name,
+      value: undefined,
+      release: (_v, why) => action(why),
+      ...(options.quiesce === undefined ? {} : { quiesce: options.quiesce }),
+      ...(options.key === undefined ? {} : { key: options.key }),
+    });
+  }
+
+  /**
+   * Wraps `value` in a {@link Revocable} registered as a resource: its quiesce step revokes it
+   * (waiting for guards already held) and its release step runs `release`, if given.
+   *
+   * @throws DevresClosedError when teardown has begun (the revocable is revoked and released at once).
+   * @example
+   * ```ts
+   * const regs = res.revocable('regs', map(), (r) => r.unmap());
+   * regs.access((r) => r.write(0, 1));
+   * ```
+   */
+  public revocable<T>(name: string, value: T, release?: TeardownStep<T>): Revocable<T> {
+    const r = new Revocable(name, value);
+    this.add({
+      name,
+      value: r,
+      quiesce: () => r.revoke(),
+      release: async (_r, why) => {
+        await r.revoke();
+        await release?.(value, why);
+      },
+    });
+    return r;
+  }
+
+  /**
+   * The value registered under `key` in this device, or `undefined` (Linux `devres_find`).
+   *
+   * @example
+   * ```ts
+   * const pool = res.find(POOL_KEY); // typed by the key
+   * ```
+   */
+  public find<T>(key: DevresKey<T>): T | undefined {
+    const entry = scopeOf(this).core.keys?.get(key);
+    return entry === undefined ? undefined : (entry.rawValue() as T);
+  }
+
+  /**
+   * The value registered under `key`, or a new resource made by `create` and registered under
+   * `key` (a per-device singleton, Linux `devres_get`).
+   *
+   * @throws DevresClosedError when it must create and teardown has begun.
+   * @example
+   * ```ts
+   * const pool = res.getOrAdd(POOL_KEY, () => ({ name: 'pool', value: new Pool(), release: (p) => p.drain() }));
+   * ```
+   */
+  public getOrAdd<T>(key: DevresKey<T>, create: () => Omit<ResourceSpec<T>, 'key'>): T {
+    const existing = scopeOf(this).core.keys?.get(key);
+    if (existing !== undefined) return existing.rawValue() as T;
+    return this.add({ ...create(), key }).value;
+  }
+
+  /**
+   * Releases one resource now (Linux `devres_release`): its quiesce step (unless already run),
+   * then its release step, with reason `early-release`. Allowed at most once per handle, also
+   * during a teardown that has not reached the resource yet.
+   *
+   * @throws DevresError `E_NOT_LIVE` when the resource was already released or forgotten;
+   * `E_FOREIGN_HANDLE` when the handle belongs to another device.
+   * @throws DevresReleaseError (asynchronously) when a step failed; the resource is released anyway.
+   */
+  public release(handle: ResourceHandle<unknown>): Promise<void> {
+    const core = scopeOf(this).core;
+    const entry = asEntry(core, handle, 'release');
+    if (entry.state !== 'live') {
+      return Promise.reject(
+        new DevresError('E_NOT_LIVE', `${core.name}: ${entry.name} is ${entry.state}`),
+      );
+    }
+    const failures: ReleaseFailure[] = [];
+    // Unlink first so that no teardown can take it, then quiesce, then release.
+    core.detach(entry, 'quiescing');
+    const run = async (): Promise<void> => {
+      await core.quiesceEntry(entry, EARLY_RELEASE_REASON, failures);
+      await core.releaseDetached(entry, EARLY_RELEASE_REASON, failures);
+      if (failures.length > 0)
+        throw new DevresReleaseError(entry.name, failures, EARLY_RELEASE_REASON);
+    };
+    return core.track(run());
+  }
+
+  /**
+   * Unregisters a resource without running any step (Linux `devres_remove`): ownership goes back to
+   * the caller. Allowed at most once per handle.
+   *
+   * @throws DevresError `E_NOT_LIVE` when the resource was already released or forgotten.
+   */
+  public forget(handle: ResourceHandle<unknown>): void {
+    const core = scopeOf(this).core;
+    const entry = asEntry(core, handle, 'forget');
+    if (entry.state !== 'live') {
+      throw new DevresError('E_NOT_LIVE', `${core.name}: ${entry.name} is ${entry.state}`);
+    }
+    core.detach(entry, 'forgotten');
+    core.emit('forget', entry.name, entry.owner);
+  }
+
+  /**
+   * Opens a nested group (Linux `devres_open_group`). Until it is closed, registrations on the
+   * devres go into it.
+   *
+   * @throws DevresClosedError when teardown has begun.
+   */
+  public openGroup(name: string): DevresGroup {
+    const target = this.#target();
+    const core = target.core;
+    if (!target.acceptsRegistration()) throw core.refuse(target, name, Promise.resolve());
+    const node = new GroupNode(core, name);
+    target.append(node);
+    core.openGroups.push(node);
+    core.emit('group-open', name, target.path);
+    return new DevresGroup(node);
+  }
+
+  /**
+   * Runs `fn` inside a new group, transactionally: on success the group is closed and kept (it can
+   * be released later as a unit); if `fn` throws, everything registered in the group is torn down
+   * (quiesce, then reverse release, reason `probe-failed`) and the original error is rethrown with
+   * the release failures attached (see {@link getReleaseFailure}).
+   *
+   * Inside `fn`, register through the `group` argument when other code may register concurrently.
+   *
+   * @example
+   * ```ts
+   * await res.group('clock protocol', async (g) => {
+   *   g.addAction('unregister events', () => events.off());
+   *   await negotiateVersion();
+   * });
+   * ```
+   */
+  public async group<R>(name: string, fn: (group: DevresGroup) => R | PromiseLike<R>): Promise<R> {
+    const group = this.openGroup(name);
+    let result: R;
+    try {
+      result = await fn(group);
+    } catch (error) {
+      await releaseGroupAfterFailure(group, error);
+      throw error;
+    }
+    if (group.state === 'open') group.close();
+    return result;
+  }
+}
+
+const releaseFailures = new WeakMap<object, DevresReleaseError>();
+
+/**
+ * The teardown failures attached to an error rethrown by a failed probe or group transaction, if
+ * any step failed. Only object errors can carry them.
+ *
+ * @example
+ * ```ts
+ * try { await probe(dev, fn); } catch (e) { getReleaseFailure(e)?.failures.forEach(console.log); }
+ * ```
+ */
+export function getReleaseFailure(error: unknown): DevresReleaseError | undefined {
+  return typeof error === 'object' && error !== null ? releaseFailures.get(error) : undefined;
+}
+
+/** @internal Attaches teardown failures to the error that caused the teardown. */
+export function attachReleaseFailure(error: unknown, failure: unknown): void {
+  if (typeof error === 'object' && error !== null && DevresReleaseError.is(failure)) {
+    releaseFailures.set(error, failure);
+  }
+}
+
+async function releaseGroupAfterFailure(group: DevresGroup, error: unknown): Promise<void> {
+  try {
+    await releaseGroup(group, { kind: 'probe-failed', error });
+  } catch (failure) {
+    attachReleaseFailure(error, failure);
+  }
+}
+
+const groupNodes = new WeakMap<DevresGroup, GroupNode>();
+
+function releaseGroup(group: DevresGroup, reason: TeardownReason): Promise<void> {
+  const node = groupNodes.get(group) as GroupNode;
+  const core = node.core;
+  if (node.releasing !== undefined) return node.releasing;
+  if (node.state === 'released') return Promise.resolve();
+  if (node.state === 'removed') {
+    return Promise.reject(
+      new DevresError('E_GROUP_STATE', `${core.name}: group ${node.name} was removed`),
+    );
+  }
+  if (node.state === 'releasing') {
+    // The device's teardown has reached this group; its errors are reported there.
+    return node.whenReleased();
+  }
+  core.closeOpenGroupsFrom(node);
+  node.state = 'releasing';
+  const run = async (): Promise<void> => {
+    const failures: ReleaseFailure[] = [];
+    await core.teardownScope(node, reason, failures);
+    if (node.state === 'releasing') node.markReleased();
+    if (failures.length > 0)
+      throw new DevresReleaseError(`${core.name}/${node.path}`, failures, reason);
+  };
+  node.releasing = core.track(run());
+  return node.releasing;
+}
+
+/**
+ * A group of resources inside a {@link Devres} (Linux devres groups, Effect child scopes): close
+ * it to stop implicit registrations, remove it to merge its resources into the parent, or release
+ * everything in it (quiesce, then reverse release) without tearing the device down. Groups nest.
+ *
+ * `await using g = res.openGroup('x')` releases the group at the end of the block.
+ *
+ * @example
+ * ```ts
+ * const g = res.openGroup('perf domain 0');
+ * g.addAction('unsubscribe', () => unsub());
+ * g.close();
+ * // later
+ * await g.releaseAll();
+ * ```
+ */
+export class DevresGroup extends ResourceScope implements AsyncDisposable {
+  /** @internal */
+  public constructor(node: GroupNode) {
+    super(node);
+    groupNodes.set(this, node);
+  }
+
+  /** The group's name. */
+  public get name(): string {
+    return (groupNodes.get(this) as GroupNode).name;
+  }
+
+  /** Where the group is in its life. */
+  public get state(): DevresGroupState {
+    return (groupNodes.get(this) as GroupNode).state;
+  }
+
+  /**
+   * Stops implicit registrations going to this group (Linux `devres_close_group`); groups opened
+   * inside it are closed too. Registration through the group object itself is still allowed.
+   *
+   * @throws DevresError `E_GROUP_STATE` when the group is not open.
+   */
+  public close(): void {
+    const node = groupNodes.get(this) as GroupNode;
+    if (node.state !== 'open') {
+      throw new DevresError(
+        'E_GROUP_STATE',
+        `${node.core.name}: group ${node.name} is ${node.state}, not open`,
+      );
+    }
+    node.core.closeOpenGroupsFrom(node);
+  }
+
+  /**
+   * Removes the group but keeps its resources: they move to the parent, in place and in order
+   * (Linux `devres_remove_group`).
+   *
+   * @throws DevresError `E_GROUP_STATE` when the group is releasing, released or removed.
+   */
+  public remove(): void {
+    const node = groupNodes.get(this) as GroupNode;
+    const core = node.core;
+    if (node.state !== 'open' && node.state !== 'closed') {
+      throw new DevresError('E_GROUP_STATE', `${core.name}: group ${node.name} is ${node.state}`);
+    }
+    core.closeOpenGroupsFrom(node);
+    const parent = node.owner;
+    // Splice the children in place of the group node.
+    for (let child = node.head; child !== undefined; child = child.next) child.owner = parent;
+    const first = node.head;
+    const last = node.tail;
+    if (first !== undefined && last !== undefined) {
+      first.prev = node.prev;
+      last.next = node.next;
+      if (node.prev === undefined) parent.head = first;
+      else node.prev.next = first;
+      if (node.next === undefined) parent.tail = last;
+      else node.next.prev = last;
+      node.prev = undefined;
+      node.next = undefined;
+    } else {
+      parent.unlink(node);
+    }
+    node.head = undefined;
+    node.tail = undefined;
+    node.state = 'removed';
+    core.emit('group-remove', node.name, parent.path);
+  }
+
+  /**
+   * Tears down the group: quiesce every resource in it newest first, then release newest first
+   * (Linux `devres_release_group`); the group is gone afterwards, reason `early-release`. Calling it again returns the same
+   * promise; a group reached by its device's teardown resolves when that teardown has passed it.
+   *
+   * @throws DevresReleaseError when steps failed (all steps still ran).
+   */
+  public releaseAll(): Promise<void> {
+    return releaseGroup(this, EARLY_RELEASE_REASON);
+  }
+
+  /** Same as {@link DevresGroup.releaseAll}, for `await using`. */
+  public [Symbol.asyncDispose](): Promise<void> {
+    return this.releaseAll();
+  }
+}
+
+/**
+ * The device-managed resources of one device: register resources as they are acquired; tear them
+ * all down in two phases — **quiesce** every resource newest first, then **release** every
+ * resource newest first — so that no callback can run against released state.
+ *
+ * Teardown runs every step even when some throw and reports the failures as one
+ * {@link DevresReleaseError}. Concurrent teardown calls share one promise. Registration after
+ * teardown began is refused ({@link DevresClosedError}) and the offered resource released at once.
+ * After teardown every handle is revoked.
+ *
+ * @example
+ * ```ts
+ * await using res = new Devres('mbox0');
+ * const chan = res.add({
+ *   name: 'chan[a2p]', value: openChannel(),
+ *   quiesce: (c) => c.stopCallbacks(), release: (c) => c.free(),
+ * });
+ * // leaving the block: quiesce chan, then free it
+ * ```
+ */
+export class Devres extends ResourceScope implements AsyncDisposable {
+  readonly #core: Core;
+
+  /** Creates an empty, open devres for the named device. */
+  public constructor(name: string, options: DevresOptions = {}) {
+    const core = new Core(name, options.log, options.debug ?? false);
+    super(core);
+    this.#core = core;
+  }
+
+  /** The device name. */
+  public get name(): string {
+    return this.#core.name;
+  }
+
+  /** Where the devres is in its life. */
+  public get state(): DevresState {
+    return this.#core.state;
+  }
+
+  /** Number of live resources (walks the list: O(N)). */
+  public get size(): number {
+    return collectNewestFirst(this.#core).length;
+  }
+
+  /**
+   * A snapshot of the live resources, oldest first, with their group path (and creation stack in
+   * debug mode).
+   */
+  public live(): LiveResource[] {
+    return collectNewestFirst(this.#core)
+      .reverse()
+      .map((e) => ({ name: e.name, group: e.owner.path, stack: e.stack }));
+  }
+
+  /**
+   * Tears everything down: phase 1 runs every quiesce step newest first, phase 2 every release step
+   * newest first; early releases still running are awaited. Concurrent calls share one promise;
+   * calling it after teardown returns the settled promise of that teardown.
+   *
+   * @param reason - passed to every step (default `{ kind: 'dispose' }`).
+   * @throws DevresReleaseError when steps failed; `cause` is the probe error for `probe-failed`.
+   */
+  public releaseAll(reason: TeardownReason = DISPOSE_REASON): Promise<void> {
+    this.#core.teardown ??= this.#core.releaseAll(reason);
+    return this.#core.teardown;
+  }
+
+  /** Same as {@link Devres.releaseAll} with reason `dispose`, for `await using`. */
+  public [Symbol.asyncDispose](): Promise<void> {
+    return this.releaseAll(DISPOSE_REASON);
+  }
+}

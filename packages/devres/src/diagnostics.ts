@@ -1,0 +1,283 @@
+import type { TeardownReason } from './teardown-reason.js';
+
+/**
+ * One entry of a devres event log.
+ *
+ * `type` is what happened; `device` names the devres; `resource` names the resource or group;
+ * `group` is the path of enclosing groups (`a/b`), empty at top level; `stack` is the creation
+ * stack trace of the resource, present only in debug mode; `reason` is the teardown reason for
+ * quiesce/release events; `error` is what a failed step threw.
+ */
+export interface DevresEvent {
+  /** A sequence number, increasing across all devres instances in this realm. */
+  readonly seq: number;
+  /** What happened. */
+  readonly type:
+    | 'add'
+    | 'forget'
+    | 'refuse'
+    | 'quiesce'
+    | 'quiesce-failed'
+    | 'release'
+    | 'release-failed'
+    | 'teardown-begin'
+    | 'teardown-end'
+    | 'group-open'
+    | 'group-close'
+    | 'group-remove';
+  /** The devres (device) name. */
+  readonly device: string;
+  /** The resource or group name. */
+  readonly resource: string;
+  /** Path of enclosing groups, `''` at top level. */
+  readonly group: string;
+  /** The teardown reason, for quiesce/release/teardown events. */
+  readonly reason?: TeardownReason['kind'];
+  /** Creation stack (debug mode only). */
+  readonly stack?: string;
+  /** What a failed step threw. */
+  readonly error?: unknown;
+}
+
+/** Receives devres events as they happen. Must not throw; exceptions are swallowed. */
+export type DevresEventSink = (event: DevresEvent) => void;
+
+let nextSeq = 1;
+
+/** @internal Allocates the next global event sequence number. */
+export function nextEventSeq(): number {
+  return nextSeq++;
+}
+
+/**
+ * A bounded in-memory event log, usable as a {@link DevresEventSink}.
+ *
+ * Keeps the last `capacity` events (default 10,000); older ones are dropped and counted in
+ * {@link DevresEventLog.dropped}.
+ *
+ * @example
+ * ```ts
+ * const log = new DevresEventLog();
+ * const res = new Devres('mbox0', { log: log.sink });
+ * res.addAction('a', () => {});
+ * await res.releaseAll();
+ * console.log(log.format());
+ * ```
+ */
+export class DevresEventLog {
+  readonly #capacity: number;
+  #events: DevresEvent[] = [];
+  #dropped = 0;
+
+  /** Creates a log holding at most `capacity` events. */
+  public constructor(capacity = 10_000) {
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`DevresEventLog capacity must be a positive integer, got ${capacity}`);
+    }
+    this.#capacity = capacity;
+  }
+
+  /** The sink to pass as the `log` option; bound to this log. */
+  public readonly sink: DevresEventSink = (event) => {
+    this.#events.push(event);
+    if (this.#events.length > this.#capacity) {
+      this.#events.shift();
+      this.#dropped++;
+    }
+  };
+
+  /** The recorded events, oldest first. */
+  public get events(): readonly DevresEvent[] {
+    return this.#events;
+  }
+
+  /** How many events were dropped because the log was full. */
+  public get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Events of the given types, oldest first. */
+  public filter(...types: DevresEvent['type'][]): DevresEvent[] {
+    return this.#events.filter((e) => types.includes(e.type));
+  }
+
+  /** Forgets every recorded event. */
+  public clear(): void {
+    this.#events = [];
+    this.#dropped = 0;
+  }
+
+  /** One line per event, e.g. `release mbox0 chan[tx] (probe-failed)`. */
+  public format(): string {
+    return this.#events.map(formatDevresEvent).join('\n');
+  }
+}
+
+/** Formats one event as a single human-readable line. */
+export function formatDevresEvent(event: DevresEvent): string {
+  const where = event.group === '' ? event.resource : `${event.group}/${event.resource}`;
+  const why = event.reason === undefined ? '' : ` (${event.reason})`;
+  return `${event.type.padEnd(14)} ${event.device} ${where}${why}`;
+}
+
+/** A tracked resource as a leak tracker sees it. */
+export interface TrackedResource {
+  /** The devres (device) that owns it. */
+  readonly device: string;
+  /** The resource name. */
+  readonly name: string;
+}
+
+/**
+ * Hooks that observe every resource's life, for leak tracking (VS Code's `IDisposableTracker`).
+ * Implementations must be cheap and must not throw.
+ */
+export interface ResourceTracker {
+  /** A resource was registered; `stack` is its creation stack when the tracker asked for stacks. */
+  trackResource(resource: TrackedResource, stack: string | undefined): void;
+  /** A resource was released or forgotten: it is no longer the devres's to release. */
+  untrackResource(resource: TrackedResource): void;
+  /** Whether creation stacks should be captured (costly). */
+  readonly wantsStacks: boolean;
+}
+
+let currentTracker: ResourceTracker | undefined;
+
+/**
+ * Installs the global resource tracker (or removes it with `undefined`) and returns the previous
+ * one, so callers can restore it.
+ *
+ * @example
+ * ```ts
+ * const tracker = new LeakTracker();
+ * const previous = setResourceTracker(tracker);
+ * try { await run(); } finally { setResourceTracker(previous); }
+ * expect(tracker.leaks()).toEqual([]);
+ * ```
+ */
+export function setResourceTracker(
+  tracker: ResourceTracker | undefined,
+): ResourceTracker | undefined {
+  const previous = currentTracker;
+  currentTracker = tracker;
+  return previous;
+}
+
+/** @internal The tracker in force, if any. */
+export function getResourceTracker(): ResourceTracker | undefined {
+  return currentTracker;
+}
+
+/** One resource left live, with where it was created. */
+export interface LeakReport {
+  /** The devres (device) that still holds it. */
+  readonly device: string;
+  /** The resource name. */
+  readonly name: string;
+  /** Its creation stack trace. */
+  readonly stack: string | undefined;
+}
+
+/**
+ * A {@link ResourceTracker} that remembers every live resource with its creation stack and reports
+ * the ones never released or forgotten.
+ *
+ * @example
+ * ```ts
+ * const tracker = new LeakTracker();
+ * setResourceTracker(tracker);
+ * new Devres('d').addAction('leaked', () => {});
+ * tracker.leaks(); // [{ device: 'd', name: 'leaked', stack: '...' }]
+ * ```
+ */
+export class LeakTracker implements ResourceTracker {
+  readonly #live = new Map<TrackedResource, string | undefined>();
+  /** Whether to capture creation stacks (default true). */
+  public readonly wantsStacks: boolean;
+
+  /** Creates a tracker; `captureStacks` defaults to true. */
+  public constructor(captureStacks = true) {
+    this.wantsStacks = captureStacks;
+  }
+
+  /** @inheritDoc */
+  public trackResource(resource: TrackedResource, stack: string | undefined): void {
+    this.#live.set(resource, stack);
+  }
+
+  /** @inheritDoc */
+  public untrackResource(resource: TrackedResource): void {
+    this.#live.delete(resource);
+  }
+
+  /** Every resource registered since the tracker was installed and still live. */
+  public leaks(): LeakReport[] {
+    return [...this.#live].map(([r, stack]) => ({ device: r.device, name: r.name, stack }));
+  }
+
+  /** A readable multi-line report of the leaks, or `''` when there are none. */
+  public report(): string {
+    const leaks = this.leaks();
+    if (leaks.length === 0) return '';
+    const lines = leaks.map((l) => `- ${l.device}: ${l.name}\n${l.stack ?? '  (no stack)'}`);
+    return `${leaks.length} device-managed resource(s) leaked:\n${lines.join('\n')}`;
+  }
+}
+
+/** What {@link ensureNoLeaksInSuite} returns. */
+export interface LeakGuard {
+  /** The tracker of the test that is running, `undefined` between tests. */
+  readonly tracker: LeakTracker | undefined;
+}
+
+interface JestLikeHooks {
+  beforeEach(fn: () => void): void;
+  afterEach(fn: () => void): void;
+}
+
+/**
+ * Fails each test of the calling suite that leaves device-managed resources live (like VS Code's
+ * `ensureNoDisposablesAreLeakedInTestSuite`). Call it at the top of a `describe` block; it uses the
+ * test framework's global `beforeEach` / `afterEach` (jest, mocha, vitest).
+ *
+ * The returned object exposes the tracker of the running test.
+ *
+ * @throws Error when called outside a test framework that defines `beforeEach`/`afterEach`.
+ * @example
+ * ```ts
+ * describe('MailboxTransport', () => {
+ *   ensureNoLeaksInSuite();
+ *   it('frees its channels', async () => { ... });
+ * });
+ * ```
+ */
+export function ensureNoLeaksInSuite(
+  options: { readonly captureStacks?: boolean } = {},
+): LeakGuard {
+  const hooks = globalThis as unknown as Partial<JestLikeHooks>;
+  if (typeof hooks.beforeEach !== 'function' || typeof hooks.afterEach !== 'function') {
+    throw new Error(
+      'ensureNoLeaksInSuite() must be called inside a test suite (beforeEach/afterEach)',
+    );
+  }
+  const state: { tracker: LeakTracker | undefined; previous: ResourceTracker | undefined } = {
+    tracker: undefined,
+    previous: undefined,
+  };
+  hooks.beforeEach(() => {
+    state.tracker = new LeakTracker(options.captureStacks ?? true);
+    state.previous = setResourceTracker(state.tracker);
+  });
+  hooks.afterEach(() => {
+    const tracker = state.tracker;
+    setResourceTracker(state.previous);
+    state.tracker = undefined;
+    const report = tracker?.report() ?? '';
+    if (report !== '') throw new Error(report);
+  });
+  return {
+    get tracker() {
+      return state.tracker;
+    },
+  };
+}

@@ -1,0 +1,464 @@
+import {
+  Devres,
+  DevresKey,
+  DevresClosedError,
+  DevresError,
+  DevresEventLog,
+  DevresReleaseError,
+  RevokedError,
+  ensureNoLeaksInSuite,
+  type TeardownReason,
+} from '@scmi-ts/devres';
+
+function recorder(): { log: string[]; step: (tag: string) => () => void } {
+  const log: string[] = [];
+  return { log, step: (tag) => () => void log.push(tag) };
+}
+
+const K = new DevresKey<number>('k');
+const X = new DevresKey<number>('x');
+const POOL = new DevresKey<{ n: number }>('pool');
+
+describe(Devres, () => {
+  ensureNoLeaksInSuite();
+
+  describe('.releaseAll', () => {
+    it('should quiesce every resource newest first, then release every resource newest first', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      for (const n of ['a', 'b', 'c']) {
+        res.add({
+          name: n,
+          value: n,
+          quiesce: step(`quiesce ${n}`),
+          release: step(`release ${n}`),
+        });
+      }
+      await res.releaseAll();
+      expect(log).toEqual([
+        'quiesce c',
+        'quiesce b',
+        'quiesce a',
+        'release c',
+        'release b',
+        'release a',
+      ]);
+      expect(res.state).toBe('closed');
+    });
+
+    it('should await async steps one by one', async () => {
+      const log: string[] = [];
+      const res = new Devres('dev');
+      for (const n of [1, 2, 3]) {
+        res.addAction(`r${n}`, async () => {
+          log.push(`begin ${n}`);
+          await new Promise((r) => setImmediate(r));
+          log.push(`end ${n}`);
+        });
+      }
+      await res.releaseAll();
+      expect(log).toEqual(['begin 3', 'end 3', 'begin 2', 'end 2', 'begin 1', 'end 1']);
+    });
+
+    it('should run every step when some throw and report them in one DevresReleaseError', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      res.add({ name: 'a', value: 0, release: step('release a') });
+      res.add({
+        name: 'b',
+        value: 0,
+        quiesce: () => {
+          throw new Error('q-b');
+        },
+        release: () => Promise.reject(new Error('r-b')),
+      });
+      res.add({ name: 'c', value: 0, release: step('release c') });
+      const error = await res.releaseAll().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(DevresReleaseError.is(error)).toBe(true);
+      const agg = error as DevresReleaseError;
+      expect(agg).toBeInstanceOf(AggregateError);
+      expect(agg.failures.map((f) => [f.resource, f.phase])).toEqual([
+        ['b', 'quiesce'],
+        ['b', 'release'],
+      ]);
+      expect(agg.errors.map((e) => (e as Error).message)).toEqual(['q-b', 'r-b']);
+      expect(agg.message).toContain('b (quiesce)');
+      expect(log).toEqual(['release c', 'release a']);
+    });
+
+    it('should keep the probe error as cause when the reason is probe-failed', async () => {
+      const res = new Devres('dev');
+      res.addAction('bad', () => {
+        throw new Error('boom');
+      });
+      const probeError = new Error('probe');
+      const e = (await res
+        .releaseAll({ kind: 'probe-failed', error: probeError })
+        .catch((x: unknown) => x)) as Error;
+      expect(e.cause).toBe(probeError);
+    });
+
+    it('should pass the reason to every step', async () => {
+      const seen: TeardownReason[] = [];
+      const res = new Devres('dev');
+      res.add({
+        name: 'x',
+        value: 1,
+        quiesce: (_v, r) => void seen.push(r),
+        release: (_v, r) => void seen.push(r),
+      });
+      res.addAction('y', (r) => void seen.push(r));
+      await res.releaseAll({ kind: 'remove' });
+      expect(seen.map((r) => r.kind)).toEqual(['remove', 'remove', 'remove']);
+    });
+
+    it('should share one promise between concurrent calls', async () => {
+      let releases = 0;
+      const res = new Devres('dev');
+      res.addAction('x', async () => {
+        releases++;
+        await Promise.resolve();
+      });
+      const p1 = res.releaseAll();
+      const p2 = res.releaseAll();
+      expect(p2).toBe(p1);
+      await Promise.all([p1, p2]);
+      await res.releaseAll();
+      expect(releases).toBe(1);
+    });
+
+    it('should revoke every handle after release', async () => {
+      const res = new Devres('dev');
+      const h = res.add({ name: 'chan', value: { id: 1 }, release: () => undefined });
+      expect(h.value.id).toBe(1);
+      await res.releaseAll();
+      expect(h.state).toBe('released');
+      expect(() => h.value).toThrow(RevokedError);
+    });
+
+    it('should work with await using', async () => {
+      const { log, step } = recorder();
+      {
+        await using res = new Devres('dev');
+        res.addAction('a', step('a'));
+      }
+      expect(log).toEqual(['a']);
+    });
+  });
+
+  describe('.add', () => {
+    describe('when called after teardown began', () => {
+      it('should refuse with DevresClosedError and release the offered resource at once', async () => {
+        const { log, step } = recorder();
+        const res = new Devres('dev');
+        let error: unknown;
+        res.addAction('registers late', () => {
+          try {
+            res.add({ name: 'late', value: 0, release: step('release late') });
+          } catch (e) {
+            error = e;
+          }
+        });
+        await res.releaseAll();
+        expect(error).toBeInstanceOf(DevresClosedError);
+        expect((error as DevresError).code).toBe('E_CLOSED');
+        expect(log).toEqual(['release late']);
+        expect(() => res.add({ name: 'after', value: 0, release: step('release after') })).toThrow(
+          DevresClosedError,
+        );
+        expect(log).toEqual(['release late', 'release after']);
+      });
+
+      it('should record the failure of the immediate release in releaseError', async () => {
+        const res = new Devres('dev');
+        await res.releaseAll();
+        const boom = new Error('boom');
+        let closed: DevresClosedError | undefined;
+        try {
+          res.add({ name: 'late', value: 0, release: () => Promise.reject(boom) });
+        } catch (e) {
+          closed = e as DevresClosedError;
+        }
+        await closed?.released;
+        expect(closed?.releaseError).toBe(boom);
+      });
+    });
+
+    it('should reject a duplicate key without releasing anything', () => {
+      const res = new Devres('dev');
+      const release = jest.fn();
+      res.add({ name: 'a', value: 1, release: () => undefined, key: K });
+      expect(() => res.add({ name: 'b', value: 2, release, key: K })).toThrow(
+        expect.objectContaining({ code: 'E_DUPLICATE_KEY' }) as Error,
+      );
+      expect(release).not.toHaveBeenCalled();
+      return res.releaseAll();
+    });
+  });
+
+  describe('.acquire', () => {
+    it('should open then register, and return a handle to the value', async () => {
+      const res = new Devres('dev');
+      const close = jest.fn();
+      const h = await res.acquire('fd', () => Promise.resolve(42), close);
+      expect(h.value).toBe(42);
+      await res.releaseAll();
+      expect(close).toHaveBeenCalledWith(42, { kind: 'dispose' });
+    });
+
+    it('should close at once and throw when teardown began while open was running', async () => {
+      const res = new Devres('dev');
+      let finishOpen!: (v: number) => void;
+      const close = jest.fn();
+      const acquiring = res.acquire(
+        'fd',
+        () => new Promise<number>((r) => (finishOpen = r)),
+        close,
+      );
+      await Promise.resolve();
+      const teardown = res.releaseAll();
+      finishOpen(7);
+      await expect(acquiring).rejects.toBeInstanceOf(DevresClosedError);
+      expect(close).toHaveBeenCalledWith(7, { kind: 'refused' });
+      await teardown;
+    });
+
+    it('should register nothing when open throws', async () => {
+      const res = new Devres('dev');
+      const close = jest.fn();
+      await expect(res.acquire('fd', () => Promise.reject(new Error('no')), close)).rejects.toThrow(
+        'no',
+      );
+      expect(res.size).toBe(0);
+      await res.releaseAll();
+      expect(close).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('.addAction', () => {
+    it('should not run the action when registration is refused', async () => {
+      const res = new Devres('dev');
+      await res.releaseAll();
+      const action = jest.fn();
+      expect(() => res.addAction('a', action)).toThrow(DevresClosedError);
+      expect(action).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('.addActionOrReset', () => {
+    it('should run the action at once when registration is refused', async () => {
+      const res = new Devres('dev');
+      await res.releaseAll();
+      const action = jest.fn();
+      let error: unknown;
+      try {
+        res.addActionOrReset('a', action);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(DevresClosedError);
+      await (error as DevresClosedError).released;
+      expect(action).toHaveBeenCalledWith({ kind: 'refused' });
+    });
+
+    it('should register the action like addAction otherwise', async () => {
+      const res = new Devres('dev');
+      const action = jest.fn();
+      res.addActionOrReset('a', action, { key: new DevresKey<undefined>('a') });
+      expect(res.find(new DevresKey('a'))).toBeUndefined();
+      expect(res.live().map((r) => r.name)).toEqual(['a']);
+      await res.releaseAll();
+      expect(action).toHaveBeenCalledTimes(1);
+    });
+  });
+
+  describe('.release', () => {
+    it('should quiesce then release one resource early, once', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      res.addAction('a', step('release a'));
+      const h = res.add({
+        name: 'b',
+        value: 0,
+        quiesce: step('quiesce b'),
+        release: step('release b'),
+      });
+      await res.release(h);
+      expect(log).toEqual(['quiesce b', 'release b']);
+      await expect(res.release(h)).rejects.toMatchObject({ code: 'E_NOT_LIVE' });
+      expect(() => h.value).toThrow(RevokedError);
+      await res.releaseAll();
+      expect(log).toEqual(['quiesce b', 'release b', 'release a']);
+    });
+
+    it('should report a failing early release and still release it', async () => {
+      const res = new Devres('dev');
+      const h = res.addAction('bad', () => {
+        throw new Error('x');
+      });
+      await expect(res.release(h)).rejects.toBeInstanceOf(DevresReleaseError);
+      expect(h.state).toBe('released');
+      await res.releaseAll();
+    });
+
+    it('should reject a handle from another device', async () => {
+      const a = new Devres('a');
+      const b = new Devres('b');
+      const h = a.addAction('x', () => undefined);
+      expect(() => b.release(h)).toThrow(
+        expect.objectContaining({ code: 'E_FOREIGN_HANDLE' }) as Error,
+      );
+      expect(() => {
+        b.forget(h);
+      }).toThrow(expect.objectContaining({ code: 'E_FOREIGN_HANDLE' }) as Error);
+      await a.releaseAll();
+      await b.releaseAll();
+    });
+  });
+
+  describe('.forget', () => {
+    it('should unregister without running any step, once', async () => {
+      const res = new Devres('dev');
+      const release = jest.fn();
+      const h = res.add({ name: 'x', value: 5, release, key: X });
+      res.forget(h);
+      expect(h.state).toBe('forgotten');
+      expect(h.value).toBe(5);
+      expect(res.find(X)).toBeUndefined();
+      expect(() => {
+        res.forget(h);
+      }).toThrow(expect.objectContaining({ code: 'E_NOT_LIVE' }) as Error);
+      await res.releaseAll();
+      expect(release).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('.find and .getOrAdd', () => {
+    it('should return per-device singletons by key', async () => {
+      const res = new Devres('dev');
+      const create = jest.fn(() => ({ name: 'pool', value: { n: 1 }, release: () => undefined }));
+      const a = res.getOrAdd(POOL, create);
+      const b = res.getOrAdd(POOL, create);
+      expect(a).toBe(b);
+      expect(create).toHaveBeenCalledTimes(1);
+      expect(res.find(POOL)).toBe(a);
+      expect(res.find(new DevresKey('other'))).toBeUndefined();
+      await res.releaseAll();
+      expect(res.find(POOL)).toBeUndefined();
+    });
+  });
+
+  describe('re-entrancy', () => {
+    it('should let a release step release another resource early without a double release', async () => {
+      const counts = new Map<string, number>();
+      const count = (n: string) => () => void counts.set(n, (counts.get(n) ?? 0) + 1);
+      const res = new Devres('dev');
+      const a = res.addAction('a', count('a'));
+      res.addAction('b', count('b'));
+      res.addAction('c', async () => {
+        count('c')();
+        await res.release(a);
+      });
+      await res.releaseAll();
+      expect([...counts]).toEqual([
+        ['c', 1],
+        ['a', 1],
+        ['b', 1],
+      ]);
+    });
+
+    it('should let a release step tear down a nested devres', async () => {
+      const { log, step } = recorder();
+      const outer = new Devres('outer');
+      const inner = new Devres('inner');
+      inner.addAction('inner-a', step('inner-a'));
+      outer.addAction('outer-a', step('outer-a'));
+      outer.addAction('inner', () => inner.releaseAll());
+      await outer.releaseAll();
+      expect(log).toEqual(['inner-a', 'outer-a']);
+    });
+
+    it('should wait for an early release still running before it tears down', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      let finishQuiesce!: () => void;
+      const h = res.add({
+        name: 'slow',
+        value: 0,
+        quiesce: () => new Promise<void>((r) => (finishQuiesce = r)),
+        release: step('release slow'),
+      });
+      res.addAction('other', step('release other'));
+      const early = res.release(h);
+      const teardown = res.releaseAll();
+      await new Promise((r) => setImmediate(r));
+      expect(log).toEqual([]);
+      finishQuiesce();
+      await Promise.all([early, teardown]);
+      expect(log).toEqual(['release slow', 'release other']);
+    });
+  });
+
+  describe('diagnostics', () => {
+    it('should log add, quiesce, release and teardown events with names and reasons', async () => {
+      const log = new DevresEventLog();
+      const res = new Devres('dev', { log: log.sink, debug: true });
+      res.add({ name: 'a', value: 0, quiesce: () => undefined, release: () => undefined });
+      const h = res.addAction('b', () => undefined);
+      res.forget(h);
+      await res.releaseAll({ kind: 'remove' });
+      expect(log.events.map((e) => `${e.type}:${e.resource}`)).toEqual([
+        'add:a',
+        'add:b',
+        'forget:b',
+        'teardown-begin:dev',
+        'quiesce:a',
+        'release:a',
+        'teardown-end:dev',
+      ]);
+      expect(log.events[0]?.stack).toContain('devres.test');
+      expect(log.filter('release')[0]?.reason).toBe('remove');
+      expect(log.format()).toContain('release        dev a (remove)');
+    });
+
+    it('should report live resources with their creation stack in debug mode', async () => {
+      const res = new Devres('dev', { debug: true });
+      res.addAction('a', () => undefined);
+      const g = res.openGroup('g');
+      g.addAction('b', () => undefined);
+      expect(res.live().map((r) => [r.name, r.group])).toEqual([
+        ['a', ''],
+        ['b', 'g'],
+      ]);
+      expect(res.live()[0]?.stack).toContain('devres.test');
+      await res.releaseAll();
+      expect(res.live()).toEqual([]);
+    });
+
+    it('should bound the event log and count what it dropped', () => {
+      const log = new DevresEventLog(2);
+      const res = new Devres('dev', { log: log.sink });
+      for (let i = 0; i < 5; i++) res.forget(res.addAction(`a${i}`, () => undefined));
+      expect(log.events).toHaveLength(2);
+      expect(log.dropped).toBe(8);
+      log.clear();
+      expect(log.events).toHaveLength(0);
+      expect(() => new DevresEventLog(0)).toThrow(RangeError);
+    });
+
+    it('should never let a throwing sink break teardown', async () => {
+      const res = new Devres('dev', {
+        log: () => {
+          throw new Error('sink');
+        },
+      });
+      const release = jest.fn();
+      res.addAction('a', release);
+      await res.releaseAll();
+      expect(release).toHaveBeenCalled();
+    });
+  });
+});
