@@ -50,7 +50,8 @@ const config: Config = {
   coverageDirectory: '<rootDir>/coverage',
   coverageReporters: ['text-summary', 'lcov'],
   coverageThreshold: {
-    global: { lines: 85 },
+    // Per-package floors; each package sets the one it holds.
+    global: {},
     './packages/devres/src/': { lines: 95, branches: 85, functions: 95 },
   },
 };

@@ -1,0 +1,63 @@
+/** A cancellable timer from a {@link Clock}. */
+export interface TimerHandle {
+  /** Cancels the timer; a no-op once it fired or was cancelled. */
+  cancel(): void;
+}
+
+/**
+ * The source of time and tasks for everything in core: transfer timeouts, polling, same-thread
+ * doorbells, notification delivery. Injected (DI token `CLOCK`) so that tests run on a
+ * {@link VirtualClock} and a simulator can choose every interleaving.
+ *
+ * @example
+ * ```ts
+ * const t = clock.setTimeout(() => console.log('late'), 30);
+ * t.cancel();
+ * ```
+ */
+export interface Clock {
+  /** Milliseconds on a monotonic time line. */
+  now(): number;
+  /** Calls `cb` once after `ms` milliseconds. */
+  setTimeout(cb: () => void, ms: number): TimerHandle;
+  /** Calls `cb` as a new task, after the current one and its microtasks. */
+  schedule(cb: () => void): void;
+  /** Resolves on a later task: lets other tasks (doorbells, I/O) run, e.g. between polls. */
+  yield(): Promise<void>;
+}
+
+/**
+ * The real clock: `performance.now()`, Node timers and `setImmediate`.
+ *
+ * @example
+ * ```ts
+ * const clock = new RealClock();
+ * await clock.yield();
+ * ```
+ */
+export class RealClock implements Clock {
+  /** @inheritDoc */
+  public now(): number {
+    return performance.now();
+  }
+
+  /** @inheritDoc */
+  public setTimeout(cb: () => void, ms: number): TimerHandle {
+    const t = setTimeout(cb, ms);
+    return {
+      cancel: () => {
+        clearTimeout(t);
+      },
+    };
+  }
+
+  /** @inheritDoc */
+  public schedule(cb: () => void): void {
+    setImmediate(cb);
+  }
+
+  /** @inheritDoc */
+  public yield(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+}

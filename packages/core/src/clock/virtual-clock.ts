@@ -1,0 +1,188 @@
+import type { Clock, TimerHandle } from './clock.js';
+
+interface VirtualTimer {
+  at: number;
+  seq: number;
+  cb: () => void;
+  cancelled: boolean;
+}
+
+/** Options of a {@link VirtualClock}. */
+export interface VirtualClockOptions {
+  /** Start time in ms (default 0). */
+  readonly start?: number;
+  /**
+   * Run tasks and jump to the next timer by itself whenever the program is idle, like a
+   * discrete-event simulator (default false: the test drives it with `advance` / `runUntilIdle`).
+   */
+  readonly auto?: boolean;
+  /**
+   * Virtual time that {@link VirtualClock.yield} lets pass (default 0.05 ms), so that a polling
+   * loop moves time forward and its deadline can fire.
+   */
+  readonly yieldQuantumMs?: number;
+}
+
+/**
+ * A deterministic clock for same-thread tests: time moves only when the test (or auto mode)
+ * moves it; timers fire in time order (ties in creation order) and tasks run in FIFO order, each
+ * followed by a full flush of microtasks, so promise chains settle between events.
+ *
+ * @example
+ * ```ts
+ * const clock = new VirtualClock();
+ * const reply = agent.base.protocolVersion();
+ * await clock.advance(30); // the 30 ms timeout fires
+ * await expect(reply).rejects.toBeInstanceOf(ScmiTimeoutError);
+ * expect(clock.armedTimers).toBe(0);
+ * ```
+ */
+export class VirtualClock implements Clock {
+  #now: number;
+  #seq = 0;
+  #tasks: (() => void)[] = [];
+  #timers: VirtualTimer[] = [];
+  readonly #auto: boolean;
+  readonly #quantum: number;
+  #pumping = false;
+
+  /** Creates a clock at `options.start` (default 0). */
+  public constructor(options: VirtualClockOptions = {}) {
+    this.#now = options.start ?? 0;
+    this.#auto = options.auto ?? false;
+    this.#quantum = options.yieldQuantumMs ?? 0.05;
+  }
+
+  /** @inheritDoc */
+  public now(): number {
+    return this.#now;
+  }
+
+  /** Timers armed and not yet fired or cancelled. */
+  public get armedTimers(): number {
+    return this.#timers.reduce((n, t) => (t.cancelled ? n : n + 1), 0);
+  }
+
+  /** Tasks scheduled and not yet run. */
+  public get pendingTasks(): number {
+    return this.#tasks.length;
+  }
+
+  /** @inheritDoc */
+  public setTimeout(cb: () => void, ms: number): TimerHandle {
+    const timer: VirtualTimer = {
+      at: this.#now + Math.max(0, ms),
+      seq: this.#seq++,
+      cb,
+      cancelled: false,
+    };
+    this.#timers.push(timer);
+    this.#kick();
+    return {
+      cancel: () => {
+        if (timer.cancelled) return;
+        timer.cancelled = true;
+        const i = this.#timers.indexOf(timer);
+        if (i >= 0) this.#timers.splice(i, 1);
+      },
+    };
+  }
+
+  /** @inheritDoc */
+  public schedule(cb: () => void): void {
+    this.#tasks.push(cb);
+    this.#kick();
+  }
+
+  /**
+   * Resolves after {@link VirtualClockOptions.yieldQuantumMs} of virtual time: a poll costs time,
+   * so a polling loop cannot starve the timers (its own deadline included).
+   */
+  public yield(): Promise<void> {
+    return new Promise((resolve) => {
+      this.setTimeout(resolve, this.#quantum);
+    });
+  }
+
+  /** Lets every pending microtask run (one real macrotask turn). */
+  public settle(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Runs scheduled tasks (and the tasks they schedule) until none is left; time does not move. */
+  public async runTasks(): Promise<void> {
+    await this.settle();
+    for (;;) {
+      const task = this.#tasks.shift();
+      if (task === undefined) return;
+      task();
+      await this.settle();
+    }
+  }
+
+  /**
+   * Moves time forward by `ms`, firing every timer due on the way in order, with tasks run
+   * before each timer and at the end.
+   */
+  public async advance(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    for (;;) {
+      await this.runTasks();
+      const next = this.#nextTimer();
+      if (next === undefined || next.at > target) break;
+      this.#fire(next);
+    }
+    this.#now = Math.max(this.#now, target);
+    await this.runTasks();
+  }
+
+  /**
+   * Runs tasks and fires timers, jumping from timer to timer, until nothing is pending or
+   * `limitMs` of virtual time has passed (default 60 s).
+   */
+  public async runUntilIdle(limitMs = 60_000): Promise<void> {
+    const limit = this.#now + limitMs;
+    for (;;) {
+      await this.runTasks();
+      const next = this.#nextTimer();
+      if (next === undefined || next.at > limit) return;
+      this.#fire(next);
+    }
+  }
+
+  #nextTimer(): VirtualTimer | undefined {
+    let best: VirtualTimer | undefined;
+    for (const t of this.#timers) {
+      if (best === undefined || t.at < best.at || (t.at === best.at && t.seq < best.seq)) best = t;
+    }
+    return best;
+  }
+
+  #fire(timer: VirtualTimer): void {
+    this.#timers.splice(this.#timers.indexOf(timer), 1);
+    this.#now = Math.max(this.#now, timer.at);
+    timer.cancelled = true;
+    timer.cb();
+  }
+
+  /** Auto mode: pump tasks and timers on real macrotask turns while anything is pending. */
+  #kick(): void {
+    if (!this.#auto || this.#pumping) return;
+    this.#pumping = true;
+    const pump = (): void => {
+      const task = this.#tasks.shift();
+      if (task !== undefined) {
+        task();
+      } else {
+        const next = this.#nextTimer();
+        if (next === undefined) {
+          this.#pumping = false;
+          return;
+        }
+        this.#fire(next);
+      }
+      setImmediate(pump);
+    };
+    setImmediate(pump);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * What a transport backend knows about the agent it serves, given to the platform when the agent
+ * connects: how to reach the agent later (responses after a delay, notifications, delayed
+ * responses) and what its transport can carry.
+ *
+ * Implemented by each transport's platform-side backend (an SMT responder, a virtio device, an
+ * emulated PTA); used by the platform (`@scmi-ts/platform`).
+ */
+export interface PlatformAgentLink {
+  /** Whether the agent's transport has a P2A channel (notifications and delayed responses). */
+  readonly p2a: boolean;
+  /** Largest message payload (after the header) the transport carries, in bytes. */
+  readonly maxMsgSize: number;
+  /**
+   * Delivers a response to a command on A2P channel `channelId` later than `handle` returned
+   * (fault injection: delayed, duplicated or unsolicited responses). MSG layout: header, status,
+   * return values. Ignored once the link is closed.
+   */
+  respond(channelId: number, response: Uint8Array): void;
+  /**
+   * Posts a notification or a delayed response (MSG layout: header, payload) on the P2A channel.
+   * Returns false when it could not be posted (no P2A channel, no free buffer, link closed): a
+   * notification may then be dropped, a delayed response must be posted again later.
+   */
+  post(message: Uint8Array): boolean;
+}
+
+/** A connection between one agent and the platform; disconnect it when the agent's transport goes. */
+export interface PlatformConnection {
+  /** The agent id the platform assigned to this connection. */
+  readonly agentId: number;
+  /** Stops every notification and delayed response to the agent; idempotent. */
+  disconnect(): void;
+}
+
+/**
+ * The platform side of every transport: the emulated firmware turns request bytes into response
+ * bytes, keeps device state, and reaches agents through their {@link PlatformAgentLink}.
+ *
+ * Transport backends call it; the platform implements it. Neither depends on the other: both meet
+ * here, in core. Messages use the MSG layout (`le32 header` + payload; responses `le32 header`,
+ * `int32 status`, return values), whatever the wire.
+ *
+ * @example
+ * ```ts
+ * const conn = platform.connect(1, link);
+ * const response = platform.handle(conn.agentId, 0, request); // undefined: no reply now
+ * ```
+ */
+export interface ScmiPlatformPort {
+  /**
+   * Connects agent `agentId` (as the platform configuration names it) through `link`.
+   *
+   * @throws Error when the agent id is unknown or already connected.
+   */
+  connect(agentId: number, link: PlatformAgentLink): PlatformConnection;
+  /**
+   * Processes one command from agent `agentId` received on A2P channel `channelId`. Returns the
+   * response, or `undefined` when there is none now (a fault rule dropped or delayed it; a delayed
+   * one comes later through {@link PlatformAgentLink.respond}). Never throws on malformed input:
+   * the platform answers it with an SCMI error status (or drops it, when not even a header can be
+   * read). The request bytes are only read during the call.
+   */
+  handle(agentId: number, channelId: number, request: Uint8Array): Uint8Array | undefined;
+}

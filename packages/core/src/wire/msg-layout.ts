@@ -1,0 +1,124 @@
+import { ScmiMalformedError } from '../errors/scmi-error.js';
+import { unpackHeader, type ScmiHeader } from './header.js';
+
+/** Bytes of the header word in the MSG layout. */
+export const MSG_HEADER_SIZE = 4;
+/** Bytes of the status word that starts every response. */
+export const MSG_STATUS_SIZE = 4;
+
+/**
+ * Encodes a message in the MSG layout (Linux `msg.c`, used by virtio and OP-TEE MSG): `le32 header`
+ * followed by the payload. Used for commands, delayed responses and notifications.
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeMsg(header, new Uint8Array([1, 0, 0, 0]));
+ * ```
+ */
+export function encodeMsg(header: number, payload: Uint8Array = EMPTY): Uint8Array {
+  const out = new Uint8Array(MSG_HEADER_SIZE + payload.byteLength);
+  new DataView(out.buffer).setUint32(0, header >>> 0, true);
+  out.set(payload, MSG_HEADER_SIZE);
+  return out;
+}
+
+/**
+ * Encodes a response in the MSG layout: `le32 header`, `le32 status`, return values.
+ *
+ * @example
+ * ```ts
+ * encodeMsgResponse(header, ScmiStatus.SUCCESS, versionBytes);
+ * ```
+ */
+export function encodeMsgResponse(
+  header: number,
+  status: number,
+  returns: Uint8Array = EMPTY,
+): Uint8Array {
+  const out = new Uint8Array(MSG_HEADER_SIZE + MSG_STATUS_SIZE + returns.byteLength);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, header >>> 0, true);
+  view.setInt32(MSG_HEADER_SIZE, status | 0, true);
+  out.set(returns, MSG_HEADER_SIZE + MSG_STATUS_SIZE);
+  return out;
+}
+
+/** A decoded MSG-layout message: the header and a view of the payload. */
+export interface DecodedMsg {
+  /** The raw header word. */
+  readonly headerWord: number;
+  /** The unpacked header. */
+  readonly header: ScmiHeader;
+  /** The payload after the header (a view, not a copy). */
+  readonly payload: Uint8Array;
+}
+
+/**
+ * Decodes an MSG-layout message.
+ *
+ * @throws ScmiMalformedError `E_TRUNCATED` when shorter than a header, `E_HEADER` for a bad header.
+ */
+export function decodeMsg(bytes: Uint8Array): DecodedMsg {
+  if (bytes.byteLength < MSG_HEADER_SIZE) {
+    throw new ScmiMalformedError(
+      `message of ${bytes.byteLength} byte(s) has no header`,
+      'E_TRUNCATED',
+    );
+  }
+  const headerWord = readU32(bytes, 0);
+  return { headerWord, header: unpackHeader(headerWord), payload: bytes.subarray(MSG_HEADER_SIZE) };
+}
+
+/** A decoded MSG-layout response. */
+export interface DecodedMsgResponse extends DecodedMsg {
+  /** The status word. */
+  readonly status: number;
+  /** The return values after the status (a view). */
+  readonly returns: Uint8Array;
+}
+
+/**
+ * Decodes an MSG-layout response (header, status, return values).
+ *
+ * @throws ScmiMalformedError `E_TRUNCATED` when shorter than header + status.
+ */
+export function decodeMsgResponse(bytes: Uint8Array): DecodedMsgResponse {
+  const msg = decodeMsg(bytes);
+  if (msg.payload.byteLength < MSG_STATUS_SIZE) {
+    throw new ScmiMalformedError(
+      `response of ${bytes.byteLength} byte(s) has no status`,
+      'E_TRUNCATED',
+    );
+  }
+  return {
+    ...msg,
+    status: readI32(bytes, MSG_HEADER_SIZE),
+    returns: bytes.subarray(MSG_HEADER_SIZE + MSG_STATUS_SIZE),
+  };
+}
+
+/** Reads a little-endian u32 at `offset` (caller checks bounds). */
+export function readU32(bytes: Uint8Array, offset: number): number {
+  return (
+    ((bytes[offset] as number) |
+      ((bytes[offset + 1] as number) << 8) |
+      ((bytes[offset + 2] as number) << 16) |
+      ((bytes[offset + 3] as number) << 24)) >>>
+    0
+  );
+}
+
+/** Reads a little-endian i32 at `offset` (caller checks bounds). */
+export function readI32(bytes: Uint8Array, offset: number): number {
+  return readU32(bytes, offset) | 0;
+}
+
+/** Writes a little-endian u32 at `offset` (caller checks bounds). */
+export function writeU32(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = value & 0xff;
+  bytes[offset + 1] = (value >>> 8) & 0xff;
+  bytes[offset + 2] = (value >>> 16) & 0xff;
+  bytes[offset + 3] = (value >>> 24) & 0xff;
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,213 @@
+import { ScmiMalformedError } from '../errors/scmi-error.js';
+
+/**
+ * A bounds-checked little-endian reader over an SCMI payload. Reading past the end throws
+ * {@link ScmiMalformedError} `E_TRUNCATED` — never returns `undefined` or garbage.
+ *
+ * @example
+ * ```ts
+ * const r = new PayloadReader(returns);
+ * const attributes = r.u32();
+ * const name = r.string(16);
+ * ```
+ */
+export class PayloadReader {
+  readonly #view: DataView;
+  readonly #bytes: Uint8Array;
+  #pos = 0;
+
+  /** Reads `bytes` (a view; not copied). */
+  public constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Bytes consumed so far. */
+  public get offset(): number {
+    return this.#pos;
+  }
+
+  /** Bytes left to read. */
+  public get remaining(): number {
+    return this.#bytes.byteLength - this.#pos;
+  }
+
+  /**
+   * Checks that `n` more bytes can be read.
+   *
+   * @throws ScmiMalformedError `E_TRUNCATED` when fewer remain.
+   */
+  public need(n: number, what = 'field'): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.remaining) {
+      throw new ScmiMalformedError(
+        `payload truncated: ${what} needs ${n} byte(s) at offset ${this.#pos}, ${this.remaining} left`,
+        'E_TRUNCATED',
+      );
+    }
+  }
+
+  /** Reads an unsigned byte. */
+  public u8(): number {
+    this.need(1, 'u8');
+    return this.#view.getUint8(this.#pos++);
+  }
+
+  /** Reads a little-endian unsigned 16-bit word. */
+  public u16(): number {
+    this.need(2, 'u16');
+    const v = this.#view.getUint16(this.#pos, true);
+    this.#pos += 2;
+    return v;
+  }
+
+  /** Reads a little-endian unsigned 32-bit word. */
+  public u32(): number {
+    this.need(4, 'u32');
+    const v = this.#view.getUint32(this.#pos, true);
+    this.#pos += 4;
+    return v;
+  }
+
+  /** Reads a little-endian signed 32-bit word. */
+  public i32(): number {
+    this.need(4, 'i32');
+    const v = this.#view.getInt32(this.#pos, true);
+    this.#pos += 4;
+    return v;
+  }
+
+  /** Reads a 64-bit value stored as two little-endian words, low word first. */
+  public u64(): bigint {
+    const low = this.u32();
+    const high = this.u32();
+    return (BigInt(high) << 32n) | BigInt(low);
+  }
+
+  /** Reads `n` bytes as a view (not copied). */
+  public bytes(n: number): Uint8Array {
+    this.need(n, 'bytes');
+    const v = this.#bytes.subarray(this.#pos, this.#pos + n);
+    this.#pos += n;
+    return v;
+  }
+
+  /**
+   * Reads a fixed-size NUL-terminated ASCII field of `n` bytes (SCMI names are 16 or 64 bytes);
+   * the string ends at the first NUL or at `n`.
+   */
+  public string(n: number): string {
+    return decodeAsciiz(this.bytes(n));
+  }
+
+  /** Skips `n` bytes. */
+  public skip(n: number): void {
+    this.need(n, 'skip');
+    this.#pos += n;
+  }
+}
+
+/** Decodes a NUL-terminated ASCII/UTF-8 field; bytes after the first NUL are ignored. */
+export function decodeAsciiz(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, end < 0 ? bytes.byteLength : end).toString(
+    'utf8',
+  );
+}
+
+/**
+ * A bounds-checked little-endian writer for SCMI payloads, into a fixed-capacity buffer.
+ * Writing past the capacity throws {@link ScmiMalformedError} `E_OVERFLOW`.
+ *
+ * @example
+ * ```ts
+ * const w = new PayloadWriter(8);
+ * w.u32(clockId).u32(rateIndex);
+ * send(w.bytes());
+ * ```
+ */
+export class PayloadWriter {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  #pos = 0;
+
+  /** Writes into `target`, or into a new buffer of `target` bytes. */
+  public constructor(target: Uint8Array | number) {
+    this.#bytes = typeof target === 'number' ? new Uint8Array(target) : target;
+    this.#view = new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength);
+  }
+
+  /** Bytes written so far. */
+  public get length(): number {
+    return this.#pos;
+  }
+
+  #room(n: number, what: string): void {
+    if (this.#pos + n > this.#bytes.byteLength) {
+      throw new ScmiMalformedError(
+        `payload overflow: ${what} needs ${n} byte(s) at offset ${this.#pos}, capacity ${this.#bytes.byteLength}`,
+        'E_OVERFLOW',
+      );
+    }
+  }
+
+  /** Writes an unsigned byte (masked to 8 bits). */
+  public u8(v: number): this {
+    this.#room(1, 'u8');
+    this.#view.setUint8(this.#pos++, v);
+    return this;
+  }
+
+  /** Writes a little-endian unsigned 16-bit word. */
+  public u16(v: number): this {
+    this.#room(2, 'u16');
+    this.#view.setUint16(this.#pos, v, true);
+    this.#pos += 2;
+    return this;
+  }
+
+  /** Writes a little-endian unsigned 32-bit word (values are taken modulo 2^32). */
+  public u32(v: number): this {
+    this.#room(4, 'u32');
+    this.#view.setUint32(this.#pos, v >>> 0, true);
+    this.#pos += 4;
+    return this;
+  }
+
+  /** Writes a little-endian signed 32-bit word. */
+  public i32(v: number): this {
+    this.#room(4, 'i32');
+    this.#view.setInt32(this.#pos, v | 0, true);
+    this.#pos += 4;
+    return this;
+  }
+
+  /** Writes a 64-bit value as two little-endian words, low word first. */
+  public u64(v: bigint | number): this {
+    const big = BigInt.asUintN(64, BigInt(v));
+    this.u32(Number(big & 0xffffffffn));
+    return this.u32(Number(big >> 32n));
+  }
+
+  /** Writes raw bytes. */
+  public bytes(src: Uint8Array): this {
+    this.#room(src.byteLength, 'bytes');
+    this.#bytes.set(src, this.#pos);
+    this.#pos += src.byteLength;
+    return this;
+  }
+
+  /** Writes `s` as a NUL-padded field of exactly `n` bytes (truncated to n − 1 bytes plus NUL). */
+  public string(s: string, n: number): this {
+    this.#room(n, 'string');
+    const encoded = Buffer.from(s, 'utf8').subarray(0, n - 1);
+    this.#bytes.fill(0, this.#pos, this.#pos + n);
+    this.#bytes.set(encoded, this.#pos);
+    this.#pos += n;
+    return this;
+  }
+
+  /** The written bytes, as a view of the buffer. */
+  public bytesWritten(): Uint8Array {
+    return this.#bytes.subarray(0, this.#pos);
+  }
+}
