@@ -1,27 +1,82 @@
 /**
- * The SCMI messaging engine: wire codec, errors, clocks, the channel RX guard, the transport
- * plugin contract and the platform-side contract.
+ * The SCMI messaging engine: wire codec, errors, clocks, transfers and tokens, the channel RX
+ * guard, the transport plugin contract, the platform-side contract, the protocol-driver API, the
+ * Base protocol, agent probe/remove and DI.
  *
  * @packageDocumentation
  */
+import 'reflect-metadata';
+
+export type { AgentChannelOptions, AgentConfig, AgentOptions } from './agent/agent-config.js';
+export type {
+  AgentDiagnostics,
+  AgentEvents,
+  ChannelDiagnostics,
+  PoolStats,
+} from './agent/scmi-agent.js';
+export type {
+  BadMessageReason,
+  ChannelConfig,
+  ChannelDirection,
+  ChannelSetup,
+  CompletionMode,
+  DeviceSetup,
+  RxSink,
+  Transport,
+  TransportChannel,
+  TransportDescriptor,
+} from './channel/transport.js';
 export type { Clock, TimerHandle } from './clock/clock.js';
 export type { DeadlineLane, DeadlineNode } from './clock/deadline-queue.js';
 export type { VirtualClockOptions } from './clock/virtual-clock.js';
+export type { ChannelStats } from './diagnostics/channel-counters.js';
+export type { ScmiLogger } from './diagnostics/logger.js';
 export type { Doorbell } from './doorbell/doorbell.js';
 export type { MessageRef } from './errors/scmi-error.js';
+export type {
+  NotificationStats,
+  ScmiEventDescriptor,
+  ScmiEventFilter,
+  ScmiNotification,
+  ScmiNotificationHandler,
+} from './notification/notification-hub.js';
 export type {
   PlatformAgentLink,
   PlatformConnection,
   ScmiPlatformPort,
 } from './platform/platform-port.js';
+export type {
+  BaseAttributes,
+  ScmiAgentInfo,
+  ScmiPlatformInfo,
+} from './protocol/base/base-protocol.js';
+export type {
+  MultiPartCounts,
+  MultiPartSpec,
+  PayloadSource,
+  ProtocolDriver,
+  ProtocolHandle,
+  TransactOptions,
+  XferOps,
+} from './protocol/protocol-handle.js';
+export type { TransferEngineOptions } from './transfer/transfer-engine.js';
+export type { XferOwner, XferState } from './transfer/xfer.js';
 export type { ScmiHeader } from './wire/header.js';
 export type { DecodedMsg, DecodedMsgResponse } from './wire/msg-layout.js';
 
 export { RevokedError } from '@scmi-ts/devres';
+export { channelFor, validateAgentConfig } from './agent/agent-config.js';
+export { createAgent } from './agent/create-agent.js';
+export { ScmiAgent } from './agent/scmi-agent.js';
 export { RxGuard } from './channel/rx-guard.js';
 export { RealClock } from './clock/clock.js';
 export { DeadlineQueue } from './clock/deadline-queue.js';
 export { VirtualClock } from './clock/virtual-clock.js';
+export { coreModule } from './di/core-module.js';
+export { CLOCK, LOGGER, PROTOCOL_DRIVER, TRANSPORT } from './di/tokens.js';
+export { ChannelCounters } from './diagnostics/channel-counters.js';
+export { silentLogger } from './diagnostics/logger.js';
+export { TRACE_CHANNELS } from './diagnostics/trace.js';
 export {
   ScmiConfigError,
   ScmiError,
@@ -55,6 +110,19 @@ export {
   readU32,
   writeU32,
 } from './wire/msg-layout.js';
+export { NotificationHub } from './notification/notification-hub.js';
+export {
+  BASE_ERROR_EVENT,
+  BaseMessageId,
+  BaseProtocol,
+  baseProtocolDriver,
+  discoverPlatform,
+} from './protocol/base/base-protocol.js';
+export { NotificationBuffer } from './transfer/notification-buffer.js';
+export { TokenAllocator } from './transfer/token-allocator.js';
+export { ChannelRuntime, TransferEngine } from './transfer/transfer-engine.js';
+export { Xfer } from './transfer/xfer.js';
+export { XferPool } from './transfer/xfer-pool.js';
 export { PayloadReader, PayloadWriter, decodeAsciiz } from './wire/payload.js';
 export { CommonMessageId, ScmiProtocolId, scmiProtocolName } from './wire/protocol-id.js';
 export { ScmiStatus, isKnownScmiStatus, scmiStatusName } from './wire/status.js';

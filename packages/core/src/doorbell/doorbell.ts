@@ -3,8 +3,8 @@
  * side rings. Like an interrupt line, rings may coalesce: a listener must look at the shared state
  * for all the work that is pending, not assume one call per ring.
  *
- * Implementations: {@link createSameThreadDoorbellPair} (rings delivered as tasks on the injected
- * clock, so tests choose interleavings) and {@link SharedDoorbell} (across threads, over a
+ * Implementations: `createSameThreadDoorbellPair` (rings delivered as tasks on the injected
+ * clock, so tests choose interleavings) and `SharedDoorbell` (across threads, over a
  * `SharedArrayBuffer` with `Atomics.notify` / `Atomics.waitAsync`).
  *
  * @example

@@ -1,0 +1,231 @@
+import type { DevresEventSink } from '@scmi-ts/devres';
+import type { ChannelConfig, Transport } from '../channel/transport.js';
+import { ScmiConfigError } from '../errors/scmi-error.js';
+import { ScmiProtocolId } from '../wire/protocol-id.js';
+
+/** One channel in {@link AgentOptions}. */
+export interface AgentChannelOptions {
+  /** Channel id, unique per direction (the transport maps it to its wire). */
+  readonly id: number;
+  /** Protocols with this dedicated A2P channel; Base's channel carries the others. */
+  readonly protocols?: readonly number[];
+  /** Complete by polling (default: false, or true on a polling-only transport). */
+  readonly polling?: boolean;
+  /** The transport-specific section for this channel (validated by the transport). */
+  readonly transport?: unknown;
+}
+
+/**
+ * An agent's configuration — the equivalent of the device tree node: which transport, its
+ * channels, which protocol uses which channel, polling or interrupt, timeouts, and a
+ * transport-specific section each transport validates.
+ *
+ * @example
+ * ```ts
+ * const options: AgentOptions = {
+ *   transport: 'mailbox',
+ *   a2p: [{ id: 0 }, { id: 1, protocols: [0x13], polling: true }],
+ *   p2a: [{ id: 0 }],
+ *   rxTimeoutMs: 30,
+ *   transportConfig: { controller },
+ * };
+ * ```
+ */
+export interface AgentOptions {
+  /** The transport's name (as its descriptor says). */
+  readonly transport: string;
+  /** The device name (default `scmi0`). */
+  readonly name?: string;
+  /** A2P channels (default: one, id 0, carrying Base and every protocol). */
+  readonly a2p?: readonly AgentChannelOptions[];
+  /** P2A channels, or `false` for none (default: one, id 0, when the transport supports P2A). */
+  readonly p2a?: readonly AgentChannelOptions[] | false;
+  /** Response timeout, ms (default: the transport's). */
+  readonly rxTimeoutMs?: number;
+  /** Delayed-response timeout, ms (default 2000, as Linux). */
+  readonly asyncTimeoutMs?: number;
+  /** Transfer pool size (default and maximum: the transport's `maxMsg`). */
+  readonly maxMsg?: number;
+  /** Notifications queued per protocol before new ones are dropped (default 32). */
+  readonly notificationQueueDepth?: number;
+  /** The transport's agent-wide section (validated by the transport). */
+  readonly transportConfig?: unknown;
+  /** Receives every devres event of the agent (for teardown logs). */
+  readonly log?: DevresEventSink;
+  /** Record creation stacks of the agent's resources. */
+  readonly debug?: boolean;
+}
+
+/** A validated {@link AgentOptions}, defaults applied. */
+export interface AgentConfig {
+  /** The device name. */
+  readonly name: string;
+  /** The transport's name. */
+  readonly transport: string;
+  /** A2P channels; the first is Base's unless another lists Base. */
+  readonly a2p: readonly ChannelConfig[];
+  /** P2A channels (possibly none). */
+  readonly p2a: readonly ChannelConfig[];
+  /** Response timeout, ms. */
+  readonly rxTimeoutMs: number;
+  /** Delayed-response timeout, ms. */
+  readonly asyncTimeoutMs: number;
+  /** Transfer pool size. */
+  readonly maxMsg: number;
+  /** Notification queue depth per protocol. */
+  readonly notificationQueueDepth: number;
+  /** The transport's section, as its validator returned it. */
+  readonly transportConfig: unknown;
+  /** Devres event sink. */
+  readonly log: DevresEventSink | undefined;
+  /** Debug mode. */
+  readonly debug: boolean;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function int(v: unknown, field: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ScmiConfigError(
+      field,
+      `expected an integer in ${min}..${max}, got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+}
+
+function positive(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new ScmiConfigError(field, `expected a positive number, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function channels(
+  raw: unknown,
+  field: string,
+  transport: Transport,
+  direction: 'a2p' | 'p2a',
+): ChannelConfig[] {
+  if (!Array.isArray(raw)) throw new ScmiConfigError(field, 'expected an array of channels');
+  const seen = new Set<number>();
+  return raw.map((c: unknown, i) => {
+    const f = `${field}[${i}]`;
+    if (!isRecord(c)) throw new ScmiConfigError(f, 'expected an object');
+    const id = int(c.id, `${f}.id`, 0, 0xffff);
+    if (seen.has(id)) throw new ScmiConfigError(`${f}.id`, `channel id ${id} is used twice`);
+    seen.add(id);
+    let protocols: number[] = [];
+    if (c.protocols !== undefined) {
+      if (direction === 'p2a')
+        throw new ScmiConfigError(`${f}.protocols`, 'P2A channels carry every protocol');
+      if (!Array.isArray(c.protocols))
+        throw new ScmiConfigError(`${f}.protocols`, 'expected an array of protocol ids');
+      protocols = c.protocols.map((p: unknown, j) => int(p, `${f}.protocols[${j}]`, 0x10, 0xff));
+    }
+    const completion = transport.descriptor.completion;
+    let polling: boolean;
+    if (c.polling === undefined) polling = completion === 'polling';
+    else if (typeof c.polling !== 'boolean')
+      throw new ScmiConfigError(`${f}.polling`, 'expected a boolean');
+    else polling = c.polling;
+    if (polling && completion === 'interrupt') {
+      throw new ScmiConfigError(
+        `${f}.polling`,
+        `transport ${transport.descriptor.name} does not support polling`,
+      );
+    }
+    if (!polling && completion === 'polling') {
+      throw new ScmiConfigError(
+        `${f}.polling`,
+        `transport ${transport.descriptor.name} completes by polling only`,
+      );
+    }
+    const section = transport.validateChannelConfig?.(c.transport, `${f}.transport`) ?? c.transport;
+    return { id, protocols, polling, transport: section };
+  });
+}
+
+/**
+ * Validates agent options against the chosen transport and applies defaults.
+ *
+ * @throws ScmiConfigError naming the first invalid field (e.g. `a2p[1].protocols[0]`).
+ * @example
+ * ```ts
+ * const config = validateAgentConfig({ transport: 'loopback' }, loopbackTransport);
+ * config.a2p[0]?.id; // 0
+ * ```
+ */
+export function validateAgentConfig(options: unknown, transport: Transport): AgentConfig {
+  if (!isRecord(options)) throw new ScmiConfigError('options', 'expected an object');
+  const d = transport.descriptor;
+  const name = options.name ?? 'scmi0';
+  if (typeof name !== 'string' || name === '')
+    throw new ScmiConfigError('name', 'expected a non-empty string');
+  const a2p = channels(options.a2p ?? [{ id: 0 }], 'a2p', transport, 'a2p');
+  if (a2p.length === 0)
+    throw new ScmiConfigError('a2p', 'at least one A2P channel is needed (Base)');
+  const owner = new Map<number, number>();
+  a2p.forEach((c, i) =>
+    c.protocols.forEach((p, j) => {
+      if (owner.has(p)) {
+        throw new ScmiConfigError(
+          `a2p[${i}].protocols[${j}]`,
+          `protocol 0x${p.toString(16)} already has channel ${owner.get(p)}`,
+        );
+      }
+      owner.set(p, c.id);
+    }),
+  );
+  let p2a: ChannelConfig[];
+  if (options.p2a === false) p2a = [];
+  else if (options.p2a === undefined)
+    p2a = d.p2a ? channels([{ id: 0 }], 'p2a', transport, 'p2a') : [];
+  else p2a = channels(options.p2a, 'p2a', transport, 'p2a');
+  if (p2a.length > 0 && !d.p2a) {
+    throw new ScmiConfigError(
+      'p2a',
+      `transport ${d.name} has no P2A channel (notifications and delayed responses)`,
+    );
+  }
+  const maxMsg =
+    options.maxMsg === undefined ? d.maxMsg : int(options.maxMsg, 'maxMsg', 1, d.maxMsg);
+  const log = options.log;
+  if (log !== undefined && typeof log !== 'function')
+    throw new ScmiConfigError('log', 'expected a function');
+  return {
+    name,
+    transport: d.name,
+    a2p,
+    p2a,
+    rxTimeoutMs:
+      options.rxTimeoutMs === undefined
+        ? d.rxTimeoutMs
+        : positive(options.rxTimeoutMs, 'rxTimeoutMs'),
+    asyncTimeoutMs:
+      options.asyncTimeoutMs === undefined
+        ? 2000
+        : positive(options.asyncTimeoutMs, 'asyncTimeoutMs'),
+    maxMsg,
+    notificationQueueDepth:
+      options.notificationQueueDepth === undefined
+        ? 32
+        : int(options.notificationQueueDepth, 'notificationQueueDepth', 1, 4096),
+    transportConfig:
+      transport.validateConfig?.(options.transportConfig, 'transportConfig') ??
+      options.transportConfig,
+    log: log as DevresEventSink | undefined,
+    debug: options.debug === true,
+  };
+}
+
+/** The A2P channel that carries `protocolId`: its dedicated one, else Base's (the one listing Base, else the first). */
+export function channelFor(config: AgentConfig, protocolId: number): ChannelConfig {
+  return (
+    config.a2p.find((c) => c.protocols.includes(protocolId)) ??
+    config.a2p.find((c) => c.protocols.includes(ScmiProtocolId.BASE)) ??
+    (config.a2p[0] as ChannelConfig)
+  );
+}

@@ -1,0 +1,323 @@
+import {
+  Device,
+  RevokedError,
+  type Devres,
+  type DevresEvent,
+  type DevresGroup,
+} from '@scmi-ts/devres';
+import type { Container, ServiceIdentifier } from 'inversify';
+import type {
+  ChannelConfig,
+  ChannelDirection,
+  Transport,
+  TransportChannel,
+} from '../channel/transport.js';
+import type { Clock } from '../clock/clock.js';
+import { CLOCK, LOGGER, PROTOCOL_DRIVER, TRANSPORT } from '../di/tokens.js';
+import type { ScmiLogger } from '../diagnostics/logger.js';
+import { silentLogger } from '../diagnostics/logger.js';
+import { trace } from '../diagnostics/trace.js';
+import { ScmiConfigError, ScmiStatusError, ScmiTransportError } from '../errors/scmi-error.js';
+import { NotificationHub } from '../notification/notification-hub.js';
+import { baseProtocolDriver, discoverPlatform } from '../protocol/base/base-protocol.js';
+import {
+  BoundXferOps,
+  type ProtocolDriver,
+  type ProtocolHandle,
+  type XferOps,
+} from '../protocol/protocol-handle.js';
+import { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
+import { CommonMessageId, ScmiProtocolId, scmiProtocolName } from '../wire/protocol-id.js';
+import {
+  channelFor,
+  validateAgentConfig,
+  type AgentConfig,
+  type AgentOptions,
+} from './agent-config.js';
+import { ScmiAgent } from './scmi-agent.js';
+
+function getAll<T>(container: Container, token: ServiceIdentifier<T>): T[] {
+  return container.isBound(token) ? container.getAll<T>(token) : [];
+}
+
+/** A protocol handle whose version is settled after negotiation and which is revoked with its group. */
+class ProtocolHandleImpl implements ProtocolHandle {
+  public version = 0;
+  public revoked = false;
+  public readonly xfer: XferOps;
+
+  public constructor(
+    public readonly protocolId: number,
+    public readonly agent: string,
+    public readonly p2a: boolean,
+    engine: TransferEngine,
+    runtime: ChannelRuntime,
+    maxMsgSize: number,
+    private readonly hub: NotificationHub,
+  ) {
+    this.xfer = new BoundXferOps(engine, runtime, protocolId, maxMsgSize, () => {
+      if (this.revoked) throw new RevokedError(`${agent} protocol ${scmiProtocolName(protocolId)}`);
+    });
+  }
+
+  public registerEvents(events: Parameters<NotificationHub['register']>[1]): void {
+    this.hub.register(this.protocolId, events);
+  }
+}
+
+/**
+ * Negotiates the protocol version (Linux `scmi_protocol_version_negotiate`): when the platform is
+ * newer than the driver and implements NEGOTIATE_PROTOCOL_VERSION, ask for the driver's version.
+ */
+async function negotiateVersion(
+  xfer: XferOps,
+  platformVersion: number,
+  driverVersion: number,
+): Promise<number> {
+  if (platformVersion <= driverVersion) return platformVersion;
+  if (!(await xfer.messageSupported(CommonMessageId.NEGOTIATE_PROTOCOL_VERSION)))
+    return platformVersion;
+  try {
+    await xfer.transact(CommonMessageId.NEGOTIATE_PROTOCOL_VERSION, (w) => w.u32(driverVersion), {
+      txSize: 4,
+      rxSize: 0,
+    });
+    return driverVersion;
+  } catch (e) {
+    if (ScmiStatusError.is(e)) return platformVersion;
+    throw e;
+  }
+}
+
+interface ProbeContext {
+  readonly config: AgentConfig;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly logger: ScmiLogger;
+  readonly drivers: readonly ProtocolDriver[];
+  readonly device: Device;
+}
+
+async function setUpChannel(
+  ctx: ProbeContext,
+  devres: Devres,
+  engine: TransferEngine,
+  direction: ChannelDirection,
+  channel: ChannelConfig,
+): Promise<ChannelRuntime> {
+  const runtime = new ChannelRuntime(engine, channel.id, direction, channel.polling);
+  await devres.acquire(
+    `channel ${runtime.label}`,
+    async (): Promise<TransportChannel> => {
+      const ch = await ctx.transport.setupChannel({
+        agent: ctx.config.name,
+        direction,
+        channel,
+        config: ctx.config.transportConfig,
+        sink: runtime,
+        clock: ctx.clock,
+        counters: runtime.counters,
+      });
+      runtime.attach(ch);
+      return ch;
+    },
+    (ch) => ch.free(),
+    { quiesce: () => runtime.quiesce() },
+  );
+  return runtime;
+}
+
+async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent> {
+  const { config, transport, clock } = ctx;
+  const d = transport.descriptor;
+  const hub = new NotificationHub(config.name, clock, config.notificationQueueDepth, d.maxMsgSize);
+  devres.add({
+    name: 'notifications',
+    value: hub,
+    quiesce: (h) => h.quiesce(),
+    release: (h) => h.release(),
+  });
+  const engine = new TransferEngine({
+    agent: config.name,
+    clock,
+    poolSize: config.maxMsg,
+    maxMsgSize: d.maxMsgSize,
+    rxTimeoutMs: config.rxTimeoutMs,
+    asyncTimeoutMs: config.asyncTimeoutMs,
+    notifications: hub,
+  });
+  devres.add({
+    name: 'transfers',
+    value: engine,
+    quiesce: (e) => e.shutdown(),
+    release: () => undefined,
+  });
+
+  await transport.setupDevice?.({
+    agent: config.name,
+    config: config.transportConfig,
+    devres,
+    clock,
+  });
+
+  const a2p = new Map<number, ChannelRuntime>();
+  const channels: ChannelRuntime[] = [];
+  for (const c of config.a2p) {
+    const runtime = await setUpChannel(ctx, devres, engine, 'a2p', c);
+    a2p.set(c.id, runtime);
+    channels.push(runtime);
+  }
+  let p2a = false;
+  for (const c of config.p2a) {
+    try {
+      channels.push(await setUpChannel(ctx, devres, engine, 'p2a', c));
+      p2a = true;
+    } catch (e) {
+      // A transport without P2A: core skips notifications and never requests asynchronous operations.
+      if (!(ScmiTransportError.is(e) && e.code === 'E_NOT_SUPPORTED')) throw e;
+      ctx.logger.info(`${config.name}: P2A channel ${c.id} not supported by ${d.name}`);
+    }
+  }
+  hub.setP2a(p2a);
+  // Registered after the channels, so that it quiesces first: transfers in flight fail promptly
+  // with ScmiShutdownError before any channel stops delivering.
+  devres.add({
+    name: 'agent gate',
+    value: engine,
+    quiesce: (e) => e.shutdown(),
+    release: () => undefined,
+  });
+
+  const handles = new Map<number, ProtocolHandleImpl>();
+  const xferOps = (protocolId: number): XferOps => {
+    const existing = handles.get(protocolId);
+    if (existing !== undefined) return existing.xfer;
+    const runtime = a2p.get(channelFor(config, protocolId).id) as ChannelRuntime;
+    const handle = makeHandle(protocolId, runtime);
+    return handle.xfer;
+  };
+  const makeHandle = (protocolId: number, runtime: ChannelRuntime): ProtocolHandleImpl => {
+    const handle = new ProtocolHandleImpl(
+      protocolId,
+      config.name,
+      p2a,
+      engine,
+      runtime,
+      d.maxMsgSize,
+      hub,
+    );
+    handles.set(protocolId, handle);
+    return handle;
+  };
+
+  const instantiate = async <T>(
+    driver: ProtocolDriver<T>,
+  ): Promise<{ api: T; group: DevresGroup }> => {
+    let group!: DevresGroup;
+    const api = await devres.group(`protocol ${scmiProtocolName(driver.protocolId)}`, async (g) => {
+      group = g;
+      const runtime = a2p.get(channelFor(config, driver.protocolId).id) as ChannelRuntime;
+      const ph = makeHandle(driver.protocolId, runtime);
+      g.add({
+        name: 'protocol handle',
+        value: ph,
+        quiesce: (h) => {
+          h.revoked = true;
+        },
+        release: () => {
+          hub.unregister(driver.protocolId);
+          handles.delete(driver.protocolId);
+        },
+      });
+      ph.version = await negotiateVersion(ph.xfer, await ph.xfer.versionGet(), driver.version);
+      return driver.init(ph, g);
+    });
+    return { api, group };
+  };
+
+  const base = (await instantiate(baseProtocolDriver)).api;
+  const info = await discoverPlatform(base);
+
+  const protocols = new Map<number, { api: unknown; group: DevresGroup }>();
+  const protocolErrors = new Map<number, unknown>();
+  for (const driver of ctx.drivers) {
+    if (driver.protocolId === ScmiProtocolId.BASE || !info.protocols.includes(driver.protocolId))
+      continue;
+    try {
+      protocols.set(driver.protocolId, await instantiate(driver));
+    } catch (e) {
+      protocolErrors.set(driver.protocolId, e);
+      ctx.logger.warn(
+        `${config.name}: protocol ${scmiProtocolName(driver.protocolId)} failed to initialize`,
+        { error: e },
+      );
+    }
+  }
+
+  const agent = new ScmiAgent({
+    device: ctx.device,
+    config,
+    info,
+    base,
+    engine,
+    hub,
+    channels,
+    protocols,
+    protocolErrors,
+    xferOps,
+  });
+  devres.add({ name: 'agent', value: agent, quiesce: (a) => a.revoke(), release: () => undefined });
+  return agent;
+}
+
+/**
+ * Creates and probes an SCMI agent: chooses the transport by name among those loaded in the
+ * container, validates the configuration, sets up every channel (each registered in the device's
+ * devres with its quiesce and free steps), runs Base discovery and instantiates the protocol
+ * drivers bound to `PROTOCOL_DRIVER`, each in its own devres group.
+ *
+ * If anything fails — a timeout during Base discovery, a transport error, VERSION, ATTRIBUTES or
+ * the protocol list failing — everything set up so far is torn down (quiesce every channel, then
+ * release in reverse) before the original error is rethrown; a late reply can then only be
+ * dropped and counted.
+ *
+ * @throws ScmiConfigError for an unknown transport (the message lists the loaded ones) or invalid options.
+ * @throws the probe's error (ScmiTimeoutError, ScmiTransportError, ScmiStatusError…).
+ * @example
+ * ```ts
+ * const container = new Container();
+ * container.load(coreModule, mailboxTransportModule);
+ * const agent = await createAgent(container, { transport: 'mailbox', transportConfig: { controller } });
+ * ```
+ */
+export async function createAgent(container: Container, options: AgentOptions): Promise<ScmiAgent> {
+  const transports = getAll(container, TRANSPORT);
+  const wanted = (options as Partial<AgentOptions> | undefined)?.transport;
+  const transport = transports.find((t) => t.descriptor.name === wanted);
+  if (transport === undefined) {
+    const loaded = transports.map((t) => t.descriptor.name).join(', ');
+    throw new ScmiConfigError(
+      'transport',
+      `unknown transport ${JSON.stringify(wanted)}; loaded: ${loaded === '' ? 'none' : loaded}`,
+    );
+  }
+  const config = validateAgentConfig(options, transport);
+  const clock = container.get(CLOCK);
+  const logger = container.isBound(LOGGER) ? container.get(LOGGER) : silentLogger;
+  const drivers = getAll(container, PROTOCOL_DRIVER);
+  const log = (event: DevresEvent): void => {
+    config.log?.(event);
+    if ((event.type === 'quiesce' || event.type === 'release') && trace.teardown.hasSubscribers) {
+      trace.teardown.publish({
+        agent: config.name,
+        step: event.type,
+        resource: event.resource,
+        reason: event.reason,
+      });
+    }
+  };
+  const device = new Device(config.name, { log, debug: config.debug });
+  return device.probe((devres) =>
+    probeAgent({ config, transport, clock, logger, drivers, device }, devres),
+  );
+}

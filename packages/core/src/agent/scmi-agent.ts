@@ -1,0 +1,263 @@
+import { RevokedError, type Device, type Devres, type DevresGroup } from '@scmi-ts/devres';
+import type { ChannelDirection } from '../channel/transport.js';
+import type { ChannelStats } from '../diagnostics/channel-counters.js';
+import { ScmiError } from '../errors/scmi-error.js';
+import type {
+  NotificationHub,
+  NotificationStats,
+  ScmiEventDescriptor,
+  ScmiEventFilter,
+  ScmiNotificationHandler,
+} from '../notification/notification-hub.js';
+import type { BaseProtocol, ScmiPlatformInfo } from '../protocol/base/base-protocol.js';
+import type {
+  PayloadSource,
+  ProtocolDriver,
+  TransactOptions,
+  XferOps,
+} from '../protocol/protocol-handle.js';
+import type { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
+import { scmiProtocolName } from '../wire/protocol-id.js';
+import type { AgentConfig } from './agent-config.js';
+
+/** One channel's counters in {@link AgentDiagnostics}. */
+export interface ChannelDiagnostics {
+  /** `a2p:0`, `p2a:0`… */
+  readonly label: string;
+  /** The channel id. */
+  readonly id: number;
+  /** The direction. */
+  readonly direction: ChannelDirection;
+  /** Its counters. */
+  readonly stats: ChannelStats;
+}
+
+/** Use of the transfer pool. */
+export interface PoolStats {
+  /** Transfers in the pool. */
+  readonly size: number;
+  /** Transfers in use. */
+  readonly inUse: number;
+  /** Callers waiting for a free transfer. */
+  readonly waiting: number;
+}
+
+/** A snapshot of an agent's counters. */
+export interface AgentDiagnostics {
+  /** Per-channel counters. */
+  readonly channels: readonly ChannelDiagnostics[];
+  /** Notification counters. */
+  readonly notifications: NotificationStats;
+  /** Transfer pool use. */
+  readonly pool: PoolStats;
+}
+
+/** The notification API of an agent. */
+export interface AgentEvents {
+  /**
+   * Subscribes to a notification; resolves to an unsubscribe function.
+   *
+   * @throws ScmiTransportError `E_NOT_SUPPORTED` without a P2A channel.
+   */
+  subscribe(
+    filter: ScmiEventFilter,
+    handler: ScmiNotificationHandler,
+  ): Promise<() => Promise<void>>;
+  /** Registers notifications of a protocol that has no driver (for raw use). */
+  register(protocolId: number, events: readonly ScmiEventDescriptor[]): void;
+  /** Whether notifications can arrive (the transport has a P2A channel). */
+  readonly available: boolean;
+}
+
+/** @internal What the probe hands to the agent. */
+export interface AgentParts {
+  readonly device: Device;
+  readonly config: AgentConfig;
+  readonly info: ScmiPlatformInfo;
+  readonly base: BaseProtocol;
+  readonly engine: TransferEngine;
+  readonly hub: NotificationHub;
+  readonly channels: readonly ChannelRuntime[];
+  readonly protocols: ReadonlyMap<number, { readonly api: unknown; readonly group: DevresGroup }>;
+  readonly protocolErrors: ReadonlyMap<number, unknown>;
+  readonly xferOps: (protocolId: number) => XferOps;
+}
+
+/**
+ * A probed SCMI agent: the platform it discovered, its Base protocol, the protocols its drivers
+ * instantiated, raw messages, notifications, diagnostics, and `remove()`.
+ *
+ * Removing it quiesces every channel and then releases everything in reverse order; transfers in
+ * flight fail with `ScmiShutdownError`. Any call after removal throws {@link RevokedError}.
+ *
+ * @example
+ * ```ts
+ * const agent = await createAgent(container, { transport: 'mailbox', transportConfig });
+ * console.log(agent.info.vendor, agent.info.protocols);
+ * const version = await agent.transact(0x14, 0x0);
+ * await agent.remove();
+ * ```
+ */
+export class ScmiAgent {
+  readonly #p: AgentParts;
+  #revoked = false;
+
+  /** @internal Created by `createAgent`. */
+  public constructor(parts: AgentParts) {
+    this.#p = parts;
+  }
+
+  /** The device name. */
+  public get name(): string {
+    return this.#p.config.name;
+  }
+
+  /** The validated configuration. */
+  public get config(): AgentConfig {
+    return this.#p.config;
+  }
+
+  /** What Base discovery learned. */
+  public get info(): ScmiPlatformInfo {
+    return this.#p.info;
+  }
+
+  /** Whether `remove()` has started. */
+  public get removed(): boolean {
+    return this.#revoked;
+  }
+
+  /**
+   * The Base protocol client.
+   *
+   * @throws RevokedError after removal.
+   */
+  public get base(): BaseProtocol {
+    this.#live('base');
+    return this.#p.base;
+  }
+
+  /** Protocol ids whose drivers were instantiated (Base excluded). */
+  public get protocolIds(): readonly number[] {
+    return [...this.#p.protocols.keys()];
+  }
+
+  /** Protocols whose driver failed to initialize, with the error (the probe went on without them). */
+  public get protocolErrors(): ReadonlyMap<number, unknown> {
+    return this.#p.protocolErrors;
+  }
+
+  /**
+   * The API object `driver` built for this agent, typed by the driver.
+   *
+   * @throws RevokedError after removal.
+   * @throws ScmiError `E_NO_PROTOCOL` when the driver was not instantiated (its protocol is not
+   * listed by the platform, or its init failed: see {@link ScmiAgent.protocolErrors}).
+   * @example
+   * ```ts
+   * const clock = agent.protocol(clockProtocolDriver); // ClockProtocol
+   * ```
+   */
+  public protocol<T>(driver: ProtocolDriver<T>): T {
+    return this.protocolApi(driver.protocolId) as T;
+  }
+
+  /**
+   * The API object of the driver instantiated for `protocolId` (untyped).
+   *
+   * @throws RevokedError after removal; ScmiError `E_NO_PROTOCOL` when there is none.
+   */
+  public protocolApi(protocolId: number): unknown {
+    this.#live(scmiProtocolName(protocolId));
+    const p = this.#p.protocols.get(protocolId);
+    if (p === undefined) {
+      throw new ScmiError(
+        'E_NO_PROTOCOL',
+        `${this.name}: no driver for protocol ${scmiProtocolName(protocolId)}`,
+      );
+    }
+    return p.api;
+  }
+
+  /**
+   * Sends a raw command to any protocol (on that protocol's channel) and resolves to the return
+   * values after the status.
+   *
+   * @throws RevokedError after removal; ScmiStatusError, ScmiTimeoutError… as any transfer.
+   */
+  public transact(
+    protocolId: number,
+    messageId: number,
+    payload?: PayloadSource,
+    options?: TransactOptions,
+  ): Promise<Uint8Array> {
+    this.#live('transact');
+    return this.#p.xferOps(protocolId).transact(messageId, payload, options);
+  }
+
+  /**
+   * The transfer operations of protocol `protocolId` (for raw multi-step use).
+   *
+   * @throws RevokedError after removal.
+   */
+  public xfer(protocolId: number): XferOps {
+    this.#live('xfer');
+    return this.#p.xferOps(protocolId);
+  }
+
+  /** Notifications. */
+  public get events(): AgentEvents {
+    const hub = this.#p.hub;
+    return {
+      subscribe: (filter, handler) => {
+        this.#live('events');
+        return hub.subscribe(filter, handler);
+      },
+      register: (protocolId, events) => {
+        this.#live('events');
+        hub.register(protocolId, events);
+      },
+      available: hub.available,
+    };
+  }
+
+  /** A snapshot of every counter. */
+  public get diagnostics(): AgentDiagnostics {
+    const pool = this.#p.engine.pool;
+    return {
+      channels: this.#p.channels.map((c) => ({
+        label: c.label,
+        id: c.id,
+        direction: c.direction,
+        stats: c.counters.snapshot(),
+      })),
+      notifications: this.#p.hub.stats,
+      pool: { size: pool.size, inUse: pool.inUse, waiting: pool.waiting },
+    };
+  }
+
+  /** The device's devres while bound (for leak checks and logs), or undefined after removal. */
+  public get devres(): Devres | undefined {
+    return this.#p.device.devres;
+  }
+
+  /**
+   * Removes the agent: quiesce every channel, then release everything newest first. Transfers in
+   * flight fail with `ScmiShutdownError`; nothing hangs. Concurrent calls share one promise.
+   *
+   * @throws DevresReleaseError when release steps failed (everything was released anyway).
+   */
+  public remove(): Promise<void> {
+    return this.#p.device.remove();
+  }
+
+  /** @internal The agent's own quiesce step: every later call throws RevokedError. */
+  public revoke(): void {
+    this.#revoked = true;
+  }
+
+  #live(what: string): void {
+    if (this.#revoked)
+      throw new RevokedError(`${this.name} ${what}`, `${this.name} has been removed`);
+  }
+}

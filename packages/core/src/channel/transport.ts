@@ -1,0 +1,192 @@
+import type { Devres } from '@scmi-ts/devres';
+import type { Clock } from '../clock/clock.js';
+import type { ChannelCounters } from '../diagnostics/channel-counters.js';
+import type { NotificationBuffer } from '../transfer/notification-buffer.js';
+import type { Xfer } from '../transfer/xfer.js';
+
+/** Which way a channel carries commands: agent → platform, or platform → agent. */
+export type ChannelDirection = 'a2p' | 'p2a';
+
+/**
+ * How a transport learns that a command has completed.
+ *
+ * - `interrupt`: the platform signals (doorbell, used-buffer notification); polling unsupported.
+ * - `polling`: only polling (OP-TEE: the invocation returning is the completion).
+ * - `both`: per channel, as configured.
+ */
+export type CompletionMode = 'interrupt' | 'polling' | 'both';
+
+/**
+ * The limits and capabilities of a transport, as data (Linux `struct scmi_desc`).
+ *
+ * @example
+ * ```ts
+ * const descriptor: TransportDescriptor = {
+ *   name: 'mailbox', maxMsg: 20, maxMsgSize: 128, rxTimeoutMs: 30, p2a: true, completion: 'both',
+ * };
+ * ```
+ */
+export interface TransportDescriptor {
+  /** The name agents choose the transport by (`createAgent(…, { transport: 'mailbox' })`). */
+  readonly name: string;
+  /** Transfers in flight for one agent: the size of its transfer pool (Linux `max_msg`). */
+  readonly maxMsg: number;
+  /** Largest payload of a message after the header, in bytes (Linux `max_msg_size`). */
+  readonly maxMsgSize: number;
+  /** Default time to wait for a response, in ms (Linux `max_rx_timeout_ms`). */
+  readonly rxTimeoutMs: number;
+  /** Whether a P2A channel (notifications, delayed responses) can exist. */
+  readonly p2a: boolean;
+  /** How completion is detected. */
+  readonly completion: CompletionMode;
+}
+
+/** One channel of an agent's configuration, after validation. */
+export interface ChannelConfig {
+  /** The channel id, unique per direction (the transport maps it to its wire: shmem index, TEE channel id…). */
+  readonly id: number;
+  /** The protocols that use this channel (A2P); Base's channel also carries every protocol without one. */
+  readonly protocols: readonly number[];
+  /** Complete by polling instead of interrupt. */
+  readonly polling: boolean;
+  /** The transport-specific section of this channel, as validated by the transport. */
+  readonly transport: unknown;
+}
+
+/**
+ * Core's receive entry point, handed to each channel at setup (Linux `scmi_rx_callback`).
+ *
+ * The transport calls {@link RxSink.rx} from inside its RX guard with the header word it read and
+ * an opaque `ctx` (its buffer, descriptor id…); core finds the transfer and calls back
+ * {@link TransportChannel.fetchResponse} / {@link TransportChannel.fetchNotification} with the same
+ * `ctx` while `rx` is running. `rx` never throws and never calls user code.
+ */
+export interface RxSink {
+  /** Delivers one received message. */
+  rx(header: number, ctx: unknown): void;
+  /** Counts a message the transport rejected itself (hostile length, spurious doorbell…). */
+  badMessage(reason: BadMessageReason): void;
+}
+
+/**
+ * Why a received message was rejected, after Linux's `enum scmi_bad_msg`:
+ *
+ * - `unexpected`: a response or delayed response for a token not in flight (unknown, expired).
+ * - `invalid`: a message that breaks the protocol: reserved header bits, a duplicate response, a
+ *   response of the wrong type or to the wrong protocol/message, anything after the delayed response.
+ * - `unknown`: an unknown message type, or a notification nobody registered.
+ * - `nomem`: no room: a notification dropped because its queue is full.
+ * - `spurious`: a doorbell with nothing to read (the platform still owns the channel).
+ * - `oversize`: a length field larger than the buffer (the payload was clamped).
+ */
+export type BadMessageReason =
+  'unexpected' | 'invalid' | 'unknown' | 'nomem' | 'spurious' | 'oversize';
+
+/** Everything a transport needs to set up one channel. */
+export interface ChannelSetup {
+  /** The agent (device) name, for errors and logs. */
+  readonly agent: string;
+  /** The channel's direction. */
+  readonly direction: ChannelDirection;
+  /** The channel's configuration. */
+  readonly channel: ChannelConfig;
+  /** The transport's agent-wide configuration section, as its `validateConfig` returned it. */
+  readonly config: unknown;
+  /** Core's receive entry point. */
+  readonly sink: RxSink;
+  /** The injected clock: every timer and same-thread task of the transport comes from it. */
+  readonly clock: Clock;
+  /** The channel's counters; the transport increments the ones it detects. */
+  readonly counters: ChannelCounters;
+}
+
+/** Everything a transport needs for its agent-wide setup. */
+export interface DeviceSetup {
+  /** The agent (device) name. */
+  readonly agent: string;
+  /** The transport's configuration section, as its `validateConfig` returned it. */
+  readonly config: unknown;
+  /** The device's devres: register every agent-wide resource here (with a quiesce step if it has callbacks). */
+  readonly devres: Devres;
+  /** The injected clock. */
+  readonly clock: Clock;
+}
+
+/**
+ * One channel of a transport (Linux `struct scmi_transport_ops`, per channel). Core registers
+ * every channel in the device's devres with {@link TransportChannel.quiesce} and
+ * {@link TransportChannel.free}, and drives it:
+ *
+ * 1. `send(xfer)` — write the command and signal the platform. May wait for the channel
+ *    (one message in flight per SMT channel). If it throws, it has released what it took; core then
+ *    fails the transfer without calling `markTxDone`.
+ * 2. completion — the transport calls `sink.rx(header, ctx)`, core calls `fetchResponse(xfer, ctx)`;
+ *    or, for a polling channel, core calls `pollDone(xfer)` until true, then `fetchResponse(xfer, undefined)`.
+ * 3. `markTxDone(xfer, error)` — after every successful `send`, including after a timeout or shutdown
+ *    (`error` says which); each transport decides what it releases then.
+ *
+ * A P2A channel receives notifications and delayed responses: the transport calls `sink.rx`, core
+ * calls `fetchNotification` or `fetchResponse`, then `clearChannel` so the platform may post again.
+ */
+export interface TransportChannel {
+  /** Messages this channel can carry at once (SMT: 1; virtio: queue size / 2). */
+  readonly maxInFlight: number;
+  /** Writes `xfer`'s command and signals the platform. */
+  send(xfer: Xfer): void | Promise<void>;
+  /**
+   * Copies the response (or delayed response) into `xfer` with {@link Xfer.receiveResponse}.
+   * Must bounds-check every length it reads from the other side.
+   */
+  fetchResponse(xfer: Xfer, ctx: unknown): void;
+  /** Copies a notification's payload into `buffer` with {@link NotificationBuffer.receive}. */
+  fetchNotification(buffer: NotificationBuffer, ctx: unknown): void;
+  /** Gives a P2A message slot back to the platform (SMT: sets CHANNEL_FREE). */
+  clearChannel?(ctx: unknown): void;
+  /** Whether `xfer`'s response has arrived (polling; also used to re-check before a timeout fails). */
+  pollDone?(xfer: Xfer): boolean;
+  /** The transmission of `xfer` is over: completed, timed out (`error`) or aborted (`error`). */
+  markTxDone(xfer: Xfer, error: unknown): void;
+  /** Stops every callback into core and waits for the ones running (devres phase 1). */
+  quiesce(): Promise<void>;
+  /** Releases the channel (devres phase 2); never called before quiesce has returned. */
+  free(): void | Promise<void>;
+}
+
+/**
+ * A transport plugin: a descriptor, an optional configuration validator, an optional agent-wide
+ * setup, and channel setup. Transport packages bind one to the `TRANSPORT` DI token through their
+ * `ContainerModule`.
+ *
+ * @example
+ * ```ts
+ * const loopback: Transport = {
+ *   descriptor: { name: 'loopback', maxMsg: 8, maxMsgSize: 128, rxTimeoutMs: 30, p2a: true, completion: 'both' },
+ *   setupChannel: async (setup) => new LoopbackChannel(setup),
+ * };
+ * ```
+ */
+export interface Transport {
+  /** The transport's limits and capabilities. */
+  readonly descriptor: TransportDescriptor;
+  /**
+   * Validates the transport section of an agent configuration (`section` may be undefined) and
+   * returns the typed, defaulted form passed back as `config`.
+   *
+   * @throws ScmiConfigError naming the field (prefixed with `field`).
+   */
+  validateConfig?(section: unknown, field: string): unknown;
+  /**
+   * Validates the transport section of one channel's configuration.
+   *
+   * @throws ScmiConfigError naming the field (prefixed with `field`).
+   */
+  validateChannelConfig?(section: unknown, field: string): unknown;
+  /** Agent-wide setup before any channel (a TEE session, a virtio handshake); registers in `setup.devres`. */
+  setupDevice?(setup: DeviceSetup): Promise<void>;
+  /**
+   * Sets up one channel.
+   *
+   * @throws ScmiTransportError `E_NOT_SUPPORTED` when the direction is not supported (no P2A).
+   */
+  setupChannel(setup: ChannelSetup): Promise<TransportChannel>;
+}

@@ -1,0 +1,339 @@
+import type { TransportChannel } from '../channel/transport.js';
+import type { Clock } from '../clock/clock.js';
+import { ScmiTransportError } from '../errors/scmi-error.js';
+import type { ChannelCounters } from '../diagnostics/channel-counters.js';
+import { NotificationBuffer } from '../transfer/notification-buffer.js';
+import { headerMessageId, headerProtocolId } from '../wire/header.js';
+import { scmiProtocolName } from '../wire/protocol-id.js';
+
+/**
+ * A notification a protocol can emit (Linux `struct scmi_event`), registered by its driver.
+ *
+ * @example
+ * ```ts
+ * const BASE_ERROR_EVENT: ScmiEventDescriptor = {
+ *   id: 0x0, name: 'base-error',
+ *   setNotifyEnabled: (_src, enable) => base.notifyErrors(enable),
+ * };
+ * ```
+ */
+export interface ScmiEventDescriptor {
+  /** The notification's message id. */
+  readonly id: number;
+  /** A name for logs and subscriptions. */
+  readonly name: string;
+  /**
+   * The source (domain) a notification is about, read from its payload; default: the 32-bit word
+   * after `agent_id` (offset 4), or `undefined` when the payload is shorter.
+   */
+  sourceOf?(payload: Uint8Array): number | undefined;
+  /**
+   * Asks the platform to start or stop sending this notification for `source` (`undefined`: every
+   * source the protocol allows). Called when the first subscriber for a source arrives and when the
+   * last one leaves.
+   */
+  setNotifyEnabled?(source: number | undefined, enable: boolean): Promise<void>;
+}
+
+/** A delivered notification. */
+export interface ScmiNotification {
+  /** The protocol id. */
+  readonly protocolId: number;
+  /** The notification's message id. */
+  readonly eventId: number;
+  /** The event name from its descriptor. */
+  readonly name: string;
+  /** The source (domain) it is about, if the descriptor could tell. */
+  readonly source: number | undefined;
+  /** When it was received (clock ms). */
+  readonly timestamp: number;
+  /** The payload (a copy the handler may keep). */
+  readonly payload: Uint8Array;
+}
+
+/** A notification handler; may be async (its rejection is caught and counted). */
+export type ScmiNotificationHandler = (notification: ScmiNotification) => void | Promise<void>;
+
+/** What to subscribe to. */
+export interface ScmiEventFilter {
+  /** The protocol id. */
+  readonly protocolId: number;
+  /** The event's message id. */
+  readonly eventId: number;
+  /** Only notifications about this source; all sources when omitted. */
+  readonly source?: number;
+}
+
+/** Counters of a {@link NotificationHub}. */
+export interface NotificationStats {
+  /** Notifications queued. */
+  readonly queued: number;
+  /** Notifications delivered to at least the dispatch step. */
+  readonly delivered: number;
+  /** Dropped because the protocol's queue was full. */
+  readonly dropped: number;
+  /** Discarded at teardown while still queued. */
+  readonly discarded: number;
+  /** Handlers that threw or rejected. */
+  readonly handlerErrors: number;
+}
+
+interface Subscription {
+  readonly eventId: number;
+  readonly source: number | undefined;
+  readonly handler: ScmiNotificationHandler;
+}
+
+/** A bounded ring of preallocated buffers: the RX path copies into it and never allocates. */
+class ProtocolQueue {
+  readonly buffers: NotificationBuffer[];
+  readonly headers: Uint32Array;
+  readonly stamps: Float64Array;
+  readonly events = new Map<number, ScmiEventDescriptor>();
+  readonly subscriptions: Subscription[] = [];
+  head = 0;
+  count = 0;
+
+  constructor(depth: number, capacity: number) {
+    this.buffers = Array.from({ length: depth }, () => new NotificationBuffer(capacity));
+    this.headers = new Uint32Array(depth);
+    this.stamps = new Float64Array(depth);
+  }
+}
+
+/**
+ * Per-protocol notification queues and their delivery: the RX path only copies a notification
+ * into its protocol's bounded queue (counting drops when full) and schedules delivery as a task;
+ * no user code runs on the RX path. Delivery runs handlers in arrival order (so in order per
+ * source). Teardown stops accepting, discards what is queued (counted) and stops delivery before
+ * any channel is released.
+ *
+ * @example
+ * ```ts
+ * const off = await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, (n) => console.log(n));
+ * await off();
+ * ```
+ */
+export class NotificationHub {
+  readonly #queues = new Map<number, ProtocolQueue>();
+  readonly #clock: Clock;
+  readonly #depth: number;
+  readonly #capacity: number;
+  readonly #agent: string;
+  #p2a = false;
+  #closed = false;
+  #scheduled = false;
+  #queued = 0;
+  #delivered = 0;
+  #dropped = 0;
+  #discarded = 0;
+  #handlerErrors = 0;
+  readonly #enabled = new Map<string, number>();
+
+  /** Creates a hub whose queues hold `depth` notifications of up to `capacity` bytes each. */
+  public constructor(agent: string, clock: Clock, depth: number, capacity: number) {
+    this.#agent = agent;
+    this.#clock = clock;
+    this.#depth = depth;
+    this.#capacity = capacity;
+  }
+
+  /** @internal Whether the agent has a P2A channel (set by the agent at probe). */
+  public setP2a(available: boolean): void {
+    this.#p2a = available;
+  }
+
+  /** Whether notifications can arrive at all (the transport has a P2A channel). */
+  public get available(): boolean {
+    return this.#p2a;
+  }
+
+  /** Registers the notifications `protocolId` can emit (a driver does this at init). */
+  public register(protocolId: number, events: readonly ScmiEventDescriptor[]): void {
+    let q = this.#queues.get(protocolId);
+    if (q === undefined) {
+      q = new ProtocolQueue(this.#depth, this.#capacity);
+      this.#queues.set(protocolId, q);
+    }
+    for (const e of events) q.events.set(e.id, e);
+  }
+
+  /** Forgets a protocol's events and subscriptions (its driver was released). */
+  public unregister(protocolId: number): void {
+    this.#queues.delete(protocolId);
+  }
+
+  /**
+   * Subscribes `handler`; the first subscriber for an (event, source) enables the notification at
+   * the platform. Resolves to an unsubscribe function (idempotent) that disables it again when the
+   * last subscriber leaves.
+   *
+   * @throws ScmiTransportError `E_NOT_SUPPORTED` when the transport has no P2A channel.
+   * @throws ScmiTransportError `E_UNKNOWN_EVENT` when no driver registered the event.
+   */
+  public async subscribe(
+    filter: ScmiEventFilter,
+    handler: ScmiNotificationHandler,
+  ): Promise<() => Promise<void>> {
+    const name = `${scmiProtocolName(filter.protocolId)} event ${filter.eventId}`;
+    if (!this.#p2a) {
+      throw new ScmiTransportError(
+        'E_NOT_SUPPORTED',
+        `${this.#agent}: ${name}: the transport has no P2A channel`,
+      );
+    }
+    if (this.#closed)
+      throw new ScmiTransportError(
+        'E_SHUTDOWN',
+        `${this.#agent}: ${name}: the agent is shutting down`,
+      );
+    const q = this.#queues.get(filter.protocolId);
+    const event = q?.events.get(filter.eventId);
+    if (q === undefined || event === undefined) {
+      throw new ScmiTransportError(
+        'E_UNKNOWN_EVENT',
+        `${this.#agent}: ${name} is not registered by any protocol driver`,
+      );
+    }
+    const sub: Subscription = { eventId: filter.eventId, source: filter.source, handler };
+    const key = `${filter.protocolId}:${filter.eventId}:${filter.source ?? '*'}`;
+    const users = this.#enabled.get(key) ?? 0;
+    if (users === 0) await event.setNotifyEnabled?.(filter.source, true);
+    this.#enabled.set(key, users + 1);
+    q.subscriptions.push(sub);
+    let active = true;
+    return async () => {
+      if (!active) return;
+      active = false;
+      const i = q.subscriptions.indexOf(sub);
+      if (i >= 0) q.subscriptions.splice(i, 1);
+      const left = (this.#enabled.get(key) ?? 1) - 1;
+      this.#enabled.set(key, left);
+      if (left === 0 && !this.#closed) await event.setNotifyEnabled?.(filter.source, false);
+    };
+  }
+
+  /**
+   * @internal The RX path: reserve a slot in the protocol's queue and let the transport copy the
+   * payload into it (`fetchNotification`). Never allocates, never runs user code.
+   */
+  public accept(
+    header: number,
+    counters: ChannelCounters,
+    channel: TransportChannel,
+    ctx: unknown,
+  ): void {
+    const q = this.#queues.get(headerProtocolId(header));
+    if (this.#closed || q === undefined || !q.events.has(headerMessageId(header))) {
+      counters.badMessages.unknown++;
+      return;
+    }
+    if (q.count >= q.buffers.length) {
+      this.#dropped++;
+      counters.badMessages.nomem++;
+      return;
+    }
+    const slot = (q.head + q.count) % q.buffers.length;
+    channel.fetchNotification(q.buffers[slot] as NotificationBuffer, ctx);
+    if ((q.buffers[slot] as NotificationBuffer).truncated) counters.badMessages.oversize++;
+    q.headers[slot] = header;
+    q.stamps[slot] = this.#clock.now();
+    q.count++;
+    this.#queued++;
+    counters.notifications++;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      this.#clock.schedule(this.#deliver);
+    }
+  }
+
+  readonly #deliver = (): void => {
+    this.#scheduled = false;
+    if (this.#closed) return;
+    for (const [protocolId, q] of this.#queues) {
+      while (q.count > 0 && this.#accepting()) {
+        const slot = q.head;
+        const buffer = q.buffers[slot] as NotificationBuffer;
+        const header = q.headers[slot] as number;
+        const payload = buffer.data.slice(0, buffer.length);
+        const stamp = q.stamps[slot] as number;
+        q.head = (q.head + 1) % q.buffers.length;
+        q.count--;
+        this.#delivered++;
+        const eventId = headerMessageId(header);
+        const event = q.events.get(eventId);
+        if (event === undefined) continue;
+        const source =
+          event.sourceOf !== undefined ? event.sourceOf(payload) : defaultSource(payload);
+        const n: ScmiNotification = {
+          protocolId,
+          eventId,
+          name: event.name,
+          source,
+          timestamp: stamp,
+          payload,
+        };
+        for (const sub of [...q.subscriptions]) {
+          if (sub.eventId !== eventId || (sub.source !== undefined && sub.source !== source))
+            continue;
+          this.#call(sub.handler, n);
+        }
+      }
+    }
+  };
+
+  /** Re-read on each iteration: a handler may start the teardown. */
+  #accepting(): boolean {
+    return !this.#closed;
+  }
+
+  #call(handler: ScmiNotificationHandler, n: ScmiNotification): void {
+    try {
+      const r = handler(n);
+      if (r instanceof Promise) {
+        r.catch(() => {
+          this.#handlerErrors++;
+        });
+      }
+    } catch {
+      this.#handlerErrors++;
+    }
+  }
+
+  /** Teardown, phase 1: stop accepting and delivering; discard (and count) what is queued. */
+  public quiesce(): void {
+    this.#closed = true;
+    for (const q of this.#queues.values()) {
+      this.#discarded += q.count;
+      q.count = 0;
+    }
+  }
+
+  /** Teardown, phase 2: forget every queue and subscription. */
+  public release(): void {
+    this.#queues.clear();
+    this.#enabled.clear();
+  }
+
+  /** The hub's counters. */
+  public get stats(): NotificationStats {
+    return {
+      queued: this.#queued,
+      delivered: this.#delivered,
+      dropped: this.#dropped,
+      discarded: this.#discarded,
+      handlerErrors: this.#handlerErrors,
+    };
+  }
+}
+
+function defaultSource(payload: Uint8Array): number | undefined {
+  if (payload.byteLength < 8) return undefined;
+  return (
+    ((payload[4] as number) |
+      ((payload[5] as number) << 8) |
+      ((payload[6] as number) << 16) |
+      ((payload[7] as number) << 24)) >>>
+    0
+  );
+}

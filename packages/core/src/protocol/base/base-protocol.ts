@@ -1,0 +1,310 @@
+import { ScmiMalformedError, ScmiStatusError } from '../../errors/scmi-error.js';
+import type { ScmiEventDescriptor } from '../../notification/notification-hub.js';
+import { PayloadReader } from '../../wire/payload.js';
+import { ScmiProtocolId } from '../../wire/protocol-id.js';
+import { ScmiStatus } from '../../wire/status.js';
+import type { ProtocolDriver, ProtocolHandle } from '../protocol-handle.js';
+
+/**
+ * Base protocol message ids (`scmi-wire.md` §4, Base).
+ *
+ * @example
+ * ```ts
+ * await ph.xfer.transact(BaseMessageId.DISCOVER_VENDOR);
+ * ```
+ */
+export enum BaseMessageId {
+  /** Vendor identifier, 16 bytes. */
+  DISCOVER_VENDOR = 0x3,
+  /** Sub-vendor identifier, 16 bytes (optional). */
+  DISCOVER_SUB_VENDOR = 0x4,
+  /** Vendor-defined implementation version. */
+  DISCOVER_IMPLEMENTATION_VERSION = 0x5,
+  /** The protocols implemented (multi-part, by skip). */
+  DISCOVER_LIST_PROTOCOLS = 0x6,
+  /** An agent's id and name. */
+  DISCOVER_AGENT = 0x7,
+  /** Enables BASE_ERROR_EVENT notifications. */
+  NOTIFY_ERRORS = 0x8,
+  /** Grants or revokes an agent's access to a device. */
+  SET_DEVICE_PERMISSIONS = 0x9,
+  /** Grants or revokes an agent's access to a protocol on a device. */
+  SET_PROTOCOL_PERMISSIONS = 0xa,
+  /** Resets an agent's configuration. */
+  RESET_AGENT_CONFIGURATION = 0xb,
+}
+
+/** BASE_ERROR_EVENT (notification 0x0). */
+export const BASE_ERROR_EVENT = 0x0;
+
+/** Base PROTOCOL_ATTRIBUTES. */
+export interface BaseAttributes {
+  /** Protocols implemented, excluding Base (bits 7:0). */
+  readonly numProtocols: number;
+  /** Agents in the system (bits 15:8). */
+  readonly numAgents: number;
+}
+
+/** An agent as BASE_DISCOVER_AGENT describes it. */
+export interface ScmiAgentInfo {
+  /** The agent id (0 is the platform). */
+  readonly id: number;
+  /** The agent name. */
+  readonly name: string;
+}
+
+/** The most protocols a platform can list (ids are 8-bit). */
+const MAX_PROTOCOLS = 256;
+
+/**
+ * The Base protocol client (Linux `base.c`), written on the protocol-driver API as its first user.
+ *
+ * @example
+ * ```ts
+ * const vendor = await agent.base.discoverVendor();
+ * const protocols = await agent.base.discoverListProtocols(5);
+ * ```
+ */
+export class BaseProtocol {
+  readonly #ph: ProtocolHandle;
+
+  /** Creates the client over a protocol handle for protocol 0x10. */
+  public constructor(ph: ProtocolHandle) {
+    this.#ph = ph;
+  }
+
+  /** The protocol version in use (major 31:16, minor 15:0). */
+  public get version(): number {
+    return this.#ph.version;
+  }
+
+  /** PROTOCOL_ATTRIBUTES: number of protocols (excluding Base) and of agents. */
+  public async attributes(): Promise<BaseAttributes> {
+    const r = new PayloadReader(await this.#ph.xfer.transact(0x1, undefined, { rxSize: 4 }));
+    const a = r.u32();
+    return { numProtocols: a & 0xff, numAgents: (a >>> 8) & 0xff };
+  }
+
+  /** BASE_DISCOVER_VENDOR. */
+  public async discoverVendor(): Promise<string> {
+    return this.#name16(BaseMessageId.DISCOVER_VENDOR);
+  }
+
+  /** BASE_DISCOVER_SUB_VENDOR (optional: NOT_SUPPORTED / NOT_FOUND on some platforms). */
+  public async discoverSubVendor(): Promise<string> {
+    return this.#name16(BaseMessageId.DISCOVER_SUB_VENDOR);
+  }
+
+  /** BASE_DISCOVER_IMPLEMENTATION_VERSION. */
+  public async discoverImplementationVersion(): Promise<number> {
+    const r = new PayloadReader(
+      await this.#ph.xfer.transact(BaseMessageId.DISCOVER_IMPLEMENTATION_VERSION, undefined, {
+        rxSize: 4,
+      }),
+    );
+    return r.u32();
+  }
+
+  /**
+   * BASE_DISCOVER_LIST_PROTOCOLS, repeated with `skip` until `total` protocols are listed (Linux
+   * `scmi_base_implementation_list_get`): protocol ids come as bytes packed into 32-bit words.
+   *
+   * @throws ScmiMalformedError when a reply is truncated or announces more protocols than exist.
+   */
+  public async discoverListProtocols(total: number): Promise<number[]> {
+    const list: number[] = [];
+    while (list.length < total) {
+      const skip = list.length;
+      const returns = await this.#ph.xfer.transact(
+        BaseMessageId.DISCOVER_LIST_PROTOCOLS,
+        (w) => w.u32(skip),
+        {
+          txSize: 4,
+        },
+      );
+      const r = new PayloadReader(returns);
+      const n = r.u32();
+      if (n === 0) break;
+      if (n > MAX_PROTOCOLS - skip) {
+        throw new ScmiMalformedError(
+          `LIST_PROTOCOLS returned ${n} protocols after ${skip}: too many`,
+          'E_MULTIPART',
+        );
+      }
+      if (r.remaining < n) {
+        throw new ScmiMalformedError(
+          `LIST_PROTOCOLS truncated: ${n} protocols in ${r.remaining} bytes`,
+          'E_TRUNCATED',
+        );
+      }
+      for (const id of r.bytes(n)) list.push(id);
+    }
+    return list;
+  }
+
+  /**
+   * BASE_DISCOVER_AGENT for `id` (0: the platform; 0xFFFFFFFF: the caller, SCMI v3). Version 1
+   * platforms return the name only.
+   *
+   * @throws ScmiStatusError NOT_FOUND for an unknown id (NOT_SUPPORTED on OP-TEE).
+   */
+  public async discoverAgent(id: number): Promise<ScmiAgentInfo> {
+    const r = new PayloadReader(
+      await this.#ph.xfer.transact(BaseMessageId.DISCOVER_AGENT, (w) => w.u32(id), {
+        txSize: 4,
+        rxSize: 20,
+      }),
+    );
+    if (this.#ph.version >>> 16 < 2) return { id, name: r.string(Math.min(16, r.remaining)) };
+    const agentId = r.u32();
+    return { id: agentId, name: r.string(Math.min(16, r.remaining)) };
+  }
+
+  /** BASE_NOTIFY_ERRORS: enables or disables BASE_ERROR_EVENT for this agent. */
+  public async notifyErrors(enable: boolean): Promise<void> {
+    await this.#ph.xfer.transact(BaseMessageId.NOTIFY_ERRORS, (w) => w.u32(enable ? 1 : 0), {
+      txSize: 4,
+      rxSize: 0,
+    });
+  }
+
+  /** BASE_SET_DEVICE_PERMISSIONS (privileged agents only). */
+  public async setDevicePermissions(
+    agentId: number,
+    deviceId: number,
+    allow: boolean,
+  ): Promise<void> {
+    await this.#ph.xfer.transact(
+      BaseMessageId.SET_DEVICE_PERMISSIONS,
+      (w) =>
+        w
+          .u32(agentId)
+          .u32(deviceId)
+          .u32(allow ? 1 : 0),
+      { txSize: 12 },
+    );
+  }
+
+  /** BASE_SET_PROTOCOL_PERMISSIONS (privileged agents only). */
+  public async setProtocolPermissions(
+    agentId: number,
+    deviceId: number,
+    protocolId: number,
+    allow: boolean,
+  ): Promise<void> {
+    await this.#ph.xfer.transact(
+      BaseMessageId.SET_PROTOCOL_PERMISSIONS,
+      (w) =>
+        w
+          .u32(agentId)
+          .u32(deviceId)
+          .u32(protocolId)
+          .u32(allow ? 1 : 0),
+      { txSize: 16 },
+    );
+  }
+
+  /** BASE_RESET_AGENT_CONFIGURATION; `resetPermissions` also resets the agent's permissions. */
+  public async resetAgentConfiguration(agentId: number, resetPermissions: boolean): Promise<void> {
+    await this.#ph.xfer.transact(
+      BaseMessageId.RESET_AGENT_CONFIGURATION,
+      (w) => w.u32(agentId).u32(resetPermissions ? 1 : 0),
+      { txSize: 8 },
+    );
+  }
+
+  async #name16(messageId: number): Promise<string> {
+    const r = new PayloadReader(await this.#ph.xfer.transact(messageId, undefined, { rxSize: 16 }));
+    return r.string(Math.min(16, r.remaining));
+  }
+}
+
+/** What Base discovery learned about the platform during probe. */
+export interface ScmiPlatformInfo {
+  /** Base protocol version (major 31:16, minor 15:0). */
+  readonly version: number;
+  /** Vendor identifier. */
+  readonly vendor: string;
+  /** Sub-vendor identifier, when the platform implements it. */
+  readonly subVendor: string | undefined;
+  /** Implementation version, when the platform implements it. */
+  readonly implementationVersion: number | undefined;
+  /** Protocols implemented (excluding Base), as the platform listed them. */
+  readonly protocols: readonly number[];
+  /** Agents in the system, as PROTOCOL_ATTRIBUTES reports. */
+  readonly numAgents: number;
+  /** Agents described by DISCOVER_AGENT (empty when the platform does not support it). */
+  readonly agents: readonly ScmiAgentInfo[];
+}
+
+function isTolerable(e: unknown): boolean {
+  return (
+    ScmiStatusError.is(e) &&
+    (e.status === ScmiStatus.NOT_SUPPORTED || e.status === ScmiStatus.NOT_FOUND)
+  );
+}
+
+async function optional<T>(run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (e) {
+    if (isTolerable(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Runs Base discovery as Linux's probe does: version, attributes, vendor, sub-vendor,
+ * implementation version, protocol list, and every agent. VERSION, ATTRIBUTES, vendor and the
+ * protocol list must succeed; NOT_SUPPORTED / NOT_FOUND from sub-vendor, implementation version or
+ * discover agent is tolerated (OP-TEE answers discover agent with NOT_SUPPORTED).
+ *
+ * @throws the first error of a mandatory step (a timeout fails the probe).
+ */
+export async function discoverPlatform(base: BaseProtocol): Promise<ScmiPlatformInfo> {
+  const attributes = await base.attributes();
+  const vendor = await base.discoverVendor();
+  const subVendor = await optional(() => base.discoverSubVendor());
+  const implementationVersion = await optional(() => base.discoverImplementationVersion());
+  const protocols = await base.discoverListProtocols(attributes.numProtocols);
+  const agents: ScmiAgentInfo[] = [];
+  for (let id = 0; id < attributes.numAgents; id++) {
+    const agent = await optional(() => base.discoverAgent(id));
+    if (agent === undefined) break;
+    agents.push(agent);
+  }
+  return {
+    version: base.version,
+    vendor,
+    subVendor,
+    implementationVersion,
+    protocols,
+    numAgents: attributes.numAgents,
+    agents,
+  };
+}
+
+/**
+ * The Base protocol driver: core instantiates it first, during probe; the probe fails when it does.
+ *
+ * @example
+ * ```ts
+ * const base = await baseProtocolDriver.init(ph, group);
+ * ```
+ */
+export const baseProtocolDriver: ProtocolDriver<BaseProtocol> = {
+  protocolId: ScmiProtocolId.BASE,
+  name: 'base',
+  version: 0x20001,
+  init(ph) {
+    const base = new BaseProtocol(ph);
+    const errorEvent: ScmiEventDescriptor = {
+      id: BASE_ERROR_EVENT,
+      name: 'base-error',
+      sourceOf: () => undefined,
+      setNotifyEnabled: (_source, enable) => base.notifyErrors(enable),
+    };
+    ph.registerEvents([errorEvent]);
+    return base;
+  },
+};

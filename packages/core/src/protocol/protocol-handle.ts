@@ -1,0 +1,277 @@
+import type { DevresGroup } from '@scmi-ts/devres';
+import { ScmiMalformedError, ScmiStatusError } from '../errors/scmi-error.js';
+import type { ScmiEventDescriptor } from '../notification/notification-hub.js';
+import type { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
+import type { Xfer } from '../transfer/xfer.js';
+import { PayloadReader, PayloadWriter } from '../wire/payload.js';
+import { CommonMessageId } from '../wire/protocol-id.js';
+import { ScmiStatus } from '../wire/status.js';
+
+/** How a command's payload is given to {@link XferOps.transact}: bytes, or a function that writes them. */
+export type PayloadSource = Uint8Array | ((writer: PayloadWriter) => void);
+
+/** Options of {@link XferOps.transact}. */
+export interface TransactOptions {
+  /** Room for the command payload when `payload` is a writer function (default: the max message size). */
+  readonly txSize?: number;
+  /** Largest response expected, in bytes after the status (default: the max message size). */
+  readonly rxSize?: number;
+  /** The command is asynchronous: wait for its delayed response too. */
+  readonly async?: boolean;
+}
+
+/** The counts at the start of one part of a multi-part reply. */
+export interface MultiPartCounts {
+  /** Items in this part. */
+  readonly returned: number;
+  /** Items still to come after this part. */
+  readonly remaining: number;
+}
+
+/**
+ * A multi-part reply description for {@link XferOps.iterate} (Linux `scmi_iterator_ops`): how to
+ * ask for the part starting at `index`, how to read the returned/remaining counts, and how to read
+ * one item.
+ *
+ * @example
+ * ```ts
+ * const levels = await ph.xfer.iterate(PERF_DESCRIBE_LEVELS, {
+ *   txSize: 8,
+ *   prepare: (w, index) => w.u32(domain).u32(index),
+ *   counts: (r) => { const n = r.u32(); return { returned: n & 0xffff, remaining: n >>> 16 }; },
+ *   item: (r) => ({ perf: r.u32(), power: r.u32(), latency: r.u32() & 0xffff }),
+ * });
+ * ```
+ */
+export interface MultiPartSpec<T> {
+  /** Bytes of the request. */
+  readonly txSize: number;
+  /** Writes the request for the part starting at item `index`. */
+  prepare(writer: PayloadWriter, index: number): void;
+  /** Reads the returned and remaining counts at the start of a reply. */
+  counts(reader: PayloadReader): MultiPartCounts;
+  /** Reads one item; `index` is its position in the whole list. */
+  item(reader: PayloadReader, index: number): T;
+  /** Upper bound on the number of items (a platform that never says "0 remaining" cannot loop forever); default 4096. */
+  readonly max?: number;
+}
+
+/**
+ * The transfer operations a protocol driver uses (Linux `struct scmi_xfer_ops`), bound to the
+ * protocol's id and channel.
+ *
+ * @example
+ * ```ts
+ * const returns = await ph.xfer.transact(CLOCK_RATE_GET, (w) => w.u32(clockId), { rxSize: 8 });
+ * const rate = new PayloadReader(returns).u64();
+ * ```
+ */
+export interface XferOps {
+  /**
+   * A transfer for `messageId`, room for `txSize` bytes of command and up to `rxSize` bytes of
+   * response (0: the max message size). Waits while the pool is exhausted.
+   *
+   * @throws ScmiShutdownError when the agent is shutting down; RevokedError after removal.
+   */
+  get(messageId: number, txSize: number, rxSize?: number): Promise<Xfer>;
+  /** Sends and waits for the response; throws {@link ScmiStatusError} on an error status. */
+  do(xfer: Xfer): Promise<void>;
+  /** Sends an asynchronous command and waits for its delayed response too. */
+  doWithResponse(xfer: Xfer): Promise<void>;
+  /** Puts the transfer back into the pool. */
+  put(xfer: Xfer): void;
+  /** get + write + do + copy of the response + put, in one call; resolves to the return values. */
+  transact(
+    messageId: number,
+    payload?: PayloadSource,
+    options?: TransactOptions,
+  ): Promise<Uint8Array>;
+  /** Collects a multi-part reply (index += returned until remaining is 0). */
+  iterate<T>(messageId: number, spec: MultiPartSpec<T>): Promise<T[]>;
+  /**
+   * The extended name of resource `id` (`*_NAME_GET`: request `id` [, `flags`], response `flags`,
+   * `name[64]`).
+   */
+  extendedName(messageId: number, id: number, flags?: number): Promise<string>;
+  /** PROTOCOL_VERSION of this protocol. */
+  versionGet(): Promise<number>;
+  /** Whether the platform implements `messageId` (PROTOCOL_MESSAGE_ATTRIBUTES is not NOT_FOUND). */
+  messageSupported(messageId: number): Promise<boolean>;
+}
+
+/**
+ * What a protocol driver receives at init (Linux `struct scmi_protocol_handle`): its protocol id,
+ * the version in use, transfer operations bound to its channel, and its notification registration.
+ */
+export interface ProtocolHandle {
+  /** The protocol id. */
+  readonly protocolId: number;
+  /** The agent (device) name. */
+  readonly agent: string;
+  /** The protocol version in use (after negotiation): major in 31:16, minor in 15:0. */
+  readonly version: number;
+  /** Whether the transport has a P2A channel (notifications and delayed responses possible). */
+  readonly p2a: boolean;
+  /** Transfer operations. */
+  readonly xfer: XferOps;
+  /** Registers the notifications this protocol can emit. */
+  registerEvents(events: readonly ScmiEventDescriptor[]): void;
+}
+
+/** @internal Transfer operations of one protocol on one channel. */
+export class BoundXferOps implements XferOps {
+  readonly #engine: TransferEngine;
+  readonly #channel: ChannelRuntime;
+  readonly #protocolId: number;
+  readonly #maxMsgSize: number;
+  readonly #checkLive: () => void;
+
+  public constructor(
+    engine: TransferEngine,
+    channel: ChannelRuntime,
+    protocolId: number,
+    maxMsgSize: number,
+    checkLive: () => void,
+  ) {
+    this.#engine = engine;
+    this.#channel = channel;
+    this.#protocolId = protocolId;
+    this.#maxMsgSize = maxMsgSize;
+    this.#checkLive = checkLive;
+  }
+
+  public get(messageId: number, txSize: number, rxSize = 0): Promise<Xfer> {
+    this.#checkLive();
+    return this.#engine.get(this.#channel, this.#protocolId, messageId, txSize, rxSize);
+  }
+
+  public do(xfer: Xfer): Promise<void> {
+    return this.#engine.do(this.#channel, xfer);
+  }
+
+  public doWithResponse(xfer: Xfer): Promise<void> {
+    return this.#engine.doWithResponse(this.#channel, xfer);
+  }
+
+  public put(xfer: Xfer): void {
+    this.#engine.put(xfer);
+  }
+
+  public async transact(
+    messageId: number,
+    payload?: PayloadSource,
+    options: TransactOptions = {},
+  ): Promise<Uint8Array> {
+    const txSize =
+      payload === undefined
+        ? 0
+        : payload instanceof Uint8Array
+          ? payload.byteLength
+          : (options.txSize ?? this.#maxMsgSize);
+    const xfer = await this.get(messageId, txSize, options.rxSize ?? 0);
+    try {
+      if (payload instanceof Uint8Array) {
+        xfer.tx.set(payload);
+      } else if (payload !== undefined) {
+        const w = new PayloadWriter(xfer.tx.subarray(0, txSize));
+        payload(w);
+        xfer.txLen = w.length;
+      }
+      if (options.async === true) await this.doWithResponse(xfer);
+      else await this.do(xfer);
+      return xfer.rx.slice(0, xfer.rxLen);
+    } finally {
+      this.put(xfer);
+    }
+  }
+
+  public async iterate<T>(messageId: number, spec: MultiPartSpec<T>): Promise<T[]> {
+    const max = spec.max ?? 4096;
+    const items: T[] = [];
+    for (;;) {
+      const index = items.length;
+      const returns = await this.transact(messageId, (w) => spec.prepare(w, index), {
+        txSize: spec.txSize,
+      });
+      const r = new PayloadReader(returns);
+      const { returned, remaining } = spec.counts(r);
+      if (returned === 0 && remaining > 0) {
+        throw new ScmiMalformedError(
+          `multi-part reply to message 0x${messageId.toString(16)} returned 0 items with ${remaining} remaining`,
+          'E_MULTIPART',
+        );
+      }
+      if (items.length + returned + remaining > max) {
+        throw new ScmiMalformedError(
+          `multi-part reply to message 0x${messageId.toString(16)} announces more than ${max} items`,
+          'E_MULTIPART',
+        );
+      }
+      for (let i = 0; i < returned; i++) items.push(spec.item(r, index + i));
+      if (remaining === 0) return items;
+    }
+  }
+
+  public async extendedName(messageId: number, id: number, flags?: number): Promise<string> {
+    const returns = await this.transact(
+      messageId,
+      (w) => {
+        w.u32(id);
+        if (flags !== undefined) w.u32(flags);
+      },
+      { txSize: flags === undefined ? 4 : 8, rxSize: 68 },
+    );
+    const r = new PayloadReader(returns);
+    r.u32(); // flags
+    return r.string(Math.min(64, r.remaining));
+  }
+
+  public async versionGet(): Promise<number> {
+    const returns = await this.transact(CommonMessageId.PROTOCOL_VERSION, undefined, { rxSize: 4 });
+    return new PayloadReader(returns).u32();
+  }
+
+  public async messageSupported(messageId: number): Promise<boolean> {
+    try {
+      await this.transact(CommonMessageId.PROTOCOL_MESSAGE_ATTRIBUTES, (w) => w.u32(messageId), {
+        txSize: 4,
+        rxSize: 4,
+      });
+      return true;
+    } catch (e) {
+      if (
+        ScmiStatusError.is(e) &&
+        (e.status === ScmiStatus.NOT_FOUND || e.status === ScmiStatus.NOT_SUPPORTED)
+      )
+        return false;
+      throw e;
+    }
+  }
+}
+
+/**
+ * A protocol driver (Linux `struct scmi_protocol`): bound to the `PROTOCOL_DRIVER` DI token
+ * (multi-injection), instantiated at probe for each protocol the platform lists, inside its own
+ * devres group (released as a unit, before the channels).
+ *
+ * @example
+ * ```ts
+ * const clockDriver: ProtocolDriver<ClockProtocol> = {
+ *   protocolId: 0x14, name: 'clock', version: 0x30000,
+ *   init: async (ph) => new ClockProtocol(ph),
+ * };
+ * ```
+ */
+export interface ProtocolDriver<TApi = unknown> {
+  /** The protocol id it serves. */
+  readonly protocolId: number;
+  /** A name for logs. */
+  readonly name: string;
+  /** The highest protocol version it implements; an older one is negotiated when the platform is newer. */
+  readonly version: number;
+  /**
+   * Initializes the protocol; registers what it acquires in `group` and its notifications with
+   * `ph.registerEvents`. Resolves to the protocol's API object.
+   */
+  init(ph: ProtocolHandle, group: DevresGroup): TApi | Promise<TApi>;
+}

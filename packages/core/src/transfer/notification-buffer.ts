@@ -1,0 +1,38 @@
+/**
+ * A preallocated buffer a transport copies one notification payload into
+ * ({@link TransportChannel.fetchNotification}); core owns it and reuses it.
+ *
+ * @example
+ * ```ts
+ * fetchNotification(buffer, ctx) {
+ *   buffer.receive(this.area, PAYLOAD_OFFSET, length - 4); // clamped to the capacity
+ * }
+ * ```
+ */
+export class NotificationBuffer {
+  /** The payload bytes (capacity: the transport's max message size). */
+  public readonly data: Uint8Array;
+  /** Bytes of {@link NotificationBuffer.data} in use. */
+  public length = 0;
+  /** True when the last {@link NotificationBuffer.receive} was clamped. */
+  public truncated = false;
+
+  /** Creates a buffer of `capacity` bytes. */
+  public constructor(capacity: number) {
+    this.data = new Uint8Array(capacity);
+  }
+
+  /**
+   * Copies `length` bytes of `source` from `offset`, clamped to the capacity and to the end of
+   * `source` (a hostile length never reads out of bounds); negative lengths count as 0.
+   */
+  public receive(source: Uint8Array, offset: number, length: number): void {
+    const wanted = Math.max(0, Math.trunc(length));
+    const available = Math.max(0, Math.min(source.byteLength - offset, wanted));
+    const n = Math.min(available, this.data.byteLength);
+    this.truncated = n < wanted;
+    const data = this.data;
+    for (let i = 0; i < n; i++) data[i] = source[offset + i] as number;
+    this.length = n;
+  }
+}

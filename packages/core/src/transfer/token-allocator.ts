@@ -1,0 +1,53 @@
+import { SCMI_TOKEN_COUNT } from '../wire/header.js';
+
+/**
+ * Allocates 10-bit SCMI tokens **monotonically**: the next token after the last one used, skipping
+ * tokens still in flight, wrapping at 1024 (Linux "Introduce monotonically increasing tokens").
+ * A reply to a timed-out command therefore does not match the next command.
+ *
+ * @example
+ * ```ts
+ * const tokens = new TokenAllocator();
+ * const t = tokens.allocate(); // 0, then 1, 2, …
+ * tokens.free(t);
+ * ```
+ */
+export class TokenAllocator {
+  readonly #inFlight = new Uint8Array(SCMI_TOKEN_COUNT);
+  #last = SCMI_TOKEN_COUNT - 1;
+  #count = 0;
+
+  /** Tokens currently in flight. */
+  public get inFlight(): number {
+    return this.#count;
+  }
+
+  /**
+   * The next free token after the last one allocated.
+   *
+   * @throws RangeError when all 1024 tokens are in flight (impossible with a pool under 1024).
+   */
+  public allocate(): number {
+    if (this.#count >= SCMI_TOKEN_COUNT) throw new RangeError('all 1024 SCMI tokens are in flight');
+    let t = this.#last;
+    do {
+      t = (t + 1) & (SCMI_TOKEN_COUNT - 1);
+    } while (this.#inFlight[t] === 1);
+    this.#inFlight[t] = 1;
+    this.#last = t;
+    this.#count++;
+    return t;
+  }
+
+  /** Frees `token`; a no-op when it is not in flight. */
+  public free(token: number): void {
+    if (this.#inFlight[token] !== 1) return;
+    this.#inFlight[token] = 0;
+    this.#count--;
+  }
+
+  /** Whether `token` is in flight. */
+  public isInFlight(token: number): boolean {
+    return this.#inFlight[token] === 1;
+  }
+}

@@ -1,0 +1,548 @@
+import type {
+  BadMessageReason,
+  ChannelDirection,
+  RxSink,
+  TransportChannel,
+} from '../channel/transport.js';
+import type { Clock } from '../clock/clock.js';
+import { DeadlineQueue } from '../clock/deadline-queue.js';
+import { ChannelCounters } from '../diagnostics/channel-counters.js';
+import { trace } from '../diagnostics/trace.js';
+import {
+  ScmiError,
+  ScmiMalformedError,
+  ScmiShutdownError,
+  ScmiStatusError,
+  ScmiTimeoutError,
+  ScmiTransportError,
+} from '../errors/scmi-error.js';
+import type { NotificationHub } from '../notification/notification-hub.js';
+import {
+  ScmiMessageType,
+  buildHeader,
+  headerDefect,
+  headerMessageId,
+  headerProtocolId,
+  headerToken,
+  headerType,
+} from '../wire/header.js';
+import { XferPool } from './xfer-pool.js';
+import type { Xfer, XferOwner, XferState } from './xfer.js';
+
+/**
+ * Core's side of one channel: the {@link RxSink} the transport calls, the channel's counters, and
+ * the count of transfer operations running on it (so that the channel's quiesce also waits until
+ * core has called `markTxDone` for every transfer sent on it: no `markTxDone` after `free`).
+ */
+export class ChannelRuntime implements RxSink {
+  /** The channel id. */
+  public readonly id: number;
+  /** The channel's direction. */
+  public readonly direction: ChannelDirection;
+  /** Complete by polling. */
+  public readonly polling: boolean;
+  /** The channel's counters. */
+  public readonly counters = new ChannelCounters();
+  /** A name for logs, e.g. `a2p:0`. */
+  public readonly label: string;
+  #transport: TransportChannel | undefined;
+  readonly #engine: TransferEngine;
+  #ops = 0;
+  #drained: (() => void) | undefined;
+
+  /** @internal Created by the engine before the transport sets the channel up. */
+  public constructor(
+    engine: TransferEngine,
+    id: number,
+    direction: ChannelDirection,
+    polling: boolean,
+  ) {
+    this.#engine = engine;
+    this.id = id;
+    this.direction = direction;
+    this.polling = polling;
+    this.label = `${direction}:${id}`;
+  }
+
+  /** The transport's channel, once set up. */
+  public get transport(): TransportChannel | undefined {
+    return this.#transport;
+  }
+
+  /** @internal */
+  public attach(channel: TransportChannel): void {
+    this.#transport = channel;
+  }
+
+  /** @inheritDoc */
+  public rx(header: number, ctx: unknown): void {
+    this.#engine.onRx(this, header, ctx);
+  }
+
+  /** @inheritDoc */
+  public badMessage(reason: BadMessageReason): void {
+    this.#engine.countBad(this, reason, undefined);
+  }
+
+  /** @internal */
+  public enterOp(): void {
+    this.#ops++;
+  }
+
+  /** @internal */
+  public exitOp(): void {
+    if (--this.#ops === 0 && this.#drained !== undefined) {
+      const d = this.#drained;
+      this.#drained = undefined;
+      d();
+    }
+  }
+
+  /**
+   * The channel's devres quiesce step: the transport's quiesce (no more callbacks; sends in progress
+   * return), then wait until every transfer operation on the channel has called `markTxDone`.
+   */
+  public async quiesce(): Promise<void> {
+    await this.#transport?.quiesce();
+    if (this.#ops === 0) return;
+    await new Promise<void>((resolve) => {
+      this.#drained = resolve;
+    });
+  }
+}
+
+/** Options of a {@link TransferEngine}. */
+export interface TransferEngineOptions {
+  /** The agent name, for errors. */
+  readonly agent: string;
+  /** The injected clock. */
+  readonly clock: Clock;
+  /** Transfers in the pool (the transport's `maxMsg`). */
+  readonly poolSize: number;
+  /** Buffer capacity of each transfer (the transport's `maxMsgSize`). */
+  readonly maxMsgSize: number;
+  /** Response timeout, ms. */
+  readonly rxTimeoutMs: number;
+  /** Delayed-response timeout, ms (Linux: 2 s). */
+  readonly asyncTimeoutMs: number;
+  /** Where notifications go. */
+  readonly notifications: NotificationHub;
+}
+
+function stateOf(xfer: Xfer): XferState {
+  return xfer.state;
+}
+
+function routeOf(xfer: Xfer): ChannelRuntime {
+  return xfer.route as ChannelRuntime;
+}
+
+/**
+ * The messaging engine of one agent (Linux `driver.c`): the transfer pool and token space, the
+ * pending table, timeouts on one deadline queue, completion by interrupt or polling, delayed
+ * responses, and the RX path with its bad-message taxonomy.
+ *
+ * The RX path (header decode → pending lookup → copy → resolve) allocates nothing: the response is
+ * copied into the transfer's preallocated buffer and the waiting promise (the only allocation of a
+ * transfer) is resolved. Errors never reject a promise nobody awaits: a phase always resolves, and
+ * its outcome is read from the transfer.
+ *
+ * @example
+ * ```ts
+ * const xfer = await engine.get(channel, 0x10, 0x0, 0, 4);
+ * await engine.do(channel, xfer);
+ * const version = readU32(xfer.rx, 0);
+ * engine.put(xfer);
+ * ```
+ */
+export class TransferEngine implements XferOwner {
+  /** The transfer pool, token space and pending table. */
+  public readonly pool: XferPool;
+  readonly #deadlines: DeadlineQueue;
+  readonly #o: TransferEngineOptions;
+  #closed = false;
+  #seq = 0;
+
+  /** Creates the engine and preallocates its pool. */
+  public constructor(options: TransferEngineOptions) {
+    this.#o = options;
+    this.pool = new XferPool(this, options.poolSize, options.maxMsgSize, options.agent);
+    this.#deadlines = new DeadlineQueue(options.clock);
+  }
+
+  /** Whether {@link TransferEngine.shutdown} has run. */
+  public get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Transfers whose deadline is armed. */
+  public get armedDeadlines(): number {
+    return this.#deadlines.size;
+  }
+
+  /**
+   * A transfer for `messageId` of `protocolId`, with room for a `txSize`-byte command and a
+   * response of up to `rxSize` bytes (0: the largest the transport carries).
+   *
+   * @throws ScmiShutdownError when the agent is shutting down.
+   * @throws ScmiMalformedError `E_OVERFLOW` when a size exceeds the transport's max message size.
+   */
+  public async get(
+    channel: ChannelRuntime,
+    protocolId: number,
+    messageId: number,
+    txSize: number,
+    rxSize: number,
+  ): Promise<Xfer> {
+    const max = this.#o.maxMsgSize;
+    if (
+      !Number.isInteger(txSize) ||
+      txSize < 0 ||
+      txSize > max ||
+      !Number.isInteger(rxSize) ||
+      rxSize < 0 ||
+      rxSize > max
+    ) {
+      throw new ScmiMalformedError(
+        `${this.#o.agent}: message sizes tx ${txSize} / rx ${rxSize} exceed the transport's ${max} bytes`,
+        'E_OVERFLOW',
+      );
+    }
+    const xfer = this.pool.tryGet() ?? (await this.pool.get());
+    xfer.protocolId = protocolId & 0xff;
+    xfer.messageId = messageId & 0xff;
+    xfer.header = buildHeader(xfer.messageId, ScmiMessageType.COMMAND, xfer.protocolId, xfer.token);
+    xfer.txLen = txSize;
+    xfer.rxMax = rxSize === 0 ? max : rxSize;
+    xfer.rxLen = 0;
+    xfer.status = 0;
+    xfer.isAsync = false;
+    xfer.polling = channel.polling;
+    return xfer;
+  }
+
+  /** Puts a transfer back into the pool (Linux `xfer_put`). */
+  public put(xfer: Xfer): void {
+    this.#deadlines.disarm(xfer);
+    xfer.route = undefined;
+    this.pool.put(xfer);
+  }
+
+  /**
+   * Sends `xfer` and waits for its response (Linux `do_xfer`): by interrupt with the RX timeout, or
+   * by polling. Calls `markTxDone` after every successful send, whatever happens next.
+   *
+   * @throws ScmiStatusError when the platform answered with an error status.
+   * @throws ScmiTimeoutError when no response came in time (the token is retired).
+   * @throws ScmiTransportError when the transport failed to send.
+   * @throws ScmiShutdownError when the agent shut down meanwhile.
+   */
+  public async do(channel: ChannelRuntime, xfer: Xfer): Promise<void> {
+    await this.#send(channel, xfer);
+    this.#throwIfFailed(xfer);
+  }
+
+  /**
+   * Sends an asynchronous command and waits for its response, then for its delayed response
+   * (Linux `do_xfer_with_response`), with the delayed-response timeout. A delayed response that
+   * overtakes the response is accepted, the response then taken as successful (as Linux does).
+   *
+   * @throws ScmiStatusError, ScmiTimeoutError (phase `delayed-response`), ScmiTransportError,
+   * ScmiShutdownError — as {@link TransferEngine.do}.
+   */
+  public async doWithResponse(channel: ChannelRuntime, xfer: Xfer): Promise<void> {
+    xfer.isAsync = true;
+    await this.#send(channel, xfer);
+    this.#throwIfFailed(xfer);
+    if (xfer.state === 'response') {
+      const done = this.#phase(xfer);
+      if (this.#closed) this.#fail(xfer, new ScmiShutdownError(this.#o.agent));
+      else this.#deadlines.arm(xfer, this.#o.asyncTimeoutMs);
+      await done;
+      this.#deadlines.disarm(xfer);
+    }
+    this.#throwIfFailed(xfer);
+  }
+
+  async #send(channel: ChannelRuntime, xfer: Xfer): Promise<void> {
+    if (this.#closed) throw new ScmiShutdownError(this.#o.agent);
+    const transport = channel.transport;
+    if (transport === undefined)
+      throw new ScmiTransportError(
+        'E_NO_CHANNEL',
+        `${this.#o.agent}: channel ${channel.label} is not set up`,
+      );
+    channel.enterOp();
+    try {
+      xfer.state = 'sent';
+      xfer.seq = ++this.#seq;
+      xfer.error = undefined;
+      xfer.route = channel;
+      const done = this.#phase(xfer);
+      try {
+        const pending = transport.send(xfer);
+        if (pending !== undefined) await pending;
+      } catch (cause) {
+        channel.counters.failed++;
+        xfer.state = 'failed';
+        xfer.waiter = undefined;
+        this.pool.unlist(xfer, false);
+        throw ScmiError.is(cause)
+          ? cause
+          : new ScmiTransportError('E_SEND', `${this.#o.agent}: send on ${channel.label} failed`, {
+              cause,
+            });
+      }
+      channel.counters.sent++;
+      if (trace.tx.hasSubscribers) {
+        trace.tx.publish({
+          agent: this.#o.agent,
+          channel: channel.label,
+          protocolId: xfer.protocolId,
+          messageId: xfer.messageId,
+          token: xfer.token,
+        });
+      }
+      // The state may have moved while send was awaited (response, shutdown).
+      if (this.#isClosed() && stateOf(xfer) === 'sent')
+        this.#fail(xfer, new ScmiShutdownError(this.#o.agent));
+      if (stateOf(xfer) === 'sent') {
+        if (xfer.polling) await this.#poll(channel, transport, xfer);
+        else this.#deadlines.arm(xfer, this.#o.rxTimeoutMs);
+      }
+      await done;
+      this.#deadlines.disarm(xfer);
+      try {
+        transport.markTxDone(xfer, xfer.error);
+      } catch {
+        // A transport's markTxDone must not throw; if it does, the transfer's outcome stands.
+      }
+    } finally {
+      channel.exitOp();
+    }
+  }
+
+  /** Re-read after each await: shutdown may have run meanwhile. */
+  #isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Polls for completion, yielding to the event loop between polls (never a synchronous spin). */
+  async #poll(channel: ChannelRuntime, transport: TransportChannel, xfer: Xfer): Promise<void> {
+    const clock = this.#o.clock;
+    const deadline = clock.now() + this.#o.rxTimeoutMs;
+    while (xfer.state === 'sent') {
+      if (transport.pollDone?.(xfer) === true) {
+        this.#fetchAndComplete(channel, transport, xfer, undefined);
+        return;
+      }
+      if (clock.now() >= deadline) {
+        this.#timeout(channel, xfer, 'response');
+        return;
+      }
+      await clock.yield();
+    }
+  }
+
+  /** Creates the promise of the next phase; it always resolves (the outcome is in `xfer.error`). */
+  #phase(xfer: Xfer): Promise<void> {
+    return new Promise<void>((resolve) => {
+      xfer.waiter = { resolve };
+    });
+  }
+
+  #settle(xfer: Xfer): void {
+    const waiter = xfer.waiter;
+    xfer.waiter = undefined;
+    waiter?.resolve();
+  }
+
+  #fail(xfer: Xfer, error: unknown): void {
+    xfer.state = 'failed';
+    xfer.error = error;
+    this.#deadlines.disarm(xfer);
+    this.pool.unlist(xfer, true);
+    this.#settle(xfer);
+  }
+
+  #throwIfFailed(xfer: Xfer): void {
+    if (xfer.error !== undefined) throw xfer.error as Error;
+    if (xfer.status !== 0) throw new ScmiStatusError(xfer.status, xfer);
+  }
+
+  #timeout(channel: ChannelRuntime, xfer: Xfer, phase: 'response' | 'delayed-response'): void {
+    const timeoutMs = phase === 'response' ? this.#o.rxTimeoutMs : this.#o.asyncTimeoutMs;
+    channel.counters.timeouts++;
+    xfer.state = 'timed-out';
+    xfer.error = new ScmiTimeoutError(xfer, xfer.token, timeoutMs, phase);
+    this.pool.unlist(xfer, true);
+    if (trace.timeout.hasSubscribers) {
+      trace.timeout.publish({
+        agent: this.#o.agent,
+        channel: channel.label,
+        protocolId: xfer.protocolId,
+        messageId: xfer.messageId,
+        token: xfer.token,
+        phase,
+      });
+    }
+    this.#settle(xfer);
+  }
+
+  /** @internal A transfer's deadline passed. */
+  public onXferDeadline(xfer: Xfer): void {
+    const channel = xfer.route as ChannelRuntime | undefined;
+    if (channel === undefined) return;
+    if (xfer.state === 'sent') {
+      // Re-check the real completion condition before failing: a late timer must not produce a
+      // false timeout when the response is there but its doorbell has not been delivered yet
+      // (Linux commit c23c03bf1faa).
+      const transport = channel.transport;
+      if (transport?.pollDone?.(xfer) === true) {
+        this.#fetchAndComplete(channel, transport, xfer, undefined);
+        return;
+      }
+      this.#timeout(channel, xfer, 'response');
+    } else if (xfer.state === 'response' && xfer.isAsync) {
+      this.#timeout(channel, xfer, 'delayed-response');
+    }
+  }
+
+  #fetchAndComplete(
+    channel: ChannelRuntime,
+    transport: TransportChannel,
+    xfer: Xfer,
+    ctx: unknown,
+  ): void {
+    transport.fetchResponse(xfer, ctx);
+    if (xfer.truncated) this.countBad(channel, 'oversize', xfer.header);
+    this.#completeResponse(channel, xfer);
+  }
+
+  #completeResponse(channel: ChannelRuntime, xfer: Xfer): void {
+    channel.counters.completed++;
+    this.#deadlines.disarm(xfer);
+    xfer.state = 'response';
+    // It stays in the pending table until put back: a duplicate response is then `invalid`.
+    this.#settle(xfer);
+  }
+
+  /** @internal Counts a rejected message. */
+  public countBad(
+    channel: ChannelRuntime,
+    reason: BadMessageReason,
+    header: number | undefined,
+  ): void {
+    channel.counters.badMessages[reason]++;
+    if (trace.badMessage.hasSubscribers) {
+      trace.badMessage.publish({ agent: this.#o.agent, channel: channel.label, reason, header });
+    }
+  }
+
+  /** @internal The RX path, called by the transport inside its RX guard. Never throws. */
+  public onRx(channel: ChannelRuntime, header: number, ctx: unknown): void {
+    const transport = channel.transport;
+    if (transport === undefined) {
+      this.countBad(channel, 'unexpected', header);
+      return;
+    }
+    try {
+      this.#dispatch(channel, transport, header, ctx);
+    } catch {
+      // A transport's fetch must not throw; if it does, the message is counted, not fatal.
+      this.countBad(channel, 'invalid', header);
+    } finally {
+      if (channel.direction === 'p2a') transport.clearChannel?.(ctx);
+    }
+  }
+
+  #dispatch(
+    channel: ChannelRuntime,
+    transport: TransportChannel,
+    header: number,
+    ctx: unknown,
+  ): void {
+    const defect = headerDefect(header);
+    if (defect !== undefined) {
+      this.countBad(channel, defect === 'unknown-type' ? 'unknown' : 'invalid', header);
+      return;
+    }
+    const type = headerType(header);
+    if (trace.rx.hasSubscribers) {
+      const kind =
+        type === ScmiMessageType.NOTIFICATION
+          ? 'notification'
+          : type === ScmiMessageType.DELAYED_RESPONSE
+            ? 'delayed-response'
+            : 'response';
+      trace.rx.publish({ agent: this.#o.agent, channel: channel.label, header, kind });
+    }
+    if (type === ScmiMessageType.NOTIFICATION) {
+      this.#o.notifications.accept(header, channel.counters, transport, ctx);
+      return;
+    }
+    const token = headerToken(header);
+    const xfer = this.pool.lookup(token);
+    if (xfer === undefined) {
+      if (this.pool.isRetired(token)) channel.counters.lateReplies++;
+      else this.countBad(channel, 'unexpected', header);
+      return;
+    }
+    if (
+      xfer.protocolId !== headerProtocolId(header) ||
+      xfer.messageId !== headerMessageId(header)
+    ) {
+      this.countBad(channel, 'invalid', header);
+      return;
+    }
+    xfer.refs++;
+    try {
+      if (type === ScmiMessageType.COMMAND) {
+        if (xfer.state !== 'sent') {
+          this.countBad(channel, 'invalid', header); // duplicate, or after the delayed response
+          return;
+        }
+        this.#fetchAndComplete(channel, transport, xfer, ctx);
+        return;
+      }
+      // Delayed response.
+      if (!xfer.isAsync || (xfer.state !== 'sent' && xfer.state !== 'response')) {
+        this.countBad(channel, 'invalid', header);
+        return;
+      }
+      const owner = (xfer.route as ChannelRuntime | undefined) ?? channel;
+      if (xfer.state === 'sent') {
+        // The delayed response overtook the response: take the response as successful (Linux).
+        xfer.status = 0;
+        this.#completeResponse(owner, xfer);
+      }
+      transport.fetchResponse(xfer, ctx);
+      if (xfer.truncated) this.countBad(channel, 'oversize', header);
+      channel.counters.delayedResponses++;
+      xfer.state = 'delayed-response';
+      this.#deadlines.disarm(xfer);
+      this.#settle(xfer);
+    } finally {
+      xfer.refs--;
+    }
+  }
+
+  /**
+   * Shuts the engine down (the agent's first teardown step): no new transfer; every transfer in
+   * flight fails promptly with {@link ScmiShutdownError}; callers waiting for a transfer too; no
+   * deadline stays armed. Idempotent.
+   */
+  public shutdown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.pool.close();
+    for (const xfer of [...this.pool.pending()]) {
+      const waitingDelayedResponse = xfer.state === 'response' && xfer.isAsync && xfer.status === 0;
+      if (xfer.state === 'sent' || waitingDelayedResponse) {
+        routeOf(xfer).counters.failed++;
+        this.#fail(xfer, new ScmiShutdownError(this.#o.agent));
+      }
+    }
+    this.#deadlines.close();
+  }
+}

@@ -1,0 +1,135 @@
+import { ScmiShutdownError } from '../errors/scmi-error.js';
+import { SCMI_TOKEN_COUNT } from '../wire/header.js';
+import { TokenAllocator } from './token-allocator.js';
+import { Xfer, type XferOwner } from './xfer.js';
+
+/**
+ * The bounded pool of transfers of one agent instance, with its token space and its pending table
+ * (Linux keeps one of each per SCMI instance). Getting a transfer allocates a token monotonically
+ * and enters the transfer in the pending table; putting it back frees both. When every transfer is
+ * in use, callers wait in FIFO order; closing the pool fails the waiters with
+ * {@link ScmiShutdownError}.
+ *
+ * @example
+ * ```ts
+ * const pool = new XferPool(owner, 20, 128, 'scmi0');
+ * const xfer = await pool.get();
+ * pool.lookup(xfer.token) === xfer; // true while in use
+ * pool.put(xfer);
+ * ```
+ */
+export class XferPool {
+  readonly #free: Xfer[] = [];
+  readonly #pending: (Xfer | undefined)[] = new Array<Xfer | undefined>(SCMI_TOKEN_COUNT).fill(
+    undefined,
+  );
+  /** Tokens whose command timed out: a reply for them is a late reply (cleared on reuse). */
+  readonly #retired = new Uint8Array(SCMI_TOKEN_COUNT);
+  readonly #tokens = new TokenAllocator();
+  readonly #waiters: { resolve: (x: Xfer) => void; reject: (e: unknown) => void }[] = [];
+  readonly #agent: string;
+  /** Capacity of the pool. */
+  public readonly size: number;
+  #closed = false;
+
+  /** Preallocates `size` transfers with buffers of `capacity` bytes. */
+  public constructor(owner: XferOwner, size: number, capacity: number, agent: string) {
+    if (!Number.isInteger(size) || size < 1 || size >= SCMI_TOKEN_COUNT) {
+      throw new RangeError(`transfer pool size must be 1..${SCMI_TOKEN_COUNT - 1}, got ${size}`);
+    }
+    this.size = size;
+    this.#agent = agent;
+    for (let i = 0; i < size; i++) this.#free.push(new Xfer(owner, capacity));
+  }
+
+  /** Transfers currently in use. */
+  public get inUse(): number {
+    return this.size - this.#free.length;
+  }
+
+  /** Callers waiting for a transfer. */
+  public get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /** A transfer at once, or `undefined` when all are in use (or the pool is closed). */
+  public tryGet(): Xfer | undefined {
+    if (this.#closed) return undefined;
+    const xfer = this.#free.pop();
+    if (xfer !== undefined) this.#take(xfer);
+    return xfer;
+  }
+
+  /**
+   * A transfer, waiting in FIFO order while all are in use.
+   *
+   * @throws ScmiShutdownError when the pool is closed (also while waiting).
+   */
+  public get(): Promise<Xfer> {
+    if (this.#closed)
+      return Promise.reject(new ScmiShutdownError(this.#agent, 'transfer allocation'));
+    const xfer = this.tryGet();
+    if (xfer !== undefined) return Promise.resolve(xfer);
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+    });
+  }
+
+  /** The transfer in flight with `token`, if any. */
+  public lookup(token: number): Xfer | undefined {
+    return this.#pending[token];
+  }
+
+  /** Whether `token` belongs to a command that timed out and has not been reused. */
+  public isRetired(token: number): boolean {
+    return this.#retired[token] === 1;
+  }
+
+  /**
+   * Takes `xfer` out of the pending table (its command timed out or failed): a reply for its token
+   * will not find it. `retire` marks the token so that such a reply counts as a late reply.
+   */
+  public unlist(xfer: Xfer, retire: boolean): void {
+    if (this.#pending[xfer.token] === xfer) this.#pending[xfer.token] = undefined;
+    if (retire) this.#retired[xfer.token] = 1;
+  }
+
+  /** Puts `xfer` back: frees its token and hands it to the next waiter. A no-op when already free. */
+  public put(xfer: Xfer): void {
+    if (xfer.state === 'free') return;
+    if (this.#pending[xfer.token] === xfer) this.#pending[xfer.token] = undefined;
+    this.#tokens.free(xfer.token);
+    xfer.state = 'free';
+    xfer.waiter = undefined;
+    xfer.error = undefined;
+    const waiter = this.#closed ? undefined : this.#waiters.shift();
+    if (waiter === undefined) {
+      this.#free.push(xfer);
+      return;
+    }
+    this.#take(xfer);
+    waiter.resolve(xfer);
+  }
+
+  /** Every transfer currently in the pending table. */
+  public *pending(): IterableIterator<Xfer> {
+    for (const x of this.#pending) if (x !== undefined) yield x;
+  }
+
+  /** Refuses further `get` calls and fails every waiter with {@link ScmiShutdownError}. */
+  public close(): void {
+    this.#closed = true;
+    for (const w of this.#waiters.splice(0))
+      w.reject(new ScmiShutdownError(this.#agent, 'transfer allocation'));
+  }
+
+  #take(xfer: Xfer): void {
+    const token = this.#tokens.allocate();
+    xfer.token = token;
+    xfer.state = 'allocated';
+    xfer.refs = 0;
+    xfer.truncated = false;
+    this.#retired[token] = 0;
+    this.#pending[token] = xfer;
+  }
+}

@@ -1,0 +1,124 @@
+import type { DeadlineLane, DeadlineNode } from '../clock/deadline-queue.js';
+
+/**
+ * Where a transfer is in its life (Linux `SCMI_XFER_*` states plus ours):
+ * `free` (in the pool) → `allocated` (token taken, being built) → `sent` → `response` →
+ * `delayed-response` (asynchronous commands), or `timed-out` / `failed`.
+ */
+export type XferState =
+  'free' | 'allocated' | 'sent' | 'response' | 'delayed-response' | 'timed-out' | 'failed';
+
+/** How a transfer reports its events to the engine that owns it (implemented by {@link TransferEngine}). */
+export interface XferOwner {
+  /** The transfer's deadline passed. */
+  onXferDeadline(xfer: Xfer): void;
+}
+
+/**
+ * One SCMI transfer (Linux `struct scmi_xfer`): a command with preallocated TX and RX buffers,
+ * its token, and its state. Transfers come from a bounded pool and are reused: a caller builds the
+ * command in {@link Xfer.tx}, sends it, reads the response from {@link Xfer.rx} and puts the transfer
+ * back. Transports read `header`, `tx`/`txLen` and write the response with
+ * {@link Xfer.receiveResponse}.
+ *
+ * @example
+ * ```ts
+ * const xfer = await ph.xfer.get(CLOCK_RATE_GET, 4, 8);
+ * new PayloadWriter(xfer.tx).u32(clockId);
+ * await ph.xfer.do(xfer);
+ * const rate = new PayloadReader(xfer.response()).u64();
+ * ph.xfer.put(xfer);
+ * ```
+ */
+export class Xfer implements DeadlineNode {
+  /** The 10-bit token, echoed by the platform. */
+  public token = 0;
+  /** The packed header word (message id, type 0, protocol id, token). */
+  public header = 0;
+  /** The protocol id. */
+  public protocolId = 0;
+  /** The message id. */
+  public messageId = 0;
+  /** Command payload buffer (capacity: the transport's max message size). */
+  public readonly tx: Uint8Array;
+  /** Bytes of {@link Xfer.tx} to send. */
+  public txLen = 0;
+  /** Response buffer: return values after the status (capacity: max message size). */
+  public readonly rx: Uint8Array;
+  /** Bytes of {@link Xfer.rx} received. */
+  public rxLen = 0;
+  /** Largest response the caller expects (return values, bytes); longer ones are clamped and counted. */
+  public rxMax = 0;
+  /** The status word of the response (or of the delayed response). */
+  public status = 0;
+  /** Complete by polling rather than interrupt. */
+  public polling = false;
+  /** The command is asynchronous: a delayed response follows the response. */
+  public isAsync = false;
+  /** Where the transfer is in its life. */
+  public state: XferState = 'free';
+  /** References held by the RX path while it touches the transfer. */
+  public refs = 0;
+  /** True when the last received response was longer than {@link Xfer.rxMax} and was clamped. */
+  public truncated = false;
+  /** A sequence number (transfers sent by this agent so far), for traces. */
+  public seq = 0;
+
+  /** @internal */
+  public dlAt = 0;
+  /** @internal */
+  public dlPrev: DeadlineNode | undefined = undefined;
+  /** @internal */
+  public dlNext: DeadlineNode | undefined = undefined;
+  /** @internal */
+  public dlLane: DeadlineLane | undefined = undefined;
+
+  /** @internal Settles the phase being waited for (response, then delayed response). */
+  public waiter: { resolve: () => void } | undefined = undefined;
+  /** @internal The channel the transfer was sent on (core's runtime object). */
+  public route: unknown = undefined;
+  /** @internal The error that ended the transfer, if any. */
+  public error: unknown = undefined;
+
+  readonly #owner: XferOwner;
+
+  /** @internal Created by the transfer pool. */
+  public constructor(owner: XferOwner, capacity: number) {
+    this.#owner = owner;
+    this.tx = new Uint8Array(capacity);
+    this.rx = new Uint8Array(capacity);
+  }
+
+  /** The command payload: a view of the first {@link Xfer.txLen} bytes of {@link Xfer.tx}. */
+  public request(): Uint8Array {
+    return this.tx.subarray(0, this.txLen);
+  }
+
+  /** The response return values: a view of the first {@link Xfer.rxLen} bytes of {@link Xfer.rx}. */
+  public response(): Uint8Array {
+    return this.rx.subarray(0, this.rxLen);
+  }
+
+  /**
+   * Stores a response: `status`, then `length` bytes of return values read from `source` at
+   * `offset`. The copy is clamped to {@link Xfer.rxMax} and to the end of `source` — a hostile
+   * length never reads out of bounds — and a clamped response sets {@link Xfer.truncated}.
+   * Called by transports inside `fetchResponse`.
+   */
+  public receiveResponse(status: number, source: Uint8Array, offset: number, length: number): void {
+    const wanted = Math.max(0, Math.trunc(length));
+    const available = Math.max(0, Math.min(source.byteLength - offset, wanted));
+    const n = Math.min(available, this.rxMax);
+    this.truncated = wanted > this.rxMax;
+    // A byte loop, not set(subarray()): the RX path allocates nothing.
+    const rx = this.rx;
+    for (let i = 0; i < n; i++) rx[i] = source[offset + i] as number;
+    this.rxLen = n;
+    this.status = status | 0;
+  }
+
+  /** @internal */
+  public onDeadline(): void {
+    this.#owner.onXferDeadline(this);
+  }
+}

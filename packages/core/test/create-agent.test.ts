@@ -1,0 +1,479 @@
+import {
+  RevokedError,
+  ScmiConfigError,
+  ScmiShutdownError,
+  ScmiStatus,
+  ScmiStatusError,
+  ScmiTimeoutError,
+  ScmiTransportError,
+  createAgent,
+  readU32,
+  type ProtocolDriver,
+} from '@scmi-ts/core';
+import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { Container } from 'inversify';
+import { createHarness } from './support/harness.js';
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+describe(createAgent, () => {
+  ensureNoLeaksInSuite();
+
+  describe('when the platform answers Base discovery', () => {
+    it('should probe, discover the platform and remove cleanly', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      expect(agent.info).toEqual({
+        version: 0x20000,
+        vendor: 'fake-vendor',
+        subVendor: 'fake-sub',
+        implementationVersion: 0x0102,
+        protocols: [0x14, 0x15],
+        numAgents: 2,
+        agents: [
+          { id: 0, name: 'platform' },
+          { id: 1, name: 'agent1' },
+        ],
+      });
+      expect(await agent.base.discoverVendor()).toBe('fake-vendor');
+      await agent.remove();
+      expect(h.wire.violations).toEqual([]);
+      expect(h.clock.armedTimers).toBe(0);
+      // Quiesce every channel before releasing anything, newest first.
+      const steps = h.log.filter('quiesce', 'release').map((e) => `${e.type} ${e.resource}`);
+      expect(steps).toEqual([
+        'quiesce agent',
+        'quiesce protocol handle',
+        'quiesce agent gate',
+        'quiesce channel p2a:0',
+        'quiesce channel a2p:0',
+        'quiesce transfers',
+        'quiesce notifications',
+        'release agent',
+        'release protocol handle',
+        'release agent gate',
+        'release channel p2a:0',
+        'release channel a2p:0',
+        'release loopback connection',
+        'release transfers',
+        'release notifications',
+      ]);
+    });
+
+    it('should tolerate NOT_SUPPORTED from sub-vendor, implementation version and discover agent', async () => {
+      const h = createHarness();
+      h.platform.override = (req) =>
+        req.protocolId === 0x10 && [0x4, 0x5, 0x7].includes(req.messageId)
+          ? { status: ScmiStatus.NOT_SUPPORTED }
+          : undefined;
+      const agent = await h.create();
+      expect(agent.info.subVendor).toBeUndefined();
+      expect(agent.info.implementationVersion).toBeUndefined();
+      expect(agent.info.agents).toEqual([]);
+      await agent.remove();
+    });
+
+    it('should list protocols over several LIST_PROTOCOLS replies (skip loop)', async () => {
+      const h = createHarness();
+      h.platform.protocols = [0x11, 0x12, 0x13, 0x14, 0x15, 0x16];
+      const real = h.platform.override;
+      h.platform.override = (req) => {
+        if (req.protocolId === 0x10 && req.messageId === 0x6) {
+          const skip = readU32(req.payload, 0);
+          const list = h.platform.protocols.slice(skip, skip + 4);
+          const bytes = new Uint8Array(8);
+          new DataView(bytes.buffer).setUint32(0, list.length, true);
+          bytes.set(list, 4);
+          return { status: 0, returns: bytes };
+        }
+        return real?.(req);
+      };
+      const agent = await h.create();
+      expect(agent.info.protocols).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16]);
+      expect(
+        h.platform.requests.filter((r) => r.messageId === 0x6 && r.protocolId === 0x10),
+      ).toHaveLength(2);
+      await agent.remove();
+    });
+  });
+
+  describe('when probe fails', () => {
+    it.each([
+      ['PROTOCOL_VERSION', 0x0],
+      ['PROTOCOL_ATTRIBUTES', 0x1],
+      ['DISCOVER_LIST_PROTOCOLS', 0x6],
+    ])('should fail and tear down when %s fails', async (_name, messageId) => {
+      const h = createHarness();
+      h.platform.override = (req) =>
+        req.protocolId === 0x10 && req.messageId === messageId
+          ? { status: ScmiStatus.GENERIC_ERROR }
+          : undefined;
+      await expect(h.create()).rejects.toBeInstanceOf(ScmiStatusError);
+      expect(h.log.filter('release').map((e) => e.resource)).toContain('channel a2p:0');
+      expect(h.clock.armedTimers).toBe(0);
+    });
+
+    it('should reject invalid configuration naming the field, before setting anything up', async () => {
+      const h = createHarness();
+      await expect(h.create({ a2p: [{ id: 0 }, { id: 0 }] })).rejects.toMatchObject({
+        field: 'a2p[1].id',
+      });
+      await expect(
+        h.create({
+          a2p: [
+            { id: 0, protocols: [0x14] },
+            { id: 1, protocols: [0x14] },
+          ],
+        }),
+      ).rejects.toBeInstanceOf(ScmiConfigError);
+      await expect(h.create({ rxTimeoutMs: -1 })).rejects.toMatchObject({ field: 'rxTimeoutMs' });
+      expect(h.platform.requests).toHaveLength(0);
+    });
+
+    it('should name the loaded transports when the transport is unknown', async () => {
+      const h = createHarness();
+      await expect(createAgent(h.container, { transport: 'nope' })).rejects.toThrow(
+        /unknown transport "nope"; loaded: loopback/,
+      );
+      await expect(createAgent(new Container(), { transport: 'nope' })).rejects.toThrow(
+        /loaded: none/,
+      );
+    });
+  });
+
+  describe('.transact', () => {
+    it('should send raw commands to any protocol on its channel', async () => {
+      const h = createHarness();
+      const agent = await h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x15] }] });
+      const echo = await agent.transact(0x15, 0x3, u32(0xdeadbeef));
+      expect(readU32(echo, 0)).toBe(0xdeadbeef);
+      expect(h.platform.requests.at(-1)?.channelId).toBe(1);
+      await agent.transact(0x14, 0x3, u32(1));
+      expect(h.platform.requests.at(-1)?.channelId).toBe(0);
+      await expect(agent.transact(0x19, 0x3)).rejects.toMatchObject({
+        status: ScmiStatus.NOT_SUPPORTED,
+      });
+      await agent.remove();
+      expect(() => agent.transact(0x14, 0)).toThrow(RevokedError);
+      expect(() => agent.base).toThrow(RevokedError);
+    });
+
+    it('should complete by polling on a polling channel', async () => {
+      const h = createHarness();
+      const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
+      const echo = await agent.transact(0x14, 0x3, u32(7));
+      expect(readU32(echo, 0)).toBe(7);
+      await agent.remove();
+    });
+  });
+
+  describe('timeouts', () => {
+    it('should time out, drop the late reply as a late reply, and keep the next transfer unaffected', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      h.platform.delay = (req) => (req.messageId === 0x9 ? 45 : undefined);
+      const late = agent.transact(0x14, 0x9, u32(1));
+      await expect(late).rejects.toBeInstanceOf(ScmiTimeoutError);
+      h.platform.delay = undefined;
+      const next = await agent.transact(0x14, 0x3, u32(2));
+      expect(readU32(next, 0)).toBe(2);
+      await h.clock.runUntilIdle();
+      const a2p = agent.diagnostics.channels.find((c) => c.label === 'a2p:0');
+      expect(a2p?.stats.timeouts).toBe(1);
+      expect(a2p?.stats.lateReplies).toBe(1);
+      expect(a2p?.stats.badMessages.unexpected).toBe(0);
+      await agent.remove();
+    });
+
+    it('should re-check completion before failing a transfer whose reply is already there', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      // Hold every delivery: the response sits in the polled store only for polling channels, so
+      // use a polling channel and check that the deadline path also succeeds.
+      await agent.remove();
+      const h2 = createHarness({ auto: false });
+      const probing = h2.create({ a2p: [{ id: 0, polling: true }] });
+      await h2.clock.runUntilIdle();
+      const agent2 = await probing;
+      const pending = agent2.transact(0x14, 0x3, u32(9));
+      await h2.clock.runUntilIdle();
+      expect(readU32(await pending, 0)).toBe(9);
+      const removing = agent2.remove();
+      await h2.clock.runUntilIdle();
+      await removing;
+    });
+  });
+
+  describe('bad messages', () => {
+    it('should count unknown tokens, duplicates, wrong types, bad headers and wrong protocols, never crash', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const header = (msg: number, type: number, proto: number, token: number): number =>
+        (msg | (type << 8) | (proto << 10) | (token << 18)) >>> 0;
+      const resp = (hdr: number, status = 0): Uint8Array => {
+        const b = new Uint8Array(8);
+        const v = new DataView(b.buffer);
+        v.setUint32(0, hdr, true);
+        v.setInt32(4, status, true);
+        return b;
+      };
+      h.platform.respond(1, 0, resp(header(3, 0, 0x14, 999))); // unknown token
+      h.platform.respond(1, 0, resp(0xf0000000)); // reserved bits
+      h.platform.respond(1, 0, resp(header(3, 1, 0x14, 1))); // type 1
+      h.platform.respond(1, 0, new Uint8Array(2)); // no header
+      // Hold the reply of one transfer; deliver a copy with another protocol id, then the reply twice.
+      const held: { bytes: Uint8Array; deliver: () => void }[] = [];
+      h.wire.intercept = (d) => held.push(d);
+      const p = agent.transact(0x14, 0x3, u32(1));
+      while (held.length === 0) await h.clock.settle();
+      h.wire.intercept = undefined;
+      const reply = held[0] as { bytes: Uint8Array; deliver: () => void };
+      const wrongProtocol = reply.bytes.slice();
+      new DataView(wrongProtocol.buffer).setUint32(
+        0,
+        (readU32(reply.bytes, 0) & ~(0xff << 10)) | (0x15 << 10),
+        true,
+      );
+      h.platform.respond(1, 0, wrongProtocol);
+      await h.clock.settle();
+      reply.deliver();
+      reply.deliver();
+      await p;
+      await h.clock.runUntilIdle();
+      const stats = agent.diagnostics.channels[0]?.stats;
+      expect(stats?.badMessages).toMatchObject({ unexpected: 1, invalid: 4, unknown: 1 });
+      await agent.remove();
+    });
+
+    it('should clamp and count a response longer than expected', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const r = await agent.transact(0x14, 0x3, new Uint8Array(12), { rxSize: 4 });
+      expect(r.byteLength).toBe(4);
+      expect(agent.diagnostics.channels[0]?.stats.badMessages.oversize).toBe(1);
+      await agent.remove();
+    });
+  });
+
+  describe('delayed responses', () => {
+    it('should wait for the delayed response of an asynchronous command', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x5) return undefined;
+        h.platform.later(5, () => h.platform.delayedResponse(req, 0, u32(0xabc)));
+        return { status: 0 };
+      };
+      const r = await agent.transact(0x14, 0x5, u32(1), { async: true });
+      expect(readU32(r, 0)).toBe(0xabc);
+      expect(
+        agent.diagnostics.channels.find((c) => c.direction === 'p2a')?.stats.delayedResponses,
+      ).toBe(1);
+      await agent.remove();
+    });
+
+    it('should accept a delayed response that overtakes its response, and count the late response', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x5) return undefined;
+        h.platform.delayedResponse(req, 0, u32(0x55));
+        return 'drop';
+      };
+      const p = agent.transact(0x14, 0x5, u32(1), { async: true });
+      const r = await p;
+      expect(readU32(r, 0)).toBe(0x55);
+      await agent.remove();
+    });
+
+    it('should time out a missing delayed response with its own timeout', async () => {
+      const h = createHarness();
+      const agent = await h.create({ asyncTimeoutMs: 100 });
+      h.platform.override = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x5 ? { status: 0 } : undefined;
+      const err = await agent.transact(0x14, 0x5, u32(1), { async: true }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ScmiTimeoutError);
+      expect((err as ScmiTimeoutError).phase).toBe('delayed-response');
+      expect((err as ScmiTimeoutError).timeoutMs).toBe(100);
+      await agent.remove();
+    });
+
+    it('should fail with the status of a failed response without waiting for a delayed response', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      h.platform.override = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x5 ? { status: ScmiStatus.BUSY } : undefined;
+      await expect(agent.transact(0x14, 0x5, u32(1), { async: true })).rejects.toMatchObject({
+        status: ScmiStatus.BUSY,
+      });
+      await agent.remove();
+    });
+  });
+
+  describe('notifications', () => {
+    it('should deliver registered notifications in order per source, off the RX path', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const enabled: boolean[] = [];
+      agent.events.register(0x14, [
+        {
+          id: 0,
+          name: 'rate-changed',
+          setNotifyEnabled: (_s, e) => void enabled.push(e) as unknown as Promise<void>,
+        },
+      ]);
+      const got: number[] = [];
+      const off = await agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 3 }, (n) => {
+        got.push(readU32(n.payload, 8));
+      });
+      for (let i = 0; i < 5; i++)
+        h.platform.notify(1, 0x14, 0, new Uint8Array([...u32(1), ...u32(3), ...u32(i)]));
+      h.platform.notify(1, 0x14, 0, new Uint8Array([...u32(1), ...u32(4), ...u32(99)])); // other source
+      h.platform.notify(1, 0x15, 0, u32(1)); // nobody registered
+      await h.clock.runUntilIdle();
+      expect(got).toEqual([0, 1, 2, 3, 4]);
+      expect(
+        agent.diagnostics.channels.find((c) => c.direction === 'p2a')?.stats.badMessages.unknown,
+      ).toBe(1);
+      await off();
+      await off();
+      expect(enabled).toEqual([true, false]);
+      await agent.remove();
+    });
+
+    it('should drop and count notifications beyond the queue depth', async () => {
+      const h = createHarness();
+      const agent = await h.create({ notificationQueueDepth: 4 });
+      agent.events.register(0x14, [{ id: 0, name: 'e' }]);
+      let n = 0;
+      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, () => {
+        n++;
+      });
+      // A storm delivered in one task: the queue fills before delivery runs.
+      h.wire.intercept = (d) => d.deliver();
+      for (let i = 0; i < 10; i++) h.platform.notify(1, 0x14, 0, new Uint8Array(8));
+      h.wire.intercept = undefined;
+      await h.clock.runUntilIdle();
+      expect(n).toBe(4);
+      expect(agent.diagnostics.notifications.dropped).toBe(6);
+      await agent.remove();
+    });
+
+    it('should refuse subscriptions without a P2A channel, and send NOTIFY_ERRORS only on subscription', async () => {
+      const h = createHarness({ descriptor: { p2a: false } });
+      const agent = await h.create();
+      expect(agent.events.available).toBe(false);
+      await expect(
+        agent.events.subscribe({ protocolId: 0x10, eventId: 0 }, () => undefined),
+      ).rejects.toMatchObject({
+        code: 'E_NOT_SUPPORTED',
+      });
+      expect(h.platform.requests.some((r) => r.protocolId === 0x10 && r.messageId === 0x8)).toBe(
+        false,
+      );
+      await agent.remove();
+
+      const h2 = createHarness();
+      const agent2 = await h2.create();
+      expect(h2.platform.requests.some((r) => r.protocolId === 0x10 && r.messageId === 0x8)).toBe(
+        false,
+      );
+      const off = await agent2.events.subscribe({ protocolId: 0x10, eventId: 0 }, () => undefined);
+      expect(
+        h2.platform.requests
+          .filter((r) => r.protocolId === 0x10 && r.messageId === 0x8)
+          .map((r) => readU32(r.payload, 0)),
+      ).toEqual([1]);
+      await off();
+      await agent2.remove();
+    });
+
+    it('should catch and count failing handlers', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      agent.events.register(0x14, [{ id: 0, name: 'e' }]);
+      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, () => {
+        throw new Error('handler');
+      });
+      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, () =>
+        Promise.reject(new Error('async handler')),
+      );
+      h.platform.notify(1, 0x14, 0, new Uint8Array(8));
+      await h.clock.runUntilIdle();
+      expect(agent.diagnostics.notifications.handlerErrors).toBe(2);
+      await agent.remove();
+    });
+  });
+
+  describe('.remove', () => {
+    it('should fail transfers in flight promptly with the shutdown error', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      h.platform.override = (req) => (req.protocolId === 0x14 ? 'drop' : undefined);
+      const inFlight = [agent.transact(0x14, 0x3, u32(1)), agent.transact(0x14, 0x3, u32(2))];
+      await h.clock.settle();
+      await agent.remove();
+      for (const p of inFlight) await expect(p).rejects.toBeInstanceOf(ScmiShutdownError);
+      expect(h.clock.armedTimers).toBe(0);
+    });
+
+    it('should fail callers waiting for a free transfer with the shutdown error', async () => {
+      const h = createHarness();
+      const agent = await h.create({ maxMsg: 1 });
+      h.platform.override = (req) => (req.protocolId === 0x14 ? 'drop' : undefined);
+      const first = agent.transact(0x14, 0x3, u32(1));
+      const waiting = agent.transact(0x14, 0x3, u32(2));
+      await h.clock.settle();
+      expect(agent.diagnostics.pool).toEqual({ size: 1, inUse: 1, waiting: 1 });
+      await agent.remove();
+      await expect(first).rejects.toBeInstanceOf(ScmiShutdownError);
+      await expect(waiting).rejects.toBeInstanceOf(ScmiShutdownError);
+    });
+  });
+
+  describe('protocol drivers', () => {
+    interface EchoApi {
+      echo(n: number): Promise<number>;
+    }
+    const echoDriver: ProtocolDriver<EchoApi> = {
+      protocolId: 0x14,
+      name: 'echo',
+      version: 0x10000,
+      init: (ph) => ({
+        echo: async (n) => readU32(await ph.xfer.transact(0x3, u32(n)), 0),
+      }),
+    };
+
+    it('should instantiate drivers for listed protocols in their own group, revoked at remove', async () => {
+      const h = createHarness({
+        drivers: [echoDriver, { ...echoDriver, protocolId: 0x30, name: 'unlisted' }],
+      });
+      const agent = await h.create();
+      const echo = agent.protocol(echoDriver);
+      expect(await echo.echo(42)).toBe(42);
+      expect(agent.protocolIds).toEqual([0x14]);
+      expect(() => agent.protocolApi(0x30)).toThrow(/no driver/);
+      await agent.remove();
+      await expect(echo.echo(1)).rejects.toBeInstanceOf(RevokedError);
+    });
+
+    it('should go on without a driver whose init fails, and record why', async () => {
+      const failing: ProtocolDriver = {
+        protocolId: 0x15,
+        name: 'failing',
+        version: 0x10000,
+        init: () => {
+          throw new ScmiTransportError('E_X', 'init failed');
+        },
+      };
+      const h = createHarness({ drivers: [failing] });
+      const agent = await h.create();
+      expect(agent.protocolErrors.get(0x15)).toMatchObject({ code: 'E_X' });
+      await agent.remove();
+    });
+  });
+});

@@ -1,0 +1,63 @@
+import { Container, ContainerModule } from 'inversify';
+import {
+  CLOCK,
+  PROTOCOL_DRIVER,
+  TRANSPORT,
+  VirtualClock,
+  coreModule,
+  createAgent,
+  type AgentOptions,
+  type ProtocolDriver,
+  type ScmiAgent,
+  type TransportDescriptor,
+} from '@scmi-ts/core';
+import { DevresEventLog } from '@scmi-ts/devres';
+import { FakePlatform } from './fake-platform.js';
+import { createLoopbackTransport, type LoopbackWire } from './loopback-transport.js';
+
+/** Everything a core test needs: a virtual clock, the fake platform, the loopback wire, a container. */
+export interface Harness {
+  readonly clock: VirtualClock;
+  readonly platform: FakePlatform;
+  readonly wire: LoopbackWire;
+  readonly container: Container;
+  readonly log: DevresEventLog;
+  create(options?: Partial<AgentOptions>): Promise<ScmiAgent>;
+}
+
+/** Builds a harness; `auto` runs the virtual clock by itself. */
+export function createHarness(
+  options: {
+    auto?: boolean;
+    descriptor?: Partial<TransportDescriptor>;
+    drivers?: ProtocolDriver[];
+    brokenQuiesce?: boolean;
+  } = {},
+): Harness {
+  const clock = new VirtualClock({ auto: options.auto ?? true });
+  const platform = new FakePlatform(clock);
+  const { transport, wire } = createLoopbackTransport({
+    platform,
+    clock,
+    ...(options.descriptor === undefined ? {} : { descriptor: options.descriptor }),
+    brokenQuiesce: options.brokenQuiesce === true,
+  });
+  const container = new Container();
+  container.load(coreModule);
+  container.rebind(CLOCK).toConstantValue(clock);
+  container.load(
+    new ContainerModule(({ bind }) => {
+      bind(TRANSPORT).toConstantValue(transport);
+      for (const d of options.drivers ?? []) bind(PROTOCOL_DRIVER).toConstantValue(d);
+    }),
+  );
+  const log = new DevresEventLog();
+  return {
+    clock,
+    platform,
+    wire,
+    container,
+    log,
+    create: (o = {}) => createAgent(container, { transport: 'loopback', log: log.sink, ...o }),
+  };
+}
