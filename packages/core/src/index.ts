@@ -8,6 +8,7 @@ export type { Clock, TimerHandle } from './clock/clock.js';
 export type { DeadlineLane, DeadlineNode } from './clock/deadline-queue.js';
 export type { VirtualClockOptions } from './clock/virtual-clock.js';
 export type { Doorbell } from './doorbell/doorbell.js';
+export type { DoorbellInterceptor } from './doorbell/same-thread-doorbell.js';
 export type { MessageRef } from './errors/scmi-error.js';
 export type {
   PlatformAgentLink,
@@ -22,6 +23,10 @@ export { RxGuard } from './channel/rx-guard.js';
 export { RealClock } from './clock/clock.js';
 export { DeadlineQueue } from './clock/deadline-queue.js';
 export { VirtualClock } from './clock/virtual-clock.js';
+export {
+  SameThreadDoorbell,
+  createSameThreadDoorbellPair,
+} from './doorbell/same-thread-doorbell.js';
 export {
   ScmiConfigError,
   ScmiError,
