@@ -27,6 +27,7 @@ export {
   SameThreadDoorbell,
   createSameThreadDoorbellPair,
 } from './doorbell/same-thread-doorbell.js';
+export { SharedDoorbell } from './doorbell/shared-doorbell.js';
 export {
   ScmiConfigError,
   ScmiError,
