@@ -17,6 +17,8 @@ export type {
 } from './platform/platform-port.js';
 export type { ScmiHeader } from './wire/header.js';
 export type { DecodedMsg, DecodedMsgResponse } from './wire/msg-layout.js';
+export type { ServeWorkerOptions, WorkerHandlers } from './worker/worker-entry.js';
+export type { StartWorkerOptions } from './worker/worker-host.js';
 
 export { RevokedError } from '@scmi-ts/devres';
 export { RxGuard } from './channel/rx-guard.js';
@@ -64,3 +66,5 @@ export {
 export { PayloadReader, PayloadWriter, decodeAsciiz } from './wire/payload.js';
 export { CommonMessageId, ScmiProtocolId, scmiProtocolName } from './wire/protocol-id.js';
 export { ScmiStatus, isKnownScmiStatus, scmiStatusName } from './wire/status.js';
+export { serveWorker } from './worker/worker-entry.js';
+export { WorkerHost, resolveWorkerEntry, startWorker } from './worker/worker-host.js';

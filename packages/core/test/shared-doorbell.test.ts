@@ -1,5 +1,8 @@
+import { join } from 'node:path';
 import { SharedDoorbell } from '../src/doorbell/shared-doorbell.js';
 import { ScmiTransportError } from '../src/errors/scmi-error.js';
+import { startWorker } from '../src/worker/worker-host.js';
+import type { EchoWorkerData } from './fixtures/echo-worker.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -244,6 +247,37 @@ describe(SharedDoorbell, () => {
         expect(codeOf(() => b.waitSync(0))).toBe('E_DOORBELL_LISTENING');
         b.close();
       });
+    });
+  });
+
+  describe('having the other side in a worker thread', () => {
+    it('should ping-pong N times with the worker, and let it exit once both sides close', async () => {
+      const N = 200;
+      const sab = SharedDoorbell.allocate();
+      const agent = new SharedDoorbell(sab, 0, 'a');
+      const replies = recorder();
+      agent.listen(replies.onRing);
+      const data: EchoWorkerData = { sab };
+      const host = await startWorker({
+        entry: join(__dirname, 'fixtures', 'echo-worker.ts'),
+        data,
+      });
+      try {
+        for (let i = 0; i < N; i++) {
+          const reply = replies.next();
+          agent.ring();
+          await reply;
+        }
+        expect(replies.calls()).toBe(N);
+        expect(await host.call('rings')).toBe(N);
+      } finally {
+        agent.close();
+        await host.stop();
+      }
+      // The worker closed its side in onStop: its pending waitAsync did not keep it alive.
+      expect(host.terminated).toBe(false);
+      expect(await host.exited).toBe(0);
+      expect(agent.peerClosed).toBe(true);
     });
   });
 });
