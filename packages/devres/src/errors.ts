@@ -89,8 +89,9 @@ export class DevresClosedError extends DevresError {
 
 /**
  * Thrown when a revoked value is used: a released resource's handle, a revoked
- * {@link Revocable}, or (in core) a removed agent. Like Rust-for-Linux `Revocable`, using the
- * value after revocation is a typed error instead of touching released state.
+ * {@link @scmi-ts/devres!Revocable}, or (in core) a removed agent. Like Rust-for-Linux
+ * `Revocable`, using the value after revocation is a typed error instead of touching released
+ * state.
  *
  * @example
  * ```ts
