@@ -32,6 +32,7 @@ export type { VirtualClockOptions } from './clock/virtual-clock.js';
 export type { ChannelStats } from './diagnostics/channel-counters.js';
 export type { ScmiLogger } from './diagnostics/logger.js';
 export type { Doorbell } from './doorbell/doorbell.js';
+export type { DoorbellInterceptor } from './doorbell/same-thread-doorbell.js';
 export type { MessageRef } from './errors/scmi-error.js';
 export type {
   NotificationStats,
@@ -63,6 +64,8 @@ export type { TransferEngineOptions } from './transfer/transfer-engine.js';
 export type { XferOwner, XferState } from './transfer/xfer.js';
 export type { ScmiHeader } from './wire/header.js';
 export type { DecodedMsg, DecodedMsgResponse } from './wire/msg-layout.js';
+export type { ServeWorkerOptions, WorkerHandlers } from './worker/worker-entry.js';
+export type { StartWorkerOptions } from './worker/worker-host.js';
 
 export { RevokedError } from '@scmi-ts/devres';
 export { channelFor, validateAgentConfig } from './agent/agent-config.js';
@@ -77,6 +80,11 @@ export { CLOCK, LOGGER, PROTOCOL_DRIVER, TRANSPORT } from './di/tokens.js';
 export { ChannelCounters } from './diagnostics/channel-counters.js';
 export { silentLogger } from './diagnostics/logger.js';
 export { TRACE_CHANNELS } from './diagnostics/trace.js';
+export {
+  SameThreadDoorbell,
+  createSameThreadDoorbellPair,
+} from './doorbell/same-thread-doorbell.js';
+export { SharedDoorbell } from './doorbell/shared-doorbell.js';
 export {
   ScmiConfigError,
   ScmiError,
@@ -126,3 +134,5 @@ export { XferPool } from './transfer/xfer-pool.js';
 export { PayloadReader, PayloadWriter, decodeAsciiz } from './wire/payload.js';
 export { CommonMessageId, ScmiProtocolId, scmiProtocolName } from './wire/protocol-id.js';
 export { ScmiStatus, isKnownScmiStatus, scmiStatusName } from './wire/status.js';
+export { serveWorker } from './worker/worker-entry.js';
+export { WorkerHost, resolveWorkerEntry, startWorker } from './worker/worker-host.js';

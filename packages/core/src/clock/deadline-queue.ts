@@ -138,11 +138,12 @@ export class DeadlineQueue {
         node.onDeadline();
       }
     }
-    // onDeadline callbacks may have armed nodes, and with them the timer.
-    if (this.#closed || this.#timerAt !== Infinity) return;
+    if (this.#closed) return;
+    // onDeadline callbacks may have armed nodes, and with them the timer: but for their own
+    // deadline, which can be later than the head of another lane. Target the earliest head.
     let next = Infinity;
     for (const lane of this.#lanes)
       if (lane.head !== undefined && lane.head.dlAt < next) next = lane.head.dlAt;
-    if (next !== Infinity) this.#rearm(next);
+    if (next < this.#timerAt) this.#rearm(next);
   }
 }

@@ -3,8 +3,8 @@
  * side rings. Like an interrupt line, rings may coalesce: a listener must look at the shared state
  * for all the work that is pending, not assume one call per ring.
  *
- * Implementations: `createSameThreadDoorbellPair` (rings delivered as tasks on the injected
- * clock, so tests choose interleavings) and `SharedDoorbell` (across threads, over a
+ * Implementations: {@link createSameThreadDoorbellPair} (rings delivered as tasks on the injected
+ * clock, so tests choose interleavings) and {@link SharedDoorbell} (across threads, over a
  * `SharedArrayBuffer` with `Atomics.notify` / `Atomics.waitAsync`).
  *
  * @example
@@ -15,13 +15,18 @@
  * ```
  */
 export interface Doorbell {
-  /** Signals the other side. A no-op once either side is closed. */
+  /**
+   * Signals the other side. Once either side is closed it delivers nothing: a no-op when this
+   * side is closed; counted in the other side's {@link Doorbell.ignored} when that one is closed.
+   */
   ring(): void;
   /**
-   * Starts calling `onRing` for each ring of the other side (rings may coalesce). Only one
-   * listener per side.
+   * Starts calling `onRing` for each ring of the other side (rings may coalesce), never
+   * synchronously inside `ring()`. A ring made before listening started is latched and delivered
+   * once. Only one listener per side.
    *
-   * @throws Error when a listener is already set or the doorbell is closed.
+   * @throws ScmiTransportError `E_DOORBELL_LISTENING` when a listener is already set,
+   * `E_DOORBELL_CLOSED` when the doorbell is closed.
    */
   listen(onRing: () => void): void;
   /**

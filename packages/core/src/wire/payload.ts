@@ -76,8 +76,12 @@ export class PayloadReader {
     return v;
   }
 
-  /** Reads a 64-bit value stored as two little-endian words, low word first. */
+  /**
+   * Reads a 64-bit value stored as two little-endian words, low word first. Like every read, it
+   * consumes nothing when it throws.
+   */
   public u64(): bigint {
+    this.need(8, 'u64');
     const low = this.u32();
     const high = this.u32();
     return (BigInt(high) << 32n) | BigInt(low);
@@ -181,8 +185,9 @@ export class PayloadWriter {
     return this;
   }
 
-  /** Writes a 64-bit value as two little-endian words, low word first. */
+  /** Writes a 64-bit value as two little-endian words, low word first; all or nothing. */
   public u64(v: bigint | number): this {
+    this.#room(8, 'u64');
     const big = BigInt.asUintN(64, BigInt(v));
     this.u32(Number(big & 0xffffffffn));
     return this.u32(Number(big >> 32n));
@@ -196,8 +201,16 @@ export class PayloadWriter {
     return this;
   }
 
-  /** Writes `s` as a NUL-padded field of exactly `n` bytes (truncated to n − 1 bytes plus NUL). */
+  /**
+   * Writes `s` as a NUL-padded field of exactly `n` bytes (truncated to n − 1 bytes plus NUL).
+   *
+   * @throws ScmiMalformedError `E_FIELD_RANGE` when `n` is not an integer ≥ 1 (no room for the
+   * NUL); `E_OVERFLOW` when the field does not fit.
+   */
   public string(s: string, n: number): this {
+    if (!Number.isInteger(n) || n < 1) {
+      throw new ScmiMalformedError(`string field size ${n} cannot hold a NUL`, 'E_FIELD_RANGE');
+    }
     this.#room(n, 'string');
     const encoded = Buffer.from(s, 'utf8').subarray(0, n - 1);
     this.#bytes.fill(0, this.#pos, this.#pos + n);

@@ -1,0 +1,268 @@
+import { ScmiTransportError } from '../errors/scmi-error.js';
+import type { Doorbell } from './doorbell.js';
+
+/** Word indices inside the region: ring sequences, then closed flags, one per side. */
+const RING_A = 0; // rung by side a (a → b), waited on by side b
+const RING_B = 1; // rung by side b (b → a), waited on by side a
+const CLOSED_A = 2;
+const CLOSED_B = 3;
+const WORDS = 4;
+
+/** Longest delay Node accepts for a timer: the keep-alive handle never actually fires. */
+const KEEP_ALIVE_MS = 0x7fffffff;
+/** Deliveries in a row without waiting (the peer keeps ringing) before the loop yields a task. */
+const BURST = 16;
+
+/**
+ * One side of a doorbell between two threads, over a region of a `SharedArrayBuffer`
+ * ({@link SharedDoorbell.BYTES} bytes at a 4-aligned offset, zeroed when allocated). Each thread
+ * constructs its own side over the same region: `'a'` on one thread, `'b'` on the other.
+ *
+ * Layout (four `int32` words, native byte order: both threads run on one machine): ring sequence
+ * a → b, ring sequence b → a, closed flag of a, closed flag of b. {@link SharedDoorbell.ring} adds
+ * one to its sequence and `Atomics.notify`s it; {@link SharedDoorbell.listen} runs a loop of
+ * `Atomics.waitAsync` on the other side's sequence and calls the listener once per wake-up in
+ * which the sequence moved, so rings coalesce like an interrupt line. Rings made since the region
+ * was allocated and not yet seen are delivered once when listening starts. A region serves one
+ * pair for its whole life.
+ *
+ * On Node 20 a pending `Atomics.waitAsync` neither keeps the process alive nor can be cancelled.
+ * So while it listens a side holds a ref'd timer handle (the thread stays alive to hear rings),
+ * and {@link SharedDoorbell.close} drops it, writes the closed flag and notifies the word the loop
+ * waits on, so that the pending wait wakes and the loop returns. A side that listens must be
+ * closed, or its thread never exits by itself.
+ *
+ * @example
+ * ```ts
+ * // main thread
+ * const sab = SharedDoorbell.allocate();
+ * const agent = new SharedDoorbell(sab, 0, 'a');
+ * agent.listen(() => readResponse());
+ * const host = await startWorker({ entry, data: { sab } });
+ * agent.ring();
+ * // worker thread
+ * const platform = new SharedDoorbell((workerData as { sab: SharedArrayBuffer }).sab, 0, 'b');
+ * platform.listen(() => {
+ *   handleRequest();
+ *   platform.ring();
+ * });
+ * ```
+ */
+export class SharedDoorbell implements Doorbell {
+  /** Bytes of the region one doorbell pair uses. */
+  public static readonly BYTES = WORDS * 4;
+
+  readonly #words: Int32Array;
+  readonly #side: 'a' | 'b';
+  readonly #myRing: number;
+  readonly #peerRing: number;
+  readonly #myClosed: number;
+  readonly #peerClosed: number;
+  #seen = 0;
+  #listener: (() => void) | undefined;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+  #ringsAtClose = 0;
+
+  /**
+   * Opens side `side` of the doorbell whose region starts at `byteOffset` in `sab`.
+   *
+   * @throws ScmiTransportError `E_DOORBELL_REGION` when `sab` is not a `SharedArrayBuffer`, the
+   * offset is not a multiple of 4, the region does not fit, or `side` is not `'a'` or `'b'`.
+   */
+  public constructor(sab: SharedArrayBuffer, byteOffset: number, side: 'a' | 'b') {
+    if (Object.prototype.toString.call(sab) !== '[object SharedArrayBuffer]') {
+      throw new ScmiTransportError(
+        'E_DOORBELL_REGION',
+        'a SharedDoorbell needs a SharedArrayBuffer',
+      );
+    }
+    if (
+      !Number.isInteger(byteOffset) ||
+      byteOffset < 0 ||
+      byteOffset % 4 !== 0 ||
+      byteOffset + SharedDoorbell.BYTES > sab.byteLength
+    ) {
+      throw new ScmiTransportError(
+        'E_DOORBELL_REGION',
+        `doorbell region at byte ${byteOffset} (${SharedDoorbell.BYTES} bytes, 4-aligned) does not fit a buffer of ${sab.byteLength} bytes`,
+      );
+    }
+    const checked: string = side; // callers in plain JavaScript
+    if (checked !== 'a' && checked !== 'b') {
+      throw new ScmiTransportError('E_DOORBELL_REGION', `doorbell side must be 'a' or 'b'`);
+    }
+    this.#words = new Int32Array(sab, byteOffset, WORDS);
+    this.#side = side;
+    this.#myRing = side === 'a' ? RING_A : RING_B;
+    this.#peerRing = side === 'a' ? RING_B : RING_A;
+    this.#myClosed = side === 'a' ? CLOSED_A : CLOSED_B;
+    this.#peerClosed = side === 'a' ? CLOSED_B : CLOSED_A;
+  }
+
+  /**
+   * Allocates a zeroed `SharedArrayBuffer` of {@link SharedDoorbell.BYTES} bytes for one pair
+   * (offset 0). Transports that share one buffer for several regions allocate it themselves.
+   *
+   * @example
+   * ```ts
+   * const sab = SharedDoorbell.allocate();
+   * const a = new SharedDoorbell(sab, 0, 'a');
+   * ```
+   */
+  public static allocate(): SharedArrayBuffer {
+    return new SharedArrayBuffer(SharedDoorbell.BYTES);
+  }
+
+  /** Which side this object is. */
+  public get side(): 'a' | 'b' {
+    return this.#side;
+  }
+
+  /** @inheritDoc */
+  public get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** True once the other side (on its thread) has closed. */
+  public get peerClosed(): boolean {
+    return Atomics.load(this.#words, this.#peerClosed) !== 0;
+  }
+
+  /**
+   * Rings the other side made after this side closed; read from the shared ring sequence, so it
+   * is exact whichever thread rang.
+   */
+  public get ignored(): number {
+    if (!this.#closed) return 0;
+    return (Atomics.load(this.#words, this.#peerRing) - this.#ringsAtClose) >>> 0;
+  }
+
+  /** True while a listen loop runs (and holds the thread alive). */
+  public get listening(): boolean {
+    return this.#listener !== undefined;
+  }
+
+  /**
+   * Rings the other side: `Atomics.add` on this side's sequence, then `Atomics.notify`. A no-op
+   * once this side is closed; a ring toward a closed peer is counted in the peer's `ignored`.
+   */
+  public ring(): void {
+    if (this.#closed) return;
+    Atomics.add(this.#words, this.#myRing, 1);
+    Atomics.notify(this.#words, this.#myRing);
+  }
+
+  /**
+   * Starts the wait loop: `onRing` runs once per wake-up in which the other side's sequence
+   * moved, on this thread's event loop. Holds a ref'd handle until {@link SharedDoorbell.close}.
+   * A peer that rings without pause cannot starve the thread: the loop yields a task at least
+   * every 16 deliveries.
+   * An exception from `onRing` is rethrown as an uncaught exception (on a later microtask) and the
+   * loop goes on.
+   *
+   * @throws ScmiTransportError `E_DOORBELL_CLOSED` when this side is closed,
+   * `E_DOORBELL_LISTENING` when it already listens.
+   */
+  public listen(onRing: () => void): void {
+    if (this.#closed) {
+      throw new ScmiTransportError('E_DOORBELL_CLOSED', 'cannot listen on a closed doorbell');
+    }
+    if (this.#listener !== undefined) {
+      throw new ScmiTransportError('E_DOORBELL_LISTENING', 'the doorbell already has a listener');
+    }
+    this.#listener = onRing;
+    this.#keepAlive = setInterval(noop, KEEP_ALIVE_MS);
+    void this.#loop(onRing);
+  }
+
+  /**
+   * Blocks the calling thread until the other side rings (returns true; the ring is consumed),
+   * `timeoutMs` passes or this side is closed (returns false). For a worker that has nothing else
+   * to do: `Atomics.wait` freezes the event loop, so this is **never** for the agent's thread.
+   *
+   * @throws ScmiTransportError `E_DOORBELL_LISTENING` when a listen loop runs on this side.
+   * @example
+   * ```ts
+   * while (platform.waitSync(1000)) handleRequests();
+   * ```
+   */
+  public waitSync(timeoutMs = Infinity): boolean {
+    if (this.#listener !== undefined) {
+      throw new ScmiTransportError(
+        'E_DOORBELL_LISTENING',
+        'waitSync cannot be used while the doorbell listens',
+      );
+    }
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (this.#closed) return false;
+      const current = Atomics.load(this.#words, this.#peerRing);
+      if (current !== this.#seen) {
+        this.#seen = current;
+        return true;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      Atomics.wait(this.#words, this.#peerRing, current, left);
+    }
+  }
+
+  /**
+   * Closes this side: writes its closed flag, stops the listen loop (waking its pending wait) and
+   * drops the handle that kept the thread alive. The listener is never called again. Idempotent.
+   */
+  public close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ringsAtClose = Atomics.load(this.#words, this.#peerRing);
+    this.#listener = undefined;
+    Atomics.store(this.#words, this.#myClosed, 1);
+    // Wake our own pending waitAsync (it waits on the peer's sequence), so the loop returns.
+    Atomics.notify(this.#words, this.#peerRing);
+    this.#dropKeepAlive();
+  }
+
+  async #loop(onRing: () => void): Promise<void> {
+    let burst = 0;
+    try {
+      for (;;) {
+        if (this.#closed) return;
+        const current = Atomics.load(this.#words, this.#peerRing);
+        if (current !== this.#seen) {
+          if (++burst > BURST) {
+            burst = 0;
+            await new Promise((resolve) => setImmediate(resolve));
+            continue;
+          }
+          this.#seen = current;
+          try {
+            onRing();
+          } catch (error: unknown) {
+            queueMicrotask(() => {
+              throw error;
+            });
+          }
+          continue;
+        }
+        const wait = Atomics.waitAsync(this.#words, this.#peerRing, current);
+        // A synchronous result is 'not-equal' (it moved since the load): look again.
+        if (wait.async) {
+          burst = 0;
+          await wait.value;
+        }
+      }
+    } finally {
+      this.#dropKeepAlive();
+    }
+  }
+
+  #dropKeepAlive(): void {
+    if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
+  }
+}
+
+function noop(): void {
+  // Keeps the event loop alive while a doorbell listens.
+}

@@ -1,0 +1,77 @@
+/**
+ * The control messages between {@link WorkerHost} and {@link serveWorker}, on the worker's own
+ * port. Every one carries the {@link CONTROL} key, so that an application's messages on the same
+ * port are left alone. Internal: not exported from the package.
+ */
+
+/** The key that marks a control message (messages are structured-cloned: no symbols). */
+export const CONTROL = '__scmiWorker';
+
+/** An error as it crosses the thread boundary (structured clone drops custom fields). */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly code?: string;
+}
+
+/** Host → worker. */
+export type HostMessage =
+  | {
+      readonly [CONTROL]: 'call';
+      readonly id: number;
+      readonly method: string;
+      readonly args: unknown[];
+    }
+  | { readonly [CONTROL]: 'stop' };
+
+/** Worker → host. */
+export type WorkerMessage =
+  | { readonly [CONTROL]: 'ready' }
+  | {
+      readonly [CONTROL]: 'result';
+      readonly id: number;
+      readonly ok: true;
+      readonly value: unknown;
+    }
+  | {
+      readonly [CONTROL]: 'result';
+      readonly id: number;
+      readonly ok: false;
+      readonly error: SerializedError;
+    }
+  | { readonly [CONTROL]: 'stopped'; readonly error?: SerializedError };
+
+/** True when `msg` is a control message (of either direction). */
+export function isControl(msg: unknown): msg is { readonly [CONTROL]: string } {
+  return (
+    typeof msg === 'object' &&
+    msg !== null &&
+    typeof (msg as Record<string, unknown>)[CONTROL] === 'string'
+  );
+}
+
+/** Flattens a thrown value for postMessage: name, message, stack and a string `code`. */
+export function serializeError(error: unknown): SerializedError {
+  // Duck-typed, so that errors of another realm (vm contexts) keep their fields.
+  if (typeof error === 'object' && error !== null && 'message' in error) {
+    const { name, message, stack, code } = error as Record<string, unknown>;
+    return {
+      name: typeof name === 'string' ? name : 'Error',
+      message: String(message),
+      ...(typeof stack === 'string' ? { stack } : {}),
+      ...(typeof code === 'string' ? { code } : {}),
+    };
+  }
+  return { name: 'Error', message: String(error) };
+}
+
+/** Rebuilds an `Error` from its serialized form: the worker's name, message, stack and code. */
+export function deserializeError(e: SerializedError): Error {
+  const error = new Error(e.message);
+  error.name = e.name;
+  if (e.stack !== undefined) error.stack = e.stack;
+  if (e.code !== undefined)
+    Object.defineProperty(error, 'code', { value: e.code, enumerable: true });
+  return error;
+}

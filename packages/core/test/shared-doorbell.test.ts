@@ -1,0 +1,283 @@
+import { join } from 'node:path';
+import { SharedDoorbell } from '../src/doorbell/shared-doorbell.js';
+import { ScmiTransportError } from '../src/errors/scmi-error.js';
+import { startWorker } from '../src/worker/worker-host.js';
+import type { EchoWorkerData } from './fixtures/echo-worker.js';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (ScmiTransportError.is(e)) return e.code;
+    throw e;
+  }
+  return undefined;
+}
+
+/** A listener whose calls can be awaited one by one. */
+function recorder(): { onRing: () => void; calls: () => number; next: () => Promise<void> } {
+  let calls = 0;
+  let wake: (() => void) | undefined;
+  return {
+    onRing: () => {
+      calls++;
+      const w = wake;
+      wake = undefined;
+      w?.();
+    },
+    calls: () => calls,
+    next: () =>
+      new Promise<void>((resolve) => {
+        wake = resolve;
+      }),
+  };
+}
+
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+function timeouts(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}
+
+describe(SharedDoorbell, () => {
+  describe('constructor', () => {
+    it('should throw E_DOORBELL_REGION for a region that is not shared, aligned and in bounds', () => {
+      const sab = new SharedArrayBuffer(64);
+      expect(
+        codeOf(
+          () => new SharedDoorbell(new ArrayBuffer(16) as unknown as SharedArrayBuffer, 0, 'a'),
+        ),
+      ).toBe('E_DOORBELL_REGION');
+      for (const offset of [2, -4, 1.5, 64 - SharedDoorbell.BYTES + 4]) {
+        expect(codeOf(() => new SharedDoorbell(sab, offset, 'a'))).toBe('E_DOORBELL_REGION');
+      }
+      expect(codeOf(() => new SharedDoorbell(sab, 0, 'c' as 'a'))).toBe('E_DOORBELL_REGION');
+      expect(codeOf(() => new SharedDoorbell(sab, 64 - SharedDoorbell.BYTES, 'b'))).toBeUndefined();
+    });
+  });
+
+  describe('.allocate', () => {
+    it('should return a zeroed SharedArrayBuffer of BYTES bytes', () => {
+      const sab = SharedDoorbell.allocate();
+      expect(sab).toBeInstanceOf(SharedArrayBuffer);
+      expect(sab.byteLength).toBe(SharedDoorbell.BYTES);
+      expect([...new Int32Array(sab)]).toEqual([0, 0, 0, 0]);
+    });
+  });
+
+  describe('having both sides on this thread', () => {
+    function pair(offset = 0): { a: SharedDoorbell; b: SharedDoorbell } {
+      const sab = new SharedArrayBuffer(offset + SharedDoorbell.BYTES);
+      return { a: new SharedDoorbell(sab, offset, 'a'), b: new SharedDoorbell(sab, offset, 'b') };
+    }
+
+    describe('.ring', () => {
+      it('should call the listener of the other side, in both directions', async () => {
+        const { a, b } = pair(8);
+        const toA = recorder();
+        const toB = recorder();
+        a.listen(toA.onRing);
+        b.listen(toB.onRing);
+        try {
+          const gotB = toB.next();
+          a.ring();
+          await gotB;
+          const gotA = toA.next();
+          b.ring();
+          await gotA;
+          expect([toA.calls(), toB.calls()]).toEqual([1, 1]);
+        } finally {
+          a.close();
+          b.close();
+        }
+      });
+
+      it('should coalesce rings made before the listener wakes', async () => {
+        const { a, b } = pair();
+        const toB = recorder();
+        b.listen(toB.onRing);
+        try {
+          const got = toB.next();
+          a.ring();
+          a.ring();
+          a.ring();
+          await got;
+          expect(toB.calls()).toBe(1);
+          const again = toB.next();
+          a.ring();
+          await again;
+          expect(toB.calls()).toBe(2);
+        } finally {
+          b.close();
+        }
+      });
+
+      it('should be a no-op once the ringing side is closed', () => {
+        const sab = SharedDoorbell.allocate();
+        const a = new SharedDoorbell(sab, 0, 'a');
+        a.close();
+        a.ring();
+        expect(new Int32Array(sab)[0]).toBe(0);
+      });
+    });
+
+    describe('.listen', () => {
+      it('should deliver once, when it starts, the rings made before it', async () => {
+        const { a, b } = pair();
+        a.ring();
+        a.ring();
+        const toB = recorder();
+        const got = toB.next();
+        b.listen(toB.onRing);
+        try {
+          await got;
+          expect(toB.calls()).toBe(1);
+        } finally {
+          b.close();
+        }
+      });
+
+      it("should hold one ref'd handle while listening, and drop it on close", () => {
+        const { b } = pair();
+        const before = timeouts();
+        b.listen(() => undefined);
+        expect(b.listening).toBe(true);
+        expect(timeouts()).toBe(before + 1);
+        b.close();
+        expect(b.listening).toBe(false);
+        expect(timeouts()).toBe(before);
+      });
+
+      it('should yield to the event loop while the peer keeps ringing', async () => {
+        const { a, b } = pair();
+        let deliveries = 0;
+        let seenByImmediate: number | undefined;
+        const done = new Promise<void>((resolve) => {
+          b.listen(() => {
+            deliveries++;
+            if (deliveries === 1) setImmediate(() => (seenByImmediate = deliveries));
+            if (deliveries < 100) a.ring();
+            else resolve();
+          });
+        });
+        a.ring();
+        try {
+          await done;
+          // Without yields, all 100 deliveries would run before any immediate.
+          expect(seenByImmediate).toBeDefined();
+          expect(seenByImmediate).toBeLessThan(100);
+        } finally {
+          b.close();
+        }
+      });
+
+      it('should throw E_DOORBELL_LISTENING when already listening, E_DOORBELL_CLOSED once closed', () => {
+        const { a } = pair();
+        a.listen(() => undefined);
+        expect(
+          codeOf(() => {
+            a.listen(() => undefined);
+          }),
+        ).toBe('E_DOORBELL_LISTENING');
+        a.close();
+        expect(
+          codeOf(() => {
+            a.listen(() => undefined);
+          }),
+        ).toBe('E_DOORBELL_CLOSED');
+      });
+    });
+
+    describe('.close', () => {
+      it('should wake the pending wait, so that the loop returns and never calls the listener again', async () => {
+        const sab = SharedDoorbell.allocate();
+        const words = new Int32Array(sab);
+        const a = new SharedDoorbell(sab, 0, 'a');
+        const b = new SharedDoorbell(sab, 0, 'b');
+        const onRing = jest.fn();
+        b.listen(onRing);
+        // b's loop waits on word 0 (the a → b sequence). A spurious wake-up calls nobody.
+        expect(Atomics.notify(words, 0)).toBe(1);
+        await turns(3);
+        expect(onRing).not.toHaveBeenCalled();
+        expect(Atomics.notify(words, 0)).toBe(1);
+        b.close();
+        // close() woke the waiter (it is gone from the word) and the loop does not wait again.
+        expect(Atomics.notify(words, 0)).toBe(0);
+        a.ring();
+        await turns(3);
+        expect(Atomics.notify(words, 0)).toBe(0);
+        expect(onRing).not.toHaveBeenCalled();
+        expect(words[3]).toBe(1);
+      });
+
+      it('should count the rings of the other side made after it, and set the closed flag', () => {
+        const { a, b } = pair();
+        a.ring();
+        b.close();
+        b.close();
+        expect(b.closed).toBe(true);
+        expect(a.peerClosed).toBe(true);
+        expect(b.peerClosed).toBe(false);
+        expect(b.ignored).toBe(0);
+        a.ring();
+        a.ring();
+        expect(b.ignored).toBe(2);
+        expect(a.ignored).toBe(0);
+      });
+    });
+
+    describe('.waitSync', () => {
+      it('should consume a ring that is there, and time out when there is none', () => {
+        const { a, b } = pair();
+        a.ring();
+        expect(b.waitSync(0)).toBe(true);
+        expect(b.waitSync(0)).toBe(false);
+        expect(b.waitSync(1)).toBe(false);
+        b.close();
+        a.ring();
+        expect(b.waitSync(0)).toBe(false);
+      });
+
+      it('should throw E_DOORBELL_LISTENING while a listen loop runs', () => {
+        const { b } = pair();
+        b.listen(() => undefined);
+        expect(codeOf(() => b.waitSync(0))).toBe('E_DOORBELL_LISTENING');
+        b.close();
+      });
+    });
+  });
+
+  describe('having the other side in a worker thread', () => {
+    it('should ping-pong N times with the worker, and let it exit once both sides close', async () => {
+      const N = 200;
+      const sab = SharedDoorbell.allocate();
+      const agent = new SharedDoorbell(sab, 0, 'a');
+      const replies = recorder();
+      agent.listen(replies.onRing);
+      const data: EchoWorkerData = { sab };
+      const host = await startWorker({
+        entry: join(__dirname, 'fixtures', 'echo-worker.ts'),
+        data,
+      });
+      try {
+        for (let i = 0; i < N; i++) {
+          const reply = replies.next();
+          agent.ring();
+          await reply;
+        }
+        expect(replies.calls()).toBe(N);
+        expect(await host.call('rings')).toBe(N);
+      } finally {
+        agent.close();
+        await host.stop();
+      }
+      // The worker closed its side in onStop: its pending waitAsync did not keep it alive.
+      expect(host.terminated).toBe(false);
+      expect(await host.exited).toBe(0);
+      expect(agent.peerClosed).toBe(true);
+    });
+  });
+});

@@ -1,0 +1,274 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { SharedDoorbell } from '../src/doorbell/shared-doorbell.js';
+import { ScmiTransportError } from '../src/errors/scmi-error.js';
+import { WorkerHost, resolveWorkerEntry, startWorker } from '../src/worker/worker-host.js';
+import type { EchoWorkerData } from './fixtures/echo-worker.js';
+
+const fixture = (name: string): string => join(__dirname, 'fixtures', name);
+
+function startEcho(
+  extra: Partial<EchoWorkerData> = {},
+  stopTimeoutMs?: number,
+): Promise<WorkerHost> {
+  const data: EchoWorkerData = { sab: SharedDoorbell.allocate(), ...extra };
+  return startWorker({
+    entry: fixture('echo-worker.ts'),
+    data,
+    ...(stopTimeoutMs === undefined ? {} : { stopTimeoutMs }),
+  });
+}
+
+/** Runs `body` with a started echo worker, and always stops the worker. */
+async function withEcho(body: (host: WorkerHost) => Promise<void>): Promise<void> {
+  const host = await startEcho();
+  try {
+    await body(host);
+  } finally {
+    await host.stop();
+  }
+}
+
+async function rejection(p: Promise<unknown>): Promise<Error & { code?: unknown }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error & { code?: unknown };
+  }
+  throw new Error('expected a rejection');
+}
+
+describe(startWorker, () => {
+  it('should start a .ts entry that imports @scmi-ts/core, once it reports ready', async () => {
+    await withEcho(async (host) => {
+      expect(host.name).toBe('echo-worker.ts');
+      expect(await host.call('header', 5)).toBe(0x00144000);
+    });
+  });
+
+  it('should start a .js entry directly, with data as workerData', async () => {
+    const host = await startWorker({
+      entry: fixture('plain-worker.cjs'),
+      data: { n: 7 },
+      name: 'plain',
+    });
+    try {
+      expect(host.name).toBe('plain');
+      expect(await host.call('anything')).toEqual({ n: 7 });
+    } finally {
+      await host.stop();
+    }
+    expect(await host.exited).toBe(0);
+  });
+
+  describe('when the entry throws while loading', () => {
+    const wt = jest.requireActual<typeof import('node:worker_threads')>('node:worker_threads');
+
+    afterEach(() => {
+      jest.restoreAllMocks();
+    });
+
+    it('should reject with its error, only after the thread has exited', async () => {
+      const RealWorker = wt.Worker;
+      const exited = new Set<Worker>();
+      const started: Worker[] = [];
+      jest.spyOn(wt, 'Worker').mockImplementation((...args) => {
+        const w = new RealWorker(...args);
+        w.once('exit', () => exited.add(w));
+        started.push(w);
+        return w;
+      });
+      const error = await rejection(startWorker({ entry: fixture('throwing-worker.ts') }));
+      expect(ScmiTransportError.is(error)).toBe(true);
+      expect(error.code).toBe('E_WORKER_START');
+      expect(error.message).toContain('fixture failed to load (serveWorker is a function)');
+      expect((error.cause as Error).message).toContain('fixture failed to load');
+      expect(started).toHaveLength(1);
+      expect(exited.has(started[0] as Worker)).toBe(true);
+    });
+  });
+
+  describe('when tsx cannot be found', () => {
+    afterEach(() => {
+      jest.restoreAllMocks();
+    });
+
+    it('should reject a .ts entry with E_WORKER_TSX, before starting any thread', async () => {
+      const nodeModule = jest.requireActual<typeof import('node:module')>('node:module');
+      const wt = jest.requireActual<typeof import('node:worker_threads')>('node:worker_threads');
+      const spawn = jest.spyOn(wt, 'Worker');
+      jest.spyOn(nodeModule, 'createRequire').mockReturnValue(
+        Object.assign(
+          () => {
+            throw new Error('unused');
+          },
+          {
+            resolve: () => {
+              throw new Error("Cannot find module 'tsx/cjs'");
+            },
+          },
+        ) as unknown as NodeJS.Require,
+      );
+      const error = await rejection(startWorker({ entry: fixture('echo-worker.ts') }));
+      expect(error.code).toBe('E_WORKER_TSX');
+      expect(error.message).toContain('needs tsx');
+      expect(spawn).not.toHaveBeenCalled();
+    });
+  });
+
+  it('should reject with E_WORKER_START when the entry exits without serving', async () => {
+    const error = await rejection(startWorker({ entry: fixture('silent-worker.ts') }));
+    expect(error.code).toBe('E_WORKER_START');
+    expect(error.message).toBe('worker "silent-worker.ts" exited with code 0 before it was ready');
+  });
+
+  it('should reject with E_WORKER_ENTRY for a relative entry path', async () => {
+    const error = await rejection(startWorker({ entry: 'fixtures/echo-worker.ts' }));
+    expect(error.code).toBe('E_WORKER_ENTRY');
+  });
+});
+
+describe(WorkerHost, () => {
+  describe('.call', () => {
+    describe('having one worker for the whole block', () => {
+      let host: WorkerHost;
+      beforeAll(async () => {
+        host = await startEcho();
+      });
+      afterAll(async () => {
+        await host.stop();
+      });
+
+      it('should answer each call with its own result, sync or async, many at once', async () => {
+        const sums = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => host.call('add', i, 100)),
+        );
+        expect(sums).toEqual(Array.from({ length: 20 }, (_, i) => i + 100));
+        expect(await host.call('echo', { a: [1, 'two'] })).toEqual({ a: [1, 'two'] });
+      });
+
+      it("should reject with an Error that has the worker's name, message and code", async () => {
+        const error = await rejection(host.call('fail', 'the platform is on fire'));
+        expect(error).toBeInstanceOf(Error);
+        expect(error.message).toBe('the platform is on fire');
+        expect(error.name).toBe('ScmiTransportError');
+        expect(error.code).toBe('E_FIXTURE');
+        expect(error.stack).toContain('echo-worker');
+      });
+
+      it('should reject with the text of a thrown non-Error', async () => {
+        expect((await rejection(host.call('throwString'))).message).toBe('not an Error');
+      });
+
+      it('should reject with E_WORKER_NO_METHOD for a method the worker does not serve', async () => {
+        const error = await rejection(host.call('toString'));
+        expect(error.code).toBe('E_WORKER_NO_METHOD');
+        expect(error.message).toBe('the worker has no method "toString"');
+      });
+
+      it('should reject when the result or the arguments cannot be cloned, and go on serving', async () => {
+        expect((await rejection(host.call('unclonable'))).name).toBe('DataCloneError');
+        const error = await rejection(host.call('echo', () => undefined));
+        expect(error.code).toBe('E_WORKER_CALL');
+        expect(await host.call('echo', 1)).toBe(1);
+      });
+    });
+
+    it('should reject with E_WORKER_EXITED a call pending when the thread exits', async () => {
+      const host = await startEcho();
+      const pending = host.call('never');
+      await host.worker.terminate();
+      const error = await rejection(pending);
+      expect(error.code).toBe('E_WORKER_EXITED');
+      expect(error.message).toBe(
+        'worker "echo-worker.ts" exited with code 1 while "never" was pending',
+      );
+      expect((await rejection(host.call('echo', 1))).code).toBe('E_WORKER_EXITED');
+      expect(host.error).toBeUndefined();
+      await host.stop();
+    });
+
+    it('should reject a pending call with the uncaught exception that ended the worker as cause', async () => {
+      const host = await startEcho();
+      const error = await rejection(host.call('crash'));
+      expect(error.code).toBe('E_WORKER_EXITED');
+      expect(error.message).toBe(
+        'worker "echo-worker.ts" failed: worker crashed while "crash" was pending',
+      );
+      expect((error.cause as Error).message).toBe('worker crashed');
+      expect((host.error as Error).message).toBe('worker crashed');
+      expect(await host.exited).toBe(1);
+      await host.stop();
+    });
+
+    it('should reject with E_WORKER_STOPPED once stop was called', async () => {
+      const host = await startEcho();
+      const stopped = host.stop();
+      expect((await rejection(host.call('echo', 1))).code).toBe('E_WORKER_STOPPED');
+      await stopped;
+      expect((await rejection(host.call('echo', 1))).code).toBe('E_WORKER_STOPPED');
+    });
+  });
+
+  describe('.stop', () => {
+    it('should let the calls in flight answer, then let the thread exit by itself', async () => {
+      const host = await startEcho();
+      const inFlight = host.call('later', 'answered');
+      const stopped = host.stop();
+      expect(host.stop()).toBe(stopped);
+      await expect(inFlight).resolves.toBe('answered');
+      await stopped;
+      expect(await host.exited).toBe(0);
+      expect(host.terminated).toBe(false);
+    });
+
+    it('should terminate a worker that does not exit within stopTimeoutMs', async () => {
+      const host = await startEcho({ leak: true }, 100);
+      await host.stop();
+      expect(host.terminated).toBe(true);
+      expect(await host.exited).toBe(1);
+    });
+
+    it("should reject with E_WORKER_STOP when the worker's onStop throws, after the thread exited", async () => {
+      const host = await startEcho({ failStop: true });
+      const error = await rejection(host.stop());
+      expect(error.code).toBe('E_WORKER_STOP');
+      expect(error.message).toBe('worker "echo-worker.ts": onStop failed: onStop exploded');
+      expect(await host.exited).toBe(0);
+    });
+
+    it('should be what Symbol.asyncDispose does', async () => {
+      const host = await startEcho();
+      await host[Symbol.asyncDispose]();
+      expect(await host.exited).toBe(0);
+    });
+  });
+});
+
+describe(resolveWorkerEntry, () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'scmi-worker-entry-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should prefer the .ts beside the caller (running from sources)', () => {
+    writeFileSync(join(dir, 'w.ts'), '');
+    writeFileSync(join(dir, 'w.js'), '');
+    expect(resolveWorkerEntry(dir, 'w')).toBe(join(dir, 'w.ts'));
+  });
+
+  it('should take the .js when there is no .ts (running from dist/), ignoring .d.ts', () => {
+    writeFileSync(join(dir, 'w.js'), '');
+    writeFileSync(join(dir, 'w.d.ts'), '');
+    expect(resolveWorkerEntry(dir, 'w')).toBe(join(dir, 'w.js'));
+  });
+
+  it('should throw E_WORKER_ENTRY when there is neither', () => {
+    expect(() => resolveWorkerEntry(dir, 'w')).toThrow(ScmiTransportError);
+  });
+});
