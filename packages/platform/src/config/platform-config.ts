@@ -1,0 +1,279 @@
+/**
+ * The protocols an agent may be given, by name (Base, 0x10, is always available and is not
+ * listed): `power` 0x11, `system-power` 0x12, `performance` 0x13, `clock` 0x14, `sensor` 0x15,
+ * `reset` 0x16.
+ */
+export type PlatformProtocolName =
+  'power' | 'system-power' | 'performance' | 'clock' | 'sensor' | 'reset';
+
+/** The protocols that have domains (every {@link PlatformProtocolName} but `system-power`). */
+export type PlatformDomainProtocol = Exclude<PlatformProtocolName, 'system-power'>;
+
+/**
+ * Domain ids per protocol, e.g. `{ clock: [0, 2], power: [1] }`. In an agent's configuration a
+ * protocol that is absent means "every domain of that protocol".
+ */
+export type PlatformDomainSet = { readonly [P in PlatformDomainProtocol]?: readonly number[] };
+
+/** One agent the platform serves. Agent 0 is the platform itself and cannot be configured. */
+export interface PlatformAgentConfig {
+  /** The agent id, 1 … 0xFFFFFFFE, unique. */
+  readonly id: number;
+  /** The name BASE_DISCOVER_AGENT returns (at most 15 bytes). */
+  readonly name: string;
+  /** The protocols the agent may use besides Base; each must be implemented by the platform. */
+  readonly protocols: readonly PlatformProtocolName[];
+  /**
+   * The domains the agent may use, per protocol; a protocol that is absent allows all its domains.
+   * Discovery commands (attributes, descriptions, names) work on every domain; every other
+   * command on a domain outside the set is DENIED.
+   */
+  readonly domains?: PlatformDomainSet;
+  /**
+   * Whether the agent may change other agents' permissions (BASE_SET_DEVICE_PERMISSIONS,
+   * BASE_SET_PROTOCOL_PERMISSIONS, BASE_RESET_AGENT_CONFIGURATION of another agent); default false.
+   */
+  readonly trusted?: boolean;
+}
+
+/**
+ * A device for the Base permission commands: a name and the domains it is made of. Its id is its
+ * index in {@link PlatformConfig.devices}.
+ */
+export interface PlatformDeviceConfig {
+  /** A name for logs. */
+  readonly name: string;
+  /** The domains of the device, per protocol. */
+  readonly domains: PlatformDomainSet;
+}
+
+/** A clock rate range: every rate `min + k × step` up to `max` (CLOCK_DESCRIBE_RATES triplet). */
+export interface ClockRateRange {
+  /** Lowest rate in Hz. */
+  readonly min: number;
+  /** Highest rate in Hz, ≥ min. */
+  readonly max: number;
+  /** Step in Hz, > 0 (may be 0 only when min = max). */
+  readonly step: number;
+}
+
+/** A clock domain (protocol 0x14). Its id is its index in {@link PlatformConfig.clocks}. */
+export interface ClockConfig {
+  /** Name, at most 63 bytes (longer than 15: announced as an extended name). */
+  readonly name: string;
+  /** The supported rates in Hz: a list (ascending, unique) or a range. */
+  readonly rates: readonly number[] | ClockRateRange;
+  /** The initial rate; default the lowest. Must be a supported rate. */
+  readonly rate?: number;
+  /** Whether the clock starts enabled; default true. */
+  readonly enabled?: boolean;
+  /** Ids of the clocks this clock may be parented to (CLOCK_POSSIBLE_PARENTS_GET). */
+  readonly parents?: readonly number[];
+  /** The initial parent; default the first of `parents`. */
+  readonly parent?: number;
+  /** CLOCK_ATTRIBUTES clock_enable_latency in µs; default 0. */
+  readonly enableLatencyUs?: number;
+}
+
+/** One performance level of a performance domain. */
+export interface PerformanceLevelConfig {
+  /** The performance level value (abstract or kHz, platform defined); unique in its domain. */
+  readonly value: number;
+  /** Power cost at this level (mW or abstract, see {@link PlatformConfig.performancePowerInMilliwatts}). */
+  readonly powerCost: number;
+  /** Worst-case transition latency to this level in µs (16 bits). */
+  readonly latencyUs: number;
+}
+
+/** The limits of a performance domain, as level values. */
+export interface PerformanceLimitsConfig {
+  /** Lowest allowed level value. */
+  readonly min: number;
+  /** Highest allowed level value, ≥ min. */
+  readonly max: number;
+}
+
+/** A performance domain (protocol 0x13). Its id is its index in {@link PlatformConfig.performanceDomains}. */
+export interface PerformanceDomainConfig {
+  /** Name, at most 63 bytes. */
+  readonly name: string;
+  /** The levels, ascending by value; at least one. */
+  readonly levels: readonly PerformanceLevelConfig[];
+  /** The initial level value; default the highest level. */
+  readonly level?: number;
+  /** The initial limits (level values); default the lowest and the highest level. */
+  readonly limits?: PerformanceLimitsConfig;
+  /** PERF_DOMAIN_ATTRIBUTES sustained_perf_level; default the highest level. */
+  readonly sustainedLevel?: number;
+  /** PERF_DOMAIN_ATTRIBUTES sustained_freq_khz; default 0. */
+  readonly sustainedFreqKhz?: number;
+  /** PERF_DOMAIN_ATTRIBUTES rate_limit_us (20 bits); default 0. */
+  readonly rateLimitUs?: number;
+  /** Whether agents may set the level; default true (else LEVEL_SET is DENIED). */
+  readonly canSetLevel?: boolean;
+  /** Whether agents may set the limits; default true (else LIMITS_SET is DENIED). */
+  readonly canSetLimits?: boolean;
+}
+
+/** A power domain (protocol 0x11). Its id is its index in {@link PlatformConfig.powerDomains}. */
+export interface PowerDomainConfig {
+  /** Name, at most 63 bytes. */
+  readonly name: string;
+  /**
+   * The power states the domain accepts (bit 30 = off/context lost, 27:0 state id); default
+   * `[0, 0x40000000]` (generic ON and OFF).
+   */
+  readonly states?: readonly number[];
+  /** The initial state; default the first of `states`. */
+  readonly state?: number;
+  /** Whether POWER_STATE_SET may be asynchronous; default false. */
+  readonly asyncSet?: boolean;
+}
+
+/** A value that may carry seeded noise: the reading is the value plus `amplitude × u`, u in [−1, 1). */
+export interface SensorNoiseConfig {
+  /** Largest deviation from the clean value (rounded readings). */
+  readonly amplitude: number;
+  /** Seed of the noise stream; default the platform seed plus the sensor id. */
+  readonly seed?: number;
+}
+
+/** A sensor that always reads `value`. */
+export interface ConstantSensorValue {
+  /** Discriminant. */
+  readonly kind: 'constant';
+  /** The reading. */
+  readonly value: number;
+  /** Optional seeded noise. */
+  readonly noise?: SensorNoiseConfig;
+}
+
+/** A sawtooth: from `from` to `to` linearly over `periodMs`, then again from `from`. */
+export interface RampSensorValue {
+  /** Discriminant. */
+  readonly kind: 'ramp';
+  /** Reading at the start of each period. */
+  readonly from: number;
+  /** Reading approached at the end of each period. */
+  readonly to: number;
+  /** Period in ms, > 0. */
+  readonly periodMs: number;
+  /** Optional seeded noise. */
+  readonly noise?: SensorNoiseConfig;
+}
+
+/** A sine wave: `offset + amplitude × sin(2π (t / periodMs + phase))`. */
+export interface SineSensorValue {
+  /** Discriminant. */
+  readonly kind: 'sine';
+  /** Centre value. */
+  readonly offset: number;
+  /** Peak deviation. */
+  readonly amplitude: number;
+  /** Period in ms, > 0. */
+  readonly periodMs: number;
+  /** Phase as a fraction of a period, in [0, 1); default 0. */
+  readonly phase?: number;
+  /** Optional seeded noise. */
+  readonly noise?: SensorNoiseConfig;
+}
+
+/** A repeating sequence: `values[k]` during the k-th interval of `intervalMs`, cycling. */
+export interface SequenceSensorValue {
+  /** Discriminant. */
+  readonly kind: 'sequence';
+  /** The readings, at least one. */
+  readonly values: readonly number[];
+  /** How long each value holds, in ms, > 0. */
+  readonly intervalMs: number;
+  /** Optional seeded noise. */
+  readonly noise?: SensorNoiseConfig;
+}
+
+/**
+ * How a sensor's reading evolves with the platform's clock, as data (so that a configuration stays
+ * JSON). Time starts when the platform is created; readings are rounded to integers.
+ */
+export type SensorValueGenerator =
+  ConstantSensorValue | RampSensorValue | SineSensorValue | SequenceSensorValue;
+
+/** A sensor (protocol 0x15). Its id is its index in {@link PlatformConfig.sensors}. */
+export interface SensorConfig {
+  /** Name, at most 15 bytes. */
+  readonly name: string;
+  /** The SCMI sensor type/unit code (attributes_high 7:0), 0 … 255 (e.g. 2 = °C, 5 = V, 6 = A). */
+  readonly type: number;
+  /** Signed power-of-ten exponent of the unit (attributes_high 15:11), −16 … 15; default 0. */
+  readonly unitExponent?: number;
+  /** How the reading evolves. */
+  readonly value: SensorValueGenerator;
+  /** Number of trip points the sensor supports, 0 … 255; default 0. */
+  readonly tripPoints?: number;
+  /** Whether SENSOR_READING_GET may be asynchronous; default false. */
+  readonly asyncRead?: boolean;
+  /** How long an asynchronous reading takes, in ms; default the platform's async latency. */
+  readonly readLatencyMs?: number;
+  /** Whether the sensor starts enabled (SENSOR_CONFIG bit 0); default true. */
+  readonly enabled?: boolean;
+}
+
+/** A reset domain (protocol 0x16). Its id is its index in {@link PlatformConfig.resetDomains}. */
+export interface ResetDomainConfig {
+  /** Name, at most 63 bytes. */
+  readonly name: string;
+  /**
+   * Worst-case reset latency in µs, also how long an asynchronous reset takes; absent = unknown
+   * (RESET_DOMAIN_ATTRIBUTES reports 0x7FFFFFFF, an async reset takes the platform's async latency).
+   */
+  readonly latencyUs?: number;
+  /** Whether RESET may be asynchronous; default false. */
+  readonly asyncReset?: boolean;
+}
+
+/** The system power protocol (0x12); present in the configuration = implemented. */
+export interface SystemPowerConfig {
+  /** The initial system state (0 shutdown, 1 cold reset, 2 warm reset, 3 power up, 4 suspend); default 3. */
+  readonly state?: number;
+}
+
+/**
+ * The configuration of an emulated platform: identity, agents with their permissions, and the
+ * domains of each protocol. Plain JSON-able data (see {@link loadPlatformConfig}); check it with
+ * {@link validatePlatformConfig}. A protocol is implemented when it has at least one domain
+ * (system power: when {@link PlatformConfig.systemPower} is present).
+ *
+ * @example
+ * ```ts
+ * const config: PlatformConfig = {
+ *   vendor: 'acme', subVendor: 'lab', implementationVersion: 1,
+ *   agents: [{ id: 1, name: 'OSPM', protocols: ['clock'] }],
+ *   clocks: [{ name: 'uart', rates: [24_000_000] }],
+ * };
+ * ```
+ */
+export interface PlatformConfig {
+  /** BASE_DISCOVER_VENDOR, at most 15 bytes. */
+  readonly vendor: string;
+  /** BASE_DISCOVER_SUB_VENDOR, at most 15 bytes. */
+  readonly subVendor: string;
+  /** BASE_DISCOVER_IMPLEMENTATION_VERSION, a u32. */
+  readonly implementationVersion: number;
+  /** The agents, at least one, at most 255. */
+  readonly agents: readonly PlatformAgentConfig[];
+  /** Devices for the Base permission commands; default none. */
+  readonly devices?: readonly PlatformDeviceConfig[];
+  /** Power domains; default none. */
+  readonly powerDomains?: readonly PowerDomainConfig[];
+  /** System power; absent = protocol 0x12 not implemented. */
+  readonly systemPower?: SystemPowerConfig;
+  /** Performance domains; default none. */
+  readonly performanceDomains?: readonly PerformanceDomainConfig[];
+  /** Whether performance power costs are in mW (PROTOCOL_ATTRIBUTES bit 0); default true. */
+  readonly performancePowerInMilliwatts?: boolean;
+  /** Clocks; default none. */
+  readonly clocks?: readonly ClockConfig[];
+  /** Sensors; default none. */
+  readonly sensors?: readonly SensorConfig[];
+  /** Reset domains; default none. */
+  readonly resetDomains?: readonly ResetDomainConfig[];
+}

@@ -1,0 +1,489 @@
+import {
+  array,
+  bool,
+  fail,
+  int,
+  join,
+  name,
+  num,
+  object,
+  optionalArray,
+  optionalInt,
+  type Plain,
+} from './config-checks.js';
+import type {
+  ClockConfig,
+  PerformanceDomainConfig,
+  PerformanceLevelConfig,
+  PlatformAgentConfig,
+  PlatformConfig,
+  PlatformDeviceConfig,
+  PlatformDomainProtocol,
+  PlatformDomainSet,
+  PlatformProtocolName,
+  PowerDomainConfig,
+  ResetDomainConfig,
+  SensorConfig,
+  SensorNoiseConfig,
+  SensorValueGenerator,
+  SystemPowerConfig,
+} from './platform-config.js';
+
+const U32 = 0xffffffff;
+const MAX_DOMAINS = 0xffff;
+const SHORT_NAME = 15;
+const LONG_NAME = 63;
+const GENERIC_ON = 0;
+const GENERIC_OFF = 0x40000000;
+
+const PROTOCOL_NAMES: readonly PlatformProtocolName[] = [
+  'power',
+  'system-power',
+  'performance',
+  'clock',
+  'sensor',
+  'reset',
+];
+const DOMAIN_PROTOCOLS: readonly PlatformDomainProtocol[] = [
+  'power',
+  'performance',
+  'clock',
+  'sensor',
+  'reset',
+];
+
+/**
+ * Checks an untrusted value (parsed JSON, a literal) against the platform configuration schema and
+ * returns a normalized, frozen copy with every default filled in. Unknown fields are rejected, so
+ * that a misspelt field cannot pass silently.
+ *
+ * @throws ScmiConfigError naming the first invalid field by its path, e.g. `clocks[2].rates.step`
+ *   or `agents[1].protocols[0]`.
+ * @example
+ * ```ts
+ * const config = validatePlatformConfig(JSON.parse(text));
+ * const platform = new ScmiPlatform(config, { clock: new RealClock() });
+ * ```
+ */
+export function validatePlatformConfig(value: unknown): PlatformConfig {
+  const o = object(value, '', [
+    'vendor',
+    'subVendor',
+    'implementationVersion',
+    'agents',
+    'devices',
+    'powerDomains',
+    'systemPower',
+    'performanceDomains',
+    'performancePowerInMilliwatts',
+    'clocks',
+    'sensors',
+    'resetDomains',
+  ]);
+  const powerDomains = list(o.powerDomains, 'powerDomains', powerDomain);
+  const performanceDomains = list(o.performanceDomains, 'performanceDomains', performanceDomain);
+  const clocks = list(o.clocks, 'clocks', clock);
+  clocks.forEach((c, i) => {
+    checkParents(c, i, clocks.length);
+  });
+  const sensors = list(o.sensors, 'sensors', sensor);
+  const resetDomains = list(o.resetDomains, 'resetDomains', resetDomain);
+  const systemPower = o.systemPower === undefined ? undefined : system(o.systemPower);
+  const counts: Record<PlatformDomainProtocol, number> = {
+    power: powerDomains.length,
+    performance: performanceDomains.length,
+    clock: clocks.length,
+    sensor: sensors.length,
+    reset: resetDomains.length,
+  };
+  const implemented = new Set<PlatformProtocolName>(DOMAIN_PROTOCOLS.filter((p) => counts[p] > 0));
+  if (systemPower !== undefined) implemented.add('system-power');
+
+  const agentsIn = array(o.agents, 'agents', 1, 255);
+  const agents = agentsIn.map((a, i) => agent(a, join('agents', i), counts, implemented));
+  agents.forEach((a, i) => {
+    const first = agents.findIndex((b) => b.id === a.id);
+    if (first !== i) fail(`agents[${i}].id`, `duplicates agents[${first}].id (${a.id})`);
+  });
+  const devices = list(o.devices, 'devices', (d, p) => device(d, p, counts));
+
+  const config: PlatformConfig = {
+    vendor: name(o.vendor, 'vendor', SHORT_NAME),
+    subVendor: name(o.subVendor, 'subVendor', SHORT_NAME),
+    implementationVersion: int(o.implementationVersion, 'implementationVersion', 0, U32),
+    agents,
+    devices,
+    powerDomains,
+    ...(systemPower === undefined ? {} : { systemPower }),
+    performanceDomains,
+    performancePowerInMilliwatts: bool(
+      o.performancePowerInMilliwatts,
+      'performancePowerInMilliwatts',
+      true,
+    ),
+    clocks,
+    sensors,
+    resetDomains,
+  };
+  return deepFreeze(config);
+}
+
+function list<T>(value: unknown, path: string, item: (v: unknown, path: string) => T): T[] {
+  const items = optionalArray(value, path, 0, MAX_DOMAINS) ?? [];
+  return items.map((v, i) => item(v, join(path, i)));
+}
+
+function agent(
+  value: unknown,
+  path: string,
+  counts: Record<PlatformDomainProtocol, number>,
+  implemented: ReadonlySet<PlatformProtocolName>,
+): PlatformAgentConfig {
+  const o = object(value, path, ['id', 'name', 'protocols', 'domains', 'trusted']);
+  const protocols = array(o.protocols, join(path, 'protocols')).map((p, i) => {
+    const at = join(join(path, 'protocols'), i);
+    if (typeof p !== 'string' || !PROTOCOL_NAMES.includes(p as PlatformProtocolName)) {
+      return fail(at, `must be one of ${PROTOCOL_NAMES.join(', ')}`);
+    }
+    const proto = p as PlatformProtocolName;
+    if (!implemented.has(proto))
+      fail(at, `protocol ${proto} is not implemented: the configuration gives it no domain`);
+    return proto;
+  });
+  protocols.forEach((p, i) => {
+    if (protocols.indexOf(p) !== i) fail(join(join(path, 'protocols'), i), `duplicates ${p}`);
+  });
+  const domains =
+    o.domains === undefined ? undefined : domainSet(o.domains, join(path, 'domains'), counts);
+  for (const p of Object.keys(domains ?? {})) {
+    if (!protocols.includes(p as PlatformDomainProtocol)) {
+      fail(join(join(path, 'domains'), p), `the agent may not use protocol ${p}`);
+    }
+  }
+  return {
+    id: int(o.id, join(path, 'id'), 1, U32 - 1),
+    name: name(o.name, join(path, 'name'), SHORT_NAME),
+    protocols,
+    ...(domains === undefined ? {} : { domains }),
+    trusted: bool(o.trusted, join(path, 'trusted'), false),
+  };
+}
+
+function device(
+  value: unknown,
+  path: string,
+  counts: Record<PlatformDomainProtocol, number>,
+): PlatformDeviceConfig {
+  const o = object(value, path, ['name', 'domains']);
+  return {
+    name: name(o.name, join(path, 'name'), LONG_NAME),
+    domains: domainSet(o.domains, join(path, 'domains'), counts),
+  };
+}
+
+function domainSet(
+  value: unknown,
+  path: string,
+  counts: Record<PlatformDomainProtocol, number>,
+): PlatformDomainSet {
+  const o = object(value, path, DOMAIN_PROTOCOLS);
+  const out: Partial<Record<PlatformDomainProtocol, readonly number[]>> = {};
+  for (const p of DOMAIN_PROTOCOLS) {
+    const ids = optionalArray(o[p], join(path, p));
+    if (ids === undefined) continue;
+    const seen = new Set<number>();
+    out[p] = ids.map((v, i) => {
+      const at = join(join(path, p), i);
+      if (counts[p] === 0) fail(at, `protocol ${p} has no domain on this platform`);
+      const id = int(v, at, 0, counts[p] - 1);
+      if (seen.has(id)) fail(at, `duplicates domain ${id}`);
+      seen.add(id);
+      return id;
+    });
+  }
+  return out;
+}
+
+function powerDomain(value: unknown, path: string): PowerDomainConfig {
+  const o = object(value, path, ['name', 'states', 'state', 'asyncSet']);
+  const states = (
+    optionalArray(o.states, join(path, 'states'), 1) ?? [GENERIC_ON, GENERIC_OFF]
+  ).map((s, i) => int(s, join(join(path, 'states'), i), 0, U32));
+  states.forEach((s, i) => {
+    if (states.indexOf(s) !== i) fail(join(join(path, 'states'), i), `duplicates state ${s}`);
+  });
+  const state = optionalInt(o.state, join(path, 'state'), 0, U32, states[0] as number);
+  if (!states.includes(state)) fail(join(path, 'state'), `${state} is not one of states`);
+  return {
+    name: name(o.name, join(path, 'name'), LONG_NAME),
+    states,
+    state,
+    asyncSet: bool(o.asyncSet, join(path, 'asyncSet'), false),
+  };
+}
+
+function system(value: unknown): SystemPowerConfig {
+  const o = object(value, 'systemPower', ['state']);
+  return { state: optionalInt(o.state, 'systemPower.state', 0, U32, 3) };
+}
+
+function performanceDomain(value: unknown, path: string): PerformanceDomainConfig {
+  const o = object(value, path, [
+    'name',
+    'levels',
+    'level',
+    'limits',
+    'sustainedLevel',
+    'sustainedFreqKhz',
+    'rateLimitUs',
+    'canSetLevel',
+    'canSetLimits',
+  ]);
+  const levels = array(o.levels, join(path, 'levels'), 1, MAX_DOMAINS).map((l, i) =>
+    level(l, join(join(path, 'levels'), i)),
+  );
+  levels.forEach((l, i) => {
+    const prev = levels[i - 1];
+    if (prev !== undefined && l.value <= prev.value) {
+      fail(join(join(join(path, 'levels'), i), 'value'), 'levels must ascend by value');
+    }
+  });
+  const values = levels.map((l) => l.value);
+  const lowest = values[0] as number;
+  const highest = values[values.length - 1] as number;
+  const oneOf = (v: unknown, at: string, fallback: number): number => {
+    const n = optionalInt(v, at, 0, U32, fallback);
+    if (!values.includes(n)) fail(at, `${n} is not a level value`);
+    return n;
+  };
+  let limits = { min: lowest, max: highest };
+  if (o.limits !== undefined) {
+    const lp = join(path, 'limits');
+    const l = object(o.limits, lp, ['min', 'max']);
+    limits = {
+      min: oneOf(l.min, join(lp, 'min'), lowest),
+      max: oneOf(l.max, join(lp, 'max'), highest),
+    };
+    if (limits.min > limits.max) fail(join(lp, 'min'), 'must not exceed limits.max');
+  }
+  const current = oneOf(o.level, join(path, 'level'), limits.max);
+  if (current < limits.min || current > limits.max)
+    fail(join(path, 'level'), 'must be within limits');
+  return {
+    name: name(o.name, join(path, 'name'), LONG_NAME),
+    levels,
+    level: current,
+    limits,
+    sustainedLevel: optionalInt(o.sustainedLevel, join(path, 'sustainedLevel'), 0, U32, highest),
+    sustainedFreqKhz: optionalInt(o.sustainedFreqKhz, join(path, 'sustainedFreqKhz'), 0, U32, 0),
+    rateLimitUs: optionalInt(o.rateLimitUs, join(path, 'rateLimitUs'), 0, 0xfffff, 0),
+    canSetLevel: bool(o.canSetLevel, join(path, 'canSetLevel'), true),
+    canSetLimits: bool(o.canSetLimits, join(path, 'canSetLimits'), true),
+  };
+}
+
+function level(value: unknown, path: string): PerformanceLevelConfig {
+  const o = object(value, path, ['value', 'powerCost', 'latencyUs']);
+  return {
+    value: int(o.value, join(path, 'value'), 0, U32),
+    powerCost: int(o.powerCost, join(path, 'powerCost'), 0, U32),
+    latencyUs: int(o.latencyUs, join(path, 'latencyUs'), 0, 0xffff),
+  };
+}
+
+function clock(value: unknown, path: string): ClockConfig {
+  const o = object(value, path, [
+    'name',
+    'rates',
+    'rate',
+    'enabled',
+    'parents',
+    'parent',
+    'enableLatencyUs',
+  ]);
+  const rp = join(path, 'rates');
+  let rates: ClockConfig['rates'];
+  let lowest: number;
+  if (Array.isArray(o.rates)) {
+    const list = array(o.rates, rp, 1, MAX_DOMAINS).map((r, i) =>
+      int(r, join(rp, i), 0, Number.MAX_SAFE_INTEGER),
+    );
+    list.forEach((r, i) => {
+      const prev = list[i - 1];
+      if (prev !== undefined && r <= prev) fail(join(rp, i), 'rates must ascend strictly');
+    });
+    rates = list;
+    lowest = list[0] as number;
+  } else {
+    const r = object(o.rates, rp, ['min', 'max', 'step']);
+    const min = int(r.min, join(rp, 'min'), 0, Number.MAX_SAFE_INTEGER);
+    const max = int(r.max, join(rp, 'max'), min, Number.MAX_SAFE_INTEGER);
+    const step = int(r.step, join(rp, 'step'), 1, Number.MAX_SAFE_INTEGER);
+    rates = { min, max, step };
+    lowest = min;
+  }
+  const rate = optionalInt(o.rate, join(path, 'rate'), 0, Number.MAX_SAFE_INTEGER, lowest);
+  if (!isSupportedRate(rates, rate)) fail(join(path, 'rate'), `${rate} is not a supported rate`);
+  const parents = (optionalArray(o.parents, join(path, 'parents'), 0, 255) ?? []).map((p, i) =>
+    int(p, join(join(path, 'parents'), i), 0, MAX_DOMAINS - 1),
+  );
+  let parent: number | undefined;
+  if (o.parent !== undefined) {
+    parent = int(o.parent, join(path, 'parent'), 0, MAX_DOMAINS - 1);
+    if (!parents.includes(parent)) fail(join(path, 'parent'), `${parent} is not one of parents`);
+  } else {
+    parent = parents[0];
+  }
+  return {
+    name: name(o.name, join(path, 'name'), LONG_NAME),
+    rates,
+    rate,
+    enabled: bool(o.enabled, join(path, 'enabled'), true),
+    parents,
+    ...(parent === undefined ? {} : { parent }),
+    enableLatencyUs: optionalInt(o.enableLatencyUs, join(path, 'enableLatencyUs'), 0, U32, 0),
+  };
+}
+
+function checkParents(c: ClockConfig, index: number, count: number): void {
+  const parents = c.parents ?? [];
+  parents.forEach((p, i) => {
+    const at = `clocks[${index}].parents[${i}]`;
+    if (p >= count) fail(at, `clock ${p} does not exist`);
+    if (p === index) fail(at, 'a clock cannot be its own parent');
+    if (parents.indexOf(p) !== i) fail(at, `duplicates parent ${p}`);
+  });
+}
+
+/** True when `rate` is one of the clock's rates. @internal */
+export function isSupportedRate(rates: ClockConfig['rates'], rate: number): boolean {
+  if (isRateList(rates)) return rates.includes(rate);
+  return rate >= rates.min && rate <= rates.max && (rate - rates.min) % rates.step === 0;
+}
+
+/** Narrows a clock's rates to the list form. @internal */
+export function isRateList(rates: ClockConfig['rates']): rates is readonly number[] {
+  return Array.isArray(rates);
+}
+
+function sensor(value: unknown, path: string): SensorConfig {
+  const o = object(value, path, [
+    'name',
+    'type',
+    'unitExponent',
+    'value',
+    'tripPoints',
+    'asyncRead',
+    'readLatencyMs',
+    'enabled',
+  ]);
+  const readLatencyMs =
+    o.readLatencyMs === undefined
+      ? undefined
+      : num(o.readLatencyMs, join(path, 'readLatencyMs'), 0);
+  return {
+    name: name(o.name, join(path, 'name'), SHORT_NAME),
+    type: int(o.type, join(path, 'type'), 0, 255),
+    unitExponent: optionalInt(o.unitExponent, join(path, 'unitExponent'), -16, 15, 0),
+    value: generator(o.value, join(path, 'value')),
+    tripPoints: optionalInt(o.tripPoints, join(path, 'tripPoints'), 0, 255, 0),
+    asyncRead: bool(o.asyncRead, join(path, 'asyncRead'), false),
+    ...(readLatencyMs === undefined ? {} : { readLatencyMs }),
+    enabled: bool(o.enabled, join(path, 'enabled'), true),
+  };
+}
+
+const READING = 2 ** 52;
+
+function generator(value: unknown, path: string): SensorValueGenerator {
+  const kind = (value as Plain | null)?.kind;
+  const kp = join(path, 'kind');
+  const noise = (o: Plain): { noise?: SensorNoiseConfig } =>
+    o.noise === undefined ? {} : { noise: noiseConfig(o.noise, join(path, 'noise')) };
+  switch (kind) {
+    case 'constant': {
+      const o = object(value, path, ['kind', 'value', 'noise']);
+      return { kind, value: num(o.value, join(path, 'value'), -READING, READING), ...noise(o) };
+    }
+    case 'ramp': {
+      const o = object(value, path, ['kind', 'from', 'to', 'periodMs', 'noise']);
+      return {
+        kind,
+        from: num(o.from, join(path, 'from'), -READING, READING),
+        to: num(o.to, join(path, 'to'), -READING, READING),
+        periodMs: positive(o.periodMs, join(path, 'periodMs')),
+        ...noise(o),
+      };
+    }
+    case 'sine': {
+      const o = object(value, path, ['kind', 'offset', 'amplitude', 'periodMs', 'phase', 'noise']);
+      return {
+        kind,
+        offset: num(o.offset, join(path, 'offset'), -READING, READING),
+        amplitude: num(o.amplitude, join(path, 'amplitude'), 0, READING),
+        periodMs: positive(o.periodMs, join(path, 'periodMs')),
+        phase: o.phase === undefined ? 0 : num(o.phase, join(path, 'phase'), 0, 1),
+        ...noise(o),
+      };
+    }
+    case 'sequence': {
+      const o = object(value, path, ['kind', 'values', 'intervalMs', 'noise']);
+      return {
+        kind,
+        values: array(o.values, join(path, 'values'), 1).map((v, i) =>
+          num(v, join(join(path, 'values'), i), -READING, READING),
+        ),
+        intervalMs: positive(o.intervalMs, join(path, 'intervalMs')),
+        ...noise(o),
+      };
+    }
+    default:
+      object(value, path, [
+        'kind',
+        'value',
+        'from',
+        'to',
+        'periodMs',
+        'offset',
+        'amplitude',
+        'phase',
+        'values',
+        'intervalMs',
+        'noise',
+      ]);
+      return fail(kp, 'must be one of constant, ramp, sine, sequence');
+  }
+}
+
+function noiseConfig(value: unknown, path: string): SensorNoiseConfig {
+  const o = object(value, path, ['amplitude', 'seed']);
+  return {
+    amplitude: num(o.amplitude, join(path, 'amplitude'), 0, READING),
+    ...(o.seed === undefined ? {} : { seed: int(o.seed, join(path, 'seed'), 0, U32) }),
+  };
+}
+
+function positive(value: unknown, path: string): number {
+  const n = num(value, path, 0);
+  if (n === 0) fail(path, 'must be greater than 0');
+  return n;
+}
+
+function resetDomain(value: unknown, path: string): ResetDomainConfig {
+  const o = object(value, path, ['name', 'latencyUs', 'asyncReset']);
+  return {
+    name: name(o.name, join(path, 'name'), LONG_NAME),
+    ...(o.latencyUs === undefined
+      ? {}
+      : { latencyUs: int(o.latencyUs, join(path, 'latencyUs'), 0, 0x7ffffffe) }),
+    asyncReset: bool(o.asyncReset, join(path, 'asyncReset'), false),
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,237 @@
+import type { Clock } from '@scmi-ts/core';
+import { PlatformError } from '../errors/platform-error.js';
+import { SeededRandom } from '../random/seeded-random.js';
+import type {
+  FaultAction,
+  FaultKind,
+  FaultLogEntry,
+  FaultRule,
+  FaultStage,
+  IdentifiedFaultRule,
+} from './fault-rule.js';
+
+/** Every fault kind, in a stable order. */
+const KINDS: readonly FaultKind[] = [
+  'delay',
+  'drop',
+  'duplicate',
+  'reorder',
+  'late-reply',
+  'corrupt-token',
+  'corrupt-type',
+  'corrupt-protocol',
+  'truncate',
+  'unsolicited',
+  'notification-storm',
+];
+const COMMAND_ONLY: ReadonlySet<FaultKind> = new Set([
+  'reorder',
+  'unsolicited',
+  'notification-storm',
+]);
+const STAGES: readonly FaultStage[] = ['command', 'delayed-response', 'notification'];
+const MAX_LOG = 10_000;
+
+interface ActiveRule {
+  readonly rule: FaultRule;
+  readonly id: string;
+  seen: number;
+  fired: number;
+}
+
+/** One rule that fired on a message: its id and action. */
+export interface FiredFault {
+  /** The rule id. */
+  readonly ruleId: string;
+  /** What to do. */
+  readonly action: FaultAction;
+}
+
+/** A message a fault rule may fire on. @internal */
+export interface FaultSubject {
+  readonly stage: FaultStage;
+  readonly agentId: number;
+  readonly protocolId: number;
+  readonly messageId: number;
+  readonly token: number;
+}
+
+/**
+ * The platform's message-level fault rules (`platform.faults`): add rules, read what was injected.
+ * Probabilities are drawn from a generator seeded with the platform seed, so the same seed and the
+ * same message sequence inject the same faults. The log keeps the last 10 000 entries; the counts
+ * cover everything since creation.
+ *
+ * @example
+ * ```ts
+ * platform.faults.add({ id: 'lose-vendor', match: { messageId: 0x3 }, action: { kind: 'drop' } });
+ * // … run the agent …
+ * expect(platform.faults.counts.drop).toBe(1);
+ * ```
+ */
+export class FaultInjector {
+  readonly #clock: Clock;
+  readonly #rng: SeededRandom;
+  #rules: ActiveRule[] = [];
+  #next = 1;
+  #seq = 0;
+  readonly #log: FaultLogEntry[] = [];
+  readonly #counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+
+  /** Creates an injector on `clock` (for log times) with the probability seed `seed`. */
+  public constructor(clock: Clock, seed = 1) {
+    this.#clock = clock;
+    this.#rng = new SeededRandom(seed);
+  }
+
+  /**
+   * Adds a rule after the existing ones and returns its id.
+   *
+   * @throws PlatformError `E_FAULT_RULE` when a field is invalid, the id is taken, or the action
+   *   cannot apply to the stage (reorder, unsolicited and notification-storm are for commands).
+   */
+  public add(rule: FaultRule): string {
+    checkRule(rule);
+    const id = rule.id ?? `rule-${this.#next++}`;
+    if (this.#rules.some((r) => r.id === id)) {
+      throw new PlatformError('E_FAULT_RULE', `fault rule id ${id} is already in use`);
+    }
+    this.#rules.push({ rule, id, seen: 0, fired: 0 });
+    return id;
+  }
+
+  /** Removes the rule `id`; false when there is none. */
+  public remove(id: string): boolean {
+    const before = this.#rules.length;
+    this.#rules = this.#rules.filter((r) => r.id !== id);
+    return this.#rules.length !== before;
+  }
+
+  /** Removes every rule (the log and the counts stay). */
+  public clear(): void {
+    this.#rules = [];
+  }
+
+  /** The rules, in order, with their ids. */
+  public get rules(): readonly IdentifiedFaultRule[] {
+    return this.#rules.map((r) => ({ ...r.rule, id: r.id }));
+  }
+
+  /** The faults injected, oldest first (at most the last 10 000). */
+  public get log(): readonly FaultLogEntry[] {
+    return [...this.#log];
+  }
+
+  /** How many faults of each kind were injected. */
+  public get counts(): Readonly<Record<FaultKind, number>> {
+    return { ...this.#counts };
+  }
+
+  /**
+   * The rules that fire on `subject`, in order; logs and counts them. Called by the platform once
+   * per message. @internal
+   */
+  public select(subject: FaultSubject): FiredFault[] {
+    if (this.#rules.length === 0) return [];
+    const fired: FiredFault[] = [];
+    for (const r of this.#rules) {
+      const m = r.rule.match ?? {};
+      if ((m.stage ?? 'command') !== subject.stage) continue;
+      if (m.agentId !== undefined && m.agentId !== subject.agentId) continue;
+      if (m.protocolId !== undefined && m.protocolId !== subject.protocolId) continue;
+      if (m.messageId !== undefined && m.messageId !== subject.messageId) continue;
+      r.seen++;
+      if (m.nth !== undefined && r.seen !== m.nth) continue;
+      if (m.times !== undefined && r.fired >= m.times) continue;
+      if (m.probability !== undefined && this.#rng.next() >= m.probability) continue;
+      r.fired++;
+      fired.push({ ruleId: r.id, action: r.rule.action });
+      this.#record(r.id, r.rule.action.kind, subject);
+    }
+    return fired;
+  }
+
+  #record(ruleId: string, kind: FaultKind, s: FaultSubject): void {
+    this.#counts[kind]++;
+    this.#log.push({
+      seq: ++this.#seq,
+      atMs: this.#clock.now(),
+      ruleId,
+      kind,
+      stage: s.stage,
+      agentId: s.agentId,
+      protocolId: s.protocolId,
+      messageId: s.messageId,
+      token: s.token,
+    });
+    if (this.#log.length > MAX_LOG) this.#log.shift();
+  }
+}
+
+function bad(message: string): never {
+  throw new PlatformError('E_FAULT_RULE', `invalid fault rule: ${message}`);
+}
+
+function checkInt(v: number | undefined, name: string, min: number, max: number): void {
+  if (v === undefined) return;
+  if (!Number.isInteger(v) || v < min || v > max)
+    bad(`${name} must be an integer in ${min} … ${max}`);
+}
+
+function checkMs(v: number | undefined, name: string): void {
+  if (v === undefined) return;
+  if (!Number.isFinite(v) || v < 0) bad(`${name} must be a number ≥ 0`);
+}
+
+function checkRule(rule: FaultRule): void {
+  const m = rule.match ?? {};
+  const stage = m.stage ?? 'command';
+  if (!STAGES.includes(stage)) bad(`match.stage ${stage} is not a stage`);
+  checkInt(m.agentId, 'match.agentId', 0, 0xffffffff);
+  checkInt(m.protocolId, 'match.protocolId', 0, 0xff);
+  checkInt(m.messageId, 'match.messageId', 0, 0xff);
+  checkInt(m.nth, 'match.nth', 1, Number.MAX_SAFE_INTEGER);
+  checkInt(m.times, 'match.times', 1, Number.MAX_SAFE_INTEGER);
+  if (m.probability !== undefined && !(m.probability >= 0 && m.probability <= 1)) {
+    bad('match.probability must be in 0 … 1');
+  }
+  const a = rule.action as FaultAction | undefined;
+  if (a === undefined || !KINDS.includes(a.kind))
+    bad(`action.kind must be one of ${KINDS.join(', ')}`);
+  if (stage !== 'command' && COMMAND_ONLY.has(a.kind)) {
+    bad(`${a.kind} applies to commands only, not to stage ${stage}`);
+  }
+  switch (a.kind) {
+    case 'delay':
+    case 'late-reply':
+      if (!Number.isFinite(a.ms) || a.ms < 0) bad('action.ms must be a number ≥ 0');
+      break;
+    case 'duplicate':
+      checkMs(a.delayMs, 'action.delayMs');
+      break;
+    case 'reorder':
+      checkMs(a.maxHoldMs, 'action.maxHoldMs');
+      break;
+    case 'corrupt-token':
+    case 'unsolicited':
+      checkInt(a.token, 'action.token', 0, 0x3ff);
+      break;
+    case 'corrupt-type':
+      checkInt(a.type, 'action.type', 0, 3);
+      break;
+    case 'corrupt-protocol':
+      checkInt(a.protocolId, 'action.protocolId', 0, 0xff);
+      break;
+    case 'truncate':
+      checkInt(a.length, 'action.length', 0, Number.MAX_SAFE_INTEGER);
+      break;
+    case 'notification-storm':
+      checkInt(Number.isInteger(a.count) ? a.count : -1, 'action.count', 1, 100_000);
+      checkInt(a.protocolId, 'action.protocolId', 0, 0xff);
+      checkInt(a.messageId, 'action.messageId', 0, 0xff);
+      for (const w of a.payload ?? []) checkInt(w, 'action.payload[]', 0, 0xffffffff);
+      break;
+    case 'drop':
+      break;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * An emulated SCMI platform firmware at the message level — the other end of every transport, for
+ * tests, demos and benchmarks: configuration, the protocol servers, message-level fault injection
+ * and a peer port.
+ *
+ * @packageDocumentation
+ */
+export type {
+  ClockConfig,
+  ClockRateRange,
+  ConstantSensorValue,
+  PerformanceDomainConfig,
+  PerformanceLevelConfig,
+  PerformanceLimitsConfig,
+  PlatformAgentConfig,
+  PlatformConfig,
+  PlatformDeviceConfig,
+  PlatformDomainProtocol,
+  PlatformDomainSet,
+  PlatformProtocolName,
+  PowerDomainConfig,
+  RampSensorValue,
+  ResetDomainConfig,
+  SensorConfig,
+  SensorNoiseConfig,
+  SensorValueGenerator,
+  SequenceSensorValue,
+  SineSensorValue,
+  SystemPowerConfig,
+} from './config/platform-config.js';
+export type { PlatformErrorCode } from './errors/platform-error.js';
+export type { FiredFault } from './faults/fault-injector.js';
+export type {
+  CorruptProtocolFault,
+  CorruptTokenFault,
+  CorruptTypeFault,
+  DelayFault,
+  DropFault,
+  DuplicateFault,
+  FaultAction,
+  FaultKind,
+  FaultLogEntry,
+  FaultMatch,
+  FaultRule,
+  FaultStage,
+  IdentifiedFaultRule,
+  LateReplyFault,
+  NotificationStormFault,
+  ReorderFault,
+  TruncateFault,
+  UnsolicitedFault,
+} from './faults/fault-rule.js';
+export type {
+  PlatformBehaviour,
+  ResolvedPlatformBehaviour,
+} from './platform/platform-behaviour.js';
+export type { PlatformCounters } from './platform/platform-counters.js';
+export type {
+  ClockSnapshot,
+  NotificationSubscription,
+  PerformanceSnapshot,
+  PlatformStateSnapshot,
+  ResetSnapshot,
+  SensorSnapshot,
+} from './platform/platform-snapshot.js';
+export type { ScmiPlatformOptions } from './platform/scmi-platform.js';
+
+export { createDefaultPlatformConfig } from './config/default-platform-config.js';
+export { loadPlatformConfig } from './config/load-platform-config.js';
+export { validatePlatformConfig } from './config/validate-platform-config.js';
+export { PlatformError } from './errors/platform-error.js';
+export { FaultInjector } from './faults/fault-injector.js';
+export { resolvePlatformBehaviour } from './platform/platform-behaviour.js';
+export { ScmiPlatform } from './platform/scmi-platform.js';
+export { BaseMessageId, BaseNotificationId } from './protocols/base/base-message-id.js';
+export { ClockMessageId, ClockNotificationId } from './protocols/clock/clock-message-id.js';
+export {
+  PerformanceMessageId,
+  PerformanceNotificationId,
+} from './protocols/performance/performance-message-id.js';
+export { PowerMessageId, PowerNotificationId } from './protocols/power/power-message-id.js';
+export { ResetMessageId, ResetNotificationId } from './protocols/reset/reset-message-id.js';
+export { SensorMessageId, SensorNotificationId } from './protocols/sensor/sensor-message-id.js';
+export { sensorReading } from './protocols/sensor/sensor-reading.js';
+export {
+  SystemPowerMessageId,
+  SystemPowerNotificationId,
+} from './protocols/system-power/system-power-message-id.js';
+export { SeededRandom } from './random/seeded-random.js';

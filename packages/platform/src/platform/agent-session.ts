@@ -1,0 +1,104 @@
+import type { PlatformAgentLink } from '@scmi-ts/core';
+import type {
+  PlatformAgentConfig,
+  PlatformConfig,
+  PlatformDomainProtocol,
+} from '../config/platform-config.js';
+import { PROTOCOL_ID_OF } from '../protocols/protocol-names.js';
+
+const DOMAIN_PROTOCOLS: readonly PlatformDomainProtocol[] = [
+  'power',
+  'performance',
+  'clock',
+  'sensor',
+  'reset',
+];
+
+/** The number of domains of each domain protocol in a configuration. @internal */
+export function domainCounts(config: PlatformConfig): Record<PlatformDomainProtocol, number> {
+  return {
+    power: config.powerDomains?.length ?? 0,
+    performance: config.performanceDomains?.length ?? 0,
+    clock: config.clocks?.length ?? 0,
+    sensor: config.sensors?.length ?? 0,
+    reset: config.resetDomains?.length ?? 0,
+  };
+}
+
+/**
+ * One configured agent as the platform sees it: its permissions (which Base commands may change),
+ * its connection if any, and its notification subscriptions. @internal
+ */
+export class AgentSession {
+  public readonly id: number;
+  public readonly config: PlatformAgentConfig;
+  public link: PlatformAgentLink | undefined;
+  /** Protocol ids the agent may use (Base excluded). */
+  public readonly protocols: ReadonlySet<number>;
+  readonly #domains = new Map<PlatformDomainProtocol, Set<number>>();
+  readonly #counts: Record<PlatformDomainProtocol, number>;
+  readonly #subscriptions = new Set<string>();
+
+  public constructor(config: PlatformAgentConfig, platform: PlatformConfig) {
+    this.id = config.id;
+    this.config = config;
+    this.protocols = new Set(config.protocols.map((p) => PROTOCOL_ID_OF[p]));
+    this.#counts = domainCounts(platform);
+    this.resetPermissions();
+  }
+
+  /** Restores the domain permissions of the configuration. */
+  public resetPermissions(): void {
+    for (const p of DOMAIN_PROTOCOLS) {
+      const listed = this.config.domains?.[p];
+      const ids = listed ?? Array.from({ length: this.#counts[p] }, (_, i) => i);
+      this.#domains.set(p, new Set(ids));
+    }
+  }
+
+  /** Whether the agent may use domain `id` of protocol `p`. */
+  public mayUse(p: PlatformDomainProtocol, id: number): boolean {
+    return this.#domains.get(p)?.has(id) ?? false;
+  }
+
+  /** Allows or denies domain `id` of protocol `p`. */
+  public setAllowed(p: PlatformDomainProtocol, id: number, allow: boolean): void {
+    const set = this.#domains.get(p);
+    if (set === undefined) return;
+    if (allow) set.add(id);
+    else set.delete(id);
+  }
+
+  /** Turns the notification `notificationId` of protocol `protocolId` on one domain on or off. */
+  public subscribe(
+    protocolId: number,
+    notificationId: number,
+    domainId: number,
+    on: boolean,
+  ): void {
+    const key = subscriptionKey(protocolId, notificationId, domainId);
+    if (on) this.#subscriptions.add(key);
+    else this.#subscriptions.delete(key);
+  }
+
+  /** Whether the agent subscribed to the notification on the domain. */
+  public subscribed(protocolId: number, notificationId: number, domainId: number): boolean {
+    return this.#subscriptions.has(subscriptionKey(protocolId, notificationId, domainId));
+  }
+
+  /** Every subscription, as `[protocolId, notificationId, domainId]`. */
+  public subscriptions(): [number, number, number][] {
+    return [...this.#subscriptions].map(
+      (k) => k.split(':').map(Number) as [number, number, number],
+    );
+  }
+
+  /** Drops every subscription. */
+  public clearSubscriptions(): void {
+    this.#subscriptions.clear();
+  }
+}
+
+function subscriptionKey(protocolId: number, notificationId: number, domainId: number): string {
+  return `${protocolId}:${notificationId}:${domainId}`;
+}

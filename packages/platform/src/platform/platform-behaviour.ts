@@ -1,0 +1,88 @@
+import { ScmiConfigError } from '@scmi-ts/core';
+
+/**
+ * Switches for the points where real firmware differs, and the platform's timing. Every field is
+ * optional; {@link resolvePlatformBehaviour} fills in the defaults. JSON-able.
+ *
+ * Fixed behaviours (both SCP-firmware and OP-TEE agree): a wrong payload size gets
+ * PROTOCOL_ERROR; an unknown protocol gets NOT_SUPPORTED; a response that does not fit the link's
+ * `maxMsgSize` gets PROTOCOL_ERROR.
+ *
+ * @example
+ * ```ts
+ * const optee: PlatformBehaviour = { unknownMessage: 'not-supported' };
+ * ```
+ */
+export interface PlatformBehaviour {
+  /**
+   * Status for a message id the protocol does not implement: `'not-found'` (default, SCP-firmware,
+   * scmi-tests) or `'not-supported'` (OP-TEE).
+   */
+  readonly unknownMessage?: 'not-found' | 'not-supported';
+  /**
+   * Status for a command to a protocol the platform implements but the agent may not use (it is
+   * absent from the agent's LIST_PROTOCOLS): `'not-supported'` (default: the protocol looks
+   * absent, like an unknown one) or `'denied'`.
+   */
+  readonly hiddenProtocol?: 'not-supported' | 'denied';
+  /** Time an asynchronous operation takes before its delayed response, in ms; default 1. */
+  readonly asyncLatencyMs?: number;
+  /** Wait before posting a delayed response again after `link.post` refused it, in ms; default 1. */
+  readonly postRetryMs?: number;
+  /** How many times a refused delayed response is posted again before it is dropped; default 20. */
+  readonly maxPostRetries?: number;
+  /** Largest number of entries in one multi-part reply (besides what fits); default unbounded. */
+  readonly multiPartMax?: number;
+  /** Asynchronous operations pending at once per protocol (clock, sensor); default 8, at most 255. */
+  readonly maxPendingAsync?: number;
+  /** How often sensors are sampled for trip points while any is armed, in ms; default 10. */
+  readonly sensorPollMs?: number;
+}
+
+/** A {@link PlatformBehaviour} with every default filled in. */
+export type ResolvedPlatformBehaviour = Required<PlatformBehaviour>;
+
+/**
+ * Fills in the defaults of a {@link PlatformBehaviour} and checks the numbers.
+ *
+ * @throws ScmiConfigError naming the field (`behaviour.postRetryMs`, …) when a value is invalid.
+ * @example
+ * ```ts
+ * resolvePlatformBehaviour({}).unknownMessage; // 'not-found'
+ * ```
+ */
+export function resolvePlatformBehaviour(b: PlatformBehaviour = {}): ResolvedPlatformBehaviour {
+  const r: ResolvedPlatformBehaviour = {
+    unknownMessage: b.unknownMessage ?? 'not-found',
+    hiddenProtocol: b.hiddenProtocol ?? 'not-supported',
+    asyncLatencyMs: b.asyncLatencyMs ?? 1,
+    postRetryMs: b.postRetryMs ?? 1,
+    maxPostRetries: b.maxPostRetries ?? 20,
+    multiPartMax: b.multiPartMax ?? Number.MAX_SAFE_INTEGER,
+    maxPendingAsync: b.maxPendingAsync ?? 8,
+    sensorPollMs: b.sensorPollMs ?? 10,
+  };
+  if (!['not-found', 'not-supported'].includes(r.unknownMessage)) {
+    throw new ScmiConfigError('behaviour.unknownMessage', 'must be not-found or not-supported');
+  }
+  if (!['not-supported', 'denied'].includes(r.hiddenProtocol)) {
+    throw new ScmiConfigError('behaviour.hiddenProtocol', 'must be not-supported or denied');
+  }
+  check('asyncLatencyMs', r.asyncLatencyMs, 0, false);
+  check('postRetryMs', r.postRetryMs, 0, false);
+  check('maxPostRetries', r.maxPostRetries, 0, true);
+  check('multiPartMax', r.multiPartMax, 1, true);
+  check('maxPendingAsync', r.maxPendingAsync, 1, true, 255);
+  check('sensorPollMs', r.sensorPollMs, 0.001, false);
+  return r;
+}
+
+function check(field: string, v: number, min: number, integer: boolean, max = Infinity): void {
+  const ok = Number.isFinite(v) && v >= min && v <= max && (!integer || Number.isInteger(v));
+  if (!ok) {
+    throw new ScmiConfigError(
+      `behaviour.${field}`,
+      `must be ${integer ? 'an integer' : 'a number'} in ${min} … ${max}, got ${String(v)}`,
+    );
+  }
+}

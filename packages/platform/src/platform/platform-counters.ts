@@ -1,0 +1,48 @@
+/**
+ * What the platform has done, counted since it was created (a snapshot: read
+ * {@link ScmiPlatform.counters} again for fresh values).
+ */
+export interface PlatformCounters {
+  /** Commands with a valid header from a connected agent. */
+  readonly requests: number;
+  /** Responses `handle` returned. */
+  readonly responses: number;
+  /** Responses sent later through `link.respond` (fault rules: delay, late reply, duplicate, reorder, unsolicited). */
+  readonly lateResponses: number;
+  /**
+   * Requests dropped without a response: shorter than a header, a bad header (reserved bits, type 1),
+   * not a command, from an agent that is not connected, or after `close`.
+   */
+  readonly droppedRequests: number;
+  /** Notifications `link.post` accepted. */
+  readonly notificationsPosted: number;
+  /** Notifications `link.post` refused (dropped, as the virtio specification allows). */
+  readonly notificationsDropped: number;
+  /** Delayed responses `link.post` accepted. */
+  readonly delayedResponsesPosted: number;
+  /** Times a refused delayed response was scheduled to be posted again. */
+  readonly delayedResponseRetries: number;
+  /** Delayed responses given up after `maxPostRetries` refusals. */
+  readonly delayedResponsesDropped: number;
+  /** Commands whose handler threw (a platform bug): answered with GENERIC_ERROR. */
+  readonly handlerErrors: number;
+}
+
+/** The mutable counters the platform keeps. @internal */
+export type MutablePlatformCounters = { -readonly [K in keyof PlatformCounters]: number };
+
+/** Zeroed counters. @internal */
+export function createPlatformCounters(): MutablePlatformCounters {
+  return {
+    requests: 0,
+    responses: 0,
+    lateResponses: 0,
+    droppedRequests: 0,
+    notificationsPosted: 0,
+    notificationsDropped: 0,
+    delayedResponsesPosted: 0,
+    delayedResponseRetries: 0,
+    delayedResponsesDropped: 0,
+    handlerErrors: 0,
+  };
+}

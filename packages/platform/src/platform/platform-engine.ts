@@ -1,0 +1,594 @@
+import {
+  MSG_HEADER_SIZE,
+  MSG_STATUS_SIZE,
+  PayloadReader,
+  ScmiError,
+  ScmiMessageType,
+  ScmiProtocolId,
+  ScmiStatus,
+  buildHeader,
+  encodeMsg,
+  encodeMsgResponse,
+  headerDefect,
+  headerMessageId,
+  headerProtocolId,
+  headerToken,
+  headerType,
+  readU32,
+  writeU32,
+  type Clock,
+  type PlatformAgentLink,
+  type PlatformConnection,
+  type TimerHandle,
+} from '@scmi-ts/core';
+import type { PlatformConfig } from '../config/platform-config.js';
+import { PlatformError } from '../errors/platform-error.js';
+import { FaultInjector, type FiredFault, type FaultSubject } from '../faults/fault-injector.js';
+import type { FaultAction, FaultStage } from '../faults/fault-rule.js';
+import { BaseNotificationId } from '../protocols/base/base-message-id.js';
+import {
+  fail,
+  ok,
+  words,
+  type MessageHandler,
+  type PlatformRequest,
+  type PlatformServices,
+  type ProtocolServer,
+  type Reply,
+} from '../protocols/protocol-server.js';
+import { AgentSession } from './agent-session.js';
+import type { ResolvedPlatformBehaviour } from './platform-behaviour.js';
+import { createPlatformCounters, type MutablePlatformCounters } from './platform-counters.js';
+import { TimerBag } from './timer-bag.js';
+
+const EMPTY = new Uint8Array(0);
+const DELIVERY: ReadonlySet<FaultAction['kind']> = new Set([
+  'drop',
+  'delay',
+  'late-reply',
+  'reorder',
+  'duplicate',
+]);
+const DEFAULT_TRUNCATE = 6;
+const COMMAND: number = ScmiMessageType.COMMAND;
+const SUCCESS: number = ScmiStatus.SUCCESS;
+const BASE: number = ScmiProtocolId.BASE;
+const DEFAULT_HOLD_MS = 100;
+
+interface Held {
+  readonly bytes: Uint8Array;
+  readonly timer: TimerHandle;
+}
+
+/** Rewrites one field of the header word at the start of `bytes` (when there is one). */
+function rewriteHeader(bytes: Uint8Array, edit: (word: number) => number): void {
+  if (bytes.byteLength >= MSG_HEADER_SIZE) writeU32(bytes, 0, edit(readU32(bytes, 0)) >>> 0);
+}
+
+function sizeOk(size: MessageHandler['size'], n: number): boolean {
+  return typeof size === 'number' ? n === size : size.includes(n);
+}
+
+/**
+ * The platform's message engine: sessions, dispatch to protocol servers, P2A delivery with retries,
+ * fault injection and timers. {@link ScmiPlatform} is its public face. @internal
+ */
+export class PlatformEngine implements PlatformServices {
+  public readonly config: PlatformConfig;
+  public readonly behaviour: ResolvedPlatformBehaviour;
+  public readonly clock: Clock;
+  public readonly seed: number;
+  public readonly startedAt: number;
+  public readonly timers: TimerBag;
+  public readonly counters: MutablePlatformCounters = createPlatformCounters();
+  public readonly faults: FaultInjector;
+  readonly #sessions = new Map<number, AgentSession>();
+  readonly #servers = new Map<number, ProtocolServer>();
+  readonly #held = new Map<string, Held>();
+  #closed = false;
+
+  public constructor(
+    config: PlatformConfig,
+    behaviour: ResolvedPlatformBehaviour,
+    clock: Clock,
+    seed: number,
+  ) {
+    this.config = config;
+    this.behaviour = behaviour;
+    this.clock = clock;
+    this.seed = seed;
+    this.startedAt = clock.now();
+    this.timers = new TimerBag(clock);
+    this.faults = new FaultInjector(clock, seed);
+    for (const a of config.agents) this.#sessions.set(a.id, new AgentSession(a, config));
+  }
+
+  public get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Adds a protocol server. */
+  public register(server: ProtocolServer): void {
+    this.#servers.set(server.id, server);
+  }
+
+  public agents(): Iterable<AgentSession> {
+    return this.#sessions.values();
+  }
+
+  public agent(id: number): AgentSession | undefined {
+    return this.#sessions.get(id);
+  }
+
+  // ---- the port ---------------------------------------------------------------------------
+
+  public connect(agentId: number, link: PlatformAgentLink): PlatformConnection {
+    if (this.#closed) throw new PlatformError('E_CLOSED', 'the platform is closed');
+    const session = this.#sessions.get(agentId);
+    if (session === undefined) {
+      throw new PlatformError('E_UNKNOWN_AGENT', `agent ${agentId} is not in the configuration`);
+    }
+    if (session.link !== undefined) {
+      throw new PlatformError('E_AGENT_CONNECTED', `agent ${agentId} is already connected`);
+    }
+    session.link = link;
+    return {
+      agentId,
+      disconnect: () => {
+        if (session.link === link) this.#disconnect(session);
+      },
+    };
+  }
+
+  public handle(agentId: number, channelId: number, request: Uint8Array): Uint8Array | undefined {
+    const session = this.#sessions.get(agentId);
+    const link = session?.link;
+    if (this.#closed || session === undefined || link === undefined) {
+      this.counters.droppedRequests++;
+      return undefined;
+    }
+    if (request.byteLength < MSG_HEADER_SIZE) {
+      this.counters.droppedRequests++;
+      this.#errorEvent(session, link, undefined);
+      return undefined;
+    }
+    const word = readU32(request, 0);
+    if (headerDefect(word) !== undefined || headerType(word) !== COMMAND) {
+      this.counters.droppedRequests++;
+      this.#errorEvent(session, link, word);
+      return undefined;
+    }
+    this.counters.requests++;
+    const fired = this.faults.select(this.#subject('command', agentId, word));
+    const delivery = fired.find((f) => DELIVERY.has(f.action.kind))?.action;
+    this.#extras(session, link, channelId, word, fired);
+    if (delivery?.kind === 'delay') {
+      const payload = request.slice(MSG_HEADER_SIZE);
+      this.timers.arm(
+        delivery.ms,
+        () => {
+          const response = this.#transform(
+            this.#process(session, link, word, payload),
+            fired,
+            word,
+          );
+          this.#respond(session, link, channelId, response);
+        },
+        agentId,
+      );
+      return undefined;
+    }
+    const payload = request.subarray(MSG_HEADER_SIZE);
+    const response = this.#transform(this.#process(session, link, word, payload), fired, word);
+    return this.#deliver(session, link, channelId, response, delivery);
+  }
+
+  /** Disconnects every agent and cancels every timer; idempotent. */
+  public close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of this.#sessions.values()) if (s.link !== undefined) this.#disconnect(s);
+    this.timers.cancelAll();
+    this.#held.clear();
+  }
+
+  // ---- services for protocol servers --------------------------------------------------------
+
+  public notify(
+    protocolId: number,
+    notificationId: number,
+    domainId: number,
+    payload: Uint8Array,
+  ): void {
+    for (const s of this.#sessions.values()) {
+      this.notifyAgent(s, protocolId, notificationId, domainId, payload);
+    }
+  }
+
+  public notifyAgent(
+    agent: AgentSession,
+    protocolId: number,
+    notificationId: number,
+    domainId: number,
+    payload: Uint8Array,
+  ): void {
+    const link = agent.link;
+    if (link === undefined || !agent.subscribed(protocolId, notificationId, domainId)) return;
+    const header = buildHeader(notificationId, ScmiMessageType.NOTIFICATION, protocolId, 0);
+    if (payload.byteLength > link.maxMsgSize) {
+      this.counters.notificationsDropped++;
+      return;
+    }
+    this.#postP2a(agent, link, encodeMsg(header, payload), 'notification');
+  }
+
+  public later(
+    req: PlatformRequest,
+    ms: number,
+    tag: string,
+    respond: boolean,
+    complete: () => Reply,
+  ): void {
+    const { agent, link, headerWord } = req;
+    this.timers.arm(
+      ms,
+      () => {
+        const reply = complete();
+        if (!respond) return;
+        const header = ((headerWord & ~0x300) | (ScmiMessageType.DELAYED_RESPONSE << 8)) >>> 0;
+        this.#postP2a(agent, link, this.#encode(link, header, reply), 'delayed-response');
+      },
+      agent.id,
+      tag,
+    );
+  }
+
+  public fit(req: PlatformRequest, fixed: number, entrySize: number): number {
+    // At least one: a reply that cannot hold one entry is answered PROTOCOL_ERROR (too large).
+    return Math.max(1, Math.floor((req.link.maxMsgSize - MSG_STATUS_SIZE - fixed) / entrySize));
+  }
+
+  public resetAgent(agentId: number): void {
+    this.#sessions.get(agentId)?.clearSubscriptions();
+    for (const server of this.#servers.values()) server.detach?.(agentId);
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  #disconnect(session: AgentSession): void {
+    session.link = undefined;
+    for (const key of [...this.#held.keys()]) {
+      if (key.startsWith(`${session.id}:`)) this.#held.delete(key);
+    }
+    this.timers.cancelOwner(session.id);
+    this.resetAgent(session.id);
+  }
+
+  #subject(stage: FaultStage, agentId: number, word: number): FaultSubject {
+    return {
+      stage,
+      agentId,
+      protocolId: headerProtocolId(word),
+      messageId: headerMessageId(word),
+      token: headerToken(word),
+    };
+  }
+
+  #process(
+    session: AgentSession,
+    link: PlatformAgentLink,
+    word: number,
+    payload: Uint8Array,
+  ): Uint8Array {
+    return this.#encode(link, word, this.#dispatch(session, link, word, payload));
+  }
+
+  /** Header, status, returns (only on success); PROTOCOL_ERROR when it does not fit the link. */
+  #encode(link: PlatformAgentLink, header: number, reply: Reply): Uint8Array {
+    const returns = reply.status === SUCCESS ? (reply.returns ?? EMPTY) : EMPTY;
+    if (MSG_STATUS_SIZE + returns.byteLength > link.maxMsgSize) {
+      return encodeMsgResponse(header, ScmiStatus.PROTOCOL_ERROR);
+    }
+    return encodeMsgResponse(header, reply.status, returns);
+  }
+
+  #dispatch(
+    session: AgentSession,
+    link: PlatformAgentLink,
+    word: number,
+    payload: Uint8Array,
+  ): Reply {
+    const protocolId = headerProtocolId(word);
+    const messageId = headerMessageId(word);
+    const server = this.#servers.get(protocolId);
+    if (server === undefined) return fail(ScmiStatus.NOT_SUPPORTED);
+    if (protocolId !== BASE && !session.protocols.has(protocolId)) {
+      return fail(
+        this.behaviour.hiddenProtocol === 'denied' ? ScmiStatus.DENIED : ScmiStatus.NOT_SUPPORTED,
+      );
+    }
+    const req: PlatformRequest = {
+      agent: session,
+      link,
+      headerWord: word,
+      r: new PayloadReader(payload),
+    };
+    const common = this.#common(server, req, messageId, payload.byteLength);
+    if (common !== undefined) return common;
+    const handler = server.messages.get(messageId);
+    if (handler === undefined) {
+      return fail(
+        this.behaviour.unknownMessage === 'not-found'
+          ? ScmiStatus.NOT_FOUND
+          : ScmiStatus.NOT_SUPPORTED,
+      );
+    }
+    if (!sizeOk(handler.size, payload.byteLength)) return fail(ScmiStatus.PROTOCOL_ERROR);
+    if (handler.p2a === true && !link.p2a) return fail(ScmiStatus.NOT_SUPPORTED);
+    try {
+      return handler.run(req);
+    } catch (e) {
+      if (ScmiError.is(e) && e.code === 'E_TRUNCATED') return fail(ScmiStatus.PROTOCOL_ERROR);
+      this.counters.handlerErrors++;
+      return fail(ScmiStatus.GENERIC_ERROR);
+    }
+  }
+
+  /** PROTOCOL_VERSION, PROTOCOL_ATTRIBUTES, PROTOCOL_MESSAGE_ATTRIBUTES; undefined for others. */
+  #common(
+    server: ProtocolServer,
+    req: PlatformRequest,
+    messageId: number,
+    size: number,
+  ): Reply | undefined {
+    switch (messageId) {
+      case 0x0:
+        return size === 0 ? ok(words(server.version)) : fail(ScmiStatus.PROTOCOL_ERROR);
+      case 0x1:
+        return size === 0 ? server.attributes(req) : fail(ScmiStatus.PROTOCOL_ERROR);
+      case 0x2: {
+        if (size !== 4) return fail(ScmiStatus.PROTOCOL_ERROR);
+        const asked = req.r.u32();
+        if (asked <= 0x2) return ok(words(0));
+        const handler = server.messages.get(asked);
+        if (handler === undefined || (handler.p2a === true && !req.link.p2a)) {
+          return fail(ScmiStatus.NOT_FOUND);
+        }
+        return ok(words(handler.attributes ?? 0));
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** Header rewrites, then truncation, as the fired rules say. */
+  #transform(bytes: Uint8Array, fired: readonly FiredFault[], word: number): Uint8Array {
+    let out = bytes;
+    for (const { action: a } of fired) {
+      if (a.kind === 'corrupt-token') {
+        const token = a.token ?? headerToken(word) ^ 0x200;
+        rewriteHeader(out, (w) => (w & ~(0x3ff << 18)) | (token << 18));
+      } else if (a.kind === 'corrupt-type') {
+        const type = a.type ?? 1;
+        rewriteHeader(out, (w) => (w & ~0x300) | (type << 8));
+      } else if (a.kind === 'corrupt-protocol') {
+        const protocolId = a.protocolId ?? headerProtocolId(word) ^ 0xff;
+        rewriteHeader(out, (w) => (w & ~(0xff << 10)) | (protocolId << 10));
+      }
+    }
+    for (const { action: a } of fired) {
+      if (a.kind === 'truncate')
+        out = out.slice(0, Math.min(out.byteLength, a.length ?? DEFAULT_TRUNCATE));
+    }
+    return out;
+  }
+
+  /** Unsolicited responses and notification storms. */
+  #extras(
+    session: AgentSession,
+    link: PlatformAgentLink,
+    channelId: number,
+    word: number,
+    fired: readonly FiredFault[],
+  ): void {
+    for (const { action: a } of fired) {
+      if (a.kind === 'unsolicited') {
+        const token = a.token ?? headerToken(word) ^ 0x200;
+        const header = buildHeader(
+          headerMessageId(word),
+          ScmiMessageType.COMMAND,
+          headerProtocolId(word),
+          token,
+        );
+        const bytes = encodeMsgResponse(header, ScmiStatus.SUCCESS);
+        this.timers.arm(
+          0,
+          () => {
+            this.#respond(session, link, channelId, bytes);
+          },
+          session.id,
+        );
+      } else if (a.kind === 'notification-storm') {
+        const header = buildHeader(
+          a.messageId ?? 0,
+          ScmiMessageType.NOTIFICATION,
+          a.protocolId ?? headerProtocolId(word),
+          0,
+        );
+        const payload = words(...(a.payload ?? [0, 0, 0]));
+        for (let i = 0; i < a.count; i++) {
+          this.#sendNotification(session, link, encodeMsg(header, payload));
+        }
+      }
+    }
+  }
+
+  /** Returns the response now, or arranges its later delivery as the delivery fault says. */
+  #deliver(
+    session: AgentSession,
+    link: PlatformAgentLink,
+    channelId: number,
+    response: Uint8Array,
+    delivery: FaultAction | undefined,
+  ): Uint8Array | undefined {
+    const key = `${session.id}:${channelId}`;
+    switch (delivery?.kind) {
+      case 'drop':
+        return undefined;
+      case 'late-reply':
+        this.timers.arm(
+          delivery.ms,
+          () => {
+            this.#respond(session, link, channelId, response);
+          },
+          session.id,
+        );
+        return undefined;
+      case 'reorder': {
+        this.#releaseHeld(session, link, channelId);
+        const timer = this.timers.arm(
+          delivery.maxHoldMs ?? DEFAULT_HOLD_MS,
+          () => {
+            this.#held.delete(key);
+            this.#respond(session, link, channelId, response);
+          },
+          session.id,
+        );
+        this.#held.set(key, { bytes: response, timer });
+        return undefined;
+      }
+      case 'duplicate': {
+        const copy = response.slice();
+        this.timers.arm(
+          delivery.delayMs ?? 0,
+          () => {
+            this.#respond(session, link, channelId, copy);
+          },
+          session.id,
+        );
+        break;
+      }
+      default:
+        break;
+    }
+    this.#releaseHeld(session, link, channelId);
+    this.counters.responses++;
+    return response;
+  }
+
+  /** A held (reordered) response goes right after the response being returned now. */
+  #releaseHeld(session: AgentSession, link: PlatformAgentLink, channelId: number): void {
+    const key = `${session.id}:${channelId}`;
+    const held = this.#held.get(key);
+    if (held === undefined) return;
+    this.#held.delete(key);
+    held.timer.cancel();
+    this.timers.arm(
+      0,
+      () => {
+        this.#respond(session, link, channelId, held.bytes);
+      },
+      session.id,
+    );
+  }
+
+  #respond(
+    session: AgentSession,
+    link: PlatformAgentLink,
+    channelId: number,
+    bytes: Uint8Array,
+  ): void {
+    if (session.link !== link) return;
+    this.counters.lateResponses++;
+    link.respond(channelId, bytes);
+  }
+
+  /** Posts a notification or delayed response, through the P2A fault rules. */
+  #postP2a(
+    session: AgentSession,
+    link: PlatformAgentLink,
+    bytes: Uint8Array,
+    stage: 'notification' | 'delayed-response',
+  ): void {
+    const word = readU32(bytes, 0);
+    const fired = this.faults.select(this.#subject(stage, session.id, word));
+    const out = this.#transform(bytes, fired, word);
+    const send = (b: Uint8Array): void => {
+      if (stage === 'notification') this.#sendNotification(session, link, b);
+      else this.#sendDelayed(session, link, b, 0);
+    };
+    const delivery = fired.find((f) => DELIVERY.has(f.action.kind))?.action;
+    switch (delivery?.kind) {
+      case 'drop':
+        return;
+      case 'delay':
+      case 'late-reply':
+        this.timers.arm(
+          delivery.ms,
+          () => {
+            send(out);
+          },
+          session.id,
+        );
+        return;
+      case 'duplicate': {
+        send(out);
+        const copy = out.slice();
+        this.timers.arm(
+          delivery.delayMs ?? 0,
+          () => {
+            send(copy);
+          },
+          session.id,
+        );
+        return;
+      }
+      default:
+        send(out);
+    }
+  }
+
+  #sendNotification(session: AgentSession, link: PlatformAgentLink, bytes: Uint8Array): void {
+    if (session.link !== link) return;
+    if (link.post(bytes)) this.counters.notificationsPosted++;
+    else this.counters.notificationsDropped++;
+  }
+
+  #sendDelayed(
+    session: AgentSession,
+    link: PlatformAgentLink,
+    bytes: Uint8Array,
+    attempt: number,
+  ): void {
+    if (session.link !== link) return;
+    if (link.post(bytes)) {
+      this.counters.delayedResponsesPosted++;
+      return;
+    }
+    if (attempt >= this.behaviour.maxPostRetries) {
+      this.counters.delayedResponsesDropped++;
+      return;
+    }
+    this.counters.delayedResponseRetries++;
+    this.timers.arm(
+      this.behaviour.postRetryMs,
+      () => {
+        this.#sendDelayed(session, link, bytes, attempt + 1);
+      },
+      session.id,
+    );
+  }
+
+  /** BASE_ERROR_EVENT to the agent that sent a malformed message, if it subscribed. */
+  #errorEvent(session: AgentSession, link: PlatformAgentLink, word: number | undefined): void {
+    if (!session.subscribed(ScmiProtocolId.BASE, BaseNotificationId.ERROR_EVENT, 0)) return;
+    const payload = word === undefined ? words(session.id, 0) : words(session.id, 1, word, 0);
+    const header = buildHeader(
+      BaseNotificationId.ERROR_EVENT,
+      ScmiMessageType.NOTIFICATION,
+      ScmiProtocolId.BASE,
+      0,
+    );
+    this.#postP2a(session, link, encodeMsg(header, payload), 'notification');
+  }
+}

@@ -1,0 +1,210 @@
+import {
+  ScmiConfigError,
+  type Clock,
+  type PlatformAgentLink,
+  type PlatformConnection,
+  type ScmiPlatformPort,
+} from '@scmi-ts/core';
+import type { PlatformConfig } from '../config/platform-config.js';
+import { validatePlatformConfig } from '../config/validate-platform-config.js';
+import type { FaultInjector } from '../faults/fault-injector.js';
+import type { FaultRule } from '../faults/fault-rule.js';
+import { BaseProtocol } from '../protocols/base/base-protocol.js';
+import { ClockProtocol } from '../protocols/clock/clock-protocol.js';
+import { PerformanceProtocol } from '../protocols/performance/performance-protocol.js';
+import { PowerProtocol } from '../protocols/power/power-protocol.js';
+import { ResetProtocol } from '../protocols/reset/reset-protocol.js';
+import { SensorProtocol } from '../protocols/sensor/sensor-protocol.js';
+import { SystemPowerProtocol } from '../protocols/system-power/system-power-protocol.js';
+import {
+  resolvePlatformBehaviour,
+  type PlatformBehaviour,
+  type ResolvedPlatformBehaviour,
+} from './platform-behaviour.js';
+import type { PlatformCounters } from './platform-counters.js';
+import { PlatformEngine } from './platform-engine.js';
+import type { NotificationSubscription, PlatformStateSnapshot } from './platform-snapshot.js';
+
+/** Options of a {@link ScmiPlatform}. Everything but the clock is JSON-able. */
+export interface ScmiPlatformOptions {
+  /** The clock of every delay and timer (a `VirtualClock` in tests, a `RealClock` otherwise). */
+  readonly clock: Clock;
+  /** Behaviour switches and timing; see {@link PlatformBehaviour}. */
+  readonly behaviour?: PlatformBehaviour;
+  /** Fault rules to add at once (same as calling `platform.faults.add` for each). */
+  readonly faults?: readonly FaultRule[];
+  /** Seed of the fault probabilities and of sensor noise; default 1. */
+  readonly seed?: number;
+}
+
+/**
+ * The emulated SCMI platform firmware, at the message level: it turns MSG-layout commands into
+ * responses, keeps device state, and sends notifications and delayed responses to agents through
+ * their {@link @scmi-ts/core!PlatformAgentLink}. It knows nothing of transports: each transport's
+ * backend connects agents and calls {@link ScmiPlatform.handle}.
+ *
+ * Protocols: Base 0x10 (v2.0), Power 0x11 (v3.0), System power 0x12 (v1.0), Performance 0x13
+ * (v3.0), Clock 0x14 (v3.0), Sensor 0x15 (v3.0), Reset 0x16 (v3.0); a protocol is implemented when
+ * the configuration gives it domains.
+ *
+ * Contract and choices:
+ * - A request shorter than a header, with a bad header (reserved bits, type 1) or not a command is
+ *   dropped (no response) and counted in `droppedRequests`; so are requests from an agent that is
+ *   not connected and requests after {@link ScmiPlatform.close}. `handle` never throws.
+ * - Unknown protocol: NOT_SUPPORTED. A protocol the agent may not use is absent from its
+ *   LIST_PROTOCOLS and answered NOT_SUPPORTED (or DENIED with `behaviour.hiddenProtocol`).
+ *   A domain the agent may not use: DENIED, except for discovery (attributes, descriptions, names).
+ * - Unknown message id: NOT_FOUND (or NOT_SUPPORTED with `behaviour.unknownMessage`); a wrong
+ *   payload size: PROTOCOL_ERROR; a response larger than `link.maxMsgSize`: PROTOCOL_ERROR.
+ * - Without a P2A channel (`link.p2a` false) notification requests and asynchronous operations get
+ *   NOT_SUPPORTED, and neither is advertised (virtio-scmi rules).
+ * - Notifications: header type 3, token 0, payload starting with the agent_id of the agent that
+ *   caused the change; sent only to subscribed, connected agents; dropped and counted when
+ *   `link.post` refuses them. Delayed responses: header type 2 with the command's token, posted
+ *   after the operation's latency and posted again (bounded, counted) when `link.post` refuses.
+ * - `disconnect` cancels the agent's timers and subscriptions; `close` cancels every timer.
+ *
+ * @example
+ * ```ts
+ * const clock = new VirtualClock();
+ * const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+ * const conn = platform.connect(1, { p2a: true, maxMsgSize: 128, respond: () => {}, post: () => true });
+ * const header = buildHeader(BaseMessageId.DISCOVER_VENDOR, 0, ScmiProtocolId.BASE, 1);
+ * const response = platform.handle(1, 0, encodeMsg(header)); // header, SUCCESS, "scmi-ts"
+ * conn.disconnect();
+ * platform.close();
+ * ```
+ */
+export class ScmiPlatform implements ScmiPlatformPort {
+  readonly #engine: PlatformEngine;
+  readonly #power: PowerProtocol;
+  readonly #system: SystemPowerProtocol | undefined;
+  readonly #perf: PerformanceProtocol;
+  readonly #clock: ClockProtocol;
+  readonly #sensor: SensorProtocol;
+  readonly #reset: ResetProtocol;
+
+  /**
+   * Creates a platform from a configuration (validated again here, so plain JSON data is fine).
+   *
+   * @throws ScmiConfigError when the configuration, the behaviour or the seed is invalid.
+   * @throws PlatformError `E_FAULT_RULE` when one of `options.faults` is invalid.
+   */
+  public constructor(config: PlatformConfig, options: ScmiPlatformOptions) {
+    const valid = validatePlatformConfig(config);
+    const behaviour = resolvePlatformBehaviour(options.behaviour);
+    const seed = options.seed ?? 1;
+    if (!Number.isSafeInteger(seed)) {
+      throw new ScmiConfigError('seed', `must be an integer, got ${String(seed)}`);
+    }
+    const engine = new PlatformEngine(valid, behaviour, options.clock, seed);
+    this.#engine = engine;
+    this.#power = new PowerProtocol(engine);
+    this.#system = valid.systemPower === undefined ? undefined : new SystemPowerProtocol(engine);
+    this.#perf = new PerformanceProtocol(engine);
+    this.#clock = new ClockProtocol(engine);
+    this.#sensor = new SensorProtocol(engine);
+    this.#reset = new ResetProtocol(engine);
+    const servers = [
+      (valid.powerDomains?.length ?? 0) > 0 ? this.#power : undefined,
+      this.#system,
+      (valid.performanceDomains?.length ?? 0) > 0 ? this.#perf : undefined,
+      (valid.clocks?.length ?? 0) > 0 ? this.#clock : undefined,
+      (valid.sensors?.length ?? 0) > 0 ? this.#sensor : undefined,
+      (valid.resetDomains?.length ?? 0) > 0 ? this.#reset : undefined,
+    ].filter((s) => s !== undefined);
+    for (const s of servers) engine.register(s);
+    engine.register(new BaseProtocol(engine, new Set(servers.map((s) => s.id))));
+    for (const rule of options.faults ?? []) engine.faults.add(rule);
+  }
+
+  /** The validated configuration, with defaults filled in. */
+  public get config(): PlatformConfig {
+    return this.#engine.config;
+  }
+
+  /** The behaviour in force, with defaults filled in. */
+  public get behaviour(): ResolvedPlatformBehaviour {
+    return this.#engine.behaviour;
+  }
+
+  /** The message-level fault rules, their log and counts. */
+  public get faults(): FaultInjector {
+    return this.#engine.faults;
+  }
+
+  /** A snapshot of the counters. */
+  public get counters(): PlatformCounters {
+    return { ...this.#engine.counters };
+  }
+
+  /** Whether {@link ScmiPlatform.close} was called. */
+  public get closed(): boolean {
+    return this.#engine.closed;
+  }
+
+  /** Ids of the agents connected now, ascending. */
+  public get connectedAgents(): readonly number[] {
+    return [...this.#engine.agents()]
+      .filter((a) => a.link !== undefined)
+      .map((a) => a.id)
+      .sort((a, b) => a - b);
+  }
+
+  /** Timers the platform has armed (delayed responses, async operations, faults, sensor sampling). */
+  public get armedTimers(): number {
+    return this.#engine.timers.size;
+  }
+
+  /**
+   * Connects agent `agentId` through `link`. The connection's `disconnect` is idempotent and
+   * cancels the agent's pending delayed responses, asynchronous operations, held or late replies
+   * and subscriptions; the agent may then connect again.
+   *
+   * @throws PlatformError `E_UNKNOWN_AGENT` (not configured), `E_AGENT_CONNECTED` (already
+   *   connected) or `E_CLOSED`.
+   */
+  public connect(agentId: number, link: PlatformAgentLink): PlatformConnection {
+    return this.#engine.connect(agentId, link);
+  }
+
+  /**
+   * Processes one MSG-layout command from agent `agentId` on A2P channel `channelId` and returns the
+   * response (header, status, return values), or `undefined` when there is none now (dropped
+   * request, or a fault rule that drops, delays or holds the response). Never throws; the request
+   * bytes are read during the call only.
+   */
+  public handle(agentId: number, channelId: number, request: Uint8Array): Uint8Array | undefined {
+    return this.#engine.handle(agentId, channelId, request);
+  }
+
+  /** The notifications agent `agentId` subscribed to (none when unknown or not connected). */
+  public subscriptions(agentId: number): readonly NotificationSubscription[] {
+    const agent = this.#engine.agent(agentId);
+    if (agent === undefined) return [];
+    return agent
+      .subscriptions()
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2])
+      .map(([protocolId, notificationId, domainId]) => ({ protocolId, notificationId, domainId }));
+  }
+
+  /** The device state now. */
+  public snapshot(): PlatformStateSnapshot {
+    return {
+      powerDomains: this.#power.states(),
+      systemPower: this.#system?.state,
+      performanceDomains: this.#perf.states(),
+      clocks: this.#clock.states(),
+      sensors: this.#sensor.enabled().map((enabled, id) => ({
+        enabled,
+        reading: this.#sensor.reading(id),
+      })),
+      resetDomains: this.#reset.states(),
+    };
+  }
+
+  /** Disconnects every agent and cancels every timer; later requests are dropped. Idempotent. */
+  public close(): void {
+    this.#engine.close();
+  }
+}

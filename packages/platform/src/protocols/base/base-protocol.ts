@@ -1,0 +1,142 @@
+import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import { domainProtocolOf } from '../protocol-names.js';
+import {
+  concat,
+  fail,
+  ok,
+  readEnable,
+  shortName,
+  words,
+  type MessageHandler,
+  type PlatformRequest,
+  type PlatformServices,
+  type ProtocolServer,
+  type Reply,
+} from '../protocol-server.js';
+import { BaseMessageId, BaseNotificationId } from './base-message-id.js';
+
+const CALLER = 0xffffffff;
+const BASE: number = ScmiProtocolId.BASE;
+
+/**
+ * Base protocol (0x10), version 2.0: discovery, agents, error notifications and permissions.
+ * @internal
+ */
+export class BaseProtocol implements ProtocolServer {
+  public readonly id = ScmiProtocolId.BASE;
+  public readonly version = 0x20000;
+  public readonly messages: ReadonlyMap<number, MessageHandler>;
+  readonly #p: PlatformServices;
+  readonly #implemented: ReadonlySet<number>;
+
+  public constructor(services: PlatformServices, implemented: ReadonlySet<number>) {
+    this.#p = services;
+    this.#implemented = implemented;
+    const cfg = services.config;
+    this.messages = new Map<number, MessageHandler>([
+      [BaseMessageId.DISCOVER_VENDOR, { size: 0, run: () => ok(shortName(cfg.vendor)) }],
+      [BaseMessageId.DISCOVER_SUB_VENDOR, { size: 0, run: () => ok(shortName(cfg.subVendor)) }],
+      [
+        BaseMessageId.DISCOVER_IMPLEMENTATION_VERSION,
+        { size: 0, run: () => ok(words(cfg.implementationVersion)) },
+      ],
+      [BaseMessageId.DISCOVER_LIST_PROTOCOLS, { size: 4, run: (req) => this.#listProtocols(req) }],
+      [BaseMessageId.DISCOVER_AGENT, { size: 4, run: (req) => this.#discoverAgent(req) }],
+      [
+        BaseMessageId.NOTIFY_ERRORS,
+        {
+          size: 4,
+          p2a: true,
+          run: (req) => {
+            const on = readEnable(req.r);
+            if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+            req.agent.subscribe(this.id, BaseNotificationId.ERROR_EVENT, 0, on);
+            return ok();
+          },
+        },
+      ],
+      [BaseMessageId.SET_DEVICE_PERMISSIONS, { size: 12, run: (req) => this.#setDevice(req) }],
+      [BaseMessageId.SET_PROTOCOL_PERMISSIONS, { size: 16, run: (req) => this.#setProtocol(req) }],
+      [BaseMessageId.RESET_AGENT_CONFIGURATION, { size: 8, run: (req) => this.#resetAgent(req) }],
+    ]);
+  }
+
+  public attributes(req: PlatformRequest): Reply {
+    const protocols = this.#visible(req).length;
+    return ok(words((protocols & 0xff) | ((this.#p.config.agents.length & 0xff) << 8)));
+  }
+
+  /** The protocols an agent sees: those it may use that the platform implements, ascending. */
+  #visible(req: PlatformRequest): number[] {
+    return [...req.agent.protocols].filter((p) => this.#implemented.has(p)).sort((a, b) => a - b);
+  }
+
+  #listProtocols(req: PlatformRequest): Reply {
+    const skip = req.r.u32();
+    const all = this.#visible(req);
+    if (skip > all.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const left = all.length - skip;
+    // Protocol ids are bytes packed four per word: a partial reply returns whole words.
+    const room = this.#p.fit(req, 4, 4) * 4;
+    const n = Math.min(left, room, this.#p.behaviour.multiPartMax);
+    const ids = new Uint8Array(Math.ceil(n / 4) * 4);
+    ids.set(all.slice(skip, skip + n));
+    return ok(concat(words(n), ids));
+  }
+
+  #discoverAgent(req: PlatformRequest): Reply {
+    const asked = req.r.u32();
+    if (asked === 0) return ok(concat(words(0), shortName('platform')));
+    const id = asked === CALLER ? req.agent.id : asked;
+    const agent = this.#p.agent(id);
+    if (agent === undefined) return fail(ScmiStatus.NOT_FOUND);
+    return ok(concat(words(id), shortName(agent.config.name)));
+  }
+
+  #setDevice(req: PlatformRequest): Reply {
+    const agentId = req.r.u32();
+    const deviceId = req.r.u32();
+    const flags = req.r.u32();
+    if (req.agent.config.trusted !== true) return fail(ScmiStatus.DENIED);
+    const target = this.#p.agent(agentId);
+    const device = this.#p.config.devices?.[deviceId];
+    if (target === undefined || device === undefined) return fail(ScmiStatus.NOT_FOUND);
+    if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    for (const [protocol, ids] of Object.entries(device.domains)) {
+      for (const id of ids) {
+        target.setAllowed(protocol as keyof typeof device.domains, id, flags === 1);
+      }
+    }
+    return ok();
+  }
+
+  #setProtocol(req: PlatformRequest): Reply {
+    const agentId = req.r.u32();
+    const deviceId = req.r.u32();
+    const protocolId = req.r.u32();
+    const flags = req.r.u32();
+    if (req.agent.config.trusted !== true) return fail(ScmiStatus.DENIED);
+    const target = this.#p.agent(agentId);
+    const device = this.#p.config.devices?.[deviceId];
+    if (target === undefined || device === undefined) return fail(ScmiStatus.NOT_FOUND);
+    if (protocolId === BASE) return fail(ScmiStatus.NOT_SUPPORTED);
+    const protocol = domainProtocolOf(protocolId);
+    const ids = protocol === undefined ? undefined : device.domains[protocol];
+    if (protocol === undefined || ids === undefined) return fail(ScmiStatus.NOT_FOUND);
+    if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    for (const id of ids) target.setAllowed(protocol, id, flags === 1);
+    return ok();
+  }
+
+  #resetAgent(req: PlatformRequest): Reply {
+    const agentId = req.r.u32();
+    const flags = req.r.u32();
+    const target = this.#p.agent(agentId);
+    if (target === undefined) return fail(ScmiStatus.NOT_FOUND);
+    if (target !== req.agent && req.agent.config.trusted !== true) return fail(ScmiStatus.DENIED);
+    if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    this.#p.resetAgent(target.id);
+    if (flags === 1) target.resetPermissions();
+    return ok();
+  }
+}

@@ -1,0 +1,263 @@
+import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import type { ClockConfig } from '../../config/platform-config.js';
+import { isRateList } from '../../config/validate-platform-config.js';
+import {
+  concat,
+  domainCheck,
+  extendedName,
+  fail,
+  needsExtendedName,
+  notifyCommand,
+  ok,
+  shortName,
+  words,
+  type MessageHandler,
+  type PlatformRequest,
+  type PlatformServices,
+  type ProtocolServer,
+  type Reply,
+} from '../protocol-server.js';
+import { ClockMessageId, ClockNotificationId } from './clock-message-id.js';
+
+interface ClockState {
+  rate: number;
+  enabled: boolean;
+  parent: number | undefined;
+}
+
+const TWO_32 = 2 ** 32;
+const RATE_ENTRY = 8;
+const TAG = 'clock';
+
+/** Splits a rate into its low and high words. */
+function rateWords(rate: number): [number, number] {
+  return [rate % TWO_32, Math.floor(rate / TWO_32)];
+}
+
+/**
+ * Rounds `rate` to a supported one: down (default), up (flags bit 2) or to the nearest (bit 3).
+ * Undefined when the rate is outside the clock's range.
+ */
+function roundRate(rates: ClockConfig['rates'], rate: number, flags: number): number | undefined {
+  const mode = (flags & 8) !== 0 ? 'nearest' : (flags & 4) !== 0 ? 'up' : 'down';
+  if (isRateList(rates)) {
+    const lowest = rates[0] as number;
+    const highest = rates[rates.length - 1] as number;
+    if (rate < lowest || rate > highest) return undefined;
+    const below = rates.filter((r) => r <= rate).pop() as number;
+    const above = rates.find((r) => r >= rate) as number;
+    if (mode === 'down') return below;
+    if (mode === 'up') return above;
+    return rate - below <= above - rate ? below : above;
+  }
+  if (rate < rates.min || rate > rates.max) return undefined;
+  const k = (rate - rates.min) / rates.step;
+  const steps = mode === 'down' ? Math.floor(k) : mode === 'up' ? Math.ceil(k) : Math.round(k);
+  const rounded = rates.min + steps * rates.step;
+  return rounded > rates.max ? rates.min + Math.floor(k) * rates.step : rounded;
+}
+
+/**
+ * Clock protocol (0x14), version 3.0: rates (list or range), asynchronous rate changes with
+ * delayed responses, enable/disable, extended names and parents. @internal
+ */
+export class ClockProtocol implements ProtocolServer {
+  public readonly id = ScmiProtocolId.CLOCK;
+  public readonly version = 0x30000;
+  public readonly messages: ReadonlyMap<number, MessageHandler>;
+  readonly #p: PlatformServices;
+  readonly #clocks: readonly ClockConfig[];
+  readonly #state: ClockState[];
+
+  public constructor(services: PlatformServices) {
+    this.#p = services;
+    this.#clocks = services.config.clocks ?? [];
+    this.#state = this.#clocks.map((c) => ({
+      rate: c.rate ?? 0,
+      enabled: c.enabled !== false,
+      parent: c.parent,
+    }));
+    const count = (): number => this.#clocks.length;
+    this.messages = new Map<number, MessageHandler>([
+      [ClockMessageId.ATTRIBUTES, { size: 4, run: (req) => this.#attributes(req) }],
+      [ClockMessageId.DESCRIBE_RATES, { size: 8, run: (req) => this.#describe(req) }],
+      [ClockMessageId.RATE_SET, { size: 16, run: (req) => this.#setRate(req) }],
+      [ClockMessageId.RATE_GET, { size: 4, run: (req) => this.#getRate(req) }],
+      [ClockMessageId.CONFIG_SET, { size: [8, 12], run: (req) => this.#setConfig(req) }],
+      [ClockMessageId.NAME_GET, { size: 4, run: (req) => this.#name(req) }],
+      [
+        ClockMessageId.RATE_NOTIFY,
+        notifyCommand(this.id, ClockNotificationId.RATE_CHANGED, 'clock', count),
+      ],
+      [
+        ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY,
+        notifyCommand(this.id, ClockNotificationId.RATE_CHANGE_REQUESTED, 'clock', count),
+      ],
+      [ClockMessageId.CONFIG_GET, { size: 8, run: (req) => this.#getConfig(req) }],
+      [ClockMessageId.POSSIBLE_PARENTS_GET, { size: 8, run: (req) => this.#parents(req) }],
+      [ClockMessageId.PARENT_SET, { size: 8, run: (req) => this.#setParent(req) }],
+      [ClockMessageId.PARENT_GET, { size: 4, run: (req) => this.#getParent(req) }],
+    ]);
+  }
+
+  /** Rate, enable state and parent of every clock. */
+  public states(): readonly Readonly<ClockState>[] {
+    return this.#state.map((s) => ({ ...s }));
+  }
+
+  public attributes(): Reply {
+    const pending = this.#p.behaviour.maxPendingAsync & 0xff;
+    return ok(words((this.#clocks.length & 0xffff) | (pending << 16)));
+  }
+
+  #clock(req: PlatformRequest, use: boolean): [number, ClockConfig, ClockState] | Reply {
+    const id = req.r.u32();
+    const bad = domainCheck(req, 'clock', id, this.#clocks.length, use);
+    return bad ?? [id, this.#clocks[id] as ClockConfig, this.#state[id] as ClockState];
+  }
+
+  #attributes(req: PlatformRequest): Reply {
+    const found = this.#clock(req, false);
+    if (!Array.isArray(found)) return found;
+    const [, c, s] = found;
+    const p2a = req.link.p2a;
+    const attributes =
+      (s.enabled ? 1 : 0) |
+      (p2a ? (1 << 31) | (1 << 30) : 0) |
+      (needsExtendedName(c.name) ? 1 << 29 : 0) |
+      ((c.parents?.length ?? 0) > 0 ? 1 << 28 : 0);
+    return ok(concat(words(attributes), shortName(c.name), words(c.enableLatencyUs ?? 0)));
+  }
+
+  #describe(req: PlatformRequest): Reply {
+    const found = this.#clock(req, false);
+    if (!Array.isArray(found)) return found;
+    const [, c] = found;
+    const index = req.r.u32();
+    const rates = c.rates;
+    if (!isRateList(rates)) {
+      // A range is one triplet (min, max, step), whatever the index.
+      const triplet = [rates.min, rates.max, rates.step].flatMap(rateWords);
+      return ok(words(3 | (1 << 12), ...triplet));
+    }
+    if (index > rates.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const left = rates.length - index;
+    const n = Math.min(
+      left,
+      this.#p.fit(req, 4, RATE_ENTRY),
+      this.#p.behaviour.multiPartMax,
+      0xfff,
+    );
+    const entries = rates.slice(index, index + n).flatMap(rateWords);
+    return ok(words(n | ((left - n) << 16), ...entries));
+  }
+
+  #setRate(req: PlatformRequest): Reply {
+    const flags = req.r.u32();
+    const found = this.#clock(req, true);
+    if (!Array.isArray(found)) return found;
+    const [id, c, s] = found;
+    const low = req.r.u32();
+    const high = req.r.u32();
+    if ((flags & ~0xf) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const asked = high * TWO_32 + low;
+    const rate = asked > Number.MAX_SAFE_INTEGER ? undefined : roundRate(c.rates, asked, flags);
+    if (rate === undefined) return fail(ScmiStatus.OUT_OF_RANGE);
+    const async = (flags & 1) !== 0;
+    if (async && !req.link.p2a) return fail(ScmiStatus.NOT_SUPPORTED);
+    if (async && this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
+      return fail(ScmiStatus.BUSY);
+    }
+    const cause = req.agent.id;
+    this.#p.notify(
+      this.id,
+      ClockNotificationId.RATE_CHANGE_REQUESTED,
+      id,
+      words(cause, id, ...rateWords(rate)),
+    );
+    if (!async) {
+      this.#apply(id, s, rate, cause);
+      return ok();
+    }
+    const respond = (flags & 2) === 0;
+    this.#p.later(req, this.#p.behaviour.asyncLatencyMs, TAG, respond, () => {
+      this.#apply(id, s, rate, cause);
+      return ok(words(id, ...rateWords(rate)));
+    });
+    return ok();
+  }
+
+  #apply(id: number, s: ClockState, rate: number, cause: number): void {
+    if (s.rate === rate) return;
+    s.rate = rate;
+    this.#p.notify(
+      this.id,
+      ClockNotificationId.RATE_CHANGED,
+      id,
+      words(cause, id, ...rateWords(rate)),
+    );
+  }
+
+  #getRate(req: PlatformRequest): Reply {
+    const found = this.#clock(req, true);
+    if (!Array.isArray(found)) return found;
+    return ok(words(...rateWords(found[2].rate)));
+  }
+
+  #setConfig(req: PlatformRequest): Reply {
+    const found = this.#clock(req, true);
+    if (!Array.isArray(found)) return found;
+    const [, , s] = found;
+    const attributes = req.r.u32();
+    // v3: bits 1:0 state (0 off, 1 on, 3 unchanged), 23:16 OEM config type (none supported).
+    const state = attributes & 3;
+    if ((attributes & ~3) !== 0 || state === 2) return fail(ScmiStatus.INVALID_PARAMETERS);
+    if (state !== 3) s.enabled = state === 1;
+    return ok();
+  }
+
+  #getConfig(req: PlatformRequest): Reply {
+    const found = this.#clock(req, true);
+    if (!Array.isArray(found)) return found;
+    const flags = req.r.u32();
+    if (flags !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    return ok(words(0, found[2].enabled ? 1 : 0, 0));
+  }
+
+  #name(req: PlatformRequest): Reply {
+    const found = this.#clock(req, false);
+    if (!Array.isArray(found)) return found;
+    return ok(extendedName(found[1].name));
+  }
+
+  #parents(req: PlatformRequest): Reply {
+    const found = this.#clock(req, false);
+    if (!Array.isArray(found)) return found;
+    const parents = found[1].parents ?? [];
+    const skip = req.r.u32();
+    if (parents.length === 0) return fail(ScmiStatus.NOT_SUPPORTED);
+    if (skip > parents.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const left = parents.length - skip;
+    const n = Math.min(left, this.#p.fit(req, 4, 4), this.#p.behaviour.multiPartMax, 0xff);
+    return ok(words(n | ((left - n) << 24), ...parents.slice(skip, skip + n)));
+  }
+
+  #setParent(req: PlatformRequest): Reply {
+    const found = this.#clock(req, true);
+    if (!Array.isArray(found)) return found;
+    const [, c, s] = found;
+    const parent = req.r.u32();
+    if ((c.parents?.length ?? 0) === 0) return fail(ScmiStatus.NOT_SUPPORTED);
+    if (!(c.parents ?? []).includes(parent)) return fail(ScmiStatus.INVALID_PARAMETERS);
+    s.parent = parent;
+    return ok();
+  }
+
+  #getParent(req: PlatformRequest): Reply {
+    const found = this.#clock(req, true);
+    if (!Array.isArray(found)) return found;
+    const parent = found[2].parent;
+    if (parent === undefined) return fail(ScmiStatus.NOT_SUPPORTED);
+    return ok(words(parent));
+  }
+}

@@ -1,0 +1,192 @@
+import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import type { PerformanceDomainConfig } from '../../config/platform-config.js';
+import {
+  concat,
+  domainCheck,
+  extendedName,
+  fail,
+  needsExtendedName,
+  notifyCommand,
+  ok,
+  shortName,
+  words,
+  type MessageHandler,
+  type PlatformRequest,
+  type PlatformServices,
+  type ProtocolServer,
+  type Reply,
+} from '../protocol-server.js';
+import { PerformanceMessageId, PerformanceNotificationId } from './performance-message-id.js';
+
+interface PerfState {
+  level: number;
+  min: number;
+  max: number;
+}
+
+const LEVEL_ENTRY = 12;
+
+/**
+ * Performance domain protocol (0x13), version 3.0 (no fast channels). Limits narrow the allowed
+ * levels and pull the current level inside them. @internal
+ */
+export class PerformanceProtocol implements ProtocolServer {
+  public readonly id = ScmiProtocolId.PERF;
+  public readonly version = 0x30000;
+  public readonly messages: ReadonlyMap<number, MessageHandler>;
+  readonly #p: PlatformServices;
+  readonly #domains: readonly PerformanceDomainConfig[];
+  readonly #state: PerfState[];
+
+  public constructor(services: PlatformServices) {
+    this.#p = services;
+    this.#domains = services.config.performanceDomains ?? [];
+    this.#state = this.#domains.map((d) => {
+      const values = d.levels.map((l) => l.value);
+      const top = values[values.length - 1] as number;
+      return {
+        level: d.level ?? top,
+        min: d.limits?.min ?? (values[0] as number),
+        max: d.limits?.max ?? top,
+      };
+    });
+    const count = (): number => this.#domains.length;
+    this.messages = new Map<number, MessageHandler>([
+      [PerformanceMessageId.DOMAIN_ATTRIBUTES, { size: 4, run: (req) => this.#attributes(req) }],
+      [PerformanceMessageId.DESCRIBE_LEVELS, { size: 8, run: (req) => this.#describe(req) }],
+      [PerformanceMessageId.LIMITS_SET, { size: 12, run: (req) => this.#setLimits(req) }],
+      [PerformanceMessageId.LIMITS_GET, { size: 4, run: (req) => this.#getLimits(req) }],
+      [PerformanceMessageId.LEVEL_SET, { size: 8, run: (req) => this.#setLevel(req) }],
+      [PerformanceMessageId.LEVEL_GET, { size: 4, run: (req) => this.#getLevel(req) }],
+      [
+        PerformanceMessageId.NOTIFY_LIMITS,
+        notifyCommand(this.id, PerformanceNotificationId.LIMITS_CHANGED, 'performance', count),
+      ],
+      [
+        PerformanceMessageId.NOTIFY_LEVEL,
+        notifyCommand(this.id, PerformanceNotificationId.LEVEL_CHANGED, 'performance', count),
+      ],
+      [PerformanceMessageId.DOMAIN_NAME_GET, { size: 4, run: (req) => this.#name(req) }],
+    ]);
+  }
+
+  /** Level and limits of every domain. */
+  public states(): readonly Readonly<PerfState>[] {
+    return this.#state.map((s) => ({ ...s }));
+  }
+
+  public attributes(): Reply {
+    const mw = this.#p.config.performancePowerInMilliwatts !== false ? 1 : 0;
+    return ok(words((this.#domains.length & 0xffff) | (mw << 16), 0, 0, 0));
+  }
+
+  #domain(req: PlatformRequest, use: boolean): [number, PerformanceDomainConfig] | Reply {
+    const id = req.r.u32();
+    const bad = domainCheck(req, 'performance', id, this.#domains.length, use);
+    return bad ?? [id, this.#domains[id] as PerformanceDomainConfig];
+  }
+
+  #attributes(req: PlatformRequest): Reply {
+    const found = this.#domain(req, false);
+    if (!Array.isArray(found)) return found;
+    const [, d] = found;
+    const p2a = req.link.p2a;
+    const flags =
+      (d.canSetLimits !== false ? 1 << 31 : 0) |
+      (d.canSetLevel !== false ? 1 << 30 : 0) |
+      (p2a ? (1 << 29) | (1 << 28) : 0) |
+      (needsExtendedName(d.name) ? 1 << 26 : 0);
+    const top = d.levels[d.levels.length - 1]?.value ?? 0;
+    return ok(
+      concat(
+        words(flags, d.rateLimitUs ?? 0, d.sustainedFreqKhz ?? 0, d.sustainedLevel ?? top),
+        shortName(d.name),
+      ),
+    );
+  }
+
+  #describe(req: PlatformRequest): Reply {
+    const found = this.#domain(req, false);
+    if (!Array.isArray(found)) return found;
+    const [, d] = found;
+    const index = req.r.u32();
+    if (index > d.levels.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const left = d.levels.length - index;
+    const n = Math.min(left, this.#p.fit(req, 4, LEVEL_ENTRY), this.#p.behaviour.multiPartMax);
+    const entries = d.levels
+      .slice(index, index + n)
+      .flatMap((l) => [l.value, l.powerCost, l.latencyUs & 0xffff]);
+    return ok(words((n & 0xffff) | ((left - n) << 16), ...entries));
+  }
+
+  #setLimits(req: PlatformRequest): Reply {
+    const found = this.#domain(req, true);
+    if (!Array.isArray(found)) return found;
+    const [id, d] = found;
+    const max = req.r.u32();
+    const min = req.r.u32();
+    if (d.canSetLimits === false) return fail(ScmiStatus.DENIED);
+    if (min > max) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const values = d.levels.map((l) => l.value);
+    const inside = values.filter((v) => v >= min && v <= max);
+    if (min < (values[0] as number) || max > (values[values.length - 1] as number)) {
+      return fail(ScmiStatus.OUT_OF_RANGE);
+    }
+    if (inside.length === 0) return fail(ScmiStatus.OUT_OF_RANGE);
+    const s = this.#state[id] as PerfState;
+    const cause = req.agent.id;
+    if (s.min !== min || s.max !== max) {
+      s.min = min;
+      s.max = max;
+      this.#p.notify(
+        this.id,
+        PerformanceNotificationId.LIMITS_CHANGED,
+        id,
+        words(cause, id, max, min),
+      );
+    }
+    if (s.level > max) this.#apply(id, inside[inside.length - 1] as number, cause);
+    else if (s.level < min) this.#apply(id, inside[0] as number, cause);
+    return ok();
+  }
+
+  #getLimits(req: PlatformRequest): Reply {
+    const found = this.#domain(req, true);
+    if (!Array.isArray(found)) return found;
+    const s = this.#state[found[0]] as PerfState;
+    return ok(words(s.max, s.min));
+  }
+
+  #setLevel(req: PlatformRequest): Reply {
+    const found = this.#domain(req, true);
+    if (!Array.isArray(found)) return found;
+    const [id, d] = found;
+    const level = req.r.u32();
+    if (d.canSetLevel === false) return fail(ScmiStatus.DENIED);
+    const s = this.#state[id] as PerfState;
+    if (!d.levels.some((l) => l.value === level) || level < s.min || level > s.max) {
+      return fail(ScmiStatus.OUT_OF_RANGE);
+    }
+    this.#apply(id, level, req.agent.id);
+    return ok();
+  }
+
+  #apply(id: number, level: number, cause: number): void {
+    const s = this.#state[id] as PerfState;
+    if (s.level === level) return;
+    s.level = level;
+    this.#p.notify(this.id, PerformanceNotificationId.LEVEL_CHANGED, id, words(cause, id, level));
+  }
+
+  #getLevel(req: PlatformRequest): Reply {
+    const found = this.#domain(req, true);
+    if (!Array.isArray(found)) return found;
+    return ok(words((this.#state[found[0]] as PerfState).level));
+  }
+
+  #name(req: PlatformRequest): Reply {
+    const found = this.#domain(req, false);
+    if (!Array.isArray(found)) return found;
+    return ok(extendedName(found[1].name));
+  }
+}

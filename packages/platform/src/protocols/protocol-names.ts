@@ -1,0 +1,25 @@
+import { ScmiProtocolId } from '@scmi-ts/core';
+import type { PlatformDomainProtocol, PlatformProtocolName } from '../config/platform-config.js';
+
+/** Protocol id of each configurable protocol name. @internal */
+export const PROTOCOL_ID_OF: Readonly<Record<PlatformProtocolName, number>> = {
+  power: ScmiProtocolId.POWER,
+  'system-power': ScmiProtocolId.SYSTEM,
+  performance: ScmiProtocolId.PERF,
+  clock: ScmiProtocolId.CLOCK,
+  sensor: ScmiProtocolId.SENSOR,
+  reset: ScmiProtocolId.RESET,
+};
+
+const DOMAIN_PROTOCOL_OF: ReadonlyMap<number, PlatformDomainProtocol> = new Map([
+  [PROTOCOL_ID_OF.power, 'power'],
+  [PROTOCOL_ID_OF.performance, 'performance'],
+  [PROTOCOL_ID_OF.clock, 'clock'],
+  [PROTOCOL_ID_OF.sensor, 'sensor'],
+  [PROTOCOL_ID_OF.reset, 'reset'],
+]);
+
+/** The domain protocol of a protocol id, if it has domains. @internal */
+export function domainProtocolOf(protocolId: number): PlatformDomainProtocol | undefined {
+  return DOMAIN_PROTOCOL_OF.get(protocolId);
+}

@@ -1,0 +1,197 @@
+import { ScmiStatus, type Clock, type PayloadReader, type PlatformAgentLink } from '@scmi-ts/core';
+import type { PlatformConfig, PlatformDomainProtocol } from '../config/platform-config.js';
+import type { AgentSession } from '../platform/agent-session.js';
+import type { ResolvedPlatformBehaviour } from '../platform/platform-behaviour.js';
+import type { TimerBag } from '../platform/timer-bag.js';
+
+/** A handler's answer: a status and, on success, the return values. @internal */
+export interface Reply {
+  readonly status: number;
+  readonly returns?: Uint8Array;
+}
+
+/** One command being processed. @internal */
+export interface PlatformRequest {
+  /** The agent that sent it. */
+  readonly agent: AgentSession;
+  /** The agent's link (connected while the request is processed). */
+  readonly link: PlatformAgentLink;
+  /** The raw command header word. */
+  readonly headerWord: number;
+  /** A bounds-checked reader over the payload (its size was already checked). */
+  readonly r: PayloadReader;
+}
+
+/** One implemented message of a protocol. @internal */
+export interface MessageHandler {
+  /** Exact request payload size(s) in bytes; any other size gets PROTOCOL_ERROR. */
+  readonly size: number | readonly number[];
+  /**
+   * A notification-only message (e.g. `*_NOTIFY`): without a P2A channel it answers NOT_SUPPORTED
+   * and PROTOCOL_MESSAGE_ATTRIBUTES says NOT_FOUND (virtio: behave as if not implemented).
+   */
+  readonly p2a?: boolean;
+  /** PROTOCOL_MESSAGE_ATTRIBUTES value; default 0. */
+  readonly attributes?: number;
+  /** Processes the command. May throw only on a platform bug (answered GENERIC_ERROR). */
+  run(req: PlatformRequest): Reply;
+}
+
+/** The server side of one protocol. @internal */
+export interface ProtocolServer {
+  /** The protocol id. */
+  readonly id: number;
+  /** PROTOCOL_VERSION. */
+  readonly version: number;
+  /** Messages other than 0x0–0x2 (which the engine answers). */
+  readonly messages: ReadonlyMap<number, MessageHandler>;
+  /** PROTOCOL_ATTRIBUTES for this agent. */
+  attributes(req: PlatformRequest): Reply;
+  /** The agent disconnected or was reset: forget what the server keeps for it. */
+  detach?(agentId: number): void;
+}
+
+/** What the engine offers to protocol servers. @internal */
+export interface PlatformServices {
+  readonly config: PlatformConfig;
+  readonly behaviour: ResolvedPlatformBehaviour;
+  readonly clock: Clock;
+  /** The platform seed (sensor noise). */
+  readonly seed: number;
+  /** Clock time at creation: time zero of sensor generators. */
+  readonly startedAt: number;
+  readonly timers: TimerBag;
+  /** Every configured agent, connected or not. */
+  agents(): Iterable<AgentSession>;
+  /** One configured agent. */
+  agent(id: number): AgentSession | undefined;
+  /**
+   * Sends notification `notificationId` of `protocolId` about `domainId` to every connected agent
+   * subscribed to it; `payload` starts with the agent_id of the agent that caused the change.
+   */
+  notify(protocolId: number, notificationId: number, domainId: number, payload: Uint8Array): void;
+  /** Sends one notification to one agent if it is subscribed. */
+  notifyAgent(
+    agent: AgentSession,
+    protocolId: number,
+    notificationId: number,
+    domainId: number,
+    payload: Uint8Array,
+  ): void;
+  /**
+   * Completes the asynchronous command `req` after `ms`: `complete` runs then (apply the state
+   * change there) and, when `respond` is true, its reply is posted as the delayed response.
+   * Cancelled if the agent disconnects first. `tag` counts pending operations.
+   */
+  later(
+    req: PlatformRequest,
+    ms: number,
+    tag: string,
+    respond: boolean,
+    complete: () => Reply,
+  ): void;
+  /** How many entries of `entrySize` bytes fit in a reply after `fixed` bytes of return values. */
+  fit(req: PlatformRequest, fixed: number, entrySize: number): number;
+  /** Forgets everything the servers keep for an agent (RESET_AGENT_CONFIGURATION). */
+  resetAgent(agentId: number): void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A successful reply. @internal */
+export function ok(returns: Uint8Array = EMPTY): Reply {
+  return { status: ScmiStatus.SUCCESS, returns };
+}
+
+/** An error reply. @internal */
+export function fail(status: number): Reply {
+  return { status };
+}
+
+/** Little-endian u32 words as bytes. @internal */
+export function words(...values: readonly number[]): Uint8Array {
+  const out = new Uint8Array(values.length * 4);
+  const view = new DataView(out.buffer);
+  values.forEach((v, i) => {
+    view.setUint32(i * 4, v >>> 0, true);
+  });
+  return out;
+}
+
+/**
+ * Checks a domain id: NOT_FOUND when it does not exist; DENIED when `use` and the agent may not
+ * use it; undefined when fine. @internal
+ */
+export function domainCheck(
+  req: PlatformRequest,
+  protocol: PlatformDomainProtocol,
+  id: number,
+  count: number,
+  use: boolean,
+): Reply | undefined {
+  if (id >= count) return fail(ScmiStatus.NOT_FOUND);
+  if (use && !req.agent.mayUse(protocol, id)) return fail(ScmiStatus.DENIED);
+  return undefined;
+}
+
+/** Reads a `notify_enable` word: true/false, or undefined when reserved bits are set. @internal */
+export function readEnable(r: PayloadReader): boolean | undefined {
+  const v = r.u32();
+  if ((v & ~1) !== 0) return undefined;
+  return v === 1;
+}
+
+/**
+ * The common shape of every `*_NOTIFY(domain_id, notify_enable)` command: checks the domain and
+ * the flag, then (un)subscribes the agent. @internal
+ */
+export function notifyCommand(
+  protocolId: number,
+  notificationId: number,
+  protocol: PlatformDomainProtocol,
+  count: () => number,
+): MessageHandler {
+  return {
+    size: 8,
+    p2a: true,
+    run: (req) => {
+      const id = req.r.u32();
+      const bad = domainCheck(req, protocol, id, count(), true);
+      if (bad !== undefined) return bad;
+      const on = readEnable(req.r);
+      if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+      req.agent.subscribe(protocolId, notificationId, id, on);
+      return ok();
+    },
+  };
+}
+
+/** Encodes a 64-byte extended name reply: flags (0) and name[64]. @internal */
+export function extendedName(name: string): Uint8Array {
+  const out = new Uint8Array(4 + 64);
+  out.set(Buffer.from(name, 'utf8').subarray(0, 63), 4);
+  return out;
+}
+
+/** Writes `name` NUL-padded into 16 bytes (truncated to 15). @internal */
+export function shortName(name: string): Uint8Array {
+  const out = new Uint8Array(16);
+  out.set(Buffer.from(name, 'utf8').subarray(0, 15));
+  return out;
+}
+
+/** Concatenates byte arrays. @internal */
+export function concat(...parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** Whether a name needs the extended-name mechanism (longer than 15 bytes). @internal */
+export function needsExtendedName(name: string): boolean {
+  return Buffer.byteLength(name, 'utf8') > 15;
+}

@@ -1,0 +1,127 @@
+import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import type { ResetDomainConfig } from '../../config/platform-config.js';
+import {
+  concat,
+  domainCheck,
+  extendedName,
+  fail,
+  needsExtendedName,
+  notifyCommand,
+  ok,
+  shortName,
+  words,
+  type MessageHandler,
+  type PlatformRequest,
+  type PlatformServices,
+  type ProtocolServer,
+  type Reply,
+} from '../protocol-server.js';
+import { ResetMessageId, ResetNotificationId } from './reset-message-id.js';
+
+interface ResetState {
+  asserted: boolean;
+  resets: number;
+}
+
+const UNKNOWN_LATENCY = 0x7fffffff;
+const AUTONOMOUS = 1;
+const EXPLICIT_ASSERT = 2;
+const ASYNC = 4;
+const VENDOR_STATE = 0x80000000;
+
+/**
+ * Reset domain protocol (0x16), version 3.0: autonomous resets (synchronous, or asynchronous with
+ * delayed response 0x4 after the domain's latency) and explicit assert/deassert. Every reset
+ * issued is announced with RESET_ISSUED. @internal
+ */
+export class ResetProtocol implements ProtocolServer {
+  public readonly id = ScmiProtocolId.RESET;
+  public readonly version = 0x30000;
+  public readonly messages: ReadonlyMap<number, MessageHandler>;
+  readonly #p: PlatformServices;
+  readonly #domains: readonly ResetDomainConfig[];
+  readonly #state: ResetState[];
+
+  public constructor(services: PlatformServices) {
+    this.#p = services;
+    this.#domains = services.config.resetDomains ?? [];
+    this.#state = this.#domains.map(() => ({ asserted: false, resets: 0 }));
+    const count = (): number => this.#domains.length;
+    this.messages = new Map<number, MessageHandler>([
+      [ResetMessageId.DOMAIN_ATTRIBUTES, { size: 4, run: (req) => this.#attributes(req) }],
+      [ResetMessageId.RESET, { size: 12, run: (req) => this.#reset(req) }],
+      [ResetMessageId.NOTIFY, notifyCommand(this.id, ResetNotificationId.ISSUED, 'reset', count)],
+      [ResetMessageId.DOMAIN_NAME_GET, { size: 4, run: (req) => this.#name(req) }],
+    ]);
+  }
+
+  /** Assert state and number of completed autonomous resets of every domain. */
+  public states(): readonly Readonly<ResetState>[] {
+    return this.#state.map((s) => ({ ...s }));
+  }
+
+  public attributes(): Reply {
+    return ok(words(this.#domains.length & 0xffff));
+  }
+
+  #domain(req: PlatformRequest, use: boolean): [number, ResetDomainConfig] | Reply {
+    const id = req.r.u32();
+    const bad = domainCheck(req, 'reset', id, this.#domains.length, use);
+    return bad ?? [id, this.#domains[id] as ResetDomainConfig];
+  }
+
+  #attributes(req: PlatformRequest): Reply {
+    const found = this.#domain(req, false);
+    if (!Array.isArray(found)) return found;
+    const [, d] = found;
+    const p2a = req.link.p2a;
+    const attributes =
+      (p2a && d.asyncReset === true ? 1 << 31 : 0) |
+      (p2a ? 1 << 30 : 0) |
+      (needsExtendedName(d.name) ? 1 << 29 : 0);
+    return ok(concat(words(attributes, d.latencyUs ?? UNKNOWN_LATENCY), shortName(d.name)));
+  }
+
+  #reset(req: PlatformRequest): Reply {
+    const found = this.#domain(req, true);
+    if (!Array.isArray(found)) return found;
+    const [id, d] = found;
+    const flags = req.r.u32();
+    const resetState = req.r.u32();
+    const autonomous = (flags & AUTONOMOUS) !== 0;
+    const async = (flags & ASYNC) !== 0;
+    if ((flags & ~7) !== 0 || (async && !autonomous)) return fail(ScmiStatus.INVALID_PARAMETERS);
+    // Architectural states (bit 31 clear): only 0, the cold reset; vendor states are accepted.
+    if (resetState < VENDOR_STATE && resetState !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    if (async && (!req.link.p2a || d.asyncReset !== true)) return fail(ScmiStatus.NOT_SUPPORTED);
+    const s = this.#state[id] as ResetState;
+    const cause = req.agent.id;
+    const issued = (): void => {
+      this.#p.notify(this.id, ResetNotificationId.ISSUED, id, words(cause, id, resetState));
+    };
+    if (!autonomous) {
+      s.asserted = (flags & EXPLICIT_ASSERT) !== 0;
+      issued();
+      return ok();
+    }
+    if (!async) {
+      s.resets++;
+      issued();
+      return ok();
+    }
+    const latency =
+      d.latencyUs === undefined ? this.#p.behaviour.asyncLatencyMs : d.latencyUs / 1000;
+    this.#p.later(req, latency, 'reset', true, () => {
+      s.resets++;
+      issued();
+      return ok(words(id));
+    });
+    return ok();
+  }
+
+  #name(req: PlatformRequest): Reply {
+    const found = this.#domain(req, false);
+    if (!Array.isArray(found)) return found;
+    return ok(extendedName(found[1].name));
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Message ids of the Sensor protocol (0x15) besides the common 0x0–0x2. Axis descriptions (0x7),
+ * update intervals (0x8), continuous updates (0xB) and names (0xC, 0xD) are not implemented: the
+ * emulated sensors are scalar, with 15-byte names.
+ *
+ * @example
+ * ```ts
+ * buildHeader(SensorMessageId.READING_GET, 0, ScmiProtocolId.SENSOR, token);
+ * ```
+ */
+export enum SensorMessageId {
+  /** (desc_index) → returned/remaining, {id, attributes_low, attributes_high, name[16]}[]. */
+  DESCRIPTION_GET = 0x3,
+  /** (sensor_id, event_control bit 0): SENSOR_TRIP_POINT_EVENT. */
+  TRIP_POINT_NOTIFY = 0x4,
+  /** (sensor_id, trip_point_ev_ctrl, value_low, value_high). */
+  TRIP_POINT_CONFIG = 0x5,
+  /** (sensor_id, flags bit 0 async) → value_low, value_high, ts_low, ts_high. */
+  READING_GET = 0x6,
+  /** (sensor_id) → sensor_config. */
+  CONFIG_GET = 0x9,
+  /** (sensor_id, sensor_config). */
+  CONFIG_SET = 0xa,
+}
+
+/** Notification ids of the Sensor protocol. */
+export enum SensorNotificationId {
+  /** agent_id, sensor_id, trip_point_desc (bit 16 set = crossed going up, 7:0 trip id). */
+  TRIP_POINT_EVENT = 0x0,
+}

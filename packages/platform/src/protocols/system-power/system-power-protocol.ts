@@ -1,0 +1,76 @@
+import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import {
+  fail,
+  ok,
+  readEnable,
+  words,
+  type MessageHandler,
+  type PlatformRequest,
+  type PlatformServices,
+  type ProtocolServer,
+  type Reply,
+} from '../protocol-server.js';
+import { SystemPowerMessageId, SystemPowerNotificationId } from './system-power-message-id.js';
+
+/** Highest architectural system state: 0 shutdown, 1 cold reset, 2 warm reset, 3 power up, 4 suspend. */
+const MAX_ARCH_STATE = 4;
+const VENDOR_STATE = 0x80000000;
+
+/**
+ * System power protocol (0x12), version 1.0. A state set is recorded (the emulated system does not
+ * go down) and announced to subscribers. @internal
+ */
+export class SystemPowerProtocol implements ProtocolServer {
+  public readonly id = ScmiProtocolId.SYSTEM;
+  public readonly version = 0x10000;
+  public readonly messages: ReadonlyMap<number, MessageHandler>;
+  readonly #p: PlatformServices;
+  #state: number;
+
+  public constructor(services: PlatformServices) {
+    this.#p = services;
+    this.#state = services.config.systemPower?.state ?? 3;
+    this.messages = new Map<number, MessageHandler>([
+      [SystemPowerMessageId.STATE_SET, { size: 8, run: (req) => this.#set(req) }],
+      [SystemPowerMessageId.STATE_GET, { size: 0, run: () => ok(words(this.#state)) }],
+      [
+        SystemPowerMessageId.STATE_NOTIFY,
+        {
+          size: 4,
+          p2a: true,
+          run: (req) => {
+            const on = readEnable(req.r);
+            if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+            req.agent.subscribe(this.id, SystemPowerNotificationId.STATE_NOTIFIER, 0, on);
+            return ok();
+          },
+        },
+      ],
+    ]);
+  }
+
+  /** The current system state. */
+  public get state(): number {
+    return this.#state;
+  }
+
+  public attributes(): Reply {
+    // bit 31 warm reset supported, bit 30 suspend supported.
+    return ok(words(0xc0000000));
+  }
+
+  #set(req: PlatformRequest): Reply {
+    const flags = req.r.u32();
+    const state = req.r.u32();
+    if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    if (state > MAX_ARCH_STATE && state < VENDOR_STATE) return fail(ScmiStatus.INVALID_PARAMETERS);
+    this.#state = state;
+    this.#p.notify(
+      this.id,
+      SystemPowerNotificationId.STATE_NOTIFIER,
+      0,
+      words(req.agent.id, flags, state),
+    );
+    return ok();
+  }
+}

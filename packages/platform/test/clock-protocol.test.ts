@@ -1,0 +1,407 @@
+import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import {
+  ClockMessageId,
+  ClockNotificationId,
+  createDefaultPlatformConfig,
+  type PlatformConfig,
+} from '@scmi-ts/platform';
+import { Harness, decodePosted } from './support/harness';
+
+const CLOCK = ScmiProtocolId.CLOCK;
+const MHZ = 1_000_000;
+const TWO_32 = 2 ** 32;
+
+function config(): PlatformConfig {
+  const base = createDefaultPlatformConfig();
+  return {
+    ...base,
+    agents: [
+      ...base.agents,
+      { id: 3, name: 'limited', protocols: ['clock'], domains: { clock: [1] } },
+    ],
+  };
+}
+
+function rateOf(words: number[], at = 0): number {
+  return (words[at] as number) + (words[at + 1] as number) * TWO_32;
+}
+
+function describeRates(
+  h: Harness,
+  clock: number,
+): { rates: number[]; format: number; calls: number } {
+  const rates: number[] = [];
+  let calls = 0;
+  for (;;) {
+    const a = h.call(CLOCK, ClockMessageId.DESCRIBE_RATES, [clock, rates.length]);
+    calls++;
+    expect(a.status).toBe(ScmiStatus.SUCCESS);
+    const flags = a.r.u32();
+    const returned = flags & 0xfff;
+    const format = (flags >>> 12) & 1;
+    for (let i = 0; i < returned; i++) rates.push(Number(a.r.u64()));
+    expect(a.r.remaining).toBe(0);
+    if (flags >>> 16 === 0) return { rates, format, calls };
+  }
+}
+
+const set = (h: Harness, flags: number, clock: number, rate: number, agent = 1): number =>
+  h.call(
+    CLOCK,
+    ClockMessageId.RATE_SET,
+    [flags, clock, rate % TWO_32, Math.floor(rate / TWO_32)],
+    agent,
+  ).status;
+const get = (h: Harness, clock: number): number =>
+  rateOf(h.call(CLOCK, ClockMessageId.RATE_GET, [clock]).words);
+
+describe('Clock protocol (0x14)', () => {
+  let h: Harness;
+  beforeEach(() => {
+    h = new Harness(config());
+    h.connect(1);
+    h.connect(3);
+  });
+  afterEach(() => {
+    h.close();
+  });
+
+  it('should report version 3.0, four clocks and the async limit', () => {
+    expect(h.call(CLOCK, 0x0).words).toEqual([0x30000]);
+    expect(h.call(CLOCK, 0x1).words).toEqual([4 | (8 << 16)]);
+    for (const id of [3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0xc, 0xd, 0xe]) {
+      expect(h.call(CLOCK, 0x2, [id]).status).toBe(0);
+    }
+    expect(h.call(CLOCK, 0x2, [0xf]).status).toBe(ScmiStatus.NOT_FOUND);
+  });
+
+  it('should be NOT_SUPPORTED for an agent without the clock protocol', () => {
+    h.connect(2);
+    expect(h.call(CLOCK, 0x0, [], 2).status).toBe(ScmiStatus.NOT_SUPPORTED);
+  });
+
+  describe('CLOCK_ATTRIBUTES', () => {
+    it('should describe enable state, notifications, parents, name and enable latency', () => {
+      const a = h.call(CLOCK, ClockMessageId.ATTRIBUTES, [2]);
+      const attributes = a.r.u32();
+      expect(attributes & 1).toBe(0);
+      expect(attributes >>> 28).toBe(0b1101); // rate notify, requested notify, no ext name, parents
+      expect(a.r.string(16)).toBe('gpu-core');
+      expect(a.r.u32()).toBe(20);
+      expect(h.call(CLOCK, ClockMessageId.ATTRIBUTES, [0]).words[0]).toBe(0xc0000001);
+    });
+
+    it('should answer NOT_FOUND for an invalid clock and allow discovery of denied clocks', () => {
+      expect(h.call(CLOCK, ClockMessageId.ATTRIBUTES, [4]).status).toBe(ScmiStatus.NOT_FOUND);
+      expect(h.call(CLOCK, ClockMessageId.ATTRIBUTES, [0], 3).status).toBe(0);
+    });
+  });
+
+  describe('CLOCK_DESCRIBE_RATES', () => {
+    it('should describe a list of rates', () => {
+      expect(describeRates(h, 1)).toEqual({
+        rates: [19_200_000, 24 * MHZ, 48 * MHZ],
+        format: 0,
+        calls: 1,
+      });
+    });
+
+    it('should describe a range as one triplet', () => {
+      expect(describeRates(h, 0)).toEqual({
+        rates: [200 * MHZ, 2000 * MHZ, 100 * MHZ],
+        format: 1,
+        calls: 1,
+      });
+    });
+
+    it('should split a list over several replies', () => {
+      const split = new Harness(config(), { behaviour: { multiPartMax: 1 } });
+      split.connect(1);
+      expect(describeRates(split, 1).calls).toBe(3);
+      expect(split.call(CLOCK, ClockMessageId.DESCRIBE_RATES, [1, 1]).words[0]).toBe(1 | (1 << 16));
+      split.close();
+    });
+
+    it('should answer INVALID_PARAMETERS past the end and NOT_FOUND for a bad clock', () => {
+      expect(h.call(CLOCK, ClockMessageId.DESCRIBE_RATES, [1, 4]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
+      expect(h.call(CLOCK, ClockMessageId.DESCRIBE_RATES, [9, 0]).status).toBe(
+        ScmiStatus.NOT_FOUND,
+      );
+    });
+
+    it('should describe 64-bit rates', () => {
+      const big: PlatformConfig = {
+        vendor: 'v',
+        subVendor: 's',
+        implementationVersion: 0,
+        agents: [{ id: 1, name: 'a', protocols: ['clock'] }],
+        clocks: [{ name: 'fast', rates: [5 * TWO_32 + 7] }],
+      };
+      const b = new Harness(big);
+      b.connect(1);
+      expect(b.call(CLOCK, ClockMessageId.DESCRIBE_RATES, [0, 0]).words).toEqual([1, 7, 5]);
+      expect(b.call(CLOCK, ClockMessageId.RATE_GET, [0]).words).toEqual([7, 5]);
+      expect(b.call(CLOCK, ClockMessageId.RATE_SET, [0, 0, 7, 5]).status).toBe(0);
+      expect(b.call(CLOCK, ClockMessageId.RATE_SET, [0, 0, 0, 0x400000]).status).toBe(
+        ScmiStatus.OUT_OF_RANGE,
+      );
+      b.close();
+    });
+  });
+
+  describe('CLOCK_RATE_SET / CLOCK_RATE_GET', () => {
+    it('should set a supported rate synchronously', () => {
+      expect(get(h, 0)).toBe(1200 * MHZ);
+      expect(set(h, 0, 0, 300 * MHZ)).toBe(0);
+      expect(get(h, 0)).toBe(300 * MHZ);
+      expect(h.platform.snapshot().clocks[0]).toEqual({
+        rate: 300 * MHZ,
+        enabled: true,
+        parent: undefined,
+      });
+    });
+
+    it('should round down by default, up with bit 2, to the nearest with bit 3', () => {
+      set(h, 0, 0, 349 * MHZ);
+      expect(get(h, 0)).toBe(300 * MHZ);
+      set(h, 4, 0, 301 * MHZ);
+      expect(get(h, 0)).toBe(400 * MHZ);
+      set(h, 8, 0, 449 * MHZ);
+      expect(get(h, 0)).toBe(400 * MHZ);
+      set(h, 8, 0, 451 * MHZ);
+      expect(get(h, 0)).toBe(500 * MHZ);
+      set(h, 0, 1, 30 * MHZ);
+      expect(get(h, 1)).toBe(24 * MHZ);
+      set(h, 4, 1, 30 * MHZ);
+      expect(get(h, 1)).toBe(48 * MHZ);
+      set(h, 8, 1, 22 * MHZ);
+      expect(get(h, 1)).toBe(24 * MHZ);
+      set(h, 8, 1, 20 * MHZ);
+      expect(get(h, 1)).toBe(19_200_000);
+    });
+
+    it('should answer OUT_OF_RANGE outside the clock range', () => {
+      expect(set(h, 0, 0, 100 * MHZ)).toBe(ScmiStatus.OUT_OF_RANGE);
+      expect(set(h, 4, 0, 2001 * MHZ)).toBe(ScmiStatus.OUT_OF_RANGE);
+      expect(set(h, 8, 1, 49 * MHZ)).toBe(ScmiStatus.OUT_OF_RANGE);
+      expect(set(h, 0, 1, 1)).toBe(ScmiStatus.OUT_OF_RANGE);
+    });
+
+    it('should reject bad flags, clocks, permissions and sizes', () => {
+      expect(set(h, 0x10, 0, 300 * MHZ)).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(set(h, 0, 4, 300 * MHZ)).toBe(ScmiStatus.NOT_FOUND);
+      expect(set(h, 0, 0, 300 * MHZ, 3)).toBe(ScmiStatus.DENIED);
+      expect(set(h, 0, 1, 48 * MHZ, 3)).toBe(0);
+      expect(h.call(CLOCK, ClockMessageId.RATE_SET, [0, 0, 1]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+      expect(h.call(CLOCK, ClockMessageId.RATE_GET, [0], 3).status).toBe(ScmiStatus.DENIED);
+      expect(h.call(CLOCK, ClockMessageId.RATE_GET, [8]).status).toBe(ScmiStatus.NOT_FOUND);
+    });
+
+    it('should complete an asynchronous set with delayed response 0x5 carrying the token', async () => {
+      const link = h.link(1);
+      const raw = h.send(1, CLOCK, ClockMessageId.RATE_SET, [1, 0, 500 * MHZ, 0], 77);
+      expect(raw).toBeDefined();
+      expect(get(h, 0)).toBe(1200 * MHZ); // not yet
+      expect(link.posted).toHaveLength(0);
+      await h.clock.advance(1);
+      expect(get(h, 0)).toBe(500 * MHZ);
+      expect(link.messages).toEqual([
+        {
+          type: 2,
+          protocolId: CLOCK,
+          messageId: ClockMessageId.RATE_SET,
+          token: 77,
+          words: [0, 0, 500 * MHZ, 0],
+        },
+      ]);
+      expect(h.platform.counters.delayedResponsesPosted).toBe(1);
+    });
+
+    it('should not post a delayed response when bit 1 asks for none', async () => {
+      expect(set(h, 3, 0, 500 * MHZ)).toBe(0);
+      await h.clock.advance(1);
+      expect(get(h, 0)).toBe(500 * MHZ);
+      expect(h.links.get(1)?.posted).toHaveLength(0);
+    });
+
+    it('should answer NOT_SUPPORTED to an asynchronous set without a P2A channel', () => {
+      const noP2a = new Harness(config());
+      noP2a.connect(1, false);
+      expect(set(noP2a, 1, 0, 500 * MHZ)).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect(noP2a.call(CLOCK, ClockMessageId.ATTRIBUTES, [0]).words[0]).toBe(1);
+      expect(noP2a.call(CLOCK, 0x2, [ClockMessageId.RATE_NOTIFY]).status).toBe(
+        ScmiStatus.NOT_FOUND,
+      );
+      expect(noP2a.call(CLOCK, 0x2, [ClockMessageId.RATE_SET]).status).toBe(0);
+      noP2a.close();
+    });
+
+    it('should answer BUSY beyond the pending asynchronous limit', async () => {
+      const busy = new Harness(config(), { behaviour: { maxPendingAsync: 2, asyncLatencyMs: 5 } });
+      busy.connect(1);
+      expect(set(busy, 1, 0, 300 * MHZ)).toBe(0);
+      expect(set(busy, 1, 0, 400 * MHZ)).toBe(0);
+      expect(set(busy, 1, 0, 500 * MHZ)).toBe(ScmiStatus.BUSY);
+      await busy.clock.advance(5);
+      expect(set(busy, 1, 0, 500 * MHZ)).toBe(0);
+      await busy.clock.advance(5);
+      expect(get(busy, 0)).toBe(500 * MHZ);
+      expect(busy.links.get(1)?.posted).toHaveLength(3);
+      busy.close();
+    });
+
+    it('should post a delayed response again when post is refused, then give up', async () => {
+      const retry = new Harness(config(), { behaviour: { maxPostRetries: 2, postRetryMs: 3 } });
+      const link = retry.connect(1);
+      let refusals = 1;
+      link.accept = () => refusals-- <= 0;
+      set(retry, 1, 0, 300 * MHZ);
+      await retry.clock.advance(1);
+      expect(link.posted).toHaveLength(0);
+      await retry.clock.advance(3);
+      expect(link.posted).toHaveLength(1);
+      expect(retry.platform.counters).toMatchObject({
+        delayedResponseRetries: 1,
+        delayedResponsesPosted: 1,
+        delayedResponsesDropped: 0,
+      });
+      link.accept = () => false;
+      set(retry, 1, 0, 400 * MHZ);
+      await retry.clock.advance(20);
+      expect(retry.platform.counters).toMatchObject({
+        delayedResponseRetries: 3,
+        delayedResponsesDropped: 1,
+      });
+      expect(retry.platform.armedTimers).toBe(0);
+      retry.close();
+    });
+  });
+
+  describe('notifications', () => {
+    it('should send RATE_CHANGE_REQUESTED and RATE_CHANGED to subscribers with the causing agent', async () => {
+      expect(h.call(CLOCK, ClockMessageId.RATE_NOTIFY, [1, 1], 3).status).toBe(0);
+      expect(h.call(CLOCK, ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY, [1, 1], 3).status).toBe(0);
+      expect(h.call(CLOCK, ClockMessageId.RATE_NOTIFY, [0, 1]).status).toBe(0);
+      set(h, 0, 1, 48 * MHZ);
+      expect(h.links.get(3)?.messages.map((m) => [m.type, m.messageId, ...m.words])).toEqual([
+        [3, ClockNotificationId.RATE_CHANGE_REQUESTED, 1, 1, 48 * MHZ, 0],
+        [3, ClockNotificationId.RATE_CHANGED, 1, 1, 48 * MHZ, 0],
+      ]);
+      expect(h.links.get(1)?.posted).toHaveLength(0);
+      set(h, 1, 0, 300 * MHZ);
+      expect(h.links.get(1)?.posted).toHaveLength(0);
+      await h.clock.advance(1);
+      const kinds = h.links.get(1)?.posted.map((b) => decodePosted(b).type);
+      expect(kinds).toEqual([3, 2]); // RATE_CHANGED, then the delayed response
+    });
+
+    it('should drop and count notifications that post refuses', () => {
+      h.call(CLOCK, ClockMessageId.RATE_NOTIFY, [0, 1]);
+      h.link(1).accept = () => false;
+      set(h, 0, 0, 300 * MHZ);
+      expect(h.platform.counters.notificationsDropped).toBe(1);
+      expect(h.platform.counters.notificationsPosted).toBe(0);
+    });
+
+    it('should drop notifications larger than the link carries', () => {
+      const tiny = new Harness(config());
+      tiny.connect(1, true, 12);
+      tiny.call(CLOCK, ClockMessageId.RATE_NOTIFY, [0, 1]);
+      set(tiny, 0, 0, 300 * MHZ);
+      expect(tiny.platform.counters.notificationsDropped).toBe(1);
+      tiny.close();
+    });
+
+    it('should reject notify for denied clocks and with reserved bits', () => {
+      expect(h.call(CLOCK, ClockMessageId.RATE_NOTIFY, [0, 1], 3).status).toBe(ScmiStatus.DENIED);
+      expect(h.call(CLOCK, ClockMessageId.RATE_NOTIFY, [0, 2]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
+    });
+  });
+
+  describe('CLOCK_CONFIG_SET / CLOCK_CONFIG_GET', () => {
+    it('should enable and disable a clock in both layouts', () => {
+      expect(h.call(CLOCK, ClockMessageId.CONFIG_GET, [2, 0]).words).toEqual([0, 0, 0]);
+      expect(h.call(CLOCK, ClockMessageId.CONFIG_SET, [2, 1, 0]).status).toBe(0);
+      expect(h.call(CLOCK, ClockMessageId.CONFIG_GET, [2, 0]).words).toEqual([0, 1, 0]);
+      expect(h.call(CLOCK, ClockMessageId.CONFIG_SET, [2, 3, 0]).status).toBe(0); // unchanged
+      expect((h.call(CLOCK, ClockMessageId.ATTRIBUTES, [2]).words[0] ?? 0) & 1).toBe(1);
+      expect(h.call(CLOCK, ClockMessageId.CONFIG_SET, [2, 0]).status).toBe(0); // v1 layout
+      expect(h.platform.snapshot().clocks[2]?.enabled).toBe(false);
+    });
+
+    it('should reject bad attributes, flags, clocks and sizes', () => {
+      const cfg = (p: number[], agent = 1): number =>
+        h.call(CLOCK, ClockMessageId.CONFIG_SET, p, agent).status;
+      expect(cfg([2, 2, 0])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(cfg([2, 1 | (1 << 16), 0])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(cfg([9, 1, 0])).toBe(ScmiStatus.NOT_FOUND);
+      expect(cfg([0, 1, 0], 3)).toBe(ScmiStatus.DENIED);
+      expect(cfg([2])).toBe(ScmiStatus.PROTOCOL_ERROR);
+      expect(h.call(CLOCK, ClockMessageId.CONFIG_GET, [2, 1]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
+      expect(h.call(CLOCK, ClockMessageId.CONFIG_GET, [2]).status).toBe(ScmiStatus.PROTOCOL_ERROR);
+    });
+  });
+
+  it('should return the name with CLOCK_NAME_GET', () => {
+    const a = h.call(CLOCK, ClockMessageId.NAME_GET, [3]);
+    expect(a.r.u32()).toBe(0);
+    expect(a.r.string(64)).toBe('periph-pll');
+    expect(h.call(CLOCK, ClockMessageId.NAME_GET, [4]).status).toBe(ScmiStatus.NOT_FOUND);
+  });
+
+  describe('parents', () => {
+    it('should list, get and set parents', () => {
+      expect(h.call(CLOCK, ClockMessageId.POSSIBLE_PARENTS_GET, [2, 0]).words).toEqual([2, 0, 3]);
+      expect(h.call(CLOCK, ClockMessageId.POSSIBLE_PARENTS_GET, [2, 1]).words).toEqual([1, 3]);
+      expect(h.call(CLOCK, ClockMessageId.PARENT_GET, [2]).words).toEqual([0]);
+      expect(h.call(CLOCK, ClockMessageId.PARENT_SET, [2, 3]).status).toBe(0);
+      expect(h.call(CLOCK, ClockMessageId.PARENT_GET, [2]).words).toEqual([3]);
+    });
+
+    it('should split the parent list by multiPartMax', () => {
+      const split = new Harness(config(), { behaviour: { multiPartMax: 1 } });
+      split.connect(1);
+      expect(split.call(CLOCK, ClockMessageId.POSSIBLE_PARENTS_GET, [2, 0]).words).toEqual([
+        1 | (1 << 24),
+        0,
+      ]);
+      split.close();
+    });
+
+    it('should answer NOT_SUPPORTED for clocks without parents and reject bad arguments', () => {
+      expect(h.call(CLOCK, ClockMessageId.POSSIBLE_PARENTS_GET, [0, 0]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      expect(h.call(CLOCK, ClockMessageId.PARENT_GET, [0]).status).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect(h.call(CLOCK, ClockMessageId.PARENT_SET, [0, 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      expect(h.call(CLOCK, ClockMessageId.POSSIBLE_PARENTS_GET, [2, 3]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
+      expect(h.call(CLOCK, ClockMessageId.PARENT_SET, [2, 1]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
+      expect(h.call(CLOCK, ClockMessageId.POSSIBLE_PARENTS_GET, [5, 0]).status).toBe(
+        ScmiStatus.NOT_FOUND,
+      );
+      expect(h.call(CLOCK, ClockMessageId.PARENT_SET, [2, 3], 3).status).toBe(ScmiStatus.DENIED);
+    });
+  });
+
+  it('should abandon pending asynchronous work when the agent disconnects', () => {
+    h.call(CLOCK, ClockMessageId.RATE_SET, [1, 0, 300 * MHZ, 0]);
+    expect(h.platform.armedTimers).toBe(1);
+    h.connections.get(1)?.disconnect();
+    expect(h.platform.armedTimers).toBe(0);
+    expect(h.clock.armedTimers).toBe(0);
+  });
+});

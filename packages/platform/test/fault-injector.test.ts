@@ -1,0 +1,413 @@
+import { ScmiProtocolId, ScmiStatus, VirtualClock, headerToken } from '@scmi-ts/core';
+import {
+  BaseMessageId,
+  ClockMessageId,
+  FaultInjector,
+  PlatformError,
+  PowerMessageId,
+  createDefaultPlatformConfig,
+  type FaultRule,
+} from '@scmi-ts/platform';
+import { Harness, decodeAnswer, defined } from './support/harness';
+
+const BASE = ScmiProtocolId.BASE;
+const POWER = ScmiProtocolId.POWER;
+const CLOCK = ScmiProtocolId.CLOCK;
+const OFF = 0x40000000;
+
+function vendor(h: Harness, token: number, agentId = 1): Uint8Array | undefined {
+  return h.send(agentId, BASE, BaseMessageId.DISCOVER_VENDOR, [], token);
+}
+
+describe(FaultInjector, () => {
+  let h: Harness;
+  beforeEach(() => {
+    h = new Harness();
+    h.connect(1);
+    h.connect(2);
+  });
+  afterEach(() => {
+    h.close();
+  });
+
+  describe('command faults', () => {
+    it('drop: should process the command and lose the response', () => {
+      h.platform.faults.add({ match: { protocolId: POWER }, action: { kind: 'drop' } });
+      expect(h.send(1, POWER, PowerMessageId.STATE_SET, [0, 0, OFF])).toBeUndefined();
+      expect(h.platform.snapshot().powerDomains[0]).toBe(OFF);
+      expect(h.platform.faults.counts.drop).toBe(1);
+      expect(vendor(h, 1)).toBeDefined();
+    });
+
+    it('delay: should process the command only after the delay, replying through respond', async () => {
+      h.platform.faults.add({ match: { protocolId: POWER }, action: { kind: 'delay', ms: 10 } });
+      expect(h.send(1, POWER, PowerMessageId.STATE_SET, [0, 0, OFF], 5)).toBeUndefined();
+      await h.clock.advance(9);
+      expect(h.platform.snapshot().powerDomains[0]).toBe(0);
+      expect(h.link(1).responses).toHaveLength(0);
+      await h.clock.advance(1);
+      expect(h.platform.snapshot().powerDomains[0]).toBe(OFF);
+      const [late] = h.link(1).responses;
+      expect(late?.channelId).toBe(0);
+      expect(decodeAnswer(defined(late).bytes)).toMatchObject({ status: 0, token: 5 });
+      expect(h.platform.counters.lateResponses).toBe(1);
+    });
+
+    it('late-reply: should process now and reply after the delay', async () => {
+      h.platform.faults.add({ action: { kind: 'late-reply', ms: 50 } });
+      expect(h.send(1, POWER, PowerMessageId.STATE_SET, [0, 0, OFF], 6)).toBeUndefined();
+      expect(h.platform.snapshot().powerDomains[0]).toBe(OFF);
+      await h.clock.advance(49);
+      expect(h.link(1).responses).toHaveLength(0);
+      await h.clock.advance(1);
+      expect(h.link(1).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([6]);
+    });
+
+    it('duplicate: should return the response and send a copy later', async () => {
+      h.platform.faults.add({ action: { kind: 'duplicate', delayMs: 3 } });
+      const now = defined(vendor(h, 7));
+      await h.clock.advance(3);
+      expect(h.link(1).responses.map((r) => Array.from(r.bytes))).toEqual([Array.from(now)]);
+    });
+
+    it('duplicate: should send the copy on the next timer turn by default', async () => {
+      h.platform.faults.add({ action: { kind: 'duplicate' } });
+      vendor(h, 7);
+      expect(h.link(1).responses).toHaveLength(0);
+      await h.clock.advance(0);
+      expect(h.link(1).responses).toHaveLength(1);
+    });
+
+    it('reorder: should swap the response with the next one on the same channel', async () => {
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'reorder' } });
+      expect(vendor(h, 1)).toBeUndefined();
+      const second = defined(vendor(h, 2));
+      expect(decodeAnswer(second).token).toBe(2);
+      await h.clock.advance(0);
+      expect(h.link(1).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([1]);
+    });
+
+    it('reorder: should release a held response after maxHoldMs when nothing follows', async () => {
+      h.platform.faults.add({ action: { kind: 'reorder', maxHoldMs: 20 } });
+      expect(vendor(h, 1)).toBeUndefined();
+      await h.clock.advance(19);
+      expect(h.link(1).responses).toHaveLength(0);
+      await h.clock.advance(1);
+      expect(h.link(1).responses).toHaveLength(1);
+    });
+
+    it('reorder: two held in a row release the first when the second is held', async () => {
+      h.platform.faults.add({ match: { times: 2 }, action: { kind: 'reorder' } });
+      expect(vendor(h, 1)).toBeUndefined();
+      expect(vendor(h, 2)).toBeUndefined();
+      await h.clock.advance(0);
+      expect(h.link(1).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([1]);
+      expect(decodeAnswer(defined(vendor(h, 3))).token).toBe(3);
+      await h.clock.advance(0);
+      expect(h.link(1).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([1, 2]);
+    });
+
+    it('corrupt-token / corrupt-type / corrupt-protocol: should rewrite the header', () => {
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'corrupt-token' } });
+      h.platform.faults.add({ match: { nth: 2 }, action: { kind: 'corrupt-token', token: 9 } });
+      h.platform.faults.add({ match: { nth: 3 }, action: { kind: 'corrupt-type' } });
+      h.platform.faults.add({ match: { nth: 4 }, action: { kind: 'corrupt-type', type: 2 } });
+      h.platform.faults.add({ match: { nth: 5 }, action: { kind: 'corrupt-protocol' } });
+      h.platform.faults.add({
+        match: { nth: 6 },
+        action: { kind: 'corrupt-protocol', protocolId: 0x14 },
+      });
+      const header = (t: number): number =>
+        new DataView(defined(vendor(h, t)).buffer).getUint32(0, true);
+      expect(headerToken(header(5))).toBe(5 ^ 0x200);
+      expect(headerToken(header(5))).toBe(9);
+      expect((header(5) >>> 8) & 3).toBe(1);
+      expect((header(5) >>> 8) & 3).toBe(2);
+      expect((header(5) >>> 10) & 0xff).toBe(0x10 ^ 0xff);
+      expect((header(5) >>> 10) & 0xff).toBe(0x14);
+      expect(headerToken(header(5))).toBe(5);
+    });
+
+    it('truncate: should cut the response', () => {
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'truncate' } });
+      h.platform.faults.add({ match: { nth: 2 }, action: { kind: 'truncate', length: 2 } });
+      h.platform.faults.add({
+        match: { nth: 2 },
+        action: { kind: 'corrupt-token', token: 1 },
+      });
+      expect(vendor(h, 1)?.byteLength).toBe(6);
+      expect(vendor(h, 1)?.byteLength).toBe(2);
+      expect(vendor(h, 1)?.byteLength).toBe(24);
+    });
+
+    it('unsolicited: should also send a response for a token no one sent', async () => {
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'unsolicited' } });
+      h.platform.faults.add({ match: { nth: 2 }, action: { kind: 'unsolicited', token: 1000 } });
+      expect(vendor(h, 3)).toBeDefined();
+      expect(vendor(h, 4)).toBeDefined();
+      await h.clock.advance(0);
+      const answers = h.link(1).responses.map((r) => decodeAnswer(r.bytes));
+      expect(answers.map((a) => [a.token, a.status, a.bytes.byteLength])).toEqual([
+        [3 ^ 0x200, ScmiStatus.SUCCESS, 8],
+        [1000, ScmiStatus.SUCCESS, 8],
+      ]);
+    });
+
+    it('notification-storm: should post many notifications at once, subscribed or not', () => {
+      h.platform.faults.add({
+        match: { nth: 1 },
+        action: { kind: 'notification-storm', count: 50 },
+      });
+      h.platform.faults.add({
+        match: { nth: 2 },
+        action: {
+          kind: 'notification-storm',
+          count: 3,
+          protocolId: CLOCK,
+          messageId: 1,
+          payload: [0, 2, 7, 0],
+        },
+      });
+      expect(vendor(h, 1)).toBeDefined();
+      const storm = h.link(1).messages;
+      expect(storm).toHaveLength(50);
+      expect(storm[0]).toEqual({
+        type: 3,
+        protocolId: BASE,
+        messageId: 0,
+        token: 0,
+        words: [0, 0, 0],
+      });
+      h.link(1).accept = () => false;
+      vendor(h, 2);
+      expect(h.platform.counters).toMatchObject({
+        notificationsPosted: 50,
+        notificationsDropped: 3,
+      });
+    });
+
+    it('should apply transforms first, then the first delivery change, in rule order', async () => {
+      h.platform.faults.add({ action: { kind: 'late-reply', ms: 5 } });
+      h.platform.faults.add({ action: { kind: 'drop' } });
+      h.platform.faults.add({ action: { kind: 'corrupt-token', token: 3 } });
+      expect(vendor(h, 1)).toBeUndefined();
+      await h.clock.advance(5);
+      expect(h.link(1).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([3]);
+      expect(h.platform.faults.counts).toMatchObject({
+        'late-reply': 1,
+        drop: 1,
+        'corrupt-token': 1,
+      });
+    });
+  });
+
+  describe('matching', () => {
+    it('should match agent, protocol and message ids', () => {
+      h.platform.faults.add({
+        match: { agentId: 2, protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'drop' },
+      });
+      expect(vendor(h, 1, 1)).toBeDefined();
+      expect(h.send(2, BASE, BaseMessageId.DISCOVER_SUB_VENDOR)).toBeDefined();
+      expect(h.send(2, POWER, 0)).toBeDefined();
+      expect(vendor(h, 1, 2)).toBeUndefined();
+    });
+
+    it('should fire on the n-th match only, and at most `times` times', () => {
+      h.platform.faults.add({ match: { messageId: 3, nth: 3 }, action: { kind: 'drop' } });
+      const got = [1, 2, 3, 4, 5].map((t) => vendor(h, t) !== undefined);
+      expect(got).toEqual([true, true, false, true, true]);
+      h.platform.faults.clear();
+      h.platform.faults.add({ match: { times: 2 }, action: { kind: 'drop' } });
+      expect([1, 2, 3].map((t) => vendor(h, t) !== undefined)).toEqual([false, false, true]);
+    });
+
+    it('should draw probabilities from the seed, reproducibly', () => {
+      const run = (seed: number): boolean[] => {
+        const p = new Harness(createDefaultPlatformConfig(), {
+          seed,
+          faults: [{ match: { probability: 0.3 }, action: { kind: 'drop' } }],
+        });
+        p.connect(1);
+        const out = Array.from({ length: 200 }, (_, i) => vendor(p, i & 0x3ff) === undefined);
+        p.close();
+        return out;
+      };
+      const a = run(7);
+      expect(run(7)).toEqual(a);
+      expect(run(8)).not.toEqual(a);
+      const dropped = a.filter(Boolean).length;
+      expect(dropped).toBeGreaterThan(30);
+      expect(dropped).toBeLessThan(90);
+    });
+
+    it('should fire always with probability 1 and never with 0', () => {
+      h.platform.faults.add({ match: { probability: 0 }, action: { kind: 'drop' } });
+      expect(vendor(h, 1)).toBeDefined();
+      h.platform.faults.add({ match: { probability: 1 }, action: { kind: 'drop' } });
+      expect(vendor(h, 1)).toBeUndefined();
+    });
+  });
+
+  describe('P2A faults', () => {
+    const asyncSet = (token: number): void => {
+      h.send(1, CLOCK, ClockMessageId.RATE_SET, [1, 0, 300_000_000, 0], token);
+    };
+
+    it('should drop a delayed response', async () => {
+      h.platform.faults.add({ match: { stage: 'delayed-response' }, action: { kind: 'drop' } });
+      asyncSet(1);
+      await h.clock.advance(10);
+      expect(h.link(1).posted).toHaveLength(0);
+      expect(h.platform.faults.log[0]).toMatchObject({
+        stage: 'delayed-response',
+        protocolId: CLOCK,
+        messageId: ClockMessageId.RATE_SET,
+        token: 1,
+        agentId: 1,
+      });
+    });
+
+    it('should post a delayed response late, twice, or with another token', async () => {
+      h.platform.faults.add({
+        match: { stage: 'delayed-response', nth: 1 },
+        action: { kind: 'late-reply', ms: 100 },
+      });
+      h.platform.faults.add({
+        match: { stage: 'delayed-response', nth: 2 },
+        action: { kind: 'duplicate', delayMs: 1 },
+      });
+      h.platform.faults.add({
+        match: { stage: 'delayed-response', nth: 3 },
+        action: { kind: 'corrupt-token', token: 99 },
+      });
+      asyncSet(1);
+      await h.clock.advance(50);
+      expect(h.link(1).posted).toHaveLength(0);
+      await h.clock.advance(60);
+      asyncSet(2);
+      await h.clock.advance(5);
+      asyncSet(3);
+      await h.clock.advance(5);
+      expect(h.link(1).messages.map((m) => [m.type, m.token])).toEqual([
+        [2, 1],
+        [2, 2],
+        [2, 2],
+        [2, 99],
+      ]);
+    });
+
+    it('should delay, drop or truncate notifications', async () => {
+      h.call(POWER, PowerMessageId.STATE_NOTIFY, [0, 1]);
+      h.platform.faults.add({
+        match: { stage: 'notification', nth: 1 },
+        action: { kind: 'delay', ms: 4 },
+      });
+      h.platform.faults.add({ match: { stage: 'notification', nth: 2 }, action: { kind: 'drop' } });
+      h.platform.faults.add({
+        match: { stage: 'notification', nth: 3 },
+        action: { kind: 'truncate', length: 8 },
+      });
+      h.call(POWER, PowerMessageId.STATE_SET, [0, 0, OFF]);
+      h.call(POWER, PowerMessageId.STATE_SET, [0, 0, 0]);
+      h.call(POWER, PowerMessageId.STATE_SET, [0, 0, OFF]);
+      expect(h.link(1).posted.map((b) => b.byteLength)).toEqual([8]);
+      await h.clock.advance(4);
+      expect(h.link(1).posted.map((b) => b.byteLength)).toEqual([8, 16]);
+    });
+  });
+
+  describe('rules, log and counts', () => {
+    it('should name rules, remove them, and refuse duplicate ids', () => {
+      const f = h.platform.faults;
+      expect(f.add({ action: { kind: 'drop' } })).toBe('rule-1');
+      expect(f.add({ id: 'mine', action: { kind: 'drop' } })).toBe('mine');
+      expect(() => f.add({ id: 'mine', action: { kind: 'drop' } })).toThrow(PlatformError);
+      expect(f.rules.map((r) => r.id)).toEqual(['rule-1', 'mine']);
+      expect(f.remove('rule-1')).toBe(true);
+      expect(f.remove('rule-1')).toBe(false);
+      f.clear();
+      expect(f.rules).toEqual([]);
+    });
+
+    it('should log every injected fault with its time and message', async () => {
+      await h.clock.advance(12);
+      h.platform.faults.add({ id: 'd', action: { kind: 'drop' } });
+      vendor(h, 44, 2);
+      expect(h.platform.faults.log).toEqual([
+        {
+          seq: 1,
+          atMs: 12,
+          ruleId: 'd',
+          kind: 'drop',
+          stage: 'command',
+          agentId: 2,
+          protocolId: BASE,
+          messageId: BaseMessageId.DISCOVER_VENDOR,
+          token: 44,
+        },
+      ]);
+    });
+
+    it('should keep the last 10 000 log entries and count them all', () => {
+      h.platform.faults.add({ action: { kind: 'corrupt-type', type: 0 } });
+      for (let i = 0; i < 10_005; i++) vendor(h, i & 0x3ff);
+      const log = h.platform.faults.log;
+      expect(log).toHaveLength(10_000);
+      expect(log[0]?.seq).toBe(6);
+      expect(h.platform.faults.counts['corrupt-type']).toBe(10_005);
+    });
+
+    it.each<[string, FaultRule]>([
+      ['stage', { match: { stage: 'later' as never }, action: { kind: 'drop' } }],
+      ['agentId', { match: { agentId: -1 }, action: { kind: 'drop' } }],
+      ['protocolId', { match: { protocolId: 256 }, action: { kind: 'drop' } }],
+      ['messageId', { match: { messageId: 1.5 }, action: { kind: 'drop' } }],
+      ['nth', { match: { nth: 0 }, action: { kind: 'drop' } }],
+      ['times', { match: { times: 0 }, action: { kind: 'drop' } }],
+      ['probability', { match: { probability: 2 }, action: { kind: 'drop' } }],
+      ['kind', { action: { kind: 'explode' } as never }],
+      ['missing action', {} as never],
+      ['delay ms', { action: { kind: 'delay', ms: -1 } }],
+      ['late ms', { action: { kind: 'late-reply', ms: Number.NaN } }],
+      ['duplicate delayMs', { action: { kind: 'duplicate', delayMs: -1 } }],
+      ['reorder maxHoldMs', { action: { kind: 'reorder', maxHoldMs: Infinity } }],
+      ['token', { action: { kind: 'corrupt-token', token: 1024 } }],
+      ['unsolicited token', { action: { kind: 'unsolicited', token: -1 } }],
+      ['type', { action: { kind: 'corrupt-type', type: 4 } }],
+      ['protocol', { action: { kind: 'corrupt-protocol', protocolId: 300 } }],
+      ['length', { action: { kind: 'truncate', length: -1 } }],
+      ['count', { action: { kind: 'notification-storm', count: 0 } }],
+      ['count missing', { action: { kind: 'notification-storm' } as never }],
+      ['storm payload', { action: { kind: 'notification-storm', count: 1, payload: [-1] } }],
+      ['storm protocol', { action: { kind: 'notification-storm', count: 1, protocolId: 999 } }],
+      ['reorder on P2A', { match: { stage: 'notification' }, action: { kind: 'reorder' } }],
+      [
+        'storm on P2A',
+        { match: { stage: 'delayed-response' }, action: { kind: 'notification-storm', count: 1 } },
+      ],
+    ])('should refuse an invalid rule (%s) with E_FAULT_RULE', (_, rule) => {
+      expect(() => h.platform.faults.add(rule)).toThrow(
+        expect.objectContaining({ code: 'E_FAULT_RULE' }) as Error,
+      );
+    });
+  });
+
+  it('should cancel pending fault timers when the agent disconnects', () => {
+    h.platform.faults.add({ action: { kind: 'late-reply', ms: 100 } });
+    h.platform.faults.add({ action: { kind: 'unsolicited' } });
+    vendor(h, 1);
+    expect(h.platform.armedTimers).toBe(2);
+    h.connection(1).disconnect();
+    expect(h.platform.armedTimers).toBe(0);
+    expect(h.clock.armedTimers).toBe(0);
+  });
+
+  it('should work standalone on a clock', () => {
+    const f = new FaultInjector(new VirtualClock());
+    expect(f.counts.drop).toBe(0);
+    expect(
+      f.select({ stage: 'command', agentId: 1, protocolId: 0, messageId: 0, token: 0 }),
+    ).toEqual([]);
+  });
+});

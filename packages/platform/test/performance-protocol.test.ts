@@ -1,0 +1,240 @@
+import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import {
+  PerformanceMessageId,
+  PerformanceNotificationId,
+  createDefaultPlatformConfig,
+} from '@scmi-ts/platform';
+import { Harness } from './support/harness';
+
+const PERF = ScmiProtocolId.PERF;
+
+interface Level {
+  value: number;
+  powerCost: number;
+  latencyUs: number;
+}
+
+function describeLevels(h: Harness, domain: number): { levels: Level[]; calls: number } {
+  const levels: Level[] = [];
+  let calls = 0;
+  for (;;) {
+    const a = h.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [domain, levels.length]);
+    calls++;
+    expect(a.status).toBe(ScmiStatus.SUCCESS);
+    const returned = a.r.u16();
+    const remaining = a.r.u16();
+    for (let i = 0; i < returned; i++) {
+      levels.push({ value: a.r.u32(), powerCost: a.r.u32(), latencyUs: a.r.u32() & 0xffff });
+    }
+    expect(a.r.remaining).toBe(0);
+    if (remaining === 0) return { levels, calls };
+  }
+}
+
+describe('Performance domain protocol (0x13)', () => {
+  let h: Harness;
+  beforeEach(() => {
+    h = new Harness();
+    h.connect(1);
+    h.connect(2);
+  });
+  afterEach(() => {
+    h.close();
+  });
+
+  it('should report version 3.0, two domains, power in mW', () => {
+    expect(h.call(PERF, 0x0).words).toEqual([0x30000]);
+    expect(h.call(PERF, 0x1).words).toEqual([2 | (1 << 16), 0, 0, 0]);
+    expect(h.call(PERF, 0x2, [PerformanceMessageId.DOMAIN_NAME_GET]).words).toEqual([0]);
+    expect(h.call(PERF, 0x2, [0xb]).status).toBe(ScmiStatus.NOT_FOUND); // no fast channels
+  });
+
+  it('should report abstract power when configured so', () => {
+    const abstract = new Harness({
+      ...createDefaultPlatformConfig(),
+      performancePowerInMilliwatts: false,
+    });
+    abstract.connect(1);
+    expect(abstract.call(PERF, 0x1).words[0]).toBe(2);
+    abstract.close();
+  });
+
+  describe('PERF_DOMAIN_ATTRIBUTES', () => {
+    it('should describe the domain', () => {
+      const a = h.call(PERF, PerformanceMessageId.DOMAIN_ATTRIBUTES, [0]);
+      expect(a.r.u32() >>> 26).toBe(0b111100); // limits, level, limits notify, level notify
+      expect([a.r.u32(), a.r.u32(), a.r.u32()]).toEqual([1000, 1_200_000, 1_200_000]);
+      expect(a.r.string(16)).toBe('cpu-cluster0');
+      const gpu = h.call(PERF, PerformanceMessageId.DOMAIN_ATTRIBUTES, [1]);
+      expect(gpu.words.slice(1, 4)).toEqual([0, 0, 600]);
+    });
+
+    it('should answer NOT_FOUND for an invalid domain', () => {
+      expect(h.call(PERF, PerformanceMessageId.DOMAIN_ATTRIBUTES, [2]).status).toBe(
+        ScmiStatus.NOT_FOUND,
+      );
+    });
+
+    it('should not advertise notifications without a P2A channel', () => {
+      const noP2a = new Harness();
+      noP2a.connect(1, false);
+      expect(noP2a.call(PERF, PerformanceMessageId.DOMAIN_ATTRIBUTES, [0]).words[0]).toBe(
+        0xc0000000,
+      );
+      noP2a.close();
+    });
+  });
+
+  describe('PERF_DESCRIBE_LEVELS', () => {
+    it('should return every level in one reply when it fits', () => {
+      const { levels, calls } = describeLevels(h, 0);
+      expect(calls).toBe(1);
+      expect(levels).toEqual(createDefaultPlatformConfig().performanceDomains?.[0]?.levels);
+    });
+
+    it('should split the reply by maxMsgSize, iterating until remaining is 0', () => {
+      const tiny = new Harness();
+      tiny.connect(1, true, 8 + 12); // status, returned/remaining, one level
+      const { levels, calls } = describeLevels(tiny, 0);
+      expect(calls).toBe(4);
+      expect(levels.map((l) => l.value)).toEqual([400_000, 800_000, 1_200_000, 1_800_000]);
+      const first = tiny.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [0, 0]);
+      expect(first.words[0]).toBe(1 | (3 << 16));
+      tiny.close();
+    });
+
+    it('should split by multiPartMax', () => {
+      const split = new Harness(createDefaultPlatformConfig(), { behaviour: { multiPartMax: 3 } });
+      split.connect(1);
+      expect(describeLevels(split, 0).calls).toBe(2);
+      split.close();
+    });
+
+    it('should answer INVALID_PARAMETERS past the end, NOT_FOUND for a bad domain', () => {
+      expect(h.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [0, 4]).words).toEqual([0]);
+      expect(h.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [0, 5]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
+      expect(h.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [7, 0]).status).toBe(
+        ScmiStatus.NOT_FOUND,
+      );
+      expect(h.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [0]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+    });
+  });
+
+  describe('PERF_LEVEL_SET / PERF_LEVEL_GET', () => {
+    it('should set and get a level', () => {
+      expect(h.call(PERF, PerformanceMessageId.LEVEL_GET, [0]).words).toEqual([1_200_000]);
+      expect(h.call(PERF, PerformanceMessageId.LEVEL_SET, [0, 400_000]).status).toBe(0);
+      expect(h.call(PERF, PerformanceMessageId.LEVEL_GET, [0]).words).toEqual([400_000]);
+    });
+
+    it('should reject unknown levels, denied domains and bad sizes', () => {
+      const set = (p: number[], agent = 1): number =>
+        h.call(PERF, PerformanceMessageId.LEVEL_SET, p, agent).status;
+      expect(set([0, 500_000])).toBe(ScmiStatus.OUT_OF_RANGE);
+      expect(set([2, 400_000])).toBe(ScmiStatus.NOT_FOUND);
+      expect(set([1, 400], 2)).toBe(ScmiStatus.DENIED);
+      expect(set([0, 400_000, 0])).toBe(ScmiStatus.PROTOCOL_ERROR);
+      expect(h.call(PERF, PerformanceMessageId.LEVEL_GET, [1], 2).status).toBe(ScmiStatus.DENIED);
+    });
+
+    it('should answer DENIED when the domain does not allow setting', () => {
+      const locked = new Harness({
+        vendor: 'v',
+        subVendor: 's',
+        implementationVersion: 0,
+        agents: [{ id: 1, name: 'a', protocols: ['performance'] }],
+        performanceDomains: [
+          {
+            name: 'fixed',
+            levels: [{ value: 1, powerCost: 1, latencyUs: 1 }],
+            canSetLevel: false,
+            canSetLimits: false,
+          },
+        ],
+      });
+      locked.connect(1);
+      expect(
+        (locked.call(PERF, PerformanceMessageId.DOMAIN_ATTRIBUTES, [0]).words[0] ?? 0) >>> 30,
+      ).toBe(0);
+      expect(locked.call(PERF, PerformanceMessageId.LEVEL_SET, [0, 1]).status).toBe(
+        ScmiStatus.DENIED,
+      );
+      expect(locked.call(PERF, PerformanceMessageId.LIMITS_SET, [0, 1, 1]).status).toBe(
+        ScmiStatus.DENIED,
+      );
+      locked.close();
+    });
+  });
+
+  describe('PERF_LIMITS_SET / PERF_LIMITS_GET', () => {
+    it('should set limits and pull the level inside them', () => {
+      expect(h.call(PERF, PerformanceMessageId.LIMITS_GET, [0]).words).toEqual([
+        1_800_000, 400_000,
+      ]);
+      expect(h.call(PERF, PerformanceMessageId.LIMITS_SET, [0, 800_000, 400_000]).status).toBe(0);
+      expect(h.call(PERF, PerformanceMessageId.LIMITS_GET, [0]).words).toEqual([800_000, 400_000]);
+      expect(h.call(PERF, PerformanceMessageId.LEVEL_GET, [0]).words).toEqual([800_000]);
+      expect(h.call(PERF, PerformanceMessageId.LEVEL_SET, [0, 1_800_000]).status).toBe(
+        ScmiStatus.OUT_OF_RANGE,
+      );
+      h.call(PERF, PerformanceMessageId.LIMITS_SET, [0, 1_800_000, 1_200_000]);
+      expect(h.call(PERF, PerformanceMessageId.LEVEL_GET, [0]).words).toEqual([1_200_000]);
+      expect(h.platform.snapshot().performanceDomains[0]).toEqual({
+        level: 1_200_000,
+        min: 1_200_000,
+        max: 1_800_000,
+      });
+    });
+
+    it('should reject inverted, out-of-range and empty limits', () => {
+      const set = (p: number[]): number => h.call(PERF, PerformanceMessageId.LIMITS_SET, p).status;
+      expect(set([0, 400_000, 800_000])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(set([0, 2_000_000, 400_000])).toBe(ScmiStatus.OUT_OF_RANGE);
+      expect(set([0, 1_800_000, 100])).toBe(ScmiStatus.OUT_OF_RANGE);
+      expect(set([0, 900_000, 850_000])).toBe(ScmiStatus.OUT_OF_RANGE);
+      expect(set([3, 1, 1])).toBe(ScmiStatus.NOT_FOUND);
+    });
+  });
+
+  describe('notifications', () => {
+    it('should send LEVEL_CHANGED and LIMITS_CHANGED to subscribers only', () => {
+      expect(h.call(PERF, PerformanceMessageId.NOTIFY_LEVEL, [0, 1], 2).status).toBe(0);
+      expect(h.call(PERF, PerformanceMessageId.NOTIFY_LIMITS, [0, 1], 2).status).toBe(0);
+      h.call(PERF, PerformanceMessageId.LEVEL_SET, [0, 1_800_000]);
+      h.call(PERF, PerformanceMessageId.LIMITS_SET, [0, 800_000, 400_000]);
+      h.call(PERF, PerformanceMessageId.LIMITS_SET, [0, 800_000, 400_000]); // no change
+      expect(h.links.get(2)?.messages.map((m) => [m.messageId, ...m.words])).toEqual([
+        [PerformanceNotificationId.LEVEL_CHANGED, 1, 0, 1_800_000],
+        [PerformanceNotificationId.LIMITS_CHANGED, 1, 0, 800_000, 400_000],
+        [PerformanceNotificationId.LEVEL_CHANGED, 1, 0, 800_000],
+      ]);
+      expect(h.links.get(1)?.posted).toHaveLength(0);
+      expect(h.platform.subscriptions(2)).toHaveLength(2);
+    });
+
+    it('should reject notify for denied domains and without a P2A channel', () => {
+      expect(h.call(PERF, PerformanceMessageId.NOTIFY_LEVEL, [1, 1], 2).status).toBe(
+        ScmiStatus.DENIED,
+      );
+      const noP2a = new Harness();
+      noP2a.connect(1, false);
+      expect(noP2a.call(PERF, PerformanceMessageId.NOTIFY_LIMITS, [0, 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      noP2a.close();
+    });
+  });
+
+  it('should return the name with PERF_DOMAIN_NAME_GET', () => {
+    const a = h.call(PERF, PerformanceMessageId.DOMAIN_NAME_GET, [1]);
+    expect(a.r.u32()).toBe(0);
+    expect(a.r.string(64)).toBe('gpu');
+    expect(h.call(PERF, PerformanceMessageId.DOMAIN_NAME_GET, [2]).status).toBe(
+      ScmiStatus.NOT_FOUND,
+    );
+  });
+});

@@ -1,0 +1,186 @@
+import { PayloadReader, ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import { PowerMessageId, PowerNotificationId } from '@scmi-ts/platform';
+import { Harness } from './support/harness';
+
+const POWER = ScmiProtocolId.POWER;
+const ON = 0;
+const OFF = 0x40000000;
+
+describe('Power domain protocol (0x11)', () => {
+  let h: Harness;
+  beforeEach(() => {
+    h = new Harness();
+    h.connect(1);
+    h.connect(2);
+  });
+  afterEach(() => {
+    h.close();
+  });
+
+  it('should report version 3.0 and three domains without statistics', () => {
+    expect(h.call(POWER, 0x0).words).toEqual([0x30000]);
+    expect(h.call(POWER, 0x1).words).toEqual([3, 0, 0, 0]);
+  });
+
+  it('should advertise implemented messages, and NOT_FOUND for the others', () => {
+    for (const id of [3, 4, 5, 6, 7, 8]) expect(h.call(POWER, 0x2, [id]).status).toBe(0);
+    expect(h.call(POWER, 0x2, [9]).status).toBe(ScmiStatus.NOT_FOUND);
+  });
+
+  describe('POWER_DOMAIN_ATTRIBUTES', () => {
+    it('should describe notification, async and sync support and the name', () => {
+      const a = h.call(POWER, PowerMessageId.DOMAIN_ATTRIBUTES, [2]);
+      const flags = a.r.u32();
+      expect(flags >>> 27).toBe(0b11110); // 31 notify, 30 async, 29 sync, 28 requested, 27 no ext name
+      expect(a.r.string(16)).toBe('display');
+      const cpu = h.call(POWER, PowerMessageId.DOMAIN_ATTRIBUTES, [0]).r.u32();
+      expect((cpu >>> 30) & 1).toBe(0);
+    });
+
+    it('should answer NOT_FOUND for an invalid domain, even to an agent without permission', () => {
+      expect(h.call(POWER, PowerMessageId.DOMAIN_ATTRIBUTES, [3]).status).toBe(
+        ScmiStatus.NOT_FOUND,
+      );
+      // Discovery is allowed on every domain.
+      expect(h.call(POWER, PowerMessageId.DOMAIN_ATTRIBUTES, [1], 2).status).toBe(0);
+    });
+
+    it('should not advertise notifications or async without a P2A channel', () => {
+      const noP2a = new Harness();
+      noP2a.connect(1, false);
+      const flags = noP2a.call(POWER, PowerMessageId.DOMAIN_ATTRIBUTES, [2]).r.u32();
+      expect(flags >>> 27).toBe(0b00100);
+      expect(noP2a.call(POWER, 0x2, [PowerMessageId.STATE_NOTIFY]).status).toBe(
+        ScmiStatus.NOT_FOUND,
+      );
+      noP2a.close();
+    });
+  });
+
+  describe('POWER_STATE_SET / POWER_STATE_GET', () => {
+    it('should set and get a state synchronously', () => {
+      expect(h.call(POWER, PowerMessageId.STATE_GET, [1]).words).toEqual([OFF]);
+      expect(h.call(POWER, PowerMessageId.STATE_SET, [0, 1, ON]).status).toBe(0);
+      expect(h.call(POWER, PowerMessageId.STATE_GET, [1]).words).toEqual([ON]);
+      expect(h.platform.snapshot().powerDomains).toEqual([ON, ON, ON]);
+    });
+
+    it('should reject bad arguments', () => {
+      const set = (p: number[], agent = 1): number =>
+        h.call(POWER, PowerMessageId.STATE_SET, p, agent).status;
+      expect(set([0, 3, ON])).toBe(ScmiStatus.NOT_FOUND);
+      expect(set([0, 0, 0x40000005])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(set([2, 0, ON])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(set([0, 1, ON], 2)).toBe(ScmiStatus.DENIED);
+      expect(set([1, 0, OFF])).toBe(ScmiStatus.NOT_SUPPORTED); // domain 0 has no async set
+      expect(set([0, 0])).toBe(ScmiStatus.PROTOCOL_ERROR);
+      expect(h.call(POWER, PowerMessageId.STATE_GET, [1], 2).status).toBe(ScmiStatus.DENIED);
+      expect(h.call(POWER, PowerMessageId.STATE_GET, [9]).status).toBe(ScmiStatus.NOT_FOUND);
+    });
+
+    it('should apply an asynchronous set after the latency, without a delayed response', async () => {
+      expect(h.call(POWER, PowerMessageId.STATE_SET, [1, 2, 0x40000001]).status).toBe(0);
+      expect(h.call(POWER, PowerMessageId.STATE_GET, [2]).words).toEqual([ON]);
+      await h.clock.advance(1);
+      expect(h.call(POWER, PowerMessageId.STATE_GET, [2]).words).toEqual([0x40000001]);
+      expect(h.links.get(1)?.posted).toHaveLength(0);
+    });
+
+    it('should answer NOT_SUPPORTED to an asynchronous set without a P2A channel', () => {
+      const noP2a = new Harness();
+      noP2a.connect(1, false);
+      expect(noP2a.call(POWER, PowerMessageId.STATE_SET, [1, 2, OFF]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      noP2a.close();
+    });
+  });
+
+  describe('notifications', () => {
+    it('should send STATE_CHANGED and CHANGE_REQUESTED to subscribers only, naming the agent that caused it', async () => {
+      expect(h.call(POWER, PowerMessageId.STATE_NOTIFY, [0, 1], 2).status).toBe(0);
+      expect(h.call(POWER, PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY, [2, 1]).status).toBe(0);
+      expect(h.call(POWER, PowerMessageId.STATE_NOTIFY, [2, 1]).status).toBe(0);
+      h.call(POWER, PowerMessageId.STATE_SET, [0, 0, OFF]); // agent 1 turns domain 0 off
+      const toAgent2 = h.links.get(2)?.messages ?? [];
+      expect(toAgent2).toEqual([
+        {
+          type: 3,
+          protocolId: POWER,
+          messageId: PowerNotificationId.STATE_CHANGED,
+          token: 0,
+          words: [1, 0, OFF],
+        },
+      ]);
+      expect(h.links.get(1)?.posted).toHaveLength(0);
+      h.call(POWER, PowerMessageId.STATE_SET, [1, 2, OFF]);
+      expect(h.links.get(1)?.messages.map((m) => [m.messageId, ...m.words])).toEqual([
+        [PowerNotificationId.STATE_CHANGE_REQUESTED, 1, 2, OFF],
+      ]);
+      await h.clock.advance(1);
+      expect(h.links.get(1)?.messages.map((m) => m.messageId)).toEqual([1, 0]);
+    });
+
+    it('should not notify when the state does not change', () => {
+      h.call(POWER, PowerMessageId.STATE_NOTIFY, [0, 1]);
+      h.call(POWER, PowerMessageId.STATE_SET, [0, 0, ON]);
+      expect(h.links.get(1)?.posted).toHaveLength(0);
+    });
+
+    it('should reject bad notify requests', () => {
+      const notify = (p: number[], agent = 1): number =>
+        h.call(POWER, PowerMessageId.STATE_NOTIFY, p, agent).status;
+      expect(notify([5, 1])).toBe(ScmiStatus.NOT_FOUND);
+      expect(notify([1, 1], 2)).toBe(ScmiStatus.DENIED);
+      expect(notify([0, 3])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(notify([0])).toBe(ScmiStatus.PROTOCOL_ERROR);
+    });
+
+    it('should answer NOT_SUPPORTED to notify requests without a P2A channel', () => {
+      const noP2a = new Harness();
+      noP2a.connect(1, false);
+      expect(noP2a.call(POWER, PowerMessageId.STATE_NOTIFY, [0, 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      noP2a.close();
+    });
+  });
+
+  describe('POWER_DOMAIN_NAME_GET', () => {
+    it('should return the full name in 64 bytes, and NOT_FOUND for an invalid domain', () => {
+      const a = h.call(POWER, PowerMessageId.DOMAIN_NAME_GET, [0]);
+      expect(a.r.u32()).toBe(0);
+      expect(a.r.string(64)).toBe('cpu-cluster0');
+      expect(a.bytes.byteLength).toBe(8 + 68);
+      expect(h.call(POWER, PowerMessageId.DOMAIN_NAME_GET, [3]).status).toBe(ScmiStatus.NOT_FOUND);
+    });
+
+    it('should announce an extended name longer than 15 bytes', () => {
+      const long = new Harness({
+        vendor: 'v',
+        subVendor: 's',
+        implementationVersion: 0,
+        agents: [{ id: 1, name: 'a', protocols: ['power'] }],
+        powerDomains: [{ name: 'a-very-long-power-domain-name' }],
+      });
+      long.connect(1);
+      const a = long.call(POWER, PowerMessageId.DOMAIN_ATTRIBUTES, [0]);
+      expect((a.r.u32() >>> 27) & 1).toBe(1);
+      expect(a.r.string(16)).toBe('a-very-long-pow');
+      const name = long.call(POWER, PowerMessageId.DOMAIN_NAME_GET, [0]);
+      expect(new PayloadReader(name.bytes.subarray(12)).string(64)).toBe(
+        'a-very-long-power-domain-name',
+      );
+      long.close();
+    });
+
+    it('should answer PROTOCOL_ERROR when the name does not fit the link', () => {
+      const tiny = new Harness();
+      tiny.connect(1, true, 32);
+      expect(tiny.call(POWER, PowerMessageId.DOMAIN_NAME_GET, [0]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+      tiny.close();
+    });
+  });
+});

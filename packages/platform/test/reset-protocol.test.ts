@@ -1,0 +1,154 @@
+import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import {
+  ResetMessageId,
+  ResetNotificationId,
+  createDefaultPlatformConfig,
+  type PlatformConfig,
+} from '@scmi-ts/platform';
+import { Harness } from './support/harness';
+
+const RESET = ScmiProtocolId.RESET;
+const AUTONOMOUS = 1;
+const ASSERT = 2;
+const ASYNC = 4;
+
+function config(): PlatformConfig {
+  const base = createDefaultPlatformConfig();
+  return {
+    ...base,
+    agents: [
+      ...base.agents,
+      { id: 3, name: 'limited', protocols: ['reset'], domains: { reset: [2] } },
+    ],
+  };
+}
+
+describe('Reset domain protocol (0x16)', () => {
+  let h: Harness;
+  beforeEach(() => {
+    h = new Harness(config());
+    h.connect(1);
+    h.connect(3);
+  });
+  afterEach(() => {
+    h.close();
+  });
+
+  it('should report version 3.0 and three domains', () => {
+    expect(h.call(RESET, 0x0).words).toEqual([0x30000]);
+    expect(h.call(RESET, 0x1).words).toEqual([3]);
+    expect(h.call(RESET, 0x2, [ResetMessageId.DOMAIN_NAME_GET]).status).toBe(0);
+    expect(h.call(RESET, 0x2, [7]).status).toBe(ScmiStatus.NOT_FOUND);
+  });
+
+  describe('RESET_DOMAIN_ATTRIBUTES', () => {
+    it('should describe async and notify support, latency and name', () => {
+      const gpu = h.call(RESET, ResetMessageId.DOMAIN_ATTRIBUTES, [0]);
+      expect([gpu.r.u32(), gpu.r.u32(), gpu.r.string(16)]).toEqual([0xc0000000, 500, 'gpu']);
+      const uart = h.call(RESET, ResetMessageId.DOMAIN_ATTRIBUTES, [2]);
+      expect(uart.words.slice(0, 2)).toEqual([0x40000000, 0x7fffffff]);
+      expect(h.call(RESET, ResetMessageId.DOMAIN_ATTRIBUTES, [3]).status).toBe(
+        ScmiStatus.NOT_FOUND,
+      );
+    });
+
+    it('should not advertise async or notifications without P2A', () => {
+      const noP2a = new Harness(config());
+      noP2a.connect(1, false);
+      expect(noP2a.call(RESET, ResetMessageId.DOMAIN_ATTRIBUTES, [0]).words[0]).toBe(0);
+      noP2a.close();
+    });
+  });
+
+  describe('RESET', () => {
+    it('should perform a synchronous autonomous reset and notify subscribers', () => {
+      expect(h.call(RESET, ResetMessageId.NOTIFY, [2, 1], 3).status).toBe(0);
+      expect(h.call(RESET, ResetMessageId.RESET, [2, AUTONOMOUS, 0]).status).toBe(0);
+      expect(h.platform.snapshot().resetDomains[2]).toEqual({ asserted: false, resets: 1 });
+      expect(h.links.get(3)?.messages).toEqual([
+        {
+          type: 3,
+          protocolId: RESET,
+          messageId: ResetNotificationId.ISSUED,
+          token: 0,
+          words: [1, 2, 0],
+        },
+      ]);
+      expect(h.links.get(1)?.posted).toHaveLength(0);
+    });
+
+    it('should assert and deassert explicitly', () => {
+      h.call(RESET, ResetMessageId.RESET, [1, ASSERT, 0]);
+      expect(h.platform.snapshot().resetDomains[1]?.asserted).toBe(true);
+      h.call(RESET, ResetMessageId.RESET, [1, 0, 0x80000005]);
+      expect(h.platform.snapshot().resetDomains[1]?.asserted).toBe(false);
+    });
+
+    it('should complete an asynchronous reset with delayed response 0x4 after its latency', async () => {
+      const link = h.link(1);
+      h.call(RESET, ResetMessageId.NOTIFY, [0, 1]);
+      h.send(1, RESET, ResetMessageId.RESET, [0, AUTONOMOUS | ASYNC, 0], 300);
+      await h.clock.advance(0.4);
+      expect(link.posted).toHaveLength(0);
+      await h.clock.advance(0.1);
+      expect(link.messages).toEqual([
+        { type: 3, protocolId: RESET, messageId: 0, token: 0, words: [1, 0, 0] },
+        { type: 2, protocolId: RESET, messageId: 4, token: 300, words: [0, 0] },
+      ]);
+    });
+
+    it('should take the platform async latency when the domain latency is unknown', async () => {
+      const custom = new Harness(
+        {
+          vendor: 'v',
+          subVendor: 's',
+          implementationVersion: 0,
+          agents: [{ id: 1, name: 'a', protocols: ['reset'] }],
+          resetDomains: [{ name: 'slow', asyncReset: true }],
+        },
+        { behaviour: { asyncLatencyMs: 7 } },
+      );
+      const link = custom.connect(1);
+      custom.call(RESET, ResetMessageId.RESET, [0, AUTONOMOUS | ASYNC, 0]);
+      await custom.clock.advance(6);
+      expect(link.posted).toHaveLength(0);
+      await custom.clock.advance(1);
+      expect(link.posted).toHaveLength(1);
+      custom.close();
+    });
+
+    it('should reject bad flags, states, domains, permissions and sizes', () => {
+      const reset = (p: number[], agent = 1): number =>
+        h.call(RESET, ResetMessageId.RESET, p, agent).status;
+      expect(reset([0, 8, 0])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(reset([0, ASYNC, 0])).toBe(ScmiStatus.INVALID_PARAMETERS); // async needs autonomous
+      expect(reset([0, AUTONOMOUS, 1])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(reset([1, AUTONOMOUS | ASYNC, 0])).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect(reset([3, AUTONOMOUS, 0])).toBe(ScmiStatus.NOT_FOUND);
+      expect(reset([0, AUTONOMOUS, 0], 3)).toBe(ScmiStatus.DENIED);
+      expect(reset([0, AUTONOMOUS])).toBe(ScmiStatus.PROTOCOL_ERROR);
+    });
+
+    it('should answer NOT_SUPPORTED to async resets and notify without P2A', () => {
+      const noP2a = new Harness(config());
+      noP2a.connect(1, false);
+      expect(noP2a.call(RESET, ResetMessageId.RESET, [0, AUTONOMOUS | ASYNC, 0]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      expect(noP2a.call(RESET, ResetMessageId.NOTIFY, [0, 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      noP2a.close();
+    });
+  });
+
+  it('should reject notify for denied domains', () => {
+    expect(h.call(RESET, ResetMessageId.NOTIFY, [0, 1], 3).status).toBe(ScmiStatus.DENIED);
+  });
+
+  it('should return the name with RESET_DOMAIN_NAME_GET', () => {
+    const a = h.call(RESET, ResetMessageId.DOMAIN_NAME_GET, [1]);
+    expect([a.r.u32(), a.r.string(64)]).toEqual([0, 'usb']);
+    expect(h.call(RESET, ResetMessageId.DOMAIN_NAME_GET, [9]).status).toBe(ScmiStatus.NOT_FOUND);
+  });
+});

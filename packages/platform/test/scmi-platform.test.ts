@@ -1,0 +1,254 @@
+import {
+  RealClock,
+  ScmiConfigError,
+  ScmiProtocolId,
+  ScmiStatus,
+  VirtualClock,
+  buildHeader,
+  encodeMsg,
+} from '@scmi-ts/core';
+import {
+  BaseMessageId,
+  ClockMessageId,
+  PlatformError,
+  ScmiPlatform,
+  createDefaultPlatformConfig,
+} from '@scmi-ts/platform';
+import { FakeLink, Harness, command, decodeAnswer, defined } from './support/harness';
+
+describe(ScmiPlatform, () => {
+  describe('constructor', () => {
+    it('should validate the configuration, the behaviour and the seed', () => {
+      const clock = new VirtualClock();
+      expect(
+        () => new ScmiPlatform({ ...createDefaultPlatformConfig(), vendor: '' }, { clock }),
+      ).toThrow(ScmiConfigError);
+      expect(
+        () =>
+          new ScmiPlatform(createDefaultPlatformConfig(), {
+            clock,
+            behaviour: { asyncLatencyMs: -1 },
+          }),
+      ).toThrow(expect.objectContaining({ field: 'behaviour.asyncLatencyMs' }) as Error);
+      expect(() => new ScmiPlatform(createDefaultPlatformConfig(), { clock, seed: 1.5 })).toThrow(
+        expect.objectContaining({ field: 'seed' }) as Error,
+      );
+    });
+
+    it('should add the fault rules of the options', () => {
+      const h = new Harness(createDefaultPlatformConfig(), {
+        faults: [{ id: 'x', action: { kind: 'drop' } }],
+      });
+      expect(h.platform.faults.rules.map((r) => r.id)).toEqual(['x']);
+      h.close();
+    });
+
+    it('should accept plain JSON data', () => {
+      const json = JSON.parse(JSON.stringify(createDefaultPlatformConfig())) as unknown;
+      const p = new ScmiPlatform(json as ReturnType<typeof createDefaultPlatformConfig>, {
+        clock: new RealClock(),
+      });
+      expect(p.config.vendor).toBe('scmi-ts');
+      expect(p.behaviour.unknownMessage).toBe('not-found');
+      p.close();
+    });
+  });
+
+  describe('.connect', () => {
+    it('should refuse unknown agents, a second connection and connections after close', () => {
+      const h = new Harness();
+      h.connect(1);
+      expect(() => h.platform.connect(9, new FakeLink())).toThrow(
+        expect.objectContaining({ code: 'E_UNKNOWN_AGENT' }) as Error,
+      );
+      expect(() => h.platform.connect(1, new FakeLink())).toThrow(
+        expect.objectContaining({ code: 'E_AGENT_CONNECTED' }) as Error,
+      );
+      h.close();
+      let error: unknown;
+      try {
+        h.platform.connect(2, new FakeLink());
+      } catch (e) {
+        error = e;
+      }
+      expect(PlatformError.is(error)).toBe(true);
+      expect(PlatformError.is(new Error('x'))).toBe(false);
+      expect((error as PlatformError).code).toBe('E_CLOSED');
+    });
+
+    it('should let an agent reconnect after disconnect; a stale disconnect is a no-op', () => {
+      const h = new Harness();
+      h.connect(1);
+      const first = h.connection(1);
+      first.disconnect();
+      first.disconnect();
+      expect(h.platform.connectedAgents).toEqual([]);
+      const second = h.platform.connect(1, new FakeLink());
+      first.disconnect();
+      expect(h.platform.connectedAgents).toEqual([1]);
+      expect(second.agentId).toBe(1);
+      h.close();
+      expect(h.platform.connectedAgents).toEqual([]);
+    });
+  });
+
+  describe('.handle', () => {
+    let h: Harness;
+    beforeEach(() => {
+      h = new Harness();
+      h.connect(1);
+    });
+    afterEach(() => {
+      h.close();
+    });
+
+    it('should echo the command header in the response', () => {
+      const request = command(ScmiProtocolId.BASE, BaseMessageId.DISCOVER_VENDOR, 513);
+      const response = defined(h.platform.handle(1, 0, request));
+      expect(Array.from(response.subarray(0, 4))).toEqual(Array.from(request.subarray(0, 4)));
+      expect(decodeAnswer(response).token).toBe(513);
+      expect(h.platform.counters).toMatchObject({ requests: 1, responses: 1 });
+    });
+
+    it('should drop, without throwing, requests shorter than a header or with a bad header', () => {
+      const reserved = command(0x10, 0, 1);
+      reserved[3] = 0x10;
+      const type1 = encodeMsg(buildHeader(0, 1, 0x10, 1));
+      const delayed = encodeMsg(buildHeader(0, 2, 0x10, 1));
+      const notification = encodeMsg(buildHeader(0, 3, 0x10, 1));
+      for (const bytes of [
+        new Uint8Array(0),
+        new Uint8Array(3),
+        reserved,
+        type1,
+        delayed,
+        notification,
+      ]) {
+        expect(h.platform.handle(1, 0, bytes)).toBeUndefined();
+      }
+      expect(h.platform.counters).toMatchObject({ droppedRequests: 6, requests: 0 });
+    });
+
+    it('should drop requests from agents that are not connected, and after close', () => {
+      expect(h.platform.handle(2, 0, command(0x10, 0, 1))).toBeUndefined();
+      expect(h.platform.handle(77, 0, command(0x10, 0, 1))).toBeUndefined();
+      h.platform.close();
+      expect(h.platform.closed).toBe(true);
+      expect(h.platform.handle(1, 0, command(0x10, 0, 1))).toBeUndefined();
+      expect(h.platform.counters.droppedRequests).toBe(3);
+    });
+
+    it('should answer NOT_SUPPORTED to an unknown protocol', () => {
+      expect(h.call(0x99, 0x0).status).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect(h.call(ScmiProtocolId.VOLTAGE, 0x0).status).toBe(ScmiStatus.NOT_SUPPORTED);
+    });
+
+    it('should answer NOT_FOUND to an unknown message id by default', () => {
+      expect(h.call(ScmiProtocolId.CLOCK, 0x42).status).toBe(ScmiStatus.NOT_FOUND);
+      expect(h.call(ScmiProtocolId.BASE, 0x10).status).toBe(ScmiStatus.NOT_FOUND);
+    });
+
+    it('should return only the status on error', () => {
+      const a = h.call(ScmiProtocolId.CLOCK, ClockMessageId.RATE_GET, [99]);
+      expect(a.status).toBe(ScmiStatus.NOT_FOUND);
+      expect(a.bytes.byteLength).toBe(8);
+    });
+
+    it('should answer PROTOCOL_ERROR to a truncated or oversized payload', () => {
+      expect(h.call(ScmiProtocolId.CLOCK, ClockMessageId.RATE_GET, new Uint8Array(3)).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+      expect(h.call(ScmiProtocolId.CLOCK, ClockMessageId.RATE_GET, [0, 0]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+    });
+  });
+
+  describe('behaviour switches', () => {
+    it('should answer NOT_SUPPORTED to an unknown message id like OP-TEE', () => {
+      const h = new Harness(createDefaultPlatformConfig(), {
+        behaviour: { unknownMessage: 'not-supported' },
+      });
+      h.connect(1);
+      expect(h.call(ScmiProtocolId.CLOCK, 0x42).status).toBe(ScmiStatus.NOT_SUPPORTED);
+      // PROTOCOL_MESSAGE_ATTRIBUTES still says NOT_FOUND, as OP-TEE does.
+      expect(h.call(ScmiProtocolId.CLOCK, 0x2, [0x42]).status).toBe(ScmiStatus.NOT_FOUND);
+      h.close();
+    });
+
+    it('should answer hidden protocols NOT_SUPPORTED by default and DENIED when asked', () => {
+      const h = new Harness();
+      h.connect(2);
+      expect(h.call(ScmiProtocolId.CLOCK, 0x0, [], 2).status).toBe(ScmiStatus.NOT_SUPPORTED);
+      h.close();
+      const d = new Harness(createDefaultPlatformConfig(), {
+        behaviour: { hiddenProtocol: 'denied' },
+      });
+      d.connect(2);
+      expect(d.call(ScmiProtocolId.CLOCK, 0x0, [], 2).status).toBe(ScmiStatus.DENIED);
+      expect(d.call(0x99, 0x0, [], 2).status).toBe(ScmiStatus.NOT_SUPPORTED);
+      d.close();
+    });
+  });
+
+  describe('.subscriptions and .snapshot', () => {
+    it('should list subscriptions sorted, and none for unknown agents', () => {
+      const h = new Harness();
+      h.connect(1);
+      h.call(ScmiProtocolId.CLOCK, ClockMessageId.RATE_NOTIFY, [1, 1]);
+      h.call(ScmiProtocolId.BASE, BaseMessageId.NOTIFY_ERRORS, [1]);
+      expect(h.platform.subscriptions(1)).toEqual([
+        { protocolId: 0x10, notificationId: 0, domainId: 0 },
+        { protocolId: 0x14, notificationId: 0, domainId: 1 },
+      ]);
+      expect(h.platform.subscriptions(42)).toEqual([]);
+      h.connections.get(1)?.disconnect();
+      expect(h.platform.subscriptions(1)).toEqual([]);
+      h.close();
+    });
+
+    it('should report the initial device state', () => {
+      const h = new Harness();
+      const s = h.platform.snapshot();
+      expect(s.powerDomains).toEqual([0, 0x40000000, 0]);
+      expect(s.systemPower).toBe(3);
+      expect(s.performanceDomains.map((p) => p.level)).toEqual([1_200_000, 200]);
+      expect(s.clocks.map((c) => c.enabled)).toEqual([true, true, false, true]);
+      expect(s.clocks[2]?.parent).toBe(0);
+      expect(s.sensors.map((x) => x.enabled)).toEqual([true, true, true]);
+      expect(s.resetDomains).toEqual([
+        { asserted: false, resets: 0 },
+        { asserted: false, resets: 0 },
+        { asserted: false, resets: 0 },
+      ]);
+      h.close();
+    });
+
+    it('should report no system power when it is not configured', () => {
+      const h = new Harness({
+        vendor: 'v',
+        subVendor: 's',
+        implementationVersion: 0,
+        agents: [{ id: 1, name: 'a', protocols: [] }],
+      });
+      expect(h.platform.snapshot().systemPower).toBeUndefined();
+      h.close();
+    });
+  });
+
+  describe('.close', () => {
+    it('should cancel every timer and disconnect every agent, idempotently', () => {
+      const h = new Harness(createDefaultPlatformConfig(), { behaviour: { asyncLatencyMs: 50 } });
+      h.connect(1);
+      h.call(ScmiProtocolId.CLOCK, ClockMessageId.RATE_SET, [1, 0, 300_000_000, 0]);
+      h.call(ScmiProtocolId.SENSOR, 0x5, [2, 1, 1000, 0]);
+      h.call(ScmiProtocolId.SENSOR, 0x4, [2, 1]);
+      expect(h.platform.armedTimers).toBe(2);
+      h.platform.close();
+      h.platform.close();
+      expect(h.platform.armedTimers).toBe(0);
+      expect(h.clock.armedTimers).toBe(0);
+      expect(h.platform.connectedAgents).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,291 @@
+import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import {
+  SensorMessageId,
+  SensorNotificationId,
+  createDefaultPlatformConfig,
+  sensorReading,
+  type PlatformConfig,
+} from '@scmi-ts/platform';
+import { Harness, defined } from './support/harness';
+
+const SOC_TEMP = defined(createDefaultPlatformConfig().sensors?.[0]).value;
+
+const SENSOR = ScmiProtocolId.SENSOR;
+
+function config(): PlatformConfig {
+  const base = createDefaultPlatformConfig();
+  return {
+    ...base,
+    agents: [
+      ...base.agents,
+      { id: 3, name: 'limited', protocols: ['sensor'], domains: { sensor: [0] } },
+    ],
+  };
+}
+
+interface Descriptor {
+  id: number;
+  low: number;
+  high: number;
+  name: string;
+}
+
+function describeSensors(h: Harness): { sensors: Descriptor[]; calls: number } {
+  const sensors: Descriptor[] = [];
+  let calls = 0;
+  for (;;) {
+    const a = h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [sensors.length]);
+    calls++;
+    expect(a.status).toBe(ScmiStatus.SUCCESS);
+    const returned = a.r.u16();
+    const remaining = a.r.u16();
+    for (let i = 0; i < returned; i++) {
+      sensors.push({ id: a.r.u32(), low: a.r.u32(), high: a.r.u32(), name: a.r.string(16) });
+    }
+    expect(a.r.remaining).toBe(0);
+    if (remaining === 0) return { sensors, calls };
+  }
+}
+
+function reading(words: number[], at = 0): number {
+  return Number(
+    BigInt.asIntN(64, (BigInt(defined(words[at + 1])) << 32n) | BigInt(defined(words[at]))),
+  );
+}
+
+describe('Sensor protocol (0x15)', () => {
+  let h: Harness;
+  beforeEach(() => {
+    h = new Harness(config(), { behaviour: { sensorPollMs: 10 } });
+    h.connect(1);
+    h.connect(3);
+  });
+  afterEach(() => {
+    h.close();
+  });
+
+  it('should report version 3.0, three sensors and the async limit', () => {
+    expect(h.call(SENSOR, 0x0).words).toEqual([0x30000]);
+    expect(h.call(SENSOR, 0x1).words).toEqual([3 | (8 << 16), 0, 0, 0]);
+    expect(h.call(SENSOR, 0x2, [SensorMessageId.CONFIG_SET]).status).toBe(0);
+    expect(h.call(SENSOR, 0x2, [0x7]).status).toBe(ScmiStatus.NOT_FOUND);
+  });
+
+  describe('SENSOR_DESCRIPTION_GET', () => {
+    it('should describe every sensor', () => {
+      const { sensors, calls } = describeSensors(h);
+      expect(calls).toBe(1);
+      expect(sensors).toEqual([
+        { id: 0, low: 0x80000002, high: 2 | ((-3 & 0x1f) << 11), name: 'soc-temp' },
+        { id: 1, low: 0, high: 5 | ((-3 & 0x1f) << 11), name: 'cpu-volt' },
+        { id: 2, low: 1, high: 6 | ((-3 & 0x1f) << 11), name: 'gpu-current' },
+      ]);
+    });
+
+    it('should split by maxMsgSize and iterate until remaining is 0', () => {
+      const tiny = new Harness(config());
+      tiny.connect(1, true, 8 + 28);
+      const { sensors, calls } = describeSensors(tiny);
+      expect(calls).toBe(3);
+      expect(sensors.map((s) => s.name)).toEqual(['soc-temp', 'cpu-volt', 'gpu-current']);
+      tiny.close();
+    });
+
+    it('should answer INVALID_PARAMETERS past the end', () => {
+      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [3]).words).toEqual([0]);
+      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [4]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
+    });
+
+    it('should not advertise async reads without a P2A channel', () => {
+      const noP2a = new Harness(config());
+      noP2a.connect(1, false);
+      expect(describeSensors(noP2a).sensors[0]?.low).toBe(2);
+      noP2a.close();
+    });
+  });
+
+  describe('SENSOR_READING_GET', () => {
+    it('should read the generator value synchronously, with a zero timestamp', async () => {
+      await h.clock.advance(600);
+      const a = h.call(SENSOR, SensorMessageId.READING_GET, [1, 0]);
+      expect(a.words).toEqual([850, 0, 0, 0]);
+      const temp = h.call(SENSOR, SensorMessageId.READING_GET, [0, 0]);
+      const expected = sensorReading(SOC_TEMP, 600, 1 + 0);
+      expect(reading(temp.words)).toBe(expected);
+      expect(h.platform.snapshot().sensors[0]).toEqual({ enabled: true, reading: expected });
+    });
+
+    it('should encode negative readings in two complement', () => {
+      const neg = new Harness({
+        vendor: 'v',
+        subVendor: 's',
+        implementationVersion: 0,
+        agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
+        sensors: [{ name: 'cold', type: 2, value: { kind: 'constant', value: -40 } }],
+      });
+      neg.connect(1);
+      expect(neg.call(SENSOR, SensorMessageId.READING_GET, [0, 0]).words).toEqual([
+        0xffffffd8, 0xffffffff, 0, 0,
+      ]);
+      neg.close();
+    });
+
+    it('should read asynchronously with delayed response 0x6 after the read latency', async () => {
+      const link = h.link(1);
+      h.send(1, SENSOR, SensorMessageId.READING_GET, [0, 1], 9);
+      await h.clock.advance(1);
+      expect(link.posted).toHaveLength(0);
+      await h.clock.advance(1);
+      const [delayed] = link.messages;
+      expect(delayed).toMatchObject({ type: 2, protocolId: SENSOR, messageId: 6, token: 9 });
+      expect(delayed?.words.slice(0, 2)).toEqual([0, 0]); // status, sensor id
+      expect(reading(defined(delayed).words, 2)).toBe(sensorReading(SOC_TEMP, 2, 1));
+    });
+
+    it('should answer NOT_SUPPORTED to async reads of sensors without it or without P2A', () => {
+      expect(h.call(SENSOR, SensorMessageId.READING_GET, [1, 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      const noP2a = new Harness(config());
+      noP2a.connect(1, false);
+      expect(noP2a.call(SENSOR, SensorMessageId.READING_GET, [0, 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      noP2a.close();
+    });
+
+    it('should answer BUSY beyond the pending asynchronous limit', () => {
+      const busy = new Harness(config(), { behaviour: { maxPendingAsync: 1 } });
+      busy.connect(1);
+      expect(busy.call(SENSOR, SensorMessageId.READING_GET, [0, 1]).status).toBe(0);
+      expect(busy.call(SENSOR, SensorMessageId.READING_GET, [0, 1]).status).toBe(ScmiStatus.BUSY);
+      busy.close();
+    });
+
+    it('should reject bad sensors, flags, permissions and sizes', () => {
+      const read = (p: number[], agent = 1): number =>
+        h.call(SENSOR, SensorMessageId.READING_GET, p, agent).status;
+      expect(read([3, 0])).toBe(ScmiStatus.NOT_FOUND);
+      expect(read([0, 2])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(read([1, 0], 3)).toBe(ScmiStatus.DENIED);
+      expect(read([0, 0], 3)).toBe(0);
+      expect(read([0])).toBe(ScmiStatus.PROTOCOL_ERROR);
+    });
+  });
+
+  describe('SENSOR_CONFIG_GET / SENSOR_CONFIG_SET', () => {
+    it('should disable and enable a sensor', () => {
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [1]).words).toEqual([1]);
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [1, 0]).status).toBe(0);
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [1]).words).toEqual([0]);
+      expect(h.platform.snapshot().sensors[1]?.enabled).toBe(false);
+    });
+
+    it('should reject unsupported configuration bits, bad sensors and denied ones', () => {
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [1, 2]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [7, 1]).status).toBe(ScmiStatus.NOT_FOUND);
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [1], 3).status).toBe(ScmiStatus.DENIED);
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [1, 0]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+    });
+  });
+
+  describe('trip points', () => {
+    const config = (
+      h: Harness,
+      sensor: number,
+      mode: number,
+      trip: number,
+      value: number,
+      agent = 1,
+    ): number =>
+      h.call(
+        SENSOR,
+        SensorMessageId.TRIP_POINT_CONFIG,
+        [sensor, mode | (trip << 4), value >>> 0, value < 0 ? 0xffffffff : 0],
+        agent,
+      ).status;
+
+    it('should notify the subscribed agent when the reading crosses a trip point', async () => {
+      // gpu-current ramps 100 → 3000 over 5 s, then starts again at 100.
+      expect(config(h, 2, 1, 0, 1000)).toBe(0);
+      expect(h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [2, 1]).status).toBe(0);
+      expect(h.platform.subscriptions(1)).toEqual([
+        { protocolId: SENSOR, notificationId: SensorNotificationId.TRIP_POINT_EVENT, domainId: 2 },
+      ]);
+      await h.clock.advance(1500);
+      expect(h.links.get(1)?.posted).toHaveLength(0);
+      await h.clock.advance(100);
+      expect(h.links.get(1)?.messages).toEqual([
+        { type: 3, protocolId: SENSOR, messageId: 0, token: 0, words: [1, 2, (1 << 16) | 0] },
+      ]);
+      await h.clock.advance(5000); // wraps down through 1000 (mode 1: ascending only), up again
+      expect(h.links.get(1)?.posted).toHaveLength(2);
+      expect(h.links.get(3)?.posted).toHaveLength(0);
+    });
+
+    it('should report descending crossings in mode 2 and 3', async () => {
+      config(h, 2, 2, 0, 1000);
+      h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [2, 1]);
+      await h.clock.advance(5010);
+      expect(h.links.get(1)?.messages.map((m) => m.words)).toEqual([[1, 2, 0]]);
+      config(h, 2, 3, 0, 1000);
+      await h.clock.advance(2000);
+      expect(h.links.get(1)?.posted).toHaveLength(2);
+    });
+
+    it('should stop sampling when the trip point is removed or the agent unsubscribes', () => {
+      config(h, 2, 1, 0, 1000);
+      expect(h.platform.armedTimers).toBe(0); // not subscribed yet
+      h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [2, 1]);
+      expect(h.platform.armedTimers).toBe(1);
+      config(h, 2, 0, 0, 0);
+      expect(h.platform.armedTimers).toBe(0);
+      config(h, 2, 1, 0, 1000);
+      expect(h.platform.armedTimers).toBe(1);
+      h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [2, 0]);
+      expect(h.platform.armedTimers).toBe(0);
+      h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [2, 1]);
+      h.connections.get(1)?.disconnect();
+      expect(h.platform.armedTimers).toBe(0);
+      expect(h.clock.armedTimers).toBe(0);
+    });
+
+    it('should keep trip points per agent', async () => {
+      config(h, 0, 3, 0, 45_000, 3);
+      h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [0, 1], 3);
+      h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [0, 1], 1);
+      await h.clock.advance(10_000);
+      const events = h.links.get(3)?.messages ?? [];
+      expect(events.length).toBeGreaterThanOrEqual(2);
+      expect(events.every((e) => e.words[0] === 3 && e.words[1] === 0)).toBe(true);
+      expect(h.links.get(1)?.posted).toHaveLength(0);
+    });
+
+    it('should reject bad trip ids, reserved bits, denied sensors and notify without P2A', () => {
+      expect(config(h, 1, 1, 0, 1)).toBe(ScmiStatus.INVALID_PARAMETERS); // no trip points
+      expect(config(h, 0, 1, 2, 1)).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(config(h, 0, 1 | 4, 0, 1)).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(config(h, 2, 1, 0, 1, 3)).toBe(ScmiStatus.DENIED);
+      expect(config(h, 5, 1, 0, 1)).toBe(ScmiStatus.NOT_FOUND);
+      expect(config(h, 0, 1, 0, -5)).toBe(0);
+      expect(h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [0, 5]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
+      expect(h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [1, 1], 3).status).toBe(
+        ScmiStatus.DENIED,
+      );
+      const noP2a = new Harness(createDefaultPlatformConfig());
+      noP2a.connect(1, false);
+      expect(noP2a.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [0, 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      noP2a.close();
+    });
+  });
+});

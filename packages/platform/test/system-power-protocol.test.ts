@@ -1,0 +1,67 @@
+import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import { SystemPowerMessageId, SystemPowerNotificationId } from '@scmi-ts/platform';
+import { Harness } from './support/harness';
+
+const SYSTEM = ScmiProtocolId.SYSTEM;
+
+describe('System power protocol (0x12)', () => {
+  let h: Harness;
+  beforeEach(() => {
+    h = new Harness();
+    h.connect(1);
+    h.connect(2);
+  });
+  afterEach(() => {
+    h.close();
+  });
+
+  it('should report version 1.0, warm reset and suspend support', () => {
+    expect(h.call(SYSTEM, 0x0).words).toEqual([0x10000]);
+    expect(h.call(SYSTEM, 0x1).words).toEqual([0xc0000000]);
+    expect(h.call(SYSTEM, 0x2, [SystemPowerMessageId.STATE_NOTIFY]).status).toBe(0);
+    expect(h.call(SYSTEM, 0x2, [6]).status).toBe(ScmiStatus.NOT_FOUND);
+  });
+
+  it('should set and get the system state and notify subscribers with the flags', () => {
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_GET).words).toEqual([3]);
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_NOTIFY, [1]).status).toBe(0);
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_SET, [1, 0], 2).status).toBe(0);
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_GET).words).toEqual([0]);
+    expect(h.links.get(1)?.messages).toEqual([
+      {
+        type: 3,
+        protocolId: SYSTEM,
+        messageId: SystemPowerNotificationId.STATE_NOTIFIER,
+        token: 0,
+        words: [2, 1, 0],
+      },
+    ]);
+    expect(h.links.get(2)?.posted).toHaveLength(0);
+    expect(h.platform.snapshot().systemPower).toBe(0);
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_SET, [0, 0x80000001]).status).toBe(0);
+  });
+
+  it('should reject bad states, flags and sizes', () => {
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_SET, [0, 5]).status).toBe(
+      ScmiStatus.INVALID_PARAMETERS,
+    );
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_SET, [2, 0]).status).toBe(
+      ScmiStatus.INVALID_PARAMETERS,
+    );
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_SET, [0]).status).toBe(
+      ScmiStatus.PROTOCOL_ERROR,
+    );
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_NOTIFY, [4]).status).toBe(
+      ScmiStatus.INVALID_PARAMETERS,
+    );
+  });
+
+  it('should answer NOT_SUPPORTED to notify without a P2A channel', () => {
+    const noP2a = new Harness();
+    noP2a.connect(1, false);
+    expect(noP2a.call(SYSTEM, SystemPowerMessageId.STATE_NOTIFY, [1]).status).toBe(
+      ScmiStatus.NOT_SUPPORTED,
+    );
+    noP2a.close();
+  });
+});

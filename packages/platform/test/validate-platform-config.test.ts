@@ -1,0 +1,205 @@
+import { ScmiConfigError } from '@scmi-ts/core';
+import { createDefaultPlatformConfig, validatePlatformConfig } from '@scmi-ts/platform';
+import { defined } from './support/harness';
+
+type Json = Record<string, unknown>;
+
+/** A mutable deep copy of the default configuration. */
+function base(): Json {
+  return JSON.parse(JSON.stringify(createDefaultPlatformConfig())) as Json;
+}
+
+function fieldOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (ScmiConfigError.is(e)) return e.field;
+    throw e;
+  }
+  return undefined;
+}
+
+/** Sets `path` (dotted, with [i]) in `obj` to `value` (undefined deletes). */
+function set(obj: Json, path: string, value: unknown): Json {
+  const keys = path.replace(/\[(\d+)\]/g, '.$1').split('.');
+  let at: Record<string, unknown> = obj;
+  for (const k of keys.slice(0, -1)) at = at[k] as Record<string, unknown>;
+  const last = defined(keys[keys.length - 1]);
+  if (value === undefined) Reflect.deleteProperty(at, last);
+  else at[last] = value;
+  return obj;
+}
+
+const cases: [string, string, unknown][] = [
+  // [field that must be named, path to change, new value]
+  ['vendor', 'vendor', ''],
+  ['vendor', 'vendor', 'a-vendor-name-too-long'],
+  ['vendor', 'vendor', 'nul\0'],
+  ['subVendor', 'subVendor', 5],
+  ['implementationVersion', 'implementationVersion', -1],
+  ['implementationVersion', 'implementationVersion', 2 ** 32],
+  ['typo', 'typo', 1],
+  ['agents', 'agents', []],
+  ['agents', 'agents', 'everyone'],
+  ['agents[0]', 'agents[0]', null],
+  ['agents[0].id', 'agents[0].id', 0],
+  ['agents[0].id', 'agents[0].id', 0xffffffff],
+  ['agents[1].id', 'agents[1].id', 1],
+  ['agents[0].name', 'agents[0].name', 'x'.repeat(16)],
+  ['agents[0].protocols[0]', 'agents[0].protocols[0]', 'voltage'],
+  ['agents[0].protocols[1]', 'agents[0].protocols[1]', 'power'],
+  ['agents[0].protocols', 'agents[0].protocols', undefined],
+  ['agents[1].domains.clock', 'agents[1].domains', { clock: [0] }],
+  ['agents[1].domains.power[0]', 'agents[1].domains.power', [3]],
+  ['agents[1].domains.power[1]', 'agents[1].domains.power', [0, 0]],
+  ['agents[1].domains.volt', 'agents[1].domains', { volt: [] }],
+  ['agents[1].trusted', 'agents[1].trusted', 'yes'],
+  ['devices[0].domains', 'devices[0].domains', undefined],
+  ['devices[0].name', 'devices[0].name', ''],
+  ['devices[2].domains.reset[0]', 'devices[2].domains.reset', [9]],
+  ['powerDomains', 'powerDomains', {}],
+  ['powerDomains[0].states', 'powerDomains[0].states', []],
+  ['powerDomains[2].states[1]', 'powerDomains[2].states', [0, 0]],
+  ['powerDomains[0].state', 'powerDomains[0].state', 7],
+  ['powerDomains[0].asyncSet', 'powerDomains[0].asyncSet', 1],
+  ['systemPower.state', 'systemPower.state', -3],
+  ['systemPower', 'systemPower', []],
+  ['performanceDomains[0].levels', 'performanceDomains[0].levels', []],
+  ['performanceDomains[0].levels[1].value', 'performanceDomains[0].levels[1].value', 1],
+  ['performanceDomains[0].levels[0].latencyUs', 'performanceDomains[0].levels[0].latencyUs', 70000],
+  ['performanceDomains[0].levels[0].powerCost', 'performanceDomains[0].levels[0].powerCost', 1.5],
+  ['performanceDomains[0].level', 'performanceDomains[0].level', 5],
+  ['performanceDomains[0].limits.max', 'performanceDomains[0].limits', { max: 3 }],
+  [
+    'performanceDomains[0].limits.min',
+    'performanceDomains[0].limits',
+    { min: 1_800_000, max: 400_000 },
+  ],
+  ['performanceDomains[0].level', 'performanceDomains[0].limits', { min: 400_000, max: 800_000 }],
+  ['performanceDomains[0].rateLimitUs', 'performanceDomains[0].rateLimitUs', 0x100000],
+  ['performanceDomains[0].canSetLevel', 'performanceDomains[0].canSetLevel', 0],
+  ['performancePowerInMilliwatts', 'performancePowerInMilliwatts', 'mW'],
+  ['clocks[0].rates.step', 'clocks[0].rates.step', 0],
+  ['clocks[0].rates.max', 'clocks[0].rates.max', 1],
+  ['clocks[0].rates.min', 'clocks[0].rates.min', -1],
+  ['clocks[0].rates.typo', 'clocks[0].rates.typo', 1],
+  ['clocks[1].rates', 'clocks[1].rates', []],
+  ['clocks[1].rates[1]', 'clocks[1].rates', [10, 5]],
+  ['clocks[1].rates[0]', 'clocks[1].rates', [1.5]],
+  ['clocks[1].rate', 'clocks[1].rate', 25_000_000],
+  ['clocks[0].rate', 'clocks[0].rate', 250_000_000],
+  ['clocks[3].parents[0]', 'clocks[3].parents', [9]],
+  ['clocks[3].parents[0]', 'clocks[3].parents', [3]],
+  ['clocks[2].parents[1]', 'clocks[2].parents', [0, 0]],
+  ['clocks[2].parent', 'clocks[2].parent', 1],
+  ['clocks[0].parent', 'clocks[0].parent', 1],
+  ['clocks[0].enableLatencyUs', 'clocks[0].enableLatencyUs', -1],
+  ['clocks[0].name', 'clocks[0].name', 'x'.repeat(64)],
+  ['sensors[0].name', 'sensors[0].name', 'x'.repeat(16)],
+  ['sensors[0].type', 'sensors[0].type', 256],
+  ['sensors[0].unitExponent', 'sensors[0].unitExponent', 16],
+  ['sensors[0].tripPoints', 'sensors[0].tripPoints', 300],
+  ['sensors[0].readLatencyMs', 'sensors[0].readLatencyMs', -1],
+  ['sensors[0].value', 'sensors[0].value', 3],
+  ['sensors[0].value.kind', 'sensors[0].value', { kind: 'square' }],
+  ['sensors[0].value.periodMs', 'sensors[0].value.periodMs', 0],
+  ['sensors[0].value.amplitude', 'sensors[0].value.amplitude', -1],
+  ['sensors[0].value.phase', 'sensors[0].value.phase', 2],
+  ['sensors[0].value.noise.amplitude', 'sensors[0].value.noise.amplitude', 'loud'],
+  ['sensors[0].value.noise.seed', 'sensors[0].value.noise', { amplitude: 1, seed: -1 }],
+  ['sensors[1].value.values', 'sensors[1].value.values', []],
+  ['sensors[1].value.values[0]', 'sensors[1].value.values', [Infinity]],
+  ['sensors[1].value.intervalMs', 'sensors[1].value.intervalMs', -5],
+  ['sensors[2].value.from', 'sensors[2].value.from', '100'],
+  ['sensors[2].value.to', 'sensors[2].value.to', undefined],
+  ['sensors[0].value.value', 'sensors[0].value', { kind: 'constant', value: 2 ** 60 }],
+  ['sensors[0].enabled', 'sensors[0].enabled', 'on'],
+  ['resetDomains[0].latencyUs', 'resetDomains[0].latencyUs', 0x7fffffff],
+  ['resetDomains[0].asyncReset', 'resetDomains[0].asyncReset', null],
+];
+
+describe(validatePlatformConfig, () => {
+  it('should accept the default configuration and return it frozen', () => {
+    const config = validatePlatformConfig(base());
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.agents[0])).toBe(true);
+    expect(config).toEqual(createDefaultPlatformConfig());
+  });
+
+  it('should fill in defaults', () => {
+    const config = validatePlatformConfig({
+      vendor: 'v',
+      subVendor: 's',
+      implementationVersion: 1,
+      agents: [
+        { id: 1, name: 'a', protocols: ['clock', 'power', 'performance', 'sensor', 'reset'] },
+      ],
+      clocks: [{ name: 'c', rates: { min: 10, max: 30, step: 10 } }],
+      powerDomains: [{ name: 'p' }],
+      performanceDomains: [
+        {
+          name: 'f',
+          levels: [
+            { value: 1, powerCost: 1, latencyUs: 1 },
+            { value: 2, powerCost: 2, latencyUs: 2 },
+          ],
+        },
+      ],
+      sensors: [
+        { name: 's', type: 1, value: { kind: 'sine', offset: 0, amplitude: 1, periodMs: 1 } },
+      ],
+      resetDomains: [{ name: 'r' }],
+    });
+    expect(config.agents[0]).toMatchObject({ trusted: false });
+    expect(config.agents[0]?.domains).toBeUndefined();
+    expect(config.devices).toEqual([]);
+    expect(config.systemPower).toBeUndefined();
+    expect(config.performancePowerInMilliwatts).toBe(true);
+    expect(config.clocks?.[0]).toEqual({
+      name: 'c',
+      rates: { min: 10, max: 30, step: 10 },
+      rate: 10,
+      enabled: true,
+      parents: [],
+      enableLatencyUs: 0,
+    });
+    expect(config.powerDomains?.[0]).toEqual({
+      name: 'p',
+      states: [0, 0x40000000],
+      state: 0,
+      asyncSet: false,
+    });
+    expect(config.performanceDomains?.[0]).toMatchObject({
+      level: 2,
+      limits: { min: 1, max: 2 },
+      sustainedLevel: 2,
+      sustainedFreqKhz: 0,
+      rateLimitUs: 0,
+      canSetLevel: true,
+      canSetLimits: true,
+    });
+    expect(config.sensors?.[0]).toMatchObject({
+      unitExponent: 0,
+      tripPoints: 0,
+      asyncRead: false,
+      enabled: true,
+      value: { phase: 0 },
+    });
+    expect(config.resetDomains?.[0]).toEqual({ name: 'r', asyncReset: false });
+  });
+
+  it('should reject a value that is not an object', () => {
+    expect(fieldOf(() => validatePlatformConfig(null))).toBe('');
+    expect(fieldOf(() => validatePlatformConfig([]))).toBe('');
+  });
+
+  it.each(cases)('should name %s when %s is %p', (field, path, value) => {
+    expect(fieldOf(() => validatePlatformConfig(set(base(), path, value)))).toBe(field);
+  });
+
+  it('should put the field and the reason in the message', () => {
+    expect(() => validatePlatformConfig(set(base(), 'clocks[0].rates.step', 0))).toThrow(
+      'invalid configuration: clocks[0].rates.step: must be in 1 … 9007199254740991, got 0',
+    );
+  });
+});
