@@ -63,6 +63,15 @@ export type {
   ResetSnapshot,
   SensorSnapshot,
 } from './platform/platform-snapshot.js';
+export type { PeerFrameContext, PeerFrameHandler } from './peer-port/frame-kind-registry.js';
+export type { PeerFrame, PeerFrameBatch, PeerFrameReaderOptions } from './peer-port/peer-frame.js';
+export type {
+  PeerPortAddress,
+  PeerPortLogEntry,
+  PeerPortOptions,
+  PeerPortPathAddress,
+  PeerPortTcpAddress,
+} from './peer-port/peer-port.js';
 export type { ScmiPlatformOptions } from './platform/scmi-platform.js';
 
 export { createDefaultPlatformConfig } from './config/default-platform-config.js';
@@ -70,6 +79,14 @@ export { loadPlatformConfig } from './config/load-platform-config.js';
 export { validatePlatformConfig } from './config/validate-platform-config.js';
 export { PlatformError } from './errors/platform-error.js';
 export { FaultInjector } from './faults/fault-injector.js';
+export { registerFrameKind } from './peer-port/frame-kind-registry.js';
+export {
+  PEER_FRAME_HEADER_SIZE,
+  PeerFrameKind,
+  PeerFrameReader,
+  encodePeerFrame,
+} from './peer-port/peer-frame.js';
+export { PeerPort, startPeerPort } from './peer-port/peer-port.js';
 export { resolvePlatformBehaviour } from './platform/platform-behaviour.js';
 export { ScmiPlatform } from './platform/scmi-platform.js';
 export { BaseMessageId, BaseNotificationId } from './protocols/base/base-message-id.js';

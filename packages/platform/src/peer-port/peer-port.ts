@@ -1,0 +1,345 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import {
+  ScmiConfigError,
+  type PlatformAgentLink,
+  type PlatformConnection,
+  type ScmiPlatformPort,
+} from '@scmi-ts/core';
+import { PlatformError } from '../errors/platform-error.js';
+import { frameKindHandler, type PeerFrameContext } from './frame-kind-registry.js';
+import { PeerFrameKind, PeerFrameReader, encodePeerFrame, type PeerFrame } from './peer-frame.js';
+
+/** Options of {@link startPeerPort}. Give `path` (Unix socket) or `host`/`port` (TCP). */
+export interface PeerPortOptions {
+  /** A Unix socket path to listen on (an existing file there is not removed). */
+  readonly path?: string;
+  /** TCP host; default `127.0.0.1` (loopback). */
+  readonly host?: string;
+  /** TCP port; default 0 (any free port: read {@link PeerPort.address}). */
+  readonly port?: number;
+  /**
+   * The agent ids connections may take: each new connection is given the first id of the list
+   * that is not in use; when none is free it is refused. Default `[1]`.
+   */
+  readonly agentIds?: readonly number[];
+  /** At most this many connections at once (more are refused and logged); default `agentIds.length`. */
+  readonly maxConnections?: number;
+  /** Largest frame payload accepted from a client, in bytes; default 4096. */
+  readonly maxFrameSize?: number;
+  /** Whether connections have a P2A channel (kind-3 frames); default true. */
+  readonly p2a?: boolean;
+  /** The `maxMsgSize` of each connection's link; default 128. */
+  readonly maxMsgSize?: number;
+  /** Called with each log entry as it is added. */
+  readonly onLog?: (entry: PeerPortLogEntry) => void;
+}
+
+/** What happened on a peer port. */
+export interface PeerPortLogEntry {
+  /** The event. */
+  readonly event: 'open' | 'refused' | 'malformed' | 'handler-error' | 'socket-error' | 'close';
+  /** The connection (numbered from 1 in order of arrival). */
+  readonly connectionId: number;
+  /** The agent id of the connection, when it had one. */
+  readonly agentId: number | undefined;
+  /** Why, in words. */
+  readonly reason: string;
+}
+
+/** A peer port listening on a Unix socket. */
+export interface PeerPortPathAddress {
+  /** The socket path. */
+  readonly path: string;
+}
+
+/** A peer port listening on TCP. */
+export interface PeerPortTcpAddress {
+  /** The host address, e.g. `127.0.0.1`. */
+  readonly host: string;
+  /** The TCP port. */
+  readonly port: number;
+}
+
+/** Where a peer port listens. */
+export type PeerPortAddress = PeerPortPathAddress | PeerPortTcpAddress;
+
+interface Connection {
+  readonly id: number;
+  readonly socket: Socket;
+  readonly agentId: number;
+  readonly reader: PeerFrameReader;
+  readonly context: PeerFrameContext;
+  platform: PlatformConnection | undefined;
+  closing: boolean;
+  readonly closed: Promise<void>;
+}
+
+const MAX_LOG = 1000;
+const MSG: number = PeerFrameKind.MSG;
+
+/**
+ * A platform served over a stream socket (Unix or loopback TCP) with frames
+ * `le32 kind | le32 length | bytes` (see {@link PeerFrameKind}). Each connection is one agent:
+ * kind-1 frames are commands answered with kind-1 frames; notifications and delayed responses
+ * go out as kind-3 frames. A malformed frame (unknown kind, length over the bound, a frame cut
+ * short when the client ends) closes that connection only, with the reason logged.
+ *
+ * Start one with {@link startPeerPort}; {@link PeerPort.close} closes the server and every
+ * connection.
+ */
+export class PeerPort {
+  readonly #server: Server;
+  readonly #platform: ScmiPlatformPort;
+  readonly #options: Required<Omit<PeerPortOptions, 'path' | 'onLog' | 'host' | 'port'>>;
+  readonly #onLog: ((entry: PeerPortLogEntry) => void) | undefined;
+  readonly #connections = new Map<number, Connection>();
+  readonly #log: PeerPortLogEntry[] = [];
+  #next = 1;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use {@link startPeerPort}. */
+  public constructor(server: Server, platform: ScmiPlatformPort, options: PeerPortOptions) {
+    this.#server = server;
+    this.#platform = platform;
+    const agentIds = options.agentIds ?? [1];
+    this.#options = {
+      agentIds,
+      maxConnections: options.maxConnections ?? agentIds.length,
+      maxFrameSize: options.maxFrameSize ?? 4096,
+      p2a: options.p2a ?? true,
+      maxMsgSize: options.maxMsgSize ?? 128,
+    };
+    this.#onLog = options.onLog;
+    server.on('connection', (socket) => {
+      this.#accept(socket);
+    });
+  }
+
+  /** Where the port listens. */
+  public get address(): PeerPortAddress {
+    const a = this.#server.address();
+    if (typeof a === 'string') return { path: a };
+    const info = a as AddressInfo;
+    return { host: info.address, port: info.port };
+  }
+
+  /** Connections open now. */
+  public get connections(): number {
+    return this.#connections.size;
+  }
+
+  /** What happened, oldest first (the last 1000 entries). */
+  public get log(): readonly PeerPortLogEntry[] {
+    return [...this.#log];
+  }
+
+  /**
+   * Stops listening, closes every connection (disconnecting its agent from the platform) and
+   * resolves once the server and every socket are closed. Idempotent.
+   */
+  public close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      const server = new Promise<void>((done) => {
+        this.#server.close(() => {
+          done();
+        });
+      });
+      const sockets = [...this.#connections.values()].map((c) => {
+        this.#drop(c, 'close', 'the port is closing');
+        return c.closed;
+      });
+      void Promise.all([server, ...sockets]).then(() => {
+        resolve();
+      });
+    });
+    return this.#closing;
+  }
+
+  #record(entry: PeerPortLogEntry): void {
+    this.#log.push(entry);
+    if (this.#log.length > MAX_LOG) this.#log.shift();
+    this.#onLog?.(entry);
+  }
+
+  #accept(socket: Socket): void {
+    const id = this.#next++;
+    const refuse = (reason: string): void => {
+      this.#record({ event: 'refused', connectionId: id, agentId: undefined, reason });
+      socket.destroy();
+    };
+    if (this.#closing !== undefined) {
+      refuse('the port is closing');
+      return;
+    }
+    if (this.#connections.size >= this.#options.maxConnections) {
+      refuse(`connection limit ${this.#options.maxConnections} reached`);
+      return;
+    }
+    const used = new Set([...this.#connections.values()].map((c) => c.agentId));
+    const agentId = this.#options.agentIds.find((a) => !used.has(a));
+    if (agentId === undefined) {
+      refuse('every agent id is in use');
+      return;
+    }
+
+    const closed = new Promise<void>((resolve) => {
+      socket.once('close', () => {
+        resolve();
+      });
+    });
+    const send = (kind: number, payload: Uint8Array): boolean => {
+      if (conn.closing || socket.destroyed) return false;
+      socket.write(encodePeerFrame(kind, payload));
+      return true;
+    };
+    const conn: Connection = {
+      id,
+      socket,
+      agentId,
+      reader: new PeerFrameReader({
+        maxFrameSize: this.#options.maxFrameSize,
+        accepts: (kind) => kind === MSG || frameKindHandler(kind) !== undefined,
+      }),
+      context: {
+        platform: this.#platform,
+        agentId,
+        connectionId: id,
+        data: new Map(),
+        send: (kind, payload) => {
+          send(kind, payload);
+        },
+      },
+      platform: undefined,
+      closing: false,
+      closed,
+    };
+    const link: PlatformAgentLink = {
+      p2a: this.#options.p2a,
+      maxMsgSize: this.#options.maxMsgSize,
+      respond: (_channelId, response) => {
+        send(PeerFrameKind.MSG, response);
+      },
+      post: (message) => this.#options.p2a && send(PeerFrameKind.P2A, message),
+    };
+    try {
+      conn.platform = this.#platform.connect(agentId, link);
+    } catch (e) {
+      refuse(`the platform refused agent ${agentId}: ${(e as Error).message}`);
+      return;
+    }
+    this.#connections.set(id, conn);
+    this.#record({ event: 'open', connectionId: id, agentId, reason: 'connected' });
+    socket.on('data', (chunk: Buffer) => {
+      this.#receive(conn, chunk);
+    });
+    socket.on('end', () => {
+      const reason =
+        conn.reader.pending > 0
+          ? `truncated frame: the client ended with ${conn.reader.pending} byte(s) of a frame`
+          : 'the client ended the connection';
+      this.#drop(conn, conn.reader.pending > 0 ? 'malformed' : 'close', reason);
+    });
+    socket.on('error', (e) => {
+      this.#drop(conn, 'socket-error', e.message);
+    });
+    socket.on('close', () => {
+      this.#drop(conn, 'close', 'the socket closed');
+    });
+  }
+
+  #receive(conn: Connection, chunk: Buffer): void {
+    if (conn.closing) return;
+    const { frames, error } = conn.reader.push(chunk);
+    for (const frame of frames) {
+      if (conn.socket.destroyed) return;
+      this.#dispatch(conn, frame);
+    }
+    if (error !== undefined) this.#drop(conn, 'malformed', error);
+  }
+
+  #dispatch(conn: Connection, frame: PeerFrame): void {
+    if (frame.kind === MSG) {
+      const response = this.#platform.handle(conn.agentId, 0, frame.payload);
+      if (response !== undefined) conn.context.send(PeerFrameKind.MSG, response);
+      return;
+    }
+    const handler = frameKindHandler(frame.kind);
+    if (handler === undefined) {
+      this.#drop(conn, 'malformed', `frame kind ${frame.kind} is no longer registered`);
+      return;
+    }
+    try {
+      const reply = handler(conn.context, frame.payload);
+      if (reply !== undefined) conn.context.send(frame.kind, reply);
+    } catch (e) {
+      this.#drop(conn, 'handler-error', `frame kind ${frame.kind}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Closes one connection (once), disconnecting its agent, with the reason logged. */
+  #drop(conn: Connection, event: PeerPortLogEntry['event'], reason: string): void {
+    if (conn.closing) return;
+    conn.closing = true;
+    this.#connections.delete(conn.id);
+    conn.platform?.disconnect();
+    this.#record({ event, connectionId: conn.id, agentId: conn.agentId, reason });
+    conn.socket.destroy();
+  }
+}
+
+/**
+ * Serves `platform` on a Unix socket (`options.path`) or loopback TCP (`options.host` / `port`)
+ * and resolves once it listens. See {@link PeerPort} for the protocol.
+ *
+ * @throws PlatformError `E_PEER_PORT` (the promise rejects) when the server cannot listen, e.g.
+ *   the path or port is in use; ScmiConfigError (`peerPort.maxConnections`, …) for invalid options.
+ * @example
+ * ```ts
+ * const port = await startPeerPort(platform, { agentIds: [1, 2] });
+ * const { port: tcp } = port.address as { port: number };
+ * // … a client connects to 127.0.0.1:tcp and writes encodePeerFrame(PeerFrameKind.MSG, command)
+ * await port.close();
+ * ```
+ */
+export async function startPeerPort(
+  platform: ScmiPlatformPort,
+  options: PeerPortOptions = {},
+): Promise<PeerPort> {
+  checkOptions(options);
+  const server = createServer();
+  const port = new PeerPort(server, platform, options);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error): void => {
+      reject(
+        new PlatformError('E_PEER_PORT', `the peer port cannot listen: ${e.message}`, { cause: e }),
+      );
+    };
+    server.once('error', onError);
+    const listening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    if (options.path !== undefined) server.listen(options.path, listening);
+    else server.listen(options.port ?? 0, options.host ?? '127.0.0.1', listening);
+  });
+  return port;
+}
+
+function checkOptions(o: PeerPortOptions): void {
+  const positive = (field: string, v: number | undefined, min: number): void => {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < min)) {
+      throw new ScmiConfigError(
+        `peerPort.${field}`,
+        `must be an integer ≥ ${min}, got ${String(v)}`,
+      );
+    }
+  };
+  positive('maxConnections', o.maxConnections, 1);
+  positive('maxFrameSize', o.maxFrameSize, 0);
+  positive('maxMsgSize', o.maxMsgSize, 4);
+  positive('port', o.port, 0);
+  if (o.agentIds?.length === 0) throw new ScmiConfigError('peerPort.agentIds', 'must not be empty');
+  if (o.path !== undefined && (o.host !== undefined || o.port !== undefined)) {
+    throw new ScmiConfigError('peerPort.path', 'give either path or host/port, not both');
+  }
+}

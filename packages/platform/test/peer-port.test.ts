@@ -1,0 +1,346 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RealClock, ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import {
+  BaseMessageId,
+  PeerFrameKind,
+  PeerFrameReader,
+  PlatformError,
+  PowerMessageId,
+  ScmiPlatform,
+  createDefaultPlatformConfig,
+  encodePeerFrame,
+  registerFrameKind,
+  startPeerPort,
+  type PeerPort,
+} from '@scmi-ts/platform';
+import { command, decodeAnswer, decodePosted, defined, u32s } from './support/harness';
+import { PeerClient } from './support/peer-client';
+
+const BASE = ScmiProtocolId.BASE;
+
+function header(kind: number, length: number): Uint8Array {
+  return u32s(kind, length);
+}
+
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 1));
+}
+
+describe(startPeerPort, () => {
+  let platform: ScmiPlatform;
+  let port: PeerPort | undefined;
+  let client: PeerClient | undefined;
+
+  beforeEach(() => {
+    platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock: new RealClock() });
+  });
+  afterEach(async () => {
+    await client?.close();
+    await port?.close();
+    client = undefined;
+    port = undefined;
+    platform.close();
+  });
+
+  describe('over TCP', () => {
+    it('should answer a kind-1 command with a kind-1 response', async () => {
+      port = await startPeerPort(platform, { agentIds: [1, 2] });
+      expect(port.address).toMatchObject({ host: '127.0.0.1' });
+      client = await PeerClient.open(port);
+      client.send(PeerFrameKind.MSG, command(BASE, BaseMessageId.DISCOVER_VENDOR, 7));
+      const [frame] = await client.frames(1);
+      expect(frame?.kind).toBe(PeerFrameKind.MSG);
+      const a = decodeAnswer(defined(frame).payload);
+      expect([a.status, a.token, a.r.string(16)]).toEqual([0, 7, 'scmi-ts']);
+      expect(platform.connectedAgents).toEqual([1]);
+      expect(port.connections).toBe(1);
+    });
+
+    it('should answer several commands sent in one write, and one split over writes', async () => {
+      port = await startPeerPort(platform);
+      client = await PeerClient.open(port);
+      const a = encodePeerFrame(PeerFrameKind.MSG, command(BASE, 0, 1));
+      const b = encodePeerFrame(PeerFrameKind.MSG, command(BASE, 1, 2));
+      client.write(Buffer.concat([a, b, a.subarray(0, 5)]));
+      client.write(a.subarray(5));
+      const frames = await client.frames(3);
+      expect(frames.map((f) => decodeAnswer(f.payload).token)).toEqual([1, 2, 1]);
+    });
+
+    it('should send notifications and delayed responses as kind-3 frames', async () => {
+      port = await startPeerPort(platform);
+      client = await PeerClient.open(port);
+      client.send(
+        PeerFrameKind.MSG,
+        command(ScmiProtocolId.POWER, PowerMessageId.STATE_NOTIFY, 1, [0, 1]),
+      );
+      client.send(
+        PeerFrameKind.MSG,
+        command(ScmiProtocolId.POWER, PowerMessageId.STATE_SET, 2, [0, 0, 0x40000000]),
+      );
+      client.send(PeerFrameKind.MSG, command(ScmiProtocolId.RESET, 0x4, 3, [0, 5, 0]));
+      const frames = await client.frames(5);
+      const p2a = frames
+        .filter((f) => f.kind === (PeerFrameKind.P2A as number))
+        .map((f) => decodePosted(f.payload));
+      expect(p2a.map((m) => [m.type, m.protocolId, m.messageId])).toEqual([
+        [3, ScmiProtocolId.POWER, 0],
+        [2, ScmiProtocolId.RESET, 4],
+      ]);
+      expect(frames.filter((f) => f.kind === (PeerFrameKind.MSG as number))).toHaveLength(3);
+    });
+
+    it('should send late responses as kind-1 frames', async () => {
+      platform.faults.add({ action: { kind: 'late-reply', ms: 5 } });
+      port = await startPeerPort(platform);
+      client = await PeerClient.open(port);
+      client.send(PeerFrameKind.MSG, command(BASE, 0, 9));
+      const [frame] = await client.frames(1);
+      expect(decodeAnswer(defined(frame).payload).token).toBe(9);
+    });
+
+    it('should refuse P2A when p2a is false', async () => {
+      port = await startPeerPort(platform, { p2a: false, maxMsgSize: 64 });
+      client = await PeerClient.open(port);
+      client.send(
+        PeerFrameKind.MSG,
+        command(ScmiProtocolId.POWER, PowerMessageId.STATE_NOTIFY, 1, [0, 1]),
+      );
+      const [frame] = await client.frames(1);
+      expect(decodeAnswer(defined(frame).payload).status).toBe(ScmiStatus.NOT_SUPPORTED);
+    });
+  });
+
+  describe('over a Unix socket', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'scmi-peer-'));
+    });
+    afterAll(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('should serve commands and remove the socket file on close', async () => {
+      const path = join(dir, 'platform.sock');
+      port = await startPeerPort(platform, { path });
+      expect(port.address).toEqual({ path });
+      client = await PeerClient.open(port);
+      client.send(PeerFrameKind.MSG, command(BASE, BaseMessageId.DISCOVER_SUB_VENDOR, 3));
+      const [frame] = await client.frames(1);
+      expect(decodeAnswer(defined(frame).payload).r.string(16)).toBe('emulated');
+      await client.close();
+      client = undefined;
+      await port.close();
+      port = undefined;
+      expect(existsSync(path)).toBe(false);
+    });
+
+    it('should reject when the path is in use', async () => {
+      const path = join(dir, 'busy.sock');
+      port = await startPeerPort(platform, { path });
+      await expect(startPeerPort(platform, { path })).rejects.toThrow(
+        expect.objectContaining({ code: 'E_PEER_PORT' }) as Error,
+      );
+    });
+  });
+
+  describe('malformed frames', () => {
+    it.each([
+      ['an unknown kind', header(77, 0), /unknown frame kind 77/],
+      ['the P2A kind from a client', header(PeerFrameKind.P2A, 0), /unknown frame kind 3/],
+      ['a length over the bound', header(PeerFrameKind.MSG, 65), /exceeds the bound 64/],
+    ])('should close the connection on %s and log why', async (_, bytes, reason) => {
+      port = await startPeerPort(platform, { maxFrameSize: 64 });
+      client = await PeerClient.open(port);
+      client.write(bytes);
+      await client.closed;
+      const entry = port.log.find((e) => e.event === 'malformed');
+      expect(entry?.reason).toMatch(reason);
+      expect(entry?.agentId).toBe(1);
+      expect(platform.connectedAgents).toEqual([]);
+    });
+
+    it('should log a frame cut short when the client ends', async () => {
+      port = await startPeerPort(platform);
+      client = await PeerClient.open(port);
+      client.write(encodePeerFrame(PeerFrameKind.MSG, command(BASE, 0, 1)).subarray(0, 10));
+      client.end();
+      await client.closed;
+      expect(port.log.at(-1)).toMatchObject({
+        event: 'malformed',
+        reason: expect.stringMatching(/truncated frame/) as string,
+      });
+    });
+
+    it('should log a clean end', async () => {
+      port = await startPeerPort(platform);
+      client = await PeerClient.open(port);
+      client.end();
+      await client.closed;
+      await until(() => port?.connections === 0);
+      expect(port.log.map((e) => e.event)).toEqual(['open', 'close']);
+    });
+
+    it('should not affect other connections', async () => {
+      port = await startPeerPort(platform, { agentIds: [1, 2] });
+      client = await PeerClient.open(port);
+      const bad = await PeerClient.open(port);
+      bad.write(header(99, 0));
+      await bad.closed;
+      client.send(PeerFrameKind.MSG, command(BASE, BaseMessageId.DISCOVER_AGENT, 4, [0xffffffff]));
+      const [frame] = await client.frames(1);
+      expect(decodeAnswer(defined(frame).payload).words[0]).toBe(1);
+      expect(port.connections).toBe(1);
+    });
+
+    it('should answer garbage inside a well-formed frame like the platform does', async () => {
+      port = await startPeerPort(platform);
+      client = await PeerClient.open(port);
+      client.send(PeerFrameKind.MSG, new Uint8Array(2)); // no header: dropped, no reply
+      client.send(PeerFrameKind.MSG, command(BASE, 0, 5));
+      const [frame] = await client.frames(1);
+      expect(decodeAnswer(defined(frame).payload).token).toBe(5);
+      expect(platform.counters.droppedRequests).toBe(1);
+    });
+  });
+
+  describe('connection bounds and agent ids', () => {
+    it('should refuse connections over the limit and accept again once one closes', async () => {
+      port = await startPeerPort(platform, { agentIds: [2, 1], maxConnections: 1 });
+      client = await PeerClient.open(port);
+      const extra = await PeerClient.open(port);
+      await extra.closed;
+      expect(port.log.find((e) => e.event === 'refused')?.reason).toMatch(/connection limit 1/);
+      expect(platform.connectedAgents).toEqual([2]);
+      await client.close();
+      await until(() => port?.connections === 0);
+      client = await PeerClient.open(port);
+      client.send(PeerFrameKind.MSG, command(BASE, BaseMessageId.DISCOVER_AGENT, 1, [0xffffffff]));
+      const [frame] = await client.frames(1);
+      expect(decodeAnswer(defined(frame).payload).words[0]).toBe(2);
+    });
+
+    it('should refuse a connection when every agent id is in use or the platform refuses it', async () => {
+      const logged: string[] = [];
+      port = await startPeerPort(platform, {
+        agentIds: [1],
+        maxConnections: 3,
+        onLog: (e) => logged.push(e.event),
+      });
+      client = await PeerClient.open(port);
+      const extra = await PeerClient.open(port);
+      await extra.closed;
+      expect(port.log.at(-1)?.reason).toMatch(/every agent id is in use/);
+      platform.connect(2, {
+        p2a: false,
+        maxMsgSize: 128,
+        respond: () => undefined,
+        post: () => false,
+      });
+      const port2 = await startPeerPort(platform, { agentIds: [2] });
+      const other = await PeerClient.open(port2);
+      await other.closed;
+      expect(port2.log.at(-1)?.reason).toMatch(/the platform refused agent 2/);
+      await port2.close();
+      expect(logged).toEqual(['open', 'refused']);
+    });
+
+    it('should check its options', async () => {
+      await expect(startPeerPort(platform, { maxConnections: 0 })).rejects.toThrow(
+        expect.objectContaining({ field: 'peerPort.maxConnections' }) as Error,
+      );
+      await expect(startPeerPort(platform, { agentIds: [] })).rejects.toThrow(
+        expect.objectContaining({ field: 'peerPort.agentIds' }) as Error,
+      );
+      await expect(startPeerPort(platform, { path: '/tmp/x', port: 1 })).rejects.toThrow(
+        expect.objectContaining({ field: 'peerPort.path' }) as Error,
+      );
+    });
+  });
+
+  describe(registerFrameKind, () => {
+    it('should route a registered kind to its handler, with per-connection data', async () => {
+      const unregister = registerFrameKind(42, (ctx, payload) => {
+        const n = ((ctx.data.get('n') as number | undefined) ?? 0) + 1;
+        ctx.data.set('n', n);
+        ctx.send(43, new Uint8Array([ctx.agentId]));
+        return new Uint8Array([...payload, n]);
+      });
+      try {
+        port = await startPeerPort(platform);
+        client = await PeerClient.open(port);
+        client.send(42, new Uint8Array([9]));
+        client.send(42, new Uint8Array([8]));
+        const frames = await client.frames(4);
+        expect(frames.map((f) => [f.kind, ...f.payload])).toEqual([
+          [43, 1],
+          [42, 9, 1],
+          [43, 1],
+          [42, 8, 2],
+        ]);
+      } finally {
+        unregister();
+      }
+    });
+
+    it('should close the connection when a handler throws', async () => {
+      const unregister = registerFrameKind(44, () => {
+        throw new Error('boom');
+      });
+      try {
+        port = await startPeerPort(platform);
+        client = await PeerClient.open(port);
+        client.send(44, new Uint8Array(0));
+        await client.closed;
+        expect(port.log.at(-1)).toMatchObject({
+          event: 'handler-error',
+          reason: 'frame kind 44: boom',
+        });
+      } finally {
+        unregister();
+      }
+    });
+
+    it('should refuse reserved, taken and invalid kinds; unregistering is idempotent', () => {
+      for (const kind of [PeerFrameKind.MSG, PeerFrameKind.P2A, -1, 2 ** 32, 1.5]) {
+        expect(() => registerFrameKind(kind, () => undefined)).toThrow(PlatformError);
+      }
+      const unregister = registerFrameKind(45, () => undefined);
+      expect(() => registerFrameKind(45, () => undefined)).toThrow(
+        expect.objectContaining({ code: 'E_FRAME_KIND' }) as Error,
+      );
+      unregister();
+      unregister();
+      registerFrameKind(45, () => undefined)();
+    });
+  });
+
+  describe('.close', () => {
+    it('should close every connection and the server, idempotently', async () => {
+      port = await startPeerPort(platform, { agentIds: [1, 2] });
+      const a = await PeerClient.open(port);
+      const b = await PeerClient.open(port);
+      await until(() => port?.connections === 2);
+      const closing = port.close();
+      expect(port.close()).toBe(closing);
+      await closing;
+      await Promise.all([a.closed, b.closed]);
+      expect(platform.connectedAgents).toEqual([]);
+      expect(port.connections).toBe(0);
+    });
+  });
+});
+
+describe(PeerFrameReader, () => {
+  it('should keep failing after an error and report pending bytes', () => {
+    const reader = new PeerFrameReader({ maxFrameSize: 4 });
+    expect(reader.push(header(1, 4).subarray(0, 6))).toEqual({ frames: [] });
+    expect(reader.pending).toBe(6);
+    expect(reader.push(new Uint8Array([0, 0, 1, 2, 3, 4])).frames).toHaveLength(1);
+    expect(reader.push(header(1, 5)).error).toMatch(/exceeds/);
+    expect(reader.error).toMatch(/exceeds/);
+    expect(reader.push(header(1, 0))).toEqual({ frames: [], error: reader.error });
+  });
+});
