@@ -1,0 +1,95 @@
+import type { AgentOptions, Clock, ScmiPlatformPort, Transport } from '@scmi-ts/core';
+import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
+
+/**
+ * What a transport can do; the kit skips the cases that do not apply (OP-TEE has no P2A, so no
+ * notification and no delayed-response case runs on it).
+ */
+export interface TransportFixtureCapabilities {
+  /** Notifications and delayed responses (a P2A channel). */
+  readonly p2a: boolean;
+  /** Completion by interrupt / doorbell. */
+  readonly interrupt: boolean;
+  /** Completion by polling. */
+  readonly polling: boolean;
+  /** Several commands in flight at once, completed out of order. */
+  readonly outOfOrder: boolean;
+  /** A worker-thread mode exists. */
+  readonly worker: boolean;
+}
+
+/** One wire between an agent-side transport and the platform side, built by a fixture. */
+export interface FixtureEnds {
+  /** The agent side, to bind to the `TRANSPORT` token. */
+  readonly transport: Transport;
+  /** Agent options the transport needs (`transportConfig`, channels); the kit adds the rest. */
+  readonly agentOptions?: Partial<AgentOptions>;
+  /**
+   * Same-thread only: while set, every platform→agent signal (completion doorbell, used-buffer
+   * notification, invocation return…) goes to `interceptor` instead of being delivered, so that the
+   * kit can deliver it at a chosen moment.
+   */
+  setAgentSignalInterceptor?(interceptor: ((deliver: () => void) => void) | undefined): void;
+  /**
+   * Signals from the platform the wire dropped because the agent side was already closed (a
+   * doorbell ring after the listener stopped…), if the wire counts them.
+   */
+  droppedSignals?(): number;
+  /** Stops the platform side of this wire; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Context of {@link TransportFixture.sameThread}. */
+export interface SameThreadFixtureContext {
+  /** The emulated platform (an `ScmiPlatform`). */
+  readonly platform: ScmiPlatformPort;
+  /** The virtual clock everything runs on. */
+  readonly clock: Clock;
+  /** The agent id the platform configuration gives this agent. */
+  readonly agentId: number;
+}
+
+/** Context of {@link TransportFixture.worker}. */
+export interface WorkerFixtureContext {
+  /** The platform configuration to build the worker's `ScmiPlatform` from. */
+  readonly platformConfig: PlatformConfig;
+  /** The agent id. */
+  readonly agentId: number;
+  /** Seed of the platform's fault probabilities. */
+  readonly seed: number;
+}
+
+/** A worker running the platform and the transport backend, reused across runs. */
+export interface WorkerFixtureSession {
+  /** A fresh wire to the running platform, for one agent. */
+  open(): Promise<FixtureEnds>;
+  /** Replaces the worker platform's fault rules. */
+  setFaults(rules: readonly FaultRule[]): Promise<void>;
+  /** Ends the worker and waits for its exit; idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * How the conformance kit builds both ends of a transport: in the same thread on a virtual clock,
+ * and optionally with the platform in a worker thread.
+ *
+ * @example
+ * ```ts
+ * export const loopbackFixture: TransportFixture = {
+ *   name: 'loopback',
+ *   capabilities: { p2a: true, interrupt: true, polling: true, outOfOrder: true, worker: false },
+ *   sameThread: async ({ platform, clock, agentId }) => createLoopbackEnds(platform, clock, agentId),
+ * };
+ * runTransportConformance(loopbackFixture);
+ * ```
+ */
+export interface TransportFixture {
+  /** The transport's descriptor name. */
+  readonly name: string;
+  /** What the transport can do. */
+  readonly capabilities: TransportFixtureCapabilities;
+  /** Both ends in the same thread. */
+  sameThread(ctx: SameThreadFixtureContext): Promise<FixtureEnds>;
+  /** The platform and the backend in a worker thread. */
+  worker?(ctx: WorkerFixtureContext): Promise<WorkerFixtureSession>;
+}

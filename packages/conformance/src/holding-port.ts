@@ -1,0 +1,94 @@
+import type { PlatformAgentLink, PlatformConnection, ScmiPlatformPort } from '@scmi-ts/core';
+import { headerMessageId, headerProtocolId, readU32 } from '@scmi-ts/core';
+
+interface Held {
+  readonly agentId: number;
+  readonly channelId: number;
+  readonly response: Uint8Array;
+}
+
+/**
+ * Wraps the platform port so that the kit can hold chosen replies: a held command is processed by
+ * the platform at once (its state changes, its response is computed) but the response is kept
+ * back and sent through the agent's link only when {@link HoldingPlatformPort.release} is called —
+ * at the exact moment a scenario chooses. Replies released after the agent's link was disconnected
+ * go nowhere and are counted in {@link HoldingPlatformPort.droppedAfterDisconnect}.
+ *
+ * @example
+ * ```ts
+ * port.hold((protocolId, messageId) => protocolId === 0x10 && messageId === 0x0);
+ * // … later, inside a teardown event:
+ * port.release();
+ * ```
+ */
+export class HoldingPlatformPort implements ScmiPlatformPort {
+  readonly #inner: ScmiPlatformPort;
+  readonly #links = new Map<number, { link: PlatformAgentLink; open: boolean }>();
+  #predicate: ((protocolId: number, messageId: number) => boolean) | undefined;
+  #held: Held[] = [];
+  #dropped = 0;
+
+  /** Wraps `inner`. */
+  public constructor(inner: ScmiPlatformPort) {
+    this.#inner = inner;
+  }
+
+  /** Replies released after their agent disconnected. */
+  public get droppedAfterDisconnect(): number {
+    return this.#dropped;
+  }
+
+  /** Replies currently held. */
+  public get heldCount(): number {
+    return this.#held.length;
+  }
+
+  /** Holds the replies of commands matching `predicate` (once each) until released. */
+  public hold(predicate: ((protocolId: number, messageId: number) => boolean) | undefined): void {
+    this.#predicate = predicate;
+  }
+
+  /** Sends every held reply now, in order. Returns how many were sent to a live link. */
+  public release(): number {
+    const held = this.#held;
+    this.#held = [];
+    let sent = 0;
+    for (const h of held) {
+      const entry = this.#links.get(h.agentId);
+      if (entry === undefined || !entry.open) {
+        this.#dropped++;
+        continue;
+      }
+      entry.link.respond(h.channelId, h.response);
+      sent++;
+    }
+    return sent;
+  }
+
+  /** @inheritDoc */
+  public connect(agentId: number, link: PlatformAgentLink): PlatformConnection {
+    const conn = this.#inner.connect(agentId, link);
+    const entry = { link, open: true };
+    this.#links.set(agentId, entry);
+    return {
+      agentId: conn.agentId,
+      disconnect: () => {
+        entry.open = false;
+        conn.disconnect();
+      },
+    };
+  }
+
+  /** @inheritDoc */
+  public handle(agentId: number, channelId: number, request: Uint8Array): Uint8Array | undefined {
+    const response = this.#inner.handle(agentId, channelId, request);
+    const predicate = this.#predicate;
+    if (response === undefined || predicate === undefined || request.byteLength < 4)
+      return response;
+    const header = readU32(request, 0);
+    if (!predicate(headerProtocolId(header), headerMessageId(header))) return response;
+    this.#predicate = undefined; // once
+    this.#held.push({ agentId, channelId, response });
+    return undefined;
+  }
+}

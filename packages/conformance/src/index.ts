@@ -1,0 +1,36 @@
+/**
+ * The transport conformance kit: one jest suite every transport runs
+ * ({@link runTransportConformance}), the scenarios it is made of (usable on their own), the
+ * instrumentation that detects callbacks against released state, and the `pnpm stress` runner.
+ *
+ * @packageDocumentation
+ */
+export type {
+  FixtureEnds,
+  SameThreadFixtureContext,
+  TransportFixture,
+  TransportFixtureCapabilities,
+  WorkerFixtureContext,
+  WorkerFixtureSession,
+} from './fixture.js';
+export type { ChannelRecord, InstrumentedChannelState } from './instrument.js';
+export type { RigOptions } from './rig.js';
+export type { ConformanceOptions } from './run-transport-conformance.js';
+export type { HostileWorkerOptions, HostileWorkerResult } from './scenarios/hostile-replies.js';
+export type {
+  SeedPhase,
+  SeedRunResult,
+  SeedWorkerOptions,
+  SeedWorkerResult,
+} from './scenarios/seed-scenario.js';
+
+export { HoldingPlatformPort } from './holding-port.js';
+export { CountingClock, TransportInstrument, checkTeardownLog } from './instrument.js';
+export { AGENT_ID, SameThreadRig, buildContainer } from './rig.js';
+export { runTransportConformance } from './run-transport-conformance.js';
+export { HOSTILE_ACTIONS, runHostileRepliesWorker } from './scenarios/hostile-replies.js';
+export {
+  mulberry32,
+  runSeedScenarioSameThread,
+  runSeedScenarioWorker,
+} from './scenarios/seed-scenario.js';

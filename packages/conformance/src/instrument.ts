@@ -1,0 +1,283 @@
+import type {
+  BadMessageReason,
+  ChannelCounters,
+  ChannelSetup,
+  Clock,
+  NotificationBuffer,
+  RxSink,
+  TimerHandle,
+  Transport,
+  TransportChannel,
+  Xfer,
+} from '@scmi-ts/core';
+import type { DevresEvent } from '@scmi-ts/devres';
+
+/** Where an instrumented channel is in its life. */
+export type InstrumentedChannelState = 'open' | 'quiescing' | 'quiesced' | 'freeing' | 'freed';
+
+/** What the instrument knows about one channel. */
+export interface ChannelRecord {
+  /** `a2p:0`, `p2a:0`… */
+  readonly label: string;
+  /** Core's counters of the channel. */
+  readonly counters: ChannelCounters;
+  /** Where the channel is in its life. */
+  state: InstrumentedChannelState;
+  /** Clock times of each `sink.rx` call. */
+  readonly rxTimes: number[];
+}
+
+/**
+ * Wraps a transport so that every callback into core is checked against the channel's life: a
+ * `sink.rx` / `badMessage`, or a core call into the channel (`fetchResponse`, `pollDone`…) after
+ * the channel's quiesce returned or its free began, is a **violation** — exactly the bug of the
+ * seed race. Transport-agnostic: it only sees the plugin contract.
+ *
+ * @example
+ * ```ts
+ * const instrument = new TransportInstrument(clock);
+ * bind(TRANSPORT).toConstantValue(instrument.wrap(ends.transport));
+ * // … run a scenario …
+ * expect(instrument.violations).toEqual([]);
+ * ```
+ */
+export class TransportInstrument {
+  /** Every violation seen, as a readable line. */
+  public readonly violations: string[] = [];
+  /** Every channel set up through the wrapped transport, in order. */
+  public readonly channels: ChannelRecord[] = [];
+  readonly #clock: Clock;
+
+  /** Creates an instrument reading times from `clock`. */
+  public constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Late replies dropped by core, over every channel. */
+  public get lateReplies(): number {
+    return this.channels.reduce((n, c) => n + c.counters.lateReplies, 0);
+  }
+
+  /** Callbacks refused by the channels' RX guards after quiesce. */
+  public get refusedAfterQuiesce(): number {
+    return this.channels.reduce((n, c) => n + c.counters.refusedAfterQuiesce, 0);
+  }
+
+  /** Bad messages by reason, summed over every channel. */
+  public badMessages(): Record<BadMessageReason, number> {
+    const sum: Record<BadMessageReason, number> = {
+      unexpected: 0,
+      invalid: 0,
+      unknown: 0,
+      nomem: 0,
+      spurious: 0,
+      oversize: 0,
+    };
+    for (const c of this.channels) {
+      for (const k of Object.keys(sum) as BadMessageReason[]) sum[k] += c.counters.badMessages[k];
+    }
+    return sum;
+  }
+
+  /** The transport with every channel and every sink instrumented. */
+  public wrap(transport: Transport): Transport {
+    const wrapped: Transport = {
+      descriptor: transport.descriptor,
+      setupChannel: async (setup) => {
+        const record: ChannelRecord = {
+          label: `${setup.direction}:${setup.channel.id}`,
+          counters: setup.counters,
+          state: 'open',
+          rxTimes: [],
+        };
+        this.channels.push(record);
+        const inner = await transport.setupChannel({
+          ...setup,
+          sink: this.#wrapSink(record, setup.sink),
+        });
+        return this.#wrapChannel(record, inner);
+      },
+    };
+    if (transport.validateConfig !== undefined)
+      wrapped.validateConfig = transport.validateConfig.bind(transport);
+    if (transport.validateChannelConfig !== undefined) {
+      wrapped.validateChannelConfig = transport.validateChannelConfig.bind(transport);
+    }
+    if (transport.setupDevice !== undefined)
+      wrapped.setupDevice = transport.setupDevice.bind(transport);
+    return wrapped;
+  }
+
+  #check(record: ChannelRecord, what: string): void {
+    if (record.state === 'quiesced')
+      this.violations.push(`${record.label}: ${what} after its quiesce returned`);
+    else if (record.state === 'freeing' || record.state === 'freed')
+      this.violations.push(`${record.label}: ${what} after its free began`);
+  }
+
+  #wrapSink(record: ChannelRecord, sink: ChannelSetup['sink']): RxSink {
+    return {
+      rx: (header, ctx) => {
+        this.#check(record, 'sink.rx');
+        record.rxTimes.push(this.#clock.now());
+        sink.rx(header, ctx);
+      },
+      badMessage: (reason) => {
+        this.#check(record, `sink.badMessage(${reason})`);
+        sink.badMessage(reason);
+      },
+    };
+  }
+
+  #wrapChannel(record: ChannelRecord, inner: TransportChannel): TransportChannel {
+    const check = (what: string): void => {
+      if (record.state === 'freeing' || record.state === 'freed')
+        this.violations.push(`${record.label}: ${what} after its free began`);
+    };
+    const channel: TransportChannel = {
+      maxInFlight: inner.maxInFlight,
+      send: (xfer: Xfer) => {
+        check('send');
+        return inner.send(xfer);
+      },
+      fetchResponse: (xfer: Xfer, ctx: unknown) => {
+        check('fetchResponse');
+        inner.fetchResponse(xfer, ctx);
+      },
+      fetchNotification: (buffer: NotificationBuffer, ctx: unknown) => {
+        check('fetchNotification');
+        inner.fetchNotification(buffer, ctx);
+      },
+      markTxDone: (xfer: Xfer, error: unknown) => {
+        check('markTxDone');
+        inner.markTxDone(xfer, error);
+      },
+      quiesce: async () => {
+        record.state = 'quiescing';
+        await inner.quiesce();
+        record.state = 'quiesced';
+      },
+      free: async () => {
+        if (record.state !== 'quiesced')
+          this.violations.push(`${record.label}: free before its quiesce returned`);
+        record.state = 'freeing';
+        await inner.free();
+        record.state = 'freed';
+      },
+    };
+    const clear = inner.clearChannel?.bind(inner);
+    if (clear !== undefined) {
+      channel.clearChannel = (ctx) => {
+        check('clearChannel');
+        clear(ctx);
+      };
+    }
+    const poll = inner.pollDone?.bind(inner);
+    if (poll !== undefined) {
+      channel.pollDone = (xfer) => {
+        check('pollDone');
+        return poll(xfer);
+      };
+    }
+    return channel;
+  }
+}
+
+/**
+ * Checks a device's devres event log: every resource released exactly once, newest first (in
+ * reverse order of registration), and in each device teardown every quiesce step before the first
+ * release step. Returns the problems found (empty when none).
+ *
+ * @example
+ * ```ts
+ * expect(checkTeardownLog(log.events)).toEqual([]);
+ * ```
+ */
+export function checkTeardownLog(events: readonly DevresEvent[]): string[] {
+  const problems: string[] = [];
+  const adds = events.filter((e) => e.type === 'add').map((e) => `${e.group}/${e.resource}`);
+  const releases = events
+    .filter((e) => e.type === 'release')
+    .map((e) => `${e.group}/${e.resource}`);
+  const expected = [...adds].reverse();
+  if (releases.length !== new Set(releases).size && adds.length === new Set(adds).size) {
+    problems.push(`a resource was released twice: ${releases.join(', ')}`);
+  }
+  if (JSON.stringify(releases) !== JSON.stringify(expected)) {
+    problems.push(
+      `releases ${JSON.stringify(releases)} are not the registrations reversed ${JSON.stringify(expected)}`,
+    );
+  }
+  const begin = events.findIndex((e) => e.type === 'teardown-begin');
+  if (begin >= 0) {
+    const teardown = events.slice(begin);
+    const lastQuiesce = teardown.map((e) => e.type).lastIndexOf('quiesce');
+    const firstRelease = teardown.findIndex((e) => e.type === 'release');
+    if (firstRelease >= 0 && lastQuiesce > firstRelease)
+      problems.push('a quiesce step ran after a release step');
+  }
+  return problems;
+}
+
+/**
+ * A clock that counts the timers armed through it, so that a run on real time can check that no
+ * timer is left armed (a `VirtualClock` counts its own).
+ *
+ * @example
+ * ```ts
+ * const clock = new CountingClock(new RealClock());
+ * // … run …
+ * expect(clock.armedTimers).toBe(0);
+ * ```
+ */
+export class CountingClock implements Clock {
+  readonly #inner: Clock;
+  #armed = 0;
+
+  /** Wraps `inner`. */
+  public constructor(inner: Clock) {
+    this.#inner = inner;
+  }
+
+  /** Timers armed and neither fired nor cancelled. */
+  public get armedTimers(): number {
+    return this.#armed;
+  }
+
+  /** @inheritDoc */
+  public now(): number {
+    return this.#inner.now();
+  }
+
+  /** @inheritDoc */
+  public setTimeout(cb: () => void, ms: number): TimerHandle {
+    let live = true;
+    this.#armed++;
+    const handle = this.#inner.setTimeout(() => {
+      if (live) {
+        live = false;
+        this.#armed--;
+      }
+      cb();
+    }, ms);
+    return {
+      cancel: () => {
+        if (live) {
+          live = false;
+          this.#armed--;
+        }
+        handle.cancel();
+      },
+    };
+  }
+
+  /** @inheritDoc */
+  public schedule(cb: () => void): void {
+    this.#inner.schedule(cb);
+  }
+
+  /** @inheritDoc */
+  public yield(): Promise<void> {
+    return this.#inner.yield();
+  }
+}

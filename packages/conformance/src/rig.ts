@@ -1,0 +1,194 @@
+import {
+  CLOCK,
+  TRANSPORT,
+  coreModule,
+  createAgent,
+  type AgentOptions,
+  type Clock,
+  type ScmiAgent,
+  VirtualClock,
+} from '@scmi-ts/core';
+import { DevresEventLog, type DevresEvent } from '@scmi-ts/devres';
+import {
+  createDefaultPlatformConfig,
+  ScmiPlatform,
+  type PlatformBehaviour,
+} from '@scmi-ts/platform';
+import { Container, ContainerModule } from 'inversify';
+import type { FixtureEnds, TransportFixture } from './fixture.js';
+import { HoldingPlatformPort } from './holding-port.js';
+import { TransportInstrument } from './instrument.js';
+
+/** The agent id the default platform configuration gives the agent under test (OSPM). */
+export const AGENT_ID = 1;
+
+/** Options of a {@link SameThreadRig}. */
+export interface RigOptions {
+  /** Let the virtual clock run by itself (default true). */
+  readonly auto?: boolean;
+  /** Platform behaviour switches. */
+  readonly behaviour?: PlatformBehaviour;
+  /** Seed of the platform. */
+  readonly seed?: number;
+}
+
+/** Builds an inversify container with core and one transport, on `clock`. */
+export function buildContainer(transport: FixtureEnds['transport'], clock: Clock): Container {
+  const container = new Container();
+  container.load(coreModule);
+  container.rebind(CLOCK).toConstantValue(clock);
+  container.load(
+    new ContainerModule(({ bind }) => {
+      bind(TRANSPORT).toConstantValue(transport);
+    }),
+  );
+  return container;
+}
+
+/**
+ * One same-thread conformance run: a virtual clock, the emulated platform (default
+ * configuration), the fixture's wire, an instrumented transport, and a devres event log.
+ * {@link SameThreadRig.dispose} tears it all down and reports what was left behind.
+ *
+ * @example
+ * ```ts
+ * const rig = await SameThreadRig.create(fixture);
+ * const agent = await rig.probe();
+ * await agent.remove();
+ * expect(await rig.dispose()).toEqual([]);
+ * ```
+ */
+export class SameThreadRig {
+  /** The virtual clock. */
+  public readonly clock: VirtualClock;
+  /** The emulated platform. */
+  public readonly platform: ScmiPlatform;
+  /** The port the fixture's backend talks to: the platform, with replies the kit can hold. */
+  public readonly port: HoldingPlatformPort;
+  /** The fixture's wire. */
+  public readonly ends: FixtureEnds;
+  /** The transport instrument (violations, counters). */
+  public readonly instrument: TransportInstrument;
+  /** Every devres event of every agent probed through this rig. */
+  public readonly log = new DevresEventLog(100_000);
+  /** The container the agents are created from. */
+  public readonly container: Container;
+  /** Called with each devres event as it happens (set by scenarios). */
+  public onEvent: ((event: DevresEvent) => void) | undefined;
+  readonly #fixture: TransportFixture;
+  readonly #agents: ScmiAgent[] = [];
+
+  private constructor(
+    fixture: TransportFixture,
+    clock: VirtualClock,
+    platform: ScmiPlatform,
+    port: HoldingPlatformPort,
+    ends: FixtureEnds,
+  ) {
+    this.#fixture = fixture;
+    this.clock = clock;
+    this.platform = platform;
+    this.port = port;
+    this.ends = ends;
+    this.instrument = new TransportInstrument(clock);
+    this.container = buildContainer(this.instrument.wrap(ends.transport), clock);
+  }
+
+  /** Builds a rig for `fixture`. */
+  public static async create(
+    fixture: TransportFixture,
+    options: RigOptions = {},
+  ): Promise<SameThreadRig> {
+    const clock = new VirtualClock({ auto: options.auto ?? true });
+    const platform = new ScmiPlatform(createDefaultPlatformConfig(), {
+      clock,
+      seed: options.seed ?? 1,
+      ...(options.behaviour === undefined ? {} : { behaviour: options.behaviour }),
+    });
+    const port = new HoldingPlatformPort(platform);
+    const ends = await fixture.sameThread({ platform: port, clock, agentId: AGENT_ID });
+    return new SameThreadRig(fixture, clock, platform, port, ends);
+  }
+
+  /** The agent options the rig uses: the fixture's, the kit's (transport, log), then `overrides`. */
+  public agentOptions(overrides: Partial<AgentOptions> = {}): AgentOptions {
+    return {
+      ...this.ends.agentOptions,
+      transport: this.#fixture.name,
+      rxTimeoutMs: 30,
+      log: (event) => {
+        this.log.sink(event);
+        this.onEvent?.(event);
+      },
+      ...overrides,
+    };
+  }
+
+  /** Probes an agent (the caller removes it, or {@link SameThreadRig.dispose} does). */
+  public async probe(overrides: Partial<AgentOptions> = {}): Promise<ScmiAgent> {
+    const agent = await createAgent(this.container, this.agentOptions(overrides));
+    this.#agents.push(agent);
+    return agent;
+  }
+
+  /**
+   * Removes agents still bound, closes the wire and the platform, runs the clock until idle, and
+   * returns the hygiene problems: instrument violations, resources left live, timers armed, tasks
+   * pending, platform timers armed.
+   */
+  public async dispose(): Promise<string[]> {
+    const problems: string[] = [];
+    for (const agent of this.#agents) {
+      if (agent.devres !== undefined) {
+        const removing = agent.remove().catch(() => undefined);
+        if (!(await this.settle(removing))) problems.push(`${agent.name}: remove did not complete`);
+      }
+    }
+    await this.ends.close();
+    this.platform.close();
+    await this.clock.runUntilIdle();
+    problems.push(...this.instrument.violations);
+    for (const agent of this.#agents) {
+      const live = agent.devres?.live() ?? [];
+      if (live.length > 0) problems.push(`${agent.name}: ${live.length} resource(s) left live`);
+    }
+    if (this.clock.armedTimers > 0) problems.push(`${this.clock.armedTimers} timer(s) left armed`);
+    if (this.clock.pendingTasks > 0)
+      problems.push(`${this.clock.pendingTasks} task(s) left pending`);
+    if (this.platform.armedTimers > 0)
+      problems.push(`platform: ${this.platform.armedTimers} timer(s) left armed`);
+    return problems;
+  }
+
+  /**
+   * Runs the clock until `p` settles (for a rig whose clock does not run by itself) and returns its
+   * value.
+   *
+   * @throws what `p` rejects with; Error when it does not settle within 60 s of virtual time.
+   */
+  public async run<T>(p: Promise<T>): Promise<T> {
+    if (!(await this.settle(p))) throw new Error('did not settle within 60 s of virtual time');
+    return p;
+  }
+
+  /**
+   * Waits for `p` while running the clock, for at most `limitMs` of virtual time; false when it did
+   * not settle (a hang is reported, not waited for forever).
+   */
+  public async settle(p: Promise<unknown>, limitMs = 60_000): Promise<boolean> {
+    // Read through a function: the promise settles while this loop awaits.
+    let done = false;
+    const mark = (): void => {
+      done = true;
+    };
+    const isDone = (): boolean => done;
+    p.then(mark, mark);
+    const until = this.clock.now() + limitMs;
+    while (!isDone() && this.clock.now() < until) {
+      await this.clock.runUntilIdle(100);
+      if (!isDone() && this.clock.armedTimers === 0 && this.clock.pendingTasks === 0)
+        await this.clock.advance(100);
+    }
+    return isDone();
+  }
+}

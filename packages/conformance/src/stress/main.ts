@@ -1,0 +1,161 @@
+/**
+ * `pnpm stress`: the worker-mode seed scenario and the hostile-reply campaign for every installed
+ * transport, for a number of runs or a duration (default: about 2 minutes in total, shared between
+ * the transports). Prints per-transport totals — runs, phases hit, late replies dropped, invariant
+ * violations (must be 0) — and exits non-zero on any violation, printing the seed that reproduces it.
+ *
+ * Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--seed <n>] [--transport <name>]
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TransportFixture } from '../fixture.js';
+import { runHostileRepliesWorker } from '../scenarios/hostile-replies.js';
+import {
+  runSeedScenarioSameThread,
+  runSeedScenarioWorker,
+  type SeedPhase,
+} from '../scenarios/seed-scenario.js';
+
+/** Transport packages the runner looks for, beside this package. */
+const TRANSPORT_PACKAGES = ['mailbox-transport', 'virtio-transport', 'optee-transport'];
+
+interface Args {
+  durationS: number;
+  runs: number | undefined;
+  seed: number;
+  only: string | undefined;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = {
+    durationS: 120,
+    runs: undefined,
+    seed: Date.now() & 0x7fffffff,
+    only: undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    const number = (): number => {
+      const n = Number(value);
+      if (value === undefined || !Number.isFinite(n) || n < 0)
+        throw new Error(`${flag} needs a non-negative number`);
+      i++;
+      return n;
+    };
+    if (flag === '--duration') args.durationS = number();
+    else if (flag === '--runs') args.runs = Math.floor(number());
+    else if (flag === '--seed') args.seed = Math.floor(number());
+    else if (flag === '--transport') {
+      args.only = value;
+      i++;
+    } else if (flag === '--') continue;
+    else throw new Error(`unknown argument ${String(flag)}`);
+  }
+  return args;
+}
+
+function isFixture(value: unknown): value is TransportFixture {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'sameThread' in value &&
+    'capabilities' in value &&
+    typeof (value as { name?: unknown }).name === 'string'
+  );
+}
+
+async function loadFixtures(only: string | undefined): Promise<TransportFixture[]> {
+  const fixtures: TransportFixture[] = [];
+  for (const pkg of TRANSPORT_PACKAGES) {
+    const file = join(__dirname, '..', '..', '..', pkg, 'test', 'support', 'fixture.ts');
+    if (!existsSync(file)) continue;
+    const mod = (await import(file)) as Record<string, unknown>;
+    const fixture = Object.values(mod).find(isFixture);
+    if (fixture === undefined) {
+      console.warn(`${pkg}: test/support/fixture.ts exports no TransportFixture; skipped`);
+      continue;
+    }
+    if (only === undefined || fixture.name === only) fixtures.push(fixture);
+  }
+  return fixtures;
+}
+
+function formatPhases(phases: Readonly<Record<string, number>>): string {
+  return Object.entries(phases)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ');
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const fixtures = await loadFixtures(args.only);
+  if (fixtures.length === 0) {
+    console.log('pnpm stress: no transport package is installed; nothing to stress.');
+    return;
+  }
+  const perTransportMs = (args.durationS * 1000) / fixtures.length;
+  let violations = 0;
+  console.log(
+    `pnpm stress: seed ${args.seed}, ${args.runs === undefined ? `${args.durationS} s` : `${args.runs} runs`} over ${fixtures.map((f) => f.name).join(', ')}`,
+  );
+  for (const fixture of fixtures) {
+    const seedBudget =
+      args.runs === undefined
+        ? { durationMs: perTransportMs * 0.7, runs: Number.MAX_SAFE_INTEGER }
+        : { runs: args.runs };
+    const hostileBudget =
+      args.runs === undefined
+        ? { durationMs: perTransportMs * 0.3, runs: Number.MAX_SAFE_INTEGER }
+        : { runs: Math.max(1, Math.floor(args.runs / 10)) };
+    if (fixture.worker !== undefined && fixture.capabilities.worker) {
+      const seed = await runSeedScenarioWorker(fixture, { ...seedBudget, seed: args.seed });
+      const hostile = await runHostileRepliesWorker(fixture, { ...hostileBudget, seed: args.seed });
+      violations += seed.violations.length + hostile.violations.length;
+      console.log(`\n${fixture.name} (worker thread, real time)`);
+      console.log(`  seed scenario:   ${seed.runs} runs; phases hit: ${formatPhases(seed.phases)}`);
+      console.log(
+        `                   late replies dropped and counted: ${seed.lateRepliesDropped}; invariant violations: ${seed.violations.length}`,
+      );
+      console.log(
+        `  hostile replies: ${hostile.runs} runs, ${hostile.transfers} transfers (${hostile.failedTransfers} failed as expected), ${hostile.badMessages} bad messages counted; invariant violations: ${hostile.violations.length}`,
+      );
+      for (const v of [...seed.violations, ...hostile.violations].slice(0, 20))
+        console.log(`  VIOLATION ${v}`);
+    } else {
+      // No worker mode: the same-thread phases, repeated.
+      const phases: SeedPhase[] = ['before-quiesce', 'during-quiesce', 'draining', 'after-release'];
+      const counts: Record<string, number> = {};
+      const problems: string[] = [];
+      const until = Date.now() + perTransportMs;
+      let runs = 0;
+      while (
+        (args.runs === undefined ? Date.now() < until : runs < args.runs) &&
+        problems.length === 0
+      ) {
+        const r = await runSeedScenarioSameThread(
+          fixture,
+          phases[runs % phases.length] as SeedPhase,
+        );
+        counts[r.observedPhase] = (counts[r.observedPhase] ?? 0) + 1;
+        problems.push(...r.problems);
+        runs++;
+      }
+      violations += problems.length;
+      console.log(`\n${fixture.name} (same thread; the fixture has no worker mode)`);
+      console.log(
+        `  seed scenario: ${runs} runs; phases hit: ${formatPhases(counts)}; invariant violations: ${problems.length}`,
+      );
+      for (const v of problems.slice(0, 20)) console.log(`  VIOLATION ${v}`);
+    }
+  }
+  console.log(
+    `\ninvariant violations: ${violations}${violations > 0 ? ` — reproduce with --seed ${args.seed}` : ''}`,
+  );
+  process.exitCode = violations > 0 ? 1 : 0;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
