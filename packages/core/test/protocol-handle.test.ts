@@ -1,0 +1,174 @@
+import {
+  PayloadReader,
+  ScmiMalformedError,
+  ScmiStatus,
+  readU32,
+  type ProtocolDriver,
+} from '@scmi-ts/core';
+import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { createHarness } from './support/harness.js';
+
+function le32(...words: number[]): Uint8Array {
+  const b = new Uint8Array(words.length * 4);
+  const v = new DataView(b.buffer);
+  words.forEach((w, i) => v.setUint32(i * 4, w >>> 0, true));
+  return b;
+}
+
+describe('XferOps', () => {
+  ensureNoLeaksInSuite();
+
+  describe('.iterate', () => {
+    it('should collect a multi-part reply, index += returned until remaining is 0', async () => {
+      const h = createHarness();
+      const items = Array.from({ length: 7 }, (_, i) => 100 + i);
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x4) return undefined;
+        const index = readU32(req.payload, 4);
+        const part = items.slice(index, index + 3);
+        return {
+          status: 0,
+          returns: le32(part.length | ((items.length - index - part.length) << 16), ...part),
+        };
+      };
+      const agent = await h.create();
+      const got = await agent.xfer(0x14).iterate(0x4, {
+        txSize: 8,
+        prepare: (w, index) => w.u32(0).u32(index),
+        counts: (r) => {
+          const n = r.u32();
+          return { returned: n & 0xffff, remaining: n >>> 16 };
+        },
+        item: (r) => r.u32(),
+      });
+      expect(got).toEqual(items);
+      expect(
+        h.platform.requests
+          .filter((r) => r.protocolId === 0x14 && r.messageId === 0x4)
+          .map((r) => readU32(r.payload, 4)),
+      ).toEqual([0, 3, 6]);
+      await agent.remove();
+    });
+
+    it('should reject a reply that returns nothing with items remaining, or too many items', async () => {
+      const h = createHarness();
+      h.platform.override = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x4
+          ? { status: 0, returns: le32(0 | (5 << 16)) }
+          : undefined;
+      const agent = await h.create();
+      const spec = {
+        txSize: 4,
+        prepare: (w: { u32(v: number): unknown }, index: number) => void w.u32(index),
+        counts: (r: PayloadReader) => {
+          const n = r.u32();
+          return { returned: n & 0xffff, remaining: n >>> 16 };
+        },
+        item: (r: PayloadReader) => r.u32(),
+      };
+      await expect(agent.xfer(0x14).iterate(0x4, spec)).rejects.toMatchObject({
+        code: 'E_MULTIPART',
+      });
+      h.platform.override = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x4
+          ? { status: 0, returns: le32(1 | (9999 << 16), 1) }
+          : undefined;
+      await expect(agent.xfer(0x14).iterate(0x4, { ...spec, max: 100 })).rejects.toBeInstanceOf(
+        ScmiMalformedError,
+      );
+      await agent.remove();
+    });
+  });
+
+  describe('.extendedName', () => {
+    it('should send the id (and flags) and read the 64-byte name', async () => {
+      const h = createHarness();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x8) return undefined;
+        const name = new Uint8Array(64);
+        name.set(Buffer.from(`a-very-long-clock-name-for-clock-${readU32(req.payload, 0)}`));
+        return { status: 0, returns: new Uint8Array([...le32(0), ...name]) };
+      };
+      const agent = await h.create();
+      expect(await agent.xfer(0x14).extendedName(0x8, 3)).toBe(
+        'a-very-long-clock-name-for-clock-3',
+      );
+      await agent.xfer(0x14).extendedName(0x8, 4, 1);
+      expect(h.platform.requests.at(-1)?.payload).toEqual(le32(4, 1));
+      await agent.remove();
+    });
+  });
+
+  describe('.messageSupported', () => {
+    it('should be false for NOT_FOUND and NOT_SUPPORTED and rethrow other errors', async () => {
+      const h = createHarness();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x2) return undefined;
+        const id = readU32(req.payload, 0);
+        if (id === 1) return { status: 0, returns: le32(0) };
+        if (id === 2) return { status: ScmiStatus.NOT_FOUND };
+        if (id === 3) return { status: ScmiStatus.NOT_SUPPORTED };
+        return { status: ScmiStatus.HARDWARE_ERROR };
+      };
+      const agent = await h.create();
+      const ops = agent.xfer(0x14);
+      expect(await ops.messageSupported(1)).toBe(true);
+      expect(await ops.messageSupported(2)).toBe(false);
+      expect(await ops.messageSupported(3)).toBe(false);
+      await expect(ops.messageSupported(4)).rejects.toMatchObject({
+        status: ScmiStatus.HARDWARE_ERROR,
+      });
+      await agent.remove();
+    });
+  });
+
+  describe('protocol version negotiation', () => {
+    const driver: ProtocolDriver<{ version: number }> = {
+      protocolId: 0x14,
+      name: 'clock',
+      version: 0x20000,
+      init: (ph) => ({ version: ph.version }),
+    };
+
+    it('should ask for the driver version when the platform is newer and supports NEGOTIATE_PROTOCOL_VERSION', async () => {
+      const h = createHarness({ drivers: [driver] });
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14) return undefined;
+        if (req.messageId === 0x0) return { status: 0, returns: le32(0x30000) };
+        if (req.messageId === 0x2)
+          return readU32(req.payload, 0) === 0x10
+            ? { status: 0, returns: le32(0) }
+            : { status: ScmiStatus.NOT_FOUND };
+        if (req.messageId === 0x10) return { status: 0 };
+        return undefined;
+      };
+      const agent = await h.create();
+      expect(agent.protocol(driver).version).toBe(0x20000);
+      expect(
+        readU32(
+          h.platform.requests.find((r) => r.protocolId === 0x14 && r.messageId === 0x10)?.payload ??
+            le32(0),
+          0,
+        ),
+      ).toBe(0x20000);
+      await agent.remove();
+    });
+
+    it('should keep the platform version when negotiation is not supported or refused', async () => {
+      for (const refuse of [false, true]) {
+        const h = createHarness({ drivers: [driver] });
+        h.platform.override = (req) => {
+          if (req.protocolId !== 0x14) return undefined;
+          if (req.messageId === 0x0) return { status: 0, returns: le32(0x30000) };
+          if (req.messageId === 0x2)
+            return refuse ? { status: 0, returns: le32(0) } : { status: ScmiStatus.NOT_FOUND };
+          if (req.messageId === 0x10) return { status: ScmiStatus.NOT_SUPPORTED };
+          return undefined;
+        };
+        const agent = await h.create();
+        expect(agent.protocol(driver).version).toBe(0x30000);
+        await agent.remove();
+      }
+    });
+  });
+});
