@@ -157,9 +157,11 @@ describe(createAgent, () => {
       await expect(agent.transact(0x19, 0x3)).rejects.toMatchObject({
         status: ScmiStatus.NOT_SUPPORTED,
       });
+      const ops = agent.xfer(0x15);
       await agent.remove();
       expect(() => agent.transact(0x14, 0)).toThrow(RevokedError);
       expect(() => agent.base).toThrow(RevokedError);
+      await expect(ops.transact(0x3)).rejects.toBeInstanceOf(RevokedError);
     });
 
     it('should complete by polling on a polling channel', async () => {

@@ -266,7 +266,16 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     protocolErrors,
     xferOps,
   });
-  devres.add({ name: 'agent', value: agent, quiesce: (a) => a.revoke(), release: () => undefined });
+  devres.add({
+    name: 'agent',
+    value: agent,
+    quiesce: (a) => {
+      // Every call on the agent, and on any protocol handle it gave out, throws RevokedError.
+      a.revoke();
+      for (const handle of handles.values()) handle.revoked = true;
+    },
+    release: () => undefined,
+  });
   return agent;
 }
 
