@@ -80,6 +80,9 @@ const cases: [string, string, unknown][] = [
   ['performanceDomains[0].canSetLevel', 'performanceDomains[0].canSetLevel', 0],
   ['performancePowerInMilliwatts', 'performancePowerInMilliwatts', 'mW'],
   ['clocks[0].rates.step', 'clocks[0].rates.step', 0],
+  ['clocks[0].canSetState', 'clocks[0].canSetState', 'no'],
+  ['clocks[0].canSetParent', 'clocks[0].canSetParent', 0],
+  ['clocks[0].canSetRate', 'clocks[0].canSetRate', null],
   ['clocks[0].rates.max', 'clocks[0].rates.max', 1],
   ['clocks[0].rates.min', 'clocks[0].rates.min', -1],
   ['clocks[0].rates.typo', 'clocks[0].rates.typo', 1],
@@ -162,6 +165,9 @@ describe(validatePlatformConfig, () => {
       enabled: true,
       parents: [],
       enableLatencyUs: 0,
+      canSetState: true,
+      canSetParent: true,
+      canSetRate: true,
     });
     expect(config.powerDomains?.[0]).toEqual({
       name: 'p',

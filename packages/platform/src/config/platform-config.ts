@@ -73,6 +73,21 @@ export interface ClockConfig {
   readonly parent?: number;
   /** CLOCK_ATTRIBUTES clock_enable_latency in µs; default 0. */
   readonly enableLatencyUs?: number;
+  /**
+   * Whether agents may enable and disable the clock (CLOCK_CONFIG_SET); default true. Else a state
+   * change is DENIED and CLOCK_GET_PERMISSIONS bit 31 is clear.
+   */
+  readonly canSetState?: boolean;
+  /**
+   * Whether agents may change the parent (CLOCK_PARENT_SET); default true. Else it is DENIED and
+   * CLOCK_GET_PERMISSIONS bit 30 is clear (also clear for a clock without parents).
+   */
+  readonly canSetParent?: boolean;
+  /**
+   * Whether agents may change the rate (CLOCK_RATE_SET); default true. Else it is DENIED and
+   * CLOCK_GET_PERMISSIONS bit 29 is clear.
+   */
+  readonly canSetRate?: boolean;
 }
 
 /** One performance level of a performance domain. */

@@ -300,6 +300,9 @@ function clock(value: unknown, path: string): ClockConfig {
     'parents',
     'parent',
     'enableLatencyUs',
+    'canSetState',
+    'canSetParent',
+    'canSetRate',
   ]);
   const rp = join(path, 'rates');
   let rates: ClockConfig['rates'];
@@ -342,6 +345,9 @@ function clock(value: unknown, path: string): ClockConfig {
     parents,
     ...(parent === undefined ? {} : { parent }),
     enableLatencyUs: optionalInt(o.enableLatencyUs, join(path, 'enableLatencyUs'), 0, U32, 0),
+    canSetState: bool(o.canSetState, join(path, 'canSetState'), true),
+    canSetParent: bool(o.canSetParent, join(path, 'canSetParent'), true),
+    canSetRate: bool(o.canSetRate, join(path, 'canSetRate'), true),
   };
 }
 
