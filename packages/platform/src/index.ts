@@ -21,6 +21,7 @@ export type {
   PowerDomainConfig,
   RampSensorValue,
   ResetDomainConfig,
+  SensorAxisConfig,
   SensorConfig,
   SensorNoiseConfig,
   SensorValueGenerator,

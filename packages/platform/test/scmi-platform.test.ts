@@ -299,7 +299,7 @@ describe(ScmiPlatform, () => {
       expect(s.performanceDomains.map((p) => p.level)).toEqual([1_200_000, 200]);
       expect(s.clocks.map((c) => c.enabled)).toEqual([true, true, false, true]);
       expect(s.clocks[2]?.parent).toBe(0);
-      expect(s.sensors.map((x) => x.enabled)).toEqual([true, true, true]);
+      expect(s.sensors.map((x) => x.enabled)).toEqual([true, true, true, true]);
       expect(s.resetDomains).toEqual([
         { asserted: false, resets: 0 },
         { asserted: false, resets: 0 },

@@ -64,11 +64,13 @@ describe('Sensor protocol (0x15)', () => {
     h.close();
   });
 
-  it('should report version 3.0, three sensors and the async limit', () => {
+  it('should report version 3.0, four sensors and the async limit', () => {
     expect(h.call(SENSOR, 0x0).words).toEqual([0x30000]);
-    expect(h.call(SENSOR, 0x1).words).toEqual([3 | (8 << 16), 0, 0, 0]);
-    expect(h.call(SENSOR, 0x2, [SensorMessageId.CONFIG_SET]).status).toBe(0);
-    expect(h.call(SENSOR, 0x2, [0x7]).status).toBe(ScmiStatus.NOT_FOUND);
+    expect(h.call(SENSOR, 0x1).words).toEqual([4 | (8 << 16), 0, 0, 0]);
+    for (const id of [3, 4, 5, 6, 7, 9, 0xa, 0xc, 0xd, 0x10]) {
+      expect(h.call(SENSOR, 0x2, [id]).words).toEqual([0]);
+    }
+    expect(h.call(SENSOR, 0x2, [0xe]).status).toBe(ScmiStatus.NOT_FOUND);
   });
 
   describe('SENSOR_DESCRIPTION_GET', () => {
@@ -79,6 +81,12 @@ describe('Sensor protocol (0x15)', () => {
         { id: 0, low: 0x80000002, high: 2 | ((-3 & 0x1f) << 11), name: 'soc-temp' },
         { id: 1, low: 0, high: 5 | ((-3 & 0x1f) << 11), name: 'cpu-volt' },
         { id: 2, low: 1, high: 6 | ((-3 & 0x1f) << 11), name: 'gpu-current' },
+        {
+          id: 3,
+          low: 1 << 29, // extended name
+          high: 0x59 | ((-3 & 0x1f) << 11) | (1 << 8) | (3 << 16), // 3 axes
+          name: 'imu-acceleromet',
+        },
       ]);
     });
 
@@ -86,14 +94,19 @@ describe('Sensor protocol (0x15)', () => {
       const tiny = new Harness(config());
       tiny.connect(1, true, 8 + 28);
       const { sensors, calls } = describeSensors(tiny);
-      expect(calls).toBe(3);
-      expect(sensors.map((s) => s.name)).toEqual(['soc-temp', 'cpu-volt', 'gpu-current']);
+      expect(calls).toBe(4);
+      expect(sensors.map((s) => s.name)).toEqual([
+        'soc-temp',
+        'cpu-volt',
+        'gpu-current',
+        'imu-acceleromet',
+      ]);
       tiny.close();
     });
 
     it('should answer INVALID_PARAMETERS past the end', () => {
-      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [3]).words).toEqual([0]);
-      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [4]).status).toBe(
+      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [4]).words).toEqual([0]);
+      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [5]).status).toBe(
         ScmiStatus.INVALID_PARAMETERS,
       );
     });
@@ -167,7 +180,7 @@ describe('Sensor protocol (0x15)', () => {
     it('should reject bad sensors, flags, permissions and sizes', () => {
       const read = (p: number[], agent = 1): number =>
         h.call(SENSOR, SensorMessageId.READING_GET, p, agent).status;
-      expect(read([3, 0])).toBe(ScmiStatus.NOT_FOUND);
+      expect(read([4, 0])).toBe(ScmiStatus.NOT_FOUND);
       expect(read([0, 2])).toBe(ScmiStatus.INVALID_PARAMETERS);
       expect(read([1, 0], 3)).toBe(ScmiStatus.DENIED);
       expect(read([0, 0], 3)).toBe(0);
@@ -286,6 +299,179 @@ describe('Sensor protocol (0x15)', () => {
         ScmiStatus.NOT_SUPPORTED,
       );
       noP2a.close();
+    });
+  });
+
+  describe('SENSOR_NAME_GET', () => {
+    it('should return the full name of every sensor, also to agents that may not use it', () => {
+      const a = h.call(SENSOR, SensorMessageId.NAME_GET, [3]);
+      expect(a.r.u32()).toBe(0);
+      expect(a.r.string(64)).toBe('imu-accelerometer');
+      expect(a.bytes.byteLength).toBe(8 + 4 + 64);
+      const named = h.call(SENSOR, SensorMessageId.NAME_GET, [1], 3);
+      named.r.u32();
+      expect(named.r.string(64)).toBe('cpu-volt');
+    });
+
+    it('should answer NOT_FOUND for an unknown sensor and PROTOCOL_ERROR for a bad size', () => {
+      expect(h.call(SENSOR, SensorMessageId.NAME_GET, [4]).status).toBe(ScmiStatus.NOT_FOUND);
+      expect(h.call(SENSOR, SensorMessageId.NAME_GET, [0, 0]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+    });
+  });
+
+  describe('multi-axis sensors', () => {
+    interface Axis {
+      id: number;
+      low: number;
+      high: number;
+      name: string;
+    }
+
+    function describeAxes(hh: Harness, sensor: number): { axes: Axis[]; calls: number } {
+      const axes: Axis[] = [];
+      let calls = 0;
+      for (;;) {
+        const a = hh.call(SENSOR, SensorMessageId.AXIS_DESCRIPTION_GET, [sensor, axes.length]);
+        calls++;
+        expect(a.status).toBe(ScmiStatus.SUCCESS);
+        const flags = a.r.u32();
+        for (let i = 0; i < (flags & 0x3f); i++) {
+          axes.push({ id: a.r.u32(), low: a.r.u32(), high: a.r.u32(), name: a.r.string(16) });
+        }
+        expect(a.r.remaining).toBe(0);
+        if (flags >>> 26 === 0) return { axes, calls };
+      }
+    }
+
+    function axisNames(hh: Harness, sensor: number): { names: [number, string][]; calls: number } {
+      const names: [number, string][] = [];
+      let calls = 0;
+      for (;;) {
+        const a = hh.call(SENSOR, SensorMessageId.AXIS_NAME_GET, [sensor, names.length]);
+        calls++;
+        expect(a.status).toBe(ScmiStatus.SUCCESS);
+        const flags = a.r.u32();
+        for (let i = 0; i < (flags & 0x3f); i++) names.push([a.r.u32(), a.r.string(64)]);
+        expect(a.r.remaining).toBe(0);
+        if (flags >>> 26 === 0) return { names, calls };
+      }
+    }
+
+    const ms2 = 0x59 | ((-3 & 0x1f) << 11);
+
+    it('should describe every axis in one reply when it fits', () => {
+      expect(describeAxes(h, 3)).toEqual({
+        axes: [
+          { id: 0, low: 0, high: ms2, name: 'x' },
+          { id: 1, low: 0, high: ms2, name: 'y' },
+          { id: 2, low: 0, high: ms2, name: 'z' },
+        ],
+        calls: 1,
+      });
+      expect(h.call(SENSOR, SensorMessageId.AXIS_DESCRIPTION_GET, [3, 0]).words[0]).toBe(3);
+    });
+
+    it('should split axis descriptions by maxMsgSize, counting the remaining ones in 31:26', () => {
+      const tiny = new Harness(config());
+      tiny.connect(1, true, 8 + 28);
+      expect(tiny.call(SENSOR, SensorMessageId.AXIS_DESCRIPTION_GET, [3, 0]).words[0]).toBe(
+        1 | (2 << 26),
+      );
+      expect(describeAxes(tiny, 3).calls).toBe(3);
+      tiny.close();
+    });
+
+    it('should return every axis name, one per reply on a 128-byte link', () => {
+      expect(axisNames(h, 3)).toEqual({
+        names: [
+          [0, 'x'],
+          [1, 'y'],
+          [2, 'z'],
+        ],
+        calls: 3,
+      });
+      expect(h.call(SENSOR, SensorMessageId.AXIS_NAME_GET, [3, 1]).words[0]).toBe(1 | (1 << 26));
+    });
+
+    it('should answer 0 axes at the end, INVALID_PARAMETERS past it, NOT_SUPPORTED for scalar sensors', () => {
+      for (const id of [SensorMessageId.AXIS_DESCRIPTION_GET, SensorMessageId.AXIS_NAME_GET]) {
+        expect(h.call(SENSOR, id, [3, 3]).words).toEqual([0]);
+        expect(h.call(SENSOR, id, [3, 4]).status).toBe(ScmiStatus.INVALID_PARAMETERS);
+        expect(h.call(SENSOR, id, [0, 0]).status).toBe(ScmiStatus.NOT_SUPPORTED);
+        expect(h.call(SENSOR, id, [4, 0]).status).toBe(ScmiStatus.NOT_FOUND);
+        expect(h.call(SENSOR, id, [3]).status).toBe(ScmiStatus.PROTOCOL_ERROR);
+        expect(h.call(SENSOR, id, [3, 0], 3).status).toBe(ScmiStatus.SUCCESS); // discovery
+      }
+    });
+
+    it('should read every axis, each with its own generator', async () => {
+      await h.clock.advance(500); // x: sine at a quarter period, y a quarter later, z constant
+      expect(h.call(SENSOR, SensorMessageId.READING_GET, [3, 0]).words).toEqual([
+        500, 0, 0, 0, 0, 0, 0, 0, 9807, 0, 0, 0,
+      ]);
+      expect(h.platform.snapshot().sensors[3]?.reading).toBe(500); // the first axis
+      expect(h.call(SENSOR, SensorMessageId.READING_GET, [3, 0], 3).status).toBe(ScmiStatus.DENIED);
+    });
+
+    describe('with long axis names and many axes', () => {
+      let wide: Harness;
+      beforeEach(() => {
+        wide = new Harness({
+          vendor: 'v',
+          subVendor: 's',
+          implementationVersion: 0,
+          agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
+          sensors: [
+            {
+              name: 'array',
+              type: 2,
+              value: { kind: 'constant', value: 7 },
+              axes: [
+                { name: 'a-rather-long-axis-name' },
+                ...Array.from({ length: 7 }, (_, i) => ({ name: `t${i}`, type: 3 })),
+              ],
+              asyncRead: true,
+            },
+          ],
+        });
+        wide.connect(1);
+      });
+      afterEach(() => {
+        wide.close();
+      });
+
+      it('should announce extended axis names on the sensor and on the axis', () => {
+        const d = wide.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [0]);
+        expect(d.words[3]).toBe(2 | (1 << 8) | (1 << 9) | (8 << 16));
+        const { axes } = describeAxes(wide, 0);
+        expect(axes.map((a) => [a.low, a.high & 0xff, a.name])).toEqual([
+          [1 << 9, 2, 'a-rather-long-a'],
+          ...Array.from({ length: 7 }, (_, i) => [0, 3, `t${i}`]),
+        ]);
+        expect(axisNames(wide, 0).names[0]).toEqual([0, 'a-rather-long-axis-name']);
+      });
+
+      it('should answer PROTOCOL_ERROR when the readings do not fit the link', () => {
+        expect(wide.call(SENSOR, SensorMessageId.READING_GET, [0, 0]).status).toBe(
+          ScmiStatus.PROTOCOL_ERROR,
+        );
+        const big = new Harness(wide.platform.config);
+        big.connect(1, true, 4 + 8 * 16);
+        expect(big.call(SENSOR, SensorMessageId.READING_GET, [0, 0]).words).toHaveLength(32);
+        big.close();
+      });
+
+      it('should put every axis in the delayed response', async () => {
+        const big = new Harness(wide.platform.config);
+        const link = big.connect(1, true, 4 + 4 + 8 * 16);
+        expect(big.call(SENSOR, SensorMessageId.READING_GET, [0, 1]).status).toBe(0);
+        await big.clock.advance(1);
+        expect(link.messages[0]?.words.slice(0, 2)).toEqual([0, 0]); // status, sensor id
+        expect(link.messages[0]?.words).toHaveLength(2 + 8 * 4);
+        big.close();
+      });
     });
   });
 });

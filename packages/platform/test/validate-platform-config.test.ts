@@ -98,7 +98,16 @@ const cases: [string, string, unknown][] = [
   ['clocks[0].parent', 'clocks[0].parent', 1],
   ['clocks[0].enableLatencyUs', 'clocks[0].enableLatencyUs', -1],
   ['clocks[0].name', 'clocks[0].name', 'x'.repeat(64)],
-  ['sensors[0].name', 'sensors[0].name', 'x'.repeat(16)],
+  ['sensors[0].name', 'sensors[0].name', 'x'.repeat(64)],
+  ['sensors[3].axes', 'sensors[3].axes', []],
+  ['sensors[3].axes', 'sensors[3].axes', Array.from({ length: 64 }, (_, i) => ({ name: `a${i}` }))],
+  ['sensors[3].axes[0]', 'sensors[3].axes[0]', 'x'],
+  ['sensors[3].axes[1].name', 'sensors[3].axes[1].name', 'y'.repeat(64)],
+  ['sensors[3].axes[1].type', 'sensors[3].axes[1].type', -1],
+  ['sensors[3].axes[1].unitExponent', 'sensors[3].axes[1].unitExponent', 16],
+  ['sensors[3].axes[1].value.kind', 'sensors[3].axes[1].value', { kind: 'noise' }],
+  ['sensors[3].axes[1].typo', 'sensors[3].axes[1].typo', 1],
+  ['sensors[3].tripPoints', 'sensors[3].tripPoints', 1],
   ['sensors[0].type', 'sensors[0].type', 256],
   ['sensors[0].unitExponent', 'sensors[0].unitExponent', 16],
   ['sensors[0].tripPoints', 'sensors[0].tripPoints', 300],
@@ -192,6 +201,32 @@ describe(validatePlatformConfig, () => {
       value: { phase: 0 },
     });
     expect(config.resetDomains?.[0]).toEqual({ name: 'r', asyncReset: false });
+  });
+
+  it("should default each axis to its sensor's type, unit exponent and value", () => {
+    const value = { kind: 'constant', value: 5 } as const;
+    const config = validatePlatformConfig({
+      vendor: 'v',
+      subVendor: 's',
+      implementationVersion: 1,
+      agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
+      sensors: [
+        {
+          name: 'imu',
+          type: 0x59,
+          unitExponent: -3,
+          value,
+          axes: [
+            { name: 'x' },
+            { name: 'y', type: 2, unitExponent: 1, value: { ...value, value: 6 } },
+          ],
+        },
+      ],
+    });
+    expect(config.sensors?.[0]?.axes).toEqual([
+      { name: 'x', type: 0x59, unitExponent: -3, value },
+      { name: 'y', type: 2, unitExponent: 1, value: { kind: 'constant', value: 6 } },
+    ]);
   });
 
   it('should reject a value that is not an object', () => {

@@ -212,9 +212,27 @@ export interface SequenceSensorValue {
 export type SensorValueGenerator =
   ConstantSensorValue | RampSensorValue | SineSensorValue | SequenceSensorValue;
 
+/**
+ * One axis of a multi-axis sensor (SENSOR_AXIS_DESCRIPTION_GET). Its id is its index in
+ * {@link SensorConfig.axes}; its reading is reported in that order.
+ */
+export interface SensorAxisConfig {
+  /** Name, at most 63 bytes (longer than 15: announced as an extended axis name). */
+  readonly name: string;
+  /** The SCMI type/unit code of the axis, 0 … 255; default the sensor's. */
+  readonly type?: number;
+  /** Signed power-of-ten exponent of the axis unit, −16 … 15; default the sensor's. */
+  readonly unitExponent?: number;
+  /**
+   * How the axis reading evolves; default the sensor's generator. Noise without its own seed uses
+   * the platform seed plus the sensor id plus 65536 × the axis id.
+   */
+  readonly value?: SensorValueGenerator;
+}
+
 /** A sensor (protocol 0x15). Its id is its index in {@link PlatformConfig.sensors}. */
 export interface SensorConfig {
-  /** Name, at most 15 bytes. */
+  /** Name, at most 63 bytes (longer than 15: announced as an extended name, SENSOR_NAME_GET). */
   readonly name: string;
   /** The SCMI sensor type/unit code (attributes_high 7:0), 0 … 255 (e.g. 2 = °C, 5 = V, 6 = A). */
   readonly type: number;
@@ -230,6 +248,11 @@ export interface SensorConfig {
   readonly readLatencyMs?: number;
   /** Whether the sensor starts enabled (SENSOR_CONFIG bit 0); default true. */
   readonly enabled?: boolean;
+  /**
+   * The axes of a multi-axis sensor, 1 … 63; absent = a scalar sensor. Trip points are for scalar
+   * sensors only.
+   */
+  readonly axes?: readonly SensorAxisConfig[];
 }
 
 /** A reset domain (protocol 0x16). Its id is its index in {@link PlatformConfig.resetDomains}. */

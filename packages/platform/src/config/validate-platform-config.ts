@@ -23,6 +23,7 @@ import type {
   PlatformProtocolName,
   PowerDomainConfig,
   ResetDomainConfig,
+  SensorAxisConfig,
   SensorConfig,
   SensorNoiseConfig,
   SensorValueGenerator,
@@ -33,6 +34,8 @@ const U32 = 0xffffffff;
 const MAX_DOMAINS = 0xffff;
 const SHORT_NAME = 15;
 const LONG_NAME = 63;
+/** SENSOR_DESCRIPTION_GET attributes_high 21:16: at most 63 axes. */
+const MAX_AXES = 63;
 const GENERIC_ON = 0;
 const GENERIC_OFF = 0x40000000;
 
@@ -382,20 +385,49 @@ function sensor(value: unknown, path: string): SensorConfig {
     'asyncRead',
     'readLatencyMs',
     'enabled',
+    'axes',
   ]);
   const readLatencyMs =
     o.readLatencyMs === undefined
       ? undefined
       : num(o.readLatencyMs, join(path, 'readLatencyMs'), 0);
+  const type = int(o.type, join(path, 'type'), 0, 255);
+  const unitExponent = optionalInt(o.unitExponent, join(path, 'unitExponent'), -16, 15, 0);
+  const gen = generator(o.value, join(path, 'value'));
+  const tripPoints = optionalInt(o.tripPoints, join(path, 'tripPoints'), 0, 255, 0);
+  const ap = join(path, 'axes');
+  const axes = optionalArray(o.axes, ap, 1, MAX_AXES)?.map((a, i) =>
+    axis(a, join(ap, i), type, unitExponent, gen),
+  );
+  if (axes !== undefined && tripPoints > 0) {
+    fail(join(path, 'tripPoints'), 'trip points are for scalar sensors only (this one has axes)');
+  }
   return {
-    name: name(o.name, join(path, 'name'), SHORT_NAME),
-    type: int(o.type, join(path, 'type'), 0, 255),
-    unitExponent: optionalInt(o.unitExponent, join(path, 'unitExponent'), -16, 15, 0),
-    value: generator(o.value, join(path, 'value')),
-    tripPoints: optionalInt(o.tripPoints, join(path, 'tripPoints'), 0, 255, 0),
+    name: name(o.name, join(path, 'name'), LONG_NAME),
+    type,
+    unitExponent,
+    value: gen,
+    tripPoints,
     asyncRead: bool(o.asyncRead, join(path, 'asyncRead'), false),
     ...(readLatencyMs === undefined ? {} : { readLatencyMs }),
     enabled: bool(o.enabled, join(path, 'enabled'), true),
+    ...(axes === undefined ? {} : { axes }),
+  };
+}
+
+function axis(
+  input: unknown,
+  path: string,
+  type: number,
+  unitExponent: number,
+  generatorOf: SensorValueGenerator,
+): SensorAxisConfig {
+  const o = object(input, path, ['name', 'type', 'unitExponent', 'value']);
+  return {
+    name: name(o.name, join(path, 'name'), LONG_NAME),
+    type: optionalInt(o.type, join(path, 'type'), 0, 255, type),
+    unitExponent: optionalInt(o.unitExponent, join(path, 'unitExponent'), -16, 15, unitExponent),
+    value: o.value === undefined ? generatorOf : generator(o.value, join(path, 'value')),
   };
 }
 

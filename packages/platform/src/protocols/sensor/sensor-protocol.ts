@@ -1,10 +1,12 @@
 import { ScmiProtocolId, ScmiStatus, type TimerHandle } from '@scmi-ts/core';
-import type { SensorConfig } from '../../config/platform-config.js';
+import type { SensorAxisConfig, SensorConfig } from '../../config/platform-config.js';
 import type { AgentSession } from '../../platform/agent-session.js';
 import {
   concat,
   domainCheck,
+  extendedName,
   fail,
+  needsExtendedName,
   ok,
   readEnable,
   shortName,
@@ -24,7 +26,19 @@ interface TripPoint {
 }
 
 const DESCRIPTOR = 28;
+const AXIS_DESCRIPTOR = 28;
+const AXIS_NAME = 4 + 64;
+/** num_axis_flags: 5:0 returned, 31:26 remaining (Linux `sensors.c` NUM_AXIS_RETURNED/REMAINING). */
+const MAX_AXIS_ENTRIES = 0x3f;
 const TAG = 'sensor';
+/** attributes_low bit 29: extended name (SENSOR_NAME_GET); axis attributes_low bit 9 likewise. */
+const EXTENDED_NAME = 1 << 29;
+const AXIS_EXTENDED_NAME = 1 << 9;
+/** attributes_high bit 8: the sensor has axes, 21:16 how many; bit 9: extended axis names. */
+const AXIS_SUPPORT = 1 << 8;
+const EXTENDED_AXIS_NAMES = 1 << 9;
+/** Noise seed offset of axis k: seed + sensor id + AXIS_SEED × k. */
+const AXIS_SEED = 0x10000;
 
 /** A reading as two words, two's complement. */
 function valueWords(v: bigint): [number, number] {
@@ -32,12 +46,18 @@ function valueWords(v: bigint): [number, number] {
   return [Number(u & 0xffffffffn), Number(u >> 32n)];
 }
 
+/** attributes_high type (7:0) and signed unit exponent (15:11). */
+function unitBits(type: number, exponent: number): number {
+  return (type & 0xff) | ((exponent & 0x1f) << 11);
+}
+
 /**
- * Sensor protocol (0x15), version 3.0, scalar sensors: descriptions, synchronous and asynchronous
- * readings (delayed response 0x6), trip points and enable configuration. Readings follow each
- * sensor's value generator on the platform clock. Trip points are kept per agent; while any is
- * armed and its agent subscribed, the sensors are sampled every `sensorPollMs` and a crossing sends
- * SENSOR_TRIP_POINT_EVENT to that agent (agent_id = the agent that configured the trip point).
+ * Sensor protocol (0x15), version 3.0: descriptions, multi-axis sensors (axis descriptions and
+ * names), extended names, synchronous and asynchronous readings (delayed response 0x6), trip points
+ * and enable configuration. Readings follow each sensor's (or axis') value generator on the
+ * platform clock. Trip points are kept per agent; while any is armed and its agent subscribed, the
+ * sensors are sampled every `sensorPollMs` and a crossing sends SENSOR_TRIP_POINT_EVENT to that
+ * agent (agent_id = the agent that configured the trip point).
  * @internal
  */
 export class SensorProtocol implements ProtocolServer {
@@ -61,15 +81,35 @@ export class SensorProtocol implements ProtocolServer {
       [SensorMessageId.TRIP_POINT_NOTIFY, { size: 8, p2a: true, run: (req) => this.#notify(req) }],
       [SensorMessageId.TRIP_POINT_CONFIG, { size: 16, run: (req) => this.#configTrip(req) }],
       [SensorMessageId.READING_GET, { size: 8, run: (req) => this.#read(req) }],
+      [SensorMessageId.AXIS_DESCRIPTION_GET, { size: 8, run: (req) => this.#describeAxes(req) }],
       [SensorMessageId.CONFIG_GET, { size: 4, run: (req) => this.#getConfig(req) }],
       [SensorMessageId.CONFIG_SET, { size: 8, run: (req) => this.#setConfig(req) }],
+      [SensorMessageId.NAME_GET, { size: 4, run: (req) => this.#name(req) }],
+      [SensorMessageId.AXIS_NAME_GET, { size: 8, run: (req) => this.#axisNames(req) }],
     ]);
   }
 
-  /** The current reading of sensor `id`. */
+  /** The current reading of sensor `id` (of its first axis for a multi-axis sensor). */
   public reading(id: number): number {
+    return this.#axisReading(id, 0);
+  }
+
+  /** The current reading of axis `axis` of sensor `id` (axis 0 of a scalar sensor: its value). */
+  #axisReading(id: number, axis: number): number {
     const s = this.#sensors[id] as SensorConfig;
-    return sensorReading(s.value, this.#p.clock.now() - this.#p.startedAt, this.#p.seed + id);
+    const generator = s.axes?.[axis]?.value ?? s.value;
+    const elapsed = this.#p.clock.now() - this.#p.startedAt;
+    return sensorReading(generator, elapsed, this.#p.seed + id + AXIS_SEED * axis);
+  }
+
+  /** SENSOR_READING_GET return values: {value_low, value_high, ts_low, ts_high} per axis. */
+  #readings(id: number): number[] {
+    const axes = (this.#sensors[id] as SensorConfig).axes?.length ?? 1;
+    const out: number[] = [];
+    for (let axis = 0; axis < axes; axis++) {
+      out.push(...valueWords(BigInt(this.#axisReading(id, axis))), 0, 0);
+    }
+    return out;
   }
 
   /** Enable state of every sensor. */
@@ -107,11 +147,76 @@ export class SensorProtocol implements ProtocolServer {
     const parts = [words(n | ((left - n) << 16))];
     for (let id = index; id < index + n; id++) {
       const s = this.#sensors[id] as SensorConfig;
-      const low = (s.asyncRead === true && req.link.p2a ? 1 << 31 : 0) | (s.tripPoints ?? 0);
-      const high = (s.type & 0xff) | (((s.unitExponent ?? 0) & 0x1f) << 11);
+      const low =
+        (s.asyncRead === true && req.link.p2a ? 1 << 31 : 0) |
+        (needsExtendedName(s.name) ? EXTENDED_NAME : 0) |
+        (s.tripPoints ?? 0);
+      const axes = s.axes ?? [];
+      const high =
+        unitBits(s.type, s.unitExponent ?? 0) |
+        (axes.length > 0 ? AXIS_SUPPORT | (axes.length << 16) : 0) |
+        (axes.some((a) => needsExtendedName(a.name)) ? EXTENDED_AXIS_NAMES : 0);
       parts.push(words(id, low, high), shortName(s.name));
     }
     return ok(concat(...parts));
+  }
+
+  /**
+   * The axes of sensor `id` from index `index`, or the error: NOT_SUPPORTED for a scalar sensor,
+   * as SCP-firmware's `scmi_sensor_axis_desc_get_handler`. Discovery: every sensor.
+   */
+  #axes(req: PlatformRequest): [number, number, readonly SensorAxisConfig[]] | Reply {
+    const found = this.#sensor(req, false);
+    if (!Array.isArray(found)) return found;
+    const [id, s] = found;
+    const index = req.r.u32();
+    const axes = s.axes ?? [];
+    if (axes.length === 0) return fail(ScmiStatus.NOT_SUPPORTED);
+    if (index > axes.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    return [id, index, axes];
+  }
+
+  /** Entries from `index` that fit, and the num_axis_flags word (5:0 returned, 31:26 remaining). */
+  #axisPart(req: PlatformRequest, index: number, total: number, entry: number): [number, number] {
+    const left = total - index;
+    const n = Math.min(left, this.#p.fit(req, 4, entry), this.#p.behaviour.multiPartMax);
+    return [n, (n & MAX_AXIS_ENTRIES) | ((left - n) << 26)];
+  }
+
+  #describeAxes(req: PlatformRequest): Reply {
+    const found = this.#axes(req);
+    if (!Array.isArray(found)) return found;
+    const [, index, axes] = found;
+    const [n, flags] = this.#axisPart(req, index, axes.length, AXIS_DESCRIPTOR);
+    const parts = [words(flags)];
+    for (let id = index; id < index + n; id++) {
+      const a = axes[id] as SensorAxisConfig;
+      const low = needsExtendedName(a.name) ? AXIS_EXTENDED_NAME : 0;
+      parts.push(words(id, low, unitBits(a.type ?? 0, a.unitExponent ?? 0)), shortName(a.name));
+    }
+    return ok(concat(...parts));
+  }
+
+  /**
+   * Every axis from `index` with its full name, whether or not it is longer than 15 bytes (Linux
+   * picks each entry by its axis_id, `sensors.c` iter_axes_extended_name_process_response).
+   */
+  #axisNames(req: PlatformRequest): Reply {
+    const found = this.#axes(req);
+    if (!Array.isArray(found)) return found;
+    const [, index, axes] = found;
+    const [n, flags] = this.#axisPart(req, index, axes.length, AXIS_NAME);
+    const parts = [words(flags)];
+    for (let id = index; id < index + n; id++) {
+      parts.push(words(id), extendedName((axes[id] as SensorAxisConfig).name).subarray(4));
+    }
+    return ok(concat(...parts));
+  }
+
+  #name(req: PlatformRequest): Reply {
+    const found = this.#sensor(req, false);
+    if (!Array.isArray(found)) return found;
+    return ok(extendedName(found[1].name));
   }
 
   #notify(req: PlatformRequest): Reply {
@@ -153,15 +258,13 @@ export class SensorProtocol implements ProtocolServer {
     const [id, s] = found;
     const flags = req.r.u32();
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
-    if (flags === 0) return ok(words(...valueWords(BigInt(this.reading(id))), 0, 0));
+    if (flags === 0) return ok(words(...this.#readings(id)));
     if (!req.link.p2a || s.asyncRead !== true) return fail(ScmiStatus.NOT_SUPPORTED);
     if (this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
       return fail(ScmiStatus.BUSY);
     }
     const latency = s.readLatencyMs ?? this.#p.behaviour.asyncLatencyMs;
-    this.#p.later(req, latency, TAG, true, () =>
-      ok(words(id, ...valueWords(BigInt(this.reading(id))), 0, 0)),
-    );
+    this.#p.later(req, latency, TAG, true, () => ok(words(id, ...this.#readings(id))));
     return ok();
   }
 
