@@ -5,6 +5,7 @@ import {
   createDefaultPlatformConfig,
   sensorReading,
   type PlatformConfig,
+  type SensorConfig,
 } from '@scmi-ts/platform';
 import { Harness, defined } from './support/harness';
 
@@ -83,7 +84,7 @@ describe('Sensor protocol (0x15)', () => {
         { id: 2, low: 1, high: 6 | ((-3 & 0x1f) << 11), name: 'gpu-current' },
         {
           id: 3,
-          low: 1 << 29, // extended name
+          low: (1 << 29) | (1 << 9) | ((-6 & 0x1f) << 10), // extended name, timestamps in µs
           high: 0x59 | ((-3 & 0x1f) << 11) | (1 << 8) | (3 << 16), // 3 axes
           name: 'imu-acceleromet',
         },
@@ -197,9 +198,17 @@ describe('Sensor protocol (0x15)', () => {
     });
 
     it('should reject unsupported configuration bits, bad sensors and denied ones', () => {
-      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [1, 2]).status).toBe(
-        ScmiStatus.INVALID_PARAMETERS,
+      // Timestamp reporting and an update interval: configuration the sensor does not support.
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [1, 2 | 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
       );
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [1, (5 << 16) | 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [1, 1 | (1 << 2)]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS, // reserved bits 8:2
+      );
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [1]).words).toEqual([1]);
       expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [7, 1]).status).toBe(ScmiStatus.NOT_FOUND);
       expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [1], 3).status).toBe(ScmiStatus.DENIED);
       expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [1, 0]).status).toBe(
@@ -409,7 +418,7 @@ describe('Sensor protocol (0x15)', () => {
     it('should read every axis, each with its own generator', async () => {
       await h.clock.advance(500); // x: sine at a quarter period, y a quarter later, z constant
       expect(h.call(SENSOR, SensorMessageId.READING_GET, [3, 0]).words).toEqual([
-        500, 0, 0, 0, 0, 0, 0, 0, 9807, 0, 0, 0,
+        500, 0, 500_000, 0, 0, 0, 500_000, 0, 9807, 0, 500_000, 0,
       ]);
       expect(h.platform.snapshot().sensors[3]?.reading).toBe(500); // the first axis
       expect(h.call(SENSOR, SensorMessageId.READING_GET, [3, 0], 3).status).toBe(ScmiStatus.DENIED);
@@ -472,6 +481,57 @@ describe('Sensor protocol (0x15)', () => {
         expect(link.messages[0]?.words).toHaveLength(2 + 8 * 4);
         big.close();
       });
+    });
+  });
+
+  describe('timestamps', () => {
+    it('should timestamp readings in µs since the platform started, while reporting is on', async () => {
+      await h.clock.advance(1234);
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [3]).words).toEqual([3]);
+      const on = h.call(SENSOR, SensorMessageId.READING_GET, [3, 0]).words;
+      expect([on[2], on[3], on[6], on[10]]).toEqual([1_234_000, 0, 1_234_000, 1_234_000]);
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [3, 1]).status).toBe(0);
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [3]).words).toEqual([1]);
+      const off = h.call(SENSOR, SensorMessageId.READING_GET, [3, 0]).words;
+      expect([off[2], off[3], off[6], off[10]]).toEqual([0, 0, 0, 0]);
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [3, 3]).status).toBe(0);
+      expect(h.call(SENSOR, SensorMessageId.READING_GET, [3, 0]).words[2]).toBe(1_234_000);
+    });
+
+    it('should leave the timestamp words 0 on sensors without timestamps', async () => {
+      await h.clock.advance(100);
+      expect(h.call(SENSOR, SensorMessageId.READING_GET, [1, 0]).words.slice(2)).toEqual([0, 0]);
+    });
+
+    it('should scale timestamps by the configured exponent, into 64 bits', async () => {
+      const sensor = (timestampExponent: number): SensorConfig => ({
+        name: `ts${timestampExponent}`,
+        type: 2,
+        value: { kind: 'constant', value: 1 },
+        timestamps: true,
+        timestampExponent,
+        asyncRead: true,
+      });
+      const t = new Harness({
+        vendor: 'v',
+        subVendor: 's',
+        implementationVersion: 0,
+        agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
+        sensors: [sensor(-9), sensor(0), sensor(-16)],
+      });
+      const link = t.connect(1);
+      await t.clock.advance(1500);
+      const ts = (id: number): bigint => {
+        const w = t.call(SENSOR, SensorMessageId.READING_GET, [id, 0]).words;
+        return (BigInt(defined(w[3])) << 32n) | BigInt(defined(w[2]));
+      };
+      expect([ts(0), ts(1), ts(2)]).toEqual([1_500_000_000n, 1n, 15_000_000_000_000_000n]);
+      const d = t.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [0]).words;
+      expect((defined(d[2]) >>> 9) & 0x3f).toBe(1 | ((-9 & 0x1f) << 1));
+      t.send(1, SENSOR, SensorMessageId.READING_GET, [1, 1]);
+      await t.clock.advance(1);
+      expect(link.messages[0]?.words.slice(4)).toEqual([1, 0]); // 1.501 s → 1 s
+      t.close();
     });
   });
 });

@@ -253,6 +253,16 @@ export interface SensorConfig {
    * sensors only.
    */
   readonly axes?: readonly SensorAxisConfig[];
+  /**
+   * Whether readings are timestamped (attributes_low bit 9); default false. Timestamp reporting
+   * (SENSOR_CONFIG bit 1) then starts enabled; a timestamp is the time since the platform started.
+   */
+  readonly timestamps?: boolean;
+  /**
+   * Signed power-of-ten exponent of the timestamp unit in seconds (attributes_low 14:10), −16 … 15;
+   * default −6 (µs). Only with `timestamps`.
+   */
+  readonly timestampExponent?: number;
 }
 
 /** A reset domain (protocol 0x16). Its id is its index in {@link PlatformConfig.resetDomains}. */

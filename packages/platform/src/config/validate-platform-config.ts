@@ -386,6 +386,8 @@ function sensor(value: unknown, path: string): SensorConfig {
     'readLatencyMs',
     'enabled',
     'axes',
+    'timestamps',
+    'timestampExponent',
   ]);
   const readLatencyMs =
     o.readLatencyMs === undefined
@@ -402,6 +404,10 @@ function sensor(value: unknown, path: string): SensorConfig {
   if (axes !== undefined && tripPoints > 0) {
     fail(join(path, 'tripPoints'), 'trip points are for scalar sensors only (this one has axes)');
   }
+  const timestamps = bool(o.timestamps, join(path, 'timestamps'), false);
+  if (!timestamps && o.timestampExponent !== undefined) {
+    fail(join(path, 'timestampExponent'), 'needs timestamps: true');
+  }
   return {
     name: name(o.name, join(path, 'name'), LONG_NAME),
     type,
@@ -412,6 +418,18 @@ function sensor(value: unknown, path: string): SensorConfig {
     ...(readLatencyMs === undefined ? {} : { readLatencyMs }),
     enabled: bool(o.enabled, join(path, 'enabled'), true),
     ...(axes === undefined ? {} : { axes }),
+    timestamps,
+    ...(timestamps
+      ? {
+          timestampExponent: optionalInt(
+            o.timestampExponent,
+            join(path, 'timestampExponent'),
+            -16,
+            15,
+            -6,
+          ),
+        }
+      : {}),
   };
 }
 

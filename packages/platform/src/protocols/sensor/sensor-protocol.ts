@@ -25,6 +25,13 @@ interface TripPoint {
   readonly value: bigint;
 }
 
+/** The configuration an agent changes with SENSOR_CONFIG_SET. */
+interface SensorState {
+  enabled: boolean;
+  /** Timestamp reporting (SENSOR_CONFIG bit 1), for sensors with timestamps. */
+  timestamping: boolean;
+}
+
 const DESCRIPTOR = 28;
 const AXIS_DESCRIPTOR = 28;
 const AXIS_NAME = 4 + 64;
@@ -39,6 +46,13 @@ const AXIS_SUPPORT = 1 << 8;
 const EXTENDED_AXIS_NAMES = 1 << 9;
 /** Noise seed offset of axis k: seed + sensor id + AXIS_SEED × k. */
 const AXIS_SEED = 0x10000;
+/** attributes_low bit 9: timestamps; 14:10 their signed power-of-ten exponent (default µs). */
+const TIMESTAMPS = 1 << 9;
+const TS_EXPONENT = -6;
+/** SENSOR_CONFIG bits (Linux `scmi_protocol.h` SCMI_SENS_CFG_*). */
+const CONFIG_ENABLED = 1;
+const CONFIG_TIMESTAMPS = 1 << 1;
+const CONFIG_RESERVED = 0x1fc;
 
 /** A reading as two words, two's complement. */
 function valueWords(v: bigint): [number, number] {
@@ -66,7 +80,7 @@ export class SensorProtocol implements ProtocolServer {
   public readonly messages: ReadonlyMap<number, MessageHandler>;
   readonly #p: PlatformServices;
   readonly #sensors: readonly SensorConfig[];
-  readonly #config: number[];
+  readonly #state: SensorState[];
   /** agent id → sensor id → trip id → trip point. */
   readonly #trips = new Map<number, Map<number, Map<number, TripPoint>>>();
   readonly #samples = new Map<number, bigint>();
@@ -75,7 +89,10 @@ export class SensorProtocol implements ProtocolServer {
   public constructor(services: PlatformServices) {
     this.#p = services;
     this.#sensors = services.config.sensors ?? [];
-    this.#config = this.#sensors.map((s) => (s.enabled === false ? 0 : 1));
+    this.#state = this.#sensors.map((s) => ({
+      enabled: s.enabled !== false,
+      timestamping: s.timestamps === true,
+    }));
     this.messages = new Map<number, MessageHandler>([
       [SensorMessageId.DESCRIPTION_GET, { size: 4, run: (req) => this.#describe(req) }],
       [SensorMessageId.TRIP_POINT_NOTIFY, { size: 8, p2a: true, run: (req) => this.#notify(req) }],
@@ -102,19 +119,32 @@ export class SensorProtocol implements ProtocolServer {
     return sensorReading(generator, elapsed, this.#p.seed + id + AXIS_SEED * axis);
   }
 
-  /** SENSOR_READING_GET return values: {value_low, value_high, ts_low, ts_high} per axis. */
+  /**
+   * SENSOR_READING_GET return values: {value_low, value_high, ts_low, ts_high} per axis; the
+   * timestamp words are 0 unless the sensor has timestamps and reporting is enabled.
+   */
   #readings(id: number): number[] {
-    const axes = (this.#sensors[id] as SensorConfig).axes?.length ?? 1;
+    const s = this.#sensors[id] as SensorConfig;
+    const ts = (this.#state[id] as SensorState).timestamping
+      ? valueWords(this.#timestamp(s.timestampExponent ?? TS_EXPONENT))
+      : [0, 0];
     const out: number[] = [];
-    for (let axis = 0; axis < axes; axis++) {
-      out.push(...valueWords(BigInt(this.#axisReading(id, axis))), 0, 0);
+    for (let axis = 0; axis < (s.axes?.length ?? 1); axis++) {
+      out.push(...valueWords(BigInt(this.#axisReading(id, axis))), ...ts);
     }
     return out;
   }
 
+  /** Time since the platform started, in units of 10^exponent s (whole µs, then scaled). */
+  #timestamp(exponent: number): bigint {
+    const us = BigInt(Math.max(0, Math.floor((this.#p.clock.now() - this.#p.startedAt) * 1000)));
+    const shift = exponent + 6;
+    return shift <= 0 ? us * 10n ** BigInt(-shift) : us / 10n ** BigInt(shift);
+  }
+
   /** Enable state of every sensor. */
   public enabled(): readonly boolean[] {
-    return this.#config.map((c) => (c & 1) === 1);
+    return this.#state.map((s) => s.enabled);
   }
 
   /** Whether the trip-point monitor timer is armed. */
@@ -150,6 +180,9 @@ export class SensorProtocol implements ProtocolServer {
       const low =
         (s.asyncRead === true && req.link.p2a ? 1 << 31 : 0) |
         (needsExtendedName(s.name) ? EXTENDED_NAME : 0) |
+        (s.timestamps === true
+          ? TIMESTAMPS | (((s.timestampExponent ?? TS_EXPONENT) & 0x1f) << 10)
+          : 0) |
         (s.tripPoints ?? 0);
       const axes = s.axes ?? [];
       const high =
@@ -268,19 +301,33 @@ export class SensorProtocol implements ProtocolServer {
     return ok();
   }
 
+  /** sensor_config: 31:11 update interval (0: none), 1 timestamp reporting, 0 enabled. */
   #getConfig(req: PlatformRequest): Reply {
     const found = this.#sensor(req, true);
     if (!Array.isArray(found)) return found;
-    return ok(words(this.#config[found[0]] as number));
+    const st = this.#state[found[0]] as SensorState;
+    return ok(words((st.timestamping ? CONFIG_TIMESTAMPS : 0) | (st.enabled ? CONFIG_ENABLED : 0)));
   }
 
+  /**
+   * sensor_config: 31:11 update interval (0: keep it), 10:9 rounding, 8:2 reserved
+   * (INVALID_PARAMETERS), 1 timestamp reporting, 0 enable. What the sensor cannot do is
+   * NOT_SUPPORTED (imx-sm `SensorConfigSet` lists it for "configuration not supported by the
+   * sensor"): timestamp reporting on a sensor without timestamps, an update interval on a sensor
+   * without update intervals.
+   */
   #setConfig(req: PlatformRequest): Reply {
     const found = this.#sensor(req, true);
     if (!Array.isArray(found)) return found;
+    const [id, s] = found;
     const config = req.r.u32();
-    // Only bit 0 (enable): no timestamps, no update intervals on the emulated sensors.
-    if ((config & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
-    this.#config[found[0]] = config;
+    if ((config & CONFIG_RESERVED) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const timestamping = (config & CONFIG_TIMESTAMPS) !== 0;
+    if (timestamping && s.timestamps !== true) return fail(ScmiStatus.NOT_SUPPORTED);
+    if (config >>> 16 !== 0) return fail(ScmiStatus.NOT_SUPPORTED);
+    const st = this.#state[id] as SensorState;
+    st.enabled = (config & CONFIG_ENABLED) !== 0;
+    st.timestamping = timestamping;
     return ok();
   }
 
