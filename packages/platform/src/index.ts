@@ -23,6 +23,7 @@ export type {
   ResetDomainConfig,
   SensorAxisConfig,
   SensorConfig,
+  SensorIntervalRange,
   SensorNoiseConfig,
   SensorValueGenerator,
   SequenceSensorValue,

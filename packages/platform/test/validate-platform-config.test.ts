@@ -111,6 +111,26 @@ const cases: [string, string, unknown][] = [
   ['sensors[3].timestamps', 'sensors[3].timestamps', 'yes'],
   ['sensors[3].timestampExponent', 'sensors[3].timestampExponent', 16],
   ['sensors[0].timestampExponent', 'sensors[0].timestampExponent', -3],
+  ['sensors[3].updateIntervalsMs', 'sensors[3].updateIntervalsMs', []],
+  ['sensors[3].updateIntervalsMs', 'sensors[3].updateIntervalsMs', 'fast'],
+  ['sensors[3].updateIntervalsMs[1]', 'sensors[3].updateIntervalsMs', [10, 5]],
+  ['sensors[3].updateIntervalsMs[0]', 'sensors[3].updateIntervalsMs', [0]],
+  ['sensors[3].updateIntervalsMs[0]', 'sensors[3].updateIntervalsMs', [0.0001]],
+  ['sensors[3].updateIntervalsMs[0]', 'sensors[3].updateIntervalsMs', [65536]],
+  [
+    'sensors[3].updateIntervalsMs.max',
+    'sensors[3].updateIntervalsMs',
+    { min: 10, max: 5, step: 1 },
+  ],
+  [
+    'sensors[3].updateIntervalsMs.step',
+    'sensors[3].updateIntervalsMs',
+    { min: 1, max: 2, step: 0 },
+  ],
+  ['sensors[3].updateIntervalsMs.typo', 'sensors[3].updateIntervalsMs', { min: 1, typo: 1 }],
+  ['sensors[3].updateIntervalMs', 'sensors[3].updateIntervalMs', 15],
+  ['sensors[2].updateIntervalMs', 'sensors[2].updateIntervalMs', 150],
+  ['sensors[0].updateIntervalMs', 'sensors[0].updateIntervalMs', 10],
   ['sensors[0].type', 'sensors[0].type', 256],
   ['sensors[0].unitExponent', 'sensors[0].unitExponent', 16],
   ['sensors[0].tripPoints', 'sensors[0].tripPoints', 300],
@@ -204,6 +224,23 @@ describe(validatePlatformConfig, () => {
       value: { phase: 0 },
     });
     expect(config.resetDomains?.[0]).toEqual({ name: 'r', asyncReset: false });
+  });
+
+  it('should default the update interval to the shortest, and accept µs and ranges', () => {
+    const sensor = (updateIntervalsMs: unknown): unknown => ({
+      name: 's',
+      type: 1,
+      value: { kind: 'constant', value: 0 },
+      updateIntervalsMs,
+    });
+    const config = validatePlatformConfig({
+      vendor: 'v',
+      subVendor: 's',
+      implementationVersion: 1,
+      agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
+      sensors: [sensor([0.5, 1.25, 65_535_000]), sensor({ min: 0.001, max: 10, step: 0.001 })],
+    });
+    expect(config.sensors?.map((x) => x.updateIntervalMs)).toEqual([0.5, 0.001]);
   });
 
   it("should default each axis to its sensor's type, unit exponent and value", () => {

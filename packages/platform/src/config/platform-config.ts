@@ -213,6 +213,19 @@ export type SensorValueGenerator =
   ConstantSensorValue | RampSensorValue | SineSensorValue | SequenceSensorValue;
 
 /**
+ * A range of sensor update intervals in ms: every `min + k × step` up to `max`, reported by
+ * SENSOR_LIST_UPDATE_INTERVALS as one segmented triplet.
+ */
+export interface SensorIntervalRange {
+  /** Shortest interval in ms, > 0. */
+  readonly min: number;
+  /** Longest interval in ms, ≥ min. */
+  readonly max: number;
+  /** Step in ms, > 0. */
+  readonly step: number;
+}
+
+/**
  * One axis of a multi-axis sensor (SENSOR_AXIS_DESCRIPTION_GET). Its id is its index in
  * {@link SensorConfig.axes}; its reading is reported in that order.
  */
@@ -263,6 +276,15 @@ export interface SensorConfig {
    * default −6 (µs). Only with `timestamps`.
    */
   readonly timestampExponent?: number;
+  /**
+   * The update intervals the sensor supports, in ms: an ascending list or a range. Each must be a
+   * whole number of µs whose wire form `sec × 10^exponent` s fits (sec ≤ 65535 after folding
+   * trailing zeros into the exponent). A sensor with update intervals supports continuous updates:
+   * SENSOR_UPDATE every interval to subscribed agents while it is enabled. Absent = none.
+   */
+  readonly updateIntervalsMs?: readonly number[] | SensorIntervalRange;
+  /** The initial update interval in ms; default the shortest. Only with `updateIntervalsMs`. */
+  readonly updateIntervalMs?: number;
 }
 
 /** A reset domain (protocol 0x16). Its id is its index in {@link PlatformConfig.resetDomains}. */

@@ -25,10 +25,12 @@ import type {
   ResetDomainConfig,
   SensorAxisConfig,
   SensorConfig,
+  SensorIntervalRange,
   SensorNoiseConfig,
   SensorValueGenerator,
   SystemPowerConfig,
 } from './platform-config.js';
+import { intervalToWire } from '../protocols/sensor/update-interval.js';
 
 const U32 = 0xffffffff;
 const MAX_DOMAINS = 0xffff;
@@ -388,6 +390,8 @@ function sensor(value: unknown, path: string): SensorConfig {
     'axes',
     'timestamps',
     'timestampExponent',
+    'updateIntervalsMs',
+    'updateIntervalMs',
   ]);
   const readLatencyMs =
     o.readLatencyMs === undefined
@@ -408,6 +412,7 @@ function sensor(value: unknown, path: string): SensorConfig {
   if (!timestamps && o.timestampExponent !== undefined) {
     fail(join(path, 'timestampExponent'), 'needs timestamps: true');
   }
+  const updates = updateIntervals(o, path);
   return {
     name: name(o.name, join(path, 'name'), LONG_NAME),
     type,
@@ -418,6 +423,7 @@ function sensor(value: unknown, path: string): SensorConfig {
     ...(readLatencyMs === undefined ? {} : { readLatencyMs }),
     enabled: bool(o.enabled, join(path, 'enabled'), true),
     ...(axes === undefined ? {} : { axes }),
+    ...updates,
     timestamps,
     ...(timestamps
       ? {
@@ -431,6 +437,69 @@ function sensor(value: unknown, path: string): SensorConfig {
         }
       : {}),
   };
+}
+
+/** Reads one update interval in ms: positive, whole µs, representable on the wire. */
+function interval(value: unknown, path: string): number {
+  const ms = num(value, path, 0);
+  const us = Math.round(ms * 1000);
+  if (ms === 0 || Math.abs(ms * 1000 - us) > 1e-6 || intervalToWire(us) === undefined) {
+    fail(path, `must be a positive whole number of µs that fits sec × 10^exponent (sec ≤ 65535)`);
+  }
+  return ms;
+}
+
+function updateIntervals(
+  o: Plain,
+  path: string,
+): Pick<SensorConfig, 'updateIntervalsMs' | 'updateIntervalMs'> {
+  const lp = join(path, 'updateIntervalsMs');
+  const ip = join(path, 'updateIntervalMs');
+  if (o.updateIntervalsMs === undefined) {
+    if (o.updateIntervalMs !== undefined) fail(ip, 'needs updateIntervalsMs');
+    return {};
+  }
+  let intervals: readonly number[] | SensorIntervalRange;
+  if (Array.isArray(o.updateIntervalsMs)) {
+    const list = array(o.updateIntervalsMs, lp, 1, MAX_DOMAINS).map((v, i) =>
+      interval(v, join(lp, i)),
+    );
+    list.forEach((v, i) => {
+      const prev = list[i - 1];
+      if (prev !== undefined && v <= prev) fail(join(lp, i), 'intervals must ascend strictly');
+    });
+    intervals = list;
+  } else {
+    const r = object(o.updateIntervalsMs, lp, ['min', 'max', 'step']);
+    const min = interval(r.min, join(lp, 'min'));
+    const max = interval(r.max, join(lp, 'max'));
+    if (max < min) fail(join(lp, 'max'), 'must not be below min');
+    intervals = { min, max, step: interval(r.step, join(lp, 'step')) };
+  }
+  const lowest = isIntervalList(intervals) ? (intervals[0] as number) : intervals.min;
+  const initial = o.updateIntervalMs === undefined ? lowest : interval(o.updateIntervalMs, ip);
+  if (!isSupportedInterval(intervals, initial)) fail(ip, `${initial} is not a supported interval`);
+  return { updateIntervalsMs: intervals, updateIntervalMs: initial };
+}
+
+/** Whether `ms` is one of the update intervals (compared in whole µs). @internal */
+export function isSupportedInterval(
+  intervals: readonly number[] | SensorIntervalRange,
+  ms: number,
+): boolean {
+  const us = Math.round(ms * 1000);
+  if (isIntervalList(intervals)) return intervals.some((v) => Math.round(v * 1000) === us);
+  const [min, max, step] = [intervals.min, intervals.max, intervals.step].map((v) =>
+    Math.round(v * 1000),
+  ) as [number, number, number];
+  return us >= min && us <= max && (us - min) % step === 0;
+}
+
+/** Narrows a sensor's update intervals to the list form. @internal */
+export function isIntervalList(
+  intervals: readonly number[] | SensorIntervalRange,
+): intervals is readonly number[] {
+  return Array.isArray(intervals);
 }
 
 function axis(

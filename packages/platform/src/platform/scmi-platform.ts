@@ -200,6 +200,7 @@ export class ScmiPlatform implements ScmiPlatformPort {
       sensors: this.#sensor.enabled().map((enabled, id) => ({
         enabled,
         reading: this.#sensor.reading(id),
+        updateIntervalMs: this.#sensor.updateIntervals()[id],
       })),
       resetDomains: this.#reset.states(),
     };

@@ -1,6 +1,7 @@
 import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
 import type { ClockConfig } from '../../config/platform-config.js';
 import { isRateList } from '../../config/validate-platform-config.js';
+import { roundToSupported } from '../round-to-supported.js';
 import {
   concat,
   domainCheck,
@@ -45,21 +46,7 @@ function rateWords(rate: number): [number, number] {
  */
 function roundRate(rates: ClockConfig['rates'], rate: number, flags: number): number | undefined {
   const mode = (flags & 8) !== 0 ? 'nearest' : (flags & 4) !== 0 ? 'up' : 'down';
-  if (isRateList(rates)) {
-    const lowest = rates[0] as number;
-    const highest = rates[rates.length - 1] as number;
-    if (rate < lowest || rate > highest) return undefined;
-    const below = rates.filter((r) => r <= rate).pop() as number;
-    const above = rates.find((r) => r >= rate) as number;
-    if (mode === 'down') return below;
-    if (mode === 'up') return above;
-    return rate - below <= above - rate ? below : above;
-  }
-  if (rate < rates.min || rate > rates.max) return undefined;
-  const k = (rate - rates.min) / rates.step;
-  const steps = mode === 'down' ? Math.floor(k) : mode === 'up' ? Math.ceil(k) : Math.round(k);
-  const rounded = rates.min + steps * rates.step;
-  return rounded > rates.max ? rates.min + Math.floor(k) * rates.step : rounded;
+  return roundToSupported(rates, rate, mode);
 }
 
 /**

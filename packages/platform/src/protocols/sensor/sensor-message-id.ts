@@ -17,10 +17,14 @@ export enum SensorMessageId {
   READING_GET = 0x6,
   /** (sensor_id, axis_index) → num_axis_flags, {id, attributes_low, attributes_high, name[16]}[]. */
   AXIS_DESCRIPTION_GET = 0x7,
+  /** (sensor_id, index) → num_intervals_flags (11:0 returned, 12 triplet, 31:16 remaining), intervals. */
+  LIST_UPDATE_INTERVALS = 0x8,
   /** (sensor_id) → sensor_config. */
   CONFIG_GET = 0x9,
   /** (sensor_id, sensor_config). */
   CONFIG_SET = 0xa,
+  /** (sensor_id, notify_enable): SENSOR_UPDATE every update interval. */
+  CONTINUOUS_UPDATE_NOTIFY = 0xb,
   /** (sensor_id) → flags, name[64]. */
   NAME_GET = 0xc,
   /** (sensor_id, axis_index) → num_axis_flags, {axis_id, name[64]}[]. */
@@ -31,4 +35,6 @@ export enum SensorMessageId {
 export enum SensorNotificationId {
   /** agent_id, sensor_id, trip_point_desc (bit 16 set = crossed going up, 7:0 trip id). */
   TRIP_POINT_EVENT = 0x0,
+  /** agent_id, sensor_id, then {value_low, value_high, ts_low, ts_high} per axis (one if scalar). */
+  UPDATE = 0x1,
 }

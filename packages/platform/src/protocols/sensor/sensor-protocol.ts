@@ -1,5 +1,6 @@
 import { ScmiProtocolId, ScmiStatus, type TimerHandle } from '@scmi-ts/core';
 import type { SensorAxisConfig, SensorConfig } from '../../config/platform-config.js';
+import { isIntervalList } from '../../config/validate-platform-config.js';
 import type { AgentSession } from '../../platform/agent-session.js';
 import {
   concat,
@@ -17,8 +18,17 @@ import {
   type ProtocolServer,
   type Reply,
 } from '../protocol-server.js';
+import { roundToSupported, type SupportedRange } from '../round-to-supported.js';
 import { SensorMessageId, SensorNotificationId } from './sensor-message-id.js';
 import { sensorReading } from './sensor-reading.js';
+import {
+  intervalConfigBits,
+  intervalEntry,
+  intervalFromWire,
+  intervalToWire,
+  signed5,
+  type WireInterval,
+} from './update-interval.js';
 
 interface TripPoint {
   readonly mode: number;
@@ -30,6 +40,25 @@ interface SensorState {
   enabled: boolean;
   /** Timestamp reporting (SENSOR_CONFIG bit 1), for sensors with timestamps. */
   timestamping: boolean;
+  /** The update interval in whole µs, for sensors with update intervals. */
+  intervalUs: number | undefined;
+}
+
+/** A sensor's update intervals in whole µs. */
+type Intervals = readonly number[] | SupportedRange;
+
+const toUs = (ms: number): number => Math.round(ms * 1000);
+
+function intervalsUs(s: SensorConfig): Intervals | undefined {
+  const intervals = s.updateIntervalsMs;
+  if (intervals === undefined) return undefined;
+  if (isIntervalList(intervals)) return intervals.map(toUs);
+  return { min: toUs(intervals.min), max: toUs(intervals.max), step: toUs(intervals.step) };
+}
+
+/** The wire form of a validated interval (validation guarantees it fits). */
+function wire(us: number): WireInterval {
+  return intervalToWire(us) as WireInterval;
 }
 
 const DESCRIPTOR = 28;
@@ -53,6 +82,12 @@ const TS_EXPONENT = -6;
 const CONFIG_ENABLED = 1;
 const CONFIG_TIMESTAMPS = 1 << 1;
 const CONFIG_RESERVED = 0x1fc;
+const ROUND_UP = 1 << 9;
+const ROUND_AUTO = 1 << 10;
+/** attributes_low bit 30: continuous updates (SENSOR_CONTINUOUS_UPDATE_NOTIFY). */
+const CONTINUOUS_UPDATES = 1 << 30;
+/** num_intervals_flags bit 12: one segmented triplet (min, max, step). */
+const SEGMENTED = 1 << 12;
 
 /** A reading as two words, two's complement. */
 function valueWords(v: bigint): [number, number] {
@@ -67,8 +102,9 @@ function unitBits(type: number, exponent: number): number {
 
 /**
  * Sensor protocol (0x15), version 3.0: descriptions, multi-axis sensors (axis descriptions and
- * names), extended names, synchronous and asynchronous readings (delayed response 0x6), trip points
- * and enable configuration. Readings follow each sensor's (or axis') value generator on the
+ * names), extended names, synchronous and asynchronous readings (delayed response 0x6) with
+ * optional timestamps, trip points, configuration (enable, timestamps, update interval) and
+ * continuous updates (SENSOR_UPDATE every update interval, one timer per sensor). Readings follow each sensor's (or axis') value generator on the
  * platform clock. Trip points are kept per agent; while any is armed and its agent subscribed, the
  * sensors are sampled every `sensorPollMs` and a crossing sends SENSOR_TRIP_POINT_EVENT to that
  * agent (agent_id = the agent that configured the trip point).
@@ -85,22 +121,36 @@ export class SensorProtocol implements ProtocolServer {
   readonly #trips = new Map<number, Map<number, Map<number, TripPoint>>>();
   readonly #samples = new Map<number, bigint>();
   #monitor: TimerHandle | undefined;
+  /** sensor id → the supported update intervals in µs (sensors that have any). */
+  readonly #intervals = new Map<number, Intervals>();
+  /** sensor id → the timer of its next SENSOR_UPDATE. */
+  readonly #updates = new Map<number, TimerHandle>();
 
   public constructor(services: PlatformServices) {
     this.#p = services;
     this.#sensors = services.config.sensors ?? [];
-    this.#state = this.#sensors.map((s) => ({
-      enabled: s.enabled !== false,
-      timestamping: s.timestamps === true,
-    }));
+    this.#state = this.#sensors.map((s, id) => {
+      const intervals = intervalsUs(s);
+      if (intervals !== undefined) this.#intervals.set(id, intervals);
+      return {
+        enabled: s.enabled !== false,
+        timestamping: s.timestamps === true,
+        intervalUs: s.updateIntervalMs === undefined ? undefined : toUs(s.updateIntervalMs),
+      };
+    });
     this.messages = new Map<number, MessageHandler>([
       [SensorMessageId.DESCRIPTION_GET, { size: 4, run: (req) => this.#describe(req) }],
       [SensorMessageId.TRIP_POINT_NOTIFY, { size: 8, p2a: true, run: (req) => this.#notify(req) }],
       [SensorMessageId.TRIP_POINT_CONFIG, { size: 16, run: (req) => this.#configTrip(req) }],
       [SensorMessageId.READING_GET, { size: 8, run: (req) => this.#read(req) }],
       [SensorMessageId.AXIS_DESCRIPTION_GET, { size: 8, run: (req) => this.#describeAxes(req) }],
+      [SensorMessageId.LIST_UPDATE_INTERVALS, { size: 8, run: (req) => this.#listIntervals(req) }],
       [SensorMessageId.CONFIG_GET, { size: 4, run: (req) => this.#getConfig(req) }],
       [SensorMessageId.CONFIG_SET, { size: 8, run: (req) => this.#setConfig(req) }],
+      [
+        SensorMessageId.CONTINUOUS_UPDATE_NOTIFY,
+        { size: 8, p2a: true, run: (req) => this.#notifyUpdates(req) },
+      ],
       [SensorMessageId.NAME_GET, { size: 4, run: (req) => this.#name(req) }],
       [SensorMessageId.AXIS_NAME_GET, { size: 8, run: (req) => this.#axisNames(req) }],
     ]);
@@ -152,6 +202,11 @@ export class SensorProtocol implements ProtocolServer {
     return this.#monitor !== undefined;
   }
 
+  /** The update interval of every sensor in ms (undefined: it has none). */
+  public updateIntervals(): readonly (number | undefined)[] {
+    return this.#state.map((s) => (s.intervalUs === undefined ? undefined : s.intervalUs / 1000));
+  }
+
   public attributes(): Reply {
     const pending = this.#p.behaviour.maxPendingAsync & 0xff;
     return ok(words((this.#sensors.length & 0xffff) | (pending << 16), 0, 0, 0));
@@ -160,6 +215,7 @@ export class SensorProtocol implements ProtocolServer {
   public detach(agentId: number): void {
     this.#trips.delete(agentId);
     this.#rearm();
+    this.#rearmUpdates();
   }
 
   #sensor(req: PlatformRequest, use: boolean): [number, SensorConfig] | Reply {
@@ -183,6 +239,7 @@ export class SensorProtocol implements ProtocolServer {
         (s.timestamps === true
           ? TIMESTAMPS | (((s.timestampExponent ?? TS_EXPONENT) & 0x1f) << 10)
           : 0) |
+        (this.#intervals.has(id) && req.link.p2a ? CONTINUOUS_UPDATES : 0) |
         (s.tripPoints ?? 0);
       const axes = s.axes ?? [];
       const high =
@@ -301,20 +358,45 @@ export class SensorProtocol implements ProtocolServer {
     return ok();
   }
 
+  /**
+   * SENSOR_LIST_UPDATE_INTERVALS: a list in parts (11:0 returned, 31:16 remaining), or a range as
+   * one segmented triplet (bit 12; min, max, step) whatever the index, as clock rate ranges. A sensor
+   * without update intervals: NOT_SUPPORTED (Linux treats the command as optional).
+   */
+  #listIntervals(req: PlatformRequest): Reply {
+    const found = this.#sensor(req, false);
+    if (!Array.isArray(found)) return found;
+    const index = req.r.u32();
+    const intervals = this.#intervals.get(found[0]);
+    if (intervals === undefined) return fail(ScmiStatus.NOT_SUPPORTED);
+    const entry = (us: number): number => intervalEntry(wire(us));
+    if (!isIntervalList(intervals)) {
+      const { min, max, step } = intervals;
+      return ok(words(3 | SEGMENTED, entry(min), entry(max), entry(step)));
+    }
+    if (index > intervals.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const left = intervals.length - index;
+    const n = Math.min(left, this.#p.fit(req, 4, 4), this.#p.behaviour.multiPartMax, 0xfff);
+    return ok(words(n | ((left - n) << 16), ...intervals.slice(index, index + n).map(entry)));
+  }
+
   /** sensor_config: 31:11 update interval (0: none), 1 timestamp reporting, 0 enabled. */
   #getConfig(req: PlatformRequest): Reply {
     const found = this.#sensor(req, true);
     if (!Array.isArray(found)) return found;
     const st = this.#state[found[0]] as SensorState;
-    return ok(words((st.timestamping ? CONFIG_TIMESTAMPS : 0) | (st.enabled ? CONFIG_ENABLED : 0)));
+    const interval = st.intervalUs === undefined ? 0 : intervalConfigBits(wire(st.intervalUs));
+    const flags = (st.timestamping ? CONFIG_TIMESTAMPS : 0) | (st.enabled ? CONFIG_ENABLED : 0);
+    return ok(words(interval | flags));
   }
 
   /**
-   * sensor_config: 31:11 update interval (0: keep it), 10:9 rounding, 8:2 reserved
-   * (INVALID_PARAMETERS), 1 timestamp reporting, 0 enable. What the sensor cannot do is
-   * NOT_SUPPORTED (imx-sm `SensorConfigSet` lists it for "configuration not supported by the
-   * sensor"): timestamp reporting on a sensor without timestamps, an update interval on a sensor
-   * without update intervals.
+   * sensor_config: 31:11 update interval (sec 0: keep it), 10:9 rounding (bit 10 nearest, else bit
+   * 9 up, else down), 8:2 reserved (INVALID_PARAMETERS), 1 timestamp reporting, 0 enable — the
+   * layout imx-sm's `SensorConfigSet` documents. What the sensor cannot do is NOT_SUPPORTED
+   * ("configuration not supported by the sensor"): timestamp reporting without timestamps, an
+   * update interval without update intervals. An interval outside the supported ones is
+   * INVALID_PARAMETERS. Nothing changes unless every field is accepted.
    */
   #setConfig(req: PlatformRequest): Reply {
     const found = this.#sensor(req, true);
@@ -324,11 +406,87 @@ export class SensorProtocol implements ProtocolServer {
     if ((config & CONFIG_RESERVED) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     const timestamping = (config & CONFIG_TIMESTAMPS) !== 0;
     if (timestamping && s.timestamps !== true) return fail(ScmiStatus.NOT_SUPPORTED);
-    if (config >>> 16 !== 0) return fail(ScmiStatus.NOT_SUPPORTED);
     const st = this.#state[id] as SensorState;
+    let intervalUs = st.intervalUs;
+    const sec = config >>> 16;
+    if (sec !== 0) {
+      const intervals = this.#intervals.get(id);
+      if (intervals === undefined) return fail(ScmiStatus.NOT_SUPPORTED);
+      const asked = intervalFromWire(sec, signed5(config >>> 11));
+      const mode =
+        (config & ROUND_AUTO) !== 0 ? 'nearest' : (config & ROUND_UP) !== 0 ? 'up' : 'down';
+      intervalUs = roundToSupported(intervals, asked, mode);
+      if (intervalUs === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+    }
+    const restart = intervalUs !== st.intervalUs;
     st.enabled = (config & CONFIG_ENABLED) !== 0;
     st.timestamping = timestamping;
+    st.intervalUs = intervalUs;
+    this.#rearmUpdates(restart ? id : undefined);
     return ok();
+  }
+
+  #notifyUpdates(req: PlatformRequest): Reply {
+    const found = this.#sensor(req, true);
+    if (!Array.isArray(found)) return found;
+    const [id] = found;
+    if (!this.#intervals.has(id)) return fail(ScmiStatus.NOT_SUPPORTED);
+    const on = readEnable(req.r);
+    if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+    req.agent.subscribe(this.id, SensorNotificationId.UPDATE, id, on);
+    this.#rearmUpdates();
+    return ok();
+  }
+
+  /** Connected agents subscribed to SENSOR_UPDATE of sensor `id`. */
+  #updateSubscribers(id: number): AgentSession[] {
+    return [...this.#p.agents()].filter(
+      (a) => a.link !== undefined && a.subscribed(this.id, SensorNotificationId.UPDATE, id),
+    );
+  }
+
+  /**
+   * Keeps one timer per sensor that is enabled, has an update interval and a connected subscriber,
+   * and none for the others; `restart` drops the timer of a sensor whose interval changed.
+   */
+  #rearmUpdates(restart?: number): void {
+    if (restart !== undefined) {
+      this.#updates.get(restart)?.cancel();
+      this.#updates.delete(restart);
+    }
+    this.#state.forEach((st, id) => {
+      const timer = this.#updates.get(id);
+      const wanted =
+        st.intervalUs !== undefined && st.enabled && this.#updateSubscribers(id).length > 0;
+      if (!wanted) {
+        timer?.cancel();
+        this.#updates.delete(id);
+      } else if (timer === undefined) {
+        const ms = (st.intervalUs as number) / 1000;
+        this.#updates.set(
+          id,
+          this.#p.timers.arm(ms, () => {
+            this.#updates.delete(id);
+            this.#postUpdate(id);
+            this.#rearmUpdates();
+          }),
+        );
+      }
+    });
+  }
+
+  /** SENSOR_UPDATE to each subscriber; agent_id is the subscriber (whose request started them). */
+  #postUpdate(id: number): void {
+    const readings = this.#readings(id);
+    for (const agent of this.#updateSubscribers(id)) {
+      this.#p.notifyAgent(
+        agent,
+        this.id,
+        SensorNotificationId.UPDATE,
+        id,
+        words(agent.id, id, ...readings),
+      );
+    }
   }
 
   /** Sensor ids watched by subscribed agents with armed trip points, per agent. */
