@@ -49,7 +49,8 @@ describe('Base protocol (0x10)', () => {
         expect(h.call(BASE, 0x2, [id]).status).toBe(ScmiStatus.SUCCESS);
       }
       expect(h.call(BASE, 0x2, [0xc]).status).toBe(ScmiStatus.NOT_FOUND);
-      expect(h.call(BASE, 0x2, [0x10]).status).toBe(ScmiStatus.NOT_FOUND);
+      expect(h.call(BASE, 0x2, [0x10]).status).toBe(ScmiStatus.SUCCESS);
+      expect(h.call(BASE, 0x2, [0x11]).status).toBe(ScmiStatus.NOT_FOUND);
       expect(h.call(BASE, 0x2, [0x1234]).status).toBe(ScmiStatus.NOT_FOUND);
     });
 
@@ -127,6 +128,40 @@ describe('Base protocol (0x10)', () => {
 
     it('should answer NOT_FOUND for an unknown agent', () => {
       expect(h.call(BASE, BaseMessageId.DISCOVER_AGENT, [3]).status).toBe(ScmiStatus.NOT_FOUND);
+    });
+  });
+
+  describe('when the agent negotiated version 1.0', () => {
+    beforeEach(() => {
+      expect(h.call(BASE, 0x10, [0x10000]).status).toBe(ScmiStatus.SUCCESS);
+    });
+
+    it('should report version 1.0 to that agent only', () => {
+      expect(h.call(BASE, 0x0).words).toEqual([0x10000]);
+      expect(h.call(BASE, 0x0, [], 2).words).toEqual([0x20000]);
+    });
+
+    it('should return DISCOVER_AGENT as name[16] alone (v1 layout)', () => {
+      const platform = h.call(BASE, BaseMessageId.DISCOVER_AGENT, [0]);
+      expect(platform.bytes.byteLength).toBe(8 + 16);
+      expect(platform.r.string(16)).toBe('platform');
+      expect(h.call(BASE, BaseMessageId.DISCOVER_AGENT, [2]).r.string(16)).toBe('PSCI');
+      expect(h.call(BASE, BaseMessageId.DISCOVER_AGENT, [0xffffffff]).r.string(16)).toBe('OSPM');
+      expect(h.call(BASE, BaseMessageId.DISCOVER_AGENT, [3]).status).toBe(ScmiStatus.NOT_FOUND);
+      expect(h.call(BASE, BaseMessageId.DISCOVER_AGENT, [0], 2).bytes.byteLength).toBe(8 + 20);
+    });
+
+    it('should not know the permission commands, which version 2.0 added', () => {
+      const commands: [number, number[]][] = [
+        [BaseMessageId.SET_DEVICE_PERMISSIONS, [1, 0, 1]],
+        [BaseMessageId.SET_PROTOCOL_PERMISSIONS, [1, 0, 0x14, 1]],
+        [BaseMessageId.RESET_AGENT_CONFIGURATION, [1, 0]],
+      ];
+      for (const [id, payload] of commands) {
+        expect(h.call(BASE, 0x2, [id]).status).toBe(ScmiStatus.NOT_FOUND);
+        expect(h.call(BASE, id, payload).status).toBe(ScmiStatus.NOT_FOUND);
+      }
+      expect(h.call(BASE, 0x2, [BaseMessageId.NOTIFY_ERRORS]).status).toBe(ScmiStatus.SUCCESS);
     });
   });
 

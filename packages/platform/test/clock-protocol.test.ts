@@ -69,10 +69,10 @@ describe('Clock protocol (0x14)', () => {
   it('should report version 3.0, four clocks and the async limit', () => {
     expect(h.call(CLOCK, 0x0).words).toEqual([0x30000]);
     expect(h.call(CLOCK, 0x1).words).toEqual([4 | (8 << 16)]);
-    for (const id of [3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0xc, 0xd, 0xe]) {
+    for (const id of [3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0xc, 0xd, 0xe, 0xf, 0x10]) {
       expect(h.call(CLOCK, 0x2, [id]).status).toBe(0);
     }
-    expect(h.call(CLOCK, 0x2, [0xf]).status).toBe(ScmiStatus.NOT_FOUND);
+    expect(h.call(CLOCK, 0x2, [0x11]).status).toBe(ScmiStatus.NOT_FOUND);
   });
 
   it('should be NOT_SUPPORTED for an agent without the clock protocol', () => {
@@ -88,7 +88,8 @@ describe('Clock protocol (0x14)', () => {
       expect(attributes >>> 28).toBe(0b1101); // rate notify, requested notify, no ext name, parents
       expect(a.r.string(16)).toBe('gpu-core');
       expect(a.r.u32()).toBe(20);
-      expect(h.call(CLOCK, ClockMessageId.ATTRIBUTES, [0]).words[0]).toBe(0xc0000001);
+      expect(attributes & 2).toBe(2); // CLOCK_GET_PERMISSIONS supported
+      expect(h.call(CLOCK, ClockMessageId.ATTRIBUTES, [0]).words[0]).toBe(0xc0000003);
     });
 
     it('should answer NOT_FOUND for an invalid clock and allow discovery of denied clocks', () => {
@@ -232,7 +233,7 @@ describe('Clock protocol (0x14)', () => {
       const noP2a = new Harness(config());
       noP2a.connect(1, false);
       expect(set(noP2a, 1, 0, 500 * MHZ)).toBe(ScmiStatus.NOT_SUPPORTED);
-      expect(noP2a.call(CLOCK, ClockMessageId.ATTRIBUTES, [0]).words[0]).toBe(1);
+      expect(noP2a.call(CLOCK, ClockMessageId.ATTRIBUTES, [0]).words[0]).toBe(3); // enabled, perms
       expect(noP2a.call(CLOCK, 0x2, [ClockMessageId.RATE_NOTIFY]).status).toBe(
         ScmiStatus.NOT_FOUND,
       );
@@ -394,6 +395,65 @@ describe('Clock protocol (0x14)', () => {
         ScmiStatus.NOT_FOUND,
       );
       expect(h.call(CLOCK, ClockMessageId.PARENT_SET, [2, 3], 3).status).toBe(ScmiStatus.DENIED);
+    });
+  });
+
+  describe('CLOCK_GET_PERMISSIONS', () => {
+    const permissions = (hh: Harness, clock: number, agent = 1): number | undefined =>
+      hh.call(CLOCK, ClockMessageId.GET_PERMISSIONS, [clock], agent).words[0];
+
+    it('should allow state and rate control, and parent control where there are parents', () => {
+      expect(permissions(h, 0)).toBe(0xa0000000); // state, rate
+      expect(permissions(h, 2)).toBe(0xe0000000); // state, parent, rate
+      expect(permissions(h, 1, 3)).toBe(0xa0000000);
+    });
+
+    it('should report no control of a clock the agent may not use', () => {
+      expect(permissions(h, 0, 3)).toBe(0);
+      expect(set(h, 0, 0, 300 * MHZ, 3)).toBe(ScmiStatus.DENIED);
+    });
+
+    it('should answer NOT_FOUND for an invalid clock and PROTOCOL_ERROR for a bad size', () => {
+      expect(h.call(CLOCK, ClockMessageId.GET_PERMISSIONS, [4]).status).toBe(ScmiStatus.NOT_FOUND);
+      expect(h.call(CLOCK, ClockMessageId.GET_PERMISSIONS, [0, 0]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+    });
+
+    describe('when the clock forbids state, parent and rate control', () => {
+      let fixed: Harness;
+      beforeEach(() => {
+        const base = createDefaultPlatformConfig();
+        fixed = new Harness({
+          ...base,
+          clocks: (base.clocks ?? []).map((c, i) =>
+            i === 2 ? { ...c, canSetState: false, canSetParent: false, canSetRate: false } : c,
+          ),
+        });
+        fixed.connect(1);
+      });
+      afterEach(() => {
+        fixed.close();
+      });
+
+      it('should clear every permission bit', () => {
+        expect(permissions(fixed, 2)).toBe(0);
+        expect(permissions(fixed, 0)).toBe(0xa0000000);
+      });
+
+      it('should answer DENIED to rate, state and parent changes, and keep the clock as it was', () => {
+        expect(set(fixed, 0, 2, 400 * MHZ)).toBe(ScmiStatus.DENIED);
+        expect(fixed.call(CLOCK, ClockMessageId.CONFIG_SET, [2, 1, 0]).status).toBe(
+          ScmiStatus.DENIED,
+        );
+        expect(fixed.call(CLOCK, ClockMessageId.CONFIG_SET, [2, 3, 0]).status).toBe(0); // unchanged
+        expect(fixed.call(CLOCK, ClockMessageId.PARENT_SET, [2, 3]).status).toBe(ScmiStatus.DENIED);
+        expect(fixed.platform.snapshot().clocks[2]).toEqual({
+          rate: 200 * MHZ,
+          enabled: false,
+          parent: 0,
+        });
+      });
     });
   });
 

@@ -16,7 +16,7 @@ describe(createDefaultPlatformConfig, () => {
       c.clocks?.length,
       c.sensors?.length,
       c.resetDomains?.length,
-    ]).toEqual([3, 2, 4, 3, 3]);
+    ]).toEqual([3, 2, 4, 4, 3]);
   });
 
   it('should return a fresh valid object each time', () => {

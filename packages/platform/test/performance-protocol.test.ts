@@ -46,7 +46,46 @@ describe('Performance domain protocol (0x13)', () => {
     expect(h.call(PERF, 0x0).words).toEqual([0x30000]);
     expect(h.call(PERF, 0x1).words).toEqual([2 | (1 << 16), 0, 0, 0]);
     expect(h.call(PERF, 0x2, [PerformanceMessageId.DOMAIN_NAME_GET]).words).toEqual([0]);
-    expect(h.call(PERF, 0x2, [0xb]).status).toBe(ScmiStatus.NOT_FOUND); // no fast channels
+    expect(h.call(PERF, 0x2, [PerformanceMessageId.DESCRIBE_FASTCHANNEL]).words).toEqual([0]);
+    expect(h.call(PERF, 0x2, [0xd]).status).toBe(ScmiStatus.NOT_FOUND);
+  });
+
+  describe('PERF_DESCRIBE_FASTCHANNEL', () => {
+    it('should advertise no fast channel on any message or domain', () => {
+      for (const id of [
+        PerformanceMessageId.LIMITS_SET,
+        PerformanceMessageId.LIMITS_GET,
+        PerformanceMessageId.LEVEL_SET,
+        PerformanceMessageId.LEVEL_GET,
+      ]) {
+        expect(h.call(PERF, 0x2, [id]).words).toEqual([0]); // bit 0: fast channel
+      }
+      for (const domain of [0, 1]) {
+        const flags = h.call(PERF, PerformanceMessageId.DOMAIN_ATTRIBUTES, [domain]).words[0];
+        expect((flags ?? 0) & (1 << 27)).toBe(0);
+      }
+    });
+
+    it('should answer NOT_SUPPORTED for every domain and message, as SCP-firmware', () => {
+      for (const message of [0x5, 0x6, 0x7, 0x8, 0x3, 0xff]) {
+        expect(h.call(PERF, PerformanceMessageId.DESCRIBE_FASTCHANNEL, [0, message]).status).toBe(
+          ScmiStatus.NOT_SUPPORTED,
+        );
+      }
+      // Discovery: also for a domain the agent may not use.
+      expect(h.call(PERF, PerformanceMessageId.DESCRIBE_FASTCHANNEL, [1, 0x7], 2).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+    });
+
+    it('should answer NOT_FOUND for an unknown domain and PROTOCOL_ERROR for a bad size', () => {
+      expect(h.call(PERF, PerformanceMessageId.DESCRIBE_FASTCHANNEL, [2, 0x7]).status).toBe(
+        ScmiStatus.NOT_FOUND,
+      );
+      expect(h.call(PERF, PerformanceMessageId.DESCRIBE_FASTCHANNEL, [0]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+    });
   });
 
   it('should report abstract power when configured so', () => {

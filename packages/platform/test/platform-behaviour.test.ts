@@ -12,6 +12,7 @@ describe(resolvePlatformBehaviour, () => {
       multiPartMax: Number.MAX_SAFE_INTEGER,
       maxPendingAsync: 8,
       sensorPollMs: 10,
+      versionNegotiation: true,
     });
   });
 
@@ -24,6 +25,7 @@ describe(resolvePlatformBehaviour, () => {
     ['multiPartMax', { multiPartMax: 0 }],
     ['maxPendingAsync', { maxPendingAsync: 256 }],
     ['sensorPollMs', { sensorPollMs: 0 }],
+    ['versionNegotiation', { versionNegotiation: 'yes' }],
   ])('should name behaviour.%s when it is invalid', (field, behaviour) => {
     let error: unknown;
     try {

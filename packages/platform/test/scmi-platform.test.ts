@@ -145,7 +145,7 @@ describe(ScmiPlatform, () => {
 
     it('should answer NOT_FOUND to an unknown message id by default', () => {
       expect(h.call(ScmiProtocolId.CLOCK, 0x42).status).toBe(ScmiStatus.NOT_FOUND);
-      expect(h.call(ScmiProtocolId.BASE, 0x10).status).toBe(ScmiStatus.NOT_FOUND);
+      expect(h.call(ScmiProtocolId.BASE, 0x11).status).toBe(ScmiStatus.NOT_FOUND);
     });
 
     it('should return only the status on error', () => {
@@ -161,6 +161,90 @@ describe(ScmiPlatform, () => {
       expect(h.call(ScmiProtocolId.CLOCK, ClockMessageId.RATE_GET, [0, 0]).status).toBe(
         ScmiStatus.PROTOCOL_ERROR,
       );
+    });
+  });
+
+  describe('NEGOTIATE_PROTOCOL_VERSION', () => {
+    const NEGOTIATE = 0x10;
+    const protocols = [0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16];
+    let h: Harness;
+    beforeEach(() => {
+      h = new Harness();
+      h.connect(1);
+      h.connect(2);
+    });
+    afterEach(() => {
+      h.close();
+    });
+
+    const version = (protocolId: number, agentId = 1): number =>
+      defined(h.call(protocolId, 0x0, [], agentId).words[0]);
+
+    it('should be implemented by every protocol', () => {
+      for (const p of protocols) {
+        expect(h.call(p, 0x2, [NEGOTIATE])).toMatchObject({ status: 0, words: [0] });
+      }
+    });
+
+    it('should accept the version the platform speaks, and keep answering it', () => {
+      for (const p of protocols) {
+        const own = version(p);
+        expect(h.call(p, NEGOTIATE, [own]).status).toBe(ScmiStatus.SUCCESS);
+        expect(version(p)).toBe(own);
+      }
+    });
+
+    it('should answer NOT_SUPPORTED to a newer minor, another major, or an older major it does not speak', () => {
+      for (const p of protocols) {
+        const own = version(p);
+        for (const v of [own + 1, own + 0x10000, 0, 0xffffffff]) {
+          expect(h.call(p, NEGOTIATE, [v]).status).toBe(ScmiStatus.NOT_SUPPORTED);
+        }
+        expect(version(p)).toBe(own);
+      }
+      expect(h.call(ScmiProtocolId.CLOCK, NEGOTIATE, [0x20000]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+    });
+
+    it('should apply a negotiated version to the agent that chose it, until it disconnects', () => {
+      expect(h.call(ScmiProtocolId.BASE, NEGOTIATE, [0x10000]).status).toBe(ScmiStatus.SUCCESS);
+      expect(version(ScmiProtocolId.BASE)).toBe(0x10000);
+      expect(version(ScmiProtocolId.BASE, 2)).toBe(0x20000);
+      h.connection(1).disconnect();
+      h.connect(1);
+      expect(version(ScmiProtocolId.BASE)).toBe(0x20000);
+    });
+
+    it('should let the agent negotiate again, back to the newest version', () => {
+      h.call(ScmiProtocolId.BASE, NEGOTIATE, [0x10000]);
+      expect(h.call(ScmiProtocolId.BASE, NEGOTIATE, [0x20000]).status).toBe(ScmiStatus.SUCCESS);
+      expect(version(ScmiProtocolId.BASE)).toBe(0x20000);
+    });
+
+    it('should answer PROTOCOL_ERROR without exactly one version word', () => {
+      expect(h.call(ScmiProtocolId.CLOCK, NEGOTIATE).status).toBe(ScmiStatus.PROTOCOL_ERROR);
+      expect(h.call(ScmiProtocolId.CLOCK, NEGOTIATE, [0x30000, 0]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+    });
+
+    it('should hide the protocols an agent may not use', () => {
+      expect(h.call(ScmiProtocolId.CLOCK, NEGOTIATE, [0x30000], 2).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+    });
+
+    it('should be an unknown message when versionNegotiation is off', () => {
+      const old = new Harness(createDefaultPlatformConfig(), {
+        behaviour: { versionNegotiation: false },
+      });
+      old.connect(1);
+      expect(old.call(ScmiProtocolId.CLOCK, NEGOTIATE, [0x30000]).status).toBe(
+        ScmiStatus.NOT_FOUND,
+      );
+      expect(old.call(ScmiProtocolId.CLOCK, 0x2, [NEGOTIATE]).status).toBe(ScmiStatus.NOT_FOUND);
+      old.close();
     });
   });
 
@@ -215,7 +299,7 @@ describe(ScmiPlatform, () => {
       expect(s.performanceDomains.map((p) => p.level)).toEqual([1_200_000, 200]);
       expect(s.clocks.map((c) => c.enabled)).toEqual([true, true, false, true]);
       expect(s.clocks[2]?.parent).toBe(0);
-      expect(s.sensors.map((x) => x.enabled)).toEqual([true, true, true]);
+      expect(s.sensors.map((x) => x.enabled)).toEqual([true, true, true, true]);
       expect(s.resetDomains).toEqual([
         { asserted: false, resets: 0 },
         { asserted: false, resets: 0 },

@@ -5,8 +5,9 @@ import {
   createDefaultPlatformConfig,
   sensorReading,
   type PlatformConfig,
+  type SensorConfig,
 } from '@scmi-ts/platform';
-import { Harness, defined } from './support/harness';
+import { Harness, decodePosted, defined } from './support/harness';
 
 const SOC_TEMP = defined(createDefaultPlatformConfig().sensors?.[0]).value;
 
@@ -64,11 +65,13 @@ describe('Sensor protocol (0x15)', () => {
     h.close();
   });
 
-  it('should report version 3.0, three sensors and the async limit', () => {
+  it('should report version 3.0, four sensors and the async limit', () => {
     expect(h.call(SENSOR, 0x0).words).toEqual([0x30000]);
-    expect(h.call(SENSOR, 0x1).words).toEqual([3 | (8 << 16), 0, 0, 0]);
-    expect(h.call(SENSOR, 0x2, [SensorMessageId.CONFIG_SET]).status).toBe(0);
-    expect(h.call(SENSOR, 0x2, [0x7]).status).toBe(ScmiStatus.NOT_FOUND);
+    expect(h.call(SENSOR, 0x1).words).toEqual([4 | (8 << 16), 0, 0, 0]);
+    for (const id of [3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0xc, 0xd, 0x10]) {
+      expect(h.call(SENSOR, 0x2, [id]).words).toEqual([0]);
+    }
+    expect(h.call(SENSOR, 0x2, [0xe]).status).toBe(ScmiStatus.NOT_FOUND);
   });
 
   describe('SENSOR_DESCRIPTION_GET', () => {
@@ -78,7 +81,14 @@ describe('Sensor protocol (0x15)', () => {
       expect(sensors).toEqual([
         { id: 0, low: 0x80000002, high: 2 | ((-3 & 0x1f) << 11), name: 'soc-temp' },
         { id: 1, low: 0, high: 5 | ((-3 & 0x1f) << 11), name: 'cpu-volt' },
-        { id: 2, low: 1, high: 6 | ((-3 & 0x1f) << 11), name: 'gpu-current' },
+        { id: 2, low: 1 | (1 << 30), high: 6 | ((-3 & 0x1f) << 11), name: 'gpu-current' },
+        {
+          id: 3,
+          // continuous updates, extended name, timestamps in µs
+          low: (1 << 30) | (1 << 29) | (1 << 9) | ((-6 & 0x1f) << 10),
+          high: 0x59 | ((-3 & 0x1f) << 11) | (1 << 8) | (3 << 16), // 3 axes
+          name: 'imu-acceleromet',
+        },
       ]);
     });
 
@@ -86,14 +96,19 @@ describe('Sensor protocol (0x15)', () => {
       const tiny = new Harness(config());
       tiny.connect(1, true, 8 + 28);
       const { sensors, calls } = describeSensors(tiny);
-      expect(calls).toBe(3);
-      expect(sensors.map((s) => s.name)).toEqual(['soc-temp', 'cpu-volt', 'gpu-current']);
+      expect(calls).toBe(4);
+      expect(sensors.map((s) => s.name)).toEqual([
+        'soc-temp',
+        'cpu-volt',
+        'gpu-current',
+        'imu-acceleromet',
+      ]);
       tiny.close();
     });
 
     it('should answer INVALID_PARAMETERS past the end', () => {
-      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [3]).words).toEqual([0]);
-      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [4]).status).toBe(
+      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [4]).words).toEqual([0]);
+      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [5]).status).toBe(
         ScmiStatus.INVALID_PARAMETERS,
       );
     });
@@ -167,7 +182,7 @@ describe('Sensor protocol (0x15)', () => {
     it('should reject bad sensors, flags, permissions and sizes', () => {
       const read = (p: number[], agent = 1): number =>
         h.call(SENSOR, SensorMessageId.READING_GET, p, agent).status;
-      expect(read([3, 0])).toBe(ScmiStatus.NOT_FOUND);
+      expect(read([4, 0])).toBe(ScmiStatus.NOT_FOUND);
       expect(read([0, 2])).toBe(ScmiStatus.INVALID_PARAMETERS);
       expect(read([1, 0], 3)).toBe(ScmiStatus.DENIED);
       expect(read([0, 0], 3)).toBe(0);
@@ -184,9 +199,17 @@ describe('Sensor protocol (0x15)', () => {
     });
 
     it('should reject unsupported configuration bits, bad sensors and denied ones', () => {
-      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [1, 2]).status).toBe(
-        ScmiStatus.INVALID_PARAMETERS,
+      // Timestamp reporting and an update interval: configuration the sensor does not support.
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [1, 2 | 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
       );
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [1, (5 << 16) | 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [1, 1 | (1 << 2)]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS, // reserved bits 8:2
+      );
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [1]).words).toEqual([1]);
       expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [7, 1]).status).toBe(ScmiStatus.NOT_FOUND);
       expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [1], 3).status).toBe(ScmiStatus.DENIED);
       expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [1, 0]).status).toBe(
@@ -286,6 +309,446 @@ describe('Sensor protocol (0x15)', () => {
         ScmiStatus.NOT_SUPPORTED,
       );
       noP2a.close();
+    });
+  });
+
+  describe('SENSOR_NAME_GET', () => {
+    it('should return the full name of every sensor, also to agents that may not use it', () => {
+      const a = h.call(SENSOR, SensorMessageId.NAME_GET, [3]);
+      expect(a.r.u32()).toBe(0);
+      expect(a.r.string(64)).toBe('imu-accelerometer');
+      expect(a.bytes.byteLength).toBe(8 + 4 + 64);
+      const named = h.call(SENSOR, SensorMessageId.NAME_GET, [1], 3);
+      named.r.u32();
+      expect(named.r.string(64)).toBe('cpu-volt');
+    });
+
+    it('should answer NOT_FOUND for an unknown sensor and PROTOCOL_ERROR for a bad size', () => {
+      expect(h.call(SENSOR, SensorMessageId.NAME_GET, [4]).status).toBe(ScmiStatus.NOT_FOUND);
+      expect(h.call(SENSOR, SensorMessageId.NAME_GET, [0, 0]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+    });
+  });
+
+  describe('multi-axis sensors', () => {
+    interface Axis {
+      id: number;
+      low: number;
+      high: number;
+      name: string;
+    }
+
+    function describeAxes(hh: Harness, sensor: number): { axes: Axis[]; calls: number } {
+      const axes: Axis[] = [];
+      let calls = 0;
+      for (;;) {
+        const a = hh.call(SENSOR, SensorMessageId.AXIS_DESCRIPTION_GET, [sensor, axes.length]);
+        calls++;
+        expect(a.status).toBe(ScmiStatus.SUCCESS);
+        const flags = a.r.u32();
+        for (let i = 0; i < (flags & 0x3f); i++) {
+          axes.push({ id: a.r.u32(), low: a.r.u32(), high: a.r.u32(), name: a.r.string(16) });
+        }
+        expect(a.r.remaining).toBe(0);
+        if (flags >>> 26 === 0) return { axes, calls };
+      }
+    }
+
+    function axisNames(hh: Harness, sensor: number): { names: [number, string][]; calls: number } {
+      const names: [number, string][] = [];
+      let calls = 0;
+      for (;;) {
+        const a = hh.call(SENSOR, SensorMessageId.AXIS_NAME_GET, [sensor, names.length]);
+        calls++;
+        expect(a.status).toBe(ScmiStatus.SUCCESS);
+        const flags = a.r.u32();
+        for (let i = 0; i < (flags & 0x3f); i++) names.push([a.r.u32(), a.r.string(64)]);
+        expect(a.r.remaining).toBe(0);
+        if (flags >>> 26 === 0) return { names, calls };
+      }
+    }
+
+    const ms2 = 0x59 | ((-3 & 0x1f) << 11);
+
+    it('should describe every axis in one reply when it fits', () => {
+      expect(describeAxes(h, 3)).toEqual({
+        axes: [
+          { id: 0, low: 0, high: ms2, name: 'x' },
+          { id: 1, low: 0, high: ms2, name: 'y' },
+          { id: 2, low: 0, high: ms2, name: 'z' },
+        ],
+        calls: 1,
+      });
+      expect(h.call(SENSOR, SensorMessageId.AXIS_DESCRIPTION_GET, [3, 0]).words[0]).toBe(3);
+    });
+
+    it('should split axis descriptions by maxMsgSize, counting the remaining ones in 31:26', () => {
+      const tiny = new Harness(config());
+      tiny.connect(1, true, 8 + 28);
+      expect(tiny.call(SENSOR, SensorMessageId.AXIS_DESCRIPTION_GET, [3, 0]).words[0]).toBe(
+        1 | (2 << 26),
+      );
+      expect(describeAxes(tiny, 3).calls).toBe(3);
+      tiny.close();
+    });
+
+    it('should return every axis name, one per reply on a 128-byte link', () => {
+      expect(axisNames(h, 3)).toEqual({
+        names: [
+          [0, 'x'],
+          [1, 'y'],
+          [2, 'z'],
+        ],
+        calls: 3,
+      });
+      expect(h.call(SENSOR, SensorMessageId.AXIS_NAME_GET, [3, 1]).words[0]).toBe(1 | (1 << 26));
+    });
+
+    it('should answer 0 axes at the end, INVALID_PARAMETERS past it, NOT_SUPPORTED for scalar sensors', () => {
+      for (const id of [SensorMessageId.AXIS_DESCRIPTION_GET, SensorMessageId.AXIS_NAME_GET]) {
+        expect(h.call(SENSOR, id, [3, 3]).words).toEqual([0]);
+        expect(h.call(SENSOR, id, [3, 4]).status).toBe(ScmiStatus.INVALID_PARAMETERS);
+        expect(h.call(SENSOR, id, [0, 0]).status).toBe(ScmiStatus.NOT_SUPPORTED);
+        expect(h.call(SENSOR, id, [4, 0]).status).toBe(ScmiStatus.NOT_FOUND);
+        expect(h.call(SENSOR, id, [3]).status).toBe(ScmiStatus.PROTOCOL_ERROR);
+        expect(h.call(SENSOR, id, [3, 0], 3).status).toBe(ScmiStatus.SUCCESS); // discovery
+      }
+    });
+
+    it('should read every axis, each with its own generator', async () => {
+      await h.clock.advance(500); // x: sine at a quarter period, y a quarter later, z constant
+      expect(h.call(SENSOR, SensorMessageId.READING_GET, [3, 0]).words).toEqual([
+        500, 0, 500_000, 0, 0, 0, 500_000, 0, 9807, 0, 500_000, 0,
+      ]);
+      expect(h.platform.snapshot().sensors[3]?.reading).toBe(500); // the first axis
+      expect(h.call(SENSOR, SensorMessageId.READING_GET, [3, 0], 3).status).toBe(ScmiStatus.DENIED);
+    });
+
+    describe('with long axis names and many axes', () => {
+      let wide: Harness;
+      beforeEach(() => {
+        wide = new Harness({
+          vendor: 'v',
+          subVendor: 's',
+          implementationVersion: 0,
+          agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
+          sensors: [
+            {
+              name: 'array',
+              type: 2,
+              value: { kind: 'constant', value: 7 },
+              axes: [
+                { name: 'a-rather-long-axis-name' },
+                ...Array.from({ length: 7 }, (_, i) => ({ name: `t${i}`, type: 3 })),
+              ],
+              asyncRead: true,
+            },
+          ],
+        });
+        wide.connect(1);
+      });
+      afterEach(() => {
+        wide.close();
+      });
+
+      it('should announce extended axis names on the sensor and on the axis', () => {
+        const d = wide.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [0]);
+        expect(d.words[3]).toBe(2 | (1 << 8) | (1 << 9) | (8 << 16));
+        const { axes } = describeAxes(wide, 0);
+        expect(axes.map((a) => [a.low, a.high & 0xff, a.name])).toEqual([
+          [1 << 9, 2, 'a-rather-long-a'],
+          ...Array.from({ length: 7 }, (_, i) => [0, 3, `t${i}`]),
+        ]);
+        expect(axisNames(wide, 0).names[0]).toEqual([0, 'a-rather-long-axis-name']);
+      });
+
+      it('should answer PROTOCOL_ERROR when the readings do not fit the link', () => {
+        expect(wide.call(SENSOR, SensorMessageId.READING_GET, [0, 0]).status).toBe(
+          ScmiStatus.PROTOCOL_ERROR,
+        );
+        const big = new Harness(wide.platform.config);
+        big.connect(1, true, 4 + 8 * 16);
+        expect(big.call(SENSOR, SensorMessageId.READING_GET, [0, 0]).words).toHaveLength(32);
+        big.close();
+      });
+
+      it('should put every axis in the delayed response', async () => {
+        const big = new Harness(wide.platform.config);
+        const link = big.connect(1, true, 4 + 4 + 8 * 16);
+        expect(big.call(SENSOR, SensorMessageId.READING_GET, [0, 1]).status).toBe(0);
+        await big.clock.advance(1);
+        expect(link.messages[0]?.words.slice(0, 2)).toEqual([0, 0]); // status, sensor id
+        expect(link.messages[0]?.words).toHaveLength(2 + 8 * 4);
+        big.close();
+      });
+    });
+  });
+
+  describe('timestamps', () => {
+    it('should timestamp readings in µs since the platform started, while reporting is on', async () => {
+      await h.clock.advance(1234);
+      const interval = (1 << 16) | ((-1 & 0x1f) << 11); // 100 ms = 1 × 10^-1 s
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [3]).words).toEqual([interval | 3]);
+      const on = h.call(SENSOR, SensorMessageId.READING_GET, [3, 0]).words;
+      expect([on[2], on[3], on[6], on[10]]).toEqual([1_234_000, 0, 1_234_000, 1_234_000]);
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [3, 1]).status).toBe(0);
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [3]).words).toEqual([interval | 1]);
+      const off = h.call(SENSOR, SensorMessageId.READING_GET, [3, 0]).words;
+      expect([off[2], off[3], off[6], off[10]]).toEqual([0, 0, 0, 0]);
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [3, 3]).status).toBe(0);
+      expect(h.call(SENSOR, SensorMessageId.READING_GET, [3, 0]).words[2]).toBe(1_234_000);
+    });
+
+    it('should leave the timestamp words 0 on sensors without timestamps', async () => {
+      await h.clock.advance(100);
+      expect(h.call(SENSOR, SensorMessageId.READING_GET, [1, 0]).words.slice(2)).toEqual([0, 0]);
+    });
+
+    it('should scale timestamps by the configured exponent, into 64 bits', async () => {
+      const sensor = (timestampExponent: number): SensorConfig => ({
+        name: `ts${timestampExponent}`,
+        type: 2,
+        value: { kind: 'constant', value: 1 },
+        timestamps: true,
+        timestampExponent,
+        asyncRead: true,
+      });
+      const t = new Harness({
+        vendor: 'v',
+        subVendor: 's',
+        implementationVersion: 0,
+        agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
+        sensors: [sensor(-9), sensor(0), sensor(-16)],
+      });
+      const link = t.connect(1);
+      await t.clock.advance(1500);
+      const ts = (id: number): bigint => {
+        const w = t.call(SENSOR, SensorMessageId.READING_GET, [id, 0]).words;
+        return (BigInt(defined(w[3])) << 32n) | BigInt(defined(w[2]));
+      };
+      expect([ts(0), ts(1), ts(2)]).toEqual([1_500_000_000n, 1n, 15_000_000_000_000_000n]);
+      const d = t.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [0]).words;
+      expect((defined(d[2]) >>> 9) & 0x3f).toBe(1 | ((-9 & 0x1f) << 1));
+      t.send(1, SENSOR, SensorMessageId.READING_GET, [1, 1]);
+      await t.clock.advance(1);
+      expect(link.messages[0]?.words.slice(4)).toEqual([1, 0]); // 1.501 s → 1 s
+      t.close();
+    });
+  });
+
+  describe('update intervals', () => {
+    /** An interval entry (20:5 sec, 4:0 exponent) in ms. */
+    const entryMs = (w: number | undefined): number => {
+      const e = defined(w);
+      const exponent = (e & 0x10) !== 0 ? (e & 0x1f) - 32 : e & 0x1f;
+      return Number((((e >>> 5) & 0xffff) * 10 ** (exponent + 3)).toPrecision(12));
+    };
+    /** sensor_config bits 31:11 for `sec × 10^exponent` s, plus `low`. */
+    const cfg = (sec: number, exponent: number, low: number): number =>
+      ((sec << 16) | ((exponent & 0x1f) << 11) | low) >>> 0;
+    const setConfig = (hh: Harness, sensor: number, config: number, agent = 1): number =>
+      hh.call(SENSOR, SensorMessageId.CONFIG_SET, [sensor, config], agent).status;
+    const intervalOf = (hh: Harness, sensor: number): number | undefined =>
+      hh.platform.snapshot().sensors[sensor]?.updateIntervalMs;
+
+    describe('SENSOR_LIST_UPDATE_INTERVALS', () => {
+      it('should list discrete intervals in the wire form sec × 10^exponent', () => {
+        const a = h.call(SENSOR, SensorMessageId.LIST_UPDATE_INTERVALS, [3, 0]);
+        expect(a.words).toEqual([4, (1 << 5) | 30, (2 << 5) | 30, (5 << 5) | 30, (1 << 5) | 31]);
+        expect(a.words.slice(1).map(entryMs)).toEqual([10, 20, 50, 100]);
+      });
+
+      it('should split a list into parts counting the remaining ones in 31:16', () => {
+        const split = new Harness(config(), { behaviour: { multiPartMax: 3 } });
+        split.connect(1);
+        const first = split.call(SENSOR, SensorMessageId.LIST_UPDATE_INTERVALS, [3, 0]).words;
+        expect(first[0]).toBe(3 | (1 << 16));
+        const second = split.call(SENSOR, SensorMessageId.LIST_UPDATE_INTERVALS, [3, 3]).words;
+        expect(second.map((w, i) => (i === 0 ? w : entryMs(w)))).toEqual([1, 100]);
+        expect(split.call(SENSOR, SensorMessageId.LIST_UPDATE_INTERVALS, [3, 4]).words).toEqual([
+          0,
+        ]);
+        expect(split.call(SENSOR, SensorMessageId.LIST_UPDATE_INTERVALS, [3, 5]).status).toBe(
+          ScmiStatus.INVALID_PARAMETERS,
+        );
+        split.close();
+      });
+
+      it('should describe a range as one segmented triplet, whatever the index', () => {
+        for (const index of [0, 7]) {
+          const a = h.call(SENSOR, SensorMessageId.LIST_UPDATE_INTERVALS, [2, index]).words;
+          expect(a[0]).toBe(3 | (1 << 12));
+          expect(a.slice(1).map(entryMs)).toEqual([100, 1000, 100]);
+        }
+      });
+
+      it('should answer NOT_SUPPORTED without intervals, NOT_FOUND, PROTOCOL_ERROR; discovery for all', () => {
+        const list = (p: number[], agent = 1): number =>
+          h.call(SENSOR, SensorMessageId.LIST_UPDATE_INTERVALS, p, agent).status;
+        expect(list([0, 0])).toBe(ScmiStatus.NOT_SUPPORTED);
+        expect(list([4, 0])).toBe(ScmiStatus.NOT_FOUND);
+        expect(list([3])).toBe(ScmiStatus.PROTOCOL_ERROR);
+        expect(list([3, 0], 3)).toBe(ScmiStatus.SUCCESS);
+      });
+    });
+
+    describe('SENSOR_CONFIG_GET / SENSOR_CONFIG_SET', () => {
+      it('should report the interval in canonical form and set one given in any form', () => {
+        expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [2]).words).toEqual([cfg(5, -1, 1)]);
+        expect(setConfig(h, 3, cfg(20, -3, 3))).toBe(0); // 20 ms as 20 × 10^-3 s
+        expect(intervalOf(h, 3)).toBe(20);
+        expect(h.call(SENSOR, SensorMessageId.CONFIG_GET, [3]).words).toEqual([cfg(2, -2, 3)]);
+        expect(setConfig(h, 3, cfg(0, 5, 3))).toBe(0); // sec 0: keep the interval
+        expect(intervalOf(h, 3)).toBe(20);
+      });
+
+      it('should round down by default, up with bit 9, to the nearest with bit 10', () => {
+        const round = (sensor: number, ms: number, bits: number): number | undefined => {
+          expect(setConfig(h, sensor, cfg(ms, -3, 1 | bits))).toBe(0);
+          return intervalOf(h, sensor);
+        };
+        expect(round(3, 30, 0)).toBe(20);
+        expect(round(3, 30, 1 << 9)).toBe(50);
+        expect(round(3, 30, 1 << 10)).toBe(20);
+        expect(round(3, 40, 1 << 10)).toBe(50);
+        expect(round(3, 40, (1 << 10) | (1 << 9))).toBe(50); // bit 9 ignored with bit 10
+        expect(round(3, 35, 1 << 10)).toBe(20); // a tie goes down
+        expect(round(2, 250, 0)).toBe(200);
+        expect(round(2, 250, 1 << 9)).toBe(300);
+        expect(round(2, 250, 1 << 10)).toBe(200);
+        expect(round(2, 260, 1 << 10)).toBe(300);
+      });
+
+      it('should answer INVALID_PARAMETERS outside the supported intervals, and change nothing', () => {
+        expect(setConfig(h, 3, cfg(5, -3, 0))).toBe(ScmiStatus.INVALID_PARAMETERS);
+        expect(setConfig(h, 2, cfg(2, 0, 1 << 9))).toBe(ScmiStatus.INVALID_PARAMETERS);
+        expect(setConfig(h, 3, cfg(1, -16, 1 << 9))).toBe(ScmiStatus.INVALID_PARAMETERS);
+        expect(
+          h.platform
+            .snapshot()
+            .sensors.slice(2)
+            .map((x) => x.updateIntervalMs),
+        ).toEqual([500, 100]);
+        expect(h.platform.snapshot().sensors[3]?.enabled).toBe(true);
+      });
+    });
+
+    describe('SENSOR_CONTINUOUS_UPDATE_NOTIFY', () => {
+      const notify = (hh: Harness, sensor: number, on: number, agent = 1): number =>
+        hh.call(SENSOR, SensorMessageId.CONTINUOUS_UPDATE_NOTIFY, [sensor, on], agent).status;
+
+      it('should post SENSOR_UPDATE with every axis and timestamp on each interval', async () => {
+        const link = h.link(1);
+        expect(notify(h, 3, 1)).toBe(0);
+        expect(h.platform.subscriptions(1)).toEqual([
+          { protocolId: SENSOR, notificationId: SensorNotificationId.UPDATE, domainId: 3 },
+        ]);
+        await h.clock.advance(99);
+        expect(link.posted).toHaveLength(0);
+        await h.clock.advance(1);
+        const [update] = link.messages;
+        expect(update).toMatchObject({ type: 3, protocolId: SENSOR, messageId: 1, token: 0 });
+        const w = defined(update).words;
+        expect(w).toHaveLength(2 + 3 * 4);
+        expect([w[0], w[1], w[4], w[8], w[10], w[12]]).toEqual([
+          1, 3, 100_000, 100_000, 9807, 100_000,
+        ]);
+        await h.clock.advance(200);
+        expect(link.posted).toHaveLength(3);
+        expect(h.links.get(3)?.posted).toHaveLength(0);
+      });
+
+      it('should follow a new update interval at once', async () => {
+        const link = h.link(1);
+        notify(h, 2, 1);
+        await h.clock.advance(300);
+        expect(setConfig(h, 2, cfg(1, -1, 1))).toBe(0); // 100 ms
+        await h.clock.advance(100);
+        expect(link.posted).toHaveLength(1);
+        expect(decodePosted(defined(link.posted[0])).words.slice(0, 3)).toEqual([
+          1,
+          2,
+          sensorReading({ kind: 'ramp', from: 100, to: 3000, periodMs: 5000 }, 400, 1 + 2),
+        ]);
+        expect(link.messages[0]?.words).toHaveLength(2 + 4); // scalar, no timestamp
+      });
+
+      it('should pause while the sensor is disabled and stop on unsubscribe', async () => {
+        const link = h.link(1);
+        notify(h, 3, 1);
+        expect(h.platform.armedTimers).toBe(1);
+        expect(setConfig(h, 3, 0)).toBe(0);
+        expect(h.platform.armedTimers).toBe(0);
+        await h.clock.advance(500);
+        expect(link.posted).toHaveLength(0);
+        expect(setConfig(h, 3, 1)).toBe(0);
+        await h.clock.advance(100);
+        expect(link.posted).toHaveLength(1);
+        expect(notify(h, 3, 0)).toBe(0);
+        expect(h.platform.armedTimers).toBe(0);
+        expect(h.clock.armedTimers).toBe(0);
+      });
+
+      it('should cancel the timer when the agent disconnects or resets its configuration', () => {
+        notify(h, 3, 1);
+        h.connection(1).disconnect();
+        expect(h.platform.armedTimers).toBe(0);
+        expect(h.clock.armedTimers).toBe(0);
+        h.connect(1);
+        notify(h, 3, 1);
+        expect(h.platform.armedTimers).toBe(1);
+        expect(h.call(ScmiProtocolId.BASE, 0xb, [1, 0]).status).toBe(0);
+        expect(h.platform.armedTimers).toBe(0);
+      });
+
+      it('should serve several subscribers from one timer, each with its own agent_id', async () => {
+        const base = createDefaultPlatformConfig();
+        const two = new Harness({
+          ...base,
+          agents: [...base.agents, { id: 4, name: 'other', protocols: ['sensor'] }],
+        });
+        two.connect(1);
+        two.connect(4);
+        notify(two, 3, 1);
+        notify(two, 3, 1, 4);
+        expect(two.platform.armedTimers).toBe(1);
+        await two.clock.advance(100);
+        expect(two.link(1).messages.map((m) => m.words[0])).toEqual([1]);
+        expect(two.link(4).messages.map((m) => m.words[0])).toEqual([4]);
+        two.connection(4).disconnect();
+        expect(two.platform.armedTimers).toBe(1);
+        two.close();
+      });
+
+      it('should count updates that post refuses and keep going', async () => {
+        notify(h, 3, 1);
+        h.link(1).accept = () => false;
+        await h.clock.advance(300);
+        expect(h.platform.counters.notificationsDropped).toBe(3);
+        expect(h.platform.armedTimers).toBe(1);
+      });
+
+      it('should reject sensors without intervals, denied ones, bad flags and sizes', () => {
+        expect(notify(h, 0, 1)).toBe(ScmiStatus.NOT_SUPPORTED);
+        expect(notify(h, 4, 1)).toBe(ScmiStatus.NOT_FOUND);
+        expect(notify(h, 3, 1, 3)).toBe(ScmiStatus.DENIED);
+        expect(notify(h, 3, 2)).toBe(ScmiStatus.INVALID_PARAMETERS);
+        expect(h.call(SENSOR, SensorMessageId.CONTINUOUS_UPDATE_NOTIFY, [3]).status).toBe(
+          ScmiStatus.PROTOCOL_ERROR,
+        );
+        expect(h.platform.armedTimers).toBe(0);
+      });
+
+      it('should be neither advertised nor accepted without a P2A channel', () => {
+        const noP2a = new Harness(config());
+        noP2a.connect(1, false);
+        expect(notify(noP2a, 3, 1)).toBe(ScmiStatus.NOT_SUPPORTED);
+        expect(noP2a.call(SENSOR, 0x2, [0xb]).status).toBe(ScmiStatus.NOT_FOUND);
+        const d = noP2a.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [3]).words;
+        expect(defined(d[2]) & (1 << 30)).toBe(0);
+        noP2a.close();
+      });
     });
   });
 });

@@ -18,7 +18,14 @@ describe('System power protocol (0x12)', () => {
   it('should report version 1.0, warm reset and suspend support', () => {
     expect(h.call(SYSTEM, 0x0).words).toEqual([0x10000]);
     expect(h.call(SYSTEM, 0x1).words).toEqual([0xc0000000]);
-    expect(h.call(SYSTEM, 0x2, [SystemPowerMessageId.STATE_NOTIFY]).status).toBe(0);
+    for (const id of [
+      SystemPowerMessageId.STATE_SET,
+      SystemPowerMessageId.STATE_GET,
+      SystemPowerMessageId.STATE_NOTIFY,
+      0x10, // NEGOTIATE_PROTOCOL_VERSION
+    ]) {
+      expect(h.call(SYSTEM, 0x2, [id]).words).toEqual([0]);
+    }
     expect(h.call(SYSTEM, 0x2, [6]).status).toBe(ScmiStatus.NOT_FOUND);
   });
 

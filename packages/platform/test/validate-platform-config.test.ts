@@ -80,6 +80,9 @@ const cases: [string, string, unknown][] = [
   ['performanceDomains[0].canSetLevel', 'performanceDomains[0].canSetLevel', 0],
   ['performancePowerInMilliwatts', 'performancePowerInMilliwatts', 'mW'],
   ['clocks[0].rates.step', 'clocks[0].rates.step', 0],
+  ['clocks[0].canSetState', 'clocks[0].canSetState', 'no'],
+  ['clocks[0].canSetParent', 'clocks[0].canSetParent', 0],
+  ['clocks[0].canSetRate', 'clocks[0].canSetRate', null],
   ['clocks[0].rates.max', 'clocks[0].rates.max', 1],
   ['clocks[0].rates.min', 'clocks[0].rates.min', -1],
   ['clocks[0].rates.typo', 'clocks[0].rates.typo', 1],
@@ -95,7 +98,39 @@ const cases: [string, string, unknown][] = [
   ['clocks[0].parent', 'clocks[0].parent', 1],
   ['clocks[0].enableLatencyUs', 'clocks[0].enableLatencyUs', -1],
   ['clocks[0].name', 'clocks[0].name', 'x'.repeat(64)],
-  ['sensors[0].name', 'sensors[0].name', 'x'.repeat(16)],
+  ['sensors[0].name', 'sensors[0].name', 'x'.repeat(64)],
+  ['sensors[3].axes', 'sensors[3].axes', []],
+  ['sensors[3].axes', 'sensors[3].axes', Array.from({ length: 64 }, (_, i) => ({ name: `a${i}` }))],
+  ['sensors[3].axes[0]', 'sensors[3].axes[0]', 'x'],
+  ['sensors[3].axes[1].name', 'sensors[3].axes[1].name', 'y'.repeat(64)],
+  ['sensors[3].axes[1].type', 'sensors[3].axes[1].type', -1],
+  ['sensors[3].axes[1].unitExponent', 'sensors[3].axes[1].unitExponent', 16],
+  ['sensors[3].axes[1].value.kind', 'sensors[3].axes[1].value', { kind: 'noise' }],
+  ['sensors[3].axes[1].typo', 'sensors[3].axes[1].typo', 1],
+  ['sensors[3].tripPoints', 'sensors[3].tripPoints', 1],
+  ['sensors[3].timestamps', 'sensors[3].timestamps', 'yes'],
+  ['sensors[3].timestampExponent', 'sensors[3].timestampExponent', 16],
+  ['sensors[0].timestampExponent', 'sensors[0].timestampExponent', -3],
+  ['sensors[3].updateIntervalsMs', 'sensors[3].updateIntervalsMs', []],
+  ['sensors[3].updateIntervalsMs', 'sensors[3].updateIntervalsMs', 'fast'],
+  ['sensors[3].updateIntervalsMs[1]', 'sensors[3].updateIntervalsMs', [10, 5]],
+  ['sensors[3].updateIntervalsMs[0]', 'sensors[3].updateIntervalsMs', [0]],
+  ['sensors[3].updateIntervalsMs[0]', 'sensors[3].updateIntervalsMs', [0.0001]],
+  ['sensors[3].updateIntervalsMs[0]', 'sensors[3].updateIntervalsMs', [65536]],
+  [
+    'sensors[3].updateIntervalsMs.max',
+    'sensors[3].updateIntervalsMs',
+    { min: 10, max: 5, step: 1 },
+  ],
+  [
+    'sensors[3].updateIntervalsMs.step',
+    'sensors[3].updateIntervalsMs',
+    { min: 1, max: 2, step: 0 },
+  ],
+  ['sensors[3].updateIntervalsMs.typo', 'sensors[3].updateIntervalsMs', { min: 1, typo: 1 }],
+  ['sensors[3].updateIntervalMs', 'sensors[3].updateIntervalMs', 15],
+  ['sensors[2].updateIntervalMs', 'sensors[2].updateIntervalMs', 150],
+  ['sensors[0].updateIntervalMs', 'sensors[0].updateIntervalMs', 10],
   ['sensors[0].type', 'sensors[0].type', 256],
   ['sensors[0].unitExponent', 'sensors[0].unitExponent', 16],
   ['sensors[0].tripPoints', 'sensors[0].tripPoints', 300],
@@ -162,6 +197,9 @@ describe(validatePlatformConfig, () => {
       enabled: true,
       parents: [],
       enableLatencyUs: 0,
+      canSetState: true,
+      canSetParent: true,
+      canSetRate: true,
     });
     expect(config.powerDomains?.[0]).toEqual({
       name: 'p',
@@ -186,6 +224,49 @@ describe(validatePlatformConfig, () => {
       value: { phase: 0 },
     });
     expect(config.resetDomains?.[0]).toEqual({ name: 'r', asyncReset: false });
+  });
+
+  it('should default the update interval to the shortest, and accept µs and ranges', () => {
+    const sensor = (updateIntervalsMs: unknown): unknown => ({
+      name: 's',
+      type: 1,
+      value: { kind: 'constant', value: 0 },
+      updateIntervalsMs,
+    });
+    const config = validatePlatformConfig({
+      vendor: 'v',
+      subVendor: 's',
+      implementationVersion: 1,
+      agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
+      sensors: [sensor([0.5, 1.25, 65_535_000]), sensor({ min: 0.001, max: 10, step: 0.001 })],
+    });
+    expect(config.sensors?.map((x) => x.updateIntervalMs)).toEqual([0.5, 0.001]);
+  });
+
+  it("should default each axis to its sensor's type, unit exponent and value", () => {
+    const value = { kind: 'constant', value: 5 } as const;
+    const config = validatePlatformConfig({
+      vendor: 'v',
+      subVendor: 's',
+      implementationVersion: 1,
+      agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
+      sensors: [
+        {
+          name: 'imu',
+          type: 0x59,
+          unitExponent: -3,
+          value,
+          axes: [
+            { name: 'x' },
+            { name: 'y', type: 2, unitExponent: 1, value: { ...value, value: 6 } },
+          ],
+        },
+      ],
+    });
+    expect(config.sensors?.[0]?.axes).toEqual([
+      { name: 'x', type: 0x59, unitExponent: -3, value },
+      { name: 'y', type: 2, unitExponent: 1, value: { kind: 'constant', value: 6 } },
+    ]);
   });
 
   it('should reject a value that is not an object', () => {

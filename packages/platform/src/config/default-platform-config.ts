@@ -12,7 +12,8 @@ const MHZ = 1_000_000;
  * `cpu-cluster0` (4 levels), 1 `gpu` (3 levels); clocks 0 `cpu-pll` (range 200–2000 MHz, step
  * 100 MHz), 1 `uart` (list), 2 `gpu-core` (list, parents 0 and 3), 3 `periph-pll` (fixed);
  * sensors 0 `soc-temp` (sine, 2 trip points, async), 1 `cpu-volt` (sequence), 2 `gpu-current`
- * (ramp); resets 0 `gpu` (async), 1 `usb`, 2 `uart`. Devices 0 `cpu`, 1 `gpu`, 2 `uart` group them.
+ * (ramp, update intervals 100–1000 ms), 3 `imu-accelerometer` (extended name, axes x, y, z,
+ * timestamps in µs, update intervals 10/20/50/100 ms); resets 0 `gpu` (async), 1 `usb`, 2 `uart`. Devices 0 `cpu`, 1 `gpu`, 2 `uart` group them.
  * Returns a fresh, validated, frozen object each time.
  *
  * @example
@@ -118,6 +119,25 @@ export function createDefaultPlatformConfig(): PlatformConfig {
         unitExponent: -3,
         value: { kind: 'ramp', from: 100, to: 3000, periodMs: 5000 },
         tripPoints: 1,
+        updateIntervalsMs: { min: 100, max: 1000, step: 100 },
+        updateIntervalMs: 500,
+      },
+      {
+        name: 'imu-accelerometer',
+        type: 0x59, // m/s²
+        unitExponent: -3,
+        value: { kind: 'constant', value: 0 },
+        axes: [
+          { name: 'x', value: { kind: 'sine', offset: 0, amplitude: 500, periodMs: 2000 } },
+          {
+            name: 'y',
+            value: { kind: 'sine', offset: 0, amplitude: 500, periodMs: 2000, phase: 0.25 },
+          },
+          { name: 'z', value: { kind: 'constant', value: 9807 } },
+        ],
+        timestamps: true,
+        updateIntervalsMs: [10, 20, 50, 100],
+        updateIntervalMs: 100,
       },
     ],
     resetDomains: [

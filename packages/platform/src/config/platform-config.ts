@@ -73,6 +73,21 @@ export interface ClockConfig {
   readonly parent?: number;
   /** CLOCK_ATTRIBUTES clock_enable_latency in µs; default 0. */
   readonly enableLatencyUs?: number;
+  /**
+   * Whether agents may enable and disable the clock (CLOCK_CONFIG_SET); default true. Else a state
+   * change is DENIED and CLOCK_GET_PERMISSIONS bit 31 is clear.
+   */
+  readonly canSetState?: boolean;
+  /**
+   * Whether agents may change the parent (CLOCK_PARENT_SET); default true. Else it is DENIED and
+   * CLOCK_GET_PERMISSIONS bit 30 is clear (also clear for a clock without parents).
+   */
+  readonly canSetParent?: boolean;
+  /**
+   * Whether agents may change the rate (CLOCK_RATE_SET); default true. Else it is DENIED and
+   * CLOCK_GET_PERMISSIONS bit 29 is clear.
+   */
+  readonly canSetRate?: boolean;
 }
 
 /** One performance level of a performance domain. */
@@ -197,9 +212,40 @@ export interface SequenceSensorValue {
 export type SensorValueGenerator =
   ConstantSensorValue | RampSensorValue | SineSensorValue | SequenceSensorValue;
 
+/**
+ * A range of sensor update intervals in ms: every `min + k × step` up to `max`, reported by
+ * SENSOR_LIST_UPDATE_INTERVALS as one segmented triplet.
+ */
+export interface SensorIntervalRange {
+  /** Shortest interval in ms, > 0. */
+  readonly min: number;
+  /** Longest interval in ms, ≥ min. */
+  readonly max: number;
+  /** Step in ms, > 0. */
+  readonly step: number;
+}
+
+/**
+ * One axis of a multi-axis sensor (SENSOR_AXIS_DESCRIPTION_GET). Its id is its index in
+ * {@link SensorConfig.axes}; its reading is reported in that order.
+ */
+export interface SensorAxisConfig {
+  /** Name, at most 63 bytes (longer than 15: announced as an extended axis name). */
+  readonly name: string;
+  /** The SCMI type/unit code of the axis, 0 … 255; default the sensor's. */
+  readonly type?: number;
+  /** Signed power-of-ten exponent of the axis unit, −16 … 15; default the sensor's. */
+  readonly unitExponent?: number;
+  /**
+   * How the axis reading evolves; default the sensor's generator. Noise without its own seed uses
+   * the platform seed plus the sensor id plus 65536 × the axis id.
+   */
+  readonly value?: SensorValueGenerator;
+}
+
 /** A sensor (protocol 0x15). Its id is its index in {@link PlatformConfig.sensors}. */
 export interface SensorConfig {
-  /** Name, at most 15 bytes. */
+  /** Name, at most 63 bytes (longer than 15: announced as an extended name, SENSOR_NAME_GET). */
   readonly name: string;
   /** The SCMI sensor type/unit code (attributes_high 7:0), 0 … 255 (e.g. 2 = °C, 5 = V, 6 = A). */
   readonly type: number;
@@ -215,6 +261,30 @@ export interface SensorConfig {
   readonly readLatencyMs?: number;
   /** Whether the sensor starts enabled (SENSOR_CONFIG bit 0); default true. */
   readonly enabled?: boolean;
+  /**
+   * The axes of a multi-axis sensor, 1 … 63; absent = a scalar sensor. Trip points are for scalar
+   * sensors only.
+   */
+  readonly axes?: readonly SensorAxisConfig[];
+  /**
+   * Whether readings are timestamped (attributes_low bit 9); default false. Timestamp reporting
+   * (SENSOR_CONFIG bit 1) then starts enabled; a timestamp is the time since the platform started.
+   */
+  readonly timestamps?: boolean;
+  /**
+   * Signed power-of-ten exponent of the timestamp unit in seconds (attributes_low 14:10), −16 … 15;
+   * default −6 (µs). Only with `timestamps`.
+   */
+  readonly timestampExponent?: number;
+  /**
+   * The update intervals the sensor supports, in ms: an ascending list or a range. Each must be a
+   * whole number of µs whose wire form `sec × 10^exponent` s fits (sec ≤ 65535 after folding
+   * trailing zeros into the exponent). A sensor with update intervals supports continuous updates:
+   * SENSOR_UPDATE every interval to subscribed agents while it is enabled. Absent = none.
+   */
+  readonly updateIntervalsMs?: readonly number[] | SensorIntervalRange;
+  /** The initial update interval in ms; default the shortest. Only with `updateIntervalsMs`. */
+  readonly updateIntervalMs?: number;
 }
 
 /** A reset domain (protocol 0x16). Its id is its index in {@link PlatformConfig.resetDomains}. */

@@ -23,16 +23,21 @@ import type {
   PlatformProtocolName,
   PowerDomainConfig,
   ResetDomainConfig,
+  SensorAxisConfig,
   SensorConfig,
+  SensorIntervalRange,
   SensorNoiseConfig,
   SensorValueGenerator,
   SystemPowerConfig,
 } from './platform-config.js';
+import { intervalToWire } from '../protocols/sensor/update-interval.js';
 
 const U32 = 0xffffffff;
 const MAX_DOMAINS = 0xffff;
 const SHORT_NAME = 15;
 const LONG_NAME = 63;
+/** SENSOR_DESCRIPTION_GET attributes_high 21:16: at most 63 axes. */
+const MAX_AXES = 63;
 const GENERIC_ON = 0;
 const GENERIC_OFF = 0x40000000;
 
@@ -300,6 +305,9 @@ function clock(value: unknown, path: string): ClockConfig {
     'parents',
     'parent',
     'enableLatencyUs',
+    'canSetState',
+    'canSetParent',
+    'canSetRate',
   ]);
   const rp = join(path, 'rates');
   let rates: ClockConfig['rates'];
@@ -342,6 +350,9 @@ function clock(value: unknown, path: string): ClockConfig {
     parents,
     ...(parent === undefined ? {} : { parent }),
     enableLatencyUs: optionalInt(o.enableLatencyUs, join(path, 'enableLatencyUs'), 0, U32, 0),
+    canSetState: bool(o.canSetState, join(path, 'canSetState'), true),
+    canSetParent: bool(o.canSetParent, join(path, 'canSetParent'), true),
+    canSetRate: bool(o.canSetRate, join(path, 'canSetRate'), true),
   };
 }
 
@@ -376,20 +387,134 @@ function sensor(value: unknown, path: string): SensorConfig {
     'asyncRead',
     'readLatencyMs',
     'enabled',
+    'axes',
+    'timestamps',
+    'timestampExponent',
+    'updateIntervalsMs',
+    'updateIntervalMs',
   ]);
   const readLatencyMs =
     o.readLatencyMs === undefined
       ? undefined
       : num(o.readLatencyMs, join(path, 'readLatencyMs'), 0);
+  const type = int(o.type, join(path, 'type'), 0, 255);
+  const unitExponent = optionalInt(o.unitExponent, join(path, 'unitExponent'), -16, 15, 0);
+  const gen = generator(o.value, join(path, 'value'));
+  const tripPoints = optionalInt(o.tripPoints, join(path, 'tripPoints'), 0, 255, 0);
+  const ap = join(path, 'axes');
+  const axes = optionalArray(o.axes, ap, 1, MAX_AXES)?.map((a, i) =>
+    axis(a, join(ap, i), type, unitExponent, gen),
+  );
+  if (axes !== undefined && tripPoints > 0) {
+    fail(join(path, 'tripPoints'), 'trip points are for scalar sensors only (this one has axes)');
+  }
+  const timestamps = bool(o.timestamps, join(path, 'timestamps'), false);
+  if (!timestamps && o.timestampExponent !== undefined) {
+    fail(join(path, 'timestampExponent'), 'needs timestamps: true');
+  }
+  const updates = updateIntervals(o, path);
   return {
-    name: name(o.name, join(path, 'name'), SHORT_NAME),
-    type: int(o.type, join(path, 'type'), 0, 255),
-    unitExponent: optionalInt(o.unitExponent, join(path, 'unitExponent'), -16, 15, 0),
-    value: generator(o.value, join(path, 'value')),
-    tripPoints: optionalInt(o.tripPoints, join(path, 'tripPoints'), 0, 255, 0),
+    name: name(o.name, join(path, 'name'), LONG_NAME),
+    type,
+    unitExponent,
+    value: gen,
+    tripPoints,
     asyncRead: bool(o.asyncRead, join(path, 'asyncRead'), false),
     ...(readLatencyMs === undefined ? {} : { readLatencyMs }),
     enabled: bool(o.enabled, join(path, 'enabled'), true),
+    ...(axes === undefined ? {} : { axes }),
+    ...updates,
+    timestamps,
+    ...(timestamps
+      ? {
+          timestampExponent: optionalInt(
+            o.timestampExponent,
+            join(path, 'timestampExponent'),
+            -16,
+            15,
+            -6,
+          ),
+        }
+      : {}),
+  };
+}
+
+/** Reads one update interval in ms: positive, whole µs, representable on the wire. */
+function interval(value: unknown, path: string): number {
+  const ms = num(value, path, 0);
+  const us = Math.round(ms * 1000);
+  if (ms === 0 || Math.abs(ms * 1000 - us) > 1e-6 || intervalToWire(us) === undefined) {
+    fail(path, `must be a positive whole number of µs that fits sec × 10^exponent (sec ≤ 65535)`);
+  }
+  return ms;
+}
+
+function updateIntervals(
+  o: Plain,
+  path: string,
+): Pick<SensorConfig, 'updateIntervalsMs' | 'updateIntervalMs'> {
+  const lp = join(path, 'updateIntervalsMs');
+  const ip = join(path, 'updateIntervalMs');
+  if (o.updateIntervalsMs === undefined) {
+    if (o.updateIntervalMs !== undefined) fail(ip, 'needs updateIntervalsMs');
+    return {};
+  }
+  let intervals: readonly number[] | SensorIntervalRange;
+  if (Array.isArray(o.updateIntervalsMs)) {
+    const list = array(o.updateIntervalsMs, lp, 1, MAX_DOMAINS).map((v, i) =>
+      interval(v, join(lp, i)),
+    );
+    list.forEach((v, i) => {
+      const prev = list[i - 1];
+      if (prev !== undefined && v <= prev) fail(join(lp, i), 'intervals must ascend strictly');
+    });
+    intervals = list;
+  } else {
+    const r = object(o.updateIntervalsMs, lp, ['min', 'max', 'step']);
+    const min = interval(r.min, join(lp, 'min'));
+    const max = interval(r.max, join(lp, 'max'));
+    if (max < min) fail(join(lp, 'max'), 'must not be below min');
+    intervals = { min, max, step: interval(r.step, join(lp, 'step')) };
+  }
+  const lowest = isIntervalList(intervals) ? (intervals[0] as number) : intervals.min;
+  const initial = o.updateIntervalMs === undefined ? lowest : interval(o.updateIntervalMs, ip);
+  if (!isSupportedInterval(intervals, initial)) fail(ip, `${initial} is not a supported interval`);
+  return { updateIntervalsMs: intervals, updateIntervalMs: initial };
+}
+
+/** Whether `ms` is one of the update intervals (compared in whole µs). @internal */
+export function isSupportedInterval(
+  intervals: readonly number[] | SensorIntervalRange,
+  ms: number,
+): boolean {
+  const us = Math.round(ms * 1000);
+  if (isIntervalList(intervals)) return intervals.some((v) => Math.round(v * 1000) === us);
+  const [min, max, step] = [intervals.min, intervals.max, intervals.step].map((v) =>
+    Math.round(v * 1000),
+  ) as [number, number, number];
+  return us >= min && us <= max && (us - min) % step === 0;
+}
+
+/** Narrows a sensor's update intervals to the list form. @internal */
+export function isIntervalList(
+  intervals: readonly number[] | SensorIntervalRange,
+): intervals is readonly number[] {
+  return Array.isArray(intervals);
+}
+
+function axis(
+  input: unknown,
+  path: string,
+  type: number,
+  unitExponent: number,
+  generatorOf: SensorValueGenerator,
+): SensorAxisConfig {
+  const o = object(input, path, ['name', 'type', 'unitExponent', 'value']);
+  return {
+    name: name(o.name, join(path, 'name'), LONG_NAME),
+    type: optionalInt(o.type, join(path, 'type'), 0, 255, type),
+    unitExponent: optionalInt(o.unitExponent, join(path, 'unitExponent'), -16, 15, unitExponent),
+    value: o.value === undefined ? generatorOf : generator(o.value, join(path, 'value')),
   };
 }
 

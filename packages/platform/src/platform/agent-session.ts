@@ -38,6 +38,8 @@ export class AgentSession {
   readonly #domains = new Map<PlatformDomainProtocol, Set<number>>();
   readonly #counts: Record<PlatformDomainProtocol, number>;
   readonly #subscriptions = new Set<string>();
+  /** protocol id → version chosen with NEGOTIATE_PROTOCOL_VERSION. */
+  readonly #versions = new Map<number, number>();
 
   public constructor(config: PlatformAgentConfig, platform: PlatformConfig) {
     this.id = config.id;
@@ -96,6 +98,21 @@ export class AgentSession {
   /** Drops every subscription. */
   public clearSubscriptions(): void {
     this.#subscriptions.clear();
+  }
+
+  /** The version the agent negotiated for a protocol, if it did. */
+  public negotiatedVersion(protocolId: number): number | undefined {
+    return this.#versions.get(protocolId);
+  }
+
+  /** Records the version the agent negotiated for a protocol. */
+  public negotiate(protocolId: number, version: number): void {
+    this.#versions.set(protocolId, version);
+  }
+
+  /** Forgets every negotiated version (the agent disconnected). */
+  public clearVersions(): void {
+    this.#versions.clear();
   }
 }
 

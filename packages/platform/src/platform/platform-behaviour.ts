@@ -37,6 +37,11 @@ export interface PlatformBehaviour {
   readonly maxPendingAsync?: number;
   /** How often sensors are sampled for trip points while any is armed, in ms; default 10. */
   readonly sensorPollMs?: number;
+  /**
+   * Whether every protocol implements NEGOTIATE_PROTOCOL_VERSION (0x10, SCMI v3.2); default true.
+   * False emulates firmware older than SCMI v3.2: the message is unknown.
+   */
+  readonly versionNegotiation?: boolean;
 }
 
 /** A {@link PlatformBehaviour} with every default filled in. */
@@ -61,6 +66,7 @@ export function resolvePlatformBehaviour(b: PlatformBehaviour = {}): ResolvedPla
     multiPartMax: b.multiPartMax ?? Number.MAX_SAFE_INTEGER,
     maxPendingAsync: b.maxPendingAsync ?? 8,
     sensorPollMs: b.sensorPollMs ?? 10,
+    versionNegotiation: b.versionNegotiation ?? true,
   };
   if (!['not-found', 'not-supported'].includes(r.unknownMessage)) {
     throw new ScmiConfigError('behaviour.unknownMessage', 'must be not-found or not-supported');
@@ -74,6 +80,9 @@ export function resolvePlatformBehaviour(b: PlatformBehaviour = {}): ResolvedPla
   check('multiPartMax', r.multiPartMax, 1, true);
   check('maxPendingAsync', r.maxPendingAsync, 1, true, 255);
   check('sensorPollMs', r.sensorPollMs, 0.001, false);
+  if (typeof r.versionNegotiation !== 'boolean') {
+    throw new ScmiConfigError('behaviour.versionNegotiation', 'must be a boolean');
+  }
   return r;
 }
 

@@ -1,4 +1,5 @@
 import {
+  CommonMessageId,
   MSG_HEADER_SIZE,
   MSG_STATUS_SIZE,
   PayloadReader,
@@ -54,6 +55,7 @@ const COMMAND: number = ScmiMessageType.COMMAND;
 const SUCCESS: number = ScmiStatus.SUCCESS;
 const BASE: number = ScmiProtocolId.BASE;
 const DEFAULT_HOLD_MS = 100;
+const NEGOTIATE: number = CommonMessageId.NEGOTIATE_PROTOCOL_VERSION;
 
 interface Held {
   readonly bytes: Uint8Array;
@@ -67,6 +69,27 @@ function rewriteHeader(bytes: Uint8Array, edit: (word: number) => number): void 
 
 function sizeOk(size: MessageHandler['size'], n: number): boolean {
   return typeof size === 'number' ? n === size : size.includes(n);
+}
+
+/** The handler of `messageId` when the message exists in protocol version `version`. */
+function messageOf(
+  server: ProtocolServer,
+  messageId: number,
+  version: number,
+): MessageHandler | undefined {
+  const handler = server.messages.get(messageId);
+  return handler === undefined || (handler.since ?? 0) > version ? undefined : handler;
+}
+
+/**
+ * Whether a server speaks `version`: its own major with a minor up to its own (minor versions only
+ * add, as NXP's System Manager checks: `imx-sm` `*NegotiateProtocolVersion`), or one of its
+ * declared older versions.
+ */
+function speaks(server: ProtocolServer, version: number): boolean {
+  const own = server.version;
+  const sameMajor = version >>> 16 === own >>> 16 && (version & 0xffff) <= (own & 0xffff);
+  return sameMajor || (server.olderVersions ?? []).includes(version);
 }
 
 /**
@@ -257,6 +280,7 @@ export class PlatformEngine implements PlatformServices {
 
   #disconnect(session: AgentSession): void {
     session.link = undefined;
+    session.clearVersions();
     for (const key of [...this.#held.keys()]) {
       if (key.startsWith(`${session.id}:`)) this.#held.delete(key);
     }
@@ -312,10 +336,11 @@ export class PlatformEngine implements PlatformServices {
       link,
       headerWord: word,
       r: new PayloadReader(payload),
+      version: session.negotiatedVersion(protocolId) ?? server.version,
     };
     const common = this.#common(server, req, messageId, payload.byteLength);
     if (common !== undefined) return common;
-    const handler = server.messages.get(messageId);
+    const handler = messageOf(server, messageId, req.version);
     if (handler === undefined) {
       return fail(
         this.behaviour.unknownMessage === 'not-found'
@@ -334,27 +359,39 @@ export class PlatformEngine implements PlatformServices {
     }
   }
 
-  /** PROTOCOL_VERSION, PROTOCOL_ATTRIBUTES, PROTOCOL_MESSAGE_ATTRIBUTES; undefined for others. */
+  /**
+   * PROTOCOL_VERSION (the version in force for the agent), PROTOCOL_ATTRIBUTES,
+   * PROTOCOL_MESSAGE_ATTRIBUTES and NEGOTIATE_PROTOCOL_VERSION; undefined for the others.
+   */
   #common(
     server: ProtocolServer,
     req: PlatformRequest,
     messageId: number,
     size: number,
   ): Reply | undefined {
+    const negotiation = this.behaviour.versionNegotiation;
     switch (messageId) {
-      case 0x0:
-        return size === 0 ? ok(words(server.version)) : fail(ScmiStatus.PROTOCOL_ERROR);
-      case 0x1:
+      case CommonMessageId.PROTOCOL_VERSION:
+        return size === 0 ? ok(words(req.version)) : fail(ScmiStatus.PROTOCOL_ERROR);
+      case CommonMessageId.PROTOCOL_ATTRIBUTES:
         return size === 0 ? server.attributes(req) : fail(ScmiStatus.PROTOCOL_ERROR);
-      case 0x2: {
+      case CommonMessageId.PROTOCOL_MESSAGE_ATTRIBUTES: {
         if (size !== 4) return fail(ScmiStatus.PROTOCOL_ERROR);
         const asked = req.r.u32();
-        if (asked <= 0x2) return ok(words(0));
-        const handler = server.messages.get(asked);
+        if (asked <= 0x2 || (negotiation && asked === NEGOTIATE)) return ok(words(0));
+        const handler = messageOf(server, asked, req.version);
         if (handler === undefined || (handler.p2a === true && !req.link.p2a)) {
           return fail(ScmiStatus.NOT_FOUND);
         }
         return ok(words(handler.attributes ?? 0));
+      }
+      case NEGOTIATE: {
+        if (!negotiation) return undefined;
+        if (size !== 4) return fail(ScmiStatus.PROTOCOL_ERROR);
+        const version = req.r.u32();
+        if (!speaks(server, version)) return fail(ScmiStatus.NOT_SUPPORTED);
+        req.agent.negotiate(server.id, version);
+        return ok();
       }
       default:
         return undefined;

@@ -22,8 +22,10 @@ export interface PerformanceSnapshot {
 export interface SensorSnapshot {
   /** Whether the sensor is enabled (SENSOR_CONFIG bit 0). */
   readonly enabled: boolean;
-  /** The reading now. */
+  /** The reading now (of the first axis for a multi-axis sensor). */
   readonly reading: number;
+  /** The update interval in ms, or undefined for a sensor without update intervals. */
+  readonly updateIntervalMs: number | undefined;
 }
 
 /** The state of one reset domain. */

@@ -45,7 +45,9 @@ export interface ScmiPlatformOptions {
  *
  * Protocols: Base 0x10 (v2.0), Power 0x11 (v3.0), System power 0x12 (v1.0), Performance 0x13
  * (v3.0), Clock 0x14 (v3.0), Sensor 0x15 (v3.0), Reset 0x16 (v3.0); a protocol is implemented when
- * the configuration gives it domains.
+ * the configuration gives it domains. Each answers NEGOTIATE_PROTOCOL_VERSION for its own major (a
+ * minor up to its own) and Base also for 1.0; the negotiated version applies to that agent until it
+ * disconnects (PROTOCOL_VERSION, which messages exist, version-dependent layouts).
  *
  * Contract and choices:
  * - A request shorter than a header, with a bad header (reserved bits, type 1) or not a command is
@@ -198,6 +200,7 @@ export class ScmiPlatform implements ScmiPlatformPort {
       sensors: this.#sensor.enabled().map((enabled, id) => ({
         enabled,
         reading: this.#sensor.reading(id),
+        updateIntervalMs: this.#sensor.updateIntervals()[id],
       })),
       resetDomains: this.#reset.states(),
     };

@@ -20,6 +20,11 @@ export interface PlatformRequest {
   readonly headerWord: number;
   /** A bounds-checked reader over the payload (its size was already checked). */
   readonly r: PayloadReader;
+  /**
+   * The protocol version in force for this agent: the server's own, or the one the agent chose
+   * with NEGOTIATE_PROTOCOL_VERSION. Layouts that changed between versions follow it.
+   */
+  readonly version: number;
 }
 
 /** One implemented message of a protocol. @internal */
@@ -33,6 +38,11 @@ export interface MessageHandler {
   readonly p2a?: boolean;
   /** PROTOCOL_MESSAGE_ATTRIBUTES value; default 0. */
   readonly attributes?: number;
+  /**
+   * The first protocol version that has the message; with an older negotiated version the message
+   * is unknown (and PROTOCOL_MESSAGE_ATTRIBUTES says NOT_FOUND). Default: every version.
+   */
+  readonly since?: number;
   /** Processes the command. May throw only on a platform bug (answered GENERIC_ERROR). */
   run(req: PlatformRequest): Reply;
 }
@@ -41,8 +51,13 @@ export interface MessageHandler {
 export interface ProtocolServer {
   /** The protocol id. */
   readonly id: number;
-  /** PROTOCOL_VERSION. */
+  /** PROTOCOL_VERSION: the newest version the server speaks. */
   readonly version: number;
+  /**
+   * Versions of an older major the server also speaks after NEGOTIATE_PROTOCOL_VERSION (every minor
+   * of its own major up to its own is always accepted).
+   */
+  readonly olderVersions?: readonly number[];
   /** Messages other than 0x0–0x2 (which the engine answers). */
   readonly messages: ReadonlyMap<number, MessageHandler>;
   /** PROTOCOL_ATTRIBUTES for this agent. */

@@ -17,14 +17,19 @@ import { BaseMessageId, BaseNotificationId } from './base-message-id.js';
 
 const CALLER = 0xffffffff;
 const BASE: number = ScmiProtocolId.BASE;
+const V1 = 0x10000;
+const V2 = 0x20000;
 
 /**
  * Base protocol (0x10), version 2.0: discovery, agents, error notifications and permissions.
- * @internal
+ * Version 1.0 can be negotiated: BASE_DISCOVER_AGENT then returns name[16] alone (the v1 layout,
+ * which Linux `base.c` read until commit d1cbd9e0f7e5 "Fix base agent discover response"), and
+ * the permission commands 0x9–0xB, added in version 2.0, are unknown. @internal
  */
 export class BaseProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.BASE;
-  public readonly version = 0x20000;
+  public readonly version = V2;
+  public readonly olderVersions: readonly number[] = [V1];
   public readonly messages: ReadonlyMap<number, MessageHandler>;
   readonly #p: PlatformServices;
   readonly #implemented: ReadonlySet<number>;
@@ -55,9 +60,18 @@ export class BaseProtocol implements ProtocolServer {
           },
         },
       ],
-      [BaseMessageId.SET_DEVICE_PERMISSIONS, { size: 12, run: (req) => this.#setDevice(req) }],
-      [BaseMessageId.SET_PROTOCOL_PERMISSIONS, { size: 16, run: (req) => this.#setProtocol(req) }],
-      [BaseMessageId.RESET_AGENT_CONFIGURATION, { size: 8, run: (req) => this.#resetAgent(req) }],
+      [
+        BaseMessageId.SET_DEVICE_PERMISSIONS,
+        { size: 12, since: V2, run: (req) => this.#setDevice(req) },
+      ],
+      [
+        BaseMessageId.SET_PROTOCOL_PERMISSIONS,
+        { size: 16, since: V2, run: (req) => this.#setProtocol(req) },
+      ],
+      [
+        BaseMessageId.RESET_AGENT_CONFIGURATION,
+        { size: 8, since: V2, run: (req) => this.#resetAgent(req) },
+      ],
     ]);
   }
 
@@ -86,11 +100,11 @@ export class BaseProtocol implements ProtocolServer {
 
   #discoverAgent(req: PlatformRequest): Reply {
     const asked = req.r.u32();
-    if (asked === 0) return ok(concat(words(0), shortName('platform')));
     const id = asked === CALLER ? req.agent.id : asked;
-    const agent = this.#p.agent(id);
-    if (agent === undefined) return fail(ScmiStatus.NOT_FOUND);
-    return ok(concat(words(id), shortName(agent.config.name)));
+    const name = id === 0 ? 'platform' : this.#p.agent(id)?.config.name;
+    if (name === undefined) return fail(ScmiStatus.NOT_FOUND);
+    // v1: name[16]; v2: agent_id, name[16].
+    return ok(req.version < V2 ? shortName(name) : concat(words(id), shortName(name)));
   }
 
   #setDevice(req: PlatformRequest): Reply {

@@ -1,7 +1,6 @@
 /**
- * Message ids of the Clock protocol (0x14) besides the common 0x0–0x2 (note NAME_GET 0x8 and
- * CONFIG_GET 0xB, as the kernel, SCP-firmware and Zephyr number them). CLOCK_GET_PERMISSIONS (0xF,
- * v3.1) is not implemented.
+ * Message ids of the Clock protocol (0x14) besides the common ones (note NAME_GET 0x8 and
+ * CONFIG_GET 0xB, as the kernel, SCP-firmware and Zephyr number them).
  *
  * @example
  * ```ts
@@ -33,6 +32,8 @@ export enum ClockMessageId {
   PARENT_SET = 0xd,
   /** (clock_id) → parent_id. */
   PARENT_GET = 0xe,
+  /** (clock_id) → permissions (31 state, 30 parent, 29 rate control allowed). */
+  GET_PERMISSIONS = 0xf,
 }
 
 /** Notification ids of the Clock protocol; payload agent_id, clock_id, rate_low, rate_high. */

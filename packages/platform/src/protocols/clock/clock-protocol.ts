@@ -1,6 +1,7 @@
 import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
 import type { ClockConfig } from '../../config/platform-config.js';
 import { isRateList } from '../../config/validate-platform-config.js';
+import { roundToSupported } from '../round-to-supported.js';
 import {
   concat,
   domainCheck,
@@ -26,6 +27,11 @@ interface ClockState {
 }
 
 const TWO_32 = 2 ** 32;
+/** CLOCK_ATTRIBUTES bit 1: CLOCK_GET_PERMISSIONS answers for this clock (Linux `clock.c`). */
+const GET_PERMISSIONS_SUPPORTED = 1 << 1;
+const STATE_CONTROL = 1 << 31;
+const PARENT_CONTROL = 1 << 30;
+const RATE_CONTROL = 1 << 29;
 const RATE_ENTRY = 8;
 const TAG = 'clock';
 
@@ -40,26 +46,13 @@ function rateWords(rate: number): [number, number] {
  */
 function roundRate(rates: ClockConfig['rates'], rate: number, flags: number): number | undefined {
   const mode = (flags & 8) !== 0 ? 'nearest' : (flags & 4) !== 0 ? 'up' : 'down';
-  if (isRateList(rates)) {
-    const lowest = rates[0] as number;
-    const highest = rates[rates.length - 1] as number;
-    if (rate < lowest || rate > highest) return undefined;
-    const below = rates.filter((r) => r <= rate).pop() as number;
-    const above = rates.find((r) => r >= rate) as number;
-    if (mode === 'down') return below;
-    if (mode === 'up') return above;
-    return rate - below <= above - rate ? below : above;
-  }
-  if (rate < rates.min || rate > rates.max) return undefined;
-  const k = (rate - rates.min) / rates.step;
-  const steps = mode === 'down' ? Math.floor(k) : mode === 'up' ? Math.ceil(k) : Math.round(k);
-  const rounded = rates.min + steps * rates.step;
-  return rounded > rates.max ? rates.min + Math.floor(k) * rates.step : rounded;
+  return roundToSupported(rates, rate, mode);
 }
 
 /**
  * Clock protocol (0x14), version 3.0: rates (list or range), asynchronous rate changes with
- * delayed responses, enable/disable, extended names and parents. @internal
+ * delayed responses, enable/disable, extended names, parents and per-agent permissions
+ * (CLOCK_GET_PERMISSIONS, enforced by RATE_SET, CONFIG_SET and PARENT_SET). @internal
  */
 export class ClockProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.CLOCK;
@@ -97,6 +90,7 @@ export class ClockProtocol implements ProtocolServer {
       [ClockMessageId.POSSIBLE_PARENTS_GET, { size: 8, run: (req) => this.#parents(req) }],
       [ClockMessageId.PARENT_SET, { size: 8, run: (req) => this.#setParent(req) }],
       [ClockMessageId.PARENT_GET, { size: 4, run: (req) => this.#getParent(req) }],
+      [ClockMessageId.GET_PERMISSIONS, { size: 4, run: (req) => this.#permissions(req) }],
     ]);
   }
 
@@ -123,6 +117,7 @@ export class ClockProtocol implements ProtocolServer {
     const p2a = req.link.p2a;
     const attributes =
       (s.enabled ? 1 : 0) |
+      GET_PERMISSIONS_SUPPORTED |
       (p2a ? (1 << 31) | (1 << 30) : 0) |
       (needsExtendedName(c.name) ? 1 << 29 : 0) |
       ((c.parents?.length ?? 0) > 0 ? 1 << 28 : 0);
@@ -159,6 +154,7 @@ export class ClockProtocol implements ProtocolServer {
     const [id, c, s] = found;
     const low = req.r.u32();
     const high = req.r.u32();
+    if (c.canSetRate === false) return fail(ScmiStatus.DENIED);
     if ((flags & ~0xf) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     const asked = high * TWO_32 + low;
     const rate = asked > Number.MAX_SAFE_INTEGER ? undefined : roundRate(c.rates, asked, flags);
@@ -207,12 +203,14 @@ export class ClockProtocol implements ProtocolServer {
   #setConfig(req: PlatformRequest): Reply {
     const found = this.#clock(req, true);
     if (!Array.isArray(found)) return found;
-    const [, , s] = found;
+    const [, c, s] = found;
     const attributes = req.r.u32();
     // v3: bits 1:0 state (0 off, 1 on, 3 unchanged), 23:16 OEM config type (none supported).
     const state = attributes & 3;
     if ((attributes & ~3) !== 0 || state === 2) return fail(ScmiStatus.INVALID_PARAMETERS);
-    if (state !== 3) s.enabled = state === 1;
+    if (state === 3) return ok();
+    if (c.canSetState === false) return fail(ScmiStatus.DENIED);
+    s.enabled = state === 1;
     return ok();
   }
 
@@ -248,9 +246,28 @@ export class ClockProtocol implements ProtocolServer {
     const [, c, s] = found;
     const parent = req.r.u32();
     if ((c.parents?.length ?? 0) === 0) return fail(ScmiStatus.NOT_SUPPORTED);
+    if (c.canSetParent === false) return fail(ScmiStatus.DENIED);
     if (!(c.parents ?? []).includes(parent)) return fail(ScmiStatus.INVALID_PARAMETERS);
     s.parent = parent;
     return ok();
+  }
+
+  /**
+   * What the calling agent may change on the clock: nothing on a clock it may not use (as NXP's
+   * System Manager derives the bits from the agent's permission, `rpc_scmi_clock.c`
+   * `ClockGetPermissions`), else what the clock's configuration allows; parent control needs
+   * parents. Works on every clock, like the other discovery commands.
+   */
+  #permissions(req: PlatformRequest): Reply {
+    const found = this.#clock(req, false);
+    if (!Array.isArray(found)) return found;
+    const [id, c] = found;
+    if (!req.agent.mayUse('clock', id)) return ok(words(0));
+    const permissions =
+      (c.canSetState !== false ? STATE_CONTROL : 0) |
+      (c.canSetParent !== false && (c.parents?.length ?? 0) > 0 ? PARENT_CONTROL : 0) |
+      (c.canSetRate !== false ? RATE_CONTROL : 0);
+    return ok(words(permissions));
   }
 
   #getParent(req: PlatformRequest): Reply {

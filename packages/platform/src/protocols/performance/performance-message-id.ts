@@ -1,6 +1,7 @@
 /**
- * Message ids of the Performance domain protocol (0x13) besides the common 0x0–0x2.
- * PERF_DESCRIBE_FASTCHANNEL (0xB) is not implemented by the emulated platform.
+ * Message ids of the Performance domain protocol (0x13) besides the common ones. The emulated
+ * platform has no fast channels: PERF_DESCRIBE_FASTCHANNEL (0xB) answers NOT_SUPPORTED for every
+ * domain.
  *
  * @example
  * ```ts
@@ -24,6 +25,8 @@ export enum PerformanceMessageId {
   NOTIFY_LIMITS = 0x9,
   /** (domain_id, notify_enable): PERFORMANCE_LEVEL_CHANGED. */
   NOTIFY_LEVEL = 0xa,
+  /** (domain_id, message_id) → attributes, rate_limit, chan_addr, chan_size, doorbell…; here NOT_SUPPORTED. */
+  DESCRIBE_FASTCHANNEL = 0xb,
   /** (domain_id) → flags, name[64]. */
   DOMAIN_NAME_GET = 0xc,
 }

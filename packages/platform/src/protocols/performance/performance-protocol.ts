@@ -27,8 +27,9 @@ interface PerfState {
 const LEVEL_ENTRY = 12;
 
 /**
- * Performance domain protocol (0x13), version 3.0 (no fast channels). Limits narrow the allowed
- * levels and pull the current level inside them. @internal
+ * Performance domain protocol (0x13), version 3.0, without fast channels (PERF_DESCRIBE_FASTCHANNEL
+ * answers NOT_SUPPORTED, no message advertises one). Limits narrow the allowed levels and pull the
+ * current level inside them. @internal
  */
 export class PerformanceProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.PERF;
@@ -65,6 +66,10 @@ export class PerformanceProtocol implements ProtocolServer {
       [
         PerformanceMessageId.NOTIFY_LEVEL,
         notifyCommand(this.id, PerformanceNotificationId.LEVEL_CHANGED, 'performance', count),
+      ],
+      [
+        PerformanceMessageId.DESCRIBE_FASTCHANNEL,
+        { size: 8, run: (req) => this.#describeFastChannel(req) },
       ],
       [PerformanceMessageId.DOMAIN_NAME_GET, { size: 4, run: (req) => this.#name(req) }],
     ]);
@@ -182,6 +187,18 @@ export class PerformanceProtocol implements ProtocolServer {
     const found = this.#domain(req, true);
     if (!Array.isArray(found)) return found;
     return ok(words((this.#state[found[0]] as PerfState).level));
+  }
+
+  /**
+   * No domain has a fast channel (PERF_DOMAIN_ATTRIBUTES bit 27 is clear): SCP-firmware answers
+   * NOT_FOUND for an unknown domain and NOT_SUPPORTED for a domain without fast channels, whatever
+   * the message id (`module/scmi_perf/src/scmi_perf_fastchannels.c`,
+   * `perf_fch_describe_fast_channels`).
+   */
+  #describeFastChannel(req: PlatformRequest): Reply {
+    const found = this.#domain(req, false);
+    if (!Array.isArray(found)) return found;
+    return fail(ScmiStatus.NOT_SUPPORTED);
   }
 
   #name(req: PlatformRequest): Reply {

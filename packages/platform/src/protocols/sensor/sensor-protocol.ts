@@ -1,10 +1,13 @@
 import { ScmiProtocolId, ScmiStatus, type TimerHandle } from '@scmi-ts/core';
-import type { SensorConfig } from '../../config/platform-config.js';
+import type { SensorAxisConfig, SensorConfig } from '../../config/platform-config.js';
+import { isIntervalList } from '../../config/validate-platform-config.js';
 import type { AgentSession } from '../../platform/agent-session.js';
 import {
   concat,
   domainCheck,
+  extendedName,
   fail,
+  needsExtendedName,
   ok,
   readEnable,
   shortName,
@@ -15,16 +18,76 @@ import {
   type ProtocolServer,
   type Reply,
 } from '../protocol-server.js';
+import { roundToSupported, type SupportedRange } from '../round-to-supported.js';
 import { SensorMessageId, SensorNotificationId } from './sensor-message-id.js';
 import { sensorReading } from './sensor-reading.js';
+import {
+  intervalConfigBits,
+  intervalEntry,
+  intervalFromWire,
+  intervalToWire,
+  signed5,
+  type WireInterval,
+} from './update-interval.js';
 
 interface TripPoint {
   readonly mode: number;
   readonly value: bigint;
 }
 
+/** The configuration an agent changes with SENSOR_CONFIG_SET. */
+interface SensorState {
+  enabled: boolean;
+  /** Timestamp reporting (SENSOR_CONFIG bit 1), for sensors with timestamps. */
+  timestamping: boolean;
+  /** The update interval in whole µs, for sensors with update intervals. */
+  intervalUs: number | undefined;
+}
+
+/** A sensor's update intervals in whole µs. */
+type Intervals = readonly number[] | SupportedRange;
+
+const toUs = (ms: number): number => Math.round(ms * 1000);
+
+function intervalsUs(s: SensorConfig): Intervals | undefined {
+  const intervals = s.updateIntervalsMs;
+  if (intervals === undefined) return undefined;
+  if (isIntervalList(intervals)) return intervals.map(toUs);
+  return { min: toUs(intervals.min), max: toUs(intervals.max), step: toUs(intervals.step) };
+}
+
+/** The wire form of a validated interval (validation guarantees it fits). */
+function wire(us: number): WireInterval {
+  return intervalToWire(us) as WireInterval;
+}
+
 const DESCRIPTOR = 28;
+const AXIS_DESCRIPTOR = 28;
+const AXIS_NAME = 4 + 64;
+/** num_axis_flags: 5:0 returned, 31:26 remaining (Linux `sensors.c` NUM_AXIS_RETURNED/REMAINING). */
+const MAX_AXIS_ENTRIES = 0x3f;
 const TAG = 'sensor';
+/** attributes_low bit 29: extended name (SENSOR_NAME_GET); axis attributes_low bit 9 likewise. */
+const EXTENDED_NAME = 1 << 29;
+const AXIS_EXTENDED_NAME = 1 << 9;
+/** attributes_high bit 8: the sensor has axes, 21:16 how many; bit 9: extended axis names. */
+const AXIS_SUPPORT = 1 << 8;
+const EXTENDED_AXIS_NAMES = 1 << 9;
+/** Noise seed offset of axis k: seed + sensor id + AXIS_SEED × k. */
+const AXIS_SEED = 0x10000;
+/** attributes_low bit 9: timestamps; 14:10 their signed power-of-ten exponent (default µs). */
+const TIMESTAMPS = 1 << 9;
+const TS_EXPONENT = -6;
+/** SENSOR_CONFIG bits (Linux `scmi_protocol.h` SCMI_SENS_CFG_*). */
+const CONFIG_ENABLED = 1;
+const CONFIG_TIMESTAMPS = 1 << 1;
+const CONFIG_RESERVED = 0x1fc;
+const ROUND_UP = 1 << 9;
+const ROUND_AUTO = 1 << 10;
+/** attributes_low bit 30: continuous updates (SENSOR_CONTINUOUS_UPDATE_NOTIFY). */
+const CONTINUOUS_UPDATES = 1 << 30;
+/** num_intervals_flags bit 12: one segmented triplet (min, max, step). */
+const SEGMENTED = 1 << 12;
 
 /** A reading as two words, two's complement. */
 function valueWords(v: bigint): [number, number] {
@@ -32,12 +95,19 @@ function valueWords(v: bigint): [number, number] {
   return [Number(u & 0xffffffffn), Number(u >> 32n)];
 }
 
+/** attributes_high type (7:0) and signed unit exponent (15:11). */
+function unitBits(type: number, exponent: number): number {
+  return (type & 0xff) | ((exponent & 0x1f) << 11);
+}
+
 /**
- * Sensor protocol (0x15), version 3.0, scalar sensors: descriptions, synchronous and asynchronous
- * readings (delayed response 0x6), trip points and enable configuration. Readings follow each
- * sensor's value generator on the platform clock. Trip points are kept per agent; while any is
- * armed and its agent subscribed, the sensors are sampled every `sensorPollMs` and a crossing sends
- * SENSOR_TRIP_POINT_EVENT to that agent (agent_id = the agent that configured the trip point).
+ * Sensor protocol (0x15), version 3.0: descriptions, multi-axis sensors (axis descriptions and
+ * names), extended names, synchronous and asynchronous readings (delayed response 0x6) with
+ * optional timestamps, trip points, configuration (enable, timestamps, update interval) and
+ * continuous updates (SENSOR_UPDATE every update interval, one timer per sensor). Readings follow each sensor's (or axis') value generator on the
+ * platform clock. Trip points are kept per agent; while any is armed and its agent subscribed, the
+ * sensors are sampled every `sensorPollMs` and a crossing sends SENSOR_TRIP_POINT_EVENT to that
+ * agent (agent_id = the agent that configured the trip point).
  * @internal
  */
 export class SensorProtocol implements ProtocolServer {
@@ -46,40 +116,95 @@ export class SensorProtocol implements ProtocolServer {
   public readonly messages: ReadonlyMap<number, MessageHandler>;
   readonly #p: PlatformServices;
   readonly #sensors: readonly SensorConfig[];
-  readonly #config: number[];
+  readonly #state: SensorState[];
   /** agent id → sensor id → trip id → trip point. */
   readonly #trips = new Map<number, Map<number, Map<number, TripPoint>>>();
   readonly #samples = new Map<number, bigint>();
   #monitor: TimerHandle | undefined;
+  /** sensor id → the supported update intervals in µs (sensors that have any). */
+  readonly #intervals = new Map<number, Intervals>();
+  /** sensor id → the timer of its next SENSOR_UPDATE. */
+  readonly #updates = new Map<number, TimerHandle>();
 
   public constructor(services: PlatformServices) {
     this.#p = services;
     this.#sensors = services.config.sensors ?? [];
-    this.#config = this.#sensors.map((s) => (s.enabled === false ? 0 : 1));
+    this.#state = this.#sensors.map((s, id) => {
+      const intervals = intervalsUs(s);
+      if (intervals !== undefined) this.#intervals.set(id, intervals);
+      return {
+        enabled: s.enabled !== false,
+        timestamping: s.timestamps === true,
+        intervalUs: s.updateIntervalMs === undefined ? undefined : toUs(s.updateIntervalMs),
+      };
+    });
     this.messages = new Map<number, MessageHandler>([
       [SensorMessageId.DESCRIPTION_GET, { size: 4, run: (req) => this.#describe(req) }],
       [SensorMessageId.TRIP_POINT_NOTIFY, { size: 8, p2a: true, run: (req) => this.#notify(req) }],
       [SensorMessageId.TRIP_POINT_CONFIG, { size: 16, run: (req) => this.#configTrip(req) }],
       [SensorMessageId.READING_GET, { size: 8, run: (req) => this.#read(req) }],
+      [SensorMessageId.AXIS_DESCRIPTION_GET, { size: 8, run: (req) => this.#describeAxes(req) }],
+      [SensorMessageId.LIST_UPDATE_INTERVALS, { size: 8, run: (req) => this.#listIntervals(req) }],
       [SensorMessageId.CONFIG_GET, { size: 4, run: (req) => this.#getConfig(req) }],
       [SensorMessageId.CONFIG_SET, { size: 8, run: (req) => this.#setConfig(req) }],
+      [
+        SensorMessageId.CONTINUOUS_UPDATE_NOTIFY,
+        { size: 8, p2a: true, run: (req) => this.#notifyUpdates(req) },
+      ],
+      [SensorMessageId.NAME_GET, { size: 4, run: (req) => this.#name(req) }],
+      [SensorMessageId.AXIS_NAME_GET, { size: 8, run: (req) => this.#axisNames(req) }],
     ]);
   }
 
-  /** The current reading of sensor `id`. */
+  /** The current reading of sensor `id` (of its first axis for a multi-axis sensor). */
   public reading(id: number): number {
+    return this.#axisReading(id, 0);
+  }
+
+  /** The current reading of axis `axis` of sensor `id` (axis 0 of a scalar sensor: its value). */
+  #axisReading(id: number, axis: number): number {
     const s = this.#sensors[id] as SensorConfig;
-    return sensorReading(s.value, this.#p.clock.now() - this.#p.startedAt, this.#p.seed + id);
+    const generator = s.axes?.[axis]?.value ?? s.value;
+    const elapsed = this.#p.clock.now() - this.#p.startedAt;
+    return sensorReading(generator, elapsed, this.#p.seed + id + AXIS_SEED * axis);
+  }
+
+  /**
+   * SENSOR_READING_GET return values: {value_low, value_high, ts_low, ts_high} per axis; the
+   * timestamp words are 0 unless the sensor has timestamps and reporting is enabled.
+   */
+  #readings(id: number): number[] {
+    const s = this.#sensors[id] as SensorConfig;
+    const ts = (this.#state[id] as SensorState).timestamping
+      ? valueWords(this.#timestamp(s.timestampExponent ?? TS_EXPONENT))
+      : [0, 0];
+    const out: number[] = [];
+    for (let axis = 0; axis < (s.axes?.length ?? 1); axis++) {
+      out.push(...valueWords(BigInt(this.#axisReading(id, axis))), ...ts);
+    }
+    return out;
+  }
+
+  /** Time since the platform started, in units of 10^exponent s (whole µs, then scaled). */
+  #timestamp(exponent: number): bigint {
+    const us = BigInt(Math.max(0, Math.floor((this.#p.clock.now() - this.#p.startedAt) * 1000)));
+    const shift = exponent + 6;
+    return shift <= 0 ? us * 10n ** BigInt(-shift) : us / 10n ** BigInt(shift);
   }
 
   /** Enable state of every sensor. */
   public enabled(): readonly boolean[] {
-    return this.#config.map((c) => (c & 1) === 1);
+    return this.#state.map((s) => s.enabled);
   }
 
   /** Whether the trip-point monitor timer is armed. */
   public get monitoring(): boolean {
     return this.#monitor !== undefined;
+  }
+
+  /** The update interval of every sensor in ms (undefined: it has none). */
+  public updateIntervals(): readonly (number | undefined)[] {
+    return this.#state.map((s) => (s.intervalUs === undefined ? undefined : s.intervalUs / 1000));
   }
 
   public attributes(): Reply {
@@ -90,6 +215,7 @@ export class SensorProtocol implements ProtocolServer {
   public detach(agentId: number): void {
     this.#trips.delete(agentId);
     this.#rearm();
+    this.#rearmUpdates();
   }
 
   #sensor(req: PlatformRequest, use: boolean): [number, SensorConfig] | Reply {
@@ -107,11 +233,80 @@ export class SensorProtocol implements ProtocolServer {
     const parts = [words(n | ((left - n) << 16))];
     for (let id = index; id < index + n; id++) {
       const s = this.#sensors[id] as SensorConfig;
-      const low = (s.asyncRead === true && req.link.p2a ? 1 << 31 : 0) | (s.tripPoints ?? 0);
-      const high = (s.type & 0xff) | (((s.unitExponent ?? 0) & 0x1f) << 11);
+      const low =
+        (s.asyncRead === true && req.link.p2a ? 1 << 31 : 0) |
+        (needsExtendedName(s.name) ? EXTENDED_NAME : 0) |
+        (s.timestamps === true
+          ? TIMESTAMPS | (((s.timestampExponent ?? TS_EXPONENT) & 0x1f) << 10)
+          : 0) |
+        (this.#intervals.has(id) && req.link.p2a ? CONTINUOUS_UPDATES : 0) |
+        (s.tripPoints ?? 0);
+      const axes = s.axes ?? [];
+      const high =
+        unitBits(s.type, s.unitExponent ?? 0) |
+        (axes.length > 0 ? AXIS_SUPPORT | (axes.length << 16) : 0) |
+        (axes.some((a) => needsExtendedName(a.name)) ? EXTENDED_AXIS_NAMES : 0);
       parts.push(words(id, low, high), shortName(s.name));
     }
     return ok(concat(...parts));
+  }
+
+  /**
+   * The axes of sensor `id` from index `index`, or the error: NOT_SUPPORTED for a scalar sensor,
+   * as SCP-firmware's `scmi_sensor_axis_desc_get_handler`. Discovery: every sensor.
+   */
+  #axes(req: PlatformRequest): [number, number, readonly SensorAxisConfig[]] | Reply {
+    const found = this.#sensor(req, false);
+    if (!Array.isArray(found)) return found;
+    const [id, s] = found;
+    const index = req.r.u32();
+    const axes = s.axes ?? [];
+    if (axes.length === 0) return fail(ScmiStatus.NOT_SUPPORTED);
+    if (index > axes.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    return [id, index, axes];
+  }
+
+  /** Entries from `index` that fit, and the num_axis_flags word (5:0 returned, 31:26 remaining). */
+  #axisPart(req: PlatformRequest, index: number, total: number, entry: number): [number, number] {
+    const left = total - index;
+    const n = Math.min(left, this.#p.fit(req, 4, entry), this.#p.behaviour.multiPartMax);
+    return [n, (n & MAX_AXIS_ENTRIES) | ((left - n) << 26)];
+  }
+
+  #describeAxes(req: PlatformRequest): Reply {
+    const found = this.#axes(req);
+    if (!Array.isArray(found)) return found;
+    const [, index, axes] = found;
+    const [n, flags] = this.#axisPart(req, index, axes.length, AXIS_DESCRIPTOR);
+    const parts = [words(flags)];
+    for (let id = index; id < index + n; id++) {
+      const a = axes[id] as SensorAxisConfig;
+      const low = needsExtendedName(a.name) ? AXIS_EXTENDED_NAME : 0;
+      parts.push(words(id, low, unitBits(a.type ?? 0, a.unitExponent ?? 0)), shortName(a.name));
+    }
+    return ok(concat(...parts));
+  }
+
+  /**
+   * Every axis from `index` with its full name, whether or not it is longer than 15 bytes (Linux
+   * picks each entry by its axis_id, `sensors.c` iter_axes_extended_name_process_response).
+   */
+  #axisNames(req: PlatformRequest): Reply {
+    const found = this.#axes(req);
+    if (!Array.isArray(found)) return found;
+    const [, index, axes] = found;
+    const [n, flags] = this.#axisPart(req, index, axes.length, AXIS_NAME);
+    const parts = [words(flags)];
+    for (let id = index; id < index + n; id++) {
+      parts.push(words(id), extendedName((axes[id] as SensorAxisConfig).name).subarray(4));
+    }
+    return ok(concat(...parts));
+  }
+
+  #name(req: PlatformRequest): Reply {
+    const found = this.#sensor(req, false);
+    if (!Array.isArray(found)) return found;
+    return ok(extendedName(found[1].name));
   }
 
   #notify(req: PlatformRequest): Reply {
@@ -153,32 +348,145 @@ export class SensorProtocol implements ProtocolServer {
     const [id, s] = found;
     const flags = req.r.u32();
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
-    if (flags === 0) return ok(words(...valueWords(BigInt(this.reading(id))), 0, 0));
+    if (flags === 0) return ok(words(...this.#readings(id)));
     if (!req.link.p2a || s.asyncRead !== true) return fail(ScmiStatus.NOT_SUPPORTED);
     if (this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
       return fail(ScmiStatus.BUSY);
     }
     const latency = s.readLatencyMs ?? this.#p.behaviour.asyncLatencyMs;
-    this.#p.later(req, latency, TAG, true, () =>
-      ok(words(id, ...valueWords(BigInt(this.reading(id))), 0, 0)),
-    );
+    this.#p.later(req, latency, TAG, true, () => ok(words(id, ...this.#readings(id))));
     return ok();
   }
 
+  /**
+   * SENSOR_LIST_UPDATE_INTERVALS: a list in parts (11:0 returned, 31:16 remaining), or a range as
+   * one segmented triplet (bit 12; min, max, step) whatever the index, as clock rate ranges. A sensor
+   * without update intervals: NOT_SUPPORTED (Linux treats the command as optional).
+   */
+  #listIntervals(req: PlatformRequest): Reply {
+    const found = this.#sensor(req, false);
+    if (!Array.isArray(found)) return found;
+    const index = req.r.u32();
+    const intervals = this.#intervals.get(found[0]);
+    if (intervals === undefined) return fail(ScmiStatus.NOT_SUPPORTED);
+    const entry = (us: number): number => intervalEntry(wire(us));
+    if (!isIntervalList(intervals)) {
+      const { min, max, step } = intervals;
+      return ok(words(3 | SEGMENTED, entry(min), entry(max), entry(step)));
+    }
+    if (index > intervals.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const left = intervals.length - index;
+    const n = Math.min(left, this.#p.fit(req, 4, 4), this.#p.behaviour.multiPartMax, 0xfff);
+    return ok(words(n | ((left - n) << 16), ...intervals.slice(index, index + n).map(entry)));
+  }
+
+  /** sensor_config: 31:11 update interval (0: none), 1 timestamp reporting, 0 enabled. */
   #getConfig(req: PlatformRequest): Reply {
     const found = this.#sensor(req, true);
     if (!Array.isArray(found)) return found;
-    return ok(words(this.#config[found[0]] as number));
+    const st = this.#state[found[0]] as SensorState;
+    const interval = st.intervalUs === undefined ? 0 : intervalConfigBits(wire(st.intervalUs));
+    const flags = (st.timestamping ? CONFIG_TIMESTAMPS : 0) | (st.enabled ? CONFIG_ENABLED : 0);
+    return ok(words(interval | flags));
   }
 
+  /**
+   * sensor_config: 31:11 update interval (sec 0: keep it), 10:9 rounding (bit 10 nearest, else bit
+   * 9 up, else down), 8:2 reserved (INVALID_PARAMETERS), 1 timestamp reporting, 0 enable — the
+   * layout imx-sm's `SensorConfigSet` documents. What the sensor cannot do is NOT_SUPPORTED
+   * ("configuration not supported by the sensor"): timestamp reporting without timestamps, an
+   * update interval without update intervals. An interval outside the supported ones is
+   * INVALID_PARAMETERS. Nothing changes unless every field is accepted.
+   */
   #setConfig(req: PlatformRequest): Reply {
     const found = this.#sensor(req, true);
     if (!Array.isArray(found)) return found;
+    const [id, s] = found;
     const config = req.r.u32();
-    // Only bit 0 (enable): no timestamps, no update intervals on the emulated sensors.
-    if ((config & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
-    this.#config[found[0]] = config;
+    if ((config & CONFIG_RESERVED) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const timestamping = (config & CONFIG_TIMESTAMPS) !== 0;
+    if (timestamping && s.timestamps !== true) return fail(ScmiStatus.NOT_SUPPORTED);
+    const st = this.#state[id] as SensorState;
+    let intervalUs = st.intervalUs;
+    const sec = config >>> 16;
+    if (sec !== 0) {
+      const intervals = this.#intervals.get(id);
+      if (intervals === undefined) return fail(ScmiStatus.NOT_SUPPORTED);
+      const asked = intervalFromWire(sec, signed5(config >>> 11));
+      const mode =
+        (config & ROUND_AUTO) !== 0 ? 'nearest' : (config & ROUND_UP) !== 0 ? 'up' : 'down';
+      intervalUs = roundToSupported(intervals, asked, mode);
+      if (intervalUs === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+    }
+    const restart = intervalUs !== st.intervalUs;
+    st.enabled = (config & CONFIG_ENABLED) !== 0;
+    st.timestamping = timestamping;
+    st.intervalUs = intervalUs;
+    this.#rearmUpdates(restart ? id : undefined);
     return ok();
+  }
+
+  #notifyUpdates(req: PlatformRequest): Reply {
+    const found = this.#sensor(req, true);
+    if (!Array.isArray(found)) return found;
+    const [id] = found;
+    if (!this.#intervals.has(id)) return fail(ScmiStatus.NOT_SUPPORTED);
+    const on = readEnable(req.r);
+    if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+    req.agent.subscribe(this.id, SensorNotificationId.UPDATE, id, on);
+    this.#rearmUpdates();
+    return ok();
+  }
+
+  /** Connected agents subscribed to SENSOR_UPDATE of sensor `id`. */
+  #updateSubscribers(id: number): AgentSession[] {
+    return [...this.#p.agents()].filter(
+      (a) => a.link !== undefined && a.subscribed(this.id, SensorNotificationId.UPDATE, id),
+    );
+  }
+
+  /**
+   * Keeps one timer per sensor that is enabled, has an update interval and a connected subscriber,
+   * and none for the others; `restart` drops the timer of a sensor whose interval changed.
+   */
+  #rearmUpdates(restart?: number): void {
+    if (restart !== undefined) {
+      this.#updates.get(restart)?.cancel();
+      this.#updates.delete(restart);
+    }
+    this.#state.forEach((st, id) => {
+      const timer = this.#updates.get(id);
+      const wanted =
+        st.intervalUs !== undefined && st.enabled && this.#updateSubscribers(id).length > 0;
+      if (!wanted) {
+        timer?.cancel();
+        this.#updates.delete(id);
+      } else if (timer === undefined) {
+        const ms = (st.intervalUs as number) / 1000;
+        this.#updates.set(
+          id,
+          this.#p.timers.arm(ms, () => {
+            this.#updates.delete(id);
+            this.#postUpdate(id);
+            this.#rearmUpdates();
+          }),
+        );
+      }
+    });
+  }
+
+  /** SENSOR_UPDATE to each subscriber; agent_id is the subscriber (whose request started them). */
+  #postUpdate(id: number): void {
+    const readings = this.#readings(id);
+    for (const agent of this.#updateSubscribers(id)) {
+      this.#p.notifyAgent(
+        agent,
+        this.id,
+        SensorNotificationId.UPDATE,
+        id,
+        words(agent.id, id, ...readings),
+      );
+    }
   }
 
   /** Sensor ids watched by subscribed agents with armed trip points, per agent. */

@@ -1,0 +1,52 @@
+/**
+ * Sensor update intervals on the wire: `sec × 10^exponent` seconds, as SENSOR_LIST_UPDATE_INTERVALS
+ * entries (20:5 sec, 4:0 signed exponent; Linux `scmi_protocol.h` SCMI_SENS_INTVL_GET_SECS/EXP) and
+ * as SENSOR_CONFIG bits 31:11 (31:16 sec, 15:11 exponent; SCMI_SENS_CFG_UPDATE_SECS/EXP_MASK).
+ * The platform keeps intervals in whole microseconds. @internal
+ */
+export interface WireInterval {
+  /** Seconds field, 1 … 0xFFFF. */
+  readonly sec: number;
+  /** Signed power-of-ten exponent, −16 … 15. */
+  readonly exponent: number;
+}
+
+const MAX_SEC = 0xffff;
+const MAX_EXPONENT = 15;
+
+/**
+ * The wire form of a positive whole number of microseconds, with trailing zeros folded into the
+ * exponent; undefined when the seconds field cannot hold it (more than 16 significant bits).
+ * @internal
+ */
+export function intervalToWire(us: number): WireInterval | undefined {
+  if (!Number.isSafeInteger(us) || us <= 0) return undefined;
+  let sec = us;
+  let exponent = -6;
+  while (sec % 10 === 0 && exponent < MAX_EXPONENT) {
+    sec /= 10;
+    exponent++;
+  }
+  return sec <= MAX_SEC ? { sec, exponent } : undefined;
+}
+
+/** Microseconds of a wire interval (fractional below 1 µs). @internal */
+export function intervalFromWire(sec: number, exponent: number): number {
+  const shift = exponent + 6;
+  return shift >= 0 ? sec * 10 ** shift : sec / 10 ** -shift;
+}
+
+/** The SENSOR_LIST_UPDATE_INTERVALS entry of a wire interval. @internal */
+export function intervalEntry(w: WireInterval): number {
+  return ((w.sec << 5) | (w.exponent & 0x1f)) >>> 0;
+}
+
+/** SENSOR_CONFIG bits 31:11 of a wire interval. @internal */
+export function intervalConfigBits(w: WireInterval): number {
+  return ((w.sec << 16) | ((w.exponent & 0x1f) << 11)) >>> 0;
+}
+
+/** Sign-extends a 5-bit two's complement field. @internal */
+export function signed5(bits: number): number {
+  return (bits & 0x10) !== 0 ? (bits & 0x1f) - 32 : bits & 0x1f;
+}
