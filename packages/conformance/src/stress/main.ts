@@ -118,7 +118,7 @@ async function main(): Promise<void> {
         `                   late replies dropped and counted: ${seed.lateRepliesDropped}; invariant violations: ${seed.violations.length}`,
       );
       console.log(
-        `  hostile replies: ${hostile.runs} runs, ${hostile.transfers} transfers (${hostile.failedTransfers} failed as expected), ${hostile.badMessages} bad messages counted; invariant violations: ${hostile.violations.length}`,
+        `  hostile replies: ${hostile.runs} runs, ${hostile.transfers} transfers (${hostile.failedTransfers} failed as expected), ${hostile.badMessages} bad messages counted, ${hostile.probeTimeouts} probe timeouts; invariant violations: ${hostile.violations.length}`,
       );
       for (const v of [...seed.violations, ...hostile.violations].slice(0, 20))
         console.log(`  VIOLATION ${v}`);
