@@ -148,6 +148,8 @@ describe(DriverVirtqueue, () => {
       vq.publish(0, 4);
       deviceReturns(0, 4);
       expect(vq.enableInterrupts()).toBe(true);
+      ring.storeUsedIdx(100);
+      expect(vq.enableInterrupts()).toBe(false); // a bad index is not an arrival
     });
 
     it('should move used_event with EVENT_IDX', () => {

@@ -377,6 +377,86 @@ describe('virtio transport (same thread)', () => {
     });
   });
 
+  describe('when the device is hostile (wire-level faults)', () => {
+    it.each(['used-id-out-of-range', 'used-id-not-in-flight', 'used-idx-jump'] as const)(
+      'should reject %s, count it once and complete the command',
+      async (kind) => {
+        const h = createVirtioHarness();
+        const agent = await h.create();
+        h.device.faults.add({ kind, times: 1 });
+        expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+        expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+        expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
+        expect(h.device.faults.counts[kind]).toBe(1);
+        await finish(h, agent);
+      },
+    );
+
+    it('should time out a command whose buffer the device withholds, and reclaim it after the reset', async () => {
+      const h = createVirtioHarness();
+      const agent = await h.create();
+      h.device.faults.add({ kind: 'used-id-out-of-range', times: 1, withhold: true });
+      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
+      expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+      await finish(h, agent);
+      expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(1 + h.wire.layout.eventqSize);
+    });
+
+    it('should reject a used length larger than the buffer without reading it, time the command out and reuse the buffer', async () => {
+      const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
+      const agent = await h.create({ maxMsg: 1 });
+      h.device.faults.add({ kind: 'used-len-oversize', times: 1 });
+      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      expect(stats(agent, 'a2p:0').badMessages.oversize).toBe(1);
+      expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+      await finish(h, agent);
+    });
+
+    it('should reject an eventq element larger than its buffer and re-queue the buffer', async () => {
+      const h = createVirtioHarness();
+      h.device.faults.add({ kind: 'event-oversize', nth: 2 });
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'notification-storm', count: 3, protocolId: BASE, messageId: 0 },
+      });
+      const agent = await h.create();
+      await h.clock.runTasks();
+      const p2a = stats(agent, 'p2a:0');
+      expect(p2a.badMessages.oversize).toBe(1);
+      expect(p2a.notifications + p2a.badMessages.nomem).toBe(2);
+      expect(h.device.eventBuffers).toBe(h.wire.layout.eventqSize);
+      await finish(h, agent);
+    });
+
+    it('should survive every fault at random, every command completing or timing out', async () => {
+      const h = createVirtioHarness({ device: { completion: 'shuffle', seed: 5 } });
+      const agent = await h.create();
+      for (const kind of [
+        'used-id-out-of-range',
+        'used-id-not-in-flight',
+        'used-len-oversize',
+        'used-idx-jump',
+        'event-oversize',
+      ] as const) {
+        h.device.faults.add({ kind, probability: 0.05 });
+      }
+      h.device.faults.add({ kind: 'used-id-out-of-range', probability: 0.02, withhold: true });
+      const settled = await Promise.allSettled(
+        Array.from({ length: 400 }, () => agent.base.discoverVendor()),
+      );
+      const ok = settled.filter((s) => s.status === 'fulfilled').length;
+      const timedOut = settled.filter(
+        (s) => s.status === 'rejected' && s.reason instanceof ScmiTimeoutError,
+      ).length;
+      expect(ok + timedOut).toBe(400);
+      expect(ok).toBeGreaterThan(300);
+      const a2p = stats(agent, 'a2p:0');
+      expect(a2p.badMessages.invalid + a2p.badMessages.oversize).toBeGreaterThan(0);
+      await finish(h, agent);
+    });
+  });
+
   describe('when the platform misbehaves at the message level', () => {
     it.each([
       ['corrupt-token', 'unexpected'],

@@ -204,6 +204,10 @@ export class CmdqChannel implements TransportChannel {
     if (this.#vq.kickPrepare()) this.#driver.kick();
   }
 
+  readonly #redrain = (): void => {
+    this.onUsedBuffers();
+  };
+
   /** A used-buffer notification (from the driver's interrupt listener). */
   public onUsedBuffers(): void {
     if (this.#polling) return;
@@ -220,12 +224,20 @@ export class CmdqChannel implements TransportChannel {
     }
   }
 
-  /** Takes every used element; `deliver` hands valid responses to core at once (interrupt mode). */
+  /**
+   * Takes every used element; `deliver` hands valid responses to core at once (interrupt mode).
+   * One pass takes at most twice the queue size, then leaves the rest to a new task, so that a
+   * device returning elements without pause cannot hold the agent's thread.
+   */
   #drain(deliver: boolean): void {
     const vq = this.#vq;
     const el = this.#used;
     const sink = this.#setup.sink;
-    for (;;) {
+    for (let budget = 2 * vq.size; ; budget--) {
+      if (budget === 0) {
+        if (deliver) this.#setup.clock.schedule(this.#redrain);
+        return;
+      }
       const taken = vq.take(el);
       if (taken === 'empty') {
         if (deliver && vq.enableInterrupts()) continue;

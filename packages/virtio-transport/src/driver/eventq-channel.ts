@@ -75,6 +75,10 @@ export class EventqChannel implements TransportChannel {
     throw new ScmiTransportError('E_VIRTIO_CHANNEL', 'the eventq carries no commands');
   }
 
+  readonly #redrain = (): void => {
+    this.onUsedBuffers();
+  };
+
   /** A used-buffer notification (from the driver's interrupt listener). */
   public onUsedBuffers(): void {
     if (!this.#guard.enter()) {
@@ -91,11 +95,16 @@ export class EventqChannel implements TransportChannel {
     }
   }
 
+  /** Takes the used elements, at most twice the queue size per pass (the rest in a new task). */
   #drain(): void {
     const vq = this.#vq;
     const el = this.#used;
     const sink = this.#setup.sink;
-    for (;;) {
+    for (let budget = 2 * vq.size; ; budget--) {
+      if (budget === 0) {
+        this.#setup.clock.schedule(this.#redrain);
+        return;
+      }
       const taken = vq.take(el);
       if (taken === 'empty') {
         if (vq.enableInterrupts()) continue;

@@ -152,13 +152,15 @@ export class DriverVirtqueue {
   /**
    * Asks for used-buffer notifications again (Linux `virtqueue_enable_cb`) and returns true when
    * used elements arrived meanwhile (the caller drains again, so none waits for a notification
-   * that will not come).
+   * that will not come). A used index that jumped by more than the queue size is not "arrived":
+   * draining again would spin on it.
    */
   public enableInterrupts(): boolean {
     this.#interrupts = true;
     if (this.eventIdx) this.ring.storeUsedEvent(this.#lastUsed);
     this.ring.storeAvailFlags(0);
-    return this.ring.loadUsedIdx() !== this.#lastUsed;
+    const pending = (this.ring.loadUsedIdx() - this.#lastUsed) & 0xffff;
+    return pending !== 0 && pending <= this.size;
   }
 
   /**
