@@ -220,6 +220,25 @@ describe(VirtioScmiDevice, () => {
       done();
     });
 
+    it('should return a full pass early when the driver keeps adding commands while it runs', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      for (const head of [0, 2, 4, 6]) driver.command(head, command(head));
+      let extra = 0;
+      const echo = platform.reply;
+      platform.reply = (request) => {
+        // A driver in another thread re-offers returned heads while the device works.
+        if (extra < 6) driver.offerCmdq([0, 2, 4, 6][extra++ % 4] as number);
+        return echo(request);
+      };
+      await driver.kick();
+      const used = driver.usedCmdq();
+      expect(used).toHaveLength(10);
+      expect(device.stats.commands).toBe(10);
+      expect(device.stats.interrupts).toBe(2); // one per returned batch (the rings coalesce)
+      done();
+    });
+
     it('should need a reset when the driver moves avail.idx past the queue size', async () => {
       const { wire, device, driver, done } = setup();
       await driver.start();

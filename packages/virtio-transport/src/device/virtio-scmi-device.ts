@@ -3,6 +3,7 @@ import {
   ScmiMessageType,
   headerToken,
   headerType,
+  readU32,
   type Clock,
   type PlatformAgentLink,
   type PlatformConnection,
@@ -74,11 +75,37 @@ export interface VirtioScmiDeviceOptions {
   readonly maxWaitingDelayedResponses?: number;
 }
 
-interface Completion {
-  readonly head: number;
-  readonly len: number;
-  readonly writeBytes: number;
-  readonly secondIndex: number;
+/**
+ * The commands answered in one pass over the cmdq, waiting to be returned in the configured order:
+ * preallocated columns (no allocation per command), flushed when full.
+ */
+class CompletionBatch {
+  public count = 0;
+  public readonly head: Uint32Array;
+  public readonly len: Uint32Array;
+  public readonly writeBytes: Uint32Array;
+  public readonly secondIndex: Int32Array;
+  public readonly order: Uint32Array;
+
+  public constructor(capacity: number) {
+    this.head = new Uint32Array(capacity);
+    this.len = new Uint32Array(capacity);
+    this.writeBytes = new Uint32Array(capacity);
+    this.secondIndex = new Int32Array(capacity);
+    this.order = new Uint32Array(capacity);
+  }
+
+  public get full(): boolean {
+    return this.count === this.head.length;
+  }
+
+  public add(head: number, len: number, writeBytes: number, secondIndex: number): void {
+    const i = this.count++;
+    this.head[i] = head;
+    this.len[i] = len;
+    this.writeBytes[i] = writeBytes;
+    this.secondIndex[i] = secondIndex;
+  }
 }
 
 /** A command buffer whose response the platform gives later (`link.respond`). */
@@ -146,6 +173,7 @@ export class VirtioScmiDevice {
   #cmdq: DeviceVirtqueue | undefined;
   #eventq: DeviceVirtqueue | undefined;
   #chain = new DescriptorChain(1);
+  #batch = new CompletionBatch(1);
   #outstanding: OutstandingCommand[] = [];
   #eventBuffers: EventBuffer[] = [];
   #waitingDelayed: Uint8Array[] = [];
@@ -345,6 +373,7 @@ export class VirtioScmiDevice {
       return false;
     }
     this.#chain = new DescriptorChain(Math.max(cmdqSize, eventqSize));
+    this.#batch = new CompletionBatch(cmdqSize);
     this.#cmdq = new DeviceVirtqueue(this.#wire.cmdqRing(cmdqSize), this.#memory, ring);
     this.#cmdq.enableNotifications();
     if (p2a) {
@@ -397,10 +426,11 @@ export class VirtioScmiDevice {
   }
 
   #processCmdq(cmdq: DeviceVirtqueue): void {
-    const completions: Completion[] = [];
+    const batch = this.#batch;
     const chain = this.#chain;
     const generation = this.#generation;
     for (;;) {
+      if (batch.full) this.#complete(cmdq, batch);
       const head = cmdq.pop();
       if (head === POP_EMPTY) {
         if (cmdq.enableNotifications()) continue;
@@ -413,29 +443,20 @@ export class VirtioScmiDevice {
       }
       if (cmdq.walk(head, chain) !== undefined) {
         this.#stats.badChains++;
-        if (head < cmdq.size) completions.push({ head, len: 0, writeBytes: 0, secondIndex: -1 });
+        if (head < cmdq.size) batch.add(head, 0, 0, -1);
         continue;
       }
       const n = cmdq.readChain(chain, this.#scratch);
       if (n < 4 || n > this.#scratch.byteLength) {
         this.#stats.badRequests++;
-        completions.push({
-          head,
-          len: 0,
-          writeBytes: chain.writeBytes,
-          secondIndex: chain.secondIndex,
-        });
+        batch.add(head, 0, chain.writeBytes, chain.secondIndex);
         continue;
       }
       this.#stats.commands++;
       const request = this.#requestView(n);
-      const header =
-        (request[0] as number) |
-        ((request[1] as number) << 8) |
-        ((request[2] as number) << 16) |
-        ((request[3] as number) << 24);
       const response = this.#o.platform.handle(this.#o.agentId, 0, request);
-      // The platform may have reset us meanwhile (it cannot; but a re-entrant post could fail it).
+      // A re-entrant call from the platform (a notification posted while handling) cannot reset
+      // the device, but nothing below may run against a device that was reset meanwhile.
       if (generation !== this.#generation) return;
       if (response === undefined) {
         this.#stats.deferred++;
@@ -446,7 +467,7 @@ export class VirtioScmiDevice {
         }
         this.#outstanding.push({
           head,
-          token: headerToken(header >>> 0),
+          token: headerToken(readU32(request, 0)),
           secondIndex: chain.secondIndex,
           chain: copy,
         });
@@ -454,33 +475,51 @@ export class VirtioScmiDevice {
       }
       this.#stats.responses++;
       const len = cmdq.writeChain(chain, response, response.byteLength);
-      completions.push({ head, len, writeBytes: chain.writeBytes, secondIndex: chain.secondIndex });
+      batch.add(head, len, chain.writeBytes, chain.secondIndex);
     }
-    this.#complete(cmdq, completions);
+    this.#complete(cmdq, batch);
   }
 
-  /** Returns the buffers in the configured order, with the cmdq fault rules; notifies the driver. */
-  #complete(cmdq: DeviceVirtqueue, completions: Completion[]): void {
-    if (completions.length === 0) return;
-    const order = this.#o.completion ?? 'in-order';
-    if (order === 'reverse') completions.reverse();
-    else if (order === 'shuffle') {
-      for (let i = completions.length - 1; i > 0; i--) {
+  /** Returns the batch's buffers in the configured order, with the cmdq fault rules; notifies the driver. */
+  #complete(cmdq: DeviceVirtqueue, batch: CompletionBatch): void {
+    const n = batch.count;
+    if (n === 0) return;
+    const order = batch.order;
+    const completion = this.#o.completion ?? 'in-order';
+    for (let i = 0; i < n; i++) order[i] = completion === 'reverse' ? n - 1 - i : i;
+    if (completion === 'shuffle') {
+      for (let i = n - 1; i > 0; i--) {
         const j = Math.floor(this.#random() * (i + 1));
-        const t = completions[i] as Completion;
-        completions[i] = completions[j] as Completion;
-        completions[j] = t;
+        const t = order[i] as number;
+        order[i] = order[j] as number;
+        order[j] = t;
       }
     }
-    for (const c of completions) this.#pushCommand(cmdq, c);
+    for (let k = 0; k < n; k++) {
+      const i = order[k] as number;
+      this.#pushCommand(
+        cmdq,
+        batch.head[i] as number,
+        batch.len[i] as number,
+        batch.writeBytes[i] as number,
+        batch.secondIndex[i] as number,
+      );
+    }
+    batch.count = 0;
     this.#publish(cmdq);
   }
 
-  #pushCommand(cmdq: DeviceVirtqueue, c: Completion): void {
+  #pushCommand(
+    cmdq: DeviceVirtqueue,
+    head: number,
+    written: number,
+    writeBytes: number,
+    secondIndex: number,
+  ): void {
     const faults = this.faults;
-    let len = c.len;
+    let len = written;
     if (faults.has('used-len-oversize') && faults.fire('used-len-oversize') !== undefined) {
-      len = c.writeBytes + 64;
+      len = writeBytes + 64;
     }
     if (faults.has('used-id-out-of-range')) {
       const rule = faults.fire('used-id-out-of-range');
@@ -492,9 +531,9 @@ export class VirtioScmiDevice {
         }
       }
     }
-    cmdq.pushUsed(c.head, len);
+    cmdq.pushUsed(head, len);
     if (faults.has('used-id-not-in-flight') && faults.fire('used-id-not-in-flight') !== undefined) {
-      cmdq.pushUsed(c.secondIndex >= 0 ? c.secondIndex : c.head, 0);
+      cmdq.pushUsed(secondIndex >= 0 ? secondIndex : head, 0);
     }
   }
 
@@ -525,13 +564,7 @@ export class VirtioScmiDevice {
       this.#stats.unmatchedResponses++;
       return;
     }
-    const token = headerToken(
-      ((bytes[0] as number) |
-        ((bytes[1] as number) << 8) |
-        ((bytes[2] as number) << 16) |
-        ((bytes[3] as number) << 24)) >>>
-        0,
-    );
+    const token = headerToken(readU32(bytes, 0));
     const i = this.#outstanding.findIndex((o) => o.token === token);
     const outstanding = this.#outstanding[i];
     if (outstanding === undefined) {
@@ -541,12 +574,13 @@ export class VirtioScmiDevice {
     this.#outstanding.splice(i, 1);
     this.#stats.lateResponses++;
     const len = cmdq.writeChain(outstanding.chain, bytes, bytes.byteLength);
-    this.#pushCommand(cmdq, {
-      head: outstanding.head,
+    this.#pushCommand(
+      cmdq,
+      outstanding.head,
       len,
-      writeBytes: outstanding.chain.writeBytes,
-      secondIndex: outstanding.secondIndex,
-    });
+      outstanding.chain.writeBytes,
+      outstanding.secondIndex,
+    );
     this.#publish(cmdq);
   }
 
@@ -614,12 +648,7 @@ export class VirtioScmiDevice {
   #post(bytes: Uint8Array): boolean {
     const eventq = this.#eventq;
     if (this.#closed || eventq === undefined || bytes.byteLength < 4) return false;
-    const word =
-      ((bytes[0] as number) |
-        ((bytes[1] as number) << 8) |
-        ((bytes[2] as number) << 16) |
-        ((bytes[3] as number) << 24)) >>>
-      0;
+    const word = readU32(bytes, 0);
     if (headerType(word) === ScmiMessageType.DELAYED_RESPONSE) {
       if (this.#eventBuffers.length > 0 && this.#waitingDelayed.length === 0) {
         if (!this.#write(eventq, bytes)) return false;
