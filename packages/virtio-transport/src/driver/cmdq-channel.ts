@@ -122,16 +122,6 @@ export class CmdqChannel implements TransportChannel {
     else vq.enableInterrupts();
   }
 
-  /** Commands whose buffers the device holds (in flight or abandoned). */
-  public get deviceHeld(): number {
-    let n = 0;
-    for (let s = 0; s < this.#state.length; s++) {
-      const st = this.#state[s];
-      if (st === IN_FLIGHT || st === ABANDONED) n++;
-    }
-    return n;
-  }
-
   /**
    * Writes the command into a free slot, makes it available and notifies the device (unless
    * suppressed). With every slot held by the device it waits for one, at most `slotWaitMs`.
