@@ -23,7 +23,12 @@ import {
   type XferOps,
 } from '@scmi-ts/core';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
-import { VirtioScmiDevice, VirtioScmiWire, virtioTransportModule } from '@scmi-ts/virtio-transport';
+import {
+  VirtioScmiDevice,
+  VirtioScmiWire,
+  attachRemoteVirtioDevice,
+  virtioTransportModule,
+} from '@scmi-ts/virtio-transport';
 import { Container } from 'inversify';
 import { join } from 'node:path';
 import { FloorDevice, FloorDriver } from './support/floor.js';
@@ -90,11 +95,11 @@ async function workerPair(host: WorkerHost): Promise<Pair> {
   await host.call('attachFloor', floorWire.handle, CMDQ, true);
   const floor = new FloorDriver(floorWire, CMDQ, true);
   const deviceWire = VirtioScmiWire.shared(WIRE);
-  await host.call('attachScmi', deviceWire.handle, 2);
+  await attachRemoteVirtioDevice(host, deviceWire, 2);
   const device = new FloorDriver(deviceWire, CMDQ, true);
   await device.handshake(CMDQ);
   const scmiWire = VirtioScmiWire.shared(WIRE);
-  await host.call('attachScmi', scmiWire.handle, 1);
+  await attachRemoteVirtioDevice(host, scmiWire, 1);
   const agent = await createAgent(newContainer(), {
     transport: 'virtio',
     maxMsg: CMDQ / 2,

@@ -21,6 +21,11 @@ export type {
   VirtioScmiDeviceOptions,
 } from './device/virtio-scmi-device.js';
 export type { VirtioDeviceStats } from './device/virtio-device-stats.js';
+export type {
+  RemoteVirtioDevice,
+  RemoteVirtioDeviceOptions,
+  VirtioDeviceServer,
+} from './device/remote-virtio-device.js';
 export type { VirtioWireFaultKind, VirtioWireFaultRule } from './device/virtio-wire-fault.js';
 export type {
   ResolvedVirtioTransportConfig,
@@ -40,6 +45,11 @@ export { validateVirtioTransportConfig } from './transport/virtio-transport-conf
 export { VirtioScmiWire } from './wire/virtio-scmi-wire.js';
 export { VirtioDriverDiagnostics } from './driver/virtio-driver-diagnostics.js';
 export { VIRTIO_SCMI_DEVICE_FEATURES, VirtioScmiDevice } from './device/virtio-scmi-device.js';
+export {
+  VIRTIO_WORKER_METHODS,
+  attachRemoteVirtioDevice,
+  serveVirtioDevices,
+} from './device/remote-virtio-device.js';
 export {
   VIRTIO_WIRE_FAULT_KINDS,
   VirtioWireFaultInjector,

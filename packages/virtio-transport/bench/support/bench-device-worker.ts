@@ -2,28 +2,28 @@
 import { RealClock, serveWorker } from '@scmi-ts/core';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
-  VirtioScmiDevice,
   VirtioScmiWire,
+  serveVirtioDevices,
   type VirtioScmiWireHandle,
 } from '@scmi-ts/virtio-transport';
 import { FloorDevice } from './floor.js';
 
 const clock = new RealClock();
 const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
-const ends: { close(): void }[] = [];
+const devices = serveVirtioDevices(platform, clock);
+const floors: FloorDevice[] = [];
 
 serveWorker(
   {
-    attachScmi: (handle: VirtioScmiWireHandle, agentId: number) => {
-      ends.push(new VirtioScmiDevice(VirtioScmiWire.open(handle), { platform, agentId, clock }));
-    },
+    ...devices.handlers,
     attachFloor: (handle: VirtioScmiWireHandle, cmdqSize: number, eventIdx: boolean) => {
-      ends.push(new FloorDevice(VirtioScmiWire.open(handle), cmdqSize, eventIdx));
+      floors.push(new FloorDevice(VirtioScmiWire.open(handle), cmdqSize, eventIdx));
     },
   },
   {
     onStop: () => {
-      for (const e of ends) e.close();
+      for (const f of floors) f.close();
+      devices.closeAll();
       platform.close();
     },
   },

@@ -11,14 +11,16 @@ import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
 import {
   VirtioScmiDevice,
   VirtioScmiWire,
+  attachRemoteVirtioDevice,
   virtioTransport,
+  type RemoteVirtioDeviceOptions,
   type VirtioDeviceStats,
   type VirtioScmiDeviceOptions,
   type VirtioTransportConfig,
   type VirtioWireFaultRule,
   type WireLayoutOptions,
 } from '@scmi-ts/virtio-transport';
-import type { VirtioWorkerData, VirtioWorkerDeviceOptions } from './virtio-device-worker.js';
+import type { VirtioWorkerData } from './virtio-device-worker.js';
 
 // ---- The conformance kit's fixture types (copied until @scmi-ts/conformance exports them) -----
 
@@ -155,7 +157,7 @@ export interface VirtioWorkerSession {
   /** A fresh wire and device for one agent. */
   open(options?: {
     transportConfig?: Partial<VirtioTransportConfig>;
-    device?: VirtioWorkerDeviceOptions;
+    device?: RemoteVirtioDeviceOptions;
   }): Promise<WorkerVirtio>;
   /** Replaces the worker platform's fault rules. */
   setFaults(rules: readonly FaultRule[]): Promise<void>;
@@ -183,25 +185,17 @@ export async function startVirtioWorker(ctx: {
     host,
     open: async (options = {}) => {
       const wire = VirtioScmiWire.shared(FIXTURE_WIRE);
-      const id = (await host.call(
-        'attach',
-        wire.handle,
-        ctx.agentId,
-        options.device ?? {},
-      )) as number;
-      let closing: Promise<void> | undefined;
+      const device = await attachRemoteVirtioDevice(host, wire, ctx.agentId, {
+        seed: ctx.seed,
+        ...options.device,
+      });
       return {
         wire,
         transport: virtioTransport,
         agentOptions: agentOptionsFor(wire, options.transportConfig ?? {}),
-        close: () => {
-          closing ??= host.call('close', id).then(() => undefined);
-          return closing;
-        },
-        deviceStats: async () => (await host.call('stats', id)) as VirtioDeviceStats,
-        setWireFaults: async (rules) => {
-          await host.call('setWireFaults', id, rules);
-        },
+        close: () => device.close(),
+        deviceStats: () => device.stats(),
+        setWireFaults: (rules) => device.setWireFaults(rules),
       };
     },
     setFaults: async (rules) => {
