@@ -12,7 +12,12 @@ import {
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
-import { VirtioScmiWire, virtioTransportModule } from '@scmi-ts/virtio-transport';
+import {
+  VirtioRegister,
+  VirtioScmiWire,
+  VirtioStatus,
+  virtioTransportModule,
+} from '@scmi-ts/virtio-transport';
 import { Container } from 'inversify';
 import { ManualDevice } from './support/manual-device.js';
 
@@ -93,6 +98,25 @@ describe('virtio driver against a hostile device', () => {
       expect(p2a(agent).badMessages.invalid).toBe(2);
       device.eventq?.restoreUsedIdx();
       await agent.remove();
+      platform.close();
+    });
+  });
+
+  describe('when the device sets DEVICE_NEEDS_RESET', () => {
+    it('should stop sending: commands fail at once with E_VIRTIO_DEVICE', async () => {
+      const { clock, platform, wire, device, create } = setup();
+      const agent = await create();
+      const r = wire.registers;
+      r.write(
+        VirtioRegister.DEVICE_STATUS,
+        r.read(VirtioRegister.DEVICE_STATUS) | VirtioStatus.DEVICE_NEEDS_RESET,
+      );
+      device.doorbells.notify.ring();
+      await clock.runTasks();
+      expect(wire.driverDiagnostics.state).toBe('failed');
+      await expect(agent.base.discoverVendor()).rejects.toMatchObject({ code: 'E_VIRTIO_DEVICE' });
+      await agent.remove();
+      expect(wire.driverDiagnostics.state).toBe('closed');
       platform.close();
     });
   });

@@ -42,7 +42,7 @@ interface AckWaiter {
  * 3. the channels are freed and reclaim every buffer, those the device still held included,
  *    exactly once; without an acknowledgement they leave those buffers to the device (counted).
  *
- * @internal Created by the transport; exported for the package's tests.
+ * @internal Created by the transport's `setupDevice`; not exported from the package.
  */
 export class VirtioScmiDriver {
   /** The wire. */
@@ -298,11 +298,22 @@ export class VirtioScmiDriver {
     });
   }
 
-  /** The device signalled a configuration change: a status acknowledgement, or its end closed. */
+  /**
+   * The device signalled a configuration change: a status acknowledgement, its end closed, or
+   * DEVICE_NEEDS_RESET (VIRTIO 1.2 §2.1.2) — then the device is no longer live: commands fail at
+   * once with `E_VIRTIO_DEVICE` and those in flight time out.
+   */
   #onConfigSignal(): void {
+    const r = this.wire.registers;
+    if (
+      this.#live &&
+      (r.read(VirtioRegister.DEVICE_STATUS) & VirtioStatus.DEVICE_NEEDS_RESET) !== 0
+    ) {
+      this.#live = false;
+      this.diagnostics.state = 'failed';
+    }
     const waiter = this.#ack;
     if (waiter === undefined) return;
-    const r = this.wire.registers;
     const gone = this.wire.devicePresence === VirtioDevicePresence.CLOSED;
     if (!gone && r.read(VirtioRegister.STATUS_ACK) !== waiter.sequence) return;
     this.#ack = undefined;
