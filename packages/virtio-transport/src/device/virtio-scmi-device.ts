@@ -35,11 +35,8 @@ import {
   type MutableVirtioDeviceStats,
   type VirtioDeviceStats,
 } from './virtio-device-stats.js';
-import {
-  VirtioWireFaultInjector,
-  createSeededRandom,
-  type VirtioWireFaultRule,
-} from './virtio-wire-fault.js';
+import { createSeededRandom } from './seeded-random.js';
+import { VirtioWireFaultInjector, type VirtioWireFaultRule } from './virtio-wire-fault.js';
 
 /**
  * In which order the device returns the commands it took in one pass over the cmdq (the

@@ -63,18 +63,6 @@ interface ActiveRule {
   fired: number;
 }
 
-/** mulberry32: a small seeded generator, enough for fault probabilities and completion shuffles. */
-export function createSeededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function check(rule: VirtioWireFaultRule, field: string): void {
   if (!VIRTIO_WIRE_FAULT_KINDS.includes(rule.kind)) {
     throw new ScmiConfigError(

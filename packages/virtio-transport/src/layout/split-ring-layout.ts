@@ -19,7 +19,15 @@ export interface SplitRingLayout {
   readonly end: number;
 }
 
-/** Whether `n` is a valid split-ring queue size: a power of two in 1 … 32768. */
+/**
+ * Whether `n` is a valid split-ring queue size: a power of two in 1 … 32768.
+ *
+ * @example
+ * ```ts
+ * isQueueSize(256); // true
+ * isQueueSize(100); // false
+ * ```
+ */
 export function isQueueSize(n: unknown): n is number {
   return (
     typeof n === 'number' &&
@@ -37,6 +45,12 @@ function align(n: number, to: number): number {
 /**
  * Bytes a split ring of `size` entries takes, areas aligned as the specification requires, so that
  * a region of this many bytes (16-aligned) holds a ring of any size up to `size`.
+ *
+ * @throws RangeError when `size` is not a valid queue size.
+ * @example
+ * ```ts
+ * splitRingBytes(256); // 16·256 + (6 + 2·256 + 2) + (6 + 8·256)
+ * ```
  */
 export function splitRingBytes(size: number): number {
   return splitRingLayout(0, size).end;

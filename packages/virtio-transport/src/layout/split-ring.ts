@@ -10,6 +10,14 @@ import type { SplitRingLayout } from './split-ring-layout.js';
  * index (descriptors, ring entries, buffer bytes) is visible to the thread whose `Atomics.load`
  * observes that index — the `virtio_wmb()` / `virtio_rmb()` pairs of Linux `virtio_ring.c`.
  * Nothing here validates: each end checks what the other end wrote before using it.
+ *
+ * @example
+ * ```ts
+ * const ring = new SplitRing(sab, splitRingLayout(0x100, 64));
+ * ring.writeDesc(0, request, 12, VirtqDescFlag.NEXT, 1);
+ * ring.writeAvailEntry(0, 0);
+ * ring.storeAvailIdx(1); // the device may now see chain 0
+ * ```
  */
 export class SplitRing {
   /** Queue size Q. */

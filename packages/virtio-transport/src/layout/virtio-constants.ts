@@ -33,12 +33,26 @@ export const VirtioFeature = {
   VERSION_1: 32,
 } as const;
 
-/** The bit mask (a 64-bit `bigint`) of feature bit number `bit` (see {@link VirtioFeature}). */
+/**
+ * The bit mask (a 64-bit `bigint`) of feature bit number `bit` (see {@link VirtioFeature}).
+ *
+ * @example
+ * ```ts
+ * const wanted = featureMask(VirtioFeature.VERSION_1) | featureMask(VirtioFeature.SCMI_P2A_CHANNELS);
+ * ```
+ */
 export function featureMask(bit: number): bigint {
   return 1n << BigInt(bit);
 }
 
-/** Whether the feature word `features` has bit number `bit`. */
+/**
+ * Whether the feature word `features` has bit number `bit`.
+ *
+ * @example
+ * ```ts
+ * if (!hasFeature(offered, VirtioFeature.VERSION_1)) throw new Error('legacy device');
+ * ```
+ */
 export function hasFeature(features: bigint, bit: number): boolean {
   return (features & featureMask(bit)) !== 0n;
 }

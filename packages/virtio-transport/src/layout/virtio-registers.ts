@@ -6,6 +6,13 @@ const WORDS = 0x80 / 4;
  * Typed access to the register file of a wire (see {@link VirtioRegister}): every access is an
  * `Atomics` operation on a 32-bit word, so a register written by one thread is seen whole by the
  * other. Both ends use it; each writes only its own registers.
+ *
+ * @example
+ * ```ts
+ * const registers = new VirtioRegisters(sab);
+ * registers.write(VirtioRegister.STATUS_REQUEST, VirtioStatus.ACKNOWLEDGE);
+ * registers.increment(VirtioRegister.STATUS_SEQUENCE);
+ * ```
  */
 export class VirtioRegisters {
   readonly #words: Uint32Array;

@@ -123,6 +123,11 @@ function align(n: number, to: number): number {
 /**
  * Bytes of guest memory that a full cmdq (two buffers per message, Q/2 messages) and a full eventq
  * (one buffer per entry) need, each buffer 8-aligned.
+ *
+ * @example
+ * ```ts
+ * guestMemoryNeeded(64, 16, 128); // 32 messages × 2 × 136 + 16 × 136
+ * ```
  */
 export function guestMemoryNeeded(
   cmdqSize: number,

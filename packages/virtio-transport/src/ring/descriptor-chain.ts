@@ -23,6 +23,12 @@ export type ChainDefect =
  * A descriptor chain as the device walked it: its device-readable segments, then its
  * device-writable segments (guest addresses and lengths), preallocated for `maxSegments` segments
  * and reused for every chain.
+ *
+ * @example
+ * ```ts
+ * const chain = new DescriptorChain(queueSize);
+ * if (vq.walk(head, chain) === undefined) console.log(chain.readBytes, chain.writeBytes);
+ * ```
  */
 export class DescriptorChain {
   /** Head index of the chain (the id to return in the used ring). */
