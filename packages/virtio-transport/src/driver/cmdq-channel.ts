@@ -28,6 +28,8 @@ const ABANDONED = 2;
 const RETURNED = 3;
 
 const EMPTY = new Uint8Array(0);
+const NEXT = VirtqDescFlag.NEXT;
+const WRITE = VirtqDescFlag.WRITE;
 
 interface SlotWaiter {
   readonly xfer: Xfer;
@@ -181,8 +183,8 @@ export class CmdqChannel implements TransportChannel {
     this.#u32[response >> 2] = 0;
     const head = slot << 1;
     const ring = this.#vq.ring;
-    ring.writeDesc(head, request, 4 + n, VirtqDescFlag.NEXT, head + 1);
-    ring.writeDesc(head + 1, response, this.#pdu, VirtqDescFlag.WRITE, 0);
+    ring.writeDesc(head, request, 4 + n, NEXT, head + 1);
+    ring.writeDesc(head + 1, response, this.#pdu, WRITE, 0);
     this.#state[slot] = IN_FLIGHT;
     this.#valid[slot] = 0;
     this.#delivered[slot] = 0;

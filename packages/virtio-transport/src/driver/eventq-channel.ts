@@ -13,6 +13,8 @@ import type { DriverVirtqueue, UsedElement } from '../ring/driver-virtqueue.js';
 import type { VirtioChannelRecord } from './virtio-driver-diagnostics.js';
 import type { VirtioScmiDriver } from './virtio-scmi-driver.js';
 
+const WRITE = VirtqDescFlag.WRITE;
+
 /**
  * The eventq as core's P2A channel 0 (Linux `scmi_vio_feed_vq_rx`, `virtio_fetch_notification`):
  * pre-filled with one device-writable buffer per entry; each used buffer is checked (an element
@@ -138,7 +140,7 @@ export class EventqChannel implements TransportChannel {
   #requeue(id: number): void {
     if (this.#held[id] !== 1) return;
     this.#held[id] = 0;
-    this.#vq.ring.writeDesc(id, this.#addr[id] as number, this.#pdu, VirtqDescFlag.WRITE, 0);
+    this.#vq.ring.writeDesc(id, this.#addr[id] as number, this.#pdu, WRITE, 0);
     this.#vq.publish(id, this.#pdu);
     this.#requeued = true;
   }

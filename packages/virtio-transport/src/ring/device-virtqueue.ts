@@ -19,6 +19,11 @@ export interface DeviceMemory {
   readonly view: DataView;
 }
 
+// Module-level copies: read on every descriptor, they should not cost a property lookup each.
+const NEXT = VirtqDescFlag.NEXT;
+const WRITE = VirtqDescFlag.WRITE;
+const INDIRECT = VirtqDescFlag.INDIRECT;
+
 /** Result of {@link DeviceVirtqueue.pop} when no chain is available. */
 export const POP_EMPTY = -1;
 /** Result of {@link DeviceVirtqueue.pop} when `avail.idx` moved by more than the queue size. */
@@ -124,17 +129,16 @@ export class DeviceVirtqueue {
       const flags = ring.descFlags(i);
       const addr = ring.descAddrLow(i);
       const len = ring.descLen(i);
-      if ((flags & VirtqDescFlag.INDIRECT) !== 0) {
+      if ((flags & INDIRECT) !== 0) {
         if (!this.#indirect) return 'indirect-not-negotiated';
-        if ((flags & VirtqDescFlag.NEXT) !== 0) return 'indirect-with-next';
+        if ((flags & NEXT) !== 0) return 'indirect-with-next';
         if (!this.#inMemory(ring.descAddrHigh(i), addr, len)) return 'address-out-of-bounds';
         if (len === 0 || len % VIRTQ_DESC_SIZE !== 0) return 'indirect-bad-length';
         return this.#walkIndirect(addr, len / VIRTQ_DESC_SIZE, chain, count, max);
       }
       if (!this.#inMemory(ring.descAddrHigh(i), addr, len)) return 'address-out-of-bounds';
-      if (!chain.add((flags & VirtqDescFlag.WRITE) !== 0, addr, len))
-        return 'readable-after-writable';
-      if ((flags & VirtqDescFlag.NEXT) === 0) return undefined;
+      if (!chain.add((flags & WRITE) !== 0, addr, len)) return 'readable-after-writable';
+      if ((flags & NEXT) === 0) return undefined;
       i = ring.descNext(i);
       if (i >= this.size) return 'next-out-of-range';
       if (count === 1) chain.secondIndex = i;
@@ -157,11 +161,10 @@ export class DeviceVirtqueue {
       const high = view.getUint32(at + 4, true);
       const len = view.getUint32(at + 8, true);
       const flags = view.getUint16(at + 12, true);
-      if ((flags & VirtqDescFlag.INDIRECT) !== 0) return 'indirect-nested';
+      if ((flags & INDIRECT) !== 0) return 'indirect-nested';
       if (!this.#inMemory(high, addr, len)) return 'address-out-of-bounds';
-      if (!chain.add((flags & VirtqDescFlag.WRITE) !== 0, addr, len))
-        return 'readable-after-writable';
-      if ((flags & VirtqDescFlag.NEXT) === 0) return undefined;
+      if (!chain.add((flags & WRITE) !== 0, addr, len)) return 'readable-after-writable';
+      if ((flags & NEXT) === 0) return undefined;
       j = view.getUint16(at + 14, true);
       if (j >= entries) return 'next-out-of-range';
     }
