@@ -56,6 +56,7 @@ const config: Config = {
     './packages/core/src/': { lines: 85 },
     './packages/platform/src/': { lines: 90, branches: 85, functions: 90 },
     './packages/conformance/src/': { lines: 60 },
+    './packages/virtio-transport/src/': { lines: 90, branches: 80, functions: 85 },
   },
 };
 

@@ -1,0 +1,30 @@
+/** The benchmark's worker: an SCMI platform with virtio devices, and floor devices, on real time. */
+import { RealClock, serveWorker } from '@scmi-ts/core';
+import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
+import {
+  VirtioScmiWire,
+  serveVirtioDevices,
+  type VirtioScmiWireHandle,
+} from '@scmi-ts/virtio-transport';
+import { FloorDevice } from './floor.js';
+
+const clock = new RealClock();
+const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+const devices = serveVirtioDevices(platform, clock);
+const floors: FloorDevice[] = [];
+
+serveWorker(
+  {
+    ...devices.handlers,
+    attachFloor: (handle: VirtioScmiWireHandle, cmdqSize: number, eventIdx: boolean) => {
+      floors.push(new FloorDevice(VirtioScmiWire.open(handle), cmdqSize, eventIdx));
+    },
+  },
+  {
+    onStop: () => {
+      for (const f of floors) f.close();
+      devices.closeAll();
+      platform.close();
+    },
+  },
+);

@@ -1,0 +1,201 @@
+/**
+ * The benchmark's floor: the same virtqueues (driver and device ends, the same wire, doorbells
+ * and guest memory) moving the same bytes as an SCMI Base PROTOCOL_VERSION round trip — a 4-byte
+ * request, a 12-byte response — with no SCMI on either side: no core engine, no platform.
+ */
+import type { Doorbell } from '@scmi-ts/core';
+import { DescriptorChain } from '../../src/ring/descriptor-chain.js';
+import { DeviceVirtqueue, POP_EMPTY } from '../../src/ring/device-virtqueue.js';
+import { DriverVirtqueue, type UsedElement } from '../../src/ring/driver-virtqueue.js';
+import { GuestMemoryAllocator } from '../../src/memory/guest-memory-allocator.js';
+import {
+  VirtioFeature,
+  VirtioStatus,
+  VirtqDescFlag,
+  featureMask,
+} from '../../src/layout/virtio-constants.js';
+import { VirtioRegister } from '../../src/layout/wire-layout.js';
+import type { VirtioScmiWire } from '../../src/wire/virtio-scmi-wire.js';
+
+/** The device end of the floor: echoes each request's header with a SUCCESS status and a word. */
+export class FloorDevice {
+  readonly #vq: DeviceVirtqueue;
+  readonly #chain: DescriptorChain;
+  readonly #scratch: Uint8Array;
+  readonly #response = new Uint8Array(12);
+  readonly #notify: Doorbell;
+  readonly #interrupt: Doorbell;
+
+  public constructor(wire: VirtioScmiWire, cmdqSize: number, eventIdx: boolean) {
+    const ends = wire.claimDeviceEnd();
+    this.#notify = ends.notify;
+    this.#interrupt = ends.interrupt;
+    const layout = wire.layout;
+    this.#vq = new DeviceVirtqueue(
+      wire.cmdqRing(cmdqSize),
+      {
+        start: layout.guestMemory,
+        end: layout.guestMemory + layout.guestMemoryBytes,
+        bytes: new Uint8Array(wire.sab),
+        view: new DataView(wire.sab),
+      },
+      { indirect: false, eventIdx },
+    );
+    this.#chain = new DescriptorChain(cmdqSize);
+    this.#scratch = new Uint8Array(layout.pduSize);
+    this.#response.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0]);
+    this.#vq.enableNotifications();
+    this.#notify.listen(() => {
+      this.#process();
+    });
+  }
+
+  #process(): void {
+    const vq = this.#vq;
+    const chain = this.#chain;
+    for (;;) {
+      const head = vq.pop();
+      if (head === POP_EMPTY) {
+        if (vq.enableNotifications()) continue;
+        break;
+      }
+      if (head < 0 || vq.walk(head, chain) !== undefined) continue;
+      vq.readChain(chain, this.#scratch);
+      const r = this.#response;
+      for (let i = 0; i < 4; i++) r[i] = this.#scratch[i] as number;
+      vq.pushUsed(head, vq.writeChain(chain, r, 12));
+    }
+    if (vq.publishUsed()) this.#interrupt.ring();
+  }
+
+  /** Stops listening. */
+  public close(): void {
+    this.#notify.close();
+    this.#interrupt.close();
+  }
+}
+
+/**
+ * The driver end of the floor: keeps `depth` buffers in flight until `n` round trips are done.
+ * Against a real `VirtioScmiDevice` (`handshake`), it first brings the device to DRIVER_OK by
+ * hand, so the same bytes go through the real device and the platform without core.
+ */
+export class FloorDriver {
+  readonly #vq: DriverVirtqueue;
+  readonly #notify: Doorbell;
+  readonly #interrupt: Doorbell;
+  readonly #u8: Uint8Array;
+  readonly #u32: Uint32Array;
+  readonly #request: number[] = [];
+  readonly #response: number[] = [];
+  readonly #rx = new Uint8Array(12);
+  readonly #used: UsedElement = { id: 0, len: 0 };
+  readonly #pdu: number;
+  #issued = 0;
+  #done = 0;
+  #target = 0;
+  #finish: (() => void) | undefined;
+
+  readonly #wire: VirtioScmiWire;
+
+  public constructor(wire: VirtioScmiWire, cmdqSize: number, eventIdx: boolean) {
+    this.#wire = wire;
+    const ends = wire.claimDriverEnd();
+    this.#notify = ends.notify;
+    this.#interrupt = ends.interrupt;
+    const ring = wire.cmdqRing(cmdqSize);
+    ring.clear();
+    this.#vq = new DriverVirtqueue(ring, eventIdx);
+    const layout = wire.layout;
+    this.#pdu = layout.pduSize;
+    const memory = new GuestMemoryAllocator(layout.guestMemory, layout.guestMemoryBytes);
+    for (let s = 0; s < cmdqSize / 2; s++) {
+      this.#request.push(memory.allocate(this.#pdu));
+      this.#response.push(memory.allocate(this.#pdu));
+    }
+    this.#u8 = new Uint8Array(wire.sab);
+    this.#u32 = new Uint32Array(wire.sab, 0, wire.sab.byteLength >> 2);
+    this.#vq.enableInterrupts();
+    this.#interrupt.listen(() => {
+      this.#onUsed();
+    });
+  }
+
+  /** Brings a real virtio-scmi device to DRIVER_OK (features VERSION_1 and EVENT_IDX; no eventq). */
+  public async handshake(cmdqSize: number): Promise<void> {
+    const r = this.#wire.registers;
+    const status = async (value: number): Promise<void> => {
+      r.write(VirtioRegister.STATUS_REQUEST, value);
+      const seq = r.increment(VirtioRegister.STATUS_SEQUENCE);
+      this.#notify.ring();
+      while (r.read(VirtioRegister.STATUS_ACK) !== seq)
+        await new Promise((resolve) => setImmediate(resolve));
+    };
+    await status(0);
+    await status(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER);
+    r.writeFeatures(
+      VirtioRegister.DRIVER_FEATURES_LOW,
+      VirtioRegister.DRIVER_FEATURES_HIGH,
+      featureMask(VirtioFeature.VERSION_1) | featureMask(VirtioFeature.RING_EVENT_IDX),
+    );
+    const base = VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER | VirtioStatus.FEATURES_OK;
+    await status(base);
+    r.write(VirtioRegister.CMDQ_NUM, cmdqSize);
+    r.write(VirtioRegister.CMDQ_READY, 1);
+    await status(base | VirtioStatus.DRIVER_OK);
+  }
+
+  /** Runs `n` round trips with `depth` in flight. */
+  public run(depth: number, n: number): Promise<void> {
+    this.#issued = 0;
+    this.#done = 0;
+    this.#target = n;
+    return new Promise((resolve) => {
+      this.#finish = resolve;
+      for (let s = 0; s < depth && this.#issued < n; s++) this.#post(s);
+      if (this.#vq.kickPrepare()) this.#notify.ring();
+    });
+  }
+
+  #post(slot: number): void {
+    this.#issued++;
+    const request = this.#request[slot] as number;
+    this.#u32[request >> 2] = 0x00004000 | ((this.#issued & 0x3ff) << 18); // Base PROTOCOL_VERSION
+    const head = slot << 1;
+    const ring = this.#vq.ring;
+    ring.writeDesc(head, request, 4, VirtqDescFlag.NEXT, head + 1);
+    ring.writeDesc(head + 1, this.#response[slot] as number, this.#pdu, VirtqDescFlag.WRITE, 0);
+    this.#vq.publish(head, this.#pdu);
+  }
+
+  #onUsed(): void {
+    const vq = this.#vq;
+    const el = this.#used;
+    for (;;) {
+      const taken = vq.take(el);
+      if (taken === 'empty') {
+        if (vq.enableInterrupts()) continue;
+        break;
+      }
+      if (taken !== 'ok') continue;
+      const slot = el.id >> 1;
+      const from = this.#response[slot] as number;
+      const n = Math.min(el.len, 12);
+      for (let i = 0; i < n; i++) this.#rx[i] = this.#u8[from + i] as number;
+      this.#done++;
+      if (this.#issued < this.#target) this.#post(slot);
+    }
+    if (vq.kickPrepare()) this.#notify.ring();
+    if (this.#done === this.#target) {
+      const finish = this.#finish;
+      this.#finish = undefined;
+      finish?.();
+    }
+  }
+
+  /** Stops listening. */
+  public close(): void {
+    this.#notify.close();
+    this.#interrupt.close();
+  }
+}

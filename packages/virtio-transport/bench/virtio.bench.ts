@@ -1,0 +1,260 @@
+/**
+ * virtio-transport benchmark: SCMI over virtio against the floor of the same virtqueues moving the
+ * same bytes with no SCMI (see support/floor.ts), measured in the same run, interleaved A/B rounds,
+ * medians.
+ *
+ * - Throughput at 1, 16 and 64 commands in flight (Base PROTOCOL_VERSION: 4-byte request, 12-byte
+ *   response), device in a worker thread and device in the same thread.
+ * - Round trip (one command at a time) in worker mode.
+ * - Heap over 1,000,000 commands (run with --expose-gc; `pnpm bench` does).
+ *
+ * Targets: throughput ≥ 0.8 × floor at depth 16; round trip ≤ 1.3 × floor in worker mode; heap flat.
+ * Run: pnpm --filter @scmi-ts/virtio-transport bench
+ */
+import {
+  CLOCK,
+  RealClock,
+  coreModule,
+  createAgent,
+  resolveWorkerEntry,
+  startWorker,
+  type ScmiAgent,
+  type WorkerHost,
+  type XferOps,
+} from '@scmi-ts/core';
+import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
+import {
+  VirtioScmiDevice,
+  VirtioScmiWire,
+  attachRemoteVirtioDevice,
+  virtioTransportModule,
+} from '@scmi-ts/virtio-transport';
+import { Container } from 'inversify';
+import { join } from 'node:path';
+import { FloorDevice, FloorDriver } from './support/floor.js';
+
+const CMDQ = 128; // 64 messages in flight at most
+const WIRE = { cmdqSize: CMDQ, eventqSize: 16 };
+const DEPTHS = [1, 16, 64] as const;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const HEAP_COMMANDS = Number(process.env.BENCH_HEAP_COMMANDS ?? 1_000_000);
+
+interface Subject {
+  /** Runs `n` round trips with `depth` in flight; resolves when done. */
+  run(depth: number, n: number): Promise<void>;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+async function timed(subject: Subject, depth: number, n: number): Promise<number> {
+  const start = process.hrtime.bigint();
+  await subject.run(depth, n);
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** SCMI: `depth` loops, each sending Base PROTOCOL_VERSION and awaiting its response. */
+function scmiSubject(agent: ScmiAgent): Subject {
+  const ops: XferOps = agent.xfer(0x10);
+  return {
+    run: async (depth, n) => {
+      let issued = 0;
+      const loop = async (): Promise<void> => {
+        while (issued < n) {
+          issued++;
+          await ops.transact(0, undefined, { rxSize: 4 });
+        }
+      };
+      await Promise.all(Array.from({ length: depth }, loop));
+    },
+  };
+}
+
+function newContainer(): Container {
+  const container = new Container();
+  container.load(coreModule, virtioTransportModule);
+  container.rebind(CLOCK).toConstantValue(new RealClock());
+  return container;
+}
+
+interface Pair {
+  /** The virtqueues alone. */
+  readonly floor: Subject;
+  /** The same bytes through the real device and the platform, driven without core. */
+  readonly device: Subject;
+  /** SCMI: core, the transport, the device and the platform. */
+  readonly scmi: Subject;
+  readonly agent: ScmiAgent;
+  close(): Promise<void>;
+}
+
+async function workerPair(host: WorkerHost): Promise<Pair> {
+  const floorWire = VirtioScmiWire.shared(WIRE);
+  await host.call('attachFloor', floorWire.handle, CMDQ, true);
+  const floor = new FloorDriver(floorWire, CMDQ, true);
+  const deviceWire = VirtioScmiWire.shared(WIRE);
+  await attachRemoteVirtioDevice(host, deviceWire, 2);
+  const device = new FloorDriver(deviceWire, CMDQ, true);
+  await device.handshake(CMDQ);
+  const scmiWire = VirtioScmiWire.shared(WIRE);
+  await attachRemoteVirtioDevice(host, scmiWire, 1);
+  const agent = await createAgent(newContainer(), {
+    transport: 'virtio',
+    maxMsg: CMDQ / 2,
+    rxTimeoutMs: 5000,
+    transportConfig: { wire: scmiWire },
+  });
+  return {
+    floor,
+    device,
+    scmi: scmiSubject(agent),
+    agent,
+    close: async () => {
+      await agent.remove();
+      floor.close();
+      device.close();
+    },
+  };
+}
+
+async function sameThreadPair(): Promise<Pair> {
+  const clock = new RealClock();
+  const floorWire = VirtioScmiWire.sameThread(clock, WIRE);
+  const floorDevice = new FloorDevice(floorWire, CMDQ, true);
+  const floor = new FloorDriver(floorWire, CMDQ, true);
+  const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+  const rawWire = VirtioScmiWire.sameThread(clock, WIRE);
+  const rawDevice = new VirtioScmiDevice(rawWire, { platform, agentId: 2, clock });
+  const raw = new FloorDriver(rawWire, CMDQ, true);
+  await raw.handshake(CMDQ);
+  const scmiWire = VirtioScmiWire.sameThread(clock, WIRE);
+  const device = new VirtioScmiDevice(scmiWire, { platform, agentId: 1, clock });
+  const agent = await createAgent(newContainer(), {
+    transport: 'virtio',
+    maxMsg: CMDQ / 2,
+    rxTimeoutMs: 5000,
+    transportConfig: { wire: scmiWire },
+  });
+  return {
+    floor,
+    device: raw,
+    scmi: scmiSubject(agent),
+    agent,
+    close: async () => {
+      await agent.remove();
+      device.close();
+      rawDevice.close();
+      raw.close();
+      platform.close();
+      floor.close();
+      floorDevice.close();
+    },
+  };
+}
+
+/** Median seconds of `n` round trips at `depth` of each subject, in interleaved rounds. */
+async function compare(
+  pair: Pair,
+  depth: number,
+  n: number,
+): Promise<{ floor: number; device: number; scmi: number }> {
+  const subjects = [pair.floor, pair.device, pair.scmi];
+  for (const s of subjects) await timed(s, depth, n); // warm-up
+  const times: number[][] = [[], [], []];
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate the order so that drift hits every subject alike.
+    for (let k = 0; k < 3; k++) {
+      const i = (round + k) % 3;
+      times[i]?.push(await timed(subjects[i] as Subject, depth, n));
+    }
+  }
+  const [floor, device, scmi] = times.map(median) as [number, number, number];
+  return { floor, device, scmi };
+}
+
+function rate(n: number, seconds: number): string {
+  return `${Math.round(n / seconds).toLocaleString('en-US')}/s`.padStart(11);
+}
+
+async function throughput(name: string, pair: Pair): Promise<number> {
+  let ratioAt16 = 0;
+  for (const depth of DEPTHS) {
+    const n = depth === 1 ? 10_000 : 40_000;
+    const { floor, device, scmi } = await compare(pair, depth, n);
+    const ratio = floor / scmi;
+    if (depth === 16) ratioAt16 = ratio;
+    console.log(
+      `${name} throughput, depth ${String(depth).padStart(2)}: scmi ${rate(n, scmi)}  no-core ${rate(n, device)}  floor ${rate(n, floor)}  scmi/floor ${ratio.toFixed(2)}  scmi/no-core ${(device / scmi).toFixed(2)}`,
+    );
+  }
+  return ratioAt16;
+}
+
+async function roundTrip(pair: Pair): Promise<number> {
+  const n = 10_000;
+  const { floor, device, scmi } = await compare(pair, 1, n);
+  const us = (t: number): string => `${((t / n) * 1e6).toFixed(1)} µs`.padStart(8);
+  const ratio = scmi / floor;
+  console.log(
+    `worker      round trip (depth  1): scmi ${us(scmi)}  no-core ${us(device)}  floor ${us(floor)}  scmi/floor ${ratio.toFixed(2)}  scmi/no-core ${(scmi / device).toFixed(2)}`,
+  );
+  return ratio;
+}
+
+async function heap(pair: Pair): Promise<{ growthKiB: number; measured: boolean }> {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  await pair.scmi.run(16, 50_000); // warm-up: pools, inline caches
+  collect?.();
+  const before = process.memoryUsage().heapUsed;
+  await pair.scmi.run(16, HEAP_COMMANDS / 2);
+  collect?.();
+  const half = process.memoryUsage().heapUsed;
+  await pair.scmi.run(16, HEAP_COMMANDS / 2);
+  collect?.();
+  const after = process.memoryUsage().heapUsed;
+  const kib = (b: number): string => `${(b / 1024).toFixed(0)} KiB`;
+  console.log(
+    `heap over ${HEAP_COMMANDS.toLocaleString('en-US')} commands (worker, depth 16): before ${kib(before)}, half-way ${kib(half)}, after ${kib(after)}; growth ${kib(after - before)}${collect === undefined ? ' (run with --expose-gc for a meaningful number)' : ''}`,
+  );
+  return { growthKiB: (after - before) / 1024, measured: collect !== undefined };
+}
+
+async function main(): Promise<void> {
+  const host = await startWorker({
+    entry: resolveWorkerEntry(join(__dirname, 'support'), 'bench-device-worker'),
+    name: 'virtio-bench',
+  });
+  try {
+    console.log(
+      `virtio-transport benchmark: Base PROTOCOL_VERSION (4-byte request, 12-byte response), cmdq ${CMDQ} entries, EVENT_IDX, median of ${ROUNDS} interleaved rounds`,
+    );
+    console.log(
+      '  scmi = agent (core + transport) → device → platform; no-core = the same bytes through the real device and platform from a bare driver; floor = the same virtqueues moving the same bytes, no SCMI',
+    );
+    const worker = await workerPair(host);
+    const ratio16 = await throughput('worker     ', worker);
+    const rtt = await roundTrip(worker);
+    const mem = await heap(worker);
+    await worker.close();
+    const same = await sameThreadPair();
+    const sameRatio16 = await throughput('same-thread', same);
+    await same.close();
+    const checks = [
+      [`throughput ≥ 0.8 × floor at depth 16 (worker)`, ratio16 >= 0.8],
+      [`throughput ≥ 0.8 × floor at depth 16 (same thread)`, sameRatio16 >= 0.8],
+      [`round trip ≤ 1.3 × floor (worker)`, rtt <= 1.3],
+      [
+        `heap flat over ${HEAP_COMMANDS.toLocaleString('en-US')} commands (< 1 MiB growth)`,
+        mem.measured && mem.growthKiB < 1024,
+      ],
+    ] as const;
+    for (const [what, ok] of checks) console.log(`${ok ? 'met ' : 'MISS'}  ${what}`);
+    process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;
+  } finally {
+    await host.stop();
+  }
+}
+
+void main();

@@ -1,0 +1,68 @@
+/**
+ * Counters of a {@link VirtioScmiDevice} (plain data: they cross to the main thread from a worker).
+ */
+export interface VirtioDeviceStats {
+  /** Status writes the device acted on. */
+  readonly statusWrites: number;
+  /** Resets (status 0 written by the driver). */
+  readonly resets: number;
+  /** Times the device entered DRIVER_OK and connected to the platform. */
+  readonly starts: number;
+  /** Commands taken from the cmdq and handed to the platform. */
+  readonly commands: number;
+  /** Commands answered at once (returned with their response). */
+  readonly responses: number;
+  /** Commands whose response the platform will give later (`link.respond`). */
+  readonly deferred: number;
+  /** Later responses written into their command's buffer. */
+  readonly lateResponses: number;
+  /** Later responses that matched no outstanding command buffer (unsolicited, duplicates, after a reset): dropped. */
+  readonly unmatchedResponses: number;
+  /** Malformed chains from the driver (returned with length 0). */
+  readonly badChains: number;
+  /** Requests shorter than a header or larger than a message buffer (returned with length 0). */
+  readonly badRequests: number;
+  /** Notifications written to the eventq. */
+  readonly notificationsPosted: number;
+  /** Notifications dropped for want of an eventq buffer (the specification allows it). */
+  readonly notificationsDropped: number;
+  /** P2A messages larger than the eventq buffer, dropped (the specification allows it). */
+  readonly eventsTooLarge: number;
+  /** Delayed responses written to the eventq. */
+  readonly delayedResponsesPosted: number;
+  /** Delayed responses that had to wait for an eventq buffer. */
+  readonly delayedResponsesQueued: number;
+  /** Delayed responses refused because the waiting queue was full (the platform posts them again). */
+  readonly delayedResponsesRefused: number;
+  /** Used-buffer notifications sent to the driver. */
+  readonly interrupts: number;
+  /** Driver notifications (kicks) handled. */
+  readonly kicks: number;
+}
+
+/** The device's mutable counters. @internal */
+export type MutableVirtioDeviceStats = { -readonly [K in keyof VirtioDeviceStats]: number };
+
+/** Fresh counters, all zero. @internal */
+export function createVirtioDeviceStats(): MutableVirtioDeviceStats {
+  return {
+    statusWrites: 0,
+    resets: 0,
+    starts: 0,
+    commands: 0,
+    responses: 0,
+    deferred: 0,
+    lateResponses: 0,
+    unmatchedResponses: 0,
+    badChains: 0,
+    badRequests: 0,
+    notificationsPosted: 0,
+    notificationsDropped: 0,
+    eventsTooLarge: 0,
+    delayedResponsesPosted: 0,
+    delayedResponsesQueued: 0,
+    delayedResponsesRefused: 0,
+    interrupts: 0,
+    kicks: 0,
+  };
+}

@@ -1,0 +1,673 @@
+import {
+  ScmiConfigError,
+  ScmiMessageType,
+  headerToken,
+  headerType,
+  readU32,
+  type Clock,
+  type PlatformAgentLink,
+  type PlatformConnection,
+  type ScmiPlatformPort,
+} from '@scmi-ts/core';
+import { isQueueSize } from '../layout/split-ring-layout.js';
+import {
+  VirtioFeature,
+  VirtioStatus,
+  featureMask,
+  hasFeature,
+} from '../layout/virtio-constants.js';
+import {
+  VIRTIO_INTERRUPT_CONFIG,
+  VIRTIO_INTERRUPT_USED_BUFFER,
+  VirtioDevicePresence,
+  VirtioRegister,
+} from '../layout/wire-layout.js';
+import { DescriptorChain } from '../ring/descriptor-chain.js';
+import {
+  DeviceVirtqueue,
+  POP_BAD_INDEX,
+  POP_EMPTY,
+  type DeviceMemory,
+} from '../ring/device-virtqueue.js';
+import type { VirtioScmiWire, VirtioWireDoorbells } from '../wire/virtio-scmi-wire.js';
+import {
+  createVirtioDeviceStats,
+  type MutableVirtioDeviceStats,
+  type VirtioDeviceStats,
+} from './virtio-device-stats.js';
+import { createSeededRandom } from './seeded-random.js';
+import { VirtioWireFaultInjector, type VirtioWireFaultRule } from './virtio-wire-fault.js';
+
+/**
+ * In which order the device returns the commands it took in one pass over the cmdq (the
+ * specification lets a device process commands in parallel and out of order):
+ * `in-order`, `reverse`, or `shuffle` (seeded).
+ */
+export type VirtioCompletionOrder = 'in-order' | 'reverse' | 'shuffle';
+
+/** The features a {@link VirtioScmiDevice} offers by default: VERSION_1, P2A_CHANNELS, INDIRECT_DESC, EVENT_IDX. */
+export const VIRTIO_SCMI_DEVICE_FEATURES: bigint =
+  featureMask(VirtioFeature.VERSION_1) |
+  featureMask(VirtioFeature.SCMI_P2A_CHANNELS) |
+  featureMask(VirtioFeature.RING_INDIRECT_DESC) |
+  featureMask(VirtioFeature.RING_EVENT_IDX);
+
+/** Options of a {@link VirtioScmiDevice}. */
+export interface VirtioScmiDeviceOptions {
+  /** The platform the device serves. */
+  readonly platform: ScmiPlatformPort;
+  /** The agent id (as the platform configuration names it) of the driver on this wire. */
+  readonly agentId: number;
+  /** The clock of the device's own tasks (restoring an injected fault, nothing else). */
+  readonly clock: Clock;
+  /** Features offered; default {@link VIRTIO_SCMI_DEVICE_FEATURES}. VERSION_1 is required by the driver. */
+  readonly features?: bigint;
+  /** Completion order of the commands taken in one pass; default `in-order`. */
+  readonly completion?: VirtioCompletionOrder;
+  /** Seed of the shuffle and of fault probabilities; default 1. */
+  readonly seed?: number;
+  /** Wire-level fault rules to start with. */
+  readonly faults?: readonly VirtioWireFaultRule[];
+  /** Delayed responses that may wait for an eventq buffer; default 64 (then `post` refuses and the platform retries). */
+  readonly maxWaitingDelayedResponses?: number;
+}
+
+/**
+ * The commands answered in one pass over the cmdq, waiting to be returned in the configured order:
+ * preallocated columns (no allocation per command), flushed when full.
+ */
+class CompletionBatch {
+  public count = 0;
+  public readonly head: Uint32Array;
+  public readonly len: Uint32Array;
+  public readonly writeBytes: Uint32Array;
+  public readonly secondIndex: Int32Array;
+  public readonly order: Uint32Array;
+
+  public constructor(capacity: number) {
+    this.head = new Uint32Array(capacity);
+    this.len = new Uint32Array(capacity);
+    this.writeBytes = new Uint32Array(capacity);
+    this.secondIndex = new Int32Array(capacity);
+    this.order = new Uint32Array(capacity);
+  }
+
+  public get full(): boolean {
+    return this.count === this.head.length;
+  }
+
+  public add(head: number, len: number, writeBytes: number, secondIndex: number): void {
+    const i = this.count++;
+    this.head[i] = head;
+    this.len[i] = len;
+    this.writeBytes[i] = writeBytes;
+    this.secondIndex[i] = secondIndex;
+  }
+}
+
+/** A command buffer whose response the platform gives later (`link.respond`). */
+interface OutstandingCommand {
+  readonly head: number;
+  readonly token: number;
+  readonly secondIndex: number;
+  readonly chain: DescriptorChain;
+}
+
+/** An eventq buffer the device holds, ready for a notification or delayed response. */
+interface EventBuffer {
+  readonly head: number;
+  readonly chain: DescriptorChain;
+}
+
+/**
+ * The virtio-scmi device (VIRTIO 1.2 §5.17) over the platform-side contract: the platform end of a
+ * {@link VirtioScmiWire}, driving an {@link ScmiPlatformPort} (an `ScmiPlatform` in tests and the
+ * demo). It runs in the agent's thread (same-thread wire) or in a worker (shared wire) — the same
+ * code either way.
+ *
+ * - **Handshake**: offers its features; on FEATURES_OK accepts a subset of them that includes
+ *   VERSION_1 (else clears FEATURES_OK); on DRIVER_OK checks the queues the driver set up and
+ *   connects the agent to the platform (`link.p2a` = P2A_CHANNELS negotiated, so without it the
+ *   platform answers NOT_SUPPORTED to notification and asynchronous requests); status 0 resets
+ *   it: disconnect, forget every buffer, then acknowledge — the driver reclaims its buffers only
+ *   after that acknowledgement.
+ * - **cmdq**: takes every available command, hands it to the platform, writes each response into
+ *   the command's own buffer and returns the buffers in the configured order; a response the
+ *   platform gives later (delayed, reordered, late) is written into the outstanding buffer with
+ *   that token, and one matching none is dropped and counted.
+ * - **eventq**: holds the driver's buffers; a notification with no buffer (or too large for it) is
+ *   dropped, as the specification allows; a delayed response waits for a buffer.
+ * - **Faults**: `device.faults` injects the wire-level faults of {@link VirtioWireFaultKind}.
+ *
+ * Everything the driver wrote is validated before use (chains, addresses, lengths, indices).
+ *
+ * @example
+ * ```ts
+ * const wire = VirtioScmiWire.sameThread(clock);
+ * const device = new VirtioScmiDevice(wire, { platform, agentId: 1, clock });
+ * // … the agent probes over `wire` …
+ * device.close();
+ * ```
+ */
+export class VirtioScmiDevice {
+  /** The wire-level fault rules. */
+  public readonly faults: VirtioWireFaultInjector;
+  readonly #wire: VirtioScmiWire;
+  readonly #o: VirtioScmiDeviceOptions;
+  readonly #doorbells: VirtioWireDoorbells;
+  readonly #offered: bigint;
+  readonly #memory: DeviceMemory;
+  readonly #random: () => number;
+  readonly #stats: MutableVirtioDeviceStats = createVirtioDeviceStats();
+  readonly #scratch: Uint8Array;
+  readonly #requestViews: (Uint8Array | undefined)[];
+  readonly #maxWaiting: number;
+  #status = 0;
+  #lastSequence = 0;
+  #features = 0n;
+  #generation = 0;
+  #connection: PlatformConnection | undefined;
+  #cmdq: DeviceVirtqueue | undefined;
+  #eventq: DeviceVirtqueue | undefined;
+  #chain = new DescriptorChain(1);
+  #batch = new CompletionBatch(1);
+  #outstanding: OutstandingCommand[] = [];
+  #eventBuffers: EventBuffer[] = [];
+  #waitingDelayed: Uint8Array[] = [];
+  #withheld = 0;
+  #closed = false;
+
+  /**
+   * Attaches a device to the device end of `wire` and starts serving it (listening to the driver).
+   *
+   * @throws ScmiTransportError `E_VIRTIO_WIRE_CLAIMED` when the wire already has a device;
+   * ScmiConfigError for invalid options (`completion`, `seed`, `maxWaitingDelayedResponses`, `faults[i]`).
+   */
+  public constructor(wire: VirtioScmiWire, options: VirtioScmiDeviceOptions) {
+    const completion = options.completion ?? 'in-order';
+    if (!['in-order', 'reverse', 'shuffle'].includes(completion)) {
+      throw new ScmiConfigError('completion', 'must be in-order, reverse or shuffle');
+    }
+    const seed = options.seed ?? 1;
+    if (!Number.isSafeInteger(seed)) throw new ScmiConfigError('seed', 'must be an integer');
+    const maxWaiting = options.maxWaitingDelayedResponses ?? 64;
+    if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) {
+      throw new ScmiConfigError('maxWaitingDelayedResponses', 'must be a non-negative integer');
+    }
+    this.#wire = wire;
+    this.#o = options;
+    this.#maxWaiting = maxWaiting;
+    this.#random = createSeededRandom(seed);
+    this.faults = new VirtioWireFaultInjector(this.#random);
+    if (options.faults !== undefined) this.faults.set(options.faults);
+    this.#offered = options.features ?? VIRTIO_SCMI_DEVICE_FEATURES;
+    const layout = wire.layout;
+    this.#memory = {
+      start: layout.guestMemory,
+      end: layout.guestMemory + layout.guestMemoryBytes,
+      bytes: new Uint8Array(wire.sab),
+      view: new DataView(wire.sab),
+    };
+    this.#scratch = new Uint8Array(layout.pduSize);
+    this.#requestViews = new Array<Uint8Array | undefined>(layout.pduSize + 1).fill(undefined);
+    this.#doorbells = wire.claimDeviceEnd();
+    wire.registers.writeFeatures(
+      VirtioRegister.DEVICE_FEATURES_LOW,
+      VirtioRegister.DEVICE_FEATURES_HIGH,
+      this.#offered,
+    );
+    this.#doorbells.notify.listen(() => {
+      this.#onKick();
+    });
+  }
+
+  /** A copy of the device's counters. */
+  public get stats(): VirtioDeviceStats {
+    return { ...this.#stats };
+  }
+
+  /** The device status as the device holds it. */
+  public get status(): number {
+    return this.#status;
+  }
+
+  /** Features negotiated at FEATURES_OK (0 before). */
+  public get features(): bigint {
+    return this.#features;
+  }
+
+  /** True between DRIVER_OK and the next reset. */
+  public get live(): boolean {
+    return this.#cmdq !== undefined;
+  }
+
+  /** Command buffers waiting for a later platform response. */
+  public get outstandingCommands(): number {
+    return this.#outstanding.length + this.#withheld;
+  }
+
+  /** eventq buffers the device holds. */
+  public get eventBuffers(): number {
+    return this.#eventBuffers.length;
+  }
+
+  /** Whether {@link VirtioScmiDevice.close} was called. */
+  public get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Stops the device: resets it (disconnecting the agent from the platform), marks the wire's
+   * device end closed — the driver may then reclaim its buffers without waiting for a reset
+   * acknowledgement — signals the driver, and closes the device's doorbells. Idempotent.
+   */
+  public close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#reset();
+    this.#wire.registers.write(VirtioRegister.DEVICE_PRESENCE, VirtioDevicePresence.CLOSED);
+    this.#wire.registers.or(VirtioRegister.INTERRUPT_STATUS, VIRTIO_INTERRUPT_CONFIG);
+    this.#doorbells.notify.ring();
+    this.#doorbells.notify.close();
+    this.#doorbells.interrupt.close();
+  }
+
+  // ---- driver notifications ------------------------------------------------------------------
+
+  #onKick(): void {
+    if (this.#closed) return;
+    this.#stats.kicks++;
+    this.#handleStatus();
+    if (this.#cmdq !== undefined) this.#processCmdq(this.#cmdq);
+    if (this.#eventq !== undefined) this.#takeEventBuffers(this.#eventq);
+  }
+
+  #handleStatus(): void {
+    const r = this.#wire.registers;
+    const sequence = r.read(VirtioRegister.STATUS_SEQUENCE);
+    if (sequence === this.#lastSequence) return;
+    this.#lastSequence = sequence;
+    this.#stats.statusWrites++;
+    const requested = r.read(VirtioRegister.STATUS_REQUEST);
+    if (requested === 0) {
+      this.#reset();
+      this.#stats.resets++;
+    } else if ((requested & VirtioStatus.FAILED) !== 0) {
+      this.#reset();
+      this.#status = requested;
+    } else {
+      let status = requested | (this.#status & VirtioStatus.DEVICE_NEEDS_RESET);
+      if (
+        (requested & VirtioStatus.FEATURES_OK) !== 0 &&
+        (this.#status & VirtioStatus.FEATURES_OK) === 0
+      ) {
+        const wanted = r.readFeatures(
+          VirtioRegister.DRIVER_FEATURES_LOW,
+          VirtioRegister.DRIVER_FEATURES_HIGH,
+        );
+        const acceptable =
+          (wanted & ~this.#offered) === 0n && hasFeature(wanted, VirtioFeature.VERSION_1);
+        if (acceptable) this.#features = wanted;
+        else status &= ~VirtioStatus.FEATURES_OK;
+      }
+      if (
+        (status & VirtioStatus.DRIVER_OK) !== 0 &&
+        (this.#status & VirtioStatus.DRIVER_OK) === 0
+      ) {
+        if ((status & VirtioStatus.FEATURES_OK) === 0 || !this.#start()) {
+          status |= VirtioStatus.DEVICE_NEEDS_RESET;
+        }
+      }
+      this.#status = status;
+    }
+    r.write(VirtioRegister.DEVICE_STATUS, this.#status);
+    r.write(VirtioRegister.STATUS_ACK, sequence);
+    r.or(VirtioRegister.INTERRUPT_STATUS, VIRTIO_INTERRUPT_CONFIG);
+    this.#doorbells.notify.ring();
+  }
+
+  /** DRIVER_OK: check the queues, connect to the platform. False when the setup is unusable. */
+  #start(): boolean {
+    const r = this.#wire.registers;
+    const layout = this.#wire.layout;
+    const ring = {
+      indirect: hasFeature(this.#features, VirtioFeature.RING_INDIRECT_DESC),
+      eventIdx: hasFeature(this.#features, VirtioFeature.RING_EVENT_IDX),
+    };
+    const cmdqSize = r.read(VirtioRegister.CMDQ_NUM);
+    if (
+      r.read(VirtioRegister.CMDQ_READY) !== 1 ||
+      !isQueueSize(cmdqSize) ||
+      cmdqSize < 2 ||
+      cmdqSize > layout.cmdqSize
+    ) {
+      return false;
+    }
+    const p2a = hasFeature(this.#features, VirtioFeature.SCMI_P2A_CHANNELS);
+    let eventqSize = 0;
+    if (p2a) {
+      eventqSize = r.read(VirtioRegister.EVENTQ_NUM);
+      if (
+        r.read(VirtioRegister.EVENTQ_READY) !== 1 ||
+        !isQueueSize(eventqSize) ||
+        eventqSize > layout.eventqSize
+      ) {
+        return false;
+      }
+    }
+    const generation = ++this.#generation;
+    const link: PlatformAgentLink = {
+      p2a,
+      maxMsgSize: layout.maxMsgSize,
+      respond: (channelId, bytes) => {
+        if (generation === this.#generation) this.#respond(channelId, bytes);
+      },
+      post: (bytes) => generation === this.#generation && this.#post(bytes),
+    };
+    try {
+      this.#connection = this.#o.platform.connect(this.#o.agentId, link);
+    } catch {
+      return false;
+    }
+    this.#chain = new DescriptorChain(Math.max(cmdqSize, eventqSize));
+    this.#batch = new CompletionBatch(cmdqSize);
+    this.#cmdq = new DeviceVirtqueue(this.#wire.cmdqRing(cmdqSize), this.#memory, ring);
+    this.#cmdq.enableNotifications();
+    if (p2a) {
+      this.#eventq = new DeviceVirtqueue(this.#wire.eventqRing(eventqSize), this.#memory, ring);
+      this.#eventq.enableNotifications();
+    }
+    this.#stats.starts++;
+    return true;
+  }
+
+  #reset(): void {
+    this.#generation++;
+    const connection = this.#connection;
+    this.#connection = undefined;
+    this.#cmdq = undefined;
+    this.#eventq = undefined;
+    this.#outstanding = [];
+    this.#eventBuffers = [];
+    this.#waitingDelayed = [];
+    this.#withheld = 0;
+    this.#features = 0n;
+    this.#status = 0;
+    connection?.disconnect();
+  }
+
+  #needsReset(): void {
+    this.#status |= VirtioStatus.DEVICE_NEEDS_RESET;
+    this.#wire.registers.write(VirtioRegister.DEVICE_STATUS, this.#status);
+    this.#wire.registers.or(VirtioRegister.INTERRUPT_STATUS, VIRTIO_INTERRUPT_CONFIG);
+    this.#doorbells.notify.ring();
+    this.#cmdq = undefined;
+    this.#eventq = undefined;
+  }
+
+  #interrupt(): void {
+    this.#stats.interrupts++;
+    this.#wire.registers.or(VirtioRegister.INTERRUPT_STATUS, VIRTIO_INTERRUPT_USED_BUFFER);
+    this.#doorbells.interrupt.ring();
+  }
+
+  // ---- cmdq ----------------------------------------------------------------------------------
+
+  #requestView(length: number): Uint8Array {
+    let view = this.#requestViews[length];
+    if (view === undefined) {
+      view = this.#scratch.subarray(0, length);
+      this.#requestViews[length] = view;
+    }
+    return view;
+  }
+
+  #processCmdq(cmdq: DeviceVirtqueue): void {
+    const batch = this.#batch;
+    const chain = this.#chain;
+    const generation = this.#generation;
+    for (;;) {
+      if (batch.full) this.#complete(cmdq, batch);
+      const head = cmdq.pop();
+      if (head === POP_EMPTY) {
+        if (cmdq.enableNotifications()) continue;
+        break;
+      }
+      if (head === POP_BAD_INDEX) {
+        this.#stats.badChains++;
+        this.#needsReset();
+        return;
+      }
+      if (cmdq.walk(head, chain) !== undefined) {
+        this.#stats.badChains++;
+        if (head < cmdq.size) batch.add(head, 0, 0, -1);
+        continue;
+      }
+      const n = cmdq.readChain(chain, this.#scratch);
+      if (n < 4 || n > this.#scratch.byteLength) {
+        this.#stats.badRequests++;
+        batch.add(head, 0, chain.writeBytes, chain.secondIndex);
+        continue;
+      }
+      this.#stats.commands++;
+      const request = this.#requestView(n);
+      const response = this.#o.platform.handle(this.#o.agentId, 0, request);
+      // A re-entrant call from the platform (a notification posted while handling) cannot reset
+      // the device, but nothing below may run against a device that was reset meanwhile.
+      if (generation !== this.#generation) return;
+      if (response === undefined) {
+        this.#stats.deferred++;
+        const copy = new DescriptorChain(chain.writeCount);
+        copy.reset(head);
+        for (let s = 0; s < chain.writeCount; s++) {
+          copy.add(true, chain.writeAddr[s] as number, chain.writeLen[s] as number);
+        }
+        this.#outstanding.push({
+          head,
+          token: headerToken(readU32(request, 0)),
+          secondIndex: chain.secondIndex,
+          chain: copy,
+        });
+        continue;
+      }
+      this.#stats.responses++;
+      const len = cmdq.writeChain(chain, response, response.byteLength);
+      batch.add(head, len, chain.writeBytes, chain.secondIndex);
+    }
+    this.#complete(cmdq, batch);
+  }
+
+  /** Returns the batch's buffers in the configured order, with the cmdq fault rules; notifies the driver. */
+  #complete(cmdq: DeviceVirtqueue, batch: CompletionBatch): void {
+    const n = batch.count;
+    if (n === 0) return;
+    const order = batch.order;
+    const completion = this.#o.completion ?? 'in-order';
+    for (let i = 0; i < n; i++) order[i] = completion === 'reverse' ? n - 1 - i : i;
+    if (completion === 'shuffle') {
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(this.#random() * (i + 1));
+        const t = order[i] as number;
+        order[i] = order[j] as number;
+        order[j] = t;
+      }
+    }
+    for (let k = 0; k < n; k++) {
+      const i = order[k] as number;
+      this.#pushCommand(
+        cmdq,
+        batch.head[i] as number,
+        batch.len[i] as number,
+        batch.writeBytes[i] as number,
+        batch.secondIndex[i] as number,
+      );
+    }
+    batch.count = 0;
+    this.#publish(cmdq);
+  }
+
+  #pushCommand(
+    cmdq: DeviceVirtqueue,
+    head: number,
+    written: number,
+    writeBytes: number,
+    secondIndex: number,
+  ): void {
+    const faults = this.faults;
+    let len = written;
+    if (faults.has('used-len-oversize') && faults.fire('used-len-oversize') !== undefined) {
+      len = writeBytes + 64;
+    }
+    if (faults.has('used-id-out-of-range')) {
+      const rule = faults.fire('used-id-out-of-range');
+      if (rule !== undefined) {
+        cmdq.pushUsed(cmdq.size + 7, 0);
+        if (rule.withhold === true) {
+          this.#withheld++;
+          return;
+        }
+      }
+    }
+    cmdq.pushUsed(head, len);
+    if (faults.has('used-id-not-in-flight') && faults.fire('used-id-not-in-flight') !== undefined) {
+      cmdq.pushUsed(secondIndex >= 0 ? secondIndex : head, 0);
+    }
+  }
+
+  #publish(queue: DeviceVirtqueue): void {
+    const notify = queue.publishUsed();
+    if (
+      queue === this.#cmdq &&
+      this.faults.has('used-idx-jump') &&
+      this.faults.fire('used-idx-jump') !== undefined
+    ) {
+      const generation = this.#generation;
+      queue.corruptUsedIdx(queue.size + 1);
+      this.#interrupt();
+      this.#o.clock.schedule(() => {
+        if (generation !== this.#generation || this.#closed) return;
+        queue.restoreUsedIdx();
+        this.#interrupt();
+      });
+      return;
+    }
+    if (notify) this.#interrupt();
+  }
+
+  /** A response the platform gives after `handle` returned (delayed, reordered, late, duplicate, unsolicited). */
+  #respond(channelId: number, bytes: Uint8Array): void {
+    const cmdq = this.#cmdq;
+    if (this.#closed || cmdq === undefined || channelId !== 0 || bytes.byteLength < 4) {
+      this.#stats.unmatchedResponses++;
+      return;
+    }
+    const token = headerToken(readU32(bytes, 0));
+    const i = this.#outstanding.findIndex((o) => o.token === token);
+    const outstanding = this.#outstanding[i];
+    if (outstanding === undefined) {
+      this.#stats.unmatchedResponses++;
+      return;
+    }
+    this.#outstanding.splice(i, 1);
+    this.#stats.lateResponses++;
+    const len = cmdq.writeChain(outstanding.chain, bytes, bytes.byteLength);
+    this.#pushCommand(
+      cmdq,
+      outstanding.head,
+      len,
+      outstanding.chain.writeBytes,
+      outstanding.secondIndex,
+    );
+    this.#publish(cmdq);
+  }
+
+  // ---- eventq --------------------------------------------------------------------------------
+
+  #takeEventBuffers(eventq: DeviceVirtqueue): void {
+    const chain = this.#chain;
+    let returned = false;
+    for (;;) {
+      const head = eventq.pop();
+      if (head === POP_EMPTY) {
+        if (eventq.enableNotifications()) continue;
+        break;
+      }
+      if (head === POP_BAD_INDEX) {
+        this.#stats.badChains++;
+        this.#needsReset();
+        return;
+      }
+      // The driver MUST NOT put device-readable descriptors on the eventq.
+      if (eventq.walk(head, chain) !== undefined || chain.readCount > 0 || chain.writeBytes < 4) {
+        this.#stats.badChains++;
+        if (head < eventq.size) {
+          eventq.pushUsed(head, 0);
+          returned = true;
+        }
+        continue;
+      }
+      const copy = new DescriptorChain(chain.writeCount);
+      copy.reset(head);
+      for (let s = 0; s < chain.writeCount; s++) {
+        copy.add(true, chain.writeAddr[s] as number, chain.writeLen[s] as number);
+      }
+      this.#eventBuffers.push({ head, chain: copy });
+    }
+    if (returned && eventq.publishUsed()) this.#interrupt();
+    this.#flushDelayed(eventq);
+  }
+
+  #flushDelayed(eventq: DeviceVirtqueue): void {
+    let posted = false;
+    while (this.#waitingDelayed.length > 0 && this.#eventBuffers.length > 0) {
+      const bytes = this.#waitingDelayed.shift() as Uint8Array;
+      if (this.#write(eventq, bytes)) this.#stats.delayedResponsesPosted++;
+      posted = true;
+    }
+    if (posted && eventq.publishUsed()) this.#interrupt();
+  }
+
+  /** Writes one P2A message into the next eventq buffer; false when none fits (the buffer is kept). */
+  #write(eventq: DeviceVirtqueue, bytes: Uint8Array): boolean {
+    const buffer = this.#eventBuffers[0] as EventBuffer;
+    if (bytes.byteLength > buffer.chain.writeBytes) {
+      this.#stats.eventsTooLarge++;
+      return false;
+    }
+    this.#eventBuffers.shift();
+    const written = eventq.writeChain(buffer.chain, bytes, bytes.byteLength);
+    const lie =
+      this.faults.has('event-oversize') && this.faults.fire('event-oversize') !== undefined;
+    eventq.pushUsed(buffer.head, lie ? buffer.chain.writeBytes + 1 : written);
+    return true;
+  }
+
+  #post(bytes: Uint8Array): boolean {
+    const eventq = this.#eventq;
+    if (this.#closed || eventq === undefined || bytes.byteLength < 4) return false;
+    const word = readU32(bytes, 0);
+    if (headerType(word) === ScmiMessageType.DELAYED_RESPONSE) {
+      if (this.#eventBuffers.length > 0 && this.#waitingDelayed.length === 0) {
+        if (!this.#write(eventq, bytes)) return false;
+        this.#stats.delayedResponsesPosted++;
+        if (eventq.publishUsed()) this.#interrupt();
+        return true;
+      }
+      if (this.#waitingDelayed.length >= this.#maxWaiting) {
+        this.#stats.delayedResponsesRefused++;
+        return false;
+      }
+      this.#stats.delayedResponsesQueued++;
+      this.#waitingDelayed.push(bytes.slice());
+      return true;
+    }
+    if (this.#eventBuffers.length === 0) {
+      this.#stats.notificationsDropped++;
+      return false;
+    }
+    if (!this.#write(eventq, bytes)) return false;
+    this.#stats.notificationsPosted++;
+    if (eventq.publishUsed()) this.#interrupt();
+    return true;
+  }
+}

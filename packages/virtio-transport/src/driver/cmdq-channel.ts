@@ -1,0 +1,403 @@
+import {
+  RxGuard,
+  SCMI_TOKEN_COUNT,
+  ScmiShutdownError,
+  ScmiStatus,
+  ScmiTransportError,
+  headerDefect,
+  headerToken,
+  type BadMessageReason,
+  type ChannelSetup,
+  type NotificationBuffer,
+  type TimerHandle,
+  type TransportChannel,
+  type Xfer,
+} from '@scmi-ts/core';
+import { VirtqDescFlag } from '../layout/virtio-constants.js';
+import type { DriverVirtqueue, UsedElement } from '../ring/driver-virtqueue.js';
+import type { VirtioChannelRecord } from './virtio-driver-diagnostics.js';
+import { cmdqMessages, type VirtioScmiDriver } from './virtio-scmi-driver.js';
+
+/** Slot states. */
+const FREE = 0;
+/** The device holds the buffers; a transfer waits for them. */
+const IN_FLIGHT = 1;
+/** The device holds the buffers; their transfer is over (timed out, aborted): reclaim on return or reset. */
+const ABANDONED = 2;
+/** The device returned the buffers; their transfer has not called `markTxDone` yet. */
+const RETURNED = 3;
+
+const EMPTY = new Uint8Array(0);
+const NEXT = VirtqDescFlag.NEXT;
+const WRITE = VirtqDescFlag.WRITE;
+
+interface SlotWaiter {
+  readonly xfer: Xfer;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: TimerHandle;
+}
+
+/**
+ * The cmdq as core's A2P channel 0 (Linux `virtio_send_message`, `scmi_vio_complete_cb`,
+ * `virtio_poll_done`, `virtio_mark_txdone`). Each message uses a fixed slot of two descriptors —
+ * `2k` readable (header + parameters), `2k + 1` writable (header + status + returns) — so up to
+ * `cmdqSize / 2` commands are in flight, and responses are taken in whatever order the device
+ * returns them.
+ *
+ * Everything the device wrote is checked before core sees it: the used element (see
+ * {@link DriverVirtqueue.take}), a length of at least header + status, and the response header,
+ * which must echo the command's (a response in another command's buffer is not delivered to a
+ * transfer it does not belong to). A rejected element is counted in core's bad-message counters.
+ *
+ * A slot whose transfer timed out or was aborted still belongs to the device (Linux leaves such
+ * messages to the device too): `markTxDone` then marks it abandoned; when the device returns it
+ * the late reply is dropped and counted (`lateReplies`) and the slot reused; at teardown the
+ * slots the device still holds are reclaimed once, after the driver's reset was acknowledged.
+ * In interrupt mode the used ring is drained only by used-buffer notifications (through the RX
+ * guard); in polling mode only by `pollDone`, with notifications suppressed.
+ *
+ * @internal Created by {@link VirtioScmiDriver.openCmdq}.
+ */
+export class CmdqChannel implements TransportChannel {
+  /** `cmdqSize / 2` (two descriptors per message), at most 1023. */
+  public readonly maxInFlight: number;
+  readonly #driver: VirtioScmiDriver;
+  readonly #vq: DriverVirtqueue;
+  readonly #setup: ChannelSetup;
+  readonly #guard = new RxGuard();
+  readonly #record: VirtioChannelRecord;
+  readonly #label: string;
+  readonly #polling: boolean;
+  readonly #state: Uint8Array;
+  readonly #valid: Uint8Array;
+  readonly #delivered: Uint8Array;
+  readonly #xfers: (Xfer | undefined)[];
+  readonly #headers: Uint32Array;
+  readonly #usedLen: Uint32Array;
+  readonly #request: Uint32Array;
+  readonly #response: Uint32Array;
+  readonly #slotOfToken = new Int16Array(SCMI_TOKEN_COUNT).fill(-1);
+  readonly #free: number[] = [];
+  readonly #waiters: SlotWaiter[] = [];
+  readonly #u8: Uint8Array;
+  readonly #u32: Uint32Array;
+  readonly #i32: Int32Array;
+  readonly #used: UsedElement = { id: 0, len: 0 };
+  readonly #pdu: number;
+  readonly #maxPayload: number;
+  #freed = false;
+
+  /** @internal */
+  public constructor(driver: VirtioScmiDriver, vq: DriverVirtqueue, setup: ChannelSetup) {
+    const slots = cmdqMessages(vq.size);
+    this.maxInFlight = slots;
+    this.#driver = driver;
+    this.#vq = vq;
+    this.#setup = setup;
+    this.#label = `a2p:${setup.channel.id}`;
+    this.#polling = setup.channel.polling;
+    const layout = driver.wire.layout;
+    this.#pdu = layout.pduSize;
+    this.#maxPayload = layout.maxMsgSize;
+    const sab = driver.wire.sab;
+    this.#u8 = new Uint8Array(sab);
+    this.#u32 = new Uint32Array(sab, 0, sab.byteLength >> 2);
+    this.#i32 = new Int32Array(sab, 0, sab.byteLength >> 2);
+    this.#state = new Uint8Array(slots);
+    this.#valid = new Uint8Array(slots);
+    this.#delivered = new Uint8Array(slots);
+    this.#xfers = new Array<Xfer | undefined>(slots).fill(undefined);
+    this.#headers = new Uint32Array(slots);
+    this.#usedLen = new Uint32Array(slots);
+    this.#request = new Uint32Array(slots);
+    this.#response = new Uint32Array(slots);
+    this.#record = { counters: setup.counters, frees: 0, buffersFreed: 0 };
+    driver.diagnostics.channels.set(this.#label, this.#record);
+    for (let s = 0; s < slots; s++) {
+      this.#request[s] = driver.memory.allocate(this.#pdu);
+      this.#response[s] = driver.memory.allocate(this.#pdu);
+      driver.diagnostics.buffersAllocated += 2;
+    }
+    for (let s = slots - 1; s >= 0; s--) this.#free.push(s);
+    if (this.#polling) vq.disableInterrupts();
+    else vq.enableInterrupts();
+  }
+
+  /**
+   * Writes the command into a free slot, makes it available and notifies the device (unless
+   * suppressed). With every slot held by the device it waits for one, at most `slotWaitMs`.
+   *
+   * @throws ScmiShutdownError after quiesce; ScmiTransportError `E_VIRTIO_DEVICE` when the device is
+   * not live, `E_VIRTIO_BUSY` when no slot came back in time.
+   */
+  public send(xfer: Xfer): void | Promise<void> {
+    if (this.#guard.closed || this.#freed) throw new ScmiShutdownError(this.#setup.agent, 'send');
+    if (!this.#driver.live) {
+      throw new ScmiTransportError(
+        'E_VIRTIO_DEVICE',
+        `${this.#setup.agent}: the virtio device is not live`,
+      );
+    }
+    if (xfer.txLen > this.#maxPayload) {
+      throw new ScmiTransportError(
+        'E_VIRTIO_OVERSIZE',
+        `${this.#setup.agent}: ${xfer.txLen} bytes exceed the wire's ${this.#maxPayload}`,
+      );
+    }
+    const slot = this.#free.pop();
+    if (slot !== undefined) {
+      this.#post(slot, xfer);
+      return;
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: SlotWaiter = {
+        xfer,
+        resolve,
+        reject,
+        timer: this.#setup.clock.setTimeout(() => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          reject(
+            new ScmiTransportError(
+              'E_VIRTIO_BUSY',
+              `${this.#setup.agent}: every cmdq buffer stayed with the device for ${this.#driver.config.slotWaitMs} ms`,
+            ),
+          );
+        }, this.#driver.config.slotWaitMs),
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #post(slot: number, xfer: Xfer): void {
+    const request = this.#request[slot] as number;
+    const response = this.#response[slot] as number;
+    const n = xfer.txLen;
+    this.#u32[request >> 2] = xfer.header;
+    const u8 = this.#u8;
+    const tx = xfer.tx;
+    const base = request + 4;
+    for (let i = 0; i < n; i++) u8[base + i] = tx[i] as number;
+    // A header no command has: a buffer returned unwritten cannot pass for a response.
+    this.#u32[response >> 2] = 0;
+    const head = slot << 1;
+    const ring = this.#vq.ring;
+    ring.writeDesc(head, request, 4 + n, NEXT, head + 1);
+    ring.writeDesc(head + 1, response, this.#pdu, WRITE, 0);
+    this.#state[slot] = IN_FLIGHT;
+    this.#valid[slot] = 0;
+    this.#delivered[slot] = 0;
+    this.#usedLen[slot] = 0;
+    this.#xfers[slot] = xfer;
+    this.#headers[slot] = xfer.header;
+    this.#slotOfToken[xfer.token] = slot;
+    this.#vq.publish(head, this.#pdu);
+    if (this.#vq.kickPrepare()) this.#driver.kick();
+  }
+
+  readonly #redrain = (): void => {
+    this.onUsedBuffers();
+  };
+
+  /** A used-buffer notification (from the driver's interrupt listener). */
+  public onUsedBuffers(): void {
+    if (this.#polling) return;
+    if (!this.#guard.enter()) {
+      this.#setup.counters.refusedAfterQuiesce++;
+      return;
+    }
+    try {
+      if (this.#freed)
+        this.#driver.diagnostics.violations.push(`${this.#label}: used buffers handled after free`);
+      this.#drain(true);
+    } finally {
+      this.#guard.exit();
+    }
+  }
+
+  /**
+   * Takes every used element; `deliver` hands valid responses to core at once (interrupt mode).
+   * One pass takes at most twice the queue size, then leaves the rest to a new task, so that a
+   * device returning elements without pause cannot hold the agent's thread.
+   */
+  #drain(deliver: boolean): void {
+    const vq = this.#vq;
+    const el = this.#used;
+    const sink = this.#setup.sink;
+    for (let budget = 2 * vq.size; ; budget--) {
+      if (budget === 0) {
+        if (deliver) this.#setup.clock.schedule(this.#redrain);
+        return;
+      }
+      const taken = vq.take(el);
+      if (taken === 'empty') {
+        if (deliver && vq.enableInterrupts()) continue;
+        return;
+      }
+      if (taken === 'bad-index' || taken === 'bad-id' || taken === 'not-in-flight') {
+        sink.badMessage('invalid');
+        continue;
+      }
+      // Only even heads are made available, so an accepted id is the head of slot id / 2.
+      const slot = el.id >> 1;
+      if (taken === 'oversize') sink.badMessage('oversize');
+      if (this.#state[slot] === ABANDONED) {
+        if (taken === 'ok') this.#setup.counters.lateReplies++;
+        this.#driver.diagnostics.lateReturns++;
+        this.#release(slot);
+        continue;
+      }
+      this.#state[slot] = RETURNED;
+      this.#usedLen[slot] = el.len;
+      if (taken !== 'ok' || !this.#check(slot)) continue;
+      this.#valid[slot] = 1;
+      if (deliver) {
+        this.#delivered[slot] = 1;
+        sink.rx(this.#headers[slot] as number, slot);
+      }
+    }
+  }
+
+  /** Whether the returned slot holds a response to its own command; counts the rejection if not. */
+  #check(slot: number): boolean {
+    const sink = this.#setup.sink;
+    if ((this.#usedLen[slot] as number) < 8) {
+      sink.badMessage('invalid');
+      return false;
+    }
+    const got = this.#u32[(this.#response[slot] as number) >> 2] as number;
+    const want = this.#headers[slot] as number;
+    if (got === want) return true;
+    const defect = headerDefect(got);
+    let reason: BadMessageReason;
+    if (defect === 'unknown-type') reason = 'unknown';
+    else if (defect === undefined && headerToken(got) !== headerToken(want)) reason = 'unexpected';
+    else reason = 'invalid';
+    sink.badMessage(reason);
+    return false;
+  }
+
+  #slotOf(xfer: Xfer): number {
+    const slot = this.#slotOfToken[xfer.token] as number;
+    return slot >= 0 && this.#xfers[slot] === xfer ? slot : -1;
+  }
+
+  /** Copies the response (status, returns) from the slot's writable buffer; the length was checked. */
+  public fetchResponse(xfer: Xfer, ctx: unknown): void {
+    const slot = typeof ctx === 'number' ? ctx : this.#slotOf(xfer);
+    if (slot < 0 || this.#xfers[slot] !== xfer || this.#state[slot] !== RETURNED) {
+      xfer.receiveResponse(ScmiStatus.PROTOCOL_ERROR, EMPTY, 0, 0);
+      return;
+    }
+    const response = this.#response[slot] as number;
+    const len = Math.min(this.#usedLen[slot] as number, this.#pdu);
+    xfer.receiveResponse(this.#i32[(response + 4) >> 2] as number, this.#u8, response + 8, len - 8);
+  }
+
+  /** The cmdq carries no notifications. */
+  public fetchNotification(buffer: NotificationBuffer): void {
+    buffer.receive(EMPTY, 0, 0);
+  }
+
+  /**
+   * Polling mode: drains the used ring (notifications stay suppressed) and says whether `xfer`'s
+   * slot came back with a valid response. Interrupt mode: false — the used ring is consumed by
+   * notifications only, so a response whose notification is late does not beat the timeout (as
+   * Linux's `virtio_poll_done` serves polled transfers only); it is dropped and counted when it
+   * is finally handled.
+   */
+  public pollDone(xfer: Xfer): boolean {
+    if (!this.#polling) return false;
+    if (!this.#guard.enter()) {
+      this.#setup.counters.refusedAfterQuiesce++;
+      return false;
+    }
+    try {
+      if (this.#freed)
+        this.#driver.diagnostics.violations.push(`${this.#label}: polled after free`);
+      const slot = this.#slotOf(xfer);
+      if (slot < 0) return false;
+      if (this.#state[slot] !== RETURNED) {
+        this.#vq.disableInterrupts();
+        this.#drain(false);
+      }
+      if (
+        this.#state[slot] === RETURNED &&
+        this.#valid[slot] === 1 &&
+        this.#delivered[slot] === 0
+      ) {
+        this.#delivered[slot] = 1;
+        return true;
+      }
+      return false;
+    } finally {
+      this.#guard.exit();
+    }
+  }
+
+  /**
+   * The transfer is over. A slot the device returned is free again; one it still holds is
+   * abandoned — never reused while the device may still write into it.
+   */
+  public markTxDone(xfer: Xfer): void {
+    const slot = this.#slotOf(xfer);
+    if (slot < 0) return;
+    this.#slotOfToken[xfer.token] = -1;
+    this.#xfers[slot] = undefined;
+    if (this.#state[slot] === RETURNED) this.#release(slot);
+    else if (this.#state[slot] === IN_FLIGHT) this.#state[slot] = ABANDONED;
+  }
+
+  #release(slot: number): void {
+    this.#state[slot] = FREE;
+    this.#xfers[slot] = undefined;
+    const waiter = this.#guard.closed ? undefined : this.#waiters.shift();
+    if (waiter === undefined) {
+      this.#free.push(slot);
+      return;
+    }
+    waiter.timer.cancel();
+    this.#post(slot, waiter.xfer);
+    waiter.resolve();
+  }
+
+  /** Refuses callbacks (counting them), fails commands waiting for a slot, waits for running callbacks. */
+  public quiesce(): Promise<void> {
+    for (const w of this.#waiters.splice(0)) {
+      w.timer.cancel();
+      w.reject(new ScmiShutdownError(this.#setup.agent, 'send'));
+    }
+    return this.#guard.quiesce();
+  }
+
+  /**
+   * Frees the slots' buffers. Runs after the driver's reset (devres order): when the device
+   * acknowledged it, the buffers it still held are reclaimed too (once); otherwise they are left
+   * to it and counted as leaked. Idempotent.
+   */
+  public free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.#record.frees++;
+    const d = this.#driver.diagnostics;
+    const acknowledged = this.#driver.resetAcknowledged;
+    for (let s = 0; s < this.#state.length; s++) {
+      const st = this.#state[s];
+      if (st === IN_FLIGHT || st === ABANDONED) {
+        if (!acknowledged) {
+          d.leakedBuffers++;
+          continue;
+        }
+        d.reclaimedBuffers++;
+      }
+      this.#state[s] = FREE;
+      this.#xfers[s] = undefined;
+      this.#driver.memory.free(this.#request[s] as number);
+      this.#driver.memory.free(this.#response[s] as number);
+      d.buffersAllocated -= 2;
+      this.#record.buffersFreed += 2;
+    }
+    this.#free.length = 0;
+  }
+}

@@ -1,0 +1,211 @@
+import {
+  RxGuard,
+  ScmiMessageType,
+  ScmiTransportError,
+  headerType,
+  type ChannelSetup,
+  type NotificationBuffer,
+  type TransportChannel,
+  type Xfer,
+} from '@scmi-ts/core';
+import { VirtqDescFlag } from '../layout/virtio-constants.js';
+import type { DriverVirtqueue, UsedElement } from '../ring/driver-virtqueue.js';
+import type { VirtioChannelRecord } from './virtio-driver-diagnostics.js';
+import type { VirtioScmiDriver } from './virtio-scmi-driver.js';
+
+const WRITE = VirtqDescFlag.WRITE;
+
+/**
+ * The eventq as core's P2A channel 0 (Linux `scmi_vio_feed_vq_rx`, `virtio_fetch_notification`):
+ * pre-filled with one device-writable buffer per entry; each used buffer is checked (an element
+ * the driver made available, a length that fits the buffer and holds a header — and a status for a
+ * delayed response), handed to core, and made available again as soon as core has consumed it
+ * (`clearChannel`), or at once when it was rejected.
+ *
+ * @internal Created by {@link VirtioScmiDriver.openEventq}.
+ */
+export class EventqChannel implements TransportChannel {
+  /** The eventq carries no commands. */
+  public readonly maxInFlight = 0;
+  readonly #driver: VirtioScmiDriver;
+  readonly #vq: DriverVirtqueue;
+  readonly #setup: ChannelSetup;
+  readonly #guard = new RxGuard();
+  readonly #record: VirtioChannelRecord;
+  readonly #label: string;
+  readonly #addr: Uint32Array;
+  readonly #usedLen: Uint32Array;
+  /** 1 while the driver holds the buffer (between its return and its re-queue). */
+  readonly #held: Uint8Array;
+  readonly #u8: Uint8Array;
+  readonly #u32: Uint32Array;
+  readonly #i32: Int32Array;
+  readonly #used: UsedElement = { id: 0, len: 0 };
+  readonly #pdu: number;
+  #requeued = false;
+  #freed = false;
+
+  /** @internal */
+  public constructor(driver: VirtioScmiDriver, vq: DriverVirtqueue, setup: ChannelSetup) {
+    this.#driver = driver;
+    this.#vq = vq;
+    this.#setup = setup;
+    this.#label = `p2a:${setup.channel.id}`;
+    const sab = driver.wire.sab;
+    this.#u8 = new Uint8Array(sab);
+    this.#u32 = new Uint32Array(sab, 0, sab.byteLength >> 2);
+    this.#i32 = new Int32Array(sab, 0, sab.byteLength >> 2);
+    this.#pdu = driver.wire.layout.pduSize;
+    const n = vq.size;
+    this.#addr = new Uint32Array(n);
+    this.#usedLen = new Uint32Array(n);
+    this.#held = new Uint8Array(n);
+    this.#record = { counters: setup.counters, frees: 0, buffersFreed: 0 };
+    driver.diagnostics.channels.set(this.#label, this.#record);
+    for (let i = 0; i < n; i++) {
+      this.#addr[i] = driver.memory.allocate(this.#pdu);
+      driver.diagnostics.buffersAllocated++;
+      this.#held[i] = 1;
+      this.#requeue(i);
+    }
+    vq.enableInterrupts();
+    this.#kickIfNeeded();
+  }
+
+  /** The eventq carries no commands. @throws ScmiTransportError `E_VIRTIO_CHANNEL` always. */
+  public send(): void {
+    throw new ScmiTransportError('E_VIRTIO_CHANNEL', 'the eventq carries no commands');
+  }
+
+  readonly #redrain = (): void => {
+    this.onUsedBuffers();
+  };
+
+  /** A used-buffer notification (from the driver's interrupt listener). */
+  public onUsedBuffers(): void {
+    if (!this.#guard.enter()) {
+      this.#setup.counters.refusedAfterQuiesce++;
+      return;
+    }
+    try {
+      if (this.#freed)
+        this.#driver.diagnostics.violations.push(`${this.#label}: used buffers handled after free`);
+      this.#drain();
+      this.#kickIfNeeded();
+    } finally {
+      this.#guard.exit();
+    }
+  }
+
+  /** Takes the used elements, at most twice the queue size per pass (the rest in a new task). */
+  #drain(): void {
+    const vq = this.#vq;
+    const el = this.#used;
+    const sink = this.#setup.sink;
+    for (let budget = 2 * vq.size; ; budget--) {
+      if (budget === 0) {
+        this.#setup.clock.schedule(this.#redrain);
+        return;
+      }
+      const taken = vq.take(el);
+      if (taken === 'empty') {
+        if (vq.enableInterrupts()) continue;
+        return;
+      }
+      if (taken === 'bad-index' || taken === 'bad-id' || taken === 'not-in-flight') {
+        sink.badMessage('invalid');
+        continue;
+      }
+      const id = el.id;
+      this.#held[id] = 1;
+      if (taken === 'oversize') {
+        sink.badMessage('oversize');
+        this.#requeue(id);
+        continue;
+      }
+      const len = el.len;
+      const header = len >= 4 ? (this.#u32[(this.#addr[id] as number) >> 2] as number) : 0;
+      if (len < 4 || (headerType(header) === ScmiMessageType.DELAYED_RESPONSE && len < 8)) {
+        sink.badMessage('invalid');
+        this.#requeue(id);
+        continue;
+      }
+      this.#usedLen[id] = len;
+      sink.rx(header, id);
+      // Core calls clearChannel after every rx; if it did not, the buffer goes back anyway.
+      if (this.#held[id] === 1) this.#requeue(id);
+    }
+  }
+
+  #requeue(id: number): void {
+    if (this.#held[id] !== 1) return;
+    this.#held[id] = 0;
+    this.#vq.ring.writeDesc(id, this.#addr[id] as number, this.#pdu, WRITE, 0);
+    this.#vq.publish(id, this.#pdu);
+    this.#requeued = true;
+  }
+
+  #kickIfNeeded(): void {
+    if (!this.#requeued) return;
+    this.#requeued = false;
+    if (this.#vq.kickPrepare()) this.#driver.kick();
+  }
+
+  /** Copies a notification's payload (after the header); the length was checked. */
+  public fetchNotification(buffer: NotificationBuffer, ctx: unknown): void {
+    const id = ctx as number;
+    buffer.receive(this.#u8, (this.#addr[id] as number) + 4, (this.#usedLen[id] as number) - 4);
+  }
+
+  /** Copies a delayed response (status, returns); the length was checked. */
+  public fetchResponse(xfer: Xfer, ctx: unknown): void {
+    const id = ctx as number;
+    const addr = this.#addr[id] as number;
+    xfer.receiveResponse(
+      this.#i32[(addr + 4) >> 2] as number,
+      this.#u8,
+      addr + 8,
+      (this.#usedLen[id] as number) - 8,
+    );
+  }
+
+  /** Makes the buffer available again (core consumed it). */
+  public clearChannel(ctx: unknown): void {
+    if (typeof ctx === 'number') this.#requeue(ctx);
+  }
+
+  /** Nothing to release: the eventq sends nothing. */
+  public markTxDone(): void {
+    // No transfer is ever sent on the eventq.
+  }
+
+  /** Refuses callbacks (counting them) and waits for running ones. */
+  public quiesce(): Promise<void> {
+    return this.#guard.quiesce();
+  }
+
+  /**
+   * Frees the buffers, after the driver's reset: those the device held are reclaimed (once) when it
+   * acknowledged the reset, otherwise left to it and counted as leaked. Idempotent.
+   */
+  public free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.#record.frees++;
+    const d = this.#driver.diagnostics;
+    const acknowledged = this.#driver.resetAcknowledged;
+    for (let i = 0; i < this.#addr.length; i++) {
+      if (this.#held[i] === 0) {
+        if (!acknowledged) {
+          d.leakedBuffers++;
+          continue;
+        }
+        d.reclaimedBuffers++;
+      }
+      this.#held[i] = 1;
+      this.#driver.memory.free(this.#addr[i] as number);
+      d.buffersAllocated--;
+      this.#record.buffersFreed++;
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import type { ChannelCounters } from '@scmi-ts/core';
+
+/** Where the driver end of a wire is in its life. */
+export type VirtioDriverState =
+  'idle' | 'negotiating' | 'live' | 'failed' | 'resetting' | 'reset' | 'closed';
+
+/** What the driver records about one of its channels. */
+export interface VirtioChannelRecord {
+  /** Core's counters of the channel (they outlive a failed probe here). */
+  readonly counters: ChannelCounters;
+  /** Times the channel was freed (exactly 1 after teardown). */
+  frees: number;
+  /** Message buffers the channel gave back to the allocator when freed. */
+  buffersFreed: number;
+}
+
+/**
+ * What the driver end of a wire records about itself, for tests, tools and the demo: its state,
+ * the negotiated features, every channel with core's counters (readable after a failed probe,
+ * when no agent object exists), buffer reclamation at teardown, and violations — a callback that
+ * ran against a freed channel, which must never happen.
+ *
+ * @example
+ * ```ts
+ * await agent.remove();
+ * const d = wire.driverDiagnostics;
+ * expect(d.violations).toEqual([]);
+ * expect(d.channels.get('a2p:0')?.frees).toBe(1);
+ * ```
+ */
+export class VirtioDriverDiagnostics {
+  /** Where the driver is in its life. */
+  public state: VirtioDriverState = 'idle';
+  /** Features negotiated with the device (0 before FEATURES_OK). */
+  public features = 0n;
+  /** Every channel the driver set up, by label (`a2p:0`, `p2a:0`). */
+  public readonly channels = new Map<string, VirtioChannelRecord>();
+  /** Callbacks that ran against a freed channel (must stay empty). */
+  public readonly violations: string[] = [];
+  /** Buffers the device still held at teardown, reclaimed after it acknowledged the reset. */
+  public reclaimedBuffers = 0;
+  /** Buffers of timed-out or aborted commands that the device returned later (late replies dropped). */
+  public lateReturns = 0;
+  /** Buffers left to a device that never acknowledged the reset (not reused). */
+  public leakedBuffers = 0;
+  /** Resets the device did not acknowledge in time. */
+  public resetTimeouts = 0;
+  /** Used-buffer notifications delivered after the driver closed its end (dropped). */
+  public signalsAfterClose = 0;
+  /** Message buffers allocated in guest memory and not freed. */
+  public buffersAllocated = 0;
+}

@@ -1,0 +1,95 @@
+/**
+ * Why the device refused a descriptor chain (the driver broke a rule of VIRTIO 1.2 §2.7.5):
+ *
+ * - `head-out-of-range` / `next-out-of-range`: an index past the (indirect) table.
+ * - `chain-too-long`: more descriptors than the queue size (also catches loops).
+ * - `address-out-of-bounds`: a buffer (or indirect table) outside the guest-memory region.
+ * - `readable-after-writable`: a device-readable descriptor after a device-writable one.
+ * - `indirect-not-negotiated`, `indirect-with-next`, `indirect-nested`, `indirect-bad-length`:
+ *   misuse of `VIRTQ_DESC_F_INDIRECT`.
+ */
+export type ChainDefect =
+  | 'head-out-of-range'
+  | 'next-out-of-range'
+  | 'chain-too-long'
+  | 'address-out-of-bounds'
+  | 'readable-after-writable'
+  | 'indirect-not-negotiated'
+  | 'indirect-with-next'
+  | 'indirect-nested'
+  | 'indirect-bad-length';
+
+/**
+ * A descriptor chain as the device walked it: its device-readable segments, then its
+ * device-writable segments (guest addresses and lengths), preallocated for `maxSegments` segments
+ * and reused for every chain.
+ *
+ * @example
+ * ```ts
+ * const chain = new DescriptorChain(queueSize);
+ * if (vq.walk(head, chain) === undefined) console.log(chain.readBytes, chain.writeBytes);
+ * ```
+ */
+export class DescriptorChain {
+  /** Head index of the chain (the id to return in the used ring). */
+  public head = 0;
+  /** Readable segments. */
+  public readCount = 0;
+  /** Writable segments. */
+  public writeCount = 0;
+  /** Total readable bytes. */
+  public readBytes = 0;
+  /** Total writable bytes. */
+  public writeBytes = 0;
+  /** Index (in the queue's table) of the descriptor after the head, or -1 for a one-descriptor chain. */
+  public secondIndex = -1;
+  /** Addresses of the readable segments. */
+  public readonly readAddr: Float64Array;
+  /** Lengths of the readable segments. */
+  public readonly readLen: Uint32Array;
+  /** Addresses of the writable segments. */
+  public readonly writeAddr: Float64Array;
+  /** Lengths of the writable segments. */
+  public readonly writeLen: Uint32Array;
+  /** Capacity in segments. */
+  public readonly maxSegments: number;
+
+  /** Preallocates room for `maxSegments` segments of each kind. */
+  public constructor(maxSegments: number) {
+    this.maxSegments = maxSegments;
+    this.readAddr = new Float64Array(maxSegments);
+    this.readLen = new Uint32Array(maxSegments);
+    this.writeAddr = new Float64Array(maxSegments);
+    this.writeLen = new Uint32Array(maxSegments);
+  }
+
+  /** Empties the chain for a new walk from `head`. */
+  public reset(head: number): void {
+    this.head = head;
+    this.readCount = 0;
+    this.writeCount = 0;
+    this.readBytes = 0;
+    this.writeBytes = 0;
+    this.secondIndex = -1;
+  }
+
+  /**
+   * Appends a segment; false when it is readable and follows a writable one. The caller keeps the
+   * number of segments within `maxSegments`.
+   */
+  public add(writable: boolean, addr: number, len: number): boolean {
+    if (writable) {
+      this.writeAddr[this.writeCount] = addr;
+      this.writeLen[this.writeCount] = len;
+      this.writeCount++;
+      this.writeBytes += len;
+      return true;
+    }
+    if (this.writeCount > 0) return false;
+    this.readAddr[this.readCount] = addr;
+    this.readLen[this.readCount] = len;
+    this.readCount++;
+    this.readBytes += len;
+    return true;
+  }
+}

@@ -1,0 +1,237 @@
+import { vringNeedEvent } from '../layout/split-ring-layout.js';
+import type { SplitRing } from '../layout/split-ring.js';
+import {
+  VIRTQ_AVAIL_F_NO_INTERRUPT,
+  VIRTQ_DESC_SIZE,
+  VirtqDescFlag,
+} from '../layout/virtio-constants.js';
+import type { ChainDefect, DescriptorChain } from './descriptor-chain.js';
+
+/** The guest-memory region a device accepts buffers in, and views of the whole shared buffer. */
+export interface DeviceMemory {
+  /** First byte of guest memory. */
+  readonly start: number;
+  /** First byte after guest memory. */
+  readonly end: number;
+  /** Bytes of the whole shared buffer. */
+  readonly bytes: Uint8Array;
+  /** A little-endian reader of the whole shared buffer (indirect descriptor tables). */
+  readonly view: DataView;
+}
+
+// Module-level copies: read on every descriptor, they should not cost a property lookup each.
+const NEXT = VirtqDescFlag.NEXT;
+const WRITE = VirtqDescFlag.WRITE;
+const INDIRECT = VirtqDescFlag.INDIRECT;
+
+/** Result of {@link DeviceVirtqueue.pop} when no chain is available. */
+export const POP_EMPTY = -1;
+/** Result of {@link DeviceVirtqueue.pop} when `avail.idx` moved by more than the queue size. */
+export const POP_BAD_INDEX = -2;
+
+/**
+ * The device end of a split virtqueue (what QEMU's `virtqueue_pop` / `virtqueue_push` do):
+ * takes available chains, walks and validates them (bounds, order, loops, indirect tables),
+ * copies the readable bytes out and the response in, returns chains through the used ring and
+ * decides whether to notify the driver. It accepts any split of a message over descriptors, direct
+ * or (with `VIRTIO_F_INDIRECT_DESC`) indirect; a chain is limited to the queue size in
+ * descriptors, indirect ones included.
+ *
+ * @example
+ * ```ts
+ * const vq = new DeviceVirtqueue(ring, memory, { indirect: false, eventIdx: false });
+ * for (let head = vq.pop(); head >= 0; head = vq.pop()) {
+ *   if (vq.walk(head, chain) === undefined) vq.pushUsed(head, vq.writeChain(chain, reply, reply.length));
+ * }
+ * if (vq.publishUsed()) interrupt.ring();
+ * ```
+ */
+export class DeviceVirtqueue {
+  /** The ring's views. */
+  public readonly ring: SplitRing;
+  /** Queue size. */
+  public readonly size: number;
+  readonly #mask: number;
+  readonly #memory: DeviceMemory;
+  readonly #indirect: boolean;
+  readonly #eventIdx: boolean;
+  #lastAvail = 0;
+  #usedIdx = 0;
+  #publishedUsed = 0;
+
+  /**
+   * The device end of `ring`, accepting buffers in `memory`; `features` says which ring features
+   * were negotiated.
+   */
+  public constructor(
+    ring: SplitRing,
+    memory: DeviceMemory,
+    features: { readonly indirect: boolean; readonly eventIdx: boolean },
+  ) {
+    this.ring = ring;
+    this.size = ring.size;
+    this.#mask = ring.size - 1;
+    this.#memory = memory;
+    this.#indirect = features.indirect;
+    this.#eventIdx = features.eventIdx;
+  }
+
+  /** The device's `last_avail_idx`. */
+  public get lastAvail(): number {
+    return this.#lastAvail;
+  }
+
+  /** The device's shadow of `used.idx` (elements pushed, published or not). */
+  public get usedIdx(): number {
+    return this.#usedIdx;
+  }
+
+  /**
+   * The head of the next available chain, {@link POP_EMPTY} when there is none, or
+   * {@link POP_BAD_INDEX} when the driver moved `avail.idx` by more than the queue size.
+   * The head is not validated here: {@link DeviceVirtqueue.walk} does it.
+   */
+  public pop(): number {
+    const idx = this.ring.loadAvailIdx();
+    const last = this.#lastAvail;
+    if (idx === last) return POP_EMPTY;
+    if (((idx - last) & 0xffff) > this.size) return POP_BAD_INDEX;
+    const head = this.ring.availEntry(last & this.#mask);
+    this.#lastAvail = (last + 1) & 0xffff;
+    return head;
+  }
+
+  /**
+   * Asks for available-buffer notifications (with EVENT_IDX: at the next entry) and returns true
+   * when chains arrived meanwhile, so that the caller pops again before sleeping.
+   */
+  public enableNotifications(): boolean {
+    if (this.#eventIdx) this.ring.storeAvailEvent(this.#lastAvail);
+    else this.ring.storeUsedFlags(0);
+    return this.ring.loadAvailIdx() !== this.#lastAvail;
+  }
+
+  #inMemory(addrHigh: number, addr: number, len: number): boolean {
+    const m = this.#memory;
+    return addrHigh === 0 && addr >= m.start && addr + len <= m.end;
+  }
+
+  /** Walks and validates the chain headed at `head` into `chain`; a defect when it is malformed. */
+  public walk(head: number, chain: DescriptorChain): ChainDefect | undefined {
+    chain.reset(head);
+    const ring = this.ring;
+    const max = Math.min(this.size, chain.maxSegments);
+    if (head >= this.size) return 'head-out-of-range';
+    let i = head;
+    let count = 0;
+    for (;;) {
+      if (++count > max) return 'chain-too-long';
+      const flags = ring.descFlags(i);
+      const addr = ring.descAddrLow(i);
+      const len = ring.descLen(i);
+      if ((flags & INDIRECT) !== 0) {
+        if (!this.#indirect) return 'indirect-not-negotiated';
+        if ((flags & NEXT) !== 0) return 'indirect-with-next';
+        if (!this.#inMemory(ring.descAddrHigh(i), addr, len)) return 'address-out-of-bounds';
+        if (len === 0 || len % VIRTQ_DESC_SIZE !== 0) return 'indirect-bad-length';
+        return this.#walkIndirect(addr, len / VIRTQ_DESC_SIZE, chain, count, max);
+      }
+      if (!this.#inMemory(ring.descAddrHigh(i), addr, len)) return 'address-out-of-bounds';
+      if (!chain.add((flags & WRITE) !== 0, addr, len)) return 'readable-after-writable';
+      if ((flags & NEXT) === 0) return undefined;
+      i = ring.descNext(i);
+      if (i >= this.size) return 'next-out-of-range';
+      if (count === 1) chain.secondIndex = i;
+    }
+  }
+
+  #walkIndirect(
+    table: number,
+    entries: number,
+    chain: DescriptorChain,
+    count: number,
+    max: number,
+  ): ChainDefect | undefined {
+    const view = this.#memory.view;
+    let j = 0;
+    for (;;) {
+      if (++count > max) return 'chain-too-long';
+      const at = table + j * VIRTQ_DESC_SIZE;
+      const addr = view.getUint32(at, true);
+      const high = view.getUint32(at + 4, true);
+      const len = view.getUint32(at + 8, true);
+      const flags = view.getUint16(at + 12, true);
+      if ((flags & INDIRECT) !== 0) return 'indirect-nested';
+      if (!this.#inMemory(high, addr, len)) return 'address-out-of-bounds';
+      if (!chain.add((flags & WRITE) !== 0, addr, len)) return 'readable-after-writable';
+      if ((flags & NEXT) === 0) return undefined;
+      j = view.getUint16(at + 14, true);
+      if (j >= entries) return 'next-out-of-range';
+    }
+  }
+
+  /**
+   * Copies the chain's readable bytes into `into` (at most its length) and returns the chain's
+   * readable byte count, which may exceed what was copied.
+   */
+  public readChain(chain: DescriptorChain, into: Uint8Array): number {
+    const bytes = this.#memory.bytes;
+    let out = 0;
+    const room = into.byteLength;
+    for (let s = 0; s < chain.readCount && out < room; s++) {
+      const addr = chain.readAddr[s] as number;
+      const n = Math.min(chain.readLen[s] as number, room - out);
+      for (let k = 0; k < n; k++) into[out + k] = bytes[addr + k] as number;
+      out += n;
+    }
+    return chain.readBytes;
+  }
+
+  /**
+   * Scatters the first `length` bytes of `source` over the chain's writable segments and returns
+   * the bytes written (at most the chain's writable bytes).
+   */
+  public writeChain(chain: DescriptorChain, source: Uint8Array, length: number): number {
+    const bytes = this.#memory.bytes;
+    const total = Math.min(length, source.byteLength, chain.writeBytes);
+    let done = 0;
+    for (let s = 0; s < chain.writeCount && done < total; s++) {
+      const addr = chain.writeAddr[s] as number;
+      const n = Math.min(chain.writeLen[s] as number, total - done);
+      for (let k = 0; k < n; k++) bytes[addr + k] = source[done + k] as number;
+      done += n;
+    }
+    return done;
+  }
+
+  /** Writes a used element (not yet visible: see {@link DeviceVirtqueue.publishUsed}). */
+  public pushUsed(id: number, len: number): void {
+    this.ring.writeUsedElem(this.#usedIdx & this.#mask, id, len);
+    this.#usedIdx = (this.#usedIdx + 1) & 0xffff;
+  }
+
+  /**
+   * Publishes the used elements pushed since the last call (one `used.idx` store) and returns
+   * whether the driver wants a notification for them: with EVENT_IDX when `used.idx` crossed
+   * `used_event`, otherwise unless `VIRTQ_AVAIL_F_NO_INTERRUPT` is set.
+   */
+  public publishUsed(): boolean {
+    const old = this.#publishedUsed;
+    const now = this.#usedIdx;
+    if (old === now) return false;
+    this.ring.storeUsedIdx(now);
+    this.#publishedUsed = now;
+    if (this.#eventIdx) return vringNeedEvent(this.ring.loadUsedEvent(), now, old);
+    return (this.ring.loadAvailFlags() & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+  }
+
+  /** Fault injection: stores `used.idx` moved by `delta` without writing any element. */
+  public corruptUsedIdx(delta: number): void {
+    this.ring.storeUsedIdx(this.#publishedUsed + delta);
+  }
+
+  /** Undoes {@link DeviceVirtqueue.corruptUsedIdx}: stores the true `used.idx` again. */
+  public restoreUsedIdx(): void {
+    this.ring.storeUsedIdx(this.#publishedUsed);
+  }
+}

@@ -1,0 +1,190 @@
+import { vringNeedEvent } from '../layout/split-ring-layout.js';
+import type { SplitRing } from '../layout/split-ring.js';
+import { VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_USED_F_NO_NOTIFY } from '../layout/virtio-constants.js';
+
+/**
+ * What {@link DriverVirtqueue.take} found in the used ring:
+ *
+ * - `empty`: nothing new (or only a bad index already reported).
+ * - `ok`: a buffer came back: `id` is the head the driver made available, `len` fits its writable part.
+ * - `oversize`: a buffer came back (the driver owns it again) but `len` claims more bytes than its
+ *   writable part holds: its contents must not be used.
+ * - `bad-id`: the element's id is not a descriptor index (≥ queue size); it was consumed and ignored.
+ * - `not-in-flight`: the id is in range but no chain headed there is with the device; ignored.
+ * - `bad-index`: `used.idx` moved by more than the queue size; nothing was consumed (reported once
+ *   per bad value).
+ */
+export type UsedTake = 'empty' | 'ok' | 'oversize' | 'bad-id' | 'not-in-flight' | 'bad-index';
+
+/** The element {@link DriverVirtqueue.take} read: filled in place (no allocation on the RX path). */
+export interface UsedElement {
+  /** The id the device wrote. */
+  id: number;
+  /** The length the device wrote. */
+  len: number;
+}
+
+/**
+ * The driver end of a split virtqueue (Linux `virtio_ring.c`, split ring): makes chains available,
+ * decides whether to notify the device, and takes used buffers back — validating everything the
+ * device wrote before using it: the used index may not jump by more than the queue size, an id must
+ * be the head of a chain the device holds, a length may not exceed the chain's writable bytes. The
+ * driver keeps its own record of each chain (which heads are out, their writable capacity) and never
+ * reads its descriptors back from shared memory.
+ *
+ * @example
+ * ```ts
+ * const vq = new DriverVirtqueue(ring, false);
+ * ring.writeDesc(0, request, 12, VirtqDescFlag.NEXT, 1);
+ * ring.writeDesc(1, response, 136, VirtqDescFlag.WRITE, 0);
+ * vq.publish(0, 136);
+ * if (vq.kickPrepare()) doorbell.ring();
+ * const used: UsedElement = { id: 0, len: 0 };
+ * while (vq.take(used) !== 'empty') { … }
+ * ```
+ */
+export class DriverVirtqueue {
+  /** The ring's views. */
+  public readonly ring: SplitRing;
+  /** Queue size. */
+  public readonly size: number;
+  /** Whether `VIRTIO_F_EVENT_IDX` was negotiated. */
+  public readonly eventIdx: boolean;
+  readonly #mask: number;
+  readonly #owned: Uint8Array;
+  readonly #capacity: Uint32Array;
+  #availIdx = 0;
+  #kickedIdx = 0;
+  #lastUsed = 0;
+  #badIdx = -1;
+  #inFlight = 0;
+  #interrupts = true;
+
+  /** The driver end of `ring`; `eventIdx` when `VIRTIO_F_EVENT_IDX` was negotiated. */
+  public constructor(ring: SplitRing, eventIdx: boolean) {
+    this.ring = ring;
+    this.size = ring.size;
+    this.eventIdx = eventIdx;
+    this.#mask = ring.size - 1;
+    this.#owned = new Uint8Array(ring.size);
+    this.#capacity = new Uint32Array(ring.size);
+  }
+
+  /** Chains the device holds now. */
+  public get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** The driver's `last_used_idx`. */
+  public get lastUsed(): number {
+    return this.#lastUsed;
+  }
+
+  /** Whether the chain headed at `head` is with the device. */
+  public owned(head: number): boolean {
+    return this.#owned[head] === 1;
+  }
+
+  /**
+   * Makes the chain headed at `head` (its descriptors already written) available, with
+   * `writableBytes` of device-writable space; the device sees it once the new `avail.idx` is
+   * stored, which this does.
+   *
+   * @throws Error when `head` is out of range or already with the device (a driver bug).
+   */
+  public publish(head: number, writableBytes: number): void {
+    if (head < 0 || head >= this.size || this.#owned[head] === 1) {
+      throw new Error(
+        `virtqueue: chain ${head} cannot be made available (out of range or in flight)`,
+      );
+    }
+    this.#owned[head] = 1;
+    this.#capacity[head] = writableBytes;
+    this.#inFlight++;
+    this.ring.writeAvailEntry(this.#availIdx & this.#mask, head);
+    this.#availIdx = (this.#availIdx + 1) & 0xffff;
+    this.ring.storeAvailIdx(this.#availIdx);
+  }
+
+  /**
+   * Whether the device must be notified of the chains made available since the last call (Linux
+   * `virtqueue_kick_prepare_split`): with EVENT_IDX, when `avail.idx` crossed the device's
+   * `avail_event`; otherwise unless the device set `VIRTQ_USED_F_NO_NOTIFY`.
+   */
+  public kickPrepare(): boolean {
+    const old = this.#kickedIdx;
+    const now = this.#availIdx;
+    this.#kickedIdx = now;
+    if (old === now) return false;
+    if (this.eventIdx) return vringNeedEvent(this.ring.loadAvailEvent(), now, old);
+    return (this.ring.loadUsedFlags() & VIRTQ_USED_F_NO_NOTIFY) === 0;
+  }
+
+  /**
+   * Takes the next used element into `out` and says what it is (see {@link UsedTake}). An element
+   * is consumed for every result but `empty` and `bad-index`.
+   */
+  public take(out: UsedElement): UsedTake {
+    const idx = this.ring.loadUsedIdx();
+    const last = this.#lastUsed;
+    if (idx === last) return 'empty';
+    if (((idx - last) & 0xffff) > this.size) {
+      if (idx === this.#badIdx) return 'empty';
+      this.#badIdx = idx;
+      return 'bad-index';
+    }
+    this.#badIdx = -1;
+    const slot = last & this.#mask;
+    const id = this.ring.usedId(slot);
+    const len = this.ring.usedLen(slot);
+    this.#lastUsed = (last + 1) & 0xffff;
+    // With EVENT_IDX and interrupts wanted, ask for one at the next entry (Linux virtqueue_get_buf).
+    if (this.eventIdx && this.#interrupts) this.ring.storeUsedEvent(this.#lastUsed);
+    out.id = id;
+    out.len = len;
+    if (id >= this.size) return 'bad-id';
+    if (this.#owned[id] !== 1) return 'not-in-flight';
+    this.#owned[id] = 0;
+    this.#inFlight--;
+    return len > (this.#capacity[id] as number) ? 'oversize' : 'ok';
+  }
+
+  /**
+   * Asks for used-buffer notifications again (Linux `virtqueue_enable_cb`) and returns true when
+   * used elements arrived meanwhile (the caller drains again, so none waits for a notification
+   * that will not come). A used index that jumped by more than the queue size is not "arrived":
+   * draining again would spin on it.
+   */
+  public enableInterrupts(): boolean {
+    this.#interrupts = true;
+    if (this.eventIdx) this.ring.storeUsedEvent(this.#lastUsed);
+    this.ring.storeAvailFlags(0);
+    const pending = (this.ring.loadUsedIdx() - this.#lastUsed) & 0xffff;
+    return pending !== 0 && pending <= this.size;
+  }
+
+  /**
+   * Asks the device not to send used-buffer notifications (polling). Without EVENT_IDX it sets
+   * `VIRTQ_AVAIL_F_NO_INTERRUPT`; with it, `used_event` is moved half the index space away (Linux
+   * writes a far value too), and refreshed on each call.
+   */
+  public disableInterrupts(): void {
+    this.#interrupts = false;
+    this.ring.storeAvailFlags(VIRTQ_AVAIL_F_NO_INTERRUPT);
+    if (this.eventIdx) this.ring.storeUsedEvent(this.#lastUsed + 0x8000);
+  }
+
+  /**
+   * Forgets every chain and index after the device was reset (the device acknowledged it, so it no
+   * longer holds any buffer), and zeroes the ring.
+   */
+  public reset(): void {
+    this.#owned.fill(0);
+    this.#inFlight = 0;
+    this.#availIdx = 0;
+    this.#kickedIdx = 0;
+    this.#lastUsed = 0;
+    this.#badIdx = -1;
+    this.ring.clear();
+  }
+}

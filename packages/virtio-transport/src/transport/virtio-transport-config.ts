@@ -1,0 +1,137 @@
+import { ScmiConfigError } from '@scmi-ts/core';
+import { isQueueSize } from '../layout/split-ring-layout.js';
+import { VirtioScmiWire } from '../wire/virtio-scmi-wire.js';
+
+/** Which optional features the driver asks for (it takes those the device offers). */
+export interface VirtioDriverFeatureOptions {
+  /** `VIRTIO_SCMI_F_P2A_CHANNELS` (the eventq: notifications, delayed responses); default true. */
+  readonly p2a?: boolean;
+  /** `VIRTIO_F_EVENT_IDX` (notification suppression by event indices); default true. */
+  readonly eventIdx?: boolean;
+  /**
+   * `VIRTIO_F_INDIRECT_DESC`; default false. The driver still uses two direct descriptors per
+   * message: negotiating it only lets the device accept indirect chains.
+   */
+  readonly indirectDesc?: boolean;
+}
+
+/**
+ * The `transportConfig` section of an agent on the virtio transport. Only `wire` is required.
+ *
+ * @example
+ * ```ts
+ * const options: AgentOptions = {
+ *   transport: 'virtio',
+ *   maxMsg: 32, // = cmdqSize / 2: every transfer has its buffers
+ *   transportConfig: { wire, cmdqSize: 64, features: { eventIdx: false } },
+ * };
+ * ```
+ */
+export interface VirtioTransportConfig {
+  /** The wire to drive (created by whoever wires both ends). */
+  readonly wire: VirtioScmiWire;
+  /** cmdq size the driver sets up: a power of two ≥ 2, at most the device's; default the device's. */
+  readonly cmdqSize?: number;
+  /** eventq size the driver sets up: a power of two, at most the device's; default the device's. */
+  readonly eventqSize?: number;
+  /** Optional features to negotiate. */
+  readonly features?: VirtioDriverFeatureOptions;
+  /** How long each step of the device handshake may take, ms; default 1000. */
+  readonly handshakeTimeoutMs?: number;
+  /** How long the device may take to acknowledge the reset at teardown, ms; default 1000. */
+  readonly resetTimeoutMs?: number;
+  /**
+   * How long a command may wait for free cmdq buffers (all held by the device), ms; default
+   * 60 000 (the virtio response timeout). Then it fails with `E_VIRTIO_BUSY`.
+   */
+  readonly slotWaitMs?: number;
+}
+
+/** A validated {@link VirtioTransportConfig}, defaults applied. */
+export interface ResolvedVirtioTransportConfig {
+  /** The wire. */
+  readonly wire: VirtioScmiWire;
+  /** cmdq size. */
+  readonly cmdqSize: number;
+  /** eventq size. */
+  readonly eventqSize: number;
+  /** Features the driver asks for. */
+  readonly features: Required<VirtioDriverFeatureOptions>;
+  /** Handshake step timeout, ms. */
+  readonly handshakeTimeoutMs: number;
+  /** Reset acknowledgement timeout, ms. */
+  readonly resetTimeoutMs: number;
+  /** Wait for free cmdq buffers, ms. */
+  readonly slotWaitMs: number;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function positive(v: unknown, field: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new ScmiConfigError(field, `expected a positive number of ms, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function flag(v: unknown, field: string, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new ScmiConfigError(field, 'expected a boolean');
+  return v;
+}
+
+function queueSize(v: unknown, field: string, max: number, min: number): number {
+  if (v === undefined) return max;
+  if (!isQueueSize(v) || v < min || v > max) {
+    throw new ScmiConfigError(
+      field,
+      `expected a power of two in ${min} … ${max} (the device's), got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+}
+
+/**
+ * Validates the virtio transport section of an agent configuration and applies defaults.
+ *
+ * @throws ScmiConfigError naming the field (prefixed with `field`): a missing or foreign `wire`,
+ *   a queue size that is not a power of two or exceeds the device's, a bad timeout or flag.
+ * @example
+ * ```ts
+ * const config = validateVirtioTransportConfig({ wire }, 'transportConfig');
+ * config.cmdqSize; // the wire's
+ * ```
+ */
+export function validateVirtioTransportConfig(
+  section: unknown,
+  field: string,
+): ResolvedVirtioTransportConfig {
+  if (!isRecord(section)) {
+    throw new ScmiConfigError(field, 'expected an object with a `wire` (a VirtioScmiWire)');
+  }
+  const wire = section.wire;
+  if (!(wire instanceof VirtioScmiWire)) {
+    throw new ScmiConfigError(
+      `${field}.wire`,
+      'expected a VirtioScmiWire (VirtioScmiWire.sameThread / shared)',
+    );
+  }
+  const features = section.features ?? {};
+  if (!isRecord(features)) throw new ScmiConfigError(`${field}.features`, 'expected an object');
+  return {
+    wire,
+    cmdqSize: queueSize(section.cmdqSize, `${field}.cmdqSize`, wire.layout.cmdqSize, 2),
+    eventqSize: queueSize(section.eventqSize, `${field}.eventqSize`, wire.layout.eventqSize, 1),
+    features: {
+      p2a: flag(features.p2a, `${field}.features.p2a`, true),
+      eventIdx: flag(features.eventIdx, `${field}.features.eventIdx`, true),
+      indirectDesc: flag(features.indirectDesc, `${field}.features.indirectDesc`, false),
+    },
+    handshakeTimeoutMs: positive(section.handshakeTimeoutMs, `${field}.handshakeTimeoutMs`, 1000),
+    resetTimeoutMs: positive(section.resetTimeoutMs, `${field}.resetTimeoutMs`, 1000),
+    slotWaitMs: positive(section.slotWaitMs, `${field}.slotWaitMs`, 60_000),
+  };
+}

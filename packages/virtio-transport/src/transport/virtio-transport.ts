@@ -1,0 +1,143 @@
+import {
+  ScmiConfigError,
+  ScmiTransportError,
+  type ChannelSetup,
+  type DeviceSetup,
+  type Transport,
+  type TransportChannel,
+  type TransportDescriptor,
+} from '@scmi-ts/core';
+import {
+  VIRTIO_SCMI_MAX_MSG_SIZE,
+  VIRTIO_SCMI_MAX_PENDING,
+  VIRTIO_SCMI_RX_TIMEOUT_MS,
+} from '../layout/virtio-constants.js';
+import { VirtioScmiDriver } from '../driver/virtio-scmi-driver.js';
+import type { VirtioScmiWire } from '../wire/virtio-scmi-wire.js';
+import {
+  validateVirtioTransportConfig,
+  type ResolvedVirtioTransportConfig,
+} from './virtio-transport-config.js';
+
+/** The transport's name, as agents choose it (`createAgent(…, { transport: 'virtio' })`). */
+export const VIRTIO_TRANSPORT_NAME = 'virtio';
+
+/**
+ * Default transfer pool size: the messages a cmdq of 256 entries (the default wire) carries at
+ * once. See {@link createVirtioTransport} for how the pool and the queue size relate.
+ */
+export const VIRTIO_DEFAULT_MAX_MSG = 128;
+
+/** Options of {@link createVirtioTransport}. */
+export interface VirtioTransportOptions {
+  /**
+   * The descriptor's `maxMsg` (the default size of an agent's transfer pool), 1 … 1023; default
+   * {@link VIRTIO_DEFAULT_MAX_MSG}. Give it `cmdqSize / 2` of the largest cmdq you use.
+   */
+  readonly maxMsg?: number;
+  /** The descriptor's default response timeout, ms; default 60 000 (Linux's virtio value). */
+  readonly rxTimeoutMs?: number;
+}
+
+/** The driver of each wire (a wire serves one driver for its life). */
+const drivers = new WeakMap<VirtioScmiWire, VirtioScmiDriver>();
+
+/**
+ * Creates the virtio-scmi transport (Linux `scmi_virtio_desc` + `scmi_virtio_ops`): A2P channel 0
+ * is the cmdq, P2A channel 0 the eventq (only with `VIRTIO_SCMI_F_P2A_CHANNELS`; otherwise its setup
+ * rejects with `E_NOT_SUPPORTED` and core runs without notifications). Completion by used-buffer
+ * notification or by polling, per channel. The transport object holds no state: everything lives
+ * with the wire passed in each agent's `transportConfig` ({@link VirtioTransportConfig}).
+ *
+ * **Pool size and queue size.** Core sizes an agent's transfer pool from the descriptor's
+ * `maxMsg` (or the agent's smaller `maxMsg` option) before the transport sees its configuration;
+ * Linux instead asks the transport (`get_max_msg`, queue size / 2). Here the cmdq carries
+ * `cmdqSize / 2` messages (at most 1023): give the agent `maxMsg: cmdqSize / 2` when the cmdq is
+ * smaller than 2 × `maxMsg`, otherwise commands beyond the cmdq's capacity wait in `send` for a
+ * free slot (bounded by `slotWaitMs`). A cmdq larger than 2 × `maxMsg` is simply not filled.
+ *
+ * @throws ScmiConfigError naming `maxMsg` (not an integer in 1 … 1023) or `rxTimeoutMs` (not positive).
+ * @example
+ * ```ts
+ * const transport = createVirtioTransport({ maxMsg: 512 }); // for a 1024-entry cmdq
+ * container.load(new ContainerModule(({ bind }) => bind(TRANSPORT).toConstantValue(transport)));
+ * ```
+ */
+export function createVirtioTransport(options: VirtioTransportOptions = {}): Transport {
+  const maxMsg = options.maxMsg ?? VIRTIO_DEFAULT_MAX_MSG;
+  if (!Number.isInteger(maxMsg) || maxMsg < 1 || maxMsg > VIRTIO_SCMI_MAX_PENDING) {
+    throw new ScmiConfigError(
+      'maxMsg',
+      `must be an integer in 1 … ${VIRTIO_SCMI_MAX_PENDING}, got ${maxMsg}`,
+    );
+  }
+  const rxTimeoutMs = options.rxTimeoutMs ?? VIRTIO_SCMI_RX_TIMEOUT_MS;
+  if (!(typeof rxTimeoutMs === 'number' && rxTimeoutMs > 0 && Number.isFinite(rxTimeoutMs))) {
+    throw new ScmiConfigError('rxTimeoutMs', `must be a positive number, got ${rxTimeoutMs}`);
+  }
+  const descriptor: TransportDescriptor = {
+    name: VIRTIO_TRANSPORT_NAME,
+    maxMsg,
+    maxMsgSize: VIRTIO_SCMI_MAX_MSG_SIZE,
+    rxTimeoutMs,
+    p2a: true,
+    completion: 'both',
+  };
+  return {
+    descriptor,
+    validateConfig: (section, field) => {
+      const config = validateVirtioTransportConfig(section, field);
+      if (config.wire.layout.maxMsgSize < descriptor.maxMsgSize) {
+        throw new ScmiConfigError(
+          `${field}.wire`,
+          `the wire carries ${config.wire.layout.maxMsgSize}-byte payloads; the transport needs ${descriptor.maxMsgSize}`,
+        );
+      }
+      return config;
+    },
+    validateChannelConfig: (section, field) => {
+      if (section !== undefined) {
+        throw new ScmiConfigError(field, 'virtio channels take no transport section');
+      }
+      return undefined;
+    },
+    setupDevice: async (setup: DeviceSetup) => {
+      const config = setup.config as ResolvedVirtioTransportConfig;
+      const driver = await VirtioScmiDriver.attach(setup, config);
+      drivers.set(config.wire, driver);
+    },
+    // eslint-disable-next-line @typescript-eslint/require-await -- the contract is async; opening is not
+    setupChannel: async (setup: ChannelSetup): Promise<TransportChannel> => openChannel(setup),
+  };
+}
+
+function openChannel(setup: ChannelSetup): TransportChannel {
+  const config = setup.config as ResolvedVirtioTransportConfig;
+  const driver = drivers.get(config.wire);
+  if (driver === undefined) {
+    throw new ScmiTransportError(
+      'E_VIRTIO_CHANNEL',
+      `${setup.agent}: the virtio device was not set up`,
+    );
+  }
+  if (setup.channel.id !== 0) {
+    throw new ScmiConfigError(
+      setup.direction,
+      `virtio-scmi has one ${setup.direction === 'a2p' ? 'cmdq' : 'eventq'}: only channel id 0 exists, got ${setup.channel.id}`,
+    );
+  }
+  if (setup.direction === 'a2p') return driver.openCmdq(setup);
+  if (setup.channel.polling) {
+    throw new ScmiConfigError(
+      'p2a',
+      'the eventq completes by used-buffer notification only, not by polling',
+    );
+  }
+  return driver.openEventq(setup);
+}
+
+/**
+ * The virtio-scmi transport with the default descriptor (`maxMsg` 128, 128-byte messages, 60 s
+ * timeout), as {@link virtioTransportModule} binds it.
+ */
+export const virtioTransport: Transport = createVirtioTransport();

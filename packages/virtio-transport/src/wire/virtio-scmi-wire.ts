@@ -1,0 +1,290 @@
+import {
+  ScmiTransportError,
+  SharedDoorbell,
+  createSameThreadDoorbellPair,
+  type Clock,
+  type Doorbell,
+  type SameThreadDoorbell,
+} from '@scmi-ts/core';
+import { SplitRing } from '../layout/split-ring.js';
+import { splitRingLayout } from '../layout/split-ring-layout.js';
+import { VIRTIO_ID_SCMI } from '../layout/virtio-constants.js';
+import { VirtioRegisters } from '../layout/virtio-registers.js';
+import {
+  VIRTIO_MAGIC,
+  VirtioDevicePresence,
+  VirtioRegister,
+  computeWireLayout,
+  type WireLayout,
+  type WireLayoutOptions,
+} from '../layout/wire-layout.js';
+import { VirtioDriverDiagnostics } from '../driver/virtio-driver-diagnostics.js';
+
+/** How the two ends of a wire signal each other. */
+export type VirtioWireMode = 'same-thread' | 'shared';
+
+/**
+ * A wire as plain data, to hand the device end to a worker (`postMessage` / `workerData`: the
+ * `SharedArrayBuffer` is shared, not copied). Reopen it with {@link VirtioScmiWire.open}.
+ */
+export interface VirtioScmiWireHandle {
+  /** The shared buffer. */
+  readonly sab: SharedArrayBuffer;
+  /** What the layout was computed from. */
+  readonly options: WireLayoutOptions;
+}
+
+/** One end's doorbells: `notify` and `interrupt` as seen from that end. */
+export interface VirtioWireDoorbells {
+  /**
+   * Driver → device (queue notifications and status writes) and, the other way, device → driver
+   * configuration-change signals (status acknowledgements).
+   */
+  readonly notify: Doorbell;
+  /** Device → driver used-buffer notifications (the interrupt line of the queues). */
+  readonly interrupt: Doorbell;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([0x0102]).buffer)[0] === 0x02;
+
+function assertLittleEndianHost(): void {
+  if (!LITTLE_ENDIAN) {
+    throw new ScmiTransportError(
+      'E_VIRTIO_ENDIAN',
+      'the virtio wire uses typed views of little-endian (VERSION_1) structures: a big-endian host is not supported',
+    );
+  }
+}
+
+/**
+ * The virtio-scmi "wire" that whoever wires both ends (a test, the demo, a worker fixture) creates
+ * first and hands to both: one `SharedArrayBuffer` holding a register file, the doorbell regions,
+ * the cmdq and eventq split rings and the guest memory for message buffers (see
+ * {@link computeWireLayout}), plus the doorbells between the ends.
+ *
+ * - {@link VirtioScmiWire.sameThread}: both ends in this thread; the doorbells deliver as tasks on
+ *   the given clock (a `VirtualClock` makes every interleaving deterministic).
+ * - {@link VirtioScmiWire.shared}: the device end runs in another thread; the doorbells are
+ *   `SharedDoorbell`s inside the buffer. Give {@link VirtioScmiWire.handle} to the other thread and
+ *   reopen it there with {@link VirtioScmiWire.open}.
+ *
+ * A wire serves one driver and one device for its whole life (like one boot of a machine): each
+ * end claims its side once, across threads. The host must be little-endian (the VERSION_1 layout is
+ * read through typed views).
+ *
+ * @example
+ * ```ts
+ * const wire = VirtioScmiWire.sameThread(clock, { cmdqSize: 64 });
+ * const device = new VirtioScmiDevice(wire, { platform, agentId: 1, clock });
+ * const agent = await createAgent(container, { transport: 'virtio', transportConfig: { wire } });
+ * ```
+ */
+export class VirtioScmiWire {
+  /** The shared buffer. */
+  public readonly sab: SharedArrayBuffer;
+  /** Where everything lies in it. */
+  public readonly layout: WireLayout;
+  /** How the ends signal each other. */
+  public readonly mode: VirtioWireMode;
+  /** The register file. */
+  public readonly registers: VirtioRegisters;
+  /**
+   * What the driver end records about itself for tests and tools (teardown, reclaimed buffers,
+   * channel counters that outlive a failed probe); only meaningful on the driver's thread.
+   */
+  public readonly driverDiagnostics = new VirtioDriverDiagnostics();
+  readonly #options: WireLayoutOptions;
+  readonly #pairs:
+    | {
+        notify: [SameThreadDoorbell, SameThreadDoorbell];
+        interrupt: [SameThreadDoorbell, SameThreadDoorbell];
+      }
+    | undefined;
+  #driverTaken = false;
+  #deviceTaken = false;
+
+  private constructor(
+    sab: SharedArrayBuffer,
+    options: WireLayoutOptions,
+    mode: VirtioWireMode,
+    clock: Clock | undefined,
+    initialise: boolean,
+  ) {
+    assertLittleEndianHost();
+    this.layout = computeWireLayout(options);
+    if (sab.byteLength < this.layout.bytes) {
+      throw new ScmiTransportError(
+        'E_VIRTIO_WIRE',
+        `the wire needs ${this.layout.bytes} bytes, the buffer has ${sab.byteLength}`,
+      );
+    }
+    this.sab = sab;
+    this.#options = options;
+    this.mode = mode;
+    this.registers = new VirtioRegisters(sab);
+    if (initialise) {
+      const r = this.registers;
+      r.write(VirtioRegister.MAGIC, VIRTIO_MAGIC);
+      r.write(VirtioRegister.VERSION, 2);
+      r.write(VirtioRegister.DEVICE_ID, VIRTIO_ID_SCMI);
+      r.write(VirtioRegister.VENDOR_ID, 0x53434d49); // "SCMI"
+      r.write(VirtioRegister.CMDQ_NUM_MAX, this.layout.cmdqSize);
+      r.write(VirtioRegister.EVENTQ_NUM_MAX, this.layout.eventqSize);
+    } else if (this.registers.read(VirtioRegister.MAGIC) !== VIRTIO_MAGIC) {
+      throw new ScmiTransportError('E_VIRTIO_WIRE', 'the buffer does not hold a virtio wire');
+    }
+    this.#pairs =
+      clock === undefined
+        ? undefined
+        : {
+            notify: createSameThreadDoorbellPair(clock),
+            interrupt: createSameThreadDoorbellPair(clock),
+          };
+  }
+
+  /**
+   * A wire whose two ends live in this thread; their doorbells deliver as tasks on `clock`.
+   *
+   * @throws RangeError for invalid sizes (see {@link computeWireLayout}); ScmiTransportError
+   *   `E_VIRTIO_ENDIAN` on a big-endian host.
+   */
+  public static sameThread(clock: Clock, options: WireLayoutOptions = {}): VirtioScmiWire {
+    const sab = new SharedArrayBuffer(computeWireLayout(options).bytes);
+    return new VirtioScmiWire(sab, options, 'same-thread', clock, true);
+  }
+
+  /**
+   * A wire whose ends may live in different threads (doorbells over the buffer). Hand
+   * {@link VirtioScmiWire.handle} to the other thread.
+   *
+   * @throws RangeError for invalid sizes; ScmiTransportError `E_VIRTIO_ENDIAN` on a big-endian host.
+   */
+  public static shared(options: WireLayoutOptions = {}): VirtioScmiWire {
+    const sab = new SharedArrayBuffer(computeWireLayout(options).bytes);
+    return new VirtioScmiWire(sab, options, 'shared', undefined, true);
+  }
+
+  /**
+   * Reopens a shared wire from its handle, in another thread.
+   *
+   * @throws ScmiTransportError `E_VIRTIO_WIRE` when the handle does not describe a wire.
+   */
+  public static open(handle: VirtioScmiWireHandle): VirtioScmiWire {
+    if (Object.prototype.toString.call(handle.sab) !== '[object SharedArrayBuffer]') {
+      throw new ScmiTransportError('E_VIRTIO_WIRE', 'a wire handle needs a SharedArrayBuffer');
+    }
+    return new VirtioScmiWire(handle.sab, handle.options, 'shared', undefined, false);
+  }
+
+  /** The wire as plain data, for another thread. */
+  public get handle(): VirtioScmiWireHandle {
+    return { sab: this.sab, options: this.#options };
+  }
+
+  /** The presence of the device end, as the device last wrote it. */
+  public get devicePresence(): VirtioDevicePresence {
+    const value = this.registers.read(VirtioRegister.DEVICE_PRESENCE);
+    if (value === 1) return VirtioDevicePresence.ATTACHED;
+    return value === 2 ? VirtioDevicePresence.CLOSED : VirtioDevicePresence.ABSENT;
+  }
+
+  /** The cmdq ring laid out for `size` entries (at most the wire's cmdq size). */
+  public cmdqRing(size: number): SplitRing {
+    return new SplitRing(this.sab, splitRingLayout(this.layout.cmdqBase, size));
+  }
+
+  /** The eventq ring laid out for `size` entries (at most the wire's eventq size). */
+  public eventqRing(size: number): SplitRing {
+    return new SplitRing(this.sab, splitRingLayout(this.layout.eventqBase, size));
+  }
+
+  /**
+   * Claims the driver end (once per wire, across threads) and returns its doorbells.
+   *
+   * @throws ScmiTransportError `E_VIRTIO_WIRE_CLAIMED` when a driver already claimed the wire.
+   */
+  public claimDriverEnd(): VirtioWireDoorbells {
+    if (
+      this.#driverTaken ||
+      Atomics.compareExchange(this.#word(VirtioRegister.DRIVER_PRESENCE), 0, 0, 1) !== 0
+    ) {
+      throw new ScmiTransportError(
+        'E_VIRTIO_WIRE_CLAIMED',
+        'this virtio wire already served a driver: create a new wire for a new agent',
+      );
+    }
+    this.#driverTaken = true;
+    const pairs = this.#pairs;
+    if (pairs !== undefined) return { notify: pairs.notify[0], interrupt: pairs.interrupt[1] };
+    return {
+      notify: new SharedDoorbell(this.sab, this.layout.notifyDoorbell, 'a'),
+      interrupt: new SharedDoorbell(this.sab, this.layout.interruptDoorbell, 'b'),
+    };
+  }
+
+  /**
+   * Claims the device end (once per wire, across threads) and returns its doorbells; the device
+   * then writes {@link VirtioDevicePresence.ATTACHED}.
+   *
+   * @throws ScmiTransportError `E_VIRTIO_WIRE_CLAIMED` when a device already claimed the wire.
+   */
+  public claimDeviceEnd(): VirtioWireDoorbells {
+    const presence = this.#word(VirtioRegister.DEVICE_PRESENCE);
+    if (
+      this.#deviceTaken ||
+      Atomics.compareExchange(
+        presence,
+        0,
+        VirtioDevicePresence.ABSENT,
+        VirtioDevicePresence.ATTACHED,
+      ) !== VirtioDevicePresence.ABSENT
+    ) {
+      throw new ScmiTransportError(
+        'E_VIRTIO_WIRE_CLAIMED',
+        'this virtio wire already has a device',
+      );
+    }
+    this.#deviceTaken = true;
+    const pairs = this.#pairs;
+    if (pairs !== undefined) return { notify: pairs.notify[1], interrupt: pairs.interrupt[0] };
+    return {
+      notify: new SharedDoorbell(this.sab, this.layout.notifyDoorbell, 'b'),
+      interrupt: new SharedDoorbell(this.sab, this.layout.interruptDoorbell, 'a'),
+    };
+  }
+
+  /**
+   * Same-thread wires only: while `interceptor` is set, every used-buffer notification toward the
+   * driver is handed to it instead of being delivered (call `deliver` to deliver it; a delivery
+   * made after the driver closed its end is dropped and counted in
+   * {@link VirtioDriverDiagnostics.signalsAfterClose}). Status acknowledgements are not
+   * intercepted: they belong to the device handshake, not to SCMI messages.
+   *
+   * @throws ScmiTransportError `E_VIRTIO_WIRE` on a shared wire.
+   */
+  public setUsedBufferInterceptor(interceptor: ((deliver: () => void) => void) | undefined): void {
+    const pairs = this.#pairs;
+    if (pairs === undefined) {
+      throw new ScmiTransportError(
+        'E_VIRTIO_WIRE',
+        'only a same-thread wire can intercept its signals',
+      );
+    }
+    const driverSide = pairs.interrupt[1];
+    if (interceptor === undefined) {
+      driverSide.setInterceptor(undefined);
+      return;
+    }
+    const diagnostics = this.driverDiagnostics;
+    driverSide.setInterceptor((deliver) => {
+      interceptor(() => {
+        if (driverSide.closed) diagnostics.signalsAfterClose++;
+        deliver();
+      });
+    });
+  }
+
+  #word(reg: VirtioRegister): Int32Array {
+    return new Int32Array(this.sab, reg, 1);
+  }
+}

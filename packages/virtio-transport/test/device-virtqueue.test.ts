@@ -1,0 +1,234 @@
+import { VIRTQ_AVAIL_F_NO_INTERRUPT, VirtqDescFlag } from '../src/layout/virtio-constants.js';
+import { DescriptorChain } from '../src/ring/descriptor-chain.js';
+import { DeviceVirtqueue, POP_BAD_INDEX, POP_EMPTY } from '../src/ring/device-virtqueue.js';
+import { makeRing } from './support/rings.js';
+
+const { NEXT, WRITE, INDIRECT } = VirtqDescFlag;
+
+function setup(size = 8, features = { indirect: false, eventIdx: false }) {
+  const r = makeRing(size);
+  const vq = new DeviceVirtqueue(r.ring, r.memory, features);
+  const chain = new DescriptorChain(size);
+  let avail = 0;
+  const offer = (head: number): void => {
+    r.ring.writeAvailEntry(avail % size, head);
+    avail++;
+    r.ring.storeAvailIdx(avail);
+  };
+  return { ...r, vq, chain, offer, m: r.memory.start };
+}
+
+function writeIndirect(
+  view: DataView,
+  at: number,
+  i: number,
+  addr: number,
+  len: number,
+  flags: number,
+  next: number,
+): void {
+  const o = at + 16 * i;
+  view.setUint32(o, addr, true);
+  view.setUint32(o + 4, 0, true);
+  view.setUint32(o + 8, len, true);
+  view.setUint16(o + 12, flags, true);
+  view.setUint16(o + 14, next, true);
+}
+
+describe(DeviceVirtqueue, () => {
+  describe('.pop', () => {
+    it('should return heads in available order, then POP_EMPTY', () => {
+      const { vq, offer } = setup();
+      offer(4);
+      offer(0);
+      expect([vq.pop(), vq.pop(), vq.pop()]).toEqual([4, 0, POP_EMPTY]);
+      expect(vq.lastAvail).toBe(2);
+    });
+
+    it('should refuse an available index that moved by more than the queue size', () => {
+      const { ring, vq } = setup();
+      ring.storeAvailIdx(9);
+      expect(vq.pop()).toBe(POP_BAD_INDEX);
+    });
+  });
+
+  describe('.walk', () => {
+    it('should accept any split of a message over direct descriptors', () => {
+      const { ring, vq, chain, m, bytes } = setup();
+      bytes.set([1, 2, 3], m);
+      bytes.set([4, 5, 6, 7], m + 100);
+      ring.writeDesc(3, m, 3, NEXT, 5);
+      ring.writeDesc(5, m + 100, 4, NEXT, 1);
+      ring.writeDesc(1, m + 200, 2, WRITE | NEXT, 6);
+      ring.writeDesc(6, m + 300, 10, WRITE, 0);
+      expect(vq.walk(3, chain)).toBeUndefined();
+      expect([
+        chain.readCount,
+        chain.readBytes,
+        chain.writeCount,
+        chain.writeBytes,
+        chain.secondIndex,
+      ]).toEqual([2, 7, 2, 12, 5]);
+      const into = new Uint8Array(16);
+      expect(vq.readChain(chain, into)).toBe(7);
+      expect([...into.subarray(0, 7)]).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(vq.writeChain(chain, new Uint8Array([9, 8, 7, 6, 5]), 5)).toBe(5);
+      expect([...bytes.subarray(m + 200, m + 202)]).toEqual([9, 8]);
+      expect([...bytes.subarray(m + 300, m + 303)]).toEqual([7, 6, 5]);
+    });
+
+    it('should write at most the writable bytes and read at most the room given', () => {
+      const { ring, vq, chain, m } = setup();
+      ring.writeDesc(0, m, 8, NEXT, 1);
+      ring.writeDesc(1, m + 8, 4, WRITE, 0);
+      vq.walk(0, chain);
+      expect(vq.writeChain(chain, new Uint8Array(10), 10)).toBe(4);
+      expect(vq.readChain(chain, new Uint8Array(3))).toBe(8);
+    });
+
+    it('should follow an indirect table when INDIRECT_DESC was negotiated', () => {
+      const { ring, vq, chain, m, memory } = setup(8, { indirect: true, eventIdx: false });
+      const table = m + 512;
+      writeIndirect(memory.view, table, 0, m, 4, NEXT, 2);
+      writeIndirect(memory.view, table, 2, m + 64, 8, WRITE | NEXT, 1);
+      writeIndirect(memory.view, table, 1, m + 128, 8, WRITE, 0);
+      ring.writeDesc(0, table, 48, INDIRECT, 0);
+      expect(vq.walk(0, chain)).toBeUndefined();
+      expect([chain.readBytes, chain.writeBytes, chain.writeCount]).toEqual([4, 16, 2]);
+    });
+
+    describe('when the driver broke a rule', () => {
+      it.each<[string, (s: ReturnType<typeof setup>) => number, boolean]>([
+        ['head-out-of-range', () => 8, false],
+        ['next-out-of-range', ({ ring, m }) => (ring.writeDesc(0, m, 4, NEXT, 9), 0), false],
+        [
+          'chain-too-long',
+          ({ ring, m }) => (ring.writeDesc(0, m, 4, NEXT, 1), ring.writeDesc(1, m, 4, NEXT, 0), 0),
+          false,
+        ],
+        ['address-out-of-bounds', ({ ring }) => (ring.writeDesc(0, 0, 4, 0, 0), 0), false],
+        [
+          'address-out-of-bounds',
+          ({ ring, memory }) => (ring.writeDesc(0, memory.end - 2, 4, 0, 0), 0),
+          false,
+        ],
+        [
+          'readable-after-writable',
+          ({ ring, m }) => (
+            ring.writeDesc(0, m, 4, WRITE | NEXT, 1),
+            ring.writeDesc(1, m, 4, 0, 0),
+            0
+          ),
+          false,
+        ],
+        [
+          'indirect-not-negotiated',
+          ({ ring, m }) => (ring.writeDesc(0, m, 16, INDIRECT, 0), 0),
+          false,
+        ],
+        [
+          'indirect-with-next',
+          ({ ring, m }) => (ring.writeDesc(0, m, 16, INDIRECT | NEXT, 1), 0),
+          true,
+        ],
+        ['indirect-bad-length', ({ ring, m }) => (ring.writeDesc(0, m, 12, INDIRECT, 0), 0), true],
+        [
+          'indirect-nested',
+          ({ ring, m, memory }) => (
+            writeIndirect(memory.view, m, 0, m + 64, 16, INDIRECT, 0),
+            ring.writeDesc(0, m, 16, INDIRECT, 0),
+            0
+          ),
+          true,
+        ],
+        [
+          'next-out-of-range',
+          ({ ring, m, memory }) => (
+            writeIndirect(memory.view, m, 0, m + 64, 4, NEXT, 5),
+            ring.writeDesc(0, m, 32, INDIRECT, 0),
+            0
+          ),
+          true,
+        ],
+        [
+          'chain-too-long',
+          ({ ring, m, memory }) => (
+            writeIndirect(memory.view, m, 0, m + 64, 4, NEXT, 0),
+            ring.writeDesc(0, m, 16, INDIRECT, 0),
+            0
+          ),
+          true,
+        ],
+      ])('should report %s', (defect, build, indirect) => {
+        const s = setup(8, { indirect, eventIdx: false });
+        const head = build(s);
+        expect(s.vq.walk(head, s.chain)).toBe(defect);
+      });
+
+      it('should refuse an address with a non-zero high word', () => {
+        const s = setup();
+        s.ring.writeDesc(0, s.m, 4, 0, 0);
+        new Uint32Array(s.sab, 0, 2)[1] = 1; // descriptor 0's addr high word
+        expect(s.vq.walk(0, s.chain)).toBe('address-out-of-bounds');
+      });
+    });
+  });
+
+  describe('.publishUsed', () => {
+    it('should publish a batch with one index store and notify unless NO_INTERRUPT', () => {
+      const { ring, vq } = setup();
+      expect(vq.publishUsed()).toBe(false);
+      vq.pushUsed(2, 5);
+      vq.pushUsed(0, 7);
+      expect(ring.loadUsedIdx()).toBe(0);
+      expect(vq.publishUsed()).toBe(true);
+      expect(ring.loadUsedIdx()).toBe(2);
+      expect([ring.usedId(0), ring.usedLen(0), ring.usedId(1), ring.usedLen(1)]).toEqual([
+        2, 5, 0, 7,
+      ]);
+      ring.storeAvailFlags(VIRTQ_AVAIL_F_NO_INTERRUPT);
+      vq.pushUsed(4, 0);
+      expect(vq.publishUsed()).toBe(false);
+    });
+
+    it('should follow used_event with EVENT_IDX', () => {
+      const { ring, vq } = setup(8, { indirect: false, eventIdx: true });
+      ring.storeUsedEvent(1);
+      vq.pushUsed(0, 0);
+      expect(vq.publishUsed()).toBe(false);
+      vq.pushUsed(2, 0);
+      expect(vq.publishUsed()).toBe(true);
+    });
+  });
+
+  describe('.enableNotifications', () => {
+    it('should ask for the next entry with EVENT_IDX and report chains that arrived meanwhile', () => {
+      const { ring, vq, offer } = setup(8, { indirect: false, eventIdx: true });
+      expect(vq.enableNotifications()).toBe(false);
+      offer(0);
+      expect(vq.enableNotifications()).toBe(true);
+      vq.pop();
+      vq.enableNotifications();
+      expect(ring.loadAvailEvent()).toBe(1);
+    });
+
+    it('should clear NO_NOTIFY without EVENT_IDX', () => {
+      const { ring, vq } = setup();
+      ring.storeUsedFlags(1);
+      vq.enableNotifications();
+      expect(ring.loadUsedFlags()).toBe(0);
+    });
+  });
+
+  describe('.corruptUsedIdx / .restoreUsedIdx', () => {
+    it('should move used.idx without elements, then put it back', () => {
+      const { ring, vq } = setup();
+      vq.pushUsed(0, 0);
+      vq.publishUsed();
+      vq.corruptUsedIdx(9);
+      expect(ring.loadUsedIdx()).toBe(10);
+      vq.restoreUsedIdx();
+      expect(ring.loadUsedIdx()).toBe(1);
+    });
+  });
+});

@@ -1,0 +1,180 @@
+import {
+  VIRTQ_AVAIL_F_NO_INTERRUPT,
+  VIRTQ_USED_F_NO_NOTIFY,
+  VirtqDescFlag,
+} from '../src/layout/virtio-constants.js';
+import { DriverVirtqueue, type UsedElement } from '../src/ring/driver-virtqueue.js';
+import { makeRing } from './support/rings.js';
+
+function setup(size = 8, eventIdx = false) {
+  const { ring, memory } = makeRing(size);
+  const vq = new DriverVirtqueue(ring, eventIdx);
+  const el: UsedElement = { id: -1, len: -1 };
+  /** The device's side, by hand: return `id` with `len`. */
+  let used = 0;
+  const deviceReturns = (id: number, len: number): void => {
+    ring.writeUsedElem(used % size, id, len);
+    used++;
+    ring.storeUsedIdx(used);
+  };
+  return { ring, memory, vq, el, deviceReturns };
+}
+
+describe(DriverVirtqueue, () => {
+  describe('.publish', () => {
+    it('should write the head into the available ring and publish the index', () => {
+      const { ring, memory, vq } = setup();
+      ring.writeDesc(0, memory.start, 12, VirtqDescFlag.NEXT, 1);
+      ring.writeDesc(1, memory.start + 16, 32, VirtqDescFlag.WRITE, 0);
+      vq.publish(0, 32);
+      expect(ring.loadAvailIdx()).toBe(1);
+      expect(ring.availEntry(0)).toBe(0);
+      expect(vq.inFlight).toBe(1);
+      expect(vq.owned(0)).toBe(true);
+    });
+
+    it('should refuse a head already with the device or out of range (a driver bug)', () => {
+      const { vq } = setup();
+      vq.publish(2, 8);
+      expect(() => {
+        vq.publish(2, 8);
+      }).toThrow(/in flight/);
+      expect(() => {
+        vq.publish(8, 8);
+      }).toThrow(/out of range/);
+    });
+  });
+
+  describe('.kickPrepare', () => {
+    it('should notify once per batch unless the device set NO_NOTIFY', () => {
+      const { ring, vq } = setup();
+      expect(vq.kickPrepare()).toBe(false);
+      vq.publish(0, 8);
+      vq.publish(2, 8);
+      expect(vq.kickPrepare()).toBe(true);
+      expect(vq.kickPrepare()).toBe(false);
+      ring.storeUsedFlags(VIRTQ_USED_F_NO_NOTIFY);
+      vq.publish(4, 8);
+      expect(vq.kickPrepare()).toBe(false);
+    });
+
+    it('should follow avail_event with EVENT_IDX', () => {
+      const { ring, vq } = setup(8, true);
+      ring.storeAvailEvent(1); // the device wants to hear when entry 1 is published
+      vq.publish(0, 8);
+      expect(vq.kickPrepare()).toBe(false);
+      vq.publish(2, 8);
+      expect(vq.kickPrepare()).toBe(true);
+    });
+  });
+
+  describe('.take', () => {
+    it('should return the buffers in the order the device used them', () => {
+      const { vq, el, deviceReturns } = setup();
+      vq.publish(0, 16);
+      vq.publish(2, 16);
+      deviceReturns(2, 10);
+      deviceReturns(0, 16);
+      expect(vq.take(el)).toBe('ok');
+      expect(el).toEqual({ id: 2, len: 10 });
+      expect(vq.take(el)).toBe('ok');
+      expect(el).toEqual({ id: 0, len: 16 });
+      expect(vq.take(el)).toBe('empty');
+      expect(vq.inFlight).toBe(0);
+    });
+
+    it('should reject an id out of range and consume the element', () => {
+      const { vq, el, deviceReturns } = setup();
+      vq.publish(0, 16);
+      deviceReturns(99, 0);
+      expect(vq.take(el)).toBe('bad-id');
+      expect(vq.take(el)).toBe('empty');
+      expect(vq.owned(0)).toBe(true);
+    });
+
+    it('should reject an id that heads no chain in flight (never published, or returned twice)', () => {
+      const { vq, el, deviceReturns } = setup();
+      vq.publish(0, 16);
+      deviceReturns(1, 0);
+      deviceReturns(0, 4);
+      deviceReturns(0, 4);
+      expect(vq.take(el)).toBe('not-in-flight');
+      expect(vq.take(el)).toBe('ok');
+      expect(vq.take(el)).toBe('not-in-flight');
+    });
+
+    it('should flag a length larger than the writable part, yet give the buffer back', () => {
+      const { vq, el, deviceReturns } = setup();
+      vq.publish(0, 16);
+      deviceReturns(0, 17);
+      expect(vq.take(el)).toBe('oversize');
+      expect(vq.owned(0)).toBe(false);
+    });
+
+    it('should reject a used index that jumps by more than the queue size, once per bad value, consuming nothing', () => {
+      const { ring, vq, el } = setup();
+      vq.publish(0, 16);
+      ring.storeUsedIdx(9);
+      expect(vq.take(el)).toBe('bad-index');
+      expect(vq.take(el)).toBe('empty');
+      ring.storeUsedIdx(0x8000);
+      expect(vq.take(el)).toBe('bad-index');
+      ring.writeUsedElem(0, 0, 3);
+      ring.storeUsedIdx(1); // the device recovers
+      expect(vq.take(el)).toBe('ok');
+      expect(vq.lastUsed).toBe(1);
+    });
+
+    it('should wrap the free-running indices at 2^16', () => {
+      const { vq, el, deviceReturns } = setup(2);
+      let ok = 0;
+      for (let i = 0; i < 70_000; i++) {
+        vq.publish(0, 4);
+        deviceReturns(0, 4);
+        if (vq.take(el) === 'ok') ok++;
+      }
+      expect(ok).toBe(70_000);
+      expect(vq.lastUsed).toBe(70_000 & 0xffff);
+    });
+  });
+
+  describe('.enableInterrupts / .disableInterrupts', () => {
+    it('should use the NO_INTERRUPT flag without EVENT_IDX and report pending elements', () => {
+      const { ring, vq, deviceReturns } = setup();
+      vq.disableInterrupts();
+      expect(ring.loadAvailFlags()).toBe(VIRTQ_AVAIL_F_NO_INTERRUPT);
+      expect(vq.enableInterrupts()).toBe(false);
+      expect(ring.loadAvailFlags()).toBe(0);
+      vq.publish(0, 4);
+      deviceReturns(0, 4);
+      expect(vq.enableInterrupts()).toBe(true);
+      ring.storeUsedIdx(100);
+      expect(vq.enableInterrupts()).toBe(false); // a bad index is not an arrival
+    });
+
+    it('should move used_event with EVENT_IDX', () => {
+      const { ring, vq, el, deviceReturns } = setup(8, true);
+      vq.publish(0, 4);
+      deviceReturns(0, 4);
+      vq.take(el);
+      expect(ring.loadUsedEvent()).toBe(1);
+      vq.disableInterrupts();
+      expect(ring.loadUsedEvent()).toBe(0x8001);
+      vq.enableInterrupts();
+      expect(ring.loadUsedEvent()).toBe(1);
+    });
+  });
+
+  describe('.reset', () => {
+    it('should forget every chain and zero the ring', () => {
+      const { ring, vq } = setup();
+      vq.publish(0, 4);
+      vq.reset();
+      expect(vq.inFlight).toBe(0);
+      expect(vq.owned(0)).toBe(false);
+      expect(ring.loadAvailIdx()).toBe(0);
+      vq.publish(0, 4);
+      expect(ring.availEntry(0)).toBe(0);
+    });
+  });
+});

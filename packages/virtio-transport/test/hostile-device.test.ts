@@ -1,0 +1,153 @@
+import {
+  CLOCK,
+  ScmiMessageType,
+  VirtualClock,
+  buildHeader,
+  coreModule,
+  createAgent,
+  encodeMsg,
+  type AgentOptions,
+  type ChannelStats,
+  type ScmiAgent,
+} from '@scmi-ts/core';
+import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
+import {
+  VirtioRegister,
+  VirtioScmiWire,
+  VirtioStatus,
+  virtioTransportModule,
+} from '@scmi-ts/virtio-transport';
+import { Container } from 'inversify';
+import { ManualDevice } from './support/manual-device.js';
+
+function setup() {
+  const clock = new VirtualClock({ auto: true });
+  const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+  const wire = VirtioScmiWire.sameThread(clock, { cmdqSize: 16, eventqSize: 4 });
+  const device = new ManualDevice(wire, clock, platform);
+  const container = new Container();
+  container.load(coreModule, virtioTransportModule);
+  container.rebind(CLOCK).toConstantValue(clock);
+  const create = (o: Partial<AgentOptions> = {}): Promise<ScmiAgent> =>
+    createAgent(container, {
+      transport: 'virtio',
+      rxTimeoutMs: 30,
+      maxMsg: 8,
+      transportConfig: { wire, handshakeTimeoutMs: 50, resetTimeoutMs: 50 },
+      ...o,
+    });
+  return { clock, platform, wire, device, create };
+}
+
+function p2a(agent: ScmiAgent): ChannelStats {
+  const c = agent.diagnostics.channels.find((ch) => ch.label === 'p2a:0');
+  if (c === undefined) throw new Error('no eventq');
+  return c.stats;
+}
+
+const notification = encodeMsg(
+  buildHeader(0, ScmiMessageType.NOTIFICATION, 0x10, 0),
+  new Uint8Array(8),
+);
+
+describe('virtio driver against a hostile device', () => {
+  ensureNoLeaksInSuite();
+
+  describe('on the eventq', () => {
+    it.each<[string, (d: ManualDevice, id: number) => void, keyof ChannelStats['badMessages']]>([
+      ['a length shorter than a header', (d, id) => d.event(id, notification, 2), 'invalid'],
+      [
+        'a delayed response without its status',
+        (d, id) =>
+          d.event(id, encodeMsg(buildHeader(5, ScmiMessageType.DELAYED_RESPONSE, 0x14, 1)), 6),
+        'invalid',
+      ],
+      ['a length larger than the buffer', (d, id) => d.event(id, notification, 4096), 'oversize'],
+      [
+        'a notification nobody registered',
+        (d, id) => d.event(id, encodeMsg(buildHeader(0, ScmiMessageType.NOTIFICATION, 0x77, 0))),
+        'unknown',
+      ],
+    ])(
+      'should reject %s, count it and make the buffer available again',
+      async (_, hostile, reason) => {
+        const { clock, platform, device, create } = setup();
+        const agent = await create();
+        const id = device.eventHeads.shift() as number;
+        hostile(device, id);
+        await clock.runTasks();
+        expect(p2a(agent).badMessages[reason]).toBe(1);
+        expect(device.eventHeads).toContain(id);
+        await agent.remove();
+        platform.close();
+      },
+    );
+
+    it('should reject an element whose id is not a descriptor index, and a used index that jumps', async () => {
+      const { clock, platform, device, create } = setup();
+      const agent = await create();
+      device.eventq?.pushUsed(99, 4);
+      device.event(device.eventHeads[0] as number, notification);
+      await clock.runTasks();
+      expect(p2a(agent).badMessages.invalid).toBe(1);
+      expect(p2a(agent).badMessages.unknown).toBe(0);
+      device.eventq?.corruptUsedIdx(100);
+      device.doorbells.interrupt.ring();
+      await clock.runTasks();
+      expect(p2a(agent).badMessages.invalid).toBe(2);
+      device.eventq?.restoreUsedIdx();
+      await agent.remove();
+      platform.close();
+    });
+  });
+
+  describe('when the device sets DEVICE_NEEDS_RESET', () => {
+    it('should stop sending: commands fail at once with E_VIRTIO_DEVICE', async () => {
+      const { clock, platform, wire, device, create } = setup();
+      const agent = await create();
+      const r = wire.registers;
+      r.write(
+        VirtioRegister.DEVICE_STATUS,
+        r.read(VirtioRegister.DEVICE_STATUS) | VirtioStatus.DEVICE_NEEDS_RESET,
+      );
+      device.doorbells.notify.ring();
+      await clock.runTasks();
+      expect(wire.driverDiagnostics.state).toBe('failed');
+      await expect(agent.base.discoverVendor()).rejects.toMatchObject({ code: 'E_VIRTIO_DEVICE' });
+      await agent.remove();
+      expect(wire.driverDiagnostics.state).toBe('closed');
+      platform.close();
+    });
+  });
+
+  describe('at teardown', () => {
+    it('should leave its buffers to a device that never acknowledges the reset, and say so', async () => {
+      const { clock, platform, wire, device, create } = setup();
+      const agent = await create();
+      device.acknowledgeReset = false;
+      await agent.remove();
+      const d = wire.driverDiagnostics;
+      expect(d.resetTimeouts).toBe(1);
+      expect(d.leakedBuffers).toBe(4); // the eventq's, still with the device
+      expect(d.buffersAllocated).toBe(4);
+      expect(d.reclaimedBuffers).toBe(0);
+      expect(d.violations).toEqual([]);
+      expect(clock.armedTimers).toBe(0);
+      device.hang();
+      platform.close();
+    });
+  });
+
+  describe('during the handshake', () => {
+    it('should fail the probe with E_VIRTIO_HANDSHAKE when the device does not answer', async () => {
+      const { clock, platform, wire, device, create } = setup();
+      device.hang();
+      await expect(create()).rejects.toMatchObject({ code: 'E_VIRTIO_HANDSHAKE' });
+      expect(wire.driverDiagnostics.state).toBe('closed');
+      expect(wire.driverDiagnostics.resetTimeouts).toBe(1);
+      expect(clock.armedTimers).toBe(0);
+      platform.close();
+    });
+  });
+});

@@ -1,0 +1,73 @@
+import { ScmiConfigError, VirtualClock, type WorkerHost } from '@scmi-ts/core';
+import {
+  VIRTIO_WORKER_METHODS,
+  VirtioDevicePresence,
+  VirtioScmiWire,
+  attachRemoteVirtioDevice,
+  serveVirtioDevices,
+  type VirtioDeviceStats,
+} from '@scmi-ts/virtio-transport';
+import { StubPlatform } from './support/stub-platform.js';
+
+/** A stand-in for a worker host that calls the handlers in this thread. */
+function inThreadHost(
+  handlers: Readonly<Record<string, (...args: never[]) => unknown>>,
+): WorkerHost {
+  return {
+    call: (method: string, ...args: unknown[]) => {
+      try {
+        const handler = handlers[method] as (...a: unknown[]) => unknown;
+        return Promise.resolve(handler(...args));
+      } catch (e) {
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    },
+  } as unknown as WorkerHost;
+}
+
+describe(serveVirtioDevices, () => {
+  it('should attach, report, configure and close devices by id', async () => {
+    const clock = new VirtualClock();
+    const server = serveVirtioDevices(new StubPlatform(), clock);
+    const host = inThreadHost(server.handlers);
+    const wire = VirtioScmiWire.shared({ cmdqSize: 8, eventqSize: 2 });
+    const device = await attachRemoteVirtioDevice(host, wire, 1, {
+      completion: 'reverse',
+      features: '0x100000001',
+    });
+    expect(server.devices).toBe(1);
+    expect(wire.devicePresence).toBe(VirtioDevicePresence.ATTACHED);
+    const stats: VirtioDeviceStats = await device.stats();
+    expect(stats.commands).toBe(0);
+    await device.setWireFaults([{ kind: 'used-idx-jump' }]);
+    await expect(device.setWireFaults([{ kind: 'nope' as never }])).rejects.toBeInstanceOf(
+      ScmiConfigError,
+    );
+    await device.close();
+    await device.close();
+    expect(server.devices).toBe(0);
+    expect(wire.devicePresence).toBe(VirtioDevicePresence.CLOSED);
+    await expect(host.call(VIRTIO_WORKER_METHODS.stats, device.id)).rejects.toThrow(
+      /no virtio device/,
+    );
+  });
+
+  it('should close every device at once', async () => {
+    const server = serveVirtioDevices(new StubPlatform(), new VirtualClock());
+    const host = inThreadHost(server.handlers);
+    const wires = [VirtioScmiWire.shared({ cmdqSize: 4 }), VirtioScmiWire.shared({ cmdqSize: 4 })];
+    for (const w of wires) await attachRemoteVirtioDevice(host, w, 1);
+    server.closeAll();
+    expect(server.devices).toBe(0);
+    expect(wires.every((w) => w.devicePresence === VirtioDevicePresence.CLOSED)).toBe(true);
+  });
+});
+
+describe(attachRemoteVirtioDevice, () => {
+  it('should refuse a same-thread wire', async () => {
+    const wire = VirtioScmiWire.sameThread(new VirtualClock());
+    await expect(attachRemoteVirtioDevice(inThreadHost({}), wire, 1)).rejects.toMatchObject({
+      field: 'wire',
+    });
+  });
+});

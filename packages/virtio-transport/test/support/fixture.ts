@@ -1,0 +1,234 @@
+import {
+  resolveWorkerEntry,
+  startWorker,
+  type AgentOptions,
+  type Clock,
+  type ScmiPlatformPort,
+  type Transport,
+  type WorkerHost,
+} from '@scmi-ts/core';
+import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
+import {
+  VirtioScmiDevice,
+  VirtioScmiWire,
+  attachRemoteVirtioDevice,
+  virtioTransport,
+  type RemoteVirtioDeviceOptions,
+  type VirtioDeviceStats,
+  type VirtioScmiDeviceOptions,
+  type VirtioTransportConfig,
+  type VirtioWireFaultRule,
+  type WireLayoutOptions,
+} from '@scmi-ts/virtio-transport';
+import type { VirtioWorkerData } from './virtio-device-worker.js';
+
+// ---- The conformance kit's fixture types (copied until @scmi-ts/conformance exports them) -----
+
+/** What a transport can do, so that the kit skips what it cannot. */
+export interface TransportFixtureCapabilities {
+  /** Notifications and delayed responses. */
+  readonly p2a: boolean;
+  /** Interrupt/doorbell completion. */
+  readonly interrupt: boolean;
+  /** Polling completion. */
+  readonly polling: boolean;
+  /** Several commands in flight at once, completed out of order. */
+  readonly outOfOrder: boolean;
+  /** Has a worker-thread mode. */
+  readonly worker: boolean;
+}
+
+/** Both ends of one wire, as the kit uses them. */
+export interface FixtureEnds {
+  /** Agent side, to bind to TRANSPORT. */
+  readonly transport: Transport;
+  /** transportConfig, channels (the kit adds transport name, log, timeouts). */
+  readonly agentOptions?: Partial<AgentOptions>;
+  /**
+   * Same-thread only: while set, every platform→agent signal (completion doorbell, used-buffer
+   * notification, invocation return…) is handed to the interceptor instead of being delivered.
+   */
+  setAgentSignalInterceptor?(interceptor: ((deliver: () => void) => void) | undefined): void;
+  /** Stops the platform side of this wire; idempotent. */
+  close(): Promise<void>;
+}
+
+/** A transport's fixture for the conformance kit. */
+export interface TransportFixture {
+  /** The descriptor name. */
+  readonly name: string;
+  /** What the transport can do. */
+  readonly capabilities: TransportFixtureCapabilities;
+  /** Both ends in the same thread over `platform` on the VirtualClock `clock`. */
+  sameThread(ctx: {
+    platform: ScmiPlatformPort;
+    clock: Clock;
+    agentId: number;
+  }): Promise<FixtureEnds>;
+  /**
+   * The platform (an ScmiPlatform built from `platformConfig`, seeded with `seed`) and the backend
+   * in a worker thread started once and reused across runs; each `open()` gives a fresh wire for
+   * one agent.
+   */
+  worker?(ctx: { platformConfig: PlatformConfig; agentId: number; seed: number }): Promise<{
+    open(): Promise<FixtureEnds>;
+    setFaults(rules: readonly FaultRule[]): Promise<void>;
+    stop(): Promise<void>;
+  }>;
+}
+
+// ---- The virtio fixture -------------------------------------------------------------------------
+
+/** The wire every fixture run uses: a 64-entry cmdq (32 messages in flight), a 16-entry eventq. */
+export const FIXTURE_WIRE: WireLayoutOptions = { cmdqSize: 64, eventqSize: 16 };
+
+/** The agent options that go with {@link FIXTURE_WIRE}: the pool matches the cmdq (64 / 2). */
+function agentOptionsFor(
+  wire: VirtioScmiWire,
+  extra: Partial<VirtioTransportConfig>,
+): Partial<AgentOptions> {
+  const transportConfig: VirtioTransportConfig = {
+    wire,
+    handshakeTimeoutMs: 1000,
+    resetTimeoutMs: 1000,
+    slotWaitMs: 1000,
+    ...extra,
+  };
+  return { maxMsg: wire.layout.cmdqSize / 2, transportConfig };
+}
+
+/** Same-thread ends with the wire and the device exposed, for this package's own tests. */
+export interface SameThreadVirtio extends FixtureEnds {
+  /** The wire. */
+  readonly wire: VirtioScmiWire;
+  /** The device (the platform end). */
+  readonly device: VirtioScmiDevice;
+}
+
+/** Options of {@link openSameThreadVirtio}. */
+export interface SameThreadVirtioOptions {
+  /** Wire sizes; default {@link FIXTURE_WIRE}. */
+  readonly wire?: WireLayoutOptions;
+  /** Device options besides platform, agent and clock. */
+  readonly device?: Omit<VirtioScmiDeviceOptions, 'platform' | 'agentId' | 'clock'>;
+  /** Transport section overrides (besides the wire). */
+  readonly transportConfig?: Partial<VirtioTransportConfig>;
+}
+
+/** Opens a same-thread virtio wire and device over `platform`. */
+export function openSameThreadVirtio(
+  ctx: { platform: ScmiPlatformPort; clock: Clock; agentId: number },
+  options: SameThreadVirtioOptions = {},
+): SameThreadVirtio {
+  const wire = VirtioScmiWire.sameThread(ctx.clock, options.wire ?? FIXTURE_WIRE);
+  const device = new VirtioScmiDevice(wire, {
+    ...options.device,
+    platform: ctx.platform,
+    agentId: ctx.agentId,
+    clock: ctx.clock,
+  });
+  return {
+    wire,
+    device,
+    transport: virtioTransport,
+    agentOptions: agentOptionsFor(wire, options.transportConfig ?? {}),
+    setAgentSignalInterceptor: (interceptor) => {
+      wire.setUsedBufferInterceptor(interceptor);
+    },
+    close: () => {
+      device.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Worker-mode ends with the wire and a handle on the worker's device, for this package's tests. */
+export interface WorkerVirtio extends FixtureEnds {
+  /** The wire (this thread's view). */
+  readonly wire: VirtioScmiWire;
+  /** The device's counters, read in the worker. */
+  deviceStats(): Promise<VirtioDeviceStats>;
+  /** Replaces the device's wire-level fault rules. */
+  setWireFaults(rules: readonly VirtioWireFaultRule[]): Promise<void>;
+}
+
+/** The worker session the fixture returns, with extras for this package's tests. */
+export interface VirtioWorkerSession {
+  /** A fresh wire and device for one agent. */
+  open(options?: {
+    transportConfig?: Partial<VirtioTransportConfig>;
+    device?: RemoteVirtioDeviceOptions;
+  }): Promise<WorkerVirtio>;
+  /** Replaces the worker platform's fault rules. */
+  setFaults(rules: readonly FaultRule[]): Promise<void>;
+  /** Timers the worker platform has armed, and its connected agents. */
+  platformState(): Promise<{ armedTimers: number; connectedAgents: readonly number[] }>;
+  /** Ends the worker (awaited exit). */
+  stop(): Promise<void>;
+  /** The worker host. */
+  readonly host: WorkerHost;
+}
+
+/** Starts the device worker (platform + devices) for `agentId`. */
+export async function startVirtioWorker(ctx: {
+  platformConfig: PlatformConfig;
+  agentId: number;
+  seed: number;
+}): Promise<VirtioWorkerSession> {
+  const data: VirtioWorkerData = { platformConfig: ctx.platformConfig, seed: ctx.seed };
+  const host = await startWorker({
+    entry: resolveWorkerEntry(__dirname, 'virtio-device-worker'),
+    data,
+    name: 'virtio-device',
+  });
+  return {
+    host,
+    open: async (options = {}) => {
+      const wire = VirtioScmiWire.shared(FIXTURE_WIRE);
+      const device = await attachRemoteVirtioDevice(host, wire, ctx.agentId, {
+        seed: ctx.seed,
+        ...options.device,
+      });
+      return {
+        wire,
+        transport: virtioTransport,
+        agentOptions: agentOptionsFor(wire, options.transportConfig ?? {}),
+        close: () => device.close(),
+        deviceStats: () => device.stats(),
+        setWireFaults: (rules) => device.setWireFaults(rules),
+      };
+    },
+    setFaults: async (rules) => {
+      await host.call('setFaults', rules);
+    },
+    platformState: async () =>
+      (await host.call('platformState')) as {
+        armedTimers: number;
+        connectedAgents: readonly number[];
+      },
+    stop: () => host.stop(),
+  };
+}
+
+/**
+ * The virtio transport's fixture for the conformance kit: same-thread (a {@link VirtioScmiWire}
+ * on the kit's VirtualClock, the device in the same thread; the interceptor holds used-buffer
+ * notifications, not status acknowledgements) and worker mode (the platform and the devices in one
+ * worker, a fresh shared wire per `open()`).
+ */
+export const virtioFixture: TransportFixture = {
+  name: 'virtio',
+  capabilities: { p2a: true, interrupt: true, polling: true, outOfOrder: true, worker: true },
+  sameThread: (ctx) => {
+    const ends = openSameThreadVirtio(ctx);
+    return Promise.resolve(ends);
+  },
+  worker: async (ctx) => {
+    const session = await startVirtioWorker(ctx);
+    return {
+      open: () => session.open(),
+      setFaults: (rules) => session.setFaults(rules),
+      stop: () => session.stop(),
+    };
+  },
+};

@@ -1,0 +1,155 @@
+import type { VirtualClock } from '@scmi-ts/core';
+import {
+  GuestMemoryAllocator,
+  VirtioFeature,
+  VirtioRegister,
+  VirtioStatus,
+  VirtqDescFlag,
+  featureMask,
+  isQueueSize,
+  type SplitRing,
+  type VirtioScmiWire,
+  type VirtioWireDoorbells,
+} from '@scmi-ts/virtio-transport';
+
+/** A hand-driven driver end for device tests: registers, rings and buffers, step by step. */
+export class ManualDriver {
+  public readonly doorbells: VirtioWireDoorbells;
+  public readonly memory: GuestMemoryAllocator;
+  public readonly bytes: Uint8Array;
+  public readonly view: DataView;
+  public interrupts = 0;
+  public configSignals = 0;
+  public cmdq!: SplitRing;
+  public eventq!: SplitRing;
+  #cmdqAvail = 0;
+  #eventqAvail = 0;
+  #cmdqUsed = 0;
+  #eventqUsed = 0;
+
+  public constructor(
+    public readonly wire: VirtioScmiWire,
+    public readonly clock: VirtualClock,
+  ) {
+    this.doorbells = wire.claimDriverEnd();
+    this.doorbells.notify.listen(() => this.configSignals++);
+    this.doorbells.interrupt.listen(() => this.interrupts++);
+    this.memory = new GuestMemoryAllocator(wire.layout.guestMemory, wire.layout.guestMemoryBytes);
+    this.bytes = new Uint8Array(wire.sab);
+    this.view = new DataView(wire.sab);
+  }
+
+  /** Writes a status request, notifies, runs the device; returns the status it reads back. */
+  public async status(value: number): Promise<number> {
+    const r = this.wire.registers;
+    r.write(VirtioRegister.STATUS_REQUEST, value);
+    r.increment(VirtioRegister.STATUS_SEQUENCE);
+    this.doorbells.notify.ring();
+    await this.clock.runTasks();
+    return r.read(VirtioRegister.DEVICE_STATUS);
+  }
+
+  /** Runs the handshake up to DRIVER_OK; returns the final status. */
+  public async start(
+    options: { features?: bigint; cmdqSize?: number; eventqSize?: number } = {},
+  ): Promise<number> {
+    const r = this.wire.registers;
+    await this.status(0);
+    await this.status(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER);
+    const features =
+      options.features ??
+      featureMask(VirtioFeature.VERSION_1) | featureMask(VirtioFeature.SCMI_P2A_CHANNELS);
+    r.writeFeatures(
+      VirtioRegister.DRIVER_FEATURES_LOW,
+      VirtioRegister.DRIVER_FEATURES_HIGH,
+      features,
+    );
+    const base = VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER | VirtioStatus.FEATURES_OK;
+    await this.status(base);
+    const cmdqSize = options.cmdqSize ?? this.wire.layout.cmdqSize;
+    const eventqSize = options.eventqSize ?? this.wire.layout.eventqSize;
+    // Rings are viewed at a valid size even when the test writes an invalid one to the registers.
+    const layout = this.wire.layout;
+    this.cmdq = this.wire.cmdqRing(
+      isQueueSize(cmdqSize) && cmdqSize <= layout.cmdqSize ? cmdqSize : layout.cmdqSize,
+    );
+    this.eventq = this.wire.eventqRing(
+      isQueueSize(eventqSize) && eventqSize <= layout.eventqSize ? eventqSize : layout.eventqSize,
+    );
+    this.cmdq.clear();
+    this.eventq.clear();
+    r.write(VirtioRegister.CMDQ_NUM, cmdqSize);
+    r.write(VirtioRegister.CMDQ_READY, 1);
+    r.write(VirtioRegister.EVENTQ_NUM, eventqSize);
+    r.write(VirtioRegister.EVENTQ_READY, 1);
+    return this.status(base | VirtioStatus.DRIVER_OK);
+  }
+
+  /** Puts a request (header + payload bytes) and a response buffer of `responseBytes` on the cmdq at `head`, `head + 1`. */
+  public command(
+    head: number,
+    request: Uint8Array,
+    responseBytes = 136,
+  ): { request: number; response: number } {
+    const req = this.memory.allocate(Math.max(8, request.byteLength));
+    const resp = this.memory.allocate(responseBytes);
+    this.bytes.set(request, req);
+    this.cmdq.writeDesc(head, req, request.byteLength, VirtqDescFlag.NEXT, head + 1);
+    this.cmdq.writeDesc(head + 1, resp, responseBytes, VirtqDescFlag.WRITE, 0);
+    this.offerCmdq(head);
+    return { request: req, response: resp };
+  }
+
+  /** Makes `head` available on the cmdq (descriptors already written). */
+  public offerCmdq(head: number): void {
+    this.cmdq.writeAvailEntry(this.#cmdqAvail % this.cmdq.size, head);
+    this.#cmdqAvail++;
+    this.cmdq.storeAvailIdx(this.#cmdqAvail);
+  }
+
+  /** Gives the eventq a writable buffer of `bytes` at descriptor `id`; returns its address. */
+  public eventBuffer(id: number, bytes = 136): number {
+    const addr = this.memory.allocate(bytes);
+    this.eventq.writeDesc(id, addr, bytes, VirtqDescFlag.WRITE, 0);
+    this.eventq.writeAvailEntry(this.#eventqAvail % this.eventq.size, id);
+    this.#eventqAvail++;
+    this.eventq.storeAvailIdx(this.#eventqAvail);
+    return addr;
+  }
+
+  /** Notifies the device and runs its tasks. */
+  public async kick(): Promise<void> {
+    this.doorbells.notify.ring();
+    await this.clock.runTasks();
+  }
+
+  /** Used elements of the cmdq not read yet. */
+  public usedCmdq(): { id: number; len: number }[] {
+    const out: { id: number; len: number }[] = [];
+    const idx = this.cmdq.loadUsedIdx();
+    while (this.#cmdqUsed !== idx) {
+      const slot = this.#cmdqUsed % this.cmdq.size;
+      out.push({ id: this.cmdq.usedId(slot), len: this.cmdq.usedLen(slot) });
+      this.#cmdqUsed = (this.#cmdqUsed + 1) & 0xffff;
+    }
+    return out;
+  }
+
+  /** Used elements of the eventq not read yet. */
+  public usedEventq(): { id: number; len: number }[] {
+    const out: { id: number; len: number }[] = [];
+    const idx = this.eventq.loadUsedIdx();
+    while (this.#eventqUsed !== idx) {
+      const slot = this.#eventqUsed % this.eventq.size;
+      out.push({ id: this.eventq.usedId(slot), len: this.eventq.usedLen(slot) });
+      this.#eventqUsed = (this.#eventqUsed + 1) & 0xffff;
+    }
+    return out;
+  }
+
+  /** Closes the driver's doorbells. */
+  public close(): void {
+    this.doorbells.notify.close();
+    this.doorbells.interrupt.close();
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The worker of the virtio fixture: one emulated platform and any number of virtio-scmi devices
+ * (one per wire the main thread attaches), on real time.
+ */
+import { RealClock, serveWorker } from '@scmi-ts/core';
+import { ScmiPlatform, type FaultRule, type PlatformConfig } from '@scmi-ts/platform';
+import { serveVirtioDevices } from '@scmi-ts/virtio-transport';
+import { workerData } from 'node:worker_threads';
+
+/** What the fixture gives the worker. */
+export interface VirtioWorkerData {
+  readonly platformConfig: PlatformConfig;
+  readonly seed: number;
+}
+
+const data = workerData as VirtioWorkerData;
+const clock = new RealClock();
+const platform = new ScmiPlatform(data.platformConfig, { clock, seed: data.seed });
+const devices = serveVirtioDevices(platform, clock);
+
+serveWorker(
+  {
+    ...devices.handlers,
+    setFaults: (rules: readonly FaultRule[]) => {
+      platform.faults.clear();
+      for (const rule of rules) platform.faults.add(rule);
+    },
+    platformState: () => ({
+      armedTimers: platform.armedTimers,
+      connectedAgents: platform.connectedAgents,
+    }),
+  },
+  {
+    onStop: () => {
+      devices.closeAll();
+      platform.close();
+    },
+  },
+);

@@ -1,0 +1,361 @@
+import {
+  ScmiConfigError,
+  ScmiMessageType,
+  VirtualClock,
+  buildHeader,
+  encodeMsg,
+  encodeMsgResponse,
+  readU32,
+} from '@scmi-ts/core';
+import {
+  VIRTIO_SCMI_DEVICE_FEATURES,
+  VirtioDevicePresence,
+  VirtioFeature,
+  VirtioRegister,
+  VirtioScmiDevice,
+  VirtioScmiWire,
+  VirtioStatus,
+  VirtqDescFlag,
+  featureMask,
+  type VirtioCompletionOrder,
+  type VirtioScmiDeviceOptions,
+} from '@scmi-ts/virtio-transport';
+import { ManualDriver } from './support/manual-driver.js';
+import { StubPlatform } from './support/stub-platform.js';
+
+const { ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK, DEVICE_NEEDS_RESET, FAILED } = VirtioStatus;
+const V1 = featureMask(VirtioFeature.VERSION_1);
+const P2A = featureMask(VirtioFeature.SCMI_P2A_CHANNELS);
+
+function command(token: number, payload: number[] = []): Uint8Array {
+  return encodeMsg(buildHeader(0x3, ScmiMessageType.COMMAND, 0x10, token), new Uint8Array(payload));
+}
+
+function setup(
+  options: Partial<Omit<VirtioScmiDeviceOptions, 'platform' | 'agentId' | 'clock'>> = {},
+) {
+  const clock = new VirtualClock();
+  const wire = VirtioScmiWire.sameThread(clock, { cmdqSize: 8, eventqSize: 4 });
+  const platform = new StubPlatform();
+  const device = new VirtioScmiDevice(wire, { platform, agentId: 1, clock, ...options });
+  const driver = new ManualDriver(wire, clock);
+  const done = (): void => {
+    device.close();
+    driver.close();
+  };
+  return { clock, wire, platform, device, driver, done };
+}
+
+describe(VirtioScmiDevice, () => {
+  describe('the handshake', () => {
+    it('should offer its features, accept a subset with VERSION_1 and connect at DRIVER_OK', async () => {
+      const { wire, platform, device, driver, done } = setup();
+      expect(
+        wire.registers.readFeatures(
+          VirtioRegister.DEVICE_FEATURES_LOW,
+          VirtioRegister.DEVICE_FEATURES_HIGH,
+        ),
+      ).toBe(VIRTIO_SCMI_DEVICE_FEATURES);
+      const status = await driver.start();
+      expect(status).toBe(ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
+      expect(device.features).toBe(V1 | P2A);
+      expect(device.live).toBe(true);
+      expect(platform.link?.p2a).toBe(true);
+      expect(platform.link?.maxMsgSize).toBe(128);
+      expect(wire.registers.read(VirtioRegister.STATUS_ACK)).toBe(
+        wire.registers.read(VirtioRegister.STATUS_SEQUENCE),
+      );
+      expect(driver.configSignals).toBeGreaterThan(0);
+      done();
+    });
+
+    it('should connect without P2A when the driver did not take P2A_CHANNELS', async () => {
+      const { platform, driver, done } = setup();
+      await driver.start({ features: V1 });
+      expect(platform.link?.p2a).toBe(false);
+      done();
+    });
+
+    it.each([
+      ['without VERSION_1', P2A],
+      ['with a feature it did not offer', V1 | featureMask(VirtioFeature.SCMI_SHARED_MEMORY)],
+    ])('should refuse FEATURES_OK %s', async (_, features) => {
+      const { device, driver, done } = setup();
+      const status = await driver.start({ features });
+      expect(status & FEATURES_OK).toBe(0);
+      expect(status & DEVICE_NEEDS_RESET).toBe(DEVICE_NEEDS_RESET);
+      expect(device.live).toBe(false);
+      done();
+    });
+
+    it.each([
+      ['a cmdq larger than offered', { cmdqSize: 16 }],
+      ['an eventq that is not a power of two', { eventqSize: 3 }],
+    ])('should set DEVICE_NEEDS_RESET at DRIVER_OK for %s', async (_, queues) => {
+      const { device, driver, done } = setup();
+      const status = await driver.start(queues);
+      expect(status & DEVICE_NEEDS_RESET).toBe(DEVICE_NEEDS_RESET);
+      expect(device.live).toBe(false);
+      done();
+    });
+
+    it('should set DEVICE_NEEDS_RESET when the platform refuses the agent', async () => {
+      const { platform, driver, done } = setup();
+      platform.refuseConnect = true;
+      expect((await driver.start()) & DEVICE_NEEDS_RESET).toBe(DEVICE_NEEDS_RESET);
+      done();
+    });
+
+    it('should reset on status 0: disconnect, forget every buffer, read back 0', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      platform.reply = () => undefined;
+      driver.command(0, command(1));
+      await driver.kick();
+      expect(device.outstandingCommands).toBe(1);
+      expect(await driver.status(0)).toBe(0);
+      expect([device.live, device.outstandingCommands, platform.disconnects]).toEqual([
+        false,
+        0,
+        1,
+      ]);
+      expect(device.stats.resets).toBe(2);
+      done();
+    });
+
+    it('should stop on FAILED', async () => {
+      const { device, driver, done } = setup();
+      await driver.start();
+      expect(await driver.status(ACKNOWLEDGE | FAILED)).toBe(ACKNOWLEDGE | FAILED);
+      expect(device.live).toBe(false);
+      done();
+    });
+  });
+
+  describe('the cmdq', () => {
+    it('should answer each command in its own buffer and notify', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      const a = driver.command(0, command(1, [1, 2, 3, 4]));
+      const b = driver.command(2, command(2));
+      await driver.kick();
+      expect(platform.requests.map((r) => readU32(r, 0) >>> 18)).toEqual([1, 2]);
+      expect(driver.usedCmdq()).toEqual([
+        { id: 0, len: 12 },
+        { id: 2, len: 8 },
+      ]);
+      expect(readU32(driver.bytes.subarray(a.response), 8)).toBe(0x04030201);
+      expect(readU32(driver.bytes.subarray(b.response), 0) >>> 18).toBe(2);
+      expect(driver.interrupts).toBe(1);
+      expect(device.stats).toMatchObject({ commands: 2, responses: 2, interrupts: 1 });
+      done();
+    });
+
+    it.each<[VirtioCompletionOrder, number[]]>([
+      ['in-order', [0, 2, 4, 6]],
+      ['reverse', [6, 4, 2, 0]],
+    ])('should complete one pass %s', async (completion, ids) => {
+      const { driver, done } = setup({ completion });
+      await driver.start();
+      for (const head of [0, 2, 4, 6]) driver.command(head, command(head));
+      await driver.kick();
+      expect(driver.usedCmdq().map((u) => u.id)).toEqual(ids);
+      done();
+    });
+
+    it('should shuffle the completions of one pass, reproducibly per seed', async () => {
+      const run = async (seed: number): Promise<number[]> => {
+        const { driver, done } = setup({ completion: 'shuffle', seed });
+        await driver.start();
+        for (const head of [0, 2, 4, 6]) driver.command(head, command(head));
+        await driver.kick();
+        const ids = driver.usedCmdq().map((u) => u.id);
+        done();
+        return ids;
+      };
+      const first = await run(3);
+      expect([...first].sort()).toEqual([0, 2, 4, 6]);
+      expect(await run(3)).toEqual(first);
+    });
+
+    it('should write a later response into the outstanding buffer with its token, and drop one matching none', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      platform.reply = () => undefined;
+      const a = driver.command(0, command(5));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([]);
+      const link = platform.link;
+      link?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 9), 0)); // no such token
+      link?.respond(1, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 5), 0)); // not the cmdq
+      link?.respond(0, new Uint8Array(2)); // no header
+      link?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 5), 0));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 8 }]);
+      expect(readU32(driver.bytes.subarray(a.response), 0) >>> 18).toBe(5);
+      link?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 5), 0)); // a duplicate
+      expect(device.stats).toMatchObject({ deferred: 1, lateResponses: 1, unmatchedResponses: 4 });
+      done();
+    });
+
+    it('should return malformed chains and requests with length 0', async () => {
+      const { wire, device, driver, done } = setup();
+      await driver.start();
+      driver.cmdq.writeDesc(0, 0, 8, 0, 0); // outside guest memory
+      driver.offerCmdq(0);
+      driver.command(2, new Uint8Array(2)); // shorter than a header
+      const big = driver.memory.allocate(300);
+      driver.cmdq.writeDesc(4, big, 300, VirtqDescFlag.NEXT, 5); // larger than a message buffer
+      driver.cmdq.writeDesc(5, big, 8, VirtqDescFlag.WRITE, 0);
+      driver.offerCmdq(4);
+      driver.offerCmdq(9); // head out of range: dropped
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([
+        { id: 0, len: 0 },
+        { id: 2, len: 0 },
+        { id: 4, len: 0 },
+      ]);
+      expect(device.stats).toMatchObject({ badChains: 2, badRequests: 2, commands: 0 });
+      expect(wire.registers.read(VirtioRegister.DEVICE_STATUS) & DEVICE_NEEDS_RESET).toBe(0);
+      done();
+    });
+
+    it('should return a full pass early when the driver keeps adding commands while it runs', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      for (const head of [0, 2, 4, 6]) driver.command(head, command(head));
+      let extra = 0;
+      const echo = platform.reply;
+      platform.reply = (request) => {
+        // A driver in another thread re-offers returned heads while the device works.
+        if (extra < 6) driver.offerCmdq([0, 2, 4, 6][extra++ % 4] as number);
+        return echo(request);
+      };
+      await driver.kick();
+      const used = driver.usedCmdq();
+      expect(used).toHaveLength(10);
+      expect(device.stats.commands).toBe(10);
+      expect(device.stats.interrupts).toBe(2); // one per returned batch (the rings coalesce)
+      done();
+    });
+
+    it('should need a reset when the driver moves avail.idx past the queue size', async () => {
+      const { wire, device, driver, done } = setup();
+      await driver.start();
+      driver.cmdq.storeAvailIdx(100);
+      await driver.kick();
+      expect(wire.registers.read(VirtioRegister.DEVICE_STATUS) & DEVICE_NEEDS_RESET).toBe(
+        DEVICE_NEEDS_RESET,
+      );
+      expect(device.live).toBe(false);
+      done();
+    });
+  });
+
+  describe('the eventq', () => {
+    const notification = encodeMsg(
+      buildHeader(0, ScmiMessageType.NOTIFICATION, 0x10, 0),
+      new Uint8Array(8),
+    );
+    const delayed = encodeMsgResponse(
+      buildHeader(0x5, ScmiMessageType.DELAYED_RESPONSE, 0x14, 3),
+      0,
+      new Uint8Array(12),
+    );
+
+    it('should drop a notification without a buffer and post one with a buffer', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      expect(platform.link?.post(notification)).toBe(false);
+      driver.eventBuffer(0);
+      await driver.kick();
+      expect(device.eventBuffers).toBe(1);
+      expect(platform.link?.post(notification)).toBe(true);
+      expect(driver.usedEventq()).toEqual([{ id: 0, len: 12 }]);
+      expect(device.stats).toMatchObject({ notificationsDropped: 1, notificationsPosted: 1 });
+      done();
+    });
+
+    it('should keep a delayed response until a buffer comes, and refuse when too many wait', async () => {
+      const { platform, device, driver, done } = setup({ maxWaitingDelayedResponses: 1 });
+      await driver.start();
+      expect(platform.link?.post(delayed)).toBe(true);
+      expect(platform.link?.post(delayed)).toBe(false);
+      driver.eventBuffer(1);
+      await driver.kick();
+      expect(driver.usedEventq()).toEqual([{ id: 1, len: 20 }]);
+      expect(device.stats).toMatchObject({
+        delayedResponsesQueued: 1,
+        delayedResponsesRefused: 1,
+        delayedResponsesPosted: 1,
+      });
+      driver.eventBuffer(2);
+      await driver.kick();
+      expect(platform.link?.post(delayed)).toBe(true);
+      expect(device.stats.delayedResponsesPosted).toBe(2);
+      done();
+    });
+
+    it('should drop a message larger than the buffer (the specification allows it)', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      driver.eventBuffer(0, 8);
+      await driver.kick();
+      expect(platform.link?.post(notification)).toBe(false);
+      expect(device.stats.eventsTooLarge).toBe(1);
+      expect(device.eventBuffers).toBe(1);
+      done();
+    });
+
+    it('should return device-readable eventq buffers unused', async () => {
+      const { device, driver, done } = setup();
+      await driver.start();
+      const addr = driver.memory.allocate(16);
+      driver.eventq.writeDesc(0, addr, 16, 0, 0);
+      driver.eventq.writeAvailEntry(0, 0);
+      driver.eventq.storeAvailIdx(1);
+      await driver.kick();
+      expect(driver.usedEventq()).toEqual([{ id: 0, len: 0 }]);
+      expect(device.stats.badChains).toBe(1);
+      done();
+    });
+
+    it('should refuse to post without P2A', async () => {
+      const { platform, driver, done } = setup();
+      await driver.start({ features: V1 });
+      expect(platform.link?.post(notification)).toBe(false);
+      done();
+    });
+  });
+
+  describe('.close', () => {
+    it('should disconnect, mark the device end closed, signal the driver and ignore later calls', async () => {
+      const { wire, platform, device, driver } = setup();
+      await driver.start();
+      const link = platform.link;
+      device.close();
+      device.close();
+      await driver.clock.runTasks();
+      expect(wire.devicePresence).toBe(VirtioDevicePresence.CLOSED);
+      expect(platform.disconnects).toBe(1);
+      expect(device.closed).toBe(true);
+      expect(link?.post(encodeMsg(buildHeader(0, 3, 0x10, 0)))).toBe(false);
+      link?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 5), 0));
+      driver.close();
+    });
+  });
+
+  it('should refuse invalid options', () => {
+    const clock = new VirtualClock();
+    const make = (o: Partial<VirtioScmiDeviceOptions>) => () =>
+      new VirtioScmiDevice(VirtioScmiWire.sameThread(clock), {
+        platform: new StubPlatform(),
+        agentId: 1,
+        clock,
+        ...o,
+      });
+    expect(make({ completion: 'sideways' as never })).toThrow(ScmiConfigError);
+    expect(make({ seed: 1.5 })).toThrow(ScmiConfigError);
+    expect(make({ maxWaitingDelayedResponses: -1 })).toThrow(ScmiConfigError);
+  });
+});

@@ -1,0 +1,88 @@
+import { ScmiConfigError, VirtualClock } from '@scmi-ts/core';
+import {
+  VirtioScmiWire,
+  createVirtioTransport,
+  validateVirtioTransportConfig,
+} from '@scmi-ts/virtio-transport';
+
+describe(validateVirtioTransportConfig, () => {
+  const wire = VirtioScmiWire.sameThread(new VirtualClock(), { cmdqSize: 64, eventqSize: 16 });
+
+  it('should fill in the defaults from the wire', () => {
+    expect(validateVirtioTransportConfig({ wire }, 'transportConfig')).toEqual({
+      wire,
+      cmdqSize: 64,
+      eventqSize: 16,
+      features: { p2a: true, eventIdx: true, indirectDesc: false },
+      handshakeTimeoutMs: 1000,
+      resetTimeoutMs: 1000,
+      slotWaitMs: 60_000,
+    });
+  });
+
+  it('should keep valid overrides', () => {
+    const c = validateVirtioTransportConfig(
+      {
+        wire,
+        cmdqSize: 8,
+        eventqSize: 1,
+        features: { p2a: false, eventIdx: false, indirectDesc: true },
+        slotWaitMs: 5,
+      },
+      'transportConfig',
+    );
+    expect([c.cmdqSize, c.eventqSize, c.features, c.slotWaitMs]).toEqual([
+      8,
+      1,
+      { p2a: false, eventIdx: false, indirectDesc: true },
+      5,
+    ]);
+  });
+
+  it.each<[unknown, string]>([
+    [undefined, 'transportConfig'],
+    [{}, 'transportConfig.wire'],
+    [{ wire: {} }, 'transportConfig.wire'],
+    [{ wire, cmdqSize: 128 }, 'transportConfig.cmdqSize'],
+    [{ wire, cmdqSize: 1 }, 'transportConfig.cmdqSize'],
+    [{ wire, cmdqSize: 12 }, 'transportConfig.cmdqSize'],
+    [{ wire, eventqSize: 32 }, 'transportConfig.eventqSize'],
+    [{ wire, features: [] }, 'transportConfig.features'],
+    [{ wire, features: { p2a: 'yes' } }, 'transportConfig.features.p2a'],
+    [{ wire, handshakeTimeoutMs: 0 }, 'transportConfig.handshakeTimeoutMs'],
+    [{ wire, resetTimeoutMs: Infinity }, 'transportConfig.resetTimeoutMs'],
+    [{ wire, slotWaitMs: '1' }, 'transportConfig.slotWaitMs'],
+  ])('should reject %p naming %s', (section, field) => {
+    expect(() => validateVirtioTransportConfig(section, 'transportConfig')).toThrow(
+      expect.objectContaining({ field }) as ScmiConfigError,
+    );
+  });
+});
+
+describe(createVirtioTransport, () => {
+  it('should describe the virtio transport', () => {
+    expect(createVirtioTransport().descriptor).toEqual({
+      name: 'virtio',
+      maxMsg: 128,
+      maxMsgSize: 128,
+      rxTimeoutMs: 60_000,
+      p2a: true,
+      completion: 'both',
+    });
+    expect(createVirtioTransport({ maxMsg: 512, rxTimeoutMs: 5 }).descriptor.maxMsg).toBe(512);
+  });
+
+  it.each([{ maxMsg: 0 }, { maxMsg: 1024 }, { rxTimeoutMs: -1 }])('should reject %p', (options) => {
+    expect(() => createVirtioTransport(options)).toThrow(ScmiConfigError);
+  });
+
+  it('should reject a wire with smaller messages than the descriptor, and channel sections', () => {
+    const t = createVirtioTransport();
+    const small = VirtioScmiWire.sameThread(new VirtualClock(), { maxMsgSize: 64 });
+    expect(() => t.validateConfig?.({ wire: small }, 'transportConfig')).toThrow(
+      expect.objectContaining({ field: 'transportConfig.wire' }) as ScmiConfigError,
+    );
+    expect(t.validateChannelConfig?.(undefined, 'a2p[0].transport')).toBeUndefined();
+    expect(() => t.validateChannelConfig?.({}, 'a2p[0].transport')).toThrow(ScmiConfigError);
+  });
+});

@@ -1,0 +1,522 @@
+import {
+  ScmiConfigError,
+  ScmiShutdownError,
+  ScmiStatus,
+  ScmiStatusError,
+  ScmiTimeoutError,
+  readU32,
+  type ChannelStats,
+  type ScmiAgent,
+  type ScmiNotification,
+} from '@scmi-ts/core';
+import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { BaseMessageId, ClockMessageId } from '@scmi-ts/platform';
+import { VirtioFeature, featureMask } from '@scmi-ts/virtio-transport';
+import { createVirtioHarness, type VirtioHarness } from './support/harness.js';
+
+const BASE = 0x10;
+const CLOCK_PROTOCOL = 0x14;
+
+function stats(agent: ScmiAgent, label: string): ChannelStats {
+  const c = agent.diagnostics.channels.find((ch) => ch.label === label);
+  if (c === undefined) throw new Error(`no channel ${label}`);
+  return c.stats;
+}
+
+/** Removes the agent, closes both ends, and checks what every test must leave behind. */
+async function finish(h: VirtioHarness, agent?: ScmiAgent): Promise<void> {
+  await agent?.remove();
+  await h.shutdown();
+  const d = h.wire.driverDiagnostics;
+  expect(d.violations).toEqual([]);
+  expect(d.buffersAllocated).toBe(0);
+  expect(d.leakedBuffers).toBe(0);
+  for (const record of d.channels.values()) expect(record.frees).toBe(1);
+  expect(h.clock.armedTimers).toBe(0);
+  expect(h.platform.armedTimers).toBe(0);
+}
+
+function rateSet(async: boolean, rate: number) {
+  return (w: { u32(v: number): unknown }): void => {
+    w.u32(async ? 1 : 0);
+    w.u32(0);
+    w.u32(rate);
+    w.u32(0);
+  };
+}
+
+describe('virtio transport (same thread)', () => {
+  ensureNoLeaksInSuite();
+
+  describe('when the device answers', () => {
+    it('should probe, discover the platform and remove: channels quiesce, then the device resets, then everything is released', async () => {
+      const h = createVirtioHarness();
+      const agent = await h.create();
+      expect(agent.info.vendor).toBe('scmi-ts');
+      expect(agent.info.protocols).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16]);
+      expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+      expect(h.wire.driverDiagnostics.state).toBe('live');
+      expect(h.wire.driverDiagnostics.features).toBe(
+        featureMask(VirtioFeature.VERSION_1) |
+          featureMask(VirtioFeature.SCMI_P2A_CHANNELS) |
+          featureMask(VirtioFeature.RING_EVENT_IDX),
+      );
+      await finish(h, agent);
+      const steps = h.log.filter('quiesce', 'release').map((e) => `${e.type} ${e.resource}`);
+      expect(steps.filter((s) => /channel|virtio/.test(s))).toEqual([
+        'quiesce channel p2a:0',
+        'quiesce channel a2p:0',
+        'quiesce virtio device',
+        'release channel p2a:0',
+        'release channel a2p:0',
+        'release virtio device',
+      ]);
+      expect(h.wire.driverDiagnostics.state).toBe('closed');
+      expect(h.device.stats.resets).toBe(2); // the handshake's and the teardown's
+    });
+
+    it.each([
+      ['in-order', false],
+      ['shuffle', false],
+      ['reverse', true],
+    ] as const)(
+      'should carry many commands in flight at once, completed %s (EVENT_IDX off: %p)',
+      async (completion, noEventIdx) => {
+        const h = createVirtioHarness({
+          device: { completion, seed: 11 },
+          transportConfig: { features: { eventIdx: !noEventIdx } },
+        });
+        const agent = await h.create();
+        const replies = await Promise.all(
+          Array.from({ length: 200 }, (_, i) =>
+            i % 2 === 0 ? agent.base.discoverVendor() : agent.base.discoverSubVendor(),
+          ),
+        );
+        expect(replies.filter((r) => r === 'scmi-ts')).toHaveLength(100);
+        expect(replies.filter((r) => r === 'emulated')).toHaveLength(100);
+        const a2p = stats(agent, 'a2p:0');
+        expect(a2p.completed).toBe(a2p.sent);
+        expect(a2p.badMessages.invalid + a2p.badMessages.unexpected).toBe(0);
+        await finish(h, agent);
+      },
+    );
+
+    it('should complete by polling, with used-buffer notifications suppressed', async () => {
+      const h = createVirtioHarness();
+      const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
+      const interrupts = h.device.stats.interrupts;
+      const replies = await Promise.all(
+        Array.from({ length: 40 }, () => agent.base.discoverVendor()),
+      );
+      expect(new Set(replies)).toEqual(new Set(['scmi-ts']));
+      expect(h.device.stats.interrupts).toBe(interrupts);
+      await finish(h, agent);
+    });
+
+    it('should poll without EVENT_IDX too (NO_INTERRUPT flag)', async () => {
+      const h = createVirtioHarness({ transportConfig: { features: { eventIdx: false } } });
+      const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
+      expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+      await finish(h, agent);
+    });
+
+    it('should carry more commands than the cmdq holds by waiting for free buffers', async () => {
+      const h = createVirtioHarness({ wire: { cmdqSize: 4, eventqSize: 4 } });
+      const agent = await h.create({ maxMsg: 8 });
+      const replies = await Promise.all(
+        Array.from({ length: 30 }, () => agent.base.discoverVendor()),
+      );
+      expect(replies).toHaveLength(30);
+      await finish(h, agent);
+    });
+
+    it('should deliver a delayed response on the eventq and re-queue its buffer', async () => {
+      const h = createVirtioHarness();
+      const agent = await h.create();
+      const returns = await agent.transact(
+        CLOCK_PROTOCOL,
+        ClockMessageId.RATE_SET,
+        rateSet(true, 400_000_000),
+        {
+          txSize: 16,
+          async: true,
+          rxSize: 12,
+        },
+      );
+      expect(readU32(returns, 4)).toBe(400_000_000);
+      expect(stats(agent, 'p2a:0').delayedResponses).toBe(1);
+      await h.clock.runTasks();
+      expect(h.device.eventBuffers).toBe(h.wire.layout.eventqSize);
+      await finish(h, agent);
+    });
+
+    it('should deliver notifications and re-queue every eventq buffer', async () => {
+      const h = createVirtioHarness();
+      const agent = await h.create();
+      const seen: ScmiNotification[] = [];
+      agent.events.register(CLOCK_PROTOCOL, [
+        {
+          id: 0,
+          name: 'clock-rate-changed',
+          setNotifyEnabled: async (source, enable) => {
+            await agent.transact(
+              CLOCK_PROTOCOL,
+              ClockMessageId.RATE_NOTIFY,
+              (w) => w.u32(source ?? 0).u32(enable ? 1 : 0),
+              { txSize: 8, rxSize: 0 },
+            );
+          },
+        },
+      ]);
+      const off = await agent.events.subscribe(
+        { protocolId: CLOCK_PROTOCOL, eventId: 0, source: 0 },
+        (n) => {
+          seen.push(n);
+        },
+      );
+      for (let i = 0; i < 40; i++) {
+        await agent.transact(
+          CLOCK_PROTOCOL,
+          ClockMessageId.RATE_SET,
+          rateSet(false, (300 + (i % 2) * 100) * 1_000_000),
+          {
+            txSize: 16,
+          },
+        );
+      }
+      await h.clock.runTasks();
+      expect(seen).toHaveLength(40);
+      expect(seen.every((n) => n.source === 0)).toBe(true);
+      expect(h.device.eventBuffers).toBe(h.wire.layout.eventqSize);
+      await off();
+      await finish(h, agent);
+    });
+
+    it('should drop notifications the eventq has no buffer for, as the specification allows', async () => {
+      const h = createVirtioHarness();
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'notification-storm', count: 50, protocolId: BASE, messageId: 0 },
+      });
+      const agent = await h.create();
+      await h.clock.runTasks();
+      const p2a = stats(agent, 'p2a:0');
+      expect(h.device.stats.notificationsPosted).toBe(16);
+      expect(h.device.stats.notificationsDropped).toBe(34);
+      expect(p2a.notifications + p2a.badMessages.nomem).toBe(16);
+      expect(h.device.eventBuffers).toBe(16);
+      await finish(h, agent);
+    });
+  });
+
+  describe('without VIRTIO_SCMI_F_P2A_CHANNELS', () => {
+    it.each([
+      ['the driver does not ask for it', { transportConfig: { features: { p2a: false } } }],
+      [
+        'the device does not offer it',
+        { device: { features: featureMask(VirtioFeature.VERSION_1) } },
+      ],
+    ])(
+      'should run without an eventq when %s, and the platform refuses asynchronous commands',
+      async (_, options) => {
+        const h = createVirtioHarness(options);
+        const agent = await h.create();
+        expect(agent.diagnostics.channels.map((c) => c.label)).toEqual(['a2p:0']);
+        expect(agent.events.available).toBe(false);
+        await expect(
+          agent.transact(CLOCK_PROTOCOL, ClockMessageId.RATE_SET, rateSet(true, 400_000_000), {
+            txSize: 16,
+            async: true,
+          }),
+        ).rejects.toMatchObject({ status: ScmiStatus.NOT_SUPPORTED });
+        await finish(h, agent);
+      },
+    );
+  });
+
+  describe('when a command times out', () => {
+    it('should keep its buffers with the device, drop and count the late reply, then reuse them', async () => {
+      const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
+      const agent = await h.create({ maxMsg: 1 });
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
+        action: { kind: 'late-reply', ms: 50 },
+      });
+      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      // The only slot is still the device's: the next command waits for it.
+      const next = agent.base.discoverSubVendor();
+      await h.clock.advance(25);
+      expect(h.wire.driverDiagnostics.lateReturns).toBe(1);
+      expect(await next).toBe('emulated');
+      expect(stats(agent, 'a2p:0').lateReplies).toBe(1);
+      await finish(h, agent);
+    });
+
+    it('should reclaim the buffers of a dropped reply exactly once, after the reset', async () => {
+      const h = createVirtioHarness();
+      const agent = await h.create();
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'drop' },
+      });
+      const failures = await Promise.allSettled([
+        agent.base.discoverVendor(),
+        agent.base.discoverVendor(),
+      ]);
+      expect(
+        failures.every((f) => f.status === 'rejected' && f.reason instanceof ScmiTimeoutError),
+      ).toBe(true);
+      expect(h.device.outstandingCommands).toBe(2);
+      await finish(h, agent);
+      expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(2 + h.wire.layout.eventqSize);
+    });
+
+    it('should fail with E_VIRTIO_BUSY when every buffer stays with the device', async () => {
+      const h = createVirtioHarness({
+        wire: { cmdqSize: 2, eventqSize: 4 },
+        transportConfig: { slotWaitMs: 100 },
+      });
+      const agent = await h.create({ maxMsg: 2 });
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'drop' },
+      });
+      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      await expect(agent.base.discoverSubVendor()).rejects.toMatchObject({ code: 'E_VIRTIO_BUSY' });
+      await finish(h, agent);
+    });
+  });
+
+  describe('when the agent is removed with commands in flight', () => {
+    it('should fail them with ScmiShutdownError, fail those waiting for a buffer too, and reclaim everything', async () => {
+      const h = createVirtioHarness({ wire: { cmdqSize: 4, eventqSize: 4 } });
+      const agent = await h.create({ maxMsg: 6 });
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'delay', ms: 10 },
+      });
+      const pending = Array.from({ length: 6 }, () => agent.base.discoverVendor());
+      const outcomes = Promise.allSettled(pending);
+      await h.clock.runTasks();
+      await agent.remove();
+      const settled = await outcomes;
+      expect(
+        settled.every((s) => s.status === 'rejected' && s.reason instanceof ScmiShutdownError),
+      ).toBe(true);
+      await finish(h);
+      expect(h.wire.driverDiagnostics.reclaimedBuffers).toBeGreaterThanOrEqual(2);
+    });
+  });
+
+  describe('when the device end is closed first', () => {
+    it('should reclaim without waiting for a reset acknowledgement', async () => {
+      const h = createVirtioHarness({ auto: false });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      h.device.close();
+      const removing = agent.remove();
+      await h.clock.runTasks();
+      await removing;
+      expect(h.wire.driverDiagnostics.resetTimeouts).toBe(0);
+      await finish(h);
+    });
+  });
+
+  describe('configuration', () => {
+    it('should refuse a second channel in either direction, and a polled eventq', async () => {
+      const h = createVirtioHarness();
+      await expect(
+        h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] }),
+      ).rejects.toBeInstanceOf(ScmiConfigError);
+      await h.shutdown();
+      const h2 = createVirtioHarness();
+      await expect(h2.create({ p2a: [{ id: 0, polling: true }] })).rejects.toThrow(/eventq/);
+      await h2.shutdown();
+      expect(h2.wire.driverDiagnostics.violations).toEqual([]);
+      expect(h2.wire.driverDiagnostics.buffersAllocated).toBe(0);
+    });
+
+    it('should refuse a wire that already served a driver', async () => {
+      const h = createVirtioHarness();
+      const agent = await h.create();
+      await agent.remove();
+      await expect(h.create()).rejects.toMatchObject({ code: 'E_VIRTIO_WIRE_CLAIMED' });
+      await finish(h);
+    });
+  });
+
+  describe('when the handshake fails', () => {
+    it('should fail the probe with E_VIRTIO_FEATURES when the device lacks VERSION_1, and tear down cleanly', async () => {
+      const h = createVirtioHarness({
+        device: { features: featureMask(VirtioFeature.SCMI_P2A_CHANNELS) },
+      });
+      await expect(h.create()).rejects.toMatchObject({ code: 'E_VIRTIO_FEATURES' });
+      await finish(h);
+      expect(h.wire.driverDiagnostics.state).toBe('closed');
+    });
+
+    it('should fail the probe with E_VIRTIO_HANDSHAKE when the device refuses DRIVER_OK', async () => {
+      const h = createVirtioHarness();
+      const other = h.platform.connect(1, {
+        p2a: false,
+        maxMsgSize: 128,
+        respond: () => undefined,
+        post: () => false,
+      });
+      await expect(h.create()).rejects.toMatchObject({ code: 'E_VIRTIO_HANDSHAKE' });
+      other.disconnect();
+      await finish(h);
+    });
+
+    it('should fail the probe with E_VIRTIO_NO_DEVICE on a wire without a device', async () => {
+      const h = createVirtioHarness();
+      h.device.close();
+      await expect(h.create()).rejects.toMatchObject({ code: 'E_VIRTIO_NO_DEVICE' });
+      await finish(h);
+    });
+  });
+
+  describe('when the device is hostile (wire-level faults)', () => {
+    it.each(['used-id-out-of-range', 'used-id-not-in-flight', 'used-idx-jump'] as const)(
+      'should reject %s, count it once and complete the command',
+      async (kind) => {
+        const h = createVirtioHarness();
+        const agent = await h.create();
+        h.device.faults.add({ kind, times: 1 });
+        expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+        expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+        expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
+        expect(h.device.faults.counts[kind]).toBe(1);
+        await finish(h, agent);
+      },
+    );
+
+    it('should time out a command whose buffer the device withholds, and reclaim it after the reset', async () => {
+      const h = createVirtioHarness();
+      const agent = await h.create();
+      h.device.faults.add({ kind: 'used-id-out-of-range', times: 1, withhold: true });
+      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
+      expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+      await finish(h, agent);
+      expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(1 + h.wire.layout.eventqSize);
+    });
+
+    it('should reject a used length larger than the buffer without reading it, time the command out and reuse the buffer', async () => {
+      const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
+      const agent = await h.create({ maxMsg: 1 });
+      h.device.faults.add({ kind: 'used-len-oversize', times: 1 });
+      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      expect(stats(agent, 'a2p:0').badMessages.oversize).toBe(1);
+      expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+      await finish(h, agent);
+    });
+
+    it('should reject an eventq element larger than its buffer and re-queue the buffer', async () => {
+      const h = createVirtioHarness();
+      h.device.faults.add({ kind: 'event-oversize', nth: 2 });
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'notification-storm', count: 3, protocolId: BASE, messageId: 0 },
+      });
+      const agent = await h.create();
+      await h.clock.runTasks();
+      const p2a = stats(agent, 'p2a:0');
+      expect(p2a.badMessages.oversize).toBe(1);
+      expect(p2a.notifications + p2a.badMessages.nomem).toBe(2);
+      expect(h.device.eventBuffers).toBe(h.wire.layout.eventqSize);
+      await finish(h, agent);
+    });
+
+    it('should survive every fault at random, every command completing or timing out', async () => {
+      const h = createVirtioHarness({ device: { completion: 'shuffle', seed: 5 } });
+      const agent = await h.create();
+      for (const kind of [
+        'used-id-out-of-range',
+        'used-id-not-in-flight',
+        'used-len-oversize',
+        'used-idx-jump',
+        'event-oversize',
+      ] as const) {
+        h.device.faults.add({ kind, probability: 0.05 });
+      }
+      h.device.faults.add({ kind: 'used-id-out-of-range', probability: 0.02, withhold: true });
+      const settled = await Promise.allSettled(
+        Array.from({ length: 400 }, () => agent.base.discoverVendor()),
+      );
+      const ok = settled.filter((s) => s.status === 'fulfilled').length;
+      const timedOut = settled.filter(
+        (s) => s.status === 'rejected' && s.reason instanceof ScmiTimeoutError,
+      ).length;
+      expect(ok + timedOut).toBe(400);
+      expect(ok).toBeGreaterThan(300);
+      const a2p = stats(agent, 'a2p:0');
+      expect(a2p.badMessages.invalid + a2p.badMessages.oversize).toBeGreaterThan(0);
+      await finish(h, agent);
+    });
+  });
+
+  describe('when the platform misbehaves at the message level', () => {
+    it.each([
+      ['corrupt-token', 'unexpected'],
+      ['corrupt-type', 'unknown'],
+      ['corrupt-protocol', 'invalid'],
+      ['truncate', 'invalid'],
+    ] as const)(
+      'should reject a %s response in its own buffer (%s) and time the command out',
+      async (kind, reason) => {
+        const h = createVirtioHarness();
+        const agent = await h.create();
+        h.platform.faults.add({
+          match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
+          action: { kind },
+        });
+        await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+        expect(stats(agent, 'a2p:0').badMessages[reason]).toBe(1);
+        expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+        await finish(h, agent);
+      },
+    );
+
+    it.each(['duplicate', 'unsolicited'] as const)(
+      'should complete the command and drop the %s response at the device (no buffer for it)',
+      async (kind) => {
+        const h = createVirtioHarness();
+        const agent = await h.create();
+        h.platform.faults.add({
+          match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
+          action: { kind },
+        });
+        expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+        await h.clock.runUntilIdle();
+        expect(h.device.stats.unmatchedResponses).toBe(1);
+        await finish(h, agent);
+      },
+    );
+
+    it('should complete reordered responses out of order', async () => {
+      const h = createVirtioHarness();
+      const agent = await h.create();
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
+        action: { kind: 'reorder' },
+      });
+      const [vendor, sub] = await Promise.all([
+        agent.base.discoverVendor(),
+        agent.base.discoverSubVendor(),
+      ]);
+      expect([vendor, sub]).toEqual(['scmi-ts', 'emulated']);
+      await finish(h, agent);
+    });
+
+    it('should report a status error as such', async () => {
+      const h = createVirtioHarness();
+      const agent = await h.create();
+      await expect(
+        agent.transact(CLOCK_PROTOCOL, ClockMessageId.RATE_GET, (w) => w.u32(99), { txSize: 4 }),
+      ).rejects.toBeInstanceOf(ScmiStatusError);
+      await finish(h, agent);
+    });
+  });
+});
