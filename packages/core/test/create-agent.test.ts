@@ -6,7 +6,9 @@ import {
   ScmiStatusError,
   ScmiTimeoutError,
   ScmiTransportError,
+  TRANSPORT,
   createAgent,
+  validateAgentConfig,
   readU32,
   type ProtocolDriver,
 } from '@scmi-ts/core';
@@ -132,6 +134,32 @@ describe(createAgent, () => {
       ).rejects.toBeInstanceOf(ScmiConfigError);
       await expect(h.create({ rxTimeoutMs: -1 })).rejects.toMatchObject({ field: 'rxTimeoutMs' });
       expect(h.platform.requests).toHaveLength(0);
+    });
+
+    it('should size the transfer pool by the transport configuration when the transport says how', () => {
+      const h = createHarness();
+      const transport = h.container.get(TRANSPORT);
+      const sized = {
+        ...transport,
+        maxMsgFor: (config: unknown) => (config as { queue: number }).queue / 2,
+      };
+      const config = validateAgentConfig(
+        { transport: 'loopback', transportConfig: { queue: 8 } },
+        sized,
+      );
+      expect(config.maxMsg).toBe(4);
+      expect(() =>
+        validateAgentConfig(
+          { transport: 'loopback', maxMsg: 17, transportConfig: { queue: 8 } },
+          sized,
+        ),
+      ).toThrow(ScmiConfigError);
+      expect(
+        validateAgentConfig(
+          { transport: 'loopback', maxMsg: 3, transportConfig: { queue: 8 } },
+          sized,
+        ).maxMsg,
+      ).toBe(3);
     });
 
     it('should name the loaded transports when the transport is unknown', async () => {

@@ -44,7 +44,10 @@ export interface AgentOptions {
   readonly rxTimeoutMs?: number;
   /** Delayed-response timeout, ms (default 2000, as Linux). */
   readonly asyncTimeoutMs?: number;
-  /** Transfer pool size (default and maximum: the transport's `maxMsg`). */
+  /**
+   * Transfer pool size (default: the transport's `maxMsgFor(transportConfig)`, else its
+   * descriptor's `maxMsg`; at most the descriptor's `maxMsg`).
+   */
   readonly maxMsg?: number;
   /** Notifications queued per protocol before new ones are dropped (default 32). */
   readonly notificationQueueDepth?: number;
@@ -190,8 +193,18 @@ export function validateAgentConfig(options: unknown, transport: Transport): Age
       `transport ${d.name} has no P2A channel (notifications and delayed responses)`,
     );
   }
+  const transportConfig =
+    transport.validateConfig?.(options.transportConfig, 'transportConfig') ??
+    options.transportConfig;
+  // The pool is one per agent (Linux keeps one per instance), never larger than the token space.
+  // Its default follows the transport's configuration when the transport says how (Linux
+  // `get_max_msg`); an explicit `maxMsg` may go up to the descriptor's (the transport then makes
+  // the extra transfers wait in `send`).
+  const upper = Math.min(d.maxMsg, 1023);
   const maxMsg =
-    options.maxMsg === undefined ? d.maxMsg : int(options.maxMsg, 'maxMsg', 1, d.maxMsg);
+    options.maxMsg === undefined
+      ? Math.max(1, Math.min(transport.maxMsgFor?.(transportConfig) ?? upper, upper))
+      : int(options.maxMsg, 'maxMsg', 1, upper);
   const log = options.log;
   if (log !== undefined && typeof log !== 'function')
     throw new ScmiConfigError('log', 'expected a function');
@@ -213,9 +226,7 @@ export function validateAgentConfig(options: unknown, transport: Transport): Age
       options.notificationQueueDepth === undefined
         ? 32
         : int(options.notificationQueueDepth, 'notificationQueueDepth', 1, 4096),
-    transportConfig:
-      transport.validateConfig?.(options.transportConfig, 'transportConfig') ??
-      options.transportConfig,
+    transportConfig,
     log: log as DevresEventSink | undefined,
     debug: options.debug === true,
   };

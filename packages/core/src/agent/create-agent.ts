@@ -117,6 +117,7 @@ async function setUpChannel(
         sink: runtime,
         clock: ctx.clock,
         counters: runtime.counters,
+        rxTimeoutMs: ctx.config.rxTimeoutMs,
       });
       runtime.attach(ch);
       return ch;

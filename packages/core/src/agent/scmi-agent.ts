@@ -28,6 +28,8 @@ export interface ChannelDiagnostics {
   readonly id: number;
   /** The direction. */
   readonly direction: ChannelDirection;
+  /** Messages the channel carries at once (as its transport says). */
+  readonly maxInFlight: number;
   /** Its counters. */
   readonly stats: ChannelStats;
 }
@@ -229,6 +231,7 @@ export class ScmiAgent {
         label: c.label,
         id: c.id,
         direction: c.direction,
+        maxInFlight: c.transport?.maxInFlight ?? 0,
         stats: c.counters.snapshot(),
       })),
       notifications: this.#p.hub.stats,

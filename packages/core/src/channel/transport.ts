@@ -98,6 +98,8 @@ export interface ChannelSetup {
   readonly clock: Clock;
   /** The channel's counters; the transport increments the ones it detects. */
   readonly counters: ChannelCounters;
+  /** The agent's response timeout, ms (e.g. to bound how long `send` may wait for the channel). */
+  readonly rxTimeoutMs: number;
 }
 
 /** Everything a transport needs for its agent-wide setup. */
@@ -129,7 +131,10 @@ export interface DeviceSetup {
  * calls `fetchNotification` or `fetchResponse`, then `clearChannel` so the platform may post again.
  */
 export interface TransportChannel {
-  /** Messages this channel can carry at once (SMT: 1; virtio: queue size / 2). */
+  /**
+   * Messages this channel can carry at once (SMT: 1; virtio: queue size / 2). The transport
+   * enforces it (its `send` waits); core reports it in the agent's diagnostics.
+   */
   readonly maxInFlight: number;
   /** Writes `xfer`'s command and signals the platform. */
   send(xfer: Xfer): void | Promise<void>;
@@ -142,7 +147,13 @@ export interface TransportChannel {
   fetchNotification(buffer: NotificationBuffer, ctx: unknown): void;
   /** Gives a P2A message slot back to the platform (SMT: sets CHANNEL_FREE). */
   clearChannel?(ctx: unknown): void;
-  /** Whether `xfer`'s response has arrived (polling; also used to re-check before a timeout fails). */
+  /**
+   * Whether `xfer`'s response has arrived. Core calls it in two places: in the polling loop of a
+   * polling channel, and — on any channel — once more when a deadline fires, to re-check the real
+   * completion condition before failing the transfer (Linux commit c23c03bf1faa). When it returns
+   * true, core calls `fetchResponse(xfer, undefined)`. An interrupt-only channel that cannot tell
+   * without consuming its ring may return false.
+   */
   pollDone?(xfer: Xfer): boolean;
   /** The transmission of `xfer` is over: completed, timed out (`error`) or aborted (`error`). */
   markTxDone(xfer: Xfer, error: unknown): void;
@@ -175,6 +186,13 @@ export interface Transport {
    * @throws ScmiConfigError naming the field (prefixed with `field`).
    */
   validateConfig?(section: unknown, field: string): unknown;
+  /**
+   * Transfers in flight the transport can carry for an agent with this (validated) configuration
+   * section, when it depends on it (virtio: cmdq size / 2; Linux `get_max_msg`). Core sizes the
+   * agent's transfer pool to it by default; an explicit `maxMsg` option may go up to
+   * `descriptor.maxMsg` (the transport then makes the extra transfers wait in `send`).
+   */
+  maxMsgFor?(config: unknown): number;
   /**
    * Validates the transport section of one channel's configuration.
    *

@@ -49,12 +49,10 @@ const drivers = new WeakMap<VirtioScmiWire, VirtioScmiDriver>();
  * notification or by polling, per channel. The transport object holds no state: everything lives
  * with the wire passed in each agent's `transportConfig` ({@link VirtioTransportConfig}).
  *
- * **Pool size and queue size.** Core sizes an agent's transfer pool from the descriptor's
- * `maxMsg` (or the agent's smaller `maxMsg` option) before the transport sees its configuration;
- * Linux instead asks the transport (`get_max_msg`, queue size / 2). Here the cmdq carries
- * `cmdqSize / 2` messages (at most 1023): give the agent `maxMsg: cmdqSize / 2` when the cmdq is
- * smaller than 2 × `maxMsg`, otherwise commands beyond the cmdq's capacity wait in `send` for a
- * free slot (bounded by `slotWaitMs`). A cmdq larger than 2 × `maxMsg` is simply not filled.
+ * **Pool size and queue size.** As Linux's `get_max_msg`, the transport tells core
+ * (`maxMsgFor`) that an agent's wire carries `cmdqSize / 2` messages (at most 1023); core sizes the
+ * agent's transfer pool to that, or to the agent's smaller `maxMsg` option. The descriptor's
+ * `maxMsg` is the upper bound the transport object was created with.
  *
  * @throws ScmiConfigError naming `maxMsg` (not an integer in 1 … 1023) or `rxTimeoutMs` (not positive).
  * @example
@@ -95,6 +93,8 @@ export function createVirtioTransport(options: VirtioTransportOptions = {}): Tra
       }
       return config;
     },
+    maxMsgFor: (config) =>
+      Math.min(descriptor.maxMsg, (config as { wire: VirtioScmiWire }).wire.layout.cmdqSize / 2),
     validateChannelConfig: (section, field) => {
       if (section !== undefined) {
         throw new ScmiConfigError(field, 'virtio channels take no transport section');

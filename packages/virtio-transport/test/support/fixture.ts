@@ -4,9 +4,9 @@ import {
   type AgentOptions,
   type Clock,
   type ScmiPlatformPort,
-  type Transport,
   type WorkerHost,
 } from '@scmi-ts/core';
+import type { FixtureEnds, TransportFixture } from '@scmi-ts/conformance';
 import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
 import {
   VirtioScmiDevice,
@@ -21,61 +21,6 @@ import {
   type WireLayoutOptions,
 } from '@scmi-ts/virtio-transport';
 import type { VirtioWorkerData } from './virtio-device-worker.js';
-
-// ---- The conformance kit's fixture types (copied until @scmi-ts/conformance exports them) -----
-
-/** What a transport can do, so that the kit skips what it cannot. */
-export interface TransportFixtureCapabilities {
-  /** Notifications and delayed responses. */
-  readonly p2a: boolean;
-  /** Interrupt/doorbell completion. */
-  readonly interrupt: boolean;
-  /** Polling completion. */
-  readonly polling: boolean;
-  /** Several commands in flight at once, completed out of order. */
-  readonly outOfOrder: boolean;
-  /** Has a worker-thread mode. */
-  readonly worker: boolean;
-}
-
-/** Both ends of one wire, as the kit uses them. */
-export interface FixtureEnds {
-  /** Agent side, to bind to TRANSPORT. */
-  readonly transport: Transport;
-  /** transportConfig, channels (the kit adds transport name, log, timeouts). */
-  readonly agentOptions?: Partial<AgentOptions>;
-  /**
-   * Same-thread only: while set, every platform→agent signal (completion doorbell, used-buffer
-   * notification, invocation return…) is handed to the interceptor instead of being delivered.
-   */
-  setAgentSignalInterceptor?(interceptor: ((deliver: () => void) => void) | undefined): void;
-  /** Stops the platform side of this wire; idempotent. */
-  close(): Promise<void>;
-}
-
-/** A transport's fixture for the conformance kit. */
-export interface TransportFixture {
-  /** The descriptor name. */
-  readonly name: string;
-  /** What the transport can do. */
-  readonly capabilities: TransportFixtureCapabilities;
-  /** Both ends in the same thread over `platform` on the VirtualClock `clock`. */
-  sameThread(ctx: {
-    platform: ScmiPlatformPort;
-    clock: Clock;
-    agentId: number;
-  }): Promise<FixtureEnds>;
-  /**
-   * The platform (an ScmiPlatform built from `platformConfig`, seeded with `seed`) and the backend
-   * in a worker thread started once and reused across runs; each `open()` gives a fresh wire for
-   * one agent.
-   */
-  worker?(ctx: { platformConfig: PlatformConfig; agentId: number; seed: number }): Promise<{
-    open(): Promise<FixtureEnds>;
-    setFaults(rules: readonly FaultRule[]): Promise<void>;
-    stop(): Promise<void>;
-  }>;
-}
 
 // ---- The virtio fixture -------------------------------------------------------------------------
 
@@ -135,6 +80,9 @@ export function openSameThreadVirtio(
     setAgentSignalInterceptor: (interceptor) => {
       wire.setUsedBufferInterceptor(interceptor);
     },
+    // Late replies the wire dropped: used buffers of abandoned commands, notifications after close.
+    droppedSignals: () =>
+      wire.driverDiagnostics.lateReturns + wire.driverDiagnostics.signalsAfterClose,
     close: () => {
       device.close();
       return Promise.resolve();

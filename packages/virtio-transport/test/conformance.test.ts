@@ -1,0 +1,4 @@
+import { runTransportConformance } from '@scmi-ts/conformance';
+import { virtioFixture } from './support/fixture.js';
+
+runTransportConformance(virtioFixture);
