@@ -69,7 +69,6 @@ describe(SharedMailboxController, () => {
 
   describe('having both ends on this thread', () => {
     it('should carry rings both ways with acknowledged TX, and free the listening handles', async () => {
-      const baseline = timeouts();
       const region = SharedMailboxController.allocate(2);
       const controller = new SharedMailboxController(region, { name: 'mhu' });
       expect([controller.channelCount, controller.txDoneMethod]).toEqual([2, 'irq']);
@@ -88,15 +87,33 @@ describe(SharedMailboxController, () => {
       expect(heard).toBe(1);
       chan.clientTxDone();
       expect(c.done).toEqual([undefined]);
-      chan.stopRx();
+      const before = timeouts();
+      chan.stopRx(); // drops the handle that kept the thread alive to hear rings
+      expect(timeouts()).toBe(before - 1);
       remote.ring();
       remote.ring();
       await until(() => chan.ignored === 2);
       chan.free();
       remote.close();
+      expect(timeouts()).toBe(before - 2);
       expect(remote.closed).toBe(true);
       expect(controller.stats).toEqual({ requested: 1, freed: 1, inUse: 0 });
-      await until(() => timeouts() === baseline);
+    });
+
+    it('should count a ring made before RX stopped but not delivered yet as dropped', async () => {
+      const region = SharedMailboxController.allocate(1);
+      const controller = new SharedMailboxController(region);
+      const remote = new SharedMailboxRemote(region, 0);
+      const c = client(true);
+      const chan = controller.requestChannel(0, c);
+      expect(chan.ignored).toBe(0);
+      remote.ring(); // the agent's wait loop has not woken yet...
+      chan.stopRx(); // ...when RX stops
+      remote.ring();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect([c.rx, chan.ignored]).toEqual([0, 2]);
+      chan.free();
+      remote.close();
     });
 
     it('should learn TX completion by interrupt when the remote consumes the ring', async () => {

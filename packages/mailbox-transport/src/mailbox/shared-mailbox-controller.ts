@@ -59,17 +59,28 @@ function channelBase(index: number): number {
   return HEADER_BYTES + index * CHANNEL_BYTES;
 }
 
-/** The agent's side of one shared channel. */
+/** Word of a `SharedDoorbell` region that side `b` rings (and side `a` waits on): see its layout. */
+const RING_B_TO_A = 1;
+
+/**
+ * The agent's side of one shared channel. Rings are accounted by sequence number: every ring of
+ * the remote is either seen by a delivery or, once closed, dropped and counted — including a ring
+ * that was made before close and not delivered yet.
+ */
 class SharedLine implements MailboxLine {
   readonly #bell: SharedDoorbell;
   readonly #tx: SharedDoorbell;
   readonly #words: Int32Array;
+  readonly #bellWords: Int32Array;
+  #seen = 0;
+  #closed = false;
 
   constructor(region: SharedArrayBuffer, index: number) {
     const base = channelBase(index);
     this.#bell = new SharedDoorbell(region, base, 'a');
     this.#tx = new SharedDoorbell(region, base + SharedDoorbell.BYTES, 'a');
     this.#words = new Int32Array(region, base + 2 * SharedDoorbell.BYTES, 2);
+    this.#bellWords = new Int32Array(region, base, SharedDoorbell.BYTES / 4);
   }
 
   ring(): number {
@@ -79,17 +90,22 @@ class SharedLine implements MailboxLine {
   }
 
   listen(onRing: () => void): void {
-    // Drops after close are counted by the doorbell itself (across threads nobody sees them).
-    this.#bell.listen(onRing);
+    // Drops after close are counted by sequence (across threads nobody sees them as they happen).
+    this.#bell.listen(() => {
+      this.#seen = Atomics.load(this.#bellWords, RING_B_TO_A);
+      onRing();
+    });
   }
 
   close(): void {
+    this.#closed = true;
     this.#bell.close();
     this.#tx.close();
   }
 
   ignored(): number {
-    return this.#bell.ignored;
+    if (!this.#closed) return 0;
+    return (Atomics.load(this.#bellWords, RING_B_TO_A) - this.#seen) >>> 0;
   }
 
   consumed(): number {

@@ -83,6 +83,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       busyWaits: 0,
       busyFailures: 0,
       ignored: () => this.#mbox?.ignored ?? 0,
+      ignoredAtFree: undefined,
+      counters: () => setup.counters.snapshot(),
     };
     monitor.track(this.#record);
   }
@@ -208,6 +210,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       // Drops across threads are not seen as they happen: count the ones since RX stopped.
       this.#setup.counters.refusedAfterQuiesce += Math.max(0, mbox.ignored - this.#seenIgnored);
       this.#seenIgnored = mbox.ignored;
+      this.#record.ignoredAtFree = mbox.ignored;
       mbox.free();
     }
     this.#record.freed = true;
@@ -242,6 +245,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   public rxIgnored(): void {
     // A doorbell after quiesce, dropped by the mailbox: a late reply refused and counted.
     this.#seenIgnored++;
+    if (this.#record.ignoredAtFree !== undefined) this.#record.ignoredAtFree++;
     this.#setup.counters.refusedAfterQuiesce++;
   }
 

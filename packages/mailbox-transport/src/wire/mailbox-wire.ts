@@ -1,4 +1,4 @@
-import type { ChannelDirection } from '@scmi-ts/core';
+import type { ChannelDirection, ChannelStats } from '@scmi-ts/core';
 import type { MailboxController, MailboxRemoteEnd } from '../mailbox/mailbox-controller.js';
 import type { SmtWireLayout } from '../smt/smt-wire-layout.js';
 
@@ -50,6 +50,13 @@ export interface SmtChannelReport {
   readonly busyFailures: number;
   /** Rings dropped because RX had stopped (seen or not). */
   readonly ignoredRings: number;
+  /**
+   * Of those, the ones dropped after the channel was freed without the agent seeing them (across
+   * threads): they are not in `counters.refusedAfterQuiesce`.
+   */
+  readonly ignoredAfterFree: number;
+  /** Core's counters of the channel (they stay readable after a failed probe). */
+  readonly counters: ChannelStats;
 }
 
 /** A live record behind an {@link SmtChannelReport}. @internal */
@@ -64,6 +71,8 @@ export interface SmtChannelRecord {
   busyWaits: number;
   busyFailures: number;
   ignored: () => number;
+  ignoredAtFree: number | undefined;
+  counters: () => ChannelStats;
 }
 
 /**
@@ -117,5 +126,7 @@ function report(r: SmtChannelRecord): SmtChannelReport {
     busyWaits: r.busyWaits,
     busyFailures: r.busyFailures,
     ignoredRings: r.ignored(),
+    ignoredAfterFree: r.ignoredAtFree === undefined ? 0 : r.ignored() - r.ignoredAtFree,
+    counters: r.counters(),
   };
 }
