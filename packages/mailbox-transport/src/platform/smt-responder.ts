@@ -377,15 +377,15 @@ export class SmtResponder {
     return true;
   }
 
-  #postNow(p: P2aChannel, message: Uint8Array): void {
+  #postNow(p: P2aChannel, message: Uint8Array, faulty = true): void {
     const header = message.byteLength >= 4 ? readU32(message, 0) : 0;
-    const fault = this.faults.select('p2a', p.spec.id, header);
+    const fault = faulty ? this.faults.select('p2a', p.spec.id, header) : undefined;
     if (fault?.kind === 'spurious-doorbell') {
       // Ring with nothing posted; post it later (the area stays free meanwhile).
       p.remote.ring();
       const copy = message.slice();
       this.#after(fault.ms ?? 1, () => {
-        if (p.area.isFree()) this.#postNow(p, copy);
+        if (p.area.isFree()) this.#postNow(p, copy, false);
         else p.queue.unshift(copy);
       });
       return;
