@@ -214,6 +214,8 @@ export async function runMailboxDemo(
       const startedAt = performance.now();
       const agent = await createAgent(container, {
         transport: 'mailbox',
+        // Real time: a generous timeout, so that a busy machine cannot fail this part.
+        rxTimeoutMs: 1000,
         a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }, { id: 2, protocols: [0x13], polling: true }],
         transportConfig: { wire: smt.wire },
       });

@@ -17,6 +17,7 @@ export type {
 } from './mailbox/mailbox-controller.js';
 export type { SameThreadMailboxControllerOptions } from './mailbox/same-thread-mailbox-controller.js';
 export type { SharedMailboxControllerOptions } from './mailbox/shared-mailbox-controller.js';
+export type { SmtPeerFrameContext } from './peer/smt-peer-frame.js';
 export type { SmtFaultLogEntry } from './platform/smt-fault-injector.js';
 export type {
   EarlyFreeFault,
@@ -60,6 +61,12 @@ export {
   SharedMailboxController,
   SharedMailboxRemote,
 } from './mailbox/shared-mailbox-controller.js';
+export {
+  SMT_PEER_FRAME_KIND,
+  SMT_PEER_MAX_AREA,
+  createSmtPeerFrameHandler,
+  processSmtArea,
+} from './peer/smt-peer-frame.js';
 export { SmtFaultInjector } from './platform/smt-fault-injector.js';
 export { validateSmtFaultRule } from './platform/smt-fault-rule.js';
 export { SmtResponder } from './platform/smt-responder.js';

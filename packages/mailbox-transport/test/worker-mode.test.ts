@@ -60,10 +60,17 @@ describe('mailbox transport in worker mode', () => {
     const w = defined(worker);
     const ends = await w.open();
     try {
+      // Real time on a possibly loaded machine: generous timeouts unless a test sets its own.
+      const rxTimeoutMs = options.rxTimeoutMs ?? 1000;
       const agent = await createAgent(container, {
         transport: 'mailbox',
         ...ends.agentOptions,
         ...options,
+        rxTimeoutMs,
+        transportConfig: {
+          ...(ends.agentOptions?.transportConfig as object),
+          freeWaitMs: 4 * rxTimeoutMs,
+        },
       });
       try {
         await body(agent, ends);
@@ -162,7 +169,7 @@ describe('mailbox transport in worker mode', () => {
         },
       ]);
       expect(await settle(agent.transact(0x14, 0x0))).toBeInstanceOf(ScmiTimeoutError);
-      await agent.transact(0x14, 0x0); // waits for CHANNEL_FREE (≤ 60 ms), then goes
+      await agent.transact(0x14, 0x0); // waits for CHANNEL_FREE (≤ 400 ms), then goes
       const a2p = stats(agent, 'a2p:0');
       expect(a2p.timeouts).toBe(1);
       // Its doorbell lands before the next command is written (a late reply), or after (the
@@ -180,6 +187,7 @@ describe('mailbox transport in worker mode', () => {
     const agent = await createAgent(container, {
       transport: 'mailbox',
       ...ends.agentOptions,
+      rxTimeoutMs: 1000,
       a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }],
     });
     await w.setFaults([{ match: { protocolId: 0x14 }, action: { kind: 'delay', ms: 20 } }]);
