@@ -44,7 +44,12 @@ export type {
   MailboxTransportOptions,
   ResolvedMailboxTransportConfig,
 } from './transport/mailbox-transport.js';
-export type { MailboxWire, SmtChannelReport, SmtPlatformEnd } from './wire/mailbox-wire.js';
+export type {
+  MailboxWire,
+  MonitoredMailboxWire,
+  SmtChannelReport,
+  SmtPlatformEnd,
+} from './wire/mailbox-wire.js';
 export type {
   SameThreadMailboxWire,
   SameThreadMailboxWireOptions,

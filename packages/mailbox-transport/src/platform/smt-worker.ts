@@ -7,7 +7,7 @@ import {
   type SharedMailboxWireOptions,
   type SharedMailboxWireSpec,
 } from '../wire/shared-mailbox-wire.js';
-import type { MailboxWire, SmtWireMonitor } from '../wire/mailbox-wire.js';
+import type { MonitoredMailboxWire } from '../wire/mailbox-wire.js';
 
 /** What the agent's thread asks a worker to serve: one wire for one agent. */
 export interface SmtWorkerOpenRequest {
@@ -130,7 +130,7 @@ export interface SmtWorkerWireOptions extends SharedMailboxWireOptions {
 /** A wire whose platform end is served by a worker; see {@link openSmtWorkerWire}. */
 export interface SmtWorkerWire {
   /** The agent end: `transportConfig: { wire }`. */
-  readonly wire: MailboxWire & { readonly monitor: SmtWireMonitor };
+  readonly wire: MonitoredMailboxWire;
   /** The responder's state in the worker. */
   stats(): Promise<SmtResponderStats>;
   /** Replaces the responder's wire-level fault rules. */

@@ -17,6 +17,12 @@ export interface MailboxWire {
   readonly monitor?: SmtWireMonitor;
 }
 
+/** A {@link MailboxWire} whose monitor is there (the wire factories always make one). */
+export interface MonitoredMailboxWire extends MailboxWire {
+  /** What the transport's channels record: per-channel reports and violations. */
+  readonly monitor: SmtWireMonitor;
+}
+
 /**
  * The platform end of a mailbox wire — what an {@link SmtResponder} needs: the same SMT areas and
  * the remote end of each mailbox channel.

@@ -5,7 +5,7 @@ import {
   smtMailboxCount,
   type SmtWireLayoutOptions,
 } from '../smt/smt-wire-layout.js';
-import { SmtWireMonitor, type MailboxWire, type SmtPlatformEnd } from './mailbox-wire.js';
+import { SmtWireMonitor, type MonitoredMailboxWire, type SmtPlatformEnd } from './mailbox-wire.js';
 
 /** Options of {@link createSameThreadMailboxWire}. */
 export interface SameThreadMailboxWireOptions extends SmtWireLayoutOptions {
@@ -16,7 +16,7 @@ export interface SameThreadMailboxWireOptions extends SmtWireLayoutOptions {
 /** Both ends of a wire on one thread; see {@link createSameThreadMailboxWire}. */
 export interface SameThreadMailboxWire {
   /** The agent end: `transportConfig: { wire }`. */
-  readonly wire: MailboxWire & { readonly monitor: SmtWireMonitor };
+  readonly wire: MonitoredMailboxWire;
   /** The platform end: give it to an {@link SmtResponder}. */
   readonly platformEnd: SmtPlatformEnd;
   /** The controller (to hold rings with `setInterceptor`). */

@@ -10,7 +10,7 @@ import {
   type SmtWireLayout,
   type SmtWireLayoutOptions,
 } from '../smt/smt-wire-layout.js';
-import { SmtWireMonitor, type MailboxWire, type SmtPlatformEnd } from './mailbox-wire.js';
+import { SmtWireMonitor, type MonitoredMailboxWire, type SmtPlatformEnd } from './mailbox-wire.js';
 
 /**
  * A wire across threads as plain data: post it to the platform's thread (the buffers are shared,
@@ -34,7 +34,7 @@ export interface SharedMailboxWireOptions extends SmtWireLayoutOptions {
 /** The agent end of a wire across threads, and its spec for the other thread. */
 export interface SharedMailboxWire {
   /** The agent end: `transportConfig: { wire }`. */
-  readonly wire: MailboxWire & { readonly monitor: SmtWireMonitor };
+  readonly wire: MonitoredMailboxWire;
   /** What the platform's thread needs: pass it to {@link openSharedPlatformEnd} there. */
   readonly spec: SharedMailboxWireSpec;
 }

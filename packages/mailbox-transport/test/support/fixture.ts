@@ -14,10 +14,9 @@ import {
   createSameThreadMailboxWire,
   mailboxTransport,
   openSmtWorkerWire,
-  type MailboxWire,
+  type MonitoredMailboxWire,
   type SmtFaultRule,
   type SmtResponderStats,
-  type SmtWireMonitor,
 } from '@scmi-ts/mailbox-transport';
 import type { MailboxWorkerData, MailboxWorkerPlatformStats } from './mailbox-worker.js';
 
@@ -84,7 +83,7 @@ const CHANNELS = { a2p: [0, 1, 2, 3], p2a: [0] } as const;
 /** The mailbox fixture's ends, with what the mailbox tests also look at. */
 export interface MailboxFixtureEnds extends FixtureEnds {
   /** The agent end of the wire (its monitor records violations and per-channel reports). */
-  readonly wire: MailboxWire & { readonly monitor: SmtWireMonitor };
+  readonly wire: MonitoredMailboxWire;
   /**
    * Same-thread only: while set, every agent→platform ring (a command, a P2A acknowledgement) is
    * handed to the interceptor — the way to make the platform answer *late*, at a chosen moment
