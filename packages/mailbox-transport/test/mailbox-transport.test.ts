@@ -176,10 +176,17 @@ describe('mailboxTransport', () => {
     });
 
     it('should complete a polling channel without any completion doorbell', async () => {
-      const h = createHarness();
+      const h = createHarness({ wire: { a2p: [0], p2a: [] } });
       const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
+      let doorbells = 0;
+      h.mailbox.controller.setInterceptor('agent', (deliver) => {
+        doorbells++;
+        deliver();
+      });
       await agent.base.discoverVendor();
-      expect(h.responder.counters.responses).toBeGreaterThan(0);
+      await agent.transact(0x14, 0x0);
+      expect(doorbells).toBe(0); // INTR_ENABLED was clear: the platform never rang
+      expect(stats(agent, 'a2p:0').completed).toBe(stats(agent, 'a2p:0').sent);
       await agent.remove();
       h.close();
     });
