@@ -57,6 +57,7 @@ const config: Config = {
     './packages/platform/src/': { lines: 90, branches: 85, functions: 90 },
     './packages/conformance/src/': { lines: 60 },
     './packages/virtio-transport/src/': { lines: 90, branches: 80, functions: 85 },
+    './packages/mailbox-transport/src/': { lines: 90, branches: 80, functions: 90 },
   },
 };
 

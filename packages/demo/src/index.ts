@@ -4,4 +4,6 @@
  * @packageDocumentation
  */
 export type { Print } from './devres-demo.js';
+export type { MailboxDemoOptions } from './mailbox-demo.js';
 export { runDevresDemo } from './devres-demo.js';
+export { runMailboxDemo } from './mailbox-demo.js';

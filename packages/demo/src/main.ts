@@ -1,8 +1,8 @@
-import { runDevresDemo } from './devres-demo.js';
+import { runMailboxDemo } from './mailbox-demo.js';
 
 /** The README's main job (`pnpm demo`). */
 async function main(): Promise<void> {
-  await runDevresDemo((line) => {
+  await runMailboxDemo((line) => {
     console.log(line);
   });
 }

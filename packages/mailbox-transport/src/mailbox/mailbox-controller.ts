@@ -1,0 +1,163 @@
+/**
+ * How a mailbox client learns that the remote has taken its message (Linux
+ * `include/linux/mailbox_controller.h`, `TXDONE_BY_*`):
+ *
+ * - `irq`: the controller raises a TX-done interrupt when the remote consumed the ring;
+ * - `poll`: the controller polls its `last_tx_done` state every `txPollPeriodMs`;
+ * - `ack`: the client knows (an SCMI response implies the command was taken) and says so with
+ *   {@link MailboxChannel.clientTxDone} (Linux `knows_txdone` / `mbox_client_txdone`).
+ */
+export type MailboxTxDoneMethod = 'irq' | 'poll' | 'ack';
+
+/**
+ * A mailbox client (Linux `struct mbox_client`): what a controller calls back on one channel.
+ *
+ * @example
+ * ```ts
+ * const chan = controller.requestChannel(0, {
+ *   knowsTxDone: true,
+ *   rxCallback: () => readSharedMemory(),
+ * });
+ * chan.send();
+ * ```
+ */
+export interface MailboxClient {
+  /** The remote rang this channel (Linux `rx_callback`). Rings may coalesce. */
+  rxCallback(): void;
+  /**
+   * The transmission of the last message ended (Linux `tx_done`): `error` is undefined on
+   * success, or what {@link MailboxChannel.clientTxDone} was given.
+   */
+  txDone?(error: unknown): void;
+  /** The client reports TX completion itself: the channel uses the `ack` method. */
+  readonly knowsTxDone?: boolean;
+  /**
+   * A ring toward this channel was dropped because its RX was stopped
+   * ({@link MailboxChannel.stopRx}). Called when the controller can see the drop (the same-thread
+   * controller always can; across threads the drops are only counted in
+   * {@link MailboxChannel.ignored}).
+   */
+  rxIgnored?(): void;
+}
+
+/**
+ * One channel of a mailbox controller, held by one client (Linux `struct mbox_chan` as a client
+ * sees it). Messages carry no data here: the data is in shared memory, the channel is the
+ * doorbell.
+ */
+export interface MailboxChannel {
+  /** The channel's index in its controller. */
+  readonly index: number;
+  /** How TX completion is learned on this channel. */
+  readonly txDoneMethod: MailboxTxDoneMethod;
+  /** True while a message is being transmitted (rung, TX not done yet). */
+  readonly txActive: boolean;
+  /** Messages queued behind the active one. */
+  readonly queued: number;
+  /** True once {@link MailboxChannel.stopRx} (or free) ran. */
+  readonly rxStopped: boolean;
+  /** True once {@link MailboxChannel.free} ran. */
+  readonly freed: boolean;
+  /** Rings toward this channel dropped after its RX stopped. */
+  readonly ignored: number;
+  /**
+   * Sends one message (Linux `mbox_send_message`): rings the remote now if no message is active,
+   * else queues it (at most 20 queued, Linux `MBOX_TX_QUEUE_LEN`); each queued message is rung
+   * when the previous one's TX is done.
+   *
+   * @throws ScmiTransportError `E_MBOX_QUEUE_FULL` when 20 messages are queued, `E_MBOX_FREED`
+   * after {@link MailboxChannel.free}.
+   */
+  send(): void;
+  /**
+   * Reports the end of the active transmission (Linux `mbox_client_txdone`); `error` is passed to
+   * the client's `txDone`. Only for the `ack` method; a no-op when nothing is active, and on other
+   * methods (the controller decides there).
+   */
+  clientTxDone(error?: unknown): void;
+  /**
+   * Stops receiving: closes the doorbell listener (waking a pending cross-thread wait, dropping
+   * what kept the thread alive); later rings are dropped and counted in
+   * {@link MailboxChannel.ignored}. Idempotent.
+   */
+  stopRx(): void;
+  /**
+   * Releases the channel (Linux `mbox_free_channel`): stops RX, drops the active and queued
+   * messages, cancels TX-done polling. A channel serves one client for its whole life: it cannot
+   * be requested again. Idempotent.
+   */
+  free(): void;
+}
+
+/** Channel use of a {@link MailboxController}. */
+export interface MailboxControllerStats {
+  /** Channels requested so far. */
+  readonly requested: number;
+  /** Channels freed so far. */
+  readonly freed: number;
+  /** Channels requested and not yet freed. */
+  readonly inUse: number;
+}
+
+/**
+ * A mailbox controller (Linux `struct mbox_controller`): owns numbered channels, each a doorbell
+ * between this side (the agent) and the remote (the platform's end, see
+ * {@link MailboxRemoteEnd}). Implementations: {@link SameThreadMailboxController} (rings are
+ * tasks on the injected clock) and {@link SharedMailboxController} (across threads over a
+ * `SharedArrayBuffer`).
+ *
+ * @example
+ * ```ts
+ * const controller = new SameThreadMailboxController(clock, { channels: 2 });
+ * const chan = controller.requestChannel(0, { rxCallback: () => onReply() });
+ * chan.send();
+ * chan.free();
+ * ```
+ */
+export interface MailboxController {
+  /** A name for errors and logs. */
+  readonly name: string;
+  /** Number of channels. */
+  readonly channelCount: number;
+  /** How the controller itself detects TX completion (clients that know use `ack`). */
+  readonly txDoneMethod: 'irq' | 'poll';
+  /** Channel use so far. */
+  readonly stats: MailboxControllerStats;
+  /**
+   * Binds channel `index` to `client` (Linux `mbox_request_channel`) and starts delivering the
+   * remote's rings to `client.rxCallback`.
+   *
+   * @throws ScmiTransportError `E_MBOX_INDEX` for an index out of range, `E_MBOX_BUSY` when the
+   * channel is held by another client, `E_MBOX_FREED` when it was freed already.
+   */
+  requestChannel(index: number, client: MailboxClient): MailboxChannel;
+}
+
+/**
+ * The remote (platform) end of one mailbox channel: it listens to the agent's rings and rings
+ * back (a completion, a notification). Like {@link @scmi-ts/core!Doorbell}, rings coalesce.
+ *
+ * @example
+ * ```ts
+ * const remote = controller.remote(0);
+ * remote.listen(() => {
+ *   processRequest();
+ *   remote.ring();
+ * });
+ * ```
+ */
+export interface MailboxRemoteEnd {
+  /**
+   * Calls `onRing` for the agent's rings (coalesced), never synchronously inside the agent's
+   * `send`. Only one listener.
+   *
+   * @throws ScmiTransportError `E_DOORBELL_LISTENING` / `E_DOORBELL_CLOSED` as a doorbell does.
+   */
+  listen(onRing: () => void): void;
+  /** Rings the agent's side of the channel. A no-op once this end is closed. */
+  ring(): void;
+  /** Stops listening and releases what kept the thread alive. Idempotent. */
+  close(): void;
+  /** True once {@link MailboxRemoteEnd.close} ran. */
+  readonly closed: boolean;
+}

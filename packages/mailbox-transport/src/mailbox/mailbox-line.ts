@@ -1,0 +1,177 @@
+import { ScmiTransportError, type Clock, type TimerHandle } from '@scmi-ts/core';
+import type { MailboxChannel, MailboxClient, MailboxTxDoneMethod } from './mailbox-controller.js';
+
+/**
+ * The wire of one mailbox channel as a controller implements it (internal): the doorbell toward
+ * the remote, the doorbell back, and the TX bookkeeping the remote keeps.
+ */
+export interface MailboxLine {
+  /** Rings the remote; returns the ring's sequence number. */
+  ring(): number;
+  /**
+   * Delivers the remote's rings to `onRing`; after close, calls `onIgnored` for each ring it
+   * drops when it can see it.
+   */
+  listen(onRing: () => void, onIgnored: () => void): void;
+  /** Stops listening (idempotent). */
+  close(): void;
+  /** Rings of the remote dropped after close. */
+  ignored(): number;
+  /** Sequence number of the last ring the remote has consumed. */
+  consumed(): number;
+  /** Calls `onTxIrq` for each TX-done interrupt (the `irq` method only). */
+  listenTxDone(onTxIrq: () => void): void;
+}
+
+/** Linux `MBOX_TX_QUEUE_LEN`: messages a channel queues behind the active one. */
+export const MBOX_TX_QUEUE_LEN = 20;
+
+/** Sequence numbers wrap at 2^32: `a` is at or after `b`. */
+function reached(a: number, b: number): boolean {
+  return ((a - b) | 0) >= 0;
+}
+
+/**
+ * The channel logic every controller shares (Linux `drivers/mailbox/mailbox.c`: `msg_submit`,
+ * `tx_tick`, `txdone_hrtimer`): one active message, a queue behind it, TX completion by
+ * interrupt, polling or client acknowledgement.
+ */
+export class MailboxLineChannel implements MailboxChannel {
+  public readonly index: number;
+  public readonly txDoneMethod: MailboxTxDoneMethod;
+  readonly #line: MailboxLine;
+  readonly #client: MailboxClient;
+  readonly #clock: Clock;
+  readonly #pollMs: number;
+  readonly #onFree: () => void;
+  #active = false;
+  #target = 0;
+  #queued = 0;
+  #poll: TimerHandle | undefined;
+  #rxStopped = false;
+  #freed = false;
+
+  /** @internal Created by a controller's `requestChannel`. */
+  public constructor(
+    index: number,
+    client: MailboxClient,
+    line: MailboxLine,
+    controllerMethod: 'irq' | 'poll',
+    clock: Clock,
+    pollMs: number,
+    onFree: () => void,
+  ) {
+    this.index = index;
+    this.#client = client;
+    this.#line = line;
+    this.#clock = clock;
+    this.#pollMs = pollMs;
+    this.#onFree = onFree;
+    this.txDoneMethod = client.knowsTxDone === true ? 'ack' : controllerMethod;
+    if (this.txDoneMethod === 'irq') {
+      line.listenTxDone(() => {
+        this.#checkTxDone();
+      });
+    }
+    line.listen(
+      () => {
+        client.rxCallback();
+      },
+      () => {
+        client.rxIgnored?.();
+      },
+    );
+  }
+
+  public get txActive(): boolean {
+    return this.#active;
+  }
+
+  public get queued(): number {
+    return this.#queued;
+  }
+
+  public get rxStopped(): boolean {
+    return this.#rxStopped;
+  }
+
+  public get freed(): boolean {
+    return this.#freed;
+  }
+
+  public get ignored(): number {
+    return this.#line.ignored();
+  }
+
+  public send(): void {
+    if (this.#freed) {
+      throw new ScmiTransportError('E_MBOX_FREED', `mailbox channel ${this.index} was freed`);
+    }
+    if (!this.#active) {
+      this.#transmit();
+      return;
+    }
+    if (this.#queued >= MBOX_TX_QUEUE_LEN) {
+      throw new ScmiTransportError(
+        'E_MBOX_QUEUE_FULL',
+        `mailbox channel ${this.index}: ${MBOX_TX_QUEUE_LEN} messages already queued`,
+      );
+    }
+    this.#queued++;
+  }
+
+  public clientTxDone(error?: unknown): void {
+    if (this.txDoneMethod !== 'ack' || !this.#active) return;
+    this.#txDone(error);
+  }
+
+  public stopRx(): void {
+    if (this.#rxStopped) return;
+    this.#rxStopped = true;
+    this.#line.close();
+  }
+
+  public free(): void {
+    if (this.#freed) return;
+    this.stopRx();
+    this.#freed = true;
+    this.#active = false;
+    this.#queued = 0;
+    this.#poll?.cancel();
+    this.#poll = undefined;
+    this.#onFree();
+  }
+
+  #transmit(): void {
+    this.#active = true;
+    this.#target = this.#line.ring();
+    if (this.txDoneMethod === 'poll') this.#armPoll();
+  }
+
+  #armPoll(): void {
+    this.#poll = this.#clock.setTimeout(() => {
+      this.#poll = undefined;
+      this.#checkTxDone();
+      if (this.#active && !this.#freed) this.#armPoll();
+    }, this.#pollMs);
+  }
+
+  /** `last_tx_done`: the remote has consumed the active ring. */
+  #checkTxDone(): void {
+    if (!this.#active || this.#freed) return;
+    if (reached(this.#line.consumed(), this.#target)) {
+      this.#poll?.cancel();
+      this.#poll = undefined;
+      this.#txDone(undefined);
+    }
+  }
+
+  #txDone(error: unknown): void {
+    this.#active = false;
+    this.#client.txDone?.(error);
+    if (this.#queued > 0 && !this.#freed) {
+      this.#queued--;
+      this.#transmit();
+    }
+  }
+}

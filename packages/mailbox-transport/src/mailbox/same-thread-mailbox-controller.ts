@@ -1,0 +1,269 @@
+import {
+  ScmiTransportError,
+  createSameThreadDoorbellPair,
+  type Clock,
+  type DoorbellInterceptor,
+  type SameThreadDoorbell,
+} from '@scmi-ts/core';
+import type {
+  MailboxChannel,
+  MailboxClient,
+  MailboxController,
+  MailboxControllerStats,
+  MailboxRemoteEnd,
+} from './mailbox-controller.js';
+import { MailboxLineChannel, type MailboxLine } from './mailbox-line.js';
+
+/** Options of a {@link SameThreadMailboxController}. */
+export interface SameThreadMailboxControllerOptions {
+  /** Number of channels. */
+  readonly channels: number;
+  /** How the controller detects TX completion for clients that do not know it (default `irq`). */
+  readonly txDoneMethod?: 'irq' | 'poll';
+  /** Period of TX-done polling, ms (default 1; Linux `txpoll_period`). */
+  readonly txPollPeriodMs?: number;
+  /** A name for errors (default `mbox`). */
+  readonly name?: string;
+}
+
+type ChannelState = 'idle' | 'held' | 'freed';
+
+/** One channel's doorbells: request/answer, and the TX-done interrupt line. */
+class SameThreadLine implements MailboxLine {
+  readonly agentBell: SameThreadDoorbell;
+  readonly remoteBell: SameThreadDoorbell;
+  readonly agentTx: SameThreadDoorbell;
+  readonly remoteTx: SameThreadDoorbell;
+  sent = 0;
+  consumedSeq = 0;
+  heldIgnored = 0;
+  onIgnored: () => void = () => undefined;
+
+  constructor(clock: Clock, route: (toward: 'agent' | 'remote', deliver: () => void) => void) {
+    [this.agentBell, this.remoteBell] = createSameThreadDoorbellPair(clock);
+    [this.agentTx, this.remoteTx] = createSameThreadDoorbellPair(clock);
+    // Every delivery toward the agent goes through the controller, so that a test can hold it and
+    // so that a delivery that lands after the agent stopped listening is counted, not lost.
+    this.agentBell.setInterceptor((deliver) => {
+      let used = false;
+      route('agent', () => {
+        if (used) return;
+        used = true;
+        if (this.agentBell.closed) {
+          this.heldIgnored++;
+          this.onIgnored();
+        } else deliver();
+      });
+    });
+    this.agentTx.setInterceptor((deliver) => {
+      route('agent', deliver);
+    });
+    this.remoteBell.setInterceptor((deliver) => {
+      route('remote', deliver);
+    });
+  }
+
+  ring(): number {
+    this.sent = (this.sent + 1) | 0;
+    this.agentBell.ring();
+    return this.sent;
+  }
+
+  listen(onRing: () => void, onIgnored: () => void): void {
+    this.onIgnored = onIgnored;
+    this.agentBell.listen(onRing);
+  }
+
+  close(): void {
+    this.agentBell.close();
+    this.agentTx.close();
+  }
+
+  ignored(): number {
+    return this.agentBell.ignored + this.heldIgnored;
+  }
+
+  consumed(): number {
+    return this.consumedSeq;
+  }
+
+  listenTxDone(onTxIrq: () => void): void {
+    this.agentTx.listen(onTxIrq);
+  }
+}
+
+class SameThreadRemote implements MailboxRemoteEnd {
+  readonly #line: SameThreadLine;
+  readonly #irq: boolean;
+
+  constructor(line: SameThreadLine, irq: boolean) {
+    this.#line = line;
+    this.#irq = irq;
+  }
+
+  get closed(): boolean {
+    return this.#line.remoteBell.closed;
+  }
+
+  listen(onRing: () => void): void {
+    const line = this.#line;
+    line.remoteBell.listen(() => {
+      line.consumedSeq = line.sent;
+      if (this.#irq) line.remoteTx.ring();
+      onRing();
+    });
+  }
+
+  ring(): void {
+    const line = this.#line;
+    if (line.remoteBell.closed) return;
+    if (line.agentBell.closed) line.onIgnored();
+    line.remoteBell.ring();
+  }
+
+  close(): void {
+    this.#line.remoteBell.close();
+    this.#line.remoteTx.close();
+  }
+}
+
+/**
+ * A mailbox controller whose both ends live on one thread: each channel is a pair of core
+ * same-thread doorbells, so every ring — toward the remote, toward the agent, TX-done interrupts
+ * — is a task on the injected clock. On a `VirtualClock` a test decides when each lands, and with
+ * {@link SameThreadMailboxController.setInterceptor} it can hold any ring and deliver it at the
+ * moment it chooses (a reply that arrives during teardown).
+ *
+ * A ring toward a channel whose RX was stopped is dropped and counted, including a ring that was
+ * already scheduled or held when RX stopped (the client's `rxIgnored` is called for each).
+ *
+ * @example
+ * ```ts
+ * const clock = new VirtualClock();
+ * const controller = new SameThreadMailboxController(clock, { channels: 1 });
+ * controller.remote(0).listen(() => controller.remote(0).ring()); // an echoing platform
+ * const chan = controller.requestChannel(0, { knowsTxDone: true, rxCallback: () => console.log('answer') });
+ * chan.send();
+ * await clock.runTasks(); // logs "answer"
+ * chan.free();
+ * ```
+ */
+export class SameThreadMailboxController implements MailboxController {
+  public readonly name: string;
+  public readonly channelCount: number;
+  public readonly txDoneMethod: 'irq' | 'poll';
+  readonly #clock: Clock;
+  readonly #pollMs: number;
+  readonly #lines: SameThreadLine[] = [];
+  readonly #remotes: SameThreadRemote[] = [];
+  readonly #states: ChannelState[] = [];
+  #agentInterceptor: DoorbellInterceptor | undefined;
+  #remoteInterceptor: DoorbellInterceptor | undefined;
+  #requested = 0;
+  #freed = 0;
+
+  /**
+   * Creates the controller and its channels.
+   *
+   * @throws RangeError when `channels` is not a positive integer or the poll period not positive.
+   */
+  public constructor(clock: Clock, options: SameThreadMailboxControllerOptions) {
+    const { channels } = options;
+    if (!Number.isInteger(channels) || channels < 1 || channels > 1024) {
+      throw new RangeError(`channels must be an integer in 1..1024, got ${String(channels)}`);
+    }
+    const pollMs = options.txPollPeriodMs ?? 1;
+    if (!(pollMs > 0)) throw new RangeError(`txPollPeriodMs must be positive, got ${pollMs}`);
+    this.name = options.name ?? 'mbox';
+    this.channelCount = channels;
+    this.txDoneMethod = options.txDoneMethod ?? 'irq';
+    this.#clock = clock;
+    this.#pollMs = pollMs;
+    const route = (toward: 'agent' | 'remote', deliver: () => void): void => {
+      const hold = toward === 'agent' ? this.#agentInterceptor : this.#remoteInterceptor;
+      if (hold === undefined) clock.schedule(deliver);
+      else hold(deliver);
+    };
+    for (let i = 0; i < channels; i++) {
+      const line = new SameThreadLine(clock, route);
+      this.#lines.push(line);
+      this.#remotes.push(new SameThreadRemote(line, this.txDoneMethod === 'irq'));
+      this.#states.push('idle');
+    }
+  }
+
+  public get stats(): MailboxControllerStats {
+    return {
+      requested: this.#requested,
+      freed: this.#freed,
+      inUse: this.#requested - this.#freed,
+    };
+  }
+
+  public requestChannel(index: number, client: MailboxClient): MailboxChannel {
+    const line = this.#lines[index];
+    if (!Number.isInteger(index) || line === undefined) {
+      throw new ScmiTransportError(
+        'E_MBOX_INDEX',
+        `${this.name}: no mailbox channel ${String(index)} (0..${this.channelCount - 1})`,
+      );
+    }
+    const state = this.#states[index];
+    if (state !== 'idle') {
+      throw new ScmiTransportError(
+        state === 'held' ? 'E_MBOX_BUSY' : 'E_MBOX_FREED',
+        `${this.name}: mailbox channel ${index} is ${state === 'held' ? 'held by another client' : 'freed'}`,
+      );
+    }
+    this.#states[index] = 'held';
+    this.#requested++;
+    return new MailboxLineChannel(
+      index,
+      client,
+      line,
+      this.txDoneMethod,
+      this.#clock,
+      this.#pollMs,
+      () => {
+        this.#states[index] = 'freed';
+        this.#freed++;
+      },
+    );
+  }
+
+  /**
+   * The remote (platform) end of channel `index`.
+   *
+   * @throws ScmiTransportError `E_MBOX_INDEX` for an index out of range.
+   */
+  public remote(index: number): MailboxRemoteEnd {
+    const remote = this.#remotes[index];
+    if (remote === undefined) {
+      throw new ScmiTransportError(
+        'E_MBOX_INDEX',
+        `${this.name}: no mailbox channel ${String(index)}`,
+      );
+    }
+    return remote;
+  }
+
+  /**
+   * Hands every future ring toward the agent (`'agent'`: answers, notifications, TX-done
+   * interrupts) or toward the remote (`'remote'`: requests, acknowledgements) to `interceptor`
+   * instead of scheduling it on the clock; `undefined` restores the clock. A held delivery runs
+   * at most once; one that runs after the agent stopped listening is dropped and counted.
+   *
+   * @example
+   * ```ts
+   * const held: (() => void)[] = [];
+   * controller.setInterceptor('agent', (deliver) => held.push(deliver));
+   * ```
+   */
+  public setInterceptor(
+    toward: 'agent' | 'remote',
+    interceptor: DoorbellInterceptor | undefined,
+  ): void {
+    if (toward === 'agent') this.#agentInterceptor = interceptor;
+    else this.#remoteInterceptor = interceptor;
+  }
+}

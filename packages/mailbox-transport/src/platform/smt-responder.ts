@@ -1,0 +1,419 @@
+import {
+  readU32,
+  type Clock,
+  type PlatformAgentLink,
+  type PlatformConnection,
+  type ScmiPlatformPort,
+  type TimerHandle,
+} from '@scmi-ts/core';
+import type { MailboxRemoteEnd } from '../mailbox/mailbox-controller.js';
+import {
+  SMT_CHANNEL_ERROR,
+  SMT_CHANNEL_FREE,
+  SMT_FLAG_INTR_ENABLED,
+  SMT_HEADER_OFFSET,
+  SmtArea,
+} from '../smt/smt-layout.js';
+import type { SmtChannelSpec } from '../smt/smt-wire-layout.js';
+import type { SmtPlatformEnd } from '../wire/mailbox-wire.js';
+import type { SmtFaultAction, SmtFaultRule } from './smt-fault-rule.js';
+import { SmtFaultInjector } from './smt-fault-injector.js';
+
+/** Options of an {@link SmtResponder}. */
+export interface SmtResponderOptions {
+  /** The platform (firmware) that answers: an `ScmiPlatform`, or any {@link @scmi-ts/core!ScmiPlatformPort}. */
+  readonly platform: ScmiPlatformPort;
+  /** The agent id the platform knows this wire's agent by. */
+  readonly agentId: number;
+  /** The platform end of the wire. */
+  readonly end: SmtPlatformEnd;
+  /** The clock of fault timers (the platform's clock). */
+  readonly clock: Clock;
+  /** Wire-level fault rules to add at once. */
+  readonly faults?: readonly SmtFaultRule[];
+  /** Notifications and delayed responses queued while the P2A area is busy (default 32). */
+  readonly p2aQueueDepth?: number;
+}
+
+/** What an {@link SmtResponder} counted. */
+export interface SmtResponderCounters {
+  /** Commands read from an A2P area and handed to the platform. */
+  readonly requests: number;
+  /** Responses written into an A2P area (now or later). */
+  readonly responses: number;
+  /** Responses the platform sent later (`link.respond`) to a command still pending. */
+  readonly lateResponses: number;
+  /** Responses for no pending command written into an idle A2P area (duplicates, unsolicited). */
+  readonly strayResponses: number;
+  /** Responses for no pending command dropped because the area held a request. */
+  readonly strayResponsesDropped: number;
+  /** Requests with a length field out of bounds, answered CHANNEL_ERROR. */
+  readonly malformedRequests: number;
+  /** Agent doorbells with CHANNEL_FREE set (nothing to do). */
+  readonly ringsWhileFree: number;
+  /** Agent doorbells while a command was already being processed. */
+  readonly ringsWhileBusy: number;
+  /** Notifications and delayed responses written into the P2A area. */
+  readonly p2aPosted: number;
+  /** Posts refused (no P2A channel, queue full, closed). */
+  readonly p2aRefused: number;
+  /** Posts waiting for the P2A area now. */
+  readonly p2aQueued: number;
+}
+
+interface A2pChannel {
+  readonly spec: SmtChannelSpec;
+  readonly area: SmtArea;
+  readonly remote: MailboxRemoteEnd;
+  /** A command was read and not answered yet. */
+  awaiting: boolean;
+  /** The fault chosen for the pending command. */
+  fault: SmtFaultAction | undefined;
+  /** A stuck-busy fault holds the area until its timer (or forever). */
+  stuck: boolean;
+}
+
+interface P2aChannel {
+  readonly spec: SmtChannelSpec;
+  readonly area: SmtArea;
+  readonly remote: MailboxRemoteEnd;
+  readonly queue: Uint8Array[];
+}
+
+/**
+ * The platform side of the mailbox transport: an SMT responder that connects the SMT areas and
+ * mailbox channels of a wire to the platform, through core's platform-side contract. It works the
+ * same in the agent's thread (a same-thread wire, virtual time) and in a worker (a shared wire,
+ * served with core's worker host, see {@link createSmtWorkerHandlers}).
+ *
+ * - A2P: on the agent's doorbell, if the platform owns the area (CHANNEL_FREE clear) and nothing
+ *   is pending, it reads length (bounds-checked: a length out of the area is answered
+ *   CHANNEL_ERROR), header and payload, and calls `platform.handle`. A response (now, or later
+ *   through `link.respond`) is written over the request (header, status, return values, length),
+ *   then CHANNEL_FREE is set, then — when the agent set INTR_ENABLED — the completion doorbell
+ *   rings. A response the platform sends for no pending command (a duplicate, an unsolicited
+ *   reply) is written only into an idle area, else dropped and counted.
+ * - P2A: `link.post` writes a notification or delayed response into the P2A area when the agent
+ *   has freed it (CHANNEL_FREE set), asking for a doorbell back (INTR_ENABLED), and rings; while
+ *   the area is busy posts wait in a bounded queue, written one by one as the agent frees it.
+ * - Wire-level fault rules ({@link SmtFaultRule}): a channel stuck busy, a hostile length, a
+ *   spurious doorbell, a response without CHANNEL_FREE, CHANNEL_FREE before the payload.
+ *
+ * @example
+ * ```ts
+ * const { wire, platformEnd } = createSameThreadMailboxWire(clock);
+ * const responder = new SmtResponder({ platform, agentId: 1, end: platformEnd, clock });
+ * // … the agent uses `wire` …
+ * responder.close();
+ * ```
+ */
+export class SmtResponder {
+  /** The wire-level fault rules. */
+  public readonly faults = new SmtFaultInjector();
+  readonly #platform: ScmiPlatformPort;
+  readonly #agentId: number;
+  readonly #clock: Clock;
+  readonly #depth: number;
+  readonly #a2p = new Map<number, A2pChannel>();
+  readonly #p2a: P2aChannel | undefined;
+  readonly #timers = new Set<TimerHandle>();
+  readonly #connection: PlatformConnection;
+  readonly #c = {
+    requests: 0,
+    responses: 0,
+    lateResponses: 0,
+    strayResponses: 0,
+    strayResponsesDropped: 0,
+    malformedRequests: 0,
+    ringsWhileFree: 0,
+    ringsWhileBusy: 0,
+    p2aPosted: 0,
+    p2aRefused: 0,
+  };
+  #closed = false;
+
+  /**
+   * Opens every channel of the wire, connects agent `agentId` to the platform and starts
+   * listening to the agent's doorbells.
+   *
+   * @throws ScmiConfigError for an invalid fault rule or queue depth; the platform's error when it
+   * refuses the connection (unknown agent, already connected). Nothing is left listening then.
+   */
+  public constructor(options: SmtResponderOptions) {
+    this.#platform = options.platform;
+    this.#agentId = options.agentId;
+    this.#clock = options.clock;
+    const depth = options.p2aQueueDepth ?? 32;
+    if (!Number.isInteger(depth) || depth < 0) {
+      throw new RangeError(`p2aQueueDepth must be an integer ≥ 0, got ${String(depth)}`);
+    }
+    this.#depth = depth;
+    for (const rule of options.faults ?? []) this.faults.add(rule);
+    const { layout } = options.end;
+    let p2a: P2aChannel | undefined;
+    let maxMsgSize = Infinity;
+    for (const spec of layout.channels) {
+      const area = new SmtArea(layout.memory, spec.offset, layout.areaSize);
+      maxMsgSize = Math.min(maxMsgSize, area.maxPayload);
+      const remote = options.end.remote(spec.mailbox);
+      if (spec.direction === 'a2p') {
+        this.#a2p.set(spec.id, {
+          spec,
+          area,
+          remote,
+          awaiting: false,
+          fault: undefined,
+          stuck: false,
+        });
+      } else {
+        // The first P2A channel carries notifications and delayed responses (as Linux uses one).
+        p2a ??= { spec, area, remote, queue: [] };
+      }
+    }
+    this.#p2a = p2a;
+    const link: PlatformAgentLink = {
+      p2a: p2a !== undefined,
+      maxMsgSize: Number.isFinite(maxMsgSize) ? maxMsgSize : 0,
+      respond: (channelId, bytes) => {
+        this.#respond(channelId, bytes);
+      },
+      post: (message) => this.#post(message),
+    };
+    this.#connection = this.#platform.connect(this.#agentId, link);
+    for (const c of this.#a2p.values()) {
+      c.remote.listen(() => {
+        this.#onA2pRing(c);
+      });
+    }
+    if (p2a !== undefined) {
+      p2a.remote.listen(() => {
+        this.#drainP2a(p2a);
+      });
+    }
+  }
+
+  /** The agent id this responder serves. */
+  public get agentId(): number {
+    return this.#agentId;
+  }
+
+  /** Whether {@link SmtResponder.close} ran. */
+  public get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** A snapshot of the counters. */
+  public get counters(): SmtResponderCounters {
+    return { ...this.#c, p2aQueued: this.#p2a?.queue.length ?? 0 };
+  }
+
+  /** Fault timers armed now. */
+  public get armedTimers(): number {
+    return this.#timers.size;
+  }
+
+  /**
+   * Disconnects the agent from the platform (its pending replies and notifications are
+   * cancelled), stops listening to every doorbell and cancels every timer. Idempotent.
+   */
+  public close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#connection.disconnect();
+    for (const t of this.#timers) t.cancel();
+    this.#timers.clear();
+    for (const c of this.#a2p.values()) c.remote.close();
+    if (this.#p2a !== undefined) {
+      this.#p2a.queue.length = 0;
+      this.#p2a.remote.close();
+    }
+  }
+
+  // ---- A2P ----------------------------------------------------------------------------------
+
+  #onA2pRing(c: A2pChannel): void {
+    if (this.#closed) return;
+    const area = c.area;
+    if (area.isFree()) {
+      this.#c.ringsWhileFree++;
+      return;
+    }
+    if (c.awaiting || c.stuck) {
+      this.#c.ringsWhileBusy++;
+      return;
+    }
+    const length = area.length();
+    if (length < 4 || length > area.maxLength) {
+      // OP-TEE smt.c: a message that does not fit is answered with CHANNEL_ERROR.
+      this.#c.malformedRequests++;
+      area.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+      if ((area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
+      return;
+    }
+    const header = area.header();
+    c.awaiting = true;
+    c.fault = this.faults.select('a2p', c.spec.id, header);
+    this.#c.requests++;
+    const fault = c.fault;
+    if (fault?.kind === 'spurious-doorbell') {
+      // Ring while the area is still the platform's, answer later.
+      c.remote.ring();
+      const request = area.bytes.slice(SMT_HEADER_OFFSET, SMT_HEADER_OFFSET + length);
+      this.#after(fault.ms ?? 1, () => {
+        this.#handle(c, request);
+      });
+      return;
+    }
+    this.#handle(c, area.bytes.subarray(SMT_HEADER_OFFSET, SMT_HEADER_OFFSET + length));
+  }
+
+  #handle(c: A2pChannel, request: Uint8Array): void {
+    const response = this.#platform.handle(this.#agentId, c.spec.id, request);
+    if (response !== undefined && c.awaiting) this.#answer(c, response);
+  }
+
+  /** Writes `bytes` (header, status, returns) over the area; the length field follows. */
+  #write(area: SmtArea, bytes: Uint8Array): void {
+    const n = Math.min(bytes.byteLength, area.maxLength);
+    area.bytes.set(n === bytes.byteLength ? bytes : bytes.subarray(0, n), SMT_HEADER_OFFSET);
+    area.setLength(n);
+  }
+
+  /** Completes: CHANNEL_FREE, then the doorbell when the agent asked for one. */
+  #free(c: A2pChannel): void {
+    c.area.setStatus(SMT_CHANNEL_FREE);
+    if ((c.area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
+  }
+
+  #answer(c: A2pChannel, bytes: Uint8Array): void {
+    const fault = c.fault;
+    c.fault = undefined;
+    c.awaiting = false;
+    this.#c.responses++;
+    const area = c.area;
+    switch (fault?.kind) {
+      case 'early-free': {
+        const header = area.header();
+        this.#free(c);
+        const copy = bytes.slice();
+        this.#after(fault.ms ?? 1, () => {
+          // Only if the agent has not taken the area back for its next command.
+          if (area.isFree() && area.header() === header) this.#write(area, copy);
+        });
+        return;
+      }
+      case 'stuck-busy': {
+        this.#write(area, bytes);
+        c.stuck = true;
+        if (fault.ms !== undefined) {
+          this.#after(fault.ms, () => {
+            c.stuck = false;
+            this.#free(c);
+          });
+        }
+        return;
+      }
+      case 'no-free':
+        this.#write(area, bytes);
+        if ((area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
+        c.stuck = true;
+        if (fault.freeAfterMs !== undefined) {
+          this.#after(fault.freeAfterMs, () => {
+            c.stuck = false;
+            area.setStatus(SMT_CHANNEL_FREE);
+          });
+        }
+        return;
+      case 'hostile-length':
+        this.#write(area, bytes);
+        area.setLength(fault.length);
+        this.#free(c);
+        return;
+      default:
+        this.#write(area, bytes);
+        this.#free(c);
+    }
+  }
+
+  #respond(channelId: number, bytes: Uint8Array): void {
+    if (this.#closed) return;
+    const c = this.#a2p.get(channelId);
+    if (c === undefined) {
+      this.#c.strayResponsesDropped++;
+      return;
+    }
+    if (c.awaiting) {
+      this.#c.lateResponses++;
+      this.#answer(c, bytes);
+      return;
+    }
+    if (c.area.isFree() && !c.stuck) {
+      // The platform misbehaves: a response for nothing pending, into the agent's idle area.
+      this.#c.strayResponses++;
+      this.#write(c.area, bytes);
+      if ((c.area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
+      return;
+    }
+    this.#c.strayResponsesDropped++;
+  }
+
+  // ---- P2A ----------------------------------------------------------------------------------
+
+  #post(message: Uint8Array): boolean {
+    const p = this.#p2a;
+    if (this.#closed || p === undefined) {
+      this.#c.p2aRefused++;
+      return false;
+    }
+    if (p.queue.length === 0 && p.area.isFree()) {
+      this.#postNow(p, message);
+      return true;
+    }
+    if (p.queue.length >= this.#depth) {
+      this.#c.p2aRefused++;
+      return false;
+    }
+    p.queue.push(message.slice());
+    return true;
+  }
+
+  #postNow(p: P2aChannel, message: Uint8Array, faulty = true): void {
+    const header = message.byteLength >= 4 ? readU32(message, 0) : 0;
+    const fault = faulty ? this.faults.select('p2a', p.spec.id, header) : undefined;
+    if (fault?.kind === 'spurious-doorbell') {
+      // Ring with nothing posted; post it later (the area stays free meanwhile).
+      p.remote.ring();
+      const copy = message.slice();
+      this.#after(fault.ms ?? 1, () => {
+        if (p.area.isFree()) this.#postNow(p, copy, false);
+        else p.queue.unshift(copy);
+      });
+      return;
+    }
+    const area = p.area;
+    area.setStatus(0); // the platform's now
+    area.setFlags(SMT_FLAG_INTR_ENABLED); // ring back when freed
+    this.#write(area, message);
+    if (fault?.kind === 'hostile-length') area.setLength(fault.length);
+    this.#c.p2aPosted++;
+    p.remote.ring();
+  }
+
+  #drainP2a(p: P2aChannel): void {
+    if (this.#closed) return;
+    const next = p.queue[0];
+    if (next === undefined || !p.area.isFree()) return;
+    p.queue.shift();
+    this.#postNow(p, next);
+  }
+
+  // ---- timers -------------------------------------------------------------------------------
+
+  #after(ms: number, fn: () => void): void {
+    const timer = this.#clock.setTimeout(() => {
+      this.#timers.delete(timer);
+      if (!this.#closed) fn();
+    }, ms);
+    this.#timers.add(timer);
+  }
+}

@@ -1,0 +1,346 @@
+import {
+  RxGuard,
+  ScmiShutdownError,
+  ScmiStatus,
+  ScmiTransportError,
+  headerToken,
+  type ChannelSetup,
+  type NotificationBuffer,
+  type TransportChannel,
+  type Xfer,
+} from '@scmi-ts/core';
+import type { MailboxChannel, MailboxClient } from '../mailbox/mailbox-controller.js';
+import {
+  SMT_CHANNEL_ERROR,
+  SMT_CHANNEL_FREE,
+  SMT_FLAG_INTR_ENABLED,
+  SMT_PAYLOAD_OFFSET,
+  type SmtArea,
+} from '../smt/smt-layout.js';
+import type { SmtChannelRecord, SmtWireMonitor } from '../wire/mailbox-wire.js';
+import { ChannelLock } from './channel-lock.js';
+
+/** Waits for CHANNEL_FREE that yield to the event loop before the wait backs off to timers. */
+const YIELD_POLLS = 16;
+/** Longest sleep between two looks at CHANNEL_FREE, ms. */
+const MAX_FREE_POLL_MS = 1;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One SCMI channel over an SMT area and a mailbox channel: the agent side of Linux `shmem.c` plus
+ * `transports/mailbox.c`. Internal to the package; the transport creates it in `setupChannel`.
+ *
+ * - A2P: `send` takes the channel lock (one message in flight per area, held until `markTxDone`,
+ *   also after a timeout), waits for CHANNEL_FREE (at most `freeWaitMs`, then fails the transfer
+ *   rather than write into a busy area), clears the status, sets INTR_ENABLED unless polling,
+ *   writes length, header and payload, and rings. The completion doorbell is ignored and counted
+ *   as spurious while CHANNEL_FREE is clear (Linux 437a310b2224: the platform sets FREE first,
+ *   then rings); with FREE set its header goes to core, which matches the token.
+ * - P2A: a doorbell with something posted (CHANNEL_FREE clear) goes to core, which fetches the
+ *   notification or delayed response and calls `clearChannel` (set FREE; ring back when the
+ *   platform asked for it with INTR_ENABLED).
+ * - Every length the platform wrote is bounds-checked against the area: a hostile one is clamped
+ *   and counted (`oversize`), never read past.
+ */
+export class SmtChannel implements TransportChannel, MailboxClient {
+  public readonly maxInFlight = 1;
+  public readonly knowsTxDone = true;
+  readonly #setup: ChannelSetup;
+  readonly #area: SmtArea;
+  readonly #freeWaitMs: number;
+  readonly #monitor: SmtWireMonitor;
+  readonly #record: SmtChannelRecord;
+  readonly #guard = new RxGuard();
+  readonly #lock = new ChannelLock();
+  readonly #a2p: boolean;
+  #mbox: MailboxChannel | undefined;
+  #owner: Xfer | undefined;
+  #closed = false;
+  #freed = false;
+  #wake: (() => void) | undefined;
+  #seenIgnored = 0;
+
+  /** @internal Use {@link SmtChannel.open}. */
+  private constructor(
+    setup: ChannelSetup,
+    area: SmtArea,
+    freeWaitMs: number,
+    monitor: SmtWireMonitor,
+  ) {
+    this.#setup = setup;
+    this.#area = area;
+    this.#freeWaitMs = freeWaitMs;
+    this.#monitor = monitor;
+    this.#a2p = setup.direction === 'a2p';
+    this.#record = {
+      label: `${setup.direction}:${setup.channel.id}`,
+      direction: setup.direction,
+      quiesced: false,
+      freed: false,
+      frees: 0,
+      spurious: 0,
+      hostileLengths: 0,
+      busyWaits: 0,
+      busyFailures: 0,
+      ignored: () => this.#mbox?.ignored ?? 0,
+      ignoredAtFree: undefined,
+      counters: () => setup.counters.snapshot(),
+    };
+    monitor.track(this.#record);
+  }
+
+  /**
+   * Creates the channel over `area` and binds it to mailbox channel `mailbox`, which starts
+   * delivering doorbells to it.
+   *
+   * @throws ScmiTransportError from the controller (`E_MBOX_BUSY`, `E_MBOX_INDEX`…).
+   */
+  public static open(
+    setup: ChannelSetup,
+    area: SmtArea,
+    request: (client: MailboxClient) => MailboxChannel,
+    freeWaitMs: number,
+    monitor: SmtWireMonitor,
+  ): SmtChannel {
+    const channel = new SmtChannel(setup, area, freeWaitMs, monitor);
+    channel.#mbox = request(channel);
+    return channel;
+  }
+
+  /** `a2p:0`… */
+  public get label(): string {
+    return this.#record.label;
+  }
+
+  // ---- TransportChannel ---------------------------------------------------------------------
+
+  public send(xfer: Xfer): void | Promise<void> {
+    if (this.#closed) throw new ScmiShutdownError(this.#setup.agent);
+    if (!this.#lock.tryAcquire()) return this.#sendAfterLock(xfer);
+    this.#owner = xfer;
+    if (this.#area.isFree()) {
+      this.#write(xfer);
+      return undefined;
+    }
+    return this.#waitFreeThenWrite(xfer);
+  }
+
+  public fetchResponse(xfer: Xfer): void {
+    if (!this.#live('fetchResponse')) return;
+    const area = this.#area;
+    const length = this.#checkedLength();
+    if ((area.status() & SMT_CHANNEL_ERROR) !== 0) {
+      // The platform reports a transport failure (OP-TEE smt.c sets ERROR|FREE): no valid payload.
+      xfer.receiveResponse(ScmiStatus.COMMS_ERROR, EMPTY, 0, 0);
+      return;
+    }
+    if (length < 8) {
+      // Not even a status word: a malformed response (Linux would read a stale status word).
+      this.#setup.sink.badMessage('invalid');
+      xfer.receiveResponse(ScmiStatus.PROTOCOL_ERROR, EMPTY, 0, 0);
+      return;
+    }
+    // Linux shmem_fetch_response: rx.len = min(expected, length − 8); clamped again to the area.
+    xfer.receiveResponse(area.payloadI32(), area.bytes, SMT_PAYLOAD_OFFSET + 4, length - 8);
+  }
+
+  public fetchNotification(buffer: NotificationBuffer): void {
+    if (!this.#live('fetchNotification')) return;
+    const length = this.#checkedLength();
+    if (length < 4) this.#setup.sink.badMessage('invalid');
+    // Linux shmem_fetch_notification: length − 4 bytes of payload after the header.
+    buffer.receive(this.#area.bytes, SMT_PAYLOAD_OFFSET, length - 4);
+  }
+
+  public clearChannel(): void {
+    if (!this.#live('clearChannel')) return;
+    const area = this.#area;
+    area.setStatus(SMT_CHANNEL_FREE);
+    // Linux mailbox_clear_channel: tell the platform the slot is free when it asked to know.
+    if ((area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) {
+      const mbox = this.#mbox;
+      if (mbox === undefined || mbox.freed) return;
+      try {
+        mbox.send();
+        mbox.clientTxDone();
+      } catch {
+        // The ring back is best effort: the platform also sees FREE when it looks.
+      }
+    }
+  }
+
+  public pollDone(xfer: Xfer): boolean {
+    if (!this.#live('pollDone')) return false;
+    // Status first (an atomic load), then the header written before it (Linux shmem_poll_done).
+    const status = this.#area.status();
+    if ((status & (SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR)) === 0) return false;
+    return headerToken(this.#area.header()) === xfer.token;
+  }
+
+  public markTxDone(xfer: Xfer, error: unknown): void {
+    if (this.#owner !== xfer) return;
+    this.#owner = undefined;
+    const mbox = this.#mbox;
+    if (mbox !== undefined && !mbox.freed) mbox.clientTxDone(error);
+    this.#lock.release();
+  }
+
+  public async quiesce(): Promise<void> {
+    this.#closed = true;
+    const drained = this.#guard.quiesce();
+    this.#mbox?.stopRx();
+    this.#lock.close();
+    this.#wake?.();
+    await drained;
+    this.#record.quiesced = true;
+  }
+
+  public free(): void {
+    this.#record.frees++;
+    if (this.#freed) {
+      this.#monitor.violation(`${this.label}: freed twice`);
+      return;
+    }
+    this.#freed = true;
+    this.#closed = true;
+    this.#lock.close();
+    this.#wake?.();
+    const mbox = this.#mbox;
+    if (mbox !== undefined) {
+      // Drops across threads are not seen as they happen: count the ones since RX stopped.
+      this.#setup.counters.refusedAfterQuiesce += Math.max(0, mbox.ignored - this.#seenIgnored);
+      this.#seenIgnored = mbox.ignored;
+      this.#record.ignoredAtFree = mbox.ignored;
+      mbox.free();
+    }
+    this.#record.freed = true;
+  }
+
+  // ---- MailboxClient ------------------------------------------------------------------------
+
+  public rxCallback(): void {
+    const guard = this.#guard;
+    if (!guard.enter()) {
+      this.#setup.counters.refusedAfterQuiesce++;
+      return;
+    }
+    try {
+      if (!this.#live('rx callback')) return;
+      const free = this.#area.isFree();
+      // A2P: the platform still owns the area, so this doorbell cannot be a completion (Linux
+      // 437a310b2224: a stale IRQ of a timed-out reply must not complete the next transfer).
+      // P2A: nothing was posted.
+      if (free !== this.#a2p) {
+        this.#record.spurious++;
+        this.#setup.sink.badMessage('spurious');
+        return;
+      }
+      if (this.#a2p) this.#wake?.();
+      this.#setup.sink.rx(this.#area.header(), undefined);
+    } finally {
+      guard.exit();
+    }
+  }
+
+  public rxIgnored(): void {
+    // A doorbell after quiesce, dropped by the mailbox: a late reply refused and counted.
+    this.#seenIgnored++;
+    if (this.#record.ignoredAtFree !== undefined) this.#record.ignoredAtFree++;
+    this.#setup.counters.refusedAfterQuiesce++;
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  /** False (and a recorded violation) when the channel was freed: nothing may touch it then. */
+  #live(what: string): boolean {
+    if (!this.#freed) return true;
+    this.#monitor.violation(`${this.label}: ${what} ran after free`);
+    return false;
+  }
+
+  /** The length field, clamped to the area; a larger one is counted as `oversize`. */
+  #checkedLength(): number {
+    const length = this.#area.length();
+    if (length <= this.#area.maxLength) return length;
+    this.#record.hostileLengths++;
+    this.#setup.sink.badMessage('oversize');
+    return this.#area.maxLength;
+  }
+
+  async #sendAfterLock(xfer: Xfer): Promise<void> {
+    const acquired = await this.#lock.acquire();
+    if (!acquired) {
+      // Closed while waiting: the transfer was failed by shutdown already, or fails now.
+      if (xfer.state !== 'sent') return;
+      throw new ScmiShutdownError(this.#setup.agent);
+    }
+    this.#owner = xfer;
+    if (this.#area.isFree()) {
+      if (xfer.state === 'sent') this.#write(xfer);
+      return;
+    }
+    await this.#waitFreeThenWrite(xfer);
+  }
+
+  /**
+   * Linux shmem_tx_prepare: wait until the platform frees the area, at most `freeWaitMs` (2× the
+   * RX timeout), yielding between looks; then fail the transfer rather than overwrite a response
+   * the platform is still writing.
+   */
+  async #waitFreeThenWrite(xfer: Xfer): Promise<void> {
+    const clock = this.#setup.clock;
+    const deadline = clock.now() + this.#freeWaitMs;
+    this.#record.busyWaits++;
+    let polls = 0;
+    while (!this.#area.isFree()) {
+      // Shut down meanwhile: nothing is written; core calls markTxDone, which releases the lock.
+      if (this.#closed || xfer.state !== 'sent') return;
+      const left = deadline - clock.now();
+      if (left <= 0) {
+        this.#owner = undefined;
+        this.#lock.release();
+        this.#record.busyFailures++;
+        throw new ScmiTransportError(
+          'E_CHANNEL_BUSY',
+          `${this.#setup.agent}: SMT channel ${this.label} still busy after ${this.#freeWaitMs} ms: the platform has not freed it; not writing into it`,
+        );
+      }
+      if (polls++ < YIELD_POLLS) await clock.yield();
+      else await this.#sleep(Math.min(MAX_FREE_POLL_MS, left));
+    }
+    if (this.#closed || xfer.state !== 'sent') return;
+    this.#write(xfer);
+  }
+
+  /** Sleeps on the clock; a doorbell, quiesce or free wakes it early. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = this.#setup.clock.setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        this.#wake = undefined;
+        timer.cancel();
+        resolve();
+      };
+    });
+  }
+
+  /** Writes the command into the area (the lock is held and the area is free) and rings. */
+  #write(xfer: Xfer): void {
+    const area = this.#area;
+    area.setStatus(0); // busy, error cleared
+    area.setFlags(xfer.polling ? 0 : SMT_FLAG_INTR_ENABLED);
+    area.setLength(4 + xfer.txLen);
+    area.setHeader(xfer.header);
+    area.writePayload(xfer.tx, 0, xfer.txLen);
+    try {
+      (this.#mbox as MailboxChannel).send();
+    } catch (e) {
+      this.#owner = undefined;
+      this.#lock.release();
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import type { ChannelDirection, ChannelStats } from '@scmi-ts/core';
+import type { MailboxController, MailboxRemoteEnd } from '../mailbox/mailbox-controller.js';
+import type { SmtWireLayout } from '../smt/smt-wire-layout.js';
+
+/**
+ * The agent end of a mailbox wire — what `transportConfig.wire` must be: the SMT areas, the
+ * mailbox controller whose channels ring for them, and a monitor that records what happened on
+ * each channel. Made by {@link createSameThreadMailboxWire} or {@link createSharedMailboxWire};
+ * one wire serves one agent.
+ */
+export interface MailboxWire {
+  /** The SMT areas and which channel uses which. */
+  readonly layout: SmtWireLayout;
+  /** The mailbox controller (agent side). */
+  readonly controller: MailboxController;
+  /** What the transport's channels record (optional: the transport makes one when absent). */
+  readonly monitor?: SmtWireMonitor;
+}
+
+/** A {@link MailboxWire} whose monitor is there (the wire factories always make one). */
+export interface MonitoredMailboxWire extends MailboxWire {
+  /** What the transport's channels record: per-channel reports and violations. */
+  readonly monitor: SmtWireMonitor;
+}
+
+/**
+ * The platform end of a mailbox wire — what an {@link SmtResponder} needs: the same SMT areas and
+ * the remote end of each mailbox channel.
+ */
+export interface SmtPlatformEnd {
+  /** The SMT areas (the same layout as the agent's). */
+  readonly layout: SmtWireLayout;
+  /** The remote end of mailbox channel `index`. */
+  remote(index: number): MailboxRemoteEnd;
+}
+
+/** What the agent side recorded about one SMT channel (read by tests, the demo, diagnostics). */
+export interface SmtChannelReport {
+  /** `a2p:0`, `p2a:0`… */
+  readonly label: string;
+  /** The channel's direction. */
+  readonly direction: ChannelDirection;
+  /** Its quiesce step ran. */
+  readonly quiesced: boolean;
+  /** Its free step ran (the mailbox channel and the area are released). */
+  readonly freed: boolean;
+  /** Free steps that ran (must be 0 or 1). */
+  readonly frees: number;
+  /** Completion doorbells ignored as spurious (A2P: CHANNEL_FREE clear; P2A: nothing posted). */
+  readonly spurious: number;
+  /** Length fields larger than the area, clamped. */
+  readonly hostileLengths: number;
+  /** Sends that had to wait for CHANNEL_FREE. */
+  readonly busyWaits: number;
+  /** Sends that failed because the channel stayed busy (E_CHANNEL_BUSY). */
+  readonly busyFailures: number;
+  /** Rings dropped because RX had stopped (seen or not). */
+  readonly ignoredRings: number;
+  /**
+   * Of those, the ones dropped after the channel was freed without the agent seeing them (across
+   * threads): they are not in `counters.refusedAfterQuiesce`.
+   */
+  readonly ignoredAfterFree: number;
+  /** Core's counters of the channel (they stay readable after a failed probe). */
+  readonly counters: ChannelStats;
+}
+
+/** A live record behind an {@link SmtChannelReport}. @internal */
+export interface SmtChannelRecord {
+  label: string;
+  direction: ChannelDirection;
+  quiesced: boolean;
+  freed: boolean;
+  frees: number;
+  spurious: number;
+  hostileLengths: number;
+  busyWaits: number;
+  busyFailures: number;
+  ignored: () => number;
+  ignoredAtFree: number | undefined;
+  counters: () => ChannelStats;
+}
+
+/**
+ * What the agent side of a wire recorded: per-channel reports and **violations** — a callback
+ * that ran against a freed channel, a channel freed twice. The seed-scenario tests assert that
+ * the violations stay empty.
+ *
+ * @example
+ * ```ts
+ * const { wire } = createSameThreadMailboxWire(clock);
+ * // … probe, fail, tear down …
+ * expect(wire.monitor?.violations).toEqual([]);
+ * ```
+ */
+export class SmtWireMonitor {
+  /** What must never happen, in words (empty on a correct run). */
+  public readonly violations: string[] = [];
+  readonly #records = new Map<string, SmtChannelRecord>();
+
+  /** Reports of every channel set up over the wire, in setup order. */
+  public get channels(): readonly SmtChannelReport[] {
+    return [...this.#records.values()].map(report);
+  }
+
+  /** The report of channel `label` (`a2p:0`), if it was set up. */
+  public channel(label: string): SmtChannelReport | undefined {
+    const r = this.#records.get(label);
+    return r === undefined ? undefined : report(r);
+  }
+
+  /** @internal Registers a channel's record (replacing one of the same label). */
+  public track(record: SmtChannelRecord): void {
+    this.#records.set(record.label, record);
+  }
+
+  /** @internal Records a violation. */
+  public violation(what: string): void {
+    this.violations.push(what);
+  }
+}
+
+function report(r: SmtChannelRecord): SmtChannelReport {
+  return {
+    label: r.label,
+    direction: r.direction,
+    quiesced: r.quiesced,
+    freed: r.freed,
+    frees: r.frees,
+    spurious: r.spurious,
+    hostileLengths: r.hostileLengths,
+    busyWaits: r.busyWaits,
+    busyFailures: r.busyFailures,
+    ignoredRings: r.ignored(),
+    ignoredAfterFree: r.ignoredAtFree === undefined ? 0 : r.ignored() - r.ignoredAtFree,
+    counters: r.counters(),
+  };
+}

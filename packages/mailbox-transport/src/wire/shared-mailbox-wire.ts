@@ -1,0 +1,93 @@
+import type { Clock } from '@scmi-ts/core';
+import {
+  SharedMailboxController,
+  SharedMailboxRemote,
+} from '../mailbox/shared-mailbox-controller.js';
+import type { MailboxRemoteEnd } from '../mailbox/mailbox-controller.js';
+import {
+  createSmtWireLayout,
+  smtMailboxCount,
+  type SmtWireLayout,
+  type SmtWireLayoutOptions,
+} from '../smt/smt-wire-layout.js';
+import { SmtWireMonitor, type MonitoredMailboxWire, type SmtPlatformEnd } from './mailbox-wire.js';
+
+/**
+ * A wire across threads as plain data: post it to the platform's thread (the buffers are shared,
+ * not copied) and open its end there with {@link openSharedPlatformEnd}.
+ */
+export interface SharedMailboxWireSpec {
+  /** The SMT areas. */
+  readonly layout: SmtWireLayout;
+  /** The mailbox controller's region. */
+  readonly region: SharedArrayBuffer;
+}
+
+/** Options of {@link createSharedMailboxWire}. */
+export interface SharedMailboxWireOptions extends SmtWireLayoutOptions {
+  /** How the controller detects TX completion for clients that do not know it (default `irq`). */
+  readonly txDoneMethod?: 'irq' | 'poll';
+  /** The clock of TX-done polling on the agent's side (default a `RealClock`). */
+  readonly clock?: Clock;
+}
+
+/** The agent end of a wire across threads, and its spec for the other thread. */
+export interface SharedMailboxWire {
+  /** The agent end: `transportConfig: { wire }`. */
+  readonly wire: MonitoredMailboxWire;
+  /** What the platform's thread needs: pass it to {@link openSharedPlatformEnd} there. */
+  readonly spec: SharedMailboxWireSpec;
+}
+
+/**
+ * Creates a mailbox wire whose platform end runs on another thread: SMT areas in a
+ * `SharedArrayBuffer` and a {@link SharedMailboxController} (doorbells on `Atomics`). Keep `wire`
+ * for the agent; post `spec` to the platform's worker.
+ *
+ * @throws ScmiConfigError for invalid channel ids or area size.
+ * @example
+ * ```ts
+ * const { wire, spec } = createSharedMailboxWire({ a2p: [0], p2a: [0] });
+ * await host.call('smtOpen', { agentId: 1, spec });
+ * const agent = await createAgent(container, { transport: 'mailbox', transportConfig: { wire } });
+ * ```
+ */
+export function createSharedMailboxWire(options: SharedMailboxWireOptions = {}): SharedMailboxWire {
+  const layout = createSmtWireLayout(options);
+  const region = SharedMailboxController.allocate(
+    Math.max(1, smtMailboxCount(layout)),
+    options.txDoneMethod ?? 'irq',
+  );
+  const controller = new SharedMailboxController(
+    region,
+    options.clock === undefined ? {} : { clock: options.clock },
+  );
+  return { wire: { layout, controller, monitor: new SmtWireMonitor() }, spec: { layout, region } };
+}
+
+/**
+ * Opens the platform end of a wire made by {@link createSharedMailboxWire}, on the platform's
+ * thread. Each remote end is opened once, when first asked for.
+ *
+ * @throws ScmiTransportError `E_MBOX_REGION` when `spec.region` is not a mailbox region.
+ * @example
+ * ```ts
+ * // in the worker
+ * const end = openSharedPlatformEnd(spec);
+ * const responder = new SmtResponder({ platform, agentId: 1, end, clock: new RealClock() });
+ * ```
+ */
+export function openSharedPlatformEnd(spec: SharedMailboxWireSpec): SmtPlatformEnd {
+  const remotes = new Map<number, MailboxRemoteEnd>();
+  return {
+    layout: spec.layout,
+    remote: (index) => {
+      let remote = remotes.get(index);
+      if (remote === undefined) {
+        remote = new SharedMailboxRemote(spec.region, index);
+        remotes.set(index, remote);
+      }
+      return remote;
+    },
+  };
+}

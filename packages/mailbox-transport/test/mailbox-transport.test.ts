@@ -1,0 +1,376 @@
+import { ContainerModule } from 'inversify';
+import {
+  ScmiConfigError,
+  ScmiShutdownError,
+  ScmiTimeoutError,
+  ScmiTransportError,
+  TRANSPORT,
+  VirtualClock,
+  createAgent,
+  type ChannelStats,
+  type ScmiAgent,
+} from '@scmi-ts/core';
+import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { ClockMessageId, PerformanceMessageId } from '@scmi-ts/platform';
+import {
+  SMT_CHANNEL_FREE,
+  SMT_HEADER_SIZE,
+  SmtArea,
+  createMailboxTransport,
+  createSameThreadMailboxWire,
+  mailboxTransport,
+} from '@scmi-ts/mailbox-transport';
+import { createHarness, defined, settle } from './support/harness.js';
+
+function stats(agent: ScmiAgent, label: string): ChannelStats {
+  return defined(
+    agent.diagnostics.channels.find((c) => c.label === label),
+    label,
+  ).stats;
+}
+
+describe('mailboxTransport', () => {
+  ensureNoLeaksInSuite();
+
+  describe('.descriptor', () => {
+    it('should carry the Linux mailbox limits: max_msg 20, max_msg_size 128, 30 ms, P2A, both completions', () => {
+      expect(mailboxTransport.descriptor).toEqual({
+        name: 'mailbox',
+        maxMsg: 20,
+        maxMsgSize: 128,
+        rxTimeoutMs: 30,
+        p2a: true,
+        completion: 'both',
+      });
+    });
+  });
+
+  describe('.validateConfig', () => {
+    const validate = (section: unknown): unknown =>
+      mailboxTransport.validateConfig?.(section, 'transportConfig');
+    const wire = createSameThreadMailboxWire(new VirtualClock()).wire;
+
+    it('should name the field of an invalid section', () => {
+      const field = (section: unknown): string | undefined => {
+        try {
+          validate(section);
+        } catch (e) {
+          if (ScmiConfigError.is(e)) return e.field;
+          throw e;
+        }
+        return undefined;
+      };
+      expect(field(undefined)).toBe('transportConfig');
+      expect(field({})).toBe('transportConfig.wire');
+      expect(field({ wire: { ...wire, layout: 1 } })).toBe('transportConfig.wire.layout');
+      expect(
+        field({ wire: { ...wire, layout: { ...wire.layout, memory: new ArrayBuffer(8) } } }),
+      ).toBe('transportConfig.wire.layout.memory');
+      expect(field({ wire: { ...wire, layout: { ...wire.layout, channels: 0 } } })).toBe(
+        'transportConfig.wire.layout.channels',
+      );
+      expect(field({ wire: { ...wire, controller: {} } })).toBe('transportConfig.wire.controller');
+      expect(field({ wire: { ...wire, monitor: {} } })).toBe('transportConfig.wire.monitor');
+      expect(field({ wire, freeWaitMs: -1 })).toBe('transportConfig.freeWaitMs');
+      expect(field({ wire })).toBeUndefined();
+    });
+
+    it('should fail clearly when an area cannot hold the max message size plus the 28-byte SMT header', () => {
+      const small = createSameThreadMailboxWire(new VirtualClock(), { areaSize: 128 }).wire;
+      expect(() => validate({ wire: small })).toThrow(
+        /an SMT area of 128 bytes cannot hold the transport's messages: it needs 156 bytes \(the 28-byte SMT header \+ max message size 128\)/,
+      );
+      const fits = createMailboxTransport({ maxMsgSize: 100 });
+      expect(() => fits.validateConfig?.({ wire: small }, 'transportConfig')).not.toThrow();
+    });
+
+    it('should default freeWaitMs to twice the RX timeout', () => {
+      expect(validate({ wire })).toMatchObject({ freeWaitMs: 60 });
+      expect(validate({ wire, freeWaitMs: 8 })).toMatchObject({ freeWaitMs: 8 });
+    });
+  });
+
+  describe('createMailboxTransport', () => {
+    it('should reject limits that are not positive integers', () => {
+      expect(() => createMailboxTransport({ maxMsg: 0 })).toThrow(RangeError);
+      expect(() => createMailboxTransport({ maxMsgSize: 1.5 })).toThrow(RangeError);
+      expect(createMailboxTransport({ rxTimeoutMs: 5 }).descriptor.rxTimeoutMs).toBe(5);
+    });
+  });
+
+  describe('having a same-thread wire and the emulated platform', () => {
+    it('should probe, discover the platform and remove, releasing both channels once', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      expect(agent.info.vendor).toBe(h.platform.config.vendor);
+      expect(agent.info.protocols.length).toBeGreaterThan(0);
+      expect(agent.events.available).toBe(true);
+      expect(h.mailbox.controller.stats).toEqual({ requested: 2, freed: 0, inUse: 2 });
+      await agent.remove();
+      expect(h.mailbox.controller.stats).toEqual({ requested: 2, freed: 2, inUse: 0 });
+      const reports = h.mailbox.wire.monitor.channels;
+      expect(reports.map((r) => [r.label, r.quiesced, r.frees])).toEqual([
+        ['a2p:0', true, 1],
+        ['p2a:0', true, 1],
+      ]);
+      expect(h.mailbox.wire.monitor.violations).toEqual([]);
+      h.close();
+    });
+
+    it('should be chosen by name among the loaded transports', async () => {
+      const h = createHarness();
+      const other = {
+        ...mailboxTransport,
+        descriptor: { ...mailboxTransport.descriptor, name: 'other' },
+      };
+      h.container.load(
+        new ContainerModule(({ bind }) => {
+          bind(TRANSPORT).toConstantValue(other);
+        }),
+      );
+      await expect(createAgent(h.container, { transport: 'nope' })).rejects.toThrow(
+        /loaded: mailbox, other/,
+      );
+      const agent = await createAgent(h.container, {
+        transport: 'mailbox',
+        transportConfig: { wire: h.mailbox.wire },
+      });
+      expect(agent.config.transport).toBe('mailbox');
+      await agent.remove();
+      h.close();
+    });
+
+    it('should carry many transfers, one in flight per SMT channel, in order', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const versions = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => agent.transact(i % 2 === 0 ? 0x10 : 0x14, 0x0)),
+      );
+      expect(versions).toHaveLength(60);
+      const a2p = stats(agent, 'a2p:0');
+      expect(a2p.completed).toBe(a2p.sent);
+      expect(a2p.badMessages).toEqual({
+        unexpected: 0,
+        invalid: 0,
+        unknown: 0,
+        nomem: 0,
+        spurious: 0,
+        oversize: 0,
+      });
+      await agent.remove();
+      h.close();
+    });
+
+    it('should give a protocol its dedicated A2P channel, by interrupt or by polling', async () => {
+      for (const polling of [false, true]) {
+        const h = createHarness();
+        const agent = await h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14], polling }] });
+        const rate = await agent.transact(0x14, ClockMessageId.RATE_GET, (w) => w.u32(0), {
+          txSize: 4,
+        });
+        expect(rate.byteLength).toBe(8);
+        expect(stats(agent, 'a2p:1').completed).toBe(1);
+        await agent.remove();
+        h.close();
+      }
+    });
+
+    it('should complete a polling channel without any completion doorbell', async () => {
+      const h = createHarness({ wire: { a2p: [0], p2a: [] } });
+      const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
+      let doorbells = 0;
+      h.mailbox.controller.setInterceptor('agent', (deliver) => {
+        doorbells++;
+        deliver();
+      });
+      await agent.base.discoverVendor();
+      await agent.transact(0x14, 0x0);
+      expect(doorbells).toBe(0); // INTR_ENABLED was clear: the platform never rang
+      expect(stats(agent, 'a2p:0').completed).toBe(stats(agent, 'a2p:0').sent);
+      await agent.remove();
+      h.close();
+    });
+
+    it('should deliver notifications and delayed responses over the P2A channel, freeing it each time', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      agent.events.register(0x13, [
+        {
+          id: 0x1,
+          name: 'performance-level-changed',
+          setNotifyEnabled: async (source, enable) => {
+            await agent.transact(
+              0x13,
+              PerformanceMessageId.NOTIFY_LEVEL,
+              (w) => w.u32(source ?? 0).u32(enable ? 1 : 0),
+              { txSize: 8 },
+            );
+          },
+        },
+      ]);
+      const received: number[] = [];
+      const unsubscribe = await agent.events.subscribe(
+        { protocolId: 0x13, eventId: 0x1, source: 0 },
+        (n) => {
+          received.push(new DataView(n.payload.buffer, n.payload.byteOffset).getUint32(8, true));
+        },
+      );
+      for (const level of [400_000, 800_000, 1_800_000]) {
+        await agent.transact(0x13, PerformanceMessageId.LEVEL_SET, (w) => w.u32(0).u32(level), {
+          txSize: 8,
+        });
+      }
+      // An asynchronous rate set: the response on A2P, then the delayed response on P2A.
+      const delayed = await agent.transact(
+        0x14,
+        ClockMessageId.RATE_SET,
+        (w) => w.u32(1).u32(1).u32(48_000_000).u32(0),
+        { txSize: 16, async: true },
+      );
+      expect(new DataView(delayed.buffer, delayed.byteOffset).getUint32(4, true)).toBe(48_000_000);
+      await h.clock.runUntilIdle();
+      expect(received).toEqual([400_000, 800_000, 1_800_000]);
+      await unsubscribe();
+      const p2a = stats(agent, 'p2a:0');
+      expect(p2a.notifications).toBe(3);
+      expect(p2a.delayedResponses).toBe(1);
+      expect(h.responder.counters.p2aPosted).toBe(4);
+      await agent.remove();
+      h.close();
+    });
+
+    it('should queue posts while the P2A area is busy and write them as the agent frees it', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      agent.events.register(0x13, [{ id: 0x1, name: 'storm' }]);
+      const received: number[] = [];
+      const off = await agent.events.subscribe({ protocolId: 0x13, eventId: 0x1 }, () => {
+        received.push(1);
+      });
+      h.platform.faults.add({
+        match: { protocolId: 0x10, messageId: 0x0, nth: 1 },
+        action: { kind: 'notification-storm', count: 40, protocolId: 0x13, messageId: 0x1 },
+      });
+      await agent.transact(0x10, 0x0);
+      await h.clock.runUntilIdle();
+      // 1 written at once, 32 queued, 7 refused; every one written got through, one at a time.
+      expect(h.responder.counters).toMatchObject({ p2aPosted: 33, p2aRefused: 7, p2aQueued: 0 });
+      expect(received).toHaveLength(33);
+      await off();
+      await agent.remove();
+      h.close();
+    });
+
+    it('should run without notifications on a wire that has no P2A area', async () => {
+      const h = createHarness({ wire: { a2p: [0], p2a: [] } });
+      const agent = await h.create();
+      expect(agent.events.available).toBe(false);
+      expect(agent.diagnostics.channels.map((c) => c.label)).toEqual(['a2p:0']);
+      await agent.remove();
+      h.close();
+    });
+
+    it('should fail the probe clearly when the wire has no area for a configured A2P channel', async () => {
+      const h = createHarness({ wire: { a2p: [0], p2a: [] } });
+      const error = await settle(h.create({ a2p: [{ id: 0 }, { id: 3, protocols: [0x14] }] }));
+      expect(ScmiTransportError.is(error) && error.code).toBe('E_NO_SMT_CHANNEL');
+      expect(h.mailbox.controller.stats.inUse).toBe(0);
+      h.close();
+    });
+
+    it('should refuse a second agent on a wire whose mailbox channels are held', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const error = await settle(h.create({ name: 'scmi1' }));
+      expect(ScmiTransportError.is(error) && error.code).toBe('E_MBOX_BUSY');
+      await agent.remove();
+      h.close();
+    });
+  });
+
+  describe('when the platform is slow', () => {
+    it('should time out, then drop the late reply as a late reply, counted', async () => {
+      const h = createHarness({
+        auto: false,
+        platformFaults: [
+          {
+            match: { protocolId: 0x14, messageId: 0x0, nth: 1 },
+            action: { kind: 'late-reply', ms: 45 },
+          },
+        ],
+      });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      const reply = settle(agent.transact(0x14, 0x0));
+      await h.clock.advance(30);
+      expect(await reply).toBeInstanceOf(ScmiTimeoutError);
+      // The platform still owns the area: the next command waits for CHANNEL_FREE, then goes.
+      const next = agent.transact(0x14, 0x0);
+      await h.clock.advance(20);
+      await expect(next).resolves.toBeInstanceOf(Uint8Array);
+      const a2p = stats(agent, 'a2p:0');
+      expect(a2p.timeouts).toBe(1);
+      expect(a2p.lateReplies).toBe(1);
+      expect(h.mailbox.wire.monitor.channel('a2p:0')?.busyWaits).toBe(1);
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      h.close();
+    });
+
+    it('should fail the transfer rather than write into a channel still busy after 2× the RX timeout', async () => {
+      const h = createHarness({
+        auto: false,
+        platformFaults: [
+          { match: { protocolId: 0x14, messageId: 0x0, nth: 1 }, action: { kind: 'drop' } },
+        ],
+      });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      const first = settle(agent.transact(0x14, 0x0));
+      await h.clock.advance(30);
+      expect(await first).toBeInstanceOf(ScmiTimeoutError);
+      const area = new SmtArea(h.mailbox.wire.layout.memory, 0, h.mailbox.wire.layout.areaSize);
+      expect(area.isFree()).toBe(false);
+      const second = settle(agent.transact(0x14, 0x0));
+      await h.clock.advance(61);
+      const error = await second;
+      expect(ScmiTransportError.is(error) && error.code).toBe('E_CHANNEL_BUSY');
+      expect(h.mailbox.wire.monitor.channel('a2p:0')?.busyFailures).toBe(1);
+      // The request in the area is still the first one: nothing was written over it.
+      expect(h.responder.counters.requests).toBe(h.responder.counters.responses + 1);
+      expect(area.status() & SMT_CHANNEL_FREE).toBe(0);
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      h.close();
+    });
+
+    it('should fail transfers in flight and waiting with ScmiShutdownError when removed, leaving nothing armed', async () => {
+      const h = createHarness({
+        auto: false,
+        platformFaults: [{ match: { protocolId: 0x14 }, action: { kind: 'delay', ms: 10 } }],
+      });
+      const probe = h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      const inFlight = Array.from({ length: 5 }, () => settle(agent.transact(0x14, 0x0)));
+      await h.clock.advance(1);
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      const errors = await Promise.all(inFlight);
+      expect(errors.every((e) => ScmiShutdownError.is(e))).toBe(true);
+      expect(h.mailbox.wire.monitor.violations).toEqual([]);
+      h.close();
+      expect(h.clock.armedTimers).toBe(0);
+      expect(h.clock.pendingTasks).toBe(0);
+    });
+  });
+
+  it('should keep the SMT header size at 28 bytes', () => {
+    expect(SMT_HEADER_SIZE).toBe(28);
+  });
+});

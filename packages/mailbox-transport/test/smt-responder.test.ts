@@ -1,0 +1,349 @@
+import {
+  ScmiConfigError,
+  ScmiMessageType,
+  VirtualClock,
+  buildHeader,
+  type PlatformAgentLink,
+  type PlatformConnection,
+  type ScmiPlatformPort,
+} from '@scmi-ts/core';
+import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
+import {
+  SMT_CHANNEL_ERROR,
+  SMT_CHANNEL_FREE,
+  SMT_FLAG_INTR_ENABLED,
+  SmtArea,
+  SmtFaultInjector,
+  SmtResponder,
+  createSameThreadMailboxWire,
+  validateSmtFaultRule,
+  type MailboxChannel,
+} from '@scmi-ts/mailbox-transport';
+import { defined } from './support/harness.js';
+
+/** A platform that records what it is given and answers what the test says. */
+class ScriptedPlatform implements ScmiPlatformPort {
+  link: PlatformAgentLink | undefined;
+  readonly requests: Uint8Array[] = [];
+  answer: Uint8Array | undefined = undefined;
+  disconnected = 0;
+
+  connect(_agentId: number, link: PlatformAgentLink): PlatformConnection {
+    this.link = link;
+    return {
+      agentId: 1,
+      disconnect: () => {
+        this.disconnected++;
+      },
+    };
+  }
+
+  handle(_agentId: number, _channelId: number, request: Uint8Array): Uint8Array | undefined {
+    this.requests.push(request.slice());
+    return this.answer;
+  }
+}
+
+/** A hand-driven agent end: writes the area itself and rings through the raw mailbox channel. */
+function rawWire(options: { p2a?: number[] } = {}) {
+  const clock = new VirtualClock();
+  const mailbox = createSameThreadMailboxWire(clock, { a2p: [0], p2a: options.p2a ?? [0] });
+  const platform = new ScriptedPlatform();
+  const responder = new SmtResponder({ platform, agentId: 1, end: mailbox.platformEnd, clock });
+  const { layout } = mailbox.wire;
+  const area = (i: number): SmtArea =>
+    new SmtArea(layout.memory, defined(layout.channels[i]).offset, layout.areaSize);
+  let rings = 0;
+  const chan: MailboxChannel = mailbox.controller.requestChannel(0, {
+    knowsTxDone: true,
+    rxCallback: () => {
+      rings++;
+    },
+  });
+  const request = (header: number, length = 4, flags = SMT_FLAG_INTR_ENABLED): void => {
+    const a = area(0);
+    a.setStatus(0);
+    a.setFlags(flags);
+    a.setLength(length);
+    a.setHeader(header);
+    chan.send();
+    chan.clientTxDone();
+  };
+  return { clock, mailbox, platform, responder, area, request, rings: () => rings, chan };
+}
+
+const HEADER = buildHeader(0x3, ScmiMessageType.COMMAND, 0x10, 7);
+
+function response(status: number, ...words: number[]): Uint8Array {
+  const out = new Uint8Array(8 + 4 * words.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, HEADER, true);
+  v.setInt32(4, status, true);
+  words.forEach((w, i) => {
+    v.setUint32(8 + 4 * i, w, true);
+  });
+  return out;
+}
+
+describe(SmtResponder, () => {
+  describe('constructor', () => {
+    it('should connect the agent with the link the wire allows', () => {
+      const w = rawWire();
+      expect(w.platform.link?.p2a).toBe(true);
+      expect(w.platform.link?.maxMsgSize).toBe(128);
+      expect(w.responder.agentId).toBe(1);
+      w.responder.close();
+      w.responder.close(); // idempotent
+      expect([w.responder.closed, w.platform.disconnected]).toEqual([true, 1]);
+      w.chan.free();
+      const without = rawWire({ p2a: [] });
+      expect(without.platform.link?.p2a).toBe(false);
+      expect(without.platform.link?.post(new Uint8Array(8))).toBe(false);
+      expect(without.responder.counters.p2aRefused).toBe(1);
+      without.responder.close();
+      without.chan.free();
+    });
+
+    it('should fail when the platform refuses the agent, or for a bad queue depth', () => {
+      const clock = new VirtualClock();
+      const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+      const { platformEnd } = createSameThreadMailboxWire(clock);
+      expect(() => new SmtResponder({ platform, agentId: 9, end: platformEnd, clock })).toThrow();
+      expect(
+        () =>
+          new SmtResponder({ platform, agentId: 1, end: platformEnd, clock, p2aQueueDepth: -1 }),
+      ).toThrow(RangeError);
+      expect(
+        () =>
+          new SmtResponder({
+            platform,
+            agentId: 1,
+            end: platformEnd,
+            clock,
+            faults: [{ action: { kind: 'nope' } } as never],
+          }),
+      ).toThrow(ScmiConfigError);
+      platform.close();
+    });
+  });
+
+  describe('having a command in the A2P area', () => {
+    it('should hand header and payload to the platform and write its response, then FREE, then ring', async () => {
+      const w = rawWire();
+      w.platform.answer = response(0, 0x20000);
+      w.request(HEADER);
+      await w.clock.runTasks();
+      expect(w.platform.requests).toHaveLength(1);
+      const a = w.area(0);
+      expect(a.status()).toBe(SMT_CHANNEL_FREE);
+      expect([a.length(), a.header(), a.payloadI32()]).toEqual([12, HEADER, 0]);
+      expect(w.rings()).toBe(1);
+      expect(w.responder.counters).toMatchObject({ requests: 1, responses: 1 });
+      w.responder.close();
+      w.chan.free();
+    });
+
+    it('should not ring back for a polling agent', async () => {
+      const w = rawWire();
+      w.platform.answer = response(0);
+      w.request(HEADER, 4, 0);
+      await w.clock.runTasks();
+      expect(w.area(0).status()).toBe(SMT_CHANNEL_FREE);
+      expect(w.rings()).toBe(0);
+      w.responder.close();
+      w.chan.free();
+    });
+
+    it.each([0, 3, 1000])(
+      'should answer CHANNEL_ERROR for a request length of %i, without calling the platform',
+      async (length) => {
+        const w = rawWire();
+        w.request(HEADER, length);
+        await w.clock.runTasks();
+        expect(w.area(0).status()).toBe(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+        expect(w.platform.requests).toHaveLength(0);
+        expect(w.responder.counters.malformedRequests).toBe(1);
+        expect(w.rings()).toBe(1);
+        w.responder.close();
+        w.chan.free();
+      },
+    );
+
+    it('should count a doorbell with the area free, and one while the command is pending', async () => {
+      const w = rawWire();
+      w.chan.send();
+      w.chan.clientTxDone();
+      await w.clock.runTasks();
+      expect(w.responder.counters.ringsWhileFree).toBe(1);
+      w.request(HEADER); // the platform keeps it (no answer now)
+      await w.clock.runTasks();
+      w.chan.send();
+      w.chan.clientTxDone();
+      await w.clock.runTasks();
+      expect(w.responder.counters.ringsWhileBusy).toBe(1);
+      // The late response completes the pending command.
+      w.platform.link?.respond(0, response(0, 1));
+      expect(w.responder.counters.lateResponses).toBe(1);
+      expect(w.area(0).status()).toBe(SMT_CHANNEL_FREE);
+      w.responder.close();
+      w.chan.free();
+    });
+  });
+
+  describe('link.respond with nothing pending', () => {
+    it('should write a stray response into an idle area, and drop one that would overwrite a request', async () => {
+      const w = rawWire();
+      const link = defined(w.platform.link);
+      w.area(0).setFlags(SMT_FLAG_INTR_ENABLED); // as the agent's last command left it
+      link.respond(0, response(0, 0xabc));
+      expect(w.responder.counters.strayResponses).toBe(1);
+      expect(w.area(0).length()).toBe(12);
+      await w.clock.runTasks();
+      expect(w.rings()).toBe(1);
+      w.area(0).setStatus(0); // the agent wrote a request, not rung yet
+      link.respond(0, response(0));
+      link.respond(5, response(0)); // no such channel
+      expect(w.responder.counters.strayResponsesDropped).toBe(2);
+      w.responder.close();
+      link.respond(0, response(0)); // after close: ignored
+      expect(w.responder.counters.strayResponsesDropped).toBe(2);
+      w.chan.free();
+    });
+  });
+
+  describe('link.post', () => {
+    it('should write into a free P2A area, queue while busy, refuse when the queue is full', async () => {
+      const clock = new VirtualClock();
+      const mailbox = createSameThreadMailboxWire(clock);
+      const platform = new ScriptedPlatform();
+      const responder = new SmtResponder({
+        platform,
+        agentId: 1,
+        end: mailbox.platformEnd,
+        clock,
+        p2aQueueDepth: 2,
+      });
+      const { layout } = mailbox.wire;
+      const p2a = new SmtArea(layout.memory, defined(layout.channels[1]).offset, layout.areaSize);
+      let rings = 0;
+      const chan = mailbox.controller.requestChannel(1, {
+        knowsTxDone: true,
+        rxCallback: () => {
+          rings++;
+        },
+      });
+      const link = defined(platform.link);
+      const note = (n: number): Uint8Array => {
+        const out = new Uint8Array(8);
+        new DataView(out.buffer).setUint32(
+          0,
+          buildHeader(n, ScmiMessageType.NOTIFICATION, 0x13, 0),
+          true,
+        );
+        return out;
+      };
+      expect([
+        link.post(note(1)),
+        link.post(note(2)),
+        link.post(note(3)),
+        link.post(note(4)),
+      ]).toEqual([true, true, true, false]);
+      expect(responder.counters).toMatchObject({ p2aPosted: 1, p2aQueued: 2, p2aRefused: 1 });
+      expect(p2a.status()).toBe(0);
+      expect(p2a.flags()).toBe(SMT_FLAG_INTR_ENABLED);
+      await clock.runTasks();
+      expect(rings).toBe(1);
+      // The agent frees the area and rings back: the next one is written.
+      for (const expected of [2, 3]) {
+        p2a.setStatus(SMT_CHANNEL_FREE);
+        chan.send();
+        chan.clientTxDone();
+        await clock.runTasks();
+        expect(p2a.header() & 0xff).toBe(expected);
+      }
+      expect(responder.counters).toMatchObject({ p2aPosted: 3, p2aQueued: 0 });
+      responder.close();
+      expect(link.post(note(5))).toBe(false);
+      chan.free();
+    });
+  });
+});
+
+describe(SmtFaultInjector, () => {
+  it('should fire the first matching rule, honouring nth and times, and log it', () => {
+    const faults = new SmtFaultInjector();
+    const a = faults.add({ match: { nth: 2 }, action: { kind: 'no-free' } });
+    faults.add({ id: 'twice', match: { times: 2 }, action: { kind: 'stuck-busy', ms: 1 } });
+    faults.add({
+      match: { direction: 'p2a', channelId: 0 },
+      action: { kind: 'spurious-doorbell' },
+    });
+    expect(() => faults.add({ id: 'twice', action: { kind: 'no-free' } })).toThrow(ScmiConfigError);
+    const kinds = [1, 2, 3, 4].map((n) => faults.select('a2p', 0, HEADER + n)?.kind);
+    expect(kinds).toEqual(['stuck-busy', 'no-free', 'stuck-busy', undefined]);
+    expect(faults.select('p2a', 1, 0)).toBeUndefined();
+    expect(faults.select('p2a', 0, 0)?.kind).toBe('spurious-doorbell');
+    expect(faults.counts).toMatchObject({ 'no-free': 1, 'stuck-busy': 2, 'spurious-doorbell': 1 });
+    expect(faults.log.map((e) => [e.seq, e.ruleId, e.direction])).toEqual([
+      [1, 'twice', 'a2p'],
+      [2, a, 'a2p'],
+      [3, 'twice', 'a2p'],
+      [4, 'smt-rule-2', 'p2a'],
+    ]);
+    expect(faults.log[1]?.token).toBe(7);
+    expect(faults.rules.map((r) => r.id)).toEqual([a, 'twice', 'smt-rule-2']);
+    expect(faults.remove('twice')).toBe(true);
+    expect(faults.remove('twice')).toBe(false);
+    faults.clear();
+    expect(faults.rules).toEqual([]);
+  });
+
+  it('should match on protocol and message ids', () => {
+    const faults = new SmtFaultInjector();
+    faults.add({ match: { protocolId: 0x10, messageId: 0x3 }, action: { kind: 'no-free' } });
+    expect(faults.select('a2p', 0, buildHeader(0x3, 0, 0x14, 1))).toBeUndefined();
+    expect(faults.select('a2p', 0, buildHeader(0x4, 0, 0x10, 1))).toBeUndefined();
+    expect(faults.select('a2p', 0, HEADER)?.kind).toBe('no-free');
+  });
+});
+
+describe(validateSmtFaultRule, () => {
+  const field = (rule: unknown): string | undefined => {
+    try {
+      validateSmtFaultRule(rule);
+    } catch (e) {
+      if (ScmiConfigError.is(e)) return e.field;
+      throw e;
+    }
+    return undefined;
+  };
+
+  it('should name the invalid field', () => {
+    expect(field(null)).toBe('rule');
+    expect(field({ id: '', action: { kind: 'no-free' } })).toBe('rule.id');
+    expect(field({ match: 3, action: { kind: 'no-free' } })).toBe('rule.match');
+    expect(field({ match: { direction: 'x' }, action: { kind: 'no-free' } })).toBe(
+      'rule.match.direction',
+    );
+    expect(field({ match: { nth: 0 }, action: { kind: 'no-free' } })).toBe('rule.match.nth');
+    expect(field({ match: { protocolId: 256 }, action: { kind: 'no-free' } })).toBe(
+      'rule.match.protocolId',
+    );
+    expect(field({ action: { kind: 'melt' } })).toBe('rule.action.kind');
+    expect(field({ action: 'no-free' })).toBe('rule.action.kind');
+    expect(field({ match: { direction: 'p2a' }, action: { kind: 'stuck-busy' } })).toBe(
+      'rule.action.kind',
+    );
+    expect(field({ action: { kind: 'hostile-length' } })).toBe('rule.action.length');
+    expect(field({ action: { kind: 'hostile-length', length: 2 ** 32 } })).toBe(
+      'rule.action.length',
+    );
+    expect(field({ action: { kind: 'early-free', ms: -1 } })).toBe('rule.action.ms');
+    expect(field({ action: { kind: 'no-free', freeAfterMs: Infinity } })).toBe(
+      'rule.action.freeAfterMs',
+    );
+    expect(
+      field({ match: { direction: 'p2a' }, action: { kind: 'hostile-length', length: 0 } }),
+    ).toBeUndefined();
+  });
+});

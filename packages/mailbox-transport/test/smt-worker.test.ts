@@ -1,0 +1,59 @@
+import { Container } from 'inversify';
+import { RealClock, coreModule, createAgent, type WorkerHost } from '@scmi-ts/core';
+import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
+import {
+  createSmtWorkerHandlers,
+  mailboxTransportModule,
+  openSmtWorkerWire,
+} from '@scmi-ts/mailbox-transport';
+
+/**
+ * The worker service and its client on one thread (the worker-mode tests run the same code in a
+ * worker, where coverage is not collected): a host whose `call` runs the handlers directly.
+ */
+describe(createSmtWorkerHandlers, () => {
+  ensureNoLeaksInSuite();
+
+  it('should open, report, re-fault and close responders over shared wires', async () => {
+    const clock = new RealClock();
+    const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+    const service = createSmtWorkerHandlers(platform, clock);
+    const handlers = service.handlers as Record<string, (...args: unknown[]) => unknown>;
+    const host = {
+      call: (method: string, ...args: unknown[]) =>
+        Promise.resolve().then(() => (handlers[method] as (...a: unknown[]) => unknown)(...args)),
+    } as unknown as WorkerHost;
+    const smt = await openSmtWorkerWire(host, {
+      agentId: 1,
+      a2p: [0],
+      p2a: [0],
+      p2aQueueDepth: 4,
+      faults: [{ match: { times: 1 }, action: { kind: 'spurious-doorbell' } }],
+    });
+    expect(service.open).toBe(1);
+    const container = new Container();
+    container.load(coreModule, mailboxTransportModule);
+    const agent = await createAgent(container, {
+      transport: 'mailbox',
+      rxTimeoutMs: 1000, // real time on a loaded machine: no false timeouts
+      transportConfig: { wire: smt.wire },
+    });
+    expect(agent.info.vendor).toBe('scmi-ts');
+    await smt.setFaults([{ action: { kind: 'hostile-length', length: 3 } }]);
+    await expect(agent.transact(0x10, 0x0)).rejects.toThrow(/PROTOCOL_ERROR/);
+    const stats = await smt.stats();
+    expect(stats.faults).toMatchObject({ 'spurious-doorbell': 1, 'hostile-length': 1 });
+    await agent.remove();
+    const closed = await smt.close();
+    expect(await smt.close()).toBe(closed);
+    expect(closed.closed).toBe(true);
+    await expect(smt.stats()).rejects.toThrow(RangeError);
+    expect(service.open).toBe(0);
+    // A second wire, closed by closeAll (the worker's onStop).
+    await openSmtWorkerWire(host, { agentId: 1 });
+    service.closeAll();
+    expect(service.open).toBe(0);
+    platform.close();
+  });
+});

@@ -1,0 +1,200 @@
+import {
+  resolveWorkerEntry,
+  startWorker,
+  type AgentOptions,
+  type Clock,
+  type DoorbellInterceptor,
+  type ScmiPlatformPort,
+  type Transport,
+  type WorkerHost,
+} from '@scmi-ts/core';
+import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
+import {
+  SmtResponder,
+  createSameThreadMailboxWire,
+  mailboxTransport,
+  openSmtWorkerWire,
+  type MonitoredMailboxWire,
+  type SmtFaultRule,
+  type SmtResponderStats,
+} from '@scmi-ts/mailbox-transport';
+import type { MailboxWorkerData, MailboxWorkerPlatformStats } from './mailbox-worker.js';
+
+// ---- The conformance kit's fixture interface (copied until `@scmi-ts/conformance` exports it) ----
+
+/** What a transport can do; the kit skips the cases a fixture cannot run. */
+export interface TransportFixtureCapabilities {
+  /** Notifications and delayed responses. */
+  readonly p2a: boolean;
+  /** Interrupt/doorbell completion. */
+  readonly interrupt: boolean;
+  /** Polling completion. */
+  readonly polling: boolean;
+  /** Several commands in flight at once, completed out of order. */
+  readonly outOfOrder: boolean;
+  /** Has a worker-thread mode. */
+  readonly worker: boolean;
+}
+
+/** Both ends of one wire, as the kit uses them. */
+export interface FixtureEnds {
+  /** Agent side, to bind to TRANSPORT. */
+  readonly transport: Transport;
+  /** transportConfig, channels (the kit adds transport name, log, timeouts). */
+  readonly agentOptions?: Partial<AgentOptions>;
+  /**
+   * Same-thread only: while set, every platform→agent signal (completion doorbell, used-buffer
+   * notification, invocation return…) is handed to the interceptor instead of being delivered.
+   */
+  setAgentSignalInterceptor?(interceptor: ((deliver: () => void) => void) | undefined): void;
+  /** Stops the platform side of this wire; idempotent. */
+  close(): Promise<void>;
+}
+
+/** A transport's fixture for the conformance kit. */
+export interface TransportFixture {
+  /** The descriptor name. */
+  readonly name: string;
+  /** What the transport can do. */
+  readonly capabilities: TransportFixtureCapabilities;
+  /** Both ends in the same thread over `platform` on the VirtualClock `clock`. */
+  sameThread(ctx: {
+    platform: ScmiPlatformPort;
+    clock: Clock;
+    agentId: number;
+  }): Promise<FixtureEnds>;
+  /**
+   * The platform (an ScmiPlatform built from `platformConfig`, seeded with `seed`) and the backend
+   * in a worker thread started once and reused across runs; each `open()` gives a fresh wire for
+   * one agent.
+   */
+  worker?(ctx: { platformConfig: PlatformConfig; agentId: number; seed: number }): Promise<{
+    open(): Promise<FixtureEnds>;
+    setFaults(rules: readonly FaultRule[]): Promise<void>;
+    stop(): Promise<void>;
+  }>;
+}
+
+// ---- The mailbox fixture ------------------------------------------------------------------------
+
+/** The SCMI channels of every fixture wire: A2P 0–3 (Base's and dedicated ones) and P2A 0. */
+const CHANNELS = { a2p: [0, 1, 2, 3], p2a: [0] } as const;
+
+/** The mailbox fixture's ends, with what the mailbox tests also look at. */
+export interface MailboxFixtureEnds extends FixtureEnds {
+  /** The agent end of the wire (its monitor records violations and per-channel reports). */
+  readonly wire: MonitoredMailboxWire;
+  /**
+   * Same-thread only: while set, every agent→platform ring (a command, a P2A acknowledgement) is
+   * handed to the interceptor — the way to make the platform answer *late*, at a chosen moment
+   * (holding only the agent's signal is not enough on SMT: core re-checks `pollDone` at the
+   * deadline and sees CHANNEL_FREE).
+   */
+  setPlatformSignalInterceptor?(interceptor: DoorbellInterceptor | undefined): void;
+  /** Replaces the responder's wire-level fault rules. */
+  setWireFaults(rules: readonly SmtFaultRule[]): Promise<void>;
+  /** The responder's state. */
+  responderStats(): Promise<SmtResponderStats>;
+}
+
+/** The mailbox fixture's same-thread ends: both interceptors are there. */
+export interface MailboxSameThreadEnds extends MailboxFixtureEnds {
+  setAgentSignalInterceptor(interceptor: DoorbellInterceptor | undefined): void;
+  setPlatformSignalInterceptor(interceptor: DoorbellInterceptor | undefined): void;
+}
+
+/** The mailbox fixture's worker mode, with what the mailbox tests also look at. */
+export interface MailboxFixtureWorker {
+  open(): Promise<MailboxFixtureEnds>;
+  setFaults(rules: readonly FaultRule[]): Promise<void>;
+  stop(): Promise<void>;
+  /** The worker platform's state (armed timers, connected agents). */
+  platformStats(): Promise<MailboxWorkerPlatformStats>;
+}
+
+function statsOf(r: SmtResponder): SmtResponderStats {
+  return {
+    counters: r.counters,
+    faults: r.faults.counts,
+    armedTimers: r.armedTimers,
+    closed: r.closed,
+  };
+}
+
+/**
+ * The mailbox transport's fixture for the conformance kit: same-thread wires over the kit's
+ * platform and virtual clock, and a worker (the platform and the SMT responders) reused across
+ * runs, one shared wire per `open()`.
+ */
+export const mailboxFixture = {
+  name: 'mailbox',
+  capabilities: { p2a: true, interrupt: true, polling: true, outOfOrder: false, worker: true },
+
+  sameThread(ctx: {
+    platform: ScmiPlatformPort;
+    clock: Clock;
+    agentId: number;
+  }): Promise<MailboxSameThreadEnds> {
+    const mailbox = createSameThreadMailboxWire(ctx.clock, CHANNELS);
+    const responder = new SmtResponder({
+      platform: ctx.platform,
+      agentId: ctx.agentId,
+      end: mailbox.platformEnd,
+      clock: ctx.clock,
+    });
+    return Promise.resolve({
+      transport: mailboxTransport,
+      agentOptions: { transportConfig: { wire: mailbox.wire } },
+      wire: mailbox.wire,
+      setAgentSignalInterceptor: (interceptor) => {
+        mailbox.controller.setInterceptor('agent', interceptor);
+      },
+      setPlatformSignalInterceptor: (interceptor) => {
+        mailbox.controller.setInterceptor('remote', interceptor);
+      },
+      setWireFaults: (rules) => {
+        responder.faults.clear();
+        for (const rule of rules) responder.faults.add(rule);
+        return Promise.resolve();
+      },
+      responderStats: () => Promise.resolve(statsOf(responder)),
+      close: () => {
+        responder.close();
+        return Promise.resolve();
+      },
+    });
+  },
+
+  async worker(ctx: {
+    platformConfig: PlatformConfig;
+    agentId: number;
+    seed: number;
+  }): Promise<MailboxFixtureWorker> {
+    const data: MailboxWorkerData = { platformConfig: ctx.platformConfig, seed: ctx.seed };
+    const host: WorkerHost = await startWorker({
+      entry: resolveWorkerEntry(__dirname, 'mailbox-worker'),
+      data,
+      name: 'mailbox-platform',
+    });
+    return {
+      open: async () => {
+        const smt = await openSmtWorkerWire(host, { agentId: ctx.agentId, ...CHANNELS });
+        return {
+          transport: mailboxTransport,
+          agentOptions: { transportConfig: { wire: smt.wire } },
+          wire: smt.wire,
+          setWireFaults: (rules) => smt.setFaults(rules),
+          responderStats: () => smt.stats(),
+          close: async () => {
+            await smt.close();
+          },
+        };
+      },
+      setFaults: async (rules) => {
+        await host.call('setFaults', rules);
+      },
+      platformStats: async () => (await host.call('platformStats')) as MailboxWorkerPlatformStats,
+      stop: () => host.stop(),
+    };
+  },
+} satisfies TransportFixture;

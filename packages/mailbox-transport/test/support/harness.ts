@@ -1,0 +1,112 @@
+import { Container } from 'inversify';
+import {
+  CLOCK,
+  VirtualClock,
+  coreModule,
+  createAgent,
+  type AgentOptions,
+  type ScmiAgent,
+} from '@scmi-ts/core';
+import { DevresEventLog } from '@scmi-ts/devres';
+import {
+  ScmiPlatform,
+  createDefaultPlatformConfig,
+  type FaultRule,
+  type PlatformConfig,
+} from '@scmi-ts/platform';
+import {
+  SmtResponder,
+  createSameThreadMailboxWire,
+  mailboxTransportModule,
+  type SameThreadMailboxWire,
+  type SameThreadMailboxWireOptions,
+  type SmtFaultRule,
+} from '@scmi-ts/mailbox-transport';
+
+/** Options of {@link createHarness}. */
+export interface HarnessOptions {
+  /** Run the virtual clock by itself (default true). */
+  readonly auto?: boolean;
+  /** The wire's channels and area size (default A2P 0 and 1, P2A 0). */
+  readonly wire?: SameThreadMailboxWireOptions;
+  /** Platform configuration (default `createDefaultPlatformConfig()`). */
+  readonly platformConfig?: PlatformConfig;
+  /** Message-level faults of the platform. */
+  readonly platformFaults?: readonly FaultRule[];
+  /** Wire-level faults of the responder. */
+  readonly smtFaults?: readonly SmtFaultRule[];
+  /** The agent id (default 1). */
+  readonly agentId?: number;
+}
+
+/** A same-thread mailbox setup on a virtual clock: platform, responder, wire, container. */
+export interface Harness {
+  readonly clock: VirtualClock;
+  readonly platform: ScmiPlatform;
+  readonly responder: SmtResponder;
+  readonly mailbox: SameThreadMailboxWire;
+  readonly container: Container;
+  readonly log: DevresEventLog;
+  /** Probes an agent over the wire. */
+  create(options?: Partial<AgentOptions>): Promise<ScmiAgent>;
+  /** Closes the responder and the platform and checks that no timer is left. */
+  close(): void;
+}
+
+/** Builds a same-thread harness. */
+export function createHarness(options: HarnessOptions = {}): Harness {
+  const clock = new VirtualClock({ auto: options.auto ?? true });
+  const platform = new ScmiPlatform(options.platformConfig ?? createDefaultPlatformConfig(), {
+    clock,
+    ...(options.platformFaults === undefined ? {} : { faults: options.platformFaults }),
+  });
+  const mailbox = createSameThreadMailboxWire(clock, options.wire ?? { a2p: [0, 1], p2a: [0] });
+  const responder = new SmtResponder({
+    platform,
+    agentId: options.agentId ?? 1,
+    end: mailbox.platformEnd,
+    clock,
+    ...(options.smtFaults === undefined ? {} : { faults: options.smtFaults }),
+  });
+  const container = new Container();
+  container.load(coreModule, mailboxTransportModule);
+  container.rebind(CLOCK).toConstantValue(clock);
+  const log = new DevresEventLog();
+  return {
+    clock,
+    platform,
+    responder,
+    mailbox,
+    container,
+    log,
+    create: (o = {}) =>
+      createAgent(container, {
+        transport: 'mailbox',
+        log: log.sink,
+        transportConfig: { wire: mailbox.wire },
+        ...o,
+      }),
+    close: () => {
+      responder.close();
+      platform.close();
+      expect(responder.armedTimers).toBe(0);
+      expect(platform.armedTimers).toBe(0);
+    },
+  };
+}
+
+/** Resolves once `p` settles, returning its error (or undefined when it fulfilled). */
+export async function settle(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return e;
+  }
+}
+
+/** `value`, or a thrown error when it is undefined (tests may not use `!`). */
+export function defined<T>(value: T | undefined, what = 'value'): T {
+  if (value === undefined) throw new Error(`${what} is undefined`);
+  return value;
+}

@@ -1,0 +1,47 @@
+/**
+ * The worker of the fixture's worker mode: the emulated platform (`@scmi-ts/platform`, a dev
+ * dependency) and the SMT responders of the wires the tests open, on real time.
+ */
+import { RealClock, serveWorker } from '@scmi-ts/core';
+import { ScmiPlatform, type FaultRule, type PlatformConfig } from '@scmi-ts/platform';
+import { createSmtWorkerHandlers } from '@scmi-ts/mailbox-transport';
+import { workerData } from 'node:worker_threads';
+
+/** What the fixture gives the worker. */
+export interface MailboxWorkerData {
+  readonly platformConfig: PlatformConfig;
+  readonly seed: number;
+}
+
+/** The platform's state, as `platformStats` reports it. */
+export interface MailboxWorkerPlatformStats {
+  readonly armedTimers: number;
+  readonly connectedAgents: readonly number[];
+  readonly lateResponses: number;
+}
+
+const data = workerData as MailboxWorkerData;
+const clock = new RealClock();
+const platform = new ScmiPlatform(data.platformConfig, { clock, seed: data.seed });
+const smt = createSmtWorkerHandlers(platform, clock);
+
+serveWorker(
+  {
+    ...smt.handlers,
+    setFaults: (rules: readonly FaultRule[]) => {
+      platform.faults.clear();
+      for (const rule of rules) platform.faults.add(rule);
+    },
+    platformStats: (): MailboxWorkerPlatformStats => ({
+      armedTimers: platform.armedTimers,
+      connectedAgents: platform.connectedAgents,
+      lateResponses: platform.counters.lateResponses,
+    }),
+  },
+  {
+    onStop: () => {
+      smt.closeAll();
+      platform.close();
+    },
+  },
+);
