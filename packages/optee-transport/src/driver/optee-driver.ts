@@ -180,6 +180,27 @@ export class OpteeDriver implements TeeDriver {
   }
 
   /** @inheritDoc */
+  public submit(
+    session: number,
+    func: number,
+    cancelId: number,
+    params: readonly TeeParam[],
+    onReturn: (result: TeeCallResult) => void,
+  ): void {
+    this.#start(
+      OpteeMsgCmd.INVOKE_COMMAND,
+      func,
+      session,
+      cancelId,
+      0,
+      undefined,
+      params,
+      [],
+      onReturn,
+    );
+  }
+
+  /** @inheritDoc */
   public cancel(session: number, cancelId: number): Promise<TeeCallResult> {
     return this.#call(OpteeMsgCmd.CANCEL, 0, session, cancelId, 0, undefined, NO_PARAMS, []);
   }
@@ -262,27 +283,41 @@ export class OpteeDriver implements TeeDriver {
     raw: readonly RawParam[],
   ): Promise<TeeCallResult> {
     return new Promise<TeeCallResult>((resolve) => {
-      const call: PendingCall = {
-        cmd,
-        func,
-        session,
-        cancelId,
-        login,
-        uuid,
-        params,
-        raw,
-        resolve,
-        seen: false,
-      };
-      if (this.#closed) {
-        resolve(failed(TeeResult.COMMUNICATION));
-        return;
-      }
-      if (!this.#post(call)) {
-        this.#waited++;
-        this.#queue.push(call);
-      }
+      this.#start(cmd, func, session, cancelId, login, uuid, params, raw, resolve);
     });
+  }
+
+  #start(
+    cmd: OpteeMsgCmd,
+    func: number,
+    session: number,
+    cancelId: number,
+    login: number,
+    uuid: Uint8Array | undefined,
+    params: readonly TeeParam[],
+    raw: readonly RawParam[],
+    resolve: (r: TeeCallResult) => void,
+  ): void {
+    const call: PendingCall = {
+      cmd,
+      func,
+      session,
+      cancelId,
+      login,
+      uuid,
+      params,
+      raw,
+      resolve,
+      seen: false,
+    };
+    if (this.#closed) {
+      resolve(failed(TeeResult.COMMUNICATION));
+      return;
+    }
+    if (!this.#post(call)) {
+      this.#waited++;
+      this.#queue.push(call);
+    }
   }
 
   /** Posts `call` in a free slot; false when every slot is taken. */

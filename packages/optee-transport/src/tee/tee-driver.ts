@@ -38,6 +38,18 @@ export interface TeeDriver {
     cancelId: number,
     params: readonly TeeParam[],
   ): Promise<TeeCallResult>;
+  /**
+   * Starts the invocation of command `func` in `session` and calls `onReturn` with its result,
+   * directly in the task that delivers the return (no promise in between): the completion
+   * callback an in-kernel client would get. `onReturn` must not throw.
+   */
+  submit(
+    session: number,
+    func: number,
+    cancelId: number,
+    params: readonly TeeParam[],
+    onReturn: (result: TeeCallResult) => void,
+  ): void;
   /** Asks the TEE to cancel the call `cancelId` running in `session` (the TA may ignore it). */
   cancel(session: number, cancelId: number): Promise<TeeCallResult>;
   /** Closes `session`. */

@@ -1,5 +1,5 @@
 import { TeeError } from './tee-error.js';
-import type { TeeDriver } from './tee-driver.js';
+import type { TeeCallResult, TeeDriver } from './tee-driver.js';
 import {
   TEE_NUM_PARAMS,
   TeeParamType,
@@ -80,6 +80,41 @@ export class TeeSession {
     params: readonly TeeParam[],
     options: TeeInvokeOptions = {},
   ): Promise<TeeInvokeResult> {
+    const cancelId = this.#validate(params, options);
+    const r = await this.#owner.driver.invoke(this.id, func >>> 0, cancelId, params);
+    if (r.result !== TeeResult.SUCCESS) {
+      throw new TeeError(r.result, r.origin, `invoke command ${func} in session ${this.id}`, {
+        params: r.params,
+      });
+    }
+    return { params: r.params };
+  }
+
+  /**
+   * Starts the invocation of command `func` and calls `onReturn` with the TEE's result (success
+   * or not: read `result` and `origin`) directly in the task that delivers the return — no
+   * promise in between, like an in-kernel completion. For receive paths that must run at once
+   * (inside an RX guard); {@link TeeSession.invoke} is the promise form. `onReturn` must not throw.
+   *
+   * @throws TeeError with origin API, synchronously, for the same reasons as {@link TeeSession.invoke}.
+   * @example
+   * ```ts
+   * session.submit(PtaScmiCommand.PROCESS_SMT_CHANNEL, [handle], {}, (r) => {
+   *   if (r.result === TeeResult.SUCCESS) readResponse();
+   * });
+   * ```
+   */
+  public submit(
+    func: number,
+    params: readonly TeeParam[],
+    options: TeeInvokeOptions,
+    onReturn: (result: TeeCallResult) => void,
+  ): void {
+    const cancelId = this.#validate(params, options);
+    this.#owner.driver.submit(this.id, func >>> 0, cancelId, params, onReturn);
+  }
+
+  #validate(params: readonly TeeParam[], options: TeeInvokeOptions): number {
     this.#check('invoke');
     if (params.length > TEE_NUM_PARAMS) {
       throw new TeeError(
@@ -112,13 +147,7 @@ export class TeeSession {
     if (!u32(cancelId)) {
       throw new TeeError(TeeResult.BAD_PARAMETERS, TeeOrigin.API, 'invoke: the cancel id is a u32');
     }
-    const r = await this.#owner.driver.invoke(this.id, func >>> 0, cancelId, params);
-    if (r.result !== TeeResult.SUCCESS) {
-      throw new TeeError(r.result, r.origin, `invoke command ${func} in session ${this.id}`, {
-        params: r.params,
-      });
-    }
-    return { params: r.params };
+    return cancelId;
   }
 
   /**

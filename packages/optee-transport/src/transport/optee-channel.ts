@@ -41,6 +41,10 @@ export interface OpteeChannelStats {
   readonly invocations: number;
   /** Invocations that returned after their transfer was over (timed out, aborted). */
   readonly lateReturns: number;
+  /** Late returns that carried a response, counted in core's `lateReplies`. */
+  readonly lateReplies: number;
+  /** Late returns refused by the RX guard after quiesce (core's `refusedAfterQuiesce`). */
+  readonly refusedReturns: number;
   /** Invocations that failed with a TEE error (the transfer completed with COMMS_ERROR). */
   readonly teeErrors: number;
   /** SMT areas the PTA returned with CHANNEL_ERROR (the transfer completed with COMMS_ERROR). */
@@ -150,6 +154,8 @@ export class OpteeChannel implements TransportChannel {
   #nextCancelId = 0;
   #invocations = 0;
   #lateReturns = 0;
+  #lateReplies = 0;
+  #refusedReturns = 0;
   #teeErrors = 0;
   #channelErrors = 0;
   #cancelRequests = 0;
@@ -173,6 +179,8 @@ export class OpteeChannel implements TransportChannel {
       stats: {
         invocations: this.#invocations,
         lateReturns: this.#lateReturns,
+        lateReplies: this.#lateReplies,
+        refusedReturns: this.#refusedReturns,
         teeErrors: this.#teeErrors,
         channelErrors: this.#channelErrors,
         cancelRequests: this.#cancelRequests,
@@ -371,15 +379,12 @@ export class OpteeChannel implements TransportChannel {
         teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, shm.size),
       ];
     }
-    this.#p.session.invoke(command, params, { cancelId: inv.cancelId }).then(
-      (r) => {
-        const out = r.params[2];
-        this.#onReturn(inv, 0, out !== undefined && 'size' in out ? out.size : 0);
-      },
-      (e: unknown) => {
-        this.#onReturn(inv, TeeError.is(e) ? e.result || 0xffff0000 : 0xffff0000, 0);
-      },
-    );
+    // The completion callback runs in the task that delivers the return: no promise hop between
+    // the return and this channel's RX guard.
+    this.#p.session.submit(command, params, { cancelId: inv.cancelId }, (r) => {
+      const out = r.params[2];
+      this.#onReturn(inv, r.result, out !== undefined && 'size' in out ? out.size : 0);
+    });
   }
 
   /** The invocation returned (the TEE's return, or the driver's failure). */
@@ -407,13 +412,16 @@ export class OpteeChannel implements TransportChannel {
     const counters = this.#p.setup.counters;
     if (!this.guard.enter()) {
       counters.refusedAfterQuiesce++;
+      this.#refusedReturns++;
       return;
     }
     try {
       if (this.#freed) this.#p.violations.push(`${this.label}: late return counted after free`);
       if (inv.result !== 0) this.#teeErrors++;
-      else if (this.#hasResponse(inv)) counters.lateReplies++;
-      else if (this.#p.area !== undefined) this.#channelErrors++;
+      else if (this.#hasResponse(inv)) {
+        counters.lateReplies++;
+        this.#lateReplies++;
+      } else if (this.#p.area !== undefined) this.#channelErrors++;
     } finally {
       this.guard.exit();
     }

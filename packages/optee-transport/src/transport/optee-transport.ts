@@ -18,7 +18,12 @@ import {
   SCMI_OPTEE_MAX_MSG_SIZE,
 } from '../wire/pta-scmi.js';
 import { SMT_PAYLOAD } from '../wire/smt-layout.js';
-import { OpteeChannel, wrap, type OpteeChannelInfo } from './optee-channel.js';
+import {
+  OpteeChannel,
+  wrap,
+  type OpteeChannelInfo,
+  type OpteeChannelStats,
+} from './optee-channel.js';
 import {
   validateOpteeChannelConfig,
   validateOpteeConfig,
@@ -48,6 +53,25 @@ export interface OpteeTransportDiagnostics {
   readonly violations: readonly string[];
   /** Timers the live channels hold armed. */
   readonly armedTimers: number;
+  /** The counters of every channel this transport set up, freed ones included, summed. */
+  readonly totals: OpteeChannelStats;
+}
+
+const ZERO_STATS: OpteeChannelStats = {
+  invocations: 0,
+  lateReturns: 0,
+  lateReplies: 0,
+  refusedReturns: 0,
+  teeErrors: 0,
+  channelErrors: 0,
+  cancelRequests: 0,
+  busyRejections: 0,
+};
+
+function sum(a: OpteeChannelStats, b: OpteeChannelStats): OpteeChannelStats {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(ZERO_STATS) as (keyof OpteeChannelStats)[]) out[k] = a[k] + b[k];
+  return out as unknown as OpteeChannelStats;
 }
 
 interface DeviceState {
@@ -85,6 +109,7 @@ export class OpteeTransport implements Transport {
   readonly #devices = new WeakMap<object, DeviceState>();
   readonly #channels = new Set<OpteeChannel>();
   readonly #violations: string[] = [];
+  #freedTotals: OpteeChannelStats = ZERO_STATS;
 
   /** @inheritDoc */
   public validateConfig(section: unknown, field: string): ResolvedOpteeTransportConfig {
@@ -99,10 +124,12 @@ export class OpteeTransport implements Transport {
   /** The live channels, the violations seen and the armed timers. */
   public diagnostics(): OpteeTransportDiagnostics {
     const channels = [...this.#channels];
+    const infos = channels.map((c) => c.info);
     return {
-      channels: channels.map((c) => c.info),
+      channels: infos,
       violations: [...this.#violations],
       armedTimers: channels.filter((c) => c.timerArmed).length,
+      totals: infos.reduce((t, c) => sum(t, c.stats), this.#freedTotals),
     };
   }
 
@@ -219,7 +246,10 @@ export class OpteeTransport implements Transport {
         shm,
         busyTimeoutMs: config.busyTimeoutMs,
         violations: this.#violations,
-        onFreed: (c) => this.#channels.delete(c),
+        onFreed: (c) => {
+          this.#channels.delete(c);
+          this.#freedTotals = sum(this.#freedTotals, c.info.stats);
+        },
       });
       this.#channels.add(channel);
       return channel;

@@ -63,6 +63,7 @@ export interface OpteeSameThreadEnds extends FixtureEnds {
   readonly agentOptions: Partial<AgentOptions>;
   readonly optee: EmulatedOptee;
   readonly driver: OpteeDriver;
+  setAgentSignalInterceptor(interceptor: ((deliver: () => void) => void) | undefined): void;
 }
 
 /** Worker ends: the wire's faults and counters live in the worker. */
