@@ -110,7 +110,7 @@ describe(OpteeTransport, () => {
       const before = h.ends.optee.stats.scmi.messages;
       const first = settle(vendor(agent));
       const second = vendor(agent);
-      await h.clock.advance(31);
+      await h.clock.advance(32);
       expect(await first).toBeInstanceOf(ScmiTimeoutError);
       expect(h.ends.transport.diagnostics().channels[0]?.invoking).toBe(true);
       expect(h.ends.transport.diagnostics().armedTimers).toBe(1);
@@ -133,7 +133,7 @@ describe(OpteeTransport, () => {
       h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 200 } });
       const first = settle(vendor(agent));
       const second = settle(vendor(agent));
-      await h.clock.advance(31);
+      await h.clock.advance(32);
       expect(await first).toBeInstanceOf(ScmiTimeoutError);
       await h.clock.advance(60);
       const e = await second;
@@ -183,7 +183,7 @@ describe(OpteeTransport, () => {
       const agent = await probe;
       h.ends.optee.faults.add({ match: { times: 1 }, action: { kind: 'hang-until-cancel' } });
       const hung = settle(vendor(agent));
-      await h.clock.advance(31);
+      await h.clock.advance(32);
       expect(await hung).toBeInstanceOf(ScmiTimeoutError);
       const removing = agent.remove();
       await h.clock.runUntilIdle();

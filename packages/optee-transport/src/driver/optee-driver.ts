@@ -368,7 +368,7 @@ export class OpteeDriver implements TeeDriver {
     v.setUint32(base + SLOT_RET_ORIGIN, 0, true);
     v.setUint32(base + SLOT_LOGIN, call.login, true);
     const uuid = call.uuid;
-    for (let i = 0; i < 16; i++) v.setUint8(base + SLOT_UUID + i, uuid?.[i] ?? 0);
+    if (uuid !== undefined) new Uint8Array(this.#wire.memory, base + SLOT_UUID, 16).set(uuid);
     const n = call.raw.length > 0 ? call.raw.length : call.params.length;
     v.setUint32(base + SLOT_NUM_PARAMS, n, true);
     for (let i = 0; i < SLOT_MAX_PARAMS; i++) {

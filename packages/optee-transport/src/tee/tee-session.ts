@@ -123,7 +123,8 @@ export class TeeSession {
         `invoke: ${params.length} parameters, at most ${TEE_NUM_PARAMS}`,
       );
     }
-    params.forEach((p, i) => {
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i] as TeeParam;
       if (isValueType(p.type)) {
         const v = p as { a: unknown; b: unknown };
         if (!u32(v.a) || !u32(v.b)) {
@@ -142,7 +143,7 @@ export class TeeSession {
           `invoke: parameter ${i}: unknown type ${String(p.type)}`,
         );
       }
-    });
+    }
     const cancelId = options.cancelId ?? 0;
     if (!u32(cancelId)) {
       throw new TeeError(TeeResult.BAD_PARAMETERS, TeeOrigin.API, 'invoke: the cancel id is a u32');

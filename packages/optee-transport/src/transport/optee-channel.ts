@@ -85,6 +85,8 @@ export interface OpteeChannelParts {
   /** MSG: the registered buffer; SMT: undefined. */
   readonly shm: TeeSharedMemory | undefined;
   readonly busyTimeoutMs: number;
+  /** How long `send` waits for the invocation to return before leaving it to core's polling. */
+  readonly syncWaitMs: number;
   /** Where callbacks against a freed channel are reported (must stay empty). */
   readonly violations: string[];
   /** Called once the channel is freed. */
@@ -104,6 +106,8 @@ interface Invocation {
   abandoned: boolean;
   /** fetchResponse read the response. */
   fetched: boolean;
+  /** Ends the send's synchronous wait (see `syncWaitMs`). */
+  syncWaiter: (() => void) | undefined;
 }
 
 interface SendWaiter {
@@ -119,8 +123,9 @@ const EMPTY = new Uint8Array(0);
  * TEE session and channel handle, an SMT area (static) or a MSG buffer (registered shared memory),
  * polling completion only — the invocation returning is the completion.
  *
- * One message in flight: `send` takes the channel (waiting for it, like Linux's `channel->mu`)
- * and starts the invocation; core polls `pollDone` (has it returned?) and reads the response with
+ * One message in flight: `send` takes the channel (waiting for it, like Linux's `channel->mu`),
+ * starts the invocation and waits up to `syncWaitMs` for it to return (Linux's invoke is
+ * synchronous); core polls `pollDone` (has it returned?) and reads the response with
  * `fetchResponse`; `markTxDone` gives the channel back — unless the invocation has not returned
  * yet (the transfer timed out or was aborted): the invocation still owns the shared memory, so the
  * channel stays held until it returns. Its late return is then counted (`lateReplies` when it
@@ -207,8 +212,7 @@ export class OpteeChannel implements TransportChannel {
     if (this.#closing) throw new ScmiShutdownError(this.#p.setup.agent, `send on ${this.label}`);
     this.#checkSize(xfer);
     if (this.#owner === undefined && this.#inv === undefined) {
-      this.#start(xfer);
-      return;
+      return this.#syncWait(this.#start(xfer));
     }
     if (this.#stuck) {
       this.#busyRejections++;
@@ -216,6 +220,28 @@ export class OpteeChannel implements TransportChannel {
     }
     return new Promise<void>((resolve, reject) => {
       this.#waiters.push({ xfer, resolve, reject });
+    });
+  }
+
+  /**
+   * Waits up to `syncWaitMs` for `inv` to return, as Linux's synchronous invoke does
+   * (`sync_cmds_completed_on_ret`): the common case then completes without core's polling loop
+   * spinning the thread while the secure world works. A slower invocation is left to the polling
+   * loop, whose response timeout starts after this wait.
+   */
+  #syncWait(inv: Invocation): void | Promise<void> {
+    const ms = this.#p.syncWaitMs;
+    if (ms <= 0 || inv.returned) return;
+    return new Promise<void>((resolve) => {
+      const timer = this.#p.setup.clock.setTimeout(() => {
+        inv.syncWaiter = undefined;
+        resolve();
+      }, ms);
+      inv.syncWaiter = () => {
+        inv.syncWaiter = undefined;
+        timer.cancel();
+        resolve();
+      };
     });
   }
 
@@ -342,7 +368,7 @@ export class OpteeChannel implements TransportChannel {
   }
 
   /** Writes the command and starts the invocation (Linux `scmi_optee_send_message`). */
-  #start(xfer: Xfer): void {
+  #start(xfer: Xfer): Invocation {
     this.#owner = xfer;
     const inv: Invocation = {
       xfer,
@@ -352,6 +378,7 @@ export class OpteeChannel implements TransportChannel {
       outSize: 0,
       abandoned: false,
       fetched: false,
+      syncWaiter: undefined,
     };
     this.#inv = inv;
     this.#invocations++;
@@ -385,6 +412,7 @@ export class OpteeChannel implements TransportChannel {
       const out = r.params[2];
       this.#onReturn(inv, r.result, out !== undefined && 'size' in out ? out.size : 0);
     });
+    return inv;
   }
 
   /** The invocation returned (the TEE's return, or the driver's failure). */
@@ -393,6 +421,7 @@ export class OpteeChannel implements TransportChannel {
     inv.returned = true;
     inv.result = result;
     inv.outSize = outSize;
+    inv.syncWaiter?.();
     if (inv.abandoned) {
       // The transfer is over: a late return. The channel is free again once it is counted.
       this.#countLate(inv);
@@ -440,8 +469,9 @@ export class OpteeChannel implements TransportChannel {
     const next = this.#waiters.shift();
     if (next === undefined) return;
     try {
-      this.#start(next.xfer);
-      next.resolve();
+      const waiting = this.#syncWait(this.#start(next.xfer));
+      if (waiting === undefined) next.resolve();
+      else void waiting.then(next.resolve);
     } catch (e) {
       next.reject(e);
       this.#grant();

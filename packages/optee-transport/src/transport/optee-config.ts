@@ -30,6 +30,14 @@ export interface OpteeTransportConfig {
    * as Linux's `shmem_tx_prepare` waits for a channel the platform still holds).
    */
   readonly busyTimeoutMs?: number;
+  /**
+   * How long a send waits for its invocation to return before handing the transfer to core's
+   * polling loop, in ms; default 1. Linux's invoke is synchronous (`sync_cmds_completed_on_ret`):
+   * waiting here lets the common case complete without the polling loop spinning the agent's
+   * thread while the secure world works (it competes with a secure world in a worker for CPU). The
+   * response timeout of a slower invocation starts after this wait; 0 starts it at once.
+   */
+  readonly syncWaitMs?: number;
 }
 
 /**
@@ -61,6 +69,8 @@ export interface ResolvedOpteeTransportConfig {
   readonly staticShmem: (channelId: number) => Uint8Array | undefined;
   /** Wait for a held channel, ms. */
   readonly busyTimeoutMs: number;
+  /** Synchronous wait of a send for its invocation, ms. */
+  readonly syncWaitMs: number;
 }
 
 /** A validated {@link OpteeChannelConfig}. */
@@ -112,10 +122,18 @@ export function validateOpteeConfig(section: unknown, field: string): ResolvedOp
       `expected a positive number, got ${JSON.stringify(busy)}`,
     );
   }
+  const sync = section.syncWaitMs ?? 1;
+  if (typeof sync !== 'number' || !Number.isFinite(sync) || sync < 0) {
+    throw new ScmiConfigError(
+      `${field}.syncWaitMs`,
+      `expected a number ≥ 0, got ${JSON.stringify(sync)}`,
+    );
+  }
   return {
     tee: tee as TeeDriver,
     staticShmem: staticShmem as (channelId: number) => Uint8Array | undefined,
     busyTimeoutMs: busy,
+    syncWaitMs: sync,
   };
 }
 
@@ -161,11 +179,11 @@ export function validateOpteeChannelConfig(
  */
 export function opteeTransportConfig(
   driver: OpteeDriver,
-  options: { readonly busyTimeoutMs?: number } = {},
+  options: Pick<OpteeTransportConfig, 'busyTimeoutMs' | 'syncWaitMs'> = {},
 ): OpteeTransportConfig {
   return {
     tee: driver,
     staticShmem: (channelId) => driver.wire.staticShmem(channelId),
-    ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+    ...options,
   };
 }

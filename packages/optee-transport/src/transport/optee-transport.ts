@@ -245,6 +245,7 @@ export class OpteeTransport implements Transport {
         area,
         shm,
         busyTimeoutMs: config.busyTimeoutMs,
+        syncWaitMs: config.syncWaitMs,
         violations: this.#violations,
         onFreed: (c) => {
           this.#channels.delete(c);

@@ -79,6 +79,8 @@ export interface OpteeWorkerEnds extends FixtureEnds {
 export interface OpteeWorker {
   open(): Promise<OpteeWorkerEnds>;
   setFaults(rules: readonly FaultRule[]): Promise<void>;
+  /** Timers the worker's platform has armed. */
+  platformTimers(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -202,6 +204,7 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
         async setFaults(rules: readonly FaultRule[]): Promise<void> {
           await host.call('setFaults', rules);
         },
+        platformTimers: async () => (await host.call('platformTimers')) as number,
         stop: () => host.stop(),
       };
     },
