@@ -297,6 +297,23 @@ describe(OpteeTransport, () => {
     });
   });
 
+  describe('with a hostile SMT channel status', () => {
+    it('should count a return that leaves the channel busy as spurious, and an error flag as a channel error', async () => {
+      h = await createOpteeHarness({ shmem: 'static' });
+      const agent = await h.create();
+      h.ends.optee.faults.add({ match: { nth: 1 }, action: { kind: 'smt-status', status: 0 } });
+      h.ends.optee.faults.add({ match: { nth: 2 }, action: { kind: 'smt-status', status: 3 } });
+      for (let i = 0; i < 2; i++) {
+        const e = await settle(vendor(agent));
+        expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.COMMS_ERROR);
+      }
+      expect(stats(agent).badMessages.spurious).toBe(1);
+      expect(h.ends.transport.diagnostics().channels[0]?.stats.channelErrors).toBe(1);
+      expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+      await agent.remove();
+    });
+  });
+
   describe('.setupChannel', () => {
     it('should refuse P2A channels with E_NOT_SUPPORTED', async () => {
       h = await createOpteeHarness();
@@ -317,6 +334,22 @@ describe(OpteeTransport, () => {
       h = await createOpteeHarnessWithCaps(PtaScmiCaps.MSG_HEADER);
       await expect(h.create()).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
       expect(h.ends.optee.stats.openSessions).toBe(0);
+    });
+
+    it('should refuse a channel before its device is set up, and an SMT area too small for a message', async () => {
+      h = await createOpteeHarness({ shmem: 'static' });
+      const config = h.ends.transport.validateConfig(h.ends.agentOptions.transportConfig, 'tc');
+      await expect(
+        h.ends.transport.setupChannel({
+          direction: 'a2p',
+          config,
+          channel: { id: 0, protocols: [], polling: true, transport: undefined },
+        } as never),
+      ).rejects.toMatchObject({ code: 'E_NO_DEVICE' });
+      const base = h.ends.agentOptions.transportConfig as object;
+      await expect(
+        h.create({ transportConfig: { ...base, staticShmem: () => new Uint8Array(16) } }),
+      ).rejects.toMatchObject({ code: 'E_NO_SHMEM' });
     });
 
     it('should use MSG on a channel with a static area when told to, and another OP-TEE channel id', async () => {
@@ -370,6 +403,7 @@ describe(OpteeTransport, () => {
       const cases: [object, string][] = [
         [{ transportConfig: { ...base, busyTimeoutMs: 0 } }, 'transportConfig.busyTimeoutMs'],
         [{ transportConfig: { ...base, staticShmem: 3 } }, 'transportConfig.staticShmem'],
+        [{ transportConfig: { ...base, syncWaitMs: -1 } }, 'transportConfig.syncWaitMs'],
         [{ a2p: [{ id: 0, transport: 'x' }] }, 'a2p[0].transport'],
         [
           { a2p: [{ id: 0, transport: { opteeChannelId: 1e6 } }] },
