@@ -33,9 +33,8 @@ import {
   PTA_SCMI_UUID,
   PtaScmiCommand,
   TeeParamType,
-  allocateOpteeWire,
   createSameThreadOpteeWire,
-  openOpteeWireEnd,
+  openOpteeWorkerWire,
   openTeeContext,
   opteeTransportConfig,
   teeValue,
@@ -131,19 +130,8 @@ async function workerWire(): Promise<{ wire: Wire; stop(): Promise<void> }> {
     entry: resolveWorkerEntry(join(__dirname, '..', 'test', 'support'), 'optee-worker'),
     data: { platformConfig: createDefaultPlatformConfig(), agentId: 1, seed: 1 },
   });
-  const memory = allocateOpteeWire(WIRE);
-  const id = (await host.call('open', memory, WIRE)) as number;
-  const driver = new OpteeDriver(openOpteeWireEnd(memory, WIRE, 'ree'));
-  return {
-    wire: {
-      driver,
-      close: async () => {
-        driver.close();
-        await host.call('close', id);
-      },
-    },
-    stop: () => host.stop(),
-  };
+  const wire = await openOpteeWorkerWire(host, WIRE);
+  return { wire, stop: () => host.stop() };
 }
 
 function sameThreadWire(): Wire {

@@ -8,6 +8,11 @@
  * @packageDocumentation
  */
 export type { OpteeDriverStats, TeeReturnInterceptor } from './driver/optee-driver.js';
+export type { OpteeWorkerWire } from './driver/optee-worker-wire.js';
+export type {
+  EmulatedOpteeHost,
+  EmulatedOpteeHostOptions,
+} from './emulated/emulated-optee-host.js';
 export type { EmulatedOpteeOptions, EmulatedOpteeStats } from './emulated/emulated-optee.js';
 export type {
   BusyChannelFault,
@@ -46,6 +51,8 @@ export type { OpteeWireSide, SameThreadOpteeWire } from './wire/optee-wire.js';
 
 export { opteeTransportModule } from './di/optee-transport-module.js';
 export { OpteeDriver } from './driver/optee-driver.js';
+export { openOpteeWorkerWire } from './driver/optee-worker-wire.js';
+export { createEmulatedOpteeHost } from './emulated/emulated-optee-host.js';
 export { EmulatedOptee } from './emulated/emulated-optee.js';
 export { OpteeWireFaults } from './emulated/optee-wire-fault.js';
 export { TeeContext, openTeeContext } from './tee/tee-context.js';

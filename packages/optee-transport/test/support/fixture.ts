@@ -11,9 +11,8 @@ import {
   EmulatedOptee,
   OpteeDriver,
   OpteeTransport,
-  allocateOpteeWire,
   createSameThreadOpteeWire,
-  openOpteeWireEnd,
+  openOpteeWorkerWire,
   opteeTransportConfig,
   type EmulatedOpteeStats,
   type OpteeWireFault,
@@ -179,26 +178,14 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
       });
       return {
         async open(): Promise<OpteeWorkerEnds> {
-          const wopts = wireOptions(options);
-          const memory = allocateOpteeWire(wopts);
-          const id = (await host.call('open', memory, wopts)) as number;
-          const driver = new OpteeDriver(openOpteeWireEnd(memory, wopts, 'ree'));
-          let closing: Promise<void> | undefined;
+          const wire = await openOpteeWorkerWire(host, wireOptions(options));
           return {
             transport: new OpteeTransport(),
-            agentOptions: agentOptions(driver, options),
-            driver,
-            setWireFaults: async (rules) => {
-              await host.call('setWireFaults', id, rules);
-            },
-            teeStats: async () => (await host.call('stats', id)) as EmulatedOpteeStats | undefined,
-            close: () => {
-              closing ??= (async () => {
-                driver.close();
-                await host.call('close', id);
-              })();
-              return closing;
-            },
+            agentOptions: agentOptions(wire.driver, options),
+            driver: wire.driver,
+            setWireFaults: (rules) => wire.setWireFaults(rules),
+            teeStats: () => wire.stats(),
+            close: () => wire.close(),
           };
         },
         async setFaults(rules: readonly FaultRule[]): Promise<void> {
