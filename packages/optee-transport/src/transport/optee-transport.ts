@@ -35,6 +35,11 @@ import {
  * The OP-TEE transport's descriptor (Linux `scmi_optee_desc`): 20 messages, 128-byte messages,
  * 30 ms response timeout, no P2A channel, polling completion only (`sync_cmds_completed_on_ret`:
  * the invocation returning is the completion).
+ *
+ * @example
+ * ```ts
+ * OPTEE_TRANSPORT_DESCRIPTOR.completion; // 'polling'
+ * ```
  */
 export const OPTEE_TRANSPORT_DESCRIPTOR: TransportDescriptor = {
   name: 'optee',

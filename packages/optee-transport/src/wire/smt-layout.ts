@@ -37,7 +37,14 @@ export const SMT_STATUS_ERROR = 1 << 1;
  */
 export const SMT_FLAG_INTR_ENABLED = 1 << 0;
 
-/** Reads a little-endian u32 of an SMT area (caller bounds `offset`). */
+/**
+ * Reads a little-endian u32 of an SMT area (caller bounds `offset`).
+ *
+ * @example
+ * ```ts
+ * const free = (smtRead(area, SMT_STATUS) & SMT_STATUS_FREE) !== 0;
+ * ```
+ */
 export function smtRead(area: Uint8Array, offset: number): number {
   return (
     ((area[offset] as number) |
@@ -48,7 +55,14 @@ export function smtRead(area: Uint8Array, offset: number): number {
   );
 }
 
-/** Writes a little-endian u32 into an SMT area (caller bounds `offset`). */
+/**
+ * Writes a little-endian u32 into an SMT area (caller bounds `offset`).
+ *
+ * @example
+ * ```ts
+ * smtWrite(area, SMT_LENGTH, 4 + payload.byteLength);
+ * ```
+ */
 export function smtWrite(area: Uint8Array, offset: number, value: number): void {
   area[offset] = value & 0xff;
   area[offset + 1] = (value >>> 8) & 0xff;
