@@ -350,17 +350,21 @@ export class OpteeChannel implements TransportChannel {
     this.#freed = true;
     this.#disarm();
     this.#disarmSync();
+    // Both steps run even when the first fails (the TEE is gone, say): nothing stays half-freed.
+    const errors: ScmiTransportError[] = [];
     try {
       await this.#p.session.close();
     } catch (cause) {
-      throw wrap(`${this.label}: closing the TEE session failed`, cause);
-    } finally {
-      try {
-        await this.#p.shm?.free();
-      } finally {
-        this.#p.onFreed(this);
-      }
+      errors.push(wrap(`${this.label}: closing the TEE session failed`, cause));
     }
+    try {
+      await this.#p.shm?.free();
+    } catch (cause) {
+      errors.push(wrap(`${this.label}: freeing the MSG buffer failed`, cause));
+    }
+    this.#p.onFreed(this);
+    if (errors.length === 1) throw errors[0] as ScmiTransportError;
+    if (errors.length > 1) throw new AggregateError(errors, `${this.label}: free failed`);
   }
 
   #checkSize(xfer: Xfer): void {
