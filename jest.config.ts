@@ -58,6 +58,7 @@ const config: Config = {
     './packages/conformance/src/': { lines: 60 },
     './packages/virtio-transport/src/': { lines: 90, branches: 80, functions: 85 },
     './packages/mailbox-transport/src/': { lines: 90, branches: 80, functions: 90 },
+    './packages/optee-transport/src/': { lines: 90, branches: 80, functions: 90 },
   },
 };
 

@@ -1,0 +1,175 @@
+/**
+ * OP-TEE transport benchmark: the round trip of one SCMI command (Base / Clock PROTOCOL_VERSION,
+ * through core, the transport, the OP-TEE driver, the emulated OP-TEE, the SCMI PTA and the
+ * platform) over an SMT channel and over a MSG channel, against the floor measured in the same
+ * run: a bare invocation with no SCMI (PTA CAPABILITIES through the TEE client API, awaited).
+ * Worker mode (the secure world in a worker thread, calls crossing threads over shared memory)
+ * and same-thread mode (both worlds on this thread's event loop). Rounds are interleaved; the
+ * median of each is reported, with the ratio to the floor (target in worker mode: ≤ 1.3×).
+ *
+ * Core completes a polling transfer by checking `pollDone` between event-loop turns, so the agent
+ * thread spins while the secure world works; a second floor, the bare invocation waited for the
+ * same way, shows what that costs by itself (the spinning thread competes with the worker for
+ * CPU), apart from the SCMI work.
+ *
+ * Run: pnpm --filter @scmi-ts/optee-transport bench
+ */
+import {
+  RealClock,
+  TRANSPORT,
+  coreModule,
+  createAgent,
+  resolveWorkerEntry,
+  startWorker,
+  type ScmiAgent,
+} from '@scmi-ts/core';
+import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
+import { Container, ContainerModule } from 'inversify';
+import { join } from 'node:path';
+import {
+  EmulatedOptee,
+  OpteeDriver,
+  OpteeTransport,
+  PTA_SCMI_UUID,
+  PtaScmiCommand,
+  TeeParamType,
+  createSameThreadOpteeWire,
+  openOpteeWorkerWire,
+  openTeeContext,
+  opteeTransportConfig,
+  teeValue,
+  type OpteeWireOptions,
+  type TeeSession,
+} from '../src/index.js';
+
+const OPS = Number(process.env.BENCH_OPS ?? 2000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const WIRE: OpteeWireOptions = { channels: [{ id: 0, staticShmem: true }, { id: 1 }], threads: 8 };
+const CAPS = [teeValue(TeeParamType.VALUE_OUTPUT)];
+
+interface Wire {
+  readonly driver: OpteeDriver;
+  close(): Promise<void>;
+}
+
+async function timeOps(op: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < OPS; i++) await op();
+  return Number(process.hrtime.bigint() - t0) / OPS;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+async function probe(driver: OpteeDriver): Promise<ScmiAgent> {
+  const container = new Container();
+  container.load(coreModule);
+  container.load(
+    new ContainerModule(({ bind }) => {
+      bind(TRANSPORT).toConstantValue(new OpteeTransport());
+    }),
+  );
+  return createAgent(container, {
+    transport: 'optee',
+    // Base on the SMT channel 0, Clock on the MSG channel 1.
+    a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }],
+    rxTimeoutMs: 1000,
+    transportConfig: opteeTransportConfig(driver),
+  });
+}
+
+async function measure(label: string, wire: Wire): Promise<string[]> {
+  const agent = await probe(wire.driver);
+  const context = openTeeContext(wire.driver);
+  const session: TeeSession = await context.openSession(PTA_SCMI_UUID);
+  // The same bare invocation, waited for the way core waits for a polling transfer: checking
+  // between event-loop turns (setImmediate) instead of sleeping until the return.
+  const polled = async (): Promise<void> => {
+    let returned = false;
+    session.submit(PtaScmiCommand.CAPABILITIES, CAPS, {}, () => {
+      returned = true;
+    });
+    const done = (): boolean => returned;
+    while (!done()) await new Promise((resolve) => setImmediate(resolve));
+  };
+  const kinds: [string, () => Promise<unknown>][] = [
+    ['bare invocation (floor)', () => session.invoke(PtaScmiCommand.CAPABILITIES, CAPS)],
+    ['bare invocation, polled', polled],
+    ['SCMI round trip, SMT', () => agent.transact(0x10, 0x0, undefined, { rxSize: 4 })],
+    ['SCMI round trip, MSG', () => agent.transact(0x14, 0x0, undefined, { rxSize: 4 })],
+  ];
+  // Warm up every path, then interleave the rounds.
+  for (const [, op] of kinds) for (let i = 0; i < 500; i++) await op();
+  const samples = kinds.map((): number[] => []);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < kinds.length; k++) {
+      (globalThis as { gc?: () => void }).gc?.();
+      samples[k]?.push(await timeOps((kinds[k] as [string, () => Promise<unknown>])[1]));
+    }
+  }
+  const floor = median(samples[0] as number[]);
+  const polledFloor = median(samples[1] as number[]);
+  const lines = kinds.map(([name], k) => {
+    const m = median(samples[k] as number[]);
+    const ratio = k === 0 ? '' : `  ${(m / floor).toFixed(2)}× floor`;
+    const vsPolled = k < 2 ? '' : `  ${(m / polledFloor).toFixed(2)}× polled floor`;
+    const best = Math.min(...(samples[k] as number[]));
+    return `  ${label.padEnd(12)} ${name.padEnd(26)} ${(m / 1000).toFixed(1).padStart(7)} µs/op (best ${(best / 1000).toFixed(1)})${ratio}${vsPolled}`;
+  });
+  await session.close();
+  await context.close();
+  await agent.remove();
+  await wire.close();
+  return lines;
+}
+
+async function workerWire(): Promise<{ wire: Wire; stop(): Promise<void> }> {
+  const host = await startWorker({
+    entry: resolveWorkerEntry(join(__dirname, '..', 'test', 'support'), 'optee-worker'),
+    data: { platformConfig: createDefaultPlatformConfig(), agentId: 1, seed: 1 },
+  });
+  const wire = await openOpteeWorkerWire(host, WIRE);
+  return { wire, stop: () => host.stop() };
+}
+
+function sameThreadWire(): Wire {
+  const clock = new RealClock();
+  const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+  const w = createSameThreadOpteeWire(clock, WIRE);
+  const optee = new EmulatedOptee({
+    wire: w.tee,
+    platform: platform,
+    agentId: 1,
+    clock,
+  });
+  const driver = new OpteeDriver(w.ree);
+  return {
+    driver,
+    close: () => {
+      driver.close();
+      optee.close();
+      platform.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `OP-TEE transport round trip (${ROUNDS} rounds × ${OPS} ops, median; Node ${process.version})`,
+  );
+  const worker = await workerWire();
+  try {
+    for (const line of await measure('worker', worker.wire)) console.log(line);
+  } finally {
+    await worker.stop();
+  }
+  for (const line of await measure('same-thread', sameThreadWire())) console.log(line);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,23 @@
+import { TRANSPORT } from '@scmi-ts/core';
+import { ContainerModule } from 'inversify';
+import { OpteeTransport } from '../transport/optee-transport.js';
+
+/**
+ * Binds the OP-TEE transport (one instance per container) to core's `TRANSPORT` token; agents
+ * choose it with `transport: 'optee'`.
+ *
+ * @example
+ * ```ts
+ * const container = new Container();
+ * container.load(coreModule, opteeTransportModule);
+ * const agent = await createAgent(container, {
+ *   transport: 'optee',
+ *   transportConfig: opteeTransportConfig(driver),
+ * });
+ * ```
+ */
+export const opteeTransportModule = new ContainerModule(({ bind }) => {
+  bind(TRANSPORT)
+    .toDynamicValue(() => new OpteeTransport())
+    .inSingletonScope();
+});

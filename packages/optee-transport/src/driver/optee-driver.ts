@@ -1,0 +1,467 @@
+import { TeeError } from '../tee/tee-error.js';
+import type { TeeCallResult, TeeDriver } from '../tee/tee-driver.js';
+import { TeeParamType, type TeeParam } from '../tee/tee-param.js';
+import { TeeOrigin, TeeResult } from '../tee/tee-result.js';
+import { TeeSharedMemory } from '../tee/tee-shared-memory.js';
+import {
+  OpteeCallState,
+  OpteeMsgAttr,
+  OpteeMsgCmd,
+  SLOT_CANCEL_ID,
+  SLOT_CMD,
+  SLOT_FUNC,
+  SLOT_LOGIN,
+  SLOT_NUM_PARAMS,
+  SLOT_RET,
+  SLOT_RET_ORIGIN,
+  SLOT_SESSION,
+  SLOT_STATE,
+  SLOT_UUID,
+  SLOT_MAX_PARAMS,
+  paramOffset,
+} from '../wire/optee-msg-arg.js';
+import { TEE_STATE_CLOSED, WIRE_TEE_STATE_WORD } from '../wire/optee-wire-layout.js';
+import type { OpteeWireEnd } from '../wire/optee-wire.js';
+import { ShmPool } from './shm-pool.js';
+
+/**
+ * Takes over the delivery of one call's return (see {@link OpteeDriver.setReturnInterceptor}):
+ * call `deliver` when the caller should see the return. `deliver` runs at most once; after the
+ * driver closed it does nothing.
+ */
+export type TeeReturnInterceptor = (deliver: () => void) => void;
+
+/** Counters of an {@link OpteeDriver}. */
+export interface OpteeDriverStats {
+  /** Calls posted to the secure world. */
+  readonly calls: number;
+  /** Calls that had to wait for a free thread (call slot). */
+  readonly waitedForThread: number;
+  /** Calls posted and not yet returned (or returned and held by an interceptor). */
+  readonly inFlight: number;
+  /** Returns seen for a slot with no call of ours (a hostile or confused secure world), ignored. */
+  readonly strayReturns: number;
+}
+
+type RawParam = readonly [attr: number, a: number, b: number, c: number];
+
+interface PendingCall {
+  readonly cmd: OpteeMsgCmd;
+  readonly func: number;
+  readonly session: number;
+  readonly cancelId: number;
+  readonly login: number;
+  readonly uuid: Uint8Array | undefined;
+  readonly params: readonly TeeParam[];
+  readonly raw: readonly RawParam[];
+  readonly resolve: (r: TeeCallResult) => void;
+  seen: boolean;
+}
+
+const NO_PARAMS: readonly TeeParam[] = [];
+
+function attrOf(p: TeeParam): number {
+  // TEE parameter types and OPTEE_MSG_ATTR_TYPE_{VALUE,RMEM}_* share their numbers.
+  return p.type;
+}
+
+/**
+ * The normal world's OP-TEE driver (Linux `drivers/tee/optee/`): it implements the TEE driver
+ * operations over an OP-TEE wire — each call is written into a free call slot (one per OP-TEE
+ * thread; a call waits when all are taken), posted with a doorbell ring (the SMC), and completed
+ * when the secure world marks the slot returned and rings back. Shared memory is allocated from
+ * the wire's pool and registered with OP-TEE (`OPTEE_MSG_CMD_REGISTER_SHM`); memory references
+ * travel as registered-memory parameters (cookie, offset, size).
+ *
+ * Everything the secure world writes is read as plain numbers and handed back unchecked to the
+ * client API (sizes included): the users of a call bound what they read.
+ *
+ * @example
+ * ```ts
+ * const driver = new OpteeDriver(wire.ree);
+ * const context = openTeeContext(driver);
+ * // …
+ * driver.close();
+ * ```
+ */
+export class OpteeDriver implements TeeDriver {
+  /** `'optee'`. */
+  public readonly implementation = 'optee';
+  readonly #wire: OpteeWireEnd;
+  readonly #words: Int32Array;
+  readonly #view: DataView;
+  readonly #slots: (PendingCall | undefined)[];
+  readonly #queue: PendingCall[] = [];
+  readonly #pool: ShmPool;
+  readonly #shmOffsets = new Map<number, number>();
+  #nextShmId = 1;
+  #interceptor: TeeReturnInterceptor | undefined;
+  #closed = false;
+  #calls = 0;
+  #waited = 0;
+  #stray = 0;
+
+  /**
+   * Starts the driver on the normal world's end of a wire (it listens to the end's doorbell
+   * until {@link OpteeDriver.close}).
+   *
+   * @throws TeeError `TEE_ERROR_BAD_PARAMETERS` (origin API) when `wire` is the secure world's end.
+   */
+  public constructor(wire: OpteeWireEnd) {
+    if (wire.side !== 'ree') {
+      throw new TeeError(
+        TeeResult.BAD_PARAMETERS,
+        TeeOrigin.API,
+        'an OP-TEE driver needs the normal world end of the wire',
+      );
+    }
+    this.#wire = wire;
+    this.#words = new Int32Array(wire.memory);
+    this.#view = new DataView(wire.memory);
+    this.#slots = new Array<PendingCall | undefined>(wire.layout.threads).fill(undefined);
+    this.#pool = new ShmPool(wire.layout.poolOffset, wire.layout.poolSize);
+    wire.doorbell.listen(() => {
+      this.#onReturn();
+    });
+  }
+
+  /** The wire the driver runs over. */
+  public get wire(): OpteeWireEnd {
+    return this.#wire;
+  }
+
+  /** @inheritDoc */
+  public get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The driver's counters. */
+  public get stats(): OpteeDriverStats {
+    return {
+      calls: this.#calls,
+      waitedForThread: this.#waited,
+      inFlight: this.#slots.filter((c) => c !== undefined).length + this.#queue.length,
+      strayReturns: this.#stray,
+    };
+  }
+
+  /**
+   * Hands every future call return to `interceptor` instead of delivering it at once, so that a
+   * same-thread test can hold a return (the secure world has answered, the caller does not know
+   * yet) and deliver it at a moment it chooses; `undefined` restores direct delivery. A held
+   * return keeps its call slot until delivered.
+   */
+  public setReturnInterceptor(interceptor: TeeReturnInterceptor | undefined): void {
+    this.#interceptor = interceptor;
+  }
+
+  /** @inheritDoc */
+  public openSession(uuid: Uint8Array, login: number): Promise<TeeCallResult> {
+    return this.#call(OpteeMsgCmd.OPEN_SESSION, 0, 0, 0, login, uuid, NO_PARAMS, []);
+  }
+
+  /** @inheritDoc */
+  public invoke(
+    session: number,
+    func: number,
+    cancelId: number,
+    params: readonly TeeParam[],
+  ): Promise<TeeCallResult> {
+    return this.#call(
+      OpteeMsgCmd.INVOKE_COMMAND,
+      func,
+      session,
+      cancelId,
+      0,
+      undefined,
+      params,
+      [],
+    );
+  }
+
+  /** @inheritDoc */
+  public submit(
+    session: number,
+    func: number,
+    cancelId: number,
+    params: readonly TeeParam[],
+    onReturn: (result: TeeCallResult) => void,
+  ): void {
+    this.#start(
+      OpteeMsgCmd.INVOKE_COMMAND,
+      func,
+      session,
+      cancelId,
+      0,
+      undefined,
+      params,
+      [],
+      onReturn,
+    );
+  }
+
+  /** @inheritDoc */
+  public cancel(session: number, cancelId: number): Promise<TeeCallResult> {
+    return this.#call(OpteeMsgCmd.CANCEL, 0, session, cancelId, 0, undefined, NO_PARAMS, []);
+  }
+
+  /** @inheritDoc */
+  public closeSession(session: number): Promise<TeeCallResult> {
+    return this.#call(OpteeMsgCmd.CLOSE_SESSION, 0, session, 0, 0, undefined, NO_PARAMS, []);
+  }
+
+  /** @inheritDoc */
+  public async allocSharedMemory(size: number): Promise<TeeSharedMemory> {
+    if (this.#closed) {
+      throw new TeeError(
+        TeeResult.COMMUNICATION,
+        TeeOrigin.COMMS,
+        'allocate shared memory: the driver is closed',
+      );
+    }
+    const offset = this.#pool.alloc(size);
+    if (offset === undefined) {
+      throw new TeeError(
+        TeeResult.OUT_OF_MEMORY,
+        TeeOrigin.COMMS,
+        `allocate shared memory: no ${size} bytes left in the pool`,
+      );
+    }
+    const bytes = new Uint8Array(this.#wire.memory, offset, size);
+    bytes.fill(0);
+    const id = this.#nextShmId++;
+    const r = await this.#call(OpteeMsgCmd.REGISTER_SHM, 0, 0, 0, 0, undefined, NO_PARAMS, [
+      [OpteeMsgAttr.TMEM_OUTPUT, offset, size, id],
+    ]);
+    if (r.result !== TeeResult.SUCCESS) {
+      this.#pool.free(offset);
+      throw new TeeError(r.result, r.origin, 'register shared memory');
+    }
+    this.#shmOffsets.set(id, offset);
+    return new TeeSharedMemory(this, id, bytes, () => this.#unregister(id));
+  }
+
+  /**
+   * Closes the driver: stops listening, and fails every call still pending with
+   * `TEE_ERROR_COMMUNICATION` (origin COMMS); later calls fail the same way. Idempotent.
+   */
+  public close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#wire.doorbell.close();
+    const pending = [...this.#slots.filter((c) => c !== undefined), ...this.#queue];
+    this.#slots.fill(undefined);
+    this.#queue.length = 0;
+    for (const call of pending) call.resolve(failed(TeeResult.COMMUNICATION));
+  }
+
+  async #unregister(id: number): Promise<void> {
+    const offset = this.#shmOffsets.get(id);
+    if (offset === undefined) return;
+    try {
+      const r = await this.#call(OpteeMsgCmd.UNREGISTER_SHM, 0, 0, 0, 0, undefined, NO_PARAMS, [
+        [OpteeMsgAttr.RMEM_INPUT, 0, 0, id],
+      ]);
+      if (r.result !== TeeResult.SUCCESS && !this.#closed) {
+        throw new TeeError(r.result, r.origin, 'unregister shared memory');
+      }
+    } finally {
+      // The memory is ours again either way: the secure world no longer references it.
+      this.#shmOffsets.delete(id);
+      this.#pool.free(offset);
+    }
+  }
+
+  #call(
+    cmd: OpteeMsgCmd,
+    func: number,
+    session: number,
+    cancelId: number,
+    login: number,
+    uuid: Uint8Array | undefined,
+    params: readonly TeeParam[],
+    raw: readonly RawParam[],
+  ): Promise<TeeCallResult> {
+    return new Promise<TeeCallResult>((resolve) => {
+      this.#start(cmd, func, session, cancelId, login, uuid, params, raw, resolve);
+    });
+  }
+
+  #start(
+    cmd: OpteeMsgCmd,
+    func: number,
+    session: number,
+    cancelId: number,
+    login: number,
+    uuid: Uint8Array | undefined,
+    params: readonly TeeParam[],
+    raw: readonly RawParam[],
+    resolve: (r: TeeCallResult) => void,
+  ): void {
+    const call: PendingCall = {
+      cmd,
+      func,
+      session,
+      cancelId,
+      login,
+      uuid,
+      params,
+      raw,
+      resolve,
+      seen: false,
+    };
+    if (this.#closed) {
+      resolve(failed(TeeResult.COMMUNICATION));
+      return;
+    }
+    if (!this.#post(call)) {
+      this.#waited++;
+      this.#queue.push(call);
+    }
+  }
+
+  /** Posts `call` in a free slot; false when every slot is taken. */
+  #post(call: PendingCall): boolean {
+    if (Atomics.load(this.#words, WIRE_TEE_STATE_WORD) === TEE_STATE_CLOSED) {
+      call.resolve(failed(TeeResult.TARGET_DEAD));
+      return true;
+    }
+    const layout = this.#wire.layout;
+    let slot = -1;
+    for (let i = 0; i < this.#slots.length; i++) {
+      // A slot is ours to use when no call of ours holds it and the secure world left it free.
+      if (
+        this.#slots[i] === undefined &&
+        Atomics.load(this.#words, (layout.slotOffset(i) + SLOT_STATE) / 4) === OpteeCallState.FREE
+      ) {
+        slot = i;
+        break;
+      }
+    }
+    if (slot < 0) return false;
+    const base = layout.slotOffset(slot);
+    const state = (base + SLOT_STATE) / 4;
+    this.#write(base, call);
+    this.#slots[slot] = call;
+    this.#calls++;
+    Atomics.store(this.#words, state, OpteeCallState.POSTED);
+    this.#wire.doorbell.ring();
+    if (
+      Atomics.load(this.#words, WIRE_TEE_STATE_WORD) === TEE_STATE_CLOSED &&
+      Atomics.compareExchange(this.#words, state, OpteeCallState.POSTED, OpteeCallState.FREE) ===
+        OpteeCallState.POSTED
+    ) {
+      // The secure world closed while we posted, before it took the call: it never will.
+      this.#slots[slot] = undefined;
+      call.resolve(failed(TeeResult.TARGET_DEAD));
+    }
+    return true;
+  }
+
+  #write(base: number, call: PendingCall): void {
+    const v = this.#view;
+    v.setUint32(base + SLOT_CMD, call.cmd, true);
+    v.setUint32(base + SLOT_FUNC, call.func, true);
+    v.setUint32(base + SLOT_SESSION, call.session, true);
+    v.setUint32(base + SLOT_CANCEL_ID, call.cancelId, true);
+    v.setUint32(base + SLOT_RET, 0, true);
+    v.setUint32(base + SLOT_RET_ORIGIN, 0, true);
+    v.setUint32(base + SLOT_LOGIN, call.login, true);
+    const uuid = call.uuid;
+    if (uuid !== undefined) new Uint8Array(this.#wire.memory, base + SLOT_UUID, 16).set(uuid);
+    const n = call.raw.length > 0 ? call.raw.length : call.params.length;
+    v.setUint32(base + SLOT_NUM_PARAMS, n, true);
+    for (let i = 0; i < SLOT_MAX_PARAMS; i++) {
+      const at = base + paramOffset(i);
+      let attr = OpteeMsgAttr.NONE as number;
+      let a = 0;
+      let b = 0;
+      let c = 0;
+      const raw = call.raw[i];
+      const p = call.params[i];
+      if (raw !== undefined) [attr, a, b, c] = raw;
+      else if (p !== undefined && p.type !== TeeParamType.NONE) {
+        attr = attrOf(p);
+        if ('shm' in p) {
+          a = p.offset;
+          b = p.size;
+          c = p.shm.id;
+        } else {
+          a = p.a;
+          b = p.b;
+        }
+      }
+      v.setUint32(at, attr, true);
+      v.setUint32(at + 4, a >>> 0, true);
+      v.setUint32(at + 8, b >>> 0, true);
+      v.setUint32(at + 12, c >>> 0, true);
+    }
+  }
+
+  /** The secure world rang: deliver every returned call (rings coalesce: look at all slots). */
+  #onReturn(): void {
+    const layout = this.#wire.layout;
+    for (let slot = 0; slot < this.#slots.length; slot++) {
+      const state = (layout.slotOffset(slot) + SLOT_STATE) / 4;
+      if (Atomics.load(this.#words, state) !== OpteeCallState.RETURNED) continue;
+      const call = this.#slots[slot];
+      if (call === undefined) {
+        // Not a call of ours (a hostile secure world): give the slot back, count it.
+        this.#stray++;
+        Atomics.store(this.#words, state, OpteeCallState.FREE);
+        continue;
+      }
+      if (call.seen) continue;
+      call.seen = true;
+      let done = false;
+      const deliver = (): void => {
+        if (done || this.#closed || this.#slots[slot] !== call) return;
+        done = true;
+        const result = this.#read(layout.slotOffset(slot), call);
+        Atomics.store(this.#words, state, OpteeCallState.FREE);
+        this.#slots[slot] = undefined;
+        call.resolve(result);
+        this.#pump();
+      };
+      const intercept = this.#interceptor;
+      if (intercept === undefined) deliver();
+      else intercept(deliver);
+    }
+  }
+
+  #read(base: number, call: PendingCall): TeeCallResult {
+    const v = this.#view;
+    const result = v.getUint32(base + SLOT_RET, true);
+    const origin = v.getUint32(base + SLOT_RET_ORIGIN, true);
+    const session = v.getUint32(base + SLOT_SESSION, true);
+    let params = NO_PARAMS;
+    if (call.cmd === OpteeMsgCmd.INVOKE_COMMAND && call.params.length > 0) {
+      params = call.params.map((p, i): TeeParam => {
+        const at = base + paramOffset(i);
+        switch (p.type) {
+          case TeeParamType.VALUE_OUTPUT:
+          case TeeParamType.VALUE_INOUT:
+            return { type: p.type, a: v.getUint32(at + 4, true), b: v.getUint32(at + 8, true) };
+          case TeeParamType.MEMREF_OUTPUT:
+          case TeeParamType.MEMREF_INOUT:
+            return { type: p.type, shm: p.shm, offset: p.offset, size: v.getUint32(at + 8, true) };
+          default:
+            return p;
+        }
+      });
+    }
+    return { result, origin, session, params };
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      const next = this.#queue[0] as PendingCall;
+      if (!this.#post(next)) return;
+      this.#queue.shift();
+    }
+  }
+}
+
+function failed(result: TeeResult): TeeCallResult {
+  return { result, origin: TeeOrigin.COMMS, session: 0, params: NO_PARAMS };
+}

@@ -1,0 +1,62 @@
+import type { WorkerHost } from '@scmi-ts/core';
+import type { EmulatedOpteeStats } from '../emulated/emulated-optee.js';
+import type { OpteeWireFault } from '../emulated/optee-wire-fault.js';
+import { allocateOpteeWire, openOpteeWireEnd } from '../wire/optee-wire.js';
+import type { OpteeWireOptions } from '../wire/optee-wire-layout.js';
+import { OpteeDriver } from './optee-driver.js';
+
+/** A wire to an emulated OP-TEE in a worker, with the normal world's driver on it. */
+export interface OpteeWorkerWire {
+  /** The driver (give it to `opteeTransportConfig`). */
+  readonly driver: OpteeDriver;
+  /** Replaces the wire faults of the emulated OP-TEE in the worker. */
+  setWireFaults(rules: readonly OpteeWireFault[]): Promise<void>;
+  /** The counters of the emulated OP-TEE in the worker. */
+  stats(): Promise<EmulatedOpteeStats | undefined>;
+  /** Closes the driver, then the emulated OP-TEE in the worker. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a wire to a worker that serves `createEmulatedOpteeHost`'s handlers: allocates the
+ * shared memory, boots an emulated OP-TEE on it in the worker, and starts the normal world's
+ * driver on this thread.
+ *
+ * @throws (rejects) ScmiConfigError for invalid `options`; the worker's error when it cannot boot
+ * the emulated OP-TEE (an agent already connected, for example).
+ * @example
+ * ```ts
+ * const host = await startWorker({ entry, data: { platformConfig } });
+ * const wire = await openOpteeWorkerWire(host, { channels: [{ id: 0, staticShmem: true }] });
+ * const agent = await createAgent(container, {
+ *   transport: 'optee',
+ *   transportConfig: opteeTransportConfig(wire.driver),
+ * });
+ * await agent.remove();
+ * await wire.close();
+ * await host.stop();
+ * ```
+ */
+export async function openOpteeWorkerWire(
+  host: WorkerHost,
+  options: OpteeWireOptions = {},
+): Promise<OpteeWorkerWire> {
+  const memory = allocateOpteeWire(options);
+  const id = (await host.call('opteeOpen', memory, options)) as number;
+  const driver = new OpteeDriver(openOpteeWireEnd(memory, options, 'ree'));
+  let closing: Promise<void> | undefined;
+  return {
+    driver,
+    setWireFaults: async (rules) => {
+      await host.call('opteeSetWireFaults', id, rules);
+    },
+    stats: async () => (await host.call('opteeStats', id)) as EmulatedOpteeStats | undefined,
+    close: () => {
+      closing ??= (async () => {
+        driver.close();
+        await host.call('opteeClose', id);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import type { Clock, ScmiPlatformPort, WorkerHandlers } from '@scmi-ts/core';
+import { openOpteeWireEnd } from '../wire/optee-wire.js';
+import type { OpteeWireOptions } from '../wire/optee-wire-layout.js';
+import { EmulatedOptee, type EmulatedOpteeStats } from './emulated-optee.js';
+import type { OpteeWireFault } from './optee-wire-fault.js';
+
+/** Options of {@link createEmulatedOpteeHost}. */
+export interface EmulatedOpteeHostOptions {
+  /** The platform every emulated OP-TEE forwards SCMI messages to. */
+  readonly platform: ScmiPlatformPort;
+  /** The SCMI agent id of the normal world. */
+  readonly agentId: number;
+  /** The clock of the platform (a `RealClock` in a worker). */
+  readonly clock: Clock;
+  /** The SCMI PTA's capabilities (default SMT and MSG). */
+  readonly capabilities?: number;
+  /** Platform-response wait of the SCMI server, ms (default 50). */
+  readonly platformTimeoutMs?: number;
+}
+
+/** The secure world's side of OP-TEE wires in a worker thread: handlers to serve, and a close. */
+export interface EmulatedOpteeHost {
+  /**
+   * Handlers for core's `serveWorker`, named `optee*` so they can be served next to others:
+   * `opteeOpen(memory, options)` boots an emulated OP-TEE on a new wire and returns its id;
+   * `opteeClose(id)`, `opteeSetWireFaults(id, rules)`, `opteeStats(id)`.
+   */
+  readonly handlers: WorkerHandlers;
+  /** Emulated OP-TEEs running now. */
+  readonly size: number;
+  /** Closes every emulated OP-TEE (call it from `serveWorker`'s `onStop`). */
+  close(): void;
+}
+
+/**
+ * Hosts emulated OP-TEEs in a worker thread: one per wire the normal world opens with
+ * `openOpteeWorkerWire`, all forwarding to one platform. A worker entry serves its handlers.
+ *
+ * @example
+ * ```ts
+ * // optee-worker.ts, started with startWorker({ entry, data: { platformConfig } })
+ * const clock = new RealClock();
+ * const platform = new ScmiPlatform(workerData.platformConfig, { clock });
+ * const host = createEmulatedOpteeHost({ platform, agentId: 1, clock });
+ * serveWorker(host.handlers, { onStop: () => { host.close(); platform.close(); } });
+ * ```
+ */
+export function createEmulatedOpteeHost(options: EmulatedOpteeHostOptions): EmulatedOpteeHost {
+  const wires = new Map<number, EmulatedOptee>();
+  let next = 1;
+  const handlers = {
+    opteeOpen: (memory: SharedArrayBuffer, wireOptions: OpteeWireOptions): number => {
+      const optee = new EmulatedOptee({
+        wire: openOpteeWireEnd(memory, wireOptions, 'tee'),
+        platform: options.platform,
+        agentId: options.agentId,
+        clock: options.clock,
+        ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }),
+        ...(options.platformTimeoutMs === undefined
+          ? {}
+          : { platformTimeoutMs: options.platformTimeoutMs }),
+      });
+      const id = next++;
+      wires.set(id, optee);
+      return id;
+    },
+    opteeClose: (id: number): void => {
+      wires.get(id)?.close();
+      wires.delete(id);
+    },
+    opteeSetWireFaults: (id: number, rules: readonly OpteeWireFault[]): void => {
+      wires.get(id)?.faults.set(rules);
+    },
+    opteeStats: (id: number): EmulatedOpteeStats | undefined => wires.get(id)?.stats,
+  };
+  return {
+    handlers,
+    get size() {
+      return wires.size;
+    },
+    close: () => {
+      for (const optee of wires.values()) optee.close();
+      wires.clear();
+    },
+  };
+}

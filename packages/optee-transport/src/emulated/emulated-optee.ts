@@ -1,0 +1,507 @@
+import { ScmiConfigError, type Clock, type ScmiPlatformPort } from '@scmi-ts/core';
+import { TeeParamType } from '../tee/tee-param.js';
+import { TeeOrigin, TeeResult } from '../tee/tee-result.js';
+import { formatTeeUuid } from '../tee/tee-uuid.js';
+import {
+  OpteeCallState,
+  OpteeMsgAttr,
+  OpteeMsgCmd,
+  SLOT_CMD,
+  SLOT_FUNC,
+  SLOT_LOGIN,
+  SLOT_NUM_PARAMS,
+  SLOT_RET,
+  SLOT_RET_ORIGIN,
+  SLOT_SESSION,
+  SLOT_STATE,
+  SLOT_UUID,
+  SLOT_MAX_PARAMS,
+  paramOffset,
+} from '../wire/optee-msg-arg.js';
+import {
+  TEE_STATE_CLOSED,
+  TEE_STATE_RUNNING,
+  WIRE_TEE_STATE_WORD,
+} from '../wire/optee-wire-layout.js';
+import type { OpteeWireEnd } from '../wire/optee-wire.js';
+import { PTA_SCMI_CAPS_MASK } from '../wire/pta-scmi.js';
+import { OpteeWireFaults, type OpteeWireFault } from './optee-wire-fault.js';
+import type { PseudoTa, PtaInvocation, PtaParam } from './pseudo-ta.js';
+import { ScmiMsgServer, type ScmiMsgServerStats } from './scmi-msg-server.js';
+import { ScmiPta } from './scmi-pta.js';
+
+/** Options of an {@link EmulatedOptee}. */
+export interface EmulatedOpteeOptions {
+  /** The secure world's end of the wire. */
+  readonly wire: OpteeWireEnd;
+  /** The SCMI platform the SCMI server forwards messages to (an `ScmiPlatform` in tests and the demo). */
+  readonly platform: ScmiPlatformPort;
+  /** The SCMI agent id of the normal world (as the platform configuration names it). */
+  readonly agentId: number;
+  /** The clock of the platform-timeout timers (the platform's clock). */
+  readonly clock: Clock;
+  /**
+   * The SCMI PTA's capabilities (`PtaScmiCaps` bits), standing for OP-TEE's build options
+   * `CFG_SCMI_MSG_SMT` and `CFG_SCMI_MSG_SHM_MSG`; default both.
+   */
+  readonly capabilities?: number;
+  /**
+   * How long a message waits for a platform response that a fault rule delayed or dropped, in
+   * ms, before the SCMI server gives up with a channel error; default 50.
+   */
+  readonly platformTimeoutMs?: number;
+  /** Wire fault rules to add at once. */
+  readonly faults?: readonly OpteeWireFault[];
+}
+
+/** Counters of an {@link EmulatedOptee}. */
+export interface EmulatedOpteeStats {
+  /** Calls taken from the wire. */
+  readonly calls: number;
+  /** Sessions open now. */
+  readonly openSessions: number;
+  /** Shared memories registered now. */
+  readonly registeredShm: number;
+  /** Cancel requests received. */
+  readonly cancelRequests: number;
+  /** Invocations that were running when a cancel request for them arrived. */
+  readonly cancelledInvocations: number;
+  /** The SCMI server's counters. */
+  readonly scmi: ScmiMsgServerStats;
+}
+
+interface CoreSession {
+  readonly id: number;
+  readonly ta: PseudoTa;
+  running: Invocation | undefined;
+  readonly queue: (() => void)[];
+}
+
+class Invocation implements PtaInvocation {
+  public cancelled = false;
+  public onCancel: (() => void) | undefined = undefined;
+  #done = false;
+
+  public constructor(
+    public readonly session: number,
+    public readonly command: number,
+    public readonly params: readonly PtaParam[],
+    public readonly shmRefs: readonly number[],
+    private readonly finish: (inv: Invocation, result: number) => void,
+  ) {}
+
+  public complete(result: number): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.finish(this, result >>> 0);
+  }
+}
+
+/**
+ * An emulated OP-TEE (the secure world) on the secure end of an OP-TEE wire: it takes calls from
+ * the call slots when the normal world rings (OP-TEE's `tee_entry_std`: open session, invoke,
+ * close session, cancel, register and unregister shared memory), checks sessions and memory
+ * references like OP-TEE's core, and runs its one pseudo TA, the SCMI PTA
+ * (`a8cfe406-d4f5-4a2e-9f8d-a25dc754c099`), whose SCMI server forwards messages to an
+ * {@link ScmiPlatformPort}. It runs in the caller's thread (a same-thread wire, every step a task
+ * on the clock) or in a worker thread (a cross-thread wire).
+ *
+ * Calls of one session run one at a time, in order (`tee_ta_get_session` takes a session
+ * exclusively); calls of different sessions run concurrently. {@link EmulatedOptee.close} answers
+ * every call still running with `TEE_ERROR_TARGET_DEAD`.
+ *
+ * @example
+ * ```ts
+ * const wire = createSameThreadOpteeWire(clock, { channels: [{ id: 0, staticShmem: true }] });
+ * const optee = new EmulatedOptee({ wire: wire.tee, platform, agentId: 1, clock });
+ * optee.faults.add({ match: { nth: 3 }, action: { kind: 'busy-channel' } });
+ * // …
+ * optee.close();
+ * ```
+ */
+export class EmulatedOptee {
+  /** The wire fault rules. */
+  public readonly faults = new OpteeWireFaults();
+  readonly #wire: OpteeWireEnd;
+  readonly #words: Int32Array;
+  readonly #view: DataView;
+  readonly #server: ScmiMsgServer;
+  readonly #tas = new Map<string, PseudoTa>();
+  readonly #sessions = new Map<number, CoreSession>();
+  readonly #shm = new Map<number, { offset: number; size: number; users: number }>();
+  /** The call running in each slot (taken from the wire, not yet returned). */
+  readonly #running: (true | undefined)[];
+  #nextSession = 1;
+  #calls = 0;
+  #cancelRequests = 0;
+  #cancelled = 0;
+  #closed = false;
+
+  /**
+   * Boots the emulated OP-TEE on `options.wire` (the secure end): initializes the static SMT
+   * areas, connects the agent to the platform and starts taking calls.
+   *
+   * @throws ScmiConfigError when the wire is the normal world's end or an option is invalid;
+   * the platform's error when the agent cannot connect.
+   */
+  public constructor(options: EmulatedOpteeOptions) {
+    const { wire } = options;
+    if (wire.side !== 'tee')
+      throw new ScmiConfigError('wire', 'the emulated OP-TEE needs the secure world end');
+    const timeout = options.platformTimeoutMs ?? 50;
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+      throw new ScmiConfigError(
+        'platformTimeoutMs',
+        `expected a positive number, got ${String(timeout)}`,
+      );
+    }
+    const caps = options.capabilities ?? PTA_SCMI_CAPS_MASK;
+    if (!Number.isInteger(caps) || (caps & ~PTA_SCMI_CAPS_MASK) !== 0) {
+      throw new ScmiConfigError('capabilities', `expected PtaScmiCaps bits, got ${String(caps)}`);
+    }
+    for (const f of options.faults ?? []) this.faults.add(f);
+    this.#wire = wire;
+    this.#words = new Int32Array(wire.memory);
+    this.#view = new DataView(wire.memory);
+    this.#running = new Array<true | undefined>(wire.layout.threads).fill(undefined);
+    this.#server = new ScmiMsgServer({
+      layout: wire.layout,
+      memory: wire.memory,
+      platform: options.platform,
+      agentId: options.agentId,
+      clock: options.clock,
+      platformTimeoutMs: timeout,
+    });
+    const pta = new ScmiPta(this.#server, caps, this.faults);
+    this.#tas.set(pta.uuid, pta);
+    Atomics.store(this.#words, WIRE_TEE_STATE_WORD, TEE_STATE_RUNNING);
+    wire.doorbell.listen(() => {
+      this.#onCall();
+    });
+  }
+
+  /** True once {@link EmulatedOptee.close} was called. */
+  public get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The counters. */
+  public get stats(): EmulatedOpteeStats {
+    return {
+      calls: this.#calls,
+      openSessions: this.#sessions.size,
+      registeredShm: this.#shm.size,
+      cancelRequests: this.#cancelRequests,
+      cancelledInvocations: this.#cancelled,
+      scmi: this.#server.stats,
+    };
+  }
+
+  /**
+   * Shuts the secure world down: marks the wire closed, answers every call still running with
+   * `TEE_ERROR_TARGET_DEAD`, drops the messages waiting for the platform, disconnects from the
+   * platform and stops listening. Idempotent.
+   */
+  public close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    Atomics.store(this.#words, WIRE_TEE_STATE_WORD, TEE_STATE_CLOSED);
+    this.#server.close();
+    const layout = this.#wire.layout;
+    for (let slot = 0; slot < layout.threads; slot++) {
+      const state = (layout.slotOffset(slot) + SLOT_STATE) / 4;
+      const taken = Atomics.compareExchange(
+        this.#words,
+        state,
+        OpteeCallState.POSTED,
+        OpteeCallState.RUNNING,
+      );
+      if (taken === OpteeCallState.POSTED || this.#running[slot] === true) {
+        this.#running[slot] = undefined;
+        this.#return(slot, TeeResult.TARGET_DEAD, TeeOrigin.TEE);
+      }
+    }
+    this.#sessions.clear();
+    this.#shm.clear();
+    this.#wire.doorbell.ring();
+    this.#wire.doorbell.close();
+  }
+
+  /** The normal world rang: take every posted call (rings coalesce). */
+  #onCall(): void {
+    if (this.#closed) return;
+    const layout = this.#wire.layout;
+    for (let slot = 0; slot < layout.threads; slot++) {
+      const state = (layout.slotOffset(slot) + SLOT_STATE) / 4;
+      if (
+        Atomics.compareExchange(
+          this.#words,
+          state,
+          OpteeCallState.POSTED,
+          OpteeCallState.RUNNING,
+        ) === OpteeCallState.POSTED
+      ) {
+        this.#calls++;
+        this.#running[slot] = true;
+        this.#dispatch(slot);
+      }
+    }
+  }
+
+  #u32(slot: number, field: number): number {
+    return this.#view.getUint32(this.#wire.layout.slotOffset(slot) + field, true);
+  }
+
+  #dispatch(slot: number): void {
+    const cmd = this.#u32(slot, SLOT_CMD);
+    switch (cmd) {
+      case OpteeMsgCmd.OPEN_SESSION:
+        this.#openSession(slot);
+        return;
+      case OpteeMsgCmd.INVOKE_COMMAND:
+        this.#invoke(slot);
+        return;
+      case OpteeMsgCmd.CLOSE_SESSION:
+        this.#closeSession(slot);
+        return;
+      case OpteeMsgCmd.CANCEL:
+        this.#cancel(slot);
+        return;
+      case OpteeMsgCmd.REGISTER_SHM:
+        this.#registerShm(slot);
+        return;
+      case OpteeMsgCmd.UNREGISTER_SHM:
+        this.#unregisterShm(slot);
+        return;
+      default:
+        this.#finish(slot, TeeResult.BAD_PARAMETERS, TeeOrigin.TEE);
+    }
+  }
+
+  #openSession(slot: number): void {
+    const base = this.#wire.layout.slotOffset(slot);
+    const uuid = formatTeeUuid(new Uint8Array(this.#wire.memory, base + SLOT_UUID, 16).slice());
+    const ta = this.#tas.get(uuid);
+    if (ta === undefined) {
+      this.#finish(slot, TeeResult.ITEM_NOT_FOUND, TeeOrigin.TEE);
+      return;
+    }
+    const result = ta.openSession(this.#u32(slot, SLOT_LOGIN)) >>> 0;
+    if (result !== TeeResult.SUCCESS) {
+      this.#finish(slot, result, TeeOrigin.TRUSTED_APP);
+      return;
+    }
+    const id = this.#nextSession++;
+    this.#sessions.set(id, { id, ta, running: undefined, queue: [] });
+    this.#view.setUint32(base + SLOT_SESSION, id, true);
+    this.#finish(slot, TeeResult.SUCCESS, TeeOrigin.TRUSTED_APP);
+  }
+
+  /** Runs `work` when the session is free (exclusive access, in order). */
+  #exclusive(session: CoreSession, work: () => void): void {
+    if (session.running === undefined && session.queue.length === 0) work();
+    else session.queue.push(work);
+  }
+
+  #next(session: CoreSession): void {
+    const work = session.queue.shift();
+    work?.();
+  }
+
+  #invoke(slot: number): void {
+    const session = this.#sessions.get(this.#u32(slot, SLOT_SESSION));
+    if (session === undefined) {
+      this.#finish(slot, TeeResult.BAD_PARAMETERS, TeeOrigin.TEE);
+      return;
+    }
+    const decoded = this.#decodeParams(slot);
+    if (decoded === undefined) {
+      this.#finish(slot, TeeResult.BAD_PARAMETERS, TeeOrigin.TEE);
+      return;
+    }
+    const command = this.#u32(slot, SLOT_FUNC);
+    for (const ref of decoded.shmRefs) (this.#shm.get(ref) as { users: number }).users++;
+    const invocation = new Invocation(
+      session.id,
+      command,
+      decoded.params,
+      decoded.shmRefs,
+      (inv, result) => {
+        for (const ref of inv.shmRefs) {
+          const shm = this.#shm.get(ref);
+          if (shm !== undefined) shm.users--;
+        }
+        session.running = undefined;
+        if (this.#running[slot] === true) {
+          this.#writeParams(slot, inv.params);
+          this.#finish(slot, result, TeeOrigin.TRUSTED_APP);
+        }
+        this.#next(session);
+      },
+    );
+    this.#exclusive(session, () => {
+      if (this.#closed) return;
+      session.running = invocation;
+      session.ta.invoke(invocation);
+    });
+  }
+
+  #closeSession(slot: number): void {
+    const id = this.#u32(slot, SLOT_SESSION);
+    const session = this.#sessions.get(id);
+    if (session === undefined) {
+      this.#finish(slot, TeeResult.BAD_PARAMETERS, TeeOrigin.TEE);
+      return;
+    }
+    this.#exclusive(session, () => {
+      this.#sessions.delete(id);
+      this.#finish(slot, TeeResult.SUCCESS, TeeOrigin.TEE);
+    });
+  }
+
+  #cancel(slot: number): void {
+    this.#cancelRequests++;
+    const session = this.#sessions.get(this.#u32(slot, SLOT_SESSION));
+    if (session === undefined) {
+      this.#finish(slot, TeeResult.BAD_PARAMETERS, TeeOrigin.TEE);
+      return;
+    }
+    // OP-TEE's entry_cancel flags the session's running command; the TA decides what to do.
+    const running = session.running;
+    this.#finish(slot, TeeResult.SUCCESS, TeeOrigin.TEE);
+    if (running !== undefined && !running.cancelled) {
+      running.cancelled = true;
+      this.#cancelled++;
+      running.onCancel?.();
+    }
+  }
+
+  #registerShm(slot: number): void {
+    const at = this.#wire.layout.slotOffset(slot) + paramOffset(0);
+    const v = this.#view;
+    const attr = v.getUint32(at, true);
+    const offset = v.getUint32(at + 4, true);
+    const size = v.getUint32(at + 8, true);
+    const cookie = v.getUint32(at + 12, true);
+    const layout = this.#wire.layout;
+    if (
+      attr !== OpteeMsgAttr.TMEM_OUTPUT ||
+      size === 0 ||
+      offset < layout.poolOffset ||
+      offset + size > layout.poolOffset + layout.poolSize ||
+      this.#shm.has(cookie)
+    ) {
+      this.#finish(slot, TeeResult.BAD_PARAMETERS, TeeOrigin.TEE);
+      return;
+    }
+    this.#shm.set(cookie, { offset, size, users: 0 });
+    this.#finish(slot, TeeResult.SUCCESS, TeeOrigin.TEE);
+  }
+
+  #unregisterShm(slot: number): void {
+    const at = this.#wire.layout.slotOffset(slot) + paramOffset(0);
+    const cookie = this.#view.getUint32(at + 12, true);
+    const shm = this.#shm.get(cookie);
+    if (shm === undefined) {
+      this.#finish(slot, TeeResult.ITEM_NOT_FOUND, TeeOrigin.TEE);
+      return;
+    }
+    if (shm.users > 0) {
+      // Referenced by a running invocation (OP-TEE: the mobj is still in use).
+      this.#finish(slot, TeeResult.BUSY, TeeOrigin.TEE);
+      return;
+    }
+    this.#shm.delete(cookie);
+    this.#finish(slot, TeeResult.SUCCESS, TeeOrigin.TEE);
+  }
+
+  /** Reads the four parameters, checking memory references against registered memory (OP-TEE `copy_in_params`). */
+  #decodeParams(slot: number): { params: PtaParam[]; shmRefs: number[] } | undefined {
+    const base = this.#wire.layout.slotOffset(slot);
+    const v = this.#view;
+    const n = v.getUint32(base + SLOT_NUM_PARAMS, true);
+    if (n > SLOT_MAX_PARAMS) return undefined;
+    const params: PtaParam[] = [];
+    const shmRefs: number[] = [];
+    for (let i = 0; i < SLOT_MAX_PARAMS; i++) {
+      const at = base + paramOffset(i);
+      const attr = i < n ? v.getUint32(at, true) : OpteeMsgAttr.NONE;
+      const a = v.getUint32(at + 4, true);
+      const b = v.getUint32(at + 8, true);
+      const c = v.getUint32(at + 12, true);
+      switch (attr) {
+        case OpteeMsgAttr.NONE:
+          params.push({
+            type: TeeParamType.NONE,
+            a: 0,
+            b: 0,
+            buffer: undefined,
+            address: 0,
+            size: 0,
+          });
+          break;
+        case OpteeMsgAttr.VALUE_INPUT:
+        case OpteeMsgAttr.VALUE_OUTPUT:
+        case OpteeMsgAttr.VALUE_INOUT:
+          params.push({
+            type: attr,
+            a: attr === OpteeMsgAttr.VALUE_OUTPUT ? 0 : a,
+            b: attr === OpteeMsgAttr.VALUE_OUTPUT ? 0 : b,
+            buffer: undefined,
+            address: 0,
+            size: 0,
+          });
+          break;
+        case OpteeMsgAttr.RMEM_INPUT:
+        case OpteeMsgAttr.RMEM_OUTPUT:
+        case OpteeMsgAttr.RMEM_INOUT: {
+          const shm = this.#shm.get(c);
+          if (shm === undefined || a + b > shm.size) return undefined;
+          const address = shm.offset + a;
+          params.push({
+            type: attr,
+            a: 0,
+            b: 0,
+            buffer: b === 0 ? undefined : new Uint8Array(this.#wire.memory, address, b),
+            address,
+            size: b,
+          });
+          if (!shmRefs.includes(c)) shmRefs.push(c);
+          break;
+        }
+        default:
+          return undefined;
+      }
+    }
+    return { params, shmRefs };
+  }
+
+  #writeParams(slot: number, params: readonly PtaParam[]): void {
+    const base = this.#wire.layout.slotOffset(slot);
+    const v = this.#view;
+    params.forEach((p, i) => {
+      const at = base + paramOffset(i);
+      if (p.type === TeeParamType.VALUE_OUTPUT || p.type === TeeParamType.VALUE_INOUT) {
+        v.setUint32(at + 4, p.a >>> 0, true);
+        v.setUint32(at + 8, p.b >>> 0, true);
+      } else if (p.type === TeeParamType.MEMREF_OUTPUT || p.type === TeeParamType.MEMREF_INOUT) {
+        v.setUint32(at + 8, p.size >>> 0, true);
+      }
+    });
+  }
+
+  /** Ends the call in `slot` with `result` and rings the normal world. */
+  #finish(slot: number, result: number, origin: TeeOrigin): void {
+    if (this.#running[slot] !== true) return;
+    this.#running[slot] = undefined;
+    this.#return(slot, result, origin);
+    this.#wire.doorbell.ring();
+  }
+
+  #return(slot: number, result: number, origin: TeeOrigin): void {
+    const base = this.#wire.layout.slotOffset(slot);
+    this.#view.setUint32(base + SLOT_RET, result >>> 0, true);
+    this.#view.setUint32(base + SLOT_RET_ORIGIN, origin, true);
+    Atomics.store(this.#words, (base + SLOT_STATE) / 4, OpteeCallState.RETURNED);
+  }
+}

@@ -1,0 +1,320 @@
+import {
+  ScmiStatus,
+  readU32,
+  writeU32,
+  type Clock,
+  type PlatformConnection,
+  type ScmiPlatformPort,
+  type TimerHandle,
+} from '@scmi-ts/core';
+import { TeeResult } from '../tee/tee-result.js';
+import { SCMI_OPTEE_MAX_MSG_SIZE, SCMI_SEC_PAYLOAD_SIZE } from '../wire/pta-scmi.js';
+import type { OpteeWireLayout } from '../wire/optee-wire-layout.js';
+import {
+  SMT_HEADER,
+  SMT_HEADER_SIZE,
+  SMT_LENGTH,
+  SMT_PAYLOAD,
+  SMT_STATUS,
+  SMT_STATUS_ERROR,
+  SMT_STATUS_FREE,
+  smtRead,
+  smtWrite,
+} from '../wire/smt-layout.js';
+import type { OpteeWireFaultAction } from './optee-wire-fault.js';
+import type { PtaParam } from './pseudo-ta.js';
+
+/** One SCMI channel of the server (OP-TEE `struct scmi_msg_channel`). */
+export interface ServerChannel {
+  /** The OP-TEE channel id (also its handle, as `scmi_smt_channel_handle` returns). */
+  readonly id: number;
+  /** The static SMT area, when the channel has one. */
+  readonly staticArea: Uint8Array | undefined;
+  /** Set by GET_CHANNEL_HANDLE: the channel is served by threaded entries. */
+  threaded: boolean;
+  /** Claimed by a message being processed (`scmi_msg_claim_channel`). */
+  busy: boolean;
+  /** The message waiting for a response the platform gives later. */
+  waiter: { deliver(bytes: Uint8Array): void; cancel(): void } | undefined;
+}
+
+/** Counters of the emulated SCMI server. */
+export interface ScmiMsgServerStats {
+  /** Messages passed to the platform. */
+  readonly messages: number;
+  /** Messages refused before dispatch (too long, bad SMT status, bad MSG buffers). */
+  readonly rejected: number;
+  /** Messages refused because the channel was claimed. */
+  readonly busy: number;
+  /** Messages whose platform response did not come within the platform timeout. */
+  readonly platformTimeouts: number;
+  /** Responses the platform sent when no message waited on the channel (dropped). */
+  readonly strayResponses: number;
+}
+
+/** Options of the server. */
+export interface ScmiMsgServerOptions {
+  readonly layout: OpteeWireLayout;
+  readonly memory: SharedArrayBuffer;
+  readonly platform: ScmiPlatformPort;
+  readonly agentId: number;
+  readonly clock: Clock;
+  readonly platformTimeoutMs: number;
+}
+
+/** A response carrying only PROTOCOL_ERROR, for responses that do not fit (`scmi_write_response`). */
+function protocolError(): Uint8Array {
+  const out = new Uint8Array(4);
+  writeU32(out, 0, ScmiStatus.PROTOCOL_ERROR >>> 0);
+  return out;
+}
+
+/**
+ * The emulated OP-TEE SCMI server (`core/drivers/scmi-msg/`): its channels with their claim
+ * flag, the SMT entry (`smt.c: scmi_entry_smt`) and the MSG entry (`shm_msg.c: scmi_entry_msg`),
+ * with OP-TEE's checks and errors; the messages themselves go to an {@link ScmiPlatformPort}
+ * (OP-TEE's `scmi_process_message` and its protocol handlers). Internal to the package.
+ *
+ * Where the emulation differs from OP-TEE, on purpose:
+ * - the platform may answer later (a delay rule): the message then keeps its channel claimed and
+ *   its invocation running until the response comes, or until `platformTimeoutMs` passes (then the
+ *   SMT area gets ERROR | FREE, a MSG invocation `TEE_ERROR_COMMUNICATION`); a response that comes
+ *   when nothing waits is counted in `strayResponses`;
+ * - the response's header is the platform's (OP-TEE echoes the request's), so that a header
+ *   rewritten by a platform fault rule reaches the agent, which must reject it;
+ * - the two SMT error paths after the claim (payload too long, bad status) release the claim;
+ *   mainline `scmi_entry_smt` leaves it held, which makes the channel busy forever after one bad
+ *   message.
+ */
+export class ScmiMsgServer {
+  readonly #o: ScmiMsgServerOptions;
+  readonly #channels = new Map<number, ServerChannel>();
+  readonly #connection: PlatformConnection;
+  #messages = 0;
+  #rejected = 0;
+  #busy = 0;
+  #platformTimeouts = 0;
+  #stray = 0;
+  #closed = false;
+
+  /**
+   * Sets the channels up from the wire layout and connects the agent to the platform.
+   *
+   * @throws the platform's error when the agent cannot connect.
+   */
+  public constructor(options: ScmiMsgServerOptions) {
+    this.#o = options;
+    let maxMsgSize = SCMI_OPTEE_MAX_MSG_SIZE - 4;
+    for (const c of options.layout.channels.values()) {
+      const staticArea =
+        c.shmemOffset === undefined
+          ? undefined
+          : new Uint8Array(options.memory, c.shmemOffset, c.shmemSize);
+      if (staticArea !== undefined) {
+        // scmi_smt_init_agent_channel: the area starts free, no error.
+        staticArea.fill(0, 0, SMT_HEADER_SIZE);
+        smtWrite(staticArea, SMT_STATUS, SMT_STATUS_FREE);
+        maxMsgSize = Math.min(maxMsgSize, c.shmemSize - SMT_HEADER_SIZE);
+      }
+      this.#channels.set(c.id, {
+        id: c.id,
+        staticArea,
+        threaded: false,
+        busy: false,
+        waiter: undefined,
+      });
+    }
+    this.#connection = options.platform.connect(options.agentId, {
+      // OP-TEE has no P2A channel: no notification, no delayed response.
+      p2a: false,
+      maxMsgSize,
+      respond: (channelId, bytes) => {
+        this.#respond(channelId, bytes);
+      },
+      post: () => false,
+    });
+  }
+
+  /** The server's counters. */
+  public get stats(): ScmiMsgServerStats {
+    return {
+      messages: this.#messages,
+      rejected: this.#rejected,
+      busy: this.#busy,
+      platformTimeouts: this.#platformTimeouts,
+      strayResponses: this.#stray,
+    };
+  }
+
+  /** The channel `id` (`plat_scmi_get_channel`), or undefined. */
+  public channel(id: number): ServerChannel | undefined {
+    return this.#channels.get(id);
+  }
+
+  /**
+   * Processes the message in SMT `area` on `channel` (`scmi_entry_smt`); `done` is called once
+   * the response (or the error flags) are in the area.
+   */
+  public smtEntry(
+    channel: ServerChannel,
+    area: Uint8Array,
+    faults: readonly OpteeWireFaultAction[],
+    done: () => void,
+  ): void {
+    const fail = (): void => {
+      smtWrite(area, SMT_STATUS, smtRead(area, SMT_STATUS) | SMT_STATUS_ERROR | SMT_STATUS_FREE);
+      done();
+    };
+    if (faults.some((f) => f.kind === 'busy-channel') || !this.#claim(channel)) {
+      this.#busy++;
+      fail();
+      return;
+    }
+    const status = smtRead(area, SMT_STATUS);
+    // size_t arithmetic, as in C: a length below 4 wraps to a huge size and is refused.
+    const inSize = (smtRead(area, SMT_LENGTH) - 4) >>> 0;
+    if (inSize > SCMI_SEC_PAYLOAD_SIZE || SMT_PAYLOAD + inSize > area.byteLength) {
+      this.#rejected++;
+      channel.busy = false;
+      fail();
+      return;
+    }
+    if ((status & (SMT_STATUS_ERROR | SMT_STATUS_FREE)) !== 0) {
+      this.#rejected++;
+      channel.busy = false;
+      fail();
+      return;
+    }
+    // The request is copied out first (OP-TEE copies it into secure memory): the response is
+    // written over it in place.
+    const request = area.slice(SMT_HEADER, SMT_PAYLOAD + inSize);
+    const requestHeader = readU32(request, 0);
+    const capacity = area.byteLength - SMT_HEADER_SIZE;
+    this.#process(channel, request, (response) => {
+      channel.busy = false;
+      if (response === undefined) {
+        fail();
+        return;
+      }
+      let out = response.byteLength >= 4 ? response.subarray(4) : new Uint8Array(0);
+      if (out.byteLength > capacity) out = protocolError();
+      area.set(out, SMT_PAYLOAD);
+      smtWrite(area, SMT_HEADER, response.byteLength >= 4 ? readU32(response, 0) : requestHeader);
+      let length = out.byteLength + 4;
+      for (const f of faults) if (f.kind === 'output-size') length += f.excess ?? 64;
+      smtWrite(area, SMT_LENGTH, length);
+      smtWrite(area, SMT_STATUS, smtRead(area, SMT_STATUS) | SMT_STATUS_FREE);
+      for (const f of faults) if (f.kind === 'smt-status') smtWrite(area, SMT_STATUS, f.status);
+      done();
+    });
+  }
+
+  /**
+   * Processes the MSG request in `input` into `output` on `channel` (`scmi_entry_msg`); `done`
+   * receives the TEE result, and `output.size` holds the response size on success.
+   */
+  public msgEntry(
+    channel: ServerChannel,
+    input: PtaParam,
+    output: PtaParam,
+    faults: readonly OpteeWireFaultAction[],
+    done: (result: TeeResult) => void,
+  ): void {
+    const inSize = input.size;
+    const outSize = output.size;
+    if (
+      inSize < 4 ||
+      inSize - 4 > SCMI_SEC_PAYLOAD_SIZE ||
+      input.address % 4 !== 0 ||
+      outSize < 4 ||
+      output.address % 4 !== 0 ||
+      input.buffer === undefined ||
+      output.buffer === undefined
+    ) {
+      this.#rejected++;
+      done(TeeResult.BAD_PARAMETERS);
+      return;
+    }
+    if (faults.some((f) => f.kind === 'busy-channel') || !this.#claim(channel)) {
+      this.#busy++;
+      done(TeeResult.BUSY);
+      return;
+    }
+    const request = input.buffer.slice(0, inSize);
+    const out = output.buffer;
+    this.#process(channel, request, (response) => {
+      channel.busy = false;
+      if (response === undefined) {
+        done(TeeResult.COMMUNICATION);
+        return;
+      }
+      const header = response.byteLength >= 4 ? readU32(response, 0) : readU32(request, 0);
+      let payload = response.byteLength >= 4 ? response.subarray(4) : new Uint8Array(0);
+      if (payload.byteLength > outSize - 4) payload = protocolError();
+      writeU32(out, 0, header);
+      out.set(payload, 4);
+      let size = payload.byteLength + 4;
+      for (const f of faults) if (f.kind === 'output-size') size += f.excess ?? 64;
+      output.size = size;
+      done(TeeResult.SUCCESS);
+    });
+  }
+
+  /** Disconnects from the platform and drops every message waiting for a response. Idempotent. */
+  public close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of this.#channels.values()) {
+      c.waiter?.cancel();
+      c.waiter = undefined;
+    }
+    this.#connection.disconnect();
+  }
+
+  #claim(channel: ServerChannel): boolean {
+    if (channel.busy) return false;
+    channel.busy = true;
+    return true;
+  }
+
+  /** Hands `request` to the platform; `respond` gets the response, or undefined after the platform timeout. */
+  #process(
+    channel: ServerChannel,
+    request: Uint8Array,
+    respond: (response: Uint8Array | undefined) => void,
+  ): void {
+    this.#messages++;
+    const response = this.#o.platform.handle(this.#o.agentId, channel.id, request);
+    if (response !== undefined) {
+      respond(response);
+      return;
+    }
+    let timer: TimerHandle | undefined = this.#o.clock.setTimeout(() => {
+      timer = undefined;
+      channel.waiter = undefined;
+      this.#platformTimeouts++;
+      respond(undefined);
+    }, this.#o.platformTimeoutMs);
+    channel.waiter = {
+      deliver: (bytes) => {
+        timer?.cancel();
+        timer = undefined;
+        channel.waiter = undefined;
+        respond(bytes);
+      },
+      cancel: () => {
+        timer?.cancel();
+        timer = undefined;
+      },
+    };
+  }
+
+  #respond(channelId: number, bytes: Uint8Array): void {
+    const waiter = this.#channels.get(channelId)?.waiter;
+    if (waiter === undefined || this.#closed) {
+      this.#stray++;
+      return;
+    }
+    waiter.deliver(bytes.slice());
+  }
+}

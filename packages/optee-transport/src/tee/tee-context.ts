@@ -1,0 +1,235 @@
+import { TeeError } from './tee-error.js';
+import type { TeeDriver } from './tee-driver.js';
+import { TeeLogin } from './tee-login.js';
+import type { TeeMemrefParam } from './tee-param.js';
+import { TeeOrigin, TeeResult } from './tee-result.js';
+import { TeeSession, type TeeSessionOwner } from './tee-session.js';
+import type { TeeSharedMemory } from './tee-shared-memory.js';
+import { parseTeeUuid } from './tee-uuid.js';
+
+/** Options of {@link TeeContext.openSession}. */
+export interface TeeOpenSessionOptions {
+  /** How the client identifies itself; default {@link TeeLogin.REE_KERNEL} (a kernel client). */
+  readonly login?: TeeLogin | number;
+}
+
+/**
+ * A client's context with a TEE (Linux `struct tee_context` from `tee_client_open_context`):
+ * sessions and shared memory are opened through it, and closing it closes what is left (newest
+ * first), like closing the TEE device file.
+ *
+ * @example
+ * ```ts
+ * const context = openTeeContext(driver);
+ * const session = await context.openSession(PTA_SCMI_UUID);
+ * const shm = await context.allocSharedMemory(128);
+ * await context.close(); // frees shm, closes session
+ * ```
+ */
+export class TeeContext {
+  readonly #driver: TeeDriver;
+  readonly #sessions = new Set<TeeSession>();
+  readonly #shms = new Set<TeeSharedMemory>();
+  #closing: Promise<void> | undefined;
+  readonly #owner: TeeSessionOwner;
+
+  /** @internal Use {@link openTeeContext}. */
+  public constructor(driver: TeeDriver) {
+    this.#driver = driver;
+    const isClosed = (): boolean => this.closed;
+    this.#owner = {
+      driver,
+      get closed() {
+        return isClosed();
+      },
+      checkMemory: (p, i) => {
+        this.#checkMemory(p as TeeMemrefParam, i);
+      },
+      forget: (s) => this.#sessions.delete(s),
+    };
+  }
+
+  /** The driver the context talks through. */
+  public get driver(): TeeDriver {
+    return this.#driver;
+  }
+
+  /** True once {@link TeeContext.close} was called. */
+  public get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** Sessions open now. */
+  public get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Shared memories allocated and not freed. */
+  public get sharedMemoryCount(): number {
+    return this.#shms.size;
+  }
+
+  /**
+   * Opens a session to the trusted application `uuid` (Linux `tee_client_open_session`).
+   *
+   * @throws (rejects) TeeError: `TEE_ERROR_BAD_STATE` (origin API) on a closed context,
+   * `TEE_ERROR_BAD_FORMAT` (origin API) for a malformed UUID, else the TEE's refusal
+   * (`TEE_ERROR_ITEM_NOT_FOUND` from the TEE for an unknown UUID, `TEE_ERROR_ACCESS_DENIED` from
+   * the trusted application for a login it does not accept…).
+   */
+  public async openSession(
+    uuid: string | Uint8Array,
+    options: TeeOpenSessionOptions = {},
+  ): Promise<TeeSession> {
+    this.#check('open session');
+    const octets = typeof uuid === 'string' ? parseTeeUuid(uuid) : uuid;
+    if (octets.byteLength !== 16) {
+      throw new TeeError(TeeResult.BAD_FORMAT, TeeOrigin.API, 'open session: a UUID has 16 octets');
+    }
+    const login = options.login ?? TeeLogin.REE_KERNEL;
+    const r = await this.#driver.openSession(octets, login >>> 0);
+    if (r.result !== TeeResult.SUCCESS) throw new TeeError(r.result, r.origin, 'open session');
+    const session = new TeeSession(this.#owner, r.session);
+    if (this.closed) {
+      // The context closed while the TEE opened it: close it at once.
+      await session.close().catch(() => undefined);
+      throw new TeeError(TeeResult.BAD_STATE, TeeOrigin.API, 'open session: the context closed');
+    }
+    this.#sessions.add(session);
+    return session;
+  }
+
+  /**
+   * Asks the TEE to cancel the invocation `cancelId` running in `session` (Linux
+   * `tee_client_cancel_req`). A trusted application may ignore the request; the invocation then
+   * returns when it is done.
+   *
+   * @throws (rejects) TeeError `TEE_ERROR_BAD_STATE` (origin API) when the context or the session
+   * is closed, or the TEE's error.
+   */
+  public async cancel(session: TeeSession, cancelId: number): Promise<void> {
+    this.#check('cancel');
+    if (!this.#sessions.has(session)) {
+      throw new TeeError(
+        TeeResult.BAD_STATE,
+        TeeOrigin.API,
+        `cancel: session ${session.id} is not open in this context`,
+      );
+    }
+    const r = await this.#driver.cancel(session.id, cancelId >>> 0);
+    if (r.result !== TeeResult.SUCCESS)
+      throw new TeeError(r.result, r.origin, `cancel in session ${session.id}`);
+  }
+
+  /**
+   * Allocates `size` bytes of shared memory registered with the TEE (Linux
+   * `tee_shm_alloc_kernel_buf`), zeroed.
+   *
+   * @throws (rejects) TeeError `TEE_ERROR_BAD_STATE` (origin API) on a closed context,
+   * `TEE_ERROR_BAD_PARAMETERS` (origin API) for a size that is not a positive integer, or the
+   * driver's error (`TEE_ERROR_OUT_OF_MEMORY`…).
+   */
+  public async allocSharedMemory(size: number): Promise<TeeSharedMemory> {
+    this.#check('allocate shared memory');
+    if (!Number.isInteger(size) || size <= 0) {
+      throw new TeeError(
+        TeeResult.BAD_PARAMETERS,
+        TeeOrigin.API,
+        `allocate shared memory: bad size ${String(size)}`,
+      );
+    }
+    const shm = await this.#driver.allocSharedMemory(size);
+    if (this.closed) {
+      await shm.free().catch(() => undefined);
+      throw new TeeError(
+        TeeResult.BAD_STATE,
+        TeeOrigin.API,
+        'allocate shared memory: the context closed',
+      );
+    }
+    this.#shms.add(shm);
+    shm.onFreed = () => this.#shms.delete(shm);
+    return shm;
+  }
+
+  /**
+   * Closes the context: closes the sessions still open, then frees the shared memory still
+   * allocated, newest first each, even when some fail. Idempotent.
+   *
+   * @throws (rejects) AggregateError listing what failed to close (everything was dropped anyway).
+   */
+  public close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const s of [...this.#sessions].reverse()) {
+      try {
+        await s.close();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    for (const m of [...this.#shms].reverse()) {
+      try {
+        await m.free();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    this.#shms.clear();
+    if (errors.length > 0) throw new AggregateError(errors, 'closing the TEE context failed');
+  }
+
+  #checkMemory(p: TeeMemrefParam, i: number): void {
+    const shm = p.shm as TeeSharedMemory | undefined;
+    if (shm === undefined || !this.#shms.has(shm) || shm.freed || shm.owner !== this.#driver) {
+      throw new TeeError(
+        TeeResult.BAD_PARAMETERS,
+        TeeOrigin.API,
+        `invoke: parameter ${i}: the shared memory is not allocated in this context`,
+      );
+    }
+    const { offset, size } = p;
+    if (
+      !Number.isInteger(offset) ||
+      !Number.isInteger(size) ||
+      offset < 0 ||
+      size < 0 ||
+      offset + size > shm.size
+    ) {
+      throw new TeeError(
+        TeeResult.BAD_PARAMETERS,
+        TeeOrigin.API,
+        `invoke: parameter ${i}: ${String(size)} bytes at ${String(offset)} do not fit ${shm.size} bytes`,
+      );
+    }
+  }
+
+  #check(what: string): void {
+    if (this.closed)
+      throw new TeeError(TeeResult.BAD_STATE, TeeOrigin.API, `${what}: the context is closed`);
+  }
+}
+
+/**
+ * Opens a client context on a TEE driver (Linux `tee_client_open_context`).
+ *
+ * @throws TeeError `TEE_ERROR_COMMUNICATION` (origin COMMS) when the driver is closed.
+ * @example
+ * ```ts
+ * const context = openTeeContext(new OpteeDriver(wire.ree));
+ * ```
+ */
+export function openTeeContext(driver: TeeDriver): TeeContext {
+  if (driver.closed) {
+    throw new TeeError(
+      TeeResult.COMMUNICATION,
+      TeeOrigin.COMMS,
+      'open context: the driver is closed',
+    );
+  }
+  return new TeeContext(driver);
+}

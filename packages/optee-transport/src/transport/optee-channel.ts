@@ -1,0 +1,582 @@
+import {
+  RxGuard,
+  ScmiShutdownError,
+  ScmiStatus,
+  ScmiTransportError,
+  headerDefect,
+  headerToken,
+  readI32,
+  readU32,
+  writeU32,
+  type BadMessageReason,
+  type ChannelSetup,
+  type TimerHandle,
+  type TransportChannel,
+  type Xfer,
+} from '@scmi-ts/core';
+import type { TeeContext } from '../tee/tee-context.js';
+import { TeeError } from '../tee/tee-error.js';
+import { TeeParamType, teeMemref, teeValue, type TeeParam } from '../tee/tee-param.js';
+import type { TeeSession } from '../tee/tee-session.js';
+import type { TeeSharedMemory } from '../tee/tee-shared-memory.js';
+import { PtaScmiCommand } from '../wire/pta-scmi.js';
+import {
+  SMT_FLAGS,
+  SMT_HEADER,
+  SMT_LENGTH,
+  SMT_PAYLOAD,
+  SMT_STATUS,
+  SMT_STATUS_ERROR,
+  SMT_STATUS_FREE,
+  smtRead,
+  smtWrite,
+} from '../wire/smt-layout.js';
+
+/** How a channel carries messages: SMT in a static area (PTA command 1) or MSG in registered shared memory (command 4). */
+export type OpteeChannelMode = 'smt' | 'msg';
+
+/** Counters of one OP-TEE channel (besides core's channel counters). */
+export interface OpteeChannelStats {
+  /** Invocations started (one per message). */
+  readonly invocations: number;
+  /** Invocations that returned after their transfer was over (timed out, aborted). */
+  readonly lateReturns: number;
+  /** Late returns that carried a response, counted in core's `lateReplies`. */
+  readonly lateReplies: number;
+  /** Late returns refused by the RX guard after quiesce (core's `refusedAfterQuiesce`). */
+  readonly refusedReturns: number;
+  /** Invocations that failed with a TEE error (the transfer completed with COMMS_ERROR). */
+  readonly teeErrors: number;
+  /** SMT areas the PTA returned with CHANNEL_ERROR (the transfer completed with COMMS_ERROR). */
+  readonly channelErrors: number;
+  /** Cancel requests sent (by quiesce, for an invocation in flight). */
+  readonly cancelRequests: number;
+  /** Sends refused because a timed-out transfer's invocation held the channel too long. */
+  readonly busyRejections: number;
+}
+
+/** What an OP-TEE channel reports about itself (see `OpteeTransport.diagnostics`). */
+export interface OpteeChannelInfo {
+  /** `a2p:<id>`. */
+  readonly label: string;
+  /** The OP-TEE channel id. */
+  readonly opteeChannelId: number;
+  /** The channel handle the PTA gave. */
+  readonly handle: number;
+  /** SMT or MSG. */
+  readonly mode: OpteeChannelMode;
+  /** The counters. */
+  readonly stats: OpteeChannelStats;
+  /** True while an invocation runs. */
+  readonly invoking: boolean;
+  /** True once freed. */
+  readonly freed: boolean;
+}
+
+/** What a channel needs besides core's setup. */
+export interface OpteeChannelParts {
+  readonly setup: ChannelSetup;
+  readonly context: TeeContext;
+  readonly session: TeeSession;
+  readonly opteeChannelId: number;
+  readonly handle: number;
+  /** SMT: the static area; MSG: undefined. */
+  readonly area: Uint8Array | undefined;
+  /** MSG: the registered buffer; SMT: undefined. */
+  readonly shm: TeeSharedMemory | undefined;
+  readonly busyTimeoutMs: number;
+  /** How long `send` waits for the invocation to return before leaving it to core's polling. */
+  readonly syncWaitMs: number;
+  /** Where callbacks against a freed channel are reported (must stay empty). */
+  readonly violations: string[];
+  /** Called once the channel is freed. */
+  readonly onFreed: (channel: OpteeChannel) => void;
+}
+
+/** One invocation: the message of `xfer`, from send until the TEE returns it. */
+interface Invocation {
+  readonly xfer: Xfer;
+  readonly cancelId: number;
+  returned: boolean;
+  /** The TEE result (SUCCESS or the error's). */
+  result: number;
+  /** MSG: the response size the TEE reported. */
+  outSize: number;
+  /** core called markTxDone before the return: the transfer is over, the return is late. */
+  abandoned: boolean;
+  /** fetchResponse read the response. */
+  fetched: boolean;
+  /** Ends the send's synchronous wait (see `syncWaitMs`). */
+  syncWaiter: (() => void) | undefined;
+  /** When the send's synchronous wait ends at the latest (clock time). */
+  syncUntil: number;
+}
+
+interface SendWaiter {
+  readonly xfer: Xfer;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One A2P channel over the OP-TEE SCMI PTA (Linux `drivers/firmware/arm_scmi/optee.c`): its own
+ * TEE session and channel handle, an SMT area (static) or a MSG buffer (registered shared memory),
+ * polling completion only — the invocation returning is the completion.
+ *
+ * One message in flight: `send` takes the channel (waiting for it, like Linux's `channel->mu`),
+ * starts the invocation and waits up to `syncWaitMs` for it to return (Linux's invoke is
+ * synchronous); core polls `pollDone` (has it returned?) and reads the response with
+ * `fetchResponse`; `markTxDone` gives the channel back — unless the invocation has not returned
+ * yet (the transfer timed out or was aborted): the invocation still owns the shared memory, so the
+ * channel stays held until it returns. Its late return is then counted (`lateReplies` when it
+ * carries a response) inside the RX guard, or refused after quiesce. A send that waits longer than
+ * `busyTimeoutMs` for such a channel fails with `E_CHAN_BUSY`.
+ *
+ * Quiesce closes the RX guard, sends a cancel request for an invocation in flight (the SCMI PTA
+ * may ignore it) and waits until the invocation returns; free then closes the session and frees
+ * the MSG buffer. A transfer whose invocation failed, or whose response is unusable (header of
+ * another message, too short, channel error), completes with `COMMS_ERROR`; the cause is counted.
+ */
+export class OpteeChannel implements TransportChannel {
+  /** One message at a time per channel. */
+  public readonly maxInFlight = 1;
+  /** The channel's RX guard. */
+  public readonly guard = new RxGuard();
+  /** `a2p:<id>`. */
+  public readonly label: string;
+  /** SMT or MSG. */
+  public readonly mode: OpteeChannelMode;
+  readonly #p: OpteeChannelParts;
+  readonly #smtParams: readonly TeeParam[];
+  #inv: Invocation | undefined;
+  #owner: Xfer | undefined;
+  readonly #waiters: SendWaiter[] = [];
+  #heldTimer: TimerHandle | undefined;
+  #syncTimer: TimerHandle | undefined;
+  #stuck = false;
+  #closing = false;
+  #freed = false;
+  #idle: (() => void) | undefined;
+  #nextCancelId = 0;
+  #invocations = 0;
+  #lateReturns = 0;
+  #lateReplies = 0;
+  #refusedReturns = 0;
+  #teeErrors = 0;
+  #channelErrors = 0;
+  #cancelRequests = 0;
+  #busyRejections = 0;
+
+  /** @internal Created by the transport once the session and the handle exist. */
+  public constructor(parts: OpteeChannelParts) {
+    this.#p = parts;
+    this.label = `${parts.setup.direction}:${parts.setup.channel.id}`;
+    this.mode = parts.area === undefined ? 'msg' : 'smt';
+    this.#smtParams = [teeValue(TeeParamType.VALUE_INPUT, parts.handle)];
+  }
+
+  /** What the channel reports about itself. */
+  public get info(): OpteeChannelInfo {
+    return {
+      label: this.label,
+      opteeChannelId: this.#p.opteeChannelId,
+      handle: this.#p.handle,
+      mode: this.mode,
+      stats: {
+        invocations: this.#invocations,
+        lateReturns: this.#lateReturns,
+        lateReplies: this.#lateReplies,
+        refusedReturns: this.#refusedReturns,
+        teeErrors: this.#teeErrors,
+        channelErrors: this.#channelErrors,
+        cancelRequests: this.#cancelRequests,
+        busyRejections: this.#busyRejections,
+      },
+      invoking: this.#inv !== undefined && !this.#inv.returned,
+      freed: this.#freed,
+    };
+  }
+
+  /** Timers the channel holds armed (a held channel's bound, the synchronous wait's). */
+  public get armedTimers(): number {
+    return (this.#heldTimer === undefined ? 0 : 1) + (this.#syncTimer === undefined ? 0 : 1);
+  }
+
+  /**
+   * Takes the channel for `xfer` and starts its invocation; waits when the channel is held.
+   *
+   * @throws ScmiShutdownError once the channel quiesces; ScmiTransportError `E_CHAN_BUSY` when the
+   * invocation of a timed-out transfer holds the channel past `busyTimeoutMs`, `E_MSG_SIZE` when
+   * the command does not fit the SMT area or the MSG buffer.
+   */
+  public send(xfer: Xfer): void | Promise<void> {
+    if (this.#closing) throw new ScmiShutdownError(this.#p.setup.agent, `send on ${this.label}`);
+    this.#checkSize(xfer);
+    if (this.#owner === undefined && this.#inv === undefined) {
+      return this.#syncWait(this.#start(xfer));
+    }
+    if (this.#stuck) {
+      this.#busyRejections++;
+      throw this.#busyError();
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ xfer, resolve, reject });
+    });
+  }
+
+  /**
+   * Waits up to `syncWaitMs` for `inv` to return, as Linux's synchronous invoke does
+   * (`sync_cmds_completed_on_ret`): the common case then completes without core's polling loop
+   * spinning the thread while the secure world works. A slower invocation is left to the polling
+   * loop, whose response timeout starts after this wait.
+   */
+  #syncWait(inv: Invocation): void | Promise<void> {
+    const ms = this.#p.syncWaitMs;
+    if (ms <= 0 || inv.returned) return;
+    inv.syncUntil = this.#p.setup.clock.now() + ms;
+    // One timer per channel, re-armed only when it fires with a wait still running: back-to-back
+    // sends (tens of µs each) share it instead of arming and cancelling one each.
+    if (this.#syncTimer === undefined) this.#armSyncTimer(ms);
+    return new Promise<void>((resolve) => {
+      inv.syncWaiter = () => {
+        inv.syncWaiter = undefined;
+        resolve();
+      };
+    });
+  }
+
+  #armSyncTimer(ms: number): void {
+    this.#syncTimer = this.#p.setup.clock.setTimeout(() => {
+      this.#syncTimer = undefined;
+      const inv = this.#inv;
+      if (inv?.syncWaiter === undefined) return;
+      const left = inv.syncUntil - this.#p.setup.clock.now();
+      // The invocation is slow: hand the transfer to core's polling loop.
+      if (left <= 0) inv.syncWaiter();
+      else this.#armSyncTimer(left);
+    }, ms);
+  }
+
+  /** Whether `xfer`'s invocation has returned (polling completion). */
+  public pollDone(xfer: Xfer): boolean {
+    const inv = this.#inv;
+    return inv !== undefined && inv.xfer === xfer && inv.returned && this.#owner === xfer;
+  }
+
+  /** Reads `xfer`'s response from the SMT area or the MSG buffer, bounding every length. */
+  public fetchResponse(xfer: Xfer): void {
+    // Polling only: core passes no context.
+    const inv = this.#inv;
+    if (inv === undefined || inv.xfer !== xfer || !inv.returned || inv.fetched) {
+      this.#fail(xfer, 'unexpected');
+      return;
+    }
+    inv.fetched = true;
+    if (inv.result !== 0) {
+      this.#teeErrors++;
+      this.#fail(xfer, undefined);
+      return;
+    }
+    if (this.#p.area !== undefined) this.#fetchSmt(xfer, this.#p.area);
+    else this.#fetchMsg(xfer, (this.#p.shm as TeeSharedMemory).bytes, inv.outSize);
+  }
+
+  /** OP-TEE has no P2A channel: nothing is ever posted to this one. */
+  public fetchNotification(): void {
+    this.#p.setup.sink.badMessage('unknown');
+  }
+
+  /**
+   * The transfer is over. The channel goes to the next sender, unless the invocation has not
+   * returned: then it stays held until it does (the invocation owns the shared memory).
+   */
+  public markTxDone(xfer: Xfer, error: unknown): void {
+    if (this.#owner !== xfer) return;
+    this.#owner = undefined;
+    const inv = this.#inv;
+    if (inv === undefined || inv.xfer !== xfer) {
+      this.#grant();
+      return;
+    }
+    if (inv.returned) {
+      // Returned but never read: the transfer timed out (or was aborted) just as it returned.
+      if (error !== undefined && !inv.fetched) this.#countLate(inv);
+      this.#inv = undefined;
+      this.#grant();
+      return;
+    }
+    inv.abandoned = true;
+    if (!this.#closing) {
+      this.#heldTimer = this.#p.setup.clock.setTimeout(() => {
+        this.#heldTimer = undefined;
+        this.#stuck = true;
+        for (const w of this.#waiters.splice(0)) {
+          this.#busyRejections++;
+          w.reject(this.#busyError());
+        }
+      }, this.#p.busyTimeoutMs);
+    }
+  }
+
+  /**
+   * Stops the channel: refuses new sends (waiting ones fail with ScmiShutdownError), closes the
+   * RX guard, asks the TEE to cancel an invocation in flight and waits until it has returned.
+   */
+  public async quiesce(): Promise<void> {
+    this.#closing = true;
+    for (const w of this.#waiters.splice(0)) {
+      w.reject(new ScmiShutdownError(this.#p.setup.agent, `send on ${this.label}`));
+    }
+    await this.guard.quiesce();
+    const inv = this.#inv;
+    if (inv !== undefined && !inv.returned) {
+      const returned = new Promise<void>((resolve) => {
+        this.#idle = resolve;
+      });
+      this.#cancelRequests++;
+      // The SCMI PTA never looks at cancel requests; the invocation returns when it is done.
+      this.#p.context.cancel(this.#p.session, inv.cancelId).catch(() => undefined);
+      await returned;
+    }
+    this.#disarm();
+    this.#disarmSync();
+  }
+
+  /** Closes the session, then frees the MSG buffer (Linux `scmi_optee_chan_free`). */
+  public async free(): Promise<void> {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.#disarm();
+    this.#disarmSync();
+    // Both steps run even when the first fails (the TEE is gone, say): nothing stays half-freed.
+    const errors: ScmiTransportError[] = [];
+    try {
+      await this.#p.session.close();
+    } catch (cause) {
+      errors.push(wrap(`${this.label}: closing the TEE session failed`, cause));
+    }
+    try {
+      await this.#p.shm?.free();
+    } catch (cause) {
+      errors.push(wrap(`${this.label}: freeing the MSG buffer failed`, cause));
+    }
+    this.#p.onFreed(this);
+    if (errors.length === 1) throw errors[0] as ScmiTransportError;
+    if (errors.length > 1) throw new AggregateError(errors, `${this.label}: free failed`);
+  }
+
+  #checkSize(xfer: Xfer): void {
+    const room =
+      this.#p.area !== undefined
+        ? this.#p.area.byteLength - SMT_PAYLOAD
+        : (this.#p.shm?.size ?? 0) - 4;
+    if (xfer.txLen > room) {
+      throw new ScmiTransportError(
+        'E_MSG_SIZE',
+        `${this.label}: a ${xfer.txLen}-byte command does not fit the ${this.mode === 'smt' ? 'SMT area' : 'MSG buffer'} (${room} bytes)`,
+      );
+    }
+  }
+
+  #busyError(): ScmiTransportError {
+    return new ScmiTransportError(
+      'E_CHAN_BUSY',
+      `${this.label}: the invocation of a timed-out transfer still owns the channel after ${this.#p.busyTimeoutMs} ms`,
+    );
+  }
+
+  /** Writes the command and starts the invocation (Linux `scmi_optee_send_message`). */
+  #start(xfer: Xfer): Invocation {
+    this.#owner = xfer;
+    const inv: Invocation = {
+      xfer,
+      cancelId: (this.#nextCancelId = (this.#nextCancelId + 1) >>> 0),
+      returned: false,
+      result: 0,
+      outSize: 0,
+      abandoned: false,
+      fetched: false,
+      syncWaiter: undefined,
+      syncUntil: 0,
+    };
+    this.#inv = inv;
+    this.#invocations++;
+    let command: PtaScmiCommand;
+    let params: readonly TeeParam[];
+    const area = this.#p.area;
+    if (area !== undefined) {
+      // shmem_tx_prepare: busy (status 0), polling (no interrupt flag), length, header, payload.
+      smtWrite(area, SMT_STATUS, 0);
+      smtWrite(area, SMT_FLAGS, 0);
+      smtWrite(area, SMT_LENGTH, 4 + xfer.txLen);
+      smtWrite(area, SMT_HEADER, xfer.header);
+      area.set(xfer.request(), SMT_PAYLOAD);
+      command = PtaScmiCommand.PROCESS_SMT_CHANNEL;
+      params = this.#smtParams;
+    } else {
+      // msg_tx_prepare; like Linux, one buffer is both the request (p1) and the response (p2).
+      const shm = this.#p.shm as TeeSharedMemory;
+      writeU32(shm.bytes, 0, xfer.header);
+      shm.bytes.set(xfer.request(), 4);
+      command = PtaScmiCommand.PROCESS_MSG_CHANNEL;
+      params = [
+        this.#smtParams[0] as TeeParam,
+        teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4 + xfer.txLen),
+        teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, shm.size),
+      ];
+    }
+    // The completion callback runs in the task that delivers the return: no promise hop between
+    // the return and this channel's RX guard.
+    this.#p.session.submit(command, params, { cancelId: inv.cancelId }, (r) => {
+      const out = r.params[2];
+      this.#onReturn(inv, r.result, out !== undefined && 'size' in out ? out.size : 0);
+    });
+    return inv;
+  }
+
+  /** The invocation returned (the TEE's return, or the driver's failure). */
+  #onReturn(inv: Invocation, result: number, outSize: number): void {
+    if (this.#freed) this.#p.violations.push(`${this.label}: invocation returned after free`);
+    inv.returned = true;
+    inv.result = result;
+    inv.outSize = outSize;
+    inv.syncWaiter?.();
+    if (inv.abandoned) {
+      // The transfer is over: a late return. The channel is free again once it is counted.
+      this.#countLate(inv);
+      if (this.#inv === inv) this.#inv = undefined;
+      this.#disarm();
+      this.#stuck = false;
+      this.#grant();
+    }
+    const idle = this.#idle;
+    this.#idle = undefined;
+    idle?.();
+  }
+
+  /** Counts a return nobody will read, inside the RX guard (refused after quiesce). */
+  #countLate(inv: Invocation): void {
+    this.#lateReturns++;
+    const counters = this.#p.setup.counters;
+    if (!this.guard.enter()) {
+      counters.refusedAfterQuiesce++;
+      this.#refusedReturns++;
+      return;
+    }
+    try {
+      if (this.#freed) this.#p.violations.push(`${this.label}: late return counted after free`);
+      if (inv.result !== 0) this.#teeErrors++;
+      else if (this.#hasResponse(inv)) {
+        counters.lateReplies++;
+        this.#lateReplies++;
+      } else if (this.#p.area !== undefined) this.#channelErrors++;
+    } finally {
+      this.guard.exit();
+    }
+  }
+
+  /** Whether a returned invocation left a response to read (SMT: free, no error; MSG: header and status). */
+  #hasResponse(inv: Invocation): boolean {
+    const area = this.#p.area;
+    if (area === undefined) return inv.outSize >= 8;
+    return (smtRead(area, SMT_STATUS) & (SMT_STATUS_FREE | SMT_STATUS_ERROR)) === SMT_STATUS_FREE;
+  }
+
+  /** Gives the free channel to the next waiting sender. */
+  #grant(): void {
+    if (this.#owner !== undefined || this.#inv !== undefined) return;
+    const next = this.#waiters.shift();
+    if (next === undefined) return;
+    try {
+      const waiting = this.#syncWait(this.#start(next.xfer));
+      if (waiting === undefined) next.resolve();
+      else void waiting.then(next.resolve);
+    } catch (e) {
+      next.reject(e);
+      this.#grant();
+    }
+  }
+
+  #disarm(): void {
+    this.#heldTimer?.cancel();
+    this.#heldTimer = undefined;
+  }
+
+  #disarmSync(): void {
+    this.#syncTimer?.cancel();
+    this.#syncTimer = undefined;
+  }
+
+  /** Completes `xfer` with COMMS_ERROR, counting `reason` when the response itself was bad. */
+  #fail(xfer: Xfer, reason: BadMessageReason | undefined): void {
+    if (reason !== undefined) this.#p.setup.sink.badMessage(reason);
+    xfer.receiveResponse(ScmiStatus.COMMS_ERROR, EMPTY, 0, 0);
+  }
+
+  /** Checks the response header against the command's; a mismatch is counted by kind. */
+  #checkHeader(xfer: Xfer, header: number): boolean {
+    if (header === xfer.header) return true;
+    const defect = headerDefect(header);
+    this.#fail(
+      xfer,
+      defect === 'unknown-type'
+        ? 'unknown'
+        : defect === undefined && headerToken(header) !== xfer.token
+          ? 'unexpected'
+          : 'invalid',
+    );
+    return false;
+  }
+
+  /** shmem_fetch_response, with the checks Linux leaves out. */
+  #fetchSmt(xfer: Xfer, area: Uint8Array): void {
+    const status = smtRead(area, SMT_STATUS);
+    if ((status & SMT_STATUS_FREE) === 0) {
+      // The TEE returned without giving the channel back: nothing trustworthy to read.
+      this.#fail(xfer, 'spurious');
+      return;
+    }
+    if ((status & SMT_STATUS_ERROR) !== 0) {
+      this.#channelErrors++;
+      this.#fail(xfer, undefined);
+      return;
+    }
+    if (!this.#checkHeader(xfer, smtRead(area, SMT_HEADER))) return;
+    const length = smtRead(area, SMT_LENGTH);
+    if (length < 8) {
+      this.#fail(xfer, 'invalid');
+      return;
+    }
+    this.#deliver(xfer, area, SMT_PAYLOAD, length - 8);
+  }
+
+  /** msg_fetch_response, with the checks Linux leaves out. */
+  #fetchMsg(xfer: Xfer, buffer: Uint8Array, outSize: number): void {
+    if (outSize < 8) {
+      this.#fail(xfer, 'invalid');
+      return;
+    }
+    if (!this.#checkHeader(xfer, readU32(buffer, 0))) return;
+    this.#deliver(xfer, buffer, 4, outSize - 8);
+  }
+
+  /** Copies status and returns at `at`; a length past the buffer is counted and clamped. */
+  #deliver(xfer: Xfer, buffer: Uint8Array, at: number, returns: number): void {
+    const room = buffer.byteLength - at - 4;
+    let n = returns;
+    if (n > room) {
+      this.#p.setup.sink.badMessage('oversize');
+      // Clamped to the buffer, and to what the caller expects, so that core does not count it again.
+      n = Math.min(room, xfer.rxMax);
+    }
+    xfer.receiveResponse(readI32(buffer, at), buffer, at + 4, n);
+  }
+}
+
+/** Wraps a TEE failure as a transport error (the TEE error as cause). */
+export function wrap(message: string, cause: unknown): ScmiTransportError {
+  const detail = TeeError.is(cause) ? `: ${cause.code} (${cause.originName})` : '';
+  return new ScmiTransportError('E_TEE', `${message}${detail}`, { cause });
+}

@@ -1,0 +1,268 @@
+import {
+  ScmiTransportError,
+  type ChannelSetup,
+  type DeviceSetup,
+  type Transport,
+  type TransportChannel,
+  type TransportDescriptor,
+} from '@scmi-ts/core';
+import { openTeeContext, type TeeContext } from '../tee/tee-context.js';
+import { TeeLogin } from '../tee/tee-login.js';
+import { TeeParamType, teeValue, type TeeValueParam } from '../tee/tee-param.js';
+import type { TeeSession } from '../tee/tee-session.js';
+import type { TeeSharedMemory } from '../tee/tee-shared-memory.js';
+import {
+  PTA_SCMI_UUID,
+  PtaScmiCaps,
+  PtaScmiCommand,
+  SCMI_OPTEE_MAX_MSG_SIZE,
+} from '../wire/pta-scmi.js';
+import { SMT_PAYLOAD } from '../wire/smt-layout.js';
+import {
+  OpteeChannel,
+  wrap,
+  type OpteeChannelInfo,
+  type OpteeChannelStats,
+} from './optee-channel.js';
+import {
+  validateOpteeChannelConfig,
+  validateOpteeConfig,
+  type ResolvedOpteeChannelConfig,
+  type ResolvedOpteeTransportConfig,
+} from './optee-config.js';
+
+/**
+ * The OP-TEE transport's descriptor (Linux `scmi_optee_desc`): 20 messages, 128-byte messages,
+ * 30 ms response timeout, no P2A channel, polling completion only (`sync_cmds_completed_on_ret`:
+ * the invocation returning is the completion).
+ *
+ * @example
+ * ```ts
+ * OPTEE_TRANSPORT_DESCRIPTOR.completion; // 'polling'
+ * ```
+ */
+export const OPTEE_TRANSPORT_DESCRIPTOR: TransportDescriptor = {
+  name: 'optee',
+  maxMsg: 20,
+  maxMsgSize: SCMI_OPTEE_MAX_MSG_SIZE,
+  rxTimeoutMs: 30,
+  p2a: false,
+  completion: 'polling',
+};
+
+/** What {@link OpteeTransport.diagnostics} reports. */
+export interface OpteeTransportDiagnostics {
+  /** The channels set up and not yet freed. */
+  readonly channels: readonly OpteeChannelInfo[];
+  /** Callbacks that ran against a freed channel (must stay empty). */
+  readonly violations: readonly string[];
+  /** Timers the live channels hold armed. */
+  readonly armedTimers: number;
+  /** The counters of every channel this transport set up, freed ones included, summed. */
+  readonly totals: OpteeChannelStats;
+}
+
+const ZERO_STATS: OpteeChannelStats = {
+  invocations: 0,
+  lateReturns: 0,
+  lateReplies: 0,
+  refusedReturns: 0,
+  teeErrors: 0,
+  channelErrors: 0,
+  cancelRequests: 0,
+  busyRejections: 0,
+};
+
+function sum(a: OpteeChannelStats, b: OpteeChannelStats): OpteeChannelStats {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(ZERO_STATS) as (keyof OpteeChannelStats)[]) out[k] = a[k] + b[k];
+  return out as unknown as OpteeChannelStats;
+}
+
+interface DeviceState {
+  readonly context: TeeContext;
+  readonly caps: number;
+}
+
+/**
+ * The agent side of SCMI over the OP-TEE SCMI PTA (Linux `drivers/firmware/arm_scmi/optee.c`).
+ *
+ * - `setupDevice` opens a TEE context on the configured driver (released last) and queries the
+ *   PTA's capabilities once, in a throw-away session (Linux `get_capabilities`).
+ * - `setupChannel` (A2P) opens a session per channel and asks for the channel handle with the
+ *   capability of the channel's mode: SMT when the channel has a static area, MSG (a 128-byte
+ *   registered buffer) otherwise. P2A channels are not supported (`E_NOT_SUPPORTED`: core then
+ *   skips notifications and never requests asynchronous operations).
+ * - Each channel carries one message at a time and completes by polling; see `OpteeChannel`.
+ *
+ * Failures of the TEE during setup are `ScmiTransportError` `E_TEE` with the `TeeError` as cause;
+ * a PTA without the needed capability is `E_NOT_SUPPORTED`.
+ *
+ * @example
+ * ```ts
+ * const container = new Container();
+ * container.load(coreModule, opteeTransportModule);
+ * const agent = await createAgent(container, {
+ *   transport: 'optee',
+ *   transportConfig: opteeTransportConfig(driver),
+ * });
+ * ```
+ */
+export class OpteeTransport implements Transport {
+  /** @inheritDoc */
+  public readonly descriptor: TransportDescriptor = OPTEE_TRANSPORT_DESCRIPTOR;
+  readonly #devices = new WeakMap<object, DeviceState>();
+  readonly #channels = new Set<OpteeChannel>();
+  readonly #violations: string[] = [];
+  #freedTotals: OpteeChannelStats = ZERO_STATS;
+
+  /** @inheritDoc */
+  public validateConfig(section: unknown, field: string): ResolvedOpteeTransportConfig {
+    return validateOpteeConfig(section, field);
+  }
+
+  /** @inheritDoc */
+  public validateChannelConfig(section: unknown, field: string): ResolvedOpteeChannelConfig {
+    return validateOpteeChannelConfig(section, field);
+  }
+
+  /** The live channels, the violations seen and the armed timers. */
+  public diagnostics(): OpteeTransportDiagnostics {
+    const channels = [...this.#channels];
+    const infos = channels.map((c) => c.info);
+    return {
+      channels: infos,
+      violations: [...this.#violations],
+      armedTimers: channels.reduce((n, c) => n + c.armedTimers, 0),
+      totals: infos.reduce((t, c) => sum(t, c.stats), this.#freedTotals),
+    };
+  }
+
+  /**
+   * Opens the agent's TEE context and reads the PTA's capabilities in a throw-away session.
+   *
+   * @throws ScmiTransportError `E_TEE` when the TEE fails, `E_NOT_SUPPORTED` when the PTA
+   * supports neither SMT nor MSG.
+   */
+  public async setupDevice(setup: DeviceSetup): Promise<void> {
+    const config = setup.config as ResolvedOpteeTransportConfig;
+    let context: TeeContext;
+    try {
+      context = openTeeContext(config.tee);
+    } catch (cause) {
+      throw wrap(`${setup.agent}: opening a TEE context failed`, cause);
+    }
+    setup.devres.add({
+      name: 'optee context',
+      value: context,
+      release: (c) => {
+        this.#devices.delete(config);
+        return c.close();
+      },
+    });
+    let caps: number;
+    try {
+      const session = await context.openSession(PTA_SCMI_UUID, { login: TeeLogin.REE_KERNEL });
+      try {
+        const r = await session.invoke(PtaScmiCommand.CAPABILITIES, [
+          teeValue(TeeParamType.VALUE_OUTPUT),
+        ]);
+        caps = (r.params[0] as TeeValueParam).a;
+      } finally {
+        await session.close();
+      }
+    } catch (cause) {
+      throw wrap(`${setup.agent}: reading the SCMI PTA capabilities failed`, cause);
+    }
+    if ((caps & (PtaScmiCaps.SMT_HEADER | PtaScmiCaps.MSG_HEADER)) === 0) {
+      throw new ScmiTransportError(
+        'E_NOT_SUPPORTED',
+        `${setup.agent}: the OP-TEE SCMI PTA supports neither SMT nor MSG (capabilities 0x${caps.toString(16)})`,
+      );
+    }
+    this.#devices.set(config, { context, caps });
+  }
+
+  /**
+   * Sets up an A2P channel: its mode, a session, the channel handle (and, in MSG mode, the
+   * registered buffer).
+   *
+   * @throws ScmiTransportError `E_NOT_SUPPORTED` for a P2A channel or a mode the PTA lacks,
+   * `E_NO_SHMEM` when `shmem: 'static'` names a channel without a static area, `E_NO_DEVICE` when
+   * `setupDevice` did not run, `E_TEE` when the TEE fails.
+   */
+  public async setupChannel(setup: ChannelSetup): Promise<TransportChannel> {
+    if (setup.direction === 'p2a') {
+      throw new ScmiTransportError(
+        'E_NOT_SUPPORTED',
+        `${setup.agent}: OP-TEE has no P2A channel (no notifications, no delayed responses)`,
+      );
+    }
+    const config = setup.config as ResolvedOpteeTransportConfig;
+    const device = this.#devices.get(config);
+    if (device === undefined) {
+      throw new ScmiTransportError(
+        'E_NO_DEVICE',
+        `${setup.agent}: the OP-TEE device was not set up`,
+      );
+    }
+    const chan = (setup.channel.transport ??
+      validateOpteeChannelConfig(undefined, '')) as ResolvedOpteeChannelConfig;
+    const opteeChannelId = chan.opteeChannelId ?? setup.channel.id;
+    const label = `${setup.agent} a2p:${setup.channel.id}`;
+    const area = chan.shmem === 'dynamic' ? undefined : config.staticShmem(opteeChannelId);
+    if (chan.shmem === 'static' && area === undefined) {
+      throw new ScmiTransportError(
+        'E_NO_SHMEM',
+        `${label}: OP-TEE channel ${opteeChannelId} has no static SMT area`,
+      );
+    }
+    if (area !== undefined && area.byteLength < SMT_PAYLOAD + 4) {
+      throw new ScmiTransportError(
+        'E_NO_SHMEM',
+        `${label}: the SMT area of ${area.byteLength} bytes is too small`,
+      );
+    }
+    const caps = area === undefined ? PtaScmiCaps.MSG_HEADER : PtaScmiCaps.SMT_HEADER;
+    if ((device.caps & caps) === 0) {
+      throw new ScmiTransportError(
+        'E_NOT_SUPPORTED',
+        `${label}: the OP-TEE SCMI PTA does not support ${area === undefined ? 'MSG' : 'SMT'} channels`,
+      );
+    }
+    const { context } = device;
+    // Linux scmi_optee_chan_setup: shared memory, session, channel handle; undone in reverse.
+    let shm: TeeSharedMemory | undefined;
+    let session: TeeSession | undefined;
+    try {
+      if (area === undefined) shm = await context.allocSharedMemory(SCMI_OPTEE_MAX_MSG_SIZE);
+      session = await context.openSession(PTA_SCMI_UUID, { login: TeeLogin.REE_KERNEL });
+      const r = await session.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
+        teeValue(TeeParamType.VALUE_INOUT, opteeChannelId, caps),
+      ]);
+      const handle = (r.params[0] as TeeValueParam).a;
+      const channel = new OpteeChannel({
+        setup,
+        context,
+        session,
+        opteeChannelId,
+        handle,
+        area,
+        shm,
+        busyTimeoutMs: config.busyTimeoutMs,
+        syncWaitMs: config.syncWaitMs,
+        violations: this.#violations,
+        onFreed: (c) => {
+          this.#channels.delete(c);
+          this.#freedTotals = sum(this.#freedTotals, c.info.stats);
+        },
+      });
+      this.#channels.add(channel);
+      return channel;
+    } catch (cause) {
+      await session?.close().catch(() => undefined);
+      await shm?.free().catch(() => undefined);
+      throw wrap(`${label}: setting up OP-TEE channel ${opteeChannelId} failed`, cause);
+    }
+  }
+}

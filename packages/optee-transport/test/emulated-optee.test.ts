@@ -1,0 +1,202 @@
+import { VirtualClock } from '@scmi-ts/core';
+import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
+import {
+  EmulatedOptee,
+  PTA_SCMI_UUID,
+  TeeLogin,
+  TeeOrigin,
+  TeeParamType,
+  TeeResult,
+  createSameThreadOpteeWire,
+  parseTeeUuid,
+  teeValue,
+  type SameThreadOpteeWire,
+} from '../src/index.js';
+import { createTeeBench } from './support/tee-bench.js';
+
+/** Offsets of a call slot (modelled on struct optee_msg_arg), as a hostile normal world writes them. */
+const CMD = 4;
+const FUNC = 8;
+const SESSION = 12;
+const RET = 20;
+const ORIGIN = 24;
+const NUM_PARAMS = 28;
+const LOGIN = 32;
+const UUID = 40;
+const PARAMS = 56;
+
+/** A wire and an emulated OP-TEE with no driver: the test is the (hostile) normal world. */
+interface RawBench {
+  readonly clock: VirtualClock;
+  readonly wire: SameThreadOpteeWire;
+  readonly optee: EmulatedOptee;
+  close(): Promise<void>;
+}
+
+function createRawBench(): RawBench {
+  const clock = new VirtualClock({ auto: true });
+  const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+  const wire = createSameThreadOpteeWire(clock);
+  const optee = new EmulatedOptee({ wire: wire.tee, platform, agentId: 1, clock });
+  return {
+    clock,
+    wire,
+    optee,
+    close: () => {
+      optee.close();
+      platform.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+interface RawParam {
+  attr: number;
+  a?: number;
+  b?: number;
+  c?: number;
+}
+
+/**
+ * Posts a raw call in the last slot (the driver fills slots from the first) and returns what the
+ * secure world answered.
+ */
+async function rawCall(
+  b: RawBench,
+  fields: {
+    cmd: number;
+    func?: number;
+    session?: number;
+    numParams?: number;
+    params?: RawParam[];
+    uuid?: Uint8Array;
+    login?: number;
+  },
+): Promise<{ result: number; origin: number; session: number }> {
+  const layout = b.wire.ree.layout;
+  const base = layout.slotOffset(layout.threads - 1);
+  const v = new DataView(b.wire.ree.memory);
+  v.setUint32(base + CMD, fields.cmd, true);
+  v.setUint32(base + FUNC, fields.func ?? 0, true);
+  v.setUint32(base + SESSION, fields.session ?? 0, true);
+  v.setUint32(base + NUM_PARAMS, fields.numParams ?? fields.params?.length ?? 0, true);
+  v.setUint32(base + LOGIN, fields.login ?? 0, true);
+  if (fields.uuid !== undefined)
+    new Uint8Array(b.wire.ree.memory, base + UUID, 16).set(fields.uuid);
+  (fields.params ?? []).forEach((p, i) => {
+    const at = base + PARAMS + 16 * i;
+    v.setUint32(at, p.attr, true);
+    v.setUint32(at + 4, p.a ?? 0, true);
+    v.setUint32(at + 8, p.b ?? 0, true);
+    v.setUint32(at + 12, p.c ?? 0, true);
+  });
+  const words = new Int32Array(b.wire.ree.memory);
+  Atomics.store(words, base / 4, 1); // POSTED
+  b.wire.ree.doorbell.ring();
+  await b.clock.runUntilIdle(100);
+  expect(Atomics.load(words, base / 4)).toBe(3); // RETURNED
+  Atomics.store(words, base / 4, 0);
+  return {
+    result: v.getUint32(base + RET, true),
+    origin: v.getUint32(base + ORIGIN, true),
+    session: v.getUint32(base + SESSION, true),
+  };
+}
+
+describe(EmulatedOptee, () => {
+  describe('when the normal world sends malformed calls', () => {
+    let b: RawBench;
+    afterEach(async () => {
+      await b.close();
+    });
+
+    it.each([
+      ['an unknown command', { cmd: 9 }],
+      ['an invocation in an unknown session', { cmd: 1, session: 77 }],
+      ['closing an unknown session', { cmd: 2, session: 77 }],
+      ['a cancel in an unknown session', { cmd: 3, session: 77 }],
+      ['registering memory without a buffer', { cmd: 4, params: [{ attr: 1 }] }],
+      [
+        'registering memory outside the pool',
+        { cmd: 4, params: [{ attr: 0xa, a: 0, b: 64, c: 9 }] },
+      ],
+    ])('should answer %s with BAD_PARAMETERS from the TEE', async (_name, fields) => {
+      b = createRawBench();
+      expect(await rawCall(b, fields)).toMatchObject({
+        result: TeeResult.BAD_PARAMETERS,
+        origin: TeeOrigin.TEE,
+      });
+    });
+
+    it('should answer unregistering unknown memory with ITEM_NOT_FOUND', async () => {
+      b = createRawBench();
+      expect(await rawCall(b, { cmd: 5, params: [{ attr: 5, c: 1234 }] })).toMatchObject({
+        result: TeeResult.ITEM_NOT_FOUND,
+        origin: TeeOrigin.TEE,
+      });
+    });
+
+    it('should refuse registering the same cookie twice', async () => {
+      b = createRawBench();
+      const pool = b.wire.ree.layout.poolOffset;
+      const reg = { cmd: 4, params: [{ attr: 0xa, a: pool, b: 64, c: 5 }] };
+      expect((await rawCall(b, reg)).result).toBe(TeeResult.SUCCESS);
+      expect((await rawCall(b, reg)).result).toBe(TeeResult.BAD_PARAMETERS);
+    });
+
+    it('should check invocation parameters like OP-TEE copy_in_params', async () => {
+      b = createRawBench();
+      const { session } = await rawCall(b, {
+        cmd: 0,
+        uuid: parseTeeUuid(PTA_SCMI_UUID),
+        login: TeeLogin.REE_KERNEL,
+      });
+      const pool = b.wire.ree.layout.poolOffset;
+      await rawCall(b, { cmd: 4, params: [{ attr: 0xa, a: pool, b: 64, c: 5 }] });
+      const invoke = (params: RawParam[], numParams?: number) =>
+        rawCall(b, {
+          cmd: 1,
+          session,
+          func: 0,
+          params,
+          ...(numParams === undefined ? {} : { numParams }),
+        });
+      expect((await invoke([], 5)).result).toBe(TeeResult.BAD_PARAMETERS);
+      expect((await invoke([{ attr: 0xf }])).result).toBe(TeeResult.BAD_PARAMETERS);
+      expect((await invoke([{ attr: 5, a: 0, b: 8, c: 6 }])).result).toBe(TeeResult.BAD_PARAMETERS);
+      expect((await invoke([{ attr: 5, a: 60, b: 8, c: 5 }])).result).toBe(
+        TeeResult.BAD_PARAMETERS,
+      );
+      // A valid reference reaches the PTA, which checks the types of CAPABILITIES.
+      expect(await invoke([{ attr: 5, a: 0, b: 8, c: 5 }])).toMatchObject({
+        result: TeeResult.BAD_PARAMETERS,
+        origin: TeeOrigin.TRUSTED_APP,
+      });
+      expect(await invoke([{ attr: 2 }])).toMatchObject({
+        result: TeeResult.SUCCESS,
+        origin: TeeOrigin.TRUSTED_APP,
+      });
+    });
+  });
+
+  it('should run the invocations of one session one at a time, in order', async () => {
+    const b = createTeeBench();
+    b.optee.faults.add({ match: { times: 1 }, action: { kind: 'hang-until-cancel' } });
+    const s = await b.context.openSession('a8cfe406-d4f5-4a2e-9f8d-a25dc754c099');
+    await s.invoke(3, [teeValue(TeeParamType.VALUE_INOUT, 0, 1)]);
+    const order: string[] = [];
+    const hung = s
+      .invoke(1, [teeValue(TeeParamType.VALUE_INPUT, 0)], { cancelId: 1 })
+      .catch(() => order.push('hung'));
+    const queued = s
+      .invoke(0, [teeValue(TeeParamType.VALUE_OUTPUT)])
+      .then(() => order.push('queued'));
+    const closing = s.close().then(() => order.push('closed'));
+    await b.clock.runUntilIdle(50);
+    expect(order).toEqual([]);
+    await b.context.cancel(s, 1).catch(() => undefined);
+    await Promise.all([hung, queued, closing]);
+    expect(order).toEqual(['hung', 'queued', 'closed']);
+    await b.close();
+  });
+});

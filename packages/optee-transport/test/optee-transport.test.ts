@@ -1,0 +1,442 @@
+import {
+  ScmiConfigError,
+  ScmiShutdownError,
+  ScmiStatus,
+  ScmiStatusError,
+  ScmiTimeoutError,
+  ScmiTransportError,
+  type ChannelStats,
+  type ScmiAgent,
+} from '@scmi-ts/core';
+import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import {
+  OPTEE_TRANSPORT_DESCRIPTOR,
+  OpteeTransport,
+  PtaScmiCaps,
+  TeeError,
+  TeeResult,
+} from '../src/index.js';
+import { createOpteeHarness, type OpteeHarness } from './support/harness.js';
+
+const BASE = 0x10;
+const DISCOVER_VENDOR = 0x3;
+const CLOCK = 0x14;
+
+function stats(agent: ScmiAgent, label = 'a2p:0'): ChannelStats {
+  const c = agent.diagnostics.channels.find((x) => x.label === label);
+  if (c === undefined) throw new Error(`no channel ${label}`);
+  return c.stats;
+}
+
+function vendor(agent: ScmiAgent): Promise<Uint8Array> {
+  return agent.transact(BASE, DISCOVER_VENDOR, undefined, { rxSize: 16 });
+}
+
+async function settle(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    (v) => v,
+    (e: unknown) => e,
+  );
+}
+
+describe(OpteeTransport, () => {
+  ensureNoLeaksInSuite();
+
+  let h: OpteeHarness | undefined;
+  afterEach(async () => {
+    if (h === undefined) return;
+    await h.close();
+    expect(h.ends.transport.diagnostics().violations).toEqual([]);
+    expect(h.clock.armedTimers).toBe(0);
+    h = undefined;
+  });
+
+  it('should describe itself like Linux scmi_optee_desc', () => {
+    expect(OPTEE_TRANSPORT_DESCRIPTOR).toEqual({
+      name: 'optee',
+      maxMsg: 20,
+      maxMsgSize: 128,
+      rxTimeoutMs: 30,
+      p2a: false,
+      completion: 'polling',
+    });
+  });
+
+  describe.each(['static', 'dynamic'] as const)('with %s shared memory', (shmem) => {
+    const mode = shmem === 'static' ? 'smt' : 'msg';
+
+    it('should probe, discover the platform and remove, quiescing before releasing, newest first', async () => {
+      h = await createOpteeHarness({ shmem });
+      const agent = await h.create();
+      expect(agent.info.vendor).toBe('scmi-ts');
+      expect(agent.info.protocols.length).toBeGreaterThan(0);
+      expect(h.ends.transport.diagnostics().channels).toMatchObject([
+        { label: 'a2p:0', mode, opteeChannelId: 0, handle: 0, invoking: false, freed: false },
+      ]);
+      // No P2A channel over OP-TEE: core skipped notifications.
+      expect(agent.events.available).toBe(false);
+      await agent.remove();
+      const steps = h.log.filter('quiesce', 'release').map((e) => `${e.type} ${e.resource}`);
+      expect(steps).toEqual(EXPECTED_TEARDOWN);
+      expect(h.ends.optee.stats.openSessions).toBe(0);
+      expect(h.ends.optee.stats.registeredShm).toBe(0);
+      expect(h.ends.transport.diagnostics().channels).toEqual([]);
+    });
+
+    it('should carry many transfers, serialized on one channel and in parallel on two', async () => {
+      h = await createOpteeHarness({ shmem });
+      const agent = await h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [CLOCK] }] });
+      const transfers: Promise<Uint8Array>[] = [];
+      for (let i = 0; i < 100; i++) {
+        transfers.push(vendor(agent));
+        transfers.push(agent.transact(CLOCK, 0x1, undefined, { rxSize: 4 }));
+      }
+      const results = await Promise.all(transfers);
+      expect(results).toHaveLength(200);
+      expect(stats(agent, 'a2p:0').completed).toBeGreaterThanOrEqual(100);
+      expect(stats(agent, 'a2p:1').completed).toBe(100);
+      const diag = h.ends.transport.diagnostics().channels;
+      expect(diag.map((c) => c.opteeChannelId)).toEqual([0, 1]);
+      expect(diag[1]?.stats.invocations).toBe(100);
+      await agent.remove();
+    });
+
+    it('should time out, hold the channel until the late invocation returns, then count the late reply', async () => {
+      h = await createOpteeHarness({ shmem, auto: false });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 45 } });
+      const before = h.ends.optee.stats.scmi.messages;
+      const first = settle(vendor(agent));
+      const second = vendor(agent);
+      await h.clock.advance(32);
+      expect(await first).toBeInstanceOf(ScmiTimeoutError);
+      expect(h.ends.transport.diagnostics().channels[0]?.invoking).toBe(true);
+      expect(h.ends.transport.diagnostics().armedTimers).toBe(1);
+      // The second transfer waits for the channel: the invocation still owns the memory.
+      expect(h.ends.optee.stats.scmi.messages).toBe(before + 1);
+      await h.clock.runUntilIdle();
+      expect(await second).toBeInstanceOf(Uint8Array);
+      expect(stats(agent).lateReplies).toBe(1);
+      expect(h.ends.transport.diagnostics().channels[0]?.stats.lateReturns).toBe(1);
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+    });
+
+    it('should fail a send with E_CHAN_BUSY when a late invocation holds the channel past busyTimeoutMs', async () => {
+      h = await createOpteeHarness({ shmem, auto: false, platformTimeoutMs: 500 });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 200 } });
+      const first = settle(vendor(agent));
+      const second = settle(vendor(agent));
+      await h.clock.advance(32);
+      expect(await first).toBeInstanceOf(ScmiTimeoutError);
+      await h.clock.advance(60);
+      const e = await second;
+      expect(ScmiTransportError.is(e) && e.code).toBe('E_CHAN_BUSY');
+      // Stuck now: a new send fails at once, until the invocation returns.
+      await expect(vendor(agent)).rejects.toMatchObject({ code: 'E_CHAN_BUSY' });
+      expect(h.ends.transport.diagnostics().channels[0]?.stats.busyRejections).toBe(2);
+      await h.clock.advance(120);
+      const third = vendor(agent);
+      await h.clock.runUntilIdle();
+      expect(await third).toBeInstanceOf(Uint8Array);
+      expect(stats(agent).lateReplies).toBe(1);
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+    });
+
+    it('should fail transfers in flight with ScmiShutdownError on remove and wait for the invocation', async () => {
+      h = await createOpteeHarness({ shmem, auto: false });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 20 } });
+      const inFlight = settle(vendor(agent));
+      const waiting = settle(vendor(agent));
+      await h.clock.advance(5);
+      let removed = false;
+      const removing = agent.remove().then(() => (removed = true));
+      await h.clock.advance(5);
+      expect(await inFlight).toBeInstanceOf(ScmiShutdownError);
+      expect(await waiting).toBeInstanceOf(ScmiShutdownError);
+      // The PTA ignores the cancel request: teardown waits for the invocation to return.
+      expect(removed).toBe(false);
+      expect(h.ends.optee.stats.cancelRequests).toBe(1);
+      expect(h.ends.optee.stats.cancelledInvocations).toBe(1);
+      await h.clock.runUntilIdle();
+      await removing;
+      expect(h.clock.now()).toBeGreaterThanOrEqual(20);
+      const free = h.log.filter('release').map((e) => e.resource);
+      expect(free).toContain('channel a2p:0');
+    });
+
+    it('should end a PTA hang through the cancel request sent by quiesce', async () => {
+      h = await createOpteeHarness({ shmem, auto: false });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      h.ends.optee.faults.add({ match: { times: 1 }, action: { kind: 'hang-until-cancel' } });
+      const hung = settle(vendor(agent));
+      await h.clock.advance(32);
+      expect(await hung).toBeInstanceOf(ScmiTimeoutError);
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      expect(h.ends.optee.stats.cancelledInvocations).toBe(1);
+      const channel = h.log.filter('quiesce').map((e) => e.resource);
+      expect(channel).toContain('channel a2p:0');
+    });
+
+    it('should complete with COMMS_ERROR when the channel is busy in OP-TEE', async () => {
+      h = await createOpteeHarness({ shmem });
+      const agent = await h.create();
+      h.ends.optee.faults.add({ match: { times: 1 }, action: { kind: 'busy-channel' } });
+      const e = await settle(vendor(agent));
+      expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.COMMS_ERROR);
+      const c = h.ends.transport.diagnostics().channels[0]?.stats;
+      expect(shmem === 'static' ? c?.channelErrors : c?.teeErrors).toBe(1);
+      expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+      await agent.remove();
+    });
+
+    it('should count an output size larger than the buffer as oversize and clamp it', async () => {
+      h = await createOpteeHarness({ shmem });
+      const agent = await h.create();
+      h.ends.optee.faults.add({
+        match: { times: 1 },
+        action: { kind: 'output-size', excess: 4096 },
+      });
+      const r = await vendor(agent);
+      expect(new TextDecoder().decode(r).replace(/\0+$/, '')).toBe('scmi-ts');
+      expect(stats(agent).badMessages.oversize).toBe(1);
+      await agent.remove();
+    });
+
+    it('should complete with COMMS_ERROR when the PTA returns an unknown TEE result', async () => {
+      h = await createOpteeHarness({ shmem });
+      const agent = await h.create();
+      h.ends.optee.faults.add({
+        match: { times: 1 },
+        action: { kind: 'tee-result', result: 0x1234 },
+      });
+      const e = await settle(vendor(agent));
+      expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.COMMS_ERROR);
+      expect(h.ends.transport.diagnostics().channels[0]?.stats.teeErrors).toBe(1);
+      await agent.remove();
+    });
+
+    it.each([
+      ['corrupt-token', 'unexpected'],
+      ['corrupt-type', 'unknown'],
+      ['corrupt-protocol', 'invalid'],
+      ['truncate', 'invalid'],
+    ] as const)(
+      'should reject a %s response as %s, counted, with COMMS_ERROR',
+      async (kind, reason) => {
+        h = await createOpteeHarness({ shmem });
+        const agent = await h.create();
+        h.platform.faults.add({ match: { times: 1 }, action: { kind } });
+        const e = await settle(vendor(agent));
+        expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.COMMS_ERROR);
+        expect(stats(agent).badMessages[reason]).toBe(1);
+        expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+        await agent.remove();
+      },
+    );
+
+    it.each(['duplicate', 'unsolicited', 'notification-storm'] as const)(
+      'should drop a %s message the platform sends outside an invocation',
+      async (kind) => {
+        h = await createOpteeHarness({ shmem });
+        const agent = await h.create();
+        const action =
+          kind === 'notification-storm'
+            ? { kind, count: 10 }
+            : kind === 'duplicate'
+              ? { kind, delayMs: 1 }
+              : { kind };
+        h.platform.faults.add({ match: { times: 1 }, action });
+        expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+        await h.clock.runUntilIdle(10);
+        expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+        expect(Object.values(stats(agent).badMessages).every((n) => n === 0)).toBe(true);
+        if (kind !== 'notification-storm') expect(h.ends.optee.stats.scmi.strayResponses).toBe(1);
+        await agent.remove();
+      },
+    );
+
+    it('should time out a dropped message and free the channel when the SCMI server gives up', async () => {
+      h = await createOpteeHarness({ shmem });
+      const agent = await h.create();
+      h.platform.faults.add({ match: { times: 1 }, action: { kind: 'drop' } });
+      expect(await settle(vendor(agent))).toBeInstanceOf(ScmiTimeoutError);
+      expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+      const c = h.ends.transport.diagnostics().channels[0]?.stats;
+      expect(c?.lateReturns).toBe(1);
+      expect(stats(agent).lateReplies).toBe(0);
+      expect(shmem === 'static' ? c?.channelErrors : c?.teeErrors).toBe(1);
+      await agent.remove();
+    });
+
+    it('should refuse a payload over 92 bytes as OP-TEE does, and one that does not fit before sending', async () => {
+      h = await createOpteeHarness({ shmem });
+      const agent = await h.create();
+      const e = await settle(agent.transact(BASE, DISCOVER_VENDOR, new Uint8Array(93)));
+      expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.COMMS_ERROR);
+      const fits = await settle(agent.transact(BASE, DISCOVER_VENDOR, new Uint8Array(92)));
+      expect(ScmiStatusError.is(fits) && fits.status).toBe(ScmiStatus.PROTOCOL_ERROR);
+      const tooBig = await settle(agent.transact(BASE, DISCOVER_VENDOR, new Uint8Array(128)));
+      expect(ScmiTransportError.is(tooBig) && tooBig.code).toBe('E_MSG_SIZE');
+      await agent.remove();
+    });
+  });
+
+  describe('with a hostile SMT channel status', () => {
+    it('should count a return that leaves the channel busy as spurious, and an error flag as a channel error', async () => {
+      h = await createOpteeHarness({ shmem: 'static' });
+      const agent = await h.create();
+      h.ends.optee.faults.add({ match: { nth: 1 }, action: { kind: 'smt-status', status: 0 } });
+      h.ends.optee.faults.add({ match: { nth: 2 }, action: { kind: 'smt-status', status: 3 } });
+      for (let i = 0; i < 2; i++) {
+        const e = await settle(vendor(agent));
+        expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.COMMS_ERROR);
+      }
+      expect(stats(agent).badMessages.spurious).toBe(1);
+      expect(h.ends.transport.diagnostics().channels[0]?.stats.channelErrors).toBe(1);
+      expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+      await agent.remove();
+    });
+  });
+
+  describe('.setupChannel', () => {
+    it('should refuse P2A channels with E_NOT_SUPPORTED', async () => {
+      h = await createOpteeHarness();
+      await expect(
+        h.ends.transport.setupChannel({ direction: 'p2a' } as never),
+      ).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
+    });
+
+    it('should refuse a static channel without a static area, and a mode the PTA lacks', async () => {
+      h = await createOpteeHarness({ shmem: 'dynamic' });
+      await expect(
+        h.create({ a2p: [{ id: 0, transport: { shmem: 'static' } }] }),
+      ).rejects.toMatchObject({
+        code: 'E_NO_SHMEM',
+      });
+      await h.close();
+      // The PTA built with MSG only cannot serve an SMT channel.
+      h = await createOpteeHarnessWithCaps(PtaScmiCaps.MSG_HEADER);
+      await expect(h.create()).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
+      expect(h.ends.optee.stats.openSessions).toBe(0);
+    });
+
+    it('should refuse a channel before its device is set up, and an SMT area too small for a message', async () => {
+      h = await createOpteeHarness({ shmem: 'static' });
+      const config = h.ends.transport.validateConfig(h.ends.agentOptions.transportConfig, 'tc');
+      await expect(
+        h.ends.transport.setupChannel({
+          direction: 'a2p',
+          config,
+          channel: { id: 0, protocols: [], polling: true, transport: undefined },
+        } as never),
+      ).rejects.toMatchObject({ code: 'E_NO_DEVICE' });
+      const base = h.ends.agentOptions.transportConfig as object;
+      await expect(
+        h.create({ transportConfig: { ...base, staticShmem: () => new Uint8Array(16) } }),
+      ).rejects.toMatchObject({ code: 'E_NO_SHMEM' });
+    });
+
+    it('should use MSG on a channel with a static area when told to, and another OP-TEE channel id', async () => {
+      h = await createOpteeHarness({ shmem: 'static' });
+      const agent = await h.create({
+        a2p: [{ id: 0, transport: { shmem: 'dynamic', opteeChannelId: 2 } }],
+      });
+      expect(h.ends.transport.diagnostics().channels).toMatchObject([
+        { mode: 'msg', opteeChannelId: 2 },
+      ]);
+      await agent.remove();
+    });
+
+    it('should fail with E_TEE, closing what it opened, when OP-TEE refuses the channel', async () => {
+      h = await createOpteeHarness({ shmem: 'dynamic' });
+      const e = await settle(h.create({ a2p: [{ id: 0, transport: { opteeChannelId: 9 } }] }));
+      expect(ScmiTransportError.is(e) && e.code).toBe('E_TEE');
+      expect(TeeError.is((e as Error).cause) && (e as { cause: TeeError }).cause.result).toBe(
+        TeeResult.BAD_PARAMETERS,
+      );
+      expect(h.ends.optee.stats.openSessions).toBe(0);
+      expect(h.ends.optee.stats.registeredShm).toBe(0);
+    });
+  });
+
+  describe('.setupDevice', () => {
+    it('should fail with E_TEE when the driver is closed or the PTA refuses sessions', async () => {
+      h = await createOpteeHarness();
+      h.ends.driver.close();
+      await expect(h.create()).rejects.toMatchObject({ code: 'E_TEE' });
+      await h.close();
+      h = await createOpteeHarnessWithCaps(0);
+      await expect(h.create()).rejects.toMatchObject({ code: 'E_TEE' });
+    });
+  });
+
+  describe('.validateConfig', () => {
+    it.each([
+      [undefined, 'transportConfig'],
+      [{}, 'transportConfig.tee'],
+      [{ tee: { openSession: 1 } }, 'transportConfig.tee'],
+      ['tee', 'transportConfig'],
+    ])('should refuse %j naming %s', async (section, field) => {
+      h = await createOpteeHarness();
+      await expect(h.create({ transportConfig: section })).rejects.toMatchObject({ field });
+    });
+
+    it('should refuse a bad busyTimeoutMs, staticShmem and channel section', async () => {
+      h = await createOpteeHarness();
+      const base = h.ends.agentOptions.transportConfig as object;
+      const cases: [object, string][] = [
+        [{ transportConfig: { ...base, busyTimeoutMs: 0 } }, 'transportConfig.busyTimeoutMs'],
+        [{ transportConfig: { ...base, staticShmem: 3 } }, 'transportConfig.staticShmem'],
+        [{ transportConfig: { ...base, syncWaitMs: -1 } }, 'transportConfig.syncWaitMs'],
+        [{ a2p: [{ id: 0, transport: 'x' }] }, 'a2p[0].transport'],
+        [
+          { a2p: [{ id: 0, transport: { opteeChannelId: 1e6 } }] },
+          'a2p[0].transport.opteeChannelId',
+        ],
+        [{ a2p: [{ id: 0, transport: { shmem: 'maybe' } }] }, 'a2p[0].transport.shmem'],
+        [{ p2a: [{ id: 0 }] }, 'p2a'],
+      ];
+      for (const [options, field] of cases) {
+        const e = await settle(h.create(options));
+        expect(ScmiConfigError.is(e) && e.field).toBe(field);
+      }
+    });
+  });
+});
+
+async function createOpteeHarnessWithCaps(capabilities: number): Promise<OpteeHarness> {
+  return createOpteeHarness({ shmem: 'static', capabilities });
+}
+
+/** Teardown of an agent over OP-TEE: every quiesce, then every release, newest first. */
+const EXPECTED_TEARDOWN: string[] = [
+  'quiesce agent',
+  'quiesce protocol handle',
+  'quiesce agent gate',
+  'quiesce channel a2p:0',
+  'quiesce transfers',
+  'quiesce notifications',
+  'release agent',
+  'release protocol handle',
+  'release agent gate',
+  'release channel a2p:0',
+  'release optee context',
+  'release transfers',
+  'release notifications',
+];

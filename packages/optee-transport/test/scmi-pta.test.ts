@@ -1,0 +1,387 @@
+import { ScmiStatus, buildHeader, readI32, readU32, writeU32 } from '@scmi-ts/core';
+import {
+  EmulatedOptee,
+  PTA_SCMI_UUID,
+  PtaScmiCaps,
+  PtaScmiCommand,
+  SMT_HEADER,
+  SMT_LENGTH,
+  SMT_PAYLOAD,
+  SMT_STATUS,
+  SMT_STATUS_ERROR,
+  SMT_STATUS_FREE,
+  TeeError,
+  TeeOrigin,
+  TeeParamType,
+  TeeResult,
+  smtRead,
+  smtWrite,
+  teeMemref,
+  teeValue,
+  type TeeMemrefParam,
+  type TeeParam,
+  type TeeSession,
+} from '../src/index.js';
+import { createTeeBench, type TeeBench } from './support/tee-bench.js';
+
+const VERSION = buildHeader(0x0, 0, 0x10, 5); // Base PROTOCOL_VERSION, token 5
+
+async function result(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return TeeResult.SUCCESS;
+  } catch (e) {
+    if (TeeError.is(e)) return e.result;
+    throw e;
+  }
+}
+
+async function channel(b: TeeBench, id: number, caps: number): Promise<TeeSession> {
+  const s = await b.context.openSession(PTA_SCMI_UUID);
+  await s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [teeValue(TeeParamType.VALUE_INOUT, id, caps)]);
+  return s;
+}
+
+function smtMessage(
+  area: Uint8Array,
+  header: number,
+  payload: Uint8Array = new Uint8Array(0),
+): void {
+  smtWrite(area, SMT_STATUS, 0);
+  smtWrite(area, SMT_LENGTH, 4 + payload.byteLength);
+  smtWrite(area, SMT_HEADER, header);
+  area.set(payload, SMT_PAYLOAD);
+}
+
+function processSmt(s: TeeSession, id = 0): Promise<unknown> {
+  return s.invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL, [teeValue(TeeParamType.VALUE_INPUT, id)]);
+}
+
+describe('the emulated SCMI PTA', () => {
+  let b: TeeBench;
+  afterEach(async () => {
+    await b.close();
+  });
+
+  describe('CAPABILITIES', () => {
+    it('should report the capabilities built in and refuse other parameter types', async () => {
+      b = createTeeBench({ optee: { capabilities: PtaScmiCaps.MSG_HEADER } });
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      const r = await s.invoke(PtaScmiCommand.CAPABILITIES, [teeValue(TeeParamType.VALUE_OUTPUT)]);
+      expect(r.params[0]).toMatchObject({ a: PtaScmiCaps.MSG_HEADER, b: 0 });
+      expect(await result(s.invoke(PtaScmiCommand.CAPABILITIES, []))).toBe(
+        TeeResult.BAD_PARAMETERS,
+      );
+      expect(
+        await result(s.invoke(PtaScmiCommand.CAPABILITIES, [teeValue(TeeParamType.VALUE_INOUT)])),
+      ).toBe(TeeResult.BAD_PARAMETERS);
+    });
+  });
+
+  describe('GET_CHANNEL_HANDLE', () => {
+    it('should check the requested capabilities and the channel', async () => {
+      b = createTeeBench({ optee: { capabilities: PtaScmiCaps.SMT_HEADER } });
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      const get = (id: number, caps: number): Promise<number> =>
+        result(
+          s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
+            teeValue(TeeParamType.VALUE_INOUT, id, caps),
+          ]),
+        );
+      expect(await get(0, PtaScmiCaps.SMT_HEADER)).toBe(TeeResult.SUCCESS);
+      expect(await get(0, 0x4)).toBe(TeeResult.BAD_PARAMETERS);
+      expect(await get(0, PtaScmiCaps.MSG_HEADER)).toBe(TeeResult.NOT_SUPPORTED);
+      expect(await get(9, PtaScmiCaps.SMT_HEADER)).toBe(TeeResult.BAD_PARAMETERS);
+      expect(
+        await result(
+          s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [teeValue(TeeParamType.VALUE_INPUT, 0)]),
+        ),
+      ).toBe(TeeResult.BAD_PARAMETERS);
+    });
+  });
+
+  describe('PROCESS_SMT_CHANNEL', () => {
+    it('should process the message in the static area and answer in place', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 0, PtaScmiCaps.SMT_HEADER);
+      const area = b.wire.ree.staticShmem(0) as Uint8Array;
+      smtMessage(area, VERSION);
+      await processSmt(s);
+      expect(smtRead(area, SMT_STATUS)).toBe(SMT_STATUS_FREE);
+      expect(smtRead(area, SMT_HEADER)).toBe(VERSION);
+      expect(smtRead(area, SMT_LENGTH)).toBe(12);
+      expect(readI32(area, SMT_PAYLOAD)).toBe(ScmiStatus.SUCCESS);
+      expect(readU32(area, SMT_PAYLOAD + 4)).toBe(0x20000);
+    });
+
+    it('should answer an unknown message id with NOT_SUPPORTED, as OP-TEE does', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 0, PtaScmiCaps.SMT_HEADER);
+      const area = b.wire.ree.staticShmem(0) as Uint8Array;
+      smtMessage(area, buildHeader(0x3f, 0, 0x10, 1));
+      await processSmt(s);
+      expect(readI32(area, SMT_PAYLOAD)).toBe(ScmiStatus.NOT_SUPPORTED);
+    });
+
+    it('should flag ERROR | FREE for a payload over 92 bytes, a length below 4 and a free or errored channel', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 0, PtaScmiCaps.SMT_HEADER);
+      const area = b.wire.ree.staticShmem(0) as Uint8Array;
+      const setups: ((a: Uint8Array) => void)[] = [
+        (a) => smtMessage(a, VERSION, new Uint8Array(93)),
+        (a) => {
+          smtMessage(a, VERSION);
+          smtWrite(a, SMT_LENGTH, 3);
+        },
+        (a) => {
+          smtMessage(a, VERSION);
+          smtWrite(a, SMT_STATUS, SMT_STATUS_FREE);
+        },
+        (a) => {
+          smtMessage(a, VERSION);
+          smtWrite(a, SMT_STATUS, SMT_STATUS_ERROR);
+        },
+      ];
+      for (const setup of setups) {
+        setup(area);
+        await processSmt(s);
+        expect(smtRead(area, SMT_STATUS) & 3).toBe(SMT_STATUS_ERROR | SMT_STATUS_FREE);
+      }
+      // 92 bytes is fine (the platform answers PROTOCOL_ERROR for the wrong size), and the
+      // channel was not left claimed by the errors above.
+      smtMessage(area, VERSION, new Uint8Array(92));
+      await processSmt(s);
+      expect(smtRead(area, SMT_STATUS)).toBe(SMT_STATUS_FREE);
+      expect(readI32(area, SMT_PAYLOAD)).toBe(ScmiStatus.PROTOCOL_ERROR);
+      expect(b.optee.stats.scmi.rejected).toBe(4);
+    });
+
+    it('should find the channel busy while another message waits for the platform', async () => {
+      b = createTeeBench();
+      b.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 10 } });
+      const s1 = await channel(b, 0, PtaScmiCaps.SMT_HEADER);
+      const s2 = await channel(b, 0, PtaScmiCaps.SMT_HEADER);
+      const area = b.wire.ree.staticShmem(0) as Uint8Array;
+      smtMessage(area, VERSION);
+      const first = processSmt(s1);
+      await b.clock.runTasks();
+      // A second caller on the same channel (the agent never does this): OP-TEE finds it claimed.
+      smtWrite(area, SMT_STATUS, 0);
+      await processSmt(s2);
+      expect(smtRead(area, SMT_STATUS) & SMT_STATUS_ERROR).toBe(SMT_STATUS_ERROR);
+      expect(b.optee.stats.scmi.busy).toBe(1);
+      smtWrite(area, SMT_STATUS, 0);
+      await first;
+      expect(smtRead(area, SMT_STATUS)).toBe(SMT_STATUS_FREE);
+      expect(readU32(area, SMT_PAYLOAD + 4)).toBe(0x20000);
+    });
+
+    it('should refuse a channel that has no handle yet, an unknown channel and wrong types', async () => {
+      b = createTeeBench();
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      expect(await result(processSmt(s))).toBe(TeeResult.BAD_STATE);
+      expect(await result(processSmt(s, 5))).toBe(TeeResult.BAD_PARAMETERS);
+      expect(await result(s.invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL, []))).toBe(
+        TeeResult.BAD_PARAMETERS,
+      );
+    });
+
+    it('should succeed without processing on a channel that has no static area', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 1, PtaScmiCaps.SMT_HEADER);
+      expect(await result(processSmt(s, 1))).toBe(TeeResult.SUCCESS);
+      expect(b.optee.stats.scmi.messages).toBe(0);
+    });
+
+    it('should give up on a platform that never answers, with a channel error', async () => {
+      b = createTeeBench({ optee: { platformTimeoutMs: 20 } });
+      b.platform.faults.add({ match: { nth: 1 }, action: { kind: 'drop' } });
+      const s = await channel(b, 0, PtaScmiCaps.SMT_HEADER);
+      const area = b.wire.ree.staticShmem(0) as Uint8Array;
+      smtMessage(area, VERSION);
+      await processSmt(s);
+      expect(smtRead(area, SMT_STATUS) & 3).toBe(SMT_STATUS_ERROR | SMT_STATUS_FREE);
+      expect(b.optee.stats.scmi.platformTimeouts).toBe(1);
+      expect(b.clock.now()).toBe(20);
+    });
+
+    it('should count a platform response that comes when nothing waits', async () => {
+      b = createTeeBench();
+      b.platform.faults.add({ match: { nth: 1 }, action: { kind: 'duplicate', delayMs: 1 } });
+      const s = await channel(b, 0, PtaScmiCaps.SMT_HEADER);
+      smtMessage(b.wire.ree.staticShmem(0) as Uint8Array, VERSION);
+      await processSmt(s);
+      await b.clock.runUntilIdle(10);
+      expect(b.optee.stats.scmi.strayResponses).toBe(1);
+    });
+  });
+
+  describe('PROCESS_SMT_CHANNEL_MESSAGE', () => {
+    it('should process an SMT area passed by memory reference of at least 128 bytes', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 1, PtaScmiCaps.SMT_HEADER);
+      const shm = await b.context.allocSharedMemory(128);
+      smtMessage(shm.bytes, VERSION);
+      await s.invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL_MESSAGE, [
+        teeValue(TeeParamType.VALUE_INPUT, 1),
+        teeMemref(TeeParamType.MEMREF_INOUT, shm),
+      ]);
+      expect(smtRead(shm.bytes, SMT_STATUS)).toBe(SMT_STATUS_FREE);
+      expect(readU32(shm.bytes, SMT_PAYLOAD + 4)).toBe(0x20000);
+      const short = teeMemref(TeeParamType.MEMREF_INOUT, shm, 0, 127);
+      expect(
+        await result(
+          s.invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL_MESSAGE, [
+            teeValue(TeeParamType.VALUE_INPUT, 1),
+            short,
+          ]),
+        ),
+      ).toBe(TeeResult.BAD_PARAMETERS);
+    });
+
+    it('should refuse a channel that has a static area', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 0, PtaScmiCaps.SMT_HEADER);
+      const shm = await b.context.allocSharedMemory(128);
+      expect(
+        await result(
+          s.invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL_MESSAGE, [
+            teeValue(TeeParamType.VALUE_INPUT, 0),
+            teeMemref(TeeParamType.MEMREF_INOUT, shm),
+          ]),
+        ),
+      ).toBe(TeeResult.BAD_STATE);
+    });
+  });
+
+  describe('PROCESS_MSG_CHANNEL', () => {
+    async function msg(
+      s: TeeSession,
+      input: TeeMemrefParam,
+      output: TeeMemrefParam,
+    ): Promise<{ result: number; size: number }> {
+      try {
+        const r = await s.invoke(PtaScmiCommand.PROCESS_MSG_CHANNEL, [
+          teeValue(TeeParamType.VALUE_INPUT, 1),
+          input,
+          output,
+        ]);
+        return { result: 0, size: (r.params[2] as TeeMemrefParam).size };
+      } catch (e) {
+        if (TeeError.is(e))
+          return { result: e.result, size: (e.params?.[2] as TeeMemrefParam).size };
+        throw e;
+      }
+    }
+
+    it('should answer in the output buffer and update its size', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 1, PtaScmiCaps.MSG_HEADER);
+      const shm = await b.context.allocSharedMemory(128);
+      writeU32(shm.bytes, 0, VERSION);
+      const r = await msg(
+        s,
+        teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4),
+        teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, 128),
+      );
+      expect(r).toEqual({ result: 0, size: 12 });
+      expect([readU32(shm.bytes, 0), readI32(shm.bytes, 4), readU32(shm.bytes, 8)]).toEqual([
+        VERSION,
+        0,
+        0x20000,
+      ]);
+    });
+
+    it('should refuse short, long and misaligned buffers with BAD_PARAMETERS', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 1, PtaScmiCaps.MSG_HEADER);
+      const shm = await b.context.allocSharedMemory(128);
+      writeU32(shm.bytes, 0, VERSION);
+      const io = (inOff: number, inSize: number, outOff: number, outSize: number) =>
+        msg(
+          s,
+          teeMemref(TeeParamType.MEMREF_INPUT, shm, inOff, inSize),
+          teeMemref(TeeParamType.MEMREF_OUTPUT, shm, outOff, outSize),
+        );
+      expect((await io(0, 3, 0, 128)).result).toBe(TeeResult.BAD_PARAMETERS);
+      expect((await io(0, 97, 0, 128)).result).toBe(TeeResult.BAD_PARAMETERS);
+      expect((await io(1, 4, 0, 120)).result).toBe(TeeResult.BAD_PARAMETERS);
+      expect((await io(0, 4, 2, 120)).result).toBe(TeeResult.BAD_PARAMETERS);
+      expect((await io(0, 4, 0, 3)).result).toBe(TeeResult.BAD_PARAMETERS);
+      expect((await io(0, 4, 0, 0)).result).toBe(TeeResult.BAD_PARAMETERS);
+      expect((await io(0, 96, 0, 128)).result).toBe(TeeResult.SUCCESS);
+    });
+
+    it('should answer PROTOCOL_ERROR when the response does not fit the output buffer', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 1, PtaScmiCaps.MSG_HEADER);
+      const shm = await b.context.allocSharedMemory(128);
+      writeU32(shm.bytes, 0, VERSION);
+      const r = await msg(
+        s,
+        teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4),
+        teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, 8),
+      );
+      expect(r).toEqual({ result: 0, size: 8 });
+      expect(readI32(shm.bytes, 4)).toBe(ScmiStatus.PROTOCOL_ERROR);
+    });
+
+    it('should answer BUSY while the channel waits for the platform, and COMMUNICATION when the platform never answers', async () => {
+      b = createTeeBench({ optee: { platformTimeoutMs: 5 } });
+      b.platform.faults.add({ match: { nth: 1 }, action: { kind: 'drop' } });
+      const s1 = await channel(b, 1, PtaScmiCaps.MSG_HEADER);
+      const s2 = await channel(b, 1, PtaScmiCaps.MSG_HEADER);
+      const a = await b.context.allocSharedMemory(128);
+      const c = await b.context.allocSharedMemory(128);
+      writeU32(a.bytes, 0, VERSION);
+      writeU32(c.bytes, 0, VERSION);
+      const params = (shm: typeof a): TeeParam[] => [
+        teeValue(TeeParamType.VALUE_INPUT, 1),
+        teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4),
+        teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, 128),
+      ];
+      const first = result(s1.invoke(PtaScmiCommand.PROCESS_MSG_CHANNEL, params(a)));
+      await b.clock.runTasks();
+      expect(await result(s2.invoke(PtaScmiCommand.PROCESS_MSG_CHANNEL, params(c)))).toBe(
+        TeeResult.BUSY,
+      );
+      expect(await first).toBe(TeeResult.COMMUNICATION);
+      // The memory a running invocation references cannot be unregistered meanwhile; now it can.
+      await a.free();
+      expect(b.optee.stats.registeredShm).toBe(1);
+    });
+
+    it('should refuse the command when MSG is not built in', async () => {
+      b = createTeeBench({ optee: { capabilities: PtaScmiCaps.SMT_HEADER } });
+      const s = await channel(b, 0, PtaScmiCaps.SMT_HEADER);
+      const shm = await b.context.allocSharedMemory(128);
+      const r = await msg(
+        s,
+        teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4),
+        teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, 128),
+      );
+      expect(r.result).toBe(TeeResult.NOT_SUPPORTED);
+    });
+  });
+
+  it('should answer an unknown command with NOT_SUPPORTED from the trusted application', async () => {
+    b = createTeeBench();
+    const s = await b.context.openSession(PTA_SCMI_UUID);
+    await expect(s.invoke(42, [])).rejects.toMatchObject({
+      result: TeeResult.NOT_SUPPORTED,
+      origin: TeeOrigin.TRUSTED_APP,
+    });
+  });
+
+  it('should be an EmulatedOptee that refuses the normal world end and bad options', () => {
+    b = createTeeBench();
+    const base = { platform: b.platform, agentId: 2, clock: b.clock };
+    expect(() => new EmulatedOptee({ ...base, wire: b.wire.ree })).toThrow(/secure world/);
+    expect(() => new EmulatedOptee({ ...base, wire: b.wire.tee, platformTimeoutMs: 0 })).toThrow(
+      /platformTimeoutMs/,
+    );
+    expect(() => new EmulatedOptee({ ...base, wire: b.wire.tee, capabilities: 8 })).toThrow(
+      /capabilities/,
+    );
+  });
+});

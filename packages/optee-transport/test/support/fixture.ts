@@ -1,0 +1,206 @@
+import {
+  resolveWorkerEntry,
+  startWorker,
+  type AgentOptions,
+  type Clock,
+  type ScmiPlatformPort,
+  type Transport,
+} from '@scmi-ts/core';
+import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
+import {
+  EmulatedOptee,
+  OpteeDriver,
+  OpteeTransport,
+  createSameThreadOpteeWire,
+  openOpteeWorkerWire,
+  opteeTransportConfig,
+  type EmulatedOpteeStats,
+  type OpteeWireFault,
+  type OpteeWireOptions,
+} from '../../src/index.js';
+
+// The conformance kit's fixture interface, copied until `@scmi-ts/conformance` exports it.
+
+/** What a transport can do, so that the kit skips what it cannot. */
+export interface TransportFixtureCapabilities {
+  readonly p2a: boolean;
+  readonly interrupt: boolean;
+  readonly polling: boolean;
+  readonly outOfOrder: boolean;
+  readonly worker: boolean;
+}
+
+/** Both ends of one wire. */
+export interface FixtureEnds {
+  readonly transport: Transport;
+  readonly agentOptions?: Partial<AgentOptions>;
+  setAgentSignalInterceptor?(interceptor: ((deliver: () => void) => void) | undefined): void;
+  close(): Promise<void>;
+}
+
+/** A transport under the conformance kit. */
+export interface TransportFixture {
+  readonly name: string;
+  readonly capabilities: TransportFixtureCapabilities;
+  sameThread(ctx: {
+    platform: ScmiPlatformPort;
+    clock: Clock;
+    agentId: number;
+  }): Promise<FixtureEnds>;
+  worker?(ctx: { platformConfig: PlatformConfig; agentId: number; seed: number }): Promise<{
+    open(): Promise<FixtureEnds>;
+    setFaults(rules: readonly FaultRule[]): Promise<void>;
+    stop(): Promise<void>;
+  }>;
+}
+
+// What the OP-TEE fixture gives besides the kit's interface, for this package's own tests.
+
+/** Same-thread ends with the emulated OP-TEE and the driver in reach. */
+export interface OpteeSameThreadEnds extends FixtureEnds {
+  readonly transport: OpteeTransport;
+  readonly agentOptions: Partial<AgentOptions>;
+  readonly optee: EmulatedOptee;
+  readonly driver: OpteeDriver;
+  setAgentSignalInterceptor(interceptor: ((deliver: () => void) => void) | undefined): void;
+}
+
+/** Worker ends: the wire's faults and counters live in the worker. */
+export interface OpteeWorkerEnds extends FixtureEnds {
+  readonly transport: OpteeTransport;
+  readonly agentOptions: Partial<AgentOptions>;
+  readonly driver: OpteeDriver;
+  setWireFaults(rules: readonly OpteeWireFault[]): Promise<void>;
+  teeStats(): Promise<EmulatedOpteeStats | undefined>;
+}
+
+/** The worker of one fixture: a platform and emulated OP-TEEs in a worker thread. */
+export interface OpteeWorker {
+  open(): Promise<OpteeWorkerEnds>;
+  setFaults(rules: readonly FaultRule[]): Promise<void>;
+  /** Timers the worker's platform has armed. */
+  platformTimers(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Options of {@link createOpteeFixture}. */
+export interface OpteeFixtureOptions {
+  /** `'static'`: every channel has a static SMT area (SMT mode); `'dynamic'`: none (MSG mode). */
+  readonly shmem: 'static' | 'dynamic';
+  /** OP-TEE channels 0 … n-1; default 4. */
+  readonly channels?: number;
+  /** Platform-response wait of the emulated SCMI server, ms (default the emulation's 50). */
+  readonly platformTimeoutMs?: number;
+  /** Busy wait of the agent for a held channel, ms (default the transport's 60). */
+  readonly busyTimeoutMs?: number;
+  /** The SCMI PTA's capabilities (`PtaScmiCaps` bits; default SMT and MSG). */
+  readonly capabilities?: number;
+}
+
+function wireOptions(o: OpteeFixtureOptions): OpteeWireOptions {
+  return {
+    channels: Array.from({ length: o.channels ?? 4 }, (_, id) => ({
+      id,
+      staticShmem: o.shmem === 'static',
+    })),
+    threads: 8,
+  };
+}
+
+function agentOptions(driver: OpteeDriver, o: OpteeFixtureOptions): Partial<AgentOptions> {
+  return {
+    transportConfig: opteeTransportConfig(
+      driver,
+      o.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: o.busyTimeoutMs },
+    ),
+  };
+}
+
+/** Creates the OP-TEE fixture in SMT (`shmem: 'static'`) or MSG (`shmem: 'dynamic'`) mode. */
+export function createOpteeFixture(options: OpteeFixtureOptions) {
+  const fixture = {
+    name: 'optee',
+    capabilities: { p2a: false, interrupt: false, polling: true, outOfOrder: false, worker: true },
+
+    sameThread(ctx: {
+      platform: ScmiPlatformPort;
+      clock: Clock;
+      agentId: number;
+    }): Promise<OpteeSameThreadEnds> {
+      const wire = createSameThreadOpteeWire(ctx.clock, wireOptions(options));
+      const optee = new EmulatedOptee({
+        wire: wire.tee,
+        platform: ctx.platform,
+        agentId: ctx.agentId,
+        clock: ctx.clock,
+        ...(options.platformTimeoutMs === undefined
+          ? {}
+          : { platformTimeoutMs: options.platformTimeoutMs }),
+        ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }),
+      });
+      const driver = new OpteeDriver(wire.ree);
+      let closed = false;
+      return Promise.resolve({
+        transport: new OpteeTransport(),
+        agentOptions: agentOptions(driver, options),
+        optee,
+        driver,
+        setAgentSignalInterceptor: (i: ((deliver: () => void) => void) | undefined) => {
+          driver.setReturnInterceptor(i);
+        },
+        close: () => {
+          if (!closed) {
+            closed = true;
+            driver.close();
+            optee.close();
+          }
+          return Promise.resolve();
+        },
+      });
+    },
+
+    async worker(ctx: {
+      platformConfig: PlatformConfig;
+      agentId: number;
+      seed: number;
+    }): Promise<OpteeWorker> {
+      const host = await startWorker({
+        entry: resolveWorkerEntry(__dirname, 'optee-worker'),
+        data: {
+          platformConfig: ctx.platformConfig,
+          agentId: ctx.agentId,
+          seed: ctx.seed,
+          ...(options.platformTimeoutMs === undefined
+            ? {}
+            : { platformTimeoutMs: options.platformTimeoutMs }),
+        },
+        name: 'optee-worker',
+      });
+      return {
+        async open(): Promise<OpteeWorkerEnds> {
+          const wire = await openOpteeWorkerWire(host, wireOptions(options));
+          return {
+            transport: new OpteeTransport(),
+            agentOptions: agentOptions(wire.driver, options),
+            driver: wire.driver,
+            setWireFaults: (rules) => wire.setWireFaults(rules),
+            teeStats: () => wire.stats(),
+            close: () => wire.close(),
+          };
+        },
+        async setFaults(rules: readonly FaultRule[]): Promise<void> {
+          await host.call('setFaults', rules);
+        },
+        platformTimers: async () => (await host.call('platformTimers')) as number,
+        stop: () => host.stop(),
+      };
+    },
+  };
+  return fixture satisfies TransportFixture;
+}
+
+/** The OP-TEE transport in SMT mode: every channel has a static SMT area (PTA command 1). */
+export const opteeFixture = createOpteeFixture({ shmem: 'static' });
+
+/** The OP-TEE transport in MSG mode: registered shared memory per channel (PTA command 4). */
+export const opteeMsgFixture = createOpteeFixture({ shmem: 'dynamic' });

@@ -1,0 +1,44 @@
+/**
+ * Worker entry of the OP-TEE fixture: an `ScmiPlatform` (OP-TEE's behaviour for unknown messages)
+ * on real time, and the emulated OP-TEEs of the wires the agent side opens.
+ */
+import { RealClock, serveWorker } from '@scmi-ts/core';
+import { ScmiPlatform, type FaultRule, type PlatformConfig } from '@scmi-ts/platform';
+import { workerData } from 'node:worker_threads';
+import { createEmulatedOpteeHost } from '../../src/index.js';
+
+const data = workerData as {
+  platformConfig: PlatformConfig;
+  agentId: number;
+  seed: number;
+  platformTimeoutMs?: number;
+};
+const clock = new RealClock();
+const platform = new ScmiPlatform(data.platformConfig, {
+  clock,
+  seed: data.seed,
+  behaviour: { unknownMessage: 'not-supported' },
+});
+const host = createEmulatedOpteeHost({
+  platform,
+  agentId: data.agentId,
+  clock,
+  ...(data.platformTimeoutMs === undefined ? {} : { platformTimeoutMs: data.platformTimeoutMs }),
+});
+
+serveWorker(
+  {
+    ...host.handlers,
+    setFaults: (rules: readonly FaultRule[]): void => {
+      platform.faults.clear();
+      for (const rule of rules) platform.faults.add(rule);
+    },
+    platformTimers: (): number => platform.armedTimers,
+  },
+  {
+    onStop: () => {
+      host.close();
+      platform.close();
+    },
+  },
+);

@@ -1,0 +1,268 @@
+import {
+  PTA_SCMI_UUID,
+  PtaScmiCommand,
+  TeeContext,
+  TeeError,
+  TeeLogin,
+  TeeOrigin,
+  TeeParamType,
+  TeeResult,
+  openTeeContext,
+  teeMemref,
+  teeValue,
+  type TeeParam,
+  type TeeSharedMemory,
+  type TeeValueParam,
+} from '../src/index.js';
+import { createTeeBench } from './support/tee-bench.js';
+
+async function teeError(p: Promise<unknown>): Promise<TeeError> {
+  try {
+    await p;
+  } catch (e) {
+    if (TeeError.is(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a TeeError');
+}
+
+describe(TeeContext, () => {
+  describe('.openSession', () => {
+    it('should open a session to the SCMI PTA with the REE kernel login and invoke CAPABILITIES', async () => {
+      const b = createTeeBench();
+      const session = await b.context.openSession(PTA_SCMI_UUID, { login: TeeLogin.REE_KERNEL });
+      const { params } = await session.invoke(PtaScmiCommand.CAPABILITIES, [
+        teeValue(TeeParamType.VALUE_OUTPUT),
+      ]);
+      expect(params[0]).toEqual({ type: TeeParamType.VALUE_OUTPUT, a: 0x3, b: 0 });
+      expect(b.context.sessionCount).toBe(1);
+      await session.close();
+      expect(session.closed).toBe(true);
+      expect(b.context.sessionCount).toBe(0);
+      expect(b.optee.stats.openSessions).toBe(0);
+      await b.close();
+    });
+
+    it.each([TeeLogin.PUBLIC, TeeLogin.USER, TeeLogin.APPLICATION])(
+      'should be denied by the PTA for login %d',
+      async (login) => {
+        const b = createTeeBench();
+        const e = await teeError(b.context.openSession(PTA_SCMI_UUID, { login }));
+        expect([e.result, e.origin, e.code]).toEqual([
+          TeeResult.ACCESS_DENIED,
+          TeeOrigin.TRUSTED_APP,
+          'TEE_ERROR_ACCESS_DENIED',
+        ]);
+        await b.close();
+      },
+    );
+
+    it('should report an unknown trusted application as ITEM_NOT_FOUND from the TEE', async () => {
+      const b = createTeeBench();
+      const e = await teeError(b.context.openSession('00000000-0000-0000-0000-000000000001'));
+      expect([e.result, e.origin]).toEqual([TeeResult.ITEM_NOT_FOUND, TeeOrigin.TEE]);
+      await b.close();
+    });
+
+    it('should refuse a malformed UUID in the client API', async () => {
+      const b = createTeeBench();
+      expect((await teeError(b.context.openSession('not-a-uuid'))).origin).toBe(TeeOrigin.API);
+      const e = await teeError(b.context.openSession(new Uint8Array(3)));
+      expect([e.result, e.origin]).toEqual([TeeResult.BAD_FORMAT, TeeOrigin.API]);
+      await b.close();
+    });
+
+    it('should report NOT_SUPPORTED from the PTA when it has neither SMT nor MSG', async () => {
+      const b = createTeeBench({ optee: { capabilities: 0 } });
+      const e = await teeError(b.context.openSession(PTA_SCMI_UUID));
+      expect([e.result, e.origin]).toEqual([TeeResult.NOT_SUPPORTED, TeeOrigin.TRUSTED_APP]);
+      await b.close();
+    });
+  });
+
+  describe('.invoke', () => {
+    it('should refuse bad parameters in the client API before anything is sent', async () => {
+      const b = createTeeBench();
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      const calls = b.driver.stats.calls;
+      const bogus: unknown = { type: 9 };
+      const five = Array.from({ length: 5 }, () => teeValue(TeeParamType.VALUE_INPUT));
+      const bad: TeeParam[][] = [
+        five,
+        [{ type: TeeParamType.VALUE_INPUT, a: -1, b: 0 }],
+        [{ type: TeeParamType.VALUE_INPUT, a: 1.5, b: 0 }],
+        [bogus as TeeParam],
+      ];
+      for (const params of bad) {
+        const e = await teeError(s.invoke(PtaScmiCommand.CAPABILITIES, params));
+        expect([e.result, e.origin]).toEqual([TeeResult.BAD_PARAMETERS, TeeOrigin.API]);
+      }
+      await expect(s.invoke(0, [], { cancelId: -1 })).rejects.toMatchObject({
+        result: TeeResult.BAD_PARAMETERS,
+      });
+      expect(b.driver.stats.calls).toBe(calls);
+      await b.close();
+    });
+
+    it('should refuse memory references outside their memory or from another context', async () => {
+      const b = createTeeBench();
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      const shm = await b.context.allocSharedMemory(64);
+      const other = openTeeContext(b.driver);
+      const foreign = await other.allocSharedMemory(64);
+      const cases: TeeParam[] = [
+        teeMemref(TeeParamType.MEMREF_INPUT, shm, 60, 8),
+        teeMemref(TeeParamType.MEMREF_INPUT, shm, -1, 4),
+        teeMemref(TeeParamType.MEMREF_INPUT, foreign, 0, 4),
+      ];
+      for (const p of cases) {
+        const e = await teeError(s.invoke(PtaScmiCommand.PROCESS_MSG_CHANNEL, [p]));
+        expect([e.result, e.origin]).toEqual([TeeResult.BAD_PARAMETERS, TeeOrigin.API]);
+      }
+      await shm.free();
+      const e = await teeError(s.invoke(0, [teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4)]));
+      expect(e.origin).toBe(TeeOrigin.API);
+      await other.close();
+      await b.close();
+    });
+
+    it('should reject with the PTA result and the returned parameters', async () => {
+      const b = createTeeBench();
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      const e = await teeError(s.invoke(0x77, []));
+      expect([e.result, e.origin, e.params]).toEqual([
+        TeeResult.NOT_SUPPORTED,
+        TeeOrigin.TRUSTED_APP,
+        [],
+      ]);
+      expect(e.message).toContain('TEE_ERROR_NOT_SUPPORTED');
+      await b.close();
+    });
+
+    it('should fail on a closed session or context with BAD_STATE from the API', async () => {
+      const b = createTeeBench();
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      await s.close();
+      await expect(s.close()).resolves.toBeUndefined();
+      expect((await teeError(s.invoke(0, []))).result).toBe(TeeResult.BAD_STATE);
+      await b.context.close();
+      expect((await teeError(b.context.openSession(PTA_SCMI_UUID))).result).toBe(
+        TeeResult.BAD_STATE,
+      );
+      expect((await teeError(b.context.allocSharedMemory(8))).result).toBe(TeeResult.BAD_STATE);
+      await b.close();
+    });
+  });
+
+  describe('.allocSharedMemory', () => {
+    it('should register zeroed memory with the TEE and unregister it when freed', async () => {
+      const b = createTeeBench();
+      const shm = await b.context.allocSharedMemory(100);
+      expect(shm.size).toBe(100);
+      expect(shm.bytes.every((x) => x === 0)).toBe(true);
+      expect(b.optee.stats.registeredShm).toBe(1);
+      expect(b.context.sharedMemoryCount).toBe(1);
+      await shm.free();
+      await shm.free();
+      expect(shm.freed).toBe(true);
+      expect(b.optee.stats.registeredShm).toBe(0);
+      expect(b.context.sharedMemoryCount).toBe(0);
+      await b.close();
+    });
+
+    it('should fail with OUT_OF_MEMORY when the pool is exhausted, and reuse freed memory', async () => {
+      const b = createTeeBench({ wire: { shmPoolSize: 256 } });
+      const a = await b.context.allocSharedMemory(200);
+      const e = await teeError(b.context.allocSharedMemory(100));
+      expect([e.result, e.origin]).toEqual([TeeResult.OUT_OF_MEMORY, TeeOrigin.COMMS]);
+      await a.free();
+      const again = await b.context.allocSharedMemory(256);
+      expect(again.size).toBe(256);
+      await b.close();
+    });
+
+    it('should refuse a size that is not a positive integer', async () => {
+      const b = createTeeBench();
+      for (const size of [0, -4, 1.5]) {
+        expect((await teeError(b.context.allocSharedMemory(size))).result).toBe(
+          TeeResult.BAD_PARAMETERS,
+        );
+      }
+      await b.close();
+    });
+  });
+
+  describe('.cancel', () => {
+    it('should send a cancel request for an invocation the PTA holds until cancelled', async () => {
+      const b = createTeeBench();
+      b.optee.faults.add({ action: { kind: 'hang-until-cancel' } });
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      await s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [teeValue(TeeParamType.VALUE_INOUT, 0, 1)]);
+      const hung = teeError(
+        s.invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL, [teeValue(TeeParamType.VALUE_INPUT, 0)], {
+          cancelId: 7,
+        }),
+      );
+      await b.clock.runUntilIdle(100);
+      await b.context.cancel(s, 7);
+      const e = await hung;
+      expect([e.result, e.origin]).toEqual([TeeResult.CANCEL, TeeOrigin.TRUSTED_APP]);
+      expect(b.optee.stats.cancelRequests).toBe(1);
+      expect(b.optee.stats.cancelledInvocations).toBe(1);
+      expect(b.optee.faults.counts['hang-until-cancel']).toBe(1);
+      await b.close();
+    });
+
+    it('should refuse to cancel in a session the context does not hold', async () => {
+      const b = createTeeBench();
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      const other = openTeeContext(b.driver);
+      expect((await teeError(other.cancel(s, 1))).result).toBe(TeeResult.BAD_STATE);
+      await other.close();
+      await b.close();
+    });
+  });
+
+  describe('.close', () => {
+    it('should close the sessions and free the memory left, newest first', async () => {
+      const b = createTeeBench();
+      const s1 = await b.context.openSession(PTA_SCMI_UUID);
+      const s2 = await b.context.openSession(PTA_SCMI_UUID);
+      const shm: TeeSharedMemory = await b.context.allocSharedMemory(16);
+      await b.context.close();
+      await b.context.close();
+      expect([s1.closed, s2.closed, shm.freed]).toEqual([true, true, true]);
+      expect(b.optee.stats.openSessions).toBe(0);
+      expect(b.optee.stats.registeredShm).toBe(0);
+      await b.close();
+    });
+
+    it('should collect failures into an AggregateError when the TEE is gone', async () => {
+      const b = createTeeBench();
+      await b.context.openSession(PTA_SCMI_UUID);
+      b.optee.close();
+      await expect(b.context.close()).rejects.toBeInstanceOf(AggregateError);
+      expect(b.context.sessionCount).toBe(0);
+      await b.close();
+    });
+  });
+
+  describe(openTeeContext, () => {
+    it('should refuse a closed driver', async () => {
+      const b = createTeeBench();
+      b.driver.close();
+      expect(() => openTeeContext(b.driver)).toThrow(TeeError);
+      await b.close();
+    });
+  });
+
+  it('should return value outputs of GET_CHANNEL_HANDLE', async () => {
+    const b = createTeeBench();
+    const s = await b.context.openSession(PTA_SCMI_UUID);
+    const r = await s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
+      teeValue(TeeParamType.VALUE_INOUT, 1, 2),
+    ]);
+    expect((r.params[0] as TeeValueParam).a).toBe(1);
+    await b.close();
+  });
+});

@@ -1,0 +1,170 @@
+import {
+  ScmiStatus,
+  ScmiStatusError,
+  ScmiTimeoutError,
+  TRANSPORT,
+  coreModule,
+  createAgent,
+  type AgentOptions,
+  type ScmiAgent,
+} from '@scmi-ts/core';
+import { ensureNoLeaksInSuite, type DevresEvent } from '@scmi-ts/devres';
+import { SeededRandom, createDefaultPlatformConfig } from '@scmi-ts/platform';
+import { Container, ContainerModule } from 'inversify';
+import { createOpteeFixture, type OpteeWorker, type OpteeWorkerEnds } from './support/fixture.js';
+
+function create(ends: OpteeWorkerEnds, options: Partial<AgentOptions> = {}): Promise<ScmiAgent> {
+  const container = new Container();
+  container.load(coreModule);
+  container.load(
+    new ContainerModule(({ bind }) => {
+      bind(TRANSPORT).toConstantValue(ends.transport);
+    }),
+  );
+  return createAgent(container, {
+    transport: 'optee',
+    ...ends.agentOptions,
+    rxTimeoutMs: 1000,
+    ...options,
+  });
+}
+
+/** Runs `body` on a fresh wire, and closes the wire whatever happens. */
+async function withWire(
+  worker: OpteeWorker,
+  body: (ends: OpteeWorkerEnds) => Promise<void>,
+): Promise<void> {
+  const ends = await worker.open();
+  try {
+    await body(ends);
+  } finally {
+    await ends.close();
+  }
+}
+
+describe.each(['static', 'dynamic'] as const)('worker mode with %s shared memory', (shmem) => {
+  ensureNoLeaksInSuite();
+  let worker: OpteeWorker;
+
+  beforeAll(async () => {
+    // Generous limits: these cases test behaviour, not timing, on a machine that may be loaded.
+    worker = await createOpteeFixture({
+      shmem,
+      busyTimeoutMs: 2000,
+      platformTimeoutMs: 2000,
+    }).worker({
+      platformConfig: createDefaultPlatformConfig(),
+      agentId: 1,
+      seed: 7,
+    });
+  });
+
+  afterAll(async () => {
+    await worker.stop();
+  });
+
+  it('should probe, carry many transfers across threads and remove', () =>
+    withWire(worker, async (ends) => {
+      const agent = await create(ends, { a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });
+      expect(agent.info.vendor).toBe('scmi-ts');
+      const transfers: Promise<Uint8Array>[] = [];
+      for (let i = 0; i < 200; i++) {
+        transfers.push(agent.transact(0x10, 0x3, undefined, { rxSize: 16 }));
+        transfers.push(agent.transact(0x14, 0x1, undefined, { rxSize: 4 }));
+      }
+      expect(await Promise.all(transfers)).toHaveLength(400);
+      const channels = ends.transport.diagnostics().channels;
+      expect(channels.map((c) => c.mode)).toEqual(
+        shmem === 'static' ? ['smt', 'smt'] : ['msg', 'msg'],
+      );
+      await agent.remove();
+      expect(await ends.teeStats()).toMatchObject({ openSessions: 0, registeredShm: 0 });
+      expect(ends.transport.diagnostics().violations).toEqual([]);
+      await ends.close();
+    }));
+
+  it('should apply wire faults in the worker', () =>
+    withWire(worker, async (ends) => {
+      const agent = await create(ends);
+      await ends.setWireFaults([
+        { match: { nth: 1 }, action: { kind: 'busy-channel' } },
+        { match: { nth: 2 }, action: { kind: 'output-size', excess: 1000 } },
+      ]);
+      const busy = await agent.transact(0x10, 0x3).catch((e: unknown) => e);
+      expect(ScmiStatusError.is(busy) && busy.status).toBe(ScmiStatus.COMMS_ERROR);
+      await agent.transact(0x10, 0x3, undefined, { rxSize: 16 });
+      expect(agent.diagnostics.channels[0]?.stats.badMessages.oversize).toBe(1);
+      await agent.remove();
+    }));
+
+  it('should time out an invocation that returns late and count it once it returns', () =>
+    withWire(worker, async (ends) => {
+      const agent = await create(ends, { rxTimeoutMs: 100 });
+      await worker.setFaults([{ match: { nth: 1 }, action: { kind: 'delay', ms: 300 } }]);
+      const late = await agent.transact(0x10, 0x3).catch((e: unknown) => e);
+      expect(late).toBeInstanceOf(ScmiTimeoutError);
+      // The next transfer waits for the channel until the late invocation returns.
+      await agent.transact(0x10, 0x3, undefined, { rxSize: 16 });
+      expect(agent.diagnostics.channels[0]?.stats.lateReplies).toBe(1);
+      await worker.setFaults([]);
+      await agent.remove();
+    }));
+
+  it('should survive the seed scenario on real time: late returns delivered, counted or refused, never after free', async () => {
+    const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`worker seed scenario (${shmem}): seed ${seed}`);
+    const random = new SeededRandom(seed);
+    const tally = { probed: 0, timedOut: 0, lateReplies: 0, refused: 0 };
+    for (let i = 0; i < 100; i++) {
+      const timeoutMs = 2 + random.next() * 3;
+      const delayMs = random.next() * 2 * timeoutMs;
+      await worker.setFaults([
+        {
+          match: { protocolId: 0x10, messageId: 0x0, nth: 1 },
+          action: { kind: 'delay', ms: delayMs },
+        },
+      ]);
+      const ends = await worker.open();
+      const events: DevresEvent[] = [];
+      const outcome = await create(ends, {
+        rxTimeoutMs: timeoutMs,
+        log: (e) => events.push(e),
+      }).then(
+        async (agent) => {
+          await agent.remove();
+          return 'probed';
+        },
+        (e: unknown) => e,
+      );
+      const context = `seed ${seed} iteration ${i} (timeout ${timeoutMs.toFixed(2)} ms, delay ${delayMs.toFixed(2)} ms)`;
+      const d = ends.transport.diagnostics();
+      const t = d.totals;
+      try {
+        if (outcome === 'probed') tally.probed++;
+        else {
+          expect(outcome).toBeInstanceOf(ScmiTimeoutError);
+          tally.timedOut++;
+          // The timed-out invocation returned (quiesce waited for it) and was counted.
+          expect(t.lateReturns).toBeGreaterThanOrEqual(1);
+        }
+        expect(t.lateReturns).toBe(t.lateReplies + t.refusedReturns);
+        tally.lateReplies += t.lateReplies;
+        tally.refused += t.refusedReturns;
+        expect(d.violations).toEqual([]);
+        expect(d.channels).toEqual([]);
+        expect(d.armedTimers).toBe(0);
+        const adds = events.filter((e) => e.type === 'add').map((e) => e.resource);
+        const releases = events.filter((e) => e.type === 'release').map((e) => e.resource);
+        expect(releases).toEqual([...adds].reverse());
+        expect(await ends.teeStats()).toMatchObject({ openSessions: 0, registeredShm: 0 });
+        expect(await worker.platformTimers()).toBe(0);
+      } catch (e) {
+        throw new Error(`${context}: ${String(e)}`, { cause: e });
+      } finally {
+        await ends.close();
+      }
+    }
+    console.log(`worker seed scenario (${shmem}): ${JSON.stringify(tally)}`);
+    await worker.setFaults([]);
+  }, 30_000);
+});
