@@ -84,8 +84,8 @@ describe('mailboxTransport', () => {
       expect(() => fits.validateConfig?.({ wire: small }, 'transportConfig')).not.toThrow();
     });
 
-    it('should default freeWaitMs to twice the RX timeout', () => {
-      expect(validate({ wire })).toMatchObject({ freeWaitMs: 60 });
+    it("should leave freeWaitMs to each channel (twice the agent's RX timeout) unless given", () => {
+      expect(validate({ wire })).toMatchObject({ freeWaitMs: undefined });
       expect(validate({ wire, freeWaitMs: 8 })).toMatchObject({ freeWaitMs: 8 });
     });
   });

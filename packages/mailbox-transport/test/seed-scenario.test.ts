@@ -237,6 +237,7 @@ describe('seed scenario: Base discovery times out, the platform replies late, pr
       sink: { rx: () => undefined, badMessage: () => undefined },
       clock,
       counters,
+      rxTimeoutMs: 30,
     };
     const channel = await mailboxTransport.setupChannel(setup);
     if (!(channel instanceof SmtChannel)) throw new Error('not an SMT channel');

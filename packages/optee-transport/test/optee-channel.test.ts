@@ -39,6 +39,7 @@ describe('OpteeChannel', () => {
       sink: { rx: () => undefined, badMessage: (r) => bad.push(r) },
       clock,
       counters: new ChannelCounters(),
+      rxTimeoutMs: 30,
     };
     const channel = await transport.setupChannel(setup);
     const received: number[] = [];

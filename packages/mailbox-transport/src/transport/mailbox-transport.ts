@@ -26,8 +26,7 @@ export interface MailboxTransportConfig {
   readonly wire: MailboxWire;
   /**
    * How long a send waits for CHANNEL_FREE before it fails the transfer, ms (default: twice the
-   * transport's RX timeout, as Linux `shmem_tx_prepare`). Set it to twice the agent's
-   * `rxTimeoutMs` when you shorten that.
+   * agent's `rxTimeoutMs`, as Linux `shmem_tx_prepare`).
    */
   readonly freeWaitMs?: number;
 }
@@ -36,8 +35,8 @@ export interface MailboxTransportConfig {
 export interface ResolvedMailboxTransportConfig {
   /** The wire. */
   readonly wire: MailboxWire;
-  /** How long a send waits for CHANNEL_FREE, ms. */
-  readonly freeWaitMs: number;
+  /** How long a send waits for CHANNEL_FREE, ms (undefined: twice the agent's `rxTimeoutMs`). */
+  readonly freeWaitMs: number | undefined;
   /** Where the channels record what happened (the wire's monitor, or a new one). */
   readonly monitor: SmtWireMonitor;
 }
@@ -131,8 +130,12 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
       if (wire.monitor !== undefined && !(wire.monitor instanceof SmtWireMonitor)) {
         throw new ScmiConfigError(`${field}.wire.monitor`, 'expected an SmtWireMonitor');
       }
-      const freeWaitMs = section.freeWaitMs ?? 2 * descriptor.rxTimeoutMs;
-      if (typeof freeWaitMs !== 'number' || !(freeWaitMs > 0) || !Number.isFinite(freeWaitMs)) {
+      // Default: 2 × the agent's RX timeout, resolved per channel (Linux shmem_tx_prepare).
+      const freeWaitMs = section.freeWaitMs;
+      if (
+        freeWaitMs !== undefined &&
+        (typeof freeWaitMs !== 'number' || !(freeWaitMs > 0) || !Number.isFinite(freeWaitMs))
+      ) {
         throw new ScmiConfigError(
           `${field}.freeWaitMs`,
           `expected a positive number, got ${JSON.stringify(freeWaitMs)}`,
@@ -168,7 +171,7 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
             setup,
             area,
             (client) => controller.requestChannel(spec.mailbox, client),
-            config.freeWaitMs,
+            config.freeWaitMs ?? 2 * setup.rxTimeoutMs,
             config.monitor,
           ),
         );

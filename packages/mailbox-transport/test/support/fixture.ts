@@ -1,13 +1,12 @@
 import {
   resolveWorkerEntry,
   startWorker,
-  type AgentOptions,
   type Clock,
   type DoorbellInterceptor,
   type ScmiPlatformPort,
-  type Transport,
   type WorkerHost,
 } from '@scmi-ts/core';
+import type { FixtureEnds, TransportFixture } from '@scmi-ts/conformance';
 import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
 import {
   SmtResponder,
@@ -19,61 +18,6 @@ import {
   type SmtResponderStats,
 } from '@scmi-ts/mailbox-transport';
 import type { MailboxWorkerData, MailboxWorkerPlatformStats } from './mailbox-worker.js';
-
-// ---- The conformance kit's fixture interface (copied until `@scmi-ts/conformance` exports it) ----
-
-/** What a transport can do; the kit skips the cases a fixture cannot run. */
-export interface TransportFixtureCapabilities {
-  /** Notifications and delayed responses. */
-  readonly p2a: boolean;
-  /** Interrupt/doorbell completion. */
-  readonly interrupt: boolean;
-  /** Polling completion. */
-  readonly polling: boolean;
-  /** Several commands in flight at once, completed out of order. */
-  readonly outOfOrder: boolean;
-  /** Has a worker-thread mode. */
-  readonly worker: boolean;
-}
-
-/** Both ends of one wire, as the kit uses them. */
-export interface FixtureEnds {
-  /** Agent side, to bind to TRANSPORT. */
-  readonly transport: Transport;
-  /** transportConfig, channels (the kit adds transport name, log, timeouts). */
-  readonly agentOptions?: Partial<AgentOptions>;
-  /**
-   * Same-thread only: while set, every platform→agent signal (completion doorbell, used-buffer
-   * notification, invocation return…) is handed to the interceptor instead of being delivered.
-   */
-  setAgentSignalInterceptor?(interceptor: ((deliver: () => void) => void) | undefined): void;
-  /** Stops the platform side of this wire; idempotent. */
-  close(): Promise<void>;
-}
-
-/** A transport's fixture for the conformance kit. */
-export interface TransportFixture {
-  /** The descriptor name. */
-  readonly name: string;
-  /** What the transport can do. */
-  readonly capabilities: TransportFixtureCapabilities;
-  /** Both ends in the same thread over `platform` on the VirtualClock `clock`. */
-  sameThread(ctx: {
-    platform: ScmiPlatformPort;
-    clock: Clock;
-    agentId: number;
-  }): Promise<FixtureEnds>;
-  /**
-   * The platform (an ScmiPlatform built from `platformConfig`, seeded with `seed`) and the backend
-   * in a worker thread started once and reused across runs; each `open()` gives a fresh wire for
-   * one agent.
-   */
-  worker?(ctx: { platformConfig: PlatformConfig; agentId: number; seed: number }): Promise<{
-    open(): Promise<FixtureEnds>;
-    setFaults(rules: readonly FaultRule[]): Promise<void>;
-    stop(): Promise<void>;
-  }>;
-}
 
 // ---- The mailbox fixture ------------------------------------------------------------------------
 

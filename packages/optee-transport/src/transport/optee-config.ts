@@ -26,8 +26,8 @@ export interface OpteeTransportConfig {
   readonly staticShmem?: (channelId: number) => Uint8Array | undefined;
   /**
    * How long a send may wait for a channel that the invocation of a timed-out transfer still
-   * owns, in ms, before it fails with `E_CHAN_BUSY`; default 60 (twice the 30 ms response timeout,
-   * as Linux's `shmem_tx_prepare` waits for a channel the platform still holds).
+   * owns, in ms, before it fails with `E_CHAN_BUSY`; default twice the agent's `rxTimeoutMs` (as
+   * Linux's `shmem_tx_prepare` waits for a channel the platform still holds).
    */
   readonly busyTimeoutMs?: number;
   /**
@@ -69,8 +69,8 @@ export interface ResolvedOpteeTransportConfig {
   readonly tee: TeeDriver;
   /** Static SMT areas by OP-TEE channel id. */
   readonly staticShmem: (channelId: number) => Uint8Array | undefined;
-  /** Wait for a held channel, ms. */
-  readonly busyTimeoutMs: number;
+  /** Wait for a held channel, ms (undefined: twice the agent's `rxTimeoutMs`). */
+  readonly busyTimeoutMs: number | undefined;
   /** Synchronous wait of a send for its invocation, ms. */
   readonly syncWaitMs: number;
 }
@@ -117,8 +117,9 @@ export function validateOpteeConfig(section: unknown, field: string): ResolvedOp
   if (typeof staticShmem !== 'function') {
     throw new ScmiConfigError(`${field}.staticShmem`, 'expected a function (channel id → area)');
   }
-  const busy = section.busyTimeoutMs ?? 60;
-  if (typeof busy !== 'number' || !Number.isFinite(busy) || busy <= 0) {
+  // Default: 2 × the agent's RX timeout, resolved per channel (as Linux bounds a held channel).
+  const busy = section.busyTimeoutMs;
+  if (busy !== undefined && (typeof busy !== 'number' || !Number.isFinite(busy) || busy <= 0)) {
     throw new ScmiConfigError(
       `${field}.busyTimeoutMs`,
       `expected a positive number, got ${JSON.stringify(busy)}`,

@@ -249,7 +249,7 @@ export class OpteeTransport implements Transport {
         handle,
         area,
         shm,
-        busyTimeoutMs: config.busyTimeoutMs,
+        busyTimeoutMs: config.busyTimeoutMs ?? 2 * setup.rxTimeoutMs,
         syncWaitMs: config.syncWaitMs,
         violations: this.#violations,
         onFreed: (c) => {

@@ -4,8 +4,8 @@ import {
   type AgentOptions,
   type Clock,
   type ScmiPlatformPort,
-  type Transport,
 } from '@scmi-ts/core';
+import type { FixtureEnds, TransportFixture } from '@scmi-ts/conformance';
 import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
 import {
   EmulatedOptee,
@@ -18,41 +18,6 @@ import {
   type OpteeWireFault,
   type OpteeWireOptions,
 } from '../../src/index.js';
-
-// The conformance kit's fixture interface, copied until `@scmi-ts/conformance` exports it.
-
-/** What a transport can do, so that the kit skips what it cannot. */
-export interface TransportFixtureCapabilities {
-  readonly p2a: boolean;
-  readonly interrupt: boolean;
-  readonly polling: boolean;
-  readonly outOfOrder: boolean;
-  readonly worker: boolean;
-}
-
-/** Both ends of one wire. */
-export interface FixtureEnds {
-  readonly transport: Transport;
-  readonly agentOptions?: Partial<AgentOptions>;
-  setAgentSignalInterceptor?(interceptor: ((deliver: () => void) => void) | undefined): void;
-  close(): Promise<void>;
-}
-
-/** A transport under the conformance kit. */
-export interface TransportFixture {
-  readonly name: string;
-  readonly capabilities: TransportFixtureCapabilities;
-  sameThread(ctx: {
-    platform: ScmiPlatformPort;
-    clock: Clock;
-    agentId: number;
-  }): Promise<FixtureEnds>;
-  worker?(ctx: { platformConfig: PlatformConfig; agentId: number; seed: number }): Promise<{
-    open(): Promise<FixtureEnds>;
-    setFaults(rules: readonly FaultRule[]): Promise<void>;
-    stop(): Promise<void>;
-  }>;
-}
 
 // What the OP-TEE fixture gives besides the kit's interface, for this package's own tests.
 

@@ -1,0 +1,4 @@
+import { runTransportConformance } from '@scmi-ts/conformance';
+import { mailboxFixture } from './support/fixture.js';
+
+runTransportConformance(mailboxFixture);
