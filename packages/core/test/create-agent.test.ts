@@ -238,6 +238,61 @@ describe(createAgent, () => {
     });
   });
 
+  describe('a transport whose fetchResponse throws', () => {
+    it.each([
+      ['polling', true],
+      ['interrupt', false],
+    ])(
+      'should fail the transfer with a transport error on a %s channel, still mark it done, and go on',
+      async (_mode, polling) => {
+        const h = createHarness();
+        const agent = await h.create({ a2p: [{ id: 0, polling }] });
+        const channel = h.wire.channels.get('a2p:0');
+        if (channel === undefined) throw new Error('no a2p:0');
+        const fetch = channel.fetchResponse.bind(channel);
+        const before = channel.txDone.count;
+        channel.fetchResponse = (): void => {
+          throw new RangeError('hostile length');
+        };
+        const failing = agent.transact(0x14, 0x3, u32(1));
+        await expect(failing).rejects.toMatchObject({ code: 'E_FETCH' });
+        await expect(failing).rejects.toBeInstanceOf(ScmiTransportError);
+        expect(channel.txDone.count).toBe(before + 1);
+        expect(channel.txDone.lastError).toBeInstanceOf(ScmiTransportError);
+        channel.fetchResponse = fetch;
+        expect(readU32(await agent.transact(0x14, 0x3, u32(2)), 0)).toBe(2);
+        const stats = agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+        expect(stats?.failed).toBe(1);
+        expect(stats?.completed).toBeGreaterThan(0);
+        await agent.remove();
+      },
+    );
+  });
+
+  describe('a transport whose send rejects after shutdown', () => {
+    it('should count the failed transfer once', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const channel = h.wire.channels.get('a2p:0');
+      if (channel === undefined) throw new Error('no a2p:0');
+      let reject: ((error: Error) => void) | undefined;
+      channel.send = (): Promise<void> =>
+        new Promise<void>((_resolve, rej) => {
+          reject = rej;
+        });
+      const pending = agent.transact(0x14, 0x3, u32(1));
+      const outcome = pending.catch((error: unknown) => error);
+      await h.clock.runUntilIdle();
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      expect(channel.counters.failed).toBe(1);
+      reject?.(new Error('the doorbell went away'));
+      await removing;
+      expect(await outcome).toBeInstanceOf(Error);
+      expect(channel.counters.failed).toBe(1);
+    });
+  });
+
   describe('bad messages', () => {
     it('should count unknown tokens, duplicates, wrong types, bad headers and wrong protocols, never crash', async () => {
       const h = createHarness();

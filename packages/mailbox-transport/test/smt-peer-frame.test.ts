@@ -1,5 +1,21 @@
-import { ScmiMessageType, VirtualClock, buildHeader, type PlatformAgentLink } from '@scmi-ts/core';
-import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
+import { connect, type Socket } from 'node:net';
+import {
+  RealClock,
+  ScmiMessageType,
+  VirtualClock,
+  buildHeader,
+  type PlatformAgentLink,
+} from '@scmi-ts/core';
+import {
+  PeerFrameKind,
+  PeerFrameReader,
+  ScmiPlatform,
+  createDefaultPlatformConfig,
+  encodePeerFrame,
+  registerFrameKind,
+  startPeerPort,
+  type PeerFrame,
+} from '@scmi-ts/platform';
 import {
   SMT_CHANNEL_ERROR,
   SMT_CHANNEL_FREE,
@@ -95,5 +111,74 @@ describe(processSmtArea, () => {
     const updated = processSmtArea(platform, 1, 0, request);
     expect(updated.byteLength).toBe(130);
     expect(view(updated).status()).toBe(0);
+  });
+});
+
+describe('peer port frame kind 2 (registered with the platform)', () => {
+  it('should answer a whole SMT area sent over a real peer port, and close on an area it cannot take', async () => {
+    const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock: new RealClock() });
+    const unregister = registerFrameKind(PeerFrameKind.SMT, createSmtPeerFrameHandler());
+    const port = await startPeerPort(platform, { agentIds: [1] });
+    const sockets: Socket[] = [];
+    const open = async (): Promise<{ socket: Socket; next: () => Promise<PeerFrame[]> }> => {
+      const address = port.address;
+      const socket =
+        'path' in address ? connect(address.path) : connect(address.port, address.host);
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('error', reject);
+      });
+      const reader = new PeerFrameReader({ maxFrameSize: 1 << 16 });
+      const frames: PeerFrame[] = [];
+      let wake: (() => void) | undefined;
+      socket.on('data', (chunk: Buffer) => {
+        frames.push(...reader.push(chunk).frames);
+        wake?.();
+      });
+      socket.once('close', () => wake?.());
+      // Resolves with every frame received so far once one has arrived or the socket closed.
+      const next = async (): Promise<PeerFrame[]> => {
+        while (frames.length === 0 && !socket.destroyed && !socket.readableEnded) {
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+        return frames.splice(0);
+      };
+      return { socket, next };
+    };
+    try {
+      const { socket, next } = await open();
+      const vendor = buildHeader(0x3, ScmiMessageType.COMMAND, 0x10, 9);
+      const request = area(156, (a) => {
+        a.setStatus(0);
+        a.setLength(4);
+        a.setHeader(vendor);
+      });
+      socket.write(encodePeerFrame(SMT_PEER_FRAME_KIND, request));
+      const [frame] = await next();
+      expect(frame?.kind).toBe(SMT_PEER_FRAME_KIND);
+      const updated = view(frame?.payload ?? new Uint8Array(0));
+      expect(updated.status()).toBe(SMT_CHANNEL_FREE);
+      expect(updated.header()).toBe(vendor);
+      expect(updated.payloadI32()).toBe(0);
+      expect(Buffer.from(updated.bytes.subarray(0x20, 0x27)).toString()).toBe('scmi-ts');
+
+      // A frame too short to be an SMT area: the handler throws, the port closes that connection.
+      const bad = await open();
+      bad.socket.write(encodePeerFrame(SMT_PEER_FRAME_KIND, new Uint8Array(20)));
+      expect(await bad.next()).toEqual([]);
+      expect(bad.socket.destroyed || bad.socket.readableEnded).toBe(true);
+
+      // The first connection is unaffected.
+      socket.write(encodePeerFrame(SMT_PEER_FRAME_KIND, request));
+      const [again] = await next();
+      expect(view(again?.payload ?? new Uint8Array(0)).status()).toBe(SMT_CHANNEL_FREE);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await port.close();
+      unregister();
+      platform.close();
+    }
   });
 });

@@ -283,7 +283,8 @@ export class TransferEngine implements XferOwner {
         const pending = transport.send(xfer);
         if (pending !== undefined) await pending;
       } catch (cause) {
-        channel.counters.failed++;
+        // Shutdown may already have failed (and counted) this transfer while send was awaited.
+        if (stateOf(xfer) !== 'failed') channel.counters.failed++;
         xfer.state = 'failed';
         xfer.waiter = undefined;
         this.pool.unlist(xfer, false);
@@ -414,7 +415,23 @@ export class TransferEngine implements XferOwner {
     xfer: Xfer,
     ctx: unknown,
   ): void {
-    transport.fetchResponse(xfer, ctx);
+    try {
+      transport.fetchResponse(xfer, ctx);
+    } catch (cause) {
+      // A transport's fetch must not throw. If it does, the transfer fails now with a transport
+      // error — on the polling and deadline paths too, where the throw would otherwise escape
+      // (skipping markTxDone, or out of a timer callback) — and its token is retired.
+      channel.counters.failed++;
+      this.#fail(
+        xfer,
+        new ScmiTransportError(
+          'E_FETCH',
+          `${this.#o.agent}: reading the response on ${channel.label} failed`,
+          { cause },
+        ),
+      );
+      return;
+    }
     if (xfer.truncated) this.countBad(channel, 'oversize', xfer.header);
     this.#completeResponse(channel, xfer);
   }

@@ -82,7 +82,7 @@ export class LoopbackChannel implements TransportChannel {
     return this.#setup.counters;
   }
 
-  send(xfer: Xfer): void {
+  send(xfer: Xfer): void | Promise<void> {
     const request = new Uint8Array(4 + xfer.txLen);
     new DataView(request.buffer).setUint32(0, xfer.header, true);
     request.set(xfer.request(), 4);
@@ -148,8 +148,13 @@ export class LoopbackChannel implements TransportChannel {
     return this.#polled.has(xfer.token);
   }
 
-  markTxDone(): void {
+  /** How many times core called `markTxDone`, and the error it passed last. */
+  txDone = { count: 0, lastError: undefined as unknown };
+
+  markTxDone(_xfer: Xfer, error: unknown): void {
     // Nothing to release: the loopback carries any number of messages.
+    this.txDone.count++;
+    this.txDone.lastError = error;
   }
 
   quiesce(): Promise<void> {
