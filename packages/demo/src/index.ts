@@ -4,6 +4,21 @@
  * @packageDocumentation
  */
 export type { Print } from './devres-demo.js';
-export type { MailboxDemoOptions } from './mailbox-demo.js';
+export type { DemoArgs, RunDemoOptions } from './demo-cli.js';
+export type { PlatformWorkerData } from './platform-worker.js';
+export type { TransportDemoOptions } from './transport-demo.js';
+export type {
+  DemoRawMessageRoutes,
+  DemoTransportName,
+  DemoWire,
+  LateReplyReport,
+  TransportDemoSetup,
+  WireReport,
+} from './transport-demo-setup.js';
+export { DEMO_USAGE, parseDemoArgs, runDemo } from './demo-cli.js';
 export { runDevresDemo } from './devres-demo.js';
-export { runMailboxDemo } from './mailbox-demo.js';
+export { mailboxDemo } from './mailbox-demo.js';
+export { opteeDemo } from './optee-demo.js';
+export { runTransportDemo } from './transport-demo.js';
+export { DEMO_TRANSPORTS } from './transport-demo-setup.js';
+export { virtioDemo } from './virtio-demo.js';

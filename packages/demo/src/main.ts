@@ -1,10 +1,18 @@
-import { runMailboxDemo } from './mailbox-demo.js';
+import { runDemo } from './demo-cli.js';
 
-/** The README's main job (`pnpm demo`). */
+/** The README's main job (`pnpm demo [--transport <mailbox|virtio|optee>]`). */
 async function main(): Promise<void> {
-  await runMailboxDemo((line) => {
-    console.log(line);
-  });
+  process.exitCode = await runDemo(
+    process.argv.slice(2),
+    (line) => {
+      console.log(line);
+    },
+    {
+      printError: (line) => {
+        console.error(line);
+      },
+    },
+  );
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,102 @@
+import type { Print } from './devres-demo.js';
+import { mailboxDemo } from './mailbox-demo.js';
+import { opteeDemo } from './optee-demo.js';
+import { runTransportDemo } from './transport-demo.js';
+import {
+  DEMO_TRANSPORTS,
+  type DemoTransportName,
+  type TransportDemoSetup,
+} from './transport-demo-setup.js';
+import { virtioDemo } from './virtio-demo.js';
+
+/** What the demo's command line asks for, or why it cannot be run. */
+export type DemoArgs =
+  | { readonly ok: true; readonly transports: readonly DemoTransportName[] }
+  | { readonly ok: false; readonly error: string };
+
+/** The usage line of the demo's command line. */
+export const DEMO_USAGE = `usage: pnpm demo [--transport <${DEMO_TRANSPORTS.join('|')}>]`;
+
+const SETUPS: Readonly<Record<DemoTransportName, TransportDemoSetup>> = {
+  mailbox: mailboxDemo,
+  virtio: virtioDemo,
+  optee: opteeDemo,
+};
+
+function isDemoTransport(name: string): name is DemoTransportName {
+  return (DEMO_TRANSPORTS as readonly string[]).includes(name);
+}
+
+/**
+ * Parses the demo's arguments: none runs every transport in turn; `--transport <name>` (or
+ * `--transport=<name>`) runs one. A lone `--` (what `pnpm demo -- …` may pass on) is ignored.
+ * Never throws: an unknown name, a missing value or an unknown argument gives `ok: false` with a
+ * message naming the valid transports.
+ *
+ * @example
+ * ```ts
+ * parseDemoArgs(['--transport', 'virtio']); // { ok: true, transports: ['virtio'] }
+ * parseDemoArgs([]); // { ok: true, transports: ['mailbox', 'virtio', 'optee'] }
+ * ```
+ */
+export function parseDemoArgs(argv: readonly string[]): DemoArgs {
+  const valid = `valid transports: ${DEMO_TRANSPORTS.join(', ')}`;
+  const args = argv.filter((a) => a !== '--');
+  let chosen: DemoTransportName | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    let value: string | undefined;
+    if (arg === '--transport') value = args[++i];
+    else if (arg.startsWith('--transport=')) value = arg.slice('--transport='.length);
+    else return { ok: false, error: `unknown argument "${arg}"\n${DEMO_USAGE}` };
+    if (value === undefined || value === '')
+      return { ok: false, error: `--transport needs a name (${valid})\n${DEMO_USAGE}` };
+    if (!isDemoTransport(value))
+      return { ok: false, error: `unknown transport "${value}" (${valid})\n${DEMO_USAGE}` };
+    if (chosen !== undefined && chosen !== value)
+      return { ok: false, error: `--transport given twice (${chosen}, ${value})\n${DEMO_USAGE}` };
+    chosen = value;
+  }
+  return { ok: true, transports: chosen === undefined ? DEMO_TRANSPORTS : [chosen] };
+}
+
+/** Options of {@link runDemo}. */
+export interface RunDemoOptions {
+  /** Where errors go (default: `print`). */
+  readonly printError?: Print;
+  /** The agent's RX timeout in each seed-scenario replay, ms (default 30). */
+  readonly rxTimeoutMs?: number;
+}
+
+/**
+ * The main job behind `pnpm demo`: parses `argv` and shows each chosen transport in turn, each
+ * under its own heading. Resolves to the process exit code: 0 when every part ran, 1 for bad
+ * arguments (the error and the valid names are printed) — a part that throws rejects.
+ *
+ * @throws (rejects) whatever a transport's part throws (its worker is stopped first).
+ * @example
+ * ```ts
+ * process.exitCode = await runDemo(process.argv.slice(2), console.log, { printError: console.error });
+ * ```
+ */
+export async function runDemo(
+  argv: readonly string[],
+  print: Print,
+  options: RunDemoOptions = {},
+): Promise<number> {
+  const args = parseDemoArgs(argv);
+  if (!args.ok) {
+    (options.printError ?? print)(`scmi-ts demo: ${args.error}`);
+    return 1;
+  }
+  print(`scmi-ts demo: ${args.transports.join(', then ')}`);
+  for (const name of args.transports) {
+    print('');
+    await runTransportDemo(
+      print,
+      SETUPS[name],
+      options.rxTimeoutMs === undefined ? {} : { rxTimeoutMs: options.rxTimeoutMs },
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,80 @@
+/**
+ * The demo's platform thread: the emulated SCMI firmware (`@scmi-ts/platform`) and the
+ * platform-side backend of one transport (`workerData.transport`) — the mailbox transport's SMT
+ * responders, the virtio-scmi devices, or the emulated OP-TEE with its SCMI PTA — served to the
+ * main thread with core's worker host. Started from its TypeScript source in tests and from
+ * `dist/` by `pnpm demo` (see `resolveWorkerEntry`).
+ */
+import { RealClock, serveWorker, type WorkerHandlers } from '@scmi-ts/core';
+import { createSmtWorkerHandlers } from '@scmi-ts/mailbox-transport';
+import { createEmulatedOpteeHost } from '@scmi-ts/optee-transport';
+import { ScmiPlatform, createDefaultPlatformConfig, type FaultRule } from '@scmi-ts/platform';
+import { serveVirtioDevices } from '@scmi-ts/virtio-transport';
+import { workerData } from 'node:worker_threads';
+
+/** What the main thread gives the platform worker. */
+export interface PlatformWorkerData {
+  /** Which transport's backend to serve. */
+  readonly transport: 'mailbox' | 'virtio' | 'optee';
+  /** The agent id the backend connects (the emulated OP-TEE serves one agent). */
+  readonly agentId: number;
+  /** How long the emulated OP-TEE's SCMI server waits for a platform response, ms. */
+  readonly platformTimeoutMs?: number;
+}
+
+interface Backend {
+  readonly handlers: WorkerHandlers;
+  close(): void;
+}
+
+const data = workerData as PlatformWorkerData;
+const clock = new RealClock();
+// OP-TEE's SCMI server answers NOT_SUPPORTED to a message it does not know (scmi_msg.c);
+// SCP-firmware, behind the mailbox and virtio transports, answers NOT_FOUND.
+const platform = new ScmiPlatform(createDefaultPlatformConfig(), {
+  clock,
+  ...(data.transport === 'optee' ? { behaviour: { unknownMessage: 'not-supported' } } : {}),
+});
+
+function openBackend(): Backend {
+  switch (data.transport) {
+    case 'mailbox': {
+      const smt = createSmtWorkerHandlers(platform, clock);
+      return { handlers: smt.handlers, close: () => smt.closeAll() };
+    }
+    case 'virtio': {
+      const devices = serveVirtioDevices(platform, clock);
+      return { handlers: devices.handlers, close: () => devices.closeAll() };
+    }
+    case 'optee': {
+      const host = createEmulatedOpteeHost({
+        platform,
+        agentId: data.agentId,
+        clock,
+        ...(data.platformTimeoutMs === undefined
+          ? {}
+          : { platformTimeoutMs: data.platformTimeoutMs }),
+      });
+      return { handlers: host.handlers, close: () => host.close() };
+    }
+  }
+}
+
+const backend = openBackend();
+
+serveWorker(
+  {
+    ...backend.handlers,
+    setFaults: (rules: readonly FaultRule[]) => {
+      platform.faults.clear();
+      for (const rule of rules) platform.faults.add(rule);
+    },
+    armedTimers: () => platform.armedTimers,
+  },
+  {
+    onStop: () => {
+      backend.close();
+      platform.close();
+    },
+  },
+);

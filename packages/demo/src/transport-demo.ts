@@ -1,0 +1,340 @@
+import { Container } from 'inversify';
+import {
+  BaseMessageId,
+  PayloadReader,
+  ScmiError,
+  coreModule,
+  createAgent,
+  decodeAsciiz,
+  readU32,
+  resolveWorkerEntry,
+  scmiProtocolName,
+  startWorker,
+  type AgentOptions,
+  type ScmiAgent,
+  type WorkerHost,
+} from '@scmi-ts/core';
+import { formatDevresEvent, type DevresEvent } from '@scmi-ts/devres';
+import type { FaultRule } from '@scmi-ts/platform';
+import type { Print } from './devres-demo.js';
+import { formatHex, formatVersion, printRow, sleep } from './format.js';
+import type { DemoWire, TransportDemoSetup } from './transport-demo-setup.js';
+
+/** Options of {@link runTransportDemo}. */
+export interface TransportDemoOptions {
+  /** The agent's RX timeout in the seed-scenario replay, ms (default 30, as Linux's mailbox). */
+  readonly rxTimeoutMs?: number;
+}
+
+const CLOCK = 0x14;
+const CLOCK_ATTRIBUTES = 0x3;
+const CLOCK_RATE_SET = 0x5;
+const CLOCK_RATE_NOTIFY = 0x9;
+const PERF = 0x13;
+const PERF_LEVEL_GET = 0x8;
+const MHZ = 1_000_000;
+
+/** A fresh container with core and the wire's transport. */
+function containerFor(wire: DemoWire): Container {
+  const container = new Container();
+  container.load(coreModule, wire.module);
+  return container;
+}
+
+async function printDiscovery(print: Print, agent: ScmiAgent, startedAt: number): Promise<void> {
+  const info = agent.info;
+  print(`  probed ${agent.name} in ${(performance.now() - startedAt).toFixed(1)} ms`);
+  printRow(print, 'vendor', info.vendor);
+  printRow(print, 'sub-vendor', info.subVendor ?? '(none)');
+  printRow(print, 'implementation version', formatHex(info.implementationVersion ?? 0, 8));
+  printRow(print, 'Base protocol version', formatVersion(info.version));
+  printRow(
+    print,
+    'agents',
+    `${info.numAgents} (DISCOVER_AGENT: ${info.agents.map((a) => `${a.id} ${a.name}`).join(', ')})`,
+  );
+  print('  protocols:');
+  for (const id of info.protocols) {
+    const v = new PayloadReader(await agent.transact(id, 0x0)).u32();
+    print(`    ${formatHex(id)} ${scmiProtocolName(id).padEnd(14)} v${formatVersion(v)}`);
+  }
+}
+
+async function printBaseCommands(
+  print: Print,
+  agent: ScmiAgent,
+  setup: TransportDemoSetup,
+): Promise<void> {
+  const attributes = await agent.base.attributes();
+  printRow(
+    print,
+    'PROTOCOL_ATTRIBUTES',
+    `${attributes.numProtocols} protocols, ${attributes.numAgents} agents`,
+  );
+  printRow(print, 'DISCOVER_AGENT(2)', (await agent.base.discoverAgent(2)).name);
+  const supported = await agent.xfer(0x10).messageSupported(BaseMessageId.DISCOVER_AGENT);
+  printRow(
+    print,
+    'MESSAGE_ATTRIBUTES(DISCOVER_AGENT)',
+    supported ? 'implemented' : 'not implemented',
+  );
+  const clock = new PayloadReader(
+    await agent.transact(CLOCK, CLOCK_ATTRIBUTES, (w) => w.u32(0), { txSize: 4 }),
+  );
+  const clockAttributes = clock.u32();
+  const clockName = decodeAsciiz(clock.bytes(16));
+  printRow(
+    print,
+    'raw 0x14 CLOCK_ATTRIBUTES(0)',
+    `"${clockName}", ${(clockAttributes & 1) !== 0 ? 'enabled' : 'disabled'} (${setup.routes.clock})`,
+  );
+  const level = new PayloadReader(
+    await agent.transact(PERF, PERF_LEVEL_GET, (w) => w.u32(0), { txSize: 4 }),
+  );
+  printRow(print, 'raw 0x13 PERF_LEVEL_GET(0)', `${level.u32()} (${setup.routes.perf})`);
+}
+
+/** Subscribes to clock 0's rate changes and sets its rate, or shows why it cannot. */
+async function printNotification(print: Print, agent: ScmiAgent): Promise<void> {
+  agent.events.register(CLOCK, [
+    {
+      id: 0x0,
+      name: 'clock-rate-changed',
+      setNotifyEnabled: async (source, enable) => {
+        await agent.transact(
+          CLOCK,
+          CLOCK_RATE_NOTIFY,
+          (w) => {
+            w.u32(source ?? 0);
+            w.u32(enable ? 1 : 0);
+          },
+          { txSize: 8 },
+        );
+      },
+    },
+  ]);
+  let notified: (hz: number) => void = () => undefined;
+  const rate = new Promise<number>((resolve) => {
+    notified = resolve;
+  });
+  let off: () => Promise<void>;
+  try {
+    off = await agent.events.subscribe({ protocolId: CLOCK, eventId: 0x0, source: 0 }, (n) => {
+      notified(readU32(n.payload, 8)); // agent id, clock id, rate (low word)
+    });
+  } catch (error) {
+    const code = ScmiError.is(error) ? error.code : 'error';
+    printRow(print, 'notifications', `none: subscribe → ${code} (no P2A channel)`);
+    return;
+  }
+  try {
+    await agent.transact(
+      CLOCK,
+      CLOCK_RATE_SET,
+      (w) => {
+        w.u32(0); // flags: synchronous
+        w.u32(0); // clock 0
+        w.u32(600 * MHZ);
+        w.u32(0);
+      },
+      { txSize: 16 },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const hz = await Promise.race([
+      rate,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(resolve, 1000, undefined);
+      }),
+    ]);
+    clearTimeout(timer);
+    printRow(
+      print,
+      'notification CLOCK_RATE_CHANGED(0)',
+      hz === undefined ? 'not received within 1 s' : `${hz / MHZ} MHz (p2a:0)`,
+    );
+  } finally {
+    await off();
+  }
+}
+
+function printCounters(print: Print, agent: ScmiAgent): void {
+  for (const c of agent.diagnostics.channels) {
+    const s = c.stats;
+    const bad = Object.values(s.badMessages).reduce((a, b) => a + b, 0);
+    print(
+      `    ${c.label.padEnd(6)} sent ${String(s.sent).padStart(3)}  completed ${String(s.completed).padStart(3)}  timeouts ${s.timeouts}  bad messages ${bad}`,
+    );
+  }
+}
+
+/** Each channel the devres log released, with how many times (`a2p:0 ×1`). */
+function releasedChannels(events: readonly DevresEvent[]): string[] {
+  const counts = new Map<string, number>();
+  for (const e of events) {
+    if (e.type === 'release' && e.resource.startsWith('channel ')) {
+      const label = e.resource.slice('channel '.length);
+      counts.set(label, (counts.get(label) ?? 0) + 1);
+    }
+  }
+  return [...counts].map(([label, n]) => `${label} ×${n}`);
+}
+
+async function printWireReport(
+  print: Print,
+  wire: DemoWire,
+  events: readonly DevresEvent[],
+): Promise<void> {
+  const report = await wire.report();
+  printRow(print, 'channels released (devres)', releasedChannels(events).join(', '));
+  for (const [label, value] of report.rows) printRow(print, label, value);
+  printRow(print, 'callbacks on released channels', String(report.violations));
+}
+
+/** Waits (bounded) until the platform has no timer armed: its late reply was sent. */
+async function platformIdle(host: WorkerHost): Promise<number> {
+  let armed = (await host.call('armedTimers')) as number;
+  for (let i = 0; i < 2000 && armed > 0; i++) {
+    await sleep(1);
+    armed = (await host.call('armedTimers')) as number;
+  }
+  return armed;
+}
+
+async function runSeedScenario(
+  print: Print,
+  host: WorkerHost,
+  setup: TransportDemoSetup,
+  rxTimeoutMs: number,
+): Promise<void> {
+  const lateMs = 2 * rxTimeoutMs;
+  const fault: FaultRule = {
+    match: { protocolId: 0x10, messageId: 0x0, times: 1 },
+    action: { kind: 'late-reply', ms: lateMs },
+  };
+  await host.call('setFaults', [fault]);
+  print(
+    `  platform fault: Base PROTOCOL_VERSION answered after ${lateMs} ms; the agent waits ${rxTimeoutMs} ms`,
+  );
+  print(`  ${setup.seedNote}`);
+  const wire = await setup.open(host, 'seed');
+  const events: { at: number; event: DevresEvent }[] = [];
+  try {
+    const startedAt = performance.now();
+    const options: AgentOptions = {
+      ...wire.agentOptions,
+      transport: setup.name,
+      rxTimeoutMs,
+      log: (event) => {
+        events.push({ at: performance.now() - startedAt, event });
+      },
+    };
+    try {
+      const agent = await createAgent(containerFor(wire), options);
+      print('  unexpected: the probe succeeded');
+      await agent.remove();
+    } catch (error) {
+      const code = ScmiError.is(error) ? error.code : 'error';
+      print(
+        `  probe failed after ${(performance.now() - startedAt).toFixed(1)} ms: ${code} ${(error as Error).message}`,
+      );
+    }
+    const begin = events.findIndex((e) => e.event.type === 'teardown-begin');
+    print(
+      '  teardown log, ms since probe start (every quiesce first, newest first; then every release, newest first):',
+    );
+    for (const { at, event } of events.slice(begin)) {
+      if (event.type === 'quiesce' || event.type === 'release')
+        print(`    ${at.toFixed(1).padStart(6)}  ${formatDevresEvent(event)}`);
+    }
+    const armed = await platformIdle(host);
+    const late = await wire.lateReply();
+    print(`  the platform's late reply ${late.where}`);
+    printRow(print, 'counted', late.counted);
+    await printWireReport(
+      print,
+      wire,
+      events.map((e) => e.event),
+    );
+    if (armed > 0) printRow(print, 'platform timers still armed', String(armed));
+  } finally {
+    await wire.close();
+    await host.call('setFaults', []);
+  }
+  printRow(print, 'platform timers left', String(await host.call('armedTimers')));
+}
+
+async function runProbe(print: Print, host: WorkerHost, setup: TransportDemoSetup): Promise<void> {
+  const wire = await setup.open(host, 'probe');
+  print(`  wire: ${wire.description}`);
+  try {
+    const startedAt = performance.now();
+    const events: DevresEvent[] = [];
+    const agent = await createAgent(containerFor(wire), {
+      ...wire.agentOptions,
+      transport: setup.name,
+      // Real time: a generous timeout, so that a busy machine cannot fail this part.
+      rxTimeoutMs: 1000,
+      log: (e) => {
+        events.push(e);
+      },
+    });
+    try {
+      await printDiscovery(print, agent, startedAt);
+      print('');
+      print('2. Base commands, raw messages and notifications');
+      await printBaseCommands(print, agent, setup);
+      await printNotification(print, agent);
+      printCounters(print, agent);
+    } finally {
+      await agent.remove();
+    }
+    print(`  removed ${agent.name}: every channel quiesced, then released`);
+    await printWireReport(print, wire, events);
+  } finally {
+    await wire.close();
+  }
+}
+
+/**
+ * Runs one transport's part of the main job: the emulated platform and the transport's backend
+ * in a worker thread, an agent probed over the transport and what it discovered, a few Base
+ * commands, raw messages to other protocols and a notification (where the transport has a P2A
+ * channel) with each channel's counters, then the seed scenario replayed — Base discovery times
+ * out, the platform replies late, probe fails — with the teardown log (quiesce, then release,
+ * newest first) and where the late reply went. The worker is stopped before it returns.
+ *
+ * @throws whatever the probe of step 1 or the worker throws (the seed scenario's probe failure is
+ * expected and printed).
+ * @example
+ * ```ts
+ * await runTransportDemo(console.log, virtioDemo);
+ * ```
+ */
+export async function runTransportDemo(
+  print: Print,
+  setup: TransportDemoSetup,
+  options: TransportDemoOptions = {},
+): Promise<void> {
+  const rxTimeoutMs = options.rxTimeoutMs ?? 30;
+  print(`=== ${setup.name}: ${setup.title} ===`);
+  const host = await startWorker({
+    entry: resolveWorkerEntry(__dirname, 'platform-worker'),
+    data: setup.workerData,
+    name: `scmi-platform-${setup.name}`,
+  });
+  try {
+    print('');
+    print('1. Probe and discovery');
+    print(`  platform thread ${host.worker.threadId}: emulated firmware + ${setup.backend}`);
+    await runProbe(print, host, setup);
+    print('');
+    print(
+      '3. The seed scenario (LKML 2021, "firmware: arm_scmi: Free mailbox channels if probe fails")',
+    );
+    await runSeedScenario(print, host, setup, rxTimeoutMs);
+  } finally {
+    await host.stop();
+  }
+  print('');
+  print(`${setup.name}: platform worker stopped; done.`);
+}

@@ -1,0 +1,77 @@
+import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { DEMO_USAGE, parseDemoArgs, runDemo } from '../src/demo-cli.js';
+
+describe(parseDemoArgs, () => {
+  describe('when called without arguments', () => {
+    it('should choose every transport, mailbox then virtio then optee', () => {
+      expect(parseDemoArgs([])).toEqual({ ok: true, transports: ['mailbox', 'virtio', 'optee'] });
+    });
+  });
+
+  describe('when given --transport <name>', () => {
+    it.each(['mailbox', 'virtio', 'optee'])('should choose %s alone', (name) => {
+      expect(parseDemoArgs(['--transport', name])).toEqual({ ok: true, transports: [name] });
+      expect(parseDemoArgs([`--transport=${name}`])).toEqual({ ok: true, transports: [name] });
+    });
+
+    it('should ignore the "--" that `pnpm demo -- …` passes on', () => {
+      expect(parseDemoArgs(['--', '--transport', 'virtio'])).toEqual({
+        ok: true,
+        transports: ['virtio'],
+      });
+    });
+  });
+
+  describe('when given a bad argument', () => {
+    it('should name an unknown transport and list the valid ones', () => {
+      const args = parseDemoArgs(['--transport', 'smc']);
+      expect(args).toEqual({
+        ok: false,
+        error: `unknown transport "smc" (valid transports: mailbox, virtio, optee)\n${DEMO_USAGE}`,
+      });
+    });
+
+    it.each([
+      [['--transport'], /--transport needs a name/],
+      [['--transport='], /--transport needs a name/],
+      [['virtio'], /unknown argument "virtio"/],
+      [['--transport', 'virtio', '--transport', 'optee'], /--transport given twice/],
+    ])('should refuse %j', (argv, message) => {
+      const args = parseDemoArgs(argv);
+      expect(args.ok).toBe(false);
+      if (!args.ok) expect(args.error).toMatch(message);
+    });
+  });
+});
+
+describe(runDemo, () => {
+  ensureNoLeaksInSuite();
+
+  describe('when given an unknown transport', () => {
+    it('should print the error with the valid names and resolve to exit code 1, starting nothing', async () => {
+      const out: string[] = [];
+      const errors: string[] = [];
+      const code = await runDemo(['--transport', 'nope'], (l) => out.push(l), {
+        printError: (l) => errors.push(l),
+      });
+      expect(code).toBe(1);
+      expect(out).toEqual([]);
+      expect(errors.join('\n')).toMatch(
+        /unknown transport "nope" \(valid transports: mailbox, virtio, optee\)/,
+      );
+    });
+  });
+
+  describe('when given one transport', () => {
+    it('should run only that one under its heading and resolve to exit code 0', async () => {
+      const out: string[] = [];
+      const code = await runDemo(['--transport', 'optee'], (l) => out.push(l));
+      expect(code).toBe(0);
+      expect(out[0]).toBe('scmi-ts demo: optee');
+      expect(out.filter((l) => l.startsWith('=== '))).toEqual([
+        '=== optee: SCMI through the OP-TEE SCMI pseudo-TA, emulated OP-TEE and platform in a worker ===',
+      ]);
+      expect(out.at(-1)).toBe('optee: platform worker stopped; done.');
+    });
+  });
+});

@@ -1,0 +1,121 @@
+import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { mailboxDemo } from '../src/mailbox-demo.js';
+import { opteeDemo } from '../src/optee-demo.js';
+import { runTransportDemo } from '../src/transport-demo.js';
+import type { TransportDemoSetup } from '../src/transport-demo-setup.js';
+import { virtioDemo } from '../src/virtio-demo.js';
+
+/** The seed scenario's teardown steps as `kind resource`, in the order printed. */
+function teardownSteps(lines: readonly string[]): string[] {
+  const start = lines.findIndex((l) => l.includes('teardown log'));
+  return lines
+    .slice(start + 1)
+    .filter((l) => /^ {4}\s*[\d.]+ {2}(quiesce|release) /.test(l))
+    .map((l) => {
+      const [, kind, , ...rest] = l.trim().split(/\s+/);
+      return [kind, ...rest.slice(0, -1)].join(' ');
+    });
+}
+
+async function run(setup: TransportDemoSetup): Promise<{ lines: string[]; out: string }> {
+  const lines: string[] = [];
+  await runTransportDemo((l) => lines.push(l), setup);
+  return { lines, out: lines.join('\n') };
+}
+
+function expectDiscovery(out: string): void {
+  expect(out).toMatch(/vendor\s+scmi-ts/);
+  expect(out).toMatch(/sub-vendor\s+emulated/);
+  expect(out).toMatch(/Base protocol version\s+2\.0/);
+  expect(out).toMatch(/0x14 clock\s+v3\.0/);
+  expect(out).toMatch(/DISCOVER_AGENT\(2\)\s+PSCI/);
+  expect(out).toMatch(/raw 0x14 CLOCK_ATTRIBUTES\(0\)\s+"cpu-pll"/);
+  expect(out).toMatch(/raw 0x13 PERF_LEVEL_GET\(0\)\s+\d+/);
+}
+
+function expectSeedScenario(lines: readonly string[], out: string, quiesced: string[]): void {
+  expect(out).toMatch(/probe failed after [\d.]+ ms: E_TIMEOUT/);
+  const steps = teardownSteps(lines);
+  const quiesce = steps.filter((s) => s.startsWith('quiesce '));
+  const release = steps.filter((s) => s.startsWith('release '));
+  // Every quiesce before any release; both newest first.
+  expect(steps).toEqual([...quiesce, ...release]);
+  expect(quiesce.map((s) => s.slice('quiesce '.length))).toEqual(quiesced);
+  expect(out).toMatch(/the platform's late reply /);
+  expect(out).toMatch(/callbacks on released channels\s+0/);
+  expect(out).toMatch(/platform timers left\s+0/);
+  expect(lines.filter((l) => /callbacks on released channels\s+0/.test(l))).toHaveLength(2);
+}
+
+describe(runTransportDemo, () => {
+  ensureNoLeaksInSuite();
+
+  describe('with the mailbox transport', () => {
+    it('should show discovery, counters, and the seed scenario torn down quiesce-first, newest first', async () => {
+      const { lines, out } = await run(mailboxDemo);
+      expect(lines[0]).toBe(
+        '=== mailbox: SMT shared memory + mailbox doorbells, platform in a worker ===',
+      );
+      expectDiscovery(out);
+      expect(out).toMatch(/a2p:2 {2}sent +2 {2}completed +2 {2}timeouts 0/);
+      expect(out).toMatch(/notification CLOCK_RATE_CHANGED\(0\)\s+600 MHz \(p2a:0\)/);
+      expectSeedScenario(lines, out, [
+        'agent gate',
+        'channel p2a:0',
+        'channel a2p:0',
+        'transfers',
+        'notifications',
+      ]);
+      expect(out).toMatch(
+        /late reply landed (while the channel was still open|after the channel quiesced|after the channel was released)/,
+      );
+      expect(out).toMatch(/lateReplies (\d), refusedAfterQuiesce (\d), dropped after release (\d)/);
+      const [, late, refused, dropped] =
+        /lateReplies (\d), refusedAfterQuiesce (\d), dropped after release (\d)/.exec(out) ?? [];
+      expect(Number(late) + Number(refused) + Number(dropped)).toBe(1);
+      expect(out).toMatch(/SMT channels freed\s+a2p:0 ×1, p2a:0 ×1\n/);
+      expect(lines.at(-1)).toBe('mailbox: platform worker stopped; done.');
+    });
+  });
+
+  describe('with the virtio transport', () => {
+    it('should show discovery, a notification on the eventq, and the late reply accounted for', async () => {
+      const { lines, out } = await run(virtioDemo);
+      expect(lines[0]).toMatch(/^=== virtio: /);
+      expectDiscovery(out);
+      expect(out).toMatch(/notification CLOCK_RATE_CHANGED\(0\)\s+600 MHz \(p2a:0\)/);
+      expect(out).toMatch(/a2p:0 {2}sent +\d+ {2}completed +\d+ {2}timeouts 0/);
+      expectSeedScenario(lines, out, [
+        'agent gate',
+        'channel p2a:0',
+        'channel a2p:0',
+        'virtio device',
+        'transfers',
+        'notifications',
+      ]);
+      expect(out).toMatch(/virtqueues freed \(driver\)\s+a2p:0 ×1, p2a:0 ×1/);
+      expect(out).toMatch(/driver state, buffers\s+closed; 0 allocated, 0 leaked/);
+      expect(out).toMatch(/reclaimed after reset [1-9]/);
+      expect(lines.at(-1)).toBe('virtio: platform worker stopped; done.');
+    });
+  });
+
+  describe('with the OP-TEE transport', () => {
+    it('should show discovery without notifications, and the late invocation awaited by quiesce', async () => {
+      const { lines, out } = await run(opteeDemo);
+      expect(lines[0]).toMatch(/^=== optee: /);
+      expectDiscovery(out);
+      expect(out).toMatch(/notifications\s+none: subscribe → E_NOT_SUPPORTED/);
+      expect(out).not.toMatch(/p2a:0 {2}sent/);
+      expect(out).toMatch(/a2p:1 {2}sent +2 {2}completed +2 {2}timeouts 0/);
+      expectSeedScenario(lines, out, ['agent gate', 'channel a2p:0', 'transfers', 'notifications']);
+      expect(teardownSteps(lines)).toContain('release optee context');
+      // The invocation returned late, once, and was counted — before anything was released.
+      expect(out).toMatch(
+        /late returns 1 \(lateReplies (0, refusedAfterQuiesce 1|1, refusedAfterQuiesce 0)\)/,
+      );
+      expect(out).toMatch(/TEE sessions, registered shm left\s+0, 0/);
+      expect(lines.at(-1)).toBe('optee: platform worker stopped; done.');
+    });
+  });
+});
