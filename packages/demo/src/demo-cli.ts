@@ -11,8 +11,18 @@ import { virtioDemo } from './virtio-demo.js';
 
 /** What the demo's command line asks for, or why it cannot be run. */
 export type DemoArgs =
-  | { readonly ok: true; readonly transports: readonly DemoTransportName[] }
-  | { readonly ok: false; readonly error: string };
+  | {
+      /** The command line is valid. */
+      readonly ok: true;
+      /** The transports to show, in order. */
+      readonly transports: readonly DemoTransportName[];
+    }
+  | {
+      /** The command line is not valid. */
+      readonly ok: false;
+      /** Why, naming the valid transports. */
+      readonly error: string;
+    };
 
 /** The usage line of the demo's command line. */
 export const DEMO_USAGE = `usage: pnpm demo [--transport <${DEMO_TRANSPORTS.join('|')}>]`;
