@@ -7,6 +7,13 @@
  * and same-thread mode (both worlds on this thread's event loop). Rounds are interleaved; the
  * median of each is reported, with the ratio to the floor (target in worker mode: ≤ 1.3×).
  *
+ * The floor is the same mechanism with no SCMI: the TEE client API, the driver, the wire and its
+ * doorbell wait, the emulated OP-TEE core and the SCMI PTA's entry, with one value parameter — the
+ * shape of an SMT invocation (PROCESS_SMT_CHANNEL carries one value; the SMT area is the SCMI
+ * transport's own memory, so writing and reading it is SCMI work). A MSG invocation also passes
+ * two references to registered shared memory, TEE mechanism rather than SCMI work: for MSG the
+ * floor is the stricter one, its ratio counts the memory references as overhead.
+ *
  * Core completes a polling transfer by checking `pollDone` between event-loop turns, so the agent
  * thread spins while the secure world works; a second floor, the bare invocation waited for the
  * same way, shows what that costs by itself (the spinning thread competes with the worker for

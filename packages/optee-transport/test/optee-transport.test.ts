@@ -16,6 +16,7 @@ import {
   TeeError,
   TeeResult,
 } from '../src/index.js';
+import { OpteeChannel } from '../src/transport/optee-channel.js';
 import { createOpteeHarness, type OpteeHarness } from './support/harness.js';
 
 const BASE = 0x10;
@@ -81,6 +82,26 @@ describe(OpteeTransport, () => {
       expect(h.ends.optee.stats.openSessions).toBe(0);
       expect(h.ends.optee.stats.registeredShm).toBe(0);
       expect(h.ends.transport.diagnostics().channels).toEqual([]);
+    });
+
+    it('should end the send on the return, polling once per transfer, with one sync-wait timer for back-to-back sends', async () => {
+      h = await createOpteeHarness({ shmem });
+      const agent = await h.create();
+      const polls = jest.spyOn(OpteeChannel.prototype, 'pollDone');
+      const timers = jest.spyOn(h.clock, 'setTimeout');
+      try {
+        for (let i = 0; i < 50; i++) await vendor(agent);
+        // The invocation returned within the send's sync wait: core's first poll finds it done.
+        expect(polls).toHaveBeenCalledTimes(50);
+        expect(polls.mock.results.every((r) => r.value === true)).toBe(true);
+        // The sync-wait timer is shared (armed by the probe's sends, or by the first of these),
+        // not armed and cancelled per message.
+        expect(timers.mock.calls.length).toBeLessThanOrEqual(1);
+      } finally {
+        polls.mockRestore();
+        timers.mockRestore();
+      }
+      await agent.remove();
     });
 
     it('should carry many transfers, serialized on one channel and in parallel on two', async () => {

@@ -3,23 +3,8 @@ import type { TeeCallResult, TeeDriver } from '../tee/tee-driver.js';
 import { TeeParamType, type TeeParam } from '../tee/tee-param.js';
 import { TeeOrigin, TeeResult } from '../tee/tee-result.js';
 import { TeeSharedMemory } from '../tee/tee-shared-memory.js';
-import {
-  OpteeCallState,
-  OpteeMsgAttr,
-  OpteeMsgCmd,
-  SLOT_CANCEL_ID,
-  SLOT_CMD,
-  SLOT_FUNC,
-  SLOT_LOGIN,
-  SLOT_NUM_PARAMS,
-  SLOT_RET,
-  SLOT_RET_ORIGIN,
-  SLOT_SESSION,
-  SLOT_STATE,
-  SLOT_UUID,
-  SLOT_MAX_PARAMS,
-  paramOffset,
-} from '../wire/optee-msg-arg.js';
+import { OpteeCallState, OpteeMsgAttr, OpteeMsgCmd, SLOT_STATE } from '../wire/optee-msg-arg.js';
+import * as msgArg from '../wire/optee-msg-arg.js';
 import { TEE_STATE_CLOSED, WIRE_TEE_STATE_WORD } from '../wire/optee-wire-layout.js';
 import type { OpteeWireEnd } from '../wire/optee-wire.js';
 import { ShmPool } from './shm-pool.js';
@@ -59,6 +44,30 @@ interface PendingCall {
 }
 
 const NO_PARAMS: readonly TeeParam[] = [];
+const NO_RAW: readonly RawParam[] = [];
+
+// Hot imported values read once, at load: the per-call paths then read module-local bindings,
+// not properties of other modules' exports (a getter call per access under CommonJS loaders such
+// as tsx's).
+const { FREE, POSTED, RETURNED } = OpteeCallState;
+const {
+  SLOT_CANCEL_ID,
+  SLOT_CMD,
+  SLOT_FUNC,
+  SLOT_LOGIN,
+  SLOT_NUM_PARAMS,
+  SLOT_RET,
+  SLOT_RET_ORIGIN,
+  SLOT_SESSION,
+  SLOT_UUID,
+  SLOT_MAX_PARAMS,
+  paramOffset,
+} = msgArg;
+const ATTR_NONE = OpteeMsgAttr.NONE as number;
+const INVOKE_COMMAND = OpteeMsgCmd.INVOKE_COMMAND as number;
+const { NONE, VALUE_OUTPUT, VALUE_INOUT, MEMREF_OUTPUT, MEMREF_INOUT } = TeeParamType;
+const TEE_STATE_WORD = WIRE_TEE_STATE_WORD;
+const TEE_CLOSED = TEE_STATE_CLOSED;
 
 function attrOf(p: TeeParam): number {
   // TEE parameter types and OPTEE_MSG_ATTR_TYPE_{VALUE,RMEM}_* share their numbers.
@@ -91,6 +100,8 @@ export class OpteeDriver implements TeeDriver {
   readonly #words: Int32Array;
   readonly #view: DataView;
   readonly #slots: (PendingCall | undefined)[];
+  /** Int32 index of each call slot's state word. */
+  readonly #stateWords: number[] = [];
   readonly #queue: PendingCall[] = [];
   readonly #pool: ShmPool;
   readonly #shmOffsets = new Map<number, number>();
@@ -119,6 +130,9 @@ export class OpteeDriver implements TeeDriver {
     this.#words = new Int32Array(wire.memory);
     this.#view = new DataView(wire.memory);
     this.#slots = new Array<PendingCall | undefined>(wire.layout.threads).fill(undefined);
+    for (let slot = 0; slot < wire.layout.threads; slot++) {
+      this.#stateWords.push((wire.layout.slotOffset(slot) + SLOT_STATE) / 4);
+    }
     this.#pool = new ShmPool(wire.layout.poolOffset, wire.layout.poolSize);
     wire.doorbell.listen(() => {
       this.#onReturn();
@@ -175,7 +189,7 @@ export class OpteeDriver implements TeeDriver {
       0,
       undefined,
       params,
-      [],
+      NO_RAW,
     );
   }
 
@@ -195,7 +209,7 @@ export class OpteeDriver implements TeeDriver {
       0,
       undefined,
       params,
-      [],
+      NO_RAW,
       onReturn,
     );
   }
@@ -322,34 +336,31 @@ export class OpteeDriver implements TeeDriver {
 
   /** Posts `call` in a free slot; false when every slot is taken. */
   #post(call: PendingCall): boolean {
-    if (Atomics.load(this.#words, WIRE_TEE_STATE_WORD) === TEE_STATE_CLOSED) {
+    if (Atomics.load(this.#words, TEE_STATE_WORD) === TEE_CLOSED) {
       call.resolve(failed(TeeResult.TARGET_DEAD));
       return true;
     }
-    const layout = this.#wire.layout;
     let slot = -1;
     for (let i = 0; i < this.#slots.length; i++) {
       // A slot is ours to use when no call of ours holds it and the secure world left it free.
       if (
         this.#slots[i] === undefined &&
-        Atomics.load(this.#words, (layout.slotOffset(i) + SLOT_STATE) / 4) === OpteeCallState.FREE
+        Atomics.load(this.#words, this.#stateWords[i] as number) === FREE
       ) {
         slot = i;
         break;
       }
     }
     if (slot < 0) return false;
-    const base = layout.slotOffset(slot);
-    const state = (base + SLOT_STATE) / 4;
-    this.#write(base, call);
+    const state = this.#stateWords[slot] as number;
+    this.#write(this.#wire.layout.slotOffset(slot), call);
     this.#slots[slot] = call;
     this.#calls++;
-    Atomics.store(this.#words, state, OpteeCallState.POSTED);
+    Atomics.store(this.#words, state, POSTED);
     this.#wire.doorbell.ring();
     if (
-      Atomics.load(this.#words, WIRE_TEE_STATE_WORD) === TEE_STATE_CLOSED &&
-      Atomics.compareExchange(this.#words, state, OpteeCallState.POSTED, OpteeCallState.FREE) ===
-        OpteeCallState.POSTED
+      Atomics.load(this.#words, TEE_STATE_WORD) === TEE_CLOSED &&
+      Atomics.compareExchange(this.#words, state, POSTED, FREE) === POSTED
     ) {
       // The secure world closed while we posted, before it took the call: it never will.
       this.#slots[slot] = undefined;
@@ -373,14 +384,14 @@ export class OpteeDriver implements TeeDriver {
     v.setUint32(base + SLOT_NUM_PARAMS, n, true);
     for (let i = 0; i < SLOT_MAX_PARAMS; i++) {
       const at = base + paramOffset(i);
-      let attr = OpteeMsgAttr.NONE as number;
+      let attr = ATTR_NONE;
       let a = 0;
       let b = 0;
       let c = 0;
       const raw = call.raw[i];
       const p = call.params[i];
       if (raw !== undefined) [attr, a, b, c] = raw;
-      else if (p !== undefined && p.type !== TeeParamType.NONE) {
+      else if (p !== undefined && p.type !== NONE) {
         attr = attrOf(p);
         if ('shm' in p) {
           a = p.offset;
@@ -400,33 +411,41 @@ export class OpteeDriver implements TeeDriver {
 
   /** The secure world rang: deliver every returned call (rings coalesce: look at all slots). */
   #onReturn(): void {
-    const layout = this.#wire.layout;
-    for (let slot = 0; slot < this.#slots.length; slot++) {
-      const state = (layout.slotOffset(slot) + SLOT_STATE) / 4;
-      if (Atomics.load(this.#words, state) !== OpteeCallState.RETURNED) continue;
+    const words = this.#words;
+    const stateWords = this.#stateWords;
+    for (let slot = 0; slot < stateWords.length; slot++) {
+      const state = stateWords[slot] as number;
+      if (Atomics.load(words, state) !== RETURNED) continue;
       const call = this.#slots[slot];
       if (call === undefined) {
         // Not a call of ours (a hostile secure world): give the slot back, count it.
         this.#stray++;
-        Atomics.store(this.#words, state, OpteeCallState.FREE);
+        Atomics.store(words, state, FREE);
         continue;
       }
       if (call.seen) continue;
       call.seen = true;
+      const intercept = this.#interceptor;
+      if (intercept === undefined) {
+        this.#deliver(slot, call);
+        continue;
+      }
       let done = false;
-      const deliver = (): void => {
+      intercept(() => {
         if (done || this.#closed || this.#slots[slot] !== call) return;
         done = true;
-        const result = this.#read(layout.slotOffset(slot), call);
-        Atomics.store(this.#words, state, OpteeCallState.FREE);
-        this.#slots[slot] = undefined;
-        call.resolve(result);
-        this.#pump();
-      };
-      const intercept = this.#interceptor;
-      if (intercept === undefined) deliver();
-      else intercept(deliver);
+        this.#deliver(slot, call);
+      });
     }
+  }
+
+  /** Hands the return in `slot` to its caller, frees the slot, posts a call that waited for one. */
+  #deliver(slot: number, call: PendingCall): void {
+    const result = this.#read(this.#wire.layout.slotOffset(slot), call);
+    Atomics.store(this.#words, this.#stateWords[slot] as number, FREE);
+    this.#slots[slot] = undefined;
+    call.resolve(result);
+    if (this.#queue.length > 0) this.#pump();
   }
 
   #read(base: number, call: PendingCall): TeeCallResult {
@@ -435,15 +454,15 @@ export class OpteeDriver implements TeeDriver {
     const origin = v.getUint32(base + SLOT_RET_ORIGIN, true);
     const session = v.getUint32(base + SLOT_SESSION, true);
     let params = NO_PARAMS;
-    if (call.cmd === OpteeMsgCmd.INVOKE_COMMAND && call.params.length > 0) {
+    if (call.cmd === INVOKE_COMMAND && call.params.length > 0) {
       params = call.params.map((p, i): TeeParam => {
         const at = base + paramOffset(i);
         switch (p.type) {
-          case TeeParamType.VALUE_OUTPUT:
-          case TeeParamType.VALUE_INOUT:
+          case VALUE_OUTPUT:
+          case VALUE_INOUT:
             return { type: p.type, a: v.getUint32(at + 4, true), b: v.getUint32(at + 8, true) };
-          case TeeParamType.MEMREF_OUTPUT:
-          case TeeParamType.MEMREF_INOUT:
+          case MEMREF_OUTPUT:
+          case MEMREF_INOUT:
             return { type: p.type, shm: p.shm, offset: p.offset, size: v.getUint32(at + 8, true) };
           default:
             return p;

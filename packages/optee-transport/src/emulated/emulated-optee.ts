@@ -2,22 +2,8 @@ import { ScmiConfigError, type Clock, type ScmiPlatformPort } from '@scmi-ts/cor
 import { TeeParamType } from '../tee/tee-param.js';
 import { TeeOrigin, TeeResult } from '../tee/tee-result.js';
 import { formatTeeUuid } from '../tee/tee-uuid.js';
-import {
-  OpteeCallState,
-  OpteeMsgAttr,
-  OpteeMsgCmd,
-  SLOT_CMD,
-  SLOT_FUNC,
-  SLOT_LOGIN,
-  SLOT_NUM_PARAMS,
-  SLOT_RET,
-  SLOT_RET_ORIGIN,
-  SLOT_SESSION,
-  SLOT_STATE,
-  SLOT_UUID,
-  SLOT_MAX_PARAMS,
-  paramOffset,
-} from '../wire/optee-msg-arg.js';
+import { OpteeCallState, OpteeMsgAttr, OpteeMsgCmd } from '../wire/optee-msg-arg.js';
+import * as msgArg from '../wire/optee-msg-arg.js';
 import {
   TEE_STATE_CLOSED,
   TEE_STATE_RUNNING,
@@ -29,6 +15,29 @@ import { OpteeWireFaults, type OpteeWireFault } from './optee-wire-fault.js';
 import type { PseudoTa, PtaInvocation, PtaParam } from './pseudo-ta.js';
 import { ScmiMsgServer, type ScmiMsgServerStats } from './scmi-msg-server.js';
 import { ScmiPta } from './scmi-pta.js';
+
+// Hot imported values read once, at load: the per-call paths then read module-local bindings,
+// not properties of other modules' exports (a getter call per access under CommonJS loaders such
+// as tsx's).
+const {
+  SLOT_CMD,
+  SLOT_FUNC,
+  SLOT_LOGIN,
+  SLOT_NUM_PARAMS,
+  SLOT_RET,
+  SLOT_RET_ORIGIN,
+  SLOT_SESSION,
+  SLOT_STATE,
+  SLOT_UUID,
+  SLOT_MAX_PARAMS,
+  paramOffset,
+} = msgArg;
+const MsgAttr = OpteeMsgAttr;
+const MsgCmd = OpteeMsgCmd;
+const ParamType = TeeParamType;
+const Result = TeeResult;
+const Origin = TeeOrigin;
+const { POSTED, RUNNING, RETURNED } = OpteeCallState;
 
 /** Options of an {@link EmulatedOptee}. */
 export interface EmulatedOpteeOptions {
@@ -83,12 +92,18 @@ class Invocation implements PtaInvocation {
   #done = false;
 
   public constructor(
-    public readonly session: number,
+    public readonly core: CoreSession,
+    public readonly slot: number,
     public readonly command: number,
     public readonly params: readonly PtaParam[],
     public readonly shmRefs: readonly number[],
     private readonly finish: (inv: Invocation, result: number) => void,
   ) {}
+
+  /** The session id. */
+  public get session(): number {
+    return this.core.id;
+  }
 
   public complete(result: number): void {
     if (this.#done) return;
@@ -131,6 +146,22 @@ export class EmulatedOptee {
   readonly #shm = new Map<number, { offset: number; size: number; users: number }>();
   /** The call running in each slot (taken from the wire, not yet returned). */
   readonly #running: (true | undefined)[];
+  /** Int32 index of each call slot's state word. */
+  readonly #stateWords: number[];
+  /** Ends an invocation: one function for all of them (no closure per call). */
+  readonly #finishInvocation = (inv: Invocation, result: number): void => {
+    for (const ref of inv.shmRefs) {
+      const shm = this.#shm.get(ref);
+      if (shm !== undefined) shm.users--;
+    }
+    const session = inv.core;
+    session.running = undefined;
+    if (this.#running[inv.slot] === true) {
+      this.#writeParams(inv.slot, inv.params);
+      this.#finish(inv.slot, result, Origin.TRUSTED_APP);
+    }
+    this.#next(session);
+  };
   #nextSession = 1;
   #calls = 0;
   #cancelRequests = 0;
@@ -164,6 +195,10 @@ export class EmulatedOptee {
     this.#words = new Int32Array(wire.memory);
     this.#view = new DataView(wire.memory);
     this.#running = new Array<true | undefined>(wire.layout.threads).fill(undefined);
+    this.#stateWords = [];
+    for (let slot = 0; slot < wire.layout.threads; slot++) {
+      this.#stateWords.push((wire.layout.slotOffset(slot) + SLOT_STATE) / 4);
+    }
     this.#server = new ScmiMsgServer({
       layout: wire.layout,
       memory: wire.memory,
@@ -218,7 +253,7 @@ export class EmulatedOptee {
       );
       if (taken === OpteeCallState.POSTED || this.#running[slot] === true) {
         this.#running[slot] = undefined;
-        this.#return(slot, TeeResult.TARGET_DEAD, TeeOrigin.TEE);
+        this.#return(slot, Result.TARGET_DEAD, Origin.TEE);
       }
     }
     this.#sessions.clear();
@@ -230,17 +265,10 @@ export class EmulatedOptee {
   /** The normal world rang: take every posted call (rings coalesce). */
   #onCall(): void {
     if (this.#closed) return;
-    const layout = this.#wire.layout;
-    for (let slot = 0; slot < layout.threads; slot++) {
-      const state = (layout.slotOffset(slot) + SLOT_STATE) / 4;
-      if (
-        Atomics.compareExchange(
-          this.#words,
-          state,
-          OpteeCallState.POSTED,
-          OpteeCallState.RUNNING,
-        ) === OpteeCallState.POSTED
-      ) {
+    const words = this.#words;
+    const stateWords = this.#stateWords;
+    for (let slot = 0; slot < stateWords.length; slot++) {
+      if (Atomics.compareExchange(words, stateWords[slot] as number, POSTED, RUNNING) === POSTED) {
         this.#calls++;
         this.#running[slot] = true;
         this.#dispatch(slot);
@@ -255,26 +283,26 @@ export class EmulatedOptee {
   #dispatch(slot: number): void {
     const cmd = this.#u32(slot, SLOT_CMD);
     switch (cmd) {
-      case OpteeMsgCmd.OPEN_SESSION:
+      case MsgCmd.OPEN_SESSION:
         this.#openSession(slot);
         return;
-      case OpteeMsgCmd.INVOKE_COMMAND:
+      case MsgCmd.INVOKE_COMMAND:
         this.#invoke(slot);
         return;
-      case OpteeMsgCmd.CLOSE_SESSION:
+      case MsgCmd.CLOSE_SESSION:
         this.#closeSession(slot);
         return;
-      case OpteeMsgCmd.CANCEL:
+      case MsgCmd.CANCEL:
         this.#cancel(slot);
         return;
-      case OpteeMsgCmd.REGISTER_SHM:
+      case MsgCmd.REGISTER_SHM:
         this.#registerShm(slot);
         return;
-      case OpteeMsgCmd.UNREGISTER_SHM:
+      case MsgCmd.UNREGISTER_SHM:
         this.#unregisterShm(slot);
         return;
       default:
-        this.#finish(slot, TeeResult.BAD_PARAMETERS, TeeOrigin.TEE);
+        this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
     }
   }
 
@@ -283,18 +311,18 @@ export class EmulatedOptee {
     const uuid = formatTeeUuid(new Uint8Array(this.#wire.memory, base + SLOT_UUID, 16).slice());
     const ta = this.#tas.get(uuid);
     if (ta === undefined) {
-      this.#finish(slot, TeeResult.ITEM_NOT_FOUND, TeeOrigin.TEE);
+      this.#finish(slot, Result.ITEM_NOT_FOUND, Origin.TEE);
       return;
     }
     const result = ta.openSession(this.#u32(slot, SLOT_LOGIN)) >>> 0;
-    if (result !== TeeResult.SUCCESS) {
-      this.#finish(slot, result, TeeOrigin.TRUSTED_APP);
+    if (result !== Result.SUCCESS) {
+      this.#finish(slot, result, Origin.TRUSTED_APP);
       return;
     }
     const id = this.#nextSession++;
     this.#sessions.set(id, { id, ta, running: undefined, queue: [] });
     this.#view.setUint32(base + SLOT_SESSION, id, true);
-    this.#finish(slot, TeeResult.SUCCESS, TeeOrigin.TRUSTED_APP);
+    this.#finish(slot, Result.SUCCESS, Origin.TRUSTED_APP);
   }
 
   /** Runs `work` when the session is free (exclusive access, in order). */
@@ -311,51 +339,45 @@ export class EmulatedOptee {
   #invoke(slot: number): void {
     const session = this.#sessions.get(this.#u32(slot, SLOT_SESSION));
     if (session === undefined) {
-      this.#finish(slot, TeeResult.BAD_PARAMETERS, TeeOrigin.TEE);
+      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
       return;
     }
     const decoded = this.#decodeParams(slot);
     if (decoded === undefined) {
-      this.#finish(slot, TeeResult.BAD_PARAMETERS, TeeOrigin.TEE);
+      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
       return;
     }
     const command = this.#u32(slot, SLOT_FUNC);
     for (const ref of decoded.shmRefs) (this.#shm.get(ref) as { users: number }).users++;
     const invocation = new Invocation(
-      session.id,
+      session,
+      slot,
       command,
       decoded.params,
       decoded.shmRefs,
-      (inv, result) => {
-        for (const ref of inv.shmRefs) {
-          const shm = this.#shm.get(ref);
-          if (shm !== undefined) shm.users--;
-        }
-        session.running = undefined;
-        if (this.#running[slot] === true) {
-          this.#writeParams(slot, inv.params);
-          this.#finish(slot, result, TeeOrigin.TRUSTED_APP);
-        }
-        this.#next(session);
-      },
+      this.#finishInvocation,
     );
-    this.#exclusive(session, () => {
-      if (this.#closed) return;
-      session.running = invocation;
-      session.ta.invoke(invocation);
-    });
+    // Exclusive access, in order: at once when the session is free (no closure), else queued.
+    if (session.running === undefined && session.queue.length === 0) this.#run(invocation);
+    else session.queue.push(() => this.#run(invocation));
+  }
+
+  #run(invocation: Invocation): void {
+    if (this.#closed) return;
+    invocation.core.running = invocation;
+    invocation.core.ta.invoke(invocation);
   }
 
   #closeSession(slot: number): void {
     const id = this.#u32(slot, SLOT_SESSION);
     const session = this.#sessions.get(id);
     if (session === undefined) {
-      this.#finish(slot, TeeResult.BAD_PARAMETERS, TeeOrigin.TEE);
+      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
       return;
     }
     this.#exclusive(session, () => {
       this.#sessions.delete(id);
-      this.#finish(slot, TeeResult.SUCCESS, TeeOrigin.TEE);
+      this.#finish(slot, Result.SUCCESS, Origin.TEE);
     });
   }
 
@@ -363,12 +385,12 @@ export class EmulatedOptee {
     this.#cancelRequests++;
     const session = this.#sessions.get(this.#u32(slot, SLOT_SESSION));
     if (session === undefined) {
-      this.#finish(slot, TeeResult.BAD_PARAMETERS, TeeOrigin.TEE);
+      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
       return;
     }
     // OP-TEE's entry_cancel flags the session's running command; the TA decides what to do.
     const running = session.running;
-    this.#finish(slot, TeeResult.SUCCESS, TeeOrigin.TEE);
+    this.#finish(slot, Result.SUCCESS, Origin.TEE);
     if (running !== undefined && !running.cancelled) {
       running.cancelled = true;
       this.#cancelled++;
@@ -385,17 +407,17 @@ export class EmulatedOptee {
     const cookie = v.getUint32(at + 12, true);
     const layout = this.#wire.layout;
     if (
-      attr !== OpteeMsgAttr.TMEM_OUTPUT ||
+      attr !== MsgAttr.TMEM_OUTPUT ||
       size === 0 ||
       offset < layout.poolOffset ||
       offset + size > layout.poolOffset + layout.poolSize ||
       this.#shm.has(cookie)
     ) {
-      this.#finish(slot, TeeResult.BAD_PARAMETERS, TeeOrigin.TEE);
+      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
       return;
     }
     this.#shm.set(cookie, { offset, size, users: 0 });
-    this.#finish(slot, TeeResult.SUCCESS, TeeOrigin.TEE);
+    this.#finish(slot, Result.SUCCESS, Origin.TEE);
   }
 
   #unregisterShm(slot: number): void {
@@ -403,16 +425,16 @@ export class EmulatedOptee {
     const cookie = this.#view.getUint32(at + 12, true);
     const shm = this.#shm.get(cookie);
     if (shm === undefined) {
-      this.#finish(slot, TeeResult.ITEM_NOT_FOUND, TeeOrigin.TEE);
+      this.#finish(slot, Result.ITEM_NOT_FOUND, Origin.TEE);
       return;
     }
     if (shm.users > 0) {
       // Referenced by a running invocation (OP-TEE: the mobj is still in use).
-      this.#finish(slot, TeeResult.BUSY, TeeOrigin.TEE);
+      this.#finish(slot, Result.BUSY, Origin.TEE);
       return;
     }
     this.#shm.delete(cookie);
-    this.#finish(slot, TeeResult.SUCCESS, TeeOrigin.TEE);
+    this.#finish(slot, Result.SUCCESS, Origin.TEE);
   }
 
   /** Reads the four parameters, checking memory references against registered memory (OP-TEE `copy_in_params`). */
@@ -425,14 +447,14 @@ export class EmulatedOptee {
     const shmRefs: number[] = [];
     for (let i = 0; i < SLOT_MAX_PARAMS; i++) {
       const at = base + paramOffset(i);
-      const attr = i < n ? v.getUint32(at, true) : OpteeMsgAttr.NONE;
+      const attr = i < n ? v.getUint32(at, true) : MsgAttr.NONE;
       const a = v.getUint32(at + 4, true);
       const b = v.getUint32(at + 8, true);
       const c = v.getUint32(at + 12, true);
       switch (attr) {
-        case OpteeMsgAttr.NONE:
+        case MsgAttr.NONE:
           params.push({
-            type: TeeParamType.NONE,
+            type: ParamType.NONE,
             a: 0,
             b: 0,
             buffer: undefined,
@@ -440,21 +462,21 @@ export class EmulatedOptee {
             size: 0,
           });
           break;
-        case OpteeMsgAttr.VALUE_INPUT:
-        case OpteeMsgAttr.VALUE_OUTPUT:
-        case OpteeMsgAttr.VALUE_INOUT:
+        case MsgAttr.VALUE_INPUT:
+        case MsgAttr.VALUE_OUTPUT:
+        case MsgAttr.VALUE_INOUT:
           params.push({
             type: attr,
-            a: attr === OpteeMsgAttr.VALUE_OUTPUT ? 0 : a,
-            b: attr === OpteeMsgAttr.VALUE_OUTPUT ? 0 : b,
+            a: attr === MsgAttr.VALUE_OUTPUT ? 0 : a,
+            b: attr === MsgAttr.VALUE_OUTPUT ? 0 : b,
             buffer: undefined,
             address: 0,
             size: 0,
           });
           break;
-        case OpteeMsgAttr.RMEM_INPUT:
-        case OpteeMsgAttr.RMEM_OUTPUT:
-        case OpteeMsgAttr.RMEM_INOUT: {
+        case MsgAttr.RMEM_INPUT:
+        case MsgAttr.RMEM_OUTPUT:
+        case MsgAttr.RMEM_INOUT: {
           const shm = this.#shm.get(c);
           if (shm === undefined || a + b > shm.size) return undefined;
           const address = shm.offset + a;
@@ -479,15 +501,16 @@ export class EmulatedOptee {
   #writeParams(slot: number, params: readonly PtaParam[]): void {
     const base = this.#wire.layout.slotOffset(slot);
     const v = this.#view;
-    params.forEach((p, i) => {
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i] as PtaParam;
       const at = base + paramOffset(i);
-      if (p.type === TeeParamType.VALUE_OUTPUT || p.type === TeeParamType.VALUE_INOUT) {
+      if (p.type === ParamType.VALUE_OUTPUT || p.type === ParamType.VALUE_INOUT) {
         v.setUint32(at + 4, p.a >>> 0, true);
         v.setUint32(at + 8, p.b >>> 0, true);
-      } else if (p.type === TeeParamType.MEMREF_OUTPUT || p.type === TeeParamType.MEMREF_INOUT) {
+      } else if (p.type === ParamType.MEMREF_OUTPUT || p.type === ParamType.MEMREF_INOUT) {
         v.setUint32(at + 8, p.size >>> 0, true);
       }
-    });
+    }
   }
 
   /** Ends the call in `slot` with `result` and rings the normal world. */
@@ -502,6 +525,6 @@ export class EmulatedOptee {
     const base = this.#wire.layout.slotOffset(slot);
     this.#view.setUint32(base + SLOT_RET, result >>> 0, true);
     this.#view.setUint32(base + SLOT_RET_ORIGIN, origin, true);
-    Atomics.store(this.#words, (base + SLOT_STATE) / 4, OpteeCallState.RETURNED);
+    Atomics.store(this.#words, this.#stateWords[slot] as number, RETURNED);
   }
 }

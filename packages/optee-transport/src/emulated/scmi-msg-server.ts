@@ -1,16 +1,23 @@
 import {
   ScmiStatus,
-  readU32,
-  writeU32,
   type Clock,
   type PlatformConnection,
   type ScmiPlatformPort,
   type TimerHandle,
 } from '@scmi-ts/core';
+import * as core from '@scmi-ts/core';
 import { TeeResult } from '../tee/tee-result.js';
 import { SCMI_OPTEE_MAX_MSG_SIZE, SCMI_SEC_PAYLOAD_SIZE } from '../wire/pta-scmi.js';
 import type { OpteeWireLayout } from '../wire/optee-wire-layout.js';
-import {
+import * as smtLayout from '../wire/smt-layout.js';
+import type { OpteeWireFaultAction } from './optee-wire-fault.js';
+import type { PtaParam } from './pseudo-ta.js';
+
+// Hot imported values read once, at load: the per-message paths then read module-local bindings,
+// not properties of other modules' exports (a getter call per access under CommonJS loaders such
+// as tsx's).
+const { readU32, writeU32 } = core;
+const {
   SMT_HEADER,
   SMT_HEADER_SIZE,
   SMT_LENGTH,
@@ -20,9 +27,9 @@ import {
   SMT_STATUS_FREE,
   smtRead,
   smtWrite,
-} from '../wire/smt-layout.js';
-import type { OpteeWireFaultAction } from './optee-wire-fault.js';
-import type { PtaParam } from './pseudo-ta.js';
+} = smtLayout;
+const MAX_PAYLOAD = SCMI_SEC_PAYLOAD_SIZE;
+const { SUCCESS, BAD_PARAMETERS, BUSY, COMMUNICATION } = TeeResult;
 
 /** One SCMI channel of the server (OP-TEE `struct scmi_msg_channel`). */
 export interface ServerChannel {
@@ -67,6 +74,94 @@ function protocolError(): Uint8Array {
   const out = new Uint8Array(4);
   writeU32(out, 0, ScmiStatus.PROTOCOL_ERROR >>> 0);
   return out;
+}
+
+/** What an entry completes: the PTA invocation (`PtaInvocation.complete`). */
+export interface ServerCompletion {
+  complete(result: number): void;
+}
+
+function hasBusyFault(faults: readonly OpteeWireFaultAction[]): boolean {
+  for (let i = 0; i < faults.length; i++) if (faults[i]?.kind === 'busy-channel') return true;
+  return false;
+}
+
+/** The SMT channel error: ERROR | FREE in the status, the invocation itself succeeds. */
+function smtFail(area: Uint8Array, call: ServerCompletion): void {
+  smtWrite(area, SMT_STATUS, smtRead(area, SMT_STATUS) | SMT_STATUS_ERROR | SMT_STATUS_FREE);
+  call.complete(SUCCESS);
+}
+
+/** Writes the platform's `response` into the SMT area over the request, gives the area back. */
+function smtRespond(
+  channel: ServerChannel,
+  area: Uint8Array,
+  faults: readonly OpteeWireFaultAction[],
+  request: Uint8Array,
+  response: Uint8Array,
+  call: ServerCompletion,
+): void {
+  channel.busy = false;
+  const capacity = area.byteLength - SMT_HEADER_SIZE;
+  let length = 4;
+  if (response.byteLength < 4) {
+    smtWrite(area, SMT_HEADER, readU32(request, 0));
+  } else if (response.byteLength - 4 > capacity) {
+    const out = protocolError();
+    area.set(out, SMT_PAYLOAD);
+    smtWrite(area, SMT_HEADER, readU32(response, 0));
+    length += out.byteLength;
+  } else {
+    // A byte loop, not set(subarray()): the common path allocates nothing.
+    for (let i = 4; i < response.byteLength; i++) {
+      area[SMT_PAYLOAD - 4 + i] = response[i] as number;
+    }
+    smtWrite(area, SMT_HEADER, readU32(response, 0));
+    length += response.byteLength - 4;
+  }
+  for (let i = 0; i < faults.length; i++) {
+    const f = faults[i] as OpteeWireFaultAction;
+    if (f.kind === 'output-size') length += f.excess ?? 64;
+  }
+  smtWrite(area, SMT_LENGTH, length);
+  smtWrite(area, SMT_STATUS, smtRead(area, SMT_STATUS) | SMT_STATUS_FREE);
+  for (let i = 0; i < faults.length; i++) {
+    const f = faults[i] as OpteeWireFaultAction;
+    if (f.kind === 'smt-status') smtWrite(area, SMT_STATUS, f.status);
+  }
+  call.complete(SUCCESS);
+}
+
+/** Writes the platform's `response` into the MSG output buffer and sets its size. */
+function msgRespond(
+  channel: ServerChannel,
+  output: PtaParam,
+  faults: readonly OpteeWireFaultAction[],
+  request: Uint8Array,
+  response: Uint8Array,
+  call: ServerCompletion,
+): void {
+  channel.busy = false;
+  const out = output.buffer as Uint8Array;
+  let size = 4;
+  if (response.byteLength < 4) {
+    writeU32(out, 0, readU32(request, 0));
+  } else if (response.byteLength - 4 > output.size - 4) {
+    const payload = protocolError();
+    writeU32(out, 0, readU32(response, 0));
+    out.set(payload, 4);
+    size += payload.byteLength;
+  } else {
+    writeU32(out, 0, readU32(response, 0));
+    for (let i = 4; i < response.byteLength; i++) out[i] = response[i] as number;
+    size += response.byteLength - 4;
+  }
+  for (let i = 0; i < faults.length; i++) {
+    const f = faults[i] as OpteeWireFaultAction;
+    if (f.kind === 'output-size') size += f.excess ?? 64;
+  }
+  output.size = size;
+  call.complete(SUCCESS);
 }
 
 /**
@@ -152,79 +247,69 @@ export class ScmiMsgServer {
   }
 
   /**
-   * Processes the message in SMT `area` on `channel` (`scmi_entry_smt`); `done` is called once
-   * the response (or the error flags) are in the area.
+   * Processes the message in SMT `area` on `channel` (`scmi_entry_smt`); `call` is completed
+   * (TEE_SUCCESS) once the response (or the error flags) are in the area — at once, unless the
+   * platform answers later.
    */
   public smtEntry(
     channel: ServerChannel,
     area: Uint8Array,
     faults: readonly OpteeWireFaultAction[],
-    done: () => void,
+    call: ServerCompletion,
   ): void {
-    const fail = (): void => {
-      smtWrite(area, SMT_STATUS, smtRead(area, SMT_STATUS) | SMT_STATUS_ERROR | SMT_STATUS_FREE);
-      done();
-    };
-    if (faults.some((f) => f.kind === 'busy-channel') || !this.#claim(channel)) {
+    if (hasBusyFault(faults) || !this.#claim(channel)) {
       this.#busy++;
-      fail();
+      smtFail(area, call);
       return;
     }
     const status = smtRead(area, SMT_STATUS);
     // size_t arithmetic, as in C: a length below 4 wraps to a huge size and is refused.
     const inSize = (smtRead(area, SMT_LENGTH) - 4) >>> 0;
-    if (inSize > SCMI_SEC_PAYLOAD_SIZE || SMT_PAYLOAD + inSize > area.byteLength) {
+    if (inSize > MAX_PAYLOAD || SMT_PAYLOAD + inSize > area.byteLength) {
       this.#rejected++;
       channel.busy = false;
-      fail();
+      smtFail(area, call);
       return;
     }
     if ((status & (SMT_STATUS_ERROR | SMT_STATUS_FREE)) !== 0) {
       this.#rejected++;
       channel.busy = false;
-      fail();
+      smtFail(area, call);
       return;
     }
     // The request is copied out first (OP-TEE copies it into secure memory): the response is
     // written over it in place.
     const request = area.slice(SMT_HEADER, SMT_PAYLOAD + inSize);
-    const requestHeader = readU32(request, 0);
-    const capacity = area.byteLength - SMT_HEADER_SIZE;
-    this.#process(channel, request, (response) => {
-      channel.busy = false;
-      if (response === undefined) {
-        fail();
-        return;
-      }
-      let out = response.byteLength >= 4 ? response.subarray(4) : new Uint8Array(0);
-      if (out.byteLength > capacity) out = protocolError();
-      area.set(out, SMT_PAYLOAD);
-      smtWrite(area, SMT_HEADER, response.byteLength >= 4 ? readU32(response, 0) : requestHeader);
-      let length = out.byteLength + 4;
-      for (const f of faults) if (f.kind === 'output-size') length += f.excess ?? 64;
-      smtWrite(area, SMT_LENGTH, length);
-      smtWrite(area, SMT_STATUS, smtRead(area, SMT_STATUS) | SMT_STATUS_FREE);
-      for (const f of faults) if (f.kind === 'smt-status') smtWrite(area, SMT_STATUS, f.status);
-      done();
+    const response = this.#process(channel, request);
+    if (response !== undefined) {
+      smtRespond(channel, area, faults, request, response, call);
+      return;
+    }
+    this.#wait(channel, (late) => {
+      if (late === undefined) {
+        channel.busy = false;
+        smtFail(area, call);
+      } else smtRespond(channel, area, faults, request, late, call);
     });
   }
 
   /**
-   * Processes the MSG request in `input` into `output` on `channel` (`scmi_entry_msg`); `done`
-   * receives the TEE result, and `output.size` holds the response size on success.
+   * Processes the MSG request in `input` into `output` on `channel` (`scmi_entry_msg`); `call` is
+   * completed with the TEE result (at once, unless the platform answers later), and `output.size`
+   * holds the response size on success.
    */
   public msgEntry(
     channel: ServerChannel,
     input: PtaParam,
     output: PtaParam,
     faults: readonly OpteeWireFaultAction[],
-    done: (result: TeeResult) => void,
+    call: ServerCompletion,
   ): void {
     const inSize = input.size;
     const outSize = output.size;
     if (
       inSize < 4 ||
-      inSize - 4 > SCMI_SEC_PAYLOAD_SIZE ||
+      inSize - 4 > MAX_PAYLOAD ||
       input.address % 4 !== 0 ||
       outSize < 4 ||
       output.address % 4 !== 0 ||
@@ -232,31 +317,25 @@ export class ScmiMsgServer {
       output.buffer === undefined
     ) {
       this.#rejected++;
-      done(TeeResult.BAD_PARAMETERS);
+      call.complete(BAD_PARAMETERS);
       return;
     }
-    if (faults.some((f) => f.kind === 'busy-channel') || !this.#claim(channel)) {
+    if (hasBusyFault(faults) || !this.#claim(channel)) {
       this.#busy++;
-      done(TeeResult.BUSY);
+      call.complete(BUSY);
       return;
     }
     const request = input.buffer.slice(0, inSize);
-    const out = output.buffer;
-    this.#process(channel, request, (response) => {
-      channel.busy = false;
-      if (response === undefined) {
-        done(TeeResult.COMMUNICATION);
-        return;
-      }
-      const header = response.byteLength >= 4 ? readU32(response, 0) : readU32(request, 0);
-      let payload = response.byteLength >= 4 ? response.subarray(4) : new Uint8Array(0);
-      if (payload.byteLength > outSize - 4) payload = protocolError();
-      writeU32(out, 0, header);
-      out.set(payload, 4);
-      let size = payload.byteLength + 4;
-      for (const f of faults) if (f.kind === 'output-size') size += f.excess ?? 64;
-      output.size = size;
-      done(TeeResult.SUCCESS);
+    const response = this.#process(channel, request);
+    if (response !== undefined) {
+      msgRespond(channel, output, faults, request, response, call);
+      return;
+    }
+    this.#wait(channel, (late) => {
+      if (late === undefined) {
+        channel.busy = false;
+        call.complete(COMMUNICATION);
+      } else msgRespond(channel, output, faults, request, late, call);
     });
   }
 
@@ -277,18 +356,14 @@ export class ScmiMsgServer {
     return true;
   }
 
-  /** Hands `request` to the platform; `respond` gets the response, or undefined after the platform timeout. */
-  #process(
-    channel: ServerChannel,
-    request: Uint8Array,
-    respond: (response: Uint8Array | undefined) => void,
-  ): void {
+  /** Hands `request` to the platform: its response, or undefined when it answers later. */
+  #process(channel: ServerChannel, request: Uint8Array): Uint8Array | undefined {
     this.#messages++;
-    const response = this.#o.platform.handle(this.#o.agentId, channel.id, request);
-    if (response !== undefined) {
-      respond(response);
-      return;
-    }
+    return this.#o.platform.handle(this.#o.agentId, channel.id, request);
+  }
+
+  /** Waits for the platform's later response: `respond` gets it, or undefined after the platform timeout. */
+  #wait(channel: ServerChannel, respond: (response: Uint8Array | undefined) => void): void {
     let timer: TimerHandle | undefined = this.#o.clock.setTimeout(() => {
       timer = undefined;
       channel.waiter = undefined;

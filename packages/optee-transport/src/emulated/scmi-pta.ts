@@ -12,12 +12,35 @@ import type { OpteeWireFaults } from './optee-wire-fault.js';
 import type { PseudoTa, PtaInvocation, PtaParam } from './pseudo-ta.js';
 import type { ScmiMsgServer } from './scmi-msg-server.js';
 
+// Hot imported values read once, at load: the per-call paths then read module-local bindings,
+// not properties of other modules' exports (a getter call per access under CommonJS loaders such
+// as tsx's).
+const {
+  CAPABILITIES,
+  GET_CHANNEL_HANDLE,
+  PROCESS_MSG_CHANNEL,
+  PROCESS_SMT_CHANNEL,
+  PROCESS_SMT_CHANNEL_MESSAGE,
+} = PtaScmiCommand;
+const { ACCESS_DENIED, BAD_PARAMETERS, BAD_STATE, CANCEL, NOT_SUPPORTED, SUCCESS } = TeeResult;
+const { MSG_HEADER: CAPS_MSG_HEADER, NONE: CAPS_NONE, SMT_HEADER: CAPS_SMT_HEADER } = PtaScmiCaps;
+const SLOT_SIZE = SMT_BUF_SLOT_SIZE;
 const { NONE, VALUE_INPUT, VALUE_OUTPUT, VALUE_INOUT, MEMREF_INPUT, MEMREF_OUTPUT, MEMREF_INOUT } =
   TeeParamType;
 
-function types(params: readonly PtaParam[], ...expected: TeeParamType[]): boolean {
-  for (let i = 0; i < 4; i++) if (params[i]?.type !== (expected[i] ?? NONE)) return false;
-  return true;
+function types(
+  params: readonly PtaParam[],
+  t0: TeeParamType,
+  t1: TeeParamType = NONE,
+  t2: TeeParamType = NONE,
+  t3: TeeParamType = NONE,
+): boolean {
+  return (
+    params[0]?.type === t0 &&
+    params[1]?.type === t1 &&
+    params[2]?.type === t2 &&
+    params[3]?.type === t3
+  );
 }
 
 /**
@@ -42,110 +65,101 @@ export class ScmiPta implements PseudoTa {
 
   /** `pta_scmi_open_session`: only the REE kernel may use SCMI resources. */
   public openSession(login: number): number {
-    if (login !== TeeLogin.REE_KERNEL) return TeeResult.ACCESS_DENIED;
-    return this.#caps === PtaScmiCaps.NONE ? TeeResult.NOT_SUPPORTED : TeeResult.SUCCESS;
+    if (login !== TeeLogin.REE_KERNEL) return ACCESS_DENIED;
+    return this.#caps === CAPS_NONE ? NOT_SUPPORTED : SUCCESS;
   }
 
   /** `pta_scmi_invoke_command`. */
   public invoke(call: PtaInvocation): void {
     const p = call.params;
     switch (call.command) {
-      case PtaScmiCommand.CAPABILITIES:
+      case CAPABILITIES:
         this.#capabilities(call, p);
         return;
-      case PtaScmiCommand.GET_CHANNEL_HANDLE:
+      case GET_CHANNEL_HANDLE:
         this.#getChannelHandle(call, p);
         return;
-      case PtaScmiCommand.PROCESS_SMT_CHANNEL:
-      case PtaScmiCommand.PROCESS_SMT_CHANNEL_MESSAGE:
-      case PtaScmiCommand.PROCESS_MSG_CHANNEL:
+      case PROCESS_SMT_CHANNEL:
+      case PROCESS_SMT_CHANNEL_MESSAGE:
+      case PROCESS_MSG_CHANNEL:
         this.#process(call, p);
         return;
       default:
-        call.complete(TeeResult.NOT_SUPPORTED);
+        call.complete(NOT_SUPPORTED);
     }
   }
 
   #capabilities(call: PtaInvocation, p: readonly PtaParam[]): void {
     if (!types(p, VALUE_OUTPUT)) {
-      call.complete(TeeResult.BAD_PARAMETERS);
+      call.complete(BAD_PARAMETERS);
       return;
     }
     const out = p[0] as PtaParam;
     out.a = this.#caps;
     out.b = 0;
-    call.complete(TeeResult.SUCCESS);
+    call.complete(SUCCESS);
   }
 
   #getChannelHandle(call: PtaInvocation, p: readonly PtaParam[]): void {
     const v = p[0] as PtaParam;
     const caps = v.b;
     if (!types(p, VALUE_INOUT) || (caps & ~PTA_SCMI_CAPS_MASK) !== 0) {
-      call.complete(TeeResult.BAD_PARAMETERS);
+      call.complete(BAD_PARAMETERS);
       return;
     }
     if (
-      ((caps & PtaScmiCaps.SMT_HEADER) !== 0 && (this.#caps & PtaScmiCaps.SMT_HEADER) === 0) ||
-      ((caps & PtaScmiCaps.MSG_HEADER) !== 0 && (this.#caps & PtaScmiCaps.MSG_HEADER) === 0)
+      ((caps & CAPS_SMT_HEADER) !== 0 && (this.#caps & CAPS_SMT_HEADER) === 0) ||
+      ((caps & CAPS_MSG_HEADER) !== 0 && (this.#caps & CAPS_MSG_HEADER) === 0)
     ) {
-      call.complete(TeeResult.NOT_SUPPORTED);
+      call.complete(NOT_SUPPORTED);
       return;
     }
     const channel = this.#server.channel(v.a);
     if (channel === undefined) {
-      call.complete(TeeResult.BAD_PARAMETERS);
+      call.complete(BAD_PARAMETERS);
       return;
     }
     channel.threaded = true;
     v.a = channel.id;
-    call.complete(TeeResult.SUCCESS);
+    call.complete(SUCCESS);
   }
 
   #process(call: PtaInvocation, p: readonly PtaParam[]): void {
     const command = call.command;
     const want =
-      command === PtaScmiCommand.PROCESS_SMT_CHANNEL
+      command === PROCESS_SMT_CHANNEL
         ? types(p, VALUE_INPUT)
-        : command === PtaScmiCommand.PROCESS_SMT_CHANNEL_MESSAGE
+        : command === PROCESS_SMT_CHANNEL_MESSAGE
           ? types(p, VALUE_INPUT, MEMREF_INOUT)
           : types(p, VALUE_INPUT, MEMREF_INPUT, MEMREF_OUTPUT) &&
             p[1]?.buffer !== undefined &&
             p[2]?.buffer !== undefined;
     if (!want) {
-      call.complete(TeeResult.BAD_PARAMETERS);
+      call.complete(BAD_PARAMETERS);
       return;
     }
-    const needed =
-      command === PtaScmiCommand.PROCESS_MSG_CHANNEL
-        ? PtaScmiCaps.MSG_HEADER
-        : PtaScmiCaps.SMT_HEADER;
+    const needed = command === PROCESS_MSG_CHANNEL ? CAPS_MSG_HEADER : CAPS_SMT_HEADER;
     if ((this.#caps & needed) === 0) {
-      call.complete(TeeResult.NOT_SUPPORTED);
+      call.complete(NOT_SUPPORTED);
       return;
     }
-    if (
-      command === PtaScmiCommand.PROCESS_SMT_CHANNEL_MESSAGE &&
-      (p[1] as PtaParam).size < SMT_BUF_SLOT_SIZE
-    ) {
-      call.complete(TeeResult.BAD_PARAMETERS);
+    if (command === PROCESS_SMT_CHANNEL_MESSAGE && (p[1] as PtaParam).size < SLOT_SIZE) {
+      call.complete(BAD_PARAMETERS);
       return;
     }
     const channelId = (p[0] as PtaParam).a;
     const channel = this.#server.channel(channelId);
     if (channel === undefined) {
-      call.complete(TeeResult.BAD_PARAMETERS);
+      call.complete(BAD_PARAMETERS);
       return;
     }
     // OP-TEE asserts these (a panic); an emulation answers BAD_STATE instead.
     if (!channel.threaded) {
-      call.complete(TeeResult.BAD_STATE);
+      call.complete(BAD_STATE);
       return;
     }
-    if (
-      command === PtaScmiCommand.PROCESS_SMT_CHANNEL_MESSAGE &&
-      channel.staticArea !== undefined
-    ) {
-      call.complete(TeeResult.BAD_STATE);
+    if (command === PROCESS_SMT_CHANNEL_MESSAGE && channel.staticArea !== undefined) {
+      call.complete(BAD_STATE);
       return;
     }
     const faults = this.#faults.select(channelId, command);
@@ -155,28 +169,21 @@ export class ScmiPta implements PseudoTa {
         return;
       }
       if (f.kind === 'hang-until-cancel') {
-        if (call.cancelled) call.complete(TeeResult.CANCEL);
-        else call.onCancel = () => call.complete(TeeResult.CANCEL);
+        if (call.cancelled) call.complete(CANCEL);
+        else call.onCancel = () => call.complete(CANCEL);
         return;
       }
     }
-    if (command === PtaScmiCommand.PROCESS_MSG_CHANNEL) {
-      this.#server.msgEntry(channel, p[1] as PtaParam, p[2] as PtaParam, faults, (result) => {
-        call.complete(result);
-      });
+    if (command === PROCESS_MSG_CHANNEL) {
+      this.#server.msgEntry(channel, p[1] as PtaParam, p[2] as PtaParam, faults, call);
       return;
     }
-    const area =
-      command === PtaScmiCommand.PROCESS_SMT_CHANNEL
-        ? channel.staticArea
-        : (p[1] as PtaParam).buffer;
+    const area = command === PROCESS_SMT_CHANNEL ? channel.staticArea : (p[1] as PtaParam).buffer;
     if (area === undefined) {
       // scmi_entry_smt: "No shared buffer for channel": nothing is processed, the PTA succeeds.
-      call.complete(TeeResult.SUCCESS);
+      call.complete(SUCCESS);
       return;
     }
-    this.#server.smtEntry(channel, area, faults, () => {
-      call.complete(TeeResult.SUCCESS);
-    });
+    this.#server.smtEntry(channel, area, faults, call);
   }
 }

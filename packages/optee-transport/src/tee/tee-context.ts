@@ -31,17 +31,15 @@ export class TeeContext {
   readonly #sessions = new Set<TeeSession>();
   readonly #shms = new Set<TeeSharedMemory>();
   #closing: Promise<void> | undefined;
-  readonly #owner: TeeSessionOwner;
+  /** What the sessions see of the context; `closed` is a plain field, set when the context closes. */
+  readonly #owner: { -readonly [K in keyof TeeSessionOwner]: TeeSessionOwner[K] };
 
   /** @internal Use {@link openTeeContext}. */
   public constructor(driver: TeeDriver) {
     this.#driver = driver;
-    const isClosed = (): boolean => this.closed;
     this.#owner = {
       driver,
-      get closed() {
-        return isClosed();
-      },
+      closed: false,
       checkMemory: (p, i) => {
         this.#checkMemory(p as TeeMemrefParam, i);
       },
@@ -159,6 +157,7 @@ export class TeeContext {
    * @throws (rejects) AggregateError listing what failed to close (everything was dropped anyway).
    */
   public close(): Promise<void> {
+    this.#owner.closed = true;
     this.#closing ??= this.#close();
     return this.#closing;
   }

@@ -1,13 +1,14 @@
 import { TeeError } from './tee-error.js';
 import type { TeeCallResult, TeeDriver } from './tee-driver.js';
-import {
-  TEE_NUM_PARAMS,
-  TeeParamType,
-  isMemrefType,
-  isValueType,
-  type TeeParam,
-} from './tee-param.js';
+import type { TeeParam } from './tee-param.js';
+import * as teeParam from './tee-param.js';
 import { TeeOrigin, TeeResult } from './tee-result.js';
+
+// Hot imported values read once, at load: every invocation's checks then read module-local
+// bindings, not properties of other modules' exports (a getter call per access under CommonJS
+// loaders such as tsx's).
+const { TEE_NUM_PARAMS, TeeParamType, isMemrefType, isValueType } = teeParam;
+const { SUCCESS } = TeeResult;
 
 /** What a successful invocation returned. */
 export interface TeeInvokeResult {
@@ -82,7 +83,7 @@ export class TeeSession {
   ): Promise<TeeInvokeResult> {
     const cancelId = this.#validate(params, options);
     const r = await this.#owner.driver.invoke(this.id, func >>> 0, cancelId, params);
-    if (r.result !== TeeResult.SUCCESS) {
+    if (r.result !== SUCCESS) {
       throw new TeeError(r.result, r.origin, `invoke command ${func} in session ${this.id}`, {
         params: r.params,
       });

@@ -5,22 +5,33 @@ import {
   ScmiTransportError,
   headerDefect,
   headerToken,
-  readI32,
-  readU32,
-  writeU32,
   type BadMessageReason,
   type ChannelSetup,
   type TimerHandle,
   type TransportChannel,
   type Xfer,
 } from '@scmi-ts/core';
+import * as core from '@scmi-ts/core';
 import type { TeeContext } from '../tee/tee-context.js';
 import { TeeError } from '../tee/tee-error.js';
-import { TeeParamType, teeMemref, teeValue, type TeeParam } from '../tee/tee-param.js';
+import type { TeeCallResult } from '../tee/tee-driver.js';
+import {
+  TeeParamType,
+  teeMemref,
+  teeValue,
+  type TeeMemrefParam,
+  type TeeParam,
+} from '../tee/tee-param.js';
 import type { TeeSession } from '../tee/tee-session.js';
 import type { TeeSharedMemory } from '../tee/tee-shared-memory.js';
 import { PtaScmiCommand } from '../wire/pta-scmi.js';
-import {
+import * as smtLayout from '../wire/smt-layout.js';
+
+// Hot imported values read once, at load: the per-message paths then read module-local bindings,
+// not properties of other modules' exports (a getter call per access under CommonJS loaders such
+// as tsx's).
+const { readI32, readU32, writeU32 } = core;
+const {
   SMT_FLAGS,
   SMT_HEADER,
   SMT_LENGTH,
@@ -30,7 +41,9 @@ import {
   SMT_STATUS_FREE,
   smtRead,
   smtWrite,
-} from '../wire/smt-layout.js';
+} = smtLayout;
+const PROCESS_SMT_CHANNEL = PtaScmiCommand.PROCESS_SMT_CHANNEL;
+const PROCESS_MSG_CHANNEL = PtaScmiCommand.PROCESS_MSG_CHANNEL;
 
 /** How a channel carries messages: SMT in a static area (PTA command 1) or MSG in registered shared memory (command 4). */
 export type OpteeChannelMode = 'smt' | 'msg';
@@ -106,7 +119,7 @@ interface Invocation {
   abandoned: boolean;
   /** fetchResponse read the response. */
   fetched: boolean;
-  /** Ends the send's synchronous wait (see `syncWaitMs`). */
+  /** Resolves the send's synchronous wait (see `syncWaitMs`); cleared once called. */
   syncWaiter: (() => void) | undefined;
   /** When the send's synchronous wait ends at the latest (clock time). */
   syncUntil: number;
@@ -150,6 +163,11 @@ export class OpteeChannel implements TransportChannel {
   public readonly mode: OpteeChannelMode;
   readonly #p: OpteeChannelParts;
   readonly #smtParams: readonly TeeParam[];
+  /** MSG: the invocation's parameters, built once; the request size is set per message. */
+  readonly #msgParams: readonly TeeParam[] | undefined;
+  readonly #msgRequest: { -readonly [K in keyof TeeMemrefParam]: TeeMemrefParam[K] } | undefined;
+  /** The driver's completion callback, one for the channel's life (one invocation at a time). */
+  readonly #onReturned: (r: TeeCallResult) => void;
   #inv: Invocation | undefined;
   #owner: Xfer | undefined;
   readonly #waiters: SendWaiter[] = [];
@@ -174,7 +192,25 @@ export class OpteeChannel implements TransportChannel {
     this.#p = parts;
     this.label = `${parts.setup.direction}:${parts.setup.channel.id}`;
     this.mode = parts.area === undefined ? 'msg' : 'smt';
-    this.#smtParams = [teeValue(TeeParamType.VALUE_INPUT, parts.handle)];
+    const handle = teeValue(TeeParamType.VALUE_INPUT, parts.handle);
+    this.#smtParams = [handle];
+    const shm = parts.shm;
+    if (parts.area === undefined && shm !== undefined) {
+      // Like Linux, one buffer is both the request (p1) and the response (p2).
+      this.#msgRequest = { type: TeeParamType.MEMREF_INPUT, shm, offset: 0, size: 4 };
+      this.#msgParams = [handle, this.#msgRequest, teeMemref(TeeParamType.MEMREF_OUTPUT, shm)];
+    }
+    // The channel holds one invocation at a time (a new one starts only once the last returned),
+    // so the return always belongs to `#inv`.
+    this.#onReturned = (r) => {
+      const inv = this.#inv;
+      if (inv === undefined || inv.returned) {
+        this.#p.violations.push(`${this.label}: a return with no invocation in flight`);
+        return;
+      }
+      const out = r.params[2];
+      this.#onReturn(inv, r.result, out !== undefined && 'size' in out ? out.size : 0);
+    };
   }
 
   /** What the channel reports about itself. */
@@ -240,10 +276,7 @@ export class OpteeChannel implements TransportChannel {
     // sends (tens of µs each) share it instead of arming and cancelling one each.
     if (this.#syncTimer === undefined) this.#armSyncTimer(ms);
     return new Promise<void>((resolve) => {
-      inv.syncWaiter = () => {
-        inv.syncWaiter = undefined;
-        resolve();
-      };
+      inv.syncWaiter = resolve;
     });
   }
 
@@ -254,7 +287,7 @@ export class OpteeChannel implements TransportChannel {
       if (inv?.syncWaiter === undefined) return;
       const left = inv.syncUntil - this.#p.setup.clock.now();
       // The invocation is slow: hand the transfer to core's polling loop.
-      if (left <= 0) inv.syncWaiter();
+      if (left <= 0) endSyncWait(inv);
       else this.#armSyncTimer(left);
     }, ms);
   }
@@ -403,7 +436,7 @@ export class OpteeChannel implements TransportChannel {
     };
     this.#inv = inv;
     this.#invocations++;
-    let command: PtaScmiCommand;
+    let command: number;
     let params: readonly TeeParam[];
     const area = this.#p.area;
     if (area !== undefined) {
@@ -412,27 +445,21 @@ export class OpteeChannel implements TransportChannel {
       smtWrite(area, SMT_FLAGS, 0);
       smtWrite(area, SMT_LENGTH, 4 + xfer.txLen);
       smtWrite(area, SMT_HEADER, xfer.header);
-      area.set(xfer.request(), SMT_PAYLOAD);
-      command = PtaScmiCommand.PROCESS_SMT_CHANNEL;
+      copyRequest(xfer, area, SMT_PAYLOAD);
+      command = PROCESS_SMT_CHANNEL;
       params = this.#smtParams;
     } else {
-      // msg_tx_prepare; like Linux, one buffer is both the request (p1) and the response (p2).
+      // msg_tx_prepare: header and payload at the start of the buffer, p1 covering them.
       const shm = this.#p.shm as TeeSharedMemory;
       writeU32(shm.bytes, 0, xfer.header);
-      shm.bytes.set(xfer.request(), 4);
-      command = PtaScmiCommand.PROCESS_MSG_CHANNEL;
-      params = [
-        this.#smtParams[0] as TeeParam,
-        teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4 + xfer.txLen),
-        teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, shm.size),
-      ];
+      copyRequest(xfer, shm.bytes, 4);
+      command = PROCESS_MSG_CHANNEL;
+      (this.#msgRequest as { size: number }).size = 4 + xfer.txLen;
+      params = this.#msgParams as readonly TeeParam[];
     }
     // The completion callback runs in the task that delivers the return: no promise hop between
     // the return and this channel's RX guard.
-    this.#p.session.submit(command, params, { cancelId: inv.cancelId }, (r) => {
-      const out = r.params[2];
-      this.#onReturn(inv, r.result, out !== undefined && 'size' in out ? out.size : 0);
-    });
+    this.#p.session.submit(command, params, { cancelId: inv.cancelId }, this.#onReturned);
     return inv;
   }
 
@@ -442,7 +469,7 @@ export class OpteeChannel implements TransportChannel {
     inv.returned = true;
     inv.result = result;
     inv.outSize = outSize;
-    inv.syncWaiter?.();
+    endSyncWait(inv);
     if (inv.abandoned) {
       // The transfer is over: a late return. The channel is free again once it is counted.
       this.#countLate(inv);
@@ -573,6 +600,20 @@ export class OpteeChannel implements TransportChannel {
     }
     xfer.receiveResponse(readI32(buffer, at), buffer, at + 4, n);
   }
+}
+
+/** Copies `xfer`'s command payload to `at` in `target` (a byte loop: no view allocated). */
+function copyRequest(xfer: Xfer, target: Uint8Array, at: number): void {
+  const tx = xfer.tx;
+  for (let i = 0; i < xfer.txLen; i++) target[at + i] = tx[i] as number;
+}
+
+/** Ends `inv`'s synchronous wait, if one runs. */
+function endSyncWait(inv: Invocation): void {
+  const resolve = inv.syncWaiter;
+  if (resolve === undefined) return;
+  inv.syncWaiter = undefined;
+  resolve();
 }
 
 /** Wraps a TEE failure as a transport error (the TEE error as cause). */

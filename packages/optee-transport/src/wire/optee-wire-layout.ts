@@ -53,6 +53,9 @@ export interface OpteeWireChannelLayout {
   readonly shmemSize: number;
 }
 
+/** Read once at load: `slotOffset` runs on every call (under tsx an imported binding is a getter). */
+const SLOT_BYTES = OPTEE_CALL_SLOT_BYTES;
+
 /** Magic word at the start of the control block: "OPTE". */
 const MAGIC = 0x4554504f;
 const VERSION = 1;
@@ -164,7 +167,7 @@ export class OpteeWireLayout {
 
   /** Byte offset of call slot `index`. */
   public slotOffset(index: number): number {
-    return this.slotsOffset + index * OPTEE_CALL_SLOT_BYTES;
+    return this.slotsOffset + index * SLOT_BYTES;
   }
 
   /** Writes the control block into fresh memory (magic, version, threads). */
