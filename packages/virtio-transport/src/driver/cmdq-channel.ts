@@ -87,6 +87,7 @@ export class CmdqChannel implements TransportChannel {
   readonly #pdu: number;
   readonly #maxPayload: number;
   #freed = false;
+  #kickQueued = false;
 
   /** @internal */
   public constructor(driver: VirtioScmiDriver, vq: DriverVirtqueue, setup: ChannelSetup) {
@@ -193,8 +194,21 @@ export class CmdqChannel implements TransportChannel {
     this.#headers[slot] = xfer.header;
     this.#slotOfToken[xfer.token] = slot;
     this.#vq.publish(head, this.#pdu);
-    if (this.#vq.kickPrepare()) this.#driver.kick();
+    if (!this.#kickQueued) {
+      this.#kickQueued = true;
+      queueMicrotask(this.#kick);
+    }
   }
+
+  /**
+   * Notifies the device once for every command made available since the last notification (the
+   * commands sent from the continuations of one used-buffer drain all land before it), unless
+   * EVENT_IDX or `NO_NOTIFY` suppresses it.
+   */
+  readonly #kick = (): void => {
+    this.#kickQueued = false;
+    if (this.#vq.kickPrepare()) this.#driver.kick();
+  };
 
   readonly #redrain = (): void => {
     this.onUsedBuffers();
