@@ -101,9 +101,12 @@ describe('virtio transport (same thread)', () => {
       },
     );
 
-    it.each([true, false])(
-      'should notify the device once for the commands sent in one burst (EVENT_IDX: %p)',
-      async (eventIdx) => {
+    it.each([
+      [true, 1],
+      [false, 2],
+    ])(
+      'should notify the device for the first command of a burst and once for the rest (EVENT_IDX: %p)',
+      async (eventIdx, rings) => {
         const h = createVirtioHarness({ transportConfig: { features: { eventIdx } } });
         const claim = jest.spyOn(h.wire, 'claimDriverEnd');
         const agent = await h.create();
@@ -116,7 +119,8 @@ describe('virtio transport (same thread)', () => {
         expect(new Set(replies)).toEqual(new Set(['scmi-ts']));
         expect(h.device.stats.commands - commands).toBe(16);
         // Without EVENT_IDX nothing suppresses a notification: one per command unless batched.
-        expect(ring).toHaveBeenCalledTimes(1);
+        // With it, the device has not run yet when the burst ends: no second notification.
+        expect(ring).toHaveBeenCalledTimes(rings);
         ring.mockRestore();
         await finish(h, agent);
       },

@@ -194,16 +194,18 @@ export class CmdqChannel implements TransportChannel {
     this.#headers[slot] = xfer.header;
     this.#slotOfToken[xfer.token] = slot;
     this.#vq.publish(head, this.#pdu);
-    if (!this.#kickQueued) {
-      this.#kickQueued = true;
-      queueMicrotask(this.#kick);
-    }
+    // The first command of a burst notifies at once (the device starts while core finishes its
+    // bookkeeping); the rest of the burst — the commands sent from the continuations of one
+    // used-buffer drain — share one notification after them.
+    if (this.#kickQueued) return;
+    if (this.#vq.kickPrepare()) this.#driver.kick();
+    this.#kickQueued = true;
+    queueMicrotask(this.#kick);
   }
 
   /**
-   * Notifies the device once for every command made available since the last notification (the
-   * commands sent from the continuations of one used-buffer drain all land before it), unless
-   * EVENT_IDX or `NO_NOTIFY` suppresses it.
+   * Notifies the device of the commands made available since the burst's first one, unless none
+   * were or EVENT_IDX / `NO_NOTIFY` suppresses it.
    */
   readonly #kick = (): void => {
     this.#kickQueued = false;
