@@ -97,6 +97,18 @@ describe(encodeMsgResponse, () => {
     const bytes = encodeMsgResponse(0x00144000, ScmiStatus.NOT_FOUND, new Uint8Array([5]));
     expect([...bytes]).toEqual([0x00, 0x40, 0x14, 0x00, 0xfc, 0xff, 0xff, 0xff, 5]);
   });
+
+  it('should write any 32-bit header and status little-endian, as a DataView does', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), statusArb, (header, status) => {
+        const expected = new Uint8Array(8);
+        const view = new DataView(expected.buffer);
+        view.setUint32(0, header, true);
+        view.setInt32(4, status, true);
+        expect([...encodeMsgResponse(header, status)]).toEqual([...expected]);
+      }),
+    );
+  });
 });
 
 describe(decodeMsgResponse, () => {

@@ -11,7 +11,7 @@ import {
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { BaseMessageId, ClockMessageId } from '@scmi-ts/platform';
-import { VirtioFeature, featureMask } from '@scmi-ts/virtio-transport';
+import { VirtioFeature, featureMask, type VirtioWireDoorbells } from '@scmi-ts/virtio-transport';
 import { createVirtioHarness, type VirtioHarness } from './support/harness.js';
 
 const BASE = 0x10;
@@ -97,6 +97,31 @@ describe('virtio transport (same thread)', () => {
         const a2p = stats(agent, 'a2p:0');
         expect(a2p.completed).toBe(a2p.sent);
         expect(a2p.badMessages.invalid + a2p.badMessages.unexpected).toBe(0);
+        await finish(h, agent);
+      },
+    );
+
+    it.each([
+      [true, 1],
+      [false, 2],
+    ])(
+      'should notify the device for the first command of a burst and once for the rest (EVENT_IDX: %p)',
+      async (eventIdx, rings) => {
+        const h = createVirtioHarness({ transportConfig: { features: { eventIdx } } });
+        const claim = jest.spyOn(h.wire, 'claimDriverEnd');
+        const agent = await h.create();
+        const notify = (claim.mock.results[0]?.value as VirtioWireDoorbells).notify;
+        const ring = jest.spyOn(notify, 'ring');
+        const commands = h.device.stats.commands;
+        const replies = await Promise.all(
+          Array.from({ length: 16 }, () => agent.base.discoverVendor()),
+        );
+        expect(new Set(replies)).toEqual(new Set(['scmi-ts']));
+        expect(h.device.stats.commands - commands).toBe(16);
+        // Without EVENT_IDX nothing suppresses a notification: one per command unless batched.
+        // With it, the device has not run yet when the burst ends: no second notification.
+        expect(ring).toHaveBeenCalledTimes(rings);
+        ring.mockRestore();
         await finish(h, agent);
       },
     );

@@ -14,10 +14,15 @@ import {
   VirtqDescFlag,
   featureMask,
 } from '../../src/layout/virtio-constants.js';
-import { VirtioRegister } from '../../src/layout/wire-layout.js';
+import { VIRTIO_INTERRUPT_USED_BUFFER, VirtioRegister } from '../../src/layout/wire-layout.js';
+import type { VirtioRegisters } from '../../src/layout/virtio-registers.js';
 import type { VirtioScmiWire } from '../../src/wire/virtio-scmi-wire.js';
 
-/** The device end of the floor: echoes each request's header with a SUCCESS status and a word. */
+/**
+ * The device end of the floor: echoes each request's header with a SUCCESS status and a word.
+ * It signals like the real device: one used-buffer notification per pass over the queue (when
+ * EVENT_IDX asks for one), with the interrupt status bit set first.
+ */
 export class FloorDevice {
   readonly #vq: DeviceVirtqueue;
   readonly #chain: DescriptorChain;
@@ -25,9 +30,11 @@ export class FloorDevice {
   readonly #response = new Uint8Array(12);
   readonly #notify: Doorbell;
   readonly #interrupt: Doorbell;
+  readonly #registers: VirtioRegisters;
 
   public constructor(wire: VirtioScmiWire, cmdqSize: number, eventIdx: boolean) {
     const ends = wire.claimDeviceEnd();
+    this.#registers = wire.registers;
     this.#notify = ends.notify;
     this.#interrupt = ends.interrupt;
     const layout = wire.layout;
@@ -65,7 +72,10 @@ export class FloorDevice {
       for (let i = 0; i < 4; i++) r[i] = this.#scratch[i] as number;
       vq.pushUsed(head, vq.writeChain(chain, r, 12));
     }
-    if (vq.publishUsed()) this.#interrupt.ring();
+    if (vq.publishUsed()) {
+      this.#registers.or(VirtioRegister.INTERRUPT_STATUS, VIRTIO_INTERRUPT_USED_BUFFER);
+      this.#interrupt.ring();
+    }
   }
 
   /** Stops listening. */

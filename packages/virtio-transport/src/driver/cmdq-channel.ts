@@ -87,6 +87,7 @@ export class CmdqChannel implements TransportChannel {
   readonly #pdu: number;
   readonly #maxPayload: number;
   #freed = false;
+  #kickQueued = false;
 
   /** @internal */
   public constructor(driver: VirtioScmiDriver, vq: DriverVirtqueue, setup: ChannelSetup) {
@@ -193,8 +194,23 @@ export class CmdqChannel implements TransportChannel {
     this.#headers[slot] = xfer.header;
     this.#slotOfToken[xfer.token] = slot;
     this.#vq.publish(head, this.#pdu);
+    // The first command of a burst notifies at once (the device starts while core finishes its
+    // bookkeeping); the rest of the burst — the commands sent from the continuations of one
+    // used-buffer drain — share one notification after them.
+    if (this.#kickQueued) return;
     if (this.#vq.kickPrepare()) this.#driver.kick();
+    this.#kickQueued = true;
+    queueMicrotask(this.#kick);
   }
+
+  /**
+   * Notifies the device of the commands made available since the burst's first one, unless none
+   * were or EVENT_IDX / `NO_NOTIFY` suppresses it.
+   */
+  readonly #kick = (): void => {
+    this.#kickQueued = false;
+    if (this.#vq.kickPrepare()) this.#driver.kick();
+  };
 
   readonly #redrain = (): void => {
     this.onUsedBuffers();
