@@ -1,5 +1,7 @@
+import { CountingClock } from '@scmi-ts/conformance';
 import {
   CLOCK,
+  RealClock,
   ScmiShutdownError,
   ScmiTimeoutError,
   coreModule,
@@ -13,7 +15,6 @@ import { ensureNoLeaksInSuite, type DevresEvent } from '@scmi-ts/devres';
 import { BaseMessageId, ClockMessageId, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import { createSeededRandom, virtioTransportModule } from '@scmi-ts/virtio-transport';
 import { Container } from 'inversify';
-import { CountingClock } from './support/counting-clock.js';
 import {
   startVirtioWorker,
   type VirtioWorkerSession,
@@ -31,7 +32,7 @@ function stats(agent: ScmiAgent, label: string): ChannelStats {
 describe('virtio transport in worker mode', () => {
   ensureNoLeaksInSuite();
   let session: VirtioWorkerSession;
-  const clock = new CountingClock();
+  const clock = new CountingClock(new RealClock());
   const container = new Container();
   container.load(coreModule, virtioTransportModule);
   container.rebind(CLOCK).toConstantValue(clock);

@@ -17,8 +17,11 @@ export const MSG_STATUS_SIZE = 4;
  */
 export function encodeMsg(header: number, payload: Uint8Array = EMPTY): Uint8Array {
   const out = new Uint8Array(MSG_HEADER_SIZE + payload.byteLength);
-  new DataView(out.buffer).setUint32(0, header >>> 0, true);
-  out.set(payload, MSG_HEADER_SIZE);
+  out[0] = header;
+  out[1] = header >>> 8;
+  out[2] = header >>> 16;
+  out[3] = header >>> 24;
+  if (payload.byteLength !== 0) out.set(payload, MSG_HEADER_SIZE);
   return out;
 }
 

@@ -12,14 +12,14 @@ import { ScmiMalformedError } from '../errors/scmi-error.js';
  * ```
  */
 export class PayloadReader {
-  readonly #view: DataView;
+  // Byte access, no DataView: a DataView needs `bytes.buffer`, and taking the buffer of a small
+  // on-heap typed array makes V8 move its bytes off the heap — more than the whole read costs.
   readonly #bytes: Uint8Array;
   #pos = 0;
 
   /** Reads `bytes` (a view; not copied). */
   public constructor(bytes: Uint8Array) {
     this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   /** Bytes consumed so far. */
@@ -49,31 +49,42 @@ export class PayloadReader {
   /** Reads an unsigned byte. */
   public u8(): number {
     this.need(1, 'u8');
-    return this.#view.getUint8(this.#pos++);
+    return this.#bytes[this.#pos++] as number;
   }
 
   /** Reads a little-endian unsigned 16-bit word. */
   public u16(): number {
     this.need(2, 'u16');
-    const v = this.#view.getUint16(this.#pos, true);
-    this.#pos += 2;
-    return v;
+    const b = this.#bytes;
+    const p = this.#pos;
+    this.#pos = p + 2;
+    return (b[p] as number) | ((b[p + 1] as number) << 8);
   }
 
   /** Reads a little-endian unsigned 32-bit word. */
   public u32(): number {
     this.need(4, 'u32');
-    const v = this.#view.getUint32(this.#pos, true);
-    this.#pos += 4;
-    return v;
+    const v = this.#word();
+    return v >>> 0;
   }
 
   /** Reads a little-endian signed 32-bit word. */
   public i32(): number {
     this.need(4, 'i32');
-    const v = this.#view.getInt32(this.#pos, true);
-    this.#pos += 4;
-    return v;
+    return this.#word();
+  }
+
+  /** The little-endian word at the position, as a signed 32-bit value; advances by 4. */
+  #word(): number {
+    const b = this.#bytes;
+    const p = this.#pos;
+    this.#pos = p + 4;
+    return (
+      (b[p] as number) |
+      ((b[p + 1] as number) << 8) |
+      ((b[p + 2] as number) << 16) |
+      ((b[p + 3] as number) << 24)
+    );
   }
 
   /**
@@ -130,14 +141,13 @@ export function decodeAsciiz(bytes: Uint8Array): string {
  * ```
  */
 export class PayloadWriter {
+  // Byte stores, no DataView (see PayloadReader).
   readonly #bytes: Uint8Array;
-  readonly #view: DataView;
   #pos = 0;
 
   /** Writes into `target`, or into a new buffer of `target` bytes. */
   public constructor(target: Uint8Array | number) {
     this.#bytes = typeof target === 'number' ? new Uint8Array(target) : target;
-    this.#view = new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength);
   }
 
   /** Bytes written so far. */
@@ -157,32 +167,44 @@ export class PayloadWriter {
   /** Writes an unsigned byte (masked to 8 bits). */
   public u8(v: number): this {
     this.#room(1, 'u8');
-    this.#view.setUint8(this.#pos++, v);
+    this.#bytes[this.#pos++] = v;
     return this;
   }
 
   /** Writes a little-endian unsigned 16-bit word. */
   public u16(v: number): this {
     this.#room(2, 'u16');
-    this.#view.setUint16(this.#pos, v, true);
-    this.#pos += 2;
+    const b = this.#bytes;
+    const p = this.#pos;
+    b[p] = v;
+    b[p + 1] = v >>> 8;
+    this.#pos = p + 2;
     return this;
   }
 
   /** Writes a little-endian unsigned 32-bit word (values are taken modulo 2^32). */
   public u32(v: number): this {
     this.#room(4, 'u32');
-    this.#view.setUint32(this.#pos, v >>> 0, true);
-    this.#pos += 4;
+    this.#put(v);
     return this;
   }
 
   /** Writes a little-endian signed 32-bit word. */
   public i32(v: number): this {
     this.#room(4, 'i32');
-    this.#view.setInt32(this.#pos, v | 0, true);
-    this.#pos += 4;
+    this.#put(v);
     return this;
+  }
+
+  /** Stores the low 32 bits of `v` little-endian at the position; advances by 4. */
+  #put(v: number): void {
+    const b = this.#bytes;
+    const p = this.#pos;
+    b[p] = v;
+    b[p + 1] = v >>> 8;
+    b[p + 2] = v >>> 16;
+    b[p + 3] = v >>> 24;
+    this.#pos = p + 4;
   }
 
   /** Writes a 64-bit value as two little-endian words, low word first; all or nothing. */

@@ -126,10 +126,16 @@ export function fail(status: number): Reply {
 /** Little-endian u32 words as bytes. @internal */
 export function words(...values: readonly number[]): Uint8Array {
   const out = new Uint8Array(values.length * 4);
-  const view = new DataView(out.buffer);
-  values.forEach((v, i) => {
-    view.setUint32(i * 4, v >>> 0, true);
-  });
+  // Byte stores, not a DataView: taking `out.buffer` of a small typed array makes V8 move its
+  // bytes off the heap, which cost more than the rest of a whole PROTOCOL_VERSION answer.
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    const at = i * 4;
+    out[at] = v;
+    out[at + 1] = v >>> 8;
+    out[at + 2] = v >>> 16;
+    out[at + 3] = v >>> 24;
+  }
   return out;
 }
 
