@@ -32,7 +32,9 @@ export interface DeadlineLane {
  * arming and disarming are O(1) and allocate nothing. The single timer targets the earliest head;
  * when it fires, every due node runs and the timer is re-armed for the next head. A disarmed head
  * leaves a stale timer, which finds nothing due and re-arms (at most one wake-up per timeout
- * period under sustained traffic).
+ * period under sustained traffic) — also when the queue empties, so that back-to-back single
+ * transfers do not each arm and cancel a timer. The idle timer fires once, finds nothing and is
+ * not re-armed; {@link DeadlineQueue.close} cancels it.
  *
  * @example
  * ```ts
@@ -99,7 +101,8 @@ export class DeadlineQueue {
     node.dlNext = undefined;
     node.dlLane = undefined;
     this.#armed--;
-    if (this.#armed === 0) this.#cancelTimer();
+    // Even when the queue empties, the timer is left to fire (it finds nothing due): one transfer
+    // at a time then costs no setTimeout/clearTimeout pair each — only close() cancels it.
   }
 
   /** Disarms everything and cancels the timer; later `arm` calls throw. */
