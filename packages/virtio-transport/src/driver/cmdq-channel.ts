@@ -209,6 +209,7 @@ export class CmdqChannel implements TransportChannel {
    */
   readonly #kick = (): void => {
     this.#kickQueued = false;
+    if (this.#freed) return;
     if (this.#vq.kickPrepare()) this.#driver.kick();
   };
 
