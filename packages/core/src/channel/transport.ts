@@ -140,7 +140,10 @@ export interface TransportChannel {
   send(xfer: Xfer): void | Promise<void>;
   /**
    * Copies the response (or delayed response) into `xfer` with {@link Xfer.receiveResponse}.
-   * Must bounds-check every length it reads from the other side.
+   * Must bounds-check every length it reads from the other side, and should not throw: a
+   * response it cannot use is reported as a status (e.g. `COMMS_ERROR`) or counted. If it throws
+   * anyway, core fails that transfer with {@link ScmiTransportError} `E_FETCH` (cause attached),
+   * retires its token and still calls `markTxDone`.
    */
   fetchResponse(xfer: Xfer, ctx: unknown): void;
   /** Copies a notification's payload into `buffer` with {@link NotificationBuffer.receive}. */
