@@ -414,6 +414,8 @@ export class OpteeDriver implements TeeDriver {
     const words = this.#words;
     const stateWords = this.#stateWords;
     for (let slot = 0; slot < stateWords.length; slot++) {
+      // A caller resolved below may close the driver: its calls then all failed already.
+      if (this.#closed) return;
       const state = stateWords[slot] as number;
       if (Atomics.load(words, state) !== RETURNED) continue;
       const call = this.#slots[slot];
