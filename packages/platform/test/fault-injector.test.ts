@@ -96,6 +96,17 @@ describe(FaultInjector, () => {
       expect(h.link(1).responses).toHaveLength(1);
     });
 
+    it('reorder: a held response still follows the next one after every rule is removed', async () => {
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'reorder' } });
+      expect(vendor(h, 1)).toBeUndefined();
+      h.platform.faults.clear();
+      expect(h.platform.faults.isEmpty).toBe(true);
+      expect(decodeAnswer(defined(vendor(h, 2))).token).toBe(2);
+      await h.clock.advance(0);
+      expect(h.link(1).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([1]);
+      expect([h.platform.counters.responses, h.platform.counters.lateResponses]).toEqual([1, 1]);
+    });
+
     it('reorder: two held in a row release the first when the second is held', async () => {
       h.platform.faults.add({ match: { times: 2 }, action: { kind: 'reorder' } });
       expect(vendor(h, 1)).toBeUndefined();

@@ -112,6 +112,11 @@ export class FaultInjector {
     this.#rules = [];
   }
 
+  /** Whether no rule is set (the platform then skips the fault bookkeeping of each command). */
+  public get isEmpty(): boolean {
+    return this.#rules.length === 0;
+  }
+
   /** The rules, in order, with their ids. */
   public get rules(): readonly IdentifiedFaultRule[] {
     return this.#rules.map((r) => ({ ...r.rule, id: r.id }));

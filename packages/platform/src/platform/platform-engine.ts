@@ -182,6 +182,13 @@ export class PlatformEngine implements PlatformServices {
       return undefined;
     }
     this.counters.requests++;
+    if (this.faults.isEmpty && this.#held.size === 0) {
+      // No fault rule and no held response: what the general path below does then, without
+      // building a fault subject or looking up held responses per command.
+      const response = this.#process(session, link, word, request.subarray(MSG_HEADER_SIZE));
+      this.counters.responses++;
+      return response;
+    }
     const fired = this.faults.select(this.#subject('command', agentId, word));
     const delivery = fired.find((f) => DELIVERY.has(f.action.kind))?.action;
     this.#extras(session, link, channelId, word, fired);
