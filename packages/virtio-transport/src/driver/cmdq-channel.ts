@@ -398,16 +398,9 @@ export class CmdqChannel implements TransportChannel {
     this.#freed = true;
     this.#record.frees++;
     const d = this.#driver.diagnostics;
-    const acknowledged = this.#driver.resetAcknowledged;
     for (let s = 0; s < this.#state.length; s++) {
       const st = this.#state[s];
-      if (st === IN_FLIGHT || st === ABANDONED) {
-        if (!acknowledged) {
-          d.leakedBuffers++;
-          continue;
-        }
-        d.reclaimedBuffers++;
-      }
+      if ((st === IN_FLIGHT || st === ABANDONED) && !this.#driver.reclaimHeldBuffer()) continue;
       this.#state[s] = FREE;
       this.#xfers[s] = undefined;
       this.#driver.memory.free(this.#request[s] as number);

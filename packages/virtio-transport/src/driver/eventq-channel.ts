@@ -193,15 +193,8 @@ export class EventqChannel implements TransportChannel {
     this.#freed = true;
     this.#record.frees++;
     const d = this.#driver.diagnostics;
-    const acknowledged = this.#driver.resetAcknowledged;
     for (let i = 0; i < this.#addr.length; i++) {
-      if (this.#held[i] === 0) {
-        if (!acknowledged) {
-          d.leakedBuffers++;
-          continue;
-        }
-        d.reclaimedBuffers++;
-      }
+      if (this.#held[i] === 0 && !this.#driver.reclaimHeldBuffer()) continue;
       this.#held[i] = 1;
       this.#driver.memory.free(this.#addr[i] as number);
       d.buffersAllocated--;

@@ -133,6 +133,19 @@ export class VirtioScmiDriver {
     return this.#resetAcknowledged;
   }
 
+  /**
+   * @internal Whether a buffer the device still holds may be freed now: only once the device
+   * acknowledged the reset. Counts it as reclaimed, or as leaked (left to the device) when not.
+   */
+  public reclaimHeldBuffer(): boolean {
+    if (!this.#resetAcknowledged) {
+      this.diagnostics.leakedBuffers++;
+      return false;
+    }
+    this.diagnostics.reclaimedBuffers++;
+    return true;
+  }
+
   /** Notifies the device (a queue notification; the device looks at every queue). */
   public kick(): void {
     this.#doorbells?.notify.ring();
