@@ -29,8 +29,5 @@ export { CountingClock, TransportInstrument, checkTeardownLog } from './instrume
 export { AGENT_ID, SameThreadRig, buildContainer } from './rig.js';
 export { runTransportConformance } from './run-transport-conformance.js';
 export { HOSTILE_ACTIONS, runHostileRepliesWorker } from './scenarios/hostile-replies.js';
-export {
-  mulberry32,
-  runSeedScenarioSameThread,
-  runSeedScenarioWorker,
-} from './scenarios/seed-scenario.js';
+export { runSeedScenarioSameThread, runSeedScenarioWorker } from './scenarios/seed-scenario.js';
+export { mulberry32 } from './scenarios/worker-campaign.js';

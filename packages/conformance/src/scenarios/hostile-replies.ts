@@ -1,11 +1,9 @@
-import { RealClock, ScmiError, ScmiTimeoutError, createAgent } from '@scmi-ts/core';
-import { DevresEventLog } from '@scmi-ts/devres';
-import { createDefaultPlatformConfig, type FaultAction } from '@scmi-ts/platform';
+import { ScmiError, ScmiTimeoutError, createAgent } from '@scmi-ts/core';
+import type { FaultAction } from '@scmi-ts/platform';
 import { describeError } from './describe-error.js';
 import type { TransportFixture, WorkerFixtureSession } from '../fixture.js';
-import { CountingClock, TransportInstrument, checkTeardownLog } from '../instrument.js';
-import { AGENT_ID, buildContainer } from '../rig.js';
-import { mulberry32 } from './seed-scenario.js';
+import { buildContainer } from '../rig.js';
+import { campaignRun, checkCampaignRun, startWorkerCampaign } from './worker-campaign.js';
 
 /** The hostile replies every transport must survive, as platform fault actions. */
 export const HOSTILE_ACTIONS: readonly FaultAction[] = [
@@ -68,21 +66,11 @@ export async function runHostileRepliesWorker(
   fixture: TransportFixture,
   options: HostileWorkerOptions = {},
 ): Promise<HostileWorkerResult> {
-  if (fixture.worker === undefined) throw new Error(`${fixture.name}: no worker mode`);
-  const seed = options.seed ?? Date.now() & 0x7fffffff;
-  const random = mulberry32(seed);
+  const campaign = await startWorkerCampaign(fixture, options);
+  const { seed, random, deadline, session } = campaign;
   const runs = options.runs ?? 20;
   const perRun = options.transfersPerRun ?? 20;
   const timeoutMs = options.timeoutMs ?? 20;
-  const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
-  const own = options.session === undefined;
-  const session =
-    options.session ??
-    (await fixture.worker({
-      platformConfig: createDefaultPlatformConfig(),
-      agentId: AGENT_ID,
-      seed,
-    }));
   const violations: string[] = [];
   let transfers = 0;
   let failedTransfers = 0;
@@ -95,9 +83,8 @@ export async function runHostileRepliesWorker(
       const where = `run ${done} (seed ${seed}, ${action.kind})`;
       await session.setFaults([]);
       const ends = await session.open();
-      const clock = new CountingClock(new RealClock());
-      const instrument = new TransportInstrument(clock);
-      const log = new DevresEventLog(10_000);
+      const run = campaignRun();
+      const { clock, instrument, log } = run;
       const container = buildContainer(instrument.wrap(ends.transport), clock);
       try {
         const agent = await createAgent(container, {
@@ -148,13 +135,10 @@ export async function runHostileRepliesWorker(
       await new Promise((r) => setTimeout(r, timeoutMs + 3));
       await ends.close();
       badMessages += Object.values(instrument.badMessages()).reduce((a, b) => a + b, 0);
-      for (const v of instrument.violations) violations.push(`${where}: ${v}`);
-      for (const p of checkTeardownLog(log.events)) violations.push(`${where}: ${p}`);
-      if (clock.armedTimers !== 0)
-        violations.push(`${where}: ${clock.armedTimers} timer(s) left armed`);
+      checkCampaignRun(run, where, violations);
     }
   } finally {
-    if (own) await session.stop();
+    await campaign.stop();
   }
   return { seed, runs: done, transfers, badMessages, failedTransfers, probeTimeouts, violations };
 }

@@ -1,10 +1,10 @@
-import { RealClock, ScmiTimeoutError, createAgent } from '@scmi-ts/core';
-import { DevresEventLog, type DevresEvent } from '@scmi-ts/devres';
-import { createDefaultPlatformConfig } from '@scmi-ts/platform';
+import { ScmiTimeoutError, createAgent } from '@scmi-ts/core';
+import type { DevresEvent } from '@scmi-ts/devres';
 import { describeError } from './describe-error.js';
 import type { TransportFixture, WorkerFixtureSession } from '../fixture.js';
-import { CountingClock, TransportInstrument, checkTeardownLog } from '../instrument.js';
-import { AGENT_ID, SameThreadRig, buildContainer } from '../rig.js';
+import { checkTeardownLog } from '../instrument.js';
+import { SameThreadRig, buildContainer } from '../rig.js';
+import { campaignRun, checkCampaignRun, startWorkerCampaign } from './worker-campaign.js';
 
 /**
  * Where the seed scenario's late reply is driven, in same-thread mode:
@@ -170,18 +170,6 @@ export interface SeedWorkerResult {
   readonly violations: readonly string[];
 }
 
-/** A small deterministic PRNG (mulberry32) so that a seed reproduces the delays. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * The seed scenario with the platform in a worker thread, on real time: each run probes an agent
  * whose Base PROTOCOL_VERSION reply is delayed by a random amount around the (short) timeout, so
@@ -198,20 +186,10 @@ export async function runSeedScenarioWorker(
   fixture: TransportFixture,
   options: SeedWorkerOptions = {},
 ): Promise<SeedWorkerResult> {
-  if (fixture.worker === undefined) throw new Error(`${fixture.name}: no worker mode`);
-  const seed = options.seed ?? Date.now() & 0x7fffffff;
-  const random = mulberry32(seed);
+  const campaign = await startWorkerCampaign(fixture, options);
+  const { seed, random, deadline, session } = campaign;
   const timeoutMs = options.timeoutMs ?? 3;
   const runs = options.runs ?? 100;
-  const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
-  const own = options.session === undefined;
-  const session =
-    options.session ??
-    (await fixture.worker({
-      platformConfig: createDefaultPlatformConfig(),
-      agentId: AGENT_ID,
-      seed,
-    }));
   const phases: Record<string, number> = {};
   const violations: string[] = [];
   let lateRepliesDropped = 0;
@@ -226,9 +204,8 @@ export async function runSeedScenarioWorker(
         },
       ]);
       const ends = await session.open();
-      const clock = new CountingClock(new RealClock());
-      const instrument = new TransportInstrument(clock);
-      const log = new DevresEventLog(10_000);
+      const run = campaignRun();
+      const { clock, instrument, log } = run;
       let teardownAt = Infinity;
       const container = buildContainer(instrument.wrap(ends.transport), clock);
       let probeError: unknown;
@@ -270,13 +247,10 @@ export async function runSeedScenarioWorker(
       if (probeError !== undefined && !(probeError instanceof ScmiTimeoutError)) {
         violations.push(`${where}: probe failed with ${describeError(probeError)}`);
       }
-      for (const v of instrument.violations) violations.push(`${where}: ${v}`);
-      for (const p of checkTeardownLog(log.events)) violations.push(`${where}: ${p}`);
-      if (clock.armedTimers !== 0)
-        violations.push(`${where}: ${clock.armedTimers} timer(s) left armed`);
+      checkCampaignRun(run, where, violations);
     }
   } finally {
-    if (own) await session.stop();
+    await campaign.stop();
   }
   return { seed, runs: done, phases, lateRepliesDropped, violations };
 }
