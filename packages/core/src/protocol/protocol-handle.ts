@@ -168,7 +168,11 @@ export class BoundXferOps implements XferOps {
         : payload instanceof Uint8Array
           ? payload.byteLength
           : (options.txSize ?? this.#maxMsgSize);
-    const xfer = await this.get(messageId, txSize, options.rxSize ?? 0);
+    const rxSize = options.rxSize ?? 0;
+    this.#checkLive();
+    const xfer =
+      this.#engine.tryGet(this.#channel, this.#protocolId, messageId, txSize, rxSize) ??
+      (await this.#engine.get(this.#channel, this.#protocolId, messageId, txSize, rxSize));
     try {
       if (payload instanceof Uint8Array) {
         xfer.tx.set(payload);
@@ -177,8 +181,8 @@ export class BoundXferOps implements XferOps {
         payload(w);
         xfer.txLen = w.length;
       }
-      if (options.async === true) await this.doWithResponse(xfer);
-      else await this.do(xfer);
+      if (options.async === true) await this.#engine.doWithResponse(this.#channel, xfer);
+      else await this.#engine.do(this.#channel, xfer);
       return xfer.rx.slice(0, xfer.rxLen);
     } finally {
       this.put(xfer);
