@@ -5,7 +5,8 @@
  * run: a bare invocation with no SCMI (PTA CAPABILITIES through the TEE client API, awaited).
  * Worker mode (the secure world in a worker thread, calls crossing threads over shared memory)
  * and same-thread mode (both worlds on this thread's event loop). Rounds are interleaved; the
- * median of each is reported, with the ratio to the floor (target in worker mode: ≤ 1.3×).
+ * median of each is reported, with the ratio to the floor (target in worker mode: ≤ 1.3×; the
+ * script exits non-zero when it is missed).
  *
  * The floor is the same mechanism with no SCMI: the TEE client API, the driver, the wire and its
  * doorbell wait, the emulated OP-TEE core and the SCMI PTA's entry, with one value parameter — the
@@ -87,7 +88,13 @@ async function probe(driver: OpteeDriver): Promise<ScmiAgent> {
   });
 }
 
-async function measure(label: string, wire: Wire): Promise<string[]> {
+/** What one mode measured: the printed lines and each SCMI round trip's ratio to the floor. */
+interface Measured {
+  readonly lines: string[];
+  readonly ratios: { readonly smt: number; readonly msg: number };
+}
+
+async function measure(label: string, wire: Wire): Promise<Measured> {
   const agent = await probe(wire.driver);
   const context = openTeeContext(wire.driver);
   const session: TeeSession = await context.openSession(PTA_SCMI_UUID);
@@ -117,6 +124,7 @@ async function measure(label: string, wire: Wire): Promise<string[]> {
     }
   }
   const floor = median(samples[0] as number[]);
+  const ratioOf = (k: number): number => median(samples[k] as number[]) / floor;
   const polledFloor = median(samples[1] as number[]);
   const lines = kinds.map(([name], k) => {
     const m = median(samples[k] as number[]);
@@ -129,7 +137,7 @@ async function measure(label: string, wire: Wire): Promise<string[]> {
   await context.close();
   await agent.remove();
   await wire.close();
-  return lines;
+  return { lines, ratios: { smt: ratioOf(2), msg: ratioOf(3) } };
 }
 
 async function workerWire(): Promise<{ wire: Wire; stop(): Promise<void> }> {
@@ -168,12 +176,20 @@ async function main(): Promise<void> {
     `OP-TEE transport round trip (${ROUNDS} rounds × ${OPS} ops, median; Node ${process.version})`,
   );
   const worker = await workerWire();
+  let inWorker: Measured;
   try {
-    for (const line of await measure('worker', worker.wire)) console.log(line);
+    inWorker = await measure('worker', worker.wire);
+    for (const line of inWorker.lines) console.log(line);
   } finally {
     await worker.stop();
   }
-  for (const line of await measure('same-thread', sameThreadWire())) console.log(line);
+  for (const line of (await measure('same-thread', sameThreadWire())).lines) console.log(line);
+  const checks = [
+    ['SCMI round trip over SMT ≤ 1.3 × floor (worker)', inWorker.ratios.smt <= 1.3],
+    ['SCMI round trip over MSG ≤ 1.3 × floor (worker)', inWorker.ratios.msg <= 1.3],
+  ] as const;
+  for (const [what, ok] of checks) console.log(`${ok ? 'met ' : 'MISS'}  ${what}`);
+  process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;
 }
 
 main().catch((error: unknown) => {

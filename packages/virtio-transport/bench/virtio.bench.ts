@@ -28,7 +28,7 @@ import {
   VirtioScmiWire,
   attachRemoteVirtioDevice,
   virtioTransportModule,
-} from '@scmi-ts/virtio-transport';
+} from '../src/index.js';
 import { Container } from 'inversify';
 import { join } from 'node:path';
 import { FloorDevice, FloorDriver } from './support/floor.js';

@@ -1,11 +1,7 @@
 /** The benchmark's worker: an SCMI platform with virtio devices, and floor devices, on real time. */
 import { RealClock, serveWorker } from '@scmi-ts/core';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
-import {
-  VirtioScmiWire,
-  serveVirtioDevices,
-  type VirtioScmiWireHandle,
-} from '@scmi-ts/virtio-transport';
+import { VirtioScmiWire, serveVirtioDevices, type VirtioScmiWireHandle } from '../../src/index.js';
 import { FloorDevice } from './floor.js';
 
 const clock = new RealClock();

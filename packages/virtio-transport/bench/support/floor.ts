@@ -15,7 +15,6 @@ import {
   featureMask,
 } from '../../src/layout/virtio-constants.js';
 import { VIRTIO_INTERRUPT_USED_BUFFER, VirtioRegister } from '../../src/layout/wire-layout.js';
-import type { VirtioRegisters } from '../../src/layout/virtio-registers.js';
 import type { VirtioScmiWire } from '../../src/wire/virtio-scmi-wire.js';
 
 /**
@@ -30,7 +29,7 @@ export class FloorDevice {
   readonly #response = new Uint8Array(12);
   readonly #notify: Doorbell;
   readonly #interrupt: Doorbell;
-  readonly #registers: VirtioRegisters;
+  readonly #registers: VirtioScmiWire['registers'];
 
   public constructor(wire: VirtioScmiWire, cmdqSize: number, eventIdx: boolean) {
     const ends = wire.claimDeviceEnd();
