@@ -11,7 +11,12 @@ import {
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { BaseMessageId, ClockMessageId } from '@scmi-ts/platform';
-import { VirtioFeature, featureMask, type VirtioWireDoorbells } from '@scmi-ts/virtio-transport';
+import {
+  VIRTQ_AVAIL_F_NO_INTERRUPT,
+  VirtioFeature,
+  featureMask,
+  type VirtioWireDoorbells,
+} from '@scmi-ts/virtio-transport';
 import { createVirtioHarness, type VirtioHarness } from './support/harness.js';
 
 const BASE = 0x10;
@@ -312,18 +317,92 @@ describe('virtio transport (same thread)', () => {
     });
   });
 
+  describe('after a drain that took used buffers', () => {
+    /** A manual-clock harness with a probed agent, and the avail flags seen at each scheduled task. */
+    async function probed(): Promise<{
+      h: VirtioHarness;
+      agent: ScmiAgent;
+      flagsAtTask: number[];
+    }> {
+      const h = createVirtioHarness({ auto: false });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      const ring = h.wire.cmdqRing(h.wire.layout.cmdqSize);
+      const flagsAtTask: number[] = [];
+      const schedule = h.clock.schedule.bind(h.clock);
+      h.clock.schedule = (cb: () => void): void => {
+        flagsAtTask.push(ring.loadAvailFlags());
+        schedule(cb);
+      };
+      return { h, agent, flagsAtTask };
+    }
+
+    it('should look again in a task with interrupts disabled, then enable them when the cmdq is empty', async () => {
+      const { h, agent, flagsAtTask } = await probed();
+      const ring = h.wire.cmdqRing(h.wire.layout.cmdqSize);
+      const vendors = Promise.all([agent.base.discoverVendor(), agent.base.discoverVendor()]);
+      await h.clock.runTasks();
+      await expect(vendors).resolves.toHaveLength(2);
+      // The drain that delivered the responses scheduled its next look with interrupts off ...
+      expect(flagsAtTask.some((f) => (f & VIRTQ_AVAIL_F_NO_INTERRUPT) !== 0)).toBe(true);
+      // ... and that look found the cmdq empty: interrupts on again, used_event at used.idx.
+      expect(ring.loadAvailFlags() & VIRTQ_AVAIL_F_NO_INTERRUPT).toBe(0);
+      expect(ring.loadUsedEvent()).toBe(ring.loadUsedIdx());
+      // A command sent now is still completed by interrupt.
+      const again = agent.base.discoverVendor();
+      await h.clock.runTasks();
+      await expect(again).resolves.toBeDefined();
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      await finish(h);
+    });
+
+    it('should leave a look still scheduled when the channel quiesces alone, counting nothing as refused', async () => {
+      const { h, agent, flagsAtTask } = await probed();
+      const vendor = agent.base.discoverVendor();
+      let removing: Promise<void> | undefined;
+      const schedule = h.clock.schedule.bind(h.clock);
+      h.clock.schedule = (cb: () => void): void => {
+        schedule(cb);
+        // The drain's look is scheduled (interrupts off): remove the agent before it runs.
+        const last = flagsAtTask[flagsAtTask.length - 1] ?? 0;
+        if (removing === undefined && (last & VIRTQ_AVAIL_F_NO_INTERRUPT) !== 0) {
+          removing = agent.remove();
+        }
+      };
+      await h.clock.runTasks();
+      await expect(vendor).resolves.toBeDefined();
+      expect(removing).toBeDefined();
+      await h.clock.runUntilIdle();
+      await removing;
+      const record = h.wire.driverDiagnostics.channels.get('a2p:0');
+      expect(record?.counters.refusedAfterQuiesce).toBe(0);
+      await finish(h);
+    });
+  });
+
   describe('when the agent is removed with commands in flight', () => {
     it('should fail them with ScmiShutdownError, fail those waiting for a buffer too, and reclaim everything', async () => {
-      const h = createVirtioHarness({ wire: { cmdqSize: 4, eventqSize: 4 } });
-      const agent = await h.create({ maxMsg: 6 });
+      // Time moves only by hand: the platform's 10 ms delay cannot elapse before the removal.
+      const h = createVirtioHarness({ wire: { cmdqSize: 4, eventqSize: 4 }, auto: false });
+      const probe = h.create({ maxMsg: 6 });
+      await h.clock.runUntilIdle();
+      const agent = await probe;
       h.platform.faults.add({
         match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
         action: { kind: 'delay', ms: 10 },
       });
+      const deferredBefore = h.device.stats.deferred;
       const pending = Array.from({ length: 6 }, () => agent.base.discoverVendor());
       const outcomes = Promise.allSettled(pending);
       await h.clock.runTasks();
-      await agent.remove();
+      // Two commands at the device (two buffers of a 4-entry cmdq), four waiting for a buffer.
+      expect(h.device.stats.deferred - deferredBefore).toBe(2);
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
       const settled = await outcomes;
       expect(
         settled.every((s) => s.status === 'rejected' && s.reason instanceof ScmiShutdownError),

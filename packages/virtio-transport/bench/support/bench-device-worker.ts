@@ -2,7 +2,7 @@
 import { RealClock, serveWorker } from '@scmi-ts/core';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import { VirtioScmiWire, serveVirtioDevices, type VirtioScmiWireHandle } from '../../src/index.js';
-import { FloorDevice } from './floor.js';
+import { FloorDevice, type FloorPolicy } from './floor.js';
 
 const clock = new RealClock();
 const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
@@ -12,8 +12,13 @@ const floors: FloorDevice[] = [];
 serveWorker(
   {
     ...devices.handlers,
-    attachFloor: (handle: VirtioScmiWireHandle, cmdqSize: number, eventIdx: boolean) => {
-      floors.push(new FloorDevice(VirtioScmiWire.open(handle), cmdqSize, eventIdx));
+    attachFloor: (
+      handle: VirtioScmiWireHandle,
+      cmdqSize: number,
+      eventIdx: boolean,
+      policy: FloorPolicy,
+    ) => {
+      floors.push(new FloorDevice(VirtioScmiWire.open(handle), cmdqSize, eventIdx, policy));
     },
   },
   {

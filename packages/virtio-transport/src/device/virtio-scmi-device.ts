@@ -42,6 +42,12 @@ import { VirtioWireFaultInjector, type VirtioWireFaultRule } from './virtio-wire
  * In which order the device returns the commands it took in one pass over the cmdq (the
  * specification lets a device process commands in parallel and out of order):
  * `in-order`, `reverse`, or `shuffle` (seeded).
+ *
+ * `in-order` returns each command as soon as it is answered: its used element is published and
+ * the driver notified unless it suppressed notifications (QEMU's virtio-blk completes each request
+ * with `virtqueue_push` + `virtio_notify` likewise), so the driver can take the first responses
+ * while the device works on the rest. `reverse` and `shuffle` hold the commands of one pass and
+ * return them together at its end, in that order.
  */
 export type VirtioCompletionOrder = 'in-order' | 'reverse' | 'shuffle';
 
@@ -370,7 +376,11 @@ export class VirtioScmiDevice {
       return false;
     }
     this.#chain = new DescriptorChain(Math.max(cmdqSize, eventqSize));
-    this.#batch = new CompletionBatch(cmdqSize);
+    // In order, each command is returned as soon as it is answered (a batch of one); reordered,
+    // the commands of one pass are returned together at its end.
+    this.#batch = new CompletionBatch(
+      (this.#o.completion ?? 'in-order') === 'in-order' ? 1 : cmdqSize,
+    );
     this.#cmdq = new DeviceVirtqueue(this.#wire.cmdqRing(cmdqSize), this.#memory, ring);
     this.#cmdq.enableNotifications();
     if (p2a) {

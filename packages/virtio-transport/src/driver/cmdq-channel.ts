@@ -88,6 +88,7 @@ export class CmdqChannel implements TransportChannel {
   readonly #maxPayload: number;
   #freed = false;
   #kickQueued = false;
+  #pollQueued = false;
 
   /** @internal */
   public constructor(driver: VirtioScmiDriver, vq: DriverVirtqueue, setup: ChannelSetup) {
@@ -217,6 +218,17 @@ export class CmdqChannel implements TransportChannel {
     this.onUsedBuffers();
   };
 
+  /**
+   * The next look at the cmdq after a drain that took used buffers (see {@link CmdqChannel.#drain}).
+   * A channel quiesced or freed meanwhile is left alone: this is not a device callback, so nothing
+   * is counted as refused.
+   */
+  readonly #poll = (): void => {
+    this.#pollQueued = false;
+    if (this.#freed || this.#guard.closed) return;
+    this.onUsedBuffers();
+  };
+
   /** A used-buffer notification (from the driver's interrupt listener). */
   public onUsedBuffers(): void {
     if (this.#polling) return;
@@ -237,11 +249,19 @@ export class CmdqChannel implements TransportChannel {
    * Takes every used element; `deliver` hands valid responses to core at once (interrupt mode).
    * One pass takes at most twice the queue size, then leaves the rest to a new task, so that a
    * device returning elements without pause cannot hold the agent's thread.
+   *
+   * In interrupt mode, a pass that took buffers ends with interrupts disabled and one more look
+   * scheduled as a task (NAPI-style): the continuations of the responses just delivered run first
+   * and send their next commands, and while the device keeps returning buffers the driver keeps
+   * taking them without an interrupt each — a cross-thread wake-up costs far more than a task. A
+   * pass that finds the queue empty enables interrupts again and re-checks
+   * (`virtqueue_enable_cb`), so a buffer returned meanwhile is never left unseen.
    */
   #drain(deliver: boolean): void {
     const vq = this.#vq;
     const el = this.#used;
     const sink = this.#setup.sink;
+    let took = 0;
     for (let budget = 2 * vq.size; ; budget--) {
       if (budget === 0) {
         if (deliver) this.#setup.clock.schedule(this.#redrain);
@@ -249,9 +269,19 @@ export class CmdqChannel implements TransportChannel {
       }
       const taken = vq.take(el);
       if (taken === 'empty') {
-        if (deliver && vq.enableInterrupts()) continue;
+        if (!deliver) return;
+        if (took > 0) {
+          vq.disableInterrupts();
+          if (!this.#pollQueued) {
+            this.#pollQueued = true;
+            this.#setup.clock.schedule(this.#poll);
+          }
+          return;
+        }
+        if (vq.enableInterrupts()) continue;
         return;
       }
+      took++;
       if (taken === 'bad-index' || taken === 'bad-id' || taken === 'not-in-flight') {
         sink.badMessage('invalid');
         continue;
