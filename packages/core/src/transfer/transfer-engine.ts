@@ -271,7 +271,7 @@ export class TransferEngine implements XferOwner {
    * @throws ScmiShutdownError when the agent shut down meanwhile.
    */
   public do(channel: ChannelRuntime, xfer: Xfer): Promise<void> {
-    return this.#send(channel, xfer, true);
+    return this.#send(channel, xfer);
   }
 
   /**
@@ -284,7 +284,7 @@ export class TransferEngine implements XferOwner {
    */
   public async doWithResponse(channel: ChannelRuntime, xfer: Xfer): Promise<void> {
     xfer.isAsync = true;
-    await this.#send(channel, xfer, true);
+    await this.#send(channel, xfer);
     if (xfer.state === 'response') {
       const done = this.#phase(xfer);
       if (this.#closed) this.#fail(xfer, new ScmiShutdownError(this.#o.agent));
@@ -296,11 +296,11 @@ export class TransferEngine implements XferOwner {
   }
 
   /**
-   * Sends `xfer` and waits until it leaves the `sent` state; with `check`, then throws its failure.
+   * Sends `xfer` and waits until it leaves the `sent` state, then throws its failure if it failed.
    * The phase promise is made only when the transfer is still waiting after the send (and the
    * first poll): a transport that completes within `send` costs no promise and no extra turn.
    */
-  async #send(channel: ChannelRuntime, xfer: Xfer, check: boolean): Promise<void> {
+  async #send(channel: ChannelRuntime, xfer: Xfer): Promise<void> {
     if (this.#closed) throw new ScmiShutdownError(this.#o.agent);
     const transport = channel.transport;
     if (transport === undefined)
@@ -360,7 +360,7 @@ export class TransferEngine implements XferOwner {
     } finally {
       channel.exitOp();
     }
-    if (check) this.#throwIfFailed(xfer);
+    this.#throwIfFailed(xfer);
   }
 
   /** Re-read after each await: shutdown may have run meanwhile. */
