@@ -70,6 +70,7 @@ serveWorker(
       for (const rule of rules) platform.faults.add(rule);
     },
     armedTimers: () => platform.armedTimers,
+    platformCounters: () => ({ ...platform.counters }),
   },
   {
     onStop: () => {

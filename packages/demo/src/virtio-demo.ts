@@ -1,4 +1,5 @@
 import { type WorkerHost } from '@scmi-ts/core';
+import type { PlatformCounters } from '@scmi-ts/platform';
 import {
   VirtioScmiWire,
   attachRemoteVirtioDevice,
@@ -12,7 +13,11 @@ const AGENT_ID = 1;
 /** A 64-entry cmdq (two descriptors per message: 32 in flight) and a 16-entry eventq. */
 const WIRE = { cmdqSize: 64, eventqSize: 16 } as const;
 
-function lateReply(wire: VirtioScmiWire, device: VirtioDeviceStats): LateReplyReport {
+function lateReply(
+  wire: VirtioScmiWire,
+  device: VirtioDeviceStats,
+  platform: PlatformCounters,
+): LateReplyReport {
   const d = wire.driverDiagnostics;
   const c = d.channels.get('a2p:0')?.counters;
   const lateReplies = c?.lateReplies ?? 0;
@@ -22,12 +27,13 @@ function lateReply(wire: VirtioScmiWire, device: VirtioDeviceStats): LateReplyRe
   else if (refused > 0) where = 'came after the cmdq quiesced: refused by its RX guard';
   else if (device.lateResponses + device.unmatchedResponses > 0)
     where = 'came after the reset: the device found no buffer for it and dropped it';
-  else
+  else if (platform.cancelledOnDisconnect > 0)
     where =
       'never came: the reset disconnected the agent, the platform cancelled it, and the driver reclaimed the buffers the device held (the command buffer included) once it acknowledged the reset';
+  else where = 'was not seen anywhere (no counter moved)';
   return {
     where,
-    counted: `lateReplies ${lateReplies}, refusedAfterQuiesce ${refused}, buffers returned late ${d.lateReturns}, reclaimed after reset ${d.reclaimedBuffers}; device: resets ${device.resets}, deferred ${device.deferred}, unmatched ${device.unmatchedResponses}`,
+    counted: `lateReplies ${lateReplies}, refusedAfterQuiesce ${refused}, buffers returned late ${d.lateReturns}, reclaimed after reset ${d.reclaimedBuffers}; device: resets ${device.resets}, deferred ${device.deferred}, unmatched ${device.unmatchedResponses}; platform: cancelled on disconnect ${platform.cancelledOnDisconnect}`,
   };
 }
 
@@ -73,7 +79,12 @@ export const virtioDemo: TransportDemoSetup = {
           ],
         });
       },
-      lateReply: async () => lateReply(wire, await device.stats()),
+      lateReply: async () =>
+        lateReply(
+          wire,
+          await device.stats(),
+          (await host.call('platformCounters')) as PlatformCounters,
+        ),
       close: () => device.close(),
     };
   },

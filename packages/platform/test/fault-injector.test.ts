@@ -412,6 +412,17 @@ describe(FaultInjector, () => {
     h.connection(1).disconnect();
     expect(h.platform.armedTimers).toBe(0);
     expect(h.clock.armedTimers).toBe(0);
+    expect(h.platform.counters.cancelledOnDisconnect).toBe(2);
+  });
+
+  it('should count a held (reordered) response as cancelled when the agent disconnects', () => {
+    h.platform.faults.add({ action: { kind: 'reorder' }, match: { times: 1 } });
+    vendor(h, 1);
+    expect(h.platform.counters.cancelledOnDisconnect).toBe(0);
+    h.connection(1).disconnect();
+    expect(h.platform.counters.cancelledOnDisconnect).toBe(1);
+    h.connection(1).disconnect(); // idempotent: nothing more to cancel
+    expect(h.platform.counters.cancelledOnDisconnect).toBe(1);
   });
 
   it('should work standalone on a clock', () => {

@@ -26,6 +26,11 @@ export interface PlatformCounters {
   readonly delayedResponsesDropped: number;
   /** Commands whose handler threw (a platform bug): answered with GENERIC_ERROR. */
   readonly handlerErrors: number;
+  /**
+   * Messages the platform still had to send to an agent when it disconnected, never sent: responses
+   * delayed, held or sent late by a fault rule, delayed responses, notifications (each counts once).
+   */
+  readonly cancelledOnDisconnect: number;
 }
 
 /** The mutable counters the platform keeps. @internal */
@@ -44,5 +49,6 @@ export function createPlatformCounters(): MutablePlatformCounters {
     delayedResponseRetries: 0,
     delayedResponsesDropped: 0,
     handlerErrors: 0,
+    cancelledOnDisconnect: 0,
   };
 }

@@ -291,7 +291,8 @@ export class PlatformEngine implements PlatformServices {
     for (const key of [...this.#held.keys()]) {
       if (key.startsWith(`${session.id}:`)) this.#held.delete(key);
     }
-    this.timers.cancelOwner(session.id);
+    // A held response has its release timer too: each pending message is one timer.
+    this.counters.cancelledOnDisconnect += this.timers.cancelOwner(session.id);
     this.resetAgent(session.id);
   }
 

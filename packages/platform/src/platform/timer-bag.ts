@@ -45,14 +45,17 @@ export class TimerBag {
     return n;
   }
 
-  /** Cancels every timer owned by agent `owner`. */
-  public cancelOwner(owner: number): void {
+  /** Cancels every timer owned by agent `owner`; returns how many there were. */
+  public cancelOwner(owner: number): number {
+    let n = 0;
     for (const e of [...this.#entries]) {
       if (e.owner === owner) {
         this.#entries.delete(e);
         e.handle?.cancel();
+        n++;
       }
     }
+    return n;
   }
 
   /** Cancels every timer. */
