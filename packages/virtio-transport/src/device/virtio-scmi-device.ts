@@ -172,7 +172,6 @@ export class VirtioScmiDevice {
   #lastSequence = 0;
   #features = 0n;
   #generation = 0;
-  #lookQueued = false;
   #connection: PlatformConnection | undefined;
   #cmdq: DeviceVirtqueue | undefined;
   #eventq: DeviceVirtqueue | undefined;
@@ -416,12 +415,6 @@ export class VirtioScmiDevice {
     this.#eventq = undefined;
   }
 
-  /** The next look at the cmdq after a pass that took commands (see `#processCmdq`). */
-  readonly #lookAgain = (): void => {
-    this.#lookQueued = false;
-    if (!this.#closed && this.#cmdq !== undefined) this.#processCmdq(this.#cmdq);
-  };
-
   #interrupt(): void {
     this.#stats.interrupts++;
     this.#wire.registers.or(VirtioRegister.INTERRUPT_STATUS, VIRTIO_INTERRUPT_USED_BUFFER);
@@ -439,35 +432,17 @@ export class VirtioScmiDevice {
     return view;
   }
 
-  /**
-   * Takes every available command. A pass that took commands ends with notifications still
-   * disabled and one more look scheduled as a task (as vhost keeps polling while it finds work): a
-   * driver that sends its next commands from the continuations of the responses finds the device
-   * still looking and need not notify — a cross-thread wake-up costs the driver's thread about
-   * 10 µs, a task far less. A look that finds the cmdq empty enables notifications again and
-   * re-checks before the device sleeps.
-   */
   #processCmdq(cmdq: DeviceVirtqueue): void {
     const batch = this.#batch;
     const chain = this.#chain;
     const generation = this.#generation;
-    let took = 0;
     for (;;) {
       if (batch.full) this.#complete(cmdq, batch);
       const head = cmdq.pop();
       if (head === POP_EMPTY) {
-        if (took > 0) {
-          cmdq.disableNotifications();
-          if (!this.#lookQueued) {
-            this.#lookQueued = true;
-            this.#o.clock.schedule(this.#lookAgain);
-          }
-          break;
-        }
         if (cmdq.enableNotifications()) continue;
         break;
       }
-      took++;
       if (head === POP_BAD_INDEX) {
         this.#stats.badChains++;
         this.#needsReset();

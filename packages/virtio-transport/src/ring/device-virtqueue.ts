@@ -3,7 +3,6 @@ import type { SplitRing } from '../layout/split-ring.js';
 import {
   VIRTQ_AVAIL_F_NO_INTERRUPT,
   VIRTQ_DESC_SIZE,
-  VIRTQ_USED_F_NO_NOTIFY,
   VirtqDescFlag,
 } from '../layout/virtio-constants.js';
 import type { ChainDefect, DescriptorChain } from './descriptor-chain.js';
@@ -100,16 +99,6 @@ export class DeviceVirtqueue {
     const head = this.ring.availEntry(last & this.#mask);
     this.#lastAvail = (last + 1) & 0xffff;
     return head;
-  }
-
-  /**
-   * Asks the driver not to notify while the device will look at the queue anyway: without
-   * EVENT_IDX it sets `VIRTQ_USED_F_NO_NOTIFY`; with it, nothing is written — `avail_event` stays
-   * behind, so the driver's next available buffers do not cross it (as Linux's
-   * `vhost_disable_notify`). {@link DeviceVirtqueue.enableNotifications} undoes it.
-   */
-  public disableNotifications(): void {
-    if (!this.#eventIdx) this.ring.storeUsedFlags(VIRTQ_USED_F_NO_NOTIFY);
   }
 
   /**
