@@ -160,6 +160,27 @@ describe('virtio transport (same thread)', () => {
       await finish(h, agent);
     });
 
+    it('should size the transfer pool from the cmdq the agent chose, so no command waits in send for a buffer', async () => {
+      // A 256-entry wire and a 16-entry cmdq: 8 slots. A pool sized from the wire (128 transfers)
+      // would send 30 commands at once and leave 22 waiting for a slot longer than slotWaitMs.
+      const h = createVirtioHarness({
+        wire: { cmdqSize: 256, eventqSize: 4 },
+        transportConfig: { cmdqSize: 16, slotWaitMs: 5 },
+      });
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'delay', ms: 10 },
+      });
+      const agent = await h.create();
+      expect(agent.diagnostics.pool.size).toBe(8);
+      expect(agent.diagnostics.channels[0]?.maxInFlight).toBe(8);
+      const replies = await Promise.all(
+        Array.from({ length: 30 }, () => agent.base.discoverVendor()),
+      );
+      expect(new Set(replies)).toEqual(new Set(['scmi-ts']));
+      await finish(h, agent);
+    });
+
     it('should deliver a delayed response on the eventq and re-queue its buffer', async () => {
       const h = createVirtioHarness();
       const agent = await h.create();
