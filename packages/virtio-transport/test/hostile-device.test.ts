@@ -13,6 +13,9 @@ import {
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
+  DescriptorChain,
+  POP_EMPTY,
+  SplitRing,
   VirtioRegister,
   VirtioScmiWire,
   VirtioStatus,
@@ -21,8 +24,8 @@ import {
 import { Container } from 'inversify';
 import { ManualDevice } from './support/manual-device.js';
 
-function setup() {
-  const clock = new VirtualClock({ auto: true });
+function setup(auto = true) {
+  const clock = new VirtualClock({ auto });
   const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
   const wire = VirtioScmiWire.sameThread(clock, { cmdqSize: 16, eventqSize: 4 });
   const device = new ManualDevice(wire, clock, platform);
@@ -50,6 +53,9 @@ const notification = encodeMsg(
   buildHeader(0, ScmiMessageType.NOTIFICATION, 0x10, 0),
   new Uint8Array(8),
 );
+
+/** A notification of a protocol nobody registered: counted `unknown`, queued nowhere. */
+const stray = encodeMsg(buildHeader(0, ScmiMessageType.NOTIFICATION, 0x77, 0), new Uint8Array(8));
 
 describe('virtio driver against a hostile device', () => {
   ensureNoLeaksInSuite();
@@ -98,6 +104,71 @@ describe('virtio driver against a hostile device', () => {
       expect(p2a(agent).badMessages.invalid).toBe(2);
       device.eventq?.restoreUsedIdx();
       await agent.remove();
+      platform.close();
+    });
+  });
+
+  describe('when a drain pass runs out of budget', () => {
+    it('should not take the rest once the eventq quiesced, nor count it as a refused device callback', async () => {
+      const { clock, platform, wire, device, create } = setup(false);
+      const probe = create();
+      await clock.runUntilIdle();
+      const agent = await probe;
+      const eventq = device.eventq;
+      if (eventq === undefined) throw new Error('no eventq');
+      // A device that returns each eventq buffer again as soon as the driver re-queues it, without
+      // a used-buffer notification: one drain pass takes 2 × 4 elements, then leaves the rest to
+      // its next pass, in a task.
+      const avail = wire.eventqRing(wire.layout.eventqSize).layout.avail;
+      const chain = new DescriptorChain(256);
+      let storming = false;
+      const returnAgain = (): void => {
+        const head = eventq.pop();
+        if (head === POP_EMPTY) return;
+        eventq.walk(head, chain);
+        eventq.pushUsed(head, eventq.writeChain(chain, stray, stray.byteLength));
+        eventq.publishUsed();
+      };
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with its ring as `this`
+      const storeAvailIdx = SplitRing.prototype.storeAvailIdx;
+      const requeue = jest.spyOn(SplitRing.prototype, 'storeAvailIdx').mockImplementation(function (
+        this: SplitRing,
+        idx: number,
+      ) {
+        storeAvailIdx.call(this, idx);
+        if (storming && this.layout.avail === avail) returnAgain();
+      });
+      // The next pass is the only task scheduled while the device storms: remove the agent then.
+      let removing: Promise<void> | undefined;
+      const schedule = clock.schedule.bind(clock);
+      clock.schedule = (cb: () => void): void => {
+        schedule(cb);
+        if (storming) {
+          storming = false;
+          removing = agent.remove();
+        }
+      };
+      try {
+        // The first element comes with a notification (its delivery is a task of its own).
+        device.event(device.eventHeads.shift() as number, stray);
+        storming = true;
+        await clock.runUntilIdle();
+      } finally {
+        requeue.mockRestore();
+        clock.schedule = schedule;
+      }
+      expect(removing).toBeDefined();
+      await removing;
+      const d = wire.driverDiagnostics;
+      const record = d.channels.get('p2a:0');
+      expect(record?.counters.badMessages.unknown).toBe(8);
+      expect(record?.counters.refusedAfterQuiesce).toBe(0);
+      // The element left for the next pass was never taken: its buffer went back at the reset.
+      expect(d.reclaimedBuffers).toBe(wire.layout.eventqSize);
+      expect(d.violations).toEqual([]);
+      expect(d.buffersAllocated).toBe(0);
+      expect(clock.armedTimers).toBe(0);
+      expect(clock.pendingTasks).toBe(0);
       platform.close();
     });
   });

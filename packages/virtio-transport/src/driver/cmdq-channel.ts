@@ -214,7 +214,13 @@ export class CmdqChannel implements TransportChannel {
     if (this.#vq.kickPrepare()) this.#driver.kick();
   };
 
+  /**
+   * The rest of a drain pass that ran out of budget (see {@link CmdqChannel.#drain}). Like
+   * {@link CmdqChannel.#poll}, it is not a device callback: a channel quiesced or freed meanwhile is
+   * left alone, and nothing is counted as refused.
+   */
   readonly #redrain = (): void => {
+    if (this.#freed || this.#guard.closed) return;
     this.onUsedBuffers();
   };
 

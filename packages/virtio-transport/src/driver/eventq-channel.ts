@@ -77,7 +77,13 @@ export class EventqChannel implements TransportChannel {
     throw new ScmiTransportError('E_VIRTIO_CHANNEL', 'the eventq carries no commands');
   }
 
+  /**
+   * The rest of a drain pass that ran out of budget. It is not a device callback: a channel
+   * quiesced or freed meanwhile is left alone, and nothing is counted as refused (the elements left
+   * in the used ring go back at the reset).
+   */
   readonly #redrain = (): void => {
+    if (this.#freed || this.#guard.closed) return;
     this.onUsedBuffers();
   };
 
