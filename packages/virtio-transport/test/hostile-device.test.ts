@@ -1,6 +1,7 @@
 import {
   CLOCK,
   ScmiMessageType,
+  ScmiTimeoutError,
   VirtualClock,
   buildHeader,
   coreModule,
@@ -206,6 +207,27 @@ describe('virtio driver against a hostile device', () => {
       expect(d.violations).toEqual([]);
       expect(clock.armedTimers).toBe(0);
       device.hang();
+      platform.close();
+    });
+
+    it('should count in virtio buffers (one per cmdq message, one per eventq entry): what it leaks is what stays allocated', async () => {
+      const { clock, platform, wire, device, create } = setup();
+      const agent = await create();
+      const d = wire.driverDiagnostics;
+      expect(d.buffersAllocated).toBe(16 / 2 + 4);
+      // A device that stops listening: the command stays with it and times out; the reset is never
+      // acknowledged.
+      device.hang();
+      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      await agent.remove();
+      expect(d.resetTimeouts).toBe(1);
+      expect(d.leakedBuffers).toBe(1 + 4);
+      expect(d.buffersAllocated).toBe(d.leakedBuffers);
+      expect(d.reclaimedBuffers).toBe(0);
+      expect(d.channels.get('a2p:0')?.buffersFreed).toBe(16 / 2 - 1);
+      expect(d.channels.get('p2a:0')?.buffersFreed).toBe(0);
+      expect(d.violations).toEqual([]);
+      expect(clock.armedTimers).toBe(0);
       platform.close();
     });
   });

@@ -319,7 +319,11 @@ describe('virtio transport (same thread)', () => {
       ).toBe(true);
       expect(h.device.outstandingCommands).toBe(2);
       await finish(h, agent);
-      expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(2 + h.wire.layout.eventqSize);
+      const d = h.wire.driverDiagnostics;
+      // In virtio buffers: one per cmdq message (request and response), one per eventq entry.
+      expect(d.reclaimedBuffers).toBe(2 + h.wire.layout.eventqSize);
+      expect(d.channels.get('a2p:0')?.buffersFreed).toBe(h.wire.layout.cmdqSize / 2);
+      expect(d.channels.get('p2a:0')?.buffersFreed).toBe(h.wire.layout.eventqSize);
     });
 
     it('should fail with E_VIRTIO_BUSY when every buffer stays with the device', async () => {

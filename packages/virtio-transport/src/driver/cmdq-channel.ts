@@ -116,10 +116,11 @@ export class CmdqChannel implements TransportChannel {
     this.#response = new Uint32Array(slots);
     this.#record = { counters: setup.counters, frees: 0, buffersFreed: 0 };
     driver.diagnostics.channels.set(this.#label, this.#record);
+    // One virtio buffer per slot (a chain of two descriptors), as the diagnostics count them.
     for (let s = 0; s < slots; s++) {
       this.#request[s] = driver.memory.allocate(this.#pdu);
       this.#response[s] = driver.memory.allocate(this.#pdu);
-      driver.diagnostics.buffersAllocated += 2;
+      driver.diagnostics.buffersAllocated++;
     }
     for (let s = slots - 1; s >= 0; s--) this.#free.push(s);
     if (this.#polling) vq.disableInterrupts();
@@ -425,9 +426,9 @@ export class CmdqChannel implements TransportChannel {
   }
 
   /**
-   * Frees the slots' buffers. Runs after the driver's reset (devres order): when the device
-   * acknowledged it, the buffers it still held are reclaimed too (once); otherwise they are left
-   * to it and counted as leaked. Idempotent.
+   * Frees the slots' buffers (one virtio buffer per slot). Runs after the driver's reset (devres
+   * order): when the device acknowledged it, the buffers it still held are reclaimed too (once);
+   * otherwise they are left to it and counted as leaked. Idempotent.
    */
   public free(): void {
     if (this.#freed) return;
@@ -441,8 +442,8 @@ export class CmdqChannel implements TransportChannel {
       this.#xfers[s] = undefined;
       this.#driver.memory.free(this.#request[s] as number);
       this.#driver.memory.free(this.#response[s] as number);
-      d.buffersAllocated -= 2;
-      this.#record.buffersFreed += 2;
+      d.buffersAllocated--;
+      this.#record.buffersFreed++;
     }
     this.#free.length = 0;
   }
