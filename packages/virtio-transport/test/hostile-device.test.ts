@@ -91,22 +91,56 @@ describe('virtio driver against a hostile device', () => {
       },
     );
 
-    it('should reject an element whose id is not a descriptor index, and a used index that jumps', async () => {
-      const { clock, platform, device, create } = setup();
-      const agent = await create();
-      device.eventq?.pushUsed(99, 4);
-      device.event(device.eventHeads[0] as number, notification);
-      await clock.runTasks();
-      expect(p2a(agent).badMessages.invalid).toBe(1);
-      expect(p2a(agent).badMessages.unknown).toBe(0);
-      device.eventq?.corruptUsedIdx(100);
-      device.doorbells.interrupt.ring();
-      await clock.runTasks();
-      expect(p2a(agent).badMessages.invalid).toBe(2);
-      device.eventq?.restoreUsedIdx();
-      await agent.remove();
-      platform.close();
-    });
+    it.each<[string, (d: ManualDevice) => void, string]>([
+      [
+        'an element whose id is not a descriptor index',
+        (d) => {
+          d.eventq?.pushUsed(99, 4);
+          d.event(d.eventHeads.shift() as number, notification);
+        },
+        'bad-id',
+      ],
+      [
+        'a used index that jumps by more than the queue size',
+        (d) => {
+          d.eventq?.corruptUsedIdx(100);
+          d.doorbells.interrupt.ring();
+        },
+        'bad-index',
+      ],
+    ])(
+      'should break the eventq on %s: count it once, read nothing more, and reclaim its buffers at the reset',
+      async (_, hostile, defect) => {
+        const { clock, platform, wire, device, create } = setup();
+        const agent = await create();
+        hostile(device);
+        await clock.runTasks();
+        expect(p2a(agent).badMessages.invalid).toBe(1);
+        const d = wire.driverDiagnostics;
+        expect(d.channels.get('p2a:0')?.broken).toBe(defect);
+        expect(d.channels.get('a2p:0')?.broken).toBeUndefined();
+        expect(d.brokenVirtqueues).toBe(1);
+        // A sound element now is not read: no notification, nothing more counted, no re-queue.
+        device.eventq?.restoreUsedIdx();
+        const heads = device.eventHeads.length;
+        device.event(device.eventHeads.shift() as number, notification);
+        await clock.runTasks();
+        expect(p2a(agent).notifications + p2a(agent).badMessages.unknown).toBe(0);
+        expect(p2a(agent).badMessages.invalid).toBe(1);
+        expect(device.eventHeads).toHaveLength(heads - 1);
+        // The cmdq is another virtqueue: commands still complete.
+        expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+        await agent.remove();
+        // Every eventq buffer was still the device's (returned, but never taken back).
+        expect(d.reclaimedBuffers).toBe(4);
+        expect(d.buffersAllocated).toBe(0);
+        expect(d.leakedBuffers).toBe(0);
+        expect(d.violations).toEqual([]);
+        expect(d.brokenVirtqueues).toBe(1);
+        expect(clock.armedTimers).toBe(0);
+        platform.close();
+      },
+    );
   });
 
   describe('when a drain pass runs out of budget', () => {

@@ -1,4 +1,5 @@
 import type { ChannelCounters } from '@scmi-ts/core';
+import type { UsedRingDefect } from '../ring/driver-virtqueue.js';
 
 /** Where the driver end of a wire is in its life. */
 export type VirtioDriverState =
@@ -12,6 +13,11 @@ export interface VirtioChannelRecord {
   frees: number;
   /** Virtio buffers (see {@link VirtioDriverDiagnostics}) the channel freed at teardown. */
   buffersFreed: number;
+  /**
+   * What proved that the device corrupts the channel's used ring, once it did: the virtqueue is
+   * broken and no longer read (Linux `BAD_RING`); undefined while it is sound.
+   */
+  broken: UsedRingDefect | undefined;
 }
 
 /**
@@ -49,6 +55,11 @@ export class VirtioDriverDiagnostics {
   public lateReturns = 0;
   /** Buffers left to a device that never acknowledged the reset (never freed nor reused). */
   public leakedBuffers = 0;
+  /**
+   * Virtqueues marked broken: the device corrupted their used ring (see
+   * {@link VirtioChannelRecord.broken}). Each is counted once, with one `invalid` bad message.
+   */
+  public brokenVirtqueues = 0;
   /** Resets the device did not acknowledge in time. */
   public resetTimeouts = 0;
   /** Used-buffer notifications delivered after the driver closed its end (dropped). */
