@@ -92,13 +92,28 @@ describe('virtio transport (same thread)', () => {
           transportConfig: { features: { eventIdx: !noEventIdx } },
         });
         const agent = await h.create();
+        // The order the commands (sent in index order) complete in.
+        const completed: number[] = [];
         const replies = await Promise.all(
           Array.from({ length: 200 }, (_, i) =>
-            i % 2 === 0 ? agent.base.discoverVendor() : agent.base.discoverSubVendor(),
+            (i % 2 === 0 ? agent.base.discoverVendor() : agent.base.discoverSubVendor()).then(
+              (reply) => {
+                completed.push(i);
+                return reply;
+              },
+            ),
           ),
         );
         expect(replies.filter((r) => r === 'scmi-ts')).toHaveLength(100);
         expect(replies.filter((r) => r === 'emulated')).toHaveLength(100);
+        const sent = Array.from({ length: 200 }, (_, i) => i);
+        expect([...completed].sort((a, b) => a - b)).toEqual(sent);
+        // A command completes before one sent earlier only when the device answered out of order.
+        const overtakes = completed.filter((c, k) => k > 0 && c < (completed[k - 1] as number));
+        if (completion === 'in-order') expect(completed).toEqual(sent);
+        else expect(overtakes.length).toBeGreaterThan(0);
+        // Reversed, the device's first pass (every command available then) comes back last first.
+        if (completion === 'reverse') expect(completed[0]).toBeGreaterThan(completed[1] as number);
         const a2p = stats(agent, 'a2p:0');
         expect(a2p.completed).toBe(a2p.sent);
         expect(a2p.badMessages.invalid + a2p.badMessages.unexpected).toBe(0);
@@ -433,7 +448,8 @@ describe('virtio transport (same thread)', () => {
         settled.every((s) => s.status === 'rejected' && s.reason instanceof ScmiShutdownError),
       ).toBe(true);
       await finish(h);
-      expect(h.wire.driverDiagnostics.reclaimedBuffers).toBeGreaterThanOrEqual(2);
+      // The two commands' buffers (the four waiting never had any) and every eventq buffer.
+      expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(2 + h.wire.layout.eventqSize);
     });
   });
 
@@ -712,11 +728,14 @@ describe('virtio transport (same thread)', () => {
         match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
         action: { kind: 'reorder' },
       });
+      const completed: string[] = [];
       const [vendor, sub] = await Promise.all([
-        agent.base.discoverVendor(),
-        agent.base.discoverSubVendor(),
+        agent.base.discoverVendor().then((v) => (completed.push('vendor'), v)),
+        agent.base.discoverSubVendor().then((v) => (completed.push('sub-vendor'), v)),
       ]);
       expect([vendor, sub]).toEqual(['scmi-ts', 'emulated']);
+      // The platform held the first response back until after the second.
+      expect(completed).toEqual(['sub-vendor', 'vendor']);
       await finish(h, agent);
     });
 
