@@ -26,6 +26,14 @@ export type UsedTake = 'empty' | 'ok' | 'oversize' | UsedRingDefect;
  * A used length larger than the chain's writable part is not one of them (`oversize`): the element
  * names a chain the device held, so the ring's bookkeeping stays right; only that buffer's
  * contents are unusable (Linux does not break the virtqueue for it either).
+ *
+ * @example
+ * ```ts
+ * const taken = vq.take(used);
+ * if (taken === 'bad-id' || taken === 'not-in-flight' || taken === 'bad-index') {
+ *   vq.broken === taken; // true: nothing more is read, kicked or made available
+ * }
+ * ```
  */
 export type UsedRingDefect = 'bad-id' | 'not-in-flight' | 'bad-index';
 
