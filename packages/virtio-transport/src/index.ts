@@ -9,7 +9,7 @@ export type { WireLayout, WireLayoutOptions } from './layout/wire-layout.js';
 export type { SplitRingLayout } from './layout/split-ring-layout.js';
 export type { ChainDefect } from './ring/descriptor-chain.js';
 export type { DeviceMemory } from './ring/device-virtqueue.js';
-export type { UsedElement, UsedTake } from './ring/driver-virtqueue.js';
+export type { UsedElement, UsedRingDefect, UsedTake } from './ring/driver-virtqueue.js';
 export type {
   VirtioScmiWireHandle,
   VirtioWireDoorbells,

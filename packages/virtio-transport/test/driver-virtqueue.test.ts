@@ -83,46 +83,88 @@ describe(DriverVirtqueue, () => {
       expect(vq.inFlight).toBe(0);
     });
 
-    it('should reject an id out of range and consume the element', () => {
+    it('should reject an id out of range and break the virtqueue: nothing after it is read', () => {
       const { vq, el, deviceReturns } = setup();
       vq.publish(0, 16);
+      vq.publish(2, 16);
       deviceReturns(99, 0);
+      deviceReturns(0, 4);
+      expect(vq.broken).toBeUndefined();
       expect(vq.take(el)).toBe('bad-id');
-      expect(vq.take(el)).toBe('empty');
+      expect(vq.broken).toBe('bad-id');
+      expect(vq.take(el)).toBe('empty'); // the valid element after it is not read
       expect(vq.owned(0)).toBe(true);
+      expect(vq.inFlight).toBe(2);
     });
 
-    it('should reject an id that heads no chain in flight (never published, or returned twice)', () => {
-      const { vq, el, deviceReturns } = setup();
-      vq.publish(0, 16);
-      deviceReturns(1, 0);
-      deviceReturns(0, 4);
-      deviceReturns(0, 4);
-      expect(vq.take(el)).toBe('not-in-flight');
-      expect(vq.take(el)).toBe('ok');
-      expect(vq.take(el)).toBe('not-in-flight');
-    });
+    it.each([
+      ['never made available', 1],
+      ['a chain returned twice', 0],
+    ])(
+      'should reject an id that heads no chain in flight (%s) and break the virtqueue',
+      (_, id) => {
+        const { vq, el, deviceReturns } = setup();
+        vq.publish(0, 16);
+        vq.publish(2, 16);
+        deviceReturns(0, 4);
+        deviceReturns(id, 0);
+        deviceReturns(2, 4);
+        expect(vq.take(el)).toBe('ok');
+        expect(vq.take(el)).toBe('not-in-flight');
+        expect(vq.broken).toBe('not-in-flight');
+        expect(vq.take(el)).toBe('empty');
+        expect(vq.owned(2)).toBe(true);
+      },
+    );
 
-    it('should flag a length larger than the writable part, yet give the buffer back', () => {
+    it('should flag a length larger than the writable part, yet give the buffer back and stay sound', () => {
       const { vq, el, deviceReturns } = setup();
       vq.publish(0, 16);
+      vq.publish(2, 16);
       deviceReturns(0, 17);
+      deviceReturns(2, 16);
       expect(vq.take(el)).toBe('oversize');
       expect(vq.owned(0)).toBe(false);
+      expect(vq.broken).toBeUndefined();
+      expect(vq.take(el)).toBe('ok');
     });
 
-    it('should reject a used index that jumps by more than the queue size, once per bad value, consuming nothing', () => {
+    it('should report a used index that jumps by more than the queue size once, consume nothing, and never read the ring again', () => {
       const { ring, vq, el } = setup();
       vq.publish(0, 16);
       ring.storeUsedIdx(9);
       expect(vq.take(el)).toBe('bad-index');
+      expect(vq.broken).toBe('bad-index');
+      expect(vq.lastUsed).toBe(0);
       expect(vq.take(el)).toBe('empty');
       ring.storeUsedIdx(0x8000);
-      expect(vq.take(el)).toBe('bad-index');
+      expect(vq.take(el)).toBe('empty');
       ring.writeUsedElem(0, 0, 3);
-      ring.storeUsedIdx(1); // the device recovers
+      ring.storeUsedIdx(1); // the device "recovers": it is not trusted again
+      expect(vq.take(el)).toBe('empty');
+      expect(vq.lastUsed).toBe(0);
+      expect(vq.owned(0)).toBe(true);
+    });
+
+    it('should neither notify, nor ask for interrupts, nor make chains available once broken; a reset makes it sound', () => {
+      const { ring, vq, el, deviceReturns } = setup();
+      vq.publish(0, 16);
+      deviceReturns(5, 0);
+      expect(vq.take(el)).toBe('not-in-flight');
+      vq.disableInterrupts();
+      expect(vq.enableInterrupts()).toBe(false);
+      expect(ring.loadAvailFlags()).toBe(VIRTQ_AVAIL_F_NO_INTERRUPT);
+      expect(vq.kickPrepare()).toBe(false);
+      expect(() => {
+        vq.publish(2, 16);
+      }).toThrow(/broken/);
+      vq.reset();
+      expect(vq.broken).toBeUndefined();
+      vq.publish(0, 16);
+      expect(vq.kickPrepare()).toBe(true);
+      ring.writeUsedElem(0, 0, 4);
+      ring.storeUsedIdx(1);
       expect(vq.take(el)).toBe('ok');
-      expect(vq.lastUsed).toBe(1);
     });
 
     it('should wrap the free-running indices at 2^16', () => {

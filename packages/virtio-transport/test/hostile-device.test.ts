@@ -1,6 +1,7 @@
 import {
   CLOCK,
   ScmiMessageType,
+  ScmiTimeoutError,
   VirtualClock,
   buildHeader,
   coreModule,
@@ -13,6 +14,9 @@ import {
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
+  DescriptorChain,
+  POP_EMPTY,
+  SplitRing,
   VirtioRegister,
   VirtioScmiWire,
   VirtioStatus,
@@ -21,8 +25,8 @@ import {
 import { Container } from 'inversify';
 import { ManualDevice } from './support/manual-device.js';
 
-function setup() {
-  const clock = new VirtualClock({ auto: true });
+function setup(auto = true) {
+  const clock = new VirtualClock({ auto });
   const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
   const wire = VirtioScmiWire.sameThread(clock, { cmdqSize: 16, eventqSize: 4 });
   const device = new ManualDevice(wire, clock, platform);
@@ -50,6 +54,9 @@ const notification = encodeMsg(
   buildHeader(0, ScmiMessageType.NOTIFICATION, 0x10, 0),
   new Uint8Array(8),
 );
+
+/** A notification of a protocol nobody registered: counted `unknown`, queued nowhere. */
+const stray = encodeMsg(buildHeader(0, ScmiMessageType.NOTIFICATION, 0x77, 0), new Uint8Array(8));
 
 describe('virtio driver against a hostile device', () => {
   ensureNoLeaksInSuite();
@@ -84,20 +91,119 @@ describe('virtio driver against a hostile device', () => {
       },
     );
 
-    it('should reject an element whose id is not a descriptor index, and a used index that jumps', async () => {
-      const { clock, platform, device, create } = setup();
-      const agent = await create();
-      device.eventq?.pushUsed(99, 4);
-      device.event(device.eventHeads[0] as number, notification);
-      await clock.runTasks();
-      expect(p2a(agent).badMessages.invalid).toBe(1);
-      expect(p2a(agent).badMessages.unknown).toBe(0);
-      device.eventq?.corruptUsedIdx(100);
-      device.doorbells.interrupt.ring();
-      await clock.runTasks();
-      expect(p2a(agent).badMessages.invalid).toBe(2);
-      device.eventq?.restoreUsedIdx();
-      await agent.remove();
+    it.each<[string, (d: ManualDevice) => void, string]>([
+      [
+        'an element whose id is not a descriptor index',
+        (d) => {
+          d.eventq?.pushUsed(99, 4);
+          d.event(d.eventHeads.shift() as number, notification);
+        },
+        'bad-id',
+      ],
+      [
+        'a used index that jumps by more than the queue size',
+        (d) => {
+          d.eventq?.corruptUsedIdx(100);
+          d.doorbells.interrupt.ring();
+        },
+        'bad-index',
+      ],
+    ])(
+      'should break the eventq on %s: count it once, read nothing more, and reclaim its buffers at the reset',
+      async (_, hostile, defect) => {
+        const { clock, platform, wire, device, create } = setup();
+        const agent = await create();
+        hostile(device);
+        await clock.runTasks();
+        expect(p2a(agent).badMessages.invalid).toBe(1);
+        const d = wire.driverDiagnostics;
+        expect(d.channels.get('p2a:0')?.broken).toBe(defect);
+        expect(d.channels.get('a2p:0')?.broken).toBeUndefined();
+        expect(d.brokenVirtqueues).toBe(1);
+        // A sound element now is not read: no notification, nothing more counted, no re-queue.
+        device.eventq?.restoreUsedIdx();
+        const heads = device.eventHeads.length;
+        device.event(device.eventHeads.shift() as number, notification);
+        await clock.runTasks();
+        expect(p2a(agent).notifications + p2a(agent).badMessages.unknown).toBe(0);
+        expect(p2a(agent).badMessages.invalid).toBe(1);
+        expect(device.eventHeads).toHaveLength(heads - 1);
+        // The cmdq is another virtqueue: commands still complete.
+        expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+        await agent.remove();
+        // Every eventq buffer was still the device's (returned, but never taken back).
+        expect(d.reclaimedBuffers).toBe(4);
+        expect(d.buffersAllocated).toBe(0);
+        expect(d.leakedBuffers).toBe(0);
+        expect(d.violations).toEqual([]);
+        expect(d.brokenVirtqueues).toBe(1);
+        expect(clock.armedTimers).toBe(0);
+        platform.close();
+      },
+    );
+  });
+
+  describe('when a drain pass runs out of budget', () => {
+    it('should not take the rest once the eventq quiesced, nor count it as a refused device callback', async () => {
+      const { clock, platform, wire, device, create } = setup(false);
+      const probe = create();
+      await clock.runUntilIdle();
+      const agent = await probe;
+      const eventq = device.eventq;
+      if (eventq === undefined) throw new Error('no eventq');
+      // A device that returns each eventq buffer again as soon as the driver re-queues it, without
+      // a used-buffer notification: one drain pass takes 2 × 4 elements, then leaves the rest to
+      // its next pass, in a task.
+      const avail = wire.eventqRing(wire.layout.eventqSize).layout.avail;
+      const chain = new DescriptorChain(256);
+      let storming = false;
+      const returnAgain = (): void => {
+        const head = eventq.pop();
+        if (head === POP_EMPTY) return;
+        eventq.walk(head, chain);
+        eventq.pushUsed(head, eventq.writeChain(chain, stray, stray.byteLength));
+        eventq.publishUsed();
+      };
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with its ring as `this`
+      const storeAvailIdx = SplitRing.prototype.storeAvailIdx;
+      const requeue = jest.spyOn(SplitRing.prototype, 'storeAvailIdx').mockImplementation(function (
+        this: SplitRing,
+        idx: number,
+      ) {
+        storeAvailIdx.call(this, idx);
+        if (storming && this.layout.avail === avail) returnAgain();
+      });
+      // The next pass is the only task scheduled while the device storms: remove the agent then.
+      let removing: Promise<void> | undefined;
+      const schedule = clock.schedule.bind(clock);
+      clock.schedule = (cb: () => void): void => {
+        schedule(cb);
+        if (storming) {
+          storming = false;
+          removing = agent.remove();
+        }
+      };
+      try {
+        // The first element comes with a notification (its delivery is a task of its own).
+        device.event(device.eventHeads.shift() as number, stray);
+        storming = true;
+        await clock.runUntilIdle();
+      } finally {
+        requeue.mockRestore();
+        clock.schedule = schedule;
+      }
+      expect(removing).toBeDefined();
+      await removing;
+      const d = wire.driverDiagnostics;
+      const record = d.channels.get('p2a:0');
+      expect(record?.counters.badMessages.unknown).toBe(8);
+      expect(record?.counters.refusedAfterQuiesce).toBe(0);
+      // The element left for the next pass was never taken: its buffer went back at the reset.
+      expect(d.reclaimedBuffers).toBe(wire.layout.eventqSize);
+      expect(d.violations).toEqual([]);
+      expect(d.buffersAllocated).toBe(0);
+      expect(clock.armedTimers).toBe(0);
+      expect(clock.pendingTasks).toBe(0);
       platform.close();
     });
   });
@@ -135,6 +241,27 @@ describe('virtio driver against a hostile device', () => {
       expect(d.violations).toEqual([]);
       expect(clock.armedTimers).toBe(0);
       device.hang();
+      platform.close();
+    });
+
+    it('should count in virtio buffers (one per cmdq message, one per eventq entry): what it leaks is what stays allocated', async () => {
+      const { clock, platform, wire, device, create } = setup();
+      const agent = await create();
+      const d = wire.driverDiagnostics;
+      expect(d.buffersAllocated).toBe(16 / 2 + 4);
+      // A device that stops listening: the command stays with it and times out; the reset is never
+      // acknowledged.
+      device.hang();
+      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      await agent.remove();
+      expect(d.resetTimeouts).toBe(1);
+      expect(d.leakedBuffers).toBe(1 + 4);
+      expect(d.buffersAllocated).toBe(d.leakedBuffers);
+      expect(d.reclaimedBuffers).toBe(0);
+      expect(d.channels.get('a2p:0')?.buffersFreed).toBe(16 / 2 - 1);
+      expect(d.channels.get('p2a:0')?.buffersFreed).toBe(0);
+      expect(d.violations).toEqual([]);
+      expect(clock.armedTimers).toBe(0);
       platform.close();
     });
   });

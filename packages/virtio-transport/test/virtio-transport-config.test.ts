@@ -72,6 +72,25 @@ describe(createVirtioTransport, () => {
     expect(createVirtioTransport({ maxMsg: 512, rxTimeoutMs: 5 }).descriptor.maxMsg).toBe(512);
   });
 
+  describe('.maxMsgFor', () => {
+    const wire = VirtioScmiWire.sameThread(new VirtualClock(), { cmdqSize: 128, eventqSize: 4 });
+    const big = VirtioScmiWire.sameThread(new VirtualClock(), { cmdqSize: 1024, eventqSize: 4 });
+    it.each<[string, number | undefined, number, number]>([
+      ["the wire's cmdq by default", undefined, 128, 64],
+      ['a smaller cmdq the agent chose', 16, 128, 8],
+      ['the smallest cmdq', 2, 128, 1],
+      ["the descriptor's maxMsg above that", 1024, 128, 128],
+      ['a larger descriptor up to the cmdq', 1024, 1023, 512],
+    ])('should size the pool from %s', (_, cmdqSize, maxMsg, pool) => {
+      const t = createVirtioTransport({ maxMsg });
+      const config = t.validateConfig?.(
+        { wire: cmdqSize === undefined ? wire : big, cmdqSize },
+        'transportConfig',
+      );
+      expect(t.maxMsgFor?.(config)).toBe(pool);
+    });
+  });
+
   it.each([{ maxMsg: 0 }, { maxMsg: 1024 }, { rxTimeoutMs: -1 }])('should reject %p', (options) => {
     expect(() => createVirtioTransport(options)).toThrow(ScmiConfigError);
   });

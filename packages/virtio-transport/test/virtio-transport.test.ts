@@ -92,13 +92,28 @@ describe('virtio transport (same thread)', () => {
           transportConfig: { features: { eventIdx: !noEventIdx } },
         });
         const agent = await h.create();
+        // The order the commands (sent in index order) complete in.
+        const completed: number[] = [];
         const replies = await Promise.all(
           Array.from({ length: 200 }, (_, i) =>
-            i % 2 === 0 ? agent.base.discoverVendor() : agent.base.discoverSubVendor(),
+            (i % 2 === 0 ? agent.base.discoverVendor() : agent.base.discoverSubVendor()).then(
+              (reply) => {
+                completed.push(i);
+                return reply;
+              },
+            ),
           ),
         );
         expect(replies.filter((r) => r === 'scmi-ts')).toHaveLength(100);
         expect(replies.filter((r) => r === 'emulated')).toHaveLength(100);
+        const sent = Array.from({ length: 200 }, (_, i) => i);
+        expect([...completed].sort((a, b) => a - b)).toEqual(sent);
+        // A command completes before one sent earlier only when the device answered out of order.
+        const overtakes = completed.filter((c, k) => k > 0 && c < (completed[k - 1] as number));
+        if (completion === 'in-order') expect(completed).toEqual(sent);
+        else expect(overtakes.length).toBeGreaterThan(0);
+        // Reversed, the device's first pass (every command available then) comes back last first.
+        if (completion === 'reverse') expect(completed[0]).toBeGreaterThan(completed[1] as number);
         const a2p = stats(agent, 'a2p:0');
         expect(a2p.completed).toBe(a2p.sent);
         expect(a2p.badMessages.invalid + a2p.badMessages.unexpected).toBe(0);
@@ -157,6 +172,27 @@ describe('virtio transport (same thread)', () => {
         Array.from({ length: 30 }, () => agent.base.discoverVendor()),
       );
       expect(replies).toHaveLength(30);
+      await finish(h, agent);
+    });
+
+    it('should size the transfer pool from the cmdq the agent chose, so no command waits in send for a buffer', async () => {
+      // A 256-entry wire and a 16-entry cmdq: 8 slots. A pool sized from the wire (128 transfers)
+      // would send 30 commands at once and leave 22 waiting for a slot longer than slotWaitMs.
+      const h = createVirtioHarness({
+        wire: { cmdqSize: 256, eventqSize: 4 },
+        transportConfig: { cmdqSize: 16, slotWaitMs: 5 },
+      });
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'delay', ms: 10 },
+      });
+      const agent = await h.create();
+      expect(agent.diagnostics.pool.size).toBe(8);
+      expect(agent.diagnostics.channels[0]?.maxInFlight).toBe(8);
+      const replies = await Promise.all(
+        Array.from({ length: 30 }, () => agent.base.discoverVendor()),
+      );
+      expect(new Set(replies)).toEqual(new Set(['scmi-ts']));
       await finish(h, agent);
     });
 
@@ -298,7 +334,11 @@ describe('virtio transport (same thread)', () => {
       ).toBe(true);
       expect(h.device.outstandingCommands).toBe(2);
       await finish(h, agent);
-      expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(2 + h.wire.layout.eventqSize);
+      const d = h.wire.driverDiagnostics;
+      // In virtio buffers: one per cmdq message (request and response), one per eventq entry.
+      expect(d.reclaimedBuffers).toBe(2 + h.wire.layout.eventqSize);
+      expect(d.channels.get('a2p:0')?.buffersFreed).toBe(h.wire.layout.cmdqSize / 2);
+      expect(d.channels.get('p2a:0')?.buffersFreed).toBe(h.wire.layout.eventqSize);
     });
 
     it('should fail with E_VIRTIO_BUSY when every buffer stays with the device', async () => {
@@ -408,7 +448,8 @@ describe('virtio transport (same thread)', () => {
         settled.every((s) => s.status === 'rejected' && s.reason instanceof ScmiShutdownError),
       ).toBe(true);
       await finish(h);
-      expect(h.wire.driverDiagnostics.reclaimedBuffers).toBeGreaterThanOrEqual(2);
+      // The two commands' buffers (the four waiting never had any) and every eventq buffer.
+      expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(2 + h.wire.layout.eventqSize);
     });
   });
 
@@ -482,27 +523,84 @@ describe('virtio transport (same thread)', () => {
   });
 
   describe('when the device is hostile (wire-level faults)', () => {
-    it.each(['used-id-out-of-range', 'used-id-not-in-flight', 'used-idx-jump'] as const)(
-      'should reject %s, count it once and complete the command',
-      async (kind) => {
-        const h = createVirtioHarness();
-        const agent = await h.create();
-        h.device.faults.add({ kind, times: 1 });
-        expect(await agent.base.discoverVendor()).toBe('scmi-ts');
-        expect(await agent.base.discoverVendor()).toBe('scmi-ts');
-        expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
-        expect(h.device.faults.counts[kind]).toBe(1);
-        await finish(h, agent);
+    it.each([
+      // The bad element comes before the real one, which is never read: the command times out.
+      ['used-id-out-of-range', 'bad-id', 'timeout', 1],
+      // The bad element comes after the real one: the command completes.
+      ['used-id-not-in-flight', 'not-in-flight', 'ok', 0],
+      // used.idx runs ahead before the driver takes the real element.
+      ['used-idx-jump', 'bad-index', 'timeout', 1],
+    ] as const)(
+      'should break the cmdq on %s (%s): counted once, the command in flight %s, later commands fail at once with E_VIRTIO_DEVICE',
+      async (kind, defect, first, held) => {
+        // Interrupt mode, then polling mode; the device's jump lasts only until its next task,
+        // which a polling driver (it looks between its own yields) does not see on this clock.
+        const modes = kind === 'used-idx-jump' ? [false] : [false, true];
+        for (const polling of modes) await breakCmdq(polling, kind, defect, first, held);
       },
     );
 
-    it('should time out a command whose buffer the device withholds, and reclaim it after the reset', async () => {
+    async function breakCmdq(
+      polling: boolean,
+      kind: 'used-id-out-of-range' | 'used-id-not-in-flight' | 'used-idx-jump',
+      defect: string,
+      first: 'ok' | 'timeout',
+      held: number,
+    ): Promise<void> {
+      const h = createVirtioHarness();
+      const agent = await h.create({ a2p: [{ id: 0, polling }] });
+      h.device.faults.add({ kind, times: 1 });
+      const vendor = agent.base.discoverVendor();
+      if (first === 'ok') expect(await vendor).toBe('scmi-ts');
+      else await expect(vendor).rejects.toBeInstanceOf(ScmiTimeoutError);
+      const d = h.wire.driverDiagnostics;
+      expect(d.channels.get('a2p:0')?.broken).toBe(defect);
+      expect(d.brokenVirtqueues).toBe(1);
+      const now = h.clock.now();
+      const sent = stats(agent, 'a2p:0').sent;
+      await expect(agent.base.discoverVendor()).rejects.toMatchObject({
+        code: 'E_VIRTIO_DEVICE',
+      });
+      await expect(agent.base.discoverSubVendor()).rejects.toMatchObject({
+        code: 'E_VIRTIO_DEVICE',
+      });
+      expect(h.clock.now()).toBe(now); // at once: no timeout ran
+      const a2p = stats(agent, 'a2p:0');
+      expect(a2p.badMessages.invalid).toBe(1);
+      expect(a2p.sent).toBe(sent); // never made available
+      expect(a2p.failed).toBe(2);
+      expect(h.device.faults.counts[kind]).toBe(1);
+      // The eventq is another virtqueue: it stays sound.
+      expect(d.channels.get('p2a:0')?.broken).toBeUndefined();
+      await finish(h, agent);
+      // The reset still reclaims what the device held, once: the unread command's buffer too.
+      expect(d.reclaimedBuffers).toBe(held + h.wire.layout.eventqSize);
+    }
+
+    it('should fail the commands waiting for a cmdq buffer at once when the cmdq breaks', async () => {
+      const h = createVirtioHarness({ wire: { cmdqSize: 4, eventqSize: 4 } });
+      const agent = await h.create({ maxMsg: 6 });
+      h.device.faults.add({ kind: 'used-id-out-of-range', times: 1 });
+      // Two commands take the two slots, four wait for one; the first response breaks the cmdq.
+      const settled = await Promise.allSettled(
+        Array.from({ length: 6 }, () => agent.base.discoverVendor()),
+      );
+      const reasons = settled.map((s) =>
+        s.status === 'rejected' ? (s.reason as { code?: string }) : undefined,
+      );
+      expect(reasons.slice(0, 2).every((r) => r instanceof ScmiTimeoutError)).toBe(true);
+      expect(reasons.slice(2).map((r) => r?.code)).toEqual(Array(4).fill('E_VIRTIO_DEVICE'));
+      await finish(h, agent);
+      expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(2 + h.wire.layout.eventqSize);
+    });
+
+    it('should time out a command whose buffer the device withholds behind a bad id, and reclaim it after the reset', async () => {
       const h = createVirtioHarness();
       const agent = await h.create();
       h.device.faults.add({ kind: 'used-id-out-of-range', times: 1, withhold: true });
       await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
       expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
-      expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+      await expect(agent.base.discoverVendor()).rejects.toMatchObject({ code: 'E_VIRTIO_DEVICE' });
       await finish(h, agent);
       expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(1 + h.wire.layout.eventqSize);
     });
@@ -533,19 +631,11 @@ describe('virtio transport (same thread)', () => {
       await finish(h, agent);
     });
 
-    it('should survive every fault at random, every command completing or timing out', async () => {
+    it('should survive length faults at random, every command completing or timing out, the queues staying sound', async () => {
       const h = createVirtioHarness({ device: { completion: 'shuffle', seed: 5 } });
       const agent = await h.create();
-      for (const kind of [
-        'used-id-out-of-range',
-        'used-id-not-in-flight',
-        'used-len-oversize',
-        'used-idx-jump',
-        'event-oversize',
-      ] as const) {
-        h.device.faults.add({ kind, probability: 0.05 });
-      }
-      h.device.faults.add({ kind: 'used-id-out-of-range', probability: 0.02, withhold: true });
+      h.device.faults.add({ kind: 'used-len-oversize', probability: 0.05 });
+      h.device.faults.add({ kind: 'event-oversize', probability: 0.05 });
       const settled = await Promise.allSettled(
         Array.from({ length: 400 }, () => agent.base.discoverVendor()),
       );
@@ -553,10 +643,42 @@ describe('virtio transport (same thread)', () => {
       const timedOut = settled.filter(
         (s) => s.status === 'rejected' && s.reason instanceof ScmiTimeoutError,
       ).length;
-      expect(ok + timedOut).toBe(400);
-      expect(ok).toBeGreaterThan(300);
       const a2p = stats(agent, 'a2p:0');
-      expect(a2p.badMessages.invalid + a2p.badMessages.oversize).toBeGreaterThan(0);
+      expect(ok + timedOut).toBe(400);
+      expect(timedOut).toBe(a2p.badMessages.oversize);
+      expect(timedOut).toBeGreaterThan(0);
+      expect(h.wire.driverDiagnostics.brokenVirtqueues).toBe(0);
+      await finish(h, agent);
+    });
+
+    it('should survive used-ring faults at random: commands complete until the cmdq breaks, those in flight then time out, every later one fails at once', async () => {
+      const h = createVirtioHarness({ device: { completion: 'shuffle', seed: 5 } });
+      const agent = await h.create();
+      for (const kind of [
+        'used-id-out-of-range',
+        'used-id-not-in-flight',
+        'used-idx-jump',
+      ] as const)
+        h.device.faults.add({ kind, probability: 0.05 });
+      h.device.faults.add({ kind: 'used-id-out-of-range', probability: 0.02, withhold: true });
+      // Core sends in call order (its pool hands transfers out first come, first served).
+      const settled = await Promise.allSettled(
+        Array.from({ length: 400 }, () => agent.base.discoverVendor()),
+      );
+      const outcomes = settled
+        .map((s) => {
+          if (s.status === 'fulfilled') return 'o';
+          if (s.reason instanceof ScmiTimeoutError) return 't';
+          return (s.reason as { code?: string }).code === 'E_VIRTIO_DEVICE' ? 'x' : '?';
+        })
+        .join('');
+      // Completed or timed out while the cmdq was sound, then failed at once: never mixed.
+      expect(outcomes).toMatch(/^[ot]+x+$/);
+      const timedOut = outcomes.split('t').length - 1;
+      expect(timedOut).toBeGreaterThan(0);
+      expect(timedOut).toBeLessThanOrEqual(agent.diagnostics.pool.size);
+      expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
+      expect(h.wire.driverDiagnostics.brokenVirtqueues).toBe(1);
       await finish(h, agent);
     });
   });
@@ -606,11 +728,14 @@ describe('virtio transport (same thread)', () => {
         match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
         action: { kind: 'reorder' },
       });
+      const completed: string[] = [];
       const [vendor, sub] = await Promise.all([
-        agent.base.discoverVendor(),
-        agent.base.discoverSubVendor(),
+        agent.base.discoverVendor().then((v) => (completed.push('vendor'), v)),
+        agent.base.discoverSubVendor().then((v) => (completed.push('sub-vendor'), v)),
       ]);
       expect([vendor, sub]).toEqual(['scmi-ts', 'emulated']);
+      // The platform held the first response back until after the second.
+      expect(completed).toEqual(['sub-vendor', 'vendor']);
       await finish(h, agent);
     });
 

@@ -14,7 +14,7 @@ import {
   type Xfer,
 } from '@scmi-ts/core';
 import { VirtqDescFlag } from '../layout/virtio-constants.js';
-import type { DriverVirtqueue, UsedElement } from '../ring/driver-virtqueue.js';
+import type { DriverVirtqueue, UsedElement, UsedRingDefect } from '../ring/driver-virtqueue.js';
 import type { VirtioChannelRecord } from './virtio-driver-diagnostics.js';
 import { cmdqMessages, type VirtioScmiDriver } from './virtio-scmi-driver.js';
 
@@ -49,6 +49,9 @@ interface SlotWaiter {
  * {@link DriverVirtqueue.take}), a length of at least header + status, and the response header,
  * which must echo the command's (a response in another command's buffer is not delivered to a
  * transfer it does not belong to). A rejected element is counted in core's bad-message counters.
+ * An element that proves the device corrupts the used ring (a {@link UsedRingDefect}) breaks the
+ * cmdq: it is not read again, new commands fail at once with `E_VIRTIO_DEVICE`, and those in flight
+ * time out; teardown resets the device and reclaims their buffers as usual.
  *
  * A slot whose transfer timed out or was aborted still belongs to the device (Linux leaves such
  * messages to the device too): `markTxDone` then marks it abandoned; when the device returns it
@@ -114,12 +117,13 @@ export class CmdqChannel implements TransportChannel {
     this.#usedLen = new Uint32Array(slots);
     this.#request = new Uint32Array(slots);
     this.#response = new Uint32Array(slots);
-    this.#record = { counters: setup.counters, frees: 0, buffersFreed: 0 };
+    this.#record = { counters: setup.counters, frees: 0, buffersFreed: 0, broken: undefined };
     driver.diagnostics.channels.set(this.#label, this.#record);
+    // One virtio buffer per slot (a chain of two descriptors), as the diagnostics count them.
     for (let s = 0; s < slots; s++) {
       this.#request[s] = driver.memory.allocate(this.#pdu);
       this.#response[s] = driver.memory.allocate(this.#pdu);
-      driver.diagnostics.buffersAllocated += 2;
+      driver.diagnostics.buffersAllocated++;
     }
     for (let s = slots - 1; s >= 0; s--) this.#free.push(s);
     if (this.#polling) vq.disableInterrupts();
@@ -131,7 +135,8 @@ export class CmdqChannel implements TransportChannel {
    * suppressed). With every slot held by the device it waits for one, at most `slotWaitMs`.
    *
    * @throws ScmiShutdownError after quiesce; ScmiTransportError `E_VIRTIO_DEVICE` when the device is
-   * not live, `E_VIRTIO_BUSY` when no slot came back in time.
+   * not live or the cmdq is broken (also for a command waiting for a slot when it breaks),
+   * `E_VIRTIO_BUSY` when no slot came back in time.
    */
   public send(xfer: Xfer): void | Promise<void> {
     if (this.#guard.closed || this.#freed) throw new ScmiShutdownError(this.#setup.agent, 'send');
@@ -141,6 +146,7 @@ export class CmdqChannel implements TransportChannel {
         `${this.#setup.agent}: the virtio device is not live`,
       );
     }
+    if (this.#vq.broken !== undefined) throw this.#brokenError();
     if (xfer.txLen > this.#maxPayload) {
       throw new ScmiTransportError(
         'E_VIRTIO_OVERSIZE',
@@ -214,7 +220,13 @@ export class CmdqChannel implements TransportChannel {
     if (this.#vq.kickPrepare()) this.#driver.kick();
   };
 
+  /**
+   * The rest of a drain pass that ran out of budget (see {@link CmdqChannel.#drain}). Like
+   * {@link CmdqChannel.#poll}, it is not a device callback: a channel quiesced or freed meanwhile is
+   * left alone, and nothing is counted as refused.
+   */
   readonly #redrain = (): void => {
+    if (this.#freed || this.#guard.closed) return;
     this.onUsedBuffers();
   };
 
@@ -259,6 +271,7 @@ export class CmdqChannel implements TransportChannel {
    */
   #drain(deliver: boolean): void {
     const vq = this.#vq;
+    if (vq.broken !== undefined) return;
     const el = this.#used;
     const sink = this.#setup.sink;
     let took = 0;
@@ -281,11 +294,11 @@ export class CmdqChannel implements TransportChannel {
         if (vq.enableInterrupts()) continue;
         return;
       }
-      took++;
       if (taken === 'bad-index' || taken === 'bad-id' || taken === 'not-in-flight') {
-        sink.badMessage('invalid');
-        continue;
+        this.#broke(taken);
+        return;
       }
+      took++;
       // Only even heads are made available, so an accepted id is the head of slot id / 2.
       const slot = el.id >> 1;
       if (taken === 'oversize') sink.badMessage('oversize');
@@ -303,6 +316,27 @@ export class CmdqChannel implements TransportChannel {
         this.#delivered[slot] = 1;
         sink.rx(this.#headers[slot] as number, slot);
       }
+    }
+  }
+
+  #brokenError(): ScmiTransportError {
+    return new ScmiTransportError(
+      'E_VIRTIO_DEVICE',
+      `${this.#setup.agent}: the cmdq is broken (the device corrupted its used ring: ${this.#vq.broken}); it is no longer used`,
+    );
+  }
+
+  /**
+   * The device corrupted the used ring (the virtqueue broke in `take`): counted once as `invalid`
+   * and recorded; the commands waiting for a slot fail now (none will come back). Those in flight
+   * are left to core: they time out, and their buffers go back at the reset.
+   */
+  #broke(defect: UsedRingDefect): void {
+    this.#setup.sink.badMessage('invalid');
+    this.#driver.recordBroken(this.#record, defect);
+    for (const w of this.#waiters.splice(0)) {
+      w.timer.cancel();
+      w.reject(this.#brokenError());
     }
   }
 
@@ -399,6 +433,7 @@ export class CmdqChannel implements TransportChannel {
   #release(slot: number): void {
     this.#state[slot] = FREE;
     this.#xfers[slot] = undefined;
+    // No waiter is left once the cmdq broke (they failed then).
     const waiter = this.#guard.closed ? undefined : this.#waiters.shift();
     if (waiter === undefined) {
       this.#free.push(slot);
@@ -419,9 +454,9 @@ export class CmdqChannel implements TransportChannel {
   }
 
   /**
-   * Frees the slots' buffers. Runs after the driver's reset (devres order): when the device
-   * acknowledged it, the buffers it still held are reclaimed too (once); otherwise they are left
-   * to it and counted as leaked. Idempotent.
+   * Frees the slots' buffers (one virtio buffer per slot). Runs after the driver's reset (devres
+   * order): when the device acknowledged it, the buffers it still held are reclaimed too (once);
+   * otherwise they are left to it and counted as leaked. Idempotent.
    */
   public free(): void {
     if (this.#freed) return;
@@ -435,8 +470,8 @@ export class CmdqChannel implements TransportChannel {
       this.#xfers[s] = undefined;
       this.#driver.memory.free(this.#request[s] as number);
       this.#driver.memory.free(this.#response[s] as number);
-      d.buffersAllocated -= 2;
-      this.#record.buffersFreed += 2;
+      d.buffersAllocated--;
+      this.#record.buffersFreed++;
     }
     this.#free.length = 0;
   }

@@ -60,7 +60,7 @@ export class EventqChannel implements TransportChannel {
     this.#addr = new Uint32Array(n);
     this.#usedLen = new Uint32Array(n);
     this.#held = new Uint8Array(n);
-    this.#record = { counters: setup.counters, frees: 0, buffersFreed: 0 };
+    this.#record = { counters: setup.counters, frees: 0, buffersFreed: 0, broken: undefined };
     driver.diagnostics.channels.set(this.#label, this.#record);
     for (let i = 0; i < n; i++) {
       this.#addr[i] = driver.memory.allocate(this.#pdu);
@@ -77,7 +77,13 @@ export class EventqChannel implements TransportChannel {
     throw new ScmiTransportError('E_VIRTIO_CHANNEL', 'the eventq carries no commands');
   }
 
+  /**
+   * The rest of a drain pass that ran out of budget. It is not a device callback: a channel
+   * quiesced or freed meanwhile is left alone, and nothing is counted as refused (the elements left
+   * in the used ring go back at the reset).
+   */
   readonly #redrain = (): void => {
+    if (this.#freed || this.#guard.closed) return;
     this.onUsedBuffers();
   };
 
@@ -97,9 +103,15 @@ export class EventqChannel implements TransportChannel {
     }
   }
 
-  /** Takes the used elements, at most twice the queue size per pass (the rest in a new task). */
+  /**
+   * Takes the used elements, at most twice the queue size per pass (the rest in a new task). An
+   * element that proves the device corrupts the used ring breaks the eventq (counted `invalid`
+   * once): nothing more is read or made available, so notifications stop and delayed responses
+   * time out; the buffers the device holds go back at the reset.
+   */
   #drain(): void {
     const vq = this.#vq;
+    if (vq.broken !== undefined) return;
     const el = this.#used;
     const sink = this.#setup.sink;
     for (let budget = 2 * vq.size; ; budget--) {
@@ -114,7 +126,8 @@ export class EventqChannel implements TransportChannel {
       }
       if (taken === 'bad-index' || taken === 'bad-id' || taken === 'not-in-flight') {
         sink.badMessage('invalid');
-        continue;
+        this.#driver.recordBroken(this.#record, taken);
+        return;
       }
       const id = el.id;
       this.#held[id] = 1;
@@ -137,8 +150,9 @@ export class EventqChannel implements TransportChannel {
     }
   }
 
+  /** Makes buffer `id` available again; the driver keeps it once the eventq is broken. */
   #requeue(id: number): void {
-    if (this.#held[id] !== 1) return;
+    if (this.#held[id] !== 1 || this.#vq.broken !== undefined) return;
     this.#held[id] = 0;
     this.#vq.ring.writeDesc(id, this.#addr[id] as number, this.#pdu, WRITE, 0);
     this.#vq.publish(id, this.#pdu);

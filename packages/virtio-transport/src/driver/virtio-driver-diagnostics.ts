@@ -1,4 +1,5 @@
 import type { ChannelCounters } from '@scmi-ts/core';
+import type { UsedRingDefect } from '../ring/driver-virtqueue.js';
 
 /** Where the driver end of a wire is in its life. */
 export type VirtioDriverState =
@@ -10,8 +11,13 @@ export interface VirtioChannelRecord {
   readonly counters: ChannelCounters;
   /** Times the channel was freed (exactly 1 after teardown). */
   frees: number;
-  /** Message buffers the channel gave back to the allocator when freed. */
+  /** Virtio buffers (see {@link VirtioDriverDiagnostics}) the channel freed at teardown. */
   buffersFreed: number;
+  /**
+   * What proved that the device corrupts the channel's used ring, once it did: the virtqueue is
+   * broken and no longer read (Linux `BAD_RING`); undefined while it is sound.
+   */
+  broken: UsedRingDefect | undefined;
 }
 
 /**
@@ -19,6 +25,12 @@ export interface VirtioChannelRecord {
  * the negotiated features, every channel with core's counters (readable after a failed probe,
  * when no agent object exists), buffer reclamation at teardown, and violations — a callback that
  * ran against a freed channel, which must never happen.
+ *
+ * Every buffer count is in **virtio buffers**, as Linux's `virtqueue_add_sgs` adds them and
+ * `virtqueue_get_buf` / `virtqueue_detach_unused_buf` return them: one descriptor chain the driver
+ * makes available. A cmdq message is one buffer (its readable request and writable response
+ * descriptors together), an eventq entry is one buffer. So after a teardown the device did not
+ * acknowledge, `buffersAllocated` equals `leakedBuffers`.
  *
  * @example
  * ```ts
@@ -41,12 +53,17 @@ export class VirtioDriverDiagnostics {
   public reclaimedBuffers = 0;
   /** Buffers of timed-out or aborted commands that the device returned later (late replies dropped). */
   public lateReturns = 0;
-  /** Buffers left to a device that never acknowledged the reset (not reused). */
+  /** Buffers left to a device that never acknowledged the reset (never freed nor reused). */
   public leakedBuffers = 0;
+  /**
+   * Virtqueues marked broken: the device corrupted their used ring (see
+   * {@link VirtioChannelRecord.broken}). Each is counted once, with one `invalid` bad message.
+   */
+  public brokenVirtqueues = 0;
   /** Resets the device did not acknowledge in time. */
   public resetTimeouts = 0;
   /** Used-buffer notifications delivered after the driver closed its end (dropped). */
   public signalsAfterClose = 0;
-  /** Message buffers allocated in guest memory and not freed. */
+  /** Buffers whose guest memory is allocated and not freed (those leaked included). */
   public buffersAllocated = 0;
 }

@@ -15,12 +15,12 @@ import {
 } from '../layout/virtio-constants.js';
 import { VIRTIO_MAGIC, VirtioDevicePresence, VirtioRegister } from '../layout/wire-layout.js';
 import { GuestMemoryAllocator } from '../memory/guest-memory-allocator.js';
-import { DriverVirtqueue } from '../ring/driver-virtqueue.js';
+import { DriverVirtqueue, type UsedRingDefect } from '../ring/driver-virtqueue.js';
 import type { ResolvedVirtioTransportConfig } from '../transport/virtio-transport-config.js';
 import type { VirtioScmiWire, VirtioWireDoorbells } from '../wire/virtio-scmi-wire.js';
 import { CmdqChannel } from './cmdq-channel.js';
 import { EventqChannel } from './eventq-channel.js';
-import type { VirtioDriverDiagnostics } from './virtio-driver-diagnostics.js';
+import type { VirtioChannelRecord, VirtioDriverDiagnostics } from './virtio-driver-diagnostics.js';
 
 interface AckWaiter {
   readonly sequence: number;
@@ -144,6 +144,16 @@ export class VirtioScmiDriver {
     }
     this.diagnostics.reclaimedBuffers++;
     return true;
+  }
+
+  /**
+   * @internal A channel's virtqueue broke (see {@link DriverVirtqueue.broken}): records what broke
+   * it on the channel's record and counts it, once per virtqueue.
+   */
+  public recordBroken(record: VirtioChannelRecord, defect: UsedRingDefect): void {
+    if (record.broken !== undefined) return;
+    record.broken = defect;
+    this.diagnostics.brokenVirtqueues++;
   }
 
   /** Notifies the device (a queue notification; the device looks at every queue). */

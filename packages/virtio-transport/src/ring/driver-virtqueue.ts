@@ -9,12 +9,33 @@ import { VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_USED_F_NO_NOTIFY } from '../layout/vi
  * - `ok`: a buffer came back: `id` is the head the driver made available, `len` fits its writable part.
  * - `oversize`: a buffer came back (the driver owns it again) but `len` claims more bytes than its
  *   writable part holds: its contents must not be used.
- * - `bad-id`: the element's id is not a descriptor index (≥ queue size); it was consumed and ignored.
- * - `not-in-flight`: the id is in range but no chain headed there is with the device; ignored.
- * - `bad-index`: `used.idx` moved by more than the queue size; nothing was consumed (reported once
- *   per bad value).
+ * - `bad-id`, `not-in-flight`, `bad-index`: a {@link UsedRingDefect}; the virtqueue is broken from
+ *   then on (see {@link DriverVirtqueue.broken}).
  */
-export type UsedTake = 'empty' | 'ok' | 'oversize' | 'bad-id' | 'not-in-flight' | 'bad-index';
+export type UsedTake = 'empty' | 'ok' | 'oversize' | UsedRingDefect;
+
+/**
+ * What proves that the device corrupts a used ring (Linux `virtio_ring.c` `BAD_RING`, which marks
+ * the virtqueue broken):
+ *
+ * - `bad-id`: an element's id is not a descriptor index (≥ queue size);
+ * - `not-in-flight`: an element's id is in range but heads no chain the device holds (never made
+ *   available, a chain's second descriptor, or returned twice);
+ * - `bad-index`: `used.idx` moved by more than the queue size past the driver's `last_used_idx`.
+ *
+ * A used length larger than the chain's writable part is not one of them (`oversize`): the element
+ * names a chain the device held, so the ring's bookkeeping stays right; only that buffer's
+ * contents are unusable (Linux does not break the virtqueue for it either).
+ *
+ * @example
+ * ```ts
+ * const taken = vq.take(used);
+ * if (taken === 'bad-id' || taken === 'not-in-flight' || taken === 'bad-index') {
+ *   vq.broken === taken; // true: nothing more is read, kicked or made available
+ * }
+ * ```
+ */
+export type UsedRingDefect = 'bad-id' | 'not-in-flight' | 'bad-index';
 
 /** The element {@link DriverVirtqueue.take} read: filled in place (no allocation on the RX path). */
 export interface UsedElement {
@@ -31,6 +52,11 @@ export interface UsedElement {
  * be the head of a chain the device holds, a length may not exceed the chain's writable bytes. The
  * driver keeps its own record of each chain (which heads are out, their writable capacity) and never
  * reads its descriptors back from shared memory.
+ *
+ * The first {@link UsedRingDefect} marks the virtqueue **broken**, as Linux's `BAD_RING` sets
+ * `vq->broken`: the device is not trusted with it again. `take` reads nothing more, `kickPrepare`
+ * and `enableInterrupts` return false, and `publish` throws; only {@link DriverVirtqueue.reset}
+ * (after the device acknowledged a reset) makes it usable again.
  *
  * @example
  * ```ts
@@ -56,7 +82,7 @@ export class DriverVirtqueue {
   #availIdx = 0;
   #kickedIdx = 0;
   #lastUsed = 0;
-  #badIdx = -1;
+  #broken: UsedRingDefect | undefined;
   #inFlight = 0;
   #interrupts = true;
 
@@ -80,6 +106,14 @@ export class DriverVirtqueue {
     return this.#lastUsed;
   }
 
+  /**
+   * The defect that broke the virtqueue (see {@link UsedRingDefect}), or undefined while it is
+   * sound.
+   */
+  public get broken(): UsedRingDefect | undefined {
+    return this.#broken;
+  }
+
   /** Whether the chain headed at `head` is with the device. */
   public owned(head: number): boolean {
     return this.#owned[head] === 1;
@@ -90,12 +124,18 @@ export class DriverVirtqueue {
    * `writableBytes` of device-writable space; the device sees it once the new `avail.idx` is
    * stored, which this does.
    *
-   * @throws Error when `head` is out of range or already with the device (a driver bug).
+   * @throws Error when `head` is out of range or already with the device, or the virtqueue is
+   * broken (a driver bug: its users check {@link DriverVirtqueue.broken} first).
    */
   public publish(head: number, writableBytes: number): void {
     if (head < 0 || head >= this.size || this.#owned[head] === 1) {
       throw new Error(
         `virtqueue: chain ${head} cannot be made available (out of range or in flight)`,
+      );
+    }
+    if (this.#broken !== undefined) {
+      throw new Error(
+        `virtqueue: broken (${this.#broken}): chain ${head} cannot be made available`,
       );
     }
     this.#owned[head] = 1;
@@ -109,9 +149,10 @@ export class DriverVirtqueue {
   /**
    * Whether the device must be notified of the chains made available since the last call (Linux
    * `virtqueue_kick_prepare_split`): with EVENT_IDX, when `avail.idx` crossed the device's
-   * `avail_event`; otherwise unless the device set `VIRTQ_USED_F_NO_NOTIFY`.
+   * `avail_event`; otherwise unless the device set `VIRTQ_USED_F_NO_NOTIFY`. Never once broken.
    */
   public kickPrepare(): boolean {
+    if (this.#broken !== undefined) return false;
     const old = this.#kickedIdx;
     const now = this.#availIdx;
     this.#kickedIdx = now;
@@ -122,18 +163,15 @@ export class DriverVirtqueue {
 
   /**
    * Takes the next used element into `out` and says what it is (see {@link UsedTake}). An element
-   * is consumed for every result but `empty` and `bad-index`.
+   * is consumed for every result but `empty` and `bad-index`. A {@link UsedRingDefect} is reported
+   * once: it breaks the virtqueue, and a broken virtqueue is not read again (`empty`).
    */
   public take(out: UsedElement): UsedTake {
+    if (this.#broken !== undefined) return 'empty';
     const idx = this.ring.loadUsedIdx();
     const last = this.#lastUsed;
     if (idx === last) return 'empty';
-    if (((idx - last) & 0xffff) > this.size) {
-      if (idx === this.#badIdx) return 'empty';
-      this.#badIdx = idx;
-      return 'bad-index';
-    }
-    this.#badIdx = -1;
+    if (((idx - last) & 0xffff) > this.size) return (this.#broken = 'bad-index');
     const slot = last & this.#mask;
     const id = this.ring.usedId(slot);
     const len = this.ring.usedLen(slot);
@@ -142,8 +180,8 @@ export class DriverVirtqueue {
     if (this.eventIdx && this.#interrupts) this.ring.storeUsedEvent(this.#lastUsed);
     out.id = id;
     out.len = len;
-    if (id >= this.size) return 'bad-id';
-    if (this.#owned[id] !== 1) return 'not-in-flight';
+    if (id >= this.size) return (this.#broken = 'bad-id');
+    if (this.#owned[id] !== 1) return (this.#broken = 'not-in-flight');
     this.#owned[id] = 0;
     this.#inFlight--;
     return len > (this.#capacity[id] as number) ? 'oversize' : 'ok';
@@ -153,9 +191,10 @@ export class DriverVirtqueue {
    * Asks for used-buffer notifications again (Linux `virtqueue_enable_cb`) and returns true when
    * used elements arrived meanwhile (the caller drains again, so none waits for a notification
    * that will not come). A used index that jumped by more than the queue size is not "arrived":
-   * draining again would spin on it.
+   * draining again would spin on it. A broken virtqueue asks for nothing and returns false.
    */
   public enableInterrupts(): boolean {
+    if (this.#broken !== undefined) return false;
     this.#interrupts = true;
     if (this.eventIdx) this.ring.storeUsedEvent(this.#lastUsed);
     this.ring.storeAvailFlags(0);
@@ -176,7 +215,7 @@ export class DriverVirtqueue {
 
   /**
    * Forgets every chain and index after the device was reset (the device acknowledged it, so it no
-   * longer holds any buffer), and zeroes the ring.
+   * longer holds any buffer), zeroes the ring, and makes a broken virtqueue sound again.
    */
   public reset(): void {
     this.#owned.fill(0);
@@ -184,7 +223,7 @@ export class DriverVirtqueue {
     this.#availIdx = 0;
     this.#kickedIdx = 0;
     this.#lastUsed = 0;
-    this.#badIdx = -1;
+    this.#broken = undefined;
     this.ring.clear();
   }
 }

@@ -21,8 +21,7 @@ export interface VirtioDriverFeatureOptions {
  * @example
  * ```ts
  * const options: AgentOptions = {
- *   transport: 'virtio',
- *   maxMsg: 32, // = cmdqSize / 2: every transfer has its buffers
+ *   transport: 'virtio', // a pool of cmdqSize / 2 = 32 transfers, each with its cmdq slot
  *   transportConfig: { wire, cmdqSize: 64, features: { eventIdx: false } },
  * };
  * ```
@@ -30,7 +29,10 @@ export interface VirtioDriverFeatureOptions {
 export interface VirtioTransportConfig {
   /** The wire to drive (created by whoever wires both ends). */
   readonly wire: VirtioScmiWire;
-  /** cmdq size the driver sets up: a power of two ≥ 2, at most the device's; default the device's. */
+  /**
+   * cmdq size the driver sets up: a power of two ≥ 2, at most the device's; default the device's.
+   * It sizes the agent's transfer pool too (`cmdqSize / 2`, see `createVirtioTransport`).
+   */
   readonly cmdqSize?: number;
   /** eventq size the driver sets up: a power of two, at most the device's; default the device's. */
   readonly eventqSize?: number;

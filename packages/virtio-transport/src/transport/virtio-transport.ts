@@ -12,7 +12,7 @@ import {
   VIRTIO_SCMI_MAX_PENDING,
   VIRTIO_SCMI_RX_TIMEOUT_MS,
 } from '../layout/virtio-constants.js';
-import { VirtioScmiDriver } from '../driver/virtio-scmi-driver.js';
+import { VirtioScmiDriver, cmdqMessages } from '../driver/virtio-scmi-driver.js';
 import type { VirtioScmiWire } from '../wire/virtio-scmi-wire.js';
 import {
   validateVirtioTransportConfig,
@@ -23,16 +23,18 @@ import {
 export const VIRTIO_TRANSPORT_NAME = 'virtio';
 
 /**
- * Default transfer pool size: the messages a cmdq of 256 entries (the default wire) carries at
- * once. See {@link createVirtioTransport} for how the pool and the queue size relate.
+ * The default descriptor's `maxMsg`: the messages a cmdq of 256 entries (the default wire) carries
+ * at once, and so the largest transfer pool an agent gets from {@link virtioTransport}. See
+ * {@link createVirtioTransport} for how the pool and the queue size relate.
  */
 export const VIRTIO_DEFAULT_MAX_MSG = 128;
 
 /** Options of {@link createVirtioTransport}. */
 export interface VirtioTransportOptions {
   /**
-   * The descriptor's `maxMsg` (the default size of an agent's transfer pool), 1 … 1023; default
-   * {@link VIRTIO_DEFAULT_MAX_MSG}. Give it `cmdqSize / 2` of the largest cmdq you use.
+   * The descriptor's `maxMsg`, 1 … 1023; default {@link VIRTIO_DEFAULT_MAX_MSG}: the upper bound of
+   * an agent's transfer pool. Raise it only for cmdqs of more than 256 entries (`cmdqSize / 2` of
+   * the largest one you use); smaller cmdqs size their agents' pools by themselves.
    */
   readonly maxMsg?: number;
   /** The descriptor's default response timeout, ms; default 60 000 (Linux's virtio value). */
@@ -50,9 +52,11 @@ const drivers = new WeakMap<VirtioScmiWire, VirtioScmiDriver>();
  * with the wire passed in each agent's `transportConfig` ({@link VirtioTransportConfig}).
  *
  * **Pool size and queue size.** As Linux's `get_max_msg`, the transport tells core
- * (`maxMsgFor`) that an agent's wire carries `cmdqSize / 2` messages (at most 1023); core sizes the
- * agent's transfer pool to that, or to the agent's smaller `maxMsg` option. The descriptor's
- * `maxMsg` is the upper bound the transport object was created with.
+ * (`maxMsgFor`) that an agent carries `cmdqSize / 2` messages at once, `cmdqSize` being the cmdq the
+ * agent sets up (`transportConfig.cmdqSize`, by default the wire's), capped at the descriptor's
+ * `maxMsg`. Core sizes the agent's transfer pool to that unless the agent gives `maxMsg` itself:
+ * a smaller one is taken as is; a larger one (up to the descriptor's) makes the transfers beyond
+ * the cmdq's slots wait in `send` for one, at most `slotWaitMs`.
  *
  * @throws ScmiConfigError naming `maxMsg` (not an integer in 1 … 1023) or `rxTimeoutMs` (not positive).
  * @example
@@ -93,8 +97,10 @@ export function createVirtioTransport(options: VirtioTransportOptions = {}): Tra
       }
       return config;
     },
+    // The cmdq the driver sets up (`transportConfig.cmdqSize`, the wire's by default) sizes the
+    // pool, not the wire's largest: every transfer then has a cmdq slot of its own.
     maxMsgFor: (config) =>
-      Math.min(descriptor.maxMsg, (config as { wire: VirtioScmiWire }).wire.layout.cmdqSize / 2),
+      Math.min(descriptor.maxMsg, cmdqMessages((config as ResolvedVirtioTransportConfig).cmdqSize)),
     validateChannelConfig: (section, field) => {
       if (section !== undefined) {
         throw new ScmiConfigError(field, 'virtio channels take no transport section');

@@ -27,7 +27,10 @@ import type { VirtioWorkerData } from './virtio-device-worker.js';
 /** The wire every fixture run uses: a 64-entry cmdq (32 messages in flight), a 16-entry eventq. */
 export const FIXTURE_WIRE: WireLayoutOptions = { cmdqSize: 64, eventqSize: 16 };
 
-/** The agent options that go with {@link FIXTURE_WIRE}: the pool matches the cmdq (64 / 2). */
+/**
+ * The agent options that go with `wire`: no `maxMsg`, so the transport sizes the pool from the cmdq
+ * the agent sets up (32 transfers on {@link FIXTURE_WIRE}).
+ */
 function agentOptionsFor(
   wire: VirtioScmiWire,
   extra: Partial<VirtioTransportConfig>,
@@ -39,7 +42,7 @@ function agentOptionsFor(
     slotWaitMs: 1000,
     ...extra,
   };
-  return { maxMsg: wire.layout.cmdqSize / 2, transportConfig };
+  return { transportConfig };
 }
 
 /** Same-thread ends with the wire and the device exposed, for this package's own tests. */
