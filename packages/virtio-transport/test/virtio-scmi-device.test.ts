@@ -1,12 +1,19 @@
 import {
   ScmiConfigError,
   ScmiMessageType,
+  ScmiProtocolId,
   VirtualClock,
   buildHeader,
   encodeMsg,
   encodeMsgResponse,
   readU32,
 } from '@scmi-ts/core';
+import {
+  BaseMessageId,
+  BaseNotificationId,
+  ScmiPlatform,
+  createDefaultPlatformConfig,
+} from '@scmi-ts/platform';
 import {
   VIRTIO_SCMI_DEVICE_FEATURES,
   VirtioDevicePresence,
@@ -20,7 +27,7 @@ import {
   type VirtioCompletionOrder,
   type VirtioScmiDeviceOptions,
 } from '@scmi-ts/virtio-transport';
-import { ManualDriver } from './support/manual-driver.js';
+import { ManualDriver, type ChainElement } from './support/manual-driver.js';
 import { StubPlatform } from './support/stub-platform.js';
 
 const { ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK, DEVICE_NEEDS_RESET, FAILED } = VirtioStatus;
@@ -333,6 +340,148 @@ describe(VirtioScmiDevice, () => {
       const { platform, driver, done } = setup();
       await driver.start({ features: V1 });
       expect(platform.link?.post(notification)).toBe(false);
+      done();
+    });
+  });
+
+  describe('with INDIRECT_DESC and a real platform, whatever the split of a message', () => {
+    const INDIRECT_DESC = featureMask(VirtioFeature.RING_INDIRECT_DESC);
+    const BASE = ScmiProtocolId.BASE;
+    const { COMMAND, NOTIFICATION } = ScmiMessageType;
+
+    function setupReal() {
+      const clock = new VirtualClock();
+      const wire = VirtioScmiWire.sameThread(clock, { cmdqSize: 8, eventqSize: 4 });
+      const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+      const device = new VirtioScmiDevice(wire, { platform, agentId: 1, clock });
+      const driver = new ManualDriver(wire, clock);
+      const done = (): void => {
+        device.close();
+        driver.close();
+        platform.close();
+      };
+      return { device, driver, done };
+    }
+
+    const bytesOf = (word: number): Uint8Array => {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, word, true);
+      return b;
+    };
+    const read = (bytes: Uint8Array): ChainElement => ({ read: bytes });
+    const write = (n: number): ChainElement => ({ write: n });
+    const words = (bytes: Uint8Array): number[] =>
+      Array.from({ length: bytes.byteLength / 4 }, (_, i) => readU32(bytes, 4 * i));
+    const vendor = (bytes: Uint8Array): string =>
+      new TextDecoder().decode(bytes.subarray(8, 24)).replace(/\0+$/, '');
+
+    it('should answer commands split over indirect tables longer than a two-entry cmdq, and post into a table on a one-entry eventq', async () => {
+      const { device, driver, done } = setupReal();
+      const status = await driver.start({
+        features: V1 | P2A | INDIRECT_DESC,
+        cmdqSize: 2,
+        eventqSize: 1,
+      });
+      expect(status & DRIVER_OK).toBe(DRIVER_OK);
+      expect(device.features & INDIRECT_DESC).toBe(INDIRECT_DESC);
+
+      // PROTOCOL_VERSION: the whole message in one table, the response over three writable
+      // buffers, one of them empty.
+      const version = buildHeader(0x0, COMMAND, BASE, 1);
+      const a = driver.placeChain(
+        driver.cmdq,
+        [0],
+        [read(bytesOf(version)), write(5), write(0), write(7)],
+        0,
+      );
+      driver.offerCmdq(a.head);
+      await driver.kick();
+      const [ua] = driver.usedCmdq();
+      expect(ua).toEqual({ id: 0, len: 12 });
+      expect(words(driver.gather(a, 12))).toEqual([version, 0, 0x20000]);
+
+      // DISCOVER_VENDOR: a readable descriptor in the queue with the header's first byte, then a
+      // table with the rest of the header over two buffers (and an empty one), and the 24-byte
+      // response over four writable buffers. The table says WRITE, which the device ignores.
+      const vendorHeader = bytesOf(buildHeader(BaseMessageId.DISCOVER_VENDOR, COMMAND, BASE, 2));
+      const b = driver.placeChain(
+        driver.cmdq,
+        [1, 0],
+        [
+          read(vendorHeader.subarray(0, 1)),
+          read(vendorHeader.subarray(1, 3)),
+          read(new Uint8Array(0)),
+          read(vendorHeader.subarray(3)),
+          write(3),
+          write(0),
+          write(13),
+          write(8),
+        ],
+        1,
+        VirtqDescFlag.INDIRECT | VirtqDescFlag.WRITE,
+      );
+      driver.offerCmdq(b.head);
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 1, len: 24 }]);
+      const response = driver.gather(b, 24);
+      expect(words(response.subarray(0, 8))).toEqual([readU32(vendorHeader, 0), 0]);
+      expect(vendor(response)).toBe('scmi-ts');
+
+      // A notification into a table of two writable buffers, the eventq's only entry.
+      const e = driver.placeChain(driver.eventq, [0], [write(6), write(30)], 0);
+      driver.offerEventq(e.head);
+      await driver.kick();
+      expect(device.eventBuffers).toBe(1);
+      const subscribe = encodeMsg(
+        buildHeader(BaseMessageId.NOTIFY_ERRORS, COMMAND, BASE, 3),
+        bytesOf(1),
+      );
+      const c = driver.placeChain(driver.cmdq, [0], [read(subscribe), write(8)], 0);
+      driver.offerCmdq(c.head);
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 8 }]);
+      expect(words(driver.gather(c, 8))).toEqual([readU32(subscribe, 0), 0]);
+      // A header with reserved bits set: the platform drops it and reports a BASE_ERROR_EVENT.
+      const bad = buildHeader(BaseMessageId.DISCOVER_VENDOR, COMMAND, BASE, 4) | 0xf0000000;
+      const d = driver.placeChain(driver.cmdq, [1], [read(bytesOf(bad)), write(8)], 0);
+      driver.offerCmdq(d.head);
+      await driver.kick();
+      expect(driver.usedEventq()).toEqual([{ id: 0, len: 20 }]);
+      expect(words(driver.gather(e, 20))).toEqual([
+        buildHeader(BaseNotificationId.ERROR_EVENT, NOTIFICATION, BASE, 0),
+        1, // agent id
+        1, // one message report
+        bad >>> 0,
+        0,
+      ]);
+      expect(device.stats).toMatchObject({ badChains: 0, badRequests: 0, notificationsPosted: 1 });
+      done();
+    });
+
+    it('should answer a command whose header is split over direct readable descriptors, one empty, and whose response is split too', async () => {
+      const { device, driver, done } = setupReal();
+      await driver.start({ features: V1 | P2A | INDIRECT_DESC });
+      const header = bytesOf(buildHeader(BaseMessageId.DISCOVER_VENDOR, COMMAND, BASE, 9));
+      const chain = driver.placeChain(
+        driver.cmdq,
+        [5, 2, 7, 0, 3, 6],
+        [
+          read(header.subarray(0, 2)),
+          read(new Uint8Array(0)),
+          read(header.subarray(2, 3)),
+          read(header.subarray(3)),
+          write(4),
+          write(100),
+        ],
+      );
+      driver.offerCmdq(chain.head);
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 5, len: 24 }]);
+      const response = driver.gather(chain, 24);
+      expect(readU32(response, 0)).toBe(readU32(header, 0));
+      expect(readU32(response, 4)).toBe(0);
+      expect(vendor(response)).toBe('scmi-ts');
+      expect(device.stats).toMatchObject({ commands: 1, responses: 1, badChains: 0 });
       done();
     });
   });

@@ -27,6 +27,7 @@ import {
   DeviceVirtqueue,
   POP_BAD_INDEX,
   POP_EMPTY,
+  VIRTIO_DEVICE_MAX_SEGMENTS,
   type DeviceMemory,
 } from '../ring/device-virtqueue.js';
 import type { VirtioScmiWire, VirtioWireDoorbells } from '../wire/virtio-scmi-wire.js';
@@ -375,7 +376,7 @@ export class VirtioScmiDevice {
     } catch {
       return false;
     }
-    this.#chain = new DescriptorChain(Math.max(cmdqSize, eventqSize));
+    this.#chain = new DescriptorChain(Math.max(cmdqSize, eventqSize, VIRTIO_DEVICE_MAX_SEGMENTS));
     // In order, each command is returned as soon as it is answered (a batch of one); reordered,
     // the commands of one pass are returned together at its end.
     this.#batch = new CompletionBatch(
