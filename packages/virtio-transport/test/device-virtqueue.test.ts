@@ -251,6 +251,17 @@ describe(DeviceVirtqueue, () => {
     });
   });
 
+  describe('.hold / .release', () => {
+    it('should hold each head once until it is released', () => {
+      const { vq } = setup(4);
+      expect([vq.hold(2), vq.hold(3), vq.hold(2)]).toEqual([true, true, false]);
+      expect([vq.held, vq.isHeld(2), vq.isHeld(0)]).toEqual([2, true, false]);
+      vq.release(2);
+      vq.release(2); // releasing a head not held changes nothing
+      expect([vq.held, vq.isHeld(2), vq.hold(2)]).toEqual([1, false, true]);
+    });
+  });
+
   describe('.publishUsed', () => {
     it('should publish a batch with one index store and notify unless NO_INTERRUPT', () => {
       const { ring, vq } = setup();

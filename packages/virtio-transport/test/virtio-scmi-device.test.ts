@@ -238,20 +238,52 @@ describe(VirtioScmiDevice, () => {
 
     it('should return a full pass early when the driver keeps adding commands while it runs (reordered)', async () => {
       const { platform, device, driver, done } = setup({ completion: 'reverse' });
-      await driver.start();
-      for (const head of [0, 2, 4, 6]) driver.command(head, command(head));
+      await driver.start({ features: V1 | P2A | featureMask(VirtioFeature.RING_INDIRECT_DESC) });
+      // Eight commands, one indirect descriptor each: every head of the cmdq, one full pass.
+      for (let head = 0; head < 8; head++) {
+        driver.placeChain(driver.cmdq, [head], [{ read: command(head) }, { write: 16 }], 0);
+        driver.offerCmdq(head);
+      }
       let extra = 0;
+      const used: number[] = [];
       const echo = platform.reply;
       platform.reply = (request) => {
-        // A driver in another thread re-offers returned heads while the device works.
-        if (extra < 6) driver.offerCmdq([0, 2, 4, 6][extra++ % 4] as number);
+        // As a driver in another thread would: it consumes what comes back and offers heads 0
+        // and 1 again. The device pops those entries only after it returned the full pass (they
+        // are behind the eight in the available ring), so it takes them.
+        used.push(...driver.usedCmdq().map((u) => u.id));
+        if (extra < 2) driver.offerCmdq(extra++);
         return echo(request);
       };
       await driver.kick();
-      const used = driver.usedCmdq();
-      expect(used).toHaveLength(10);
-      expect(device.stats.commands).toBe(10);
+      used.push(...driver.usedCmdq().map((u) => u.id));
+      expect(used).toEqual([7, 6, 5, 4, 3, 2, 1, 0, 1, 0]);
+      expect(device.stats).toMatchObject({ commands: 10, badChains: 0 });
       expect(device.stats.interrupts).toBe(2); // one per returned batch (the rings coalesce)
+      done();
+    });
+
+    it('should refuse a head it still holds (a bad chain, not returned), so it never holds more commands than the cmdq has entries', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      platform.reply = () => undefined; // every command waits for a later response
+      driver.command(0, command(1));
+      await driver.kick();
+      for (let round = 0; round < 6; round++) {
+        for (let k = 0; k < 4; k++) driver.offerCmdq(0); // head 0 again, still with the device
+        await driver.kick();
+      }
+      expect(device.outstandingCommands).toBe(1);
+      expect(platform.requests).toHaveLength(1);
+      expect(device.stats).toMatchObject({ badChains: 24, deferred: 1 });
+      expect(driver.usedCmdq()).toEqual([]);
+      platform.link?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 1), 0));
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 8 }]);
+      driver.offerCmdq(0); // returned: the driver may offer it again
+      await driver.kick();
+      expect(platform.requests).toHaveLength(2);
+      expect(device.outstandingCommands).toBe(1);
+      expect(device.stats.badChains).toBe(24);
       done();
     });
 
@@ -320,6 +352,28 @@ describe(VirtioScmiDevice, () => {
       expect(platform.link?.post(notification)).toBe(false);
       expect(device.stats.eventsTooLarge).toBe(1);
       expect(device.eventBuffers).toBe(1);
+      done();
+    });
+
+    it('should refuse an eventq head it still holds (a bad chain, not returned), so it never holds more buffers than the eventq has entries', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      driver.eventBuffer(0);
+      await driver.kick();
+      for (let round = 0; round < 6; round++) {
+        for (let k = 0; k < 4; k++) driver.offerEventq(0);
+        await driver.kick();
+      }
+      expect(device.eventBuffers).toBe(1);
+      expect(device.stats.badChains).toBe(24);
+      expect(driver.usedEventq()).toEqual([]);
+      expect(platform.link?.post(notification)).toBe(true);
+      expect(platform.link?.post(notification)).toBe(false); // one buffer, not 25
+      expect(driver.usedEventq()).toEqual([{ id: 0, len: 12 }]);
+      driver.offerEventq(0); // returned: the driver may offer it again
+      await driver.kick();
+      expect(device.eventBuffers).toBe(1);
+      expect(device.stats.badChains).toBe(24);
       done();
     });
 

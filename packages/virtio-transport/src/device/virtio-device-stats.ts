@@ -18,7 +18,11 @@ export interface VirtioDeviceStats {
   readonly lateResponses: number;
   /** Later responses that matched no outstanding command buffer (unsolicited, duplicates, after a reset): dropped. */
   readonly unmatchedResponses: number;
-  /** Malformed chains from the driver (returned with length 0). */
+  /**
+   * Malformed chains from the driver (returned with length 0), and available entries whose head
+   * the device still holds (refused and not returned, so what the device holds stays bounded by
+   * the queue size).
+   */
   readonly badChains: number;
   /** Requests shorter than a header or larger than a message buffer (returned with length 0). */
   readonly badRequests: number;

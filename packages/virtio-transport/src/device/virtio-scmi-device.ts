@@ -146,7 +146,10 @@ interface EventBuffer {
  *   dropped, as the specification allows; a delayed response waits for a buffer.
  * - **Faults**: `device.faults` injects the wire-level faults of {@link VirtioWireFaultKind}.
  *
- * Everything the driver wrote is validated before use (chains, addresses, lengths, indices).
+ * Everything the driver wrote is validated before use (chains, addresses, lengths, indices). The
+ * device tracks the heads it holds on each queue (a bitmap of the queue size): an available entry
+ * whose head it still holds is refused (counted in `badChains`, not returned), so the commands and
+ * eventq buffers it holds never outnumber the queue's entries, whatever the driver writes.
  *
  * @example
  * ```ts
@@ -449,6 +452,12 @@ export class VirtioScmiDevice {
         this.#needsReset();
         return;
       }
+      // A head the device still holds (outstanding, withheld, in this pass) is refused, not
+      // returned: returning it would complete the chain the device holds.
+      if (head < cmdq.size && !cmdq.hold(head)) {
+        this.#stats.badChains++;
+        continue;
+      }
       if (cmdq.walk(head, chain) !== undefined) {
         this.#stats.badChains++;
         if (head < cmdq.size) batch.add(head, 0, 0, -1);
@@ -534,11 +543,12 @@ export class VirtioScmiDevice {
       if (rule !== undefined) {
         cmdq.pushUsed(cmdq.size + 7, 0);
         if (rule.withhold === true) {
-          this.#withheld++;
+          this.#withheld++; // still held: the driver cannot offer it again before the reset
           return;
         }
       }
     }
+    cmdq.release(head);
     cmdq.pushUsed(head, len);
     if (faults.has('used-id-not-in-flight') && faults.fire('used-id-not-in-flight') !== undefined) {
       cmdq.pushUsed(secondIndex >= 0 ? secondIndex : head, 0);
@@ -608,10 +618,15 @@ export class VirtioScmiDevice {
         this.#needsReset();
         return;
       }
+      if (head < eventq.size && !eventq.hold(head)) {
+        this.#stats.badChains++; // a buffer the device still holds: refused, not returned
+        continue;
+      }
       // The driver MUST NOT put device-readable descriptors on the eventq.
       if (eventq.walk(head, chain) !== undefined || chain.readCount > 0 || chain.writeBytes < 4) {
         this.#stats.badChains++;
         if (head < eventq.size) {
+          eventq.release(head);
           eventq.pushUsed(head, 0);
           returned = true;
         }
@@ -646,6 +661,7 @@ export class VirtioScmiDevice {
       return false;
     }
     this.#eventBuffers.shift();
+    eventq.release(buffer.head);
     const written = eventq.writeChain(buffer.chain, bytes, bytes.byteLength);
     const lie =
       this.faults.has('event-oversize') && this.faults.fire('event-oversize') !== undefined;

@@ -63,7 +63,10 @@ export const POP_BAD_INDEX = -2;
  * ```ts
  * const vq = new DeviceVirtqueue(ring, memory, { indirect: false, eventIdx: false });
  * for (let head = vq.pop(); head >= 0; head = vq.pop()) {
- *   if (vq.walk(head, chain) === undefined) vq.pushUsed(head, vq.writeChain(chain, reply, reply.length));
+ *   if (head >= vq.size || !vq.hold(head)) continue; // not a head, or one the device still holds
+ *   const len = vq.walk(head, chain) === undefined ? vq.writeChain(chain, reply, reply.length) : 0;
+ *   vq.release(head);
+ *   vq.pushUsed(head, len);
  * }
  * if (vq.publishUsed()) interrupt.ring();
  * ```
@@ -77,6 +80,8 @@ export class DeviceVirtqueue {
   readonly #memory: DeviceMemory;
   readonly #indirect: boolean;
   readonly #eventIdx: boolean;
+  readonly #held: Uint8Array;
+  #heldCount = 0;
   #lastAvail = 0;
   #usedIdx = 0;
   #publishedUsed = 0;
@@ -96,6 +101,7 @@ export class DeviceVirtqueue {
     this.#memory = memory;
     this.#indirect = features.indirect;
     this.#eventIdx = features.eventIdx;
+    this.#held = new Uint8Array(ring.size);
   }
 
   /** The device's `last_avail_idx`. */
@@ -121,6 +127,37 @@ export class DeviceVirtqueue {
     const head = this.ring.availEntry(last & this.#mask);
     this.#lastAvail = (last + 1) & 0xffff;
     return head;
+  }
+
+  /**
+   * Marks the chain headed at `head` (below the queue size) as held by the device — taken from the
+   * available ring and not yet returned — and returns true; false when the device already holds
+   * it: the driver made a head available again before the device returned it, and the entry must
+   * be refused (neither walked nor returned), so that what the device holds stays bounded by the
+   * queue size whatever the driver writes.
+   */
+  public hold(head: number): boolean {
+    if (this.#held[head] !== 0) return false;
+    this.#held[head] = 1;
+    this.#heldCount++;
+    return true;
+  }
+
+  /** Forgets that the device holds `head` (when it returns the chain); nothing when it does not. */
+  public release(head: number): void {
+    if (this.#held[head] !== 1) return;
+    this.#held[head] = 0;
+    this.#heldCount--;
+  }
+
+  /** Whether the device holds the chain headed at `head`. */
+  public isHeld(head: number): boolean {
+    return this.#held[head] === 1;
+  }
+
+  /** How many chains the device holds (at most the queue size). */
+  public get held(): number {
+    return this.#heldCount;
   }
 
   /**
