@@ -377,6 +377,107 @@ describe(VirtioScmiDevice, () => {
       done();
     });
 
+    it('should take a buffer the driver made available but did not kick for before dropping a notification', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      driver.eventBuffer(0); // re-queued, its kick not delivered yet
+      expect(platform.link?.post(notification)).toBe(true);
+      expect(driver.usedEventq()).toEqual([{ id: 0, len: 12 }]);
+      driver.eventBuffer(0);
+      expect(platform.link?.post(delayed)).toBe(true);
+      expect(driver.usedEventq()).toEqual([{ id: 0, len: 20 }]);
+      expect(device.stats).toMatchObject({
+        notificationsPosted: 1,
+        notificationsDropped: 0,
+        delayedResponsesPosted: 1,
+        delayedResponsesQueued: 0,
+      });
+      done();
+    });
+
+    it('should post a notification the platform sends while handling a command into a buffer not taken yet, and still answer the command', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      const a = driver.command(0, command(7, [9, 8, 7, 6]));
+      const event = driver.eventBuffer(1);
+      const echo = platform.reply;
+      const posted: boolean[] = [];
+      platform.reply = (request) => {
+        posted.push(platform.link?.post(notification) ?? false);
+        return echo(request);
+      };
+      await driver.kick(); // the device handles the cmdq before it looks at the eventq
+      expect(posted).toEqual([true]);
+      expect(driver.usedEventq()).toEqual([{ id: 1, len: 12 }]);
+      expect(readU32(driver.bytes.subarray(event), 0)).toBe(readU32(notification, 0));
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 12 }]);
+      expect(readU32(driver.bytes.subarray(a.response), 0) >>> 18).toBe(7);
+      expect(readU32(driver.bytes.subarray(a.response), 8)).toBe(0x06070809);
+      expect(device.eventBuffers).toBe(0);
+      done();
+    });
+
+    it('should write a message into a later buffer it fits when the first is too small', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      driver.eventBuffer(0, 8);
+      driver.eventBuffer(1);
+      await driver.kick();
+      expect(platform.link?.post(notification)).toBe(true);
+      expect(driver.usedEventq()).toEqual([{ id: 1, len: 12 }]);
+      expect(device.eventBuffers).toBe(1);
+      expect(device.stats.eventsTooLarge).toBe(0);
+      done();
+    });
+
+    it('should keep a delayed response that fits no buffer it holds until one it fits comes, whether it waited already or not', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      expect(platform.link?.post(delayed)).toBe(true); // no buffer: it waits
+      driver.eventBuffer(0, 8);
+      await driver.kick();
+      expect(platform.link?.post(delayed)).toBe(true); // a buffer too small: it waits too
+      expect(driver.usedEventq()).toEqual([]);
+      expect(device.stats).toMatchObject({ delayedResponsesQueued: 2, delayedResponsesPosted: 0 });
+      driver.eventBuffer(1);
+      driver.eventBuffer(2);
+      await driver.kick();
+      expect(driver.usedEventq()).toEqual([
+        { id: 1, len: 20 },
+        { id: 2, len: 20 },
+      ]);
+      expect(device.stats.delayedResponsesPosted).toBe(2);
+      expect(device.eventBuffers).toBe(1); // the small one, for a notification that fits
+      done();
+    });
+
+    it('should refuse a delayed response larger than the link carries (no buffer sized as the specification asks holds it)', async () => {
+      const { wire, platform, device, driver, done } = setup();
+      await driver.start();
+      driver.eventBuffer(0, 1024);
+      await driver.kick();
+      const huge = encodeMsgResponse(
+        buildHeader(0x5, ScmiMessageType.DELAYED_RESPONSE, 0x14, 3),
+        0,
+        new Uint8Array(wire.layout.maxMsgSize - 3), // header + status + payload = 4 + maxMsgSize + 1
+      );
+      expect(platform.link?.post(huge)).toBe(false);
+      expect(device.stats).toMatchObject({
+        delayedResponsesTooLarge: 1,
+        delayedResponsesQueued: 0,
+        delayedResponsesPosted: 0,
+      });
+      expect(driver.usedEventq()).toEqual([]);
+      const largest = encodeMsgResponse(
+        buildHeader(0x5, ScmiMessageType.DELAYED_RESPONSE, 0x14, 3),
+        0,
+        new Uint8Array(wire.layout.maxMsgSize - 4),
+      );
+      expect(platform.link?.post(largest)).toBe(true);
+      expect(driver.usedEventq()).toEqual([{ id: 0, len: wire.layout.maxMsgSize + 4 }]);
+      done();
+    });
+
     it('should return device-readable eventq buffers unused', async () => {
       const { device, driver, done } = setup();
       await driver.start();

@@ -142,8 +142,14 @@ interface EventBuffer {
  *   the command's own buffer and returns the buffers in the configured order; a response the
  *   platform gives later (delayed, reordered, late) is written into the outstanding buffer with
  *   that token, and one matching none is dropped and counted.
- * - **eventq**: holds the driver's buffers; a notification with no buffer (or too large for it) is
- *   dropped, as the specification allows; a delayed response waits for a buffer.
+ * - **eventq**: holds the driver's buffers, taking those the driver made available whenever it
+ *   posts (not only on a kick), and writes each message into the first held buffer it fits. A
+ *   notification with no buffer, or fitting none, is dropped, as the specification allows. A
+ *   delayed response with no buffer it fits waits (the specification: it MUST be sent once buffers
+ *   are available), up to `maxWaitingDelayedResponses` (then `post` refuses and the platform
+ *   retries); one larger than the link carries (header + `maxMsgSize`, the largest P2A message a
+ *   driver sizes its buffers for) can never be expected to fit: `post` refuses it, counted in
+ *   `delayedResponsesTooLarge`.
  * - **Faults**: `device.faults` injects the wire-level faults of {@link VirtioWireFaultKind}.
  *
  * Everything the driver wrote is validated before use (chains, addresses, lengths, indices). The
@@ -180,6 +186,7 @@ export class VirtioScmiDevice {
   #cmdq: DeviceVirtqueue | undefined;
   #eventq: DeviceVirtqueue | undefined;
   #chain = new DescriptorChain(1);
+  #eventChain = new DescriptorChain(1);
   #batch = new CompletionBatch(1);
   #outstanding: OutstandingCommand[] = [];
   #eventBuffers: EventBuffer[] = [];
@@ -289,7 +296,7 @@ export class VirtioScmiDevice {
     this.#stats.kicks++;
     this.#handleStatus();
     if (this.#cmdq !== undefined) this.#processCmdq(this.#cmdq);
-    if (this.#eventq !== undefined) this.#takeEventBuffers(this.#eventq);
+    if (this.#eventq !== undefined) this.#serviceEventq(this.#eventq);
   }
 
   #handleStatus(): void {
@@ -379,7 +386,8 @@ export class VirtioScmiDevice {
     } catch {
       return false;
     }
-    this.#chain = new DescriptorChain(Math.max(cmdqSize, eventqSize, VIRTIO_DEVICE_MAX_SEGMENTS));
+    this.#chain = new DescriptorChain(Math.max(cmdqSize, VIRTIO_DEVICE_MAX_SEGMENTS));
+    this.#eventChain = new DescriptorChain(Math.max(eventqSize, VIRTIO_DEVICE_MAX_SEGMENTS));
     // In order, each command is returned as soon as it is answered (a batch of one); reordered,
     // the commands of one pass are returned together at its end.
     this.#batch = new CompletionBatch(
@@ -473,8 +481,9 @@ export class VirtioScmiDevice {
       const request = this.#requestView(n);
       const response = this.#o.platform.handle(this.#o.agentId, 0, request);
       // A re-entrant call from the platform (a notification posted while handling) cannot reset
-      // the device, but nothing below may run against a device that was reset meanwhile.
-      if (generation !== this.#generation) return;
+      // the device, but it can find the eventq broken (the device then needs a reset), and
+      // nothing below may run against a device that was reset or stopped meanwhile.
+      if (generation !== this.#generation || this.#cmdq !== cmdq) return;
       if (response === undefined) {
         this.#stats.deferred++;
         const copy = new DescriptorChain(chain.writeCount);
@@ -604,8 +613,16 @@ export class VirtioScmiDevice {
 
   // ---- eventq --------------------------------------------------------------------------------
 
+  /** Takes the eventq buffers the driver made available, then writes the delayed responses waiting for one. */
+  #serviceEventq(eventq: DeviceVirtqueue): void {
+    this.#takeEventBuffers(eventq);
+    if (this.#eventq === eventq) this.#flushDelayed(eventq);
+  }
+
   #takeEventBuffers(eventq: DeviceVirtqueue): void {
-    const chain = this.#chain;
+    // Its own scratch chain: a post from the platform while it handles a command (the cmdq's
+    // chain in use) takes eventq buffers too.
+    const chain = this.#eventChain;
     let returned = false;
     for (;;) {
       const head = eventq.pop();
@@ -639,30 +656,49 @@ export class VirtioScmiDevice {
       }
       this.#eventBuffers.push({ head, chain: copy });
     }
-    if (returned && eventq.publishUsed()) this.#interrupt();
-    this.#flushDelayed(eventq);
+    if (returned) this.#publishEvents(eventq);
   }
 
+  /**
+   * Writes each waiting delayed response, oldest first, into a held buffer it fits; one that fits
+   * none stays waiting (the specification: a delayed response MUST be sent once buffers are
+   * available) and does not hold back the others.
+   */
   #flushDelayed(eventq: DeviceVirtqueue): void {
+    const waiting = this.#waitingDelayed;
+    if (waiting.length === 0 || this.#eventBuffers.length === 0) return;
     let posted = false;
-    while (this.#waitingDelayed.length > 0 && this.#eventBuffers.length > 0) {
-      const bytes = this.#waitingDelayed.shift() as Uint8Array;
-      if (this.#write(eventq, bytes)) this.#stats.delayedResponsesPosted++;
-      posted = true;
+    let kept = 0;
+    for (const bytes of waiting) {
+      if (this.#eventBuffers.length > 0 && this.#write(eventq, bytes)) {
+        this.#stats.delayedResponsesPosted++;
+        posted = true;
+      } else {
+        waiting[kept++] = bytes;
+      }
     }
-    if (posted && eventq.publishUsed()) this.#interrupt();
+    waiting.length = kept;
+    if (posted) this.#publishEvents(eventq);
   }
 
-  /** Writes one P2A message into the next eventq buffer; false when none fits (the buffer is kept). */
+  #publishEvents(eventq: DeviceVirtqueue): void {
+    if (eventq.publishUsed()) this.#interrupt();
+  }
+
+  /**
+   * Writes one P2A message into the first held eventq buffer it fits (buffers need not be the same
+   * size; a smaller one is kept for a smaller message); false when it fits none (all are kept).
+   */
   #write(eventq: DeviceVirtqueue, bytes: Uint8Array): boolean {
-    const buffer = this.#eventBuffers[0] as EventBuffer;
-    if (bytes.byteLength > buffer.chain.writeBytes) {
-      this.#stats.eventsTooLarge++;
-      return false;
-    }
-    this.#eventBuffers.shift();
+    const buffers = this.#eventBuffers;
+    const length = bytes.byteLength;
+    let i = 0;
+    while (i < buffers.length && length > (buffers[i] as EventBuffer).chain.writeBytes) i++;
+    const buffer = buffers[i];
+    if (buffer === undefined) return false;
+    buffers.splice(i, 1);
     eventq.release(buffer.head);
-    const written = eventq.writeChain(buffer.chain, bytes, bytes.byteLength);
+    const written = eventq.writeChain(buffer.chain, bytes, length);
     const lie =
       this.faults.has('event-oversize') && this.faults.fire('event-oversize') !== undefined;
     eventq.pushUsed(buffer.head, lie ? buffer.chain.writeBytes + 1 : written);
@@ -672,12 +708,22 @@ export class VirtioScmiDevice {
   #post(bytes: Uint8Array): boolean {
     const eventq = this.#eventq;
     if (this.#closed || eventq === undefined || bytes.byteLength < 4) return false;
-    const word = readU32(bytes, 0);
-    if (headerType(word) === ScmiMessageType.DELAYED_RESPONSE) {
-      if (this.#eventBuffers.length > 0 && this.#waitingDelayed.length === 0) {
-        if (!this.#write(eventq, bytes)) return false;
+    const delayed = headerType(readU32(bytes, 0)) === ScmiMessageType.DELAYED_RESPONSE;
+    // Larger than the link carries (header + maxMsgSize): a driver sizes its eventq buffers for
+    // the largest P2A message, so no buffer is expected to hold it. Refused, never waiting.
+    if (delayed && bytes.byteLength > 4 + this.#wire.layout.maxMsgSize) {
+      this.#stats.delayedResponsesTooLarge++;
+      return false;
+    }
+    // Buffers the driver made available since the device last looked count too (a re-queued
+    // buffer whose kick has not arrived, one offered while notifications were suppressed), after
+    // the delayed responses already waiting for one.
+    this.#serviceEventq(eventq);
+    if (this.#eventq !== eventq) return false; // a broken eventq: the device needs a reset
+    if (delayed) {
+      if (this.#write(eventq, bytes)) {
         this.#stats.delayedResponsesPosted++;
-        if (eventq.publishUsed()) this.#interrupt();
+        this.#publishEvents(eventq);
         return true;
       }
       if (this.#waitingDelayed.length >= this.#maxWaiting) {
@@ -692,9 +738,12 @@ export class VirtioScmiDevice {
       this.#stats.notificationsDropped++;
       return false;
     }
-    if (!this.#write(eventq, bytes)) return false;
+    if (!this.#write(eventq, bytes)) {
+      this.#stats.eventsTooLarge++;
+      return false;
+    }
     this.#stats.notificationsPosted++;
-    if (eventq.publishUsed()) this.#interrupt();
+    this.#publishEvents(eventq);
     return true;
   }
 }
