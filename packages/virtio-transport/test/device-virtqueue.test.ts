@@ -1,4 +1,8 @@
-import { VIRTQ_AVAIL_F_NO_INTERRUPT, VirtqDescFlag } from '../src/layout/virtio-constants.js';
+import {
+  VIRTQ_AVAIL_F_NO_INTERRUPT,
+  VIRTQ_USED_F_NO_NOTIFY,
+  VirtqDescFlag,
+} from '../src/layout/virtio-constants.js';
 import { DescriptorChain } from '../src/ring/descriptor-chain.js';
 import { DeviceVirtqueue, POP_BAD_INDEX, POP_EMPTY } from '../src/ring/device-virtqueue.js';
 import { makeRing } from './support/rings.js';
@@ -300,10 +304,28 @@ describe(DeviceVirtqueue, () => {
       expect(ring.loadAvailEvent()).toBe(1);
     });
 
-    it('should clear NO_NOTIFY without EVENT_IDX', () => {
-      const { ring, vq } = setup();
+    it('should clear NO_NOTIFY without EVENT_IDX and report chains that arrived meanwhile', () => {
+      const { ring, vq, offer } = setup();
       ring.storeUsedFlags(1);
-      vq.enableNotifications();
+      expect(vq.enableNotifications()).toBe(false);
+      expect(ring.loadUsedFlags()).toBe(0);
+      vq.disableNotifications();
+      offer(3);
+      expect(vq.enableNotifications()).toBe(true);
+      expect(ring.loadUsedFlags()).toBe(0);
+    });
+  });
+
+  describe('.disableNotifications', () => {
+    it('should set NO_NOTIFY without EVENT_IDX', () => {
+      const { ring, vq } = setup();
+      vq.disableNotifications();
+      expect(ring.loadUsedFlags()).toBe(VIRTQ_USED_F_NO_NOTIFY);
+    });
+
+    it('should leave used.flags at 0 with EVENT_IDX (the specification requires it)', () => {
+      const { ring, vq } = setup(8, { indirect: false, eventIdx: true });
+      vq.disableNotifications();
       expect(ring.loadUsedFlags()).toBe(0);
     });
   });

@@ -15,7 +15,9 @@ import {
   createDefaultPlatformConfig,
 } from '@scmi-ts/platform';
 import {
+  SplitRing,
   VIRTIO_SCMI_DEVICE_FEATURES,
+  VIRTQ_USED_F_NO_NOTIFY,
   VirtioDevicePresence,
   VirtioFeature,
   VirtioRegister,
@@ -285,6 +287,74 @@ describe(VirtioScmiDevice, () => {
       expect(device.outstandingCommands).toBe(1);
       expect(device.stats.badChains).toBe(24);
       done();
+    });
+
+    describe('when the driver did not negotiate EVENT_IDX', () => {
+      it('should set NO_NOTIFY while it processes a pass and clear it when it sleeps, losing no command', async () => {
+        const { platform, device, driver, done } = setup();
+        await driver.start(); // VERSION_1 and P2A_CHANNELS only
+        driver.command(0, command(1));
+        driver.command(2, command(2));
+        const flags: number[] = [];
+        const notified: boolean[] = [];
+        const echo = platform.reply;
+        platform.reply = (request) => {
+          flags.push(driver.cmdq.loadUsedFlags());
+          const token = readU32(request, 0) >>> 18;
+          if (token < 4) {
+            driver.command(2 * token + 2, command(token + 2)); // heads 4 and 6
+            notified.push(driver.notifyCmdqUnlessSuppressed());
+          }
+          return echo(request);
+        };
+        const kicks = device.stats.kicks; // the handshake's status writes
+        await driver.kick();
+        expect(flags).toEqual([
+          VIRTQ_USED_F_NO_NOTIFY,
+          VIRTQ_USED_F_NO_NOTIFY,
+          VIRTQ_USED_F_NO_NOTIFY,
+          VIRTQ_USED_F_NO_NOTIFY,
+        ]);
+        expect(notified).toEqual([false, false, false]);
+        expect(driver.cmdq.loadUsedFlags()).toBe(0);
+        expect(driver.usedCmdq().map((u) => u.id)).toEqual([0, 2, 4, 6]);
+        expect(device.stats).toMatchObject({ kicks: kicks + 1, commands: 4 });
+        done();
+      });
+
+      it('should look at the available ring again after clearing NO_NOTIFY, so a command the driver adds just before is not lost', async () => {
+        const { device, driver, done } = setup();
+        await driver.start();
+        driver.command(0, command(1));
+        const notified: boolean[] = [];
+        let added = false;
+        const store = Object.getOwnPropertyDescriptor(SplitRing.prototype, 'storeUsedFlags')
+          ?.value as (this: SplitRing, flags: number) => void;
+        const spy = jest.spyOn(SplitRing.prototype, 'storeUsedFlags').mockImplementation(function (
+          this: SplitRing,
+          value: number,
+        ) {
+          // The driver (in another thread) adds a command after the device found the ring empty
+          // and before it clears NO_NOTIFY: it sees NO_NOTIFY and does not notify.
+          if (value === 0 && device.stats.commands === 1 && !added) {
+            added = true;
+            driver.command(2, command(2));
+            notified.push(driver.notifyCmdqUnlessSuppressed());
+          }
+          store.call(this, value);
+        });
+        const kicks = device.stats.kicks;
+        try {
+          await driver.kick();
+        } finally {
+          spy.mockRestore();
+        }
+        expect(notified).toEqual([false]);
+        expect(driver.usedCmdq().map((u) => u.id)).toEqual([0, 2]);
+        expect(device.stats).toMatchObject({ kicks: kicks + 1, commands: 2 });
+        expect(driver.cmdq.loadUsedFlags()).toBe(0);
+        done();
+      });
     });
 
     it('should need a reset when the driver moves avail.idx past the queue size', async () => {

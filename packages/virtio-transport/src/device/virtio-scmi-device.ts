@@ -448,12 +448,16 @@ export class VirtioScmiDevice {
     const batch = this.#batch;
     const chain = this.#chain;
     const generation = this.#generation;
+    // No kicks needed while the device works through the ring (NO_NOTIFY without EVENT_IDX);
+    // asked for again, and the ring looked at once more, before it sleeps.
+    cmdq.disableNotifications();
     for (;;) {
       if (batch.full) this.#complete(cmdq, batch);
       const head = cmdq.pop();
       if (head === POP_EMPTY) {
-        if (cmdq.enableNotifications()) continue;
-        break;
+        if (!cmdq.enableNotifications()) break;
+        cmdq.disableNotifications();
+        continue;
       }
       if (head === POP_BAD_INDEX) {
         this.#stats.badChains++;
@@ -624,11 +628,13 @@ export class VirtioScmiDevice {
     // chain in use) takes eventq buffers too.
     const chain = this.#eventChain;
     let returned = false;
+    eventq.disableNotifications();
     for (;;) {
       const head = eventq.pop();
       if (head === POP_EMPTY) {
-        if (eventq.enableNotifications()) continue;
-        break;
+        if (!eventq.enableNotifications()) break;
+        eventq.disableNotifications();
+        continue;
       }
       if (head === POP_BAD_INDEX) {
         this.#stats.badChains++;

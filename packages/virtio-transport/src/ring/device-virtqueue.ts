@@ -3,6 +3,7 @@ import type { SplitRing } from '../layout/split-ring.js';
 import {
   VIRTQ_AVAIL_F_NO_INTERRUPT,
   VIRTQ_DESC_SIZE,
+  VIRTQ_USED_F_NO_NOTIFY,
   VirtqDescFlag,
 } from '../layout/virtio-constants.js';
 import type { ChainDefect, DescriptorChain } from './descriptor-chain.js';
@@ -62,8 +63,15 @@ export const POP_BAD_INDEX = -2;
  * @example
  * ```ts
  * const vq = new DeviceVirtqueue(ring, memory, { indirect: false, eventIdx: false });
- * for (let head = vq.pop(); head >= 0; head = vq.pop()) {
- *   if (head >= vq.size || !vq.hold(head)) continue; // not a head, or one the device still holds
+ * vq.disableNotifications();
+ * for (;;) {
+ *   const head = vq.pop();
+ *   if (head === POP_EMPTY) {
+ *     if (!vq.enableNotifications()) break; // nothing arrived meanwhile: sleep until a kick
+ *     vq.disableNotifications();
+ *     continue;
+ *   }
+ *   if (head < 0 || head >= vq.size || !vq.hold(head)) continue; // a broken ring, or a head held
  *   const len = vq.walk(head, chain) === undefined ? vq.writeChain(chain, reply, reply.length) : 0;
  *   vq.release(head);
  *   vq.pushUsed(head, len);
@@ -161,8 +169,21 @@ export class DeviceVirtqueue {
   }
 
   /**
-   * Asks for available-buffer notifications (with EVENT_IDX: at the next entry) and returns true
-   * when chains arrived meanwhile, so that the caller pops again before sleeping.
+   * Tells the driver that available-buffer notifications are not needed while the device works
+   * through the ring: without EVENT_IDX it sets `VIRTQ_USED_F_NO_NOTIFY` (a hint the driver may
+   * ignore); with EVENT_IDX it does nothing (`used.flags` must stay 0, and `avail_event` still
+   * names the entry the device last asked about, so at most one notification comes).
+   */
+  public disableNotifications(): void {
+    if (!this.#eventIdx) this.ring.storeUsedFlags(VIRTQ_USED_F_NO_NOTIFY);
+  }
+
+  /**
+   * Asks for available-buffer notifications (with EVENT_IDX: at the next entry; otherwise by
+   * clearing `VIRTQ_USED_F_NO_NOTIFY`) and returns true when chains arrived meanwhile, so that the
+   * caller pops again before sleeping: the store and the load are sequentially consistent, and the
+   * driver stores `avail.idx` before it loads the flag, so either the driver notifies or the device
+   * sees the entry.
    */
   public enableNotifications(): boolean {
     if (this.#eventIdx) this.ring.storeAvailEvent(this.#lastAvail);

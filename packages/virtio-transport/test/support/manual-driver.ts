@@ -3,6 +3,7 @@ import {
   GuestMemoryAllocator,
   VirtioFeature,
   VirtioRegister,
+  VIRTQ_USED_F_NO_NOTIFY,
   VirtioStatus,
   VirtqDescFlag,
   featureMask,
@@ -189,6 +190,17 @@ export class ManualDriver {
     this.eventq.writeDesc(id, addr, bytes, VirtqDescFlag.WRITE, 0);
     this.offerEventq(id);
     return addr;
+  }
+
+  /**
+   * Notifies the device about new cmdq entries unless it suppressed notifications (the driver's
+   * side of the split ring without EVENT_IDX: `VIRTQ_USED_F_NO_NOTIFY`); returns whether it did.
+   * Does not run the device's tasks.
+   */
+  public notifyCmdqUnlessSuppressed(): boolean {
+    if ((this.cmdq.loadUsedFlags() & VIRTQ_USED_F_NO_NOTIFY) !== 0) return false;
+    this.doorbells.notify.ring();
+    return true;
   }
 
   /** Notifies the device and runs its tasks. */
