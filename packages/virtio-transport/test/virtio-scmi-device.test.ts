@@ -569,6 +569,58 @@ describe(VirtioScmiDevice, () => {
     });
   });
 
+  describe('with wire-level faults', () => {
+    it('should write three used elements per command when both id faults fire, wrapping over unread ones, and keep its own bookkeeping', async () => {
+      const { device, driver, done } = setup({
+        faults: [{ kind: 'used-id-out-of-range' }, { kind: 'used-id-not-in-flight' }],
+      });
+      await driver.start();
+      for (const head of [0, 2, 4, 6]) driver.command(head, command(head));
+      await driver.kick();
+      // 12 elements on an 8-entry used ring, none read yet: slot k holds the last element k mod 8.
+      // Per command: { 15 (Q + 7), 0 }, the real { head, 8 }, { head + 1 (second descriptor), 0 }.
+      expect(driver.cmdq.loadUsedIdx()).toBe(12);
+      const slots = Array.from({ length: 8 }, (_, k) => driver.cmdq.usedId(k));
+      expect(slots).toEqual([5, 15, 6, 7, 2, 3, 15, 4]);
+      expect(device.faults.counts).toMatchObject({
+        'used-id-out-of-range': 4,
+        'used-id-not-in-flight': 4,
+      });
+      expect(device.stats).toMatchObject({ commands: 4, responses: 4, badChains: 0 });
+      expect(device.outstandingCommands).toBe(0);
+      // It holds none of them: the driver may offer every head again, and the device answers.
+      device.faults.clear();
+      driver.usedCmdq(); // the driver catches up with used.idx
+      for (const head of [0, 2, 4, 6]) driver.offerCmdq(head);
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([0, 2, 4, 6].map((id) => ({ id, len: 8 })));
+      expect(device.stats).toMatchObject({ commands: 8, badChains: 0 });
+      done();
+    });
+
+    it('should keep a withheld command held, refusing its head, until the reset', async () => {
+      const { device, driver, done } = setup({
+        faults: [{ kind: 'used-id-out-of-range', withhold: true, times: 1 }],
+      });
+      await driver.start();
+      driver.command(0, command(1));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 15, len: 0 }]);
+      expect(device.outstandingCommands).toBe(1);
+      driver.offerCmdq(0);
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([]);
+      expect(device.stats).toMatchObject({ commands: 1, badChains: 1 });
+      expect(await driver.status(0)).toBe(0);
+      expect(device.outstandingCommands).toBe(0);
+      await driver.start();
+      driver.command(0, command(2));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 8 }]);
+      done();
+    });
+  });
+
   describe('with INDIRECT_DESC and a real platform, whatever the split of a message', () => {
     const INDIRECT_DESC = featureMask(VirtioFeature.RING_INDIRECT_DESC);
     const BASE = ScmiProtocolId.BASE;

@@ -88,6 +88,10 @@ export class ManualDriver {
     );
     this.cmdq.clear();
     this.eventq.clear();
+    this.#cmdqAvail = 0;
+    this.#eventqAvail = 0;
+    this.#cmdqUsed = 0;
+    this.#eventqUsed = 0;
     r.write(VirtioRegister.CMDQ_NUM, cmdqSize);
     r.write(VirtioRegister.CMDQ_READY, 1);
     r.write(VirtioRegister.EVENTQ_NUM, eventqSize);
