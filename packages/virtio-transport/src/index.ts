@@ -87,6 +87,11 @@ export {
 export { SplitRing } from './layout/split-ring.js';
 export { VirtioRegisters } from './layout/virtio-registers.js';
 export { DescriptorChain } from './ring/descriptor-chain.js';
-export { DeviceVirtqueue, POP_BAD_INDEX, POP_EMPTY } from './ring/device-virtqueue.js';
+export {
+  DeviceVirtqueue,
+  POP_BAD_INDEX,
+  POP_EMPTY,
+  VIRTIO_DEVICE_MAX_SEGMENTS,
+} from './ring/device-virtqueue.js';
 export { DriverVirtqueue } from './ring/driver-virtqueue.js';
 export { GuestMemoryAllocator } from './memory/guest-memory-allocator.js';

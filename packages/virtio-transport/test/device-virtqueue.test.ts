@@ -1,4 +1,8 @@
-import { VIRTQ_AVAIL_F_NO_INTERRUPT, VirtqDescFlag } from '../src/layout/virtio-constants.js';
+import {
+  VIRTQ_AVAIL_F_NO_INTERRUPT,
+  VIRTQ_USED_F_NO_NOTIFY,
+  VirtqDescFlag,
+} from '../src/layout/virtio-constants.js';
 import { DescriptorChain } from '../src/ring/descriptor-chain.js';
 import { DeviceVirtqueue, POP_BAD_INDEX, POP_EMPTY } from '../src/ring/device-virtqueue.js';
 import { makeRing } from './support/rings.js';
@@ -97,6 +101,83 @@ describe(DeviceVirtqueue, () => {
       expect([chain.readBytes, chain.writeBytes, chain.writeCount]).toEqual([4, 16, 2]);
     });
 
+    describe('with INDIRECT_DESC, when the table has its own limit (its entries), not the queue size', () => {
+      it('should accept a table of as many entries as the queue', () => {
+        const { ring, vq, chain, m, memory } = setup(8, { indirect: true, eventIdx: false });
+        const table = m + 1024;
+        for (let j = 0; j < 8; j++) {
+          writeIndirect(memory.view, table, j, m + 16 * j, 4, (j < 4 ? 0 : WRITE) | NEXT, j + 1);
+        }
+        writeIndirect(memory.view, table, 7, m + 112, 4, WRITE, 0);
+        ring.writeDesc(5, table, 8 * 16, INDIRECT, 0);
+        expect(vq.walk(5, chain)).toBeUndefined();
+        expect([chain.readCount, chain.writeCount, chain.readBytes, chain.writeBytes]).toEqual([
+          4, 4, 16, 16,
+        ]);
+      });
+
+      it('should accept a table on a one-entry queue (an eventq of size 1)', () => {
+        const r = makeRing(1);
+        const vq = new DeviceVirtqueue(r.ring, r.memory, { indirect: true, eventIdx: false });
+        const m = r.memory.start;
+        writeIndirect(r.memory.view, m + 256, 0, m, 4, WRITE | NEXT, 1);
+        writeIndirect(r.memory.view, m + 256, 1, m + 64, 32, WRITE, 0);
+        r.ring.writeDesc(0, m + 256, 32, INDIRECT, 0);
+        const chain = new DescriptorChain(4);
+        expect(vq.walk(0, chain)).toBeUndefined();
+        expect([chain.writeCount, chain.writeBytes]).toEqual([2, 36]);
+      });
+
+      it('should accept a request and a response in one table on a two-entry queue', () => {
+        const { ring, vq, chain, m, memory } = setup(2, { indirect: true, eventIdx: false });
+        writeIndirect(memory.view, m + 256, 0, m, 4, NEXT, 1);
+        writeIndirect(memory.view, m + 256, 1, m + 64, 16, WRITE, 0);
+        ring.writeDesc(1, m + 256, 32, INDIRECT, 0);
+        expect(vq.walk(1, chain)).toBeUndefined();
+        expect([chain.readBytes, chain.writeBytes]).toEqual([4, 16]);
+      });
+
+      it('should accept normal descriptors followed by one indirect descriptor, ignoring its WRITE flag', () => {
+        const { ring, vq, m, memory, bytes } = setup(4, { indirect: true, eventIdx: false });
+        const chain = new DescriptorChain(8);
+        bytes.set([1, 2], m);
+        bytes.set([3, 4], m + 8);
+        ring.writeDesc(2, m, 2, NEXT, 0);
+        ring.writeDesc(0, m + 8, 0, NEXT, 3); // a zero-length descriptor
+        ring.writeDesc(3, m + 256, 48, INDIRECT | WRITE, 0);
+        writeIndirect(memory.view, m + 256, 0, m + 8, 2, NEXT, 2);
+        writeIndirect(memory.view, m + 256, 2, m + 64, 3, WRITE | NEXT, 1);
+        writeIndirect(memory.view, m + 256, 1, m + 72, 0, WRITE, 0);
+        expect(vq.walk(2, chain)).toBeUndefined();
+        expect([chain.readCount, chain.readBytes, chain.writeCount, chain.writeBytes]).toEqual([
+          3, 4, 2, 3,
+        ]);
+        expect(chain.secondIndex).toBe(0);
+        const into = new Uint8Array(8);
+        expect(vq.readChain(chain, into)).toBe(4);
+        expect([...into.subarray(0, 4)]).toEqual([1, 2, 3, 4]);
+      });
+
+      it('should accept a table longer than the queue up to the segments the chain holds, and no further', () => {
+        const { ring, vq, m, memory } = setup(2, { indirect: true, eventIdx: false });
+        for (let j = 0; j < 12; j++)
+          writeIndirect(memory.view, m + 512, j, m, 1, WRITE | NEXT, j + 1);
+        writeIndirect(memory.view, m + 512, 11, m, 1, WRITE, 0);
+        ring.writeDesc(0, m + 512, 12 * 16, INDIRECT, 0);
+        expect(vq.walk(0, new DescriptorChain(12))).toBeUndefined();
+        expect(vq.walk(0, new DescriptorChain(11))).toBe('too-many-segments');
+      });
+
+      it('should report a loop inside the table as chain-too-long', () => {
+        const { ring, vq, chain, m, memory } = setup(8, { indirect: true, eventIdx: false });
+        writeIndirect(memory.view, m + 512, 0, m, 4, NEXT, 2);
+        writeIndirect(memory.view, m + 512, 2, m, 4, NEXT, 1);
+        writeIndirect(memory.view, m + 512, 1, m, 4, NEXT, 2);
+        ring.writeDesc(0, m + 512, 3 * 16, INDIRECT, 0);
+        expect(vq.walk(0, chain)).toBe('chain-too-long');
+      });
+    });
+
     describe('when the driver broke a rule', () => {
       it.each<[string, (s: ReturnType<typeof setup>) => number, boolean]>([
         ['head-out-of-range', () => 8, false],
@@ -174,6 +255,17 @@ describe(DeviceVirtqueue, () => {
     });
   });
 
+  describe('.hold / .release', () => {
+    it('should hold each head once until it is released', () => {
+      const { vq } = setup(4);
+      expect([vq.hold(2), vq.hold(3), vq.hold(2)]).toEqual([true, true, false]);
+      expect([vq.held, vq.isHeld(2), vq.isHeld(0)]).toEqual([2, true, false]);
+      vq.release(2);
+      vq.release(2); // releasing a head not held changes nothing
+      expect([vq.held, vq.isHeld(2), vq.hold(2)]).toEqual([1, false, true]);
+    });
+  });
+
   describe('.publishUsed', () => {
     it('should publish a batch with one index store and notify unless NO_INTERRUPT', () => {
       const { ring, vq } = setup();
@@ -212,10 +304,28 @@ describe(DeviceVirtqueue, () => {
       expect(ring.loadAvailEvent()).toBe(1);
     });
 
-    it('should clear NO_NOTIFY without EVENT_IDX', () => {
-      const { ring, vq } = setup();
+    it('should clear NO_NOTIFY without EVENT_IDX and report chains that arrived meanwhile', () => {
+      const { ring, vq, offer } = setup();
       ring.storeUsedFlags(1);
-      vq.enableNotifications();
+      expect(vq.enableNotifications()).toBe(false);
+      expect(ring.loadUsedFlags()).toBe(0);
+      vq.disableNotifications();
+      offer(3);
+      expect(vq.enableNotifications()).toBe(true);
+      expect(ring.loadUsedFlags()).toBe(0);
+    });
+  });
+
+  describe('.disableNotifications', () => {
+    it('should set NO_NOTIFY without EVENT_IDX', () => {
+      const { ring, vq } = setup();
+      vq.disableNotifications();
+      expect(ring.loadUsedFlags()).toBe(VIRTQ_USED_F_NO_NOTIFY);
+    });
+
+    it('should leave used.flags at 0 with EVENT_IDX (the specification requires it)', () => {
+      const { ring, vq } = setup(8, { indirect: false, eventIdx: true });
+      vq.disableNotifications();
       expect(ring.loadUsedFlags()).toBe(0);
     });
   });

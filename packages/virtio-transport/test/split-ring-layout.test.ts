@@ -17,6 +17,8 @@ describe(splitRingLayout, () => {
       end: 0x100 + 16 * 256 + 6 + 2 * 256 + 2 + 6 + 8 * 256,
     });
     expect(ring.used % 4).toBe(0);
+    // The values the TSDoc example of splitRingLayout shows.
+    expect([ring.desc, ring.avail, ring.used, ring.end]).toEqual([0x100, 0x1100, 0x1308, 0x1b0e]);
   });
 
   it('should keep every area aligned for any queue size', () => {
@@ -36,6 +38,7 @@ describe(splitRingLayout, () => {
 
   it('should give the bytes of a ring region', () => {
     expect(splitRingBytes(4)).toBe(splitRingLayout(0, 4).end);
+    expect(splitRingBytes(256)).toBe(16 * 256 + (6 + 2 * 256 + 2) + (6 + 8 * 256)); // its example
   });
 
   describe('when the size is not a power of two or too large', () => {

@@ -1,6 +1,7 @@
 import {
   ScmiConfigError,
   ScmiMessageType,
+  ScmiProtocolId,
   VirtualClock,
   buildHeader,
   encodeMsg,
@@ -8,7 +9,15 @@ import {
   readU32,
 } from '@scmi-ts/core';
 import {
+  BaseMessageId,
+  BaseNotificationId,
+  ScmiPlatform,
+  createDefaultPlatformConfig,
+} from '@scmi-ts/platform';
+import {
+  SplitRing,
   VIRTIO_SCMI_DEVICE_FEATURES,
+  VIRTQ_USED_F_NO_NOTIFY,
   VirtioDevicePresence,
   VirtioFeature,
   VirtioRegister,
@@ -20,7 +29,7 @@ import {
   type VirtioCompletionOrder,
   type VirtioScmiDeviceOptions,
 } from '@scmi-ts/virtio-transport';
-import { ManualDriver } from './support/manual-driver.js';
+import { ManualDriver, type ChainElement } from './support/manual-driver.js';
 import { StubPlatform } from './support/stub-platform.js';
 
 const { ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK, DEVICE_NEEDS_RESET, FAILED } = VirtioStatus;
@@ -231,21 +240,121 @@ describe(VirtioScmiDevice, () => {
 
     it('should return a full pass early when the driver keeps adding commands while it runs (reordered)', async () => {
       const { platform, device, driver, done } = setup({ completion: 'reverse' });
-      await driver.start();
-      for (const head of [0, 2, 4, 6]) driver.command(head, command(head));
+      await driver.start({ features: V1 | P2A | featureMask(VirtioFeature.RING_INDIRECT_DESC) });
+      // Eight commands, one indirect descriptor each: every head of the cmdq, one full pass.
+      for (let head = 0; head < 8; head++) {
+        driver.placeChain(driver.cmdq, [head], [{ read: command(head) }, { write: 16 }], 0);
+        driver.offerCmdq(head);
+      }
       let extra = 0;
+      const used: number[] = [];
       const echo = platform.reply;
       platform.reply = (request) => {
-        // A driver in another thread re-offers returned heads while the device works.
-        if (extra < 6) driver.offerCmdq([0, 2, 4, 6][extra++ % 4] as number);
+        // As a driver in another thread would: it consumes what comes back and offers heads 0
+        // and 1 again. The device pops those entries only after it returned the full pass (they
+        // are behind the eight in the available ring), so it takes them.
+        used.push(...driver.usedCmdq().map((u) => u.id));
+        if (extra < 2) driver.offerCmdq(extra++);
         return echo(request);
       };
       await driver.kick();
-      const used = driver.usedCmdq();
-      expect(used).toHaveLength(10);
-      expect(device.stats.commands).toBe(10);
+      used.push(...driver.usedCmdq().map((u) => u.id));
+      expect(used).toEqual([7, 6, 5, 4, 3, 2, 1, 0, 1, 0]);
+      expect(device.stats).toMatchObject({ commands: 10, badChains: 0 });
       expect(device.stats.interrupts).toBe(2); // one per returned batch (the rings coalesce)
       done();
+    });
+
+    it('should refuse a head it still holds (a bad chain, not returned), so it never holds more commands than the cmdq has entries', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      platform.reply = () => undefined; // every command waits for a later response
+      driver.command(0, command(1));
+      await driver.kick();
+      for (let round = 0; round < 6; round++) {
+        for (let k = 0; k < 4; k++) driver.offerCmdq(0); // head 0 again, still with the device
+        await driver.kick();
+      }
+      expect(device.outstandingCommands).toBe(1);
+      expect(platform.requests).toHaveLength(1);
+      expect(device.stats).toMatchObject({ badChains: 24, deferred: 1 });
+      expect(driver.usedCmdq()).toEqual([]);
+      platform.link?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 1), 0));
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 8 }]);
+      driver.offerCmdq(0); // returned: the driver may offer it again
+      await driver.kick();
+      expect(platform.requests).toHaveLength(2);
+      expect(device.outstandingCommands).toBe(1);
+      expect(device.stats.badChains).toBe(24);
+      done();
+    });
+
+    describe('when the driver did not negotiate EVENT_IDX', () => {
+      it('should set NO_NOTIFY while it processes a pass and clear it when it sleeps, losing no command', async () => {
+        const { platform, device, driver, done } = setup();
+        await driver.start(); // VERSION_1 and P2A_CHANNELS only
+        driver.command(0, command(1));
+        driver.command(2, command(2));
+        const flags: number[] = [];
+        const notified: boolean[] = [];
+        const echo = platform.reply;
+        platform.reply = (request) => {
+          flags.push(driver.cmdq.loadUsedFlags());
+          const token = readU32(request, 0) >>> 18;
+          if (token < 4) {
+            driver.command(2 * token + 2, command(token + 2)); // heads 4 and 6
+            notified.push(driver.notifyCmdqUnlessSuppressed());
+          }
+          return echo(request);
+        };
+        const kicks = device.stats.kicks; // the handshake's status writes
+        await driver.kick();
+        expect(flags).toEqual([
+          VIRTQ_USED_F_NO_NOTIFY,
+          VIRTQ_USED_F_NO_NOTIFY,
+          VIRTQ_USED_F_NO_NOTIFY,
+          VIRTQ_USED_F_NO_NOTIFY,
+        ]);
+        expect(notified).toEqual([false, false, false]);
+        expect(driver.cmdq.loadUsedFlags()).toBe(0);
+        expect(driver.usedCmdq().map((u) => u.id)).toEqual([0, 2, 4, 6]);
+        expect(device.stats).toMatchObject({ kicks: kicks + 1, commands: 4 });
+        done();
+      });
+
+      it('should look at the available ring again after clearing NO_NOTIFY, so a command the driver adds just before is not lost', async () => {
+        const { device, driver, done } = setup();
+        await driver.start();
+        driver.command(0, command(1));
+        const notified: boolean[] = [];
+        let added = false;
+        const store = Object.getOwnPropertyDescriptor(SplitRing.prototype, 'storeUsedFlags')
+          ?.value as (this: SplitRing, flags: number) => void;
+        const spy = jest.spyOn(SplitRing.prototype, 'storeUsedFlags').mockImplementation(function (
+          this: SplitRing,
+          value: number,
+        ) {
+          // The driver (in another thread) adds a command after the device found the ring empty
+          // and before it clears NO_NOTIFY: it sees NO_NOTIFY and does not notify.
+          if (value === 0 && device.stats.commands === 1 && !added) {
+            added = true;
+            driver.command(2, command(2));
+            notified.push(driver.notifyCmdqUnlessSuppressed());
+          }
+          store.call(this, value);
+        });
+        const kicks = device.stats.kicks;
+        try {
+          await driver.kick();
+        } finally {
+          spy.mockRestore();
+        }
+        expect(notified).toEqual([false]);
+        expect(driver.usedCmdq().map((u) => u.id)).toEqual([0, 2]);
+        expect(device.stats).toMatchObject({ kicks: kicks + 1, commands: 2 });
+        expect(driver.cmdq.loadUsedFlags()).toBe(0);
+        done();
+      });
     });
 
     it('should need a reset when the driver moves avail.idx past the queue size', async () => {
@@ -316,6 +425,129 @@ describe(VirtioScmiDevice, () => {
       done();
     });
 
+    it('should refuse an eventq head it still holds (a bad chain, not returned), so it never holds more buffers than the eventq has entries', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      driver.eventBuffer(0);
+      await driver.kick();
+      for (let round = 0; round < 6; round++) {
+        for (let k = 0; k < 4; k++) driver.offerEventq(0);
+        await driver.kick();
+      }
+      expect(device.eventBuffers).toBe(1);
+      expect(device.stats.badChains).toBe(24);
+      expect(driver.usedEventq()).toEqual([]);
+      expect(platform.link?.post(notification)).toBe(true);
+      expect(platform.link?.post(notification)).toBe(false); // one buffer, not 25
+      expect(driver.usedEventq()).toEqual([{ id: 0, len: 12 }]);
+      driver.offerEventq(0); // returned: the driver may offer it again
+      await driver.kick();
+      expect(device.eventBuffers).toBe(1);
+      expect(device.stats.badChains).toBe(24);
+      done();
+    });
+
+    it('should take a buffer the driver made available but did not kick for before dropping a notification', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      driver.eventBuffer(0); // re-queued, its kick not delivered yet
+      expect(platform.link?.post(notification)).toBe(true);
+      expect(driver.usedEventq()).toEqual([{ id: 0, len: 12 }]);
+      driver.eventBuffer(0);
+      expect(platform.link?.post(delayed)).toBe(true);
+      expect(driver.usedEventq()).toEqual([{ id: 0, len: 20 }]);
+      expect(device.stats).toMatchObject({
+        notificationsPosted: 1,
+        notificationsDropped: 0,
+        delayedResponsesPosted: 1,
+        delayedResponsesQueued: 0,
+      });
+      done();
+    });
+
+    it('should post a notification the platform sends while handling a command into a buffer not taken yet, and still answer the command', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      const a = driver.command(0, command(7, [9, 8, 7, 6]));
+      const event = driver.eventBuffer(1);
+      const echo = platform.reply;
+      const posted: boolean[] = [];
+      platform.reply = (request) => {
+        posted.push(platform.link?.post(notification) ?? false);
+        return echo(request);
+      };
+      await driver.kick(); // the device handles the cmdq before it looks at the eventq
+      expect(posted).toEqual([true]);
+      expect(driver.usedEventq()).toEqual([{ id: 1, len: 12 }]);
+      expect(readU32(driver.bytes.subarray(event), 0)).toBe(readU32(notification, 0));
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 12 }]);
+      expect(readU32(driver.bytes.subarray(a.response), 0) >>> 18).toBe(7);
+      expect(readU32(driver.bytes.subarray(a.response), 8)).toBe(0x06070809);
+      expect(device.eventBuffers).toBe(0);
+      done();
+    });
+
+    it('should write a message into a later buffer it fits when the first is too small', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      driver.eventBuffer(0, 8);
+      driver.eventBuffer(1);
+      await driver.kick();
+      expect(platform.link?.post(notification)).toBe(true);
+      expect(driver.usedEventq()).toEqual([{ id: 1, len: 12 }]);
+      expect(device.eventBuffers).toBe(1);
+      expect(device.stats.eventsTooLarge).toBe(0);
+      done();
+    });
+
+    it('should keep a delayed response that fits no buffer it holds until one it fits comes, whether it waited already or not', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      expect(platform.link?.post(delayed)).toBe(true); // no buffer: it waits
+      driver.eventBuffer(0, 8);
+      await driver.kick();
+      expect(platform.link?.post(delayed)).toBe(true); // a buffer too small: it waits too
+      expect(driver.usedEventq()).toEqual([]);
+      expect(device.stats).toMatchObject({ delayedResponsesQueued: 2, delayedResponsesPosted: 0 });
+      driver.eventBuffer(1);
+      driver.eventBuffer(2);
+      await driver.kick();
+      expect(driver.usedEventq()).toEqual([
+        { id: 1, len: 20 },
+        { id: 2, len: 20 },
+      ]);
+      expect(device.stats.delayedResponsesPosted).toBe(2);
+      expect(device.eventBuffers).toBe(1); // the small one, for a notification that fits
+      done();
+    });
+
+    it('should refuse a delayed response larger than the link carries (no buffer sized as the specification asks holds it)', async () => {
+      const { wire, platform, device, driver, done } = setup();
+      await driver.start();
+      driver.eventBuffer(0, 1024);
+      await driver.kick();
+      const huge = encodeMsgResponse(
+        buildHeader(0x5, ScmiMessageType.DELAYED_RESPONSE, 0x14, 3),
+        0,
+        new Uint8Array(wire.layout.maxMsgSize - 3), // header + status + payload = 4 + maxMsgSize + 1
+      );
+      expect(platform.link?.post(huge)).toBe(false);
+      expect(device.stats).toMatchObject({
+        delayedResponsesTooLarge: 1,
+        delayedResponsesQueued: 0,
+        delayedResponsesPosted: 0,
+      });
+      expect(driver.usedEventq()).toEqual([]);
+      const largest = encodeMsgResponse(
+        buildHeader(0x5, ScmiMessageType.DELAYED_RESPONSE, 0x14, 3),
+        0,
+        new Uint8Array(wire.layout.maxMsgSize - 4),
+      );
+      expect(platform.link?.post(largest)).toBe(true);
+      expect(driver.usedEventq()).toEqual([{ id: 0, len: wire.layout.maxMsgSize + 4 }]);
+      done();
+    });
+
     it('should return device-readable eventq buffers unused', async () => {
       const { device, driver, done } = setup();
       await driver.start();
@@ -333,6 +565,200 @@ describe(VirtioScmiDevice, () => {
       const { platform, driver, done } = setup();
       await driver.start({ features: V1 });
       expect(platform.link?.post(notification)).toBe(false);
+      done();
+    });
+  });
+
+  describe('with wire-level faults', () => {
+    it('should write three used elements per command when both id faults fire, wrapping over unread ones, and keep its own bookkeeping', async () => {
+      const { device, driver, done } = setup({
+        faults: [{ kind: 'used-id-out-of-range' }, { kind: 'used-id-not-in-flight' }],
+      });
+      await driver.start();
+      for (const head of [0, 2, 4, 6]) driver.command(head, command(head));
+      await driver.kick();
+      // 12 elements on an 8-entry used ring, none read yet: slot k holds the last element k mod 8.
+      // Per command: { 15 (Q + 7), 0 }, the real { head, 8 }, { head + 1 (second descriptor), 0 }.
+      expect(driver.cmdq.loadUsedIdx()).toBe(12);
+      const slots = Array.from({ length: 8 }, (_, k) => driver.cmdq.usedId(k));
+      expect(slots).toEqual([5, 15, 6, 7, 2, 3, 15, 4]);
+      expect(device.faults.counts).toMatchObject({
+        'used-id-out-of-range': 4,
+        'used-id-not-in-flight': 4,
+      });
+      expect(device.stats).toMatchObject({ commands: 4, responses: 4, badChains: 0 });
+      expect(device.outstandingCommands).toBe(0);
+      // It holds none of them: the driver may offer every head again, and the device answers.
+      device.faults.clear();
+      driver.usedCmdq(); // the driver catches up with used.idx
+      for (const head of [0, 2, 4, 6]) driver.offerCmdq(head);
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([0, 2, 4, 6].map((id) => ({ id, len: 8 })));
+      expect(device.stats).toMatchObject({ commands: 8, badChains: 0 });
+      done();
+    });
+
+    it('should keep a withheld command held, refusing its head, until the reset', async () => {
+      const { device, driver, done } = setup({
+        faults: [{ kind: 'used-id-out-of-range', withhold: true, times: 1 }],
+      });
+      await driver.start();
+      driver.command(0, command(1));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 15, len: 0 }]);
+      expect(device.outstandingCommands).toBe(1);
+      driver.offerCmdq(0);
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([]);
+      expect(device.stats).toMatchObject({ commands: 1, badChains: 1 });
+      expect(await driver.status(0)).toBe(0);
+      expect(device.outstandingCommands).toBe(0);
+      await driver.start();
+      driver.command(0, command(2));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 8 }]);
+      done();
+    });
+  });
+
+  describe('with INDIRECT_DESC and a real platform, whatever the split of a message', () => {
+    const INDIRECT_DESC = featureMask(VirtioFeature.RING_INDIRECT_DESC);
+    const BASE = ScmiProtocolId.BASE;
+    const { COMMAND, NOTIFICATION } = ScmiMessageType;
+
+    function setupReal() {
+      const clock = new VirtualClock();
+      const wire = VirtioScmiWire.sameThread(clock, { cmdqSize: 8, eventqSize: 4 });
+      const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+      const device = new VirtioScmiDevice(wire, { platform, agentId: 1, clock });
+      const driver = new ManualDriver(wire, clock);
+      const done = (): void => {
+        device.close();
+        driver.close();
+        platform.close();
+      };
+      return { device, driver, done };
+    }
+
+    const bytesOf = (word: number): Uint8Array => {
+      const b = new Uint8Array(4);
+      new DataView(b.buffer).setUint32(0, word, true);
+      return b;
+    };
+    const read = (bytes: Uint8Array): ChainElement => ({ read: bytes });
+    const write = (n: number): ChainElement => ({ write: n });
+    const words = (bytes: Uint8Array): number[] =>
+      Array.from({ length: bytes.byteLength / 4 }, (_, i) => readU32(bytes, 4 * i));
+    const vendor = (bytes: Uint8Array): string =>
+      new TextDecoder().decode(bytes.subarray(8, 24)).replace(/\0+$/, '');
+
+    it('should answer commands split over indirect tables longer than a two-entry cmdq, and post into a table on a one-entry eventq', async () => {
+      const { device, driver, done } = setupReal();
+      const status = await driver.start({
+        features: V1 | P2A | INDIRECT_DESC,
+        cmdqSize: 2,
+        eventqSize: 1,
+      });
+      expect(status & DRIVER_OK).toBe(DRIVER_OK);
+      expect(device.features & INDIRECT_DESC).toBe(INDIRECT_DESC);
+
+      // PROTOCOL_VERSION: the whole message in one table, the response over three writable
+      // buffers, one of them empty.
+      const version = buildHeader(0x0, COMMAND, BASE, 1);
+      const a = driver.placeChain(
+        driver.cmdq,
+        [0],
+        [read(bytesOf(version)), write(5), write(0), write(7)],
+        0,
+      );
+      driver.offerCmdq(a.head);
+      await driver.kick();
+      const [ua] = driver.usedCmdq();
+      expect(ua).toEqual({ id: 0, len: 12 });
+      expect(words(driver.gather(a, 12))).toEqual([version, 0, 0x20000]);
+
+      // DISCOVER_VENDOR: a readable descriptor in the queue with the header's first byte, then a
+      // table with the rest of the header over two buffers (and an empty one), and the 24-byte
+      // response over four writable buffers. The table says WRITE, which the device ignores.
+      const vendorHeader = bytesOf(buildHeader(BaseMessageId.DISCOVER_VENDOR, COMMAND, BASE, 2));
+      const b = driver.placeChain(
+        driver.cmdq,
+        [1, 0],
+        [
+          read(vendorHeader.subarray(0, 1)),
+          read(vendorHeader.subarray(1, 3)),
+          read(new Uint8Array(0)),
+          read(vendorHeader.subarray(3)),
+          write(3),
+          write(0),
+          write(13),
+          write(8),
+        ],
+        1,
+        VirtqDescFlag.INDIRECT | VirtqDescFlag.WRITE,
+      );
+      driver.offerCmdq(b.head);
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 1, len: 24 }]);
+      const response = driver.gather(b, 24);
+      expect(words(response.subarray(0, 8))).toEqual([readU32(vendorHeader, 0), 0]);
+      expect(vendor(response)).toBe('scmi-ts');
+
+      // A notification into a table of two writable buffers, the eventq's only entry.
+      const e = driver.placeChain(driver.eventq, [0], [write(6), write(30)], 0);
+      driver.offerEventq(e.head);
+      await driver.kick();
+      expect(device.eventBuffers).toBe(1);
+      const subscribe = encodeMsg(
+        buildHeader(BaseMessageId.NOTIFY_ERRORS, COMMAND, BASE, 3),
+        bytesOf(1),
+      );
+      const c = driver.placeChain(driver.cmdq, [0], [read(subscribe), write(8)], 0);
+      driver.offerCmdq(c.head);
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 8 }]);
+      expect(words(driver.gather(c, 8))).toEqual([readU32(subscribe, 0), 0]);
+      // A header with reserved bits set: the platform drops it and reports a BASE_ERROR_EVENT.
+      const bad = buildHeader(BaseMessageId.DISCOVER_VENDOR, COMMAND, BASE, 4) | 0xf0000000;
+      const d = driver.placeChain(driver.cmdq, [1], [read(bytesOf(bad)), write(8)], 0);
+      driver.offerCmdq(d.head);
+      await driver.kick();
+      expect(driver.usedEventq()).toEqual([{ id: 0, len: 20 }]);
+      expect(words(driver.gather(e, 20))).toEqual([
+        buildHeader(BaseNotificationId.ERROR_EVENT, NOTIFICATION, BASE, 0),
+        1, // agent id
+        1, // one message report
+        bad >>> 0,
+        0,
+      ]);
+      expect(device.stats).toMatchObject({ badChains: 0, badRequests: 0, notificationsPosted: 1 });
+      done();
+    });
+
+    it('should answer a command whose header is split over direct readable descriptors, one empty, and whose response is split too', async () => {
+      const { device, driver, done } = setupReal();
+      await driver.start({ features: V1 | P2A | INDIRECT_DESC });
+      const header = bytesOf(buildHeader(BaseMessageId.DISCOVER_VENDOR, COMMAND, BASE, 9));
+      const chain = driver.placeChain(
+        driver.cmdq,
+        [5, 2, 7, 0, 3, 6],
+        [
+          read(header.subarray(0, 2)),
+          read(new Uint8Array(0)),
+          read(header.subarray(2, 3)),
+          read(header.subarray(3)),
+          write(4),
+          write(100),
+        ],
+      );
+      driver.offerCmdq(chain.head);
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 5, len: 24 }]);
+      const response = driver.gather(chain, 24);
+      expect(readU32(response, 0)).toBe(readU32(header, 0));
+      expect(readU32(response, 4)).toBe(0);
+      expect(vendor(response)).toBe('scmi-ts');
+      expect(device.stats).toMatchObject({ commands: 1, responses: 1, badChains: 0 });
       done();
     });
   });

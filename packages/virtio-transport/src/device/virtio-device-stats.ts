@@ -18,7 +18,11 @@ export interface VirtioDeviceStats {
   readonly lateResponses: number;
   /** Later responses that matched no outstanding command buffer (unsolicited, duplicates, after a reset): dropped. */
   readonly unmatchedResponses: number;
-  /** Malformed chains from the driver (returned with length 0). */
+  /**
+   * Malformed chains from the driver (returned with length 0), and available entries whose head
+   * the device still holds (refused and not returned, so what the device holds stays bounded by
+   * the queue size).
+   */
   readonly badChains: number;
   /** Requests shorter than a header or larger than a message buffer (returned with length 0). */
   readonly badRequests: number;
@@ -26,14 +30,19 @@ export interface VirtioDeviceStats {
   readonly notificationsPosted: number;
   /** Notifications dropped for want of an eventq buffer (the specification allows it). */
   readonly notificationsDropped: number;
-  /** P2A messages larger than the eventq buffer, dropped (the specification allows it). */
+  /** Notifications that fit none of the eventq buffers the device held, dropped (the specification allows it). */
   readonly eventsTooLarge: number;
   /** Delayed responses written to the eventq. */
   readonly delayedResponsesPosted: number;
-  /** Delayed responses that had to wait for an eventq buffer. */
+  /** Delayed responses that had to wait for an eventq buffer (none held, or none they fit). */
   readonly delayedResponsesQueued: number;
   /** Delayed responses refused because the waiting queue was full (the platform posts them again). */
   readonly delayedResponsesRefused: number;
+  /**
+   * Delayed responses refused because they are larger than the link carries (header +
+   * `maxMsgSize`): no eventq buffer sized as the specification asks can hold one.
+   */
+  readonly delayedResponsesTooLarge: number;
   /** Used-buffer notifications sent to the driver. */
   readonly interrupts: number;
   /** Driver notifications (kicks) handled. */
@@ -62,6 +71,7 @@ export function createVirtioDeviceStats(): MutableVirtioDeviceStats {
     delayedResponsesPosted: 0,
     delayedResponsesQueued: 0,
     delayedResponsesRefused: 0,
+    delayedResponsesTooLarge: 0,
     interrupts: 0,
     kicks: 0,
   };

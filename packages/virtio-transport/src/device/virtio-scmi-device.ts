@@ -27,6 +27,7 @@ import {
   DeviceVirtqueue,
   POP_BAD_INDEX,
   POP_EMPTY,
+  VIRTIO_DEVICE_MAX_SEGMENTS,
   type DeviceMemory,
 } from '../ring/device-virtqueue.js';
 import type { VirtioScmiWire, VirtioWireDoorbells } from '../wire/virtio-scmi-wire.js';
@@ -141,11 +142,20 @@ interface EventBuffer {
  *   the command's own buffer and returns the buffers in the configured order; a response the
  *   platform gives later (delayed, reordered, late) is written into the outstanding buffer with
  *   that token, and one matching none is dropped and counted.
- * - **eventq**: holds the driver's buffers; a notification with no buffer (or too large for it) is
- *   dropped, as the specification allows; a delayed response waits for a buffer.
+ * - **eventq**: holds the driver's buffers, taking those the driver made available whenever it
+ *   posts (not only on a kick), and writes each message into the first held buffer it fits. A
+ *   notification with no buffer, or fitting none, is dropped, as the specification allows. A
+ *   delayed response with no buffer it fits waits (the specification: it MUST be sent once buffers
+ *   are available), up to `maxWaitingDelayedResponses` (then `post` refuses and the platform
+ *   retries); one larger than the link carries (header + `maxMsgSize`, the largest P2A message a
+ *   driver sizes its buffers for) can never be expected to fit: `post` refuses it, counted in
+ *   `delayedResponsesTooLarge`.
  * - **Faults**: `device.faults` injects the wire-level faults of {@link VirtioWireFaultKind}.
  *
- * Everything the driver wrote is validated before use (chains, addresses, lengths, indices).
+ * Everything the driver wrote is validated before use (chains, addresses, lengths, indices). The
+ * device tracks the heads it holds on each queue (a bitmap of the queue size): an available entry
+ * whose head it still holds is refused (counted in `badChains`, not returned), so the commands and
+ * eventq buffers it holds never outnumber the queue's entries, whatever the driver writes.
  *
  * @example
  * ```ts
@@ -176,6 +186,7 @@ export class VirtioScmiDevice {
   #cmdq: DeviceVirtqueue | undefined;
   #eventq: DeviceVirtqueue | undefined;
   #chain = new DescriptorChain(1);
+  #eventChain = new DescriptorChain(1);
   #batch = new CompletionBatch(1);
   #outstanding: OutstandingCommand[] = [];
   #eventBuffers: EventBuffer[] = [];
@@ -285,7 +296,7 @@ export class VirtioScmiDevice {
     this.#stats.kicks++;
     this.#handleStatus();
     if (this.#cmdq !== undefined) this.#processCmdq(this.#cmdq);
-    if (this.#eventq !== undefined) this.#takeEventBuffers(this.#eventq);
+    if (this.#eventq !== undefined) this.#serviceEventq(this.#eventq);
   }
 
   #handleStatus(): void {
@@ -375,7 +386,8 @@ export class VirtioScmiDevice {
     } catch {
       return false;
     }
-    this.#chain = new DescriptorChain(Math.max(cmdqSize, eventqSize));
+    this.#chain = new DescriptorChain(Math.max(cmdqSize, VIRTIO_DEVICE_MAX_SEGMENTS));
+    this.#eventChain = new DescriptorChain(Math.max(eventqSize, VIRTIO_DEVICE_MAX_SEGMENTS));
     // In order, each command is returned as soon as it is answered (a batch of one); reordered,
     // the commands of one pass are returned together at its end.
     this.#batch = new CompletionBatch(
@@ -436,17 +448,27 @@ export class VirtioScmiDevice {
     const batch = this.#batch;
     const chain = this.#chain;
     const generation = this.#generation;
+    // No kicks needed while the device works through the ring (NO_NOTIFY without EVENT_IDX);
+    // asked for again, and the ring looked at once more, before it sleeps.
+    cmdq.disableNotifications();
     for (;;) {
       if (batch.full) this.#complete(cmdq, batch);
       const head = cmdq.pop();
       if (head === POP_EMPTY) {
-        if (cmdq.enableNotifications()) continue;
-        break;
+        if (!cmdq.enableNotifications()) break;
+        cmdq.disableNotifications();
+        continue;
       }
       if (head === POP_BAD_INDEX) {
         this.#stats.badChains++;
         this.#needsReset();
         return;
+      }
+      // A head the device still holds (outstanding, withheld, in this pass) is refused, not
+      // returned: returning it would complete the chain the device holds.
+      if (head < cmdq.size && !cmdq.hold(head)) {
+        this.#stats.badChains++;
+        continue;
       }
       if (cmdq.walk(head, chain) !== undefined) {
         this.#stats.badChains++;
@@ -463,8 +485,9 @@ export class VirtioScmiDevice {
       const request = this.#requestView(n);
       const response = this.#o.platform.handle(this.#o.agentId, 0, request);
       // A re-entrant call from the platform (a notification posted while handling) cannot reset
-      // the device, but nothing below may run against a device that was reset meanwhile.
-      if (generation !== this.#generation) return;
+      // the device, but it can find the eventq broken (the device then needs a reset), and
+      // nothing below may run against a device that was reset or stopped meanwhile.
+      if (generation !== this.#generation || this.#cmdq !== cmdq) return;
       if (response === undefined) {
         this.#stats.deferred++;
         const copy = new DescriptorChain(chain.writeCount);
@@ -533,11 +556,12 @@ export class VirtioScmiDevice {
       if (rule !== undefined) {
         cmdq.pushUsed(cmdq.size + 7, 0);
         if (rule.withhold === true) {
-          this.#withheld++;
+          this.#withheld++; // still held: the driver cannot offer it again before the reset
           return;
         }
       }
     }
+    cmdq.release(head);
     cmdq.pushUsed(head, len);
     if (faults.has('used-id-not-in-flight') && faults.fire('used-id-not-in-flight') !== undefined) {
       cmdq.pushUsed(secondIndex >= 0 ? secondIndex : head, 0);
@@ -593,24 +617,39 @@ export class VirtioScmiDevice {
 
   // ---- eventq --------------------------------------------------------------------------------
 
+  /** Takes the eventq buffers the driver made available, then writes the delayed responses waiting for one. */
+  #serviceEventq(eventq: DeviceVirtqueue): void {
+    this.#takeEventBuffers(eventq);
+    if (this.#eventq === eventq) this.#flushDelayed(eventq);
+  }
+
   #takeEventBuffers(eventq: DeviceVirtqueue): void {
-    const chain = this.#chain;
+    // Its own scratch chain: a post from the platform while it handles a command (the cmdq's
+    // chain in use) takes eventq buffers too.
+    const chain = this.#eventChain;
     let returned = false;
+    eventq.disableNotifications();
     for (;;) {
       const head = eventq.pop();
       if (head === POP_EMPTY) {
-        if (eventq.enableNotifications()) continue;
-        break;
+        if (!eventq.enableNotifications()) break;
+        eventq.disableNotifications();
+        continue;
       }
       if (head === POP_BAD_INDEX) {
         this.#stats.badChains++;
         this.#needsReset();
         return;
       }
+      if (head < eventq.size && !eventq.hold(head)) {
+        this.#stats.badChains++; // a buffer the device still holds: refused, not returned
+        continue;
+      }
       // The driver MUST NOT put device-readable descriptors on the eventq.
       if (eventq.walk(head, chain) !== undefined || chain.readCount > 0 || chain.writeBytes < 4) {
         this.#stats.badChains++;
         if (head < eventq.size) {
+          eventq.release(head);
           eventq.pushUsed(head, 0);
           returned = true;
         }
@@ -623,29 +662,49 @@ export class VirtioScmiDevice {
       }
       this.#eventBuffers.push({ head, chain: copy });
     }
-    if (returned && eventq.publishUsed()) this.#interrupt();
-    this.#flushDelayed(eventq);
+    if (returned) this.#publishEvents(eventq);
   }
 
+  /**
+   * Writes each waiting delayed response, oldest first, into a held buffer it fits; one that fits
+   * none stays waiting (the specification: a delayed response MUST be sent once buffers are
+   * available) and does not hold back the others.
+   */
   #flushDelayed(eventq: DeviceVirtqueue): void {
+    const waiting = this.#waitingDelayed;
+    if (waiting.length === 0 || this.#eventBuffers.length === 0) return;
     let posted = false;
-    while (this.#waitingDelayed.length > 0 && this.#eventBuffers.length > 0) {
-      const bytes = this.#waitingDelayed.shift() as Uint8Array;
-      if (this.#write(eventq, bytes)) this.#stats.delayedResponsesPosted++;
-      posted = true;
+    let kept = 0;
+    for (const bytes of waiting) {
+      if (this.#eventBuffers.length > 0 && this.#write(eventq, bytes)) {
+        this.#stats.delayedResponsesPosted++;
+        posted = true;
+      } else {
+        waiting[kept++] = bytes;
+      }
     }
-    if (posted && eventq.publishUsed()) this.#interrupt();
+    waiting.length = kept;
+    if (posted) this.#publishEvents(eventq);
   }
 
-  /** Writes one P2A message into the next eventq buffer; false when none fits (the buffer is kept). */
+  #publishEvents(eventq: DeviceVirtqueue): void {
+    if (eventq.publishUsed()) this.#interrupt();
+  }
+
+  /**
+   * Writes one P2A message into the first held eventq buffer it fits (buffers need not be the same
+   * size; a smaller one is kept for a smaller message); false when it fits none (all are kept).
+   */
   #write(eventq: DeviceVirtqueue, bytes: Uint8Array): boolean {
-    const buffer = this.#eventBuffers[0] as EventBuffer;
-    if (bytes.byteLength > buffer.chain.writeBytes) {
-      this.#stats.eventsTooLarge++;
-      return false;
-    }
-    this.#eventBuffers.shift();
-    const written = eventq.writeChain(buffer.chain, bytes, bytes.byteLength);
+    const buffers = this.#eventBuffers;
+    const length = bytes.byteLength;
+    let i = 0;
+    while (i < buffers.length && length > (buffers[i] as EventBuffer).chain.writeBytes) i++;
+    const buffer = buffers[i];
+    if (buffer === undefined) return false;
+    buffers.splice(i, 1);
+    eventq.release(buffer.head);
+    const written = eventq.writeChain(buffer.chain, bytes, length);
     const lie =
       this.faults.has('event-oversize') && this.faults.fire('event-oversize') !== undefined;
     eventq.pushUsed(buffer.head, lie ? buffer.chain.writeBytes + 1 : written);
@@ -655,12 +714,22 @@ export class VirtioScmiDevice {
   #post(bytes: Uint8Array): boolean {
     const eventq = this.#eventq;
     if (this.#closed || eventq === undefined || bytes.byteLength < 4) return false;
-    const word = readU32(bytes, 0);
-    if (headerType(word) === ScmiMessageType.DELAYED_RESPONSE) {
-      if (this.#eventBuffers.length > 0 && this.#waitingDelayed.length === 0) {
-        if (!this.#write(eventq, bytes)) return false;
+    const delayed = headerType(readU32(bytes, 0)) === ScmiMessageType.DELAYED_RESPONSE;
+    // Larger than the link carries (header + maxMsgSize): a driver sizes its eventq buffers for
+    // the largest P2A message, so no buffer is expected to hold it. Refused, never waiting.
+    if (delayed && bytes.byteLength > 4 + this.#wire.layout.maxMsgSize) {
+      this.#stats.delayedResponsesTooLarge++;
+      return false;
+    }
+    // Buffers the driver made available since the device last looked count too (a re-queued
+    // buffer whose kick has not arrived, one offered while notifications were suppressed), after
+    // the delayed responses already waiting for one.
+    this.#serviceEventq(eventq);
+    if (this.#eventq !== eventq) return false; // a broken eventq: the device needs a reset
+    if (delayed) {
+      if (this.#write(eventq, bytes)) {
         this.#stats.delayedResponsesPosted++;
-        if (eventq.publishUsed()) this.#interrupt();
+        this.#publishEvents(eventq);
         return true;
       }
       if (this.#waitingDelayed.length >= this.#maxWaiting) {
@@ -675,9 +744,12 @@ export class VirtioScmiDevice {
       this.#stats.notificationsDropped++;
       return false;
     }
-    if (!this.#write(eventq, bytes)) return false;
+    if (!this.#write(eventq, bytes)) {
+      this.#stats.eventsTooLarge++;
+      return false;
+    }
     this.#stats.notificationsPosted++;
-    if (eventq.publishUsed()) this.#interrupt();
+    this.#publishEvents(eventq);
     return true;
   }
 }

@@ -2,18 +2,28 @@ import { ScmiConfigError } from '@scmi-ts/core';
 
 /**
  * The wire-level faults a {@link VirtioScmiDevice} can inject — a hostile or broken device, as the
- * driver must survive it (message-level faults belong to the platform's rules):
+ * driver must survive it (message-level faults belong to the platform's rules). What each writes
+ * to the used ring of a queue of size Q, per chain it returns:
  *
- * - `used-id-out-of-range`: a used element whose id is not a descriptor index (≥ queue size) is
- *   pushed before the real one; with `withhold`, the real one is not returned at all (the buffer
- *   stays with the device until the reset).
- * - `used-id-not-in-flight`: after the real element, one whose id is in range but heads no chain the
- *   driver made available (the chain's second descriptor, or the same head again).
- * - `used-len-oversize`: the real element claims more bytes than the chain's writable part.
- * - `used-idx-jump`: `used.idx` is stored moved by queue size + 1 without elements (and the driver
- *   notified), then restored on the device's next task.
- * - `event-oversize`: an eventq element (notification or delayed response) claims more bytes than
- *   the eventq buffer holds.
+ * - `used-id-out-of-range` (cmdq): an element `{ id: Q + 7, len: 0 }` before the chain's real
+ *   element; with `withhold`, no real element at all — the device keeps the chain (and refuses
+ *   its head if the driver offers it again) until the reset.
+ * - `used-id-not-in-flight` (cmdq): after the real element, `{ id, len: 0 }` whose id is in range
+ *   but heads no chain the driver made available: the chain's second descriptor, or its head again
+ *   for a chain of one descriptor (an indirect one).
+ * - `used-len-oversize` (cmdq): the real element's `len` is the chain's writable bytes + 64 (the
+ *   response written is the real one).
+ * - `used-idx-jump` (cmdq): after a publish, `used.idx` is stored as the published index + Q + 1
+ *   with no elements, and the driver notified; the device's next clock task (or its next publish)
+ *   stores the true index again, and that task notifies again.
+ * - `event-oversize` (eventq): the element's `len` is the eventq buffer's writable bytes + 1.
+ *
+ * With both id faults a chain yields three used elements. The device cannot know how far the
+ * driver has read the used ring (nothing tells it without EVENT_IDX), so once more than Q elements
+ * are unread the ring wraps and the oldest unread ones are overwritten: the driver then sees
+ * `used.idx` move by more than Q. The device's own state never depends on it — it never reads the
+ * used ring back, its used index is a free-running counter, and only the real element releases
+ * the chain it held — so the device keeps serving, whatever fires.
  */
 export type VirtioWireFaultKind =
   | 'used-id-out-of-range'

@@ -62,7 +62,7 @@ export function splitRingBytes(size: number): number {
  * @throws RangeError when `size` is not a power of two in 1 … 32768 or `base` is not 16-aligned.
  * @example
  * ```ts
- * const ring = splitRingLayout(0x100, 256); // { desc: 0x100, avail: 0x1100, used: 0x1304, … }
+ * const ring = splitRingLayout(0x100, 256); // { desc: 0x100, avail: 0x1100, used: 0x1308, end: 0x1b0e }
  * ```
  */
 export function splitRingLayout(base: number, size: number): SplitRingLayout {

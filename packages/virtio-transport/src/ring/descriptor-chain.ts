@@ -1,17 +1,23 @@
 /**
  * Why the device refused a descriptor chain (the driver broke a rule of VIRTIO 1.2 §2.7.5):
  *
- * - `head-out-of-range` / `next-out-of-range`: an index past the (indirect) table.
- * - `chain-too-long`: more descriptors than the queue size (also catches loops).
+ * - `head-out-of-range` / `next-out-of-range`: an index past the queue's descriptor table, or
+ *   past the indirect table's entries.
+ * - `chain-too-long`: a loop — more descriptors in the queue's table than the queue size, or more
+ *   descriptors in an indirect table than it has entries (QEMU's "Looped descriptor").
+ * - `too-many-segments`: more buffer descriptors than the device takes in one chain (the
+ *   {@link DescriptorChain}'s `maxSegments`; the specification lets a device have "a reasonable
+ *   limit of descriptors it will allow in a chain").
  * - `address-out-of-bounds`: a buffer (or indirect table) outside the guest-memory region.
  * - `readable-after-writable`: a device-readable descriptor after a device-writable one.
  * - `indirect-not-negotiated`, `indirect-with-next`, `indirect-nested`, `indirect-bad-length`:
- *   misuse of `VIRTQ_DESC_F_INDIRECT`.
+ *   misuse of `VIRTQ_DESC_F_INDIRECT` (a table whose length is 0 or not a multiple of 16 bytes).
  */
 export type ChainDefect =
   | 'head-out-of-range'
   | 'next-out-of-range'
   | 'chain-too-long'
+  | 'too-many-segments'
   | 'address-out-of-bounds'
   | 'readable-after-writable'
   | 'indirect-not-negotiated'
@@ -73,9 +79,14 @@ export class DescriptorChain {
     this.secondIndex = -1;
   }
 
+  /** Whether the chain holds `maxSegments` segments (no room for another). */
+  public get full(): boolean {
+    return this.readCount + this.writeCount >= this.maxSegments;
+  }
+
   /**
    * Appends a segment; false when it is readable and follows a writable one. The caller keeps the
-   * number of segments within `maxSegments`.
+   * number of segments within `maxSegments` (see {@link DescriptorChain.full}).
    */
   public add(writable: boolean, addr: number, len: number): boolean {
     if (writable) {

@@ -3,6 +3,7 @@ import type { SplitRing } from '../layout/split-ring.js';
 import {
   VIRTQ_AVAIL_F_NO_INTERRUPT,
   VIRTQ_DESC_SIZE,
+  VIRTQ_USED_F_NO_NOTIFY,
   VirtqDescFlag,
 } from '../layout/virtio-constants.js';
 import type { ChainDefect, DescriptorChain } from './descriptor-chain.js';
@@ -24,6 +25,19 @@ const NEXT = VirtqDescFlag.NEXT;
 const WRITE = VirtqDescFlag.WRITE;
 const INDIRECT = VirtqDescFlag.INDIRECT;
 
+/**
+ * The fewest buffer descriptors a device built on {@link DeviceVirtqueue} takes in one chain
+ * (QEMU's `VIRTQUEUE_MAX_SIZE`): size a {@link DescriptorChain} for the larger of this and the queue
+ * size, so that any direct chain and any indirect table up to this many entries fit, whatever the
+ * queue size (an indirect table is limited by its own entries, not by the queue size).
+ *
+ * @example
+ * ```ts
+ * const chain = new DescriptorChain(Math.max(ring.size, VIRTIO_DEVICE_MAX_SEGMENTS));
+ * ```
+ */
+export const VIRTIO_DEVICE_MAX_SEGMENTS = 1024;
+
 /** Result of {@link DeviceVirtqueue.pop} when no chain is available. */
 export const POP_EMPTY = -1;
 /** Result of {@link DeviceVirtqueue.pop} when `avail.idx` moved by more than the queue size. */
@@ -34,14 +48,33 @@ export const POP_BAD_INDEX = -2;
  * takes available chains, walks and validates them (bounds, order, loops, indirect tables),
  * copies the readable bytes out and the response in, returns chains through the used ring and
  * decides whether to notify the driver. It accepts any split of a message over descriptors, direct
- * or (with `VIRTIO_F_INDIRECT_DESC`) indirect; a chain is limited to the queue size in
- * descriptors, indirect ones included.
+ * or (with `VIRTIO_F_INDIRECT_DESC`) indirect, zero-length descriptors included, as QEMU does:
+ *
+ * - a chain in the queue's descriptor table has at most Q descriptors (one more is a loop); it may
+ *   end with one descriptor that refers to an indirect table (the specification's "zero or more
+ *   normal chained descriptors followed by a single descriptor with `VIRTQ_DESC_F_INDIRECT`"),
+ *   whose `VIRTQ_DESC_F_WRITE` flag is ignored and which must not have `NEXT`;
+ * - an indirect table is `len / 16` descriptors (`len` a non-zero multiple of 16, inside guest
+ *   memory), starts at entry 0, has at most that many descriptors (one more is a loop) and no
+ *   nested `INDIRECT` — its length is not limited by the queue size;
+ * - the chain's buffer descriptors, direct and indirect, fit the given {@link DescriptorChain}
+ *   (`too-many-segments` otherwise; see {@link VIRTIO_DEVICE_MAX_SEGMENTS}).
  *
  * @example
  * ```ts
  * const vq = new DeviceVirtqueue(ring, memory, { indirect: false, eventIdx: false });
- * for (let head = vq.pop(); head >= 0; head = vq.pop()) {
- *   if (vq.walk(head, chain) === undefined) vq.pushUsed(head, vq.writeChain(chain, reply, reply.length));
+ * vq.disableNotifications();
+ * for (;;) {
+ *   const head = vq.pop();
+ *   if (head === POP_EMPTY) {
+ *     if (!vq.enableNotifications()) break; // nothing arrived meanwhile: sleep until a kick
+ *     vq.disableNotifications();
+ *     continue;
+ *   }
+ *   if (head < 0 || head >= vq.size || !vq.hold(head)) continue; // a broken ring, or a head held
+ *   const len = vq.walk(head, chain) === undefined ? vq.writeChain(chain, reply, reply.length) : 0;
+ *   vq.release(head);
+ *   vq.pushUsed(head, len);
  * }
  * if (vq.publishUsed()) interrupt.ring();
  * ```
@@ -55,6 +88,8 @@ export class DeviceVirtqueue {
   readonly #memory: DeviceMemory;
   readonly #indirect: boolean;
   readonly #eventIdx: boolean;
+  readonly #held: Uint8Array;
+  #heldCount = 0;
   #lastAvail = 0;
   #usedIdx = 0;
   #publishedUsed = 0;
@@ -74,6 +109,7 @@ export class DeviceVirtqueue {
     this.#memory = memory;
     this.#indirect = features.indirect;
     this.#eventIdx = features.eventIdx;
+    this.#held = new Uint8Array(ring.size);
   }
 
   /** The device's `last_avail_idx`. */
@@ -102,8 +138,52 @@ export class DeviceVirtqueue {
   }
 
   /**
-   * Asks for available-buffer notifications (with EVENT_IDX: at the next entry) and returns true
-   * when chains arrived meanwhile, so that the caller pops again before sleeping.
+   * Marks the chain headed at `head` (below the queue size) as held by the device — taken from the
+   * available ring and not yet returned — and returns true; false when the device already holds
+   * it: the driver made a head available again before the device returned it, and the entry must
+   * be refused (neither walked nor returned), so that what the device holds stays bounded by the
+   * queue size whatever the driver writes.
+   */
+  public hold(head: number): boolean {
+    if (this.#held[head] !== 0) return false;
+    this.#held[head] = 1;
+    this.#heldCount++;
+    return true;
+  }
+
+  /** Forgets that the device holds `head` (when it returns the chain); nothing when it does not. */
+  public release(head: number): void {
+    if (this.#held[head] !== 1) return;
+    this.#held[head] = 0;
+    this.#heldCount--;
+  }
+
+  /** Whether the device holds the chain headed at `head`. */
+  public isHeld(head: number): boolean {
+    return this.#held[head] === 1;
+  }
+
+  /** How many chains the device holds (at most the queue size). */
+  public get held(): number {
+    return this.#heldCount;
+  }
+
+  /**
+   * Tells the driver that available-buffer notifications are not needed while the device works
+   * through the ring: without EVENT_IDX it sets `VIRTQ_USED_F_NO_NOTIFY` (a hint the driver may
+   * ignore); with EVENT_IDX it does nothing (`used.flags` must stay 0, and `avail_event` still
+   * names the entry the device last asked about, so at most one notification comes).
+   */
+  public disableNotifications(): void {
+    if (!this.#eventIdx) this.ring.storeUsedFlags(VIRTQ_USED_F_NO_NOTIFY);
+  }
+
+  /**
+   * Asks for available-buffer notifications (with EVENT_IDX: at the next entry; otherwise by
+   * clearing `VIRTQ_USED_F_NO_NOTIFY`) and returns true when chains arrived meanwhile, so that the
+   * caller pops again before sleeping: the store and the load are sequentially consistent, and the
+   * driver stores `avail.idx` before it loads the flag, so either the driver notifies or the device
+   * sees the entry.
    */
   public enableNotifications(): boolean {
     if (this.#eventIdx) this.ring.storeAvailEvent(this.#lastAvail);
@@ -116,16 +196,19 @@ export class DeviceVirtqueue {
     return addrHigh === 0 && addr >= m.start && addr + len <= m.end;
   }
 
-  /** Walks and validates the chain headed at `head` into `chain`; a defect when it is malformed. */
+  /**
+   * Walks and validates the chain headed at `head` into `chain` (see the class's rules); a defect
+   * when it is malformed, after which `chain` holds an unspecified prefix.
+   */
   public walk(head: number, chain: DescriptorChain): ChainDefect | undefined {
     chain.reset(head);
     const ring = this.ring;
-    const max = Math.min(this.size, chain.maxSegments);
-    if (head >= this.size) return 'head-out-of-range';
+    const size = this.size;
+    if (head >= size) return 'head-out-of-range';
     let i = head;
-    let count = 0;
-    for (;;) {
-      if (++count > max) return 'chain-too-long';
+    // The queue's table has Q descriptors: a chain visiting more than Q of them loops.
+    for (let count = 1; ; count++) {
+      if (count > size) return 'chain-too-long';
       const flags = ring.descFlags(i);
       const addr = ring.descAddrLow(i);
       const len = ring.descLen(i);
@@ -134,28 +217,25 @@ export class DeviceVirtqueue {
         if ((flags & NEXT) !== 0) return 'indirect-with-next';
         if (!this.#inMemory(ring.descAddrHigh(i), addr, len)) return 'address-out-of-bounds';
         if (len === 0 || len % VIRTQ_DESC_SIZE !== 0) return 'indirect-bad-length';
-        return this.#walkIndirect(addr, len / VIRTQ_DESC_SIZE, chain, count, max);
+        return this.#walkIndirect(addr, len / VIRTQ_DESC_SIZE, chain);
       }
       if (!this.#inMemory(ring.descAddrHigh(i), addr, len)) return 'address-out-of-bounds';
+      if (chain.full) return 'too-many-segments';
       if (!chain.add((flags & WRITE) !== 0, addr, len)) return 'readable-after-writable';
       if ((flags & NEXT) === 0) return undefined;
       i = ring.descNext(i);
-      if (i >= this.size) return 'next-out-of-range';
+      if (i >= size) return 'next-out-of-range';
       if (count === 1) chain.secondIndex = i;
     }
   }
 
-  #walkIndirect(
-    table: number,
-    entries: number,
-    chain: DescriptorChain,
-    count: number,
-    max: number,
-  ): ChainDefect | undefined {
+  /** The indirect table of `entries` descriptors at `table` (inside guest memory: checked). */
+  #walkIndirect(table: number, entries: number, chain: DescriptorChain): ChainDefect | undefined {
     const view = this.#memory.view;
     let j = 0;
-    for (;;) {
-      if (++count > max) return 'chain-too-long';
+    // The table has `entries` descriptors: a chain visiting more than that loops.
+    for (let count = 1; ; count++) {
+      if (count > entries) return 'chain-too-long';
       const at = table + j * VIRTQ_DESC_SIZE;
       const addr = view.getUint32(at, true);
       const high = view.getUint32(at + 4, true);
@@ -163,6 +243,7 @@ export class DeviceVirtqueue {
       const flags = view.getUint16(at + 12, true);
       if ((flags & INDIRECT) !== 0) return 'indirect-nested';
       if (!this.#inMemory(high, addr, len)) return 'address-out-of-bounds';
+      if (chain.full) return 'too-many-segments';
       if (!chain.add((flags & WRITE) !== 0, addr, len)) return 'readable-after-writable';
       if ((flags & NEXT) === 0) return undefined;
       j = view.getUint16(at + 14, true);
