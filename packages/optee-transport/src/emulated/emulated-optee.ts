@@ -429,7 +429,11 @@ export class EmulatedOptee {
       return;
     }
     if (shm.users > 0) {
-      // Referenced by a running invocation (OP-TEE: the mobj is still in use).
+      // Referenced by a running invocation: OP-TEE's `mobj_dyn_shm.c: try_release_reg_shm`
+      // answers TEE_ERROR_BUSY while another reference to the mobj is held (mainline's
+      // `mobj_reg_shm_release_by_cookie` then waits for it; the emulation answers at once). The
+      // driver never unregisters memory its calls still reference, so only a driver that lost
+      // track of its calls sees this.
       this.#finish(slot, Result.BUSY, Origin.TEE);
       return;
     }
