@@ -245,7 +245,10 @@ export class OpteeChannel implements TransportChannel {
    *
    * @throws ScmiShutdownError once the channel quiesces; ScmiTransportError `E_CHAN_BUSY` when the
    * invocation of a timed-out transfer holds the channel past `busyTimeoutMs`, `E_MSG_SIZE` when
-   * the command does not fit the SMT area or the MSG buffer.
+   * the command does not fit the SMT area or the MSG buffer, `E_TEE` (the `TeeError` as cause)
+   * when the invocation cannot be started (the session or the TEE context is closed, the MSG
+   * buffer freed): the channel is then given back at once, as core's contract wants of a send
+   * that throws.
    */
   public send(xfer: Xfer): void | Promise<void> {
     if (this.#closing) throw new ScmiShutdownError(this.#p.setup.agent, `send on ${this.label}`);
@@ -435,7 +438,6 @@ export class OpteeChannel implements TransportChannel {
       syncUntil: 0,
     };
     this.#inv = inv;
-    this.#invocations++;
     let command: number;
     let params: readonly TeeParam[];
     const area = this.#p.area;
@@ -459,7 +461,17 @@ export class OpteeChannel implements TransportChannel {
     }
     // The completion callback runs in the task that delivers the return: no promise hop between
     // the return and this channel's RX guard.
-    this.#p.session.submit(command, params, { cancelId: inv.cancelId }, this.#onReturned);
+    try {
+      this.#p.session.submit(command, params, { cancelId: inv.cancelId }, this.#onReturned);
+    } catch (cause) {
+      // Nothing was posted: give the channel back before throwing, as Linux's
+      // scmi_optee_send_message unlocks `channel->mu` when the invoke fails. Core then fails the
+      // transfer without calling markTxDone.
+      this.#inv = undefined;
+      this.#owner = undefined;
+      throw wrap(`${this.label}: starting the invocation failed`, cause);
+    }
+    this.#invocations++;
     return inv;
   }
 
