@@ -104,6 +104,10 @@ describe('the emulated SCMI PTA', () => {
       expect(await get(0, PtaScmiCaps.SMT_HEADER)).toBe(TeeResult.SUCCESS);
       expect(await get(0, 0x4)).toBe(TeeResult.BAD_PARAMETERS);
       expect(await get(0, PtaScmiCaps.MSG_HEADER)).toBe(TeeResult.NOT_SUPPORTED);
+      // As mainline's `if (!(caps & supported_caps()))`: no capability at all is refused, and a
+      // request sharing one bit with what is built is accepted.
+      expect(await get(0, PtaScmiCaps.NONE)).toBe(TeeResult.NOT_SUPPORTED);
+      expect(await get(0, PtaScmiCaps.SMT_HEADER | PtaScmiCaps.MSG_HEADER)).toBe(TeeResult.SUCCESS);
       expect(await get(9, PtaScmiCaps.SMT_HEADER)).toBe(TeeResult.BAD_PARAMETERS);
       expect(
         await result(
