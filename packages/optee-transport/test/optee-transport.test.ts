@@ -228,16 +228,35 @@ describe(OpteeTransport, () => {
       await agent.remove();
     });
 
-    it('should count an output size larger than the buffer as oversize and clamp it', async () => {
+    it.each([
+      ['one word past the end (the default)', undefined],
+      ['far past the end', 4096],
+    ])(
+      'should reject a response size %s of the buffer with COMMS_ERROR, counted as oversize',
+      async (_, excess) => {
+        h = await createOpteeHarness({ shmem });
+        const agent = await h.create();
+        h.ends.optee.faults.add({
+          match: { times: 1 },
+          action: excess === undefined ? { kind: 'output-size' } : { kind: 'output-size', excess },
+        });
+        const e = await settle(vendor(agent));
+        expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.COMMS_ERROR);
+        expect(stats(agent).badMessages.oversize).toBe(1);
+        expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+        await agent.remove();
+      },
+    );
+
+    it('should clamp a response longer than the message but inside the buffer, as Linux does', async () => {
       h = await createOpteeHarness({ shmem });
       const agent = await h.create();
-      h.ends.optee.faults.add({
-        match: { times: 1 },
-        action: { kind: 'output-size', excess: 4096 },
-      });
-      const r = await vendor(agent);
-      expect(new TextDecoder().decode(r).replace(/\0+$/, '')).toBe('scmi-ts');
-      expect(stats(agent).badMessages.oversize).toBe(1);
+      // DISCOVER_VENDOR returns 16 bytes; the secure world reports 8 more, still in the buffer.
+      h.ends.optee.faults.add({ match: { times: 1 }, action: { kind: 'output-size', excess: 8 } });
+      const r = await agent.transact(BASE, DISCOVER_VENDOR, undefined, { rxSize: 64 });
+      expect(r.byteLength).toBe(24);
+      expect(new TextDecoder().decode(r.subarray(0, 16)).replace(/\0+$/, '')).toBe('scmi-ts');
+      expect(stats(agent).badMessages.oversize).toBe(0);
       await agent.remove();
     });
 

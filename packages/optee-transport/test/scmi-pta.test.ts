@@ -222,6 +222,21 @@ describe('the emulated SCMI PTA', () => {
       expect(b.clock.now()).toBe(20);
     });
 
+    it('should report a length past the area under the output-size fault, or the real length plus excess', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 0, PtaScmiCaps.SMT_HEADER);
+      const area = b.wire.ree.staticShmem(0) as Uint8Array;
+      b.optee.faults.add({ match: { nth: 1 }, action: { kind: 'output-size' } });
+      b.optee.faults.add({ match: { nth: 2 }, action: { kind: 'output-size', excess: 8 } });
+      smtMessage(area, VERSION);
+      await processSmt(s);
+      // The length counts from the header (0x18): 128 - 0x18 = 104 bytes fit, one word more.
+      expect(smtRead(area, SMT_LENGTH)).toBe(108);
+      smtMessage(area, VERSION);
+      await processSmt(s);
+      expect(smtRead(area, SMT_LENGTH)).toBe(20);
+    });
+
     it('should count a platform response that comes when nothing waits', async () => {
       b = createTeeBench();
       b.platform.faults.add({ match: { nth: 1 }, action: { kind: 'duplicate', delayMs: 1 } });
@@ -358,6 +373,24 @@ describe('the emulated SCMI PTA', () => {
         expect(r).toEqual({ result: 0, size: 12 });
       },
     );
+
+    it('should report a size past the output buffer under the output-size fault, or the real size plus excess', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 1, PtaScmiCaps.MSG_HEADER);
+      const shm = await b.context.allocSharedMemory(128);
+      const io = () => {
+        writeU32(shm.bytes, 0, VERSION);
+        return msg(
+          s,
+          teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4),
+          teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, 128),
+        );
+      };
+      b.optee.faults.add({ match: { nth: 1 }, action: { kind: 'output-size' } });
+      b.optee.faults.add({ match: { nth: 2 }, action: { kind: 'output-size', excess: 8 } });
+      expect(await io()).toEqual({ result: 0, size: 132 });
+      expect(await io()).toEqual({ result: 0, size: 20 });
+    });
 
     it('should answer PROTOCOL_ERROR when the response does not fit the output buffer', async () => {
       b = createTeeBench();

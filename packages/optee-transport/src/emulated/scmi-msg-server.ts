@@ -132,7 +132,9 @@ function smtRespond(
   }
   for (let i = 0; i < faults.length; i++) {
     const f = faults[i] as OpteeWireFaultAction;
-    if (f.kind === 'output-size') length += f.excess ?? 64;
+    // Default: one word past the area (the length counts from the header on).
+    if (f.kind === 'output-size')
+      length = f.excess === undefined ? area.byteLength - SMT_HEADER + 4 : length + f.excess;
   }
   smtWrite(area, SMT_LENGTH, length);
   smtWrite(area, SMT_STATUS, smtRead(area, SMT_STATUS) | SMT_STATUS_FREE);
@@ -169,7 +171,8 @@ function msgRespond(
   }
   for (let i = 0; i < faults.length; i++) {
     const f = faults[i] as OpteeWireFaultAction;
-    if (f.kind === 'output-size') size += f.excess ?? 64;
+    // Default: one word past the output buffer.
+    if (f.kind === 'output-size') size = f.excess === undefined ? output.size + 4 : size + f.excess;
   }
   output.size = size;
   call.complete(SUCCESS);

@@ -150,7 +150,9 @@ const EMPTY = new Uint8Array(0);
  * Quiesce closes the RX guard, sends a cancel request for an invocation in flight (the SCMI PTA
  * may ignore it) and waits until the invocation returns; free then closes the session and frees
  * the MSG buffer. A transfer whose invocation failed, or whose response is unusable (header of
- * another message, too short, channel error), completes with `COMMS_ERROR`; the cause is counted.
+ * another message, too short, a size past the SMT area or the MSG buffer, channel error),
+ * completes with `COMMS_ERROR`; the cause is counted (core's bad-message counters: `invalid`,
+ * `oversize`…, or this channel's `teeErrors` / `channelErrors`).
  */
 export class OpteeChannel implements TransportChannel {
   /** One message at a time per channel. */
@@ -588,6 +590,12 @@ export class OpteeChannel implements TransportChannel {
       this.#fail(xfer, 'invalid');
       return;
     }
+    // The length counts the header and the payload after it: past the area, it describes bytes
+    // that are not there — a broken or hostile secure world, not a response to clamp.
+    if (length > area.byteLength - SMT_HEADER) {
+      this.#fail(xfer, 'oversize');
+      return;
+    }
     this.#deliver(xfer, area, SMT_PAYLOAD, length - 8);
   }
 
@@ -597,20 +605,23 @@ export class OpteeChannel implements TransportChannel {
       this.#fail(xfer, 'invalid');
       return;
     }
+    // OP-TEE reports the size it wrote into p2 (`cmd_process_msg_channel`); more than p2 holds
+    // is a broken or hostile secure world, not a response to clamp.
+    if (outSize > buffer.byteLength) {
+      this.#fail(xfer, 'oversize');
+      return;
+    }
     if (!this.#checkHeader(xfer, readU32(buffer, 0))) return;
     this.#deliver(xfer, buffer, 4, outSize - 8);
   }
 
-  /** Copies status and returns at `at`; a length past the buffer is counted and clamped. */
+  /**
+   * Copies status and `returns` bytes of return values at `at` (bounded by the checks above: they
+   * lie inside `buffer`). A response longer or shorter than the caller expects is Linux's
+   * `min(expected, length - 8)` clamp, in `Xfer.receiveResponse` (core counts the longer ones).
+   */
   #deliver(xfer: Xfer, buffer: Uint8Array, at: number, returns: number): void {
-    const room = buffer.byteLength - at - 4;
-    let n = returns;
-    if (n > room) {
-      this.#p.setup.sink.badMessage('oversize');
-      // Clamped to the buffer, and to what the caller expects, so that core does not count it again.
-      n = Math.min(room, xfer.rxMax);
-    }
-    xfer.receiveResponse(readI32(buffer, at), buffer, at + 4, n);
+    xfer.receiveResponse(readI32(buffer, at), buffer, at + 4, returns);
   }
 }
 
