@@ -69,11 +69,17 @@ export interface ScmiMsgServerStats {
 
 /** Options of the server. */
 export interface ScmiMsgServerOptions {
+  /** The wire layout: the server serves its channels, with their static SMT areas. */
   readonly layout: OpteeWireLayout;
+  /** The wire memory the static SMT areas live in. */
   readonly memory: SharedArrayBuffer;
+  /** Where the messages go (OP-TEE's `scmi_process_message` and its protocol handlers). */
   readonly platform: ScmiPlatformPort;
+  /** The SCMI agent id of the normal world, as the platform knows it. */
   readonly agentId: number;
+  /** The clock of the platform-timeout timers. */
   readonly clock: Clock;
+  /** How long a message waits for a response the platform gives later, ms, before failing. */
   readonly platformTimeoutMs: number;
 }
 

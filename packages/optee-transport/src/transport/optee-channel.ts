@@ -88,15 +88,21 @@ export interface OpteeChannelInfo {
 
 /** What a channel needs besides core's setup. */
 export interface OpteeChannelParts {
+  /** Core's setup of the channel (sink, clock, counters…). */
   readonly setup: ChannelSetup;
+  /** The agent's TEE context (cancel requests go through it). */
   readonly context: TeeContext;
+  /** The channel's own session with the SCMI PTA (closed by free). */
   readonly session: TeeSession;
+  /** The OP-TEE channel id. */
   readonly opteeChannelId: number;
+  /** The channel handle GET_CHANNEL_HANDLE gave. */
   readonly handle: number;
   /** SMT: the static area; MSG: undefined. */
   readonly area: Uint8Array | undefined;
   /** MSG: the registered buffer; SMT: undefined. */
   readonly shm: TeeSharedMemory | undefined;
+  /** How long a send waits for a channel a late invocation holds, before `E_CHAN_BUSY`. */
   readonly busyTimeoutMs: number;
   /** How long `send` waits for the invocation to return before leaving it to core's polling. */
   readonly syncWaitMs: number;
