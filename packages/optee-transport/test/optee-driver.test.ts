@@ -1,14 +1,28 @@
+import { VirtualClock, buildHeader, writeU32 } from '@scmi-ts/core';
 import {
   OpteeDriver,
   PTA_SCMI_UUID,
+  PtaScmiCaps,
   PtaScmiCommand,
   TeeError,
   TeeOrigin,
   TeeParamType,
   TeeResult,
+  createSameThreadOpteeWire,
+  teeMemref,
   teeValue,
+  type SameThreadOpteeWire,
   type TeeSession,
+  type TeeSharedMemory,
 } from '../src/index.js';
+import {
+  OpteeCallState,
+  OpteeMsgCmd,
+  SLOT_CMD,
+  SLOT_RET,
+  SLOT_RET_ORIGIN,
+  SLOT_STATE,
+} from '../src/wire/optee-msg-arg.js';
 import { createTeeBench } from './support/tee-bench.js';
 
 function hang(s: TeeSession, cancelId: number): Promise<number> {
@@ -20,6 +34,52 @@ function hang(s: TeeSession, cancelId: number): Promise<number> {
       () => TeeResult.SUCCESS,
       (e: unknown) => (TeeError.is(e) ? e.result : -1),
     );
+}
+
+/** Starts a MSG invocation on channel 1 whose request and response live in `shm`. */
+function processMsg(s: TeeSession, shm: TeeSharedMemory, cancelId: number): Promise<number> {
+  writeU32(shm.bytes, 0, buildHeader(0x0, 0, 0x10, 1));
+  return s
+    .invoke(
+      PtaScmiCommand.PROCESS_MSG_CHANNEL,
+      [
+        teeValue(TeeParamType.VALUE_INPUT, 1),
+        teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4),
+        teeMemref(TeeParamType.MEMREF_OUTPUT, shm),
+      ],
+      { cancelId },
+    )
+    .then(
+      () => TeeResult.SUCCESS,
+      (e: unknown) => (TeeError.is(e) ? e.result : -1),
+    );
+}
+
+/**
+ * A secure world of the test's own on the wire (no EmulatedOptee): it answers every call at once
+ * with `answer(cmd)`, origin TEE — a confused or hostile secure world when the answer is wrong.
+ */
+function scriptedTee(wire: SameThreadOpteeWire, answer: (cmd: number) => number): void {
+  const end = wire.tee;
+  const words = new Int32Array(end.memory);
+  const view = new DataView(end.memory);
+  end.doorbell.listen(() => {
+    for (let slot = 0; slot < end.layout.threads; slot++) {
+      const base = end.layout.slotOffset(slot);
+      const state = (base + SLOT_STATE) / 4;
+      const taken = Atomics.compareExchange(
+        words,
+        state,
+        OpteeCallState.POSTED,
+        OpteeCallState.RUNNING,
+      );
+      if (taken !== (OpteeCallState.POSTED as number)) continue;
+      view.setUint32(base + SLOT_RET, answer(view.getUint32(base + SLOT_CMD, true)), true);
+      view.setUint32(base + SLOT_RET_ORIGIN, TeeOrigin.TEE, true);
+      Atomics.store(words, state, OpteeCallState.RETURNED);
+      end.doorbell.ring();
+    }
+  });
 }
 
 async function smtSession(b: ReturnType<typeof createTeeBench>): Promise<TeeSession> {
@@ -168,5 +228,112 @@ describe(OpteeDriver, () => {
       .catch((e: unknown) => e);
     expect(again).toMatchObject({ result: TeeResult.TARGET_DEAD });
     await b.close();
+  });
+
+  describe('.allocSharedMemory, then free', () => {
+    it('should wait for the invocation that references the memory, then unregister it and reuse its bytes', async () => {
+      const b = createTeeBench();
+      b.optee.faults.add({ match: { times: 1 }, action: { kind: 'hang-until-cancel' } });
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      await s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
+        teeValue(TeeParamType.VALUE_INOUT, 1, PtaScmiCaps.MSG_HEADER),
+      ]);
+      const shm = await b.context.allocSharedMemory(128);
+      const offset = shm.bytes.byteOffset;
+      const hung = processMsg(s, shm, 7);
+      await b.clock.runUntilIdle(10);
+      let freed = false;
+      const freeing = shm.free().then(() => (freed = true));
+      await b.clock.runUntilIdle(10);
+      // The secure world still runs an invocation that writes the memory: nothing was asked of
+      // it yet, the memory is still registered and still ours to keep.
+      expect(freed).toBe(false);
+      expect(b.optee.stats.registeredShm).toBe(1);
+      expect(b.driver.stats.sharedMemory).toBe(1);
+      await b.context.cancel(s, 7);
+      expect(await hung).toBe(TeeResult.CANCEL);
+      await freeing;
+      expect(b.optee.stats.registeredShm).toBe(0);
+      expect(b.driver.stats).toMatchObject({ sharedMemory: 0, leakedSharedMemory: 0 });
+      // Its bytes are back in the pool.
+      expect((await b.context.allocSharedMemory(128)).bytes.byteOffset).toBe(offset);
+      await b.close();
+    });
+
+    it('should refuse a call that references memory being freed, without posting it', async () => {
+      const b = createTeeBench();
+      b.optee.faults.add({ match: { times: 1 }, action: { kind: 'hang-until-cancel' } });
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      await s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
+        teeValue(TeeParamType.VALUE_INOUT, 1, PtaScmiCaps.MSG_HEADER),
+      ]);
+      const shm = await b.context.allocSharedMemory(64);
+      const hung = processMsg(s, shm, 3);
+      await b.clock.runUntilIdle(10);
+      const freeing = shm.free();
+      const calls = b.driver.stats.calls;
+      // Below the client API (which refuses freed memory itself): the driver refuses it too.
+      const r = await b.driver.invoke(s.id, PtaScmiCommand.PROCESS_MSG_CHANNEL, 0, [
+        teeValue(TeeParamType.VALUE_INPUT, 1),
+        teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4),
+      ]);
+      expect(r).toMatchObject({ result: TeeResult.BAD_PARAMETERS, origin: TeeOrigin.COMMS });
+      expect(b.driver.stats.calls).toBe(calls);
+      await b.context.cancel(s, 3);
+      expect(await hung).toBe(TeeResult.CANCEL);
+      await freeing;
+      expect(b.driver.stats.sharedMemory).toBe(0);
+      await b.close();
+    });
+
+    it('should give the memory back without asking the TEE when the driver closes during the wait', async () => {
+      const b = createTeeBench();
+      b.optee.faults.add({ match: { times: 1 }, action: { kind: 'hang-until-cancel' } });
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      await s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
+        teeValue(TeeParamType.VALUE_INOUT, 1, PtaScmiCaps.MSG_HEADER),
+      ]);
+      const shm = await b.context.allocSharedMemory(64);
+      const hung = processMsg(s, shm, 1);
+      await b.clock.runUntilIdle(10);
+      const freeing = shm.free();
+      await b.clock.runUntilIdle(10);
+      b.driver.close();
+      expect(await hung).toBe(TeeResult.COMMUNICATION);
+      await expect(freeing).resolves.toBeUndefined();
+      expect(b.driver.stats).toMatchObject({
+        sharedMemory: 0,
+        leakedSharedMemory: 0,
+        inFlight: 0,
+      });
+      await b.close();
+    });
+
+    it('should keep memory the secure world refuses to unregister out of the pool, and throw its refusal', async () => {
+      const clock = new VirtualClock({ auto: true });
+      const wire = createSameThreadOpteeWire(clock, { channels: [{ id: 0 }], shmPoolSize: 256 });
+      // Registers, then refuses every unregistration although no call references the memory.
+      scriptedTee(wire, (cmd) =>
+        cmd === (OpteeMsgCmd.UNREGISTER_SHM as number) ? TeeResult.BUSY : TeeResult.SUCCESS,
+      );
+      const driver = new OpteeDriver(wire.ree);
+      const shm = await driver.allocSharedMemory(100);
+      const e = await shm.free().catch((x: unknown) => x);
+      expect(TeeError.is(e) && [e.result, e.origin]).toEqual([TeeResult.BUSY, TeeOrigin.TEE]);
+      expect(driver.stats).toMatchObject({
+        sharedMemory: 0,
+        leakedSharedMemory: 1,
+        leakedBytes: 104,
+      });
+      // The next allocation does not get the bytes the secure world may still write.
+      const next = await driver.allocSharedMemory(100);
+      expect(next.bytes.byteOffset).toBe(shm.bytes.byteOffset + 104);
+      await expect(driver.allocSharedMemory(256 - 104)).rejects.toMatchObject({
+        result: TeeResult.OUT_OF_MEMORY,
+      });
+      driver.close();
+      wire.tee.doorbell.close();
+      await clock.runUntilIdle(10);
+    });
   });
 });

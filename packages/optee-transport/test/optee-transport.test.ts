@@ -13,8 +13,10 @@ import {
   OPTEE_TRANSPORT_DESCRIPTOR,
   OpteeTransport,
   PtaScmiCaps,
+  TeeContext,
   TeeError,
   TeeResult,
+  type TeeSession,
 } from '../src/index.js';
 import { OpteeChannel } from '../src/transport/optee-channel.js';
 import { createOpteeHarness, type OpteeHarness } from './support/harness.js';
@@ -226,16 +228,35 @@ describe(OpteeTransport, () => {
       await agent.remove();
     });
 
-    it('should count an output size larger than the buffer as oversize and clamp it', async () => {
+    it.each([
+      ['one word past the end (the default)', undefined],
+      ['far past the end', 4096],
+    ])(
+      'should reject a response size %s of the buffer with COMMS_ERROR, counted as oversize',
+      async (_, excess) => {
+        h = await createOpteeHarness({ shmem });
+        const agent = await h.create();
+        h.ends.optee.faults.add({
+          match: { times: 1 },
+          action: excess === undefined ? { kind: 'output-size' } : { kind: 'output-size', excess },
+        });
+        const e = await settle(vendor(agent));
+        expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.COMMS_ERROR);
+        expect(stats(agent).badMessages.oversize).toBe(1);
+        expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+        await agent.remove();
+      },
+    );
+
+    it('should clamp a response longer than the message but inside the buffer, as Linux does', async () => {
       h = await createOpteeHarness({ shmem });
       const agent = await h.create();
-      h.ends.optee.faults.add({
-        match: { times: 1 },
-        action: { kind: 'output-size', excess: 4096 },
-      });
-      const r = await vendor(agent);
-      expect(new TextDecoder().decode(r).replace(/\0+$/, '')).toBe('scmi-ts');
-      expect(stats(agent).badMessages.oversize).toBe(1);
+      // DISCOVER_VENDOR returns 16 bytes; the secure world reports 8 more, still in the buffer.
+      h.ends.optee.faults.add({ match: { times: 1 }, action: { kind: 'output-size', excess: 8 } });
+      const r = await agent.transact(BASE, DISCOVER_VENDOR, undefined, { rxSize: 64 });
+      expect(r.byteLength).toBe(24);
+      expect(new TextDecoder().decode(r.subarray(0, 16)).replace(/\0+$/, '')).toBe('scmi-ts');
+      expect(stats(agent).badMessages.oversize).toBe(0);
       await agent.remove();
     });
 
@@ -303,6 +324,72 @@ describe(OpteeTransport, () => {
       expect(stats(agent).lateReplies).toBe(0);
       expect(shmem === 'static' ? c?.channelErrors : c?.teeErrors).toBe(1);
       await agent.remove();
+    });
+
+    describe('when the invocation cannot be started (its session was closed under the channel)', () => {
+      /** Opens an agent and returns it with the TEE session of its channel a2p:0. */
+      async function agentAndSession(
+        harness: OpteeHarness,
+        probe: () => Promise<void> = () => Promise.resolve(),
+      ): Promise<{ agent: ScmiAgent; session: TeeSession }> {
+        // Calls through: the sessions the transport opens are in the spy's results.
+        const spy = jest.spyOn(TeeContext.prototype, 'openSession');
+        try {
+          const creating = harness.create();
+          await probe();
+          const agent = await creating;
+          // The capabilities session was closed; the channel's is the last one.
+          const session = await (spy.mock.results.at(-1)?.value as Promise<TeeSession>);
+          return { agent, session };
+        } finally {
+          spy.mockRestore();
+        }
+      }
+
+      it('should fail the send with E_TEE, give the channel back, and still quiesce and free', async () => {
+        h = await createOpteeHarness({ shmem });
+        const { agent, session } = await agentAndSession(h);
+        const started = h.ends.transport.diagnostics().channels[0]?.stats.invocations;
+        await session.close();
+        for (let i = 0; i < 2; i++) {
+          const e = await settle(vendor(agent));
+          expect(ScmiTransportError.is(e) && e.code).toBe('E_TEE');
+          expect(TeeError.is((e as Error).cause) && (e as { cause: TeeError }).cause.code).toBe(
+            'TEE_ERROR_BAD_STATE',
+          );
+        }
+        expect(stats(agent).failed).toBe(2);
+        // Nothing was posted, and nothing holds the channel.
+        expect(h.ends.transport.diagnostics().channels[0]).toMatchObject({
+          invoking: false,
+          stats: { invocations: started },
+        });
+        await agent.remove();
+        expect(h.ends.transport.diagnostics().channels).toEqual([]);
+      });
+
+      it('should fail a send that waited for the channel, and the next one, without wedging it', async () => {
+        h = await createOpteeHarness({ shmem, auto: false });
+        const harness = h;
+        const { agent, session } = await agentAndSession(harness, () =>
+          harness.clock.runUntilIdle(),
+        );
+        const first = settle(vendor(agent));
+        const waiting = settle(vendor(agent));
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(harness.ends.transport.diagnostics().channels[0]?.invoking).toBe(true);
+        // The session closes while the first invocation runs and the second send waits.
+        const closing = session.close();
+        await harness.clock.runUntilIdle();
+        expect(await first).toBeInstanceOf(Uint8Array);
+        const e = await waiting;
+        expect(ScmiTransportError.is(e) && e.code).toBe('E_TEE');
+        await closing;
+        await expect(vendor(agent)).rejects.toMatchObject({ code: 'E_TEE' });
+        const removing = agent.remove();
+        await harness.clock.runUntilIdle();
+        await removing;
+      });
     });
 
     it('should refuse a payload over 92 bytes as OP-TEE does, and one that does not fit before sending', async () => {

@@ -44,6 +44,23 @@ describe(OpteeWireLayout, () => {
     }
   });
 
+  it("should put the control block after core's doorbell region, whatever its size", async () => {
+    await jest.isolateModulesAsync(async () => {
+      jest.doMock('@scmi-ts/core', () => {
+        const actual = jest.requireActual<typeof import('@scmi-ts/core')>('@scmi-ts/core');
+        class WiderDoorbell extends actual.SharedDoorbell {
+          public static override readonly BYTES = 20;
+        }
+        return { ...actual, SharedDoorbell: WiderDoorbell };
+      });
+      const wire = await import('../src/wire/optee-wire-layout.js');
+      expect(wire.WIRE_DOORBELL_BYTES).toBe(20);
+      expect(wire.WIRE_CONTROL_OFFSET).toBe(24);
+      expect(wire.WIRE_TEE_STATE_WORD).toBe(24 / 4 + 3);
+      expect(new wire.OpteeWireLayout().slotsOffset).toBe(24 + 32);
+    });
+  });
+
   it('should refuse memory laid out for another layout', () => {
     const memory = allocateOpteeWire({ threads: 2 });
     expect(() => openOpteeWireEnd(memory, { threads: 3 }, 'tee')).toThrow(/wire.memory/);

@@ -1,6 +1,16 @@
-import { ScmiStatus, buildHeader, readI32, readU32, writeU32 } from '@scmi-ts/core';
+import {
+  ScmiStatus,
+  VirtualClock,
+  buildHeader,
+  readI32,
+  readU32,
+  writeU32,
+  type ScmiPlatformPort,
+} from '@scmi-ts/core';
+import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   EmulatedOptee,
+  OpteeDriver,
   PTA_SCMI_UUID,
   PtaScmiCaps,
   PtaScmiCommand,
@@ -14,6 +24,8 @@ import {
   TeeOrigin,
   TeeParamType,
   TeeResult,
+  createSameThreadOpteeWire,
+  openTeeContext,
   smtRead,
   smtWrite,
   teeMemref,
@@ -58,9 +70,10 @@ function processSmt(s: TeeSession, id = 0): Promise<unknown> {
 }
 
 describe('the emulated SCMI PTA', () => {
-  let b: TeeBench;
+  let b: TeeBench | undefined;
   afterEach(async () => {
-    await b.close();
+    await b?.close();
+    b = undefined;
   });
 
   describe('CAPABILITIES', () => {
@@ -91,6 +104,10 @@ describe('the emulated SCMI PTA', () => {
       expect(await get(0, PtaScmiCaps.SMT_HEADER)).toBe(TeeResult.SUCCESS);
       expect(await get(0, 0x4)).toBe(TeeResult.BAD_PARAMETERS);
       expect(await get(0, PtaScmiCaps.MSG_HEADER)).toBe(TeeResult.NOT_SUPPORTED);
+      // As mainline's `if (!(caps & supported_caps()))`: no capability at all is refused, and a
+      // request sharing one bit with what is built is accepted.
+      expect(await get(0, PtaScmiCaps.NONE)).toBe(TeeResult.NOT_SUPPORTED);
+      expect(await get(0, PtaScmiCaps.SMT_HEADER | PtaScmiCaps.MSG_HEADER)).toBe(TeeResult.SUCCESS);
       expect(await get(9, PtaScmiCaps.SMT_HEADER)).toBe(TeeResult.BAD_PARAMETERS);
       expect(
         await result(
@@ -205,6 +222,21 @@ describe('the emulated SCMI PTA', () => {
       expect(b.clock.now()).toBe(20);
     });
 
+    it('should report a length past the area under the output-size fault, or the real length plus excess', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 0, PtaScmiCaps.SMT_HEADER);
+      const area = b.wire.ree.staticShmem(0) as Uint8Array;
+      b.optee.faults.add({ match: { nth: 1 }, action: { kind: 'output-size' } });
+      b.optee.faults.add({ match: { nth: 2 }, action: { kind: 'output-size', excess: 8 } });
+      smtMessage(area, VERSION);
+      await processSmt(s);
+      // The length counts from the header (0x18): 128 - 0x18 = 104 bytes fit, one word more.
+      expect(smtRead(area, SMT_LENGTH)).toBe(108);
+      smtMessage(area, VERSION);
+      await processSmt(s);
+      expect(smtRead(area, SMT_LENGTH)).toBe(20);
+    });
+
     it('should count a platform response that comes when nothing waits', async () => {
       b = createTeeBench();
       b.platform.faults.add({ match: { nth: 1 }, action: { kind: 'duplicate', delayMs: 1 } });
@@ -310,6 +342,54 @@ describe('the emulated SCMI PTA', () => {
       expect((await io(0, 4, 0, 3)).result).toBe(TeeResult.BAD_PARAMETERS);
       expect((await io(0, 4, 0, 0)).result).toBe(TeeResult.BAD_PARAMETERS);
       expect((await io(0, 96, 0, 128)).result).toBe(TeeResult.SUCCESS);
+      // The PTA itself refuses the size-0 memref (no buffer, `cmd_process_msg_channel`); the
+      // SCMI server counts the other five.
+      expect(b.optee.stats.scmi.rejected).toBe(5);
+    });
+
+    it.each([4, 7])(
+      'should refuse a %d-byte output buffer (no room for the status) with BAD_PARAMETERS and stay usable',
+      async (outSize) => {
+        b = createTeeBench();
+        const s = await channel(b, 1, PtaScmiCaps.MSG_HEADER);
+        const shm = await b.context.allocSharedMemory(128);
+        writeU32(shm.bytes, 0, VERSION);
+        shm.bytes.fill(0xee, 4);
+        const small = await msg(
+          s,
+          teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4),
+          teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, outSize),
+        );
+        expect(small.result).toBe(TeeResult.BAD_PARAMETERS);
+        // Nothing was written, the channel was not claimed, the call slot was given back.
+        expect(shm.bytes[4]).toBe(0xee);
+        expect(b.optee.stats.scmi).toMatchObject({ rejected: 1, messages: 0 });
+        expect(b.driver.stats.inFlight).toBe(0);
+        const r = await msg(
+          s,
+          teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4),
+          teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, 128),
+        );
+        expect(r).toEqual({ result: 0, size: 12 });
+      },
+    );
+
+    it('should report a size past the output buffer under the output-size fault, or the real size plus excess', async () => {
+      b = createTeeBench();
+      const s = await channel(b, 1, PtaScmiCaps.MSG_HEADER);
+      const shm = await b.context.allocSharedMemory(128);
+      const io = () => {
+        writeU32(shm.bytes, 0, VERSION);
+        return msg(
+          s,
+          teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4),
+          teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, 128),
+        );
+      };
+      b.optee.faults.add({ match: { nth: 1 }, action: { kind: 'output-size' } });
+      b.optee.faults.add({ match: { nth: 2 }, action: { kind: 'output-size', excess: 8 } });
+      expect(await io()).toEqual({ result: 0, size: 132 });
+      expect(await io()).toEqual({ result: 0, size: 20 });
     });
 
     it('should answer PROTOCOL_ERROR when the response does not fit the output buffer', async () => {
@@ -364,6 +444,124 @@ describe('the emulated SCMI PTA', () => {
     });
   });
 
+  describe('when processing a call throws', () => {
+    /** A platform port in front of `platform` that throws when `fault.handle` or `fault.late` says. */
+    function faultyPort(platform: ScmiPlatform): {
+      port: ScmiPlatformPort;
+      fault: { handle: boolean; late: boolean };
+    } {
+      const fault = { handle: false, late: false };
+      const port: ScmiPlatformPort = {
+        connect: (agentId, link) =>
+          platform.connect(agentId, {
+            p2a: link.p2a,
+            maxMsgSize: link.maxMsgSize,
+            post: (m) => link.post(m),
+            // A late response that blows up once the SCMI server touches it.
+            respond: (channelId, bytes) =>
+              link.respond(channelId, fault.late ? new ExplodingBytes(bytes) : bytes),
+          }),
+        handle: (agentId, channelId, request) => {
+          if (fault.handle) throw new Error('platform bug');
+          return platform.handle(agentId, channelId, request);
+        },
+      };
+      return { port, fault };
+    }
+
+    class ExplodingBytes extends Uint8Array {
+      public override slice(): Uint8Array<ArrayBuffer> {
+        throw new Error('late platform bug');
+      }
+    }
+
+    async function setup(): Promise<{
+      fault: { handle: boolean; late: boolean };
+      platform: ScmiPlatform;
+      optee: EmulatedOptee;
+      smt: () => Promise<unknown>;
+      msg: () => Promise<unknown>;
+      close: () => Promise<void>;
+    }> {
+      const clock = new VirtualClock({ auto: true });
+      const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+      const { port, fault } = faultyPort(platform);
+      const wire = createSameThreadOpteeWire(clock, {
+        channels: [{ id: 0, staticShmem: true }, { id: 1 }],
+      });
+      const optee = new EmulatedOptee({ wire: wire.tee, platform: port, agentId: 1, clock });
+      const driver = new OpteeDriver(wire.ree);
+      const context = openTeeContext(driver);
+      const open = async (id: number, caps: number): Promise<TeeSession> => {
+        const s = await context.openSession(PTA_SCMI_UUID);
+        await s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
+          teeValue(TeeParamType.VALUE_INOUT, id, caps),
+        ]);
+        return s;
+      };
+      const s0 = await open(0, PtaScmiCaps.SMT_HEADER);
+      const s1 = await open(1, PtaScmiCaps.MSG_HEADER);
+      const area = wire.ree.staticShmem(0) as Uint8Array;
+      const shm = await context.allocSharedMemory(128);
+      return {
+        fault,
+        platform,
+        optee,
+        smt: () => {
+          smtMessage(area, VERSION);
+          return processSmt(s0);
+        },
+        msg: () => {
+          writeU32(shm.bytes, 0, VERSION);
+          return s1.invoke(PtaScmiCommand.PROCESS_MSG_CHANNEL, [
+            teeValue(TeeParamType.VALUE_INPUT, 1),
+            teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4),
+            teeMemref(TeeParamType.MEMREF_OUTPUT, shm),
+          ]);
+        },
+        close: async () => {
+          await context.close();
+          driver.close();
+          optee.close();
+          platform.close();
+          expect(clock.armedTimers).toBe(0);
+        },
+      };
+    }
+
+    it.each(['smt', 'msg'] as const)(
+      'should answer a %s message whose platform call throws with GENERIC from the TEE, count it and keep the channel usable',
+      async (mode) => {
+        const t = await setup();
+        t.fault.handle = true;
+        const e = await t[mode]().catch((x: unknown) => x);
+        expect(TeeError.is(e) && [e.result, e.origin]).toEqual([TeeResult.GENERIC, TeeOrigin.TEE]);
+        expect(t.optee.stats.internalErrors).toBe(1);
+        expect((t.optee.lastInternalError as Error).message).toBe('platform bug');
+        t.fault.handle = false;
+        await expect(t[mode]()).resolves.toBeDefined();
+        expect(t.optee.stats.internalErrors).toBe(1);
+        await t.close();
+      },
+    );
+
+    it.each(['smt', 'msg'] as const)(
+      'should answer a %s message whose late platform response throws with GENERIC from the TEE and keep the channel usable',
+      async (mode) => {
+        const t = await setup();
+        t.platform.faults.add({ match: { times: 1 }, action: { kind: 'delay', ms: 5 } });
+        t.fault.late = true;
+        const e = await t[mode]().catch((x: unknown) => x);
+        expect(TeeError.is(e) && [e.result, e.origin]).toEqual([TeeResult.GENERIC, TeeOrigin.TEE]);
+        expect(t.optee.stats.internalErrors).toBe(1);
+        expect((t.optee.lastInternalError as Error).message).toBe('late platform bug');
+        t.fault.late = false;
+        await expect(t[mode]()).resolves.toBeDefined();
+        await t.close();
+      },
+    );
+  });
+
   it('should answer an unknown command with NOT_SUPPORTED from the trusted application', async () => {
     b = createTeeBench();
     const s = await b.context.openSession(PTA_SCMI_UUID);
@@ -374,13 +572,14 @@ describe('the emulated SCMI PTA', () => {
   });
 
   it('should be an EmulatedOptee that refuses the normal world end and bad options', () => {
-    b = createTeeBench();
-    const base = { platform: b.platform, agentId: 2, clock: b.clock };
-    expect(() => new EmulatedOptee({ ...base, wire: b.wire.ree })).toThrow(/secure world/);
-    expect(() => new EmulatedOptee({ ...base, wire: b.wire.tee, platformTimeoutMs: 0 })).toThrow(
+    const bench = (b = createTeeBench());
+    const base = { platform: bench.platform, agentId: 2, clock: bench.clock };
+    const { ree, tee } = bench.wire;
+    expect(() => new EmulatedOptee({ ...base, wire: ree })).toThrow(/secure world/);
+    expect(() => new EmulatedOptee({ ...base, wire: tee, platformTimeoutMs: 0 })).toThrow(
       /platformTimeoutMs/,
     );
-    expect(() => new EmulatedOptee({ ...base, wire: b.wire.tee, capabilities: 8 })).toThrow(
+    expect(() => new EmulatedOptee({ ...base, wire: tee, capabilities: 8 })).toThrow(
       /capabilities/,
     );
   });

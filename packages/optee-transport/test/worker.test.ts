@@ -92,8 +92,10 @@ describe.each(['static', 'dynamic'] as const)('worker mode with %s shared memory
       ]);
       const busy = await agent.transact(0x10, 0x3).catch((e: unknown) => e);
       expect(ScmiStatusError.is(busy) && busy.status).toBe(ScmiStatus.COMMS_ERROR);
-      await agent.transact(0x10, 0x3, undefined, { rxSize: 16 });
+      const oversize = await agent.transact(0x10, 0x3).catch((e: unknown) => e);
+      expect(ScmiStatusError.is(oversize) && oversize.status).toBe(ScmiStatus.COMMS_ERROR);
       expect(agent.diagnostics.channels[0]?.stats.badMessages.oversize).toBe(1);
+      await agent.transact(0x10, 0x3, undefined, { rxSize: 16 });
       await agent.remove();
     }));
 

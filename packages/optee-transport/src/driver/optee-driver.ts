@@ -26,6 +26,15 @@ export interface OpteeDriverStats {
   readonly inFlight: number;
   /** Returns seen for a slot with no call of ours (a hostile or confused secure world), ignored. */
   readonly strayReturns: number;
+  /** Shared memories registered with the TEE and not yet given back (leaked ones excluded). */
+  readonly sharedMemory: number;
+  /**
+   * Shared memories the secure world refused to unregister once no call of ours referenced them
+   * (a confused or hostile secure world): their bytes stay out of the pool, never reused.
+   */
+  readonly leakedSharedMemory: number;
+  /** Pool bytes held by {@link OpteeDriverStats.leakedSharedMemory}. */
+  readonly leakedBytes: number;
 }
 
 type RawParam = readonly [attr: number, a: number, b: number, c: number];
@@ -41,6 +50,27 @@ interface PendingCall {
   readonly raw: readonly RawParam[];
   readonly resolve: (r: TeeCallResult) => void;
   seen: boolean;
+  /** The call took a reference on the shared memory its parameters point into. */
+  holdsShm: boolean;
+}
+
+/** One registered shared memory, as the driver tracks it (Linux `struct tee_shm`). */
+interface ShmRegistration {
+  /** Its block in the pool. */
+  readonly offset: number;
+  /** Bytes of the block. */
+  readonly size: number;
+  /**
+   * Calls in flight (queued, posted, or returned and held by an interceptor) whose parameters
+   * reference it: Linux's `tee_shm` reference count, taken for each memref parameter.
+   */
+  refs: number;
+  /** Freeing began: calls that reference it are refused. */
+  closing: boolean;
+  /** The secure world refused to unregister it: the block stays out of the pool. */
+  leaked: boolean;
+  /** Wakes the free waiting for `refs` to reach 0. */
+  idle: (() => void) | undefined;
 }
 
 const NO_PARAMS: readonly TeeParam[] = [];
@@ -85,6 +115,12 @@ function attrOf(p: TeeParam): number {
  * Everything the secure world writes is read as plain numbers and handed back unchecked to the
  * client API (sizes included): the users of a call bound what they read.
  *
+ * Shared memory is reference-counted like Linux's `tee_shm`: each call in flight holds the
+ * memories its parameters point into, and freeing one waits until none does before
+ * unregistering it (a call that references memory being freed fails at once with
+ * `TEE_ERROR_BAD_PARAMETERS`, origin COMMS). Memory the secure world refuses to unregister after
+ * that is never reused (`stats.leakedSharedMemory`).
+ *
  * @example
  * ```ts
  * const driver = new OpteeDriver(wire.ree);
@@ -104,13 +140,15 @@ export class OpteeDriver implements TeeDriver {
   readonly #stateWords: number[] = [];
   readonly #queue: PendingCall[] = [];
   readonly #pool: ShmPool;
-  readonly #shmOffsets = new Map<number, number>();
+  readonly #shms = new Map<number, ShmRegistration>();
   #nextShmId = 1;
   #interceptor: TeeReturnInterceptor | undefined;
   #closed = false;
   #calls = 0;
   #waited = 0;
   #stray = 0;
+  #leaked = 0;
+  #leakedBytes = 0;
 
   /**
    * Starts the driver on the normal world's end of a wire (it listens to the end's doorbell
@@ -156,6 +194,9 @@ export class OpteeDriver implements TeeDriver {
       waitedForThread: this.#waited,
       inFlight: this.#slots.filter((c) => c !== undefined).length + this.#queue.length,
       strayReturns: this.#stray,
+      sharedMemory: this.#shms.size - this.#leaked,
+      leakedSharedMemory: this.#leaked,
+      leakedBytes: this.#leakedBytes,
     };
   }
 
@@ -251,7 +292,14 @@ export class OpteeDriver implements TeeDriver {
       this.#pool.free(offset);
       throw new TeeError(r.result, r.origin, 'register shared memory');
     }
-    this.#shmOffsets.set(id, offset);
+    this.#shms.set(id, {
+      offset,
+      size: Math.ceil(size / 8) * 8,
+      refs: 0,
+      closing: false,
+      leaked: false,
+      idle: undefined,
+    });
     return new TeeSharedMemory(this, id, bytes, () => this.#unregister(id));
   }
 
@@ -266,24 +314,97 @@ export class OpteeDriver implements TeeDriver {
     const pending = [...this.#slots.filter((c) => c !== undefined), ...this.#queue];
     this.#slots.fill(undefined);
     this.#queue.length = 0;
-    for (const call of pending) call.resolve(failed(TeeResult.COMMUNICATION));
+    for (const call of pending) this.#settle(call, failed(TeeResult.COMMUNICATION));
   }
 
+  /**
+   * Unregisters shared memory `id` and gives its block back, the way Linux frees a `tee_shm`
+   * (`drivers/tee/tee_shm.c`: every memref parameter of an invocation holds a reference, and
+   * `tee_shm_release` — unregister, then free — runs only when the last one is dropped): it
+   * refuses new calls that reference the memory, waits until no call in flight does, then asks
+   * the secure world to unregister it. A secure world that still refuses (OP-TEE answers
+   * TEE_ERROR_BUSY only while one of its threads holds the mobj, `mobj_dyn_shm.c:
+   * try_release_reg_shm`, and none of ours does) is confused or hostile: the block is kept out of
+   * the pool, counted as leaked, and the refusal thrown. Once the driver is closed or the TEE is
+   * gone nobody will write the block again, and it goes back to the pool.
+   */
   async #unregister(id: number): Promise<void> {
-    const offset = this.#shmOffsets.get(id);
-    if (offset === undefined) return;
-    try {
-      const r = await this.#call(OpteeMsgCmd.UNREGISTER_SHM, 0, 0, 0, 0, undefined, NO_PARAMS, [
-        [OpteeMsgAttr.RMEM_INPUT, 0, 0, id],
-      ]);
+    const reg = this.#shms.get(id);
+    if (reg === undefined || reg.closing) return;
+    reg.closing = true;
+    while (reg.refs > 0 && !this.#closed) {
+      await new Promise<void>((resolve) => {
+        reg.idle = resolve;
+      });
+    }
+    const r = this.#closed
+      ? failed(TeeResult.COMMUNICATION)
+      : await this.#call(OpteeMsgCmd.UNREGISTER_SHM, 0, 0, 0, 0, undefined, NO_PARAMS, [
+          [OpteeMsgAttr.RMEM_INPUT, 0, 0, id],
+        ]);
+    if (r.result === TeeResult.SUCCESS || this.#closed || this.#teeGone()) {
+      this.#shms.delete(id);
+      this.#pool.free(reg.offset);
       if (r.result !== TeeResult.SUCCESS && !this.#closed) {
         throw new TeeError(r.result, r.origin, 'unregister shared memory');
       }
-    } finally {
-      // The memory is ours again either way: the secure world no longer references it.
-      this.#shmOffsets.delete(id);
-      this.#pool.free(offset);
+      return;
     }
+    reg.leaked = true;
+    this.#leaked++;
+    this.#leakedBytes += reg.size;
+    throw new TeeError(
+      r.result,
+      r.origin,
+      `unregister shared memory: the TEE still refers to it, its ${reg.size} bytes stay out of the pool`,
+    );
+  }
+
+  /** True once the secure world marked the wire closed: it takes no call any more. */
+  #teeGone(): boolean {
+    return Atomics.load(this.#words, TEE_STATE_WORD) === TEE_CLOSED;
+  }
+
+  /**
+   * Takes a reference on every registered shared memory `call`'s parameters point into; false
+   * (nothing taken) when one of them is being freed.
+   */
+  #hold(call: PendingCall): boolean {
+    const params = call.params;
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i] as TeeParam;
+      if ('shm' in p && this.#shms.get(p.shm.id)?.closing === true) return false;
+    }
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i] as TeeParam;
+      if (!('shm' in p)) continue;
+      const reg = this.#shms.get(p.shm.id);
+      if (reg === undefined) continue;
+      reg.refs++;
+      call.holdsShm = true;
+    }
+    return true;
+  }
+
+  /** Drops the references `call` took, waking a free that waits for the last one. */
+  #unhold(call: PendingCall): void {
+    call.holdsShm = false;
+    const params = call.params;
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i] as TeeParam;
+      if (!('shm' in p)) continue;
+      const reg = this.#shms.get(p.shm.id);
+      if (reg === undefined || --reg.refs > 0) continue;
+      const idle = reg.idle;
+      reg.idle = undefined;
+      idle?.();
+    }
+  }
+
+  /** Ends `call` with `result`: its references are dropped first. */
+  #settle(call: PendingCall, result: TeeCallResult): void {
+    if (call.holdsShm) this.#unhold(call);
+    call.resolve(result);
   }
 
   #call(
@@ -323,9 +444,15 @@ export class OpteeDriver implements TeeDriver {
       raw,
       resolve,
       seen: false,
+      holdsShm: false,
     };
     if (this.#closed) {
       resolve(failed(TeeResult.COMMUNICATION));
+      return;
+    }
+    if (params.length > 0 && !this.#hold(call)) {
+      // Its shared memory is being freed: the call would race the unregistration.
+      resolve(failed(TeeResult.BAD_PARAMETERS));
       return;
     }
     if (!this.#post(call)) {
@@ -337,7 +464,7 @@ export class OpteeDriver implements TeeDriver {
   /** Posts `call` in a free slot; false when every slot is taken. */
   #post(call: PendingCall): boolean {
     if (Atomics.load(this.#words, TEE_STATE_WORD) === TEE_CLOSED) {
-      call.resolve(failed(TeeResult.TARGET_DEAD));
+      this.#settle(call, failed(TeeResult.TARGET_DEAD));
       return true;
     }
     let slot = -1;
@@ -364,7 +491,7 @@ export class OpteeDriver implements TeeDriver {
     ) {
       // The secure world closed while we posted, before it took the call: it never will.
       this.#slots[slot] = undefined;
-      call.resolve(failed(TeeResult.TARGET_DEAD));
+      this.#settle(call, failed(TeeResult.TARGET_DEAD));
     }
     return true;
   }
@@ -446,7 +573,7 @@ export class OpteeDriver implements TeeDriver {
     const result = this.#read(this.#wire.layout.slotOffset(slot), call);
     Atomics.store(this.#words, this.#stateWords[slot] as number, FREE);
     this.#slots[slot] = undefined;
-    call.resolve(result);
+    this.#settle(call, result);
     if (this.#queue.length > 0) this.#pump();
   }
 

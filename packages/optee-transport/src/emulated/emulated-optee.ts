@@ -75,6 +75,12 @@ export interface EmulatedOpteeStats {
   readonly cancelRequests: number;
   /** Invocations that were running when a cancel request for them arrived. */
   readonly cancelledInvocations: number;
+  /**
+   * Calls whose processing threw inside the emulated secure world (the platform threw, say):
+   * each was answered `TEE_ERROR_GENERIC` from the TEE (origin TEE) and its SCMI channel
+   * released, instead of the exception escaping the doorbell and leaving the call slot running.
+   */
+  readonly internalErrors: number;
   /** The SCMI server's counters. */
   readonly scmi: ScmiMsgServerStats;
 }
@@ -97,7 +103,8 @@ class Invocation implements PtaInvocation {
     public readonly command: number,
     public readonly params: readonly PtaParam[],
     public readonly shmRefs: readonly number[],
-    private readonly finish: (inv: Invocation, result: number) => void,
+    private readonly finish: (inv: Invocation, result: number, origin: TeeOrigin) => void,
+    private readonly onCrash: (error: unknown) => void,
   ) {}
 
   /** The session id. */
@@ -108,7 +115,14 @@ class Invocation implements PtaInvocation {
   public complete(result: number): void {
     if (this.#done) return;
     this.#done = true;
-    this.finish(this, result >>> 0);
+    this.finish(this, result >>> 0, Origin.TRUSTED_APP);
+  }
+
+  public crash(error: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.onCrash(error);
+    this.finish(this, Result.GENERIC, Origin.TEE);
   }
 }
 
@@ -123,7 +137,9 @@ class Invocation implements PtaInvocation {
  *
  * Calls of one session run one at a time, in order (`tee_ta_get_session` takes a session
  * exclusively); calls of different sessions run concurrently. {@link EmulatedOptee.close} answers
- * every call still running with `TEE_ERROR_TARGET_DEAD`.
+ * every call still running with `TEE_ERROR_TARGET_DEAD`. A call whose processing throws (the
+ * platform threw, say) is answered `TEE_ERROR_GENERIC` from the TEE and counted
+ * (`stats.internalErrors`); the exception never escapes into the doorbell or the platform.
  *
  * @example
  * ```ts
@@ -149,7 +165,7 @@ export class EmulatedOptee {
   /** Int32 index of each call slot's state word. */
   readonly #stateWords: number[];
   /** Ends an invocation: one function for all of them (no closure per call). */
-  readonly #finishInvocation = (inv: Invocation, result: number): void => {
+  readonly #finishInvocation = (inv: Invocation, result: number, origin: TeeOrigin): void => {
     for (const ref of inv.shmRefs) {
       const shm = this.#shm.get(ref);
       if (shm !== undefined) shm.users--;
@@ -158,14 +174,21 @@ export class EmulatedOptee {
     session.running = undefined;
     if (this.#running[inv.slot] === true) {
       this.#writeParams(inv.slot, inv.params);
-      this.#finish(inv.slot, result, Origin.TRUSTED_APP);
+      this.#finish(inv.slot, result, origin);
     }
     this.#next(session);
+  };
+  /** Counts a call whose processing threw (one function for all invocations). */
+  readonly #countCrash = (error: unknown): void => {
+    this.#internalErrors++;
+    this.#lastInternalError = error;
   };
   #nextSession = 1;
   #calls = 0;
   #cancelRequests = 0;
   #cancelled = 0;
+  #internalErrors = 0;
+  #lastInternalError: unknown = undefined;
   #closed = false;
 
   /**
@@ -228,8 +251,14 @@ export class EmulatedOptee {
       registeredShm: this.#shm.size,
       cancelRequests: this.#cancelRequests,
       cancelledInvocations: this.#cancelled,
+      internalErrors: this.#internalErrors,
       scmi: this.#server.stats,
     };
+  }
+
+  /** What the last call counted in `stats.internalErrors` threw (for diagnosis), or undefined. */
+  public get lastInternalError(): unknown {
+    return this.#lastInternalError;
   }
 
   /**
@@ -271,7 +300,14 @@ export class EmulatedOptee {
       if (Atomics.compareExchange(words, stateWords[slot] as number, POSTED, RUNNING) === POSTED) {
         this.#calls++;
         this.#running[slot] = true;
-        this.#dispatch(slot);
+        try {
+          this.#dispatch(slot);
+        } catch (error) {
+          // A call that threw must not escape the doorbell (the other slots would not be looked
+          // at) nor stay RUNNING for ever: it ends with the TEE's generic error.
+          this.#countCrash(error);
+          this.#finish(slot, Result.GENERIC, Origin.TEE);
+        }
       }
     }
   }
@@ -356,6 +392,7 @@ export class EmulatedOptee {
       decoded.params,
       decoded.shmRefs,
       this.#finishInvocation,
+      this.#countCrash,
     );
     // Exclusive access, in order: at once when the session is free (no closure), else queued.
     if (session.running === undefined && session.queue.length === 0) this.#run(invocation);
@@ -365,7 +402,12 @@ export class EmulatedOptee {
   #run(invocation: Invocation): void {
     if (this.#closed) return;
     invocation.core.running = invocation;
-    invocation.core.ta.invoke(invocation);
+    try {
+      invocation.core.ta.invoke(invocation);
+    } catch (error) {
+      // The session's next call must still run: the invocation ends, its session is free again.
+      invocation.crash(error);
+    }
   }
 
   #closeSession(slot: number): void {
@@ -394,7 +436,11 @@ export class EmulatedOptee {
     if (running !== undefined && !running.cancelled) {
       running.cancelled = true;
       this.#cancelled++;
-      running.onCancel?.();
+      try {
+        running.onCancel?.();
+      } catch (error) {
+        running.crash(error);
+      }
     }
   }
 
@@ -429,7 +475,11 @@ export class EmulatedOptee {
       return;
     }
     if (shm.users > 0) {
-      // Referenced by a running invocation (OP-TEE: the mobj is still in use).
+      // Referenced by a running invocation: OP-TEE's `mobj_dyn_shm.c: try_release_reg_shm`
+      // answers TEE_ERROR_BUSY while another reference to the mobj is held (mainline's
+      // `mobj_reg_shm_release_by_cookie` then waits for it; the emulation answers at once). The
+      // driver never unregisters memory its calls still reference, so only a driver that lost
+      // track of its calls sees this.
       this.#finish(slot, Result.BUSY, Origin.TEE);
       return;
     }

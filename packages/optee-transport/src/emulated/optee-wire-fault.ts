@@ -21,11 +21,17 @@ export interface BusyChannelFault {
   readonly kind: 'busy-channel';
 }
 
-/** The reported output is larger than the buffer: MSG output size or SMT length plus `excess` (default 64). */
+/**
+ * The reported output size is wrong (MSG: the output memref's size; SMT: the length field). By
+ * default it points one word (4 bytes) past the end of the buffer — MSG: the output buffer's size
+ * + 4; SMT: the area's size − 24 (the length counts from the header at 0x18) + 4 — which the
+ * agent must reject. With `excess`, it is the real size plus `excess`, which may stay inside the
+ * buffer (a response longer than the message has, padded with what the buffer held).
+ */
 export interface OutputSizeFault {
   /** Discriminant. */
   readonly kind: 'output-size';
-  /** Bytes added to the reported size; default 64. */
+  /** Bytes added to the real size instead of the default (past the end of the buffer). */
   readonly excess?: number;
 }
 

@@ -34,6 +34,12 @@ export interface PtaInvocation {
   onCancel: (() => void) | undefined;
   /** Ends the invocation with `result` (origin: the trusted application). Later calls are ignored. */
   complete(result: number): void;
+  /**
+   * Ends the invocation because processing it threw (a fault of the secure world itself, not of
+   * the TA's answer): `TEE_ERROR_GENERIC` from the TEE core (origin TEE), counted in the emulated
+   * OP-TEE's `internalErrors`. Ignored once the invocation has ended.
+   */
+  crash(error: unknown): void;
 }
 
 /** A pseudo trusted application: open session and invoke command entry points. */

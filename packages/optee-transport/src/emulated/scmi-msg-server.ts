@@ -29,6 +29,8 @@ const {
   smtWrite,
 } = smtLayout;
 const MAX_PAYLOAD = SCMI_SEC_PAYLOAD_SIZE;
+/** Smallest MSG output buffer the emulation accepts: the header and the status. */
+const MSG_MIN_OUT = 8;
 const { SUCCESS, BAD_PARAMETERS, BUSY, COMMUNICATION } = TeeResult;
 
 /** One SCMI channel of the server (OP-TEE `struct scmi_msg_channel`). */
@@ -43,6 +45,12 @@ export interface ServerChannel {
   busy: boolean;
   /** The message waiting for a response the platform gives later. */
   waiter: { deliver(bytes: Uint8Array): void; cancel(): void } | undefined;
+}
+
+/** Ends `call` because processing its message threw: the channel claim is released first. */
+function crashed(channel: ServerChannel, call: ServerCompletion, error: unknown): void {
+  channel.busy = false;
+  call.crash(error);
 }
 
 /** Counters of the emulated SCMI server. */
@@ -61,11 +69,17 @@ export interface ScmiMsgServerStats {
 
 /** Options of the server. */
 export interface ScmiMsgServerOptions {
+  /** The wire layout: the server serves its channels, with their static SMT areas. */
   readonly layout: OpteeWireLayout;
+  /** The wire memory the static SMT areas live in. */
   readonly memory: SharedArrayBuffer;
+  /** Where the messages go (OP-TEE's `scmi_process_message` and its protocol handlers). */
   readonly platform: ScmiPlatformPort;
+  /** The SCMI agent id of the normal world, as the platform knows it. */
   readonly agentId: number;
+  /** The clock of the platform-timeout timers. */
   readonly clock: Clock;
+  /** How long a message waits for a response the platform gives later, ms, before failing. */
   readonly platformTimeoutMs: number;
 }
 
@@ -76,9 +90,12 @@ function protocolError(): Uint8Array {
   return out;
 }
 
-/** What an entry completes: the PTA invocation (`PtaInvocation.complete`). */
+/** What an entry completes: the PTA invocation (`PtaInvocation`). */
 export interface ServerCompletion {
+  /** Ends the invocation with `result` (the TA's answer). */
   complete(result: number): void;
+  /** Ends the invocation because processing it threw (`TEE_ERROR_GENERIC` from the TEE). */
+  crash(error: unknown): void;
 }
 
 function hasBusyFault(faults: readonly OpteeWireFaultAction[]): boolean {
@@ -121,7 +138,9 @@ function smtRespond(
   }
   for (let i = 0; i < faults.length; i++) {
     const f = faults[i] as OpteeWireFaultAction;
-    if (f.kind === 'output-size') length += f.excess ?? 64;
+    // Default: one word past the area (the length counts from the header on).
+    if (f.kind === 'output-size')
+      length = f.excess === undefined ? area.byteLength - SMT_HEADER + 4 : length + f.excess;
   }
   smtWrite(area, SMT_LENGTH, length);
   smtWrite(area, SMT_STATUS, smtRead(area, SMT_STATUS) | SMT_STATUS_FREE);
@@ -158,7 +177,8 @@ function msgRespond(
   }
   for (let i = 0; i < faults.length; i++) {
     const f = faults[i] as OpteeWireFaultAction;
-    if (f.kind === 'output-size') size += f.excess ?? 64;
+    // Default: one word past the output buffer.
+    if (f.kind === 'output-size') size = f.excess === undefined ? output.size + 4 : size + f.excess;
   }
   output.size = size;
   call.complete(SUCCESS);
@@ -179,7 +199,12 @@ function msgRespond(
  *   rewritten by a platform fault rule reaches the agent, which must reject it;
  * - the two SMT error paths after the claim (payload too long, bad status) release the claim;
  *   mainline `scmi_entry_smt` leaves it held, which makes the channel busy forever after one bad
- *   message.
+ *   message;
+ * - a MSG output buffer of 4 to 7 bytes is refused with `TEE_ERROR_BAD_PARAMETERS` (OP-TEE's
+ *   `shm_msg.c` admits it, then asserts in `scmi_status_response`);
+ * - a message whose processing throws (the platform threw) releases the claim and ends its
+ *   invocation with `TEE_ERROR_GENERIC` from the TEE (`PtaInvocation.crash`), the exception kept
+ *   out of the platform's and the clock's call stacks.
  */
 export class ScmiMsgServer {
   readonly #o: ScmiMsgServerOptions;
@@ -280,12 +305,17 @@ export class ScmiMsgServer {
     // The request is copied out first (OP-TEE copies it into secure memory): the response is
     // written over it in place.
     const request = area.slice(SMT_HEADER, SMT_PAYLOAD + inSize);
-    const response = this.#process(channel, request);
-    if (response !== undefined) {
-      smtRespond(channel, area, faults, request, response, call);
+    try {
+      const response = this.#process(channel, request);
+      if (response !== undefined) {
+        smtRespond(channel, area, faults, request, response, call);
+        return;
+      }
+    } catch (error) {
+      crashed(channel, call, error);
       return;
     }
-    this.#wait(channel, (late) => {
+    this.#wait(channel, call, (late) => {
       if (late === undefined) {
         channel.busy = false;
         smtFail(area, call);
@@ -307,11 +337,16 @@ export class ScmiMsgServer {
   ): void {
     const inSize = input.size;
     const outSize = output.size;
+    // shm_msg.c refuses an output buffer below the 4-byte header (BAD_PARAMETERS); one of 4 to 7
+    // bytes passes that check but leaves less than the 4-byte status every response starts with,
+    // and OP-TEE then trips the assert in entry.c's scmi_status_response (a panic; without
+    // asserts, a write past the buffer). The emulation refuses it with the other buffer checks:
+    // BAD_PARAMETERS, before the channel is claimed, nothing written.
     if (
       inSize < 4 ||
       inSize - 4 > MAX_PAYLOAD ||
       input.address % 4 !== 0 ||
-      outSize < 4 ||
+      outSize < MSG_MIN_OUT ||
       output.address % 4 !== 0 ||
       input.buffer === undefined ||
       output.buffer === undefined
@@ -326,12 +361,17 @@ export class ScmiMsgServer {
       return;
     }
     const request = input.buffer.slice(0, inSize);
-    const response = this.#process(channel, request);
-    if (response !== undefined) {
-      msgRespond(channel, output, faults, request, response, call);
+    try {
+      const response = this.#process(channel, request);
+      if (response !== undefined) {
+        msgRespond(channel, output, faults, request, response, call);
+        return;
+      }
+    } catch (error) {
+      crashed(channel, call, error);
       return;
     }
-    this.#wait(channel, (late) => {
+    this.#wait(channel, call, (late) => {
       if (late === undefined) {
         channel.busy = false;
         call.complete(COMMUNICATION);
@@ -362,20 +402,35 @@ export class ScmiMsgServer {
     return this.#o.platform.handle(this.#o.agentId, channel.id, request);
   }
 
-  /** Waits for the platform's later response: `respond` gets it, or undefined after the platform timeout. */
-  #wait(channel: ServerChannel, respond: (response: Uint8Array | undefined) => void): void {
+  /**
+   * Waits for the platform's later response: `respond` gets a copy of it, or undefined after the
+   * platform timeout. An exception on the way ends `call` (see {@link crashed}) instead of
+   * escaping into the platform or the clock.
+   */
+  #wait(
+    channel: ServerChannel,
+    call: ServerCompletion,
+    respond: (response: Uint8Array | undefined) => void,
+  ): void {
+    const settle = (bytes: Uint8Array | undefined): void => {
+      try {
+        respond(bytes === undefined ? undefined : bytes.slice());
+      } catch (error) {
+        crashed(channel, call, error);
+      }
+    };
     let timer: TimerHandle | undefined = this.#o.clock.setTimeout(() => {
       timer = undefined;
       channel.waiter = undefined;
       this.#platformTimeouts++;
-      respond(undefined);
+      settle(undefined);
     }, this.#o.platformTimeoutMs);
     channel.waiter = {
       deliver: (bytes) => {
         timer?.cancel();
         timer = undefined;
         channel.waiter = undefined;
-        respond(bytes);
+        settle(bytes);
       },
       cancel: () => {
         timer?.cancel();
@@ -390,6 +445,6 @@ export class ScmiMsgServer {
       this.#stray++;
       return;
     }
-    waiter.deliver(bytes.slice());
+    waiter.deliver(bytes);
   }
 }

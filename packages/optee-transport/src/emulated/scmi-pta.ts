@@ -100,6 +100,14 @@ export class ScmiPta implements PseudoTa {
     call.complete(SUCCESS);
   }
 
+  /**
+   * `cmd_get_channel_handle` as mainline has it since the SCP-firmware server came in: unknown
+   * capability bits are BAD_PARAMETERS (`valid_caps`), and the request is NOT_SUPPORTED only when
+   * it shares no bit with what is built in (`if (!(caps & supported_caps()))`, the bits coming
+   * from `_CFG_SCMI_PTA_SMT_HEADER` / `_CFG_SCMI_PTA_MSG_HEADER`, `mk/config.mk`). So no bit at
+   * all is refused, and SMT | MSG is accepted when only one of them is built. (Before that,
+   * `core/pta/scmi.c` refused each requested bit that was not built, and accepted 0.)
+   */
   #getChannelHandle(call: PtaInvocation, p: readonly PtaParam[]): void {
     const v = p[0] as PtaParam;
     const caps = v.b;
@@ -107,10 +115,7 @@ export class ScmiPta implements PseudoTa {
       call.complete(BAD_PARAMETERS);
       return;
     }
-    if (
-      ((caps & CAPS_SMT_HEADER) !== 0 && (this.#caps & CAPS_SMT_HEADER) === 0) ||
-      ((caps & CAPS_MSG_HEADER) !== 0 && (this.#caps & CAPS_MSG_HEADER) === 0)
-    ) {
+    if ((caps & this.#caps) === 0) {
       call.complete(NOT_SUPPORTED);
       return;
     }

@@ -43,8 +43,16 @@ export class TeeSharedMemory {
   }
 
   /**
-   * Unregisters the memory from the TEE and gives it back. Idempotent: later calls return the
-   * same promise. The registration is dropped even when the TEE is gone.
+   * Unregisters the memory from the TEE and gives it back, once no invocation in flight
+   * references it (Linux's `tee_shm` reference count): calls that reference it are refused from
+   * now on, and the free waits for the ones already running to return. Idempotent: later calls
+   * return the same promise. When the TEE is gone or the driver closed, the memory is given back
+   * (nobody will write it any more).
+   *
+   * @throws (rejects) TeeError when the TEE refuses to unregister it although none of our calls
+   * references it (a confused or hostile secure world): the memory is then never reused (the
+   * driver counts it as leaked); or `TEE_ERROR_TARGET_DEAD` when the TEE was gone (the memory is
+   * given back all the same).
    */
   public free(): Promise<void> {
     this.#freeing ??= this.#release().finally(() => this.onFreed?.());

@@ -88,15 +88,21 @@ export interface OpteeChannelInfo {
 
 /** What a channel needs besides core's setup. */
 export interface OpteeChannelParts {
+  /** Core's setup of the channel (sink, clock, counters…). */
   readonly setup: ChannelSetup;
+  /** The agent's TEE context (cancel requests go through it). */
   readonly context: TeeContext;
+  /** The channel's own session with the SCMI PTA (closed by free). */
   readonly session: TeeSession;
+  /** The OP-TEE channel id. */
   readonly opteeChannelId: number;
+  /** The channel handle GET_CHANNEL_HANDLE gave. */
   readonly handle: number;
   /** SMT: the static area; MSG: undefined. */
   readonly area: Uint8Array | undefined;
   /** MSG: the registered buffer; SMT: undefined. */
   readonly shm: TeeSharedMemory | undefined;
+  /** How long a send waits for a channel a late invocation holds, before `E_CHAN_BUSY`. */
   readonly busyTimeoutMs: number;
   /** How long `send` waits for the invocation to return before leaving it to core's polling. */
   readonly syncWaitMs: number;
@@ -150,7 +156,9 @@ const EMPTY = new Uint8Array(0);
  * Quiesce closes the RX guard, sends a cancel request for an invocation in flight (the SCMI PTA
  * may ignore it) and waits until the invocation returns; free then closes the session and frees
  * the MSG buffer. A transfer whose invocation failed, or whose response is unusable (header of
- * another message, too short, channel error), completes with `COMMS_ERROR`; the cause is counted.
+ * another message, too short, a size past the SMT area or the MSG buffer, channel error),
+ * completes with `COMMS_ERROR`; the cause is counted (core's bad-message counters: `invalid`,
+ * `oversize`…, or this channel's `teeErrors` / `channelErrors`).
  */
 export class OpteeChannel implements TransportChannel {
   /** One message at a time per channel. */
@@ -245,7 +253,10 @@ export class OpteeChannel implements TransportChannel {
    *
    * @throws ScmiShutdownError once the channel quiesces; ScmiTransportError `E_CHAN_BUSY` when the
    * invocation of a timed-out transfer holds the channel past `busyTimeoutMs`, `E_MSG_SIZE` when
-   * the command does not fit the SMT area or the MSG buffer.
+   * the command does not fit the SMT area or the MSG buffer, `E_TEE` (the `TeeError` as cause)
+   * when the invocation cannot be started (the session or the TEE context is closed, the MSG
+   * buffer freed): the channel is then given back at once, as core's contract wants of a send
+   * that throws.
    */
   public send(xfer: Xfer): void | Promise<void> {
     if (this.#closing) throw new ScmiShutdownError(this.#p.setup.agent, `send on ${this.label}`);
@@ -435,7 +446,6 @@ export class OpteeChannel implements TransportChannel {
       syncUntil: 0,
     };
     this.#inv = inv;
-    this.#invocations++;
     let command: number;
     let params: readonly TeeParam[];
     const area = this.#p.area;
@@ -459,7 +469,17 @@ export class OpteeChannel implements TransportChannel {
     }
     // The completion callback runs in the task that delivers the return: no promise hop between
     // the return and this channel's RX guard.
-    this.#p.session.submit(command, params, { cancelId: inv.cancelId }, this.#onReturned);
+    try {
+      this.#p.session.submit(command, params, { cancelId: inv.cancelId }, this.#onReturned);
+    } catch (cause) {
+      // Nothing was posted: give the channel back before throwing, as Linux's
+      // scmi_optee_send_message unlocks `channel->mu` when the invoke fails. Core then fails the
+      // transfer without calling markTxDone.
+      this.#inv = undefined;
+      this.#owner = undefined;
+      throw wrap(`${this.label}: starting the invocation failed`, cause);
+    }
+    this.#invocations++;
     return inv;
   }
 
@@ -576,6 +596,12 @@ export class OpteeChannel implements TransportChannel {
       this.#fail(xfer, 'invalid');
       return;
     }
+    // The length counts the header and the payload after it: past the area, it describes bytes
+    // that are not there — a broken or hostile secure world, not a response to clamp.
+    if (length > area.byteLength - SMT_HEADER) {
+      this.#fail(xfer, 'oversize');
+      return;
+    }
     this.#deliver(xfer, area, SMT_PAYLOAD, length - 8);
   }
 
@@ -585,20 +611,23 @@ export class OpteeChannel implements TransportChannel {
       this.#fail(xfer, 'invalid');
       return;
     }
+    // OP-TEE reports the size it wrote into p2 (`cmd_process_msg_channel`); more than p2 holds
+    // is a broken or hostile secure world, not a response to clamp.
+    if (outSize > buffer.byteLength) {
+      this.#fail(xfer, 'oversize');
+      return;
+    }
     if (!this.#checkHeader(xfer, readU32(buffer, 0))) return;
     this.#deliver(xfer, buffer, 4, outSize - 8);
   }
 
-  /** Copies status and returns at `at`; a length past the buffer is counted and clamped. */
+  /**
+   * Copies status and `returns` bytes of return values at `at` (bounded by the checks above: they
+   * lie inside `buffer`). A response longer or shorter than the caller expects is Linux's
+   * `min(expected, length - 8)` clamp, in `Xfer.receiveResponse` (core counts the longer ones).
+   */
   #deliver(xfer: Xfer, buffer: Uint8Array, at: number, returns: number): void {
-    const room = buffer.byteLength - at - 4;
-    let n = returns;
-    if (n > room) {
-      this.#p.setup.sink.badMessage('oversize');
-      // Clamped to the buffer, and to what the caller expects, so that core does not count it again.
-      n = Math.min(room, xfer.rxMax);
-    }
-    xfer.receiveResponse(readI32(buffer, at), buffer, at + 4, n);
+    xfer.receiveResponse(readI32(buffer, at), buffer, at + 4, returns);
   }
 }
 

@@ -62,8 +62,14 @@ const VERSION = 1;
 
 /** Byte offset of the doorbell region (a {@link SharedDoorbell} pair; unused in the same thread). */
 export const WIRE_DOORBELL_OFFSET = 0;
-/** Byte offset of the control block (magic, version, threads, TEE state). */
-export const WIRE_CONTROL_OFFSET = 16;
+/** Bytes of the doorbell region at the start of a wire memory (core's `SharedDoorbell.BYTES`). */
+export const WIRE_DOORBELL_BYTES = SharedDoorbell.BYTES;
+/**
+ * Byte offset of the control block (magic, version, threads, TEE state): right after the
+ * doorbell region, 8-aligned — derived from core's doorbell size, so a larger doorbell moves the
+ * layout instead of overlapping it.
+ */
+export const WIRE_CONTROL_OFFSET = align(WIRE_DOORBELL_OFFSET + WIRE_DOORBELL_BYTES, 8);
 /** Int32 index of the TEE state word: 0 not started, 1 running, 2 closed. */
 export const WIRE_TEE_STATE_WORD = WIRE_CONTROL_OFFSET / 4 + 3;
 /** TEE state: the emulated OP-TEE serves calls. */
@@ -199,6 +205,3 @@ export class OpteeWireLayout {
     }
   }
 }
-
-/** Bytes of the doorbell region at the start of a wire memory. */
-export const WIRE_DOORBELL_BYTES = SharedDoorbell.BYTES;

@@ -52,8 +52,11 @@ export const PTA_SCMI_CAPS_MASK = PtaScmiCaps.SMT_HEADER | PtaScmiCaps.MSG_HEADE
 export const SMT_BUF_SLOT_SIZE = 128;
 
 /**
- * Largest inbound SCMI payload OP-TEE accepts (`SCMI_SEC_PAYLOAD_SIZE`): the 128-byte slot minus
- * the SMT header and the message header. Larger payloads are rejected before dispatch.
+ * Largest inbound SCMI payload OP-TEE accepts (`SCMI_SEC_PAYLOAD_SIZE`, the size of the secure
+ * buffer each entry copies the request into; `SCMI_PLAYLOAD_MAX` in older trees). A chosen bound,
+ * not derived: `smt.c` only checks, with a `static_assert`, that it plus the 28-byte SMT header
+ * (with the message header) fits the 128-byte slot and is 4-aligned — 100 bytes would fit.
+ * Larger payloads are rejected before dispatch (SMT: ERROR | FREE; MSG: `TEE_ERROR_BAD_PARAMETERS`).
  */
 export const SCMI_SEC_PAYLOAD_SIZE = 92;
 

@@ -56,7 +56,7 @@ export interface OpteeFixtureOptions {
   readonly channels?: number;
   /** Platform-response wait of the emulated SCMI server, ms (default the emulation's 50). */
   readonly platformTimeoutMs?: number;
-  /** Busy wait of the agent for a held channel, ms (default the transport's 60). */
+  /** Busy wait of the agent for a held channel, ms (default the transport's: 2 × `rxTimeoutMs`). */
   readonly busyTimeoutMs?: number;
   /** The SCMI PTA's capabilities (`PtaScmiCaps` bits; default SMT and MSG). */
   readonly capabilities?: number;
