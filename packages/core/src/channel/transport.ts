@@ -77,7 +77,9 @@ export interface RxSink {
  * - `unknown`: an unknown message type, or a notification nobody registered.
  * - `nomem`: no room: a notification dropped because its queue is full.
  * - `spurious`: a doorbell with nothing to read (the platform still owns the channel).
- * - `oversize`: a length field larger than the buffer (the payload was clamped).
+ * - `oversize`: a length field larger than the buffer: the transport never reads past the buffer;
+ *   it either clamps the payload to the buffer (mailbox SMT, as Linux's `min()`) or fails the
+ *   transfer (virtio drops that used buffer's contents, OP-TEE completes with `COMMS_ERROR`).
  */
 export type BadMessageReason =
   'unexpected' | 'invalid' | 'unknown' | 'nomem' | 'spurious' | 'oversize';
