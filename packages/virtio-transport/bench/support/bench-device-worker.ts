@@ -1,6 +1,7 @@
 /** The benchmark's worker: an SCMI platform with virtio devices, and floor devices, on real time. */
 import { RealClock, serveWorker } from '@scmi-ts/core';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
+import { getHeapStatistics } from 'node:v8';
 import { VirtioScmiWire, serveVirtioDevices, type VirtioScmiWireHandle } from '../../src/index.js';
 import { FloorDevice, type FloorPolicy } from './floor.js';
 
@@ -12,6 +13,11 @@ const floors: FloorDevice[] = [];
 serveWorker(
   {
     ...devices.handlers,
+    /** This worker's used heap after a full collection (with --expose-gc), for the heap check. */
+    heapUsed: () => {
+      (globalThis as { gc?: () => void }).gc?.();
+      return getHeapStatistics().used_heap_size;
+    },
     attachFloor: (
       handle: VirtioScmiWireHandle,
       cmdqSize: number,
