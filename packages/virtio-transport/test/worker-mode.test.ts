@@ -100,7 +100,7 @@ describe('virtio transport in worker mode', () => {
     for (const ends of wires.splice(0)) await ends.close();
   });
 
-  it('should probe, carry many commands in flight completed out of order, and remove', async () => {
+  it('should probe, carry many commands in flight to a device that completes each pass in shuffled order, and remove', async () => {
     const ends = await open({ device: { completion: 'shuffle' } });
     const agent = await create(ends);
     expect(agent.info.vendor).toBe('scmi-ts');
