@@ -88,6 +88,26 @@ async function smtSession(b: ReturnType<typeof createTeeBench>): Promise<TeeSess
   return s;
 }
 
+/**
+ * A MSG invocation on channel 1 that references `size` bytes of registered memory and hangs until
+ * cancelled with `cancelId` (the secure world still owns the memory while it runs).
+ */
+async function hungMsgInvocation(
+  b: ReturnType<typeof createTeeBench>,
+  size: number,
+  cancelId: number,
+): Promise<{ s: TeeSession; shm: TeeSharedMemory; hung: Promise<number> }> {
+  b.optee.faults.add({ match: { times: 1 }, action: { kind: 'hang-until-cancel' } });
+  const s = await b.context.openSession(PTA_SCMI_UUID);
+  await s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
+    teeValue(TeeParamType.VALUE_INOUT, 1, PtaScmiCaps.MSG_HEADER),
+  ]);
+  const shm = await b.context.allocSharedMemory(size);
+  const hung = processMsg(s, shm, cancelId);
+  await b.clock.runUntilIdle(10);
+  return { s, shm, hung };
+}
+
 describe(OpteeDriver, () => {
   it('should refuse the secure world end of a wire', () => {
     const b = createTeeBench();
@@ -233,15 +253,8 @@ describe(OpteeDriver, () => {
   describe('.allocSharedMemory, then free', () => {
     it('should wait for the invocation that references the memory, then unregister it and reuse its bytes', async () => {
       const b = createTeeBench();
-      b.optee.faults.add({ match: { times: 1 }, action: { kind: 'hang-until-cancel' } });
-      const s = await b.context.openSession(PTA_SCMI_UUID);
-      await s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
-        teeValue(TeeParamType.VALUE_INOUT, 1, PtaScmiCaps.MSG_HEADER),
-      ]);
-      const shm = await b.context.allocSharedMemory(128);
+      const { s, shm, hung } = await hungMsgInvocation(b, 128, 7);
       const offset = shm.bytes.byteOffset;
-      const hung = processMsg(s, shm, 7);
-      await b.clock.runUntilIdle(10);
       let freed = false;
       const freeing = shm.free().then(() => (freed = true));
       await b.clock.runUntilIdle(10);
@@ -262,14 +275,7 @@ describe(OpteeDriver, () => {
 
     it('should refuse a call that references memory being freed, without posting it', async () => {
       const b = createTeeBench();
-      b.optee.faults.add({ match: { times: 1 }, action: { kind: 'hang-until-cancel' } });
-      const s = await b.context.openSession(PTA_SCMI_UUID);
-      await s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
-        teeValue(TeeParamType.VALUE_INOUT, 1, PtaScmiCaps.MSG_HEADER),
-      ]);
-      const shm = await b.context.allocSharedMemory(64);
-      const hung = processMsg(s, shm, 3);
-      await b.clock.runUntilIdle(10);
+      const { s, shm, hung } = await hungMsgInvocation(b, 64, 3);
       const freeing = shm.free();
       const calls = b.driver.stats.calls;
       // Below the client API (which refuses freed memory itself): the driver refuses it too.
@@ -288,14 +294,7 @@ describe(OpteeDriver, () => {
 
     it('should give the memory back without asking the TEE when the driver closes during the wait', async () => {
       const b = createTeeBench();
-      b.optee.faults.add({ match: { times: 1 }, action: { kind: 'hang-until-cancel' } });
-      const s = await b.context.openSession(PTA_SCMI_UUID);
-      await s.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
-        teeValue(TeeParamType.VALUE_INOUT, 1, PtaScmiCaps.MSG_HEADER),
-      ]);
-      const shm = await b.context.allocSharedMemory(64);
-      const hung = processMsg(s, shm, 1);
-      await b.clock.runUntilIdle(10);
+      const { shm, hung } = await hungMsgInvocation(b, 64, 1);
       const freeing = shm.free();
       await b.clock.runUntilIdle(10);
       b.driver.close();
