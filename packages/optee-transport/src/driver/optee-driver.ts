@@ -294,7 +294,7 @@ export class OpteeDriver implements TeeDriver {
     }
     this.#shms.set(id, {
       offset,
-      size: Math.ceil(size / 8) * 8,
+      size: ShmPool.blockBytes(size),
       refs: 0,
       closing: false,
       leaked: false,

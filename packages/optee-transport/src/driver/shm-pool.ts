@@ -19,9 +19,14 @@ export class ShmPool {
     return n;
   }
 
+  /** Bytes a block of `size` bytes takes in the pool: `size` rounded up to 8. */
+  public static blockBytes(size: number): number {
+    return Math.ceil(size / 8) * 8;
+  }
+
   /** Takes `size` bytes (rounded up to 8); the offset, or undefined when nothing fits. */
   public alloc(size: number): number | undefined {
-    const want = Math.ceil(size / 8) * 8;
+    const want = ShmPool.blockBytes(size);
     const i = this.#free.findIndex((b) => b.size >= want);
     const block = this.#free[i];
     if (block === undefined) return undefined;
