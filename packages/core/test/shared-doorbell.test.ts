@@ -173,6 +173,41 @@ describe(SharedDoorbell, () => {
         }
       });
 
+      it("should let the listener's microtasks run before it arms a wait, and deliver their ring without one", async () => {
+        const { a, b } = pair();
+        const waitAsync = jest.spyOn(Atomics, 'waitAsync');
+        const armedWhen: number[] = [];
+        let deliveries = 0;
+        const done = new Promise<void>((resolve) => {
+          b.listen(() => {
+            deliveries++;
+            if (deliveries === 2) {
+              resolve();
+              return;
+            }
+            // What a continuation of the delivered message does: answer on a microtask.
+            void Promise.resolve().then(() => {
+              armedWhen.push(waitAsync.mock.calls.length);
+              a.ring();
+            });
+          });
+        });
+        try {
+          await turns(2); // the loop is waiting now
+          const armedBefore = waitAsync.mock.calls.length;
+          expect(armedBefore).toBeGreaterThan(0);
+          a.ring();
+          await done;
+          // The microtask ran before the loop armed another wait, and its ring was delivered
+          // without one.
+          expect(armedWhen).toEqual([armedBefore]);
+          expect(waitAsync.mock.calls.length).toBe(armedBefore);
+        } finally {
+          waitAsync.mockRestore();
+          b.close();
+        }
+      });
+
       it('should throw E_DOORBELL_LISTENING when already listening, E_DOORBELL_CLOSED once closed', () => {
         const { a } = pair();
         a.listen(() => undefined);

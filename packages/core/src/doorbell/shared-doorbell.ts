@@ -156,8 +156,10 @@ export class SharedDoorbell implements Doorbell {
   /**
    * Starts the wait loop: `onRing` runs once per wake-up in which the other side's sequence
    * moved, on this thread's event loop. Holds a ref'd handle until {@link SharedDoorbell.close}.
-   * A peer that rings without pause cannot starve the thread: the loop yields a task at least
-   * every 16 deliveries.
+   * After a wake-up that delivered, the loop looks again on a later task before it waits: what the
+   * listener set off (its microtasks) runs before the thread arms `Atomics.waitAsync`, and rings
+   * made meanwhile are delivered without a wait. A peer that rings without pause cannot starve
+   * the thread: the loop yields a task at least every 16 deliveries.
    * An exception from `onRing` is rethrown as an uncaught exception (on a later microtask) and the
    * loop goes on.
    *
@@ -225,6 +227,7 @@ export class SharedDoorbell implements Doorbell {
 
   async #loop(onRing: () => void): Promise<void> {
     let burst = 0;
+    let delivered = false;
     try {
       for (;;) {
         if (this.#closed) return;
@@ -232,10 +235,11 @@ export class SharedDoorbell implements Doorbell {
         if (current !== this.#seen) {
           if (++burst > BURST) {
             burst = 0;
-            await new Promise((resolve) => setImmediate(resolve));
+            await nextTask();
             continue;
           }
           this.#seen = current;
+          delivered = true;
           try {
             onRing();
           } catch (error: unknown) {
@@ -243,6 +247,15 @@ export class SharedDoorbell implements Doorbell {
               throw error;
             });
           }
+          continue;
+        }
+        if (delivered) {
+          // Look once more on a later task before arming the wait: the microtasks the listener
+          // queued (continuations that answer or send the next message) run first, instead of
+          // after this thread paid for Atomics.waitAsync — a few µs on every round trip's
+          // critical path. A ring made meanwhile is then delivered with no wait at all.
+          delivered = false;
+          await nextTask();
           continue;
         }
         const wait = Atomics.waitAsync(this.#words, this.#peerRing, current);
@@ -261,6 +274,11 @@ export class SharedDoorbell implements Doorbell {
     if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
     this.#keepAlive = undefined;
   }
+}
+
+/** Resolves on a later task (after the microtasks queued so far and the I/O of this turn). */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function noop(): void {
