@@ -4,9 +4,14 @@
  * medians. The floor is measured with two signalling policies — as this package's device and driver
  * signal, and once per pass — and the faster one is the floor: which is faster depends on timing,
  * and the ratio must not profit from a policy that happens to slow the floor down. A third floor,
- * `streaming` (both ends keep looking while they find work, so no doorbell rings), is printed
- * beside it: it is what these virtqueues can move at most, and shows how much of the SCMI path's
- * time is its own CPU work rather than wake-ups.
+ * `streaming` (both ends keep looking while they find work, so few doorbells ring), is printed
+ * beside it: with the device in the same thread it is the most these virtqueues move, and shows
+ * how much of the SCMI path's time is its own CPU work rather than wake-ups (in worker mode its
+ * extra looks cost tasks of their own, and it is not always the fastest).
+ *
+ * In the same thread the target is out of reach by construction: the floor is a few hundred
+ * nanoseconds of ring work per command, and the device and the platform alone (no-core), without
+ * core or the driver, already take more than that — the check's line prints what they reach.
  *
  * - Throughput at 1, 16 and 64 commands in flight (Base PROTOCOL_VERSION: 4-byte request, 12-byte
  *   response), device in a worker thread and device in the same thread.
@@ -222,13 +227,17 @@ function rate(n: number, seconds: number): string {
   return `${Math.round(n / seconds).toLocaleString('en-US')}/s`.padStart(11);
 }
 
-/** Throughput at each depth; returns scmi / floor and scmi / streaming floor at depth 16. */
+/**
+ * Throughput at each depth; returns, at depth 16, scmi / floor, scmi / streaming floor, and
+ * no-core / floor (what the device and the platform alone reach, without core and the driver).
+ */
 async function throughput(
   name: string,
   pair: Pair,
-): Promise<{ ratio: number; streamingRatio: number }> {
+): Promise<{ ratio: number; streamingRatio: number; noCoreRatio: number }> {
   let ratioAt16 = 0;
   let streamingAt16 = 0;
+  let noCoreAt16 = 0;
   for (const depth of DEPTHS) {
     const n = depth === 1 ? 10_000 : 40_000;
     const t = await compare(pair, depth, n);
@@ -236,12 +245,13 @@ async function throughput(
     if (depth === 16) {
       ratioAt16 = ratio;
       streamingAt16 = t.streaming / t.scmi;
+      noCoreAt16 = t.floor / t.device;
     }
     console.log(
       `${name} throughput, depth ${String(depth).padStart(2)}: scmi ${rate(n, t.scmi)}  no-core ${rate(n, t.device)}  floor ${rate(n, t.floor)} (as answered ${rate(n, t.asAnswered).trim()}, per pass ${rate(n, t.perPass).trim()})  scmi/floor ${ratio.toFixed(2)}  scmi/no-core ${(t.device / t.scmi).toFixed(2)}  streaming floor ${rate(n, t.streaming).trim()}, scmi/streaming ${(t.streaming / t.scmi).toFixed(2)}`,
     );
   }
-  return { ratio: ratioAt16, streamingRatio: streamingAt16 };
+  return { ratio: ratioAt16, streamingRatio: streamingAt16, noCoreRatio: noCoreAt16 };
 }
 
 async function roundTrip(pair: Pair): Promise<number> {
@@ -307,7 +317,10 @@ async function main(): Promise<void> {
     await same.close();
     const checks = [
       [`throughput ≥ 0.8 × floor at depth 16 (worker)`, at16.ratio >= 0.8],
-      [`throughput ≥ 0.8 × floor at depth 16 (same thread)`, sameAt16.ratio >= 0.8],
+      [
+        `throughput ≥ 0.8 × floor at depth 16 (same thread; the device and the platform alone, without core, reach ${sameAt16.noCoreRatio.toFixed(2)})`,
+        sameAt16.ratio >= 0.8,
+      ],
       [`round trip ≤ 1.3 × floor (worker)`, rtt <= 1.3],
       [
         `heap flat over ${HEAP_COMMANDS.toLocaleString('en-US')} commands (< 1 MiB growth, agent thread and device worker)`,
@@ -316,7 +329,7 @@ async function main(): Promise<void> {
     ] as const;
     for (const [what, ok] of checks) console.log(`${ok ? 'met ' : 'MISS'}  ${what}`);
     console.log(
-      `note  against the streaming floor at depth 16, scmi reaches ${at16.streamingRatio.toFixed(2)} (worker) and ${sameAt16.streamingRatio.toFixed(2)} (same thread): with no wake-up to hide behind, SCMI's own CPU work per command is the limit`,
+      `note  against the streaming floor at depth 16 (both ends keep looking, no doorbell), scmi reaches ${at16.streamingRatio.toFixed(2)} (worker) and ${sameAt16.streamingRatio.toFixed(2)} (same thread)`,
     );
     process.exitCode = checks.every(([, ok]) => ok) ? 0 : 1;
   } finally {
