@@ -103,13 +103,39 @@ interface Measured {
   };
 }
 
+/**
+ * Measures every kind of round trip over `wire`, then closes what it opened and the wire, newest
+ * first — also when a measurement fails, so that a failed run still exits.
+ */
 async function measure(label: string, wire: Wire): Promise<Measured> {
+  const opened: (() => Promise<void>)[] = [() => wire.close()];
+  try {
+    return await measureOn(label, wire, opened);
+  } finally {
+    for (const close of opened.reverse()) {
+      await close().catch((error: unknown) => {
+        console.error(`closing after the ${label} measurement failed:`, error);
+        process.exitCode = 1;
+      });
+    }
+  }
+}
+
+async function measureOn(
+  label: string,
+  wire: Wire,
+  opened: (() => Promise<void>)[],
+): Promise<Measured> {
   const agent = await probe(wire.driver);
+  opened.push(() => agent.remove());
   // The same SCMI path with `syncWaitMs: 0`: core polls at once instead of the send sleeping
   // until the invocation returns — compared with the bare invocation waited for the same way.
   const pollingAgent = await probe(wire.driver, 0);
+  opened.push(() => pollingAgent.remove());
   const context = openTeeContext(wire.driver);
+  opened.push(() => context.close());
   const session: TeeSession = await context.openSession(PTA_SCMI_UUID);
+  opened.push(() => session.close());
   // The same bare invocation, waited for the way core waits for a polling transfer: checking
   // between event-loop turns (setImmediate) instead of sleeping until the return.
   const polled = async (): Promise<void> => {
@@ -147,11 +173,6 @@ async function measure(label: string, wire: Wire): Promise<Measured> {
     const best = Math.min(...(samples[k] as number[]));
     return `  ${label.padEnd(12)} ${name.padEnd(26)} ${(m / 1000).toFixed(1).padStart(7)} µs/op (best ${(best / 1000).toFixed(1)})${ratio}${vsPolled}`;
   });
-  await session.close();
-  await context.close();
-  await pollingAgent.remove();
-  await agent.remove();
-  await wire.close();
   const polledRatioOf = (k: number): number => median(samples[k] as number[]) / polledFloor;
   return {
     lines,
