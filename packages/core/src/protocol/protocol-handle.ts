@@ -181,8 +181,14 @@ export class BoundXferOps implements XferOps {
         payload(w);
         xfer.txLen = w.length;
       }
-      if (options.async === true) await this.#engine.doWithResponse(this.#channel, xfer);
-      else await this.#engine.do(this.#channel, xfer);
+      if (options.async === true) {
+        await this.#engine.doWithResponse(this.#channel, xfer);
+      } else {
+        // do() without its own async step (see TransferEngine.begin).
+        const waiting = this.#engine.begin(this.#channel, xfer);
+        if (waiting !== undefined) await waiting;
+        this.#engine.end(this.#channel, xfer);
+      }
       return xfer.rx.slice(0, xfer.rxLen);
     } finally {
       this.put(xfer);

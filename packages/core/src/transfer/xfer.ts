@@ -74,7 +74,9 @@ export class Xfer implements DeadlineNode {
   public dlLane: DeadlineLane | undefined = undefined;
 
   /** @internal Settles the phase being waited for (response, then delayed response). */
-  public waiter: { resolve: () => void } | undefined = undefined;
+  public waiter: (() => void) | undefined = undefined;
+  /** @internal The command reached the transport (its send returned): `markTxDone` is owed. */
+  public onWire = false;
   /** @internal The channel the transfer was sent on (core's runtime object). */
   public route: unknown = undefined;
   /** @internal The error that ended the transfer, if any. */

@@ -1,0 +1,296 @@
+import {
+  ScmiShutdownError,
+  ScmiTimeoutError,
+  ScmiTransportError,
+  VirtualClock,
+  type NotificationBuffer,
+  type TransportChannel,
+  type Xfer,
+} from '../src/index.js';
+import { NotificationHub } from '../src/notification/notification-hub.js';
+import { ChannelRuntime, TransferEngine } from '../src/transfer/transfer-engine.js';
+
+/** The response bytes the scripted channel delivers: header, SUCCESS, a 4-byte version. */
+function response(header: number): Uint8Array {
+  const bytes = new Uint8Array(12);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, header, true);
+  view.setUint32(8, 0x20000, true);
+  return bytes;
+}
+
+/**
+ * A transport channel whose `send` the test scripts: it answers later (`answer`), returns a
+ * promise the test settles, or throws; it records every `markTxDone`.
+ */
+class ScriptedChannel implements TransportChannel {
+  readonly maxInFlight = 4;
+  /** What the next `send` does. */
+  next: 'accept' | 'throw' | 'wait' = 'accept';
+  /** The transfers sent and accepted (their responses not delivered yet). */
+  readonly sent: Xfer[] = [];
+  /** `markTxDone` calls: the transfer's token and the error passed. */
+  readonly txDone: { token: number; error: unknown }[] = [];
+  /** Settles the promise of a waiting `send`. */
+  release: { resolve: () => void; reject: (e: unknown) => void } | undefined;
+  /** Responses `pollDone` reports as there. */
+  readonly polled = new Set<Xfer>();
+
+  constructor(readonly runtime: () => ChannelRuntime) {}
+
+  send(xfer: Xfer): void | Promise<void> {
+    if (this.next === 'throw') throw new RangeError('the wire is gone');
+    if (this.next === 'wait') {
+      return new Promise<void>((resolve, reject) => {
+        this.release = {
+          resolve: () => {
+            this.sent.push(xfer);
+            resolve();
+          },
+          reject,
+        };
+      });
+    }
+    this.sent.push(xfer);
+  }
+
+  /** Delivers the response to the oldest transfer sent. */
+  answer(): void {
+    const xfer = this.sent.shift();
+    if (xfer === undefined) throw new Error('nothing sent');
+    this.runtime().rx(xfer.header, response(xfer.header));
+  }
+
+  fetchResponse(xfer: Xfer, ctx: unknown): void {
+    const bytes = ctx instanceof Uint8Array ? ctx : response(xfer.header);
+    xfer.receiveResponse(0, bytes, 8, bytes.byteLength - 8);
+  }
+
+  fetchNotification(buffer: NotificationBuffer): void {
+    buffer.length = 0;
+  }
+
+  pollDone(xfer: Xfer): boolean {
+    return this.polled.has(xfer);
+  }
+
+  markTxDone(xfer: Xfer, error: unknown): void {
+    this.txDone.push({ token: xfer.token, error });
+  }
+
+  quiesce(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  free(): void {}
+}
+
+/** A clock whose `yield` fails: what a broken injected clock does to a polling transfer. */
+class FailingYieldClock extends VirtualClock {
+  override yield(): Promise<void> {
+    return Promise.reject(new Error('yield failed'));
+  }
+}
+
+function setup(options: { polling?: boolean; clock?: VirtualClock } = {}): {
+  engine: TransferEngine;
+  channel: ChannelRuntime;
+  transport: ScriptedChannel;
+  clock: VirtualClock;
+  xfer: () => Xfer;
+} {
+  const clock = options.clock ?? new VirtualClock();
+  const engine = new TransferEngine({
+    agent: 'test',
+    clock,
+    poolSize: 4,
+    maxMsgSize: 128,
+    rxTimeoutMs: 30,
+    asyncTimeoutMs: 2000,
+    notifications: new NotificationHub('test', clock, 4, 128),
+  });
+  const channel = new ChannelRuntime(engine, 0, 'a2p', options.polling === true);
+  const transport = new ScriptedChannel(() => channel);
+  channel.attach(transport);
+  const xfer = (): Xfer => {
+    const x = engine.tryGet(channel, 0x10, 0x0, 0, 4);
+    if (x === undefined) throw new Error('pool exhausted');
+    return x;
+  };
+  return { engine, channel, transport, clock, xfer };
+}
+
+/** Whether the channel's quiesce finishes: every transfer operation on it ended. */
+async function quiesces(channel: ChannelRuntime, clock: VirtualClock): Promise<boolean> {
+  let done = false;
+  void channel.quiesce().then(() => (done = true));
+  await clock.settle();
+  return done;
+}
+
+describe(TransferEngine, () => {
+  describe('.do', () => {
+    it('should resolve with the response copied, then call markTxDone once with no error', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const x = xfer();
+      const done = engine.do(channel, x);
+      expect(transport.txDone).toEqual([]);
+      transport.answer();
+      await done;
+      expect(Array.from(x.response())).toEqual([0, 0, 2, 0]);
+      expect(transport.txDone).toEqual([{ token: x.token, error: undefined }]);
+      expect(channel.counters.sent).toBe(1);
+      expect(channel.counters.completed).toBe(1);
+      expect(engine.armedDeadlines).toBe(0);
+      expect(await quiesces(channel, clock)).toBe(true);
+    });
+
+    it('should fail a send that throws with E_SEND (cause kept), count it, owe no markTxDone and end the operation', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      transport.next = 'throw';
+      const x = xfer();
+      let caught: unknown;
+      try {
+        await engine.do(channel, x);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(ScmiTransportError);
+      expect(caught).toMatchObject({ code: 'E_SEND' });
+      expect((caught as Error).cause).toBeInstanceOf(RangeError);
+      expect(x.state).toBe('failed');
+      expect(channel.counters.failed).toBe(1);
+      expect(channel.counters.sent).toBe(0);
+      expect(transport.txDone).toEqual([]);
+      expect(engine.pool.lookup(x.token)).toBeUndefined();
+      expect(await quiesces(channel, clock)).toBe(true);
+    });
+
+    it('should wait for a send that waits, then for the response', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      transport.next = 'wait';
+      const x = xfer();
+      const done = engine.do(channel, x);
+      await clock.settle();
+      expect(channel.counters.sent).toBe(0);
+      expect(await quiesces(channel, clock)).toBe(false); // the operation is still running
+      transport.release?.resolve();
+      await clock.settle();
+      expect(channel.counters.sent).toBe(1);
+      expect(engine.armedDeadlines).toBe(1);
+      transport.answer();
+      await done;
+      expect(transport.txDone).toEqual([{ token: x.token, error: undefined }]);
+      expect(engine.armedDeadlines).toBe(0);
+    });
+
+    it('should fail a waiting send that rejects like one that throws: E_SEND, counted once, no markTxDone', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      transport.next = 'wait';
+      const x = xfer();
+      const done = engine.do(channel, x);
+      transport.release?.reject(new RangeError('no slot'));
+      await expect(done).rejects.toMatchObject({ code: 'E_SEND' });
+      expect(channel.counters.failed).toBe(1);
+      expect(transport.txDone).toEqual([]);
+      expect(await quiesces(channel, clock)).toBe(true);
+    });
+
+    it('should fail with ScmiShutdownError a transfer whose send was still waiting at shutdown, and still call markTxDone once it was sent', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      transport.next = 'wait';
+      const x = xfer();
+      const done = engine.do(channel, x);
+      engine.shutdown();
+      transport.release?.resolve();
+      await expect(done).rejects.toBeInstanceOf(ScmiShutdownError);
+      expect(channel.counters.failed).toBe(1);
+      expect(transport.txDone).toHaveLength(1);
+      expect(transport.txDone[0]?.error).toBeInstanceOf(ScmiShutdownError);
+      expect(await quiesces(channel, clock)).toBe(true);
+    });
+
+    it('should complete a polling transfer when a later poll finds the response', async () => {
+      const { channel, transport, engine, xfer, clock } = setup({ polling: true });
+      const x = xfer();
+      const done = engine.do(channel, x);
+      await clock.advance(1);
+      expect(x.state).toBe('sent'); // polled, not there yet
+      transport.polled.add(x);
+      await clock.advance(1);
+      await done;
+      expect(Array.from(x.response())).toEqual([0, 0, 2, 0]);
+      expect(transport.txDone).toEqual([{ token: x.token, error: undefined }]);
+    });
+
+    it("should fail a polling transfer with the clock's error when yield fails, and still call markTxDone", async () => {
+      const { channel, transport, engine, xfer, clock } = setup({
+        polling: true,
+        clock: new FailingYieldClock(),
+      });
+      const x = xfer();
+      await expect(engine.do(channel, x)).rejects.toThrow('yield failed');
+      expect(x.state).toBe('failed');
+      expect(channel.counters.failed).toBe(1);
+      expect(transport.txDone).toHaveLength(1);
+      expect(await quiesces(channel, clock)).toBe(true);
+    });
+  });
+
+  describe('.begin and .end', () => {
+    it('should be do() in two halves: begin sends and returns what to wait for, end calls markTxDone and throws the outcome', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const x = xfer();
+      const waiting = engine.begin(channel, x);
+      expect(waiting).toBeInstanceOf(Promise);
+      expect(channel.counters.sent).toBe(1);
+      transport.answer();
+      await waiting;
+      expect(transport.txDone).toEqual([]); // not before end
+      expect(await quiesces(channel, clock)).toBe(false);
+      engine.end(channel, x);
+      expect(transport.txDone).toEqual([{ token: x.token, error: undefined }]);
+      expect(await quiesces(channel, clock)).toBe(true);
+    });
+
+    it('should return nothing to wait for when the first poll finds the response', () => {
+      const { channel, transport, engine, xfer } = setup({ polling: true });
+      const x = xfer();
+      const accept = transport.send.bind(transport);
+      transport.send = (t: Xfer): void | Promise<void> => {
+        transport.polled.add(t);
+        return accept(t);
+      };
+      expect(engine.begin(channel, x)).toBeUndefined();
+      engine.end(channel, x);
+      expect(transport.txDone).toHaveLength(1);
+    });
+
+    it('should end with the timeout when no response came in time', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const x = xfer();
+      const waiting = engine.begin(channel, x);
+      await clock.advance(30);
+      await waiting;
+      expect(() => engine.end(channel, x)).toThrow(ScmiTimeoutError);
+      expect(transport.txDone[0]?.error).toBeInstanceOf(ScmiTimeoutError);
+      expect(channel.counters.timeouts).toBe(1);
+    });
+
+    it('should throw at once, with nothing to end, after shutdown or on a channel not set up', () => {
+      const { channel, engine, xfer } = setup();
+      const x = xfer();
+      const bare = new ChannelRuntime(engine, 1, 'a2p', false);
+      let error: unknown;
+      try {
+        void engine.begin(bare, x);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ScmiTransportError);
+      expect(error).toMatchObject({ code: 'E_NO_CHANNEL' });
+      engine.shutdown();
+      expect(() => engine.begin(channel, x)).toThrow(ScmiShutdownError);
+    });
+  });
+});
