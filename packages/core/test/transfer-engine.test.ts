@@ -149,12 +149,10 @@ describe(TransferEngine, () => {
       const { channel, transport, engine, xfer, clock } = setup();
       transport.next = 'throw';
       const x = xfer();
-      let caught: unknown;
-      try {
-        await engine.do(channel, x);
-      } catch (e) {
-        caught = e;
-      }
+      const caught = await engine.do(channel, x).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(caught).toBeInstanceOf(ScmiTransportError);
       expect(caught).toMatchObject({ code: 'E_SEND' });
       expect((caught as Error).cause).toBeInstanceOf(RangeError);
