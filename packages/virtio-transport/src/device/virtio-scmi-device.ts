@@ -568,6 +568,10 @@ export class VirtioScmiDevice {
     }
   }
 
+  /**
+   * Publishes the queue's used elements and notifies the driver unless suppressed; on the cmdq,
+   * the `used-idx-jump` rule may fire here.
+   */
   #publish(queue: DeviceVirtqueue): void {
     const notify = queue.publishUsed();
     if (
@@ -662,7 +666,7 @@ export class VirtioScmiDevice {
       }
       this.#eventBuffers.push({ head, chain: copy });
     }
-    if (returned) this.#publishEvents(eventq);
+    if (returned) this.#publish(eventq);
   }
 
   /**
@@ -684,11 +688,7 @@ export class VirtioScmiDevice {
       }
     }
     waiting.length = kept;
-    if (posted) this.#publishEvents(eventq);
-  }
-
-  #publishEvents(eventq: DeviceVirtqueue): void {
-    if (eventq.publishUsed()) this.#interrupt();
+    if (posted) this.#publish(eventq);
   }
 
   /**
@@ -729,7 +729,7 @@ export class VirtioScmiDevice {
     if (delayed) {
       if (this.#write(eventq, bytes)) {
         this.#stats.delayedResponsesPosted++;
-        this.#publishEvents(eventq);
+        this.#publish(eventq);
         return true;
       }
       if (this.#waitingDelayed.length >= this.#maxWaiting) {
@@ -749,7 +749,7 @@ export class VirtioScmiDevice {
       return false;
     }
     this.#stats.notificationsPosted++;
-    this.#publishEvents(eventq);
+    this.#publish(eventq);
     return true;
   }
 }

@@ -332,8 +332,7 @@ export class CmdqChannel implements TransportChannel {
    * are left to core: they time out, and their buffers go back at the reset.
    */
   #broke(defect: UsedRingDefect): void {
-    this.#setup.sink.badMessage('invalid');
-    this.#driver.recordBroken(this.#record, defect);
+    this.#driver.recordBroken(this.#record, this.#setup.sink, defect);
     for (const w of this.#waiters.splice(0)) {
       w.timer.cancel();
       w.reject(this.#brokenError());

@@ -125,8 +125,7 @@ export class EventqChannel implements TransportChannel {
         return;
       }
       if (taken === 'bad-index' || taken === 'bad-id' || taken === 'not-in-flight') {
-        sink.badMessage('invalid');
-        this.#driver.recordBroken(this.#record, taken);
+        this.#driver.recordBroken(this.#record, sink, taken);
         return;
       }
       const id = el.id;

@@ -3,6 +3,7 @@ import {
   type ChannelSetup,
   type Clock,
   type DeviceSetup,
+  type RxSink,
   type TimerHandle,
 } from '@scmi-ts/core';
 import {
@@ -147,11 +148,13 @@ export class VirtioScmiDriver {
   }
 
   /**
-   * @internal A channel's virtqueue broke (see {@link DriverVirtqueue.broken}): records what broke
-   * it on the channel's record and counts it, once per virtqueue.
+   * @internal A channel's virtqueue broke (see {@link DriverVirtqueue.broken}): counts one
+   * `invalid` bad message on the channel's sink, records what broke it on the channel's record and
+   * counts the virtqueue — once per virtqueue.
    */
-  public recordBroken(record: VirtioChannelRecord, defect: UsedRingDefect): void {
+  public recordBroken(record: VirtioChannelRecord, sink: RxSink, defect: UsedRingDefect): void {
     if (record.broken !== undefined) return;
+    sink.badMessage('invalid');
     record.broken = defect;
     this.diagnostics.brokenVirtqueues++;
   }
