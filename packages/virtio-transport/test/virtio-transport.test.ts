@@ -533,10 +533,11 @@ describe('virtio transport (same thread)', () => {
     ] as const)(
       'should break the cmdq on %s (%s): counted once, the command in flight %s, later commands fail at once with E_VIRTIO_DEVICE',
       async (kind, defect, first, held) => {
-        // Interrupt mode, then polling mode; the device's jump lasts only until its next task,
-        // which a polling driver (it looks between its own yields) does not see on this clock.
-        const modes = kind === 'used-idx-jump' ? [false] : [false, true];
-        for (const polling of modes) await breakCmdq(polling, kind, defect, first, held);
+        // Interrupt mode, then polling mode. A polling driver looks only between its own yields
+        // (0.05 ms each on this clock), so there the jump must outlast one.
+        for (const polling of [false, true]) {
+          await breakCmdq(polling, kind, defect, first, held);
+        }
       },
     );
 
@@ -549,7 +550,11 @@ describe('virtio transport (same thread)', () => {
     ): Promise<void> {
       const h = createVirtioHarness();
       const agent = await h.create({ a2p: [{ id: 0, polling }] });
-      h.device.faults.add({ kind, times: 1 });
+      h.device.faults.add({
+        kind,
+        times: 1,
+        ...(polling && kind === 'used-idx-jump' ? { restoreAfterMs: 1 } : {}),
+      });
       const vendor = agent.base.discoverVendor();
       if (first === 'ok') expect(await vendor).toBe('scmi-ts');
       else await expect(vendor).rejects.toBeInstanceOf(ScmiTimeoutError);
@@ -576,6 +581,16 @@ describe('virtio transport (same thread)', () => {
       // The reset still reclaims what the device held, once: the unread command's buffer too.
       expect(d.reclaimedBuffers).toBe(held + h.wire.layout.eventqSize);
     }
+
+    it('should cancel a used-idx-jump restore still pending when the device resets', async () => {
+      const h = createVirtioHarness();
+      const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
+      h.device.faults.add({ kind: 'used-idx-jump', times: 1, restoreAfterMs: 600_000 });
+      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      expect(h.wire.driverDiagnostics.channels.get('a2p:0')?.broken).toBe('bad-index');
+      expect(h.clock.armedTimers).toBe(1); // the restore, 10 minutes away
+      await finish(h, agent); // asserts no timer is left armed
+    });
 
     it('should fail the commands waiting for a cmdq buffer at once when the cmdq breaks', async () => {
       const h = createVirtioHarness({ wire: { cmdqSize: 4, eventqSize: 4 } });

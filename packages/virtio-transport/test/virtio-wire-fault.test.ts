@@ -53,6 +53,8 @@ describe(VirtioWireFaultInjector, () => {
     [{ kind: 'used-idx-jump', nth: 0 }, 'rule.nth'],
     [{ kind: 'used-idx-jump', times: 1.5 }, 'rule.times'],
     [{ kind: 'used-idx-jump', probability: 2 }, 'rule.probability'],
+    [{ kind: 'used-idx-jump', restoreAfterMs: -1 }, 'rule.restoreAfterMs'],
+    [{ kind: 'used-idx-jump', restoreAfterMs: Infinity }, 'rule.restoreAfterMs'],
   ])('should reject %p naming %s', (rule, field) => {
     const f = new VirtioWireFaultInjector(createSeededRandom(1));
     expect(() => f.add(rule as never)).toThrow(

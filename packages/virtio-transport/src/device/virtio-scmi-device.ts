@@ -5,6 +5,7 @@ import {
   headerType,
   readU32,
   type Clock,
+  type TimerHandle,
   type PlatformAgentLink,
   type PlatformConnection,
   type ScmiPlatformPort,
@@ -182,6 +183,8 @@ export class VirtioScmiDevice {
   #lastSequence = 0;
   #features = 0n;
   #generation = 0;
+  /** The pending restore of a `used-idx-jump` with `restoreAfterMs`; cancelled by a reset. */
+  #jumpTimer: TimerHandle | undefined;
   #connection: PlatformConnection | undefined;
   #cmdq: DeviceVirtqueue | undefined;
   #eventq: DeviceVirtqueue | undefined;
@@ -405,6 +408,8 @@ export class VirtioScmiDevice {
 
   #reset(): void {
     this.#generation++;
+    this.#jumpTimer?.cancel();
+    this.#jumpTimer = undefined;
     const connection = this.#connection;
     this.#connection = undefined;
     this.#cmdq = undefined;
@@ -574,19 +579,23 @@ export class VirtioScmiDevice {
    */
   #publish(queue: DeviceVirtqueue): void {
     const notify = queue.publishUsed();
-    if (
-      queue === this.#cmdq &&
-      this.faults.has('used-idx-jump') &&
-      this.faults.fire('used-idx-jump') !== undefined
-    ) {
+    const jump =
+      queue === this.#cmdq && this.faults.has('used-idx-jump')
+        ? this.faults.fire('used-idx-jump')
+        : undefined;
+    if (jump !== undefined) {
       const generation = this.#generation;
       queue.corruptUsedIdx(queue.size + 1);
       this.#interrupt();
-      this.#o.clock.schedule(() => {
+      const restore = (): void => {
+        this.#jumpTimer = undefined;
         if (generation !== this.#generation || this.#closed) return;
         queue.restoreUsedIdx();
         this.#interrupt();
-      });
+      };
+      this.#jumpTimer?.cancel();
+      if (jump.restoreAfterMs === undefined) this.#o.clock.schedule(restore);
+      else this.#jumpTimer = this.#o.clock.setTimeout(restore, jump.restoreAfterMs);
       return;
     }
     if (notify) this.#interrupt();

@@ -14,8 +14,10 @@ import { ScmiConfigError } from '@scmi-ts/core';
  * - `used-len-oversize` (cmdq): the real element's `len` is the chain's writable bytes + 64 (the
  *   response written is the real one).
  * - `used-idx-jump` (cmdq): after a publish, `used.idx` is stored as the published index + Q + 1
- *   with no elements, and the driver notified; the device's next clock task (or its next publish)
- *   stores the true index again, and that task notifies again.
+ *   with no elements, and the driver notified; the device's next clock task — or, with
+ *   `restoreAfterMs`, a timer that long on the device's clock — stores the true index again and
+ *   notifies again (so does the device's next publish, whichever comes first). A polling driver
+ *   looks only between its own yields, so it sees the jump only when it lasts that long.
  * - `event-oversize` (eventq): the element's `len` is the eventq buffer's writable bytes + 1.
  *
  * With both id faults a chain yields three used elements. The device cannot know how far the
@@ -64,6 +66,11 @@ export interface VirtioWireFaultRule {
   readonly probability?: number;
   /** `used-id-out-of-range` only: also keep the real buffer until the device is reset. */
   readonly withhold?: boolean;
+  /**
+   * `used-idx-jump` only: milliseconds (device clock) the wrong index stays before the device
+   * stores the true one again; default: until the device's next task.
+   */
+  readonly restoreAfterMs?: number;
 }
 
 interface ActiveRule {
@@ -85,6 +92,13 @@ function check(rule: VirtioWireFaultRule, field: string): void {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) {
       throw new ScmiConfigError(`${field}.${key}`, `must be a positive integer, got ${String(v)}`);
     }
+  }
+  const ms = rule.restoreAfterMs;
+  if (ms !== undefined && !(typeof ms === 'number' && Number.isFinite(ms) && ms >= 0)) {
+    throw new ScmiConfigError(
+      `${field}.restoreAfterMs`,
+      `must be a finite number ≥ 0, got ${String(ms)}`,
+    );
   }
   const p = rule.probability;
   if (p !== undefined && !(typeof p === 'number' && p >= 0 && p <= 1)) {
