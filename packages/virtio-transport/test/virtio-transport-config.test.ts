@@ -17,7 +17,10 @@ describe(validateVirtioTransportConfig, () => {
       handshakeTimeoutMs: 1000,
       resetTimeoutMs: 1000,
       slotWaitMs: 60_000,
+      pollAfterDrain: false,
     });
+    const shared = VirtioScmiWire.shared({ cmdqSize: 4, eventqSize: 1 });
+    expect(validateVirtioTransportConfig({ wire: shared }, 'c').pollAfterDrain).toBe(true);
   });
 
   it('should keep valid overrides', () => {
@@ -28,14 +31,16 @@ describe(validateVirtioTransportConfig, () => {
         eventqSize: 1,
         features: { p2a: false, eventIdx: false, indirectDesc: true },
         slotWaitMs: 5,
+        pollAfterDrain: true,
       },
       'transportConfig',
     );
-    expect([c.cmdqSize, c.eventqSize, c.features, c.slotWaitMs]).toEqual([
+    expect([c.cmdqSize, c.eventqSize, c.features, c.slotWaitMs, c.pollAfterDrain]).toEqual([
       8,
       1,
       { p2a: false, eventIdx: false, indirectDesc: true },
       5,
+      true,
     ]);
   });
 
@@ -52,6 +57,7 @@ describe(validateVirtioTransportConfig, () => {
     [{ wire, handshakeTimeoutMs: 0 }, 'transportConfig.handshakeTimeoutMs'],
     [{ wire, resetTimeoutMs: Infinity }, 'transportConfig.resetTimeoutMs'],
     [{ wire, slotWaitMs: '1' }, 'transportConfig.slotWaitMs'],
+    [{ wire, pollAfterDrain: 1 }, 'transportConfig.pollAfterDrain'],
   ])('should reject %p naming %s', (section, field) => {
     expect(() => validateVirtioTransportConfig(section, 'transportConfig')).toThrow(
       expect.objectContaining({ field }) as ScmiConfigError,

@@ -359,12 +359,15 @@ describe('virtio transport (same thread)', () => {
 
   describe('after a drain that took used buffers', () => {
     /** A manual-clock harness with a probed agent, and the avail flags seen at each scheduled task. */
-    async function probed(): Promise<{
+    async function probed(pollAfterDrain?: boolean): Promise<{
       h: VirtioHarness;
       agent: ScmiAgent;
       flagsAtTask: number[];
     }> {
-      const h = createVirtioHarness({ auto: false });
+      const h = createVirtioHarness({
+        auto: false,
+        ...(pollAfterDrain === undefined ? {} : { transportConfig: { pollAfterDrain } }),
+      });
       const probe = h.create();
       await h.clock.runUntilIdle();
       const agent = await probe;
@@ -378,8 +381,25 @@ describe('virtio transport (same thread)', () => {
       return { h, agent, flagsAtTask };
     }
 
-    it('should look again in a task with interrupts disabled, then enable them when the cmdq is empty', async () => {
+    it('should enable interrupts again at once on a same-thread wire (no look scheduled)', async () => {
       const { h, agent, flagsAtTask } = await probed();
+      const ring = h.wire.cmdqRing(h.wire.layout.cmdqSize);
+      const scheduled = flagsAtTask.length;
+      const vendors = Promise.all([agent.base.discoverVendor(), agent.base.discoverVendor()]);
+      await h.clock.runTasks();
+      await expect(vendors).resolves.toHaveLength(2);
+      // Two tasks: the kick that reached the device and the interrupt that reached the driver.
+      expect(flagsAtTask.length - scheduled).toBe(2);
+      expect(flagsAtTask.every((f) => (f & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0)).toBe(true);
+      expect(ring.loadUsedEvent()).toBe(ring.loadUsedIdx());
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      await finish(h);
+    });
+
+    it('should, with pollAfterDrain, look again in a task with interrupts disabled, then enable them when the cmdq is empty', async () => {
+      const { h, agent, flagsAtTask } = await probed(true);
       const ring = h.wire.cmdqRing(h.wire.layout.cmdqSize);
       const vendors = Promise.all([agent.base.discoverVendor(), agent.base.discoverVendor()]);
       await h.clock.runTasks();
@@ -399,8 +419,8 @@ describe('virtio transport (same thread)', () => {
       await finish(h);
     });
 
-    it('should leave a look still scheduled when the channel quiesces alone, counting nothing as refused', async () => {
-      const { h, agent, flagsAtTask } = await probed();
+    it('should, with pollAfterDrain, leave a look still scheduled when the channel quiesces alone, counting nothing as refused', async () => {
+      const { h, agent, flagsAtTask } = await probed(true);
       const vendor = agent.base.discoverVendor();
       let removing: Promise<void> | undefined;
       const schedule = h.clock.schedule.bind(h.clock);

@@ -72,6 +72,7 @@ export class CmdqChannel implements TransportChannel {
   readonly #record: VirtioChannelRecord;
   readonly #label: string;
   readonly #polling: boolean;
+  readonly #pollAfterDrain: boolean;
   readonly #state: Uint8Array;
   readonly #valid: Uint8Array;
   readonly #delivered: Uint8Array;
@@ -102,6 +103,7 @@ export class CmdqChannel implements TransportChannel {
     this.#setup = setup;
     this.#label = `a2p:${setup.channel.id}`;
     this.#polling = setup.channel.polling;
+    this.#pollAfterDrain = driver.config.pollAfterDrain;
     const layout = driver.wire.layout;
     this.#pdu = layout.pduSize;
     this.#maxPayload = layout.maxMsgSize;
@@ -262,12 +264,14 @@ export class CmdqChannel implements TransportChannel {
    * One pass takes at most twice the queue size, then leaves the rest to a new task, so that a
    * device returning elements without pause cannot hold the agent's thread.
    *
-   * In interrupt mode, a pass that took buffers ends with interrupts disabled and one more look
-   * scheduled as a task (NAPI-style): the continuations of the responses just delivered run first
-   * and send their next commands, and while the device keeps returning buffers the driver keeps
-   * taking them without an interrupt each — a cross-thread wake-up costs far more than a task. A
-   * pass that finds the queue empty enables interrupts again and re-checks
-   * (`virtqueue_enable_cb`), so a buffer returned meanwhile is never left unseen.
+   * In interrupt mode with `pollAfterDrain` (the default on a shared wire), a pass that took
+   * buffers ends with interrupts disabled and one more look scheduled as a task (NAPI-style): the
+   * continuations of the responses just delivered run first and send their next commands, and
+   * while the device keeps returning buffers the driver keeps taking them without an interrupt
+   * each — a cross-thread wake-up costs far more than a task. Without it (the default on a
+   * same-thread wire, where an interrupt is a task too), and in any pass that finds the queue
+   * empty, the pass enables interrupts again and re-checks (`virtqueue_enable_cb`), so a buffer
+   * returned meanwhile is never left unseen.
    */
   #drain(deliver: boolean): void {
     const vq = this.#vq;
@@ -283,7 +287,7 @@ export class CmdqChannel implements TransportChannel {
       const taken = vq.take(el);
       if (taken === 'empty') {
         if (!deliver) return;
-        if (took > 0) {
+        if (took > 0 && this.#pollAfterDrain) {
           vq.disableInterrupts();
           if (!this.#pollQueued) {
             this.#pollQueued = true;

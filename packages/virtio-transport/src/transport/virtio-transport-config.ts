@@ -47,6 +47,15 @@ export interface VirtioTransportConfig {
    * 60 000 (the virtio response timeout). Then it fails with `E_VIRTIO_BUSY`.
    */
   readonly slotWaitMs?: number;
+  /**
+   * After a used-buffer notification whose drain took responses, keep cmdq interrupts disabled and
+   * look at the used ring again on the next task (NAPI-style), instead of enabling interrupts at
+   * once (`virtqueue_enable_cb`, as Linux's virtio-scmi does). Default: true on a shared wire — the
+   * device runs in another thread, where an interrupt wakes a sleeping thread and costs far more
+   * than a task, while the responses' continuations send the next commands — and false on a
+   * same-thread wire, where an interrupt is a task too, so the extra look would only add one.
+   */
+  readonly pollAfterDrain?: boolean;
 }
 
 /** A validated {@link VirtioTransportConfig}, defaults applied. */
@@ -65,6 +74,8 @@ export interface ResolvedVirtioTransportConfig {
   readonly resetTimeoutMs: number;
   /** Wait for free cmdq buffers, ms. */
   readonly slotWaitMs: number;
+  /** Whether a drain that took responses looks again on the next task, interrupts disabled. */
+  readonly pollAfterDrain: boolean;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -135,5 +146,6 @@ export function validateVirtioTransportConfig(
     handshakeTimeoutMs: positive(section.handshakeTimeoutMs, `${field}.handshakeTimeoutMs`, 1000),
     resetTimeoutMs: positive(section.resetTimeoutMs, `${field}.resetTimeoutMs`, 1000),
     slotWaitMs: positive(section.slotWaitMs, `${field}.slotWaitMs`, 60_000),
+    pollAfterDrain: flag(section.pollAfterDrain, `${field}.pollAfterDrain`, wire.mode === 'shared'),
   };
 }
