@@ -35,6 +35,8 @@ class ScriptedChannel implements TransportChannel {
   release: { resolve: () => void; reject: (e: unknown) => void } | undefined;
   /** Responses `pollDone` reports as there. */
   readonly polled = new Set<Xfer>();
+  /** When set, `pollDone` throws it (a transport breaking its contract). */
+  pollError: Error | undefined = undefined;
 
   constructor(readonly runtime: () => ChannelRuntime) {}
 
@@ -71,6 +73,7 @@ class ScriptedChannel implements TransportChannel {
   }
 
   pollDone(xfer: Xfer): boolean {
+    if (this.pollError !== undefined) throw this.pollError;
     return this.polled.has(xfer);
   }
 
@@ -221,17 +224,65 @@ describe(TransferEngine, () => {
       expect(transport.txDone).toEqual([{ token: x.token, error: undefined }]);
     });
 
-    it("should fail a polling transfer with the clock's error when yield fails, and still call markTxDone", async () => {
+    it("should fail a polling transfer with E_POLL (the clock's error as cause) when yield fails, and still call markTxDone", async () => {
       const { channel, transport, engine, xfer, clock } = setup({
         polling: true,
         clock: new FailingYieldClock(),
       });
       const x = xfer();
-      await expect(engine.do(channel, x)).rejects.toThrow('yield failed');
+      const error: unknown = await engine.do(channel, x).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ScmiTransportError);
+      expect(error).toMatchObject({ code: 'E_POLL', cause: new Error('yield failed') });
       expect(x.state).toBe('failed');
       expect(channel.counters.failed).toBe(1);
       expect(transport.txDone).toHaveLength(1);
       expect(await quiesces(channel, clock)).toBe(true);
+    });
+  });
+
+  describe("when the transport's pollDone throws", () => {
+    const broken = new RangeError('ring unreadable');
+
+    it.each([
+      ['on the first poll, right after send', 'accept'],
+      ['on the first poll after a send that waited', 'wait'],
+    ] as const)(
+      'should fail the transfer with E_POLL %s, call markTxDone and end the channel operation',
+      async (_when, next) => {
+        const { channel, transport, engine, xfer, clock } = setup({ polling: true });
+        transport.next = next;
+        transport.pollError = broken;
+        const x = xfer();
+        const done = engine.do(channel, x).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        transport.release?.resolve();
+        const error = await done;
+        expect(error).toBeInstanceOf(ScmiTransportError);
+        expect(error).toMatchObject({ code: 'E_POLL', cause: broken });
+        expect(channel.counters.failed).toBe(1);
+        expect(transport.txDone).toEqual([{ token: x.token, error }]);
+        expect(await quiesces(channel, clock)).toBe(true);
+      },
+    );
+
+    it('should fail the transfer with E_POLL when the deadline re-check throws (not out of the timer)', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const x = xfer();
+      const done = engine.do(channel, x).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      transport.pollError = broken;
+      await clock.advance(30);
+      expect(await done).toMatchObject({ code: 'E_POLL', cause: broken });
+      expect(channel.counters.timeouts).toBe(0);
+      expect(channel.counters.failed).toBe(1);
+      expect(transport.txDone).toHaveLength(1);
     });
   });
 

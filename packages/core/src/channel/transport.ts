@@ -157,7 +157,9 @@ export interface TransportChannel {
    * polling channel, and — on any channel — once more when a deadline fires, to re-check the real
    * completion condition before failing the transfer (Linux commit c23c03bf1faa). When it returns
    * true, core calls `fetchResponse(xfer, undefined)`. An interrupt-only channel that cannot tell
-   * without consuming its ring may return false.
+   * without consuming its ring may return false. It should not throw; if it does, core fails
+   * that transfer with {@link ScmiTransportError} `E_POLL` (cause attached), retires its token and
+   * still calls `markTxDone`.
    */
   pollDone?(xfer: Xfer): boolean;
   /** The transmission of `xfer` is over: completed, timed out (`error`) or aborted (`error`). */

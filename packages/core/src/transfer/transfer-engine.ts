@@ -432,16 +432,43 @@ export class TransferEngine implements XferOwner {
     return this.#poll(channel, transport, xfer);
   }
 
-  /** One poll: completes `xfer` and returns true when the transport says its response is there. */
+  /**
+   * One poll: true when `xfer` left the `sent` state — the transport said its response is there
+   * (then it is fetched), or `pollDone` threw. Never throws.
+   */
   #pollOnce(channel: ChannelRuntime, transport: TransportChannel, xfer: Xfer): boolean {
-    if (transport.pollDone?.(xfer) !== true) return false;
+    let arrived: boolean;
+    try {
+      arrived = transport.pollDone?.(xfer) === true;
+    } catch (cause) {
+      // A transport's pollDone must not throw. If it does, the transfer fails now, as when its
+      // fetch throws: the throw would otherwise escape begin() with the channel operation left
+      // open (its quiesce never returning), or out of a deadline's timer callback.
+      this.#pollFailed(channel, xfer, cause);
+      return true;
+    }
+    if (!arrived) return false;
     this.#fetchAndComplete(channel, transport, xfer, undefined);
     return true;
   }
 
+  /** Fails a transfer whose polling failed, with the error wrapped as a transport error. */
+  #pollFailed(channel: ChannelRuntime, xfer: Xfer, cause: unknown): void {
+    channel.counters.failed++;
+    this.#fail(
+      xfer,
+      ScmiError.is(cause)
+        ? cause
+        : new ScmiTransportError('E_POLL', `${this.#o.agent}: polling ${channel.label} failed`, {
+            cause,
+          }),
+    );
+  }
+
   /**
    * Polls for completion, yielding to the event loop between polls (never a synchronous spin).
-   * Never rejects: a clock whose `yield` throws fails the transfer with that error.
+   * Never rejects: a clock whose `yield` throws fails the transfer (`E_POLL` unless it threw an
+   * SCMI error).
    */
   async #poll(channel: ChannelRuntime, transport: TransportChannel, xfer: Xfer): Promise<void> {
     const clock = this.#o.clock;
@@ -457,9 +484,7 @@ export class TransferEngine implements XferOwner {
         if (this.#pollOnce(channel, transport, xfer)) return;
       }
     } catch (cause) {
-      if (stateOf(xfer) !== 'sent') return;
-      channel.counters.failed++;
-      this.#fail(xfer, cause);
+      if (stateOf(xfer) === 'sent') this.#pollFailed(channel, xfer, cause);
     }
   }
 
@@ -517,10 +542,7 @@ export class TransferEngine implements XferOwner {
       // false timeout when the response is there but its doorbell has not been delivered yet
       // (Linux commit c23c03bf1faa).
       const transport = channel.transport;
-      if (transport?.pollDone?.(xfer) === true) {
-        this.#fetchAndComplete(channel, transport, xfer, undefined);
-        return;
-      }
+      if (transport !== undefined && this.#pollOnce(channel, transport, xfer)) return;
       this.#timeout(channel, xfer, 'response');
     } else if (xfer.state === 'response' && xfer.isAsync) {
       this.#timeout(channel, xfer, 'delayed-response');
