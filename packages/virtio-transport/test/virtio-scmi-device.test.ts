@@ -598,6 +598,46 @@ describe(VirtioScmiDevice, () => {
       done();
     });
 
+    it('should hold a used-idx-jump for restoreAfterMs, then store the true index and interrupt again', async () => {
+      const { clock, device, driver, done } = setup({
+        faults: [{ kind: 'used-idx-jump', times: 1, restoreAfterMs: 5 }],
+      });
+      await driver.start();
+      driver.command(0, command(1));
+      const before = driver.interrupts;
+      await driver.kick();
+      expect(driver.cmdq.loadUsedIdx()).toBe(1 + 8 + 1); // the real element, then Q + 1 more
+      expect(driver.interrupts).toBe(before + 1);
+      await clock.advance(4);
+      expect(driver.cmdq.loadUsedIdx()).toBe(10);
+      await clock.advance(1);
+      expect(driver.cmdq.loadUsedIdx()).toBe(1);
+      expect(driver.interrupts).toBe(before + 2);
+      expect(clock.armedTimers).toBe(0);
+      expect(device.faults.counts['used-idx-jump']).toBe(1);
+      done();
+    });
+
+    it('should end a timed used-idx-jump at the next publication, cancelling its restore', async () => {
+      const { clock, driver, done } = setup({
+        faults: [{ kind: 'used-idx-jump', nth: 1, restoreAfterMs: 5 }],
+      });
+      await driver.start();
+      driver.command(0, command(1));
+      await driver.kick();
+      expect(driver.cmdq.loadUsedIdx()).toBe(10);
+      expect(clock.armedTimers).toBe(1);
+      driver.command(2, command(2));
+      await driver.kick(); // the second publication: the true index, then its element
+      expect(driver.cmdq.loadUsedIdx()).toBe(2);
+      expect(clock.armedTimers).toBe(0);
+      const interrupts = driver.interrupts;
+      await clock.advance(10);
+      expect(driver.cmdq.loadUsedIdx()).toBe(2);
+      expect(driver.interrupts).toBe(interrupts); // no late restore, no spurious interrupt
+      done();
+    });
+
     it('should keep a withheld command held, refusing its head, until the reset', async () => {
       const { device, driver, done } = setup({
         faults: [{ kind: 'used-id-out-of-range', withhold: true, times: 1 }],

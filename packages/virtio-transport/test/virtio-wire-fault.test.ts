@@ -55,6 +55,8 @@ describe(VirtioWireFaultInjector, () => {
     [{ kind: 'used-idx-jump', probability: 2 }, 'rule.probability'],
     [{ kind: 'used-idx-jump', restoreAfterMs: -1 }, 'rule.restoreAfterMs'],
     [{ kind: 'used-idx-jump', restoreAfterMs: Infinity }, 'rule.restoreAfterMs'],
+    [{ kind: 'used-len-oversize', restoreAfterMs: 1 }, 'rule.restoreAfterMs'],
+    [{ kind: 'used-idx-jump', withhold: true }, 'rule.withhold'],
   ])('should reject %p naming %s', (rule, field) => {
     const f = new VirtioWireFaultInjector(createSeededRandom(1));
     expect(() => f.add(rule as never)).toThrow(

@@ -183,8 +183,12 @@ export class VirtioScmiDevice {
   #lastSequence = 0;
   #features = 0n;
   #generation = 0;
-  /** The pending restore of a `used-idx-jump` with `restoreAfterMs`; cancelled by a reset. */
+  /** The pending restore of a `used-idx-jump` with `restoreAfterMs`; cancelled by a reset or the next publication. */
   #jumpTimer: TimerHandle | undefined;
+  /** cmdq publications so far: a `used-idx-jump` restore acts only for the latest. */
+  #cmdqPublications = 0;
+  /** `used.idx` holds a `used-idx-jump`'s wrong value. */
+  #jumpPending = false;
   #connection: PlatformConnection | undefined;
   #cmdq: DeviceVirtqueue | undefined;
   #eventq: DeviceVirtqueue | undefined;
@@ -410,6 +414,7 @@ export class VirtioScmiDevice {
     this.#generation++;
     this.#jumpTimer?.cancel();
     this.#jumpTimer = undefined;
+    this.#jumpPending = false;
     const connection = this.#connection;
     this.#connection = undefined;
     this.#cmdq = undefined;
@@ -578,27 +583,39 @@ export class VirtioScmiDevice {
    * the `used-idx-jump` rule may fire here.
    */
   #publish(queue: DeviceVirtqueue): void {
-    const notify = queue.publishUsed();
-    const jump =
-      queue === this.#cmdq && this.faults.has('used-idx-jump')
-        ? this.faults.fire('used-idx-jump')
-        : undefined;
-    if (jump !== undefined) {
-      const generation = this.#generation;
-      queue.corruptUsedIdx(queue.size + 1);
-      this.#interrupt();
-      const restore = (): void => {
-        this.#jumpTimer = undefined;
-        if (generation !== this.#generation || this.#closed) return;
-        queue.restoreUsedIdx();
-        this.#interrupt();
-      };
-      this.#jumpTimer?.cancel();
-      if (jump.restoreAfterMs === undefined) this.#o.clock.schedule(restore);
-      else this.#jumpTimer = this.#o.clock.setTimeout(restore, jump.restoreAfterMs);
+    if (queue !== this.#cmdq) {
+      if (queue.publishUsed()) this.#interrupt();
       return;
     }
-    if (notify) this.#interrupt();
+    // A jump still pending is over: the true used index first, then what this publication adds.
+    const publication = ++this.#cmdqPublications;
+    if (this.#jumpPending) {
+      this.#jumpPending = false;
+      this.#jumpTimer?.cancel();
+      this.#jumpTimer = undefined;
+      queue.restoreUsedIdx();
+    }
+    const notify = queue.publishUsed();
+    const jump = this.faults.has('used-idx-jump') ? this.faults.fire('used-idx-jump') : undefined;
+    if (jump === undefined) {
+      if (notify) this.#interrupt();
+      return;
+    }
+    const generation = this.#generation;
+    queue.corruptUsedIdx(queue.size + 1);
+    this.#jumpPending = true;
+    this.#interrupt();
+    const restore = (): void => {
+      // Only the latest publication's restore acts; a later publication restored the index.
+      if (publication !== this.#cmdqPublications) return;
+      this.#jumpTimer = undefined;
+      this.#jumpPending = false;
+      if (generation !== this.#generation || this.#closed) return;
+      queue.restoreUsedIdx();
+      this.#interrupt();
+    };
+    if (jump.restoreAfterMs === undefined) this.#o.clock.schedule(restore);
+    else this.#jumpTimer = this.#o.clock.setTimeout(restore, jump.restoreAfterMs);
   }
 
   /** A response the platform gives after `handle` returned (delayed, reordered, late, duplicate, unsolicited). */

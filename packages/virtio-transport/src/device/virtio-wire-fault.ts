@@ -93,6 +93,15 @@ function check(rule: VirtioWireFaultRule, field: string): void {
       throw new ScmiConfigError(`${field}.${key}`, `must be a positive integer, got ${String(v)}`);
     }
   }
+  const only = [
+    ['withhold', 'used-id-out-of-range'],
+    ['restoreAfterMs', 'used-idx-jump'],
+  ] as const;
+  for (const [key, kind] of only) {
+    if (rule[key] !== undefined && rule.kind !== kind) {
+      throw new ScmiConfigError(`${field}.${key}`, `applies to ${kind} only`);
+    }
+  }
   const ms = rule.restoreAfterMs;
   if (ms !== undefined && !(typeof ms === 'number' && Number.isFinite(ms) && ms >= 0)) {
     throw new ScmiConfigError(
@@ -134,7 +143,8 @@ export class VirtioWireFaultInjector {
   /**
    * Adds a rule and returns its id.
    *
-   * @throws ScmiConfigError naming the invalid field (`kind`, `nth`, `times`, `probability`).
+   * @throws ScmiConfigError naming the invalid field (`kind`, `nth`, `times`, `probability`,
+   *   `restoreAfterMs`; `withhold` or `restoreAfterMs` on a kind they do not apply to).
    */
   public add(rule: VirtioWireFaultRule): string {
     check(rule, 'rule');
