@@ -10,7 +10,7 @@ const WORDS = 4;
 
 /** Longest delay Node accepts for a timer: the keep-alive handle never actually fires. */
 const KEEP_ALIVE_MS = 0x7fffffff;
-/** Deliveries in a row without waiting (the peer keeps ringing) before the loop yields a task. */
+/** Deliveries in a row with no task boundary between them (the peer keeps ringing) before the loop yields a task. */
 const BURST = 16;
 
 /**
@@ -255,6 +255,7 @@ export class SharedDoorbell implements Doorbell {
           // after this thread paid for Atomics.waitAsync — a few µs on every round trip's
           // critical path. A ring made meanwhile is then delivered with no wait at all.
           delivered = false;
+          burst = 0; // a task boundary, as after a real wait
           await nextTask();
           continue;
         }
