@@ -381,6 +381,14 @@ describe('virtio transport (same thread)', () => {
       return { h, agent, flagsAtTask };
     }
 
+    /** Removes the agent on the manual clock, then checks the teardown (see `finish`). */
+    async function removeAndFinish(h: VirtioHarness, agent: ScmiAgent): Promise<void> {
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      await finish(h);
+    }
+
     it('should enable interrupts again at once on a same-thread wire (no look scheduled)', async () => {
       const { h, agent, flagsAtTask } = await probed();
       const ring = h.wire.cmdqRing(h.wire.layout.cmdqSize);
@@ -392,10 +400,7 @@ describe('virtio transport (same thread)', () => {
       expect(flagsAtTask.length - scheduled).toBe(2);
       expect(flagsAtTask.every((f) => (f & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0)).toBe(true);
       expect(ring.loadUsedEvent()).toBe(ring.loadUsedIdx());
-      const removing = agent.remove();
-      await h.clock.runUntilIdle();
-      await removing;
-      await finish(h);
+      await removeAndFinish(h, agent);
     });
 
     it('should, with pollAfterDrain, look again in a task with interrupts disabled, then enable them when the cmdq is empty', async () => {
@@ -413,10 +418,7 @@ describe('virtio transport (same thread)', () => {
       const again = agent.base.discoverVendor();
       await h.clock.runTasks();
       await expect(again).resolves.toBeDefined();
-      const removing = agent.remove();
-      await h.clock.runUntilIdle();
-      await removing;
-      await finish(h);
+      await removeAndFinish(h, agent);
     });
 
     it('should, with pollAfterDrain, leave a look still scheduled when the channel quiesces alone, counting nothing as refused', async () => {
