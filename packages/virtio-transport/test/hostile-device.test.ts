@@ -25,10 +25,10 @@ import {
 import { Container } from 'inversify';
 import { ManualDevice } from './support/manual-device.js';
 
-function setup(auto = true) {
+function setup(auto = true, cmdqSize = 16) {
   const clock = new VirtualClock({ auto });
   const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
-  const wire = VirtioScmiWire.sameThread(clock, { cmdqSize: 16, eventqSize: 4 });
+  const wire = VirtioScmiWire.sameThread(clock, { cmdqSize, eventqSize: 4 });
   const device = new ManualDevice(wire, clock, platform);
   const container = new Container();
   container.load(coreModule, virtioTransportModule);
@@ -68,6 +68,11 @@ describe('virtio driver against a hostile device', () => {
         'a delayed response without its status',
         (d, id) =>
           d.event(id, encodeMsg(buildHeader(5, ScmiMessageType.DELAYED_RESPONSE, 0x14, 1)), 6),
+        'invalid',
+      ],
+      [
+        'a response without its status',
+        (d, id) => d.event(id, encodeMsg(buildHeader(3, ScmiMessageType.COMMAND, 0x10, 1)), 4),
         'invalid',
       ],
       ['a length larger than the buffer', (d, id) => d.event(id, notification, 4096), 'oversize'],
@@ -225,9 +230,59 @@ describe('virtio driver against a hostile device', () => {
       expect(wire.driverDiagnostics.state).toBe('closed');
       platform.close();
     });
+
+    it('should fail the commands waiting for a cmdq buffer at once, not send them to it later', async () => {
+      const { clock, platform, wire, device, create } = setup(true, 4); // two cmdq buffers
+      const agent = await create({ maxMsg: 4 });
+      device.holdCommands = true;
+      const outcomes = Promise.allSettled(
+        Array.from({ length: 4 }, () => agent.base.discoverVendor()),
+      );
+      await clock.runTasks();
+      expect(device.heldCommands).toHaveLength(2); // two in flight, two waiting for a buffer
+      const r = wire.registers;
+      r.write(
+        VirtioRegister.DEVICE_STATUS,
+        r.read(VirtioRegister.DEVICE_STATUS) | VirtioStatus.DEVICE_NEEDS_RESET,
+      );
+      device.doorbells.notify.ring();
+      await clock.runTasks();
+      expect(clock.now()).toBe(0);
+      const settled = await outcomes; // the two in flight time out
+      const reasons = settled.map((o) =>
+        o.status === 'rejected' ? (o.reason as unknown) : undefined,
+      );
+      expect(reasons.slice(0, 2).every((e) => e instanceof ScmiTimeoutError)).toBe(true);
+      expect(reasons.slice(2)).toEqual([
+        expect.objectContaining({ code: 'E_VIRTIO_DEVICE' }),
+        expect.objectContaining({ code: 'E_VIRTIO_DEVICE' }),
+      ]);
+      expect(device.heldCommands).toHaveLength(2); // nothing more was sent
+      await agent.remove();
+      platform.close();
+    });
   });
 
   describe('at teardown', () => {
+    it('should count a refused interrupt on the virtqueue that had used buffers only (the interrupt is shared)', async () => {
+      const { clock, platform, wire, device, create } = setup(false);
+      const creating = create();
+      await clock.runUntilIdle();
+      await creating;
+      device.acknowledgeReset = false; // teardown waits for the reset: both channels quiesced
+      const removing = (await creating).remove();
+      await clock.runTasks();
+      device.event(device.eventHeads.shift() as number, notification);
+      await clock.runTasks();
+      const channels = wire.driverDiagnostics.channels;
+      expect(channels.get('p2a:0')?.counters.refusedAfterQuiesce).toBe(1);
+      expect(channels.get('a2p:0')?.counters.refusedAfterQuiesce).toBe(0);
+      await clock.runUntilIdle();
+      await removing;
+      device.hang();
+      platform.close();
+    });
+
     it('should leave its buffers to a device that never acknowledges the reset, and say so', async () => {
       const { clock, platform, wire, device, create } = setup();
       const agent = await create();

@@ -301,19 +301,43 @@ describe('virtio transport (same thread)', () => {
   });
 
   describe('when a command times out', () => {
-    it('should keep its buffers with the device, drop and count the late reply, then reuse them', async () => {
+    it.each([
+      ['interrupt', false],
+      ['polling', true],
+    ])(
+      'should keep its buffers with the device, drop and count the late reply, then reuse them (%s mode)',
+      async (_mode, polling) => {
+        const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
+        const agent = await h.create({ maxMsg: 1, a2p: [{ id: 0, polling }] });
+        h.platform.faults.add({
+          match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
+          action: { kind: 'late-reply', ms: 50 },
+        });
+        await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+        // The only slot is still the device's: the next command waits for it.
+        const next = agent.base.discoverSubVendor();
+        await h.clock.advance(25);
+        expect(h.wire.driverDiagnostics.lateReturns).toBe(1);
+        expect(await next).toBe('emulated');
+        expect(stats(agent, 'a2p:0').lateReplies).toBe(1);
+        await finish(h, agent);
+      },
+    );
+
+    it('should, polling, take back a buffer the device returned before the next command', async () => {
       const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
-      const agent = await h.create({ maxMsg: 1 });
+      const agent = await h.create({ maxMsg: 1, a2p: [{ id: 0, polling: true }] });
       h.platform.faults.add({
         match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
         action: { kind: 'late-reply', ms: 50 },
       });
       await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
-      // The only slot is still the device's: the next command waits for it.
-      const next = agent.base.discoverSubVendor();
-      await h.clock.advance(25);
+      await h.clock.advance(50); // the late reply is in the used ring; nothing polls it
+      expect(h.wire.driverDiagnostics.lateReturns).toBe(0);
+      const now = h.clock.now();
+      expect(await agent.base.discoverSubVendor()).toBe('emulated');
+      expect(h.clock.now() - now).toBeLessThan(1); // no wait for the buffer
       expect(h.wire.driverDiagnostics.lateReturns).toBe(1);
-      expect(await next).toBe('emulated');
       expect(stats(agent, 'a2p:0').lateReplies).toBe(1);
       await finish(h, agent);
     });

@@ -38,6 +38,9 @@ interface SlotWaiter {
   readonly timer: TimerHandle;
 }
 
+/** How often a polling cmdq looks for returned buffers while commands wait for a slot, ms. */
+const SLOT_POLL_MS = 1;
+
 /**
  * The cmdq as core's A2P channel 0 (Linux `virtio_send_message`, `scmi_vio_complete_cb`,
  * `virtio_poll_done`, `virtio_mark_txdone`). Each message uses a fixed slot of two descriptors —
@@ -91,6 +94,8 @@ export class CmdqChannel implements TransportChannel {
   readonly #pdu: number;
   readonly #maxPayload: number;
   #freed = false;
+  /** The next look for returned buffers while commands wait for a slot (polling mode). */
+  #slotPoll: TimerHandle | undefined;
   #kickQueued = false;
   #pollQueued = false;
 
@@ -134,7 +139,9 @@ export class CmdqChannel implements TransportChannel {
 
   /**
    * Writes the command into a free slot, makes it available and notifies the device (unless
-   * suppressed). With every slot held by the device it waits for one, at most `slotWaitMs`.
+   * suppressed). With every slot held by the device it waits for one, at most `slotWaitMs`. A
+   * polling channel first takes back the buffers the device returned for commands that timed out
+   * (no notification would), and while commands wait it looks again every millisecond.
    *
    * @throws ScmiShutdownError after quiesce; ScmiTransportError `E_VIRTIO_DEVICE` when the device is
    * not live or the cmdq is broken (also for a command waiting for a slot when it breaks),
@@ -142,12 +149,7 @@ export class CmdqChannel implements TransportChannel {
    */
   public send(xfer: Xfer): void | Promise<void> {
     if (this.#guard.closed || this.#freed) throw new ScmiShutdownError(this.#setup.agent, 'send');
-    if (!this.#driver.live) {
-      throw new ScmiTransportError(
-        'E_VIRTIO_DEVICE',
-        `${this.#setup.agent}: the virtio device is not live`,
-      );
-    }
+    if (!this.#driver.live) throw this.#notLiveError();
     if (this.#vq.broken !== undefined) throw this.#brokenError();
     if (xfer.txLen > this.#maxPayload) {
       throw new ScmiTransportError(
@@ -155,6 +157,9 @@ export class CmdqChannel implements TransportChannel {
         `${this.#setup.agent}: ${xfer.txLen} bytes exceed the wire's ${this.#maxPayload}`,
       );
     }
+    // Polling: nothing else may drain the used ring now, and the device may have returned the
+    // buffers of commands that timed out (abandoned slots): take them back first.
+    if (this.#polling && this.#free.length === 0) this.#reclaimPolled();
     const slot = this.#free.pop();
     if (slot !== undefined) {
       this.#post(slot, xfer);
@@ -177,7 +182,64 @@ export class CmdqChannel implements TransportChannel {
         }, this.#driver.config.slotWaitMs),
       };
       this.#waiters.push(waiter);
+      this.#armSlotPoll();
     });
+  }
+
+  /**
+   * Polling mode: drains the used ring (notifications stay suppressed) outside any command's poll,
+   * so that buffers returned for abandoned slots are released (to a waiting command first).
+   */
+  #reclaimPolled(): void {
+    if (!this.#guard.enter()) return;
+    try {
+      this.#vq.disableInterrupts();
+      this.#drain(false);
+    } finally {
+      this.#guard.exit();
+    }
+  }
+
+  /**
+   * Polling mode, commands waiting for a slot: looks at the used ring every
+   * {@link SLOT_POLL_MS} until none waits — the commands in flight may all be abandoned, and
+   * then no command's poll would ever take their buffers back.
+   */
+  #armSlotPoll(): void {
+    if (!this.#polling || this.#slotPoll !== undefined || this.#waiters.length === 0) return;
+    this.#slotPoll = this.#setup.clock.setTimeout(this.#pollForSlots, SLOT_POLL_MS);
+  }
+
+  readonly #pollForSlots = (): void => {
+    this.#slotPoll = undefined;
+    if (this.#freed || this.#guard.closed || this.#waiters.length === 0) return;
+    this.#reclaimPolled();
+    this.#armSlotPoll();
+  };
+
+  /** Fails every command waiting for a slot with `error`, and stops looking for slots. */
+  #failWaiters(error: Error): void {
+    this.#slotPoll?.cancel();
+    this.#slotPoll = undefined;
+    for (const w of this.#waiters.splice(0)) {
+      w.timer.cancel();
+      w.reject(error);
+    }
+  }
+
+  /**
+   * The device needs a reset (DEVICE_NEEDS_RESET): commands waiting for a slot fail now with
+   * `E_VIRTIO_DEVICE` instead of being sent to it when a slot comes back.
+   */
+  public deviceFailed(): void {
+    this.#failWaiters(this.#notLiveError());
+  }
+
+  #notLiveError(): ScmiTransportError {
+    return new ScmiTransportError(
+      'E_VIRTIO_DEVICE',
+      `${this.#setup.agent}: the virtio device is not live`,
+    );
   }
 
   #post(slot: number, xfer: Xfer): void {
@@ -247,7 +309,8 @@ export class CmdqChannel implements TransportChannel {
   public onUsedBuffers(): void {
     if (this.#polling) return;
     if (!this.#guard.enter()) {
-      this.#setup.counters.refusedAfterQuiesce++;
+      // The interrupt is shared with the eventq: refused here only if the cmdq had something.
+      if (this.#vq.hasUsed) this.#setup.counters.refusedAfterQuiesce++;
       return;
     }
     try {
@@ -337,10 +400,7 @@ export class CmdqChannel implements TransportChannel {
    */
   #broke(defect: UsedRingDefect): void {
     this.#driver.recordBroken(this.#record, this.#setup.sink, defect);
-    for (const w of this.#waiters.splice(0)) {
-      w.timer.cancel();
-      w.reject(this.#brokenError());
-    }
+    this.#failWaiters(this.#brokenError());
   }
 
   /** Whether the returned slot holds a response to its own command; counts the rejection if not. */
@@ -436,7 +496,7 @@ export class CmdqChannel implements TransportChannel {
   #release(slot: number): void {
     this.#state[slot] = FREE;
     this.#xfers[slot] = undefined;
-    // No waiter is left once the cmdq broke (they failed then).
+    // No waiter is left once the cmdq broke, quiesced or the device failed (they failed then).
     const waiter = this.#guard.closed ? undefined : this.#waiters.shift();
     if (waiter === undefined) {
       this.#free.push(slot);
@@ -449,10 +509,7 @@ export class CmdqChannel implements TransportChannel {
 
   /** Refuses callbacks (counting them), fails commands waiting for a slot, waits for running callbacks. */
   public quiesce(): Promise<void> {
-    for (const w of this.#waiters.splice(0)) {
-      w.timer.cancel();
-      w.reject(new ScmiShutdownError(this.#setup.agent, 'send'));
-    }
+    this.#failWaiters(new ScmiShutdownError(this.#setup.agent, 'send'));
     return this.#guard.quiesce();
   }
 

@@ -90,7 +90,8 @@ export class EventqChannel implements TransportChannel {
   /** A used-buffer notification (from the driver's interrupt listener). */
   public onUsedBuffers(): void {
     if (!this.#guard.enter()) {
-      this.#setup.counters.refusedAfterQuiesce++;
+      // The interrupt is shared with the cmdq: refused here only if the eventq had something.
+      if (this.#vq.hasUsed) this.#setup.counters.refusedAfterQuiesce++;
       return;
     }
     try {
@@ -137,7 +138,9 @@ export class EventqChannel implements TransportChannel {
       }
       const len = el.len;
       const header = len >= 4 ? (this.#u32[(this.#addr[id] as number) >> 2] as number) : 0;
-      if (len < 4 || (headerType(header) === ScmiMessageType.DELAYED_RESPONSE && len < 8)) {
+      // A notification needs its header; anything else core would take as a (delayed) response,
+      // which needs its status too.
+      if (len < 4 || (headerType(header) !== ScmiMessageType.NOTIFICATION && len < 8)) {
         sink.badMessage('invalid');
         this.#requeue(id);
         continue;

@@ -337,6 +337,7 @@ export class VirtioScmiDriver {
     ) {
       this.#live = false;
       this.diagnostics.state = 'failed';
+      this.#cmdqChannel?.deviceFailed();
     }
     const waiter = this.#ack;
     if (waiter === undefined) return;

@@ -107,6 +107,14 @@ export class DriverVirtqueue {
   }
 
   /**
+   * Whether the device published used elements the driver has not taken yet (`used.idx` moved past
+   * `last_used_idx`); false once the virtqueue is broken.
+   */
+  public get hasUsed(): boolean {
+    return this.#broken === undefined && this.ring.loadUsedIdx() !== this.#lastUsed;
+  }
+
+  /**
    * The defect that broke the virtqueue (see {@link UsedRingDefect}), or undefined while it is
    * sound.
    */

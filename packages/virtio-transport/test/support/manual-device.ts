@@ -26,6 +26,10 @@ export class ManualDevice {
   public readonly eventHeads: number[] = [];
   /** Whether to acknowledge a reset once the device went live. */
   public acknowledgeReset = true;
+  /** Whether to keep cmdq commands unanswered (their heads go to {@link ManualDevice.heldCommands}). */
+  public holdCommands = false;
+  /** cmdq heads taken while {@link ManualDevice.holdCommands} was set, oldest first. */
+  public readonly heldCommands: number[] = [];
   #live = false;
   #sequence = 0;
   readonly #chain = new DescriptorChain(256);
@@ -88,6 +92,10 @@ export class ManualDevice {
     const cmdq = this.cmdq;
     if (cmdq !== undefined) {
       for (let head = cmdq.pop(); head !== POP_EMPTY; head = cmdq.pop()) {
+        if (this.holdCommands) {
+          this.heldCommands.push(head);
+          continue;
+        }
         cmdq.walk(head, this.#chain);
         const n = cmdq.readChain(this.#chain, this.#scratch);
         const response = this.platform.handle(1, 0, this.#scratch.subarray(0, n));
