@@ -174,6 +174,8 @@ class Entry<T> implements ResourceHandle<T>, TrackedResource {
   owner!: ListScope;
   state: ResourceState = 'live';
   quiesced = false;
+  /** Its quiesce step while it runs (a release must not start before it ended). */
+  quiescing: Promise<void> | undefined = undefined;
   stack: string | undefined = undefined;
   /** The tracker in force when the entry was registered; told when it goes. */
   tracker: ResourceTracker | undefined = undefined;
@@ -425,7 +427,14 @@ class Core extends ListScope {
     const previous = entry.state;
     entry.state = 'quiescing';
     if (this.sink !== undefined) this.emit('quiesce', entry.name, entry.owner, { reason });
-    return this.runStep(entry, 'quiesce', step, reason, failures, previous);
+    const pending = this.runStep(entry, 'quiesce', step, reason, failures, previous);
+    if (pending !== undefined) {
+      entry.quiescing = pending;
+      void pending.then(() => {
+        entry.quiescing = undefined;
+      });
+    }
+    return pending;
   }
 
   /** Runs the release step of an entry already unlinked from its scope. */
@@ -453,13 +462,18 @@ class Core extends ListScope {
 
   /**
    * Both phases over one scope (the root, or a group): quiesce newest first, then release newest
-   * first. `beforeRelease` runs between the phases.
+   * first. `beforeRelease` runs between the phases. With `joinOutOfBand` (the device's own
+   * teardown), the early releases started meanwhile — by a step of this teardown, or by anyone
+   * else — finish before the release phase begins and after each release: an entry released early
+   * is then released before every older one, as if the teardown had reached it in order. (A group's
+   * own teardown is itself out of band, so it cannot wait for them.)
    */
   async teardownScope(
     scope: ListScope,
     reason: TeardownReason,
     failures: ReleaseFailure[],
     beforeRelease?: () => void,
+    joinOutOfBand = false,
   ): Promise<void> {
     if (!testing.skipQuiescePhase) {
       for (const entry of collectNewestFirst(scope)) {
@@ -468,13 +482,18 @@ class Core extends ListScope {
         if (pending !== undefined) await pending;
       }
     }
+    if (joinOutOfBand) await this.settleOutOfBand();
     beforeRelease?.();
     for (;;) {
       const entry = this.takeNewest(scope);
       if (entry === undefined) break;
+      // Another teardown (a group's, the device's) may still be running its quiesce step.
+      const quiescing = entry.quiescing;
       this.detach(entry, 'releasing');
+      if (quiescing !== undefined) await quiescing;
       const pending = this.releaseDetached(entry, reason, failures);
       if (pending !== undefined) await pending;
+      if (joinOutOfBand) await this.settleOutOfBand();
     }
   }
 
@@ -522,9 +541,15 @@ class Core extends ListScope {
     // Early releases (of resources or groups) already running finish first, so that no entry can be
     // released by this teardown while its own quiesce step is still running elsewhere.
     await this.settleOutOfBand();
-    await this.teardownScope(this, reason, failures, () => {
-      this.state = 'releasing';
-    });
+    await this.teardownScope(
+      this,
+      reason,
+      failures,
+      () => {
+        this.state = 'releasing';
+      },
+      true,
+    );
     // Early releases and refused registrations that started during teardown.
     await this.settleOutOfBand();
     this.state = 'closed';
@@ -770,7 +795,9 @@ export abstract class ResourceScope {
   /**
    * Releases one resource now (Linux `devres_release`): its quiesce step (unless already run),
    * then its release step, with reason `early-release`. Allowed at most once per handle, also
-   * during a teardown that has not reached the resource yet.
+   * during a teardown that has not reached the resource yet: the teardown then waits for it to
+   * finish before it releases anything older (so a resource never outlives one registered before
+   * it), and the same holds for a group released during the teardown.
    *
    * @throws DevresError `E_NOT_LIVE` when the resource was already released or forgotten;
    * `E_FOREIGN_HANDLE` when the handle belongs to another device.

@@ -402,6 +402,103 @@ describe(Devres, () => {
     });
   });
 
+  describe('early releases during the teardown', () => {
+    /** Resolves after `n` macrotask turns: a step that takes a while. */
+    const turns = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+    };
+
+    it('should finish an early release started by a quiesce step before it releases anything older', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      res.addAction('older', step('release older'));
+      const h = res.add({
+        name: 'early',
+        value: 0,
+        quiesce: () => turns(3),
+        release: async () => {
+          await turns(2);
+          log.push('release early');
+        },
+      });
+      res.add({
+        name: 'newer',
+        value: 0,
+        quiesce: () => void res.release(h), // not awaited: the teardown must wait for it itself
+        release: step('release newer'),
+      });
+      await res.releaseAll();
+      expect(log).toEqual(['release early', 'release newer', 'release older']);
+    });
+
+    it('should finish an early release started by a release step before the next older release', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      res.addAction('older', step('release older'));
+      const h = res.add({
+        name: 'early',
+        value: 0,
+        quiesce: () => turns(3),
+        release: step('release early'),
+      });
+      res.addAction('newer', () => {
+        log.push('release newer');
+        void res.release(h);
+      });
+      await res.releaseAll();
+      expect(log).toEqual(['release newer', 'release early', 'release older']);
+    });
+
+    it("should not release an entry of a group released meanwhile while the device's quiesce of it runs", async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      const g = res.openGroup('g');
+      let started!: () => void;
+      const quiescing = new Promise<void>((r) => (started = r));
+      g.add({
+        name: 'x',
+        value: 0,
+        quiesce: async () => {
+          started();
+          await turns(3);
+          log.push('quiesced x');
+        },
+        release: step('release x'),
+      });
+      g.close();
+      const teardown = res.releaseAll();
+      await quiescing; // the device's quiesce of x runs: release the group now
+      await g.releaseAll();
+      await teardown;
+      expect(log).toEqual(['quiesced x', 'release x']);
+    });
+
+    it('should finish a group released during the teardown before anything older, and release no entry while its quiesce runs', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      res.addAction('older', step('release older'));
+      const g = res.openGroup('g');
+      g.add({
+        name: 'x',
+        value: 0,
+        quiesce: async () => {
+          await turns(3);
+          log.push('quiesced x');
+        },
+        release: step('release x'),
+      });
+      g.close();
+      res.add({
+        name: 'newer',
+        value: 0,
+        quiesce: () => void g.releaseAll(), // the group's teardown skips x: the device quiesces it
+        release: step('release newer'),
+      });
+      await res.releaseAll();
+      expect(log).toEqual(['quiesced x', 'release x', 'release newer', 'release older']);
+    });
+  });
+
   describe('diagnostics', () => {
     it('should log add, quiesce, release and teardown events with names and reasons', async () => {
       const log = new DevresEventLog();
