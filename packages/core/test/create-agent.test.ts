@@ -430,6 +430,34 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
+    it('should enable an event once for two subscriptions made at once, and disable it only when both left', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const enabled: boolean[] = [];
+      agent.events.register(0x14, [
+        {
+          id: 0,
+          name: 'rate-changed',
+          // The platform round trip each takes: the second subscribe arrives during the first's.
+          setNotifyEnabled: async (_s, e) => {
+            await h.clock.settle();
+            enabled.push(e);
+          },
+        },
+      ]);
+      const filter = { protocolId: 0x14, eventId: 0, source: 3 };
+      const [off1, off2] = await Promise.all([
+        agent.events.subscribe(filter, () => undefined),
+        agent.events.subscribe(filter, () => undefined),
+      ]);
+      expect(enabled).toEqual([true]);
+      await off1();
+      expect(enabled).toEqual([true]); // the other subscription still wants it
+      await off2();
+      expect(enabled).toEqual([true, false]);
+      await agent.remove();
+    });
+
     it('should drop and count notifications beyond the queue depth', async () => {
       const h = createHarness();
       const agent = await h.create({ notificationQueueDepth: 4 });

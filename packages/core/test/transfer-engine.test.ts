@@ -1,5 +1,7 @@
 import {
+  ScmiMessageType,
   ScmiShutdownError,
+  ScmiStatusError,
   ScmiTimeoutError,
   ScmiTransportError,
   VirtualClock,
@@ -10,13 +12,19 @@ import {
 import { NotificationHub } from '../src/notification/notification-hub.js';
 import { ChannelRuntime, TransferEngine } from '../src/transfer/transfer-engine.js';
 
-/** The response bytes the scripted channel delivers: header, SUCCESS, a 4-byte version. */
-function response(header: number): Uint8Array {
+/** The response bytes the scripted channel delivers: header, `status` (SUCCESS), a 4-byte version. */
+function response(header: number, status = 0): Uint8Array {
   const bytes = new Uint8Array(12);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, header, true);
+  view.setInt32(4, status, true);
   view.setUint32(8, 0x20000, true);
   return bytes;
+}
+
+/** `header` as the header of its delayed response. */
+function delayed(header: number): number {
+  return ((header & ~0x300) | (ScmiMessageType.DELAYED_RESPONSE << 8)) >>> 0;
 }
 
 /**
@@ -37,6 +45,10 @@ class ScriptedChannel implements TransportChannel {
   readonly polled = new Set<Xfer>();
   /** When set, `pollDone` throws it (a transport breaking its contract). */
   pollError: Error | undefined = undefined;
+  /** When set, `fetchResponse` throws it. */
+  fetchError: Error | undefined = undefined;
+  /** When set, `quiesce` rejects with it. */
+  quiesceError: Error | undefined = undefined;
 
   constructor(readonly runtime: () => ChannelRuntime) {}
 
@@ -56,16 +68,25 @@ class ScriptedChannel implements TransportChannel {
     this.sent.push(xfer);
   }
 
-  /** Delivers the response to the oldest transfer sent. */
-  answer(): void {
+  /** Delivers the response (with `status`) to the oldest transfer sent; returns that transfer. */
+  answer(status = 0): Xfer {
     const xfer = this.sent.shift();
     if (xfer === undefined) throw new Error('nothing sent');
-    this.runtime().rx(xfer.header, response(xfer.header));
+    this.runtime().rx(xfer.header, response(xfer.header, status));
+    return xfer;
+  }
+
+  /** Delivers the delayed response of `xfer`. */
+  answerDelayed(xfer: Xfer): void {
+    const header = delayed(xfer.header);
+    this.runtime().rx(header, response(header));
   }
 
   fetchResponse(xfer: Xfer, ctx: unknown): void {
+    if (this.fetchError !== undefined) throw this.fetchError;
     const bytes = ctx instanceof Uint8Array ? ctx : response(xfer.header);
-    xfer.receiveResponse(0, bytes, 8, bytes.byteLength - 8);
+    const status = new DataView(bytes.buffer, bytes.byteOffset).getInt32(4, true);
+    xfer.receiveResponse(status, bytes, 8, bytes.byteLength - 8);
   }
 
   fetchNotification(buffer: NotificationBuffer): void {
@@ -82,7 +103,7 @@ class ScriptedChannel implements TransportChannel {
   }
 
   quiesce(): Promise<void> {
-    return Promise.resolve();
+    return this.quiesceError === undefined ? Promise.resolve() : Promise.reject(this.quiesceError);
   }
 
   free(): void {}
@@ -282,6 +303,55 @@ describe(TransferEngine, () => {
       expect(await done).toMatchObject({ code: 'E_POLL', cause: broken });
       expect(channel.counters.timeouts).toBe(0);
       expect(channel.counters.failed).toBe(1);
+      expect(transport.txDone).toHaveLength(1);
+    });
+  });
+
+  describe('.doWithResponse', () => {
+    it('should fail with E_FETCH at once when the delayed response cannot be read (no timeout)', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const x = xfer();
+      const done = engine.doWithResponse(channel, x).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      transport.answer();
+      await clock.settle(); // the response is in; the delayed response is awaited
+      transport.fetchError = new RangeError('buffer gone');
+      transport.answerDelayed(x);
+      const error = await done;
+      expect(error).toMatchObject({ code: 'E_FETCH', cause: transport.fetchError });
+      expect(clock.now()).toBe(0);
+      expect(channel.counters.failed).toBe(1);
+      expect(channel.counters.badMessages.invalid).toBe(0);
+      expect(transport.txDone).toHaveLength(1);
+    });
+
+    it('should refuse a delayed response after an error response, counting it invalid: the error stands', async () => {
+      const { channel, transport, engine, xfer } = setup();
+      const x = xfer();
+      const done = engine.doWithResponse(channel, x);
+      transport.answer(-6); // BUSY
+      transport.answerDelayed(x); // in the same task, before the caller read the status
+      await expect(done).rejects.toBeInstanceOf(ScmiStatusError);
+      expect(channel.counters.badMessages.invalid).toBe(1);
+      expect(channel.counters.delayedResponses).toBe(0);
+    });
+  });
+
+  describe('ChannelRuntime.quiesce', () => {
+    it("should still wait for every markTxDone when the transport's quiesce fails", async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      transport.quiesceError = new Error('quiesce failed');
+      const x = xfer();
+      const done = engine.do(channel, x).catch(() => undefined);
+      let settled = false;
+      const quiesced = channel.quiesce().finally(() => (settled = true));
+      await clock.settle();
+      expect(settled).toBe(false); // the transfer is still on the wire
+      engine.shutdown();
+      await done;
+      await expect(quiesced).rejects.toThrow('quiesce failed');
       expect(transport.txDone).toHaveLength(1);
     });
   });

@@ -129,6 +129,8 @@ export class NotificationHub {
   #discarded = 0;
   #handlerErrors = 0;
   readonly #enabled = new Map<string, number>();
+  /** Per subscription key: the last enable / disable queued (see `#inTurn`). */
+  readonly #turns = new Map<string, Promise<void>>();
 
   /** Creates a hub whose queues hold `depth` notifications of up to `capacity` bytes each. */
   public constructor(agent: string, clock: Clock, depth: number, capacity: number) {
@@ -197,9 +199,13 @@ export class NotificationHub {
     }
     const sub: Subscription = { eventId: filter.eventId, source: filter.source, handler };
     const key = `${filter.protocolId}:${filter.eventId}:${filter.source ?? '*'}`;
-    const users = this.#enabled.get(key) ?? 0;
-    if (users === 0) await event.setNotifyEnabled?.(filter.source, true);
-    this.#enabled.set(key, users + 1);
+    // Enabling and disabling one key take turns: two subscribes at once enable the event once and
+    // count two users (each reading the count before the other's await would count one).
+    await this.#inTurn(key, async () => {
+      const users = this.#enabled.get(key) ?? 0;
+      if (users === 0) await event.setNotifyEnabled?.(filter.source, true);
+      this.#enabled.set(key, users + 1);
+    });
     q.subscriptions.push(sub);
     let active = true;
     return async () => {
@@ -207,10 +213,26 @@ export class NotificationHub {
       active = false;
       const i = q.subscriptions.indexOf(sub);
       if (i >= 0) q.subscriptions.splice(i, 1);
-      const left = (this.#enabled.get(key) ?? 1) - 1;
-      this.#enabled.set(key, left);
-      if (left === 0 && !this.#closed) await event.setNotifyEnabled?.(filter.source, false);
+      await this.#inTurn(key, async () => {
+        const left = (this.#enabled.get(key) ?? 1) - 1;
+        this.#enabled.set(key, left);
+        if (left === 0 && !this.#closed) await event.setNotifyEnabled?.(filter.source, false);
+      });
     };
+  }
+
+  /** Runs `fn` after every earlier `fn` of the same key settled; resolves or rejects as it does. */
+  #inTurn(key: string, fn: () => Promise<void>): Promise<void> {
+    const run = (this.#turns.get(key) ?? Promise.resolve()).then(fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#turns.set(key, tail);
+    void tail.then(() => {
+      if (this.#turns.get(key) === tail) this.#turns.delete(key);
+    });
+    return run;
   }
 
   /**

@@ -103,11 +103,16 @@ export class ChannelRuntime implements RxSink {
    * return), then wait until every transfer operation on the channel has called `markTxDone`.
    */
   public async quiesce(): Promise<void> {
-    await this.#transport?.quiesce();
-    if (this.#ops === 0) return;
-    await new Promise<void>((resolve) => {
-      this.#drained = resolve;
-    });
+    try {
+      await this.#transport?.quiesce();
+    } finally {
+      // Even when the transport's quiesce failed: free must not come before the last markTxDone.
+      if (this.#ops !== 0) {
+        await new Promise<void>((resolve) => {
+          this.#drained = resolve;
+        });
+      }
+    }
   }
 }
 
@@ -558,22 +563,29 @@ export class TransferEngine implements XferOwner {
     try {
       transport.fetchResponse(xfer, ctx);
     } catch (cause) {
-      // A transport's fetch must not throw. If it does, the transfer fails now with a transport
-      // error — on the polling and deadline paths too, where the throw would otherwise escape
-      // (skipping markTxDone, or out of a timer callback) — and its token is retired.
-      channel.counters.failed++;
-      this.#fail(
-        xfer,
-        new ScmiTransportError(
-          'E_FETCH',
-          `${this.#o.agent}: reading the response on ${channel.label} failed`,
-          { cause },
-        ),
-      );
+      this.#fetchFailed(channel, xfer, cause);
       return;
     }
     if (xfer.truncated) this.countBad(channel, 'oversize', xfer.header);
     this.#completeResponse(channel, xfer);
+  }
+
+  /**
+   * A transport's fetch must not throw. If it does, the transfer fails now with a transport error
+   * (`E_FETCH`) — on the polling, deadline and delayed-response paths too, where the throw would
+   * otherwise escape (skipping markTxDone, out of a timer callback, or leaving the caller to wait
+   * for a timeout) — and its token is retired.
+   */
+  #fetchFailed(channel: ChannelRuntime, xfer: Xfer, cause: unknown): void {
+    channel.counters.failed++;
+    this.#fail(
+      xfer,
+      new ScmiTransportError(
+        'E_FETCH',
+        `${this.#o.agent}: reading the response on ${channel.label} failed`,
+        { cause },
+      ),
+    );
   }
 
   #completeResponse(channel: ChannelRuntime, xfer: Xfer): void {
@@ -662,8 +674,14 @@ export class TransferEngine implements XferOwner {
         this.#fetchAndComplete(channel, transport, xfer, ctx);
         return;
       }
-      // Delayed response.
-      if (!xfer.isAsync || (xfer.state !== 'sent' && xfer.state !== 'response')) {
+      // Delayed response: only after a successful response (or overtaking it) — a platform
+      // sends none for a command it refused, and its status must not turn the refusal into a
+      // success before the caller has read it.
+      if (
+        !xfer.isAsync ||
+        (xfer.state !== 'sent' && xfer.state !== 'response') ||
+        (xfer.state === 'response' && xfer.status !== 0)
+      ) {
         this.countBad(channel, 'invalid', header);
         return;
       }
@@ -673,7 +691,12 @@ export class TransferEngine implements XferOwner {
         xfer.status = 0;
         this.#completeResponse(owner, xfer);
       }
-      transport.fetchResponse(xfer, ctx);
+      try {
+        transport.fetchResponse(xfer, ctx);
+      } catch (cause) {
+        this.#fetchFailed(owner, xfer, cause);
+        return;
+      }
       if (xfer.truncated) this.countBad(channel, 'oversize', header);
       channel.counters.delayedResponses++;
       xfer.state = 'delayed-response';
