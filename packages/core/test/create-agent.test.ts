@@ -14,6 +14,7 @@ import {
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { Container } from 'inversify';
+import { runInNewContext } from 'node:vm';
 import { createHarness } from './support/harness.js';
 
 function u32(n: number): Uint8Array {
@@ -515,9 +516,14 @@ describe(createAgent, () => {
       await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, () =>
         Promise.reject(new Error('async handler')),
       );
+      // A promise of another realm (a vm context) is not `instanceof Promise` here.
+      await agent.events.subscribe(
+        { protocolId: 0x14, eventId: 0 },
+        () => runInNewContext('Promise.reject(new Error("foreign"))') as Promise<void>,
+      );
       h.platform.notify(1, 0x14, 0, new Uint8Array(8));
       await h.clock.runUntilIdle();
-      expect(agent.diagnostics.notifications.handlerErrors).toBe(2);
+      expect(agent.diagnostics.notifications.handlerErrors).toBe(3);
       await agent.remove();
     });
   });

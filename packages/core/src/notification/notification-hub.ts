@@ -1,3 +1,4 @@
+import { isPromiseLike } from '@scmi-ts/devres';
 import type { TransportChannel } from '../channel/transport.js';
 import type { Clock } from '../clock/clock.js';
 import { ScmiTransportError } from '../errors/scmi-error.js';
@@ -72,7 +73,10 @@ export interface NotificationStats {
   readonly delivered: number;
   /** Dropped because the protocol's queue was full. */
   readonly dropped: number;
-  /** Discarded at teardown while still queued. */
+  /**
+   * Discarded at teardown: still queued when the hub quiesced or their protocol's driver was
+   * released, or arriving after the hub quiesced.
+   */
   readonly discarded: number;
   /** Handlers that threw or rejected. */
   readonly handlerErrors: number;
@@ -162,6 +166,7 @@ export class NotificationHub {
 
   /** Forgets a protocol's events and subscriptions (its driver was released). */
   public unregister(protocolId: number): void {
+    this.#discarded += this.#queues.get(protocolId)?.count ?? 0;
     this.#queues.delete(protocolId);
   }
 
@@ -245,8 +250,13 @@ export class NotificationHub {
     channel: TransportChannel,
     ctx: unknown,
   ): void {
+    if (this.#closed) {
+      // Not an unknown message: a sound one that came too late to be delivered.
+      this.#discarded++;
+      return;
+    }
     const q = this.#queues.get(headerProtocolId(header));
-    if (this.#closed || q === undefined || !q.events.has(headerMessageId(header))) {
+    if (q === undefined || !q.events.has(headerMessageId(header))) {
       counters.badMessages.unknown++;
       return;
     }
@@ -311,9 +321,11 @@ export class NotificationHub {
 
   #call(handler: ScmiNotificationHandler, n: ScmiNotification): void {
     try {
-      const r = handler(n);
-      if (r instanceof Promise) {
-        r.catch(() => {
+      const r: unknown = handler(n);
+      // Any thenable (a promise of another realm is not `instanceof Promise`): its rejection is
+      // counted here, never left unhandled.
+      if (isPromiseLike(r)) {
+        Promise.resolve(r).catch(() => {
           this.#handlerErrors++;
         });
       }

@@ -104,8 +104,9 @@ export class Xfer implements DeadlineNode {
   /**
    * Stores a response: `status`, then `length` bytes of return values read from `source` at
    * `offset`. The copy is clamped to {@link Xfer.rxMax} and to the end of `source` — a hostile
-   * length never reads out of bounds — and a clamped response sets {@link Xfer.truncated}.
-   * Called by transports inside `fetchResponse`.
+   * length never reads out of bounds. A response longer than `rxMax` sets {@link Xfer.truncated}
+   * (core counts it `oversize`); a length past the end of `source` is the transport's to check
+   * and count, before it calls this. Called by transports inside `fetchResponse`.
    */
   public receiveResponse(status: number, source: Uint8Array, offset: number, length: number): void {
     const wanted = Math.max(0, Math.trunc(length));
