@@ -368,6 +368,63 @@ describe('mailboxTransport', () => {
       expect(h.clock.armedTimers).toBe(0);
       expect(h.clock.pendingTasks).toBe(0);
     });
+
+    it('should count only the command written as sent when removal aborts the ones waiting for the channel lock', async () => {
+      const h = createHarness({
+        auto: false,
+        platformFaults: [{ match: { protocolId: 0x14 }, action: { kind: 'delay', ms: 10 } }],
+      });
+      const probe = h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      // One command in the area, four waiting for the lock (one message in flight per SMT area).
+      const inFlight = Array.from({ length: 5 }, () => settle(agent.transact(0x14, 0x0)));
+      await h.clock.advance(1);
+      expect(h.responder.counters.requests).toBeGreaterThan(0);
+      const requests = h.responder.counters.requests;
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      const errors = await Promise.all(inFlight);
+      expect(errors.every((e) => ScmiShutdownError.is(e))).toBe(true);
+      const a2p = stats(agent, 'a2p:1');
+      expect([a2p.sent, a2p.failed]).toEqual([1, 5]);
+      // Nothing more reached the platform.
+      expect(h.responder.counters.requests).toBe(requests);
+      expect(h.mailbox.wire.monitor.violations).toEqual([]);
+      h.close();
+      expect(h.clock.armedTimers).toBe(0);
+    });
+
+    it('should not count as sent a command aborted by removal while it waited for CHANNEL_FREE', async () => {
+      const h = createHarness({
+        auto: false,
+        platformFaults: [
+          { match: { protocolId: 0x14, messageId: 0x0, nth: 1 }, action: { kind: 'drop' } },
+        ],
+      });
+      const probe = h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      const requests = h.responder.counters.requests;
+      const first = settle(agent.transact(0x14, 0x0));
+      await h.clock.advance(30);
+      expect(await first).toBeInstanceOf(ScmiTimeoutError);
+      // The platform never freed the area: the next command waits for CHANNEL_FREE.
+      const second = settle(agent.transact(0x14, 0x0));
+      await h.clock.advance(5);
+      expect(h.mailbox.wire.monitor.channel('a2p:1')?.busyWaits).toBe(1);
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      expect(ScmiShutdownError.is(await second)).toBe(true);
+      const a2p = stats(agent, 'a2p:1');
+      expect([a2p.sent, a2p.timeouts, a2p.failed]).toEqual([1, 1, 1]);
+      expect(h.responder.counters.requests).toBe(requests + 1);
+      expect(h.mailbox.wire.monitor.violations).toEqual([]);
+      h.close();
+      expect(h.clock.armedTimers).toBe(0);
+    });
   });
 
   it('should keep the SMT header size at 28 bytes', () => {

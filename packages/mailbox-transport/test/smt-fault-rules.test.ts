@@ -1,4 +1,5 @@
 import {
+  CommonMessageId,
   ScmiStatus,
   ScmiStatusError,
   ScmiTimeoutError,
@@ -8,7 +9,14 @@ import {
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { BaseMessageId, PerformanceMessageId } from '@scmi-ts/platform';
-import { SMT_PAYLOAD_OFFSET, type SmtFaultRule } from '@scmi-ts/mailbox-transport';
+import {
+  SMT_CHANNEL_ERROR,
+  SMT_CHANNEL_FREE,
+  SMT_PAYLOAD_OFFSET,
+  SmtArea,
+  type SameThreadMailboxWireOptions,
+  type SmtFaultRule,
+} from '@scmi-ts/mailbox-transport';
 import { createHarness, defined, settle, type Harness } from './support/harness.js';
 
 /**
@@ -27,8 +35,9 @@ function stats(agent: ScmiAgent, label: string): ChannelStats {
 async function probed(
   rules: readonly SmtFaultRule[],
   polling = false,
+  wire?: SameThreadMailboxWireOptions,
 ): Promise<{ h: Harness; agent: ScmiAgent }> {
-  const h = createHarness({ auto: false });
+  const h = createHarness({ auto: false, ...(wire === undefined ? {} : { wire }) });
   const probe = h.create({ a2p: [{ id: 0, polling }] });
   await h.clock.runUntilIdle();
   const agent = await probe;
@@ -67,6 +76,47 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       expect(stats(agent, 'a2p:0').badMessages.oversize).toBe(1);
       expect(h.mailbox.wire.monitor.channel('a2p:0')?.hostileLengths).toBe(1);
       expect(h.responder.faults.counts['hostile-length']).toBe(1);
+      await finish(h, agent);
+    });
+
+    it('should count a hostile length once when the transfer takes fewer bytes than the area holds (small rxSize)', async () => {
+      const { h, agent } = await probed([
+        {
+          match: { protocolId: 0x10, messageId: CommonMessageId.PROTOCOL_ATTRIBUTES },
+          action: { kind: 'hostile-length', length: 0xffffffff },
+        },
+      ]);
+      // Base PROTOCOL_ATTRIBUTES returns one word: rxSize 4, far below what the area holds.
+      const reply = agent.transact(0x10, CommonMessageId.PROTOCOL_ATTRIBUTES, undefined, {
+        rxSize: 4,
+      });
+      await h.clock.runUntilIdle();
+      expect((await reply).byteLength).toBe(4);
+      expect(stats(agent, 'a2p:0').badMessages.oversize).toBe(1);
+      expect(h.mailbox.wire.monitor.channel('a2p:0')?.hostileLengths).toBe(1);
+      await finish(h, agent);
+    });
+
+    it('should answer COMMS_ERROR for a CHANNEL_ERROR reply with a garbage length, not counted oversize', async () => {
+      // The response is written and kept busy; the test then turns it into an error reply whose
+      // length field is garbage, as a platform that sets ERROR|FREE without touching the length.
+      const { h, agent } = await probed([{ match: VENDOR, action: { kind: 'stuck-busy' } }], true);
+      const { layout } = h.mailbox.wire;
+      const spec = defined(layout.channels.find((c) => c.direction === 'a2p' && c.id === 0));
+      const area = new SmtArea(layout.memory, spec.offset, layout.areaSize);
+      const completed = stats(agent, 'a2p:0').completed;
+      const reply = settle(agent.transact(0x10, BaseMessageId.DISCOVER_VENDOR));
+      await h.clock.runTasks();
+      expect(area.isFree()).toBe(false);
+      area.setLength(0xffffffff);
+      area.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+      await h.clock.advance(1);
+      const error = await reply;
+      expect(ScmiStatusError.is(error) && error.status).toBe(ScmiStatus.COMMS_ERROR);
+      const a2p = stats(agent, 'a2p:0');
+      expect(a2p.badMessages.oversize).toBe(0);
+      expect(a2p.completed).toBe(completed + 1);
+      expect(h.mailbox.wire.monitor.channel('a2p:0')?.hostileLengths).toBe(0);
       await finish(h, agent);
     });
 
@@ -111,6 +161,65 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       await unsubscribe();
       await finish(h, agent);
     });
+
+    it('should count a hostile notification length once when the area is larger than a notification buffer', async () => {
+      // 256-byte areas (228-byte payloads) for the default 128-byte max message size: the clamped
+      // payload is still larger than core's notification buffer.
+      const { h, agent } = await probed(
+        [{ match: { direction: 'p2a' }, action: { kind: 'hostile-length', length: 0xffffffff } }],
+        false,
+        { a2p: [0, 1], p2a: [0], areaSize: 256 },
+      );
+      agent.events.register(0x13, [{ id: 0x1, name: 'level' }]);
+      const payloads: number[] = [];
+      const unsubscribe = await agent.events.subscribe({ protocolId: 0x13, eventId: 0x1 }, (n) => {
+        payloads.push(n.payload.byteLength);
+      });
+      h.platform.faults.add({
+        match: { protocolId: 0x10, messageId: 0, nth: 1 },
+        action: { kind: 'notification-storm', count: 1, protocolId: 0x13, messageId: 0x1 },
+      });
+      const version = agent.transact(0x10, 0x0);
+      await h.clock.runUntilIdle();
+      await version;
+      expect(payloads).toEqual([128]);
+      expect(stats(agent, 'p2a:0').badMessages.oversize).toBe(1);
+      expect(h.mailbox.wire.monitor.channel('p2a:0')?.hostileLengths).toBe(1);
+      await unsubscribe();
+      await finish(h, agent);
+    });
+
+    it.each([0, 3])(
+      'should reject a notification whose length is %i (shorter than its header): counted invalid, not delivered',
+      async (length) => {
+        const { h, agent } = await probed([
+          {
+            match: { direction: 'p2a', times: 1 },
+            action: { kind: 'hostile-length', length },
+          },
+        ]);
+        agent.events.register(0x13, [{ id: 0x1, name: 'level' }]);
+        let received = 0;
+        const unsubscribe = await agent.events.subscribe({ protocolId: 0x13, eventId: 0x1 }, () => {
+          received++;
+        });
+        h.platform.faults.add({
+          match: { protocolId: 0x10, messageId: 0, nth: 1 },
+          action: { kind: 'notification-storm', count: 2, protocolId: 0x13, messageId: 0x1 },
+        });
+        const version = agent.transact(0x10, 0x0);
+        await h.clock.runUntilIdle();
+        await version;
+        // The first is rejected; the area goes back to the platform, which posts the second.
+        expect(received).toBe(1);
+        const p2a = stats(agent, 'p2a:0');
+        expect(p2a.badMessages.invalid).toBe(1);
+        expect(p2a.notifications).toBe(1);
+        expect(h.responder.counters.p2aPosted).toBe(2);
+        await unsubscribe();
+        await finish(h, agent);
+      },
+    );
   });
 
   describe('spurious-doorbell', () => {

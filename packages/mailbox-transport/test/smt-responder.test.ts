@@ -191,15 +191,27 @@ describe(SmtResponder, () => {
   });
 
   describe('link.respond with nothing pending', () => {
-    it('should write a stray response into an idle area, and drop one that would overwrite a request', async () => {
+    it('should drop a stray response while the agent owns the area (CHANNEL_FREE set), writing and ringing nothing', async () => {
       const w = rawWire();
       const link = defined(w.platform.link);
-      w.area(0).setFlags(SMT_FLAG_INTR_ENABLED); // as the agent's last command left it
-      link.respond(0, response(0, 0xabc));
-      expect(w.responder.counters.strayResponses).toBe(1);
-      expect(w.area(0).length()).toBe(12);
+      const a = w.area(0);
+      // As the agent's last command left it: FREE, INTR_ENABLED, its header and length.
+      a.setFlags(SMT_FLAG_INTR_ENABLED);
+      a.setLength(4);
+      a.setHeader(HEADER);
+      const before = a.bytes.slice();
+      link.respond(0, response(0, 0xabc)); // a duplicate, unsolicited or late reply
+      expect(w.responder.counters.strayResponsesDropped).toBe(1);
+      expect(a.bytes).toEqual(before);
       await w.clock.runTasks();
-      expect(w.rings()).toBe(1);
+      expect(w.rings()).toBe(0);
+      w.responder.close();
+      w.chan.free();
+    });
+
+    it('should drop a stray response that would overwrite a request, or for no channel', () => {
+      const w = rawWire();
+      const link = defined(w.platform.link);
       w.area(0).setStatus(0); // the agent wrote a request, not rung yet
       link.respond(0, response(0));
       link.respond(5, response(0)); // no such channel

@@ -43,9 +43,11 @@ export interface SmtResponderCounters {
   readonly responses: number;
   /** Responses the platform sent later (`link.respond`) to a command still pending. */
   readonly lateResponses: number;
-  /** Responses for no pending command written into an idle A2P area (duplicates, unsolicited). */
-  readonly strayResponses: number;
-  /** Responses for no pending command dropped because the area held a request. */
+  /**
+   * Responses for no pending command (duplicates, unsolicited, late after the command was
+   * answered), or for no A2P channel, dropped: never written, since the area is then the agent's
+   * (CHANNEL_FREE set) or holds its next request.
+   */
   readonly strayResponsesDropped: number;
   /** Requests with a length field out of bounds, answered CHANNEL_ERROR. */
   readonly malformedRequests: number;
@@ -92,7 +94,7 @@ interface P2aChannel {
  *   through `link.respond`) is written over the request (header, status, return values, length),
  *   then CHANNEL_FREE is set, then — when the agent set INTR_ENABLED — the completion doorbell
  *   rings. A response the platform sends for no pending command (a duplicate, an unsolicited
- *   reply) is written only into an idle area, else dropped and counted.
+ *   reply) is dropped and counted, never written: the area is the agent's then.
  * - P2A: `link.post` writes a notification or delayed response into the P2A area when the agent
  *   has freed it (CHANNEL_FREE set), asking for a doorbell back (INTR_ENABLED), and rings; while
  *   the area is busy posts wait in a bounded queue, written one by one as the agent frees it.
@@ -122,7 +124,6 @@ export class SmtResponder {
     requests: 0,
     responses: 0,
     lateResponses: 0,
-    strayResponses: 0,
     strayResponsesDropped: 0,
     malformedRequests: 0,
     ringsWhileFree: 0,
@@ -347,13 +348,10 @@ export class SmtResponder {
       this.#answer(c, bytes);
       return;
     }
-    if (c.area.isFree() && !c.stuck) {
-      // The platform misbehaves: a response for nothing pending, into the agent's idle area.
-      this.#c.strayResponses++;
-      this.#write(c.area, bytes);
-      if ((c.area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
-      return;
-    }
+    // A response for nothing pending (a duplicate, an unsolicited or a late reply). The area is
+    // the agent's (CHANNEL_FREE set: it may be writing its next command into it right now, from
+    // another thread in worker mode) or holds its next request: neither SCP-firmware nor OP-TEE
+    // (smt.c) writes an SMT area the agent owns, so it is dropped, and counted.
     this.#c.strayResponsesDropped++;
   }
 

@@ -1,9 +1,11 @@
 import {
   RxGuard,
+  ScmiMessageType,
   ScmiShutdownError,
   ScmiStatus,
   ScmiTransportError,
   headerToken,
+  headerType,
   type ChannelSetup,
   type NotificationBuffer,
   type TransportChannel,
@@ -40,7 +42,10 @@ const EMPTY = new Uint8Array(0);
  *   notification or delayed response and calls `clearChannel` (set FREE; ring back when the
  *   platform asked for it with INTR_ENABLED).
  * - Every length the platform wrote is bounds-checked against the area: a hostile one is clamped
- *   and counted (`oversize`), never read past.
+ *   and counted once (`oversize`), never read past; a notification shorter than its header is
+ *   rejected (`invalid`), not delivered.
+ * - A transfer aborted by shutdown while `send` waited (for the lock or for CHANNEL_FREE) is never
+ *   written: `send` rejects with `ScmiShutdownError`.
  */
 export class SmtChannel implements TransportChannel, MailboxClient {
   public readonly maxInFlight = 1;
@@ -125,13 +130,25 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     return this.#waitFreeThenWrite(xfer);
   }
 
-  public fetchResponse(xfer: Xfer): void {
+  public fetchResponse(xfer: Xfer, ctx?: unknown): void {
     if (!this.#live('fetchResponse')) return;
     const area = this.#area;
-    const length = this.#checkedLength();
     if ((area.status() & SMT_CHANNEL_ERROR) !== 0) {
-      // The platform reports a transport failure (OP-TEE smt.c sets ERROR|FREE): no valid payload.
+      // The platform reports a transport failure (OP-TEE smt.c sets ERROR|FREE): no valid payload,
+      // and the length field is not read, so a stale or garbage one is not counted `oversize` —
+      // the reply is what it says, a COMMS_ERROR.
       xfer.receiveResponse(ScmiStatus.COMMS_ERROR, EMPTY, 0, 0);
+      return;
+    }
+    const length = this.#lengthOf(ctx);
+    if (length > area.maxLength) {
+      // Linux shmem_fetch_response: rx.len = min(expected, length − 8), here also clamped to the
+      // area. Counted `oversize` here, once; core counts `oversize` too when a payload is longer
+      // than the transfer's rxMax (Xfer.truncated), so it is handed no more than rxMax: a hostile
+      // length counts once whatever the caller's rxSize.
+      this.#countHostile();
+      const payload = Math.min(area.maxPayload - 4, xfer.rxMax);
+      xfer.receiveResponse(area.payloadI32(), area.bytes, SMT_PAYLOAD_OFFSET + 4, payload);
       return;
     }
     if (length < 8) {
@@ -140,16 +157,28 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       xfer.receiveResponse(ScmiStatus.PROTOCOL_ERROR, EMPTY, 0, 0);
       return;
     }
-    // Linux shmem_fetch_response: rx.len = min(expected, length − 8); clamped again to the area.
+    // Linux shmem_fetch_response: rx.len = min(expected, length − 8) (core clamps to rxMax).
     xfer.receiveResponse(area.payloadI32(), area.bytes, SMT_PAYLOAD_OFFSET + 4, length - 8);
   }
 
-  public fetchNotification(buffer: NotificationBuffer): void {
+  public fetchNotification(buffer: NotificationBuffer, ctx?: unknown): void {
     if (!this.#live('fetchNotification')) return;
-    const length = this.#checkedLength();
-    if (length < 4) this.#setup.sink.badMessage('invalid');
-    // Linux shmem_fetch_notification: length − 4 bytes of payload after the header.
-    buffer.receive(this.#area.bytes, SMT_PAYLOAD_OFFSET, length - 4);
+    const area = this.#area;
+    const length = this.#lengthOf(ctx);
+    // Linux shmem_fetch_notification: length − 4 bytes of payload after the header. A length
+    // under 4 never gets here (rxCallback rejects it before core queues anything).
+    if (length > area.maxLength) {
+      // Counted `oversize` here, once: core's notification hub counts `oversize` too when the
+      // buffer clamps (NotificationBuffer.truncated), so it is handed no more than its capacity.
+      this.#countHostile();
+      buffer.receive(
+        area.bytes,
+        SMT_PAYLOAD_OFFSET,
+        Math.min(area.maxPayload, buffer.data.byteLength),
+      );
+      return;
+    }
+    buffer.receive(area.bytes, SMT_PAYLOAD_OFFSET, length - 4);
   }
 
   public clearChannel(): void {
@@ -235,8 +264,25 @@ export class SmtChannel implements TransportChannel, MailboxClient {
         this.#setup.sink.badMessage('spurious');
         return;
       }
-      if (this.#a2p) this.#wake?.();
-      this.#setup.sink.rx(this.#area.header(), undefined);
+      if (this.#a2p) {
+        this.#wake?.();
+        this.#setup.sink.rx(this.#area.header(), undefined);
+        return;
+      }
+      // P2A: the length is read once, here, and handed to the fetch as `ctx`, so the check below
+      // and the copy see the same value even if the platform rewrites it meanwhile (worker mode).
+      const header = this.#area.header();
+      const length = this.#area.length();
+      if (length < 4 && headerType(header) === ScmiMessageType.NOTIFICATION) {
+        // Shorter than its own header word: Linux shmem_fetch_notification would underflow
+        // length − 4 (clamped to max_len, a whole area of stale bytes). Rejected here, counted
+        // `invalid` once and never queued (core's hub queues whatever fetchNotification copies);
+        // the area goes back to the platform as after any notification (mailbox_clear_channel).
+        this.#setup.sink.badMessage('invalid');
+        this.clearChannel();
+        return;
+      }
+      this.#setup.sink.rx(header, length);
     } finally {
       guard.exit();
     }
@@ -258,28 +304,41 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     return false;
   }
 
-  /** The length field, clamped to the area; a larger one is counted as `oversize`. */
-  #checkedLength(): number {
-    const length = this.#area.length();
-    if (length <= this.#area.maxLength) return length;
+  /** The length field as rxCallback read it (P2A), or as the area holds it now (A2P, polling). */
+  #lengthOf(ctx: unknown): number {
+    return typeof ctx === 'number' ? ctx : this.#area.length();
+  }
+
+  /** Counts a length field larger than the area (`oversize`, and in the wire monitor's record). */
+  #countHostile(): void {
     this.#record.hostileLengths++;
     this.#setup.sink.badMessage('oversize');
-    return this.#area.maxLength;
   }
 
   async #sendAfterLock(xfer: Xfer): Promise<void> {
     const acquired = await this.#lock.acquire();
-    if (!acquired) {
-      // Closed while waiting: the transfer was failed by shutdown already, or fails now.
-      if (xfer.state !== 'sent') return;
-      throw new ScmiShutdownError(this.#setup.agent);
-    }
+    // Closed while waiting: the transfer was failed by shutdown already, or fails now. Either way
+    // nothing was written, so send rejects: resolving would tell core the command went out (it
+    // counts it `sent`); on a rejection it counts the failure unless shutdown already did.
+    if (!acquired) throw new ScmiShutdownError(this.#setup.agent);
     this.#owner = xfer;
     if (this.#area.isFree()) {
-      if (xfer.state === 'sent') this.#write(xfer);
+      this.#abortIfShutDown(xfer);
+      this.#write(xfer);
       return;
     }
     await this.#waitFreeThenWrite(xfer);
+  }
+
+  /**
+   * Throws `ScmiShutdownError` (after releasing the lock: core calls no markTxDone for a send that
+   * rejects) when shutdown aborted `xfer` or closed the channel while `send` waited.
+   */
+  #abortIfShutDown(xfer: Xfer): void {
+    if (!this.#closed && xfer.state === 'sent') return;
+    this.#owner = undefined;
+    this.#lock.release();
+    throw new ScmiShutdownError(this.#setup.agent);
   }
 
   /**
@@ -293,8 +352,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     this.#record.busyWaits++;
     let polls = 0;
     while (!this.#area.isFree()) {
-      // Shut down meanwhile: nothing is written; core calls markTxDone, which releases the lock.
-      if (this.#closed || xfer.state !== 'sent') return;
+      // Shut down meanwhile: nothing is written, send rejects.
+      this.#abortIfShutDown(xfer);
       const left = deadline - clock.now();
       if (left <= 0) {
         this.#owner = undefined;
@@ -308,7 +367,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       if (polls++ < YIELD_POLLS) await clock.yield();
       else await this.#sleep(Math.min(MAX_FREE_POLL_MS, left));
     }
-    if (this.#closed || xfer.state !== 'sent') return;
+    this.#abortIfShutDown(xfer);
     this.#write(xfer);
   }
 
