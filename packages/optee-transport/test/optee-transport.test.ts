@@ -148,6 +148,31 @@ describe(OpteeTransport, () => {
       await removing;
     });
 
+    it('should drop the late platform reply to a message the SCMI server gave up on, not complete the next message with it', async () => {
+      h = await createOpteeHarness({ shmem, auto: false, platformTimeoutMs: 20 });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      // The first reply comes at 25 ms, after the server gave up (20 ms); the second message,
+      // sent at 21 ms, is answered at 36 ms: the first reply comes while the second waits.
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 25 } });
+      h.platform.faults.add({ match: { nth: 2 }, action: { kind: 'delay', ms: 15 } });
+      const first = settle(vendor(agent));
+      await h.clock.advance(21);
+      const e = await first;
+      expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.COMMS_ERROR);
+      const second = settle(vendor(agent));
+      await h.clock.advance(10);
+      expect(h.ends.optee.stats.scmi.strayResponses).toBe(1);
+      await h.clock.runUntilIdle();
+      expect(await second).toBeInstanceOf(Uint8Array);
+      expect(h.ends.optee.stats.scmi).toMatchObject({ platformTimeouts: 1, strayResponses: 1 });
+      expect(stats(agent).badMessages.unexpected).toBe(0);
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+    });
+
     it('should fail a send with E_CHAN_BUSY when a late invocation holds the channel past busyTimeoutMs', async () => {
       h = await createOpteeHarness({ shmem, auto: false, platformTimeoutMs: 500 });
       const probe = h.create();
@@ -197,6 +222,86 @@ describe(OpteeTransport, () => {
       expect(h.clock.now()).toBeGreaterThanOrEqual(20);
       const free = h.log.filter('release').map((e) => e.resource);
       expect(free).toContain('channel a2p:0');
+    });
+
+    describe('when remove fails a transfer waiting for a channel while another channel quiesces', () => {
+      interface Removal {
+        /** What each transfer ended with: BASE in flight, BASE waiting, CLOCK in flight. */
+        readonly results: unknown[];
+        /** SCMI messages the PTA passed to the platform since the transfers were started. */
+        readonly messages: number;
+        /** Transfers core counted sent on a2p:0 since then. */
+        readonly sent: number;
+        /** a2p:0's busy rejections `busyAt` ms into the removal. */
+        readonly busy: number | undefined;
+      }
+
+      /**
+       * An agent with BASE on a2p:0 and CLOCK on a2p:1; one BASE command in flight and one
+       * waiting for a2p:0, one CLOCK command in flight on a2p:1 (the platform answers BASE after
+       * `baseMs`, CLOCK after `clockMs`). Removal fails all three (the engine's shutdown), then
+       * quiesces a2p:1 first (newest first), which waits for its invocation while a2p:0's
+       * returns, or its held channel reaches its busy bound.
+       */
+      async function removeWithWaiter(
+        harness: OpteeHarness,
+        baseMs: number,
+        clockMs: number,
+        busyAt = 0,
+      ): Promise<Removal> {
+        const probe = harness.create({ a2p: [{ id: 0 }, { id: 1, protocols: [CLOCK] }] });
+        await harness.clock.runUntilIdle();
+        const agent = await probe;
+        const faults = harness.platform.faults;
+        faults.add({
+          match: { protocolId: BASE, times: 1 },
+          action: { kind: 'delay', ms: baseMs },
+        });
+        faults.add({
+          match: { protocolId: CLOCK, times: 1 },
+          action: { kind: 'delay', ms: clockMs },
+        });
+        const messages = harness.ends.optee.stats.scmi.messages;
+        const sent = stats(agent).sent;
+        const transfers = [
+          settle(vendor(agent)),
+          settle(vendor(agent)),
+          settle(agent.transact(CLOCK, 0x1, undefined, { rxSize: 4 })),
+        ];
+        await harness.clock.advance(5);
+        const removing = settle(agent.remove());
+        await harness.clock.advance(busyAt);
+        const a2p0 = harness.ends.transport.diagnostics().channels.find((c) => c.label === 'a2p:0');
+        await harness.clock.runUntilIdle();
+        expect(await removing).toBeUndefined();
+        return {
+          results: await Promise.all(transfers),
+          messages: harness.ends.optee.stats.scmi.messages - messages,
+          sent: stats(agent).sent - sent,
+          busy: a2p0?.stats.busyRejections,
+        };
+      }
+
+      it('should refuse the waiter with ScmiShutdownError when the channel frees, never sending it', async () => {
+        h = await createOpteeHarness({ shmem, auto: false });
+        // a2p:0's invocation returns at 15 ms, while a2p:1's quiesce waits until 25 ms.
+        const r = await removeWithWaiter(h, 10, 20);
+        expect(r.results.map((e) => e instanceof ScmiShutdownError)).toEqual([true, true, true]);
+        // The waiting command never reached the PTA, and core did not count it sent.
+        expect(r.messages).toBe(2);
+        expect(r.sent).toBe(1);
+      });
+
+      it('should refuse the waiter with ScmiShutdownError, not E_CHAN_BUSY, when the held channel times out', async () => {
+        h = await createOpteeHarness({ shmem, auto: false, platformTimeoutMs: 500 });
+        // a2p:0's held channel passes its 60 ms busy bound while a2p:1's quiesce waits (until
+        // 105 ms); a2p:0's own quiesce then waits for its invocation (until 205 ms).
+        const r = await removeWithWaiter(h, 200, 100, 120);
+        expect(r.results.map((e) => e instanceof ScmiShutdownError)).toEqual([true, true, true]);
+        expect(r.busy).toBe(0);
+        expect(r.messages).toBe(2);
+        expect(r.sent).toBe(1);
+      });
     });
 
     it('should end a PTA hang through the cancel request sent by quiesce', async () => {
@@ -503,6 +608,25 @@ describe(OpteeTransport, () => {
     ])('should refuse %j naming %s', async (section, field) => {
       h = await createOpteeHarness();
       await expect(h.create({ transportConfig: section })).rejects.toMatchObject({ field });
+    });
+
+    it('should refuse a TEE driver without submit, naming transportConfig.tee', async () => {
+      h = await createOpteeHarness();
+      const driver = h.ends.driver;
+      // Every other operation of the driver, bound: only submit (each message's invocation) is missing.
+      const tee = {
+        implementation: driver.implementation,
+        closed: driver.closed,
+        openSession: driver.openSession.bind(driver),
+        invoke: driver.invoke.bind(driver),
+        cancel: driver.cancel.bind(driver),
+        closeSession: driver.closeSession.bind(driver),
+        allocSharedMemory: driver.allocSharedMemory.bind(driver),
+      };
+      const base = h.ends.agentOptions.transportConfig as object;
+      const e = await settle(h.create({ transportConfig: { ...base, tee } }));
+      expect(ScmiConfigError.is(e) && e.field).toBe('transportConfig.tee');
+      expect((e as Error).message).toContain('submit');
     });
 
     it('should refuse a bad busyTimeoutMs, staticShmem and channel section', async () => {

@@ -33,6 +33,9 @@ describe(OpteeWireLayout, () => {
     [{ channels: [{ id: 0, shmemSize: 130 }] }, 'wire.channels[0].shmemSize'],
     [{ channels: [7] }, 'wire.channels[0]'],
     [{ threads: 0 }, 'wire.threads'],
+    // A cancel request needs a thread besides the invocations it cancels, one per channel.
+    [{ threads: 1 }, 'wire.threads'],
+    [{ channels: [{ id: 0 }, { id: 1 }], threads: 2 }, 'wire.threads'],
     [{ shmPoolSize: 10 }, 'wire.shmPoolSize'],
     [null, 'wire'],
   ])('should refuse %j naming %s', (options, field) => {

@@ -16,7 +16,7 @@ import type { PtaParam } from './pseudo-ta.js';
 // Hot imported values read once, at load: the per-message paths then read module-local bindings,
 // not properties of other modules' exports (a getter call per access under CommonJS loaders such
 // as tsx's).
-const { readU32, writeU32 } = core;
+const { headerMessageId, headerProtocolId, headerToken, readU32, writeU32 } = core;
 const {
   SMT_HEADER,
   SMT_HEADER_SIZE,
@@ -43,8 +43,27 @@ export interface ServerChannel {
   threaded: boolean;
   /** Claimed by a message being processed (`scmi_msg_claim_channel`). */
   busy: boolean;
-  /** The message waiting for a response the platform gives later. */
-  waiter: { deliver(bytes: Uint8Array): void; cancel(): void } | undefined;
+  /** The message waiting for a response the platform gives later, with its header word. */
+  waiter: { readonly header: number; deliver(bytes: Uint8Array): void; cancel(): void } | undefined;
+}
+
+/**
+ * Whether `response` answers the command with header word `command`: same token, protocol id and
+ * message id. A later response may be the answer to an earlier message on the channel that the
+ * server gave up on (the platform timeout) while the next one waits; OP-TEE answers within the
+ * message's own call and never sees such a response. The type is not compared: a response
+ * whose type a fault rule rewrote still reaches the agent, which must reject it. A response too
+ * short for a header has nothing to compare; it goes to the waiting message, whose header the
+ * entry writes (as OP-TEE echoes it).
+ */
+function answers(command: number, response: Uint8Array): boolean {
+  if (response.byteLength < 4) return true;
+  const header = readU32(response, 0);
+  return (
+    headerToken(header) === headerToken(command) &&
+    headerProtocolId(header) === headerProtocolId(command) &&
+    headerMessageId(header) === headerMessageId(command)
+  );
 }
 
 /** Ends `call` because processing its message threw: the channel claim is released first. */
@@ -63,7 +82,11 @@ export interface ScmiMsgServerStats {
   readonly busy: number;
   /** Messages whose platform response did not come within the platform timeout. */
   readonly platformTimeouts: number;
-  /** Responses the platform sent when no message waited on the channel (dropped). */
+  /**
+   * Responses the platform sent later that answer no message waiting on the channel (dropped):
+   * none waited, or the one waiting has another token, protocol id or message id — the late
+   * answer to an earlier message the server gave up on (`platformTimeouts`).
+   */
   readonly strayResponses: number;
 }
 
@@ -194,9 +217,12 @@ function msgRespond(
  * - the platform may answer later (a delay rule): the message then keeps its channel claimed and
  *   its invocation running until the response comes, or until `platformTimeoutMs` passes (then the
  *   SMT area gets ERROR | FREE, a MSG invocation `TEE_ERROR_COMMUNICATION`); a response that comes
- *   when nothing waits is counted in `strayResponses`;
+ *   when nothing waits, or whose token, protocol id or message id are not the waiting message's
+ *   (the answer to a message given up on), is dropped and counted in `strayResponses` — OP-TEE
+ *   answers within the message's own call, so a response cannot reach another message;
  * - the response's header is the platform's (OP-TEE echoes the request's), so that a header
- *   rewritten by a platform fault rule reaches the agent, which must reject it;
+ *   rewritten by a platform fault rule reaches the agent, which must reject it (a later response
+ *   whose token, protocol or message id was rewritten matches no waiting message: dropped);
  * - the two SMT error paths after the claim (payload too long, bad status) release the claim;
  *   mainline `scmi_entry_smt` leaves it held, which makes the channel busy forever after one bad
  *   message;
@@ -315,7 +341,7 @@ export class ScmiMsgServer {
       crashed(channel, call, error);
       return;
     }
-    this.#wait(channel, call, (late) => {
+    this.#wait(channel, readU32(request, 0), call, (late) => {
       if (late === undefined) {
         channel.busy = false;
         smtFail(area, call);
@@ -371,7 +397,7 @@ export class ScmiMsgServer {
       crashed(channel, call, error);
       return;
     }
-    this.#wait(channel, call, (late) => {
+    this.#wait(channel, readU32(request, 0), call, (late) => {
       if (late === undefined) {
         channel.busy = false;
         call.complete(COMMUNICATION);
@@ -403,12 +429,13 @@ export class ScmiMsgServer {
   }
 
   /**
-   * Waits for the platform's later response: `respond` gets a copy of it, or undefined after the
-   * platform timeout. An exception on the way ends `call` (see {@link crashed}) instead of
-   * escaping into the platform or the clock.
+   * Waits for the platform's later response to the message with header word `header`: `respond`
+   * gets a copy of it, or undefined after the platform timeout. An exception on the way ends
+   * `call` (see {@link crashed}) instead of escaping into the platform or the clock.
    */
   #wait(
     channel: ServerChannel,
+    header: number,
     call: ServerCompletion,
     respond: (response: Uint8Array | undefined) => void,
   ): void {
@@ -426,6 +453,7 @@ export class ScmiMsgServer {
       settle(undefined);
     }, this.#o.platformTimeoutMs);
     channel.waiter = {
+      header,
       deliver: (bytes) => {
         timer?.cancel();
         timer = undefined;
@@ -441,7 +469,7 @@ export class ScmiMsgServer {
 
   #respond(channelId: number, bytes: Uint8Array): void {
     const waiter = this.#channels.get(channelId)?.waiter;
-    if (waiter === undefined || this.#closed) {
+    if (waiter === undefined || this.#closed || !answers(waiter.header, bytes)) {
       this.#stray++;
       return;
     }

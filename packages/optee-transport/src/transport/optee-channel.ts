@@ -251,7 +251,9 @@ export class OpteeChannel implements TransportChannel {
   /**
    * Takes the channel for `xfer` and starts its invocation; waits when the channel is held.
    *
-   * @throws ScmiShutdownError once the channel quiesces; ScmiTransportError `E_CHAN_BUSY` when the
+   * @throws ScmiShutdownError once the channel quiesces, or when core failed the transfer (the
+   * agent shut down) while it waited for the channel — its command is then never sent;
+   * ScmiTransportError `E_CHAN_BUSY` when the
    * invocation of a timed-out transfer holds the channel past `busyTimeoutMs`, `E_MSG_SIZE` when
    * the command does not fit the SMT area or the MSG buffer, `E_TEE` (the `TeeError` as cause)
    * when the invocation cannot be started (the session or the TEE context is closed, the MSG
@@ -357,6 +359,7 @@ export class OpteeChannel implements TransportChannel {
         this.#heldTimer = undefined;
         this.#stuck = true;
         for (const w of this.#waiters.splice(0)) {
+          if (this.#refuseDead(w)) continue;
           this.#busyRejections++;
           w.reject(this.#busyError());
         }
@@ -531,19 +534,39 @@ export class OpteeChannel implements TransportChannel {
     return (smtRead(area, SMT_STATUS) & (SMT_STATUS_FREE | SMT_STATUS_ERROR)) === SMT_STATUS_FREE;
   }
 
-  /** Gives the free channel to the next waiting sender. */
+  /**
+   * Gives the free channel to the next waiting sender whose transfer is still live. Core fails
+   * transfers that wait here without telling the channel: agent removal first shuts the engine
+   * down (every transfer in `sent` fails), and this channel's quiesce, which refuses its waiters,
+   * may come much later — after other channels' quiesces waited for their invocations. Such a
+   * waiter is refused, never started: its command must not reach the SCMI PTA, to be run by the
+   * platform, after its caller was told it failed.
+   */
   #grant(): void {
-    if (this.#owner !== undefined || this.#inv !== undefined) return;
-    const next = this.#waiters.shift();
-    if (next === undefined) return;
-    try {
-      const waiting = this.#syncWait(this.#start(next.xfer));
-      if (waiting === undefined) next.resolve();
-      else void waiting.then(next.resolve);
-    } catch (e) {
-      next.reject(e);
-      this.#grant();
+    while (this.#owner === undefined && this.#inv === undefined) {
+      const next = this.#waiters.shift();
+      if (next === undefined) return;
+      if (this.#refuseDead(next)) continue;
+      try {
+        const waiting = this.#syncWait(this.#start(next.xfer));
+        if (waiting === undefined) next.resolve();
+        else void waiting.then(next.resolve);
+        return;
+      } catch (e) {
+        next.reject(e);
+      }
     }
+  }
+
+  /**
+   * Refuses `w` with ScmiShutdownError when core already failed its transfer (it left `sent`
+   * while waiting for the channel — Linux's `channel->mu`); true when it did. Core counted the
+   * failure; the refusal is not a busy rejection nor an invocation.
+   */
+  #refuseDead(w: SendWaiter): boolean {
+    if (w.xfer.state === 'sent') return false;
+    w.reject(new ScmiShutdownError(this.#p.setup.agent, `send on ${this.label}`));
+    return true;
   }
 
   #disarm(): void {

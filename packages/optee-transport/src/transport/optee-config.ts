@@ -87,9 +87,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+// Every operation the transport calls: `submit` starts each message's invocation, so a driver
+// without it would pass setup and then fail every send.
 const DRIVER_METHODS = [
   'openSession',
   'invoke',
+  'submit',
   'cancel',
   'closeSession',
   'allocSharedMemory',

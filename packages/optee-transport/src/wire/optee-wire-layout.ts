@@ -33,10 +33,11 @@ export interface OpteeWireOptions {
   /** The SCMI channels OP-TEE serves; default one static SMT channel, id 0. */
   readonly channels?: readonly OpteeWireChannel[];
   /**
-   * Calls the secure world runs at once (OP-TEE `CFG_NUM_THREADS`), 1 … 64; default 8. A call
-   * beyond that waits in the driver for a free thread, as Linux's OP-TEE driver waits on
-   * `OPTEE_SMC_RETURN_ETHREAD_LIMIT`. Leave more threads than channels: a cancel request is a
-   * call too.
+   * Calls the secure world runs at once (OP-TEE `CFG_NUM_THREADS`), 1 … 64, and more than
+   * `channels`; default 8. A call beyond that waits in the driver for a free thread, as Linux's
+   * OP-TEE driver waits on `OPTEE_SMC_RETURN_ETHREAD_LIMIT`. A cancel request is such a call too
+   * (`OPTEE_MSG_CMD_CANCEL` is a standard call, run on an OP-TEE thread): with every thread held
+   * by an invocation that waits for its cancel, one per channel, the cancel would wait for ever.
    */
   readonly threads?: number;
   /** Bytes of dynamic shared memory the driver allocates and registers, 256 … 1 MiB; default 8192. */
@@ -126,7 +127,8 @@ export class OpteeWireLayout {
   /**
    * Validates `options` and lays the memory out.
    *
-   * @throws ScmiConfigError naming the field (`wire.channels[1].id`, …) when an option is invalid.
+   * @throws ScmiConfigError naming the field (`wire.channels[1].id`, …) when an option is invalid,
+   * `wire.threads` when there are not more threads than channels.
    */
   public constructor(options: OpteeWireOptions = {}) {
     if (!isRecord(options)) throw new ScmiConfigError('wire', 'expected an object');
@@ -165,6 +167,14 @@ export class OpteeWireLayout {
       }
       normalized.push({ id, staticShmem, shmemSize: size });
     });
+    // Each channel can hold an OP-TEE thread with an invocation that only a cancel request ends
+    // (the transport's quiesce sends one): the cancel needs a thread of its own.
+    if (this.threads <= channels.size) {
+      throw new ScmiConfigError(
+        'wire.threads',
+        `expected more threads than the ${channels.size} channel(s) (a cancel request needs a free thread), got ${this.threads}`,
+      );
+    }
     this.channels = channels;
     this.poolOffset = align(offset, 8);
     this.bytes = align(this.poolOffset + this.poolSize, 8);
