@@ -15,11 +15,11 @@ describe('System power protocol (0x12)', () => {
     h.close();
   });
 
-  it('should report version 1.0, warm reset and suspend support', () => {
+  it("should report version 1.0, reserved protocol attributes, and warm reset and suspend support in STATE_SET's message attributes", () => {
     expect(h.call(SYSTEM, 0x0).words).toEqual([0x10000]);
-    expect(h.call(SYSTEM, 0x1).words).toEqual([0xc0000000]);
+    expect(h.call(SYSTEM, 0x1).words).toEqual([0]);
+    expect(h.call(SYSTEM, 0x2, [SystemPowerMessageId.STATE_SET]).words).toEqual([0xc0000000]);
     for (const id of [
-      SystemPowerMessageId.STATE_SET,
       SystemPowerMessageId.STATE_GET,
       SystemPowerMessageId.STATE_NOTIFY,
       0x10, // NEGOTIATE_PROTOCOL_VERSION

@@ -31,7 +31,13 @@ export class SystemPowerProtocol implements ProtocolServer {
     this.#p = services;
     this.#state = services.config.systemPower?.state ?? 3;
     this.messages = new Map<number, MessageHandler>([
-      [SystemPowerMessageId.STATE_SET, { size: 8, run: (req) => this.#set(req) }],
+      [
+        SystemPowerMessageId.STATE_SET,
+        // PROTOCOL_MESSAGE_ATTRIBUTES of SYSTEM_POWER_STATE_SET: bit 31 warm reset supported,
+        // bit 30 suspend supported (SCP-firmware SYS_POWER_STATE_SET_ATTRIBUTES_WARM_RESET /
+        // _SUSPEND; ARM scmi-tests test_s003 reads them there).
+        { size: 8, attributes: 0xc0000000, run: (req) => this.#set(req) },
+      ],
       [SystemPowerMessageId.STATE_GET, { size: 0, run: () => ok(words(this.#state)) }],
       [
         SystemPowerMessageId.STATE_NOTIFY,
@@ -55,8 +61,9 @@ export class SystemPowerProtocol implements ProtocolServer {
   }
 
   public attributes(): Reply {
-    // bit 31 warm reset supported, bit 30 suspend supported.
-    return ok(words(0xc0000000));
+    // Reserved, zero (DEN0056 System power PROTOCOL_ATTRIBUTES; scmi-tests test_s002 checks it):
+    // warm reset and suspend support are STATE_SET's message attributes.
+    return ok(words(0));
   }
 
   #set(req: PlatformRequest): Reply {
