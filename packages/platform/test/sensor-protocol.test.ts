@@ -612,12 +612,20 @@ describe('Sensor protocol (0x15)', () => {
         expect(round(3, 30, 1 << 9)).toBe(50);
         expect(round(3, 30, 1 << 10)).toBe(20);
         expect(round(3, 40, 1 << 10)).toBe(50);
-        expect(round(3, 40, (1 << 10) | (1 << 9))).toBe(50); // bit 9 ignored with bit 10
         expect(round(3, 35, 1 << 10)).toBe(20); // a tie goes down
         expect(round(2, 250, 0)).toBe(200);
         expect(round(2, 250, 1 << 9)).toBe(300);
         expect(round(2, 250, 1 << 10)).toBe(200);
         expect(round(2, 260, 1 << 10)).toBe(300);
+      });
+
+      it('should answer INVALID_PARAMETERS to the reserved rounding mode 3 (bits 10:9) with an interval, and change nothing', () => {
+        const before = intervalOf(h, 3);
+        expect(setConfig(h, 3, cfg(40, -3, 1 | (3 << 9)))).toBe(ScmiStatus.INVALID_PARAMETERS);
+        expect(intervalOf(h, 3)).toBe(before);
+        // Without an interval the field is not valid (DEN0056): ignored.
+        expect(setConfig(h, 3, cfg(0, 0, 1 | (3 << 9)))).toBe(0);
+        expect(intervalOf(h, 3)).toBe(before);
       });
 
       it('should answer INVALID_PARAMETERS outside the supported intervals, and change nothing', () => {

@@ -391,8 +391,8 @@ export class SensorProtocol implements ProtocolServer {
   }
 
   /**
-   * sensor_config: 31:11 update interval (sec 0: keep it), 10:9 rounding (bit 10 nearest, else bit
-   * 9 up, else down), 8:2 reserved (INVALID_PARAMETERS), 1 timestamp reporting, 0 enable — the
+   * sensor_config: 31:11 update interval (sec 0: keep it), 10:9 rounding with an interval (0 down,
+   * 1 up, 2 nearest, 3 reserved: INVALID_PARAMETERS), 8:2 reserved (INVALID_PARAMETERS), 1 timestamp reporting, 0 enable — the
    * layout imx-sm's `SensorConfigSet` documents. What the sensor cannot do is NOT_SUPPORTED
    * ("configuration not supported by the sensor"): timestamp reporting without timestamps, an
    * update interval without update intervals. An interval outside the supported ones is
@@ -412,6 +412,10 @@ export class SensorProtocol implements ProtocolServer {
     if (sec !== 0) {
       const intervals = this.#intervals.get(id);
       if (intervals === undefined) return fail(ScmiStatus.NOT_SUPPORTED);
+      // Bits 10:9 (valid with an interval only): round down (0), up (1), auto (2); 3 is reserved
+      // (DEN0056 SENSOR_CONFIG_SET; Linux SCMI_SENS_CFG_ROUND_*).
+      if ((config & (ROUND_AUTO | ROUND_UP)) === (ROUND_AUTO | ROUND_UP))
+        return fail(ScmiStatus.INVALID_PARAMETERS);
       const asked = intervalFromWire(sec, signed5(config >>> 11));
       const mode =
         (config & ROUND_AUTO) !== 0 ? 'nearest' : (config & ROUND_UP) !== 0 ? 'up' : 'down';
