@@ -104,6 +104,23 @@ describe(createAgent, () => {
     });
   });
 
+  it('should fail the probe when LIST_PROTOCOLS returns more protocols than PROTOCOL_ATTRIBUTES announced', async () => {
+    const h = createHarness();
+    h.platform.protocols = [0x11, 0x12];
+    const real = h.platform.override;
+    h.platform.override = (req) => {
+      if (req.protocolId === 0x10 && req.messageId === 0x6) {
+        const bytes = new Uint8Array(8); // three ids for two announced
+        new DataView(bytes.buffer).setUint32(0, 3, true);
+        bytes.set([0x11, 0x12, 0x13], 4);
+        return { status: 0, returns: bytes };
+      }
+      return real?.(req);
+    };
+    await expect(h.create()).rejects.toMatchObject({ code: 'E_MULTIPART' });
+    expect(h.clock.armedTimers).toBe(0);
+  });
+
   describe('when probe fails', () => {
     it.each([
       ['PROTOCOL_VERSION', 0x0],

@@ -53,9 +53,6 @@ export interface ScmiAgentInfo {
   readonly name: string;
 }
 
-/** The most protocols a platform can list (ids are 8-bit). */
-const MAX_PROTOCOLS = 256;
-
 /**
  * The Base protocol client (Linux `base.c`), written on the protocol-driver API as its first user.
  *
@@ -125,9 +122,11 @@ export class BaseProtocol {
       const r = new PayloadReader(returns);
       const n = r.u32();
       if (n === 0) break;
-      if (n > MAX_PROTOCOLS - skip) {
+      // More than PROTOCOL_ATTRIBUTES announced are left (Linux: "No. Returned protocols >
+      // Total protocols"): the platform contradicts itself, and the list must not outgrow `total`.
+      if (n > total - skip) {
         throw new ScmiMalformedError(
-          `LIST_PROTOCOLS returned ${n} protocols after ${skip}: too many`,
+          `LIST_PROTOCOLS returned ${n} protocols after ${skip} of ${total}: too many`,
           'E_MULTIPART',
         );
       }
