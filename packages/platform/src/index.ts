@@ -69,6 +69,7 @@ export type { PeerFrameContext, PeerFrameHandler } from './peer-port/frame-kind-
 export type { PeerFrame, PeerFrameBatch, PeerFrameReaderOptions } from './peer-port/peer-frame.js';
 export type {
   PeerPortAddress,
+  PeerPortEvent,
   PeerPortLogEntry,
   PeerPortOptions,
   PeerPortPathAddress,

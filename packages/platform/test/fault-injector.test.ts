@@ -197,6 +197,41 @@ describe(FaultInjector, () => {
       });
     });
 
+    it('notification-storm: should drop, and count, notifications larger than maxMsgSize', () => {
+      const fits = Array.from({ length: 32 }, (_, i) => i); // 128 bytes: the link's maxMsgSize
+      h.platform.faults.add({
+        match: { nth: 1 },
+        action: { kind: 'notification-storm', count: 4, payload: [...fits, 32] },
+      });
+      h.platform.faults.add({
+        match: { nth: 2 },
+        action: { kind: 'notification-storm', count: 2, payload: fits },
+      });
+      expect(vendor(h, 1)).toBeDefined();
+      expect(h.link(1).posted).toHaveLength(0);
+      expect(h.platform.counters.notificationsDropped).toBe(4);
+      expect(vendor(h, 2)).toBeDefined();
+      expect(h.link(1).messages.map((m) => m.words)).toEqual([fits, fits]);
+      expect(h.platform.counters).toMatchObject({
+        notificationsPosted: 2,
+        notificationsDropped: 4,
+      });
+    });
+
+    it('notification-storm: should not process the command once post disconnected the agent', () => {
+      h.platform.faults.add({ action: { kind: 'notification-storm', count: 10 } });
+      // A link that closes its agent while posting, as the peer port does for a client that reads
+      // nothing.
+      h.link(1).accept = () => {
+        h.connection(1).disconnect();
+        return false;
+      };
+      expect(h.send(1, POWER, PowerMessageId.STATE_SET, [0, 0, OFF])).toBeUndefined();
+      expect(h.platform.snapshot().powerDomains[0]).toBe(0);
+      expect(h.link(1).refused).toBe(1);
+      expect(h.platform.connectedAgents).toEqual([2]);
+    });
+
     it('should apply transforms first, then the first delivery change, in rule order', async () => {
       h.platform.faults.add({ action: { kind: 'late-reply', ms: 5 } });
       h.platform.faults.add({ action: { kind: 'drop' } });
@@ -341,6 +376,29 @@ describe(FaultInjector, () => {
       expect(f.rules).toEqual([]);
     });
 
+    it('should give automatic ids that no rule has yet', () => {
+      const f = h.platform.faults;
+      expect(f.add({ id: 'rule-1', action: { kind: 'drop' } })).toBe('rule-1');
+      expect(f.add({ id: 'rule-3', action: { kind: 'drop' } })).toBe('rule-3');
+      expect(f.add({ action: { kind: 'drop' } })).toBe('rule-2');
+      expect(f.add({ action: { kind: 'drop' } })).toBe('rule-4');
+      expect(f.rules.map((r) => r.id)).toEqual(['rule-1', 'rule-3', 'rule-2', 'rule-4']);
+    });
+
+    it('should keep a copy of the rule: changing it after add changes nothing', () => {
+      const payload = [1, 2, 3];
+      const rule = { action: { kind: 'notification-storm' as const, count: 2, payload } };
+      h.platform.faults.add(rule);
+      payload.length = 200_000;
+      payload.fill(7, 3);
+      (rule.action as { count: number }).count = 100_000;
+      expect(vendor(h, 1)).toBeDefined();
+      expect(h.link(1).messages.map((m) => m.words)).toEqual([
+        [1, 2, 3],
+        [1, 2, 3],
+      ]);
+    });
+
     it('should log every injected fault with its time and message', async () => {
       await h.clock.advance(12);
       h.platform.faults.add({ id: 'd', action: { kind: 'drop' } });
@@ -401,6 +459,53 @@ describe(FaultInjector, () => {
       expect(() => h.platform.faults.add(rule)).toThrow(
         expect.objectContaining({ code: 'E_FAULT_RULE' }) as Error,
       );
+    });
+
+    const MAX_MS = 2 ** 31 - 1;
+    it.each<[string, unknown]>([
+      ['a rule', null],
+      ['a rule', 7],
+      ['action', { action: null }],
+      ['action', { match: {}, action: 'drop' }],
+      ['match', { match: 3, action: { kind: 'drop' } }],
+      ['id', { id: 5, action: { kind: 'drop' } }],
+      ['action.ms', { action: { kind: 'delay', ms: MAX_MS + 1 } }],
+      ['action.ms', { action: { kind: 'late-reply', ms: 2 ** 40 } }],
+      ['action.ms', { action: { kind: 'late-reply' } }],
+      ['action.delayMs', { action: { kind: 'duplicate', delayMs: MAX_MS + 1 } }],
+      ['action.maxHoldMs', { action: { kind: 'reorder', maxHoldMs: MAX_MS + 1 } }],
+      [
+        'action.payload must have at most 16384 words',
+        { action: { kind: 'notification-storm', count: 1, payload: new Array(200_000).fill(0) } },
+      ],
+      [
+        'action.payload must be an array',
+        { action: { kind: 'notification-storm', count: 1, payload: 5 } },
+      ],
+      // Holes (a sparse array) read as undefined.
+      [
+        'action.payload[0]',
+        { action: { kind: 'notification-storm', count: 1, payload: new Array<number>(2) } },
+      ],
+    ])('should name %s when a rule is invalid, and keep no rule', (field, rule) => {
+      expect(() => h.platform.faults.add(rule as FaultRule)).toThrow(
+        expect.objectContaining({
+          code: 'E_FAULT_RULE',
+          message: expect.stringContaining(field) as string,
+        }) as Error,
+      );
+      expect(h.platform.faults.rules).toEqual([]);
+    });
+
+    it('should accept the largest delay and storm payload', () => {
+      const f = h.platform.faults;
+      f.add({ match: { messageId: 0x7f }, action: { kind: 'delay', ms: MAX_MS } });
+      const payload = new Array<number>(16_384).fill(0xffffffff);
+      f.add({
+        match: { messageId: 0x7f },
+        action: { kind: 'notification-storm', count: 1, payload },
+      });
+      expect(f.rules).toHaveLength(2);
     });
   });
 

@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RealClock, ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import { RealClock, ScmiProtocolId, ScmiStatus, type ScmiPlatformPort } from '@scmi-ts/core';
 import {
   BaseMessageId,
   PeerFrameKind,
@@ -137,6 +138,34 @@ describe(startPeerPort, () => {
       expect(existsSync(path)).toBe(false);
     });
 
+    it('should close a connection that lets more than maxQueuedBytes wait unread', async () => {
+      // 100 000 notifications of 1 KiB: far more than the socket buffers of the kernel take.
+      platform.faults.add({
+        match: { times: 1 },
+        action: { kind: 'notification-storm', count: 100_000, payload: new Array(256).fill(1) },
+      });
+      port = await startPeerPort(platform, {
+        path: join(dir, 'slow.sock'),
+        maxMsgSize: 2048,
+        maxQueuedBytes: 65_536,
+      });
+      client = await PeerClient.open(port);
+      client.pause();
+      client.send(PeerFrameKind.MSG, command(BASE, 0, 1));
+      // The command, its storm and the drop run in one 'data' event of the port.
+      await until(() => platform.counters.requests === 1);
+      expect(port.log.at(-1)).toMatchObject({
+        event: 'slow-consumer',
+        agentId: 1,
+        reason: expect.stringMatching(/over maxQueuedBytes 65536/) as string,
+      });
+      expect(port.counts['slow-consumer']).toBe(1);
+      expect(port.connections).toBe(0);
+      expect(platform.connectedAgents).toEqual([]);
+      // The storm stopped with the connection: nothing more was built for it.
+      expect(platform.counters.notificationsPosted).toBeLessThan(100_000);
+    });
+
     it('should reject when the path is in use', async () => {
       const path = join(dir, 'busy.sock');
       port = await startPeerPort(platform, { path });
@@ -206,6 +235,71 @@ describe(startPeerPort, () => {
     });
   });
 
+  describe('failures around the port', () => {
+    it('should close the connection, not the process, when the platform throws', async () => {
+      const throwing: ScmiPlatformPort = {
+        connect: (agentId) => ({ agentId, disconnect: () => undefined }),
+        handle: () => {
+          throw new RangeError('a platform bug');
+        },
+      };
+      port = await startPeerPort(throwing, { agentIds: [1, 2] });
+      client = await PeerClient.open(port);
+      client.send(PeerFrameKind.MSG, command(BASE, 0, 1));
+      await client.closed;
+      expect(port.log.at(-1)).toMatchObject({
+        event: 'handler-error',
+        agentId: 1,
+        reason: 'the platform threw on a command: a platform bug',
+      });
+      const other = await PeerClient.open(port);
+      await until(() => port?.connections === 1);
+      await other.close();
+    });
+
+    it('should log an error of the listening server and keep serving', async () => {
+      // The port keeps its server private: catch it as it starts listening.
+      const listen = jest.spyOn(Server.prototype, 'listen');
+      let server: Server | undefined;
+      try {
+        port = await startPeerPort(platform);
+        server = listen.mock.contexts[0] as Server;
+      } finally {
+        listen.mockRestore();
+      }
+      const accept = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' });
+      expect(defined(server).emit('error', accept)).toBe(true);
+      expect(port.log.at(-1)).toEqual({
+        event: 'server-error',
+        connectionId: 0,
+        agentId: undefined,
+        reason: 'accept EMFILE',
+      });
+      expect(port.counts['server-error']).toBe(1);
+      client = await PeerClient.open(port);
+      client.send(PeerFrameKind.MSG, command(BASE, 0, 2));
+      const [frame] = await client.frames(1);
+      expect(decodeAnswer(defined(frame).payload).token).toBe(2);
+    });
+
+    it('should count a throwing onLog and still close every socket', async () => {
+      port = await startPeerPort(platform, {
+        onLog: () => {
+          throw new Error('the logger is down');
+        },
+      });
+      client = await PeerClient.open(port);
+      client.send(PeerFrameKind.MSG, command(BASE, 0, 3));
+      const [frame] = await client.frames(1);
+      expect(decodeAnswer(defined(frame).payload).token).toBe(3);
+      await port.close();
+      await client.closed;
+      expect(port.log.map((e) => e.event)).toEqual(['open', 'close']);
+      expect(port.onLogErrors).toBe(2);
+      expect(platform.connectedAgents).toEqual([]);
+    });
+  });
+
   describe('connection bounds and agent ids', () => {
     it('should refuse connections over the limit and accept again once one closes', async () => {
       port = await startPeerPort(platform, { agentIds: [2, 1], maxConnections: 1 });
@@ -251,6 +345,12 @@ describe(startPeerPort, () => {
       await expect(startPeerPort(platform, { maxConnections: 0 })).rejects.toThrow(
         expect.objectContaining({ field: 'peerPort.maxConnections' }) as Error,
       );
+      // Closed if it starts anyway, so that a failure cannot leave a server open.
+      const started = await startPeerPort(platform, { maxQueuedBytes: -1 }).then(
+        (p) => p.close(),
+        (e: unknown) => e,
+      );
+      expect(started).toMatchObject({ field: 'peerPort.maxQueuedBytes' });
       await expect(startPeerPort(platform, { agentIds: [] })).rejects.toThrow(
         expect.objectContaining({ field: 'peerPort.agentIds' }) as Error,
       );

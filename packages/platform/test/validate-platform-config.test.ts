@@ -135,6 +135,14 @@ const cases: [string, string, unknown][] = [
   ['sensors[0].unitExponent', 'sensors[0].unitExponent', 16],
   ['sensors[0].tripPoints', 'sensors[0].tripPoints', 300],
   ['sensors[0].readLatencyMs', 'sensors[0].readLatencyMs', -1],
+  // Past 2^31 − 1 ms Node's timers fire after 1 ms.
+  ['sensors[0].readLatencyMs', 'sensors[0].readLatencyMs', 2 ** 31],
+  ['sensors[3].updateIntervalsMs[0]', 'sensors[3].updateIntervalsMs', [3e9]],
+  [
+    'sensors[3].updateIntervalsMs.max',
+    'sensors[3].updateIntervalsMs',
+    { min: 10, max: 3e9, step: 10 },
+  ],
   ['sensors[0].value', 'sensors[0].value', 3],
   ['sensors[0].value.kind', 'sensors[0].value', { kind: 'square' }],
   ['sensors[0].value.periodMs', 'sensors[0].value.periodMs', 0],

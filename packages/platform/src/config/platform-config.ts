@@ -257,7 +257,10 @@ export interface SensorConfig {
   readonly tripPoints?: number;
   /** Whether SENSOR_READING_GET may be asynchronous; default false. */
   readonly asyncRead?: boolean;
-  /** How long an asynchronous reading takes, in ms; default the platform's async latency. */
+  /**
+   * How long an asynchronous reading takes, in ms, at most 2^31 − 1 (the longest Node timer);
+   * default the platform's async latency.
+   */
   readonly readLatencyMs?: number;
   /** Whether the sensor starts enabled (SENSOR_CONFIG bit 0); default true. */
   readonly enabled?: boolean;
@@ -277,9 +280,9 @@ export interface SensorConfig {
    */
   readonly timestampExponent?: number;
   /**
-   * The update intervals the sensor supports, in ms: an ascending list or a range. Each must be a
-   * whole number of µs whose wire form `sec × 10^exponent` s fits (sec ≤ 65535 after folding
-   * trailing zeros into the exponent). A sensor with update intervals supports continuous updates:
+   * The update intervals the sensor supports, in ms: an ascending list or a range. Each must be at
+   * most 2^31 − 1 ms (the longest Node timer) and a whole number of µs whose wire form
+   * `sec × 10^exponent` s fits (sec ≤ 65535 after folding trailing zeros into the exponent). A sensor with update intervals supports continuous updates:
    * SENSOR_UPDATE every interval to subscribed agents while it is enabled. Absent = none.
    */
   readonly updateIntervalsMs?: readonly number[] | SensorIntervalRange;

@@ -33,6 +33,8 @@ import type {
 import { intervalToWire } from '../protocols/sensor/update-interval.js';
 
 const U32 = 0xffffffff;
+/** Longest timer in ms: Node's timers take a signed 32-bit count and fire after 1 ms past it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_DOMAINS = 0xffff;
 const SHORT_NAME = 15;
 const LONG_NAME = 63;
@@ -396,7 +398,7 @@ function sensor(value: unknown, path: string): SensorConfig {
   const readLatencyMs =
     o.readLatencyMs === undefined
       ? undefined
-      : num(o.readLatencyMs, join(path, 'readLatencyMs'), 0);
+      : num(o.readLatencyMs, join(path, 'readLatencyMs'), 0, MAX_TIMER_MS);
   const type = int(o.type, join(path, 'type'), 0, 255);
   const unitExponent = optionalInt(o.unitExponent, join(path, 'unitExponent'), -16, 15, 0);
   const gen = generator(o.value, join(path, 'value'));
@@ -441,7 +443,8 @@ function sensor(value: unknown, path: string): SensorConfig {
 
 /** Reads one update interval in ms: positive, whole µs, representable on the wire. */
 function interval(value: unknown, path: string): number {
-  const ms = num(value, path, 0);
+  // Each interval may become the period of an update timer.
+  const ms = num(value, path, 0, MAX_TIMER_MS);
   const us = Math.round(ms * 1000);
   if (ms === 0 || Math.abs(ms * 1000 - us) > 1e-6 || intervalToWire(us) === undefined) {
     fail(path, `must be a positive whole number of µs that fits sec × 10^exponent (sec ≤ 65535)`);

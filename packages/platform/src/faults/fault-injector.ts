@@ -31,6 +31,13 @@ const COMMAND_ONLY: ReadonlySet<FaultKind> = new Set([
 ]);
 const STAGES: readonly FaultStage[] = ['command', 'delayed-response', 'notification'];
 const MAX_LOG = 10_000;
+/** Node's timers take a signed 32-bit ms count: a longer delay fires after 1 ms instead. */
+const MAX_MS = 2 ** 31 - 1;
+/**
+ * Longest storm payload, in u32 words: 64 KiB, the largest message payload a transport of scmi-ts
+ * carries (virtio's `maxMsgSize` bound); a longer notification could never be posted.
+ */
+const MAX_STORM_PAYLOAD_WORDS = 16_384;
 
 interface ActiveRule {
   readonly rule: FaultRule;
@@ -87,16 +94,25 @@ export class FaultInjector {
   /**
    * Adds a rule after the existing ones and returns its id.
    *
-   * @throws PlatformError `E_FAULT_RULE` when a field is invalid, the id is taken, or the action
-   *   cannot apply to the stage (reorder, unsolicited and notification-storm are for commands).
+   * The injector keeps a copy of `rule`: changing the object afterwards changes nothing.
+   *
+   * @throws PlatformError `E_FAULT_RULE` when the rule or a field is invalid (the message names
+   *   the field), the id is taken, or the action cannot apply to the stage (reorder, unsolicited
+   *   and notification-storm are for commands).
    */
   public add(rule: FaultRule): string {
-    checkRule(rule);
-    const id = rule.id ?? `rule-${this.#next++}`;
-    if (this.#rules.some((r) => r.id === id)) {
+    // Checked and kept as a copy: a caller changing the rule later must not bypass the checks.
+    const copy = copyRule(rule);
+    checkRule(copy);
+    let id = copy.id;
+    if (id === undefined) {
+      // Skip the automatic ids a caller already gave to a rule of its own.
+      do id = `rule-${this.#next++}`;
+      while (this.#rules.some((r) => r.id === id));
+    } else if (this.#rules.some((r) => r.id === id)) {
       throw new PlatformError('E_FAULT_RULE', `fault rule id ${id} is already in use`);
     }
-    this.#rules.push({ rule, id, seen: 0, fired: 0 });
+    this.#rules.push({ rule: copy, id, seen: 0, fired: 0 });
     return id;
   }
 
@@ -183,9 +199,46 @@ function checkInt(v: number | undefined, name: string, min: number, max: number)
     bad(`${name} must be an integer in ${min} … ${max}`);
 }
 
-function checkMs(v: number | undefined, name: string): void {
-  if (v === undefined) return;
-  if (!Number.isFinite(v) || v < 0) bad(`${name} must be a number ≥ 0`);
+function checkMs(v: number | undefined, name: string, required = false): void {
+  if (v === undefined && !required) return;
+  if (typeof v !== 'number' || !(v >= 0 && v <= MAX_MS)) {
+    bad(`${name} must be a number in 0 … ${MAX_MS}`);
+  }
+}
+
+function isObject(v: unknown): v is Readonly<Record<string, unknown>> {
+  return typeof v === 'object' && v !== null;
+}
+
+/**
+ * A copy of the parts of `rule` the injector reads (rules are plain data), checking first what
+ * reading them needs: null or a non-object would otherwise fail with a plain TypeError.
+ */
+function copyRule(rule: FaultRule): FaultRule {
+  const r: unknown = rule;
+  if (!isObject(r)) bad('a rule must be an object');
+  if (r.id !== undefined && (typeof r.id !== 'string' || r.id === '')) {
+    bad('id must be a non-empty string');
+  }
+  // null stands for an absent match, as in JSON written by hand.
+  if (r.match !== undefined && r.match !== null && !isObject(r.match))
+    bad('match must be an object');
+  if (!isObject(r.action)) bad(`action must be an object with a kind: ${KINDS.join(', ')}`);
+  const payload = r.action.payload;
+  // Bounded before the copy (a sparse array may claim 2^32 − 1 elements), and at all because the
+  // platform builds the payload and posts it `count` times.
+  if (Array.isArray(payload) && payload.length > MAX_STORM_PAYLOAD_WORDS) {
+    bad(`action.payload must have at most ${MAX_STORM_PAYLOAD_WORDS} words, got ${payload.length}`);
+  }
+  const action = {
+    ...r.action,
+    ...(Array.isArray(payload) ? { payload: payload.slice() as unknown[] } : {}),
+  } as unknown as FaultAction;
+  return {
+    ...(r.id === undefined ? {} : { id: r.id }),
+    ...(isObject(r.match) ? { match: { ...r.match } } : {}),
+    action,
+  };
 }
 
 function checkRule(rule: FaultRule): void {
@@ -200,16 +253,15 @@ function checkRule(rule: FaultRule): void {
   if (m.probability !== undefined && !(m.probability >= 0 && m.probability <= 1)) {
     bad('match.probability must be in 0 … 1');
   }
-  const a = rule.action as FaultAction | undefined;
-  if (a === undefined || !KINDS.includes(a.kind))
-    bad(`action.kind must be one of ${KINDS.join(', ')}`);
+  const a = rule.action;
+  if (!KINDS.includes(a.kind)) bad(`action.kind must be one of ${KINDS.join(', ')}`);
   if (stage !== 'command' && COMMAND_ONLY.has(a.kind)) {
     bad(`${a.kind} applies to commands only, not to stage ${stage}`);
   }
   switch (a.kind) {
     case 'delay':
     case 'late-reply':
-      if (!Number.isFinite(a.ms) || a.ms < 0) bad('action.ms must be a number ≥ 0');
+      checkMs(a.ms, 'action.ms', true);
       break;
     case 'duplicate':
       checkMs(a.delayMs, 'action.delayMs');
@@ -234,9 +286,20 @@ function checkRule(rule: FaultRule): void {
       checkInt(Number.isInteger(a.count) ? a.count : -1, 'action.count', 1, 100_000);
       checkInt(a.protocolId, 'action.protocolId', 0, 0xff);
       checkInt(a.messageId, 'action.messageId', 0, 0xff);
-      for (const w of a.payload ?? []) checkInt(w, 'action.payload[]', 0, 0xffffffff);
+      checkPayload(a.payload ?? []);
       break;
     case 'drop':
       break;
+  }
+}
+
+function checkPayload(value: unknown): void {
+  if (!Array.isArray(value)) bad('action.payload must be an array of u32 words');
+  const payload = value as readonly unknown[];
+  for (let i = 0; i < payload.length; i++) {
+    const w = payload[i];
+    // A hole of a sparse array reads as undefined, which checkInt would let pass.
+    if (typeof w !== 'number') bad(`action.payload[${i}] must be an integer in 0 … 4294967295`);
+    checkInt(w, `action.payload[${i}]`, 0, 0xffffffff);
   }
 }

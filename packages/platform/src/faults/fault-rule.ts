@@ -29,7 +29,7 @@ export interface FaultMatch {
 export interface DelayFault {
   /** Discriminant. */
   readonly kind: 'delay';
-  /** Delay in ms on the platform clock. */
+  /** Delay in ms on the platform clock, 0 … 2^31 − 1 (the longest Node timer). */
   readonly ms: number;
 }
 
@@ -43,7 +43,7 @@ export interface DropFault {
 export interface DuplicateFault {
   /** Discriminant. */
   readonly kind: 'duplicate';
-  /** Delay of the copy in ms; default 0 (the next timer turn). */
+  /** Delay of the copy in ms, 0 … 2^31 − 1; default 0 (the next timer turn). */
   readonly delayMs?: number;
 }
 
@@ -54,7 +54,7 @@ export interface DuplicateFault {
 export interface ReorderFault {
   /** Discriminant. */
   readonly kind: 'reorder';
-  /** Longest hold in ms; default 100. */
+  /** Longest hold in ms, 0 … 2^31 − 1; default 100. */
   readonly maxHoldMs?: number;
 }
 
@@ -62,7 +62,7 @@ export interface ReorderFault {
 export interface LateReplyFault {
   /** Discriminant. */
   readonly kind: 'late-reply';
-  /** Delay of the response in ms. */
+  /** Delay of the response in ms, 0 … 2^31 − 1. */
   readonly ms: number;
 }
 
@@ -120,7 +120,11 @@ export interface NotificationStormFault {
   readonly protocolId?: number;
   /** Notification id. */
   readonly messageId?: number;
-  /** Payload as u32 words. */
+  /**
+   * Payload as u32 words, at most 16384 (64 KiB, the largest message payload of any scmi-ts
+   * transport). A payload larger than the link's `maxMsgSize` is not posted: the storm's
+   * notifications are counted as dropped.
+   */
   readonly payload?: readonly number[];
 }
 
@@ -153,7 +157,7 @@ export type FaultKind = FaultAction['kind'];
  * ```
  */
 export interface FaultRule {
-  /** A name for the log; default `rule-<n>`. Unique. */
+  /** A name for the log; default `rule-<n>` (the first such id not in use). Unique. */
   readonly id?: string;
   /** Which messages; default every command. */
   readonly match?: FaultMatch;

@@ -30,15 +30,56 @@ export interface PeerPortOptions {
   readonly p2a?: boolean;
   /** The `maxMsgSize` of each connection's link; default 128. */
   readonly maxMsgSize?: number;
-  /** Called with each log entry as it is added. */
+  /**
+   * Most bytes one connection may have waiting to be sent (frames the client has not read yet);
+   * past this the connection is closed, logged as `slow-consumer`. Default 1 MiB.
+   */
+  readonly maxQueuedBytes?: number;
+  /**
+   * Called with each log entry as it is added. An exception it throws is counted
+   * ({@link PeerPort.onLogErrors}) and otherwise ignored: the entry stays in the log.
+   */
   readonly onLog?: (entry: PeerPortLogEntry) => void;
 }
+
+/**
+ * The events of a peer port's log:
+ *
+ * - `open`, `close`: a connection opened, or closed (by the client, the socket or {@link PeerPort.close}).
+ * - `refused`: a connection refused (limit reached, no free agent id, the platform refused it).
+ * - `malformed`: a connection closed for a malformed frame.
+ * - `handler-error`: a connection closed because a frame kind handler or the platform threw.
+ * - `socket-error`: a connection closed for an error of its socket.
+ * - `slow-consumer`: a connection closed because more than `maxQueuedBytes` waited to be sent to it.
+ * - `server-error`: an error of the listening server (e.g. `EMFILE` when accepting); it keeps
+ *   listening.
+ */
+export type PeerPortEvent =
+  | 'open'
+  | 'refused'
+  | 'malformed'
+  | 'handler-error'
+  | 'socket-error'
+  | 'slow-consumer'
+  | 'server-error'
+  | 'close';
+
+const EVENTS: readonly PeerPortEvent[] = [
+  'open',
+  'refused',
+  'malformed',
+  'handler-error',
+  'socket-error',
+  'slow-consumer',
+  'server-error',
+  'close',
+];
 
 /** What happened on a peer port. */
 export interface PeerPortLogEntry {
   /** The event. */
-  readonly event: 'open' | 'refused' | 'malformed' | 'handler-error' | 'socket-error' | 'close';
-  /** The connection (numbered from 1 in order of arrival). */
+  readonly event: PeerPortEvent;
+  /** The connection (numbered from 1 in order of arrival); 0 for a `server-error`. */
   readonly connectionId: number;
   /** The agent id of the connection, when it had one. */
   readonly agentId: number | undefined;
@@ -75,6 +116,7 @@ interface Connection {
 }
 
 const MAX_LOG = 1000;
+const DEFAULT_MAX_QUEUED_BYTES = 1 << 20;
 const MSG: number = PeerFrameKind.MSG;
 
 /**
@@ -82,7 +124,8 @@ const MSG: number = PeerFrameKind.MSG;
  * `le32 kind | le32 length | bytes` (see {@link PeerFrameKind}). Each connection is one agent:
  * kind-1 frames are commands answered with kind-1 frames; notifications and delayed responses
  * go out as kind-3 frames. A malformed frame (unknown kind, length over the bound, a frame cut
- * short when the client ends) closes that connection only, with the reason logged.
+ * short when the client ends), a client that lets more than `maxQueuedBytes` wait unread, or an
+ * exception from the platform closes that connection only, with the reason logged.
  *
  * Start one with {@link startPeerPort}; {@link PeerPort.close} closes the server and every
  * connection.
@@ -94,6 +137,8 @@ export class PeerPort {
   readonly #onLog: ((entry: PeerPortLogEntry) => void) | undefined;
   readonly #connections = new Map<number, Connection>();
   readonly #log: PeerPortLogEntry[] = [];
+  readonly #counts = Object.fromEntries(EVENTS.map((e) => [e, 0])) as Record<PeerPortEvent, number>;
+  #onLogErrors = 0;
   #next = 1;
   #closing: Promise<void> | undefined;
 
@@ -108,10 +153,21 @@ export class PeerPort {
       maxFrameSize: options.maxFrameSize ?? 4096,
       p2a: options.p2a ?? true,
       maxMsgSize: options.maxMsgSize ?? 128,
+      maxQueuedBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
     };
     this.#onLog = options.onLog;
     server.on('connection', (socket) => {
       this.#accept(socket);
+    });
+    // A listening server still emits 'error' (e.g. EMFILE when accept fails, the server then keeps
+    // listening); without a listener that error would be thrown and end the process.
+    server.on('error', (e) => {
+      this.#record({
+        event: 'server-error',
+        connectionId: 0,
+        agentId: undefined,
+        reason: e.message,
+      });
     });
   }
 
@@ -131,6 +187,16 @@ export class PeerPort {
   /** What happened, oldest first (the last 1000 entries). */
   public get log(): readonly PeerPortLogEntry[] {
     return [...this.#log];
+  }
+
+  /** How many entries of each event were logged since the port started (beyond the last 1000). */
+  public get counts(): Readonly<Record<PeerPortEvent, number>> {
+    return { ...this.#counts };
+  }
+
+  /** How many times `onLog` threw. */
+  public get onLogErrors(): number {
+    return this.#onLogErrors;
   }
 
   /**
@@ -158,14 +224,22 @@ export class PeerPort {
   #record(entry: PeerPortLogEntry): void {
     this.#log.push(entry);
     if (this.#log.length > MAX_LOG) this.#log.shift();
-    this.#onLog?.(entry);
+    this.#counts[entry.event]++;
+    if (this.#onLog === undefined) return;
+    // The user's callback runs inside socket and server listeners: an exception there would end
+    // the process, or leave a socket open that close() then waits for forever.
+    try {
+      this.#onLog(entry);
+    } catch {
+      this.#onLogErrors++;
+    }
   }
 
   #accept(socket: Socket): void {
     const id = this.#next++;
     const refuse = (reason: string): void => {
-      this.#record({ event: 'refused', connectionId: id, agentId: undefined, reason });
       socket.destroy();
+      this.#record({ event: 'refused', connectionId: id, agentId: undefined, reason });
     };
     if (this.#closing !== undefined) {
       refuse('the port is closing');
@@ -190,6 +264,17 @@ export class PeerPort {
     const send = (kind: number, payload: Uint8Array): boolean => {
       if (conn.closing || socket.destroyed) return false;
       socket.write(encodePeerFrame(kind, payload));
+      // What the kernel does not take at once waits in the socket: a client that sends commands
+      // (or sets off a notification storm) and never reads would grow that without bound.
+      const queued = socket.writableLength;
+      if (queued > this.#options.maxQueuedBytes) {
+        this.#drop(
+          conn,
+          'slow-consumer',
+          `${queued} bytes wait unread, over maxQueuedBytes ${this.#options.maxQueuedBytes}`,
+        );
+        return false;
+      }
       return true;
     };
     const conn: Connection = {
@@ -259,7 +344,19 @@ export class PeerPort {
 
   #dispatch(conn: Connection, frame: PeerFrame): void {
     if (frame.kind === MSG) {
-      const response = this.#platform.handle(conn.agentId, 0, frame.payload);
+      let response: Uint8Array | undefined;
+      try {
+        response = this.#platform.handle(conn.agentId, 0, frame.payload);
+      } catch (e) {
+        // `handle` must not throw; if a platform bug makes it, this runs inside the socket's
+        // 'data' listener, where the exception would end the process.
+        this.#drop(
+          conn,
+          'handler-error',
+          `the platform threw on a command: ${e instanceof Error ? e.message : String(e)}`,
+        );
+        return;
+      }
       if (response !== undefined) conn.context.send(PeerFrameKind.MSG, response);
       return;
     }
@@ -281,9 +378,10 @@ export class PeerPort {
     if (conn.closing) return;
     conn.closing = true;
     this.#connections.delete(conn.id);
+    // Destroyed first: whatever happens after, the socket is gone (close() waits for it).
+    conn.socket.destroy();
     conn.platform?.disconnect();
     this.#record({ event, connectionId: conn.id, agentId: conn.agentId, reason });
-    conn.socket.destroy();
   }
 }
 
@@ -316,6 +414,7 @@ export async function startPeerPort(
     };
     server.once('error', onError);
     const listening = (): void => {
+      // Later errors go to the port's own listener (logged as server-error).
       server.off('error', onError);
       resolve();
     };
@@ -337,6 +436,7 @@ function checkOptions(o: PeerPortOptions): void {
   positive('maxConnections', o.maxConnections, 1);
   positive('maxFrameSize', o.maxFrameSize, 0);
   positive('maxMsgSize', o.maxMsgSize, 4);
+  positive('maxQueuedBytes', o.maxQueuedBytes, 0);
   positive('port', o.port, 0);
   if (o.agentIds?.length === 0) throw new ScmiConfigError('peerPort.agentIds', 'must not be empty');
   if (o.path !== undefined && (o.host !== undefined || o.port !== undefined)) {

@@ -25,7 +25,10 @@ export interface PlatformBehaviour {
    * absent, like an unknown one) or `'denied'`.
    */
   readonly hiddenProtocol?: 'not-supported' | 'denied';
-  /** Time an asynchronous operation takes before its delayed response, in ms; default 1. */
+  /**
+   * Time an asynchronous operation takes before its delayed response, in ms; default 1. This and
+   * the other times in ms are at most 2^31 − 1, the longest Node timer.
+   */
   readonly asyncLatencyMs?: number;
   /** Wait before posting a delayed response again after `link.post` refused it, in ms; default 1. */
   readonly postRetryMs?: number;
@@ -43,6 +46,9 @@ export interface PlatformBehaviour {
    */
   readonly versionNegotiation?: boolean;
 }
+
+/** Longest timer in ms: Node's timers take a signed 32-bit count and fire after 1 ms past it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A {@link PlatformBehaviour} with every default filled in. */
 export type ResolvedPlatformBehaviour = Required<PlatformBehaviour>;
@@ -74,12 +80,12 @@ export function resolvePlatformBehaviour(b: PlatformBehaviour = {}): ResolvedPla
   if (!['not-supported', 'denied'].includes(r.hiddenProtocol)) {
     throw new ScmiConfigError('behaviour.hiddenProtocol', 'must be not-supported or denied');
   }
-  check('asyncLatencyMs', r.asyncLatencyMs, 0, false);
-  check('postRetryMs', r.postRetryMs, 0, false);
+  check('asyncLatencyMs', r.asyncLatencyMs, 0, false, MAX_TIMER_MS);
+  check('postRetryMs', r.postRetryMs, 0, false, MAX_TIMER_MS);
   check('maxPostRetries', r.maxPostRetries, 0, true);
   check('multiPartMax', r.multiPartMax, 1, true);
   check('maxPendingAsync', r.maxPendingAsync, 1, true, 255);
-  check('sensorPollMs', r.sensorPollMs, 0.001, false);
+  check('sensorPollMs', r.sensorPollMs, 0.001, false, MAX_TIMER_MS);
   if (typeof r.versionNegotiation !== 'boolean') {
     throw new ScmiConfigError('behaviour.versionNegotiation', 'must be a boolean');
   }

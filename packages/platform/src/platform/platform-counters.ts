@@ -16,7 +16,10 @@ export interface PlatformCounters {
   readonly droppedRequests: number;
   /** Notifications `link.post` accepted. */
   readonly notificationsPosted: number;
-  /** Notifications `link.post` refused (dropped, as the virtio specification allows). */
+  /**
+   * Notifications dropped (as the virtio specification allows): `link.post` refused them, or they
+   * were larger than the link's `maxMsgSize`.
+   */
   readonly notificationsDropped: number;
   /** Delayed responses `link.post` accepted. */
   readonly delayedResponsesPosted: number;

@@ -62,6 +62,19 @@ interface Held {
   readonly timer: TimerHandle;
 }
 
+/** A storm's payload when the rule gives none: agent_id 0, domain 0, value 0. */
+const DEFAULT_STORM_PAYLOAD: readonly number[] = [0, 0, 0];
+
+/**
+ * Little-endian u32 words of `values`, without spreading them into arguments (a long array, such as
+ * a storm payload, would overflow the call stack).
+ */
+function wordArray(values: readonly number[]): Uint8Array {
+  const out = new Uint8Array(values.length * 4);
+  for (let i = 0; i < values.length; i++) writeU32(out, i * 4, (values[i] as number) >>> 0);
+  return out;
+}
+
 /** Rewrites one field of the header word at the start of `bytes` (when there is one). */
 function rewriteHeader(bytes: Uint8Array, edit: (word: number) => number): void {
   if (bytes.byteLength >= MSG_HEADER_SIZE) writeU32(bytes, 0, edit(readU32(bytes, 0)) >>> 0);
@@ -192,6 +205,10 @@ export class PlatformEngine implements PlatformServices {
     const fired = this.faults.select(this.#subject('command', agentId, word));
     const delivery = fired.find((f) => DELIVERY.has(f.action.kind))?.action;
     this.#extras(session, link, channelId, word, fired);
+    // A link may disconnect its agent from inside `post` (the peer port closes a client that does
+    // not read a notification storm): the command is then not processed, or it would change the
+    // state (subscriptions, timers) of an agent that is gone.
+    if (session.link !== link) return undefined;
     if (delivery?.kind === 'delay') {
       const payload = request.slice(MSG_HEADER_SIZE);
       this.timers.arm(
@@ -460,8 +477,13 @@ export class PlatformEngine implements PlatformServices {
           a.protocolId ?? headerProtocolId(word),
           0,
         );
-        const payload = words(...(a.payload ?? [0, 0, 0]));
-        for (let i = 0; i < a.count; i++) {
+        const payload = wordArray(a.payload ?? DEFAULT_STORM_PAYLOAD);
+        // As notifyAgent: a notification the link cannot carry is dropped, not posted.
+        if (payload.byteLength > link.maxMsgSize) {
+          this.counters.notificationsDropped += a.count;
+          continue;
+        }
+        for (let i = 0; i < a.count && session.link === link; i++) {
           this.#sendNotification(session, link, encodeMsg(header, payload));
         }
       }

@@ -173,8 +173,9 @@ export class ScmiPlatform implements ScmiPlatformPort {
   /**
    * Processes one MSG-layout command from agent `agentId` on A2P channel `channelId` and returns the
    * response (header, status, return values), or `undefined` when there is none now (dropped
-   * request, or a fault rule that drops, delays or holds the response). Never throws; the request
-   * bytes are read during the call only.
+   * request, a fault rule that drops, delays or holds the response, or a link that disconnected the
+   * agent while a notification storm was posted: the command is then not processed). Never
+   * throws; the request bytes are read during the call only.
    */
   public handle(agentId: number, channelId: number, request: Uint8Array): Uint8Array | undefined {
     return this.#engine.handle(agentId, channelId, request);

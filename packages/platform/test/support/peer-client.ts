@@ -50,6 +50,11 @@ export class PeerClient {
     this.write(encodePeerFrame(kind, payload));
   }
 
+  /** Stops reading: what the server sends waits in the sockets (a client that does not read). */
+  public pause(): void {
+    this.#socket.pause();
+  }
+
   /** Ends our side (half close). */
   public end(): void {
     this.#socket.end();
