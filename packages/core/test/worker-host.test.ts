@@ -31,6 +31,16 @@ async function withEcho(body: (host: WorkerHost) => Promise<void>): Promise<void
   }
 }
 
+/** Runs `body` with a started rogue worker (fixtures/rogue-worker.cjs), and always stops it. */
+async function withRogue(body: (host: WorkerHost) => Promise<void>): Promise<void> {
+  const host = await startWorker({ entry: fixture('rogue-worker.cjs') });
+  try {
+    await body(host);
+  } finally {
+    await host.stop();
+  }
+}
+
 async function rejection(p: Promise<unknown>): Promise<Error & { code?: unknown }> {
   try {
     await p;
@@ -124,6 +134,79 @@ describe(startWorker, () => {
     expect(error.message).toBe('worker "silent-worker.ts" exited with code 0 before it was ready');
   });
 
+  describe('when the entry neither serves nor exits', () => {
+    const wt = jest.requireActual<typeof import('node:worker_threads')>('node:worker_threads');
+
+    afterEach(() => {
+      jest.restoreAllMocks();
+    });
+
+    it('should terminate it after startTimeoutMs and reject with E_WORKER_START once it exited', async () => {
+      const RealWorker = wt.Worker;
+      const exited = new Set<Worker>();
+      const started: Worker[] = [];
+      jest.spyOn(wt, 'Worker').mockImplementation((...args) => {
+        const w = new RealWorker(...args);
+        w.once('exit', () => exited.add(w));
+        started.push(w);
+        return w;
+      });
+      const error = await rejection(
+        startWorker({
+          entry: fixture('rogue-worker.cjs'),
+          data: { ready: false },
+          startTimeoutMs: 50,
+        }),
+      );
+      expect(ScmiTransportError.is(error)).toBe(true);
+      expect(error.code).toBe('E_WORKER_START');
+      expect(error.message).toBe(
+        'worker "rogue-worker.cjs" was not ready within 50 ms: terminated',
+      );
+      expect(started).toHaveLength(1);
+      expect(exited.has(started[0] as Worker)).toBe(true);
+    });
+  });
+
+  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '100'])(
+    'should reject startTimeoutMs %p with E_WORKER_OPTIONS, before starting any thread',
+    async (startTimeoutMs) => {
+      const wt = jest.requireActual<typeof import('node:worker_threads')>('node:worker_threads');
+      const spawn = jest.spyOn(wt, 'Worker');
+      try {
+        const error = await rejection(
+          startWorker({
+            entry: fixture('rogue-worker.cjs'),
+            startTimeoutMs: startTimeoutMs as number,
+          }),
+        );
+        expect(ScmiTransportError.is(error)).toBe(true);
+        expect(error.code).toBe('E_WORKER_OPTIONS');
+        expect(spawn).not.toHaveBeenCalled();
+      } finally {
+        spawn.mockRestore();
+      }
+    },
+  );
+
+  it('should clear its start timer once the worker is ready', async () => {
+    // The timer must not outlive the start: it would keep the process alive for startTimeoutMs.
+    const set = jest.spyOn(global, 'setTimeout');
+    const clear = jest.spyOn(global, 'clearTimeout');
+    try {
+      const host = await startWorker({ entry: fixture('rogue-worker.cjs'), startTimeoutMs: 7777 });
+      // Checked before stop: the thread's exit clears it as well.
+      const armed = set.mock.calls.findIndex(([, ms]) => ms === 7777);
+      const cleared = clear.mock.calls.some(([timer]) => timer === set.mock.results[armed]?.value);
+      await host.stop();
+      expect(armed).toBeGreaterThanOrEqual(0);
+      expect(cleared).toBe(true);
+    } finally {
+      set.mockRestore();
+      clear.mockRestore();
+    }
+  });
+
   it('should reject with E_WORKER_ENTRY for a relative entry path', async () => {
     const error = await rejection(startWorker({ entry: 'fixtures/echo-worker.ts' }));
     expect(error.code).toBe('E_WORKER_ENTRY');
@@ -209,6 +292,103 @@ describe(WorkerHost, () => {
       expect((await rejection(host.call('echo', 1))).code).toBe('E_WORKER_STOPPED');
       await stopped;
       expect((await rejection(host.call('echo', 1))).code).toBe('E_WORKER_STOPPED');
+    });
+  });
+
+  describe('with a worker that breaks the control protocol', () => {
+    it.each([
+      ['ok: false without an error', { ok: false }],
+      ['ok that is not a boolean', { ok: 'no', value: 1 }],
+      ['a null error', { ok: false, error: null }],
+      ['an error whose message is not a string', { ok: false, error: { name: 'E', message: 1 } }],
+      [
+        'an error whose code is not a string',
+        { ok: false, error: { name: 'E', message: 'm', code: 7 } },
+      ],
+    ])(
+      'should reject a call answered with %s with E_WORKER_PROTOCOL, and go on serving',
+      async (_, fields) => {
+        await withRogue(async (host) => {
+          const error = await rejection(host.call('reply', fields));
+          expect(ScmiTransportError.is(error)).toBe(true);
+          expect(error.code).toBe('E_WORKER_PROTOCOL');
+          expect(error.message).toBe(
+            'worker "rogue-worker.cjs" answered "reply" with a malformed result',
+          );
+          expect(host.protocolErrors).toBe(1);
+          expect(await host.call('reply', { ok: true, value: 2 })).toBe(2);
+        });
+      },
+    );
+
+    it('should drop and count results for no pending call and messages of an unknown kind', async () => {
+      await withRogue(async (host) => {
+        // Each message arrives before the 'sent' answer that follows it on the same port.
+        for (const msg of [
+          { __scmiWorker: 'result', id: 'x', ok: true, value: 1 },
+          { __scmiWorker: 'result', id: 1.5, ok: true, value: 1 },
+          { __scmiWorker: 'result', id: 999, ok: true, value: 1 },
+          { __scmiWorker: 'result', ok: false },
+          { __scmiWorker: 'bogus' },
+        ]) {
+          expect(await host.call('send', msg)).toBe('sent');
+        }
+        expect(host.protocolErrors).toBe(5);
+      });
+    });
+
+    it('should reject stop with E_WORKER_PROTOCOL when the "stopped" report is malformed', async () => {
+      const host = await startWorker({
+        entry: fixture('rogue-worker.cjs'),
+        data: { stopped: { __scmiWorker: 'stopped', error: null } },
+      });
+      const error = await rejection(host.stop());
+      expect(ScmiTransportError.is(error)).toBe(true);
+      expect(error.code).toBe('E_WORKER_PROTOCOL');
+      expect(error.message).toBe(
+        'worker "rogue-worker.cjs": malformed "stopped" message: whether onStop failed is unknown',
+      );
+      expect(host.protocolErrors).toBe(1);
+      expect(await host.exited).toBe(0);
+    });
+  });
+
+  describe('when a message cannot be deserialized', () => {
+    it('should reject the pending calls with E_WORKER_PROTOCOL when one from the worker fails (host side)', async () => {
+      await withRogue(async (host) => {
+        // The rogue worker never answers "never". Node reports a message that fails to
+        // deserialize by emitting 'messageerror' on the Worker; none can be made on purpose.
+        const pending = host.call('never');
+        const cause = new Error('could not deserialize');
+        host.worker.emit('messageerror', cause);
+        const error = await rejection(pending);
+        expect(ScmiTransportError.is(error)).toBe(true);
+        expect(error.code).toBe('E_WORKER_PROTOCOL');
+        expect(error.message).toBe(
+          'worker "rogue-worker.cjs": a message from the worker could not be deserialized while "never" was pending',
+        );
+        expect(error.cause).toBe(cause);
+        expect(host.protocolErrors).toBe(1);
+        expect(await host.call('reply', { ok: true, value: 3 })).toBe(3);
+      });
+    });
+
+    it('should reject the pending calls with E_WORKER_PROTOCOL when one from the host fails (worker side)', async () => {
+      const host = await startEcho();
+      const error = await rejection(host.call('loseMessage'));
+      expect(ScmiTransportError.is(error)).toBe(true);
+      expect(error.code).toBe('E_WORKER_PROTOCOL');
+      expect(error.message).toBe(
+        'worker "echo-worker.ts": the worker could not deserialize a message from the host while "loseMessage" was pending',
+      );
+      expect((error.cause as Error).message).toBe('could not deserialize');
+      expect(await host.call('echo', 1)).toBe(1);
+      // The report, then the late answer to "loseMessage".
+      expect(host.protocolErrors).toBe(2);
+      await host.stop();
+      // Listening for 'messageerror' does not keep the thread alive after stop.
+      expect(host.terminated).toBe(false);
+      expect(await host.exited).toBe(0);
     });
   });
 

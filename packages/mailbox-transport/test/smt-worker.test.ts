@@ -1,5 +1,11 @@
 import { Container } from 'inversify';
-import { RealClock, coreModule, createAgent, type WorkerHost } from '@scmi-ts/core';
+import {
+  RealClock,
+  ScmiTransportError,
+  coreModule,
+  createAgent,
+  type WorkerHost,
+} from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
@@ -56,4 +62,19 @@ describe(createSmtWorkerHandlers, () => {
     expect(service.open).toBe(0);
     platform.close();
   });
+});
+
+describe(openSmtWorkerWire, () => {
+  it.each(['1', 1.5, undefined, null])(
+    'should reject with E_WORKER_PROTOCOL when the worker answers smtOpen with %p, not a responder id',
+    async (answer) => {
+      const host = { name: 'rogue', call: () => Promise.resolve(answer) } as unknown as WorkerHost;
+      const error: unknown = await openSmtWorkerWire(host, { agentId: 1 }).catch((e: unknown) => e);
+      expect(ScmiTransportError.is(error)).toBe(true);
+      expect(error).toMatchObject({
+        code: 'E_WORKER_PROTOCOL',
+        message: `worker "rogue" answered "smtOpen" with ${String(answer)}, not a responder id`,
+      });
+    },
+  );
 });

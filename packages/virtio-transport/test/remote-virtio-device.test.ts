@@ -1,4 +1,4 @@
-import { ScmiConfigError, VirtualClock, type WorkerHost } from '@scmi-ts/core';
+import { ScmiConfigError, ScmiTransportError, VirtualClock, type WorkerHost } from '@scmi-ts/core';
 import {
   VIRTIO_WORKER_METHODS,
   VirtioDevicePresence,
@@ -70,4 +70,19 @@ describe(attachRemoteVirtioDevice, () => {
       field: 'wire',
     });
   });
+
+  it.each(['1', 1.5, undefined, null])(
+    'should reject with E_WORKER_PROTOCOL when the worker answers attach with %p, not a device id',
+    async (answer) => {
+      const host = { name: 'rogue', call: () => Promise.resolve(answer) } as unknown as WorkerHost;
+      const error: unknown = await attachRemoteVirtioDevice(host, VirtioScmiWire.shared(), 1).catch(
+        (e: unknown) => e,
+      );
+      expect(ScmiTransportError.is(error)).toBe(true);
+      expect(error).toMatchObject({
+        code: 'E_WORKER_PROTOCOL',
+        message: `worker "rogue" answered "virtio.attach" with ${String(answer)}, not a device id`,
+      });
+    },
+  );
 });

@@ -37,7 +37,9 @@ let served = false;
  * `Error` that has the worker's name, message, stack and string `code`. An unknown method is
  * answered with `E_WORKER_NO_METHOD`. When the host stops the worker, new calls are refused
  * (`E_WORKER_STOPPED`), the calls in flight finish, `options.onStop` runs, and the worker stops
- * listening to its port so that the thread can exit.
+ * listening to its port so that the thread can exit. A message from the host that cannot be
+ * deserialized ('messageerror') is reported to the host, which fails its pending calls with
+ * `E_WORKER_PROTOCOL`.
  *
  * @throws ScmiTransportError `E_WORKER_CONTEXT` when not called in a worker thread,
  * `E_WORKER_SERVED` when called twice.
@@ -89,6 +91,7 @@ export function serveWorker(handlers: WorkerHandlers, options: ServeWorkerOption
     }
     post(error === undefined ? { [CONTROL]: 'stopped' } : { [CONTROL]: 'stopped', error });
     port.off('message', onMessage);
+    port.off('messageerror', onMessageError);
   };
 
   const onMessage = (msg: unknown): void => {
@@ -108,7 +111,14 @@ export function serveWorker(handlers: WorkerHandlers, options: ServeWorkerOption
     }
   };
 
+  // A message from the host that cannot be deserialized may have been a call, which would then
+  // never be answered: tell the host, which fails its pending calls.
+  const onMessageError = (error: unknown): void => {
+    post({ [CONTROL]: 'messageerror', error: serializeError(error) });
+  };
+
   port.on('message', onMessage);
+  port.on('messageerror', onMessageError);
   setImmediate(() => {
     post({ [CONTROL]: 'ready' });
   });

@@ -7,9 +7,9 @@ import {
   CONTROL,
   deserializeError,
   isControl,
+  isSerializedError,
   type HostMessage,
   type SerializedError,
-  type WorkerMessage,
 } from './worker-message.js';
 
 /** Options of {@link startWorker}. */
@@ -31,6 +31,13 @@ export interface StartWorkerOptions {
   readonly name?: string;
   /** How long {@link WorkerHost.stop} waits for the worker to exit before terminating it (default 2000 ms). */
   readonly stopTimeoutMs?: number;
+  /**
+   * How long {@link startWorker} waits for the entry to call {@link serveWorker} before it
+   * terminates the worker and rejects: more than 0, at most 2147483647 (the longest delay
+   * `setTimeout` keeps); default 30000 ms, generous, since a loaded machine may take seconds to
+   * start a thread.
+   */
+  readonly startTimeoutMs?: number;
 }
 
 interface PendingCall {
@@ -42,9 +49,13 @@ interface PendingCall {
 interface Startup {
   readonly ready: () => void;
   readonly failed: (error: unknown) => void;
+  readonly timeoutMs: number;
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 2000;
+const DEFAULT_START_TIMEOUT_MS = 30_000;
+/** `setTimeout` fires a longer delay at once (it overflows a 32-bit signed integer). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
  * A running `worker_thread` started by {@link startWorker}: calls into the methods the worker
@@ -68,10 +79,14 @@ export class WorkerHost implements AsyncDisposable {
   readonly #exited: Promise<number>;
   readonly #pending = new Map<number, PendingCall>();
   #startup: Startup | undefined;
+  #startTimer: ReturnType<typeof setTimeout> | undefined;
+  #startTimedOut = false;
   #nextId = 1;
   #exitCode: number | undefined;
   #error: unknown;
   #stopError: SerializedError | undefined;
+  #stopReportMalformed = false;
+  #protocolErrors = 0;
   #stopping: Promise<void> | undefined;
   #terminated = false;
 
@@ -81,8 +96,19 @@ export class WorkerHost implements AsyncDisposable {
     this.#name = name;
     this.#stopTimeoutMs = stopTimeoutMs;
     this.#startup = startup;
+    // An entry that keeps its thread alive without ever serving would otherwise leave startWorker
+    // pending for ever, with no handle to terminate it.
+    this.#startTimer = setTimeout(() => {
+      this.#onStartTimeout();
+    }, startup.timeoutMs);
     worker.on('message', (msg: unknown) => {
       this.#onMessage(msg);
+    });
+    worker.on('messageerror', (error: unknown) => {
+      // A message from the worker that cannot be deserialized may have been the answer to any
+      // pending call: fail them all rather than leave one pending for ever.
+      this.#protocolErrors++;
+      this.#failPending('a message from the worker could not be deserialized', error);
     });
     worker.on('error', (error: unknown) => {
       this.#error ??= error;
@@ -121,12 +147,23 @@ export class WorkerHost implements AsyncDisposable {
   }
 
   /**
+   * How many control messages broke the protocol: messages from the worker that the host dropped
+   * (malformed, of an unknown kind, or answering no pending call, such as a late answer to a call
+   * already failed), and messages that could not be deserialized on either side.
+   */
+  public get protocolErrors(): number {
+    return this.#protocolErrors;
+  }
+
+  /**
    * Calls `method` in the worker with `args` (structured-cloned) and resolves with its result.
    *
    * @throws (rejects) the worker's error, rebuilt as an `Error` with the worker's name, message,
    * stack and `code`; ScmiTransportError `E_WORKER_STOPPED` after {@link WorkerHost.stop},
    * `E_WORKER_EXITED` when the worker exited (or exits before answering), `E_WORKER_CALL` when
-   * the arguments cannot be cloned.
+   * the arguments cannot be cloned, `E_WORKER_PROTOCOL` when the worker's answer is malformed or
+   * a message between the host and the worker could not be deserialized while the call was
+   * pending (the answer may have been lost).
    * @example
    * ```ts
    * const sum = (await host.call('add', 1, 2)) as number;
@@ -173,8 +210,9 @@ export class WorkerHost implements AsyncDisposable {
    * listening), waits for the thread to exit, and terminates it when it has not exited after
    * `stopTimeoutMs`. Idempotent: later calls return the same promise.
    *
-   * @throws (rejects) ScmiTransportError `E_WORKER_STOP` when the worker's `onStop` threw (the
-   * thread has exited all the same).
+   * @throws (rejects) ScmiTransportError `E_WORKER_STOP` when the worker's `onStop` threw,
+   * `E_WORKER_PROTOCOL` when the worker's report of its stop was malformed (whether `onStop`
+   * threw is unknown); the thread has exited all the same.
    */
   public stop(): Promise<void> {
     this.#stopping ??= this.#stop();
@@ -203,6 +241,12 @@ export class WorkerHost implements AsyncDisposable {
         clearTimeout(timer);
       }
     }
+    if (this.#stopReportMalformed) {
+      throw new ScmiTransportError(
+        'E_WORKER_PROTOCOL',
+        `worker "${this.#name}": malformed "stopped" message: whether onStop failed is unknown`,
+      );
+    }
     const failure = this.#stopError;
     if (failure !== undefined) {
       throw new ScmiTransportError(
@@ -219,30 +263,108 @@ export class WorkerHost implements AsyncDisposable {
 
   #onMessage(msg: unknown): void {
     if (!isControl(msg)) return;
-    const m = msg as WorkerMessage;
-    switch (m[CONTROL]) {
+    try {
+      this.#onControl(msg);
+    } catch {
+      // This runs in the Worker's 'message' listener: a throw would be an uncaught exception on
+      // the host's thread. Whatever the worker sends, it is at worst a dropped message.
+      this.#protocolErrors++;
+    }
+  }
+
+  /**
+   * Handles a control message from the worker. Nothing in it is trusted: the worker may be buggy,
+   * hostile, or a hand-written entry that speaks the protocol wrongly.
+   */
+  #onControl(msg: Readonly<Record<string, unknown>>): void {
+    switch (msg[CONTROL]) {
       case 'ready': {
+        // After the start timeout the worker is being terminated: too late to be ready.
+        if (this.#startTimedOut) return;
+        this.#clearStartTimer();
         const startup = this.#startup;
         this.#startup = undefined;
         startup?.ready();
         return;
       }
-      case 'result': {
-        const call = this.#pending.get(m.id);
-        if (call === undefined) return;
-        this.#pending.delete(m.id);
-        if (m.ok) call.resolve(m.value);
-        else call.reject(deserializeError(m.error));
+      case 'result':
+        this.#onResult(msg);
         return;
-      }
       case 'stopped':
-        this.#stopError = m.error;
+        if (msg.error === undefined || isSerializedError(msg.error)) {
+          this.#stopError = msg.error;
+        } else {
+          this.#protocolErrors++;
+          this.#stopReportMalformed = true;
+        }
         return;
+      case 'messageerror':
+        this.#protocolErrors++;
+        this.#failPending(
+          'the worker could not deserialize a message from the host',
+          isSerializedError(msg.error) ? deserializeError(msg.error) : undefined,
+        );
+        return;
+      default:
+        this.#protocolErrors++;
     }
+  }
+
+  #onResult(msg: Readonly<Record<string, unknown>>): void {
+    const { id, ok } = msg;
+    const call = Number.isSafeInteger(id) ? this.#pending.get(id as number) : undefined;
+    if (call === undefined) {
+      // An id the host never gave, or a call already failed (the worker's answer came too late).
+      this.#protocolErrors++;
+      return;
+    }
+    this.#pending.delete(id as number);
+    if (ok === true) {
+      call.resolve(msg.value);
+    } else if (ok === false && isSerializedError(msg.error)) {
+      call.reject(deserializeError(msg.error));
+    } else {
+      // The answer is for this call but says neither what it returned nor why it failed: fail
+      // the call rather than resolve it with garbage or leave it pending for ever.
+      this.#protocolErrors++;
+      call.reject(
+        new ScmiTransportError(
+          'E_WORKER_PROTOCOL',
+          `worker "${this.#name}" answered "${call.method}" with a malformed result`,
+        ),
+      );
+    }
+  }
+
+  /** Rejects every pending call with `E_WORKER_PROTOCOL`: its answer may have been lost. */
+  #failPending(why: string, cause: unknown): void {
+    for (const [id, call] of this.#pending) {
+      this.#pending.delete(id);
+      call.reject(
+        new ScmiTransportError(
+          'E_WORKER_PROTOCOL',
+          `worker "${this.#name}": ${why} while "${call.method}" was pending`,
+          cause === undefined ? {} : { cause },
+        ),
+      );
+    }
+  }
+
+  #onStartTimeout(): void {
+    this.#startTimer = undefined;
+    this.#startTimedOut = true;
+    // startWorker rejects once the thread has exited (#onExit), so that none is left running.
+    void this.#worker.terminate();
+  }
+
+  #clearStartTimer(): void {
+    if (this.#startTimer !== undefined) clearTimeout(this.#startTimer);
+    this.#startTimer = undefined;
   }
 
   #onExit(code: number): void {
     this.#exitCode = code;
+    this.#clearStartTimer();
     const why =
       this.#error === undefined ? `exited with code ${code}` : `failed: ${messageOf(this.#error)}`;
     const cause = this.#error === undefined ? {} : { cause: this.#error };
@@ -251,7 +373,9 @@ export class WorkerHost implements AsyncDisposable {
     startup?.failed(
       new ScmiTransportError(
         'E_WORKER_START',
-        `worker "${this.#name}" ${why} before it was ready`,
+        this.#startTimedOut
+          ? `worker "${this.#name}" was not ready within ${startup.timeoutMs} ms: terminated`
+          : `worker "${this.#name}" ${why} before it was ready`,
         cause,
       ),
     );
@@ -274,12 +398,15 @@ export class WorkerHost implements AsyncDisposable {
  * sources), with `@scmi-ts/<pkg>` resolved to `packages/<pkg>/src/index.ts` through the `paths`
  * of `packages/core/tsconfig.test.json`; a `.js` entry is started directly.
  *
- * If the entry throws while loading, or the thread exits before it is ready, the promise rejects
- * and no thread is left running: it rejects only after the thread has exited.
+ * If the entry throws while loading, or the thread exits before it is ready, or it is not ready
+ * within `startTimeoutMs` (the thread is then terminated), the promise rejects and no thread is
+ * left running: it rejects only after the thread has exited.
  *
  * @throws (rejects) ScmiTransportError `E_WORKER_ENTRY` when `entry` is not an absolute path,
+ * `E_WORKER_OPTIONS` when `startTimeoutMs` is not a number of ms in (0, 2147483647],
  * `E_WORKER_TSX` when a `.ts` entry is given and tsx cannot be found, `E_WORKER_START` (with the
- * worker's error as `cause`, its message included) when the worker fails before it is ready.
+ * worker's error as `cause`, its message included) when the worker fails before it is ready or
+ * is not ready in time.
  * @example
  * ```ts
  * const sab = SharedDoorbell.allocate();
@@ -297,6 +424,16 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHo
     throw new ScmiTransportError(
       'E_WORKER_ENTRY',
       `worker entry must be an absolute path, got ${JSON.stringify(entry)}`,
+    );
+  }
+  const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  if (
+    typeof startTimeoutMs !== 'number' ||
+    !(startTimeoutMs > 0 && startTimeoutMs <= MAX_TIMEOUT_MS)
+  ) {
+    throw new ScmiTransportError(
+      'E_WORKER_OPTIONS',
+      `startTimeoutMs must be a number of ms in (0, ${MAX_TIMEOUT_MS}], got ${String(startTimeoutMs)}`,
     );
   }
   const name = options.name ?? basename(entry);
@@ -318,6 +455,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHo
           resolve(host);
         },
         failed: reject,
+        timeoutMs: startTimeoutMs,
       },
     );
   });

@@ -40,7 +40,12 @@ export type WorkerMessage =
       readonly ok: false;
       readonly error: SerializedError;
     }
-  | { readonly [CONTROL]: 'stopped'; readonly error?: SerializedError };
+  | { readonly [CONTROL]: 'stopped'; readonly error?: SerializedError }
+  /**
+   * A message from the host failed to deserialize in the worker ('messageerror'): it may have
+   * been a call, which the worker will never answer, so the host fails its pending calls.
+   */
+  | { readonly [CONTROL]: 'messageerror'; readonly error: SerializedError };
 
 /** True when `msg` is a control message (of either direction). */
 export function isControl(msg: unknown): msg is { readonly [CONTROL]: string } {
@@ -48,6 +53,21 @@ export function isControl(msg: unknown): msg is { readonly [CONTROL]: string } {
     typeof msg === 'object' &&
     msg !== null &&
     typeof (msg as Record<string, unknown>)[CONTROL] === 'string'
+  );
+}
+
+/**
+ * True when `value` has the shape of a {@link SerializedError}: what {@link deserializeError}
+ * needs. A worker's message is checked with it before it is trusted.
+ */
+export function isSerializedError(value: unknown): value is SerializedError {
+  if (typeof value !== 'object' || value === null) return false;
+  const { name, message, stack, code } = value as Record<string, unknown>;
+  return (
+    typeof name === 'string' &&
+    typeof message === 'string' &&
+    (stack === undefined || typeof stack === 'string') &&
+    (code === undefined || typeof code === 'string')
   );
 }
 

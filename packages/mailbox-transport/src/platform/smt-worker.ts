@@ -1,4 +1,10 @@
-import type { Clock, ScmiPlatformPort, WorkerHandlers, WorkerHost } from '@scmi-ts/core';
+import {
+  ScmiTransportError,
+  type Clock,
+  type ScmiPlatformPort,
+  type WorkerHandlers,
+  type WorkerHost,
+} from '@scmi-ts/core';
 import type { SmtFaultKind, SmtFaultRule } from './smt-fault-rule.js';
 import { SmtResponder, type SmtResponderCounters } from './smt-responder.js';
 import {
@@ -147,7 +153,8 @@ export interface SmtWorkerWire {
  * {@link createSmtWorkerHandlers}) open its platform end.
  *
  * @throws (rejects) the worker's error when it cannot open the responder (unknown agent, agent
- * already connected, invalid fault rule).
+ * already connected, invalid fault rule); ScmiTransportError `E_WORKER_PROTOCOL` when the worker
+ * answers with no responder id.
  * @example
  * ```ts
  * const host = await startWorker({ entry: resolveWorkerEntry(__dirname, 'platform-worker') });
@@ -169,7 +176,16 @@ export async function openSmtWorkerWire(
     ...(options.faults === undefined ? {} : { faults: options.faults }),
     ...(options.p2aQueueDepth === undefined ? {} : { p2aQueueDepth: options.p2aQueueDepth }),
   };
-  const id = (await host.call('smtOpen', request)) as number;
+  const answer = await host.call('smtOpen', request);
+  // The id comes from another thread: checked once here, rather than sent back wrong by every
+  // later call.
+  if (!Number.isSafeInteger(answer)) {
+    throw new ScmiTransportError(
+      'E_WORKER_PROTOCOL',
+      `worker "${host.name}" answered "smtOpen" with ${String(answer)}, not a responder id`,
+    );
+  }
+  const id = answer as number;
   let closing: Promise<SmtResponderStats> | undefined;
   return {
     wire,

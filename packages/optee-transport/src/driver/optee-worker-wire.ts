@@ -1,4 +1,4 @@
-import type { WorkerHost } from '@scmi-ts/core';
+import { ScmiTransportError, type WorkerHost } from '@scmi-ts/core';
 import type { EmulatedOpteeStats } from '../emulated/emulated-optee.js';
 import type { OpteeWireFault } from '../emulated/optee-wire-fault.js';
 import { allocateOpteeWire, openOpteeWireEnd } from '../wire/optee-wire.js';
@@ -23,7 +23,8 @@ export interface OpteeWorkerWire {
  * driver on this thread.
  *
  * @throws (rejects) ScmiConfigError for invalid `options`; the worker's error when it cannot boot
- * the emulated OP-TEE (an agent already connected, for example).
+ * the emulated OP-TEE (an agent already connected, for example); ScmiTransportError
+ * `E_WORKER_PROTOCOL` when the worker answers with no id.
  * @example
  * ```ts
  * const host = await startWorker({ entry, data: { platformConfig } });
@@ -42,7 +43,16 @@ export async function openOpteeWorkerWire(
   options: OpteeWireOptions = {},
 ): Promise<OpteeWorkerWire> {
   const memory = allocateOpteeWire(options);
-  const id = (await host.call('opteeOpen', memory, options)) as number;
+  const answer = await host.call('opteeOpen', memory, options);
+  // The id comes from another thread: checked once here, before the driver starts, rather than
+  // sent back wrong by every later call.
+  if (!Number.isSafeInteger(answer)) {
+    throw new ScmiTransportError(
+      'E_WORKER_PROTOCOL',
+      `worker "${host.name}" answered "opteeOpen" with ${String(answer)}, not an OP-TEE id`,
+    );
+  }
+  const id = answer as number;
   const driver = new OpteeDriver(openOpteeWireEnd(memory, options, 'ree'));
   let closing: Promise<void> | undefined;
   return {

@@ -1,4 +1,10 @@
-import { ScmiConfigError, type Clock, type ScmiPlatformPort, type WorkerHost } from '@scmi-ts/core';
+import {
+  ScmiConfigError,
+  ScmiTransportError,
+  type Clock,
+  type ScmiPlatformPort,
+  type WorkerHost,
+} from '@scmi-ts/core';
 import { VirtioScmiWire, type VirtioScmiWireHandle } from '../wire/virtio-scmi-wire.js';
 import type { VirtioDeviceStats } from './virtio-device-stats.js';
 import { VirtioScmiDevice, type VirtioCompletionOrder } from './virtio-scmi-device.js';
@@ -123,7 +129,8 @@ export interface RemoteVirtioDevice {
  * {@link serveVirtioDevices}), to the shared `wire`, for agent `agentId`. Give the same wire to
  * the agent's `transportConfig`.
  *
- * @throws ScmiConfigError when the wire is not shared; the worker's error when it cannot attach.
+ * @throws ScmiConfigError when the wire is not shared; the worker's error when it cannot attach;
+ * ScmiTransportError `E_WORKER_PROTOCOL` when the worker answers with no device id.
  * @example
  * ```ts
  * const wire = VirtioScmiWire.shared();
@@ -143,12 +150,16 @@ export async function attachRemoteVirtioDevice(
       'a device in a worker needs a shared wire (VirtioScmiWire.shared)',
     );
   }
-  const id = (await host.call(
-    VIRTIO_WORKER_METHODS.attach,
-    wire.handle,
-    agentId,
-    options,
-  )) as number;
+  const answer = await host.call(VIRTIO_WORKER_METHODS.attach, wire.handle, agentId, options);
+  // The id comes from another thread: checked once here, rather than sent back wrong by every
+  // later call.
+  if (!Number.isSafeInteger(answer)) {
+    throw new ScmiTransportError(
+      'E_WORKER_PROTOCOL',
+      `worker "${host.name}" answered "${VIRTIO_WORKER_METHODS.attach}" with ${String(answer)}, not a device id`,
+    );
+  }
+  const id = answer as number;
   let closing: Promise<void> | undefined;
   return {
     id,

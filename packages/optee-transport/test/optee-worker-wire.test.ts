@@ -1,0 +1,19 @@
+import { ScmiTransportError, type WorkerHost } from '@scmi-ts/core';
+import { openOpteeWorkerWire } from '../src/index.js';
+
+describe(openOpteeWorkerWire, () => {
+  it.each(['1', 1.5, undefined, null])(
+    'should reject with E_WORKER_PROTOCOL when the worker answers opteeOpen with %p, not an id',
+    async (answer) => {
+      const host = { name: 'rogue', call: () => Promise.resolve(answer) } as unknown as WorkerHost;
+      const error: unknown = await openOpteeWorkerWire(host, { channels: [{ id: 0 }] }).catch(
+        (e: unknown) => e,
+      );
+      expect(ScmiTransportError.is(error)).toBe(true);
+      expect(error).toMatchObject({
+        code: 'E_WORKER_PROTOCOL',
+        message: `worker "rogue" answered "opteeOpen" with ${String(answer)}, not an OP-TEE id`,
+      });
+    },
+  );
+});
