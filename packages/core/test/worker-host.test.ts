@@ -50,6 +50,21 @@ async function rejection(p: Promise<unknown>): Promise<Error & { code?: unknown 
   throw new Error('expected a rejection');
 }
 
+/** Spies on the Worker constructor: the threads started, and those that have exited. */
+function trackWorkers(): { started: Worker[]; exited: Set<Worker> } {
+  const wt = jest.requireActual<typeof import('node:worker_threads')>('node:worker_threads');
+  const RealWorker = wt.Worker;
+  const exited = new Set<Worker>();
+  const started: Worker[] = [];
+  jest.spyOn(wt, 'Worker').mockImplementation((...args) => {
+    const w = new RealWorker(...args);
+    w.once('exit', () => exited.add(w));
+    started.push(w);
+    return w;
+  });
+  return { started, exited };
+}
+
 describe(startWorker, () => {
   it('should start a .ts entry that imports @scmi-ts/core, once it reports ready', async () => {
     await withEcho(async (host) => {
@@ -74,22 +89,12 @@ describe(startWorker, () => {
   });
 
   describe('when the entry throws while loading', () => {
-    const wt = jest.requireActual<typeof import('node:worker_threads')>('node:worker_threads');
-
     afterEach(() => {
       jest.restoreAllMocks();
     });
 
     it('should reject with its error, only after the thread has exited', async () => {
-      const RealWorker = wt.Worker;
-      const exited = new Set<Worker>();
-      const started: Worker[] = [];
-      jest.spyOn(wt, 'Worker').mockImplementation((...args) => {
-        const w = new RealWorker(...args);
-        w.once('exit', () => exited.add(w));
-        started.push(w);
-        return w;
-      });
+      const { started, exited } = trackWorkers();
       const error = await rejection(startWorker({ entry: fixture('throwing-worker.ts') }));
       expect(ScmiTransportError.is(error)).toBe(true);
       expect(error.code).toBe('E_WORKER_START');
@@ -135,22 +140,12 @@ describe(startWorker, () => {
   });
 
   describe('when the entry neither serves nor exits', () => {
-    const wt = jest.requireActual<typeof import('node:worker_threads')>('node:worker_threads');
-
     afterEach(() => {
       jest.restoreAllMocks();
     });
 
     it('should terminate it after startTimeoutMs and reject with E_WORKER_START once it exited', async () => {
-      const RealWorker = wt.Worker;
-      const exited = new Set<Worker>();
-      const started: Worker[] = [];
-      jest.spyOn(wt, 'Worker').mockImplementation((...args) => {
-        const w = new RealWorker(...args);
-        w.once('exit', () => exited.add(w));
-        started.push(w);
-        return w;
-      });
+      const { started, exited } = trackWorkers();
       const error = await rejection(
         startWorker({
           entry: fixture('rogue-worker.cjs'),

@@ -56,6 +56,27 @@ async function finish(h: Harness, agent: ScmiAgent): Promise<void> {
 
 const VENDOR = { protocolId: 0x10, messageId: BaseMessageId.DISCOVER_VENDOR };
 
+/**
+ * Subscribes to Performance LEVEL_CHANGED, has the platform post `count` of them (a storm set off
+ * by Base PROTOCOL_VERSION), runs until idle and unsubscribes: the payload lengths delivered.
+ */
+async function postNotifications(h: Harness, agent: ScmiAgent, count: number): Promise<number[]> {
+  agent.events.register(0x13, [{ id: 0x1, name: 'level' }]);
+  const payloads: number[] = [];
+  const unsubscribe = await agent.events.subscribe({ protocolId: 0x13, eventId: 0x1 }, (n) => {
+    payloads.push(n.payload.byteLength);
+  });
+  h.platform.faults.add({
+    match: { protocolId: 0x10, messageId: 0, nth: 1 },
+    action: { kind: 'notification-storm', count, protocolId: 0x13, messageId: 0x1 },
+  });
+  const version = agent.transact(0x10, 0x0);
+  await h.clock.runUntilIdle();
+  await version;
+  await unsubscribe();
+  return payloads;
+}
+
 describe('SmtResponder wire-level fault rules, against the agent', () => {
   ensureNoLeaksInSuite();
 
@@ -143,22 +164,9 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       const { h, agent } = await probed([
         { match: { direction: 'p2a' }, action: { kind: 'hostile-length', length: 100_000 } },
       ]);
-      agent.events.register(0x13, [{ id: 0x1, name: 'level' }]);
-      const payloads: number[] = [];
-      const off = agent.events.subscribe({ protocolId: 0x13, eventId: 0x1 }, (n) => {
-        payloads.push(n.payload.byteLength);
-      });
-      h.platform.faults.add({
-        match: { protocolId: 0x10, messageId: 0, nth: 1 },
-        action: { kind: 'notification-storm', count: 1, protocolId: 0x13, messageId: 0x1 },
-      });
-      const version = agent.transact(0x10, 0x0);
-      await h.clock.runUntilIdle();
-      await version;
-      const unsubscribe = await off;
+      const payloads = await postNotifications(h, agent, 1);
       expect(payloads).toEqual([h.mailbox.wire.layout.areaSize - SMT_PAYLOAD_OFFSET]);
       expect(stats(agent, 'p2a:0').badMessages.oversize).toBe(1);
-      await unsubscribe();
       await finish(h, agent);
     });
 
@@ -170,22 +178,10 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
         false,
         { a2p: [0, 1], p2a: [0], areaSize: 256 },
       );
-      agent.events.register(0x13, [{ id: 0x1, name: 'level' }]);
-      const payloads: number[] = [];
-      const unsubscribe = await agent.events.subscribe({ protocolId: 0x13, eventId: 0x1 }, (n) => {
-        payloads.push(n.payload.byteLength);
-      });
-      h.platform.faults.add({
-        match: { protocolId: 0x10, messageId: 0, nth: 1 },
-        action: { kind: 'notification-storm', count: 1, protocolId: 0x13, messageId: 0x1 },
-      });
-      const version = agent.transact(0x10, 0x0);
-      await h.clock.runUntilIdle();
-      await version;
+      const payloads = await postNotifications(h, agent, 1);
       expect(payloads).toEqual([128]);
       expect(stats(agent, 'p2a:0').badMessages.oversize).toBe(1);
       expect(h.mailbox.wire.monitor.channel('p2a:0')?.hostileLengths).toBe(1);
-      await unsubscribe();
       await finish(h, agent);
     });
 
@@ -198,25 +194,13 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
             action: { kind: 'hostile-length', length },
           },
         ]);
-        agent.events.register(0x13, [{ id: 0x1, name: 'level' }]);
-        let received = 0;
-        const unsubscribe = await agent.events.subscribe({ protocolId: 0x13, eventId: 0x1 }, () => {
-          received++;
-        });
-        h.platform.faults.add({
-          match: { protocolId: 0x10, messageId: 0, nth: 1 },
-          action: { kind: 'notification-storm', count: 2, protocolId: 0x13, messageId: 0x1 },
-        });
-        const version = agent.transact(0x10, 0x0);
-        await h.clock.runUntilIdle();
-        await version;
+        const payloads = await postNotifications(h, agent, 2);
         // The first is rejected; the area goes back to the platform, which posts the second.
-        expect(received).toBe(1);
+        expect(payloads).toHaveLength(1);
         const p2a = stats(agent, 'p2a:0');
         expect(p2a.badMessages.invalid).toBe(1);
         expect(p2a.notifications).toBe(1);
         expect(h.responder.counters.p2aPosted).toBe(2);
-        await unsubscribe();
         await finish(h, agent);
       },
     );
@@ -239,21 +223,9 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       const { h, agent } = await probed([
         { match: { direction: 'p2a' }, action: { kind: 'spurious-doorbell' } },
       ]);
-      agent.events.register(0x13, [{ id: 0x1, name: 'level' }]);
-      let received = 0;
-      const unsubscribe = await agent.events.subscribe({ protocolId: 0x13, eventId: 0x1 }, () => {
-        received++;
-      });
-      h.platform.faults.add({
-        match: { protocolId: 0x10, messageId: 0, nth: 1 },
-        action: { kind: 'notification-storm', count: 1, protocolId: 0x13, messageId: 0x1 },
-      });
-      const version = agent.transact(0x10, 0x0);
-      await h.clock.runUntilIdle();
-      await version;
-      expect(received).toBe(1);
+      const payloads = await postNotifications(h, agent, 1);
+      expect(payloads).toHaveLength(1);
       expect(stats(agent, 'p2a:0').badMessages.spurious).toBe(1);
-      await unsubscribe();
       await finish(h, agent);
     });
   });
