@@ -17,9 +17,7 @@ import {
   DescriptorChain,
   POP_EMPTY,
   SplitRing,
-  VirtioRegister,
   VirtioScmiWire,
-  VirtioStatus,
   virtioTransportModule,
 } from '@scmi-ts/virtio-transport';
 import { Container } from 'inversify';
@@ -217,12 +215,7 @@ describe('virtio driver against a hostile device', () => {
     it('should stop sending: commands fail at once with E_VIRTIO_DEVICE', async () => {
       const { clock, platform, wire, device, create } = setup();
       const agent = await create();
-      const r = wire.registers;
-      r.write(
-        VirtioRegister.DEVICE_STATUS,
-        r.read(VirtioRegister.DEVICE_STATUS) | VirtioStatus.DEVICE_NEEDS_RESET,
-      );
-      device.doorbells.notify.ring();
+      device.needsReset();
       await clock.runTasks();
       expect(wire.driverDiagnostics.state).toBe('failed');
       await expect(agent.base.discoverVendor()).rejects.toMatchObject({ code: 'E_VIRTIO_DEVICE' });
@@ -240,12 +233,7 @@ describe('virtio driver against a hostile device', () => {
       );
       await clock.runTasks();
       expect(device.heldCommands).toHaveLength(2); // two in flight, two waiting for a buffer
-      const r = wire.registers;
-      r.write(
-        VirtioRegister.DEVICE_STATUS,
-        r.read(VirtioRegister.DEVICE_STATUS) | VirtioStatus.DEVICE_NEEDS_RESET,
-      );
-      device.doorbells.notify.ring();
+      device.needsReset();
       await clock.runTasks();
       expect(clock.now()).toBe(0);
       const settled = await outcomes; // the two in flight time out

@@ -122,6 +122,16 @@ export class ManualDevice {
     this.doorbells.interrupt.ring();
   }
 
+  /** Sets DEVICE_NEEDS_RESET in the device status and signals the driver (a configuration change). */
+  public needsReset(): void {
+    const r = this.wire.registers;
+    r.write(
+      VirtioRegister.DEVICE_STATUS,
+      r.read(VirtioRegister.DEVICE_STATUS) | VirtioStatus.DEVICE_NEEDS_RESET,
+    );
+    this.doorbells.notify.ring();
+  }
+
   /** Closes the device's doorbells without marking the wire closed (a device that hangs). */
   public hang(): void {
     this.doorbells.notify.close();
