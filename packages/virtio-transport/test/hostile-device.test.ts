@@ -225,7 +225,7 @@ describe('virtio driver against a hostile device', () => {
     });
 
     it('should fail the commands waiting for a cmdq buffer at once, not send them to it later', async () => {
-      const { clock, platform, wire, device, create } = setup(true, 4); // two cmdq buffers
+      const { clock, platform, device, create } = setup(true, 4); // two cmdq buffers
       const agent = await create({ maxMsg: 4 });
       device.holdCommands = true;
       const outcomes = Promise.allSettled(
