@@ -482,7 +482,8 @@ class Core extends ListScope {
         if (pending !== undefined) await pending;
       }
     }
-    if (joinOutOfBand) await this.settleOutOfBand();
+    // Only when there is one: an await per entry would cost the synchronous path its speed.
+    if (joinOutOfBand && this.outOfBand.size > 0) await this.settleOutOfBand();
     beforeRelease?.();
     for (;;) {
       const entry = this.takeNewest(scope);
@@ -493,7 +494,7 @@ class Core extends ListScope {
       if (quiescing !== undefined) await quiescing;
       const pending = this.releaseDetached(entry, reason, failures);
       if (pending !== undefined) await pending;
-      if (joinOutOfBand) await this.settleOutOfBand();
+      if (joinOutOfBand && this.outOfBand.size > 0) await this.settleOutOfBand();
     }
   }
 
