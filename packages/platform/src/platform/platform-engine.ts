@@ -31,6 +31,7 @@ import {
   fail,
   ok,
   words,
+  wordsOf,
   type MessageHandler,
   type PlatformRequest,
   type PlatformServices,
@@ -64,16 +65,6 @@ interface Held {
 
 /** A storm's payload when the rule gives none: agent_id 0, domain 0, value 0. */
 const DEFAULT_STORM_PAYLOAD: readonly number[] = [0, 0, 0];
-
-/**
- * Little-endian u32 words of `values`, without spreading them into arguments (a long array, such as
- * a storm payload, would overflow the call stack).
- */
-function wordArray(values: readonly number[]): Uint8Array {
-  const out = new Uint8Array(values.length * 4);
-  for (let i = 0; i < values.length; i++) writeU32(out, i * 4, (values[i] as number) >>> 0);
-  return out;
-}
 
 /** Rewrites one field of the header word at the start of `bytes` (when there is one). */
 function rewriteHeader(bytes: Uint8Array, edit: (word: number) => number): void {
@@ -477,7 +468,7 @@ export class PlatformEngine implements PlatformServices {
           a.protocolId ?? headerProtocolId(word),
           0,
         );
-        const payload = wordArray(a.payload ?? DEFAULT_STORM_PAYLOAD);
+        const payload = wordsOf(a.payload ?? DEFAULT_STORM_PAYLOAD);
         // As notifyAgent: a notification the link cannot carry is dropped, not posted.
         if (payload.byteLength > link.maxMsgSize) {
           this.counters.notificationsDropped += a.count;

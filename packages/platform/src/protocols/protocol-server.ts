@@ -125,6 +125,14 @@ export function fail(status: number): Reply {
 
 /** Little-endian u32 words as bytes. @internal */
 export function words(...values: readonly number[]): Uint8Array {
+  return wordsOf(values);
+}
+
+/**
+ * {@link words} of an array, which a caller must not spread into arguments when it may be long
+ * (a storm payload of thousands of words would overflow the call stack). @internal
+ */
+export function wordsOf(values: readonly number[]): Uint8Array {
   const out = new Uint8Array(values.length * 4);
   // Byte stores, not a DataView: taking `out.buffer` of a small typed array makes V8 move its
   // bytes off the heap, which cost more than the rest of a whole PROTOCOL_VERSION answer.

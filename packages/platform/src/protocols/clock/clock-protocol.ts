@@ -12,6 +12,7 @@ import {
   ok,
   shortName,
   words,
+  wordsOf,
   type MessageHandler,
   type PlatformRequest,
   type PlatformServices,
@@ -197,7 +198,7 @@ export class ClockProtocol implements ProtocolServer {
   #getRate(req: PlatformRequest): Reply {
     const found = this.#clock(req, true);
     if (!Array.isArray(found)) return found;
-    return ok(words(...rateWords(found[2].rate)));
+    return ok(wordsOf(rateWords(found[2].rate)));
   }
 
   #setConfig(req: PlatformRequest): Reply {

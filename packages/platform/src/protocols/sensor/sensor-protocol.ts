@@ -12,6 +12,7 @@ import {
   readEnable,
   shortName,
   words,
+  wordsOf,
   type MessageHandler,
   type PlatformRequest,
   type PlatformServices,
@@ -348,7 +349,7 @@ export class SensorProtocol implements ProtocolServer {
     const [id, s] = found;
     const flags = req.r.u32();
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
-    if (flags === 0) return ok(words(...this.#readings(id)));
+    if (flags === 0) return ok(wordsOf(this.#readings(id)));
     if (!req.link.p2a || s.asyncRead !== true) return fail(ScmiStatus.NOT_SUPPORTED);
     if (this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
       return fail(ScmiStatus.BUSY);
