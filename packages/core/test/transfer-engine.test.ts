@@ -144,6 +144,14 @@ function setup(options: { polling?: boolean; clock?: VirtualClock } = {}): {
   return { engine, channel, transport, clock, xfer };
 }
 
+/** What `p` rejected with; undefined when it resolved. */
+function failure(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
 /** Whether the channel's quiesce finishes: every transfer operation on it ended. */
 async function quiesces(channel: ChannelRuntime, clock: VirtualClock): Promise<boolean> {
   let done = false;
@@ -173,10 +181,7 @@ describe(TransferEngine, () => {
       const { channel, transport, engine, xfer, clock } = setup();
       transport.next = 'throw';
       const x = xfer();
-      const caught = await engine.do(channel, x).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const caught = await failure(engine.do(channel, x));
       expect(caught).toBeInstanceOf(ScmiTransportError);
       expect(caught).toMatchObject({ code: 'E_SEND' });
       expect((caught as Error).cause).toBeInstanceOf(RangeError);
@@ -251,10 +256,7 @@ describe(TransferEngine, () => {
         clock: new FailingYieldClock(),
       });
       const x = xfer();
-      const error: unknown = await engine.do(channel, x).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error: unknown = await failure(engine.do(channel, x));
       expect(error).toBeInstanceOf(ScmiTransportError);
       expect(error).toMatchObject({ code: 'E_POLL', cause: new Error('yield failed') });
       expect(x.state).toBe('failed');
@@ -277,10 +279,7 @@ describe(TransferEngine, () => {
         transport.next = next;
         transport.pollError = broken;
         const x = xfer();
-        const done = engine.do(channel, x).then(
-          () => undefined,
-          (e: unknown) => e,
-        );
+        const done = failure(engine.do(channel, x));
         transport.release?.resolve();
         const error = await done;
         expect(error).toBeInstanceOf(ScmiTransportError);
@@ -294,10 +293,7 @@ describe(TransferEngine, () => {
     it('should fail the transfer with E_POLL when the deadline re-check throws (not out of the timer)', async () => {
       const { channel, transport, engine, xfer, clock } = setup();
       const x = xfer();
-      const done = engine.do(channel, x).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const done = failure(engine.do(channel, x));
       transport.pollError = broken;
       await clock.advance(30);
       expect(await done).toMatchObject({ code: 'E_POLL', cause: broken });
@@ -311,10 +307,7 @@ describe(TransferEngine, () => {
     it('should fail with E_FETCH at once when the delayed response cannot be read (no timeout)', async () => {
       const { channel, transport, engine, xfer, clock } = setup();
       const x = xfer();
-      const done = engine.doWithResponse(channel, x).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const done = failure(engine.doWithResponse(channel, x));
       transport.answer();
       await clock.settle(); // the response is in; the delayed response is awaited
       transport.fetchError = new RangeError('buffer gone');
