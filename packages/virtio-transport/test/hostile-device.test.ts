@@ -254,11 +254,11 @@ describe('virtio driver against a hostile device', () => {
   describe('at teardown', () => {
     it('should count a refused interrupt on the virtqueue that had used buffers only (the interrupt is shared)', async () => {
       const { clock, platform, wire, device, create } = setup(false);
-      const creating = create();
+      const probe = create();
       await clock.runUntilIdle();
-      await creating;
+      const agent = await probe;
       device.acknowledgeReset = false; // teardown waits for the reset: both channels quiesced
-      const removing = (await creating).remove();
+      const removing = agent.remove();
       await clock.runTasks();
       device.event(device.eventHeads.shift() as number, notification);
       await clock.runTasks();
