@@ -381,13 +381,16 @@ export class TransferEngine implements XferOwner {
     xfer.state = 'failed';
     xfer.waiter = undefined;
     this.pool.unlist(xfer, false);
-    const error = ScmiError.is(cause)
-      ? cause
-      : new ScmiTransportError('E_SEND', `${this.#o.agent}: send on ${channel.label} failed`, {
-          cause,
-        });
+    const error = this.#asScmiError(cause, 'E_SEND', `send on ${channel.label} failed`);
     xfer.error = error;
     return error;
+  }
+
+  /** `cause` when it is an SCMI error already, else a transport error `code` that wraps it. */
+  #asScmiError(cause: unknown, code: string, what: string): Error {
+    return ScmiError.is(cause)
+      ? cause
+      : new ScmiTransportError(code, `${this.#o.agent}: ${what}`, { cause });
   }
 
   /** A send that waits (for a free slot, say), then as {@link TransferEngine.begin}; never rejects. */
@@ -460,14 +463,7 @@ export class TransferEngine implements XferOwner {
   /** Fails a transfer whose polling failed, with the error wrapped as a transport error. */
   #pollFailed(channel: ChannelRuntime, xfer: Xfer, cause: unknown): void {
     channel.counters.failed++;
-    this.#fail(
-      xfer,
-      ScmiError.is(cause)
-        ? cause
-        : new ScmiTransportError('E_POLL', `${this.#o.agent}: polling ${channel.label} failed`, {
-            cause,
-          }),
-    );
+    this.#fail(xfer, this.#asScmiError(cause, 'E_POLL', `polling ${channel.label} failed`));
   }
 
   /**
