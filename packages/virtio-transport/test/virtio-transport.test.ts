@@ -342,6 +342,32 @@ describe('virtio transport (same thread)', () => {
       await finish(h, agent);
     });
 
+    it.each([
+      ['an unknown message type', 'corrupt-type', 'unknown'],
+      ['a cut header', 'truncate', 'invalid'],
+    ] as const)(
+      'should take back a late buffer holding %s, counting it as what it is, not as a late reply',
+      async (_what, kind, reason) => {
+        const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
+        const agent = await h.create({ maxMsg: 1 });
+        const match = { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 };
+        h.platform.faults.add({ match, action: { kind: 'late-reply', ms: 50 } });
+        h.platform.faults.add({
+          match,
+          action: kind === 'truncate' ? { kind, length: 4 } : { kind },
+        });
+        await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+        const next = agent.base.discoverSubVendor();
+        await h.clock.advance(25);
+        expect(await next).toBe('emulated');
+        expect(h.wire.driverDiagnostics.lateReturns).toBe(1);
+        const s = stats(agent, 'a2p:0');
+        expect(s.lateReplies).toBe(0);
+        expect(s.badMessages[reason]).toBe(1);
+        await finish(h, agent);
+      },
+    );
+
     it('should reclaim the buffers of a dropped reply exactly once, after the reset', async () => {
       const h = createVirtioHarness();
       const agent = await h.create();

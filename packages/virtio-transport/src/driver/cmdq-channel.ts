@@ -58,7 +58,8 @@ const SLOT_POLL_MS = 1;
  *
  * A slot whose transfer timed out or was aborted still belongs to the device (Linux leaves such
  * messages to the device too): `markTxDone` then marks it abandoned; when the device returns it
- * the late reply is dropped and counted (`lateReplies`) and the slot reused; at teardown the
+ * the late reply is dropped and counted (`lateReplies`; a reply too short or with another header
+ * is counted as the bad message it is instead) and the slot reused; at teardown the
  * slots the device still holds are reclaimed once, after the driver's reset was acknowledged.
  * In interrupt mode the used ring is drained only by used-buffer notifications (through the RX
  * guard); in polling mode only by `pollDone`, with notifications suppressed.
@@ -369,14 +370,16 @@ export class CmdqChannel implements TransportChannel {
       // Only even heads are made available, so an accepted id is the head of slot id / 2.
       const slot = el.id >> 1;
       if (taken === 'oversize') sink.badMessage('oversize');
+      this.#usedLen[slot] = el.len;
       if (this.#state[slot] === ABANDONED) {
-        if (taken === 'ok') this.#setup.counters.lateReplies++;
+        // The buffer is back either way; the reply counts as late only if it is one (a reply
+        // with a bad length or another command's header is counted by #check as what it is).
+        if (taken === 'ok' && this.#check(slot)) this.#setup.counters.lateReplies++;
         this.#driver.diagnostics.lateReturns++;
         this.#release(slot);
         continue;
       }
       this.#state[slot] = RETURNED;
-      this.#usedLen[slot] = el.len;
       if (taken !== 'ok' || !this.#check(slot)) continue;
       this.#valid[slot] = 1;
       if (deliver) {
