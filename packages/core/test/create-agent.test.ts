@@ -40,6 +40,7 @@ describe(createAgent, () => {
         agents: [
           { id: 0, name: 'platform' },
           { id: 1, name: 'agent1' },
+          { id: 2, name: 'agent2' },
         ],
       });
       expect(await agent.base.discoverVendor()).toBe('fake-vendor');
@@ -78,6 +79,31 @@ describe(createAgent, () => {
       expect(agent.info.implementationVersion).toBeUndefined();
       expect(agent.info.agents).toEqual([]);
       await agent.remove();
+    });
+
+    it('should discover agents 0 … num_agents, skipping an id the platform does not know', async () => {
+      const h = createHarness();
+      h.platform.numAgents = 3;
+      const asked: number[] = [];
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x10 || req.messageId !== 0x7) return undefined;
+        const id = readU32(req.payload, 0);
+        asked.push(id);
+        return id === 2 ? { status: ScmiStatus.NOT_FOUND } : undefined;
+      };
+      const agent = await h.create();
+      expect(asked).toEqual([0, 1, 2, 3]);
+      expect(agent.info.agents.map((a) => a.id)).toEqual([0, 1, 3]);
+      await agent.remove();
+    });
+
+    it('should fail the probe when discover agent fails with another status', async () => {
+      const h = createHarness();
+      h.platform.override = (req) =>
+        req.protocolId === 0x10 && req.messageId === 0x7 && readU32(req.payload, 0) === 1
+          ? { status: ScmiStatus.DENIED }
+          : undefined;
+      await expect(h.create()).rejects.toMatchObject({ status: ScmiStatus.DENIED });
     });
 
     it('should list protocols over several LIST_PROTOCOLS replies (skip loop)', async () => {

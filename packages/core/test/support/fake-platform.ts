@@ -167,7 +167,8 @@ export class FakePlatform implements ScmiPlatformPort {
       }
       case 0x7: {
         const id = readU32(req.payload, 0);
-        if (id >= this.numAgents) return { status: ScmiStatus.NOT_FOUND };
+        // Agent 0 is the platform; agents are 1 … numAgents.
+        if (id > this.numAgents) return { status: ScmiStatus.NOT_FOUND };
         const out = new Uint8Array(20);
         new DataView(out.buffer).setUint32(0, id, true);
         out.set(name16(id === 0 ? 'platform' : `agent${id}`), 4);

@@ -232,7 +232,10 @@ export interface ScmiPlatformInfo {
   readonly protocols: readonly number[];
   /** Agents in the system, as PROTOCOL_ATTRIBUTES reports. */
   readonly numAgents: number;
-  /** Agents described by DISCOVER_AGENT (empty when the platform does not support it). */
+  /**
+   * Agents described by DISCOVER_AGENT, ids 0 (the platform) to `numAgents`, an id the platform
+   * does not know left out (empty when the platform does not support the command).
+   */
   readonly agents: readonly ScmiAgentInfo[];
 }
 
@@ -254,9 +257,10 @@ async function optional<T>(run: () => Promise<T>): Promise<T | undefined> {
 
 /**
  * Runs Base discovery as Linux's probe does: version, attributes, vendor, sub-vendor,
- * implementation version, protocol list, and every agent. VERSION, ATTRIBUTES, vendor and the
- * protocol list must succeed; NOT_SUPPORTED / NOT_FOUND from sub-vendor, implementation version or
- * discover agent is tolerated (OP-TEE answers discover agent with NOT_SUPPORTED).
+ * implementation version, protocol list, and every agent (ids 0, the platform, to num_agents).
+ * VERSION, ATTRIBUTES, vendor and the protocol list must succeed; NOT_SUPPORTED / NOT_FOUND from
+ * sub-vendor or implementation version is tolerated; discover agent skips an id that is NOT_FOUND
+ * and stops at NOT_SUPPORTED (OP-TEE does not implement it).
  *
  * @throws the first error of a mandatory step (a timeout fails the probe).
  */
@@ -267,10 +271,17 @@ export async function discoverPlatform(base: BaseProtocol): Promise<ScmiPlatform
   const implementationVersion = await optional(() => base.discoverImplementationVersion());
   const protocols = await base.discoverListProtocols(attributes.numProtocols);
   const agents: ScmiAgentInfo[] = [];
-  for (let id = 0; id < attributes.numAgents; id++) {
-    const agent = await optional(() => base.discoverAgent(id));
-    if (agent === undefined) break;
-    agents.push(agent);
+  // Agent 0 is the platform and agents are numbered from 1, so the walk ends at num_agents
+  // (Linux `base.c` stops at num_agents − 1 and never asks for the last agent). NOT_FOUND is a gap
+  // in the numbering, skipped; NOT_SUPPORTED means the command is not implemented: stop.
+  for (let id = 0; id <= attributes.numAgents; id++) {
+    try {
+      agents.push(await base.discoverAgent(id));
+    } catch (e) {
+      if (ScmiStatusError.is(e) && e.status === ScmiStatus.NOT_FOUND) continue;
+      if (isTolerable(e)) break;
+      throw e;
+    }
   }
   return {
     version: base.version,
