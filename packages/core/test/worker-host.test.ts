@@ -163,26 +163,35 @@ describe(startWorker, () => {
     });
   });
 
-  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '100'])(
-    'should reject startTimeoutMs %p with E_WORKER_OPTIONS, before starting any thread',
-    async (startTimeoutMs) => {
-      const wt = jest.requireActual<typeof import('node:worker_threads')>('node:worker_threads');
-      const spawn = jest.spyOn(wt, 'Worker');
-      try {
-        const error = await rejection(
-          startWorker({
-            entry: fixture('rogue-worker.cjs'),
-            startTimeoutMs: startTimeoutMs as number,
-          }),
-        );
-        expect(ScmiTransportError.is(error)).toBe(true);
-        expect(error.code).toBe('E_WORKER_OPTIONS');
-        expect(spawn).not.toHaveBeenCalled();
-      } finally {
-        spawn.mockRestore();
-      }
-    },
-  );
+  it.each([
+    ['startTimeoutMs', 0],
+    ['startTimeoutMs', -1],
+    ['startTimeoutMs', Number.NaN],
+    ['startTimeoutMs', Number.POSITIVE_INFINITY],
+    ['startTimeoutMs', 2 ** 31],
+    ['startTimeoutMs', '100'],
+    ['stopTimeoutMs', -1],
+    ['stopTimeoutMs', Number.NaN],
+    ['stopTimeoutMs', 2 ** 31],
+    ['stopTimeoutMs', '100'],
+  ])('should reject %s %p with E_WORKER_OPTIONS, before starting any thread', async (key, ms) => {
+    const wt = jest.requireActual<typeof import('node:worker_threads')>('node:worker_threads');
+    const spawn = jest.spyOn(wt, 'Worker');
+    try {
+      const error = await rejection(
+        startWorker({
+          entry: fixture('rogue-worker.cjs'),
+          [key]: ms as number,
+        }),
+      );
+      expect(ScmiTransportError.is(error)).toBe(true);
+      expect(error.code).toBe('E_WORKER_OPTIONS');
+      expect(error.message).toContain(key);
+      expect(spawn).not.toHaveBeenCalled();
+    } finally {
+      spawn.mockRestore();
+    }
+  });
 
   it('should clear its start timer once the worker is ready', async () => {
     // The timer must not outlive the start: it would keep the process alive for startTimeoutMs.

@@ -29,7 +29,10 @@ export interface StartWorkerOptions {
   readonly transferList?: readonly Transferable[];
   /** A name for errors and debugging (default: the entry's file name). */
   readonly name?: string;
-  /** How long {@link WorkerHost.stop} waits for the worker to exit before terminating it (default 2000 ms). */
+  /**
+   * How long {@link WorkerHost.stop} waits for the worker to exit before terminating it: 0 (at
+   * once) to 2147483647; default 2000 ms.
+   */
   readonly stopTimeoutMs?: number;
   /**
    * How long {@link startWorker} waits for the entry to call {@link serveWorker} before it
@@ -403,7 +406,8 @@ export class WorkerHost implements AsyncDisposable {
  * left running: it rejects only after the thread has exited.
  *
  * @throws (rejects) ScmiTransportError `E_WORKER_ENTRY` when `entry` is not an absolute path,
- * `E_WORKER_OPTIONS` when `startTimeoutMs` is not a number of ms in (0, 2147483647],
+ * `E_WORKER_OPTIONS` when `startTimeoutMs` is not a number of ms in (0, 2147483647] or
+ * `stopTimeoutMs` not one in [0, 2147483647],
  * `E_WORKER_TSX` when a `.ts` entry is given and tsx cannot be found, `E_WORKER_START` (with the
  * worker's error as `cause`, its message included) when the worker fails before it is ready or
  * is not ready in time.
@@ -426,16 +430,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHo
       `worker entry must be an absolute path, got ${JSON.stringify(entry)}`,
     );
   }
-  const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-  if (
-    typeof startTimeoutMs !== 'number' ||
-    !(startTimeoutMs > 0 && startTimeoutMs <= MAX_TIMEOUT_MS)
-  ) {
-    throw new ScmiTransportError(
-      'E_WORKER_OPTIONS',
-      `startTimeoutMs must be a number of ms in (0, ${MAX_TIMEOUT_MS}], got ${String(startTimeoutMs)}`,
-    );
-  }
+  const startTimeoutMs = timeoutOption(options, 'startTimeoutMs', DEFAULT_START_TIMEOUT_MS, false);
+  const stopTimeoutMs = timeoutOption(options, 'stopTimeoutMs', DEFAULT_STOP_TIMEOUT_MS, true);
   const name = options.name ?? basename(entry);
   const workerOptions: WorkerOptions = {
     workerData: options.data,
@@ -446,19 +442,29 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHo
     ? new Worker(tsEntryShim(entry), { ...workerOptions, eval: true })
     : new Worker(entry, workerOptions);
   return new Promise((resolve, reject) => {
-    const host: WorkerHost = new WorkerHost(
-      worker,
-      name,
-      options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
-      {
-        ready: () => {
-          resolve(host);
-        },
-        failed: reject,
-        timeoutMs: startTimeoutMs,
+    const host: WorkerHost = new WorkerHost(worker, name, stopTimeoutMs, {
+      ready: () => {
+        resolve(host);
       },
-    );
+      failed: reject,
+      timeoutMs: startTimeoutMs,
+    });
   });
+}
+
+/** A timeout option in ms: `(0, MAX]`, or `[0, MAX]` when `zeroAllowed`; `E_WORKER_OPTIONS` if not. */
+function timeoutOption(
+  options: StartWorkerOptions,
+  key: 'startTimeoutMs' | 'stopTimeoutMs',
+  fallback: number,
+  zeroAllowed: boolean,
+): number {
+  const ms = options[key] ?? fallback;
+  if (typeof ms === 'number' && (zeroAllowed ? ms >= 0 : ms > 0) && ms <= MAX_TIMEOUT_MS) return ms;
+  throw new ScmiTransportError(
+    'E_WORKER_OPTIONS',
+    `${key} must be a number of ms in ${zeroAllowed ? '[' : '('}0, ${MAX_TIMEOUT_MS}], got ${String(ms)}`,
+  );
 }
 
 /**
