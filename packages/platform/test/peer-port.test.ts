@@ -2,7 +2,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RealClock, ScmiProtocolId, ScmiStatus, type ScmiPlatformPort } from '@scmi-ts/core';
+import {
+  RealClock,
+  ScmiConfigError,
+  ScmiProtocolId,
+  ScmiStatus,
+  type ScmiPlatformPort,
+} from '@scmi-ts/core';
 import {
   BaseMessageId,
   PeerFrameKind,
@@ -341,22 +347,22 @@ describe(startPeerPort, () => {
       expect(logged).toEqual(['open', 'refused']);
     });
 
-    it('should check its options', async () => {
-      await expect(startPeerPort(platform, { maxConnections: 0 })).rejects.toThrow(
-        expect.objectContaining({ field: 'peerPort.maxConnections' }) as Error,
-      );
+    it.each([
+      [{ maxConnections: 0 }, 'maxConnections'],
+      [{ maxQueuedBytes: -1 }, 'maxQueuedBytes'],
+      [{ maxFrameSize: 2 ** 24 + 1 }, 'maxFrameSize'],
+      [{ maxFrameSize: 1.5 }, 'maxFrameSize'],
+      [{ port: 65536 }, 'port'],
+      [{ agentIds: [] }, 'agentIds'],
+      [{ path: '/tmp/x', port: 1 }, 'path'],
+    ])('should refuse the options %p (field %s) before it listens', async (options, field) => {
       // Closed if it starts anyway, so that a failure cannot leave a server open.
-      const started = await startPeerPort(platform, { maxQueuedBytes: -1 }).then(
+      const started = await startPeerPort(platform, options).then(
         (p) => p.close(),
         (e: unknown) => e,
       );
-      expect(started).toMatchObject({ field: 'peerPort.maxQueuedBytes' });
-      await expect(startPeerPort(platform, { agentIds: [] })).rejects.toThrow(
-        expect.objectContaining({ field: 'peerPort.agentIds' }) as Error,
-      );
-      await expect(startPeerPort(platform, { path: '/tmp/x', port: 1 })).rejects.toThrow(
-        expect.objectContaining({ field: 'peerPort.path' }) as Error,
-      );
+      expect(started).toBeInstanceOf(ScmiConfigError);
+      expect(started).toMatchObject({ field: `peerPort.${field}` });
     });
   });
 

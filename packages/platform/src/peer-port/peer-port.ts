@@ -9,13 +9,16 @@ import { PlatformError } from '../errors/platform-error.js';
 import { frameKindHandler, type PeerFrameContext } from './frame-kind-registry.js';
 import { PeerFrameKind, PeerFrameReader, encodePeerFrame, type PeerFrame } from './peer-frame.js';
 
+/** The largest `maxFrameSize` a peer port takes: 16 MiB. */
+const MAX_FRAME_SIZE = 1 << 24;
+
 /** Options of {@link startPeerPort}. Give `path` (Unix socket) or `host`/`port` (TCP). */
 export interface PeerPortOptions {
   /** A Unix socket path to listen on (an existing file there is not removed). */
   readonly path?: string;
   /** TCP host; default `127.0.0.1` (loopback). */
   readonly host?: string;
-  /** TCP port; default 0 (any free port: read {@link PeerPort.address}). */
+  /** TCP port, 0 … 65535; default 0 (any free port: read {@link PeerPort.address}). */
   readonly port?: number;
   /**
    * The agent ids connections may take: each new connection is given the first id of the list
@@ -24,7 +27,10 @@ export interface PeerPortOptions {
   readonly agentIds?: readonly number[];
   /** At most this many connections at once (more are refused and logged); default `agentIds.length`. */
   readonly maxConnections?: number;
-  /** Largest frame payload accepted from a client, in bytes; default 4096. */
+  /**
+   * Largest frame payload accepted from a client, in bytes: at most 16 MiB (each connection may
+   * buffer one frame this large before it is whole); default 4096.
+   */
   readonly maxFrameSize?: number;
   /** Whether connections have a P2A channel (kind-3 frames); default true. */
   readonly p2a?: boolean;
@@ -425,19 +431,22 @@ export async function startPeerPort(
 }
 
 function checkOptions(o: PeerPortOptions): void {
-  const positive = (field: string, v: number | undefined, min: number): void => {
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < min)) {
+  const integer = (field: string, v: number | undefined, min: number, max?: number): void => {
+    if (
+      v !== undefined &&
+      (!Number.isSafeInteger(v) || v < min || (max !== undefined && v > max))
+    ) {
       throw new ScmiConfigError(
         `peerPort.${field}`,
-        `must be an integer ≥ ${min}, got ${String(v)}`,
+        `must be an integer ${max === undefined ? `≥ ${min}` : `in ${min} … ${max}`}, got ${String(v)}`,
       );
     }
   };
-  positive('maxConnections', o.maxConnections, 1);
-  positive('maxFrameSize', o.maxFrameSize, 0);
-  positive('maxMsgSize', o.maxMsgSize, 4);
-  positive('maxQueuedBytes', o.maxQueuedBytes, 0);
-  positive('port', o.port, 0);
+  integer('maxConnections', o.maxConnections, 1);
+  integer('maxFrameSize', o.maxFrameSize, 0, MAX_FRAME_SIZE);
+  integer('maxMsgSize', o.maxMsgSize, 4);
+  integer('maxQueuedBytes', o.maxQueuedBytes, 0);
+  integer('port', o.port, 0, 65535);
   if (o.agentIds?.length === 0) throw new ScmiConfigError('peerPort.agentIds', 'must not be empty');
   if (o.path !== undefined && (o.host !== undefined || o.port !== undefined)) {
     throw new ScmiConfigError('peerPort.path', 'give either path or host/port, not both');
