@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScmiConfigError } from '@scmi-ts/core';
@@ -38,6 +38,31 @@ describe(loadPlatformConfig, () => {
       expect(ScmiConfigError.is(error)).toBe(true);
       expect((error as ScmiConfigError).field).toBe('$');
     }
+  });
+
+  it.each([
+    ['a directory', (): string => dir, /not a regular file/],
+    ['a device that never ends', (): string => '/dev/zero', /not a regular file/],
+    [
+      'a file over 16 MiB',
+      (): string => {
+        const big = join(dir, 'big.json');
+        writeFileSync(big, '{}');
+        truncateSync(big, 2 ** 24 + 1); // sparse: no 16 MiB written
+        return big;
+      },
+      /16777217 bytes/,
+    ],
+  ])('should refuse %s without reading it, naming $', (_what, path, message) => {
+    let error: unknown;
+    try {
+      loadPlatformConfig(path());
+    } catch (e) {
+      error = e;
+    }
+    expect(ScmiConfigError.is(error)).toBe(true);
+    expect((error as ScmiConfigError).field).toBe('$');
+    expect((error as ScmiConfigError).message).toMatch(message);
   });
 
   it('should name the invalid field of a file', () => {

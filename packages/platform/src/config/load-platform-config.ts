@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { ScmiConfigError } from '@scmi-ts/core';
 import type { PlatformConfig } from './platform-config.js';
 import { validatePlatformConfig } from './validate-platform-config.js';
@@ -8,7 +8,8 @@ import { validatePlatformConfig } from './validate-platform-config.js';
  * JSON text (it starts with `{`, after white space) or the path of a JSON file, read synchronously
  * (so that a worker thread can build its platform before it answers anything).
  *
- * @throws ScmiConfigError with field `$` when the file cannot be read or is not valid JSON, or
+ * @throws ScmiConfigError with field `$` when the file cannot be read, is not a regular file
+ *   (a device such as `/dev/zero` never ends), is larger than 16 MiB or is not valid JSON, or
  *   naming the first invalid field (see {@link validatePlatformConfig}).
  * @example
  * ```ts
@@ -19,13 +20,7 @@ import { validatePlatformConfig } from './validate-platform-config.js';
 export function loadPlatformConfig(pathOrJson: string): PlatformConfig {
   const isJson = pathOrJson.trimStart().startsWith('{');
   let text = pathOrJson;
-  if (!isJson) {
-    try {
-      text = readFileSync(pathOrJson, 'utf8');
-    } catch (e) {
-      throw new ScmiConfigError('$', `cannot read ${pathOrJson}: ${(e as Error).message}`);
-    }
-  }
+  if (!isJson) text = readConfigFile(pathOrJson);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -34,4 +29,25 @@ export function loadPlatformConfig(pathOrJson: string): PlatformConfig {
     throw new ScmiConfigError('$', `${where} is not valid JSON: ${(e as Error).message}`);
   }
   return validatePlatformConfig(parsed);
+}
+
+/** The largest configuration file read: 16 MiB, far more than any platform description needs. */
+const MAX_CONFIG_FILE_BYTES = 1 << 24;
+
+/** Reads a configuration file, refusing what is not a regular file or is too large to be one. */
+function readConfigFile(path: string): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new Error('not a regular file');
+    if (stat.size > MAX_CONFIG_FILE_BYTES) {
+      throw new Error(`${stat.size} bytes, more than the ${MAX_CONFIG_FILE_BYTES} accepted`);
+    }
+    return readFileSync(fd, 'utf8');
+  } catch (e) {
+    throw new ScmiConfigError('$', `cannot read ${path}: ${(e as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
