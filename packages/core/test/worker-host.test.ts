@@ -394,6 +394,25 @@ describe(WorkerHost, () => {
       expect(host.terminated).toBe(false);
       expect(await host.exited).toBe(0);
     });
+    it('should, in the worker, refuse malformed control messages from the host and go on serving', async () => {
+      await withEcho(async (host) => {
+        // An unknown kind may have been a call: reported, so the pending calls fail (the echo
+        // below was sent after it, and its answer comes after the report).
+        host.worker.postMessage({ __scmiWorker: 'stop!' });
+        const failed = await rejection(host.call('echo', 1));
+        expect(failed.code).toBe('E_WORKER_PROTOCOL');
+        expect((failed.cause as Error).message).toBe(
+          'a control message of unknown kind "stop!" from the host',
+        );
+        host.worker.postMessage({ __scmiWorker: 'call', id: 'one', method: 'echo', args: [] });
+        expect((await rejection(host.call('echo', 2))).code).toBe('E_WORKER_PROTOCOL');
+        // A call with an id is answered (the host never gave id 99: its answer is counted).
+        host.worker.postMessage({ __scmiWorker: 'call', id: 99, method: 'echo', args: 3 });
+        expect(await host.call('echo', 4)).toBe(4);
+        // Two reports, the late answers to the two echoes they failed, and the answer for id 99.
+        expect(host.protocolErrors).toBe(5);
+      });
+    });
   });
 
   describe('.stop', () => {

@@ -38,8 +38,9 @@ let served = false;
  * answered with `E_WORKER_NO_METHOD`. When the host stops the worker, new calls are refused
  * (`E_WORKER_STOPPED`), the calls in flight finish, `options.onStop` runs, and the worker stops
  * listening to its port so that the thread can exit. A message from the host that cannot be
- * deserialized ('messageerror') is reported to the host, which fails its pending calls with
- * `E_WORKER_PROTOCOL`.
+ * deserialized ('messageerror'), or a control message of an unknown kind or a call without an
+ * integer id, is reported to the host, which fails its pending calls with `E_WORKER_PROTOCOL`; a
+ * call without a method name or argument list is answered with `E_WORKER_PROTOCOL`.
  *
  * @throws ScmiTransportError `E_WORKER_CONTEXT` when not called in a worker thread,
  * `E_WORKER_SERVED` when called twice.
@@ -94,27 +95,57 @@ export function serveWorker(handlers: WorkerHandlers, options: ServeWorkerOption
     port.off('messageerror', onMessageError);
   };
 
-  const onMessage = (msg: unknown): void => {
-    if (!isControl(msg)) return;
-    const m = msg as HostMessage;
-    if (m[CONTROL] === 'call') {
-      if (stopping) {
-        const error = new ScmiTransportError('E_WORKER_STOPPED', 'the worker is stopping');
-        post({ [CONTROL]: 'result', id: m.id, ok: false, error: serializeError(error) });
-        return;
-      }
-      const call = answer(m.id, m.method, m.args).finally(() => inFlight.delete(call));
-      inFlight.add(call);
-    } else if (!stopping) {
-      stopping = true;
-      void stop();
-    }
+  const refuse = (id: number, code: string, message: string): void => {
+    const error = serializeError(new ScmiTransportError(code, message));
+    post({ [CONTROL]: 'result', id, ok: false, error });
   };
 
   // A message from the host that cannot be deserialized may have been a call, which would then
   // never be answered: tell the host, which fails its pending calls.
   const onMessageError = (error: unknown): void => {
     post({ [CONTROL]: 'messageerror', error: serializeError(error) });
+  };
+
+  const onMessage = (msg: unknown): void => {
+    if (!isControl(msg)) return;
+    const m = msg as Readonly<Record<string, unknown>>;
+    const kind = m[CONTROL];
+    if (kind === 'stop') {
+      if (!stopping) {
+        stopping = true;
+        void stop();
+      }
+      return;
+    }
+    // Checked as the host checks the worker's messages: a control message of another kind, or a
+    // call without an id, may have been a call that will never be answered (as a message that
+    // cannot be deserialized); a call with an id but no method name or argument list is refused.
+    if (kind !== 'call' || !Number.isSafeInteger(m.id)) {
+      onMessageError(
+        new ScmiTransportError(
+          'E_WORKER_PROTOCOL',
+          kind === 'call'
+            ? 'a call from the host has no integer id'
+            : `a control message of unknown kind ${JSON.stringify(kind)} from the host`,
+        ),
+      );
+      return;
+    }
+    const call = m as HostMessage & { readonly [CONTROL]: 'call' };
+    if (typeof call.method !== 'string' || !Array.isArray(call.args)) {
+      refuse(
+        call.id,
+        'E_WORKER_PROTOCOL',
+        'a call from the host has no method name or no argument list',
+      );
+    } else if (stopping) {
+      refuse(call.id, 'E_WORKER_STOPPED', 'the worker is stopping');
+    } else {
+      const running = answer(call.id, call.method, call.args).finally(() =>
+        inFlight.delete(running),
+      );
+      inFlight.add(running);
+    }
   };
 
   port.on('message', onMessage);
