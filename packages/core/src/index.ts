@@ -104,6 +104,7 @@ export {
   headerProtocolId,
   headerToken,
   headerType,
+  replyHeaderDefect,
   packHeader,
   unpackHeader,
 } from './wire/header.js';

@@ -11,6 +11,7 @@ import {
   headerToken,
   headerType,
   packHeader,
+  replyHeaderDefect,
   unpackHeader,
   type ScmiHeader,
 } from '../src/wire/header.js';
@@ -179,5 +180,24 @@ describe('header field accessors', () => {
 describe(headerDefect, () => {
   it('should return undefined for a valid command header', () => {
     expect(headerDefect(0x00144000)).toBeUndefined();
+  });
+});
+
+describe(replyHeaderDefect, () => {
+  const want = packHeader({
+    messageId: 0x6,
+    type: ScmiMessageType.COMMAND,
+    protocolId: 0x14,
+    token: 0x2a,
+  });
+
+  it('should classify a reply header against its command header as core does on the doorbell path', () => {
+    expect(replyHeaderDefect(want, want)).toBeUndefined();
+    expect(replyHeaderDefect(want ^ (1 << 18), want)).toBe('unexpected'); // another token
+    expect(replyHeaderDefect(want ^ (1 << 8), want)).toBe('unknown'); // type 1
+    expect(replyHeaderDefect(want ^ (3 << 8), want)).toBe('invalid'); // a notification
+    expect(replyHeaderDefect(want ^ (1 << 10), want)).toBe('invalid'); // another protocol
+    expect(replyHeaderDefect(want ^ 1, want)).toBe('invalid'); // another message
+    expect(replyHeaderDefect(want | (1 << 28), want)).toBe('invalid'); // reserved bits
   });
 });

@@ -1,3 +1,4 @@
+import type { BadMessageReason } from '../channel/transport.js';
 import { ScmiMalformedError } from '../errors/scmi-error.js';
 
 /**
@@ -109,6 +110,28 @@ export function headerDefect(word: number): 'reserved-bits' | 'unknown-type' | u
   if ((word & SCMI_HEADER_RESERVED_MASK) !== 0) return 'reserved-bits';
   if (headerType(word) === 1) return 'unknown-type';
   return undefined;
+}
+
+/**
+ * What is wrong with the header of a reply a transport found in the place of a command's response
+ * (its SMT area, its virtio buffer, its OP-TEE memref), classified as core classifies a reply on
+ * the doorbell path: `undefined` when it is the command's header, `unknown` for the unused type
+ * 1, `unexpected` for a valid header with another token, `invalid` for anything else (reserved
+ * bits, another protocol or message, another type). For transports that match a reply to its
+ * command by where it is rather than by token, and so must check the header themselves.
+ *
+ * @example
+ * ```ts
+ * const reason = replyHeaderDefect(area.header(), xfer.header);
+ * if (reason !== undefined) setup.sink.badMessage(reason);
+ * ```
+ */
+export function replyHeaderDefect(got: number, want: number): BadMessageReason | undefined {
+  if (got === want) return undefined;
+  const defect = headerDefect(got);
+  if (defect === 'unknown-type') return 'unknown';
+  if (defect === undefined && headerToken(got) !== headerToken(want)) return 'unexpected';
+  return 'invalid';
 }
 
 /**

@@ -3,8 +3,7 @@ import {
   ScmiShutdownError,
   ScmiStatus,
   ScmiTransportError,
-  headerDefect,
-  headerToken,
+  replyHeaderDefect,
   type BadMessageReason,
   type ChannelSetup,
   type TimerHandle,
@@ -587,16 +586,9 @@ export class OpteeChannel implements TransportChannel {
 
   /** Checks the response header against the command's; a mismatch is counted by kind. */
   #checkHeader(xfer: Xfer, header: number): boolean {
-    if (header === xfer.header) return true;
-    const defect = headerDefect(header);
-    this.#fail(
-      xfer,
-      defect === 'unknown-type'
-        ? 'unknown'
-        : defect === undefined && headerToken(header) !== xfer.token
-          ? 'unexpected'
-          : 'invalid',
-    );
+    const reason = replyHeaderDefect(header, xfer.header);
+    if (reason === undefined) return true;
+    this.#fail(xfer, reason);
     return false;
   }
 

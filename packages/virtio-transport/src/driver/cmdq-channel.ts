@@ -4,9 +4,7 @@ import {
   ScmiShutdownError,
   ScmiStatus,
   ScmiTransportError,
-  headerDefect,
-  headerToken,
-  type BadMessageReason,
+  replyHeaderDefect,
   type ChannelSetup,
   type NotificationBuffer,
   type TimerHandle,
@@ -414,13 +412,8 @@ export class CmdqChannel implements TransportChannel {
       return false;
     }
     const got = this.#u32[(this.#response[slot] as number) >> 2] as number;
-    const want = this.#headers[slot] as number;
-    if (got === want) return true;
-    const defect = headerDefect(got);
-    let reason: BadMessageReason;
-    if (defect === 'unknown-type') reason = 'unknown';
-    else if (defect === undefined && headerToken(got) !== headerToken(want)) reason = 'unexpected';
-    else reason = 'invalid';
+    const reason = replyHeaderDefect(got, this.#headers[slot] as number);
+    if (reason === undefined) return true;
     sink.badMessage(reason);
     return false;
   }
