@@ -7,6 +7,7 @@ import {
   TRANSPORT,
   VirtualClock,
   createAgent,
+  readU32,
   type ChannelStats,
   type ScmiAgent,
 } from '@scmi-ts/core';
@@ -283,6 +284,59 @@ describe('mailboxTransport', () => {
       const agent = await h.create();
       const error = await settle(h.create({ name: 'scmi1' }));
       expect(ScmiTransportError.is(error) && error.code).toBe('E_MBOX_BUSY');
+      await agent.remove();
+      h.close();
+    });
+  });
+
+  describe('when the platform answers with the wrong header', () => {
+    it.each([
+      ['interrupt', false, { kind: 'corrupt-protocol' }, 'invalid'],
+      ['interrupt', false, { kind: 'corrupt-type', type: 1 }, 'unknown'],
+      ['polling', true, { kind: 'corrupt-protocol' }, 'invalid'],
+      ['polling', true, { kind: 'corrupt-type', type: 1 }, 'unknown'],
+      ['polling', true, { kind: 'corrupt-token' }, 'unexpected'],
+    ] as const)(
+      'should not take it as the response (%s, %j): counted once as %s, and the command times out',
+      async (_mode, polling, action, reason) => {
+        const h = createHarness();
+        const agent = await h.create({ a2p: [{ id: 0, polling }] });
+        h.platform.faults.add({ match: { protocolId: 0x14, messageId: 0x0, nth: 1 }, action });
+        await expect(agent.transact(0x14, 0x0)).rejects.toBeInstanceOf(ScmiTimeoutError);
+        const a2p = stats(agent, 'a2p:0');
+        expect(a2p.badMessages[reason]).toBe(1);
+        expect(a2p.completed).toBe(a2p.sent - 1);
+        // The platform gave the area back: the next command goes.
+        await expect(agent.transact(0x14, 0x0)).resolves.toBeInstanceOf(Uint8Array);
+        await agent.remove();
+        h.close();
+      },
+    );
+
+    it('should not complete a command with a response that came back on another A2P channel', async () => {
+      const h = createHarness();
+      const agent = await h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });
+      const layout = h.mailbox.platformEnd.layout;
+      const spec = defined(
+        layout.channels.find((c) => c.direction === 'a2p' && c.id === 0),
+        'a2p:0',
+      );
+      const area0 = new SmtArea(layout.memory, spec.offset, layout.areaSize);
+      const handle = h.platform.handle.bind(h.platform);
+      // The clock command goes out on a2p:1; the platform answers it in a2p:0's idle area.
+      h.platform.handle = (agentId, channelId, request) => {
+        if (channelId !== 1) return handle(agentId, channelId, request);
+        area0.setHeader(readU32(request, 0));
+        area0.bytes.fill(0, SMT_HEADER_SIZE, SMT_HEADER_SIZE + 8);
+        area0.setLength(12);
+        area0.setStatus(SMT_CHANNEL_FREE);
+        h.mailbox.platformEnd.remote(spec.mailbox).ring();
+        return undefined;
+      };
+      await expect(agent.transact(0x14, 0x0)).rejects.toBeInstanceOf(ScmiTimeoutError);
+      expect(stats(agent, 'a2p:0').badMessages.unexpected).toBe(1);
+      expect(stats(agent, 'a2p:0').completed).toBe(stats(agent, 'a2p:0').sent);
+      expect(stats(agent, 'a2p:1').timeouts).toBe(1);
       await agent.remove();
       h.close();
     });

@@ -71,7 +71,8 @@ export interface RxSink {
 /**
  * Why a received message was rejected, after Linux's `enum scmi_bad_msg`:
  *
- * - `unexpected`: a response or delayed response for a token not in flight (unknown, expired).
+ * - `unexpected`: a response or delayed response for a token not in flight (unknown, expired), or
+ *   a response on another channel than the one its command went out on.
  * - `invalid`: a message that breaks the protocol: reserved header bits, a duplicate response, a
  *   response of the wrong type or to the wrong protocol/message, anything after the delayed response.
  * - `unknown`: an unknown message type, or a notification nobody registered.

@@ -660,6 +660,13 @@ export class TransferEngine implements XferOwner {
       this.countBad(channel, 'invalid', header);
       return;
     }
+    if (type === ScmiMessageType.COMMAND && xfer.route !== channel) {
+      // A response comes back on the channel its command went out on; one on another channel is
+      // not this transfer's (Linux looks the token up agent-wide and would read the other
+      // channel's memory into it).
+      this.countBad(channel, 'unexpected', header);
+      return;
+    }
     xfer.refs++;
     try {
       if (type === ScmiMessageType.COMMAND) {

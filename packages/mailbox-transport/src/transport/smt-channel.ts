@@ -4,7 +4,7 @@ import {
   ScmiShutdownError,
   ScmiStatus,
   ScmiTransportError,
-  headerToken,
+  replyHeaderDefect,
   headerType,
   type ChannelSetup,
   type NotificationBuffer,
@@ -64,6 +64,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   #freed = false;
   #wake: (() => void) | undefined;
   #seenIgnored = 0;
+  /** Whether a bad reply to the message in the area was counted by `pollDone`. */
+  #pollCounted = false;
 
   /** @internal Use {@link SmtChannel.open}. */
   private constructor(
@@ -203,7 +205,17 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     // Status first (an atomic load), then the header written before it (Linux shmem_poll_done).
     const status = this.#area.status();
     if ((status & (SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR)) === 0) return false;
-    return headerToken(this.#area.header()) === xfer.token;
+    const reason = replyHeaderDefect(this.#area.header(), xfer.header);
+    if (reason === undefined) return true;
+    // Linux matches the token only, and would take a reply of another type or to another
+    // protocol or message as this one's. Not here: the transfer is left to time out. A polled
+    // transfer has no doorbell path to count the reply, so it is counted here, once per message
+    // written; one waiting for its doorbell was counted by core when the doorbell came.
+    if (xfer.polling && !this.#pollCounted) {
+      this.#pollCounted = true;
+      this.#setup.sink.badMessage(reason);
+    }
+    return false;
   }
 
   public markTxDone(xfer: Xfer, error: unknown): void {
@@ -389,6 +401,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   /** Writes the command into the area (the lock is held and the area is free) and rings. */
   #write(xfer: Xfer): void {
     const area = this.#area;
+    this.#pollCounted = false;
     area.setStatus(0); // busy, error cleared
     area.setFlags(xfer.polling ? 0 : SMT_FLAG_INTR_ENABLED);
     area.setLength(4 + xfer.txLen);
