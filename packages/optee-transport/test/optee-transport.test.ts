@@ -321,6 +321,35 @@ describe(OpteeTransport, () => {
       expect(channel).toContain('channel a2p:0');
     });
 
+    it('should hold remove while the secure world keeps an invocation, and let it go when the driver is closed', async () => {
+      h = await createOpteeHarness({ shmem, auto: false });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      const ends = h.ends;
+      // From now on no return reaches the normal world: a wedged secure world.
+      ends.setAgentSignalInterceptor(() => undefined);
+      const hung = settle(vendor(agent));
+      await h.clock.advance(32);
+      expect(await hung).toBeInstanceOf(ScmiTimeoutError);
+      let removed: unknown;
+      const removing = agent.remove().then(
+        () => (removed = 'removed'),
+        (e: unknown) => (removed = e),
+      );
+      await h.clock.advance(10_000);
+      // The invocation still owns the channel's memory: nothing may be released.
+      expect(removed).toBeUndefined();
+      expect(h.log.filter('release')).toEqual([]);
+      ends.driver.close(); // fails every pending call with TEE_ERROR_COMMUNICATION
+      await h.clock.runUntilIdle();
+      await removing;
+      // Quiesce ended; closing the session cannot reach the TEE any more: reported, all released.
+      expect(removed).toBeInstanceOf(Error);
+      expect((removed as Error).message).toMatch(/channel a2p:0 \(release\)/);
+      expect(h.log.filter('release').map((e) => e.resource)).toContain('channel a2p:0');
+    });
+
     it('should complete with COMMS_ERROR when the channel is busy in OP-TEE', async () => {
       h = await createOpteeHarness({ shmem });
       const agent = await h.create();
