@@ -540,8 +540,10 @@ class Core extends ListScope {
     this.emit('teardown-begin', this.name, '', { reason });
     const failures: ReleaseFailure[] = [];
     // Early releases (of resources or groups) already running finish first, so that no entry can be
-    // released by this teardown while its own quiesce step is still running elsewhere.
-    await this.settleOutOfBand();
+    // released by this teardown while its own quiesce step is still running elsewhere. Only when
+    // there are some: otherwise the quiesce steps start in the releaseAll() call itself, so that
+    // no guard can be taken (and no callback admitted) once it has returned.
+    if (this.outOfBand.size > 0) await this.settleOutOfBand();
     await this.teardownScope(
       this,
       reason,

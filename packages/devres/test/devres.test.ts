@@ -46,6 +46,17 @@ describe(Devres, () => {
       expect(res.state).toBe('closed');
     });
 
+    it('should start the newest quiesce step in the releaseAll() call itself', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      res.add({ name: 'a', value: 1, quiesce: step('quiesce a'), release: step('release a') });
+      const done = res.releaseAll();
+      // Nothing awaited yet: a callback that runs now already finds the resource quiesced.
+      expect(log[0]).toBe('quiesce a');
+      await done;
+      expect(log).toEqual(['quiesce a', 'release a']);
+    });
+
     it('should await async steps one by one', async () => {
       const log: string[] = [];
       const res = new Devres('dev');
