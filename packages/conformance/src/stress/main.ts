@@ -1,12 +1,13 @@
 /**
- * `pnpm stress`: the worker-mode seed scenario and the hostile-reply campaign for every installed
- * transport, for a number of runs or a duration (default: about 2 minutes in total, shared between
- * the transports). Prints per-transport totals — runs, phases hit, late replies dropped, invariant
- * violations (must be 0) — and exits non-zero on any violation, printing the seed that reproduces it.
+ * `pnpm stress`: the worker-mode seed scenario and the hostile-reply campaign for every fixture of
+ * every transport package (`packages/*-transport/test/support/fixture.ts`), for a number of runs
+ * or a duration (default: about 2 minutes in total, shared between the fixtures). Prints totals
+ * per fixture — runs, phases hit, late replies dropped, invariant violations (must be 0) — and
+ * exits non-zero on any violation, printing the seed that reproduces it.
  *
  * Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--seed <n>] [--transport <name>]
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TransportFixture } from '../fixture.js';
 import { runHostileRepliesWorker } from '../scenarios/hostile-replies.js';
@@ -16,8 +17,14 @@ import {
   type SeedPhase,
 } from '../scenarios/seed-scenario.js';
 
-/** Transport packages the runner looks for, beside this package. */
-const TRANSPORT_PACKAGES = ['mailbox-transport', 'virtio-transport', 'optee-transport'];
+/** The packages beside this one that the runner stresses: every `*-transport` package. */
+function transportPackages(): string[] {
+  const root = join(__dirname, '..', '..', '..');
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && d.name.endsWith('-transport'))
+    .map((d) => d.name)
+    .sort();
+}
 
 interface Args {
   durationS: number;
@@ -65,20 +72,36 @@ function isFixture(value: unknown): value is TransportFixture {
   );
 }
 
-async function loadFixtures(only: string | undefined): Promise<TransportFixture[]> {
-  const fixtures: TransportFixture[] = [];
-  for (const pkg of TRANSPORT_PACKAGES) {
+/** A fixture to stress, and the name it is reported under. */
+interface Stressed {
+  readonly label: string;
+  readonly fixture: TransportFixture;
+}
+
+/**
+ * Every fixture exported by each transport package's `test/support/fixture.ts` (a package with
+ * several, such as OP-TEE's SMT and MSG modes, has each reported under its export name too).
+ */
+async function loadFixtures(only: string | undefined): Promise<Stressed[]> {
+  const found: Stressed[] = [];
+  for (const pkg of transportPackages()) {
     const file = join(__dirname, '..', '..', '..', pkg, 'test', 'support', 'fixture.ts');
     if (!existsSync(file)) continue;
     const mod = (await import(file)) as Record<string, unknown>;
-    const fixture = Object.values(mod).find(isFixture);
-    if (fixture === undefined) {
+    const fixtures = Object.entries(mod).filter((e): e is [string, TransportFixture] =>
+      isFixture(e[1]),
+    );
+    if (fixtures.length === 0) {
       console.warn(`${pkg}: test/support/fixture.ts exports no TransportFixture; skipped`);
       continue;
     }
-    if (only === undefined || fixture.name === only) fixtures.push(fixture);
+    for (const [exported, fixture] of fixtures) {
+      if (only !== undefined && fixture.name !== only) continue;
+      const label = fixtures.length > 1 ? `${fixture.name}: ${exported}` : fixture.name;
+      found.push({ label, fixture });
+    }
   }
-  return fixtures;
+  return found;
 }
 
 function formatPhases(phases: Readonly<Record<string, number>>): string {
@@ -97,9 +120,9 @@ async function main(): Promise<void> {
   const perTransportMs = (args.durationS * 1000) / fixtures.length;
   let violations = 0;
   console.log(
-    `pnpm stress: seed ${args.seed}, ${args.runs === undefined ? `${args.durationS} s` : `${args.runs} runs`} over ${fixtures.map((f) => f.name).join(', ')}`,
+    `pnpm stress: seed ${args.seed}, ${args.runs === undefined ? `${args.durationS} s` : `${args.runs} runs`} over ${fixtures.map((f) => f.label).join(', ')}`,
   );
-  for (const fixture of fixtures) {
+  for (const { label, fixture } of fixtures) {
     const seedBudget =
       args.runs === undefined
         ? { durationMs: perTransportMs * 0.7, runs: Number.MAX_SAFE_INTEGER }
@@ -112,7 +135,7 @@ async function main(): Promise<void> {
       const seed = await runSeedScenarioWorker(fixture, { ...seedBudget, seed: args.seed });
       const hostile = await runHostileRepliesWorker(fixture, { ...hostileBudget, seed: args.seed });
       violations += seed.violations.length + hostile.violations.length;
-      console.log(`\n${fixture.name} (worker thread, real time)`);
+      console.log(`\n${label} (worker thread, real time)`);
       console.log(`  seed scenario:   ${seed.runs} runs; phases hit: ${formatPhases(seed.phases)}`);
       console.log(
         `                   late replies dropped and counted: ${seed.lateRepliesDropped}; invariant violations: ${seed.violations.length}`,
@@ -142,7 +165,7 @@ async function main(): Promise<void> {
         runs++;
       }
       violations += problems.length;
-      console.log(`\n${fixture.name} (same thread; the fixture has no worker mode)`);
+      console.log(`\n${label} (same thread; the fixture has no worker mode)`);
       console.log(
         `  seed scenario: ${runs} runs; phases hit: ${formatPhases(counts)}; invariant violations: ${problems.length}`,
       );
