@@ -101,7 +101,13 @@ export class Device {
         this.#removal = undefined;
       }
     };
-    this.#removal = run();
+    // Published before the teardown's first step runs (steps start in releaseAll's call): a step
+    // that calls remove() itself gets this same promise.
+    let adopt!: (removal: Promise<void>) => void;
+    this.#removal = new Promise<void>((resolve) => {
+      adopt = resolve;
+    });
+    adopt(run());
     return this.#removal;
   }
 }

@@ -541,8 +541,9 @@ class Core extends ListScope {
     const failures: ReleaseFailure[] = [];
     // Early releases (of resources or groups) already running finish first, so that no entry can be
     // released by this teardown while its own quiesce step is still running elsewhere. Only when
-    // there are some: otherwise the quiesce steps start in the releaseAll() call itself, so that
-    // no guard can be taken (and no callback admitted) once it has returned.
+    // there are some: otherwise the quiesce steps start in the releaseAll() call itself — the
+    // newest resource is quiesced (no guard taken, no callback admitted) once it has returned, and
+    // older ones too up to the first step that does not finish synchronously.
     if (this.outOfBand.size > 0) await this.settleOutOfBand();
     await this.teardownScope(
       this,
@@ -1115,8 +1116,17 @@ export class Devres extends ResourceScope implements AsyncDisposable {
    * @throws DevresReleaseError when steps failed; `cause` is the probe error for `probe-failed`.
    */
   public releaseAll(reason: TeardownReason = DISPOSE_REASON): Promise<void> {
-    this.#core.teardown ??= this.#core.releaseAll(reason);
-    return this.#core.teardown;
+    const core = this.#core;
+    if (core.teardown === undefined) {
+      // Published before the first step runs (steps start in this call): a step that calls
+      // releaseAll() itself gets this same promise, never a second teardown.
+      let adopt!: (teardown: Promise<void>) => void;
+      core.teardown = new Promise<void>((resolve) => {
+        adopt = resolve;
+      });
+      adopt(core.releaseAll(reason));
+    }
+    return core.teardown;
   }
 
   /** Same as {@link Devres.releaseAll} with reason `dispose`, for `await using`. */

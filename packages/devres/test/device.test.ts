@@ -131,6 +131,20 @@ describe(Device, () => {
       expect(dev.state).toBe('unbound');
     });
 
+    it('should give a synchronous teardown step that calls remove() the same promise', async () => {
+      const dev = new Device('scmi0');
+      let inner: Promise<void> | undefined;
+      await dev.probe((res) => {
+        res.addAction('remove again', () => {
+          inner = dev.remove();
+        });
+      });
+      const outer = dev.remove();
+      expect(inner).toBe(outer);
+      await outer;
+      expect(dev.state).toBe('unbound');
+    });
+
     it('should report release failures and still unbind', async () => {
       const dev = new Device('scmi0');
       await dev.probe((res) => {

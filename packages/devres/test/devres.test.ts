@@ -141,6 +141,31 @@ describe(Devres, () => {
       expect(releases).toBe(1);
     });
 
+    it('should give a synchronous step that calls releaseAll() the same promise, not a second teardown', async () => {
+      const log = new DevresEventLog();
+      const res = new Devres('dev', { log: log.sink });
+      let inner: Promise<void> | undefined;
+      let releases = 0;
+      res.add({
+        name: 'a',
+        value: 1,
+        quiesce: () => {
+          inner = res.releaseAll();
+        },
+        release: () => {
+          releases++;
+        },
+      });
+      const outer = res.releaseAll();
+      expect(inner).toBe(outer);
+      await outer;
+      expect(releases).toBe(1);
+      expect(log.filter('teardown-begin', 'teardown-end').map((e) => e.type)).toEqual([
+        'teardown-begin',
+        'teardown-end',
+      ]);
+    });
+
     it('should revoke every handle after release', async () => {
       const res = new Devres('dev');
       const h = res.add({ name: 'chan', value: { id: 1 }, release: () => undefined });
