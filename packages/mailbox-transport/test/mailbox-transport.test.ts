@@ -313,6 +313,33 @@ describe('mailboxTransport', () => {
       },
     );
 
+    it('should count a bad polled reply once when the platform also rings for it', async () => {
+      const h = createHarness();
+      const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
+      const layout = h.mailbox.platformEnd.layout;
+      const spec = defined(
+        layout.channels.find((c) => c.direction === 'a2p' && c.id === 0),
+        'a2p:0',
+      );
+      h.platform.faults.add({
+        match: { protocolId: 0x14, messageId: 0x0, nth: 1 },
+        action: { kind: 'corrupt-protocol' },
+      });
+      const handle = h.platform.handle.bind(h.platform);
+      h.platform.handle = (agentId, channelId, request) => {
+        const reply = handle(agentId, channelId, request);
+        // Rings once the responder has written the reply, although INTR_ENABLED is clear.
+        h.clock.schedule(() => h.mailbox.platformEnd.remote(spec.mailbox).ring());
+        return reply;
+      };
+      await expect(agent.transact(0x14, 0x0)).rejects.toBeInstanceOf(ScmiTimeoutError);
+      const a2p = stats(agent, 'a2p:0');
+      expect(a2p.badMessages.invalid).toBe(1);
+      expect(a2p.badMessages.spurious).toBe(0);
+      await agent.remove();
+      h.close();
+    });
+
     it('should not complete a command with a response that came back on another A2P channel', async () => {
       const h = createHarness();
       const agent = await h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });

@@ -64,8 +64,11 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   #freed = false;
   #wake: (() => void) | undefined;
   #seenIgnored = 0;
-  /** Whether a bad reply to the message in the area was counted by `pollDone`. */
-  #pollCounted = false;
+  /**
+   * What became of the reply to the message in the area: `counted` by `pollDone` as a bad reply,
+   * or handed to `core` by a doorbell; `undefined` until then (reset by each message written).
+   */
+  #replySeen: 'counted' | 'core' | undefined;
 
   /** @internal Use {@link SmtChannel.open}. */
   private constructor(
@@ -210,9 +213,10 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     // Linux matches the token only, and would take a reply of another type or to another
     // protocol or message as this one's. Not here: the transfer is left to time out. A polled
     // transfer has no doorbell path to count the reply, so it is counted here, once per message
-    // written; one waiting for its doorbell was counted by core when the doorbell came.
-    if (xfer.polling && !this.#pollCounted) {
-      this.#pollCounted = true;
+    // written, unless a doorbell handed it to core anyway; one waiting for its doorbell was
+    // counted by core when the doorbell came.
+    if (xfer.polling && this.#replySeen === undefined) {
+      this.#replySeen = 'counted';
       this.#setup.sink.badMessage(reason);
     }
     return false;
@@ -278,6 +282,12 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       }
       if (this.#a2p) {
         this.#wake?.();
+        // A platform may ring even for a polled message (INTR_ENABLED clear). Each reply is
+        // counted once: not handed to core when pollDone counted it already (pollDone still
+        // completes the transfer if a good reply replaces it), and pollDone does not count one
+        // handed to core.
+        if (this.#replySeen === 'counted') return;
+        this.#replySeen = 'core';
         this.#setup.sink.rx(this.#area.header(), undefined);
         return;
       }
@@ -401,7 +411,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   /** Writes the command into the area (the lock is held and the area is free) and rings. */
   #write(xfer: Xfer): void {
     const area = this.#area;
-    this.#pollCounted = false;
+    this.#replySeen = undefined;
     area.setStatus(0); // busy, error cleared
     area.setFlags(xfer.polling ? 0 : SMT_FLAG_INTR_ENABLED);
     area.setLength(4 + xfer.txLen);
