@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +44,15 @@ describe(loadPlatformConfig, () => {
   it.each([
     ['a directory', (): string => dir, /not a regular file/],
     ['a device that never ends', (): string => '/dev/zero', /not a regular file/],
+    [
+      'a FIFO no one writes',
+      (): string => {
+        const fifo = join(dir, 'config.fifo');
+        execFileSync('mkfifo', [fifo]);
+        return fifo;
+      },
+      /not a regular file/,
+    ],
     [
       'a file over 16 MiB',
       (): string => {

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { ScmiConfigError } from '@scmi-ts/core';
 import type { PlatformConfig } from './platform-config.js';
 import { validatePlatformConfig } from './validate-platform-config.js';
@@ -9,7 +9,7 @@ import { validatePlatformConfig } from './validate-platform-config.js';
  * (so that a worker thread can build its platform before it answers anything).
  *
  * @throws ScmiConfigError with field `$` when the file cannot be read, is not a regular file
- *   (a device such as `/dev/zero` never ends), is larger than 16 MiB or is not valid JSON, or
+ *   (a device such as `/dev/zero` never ends, a FIFO may never be written), is larger than 16 MiB or is not valid JSON, or
  *   naming the first invalid field (see {@link validatePlatformConfig}).
  * @example
  * ```ts
@@ -38,7 +38,9 @@ const MAX_CONFIG_FILE_BYTES = 1 << 24;
 function readConfigFile(path: string): string {
   let fd: number | undefined;
   try {
-    fd = openSync(path, 'r');
+    // Non-blocking, so that opening a FIFO does not wait for a writer before fstat refuses it (a
+    // regular file reads the same either way).
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new Error('not a regular file');
     if (stat.size > MAX_CONFIG_FILE_BYTES) {
