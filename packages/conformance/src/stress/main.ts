@@ -88,8 +88,10 @@ async function loadFixtures(only: string | undefined): Promise<Stressed[]> {
     const file = join(__dirname, '..', '..', '..', pkg, 'test', 'support', 'fixture.ts');
     if (!existsSync(file)) continue;
     const mod = (await import(file)) as Record<string, unknown>;
-    const fixtures = Object.entries(mod).filter((e): e is [string, TransportFixture] =>
-      isFixture(e[1]),
+    // Each fixture once, under the first name it is exported by.
+    const fixtures = Object.entries(mod).filter(
+      (e, i, all): e is [string, TransportFixture] =>
+        isFixture(e[1]) && all.findIndex((o) => o[1] === e[1]) === i,
     );
     if (fixtures.length === 0) {
       console.warn(`${pkg}: test/support/fixture.ts exports no TransportFixture; skipped`);
@@ -114,7 +116,13 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const fixtures = await loadFixtures(args.only);
   if (fixtures.length === 0) {
-    console.log('pnpm stress: no transport package is installed; nothing to stress.');
+    console.log(
+      args.only === undefined
+        ? 'pnpm stress: no transport package is installed; nothing to stress.'
+        : `pnpm stress: no fixture is named ${JSON.stringify(args.only)}; nothing to stress.`,
+    );
+    // A misspelt --transport must not pass for a clean campaign.
+    if (args.only !== undefined) process.exitCode = 1;
     return;
   }
   const perTransportMs = (args.durationS * 1000) / fixtures.length;
