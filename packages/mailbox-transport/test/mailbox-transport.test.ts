@@ -340,6 +340,26 @@ describe('mailboxTransport', () => {
       h.close();
     });
 
+    it('should count a bad reply once, at the deadline, when its doorbell comes after it', async () => {
+      const h = createHarness();
+      const agent = await h.create({ a2p: [{ id: 0 }] });
+      h.platform.faults.add({
+        match: { protocolId: 0x14, messageId: 0x0, nth: 1 },
+        action: { kind: 'corrupt-protocol' },
+      });
+      h.mailbox.controller.setInterceptor('agent', (deliver) => {
+        h.clock.setTimeout(deliver, 40); // past the 30 ms deadline
+      });
+      await expect(agent.transact(0x14, 0x0)).rejects.toBeInstanceOf(ScmiTimeoutError);
+      await h.clock.advance(50);
+      const a2p = stats(agent, 'a2p:0');
+      expect(a2p.badMessages.invalid).toBe(1);
+      expect(a2p.lateReplies).toBe(0);
+      h.mailbox.controller.setInterceptor('agent', undefined);
+      await agent.remove();
+      h.close();
+    });
+
     it('should not complete a command with a response that came back on another A2P channel', async () => {
       const h = createHarness();
       const agent = await h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });

@@ -211,11 +211,10 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     const reason = replyHeaderDefect(this.#area.header(), xfer.header);
     if (reason === undefined) return true;
     // Linux matches the token only, and would take a reply of another type or to another
-    // protocol or message as this one's. Not here: the transfer is left to time out. A polled
-    // transfer has no doorbell path to count the reply, so it is counted here, once per message
-    // written, unless a doorbell handed it to core anyway; one waiting for its doorbell was
-    // counted by core when the doorbell came.
-    if (xfer.polling && this.#replySeen === undefined) {
+    // protocol or message as this one's. Not here: the transfer is left to time out. The reply
+    // is counted here (a polled transfer, or the deadline's look before a late doorbell) unless a
+    // doorbell already handed it to core, which counted it; a doorbell after this is not.
+    if (this.#replySeen === undefined) {
       this.#replySeen = 'counted';
       this.#setup.sink.badMessage(reason);
     }
