@@ -8,9 +8,9 @@ import { validatePlatformConfig } from './validate-platform-config.js';
  * JSON text (it starts with `{`, after white space) or the path of a JSON file, read synchronously
  * (so that a worker thread can build its platform before it answers anything).
  *
- * @throws ScmiConfigError with field `$` when the file cannot be read, is not a regular file
- *   (a device such as `/dev/zero` never ends, a FIFO may never be written), is larger than 16 MiB or is not valid JSON, or
- *   naming the first invalid field (see {@link validatePlatformConfig}).
+ * @throws ScmiConfigError with field `$` when the file cannot be read, is not a regular file (a
+ *   device such as `/dev/zero` never ends, a FIFO may never be written), is larger than 16 MiB
+ *   or is not valid JSON; or naming the first invalid field (see {@link validatePlatformConfig}).
  * @example
  * ```ts
  * const config = loadPlatformConfig('./soc.platform.json');
