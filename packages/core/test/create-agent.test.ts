@@ -571,6 +571,32 @@ describe(createAgent, () => {
     });
   });
 
+  describe('when an event reads its source from a payload too short for it', () => {
+    it('should count the notification, not deliver it, and go on delivering the next ones', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      agent.events.register(0x14, [
+        {
+          id: 0,
+          name: 'e',
+          sourceOf: (payload) =>
+            new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(4, true),
+        },
+      ]);
+      const sources: (number | undefined)[] = [];
+      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, (n) => {
+        sources.push(n.source);
+      });
+      h.platform.notify(1, 0x14, 0, new Uint8Array(0));
+      h.platform.notify(1, 0x14, 0, new Uint8Array([0, 0, 0, 0, 7, 0, 0, 0]));
+      await h.clock.runUntilIdle();
+      expect(sources).toEqual([7]);
+      expect(agent.diagnostics.notifications.sourceErrors).toBe(1);
+      expect(agent.diagnostics.notifications.handlerErrors).toBe(0);
+      await agent.remove();
+    });
+  });
+
   describe('.remove', () => {
     it('should fail transfers in flight promptly with the shutdown error', async () => {
       const h = createHarness();

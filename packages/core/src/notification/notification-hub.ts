@@ -25,7 +25,9 @@ export interface ScmiEventDescriptor {
   readonly name: string;
   /**
    * The source (domain) a notification is about, read from its payload; default: the 32-bit word
-   * after `agent_id` (offset 4), or `undefined` when the payload is shorter.
+   * after `agent_id` (offset 4), or `undefined` when the payload is shorter. The payload is the
+   * platform's, of any length: if this throws, the notification is not delivered and is counted
+   * (`sourceErrors`).
    */
   sourceOf?(payload: Uint8Array): number | undefined;
   /**
@@ -80,6 +82,11 @@ export interface NotificationStats {
   readonly discarded: number;
   /** Handlers that threw or rejected. */
   readonly handlerErrors: number;
+  /**
+   * Notifications not delivered because their event's `sourceOf` threw on the payload (one too
+   * short for it, typically: the payload is whatever the platform sent).
+   */
+  readonly sourceErrors: number;
 }
 
 interface Subscription {
@@ -132,6 +139,7 @@ export class NotificationHub {
   #dropped = 0;
   #discarded = 0;
   #handlerErrors = 0;
+  #sourceErrors = 0;
   readonly #enabled = new Map<string, number>();
   /** Per subscription key: the last enable / disable queued (see `#inTurn`). */
   readonly #turns = new Map<string, Promise<void>>();
@@ -295,8 +303,15 @@ export class NotificationHub {
         const eventId = headerMessageId(header);
         const event = q.events.get(eventId);
         if (event === undefined) continue;
-        const source =
-          event.sourceOf !== undefined ? event.sourceOf(payload) : defaultSource(payload);
+        let source: number | undefined;
+        try {
+          source = event.sourceOf !== undefined ? event.sourceOf(payload) : defaultSource(payload);
+        } catch {
+          // The payload is the platform's: one too short for the descriptor's reader (or a
+          // reader that fails) must not end the delivery task. Not delivered, counted.
+          this.#sourceErrors++;
+          continue;
+        }
         const n: ScmiNotification = {
           protocolId,
           eventId,
@@ -357,6 +372,7 @@ export class NotificationHub {
       dropped: this.#dropped,
       discarded: this.#discarded,
       handlerErrors: this.#handlerErrors,
+      sourceErrors: this.#sourceErrors,
     };
   }
 }
