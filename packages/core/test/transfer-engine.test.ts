@@ -50,7 +50,14 @@ class ScriptedChannel implements TransportChannel {
   /** When set, `quiesce` rejects with it. */
   quiesceError: Error | undefined = undefined;
 
-  constructor(readonly runtime: () => ChannelRuntime) {}
+  /**
+   * @param runtime - the A2P channel it serves (responses come back on it)
+   * @param p2a - the P2A channel delayed responses come back on
+   */
+  constructor(
+    readonly runtime: () => ChannelRuntime,
+    readonly p2a: () => ChannelRuntime,
+  ) {}
 
   send(xfer: Xfer): void | Promise<void> {
     if (this.next === 'throw') throw new RangeError('the wire is gone');
@@ -76,10 +83,10 @@ class ScriptedChannel implements TransportChannel {
     return xfer;
   }
 
-  /** Delivers the delayed response of `xfer`. */
+  /** Delivers the delayed response of `xfer` on the P2A channel. */
   answerDelayed(xfer: Xfer): void {
     const header = delayed(xfer.header);
-    this.runtime().rx(header, response(header));
+    this.p2a().rx(header, response(header));
   }
 
   fetchResponse(xfer: Xfer, ctx: unknown): void {
@@ -119,6 +126,7 @@ class FailingYieldClock extends VirtualClock {
 function setup(options: { polling?: boolean; clock?: VirtualClock } = {}): {
   engine: TransferEngine;
   channel: ChannelRuntime;
+  p2a: ChannelRuntime;
   transport: ScriptedChannel;
   clock: VirtualClock;
   xfer: () => Xfer;
@@ -134,14 +142,19 @@ function setup(options: { polling?: boolean; clock?: VirtualClock } = {}): {
     notifications: new NotificationHub('test', clock, 4, 128),
   });
   const channel = new ChannelRuntime(engine, 0, 'a2p', options.polling === true);
-  const transport = new ScriptedChannel(() => channel);
+  const p2a = new ChannelRuntime(engine, 0, 'p2a', false);
+  const transport = new ScriptedChannel(
+    () => channel,
+    () => p2a,
+  );
   channel.attach(transport);
+  p2a.attach(transport);
   const xfer = (): Xfer => {
     const x = engine.tryGet(channel, 0x10, 0x0, 0, 4);
     if (x === undefined) throw new Error('pool exhausted');
     return x;
   };
-  return { engine, channel, transport, clock, xfer };
+  return { engine, channel, p2a, transport, clock, xfer };
 }
 
 /** What `p` rejected with; undefined when it resolved. */
@@ -321,14 +334,42 @@ describe(TransferEngine, () => {
     });
 
     it('should refuse a delayed response after an error response, counting it invalid: the error stands', async () => {
-      const { channel, transport, engine, xfer } = setup();
+      const { channel, p2a, transport, engine, xfer } = setup();
       const x = xfer();
       const done = engine.doWithResponse(channel, x);
       transport.answer(-6); // BUSY
       transport.answerDelayed(x); // in the same task, before the caller read the status
       await expect(done).rejects.toBeInstanceOf(ScmiStatusError);
-      expect(channel.counters.badMessages.invalid).toBe(1);
-      expect(channel.counters.delayedResponses).toBe(0);
+      expect(p2a.counters.badMessages.invalid).toBe(1);
+      expect(p2a.counters.delayedResponses).toBe(0);
+    });
+  });
+
+  describe('when a message comes on a channel of the wrong direction', () => {
+    it('should count a notification or delayed response on an A2P channel invalid, delivering nothing', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const x = xfer();
+      const done = failure(engine.doWithResponse(channel, x));
+      const asNotification = ((x.header & ~0x300) | (ScmiMessageType.NOTIFICATION << 8)) >>> 0;
+      channel.rx(asNotification, response(asNotification)); // a response retyped as notification
+      channel.rx(delayed(x.header), response(delayed(x.header)));
+      expect(channel.counters.badMessages.invalid).toBe(2);
+      expect(channel.counters.notifications).toBe(0);
+      transport.answer();
+      transport.answerDelayed(x); // on the P2A channel: taken
+      expect(await done).toBeUndefined();
+      await clock.settle();
+    });
+
+    it('should count a response on a P2A channel invalid, leaving the command waiting', async () => {
+      const { channel, p2a, transport, engine, xfer } = setup();
+      const x = xfer();
+      const done = failure(engine.do(channel, x));
+      p2a.rx(x.header, response(x.header));
+      expect(p2a.counters.badMessages.invalid).toBe(1);
+      expect(channel.counters.completed).toBe(0);
+      transport.answer();
+      expect(await done).toBeUndefined();
     });
   });
 

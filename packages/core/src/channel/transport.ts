@@ -74,7 +74,9 @@ export interface RxSink {
  * - `unexpected`: a response or delayed response for a token not in flight (unknown, expired), or
  *   a response on another channel than the one its command went out on.
  * - `invalid`: a message that breaks the protocol: reserved header bits, a duplicate response, a
- *   response of the wrong type or to the wrong protocol/message, anything after the delayed response.
+ *   response of the wrong type or to the wrong protocol/message, a type the channel's direction
+ *   does not carry (a notification or delayed response on A2P, a response on P2A), anything
+ *   after the delayed response.
  * - `unknown`: an unknown message type, or a notification nobody registered.
  * - `nomem`: no room: a notification dropped because its queue is full.
  * - `spurious`: a doorbell with nothing to read (the platform still owns the channel).

@@ -642,6 +642,13 @@ export class TransferEngine implements XferOwner {
             : 'response';
       trace.rx.publish({ agent: this.#o.agent, channel: channel.label, header, kind });
     }
+    if ((type === ScmiMessageType.COMMAND) !== (channel.direction === 'a2p')) {
+      // Responses come back on A2P channels, notifications and delayed responses on P2A ones
+      // (Linux's scmi_rx_callback does not look): on an A2P channel, a message of another type
+      // is a response whose type was corrupted, not a notification for the user's handlers.
+      this.countBad(channel, 'invalid', header);
+      return;
+    }
     if (type === ScmiMessageType.NOTIFICATION) {
       this.#o.notifications.accept(header, channel.counters, transport, ctx);
       return;
