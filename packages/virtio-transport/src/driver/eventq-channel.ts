@@ -14,6 +14,8 @@ import type { VirtioChannelRecord } from './virtio-driver-diagnostics.js';
 import type { VirtioScmiDriver } from './virtio-scmi-driver.js';
 
 const WRITE = VirtqDescFlag.WRITE;
+/** `#held` state of a buffer consumed in the current drain pass, made available when it ends. */
+const REQUEUE = 2;
 
 /**
  * The eventq as core's P2A channel 0 (Linux `scmi_vio_feed_vq_rx`, `virtio_fetch_notification`):
@@ -35,8 +37,14 @@ export class EventqChannel implements TransportChannel {
   readonly #label: string;
   readonly #addr: Uint32Array;
   readonly #usedLen: Uint32Array;
-  /** 1 while the driver holds the buffer (between its return and its re-queue). */
+  /**
+   * 1 while the driver holds the buffer (between its return and its re-queue), REQUEUE while it
+   * waits for the end of the drain pass to go back, 0 while the device holds it.
+   */
   readonly #held: Uint8Array;
+  /** Buffers consumed in the current drain pass, made available when it ends. */
+  readonly #pending: number[] = [];
+  #draining = false;
   readonly #u8: Uint8Array;
   readonly #u32: Uint32Array;
   readonly #i32: Int32Array;
@@ -77,16 +85,6 @@ export class EventqChannel implements TransportChannel {
     throw new ScmiTransportError('E_VIRTIO_CHANNEL', 'the eventq carries no commands');
   }
 
-  /**
-   * The rest of a drain pass that ran out of budget. It is not a device callback: a channel
-   * quiesced or freed meanwhile is left alone, and nothing is counted as refused (the elements left
-   * in the used ring go back at the reset).
-   */
-  readonly #redrain = (): void => {
-    if (this.#freed || this.#guard.closed) return;
-    this.onUsedBuffers();
-  };
-
   /** A used-buffer notification (from the driver's interrupt listener). */
   public onUsedBuffers(): void {
     if (!this.#guard.enter()) {
@@ -105,21 +103,31 @@ export class EventqChannel implements TransportChannel {
   }
 
   /**
-   * Takes the used elements, at most twice the queue size per pass (the rest in a new task). An
-   * element that proves the device corrupts the used ring breaks the eventq (counted `invalid`
-   * once): nothing more is read or made available, so notifications stop and delayed responses
-   * time out; the buffers the device holds go back at the reset.
+   * Takes the used elements. Buffers go back to the device only when the pass ends: until then
+   * none is in flight again, so a pass takes at most one element per buffer (queue-size elements:
+   * a device that returns each buffer as soon as it is re-queued cannot keep one pass going), and
+   * an element that returns the same buffer twice in a pass is refused as `not-in-flight` rather
+   * than its stale bytes delivered twice. An element that proves the device corrupts the used
+   * ring breaks the eventq (counted `invalid` once): nothing more is read or made available, so
+   * notifications stop and delayed responses time out; the buffers the device holds go back at
+   * the reset.
    */
   #drain(): void {
+    this.#draining = true;
+    try {
+      this.#drainPass();
+    } finally {
+      this.#draining = false;
+      this.#flushRequeues();
+    }
+  }
+
+  #drainPass(): void {
     const vq = this.#vq;
     if (vq.broken !== undefined) return;
     const el = this.#used;
     const sink = this.#setup.sink;
-    for (let budget = 2 * vq.size; ; budget--) {
-      if (budget === 0) {
-        this.#setup.clock.schedule(this.#redrain);
-        return;
-      }
+    for (;;) {
       const taken = vq.take(el);
       if (taken === 'empty') {
         if (vq.enableInterrupts()) continue;
@@ -152,13 +160,32 @@ export class EventqChannel implements TransportChannel {
     }
   }
 
-  /** Makes buffer `id` available again; the driver keeps it once the eventq is broken. */
+  /**
+   * Makes buffer `id` available again (at the end of the pass while draining); the driver keeps
+   * it once the eventq is broken.
+   */
   #requeue(id: number): void {
     if (this.#held[id] !== 1 || this.#vq.broken !== undefined) return;
+    if (this.#draining) {
+      this.#held[id] = REQUEUE;
+      this.#pending.push(id);
+      return;
+    }
     this.#held[id] = 0;
     this.#vq.ring.writeDesc(id, this.#addr[id] as number, this.#pdu, WRITE, 0);
     this.#vq.publish(id, this.#pdu);
     this.#requeued = true;
+  }
+
+  /** Makes available the buffers the pass consumed, in the order it consumed them. */
+  #flushRequeues(): void {
+    const pending = this.#pending;
+    for (let i = 0; i < pending.length; i++) {
+      const id = pending[i] as number;
+      this.#held[id] = 1;
+      this.#requeue(id);
+    }
+    pending.length = 0;
   }
 
   #kickIfNeeded(): void {
