@@ -571,6 +571,27 @@ describe(createAgent, () => {
     });
   });
 
+  describe('when a handler unsubscribes another during a delivery', () => {
+    it('should not call the unsubscribed handler for that notification', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      agent.events.register(0x14, [{ id: 0, name: 'e' }]);
+      const calls: string[] = [];
+      const off: { second?: () => Promise<void> } = {};
+      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, () => {
+        calls.push('first');
+        void off.second?.();
+      });
+      off.second = await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, () => {
+        calls.push('second');
+      });
+      h.platform.notify(1, 0x14, 0, new Uint8Array(8));
+      await h.clock.runUntilIdle();
+      expect(calls).toEqual(['first']);
+      await agent.remove();
+    });
+  });
+
   describe('when an event reads its source from a payload too short for it', () => {
     it('should count the notification, not deliver it, and go on delivering the next ones', async () => {
       const h = createHarness();

@@ -93,6 +93,8 @@ interface Subscription {
   readonly eventId: number;
   readonly source: number | undefined;
   readonly handler: ScmiNotificationHandler;
+  /** Set by its unsubscribe: a delivery already under way skips it too. */
+  removed: boolean;
 }
 
 /** A bounded ring of preallocated buffers: the RX path copies into it and never allocates. */
@@ -210,7 +212,12 @@ export class NotificationHub {
         `${this.#agent}: ${name} is not registered by any protocol driver`,
       );
     }
-    const sub: Subscription = { eventId: filter.eventId, source: filter.source, handler };
+    const sub: Subscription = {
+      eventId: filter.eventId,
+      source: filter.source,
+      handler,
+      removed: false,
+    };
     const key = `${filter.protocolId}:${filter.eventId}:${filter.source ?? '*'}`;
     // Enabling and disabling one key take turns: two subscribes at once enable the event once and
     // count two users (each reading the count before the other's await would count one).
@@ -220,10 +227,9 @@ export class NotificationHub {
       this.#enabled.set(key, users + 1);
     });
     q.subscriptions.push(sub);
-    let active = true;
     return async () => {
-      if (!active) return;
-      active = false;
+      if (sub.removed) return;
+      sub.removed = true;
       const i = q.subscriptions.indexOf(sub);
       if (i >= 0) q.subscriptions.splice(i, 1);
       await this.#inTurn(key, async () => {
@@ -320,8 +326,14 @@ export class NotificationHub {
           timestamp: stamp,
           payload,
         };
+        // A snapshot (a handler may subscribe), in which a handler that another one unsubscribed
+        // meanwhile is skipped.
         for (const sub of [...q.subscriptions]) {
-          if (sub.eventId !== eventId || (sub.source !== undefined && sub.source !== source))
+          if (
+            sub.removed ||
+            sub.eventId !== eventId ||
+            (sub.source !== undefined && sub.source !== source)
+          )
             continue;
           this.#call(sub.handler, n);
         }
