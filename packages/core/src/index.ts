@@ -136,4 +136,4 @@ export { PayloadReader, PayloadWriter, decodeAsciiz } from './wire/payload.js';
 export { CommonMessageId, ScmiProtocolId, scmiProtocolName } from './wire/protocol-id.js';
 export { ScmiStatus, isKnownScmiStatus, scmiStatusName } from './wire/status.js';
 export { serveWorker } from './worker/worker-entry.js';
-export { WorkerHost, resolveWorkerEntry, startWorker } from './worker/worker-host.js';
+export { WorkerHost, callForId, resolveWorkerEntry, startWorker } from './worker/worker-host.js';

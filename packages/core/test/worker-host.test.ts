@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { SharedDoorbell } from '../src/doorbell/shared-doorbell.js';
 import { ScmiTransportError } from '../src/errors/scmi-error.js';
-import { WorkerHost, resolveWorkerEntry, startWorker } from '../src/worker/worker-host.js';
+import {
+  WorkerHost,
+  callForId,
+  resolveWorkerEntry,
+  startWorker,
+} from '../src/worker/worker-host.js';
 import type { EchoWorkerData } from './fixtures/echo-worker.js';
 
 const fixture = (name: string): string => join(__dirname, 'fixtures', name);
@@ -448,6 +453,31 @@ describe(WorkerHost, () => {
       expect(await host.exited).toBe(0);
     });
   });
+});
+
+describe(callForId, () => {
+  const host = (answer: unknown): Pick<WorkerHost, 'name' | 'call'> => ({
+    name: 'rogue',
+    call: () => Promise.resolve(answer),
+  });
+
+  it('should resolve with an integer answer', async () => {
+    expect(await callForId(host(7), 'a device id', 'attach')).toBe(7);
+  });
+
+  it.each(['1', 1.5, undefined, null])(
+    'should reject an answer of %p with E_WORKER_PROTOCOL, naming what was expected',
+    async (answer) => {
+      const error: unknown = await callForId(host(answer), 'a device id', 'attach').catch(
+        (e: unknown) => e,
+      );
+      expect(ScmiTransportError.is(error)).toBe(true);
+      expect(error).toMatchObject({
+        code: 'E_WORKER_PROTOCOL',
+        message: `worker "rogue" answered "attach" with ${String(answer)}, not a device id`,
+      });
+    },
+  );
 });
 
 describe(resolveWorkerEntry, () => {

@@ -452,6 +452,32 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHo
   });
 }
 
+/**
+ * Calls `method` in the worker and returns its answer as an id (of a device, a responder…, named
+ * `what` in the error). The answer comes from another thread: it is checked once here, rather
+ * than a wrong one sent back by every later call that names it.
+ *
+ * @throws (rejects) what `host.call` rejects with; ScmiTransportError `E_WORKER_PROTOCOL` when the
+ * worker answers with something other than a safe integer.
+ * @example
+ * ```ts
+ * const id = await callForId(host, 'a device id', 'virtio.attach', wire.handle, agentId, options);
+ * ```
+ */
+export async function callForId(
+  host: Pick<WorkerHost, 'name' | 'call'>,
+  what: string,
+  method: string,
+  ...args: unknown[]
+): Promise<number> {
+  const answer = await host.call(method, ...args);
+  if (Number.isSafeInteger(answer)) return answer as number;
+  throw new ScmiTransportError(
+    'E_WORKER_PROTOCOL',
+    `worker "${host.name}" answered "${method}" with ${String(answer)}, not ${what}`,
+  );
+}
+
 /** A timeout option in ms: `(0, MAX]`, or `[0, MAX]` when `zeroAllowed`; `E_WORKER_OPTIONS` if not. */
 function timeoutOption(
   options: StartWorkerOptions,

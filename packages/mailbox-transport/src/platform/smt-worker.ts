@@ -1,5 +1,5 @@
 import {
-  ScmiTransportError,
+  callForId,
   type Clock,
   type ScmiPlatformPort,
   type WorkerHandlers,
@@ -176,16 +176,7 @@ export async function openSmtWorkerWire(
     ...(options.faults === undefined ? {} : { faults: options.faults }),
     ...(options.p2aQueueDepth === undefined ? {} : { p2aQueueDepth: options.p2aQueueDepth }),
   };
-  const answer = await host.call('smtOpen', request);
-  // The id comes from another thread: checked once here, rather than sent back wrong by every
-  // later call.
-  if (!Number.isSafeInteger(answer)) {
-    throw new ScmiTransportError(
-      'E_WORKER_PROTOCOL',
-      `worker "${host.name}" answered "smtOpen" with ${String(answer)}, not a responder id`,
-    );
-  }
-  const id = answer as number;
+  const id = await callForId(host, 'a responder id', 'smtOpen', request);
   let closing: Promise<SmtResponderStats> | undefined;
   return {
     wire,

@@ -1,4 +1,4 @@
-import { ScmiTransportError, type WorkerHost } from '@scmi-ts/core';
+import { callForId, type WorkerHost } from '@scmi-ts/core';
 import type { EmulatedOpteeStats } from '../emulated/emulated-optee.js';
 import type { OpteeWireFault } from '../emulated/optee-wire-fault.js';
 import { allocateOpteeWire, openOpteeWireEnd } from '../wire/optee-wire.js';
@@ -43,16 +43,8 @@ export async function openOpteeWorkerWire(
   options: OpteeWireOptions = {},
 ): Promise<OpteeWorkerWire> {
   const memory = allocateOpteeWire(options);
-  const answer = await host.call('opteeOpen', memory, options);
-  // The id comes from another thread: checked once here, before the driver starts, rather than
-  // sent back wrong by every later call.
-  if (!Number.isSafeInteger(answer)) {
-    throw new ScmiTransportError(
-      'E_WORKER_PROTOCOL',
-      `worker "${host.name}" answered "opteeOpen" with ${String(answer)}, not an OP-TEE id`,
-    );
-  }
-  const id = answer as number;
+  // Checked before the driver starts.
+  const id = await callForId(host, 'an OP-TEE id', 'opteeOpen', memory, options);
   const driver = new OpteeDriver(openOpteeWireEnd(memory, options, 'ree'));
   let closing: Promise<void> | undefined;
   return {

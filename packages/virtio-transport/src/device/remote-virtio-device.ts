@@ -1,6 +1,6 @@
 import {
   ScmiConfigError,
-  ScmiTransportError,
+  callForId,
   type Clock,
   type ScmiPlatformPort,
   type WorkerHost,
@@ -150,16 +150,14 @@ export async function attachRemoteVirtioDevice(
       'a device in a worker needs a shared wire (VirtioScmiWire.shared)',
     );
   }
-  const answer = await host.call(VIRTIO_WORKER_METHODS.attach, wire.handle, agentId, options);
-  // The id comes from another thread: checked once here, rather than sent back wrong by every
-  // later call.
-  if (!Number.isSafeInteger(answer)) {
-    throw new ScmiTransportError(
-      'E_WORKER_PROTOCOL',
-      `worker "${host.name}" answered "${VIRTIO_WORKER_METHODS.attach}" with ${String(answer)}, not a device id`,
-    );
-  }
-  const id = answer as number;
+  const id = await callForId(
+    host,
+    'a device id',
+    VIRTIO_WORKER_METHODS.attach,
+    wire.handle,
+    agentId,
+    options,
+  );
   let closing: Promise<void> | undefined;
   return {
     id,
