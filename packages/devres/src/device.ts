@@ -1,4 +1,4 @@
-import { Devres, attachReleaseFailure, type DevresOptions } from './devres.js';
+import { Devres, attachReleaseFailure, publishThenStart, type DevresOptions } from './devres.js';
 import { DevresError } from './errors.js';
 import { REMOVE_REASON } from './teardown-reason.js';
 
@@ -101,14 +101,10 @@ export class Device {
         this.#removal = undefined;
       }
     };
-    // Published before the teardown's first step runs (steps start in releaseAll's call): a step
-    // that calls remove() itself gets this same promise.
-    let adopt!: (removal: Promise<void>) => void;
-    this.#removal = new Promise<void>((resolve) => {
-      adopt = resolve;
-    });
-    adopt(run());
-    return this.#removal;
+    // A teardown step that calls remove() itself gets this same promise.
+    return publishThenStart((removal) => {
+      this.#removal = removal;
+    }, run);
   }
 }
 

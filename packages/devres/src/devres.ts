@@ -905,6 +905,24 @@ export function getReleaseFailure(error: unknown): DevresReleaseError | undefine
   return typeof error === 'object' && error !== null ? releaseFailures.get(error) : undefined;
 }
 
+/**
+ * @internal Starts `start` and returns its promise, handed to `publish` before `start` runs: a
+ * teardown's steps start synchronously, and one that calls back in (`releaseAll()`, `remove()`)
+ * must find the teardown already under way, not start a second one.
+ */
+export function publishThenStart(
+  publish: (promise: Promise<void>) => void,
+  start: () => Promise<void>,
+): Promise<void> {
+  let adopt!: (promise: Promise<void>) => void;
+  const promise = new Promise<void>((resolve) => {
+    adopt = resolve;
+  });
+  publish(promise);
+  adopt(start());
+  return promise;
+}
+
 /** @internal Attaches teardown failures to the error that caused the teardown. */
 export function attachReleaseFailure(error: unknown, failure: unknown): void {
   if (typeof error === 'object' && error !== null && DevresReleaseError.is(failure)) {
@@ -1117,16 +1135,15 @@ export class Devres extends ResourceScope implements AsyncDisposable {
    */
   public releaseAll(reason: TeardownReason = DISPOSE_REASON): Promise<void> {
     const core = this.#core;
-    if (core.teardown === undefined) {
-      // Published before the first step runs (steps start in this call): a step that calls
-      // releaseAll() itself gets this same promise, never a second teardown.
-      let adopt!: (teardown: Promise<void>) => void;
-      core.teardown = new Promise<void>((resolve) => {
-        adopt = resolve;
-      });
-      adopt(core.releaseAll(reason));
-    }
-    return core.teardown;
+    return (
+      core.teardown ??
+      publishThenStart(
+        (teardown) => {
+          core.teardown = teardown;
+        },
+        () => core.releaseAll(reason),
+      )
+    );
   }
 
   /** Same as {@link Devres.releaseAll} with reason `dispose`, for `await using`. */
