@@ -72,7 +72,7 @@ export { channelFor, validateAgentConfig } from './agent/agent-config.js';
 export { createAgent } from './agent/create-agent.js';
 export { ScmiAgent } from './agent/scmi-agent.js';
 export { RxGuard } from './channel/rx-guard.js';
-export { RealClock } from './clock/clock.js';
+export { MAX_TIMER_MS, RealClock } from './clock/clock.js';
 export { DeadlineQueue } from './clock/deadline-queue.js';
 export { VirtualClock } from './clock/virtual-clock.js';
 export { coreModule } from './di/core-module.js';

@@ -1,3 +1,15 @@
+/**
+ * The longest delay a timer can take, in ms: 2^31 − 1. Node's timers take a signed 32-bit count
+ * and fire a longer delay after 1 ms instead, so every configurable time that becomes a timer is
+ * checked against it.
+ *
+ * @example
+ * ```ts
+ * if (!(ms >= 0 && ms <= MAX_TIMER_MS)) throw new ScmiConfigError('delayMs', 'out of range');
+ * ```
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A cancellable timer from a {@link Clock}. */
 export interface TimerHandle {
   /** Cancels the timer; a no-op once it fired or was cancelled. */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, isAbsolute, join } from 'node:path';
 import { Worker, type Transferable, type WorkerOptions } from 'node:worker_threads';
+import { MAX_TIMER_MS } from '../clock/clock.js';
 import { ScmiTransportError } from '../errors/scmi-error.js';
 import {
   CONTROL,
@@ -57,8 +58,6 @@ interface Startup {
 
 const DEFAULT_STOP_TIMEOUT_MS = 2000;
 const DEFAULT_START_TIMEOUT_MS = 30_000;
-/** `setTimeout` fires a longer delay at once (it overflows a 32-bit signed integer). */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
  * A running `worker_thread` started by {@link startWorker}: calls into the methods the worker
@@ -486,10 +485,10 @@ function timeoutOption(
   zeroAllowed: boolean,
 ): number {
   const ms = options[key] ?? fallback;
-  if (typeof ms === 'number' && (zeroAllowed ? ms >= 0 : ms > 0) && ms <= MAX_TIMEOUT_MS) return ms;
+  if (typeof ms === 'number' && (zeroAllowed ? ms >= 0 : ms > 0) && ms <= MAX_TIMER_MS) return ms;
   throw new ScmiTransportError(
     'E_WORKER_OPTIONS',
-    `${key} must be a number of ms in ${zeroAllowed ? '[' : '('}0, ${MAX_TIMEOUT_MS}], got ${String(ms)}`,
+    `${key} must be a number of ms in ${zeroAllowed ? '[' : '('}0, ${MAX_TIMER_MS}], got ${String(ms)}`,
   );
 }
 

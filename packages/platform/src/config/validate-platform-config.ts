@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '@scmi-ts/core';
 import {
   array,
   bool,
@@ -33,8 +34,6 @@ import type {
 import { intervalToWire } from '../protocols/sensor/update-interval.js';
 
 const U32 = 0xffffffff;
-/** Longest timer in ms: Node's timers take a signed 32-bit count and fire after 1 ms past it. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_DOMAINS = 0xffff;
 const SHORT_NAME = 15;
 const LONG_NAME = 63;

@@ -1,4 +1,4 @@
-import type { Clock } from '@scmi-ts/core';
+import { MAX_TIMER_MS, type Clock } from '@scmi-ts/core';
 import { PlatformError } from '../errors/platform-error.js';
 import { SeededRandom } from '../random/seeded-random.js';
 import type {
@@ -31,8 +31,6 @@ const COMMAND_ONLY: ReadonlySet<FaultKind> = new Set([
 ]);
 const STAGES: readonly FaultStage[] = ['command', 'delayed-response', 'notification'];
 const MAX_LOG = 10_000;
-/** Node's timers take a signed 32-bit ms count: a longer delay fires after 1 ms instead. */
-const MAX_MS = 2 ** 31 - 1;
 /**
  * Longest storm payload, in u32 words: 64 KiB, the largest message payload a transport of scmi-ts
  * carries (virtio's `maxMsgSize` bound); a longer notification could never be posted.
@@ -201,8 +199,8 @@ function checkInt(v: number | undefined, name: string, min: number, max: number)
 
 function checkMs(v: number | undefined, name: string, required = false): void {
   if (v === undefined && !required) return;
-  if (typeof v !== 'number' || !(v >= 0 && v <= MAX_MS)) {
-    bad(`${name} must be a number in 0 … ${MAX_MS}`);
+  if (typeof v !== 'number' || !(v >= 0 && v <= MAX_TIMER_MS)) {
+    bad(`${name} must be a number in 0 … ${MAX_TIMER_MS}`);
   }
 }
 

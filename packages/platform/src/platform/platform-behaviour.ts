@@ -1,4 +1,4 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { MAX_TIMER_MS, ScmiConfigError } from '@scmi-ts/core';
 
 /**
  * Switches for the points where real firmware differs, and the platform's timing. Every field is
@@ -46,9 +46,6 @@ export interface PlatformBehaviour {
    */
   readonly versionNegotiation?: boolean;
 }
-
-/** Longest timer in ms: Node's timers take a signed 32-bit count and fire after 1 ms past it. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A {@link PlatformBehaviour} with every default filled in. */
 export type ResolvedPlatformBehaviour = Required<PlatformBehaviour>;
