@@ -252,12 +252,11 @@ export class OpteeChannel implements TransportChannel {
    *
    * @throws ScmiShutdownError once the channel quiesces, or when core failed the transfer (the
    * agent shut down) while it waited for the channel — its command is then never sent;
-   * ScmiTransportError `E_CHAN_BUSY` when the
-   * invocation of a timed-out transfer holds the channel past `busyTimeoutMs`, `E_MSG_SIZE` when
-   * the command does not fit the SMT area or the MSG buffer, `E_TEE` (the `TeeError` as cause)
-   * when the invocation cannot be started (the session or the TEE context is closed, the MSG
-   * buffer freed): the channel is then given back at once, as core's contract wants of a send
-   * that throws.
+   * ScmiTransportError `E_CHAN_BUSY` when the invocation of a timed-out transfer holds the channel
+   * past `busyTimeoutMs`, `E_MSG_SIZE` when the command does not fit the SMT area or the MSG
+   * buffer, `E_TEE` (the `TeeError` as cause) when the invocation cannot be started (the session
+   * or the TEE context is closed, the MSG buffer freed): the channel is then given back at once,
+   * as core's contract wants of a send that throws.
    */
   public send(xfer: Xfer): void | Promise<void> {
     if (this.#closing) throw new ScmiShutdownError(this.#p.setup.agent, `send on ${this.label}`);

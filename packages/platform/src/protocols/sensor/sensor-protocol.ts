@@ -393,8 +393,8 @@ export class SensorProtocol implements ProtocolServer {
 
   /**
    * sensor_config: 31:11 update interval (sec 0: keep it), 10:9 rounding with an interval (0 down,
-   * 1 up, 2 nearest, 3 reserved: INVALID_PARAMETERS), 8:2 reserved (INVALID_PARAMETERS), 1 timestamp reporting, 0 enable — the
-   * layout imx-sm's `SensorConfigSet` documents. What the sensor cannot do is NOT_SUPPORTED
+   * 1 up, 2 nearest, 3 reserved: INVALID_PARAMETERS), 8:2 reserved (INVALID_PARAMETERS), 1
+   * timestamp reporting, 0 enable — the layout imx-sm's `SensorConfigSet` documents. What the sensor cannot do is NOT_SUPPORTED
    * ("configuration not supported by the sensor"): timestamp reporting without timestamps, an
    * update interval without update intervals. An interval outside the supported ones is
    * INVALID_PARAMETERS. Nothing changes unless every field is accepted.
