@@ -1,4 +1,4 @@
-import { RealClock } from '../src/clock/clock.js';
+import { MAX_TIMER_MS, RealClock } from '../src/clock/clock.js';
 
 describe(RealClock, () => {
   const clock = new RealClock();
@@ -34,6 +34,50 @@ describe(RealClock, () => {
         clock.setTimeout(resolve, 5);
       });
       expect(cancelled).not.toHaveBeenCalled();
+    });
+
+    describe('with a delay longer than a Node timer takes (2^31 − 1 ms)', () => {
+      // Node fires such a timer after 1 ms (TimeoutOverflowWarning); the fake timers do the same.
+      beforeEach(() => {
+        jest.useFakeTimers();
+      });
+      afterEach(() => {
+        jest.useRealTimers();
+      });
+
+      it('should call the callback after the whole delay, not after 1 ms', () => {
+        const fired = jest.fn();
+        new RealClock().setTimeout(fired, MAX_TIMER_MS + 1000);
+        jest.advanceTimersByTime(1);
+        expect(fired).not.toHaveBeenCalled();
+        jest.advanceTimersByTime(MAX_TIMER_MS - 1);
+        expect(fired).not.toHaveBeenCalled();
+        jest.advanceTimersByTime(999);
+        expect(fired).not.toHaveBeenCalled();
+        jest.advanceTimersByTime(1);
+        expect(fired).toHaveBeenCalledTimes(1);
+        expect(jest.getTimerCount()).toBe(0);
+      });
+
+      it('should never call the callback of an infinite delay, and cancel it', () => {
+        const fired = jest.fn();
+        const handle = new RealClock().setTimeout(fired, Infinity);
+        jest.advanceTimersByTime(3 * MAX_TIMER_MS);
+        expect(fired).not.toHaveBeenCalled();
+        expect(jest.getTimerCount()).toBe(1);
+        handle.cancel();
+        expect(jest.getTimerCount()).toBe(0);
+      });
+
+      it('should cancel the timer in every stretch of the delay', () => {
+        const fired = jest.fn();
+        const handle = new RealClock().setTimeout(fired, 2.5 * MAX_TIMER_MS);
+        jest.advanceTimersByTime(MAX_TIMER_MS + 5);
+        handle.cancel();
+        jest.advanceTimersByTime(2 * MAX_TIMER_MS);
+        expect(fired).not.toHaveBeenCalled();
+        expect(jest.getTimerCount()).toBe(0);
+      });
     });
 
     it('should accept cancel after the timer fired', async () => {

@@ -1,7 +1,8 @@
 /**
- * The longest delay a timer can take, in ms: 2^31 − 1. Node's timers take a signed 32-bit count
- * and fire a longer delay after 1 ms instead, so every configurable time that becomes a timer is
- * checked against it.
+ * The longest delay a Node timer can take, in ms: 2^31 − 1. Node's timers take a signed 32-bit
+ * count and fire a longer delay after 1 ms instead: {@link RealClock} waits a longer delay in
+ * stretches, and configuration read from outside (platform behaviour, fault rules, worker
+ * timeouts) is checked against it.
  *
  * @example
  * ```ts
@@ -53,9 +54,23 @@ export class RealClock implements Clock {
     return performance.now();
   }
 
-  /** @inheritDoc */
+  /**
+   * Calls `cb` once after `ms` milliseconds. A delay longer than {@link MAX_TIMER_MS}, which a
+   * Node timer would cut to 1 ms, waits in stretches of at most `MAX_TIMER_MS` (a timeout derived
+   * from a long configured one, such as twice the agent's RX timeout, stays as long as it says);
+   * `Infinity` never fires. Cancelling stops whichever stretch is pending.
+   */
   public setTimeout(cb: () => void, ms: number): TimerHandle {
-    const t = setTimeout(cb, ms);
+    let t: ReturnType<typeof setTimeout>;
+    const arm = (left: number): void => {
+      t =
+        left > MAX_TIMER_MS
+          ? setTimeout(() => {
+              arm(left - MAX_TIMER_MS);
+            }, MAX_TIMER_MS)
+          : setTimeout(cb, left);
+    };
+    arm(ms);
     return {
       cancel: () => {
         clearTimeout(t);
