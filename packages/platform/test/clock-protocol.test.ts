@@ -123,9 +123,13 @@ describe('Clock protocol (0x14)', () => {
       split.close();
     });
 
-    it('should answer INVALID_PARAMETERS past the end and NOT_FOUND for a bad clock', () => {
+    it('should answer OUT_OF_RANGE from the end of a rate list on (as SCP-firmware) and NOT_FOUND for a bad clock', () => {
+      expect(h.call(CLOCK, ClockMessageId.DESCRIBE_RATES, [1, 2]).words[0]).toBe(1);
+      expect(h.call(CLOCK, ClockMessageId.DESCRIBE_RATES, [1, 3]).status).toBe(
+        ScmiStatus.OUT_OF_RANGE,
+      );
       expect(h.call(CLOCK, ClockMessageId.DESCRIBE_RATES, [1, 4]).status).toBe(
-        ScmiStatus.INVALID_PARAMETERS,
+        ScmiStatus.OUT_OF_RANGE,
       );
       expect(h.call(CLOCK, ClockMessageId.DESCRIBE_RATES, [9, 0]).status).toBe(
         ScmiStatus.NOT_FOUND,

@@ -149,8 +149,11 @@ describe('Performance domain protocol (0x13)', () => {
       split.close();
     });
 
-    it('should answer INVALID_PARAMETERS past the end, NOT_FOUND for a bad domain', () => {
-      expect(h.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [0, 4]).words).toEqual([0]);
+    it('should answer INVALID_PARAMETERS from the end on (as SCP-firmware), NOT_FOUND for a bad domain', () => {
+      expect(h.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [0, 3]).words[0]).toBe(1);
+      expect(h.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [0, 4]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
       expect(h.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [0, 5]).status).toBe(
         ScmiStatus.INVALID_PARAMETERS,
       );

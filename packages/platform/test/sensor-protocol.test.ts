@@ -106,8 +106,11 @@ describe('Sensor protocol (0x15)', () => {
       tiny.close();
     });
 
-    it('should answer INVALID_PARAMETERS past the end', () => {
-      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [4]).words).toEqual([0]);
+    it('should answer INVALID_PARAMETERS from the end on (as SCP-firmware and scmi-tests)', () => {
+      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [3]).words[0]).toBe(1);
+      expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [4]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
       expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [5]).status).toBe(
         ScmiStatus.INVALID_PARAMETERS,
       );
@@ -405,9 +408,10 @@ describe('Sensor protocol (0x15)', () => {
       expect(h.call(SENSOR, SensorMessageId.AXIS_NAME_GET, [3, 1]).words[0]).toBe(1 | (1 << 26));
     });
 
-    it('should answer 0 axes at the end, INVALID_PARAMETERS past it, NOT_SUPPORTED for scalar sensors', () => {
+    it('should answer INVALID_PARAMETERS from the end on (as SCP-firmware), NOT_SUPPORTED for scalar sensors', () => {
       for (const id of [SensorMessageId.AXIS_DESCRIPTION_GET, SensorMessageId.AXIS_NAME_GET]) {
-        expect(h.call(SENSOR, id, [3, 3]).words).toEqual([0]);
+        expect(h.call(SENSOR, id, [3, 2]).status).toBe(ScmiStatus.SUCCESS);
+        expect(h.call(SENSOR, id, [3, 3]).status).toBe(ScmiStatus.INVALID_PARAMETERS);
         expect(h.call(SENSOR, id, [3, 4]).status).toBe(ScmiStatus.INVALID_PARAMETERS);
         expect(h.call(SENSOR, id, [0, 0]).status).toBe(ScmiStatus.NOT_SUPPORTED);
         expect(h.call(SENSOR, id, [4, 0]).status).toBe(ScmiStatus.NOT_FOUND);

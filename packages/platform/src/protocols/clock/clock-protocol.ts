@@ -136,7 +136,10 @@ export class ClockProtocol implements ProtocolServer {
       const triplet = [rates.min, rates.max, rates.step].flatMap(rateWords);
       return ok(words(3 | (1 << 12), ...triplet));
     }
-    if (index > rates.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    // From the end on, as SCP-firmware's describe-rates handler (`index >= rate_count` →
+    // OUT_OF_RANGE, module/scmi_clock/src/mod_scmi_clock.c). An agent iterating as Linux does
+    // (scmi_iterator_run: from 0 while returned and remaining) never asks there.
+    if (index >= rates.length) return fail(ScmiStatus.OUT_OF_RANGE);
     const left = rates.length - index;
     const n = Math.min(
       left,

@@ -115,7 +115,9 @@ export class PerformanceProtocol implements ProtocolServer {
     if (!Array.isArray(found)) return found;
     const [, d] = found;
     const index = req.r.u32();
-    if (index > d.levels.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    // From the end on, as SCP-firmware (`level_index >= opp_count`, scmi_perf_protocol_ops.c) and
+    // OP-TEE (perf_domain.c) answer.
+    if (index >= d.levels.length) return fail(ScmiStatus.INVALID_PARAMETERS);
     const left = d.levels.length - index;
     const n = Math.min(left, this.#p.fit(req, 4, LEVEL_ENTRY), this.#p.behaviour.multiPartMax);
     const entries = d.levels

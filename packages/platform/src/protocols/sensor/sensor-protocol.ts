@@ -228,7 +228,9 @@ export class SensorProtocol implements ProtocolServer {
   #describe(req: PlatformRequest): Reply {
     const index = req.r.u32();
     const all = this.#sensors.length;
-    if (index > all) return fail(ScmiStatus.INVALID_PARAMETERS);
+    // From the end on, as SCP-firmware (`desc_index >= sensor_count`, mod_scmi_sensor.c) and Arm's
+    // scmi-tests v2 (test_m005: desc_index = total → INVALID_PARAMETERS) expect.
+    if (index >= all) return fail(ScmiStatus.INVALID_PARAMETERS);
     const left = all - index;
     const n = Math.min(left, this.#p.fit(req, 4, DESCRIPTOR), this.#p.behaviour.multiPartMax);
     const parts = [words(n | ((left - n) << 16))];
@@ -263,7 +265,8 @@ export class SensorProtocol implements ProtocolServer {
     const index = req.r.u32();
     const axes = s.axes ?? [];
     if (axes.length === 0) return fail(ScmiStatus.NOT_SUPPORTED);
-    if (index > axes.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    // From the end on, as SCP-firmware's axis-description handler (`desc_index >= axis_count`).
+    if (index >= axes.length) return fail(ScmiStatus.INVALID_PARAMETERS);
     return [id, index, axes];
   }
 
