@@ -49,6 +49,7 @@ export type {
 export type {
   BaseAttributes,
   ScmiAgentInfo,
+  ScmiDiscoveryFailure,
   ScmiPlatformInfo,
 } from './protocol/base/base-protocol.js';
 export type {

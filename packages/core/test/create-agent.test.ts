@@ -6,8 +6,10 @@ import {
   ScmiStatusError,
   ScmiTimeoutError,
   ScmiTransportError,
+  LOGGER,
   TRANSPORT,
   createAgent,
+  silentLogger,
   validateAgentConfig,
   readU32,
   type ProtocolDriver,
@@ -42,6 +44,7 @@ describe(createAgent, () => {
           { id: 1, name: 'agent1' },
           { id: 2, name: 'agent2' },
         ],
+        discoveryFailures: [],
       });
       expect(await agent.base.discoverVendor()).toBe('fake-vendor');
       await agent.remove();
@@ -97,13 +100,71 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
-    it('should fail the probe when discover agent fails with another status', async () => {
+    it('should pass over an agent the platform fails to describe, recording it (as Linux ignores it)', async () => {
       const h = createHarness();
       h.platform.override = (req) =>
         req.protocolId === 0x10 && req.messageId === 0x7 && readU32(req.payload, 0) === 1
           ? { status: ScmiStatus.DENIED }
           : undefined;
-      await expect(h.create()).rejects.toMatchObject({ status: ScmiStatus.DENIED });
+      const agent = await h.create();
+      expect(agent.info.agents.map((a) => a.id)).toEqual([0, 2]);
+      expect(agent.info.discoveryFailures).toMatchObject([
+        { step: 'agent 1', error: { status: ScmiStatus.DENIED } },
+      ]);
+      await agent.remove();
+    });
+
+    it('should stop the agent walk at a timeout, and go on with the probe', async () => {
+      const h = createHarness();
+      h.platform.numAgents = 3;
+      h.platform.override = (req) =>
+        req.protocolId === 0x10 && req.messageId === 0x7 && readU32(req.payload, 0) === 1
+          ? 'drop'
+          : undefined;
+      const agent = await h.create();
+      const asked = h.platform.requests.filter((r) => r.protocolId === 0x10 && r.messageId === 0x7);
+      expect(asked.map((r) => readU32(r.payload, 0))).toEqual([0, 1]);
+      expect(agent.info.agents.map((a) => a.id)).toEqual([0]);
+      expect(agent.info.discoveryFailures).toHaveLength(1);
+      expect(agent.info.discoveryFailures[0]?.error).toBeInstanceOf(ScmiTimeoutError);
+      expect(agent.info.protocols).toEqual([0x14, 0x15]);
+      await agent.remove();
+    });
+
+    it('should go on without a vendor, sub-vendor or implementation version that failed, recording each (as Linux)', async () => {
+      const h = createHarness();
+      const warnings: string[] = [];
+      h.container.rebind(LOGGER).toConstantValue({
+        ...silentLogger,
+        warn: (message: string) => {
+          warnings.push(message);
+        },
+      });
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x10) return undefined;
+        if (req.messageId === 0x3) return { status: ScmiStatus.GENERIC_ERROR };
+        if (req.messageId === 0x4) return { status: ScmiStatus.DENIED };
+        if (req.messageId === 0x5) return 'drop';
+        return undefined;
+      };
+      const agent = await h.create();
+      expect(agent.info.vendor).toBe('');
+      expect(agent.info.subVendor).toBeUndefined();
+      expect(agent.info.implementationVersion).toBeUndefined();
+      expect(agent.info.protocols).toEqual([0x14, 0x15]);
+      expect(agent.info.discoveryFailures.map((f) => f.step)).toEqual([
+        'vendor',
+        'sub-vendor',
+        'implementation-version',
+      ]);
+      expect(agent.info.discoveryFailures.map((f) => f.error.constructor)).toEqual([
+        ScmiStatusError,
+        ScmiStatusError,
+        ScmiTimeoutError,
+      ]);
+      expect(warnings).toHaveLength(3);
+      expect(warnings[0]).toMatch(/vendor failed/);
+      await agent.remove();
     });
 
     it('should list protocols over several LIST_PROTOCOLS replies (skip loop)', async () => {
@@ -130,7 +191,30 @@ describe(createAgent, () => {
     });
   });
 
-  it('should fail the probe when LIST_PROTOCOLS returns more protocols than PROTOCOL_ATTRIBUTES announced', async () => {
+  it('should keep the protocols listed before LIST_PROTOCOLS failed, and instantiate only those', async () => {
+    const h = createHarness();
+    h.platform.protocols = [0x11, 0x12, 0x13, 0x14, 0x15, 0x16];
+    const real = h.platform.override;
+    h.platform.override = (req) => {
+      if (req.protocolId === 0x10 && req.messageId === 0x6) {
+        const skip = readU32(req.payload, 0);
+        if (skip > 0) return { status: ScmiStatus.GENERIC_ERROR };
+        const bytes = new Uint8Array(8);
+        new DataView(bytes.buffer).setUint32(0, 4, true);
+        bytes.set(h.platform.protocols.slice(0, 4), 4);
+        return { status: 0, returns: bytes };
+      }
+      return real?.(req);
+    };
+    const agent = await h.create();
+    expect(agent.info.protocols).toEqual([0x11, 0x12, 0x13, 0x14]);
+    expect(agent.info.discoveryFailures).toMatchObject([
+      { step: 'list-protocols', error: { status: ScmiStatus.GENERIC_ERROR } },
+    ]);
+    await agent.remove();
+  });
+
+  it('should stop listing when LIST_PROTOCOLS returns more protocols than PROTOCOL_ATTRIBUTES announced, keeping none of that reply', async () => {
     const h = createHarness();
     h.platform.protocols = [0x11, 0x12];
     const real = h.platform.override;
@@ -143,7 +227,12 @@ describe(createAgent, () => {
       }
       return real?.(req);
     };
-    await expect(h.create()).rejects.toMatchObject({ code: 'E_MULTIPART' });
+    const agent = await h.create();
+    expect(agent.info.protocols).toEqual([]);
+    expect(agent.info.discoveryFailures).toMatchObject([
+      { step: 'list-protocols', error: { code: 'E_MULTIPART' } },
+    ]);
+    await agent.remove();
     expect(h.clock.armedTimers).toBe(0);
   });
 
@@ -151,7 +240,6 @@ describe(createAgent, () => {
     it.each([
       ['PROTOCOL_VERSION', 0x0],
       ['PROTOCOL_ATTRIBUTES', 0x1],
-      ['DISCOVER_LIST_PROTOCOLS', 0x6],
     ])('should fail and tear down when %s fails', async (_name, messageId) => {
       const h = createHarness();
       h.platform.override = (req) =>

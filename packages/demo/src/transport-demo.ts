@@ -53,6 +53,9 @@ async function printDiscovery(print: Print, agent: ScmiAgent, startedAt: number)
     'agents',
     `${info.numAgents} (DISCOVER_AGENT: ${info.agents.map((a) => `${a.id} ${a.name}`).join(', ')})`,
   );
+  for (const f of info.discoveryFailures) {
+    printRow(print, 'discovery step failed', `${f.step}: ${f.error.message} (probe went on)`);
+  }
   print('  protocols:');
   for (const id of info.protocols) {
     const v = new PayloadReader(await agent.transact(id, 0x0)).u32();

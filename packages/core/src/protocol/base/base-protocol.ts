@@ -1,4 +1,4 @@
-import { ScmiMalformedError, ScmiStatusError } from '../../errors/scmi-error.js';
+import { ScmiMalformedError, ScmiStatusError, ScmiTimeoutError } from '../../errors/scmi-error.js';
 import type { ScmiEventDescriptor } from '../../notification/notification-hub.js';
 import { PayloadReader } from '../../wire/payload.js';
 import { ScmiProtocolId } from '../../wire/protocol-id.js';
@@ -105,13 +105,22 @@ export class BaseProtocol {
   /**
    * BASE_DISCOVER_LIST_PROTOCOLS, repeated with `skip` until `total` protocols are listed (Linux
    * `scmi_base_implementation_list_get`): protocol ids come as bytes packed into 32-bit words.
+   * The ids are pushed into `into` (and returned) as each reply arrives, so that what was listed
+   * before a failure stays there.
    *
-   * @throws ScmiMalformedError when a reply is truncated or announces more protocols than exist.
+   * @throws ScmiMalformedError when a reply is truncated or announces more protocols than exist
+   * (its ids are then not added); the error of a failed transfer.
+   * @example
+   * ```ts
+   * const listed: number[] = [];
+   * await agent.base.discoverListProtocols(5, listed).catch(() => undefined); // listed: the ids read
+   * ```
    */
-  public async discoverListProtocols(total: number): Promise<number[]> {
-    const list: number[] = [];
-    while (list.length < total) {
-      const skip = list.length;
+  public async discoverListProtocols(total: number, into: number[] = []): Promise<number[]> {
+    const list = into;
+    const first = list.length;
+    while (list.length - first < total) {
+      const skip = list.length - first;
       const returns = await this.#ph.xfer.transact(
         BaseMessageId.DISCOVER_LIST_PROTOCOLS,
         (w) => w.u32(skip),
@@ -218,58 +227,125 @@ export class BaseProtocol {
   }
 }
 
+/**
+ * A Base discovery step that failed during probe and was passed over, as Linux's
+ * `scmi_base_protocol_init` passes over it (the platform answered with an error status, answered
+ * badly, or not in time).
+ *
+ * @example
+ * ```ts
+ * for (const f of agent.info.discoveryFailures) console.warn(`${f.step}: ${f.error.message}`);
+ * ```
+ */
+export interface ScmiDiscoveryFailure {
+  /** The step: `vendor`, `sub-vendor`, `implementation-version`, `list-protocols` or `agent <id>`. */
+  readonly step: string;
+  /** What it threw: an {@link ScmiStatusError}, {@link ScmiTimeoutError} or {@link ScmiMalformedError}. */
+  readonly error: Error;
+}
+
 /** What Base discovery learned about the platform during probe. */
 export interface ScmiPlatformInfo {
   /** Base protocol version (major 31:16, minor 15:0). */
   readonly version: number;
-  /** Vendor identifier. */
+  /** Vendor identifier ('' when DISCOVER_VENDOR failed, as Linux leaves `vendor_id` empty). */
   readonly vendor: string;
   /** Sub-vendor identifier, when the platform implements it. */
   readonly subVendor: string | undefined;
   /** Implementation version, when the platform implements it. */
   readonly implementationVersion: number | undefined;
-  /** Protocols implemented (excluding Base), as the platform listed them. */
+  /**
+   * Protocols implemented (excluding Base), as the platform listed them; when the listing failed
+   * part-way, the ids read before the failure (a protocol not listed is not instantiated).
+   */
   readonly protocols: readonly number[];
   /** Agents in the system, as PROTOCOL_ATTRIBUTES reports. */
   readonly numAgents: number;
   /**
    * Agents described by DISCOVER_AGENT, ids 0 (the platform) to `numAgents`, an id the platform
-   * does not know left out (empty when the platform does not support the command).
+   * does not know or fails to describe left out (empty when the platform does not support the
+   * command).
    */
   readonly agents: readonly ScmiAgentInfo[];
+  /**
+   * The steps that failed and were passed over, in order (empty on a platform that answered
+   * everything). NOT_SUPPORTED / NOT_FOUND from an optional command (sub-vendor, implementation
+   * version, an agent id) is not a failure.
+   */
+  readonly discoveryFailures: readonly ScmiDiscoveryFailure[];
 }
 
-function isTolerable(e: unknown): boolean {
+/** NOT_SUPPORTED or NOT_FOUND: the platform does not implement the command (or know the id). */
+function isNotImplemented(e: unknown): boolean {
   return (
     ScmiStatusError.is(e) &&
     (e.status === ScmiStatus.NOT_SUPPORTED || e.status === ScmiStatus.NOT_FOUND)
   );
 }
 
-async function optional<T>(run: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await run();
-  } catch (e) {
-    if (isTolerable(e)) return undefined;
-    throw e;
-  }
+/**
+ * A failure Linux's Base init passes over: an error status, a malformed reply or a timeout. Any
+ * other error — the transport broke, the agent is being removed — still ends the probe.
+ */
+function isPlatformFailure(e: unknown): e is Error {
+  return ScmiStatusError.is(e) || ScmiMalformedError.is(e) || ScmiTimeoutError.is(e);
 }
 
 /**
- * Runs Base discovery as Linux's probe does: version, attributes, vendor, sub-vendor,
- * implementation version, protocol list, and every agent (ids 0, the platform, to num_agents).
- * VERSION, ATTRIBUTES, vendor and the protocol list must succeed; NOT_SUPPORTED / NOT_FOUND from
- * sub-vendor or implementation version is tolerated; discover agent skips an id that is NOT_FOUND
- * and stops at NOT_SUPPORTED (OP-TEE does not implement it).
+ * Runs Base discovery as Linux's probe (`scmi_base_protocol_init`) does: attributes, vendor,
+ * sub-vendor, implementation version, the protocol list, and every agent (ids 0, the platform, to
+ * num_agents). Only PROTOCOL_ATTRIBUTES must succeed (PROTOCOL_VERSION, before this, too); as in
+ * Linux, a failure of any later step — error status, malformed reply or timeout — is recorded in
+ * `discoveryFailures` (and passed to `warn`) and discovery goes on: the vendor stays '', the
+ * protocol list keeps the ids read before the failure. Discover agent skips an id that fails
+ * (NOT_FOUND silently), stops at NOT_SUPPORTED (OP-TEE does not implement it), and stops at a
+ * timeout (unlike Linux, which asks every id, each then waiting out the RX timeout).
  *
- * @throws the first error of a mandatory step (a timeout fails the probe).
+ * @throws the error of PROTOCOL_ATTRIBUTES, and any error that is not the platform's (a
+ * transport error, the agent being removed).
+ * @example
+ * ```ts
+ * const info = await discoverPlatform(base, (m, e) => logger.warn(m, { error: e }));
+ * for (const f of info.discoveryFailures) console.log(f.step, f.error.message);
+ * ```
  */
-export async function discoverPlatform(base: BaseProtocol): Promise<ScmiPlatformInfo> {
+export async function discoverPlatform(
+  base: BaseProtocol,
+  warn?: (message: string, error: Error) => void,
+): Promise<ScmiPlatformInfo> {
+  const failures: ScmiDiscoveryFailure[] = [];
+  const record = (step: string, error: Error): void => {
+    failures.push({ step, error });
+    warn?.(`Base discovery: ${step} failed (${error.message}); going on, as Linux does`, error);
+  };
+  const attempt = async <T>(
+    step: string,
+    run: () => Promise<T>,
+    notImplemented: 'tolerated' | 'failure',
+  ): Promise<T | undefined> => {
+    try {
+      return await run();
+    } catch (e) {
+      if (notImplemented === 'tolerated' && isNotImplemented(e)) return undefined;
+      if (!isPlatformFailure(e)) throw e;
+      record(step, e);
+      return undefined;
+    }
+  };
   const attributes = await base.attributes();
-  const vendor = await base.discoverVendor();
-  const subVendor = await optional(() => base.discoverSubVendor());
-  const implementationVersion = await optional(() => base.discoverImplementationVersion());
-  const protocols = await base.discoverListProtocols(attributes.numProtocols);
+  const vendor = (await attempt('vendor', () => base.discoverVendor(), 'failure')) ?? '';
+  const subVendor = await attempt('sub-vendor', () => base.discoverSubVendor(), 'tolerated');
+  const implementationVersion = await attempt(
+    'implementation-version',
+    () => base.discoverImplementationVersion(),
+    'tolerated',
+  );
+  const protocols: number[] = [];
+  await attempt(
+    'list-protocols',
+    () => base.discoverListProtocols(attributes.numProtocols, protocols),
+    'failure',
+  );
   const agents: ScmiAgentInfo[] = [];
   // Agent 0 is the platform and agents are numbered from 1, so the walk ends at num_agents
   // (Linux `base.c` stops at num_agents − 1 and never asks for the last agent). NOT_FOUND is a gap
@@ -279,8 +355,10 @@ export async function discoverPlatform(base: BaseProtocol): Promise<ScmiPlatform
       agents.push(await base.discoverAgent(id));
     } catch (e) {
       if (ScmiStatusError.is(e) && e.status === ScmiStatus.NOT_FOUND) continue;
-      if (isTolerable(e)) break;
-      throw e;
+      if (isNotImplemented(e)) break;
+      if (!isPlatformFailure(e)) throw e;
+      record(`agent ${id}`, e);
+      if (ScmiTimeoutError.is(e)) break;
     }
   }
   return {
@@ -291,6 +369,7 @@ export async function discoverPlatform(base: BaseProtocol): Promise<ScmiPlatform
     protocols,
     numAgents: attributes.numAgents,
     agents,
+    discoveryFailures: failures,
   };
 }
 
