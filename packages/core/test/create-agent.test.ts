@@ -25,6 +25,29 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
+/**
+ * Makes the fake platform list its protocols four per LIST_PROTOCOLS reply, answering
+ * GENERIC_ERROR from `failFromSkip` on.
+ */
+function listFourPerReply(h: ReturnType<typeof createHarness>, failFromSkip = Infinity): void {
+  const real = h.platform.override;
+  h.platform.override = (req) => {
+    if (req.protocolId !== 0x10 || req.messageId !== 0x6) return real?.(req);
+    const skip = readU32(req.payload, 0);
+    if (skip >= failFromSkip) return { status: ScmiStatus.GENERIC_ERROR };
+    const list = h.platform.protocols.slice(skip, skip + 4);
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setUint32(0, list.length, true);
+    bytes.set(list, 4);
+    return { status: 0, returns: bytes };
+  };
+}
+
+/** A driver for `protocolId` whose API is its protocol id. */
+function idDriver(protocolId: number): ProtocolDriver<number> {
+  return { protocolId, name: `id-${protocolId}`, version: 0x10000, init: () => protocolId };
+}
+
 describe(createAgent, () => {
   ensureNoLeaksInSuite();
 
@@ -170,18 +193,7 @@ describe(createAgent, () => {
     it('should list protocols over several LIST_PROTOCOLS replies (skip loop)', async () => {
       const h = createHarness();
       h.platform.protocols = [0x11, 0x12, 0x13, 0x14, 0x15, 0x16];
-      const real = h.platform.override;
-      h.platform.override = (req) => {
-        if (req.protocolId === 0x10 && req.messageId === 0x6) {
-          const skip = readU32(req.payload, 0);
-          const list = h.platform.protocols.slice(skip, skip + 4);
-          const bytes = new Uint8Array(8);
-          new DataView(bytes.buffer).setUint32(0, list.length, true);
-          bytes.set(list, 4);
-          return { status: 0, returns: bytes };
-        }
-        return real?.(req);
-      };
+      listFourPerReply(h);
       const agent = await h.create();
       expect(agent.info.protocols).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16]);
       expect(
@@ -192,22 +204,13 @@ describe(createAgent, () => {
   });
 
   it('should keep the protocols listed before LIST_PROTOCOLS failed, and instantiate only those', async () => {
-    const h = createHarness();
+    const h = createHarness({ drivers: [idDriver(0x14), idDriver(0x15)] });
     h.platform.protocols = [0x11, 0x12, 0x13, 0x14, 0x15, 0x16];
-    const real = h.platform.override;
-    h.platform.override = (req) => {
-      if (req.protocolId === 0x10 && req.messageId === 0x6) {
-        const skip = readU32(req.payload, 0);
-        if (skip > 0) return { status: ScmiStatus.GENERIC_ERROR };
-        const bytes = new Uint8Array(8);
-        new DataView(bytes.buffer).setUint32(0, 4, true);
-        bytes.set(h.platform.protocols.slice(0, 4), 4);
-        return { status: 0, returns: bytes };
-      }
-      return real?.(req);
-    };
+    listFourPerReply(h, 4);
     const agent = await h.create();
     expect(agent.info.protocols).toEqual([0x11, 0x12, 0x13, 0x14]);
+    expect(agent.protocolApi(0x14)).toBe(0x14);
+    expect(() => agent.protocolApi(0x15)).toThrow(/no driver for protocol/);
     expect(agent.info.discoveryFailures).toMatchObject([
       { step: 'list-protocols', error: { status: ScmiStatus.GENERIC_ERROR } },
     ]);
