@@ -50,6 +50,7 @@ export type {
   BaseAttributes,
   ScmiAgentInfo,
   ScmiDiscoveryFailure,
+  ScmiDiscoveryStep,
   ScmiPlatformInfo,
 } from './protocol/base/base-protocol.js';
 export type {

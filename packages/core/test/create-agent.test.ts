@@ -1,6 +1,7 @@
 import {
   RevokedError,
   ScmiConfigError,
+  ScmiMalformedError,
   ScmiShutdownError,
   ScmiStatus,
   ScmiStatusError,
@@ -104,6 +105,7 @@ describe(createAgent, () => {
       expect(agent.info.subVendor).toBeUndefined();
       expect(agent.info.implementationVersion).toBeUndefined();
       expect(agent.info.agents).toEqual([]);
+      expect(agent.info.discoveryFailures).toEqual([]); // not implemented is not a failure
       await agent.remove();
     });
 
@@ -120,6 +122,7 @@ describe(createAgent, () => {
       const agent = await h.create();
       expect(asked).toEqual([0, 1, 2, 3]);
       expect(agent.info.agents.map((a) => a.id)).toEqual([0, 1, 3]);
+      expect(agent.info.discoveryFailures).toEqual([]);
       await agent.remove();
     });
 
@@ -137,23 +140,6 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
-    it('should stop the agent walk at a timeout, and go on with the probe', async () => {
-      const h = createHarness();
-      h.platform.numAgents = 3;
-      h.platform.override = (req) =>
-        req.protocolId === 0x10 && req.messageId === 0x7 && readU32(req.payload, 0) === 1
-          ? 'drop'
-          : undefined;
-      const agent = await h.create();
-      const asked = h.platform.requests.filter((r) => r.protocolId === 0x10 && r.messageId === 0x7);
-      expect(asked.map((r) => readU32(r.payload, 0))).toEqual([0, 1]);
-      expect(agent.info.agents.map((a) => a.id)).toEqual([0]);
-      expect(agent.info.discoveryFailures).toHaveLength(1);
-      expect(agent.info.discoveryFailures[0]?.error).toBeInstanceOf(ScmiTimeoutError);
-      expect(agent.info.protocols).toEqual([0x14, 0x15]);
-      await agent.remove();
-    });
-
     it('should go on without a vendor, sub-vendor or implementation version that failed, recording each (as Linux)', async () => {
       const h = createHarness();
       const warnings: string[] = [];
@@ -167,7 +153,8 @@ describe(createAgent, () => {
         if (req.protocolId !== 0x10) return undefined;
         if (req.messageId === 0x3) return { status: ScmiStatus.GENERIC_ERROR };
         if (req.messageId === 0x4) return { status: ScmiStatus.DENIED };
-        if (req.messageId === 0x5) return 'drop';
+        // Two bytes where a 32-bit version is due: a malformed reply.
+        if (req.messageId === 0x5) return { status: 0, returns: new Uint8Array(2) };
         return undefined;
       };
       const agent = await h.create();
@@ -183,7 +170,7 @@ describe(createAgent, () => {
       expect(agent.info.discoveryFailures.map((f) => f.error.constructor)).toEqual([
         ScmiStatusError,
         ScmiStatusError,
-        ScmiTimeoutError,
+        ScmiMalformedError,
       ]);
       expect(warnings).toHaveLength(3);
       expect(warnings[0]).toMatch(/vendor failed/);
@@ -252,6 +239,43 @@ describe(createAgent, () => {
       await expect(h.create()).rejects.toBeInstanceOf(ScmiStatusError);
       expect(h.log.filter('release').map((e) => e.resource)).toContain('channel a2p:0');
       expect(h.clock.armedTimers).toBe(0);
+    });
+
+    it.each([
+      ['DISCOVER_VENDOR', 0x3, 0],
+      ['DISCOVER_IMPLEMENTATION_VERSION', 0x5, 0],
+      ['DISCOVER_LIST_PROTOCOLS', 0x6, 0],
+      ['DISCOVER_AGENT 1', 0x7, 1],
+    ])(
+      'should fail and tear down when %s times out (its message still holds the channel)',
+      async (_name, messageId, agentId) => {
+        const h = createHarness();
+        h.platform.override = (req) =>
+          req.protocolId === 0x10 &&
+          req.messageId === messageId &&
+          (messageId !== 0x7 || readU32(req.payload, 0) === agentId)
+            ? 'drop'
+            : undefined;
+        await expect(h.create()).rejects.toBeInstanceOf(ScmiTimeoutError);
+        expect(h.log.filter('release').map((e) => e.resource)).toContain('channel a2p:0');
+        expect(h.clock.armedTimers).toBe(0);
+      },
+    );
+
+    it('should fail the probe on a transport error in a discovery step that would pass over an error status', async () => {
+      const h = createHarness();
+      h.platform.override = (req) => {
+        if (req.protocolId === 0x10 && req.messageId === 0x3) {
+          const channel = h.wire.channels.get('a2p:0');
+          if (channel === undefined) throw new Error('no a2p:0');
+          channel.fetchResponse = (): void => {
+            throw new RangeError('hostile length');
+          };
+        }
+        return undefined;
+      };
+      await expect(h.create()).rejects.toMatchObject({ code: 'E_FETCH' });
+      expect(h.log.filter('release').map((e) => e.resource)).toContain('channel a2p:0');
     });
 
     it('should reject invalid configuration naming the field, before setting anything up', async () => {

@@ -288,12 +288,13 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
  * devres with its quiesce and free steps), runs Base discovery and instantiates the protocol
  * drivers bound to `PROTOCOL_DRIVER`, each in its own devres group.
  *
- * If anything fails — Base PROTOCOL_VERSION or PROTOCOL_ATTRIBUTES (an error status or a
- * timeout), a transport error — everything set up so far is torn down (quiesce every channel, then
- * release in reverse) before the original error is rethrown; a late reply can then only be
- * dropped and counted. The later discovery steps (vendor, sub-vendor, implementation version,
- * protocol list, agents) do not fail the probe, as in Linux's `scmi_base_protocol_init`: each
- * failure is logged as a warning and recorded in `agent.info.discoveryFailures`.
+ * If anything fails — a timeout during Base discovery, a transport error, an error status from
+ * Base PROTOCOL_VERSION or PROTOCOL_ATTRIBUTES — everything set up so far is torn down (quiesce
+ * every channel, then release in reverse) before the original error is rethrown; a late reply
+ * can then only be dropped and counted. An error status or a malformed reply in a later discovery
+ * step (vendor, sub-vendor, implementation version, protocol list, an agent) does not fail the
+ * probe, as in Linux's `scmi_base_protocol_init`: it is logged as a warning and recorded in
+ * `agent.info.discoveryFailures`.
  *
  * @throws ScmiConfigError for an unknown transport (the message lists the loaded ones) or invalid options.
  * @throws the probe's error (ScmiTimeoutError, ScmiTransportError, ScmiStatusError…).

@@ -1,4 +1,4 @@
-import { ScmiMalformedError, ScmiStatusError, ScmiTimeoutError } from '../../errors/scmi-error.js';
+import { ScmiMalformedError, ScmiStatusError } from '../../errors/scmi-error.js';
 import type { ScmiEventDescriptor } from '../../notification/notification-hub.js';
 import { PayloadReader } from '../../wire/payload.js';
 import { ScmiProtocolId } from '../../wire/protocol-id.js';
@@ -229,8 +229,8 @@ export class BaseProtocol {
 
 /**
  * A Base discovery step that failed during probe and was passed over, as Linux's
- * `scmi_base_protocol_init` passes over it (the platform answered with an error status, answered
- * badly, or not in time).
+ * `scmi_base_protocol_init` passes over it: the platform answered with an error status, or with
+ * a malformed reply.
  *
  * @example
  * ```ts
@@ -238,11 +238,23 @@ export class BaseProtocol {
  * ```
  */
 export interface ScmiDiscoveryFailure {
-  /** The step: `vendor`, `sub-vendor`, `implementation-version`, `list-protocols` or `agent <id>`. */
-  readonly step: string;
-  /** What it threw: an {@link ScmiStatusError}, {@link ScmiTimeoutError} or {@link ScmiMalformedError}. */
+  /** The step (`agent 3`: DISCOVER_AGENT for id 3). */
+  readonly step: ScmiDiscoveryStep;
+  /** What it threw: an {@link ScmiStatusError} or an {@link ScmiMalformedError}. */
   readonly error: Error;
 }
+
+/**
+ * A Base discovery step that may fail without failing the probe (see
+ * {@link ScmiDiscoveryFailure}).
+ *
+ * @example
+ * ```ts
+ * const step: ScmiDiscoveryStep = 'agent 2';
+ * ```
+ */
+export type ScmiDiscoveryStep =
+  'vendor' | 'sub-vendor' | 'implementation-version' | 'list-protocols' | `agent ${number}`;
 
 /** What Base discovery learned about the platform during probe. */
 export interface ScmiPlatformInfo {
@@ -284,25 +296,30 @@ function isNotImplemented(e: unknown): boolean {
 }
 
 /**
- * A failure Linux's Base init passes over: an error status, a malformed reply or a timeout. Any
- * other error — the transport broke, the agent is being removed — still ends the probe.
+ * A failure discovery passes over, as Linux's Base init does: an error status or a malformed
+ * reply. A timeout is not one of them (see {@link discoverPlatform}); nor is a transport error or
+ * the agent being removed.
  */
 function isPlatformFailure(e: unknown): e is Error {
-  return ScmiStatusError.is(e) || ScmiMalformedError.is(e) || ScmiTimeoutError.is(e);
+  return ScmiStatusError.is(e) || ScmiMalformedError.is(e);
 }
 
 /**
  * Runs Base discovery as Linux's probe (`scmi_base_protocol_init`) does: attributes, vendor,
  * sub-vendor, implementation version, the protocol list, and every agent (ids 0, the platform, to
- * num_agents). Only PROTOCOL_ATTRIBUTES must succeed (PROTOCOL_VERSION, before this, too); as in
- * Linux, a failure of any later step — error status, malformed reply or timeout — is recorded in
+ * num_agents). PROTOCOL_ATTRIBUTES must succeed (PROTOCOL_VERSION, before this, too); as in
+ * Linux, a later step that gets an error status or a malformed reply is recorded in
  * `discoveryFailures` (and passed to `warn`) and discovery goes on: the vendor stays '', the
  * protocol list keeps the ids read before the failure. Discover agent skips an id that fails
- * (NOT_FOUND silently), stops at NOT_SUPPORTED (OP-TEE does not implement it), and stops at a
- * timeout (unlike Linux, which asks every id, each then waiting out the RX timeout).
+ * (NOT_FOUND silently) and stops at NOT_SUPPORTED (OP-TEE does not implement it).
  *
- * @throws the error of PROTOCOL_ATTRIBUTES, and any error that is not the platform's (a
- * transport error, the agent being removed).
+ * Unlike Linux, a timeout in any step fails the probe: the timed-out message still holds what it
+ * was sent in (the SMT area until the platform frees it, the OP-TEE invocation until it returns,
+ * the virtio buffer until the device gives it back), so the next step could only wait for it and
+ * fail as busy, where Linux's `shmem_tx_prepare` gives up waiting and writes over the area.
+ *
+ * @throws the error of PROTOCOL_ATTRIBUTES, a timeout ({@link ScmiTimeoutError}), and any error
+ * that is not the platform's (a transport error, the agent being removed).
  * @example
  * ```ts
  * const info = await discoverPlatform(base, (m, e) => logger.warn(m, { error: e }));
@@ -314,12 +331,12 @@ export async function discoverPlatform(
   warn?: (message: string, error: Error) => void,
 ): Promise<ScmiPlatformInfo> {
   const failures: ScmiDiscoveryFailure[] = [];
-  const record = (step: string, error: Error): void => {
+  const record = (step: ScmiDiscoveryStep, error: Error): void => {
     failures.push({ step, error });
     warn?.(`Base discovery: ${step} failed (${error.message}); going on, as Linux does`, error);
   };
   const attempt = async <T>(
-    step: string,
+    step: ScmiDiscoveryStep,
     run: () => Promise<T>,
     notImplemented: 'tolerated' | 'failure',
   ): Promise<T | undefined> => {
@@ -358,7 +375,6 @@ export async function discoverPlatform(
       if (isNotImplemented(e)) break;
       if (!isPlatformFailure(e)) throw e;
       record(`agent ${id}`, e);
-      if (ScmiTimeoutError.is(e)) break;
     }
   }
   return {
