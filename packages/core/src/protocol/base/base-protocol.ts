@@ -316,7 +316,9 @@ function isPlatformFailure(e: unknown): e is Error {
  * Unlike Linux, a timeout in any step fails the probe: the timed-out message still holds what it
  * was sent in (the SMT area until the platform frees it, the OP-TEE invocation until it returns,
  * the virtio buffer until the device gives it back), so the next step could only wait for it and
- * fail as busy, where Linux's `shmem_tx_prepare` gives up waiting and writes over the area.
+ * fail as busy. (Linux's `shmem_tx_prepare` gives up the wait without writing the message and
+ * carries on, "the transport functionality is probably permanently compromised": each later step
+ * then times out in turn.)
  *
  * @throws the error of PROTOCOL_ATTRIBUTES, a timeout ({@link ScmiTimeoutError}), and any error
  * that is not the platform's (a transport error, the agent being removed).
