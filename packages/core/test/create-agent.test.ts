@@ -140,6 +140,34 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
+    it('should record every agent the platform denies but warn once for all of them', async () => {
+      const h = createHarness();
+      h.platform.numAgents = 5;
+      const warnings: string[] = [];
+      h.container.rebind(LOGGER).toConstantValue({
+        ...silentLogger,
+        warn: (message: string) => {
+          warnings.push(message);
+        },
+      });
+      h.platform.override = (req) =>
+        req.protocolId === 0x10 && req.messageId === 0x7
+          ? { status: ScmiStatus.DENIED }
+          : undefined;
+      const agent = await h.create();
+      expect(agent.info.agents).toEqual([]);
+      expect(agent.info.discoveryFailures.map((f) => f.step)).toEqual([
+        'agent 0',
+        'agent 1',
+        'agent 2',
+        'agent 3',
+        'agent 4',
+        'agent 5',
+      ]);
+      expect(warnings).toEqual([expect.stringMatching(/agent 0 and 5 more agent id\(s\) failed/)]);
+      await agent.remove();
+    });
+
     it('should go on without a vendor, sub-vendor or implementation version that failed, recording each (as Linux)', async () => {
       const h = createHarness();
       const warnings: string[] = [];

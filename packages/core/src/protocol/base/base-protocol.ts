@@ -311,7 +311,8 @@ function isPlatformFailure(e: unknown): e is Error {
  * Linux, a later step that gets an error status or a malformed reply is recorded in
  * `discoveryFailures` (and passed to `warn`) and discovery goes on: the vendor stays '', the
  * protocol list keeps the ids read before the failure. Discover agent skips an id that fails
- * (NOT_FOUND silently) and stops at NOT_SUPPORTED (OP-TEE does not implement it).
+ * (NOT_FOUND silently; any other error recorded per id, but warned of once for all ids) and stops
+ * at NOT_SUPPORTED (OP-TEE does not implement it).
  *
  * Unlike Linux, a timeout in any step fails the probe: the timed-out message still holds what it
  * was sent in (the SMT area until the platform frees it, the OP-TEE invocation until it returns,
@@ -333,9 +334,11 @@ export async function discoverPlatform(
   warn?: (message: string, error: Error) => void,
 ): Promise<ScmiPlatformInfo> {
   const failures: ScmiDiscoveryFailure[] = [];
+  const warnOf = (what: string, error: Error): void =>
+    warn?.(`Base discovery: ${what} failed (${error.message}); going on, as Linux does`, error);
   const record = (step: ScmiDiscoveryStep, error: Error): void => {
     failures.push({ step, error });
-    warn?.(`Base discovery: ${step} failed (${error.message}); going on, as Linux does`, error);
+    warnOf(step, error);
   };
   const attempt = async <T>(
     step: ScmiDiscoveryStep,
@@ -366,6 +369,7 @@ export async function discoverPlatform(
     'failure',
   );
   const agents: ScmiAgentInfo[] = [];
+  const agentFailures: ScmiDiscoveryFailure[] = [];
   // Agent 0 is the platform and agents are numbered from 1, so the walk ends at num_agents
   // (Linux `base.c` stops at num_agents − 1 and never asks for the last agent). NOT_FOUND is a gap
   // in the numbering, skipped; NOT_SUPPORTED means the command is not implemented: stop.
@@ -376,8 +380,16 @@ export async function discoverPlatform(
       if (ScmiStatusError.is(e) && e.status === ScmiStatus.NOT_FOUND) continue;
       if (isNotImplemented(e)) break;
       if (!isPlatformFailure(e)) throw e;
-      record(`agent ${id}`, e);
+      agentFailures.push({ step: `agent ${id}`, error: e });
     }
+  }
+  // Each failed id is recorded, but warned of once: a platform that denies DISCOVER_AGENT to this
+  // agent denies it for every id, up to 256 of them (Linux logs each at debug level only).
+  failures.push(...agentFailures);
+  const [first] = agentFailures;
+  if (first !== undefined) {
+    const more = agentFailures.length - 1;
+    warnOf(more === 0 ? first.step : `${first.step} and ${more} more agent id(s)`, first.error);
   }
   return {
     version: base.version,
