@@ -205,6 +205,51 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
+    it('should read a 16-byte vendor with no NUL as 15 characters (Linux strscpy) and record a short one as malformed', async () => {
+      const h = createHarness();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x10) return undefined;
+        if (req.messageId === 0x3) return { status: 0, returns: Buffer.from('ABCDEFGHIJKLMNOP') };
+        if (req.messageId === 0x4) return { status: 0, returns: Buffer.from('sub\0') };
+        return undefined;
+      };
+      const agent = await h.create();
+      expect(agent.info.vendor).toBe('ABCDEFGHIJKLMNO');
+      expect(agent.info.subVendor).toBeUndefined();
+      expect(agent.info.discoveryFailures).toMatchObject([
+        { step: 'sub-vendor', error: { code: 'E_TRUNCATED' } },
+      ]);
+      await agent.remove();
+    });
+
+    it('should record a LIST_PROTOCOLS reply whose ids are not padded to a whole word as truncated (Linux -EPROTO)', async () => {
+      const h = createHarness();
+      h.platform.protocols = [0x11, 0x13, 0x14];
+      h.platform.override = (req) =>
+        req.protocolId === 0x10 && req.messageId === 0x6
+          ? { status: 0, returns: new Uint8Array([3, 0, 0, 0, 0x11, 0x13, 0x14]) }
+          : undefined;
+      const agent = await h.create();
+      expect(agent.info.protocols).toEqual([]);
+      expect(agent.info.discoveryFailures).toMatchObject([
+        { step: 'list-protocols', error: { code: 'E_TRUNCATED' } },
+      ]);
+      await agent.remove();
+    });
+
+    it('should accept a LIST_PROTOCOLS reply padded beyond the list (Linux only warns)', async () => {
+      const h = createHarness();
+      h.platform.protocols = [0x11, 0x13, 0x14];
+      h.platform.override = (req) =>
+        req.protocolId === 0x10 && req.messageId === 0x6
+          ? { status: 0, returns: new Uint8Array([3, 0, 0, 0, 0x11, 0x13, 0x14, 0, 0, 0, 0, 0]) }
+          : undefined;
+      const agent = await h.create();
+      expect(agent.info.protocols).toEqual([0x11, 0x13, 0x14]);
+      expect(agent.info.discoveryFailures).toEqual([]);
+      await agent.remove();
+    });
+
     it('should list protocols over several LIST_PROTOCOLS replies (skip loop)', async () => {
       const h = createHarness();
       h.platform.protocols = [0x11, 0x12, 0x13, 0x14, 0x15, 0x16];

@@ -59,7 +59,8 @@ function expected(bytes: Uint8Array, at: number, op: ReadOp): unknown {
     case 'bytes':
       return Uint8Array.from(bytes.subarray(at, at + op.n));
     case 'string': {
-      const field = bytes.subarray(at, at + op.n);
+      // At most n − 1 characters (Linux strscpy into an n-byte buffer).
+      const field = bytes.subarray(at, at + Math.max(0, op.n - 1));
       const end = field.indexOf(0);
       return Buffer.from(field.subarray(0, end < 0 ? field.length : end)).toString('utf8');
     }
@@ -161,8 +162,18 @@ describe(PayloadReader, () => {
       expect(r.remaining).toBe(0);
     });
 
-    it('should return the whole field when it has no NUL', () => {
-      expect(new PayloadReader(Buffer.from('abcd')).string(4)).toBe('abcd');
+    it('should keep n − 1 characters of a field with no NUL, as Linux strscpy, and consume it all', () => {
+      const r = new PayloadReader(Buffer.from('ABCDEFGHIJKLMNOPQ'));
+      expect(r.string(16)).toBe('ABCDEFGHIJKLMNO');
+      expect(r.remaining).toBe(1);
+      expect(new PayloadReader(Buffer.from('abcd')).string(4)).toBe('abc');
+      expect(new PayloadReader(Buffer.from('abc\0')).string(4)).toBe('abc');
+    });
+
+    it('should throw E_TRUNCATED for a field shorter than n, without moving', () => {
+      const r = new PayloadReader(Buffer.from('vendor'));
+      expect(codeOf(() => r.string(16))).toBe('E_TRUNCATED');
+      expect(r.offset).toBe(0);
     });
   });
 

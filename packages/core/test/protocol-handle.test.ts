@@ -80,6 +80,57 @@ describe('XferOps', () => {
     });
   });
 
+  it('should reject a later part that announces more items than the first, at its second part', async () => {
+    const h = createHarness();
+    let parts = 0;
+    // Ignores the index: "1 returned, 1 remaining" forever.
+    h.platform.override = (req) => {
+      if (req.protocolId !== 0x14 || req.messageId !== 0x4) return undefined;
+      parts++;
+      return { status: 0, returns: le32(1 | (1 << 16), 7) };
+    };
+    const agent = await h.create();
+    await expect(
+      agent.xfer(0x14).iterate(0x4, {
+        txSize: 4,
+        prepare: (w, index) => w.u32(index),
+        counts: (r) => {
+          const n = r.u32();
+          return { returned: n & 0xffff, remaining: n >>> 16 };
+        },
+        item: (r) => r.u32(),
+      }),
+    ).rejects.toMatchObject({
+      code: 'E_MULTIPART',
+      message: /announces 3 items at index 1, after 2/,
+    });
+    expect(parts).toBe(2);
+    await agent.remove();
+  });
+
+  describe('.transact', () => {
+    it.each([
+      [0x114, 0x1],
+      [0x14, 0x101],
+      [-1, 0x1],
+      [0x14, 1.5],
+    ])(
+      'should refuse protocol 0x%s / message 0x%s with E_FIELD_RANGE, not send it cut to 8 bits',
+      async (protocolId, messageId) => {
+        const h = createHarness();
+        const agent = await h.create();
+        const sent = h.platform.requests.length;
+        await expect(agent.xfer(protocolId).transact(messageId)).rejects.toMatchObject({
+          code: 'E_FIELD_RANGE',
+        });
+        expect(h.platform.requests).toHaveLength(sent);
+        // Nothing was taken from the pool: the agent still has every transfer.
+        await agent.xfer(0x14).transact(0x0, undefined, { rxSize: 4 });
+        await agent.remove();
+      },
+    );
+  });
+
   describe('.extendedName', () => {
     it('should send the id (and flags) and read the 64-byte name', async () => {
       const h = createHarness();
@@ -95,6 +146,21 @@ describe('XferOps', () => {
       );
       await agent.xfer(0x14).extendedName(0x8, 4, 1);
       expect(h.platform.requests.at(-1)?.payload).toEqual(le32(4, 1));
+      await agent.remove();
+    });
+
+    it('should keep 63 characters of a name with no NUL, and reject a reply without the name', async () => {
+      const h = createHarness();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x8) return undefined;
+        if (readU32(req.payload, 0) === 1) return { status: 0, returns: le32(0) };
+        return { status: 0, returns: new Uint8Array([...le32(0), ...Buffer.from('x'.repeat(64))]) };
+      };
+      const agent = await h.create();
+      expect(await agent.xfer(0x14).extendedName(0x8, 0)).toBe('x'.repeat(63));
+      await expect(agent.xfer(0x14).extendedName(0x8, 1)).rejects.toMatchObject({
+        code: 'E_TRUNCATED',
+      });
       await agent.remove();
     });
   });

@@ -52,7 +52,11 @@ export interface MultiPartSpec<T> {
   counts(reader: PayloadReader): MultiPartCounts;
   /** Reads one item; `index` is its position in the whole list. */
   item(reader: PayloadReader, index: number): T;
-  /** Upper bound on the number of items (a platform that never says "0 remaining" cannot loop forever); default 4096. */
+  /**
+   * Upper bound on the number of items; default 4096. The first part's count (returned +
+   * remaining) then bounds the rest: a later part announcing more is malformed, so a platform that
+   * never says "0 remaining" cannot loop.
+   */
   readonly max?: number;
 }
 
@@ -196,7 +200,12 @@ export class BoundXferOps implements XferOps {
   }
 
   public async iterate<T>(messageId: number, spec: MultiPartSpec<T>): Promise<T[]> {
-    const max = spec.max ?? 4096;
+    // The bound: `spec.max`, then what the first part announced. A later part may not announce
+    // more (index + returned + remaining), and each part returns at least one item, so the walk
+    // ends within the announced count: a platform that ignores the index and answers
+    // "1 returned, 1 remaining" forever is caught at its second part, not after `max` round trips
+    // (Linux bounds its iterators by the count it knows, `max_resources`).
+    let max = spec.max ?? 4096;
     const items: T[] = [];
     for (;;) {
       const index = items.length;
@@ -211,12 +220,16 @@ export class BoundXferOps implements XferOps {
           'E_MULTIPART',
         );
       }
-      if (items.length + returned + remaining > max) {
+      const announced = index + returned + remaining;
+      if (announced > max) {
         throw new ScmiMalformedError(
-          `multi-part reply to message 0x${messageId.toString(16)} announces more than ${max} items`,
+          index === 0
+            ? `multi-part reply to message 0x${messageId.toString(16)} announces more than ${max} items`
+            : `multi-part reply to message 0x${messageId.toString(16)} announces ${announced} items at index ${index}, after ${max}`,
           'E_MULTIPART',
         );
       }
+      max = announced;
       for (let i = 0; i < returned; i++) items.push(spec.item(r, index + i));
       if (remaining === 0) return items;
     }
@@ -233,7 +246,7 @@ export class BoundXferOps implements XferOps {
     );
     const r = new PayloadReader(returns);
     r.u32(); // flags
-    return r.string(Math.min(64, r.remaining));
+    return r.string(64);
   }
 
   public async versionGet(): Promise<number> {

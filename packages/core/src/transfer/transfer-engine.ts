@@ -210,7 +210,9 @@ export class TransferEngine implements XferOwner {
    * transfer is in use or the pool is closed (then `get` waits, or rejects). The hot path of
    * `transact`, which saves an async step per command.
    *
-   * @throws ScmiMalformedError `E_OVERFLOW` when a size exceeds the transport's max message size.
+   * @throws ScmiMalformedError `E_OVERFLOW` when a size exceeds the transport's max message size;
+   * `E_FIELD_RANGE` when the protocol or message id does not fit its 8 header bits (it is not
+   * cut to 8 bits: that would send another command).
    */
   public tryGet(
     channel: ChannelRuntime,
@@ -219,6 +221,13 @@ export class TransferEngine implements XferOwner {
     txSize: number,
     rxSize: number,
   ): Xfer | undefined {
+    // Integers 0…255 only; `>>> 0` is not enough (0x114 would pass as 0x14 on the wire).
+    if (!isU8(protocolId) || !isU8(messageId)) {
+      throw new ScmiMalformedError(
+        `${this.#o.agent}: protocol 0x${protocolId.toString(16)} / message 0x${messageId.toString(16)} does not fit the header's 8 bits`,
+        'E_FIELD_RANGE',
+      );
+    }
     const max = this.#o.maxMsgSize;
     if (
       !Number.isInteger(txSize) ||
@@ -247,8 +256,8 @@ export class TransferEngine implements XferOwner {
     txSize: number,
     rxSize: number,
   ): Xfer {
-    xfer.protocolId = protocolId & 0xff;
-    xfer.messageId = messageId & 0xff;
+    xfer.protocolId = protocolId;
+    xfer.messageId = messageId;
     xfer.header = buildHeader(xfer.messageId, ScmiMessageType.COMMAND, xfer.protocolId, xfer.token);
     xfer.txLen = txSize;
     xfer.rxMax = rxSize === 0 ? this.#o.maxMsgSize : rxSize;
@@ -735,4 +744,9 @@ export class TransferEngine implements XferOwner {
     }
     this.#deadlines.close();
   }
+}
+
+/** An integer 0…255 (a header's protocol or message id). */
+function isU8(n: number): boolean {
+  return (n & 0xff) === n;
 }

@@ -107,11 +107,20 @@ export class PayloadReader {
   }
 
   /**
-   * Reads a fixed-size NUL-terminated ASCII field of `n` bytes (SCMI names are 16 or 64 bytes);
-   * the string ends at the first NUL or at `n`.
+   * Reads a fixed-size NUL-terminated ASCII field of `n` bytes (SCMI names are 16 or 64 bytes,
+   * NUL included); the string ends at the first NUL, and holds at most `n − 1` characters: a field
+   * with no NUL loses its last byte, as Linux copies names with `strscpy(dst, src, n)`.
+   *
+   * @throws ScmiMalformedError `E_TRUNCATED` when fewer than `n` bytes remain (a short name field
+   * is malformed, not an empty name).
+   * @example
+   * ```ts
+   * new PayloadReader(Buffer.from('ABCDEFGHIJKLMNOP')).string(16); // 'ABCDEFGHIJKLMNO'
+   * ```
    */
   public string(n: number): string {
-    return decodeAsciiz(this.bytes(n));
+    const field = this.bytes(n);
+    return decodeAsciiz(field.subarray(0, Math.max(0, n - 1)));
   }
 
   /** Skips `n` bytes. */

@@ -5,6 +5,9 @@ import { ScmiProtocolId } from '../../wire/protocol-id.js';
 import { ScmiStatus } from '../../wire/status.js';
 import type { ProtocolDriver, ProtocolHandle } from '../protocol-handle.js';
 
+/** Bytes of an SCMI short name, NUL included (Linux `SCMI_SHORT_NAME_MAX_SIZE`). */
+const SCMI_SHORT_NAME_SIZE = 16;
+
 /**
  * Base protocol message ids (`scmi-wire.md` §4, Base).
  *
@@ -139,9 +142,13 @@ export class BaseProtocol {
           'E_MULTIPART',
         );
       }
-      if (r.remaining < n) {
+      // The ids are packed four to a word and the list is padded to whole words; Linux
+      // (`scmi_base_implementation_list_get`) fails a reply shorter than the padded list with
+      // -EPROTO and only warns of a longer one.
+      const padded = (n + 3) & ~3;
+      if (r.remaining < padded) {
         throw new ScmiMalformedError(
-          `LIST_PROTOCOLS truncated: ${n} protocols in ${r.remaining} bytes`,
+          `LIST_PROTOCOLS truncated: ${n} protocols (${padded} bytes, padded) in ${r.remaining} bytes`,
           'E_TRUNCATED',
         );
       }
@@ -163,9 +170,9 @@ export class BaseProtocol {
         rxSize: 20,
       }),
     );
-    if (this.#ph.version >>> 16 < 2) return { id, name: r.string(Math.min(16, r.remaining)) };
+    if (this.#ph.version >>> 16 < 2) return { id, name: r.string(SCMI_SHORT_NAME_SIZE) };
     const agentId = r.u32();
-    return { id: agentId, name: r.string(Math.min(16, r.remaining)) };
+    return { id: agentId, name: r.string(SCMI_SHORT_NAME_SIZE) };
   }
 
   /** BASE_NOTIFY_ERRORS: enables or disables BASE_ERROR_EVENT for this agent. */
@@ -223,7 +230,7 @@ export class BaseProtocol {
 
   async #name16(messageId: number): Promise<string> {
     const r = new PayloadReader(await this.#ph.xfer.transact(messageId, undefined, { rxSize: 16 }));
-    return r.string(Math.min(16, r.remaining));
+    return r.string(SCMI_SHORT_NAME_SIZE);
   }
 }
 
