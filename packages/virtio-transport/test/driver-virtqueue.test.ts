@@ -194,7 +194,7 @@ describe(DriverVirtqueue, () => {
       expect(vq.enableInterrupts()).toBe(false); // a bad index is not an arrival
     });
 
-    it('should move used_event with EVENT_IDX', () => {
+    it('should move used_event with EVENT_IDX, leaving the avail flags 0 (VIRTIO 1.2 §2.7.10)', () => {
       const { ring, vq, el, deviceReturns } = setup(8, true);
       vq.publish(0, 4);
       deviceReturns(0, 4);
@@ -202,6 +202,7 @@ describe(DriverVirtqueue, () => {
       expect(ring.loadUsedEvent()).toBe(1);
       vq.disableInterrupts();
       expect(ring.loadUsedEvent()).toBe(0x8001);
+      expect(ring.loadAvailFlags()).toBe(0);
       vq.enableInterrupts();
       expect(ring.loadUsedEvent()).toBe(1);
     });

@@ -18,6 +18,7 @@ import {
   POP_EMPTY,
   SplitRing,
   VirtioScmiWire,
+  VirtioStatus,
   virtioTransportModule,
 } from '@scmi-ts/virtio-transport';
 import { Container } from 'inversify';
@@ -346,6 +347,23 @@ describe('virtio driver against a hostile device', () => {
       await expect(create()).rejects.toMatchObject({ code: 'E_VIRTIO_HANDSHAKE' });
       expect(wire.driverDiagnostics.state).toBe('closed');
       expect(wire.driverDiagnostics.resetTimeouts).toBe(1);
+      expect(clock.armedTimers).toBe(0);
+      platform.close();
+    });
+
+    it('should fail the probe with E_VIRTIO_HANDSHAKE when the device does not read back status 0 after the reset', async () => {
+      const { clock, platform, wire, device, create } = setup();
+      device.statusAfterReset = VirtioStatus.DEVICE_NEEDS_RESET;
+      await expect(create()).rejects.toMatchObject({
+        code: 'E_VIRTIO_HANDSHAKE',
+        message: /did not complete the reset \(status 0x40/,
+      });
+      // Nothing went past the reset: no ACKNOWLEDGE (the device acts on the latest write only:
+      // the teardown's reset, written over FAILED).
+      expect(device.statusWrites.length).toBeGreaterThan(1);
+      expect(device.statusWrites.every((s) => (s & VirtioStatus.ACKNOWLEDGE) === 0)).toBe(true);
+      expect(device.cmdq).toBeUndefined();
+      expect(wire.driverDiagnostics.state).toBe('closed');
       expect(clock.armedTimers).toBe(0);
       platform.close();
     });

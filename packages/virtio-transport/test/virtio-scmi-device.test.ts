@@ -216,6 +216,41 @@ describe(VirtioScmiDevice, () => {
       done();
     });
 
+    it('should give back unanswered an outstanding command superseded by one with the same header, and match responses on the whole header', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      platform.reply = () => undefined;
+      const clockAttributes = (token: number): Uint8Array =>
+        encodeMsg(buildHeader(0x3, ScmiMessageType.COMMAND, 0x14, token), new Uint8Array(4));
+      // Token 5 twice with other headers: both stay outstanding, each answered into its own buffer.
+      const a = driver.command(0, command(5));
+      const b = driver.command(2, clockAttributes(5));
+      await driver.kick();
+      const link = platform.link;
+      link?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x14, 5), 0));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 2, len: 8 }]);
+      expect(readU32(driver.bytes.subarray(b.response), 0)).toBe(buildHeader(0x3, 0, 0x14, 5));
+      // The agent gave up on `a` and reuses its header: `a` comes back unanswered at once, and
+      // the response goes to the new command's buffer.
+      const c = driver.command(4, command(5));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 0 }]);
+      expect(readU32(driver.bytes.subarray(a.response), 0)).toBe(0);
+      link?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 5), 0));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 4, len: 8 }]);
+      expect(readU32(driver.bytes.subarray(c.response), 0)).toBe(buildHeader(0x3, 0, 0x10, 5));
+      expect(device.stats).toMatchObject({
+        deferred: 3,
+        lateResponses: 2,
+        supersededCommands: 1,
+        unmatchedResponses: 0,
+      });
+      expect(device.outstandingCommands).toBe(0);
+      done();
+    });
+
     it('should return malformed chains and requests with length 0', async () => {
       const { wire, device, driver, done } = setup();
       await driver.start();

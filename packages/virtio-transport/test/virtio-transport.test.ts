@@ -12,7 +12,7 @@ import {
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { BaseMessageId, ClockMessageId } from '@scmi-ts/platform';
 import {
-  VIRTQ_AVAIL_F_NO_INTERRUPT,
+  type SplitRing,
   VirtioFeature,
   featureMask,
   type VirtioWireDoorbells,
@@ -408,10 +408,15 @@ describe('virtio transport (same thread)', () => {
   });
 
   describe('after a drain that took used buffers', () => {
-    /** A manual-clock harness with a probed agent, and the avail flags seen at each scheduled task. */
+    /**
+     * A manual-clock harness with a probed agent (EVENT_IDX negotiated), and at each scheduled task
+     * whether the driver had used-buffer notifications off: with EVENT_IDX the avail flags stay 0
+     * (VIRTIO 1.2 §2.7.10) and `used_event` is moved far (half the index space) from `used.idx`.
+     */
     async function probed(pollAfterDrain?: boolean): Promise<{
       h: VirtioHarness;
       agent: ScmiAgent;
+      offAtTask: boolean[];
       flagsAtTask: number[];
     }> {
       const h = createVirtioHarness({
@@ -422,13 +427,21 @@ describe('virtio transport (same thread)', () => {
       await h.clock.runUntilIdle();
       const agent = await probe;
       const ring = h.wire.cmdqRing(h.wire.layout.cmdqSize);
+      const offAtTask: boolean[] = [];
       const flagsAtTask: number[] = [];
       const schedule = h.clock.schedule.bind(h.clock);
       h.clock.schedule = (cb: () => void): void => {
+        offAtTask.push(interruptsOff(ring));
         flagsAtTask.push(ring.loadAvailFlags());
         schedule(cb);
       };
-      return { h, agent, flagsAtTask };
+      return { h, agent, offAtTask, flagsAtTask };
+    }
+
+    /** `used_event` about half the index space from `used.idx` (on: at or a few entries behind it). */
+    function interruptsOff(ring: SplitRing): boolean {
+      const distance = (ring.loadUsedEvent() - ring.loadUsedIdx()) & 0xffff;
+      return distance >= 0x4000 && distance <= 0xc000;
     }
 
     /** Removes the agent on the manual clock, then checks the teardown (see `finish`). */
@@ -440,29 +453,32 @@ describe('virtio transport (same thread)', () => {
     }
 
     it('should enable interrupts again at once on a same-thread wire (no look scheduled)', async () => {
-      const { h, agent, flagsAtTask } = await probed();
+      const { h, agent, offAtTask, flagsAtTask } = await probed();
       const ring = h.wire.cmdqRing(h.wire.layout.cmdqSize);
-      const scheduled = flagsAtTask.length;
+      const scheduled = offAtTask.length;
       const vendors = Promise.all([agent.base.discoverVendor(), agent.base.discoverVendor()]);
       await h.clock.runTasks();
       await expect(vendors).resolves.toHaveLength(2);
       // Two tasks: the kick that reached the device and the interrupt that reached the driver.
-      expect(flagsAtTask.length - scheduled).toBe(2);
-      expect(flagsAtTask.every((f) => (f & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0)).toBe(true);
+      expect(offAtTask.length - scheduled).toBe(2);
+      expect(offAtTask.some((off) => off)).toBe(false);
+      expect(flagsAtTask.every((f) => f === 0)).toBe(true);
       expect(ring.loadUsedEvent()).toBe(ring.loadUsedIdx());
       await removeAndFinish(h, agent);
     });
 
     it('should, with pollAfterDrain, look again in a task with interrupts disabled, then enable them when the cmdq is empty', async () => {
-      const { h, agent, flagsAtTask } = await probed(true);
+      const { h, agent, offAtTask, flagsAtTask } = await probed(true);
       const ring = h.wire.cmdqRing(h.wire.layout.cmdqSize);
       const vendors = Promise.all([agent.base.discoverVendor(), agent.base.discoverVendor()]);
       await h.clock.runTasks();
       await expect(vendors).resolves.toHaveLength(2);
-      // The drain that delivered the responses scheduled its next look with interrupts off ...
-      expect(flagsAtTask.some((f) => (f & VIRTQ_AVAIL_F_NO_INTERRUPT) !== 0)).toBe(true);
+      // The drain that delivered the responses scheduled its next look with interrupts off
+      // (used_event moved far; the flags, with EVENT_IDX, left at 0) ...
+      expect(offAtTask.some((off) => off)).toBe(true);
+      expect(flagsAtTask.every((f) => f === 0)).toBe(true);
       // ... and that look found the cmdq empty: interrupts on again, used_event at used.idx.
-      expect(ring.loadAvailFlags() & VIRTQ_AVAIL_F_NO_INTERRUPT).toBe(0);
+      expect(ring.loadAvailFlags()).toBe(0);
       expect(ring.loadUsedEvent()).toBe(ring.loadUsedIdx());
       // A command sent now is still completed by interrupt.
       const again = agent.base.discoverVendor();
@@ -472,15 +488,14 @@ describe('virtio transport (same thread)', () => {
     });
 
     it('should, with pollAfterDrain, leave a look still scheduled when the channel quiesces alone, counting nothing as refused', async () => {
-      const { h, agent, flagsAtTask } = await probed(true);
+      const { h, agent, offAtTask } = await probed(true);
       const vendor = agent.base.discoverVendor();
       let removing: Promise<void> | undefined;
       const schedule = h.clock.schedule.bind(h.clock);
       h.clock.schedule = (cb: () => void): void => {
         schedule(cb);
         // The drain's look is scheduled (interrupts off): remove the agent before it runs.
-        const last = flagsAtTask[flagsAtTask.length - 1] ?? 0;
-        if (removing === undefined && (last & VIRTQ_AVAIL_F_NO_INTERRUPT) !== 0) {
+        if (removing === undefined && offAtTask[offAtTask.length - 1] === true) {
           removing = agent.remove();
         }
       };

@@ -19,6 +19,12 @@ export interface VirtioDeviceStats {
   /** Later responses that matched no outstanding command buffer (unsolicited, duplicates, after a reset): dropped. */
   readonly unmatchedResponses: number;
   /**
+   * Outstanding commands given back unanswered (length 0) because the driver sent a new command
+   * with the same header (protocol, message id, token): the agent reuses a token only after it
+   * gave up on its transfer, and a later response could not tell the two apart.
+   */
+  readonly supersededCommands: number;
+  /**
    * Malformed chains from the driver (returned with length 0), and available entries whose head
    * the device still holds (refused and not returned, so what the device holds stays bounded by
    * the queue size).
@@ -63,6 +69,7 @@ export function createVirtioDeviceStats(): MutableVirtioDeviceStats {
     deferred: 0,
     lateResponses: 0,
     unmatchedResponses: 0,
+    supersededCommands: 0,
     badChains: 0,
     badRequests: 0,
     notificationsPosted: 0,

@@ -1,7 +1,7 @@
 import {
   ScmiConfigError,
+  SCMI_HEADER_RESERVED_MASK,
   ScmiMessageType,
-  headerToken,
   headerType,
   readU32,
   type Clock,
@@ -113,10 +113,18 @@ class CompletionBatch {
   }
 }
 
+/**
+ * What pairs a later response with its command: the header's message id (7:0), protocol id
+ * (17:10) and token (27:18). Not the type (9:8) nor the reserved bits: the device carries what the
+ * platform answers, a wrong type included, to the command's buffer, for the agent to judge.
+ */
+const HEADER_MATCH_MASK = ~(SCMI_HEADER_RESERVED_MASK | (0x3 << 8)) >>> 0;
+
 /** A command buffer whose response the platform gives later (`link.respond`). */
 interface OutstandingCommand {
   readonly head: number;
-  readonly token: number;
+  /** The command's header under {@link HEADER_MATCH_MASK}: what its response must carry. */
+  readonly header: number;
   readonly secondIndex: number;
   readonly chain: DescriptorChain;
 }
@@ -500,6 +508,17 @@ export class VirtioScmiDevice {
       if (generation !== this.#generation || this.#cmdq !== cmdq) return;
       if (response === undefined) {
         this.#stats.deferred++;
+        const header = readU32(request, 0) & HEADER_MATCH_MASK;
+        // An outstanding command with the same header is one the agent gave up on (it reuses a
+        // token only after freeing it): give it back unanswered now, or the platform's response
+        // to this command would be written into that one's buffer.
+        const superseded = this.#outstanding.findIndex((o) => o.header === header);
+        if (superseded >= 0) {
+          const old = this.#outstanding.splice(superseded, 1)[0] as OutstandingCommand;
+          this.#stats.supersededCommands++;
+          if (batch.full) this.#complete(cmdq, batch);
+          batch.add(old.head, 0, old.chain.writeBytes, old.secondIndex);
+        }
         const copy = new DescriptorChain(chain.writeCount);
         copy.reset(head);
         for (let s = 0; s < chain.writeCount; s++) {
@@ -507,7 +526,7 @@ export class VirtioScmiDevice {
         }
         this.#outstanding.push({
           head,
-          token: headerToken(readU32(request, 0)),
+          header,
           secondIndex: chain.secondIndex,
           chain: copy,
         });
@@ -625,8 +644,10 @@ export class VirtioScmiDevice {
       this.#stats.unmatchedResponses++;
       return;
     }
-    const token = headerToken(readU32(bytes, 0));
-    const i = this.#outstanding.findIndex((o) => o.token === token);
+    // Matched on the whole header, not the token alone: two outstanding commands may share a
+    // token (the older one abandoned by the agent) but not a header (see the cmdq).
+    const header = readU32(bytes, 0) & HEADER_MATCH_MASK;
+    const i = this.#outstanding.findIndex((o) => o.header === header);
     const outstanding = this.#outstanding[i];
     if (outstanding === undefined) {
       this.#stats.unmatchedResponses++;

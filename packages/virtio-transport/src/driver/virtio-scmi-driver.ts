@@ -223,7 +223,15 @@ export class VirtioScmiDriver {
       throw this.#fail('E_VIRTIO_NO_DEVICE', 'no device is attached to the wire');
     }
     // VIRTIO 1.2 §3.1.1: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK, queues, DRIVER_OK.
-    await this.#writeStatus(0, 'reset');
+    // The reset is complete only when the device reads back status 0 (VIRTIO 1.2 §2.4: the driver
+    // SHOULD consider it done when it reads 0; Linux `vp_reset` waits for that read).
+    const afterReset = await this.#writeStatus(0, 'reset');
+    if (afterReset !== 0) {
+      throw this.#fail(
+        'E_VIRTIO_HANDSHAKE',
+        `the device did not complete the reset (status 0x${afterReset.toString(16)} read back, 0 expected)`,
+      );
+    }
     await this.#writeStatus(VirtioStatus.ACKNOWLEDGE, 'ACKNOWLEDGE');
     await this.#writeStatus(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER, 'DRIVER');
     const offered = r.readFeatures(

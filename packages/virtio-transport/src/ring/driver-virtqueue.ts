@@ -212,13 +212,15 @@ export class DriverVirtqueue {
 
   /**
    * Asks the device not to send used-buffer notifications (polling). Without EVENT_IDX it sets
-   * `VIRTQ_AVAIL_F_NO_INTERRUPT`; with it, `used_event` is moved half the index space away (Linux
-   * writes a far value too), and refreshed on each call.
+   * `VIRTQ_AVAIL_F_NO_INTERRUPT`; with it the flags stay 0 (VIRTIO 1.2 §2.7.10: "if the
+   * VIRTIO_F_EVENT_IDX feature bit is negotiated, the driver MUST set flags to 0") and
+   * `used_event` is moved half the index space away instead (Linux writes a far value too),
+   * refreshed on each call.
    */
   public disableInterrupts(): void {
     this.#interrupts = false;
-    this.ring.storeAvailFlags(VIRTQ_AVAIL_F_NO_INTERRUPT);
     if (this.eventIdx) this.ring.storeUsedEvent(this.#lastUsed + 0x8000);
+    else this.ring.storeAvailFlags(VIRTQ_AVAIL_F_NO_INTERRUPT);
   }
 
   /**

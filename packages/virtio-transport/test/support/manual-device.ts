@@ -26,6 +26,10 @@ export class ManualDevice {
   public readonly eventHeads: number[] = [];
   /** Whether to acknowledge a reset once the device went live. */
   public acknowledgeReset = true;
+  /** Every status the driver wrote, in order. */
+  public readonly statusWrites: number[] = [];
+  /** The status read back after a reset (0 for a device that completes it). */
+  public statusAfterReset = 0;
   /** Whether to keep cmdq commands unanswered (their heads go to {@link ManualDevice.heldCommands}). */
   public holdCommands = false;
   /** cmdq heads taken while {@link ManualDevice.holdCommands} was set, oldest first. */
@@ -70,6 +74,7 @@ export class ManualDevice {
     if (sequence !== this.#sequence) {
       this.#sequence = sequence;
       const status = r.read(VirtioRegister.STATUS_REQUEST);
+      this.statusWrites.push(status);
       if (status === 0 && this.#live && !this.acknowledgeReset) return;
       if ((status & VirtioStatus.DRIVER_OK) !== 0 && !this.#live) {
         this.#live = true;
@@ -85,7 +90,7 @@ export class ManualDevice {
           features,
         );
       }
-      r.write(VirtioRegister.DEVICE_STATUS, status);
+      r.write(VirtioRegister.DEVICE_STATUS, status === 0 ? this.statusAfterReset : status);
       r.write(VirtioRegister.STATUS_ACK, sequence);
       this.doorbells.notify.ring();
     }
