@@ -605,6 +605,76 @@ describe(OpteeTransport, () => {
       await agent.remove();
     });
 
+    describe.each(['static', 'dynamic'] as const)('with %s shared memory', (shmem) => {
+      // Linux gets one PTA channel handle per SCMI channel (linaro,optee-channel-id): two SCMI
+      // channels on one OP-TEE channel would share its SMT area (or PTA channel), each waiting only
+      // for its own previous message, and overwrite each other's messages.
+      it.each([
+        [
+          'an explicit id taken by an implicit one',
+          [{ id: 0 }, { id: 1, protocols: [CLOCK], transport: { opteeChannelId: 0 } }],
+          'a2p[1].transport.opteeChannelId',
+          'OP-TEE channel 0 is already used by a2p[0] (SCMI channel 0)',
+        ],
+        [
+          'an implicit id (the SCMI channel id) taken by an explicit one',
+          [
+            { id: 0, transport: { opteeChannelId: 1 } },
+            { id: 1, protocols: [CLOCK] },
+          ],
+          'a2p[1].transport.opteeChannelId',
+          'OP-TEE channel 1 (default: the SCMI channel id) is already used by a2p[0] (SCMI channel 0)',
+        ],
+        [
+          'an explicit id taken by an explicit one, two channels apart',
+          [
+            { id: 0, transport: { opteeChannelId: 2 } },
+            { id: 1, protocols: [CLOCK] },
+            { id: 3, protocols: [0x13], transport: { opteeChannelId: 2 } },
+          ],
+          'a2p[2].transport.opteeChannelId',
+          'OP-TEE channel 2 is already used by a2p[0] (SCMI channel 0)',
+        ],
+      ])(
+        'should refuse two SCMI channels on one OP-TEE channel id (%s) with ScmiConfigError, releasing what it set up',
+        async (_, a2p, field, message) => {
+          h = await createOpteeHarness({ shmem });
+          const e = await settle(h.create({ a2p }));
+          expect(ScmiConfigError.is(e) && e.field).toBe(field);
+          expect((e as Error).message).toContain(message);
+          expect(h.ends.optee.stats.openSessions).toBe(0);
+          expect(h.ends.optee.stats.registeredShm).toBe(0);
+          expect(h.ends.transport.diagnostics().channels).toEqual([]);
+          expect(h.log.filter('release').map((x) => x.resource)).toContain('optee context');
+          // Nothing of the refused probe stays reserved: an agent with distinct ids probes.
+          const agent = await h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [CLOCK] }] });
+          await agent.remove();
+        },
+      );
+
+      it('should carry concurrent transfers on two SCMI channels with swapped OP-TEE channel ids', async () => {
+        h = await createOpteeHarness({ shmem });
+        const agent = await h.create({
+          a2p: [
+            { id: 0, transport: { opteeChannelId: 1 } },
+            { id: 1, protocols: [CLOCK], transport: { opteeChannelId: 0 } },
+          ],
+        });
+        expect(h.ends.transport.diagnostics().channels.map((c) => c.opteeChannelId)).toEqual([
+          1, 0,
+        ]);
+        const transfers: Promise<Uint8Array>[] = [];
+        for (let i = 0; i < 20; i++) {
+          transfers.push(vendor(agent));
+          transfers.push(agent.transact(CLOCK, 0x1, undefined, { rxSize: 4 }));
+        }
+        expect(await Promise.all(transfers)).toHaveLength(40);
+        expect(stats(agent, 'a2p:1').completed).toBe(20);
+        expect(stats(agent, 'a2p:0').failed).toBe(0);
+        expect(stats(agent, 'a2p:1').failed).toBe(0);
+        await agent.remove();
+      });
+    });
     it('should fail with E_TEE, closing what it opened, when OP-TEE refuses the channel', async () => {
       h = await createOpteeHarness({ shmem: 'dynamic' });
       const e = await settle(h.create({ a2p: [{ id: 0, transport: { opteeChannelId: 9 } }] }));

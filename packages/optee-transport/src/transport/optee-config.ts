@@ -52,7 +52,11 @@ export interface OpteeTransportConfig {
  * ```
  */
 export interface OpteeChannelConfig {
-  /** The OP-TEE channel id (`linaro,optee-channel-id`); default the SCMI channel id. */
+  /**
+   * The OP-TEE channel id (`linaro,optee-channel-id`); default the SCMI channel id. Each SCMI
+   * channel of an agent needs its own (Linux gets one PTA channel handle per SCMI channel): a
+   * second channel on an id already used is a `ScmiConfigError` at probe.
+   */
   readonly opteeChannelId?: number;
   /**
    * `'static'`: SMT in the channel's static area (PTA command 1; an error when there is none);
@@ -81,6 +85,11 @@ export interface ResolvedOpteeChannelConfig {
   readonly opteeChannelId: number | undefined;
   /** The shared-memory choice, or undefined for "static when there is a static area". */
   readonly shmem: 'static' | 'dynamic' | undefined;
+  /**
+   * The field the section was validated as (`a2p[1].transport`), so that a check only channel
+   * setup can make (an OP-TEE channel id another SCMI channel of the agent already uses) names it.
+   */
+  readonly field: string;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -144,7 +153,9 @@ export function validateOpteeConfig(section: unknown, field: string): ResolvedOp
 }
 
 /**
- * Validates the per-channel section (undefined is the default).
+ * Validates the per-channel section (undefined is the default). Whether the OP-TEE channel id is
+ * free is checked at channel setup (it depends on the agent's other channels): see
+ * `OpteeTransport.setupChannel`.
  *
  * @throws ScmiConfigError naming the field (`a2p[1].transport.shmem`, …).
  */
@@ -152,7 +163,7 @@ export function validateOpteeChannelConfig(
   section: unknown,
   field: string,
 ): ResolvedOpteeChannelConfig {
-  if (section === undefined) return { opteeChannelId: undefined, shmem: undefined };
+  if (section === undefined) return { opteeChannelId: undefined, shmem: undefined, field };
   if (!isRecord(section)) throw new ScmiConfigError(field, 'expected an object');
   const id = section.opteeChannelId;
   if (
@@ -171,7 +182,7 @@ export function validateOpteeChannelConfig(
       `expected 'static' or 'dynamic', got ${JSON.stringify(shmem)}`,
     );
   }
-  return { opteeChannelId: id, shmem };
+  return { opteeChannelId: id, shmem, field };
 }
 
 /**

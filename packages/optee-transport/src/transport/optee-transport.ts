@@ -1,4 +1,5 @@
 import {
+  ScmiConfigError,
   ScmiTransportError,
   type ChannelSetup,
   type DeviceSetup,
@@ -82,6 +83,8 @@ function sum(a: OpteeChannelStats, b: OpteeChannelStats): OpteeChannelStats {
 interface DeviceState {
   readonly context: TeeContext;
   readonly caps: number;
+  /** The OP-TEE channel ids the agent's channels use (set up or being set up), with their field. */
+  readonly opteeChannels: Map<number, string>;
 }
 
 /**
@@ -94,6 +97,9 @@ interface DeviceState {
  *   registered buffer) otherwise. P2A channels are not supported (`E_NOT_SUPPORTED`: core then
  *   skips notifications and never requests asynchronous operations).
  * - Each channel carries one message at a time and completes by polling; see `OpteeChannel`.
+ * - Each SCMI channel of an agent needs its own OP-TEE channel id: two would share one SMT area
+ *   (or PTA channel) and overwrite each other's messages. The second is refused at probe with a
+ *   `ScmiConfigError` naming its `a2p[i].transport.opteeChannelId`.
  *
  * Failures of the TEE during setup are `ScmiTransportError` `E_TEE` with the `TeeError` as cause;
  * a PTA without the needed capability is `E_NOT_SUPPORTED`.
@@ -180,13 +186,18 @@ export class OpteeTransport implements Transport {
         `${setup.agent}: the OP-TEE SCMI PTA supports neither SMT nor MSG (capabilities 0x${caps.toString(16)})`,
       );
     }
-    this.#devices.set(config, { context, caps });
+    this.#devices.set(config, { context, caps, opteeChannels: new Map() });
   }
 
   /**
    * Sets up an A2P channel: its mode, a session, the channel handle (and, in MSG mode, the
-   * registered buffer).
+   * registered buffer). The channel holds its OP-TEE channel id for the agent until it is freed
+   * (or its setup fails).
    *
+   * @throws ScmiConfigError naming `a2p[i].transport.opteeChannelId` when another channel of the
+   * agent already uses the OP-TEE channel id (explicit, or by default the SCMI channel id): Linux
+   * gets one PTA channel handle per SCMI channel, and two SCMI channels on one OP-TEE channel would
+   * overwrite each other's messages in its shared memory.
    * @throws ScmiTransportError `E_NOT_SUPPORTED` for a P2A channel or a mode the PTA lacks,
    * `E_NO_SHMEM` when `shmem: 'static'` names a channel without a static area, `E_NO_DEVICE` when
    * `setupDevice` did not run, `E_TEE` when the TEE fails.
@@ -207,9 +218,21 @@ export class OpteeTransport implements Transport {
       );
     }
     const chan = (setup.channel.transport ??
-      validateOpteeChannelConfig(undefined, '')) as ResolvedOpteeChannelConfig;
+      validateOpteeChannelConfig(
+        undefined,
+        `a2p(id ${setup.channel.id}).transport`,
+      )) as ResolvedOpteeChannelConfig;
     const opteeChannelId = chan.opteeChannelId ?? setup.channel.id;
     const label = `${setup.agent} a2p:${setup.channel.id}`;
+    // Checked and taken before the first await: no other setup of the agent's can slip in between.
+    const owner = device.opteeChannels.get(opteeChannelId);
+    if (owner !== undefined) {
+      const implicit = chan.opteeChannelId === undefined ? ' (default: the SCMI channel id)' : '';
+      throw new ScmiConfigError(
+        `${chan.field}.opteeChannelId`,
+        `OP-TEE channel ${opteeChannelId}${implicit} is already used by ${owner}: each SCMI channel needs its own OP-TEE channel (Linux gets one PTA channel handle per SCMI channel)`,
+      );
+    }
     const area = chan.shmem === 'dynamic' ? undefined : config.staticShmem(opteeChannelId);
     if (chan.shmem === 'static' && area === undefined) {
       throw new ScmiTransportError(
@@ -230,7 +253,11 @@ export class OpteeTransport implements Transport {
         `${label}: the OP-TEE SCMI PTA does not support ${area === undefined ? 'MSG' : 'SMT'} channels`,
       );
     }
-    const { context } = device;
+    const { context, opteeChannels } = device;
+    opteeChannels.set(
+      opteeChannelId,
+      `${chan.field.replace(/\.transport$/, '')} (SCMI channel ${setup.channel.id})`,
+    );
     // Linux scmi_optee_chan_setup: shared memory, session, channel handle; undone in reverse.
     let shm: TeeSharedMemory | undefined;
     let session: TeeSession | undefined;
@@ -253,6 +280,7 @@ export class OpteeTransport implements Transport {
         syncWaitMs: config.syncWaitMs,
         violations: this.#violations,
         onFreed: (c) => {
+          opteeChannels.delete(opteeChannelId);
           this.#channels.delete(c);
           this.#freedTotals = sum(this.#freedTotals, c.info.stats);
         },
@@ -260,6 +288,7 @@ export class OpteeTransport implements Transport {
       this.#channels.add(channel);
       return channel;
     } catch (cause) {
+      opteeChannels.delete(opteeChannelId);
       await session?.close().catch(() => undefined);
       await shm?.free().catch(() => undefined);
       throw wrap(`${label}: setting up OP-TEE channel ${opteeChannelId} failed`, cause);
