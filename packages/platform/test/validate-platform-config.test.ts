@@ -35,6 +35,9 @@ const cases: [string, string, unknown][] = [
   ['vendor', 'vendor', ''],
   ['vendor', 'vendor', 'a-vendor-name-too-long'],
   ['vendor', 'vendor', 'nul\0'],
+  // 15 characters but 16 UTF-8 bytes: names are ASCII (cut at 15 bytes it would split the é).
+  ['vendor', 'vendor', 'abcdefghijklmné'],
+  ['clocks[0].name', 'clocks[0].name', 'cpu-pll-µ'],
   ['subVendor', 'subVendor', 5],
   ['implementationVersion', 'implementationVersion', -1],
   ['implementationVersion', 'implementationVersion', 2 ** 32],

@@ -82,13 +82,23 @@ export function bool(value: unknown, path: string, fallback: boolean): boolean {
   return value;
 }
 
-/** Reads a non-empty string of at most `maxBytes` UTF-8 bytes. @internal */
+/**
+ * Reads a non-empty ASCII string of at most `maxBytes` characters (SCMI names are NUL-terminated
+ * ASCII in 16 or 64 bytes; a UTF-8 name would be cut mid-character on the wire). @internal
+ */
 export function name(value: unknown, path: string, maxBytes: number): string {
   if (typeof value !== 'string') return fail(path, `must be a string, got ${show(value)}`);
   if (value.length === 0) fail(path, 'must not be empty');
   if (value.includes('\0')) fail(path, 'must not contain NUL');
-  const bytes = Buffer.byteLength(value, 'utf8');
-  if (bytes > maxBytes) fail(path, `must be at most ${maxBytes} bytes, got ${bytes}`);
+  // eslint-disable-next-line no-control-regex
+  const nonAscii = /[^\x00-\x7f]/.exec(value);
+  if (nonAscii !== null) {
+    fail(
+      path,
+      `must be ASCII (SCMI names are ASCII), got ${JSON.stringify(nonAscii[0])} at ${nonAscii.index}`,
+    );
+  }
+  if (value.length > maxBytes) fail(path, `must be at most ${maxBytes} bytes, got ${value.length}`);
   return value;
 }
 
