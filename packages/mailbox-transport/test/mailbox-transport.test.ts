@@ -85,6 +85,91 @@ describe('mailboxTransport', () => {
       expect(() => fits.validateConfig?.({ wire: small }, 'transportConfig')).not.toThrow();
     });
 
+    describe('having a hand-built layout', () => {
+      /** The field and message of the ScmiConfigError that validating `layout` throws. */
+      const refusal = (layout: unknown): { field: string; message: string } | undefined => {
+        try {
+          validate({ wire: { ...wire, layout } });
+        } catch (e) {
+          if (ScmiConfigError.is(e)) return { field: e.field, message: e.message };
+          throw e;
+        }
+        return undefined;
+      };
+      const base = wire.layout; // a2p:0 at 0, p2a:0 at 156 (mailbox 1), 156-byte areas
+      const [a2p, p2a] = [defined(base.channels[0]), defined(base.channels[1])];
+      const channels = (...specs: unknown[]): unknown => ({ ...base, channels: specs });
+      const at = 'transportConfig.wire.layout';
+
+      it('should refuse channels whose areas overlap, naming the later one', () => {
+        const overlap = refusal(channels(a2p, { ...p2a, offset: 0 }));
+        expect(overlap?.field).toBe(`${at}.channels[1].offset`);
+        expect(overlap?.message).toMatch(
+          /the area of p2a:0 \(bytes 0\.\.155\) overlaps the area of channels\[0\] \(a2p:0, bytes 0\.\.155\)/,
+        );
+        expect(refusal(channels(a2p, { ...p2a, offset: 152 }))?.field).toBe(
+          `${at}.channels[1].offset`,
+        );
+        expect(refusal(channels({ ...p2a, offset: 100 }, { ...a2p, offset: 0 }))?.field).toBe(
+          `${at}.channels[1].offset`,
+        );
+      });
+
+      it('should refuse an area outside the memory, or at a negative, fractional or unaligned offset', () => {
+        const outside = refusal(channels(a2p, { ...p2a, offset: 160 }));
+        expect(outside?.field).toBe(`${at}.channels[1].offset`);
+        expect(outside?.message).toMatch(/ends at byte 316, past the 312 bytes of memory/);
+        for (const offset of [-156, 1.5, 2, '0', Number.NaN]) {
+          expect(refusal(channels({ ...a2p, offset }, p2a))?.field).toBe(
+            `${at}.channels[0].offset`,
+          );
+        }
+      });
+
+      it('should refuse a bad or shared mailbox index, direction or channel id', () => {
+        for (const mailbox of [-1, 0.5, 2, '1']) {
+          expect(refusal(channels(a2p, { ...p2a, mailbox }))?.field).toBe(
+            `${at}.channels[1].mailbox`,
+          );
+        }
+        expect(refusal(channels(a2p, { ...p2a, mailbox: 0 }))?.message).toMatch(
+          /mailbox channel 0 is channels\[0\]'s \(a2p:0\) already/,
+        );
+        expect(refusal(channels(a2p, { ...p2a, direction: 'x' }))?.field).toBe(
+          `${at}.channels[1].direction`,
+        );
+        for (const id of [-1, 0x10000, 0.5]) {
+          expect(refusal(channels(a2p, { ...p2a, id }))?.field).toBe(`${at}.channels[1].id`);
+        }
+        expect(refusal(channels(a2p, { ...p2a, direction: 'a2p' }))?.field).toBe(
+          `${at}.channels[1].id`,
+        );
+        expect(refusal(channels(a2p, 7))?.field).toBe(`${at}.channels[1]`);
+      });
+
+      it('should refuse an area size that is not a whole number of 32-bit words', () => {
+        // 158 ≥ 28 + 128, but SMT fields are 32-bit words: areas back to back would be unaligned.
+        const memory = new SharedArrayBuffer(400);
+        const odd = refusal({ memory, areaSize: 158, channels: [a2p, { ...p2a, offset: 158 }] });
+        expect(odd?.field).toBe(`${at}.areaSize`);
+        expect(odd?.message).toMatch(/158 bytes .* expected a multiple of 4/);
+        expect(
+          refusal({ memory, areaSize: 160, channels: [a2p, { ...p2a, offset: 160 }] }),
+        ).toBeUndefined();
+      });
+
+      it('should accept the layouts the wire factories make', () => {
+        expect(refusal(base)).toBeUndefined();
+        const wide = createSameThreadMailboxWire(new VirtualClock(), {
+          a2p: [0, 1, 2],
+          p2a: [0, 1],
+          areaSize: 256,
+        }).wire;
+        expect(() => validate({ wire: wide })).not.toThrow();
+        expect(refusal(channels())).toBeUndefined();
+      });
+    });
+
     it("should leave freeWaitMs to each channel (twice the agent's RX timeout) unless given", () => {
       expect(validate({ wire })).toMatchObject({ freeWaitMs: undefined });
       expect(validate({ wire, freeWaitMs: 8 })).toMatchObject({ freeWaitMs: 8 });
@@ -417,6 +502,67 @@ describe('mailboxTransport', () => {
       const removing = agent.remove();
       await h.clock.runUntilIdle();
       await removing;
+      h.close();
+    });
+
+    it('should complete a command whose good reply the deadline found, and not count its late doorbell', async () => {
+      const h = createHarness();
+      const agent = await h.create({ a2p: [{ id: 0 }] });
+      const spec = defined(
+        h.mailbox.platformEnd.layout.channels.find((c) => c.direction === 'a2p' && c.id === 0),
+        'a2p:0',
+      );
+      h.mailbox.controller.setInterceptor('agent', (deliver) => {
+        h.clock.setTimeout(deliver, 40); // past the 30 ms deadline
+      });
+      await expect(agent.transact(0x14, 0x0)).resolves.toBeInstanceOf(Uint8Array);
+      await h.clock.advance(50); // the held completion doorbell lands
+      const a2p = stats(agent, 'a2p:0');
+      expect(a2p.timeouts).toBe(0);
+      expect(a2p.lateReplies).toBe(0);
+      expect(a2p.completed).toBe(a2p.sent);
+      expect(a2p.badMessages).toEqual({
+        unexpected: 0,
+        invalid: 0,
+        unknown: 0,
+        nomem: 0,
+        spurious: 0,
+        oversize: 0,
+      });
+      h.mailbox.controller.setInterceptor('agent', undefined);
+      // A second doorbell for the same reply is one nothing waits for: still counted.
+      h.mailbox.platformEnd.remote(spec.mailbox).ring();
+      await h.clock.runUntilIdle();
+      expect(stats(agent, 'a2p:0').badMessages.unexpected).toBe(1);
+      // The marker is the last message's only: the next command completes by its doorbell.
+      await expect(agent.transact(0x14, 0x0)).resolves.toBeInstanceOf(Uint8Array);
+      expect(stats(agent, 'a2p:0')).toMatchObject({ timeouts: 0, lateReplies: 0 });
+      expect(stats(agent, 'a2p:0').badMessages.unexpected).toBe(1);
+      await agent.remove();
+      h.close();
+    });
+
+    it('should not count the doorbell of a good polled reply when the platform rings anyway', async () => {
+      const h = createHarness();
+      const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
+      const spec = defined(
+        h.mailbox.platformEnd.layout.channels.find((c) => c.direction === 'a2p' && c.id === 0),
+        'a2p:0',
+      );
+      const handle = h.platform.handle.bind(h.platform);
+      h.platform.handle = (agentId, channelId, request) => {
+        const reply = handle(agentId, channelId, request);
+        // Rings well after the agent's polling found the reply, although INTR_ENABLED is clear.
+        h.clock.setTimeout(() => h.mailbox.platformEnd.remote(spec.mailbox).ring(), 5);
+        return reply;
+      };
+      await expect(agent.transact(0x14, 0x0)).resolves.toBeInstanceOf(Uint8Array);
+      await h.clock.advance(10);
+      const a2p = stats(agent, 'a2p:0');
+      expect(a2p.completed).toBe(a2p.sent);
+      expect(a2p.badMessages.unexpected).toBe(0);
+      expect(a2p.badMessages.spurious).toBe(0);
+      await agent.remove();
       h.close();
     });
 

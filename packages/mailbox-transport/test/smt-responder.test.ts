@@ -1,6 +1,7 @@
 import {
   ScmiConfigError,
   ScmiMessageType,
+  ScmiTransportError,
   VirtualClock,
   buildHeader,
   type PlatformAgentLink,
@@ -16,6 +17,8 @@ import {
   SmtFaultInjector,
   SmtResponder,
   createSameThreadMailboxWire,
+  createSharedMailboxWire,
+  openSharedPlatformEnd,
   validateSmtFaultRule,
   type MailboxChannel,
 } from '@scmi-ts/mailbox-transport';
@@ -72,6 +75,22 @@ function rawWire(options: { p2a?: number[] } = {}) {
   return { clock, mailbox, platform, responder, area, request, rings: () => rings, chan };
 }
 
+/** The error code of what `fn` throws (an ScmiTransportError), or undefined when it does not. */
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (ScmiTransportError.is(e)) return e.code;
+    throw e;
+  }
+  return undefined;
+}
+
+/** Timers keeping the thread alive now (a shared doorbell's listener holds one). */
+function keepAliveTimers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}
+
 const HEADER = buildHeader(0x3, ScmiMessageType.COMMAND, 0x10, 7);
 
 function response(status: number, ...words: number[]): Uint8Array {
@@ -124,6 +143,61 @@ describe(SmtResponder, () => {
           }),
       ).toThrow(ScmiConfigError);
       platform.close();
+    });
+
+    it('should close the connection and every doorbell it listened to when a later listen throws, then rethrow', () => {
+      // Two SCMI channels on one mailbox channel (a hand-built layout): the P2A listen throws
+      // after the A2P one started its thread-keeping wait.
+      const { spec } = createSharedMailboxWire({ a2p: [0], p2a: [0] });
+      const end = openSharedPlatformEnd(spec);
+      const shared = {
+        layout: {
+          ...spec.layout,
+          channels: spec.layout.channels.map((c) => ({ ...c, mailbox: 0 })),
+        },
+        remote: (index: number) => end.remote(index),
+      };
+      const platform = new ScriptedPlatform();
+      const before = keepAliveTimers();
+      try {
+        expect(
+          codeOf(
+            () =>
+              new SmtResponder({ platform, agentId: 1, end: shared, clock: new VirtualClock() }),
+          ),
+        ).toBe('E_DOORBELL_LISTENING');
+        expect(platform.disconnected).toBe(1);
+        expect(keepAliveTimers()).toBe(before); // no listener keeps the thread alive
+        expect(end.remote(0).closed).toBe(true);
+      } finally {
+        end.remote(0).close();
+      }
+    });
+
+    it('should leave alone a doorbell another responder listens to when it cannot listen there', async () => {
+      const w = rawWire();
+      const second = new ScriptedPlatform();
+      expect(
+        codeOf(
+          () =>
+            new SmtResponder({
+              platform: second,
+              agentId: 1,
+              end: w.mailbox.platformEnd,
+              clock: w.clock,
+            }),
+        ),
+      ).toBe('E_DOORBELL_LISTENING');
+      expect(second.disconnected).toBe(1);
+      expect(w.mailbox.platformEnd.remote(0).closed).toBe(false);
+      // The first responder still answers.
+      w.platform.answer = response(0);
+      w.request(HEADER);
+      await w.clock.runTasks();
+      expect(w.platform.requests).toHaveLength(1);
+      expect(w.area(0).status()).toBe(SMT_CHANNEL_FREE);
+      w.responder.close();
+      w.chan.free();
     });
   });
 

@@ -137,8 +137,14 @@ export class SmtResponder {
    * Opens every channel of the wire, connects agent `agentId` to the platform and starts
    * listening to the agent's doorbells.
    *
-   * @throws ScmiConfigError for an invalid fault rule or queue depth; the platform's error when it
-   * refuses the connection (unknown agent, already connected). Nothing is left listening then.
+   * @throws ScmiConfigError for an invalid fault rule; RangeError for an invalid queue depth, or
+   * an area that does not fit the wire's memory; the platform's error when it refuses the
+   * connection (unknown agent, already connected); the mailbox's `ScmiTransportError` for a
+   * mailbox index it does not have (`E_MBOX_INDEX`) or a doorbell it cannot listen to
+   * (`E_DOORBELL_LISTENING`: two channels of the layout share a mailbox index, or another
+   * responder listens there; `E_DOORBELL_CLOSED`). Nothing is left open then: the doorbells it
+   * had started listening to are closed and the agent is disconnected from the platform before
+   * the error is rethrown.
    */
   public constructor(options: SmtResponderOptions) {
     this.#platform = options.platform;
@@ -180,16 +186,31 @@ export class SmtResponder {
       },
       post: (message) => this.#post(message),
     };
-    this.#connection = this.#platform.connect(this.#agentId, link);
-    for (const c of this.#a2p.values()) {
-      c.remote.listen(() => {
-        this.#onA2pRing(c);
-      });
-    }
-    if (p2a !== undefined) {
-      p2a.remote.listen(() => {
-        this.#drainP2a(p2a);
-      });
+    const connection = this.#platform.connect(this.#agentId, link);
+    this.#connection = connection;
+    // Each doorbell listened to holds what keeps its thread alive (a shared doorbell's wait): if a
+    // later listen throws (two channels on one mailbox index, a doorbell another responder holds),
+    // the ones opened so far are closed and the agent disconnected before the error goes up. A
+    // doorbell whose listen threw is left alone: it may be someone else's.
+    const listening: MailboxRemoteEnd[] = [];
+    try {
+      for (const c of this.#a2p.values()) {
+        c.remote.listen(() => {
+          this.#onA2pRing(c);
+        });
+        listening.push(c.remote);
+      }
+      if (p2a !== undefined) {
+        p2a.remote.listen(() => {
+          this.#drainP2a(p2a);
+        });
+        listening.push(p2a.remote);
+      }
+    } catch (e) {
+      this.#closed = true;
+      for (const remote of listening.reverse()) remote.close();
+      connection.disconnect();
+      throw e;
     }
   }
 

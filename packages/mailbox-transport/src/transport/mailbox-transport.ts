@@ -8,7 +8,7 @@ import {
 } from '@scmi-ts/core';
 import type { MailboxController } from '../mailbox/mailbox-controller.js';
 import { SMT_HEADER_SIZE, SmtArea } from '../smt/smt-layout.js';
-import { findSmtChannel, type SmtWireLayout } from '../smt/smt-wire-layout.js';
+import { findSmtChannel, type SmtChannelSpec, type SmtWireLayout } from '../smt/smt-wire-layout.js';
 import { SmtWireMonitor, type MailboxWire } from '../wire/mailbox-wire.js';
 import { SmtChannel } from './smt-channel.js';
 
@@ -55,22 +55,109 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Checks a wire layout as the agent is about to use it (whoever built it: the wire factories, or a
+ * hand-built one — a device tree's `shmem` and `mboxes`): `memory` a `SharedArrayBuffer`;
+ * `areaSize` a multiple of 4 (every SMT field is a 32-bit word: an area at an unaligned offset
+ * could not be mapped) of at least the 28-byte SMT header plus `maxMsgSize`; each channel a
+ * direction, an id in 0..65535 unique in its direction, a 4-aligned offset whose area lies inside
+ * `memory` and overlaps no other channel's, and a mailbox index (an integer ≥ 0) of its own: a
+ * mailbox channel serves one client. Every refusal is an `ScmiConfigError` naming the field, e.g.
+ * `transportConfig.wire.layout.channels[1].offset`.
+ */
 function validateLayout(v: unknown, field: string, maxMsgSize: number): SmtWireLayout {
   if (!isRecord(v)) throw new ScmiConfigError(field, 'expected an SMT wire layout');
   if (Object.prototype.toString.call(v.memory) !== '[object SharedArrayBuffer]') {
     throw new ScmiConfigError(`${field}.memory`, 'expected a SharedArrayBuffer');
   }
+  const memoryBytes = (v.memory as SharedArrayBuffer).byteLength;
   const needed = SMT_HEADER_SIZE + maxMsgSize;
-  if (typeof v.areaSize !== 'number' || !Number.isInteger(v.areaSize) || v.areaSize < needed) {
+  const areaSize = v.areaSize;
+  if (typeof areaSize !== 'number' || !Number.isInteger(areaSize) || areaSize < needed) {
     throw new ScmiConfigError(
       `${field}.areaSize`,
-      `an SMT area of ${String(v.areaSize)} bytes cannot hold the transport's messages: it needs ${needed} bytes (the ${SMT_HEADER_SIZE}-byte SMT header + max message size ${maxMsgSize})`,
+      `an SMT area of ${String(areaSize)} bytes cannot hold the transport's messages: it needs ${needed} bytes (the ${SMT_HEADER_SIZE}-byte SMT header + max message size ${maxMsgSize})`,
+    );
+  }
+  if (areaSize % 4 !== 0) {
+    // SmtArea maps only 4-aligned areas: areas of 158 bytes back to back would pass the size rule
+    // and fail at setup with a RangeError.
+    throw new ScmiConfigError(
+      `${field}.areaSize`,
+      `an SMT area of ${areaSize} bytes is not a whole number of 32-bit words: expected a multiple of 4 (at least ${needed + ((4 - (needed % 4)) % 4)} bytes here)`,
     );
   }
   if (!Array.isArray(v.channels)) {
     throw new ScmiConfigError(`${field}.channels`, 'expected an array of channels');
   }
+  const seen: { readonly name: string; readonly spec: SmtChannelSpec }[] = [];
+  (v.channels as unknown[]).forEach((c, i) => {
+    const at = `${field}.channels[${i}]`;
+    if (!isRecord(c)) {
+      throw new ScmiConfigError(at, 'expected { direction, id, offset, mailbox }');
+    }
+    const { direction, id, offset, mailbox } = c;
+    if (direction !== 'a2p' && direction !== 'p2a') {
+      throw new ScmiConfigError(
+        `${at}.direction`,
+        `expected 'a2p' or 'p2a', got ${JSON.stringify(direction)}`,
+      );
+    }
+    if (!isInteger(id) || id < 0 || id > 0xffff) {
+      throw new ScmiConfigError(`${at}.id`, `expected a channel id in 0..65535, got ${show(id)}`);
+    }
+    if (!isInteger(offset) || offset < 0 || offset % 4 !== 0) {
+      throw new ScmiConfigError(
+        `${at}.offset`,
+        `expected a 4-aligned byte offset ≥ 0 into the memory, got ${show(offset)}`,
+      );
+    }
+    if (offset + areaSize > memoryBytes) {
+      throw new ScmiConfigError(
+        `${at}.offset`,
+        `the ${areaSize}-byte area at ${offset} ends at byte ${offset + areaSize}, past the ${memoryBytes} bytes of memory`,
+      );
+    }
+    if (!isInteger(mailbox) || mailbox < 0) {
+      throw new ScmiConfigError(
+        `${at}.mailbox`,
+        `expected a mailbox channel index (an integer ≥ 0), got ${show(mailbox)}`,
+      );
+    }
+    const label = `${direction}:${id}`;
+    for (const { name, spec: o } of seen) {
+      if (o.direction === direction && o.id === id) {
+        throw new ScmiConfigError(
+          `${at}.id`,
+          `${label} is ${name} already: one SMT area per SCMI channel`,
+        );
+      }
+      // Every area has the same size: two overlap when their offsets are closer than that.
+      if (Math.abs(o.offset - offset) < areaSize) {
+        throw new ScmiConfigError(
+          `${at}.offset`,
+          `the area of ${label} (bytes ${offset}..${offset + areaSize - 1}) overlaps the area of ${name} (${o.direction}:${o.id}, bytes ${o.offset}..${o.offset + areaSize - 1})`,
+        );
+      }
+      if (o.mailbox === mailbox) {
+        throw new ScmiConfigError(
+          `${at}.mailbox`,
+          `mailbox channel ${mailbox} is ${name}'s (${o.direction}:${o.id}) already: each SCMI channel needs a mailbox channel of its own`,
+        );
+      }
+    }
+    seen.push({ name: `channels[${i}]`, spec: { direction, id, offset, mailbox } });
+  });
   return v as unknown as SmtWireLayout;
+}
+
+function isInteger(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v);
+}
+
+/** `v` for a message: a string quoted (so `'1'` is told from `1`), anything else as is. */
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
 
 function validateController(v: unknown, field: string): MailboxController {
@@ -91,6 +178,12 @@ function validateController(v: unknown, field: string): MailboxController {
  * wire without a P2A area is refused with `E_NOT_SUPPORTED`, so the agent runs without), one
  * message in flight per SMT channel, completion by interrupt (the platform's doorbell) or by
  * polling (CHANNEL_FREE and the token).
+ *
+ * `validateConfig` checks the wire's layout as well as its shape, so that a hand-built one fails
+ * with an `ScmiConfigError` naming the field (`transportConfig.wire.layout.channels[1].offset`…)
+ * rather than at setup: `areaSize` a multiple of 4 of at least 28 + `maxMsgSize` bytes; each
+ * channel a direction, a unique id, a 4-aligned offset whose area lies inside the memory and
+ * overlaps no other, and a mailbox index of its own that the controller has.
  *
  * @throws RangeError when a limit is not a positive integer.
  * @example
@@ -125,8 +218,19 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
       if (!isRecord(wire)) {
         throw new ScmiConfigError(`${field}.wire`, 'expected the agent end of a mailbox wire');
       }
-      validateLayout(wire.layout, `${field}.wire.layout`, descriptor.maxMsgSize);
-      validateController(wire.controller, `${field}.wire.controller`);
+      const layout = validateLayout(wire.layout, `${field}.wire.layout`, descriptor.maxMsgSize);
+      const controller = validateController(wire.controller, `${field}.wire.controller`);
+      const count = controller.channelCount;
+      if (typeof count === 'number') {
+        layout.channels.forEach((c, i) => {
+          if (c.mailbox >= count) {
+            throw new ScmiConfigError(
+              `${field}.wire.layout.channels[${i}].mailbox`,
+              `mailbox channel ${c.mailbox} is not one of the controller's ${count} channels (${controller.name})`,
+            );
+          }
+        });
+      }
       if (wire.monitor !== undefined && !(wire.monitor instanceof SmtWireMonitor)) {
         throw new ScmiConfigError(`${field}.wire.monitor`, 'expected an SmtWireMonitor');
       }

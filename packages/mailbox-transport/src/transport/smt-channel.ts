@@ -37,7 +37,9 @@ const EMPTY = new Uint8Array(0);
  *   rather than write into a busy area), clears the status, sets INTR_ENABLED unless polling,
  *   writes length, header and payload, and rings. The completion doorbell is ignored and counted
  *   as spurious while CHANNEL_FREE is clear (Linux 437a310b2224: the platform sets FREE first,
- *   then rings); with FREE set its header goes to core, which matches the token.
+ *   then rings); with FREE set its header goes to core, which matches the token — unless
+ *   `pollDone` already took that reply (a polled message, or core's look at the deadline before
+ *   the doorbell came): then the transfer is complete and its doorbell is not counted.
  * - P2A: a doorbell with something posted (CHANNEL_FREE clear) goes to core, which fetches the
  *   notification or delayed response and calls `clearChannel` (set FREE; ring back when the
  *   platform asked for it with INTR_ENABLED).
@@ -66,9 +68,11 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   #seenIgnored = 0;
   /**
    * What became of the reply to the message in the area: `counted` by `pollDone` as a bad reply,
-   * or handed to `core` by a doorbell; `undefined` until then (reset by each message written).
+   * `polled`: taken by `pollDone` as the good reply (core completed the transfer with it, its
+   * doorbell is still to come), or handed to `core` by a doorbell; `undefined` until then (reset
+   * by each message written).
    */
-  #replySeen: 'counted' | 'core' | undefined;
+  #replySeen: 'counted' | 'polled' | 'core' | undefined;
 
   /** @internal Use {@link SmtChannel.open}. */
   private constructor(
@@ -209,7 +213,12 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     const status = this.#area.status();
     if ((status & (SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR)) === 0) return false;
     const reason = replyHeaderDefect(this.#area.header(), xfer.header);
-    if (reason === undefined) return true;
+    if (reason === undefined) {
+      // Core completes the transfer with this reply now (a polled transfer, or the deadline's look
+      // before a late doorbell): its doorbell, when the platform rings, is not a reply for core.
+      this.#replySeen = 'polled';
+      return true;
+    }
     // Linux matches the token only, and would take a reply of another type or to another
     // protocol or message as this one's. Not here: the transfer is left to time out. The reply
     // is counted here (a polled transfer, or the deadline's look before a late doorbell) unless a
@@ -286,6 +295,14 @@ export class SmtChannel implements TransportChannel, MailboxClient {
         // completes the transfer if a good reply replaces it), and pollDone does not count one
         // handed to core.
         if (this.#replySeen === 'counted') return;
+        if (this.#replySeen === 'polled') {
+          // The doorbell of a reply pollDone already took (the deadline's look found it before
+          // the doorbell came, or the platform rang for a polled message): core completed the
+          // transfer with it, so handing the header over would count a good reply `unexpected`.
+          // Only this one doorbell: a later one for the same reply goes to core, as before.
+          this.#replySeen = 'core';
+          return;
+        }
         this.#replySeen = 'core';
         this.#setup.sink.rx(this.#area.header(), undefined);
         return;
