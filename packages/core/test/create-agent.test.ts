@@ -708,6 +708,26 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
+    it('should call no handler once the removal started: a handler that removes the agent is the last one called', async () => {
+      const h = createHarness();
+      const agent = await h.create({ notificationQueueDepth: 8 });
+      agent.events.register(0x14, [{ id: 0, name: 'e' }]);
+      const calls: boolean[] = [];
+      let removing: Promise<void> | undefined;
+      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, () => {
+        calls.push(agent.removed);
+        removing ??= agent.remove();
+      });
+      // Three queued before delivery runs: the first handler removes the agent.
+      h.wire.intercept = (d) => d.deliver();
+      for (let i = 0; i < 3; i++) h.platform.notify(1, 0x14, 0, new Uint8Array(8));
+      h.wire.intercept = undefined;
+      await h.clock.runUntilIdle();
+      await removing;
+      expect(calls).toEqual([false]);
+      expect(agent.diagnostics.notifications).toMatchObject({ delivered: 1, discarded: 2 });
+    });
+
     it('should refuse subscriptions without a P2A channel, and send NOTIFY_ERRORS only on subscription', async () => {
       const h = createHarness({ descriptor: { p2a: false } });
       const agent = await h.create();

@@ -273,8 +273,10 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     name: 'agent',
     value: agent,
     quiesce: (a) => {
-      // Every call on the agent, and on any protocol handle it gave out, throws RevokedError.
+      // Every call on the agent, and on any protocol handle it gave out, throws RevokedError;
+      // and no notification handler is called on it any more.
       a.revoke();
+      hub.stopDelivery();
       for (const handle of handles.values()) handle.revoked = true;
     },
     release: () => undefined,

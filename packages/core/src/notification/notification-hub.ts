@@ -76,8 +76,8 @@ export interface NotificationStats {
   /** Dropped because the protocol's queue was full. */
   readonly dropped: number;
   /**
-   * Discarded at teardown: still queued when the hub quiesced or their protocol's driver was
-   * released, or arriving after the hub quiesced.
+   * Discarded at teardown: still queued (undelivered since the agent's removal started) when the
+   * hub quiesced or their protocol's driver was released, or arriving after the hub quiesced.
    */
   readonly discarded: number;
   /** Handlers that threw or rejected. */
@@ -135,6 +135,8 @@ export class NotificationHub {
   readonly #agent: string;
   #p2a = false;
   #closed = false;
+  /** False once the agent's removal started: handlers are not called on a removed agent. */
+  #delivering = true;
   #scheduled = false;
   #queued = 0;
   #delivered = 0;
@@ -341,9 +343,19 @@ export class NotificationHub {
     }
   };
 
-  /** Re-read on each iteration: a handler may start the teardown. */
+  /** Re-read on each iteration: a handler may start the teardown (see `stopDelivery`). */
   #accepting(): boolean {
-    return !this.#closed;
+    return !this.#closed && this.#delivering;
+  }
+
+  /**
+   * Teardown, phase 0, as the agent's removal starts (before any channel quiesces): no handler
+   * is called any more, not even for a notification already queued — a handler that removes the
+   * agent is the last one called. The queue is kept (P2A buffers are still consumed) and
+   * discarded, counted, when the hub quiesces.
+   */
+  public stopDelivery(): void {
+    this.#delivering = false;
   }
 
   #call(handler: ScmiNotificationHandler, n: ScmiNotification): void {
