@@ -76,14 +76,45 @@ export interface RunDemoOptions {
   readonly printError?: Print;
   /** The agent's RX timeout in each seed-scenario replay, ms (default 30). */
   readonly rxTimeoutMs?: number;
+  /** Replaces the part of a transport (a test's failing one, or a demo of your own wire). */
+  readonly setups?: Partial<Readonly<Record<DemoTransportName, TransportDemoSetup>>>;
+}
+
+/**
+ * One line for an error: its code (SCMI errors) or name, its message, and its causes (up to
+ * four errors deep).
+ *
+ * @example
+ * ```ts
+ * describeDemoError(new ScmiTransportError('E_TEE', 'opening the session failed'));
+ * // 'E_TEE: opening the session failed'
+ * ```
+ */
+export function describeDemoError(error: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = error;
+  for (let depth = 0; e !== undefined && depth < 4; depth++) {
+    if (e instanceof Error) {
+      const code = (e as { code?: unknown }).code;
+      parts.push(`${typeof code === 'string' ? code : e.name}: ${e.message}`);
+      e = e.cause;
+    } else {
+      // JSON.stringify gives undefined for a function or a symbol, whatever its type says.
+      const json = JSON.stringify(e) as string | undefined;
+      parts.push(typeof e === 'string' ? e : (json ?? typeof e));
+      e = undefined;
+    }
+  }
+  return parts.join(' (cause: ') + ')'.repeat(parts.length - 1);
 }
 
 /**
  * The main job behind `pnpm demo`: parses `argv` and shows each chosen transport in turn, each
- * under its own heading. Resolves to the process exit code: 0 when every part ran, 1 for bad
- * arguments (the error and the valid names are printed) — a part that throws rejects.
+ * under its own heading. Resolves to the process exit code: 0 when every part ran; 1 for bad
+ * arguments (the error and the valid names are printed, nothing is started) or when a part failed
+ * — its worker is stopped, one line names the transport, the error's code and message (and its
+ * causes) on `printError`, and the remaining transports still run.
  *
- * @throws (rejects) whatever a transport's part throws (its worker is stopped first).
  * @example
  * ```ts
  * process.exitCode = await runDemo(process.argv.slice(2), console.log, { printError: console.error });
@@ -99,14 +130,25 @@ export async function runDemo(
     (options.printError ?? print)(`scmi-ts demo: ${args.error}`);
     return 1;
   }
+  const printError = options.printError ?? print;
   print(`scmi-ts demo: ${args.transports.join(', then ')}`);
+  const failed: DemoTransportName[] = [];
   for (const name of args.transports) {
     print('');
-    await runTransportDemo(
-      print,
-      SETUPS[name],
-      options.rxTimeoutMs === undefined ? {} : { rxTimeoutMs: options.rxTimeoutMs },
-    );
+    try {
+      await runTransportDemo(
+        print,
+        options.setups?.[name] ?? SETUPS[name],
+        options.rxTimeoutMs === undefined ? {} : { rxTimeoutMs: options.rxTimeoutMs },
+      );
+    } catch (error) {
+      failed.push(name);
+      printError(`scmi-ts demo: the ${name} part failed: ${describeDemoError(error)}`);
+    }
   }
-  return 0;
+  if (failed.length === 0) return 0;
+  printError(
+    `scmi-ts demo: ${failed.length} of ${args.transports.length} part(s) failed (${failed.join(', ')})`,
+  );
+  return 1;
 }

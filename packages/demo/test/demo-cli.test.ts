@@ -1,5 +1,8 @@
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { ScmiTransportError } from '@scmi-ts/core';
 import { DEMO_USAGE, parseDemoArgs, runDemo } from '../src/demo-cli.js';
+import { opteeDemo } from '../src/optee-demo.js';
+import type { TransportDemoSetup } from '../src/transport-demo-setup.js';
 
 describe(parseDemoArgs, () => {
   describe('when called without arguments', () => {
@@ -59,6 +62,35 @@ describe(runDemo, () => {
       expect(errors.join('\n')).toMatch(
         /unknown transport "nope" \(valid transports: mailbox, virtio, optee\)/,
       );
+    });
+  });
+
+  describe('when a part fails', () => {
+    it('should name the transport and the error, stop its worker, run the others and resolve to exit code 1', async () => {
+      const out: string[] = [];
+      const errors: string[] = [];
+      const failing = (name: 'mailbox' | 'virtio'): TransportDemoSetup => ({
+        ...opteeDemo,
+        name,
+        open: () =>
+          Promise.reject(
+            new ScmiTransportError('E_DEMO', `no ${name} wire`, {
+              cause: new Error('the bench is unplugged'),
+            }),
+          ),
+      });
+      const code = await runDemo([], (l) => out.push(l), {
+        printError: (l) => errors.push(l),
+        setups: { mailbox: failing('mailbox'), virtio: failing('virtio') },
+      });
+      expect(code).toBe(1);
+      expect(errors).toEqual([
+        'scmi-ts demo: the mailbox part failed: E_DEMO: no mailbox wire (cause: Error: the bench is unplugged)',
+        'scmi-ts demo: the virtio part failed: E_DEMO: no virtio wire (cause: Error: the bench is unplugged)',
+        'scmi-ts demo: 2 of 3 part(s) failed (mailbox, virtio)',
+      ]);
+      // The part after the failures still ran to its end.
+      expect(out.at(-1)).toBe('optee: platform worker stopped; done.');
     });
   });
 
