@@ -284,6 +284,28 @@ describe('Clock protocol (0x14)', () => {
       expect(retry.platform.armedTimers).toBe(0);
       retry.close();
     });
+
+    it('should not arm a retry once post disconnected the agent (a slow consumer on the peer port)', async () => {
+      const gone = new Harness(config());
+      const link = gone.connect(1);
+      // A link that closes its agent when it refuses a post, as the peer port does.
+      link.accept = () => {
+        gone.connection(1).disconnect();
+        return false;
+      };
+      expect(set(gone, 1, 1, 48 * MHZ)).toBe(0);
+      await gone.clock.advance(1); // the delayed response: refused, the agent disconnected
+      expect(link.refused).toBe(1);
+      expect(gone.platform.connectedAgents).toEqual([]);
+      expect(gone.platform.armedTimers).toBe(0);
+      expect(gone.clock.armedTimers).toBe(0);
+      expect(gone.platform.counters).toMatchObject({
+        delayedResponseRetries: 0,
+        delayedResponsesDropped: 0,
+        cancelledOnDisconnect: 1,
+      });
+      gone.close();
+    });
   });
 
   describe('notifications', () => {

@@ -343,6 +343,43 @@ describe(FaultInjector, () => {
       ]);
     });
 
+    it('duplicate: should not arm the copy once post disconnected the agent', async () => {
+      h.platform.faults.add({ match: { stage: 'notification' }, action: { kind: 'duplicate' } });
+      h.platform.faults.add({
+        match: { stage: 'delayed-response' },
+        action: { kind: 'duplicate', delayMs: 5 },
+      });
+      // A link that closes its agent when it refuses a post, as the peer port does.
+      h.link(1).accept = () => {
+        h.connection(1).disconnect();
+        return false;
+      };
+      h.call(POWER, PowerMessageId.STATE_NOTIFY, [0, 1]);
+      h.call(POWER, PowerMessageId.STATE_SET, [0, 0, OFF], 2);
+      expect(h.link(1).refused).toBe(1);
+      expect(h.platform.connectedAgents).toEqual([2]);
+      expect(h.platform.armedTimers).toBe(0);
+      expect(h.platform.counters).toMatchObject({
+        notificationsDropped: 1,
+        cancelledOnDisconnect: 1,
+      });
+
+      h.connect(1).accept = () => {
+        h.connection(1).disconnect();
+        return false;
+      };
+      asyncSet(1);
+      await h.clock.advance(1); // the delayed response: refused, the agent disconnected
+      expect(h.link(1).refused).toBe(1);
+      expect(h.platform.connectedAgents).toEqual([2]);
+      expect(h.platform.armedTimers).toBe(0);
+      expect(h.clock.armedTimers).toBe(0);
+      expect(h.platform.counters).toMatchObject({
+        delayedResponseRetries: 0,
+        cancelledOnDisconnect: 3,
+      });
+    });
+
     it('should delay, drop or truncate notifications', async () => {
       h.call(POWER, PowerMessageId.STATE_NOTIFY, [0, 1]);
       h.platform.faults.add({

@@ -1,10 +1,12 @@
-import type { PlatformAgentLink } from '@scmi-ts/core';
+import { ScmiProtocolId, type PlatformAgentLink } from '@scmi-ts/core';
 import type {
   PlatformAgentConfig,
   PlatformConfig,
   PlatformDomainProtocol,
 } from '../config/platform-config.js';
-import { PROTOCOL_ID_OF } from '../protocols/protocol-names.js';
+import { PROTOCOL_ID_OF, domainProtocolOf } from '../protocols/protocol-names.js';
+
+const BASE: number = ScmiProtocolId.BASE;
 
 const DOMAIN_PROTOCOLS: readonly PlatformDomainProtocol[] = [
   'power',
@@ -61,6 +63,19 @@ export class AgentSession {
   /** Whether the agent may use domain `id` of protocol `p`. */
   public mayUse(p: PlatformDomainProtocol, id: number): boolean {
     return this.#domains.get(p)?.has(id) ?? false;
+  }
+
+  /**
+   * Whether a notification of protocol `protocolId` about domain `domainId` may go to the agent
+   * now: Base notifications always; otherwise only for a protocol the agent may use and, for a
+   * protocol with domains, a domain it may use ({@link AgentSession.mayUse}) at this moment — so a
+   * domain denied after the agent subscribed gets nothing, and allowing it again resumes delivery.
+   */
+  public mayReceive(protocolId: number, domainId: number): boolean {
+    if (protocolId === BASE) return true;
+    if (!this.protocols.has(protocolId)) return false;
+    const domainProtocol = domainProtocolOf(protocolId);
+    return domainProtocol === undefined || this.mayUse(domainProtocol, domainId);
   }
 
   /** Allows or denies domain `id` of protocol `p`. */

@@ -32,6 +32,9 @@ export interface PlatformCounters {
   /**
    * Messages the platform still had to send to an agent when it disconnected, never sent: responses
    * delayed, held or sent late by a fault rule, delayed responses, notifications (each counts once).
+   * This includes a delayed response, or the second copy of a `duplicate` rule, whose `link.post`
+   * disconnected the agent (the peer port dropping a slow consumer): no retry or copy is armed for
+   * an agent that is gone.
    */
   readonly cancelledOnDisconnect: number;
 }

@@ -252,6 +252,16 @@ export class PlatformEngine implements PlatformServices {
   ): void {
     const link = agent.link;
     if (link === undefined || !agent.subscribed(protocolId, notificationId, domainId)) return;
+    // Permission is checked now, at each send, not only when the agent subscribed: a domain denied
+    // since (BASE_SET_DEVICE_PERMISSIONS / SET_PROTOCOL_PERMISSIONS) is DENIED for every command,
+    // so its events stop too. The subscription itself stays, as in SCP-firmware: its permission
+    // commands only flip bits in the permission tables
+    // (`module/resource_perms/src/mod_resource_perms.c`, mod_res_agent_set_device_permission),
+    // and a subscriber is removed only by the agent's own *_NOTIFY
+    // (`module/scmi/src/mod_scmi.c`, scmi_notification_remove_subscriber). SCP-firmware's
+    // scmi_notification_notify then sends to every subscriber unchecked; here allowing the domain
+    // again resumes delivery without a new *_NOTIFY.
+    if (!agent.mayReceive(protocolId, domainId)) return;
     const header = buildHeader(notificationId, ScmiMessageType.NOTIFICATION, protocolId, 0);
     if (payload.byteLength > link.maxMsgSize) {
       this.counters.notificationsDropped++;
@@ -289,6 +299,10 @@ export class PlatformEngine implements PlatformServices {
   public resetAgent(agentId: number): void {
     this.#sessions.get(agentId)?.clearSubscriptions();
     for (const server of this.#servers.values()) server.detach?.(agentId);
+  }
+
+  public permissionsChanged(agentId: number): void {
+    for (const server of this.#servers.values()) server.permissionsChanged?.(agentId);
   }
 
   // ---- internals ----------------------------------------------------------------------------
@@ -591,6 +605,12 @@ export class PlatformEngine implements PlatformServices {
         return;
       case 'duplicate': {
         send(out);
+        // `post` may have disconnected the agent (the peer port drops a slow consumer): its timers
+        // are already cancelled, so the copy is not armed but counted as cancelled with them.
+        if (session.link !== link) {
+          this.counters.cancelledOnDisconnect++;
+          return;
+        }
         const copy = out.slice();
         this.timers.arm(
           delivery.delayMs ?? 0,
@@ -621,6 +641,13 @@ export class PlatformEngine implements PlatformServices {
     if (session.link !== link) return;
     if (link.post(bytes)) {
       this.counters.delayedResponsesPosted++;
+      return;
+    }
+    // A link may disconnect its agent from inside `post` and refuse (the peer port drops a slow
+    // consumer): the agent's timers were cancelled then, so no retry is armed for it — the delayed
+    // response is one more message cancelled by the disconnect.
+    if (session.link !== link) {
+      this.counters.cancelledOnDisconnect++;
       return;
     }
     if (attempt >= this.behaviour.maxPostRetries) {

@@ -61,8 +61,10 @@ export interface ScmiPlatformOptions {
  * - Without a P2A channel (`link.p2a` false) notification requests and asynchronous operations get
  *   NOT_SUPPORTED, and neither is advertised (virtio-scmi rules).
  * - Notifications: header type 3, token 0, payload starting with the agent_id of the agent that
- *   caused the change; sent only to subscribed, connected agents; dropped and counted when
- *   `link.post` refuses them. Delayed responses: header type 2 with the command's token, posted
+ *   caused the change; sent only to subscribed, connected agents that may use the domain at the
+ *   time (a domain denied by BASE_SET_DEVICE_PERMISSIONS or SET_PROTOCOL_PERMISSIONS gets nothing,
+ *   the subscription stays, and allowing the domain again resumes delivery); dropped and counted
+ *   when `link.post` refuses them. Delayed responses: header type 2 with the command's token, posted
  *   after the operation's latency and posted again (bounded, counted) when `link.post` refuses.
  * - `disconnect` cancels the agent's timers and subscriptions; `close` cancels every timer.
  *
@@ -181,7 +183,11 @@ export class ScmiPlatform implements ScmiPlatformPort {
     return this.#engine.handle(agentId, channelId, request);
   }
 
-  /** The notifications agent `agentId` subscribed to (none when unknown or not connected). */
+  /**
+   * The notifications agent `agentId` subscribed to (none when unknown or not connected), including
+   * those about a domain it was denied since: a permission change keeps subscriptions, and nothing
+   * is sent for them until the domain is allowed again.
+   */
   public subscriptions(agentId: number): readonly NotificationSubscription[] {
     const agent = this.#engine.agent(agentId);
     if (agent === undefined) return [];

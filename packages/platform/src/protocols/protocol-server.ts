@@ -64,6 +64,11 @@ export interface ProtocolServer {
   attributes(req: PlatformRequest): Reply;
   /** The agent disconnected or was reset: forget what the server keeps for it. */
   detach?(agentId: number): void;
+  /**
+   * The domains agent `agentId` may use changed (Base permission commands): re-check what depends
+   * on them, e.g. timers kept only for agents that may use a domain.
+   */
+  permissionsChanged?(agentId: number): void;
 }
 
 /** What the engine offers to protocol servers. @internal */
@@ -82,10 +87,14 @@ export interface PlatformServices {
   agent(id: number): AgentSession | undefined;
   /**
    * Sends notification `notificationId` of `protocolId` about `domainId` to every connected agent
-   * subscribed to it; `payload` starts with the agent_id of the agent that caused the change.
+   * subscribed to it that may use the domain now; `payload` starts with the agent_id of the agent
+   * that caused the change.
    */
   notify(protocolId: number, notificationId: number, domainId: number, payload: Uint8Array): void;
-  /** Sends one notification to one agent if it is subscribed. */
+  /**
+   * Sends one notification to one agent if it is connected, subscribed, and may use the domain now
+   * ({@link AgentSession.mayReceive}); otherwise nothing.
+   */
   notifyAgent(
     agent: AgentSession,
     protocolId: number,
@@ -109,6 +118,8 @@ export interface PlatformServices {
   fit(req: PlatformRequest, fixed: number, entrySize: number): number;
   /** Forgets everything the servers keep for an agent (RESET_AGENT_CONFIGURATION). */
   resetAgent(agentId: number): void;
+  /** Tells the servers that the domains agent `agentId` may use changed. */
+  permissionsChanged(agentId: number): void;
 }
 
 const EMPTY = new Uint8Array(0);

@@ -121,6 +121,7 @@ export class BaseProtocol implements ProtocolServer {
         target.setAllowed(protocol as keyof typeof device.domains, id, flags === 1);
       }
     }
+    this.#p.permissionsChanged(target.id);
     return ok();
   }
 
@@ -139,6 +140,7 @@ export class BaseProtocol implements ProtocolServer {
     if (protocol === undefined || ids === undefined) return fail(ScmiStatus.NOT_FOUND);
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     for (const id of ids) target.setAllowed(protocol, id, flags === 1);
+    this.#p.permissionsChanged(target.id);
     return ok();
   }
 
@@ -150,7 +152,10 @@ export class BaseProtocol implements ProtocolServer {
     if (target !== req.agent && req.agent.config.trusted !== true) return fail(ScmiStatus.DENIED);
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     this.#p.resetAgent(target.id);
-    if (flags === 1) target.resetPermissions();
+    if (flags === 1) {
+      target.resetPermissions();
+      this.#p.permissionsChanged(target.id);
+    }
     return ok();
   }
 }

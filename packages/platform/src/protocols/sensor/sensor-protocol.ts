@@ -219,6 +219,16 @@ export class SensorProtocol implements ProtocolServer {
     this.#rearmUpdates();
   }
 
+  /**
+   * Timers run for agents that may use the sensor only: a sensor an agent was denied stops its
+   * SENSOR_UPDATE timer and trip-point sampling (when no other agent needs them), and allowing it
+   * again restarts them for the subscriptions the agent kept.
+   */
+  public permissionsChanged(): void {
+    this.#rearm();
+    this.#rearmUpdates();
+  }
+
   #sensor(req: PlatformRequest, use: boolean): [number, SensorConfig] | Reply {
     const id = req.r.u32();
     const bad = domainCheck(req, 'sensor', id, this.#sensors.length, use);
@@ -446,10 +456,13 @@ export class SensorProtocol implements ProtocolServer {
     return ok();
   }
 
-  /** Connected agents subscribed to SENSOR_UPDATE of sensor `id`. */
+  /** Connected agents subscribed to SENSOR_UPDATE of sensor `id` that may use it now. */
   #updateSubscribers(id: number): AgentSession[] {
     return [...this.#p.agents()].filter(
-      (a) => a.link !== undefined && a.subscribed(this.id, SensorNotificationId.UPDATE, id),
+      (a) =>
+        a.link !== undefined &&
+        a.subscribed(this.id, SensorNotificationId.UPDATE, id) &&
+        a.mayUse('sensor', id),
     );
   }
 
@@ -497,7 +510,7 @@ export class SensorProtocol implements ProtocolServer {
     }
   }
 
-  /** Sensor ids watched by subscribed agents with armed trip points, per agent. */
+  /** Sensor ids watched by subscribed agents with armed trip points that may use them, per agent. */
   #watched(): [AgentSession, number, Map<number, TripPoint>][] {
     const out: [AgentSession, number, Map<number, TripPoint>][] = [];
     for (const [agentId, perSensor] of this.#trips) {
@@ -509,7 +522,9 @@ export class SensorProtocol implements ProtocolServer {
           SensorNotificationId.TRIP_POINT_EVENT,
           sensorId,
         );
-        if (subscribed && trips.size > 0) out.push([agent, sensorId, trips]);
+        if (subscribed && trips.size > 0 && agent.mayUse('sensor', sensorId)) {
+          out.push([agent, sensorId, trips]);
+        }
       }
     }
     return out;
