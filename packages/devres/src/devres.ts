@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   nextEventSeq,
   getResourceTracker,
@@ -141,9 +142,49 @@ export const testing = {
 
 type Node = Entry<unknown> | GroupNode;
 
+/**
+ * The async context of a running `group()` transaction: the groups it opens (its own first) are
+ * the targets of implicit registrations made from that context, and of no other. Frames nest like
+ * the transactions that opened them; code outside every transaction has no frame.
+ */
+interface Frame {
+  readonly parent: Frame | undefined;
+}
+
+const frames = new AsyncLocalStorage<Frame>();
+
+/** `group()` functions running now, in every devres of this realm. */
+let transactions = 0;
+
+/**
+ * Runs a transaction's function in its frame. On Node 20 an enabled `AsyncLocalStorage` costs
+ * every promise of the process a hook call (more than twice the cost of a bare `await`): it is
+ * enabled only while some transaction runs, and disabled again when the last one has ended.
+ */
+async function runInFrame<A, R>(
+  frame: Frame,
+  fn: (arg: A) => R | PromiseLike<R>,
+  arg: A,
+): Promise<R> {
+  transactions++;
+  try {
+    return await frames.run(frame, fn, arg);
+  } finally {
+    if (--transactions === 0) frames.disable();
+  }
+}
+
 abstract class ListScope {
   head: Node | undefined = undefined;
   tail: Node | undefined = undefined;
+  /**
+   * Releases running beside this scope's own teardown, in this scope or below it: early releases,
+   * releases of nested groups, immediate releases of refused resources. The scope's teardown waits
+   * for them (created on first use).
+   */
+  pending: Set<Promise<unknown>> | undefined = undefined;
+  /** While this scope's own teardown runs: its failures, where refused resources report theirs. */
+  failures: ReleaseFailure[] | undefined = undefined;
 
   append(node: Node): void {
     node.owner = this;
@@ -215,7 +256,10 @@ class GroupNode extends ListScope {
   next: Node | undefined = undefined;
   owner!: ListScope;
   state: DevresGroupState = 'open';
+  /** Its own release (`releaseAll()`), while and after it runs. */
   releasing: Promise<void> | undefined = undefined;
+  /** The frame whose implicit registrations it receives while open. */
+  frame: Frame | undefined = undefined;
   #released: { promise: Promise<void>; resolve: () => void } | undefined = undefined;
 
   /** Resolves once the group is released, whoever releases it. */
@@ -261,7 +305,6 @@ class Core extends ListScope {
   readonly openGroups: GroupNode[] = [];
   keys: Map<DevresKey<unknown>, Entry<unknown>> | undefined = undefined;
   teardown: Promise<void> | undefined = undefined;
-  readonly outOfBand = new Set<Promise<unknown>>();
 
   constructor(
     readonly name: string,
@@ -283,9 +326,21 @@ class Core extends ListScope {
     return this.state === 'open';
   }
 
-  /** The scope that implicit registrations go to: the innermost open group, or the root. */
+  /**
+   * The scope that implicit registrations go to: the innermost open group of the calling context
+   * (the `group()` transaction it runs in, then the transactions around it, then code outside every
+   * transaction), or the root.
+   */
   currentTarget(): ListScope {
-    return this.openGroups[this.openGroups.length - 1] ?? this;
+    const open = this.openGroups;
+    if (open.length === 0) return this;
+    for (let frame = frames.getStore(); ; frame = frame.parent) {
+      for (let i = open.length - 1; i >= 0; i--) {
+        const group = open[i] as GroupNode;
+        if (group.frame === frame) return group;
+      }
+      if (frame === undefined) return this;
+    }
   }
 
   emit(
@@ -310,14 +365,38 @@ class Core extends ListScope {
     }
   }
 
-  /** Tracks a release running outside a teardown so that teardown waits for it. */
-  track<P extends Promise<unknown>>(p: P): P {
-    this.outOfBand.add(p);
+  /**
+   * Tracks a release running outside a teardown, in `scope`, so that the teardowns of `scope` and
+   * of every scope around it wait for it.
+   */
+  track<P extends Promise<unknown>>(p: P, scope: ListScope): P {
+    if (scope === this) {
+      const pending = (this.pending ??= new Set());
+      pending.add(p);
+      const done = (): void => {
+        pending.delete(p);
+      };
+      p.then(done, done);
+      return p;
+    }
+    const sets: Set<Promise<unknown>>[] = [];
+    for (let s: ListScope | undefined = scope; s !== undefined; s = ownerOf(s)) {
+      const pending = (s.pending ??= new Set());
+      pending.add(p);
+      sets.push(pending);
+    }
     const done = (): void => {
-      this.outOfBand.delete(p);
+      for (const pending of sets) pending.delete(p);
     };
     p.then(done, done);
     return p;
+  }
+
+  /** Waits until nothing tracked in `scope` runs any more. */
+  async joinPending(scope: ListScope): Promise<void> {
+    while (scope.pending !== undefined && scope.pending.size > 0) {
+      await Promise.allSettled([...scope.pending]);
+    }
   }
 
   register<T>(
@@ -331,29 +410,97 @@ class Core extends ListScope {
     const entry = new Entry<T>(this, name, value, release, quiesce, key);
     const tracker = getResourceTracker();
     if (this.debug || tracker?.wantsStacks === true) entry.stack = new Error('created here').stack;
+    if (key !== undefined && this.keys?.has(key) === true) throw this.duplicateKey(key);
+    // Everything that can throw comes first: a failed registration links nothing.
+    if (tracker !== undefined) {
+      tracker.trackResource(entry, entry.stack);
+      entry.tracker = tracker;
+    }
     if (key !== undefined) {
       this.keys ??= new Map();
-      if (this.keys.has(key)) {
-        throw new DevresError(
-          'E_DUPLICATE_KEY',
-          `${this.name}: a resource with key ${key.description} is already registered`,
-        );
-      }
       this.keys.set(key, entry as Entry<unknown>);
     }
     scope.append(entry as Entry<unknown>);
-    if (tracker !== undefined) {
-      entry.tracker = tracker;
-      tracker.trackResource(entry, entry.stack);
-    }
     if (this.sink !== undefined) this.emit('add', name, scope, { stack: entry.stack });
     return entry;
   }
 
-  refuse(scope: ListScope, name: string, released: Promise<unknown>): DevresClosedError {
+  duplicateKey(key: DevresKey<unknown>): DevresError {
+    return new DevresError(
+      'E_DUPLICATE_KEY',
+      `${this.name}: a resource with key ${key.description} is already registered`,
+    );
+  }
+
+  /** Refuses a registration into `scope` whose offered resource needs no release. */
+  refuse(scope: ListScope, name: string): DevresClosedError {
     this.emit('refuse', name, scope);
+    return this.closedError(scope, name, Promise.resolve());
+  }
+
+  /**
+   * Refuses a registration into `scope` and releases the offered resource at once (reason
+   * `refused`). If that release fails, the failure is logged (`release-failed`) and reported to
+   * the teardown that refused it — the nearest scope around `scope` whose own teardown runs —
+   * besides `releaseError` of the returned error.
+   */
+  refuseAndRelease<T>(
+    scope: ListScope,
+    name: string,
+    release: TeardownStep<T> | undefined,
+    value: T,
+  ): DevresClosedError {
+    this.emit('refuse', name, scope);
+    let failures: ReleaseFailure[] | undefined;
+    for (let s: ListScope | undefined = scope; s !== undefined; s = ownerOf(s)) {
+      if (s.failures !== undefined) {
+        failures = s.failures;
+        break;
+      }
+    }
+    return this.closedError(
+      scope,
+      name,
+      this.releaseUnregistered(scope, name, release, value, failures),
+    );
+  }
+
+  closedError(scope: ListScope, name: string, released: Promise<unknown>): DevresClosedError {
     const what = scope === this ? `device ${this.name}` : `group ${scope.path} of ${this.name}`;
     return new DevresClosedError(`${what} is tearing down or torn down: ${name} refused`, released);
+  }
+
+  /**
+   * Runs the release step of a resource that was offered to `scope` but not registered, at once,
+   * with reason `refused`; tracked in `scope` so that teardowns wait for it. A failure is logged,
+   * added to `failures` when given, and rejects the returned promise.
+   */
+  releaseUnregistered<T>(
+    scope: ListScope,
+    name: string,
+    release: TeardownStep<T> | undefined,
+    value: T,
+    failures: ReleaseFailure[] | undefined,
+  ): Promise<void> {
+    return this.track(this.runUnregistered(scope, name, release, value, failures), scope);
+  }
+
+  async runUnregistered<T>(
+    scope: ListScope,
+    name: string,
+    release: TeardownStep<T> | undefined,
+    value: T,
+    failures: ReleaseFailure[] | undefined,
+  ): Promise<void> {
+    try {
+      // Called before the first await: the release starts in the refused call itself.
+      const r = release?.(value, REFUSED_REASON);
+      if (isPromiseLike(r)) await r;
+    } catch (error) {
+      failures?.push({ resource: name, phase: 'release', error });
+      this.emit('release-failed', name, scope, { reason: REFUSED_REASON, error });
+      throw error;
+    }
   }
 
   /**
@@ -462,19 +609,27 @@ class Core extends ListScope {
 
   /**
    * Both phases over one scope (the root, or a group): quiesce newest first, then release newest
-   * first. `beforeRelease` runs between the phases. With `joinOutOfBand` (the device's own
-   * teardown), the early releases started meanwhile — by a step of this teardown, or by anyone
-   * else — finish before the release phase begins and after each release: an entry released early
-   * is then released before every older one, as if the teardown had reached it in order. (A group's
-   * own teardown is itself out of band, so it cannot wait for them.)
+   * first. `beforeRelease` runs between the phases.
+   *
+   * The releases running beside it in the scope ({@link ListScope.pending}: early releases, the
+   * own releases of nested groups, immediate releases of refused resources) finish before the
+   * quiesce phase begins, before the release phase begins and after each release: an entry or a
+   * group released early is then released before every older one, as if the teardown had reached
+   * it in order, and no entry is released while its quiesce step runs elsewhere. A nested group
+   * whose own release runs is joined, never entered: two loops never take entries from one group.
+   * A scope's own release is tracked in the scopes around it, never in itself, so it never waits
+   * for itself.
    */
   async teardownScope(
     scope: ListScope,
     reason: TeardownReason,
     failures: ReleaseFailure[],
     beforeRelease?: () => void,
-    joinOutOfBand = false,
   ): Promise<void> {
+    // Only when there are some: otherwise the quiesce steps start in the releaseAll() call itself —
+    // the newest resource is quiesced (no guard taken, no callback admitted) once it has returned,
+    // and older ones too up to the first step that does not finish synchronously.
+    if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
     if (!testing.skipQuiescePhase) {
       for (const entry of collectNewestFirst(scope)) {
         if (entry.state !== 'live') continue;
@@ -483,23 +638,34 @@ class Core extends ListScope {
       }
     }
     // Only when there is one: an await per entry would cost the synchronous path its speed.
-    if (joinOutOfBand && this.outOfBand.size > 0) await this.settleOutOfBand();
+    if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
     beforeRelease?.();
     for (;;) {
       const entry = this.takeNewest(scope);
       if (entry === undefined) break;
+      if (entry instanceof GroupNode) {
+        // Its own release runs (joinPending covers it; this is the belt to its braces): wait for
+        // it to unlink the group. Its failures are that release's to report.
+        await (entry.releasing as Promise<void>).catch(ignore);
+        continue;
+      }
       // Another teardown (a group's, the device's) may still be running its quiesce step.
       const quiescing = entry.quiescing;
       this.detach(entry, 'releasing');
       if (quiescing !== undefined) await quiescing;
       const pending = this.releaseDetached(entry, reason, failures);
       if (pending !== undefined) await pending;
-      if (joinOutOfBand && this.outOfBand.size > 0) await this.settleOutOfBand();
+      if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
     }
+    // Releases started by the last steps (early releases, refused registrations).
+    if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
   }
 
-  /** The newest live entry in `scope` (depth first); empty groups on the way are unlinked as released. */
-  takeNewest(scope: ListScope): Entry<unknown> | undefined {
+  /**
+   * The newest live entry in `scope` (depth first), or the newest nested group whose own release
+   * runs (to be joined, not entered); empty groups on the way are unlinked as released.
+   */
+  takeNewest(scope: ListScope): Entry<unknown> | GroupNode | undefined {
     let s: ListScope = scope;
     for (;;) {
       const node = s.tail;
@@ -511,6 +677,7 @@ class Core extends ListScope {
         continue;
       }
       if (node instanceof GroupNode) {
+        if (node.releasing !== undefined) return node;
         node.state = 'releasing';
         s = node;
         continue;
@@ -519,19 +686,27 @@ class Core extends ListScope {
     }
   }
 
+  /**
+   * Closes `group` and every open group inside it (all open groups when `undefined`). Open groups
+   * elsewhere — a concurrent transaction's — stay open.
+   */
   closeOpenGroupsFrom(group: GroupNode | undefined): void {
-    const i = group === undefined ? 0 : this.openGroups.indexOf(group);
+    const open = this.openGroups;
+    const i = group === undefined ? 0 : open.indexOf(group);
     if (i < 0) return;
-    for (const g of this.openGroups.splice(i)) {
-      if (g.state === 'open') {
-        g.state = 'closed';
-        this.emit('group-close', g.name, g.owner.path);
+    let kept = i;
+    for (let j = i; j < open.length; j++) {
+      const g = open[j] as GroupNode;
+      if (group === undefined || g === group || isInside(g, group)) {
+        if (g.state === 'open') {
+          g.state = 'closed';
+          this.emit('group-close', g.name, g.owner.path);
+        }
+      } else {
+        open[kept++] = g;
       }
     }
-  }
-
-  async settleOutOfBand(): Promise<void> {
-    while (this.outOfBand.size > 0) await Promise.allSettled([...this.outOfBand]);
+    open.length = kept;
   }
 
   async releaseAll(reason: TeardownReason): Promise<void> {
@@ -539,24 +714,14 @@ class Core extends ListScope {
     this.closeOpenGroupsFrom(undefined);
     this.emit('teardown-begin', this.name, '', { reason });
     const failures: ReleaseFailure[] = [];
+    this.failures = failures;
     // Early releases (of resources or groups) already running finish first, so that no entry can be
-    // released by this teardown while its own quiesce step is still running elsewhere. Only when
-    // there are some: otherwise the quiesce steps start in the releaseAll() call itself — the
-    // newest resource is quiesced (no guard taken, no callback admitted) once it has returned, and
-    // older ones too up to the first step that does not finish synchronously.
-    if (this.outOfBand.size > 0) await this.settleOutOfBand();
-    await this.teardownScope(
-      this,
-      reason,
-      failures,
-      () => {
-        this.state = 'releasing';
-      },
-      true,
-    );
-    // Early releases and refused registrations that started during teardown.
-    await this.settleOutOfBand();
+    // released by this teardown while its own quiesce step is still running elsewhere.
+    await this.teardownScope(this, reason, failures, () => {
+      this.state = 'releasing';
+    });
     this.state = 'closed';
+    this.failures = undefined;
     this.emit('teardown-end', this.name, '', { reason });
     if (failures.length > 0) throw new DevresReleaseError(this.name, failures, reason);
   }
@@ -574,6 +739,28 @@ function finishStep(
   } else if (entry.state === 'quiescing') {
     entry.state = previous;
   }
+}
+
+function ignore(): void {
+  // A settled promise is all that is wanted.
+}
+
+/** The scope around `scope`, `undefined` for the root. */
+function ownerOf(scope: ListScope): ListScope | undefined {
+  return scope instanceof GroupNode ? scope.owner : undefined;
+}
+
+/** Whether `node` lies (at any depth) inside `group`. */
+function isInside(node: GroupNode, group: GroupNode): boolean {
+  for (let s: ListScope | undefined = node.owner; s !== undefined; s = ownerOf(s)) {
+    if (s === group) return true;
+  }
+  return false;
+}
+
+/** The name of a scope in errors: the device, or `device/group path`. */
+function scopeName(scope: ListScope): string {
+  return scope instanceof GroupNode ? `${scope.core.name}/${scope.path}` : scope.core.name;
 }
 
 function collectNewestFirst(scope: ListScope): Entry<unknown>[] {
@@ -595,19 +782,6 @@ function scopeOf(s: ResourceScope): ListScope {
   return scopes.get(s) as ListScope;
 }
 
-function runStepDetached<T>(
-  step: TeardownStep<T> | undefined,
-  value: T,
-  reason: TeardownReason,
-): Promise<void> {
-  try {
-    const r = step?.(value, reason);
-    return isPromiseLike(r) ? Promise.resolve(r) : Promise.resolve();
-  } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
-}
-
 function asEntry(core: Core, handle: ResourceHandle<unknown>, op: string): Entry<unknown> {
   if (!(handle instanceof Entry) || handle.core !== core) {
     throw new DevresError(
@@ -623,9 +797,10 @@ function asEntry(core: Core, handle: ResourceHandle<unknown>, op: string): Entry
 /**
  * The registration API shared by a {@link Devres} and its {@link DevresGroup}s.
  *
- * Registration on a {@link Devres} goes to its innermost open group (as Linux `devres_open_group`),
- * or to the devres itself; registration on a group goes to that group. Registration after teardown
- * began is refused with {@link DevresClosedError} and the offered resource is released at once.
+ * Registration on a {@link Devres} goes to its innermost open group (as Linux `devres_open_group`)
+ * of the calling async context — see {@link ResourceScope.group} — or to the devres itself;
+ * registration on a group goes to that group. Registration after teardown began is refused with
+ * {@link DevresClosedError} and the offered resource is released at once.
  */
 export abstract class ResourceScope {
   /** @internal */
@@ -642,7 +817,10 @@ export abstract class ResourceScope {
   /**
    * Registers a resource and returns its handle.
    *
-   * @throws DevresClosedError when teardown has begun; `spec.release` has then been started at once.
+   * @throws DevresClosedError when teardown has begun; `spec.release` has then been started at once
+   * (reason `refused`). If it fails, the failure is in the error's `releaseError`, is logged as
+   * `release-failed`, and — when a teardown of the device or of an enclosing group is running —
+   * is one of the failures of that teardown's {@link DevresReleaseError}.
    * @throws DevresError `E_DUPLICATE_KEY` when `spec.key` is already registered (nothing is released).
    * @example
    * ```ts
@@ -653,18 +831,27 @@ export abstract class ResourceScope {
     const target = this.#target();
     const core = target.core;
     if (!target.acceptsRegistration()) {
-      const released = core.track(runStepDetached(spec.release, spec.value, REFUSED_REASON));
-      throw core.refuse(target, spec.name, released);
+      throw core.refuseAndRelease(target, spec.name, spec.release, spec.value);
     }
     return core.register(target, spec.name, spec.value, spec.release, spec.quiesce, spec.key);
   }
 
   /**
-   * Opens a resource and registers it, atomically: if registration is refused once `open` has
-   * returned, `close` runs at once and the call throws — nothing leaks. If `open` throws, nothing is
-   * registered and its error propagates.
+   * Opens a resource and registers it, atomically: if registration fails once `open` has returned
+   * — refused because teardown began, or `options.key` registered meanwhile — `close` runs at once
+   * (reason `refused`) and the call throws once it has finished — nothing leaks. If `open` throws,
+   * nothing is registered and its error propagates. When `options.key` is already registered,
+   * `open` is not called at all.
+   *
+   * A `close` that fails there is reported, never lost: on refusal, in the
+   * {@link DevresClosedError}'s `releaseError` and in the running teardown's
+   * {@link DevresReleaseError} (as for {@link ResourceScope.add}); on any other registration
+   * failure, attached to the thrown error as a {@link DevresReleaseError} (read it with
+   * {@link getReleaseFailure}). Both are also logged as `release-failed`.
    *
    * @throws DevresClosedError when teardown began before or while `open` ran (after `close` ran).
+   * @throws DevresError `E_DUPLICATE_KEY` when `options.key` is already registered (before `open`
+   * is called, or after `close` ran when it was registered while `open` ran).
    * @example
    * ```ts
    * const chan = await res.acquire('mbox chan', () => mbox.request(0), (c) => c.free());
@@ -677,16 +864,37 @@ export abstract class ResourceScope {
     close: TeardownStep<T>,
     options: StepOptions<T> = {},
   ): Promise<ResourceHandle<T>> {
+    const key = options.key;
+    if (key !== undefined) {
+      const core = scopeOf(this).core;
+      if (core.keys?.has(key) === true) throw core.duplicateKey(key);
+    }
     const value = await open();
     const target = this.#target();
     const core = target.core;
     if (!target.acceptsRegistration()) {
-      const released = core.track(runStepDetached(close, value, REFUSED_REASON));
-      const error = core.refuse(target, name, released);
+      const error = core.refuseAndRelease(target, name, close, value);
       await error.released;
       throw error;
     }
-    return core.register(target, name, value, close, options.quiesce, options.key);
+    try {
+      return core.register(target, name, value, close, options.quiesce, key);
+    } catch (error) {
+      // Registered nothing (a key registered while open ran, or anything else): close the value.
+      try {
+        await core.releaseUnregistered(target, name, close, value, undefined);
+      } catch (closeError) {
+        attachReleaseFailure(
+          error,
+          new DevresReleaseError(
+            scopeName(target),
+            [{ resource: name, phase: 'release', error: closeError }],
+            REFUSED_REASON,
+          ),
+        );
+      }
+      throw error;
+    }
   }
 
   /**
@@ -707,7 +915,7 @@ export abstract class ResourceScope {
   ): ResourceHandle<undefined> {
     const target = this.#target();
     const core = target.core;
-    if (!target.acceptsRegistration()) throw core.refuse(target, name, Promise.resolve());
+    if (!target.acceptsRegistration()) throw core.refuse(target, name);
     return core.register(
       target,
       name,
@@ -799,9 +1007,16 @@ export abstract class ResourceScope {
   /**
    * Releases one resource now (Linux `devres_release`): its quiesce step (unless already run),
    * then its release step, with reason `early-release`. Allowed at most once per handle, also
-   * during a teardown that has not reached the resource yet: the teardown then waits for it to
-   * finish before it releases anything older (so a resource never outlives one registered before
-   * it), and the same holds for a group released during the teardown.
+   * during a teardown that has not reached the resource yet: the teardown — of the device or of
+   * any group around the resource — then waits for it to finish before it releases anything older
+   * and before it resolves (so a resource never outlives one registered before it), and the same
+   * holds for a group released during the teardown.
+   *
+   * Its failures are reported through the returned promise (and logged as `release-failed`), not
+   * through the teardown that waits for it: a step that starts an early release without awaiting
+   * it (`void res.release(h)`) gets the ordering, but not the error, into its teardown's
+   * {@link DevresReleaseError}. Await it (or return it) from the step to have the error count as
+   * the step's own.
    *
    * @throws DevresError `E_NOT_LIVE` when the resource was already released or forgotten;
    * `E_FOREIGN_HANDLE` when the handle belongs to another device.
@@ -824,7 +1039,11 @@ export abstract class ResourceScope {
       if (failures.length > 0)
         throw new DevresReleaseError(entry.name, failures, EARLY_RELEASE_REASON);
     };
-    return core.track(run());
+    // Tracked before it starts: a quiesce step may synchronously start the teardown of a group
+    // around the resource, which must wait for it.
+    return publishThenStart((released) => {
+      void core.track(released, entry.owner); // handled: the caller gets `released`
+    }, run);
   }
 
   /**
@@ -844,16 +1063,23 @@ export abstract class ResourceScope {
   }
 
   /**
-   * Opens a nested group (Linux `devres_open_group`). Until it is closed, registrations on the
-   * devres go into it.
+   * Opens a nested group (Linux `devres_open_group`). Until it is closed, implicit registrations on
+   * the devres made from the same async context go into it: from code outside every
+   * {@link ResourceScope.group} transaction when opened there, from the transaction's function
+   * (and what it calls and awaits) when opened inside one.
    *
    * @throws DevresClosedError when teardown has begun.
    */
   public openGroup(name: string): DevresGroup {
+    return this.#openGroup(name, frames.getStore());
+  }
+
+  #openGroup(name: string, frame: Frame | undefined): DevresGroup {
     const target = this.#target();
     const core = target.core;
-    if (!target.acceptsRegistration()) throw core.refuse(target, name, Promise.resolve());
+    if (!target.acceptsRegistration()) throw core.refuse(target, name);
     const node = new GroupNode(core, name);
+    node.frame = frame;
     target.append(node);
     core.openGroups.push(node);
     core.emit('group-open', name, target.path);
@@ -866,7 +1092,13 @@ export abstract class ResourceScope {
    * (quiesce, then reverse release, reason `probe-failed`) and the original error is rethrown with
    * the release failures attached (see {@link getReleaseFailure}).
    *
-   * Inside `fn`, register through the `group` argument when other code may register concurrently.
+   * The group is the target of implicit registrations (`res.add(…)` on the devres) made from
+   * `fn`'s async context only — `fn` itself and everything it calls or awaits, tracked with
+   * `AsyncLocalStorage`. Transactions started concurrently from one context are therefore siblings,
+   * each receiving its own function's registrations, and a failing one releases only its own; a
+   * transaction started inside another's function nests in it. Code running outside `fn`'s context
+   * (a callback of an event source set up elsewhere) registers around the group: register through
+   * the `group` argument to be explicit.
    *
    * @example
    * ```ts
@@ -877,10 +1109,11 @@ export abstract class ResourceScope {
    * ```
    */
   public async group<R>(name: string, fn: (group: DevresGroup) => R | PromiseLike<R>): Promise<R> {
-    const group = this.openGroup(name);
+    const frame: Frame = { parent: frames.getStore() };
+    const group = this.#openGroup(name, frame);
     let result: R;
     try {
-      result = await fn(group);
+      result = await runInFrame(frame, fn, group);
     } catch (error) {
       await releaseGroupAfterFailure(group, error);
       throw error;
@@ -958,13 +1191,20 @@ function releaseGroup(group: DevresGroup, reason: TeardownReason): Promise<void>
   node.state = 'releasing';
   const run = async (): Promise<void> => {
     const failures: ReleaseFailure[] = [];
-    await core.teardownScope(node, reason, failures);
-    if (node.state === 'releasing') node.markReleased();
-    if (failures.length > 0)
-      throw new DevresReleaseError(`${core.name}/${node.path}`, failures, reason);
+    node.failures = failures;
+    try {
+      await core.teardownScope(node, reason, failures);
+    } finally {
+      node.failures = undefined;
+      if (node.state === 'releasing') node.markReleased();
+    }
+    if (failures.length > 0) throw new DevresReleaseError(scopeName(node), failures, reason);
   };
-  node.releasing = core.track(run());
-  return node.releasing;
+  // Tracked in the scopes around it, before it starts (a step may call back in synchronously):
+  // their teardowns join it instead of entering the group.
+  return publishThenStart((releasing) => {
+    node.releasing = core.track(releasing, node.owner);
+  }, run);
 }
 
 /**
@@ -1055,10 +1295,18 @@ export class DevresGroup extends ResourceScope implements AsyncDisposable {
 
   /**
    * Tears down the group: quiesce every resource in it newest first, then release newest first
-   * (Linux `devres_release_group`); the group is gone afterwards, reason `early-release`. Calling it again returns the same
-   * promise; a group reached by its device's teardown resolves when that teardown has passed it.
+   * (Linux `devres_release_group`); the group is gone afterwards, reason `early-release`. Calling
+   * it again returns the same promise; a group reached by its device's teardown (or by the teardown
+   * of a group around it) resolves when that teardown has passed it.
    *
-   * @throws DevresReleaseError when steps failed (all steps still ran).
+   * Releases already running inside the group are joined, never overtaken: a nested group whose
+   * own `releaseAll()` runs is waited for as a unit (its entries are not taken a second time), and
+   * so are early releases of its resources and immediate releases of resources refused by it. The
+   * promise resolves only once everything below the group has been released.
+   *
+   * @throws DevresReleaseError when steps failed (all steps still ran), including the release of a
+   * resource refused during this teardown. Failures of a nested group's own `releaseAll()` or of
+   * an early release are reported by those calls, not here.
    */
   public releaseAll(): Promise<void> {
     return releaseGroup(this, EARLY_RELEASE_REASON);
@@ -1077,8 +1325,9 @@ export class DevresGroup extends ResourceScope implements AsyncDisposable {
  *
  * Teardown runs every step even when some throw and reports the failures as one
  * {@link DevresReleaseError}. Concurrent teardown calls share one promise. Registration after
- * teardown began is refused ({@link DevresClosedError}) and the offered resource released at once.
- * After teardown every handle is revoked.
+ * teardown began is refused ({@link DevresClosedError}) and the offered resource released at once;
+ * if that release fails during the teardown, it is one of the teardown's failures. After teardown
+ * every handle is revoked.
  *
  * @example
  * ```ts
@@ -1127,11 +1376,14 @@ export class Devres extends ResourceScope implements AsyncDisposable {
 
   /**
    * Tears everything down: phase 1 runs every quiesce step newest first, phase 2 every release step
-   * newest first; early releases still running are awaited. Concurrent calls share one promise;
-   * calling it after teardown returns the settled promise of that teardown.
+   * newest first; early releases (of resources or groups) and immediate releases of refused
+   * resources still running are awaited. Concurrent calls share one promise; calling it after
+   * teardown returns the settled promise of that teardown.
    *
    * @param reason - passed to every step (default `{ kind: 'dispose' }`).
-   * @throws DevresReleaseError when steps failed; `cause` is the probe error for `probe-failed`.
+   * @throws DevresReleaseError when steps failed, including the release of a resource refused
+   * during the teardown (not the failures of early releases: their own promises report those);
+   * `cause` is the probe error for `probe-failed`.
    */
   public releaseAll(reason: TeardownReason = DISPOSE_REASON): Promise<void> {
     const core = this.#core;

@@ -61,6 +61,9 @@ export class DevresError extends Error {
  *
  * The offered resource was released at once; {@link DevresClosedError.released} settles when that
  * release step has finished (it never rejects: a failing release is recorded in `releaseError`).
+ * A failing release is also logged as `release-failed` and, when the refusal came from a running
+ * teardown (of the device, or of a group around the target), counted among that teardown's
+ * failures in its {@link DevresReleaseError}.
  *
  * @example
  * ```ts

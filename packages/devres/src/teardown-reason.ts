@@ -6,7 +6,8 @@
  * - `remove`: the device was removed.
  * - `dispose`: `releaseAll()` or `[Symbol.asyncDispose]()` was called directly.
  * - `early-release`: one resource (or one group) was released before its device.
- * - `refused`: the resource was offered after teardown began and is released at once.
+ * - `refused`: the resource was offered after teardown began (or, in `acquire`, could not be
+ *   registered once opened) and is released at once.
  *
  * @example
  * ```ts
@@ -33,7 +34,7 @@ export type TeardownReason =
       readonly kind: 'early-release';
     }
   | {
-      /** The resource was offered after teardown began. */
+      /** The resource was offered after teardown began, or could not be registered once opened. */
       readonly kind: 'refused';
     };
 
@@ -41,7 +42,7 @@ export type TeardownReason =
 export const DISPOSE_REASON: TeardownReason = Object.freeze({ kind: 'dispose' });
 /** The reason given to a resource released early with `release(handle)`. */
 export const EARLY_RELEASE_REASON: TeardownReason = Object.freeze({ kind: 'early-release' });
-/** The reason given to a resource offered after teardown began. */
+/** The reason given to a resource offered after teardown began (or not registrable once opened). */
 export const REFUSED_REASON: TeardownReason = Object.freeze({ kind: 'refused' });
 /** The reason given when a device is removed. */
 export const REMOVE_REASON: TeardownReason = Object.freeze({ kind: 'remove' });

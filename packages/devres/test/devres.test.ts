@@ -7,6 +7,7 @@ import {
   DevresReleaseError,
   RevokedError,
   ensureNoLeaksInSuite,
+  getReleaseFailure,
   type TeardownReason,
 } from '@scmi-ts/devres';
 
@@ -208,6 +209,65 @@ describe(Devres, () => {
         expect(log).toEqual(['release late', 'release after']);
       });
 
+      it('should report a failing immediate release in the teardown error and as release-failed', async () => {
+        const log = new DevresEventLog();
+        const res = new Devres('dev', { log: log.sink });
+        const boom = new Error('late release failed');
+        let refused: DevresClosedError | undefined;
+        res.addAction('older', () => undefined);
+        res.addAction('registers late', () => {
+          try {
+            res.add({ name: 'late', value: 1, release: () => Promise.reject(boom) });
+          } catch (e) {
+            refused = e as DevresClosedError;
+          }
+        });
+        const error = await res.releaseAll().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(refused).toBeInstanceOf(DevresClosedError);
+        expect(DevresReleaseError.is(error)).toBe(true);
+        expect((error as DevresReleaseError).failures).toEqual([
+          { resource: 'late', phase: 'release', error: boom },
+        ]);
+        expect((error as DevresReleaseError).reason).toEqual({ kind: 'dispose' });
+        expect(log.filter('release-failed').map((e) => [e.resource, e.reason, e.error])).toEqual([
+          ['late', 'refused', boom],
+        ]);
+        expect(log.events.at(-1)?.type).toBe('teardown-end');
+        // The refused caller still sees it too.
+        await refused?.released;
+        expect(refused?.releaseError).toBe(boom);
+      });
+
+      it('should report a close that throws when acquire is refused during teardown', async () => {
+        const res = new Devres('dev');
+        const boom = new Error('close failed');
+        let acquiring: Promise<unknown> | undefined;
+        res.addAction('acquires late', () => {
+          acquiring = res
+            .acquire(
+              'late',
+              () => 1,
+              () => {
+                throw boom;
+              },
+            )
+            .catch((e: unknown) => e);
+        });
+        const error = await res.releaseAll().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect((error as DevresReleaseError).failures).toEqual([
+          { resource: 'late', phase: 'release', error: boom },
+        ]);
+        const refused = (await acquiring) as DevresClosedError;
+        expect(refused).toBeInstanceOf(DevresClosedError);
+        expect(refused.releaseError).toBe(boom);
+      });
+
       it('should record the failure of the immediate release in releaseError', async () => {
         const res = new Devres('dev');
         await res.releaseAll();
@@ -220,6 +280,30 @@ describe(Devres, () => {
         }
         await closed?.released;
         expect(closed?.releaseError).toBe(boom);
+      });
+
+      it('should log a failing immediate release after teardown as release-failed', async () => {
+        const log = new DevresEventLog();
+        const res = new Devres('dev', { log: log.sink });
+        await res.releaseAll();
+        const boom = new Error('boom');
+        let closed: DevresClosedError | undefined;
+        try {
+          res.add({
+            name: 'late',
+            value: 0,
+            release: () => {
+              throw boom;
+            },
+          });
+        } catch (e) {
+          closed = e as DevresClosedError;
+        }
+        await closed?.released;
+        expect(closed?.releaseError).toBe(boom);
+        expect(
+          log.filter('refuse', 'release-failed').map((e) => `${e.type}:${e.resource}`),
+        ).toEqual(['refuse:late', 'release-failed:late']);
       });
     });
 
@@ -260,6 +344,66 @@ describe(Devres, () => {
       await expect(acquiring).rejects.toBeInstanceOf(DevresClosedError);
       expect(close).toHaveBeenCalledWith(7, { kind: 'refused' });
       await teardown;
+    });
+
+    it('should not open when the key is already registered', async () => {
+      const res = new Devres('dev');
+      res.add({ name: 'first', value: 1, release: () => undefined, key: K });
+      const open = jest.fn(() => 2);
+      const close = jest.fn();
+      await expect(res.acquire('second', open, close, { key: K })).rejects.toMatchObject({
+        code: 'E_DUPLICATE_KEY',
+      });
+      expect(open).not.toHaveBeenCalled();
+      await res.releaseAll();
+      expect(close).not.toHaveBeenCalled();
+    });
+
+    it('should close the opened value at once when registration fails after open returned', async () => {
+      const res = new Devres('dev');
+      let finishOpen!: (v: number) => void;
+      const close = jest.fn();
+      const acquiring = res.acquire(
+        'second',
+        () => new Promise<number>((r) => (finishOpen = r)),
+        close,
+        { key: K },
+      );
+      await Promise.resolve();
+      res.add({ name: 'first', value: 1, release: () => undefined, key: K }); // while open runs
+      finishOpen(2);
+      const error = await acquiring.catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'E_DUPLICATE_KEY' });
+      expect(getReleaseFailure(error)).toBeUndefined();
+      expect(close).toHaveBeenCalledWith(2, { kind: 'refused' });
+      expect(res.live().map((r) => r.name)).toEqual(['first']);
+      await res.releaseAll();
+      expect(close).toHaveBeenCalledTimes(1);
+    });
+
+    it('should attach the failure of that close to the registration error and log it', async () => {
+      const log = new DevresEventLog();
+      const res = new Devres('dev', { log: log.sink });
+      let finishOpen!: (v: number) => void;
+      const boom = new Error('close failed');
+      const acquiring = res.acquire(
+        'second',
+        () => new Promise<number>((r) => (finishOpen = r)),
+        () => Promise.reject(boom),
+        { key: K },
+      );
+      await Promise.resolve();
+      res.add({ name: 'first', value: 1, release: () => undefined, key: K });
+      finishOpen(2);
+      const error = await acquiring.catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'E_DUPLICATE_KEY' });
+      const failure = getReleaseFailure(error);
+      expect(failure?.failures).toEqual([{ resource: 'second', phase: 'release', error: boom }]);
+      expect(failure?.reason).toEqual({ kind: 'refused' });
+      expect(log.filter('release-failed').map((e) => [e.resource, e.error])).toEqual([
+        ['second', boom],
+      ]);
+      await res.releaseAll();
     });
 
     it('should register nothing when open throws', async () => {
@@ -483,6 +627,22 @@ describe(Devres, () => {
       });
       await res.releaseAll();
       expect(log).toEqual(['release newer', 'release early', 'release older']);
+    });
+
+    it('should report a failing fire-and-forget early release only through its own promise and release-failed', async () => {
+      const log = new DevresEventLog();
+      const res = new Devres('dev', { log: log.sink });
+      const boom = new Error('early failed');
+      const h = res.addAction('early', () => Promise.reject(boom));
+      let early: Promise<void> | undefined;
+      res.addAction('newer', () => {
+        early = res.release(h); // by design not joined into the teardown's error
+      });
+      await expect(res.releaseAll()).resolves.toBeUndefined();
+      await expect(early).rejects.toMatchObject({ failures: [{ resource: 'early', error: boom }] });
+      expect(log.filter('release-failed').map((e) => [e.resource, e.reason])).toEqual([
+        ['early', 'early-release'],
+      ]);
     });
 
     it("should not release an entry of a group released meanwhile while the device's quiesce of it runs", async () => {

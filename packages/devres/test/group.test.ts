@@ -1,10 +1,16 @@
 import {
   Devres,
+  DevresEventLog,
   DevresGroup,
   DevresReleaseError,
   ensureNoLeaksInSuite,
   getReleaseFailure,
 } from '@scmi-ts/devres';
+
+/** Resolves after `n` macrotask turns. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
 
 function recorder(): { log: string[]; step: (tag: string) => () => void } {
   const log: string[] = [];
@@ -111,6 +117,152 @@ describe(DevresGroup, () => {
       await g.releaseAll(); // already released with the device
     });
 
+    it('should wait for a nested group that is already releasing instead of taking its entries', async () => {
+      const res = new Devres('dev');
+      const order: string[] = [];
+      let finishC!: () => void;
+      const outer = res.openGroup('outer');
+      res.addAction('a', () => void order.push('a'));
+      const inner = res.openGroup('inner');
+      res.addAction('b', () => void order.push('b'));
+      res.addAction(
+        'c',
+        () =>
+          new Promise<void>((r) => {
+            finishC = () => {
+              order.push('c');
+              r();
+            };
+          }),
+      );
+      outer.close();
+      const innerDone = inner.releaseAll();
+      await turns(1); // c is releasing
+      let outerDone = false;
+      const outerRelease = outer.releaseAll().then(() => {
+        outerDone = true;
+      });
+      await turns(3);
+      expect(order).toEqual([]);
+      expect(outerDone).toBe(false);
+      finishC();
+      await Promise.all([innerDone, outerRelease]);
+      expect(order).toEqual(['c', 'b', 'a']);
+      expect([inner.state, outer.state]).toEqual(['released', 'released']);
+      await res.releaseAll();
+    });
+
+    it('should not report the failures of a nested group it waited for (they are reported to that release)', async () => {
+      const res = new Devres('dev');
+      const outer = res.openGroup('outer');
+      const inner = res.openGroup('inner');
+      inner.addAction('bad', async () => {
+        await turns(1);
+        throw new Error('bad');
+      });
+      outer.close();
+      const innerDone = inner.releaseAll();
+      await expect(outer.releaseAll()).resolves.toBeUndefined();
+      await expect(innerDone).rejects.toBeInstanceOf(DevresReleaseError);
+      await res.releaseAll();
+    });
+
+    it('should wait for an early release of one of its resources that is still running', async () => {
+      const res = new Devres('dev');
+      const order: string[] = [];
+      const g = res.openGroup('g');
+      g.addAction('a', () => void order.push('a'));
+      const b = g.addAction('b', async () => {
+        await turns(3);
+        order.push('b');
+      });
+      g.close();
+      const early = res.release(b);
+      await g.releaseAll();
+      expect(order).toEqual(['b', 'a']);
+      await early;
+      await res.releaseAll();
+    });
+
+    it('should wait for an early release whose quiesce step started the release of its group', async () => {
+      const res = new Devres('dev');
+      const order: string[] = [];
+      const g = res.openGroup('g');
+      g.addAction('a', () => void order.push('a'));
+      let groupDone: Promise<void> | undefined;
+      const h = g.add({
+        name: 'h',
+        value: 0,
+        quiesce: () => {
+          groupDone = g.releaseAll(); // synchronously, inside res.release(h)
+        },
+        release: async () => {
+          await turns(2);
+          order.push('h');
+        },
+      });
+      g.close();
+      const early = res.release(h);
+      await groupDone;
+      order.push('group done');
+      await early;
+      expect(order).toEqual(['h', 'a', 'group done']);
+      await res.releaseAll();
+    });
+
+    it('should join a nested group whose release step synchronously starts the outer release', async () => {
+      const res = new Devres('dev');
+      const order: string[] = [];
+      const outer = res.openGroup('outer');
+      res.addAction('a', () => void order.push('a'));
+      const inner = res.openGroup('inner');
+      let outerDone: Promise<void> | undefined;
+      res.addAction('b', async () => {
+        outerDone = outer.releaseAll();
+        await turns(2);
+        order.push('b');
+      });
+      outer.close();
+      const innerDone = inner.releaseAll();
+      await outerDone;
+      order.push('outer done');
+      await innerDone;
+      expect(order).toEqual(['b', 'a', 'outer done']);
+      await res.releaseAll();
+    });
+
+    it('should report a failing release of a resource refused during its teardown', async () => {
+      const log = new DevresEventLog();
+      const res = new Devres('dev', { log: log.sink });
+      const g = res.openGroup('g');
+      const boom = new Error('late release failed');
+      g.addAction('registers late', () => {
+        try {
+          g.add({
+            name: 'late',
+            value: 0,
+            release: async () => {
+              await turns(1);
+              throw boom;
+            },
+          });
+        } catch {
+          // refused: released at once
+        }
+      });
+      const error = await g.releaseAll().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((error as DevresReleaseError).failures).toEqual([
+        { resource: 'late', phase: 'release', error: boom },
+      ]);
+      expect(log.filter('release-failed').map((e) => [e.resource, e.group, e.reason])).toEqual([
+        ['late', 'g', 'refused'],
+      ]);
+      await expect(res.releaseAll()).resolves.toBeUndefined();
+    });
+
     it('should resolve when the device teardown that reached the group is done', async () => {
       const res = new Devres('dev');
       const g = res.openGroup('g');
@@ -191,6 +343,137 @@ describe(DevresGroup, () => {
       expect(getReleaseFailure(caught)?.failures.map((f) => f.resource)).toEqual(['bad']);
       expect(getReleaseFailure(caught)?.cause).toBe(boom);
       expect(res.live().map((r) => r.name)).toEqual(['before']);
+      await res.releaseAll();
+    });
+
+    it('should keep concurrent transactions apart: a failing one releases only its own resources', async () => {
+      const res = new Devres('dev');
+      const released: string[] = [];
+      let failA!: () => void;
+      const a = res.group('A', async (g) => {
+        g.addAction('a1', () => void released.push('a1'));
+        res.addAction('a2', () => void released.push('a2')); // implicit: into A
+        await new Promise<void>((_, reject) => (failA = () => reject(new Error('A failed'))));
+      });
+      let continueB!: () => void;
+      let groupB!: DevresGroup;
+      const b = res.group('B', async (g) => {
+        groupB = g;
+        g.addAction('b1', () => void released.push('b1'));
+        await new Promise<void>((r) => (continueB = r));
+        res.addAction('b2', () => void released.push('b2')); // implicit: into B, after A failed
+        return 'B ok';
+      });
+      await turns(1);
+      expect(res.live().map((r) => `${r.group}:${r.name}`)).toEqual(['A:a1', 'A:a2', 'B:b1']);
+      failA();
+      await expect(a).rejects.toThrow('A failed');
+      expect(released).toEqual(['a2', 'a1']);
+      expect(groupB.state).toBe('open');
+      continueB();
+      await expect(b).resolves.toBe('B ok');
+      expect(res.live().map((r) => `${r.group}:${r.name}`)).toEqual(['B:b1', 'B:b2']);
+      res.addAction('top', () => void released.push('top')); // no transaction open here
+      await res.releaseAll();
+      expect(released).toEqual(['a2', 'a1', 'top', 'b2', 'b1']);
+    });
+
+    it('should route implicit registrations of each concurrent transaction to its own group', async () => {
+      const res = new Devres('dev');
+      const body = async (tag: string): Promise<void> => {
+        for (let i = 0; i < 3; i++) {
+          res.addAction(`${tag}${i}`, () => undefined);
+          await turns(1);
+        }
+      };
+      await Promise.all([res.group('A', () => body('a')), res.group('B', () => body('b'))]);
+      // Interleaved in time, each in its own group (live() lists by position, oldest first).
+      expect(res.live().map((r) => `${r.group}:${r.name}`)).toEqual([
+        'A:a0',
+        'A:a1',
+        'A:a2',
+        'B:b0',
+        'B:b1',
+        'B:b2',
+      ]);
+      await res.releaseAll();
+    });
+
+    it('should nest a transaction started inside another one, and groups opened inside it', async () => {
+      const res = new Devres('dev');
+      await res.group('outer', async () => {
+        res.addAction('o1', () => undefined);
+        await Promise.all([
+          res.group('x', async () => {
+            await turns(1);
+            res.addAction('x1', () => undefined);
+          }),
+          res.group('y', async () => {
+            res.addAction('y1', () => undefined);
+            const g = res.openGroup('inner');
+            await turns(2);
+            res.addAction('i1', () => undefined);
+            g.close();
+            res.addAction('y2', () => undefined);
+          }),
+        ]);
+        res.addAction('o2', () => undefined);
+      });
+      expect(res.live().map((r) => `${r.group}:${r.name}`)).toEqual([
+        'outer:o1',
+        'outer/x:x1',
+        'outer/y:y1',
+        'outer/y/inner:i1',
+        'outer/y:y2',
+        'outer:o2',
+      ]);
+      await res.releaseAll();
+    });
+
+    it('should not enter a group opened outside a running transaction', async () => {
+      const res = new Devres('dev');
+      let proceed!: () => void;
+      const t = res.group('t', async () => {
+        await new Promise<void>((r) => (proceed = r));
+        res.addAction('in t', () => undefined);
+      });
+      await turns(1);
+      const side = res.openGroup('side'); // not inside t: a sibling
+      res.addAction('in side', () => undefined);
+      proceed();
+      await t;
+      side.close();
+      expect(res.live().map((r) => `${r.group}:${r.name}`)).toEqual(['t:in t', 'side:in side']);
+      await res.releaseAll();
+    });
+
+    it('should nest concurrent transactions as siblings in the open group around them, and send late callbacks around', async () => {
+      const res = new Devres('dev');
+      const outer = res.openGroup('outer');
+      let late: Promise<void> | undefined;
+      await Promise.all([
+        res.group('x', () => {
+          res.addAction('x1', () => undefined);
+          // Runs after x committed: x's group is closed, so it registers around it.
+          late = new Promise<void>((r) =>
+            setImmediate(() => {
+              res.addAction('late', () => undefined);
+              r();
+            }),
+          );
+        }),
+        res.group('y', async () => {
+          await turns(1);
+          res.addAction('y1', () => undefined);
+        }),
+      ]);
+      await late;
+      outer.close();
+      expect(res.live().map((r) => `${r.group}:${r.name}`)).toEqual([
+        'outer/x:x1',
+        'outer/y:y1',
+        'outer:late',
+      ]);
       await res.releaseAll();
     });
 
