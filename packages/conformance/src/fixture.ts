@@ -35,6 +35,17 @@ export interface FixtureEnds {
    * doorbell ring after the listener stopped…), if the wire counts them.
    */
   droppedSignals?(): number;
+  /**
+   * Replies the platform side of the wire got from the platform for no pending command (a
+   * duplicate, an unsolicited reply, a reply for a command the agent gave up on or whose channel
+   * was reset) and dropped instead of carrying them to the agent, if the wire counts them (an SMT
+   * responder's stray responses, a virtio device's unmatched responses…). Without it the kit
+   * cannot tell a hostile reply the wire refused to carry from one that was never sent: the
+   * hostile-reply cases then require a count only for the replies every wire must carry (corrupt
+   * header, truncation), and a worker seed run whose late reply left no trace is reported as
+   * `never arrived` instead of `arrived after release (dropped and counted)`.
+   */
+  strayRepliesDropped?(): number | Promise<number>;
   /** Stops the platform side of this wire; idempotent. */
   close(): Promise<void>;
 }

@@ -1,6 +1,19 @@
 import type { PlatformAgentLink, PlatformConnection, ScmiPlatformPort } from '@scmi-ts/core';
 import { headerMessageId, headerProtocolId, readU32 } from '@scmi-ts/core';
 
+/** A message the platform sent towards an agent, as {@link HoldingPlatformPort.observe} sees it. */
+export interface PortMessage {
+  /**
+   * `response`: a response to a command (returned by `handle`, or sent later through
+   * `link.respond`); `post`: a notification or delayed response posted on the P2A channel.
+   */
+  readonly kind: 'response' | 'post';
+  /** The agent it is addressed to. */
+  readonly agentId: number;
+  /** The message (header first). */
+  readonly bytes: Uint8Array;
+}
+
 interface Held {
   readonly agentId: number;
   readonly channelId: number;
@@ -25,6 +38,7 @@ export class HoldingPlatformPort implements ScmiPlatformPort {
   readonly #inner: ScmiPlatformPort;
   readonly #links = new Map<number, { link: PlatformAgentLink; open: boolean }>();
   #predicate: ((protocolId: number, messageId: number) => boolean) | undefined;
+  #observer: ((message: PortMessage) => void) | undefined;
   #held: Held[] = [];
   #dropped = 0;
 
@@ -43,9 +57,22 @@ export class HoldingPlatformPort implements ScmiPlatformPort {
     return this.#held.length;
   }
 
+  /** The A2P channel ids of the replies currently held, in order. */
+  public get heldChannels(): readonly number[] {
+    return this.#held.map((h) => h.channelId);
+  }
+
   /** Holds the replies of commands matching `predicate` (once each) until released. */
   public hold(predicate: ((protocolId: number, messageId: number) => boolean) | undefined): void {
     this.#predicate = predicate;
+  }
+
+  /**
+   * Calls `observer` with every message the platform sends towards an agent, as it is sent (before
+   * the wire carries it), or stops with `undefined`. Held replies are seen when released.
+   */
+  public observe(observer: ((message: PortMessage) => void) | undefined): void {
+    this.#observer = observer;
   }
 
   /** Sends every held reply now, in order. Returns how many were sent to a live link. */
@@ -59,6 +86,7 @@ export class HoldingPlatformPort implements ScmiPlatformPort {
         this.#dropped++;
         continue;
       }
+      this.#observer?.({ kind: 'response', agentId: h.agentId, bytes: h.response });
       entry.link.respond(h.channelId, h.response);
       sent++;
     }
@@ -67,7 +95,23 @@ export class HoldingPlatformPort implements ScmiPlatformPort {
 
   /** @inheritDoc */
   public connect(agentId: number, link: PlatformAgentLink): PlatformConnection {
-    const conn = this.#inner.connect(agentId, link);
+    const observed: PlatformAgentLink = {
+      get p2a() {
+        return link.p2a;
+      },
+      get maxMsgSize() {
+        return link.maxMsgSize;
+      },
+      respond: (channelId, response) => {
+        this.#observer?.({ kind: 'response', agentId, bytes: response });
+        link.respond(channelId, response);
+      },
+      post: (message) => {
+        this.#observer?.({ kind: 'post', agentId, bytes: message });
+        return link.post(message);
+      },
+    };
+    const conn = this.#inner.connect(agentId, observed);
     const entry = { link, open: true };
     this.#links.set(agentId, entry);
     return {
@@ -83,12 +127,18 @@ export class HoldingPlatformPort implements ScmiPlatformPort {
   public handle(agentId: number, channelId: number, request: Uint8Array): Uint8Array | undefined {
     const response = this.#inner.handle(agentId, channelId, request);
     const predicate = this.#predicate;
-    if (response === undefined || predicate === undefined || request.byteLength < 4)
-      return response;
+    if (response === undefined) return response;
+    if (predicate === undefined || request.byteLength < 4) return this.#sent(agentId, response);
     const header = readU32(request, 0);
-    if (!predicate(headerProtocolId(header), headerMessageId(header))) return response;
+    if (!predicate(headerProtocolId(header), headerMessageId(header)))
+      return this.#sent(agentId, response);
     this.#predicate = undefined; // once
     this.#held.push({ agentId, channelId, response });
     return undefined;
+  }
+
+  #sent(agentId: number, response: Uint8Array): Uint8Array {
+    this.#observer?.({ kind: 'response', agentId, bytes: response });
+    return response;
   }
 }

@@ -16,8 +16,14 @@ export type {
 export type { ChannelRecord, InstrumentedChannelState } from './instrument.js';
 export type { RigOptions } from './rig.js';
 export type { ConformanceOptions } from './run-transport-conformance.js';
-export type { HostileWorkerOptions, HostileWorkerResult } from './scenarios/hostile-replies.js';
+export type { PortMessage } from './holding-port.js';
 export type {
+  HostileKindTotals,
+  HostileWorkerOptions,
+  HostileWorkerResult,
+} from './scenarios/hostile-replies.js';
+export type {
+  ObservedSeedPhase,
   SeedPhase,
   SeedRunResult,
   SeedWorkerOptions,
@@ -28,6 +34,16 @@ export { HoldingPlatformPort } from './holding-port.js';
 export { CountingClock, TransportInstrument, checkTeardownLog } from './instrument.js';
 export { AGENT_ID, SameThreadRig, buildContainer } from './rig.js';
 export { runTransportConformance } from './run-transport-conformance.js';
-export { HOSTILE_ACTIONS, runHostileRepliesWorker } from './scenarios/hostile-replies.js';
-export { runSeedScenarioSameThread, runSeedScenarioWorker } from './scenarios/seed-scenario.js';
+export {
+  HOSTILE_ACTIONS,
+  hostileActionName,
+  hostileReplyReachesAgent,
+  runHostileRepliesWorker,
+} from './scenarios/hostile-replies.js';
+export {
+  SEED_WORKER_PHASES,
+  expectedSeedPhase,
+  runSeedScenarioSameThread,
+  runSeedScenarioWorker,
+} from './scenarios/seed-scenario.js';
 export { mulberry32 } from './scenarios/worker-campaign.js';

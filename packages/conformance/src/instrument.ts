@@ -46,6 +46,17 @@ export class TransportInstrument {
   public readonly violations: string[] = [];
   /** Every channel set up through the wrapped transport, in order. */
   public readonly channels: ChannelRecord[] = [];
+  /**
+   * Called with the channel and the header of each `sink.rx` call, before core handles it (set by a
+   * case that checks the order in which messages reached the agent).
+   */
+  public onRx: ((record: ChannelRecord, header: number) => void) | undefined;
+  /**
+   * Called when a channel's quiesce step has started — its quiesce called, not yet returned (for
+   * a step that does not wait, the guard is closed by then) — so that a case can deliver a signal
+   * into the draining channel.
+   */
+  public onQuiesceStarted: ((record: ChannelRecord) => void) | undefined;
   readonly #clock: Clock;
 
   /** Creates an instrument reading times from `clock`. */
@@ -61,6 +72,11 @@ export class TransportInstrument {
   /** Callbacks refused by the channels' RX guards after quiesce. */
   public get refusedAfterQuiesce(): number {
     return this.channels.reduce((n, c) => n + c.counters.refusedAfterQuiesce, 0);
+  }
+
+  /** Commands failed in the transport (a reply that could not be read…), over every channel. */
+  public get failed(): number {
+    return this.channels.reduce((n, c) => n + c.counters.failed, 0);
   }
 
   /** Bad messages by reason, summed over every channel. */
@@ -120,6 +136,7 @@ export class TransportInstrument {
       rx: (header, ctx) => {
         this.#check(record, 'sink.rx');
         record.rxTimes.push(this.#clock.now());
+        this.onRx?.(record, header);
         sink.rx(header, ctx);
       },
       badMessage: (reason) => {
@@ -154,7 +171,9 @@ export class TransportInstrument {
       },
       quiesce: async () => {
         record.state = 'quiescing';
-        await inner.quiesce();
+        const quiescing = inner.quiesce();
+        this.onQuiesceStarted?.(record);
+        await quiescing;
         record.state = 'quiesced';
       },
       free: async () => {
@@ -188,6 +207,11 @@ export class TransportInstrument {
  * reverse order of registration), and in each device teardown every quiesce step before the first
  * release step. Returns the problems found (empty when none).
  *
+ * Resources are told apart by device, group and name. Names may repeat (two buffers both called
+ * `buf`): then each name must be released as many times as it was registered (less the entries
+ * forgotten), so a resource released twice is reported even when another of the same name was
+ * never released.
+ *
  * @example
  * ```ts
  * expect(checkTeardownLog(log.events)).toEqual([]);
@@ -195,27 +219,59 @@ export class TransportInstrument {
  */
 export function checkTeardownLog(events: readonly DevresEvent[]): string[] {
   const problems: string[] = [];
-  const adds = events.filter((e) => e.type === 'add').map((e) => `${e.group}/${e.resource}`);
-  const releases = events
-    .filter((e) => e.type === 'release')
-    .map((e) => `${e.group}/${e.resource}`);
-  const expected = [...adds].reverse();
-  if (releases.length !== new Set(releases).size && adds.length === new Set(adds).size) {
-    problems.push(`a resource was released twice: ${releases.join(', ')}`);
+  const name = (e: DevresEvent): string => `${e.group}/${e.resource}`;
+  const key = (e: DevresEvent): string => `${e.device}\u0000${e.group}/${e.resource}`;
+  const registered = new Map<string, number>();
+  const released = new Map<string, number>();
+  const labels = new Map<string, string>();
+  for (const e of events) {
+    if (e.type !== 'add' && e.type !== 'forget' && e.type !== 'release') continue;
+    const k = key(e);
+    labels.set(k, name(e));
+    if (e.type === 'release') released.set(k, (released.get(k) ?? 0) + 1);
+    else registered.set(k, (registered.get(k) ?? 0) + (e.type === 'add' ? 1 : -1));
   }
-  if (JSON.stringify(releases) !== JSON.stringify(expected)) {
-    problems.push(
-      `releases ${JSON.stringify(releases)} are not the registrations reversed ${JSON.stringify(expected)}`,
-    );
+  for (const [k, n] of released) {
+    const r = registered.get(k) ?? 0;
+    if (n > r) {
+      problems.push(
+        `a resource was released twice: ${labels.get(k) ?? k} released ${n} time(s), registered ${r} time(s)`,
+      );
+    }
   }
-  const begin = events.findIndex((e) => e.type === 'teardown-begin');
-  if (begin >= 0) {
-    const teardown = events.slice(begin);
-    const lastQuiesce = teardown.map((e) => e.type).lastIndexOf('quiesce');
-    const firstRelease = teardown.findIndex((e) => e.type === 'release');
+  // Per device: the registrations still owned by the devres, in order (a forgotten entry is not
+  // released), must be released newest first.
+  const devices = new Set(events.map((e) => e.device));
+  for (const device of devices) {
+    const own = events.filter((e) => e.device === device);
+    const owned: DevresEvent[] = [];
+    for (const e of own) {
+      if (e.type === 'add') owned.push(e);
+      else if (e.type === 'forget') {
+        const i = owned.map(key).lastIndexOf(key(e));
+        if (i >= 0) owned.splice(i, 1);
+      }
+    }
+    const expected = owned.map(name).reverse();
+    const releases = own.filter((e) => e.type === 'release').map(name);
+    if (JSON.stringify(releases) !== JSON.stringify(expected)) {
+      problems.push(
+        `${devices.size > 1 ? `${device}: ` : ''}releases ${JSON.stringify(releases)} are not the registrations reversed ${JSON.stringify(expected)}`,
+      );
+    }
+  }
+  // Each teardown (from its teardown-begin to the device's teardown-end) on its own: a later
+  // teardown that releases before it quiesces is as wrong as the first.
+  events.forEach((e, begin) => {
+    if (e.type !== 'teardown-begin') return;
+    const rest = events.slice(begin + 1);
+    const end = rest.findIndex((x) => x.type === 'teardown-end' && x.device === e.device);
+    const teardown = (end < 0 ? rest : rest.slice(0, end)).filter((x) => x.device === e.device);
+    const lastQuiesce = teardown.map((x) => x.type).lastIndexOf('quiesce');
+    const firstRelease = teardown.findIndex((x) => x.type === 'release');
     if (firstRelease >= 0 && lastQuiesce > firstRelease)
-      problems.push('a quiesce step ran after a release step');
-  }
+      problems.push(`${e.device}: a quiesce step ran after a release step`);
+  });
   return problems;
 }
 

@@ -132,9 +132,10 @@ export class SameThreadRig {
   }
 
   /**
-   * Removes agents still bound, closes the wire and the platform, runs the clock until idle, and
-   * returns the hygiene problems: instrument violations, resources left live, timers armed, tasks
-   * pending, platform timers armed.
+   * Removes agents still bound, closes the wire, checks that the platform holds no timer any more
+   * (before closing it, since closing cancels them all), closes the platform, runs the clock until
+   * idle, and returns the hygiene problems: platform timers left armed, instrument violations,
+   * resources left live, timers armed, tasks pending.
    */
   public async dispose(): Promise<string[]> {
     const problems: string[] = [];
@@ -145,6 +146,14 @@ export class SameThreadRig {
       }
     }
     await this.ends.close();
+    // Before `platform.close()`, which cancels every timer: with every agent removed and the wire
+    // closed, a timer the platform still holds is one nothing can ever use (a retry for an agent
+    // that is gone…).
+    const platformArmed = this.platform.armedTimers;
+    if (platformArmed > 0)
+      problems.push(
+        `platform: ${platformArmed} timer(s) left armed after the agents were removed and the wire closed`,
+      );
     this.platform.close();
     await this.clock.runUntilIdle();
     problems.push(...this.instrument.violations);
@@ -155,8 +164,6 @@ export class SameThreadRig {
     if (this.clock.armedTimers > 0) problems.push(`${this.clock.armedTimers} timer(s) left armed`);
     if (this.clock.pendingTasks > 0)
       problems.push(`${this.clock.pendingTasks} task(s) left pending`);
-    if (this.platform.armedTimers > 0)
-      problems.push(`platform: ${this.platform.armedTimers} timer(s) left armed`);
     return problems;
   }
 

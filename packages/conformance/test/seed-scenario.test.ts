@@ -1,24 +1,68 @@
-import { runSeedScenarioSameThread, type SeedPhase } from '@scmi-ts/conformance';
+import {
+  runSeedScenarioSameThread,
+  type SeedPhase,
+  type TransportFixture,
+} from '@scmi-ts/conformance';
 import { loopbackFixture } from './support/loopback-fixture.js';
 
 describe(runSeedScenarioSameThread, () => {
   describe('with a transport that skips quiesce', () => {
-    it.each<SeedPhase>(['draining', 'after-release'])(
-      'should report the late callback that ran against released state (%s)',
+    it('should report the late callback that ran against released state (after-release)', async () => {
+      const r = await runSeedScenarioSameThread(
+        loopbackFixture({ brokenQuiesce: true }),
+        'after-release',
+      );
+      expect(r.observedPhase).toBe('after-release');
+      expect(r.problems.some((p) => /after its (quiesce returned|free began)/.test(p))).toBe(true);
+    });
+
+    it('should report the late callback its guard let into a quiescing channel (draining)', async () => {
+      const r = await runSeedScenarioSameThread(
+        loopbackFixture({ brokenQuiesce: true }),
+        'draining',
+      );
+      expect(r.observedPhase).toBe('draining');
+      expect(r.problems.some((p) => /neither its RX guard nor the wire refused/.test(p))).toBe(
+        true,
+      );
+    });
+  });
+
+  describe('with a correct transport', () => {
+    it.each<SeedPhase>(['before-quiesce', 'during-quiesce', 'draining', 'after-release'])(
+      'should report the phase the late reply reached (%s)',
       async (phase) => {
-        const r = await runSeedScenarioSameThread(loopbackFixture({ brokenQuiesce: true }), phase);
-        expect(r.problems.some((p) => /after its (quiesce returned|free began)/.test(p))).toBe(
-          true,
-        );
+        const r = await runSeedScenarioSameThread(loopbackFixture(), phase);
+        expect(r.requestedPhase).toBe(phase);
+        expect(r.observedPhase).toBe(phase);
+        expect(r.problems).toEqual([]);
       },
     );
   });
 
-  describe('with a correct transport', () => {
-    it('should report the phase the late reply reached', async () => {
-      const r = await runSeedScenarioSameThread(loopbackFixture(), 'after-release');
-      expect(r.observedPhase).toBe('after-release');
-      expect(r.problems).toEqual([]);
-    });
+  describe('with a fixture that does not route the reply through its interceptor', () => {
+    // The signal reaches the agent at once, never through the kit: no phase can be chosen, and the
+    // run must say so instead of passing for the phase asked for.
+    const passThrough = (): TransportFixture => {
+      const inner = loopbackFixture();
+      return {
+        ...inner,
+        sameThread: async (ctx) => {
+          const ends = await inner.sameThread(ctx);
+          return { ...ends, setAgentSignalInterceptor: () => undefined };
+        },
+      };
+    };
+
+    it.each<SeedPhase>(['draining', 'after-release'])(
+      'should report that the reply did not reach the phase asked for (%s)',
+      async (phase) => {
+        const r = await runSeedScenarioSameThread(passThrough(), phase);
+        expect(r.observedPhase).not.toBe(phase);
+        expect(r.problems.some((p) => p.startsWith(`the late reply was to arrive ${phase}`))).toBe(
+          true,
+        );
+      },
+    );
   });
 });

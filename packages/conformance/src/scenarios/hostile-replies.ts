@@ -1,8 +1,9 @@
 import { ScmiError, ScmiTimeoutError, createAgent } from '@scmi-ts/core';
-import type { FaultAction } from '@scmi-ts/platform';
+import type { FaultAction, FaultRule } from '@scmi-ts/platform';
 import { describeError } from './describe-error.js';
 import type { TransportFixture, WorkerFixtureSession } from '../fixture.js';
 import { buildContainer } from '../rig.js';
+import { reproduceHint } from './seed-scenario.js';
 import { campaignRun, checkCampaignRun, startWorkerCampaign } from './worker-campaign.js';
 
 /** The hostile replies every transport must survive, as platform fault actions. */
@@ -16,6 +17,23 @@ export const HOSTILE_ACTIONS: readonly FaultAction[] = [
   { kind: 'unsolicited' },
 ];
 
+/** A hostile action's name in reports: its kind, and a truncation's length. */
+export function hostileActionName(action: FaultAction): string {
+  return `${action.kind}${'length' in action ? ` ${action.length}` : ''}`;
+}
+
+/**
+ * Whether every wire must carry a hostile reply of this kind to the agent, so that the agent must
+ * count it. A corrupted or truncated response *replaces* the real one: the wire carries it, and
+ * the agent counts it (a bad message, or a failed transfer). A duplicate or an unsolicited reply
+ * comes *in addition*, for no pending command: a wire whose medium holds one response per command
+ * (an SMT area, a virtio buffer, an OP-TEE invocation) drops it on the platform side, and only the
+ * wire can count it (`FixtureEnds.strayRepliesDropped`).
+ */
+export function hostileReplyReachesAgent(action: FaultAction): boolean {
+  return action.kind !== 'duplicate' && action.kind !== 'unsolicited';
+}
+
 /** Options of {@link runHostileRepliesWorker}. */
 export interface HostileWorkerOptions {
   /** Agent runs (default 20); each sends `transfersPerRun` commands. */
@@ -24,12 +42,22 @@ export interface HostileWorkerOptions {
   readonly transfersPerRun?: number;
   /** Stop after this many ms (default: no limit). */
   readonly durationMs?: number;
-  /** Seed of the fault choice (default: from the clock). */
+  /** Seed of the fault kinds and placement (default: from the clock). */
   readonly seed?: number;
   /** The agent's RX timeout in ms (default 20). */
   readonly timeoutMs?: number;
   /** A running worker session to reuse. */
   readonly session?: WorkerFixtureSession;
+}
+
+/** Per hostile action, what a campaign did and saw. */
+export interface HostileKindTotals {
+  /** Runs that used it (and probed). */
+  readonly runs: number;
+  /** Commands the fault was placed on. */
+  readonly placed: number;
+  /** What the agent and the wire counted: bad messages, late replies, refusals, failed transfers, wire drops. */
+  readonly counted: number;
 }
 
 /** Totals of a hostile-reply campaign. */
@@ -40,26 +68,42 @@ export interface HostileWorkerResult {
   readonly runs: number;
   /** Commands sent. */
   readonly transfers: number;
+  /** Commands a hostile fault was placed on (in runs whose probe succeeded). */
+  readonly faultsPlaced: number;
   /** Bad messages counted by the agents, all reasons. */
   readonly badMessages: number;
+  /** Hostile replies counted by the agents or the wires (see {@link HostileKindTotals.counted}). */
+  readonly counted: number;
+  /** Per hostile action (by {@link hostileActionName}). */
+  readonly byKind: Readonly<Record<string, HostileKindTotals>>;
   /** Commands that failed (timeouts, status errors) — expected under faults. */
   readonly failedTransfers: number;
   /** Probes that timed out (a loaded machine; the teardown invariants are still checked). */
   readonly probeTimeouts: number;
-  /** Invariant violations (a crash, a non-SCMI error, a callback against released state…). */
+  /**
+   * Invariant violations (a crash, a non-SCMI error, a callback against released state, hostile
+   * replies every wire carries placed but none counted…).
+   */
   readonly violations: readonly string[];
+  /** How to run the same campaign again (the same fault kinds and placement; not the timing). */
+  readonly reproduce: string;
 }
 
 /**
- * Hostile replies with the platform in a worker: each run picks a hostile fault (corrupt token,
- * type or protocol, truncation, duplicate, unsolicited reply) applied to half of the commands at
- * random, probes an agent, sends commands, checks it still works, and removes it. Every failure
- * must be a typed SCMI error; nothing may crash or touch released state.
+ * Hostile replies with the platform in a worker: run `i` uses hostile fault
+ * `HOSTILE_ACTIONS[(k + i) % n]` (`k` drawn from the seed, so that any `n` runs use every kind),
+ * placed on each command with probability 1/2 (at least one), probes an agent, sends the
+ * commands, checks it still works, and removes it. The placement is drawn from the campaign's seed
+ * and set as `nth` rules, not left to the platform's own generator, so that a seed gives the same
+ * faults on the same commands whatever worker session runs them. Every failure must be a typed
+ * SCMI error; nothing may crash or touch released state; in a run of a kind every wire carries
+ * ({@link hostileReplyReachesAgent}), the agent (or the wire) must have counted something.
  *
  * @example
  * ```ts
  * const r = await runHostileRepliesWorker(fixture, { runs: 10 });
  * expect(r.violations).toEqual([]);
+ * expect(r.badMessages).toBeGreaterThan(0);
  * ```
  */
 export async function runHostileRepliesWorker(
@@ -72,20 +116,34 @@ export async function runHostileRepliesWorker(
   const perRun = options.transfersPerRun ?? 20;
   const timeoutMs = options.timeoutMs ?? 20;
   const violations: string[] = [];
+  const byKind: Record<string, { runs: number; placed: number; counted: number }> = {};
+  const first = Math.floor(random() * HOSTILE_ACTIONS.length);
   let transfers = 0;
   let failedTransfers = 0;
   let badMessages = 0;
+  let counted = 0;
+  let faultsPlaced = 0;
   let probeTimeouts = 0;
   let done = 0;
   try {
     for (; done < runs && Date.now() < deadline; done++) {
-      const action = HOSTILE_ACTIONS[Math.floor(random() * HOSTILE_ACTIONS.length)] as FaultAction;
-      const where = `run ${done} (seed ${seed}, ${action.kind})`;
+      const action = HOSTILE_ACTIONS[(first + done) % HOSTILE_ACTIONS.length] as FaultAction;
+      const name = hostileActionName(action);
+      // Drawn before anything runs, so that the seed alone decides them.
+      const placed: number[] = [];
+      for (let i = 1; i <= perRun; i++) if (random() < 0.5) placed.push(i);
+      if (placed.length === 0) placed.push(1 + Math.floor(random() * perRun));
+      const rules: FaultRule[] = placed.map((nth) => ({
+        match: { protocolId: 0x14, messageId: 0x0, nth },
+        action,
+      }));
+      const where = `run ${done} (seed ${seed}, ${name} on commands ${placed.join(',')})`;
       await session.setFaults([]);
       const ends = await session.open();
       const run = campaignRun();
       const { clock, instrument, log } = run;
       const container = buildContainer(instrument.wrap(ends.transport), clock);
+      let probed = false;
       try {
         const agent = await createAgent(container, {
           ...ends.agentOptions,
@@ -93,7 +151,8 @@ export async function runHostileRepliesWorker(
           rxTimeoutMs: timeoutMs,
           log: log.sink,
         });
-        await session.setFaults([{ match: { protocolId: 0x14, probability: 0.5 }, action }]);
+        probed = true;
+        await session.setFaults(rules);
         for (let i = 0; i < perRun; i++) {
           transfers++;
           try {
@@ -129,16 +188,50 @@ export async function runHostileRepliesWorker(
       } catch (e) {
         // A probe that times out on a loaded machine is timing, not an invariant violation: the
         // invariants below (teardown order, no callback after release) are still checked.
-        if (ScmiTimeoutError.is(e)) probeTimeouts++;
+        if (ScmiTimeoutError.is(e) && !probed) probeTimeouts++;
         else violations.push(`${where}: probe or remove failed: ${describeError(e)}`);
       }
       await new Promise((r) => setTimeout(r, timeoutMs + 3));
+      const stray = (await ends.strayRepliesDropped?.()) ?? 0;
       await ends.close();
-      badMessages += Object.values(instrument.badMessages()).reduce((a, b) => a + b, 0);
+      const bad = Object.values(instrument.badMessages()).reduce((a, b) => a + b, 0);
+      const seen =
+        bad +
+        instrument.lateReplies +
+        instrument.refusedAfterQuiesce +
+        instrument.failed +
+        (ends.droppedSignals?.() ?? 0) +
+        stray;
+      badMessages += bad;
+      if (probed) {
+        const totals = (byKind[name] ??= { runs: 0, placed: 0, counted: 0 });
+        totals.runs++;
+        totals.placed += placed.length;
+        totals.counted += seen;
+        faultsPlaced += placed.length;
+        counted += seen;
+        if (seen === 0 && hostileReplyReachesAgent(action)) {
+          violations.push(
+            `${where}: ${placed.length} ${name} fault(s) placed on commands the platform answered, but neither the agent nor the wire counted anything`,
+          );
+        }
+      }
       checkCampaignRun(run, where, violations);
     }
   } finally {
     await campaign.stop();
   }
-  return { seed, runs: done, transfers, badMessages, failedTransfers, probeTimeouts, violations };
+  return {
+    seed,
+    runs: done,
+    transfers,
+    faultsPlaced,
+    badMessages,
+    counted,
+    byKind,
+    failedTransfers,
+    probeTimeouts,
+    violations,
+    reproduce: reproduceHint(fixture, seed, `--runs 0 --hostile-runs ${done}`),
+  };
 }

@@ -10,26 +10,74 @@ import { campaignRun, checkCampaignRun, startWorkerCampaign } from './worker-cam
  * Where the seed scenario's late reply is driven, in same-thread mode:
  *
  * - `before-quiesce`: produced and delivered as teardown begins, before any quiesce step;
- * - `during-quiesce`: produced and delivered while the quiesce phase runs, before the channel's step;
- * - `draining`: produced during the quiesce phase, delivered once the channel's quiesce step has
- *   started (its guard is closing or closed, callbacks in flight draining);
+ * - `during-quiesce`: produced and delivered while the quiesce phase runs, before the step of the
+ *   channel the reply comes back on;
+ * - `draining`: produced during the quiesce phase, delivered once that channel's quiesce step has
+ *   started (its guard is closing or closed, callbacks in flight draining), before any release;
  * - `after-release`: produced during the quiesce phase, delivered after the probe has failed and
  *   everything was released. A transport whose quiesce waits for the platform (OP-TEE awaits the
- *   invocation) cannot reach release first: the kit then delivers when teardown waits, and reports
- *   the phase it observed.
+ *   invocation) cannot reach release first: the kit then delivers while teardown waits, observes
+ *   `draining`, and says so in {@link SeedRunResult.teardownWaitedForPlatform}.
  */
 export type SeedPhase = 'before-quiesce' | 'during-quiesce' | 'draining' | 'after-release';
 
+/**
+ * Where the late reply actually was when its signal reached the agent: a {@link SeedPhase}, or
+ * `before teardown`, `during release` (a release step had run, teardown not finished), or
+ * `not delivered` (no signal of the reply reached the agent: the fixture did not route it through
+ * its signal interceptor, or the link was closed).
+ */
+export type ObservedSeedPhase = SeedPhase | 'before teardown' | 'during release' | 'not delivered';
+
 /** The outcome of one seed-scenario run. */
 export interface SeedRunResult {
-  /** The phase the late reply actually reached. */
-  readonly observedPhase: string;
+  /** The phase the run asked for. */
+  readonly requestedPhase: SeedPhase;
+  /**
+   * The phase the late reply actually reached, read when its signal was delivered to the agent
+   * (from the devres events so far and the state of the channel the reply comes back on).
+   */
+  readonly observedPhase: ObservedSeedPhase;
+  /**
+   * `after-release` only: teardown could not finish while the reply was held (the transport's
+   * quiesce waits for the platform), so the reply was delivered while teardown waited.
+   */
+  readonly teardownWaitedForPlatform: boolean;
+  /**
+   * `before-quiesce` and `during-quiesce` only: the wire did not signal the agent as the kit sent
+   * the reply, but from a task of its own (OP-TEE's return doorbell), and teardown runs from its
+   * first step to the channel's quiesce without waiting, so no task runs in between: the reply
+   * reaches the agent once the channel's quiesce waits for it, `draining`. For such a transport
+   * the earlier phases do not exist.
+   */
+  readonly signalDeferred: boolean;
   /** What the probe threw (a timeout is expected; undefined when it succeeded). */
   readonly probeError: unknown;
   /** The late reply was accounted for: delivered to a live transfer, or dropped and counted. */
   readonly accounted: number;
-  /** Invariant violations: callbacks against released state, bad teardown order, leftovers. */
+  /** Callbacks the channels' RX guards refused after quiesce (the late reply, in `draining`). */
+  readonly refusedAfterQuiesce: number;
+  /**
+   * Invariant violations: callbacks against released state, bad teardown order, leftovers, and a
+   * late reply that did not reach the phase asked for.
+   */
   readonly problems: readonly string[];
+}
+
+/**
+ * The phase a run asking for `requested` must observe: `requested` itself, except in the two
+ * cases a transport makes it unreachable, which the run detects and reports
+ * ({@link SeedRunResult.teardownWaitedForPlatform}, {@link SeedRunResult.signalDeferred}): both
+ * leave the reply to the channel's quiesce step, `draining`.
+ */
+export function expectedSeedPhase(
+  requested: SeedPhase,
+  how: Pick<SeedRunResult, 'teardownWaitedForPlatform' | 'signalDeferred'>,
+): SeedPhase {
+  if (requested === 'after-release' && how.teardownWaitedForPlatform) return 'draining';
+  if ((requested === 'before-quiesce' || requested === 'during-quiesce') && how.signalDeferred)
+    return 'draining';
+  return requested;
 }
 
 const isBaseVersion = (protocolId: number, messageId: number): boolean =>
@@ -38,13 +86,14 @@ const isBaseVersion = (protocolId: number, messageId: number): boolean =>
 /**
  * The seed scenario in the same thread, on the virtual clock: Base PROTOCOL_VERSION times out
  * during probe, the platform's reply arrives late — at `phase` — and the probe fails. Checks that
- * the reply was delivered to a live transfer or dropped and counted, that no callback ran against a
- * released channel, that every resource was released exactly once, newest first, and that nothing
- * was left armed.
+ * the reply reached the phase asked for, that it was delivered to a live transfer or dropped and
+ * counted, that no callback ran against a released channel, that every resource was released
+ * exactly once, newest first, and that nothing was left armed.
  *
  * @example
  * ```ts
  * const r = await runSeedScenarioSameThread(fixture, 'draining');
+ * expect(r.observedPhase).toBe('draining');
  * expect(r.problems).toEqual([]);
  * ```
  */
@@ -59,49 +108,99 @@ export async function runSeedScenarioSameThread(
       `${fixture.name}: the fixture must provide setAgentSignalInterceptor for same-thread phases`,
     );
   }
-  // Signals to the agent are held while `holding`, delivered by `deliverHeld`.
+  // Where teardown is, from the devres events.
+  let teardownBegun = false;
+  let quiesceBegun = false;
+  let releaseBegun = false;
+  let teardownEnded = false;
+  // The A2P channel the held reply comes back on (known once the platform held it).
+  let replyChannel: number | undefined;
+  const phaseNow = (): ObservedSeedPhase => {
+    if (!teardownBegun) return 'before teardown';
+    if (teardownEnded) return 'after-release';
+    if (releaseBegun) return 'during release';
+    const record = rig.instrument.channels.find((c) => c.label === `a2p:${String(replyChannel)}`);
+    if (record !== undefined && record.state !== 'open') {
+      return record.state === 'quiescing' || record.state === 'quiesced'
+        ? 'draining'
+        : 'during release';
+    }
+    return quiesceBegun ? 'during-quiesce' : 'before-quiesce';
+  };
+
+  // Signals to the agent are held while `holding`, delivered by `deliverHeld`. The phase is read
+  // when the first signal after the reply was produced reaches the agent.
   let holding = false;
+  let awaitingDelivery = false;
+  let observedPhase: ObservedSeedPhase = 'not delivered';
+  // Read through a function: the interceptor sets it while the probe runs.
+  const observed = (): ObservedSeedPhase => observedPhase;
   const held: (() => void)[] = [];
+  const stillAwaiting = (): boolean => awaitingDelivery;
+  const observeDelivery = (): void => {
+    if (!awaitingDelivery) return;
+    awaitingDelivery = false;
+    observedPhase = phaseNow();
+  };
   ends.setAgentSignalInterceptor((deliver) => {
-    if (holding) held.push(deliver);
-    else deliver();
+    if (holding) {
+      held.push(deliver);
+      return;
+    }
+    observeDelivery();
+    deliver();
   });
   const deliverHeld = (): void => {
     holding = false;
-    for (const d of held.splice(0)) d();
+    const signals = held.splice(0);
+    if (signals.length > 0) observeDelivery();
+    for (const d of signals) d();
   };
-  let observedPhase = 'none';
   let produced = false;
   const wasProduced = (): boolean => produced;
-  const produce = (hold: boolean, label: string): void => {
+  let signalDeferred = false;
+  const deferred = (): boolean => signalDeferred;
+  const produce = (hold: boolean): void => {
     if (produced) return;
     produced = true;
+    replyChannel = port.heldChannels[0];
     holding = hold;
-    port.release();
-    if (!hold) observedPhase = label;
+    awaitingDelivery = true;
+    if (port.release() === 0) {
+      // The link was closed: nothing can reach the agent.
+      holding = false;
+      awaitingDelivery = false;
+    } else if (!hold && stillAwaiting()) {
+      // The wire did not signal the agent as the reply was sent: it does so from a task of its
+      // own, which runs only when teardown next waits.
+      signalDeferred = true;
+    }
   };
   port.hold(isBaseVersion);
-  let teardownBegun = false;
   rig.onEvent = (e: DevresEvent): void => {
     if (e.type === 'teardown-begin') teardownBegun = true;
     if (!teardownBegun) return;
-    if (phase === 'before-quiesce' && e.type === 'teardown-begin') produce(false, 'before-quiesce');
+    if (e.type === 'quiesce') quiesceBegun = true;
+    if (e.type === 'release') releaseBegun = true;
+    if (e.type === 'teardown-end') teardownEnded = true;
+    if (phase === 'before-quiesce' && e.type === 'teardown-begin') produce(false);
     if (phase === 'during-quiesce' && e.type === 'quiesce' && e.resource === 'agent gate')
-      produce(false, 'during-quiesce');
+      produce(false);
     if (
       (phase === 'draining' || phase === 'after-release') &&
       e.type === 'quiesce' &&
       e.resource === 'agent gate'
     ) {
-      produce(true, phase);
-    }
-    if (phase === 'draining' && e.type === 'quiesce' && e.resource.startsWith('channel a2p')) {
-      clock.schedule(() => {
-        observedPhase = 'draining';
-        deliverHeld();
-      });
+      produce(true);
     }
   };
+  if (phase === 'draining') {
+    // Into the channel's quiesce step, once started: the devres event comes before the step runs,
+    // and a step that does not wait lets teardown run on to the end before any clock task.
+    rig.instrument.onQuiesceStarted = (record): void => {
+      if (record.label === `a2p:${String(replyChannel)}`) deliverHeld();
+    };
+  }
 
   const probe = rig.probe({ rxTimeoutMs: 30 });
   let probeError: unknown;
@@ -112,16 +211,14 @@ export async function runSeedScenarioSameThread(
     },
   );
   let settled = await rig.settle(outcome, 5_000);
+  let teardownWaitedForPlatform = false;
   if (!settled && phase === 'after-release' && held.length > 0) {
     // Teardown is waiting for the platform (e.g. an invocation in flight): deliver now.
-    observedPhase = 'draining (teardown waited for the platform)';
+    teardownWaitedForPlatform = true;
     deliverHeld();
     settled = await rig.settle(outcome, 5_000);
   }
-  if (phase === 'after-release' && settled && held.length > 0) {
-    observedPhase = 'after-release';
-    deliverHeld();
-  }
+  if (phase === 'after-release' && settled) deliverHeld();
   await clock.runUntilIdle();
 
   const problems: string[] = [];
@@ -129,6 +226,20 @@ export async function runSeedScenarioSameThread(
   if (!(probeError instanceof ScmiTimeoutError))
     problems.push(`expected a probe timeout, got ${describeError(probeError)}`);
   if (!wasProduced()) problems.push('the late reply was never produced');
+  const expected = expectedSeedPhase(phase, {
+    teardownWaitedForPlatform,
+    signalDeferred: deferred(),
+  });
+  if (observed() !== expected) {
+    const why = teardownWaitedForPlatform
+      ? '; teardown waited for the platform'
+      : deferred()
+        ? '; the wire signals the agent from a task of its own'
+        : '';
+    problems.push(
+      `the late reply was to arrive ${expected}${expected === phase ? '' : ` (asked: ${phase}${why})`} but arrived: ${observed()}`,
+    );
+  }
   const i = rig.instrument;
   const accounted =
     i.lateReplies +
@@ -137,24 +248,75 @@ export async function runSeedScenarioSameThread(
     (ends.droppedSignals?.() ?? 0) +
     port.droppedAfterDisconnect;
   if (accounted < 1) problems.push('the late reply was neither delivered nor dropped and counted');
+  // A signal that reaches a channel whose quiesce step has started is a new callback: the guard
+  // (or the wire) must refuse it and count it, not run it.
+  if (observed() === 'draining' && i.refusedAfterQuiesce + (ends.droppedSignals?.() ?? 0) < 1) {
+    problems.push(
+      `a2p:${String(replyChannel)}: the late reply reached the channel after its quiesce step started, and neither its RX guard nor the wire refused and counted it`,
+    );
+  }
   problems.push(...checkTeardownLog(rig.log.events));
   problems.push(...(await rig.dispose()));
-  return { observedPhase, probeError, accounted, problems };
+  return {
+    requestedPhase: phase,
+    observedPhase: observed(),
+    teardownWaitedForPlatform,
+    signalDeferred: deferred(),
+    probeError,
+    accounted,
+    refusedAfterQuiesce: i.refusedAfterQuiesce,
+    problems,
+  };
 }
 
 /** Options of {@link runSeedScenarioWorker}. */
 export interface SeedWorkerOptions {
   /** Runs (default 100). */
   readonly runs?: number;
+  /**
+   * When `runs` runs hit no phase but {@link SEED_WORKER_PHASES}`.delivered` (every late reply
+   * came in time), keep going for at most this many more runs, until another phase is hit
+   * (default 0). The race is real-time: this bounds the campaign instead of making a case depend
+   * on luck.
+   */
+  readonly coverageRuns?: number;
   /** Stop after this many ms even if runs remain (default: no limit). */
   readonly durationMs?: number;
   /** The agent's RX timeout in ms (default 3). */
   readonly timeoutMs?: number;
-  /** Seed of the reply delays (default: from the clock); printed with any failure. */
+  /**
+   * Seed of the reply delays (default: from the clock); printed with any failure. It reproduces
+   * the delays, not the thread timing.
+   */
   readonly seed?: number;
   /** A running worker session to reuse (default: one is started and stopped). */
   readonly session?: WorkerFixtureSession;
 }
+
+/** The phases a worker-mode seed run reports, by key. */
+export const SEED_WORKER_PHASES = {
+  /** The reply came in time: the probe succeeded. */
+  delivered: 'delivered to the live transfer',
+  /** The channel's RX guard refused it after quiesce (counted). */
+  refused: 'refused after quiesce',
+  /** Core dropped it as late (or unexpected) before teardown began (counted). */
+  droppedBeforeTeardown: 'dropped before teardown',
+  /** Core dropped it as late (or unexpected) once teardown had begun (counted). */
+  droppedDuringTeardown: 'dropped during teardown',
+  /**
+   * It reached the wire after the agent's channels were released, and the wire dropped and counted
+   * it (`FixtureEnds.droppedSignals` or `strayRepliesDropped`).
+   */
+  afterRelease: 'arrived after release (dropped and counted)',
+  /**
+   * No trace of it anywhere the kit can see: no callback, no agent counter, no wire counter. Either
+   * the platform never sent it (the wire closed first: a loaded machine) or it came after release
+   * and the wire does not count what it drops (the fixture has neither `droppedSignals` nor
+   * `strayRepliesDropped`, or they stayed 0). Not a violation by itself: nothing ran against
+   * released state; but the kit cannot show the reply was counted.
+   */
+  neverArrived: 'never arrived (no trace on the agent side or the wire)',
+} as const;
 
 /** Totals of a worker-mode seed campaign. */
 export interface SeedWorkerResult {
@@ -162,19 +324,36 @@ export interface SeedWorkerResult {
   readonly seed: number;
   /** Runs done. */
   readonly runs: number;
-  /** How many runs reached each phase. */
+  /** How many runs reached each phase (labels of {@link SEED_WORKER_PHASES}). */
   readonly phases: Readonly<Record<string, number>>;
-  /** Late replies dropped and counted (core's late replies plus guard refusals). */
+  /** Late replies dropped and counted (core's late replies, guard refusals, wire drops). */
   readonly lateRepliesDropped: number;
   /** Invariant violations, each with the run and delay that produced it. */
   readonly violations: readonly string[];
+  /**
+   * How to run the same campaign again: the same seed gives the same delays; the interleaving of
+   * the threads is real time and is not reproduced.
+   */
+  readonly reproduce: string;
 }
+
+/** The `pnpm stress` command line that runs a campaign's random choices again. @internal */
+export function reproduceHint(fixture: TransportFixture, seed: number, flags: string): string {
+  return `pnpm stress --transport ${fixture.name} --seed ${seed} ${flags} (the same seed gives the same random choices; the thread timing is real and not reproduced, so a race may need several attempts)`;
+}
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /**
  * The seed scenario with the platform in a worker thread, on real time: each run probes an agent
  * whose Base PROTOCOL_VERSION reply is delayed by a random amount around the (short) timeout, so
  * that the reply races the timeout and the teardown for real. One worker is reused across runs.
- * Checks the same invariants as the same-thread scenario and reports which phases were hit.
+ * Checks the same invariants as the same-thread scenario — no callback against released state,
+ * every resource released once, newest first, no timer left armed, and a late reply that reached
+ * the agent was delivered or counted — and reports which phase each run hit
+ * ({@link SEED_WORKER_PHASES}). The delays come from `seed` (mulberry32), so a seed reproduces
+ * them; the thread interleaving it cannot.
  *
  * @example
  * ```ts
@@ -190,12 +369,15 @@ export async function runSeedScenarioWorker(
   const { seed, random, deadline, session } = campaign;
   const timeoutMs = options.timeoutMs ?? 3;
   const runs = options.runs ?? 100;
+  const maxRuns = runs + (options.coverageRuns ?? 0);
   const phases: Record<string, number> = {};
   const violations: string[] = [];
+  const onlyDelivered = (): boolean =>
+    Object.keys(phases).every((p) => p === SEED_WORKER_PHASES.delivered);
   let lateRepliesDropped = 0;
   let done = 0;
   try {
-    for (; done < runs && Date.now() < deadline; done++) {
+    for (; (done < runs || (done < maxRuns && onlyDelivered())) && Date.now() < deadline; done++) {
       const delay = Math.max(0, timeoutMs - 2 + random() * 4);
       await session.setFaults([
         {
@@ -209,6 +391,7 @@ export async function runSeedScenarioWorker(
       let teardownAt = Infinity;
       const container = buildContainer(instrument.wrap(ends.transport), clock);
       let probeError: unknown;
+      const startedAt = Date.now();
       try {
         const agent = await createAgent(container, {
           ...ends.agentOptions,
@@ -223,34 +406,62 @@ export async function runSeedScenarioWorker(
       } catch (e) {
         probeError = e;
       }
-      // Give a reply still on its way the time to arrive (to a closed wire).
-      await new Promise((r) => setTimeout(r, timeoutMs + 3));
+      // Give a reply still on its way the time to arrive (to a closed channel): past the moment the
+      // platform sends it (`delay` after it got the command, sent just after `startedAt`).
+      await sleep(Math.max(timeoutMs + 3, startedAt + delay + 3 - Date.now()));
+      const stray = (await ends.strayRepliesDropped?.()) ?? 0;
       await ends.close();
       const late = instrument.lateReplies;
       const refused = instrument.refusedAfterQuiesce;
-      lateRepliesDropped += late + refused;
+      const bad = instrument.badMessages();
+      const badTotal = Object.values(bad).reduce((a, b) => a + b, 0);
+      const wire = (ends.droppedSignals?.() ?? 0) + stray;
+      const droppedByCore = late + bad.unexpected;
+      lateRepliesDropped += late + refused + bad.unexpected + wire;
       const rxAfterTeardown = instrument.channels.some((c) =>
         c.rxTimes.some((t) => t >= teardownAt),
       );
       const phase =
         probeError === undefined
-          ? 'delivered to the live transfer'
+          ? SEED_WORKER_PHASES.delivered
           : refused > 0
-            ? 'refused after quiesce'
-            : late > 0
+            ? SEED_WORKER_PHASES.refused
+            : droppedByCore > 0
               ? rxAfterTeardown
-                ? 'dropped during teardown'
-                : 'dropped before teardown'
-              : 'arrived after release';
+                ? SEED_WORKER_PHASES.droppedDuringTeardown
+                : SEED_WORKER_PHASES.droppedBeforeTeardown
+              : wire > 0
+                ? SEED_WORKER_PHASES.afterRelease
+                : SEED_WORKER_PHASES.neverArrived;
       phases[phase] = (phases[phase] ?? 0) + 1;
       const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
       if (probeError !== undefined && !(probeError instanceof ScmiTimeoutError)) {
         violations.push(`${where}: probe failed with ${describeError(probeError)}`);
+      }
+      // As in the same thread: a late reply that reached the agent was delivered or counted. When
+      // the probe failed at its first command (nothing completed on A2P), every reply callback on
+      // A2P is the late reply (or a hostile copy) and core must have counted it.
+      if (probeError !== undefined) {
+        const a2p = instrument.channels.filter((c) => c.label.startsWith('a2p:'));
+        const rx = a2p.reduce((n, c) => n + c.rxTimes.length, 0);
+        const completed = a2p.reduce((n, c) => n + c.counters.completed, 0);
+        if (completed === 0 && rx > late + badTotal + instrument.failed) {
+          violations.push(
+            `${where}: ${rx} reply callback(s) reached the agent after the probe timed out, but only ${late + badTotal + instrument.failed} were counted (late replies, bad messages, failures)`,
+          );
+        }
       }
       checkCampaignRun(run, where, violations);
     }
   } finally {
     await campaign.stop();
   }
-  return { seed, runs: done, phases, lateRepliesDropped, violations };
+  return {
+    seed,
+    runs: done,
+    phases,
+    lateRepliesDropped,
+    violations,
+    reproduce: reproduceHint(fixture, seed, `--runs ${done} --hostile-runs 0`),
+  };
 }

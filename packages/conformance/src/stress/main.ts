@@ -5,12 +5,18 @@
  * per fixture — runs, phases hit, late replies dropped, invariant violations (must be 0) — and
  * exits non-zero on any violation, printing the seed that reproduces it.
  *
- * Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--seed <n>] [--transport <name>]
+ * Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--seed <n>]
+ *        [--transport <name>]
+ *
+ * A seed reproduces a worker campaign's random choices (reply delays, hostile fault kinds and the
+ * commands they are placed on), not the interleaving of the threads, which is real time. Fixtures
+ * without a worker mode run the same-thread seed scenario, which is deterministic and takes no
+ * seed.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TransportFixture } from '../fixture.js';
-import { runHostileRepliesWorker } from '../scenarios/hostile-replies.js';
+import { runHostileRepliesWorker, type HostileWorkerResult } from '../scenarios/hostile-replies.js';
 import {
   runSeedScenarioSameThread,
   runSeedScenarioWorker,
@@ -26,39 +32,66 @@ function transportPackages(): string[] {
     .sort();
 }
 
+const USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--seed <n>] [--transport <name>]
+
+  --duration <seconds>  time budget shared by the fixtures (default 120)
+  --runs <n>            a fixed number of worker seed-scenario runs per fixture instead of a duration
+                        (the hostile campaign then runs n / 10, at least 1)
+  --hostile-runs <n>    with --runs: the hostile-reply runs per fixture instead of n / 10
+  --seed <n>            seed of the worker campaigns' random choices (reply delays, hostile fault
+                        kinds and placement); it does not reproduce thread timing. Fixtures without
+                        a worker mode run the deterministic same-thread scenario and ignore it.
+  --transport <name>    only the fixtures of that transport (mailbox, virtio, optee…)
+  --help                this text`;
+
+/** A command-line mistake: printed with the usage, exit code 2. */
+class UsageError extends Error {}
+
 interface Args {
   durationS: number;
   runs: number | undefined;
+  hostileRuns: number | undefined;
   seed: number;
   only: string | undefined;
+  help: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = {
     durationS: 120,
     runs: undefined,
+    hostileRuns: undefined,
     seed: Date.now() & 0x7fffffff,
     only: undefined,
+    help: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
-    const number = (): number => {
-      const n = Number(value);
-      if (value === undefined || !Number.isFinite(n) || n < 0)
-        throw new Error(`${flag} needs a non-negative number`);
+    const given = (): string => {
+      if (value === undefined || value.startsWith('--'))
+        throw new UsageError(`${String(flag)} needs a value`);
       i++;
+      return value;
+    };
+    const number = (): number => {
+      const text = given();
+      const n = Number(text);
+      if (text.trim() === '' || !Number.isFinite(n) || n < 0)
+        throw new UsageError(`${String(flag)} needs a non-negative number, got ${text}`);
       return n;
     };
     if (flag === '--duration') args.durationS = number();
     else if (flag === '--runs') args.runs = Math.floor(number());
+    else if (flag === '--hostile-runs') args.hostileRuns = Math.floor(number());
     else if (flag === '--seed') args.seed = Math.floor(number());
-    else if (flag === '--transport') {
-      args.only = value;
-      i++;
-    } else if (flag === '--') continue;
-    else throw new Error(`unknown argument ${String(flag)}`);
+    else if (flag === '--transport') args.only = given();
+    else if (flag === '--help' || flag === '-h') args.help = true;
+    else if (flag === '--') continue;
+    else throw new UsageError(`unknown argument ${String(flag)}`);
   }
+  if (args.hostileRuns !== undefined && args.runs === undefined)
+    throw new UsageError('--hostile-runs goes with --runs');
   return args;
 }
 
@@ -112,8 +145,18 @@ function formatPhases(phases: Readonly<Record<string, number>>): string {
     .join(', ');
 }
 
+function formatKinds(byKind: HostileWorkerResult['byKind']): string {
+  return Object.entries(byKind)
+    .map(([k, v]) => `${k}: ${v.placed} placed / ${v.counted} counted`)
+    .join(', ');
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
   const fixtures = await loadFixtures(args.only);
   if (fixtures.length === 0) {
     console.log(
@@ -127,6 +170,7 @@ async function main(): Promise<void> {
   }
   const perTransportMs = (args.durationS * 1000) / fixtures.length;
   let violations = 0;
+  const hints: string[] = [];
   console.log(
     `pnpm stress: seed ${args.seed}, ${args.runs === undefined ? `${args.durationS} s` : `${args.runs} runs`} over ${fixtures.map((f) => f.label).join(', ')}`,
   );
@@ -138,7 +182,7 @@ async function main(): Promise<void> {
     const hostileBudget =
       args.runs === undefined
         ? { durationMs: perTransportMs * 0.3, runs: Number.MAX_SAFE_INTEGER }
-        : { runs: Math.max(1, Math.floor(args.runs / 10)) };
+        : { runs: args.hostileRuns ?? Math.max(1, Math.floor(args.runs / 10)) };
     if (fixture.worker !== undefined && fixture.capabilities.worker) {
       const seed = await runSeedScenarioWorker(fixture, { ...seedBudget, seed: args.seed });
       const hostile = await runHostileRepliesWorker(fixture, { ...hostileBudget, seed: args.seed });
@@ -149,27 +193,32 @@ async function main(): Promise<void> {
         `                   late replies dropped and counted: ${seed.lateRepliesDropped}; invariant violations: ${seed.violations.length}`,
       );
       console.log(
-        `  hostile replies: ${hostile.runs} runs, ${hostile.transfers} transfers (${hostile.failedTransfers} failed as expected), ${hostile.badMessages} bad messages counted, ${hostile.probeTimeouts} probe timeouts; invariant violations: ${hostile.violations.length}`,
+        `  hostile replies: ${hostile.runs} runs, ${hostile.transfers} transfers (${hostile.failedTransfers} failed as expected), ${hostile.faultsPlaced} faults placed, ${hostile.badMessages} bad messages and ${hostile.counted} hostile replies counted in all, ${hostile.probeTimeouts} probe timeouts; invariant violations: ${hostile.violations.length}`,
       );
+      if (hostile.runs > 0)
+        console.log(`                   per kind: ${formatKinds(hostile.byKind)}`);
       for (const v of [...seed.violations, ...hostile.violations].slice(0, 20))
         console.log(`  VIOLATION ${v}`);
+      if (seed.violations.length > 0) hints.push(`${label}: ${seed.reproduce}`);
+      if (hostile.violations.length > 0) hints.push(`${label}: ${hostile.reproduce}`);
     } else {
-      // No worker mode: the same-thread phases, repeated.
+      // No worker mode: the same-thread phases, repeated. They run on the virtual clock and are
+      // deterministic: the seed plays no part.
       const phases: SeedPhase[] = ['before-quiesce', 'during-quiesce', 'draining', 'after-release'];
       const counts: Record<string, number> = {};
       const problems: string[] = [];
       const until = Date.now() + perTransportMs;
       let runs = 0;
+      let failedPhase: SeedPhase | undefined;
       while (
         (args.runs === undefined ? Date.now() < until : runs < args.runs) &&
         problems.length === 0
       ) {
-        const r = await runSeedScenarioSameThread(
-          fixture,
-          phases[runs % phases.length] as SeedPhase,
-        );
+        const phase = phases[runs % phases.length] as SeedPhase;
+        const r = await runSeedScenarioSameThread(fixture, phase);
         counts[r.observedPhase] = (counts[r.observedPhase] ?? 0) + 1;
         problems.push(...r.problems);
+        if (r.problems.length > 0) failedPhase = phase;
         runs++;
       }
       violations += problems.length;
@@ -178,15 +227,24 @@ async function main(): Promise<void> {
         `  seed scenario: ${runs} runs; phases hit: ${formatPhases(counts)}; invariant violations: ${problems.length}`,
       );
       for (const v of problems.slice(0, 20)) console.log(`  VIOLATION ${v}`);
+      if (failedPhase !== undefined) {
+        hints.push(
+          `${label}: same-thread and deterministic (virtual clock; the seed plays no part): runSeedScenarioSameThread(fixture, '${failedPhase}') fails the same way every time, as does pnpm stress --transport ${fixture.name} --runs ${runs}`,
+        );
+      }
     }
   }
-  console.log(
-    `\ninvariant violations: ${violations}${violations > 0 ? ` — reproduce with --seed ${args.seed}` : ''}`,
-  );
+  console.log(`\ninvariant violations: ${violations}`);
+  for (const h of hints) console.log(`  again: ${h}`);
   process.exitCode = violations > 0 ? 1 : 0;
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(`pnpm stress: ${error.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   console.error(error);
   process.exitCode = 1;
 });
