@@ -133,6 +133,9 @@ export class LoopbackChannel implements TransportChannel {
       this.#polled.delete(xfer.token);
     }
     if (bytes === undefined || bytes.byteLength < 8) {
+      // No status word: PROTOCOL_ERROR, and a reply that came that short is counted (as the
+      // mailbox transport does for an SMT length below 8).
+      if (bytes !== undefined) this.#setup.sink.badMessage('invalid');
       xfer.receiveResponse(-10, new Uint8Array(0), 0, 0);
       return;
     }
