@@ -66,6 +66,15 @@ function statsOf(r: SmtResponder): SmtResponderStats {
 }
 
 /**
+ * Platform doorbells the agent side of `wire` dropped after a channel was freed without seeing
+ * them (across threads; the drops it saw are in core's `refusedAfterQuiesce` already): a late
+ * reply the responder wrote and rang for after the agent let its channel go.
+ */
+function ringsDroppedAfterFree(wire: MonitoredMailboxWire): number {
+  return wire.monitor.channels.reduce((n, c) => n + c.ignoredAfterFree, 0);
+}
+
+/**
  * The mailbox transport's fixture for the conformance kit: same-thread wires over the kit's
  * platform and virtual clock, and a worker (the platform and the SMT responders) reused across
  * runs, one shared wire per `open()`.
@@ -102,6 +111,10 @@ export const mailboxFixture = {
         return Promise.resolve();
       },
       responderStats: () => Promise.resolve(statsOf(responder)),
+      droppedSignals: () => ringsDroppedAfterFree(mailbox.wire),
+      // Responses for no pending command (duplicates, unsolicited, a late answer to a command
+      // already answered) the responder dropped instead of writing an area the agent owns.
+      strayRepliesDropped: () => responder.counters.strayResponsesDropped,
       close: () => {
         responder.close();
         return Promise.resolve();
@@ -123,13 +136,19 @@ export const mailboxFixture = {
     return {
       open: async () => {
         const smt = await openSmtWorkerWire(host, { agentId: ctx.agentId, ...CHANNELS });
+        let closed = false;
         return {
           transport: mailboxTransport,
           agentOptions: { transportConfig: { wire: smt.wire } },
           wire: smt.wire,
           setWireFaults: (rules) => smt.setFaults(rules),
           responderStats: () => smt.stats(),
+          droppedSignals: () => ringsDroppedAfterFree(smt.wire),
+          // The responder's count, read in the worker; once closed, from its final state.
+          strayRepliesDropped: async () =>
+            (await (closed ? smt.close() : smt.stats())).counters.strayResponsesDropped,
           close: async () => {
+            closed = true;
             await smt.close();
           },
         };

@@ -113,6 +113,9 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
         setAgentSignalInterceptor: (i: ((deliver: () => void) => void) | undefined) => {
           driver.setReturnInterceptor(i);
         },
+        // Responses the SCMI server got from the platform that answer no message waiting on their
+        // channel (duplicates, unsolicited, the answer to a message it gave up on), dropped.
+        strayRepliesDropped: () => optee.stats.scmi.strayResponses,
         close: () => {
           if (!closed) {
             closed = true;
@@ -144,12 +147,19 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
       return {
         async open(): Promise<OpteeWorkerEnds> {
           const wire = await openOpteeWorkerWire(host, wireOptions(options));
+          // The server's stray responses as last read: the worker forgets a closed OP-TEE.
+          let stray = 0;
           return {
             transport: new OpteeTransport(),
             agentOptions: agentOptions(wire.driver, options),
             driver: wire.driver,
             setWireFaults: (rules) => wire.setWireFaults(rules),
             teeStats: () => wire.stats(),
+            // The SCMI server's stray responses (see the same-thread ends), read in the worker.
+            strayRepliesDropped: async () => {
+              stray = (await wire.stats())?.scmi.strayResponses ?? stray;
+              return stray;
+            },
             close: () => wire.close(),
           };
         },

@@ -86,6 +86,9 @@ export function openSameThreadVirtio(
     // Late replies the wire dropped: used buffers of abandoned commands, notifications after close.
     droppedSignals: () =>
       wire.driverDiagnostics.lateReturns + wire.driverDiagnostics.signalsAfterClose,
+    // Responses the device got from the platform for no outstanding command buffer (duplicates,
+    // unsolicited, after a reset or close) and dropped.
+    strayRepliesDropped: () => device.stats.unmatchedResponses,
     close: () => {
       device.close();
       return Promise.resolve();
@@ -140,11 +143,23 @@ export async function startVirtioWorker(ctx: {
         seed: ctx.seed,
         ...options.device,
       });
+      // The device's unmatched responses as last read: the worker forgets a closed device.
+      let unmatched = 0;
+      let closed = false;
       return {
         wire,
         transport: virtioTransport,
         agentOptions: agentOptionsFor(wire, options.transportConfig ?? {}),
-        close: () => device.close(),
+        // Responses the device got from the platform for no outstanding command buffer
+        // (duplicates, unsolicited, after a reset), read in the worker while the device is open.
+        strayRepliesDropped: async () => {
+          if (!closed) unmatched = (await device.stats()).unmatchedResponses;
+          return unmatched;
+        },
+        close: () => {
+          closed = true;
+          return device.close();
+        },
         deviceStats: () => device.stats(),
         setWireFaults: (rules) => device.setWireFaults(rules),
       };
