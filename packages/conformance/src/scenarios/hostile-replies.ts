@@ -17,7 +17,14 @@ export const HOSTILE_ACTIONS: readonly FaultAction[] = [
   { kind: 'unsolicited' },
 ];
 
-/** A hostile action's name in reports: its kind, and a truncation's length. */
+/**
+ * A hostile action's name in reports: its kind, and a truncation's length.
+ *
+ * @example
+ * ```ts
+ * hostileActionName({ kind: 'truncate', length: 6 }); // 'truncate 6'
+ * ```
+ */
 export function hostileActionName(action: FaultAction): string {
   return `${action.kind}${'length' in action ? ` ${action.length}` : ''}`;
 }
@@ -29,6 +36,12 @@ export function hostileActionName(action: FaultAction): string {
  * comes *in addition*, for no pending command: a wire whose medium holds one response per command
  * (an SMT area, a virtio buffer, an OP-TEE invocation) drops it on the platform side, and only the
  * wire can count it (`FixtureEnds.strayRepliesDropped`).
+ *
+ * @example
+ * ```ts
+ * hostileReplyReachesAgent({ kind: 'corrupt-token' }); // true
+ * hostileReplyReachesAgent({ kind: 'duplicate' }); // false: the wire may drop it
+ * ```
  */
 export function hostileReplyReachesAgent(action: FaultAction): boolean {
   return action.kind !== 'duplicate' && action.kind !== 'unsolicited';

@@ -69,6 +69,12 @@ export interface SeedRunResult {
  * cases a transport makes it unreachable, which the run detects and reports
  * ({@link SeedRunResult.teardownWaitedForPlatform}, {@link SeedRunResult.signalDeferred}): both
  * leave the reply to the channel's quiesce step, `draining`.
+ *
+ * @example
+ * ```ts
+ * const r = await runSeedScenarioSameThread(fixture, 'during-quiesce');
+ * expect(r.observedPhase).toBe(expectedSeedPhase('during-quiesce', r));
+ * ```
  */
 export function expectedSeedPhase(
   requested: SeedPhase,
@@ -293,7 +299,15 @@ export interface SeedWorkerOptions {
   readonly session?: WorkerFixtureSession;
 }
 
-/** The phases a worker-mode seed run reports, by key. */
+/**
+ * The phases a worker-mode seed run reports, by key (the labels of
+ * {@link SeedWorkerResult}`.phases`).
+ *
+ * @example
+ * ```ts
+ * const late = Object.keys(r.phases).filter((p) => p !== SEED_WORKER_PHASES.delivered);
+ * ```
+ */
 export const SEED_WORKER_PHASES = {
   /** The reply came in time: the probe succeeded. */
   delivered: 'delivered to the live transfer',
