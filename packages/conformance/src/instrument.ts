@@ -172,8 +172,12 @@ export class TransportInstrument {
       quiesce: async () => {
         record.state = 'quiescing';
         const quiescing = inner.quiesce();
-        this.onQuiesceStarted?.(record);
-        await quiescing;
+        try {
+          this.onQuiesceStarted?.(record);
+        } finally {
+          // Awaited even when the hook throws: the channel's quiesce is never left unawaited.
+          await quiescing;
+        }
         record.state = 'quiesced';
       },
       free: async () => {

@@ -1,0 +1,38 @@
+import { TransportInstrument } from '@scmi-ts/conformance';
+import {
+  ChannelCounters,
+  VirtualClock,
+  type ChannelSetup,
+  type Transport,
+  type TransportChannel,
+} from '@scmi-ts/core';
+
+describe(TransportInstrument, () => {
+  it("should still await the channel's quiesce when onQuiesceStarted throws, so that its rejection is not left unhandled", async () => {
+    let innerSettled = false;
+    const channel = {
+      quiesce: async () => {
+        await Promise.resolve();
+        innerSettled = true;
+        throw new Error('inner quiesce failed');
+      },
+    } as unknown as TransportChannel;
+    const transport = {
+      descriptor: { name: 'fake' },
+      setupChannel: () => Promise.resolve(channel),
+    } as unknown as Transport;
+    const instrument = new TransportInstrument(new VirtualClock());
+    const setup = {
+      direction: 'a2p',
+      channel: { id: 0 },
+      counters: new ChannelCounters(),
+      sink: { rx: () => undefined, badMessage: () => undefined },
+    } as unknown as ChannelSetup;
+    const wrapped = await instrument.wrap(transport).setupChannel(setup);
+    instrument.onQuiesceStarted = () => {
+      throw new Error('hook failed');
+    };
+    await expect(wrapped.quiesce()).rejects.toThrow('inner quiesce failed');
+    expect(innerSettled).toBe(true);
+  });
+});
