@@ -66,12 +66,13 @@ export class AgentSession {
   }
 
   /**
-   * Whether a notification of protocol `protocolId` about domain `domainId` may go to the agent
-   * now: Base notifications always; otherwise only for a protocol the agent may use and, for a
-   * protocol with domains, a domain it may use ({@link AgentSession.mayUse}) at this moment — so a
-   * domain denied after the agent subscribed gets nothing, and allowing it again resumes delivery.
+   * Whether notification `notificationId` of protocol `protocolId` about domain `domainId` goes to
+   * the agent now: it is subscribed, and — Base notifications aside — may use the protocol and,
+   * for a protocol with domains, the domain ({@link AgentSession.mayUse}) at this moment: a domain
+   * denied after the agent subscribed gets nothing, and allowing it again resumes delivery.
    */
-  public mayReceive(protocolId: number, domainId: number): boolean {
+  public receives(protocolId: number, notificationId: number, domainId: number): boolean {
+    if (!this.subscribed(protocolId, notificationId, domainId)) return false;
     if (protocolId === BASE) return true;
     if (!this.protocols.has(protocolId)) return false;
     const domainProtocol = domainProtocolOf(protocolId);

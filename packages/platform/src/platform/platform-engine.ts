@@ -251,7 +251,6 @@ export class PlatformEngine implements PlatformServices {
     payload: Uint8Array,
   ): void {
     const link = agent.link;
-    if (link === undefined || !agent.subscribed(protocolId, notificationId, domainId)) return;
     // Permission is checked now, at each send, not only when the agent subscribed: a domain denied
     // since (BASE_SET_DEVICE_PERMISSIONS / SET_PROTOCOL_PERMISSIONS) is DENIED for every command,
     // so its events stop too. The subscription itself stays, as in SCP-firmware: its permission
@@ -261,7 +260,7 @@ export class PlatformEngine implements PlatformServices {
     // (`module/scmi/src/mod_scmi.c`, scmi_notification_remove_subscriber). SCP-firmware's
     // scmi_notification_notify then sends to every subscriber unchecked; here allowing the domain
     // again resumes delivery without a new *_NOTIFY.
-    if (!agent.mayReceive(protocolId, domainId)) return;
+    if (link === undefined || !agent.receives(protocolId, notificationId, domainId)) return;
     const header = buildHeader(notificationId, ScmiMessageType.NOTIFICATION, protocolId, 0);
     if (payload.byteLength > link.maxMsgSize) {
       this.counters.notificationsDropped++;

@@ -93,7 +93,7 @@ export interface PlatformServices {
   notify(protocolId: number, notificationId: number, domainId: number, payload: Uint8Array): void;
   /**
    * Sends one notification to one agent if it is connected, subscribed, and may use the domain now
-   * ({@link AgentSession.mayReceive}); otherwise nothing.
+   * ({@link AgentSession.receives}); otherwise nothing.
    */
   notifyAgent(
     agent: AgentSession,

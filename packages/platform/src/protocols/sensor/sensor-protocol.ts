@@ -459,10 +459,7 @@ export class SensorProtocol implements ProtocolServer {
   /** Connected agents subscribed to SENSOR_UPDATE of sensor `id` that may use it now. */
   #updateSubscribers(id: number): AgentSession[] {
     return [...this.#p.agents()].filter(
-      (a) =>
-        a.link !== undefined &&
-        a.subscribed(this.id, SensorNotificationId.UPDATE, id) &&
-        a.mayUse('sensor', id),
+      (a) => a.link !== undefined && a.receives(this.id, SensorNotificationId.UPDATE, id),
     );
   }
 
@@ -517,14 +514,11 @@ export class SensorProtocol implements ProtocolServer {
       const agent = this.#p.agent(agentId);
       if (agent?.link === undefined) continue;
       for (const [sensorId, trips] of perSensor) {
-        const subscribed = agent.subscribed(
-          this.id,
-          SensorNotificationId.TRIP_POINT_EVENT,
-          sensorId,
-        );
-        if (subscribed && trips.size > 0 && agent.mayUse('sensor', sensorId)) {
+        if (
+          trips.size > 0 &&
+          agent.receives(this.id, SensorNotificationId.TRIP_POINT_EVENT, sensorId)
+        )
           out.push([agent, sensorId, trips]);
-        }
       }
     }
     return out;
