@@ -1,19 +1,10 @@
-import { ScmiTransportError, VirtualClock } from '@scmi-ts/core';
+import { VirtualClock } from '@scmi-ts/core';
 import {
   SameThreadMailboxController,
   type MailboxClient,
   type MailboxRemoteEnd,
 } from '@scmi-ts/mailbox-transport';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (ScmiTransportError.is(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+import { codeOf } from './support/harness.js';
 
 interface Recorder extends MailboxClient {
   readonly rx: number;

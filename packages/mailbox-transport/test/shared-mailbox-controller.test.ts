@@ -1,19 +1,9 @@
-import { ScmiTransportError } from '@scmi-ts/core';
 import {
   SharedMailboxController,
   SharedMailboxRemote,
   type MailboxClient,
 } from '@scmi-ts/mailbox-transport';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (ScmiTransportError.is(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+import { codeOf } from './support/harness.js';
 
 /** Resolves when `cond` holds, checking on each event-loop turn (bounded). */
 async function until(cond: () => boolean, turns = 10_000): Promise<void> {

@@ -1,7 +1,6 @@
 import {
   ScmiConfigError,
   ScmiMessageType,
-  ScmiTransportError,
   VirtualClock,
   buildHeader,
   type PlatformAgentLink,
@@ -22,7 +21,7 @@ import {
   validateSmtFaultRule,
   type MailboxChannel,
 } from '@scmi-ts/mailbox-transport';
-import { defined } from './support/harness.js';
+import { codeOf, defined } from './support/harness.js';
 
 /** A platform that records what it is given and answers what the test says. */
 class ScriptedPlatform implements ScmiPlatformPort {
@@ -73,17 +72,6 @@ function rawWire(options: { p2a?: number[] } = {}) {
     chan.clientTxDone();
   };
   return { clock, mailbox, platform, responder, area, request, rings: () => rings, chan };
-}
-
-/** The error code of what `fn` throws (an ScmiTransportError), or undefined when it does not. */
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (ScmiTransportError.is(e)) return e.code;
-    throw e;
-  }
-  return undefined;
 }
 
 /** Timers keeping the thread alive now (a shared doorbell's listener holds one). */

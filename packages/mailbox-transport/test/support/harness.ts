@@ -1,6 +1,7 @@
 import { Container } from 'inversify';
 import {
   CLOCK,
+  ScmiTransportError,
   VirtualClock,
   coreModule,
   createAgent,
@@ -109,4 +110,15 @@ export async function settle(p: Promise<unknown>): Promise<unknown> {
 export function defined<T>(value: T | undefined, what = 'value'): T {
   if (value === undefined) throw new Error(`${what} is undefined`);
   return value;
+}
+
+/** The error code of what `fn` throws (an ScmiTransportError), or undefined when it does not. */
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (ScmiTransportError.is(e)) return e.code;
+    throw e;
+  }
+  return undefined;
 }
