@@ -31,8 +31,9 @@ export interface FixtureEnds {
    */
   setAgentSignalInterceptor?(interceptor: ((deliver: () => void) => void) | undefined): void;
   /**
-   * Signals from the platform the wire dropped because the agent side was already closed (a
-   * doorbell ring after the listener stopped…), if the wire counts them.
+   * Signals and replies from the platform the wire dropped because the agent side no longer took
+   * them (a doorbell ring after the listener stopped, a virtio reply still unread in the used ring
+   * when the device was reset…), if the wire counts them.
    */
   droppedSignals?(): number;
   /**
@@ -43,9 +44,17 @@ export interface FixtureEnds {
    * cannot tell a hostile reply the wire refused to carry from one that was never sent: the
    * hostile-reply cases then require a count only for the replies every wire must carry (corrupt
    * header, truncation), and a worker seed run whose late reply left no trace is reported as
-   * `never arrived` instead of `arrived after release (dropped and counted)`.
+   * `never arrived` instead of `dropped by the wire at teardown (counted)`.
    */
   strayRepliesDropped?(): number | Promise<number>;
+  /**
+   * Replies the platform cancelled before sending them because this wire's agent was disconnected
+   * (the platform's `cancelledOnDisconnect` since the wire was opened): a virtio device reset, an
+   * agent gone while its reply was still delayed. Read after {@link FixtureEnds.close}, so it must
+   * still answer then. Without it a worker seed run whose reply the platform cancelled is reported
+   * as `never arrived` instead of `cancelled unsent`.
+   */
+  repliesCancelled?(): number | Promise<number>;
   /** Stops the platform side of this wire; idempotent. */
   close(): Promise<void>;
 }

@@ -28,6 +28,7 @@ export type {
   SeedRunResult,
   SeedWorkerOptions,
   SeedWorkerResult,
+  SeedWorkerTrace,
 } from './scenarios/seed-scenario.js';
 
 export { HoldingPlatformPort } from './holding-port.js';
@@ -45,5 +46,6 @@ export {
   expectedSeedPhase,
   runSeedScenarioSameThread,
   runSeedScenarioWorker,
+  seedWorkerPhase,
 } from './scenarios/seed-scenario.js';
 export { mulberry32 } from './scenarios/worker-campaign.js';

@@ -1,6 +1,9 @@
 import {
+  SEED_WORKER_PHASES,
   runSeedScenarioSameThread,
+  seedWorkerPhase,
   type SeedPhase,
+  type SeedWorkerTrace,
   type TransportFixture,
 } from '@scmi-ts/conformance';
 import { loopbackFixture } from './support/loopback-fixture.js';
@@ -65,4 +68,30 @@ describe(runSeedScenarioSameThread, () => {
       },
     );
   });
+});
+
+describe(seedWorkerPhase, () => {
+  const none: SeedWorkerTrace = {
+    delivered: false,
+    refused: 0,
+    droppedByCore: 0,
+    rxAfterTeardown: false,
+    droppedByWire: 0,
+    cancelled: 0,
+  };
+
+  it.each([
+    [{ delivered: true, refused: 1 }, SEED_WORKER_PHASES.delivered],
+    [{ refused: 1, droppedByCore: 1, cancelled: 1 }, SEED_WORKER_PHASES.refused],
+    [{ droppedByCore: 1, droppedByWire: 1 }, SEED_WORKER_PHASES.droppedBeforeTeardown],
+    [{ droppedByCore: 1, rxAfterTeardown: true }, SEED_WORKER_PHASES.droppedDuringTeardown],
+    [{ droppedByWire: 2, cancelled: 1 }, SEED_WORKER_PHASES.afterRelease],
+    [{ cancelled: 1 }, SEED_WORKER_PHASES.cancelledUnsent],
+    [{}, SEED_WORKER_PHASES.neverArrived],
+  ] as [Partial<SeedWorkerTrace>, string][])(
+    'should tell the phase of a run from the first trace of its reply (%j)',
+    (trace, phase) => {
+      expect(seedWorkerPhase({ ...none, ...trace })).toBe(phase);
+    },
+  );
 });

@@ -87,6 +87,11 @@ describe('seed scenario: Base discovery times out, the reply arrives late, probe
       else expect(late).toBe(1);
       // The reply's buffer went back exactly once: returned late, or reclaimed after the reset.
       expect(d.lateReturns + d.reclaimedBuffers - h.wire.layout.eventqSize).toBe(1);
+      // A reply the device returned that the driver never read is still in the used ring at the
+      // reset: counted there, once.
+      const unread =
+        phase === 'after release' || phase === 'after the channel quiesced, before the reset';
+      expect(d.unreadAtReset).toBe(unread ? 1 : 0);
       expect(d.violations).toEqual([]);
       expect(d.buffersAllocated).toBe(0);
       expect(d.leakedBuffers).toBe(0);

@@ -81,7 +81,7 @@ describe('virtio transport in worker mode', () => {
     expect(d.leakedBuffers).toBe(0);
     for (const record of d.channels.values()) expect(record.frees).toBe(1);
     expect(clock.armedTimers).toBe(0);
-    expect(await session.platformState()).toEqual({ armedTimers: 0, connectedAgents: [] });
+    expect(await session.platformState()).toMatchObject({ armedTimers: 0, connectedAgents: [] });
   };
 
   beforeAll(async () => {
@@ -159,6 +159,24 @@ describe('virtio transport in worker mode', () => {
     expect(stats(agent, 'a2p:0').lateReplies).toBe(1);
     expect(await agent.base.discoverVendor()).toBe('scmi-ts');
     await agent.remove();
+    await finish(ends);
+  });
+
+  it('should report a reply the platform still delayed when the reset at removal disconnected the agent as cancelled unsent', async () => {
+    const ends = await open();
+    const agent = await create(ends, { rxTimeoutMs: 250 });
+    await session.setFaults([
+      {
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
+        action: { kind: 'delay', ms: 60_000 },
+      },
+    ]);
+    await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+    expect(await ends.repliesCancelled?.()).toBe(0);
+    expect((await session.platformState()).armedTimers).toBe(1);
+    await agent.remove();
+    await ends.close();
+    expect(await ends.repliesCancelled?.()).toBe(1);
     await finish(ends);
   });
 

@@ -318,19 +318,70 @@ export const SEED_WORKER_PHASES = {
   /** Core dropped it as late (or unexpected) once teardown had begun (counted). */
   droppedDuringTeardown: 'dropped during teardown',
   /**
-   * It reached the wire after the agent's channels were released, and the wire dropped and counted
-   * it (`FixtureEnds.droppedSignals` or `strayRepliesDropped`).
+   * It reached the wire once the agent's channel no longer took replies — after release (a
+   * doorbell ring to a closed line), or after the channel quiesced and before its buffers were
+   * reclaimed (a virtio reply still unread in the used ring at the reset) — and the wire dropped
+   * and counted it (`FixtureEnds.droppedSignals` or `strayRepliesDropped`).
    */
-  afterRelease: 'arrived after release (dropped and counted)',
+  afterRelease: 'dropped by the wire at teardown (counted)',
   /**
-   * No trace of it anywhere the kit can see: no callback, no agent counter, no wire counter. Either
-   * the platform never sent it (the wire closed first: a loaded machine) or it came after release
-   * and the wire does not count what it drops (the fixture has neither `droppedSignals` nor
-   * `strayRepliesDropped`, or they stayed 0). Not a violation by itself: nothing ran against
-   * released state; but the kit cannot show the reply was counted.
+   * The platform never sent it: the agent's wire was reset or closed while the reply was still
+   * delayed, and the platform cancelled it, counted (`FixtureEnds.repliesCancelled`, the platform's
+   * `cancelledOnDisconnect`). A virtio device reset at teardown disconnects the agent this way: a
+   * reset device discards every buffer, so the reply has nowhere to go.
+   */
+  cancelledUnsent: 'cancelled unsent by the platform (the wire was reset or closed; counted)',
+  /**
+   * No trace of it anywhere the kit can see: no callback, no agent counter, no wire counter, no
+   * cancellation. Either the platform never sent it and the fixture does not report cancellations
+   * (no `FixtureEnds.repliesCancelled`), or it came after release and the wire does not count what
+   * it drops (the fixture has neither `droppedSignals` nor `strayRepliesDropped`, or they stayed
+   * 0). Not a violation by itself: nothing ran against released state; but the kit cannot show the
+   * reply was counted.
    */
   neverArrived: 'never arrived (no trace on the agent side or the wire)',
 } as const;
+
+/** What the kit saw of one worker-mode seed run, to tell its phase ({@link seedWorkerPhase}). */
+export interface SeedWorkerTrace {
+  /** The probe succeeded: the reply came in time. */
+  readonly delivered: boolean;
+  /** Callbacks the RX guards refused after quiesce. */
+  readonly refused: number;
+  /** Replies core dropped as late or unexpected. */
+  readonly droppedByCore: number;
+  /** A reply callback ran once teardown had begun. */
+  readonly rxAfterTeardown: boolean;
+  /** Signals and replies the wire dropped after release (`droppedSignals` + `strayRepliesDropped`). */
+  readonly droppedByWire: number;
+  /** Replies the platform cancelled unsent (`repliesCancelled`). */
+  readonly cancelled: number;
+}
+
+/**
+ * The phase of one worker-mode seed run (a label of {@link SEED_WORKER_PHASES}), from what the kit
+ * saw of it: the first trace in the reply's path wins — delivered, refused by a guard, dropped by
+ * core (before or during teardown), dropped by the wire after release, cancelled unsent by the
+ * platform — and with no trace at all, `never arrived`.
+ *
+ * @example
+ * ```ts
+ * seedWorkerPhase({ delivered: false, refused: 0, droppedByCore: 0, rxAfterTeardown: false,
+ *   droppedByWire: 0, cancelled: 1 }); // SEED_WORKER_PHASES.cancelledUnsent
+ * ```
+ */
+export function seedWorkerPhase(t: SeedWorkerTrace): string {
+  if (t.delivered) return SEED_WORKER_PHASES.delivered;
+  if (t.refused > 0) return SEED_WORKER_PHASES.refused;
+  if (t.droppedByCore > 0) {
+    return t.rxAfterTeardown
+      ? SEED_WORKER_PHASES.droppedDuringTeardown
+      : SEED_WORKER_PHASES.droppedBeforeTeardown;
+  }
+  if (t.droppedByWire > 0) return SEED_WORKER_PHASES.afterRelease;
+  if (t.cancelled > 0) return SEED_WORKER_PHASES.cancelledUnsent;
+  return SEED_WORKER_PHASES.neverArrived;
+}
 
 /** Totals of a worker-mode seed campaign. */
 export interface SeedWorkerResult {
@@ -425,28 +476,29 @@ export async function runSeedScenarioWorker(
       await sleep(Math.max(timeoutMs + 3, startedAt + delay + 3 - Date.now()));
       const stray = (await ends.strayRepliesDropped?.()) ?? 0;
       await ends.close();
+      // Read once the wire is closed: closing it may be what cancelled the reply.
+      const cancelled = (await ends.repliesCancelled?.()) ?? 0;
       const late = instrument.lateReplies;
       const refused = instrument.refusedAfterQuiesce;
       const bad = instrument.badMessages();
       const badTotal = Object.values(bad).reduce((a, b) => a + b, 0);
       const wire = (ends.droppedSignals?.() ?? 0) + stray;
       const droppedByCore = late + bad.unexpected;
-      lateRepliesDropped += late + refused + bad.unexpected + wire;
+      // One late reply per run, counted once, where it was first seen: by the agent, else by the
+      // wire (a reply a guard refused may also be counted by the wire, still unread at a reset).
+      const droppedByAgent = late + refused + bad.unexpected;
+      lateRepliesDropped += droppedByAgent > 0 ? droppedByAgent : wire;
       const rxAfterTeardown = instrument.channels.some((c) =>
         c.rxTimes.some((t) => t >= teardownAt),
       );
-      const phase =
-        probeError === undefined
-          ? SEED_WORKER_PHASES.delivered
-          : refused > 0
-            ? SEED_WORKER_PHASES.refused
-            : droppedByCore > 0
-              ? rxAfterTeardown
-                ? SEED_WORKER_PHASES.droppedDuringTeardown
-                : SEED_WORKER_PHASES.droppedBeforeTeardown
-              : wire > 0
-                ? SEED_WORKER_PHASES.afterRelease
-                : SEED_WORKER_PHASES.neverArrived;
+      const phase = seedWorkerPhase({
+        delivered: probeError === undefined,
+        refused,
+        droppedByCore,
+        rxAfterTeardown,
+        droppedByWire: wire,
+        cancelled,
+      });
       phases[phase] = (phases[phase] ?? 0) + 1;
       const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
       if (probeError !== undefined && !(probeError instanceof ScmiTimeoutError)) {

@@ -64,6 +64,14 @@ export class VirtioDriverDiagnostics {
   public resetTimeouts = 0;
   /** Used-buffer notifications delivered after the driver closed its end (dropped). */
   public signalsAfterClose = 0;
+  /**
+   * Buffers the device had returned (used ring entries) that the driver had not read when the
+   * device acknowledged its reset: replies and events that came after their channel stopped
+   * reading, dropped with the reclaim of their buffers (Linux's `virtqueue_detach_unused_buf`
+   * takes them back the same way). Counted only when the used index is plausible (no further than
+   * the chains in flight); a corrupt one counts nothing.
+   */
+  public unreadAtReset = 0;
   /** Buffers whose guest memory is allocated and not freed (those leaked included). */
   public buffersAllocated = 0;
 }

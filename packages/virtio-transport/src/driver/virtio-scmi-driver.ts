@@ -382,8 +382,7 @@ export class VirtioScmiDriver {
       if (!this.#resetAcknowledged) d.resetTimeouts++;
     }
     if (this.#resetAcknowledged) {
-      this.#cmdq?.reset();
-      this.#eventq?.reset();
+      d.unreadAtReset += (this.#cmdq?.reset() ?? 0) + (this.#eventq?.reset() ?? 0);
     }
     d.state = 'reset';
   }

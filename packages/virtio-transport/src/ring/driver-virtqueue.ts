@@ -225,9 +225,14 @@ export class DriverVirtqueue {
 
   /**
    * Forgets every chain and index after the device was reset (the device acknowledged it, so it no
-   * longer holds any buffer), zeroes the ring, and makes a broken virtqueue sound again.
+   * longer holds any buffer), zeroes the ring, and makes a broken virtqueue sound again. Returns
+   * how many used elements the device had written that were never read: the distance from the
+   * last read to the used index, when that is no more than the chains in flight (0 for a broken
+   * virtqueue or a used index past them: nothing written there can be trusted).
    */
-  public reset(): void {
+  public reset(): number {
+    const pending = (this.ring.loadUsedIdx() - this.#lastUsed) & 0xffff;
+    const unread = this.#broken === undefined && pending <= this.#inFlight ? pending : 0;
     this.#owned.fill(0);
     this.#inFlight = 0;
     this.#availIdx = 0;
@@ -235,5 +240,6 @@ export class DriverVirtqueue {
     this.#lastUsed = 0;
     this.#broken = undefined;
     this.ring.clear();
+    return unread;
   }
 }

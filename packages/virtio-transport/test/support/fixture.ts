@@ -20,7 +20,7 @@ import {
   type VirtioWireFaultRule,
   type WireLayoutOptions,
 } from '@scmi-ts/virtio-transport';
-import type { VirtioWorkerData } from './virtio-device-worker.js';
+import type { VirtioWorkerData, VirtioWorkerPlatformState } from './virtio-device-worker.js';
 
 // ---- The virtio fixture -------------------------------------------------------------------------
 
@@ -115,8 +115,8 @@ export interface VirtioWorkerSession {
   }): Promise<WorkerVirtio>;
   /** Replaces the worker platform's fault rules. */
   setFaults(rules: readonly FaultRule[]): Promise<void>;
-  /** Timers the worker platform has armed, and its connected agents. */
-  platformState(): Promise<{ armedTimers: number; connectedAgents: readonly number[] }>;
+  /** Timers the worker platform has armed, its connected agents, its disconnect cancellations. */
+  platformState(): Promise<VirtioWorkerPlatformState>;
   /** Ends the worker (awaited exit). */
   stop(): Promise<void>;
   /** The worker host. */
@@ -135,9 +135,12 @@ export async function startVirtioWorker(ctx: {
     data,
     name: 'virtio-device',
   });
+  const platformState = async (): Promise<VirtioWorkerPlatformState> =>
+    (await host.call('platformState')) as VirtioWorkerPlatformState;
   return {
     host,
     open: async (options = {}) => {
+      const cancelledBefore = (await platformState()).cancelledOnDisconnect;
       const wire = VirtioScmiWire.shared(FIXTURE_WIRE);
       const device = await attachRemoteVirtioDevice(host, wire, ctx.agentId, {
         seed: ctx.seed,
@@ -150,6 +153,10 @@ export async function startVirtioWorker(ctx: {
         wire,
         transport: virtioTransport,
         agentOptions: agentOptionsFor(wire, options.transportConfig ?? {}),
+        // Late replies the wire dropped: used buffers of abandoned commands, and replies still
+        // unread in the used ring when the device was reset (they came after the channel quiesced).
+        droppedSignals: () =>
+          wire.driverDiagnostics.lateReturns + wire.driverDiagnostics.unreadAtReset,
         // Responses the device got from the platform for no outstanding command buffer
         // (duplicates, unsolicited, after a reset), read in the worker while the device is open.
         strayRepliesDropped: async () => {
@@ -160,6 +167,11 @@ export async function startVirtioWorker(ctx: {
           closed = true;
           return device.close();
         },
+        // What the platform cancelled unsent since this wire opened: the device's reset at
+        // teardown disconnects the agent, and a reply still delayed then is dropped there. The
+        // worker's platform is shared by the wires it serves, one at a time in the kit's runs.
+        repliesCancelled: async () =>
+          (await platformState()).cancelledOnDisconnect - cancelledBefore,
         deviceStats: () => device.stats(),
         setWireFaults: (rules) => device.setWireFaults(rules),
       };
@@ -167,11 +179,7 @@ export async function startVirtioWorker(ctx: {
     setFaults: async (rules) => {
       await host.call('setFaults', rules);
     },
-    platformState: async () =>
-      (await host.call('platformState')) as {
-        armedTimers: number;
-        connectedAgents: readonly number[];
-      },
+    platformState,
     stop: () => host.stop(),
   };
 }

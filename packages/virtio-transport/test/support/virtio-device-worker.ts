@@ -7,6 +7,16 @@ import { ScmiPlatform, type FaultRule, type PlatformConfig } from '@scmi-ts/plat
 import { serveVirtioDevices } from '@scmi-ts/virtio-transport';
 import { workerData } from 'node:worker_threads';
 
+/** What the worker's `platformState` answers. */
+export interface VirtioWorkerPlatformState {
+  /** Timers the platform has armed. */
+  readonly armedTimers: number;
+  /** The agents connected to it. */
+  readonly connectedAgents: readonly number[];
+  /** Pending replies and timers it cancelled because their agent disconnected (all time). */
+  readonly cancelledOnDisconnect: number;
+}
+
 /** What the fixture gives the worker. */
 export interface VirtioWorkerData {
   readonly platformConfig: PlatformConfig;
@@ -25,9 +35,10 @@ serveWorker(
       platform.faults.clear();
       for (const rule of rules) platform.faults.add(rule);
     },
-    platformState: () => ({
+    platformState: (): VirtioWorkerPlatformState => ({
       armedTimers: platform.armedTimers,
       connectedAgents: platform.connectedAgents,
+      cancelledOnDisconnect: platform.counters.cancelledOnDisconnect,
     }),
   },
   {
