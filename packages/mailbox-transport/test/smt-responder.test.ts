@@ -231,6 +231,38 @@ describe(SmtResponder, () => {
       },
     );
 
+    it.each([
+      ['with a reserved bit set', (HEADER | (1 << 28)) >>> 0],
+      ['of the unknown type 1', buildHeader(0x3, 1, 0x10, 7)],
+      ['of a delayed response', buildHeader(0x3, ScmiMessageType.DELAYED_RESPONSE, 0x10, 7)],
+      ['of a notification', buildHeader(0x3, ScmiMessageType.NOTIFICATION, 0x10, 7)],
+    ])(
+      'should hand a request header %s to the platform, answer CHANNEL_ERROR without waiting for an answer, and serve the next command',
+      async (_what, header) => {
+        // The platform drops such a request (counted, BASE_ERROR_EVENT) and never answers it:
+        // waiting for its answer would keep the area busy for good, every later command refused.
+        const w = rawWire();
+        w.request(header);
+        await w.clock.runTasks();
+        expect(w.area(0).status()).toBe(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+        expect(w.platform.requests).toHaveLength(1);
+        expect(w.responder.counters).toMatchObject({ requests: 0, malformedRequests: 1 });
+        expect(w.rings()).toBe(1);
+        w.platform.answer = response(0, 0x20000);
+        w.request(HEADER);
+        await w.clock.runTasks();
+        expect(w.area(0).status()).toBe(SMT_CHANNEL_FREE);
+        expect([w.area(0).header(), w.area(0).payloadI32()]).toEqual([HEADER, 0]);
+        expect(w.responder.counters).toMatchObject({
+          requests: 1,
+          responses: 1,
+          ringsWhileBusy: 0,
+        });
+        w.responder.close();
+        w.chan.free();
+      },
+    );
+
     it('should count a doorbell with the area free, and one while the command is pending', async () => {
       const w = rawWire();
       w.chan.send();

@@ -1,4 +1,7 @@
 import {
+  ScmiMessageType,
+  headerDefect,
+  headerType,
   readU32,
   type Clock,
   type PlatformAgentLink,
@@ -18,6 +21,8 @@ import type { SmtChannelSpec } from '../smt/smt-wire-layout.js';
 import type { SmtPlatformEnd } from '../wire/mailbox-wire.js';
 import type { SmtFaultAction, SmtFaultRule } from './smt-fault-rule.js';
 import { SmtFaultInjector } from './smt-fault-injector.js';
+
+const COMMAND = ScmiMessageType.COMMAND as number;
 
 /** Options of an {@link SmtResponder}. */
 export interface SmtResponderOptions {
@@ -49,7 +54,11 @@ export interface SmtResponderCounters {
    * (CHANNEL_FREE set) or holds its next request.
    */
   readonly strayResponsesDropped: number;
-  /** Requests with a length field out of bounds, answered CHANNEL_ERROR. */
+  /**
+   * Requests answered CHANNEL_ERROR: a length field out of bounds (the platform never sees it), or
+   * a header that is not a command (reserved bits set, another message type; the platform sees it
+   * and drops it).
+   */
   readonly malformedRequests: number;
   /** Agent doorbells with CHANNEL_FREE set (nothing to do). */
   readonly ringsWhileFree: number;
@@ -267,12 +276,23 @@ export class SmtResponder {
     const length = area.length();
     if (length < 4 || length > area.maxLength) {
       // OP-TEE smt.c: a message that does not fit is answered with CHANNEL_ERROR.
-      this.#c.malformedRequests++;
-      area.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
-      if ((area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
+      this.#refuse(c);
       return;
     }
     const header = area.header();
+    if (headerDefect(header) !== undefined || headerType(header) !== COMMAND) {
+      // Not a command (reserved bits set, or another message type). The platform still sees it
+      // (it counts it and raises BASE_ERROR_EVENT to a subscribed agent), but drops it and never
+      // answers: waiting for an answer would keep the area busy for good and refuse every later
+      // command on the channel. The area goes back with CHANNEL_ERROR, as for a bad length.
+      this.#platform.handle(
+        this.#agentId,
+        c.spec.id,
+        area.bytes.subarray(SMT_HEADER_OFFSET, SMT_HEADER_OFFSET + length),
+      );
+      this.#refuse(c);
+      return;
+    }
     c.awaiting = true;
     c.fault = this.faults.select('a2p', c.spec.id, header);
     this.#c.requests++;
@@ -287,6 +307,13 @@ export class SmtResponder {
       return;
     }
     this.#handle(c, area.bytes.subarray(SMT_HEADER_OFFSET, SMT_HEADER_OFFSET + length));
+  }
+
+  /** Gives a malformed request's area back with CHANNEL_ERROR, counted, without the platform. */
+  #refuse(c: A2pChannel): void {
+    this.#c.malformedRequests++;
+    c.area.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+    if ((c.area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
   }
 
   #handle(c: A2pChannel, request: Uint8Array): void {
