@@ -199,4 +199,28 @@ describe(EmulatedOptee, () => {
     expect(order).toEqual(['hung', 'queued', 'closed']);
     await b.close();
   });
+
+  it('should answer calls queued behind the close of their session BAD_PARAMETERS from the TEE, as OP-TEE finds the session gone', async () => {
+    // A normal world that keeps calling a session it closes (the client API refuses it; the
+    // driver lets it through): OP-TEE's tee_ta_get_session then finds no session.
+    const b = createTeeBench();
+    b.optee.faults.add({ match: { times: 1 }, action: { kind: 'hang-until-cancel' } });
+    const s = await b.context.openSession(PTA_SCMI_UUID);
+    await s.invoke(3, [teeValue(TeeParamType.VALUE_INOUT, 0, 1)]);
+    const hung = b.driver.invoke(s.id, 1, 77, [teeValue(TeeParamType.VALUE_INPUT, 0)]);
+    const closed = b.driver.closeSession(s.id);
+    const invokedAfter = b.driver.invoke(s.id, 0, 0, [teeValue(TeeParamType.VALUE_OUTPUT)]);
+    const closedAgain = b.driver.closeSession(s.id);
+    await b.clock.runUntilIdle(50);
+    expect(b.driver.stats.inFlight).toBe(4);
+    await b.driver.cancel(s.id, 77);
+    expect((await hung).result).toBe(TeeResult.CANCEL);
+    expect((await closed).result).toBe(TeeResult.SUCCESS);
+    for (const late of [await invokedAfter, await closedAgain]) {
+      expect([late.result, late.origin]).toEqual([TeeResult.BAD_PARAMETERS, TeeOrigin.TEE]);
+    }
+    expect(b.driver.stats.inFlight).toBe(0);
+    expect(b.optee.stats.openSessions).toBe(0);
+    await b.close();
+  });
 });

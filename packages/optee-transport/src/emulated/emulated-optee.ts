@@ -124,6 +124,13 @@ class Invocation implements PtaInvocation {
     this.onCrash(error);
     this.finish(this, Result.GENERIC, Origin.TEE);
   }
+
+  /** Ends the invocation before it reaches the TA, with the TEE's `result`. */
+  public refuse(result: number): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.finish(this, result, Origin.TEE);
+  }
 }
 
 /**
@@ -401,6 +408,12 @@ export class EmulatedOptee {
 
   #run(invocation: Invocation): void {
     if (this.#closed) return;
+    if (this.#sessions.get(invocation.core.id) !== invocation.core) {
+      // Queued behind the close of its session: OP-TEE's tee_ta_get_session finds no session,
+      // and entry_invoke_command answers TEE_ERROR_BAD_PARAMETERS (the next queued call runs).
+      invocation.refuse(Result.BAD_PARAMETERS);
+      return;
+    }
     invocation.core.running = invocation;
     try {
       invocation.core.ta.invoke(invocation);
@@ -418,8 +431,12 @@ export class EmulatedOptee {
       return;
     }
     this.#exclusive(session, () => {
+      // A close queued behind another close of the same session finds it gone, as a call does.
+      const gone = this.#sessions.get(id) !== session;
       this.#sessions.delete(id);
-      this.#finish(slot, Result.SUCCESS, Origin.TEE);
+      this.#finish(slot, gone ? Result.BAD_PARAMETERS : Result.SUCCESS, Origin.TEE);
+      // The calls queued behind the close still run (and find the session gone).
+      this.#next(session);
     });
   }
 
