@@ -233,6 +233,15 @@ describe('Clock protocol (0x14)', () => {
       expect(h.links.get(1)?.posted).toHaveLength(0);
     });
 
+    it('should advertise no pending asynchronous rate changes without a P2A channel (Linux then never asks for one)', () => {
+      // Linux clock.c makes a set asynchronous whenever max_async_req (bits 23:16) allows one.
+      expect((h.call(CLOCK, 0x1).words[0] ?? 0) >>> 16).toBe(8);
+      const noP2a = new Harness(config());
+      noP2a.connect(1, false);
+      expect(noP2a.call(CLOCK, 0x1).words[0]).toBe(4); // four clocks, no pending async
+      noP2a.close();
+    });
+
     it('should answer NOT_SUPPORTED to an asynchronous set without a P2A channel', () => {
       const noP2a = new Harness(config());
       noP2a.connect(1, false);

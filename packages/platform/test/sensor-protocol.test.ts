@@ -117,9 +117,12 @@ describe('Sensor protocol (0x15)', () => {
     });
 
     it('should not advertise async reads without a P2A channel', () => {
+      expect((h.call(SENSOR, 0x1).words[0] ?? 0) >>> 16).toBe(8);
       const noP2a = new Harness(config());
       noP2a.connect(1, false);
       expect(describeSensors(noP2a).sensors[0]?.low).toBe(2);
+      // Nor pending asynchronous readings in PROTOCOL_ATTRIBUTES (bits 23:16).
+      expect((noP2a.call(SENSOR, 0x1).words[0] ?? 0) >>> 16).toBe(0);
       noP2a.close();
     });
   });

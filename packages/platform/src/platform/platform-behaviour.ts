@@ -36,7 +36,11 @@ export interface PlatformBehaviour {
   readonly maxPostRetries?: number;
   /** Largest number of entries in one multi-part reply (besides what fits); default unbounded. */
   readonly multiPartMax?: number;
-  /** Asynchronous operations pending at once per protocol (clock, sensor); default 8, at most 255. */
+  /**
+   * Asynchronous operations pending at once per protocol (clock, sensor); default 8, at most 255.
+   * Advertised in PROTOCOL_ATTRIBUTES (bits 23:16) only to an agent whose link has a P2A channel:
+   * without one no delayed response can be sent, so 0 is advertised.
+   */
   readonly maxPendingAsync?: number;
   /** How often sensors are sampled for trip points while any is armed, in ms; default 10. */
   readonly sensorPollMs?: number;

@@ -100,8 +100,10 @@ export class ClockProtocol implements ProtocolServer {
     return this.#state.map((s) => ({ ...s }));
   }
 
-  public attributes(): Reply {
-    const pending = this.#p.behaviour.maxPendingAsync & 0xff;
+  public attributes(req: PlatformRequest): Reply {
+    // No P2A channel, no delayed response: no asynchronous request can be accepted, so none is
+    // advertised (Linux clock.c makes a rate set asynchronous whenever this count allows one).
+    const pending = req.link.p2a ? this.#p.behaviour.maxPendingAsync & 0xff : 0;
     return ok(words((this.#clocks.length & 0xffff) | (pending << 16)));
   }
 

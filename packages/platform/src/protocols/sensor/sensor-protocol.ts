@@ -208,8 +208,10 @@ export class SensorProtocol implements ProtocolServer {
     return this.#state.map((s) => (s.intervalUs === undefined ? undefined : s.intervalUs / 1000));
   }
 
-  public attributes(): Reply {
-    const pending = this.#p.behaviour.maxPendingAsync & 0xff;
+  public attributes(req: PlatformRequest): Reply {
+    // No P2A channel, no delayed response: no asynchronous request can be accepted, so none is
+    // advertised (Linux clock.c makes a rate set asynchronous whenever this count allows one).
+    const pending = req.link.p2a ? this.#p.behaviour.maxPendingAsync & 0xff : 0;
     return ok(words((this.#sensors.length & 0xffff) | (pending << 16), 0, 0, 0));
   }
 
