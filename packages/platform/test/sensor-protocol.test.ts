@@ -250,8 +250,10 @@ describe('Sensor protocol (0x15)', () => {
       await h.clock.advance(1500);
       expect(h.links.get(1)?.posted).toHaveLength(0);
       await h.clock.advance(100);
+      // agent_id 0: the platform caused the event, not an agent (SCP-firmware's
+      // scmi_sensor_notify_trip_point).
       expect(h.links.get(1)?.messages).toEqual([
-        { type: 3, protocolId: SENSOR, messageId: 0, token: 0, words: [1, 2, (1 << 16) | 0] },
+        { type: 3, protocolId: SENSOR, messageId: 0, token: 0, words: [0, 2, (1 << 16) | 0] },
       ]);
       await h.clock.advance(5000); // wraps down through 1000 (mode 1: ascending only), up again
       expect(h.links.get(1)?.posted).toHaveLength(2);
@@ -262,7 +264,7 @@ describe('Sensor protocol (0x15)', () => {
       config(h, 2, 2, 0, 1000);
       h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [2, 1]);
       await h.clock.advance(5010);
-      expect(h.links.get(1)?.messages.map((m) => m.words)).toEqual([[1, 2, 0]]);
+      expect(h.links.get(1)?.messages.map((m) => m.words)).toEqual([[0, 2, 0]]);
       config(h, 2, 3, 0, 1000);
       await h.clock.advance(2000);
       expect(h.links.get(1)?.posted).toHaveLength(2);
@@ -292,7 +294,7 @@ describe('Sensor protocol (0x15)', () => {
       await h.clock.advance(10_000);
       const events = h.links.get(3)?.messages ?? [];
       expect(events.length).toBeGreaterThanOrEqual(2);
-      expect(events.every((e) => e.words[0] === 3 && e.words[1] === 0)).toBe(true);
+      expect(events.every((e) => e.words[0] === 0 && e.words[1] === 0)).toBe(true);
       expect(h.links.get(1)?.posted).toHaveLength(0);
     });
 
@@ -667,7 +669,7 @@ describe('Sensor protocol (0x15)', () => {
         const w = defined(update).words;
         expect(w).toHaveLength(2 + 3 * 4);
         expect([w[0], w[1], w[4], w[8], w[10], w[12]]).toEqual([
-          1, 3, 100_000, 100_000, 9807, 100_000,
+          0, 3, 100_000, 100_000, 9807, 100_000,
         ]);
         await h.clock.advance(200);
         expect(link.posted).toHaveLength(3);
@@ -682,7 +684,7 @@ describe('Sensor protocol (0x15)', () => {
         await h.clock.advance(100);
         expect(link.posted).toHaveLength(1);
         expect(decodePosted(defined(link.posted[0])).words.slice(0, 3)).toEqual([
-          1,
+          0, // agent_id: the platform sends it, no agent caused it
           2,
           sensorReading({ kind: 'ramp', from: 100, to: 3000, periodMs: 5000 }, 400, 1 + 2),
         ]);
@@ -717,7 +719,7 @@ describe('Sensor protocol (0x15)', () => {
         expect(h.platform.armedTimers).toBe(0);
       });
 
-      it('should serve several subscribers from one timer, each with its own agent_id', async () => {
+      it('should serve several subscribers from one timer', async () => {
         const base = createDefaultPlatformConfig();
         const two = new Harness({
           ...base,
@@ -729,8 +731,8 @@ describe('Sensor protocol (0x15)', () => {
         notify(two, 3, 1, 4);
         expect(two.platform.armedTimers).toBe(1);
         await two.clock.advance(100);
-        expect(two.link(1).messages.map((m) => m.words[0])).toEqual([1]);
-        expect(two.link(4).messages.map((m) => m.words[0])).toEqual([4]);
+        expect(two.link(1).messages.map((m) => m.words.slice(0, 2))).toEqual([[0, 3]]);
+        expect(two.link(4).messages.map((m) => m.words.slice(0, 2))).toEqual([[0, 3]]);
         two.connection(4).disconnect();
         expect(two.platform.armedTimers).toBe(1);
         two.close();

@@ -108,7 +108,8 @@ function unitBits(type: number, exponent: number): number {
  * continuous updates (SENSOR_UPDATE every update interval, one timer per sensor). Readings follow each sensor's (or axis') value generator on the
  * platform clock. Trip points are kept per agent; while any is armed and its agent subscribed, the
  * sensors are sampled every `sensorPollMs` and a crossing sends SENSOR_TRIP_POINT_EVENT to that
- * agent (agent_id = the agent that configured the trip point).
+ * agent. Both events carry agent_id 0: the platform causes them, not an agent (SCP-firmware's
+ * `scmi_sensor_notify_trip_point`, module/scmi_sensor/src/mod_scmi_sensor.c, sends 0).
  * @internal
  */
 export class SensorProtocol implements ProtocolServer {
@@ -495,7 +496,7 @@ export class SensorProtocol implements ProtocolServer {
     });
   }
 
-  /** SENSOR_UPDATE to each subscriber; agent_id is the subscriber (whose request started them). */
+  /** SENSOR_UPDATE to each subscriber; agent_id 0 (the platform sends it, no agent caused it). */
   #postUpdate(id: number): void {
     const readings = this.#readings(id);
     for (const agent of this.#updateSubscribers(id)) {
@@ -504,7 +505,7 @@ export class SensorProtocol implements ProtocolServer {
         this.id,
         SensorNotificationId.UPDATE,
         id,
-        words(agent.id, id, ...readings),
+        words(0, id, ...readings),
       );
     }
   }
@@ -559,7 +560,7 @@ export class SensorProtocol implements ProtocolServer {
             this.id,
             SensorNotificationId.TRIP_POINT_EVENT,
             sensorId,
-            words(agent.id, sensorId, (up ? 1 << 16 : 0) | trip),
+            words(0, sensorId, (up ? 1 << 16 : 0) | trip),
           );
         }
       }
