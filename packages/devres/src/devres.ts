@@ -28,9 +28,11 @@ import {
  *
  * @example
  * ```ts
- * const POOL = new DevresKey<XferPool>('xfer pool');
- * const pool = res.getOrAdd(POOL, () => ({ name: 'xfer pool', value: new XferPool(), release: (p) => p.drain() }));
- * res.find(POOL); // XferPool | undefined
+ * const POOL = new DevresKey<Map<number, Buffer>>('buffer pool');
+ * const pool = res.getOrAdd(POOL, () => ({
+ *   name: 'buffer pool', value: new Map(), release: (m) => m.clear(),
+ * }));
+ * res.find(POOL); // Map<number, Buffer> | undefined
  * ```
  */
 export class DevresKey<T> {

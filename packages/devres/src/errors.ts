@@ -67,7 +67,7 @@ export class DevresError extends Error {
  *
  * @example
  * ```ts
- * try { res.add({ name: 'late', release: () => close(fd) }); }
+ * try { res.add({ name: 'late', value: fd, release: (fd) => close(fd) }); }
  * catch (e) { if (e instanceof DevresClosedError) await e.released; }
  * ```
  */

@@ -31,7 +31,7 @@ export interface VirtualClockOptions {
  * @example
  * ```ts
  * const clock = new VirtualClock();
- * const reply = agent.base.protocolVersion();
+ * const reply = agent.base.discoverVendor(); // a Base command the platform answers late
  * await clock.advance(30); // the 30 ms timeout fires
  * await expect(reply).rejects.toBeInstanceOf(ScmiTimeoutError);
  * expect(clock.armedTimers).toBe(0);

@@ -56,7 +56,9 @@ const STATUS_ERROR = Symbol.for('@scmi-ts/core/ScmiStatusError');
  *
  * @example
  * ```ts
- * catch (e) { if (ScmiStatusError.is(e) && e.status === ScmiStatus.NOT_FOUND) … }
+ * catch (e) {
+ *   if (ScmiStatusError.is(e) && e.status === ScmiStatus.NOT_FOUND) console.log(e.message);
+ * }
  * ```
  */
 export class ScmiStatusError extends ScmiError {
@@ -188,7 +190,7 @@ const SHUTDOWN_ERROR = Symbol.for('@scmi-ts/core/ScmiShutdownError');
  *
  * @example
  * ```ts
- * catch (e) { if (ScmiShutdownError.is(e)) return; // the agent went away }
+ * catch (e) { if (!ScmiShutdownError.is(e)) throw e; } // else the agent went away: nothing to do
  * ```
  */
 export class ScmiShutdownError extends ScmiError {
@@ -213,11 +215,11 @@ const CONFIG_ERROR = Symbol.for('@scmi-ts/core/ScmiConfigError');
  *
  * @example
  * ```ts
- * catch (e) { if (ScmiConfigError.is(e)) console.log(e.field); // 'channels[1].protocols[0]' }
+ * catch (e) { if (ScmiConfigError.is(e)) console.log(e.field); } // 'a2p[1].protocols[0]'
  * ```
  */
 export class ScmiConfigError extends ScmiError {
-  /** Dotted path of the invalid field, e.g. `channels[0].id`. */
+  /** Dotted path of the invalid field, e.g. `a2p[0].id`. */
   public readonly field: string;
   /** @internal */
   public readonly [CONFIG_ERROR] = true;

@@ -146,7 +146,7 @@ export function decodeAsciiz(bytes: Uint8Array): string {
  * ```ts
  * const w = new PayloadWriter(8);
  * w.u32(clockId).u32(rateIndex);
- * send(w.bytes());
+ * send(w.bytesWritten());
  * ```
  */
 export class PayloadWriter {

@@ -189,7 +189,9 @@ function validateController(v: unknown, field: string): MailboxController {
  * @example
  * ```ts
  * const transport = createMailboxTransport({ maxMsgSize: 100 }); // fits 128-byte SMT areas
- * container.load(new ContainerModule(({ bind }) => bind(TRANSPORT).toConstantValue(transport)));
+ * container.load(new ContainerModule(({ bind }) => {
+ *   bind(TRANSPORT).toConstantValue(transport);
+ * }));
  * ```
  */
 export function createMailboxTransport(options: MailboxTransportOptions = {}): Transport {

@@ -38,7 +38,7 @@ const RESERVED: ReadonlySet<number> = new Set([PeerFrameKind.MSG, PeerFrameKind.
  *   3), or is already registered.
  * @example
  * ```ts
- * const unregister = registerFrameKind(PeerFrameKind.SMT, (ctx, area) => processSmtArea(ctx, area));
+ * const unregister = registerFrameKind(PeerFrameKind.SMT, createSmtPeerFrameHandler());
  * // … later
  * unregister();
  * ```

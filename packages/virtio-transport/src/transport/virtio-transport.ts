@@ -62,7 +62,9 @@ const drivers = new WeakMap<VirtioScmiWire, VirtioScmiDriver>();
  * @example
  * ```ts
  * const transport = createVirtioTransport({ maxMsg: 512 }); // for a 1024-entry cmdq
- * container.load(new ContainerModule(({ bind }) => bind(TRANSPORT).toConstantValue(transport)));
+ * container.load(new ContainerModule(({ bind }) => {
+ *   bind(TRANSPORT).toConstantValue(transport);
+ * }));
  * ```
  */
 export function createVirtioTransport(options: VirtioTransportOptions = {}): Transport {
