@@ -48,4 +48,12 @@ export {
   runSeedScenarioWorker,
   seedWorkerPhase,
 } from './scenarios/seed-scenario.js';
+export {
+  INTERLEAVING_OUTCOMES,
+  runInterleavingSimulation,
+} from './scenarios/interleaving-simulator.js';
+export type {
+  InterleavingOptions,
+  InterleavingResult,
+} from './scenarios/interleaving-simulator.js';
 export { mulberry32 } from './scenarios/worker-campaign.js';

@@ -21,6 +21,10 @@ import {
   runHostileRepliesWorker,
 } from './scenarios/hostile-replies.js';
 import {
+  INTERLEAVING_OUTCOMES,
+  runInterleavingSimulation,
+} from './scenarios/interleaving-simulator.js';
+import {
   SEED_WORKER_PHASES,
   expectedSeedPhase,
   runSeedScenarioSameThread,
@@ -41,6 +45,11 @@ export interface ConformanceOptions {
   readonly workerHostileRuns?: number;
   /** Per-test timeout for worker cases, ms (default 60 s). */
   readonly workerTimeoutMs?: number;
+  /**
+   * Same-thread schedules of the seeded interleaving simulator in the jest suite (default 100;
+   * `pnpm stress --interleavings` runs more).
+   */
+  readonly interleavings?: number;
 }
 
 const CLOCK = 0x14;
@@ -428,6 +437,24 @@ export function runTransportConformance(
           },
         );
       });
+
+      it('should keep every invariant over seeded interleavings of send, reply, timeout, probe failure and remove', async () => {
+        // A fixed seed: same-thread cases are deterministic (`pnpm stress --interleavings` explores
+        // new seeds; SCMI_INTERLEAVING_SEED picks another here).
+        const seed = Number(process.env.SCMI_INTERLEAVING_SEED ?? 20261202);
+        const r = await runInterleavingSimulation(fixture, {
+          seed,
+          schedules: options.interleavings ?? 100,
+        });
+        if (r.violations.length > 0) {
+          console.error(`interleavings: seed ${r.seed}; again: ${r.reproduce}`, r.violations);
+        }
+        expect(r.violations).toEqual([]);
+        expect(r.schedules).toBe(options.interleavings ?? 100);
+        // The schedules raced teardown against late replies, not only ran clean probes.
+        expect(r.outcomes[INTERLEAVING_OUTCOMES.probeTimedOut] ?? 0).toBeGreaterThan(0);
+        expect(r.lateRepliesCounted).toBeGreaterThan(0);
+      }, 120_000);
     });
 
     const workerDescribe = caps.worker && fixture.worker !== undefined ? describe : describe.skip;

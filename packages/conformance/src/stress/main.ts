@@ -17,6 +17,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TransportFixture } from '../fixture.js';
 import { runHostileRepliesWorker, type HostileWorkerResult } from '../scenarios/hostile-replies.js';
+import { runInterleavingSimulation } from '../scenarios/interleaving-simulator.js';
 import {
   runSeedScenarioSameThread,
   runSeedScenarioWorker,
@@ -41,6 +42,9 @@ const USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile
   --seed <n>            seed of the worker campaigns' random choices (reply delays, hostile fault
                         kinds and placement); it does not reproduce thread timing. Fixtures without
                         a worker mode run the deterministic same-thread scenario and ignore it.
+  --interleavings <n>   schedules of the seeded interleaving simulator per fixture (same thread,
+                        virtual clock; default: --runs, or a share of the duration); schedule i
+                        runs with seed + i, so --seed <a schedule's seed> --interleavings 1 replays it
   --transport <name>    only the fixtures of that transport (mailbox, virtio, optee…)
   --help                this text`;
 
@@ -51,6 +55,7 @@ interface Args {
   durationS: number;
   runs: number | undefined;
   hostileRuns: number | undefined;
+  interleavings: number | undefined;
   seed: number;
   only: string | undefined;
   help: boolean;
@@ -61,6 +66,7 @@ function parseArgs(argv: readonly string[]): Args {
     durationS: 120,
     runs: undefined,
     hostileRuns: undefined,
+    interleavings: undefined,
     seed: Date.now() & 0x7fffffff,
     only: undefined,
     help: false,
@@ -85,6 +91,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === '--runs') args.runs = Math.floor(number());
     else if (flag === '--hostile-runs') args.hostileRuns = Math.floor(number());
     else if (flag === '--seed') args.seed = Math.floor(number());
+    else if (flag === '--interleavings') args.interleavings = Math.floor(number());
     else if (flag === '--transport') args.only = given();
     else if (flag === '--help' || flag === '-h') args.help = true;
     else if (flag === '--') continue;
@@ -177,13 +184,22 @@ async function main(): Promise<void> {
   for (const { label, fixture } of fixtures) {
     const seedBudget =
       args.runs === undefined
-        ? { durationMs: perTransportMs * 0.7, runs: Number.MAX_SAFE_INTEGER }
+        ? { durationMs: perTransportMs * 0.5, runs: Number.MAX_SAFE_INTEGER }
         : { runs: args.runs };
     const hostileBudget =
       args.runs === undefined
-        ? { durationMs: perTransportMs * 0.3, runs: Number.MAX_SAFE_INTEGER }
+        ? { durationMs: perTransportMs * 0.2, runs: Number.MAX_SAFE_INTEGER }
         : { runs: args.hostileRuns ?? Math.max(1, Math.floor(args.runs / 10)) };
-    if (fixture.worker !== undefined && fixture.capabilities.worker) {
+    const interleavingBudget =
+      args.interleavings !== undefined
+        ? { schedules: args.interleavings }
+        : args.runs === undefined
+          ? { durationMs: perTransportMs * 0.3, schedules: Number.MAX_SAFE_INTEGER }
+          : { schedules: args.runs };
+    if (args.runs === 0) {
+      // Only the interleavings (a replayed schedule): no worker campaign, no same-thread phases.
+      console.log(`\n${label}`);
+    } else if (fixture.worker !== undefined && fixture.capabilities.worker) {
       const seed = await runSeedScenarioWorker(fixture, { ...seedBudget, seed: args.seed });
       const hostile = await runHostileRepliesWorker(fixture, { ...hostileBudget, seed: args.seed });
       violations += seed.violations.length + hostile.violations.length;
@@ -207,7 +223,7 @@ async function main(): Promise<void> {
       const phases: SeedPhase[] = ['before-quiesce', 'during-quiesce', 'draining', 'after-release'];
       const counts: Record<string, number> = {};
       const problems: string[] = [];
-      const until = Date.now() + perTransportMs;
+      const until = Date.now() + perTransportMs * 0.7;
       let runs = 0;
       let failedPhase: SeedPhase | undefined;
       while (
@@ -233,6 +249,21 @@ async function main(): Promise<void> {
         );
       }
     }
+    // Every fixture: the seeded interleaving simulator, same thread, on the virtual clock.
+    const sim = await runInterleavingSimulation(fixture, {
+      ...interleavingBudget,
+      seed: args.seed,
+    });
+    violations += sim.violations.length;
+    const c = sim.commands;
+    console.log(
+      `  interleavings:   ${sim.schedules} schedules (same thread, virtual clock); ${formatPhases(sim.outcomes)}`,
+    );
+    console.log(
+      `                   commands: ${c.succeeded} succeeded, ${c.timedOut} timed out, ${c.shutDown} shut down, ${c.busy} refused busy; late replies counted: ${sim.lateRepliesCounted}; invariant violations: ${sim.violations.length}`,
+    );
+    for (const v of sim.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
+    if (sim.violations.length > 0) hints.push(`${label}: ${sim.reproduce}`);
   }
   console.log(`\ninvariant violations: ${violations}`);
   for (const h of hints) console.log(`  again: ${h}`);

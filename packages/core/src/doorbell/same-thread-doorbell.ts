@@ -161,7 +161,8 @@ export class SameThreadDoorbell implements Doorbell {
 
 /**
  * Creates the two sides of a doorbell whose rings are delivered as tasks on `clock`: with a
- * {@link VirtualClock} a test (or the interleaving simulator) decides when each ring lands; with
+ * {@link VirtualClock} a test (or the conformance kit's interleaving simulator,
+ * `runInterleavingSimulation`) decides when each ring lands; with
  * {@link RealClock} they land on a later event-loop turn.
  *
  * @returns `[a, b]`: ringing `a` calls the listener of `b`, and the reverse.

@@ -1,0 +1,339 @@
+import {
+  ScmiError,
+  ScmiShutdownError,
+  ScmiTimeoutError,
+  ScmiTransportError,
+  type ChannelCounters,
+  type ScmiAgent,
+} from '@scmi-ts/core';
+import type { FaultRule } from '@scmi-ts/platform';
+import { describeError } from './describe-error.js';
+import type { TransportFixture } from '../fixture.js';
+import { checkTeardownLog } from '../instrument.js';
+import { SameThreadRig } from '../rig.js';
+import { mulberry32 } from './worker-campaign.js';
+
+/** Options of {@link runInterleavingSimulation}. */
+export interface InterleavingOptions {
+  /**
+   * Seed of the campaign (default: from the clock). Schedule `i` runs with seed `seed + i`, so
+   * `{ seed: s, schedules: 1 }` replays the schedule a failure names with seed `s`.
+   */
+  readonly seed?: number;
+  /** Schedules to run (default 200). */
+  readonly schedules?: number;
+  /** Scheduling steps per schedule before the agent is removed and everything drained (default 400). */
+  readonly maxSteps?: number;
+  /** Stop starting schedules after this many ms of real time (default: no limit). */
+  readonly durationMs?: number;
+}
+
+/** Totals of an interleaving campaign. */
+export interface InterleavingResult {
+  /** The campaign's seed (schedule `i` ran with `seed + i`). */
+  readonly seed: number;
+  /** Schedules run. */
+  readonly schedules: number;
+  /** How many schedules ended each way (probe timed out, removed with commands in flight…). */
+  readonly outcomes: Readonly<Record<string, number>>;
+  /** Commands the schedules sent after probe, by how they ended. */
+  readonly commands: {
+    readonly succeeded: number;
+    readonly timedOut: number;
+    readonly shutDown: number;
+    /**
+     * Refused by the transport because the channel was still held by an earlier message that
+     * timed out (the SMT area not freed, the OP-TEE invocation not returned…): `*_BUSY`.
+     */
+    readonly busy: number;
+  };
+  /** Replies that arrived for transfers already over, counted (core's late replies, guard refusals). */
+  readonly lateRepliesCounted: number;
+  /** Invariant violations, each naming the schedule's seed. */
+  readonly violations: readonly string[];
+  /** How to replay the campaign (and, with a schedule's own seed and `--interleavings 1`, one schedule). */
+  readonly reproduce: string;
+}
+
+/** How one schedule ended (the keys of {@link InterleavingResult.outcomes}). */
+export const INTERLEAVING_OUTCOMES = {
+  probeTimedOut: 'probe timed out (teardown raced the late replies)',
+  removedBusy: 'removed with commands in flight',
+  removedIdle: 'removed idle',
+} as const;
+
+type Command = (agent: ScmiAgent) => Promise<unknown>;
+
+function u32s(...words: number[]): Uint8Array {
+  const b = new Uint8Array(words.length * 4);
+  const v = new DataView(b.buffer);
+  words.forEach((w, i) => v.setUint32(i * 4, w >>> 0, true));
+  return b;
+}
+
+/** Commands every agent can send once probed: Base ones, and Clock's CLOCK_RATE_GET. */
+const COMMANDS: readonly Command[] = [
+  (a) => a.base.discoverVendor(),
+  (a) => a.base.discoverSubVendor(),
+  (a) => a.base.discoverImplementationVersion(),
+  (a) => a.base.attributes(),
+  (a) => a.base.discoverListProtocols(a.info.protocols.length),
+  (a) => a.transact(0x14, 0x6, u32s(0)),
+];
+
+/**
+ * With a P2A channel, an asynchronous CLOCK_RATE_SET too: its delayed response comes on the P2A
+ * channel and races the timeouts and the teardown like the responses do.
+ */
+const ASYNC_COMMANDS: readonly Command[] = [
+  ...COMMANDS,
+  (a) => a.transact(0x14, 0x5, u32s(1, 0, 500_000_000, 0), { async: true }),
+];
+
+/**
+ * A transport's refusal to send while an earlier message that timed out still holds the channel
+ * (`E_CHANNEL_BUSY`, `E_CHAN_BUSY`, `E_VIRTIO_BUSY`…, or a mailbox queue full of such): the
+ * documented outcome of a platform that never frees it.
+ */
+function isBusy(e: unknown): boolean {
+  return ScmiTransportError.is(e) && (e.code.endsWith('_BUSY') || e.code === 'E_MBOX_QUEUE_FULL');
+}
+
+/** The agent's RX timeout in the schedules (the rig's), ms. */
+const TIMEOUT_MS = 30;
+
+interface ScheduleReport {
+  readonly outcome: string;
+  readonly succeeded: number;
+  readonly timedOut: number;
+  readonly shutDown: number;
+  readonly busy: number;
+  readonly late: number;
+  readonly problems: string[];
+}
+
+/**
+ * The seeded interleaving simulator: runs `schedules` random schedules of one agent over
+ * `fixture`'s same-thread wire, on the virtual clock, each fully determined by its seed. A
+ * schedule arms random platform faults (a command's reply delayed by 0 to 2 × the timeout, or
+ * dropped), probes, then at each step picks at random among: deliver one of the held
+ * platform→agent signals (in any order: replies overtake each other, and race the timeouts), move
+ * virtual time forward a little (timeouts fire, delayed replies are produced), run pending tasks,
+ * send another command (Base ones, CLOCK_RATE_GET, and with a P2A channel an asynchronous
+ * CLOCK_RATE_SET whose delayed response races too), or remove the agent — until the step budget is spent, when the agent
+ * is removed and everything drains.
+ *
+ * After each schedule it checks the invariants of the project: no callback against a quiescing or
+ * released channel (the kit's `TransportInstrument`), every resource released once, newest first,
+ * every quiesce before any release (`checkTeardownLog`), nothing left live or armed, the probe, every
+ * command and the removal settled (no hang), each ended as it may (success, `ScmiTimeoutError`,
+ * `ScmiShutdownError`, or the transport's busy refusal while a timed-out message holds the
+ * channel), and every reply callback that reached core accounted for (completed, late,
+ * delayed response, notification, bad message or failed transfer). Each violation names the seed
+ * that replays its schedule.
+ *
+ * The fixture must provide `setAgentSignalInterceptor` (every same-thread fixture of the kit does).
+ *
+ * @example
+ * ```ts
+ * const r = await runInterleavingSimulation(fixture, { seed: 42, schedules: 500 });
+ * expect(r.violations).toEqual([]);
+ * ```
+ */
+export async function runInterleavingSimulation(
+  fixture: TransportFixture,
+  options: InterleavingOptions = {},
+): Promise<InterleavingResult> {
+  const seed = (options.seed ?? Date.now() & 0x7fffffff) >>> 0;
+  const schedules = options.schedules ?? 200;
+  const maxSteps = options.maxSteps ?? 400;
+  const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
+  const outcomes: Record<string, number> = {};
+  const violations: string[] = [];
+  let succeeded = 0;
+  let timedOut = 0;
+  let shutDown = 0;
+  let busy = 0;
+  let late = 0;
+  let done = 0;
+  for (; done < schedules && Date.now() < deadline; done++) {
+    const scheduleSeed = (seed + done) >>> 0;
+    const r = await runSchedule(fixture, scheduleSeed, maxSteps);
+    outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
+    succeeded += r.succeeded;
+    timedOut += r.timedOut;
+    shutDown += r.shutDown;
+    busy += r.busy;
+    late += r.late;
+    for (const p of r.problems) violations.push(`schedule seed ${scheduleSeed}: ${p}`);
+  }
+  return {
+    seed,
+    schedules: done,
+    outcomes,
+    commands: { succeeded, timedOut, shutDown, busy },
+    lateRepliesCounted: late,
+    violations,
+    reproduce: `pnpm stress --transport ${fixture.name} --seed ${seed} --interleavings ${done} --runs 0 (one schedule: --seed <its seed> --interleavings 1 --runs 0)`,
+  };
+}
+
+/** Sum of the counters a reply callback reaching core ends in (see `TransferEngine`'s RX path). */
+function accounted(c: ChannelCounters): number {
+  const bad = Object.values(c.badMessages).reduce((a, b) => a + b, 0);
+  return c.completed + c.lateReplies + c.delayedResponses + c.notifications + bad + c.failed;
+}
+
+async function runSchedule(
+  fixture: TransportFixture,
+  scheduleSeed: number,
+  maxSteps: number,
+): Promise<ScheduleReport> {
+  const random = mulberry32(scheduleSeed);
+  const below = (n: number): number => Math.floor(random() * n);
+  const rig = await SameThreadRig.create(fixture, { auto: false, seed: scheduleSeed });
+  const { clock, ends } = rig;
+  if (ends.setAgentSignalInterceptor === undefined) {
+    throw new Error(`${fixture.name}: the simulator needs setAgentSignalInterceptor`);
+  }
+  const setInterceptor = (interceptor: (deliver: () => void) => void): void => {
+    ends.setAgentSignalInterceptor?.(interceptor);
+  };
+  const problems: string[] = [];
+  const commandSet = fixture.capabilities.p2a ? ASYNC_COMMANDS : COMMANDS;
+
+  // Platform faults: a few commands (counted from the first one of the probe) answered late, or not
+  // at all.
+  const rules: FaultRule[] = [];
+  for (let n = below(4); n > 0; n--) {
+    rules.push({
+      match: { nth: 1 + below(16), times: 1 },
+      action:
+        random() < 0.85
+          ? { kind: 'delay', ms: Math.round(random() * 2 * TIMEOUT_MS * 10) / 10 }
+          : { kind: 'drop' },
+    });
+  }
+  for (const rule of rules) rig.platform.faults.add(rule);
+
+  // Every platform→agent signal is held; the schedule delivers each when it chooses.
+  const held: (() => void)[] = [];
+  setInterceptor((deliver) => {
+    held.push(deliver);
+  });
+  const deliverOne = (): void => {
+    const [deliver] = held.splice(below(held.length), 1);
+    deliver?.();
+  };
+
+  let agent: ScmiAgent | undefined;
+  let probeError: unknown;
+  const probing = rig.probe().then(
+    (a) => {
+      agent = a;
+    },
+    (e: unknown) => {
+      probeError = e;
+    },
+  );
+  const commands: Promise<void>[] = [];
+  let inFlight = 0;
+  let succeeded = 0;
+  let timedOut = 0;
+  let shutDown = 0;
+  let busy = 0;
+  let removing: Promise<unknown> | undefined;
+  // Set from the `remove` closure (a plain `false` would be narrowed to the literal here).
+  let busyAtRemove = false as boolean;
+  const send = (a: ScmiAgent): void => {
+    inFlight++;
+    const command = commandSet[below(commandSet.length)] as Command;
+    commands.push(
+      command(a)
+        .then(
+          () => {
+            succeeded++;
+          },
+          (e: unknown) => {
+            if (ScmiTimeoutError.is(e)) timedOut++;
+            else if (ScmiShutdownError.is(e)) shutDown++;
+            else if (isBusy(e)) busy++;
+            else problems.push(`a command failed with ${describeError(e)}`);
+          },
+        )
+        .finally(() => {
+          inFlight--;
+        }),
+    );
+  };
+  const remove = (a: ScmiAgent): void => {
+    busyAtRemove = inFlight > 0;
+    removing = a.remove().catch((e: unknown) => {
+      problems.push(`remove failed with ${describeError(e)}`);
+    });
+  };
+
+  for (let step = 0; step < maxSteps; step++) {
+    const actions: (() => Promise<void> | void)[] = [];
+    if (held.length > 0) actions.push(deliverOne, deliverOne, deliverOne);
+    actions.push(
+      () => clock.advance(Math.round(random() * 80) / 10),
+      () => clock.advance(Math.round(random() * 80) / 10),
+      () => clock.runTasks(),
+    );
+    const live = agent !== undefined && removing === undefined ? agent : undefined;
+    if (live !== undefined && inFlight < 4) actions.push(() => send(live));
+    if (live !== undefined && random() < 0.1) actions.push(() => remove(live));
+    await (actions[below(actions.length)] as () => Promise<void> | void)();
+    await clock.settle();
+    if (probeError !== undefined || (removing !== undefined && inFlight === 0)) {
+      if (held.length === 0 && clock.pendingTasks === 0 && clock.armedTimers === 0) break;
+    }
+  }
+
+  // Drain: the agent is removed if it is still there, held signals are delivered in a random
+  // order as tasks, and from now on every signal goes through at once.
+  const finishing = (async (): Promise<void> => {
+    await probing;
+    if (agent !== undefined && removing === undefined) remove(agent);
+    await removing;
+    await Promise.all(commands);
+  })();
+  setInterceptor((deliver) => {
+    clock.schedule(deliver);
+  });
+  while (held.length > 0) {
+    const [deliver] = held.splice(below(held.length), 1);
+    if (deliver !== undefined) clock.schedule(deliver);
+  }
+  if (!(await rig.settle(finishing))) {
+    problems.push(
+      `the probe, a command or the removal never settled (probe ${probeError === undefined ? (agent === undefined ? 'pending' : 'done') : 'failed'}, ${inFlight} command(s) in flight, removal ${removing === undefined ? 'not started' : 'started'})`,
+    );
+  }
+
+  if (probeError !== undefined && !ScmiTimeoutError.is(probeError)) {
+    problems.push(`the probe failed with ${describeError(probeError)}, not a timeout`);
+  }
+  if (probeError !== undefined && !(probeError instanceof ScmiError)) {
+    problems.push('the probe failed with an error that is not an ScmiError');
+  }
+  for (const c of rig.instrument.channels) {
+    const unaccounted = c.rxTimes.length - accounted(c.counters);
+    if (unaccounted > 0) {
+      problems.push(
+        `${c.label}: ${c.rxTimes.length} reply callback(s) reached core but only ${accounted(c.counters)} were accounted for`,
+      );
+    }
+  }
+  const late = rig.instrument.lateReplies + rig.instrument.refusedAfterQuiesce;
+  problems.push(...checkTeardownLog(rig.log.events));
+  problems.push(...(await rig.dispose()));
+  const outcome =
+    probeError !== undefined
+      ? INTERLEAVING_OUTCOMES.probeTimedOut
+      : busyAtRemove
+        ? INTERLEAVING_OUTCOMES.removedBusy
+        : INTERLEAVING_OUTCOMES.removedIdle;
+  return { outcome, succeeded, timedOut, shutDown, busy, late, problems };
+}
