@@ -148,7 +148,10 @@ export async function runInterleavingSimulation(
   const schedules = options.schedules ?? 200;
   const maxSteps = options.maxSteps ?? 400;
   const deadline = options.durationMs === undefined ? Infinity : Date.now() + options.durationMs;
-  const outcomes: Record<string, number> = {};
+  // Every outcome listed, in a fixed order (0 when none ended that way): reports stay comparable.
+  const outcomes: Record<string, number> = Object.fromEntries(
+    Object.values(INTERLEAVING_OUTCOMES).map((o) => [o, 0]),
+  );
   const violations: string[] = [];
   let succeeded = 0;
   let timedOut = 0;
