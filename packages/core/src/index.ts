@@ -130,7 +130,7 @@ export {
   discoverPlatform,
 } from './protocol/base/base-protocol.js';
 export { NotificationBuffer } from './transfer/notification-buffer.js';
-export { TokenAllocator } from './transfer/token-allocator.js';
+export { TokenAllocator, type TokenSequence } from './transfer/token-allocator.js';
 export { ChannelRuntime, TransferEngine } from './transfer/transfer-engine.js';
 export { Xfer } from './transfer/xfer.js';
 export { XferPool } from './transfer/xfer-pool.js';

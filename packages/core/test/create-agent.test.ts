@@ -10,6 +10,7 @@ import {
   LOGGER,
   TRANSPORT,
   createAgent,
+  encodeMsgResponse,
   silentLogger,
   validateAgentConfig,
   readU32,
@@ -300,6 +301,35 @@ describe(createAgent, () => {
   });
 
   describe('when probe fails', () => {
+    it('should go on with the token sequence on the next probe over the same transport, so the late reply to the failed one matches nothing (Linux transfer_last_id)', async () => {
+      const h = createHarness();
+      const le32 = (n: number): Uint8Array => u32(n);
+      let stale: Uint8Array | undefined;
+      const tokens: number[] = [];
+      let probe = 1;
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x10 || req.messageId !== 0x0) return undefined;
+        tokens.push(req.token);
+        if (probe === 1) {
+          // A slow platform: its answer (the version it reported then) comes later.
+          stale = encodeMsgResponse(req.header, 0, le32(0x10000));
+          return 'drop';
+        }
+        // The late reply to the failed probe lands just before the retry's own reply.
+        h.platform.respond(1, 0, stale as Uint8Array);
+        return undefined;
+      };
+      await expect(h.create()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      probe = 2;
+      const agent = await h.create();
+      expect(tokens[1]).not.toBe(tokens[0]);
+      expect(agent.info.version).toBe(0x20000); // the platform's answer now, not the stale one
+      const a2p = agent.diagnostics.channels.find((c) => c.label === 'a2p:0');
+      // The stale reply matched no transfer of this probe: dropped and counted.
+      expect(a2p?.stats.badMessages.unexpected).toBe(1);
+      await agent.remove();
+    });
+
     it.each([
       ['PROTOCOL_VERSION', 0x0],
       ['PROTOCOL_ATTRIBUTES', 0x1],

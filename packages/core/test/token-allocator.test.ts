@@ -54,4 +54,17 @@ describe(TokenAllocator, () => {
       { numRuns: 300 },
     );
   });
+
+  it('should go on with a sequence it shares with an earlier allocator, and keep its own tokens in flight', () => {
+    const sequence = { last: 1023 };
+    const first = new TokenAllocator(sequence);
+    expect([first.allocate(), first.allocate(), first.allocate()]).toEqual([0, 1, 2]);
+    const next = new TokenAllocator(sequence);
+    expect(next.allocate()).toBe(3);
+    expect(next.inFlight).toBe(1);
+    expect(first.inFlight).toBe(3);
+    expect(sequence.last).toBe(3);
+    // A sequence of its own by default, from 0.
+    expect(new TokenAllocator().allocate()).toBe(0);
+  });
 });

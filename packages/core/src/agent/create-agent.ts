@@ -26,7 +26,9 @@ import {
   type ProtocolHandle,
   type XferOps,
 } from '../protocol/protocol-handle.js';
+import type { TokenSequence } from '../transfer/token-allocator.js';
 import { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
+import { SCMI_TOKEN_COUNT } from '../wire/header.js';
 import { CommonMessageId, ScmiProtocolId, scmiProtocolName } from '../wire/protocol-id.js';
 import {
   channelFor,
@@ -128,6 +130,23 @@ async function setUpChannel(
   return runtime;
 }
 
+/**
+ * The token sequence of each transport object, kept across probes: a probe that follows a failed
+ * one over the same transport goes on with the sequence instead of starting again at token 0,
+ * where the failed probe's late replies would match its own first commands (Linux keeps one
+ * sequence for the module, `transfer_last_id`).
+ */
+const tokenSequences = new WeakMap<Transport, TokenSequence>();
+
+function tokenSequenceOf(transport: Transport): TokenSequence {
+  let sequence = tokenSequences.get(transport);
+  if (sequence === undefined) {
+    sequence = { last: SCMI_TOKEN_COUNT - 1 };
+    tokenSequences.set(transport, sequence);
+  }
+  return sequence;
+}
+
 async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent> {
   const { config, transport, clock } = ctx;
   const d = transport.descriptor;
@@ -146,6 +165,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     rxTimeoutMs: config.rxTimeoutMs,
     asyncTimeoutMs: config.asyncTimeoutMs,
     notifications: hub,
+    tokens: tokenSequenceOf(transport),
   });
   devres.add({
     name: 'transfers',

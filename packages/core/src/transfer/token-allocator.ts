@@ -1,9 +1,23 @@
 import { SCMI_TOKEN_COUNT } from '../wire/header.js';
 
 /**
+ * Where a token sequence is: the last token allocated from it. Allocators that share one go on
+ * with the same sequence (see {@link TokenAllocator}).
+ */
+export interface TokenSequence {
+  /** The last token allocated (1023 before the first, so that the first is 0). */
+  last: number;
+}
+
+/**
  * Allocates 10-bit SCMI tokens **monotonically**: the next token after the last one used, skipping
  * tokens still in flight, wrapping at 1024 (Linux "Introduce monotonically increasing tokens").
  * A reply to a timed-out command therefore does not match the next command.
+ *
+ * Allocators given the same {@link TokenSequence} go on with one sequence: core gives every probe
+ * over one transport the same, so a probe that follows a failed one does not start again at token
+ * 0, where the failed probe's late replies (same token, protocol and message) would be taken as its
+ * own. Linux keeps the sequence module-wide (`static atomic_t transfer_last_id`, driver.c).
  *
  * @example
  * ```ts
@@ -14,8 +28,13 @@ import { SCMI_TOKEN_COUNT } from '../wire/header.js';
  */
 export class TokenAllocator {
   readonly #inFlight = new Uint8Array(SCMI_TOKEN_COUNT);
-  #last = SCMI_TOKEN_COUNT - 1;
+  readonly #sequence: TokenSequence;
   #count = 0;
+
+  /** An allocator on `sequence` (default: a sequence of its own, from token 0). */
+  public constructor(sequence: TokenSequence = { last: SCMI_TOKEN_COUNT - 1 }) {
+    this.#sequence = sequence;
+  }
 
   /** Tokens currently in flight. */
   public get inFlight(): number {
@@ -29,12 +48,12 @@ export class TokenAllocator {
    */
   public allocate(): number {
     if (this.#count >= SCMI_TOKEN_COUNT) throw new RangeError('all 1024 SCMI tokens are in flight');
-    let t = this.#last;
+    let t = this.#sequence.last;
     do {
       t = (t + 1) & (SCMI_TOKEN_COUNT - 1);
     } while (this.#inFlight[t] === 1);
     this.#inFlight[t] = 1;
-    this.#last = t;
+    this.#sequence.last = t;
     this.#count++;
     return t;
   }

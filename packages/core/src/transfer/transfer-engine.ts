@@ -26,6 +26,7 @@ import {
   headerToken,
   headerType,
 } from '../wire/header.js';
+import type { TokenSequence } from './token-allocator.js';
 import { XferPool } from './xfer-pool.js';
 import type { Xfer, XferOwner, XferState } from './xfer.js';
 
@@ -132,6 +133,11 @@ export interface TransferEngineOptions {
   readonly asyncTimeoutMs: number;
   /** Where notifications go. */
   readonly notifications: NotificationHub;
+  /**
+   * The token sequence to go on with (core passes one per transport, kept across probes); default:
+   * a sequence of the engine's own, from token 0.
+   */
+  readonly tokens?: TokenSequence;
 }
 
 function stateOf(xfer: Xfer): XferState {
@@ -171,7 +177,13 @@ export class TransferEngine implements XferOwner {
   /** Creates the engine and preallocates its pool. */
   public constructor(options: TransferEngineOptions) {
     this.#o = options;
-    this.pool = new XferPool(this, options.poolSize, options.maxMsgSize, options.agent);
+    this.pool = new XferPool(
+      this,
+      options.poolSize,
+      options.maxMsgSize,
+      options.agent,
+      options.tokens,
+    );
     this.#deadlines = new DeadlineQueue(options.clock);
   }
 

@@ -1,6 +1,6 @@
 import { ScmiShutdownError } from '../errors/scmi-error.js';
 import { SCMI_TOKEN_COUNT } from '../wire/header.js';
-import { TokenAllocator } from './token-allocator.js';
+import { TokenAllocator, type TokenSequence } from './token-allocator.js';
 import { Xfer, type XferOwner } from './xfer.js';
 
 /**
@@ -25,18 +25,28 @@ export class XferPool {
   );
   /** Tokens whose command timed out: a reply for them is a late reply (cleared on reuse). */
   readonly #retired = new Uint8Array(SCMI_TOKEN_COUNT);
-  readonly #tokens = new TokenAllocator();
+  readonly #tokens: TokenAllocator;
   readonly #waiters: { resolve: (x: Xfer) => void; reject: (e: unknown) => void }[] = [];
   readonly #agent: string;
   /** Capacity of the pool. */
   public readonly size: number;
   #closed = false;
 
-  /** Preallocates `size` transfers with buffers of `capacity` bytes. */
-  public constructor(owner: XferOwner, size: number, capacity: number, agent: string) {
+  /**
+   * Preallocates `size` transfers with buffers of `capacity` bytes; their tokens come from
+   * `tokens` (default: a sequence of the pool's own, from 0).
+   */
+  public constructor(
+    owner: XferOwner,
+    size: number,
+    capacity: number,
+    agent: string,
+    tokens?: TokenSequence,
+  ) {
     if (!Number.isInteger(size) || size < 1 || size >= SCMI_TOKEN_COUNT) {
       throw new RangeError(`transfer pool size must be 1..${SCMI_TOKEN_COUNT - 1}, got ${size}`);
     }
+    this.#tokens = new TokenAllocator(tokens);
     this.size = size;
     this.#agent = agent;
     for (let i = 0; i < size; i++) this.#free.push(new Xfer(owner, capacity));
