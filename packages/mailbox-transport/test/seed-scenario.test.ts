@@ -331,6 +331,14 @@ describe('seed scenario: Base discovery times out, the platform replies late, pr
           phases['reply in time']++;
         } else {
           expect(answered()).toBe(true);
+          if (accounted() !== 1) {
+            // What each side saw, to tell where an uncounted reply went (real time: rare).
+            console.error(
+              `run ${i} (seed ${seed}, timeout ${timeoutMs} ms, delay ${delayMs.toFixed(2)} ms):`,
+              JSON.stringify({ agent: a2p.counters, ignoredAfterFree: a2p.ignoredAfterFree }),
+              JSON.stringify({ responder: stats.counters, wire: ends.wire.monitor.channels }),
+            );
+          }
           expect(accounted()).toBe(1);
           if (lateReplies === 1) phases['late, while open']++;
           else if (refusedAfterQuiesce === 1) phases['refused at quiesce']++;
