@@ -38,8 +38,11 @@ export interface InterleavingResult {
   readonly outcomes: Readonly<Record<string, number>>;
   /** Commands the schedules sent after probe, by how they ended. */
   readonly commands: {
+    /** Answered in time. */
     readonly succeeded: number;
+    /** Failed with `ScmiTimeoutError`. */
     readonly timedOut: number;
+    /** Failed with `ScmiShutdownError` (the agent was removed meanwhile). */
     readonly shutDown: number;
     /**
      * Refused by the transport because the channel was still held by an earlier message that
@@ -55,10 +58,20 @@ export interface InterleavingResult {
   readonly reproduce: string;
 }
 
-/** How one schedule ended (the keys of {@link InterleavingResult.outcomes}). */
+/**
+ * How one schedule ended (the keys of {@link InterleavingResult.outcomes}).
+ *
+ * @example
+ * ```ts
+ * const raced = r.outcomes[INTERLEAVING_OUTCOMES.probeTimedOut];
+ * ```
+ */
 export const INTERLEAVING_OUTCOMES = {
+  /** A probe command timed out: the probe failed and tore down while late replies came. */
   probeTimedOut: 'probe timed out (teardown raced the late replies)',
+  /** The agent probed and was removed while some of its commands were in flight. */
   removedBusy: 'removed with commands in flight',
+  /** The agent probed and was removed with nothing in flight. */
   removedIdle: 'removed idle',
 } as const;
 
