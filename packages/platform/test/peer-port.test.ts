@@ -354,6 +354,11 @@ describe(startPeerPort, () => {
       [{ maxFrameSize: 1.5 }, 'maxFrameSize'],
       [{ port: 65536 }, 'port'],
       [{ agentIds: [] }, 'agentIds'],
+      [{ agentIds: 5 as unknown as number[] }, 'agentIds'],
+      [{ agentIds: ['1'] as unknown as number[] }, 'agentIds'],
+      [{ agentIds: [1.5] }, 'agentIds'],
+      [{ agentIds: [-1] }, 'agentIds'],
+      [{ agentIds: [1, 1] }, 'agentIds'],
       [{ path: '/tmp/x', port: 1 }, 'path'],
     ])('should refuse the options %p (field %s) before it listens', async (options, field) => {
       // Closed if it starts anyway, so that a failure cannot leave a server open.
@@ -390,6 +395,35 @@ describe(startPeerPort, () => {
         unregister();
       }
     });
+
+    it.each([
+      ['undefined', undefined, 'frame kind 45: undefined'],
+      ['null', null, 'frame kind 45: null'],
+      ['a string', 'no luck', 'frame kind 45: no luck'],
+      [
+        'an object with no prototype',
+        Object.create(null) as object,
+        'frame kind 45: [object Object]',
+      ],
+    ])(
+      'should close the connection, not the process, when a handler throws %s, logging what it threw',
+      async (_what, thrown, reason) => {
+        const unregister = registerFrameKind(45, () => {
+          // A handler of plain JavaScript may throw anything.
+          // eslint-disable-next-line @typescript-eslint/only-throw-error
+          throw thrown;
+        });
+        try {
+          port = await startPeerPort(platform);
+          client = await PeerClient.open(port);
+          client.send(45, new Uint8Array(0));
+          await client.closed;
+          expect(port.log.at(-1)).toMatchObject({ event: 'handler-error', reason });
+        } finally {
+          unregister();
+        }
+      },
+    );
 
     it('should close the connection when a handler throws', async () => {
       const unregister = registerFrameKind(44, () => {

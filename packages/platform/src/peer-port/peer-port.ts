@@ -22,7 +22,8 @@ export interface PeerPortOptions {
   readonly port?: number;
   /**
    * The agent ids connections may take: each new connection is given the first id of the list
-   * that is not in use; when none is free it is refused. Default `[1]`.
+   * that is not in use; when none is free it is refused. Default `[1]`. A non-empty array of
+   * distinct 32-bit unsigned integers (else `ScmiConfigError` `peerPort.agentIds`).
    */
   readonly agentIds?: readonly number[];
   /** At most this many connections at once (more are refused and logged); default `agentIds.length`. */
@@ -315,7 +316,7 @@ export class PeerPort {
     try {
       conn.platform = this.#platform.connect(agentId, link);
     } catch (e) {
-      refuse(`the platform refused agent ${agentId}: ${(e as Error).message}`);
+      refuse(`the platform refused agent ${agentId}: ${describeThrown(e)}`);
       return;
     }
     this.#connections.set(id, conn);
@@ -356,11 +357,7 @@ export class PeerPort {
       } catch (e) {
         // `handle` must not throw; if a platform bug makes it, this runs inside the socket's
         // 'data' listener, where the exception would end the process.
-        this.#drop(
-          conn,
-          'handler-error',
-          `the platform threw on a command: ${e instanceof Error ? e.message : String(e)}`,
-        );
+        this.#drop(conn, 'handler-error', `the platform threw on a command: ${describeThrown(e)}`);
         return;
       }
       if (response !== undefined) conn.context.send(PeerFrameKind.MSG, response);
@@ -375,7 +372,7 @@ export class PeerPort {
       const reply = handler(conn.context, frame.payload);
       if (reply !== undefined) conn.context.send(frame.kind, reply);
     } catch (e) {
-      this.#drop(conn, 'handler-error', `frame kind ${frame.kind}: ${(e as Error).message}`);
+      this.#drop(conn, 'handler-error', `frame kind ${frame.kind}: ${describeThrown(e)}`);
     }
   }
 
@@ -388,6 +385,19 @@ export class PeerPort {
     conn.socket.destroy();
     conn.platform?.disconnect();
     this.#record({ event, connectionId: conn.id, agentId: conn.agentId, reason });
+  }
+}
+
+/**
+ * What a thrown value says, for the log, whatever it is: an `Error`'s message, a string, else its
+ * `String()` — or its `Object.prototype.toString` when even that throws (an object with no
+ * prototype). Never throws: it runs inside socket listeners, where a throw ends the process.
+ */
+function describeThrown(e: unknown): string {
+  try {
+    return e instanceof Error ? e.message : String(e);
+  } catch {
+    return Object.prototype.toString.call(e);
   }
 }
 
@@ -447,7 +457,23 @@ function checkOptions(o: PeerPortOptions): void {
   integer('maxMsgSize', o.maxMsgSize, 4);
   integer('maxQueuedBytes', o.maxQueuedBytes, 0);
   integer('port', o.port, 0, 65535);
-  if (o.agentIds?.length === 0) throw new ScmiConfigError('peerPort.agentIds', 'must not be empty');
+  const ids: unknown = o.agentIds;
+  if (ids !== undefined) {
+    if (!Array.isArray(ids) || ids.length === 0) {
+      throw new ScmiConfigError('peerPort.agentIds', 'must be a non-empty array of agent ids');
+    }
+    ids.forEach((id: unknown, i) => {
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) {
+        throw new ScmiConfigError(
+          `peerPort.agentIds`,
+          `[${i}] must be an agent id, got ${describeThrown(id)}`,
+        );
+      }
+      if (ids.indexOf(id) !== i) {
+        throw new ScmiConfigError('peerPort.agentIds', `agent ${id} is listed twice`);
+      }
+    });
+  }
   if (o.path !== undefined && (o.host !== undefined || o.port !== undefined)) {
     throw new ScmiConfigError('peerPort.path', 'give either path or host/port, not both');
   }
