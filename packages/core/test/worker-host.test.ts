@@ -254,6 +254,18 @@ describe(WorkerHost, () => {
         expect((await rejection(host.call('throwString'))).message).toBe('not an Error');
       });
 
+      it.each(['throwNullProto', 'throwBadMessage'])(
+        'should reject only the call whose handler threw a value that cannot be described (%s), and go on serving',
+        async (method) => {
+          const pending = host.call('later', 'still here');
+          const error = await rejection(host.call(method));
+          expect(error).toBeInstanceOf(Error);
+          expect(error.message).toBe('[object Object]');
+          expect(await pending).toBe('still here');
+          expect(await host.call('add', 1, 2)).toBe(3);
+        },
+      );
+
       it('should reject with E_WORKER_NO_METHOD for a method the worker does not serve', async () => {
         const error = await rejection(host.call('toString'));
         expect(error.code).toBe('E_WORKER_NO_METHOD');

@@ -71,19 +71,28 @@ export function isSerializedError(value: unknown): value is SerializedError {
   );
 }
 
-/** Flattens a thrown value for postMessage: name, message, stack and a string `code`. */
+/**
+ * Flattens a thrown value for postMessage: name, message, stack and a string `code`. Never throws,
+ * whatever was thrown: a value `String()` cannot convert (an object with no prototype) or whose
+ * fields throw when read is described by `Object.prototype.toString` — a handler's careless throw
+ * must fail its own call, not the worker.
+ */
 export function serializeError(error: unknown): SerializedError {
-  // Duck-typed, so that errors of another realm (vm contexts) keep their fields.
-  if (typeof error === 'object' && error !== null && 'message' in error) {
-    const { name, message, stack, code } = error as Record<string, unknown>;
-    return {
-      name: typeof name === 'string' ? name : 'Error',
-      message: String(message),
-      ...(typeof stack === 'string' ? { stack } : {}),
-      ...(typeof code === 'string' ? { code } : {}),
-    };
+  try {
+    // Duck-typed, so that errors of another realm (vm contexts) keep their fields.
+    if (typeof error === 'object' && error !== null && 'message' in error) {
+      const { name, message, stack, code } = error as Record<string, unknown>;
+      return {
+        name: typeof name === 'string' ? name : 'Error',
+        message: String(message),
+        ...(typeof stack === 'string' ? { stack } : {}),
+        ...(typeof code === 'string' ? { code } : {}),
+      };
+    }
+    return { name: 'Error', message: String(error) };
+  } catch {
+    return { name: 'Error', message: Object.prototype.toString.call(error) };
   }
-  return { name: 'Error', message: String(error) };
 }
 
 /** Rebuilds an `Error` from its serialized form: the worker's name, message, stack and code. */
