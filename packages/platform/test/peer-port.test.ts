@@ -129,6 +129,28 @@ describe(startPeerPort, () => {
       rmSync(dir, { recursive: true, force: true });
     });
 
+    it('should deliver every answer already produced to a client that half-closes, then close', async () => {
+      // A Unix socket: its kernel buffers are small, so most answers wait in the port's socket.
+      port = await startPeerPort(platform, { path: join(dir, 'half-close.sock') });
+      client = await PeerClient.open(port);
+      // The client stops reading, sends its commands and ends its side (`nc -N`, `socket.end()`):
+      // the answers wait in the sockets, within maxQueuedBytes, and must still reach it.
+      client.pause();
+      const n = 30_000;
+      for (let i = 0; i < n; i++) client.send(PeerFrameKind.MSG, command(BASE, 0, i & 0x3ff));
+      await until(() => platform.counters.requests >= n);
+      client.end();
+      await until(() => port?.connections === 0);
+      client.resume();
+      const frames = await client.frames(n);
+      expect(frames).toHaveLength(n);
+      await client.closed;
+      expect(port.log.at(-1)).toMatchObject({
+        event: 'close',
+        reason: 'the client ended the connection',
+      });
+    });
+
     it('should serve commands and remove the socket file on close', async () => {
       const path = join(dir, 'platform.sock');
       port = await startPeerPort(platform, { path });

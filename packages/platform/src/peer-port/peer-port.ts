@@ -132,10 +132,12 @@ const MSG: number = PeerFrameKind.MSG;
  * kind-1 frames are commands answered with kind-1 frames; notifications and delayed responses
  * go out as kind-3 frames. A malformed frame (unknown kind, length over the bound, a frame cut
  * short when the client ends), a client that lets more than `maxQueuedBytes` wait unread, or an
- * exception from the platform closes that connection only, with the reason logged.
+ * exception from the platform closes that connection only, with the reason logged. A client that
+ * ends its side cleanly (a half close, as `nc -N` does) is disconnected from the platform but
+ * still gets the answers already produced; then its socket ends.
  *
  * Start one with {@link startPeerPort}; {@link PeerPort.close} closes the server and every
- * connection.
+ * connection (cutting short one still sending its last answers).
  */
 export class PeerPort {
   readonly #server: Server;
@@ -143,6 +145,8 @@ export class PeerPort {
   readonly #options: Required<Omit<PeerPortOptions, 'path' | 'onLog' | 'host' | 'port'>>;
   readonly #onLog: ((entry: PeerPortLogEntry) => void) | undefined;
   readonly #connections = new Map<number, Connection>();
+  /** Connections whose client ended cleanly, still sending their queued answers. */
+  readonly #flushing = new Set<Connection>();
   readonly #log: PeerPortLogEntry[] = [];
   readonly #counts = Object.fromEntries(EVENTS.map((e) => [e, 0])) as Record<PeerPortEvent, number>;
   #onLogErrors = 0;
@@ -221,6 +225,11 @@ export class PeerPort {
         this.#drop(c, 'close', 'the port is closing');
         return c.closed;
       });
+      // Connections whose client ended cleanly and that still flush their answers: cut short.
+      for (const c of this.#flushing) {
+        c.socket.destroy();
+        sockets.push(c.closed);
+      }
       void Promise.all([server, ...sockets]).then(() => {
         resolve();
       });
@@ -329,7 +338,10 @@ export class PeerPort {
         conn.reader.pending > 0
           ? `truncated frame: the client ended with ${conn.reader.pending} byte(s) of a frame`
           : 'the client ended the connection';
-      this.#drop(conn, conn.reader.pending > 0 ? 'malformed' : 'close', reason);
+      // A clean end (no frame cut short) is a half close: the answers already produced still
+      // go out, then the socket ends. A truncated frame is dropped at once.
+      if (conn.reader.pending > 0) this.#drop(conn, 'malformed', reason);
+      else this.#drop(conn, 'close', reason, true);
     });
     socket.on('error', (e) => {
       this.#drop(conn, 'socket-error', e.message);
@@ -376,13 +388,23 @@ export class PeerPort {
     }
   }
 
-  /** Closes one connection (once), disconnecting its agent, with the reason logged. */
-  #drop(conn: Connection, event: PeerPortLogEntry['event'], reason: string): void {
+  /**
+   * Closes one connection (once), disconnecting its agent, with the reason logged. With `flush`
+   * (the client ended its side cleanly) the socket first sends what is queued, then ends; the
+   * port's `close()` cuts such a socket short if it is still flushing.
+   */
+  #drop(conn: Connection, event: PeerPortLogEntry['event'], reason: string, flush = false): void {
     if (conn.closing) return;
     conn.closing = true;
     this.#connections.delete(conn.id);
-    // Destroyed first: whatever happens after, the socket is gone (close() waits for it).
-    conn.socket.destroy();
+    if (flush) {
+      this.#flushing.add(conn);
+      void conn.closed.then(() => this.#flushing.delete(conn));
+      conn.socket.end();
+    } else {
+      // Destroyed first: whatever happens after, the socket is gone (close() waits for it).
+      conn.socket.destroy();
+    }
     conn.platform?.disconnect();
     this.#record({ event, connectionId: conn.id, agentId: conn.agentId, reason });
   }

@@ -55,6 +55,11 @@ export class PeerClient {
     this.#socket.pause();
   }
 
+  /** Reads again after {@link PeerClient.pause}. */
+  public resume(): void {
+    this.#socket.resume();
+  }
+
   /** Ends our side (half close). */
   public end(): void {
     this.#socket.end();
