@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -496,6 +497,37 @@ describe(startPeerPort, () => {
 });
 
 describe(PeerFrameReader, () => {
+  it('should give back the frames of any stream, however it is cut into chunks', () => {
+    const frame = fc.record({
+      kind: fc.integer({ min: 1, max: 9 }),
+      payload: fc.uint8Array({ maxLength: 300 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(frame, { maxLength: 12 }),
+        fc.array(fc.integer({ min: 0, max: 4000 }), { maxLength: 40 }),
+        (frames, cuts) => {
+          const stream = Buffer.concat(frames.map((f) => encodePeerFrame(f.kind, f.payload)));
+          const at = [...new Set(cuts.map((c) => c % (stream.byteLength + 1)))].sort(
+            (a, b) => a - b,
+          );
+          const reader = new PeerFrameReader({ maxFrameSize: 300 });
+          const got: { kind: number; payload: Uint8Array }[] = [];
+          let from = 0;
+          for (const to of [...at, stream.byteLength]) {
+            const batch = reader.push(stream.subarray(from, to));
+            expect(batch.error).toBeUndefined();
+            got.push(...batch.frames.map((f) => ({ kind: f.kind, payload: f.payload })));
+            from = to;
+          }
+          expect(got).toEqual(frames);
+          expect(reader.pending).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('should keep failing after an error and report pending bytes', () => {
     const reader = new PeerFrameReader({ maxFrameSize: 4 });
     expect(reader.push(header(1, 4).subarray(0, 6))).toEqual({ frames: [] });

@@ -82,7 +82,12 @@ export interface PeerFrameBatch {
 export class PeerFrameReader {
   readonly #max: number;
   readonly #accepts: (kind: number) => boolean;
-  #buffer: Buffer = Buffer.alloc(0);
+  /** Bytes received and not yet taken into a frame, in arrival order. */
+  readonly #chunks: Buffer[] = [];
+  /** Their total size. */
+  #size = 0;
+  /** Bytes the frame being read takes in all (header included), once its header was read; 0 before. */
+  #need = 0;
   #error: string | undefined;
 
   /** Creates a reader with the bound and kind filter of `options`. */
@@ -93,7 +98,7 @@ export class PeerFrameReader {
 
   /** Bytes received that do not yet make a whole frame (a truncated frame if the stream ends now). */
   public get pending(): number {
-    return this.#buffer.byteLength;
+    return this.#size;
   }
 
   /** The error that ended the stream, if any. */
@@ -101,33 +106,61 @@ export class PeerFrameReader {
     return this.#error;
   }
 
-  /** Adds received bytes; returns the frames they complete, or the error that ends the stream. */
+  /**
+   * Adds received bytes; returns the frames they complete, or the error that ends the stream. The
+   * chunks of a frame are kept as they came and joined once — when its header is complete and when
+   * the whole frame is — so a large frame sent in small pieces costs linear work, not a copy of the
+   * whole partial frame per piece.
+   */
   public push(chunk: Uint8Array): PeerFrameBatch {
     if (this.#error !== undefined) return { frames: [], error: this.#error };
-    this.#buffer =
-      this.#buffer.byteLength === 0 ? Buffer.from(chunk) : Buffer.concat([this.#buffer, chunk]);
+    if (chunk.byteLength > 0) {
+      this.#chunks.push(Buffer.from(chunk));
+      this.#size += chunk.byteLength;
+    }
     const frames: PeerFrame[] = [];
-    while (this.#buffer.byteLength >= PEER_FRAME_HEADER_SIZE) {
-      const kind = this.#buffer.readUInt32LE(0);
-      const length = this.#buffer.readUInt32LE(4);
-      if (!this.#accepts(kind)) return this.#fail(frames, `unknown frame kind ${kind}`);
-      if (length > this.#max) {
-        return this.#fail(frames, `frame length ${length} exceeds the bound ${this.#max}`);
+    for (;;) {
+      if (this.#need === 0) {
+        if (this.#size < PEER_FRAME_HEADER_SIZE) break;
+        const head = this.#joined();
+        const kind = head.readUInt32LE(0);
+        const length = head.readUInt32LE(4);
+        if (!this.#accepts(kind)) return this.#fail(frames, `unknown frame kind ${kind}`);
+        if (length > this.#max) {
+          return this.#fail(frames, `frame length ${length} exceeds the bound ${this.#max}`);
+        }
+        this.#need = PEER_FRAME_HEADER_SIZE + length;
       }
-      if (this.#buffer.byteLength < PEER_FRAME_HEADER_SIZE + length) break;
-      const end = PEER_FRAME_HEADER_SIZE + length;
+      if (this.#size < this.#need) break;
+      const bytes = this.#joined();
       frames.push({
-        kind,
-        payload: new Uint8Array(this.#buffer.subarray(PEER_FRAME_HEADER_SIZE, end)),
+        kind: bytes.readUInt32LE(0),
+        payload: new Uint8Array(bytes.subarray(PEER_FRAME_HEADER_SIZE, this.#need)),
       });
-      this.#buffer = this.#buffer.subarray(end);
+      const rest = bytes.subarray(this.#need);
+      this.#chunks.length = 0;
+      if (rest.byteLength > 0) this.#chunks.push(rest);
+      this.#size = rest.byteLength;
+      this.#need = 0;
     }
     return { frames };
   }
 
+  /** Every buffered byte as one buffer (joining the chunks, once, when there are several). */
+  #joined(): Buffer {
+    if (this.#chunks.length !== 1) {
+      const all = Buffer.concat(this.#chunks, this.#size);
+      this.#chunks.length = 0;
+      this.#chunks.push(all);
+    }
+    return this.#chunks[0] as Buffer;
+  }
+
   #fail(frames: PeerFrame[], error: string): PeerFrameBatch {
     this.#error = error;
-    this.#buffer = Buffer.alloc(0);
+    this.#chunks.length = 0;
+    this.#size = 0;
+    this.#need = 0;
     return { frames, error };
   }
 }
