@@ -692,6 +692,19 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
+    it('should let an unsubscribe called while remove() runs resolve, sending nothing (the platform forgets the agent)', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const off = await agent.events.subscribe({ protocolId: 0x10, eventId: 0 }, () => undefined);
+      const sent = h.platform.requests.length;
+      const removing = agent.remove();
+      await Promise.resolve();
+      await expect(off()).resolves.toBeUndefined();
+      await removing;
+      // No BASE_NOTIFY_ERRORS(0) went out during the removal.
+      expect(h.platform.requests.slice(sent).map((r) => [r.protocolId, r.messageId])).toEqual([]);
+    });
+
     it('should enable an event once for two subscriptions made at once, and disable it only when both left', async () => {
       const h = createHarness();
       const agent = await h.create();

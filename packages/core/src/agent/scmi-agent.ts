@@ -57,7 +57,8 @@ export interface AgentDiagnostics {
 /** The notification API of an agent. */
 export interface AgentEvents {
   /**
-   * Subscribes to a notification; resolves to an unsubscribe function.
+   * Subscribes to a notification; resolves to an unsubscribe function (idempotent; once the
+   * agent's removal has started it only forgets the handler, and never fails).
    *
    * @throws ScmiTransportError `E_NOT_SUPPORTED` without a P2A channel.
    */

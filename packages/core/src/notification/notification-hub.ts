@@ -185,7 +185,9 @@ export class NotificationHub {
   /**
    * Subscribes `handler`; the first subscriber for an (event, source) enables the notification at
    * the platform. Resolves to an unsubscribe function (idempotent) that disables it again when the
-   * last subscriber leaves.
+   * last subscriber leaves — except once the agent's removal has started, when it only forgets the
+   * handler (nothing is sent: the platform drops the agent's subscriptions with its channels), so
+   * it never fails then.
    *
    * @throws ScmiTransportError `E_NOT_SUPPORTED` when the transport has no P2A channel.
    * @throws ScmiTransportError `E_UNKNOWN_EVENT` when no driver registered the event.
@@ -237,7 +239,11 @@ export class NotificationHub {
       await this.#inTurn(key, async () => {
         const left = (this.#enabled.get(key) ?? 1) - 1;
         this.#enabled.set(key, left);
-        if (left === 0 && !this.#closed) await event.setNotifyEnabled?.(filter.source, false);
+        // Not once the removal started (`stopDelivery`): the protocol handles are being revoked,
+        // and the platform forgets the agent's subscriptions when its channels go away.
+        if (left === 0 && !this.#closed && this.#delivering) {
+          await event.setNotifyEnabled?.(filter.source, false);
+        }
       });
     };
   }
