@@ -64,6 +64,13 @@ describe(startPeerPort, () => {
       expect([a.status, a.token, a.r.string(16)]).toEqual([0, 7, 'scmi-ts']);
       expect(platform.connectedAgents).toEqual([1]);
       expect(port.connections).toBe(1);
+      // Once closed, the address is still where it served (a log written after close reads it).
+      const served = port.address;
+      await client.close();
+      client = undefined;
+      await port.close();
+      expect(port.address).toEqual(served);
+      port = undefined;
     });
 
     it('should answer several commands sent in one write, and one split over writes', async () => {

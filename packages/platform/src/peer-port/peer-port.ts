@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import {
   ScmiConfigError,
   type PlatformAgentLink,
@@ -145,6 +145,8 @@ export class PeerPort {
   readonly #options: Required<Omit<PeerPortOptions, 'path' | 'onLog' | 'host' | 'port'>>;
   readonly #onLog: ((entry: PeerPortLogEntry) => void) | undefined;
   readonly #connections = new Map<number, Connection>();
+  /** The address as last read while listening: what `address` answers once closed. */
+  #lastAddress: PeerPortAddress | undefined;
   /** Connections whose client ended cleanly, still sending their queued answers. */
   readonly #flushing = new Set<Connection>();
   readonly #log: PeerPortLogEntry[] = [];
@@ -157,7 +159,7 @@ export class PeerPort {
   public constructor(server: Server, platform: ScmiPlatformPort, options: PeerPortOptions) {
     this.#server = server;
     this.#platform = platform;
-    const agentIds = options.agentIds ?? [1];
+    const agentIds = [...(options.agentIds ?? [1])];
     this.#options = {
       agentIds,
       maxConnections: options.maxConnections ?? agentIds.length,
@@ -167,6 +169,10 @@ export class PeerPort {
       maxQueuedBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
     };
     this.#onLog = options.onLog;
+    // Read once listening: `address` still answers after close, when the server has none.
+    server.once('listening', () => {
+      this.#readAddress();
+    });
     server.on('connection', (socket) => {
       this.#accept(socket);
     });
@@ -182,12 +188,17 @@ export class PeerPort {
     });
   }
 
-  /** Where the port listens. */
+  /** Where the port listens (once closed: where it listened). */
   public get address(): PeerPortAddress {
+    return this.#readAddress() ?? (this.#lastAddress as PeerPortAddress);
+  }
+
+  /** The server's address while it listens (kept for after close), else undefined. */
+  #readAddress(): PeerPortAddress | undefined {
     const a = this.#server.address();
-    if (typeof a === 'string') return { path: a };
-    const info = a as AddressInfo;
-    return { host: info.address, port: info.port };
+    if (a === null) return undefined;
+    this.#lastAddress = typeof a === 'string' ? { path: a } : { host: a.address, port: a.port };
+    return this.#lastAddress;
   }
 
   /** Connections open now. */
