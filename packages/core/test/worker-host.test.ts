@@ -220,6 +220,20 @@ describe(startWorker, () => {
     const error = await rejection(startWorker({ entry: 'fixtures/echo-worker.ts' }));
     expect(error.code).toBe('E_WORKER_ENTRY');
   });
+
+  it.each([
+    ['data that cannot be cloned', { data: () => 1 }],
+    ['a name that is not a string', { name: 7 as unknown as string }],
+  ])(
+    'should reject with E_WORKER_OPTIONS, the cause attached, for %s, starting no thread',
+    async (_what, options) => {
+      const entry = resolveWorkerEntry(join(__dirname, 'fixtures'), 'echo-worker');
+      const error = await rejection(startWorker({ entry, ...options }));
+      expect(ScmiTransportError.is(error)).toBe(true);
+      expect(error.code).toBe('E_WORKER_OPTIONS');
+      expect((error as Error).cause).toBeDefined();
+    },
+  );
 });
 
 describe(WorkerHost, () => {

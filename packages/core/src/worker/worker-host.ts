@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { basename, isAbsolute, join } from 'node:path';
 import { Worker, type Transferable, type WorkerOptions } from 'node:worker_threads';
 import { MAX_TIMER_MS } from '../clock/clock.js';
-import { ScmiTransportError } from '../errors/scmi-error.js';
+import { ScmiError, ScmiTransportError } from '../errors/scmi-error.js';
 import {
   CONTROL,
   deserializeError,
@@ -406,7 +406,8 @@ export class WorkerHost implements AsyncDisposable {
  *
  * @throws (rejects) ScmiTransportError `E_WORKER_ENTRY` when `entry` is not an absolute path,
  * `E_WORKER_OPTIONS` when `startTimeoutMs` is not a number of ms in (0, 2147483647] or
- * `stopTimeoutMs` not one in [0, 2147483647],
+ * `stopTimeoutMs` not one in [0, 2147483647], or when Node refuses the worker's options (data it
+ * cannot clone, a `name` or `transferList` of the wrong type; Node's error as `cause`),
  * `E_WORKER_TSX` when a `.ts` entry is given and tsx cannot be found, `E_WORKER_START` (with the
  * worker's error as `cause`, its message included) when the worker fails before it is ready or
  * is not ready in time.
@@ -437,9 +438,21 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHo
     name,
     ...(options.transferList === undefined ? {} : { transferList: [...options.transferList] }),
   };
-  const worker = entry.endsWith('.ts')
-    ? new Worker(tsEntryShim(entry), { ...workerOptions, eval: true })
-    : new Worker(entry, workerOptions);
+  let worker: Worker;
+  try {
+    worker = entry.endsWith('.ts')
+      ? new Worker(tsEntryShim(entry), { ...workerOptions, eval: true })
+      : new Worker(entry, workerOptions);
+  } catch (cause) {
+    if (ScmiError.is(cause)) throw cause; // E_WORKER_TSX, from the shim of a .ts entry
+    // Node refuses the options before any thread starts: data it cannot clone (DataCloneError),
+    // a name or transfer list of the wrong type (TypeError).
+    throw new ScmiTransportError(
+      'E_WORKER_OPTIONS',
+      `worker "${name}" cannot start with these options: ${messageOf(cause)}`,
+      { cause },
+    );
+  }
   return new Promise((resolve, reject) => {
     const host: WorkerHost = new WorkerHost(worker, name, stopTimeoutMs, {
       ready: () => {
