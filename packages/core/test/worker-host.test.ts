@@ -465,6 +465,17 @@ describe(WorkerHost, () => {
       expect(await host.exited).toBe(1);
     });
 
+    it('should tell a call pending when stop() had to terminate the worker that it was terminated', async () => {
+      const host = await startEcho({}, 100);
+      const pending = rejection(host.call('never'));
+      await host.stop();
+      const error = await pending;
+      expect(error.code).toBe('E_WORKER_EXITED');
+      expect(error.message).toBe(
+        'worker "echo-worker.ts" was terminated by stop() after 100 ms while "never" was pending',
+      );
+    });
+
     it("should reject with E_WORKER_STOP when the worker's onStop throws, after the thread exited", async () => {
       const host = await startEcho({ failStop: true });
       const error = await rejection(host.stop());

@@ -162,7 +162,8 @@ export class WorkerHost implements AsyncDisposable {
    *
    * @throws (rejects) the worker's error, rebuilt as an `Error` with the worker's name, message,
    * stack and `code`; ScmiTransportError `E_WORKER_STOPPED` after {@link WorkerHost.stop},
-   * `E_WORKER_EXITED` when the worker exited (or exits before answering), `E_WORKER_CALL` when
+   * `E_WORKER_EXITED` when the worker exited (or exits before answering; its message says when
+   * {@link WorkerHost.stop} terminated it), `E_WORKER_CALL` when
    * the arguments cannot be cloned, `E_WORKER_PROTOCOL` when the worker's answer is malformed or
    * a message between the host and the worker could not be deserialized while the call was
    * pending (the answer may have been lost).
@@ -368,7 +369,11 @@ export class WorkerHost implements AsyncDisposable {
     this.#exitCode = code;
     this.#clearStartTimer();
     const why =
-      this.#error === undefined ? `exited with code ${code}` : `failed: ${messageOf(this.#error)}`;
+      this.#error !== undefined
+        ? `failed: ${messageOf(this.#error)}`
+        : this.#terminated
+          ? `was terminated by stop() after ${this.#stopTimeoutMs} ms`
+          : `exited with code ${code}`;
     const cause = this.#error === undefined ? {} : { cause: this.#error };
     const startup = this.#startup;
     this.#startup = undefined;
