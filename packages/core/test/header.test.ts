@@ -15,6 +15,7 @@ import {
   unpackHeader,
   type ScmiHeader,
 } from '../src/wire/header.js';
+import { codeOfError } from './support/code-of.js';
 
 const validType = fc.constantFrom(
   ScmiMessageType.COMMAND,
@@ -31,15 +32,7 @@ const validHeader: fc.Arbitrary<ScmiHeader> = fc.record({
 
 const word32 = fc.integer({ min: 0, max: 0xffffffff });
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (ScmiMalformedError.is(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const codeOf = codeOfError(ScmiMalformedError);
 
 describe(packHeader, () => {
   it('should place each field in its bits (the Base PROTOCOL_VERSION example)', () => {

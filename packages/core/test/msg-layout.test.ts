@@ -13,6 +13,7 @@ import {
   writeU32,
 } from '../src/wire/msg-layout.js';
 import { ScmiStatus } from '../src/wire/status.js';
+import { codeOfError } from './support/code-of.js';
 
 const headerArb: fc.Arbitrary<ScmiHeader> = fc.record({
   messageId: fc.integer({ min: 0, max: 0xff }),
@@ -23,15 +24,7 @@ const headerArb: fc.Arbitrary<ScmiHeader> = fc.record({
 
 const statusArb = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (ScmiMalformedError.is(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const codeOf = codeOfError(ScmiMalformedError);
 
 describe(encodeMsg, () => {
   it('should write the header little-endian, then the payload', () => {

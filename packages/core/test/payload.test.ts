@@ -1,17 +1,10 @@
 import fc from 'fast-check';
 import { ScmiMalformedError } from '../src/errors/scmi-error.js';
 import { PayloadReader, PayloadWriter, decodeAsciiz } from '../src/wire/payload.js';
+import { codeOfError } from './support/code-of.js';
 
 /** The code of the ScmiMalformedError `fn` throws, or undefined when it returns. */
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (ScmiMalformedError.is(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const codeOf = codeOfError(ScmiMalformedError);
 
 type ReadOp =
   | { op: 'u8' | 'u16' | 'u32' | 'i32' | 'u64' }

@@ -4,6 +4,7 @@ import {
   createSameThreadDoorbellPair,
 } from '../src/doorbell/same-thread-doorbell.js';
 import { ScmiTransportError } from '../src/errors/scmi-error.js';
+import { codeOfError } from './support/code-of.js';
 
 function setup(): {
   clock: VirtualClock;
@@ -17,15 +18,7 @@ function setup(): {
   return { clock, a, b, calls };
 }
 
-function codeOf(fn: () => void): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (ScmiTransportError.is(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const codeOf = codeOfError(ScmiTransportError);
 
 describe(createSameThreadDoorbellPair, () => {
   it('should link two sides: ringing one calls the listener of the other', async () => {

@@ -3,16 +3,9 @@ import { SharedDoorbell } from '../src/doorbell/shared-doorbell.js';
 import { ScmiTransportError } from '../src/errors/scmi-error.js';
 import { startWorker } from '../src/worker/worker-host.js';
 import type { EchoWorkerData } from './fixtures/echo-worker.js';
+import { codeOfError } from './support/code-of.js';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (ScmiTransportError.is(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+const codeOf = codeOfError(ScmiTransportError);
 
 /** A listener whose calls can be awaited one by one. */
 function recorder(): { onRing: () => void; calls: () => number; next: () => Promise<void> } {

@@ -23,6 +23,7 @@ import {
   type SameThreadMailboxWireOptions,
   type SmtFaultRule,
 } from '@scmi-ts/mailbox-transport';
+import { codeOfError } from '../../../core/test/support/code-of.js';
 
 /** Options of {@link createHarness}. */
 export interface HarnessOptions {
@@ -113,12 +114,4 @@ export function defined<T>(value: T | undefined, what = 'value'): T {
 }
 
 /** The error code of what `fn` throws (an ScmiTransportError), or undefined when it does not. */
-export function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (ScmiTransportError.is(e)) return e.code;
-    throw e;
-  }
-  return undefined;
-}
+export const codeOf = codeOfError(ScmiTransportError);
