@@ -31,6 +31,7 @@ import {
   runSeedScenarioWorker,
   type SeedPhase,
 } from './scenarios/seed-scenario.js';
+import { u32s } from './words.js';
 
 /** Options of {@link runTransportConformance}. */
 export interface ConformanceOptions {
@@ -58,13 +59,6 @@ const CLOCK_RATE_SET = 0x5;
 const CLOCK_RATE_GET = 0x6;
 const CLOCK_RATE_NOTIFY = 0x9;
 const MHZ = 1_000_000;
-
-function u32s(...words: number[]): Uint8Array {
-  const b = new Uint8Array(words.length * 4);
-  const v = new DataView(b.buffer);
-  words.forEach((w, i) => v.setUint32(i * 4, w >>> 0, true));
-  return b;
-}
 
 /** Runs `body` on a fresh rig and fails the test on any hygiene problem afterwards. */
 async function withRig(

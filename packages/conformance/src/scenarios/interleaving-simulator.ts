@@ -12,6 +12,7 @@ import type { TransportFixture } from '../fixture.js';
 import { checkTeardownLog } from '../instrument.js';
 import { SameThreadRig } from '../rig.js';
 import { mulberry32 } from './worker-campaign.js';
+import { u32s } from '../words.js';
 
 /** Options of {@link runInterleavingSimulation}. */
 export interface InterleavingOptions {
@@ -76,13 +77,6 @@ export const INTERLEAVING_OUTCOMES = {
 } as const;
 
 type Command = (agent: ScmiAgent) => Promise<unknown>;
-
-function u32s(...words: number[]): Uint8Array {
-  const b = new Uint8Array(words.length * 4);
-  const v = new DataView(b.buffer);
-  words.forEach((w, i) => v.setUint32(i * 4, w >>> 0, true));
-  return b;
-}
 
 /** Commands every agent can send once probed: Base ones, and Clock's CLOCK_RATE_GET. */
 const COMMANDS: readonly Command[] = [
