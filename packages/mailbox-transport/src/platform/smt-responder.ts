@@ -309,7 +309,7 @@ export class SmtResponder {
     this.#handle(c, area.bytes.subarray(SMT_HEADER_OFFSET, SMT_HEADER_OFFSET + length));
   }
 
-  /** Gives a malformed request's area back with CHANNEL_ERROR, counted, without the platform. */
+  /** Gives a malformed request's area back with CHANNEL_ERROR (counted), ringing when asked to. */
   #refuse(c: A2pChannel): void {
     this.#c.malformedRequests++;
     c.area.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);

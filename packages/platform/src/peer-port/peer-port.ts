@@ -336,7 +336,7 @@ export class PeerPort {
     try {
       conn.platform = this.#platform.connect(agentId, link);
     } catch (e) {
-      refuse(`the platform refused agent ${agentId}: ${describeThrown(e)}`);
+      refuse(`the platform refused agent ${agentId}: ${describeValue(e)}`);
       return;
     }
     this.#connections.set(id, conn);
@@ -380,7 +380,7 @@ export class PeerPort {
       } catch (e) {
         // `handle` must not throw; if a platform bug makes it, this runs inside the socket's
         // 'data' listener, where the exception would end the process.
-        this.#drop(conn, 'handler-error', `the platform threw on a command: ${describeThrown(e)}`);
+        this.#drop(conn, 'handler-error', `the platform threw on a command: ${describeValue(e)}`);
         return;
       }
       if (response !== undefined) conn.context.send(PeerFrameKind.MSG, response);
@@ -395,7 +395,7 @@ export class PeerPort {
       const reply = handler(conn.context, frame.payload);
       if (reply !== undefined) conn.context.send(frame.kind, reply);
     } catch (e) {
-      this.#drop(conn, 'handler-error', `frame kind ${frame.kind}: ${describeThrown(e)}`);
+      this.#drop(conn, 'handler-error', `frame kind ${frame.kind}: ${describeValue(e)}`);
     }
   }
 
@@ -422,11 +422,12 @@ export class PeerPort {
 }
 
 /**
- * What a thrown value says, for the log, whatever it is: an `Error`'s message, a string, else its
- * `String()` — or its `Object.prototype.toString` when even that throws (an object with no
- * prototype). Never throws: it runs inside socket listeners, where a throw ends the process.
+ * What a value says, for the log or an error, whatever it is (something thrown, an option): an
+ * `Error`'s message, else its `String()` — or its `Object.prototype.toString` when even that
+ * throws (an object with no prototype). Never throws: it runs inside socket listeners, where a
+ * throw ends the process.
  */
-function describeThrown(e: unknown): string {
+function describeValue(e: unknown): string {
   try {
     return e instanceof Error ? e.message : String(e);
   } catch {
@@ -499,7 +500,7 @@ function checkOptions(o: PeerPortOptions): void {
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) {
         throw new ScmiConfigError(
           `peerPort.agentIds`,
-          `[${i}] must be an agent id, got ${describeThrown(id)}`,
+          `[${i}] must be an agent id, got ${describeValue(id)}`,
         );
       }
       if (ids.indexOf(id) !== i) {
