@@ -352,7 +352,7 @@ export interface SeedWorkerTrace {
   readonly droppedByCore: number;
   /** A reply callback ran once teardown had begun. */
   readonly rxAfterTeardown: boolean;
-  /** Signals and replies the wire dropped after release (`droppedSignals` + `strayRepliesDropped`). */
+  /** Signals and replies the wire dropped at teardown (`droppedSignals` + `strayRepliesDropped`). */
   readonly droppedByWire: number;
   /** Replies the platform cancelled unsent (`repliesCancelled`). */
   readonly cancelled: number;
