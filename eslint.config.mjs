@@ -11,6 +11,7 @@ export default tseslint.config(
       '**/*.cjs',
       '**/jest.config.ts',
       'jest.config.ts',
+      'jest.hang-guard.ts',
       'eslint.config.mjs',
     ],
   },

@@ -18,6 +18,7 @@ export function createPackageConfig(packageDir: string): Config {
     rootDir: packageDir,
     testEnvironment: 'node',
     roots: ['<rootDir>/test'],
+    setupFilesAfterEnv: [join(__dirname, 'jest.hang-guard.ts')],
     moduleNameMapper: {
       '^@scmi-ts/([^/]+)$': '<rootDir>/../$1/src/index.ts',
       // ES module syntax with .js suffixes, resolved to the TypeScript sources.

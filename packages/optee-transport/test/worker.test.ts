@@ -168,5 +168,5 @@ describe.each(['static', 'dynamic'] as const)('worker mode with %s shared memory
     }
     console.log(`worker seed scenario (${shmem}): ${JSON.stringify(tally)}`);
     await worker.setFaults([]);
-  }, 30_000);
+  });
 });

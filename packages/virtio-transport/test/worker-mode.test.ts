@@ -354,5 +354,5 @@ describe('virtio transport in worker mode', () => {
     console.info(
       `virtio worker seed scenario outcomes over ${iterations} runs: ${JSON.stringify(outcomes)}`,
     );
-  }, 60_000);
+  });
 });
