@@ -161,11 +161,13 @@ describe('mailbox transport in worker mode', () => {
   });
 
   it('should time out, drop the late reply as counted, and send the next command once the area is free', async () => {
-    await withAgent({ rxTimeoutMs: 10 }, async (agent) => {
+    // Real time: 200 ms between the deadline and the reply, so a loaded machine cannot turn the
+    // timeout into a success (the probe's own commands get 100 ms too).
+    await withAgent({ rxTimeoutMs: 100 }, async (agent) => {
       await defined(worker).setFaults([
         {
           match: { protocolId: 0x14, messageId: 0x0, times: 1 },
-          action: { kind: 'late-reply', ms: 30 },
+          action: { kind: 'late-reply', ms: 300 },
         },
       ]);
       expect(await settle(agent.transact(0x14, 0x0))).toBeInstanceOf(ScmiTimeoutError);
