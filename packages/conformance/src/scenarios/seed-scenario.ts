@@ -528,6 +528,6 @@ export async function runSeedScenarioWorker(
     phases,
     lateRepliesDropped,
     violations,
-    reproduce: reproduceHint(fixture, seed, `--runs ${done} --hostile-runs 0`),
+    reproduce: reproduceHint(fixture, seed, `--runs ${done} --hostile-runs 0 --interleavings 0`),
   };
 }

@@ -1,0 +1,153 @@
+/**
+ * The `pnpm stress` command line and what it asks for: which campaigns run for each fixture, with
+ * which budget. Kept apart from `main.ts`, which runs them, so that both are tested.
+ */
+
+/** The command line's text for `--help` and usage mistakes. */
+export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--interleavings <n>] [--seed <n>] [--transport <name>]
+
+  --duration <seconds>  time budget shared by the fixtures (default 120)
+  --runs <n>            a fixed number of worker seed-scenario runs per fixture instead of a duration
+                        (the hostile campaign then runs n / 10, at least 1; --runs 0: none)
+  --hostile-runs <n>    with --runs: the hostile-reply runs per fixture instead of n / 10
+                        (--runs 0 --hostile-runs <n>: the hostile campaign only)
+  --interleavings <n>   schedules of the seeded interleaving simulator per fixture (same thread,
+                        virtual clock; default: --runs, or a share of the duration); schedule i
+                        runs with seed + i, so --seed <a schedule's seed> --interleavings 1 --runs 0
+                        replays it
+  --seed <n>            seed of the campaigns' random choices (reply delays, hostile fault kinds
+                        and placement, schedules); it does not reproduce the thread timing of the
+                        worker campaigns. Fixtures without a worker mode run the deterministic
+                        same-thread seed scenario, which ignores it.
+  --transport <name>    only the fixtures of that transport (mailbox, virtio, optee…)
+  -h, --help            this text`;
+
+/** A command-line mistake: `main` prints it with the usage and exits with code 2. */
+export class StressUsageError extends Error {
+  public override readonly name = 'StressUsageError';
+}
+
+/** The parsed command line of `pnpm stress`. */
+export interface StressArgs {
+  /** Time budget shared by the fixtures, seconds (when `runs` is not given). */
+  readonly durationS: number;
+  /** Worker seed-scenario runs per fixture; `undefined`: a share of the duration. */
+  readonly runs: number | undefined;
+  /** Hostile-reply runs per fixture (only with `runs`). */
+  readonly hostileRuns: number | undefined;
+  /** Interleaving-simulator schedules per fixture. */
+  readonly interleavings: number | undefined;
+  /** Seed of every campaign's random choices. */
+  readonly seed: number;
+  /** Only the fixtures of this transport. */
+  readonly only: string | undefined;
+  /** `--help` was given. */
+  readonly help: boolean;
+}
+
+/**
+ * Parses `pnpm stress`'s arguments (a lone `--`, which `pnpm stress -- …` passes on, is skipped).
+ *
+ * @throws StressUsageError for an unknown flag, a missing or negative value, or `--hostile-runs`
+ * without `--runs`.
+ *
+ * @example
+ * ```ts
+ * parseStressArgs(['--runs', '0', '--hostile-runs', '8', '--seed', '42']).hostileRuns; // 8
+ * ```
+ */
+export function parseStressArgs(
+  argv: readonly string[],
+  defaultSeed: number = Date.now() & 0x7fffffff,
+): StressArgs {
+  let durationS = 120;
+  let runs: number | undefined;
+  let hostileRuns: number | undefined;
+  let interleavings: number | undefined;
+  let seed = defaultSeed;
+  let only: string | undefined;
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    const given = (): string => {
+      if (value === undefined || value.startsWith('--'))
+        throw new StressUsageError(`${String(flag)} needs a value`);
+      i++;
+      return value;
+    };
+    const number = (): number => {
+      const text = given();
+      const n = Number(text);
+      if (text.trim() === '' || !Number.isFinite(n) || n < 0)
+        throw new StressUsageError(`${String(flag)} needs a non-negative number, got ${text}`);
+      return n;
+    };
+    if (flag === '--duration') durationS = number();
+    else if (flag === '--runs') runs = Math.floor(number());
+    else if (flag === '--hostile-runs') hostileRuns = Math.floor(number());
+    else if (flag === '--seed') seed = Math.floor(number());
+    else if (flag === '--interleavings') interleavings = Math.floor(number());
+    else if (flag === '--transport') only = given();
+    else if (flag === '--help' || flag === '-h') help = true;
+    else if (flag === '--') continue;
+    else throw new StressUsageError(`unknown argument ${String(flag)}`);
+  }
+  if (hostileRuns !== undefined && runs === undefined)
+    throw new StressUsageError('--hostile-runs goes with --runs');
+  return { durationS, runs, hostileRuns, interleavings, seed, only, help };
+}
+
+/** A campaign's budget: a number of runs, and a time limit when the command line gave a duration. */
+export interface StressBudget {
+  readonly runs: number;
+  readonly durationMs?: number;
+}
+
+/** What one fixture runs: each campaign's budget, or `undefined` when it does not run. */
+export interface StressPlan {
+  /**
+   * The seed scenario: in a worker (real time) when the fixture has a worker mode, else the
+   * same-thread phases, repeated.
+   */
+  readonly seed: StressBudget | undefined;
+  /** The hostile-reply campaign (worker mode only). */
+  readonly hostile: StressBudget | undefined;
+  /** The interleaving simulator (`runs` is its number of schedules). */
+  readonly interleavings: StressBudget | undefined;
+}
+
+/**
+ * The budgets of one fixture's campaigns, out of `fixtures` sharing the duration: with a
+ * duration, 50 % seed scenario, 20 % hostile replies, 30 % interleavings of each fixture's share;
+ * with `--runs n`, n seed runs, n / 10 (at least 1) hostile runs or `--hostile-runs`, and n
+ * schedules or `--interleavings`. A campaign with 0 runs does not run.
+ *
+ * @example
+ * ```ts
+ * stressPlan(parseStressArgs(['--runs', '0', '--hostile-runs', '8']), 1);
+ * // { seed: undefined, hostile: { runs: 8 }, interleavings: undefined }
+ * ```
+ */
+export function stressPlan(args: StressArgs, fixtures: number): StressPlan {
+  const runIf = (budget: StressBudget): StressBudget | undefined =>
+    budget.runs > 0 && (budget.durationMs ?? 1) > 0 ? budget : undefined;
+  if (args.runs === undefined) {
+    const shareMs = (args.durationS * 1000) / Math.max(1, fixtures);
+    const timed = (fraction: number): StressBudget | undefined =>
+      runIf({ runs: Number.MAX_SAFE_INTEGER, durationMs: shareMs * fraction });
+    return {
+      seed: timed(0.5),
+      hostile: timed(0.2),
+      interleavings:
+        args.interleavings === undefined ? timed(0.3) : runIf({ runs: args.interleavings }),
+    };
+  }
+  return {
+    seed: runIf({ runs: args.runs }),
+    hostile: runIf({
+      runs: args.hostileRuns ?? (args.runs === 0 ? 0 : Math.max(1, Math.floor(args.runs / 10))),
+    }),
+    interleavings: runIf({ runs: args.interleavings ?? args.runs }),
+  };
+}
