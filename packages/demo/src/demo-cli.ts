@@ -14,8 +14,10 @@ export type DemoArgs =
   | {
       /** The command line is valid. */
       readonly ok: true;
-      /** The transports to show, in order. */
+      /** The transports to show, in order (none with `help`). */
       readonly transports: readonly DemoTransportName[];
+      /** `-h` or `--help` was given: print {@link DEMO_HELP} and run nothing. */
+      readonly help?: true;
     }
   | {
       /** The command line is not valid. */
@@ -25,7 +27,22 @@ export type DemoArgs =
     };
 
 /** The usage line of the demo's command line. */
-export const DEMO_USAGE = `usage: pnpm demo [--transport <${DEMO_TRANSPORTS.join('|')}>]`;
+export const DEMO_USAGE = `usage: pnpm demo [--transport <${DEMO_TRANSPORTS.join('|')}>] [--help]`;
+
+/** What `pnpm demo --help` prints: the usage line, what the demo does, and its options. */
+export const DEMO_HELP = `${DEMO_USAGE}
+
+Probes an SCMI agent over each transport in turn, against the emulated platform in a worker
+thread: discovery, Base commands, raw messages and notifications, then the seed scenario (a reply
+that arrives after a failed probe) with the teardown order. Exit code 0 when every part ran.
+
+  --transport <name>  only one transport:
+                        mailbox  SMT shared memory with mailbox doorbells
+                        virtio   virtio-scmi over split virtqueues
+                        optee    the OP-TEE SCMI pseudo-TA (emulated OP-TEE)
+  -h, --help          this text
+
+(From a fresh clone, pnpm is \`npx -y pnpm@10.34.9\`.)`;
 
 const SETUPS: Readonly<Record<DemoTransportName, TransportDemoSetup>> = {
   mailbox: mailboxDemo,
@@ -39,7 +56,8 @@ function isDemoTransport(name: string): name is DemoTransportName {
 
 /**
  * Parses the demo's arguments: none runs every transport in turn; `--transport <name>` (or
- * `--transport=<name>`) runs one. A lone `--` (what `pnpm demo -- …` may pass on) is ignored.
+ * `--transport=<name>`) runs one; `-h` or `--help` asks for {@link DEMO_HELP} (whatever else is
+ * given). A lone `--` (what `pnpm demo -- …` may pass on) is ignored.
  * Never throws: an unknown name, a missing value or an unknown argument gives `ok: false` with a
  * message naming the valid transports.
  *
@@ -52,6 +70,8 @@ function isDemoTransport(name: string): name is DemoTransportName {
 export function parseDemoArgs(argv: readonly string[]): DemoArgs {
   const valid = `valid transports: ${DEMO_TRANSPORTS.join(', ')}`;
   const args = argv.filter((a) => a !== '--');
+  if (args.includes('-h') || args.includes('--help'))
+    return { ok: true, transports: [], help: true };
   let chosen: DemoTransportName | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? '';
@@ -110,7 +130,8 @@ export function describeDemoError(error: unknown): string {
 
 /**
  * The main job behind `pnpm demo`: parses `argv` and shows each chosen transport in turn, each
- * under its own heading. Resolves to the process exit code: 0 when every part ran; 1 for bad
+ * under its own heading. Resolves to the process exit code: 0 when every part ran (or for `--help`,
+ * which prints {@link DEMO_HELP} and starts nothing); 1 for bad
  * arguments (the error and the valid names are printed, nothing is started) or when a part failed
  * — its worker is stopped, one line names the transport, the error's code and message (and its
  * causes) on `printError`, and the remaining transports still run.
@@ -129,6 +150,10 @@ export async function runDemo(
   if (!args.ok) {
     (options.printError ?? print)(`scmi-ts demo: ${args.error}`);
     return 1;
+  }
+  if (args.help === true) {
+    print(DEMO_HELP);
+    return 0;
   }
   const printError = options.printError ?? print;
   print(`scmi-ts demo: ${args.transports.join(', then ')}`);

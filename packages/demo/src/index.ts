@@ -15,7 +15,7 @@ export type {
   TransportDemoSetup,
   WireReport,
 } from './transport-demo-setup.js';
-export { DEMO_USAGE, describeDemoError, parseDemoArgs, runDemo } from './demo-cli.js';
+export { DEMO_HELP, DEMO_USAGE, describeDemoError, parseDemoArgs, runDemo } from './demo-cli.js';
 export { runDevresDemo } from './devres-demo.js';
 export { mailboxDemo } from './mailbox-demo.js';
 export { opteeDemo } from './optee-demo.js';

@@ -1,6 +1,6 @@
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { ScmiTransportError } from '@scmi-ts/core';
-import { DEMO_USAGE, parseDemoArgs, runDemo } from '../src/demo-cli.js';
+import { DEMO_HELP, DEMO_USAGE, parseDemoArgs, runDemo } from '../src/demo-cli.js';
 import { opteeDemo } from '../src/optee-demo.js';
 import type { TransportDemoSetup } from '../src/transport-demo-setup.js';
 
@@ -23,6 +23,15 @@ describe(parseDemoArgs, () => {
         transports: ['virtio'],
       });
     });
+  });
+
+  describe('when given -h or --help', () => {
+    it.each([[['--help']], [['-h']], [['--transport', 'nope', '--help']], [['--', '-h']]])(
+      'should ask for the help text and no transport, whatever else %j holds',
+      (argv) => {
+        expect(parseDemoArgs(argv)).toEqual({ ok: true, transports: [], help: true });
+      },
+    );
   });
 
   describe('when given a bad argument', () => {
@@ -62,6 +71,22 @@ describe(runDemo, () => {
       expect(errors.join('\n')).toMatch(
         /unknown transport "nope" \(valid transports: mailbox, virtio, optee\)/,
       );
+    });
+  });
+
+  describe('when given --help', () => {
+    it('should print the usage, the transports and the options, start nothing and resolve to 0', async () => {
+      const out: string[] = [];
+      const errors: string[] = [];
+      const code = await runDemo(['--help'], (l) => out.push(l), {
+        printError: (l) => errors.push(l),
+      });
+      expect(code).toBe(0);
+      expect(errors).toEqual([]);
+      expect(out).toEqual([DEMO_HELP]);
+      expect(DEMO_HELP.startsWith(DEMO_USAGE)).toBe(true);
+      for (const word of ['--transport', '--help', 'mailbox', 'virtio', 'optee'])
+        expect(DEMO_HELP).toContain(word);
     });
   });
 
