@@ -785,13 +785,21 @@ function scopeOf(s: ResourceScope): ListScope {
 }
 
 function asEntry(core: Core, handle: ResourceHandle<unknown>, op: string): Entry<unknown> {
-  if (!(handle instanceof Entry) || handle.core !== core) {
-    throw new DevresError(
-      'E_FOREIGN_HANDLE',
-      `${core.name}: ${op}: the handle does not belong to this device`,
-    );
-  }
-  return handle;
+  const entry = ownEntry(core, handle);
+  if (entry === undefined) throw foreignHandle(core, op);
+  return entry;
+}
+
+/** The entry behind `handle` when `core` owns it. */
+function ownEntry(core: Core, handle: ResourceHandle<unknown>): Entry<unknown> | undefined {
+  return handle instanceof Entry && handle.core === core ? handle : undefined;
+}
+
+function foreignHandle(core: Core, op: string): DevresError {
+  return new DevresError(
+    'E_FOREIGN_HANDLE',
+    `${core.name}: ${op}: the handle does not belong to this device`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1020,13 +1028,16 @@ export abstract class ResourceScope {
    * {@link DevresReleaseError}. Await it (or return it) from the step to have the error count as
    * the step's own.
    *
-   * @throws DevresError `E_NOT_LIVE` when the resource was already released or forgotten;
-   * `E_FOREIGN_HANDLE` when the handle belongs to another device.
-   * @throws DevresReleaseError (asynchronously) when a step failed; the resource is released anyway.
+   * Every failure is a rejection of the returned promise, never a synchronous throw.
+   *
+   * @throws DevresError (as a rejection) `E_NOT_LIVE` when the resource was already released or
+   * forgotten; `E_FOREIGN_HANDLE` when the handle belongs to another device.
+   * @throws DevresReleaseError (as a rejection) when a step failed; the resource is released anyway.
    */
   public release(handle: ResourceHandle<unknown>): Promise<void> {
     const core = scopeOf(this).core;
-    const entry = asEntry(core, handle, 'release');
+    const entry = ownEntry(core, handle);
+    if (entry === undefined) return Promise.reject(foreignHandle(core, 'release'));
     if (entry.state !== 'live') {
       return Promise.reject(
         new DevresError('E_NOT_LIVE', `${core.name}: ${entry.name} is ${entry.state}`),

@@ -32,7 +32,9 @@ export type DevresErrorCode =
  *
  * @example
  * ```ts
- * try { res.release(handle); } catch (e) {
+ * try {
+ *   await res.release(handle);
+ * } catch (e) {
  *   if (DevresError.is(e) && e.code === 'E_NOT_LIVE') console.log('already gone');
  * }
  * ```

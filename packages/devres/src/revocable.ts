@@ -145,7 +145,7 @@ export class Revocable<T> {
   }
 
   #enter(): boolean {
-    // Count first, check second (see DESIGN.md, "The order inside the guard matters").
+    // Count first, check second (see docs/architecture.md, "The RX path and the teardown path").
     this.#active++;
     if (this.#revoked) {
       this.#active--;

@@ -488,9 +488,11 @@ describe(Devres, () => {
       const a = new Devres('a');
       const b = new Devres('b');
       const h = a.addAction('x', () => undefined);
-      expect(() => b.release(h)).toThrow(
-        expect.objectContaining({ code: 'E_FOREIGN_HANDLE' }) as Error,
-      );
+      // A rejection, as every failure of release(): never a synchronous throw.
+      const released = b.release(h);
+      await expect(released).rejects.toBeInstanceOf(DevresError);
+      await expect(released).rejects.toMatchObject({ code: 'E_FOREIGN_HANDLE' });
+      expect(h.state).toBe('live');
       expect(() => {
         b.forget(h);
       }).toThrow(expect.objectContaining({ code: 'E_FOREIGN_HANDLE' }) as Error);
