@@ -1,6 +1,15 @@
-import { SharedDoorbell } from '@scmi-ts/core';
+import { ScmiConfigError, SharedDoorbell } from '@scmi-ts/core';
 import { computeWireLayout, guestMemoryNeeded } from '../src/layout/wire-layout.js';
 import { splitRingBytes } from '../src/layout/split-ring-layout.js';
+
+function catchError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
 
 describe(computeWireLayout, () => {
   it('should place registers, doorbells, both rings and guest memory without overlap', () => {
@@ -28,13 +37,15 @@ describe(computeWireLayout, () => {
 
   describe('when an option is invalid', () => {
     it.each([
-      [{ cmdqSize: 1 }, /cmdqSize/],
-      [{ cmdqSize: 48 }, /cmdqSize/],
-      [{ eventqSize: 0 }, /eventqSize/],
-      [{ maxMsgSize: 4 }, /maxMsgSize/],
-      [{ guestMemoryBytes: 16 }, /guestMemoryBytes/],
-    ])('should throw for %p', (options, message) => {
-      expect(() => computeWireLayout(options)).toThrow(message);
+      [{ cmdqSize: 1 }, 'cmdqSize'],
+      [{ cmdqSize: 48 }, 'cmdqSize'],
+      [{ eventqSize: 0 }, 'eventqSize'],
+      [{ maxMsgSize: 4 }, 'maxMsgSize'],
+      [{ guestMemoryBytes: 16 }, 'guestMemoryBytes'],
+    ])('should throw an ScmiConfigError naming the option for %p', (options, field) => {
+      const error = catchError(() => computeWireLayout(options));
+      expect(ScmiConfigError.is(error) && error.code).toBe('E_CONFIG');
+      expect(ScmiConfigError.is(error) && error.field).toBe(field);
     });
   });
 });

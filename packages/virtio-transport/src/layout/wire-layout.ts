@@ -1,4 +1,4 @@
-import { SharedDoorbell } from '@scmi-ts/core';
+import { ScmiConfigError, SharedDoorbell } from '@scmi-ts/core';
 import { isQueueSize, splitRingBytes } from './split-ring-layout.js';
 import { SCMI_MSG_OVERHEAD, VIRTIO_SCMI_MAX_MSG_SIZE } from './virtio-constants.js';
 
@@ -141,8 +141,9 @@ export function guestMemoryNeeded(
 /**
  * Computes the layout of a wire.
  *
- * @throws RangeError when a queue size is not a power of two (cmdq ≥ 2), `maxMsgSize` is not an
- *   integer in 8 … 65536, or the guest memory is smaller than what full queues need.
+ * @throws ScmiConfigError (`E_CONFIG`, its `field` the option's name) when a queue size is not a
+ *   power of two (cmdq ≥ 2), `maxMsgSize` is not an integer in 8 … 65536, or the guest memory is
+ *   smaller than what full queues need.
  * @example
  * ```ts
  * const layout = computeWireLayout({ cmdqSize: 64, eventqSize: 16 });
@@ -154,21 +155,29 @@ export function computeWireLayout(options: WireLayoutOptions = {}): WireLayout {
   const eventqSize = options.eventqSize ?? 64;
   const maxMsgSize = options.maxMsgSize ?? VIRTIO_SCMI_MAX_MSG_SIZE;
   if (!isQueueSize(cmdqSize) || cmdqSize < 2) {
-    throw new RangeError(`cmdqSize must be a power of two in 2 … 32768, got ${String(cmdqSize)}`);
+    throw new ScmiConfigError(
+      'cmdqSize',
+      `must be a power of two in 2 … 32768, got ${String(cmdqSize)}`,
+    );
   }
   if (!isQueueSize(eventqSize)) {
-    throw new RangeError(
-      `eventqSize must be a power of two in 1 … 32768, got ${String(eventqSize)}`,
+    throw new ScmiConfigError(
+      'eventqSize',
+      `must be a power of two in 1 … 32768, got ${String(eventqSize)}`,
     );
   }
   if (!Number.isInteger(maxMsgSize) || maxMsgSize < 8 || maxMsgSize > 65536) {
-    throw new RangeError(`maxMsgSize must be an integer in 8 … 65536, got ${String(maxMsgSize)}`);
+    throw new ScmiConfigError(
+      'maxMsgSize',
+      `must be an integer in 8 … 65536, got ${String(maxMsgSize)}`,
+    );
   }
   const needed = guestMemoryNeeded(cmdqSize, eventqSize, maxMsgSize);
   const guestMemoryBytes = align(options.guestMemoryBytes ?? needed, 16);
   if (guestMemoryBytes < needed) {
-    throw new RangeError(
-      `guestMemoryBytes must be at least ${needed}, got ${options.guestMemoryBytes}`,
+    throw new ScmiConfigError(
+      'guestMemoryBytes',
+      `must be at least ${needed}, got ${String(options.guestMemoryBytes)}`,
     );
   }
   const notifyDoorbell = REGISTER_BYTES;

@@ -145,7 +145,7 @@ export class VirtioScmiWire {
   /**
    * A wire whose two ends live in this thread; their doorbells deliver as tasks on `clock`.
    *
-   * @throws RangeError for invalid sizes (see {@link computeWireLayout}); ScmiTransportError
+   * @throws ScmiConfigError for invalid sizes (see {@link computeWireLayout}); ScmiTransportError
    *   `E_VIRTIO_ENDIAN` on a big-endian host.
    */
   public static sameThread(clock: Clock, options: WireLayoutOptions = {}): VirtioScmiWire {
@@ -157,7 +157,7 @@ export class VirtioScmiWire {
    * A wire whose ends may live in different threads (doorbells over the buffer). Hand
    * {@link VirtioScmiWire.handle} to the other thread.
    *
-   * @throws RangeError for invalid sizes; ScmiTransportError `E_VIRTIO_ENDIAN` on a big-endian host.
+   * @throws ScmiConfigError for invalid sizes; ScmiTransportError `E_VIRTIO_ENDIAN` on a big-endian host.
    */
   public static shared(options: WireLayoutOptions = {}): VirtioScmiWire {
     const sab = new SharedArrayBuffer(computeWireLayout(options).bytes);
