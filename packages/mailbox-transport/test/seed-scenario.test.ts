@@ -252,8 +252,8 @@ describe('seed scenario: Base discovery times out, the platform replies late, pr
   });
 
   describe('in worker mode, on real time', () => {
-    const seed = Number(process.env.SEED ?? Date.now() % 100_000);
-    const iterations = Number(process.env.SEED_ITERATIONS ?? 150);
+    const seed = Number(process.env.SCMI_SEED ?? Date.now() % 100_000);
+    const iterations = Number(process.env.SCMI_SEED_ITERATIONS ?? 150);
     let worker: MailboxFixtureWorker | undefined;
 
     beforeAll(async () => {
@@ -269,7 +269,9 @@ describe('seed scenario: Base discovery times out, the platform replies late, pr
     });
 
     it(`should deliver or drop-and-count every late reply across ${iterations} randomized runs (seed printed)`, async () => {
-      console.log(`mailbox seed scenario (worker): seed ${seed}, ${iterations} iterations`);
+      console.log(
+        `mailbox seed scenario (worker): seed ${seed}, ${iterations} iterations (SCMI_SEED=${seed} SCMI_SEED_ITERATIONS=${iterations} repeats the delays)`,
+      );
       const w = defined(worker);
       const random = new SeededRandom(seed);
       const clock = new TrackingClock();

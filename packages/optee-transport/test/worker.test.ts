@@ -113,8 +113,10 @@ describe.each(['static', 'dynamic'] as const)('worker mode with %s shared memory
     }));
 
   it('should survive the seed scenario on real time: late returns delivered, counted or refused, never after free', async () => {
-    const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31));
-    console.log(`worker seed scenario (${shmem}): seed ${seed}`);
+    const seed = Number(process.env.SCMI_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(
+      `worker seed scenario (${shmem}): seed ${seed} (SCMI_SEED=${seed} repeats the delays)`,
+    );
     const random = new SeededRandom(seed);
     const tally = { probed: 0, timedOut: 0, lateReplies: 0, refused: 0 };
     for (let i = 0; i < 100; i++) {
