@@ -390,6 +390,12 @@ describe(startPeerPort, () => {
       [{ agentIds: [-1] }, 'agentIds'],
       [{ agentIds: [1, 1] }, 'agentIds'],
       [{ path: '/tmp/x', port: 1 }, 'path'],
+      [{ host: '0.0.0.0' }, 'host'],
+      [{ host: '::' }, 'host'],
+      [{ host: '192.168.1.10' }, 'host'],
+      [{ host: '::ffff:10.0.0.1' }, 'host'],
+      [{ host: 'example.com' }, 'host'],
+      [{ host: '0.0.0.0', allowNonLoopback: false }, 'host'],
     ])('should refuse the options %p (field %s) before it listens', async (options, field) => {
       // Closed if it starts anyway, so that a failure cannot leave a server open.
       const started = await startPeerPort(platform, options).then(
@@ -398,6 +404,24 @@ describe(startPeerPort, () => {
       );
       expect(started).toBeInstanceOf(ScmiConfigError);
       expect(started).toMatchObject({ field: `peerPort.${field}` });
+    });
+  });
+
+  describe('when given a host', () => {
+    it.each(['127.0.0.1', '127.0.0.2', 'localhost', '::ffff:127.0.0.1'])(
+      'should listen on the loopback address %s',
+      async (host) => {
+        port = await startPeerPort(platform, { host });
+        client = await PeerClient.open(port);
+        client.send(PeerFrameKind.MSG, command(BASE, 0, 3));
+        const [frame] = await client.frames(1);
+        expect(decodeAnswer(defined(frame).payload).token).toBe(3);
+      },
+    );
+
+    it('should listen beyond loopback only with allowNonLoopback', async () => {
+      port = await startPeerPort(platform, { host: '0.0.0.0', allowNonLoopback: true });
+      expect(port.address).toMatchObject({ host: '0.0.0.0' });
     });
   });
 

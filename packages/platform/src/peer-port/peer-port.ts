@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, isIPv4, type Server, type Socket } from 'node:net';
 import {
   ScmiConfigError,
   type PlatformAgentLink,
@@ -16,8 +16,17 @@ const MAX_FRAME_SIZE = 1 << 24;
 export interface PeerPortOptions {
   /** A Unix socket path to listen on (an existing file there is not removed). */
   readonly path?: string;
-  /** TCP host; default `127.0.0.1` (loopback). */
+  /**
+   * TCP host; default `127.0.0.1` (loopback). The port has no authentication, so a host other
+   * than a loopback address (`127.x.x.x`, `::1`, `localhost`) is refused (`ScmiConfigError`
+   * `peerPort.host`) unless {@link PeerPortOptions.allowNonLoopback} is set.
+   */
   readonly host?: string;
+  /**
+   * Listen on a `host` that is not a loopback address (e.g. `0.0.0.0`): any machine that reaches
+   * it can then drive the platform. Default false.
+   */
+  readonly allowNonLoopback?: boolean;
   /** TCP port, 0 … 65535; default 0 (any free port: read {@link PeerPort.address}). */
   readonly port?: number;
   /**
@@ -142,7 +151,9 @@ const MSG: number = PeerFrameKind.MSG;
 export class PeerPort {
   readonly #server: Server;
   readonly #platform: ScmiPlatformPort;
-  readonly #options: Required<Omit<PeerPortOptions, 'path' | 'onLog' | 'host' | 'port'>>;
+  readonly #options: Required<
+    Omit<PeerPortOptions, 'path' | 'onLog' | 'host' | 'port' | 'allowNonLoopback'>
+  >;
   readonly #onLog: ((entry: PeerPortLogEntry) => void) | undefined;
   readonly #connections = new Map<number, Connection>();
   /** The address as last read while listening: what `address` answers once closed. */
@@ -511,4 +522,20 @@ function checkOptions(o: PeerPortOptions): void {
   if (o.path !== undefined && (o.host !== undefined || o.port !== undefined)) {
     throw new ScmiConfigError('peerPort.path', 'give either path or host/port, not both');
   }
+  if (o.host !== undefined && !isLoopback(o.host) && o.allowNonLoopback !== true) {
+    throw new ScmiConfigError(
+      'peerPort.host',
+      `${JSON.stringify(o.host)} is not a loopback address, and the port has no authentication (set allowNonLoopback to listen there anyway)`,
+    );
+  }
+}
+
+/** Whether `host` names the loopback interface: `localhost`, `127.0.0.0/8` or `::1`. */
+function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '[::1]') return true;
+  if (isIPv4(h)) return h.startsWith('127.');
+  // An IPv4-mapped IPv6 address, e.g. ::ffff:127.0.0.1.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
+  return mapped !== null && isIPv4(mapped[1] as string) && (mapped[1] as string).startsWith('127.');
 }
