@@ -320,14 +320,19 @@ describe('seed scenario: Base discovery times out, the platform replies late, pr
           await new Promise((resolve) => setTimeout(resolve, 1));
           stats = await ends.responderStats();
         }
-        const a2p = defined(ends.wire.monitor.channel('a2p:0'));
+        // A report is a snapshot: read it again at each look.
+        const report = (): SmtChannelReport => defined(ends.wire.monitor.channel('a2p:0'));
+        let a2p = report();
         // The responder counts its response before it rings: give the ring the time to land too
         // (bounded), so that the count below is read after it, however loaded the machine.
         const accounted = (): number =>
           a2p.counters.lateReplies + a2p.counters.refusedAfterQuiesce + a2p.ignoredAfterFree;
         for (let t = 0; t < 1000 && outcome !== undefined && accounted() === 0; t++) {
           await new Promise((resolve) => setTimeout(resolve, 1));
+          a2p = report();
         }
+        // Every ring the closed line dropped is counted once: refused at free, or after it.
+        expect(a2p.ignoredRings).toBe(a2p.counters.refusedAfterQuiesce + a2p.ignoredAfterFree);
         const { lateReplies, refusedAfterQuiesce } = a2p.counters;
         if (outcome === undefined) {
           phases['reply in time']++;

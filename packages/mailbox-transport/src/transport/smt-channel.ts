@@ -260,10 +260,13 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     this.#wake?.();
     const mbox = this.#mbox;
     if (mbox !== undefined) {
-      // Drops across threads are not seen as they happen: count the ones since RX stopped.
-      this.#setup.counters.refusedAfterQuiesce += Math.max(0, mbox.ignored - this.#seenIgnored);
-      this.#seenIgnored = mbox.ignored;
-      this.#record.ignoredAtFree = mbox.ignored;
+      // Drops across threads are not seen as they happen: count the ones since RX stopped. One
+      // read: the platform's thread may ring between two, and a ring that landed after the count
+      // but before `ignoredAtFree` was taken would be counted neither here nor after free.
+      const ignored = mbox.ignored;
+      this.#setup.counters.refusedAfterQuiesce += Math.max(0, ignored - this.#seenIgnored);
+      this.#seenIgnored = ignored;
+      this.#record.ignoredAtFree = ignored;
       mbox.free();
     }
     this.#record.freed = true;

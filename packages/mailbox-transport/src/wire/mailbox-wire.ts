@@ -121,6 +121,8 @@ export class SmtWireMonitor {
 }
 
 function report(r: SmtChannelRecord): SmtChannelReport {
+  // One read: across threads the count moves, and the two fields below must agree.
+  const ignored = r.ignored();
   return {
     label: r.label,
     direction: r.direction,
@@ -131,8 +133,8 @@ function report(r: SmtChannelRecord): SmtChannelReport {
     hostileLengths: r.hostileLengths,
     busyWaits: r.busyWaits,
     busyFailures: r.busyFailures,
-    ignoredRings: r.ignored(),
-    ignoredAfterFree: r.ignoredAtFree === undefined ? 0 : r.ignored() - r.ignoredAtFree,
+    ignoredRings: ignored,
+    ignoredAfterFree: r.ignoredAtFree === undefined ? 0 : ignored - r.ignoredAtFree,
     counters: r.counters(),
   };
 }
