@@ -1,4 +1,4 @@
-import { ChannelCounters, RealClock, type ChannelSetup } from '@scmi-ts/core';
+import { RealClock } from '@scmi-ts/core';
 import {
   SharedMailboxRemote,
   createSharedMailboxWire,
@@ -6,7 +6,7 @@ import {
   type MailboxWire,
   type SmtChannelReport,
 } from '@scmi-ts/mailbox-transport';
-import { defined } from './support/harness.js';
+import { a2pChannelSetup, defined } from './support/harness.js';
 
 /**
  * Worker mode: the platform's thread may ring at any instant of the agent's `free()`. The ring of
@@ -38,17 +38,7 @@ async function freeWithRingAfterLook(k: number): Promise<SmtChannelReport> {
     { wire: { layout: wire.layout, controller, monitor: wire.monitor } },
     'transportConfig',
   );
-  const setup: ChannelSetup = {
-    agent: 'scmi0',
-    direction: 'a2p',
-    channel: { id: 0, protocols: [], polling: false, transport: undefined },
-    config,
-    sink: { rx: () => undefined, badMessage: () => undefined },
-    clock: new RealClock(),
-    counters: new ChannelCounters(),
-    rxTimeoutMs: 2,
-  };
-  const channel = await mailboxTransport.setupChannel(setup);
+  const channel = await mailboxTransport.setupChannel(a2pChannelSetup(config, new RealClock(), 2));
   await channel.quiesce();
   armed = true;
   const freed = channel.free(); // its looks at the count happen synchronously, in this call

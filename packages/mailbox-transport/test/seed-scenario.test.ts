@@ -1,13 +1,11 @@
 import { Container } from 'inversify';
 import {
   CLOCK,
-  ChannelCounters,
   RealClock,
   ScmiTimeoutError,
   VirtualClock,
   coreModule,
   createAgent,
-  type ChannelSetup,
   type ScmiAgent,
   type TimerHandle,
 } from '@scmi-ts/core';
@@ -22,7 +20,7 @@ import {
 } from '@scmi-ts/mailbox-transport';
 import { SmtChannel } from '../src/transport/smt-channel.js';
 import { mailboxFixture, type MailboxFixtureWorker } from './support/fixture.js';
-import { defined, settle } from './support/harness.js';
+import { a2pChannelSetup, defined, settle } from './support/harness.js';
 
 /**
  * The race this project exists to make impossible (LKML, "firmware: arm_scmi: Free mailbox channels
@@ -228,18 +226,7 @@ describe('seed scenario: Base discovery times out, the platform replies late, pr
     const clock = new VirtualClock();
     const { wire } = createSameThreadMailboxWire(clock);
     const config = mailboxTransport.validateConfig?.({ wire }, 'transportConfig');
-    const counters = new ChannelCounters();
-    const setup: ChannelSetup = {
-      agent: 'scmi0',
-      direction: 'a2p',
-      channel: { id: 0, protocols: [], polling: false, transport: undefined },
-      config,
-      sink: { rx: () => undefined, badMessage: () => undefined },
-      clock,
-      counters,
-      rxTimeoutMs: 30,
-    };
-    const channel = await mailboxTransport.setupChannel(setup);
+    const channel = await mailboxTransport.setupChannel(a2pChannelSetup(config, clock, 30));
     if (!(channel instanceof SmtChannel)) throw new Error('not an SMT channel');
     channel.free(); // a teardown that skipped quiesce
     channel.rxCallback(); // ...so a late doorbell still reaches it

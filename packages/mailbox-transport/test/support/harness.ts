@@ -1,11 +1,14 @@
 import { Container } from 'inversify';
 import {
   CLOCK,
+  ChannelCounters,
   ScmiTransportError,
   VirtualClock,
   coreModule,
   createAgent,
   type AgentOptions,
+  type ChannelSetup,
+  type Clock,
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { DevresEventLog } from '@scmi-ts/devres';
@@ -105,6 +108,28 @@ export async function settle(p: Promise<unknown>): Promise<unknown> {
   } catch (e) {
     return e;
   }
+}
+
+/**
+ * What core hands `setupChannel` for the A2P channel 0 of agent `scmi0`, with a sink that drops
+ * everything: for tests that drive one channel by hand, without an agent.
+ */
+export function a2pChannelSetup(
+  config: unknown,
+  clock: Clock,
+  rxTimeoutMs: number,
+  counters = new ChannelCounters(),
+): ChannelSetup {
+  return {
+    agent: 'scmi0',
+    direction: 'a2p',
+    channel: { id: 0, protocols: [], polling: false, transport: undefined },
+    config,
+    sink: { rx: () => undefined, badMessage: () => undefined },
+    clock,
+    counters,
+    rxTimeoutMs,
+  };
 }
 
 /** `value`, or a thrown error when it is undefined (tests may not use `!`). */
