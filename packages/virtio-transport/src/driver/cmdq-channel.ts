@@ -309,7 +309,7 @@ export class CmdqChannel implements TransportChannel {
     if (this.#polling) return;
     if (!this.#guard.enter()) {
       // The interrupt is shared with the eventq: refused here only if the cmdq had something.
-      if (this.#vq.hasUsed) this.#setup.counters.refusedAfterQuiesce++;
+      this.#setup.counters.refusedAfterQuiesce += this.#vq.newlyUsed();
       return;
     }
     try {

@@ -89,7 +89,7 @@ export class EventqChannel implements TransportChannel {
   public onUsedBuffers(): void {
     if (!this.#guard.enter()) {
       // The interrupt is shared with the cmdq: refused here only if the eventq had something.
-      if (this.#vq.hasUsed) this.#setup.counters.refusedAfterQuiesce++;
+      this.#setup.counters.refusedAfterQuiesce += this.#vq.newlyUsed();
       return;
     }
     try {

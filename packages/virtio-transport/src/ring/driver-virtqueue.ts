@@ -82,6 +82,8 @@ export class DriverVirtqueue {
   #availIdx = 0;
   #kickedIdx = 0;
   #lastUsed = 0;
+  /** Used index up to which {@link DriverVirtqueue.newlyUsed} counted (never behind `#lastUsed`). */
+  #counted = 0;
   #broken: UsedRingDefect | undefined;
   #inFlight = 0;
   #interrupts = true;
@@ -112,6 +114,22 @@ export class DriverVirtqueue {
    */
   public get hasUsed(): boolean {
     return this.#broken === undefined && this.ring.loadUsedIdx() !== this.#lastUsed;
+  }
+
+  /**
+   * Used elements the device published that were neither taken nor returned by an earlier call:
+   * `used.idx` is read once, so two calls never count one element twice and elements published
+   * together are all counted (for callbacks refused after quiesce). 0 once broken, or for a used
+   * index further than the queue size from the last one taken.
+   */
+  public newlyUsed(): number {
+    if (this.#broken !== undefined) return 0;
+    const idx = this.ring.loadUsedIdx();
+    if (((idx - this.#lastUsed) & 0xffff) > this.size) return 0;
+    const n = (idx - this.#counted) & 0xffff;
+    if (n > this.size) return 0;
+    this.#counted = idx;
+    return n;
   }
 
   /**
@@ -184,6 +202,7 @@ export class DriverVirtqueue {
     const id = this.ring.usedId(slot);
     const len = this.ring.usedLen(slot);
     this.#lastUsed = (last + 1) & 0xffff;
+    if (this.#counted === last) this.#counted = this.#lastUsed;
     // With EVENT_IDX and interrupts wanted, ask for one at the next entry (Linux virtqueue_get_buf).
     if (this.eventIdx && this.#interrupts) this.ring.storeUsedEvent(this.#lastUsed);
     out.id = id;
@@ -238,6 +257,7 @@ export class DriverVirtqueue {
     this.#availIdx = 0;
     this.#kickedIdx = 0;
     this.#lastUsed = 0;
+    this.#counted = 0;
     this.#broken = undefined;
     this.ring.clear();
     return unread;
