@@ -1,4 +1,4 @@
-import { createServer, isIPv4, type Server, type Socket } from 'node:net';
+import { BlockList, createServer, isIP, type Server, type Socket } from 'node:net';
 import {
   ScmiConfigError,
   type PlatformAgentLink,
@@ -530,12 +530,15 @@ function checkOptions(o: PeerPortOptions): void {
   }
 }
 
-/** Whether `host` names the loopback interface: `localhost`, `127.0.0.0/8` or `::1`. */
+/** The loopback networks: `127.0.0.0/8` and `::1` (an IPv4-mapped `::ffff:127.x.x.x` matches too). */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** Whether `host` names the loopback interface: `localhost`, or an address in {@link LOOPBACK}. */
 function isLoopback(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === 'localhost' || h === '::1' || h === '[::1]') return true;
-  if (isIPv4(h)) return h.startsWith('127.');
-  // An IPv4-mapped IPv6 address, e.g. ::ffff:127.0.0.1.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h);
-  return mapped !== null && isIPv4(mapped[1] as string) && (mapped[1] as string).startsWith('127.');
+  if (host.toLowerCase() === 'localhost') return true;
+  const family = isIP(host);
+  if (family === 0) return false;
+  return LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
