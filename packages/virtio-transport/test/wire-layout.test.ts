@@ -42,6 +42,9 @@ describe(computeWireLayout, () => {
       [{ eventqSize: 0 }, 'eventqSize'],
       [{ maxMsgSize: 4 }, 'maxMsgSize'],
       [{ guestMemoryBytes: 16 }, 'guestMemoryBytes'],
+      [{ guestMemoryBytes: Number.NaN }, 'guestMemoryBytes'],
+      [{ guestMemoryBytes: Infinity }, 'guestMemoryBytes'],
+      [{ guestMemoryBytes: 1e6 + 0.5 }, 'guestMemoryBytes'],
     ])('should throw an ScmiConfigError naming the option for %p', (options, field) => {
       const error = catchError(() => computeWireLayout(options));
       expect(ScmiConfigError.is(error) && error.code).toBe('E_CONFIG');

@@ -142,7 +142,7 @@ export function guestMemoryNeeded(
  * Computes the layout of a wire.
  *
  * @throws ScmiConfigError (`E_CONFIG`, its `field` the option's name) when a queue size is not a
- *   power of two (cmdq ≥ 2), `maxMsgSize` is not an integer in 8 … 65536, or the guest memory is
+ *   power of two (cmdq ≥ 2), `maxMsgSize` is not an integer in 8 … 65536, or `guestMemoryBytes` is not an integer or is
  *   smaller than what full queues need.
  * @example
  * ```ts
@@ -170,6 +170,13 @@ export function computeWireLayout(options: WireLayoutOptions = {}): WireLayout {
     throw new ScmiConfigError(
       'maxMsgSize',
       `must be an integer in 8 … 65536, got ${String(maxMsgSize)}`,
+    );
+  }
+  const asked = options.guestMemoryBytes;
+  if (asked !== undefined && (!Number.isSafeInteger(asked) || asked < 0)) {
+    throw new ScmiConfigError(
+      'guestMemoryBytes',
+      `must be a non-negative integer, got ${String(asked)}`,
     );
   }
   const needed = guestMemoryNeeded(cmdqSize, eventqSize, maxMsgSize);
