@@ -142,8 +142,8 @@ export function guestMemoryNeeded(
  * Computes the layout of a wire.
  *
  * @throws ScmiConfigError (`E_CONFIG`, its `field` the option's name) when a queue size is not a
- *   power of two (cmdq ≥ 2), `maxMsgSize` is not an integer in 8 … 65536, or `guestMemoryBytes` is not an integer or is
- *   smaller than what full queues need.
+ *   power of two (cmdq ≥ 2), `maxMsgSize` is not an integer in 8 … 65536, or `guestMemoryBytes`
+ *   is not an integer or is smaller than what full queues need.
  * @example
  * ```ts
  * const layout = computeWireLayout({ cmdqSize: 64, eventqSize: 16 });
