@@ -5,4 +5,6 @@
  * benchmark scripts, never by a test's timeout. A project-level `testTimeout` is not honoured by
  * jest-circus (it reads the global configuration), so it is set here, per test file.
  */
-jest.setTimeout(60_000);
+const fromEnv = Number(process.env.SCMI_TEST_TIMEOUT_MS);
+// SCMI_TEST_TIMEOUT_MS raises it (jest's own --testTimeout is overridden by this call).
+jest.setTimeout(Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 60_000);
