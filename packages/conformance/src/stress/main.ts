@@ -100,7 +100,8 @@ async function main(): Promise<void> {
   const fixtures = await loadFixtures(args.only);
   if (fixtures.length === 0) {
     if (args.only === undefined) {
-      console.log('pnpm stress: no transport package is installed; nothing to stress.');
+      console.error('pnpm stress: no transport package exports a fixture; nothing to stress');
+      process.exitCode = 1;
       return;
     }
     // A misspelt --transport must not pass for a clean campaign.
@@ -118,13 +119,15 @@ async function main(): Promise<void> {
   const budget =
     args.runs === undefined
       ? `${args.durationS} s`
-      : [
-          plan.seed && count(plan.seed.runs, 'seed run'),
-          plan.hostile && count(plan.hostile.runs, 'hostile run'),
-          plan.interleavings && count(plan.interleavings.runs, 'schedule'),
-        ]
-          .filter(Boolean)
-          .join(', ') + ' per fixture';
+      : `${
+          [
+            plan.seed && count(plan.seed.runs, 'seed run'),
+            plan.hostile && count(plan.hostile.runs, 'hostile run'),
+            plan.interleavings && count(plan.interleavings.runs, 'schedule'),
+          ]
+            .filter(Boolean)
+            .join(', ') || 'nothing'
+        } per fixture`;
   console.log(
     `pnpm stress: seed ${args.seed}, ${budget} over ${fixtures.map((f) => f.label).join(', ')}`,
   );
@@ -172,7 +175,8 @@ async function main(): Promise<void> {
       const problems: string[] = [];
       const timed = args.runs === undefined;
       const until = Date.now() + (plan.seed?.durationMs ?? 0) + (plan.hostile?.durationMs ?? 0);
-      const limit = plan.seed?.runs ?? 0;
+      // With --runs: the seed runs, or the hostile runs when only those were asked for.
+      const limit = plan.seed?.runs ?? plan.hostile?.runs ?? 0;
       let runs = 0;
       let failedPhase: SeedPhase | undefined;
       while ((timed ? Date.now() < until : runs < limit) && problems.length === 0) {
@@ -222,7 +226,7 @@ async function main(): Promise<void> {
   if (ran === 0) {
     // A budget that leaves nothing to run (--duration 0, --runs 0 alone) must not pass for a
     // clean campaign.
-    console.error('pnpm stress: nothing ran (every campaign had a budget of 0); not a pass');
+    console.error('pnpm stress: nothing ran (no campaign had runs or time); not a pass');
     process.exitCode = 1;
     return;
   }
