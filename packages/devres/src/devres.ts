@@ -1028,7 +1028,9 @@ export abstract class ResourceScope {
    * {@link DevresReleaseError}. Await it (or return it) from the step to have the error count as
    * the step's own.
    *
-   * Every failure is a rejection of the returned promise, never a synchronous throw.
+   * Every failure is a rejection of the returned promise, never a synchronous throw. A misuse
+   * (`E_NOT_LIVE`, `E_FOREIGN_HANDLE`) is not tracked by any teardown: a caller that does not
+   * await or handle the promise gets an unhandled rejection, as it should for a bug.
    *
    * @throws DevresError (as a rejection) `E_NOT_LIVE` when the resource was already released or
    * forgotten; `E_FOREIGN_HANDLE` when the handle belongs to another device.
