@@ -458,7 +458,9 @@ export function runTransportConformance(
       // One seed for the session and both campaigns, printed with any failure: `pnpm stress --seed`
       // with it draws the same delays, fault kinds and placement (the campaigns take them from the
       // seed, not from the worker platform's generator, whose state depends on the session's past).
-      const seed = Date.now() & 0x7fffffff;
+      // SCMI_SEED sets it, as it does for the packages' own worker seed tests.
+      const fromEnv = Number(process.env.SCMI_SEED);
+      const seed = Number.isSafeInteger(fromEnv) ? fromEnv : Date.now() & 0x7fffffff;
       beforeAll(async () => {
         session = await fixture.worker?.({
           platformConfig: createDefaultPlatformConfig(),
