@@ -1,58 +1,21 @@
 import {
-  CLOCK,
   ScmiMessageType,
   ScmiTimeoutError,
-  VirtualClock,
   buildHeader,
-  coreModule,
-  createAgent,
   encodeMsg,
-  type AgentOptions,
   type ChannelStats,
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
-import {
-  DescriptorChain,
-  POP_EMPTY,
-  SplitRing,
-  VirtioScmiWire,
-  VirtioStatus,
-  virtioTransportModule,
-} from '@scmi-ts/virtio-transport';
-import { Container } from 'inversify';
+import { DescriptorChain, POP_EMPTY, SplitRing, VirtioStatus } from '@scmi-ts/virtio-transport';
 import { ManualDevice } from './support/manual-device.js';
-
-function setup(auto = true, cmdqSize = 16) {
-  const clock = new VirtualClock({ auto });
-  const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
-  const wire = VirtioScmiWire.sameThread(clock, { cmdqSize, eventqSize: 4 });
-  const device = new ManualDevice(wire, clock, platform);
-  const container = new Container();
-  container.load(coreModule, virtioTransportModule);
-  container.rebind(CLOCK).toConstantValue(clock);
-  const create = (o: Partial<AgentOptions> = {}): Promise<ScmiAgent> =>
-    createAgent(container, {
-      transport: 'virtio',
-      rxTimeoutMs: 30,
-      maxMsg: 8,
-      transportConfig: { wire, handshakeTimeoutMs: 50, resetTimeoutMs: 50 },
-      ...o,
-    });
-  return { clock, platform, wire, device, create };
-}
+import { BASE_NOTIFICATION, manualRig } from './support/manual-rig.js';
 
 function p2a(agent: ScmiAgent): ChannelStats {
   const c = agent.diagnostics.channels.find((ch) => ch.label === 'p2a:0');
   if (c === undefined) throw new Error('no eventq');
   return c.stats;
 }
-
-const notification = encodeMsg(
-  buildHeader(0, ScmiMessageType.NOTIFICATION, 0x10, 0),
-  new Uint8Array(8),
-);
 
 /** A notification of a protocol nobody registered: counted `unknown`, queued nowhere. */
 const stray = encodeMsg(buildHeader(0, ScmiMessageType.NOTIFICATION, 0x77, 0), new Uint8Array(8));
@@ -62,7 +25,7 @@ describe('virtio driver against a hostile device', () => {
 
   describe('on the eventq', () => {
     it.each<[string, (d: ManualDevice, id: number) => void, keyof ChannelStats['badMessages']]>([
-      ['a length shorter than a header', (d, id) => d.event(id, notification, 2), 'invalid'],
+      ['a length shorter than a header', (d, id) => d.event(id, BASE_NOTIFICATION, 2), 'invalid'],
       [
         'a delayed response without its status',
         (d, id) =>
@@ -74,7 +37,11 @@ describe('virtio driver against a hostile device', () => {
         (d, id) => d.event(id, encodeMsg(buildHeader(3, ScmiMessageType.COMMAND, 0x10, 1)), 4),
         'invalid',
       ],
-      ['a length larger than the buffer', (d, id) => d.event(id, notification, 4096), 'oversize'],
+      [
+        'a length larger than the buffer',
+        (d, id) => d.event(id, BASE_NOTIFICATION, 4096),
+        'oversize',
+      ],
       [
         'a notification nobody registered',
         (d, id) => d.event(id, encodeMsg(buildHeader(0, ScmiMessageType.NOTIFICATION, 0x77, 0))),
@@ -83,7 +50,7 @@ describe('virtio driver against a hostile device', () => {
     ])(
       'should reject %s, count it and make the buffer available again',
       async (_, hostile, reason) => {
-        const { clock, platform, device, create } = setup();
+        const { clock, platform, device, create } = manualRig();
         const agent = await create();
         const id = device.eventHeads.shift() as number;
         hostile(device, id);
@@ -100,7 +67,7 @@ describe('virtio driver against a hostile device', () => {
         'an element whose id is not a descriptor index',
         (d) => {
           d.eventq?.pushUsed(99, 4);
-          d.event(d.eventHeads.shift() as number, notification);
+          d.event(d.eventHeads.shift() as number, BASE_NOTIFICATION);
         },
         'bad-id',
       ],
@@ -115,7 +82,7 @@ describe('virtio driver against a hostile device', () => {
     ])(
       'should break the eventq on %s: count it once, read nothing more, and reclaim its buffers at the reset',
       async (_, hostile, defect) => {
-        const { clock, platform, wire, device, create } = setup();
+        const { clock, platform, wire, device, create } = manualRig();
         const agent = await create();
         hostile(device);
         await clock.runTasks();
@@ -124,10 +91,10 @@ describe('virtio driver against a hostile device', () => {
         expect(d.channels.get('p2a:0')?.broken).toBe(defect);
         expect(d.channels.get('a2p:0')?.broken).toBeUndefined();
         expect(d.brokenVirtqueues).toBe(1);
-        // A sound element now is not read: no notification, nothing more counted, no re-queue.
+        // A sound element now is not read: no BASE_NOTIFICATION, nothing more counted, no re-queue.
         device.eventq?.restoreUsedIdx();
         const heads = device.eventHeads.length;
-        device.event(device.eventHeads.shift() as number, notification);
+        device.event(device.eventHeads.shift() as number, BASE_NOTIFICATION);
         await clock.runTasks();
         expect(p2a(agent).notifications + p2a(agent).badMessages.unknown).toBe(0);
         expect(p2a(agent).badMessages.invalid).toBe(1);
@@ -149,7 +116,7 @@ describe('virtio driver against a hostile device', () => {
 
   describe('when the device returns one eventq buffer twice in one batch', () => {
     it('should deliver it once and break the eventq on the copy (not in flight), never delivering stale bytes twice', async () => {
-      const { clock, platform, wire, device, create } = setup();
+      const { clock, platform, wire, device, create } = manualRig();
       const agent = await create();
       agent.events.register(0x14, [{ id: 0, name: 'e' }]);
       let seen = 0;
@@ -184,7 +151,7 @@ describe('virtio driver against a hostile device', () => {
 
   describe('when the device returns each eventq buffer as soon as the driver re-queues it', () => {
     it('should take one element per buffer in a drain pass, letting other tasks run between passes', async () => {
-      const { clock, platform, wire, device, create } = setup(false);
+      const { clock, platform, wire, device, create } = manualRig(false);
       const probe = create();
       await clock.runUntilIdle();
       const agent = await probe;
@@ -244,7 +211,7 @@ describe('virtio driver against a hostile device', () => {
 
   describe('when the device sets DEVICE_NEEDS_RESET', () => {
     it('should stop sending: commands fail at once with E_VIRTIO_DEVICE', async () => {
-      const { clock, platform, wire, device, create } = setup();
+      const { clock, platform, wire, device, create } = manualRig();
       const agent = await create();
       device.needsReset();
       await clock.runTasks();
@@ -256,7 +223,7 @@ describe('virtio driver against a hostile device', () => {
     });
 
     it('should fail the commands waiting for a cmdq buffer at once, not send them to it later', async () => {
-      const { clock, platform, device, create } = setup(true, 4); // two cmdq buffers
+      const { clock, platform, device, create } = manualRig(true, 4); // two cmdq buffers
       const agent = await create({ maxMsg: 4 });
       device.holdCommands = true;
       const outcomes = Promise.allSettled(
@@ -284,14 +251,14 @@ describe('virtio driver against a hostile device', () => {
 
   describe('at teardown', () => {
     it('should count a refused interrupt on the virtqueue that had used buffers only (the interrupt is shared)', async () => {
-      const { clock, platform, wire, device, create } = setup(false);
+      const { clock, platform, wire, device, create } = manualRig(false);
       const probe = create();
       await clock.runUntilIdle();
       const agent = await probe;
       device.acknowledgeReset = false; // teardown waits for the reset: both channels quiesced
       const removing = agent.remove();
       await clock.runTasks();
-      device.event(device.eventHeads.shift() as number, notification);
+      device.event(device.eventHeads.shift() as number, BASE_NOTIFICATION);
       await clock.runTasks();
       const channels = wire.driverDiagnostics.channels;
       expect(channels.get('p2a:0')?.counters.refusedAfterQuiesce).toBe(1);
@@ -303,7 +270,7 @@ describe('virtio driver against a hostile device', () => {
     });
 
     it('should leave its buffers to a device that never acknowledges the reset, and say so', async () => {
-      const { clock, platform, wire, device, create } = setup();
+      const { clock, platform, wire, device, create } = manualRig();
       const agent = await create();
       device.acknowledgeReset = false;
       await agent.remove();
@@ -319,7 +286,7 @@ describe('virtio driver against a hostile device', () => {
     });
 
     it('should count in virtio buffers (one per cmdq message, one per eventq entry): what it leaks is what stays allocated', async () => {
-      const { clock, platform, wire, device, create } = setup();
+      const { clock, platform, wire, device, create } = manualRig();
       const agent = await create();
       const d = wire.driverDiagnostics;
       expect(d.buffersAllocated).toBe(16 / 2 + 4);
@@ -342,7 +309,7 @@ describe('virtio driver against a hostile device', () => {
 
   describe('during the handshake', () => {
     it('should fail the probe with E_VIRTIO_HANDSHAKE when the device does not answer', async () => {
-      const { clock, platform, wire, device, create } = setup();
+      const { clock, platform, wire, device, create } = manualRig();
       device.hang();
       await expect(create()).rejects.toMatchObject({ code: 'E_VIRTIO_HANDSHAKE' });
       expect(wire.driverDiagnostics.state).toBe('closed');
@@ -352,7 +319,7 @@ describe('virtio driver against a hostile device', () => {
     });
 
     it('should fail the probe with E_VIRTIO_HANDSHAKE when the device does not read back status 0 after the reset', async () => {
-      const { clock, platform, wire, device, create } = setup();
+      const { clock, platform, wire, device, create } = manualRig();
       device.statusAfterReset = VirtioStatus.DEVICE_NEEDS_RESET;
       await expect(create()).rejects.toMatchObject({
         code: 'E_VIRTIO_HANDSHAKE',

@@ -1,56 +1,7 @@
-import {
-  CLOCK,
-  ScmiMessageType,
-  ScmiTimeoutError,
-  VirtualClock,
-  buildHeader,
-  coreModule,
-  createAgent,
-  encodeMsg,
-  readU32,
-  type AgentOptions,
-  type ScmiAgent,
-} from '@scmi-ts/core';
-import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
-import { DescriptorChain, VirtioScmiWire, virtioTransportModule } from '@scmi-ts/virtio-transport';
-import { Container } from 'inversify';
+import { ScmiTimeoutError, readU32 } from '@scmi-ts/core';
+import { DescriptorChain } from '@scmi-ts/virtio-transport';
 import { ManualDevice } from './support/manual-device.js';
-
-/**
- * The used-buffer interrupt is shared by the cmdq and the eventq. After both channels quiesced, a
- * refused interrupt counts the elements each virtqueue has newly used, once each: a late cmdq
- * reply still unread is not counted again by a later interrupt (here an eventq notification
- * before the reset), and two late replies published together (one interrupt) count two.
- */
-function setup(): {
-  clock: VirtualClock;
-  platform: ScmiPlatform;
-  wire: VirtioScmiWire;
-  device: ManualDevice;
-  create: (o?: Partial<AgentOptions>) => Promise<ScmiAgent>;
-} {
-  const clock = new VirtualClock({ auto: false });
-  const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
-  const wire = VirtioScmiWire.sameThread(clock, { cmdqSize: 16, eventqSize: 4 });
-  const device = new ManualDevice(wire, clock, platform);
-  const container = new Container();
-  container.load(coreModule, virtioTransportModule);
-  container.rebind(CLOCK).toConstantValue(clock);
-  const create = (o: Partial<AgentOptions> = {}): Promise<ScmiAgent> =>
-    createAgent(container, {
-      transport: 'virtio',
-      rxTimeoutMs: 30,
-      maxMsg: 8,
-      transportConfig: { wire, handshakeTimeoutMs: 50, resetTimeoutMs: 50 },
-      ...o,
-    });
-  return { clock, platform, wire, device, create };
-}
-
-const notification = encodeMsg(
-  buildHeader(0, ScmiMessageType.NOTIFICATION, 0x10, 0),
-  new Uint8Array(8),
-);
+import { BASE_NOTIFICATION, manualRig } from './support/manual-rig.js';
 
 function cmdqOf(device: ManualDevice): NonNullable<ManualDevice['cmdq']> {
   const cmdq = device.cmdq;
@@ -79,7 +30,7 @@ async function lateRepliesAtTeardown(
   late: number | undefined;
   p2aRefused: number | undefined;
 }> {
-  const { clock, platform, wire, device, create } = setup();
+  const { clock, platform, wire, device, create } = manualRig(false);
   const probe = create();
   await clock.runUntilIdle();
   const agent = await probe;
@@ -93,7 +44,7 @@ async function lateRepliesAtTeardown(
   const removing = agent.remove();
   await clock.runTasks();
   if (notificationFirst) {
-    device.event(device.eventHeads.shift() as number, notification);
+    device.event(device.eventHeads.shift() as number, BASE_NOTIFICATION);
     await clock.runTasks();
   }
   // The late replies come back, in one publication and one interrupt.
@@ -102,7 +53,7 @@ async function lateRepliesAtTeardown(
   device.doorbells.interrupt.ring();
   await clock.runTasks();
   if (thenNotification) {
-    device.event(device.eventHeads.shift() as number, notification);
+    device.event(device.eventHeads.shift() as number, BASE_NOTIFICATION);
     await clock.runTasks();
   }
   const a2p = wire.driverDiagnostics.channels.get('a2p:0')?.counters;
@@ -116,6 +67,12 @@ async function lateRepliesAtTeardown(
   return { refused, late, p2aRefused };
 }
 
+/**
+ * The used-buffer interrupt is shared by the cmdq and the eventq. After both channels quiesced, a
+ * refused interrupt counts the elements each virtqueue has newly used, once each: a late cmdq
+ * reply still unread is not counted again by a later interrupt (here an eventq notification
+ * before the reset), and two late replies published together (one interrupt) count two.
+ */
 describe('virtio refused-after-quiesce count on a shared interrupt', () => {
   it('should count one late cmdq reply once when an eventq interrupt follows it', async () => {
     const { refused, late } = await lateRepliesAtTeardown(1, true);
