@@ -1,4 +1,4 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { fieldOfConfigError } from '../../core/test/support/code-of.js';
 import {
   SMT_CHANNEL_ERROR,
   SMT_CHANNEL_FREE,
@@ -105,15 +105,7 @@ describe(createSmtWireLayout, () => {
   });
 
   it('should name the invalid field', () => {
-    const field = (f: () => unknown): string | undefined => {
-      try {
-        f();
-      } catch (e) {
-        if (ScmiConfigError.is(e)) return e.field;
-        throw e;
-      }
-      return undefined;
-    };
+    const field = fieldOfConfigError;
     expect(field(() => createSmtWireLayout({ areaSize: 130 }))).toBe('areaSize');
     expect(field(() => createSmtWireLayout({ areaSize: 24 }))).toBe('areaSize');
     expect(field(() => createSmtWireLayout({ a2p: [0, 0] }))).toBe('a2p[1]');

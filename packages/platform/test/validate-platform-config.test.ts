@@ -1,4 +1,4 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { fieldOfConfigError } from '../../core/test/support/code-of.js';
 import { createDefaultPlatformConfig, validatePlatformConfig } from '@scmi-ts/platform';
 import { defined } from './support/harness';
 
@@ -9,15 +9,7 @@ function base(): Json {
   return JSON.parse(JSON.stringify(createDefaultPlatformConfig())) as Json;
 }
 
-function fieldOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (ScmiConfigError.is(e)) return e.field;
-    throw e;
-  }
-  return undefined;
-}
+const fieldOf = fieldOfConfigError;
 
 /** Sets `path` (dotted, with [i]) in `obj` to `value` (undefined deletes). */
 function set(obj: Json, path: string, value: unknown): Json {

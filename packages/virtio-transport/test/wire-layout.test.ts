@@ -1,15 +1,7 @@
-import { ScmiConfigError, SharedDoorbell } from '@scmi-ts/core';
+import { fieldOfConfigError } from '../../core/test/support/code-of.js';
+import { SharedDoorbell } from '@scmi-ts/core';
 import { computeWireLayout, guestMemoryNeeded } from '../src/layout/wire-layout.js';
 import { splitRingBytes } from '../src/layout/split-ring-layout.js';
-
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 describe(computeWireLayout, () => {
   it('should place registers, doorbells, both rings and guest memory without overlap', () => {
@@ -46,9 +38,7 @@ describe(computeWireLayout, () => {
       [{ guestMemoryBytes: Infinity }, 'guestMemoryBytes'],
       [{ guestMemoryBytes: 1e6 + 0.5 }, 'guestMemoryBytes'],
     ])('should throw an ScmiConfigError naming the option for %p', (options, field) => {
-      const error = catchError(() => computeWireLayout(options));
-      expect(ScmiConfigError.is(error) && error.code).toBe('E_CONFIG');
-      expect(ScmiConfigError.is(error) && error.field).toBe(field);
+      expect(fieldOfConfigError(() => computeWireLayout(options))).toBe(field);
     });
   });
 });

@@ -1,4 +1,4 @@
-import type { ScmiError } from '@scmi-ts/core';
+import { ScmiConfigError, type ScmiError } from '@scmi-ts/core';
 
 /**
  * A test helper for one kind of error: `codeOf(fn)` is the `code` of what `fn` throws when it is a
@@ -23,4 +23,23 @@ export function codeOfError(kind: {
     }
     return undefined;
   };
+}
+
+/**
+ * The `field` of the {@link ScmiConfigError} `fn` throws, or undefined when it does not throw; any
+ * other error is rethrown.
+ *
+ * @example
+ * ```ts
+ * expect(fieldOfConfigError(() => computeWireLayout({ cmdqSize: 3 }))).toBe('cmdqSize');
+ * ```
+ */
+export function fieldOfConfigError(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (ScmiConfigError.is(e)) return e.field;
+    throw e;
+  }
+  return undefined;
 }
