@@ -37,6 +37,9 @@ export type FloorPolicy = 'as-answered' | 'per-pass' | 'streaming';
 /**
  * The device end of the floor: echoes each request's header with a SUCCESS status and a word,
  * notifying the driver when EVENT_IDX asks for it, with the interrupt status bit set first.
+ * With `workNs` it also spins that long per request before answering: a stand-in for the time a
+ * platform takes to handle a command, which shows how the round trip depends on it (see the
+ * benchmark's `floor + platform time` line).
  */
 export class FloorDevice {
   readonly #vq: DeviceVirtqueue;
@@ -48,6 +51,7 @@ export class FloorDevice {
   readonly #registers: VirtioScmiWire['registers'];
   readonly #eachAnswer: boolean;
   readonly #streaming: boolean;
+  readonly #workMs: number;
   #lookQueued = false;
   #closed = false;
   readonly #lookAgain = (): void => {
@@ -60,7 +64,9 @@ export class FloorDevice {
     cmdqSize: number,
     eventIdx: boolean,
     policy: FloorPolicy = 'as-answered',
+    workNs = 0,
   ) {
+    this.#workMs = workNs / 1e6;
     this.#eachAnswer = policy !== 'per-pass';
     this.#streaming = policy === 'streaming';
     const ends = wire.claimDeviceEnd();
@@ -109,6 +115,7 @@ export class FloorDevice {
       took++;
       if (head < 0 || vq.walk(head, chain) !== undefined) continue;
       vq.readChain(chain, this.#scratch);
+      if (this.#workMs > 0) spin(this.#workMs);
       const r = this.#response;
       for (let i = 0; i < 4; i++) r[i] = this.#scratch[i] as number;
       vq.pushUsed(head, vq.writeChain(chain, r, 12));
@@ -129,6 +136,14 @@ export class FloorDevice {
     this.#closed = true;
     this.#notify.close();
     this.#interrupt.close();
+  }
+}
+
+/** Keeps the thread busy for `ms` milliseconds. */
+function spin(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy: the platform's handling time, without its work
   }
 }
 
