@@ -106,10 +106,24 @@ export interface WorkerFixtureSession {
 export interface TransportFixture {
   /** The transport's descriptor name. */
   readonly name: string;
+  /**
+   * Which of its transport's fixtures this is, when a transport package exports several (OP-TEE:
+   * `smt` and `msg`). Reproduction hints name it (`pnpm stress --transport optee --variant msg`),
+   * so that a replay runs this fixture only, and the conformance suite's title shows it.
+   */
+  readonly variant?: string;
   /** What the transport can do. */
   readonly capabilities: TransportFixtureCapabilities;
   /** Both ends in the same thread. */
   sameThread(ctx: SameThreadFixtureContext): Promise<FixtureEnds>;
   /** The platform and the backend in a worker thread. */
   worker?(ctx: WorkerFixtureContext): Promise<WorkerFixtureSession>;
+}
+
+/**
+ * A fixture as reports name it: its transport, and its variant when it has one (`optee (msg)`).
+ * @internal
+ */
+export function fixtureTitle(fixture: TransportFixture): string {
+  return fixture.variant === undefined ? fixture.name : `${fixture.name} (${fixture.variant})`;
 }

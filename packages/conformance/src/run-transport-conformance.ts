@@ -12,7 +12,7 @@ import {
 } from '@scmi-ts/core';
 import type { FaultAction } from '@scmi-ts/platform';
 import { createDefaultPlatformConfig } from '@scmi-ts/platform';
-import type { TransportFixture, WorkerFixtureSession } from './fixture.js';
+import { fixtureTitle, type TransportFixture, type WorkerFixtureSession } from './fixture.js';
 import { AGENT_ID, SameThreadRig, type RigOptions } from './rig.js';
 import {
   HOSTILE_ACTIONS,
@@ -131,7 +131,7 @@ export function runTransportConformance(
   const caps = fixture.capabilities;
   const itIf = (condition: boolean): jest.It => (condition ? it : it.skip);
 
-  describe(`transport conformance: ${fixture.name}`, () => {
+  describe(`transport conformance: ${fixtureTitle(fixture)}`, () => {
     describe('same thread', () => {
       it('should probe, discover the platform, exchange messages and remove', async () => {
         await withRig(fixture, async (rig) => {

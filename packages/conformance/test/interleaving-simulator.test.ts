@@ -32,6 +32,13 @@ describe(runInterleavingSimulation, () => {
     expect(r.violations.length).toBeGreaterThan(0);
     expect(r.violations.every((v) => /^schedule seed \d+: /.test(v))).toBe(true);
     expect(r.violations.some((v) => /after its (quiesce returned|free began)/.test(v))).toBe(true);
-    expect(r.reproduce).toContain('--seed 99');
+    expect(r.reproduce).toContain('--transport loopback --seed 99');
+  });
+
+  it("should name the fixture's variant in the replay hint, so that it runs that fixture alone", async () => {
+    const fixture = { ...loopbackFixture({ brokenQuiesce: true }), variant: 'msg' };
+    const r = await runInterleavingSimulation(fixture, { seed: 99, schedules: 5 });
+    expect(r.violations.length).toBeGreaterThan(0);
+    expect(r.reproduce).toContain('--transport loopback --variant msg --seed 99');
   });
 });

@@ -11,6 +11,7 @@ describe(parseStressArgs, () => {
       interleavings: undefined,
       seed: SEED,
       only: undefined,
+      variant: undefined,
       help: false,
     });
   });
@@ -25,6 +26,11 @@ describe(parseStressArgs, () => {
     expect(parseStressArgs(['--duration', '7', '--transport', 'virtio'], SEED)).toMatchObject({
       durationS: 7,
       only: 'virtio',
+      variant: undefined,
+    });
+    expect(parseStressArgs(['--transport', 'optee', '--variant', 'msg'], SEED)).toMatchObject({
+      only: 'optee',
+      variant: 'msg',
     });
     expect(parseStressArgs(['-h'], SEED).help).toBe(true);
     expect(parseStressArgs(['--help'], SEED).help).toBe(true);
@@ -38,6 +44,7 @@ describe(parseStressArgs, () => {
     [['--seed', ' '], /needs a non-negative number/],
     [['--hostile-runs', '3'], /--hostile-runs goes with --runs/],
     [['--fast'], /unknown argument --fast/],
+    [['--variant'], /--variant needs a value/],
   ])('should refuse %j with a StressUsageError', (argv, message) => {
     expect(() => parseStressArgs(argv, SEED)).toThrow(StressUsageError);
     expect(() => parseStressArgs(argv, SEED)).toThrow(message);
@@ -51,6 +58,7 @@ describe(parseStressArgs, () => {
       '--interleavings',
       '--seed',
       '--transport',
+      '--variant',
       '--help',
     ])
       expect(STRESS_USAGE).toContain(flag);

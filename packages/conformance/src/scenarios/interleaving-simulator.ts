@@ -11,6 +11,7 @@ import { describeError } from './describe-error.js';
 import type { TransportFixture } from '../fixture.js';
 import { checkTeardownLog } from '../instrument.js';
 import { SameThreadRig } from '../rig.js';
+import { stressFixtureFlags } from './seed-scenario.js';
 import { mulberry32 } from './worker-campaign.js';
 import { u32s } from '../words.js';
 
@@ -184,7 +185,7 @@ export async function runInterleavingSimulation(
     commands: { succeeded, timedOut, shutDown, busy },
     lateRepliesCounted: late,
     violations,
-    reproduce: `pnpm stress --transport ${fixture.name} --seed ${seed} --interleavings ${done} --runs 0 (one schedule: --seed <its seed> --interleavings 1 --runs 0)`,
+    reproduce: `pnpm stress ${stressFixtureFlags(fixture)} --seed ${seed} --interleavings ${done} --runs 0 (one schedule: --seed <its seed> --interleavings 1 --runs 0)`,
   };
 }
 

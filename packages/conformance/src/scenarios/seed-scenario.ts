@@ -402,9 +402,18 @@ export interface SeedWorkerResult {
   readonly reproduce: string;
 }
 
+/**
+ * The `pnpm stress` flags that select `fixture` alone: its transport, and its variant when it has
+ * one. @internal
+ */
+export function stressFixtureFlags(fixture: TransportFixture): string {
+  const variant = fixture.variant === undefined ? '' : ` --variant ${fixture.variant}`;
+  return `--transport ${fixture.name}${variant}`;
+}
+
 /** The `pnpm stress` command line that runs a campaign's random choices again. @internal */
 export function reproduceHint(fixture: TransportFixture, seed: number, flags: string): string {
-  return `pnpm stress --transport ${fixture.name} --seed ${seed} ${flags} (the same seed gives the same random choices; the thread timing is real and not reproduced, so a race may need several attempts)`;
+  return `pnpm stress ${stressFixtureFlags(fixture)} --seed ${seed} ${flags} (the same seed gives the same random choices; the thread timing is real and not reproduced, so a race may need several attempts)`;
 }
 
 const sleep = (ms: number): Promise<void> =>

@@ -16,12 +16,13 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TransportFixture } from '../fixture.js';
+import { fixtureTitle, type TransportFixture } from '../fixture.js';
 import { runHostileRepliesWorker, type HostileWorkerResult } from '../scenarios/hostile-replies.js';
 import { runInterleavingSimulation } from '../scenarios/interleaving-simulator.js';
 import {
   runSeedScenarioSameThread,
   runSeedScenarioWorker,
+  stressFixtureFlags,
   type SeedPhase,
 } from '../scenarios/seed-scenario.js';
 import { STRESS_USAGE, StressUsageError, parseStressArgs, stressPlan } from './plan.js';
@@ -51,11 +52,18 @@ interface Stressed {
   readonly fixture: TransportFixture;
 }
 
+/** Which fixtures to load: those of a transport, of a variant; `undefined` selects every one. */
+interface FixtureSelection {
+  readonly only: string | undefined;
+  readonly variant: string | undefined;
+}
+
 /**
- * Every fixture exported by each transport package's `test/support/fixture.ts` (a package with
- * several, such as OP-TEE's SMT and MSG modes, has each reported under its export name too).
+ * Every fixture exported by each transport package's `test/support/fixture.ts` that `selection`
+ * selects (a package with several, such as OP-TEE's SMT and MSG modes, has each reported under
+ * its variant).
  */
-async function loadFixtures(only: string | undefined): Promise<Stressed[]> {
+async function loadFixtures(selection: FixtureSelection): Promise<Stressed[]> {
   const found: Stressed[] = [];
   for (const pkg of transportPackages()) {
     const file = join(__dirname, '..', '..', '..', pkg, 'test', 'support', 'fixture.ts');
@@ -71,8 +79,12 @@ async function loadFixtures(only: string | undefined): Promise<Stressed[]> {
       continue;
     }
     for (const [exported, fixture] of fixtures) {
-      if (only !== undefined && fixture.name !== only) continue;
-      const label = fixtures.length > 1 ? `${fixture.name}: ${exported}` : fixture.name;
+      if (selection.only !== undefined && fixture.name !== selection.only) continue;
+      if (selection.variant !== undefined && fixture.variant !== selection.variant) continue;
+      const label =
+        fixtures.length > 1 && fixture.variant === undefined
+          ? `${fixture.name}: ${exported}`
+          : fixtureTitle(fixture);
       found.push({ label, fixture });
     }
   }
@@ -97,17 +109,22 @@ async function main(): Promise<void> {
     console.log(STRESS_USAGE);
     return;
   }
-  const fixtures = await loadFixtures(args.only);
+  const fixtures = await loadFixtures(args);
   if (fixtures.length === 0) {
-    if (args.only === undefined) {
+    if (args.only === undefined && args.variant === undefined) {
       console.error('pnpm stress: no transport package exports a fixture; nothing to stress');
       process.exitCode = 1;
       return;
     }
-    // A misspelt --transport must not pass for a clean campaign.
-    const names = [...new Set((await loadFixtures(undefined)).map((f) => f.fixture.name))];
+    // A misspelt --transport or --variant must not pass for a clean campaign.
+    const all = await loadFixtures({ only: undefined, variant: undefined });
+    const names = [...new Set(all.map((f) => stressFixtureFlags(f.fixture)))];
+    const asked = [
+      args.only === undefined ? '' : `--transport ${args.only}`,
+      args.variant === undefined ? '' : `--variant ${args.variant}`,
+    ].filter((s) => s !== '');
     console.error(
-      `pnpm stress: no fixture is named ${JSON.stringify(args.only)} (fixtures: ${names.join(', ')})`,
+      `pnpm stress: no fixture matches ${asked.join(' ')} (fixtures: ${names.join('; ')})`,
     );
     process.exitCode = 1;
     return;
@@ -195,7 +212,7 @@ async function main(): Promise<void> {
       for (const v of problems.slice(0, 20)) console.log(`  VIOLATION ${v}`);
       if (failedPhase !== undefined) {
         hints.push(
-          `${label}: same-thread and deterministic (virtual clock; the seed plays no part): runSeedScenarioSameThread(fixture, '${failedPhase}') fails the same way every time, as does pnpm stress --transport ${fixture.name} --runs ${runs} --interleavings 0`,
+          `${label}: same-thread and deterministic (virtual clock; the seed plays no part): runSeedScenarioSameThread(fixture, '${failedPhase}') fails the same way every time, as does pnpm stress ${stressFixtureFlags(fixture)} --runs ${runs} --interleavings 0`,
         );
       }
     }

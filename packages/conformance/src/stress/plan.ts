@@ -4,7 +4,7 @@
  */
 
 /** The command line's text for `--help` and usage mistakes. */
-export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--interleavings <n>] [--seed <n>] [--transport <name>]
+export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--interleavings <n>] [--seed <n>] [--transport <name>] [--variant <name>]
 
   --duration <seconds>  time budget shared by the fixtures (default 120)
   --runs <n>            a fixed number of worker seed-scenario runs per fixture instead of a duration
@@ -20,6 +20,8 @@ export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <
                         worker campaigns. Fixtures without a worker mode run the deterministic
                         same-thread seed scenario, which ignores it.
   --transport <name>    only the fixtures of that transport (mailbox, virtio, optee…)
+  --variant <name>      only the fixture of that variant, for a transport with several (optee:
+                        smt, msg); reproduction hints give it
   -h, --help            this text`;
 
 /** A command-line mistake: `main` prints it with the usage and exits with code 2. */
@@ -41,6 +43,8 @@ export interface StressArgs {
   readonly seed: number;
   /** Only the fixtures of this transport. */
   readonly only: string | undefined;
+  /** Only the fixtures of this variant (`TransportFixture.variant`). */
+  readonly variant: string | undefined;
   /** `--help` was given. */
   readonly help: boolean;
 }
@@ -66,6 +70,7 @@ export function parseStressArgs(
   let interleavings: number | undefined;
   let seed = defaultSeed;
   let only: string | undefined;
+  let variant: string | undefined;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -89,13 +94,14 @@ export function parseStressArgs(
     else if (flag === '--seed') seed = Math.floor(number());
     else if (flag === '--interleavings') interleavings = Math.floor(number());
     else if (flag === '--transport') only = given();
+    else if (flag === '--variant') variant = given();
     else if (flag === '--help' || flag === '-h') help = true;
     else if (flag === '--') continue;
     else throw new StressUsageError(`unknown argument ${String(flag)}`);
   }
   if (hostileRuns !== undefined && runs === undefined)
     throw new StressUsageError('--hostile-runs goes with --runs');
-  return { durationS, runs, hostileRuns, interleavings, seed, only, help };
+  return { durationS, runs, hostileRuns, interleavings, seed, only, variant, help };
 }
 
 /** A campaign's budget: a number of runs, and a time limit when the command line gave a duration. */

@@ -85,6 +85,7 @@ function agentOptions(driver: OpteeDriver, o: OpteeFixtureOptions): Partial<Agen
 export function createOpteeFixture(options: OpteeFixtureOptions) {
   const fixture = {
     name: 'optee',
+    variant: options.shmem === 'static' ? 'smt' : 'msg',
     capabilities: { p2a: false, interrupt: false, polling: true, outOfOrder: false, worker: true },
 
     sameThread(ctx: {
