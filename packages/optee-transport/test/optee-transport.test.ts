@@ -42,6 +42,34 @@ async function settle(p: Promise<unknown>): Promise<unknown> {
   );
 }
 
+/**
+ * Sends one command that times out (the harness delays or holds its return), lets the late return
+ * arrive (`release`, or the delay running out), and checks it is counted as the bad message
+ * `reason`, not as a late reply, and that the channel serves the next command.
+ */
+async function expectLateReturnCountedAs(
+  h: OpteeHarness,
+  agent: ScmiAgent,
+  reason: keyof ChannelStats['badMessages'],
+  release?: () => void,
+): Promise<void> {
+  const first = settle(vendor(agent));
+  await h.clock.advance(32);
+  expect(await first).toBeInstanceOf(ScmiTimeoutError);
+  release?.();
+  await h.clock.runUntilIdle();
+  const channel = h.ends.transport.diagnostics().channels[0]?.stats;
+  expect([channel?.lateReturns, channel?.lateReplies]).toEqual([1, 0]);
+  expect(stats(agent).lateReplies).toBe(0);
+  expect(stats(agent).badMessages[reason]).toBe(1);
+  const next = vendor(agent);
+  await h.clock.runUntilIdle();
+  expect(await next).toBeInstanceOf(Uint8Array);
+  const removing = agent.remove();
+  await h.clock.runUntilIdle();
+  await removing;
+}
+
 describe(OpteeTransport, () => {
   ensureNoLeaksInSuite();
 
@@ -146,6 +174,19 @@ describe(OpteeTransport, () => {
       const removing = agent.remove();
       await h.clock.runUntilIdle();
       await removing;
+    });
+
+    it('should count a late return whose output size is past the buffer as a bad message (oversize), not as a late reply', async () => {
+      h = await createOpteeHarness({ shmem, auto: false });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 45 } });
+      h.ends.optee.faults.add({
+        match: { times: 1 },
+        action: { kind: 'output-size', excess: 4096 },
+      });
+      await expectLateReturnCountedAs(h, agent, 'oversize');
     });
 
     it('should drop the late platform reply to a message the SCMI server gave up on, not complete the next message with it', async () => {
@@ -540,6 +581,34 @@ describe(OpteeTransport, () => {
   });
 
   describe('with a hostile SMT channel status', () => {
+    it('should count a late return that leaves the channel busy as spurious, not as a late reply', async () => {
+      h = await createOpteeHarness({ shmem: 'static', auto: false });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 45 } });
+      h.ends.optee.faults.add({ match: { times: 1 }, action: { kind: 'smt-status', status: 0 } });
+      await expectLateReturnCountedAs(h, agent, 'spurious');
+    });
+
+    it("should count a late return whose SMT area holds another command's header as unexpected, not as a late reply", async () => {
+      h = await createOpteeHarness({ shmem: 'static', auto: false });
+      const probe = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      // Hold the return; rewrite the token of the response header the SCMI PTA wrote, then let the
+      // return through (a secure world that answers another command in this area).
+      const held: (() => void)[] = [];
+      h.ends.driver.setReturnInterceptor((deliver) => held.push(deliver));
+      const area = h.ends.driver.wire.staticShmem(0) as Uint8Array;
+      const header = new DataView(area.buffer, area.byteOffset + 0x18, 4);
+      await expectLateReturnCountedAs(h, agent, 'unexpected', () => {
+        header.setUint32(0, header.getUint32(0, true) ^ (1 << 18), true);
+        (h as OpteeHarness).ends.driver.setReturnInterceptor(undefined);
+        for (const deliver of held.splice(0)) deliver();
+      });
+    });
+
     it('should count a return that leaves the channel busy as spurious, and an error flag as a channel error', async () => {
       h = await createOpteeHarness({ shmem: 'static' });
       const agent = await h.create();

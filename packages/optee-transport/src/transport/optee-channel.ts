@@ -53,7 +53,11 @@ export interface OpteeChannelStats {
   readonly invocations: number;
   /** Invocations that returned after their transfer was over (timed out, aborted). */
   readonly lateReturns: number;
-  /** Late returns that carried a response, counted in core's `lateReplies`. */
+  /**
+   * Late returns that carried the response to their command, counted in core's `lateReplies`. A
+   * late response an on-time read would reject is counted as what it is instead (core's
+   * bad-message counters, `teeErrors`, `channelErrors`).
+   */
   readonly lateReplies: number;
   /** Late returns refused by the RX guard after quiesce (core's `refusedAfterQuiesce`). */
   readonly refusedReturns: number;
@@ -114,6 +118,11 @@ export interface OpteeChannelParts {
 /** One invocation: the message of `xfer`, from send until the TEE returns it. */
 interface Invocation {
   readonly xfer: Xfer;
+  /**
+   * The command's header, kept for a late return: by then `xfer` may be back in core's pool and
+   * carry another command's header.
+   */
+  readonly header: number;
   readonly cancelId: number;
   returned: boolean;
   /** The TEE result (SUCCESS or the error's). */
@@ -148,8 +157,9 @@ const EMPTY = new Uint8Array(0);
  * synchronous); core polls `pollDone` (has it returned?) and reads the response with
  * `fetchResponse`; `markTxDone` gives the channel back — unless the invocation has not returned
  * yet (the transfer timed out or was aborted): the invocation still owns the shared memory, so the
- * channel stays held until it returns. Its late return is then counted (`lateReplies` when it
- * carries a response) inside the RX guard, or refused after quiesce. A send that waits longer than
+ * channel stays held until it returns. Its late return is then counted inside the RX guard —
+ * `lateReplies` when it carries the response to its command, else as an on-time read would count
+ * it — or refused after quiesce. A send that waits longer than
  * `busyTimeoutMs` for such a channel fails with `E_CHAN_BUSY`.
  *
  * Quiesce closes the RX guard, sends a cancel request for an invocation in flight (the SCMI PTA
@@ -191,6 +201,8 @@ export class OpteeChannel implements TransportChannel {
   #refusedReturns = 0;
   #teeErrors = 0;
   #channelErrors = 0;
+  /** Return-value bytes of the response `#checkResponse` last found sound. */
+  #checkedReturns = 0;
   #cancelRequests = 0;
   #busyRejections = 0;
 
@@ -323,8 +335,21 @@ export class OpteeChannel implements TransportChannel {
       this.#fail(xfer, undefined);
       return;
     }
-    if (this.#p.area !== undefined) this.#fetchSmt(xfer, this.#p.area);
-    else this.#fetchMsg(xfer, (this.#p.shm as TeeSharedMemory).bytes, inv.outSize);
+    const verdict = this.#checkResponse(inv);
+    if (verdict === 'channel-error') {
+      this.#channelErrors++;
+      this.#fail(xfer, undefined);
+    } else if (verdict !== undefined) {
+      this.#fail(xfer, verdict);
+    } else {
+      // Status and return values after the header (bounded by the check: inside the buffer). A
+      // response longer or shorter than the caller expects is Linux's `min(expected, length - 8)`
+      // clamp, in `Xfer.receiveResponse` (core counts the longer ones).
+      const area = this.#p.area;
+      const buffer = area ?? (this.#p.shm as TeeSharedMemory).bytes;
+      const at = area === undefined ? 4 : SMT_PAYLOAD;
+      xfer.receiveResponse(readI32(buffer, at), buffer, at + 4, this.#checkedReturns);
+    }
   }
 
   /** OP-TEE has no P2A channel: nothing is ever posted to this one. */
@@ -437,6 +462,7 @@ export class OpteeChannel implements TransportChannel {
     this.#owner = xfer;
     const inv: Invocation = {
       xfer,
+      header: xfer.header,
       cancelId: (this.#nextCancelId = (this.#nextCancelId + 1) >>> 0),
       returned: false,
       result: 0,
@@ -515,21 +541,56 @@ export class OpteeChannel implements TransportChannel {
     }
     try {
       if (this.#freed) this.#p.violations.push(`${this.label}: late return counted after free`);
-      if (inv.result !== 0) this.#teeErrors++;
-      else if (this.#hasResponse(inv)) {
+      if (inv.result !== 0) {
+        this.#teeErrors++;
+        return;
+      }
+      // A late reply is counted as one only when it is one: a response an on-time read would
+      // reject is counted as what it is, as virtio's cmdq does.
+      const verdict = this.#checkResponse(inv);
+      if (verdict === undefined) {
         counters.lateReplies++;
         this.#lateReplies++;
-      } else if (this.#p.area !== undefined) this.#channelErrors++;
+      } else if (verdict === 'channel-error') this.#channelErrors++;
+      else this.#p.setup.sink.badMessage(verdict);
     } finally {
       this.guard.exit();
     }
   }
 
-  /** Whether a returned invocation left a response to read (SMT: free, no error; MSG: header and status). */
-  #hasResponse(inv: Invocation): boolean {
+  /**
+   * Checks the response a returned invocation left (Linux `shmem_fetch_response` /
+   * `msg_fetch_response`, with the checks Linux leaves out): `undefined` when it is the response
+   * to `inv`'s command — its return-value byte count is then in `#checkedReturns` — else why not:
+   * a bad message's reason, or `'channel-error'` for an SMT area the platform marked ERROR. Each
+   * field the secure world wrote is read once, so it cannot change between check and use.
+   */
+  #checkResponse(inv: Invocation): BadMessageReason | 'channel-error' | undefined {
     const area = this.#p.area;
-    if (area === undefined) return inv.outSize >= 8;
-    return (smtRead(area, SMT_STATUS) & (SMT_STATUS_FREE | SMT_STATUS_ERROR)) === SMT_STATUS_FREE;
+    if (area !== undefined) {
+      const status = smtRead(area, SMT_STATUS);
+      // The TEE returned without giving the channel back: nothing trustworthy to read.
+      if ((status & SMT_STATUS_FREE) === 0) return 'spurious';
+      if ((status & SMT_STATUS_ERROR) !== 0) return 'channel-error';
+      const defect = replyHeaderDefect(smtRead(area, SMT_HEADER), inv.header);
+      if (defect !== undefined) return defect;
+      const length = smtRead(area, SMT_LENGTH);
+      if (length < 8) return 'invalid';
+      // The length counts the header and the payload after it: past the area, it describes bytes
+      // that are not there — a broken or hostile secure world, not a response to clamp.
+      if (length > area.byteLength - SMT_HEADER) return 'oversize';
+      this.#checkedReturns = length - 8;
+      return undefined;
+    }
+    const buffer = (this.#p.shm as TeeSharedMemory).bytes;
+    if (inv.outSize < 8) return 'invalid';
+    // OP-TEE reports the size it wrote into p2 (`cmd_process_msg_channel`); more than p2 holds
+    // is a broken or hostile secure world, not a response to clamp.
+    if (inv.outSize > buffer.byteLength) return 'oversize';
+    const defect = replyHeaderDefect(readU32(buffer, 0), inv.header);
+    if (defect !== undefined) return defect;
+    this.#checkedReturns = inv.outSize - 8;
+    return undefined;
   }
 
   /**
@@ -581,67 +642,6 @@ export class OpteeChannel implements TransportChannel {
   #fail(xfer: Xfer, reason: BadMessageReason | undefined): void {
     if (reason !== undefined) this.#p.setup.sink.badMessage(reason);
     xfer.receiveResponse(ScmiStatus.COMMS_ERROR, EMPTY, 0, 0);
-  }
-
-  /** Checks the response header against the command's; a mismatch is counted by kind. */
-  #checkHeader(xfer: Xfer, header: number): boolean {
-    const reason = replyHeaderDefect(header, xfer.header);
-    if (reason === undefined) return true;
-    this.#fail(xfer, reason);
-    return false;
-  }
-
-  /** shmem_fetch_response, with the checks Linux leaves out. */
-  #fetchSmt(xfer: Xfer, area: Uint8Array): void {
-    const status = smtRead(area, SMT_STATUS);
-    if ((status & SMT_STATUS_FREE) === 0) {
-      // The TEE returned without giving the channel back: nothing trustworthy to read.
-      this.#fail(xfer, 'spurious');
-      return;
-    }
-    if ((status & SMT_STATUS_ERROR) !== 0) {
-      this.#channelErrors++;
-      this.#fail(xfer, undefined);
-      return;
-    }
-    if (!this.#checkHeader(xfer, smtRead(area, SMT_HEADER))) return;
-    const length = smtRead(area, SMT_LENGTH);
-    if (length < 8) {
-      this.#fail(xfer, 'invalid');
-      return;
-    }
-    // The length counts the header and the payload after it: past the area, it describes bytes
-    // that are not there — a broken or hostile secure world, not a response to clamp.
-    if (length > area.byteLength - SMT_HEADER) {
-      this.#fail(xfer, 'oversize');
-      return;
-    }
-    this.#deliver(xfer, area, SMT_PAYLOAD, length - 8);
-  }
-
-  /** msg_fetch_response, with the checks Linux leaves out. */
-  #fetchMsg(xfer: Xfer, buffer: Uint8Array, outSize: number): void {
-    if (outSize < 8) {
-      this.#fail(xfer, 'invalid');
-      return;
-    }
-    // OP-TEE reports the size it wrote into p2 (`cmd_process_msg_channel`); more than p2 holds
-    // is a broken or hostile secure world, not a response to clamp.
-    if (outSize > buffer.byteLength) {
-      this.#fail(xfer, 'oversize');
-      return;
-    }
-    if (!this.#checkHeader(xfer, readU32(buffer, 0))) return;
-    this.#deliver(xfer, buffer, 4, outSize - 8);
-  }
-
-  /**
-   * Copies status and `returns` bytes of return values at `at` (bounded by the checks above: they
-   * lie inside `buffer`). A response longer or shorter than the caller expects is Linux's
-   * `min(expected, length - 8)` clamp, in `Xfer.receiveResponse` (core counts the longer ones).
-   */
-  #deliver(xfer: Xfer, buffer: Uint8Array, at: number, returns: number): void {
-    xfer.receiveResponse(readI32(buffer, at), buffer, at + 4, returns);
   }
 }
 
