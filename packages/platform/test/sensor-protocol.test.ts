@@ -628,6 +628,36 @@ describe('Sensor protocol (0x15)', () => {
         expect(round(2, 260, 1 << 10)).toBe(300);
       });
 
+      it('should report the nearest interval the config field holds when the one in force has no exact form', () => {
+        // A range whose bounds and step have wire forms, but whose member 0.1 + 525 × 0.125 ms =
+        // 65 725 µs needs more than the 16-bit seconds field in µs.
+        const r = new Harness({
+          vendor: 'v',
+          subVendor: 's',
+          implementationVersion: 0,
+          agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
+          sensors: [
+            {
+              name: 'fine',
+              type: 2,
+              value: { kind: 'constant', value: 1 },
+              updateIntervalsMs: { min: 0.1, max: 100, step: 0.125 },
+            },
+          ],
+        });
+        r.connect(1);
+        expect(setConfig(r, 0, cfg(658, -4, 1))).toBe(0); // 65.8 ms, rounded down to 65.725 ms
+        expect(r.platform.snapshot().sensors[0]?.updateIntervalMs).toBe(65.725);
+        const got = r.call(SENSOR, SensorMessageId.CONFIG_GET, [0]);
+        expect(got.status).toBe(ScmiStatus.SUCCESS);
+        expect(got.words).toEqual([cfg(6573, -5, 1)]); // 65.73 ms: half up at 10 µs
+        expect(r.platform.counters.handlerErrors).toBe(0);
+        // An interval with an exact form is still reported exactly.
+        expect(setConfig(r, 0, cfg(101, -4, 1))).toBe(0); // 10.1 ms = 0.1 + 80 × 0.125 ms
+        expect(r.call(SENSOR, SensorMessageId.CONFIG_GET, [0]).words).toEqual([cfg(101, -4, 1)]);
+        r.close();
+      });
+
       it('should answer INVALID_PARAMETERS to the reserved rounding mode 3 (bits 10:9) with an interval, and change nothing', () => {
         const before = intervalOf(h, 3);
         expect(setConfig(h, 3, cfg(40, -3, 1 | (3 << 9)))).toBe(ScmiStatus.INVALID_PARAMETERS);

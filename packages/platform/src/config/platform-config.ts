@@ -282,7 +282,9 @@ export interface SensorConfig {
   /**
    * The update intervals the sensor supports, in ms: an ascending list or a range. Each must be at
    * most 2^31 − 1 ms (the longest Node timer) and a whole number of µs whose wire form
-   * `sec × 10^exponent` s fits (sec ≤ 65535 after folding trailing zeros into the exponent). A
+   * `sec × 10^exponent` s fits (sec ≤ 65535 after folding trailing zeros into the exponent); of a
+   * range, its bounds and step are checked, and a member in between without an exact wire form is
+   * run exactly and reported by SENSOR_CONFIG_GET as the nearest value the field holds. A
    * sensor with update intervals supports continuous updates: SENSOR_UPDATE every interval to
    * subscribed agents while it is enabled. Absent = none.
    */

@@ -26,7 +26,7 @@ import {
   intervalConfigBits,
   intervalEntry,
   intervalFromWire,
-  intervalToWire,
+  intervalToWireNearest,
   signed5,
   type WireInterval,
 } from './update-interval.js';
@@ -57,9 +57,13 @@ function intervalsUs(s: SensorConfig): Intervals | undefined {
   return { min: toUs(intervals.min), max: toUs(intervals.max), step: toUs(intervals.step) };
 }
 
-/** The wire form of a validated interval (validation guarantees it fits). */
+/**
+ * The wire form of an interval the configuration lists (validation checked each list entry and a
+ * range's bounds and step), or of the one in force: a range member between the bounds may have
+ * no exact form, and then reports the nearest.
+ */
 function wire(us: number): WireInterval {
-  return intervalToWire(us) as WireInterval;
+  return intervalToWireNearest(us);
 }
 
 const DESCRIPTOR = 28;

@@ -30,6 +30,26 @@ export function intervalToWire(us: number): WireInterval | undefined {
   return sec <= MAX_SEC ? { sec, exponent } : undefined;
 }
 
+/**
+ * The wire form nearest to a positive whole number of microseconds: the exact one when there is
+ * one ({@link intervalToWire}), else the value rounded (half up) to the fewest decimal places the
+ * 16-bit seconds field can hold — 65 725 µs is reported as 6 573 × 10⁻⁵ s. A range's members
+ * (`min + k × step`) can lack an exact form when only its bounds and step were checked: the
+ * platform keeps the exact interval and reports the nearest, as a firmware whose timer runs at a
+ * rate the field cannot express would. @internal
+ */
+export function intervalToWireNearest(us: number): WireInterval {
+  const exact = intervalToWire(us);
+  if (exact !== undefined) return exact;
+  let exponent = -6;
+  let sec = us;
+  while (sec > MAX_SEC && exponent < MAX_EXPONENT) {
+    exponent++;
+    sec = Math.round(us / 10 ** (exponent + 6));
+  }
+  return { sec: Math.min(sec, MAX_SEC), exponent };
+}
+
 /** Microseconds of a wire interval (fractional below 1 µs). @internal */
 export function intervalFromWire(sec: number, exponent: number): number {
   const shift = exponent + 6;
