@@ -266,7 +266,9 @@ export interface SensorConfig {
   readonly enabled?: boolean;
   /**
    * The axes of a multi-axis sensor, 1 … 63; absent = a scalar sensor. Trip points are for scalar
-   * sensors only.
+   * sensors only. A reading takes 16 bytes per axis: SENSOR_READING_GET answers PROTOCOL_ERROR on
+   * a link whose messages cannot hold `4 + 16 × axes` bytes (more than 7 axes on the usual 128),
+   * and SENSOR_UPDATE (`8 + 16 × axes`) is dropped and counted in `notificationsDropped`.
    */
   readonly axes?: readonly SensorAxisConfig[];
   /**
