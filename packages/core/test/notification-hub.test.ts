@@ -45,4 +45,62 @@ describe(NotificationHub, () => {
     hub.accept(HEADER, counters, channel, undefined); // no driver any more: unknown
     expect(counters.badMessages.unknown).toBe(1);
   });
+
+  describe('enabling per source (Linux notify.c counts users per source)', () => {
+    /** A hub whose event 0 of protocol 0x14 records each enable / disable it asks for. */
+    function recording(): { hub: NotificationHub; calls: string[] } {
+      const hub = new NotificationHub('test', new VirtualClock(), 4, 32);
+      hub.setP2a(true);
+      const calls: string[] = [];
+      hub.register(0x14, [
+        {
+          id: 0,
+          name: 'rate-changed',
+          setNotifyEnabled: (source, enable) => {
+            calls.push(`${enable ? 'enable' : 'disable'} ${source ?? '*'}`);
+            return Promise.resolve();
+          },
+        },
+      ]);
+      return { hub, calls };
+    }
+    const none = (): undefined => undefined;
+
+    it('should enable again a source with its own subscriber when the last every-source subscriber leaves', async () => {
+      const { hub, calls } = recording();
+      await hub.subscribe({ protocolId: 0x14, eventId: 0, source: 5 }, none);
+      await hub.subscribe({ protocolId: 0x14, eventId: 0, source: 6 }, none);
+      const all = await hub.subscribe({ protocolId: 0x14, eventId: 0 }, none);
+      await all();
+      expect(calls).toEqual([
+        'enable 5',
+        'enable 6',
+        'enable *',
+        'disable *',
+        'enable 5',
+        'enable 6',
+      ]);
+    });
+
+    it('should neither enable nor disable a source on its own while an every-source subscriber covers it', async () => {
+      const { hub, calls } = recording();
+      const all = await hub.subscribe({ protocolId: 0x14, eventId: 0 }, none);
+      const five = await hub.subscribe({ protocolId: 0x14, eventId: 0, source: 5 }, none);
+      await five();
+      expect(calls).toEqual(['enable *']);
+      await all();
+      expect(calls).toEqual(['enable *', 'disable *']);
+    });
+
+    it('should disable a source whose own subscribers left once no every-source subscriber covers it', async () => {
+      const { hub, calls } = recording();
+      const five = await hub.subscribe({ protocolId: 0x14, eventId: 0, source: 5 }, none);
+      const all = await hub.subscribe({ protocolId: 0x14, eventId: 0 }, none);
+      await five(); // still covered
+      await all();
+      const again = await hub.subscribe({ protocolId: 0x14, eventId: 0, source: 5 }, none);
+      await again();
+      expect(calls).toEqual(['enable 5', 'enable *', 'disable *', 'enable 5', 'disable 5']);
+    });
+  });
 });

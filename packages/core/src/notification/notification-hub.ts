@@ -144,8 +144,9 @@ export class NotificationHub {
   #discarded = 0;
   #handlerErrors = 0;
   #sourceErrors = 0;
+  /** Subscribers per `protocol:event:source`, `*` for every source. */
   readonly #enabled = new Map<string, number>();
-  /** Per subscription key: the last enable / disable queued (see `#inTurn`). */
+  /** Per `protocol:event`: the last enable / disable queued (see `#inTurn`). */
   readonly #turns = new Map<string, Promise<void>>();
 
   /** Creates a hub whose queues hold `depth` notifications of up to `capacity` bytes each. */
@@ -189,6 +190,13 @@ export class NotificationHub {
    * handler (nothing is sent: the platform drops the agent's subscriptions with its channels), so
    * it never fails then.
    *
+   * A source is enabled while it has a subscriber of its own or the event has an every-source
+   * one (Linux `notify.c` counts users per source): a source subscribed on its own is neither
+   * enabled again nor disabled while every-source subscribers come and go, except when the last
+   * every-source subscriber leaves — the hub then disables every source and enables again at once
+   * each one that still has its own subscribers (the descriptor cannot name the sources one by
+   * one, so a notification between the two commands is not sent).
+   *
    * @throws ScmiTransportError `E_NOT_SUPPORTED` when the transport has no P2A channel.
    * @throws ScmiTransportError `E_UNKNOWN_EVENT` when no driver registered the event.
    */
@@ -222,12 +230,15 @@ export class NotificationHub {
       handler,
       removed: false,
     };
-    const key = `${filter.protocolId}:${filter.eventId}:${filter.source ?? '*'}`;
-    // Enabling and disabling one key take turns: two subscribes at once enable the event once and
-    // count two users (each reading the count before the other's await would count one).
-    await this.#inTurn(key, async () => {
+    const eventKey = `${filter.protocolId}:${filter.eventId}`;
+    const key = `${eventKey}:${filter.source ?? '*'}`;
+    const allKey = `${eventKey}:*`;
+    // Enabling and disabling one event take turns: two subscribes at once enable the event once
+    // and count two users (each reading the count before the other's await would count one).
+    await this.#inTurn(eventKey, async () => {
       const users = this.#enabled.get(key) ?? 0;
-      if (users === 0) await event.setNotifyEnabled?.(filter.source, true);
+      const covered = filter.source !== undefined && (this.#enabled.get(allKey) ?? 0) > 0;
+      if (users === 0 && !covered) await event.setNotifyEnabled?.(filter.source, true);
       this.#enabled.set(key, users + 1);
     });
     q.subscriptions.push(sub);
@@ -236,16 +247,37 @@ export class NotificationHub {
       sub.removed = true;
       const i = q.subscriptions.indexOf(sub);
       if (i >= 0) q.subscriptions.splice(i, 1);
-      await this.#inTurn(key, async () => {
+      await this.#inTurn(eventKey, async () => {
         const left = (this.#enabled.get(key) ?? 1) - 1;
         this.#enabled.set(key, left);
         // Not once the removal started (`stopDelivery`): the protocol handles are being revoked,
         // and the platform forgets the agent's subscriptions when its channels go away.
-        if (left === 0 && !this.#closed && this.#delivering) {
-          await event.setNotifyEnabled?.(filter.source, false);
+        if (left !== 0 || this.#closed || !this.#delivering) return;
+        if (filter.source !== undefined) {
+          // Still wanted by an every-source subscriber: it stays enabled.
+          if ((this.#enabled.get(allKey) ?? 0) === 0) {
+            await event.setNotifyEnabled?.(filter.source, false);
+          }
+          return;
+        }
+        await event.setNotifyEnabled?.(undefined, false);
+        for (const source of this.#subscribedSources(eventKey)) {
+          await event.setNotifyEnabled?.(source, true);
         }
       });
     };
+  }
+
+  /** The sources of `protocol:event` that have subscribers of their own. */
+  #subscribedSources(eventKey: string): number[] {
+    const sources: number[] = [];
+    const prefix = `${eventKey}:`;
+    for (const [key, users] of this.#enabled) {
+      if (users === 0 || !key.startsWith(prefix)) continue;
+      const source = key.slice(prefix.length);
+      if (source !== '*') sources.push(Number(source));
+    }
+    return sources;
   }
 
   /** Runs `fn` after every earlier `fn` of the same key settled; resolves or rejects as it does. */
