@@ -165,6 +165,16 @@ function failure(p: Promise<unknown>): Promise<unknown> {
   );
 }
 
+/** What `fn` threw; undefined when it returned. */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 /** Whether the channel's quiesce finishes: every transfer operation on it ended. */
 async function quiesces(channel: ChannelRuntime, clock: VirtualClock): Promise<boolean> {
   let done = false;
@@ -387,6 +397,65 @@ describe(TransferEngine, () => {
       await done;
       await expect(quiesced).rejects.toThrow('quiesce failed');
       expect(transport.txDone).toHaveLength(1);
+    });
+  });
+
+  describe('transfer state', () => {
+    it('should send a transfer again after its response, with its token (as Linux iterators do)', async () => {
+      const { channel, transport, engine, xfer } = setup();
+      const x = xfer();
+      for (let i = 0; i < 2; i++) {
+        const done = engine.do(channel, x);
+        expect(transport.answer()).toBe(x);
+        await done;
+      }
+      expect([channel.counters.sent, channel.counters.completed]).toEqual([2, 2]);
+    });
+
+    it('should refuse with E_XFER_STATE to send a transfer in flight, changing nothing', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const x = xfer();
+      const first = engine.do(channel, x);
+      expect(await failure(engine.do(channel, x))).toMatchObject({ code: 'E_XFER_STATE' });
+      expect(channel.counters.sent).toBe(1);
+      transport.answer();
+      await first;
+      expect(transport.txDone).toEqual([{ token: x.token, error: undefined }]);
+      expect(await quiesces(channel, clock)).toBe(true);
+    });
+
+    it('should refuse with E_XFER_STATE to send again a transfer that timed out or failed: its token is out of the pending table', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const x = xfer();
+      const timedOut = failure(engine.do(channel, x));
+      await clock.advance(30);
+      expect(await timedOut).toBeInstanceOf(ScmiTimeoutError);
+      expect(await failure(engine.do(channel, x))).toMatchObject({ code: 'E_XFER_STATE' });
+      expect(channel.counters.sent).toBe(1);
+      engine.put(x);
+      transport.next = 'throw';
+      const y = xfer();
+      expect(await failure(engine.do(channel, y))).toMatchObject({ code: 'E_SEND' });
+      expect(thrown(() => engine.begin(channel, y))).toMatchObject({ code: 'E_XFER_STATE' });
+      expect([channel.counters.sent, channel.counters.failed]).toEqual([1, 1]);
+      engine.put(y);
+      expect(await quiesces(channel, clock)).toBe(true);
+    });
+
+    it('should refuse to put back a transfer in flight (sent, or waiting for its delayed response), changing nothing', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const x = xfer();
+      const done = engine.doWithResponse(channel, x);
+      expect(thrown(() => engine.put(x))).toMatchObject({ code: 'E_XFER_STATE' });
+      transport.answer();
+      await clock.settle(); // the response is in; the delayed response is awaited
+      expect(thrown(() => engine.put(x))).toMatchObject({ code: 'E_XFER_STATE' });
+      transport.answerDelayed(x);
+      await done;
+      engine.put(x);
+      expect(x.state).toBe('free');
+      engine.put(x); // a no-op once free
+      expect(await quiesces(channel, clock)).toBe(true);
     });
   });
 

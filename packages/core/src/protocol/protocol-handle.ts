@@ -78,11 +78,20 @@ export interface XferOps {
    * @throws ScmiShutdownError when the agent is shutting down; RevokedError after removal.
    */
   get(messageId: number, txSize: number, rxSize?: number): Promise<Xfer>;
-  /** Sends and waits for the response; throws {@link ScmiStatusError} on an error status. */
+  /**
+   * Sends and waits for the response; throws {@link ScmiStatusError} on an error status. A
+   * transfer is sent fresh from `get` or again after a response (its token kept, as Linux's
+   * iterators do); one in flight, timed out or failed is refused with `E_XFER_STATE` — put it
+   * back and get a new one.
+   */
   do(xfer: Xfer): Promise<void>;
-  /** Sends an asynchronous command and waits for its delayed response too. */
+  /** Sends an asynchronous command and waits for its delayed response too (as `do` otherwise). */
   doWithResponse(xfer: Xfer): Promise<void>;
-  /** Puts the transfer back into the pool. */
+  /**
+   * Puts the transfer back into the pool, once its `do` settled: a transfer still in flight is
+   * refused with `E_XFER_STATE` (thrown), and nothing changes. Put it back once only: a second
+   * put after another caller got it from the pool cannot be told apart from that caller's own.
+   */
   put(xfer: Xfer): void;
   /** get + write + do + copy of the response + put, in one call; resolves to the return values. */
   transact(

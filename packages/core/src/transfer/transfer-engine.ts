@@ -280,8 +280,20 @@ export class TransferEngine implements XferOwner {
     return xfer;
   }
 
-  /** Puts a transfer back into the pool (Linux `xfer_put`). */
+  /**
+   * Puts a transfer back into the pool (Linux `xfer_put`). A no-op for a transfer already free.
+   *
+   * @throws ScmiError `E_XFER_STATE` when the transfer is still in flight (sent, or waiting for
+   * its delayed response): its `do` has not settled, and the transport may still hold it. Nothing
+   * changes; put it back once `do` settled.
+   */
   public put(xfer: Xfer): void {
+    if (xfer.state === 'sent' || xfer.waiter !== undefined) {
+      throw new ScmiError(
+        'E_XFER_STATE',
+        `${this.#o.agent}: transfer (token ${xfer.token}) put back while in flight; put it back once its do() settled`,
+      );
+    }
     this.#deadlines.disarm(xfer);
     xfer.route = undefined;
     this.pool.put(xfer);
@@ -295,6 +307,8 @@ export class TransferEngine implements XferOwner {
    * @throws ScmiTimeoutError when no response came in time (the token is retired).
    * @throws ScmiTransportError when the transport failed to send.
    * @throws ScmiShutdownError when the agent shut down meanwhile.
+   * @throws ScmiError `E_XFER_STATE` when the transfer cannot be sent (see
+   * {@link TransferEngine.begin}).
    */
   public do(channel: ChannelRuntime, xfer: Xfer): Promise<void> {
     return this.#send(channel, xfer);
@@ -342,10 +356,23 @@ export class TransferEngine implements XferOwner {
    * Unless it throws, the caller must call `end` once the returned promise (if any) resolved:
    * `end` calls `markTxDone` and ends the channel operation (the channel's quiesce waits for it).
    *
-   * @throws ScmiShutdownError, ScmiTransportError (`E_NO_CHANNEL`, or the transport's send error)
-   * — then there is nothing to end.
+   * A transfer is sent when it was just taken from the pool or after a response (Linux's
+   * iterators send one transfer again, with its token); not while it is in flight, nor after it
+   * timed out or failed — its token is retired or out of the pending table, so a response could
+   * not reach it: put it back and take a new one.
+   *
+   * @throws ScmiShutdownError, ScmiTransportError (`E_NO_CHANNEL`, or the transport's send
+   * error), ScmiError `E_XFER_STATE` (the transfer is free, in flight, timed out or failed) — then
+   * there is nothing to end.
    */
   public begin(channel: ChannelRuntime, xfer: Xfer): Promise<void> | undefined {
+    const state = xfer.state;
+    if (state !== 'allocated' && state !== 'response' && state !== 'delayed-response') {
+      throw new ScmiError(
+        'E_XFER_STATE',
+        `${this.#o.agent}: a ${state} transfer (token ${xfer.token}) cannot be sent; ${state === 'sent' ? 'it is in flight' : 'put it back and take a new one'}`,
+      );
+    }
     if (this.#closed) throw new ScmiShutdownError(this.#o.agent);
     const transport = channel.transport;
     if (transport === undefined)
