@@ -159,6 +159,57 @@ describe(startPeerPort, () => {
       });
     });
 
+    /** Opens a client that stops reading, sends `n` commands and ends its side, leaving the answers unread. */
+    async function endWithoutReading(p: PeerPort, n = 30_000): Promise<PeerClient> {
+      const c = await PeerClient.open(p);
+      c.pause();
+      const before = platform.counters.requests;
+      for (let i = 0; i < n; i++) c.send(PeerFrameKind.MSG, command(BASE, 0, i & 0x3ff));
+      await until(() => platform.counters.requests >= before + n);
+      c.end();
+      await until(() => p.connections === 0);
+      return c;
+    }
+
+    it('should count a client still flushing its last answers against maxConnections', async () => {
+      port = await startPeerPort(platform, {
+        path: join(dir, 'flush-limit.sock'),
+        maxConnections: 1,
+        flushTimeoutMs: 60_000,
+      });
+      client = await endWithoutReading(port);
+      expect(port.flushing).toBe(1);
+      const extra = await PeerClient.open(port);
+      await extra.closed;
+      expect(port.log.at(-1)).toMatchObject({
+        event: 'refused',
+        reason: expect.stringMatching(/connection limit 1/) as string,
+      });
+      // Once the client reads its answers, the socket closes and the slot is free again.
+      client.resume();
+      await client.closed;
+      await until(() => port?.flushing === 0);
+      const next = await PeerClient.open(port);
+      next.send(PeerFrameKind.MSG, command(BASE, BaseMessageId.DISCOVER_SUB_VENDOR, 3));
+      expect(await next.frames(1)).toHaveLength(1);
+      await next.close();
+    });
+
+    it('should cut short a client that ended but does not read its last answers within flushTimeoutMs', async () => {
+      port = await startPeerPort(platform, {
+        path: join(dir, 'flush-timeout.sock'),
+        flushTimeoutMs: 50,
+      });
+      client = await endWithoutReading(port);
+      // The port's socket closes; the paused client would only see it after reading.
+      await until(() => port?.flushing === 0);
+      expect(port.log.at(-1)).toMatchObject({
+        event: 'slow-consumer',
+        agentId: 1,
+        reason: expect.stringMatching(/unread for 50 ms \(flushTimeoutMs\)/) as string,
+      });
+    });
+
     it('should serve commands and remove the socket file on close', async () => {
       const path = join(dir, 'platform.sock');
       port = await startPeerPort(platform, { path });
@@ -380,6 +431,8 @@ describe(startPeerPort, () => {
     it.each([
       [{ maxConnections: 0 }, 'maxConnections'],
       [{ maxQueuedBytes: -1 }, 'maxQueuedBytes'],
+      [{ flushTimeoutMs: 0 }, 'flushTimeoutMs'],
+      [{ flushTimeoutMs: 2 ** 31 }, 'flushTimeoutMs'],
       [{ maxFrameSize: 2 ** 24 + 1 }, 'maxFrameSize'],
       [{ maxFrameSize: 1.5 }, 'maxFrameSize'],
       [{ port: 65536 }, 'port'],

@@ -35,7 +35,10 @@ export interface PeerPortOptions {
    * distinct 32-bit unsigned integers (else `ScmiConfigError` `peerPort.agentIds`).
    */
   readonly agentIds?: readonly number[];
-  /** At most this many connections at once (more are refused and logged); default `agentIds.length`. */
+  /**
+   * At most this many connections at once (more are refused and logged), counting those whose
+   * client ended and that still send their last answers; default `agentIds.length`.
+   */
   readonly maxConnections?: number;
   /**
    * Largest frame payload accepted from a client, in bytes: at most 16 MiB (each connection may
@@ -52,6 +55,12 @@ export interface PeerPortOptions {
    */
   readonly maxQueuedBytes?: number;
   /**
+   * How long a connection whose client ended its side cleanly may take to send its last answers
+   * before its socket is cut short (logged `slow-consumer`), in ms: 1 … 2^31 − 1; default 5000.
+   * Such a connection counts against `maxConnections` until its socket closed.
+   */
+  readonly flushTimeoutMs?: number;
+  /**
    * Called with each log entry as it is added. An exception it throws is counted
    * ({@link PeerPort.onLogErrors}) and otherwise ignored: the entry stays in the log.
    */
@@ -66,7 +75,9 @@ export interface PeerPortOptions {
  * - `malformed`: a connection closed for a malformed frame.
  * - `handler-error`: a connection closed because a frame kind handler or the platform threw.
  * - `socket-error`: a connection closed for an error of its socket.
- * - `slow-consumer`: a connection closed because more than `maxQueuedBytes` waited to be sent to it.
+ * - `slow-consumer`: a connection closed because more than `maxQueuedBytes` waited to be sent to it,
+ *   or cut short because its client ended and did not read its last answers within
+ *   `flushTimeoutMs`.
  * - `server-error`: an error of the listening server (e.g. `EMFILE` when accepting); it keeps
  *   listening.
  */
@@ -133,6 +144,9 @@ interface Connection {
 
 const MAX_LOG = 1000;
 const DEFAULT_MAX_QUEUED_BYTES = 1 << 20;
+const DEFAULT_FLUSH_TIMEOUT_MS = 5000;
+/** The longest delay Node accepts for a timer. */
+const MAX_TIMER_MS = 0x7fffffff;
 const MSG: number = PeerFrameKind.MSG;
 
 /**
@@ -178,6 +192,7 @@ export class PeerPort {
       p2a: options.p2a ?? true,
       maxMsgSize: options.maxMsgSize ?? 128,
       maxQueuedBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
+      flushTimeoutMs: options.flushTimeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS,
     };
     this.#onLog = options.onLog;
     // Read once listening: `address` still answers after close, when the server has none.
@@ -212,9 +227,18 @@ export class PeerPort {
     return this.#lastAddress;
   }
 
-  /** Connections open now. */
+  /** Connections open now (not counting {@link PeerPort.flushing} ones). */
   public get connections(): number {
     return this.#connections.size;
+  }
+
+  /**
+   * Connections whose client ended its side cleanly and that still send their last answers
+   * (disconnected from the platform; they count against `maxConnections` until their socket
+   * closed, at most `flushTimeoutMs` later).
+   */
+  public get flushing(): number {
+    return this.#flushing.size;
   }
 
   /** What happened, oldest first (the last 1000 entries). */
@@ -283,7 +307,9 @@ export class PeerPort {
       refuse('the port is closing');
       return;
     }
-    if (this.#connections.size >= this.#options.maxConnections) {
+    // A connection still flushing holds its socket and queued answers: it counts, or a client that
+    // ends without reading could open sockets without bound.
+    if (this.#connections.size + this.#flushing.size >= this.#options.maxConnections) {
       refuse(`connection limit ${this.#options.maxConnections} reached`);
       return;
     }
@@ -421,7 +447,22 @@ export class PeerPort {
     this.#connections.delete(conn.id);
     if (flush) {
       this.#flushing.add(conn);
-      void conn.closed.then(() => this.#flushing.delete(conn));
+      const ms = this.#options.flushTimeoutMs;
+      const timer = setTimeout(() => {
+        if (conn.socket.destroyed) return;
+        const unread = conn.socket.writableLength;
+        conn.socket.destroy();
+        this.#record({
+          event: 'slow-consumer',
+          connectionId: conn.id,
+          agentId: conn.agentId,
+          reason: `the client ended but left ${unread} bytes unread for ${ms} ms (flushTimeoutMs)`,
+        });
+      }, ms);
+      void conn.closed.then(() => {
+        clearTimeout(timer);
+        this.#flushing.delete(conn);
+      });
       conn.socket.end();
     } else {
       // Destroyed first: whatever happens after, the socket is gone (close() waits for it).
@@ -501,6 +542,7 @@ function checkOptions(o: PeerPortOptions): void {
   integer('maxFrameSize', o.maxFrameSize, 0, MAX_FRAME_SIZE);
   integer('maxMsgSize', o.maxMsgSize, 4);
   integer('maxQueuedBytes', o.maxQueuedBytes, 0);
+  integer('flushTimeoutMs', o.flushTimeoutMs, 1, MAX_TIMER_MS);
   integer('port', o.port, 0, 65535);
   const ids: unknown = o.agentIds;
   if (ids !== undefined) {
