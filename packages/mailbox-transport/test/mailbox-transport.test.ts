@@ -542,6 +542,38 @@ describe('mailboxTransport', () => {
       h.close();
     });
 
+    it('should not count as spurious the late doorbell of a reply the deadline found when it finds the next command in the area', async () => {
+      const h = createHarness();
+      const agent = await h.create({ a2p: [{ id: 0 }] });
+      // The platform sees each request after 20 ms; the agent's doorbells are held 25 ms: the
+      // first reply's doorbell comes after its 30 ms deadline, which finds the reply, and the
+      // second command is written at once behind it.
+      const before = stats(agent, 'a2p:0');
+      h.mailbox.controller.setInterceptor('agent', (deliver) => {
+        h.clock.setTimeout(deliver, 25);
+      });
+      h.mailbox.controller.setInterceptor('remote', (deliver) => {
+        h.clock.setTimeout(deliver, 20);
+      });
+      const results = await Promise.allSettled([
+        agent.transact(0x14, 0x0),
+        agent.transact(0x14, 0x0),
+      ]);
+      await h.clock.advance(200);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+      const a2p = stats(agent, 'a2p:0');
+      expect([a2p.sent - before.sent, a2p.completed - before.completed]).toEqual([2, 2]);
+      expect([a2p.timeouts, a2p.lateReplies]).toEqual([0, 0]);
+      expect(a2p.badMessages).toMatchObject({ spurious: 0, unexpected: 0, invalid: 0 });
+      expect(h.mailbox.wire.monitor.channel('a2p:0')?.spurious).toBe(0);
+      h.mailbox.controller.setInterceptor('agent', undefined);
+      h.mailbox.controller.setInterceptor('remote', undefined);
+      // The next command completes by its doorbell.
+      await expect(agent.transact(0x14, 0x0)).resolves.toBeInstanceOf(Uint8Array);
+      await agent.remove();
+      h.close();
+    });
+
     it('should not count the doorbell of a good polled reply when the platform rings anyway', async () => {
       const h = createHarness();
       const agent = await h.create({ a2p: [{ id: 0, polling: true }] });

@@ -39,7 +39,8 @@ const EMPTY = new Uint8Array(0);
  *   as spurious while CHANNEL_FREE is clear (Linux 437a310b2224: the platform sets FREE first,
  *   then rings); with FREE set its header goes to core, which matches the token — unless
  *   `pollDone` already took that reply (a polled message, or core's look at the deadline before
- *   the doorbell came): then the transfer is complete and its doorbell is not counted.
+ *   the doorbell came): then the transfer is complete and its doorbell is not counted, not even
+ *   as spurious when it finds the next command already in the area.
  * - P2A: a doorbell with something posted (CHANNEL_FREE clear) goes to core, which fetches the
  *   notification or delayed response and calls `clearChannel` (set FREE; ring back when the
  *   platform asked for it with INTR_ENABLED).
@@ -73,6 +74,16 @@ export class SmtChannel implements TransportChannel, MailboxClient {
    * by each message written).
    */
   #replySeen: 'counted' | 'polled' | 'core' | undefined;
+  /** Whether the message in the area asked for a completion doorbell (INTR_ENABLED). */
+  #intrEnabled = false;
+  /**
+   * The previous message's completion doorbell is still to come although the area holds the next
+   * message: `pollDone` took that reply at the deadline, before its doorbell, and the next sender
+   * wrote at once. The first doorbell that finds the area busy is that one, not a spurious one:
+   * absorbed once, uncounted. (One that finds the next reply already there takes it to core:
+   * doorbells coalesce, so it is that reply's too.) Reset by each message written.
+   */
+  #doorbellOwed = false;
 
   /** @internal Use {@link SmtChannel.open}. */
   private constructor(
@@ -287,6 +298,11 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       // 437a310b2224: a stale IRQ of a timed-out reply must not complete the next transfer).
       // P2A: nothing was posted.
       if (free !== this.#a2p) {
+        if (this.#doorbellOwed) {
+          // The previous reply's doorbell, late (see #doorbellOwed): not spurious.
+          this.#doorbellOwed = false;
+          return;
+        }
         this.#record.spurious++;
         this.#setup.sink.badMessage('spurious');
         return;
@@ -430,6 +446,9 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   /** Writes the command into the area (the lock is held and the area is free) and rings. */
   #write(xfer: Xfer): void {
     const area = this.#area;
+    // A doorbell asked for and not come yet: the reply pollDone took was an interrupt message's.
+    this.#doorbellOwed = this.#replySeen === 'polled' && this.#intrEnabled;
+    this.#intrEnabled = !xfer.polling;
     this.#replySeen = undefined;
     area.setStatus(0); // busy, error cleared
     area.setFlags(xfer.polling ? 0 : SMT_FLAG_INTR_ENABLED);
