@@ -22,6 +22,8 @@ describe('TRACE_CHANNELS', () => {
         req.protocolId === 0x14 && req.messageId === 0x9 ? 45 : undefined;
       await expect(agent.transact(0x14, 0x9)).rejects.toBeInstanceOf(ScmiTimeoutError);
       h.platform.respond(1, 0, new Uint8Array([0, 0, 0, 0xf0, 0, 0, 0, 0]));
+      // A notification no driver registered: counted `unknown` and published like the others.
+      expect(h.platform.notify(1, 0x14, 0x7, new Uint8Array(8))).toBe(true);
       await h.clock.runUntilIdle();
       await agent.remove();
       expect(seen[TRACE_CHANNELS.tx]?.[0]).toMatchObject({
@@ -36,6 +38,7 @@ describe('TRACE_CHANNELS', () => {
       ]);
       expect(seen[TRACE_CHANNELS.badMessage]).toEqual([
         expect.objectContaining({ reason: 'invalid', header: 0xf0000000 }),
+        expect.objectContaining({ channel: 'p2a:0', reason: 'unknown', header: 0x00005307 }),
       ]);
       expect(seen[TRACE_CHANNELS.teardown]).toContainEqual({
         agent: 'scmi0',

@@ -1,5 +1,5 @@
 import { isPromiseLike } from '@scmi-ts/devres';
-import type { TransportChannel } from '../channel/transport.js';
+import type { BadMessageReason, TransportChannel } from '../channel/transport.js';
 import type { Clock } from '../clock/clock.js';
 import { ScmiTransportError } from '../errors/scmi-error.js';
 import type { ChannelCounters } from '../diagnostics/channel-counters.js';
@@ -296,32 +296,31 @@ export class NotificationHub {
 
   /**
    * @internal The RX path: reserve a slot in the protocol's queue and let the transport copy the
-   * payload into it (`fetchNotification`). Never allocates, never runs user code.
+   * payload into it (`fetchNotification`). Never allocates, never runs user code. Returns the
+   * bad-message reason to count, if any — `unknown` (no driver registered the event), `nomem`
+   * (the queue is full: dropped), `oversize` (queued truncated) — for the caller to count and
+   * publish as every bad message is (`TransferEngine.countBad`).
    */
   public accept(
     header: number,
     counters: ChannelCounters,
     channel: TransportChannel,
     ctx: unknown,
-  ): void {
+  ): BadMessageReason | undefined {
     if (this.#closed) {
       // Not an unknown message: a sound one that came too late to be delivered.
       this.#discarded++;
-      return;
+      return undefined;
     }
     const q = this.#queues.get(headerProtocolId(header));
-    if (q === undefined || !q.events.has(headerMessageId(header))) {
-      counters.badMessages.unknown++;
-      return;
-    }
+    if (q === undefined || !q.events.has(headerMessageId(header))) return 'unknown';
     if (q.count >= q.buffers.length) {
       this.#dropped++;
-      counters.badMessages.nomem++;
-      return;
+      return 'nomem';
     }
     const slot = (q.head + q.count) % q.buffers.length;
     channel.fetchNotification(q.buffers[slot] as NotificationBuffer, ctx);
-    if ((q.buffers[slot] as NotificationBuffer).truncated) counters.badMessages.oversize++;
+    const truncated = (q.buffers[slot] as NotificationBuffer).truncated;
     q.headers[slot] = header;
     q.stamps[slot] = this.#clock.now();
     q.count++;
@@ -331,6 +330,7 @@ export class NotificationHub {
       this.#scheduled = true;
       this.#clock.schedule(this.#deliver);
     }
+    return truncated ? 'oversize' : undefined;
   }
 
   readonly #deliver = (): void => {

@@ -698,7 +698,8 @@ export class TransferEngine implements XferOwner {
       return;
     }
     if (type === ScmiMessageType.NOTIFICATION) {
-      this.#o.notifications.accept(header, channel.counters, transport, ctx);
+      const bad = this.#o.notifications.accept(header, channel.counters, transport, ctx);
+      if (bad !== undefined) this.countBad(channel, bad, header);
       return;
     }
     const token = headerToken(header);
