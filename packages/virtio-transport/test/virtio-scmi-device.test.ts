@@ -132,6 +132,30 @@ describe(VirtioScmiDevice, () => {
       done();
     });
 
+    it('should refuse a status write that clears a bit it holds: it needs a reset, takes no more commands and neither starts again nor reconnects', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      platform.reply = () => undefined; // the platform answers later
+      driver.command(0, command(1));
+      await driver.kick();
+      const base = ACKNOWLEDGE | DRIVER | FEATURES_OK;
+      // DRIVER_OK cleared (a driver MUST NOT clear a status bit; only 0 resets), then set again.
+      expect(await driver.status(base)).toBe(base | DRIVER_OK | DEVICE_NEEDS_RESET);
+      expect(await driver.status(base | DRIVER_OK)).toBe(base | DRIVER_OK | DEVICE_NEEDS_RESET);
+      expect(device.stats).toMatchObject({ badStatusWrites: 1, starts: 1 });
+      expect([platform.connects, platform.disconnects, device.live]).toEqual([1, 0, false]);
+      // No more commands are taken; the reset then disconnects and forgets the outstanding one.
+      driver.command(2, command(2));
+      await driver.kick();
+      expect([platform.requests.length, driver.usedCmdq()]).toEqual([1, []]);
+      expect(await driver.status(0)).toBe(0);
+      expect([device.outstandingCommands, platform.disconnects]).toEqual([0, 1]);
+      // And a new handshake works.
+      platform.reply = (request) => encodeMsgResponse(readU32(request, 0), 0, new Uint8Array(0));
+      expect(await driver.start()).toBe(base | DRIVER_OK);
+      done();
+    });
+
     it('should stop on FAILED', async () => {
       const { device, driver, done } = setup();
       await driver.start();

@@ -6,6 +6,11 @@ export interface VirtioDeviceStats {
   readonly statusWrites: number;
   /** Resets (status 0 written by the driver). */
   readonly resets: number;
+  /**
+   * Status writes refused because they cleared a bit the device held (only a write of 0 resets):
+   * the device then needs a reset and takes no more buffers.
+   */
+  readonly badStatusWrites: number;
   /** Times the device entered DRIVER_OK and connected to the platform. */
   readonly starts: number;
   /** Commands taken from the cmdq and handed to the platform. */
@@ -63,6 +68,7 @@ export function createVirtioDeviceStats(): MutableVirtioDeviceStats {
   return {
     statusWrites: 0,
     resets: 0,
+    badStatusWrites: 0,
     starts: 0,
     commands: 0,
     responses: 0,

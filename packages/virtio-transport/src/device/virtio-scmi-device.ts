@@ -119,6 +119,7 @@ class CompletionBatch {
  * platform answers, a wrong type included, to the command's buffer, for the agent to judge.
  */
 const HEADER_MATCH_MASK = ~(SCMI_HEADER_RESERVED_MASK | (0x3 << 8)) >>> 0;
+const NEEDS_RESET: number = VirtioStatus.DEVICE_NEEDS_RESET;
 
 /** A command buffer whose response the platform gives later (`link.respond`). */
 interface OutstandingCommand {
@@ -327,8 +328,16 @@ export class VirtioScmiDevice {
     } else if ((requested & VirtioStatus.FAILED) !== 0) {
       this.#reset();
       this.#status = requested;
+    } else if ((requested & this.#status & ~NEEDS_RESET) !== (this.#status & ~NEEDS_RESET)) {
+      // The driver cleared a status bit the device holds: it MUST NOT (virtio 1.2 §2.1.2; only a
+      // write of 0 resets). A driver error: the device keeps its status, needs a reset and takes
+      // no more buffers — it neither starts again nor renegotiates features under live rings.
+      this.#stats.badStatusWrites++;
+      this.#status |= NEEDS_RESET;
+      this.#cmdq = undefined;
+      this.#eventq = undefined;
     } else {
-      let status = requested | (this.#status & VirtioStatus.DEVICE_NEEDS_RESET);
+      let status = requested | (this.#status & NEEDS_RESET);
       if (
         (requested & VirtioStatus.FEATURES_OK) !== 0 &&
         (this.#status & VirtioStatus.FEATURES_OK) === 0
@@ -387,7 +396,9 @@ export class VirtioScmiDevice {
         return false;
       }
     }
-    const generation = ++this.#generation;
+    // The generation the link answers for: current only once the platform took the connection,
+    // so that a refused connect leaves the links of the generation in force alive.
+    const generation = this.#generation + 1;
     const link: PlatformAgentLink = {
       p2a,
       maxMsgSize: layout.maxMsgSize,
@@ -401,6 +412,7 @@ export class VirtioScmiDevice {
     } catch {
       return false;
     }
+    this.#generation = generation;
     this.#chain = new DescriptorChain(Math.max(cmdqSize, VIRTIO_DEVICE_MAX_SEGMENTS));
     this.#eventChain = new DescriptorChain(Math.max(eventqSize, VIRTIO_DEVICE_MAX_SEGMENTS));
     // In order, each command is returned as soon as it is answered (a batch of one); reordered,
