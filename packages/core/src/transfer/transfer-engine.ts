@@ -307,8 +307,8 @@ export class TransferEngine implements XferOwner {
    * @throws ScmiTimeoutError when no response came in time (the token is retired).
    * @throws ScmiTransportError when the transport failed to send.
    * @throws ScmiShutdownError when the agent shut down meanwhile.
-   * @throws ScmiError `E_XFER_STATE` when the transfer cannot be sent (see
-   * {@link TransferEngine.begin}).
+   * @throws ScmiError `E_XFER_STATE` when the transfer cannot be sent: it is in flight, timed out
+   * or failed (a transfer is sent fresh from the pool, or again after a response).
    */
   public do(channel: ChannelRuntime, xfer: Xfer): Promise<void> {
     return this.#send(channel, xfer);
