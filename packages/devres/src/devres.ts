@@ -441,16 +441,17 @@ class Core extends ListScope {
   }
 
   /**
-   * Refuses a registration into `scope` and releases the offered resource at once (reason
-   * `refused`). If that release fails, the failure is logged (`release-failed`) and reported to
-   * the teardown that refused it — the nearest scope around `scope` whose own teardown runs —
-   * besides `releaseError` of the returned error.
+   * Refuses a registration into `scope` and quiesces and releases the offered resource at once
+   * (reason `refused`). If a step fails, the failure is logged (`quiesce-failed`,
+   * `release-failed`) and reported to the teardown that refused it — the nearest scope around
+   * `scope` whose own teardown runs — besides `releaseError` of the returned error.
    */
   refuseAndRelease<T>(
     scope: ListScope,
     name: string,
     release: TeardownStep<T> | undefined,
     value: T,
+    quiesce?: TeardownStep<T>,
   ): DevresClosedError {
     this.emit('refuse', name, scope);
     let failures: ReleaseFailure[] | undefined;
@@ -463,7 +464,7 @@ class Core extends ListScope {
     return this.closedError(
       scope,
       name,
-      this.releaseUnregistered(scope, name, release, value, failures),
+      this.releaseUnregistered(scope, name, release, value, failures, quiesce),
     );
   }
 
@@ -473,9 +474,11 @@ class Core extends ListScope {
   }
 
   /**
-   * Runs the release step of a resource that was offered to `scope` but not registered, at once,
-   * with reason `refused`; tracked in `scope` so that teardowns wait for it. A failure is logged,
-   * added to `failures` when given, and rejects the returned promise.
+   * Runs the quiesce step (when given), then the release step, of a resource that was offered to
+   * `scope` but not registered, at once, with reason `refused`; tracked in `scope` so that
+   * teardowns wait for it. The release runs even when the quiesce step failed, as in a teardown.
+   * A failure is logged, added to `failures` when given, and rejects the returned promise (the
+   * release's failure when both failed).
    */
   releaseUnregistered<T>(
     scope: ListScope,
@@ -483,8 +486,9 @@ class Core extends ListScope {
     release: TeardownStep<T> | undefined,
     value: T,
     failures: ReleaseFailure[] | undefined,
+    quiesce?: TeardownStep<T>,
   ): Promise<void> {
-    return this.track(this.runUnregistered(scope, name, release, value, failures), scope);
+    return this.track(this.runUnregistered(scope, name, release, value, failures, quiesce), scope);
   }
 
   async runUnregistered<T>(
@@ -493,9 +497,21 @@ class Core extends ListScope {
     release: TeardownStep<T> | undefined,
     value: T,
     failures: ReleaseFailure[] | undefined,
+    quiesce: TeardownStep<T> | undefined,
   ): Promise<void> {
+    let failed: { error: unknown } | undefined;
+    if (quiesce !== undefined) {
+      // Called before the first await: the steps start in the refused call itself.
+      try {
+        const q = quiesce(value, REFUSED_REASON);
+        if (isPromiseLike(q)) await q;
+      } catch (error) {
+        failures?.push({ resource: name, phase: 'quiesce', error });
+        this.emit('quiesce-failed', name, scope, { reason: REFUSED_REASON, error });
+        failed = { error };
+      }
+    }
     try {
-      // Called before the first await: the release starts in the refused call itself.
       const r = release?.(value, REFUSED_REASON);
       if (isPromiseLike(r)) await r;
     } catch (error) {
@@ -503,6 +519,7 @@ class Core extends ListScope {
       this.emit('release-failed', name, scope, { reason: REFUSED_REASON, error });
       throw error;
     }
+    if (failed !== undefined) throw failed.error;
   }
 
   /**
@@ -634,6 +651,12 @@ class Core extends ListScope {
     if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
     if (!testing.skipQuiescePhase) {
       for (const entry of collectNewestFirst(scope)) {
+        // Its quiesce step runs in another teardown (the device's, an enclosing group's): every
+        // quiesce step of this scope returns before this scope releases anything.
+        if (entry.quiescing !== undefined) {
+          await entry.quiescing;
+          continue;
+        }
         if (entry.state !== 'live') continue;
         const pending = this.quiesceEntry(entry, reason, failures);
         if (pending !== undefined) await pending;
@@ -810,7 +833,7 @@ function foreignHandle(core: Core, op: string): DevresError {
  * Registration on a {@link Devres} goes to its innermost open group (as Linux `devres_open_group`)
  * of the calling async context — see {@link ResourceScope.group} — or to the devres itself;
  * registration on a group goes to that group. Registration after teardown began is refused with
- * {@link DevresClosedError} and the offered resource is released at once.
+ * {@link DevresClosedError} and the offered resource is quiesced and released at once.
  */
 export abstract class ResourceScope {
   /** @internal */
@@ -827,10 +850,11 @@ export abstract class ResourceScope {
   /**
    * Registers a resource and returns its handle.
    *
-   * @throws DevresClosedError when teardown has begun; `spec.release` has then been started at once
-   * (reason `refused`). If it fails, the failure is in the error's `releaseError`, is logged as
-   * `release-failed`, and — when a teardown of the device or of an enclosing group is running —
-   * is one of the failures of that teardown's {@link DevresReleaseError}.
+   * @throws DevresClosedError when teardown has begun; `spec.quiesce` (if any), then
+   * `spec.release`, have then been started at once (reason `refused`). If one fails, the failure
+   * is in the error's `releaseError`, is logged as `quiesce-failed` / `release-failed`, and — when
+   * a teardown of the device or of an enclosing group is running — is one of the failures of that
+   * teardown's {@link DevresReleaseError}.
    * @throws DevresError `E_DUPLICATE_KEY` when `spec.key` is already registered (nothing is released).
    * @example
    * ```ts
@@ -841,15 +865,16 @@ export abstract class ResourceScope {
     const target = this.#target();
     const core = target.core;
     if (!target.acceptsRegistration()) {
-      throw core.refuseAndRelease(target, spec.name, spec.release, spec.value);
+      throw core.refuseAndRelease(target, spec.name, spec.release, spec.value, spec.quiesce);
     }
     return core.register(target, spec.name, spec.value, spec.release, spec.quiesce, spec.key);
   }
 
   /**
    * Opens a resource and registers it, atomically: if registration fails once `open` has returned
-   * — refused because teardown began, or `options.key` registered meanwhile — `close` runs at once
-   * (reason `refused`) and the call throws once it has finished — nothing leaks. If `open` throws,
+   * — refused because teardown began, or `options.key` registered meanwhile — `options.quiesce`
+   * (if any) and `close` run at once (reason `refused`) and the call throws once they have
+   * finished — nothing leaks, and nothing is closed unquiesced. If `open` throws,
    * nothing is registered and its error propagates. When `options.key` is already registered,
    * `open` is not called at all.
    *
@@ -883,7 +908,7 @@ export abstract class ResourceScope {
     const target = this.#target();
     const core = target.core;
     if (!target.acceptsRegistration()) {
-      const error = core.refuseAndRelease(target, name, close, value);
+      const error = core.refuseAndRelease(target, name, close, value, options.quiesce);
       await error.released;
       throw error;
     }
@@ -891,16 +916,14 @@ export abstract class ResourceScope {
       return core.register(target, name, value, close, options.quiesce, key);
     } catch (error) {
       // Registered nothing (a key registered while open ran, or anything else): close the value.
-      try {
-        await core.releaseUnregistered(target, name, close, value, undefined);
-      } catch (closeError) {
+      const failures: ReleaseFailure[] = [];
+      await core
+        .releaseUnregistered(target, name, close, value, failures, options.quiesce)
+        .catch(ignore);
+      if (failures.length > 0) {
         attachReleaseFailure(
           error,
-          new DevresReleaseError(
-            scopeName(target),
-            [{ resource: name, phase: 'release', error: closeError }],
-            REFUSED_REASON,
-          ),
+          new DevresReleaseError(scopeName(target), failures, REFUSED_REASON),
         );
       }
       throw error;
@@ -1340,8 +1363,8 @@ export class DevresGroup extends ResourceScope implements AsyncDisposable {
  *
  * Teardown runs every step even when some throw and reports the failures as one
  * {@link DevresReleaseError}. Concurrent teardown calls share one promise. Registration after
- * teardown began is refused ({@link DevresClosedError}) and the offered resource released at once;
- * if that release fails during the teardown, it is one of the teardown's failures. After teardown
+ * teardown began is refused ({@link DevresClosedError}) and the offered resource quiesced and
+ * released at once; if a step fails during the teardown, it is one of the teardown's failures. After teardown
  * every handle is revoked.
  *
  * @example

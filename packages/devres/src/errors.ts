@@ -74,9 +74,12 @@ export class DevresError extends Error {
  * ```
  */
 export class DevresClosedError extends DevresError {
-  /** Settles when the offered resource's release step has run. */
+  /** Resolves when the offered resource's quiesce step (if any) and release step have run. */
   public readonly released: Promise<void>;
-  /** The error the offered resource's release threw, once {@link released} has settled. */
+  /**
+   * The error the offered resource's release threw — or, when only its quiesce step failed, that
+   * error — once {@link released} has resolved.
+   */
   public releaseError: unknown = undefined;
 
   /** Creates the error; `released` is the settled-promise of the immediate release. */

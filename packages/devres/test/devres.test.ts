@@ -11,6 +11,11 @@ import {
   type TeardownReason,
 } from '@scmi-ts/devres';
 
+/** Resolves after `n` macrotask turns. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
+
 function recorder(): { log: string[]; step: (tag: string) => () => void } {
   const log: string[] = [];
   return { log, step: (tag) => () => void log.push(tag) };
@@ -415,6 +420,87 @@ describe(Devres, () => {
       expect(res.size).toBe(0);
       await res.releaseAll();
       expect(close).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('refused registrations with a quiesce step', () => {
+    it('should quiesce, then release, a resource add() offers after teardown began', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      const teardown = res.releaseAll();
+      let refused: unknown;
+      try {
+        res.add({
+          name: 'chan',
+          value: 1,
+          quiesce: step('quiesce chan'),
+          release: step('free chan'),
+        });
+      } catch (e) {
+        refused = e;
+      }
+      expect(refused).toBeInstanceOf(DevresClosedError);
+      await (refused as DevresClosedError).released;
+      await teardown;
+      expect(log).toEqual(['quiesce chan', 'free chan']);
+    });
+
+    it('should quiesce, then close, what acquire() opened when teardown began while it opened', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      let opened: ((v: number) => void) | undefined;
+      const acquiring = res.acquire(
+        'chan',
+        () => new Promise<number>((r) => (opened = r)), // the RX path is armed in here
+        step('free chan'),
+        {
+          quiesce: async () => {
+            log.push('quiesce chan');
+            await turns(1);
+            log.push('chan quiesced');
+          },
+        },
+      );
+      await turns(1);
+      const teardown = res.releaseAll();
+      opened?.(1);
+      await expect(acquiring).rejects.toBeInstanceOf(DevresClosedError);
+      await teardown;
+      expect(log).toEqual(['quiesce chan', 'chan quiesced', 'free chan']);
+    });
+
+    it('should still release a refused resource whose quiesce step fails, and report it to the teardown', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      const quiesceError = new Error('quiesce failed');
+      let refused: DevresClosedError | undefined;
+      // Offered while the teardown runs (from a quiesce step of an older resource).
+      res.add({
+        name: 'older',
+        value: 0,
+        quiesce: () => {
+          try {
+            res.add({
+              name: 'chan',
+              value: 1,
+              quiesce: () => {
+                throw quiesceError;
+              },
+              release: step('free chan'),
+            });
+          } catch (e) {
+            refused = e as DevresClosedError;
+          }
+        },
+        release: step('free older'),
+      });
+      const teardown = res.releaseAll();
+      await expect(teardown).rejects.toMatchObject({
+        failures: [{ resource: 'chan', phase: 'quiesce', error: quiesceError }],
+      });
+      await refused?.released;
+      expect(refused?.releaseError).toBe(quiesceError);
+      expect(log).toEqual(['free chan', 'free older']);
     });
   });
 

@@ -263,6 +263,51 @@ describe(DevresGroup, () => {
       await expect(res.releaseAll()).resolves.toBeUndefined();
     });
 
+    it('should release nothing of the group while the device teardown still quiesces an older entry of it', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      const g = res.openGroup('g');
+      let drain: (() => void) | undefined;
+      g.add({
+        name: 'chan',
+        value: 0,
+        quiesce: async () => {
+          log.push('quiesce chan');
+          await new Promise<void>((r) => (drain = r)); // a callback still in flight
+          log.push('chan quiesced');
+        },
+        release: step('free chan'),
+      });
+      let groupRelease: Promise<void> | undefined;
+      g.add({
+        name: 'gate',
+        value: 0,
+        // The device's teardown quiesces the newest first; the group's own teardown starts just
+        // after (a transaction failing on the shutdown), while the device quiesces `chan`.
+        quiesce: () => {
+          log.push('quiesce gate');
+          queueMicrotask(() => {
+            groupRelease = g.releaseAll();
+          });
+        },
+        release: step('release gate'),
+      });
+      g.close();
+      const removal = res.releaseAll();
+      await turns(3);
+      log.push('callback returns');
+      drain?.();
+      await Promise.all([removal, groupRelease]);
+      expect(log).toEqual([
+        'quiesce gate',
+        'quiesce chan',
+        'callback returns',
+        'chan quiesced',
+        'release gate',
+        'free chan',
+      ]);
+    });
+
     it('should resolve when the device teardown that reached the group is done', async () => {
       const res = new Devres('dev');
       const g = res.openGroup('g');
