@@ -113,13 +113,15 @@ describe(EmulatedOptee, () => {
     it.each([
       ['an unknown command', { cmd: 9 }],
       ['an invocation in an unknown session', { cmd: 1, session: 77 }],
-      ['closing an unknown session', { cmd: 2, session: 77 }],
       ['a cancel in an unknown session', { cmd: 3, session: 77 }],
       ['registering memory without a buffer', { cmd: 4, params: [{ attr: 1 }] }],
       [
         'registering memory outside the pool',
         { cmd: 4, params: [{ attr: 0xa, a: 0, b: 64, c: 9 }] },
       ],
+      ['unregistering unknown memory', { cmd: 5, params: [{ attr: 5, c: 1234 }] }],
+      ['registering memory with two parameters', { cmd: 4, params: [{ attr: 0xa }, { attr: 0 }] }],
+      ['unregistering memory with no parameter', { cmd: 5, params: [] }],
     ])('should answer %s with BAD_PARAMETERS from the TEE', async (_name, fields) => {
       b = createRawBench();
       expect(await rawCall(b, fields)).toMatchObject({
@@ -128,9 +130,9 @@ describe(EmulatedOptee, () => {
       });
     });
 
-    it('should answer unregistering unknown memory with ITEM_NOT_FOUND', async () => {
+    it('should answer closing an unknown session with ITEM_NOT_FOUND, as tee_ta_close_session does', async () => {
       b = createRawBench();
-      expect(await rawCall(b, { cmd: 5, params: [{ attr: 5, c: 1234 }] })).toMatchObject({
+      expect(await rawCall(b, { cmd: 2, session: 77 })).toMatchObject({
         result: TeeResult.ITEM_NOT_FOUND,
         origin: TeeOrigin.TEE,
       });
@@ -200,7 +202,7 @@ describe(EmulatedOptee, () => {
     await b.close();
   });
 
-  it('should answer calls queued behind the close of their session BAD_PARAMETERS from the TEE, as OP-TEE finds the session gone', async () => {
+  it('should answer calls queued behind the close of their session from the TEE as OP-TEE finds the session gone: an invocation BAD_PARAMETERS, a close ITEM_NOT_FOUND', async () => {
     // A normal world that keeps calling a session it closes (the client API refuses it; the
     // driver lets it through): OP-TEE's tee_ta_get_session then finds no session.
     const b = createTeeBench();
@@ -216,9 +218,12 @@ describe(EmulatedOptee, () => {
     await b.driver.cancel(s.id, 77);
     expect((await hung).result).toBe(TeeResult.CANCEL);
     expect((await closed).result).toBe(TeeResult.SUCCESS);
-    for (const late of [await invokedAfter, await closedAgain]) {
-      expect([late.result, late.origin]).toEqual([TeeResult.BAD_PARAMETERS, TeeOrigin.TEE]);
-    }
+    const [invoked, closedTwice] = [await invokedAfter, await closedAgain];
+    expect([invoked.result, invoked.origin]).toEqual([TeeResult.BAD_PARAMETERS, TeeOrigin.TEE]);
+    expect([closedTwice.result, closedTwice.origin]).toEqual([
+      TeeResult.ITEM_NOT_FOUND,
+      TeeOrigin.TEE,
+    ]);
     expect(b.driver.stats.inFlight).toBe(0);
     expect(b.optee.stats.openSessions).toBe(0);
     await b.close();

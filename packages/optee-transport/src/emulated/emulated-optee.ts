@@ -426,15 +426,17 @@ export class EmulatedOptee {
   #closeSession(slot: number): void {
     const id = this.#u32(slot, SLOT_SESSION);
     const session = this.#sessions.get(id);
+    // OP-TEE's `tee_ta_close_session` (core/kernel/tee_ta_manager.c) answers a session it cannot
+    // find with TEE_ERROR_ITEM_NOT_FOUND.
     if (session === undefined) {
-      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
+      this.#finish(slot, Result.ITEM_NOT_FOUND, Origin.TEE);
       return;
     }
     this.#exclusive(session, () => {
-      // A close queued behind another close of the same session finds it gone, as a call does.
+      // A close queued behind another close of the same session finds it gone.
       const gone = this.#sessions.get(id) !== session;
       this.#sessions.delete(id);
-      this.#finish(slot, gone ? Result.BAD_PARAMETERS : Result.SUCCESS, Origin.TEE);
+      this.#finish(slot, gone ? Result.ITEM_NOT_FOUND : Result.SUCCESS, Origin.TEE);
       // The calls queued behind the close still run (and find the session gone).
       this.#next(session);
     });
@@ -464,6 +466,11 @@ export class EmulatedOptee {
   #registerShm(slot: number): void {
     const at = this.#wire.layout.slotOffset(slot) + paramOffset(0);
     const v = this.#view;
+    // OP-TEE's `register_shm` (core/tee/entry_std.c) takes exactly one parameter.
+    if (this.#u32(slot, SLOT_NUM_PARAMS) !== 1) {
+      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
+      return;
+    }
     const attr = v.getUint32(at, true);
     const offset = v.getUint32(at + 4, true);
     const size = v.getUint32(at + 8, true);
@@ -487,8 +494,11 @@ export class EmulatedOptee {
     const at = this.#wire.layout.slotOffset(slot) + paramOffset(0);
     const cookie = this.#view.getUint32(at + 12, true);
     const shm = this.#shm.get(cookie);
-    if (shm === undefined) {
-      this.#finish(slot, Result.ITEM_NOT_FOUND, Origin.TEE);
+    // OP-TEE's `unregister_shm` (core/tee/entry_std.c) takes exactly one parameter, and
+    // `mobj_reg_shm_release_by_cookie` answers an unknown cookie (or a second release) with
+    // TEE_ERROR_BAD_PARAMETERS.
+    if (this.#u32(slot, SLOT_NUM_PARAMS) !== 1 || shm === undefined) {
+      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
       return;
     }
     if (shm.users > 0) {
