@@ -74,6 +74,16 @@ describe(OpteeTransport, () => {
   ensureNoLeaksInSuite();
 
   let h: OpteeHarness | undefined;
+  /** A harness on a manual clock (kept in `h` for the cleanup) and the agent it probed. */
+  async function manualAgent(
+    options: Parameters<typeof createOpteeHarness>[0],
+  ): Promise<[OpteeHarness, ScmiAgent]> {
+    const harness = await createOpteeHarness({ ...options, auto: false });
+    h = harness;
+    const probe = harness.create();
+    await harness.clock.runUntilIdle();
+    return [harness, await probe];
+  }
   afterEach(async () => {
     if (h === undefined) return;
     await h.close();
@@ -177,16 +187,13 @@ describe(OpteeTransport, () => {
     });
 
     it('should count a late return whose output size is past the buffer as a bad message (oversize), not as a late reply', async () => {
-      h = await createOpteeHarness({ shmem, auto: false });
-      const probe = h.create();
-      await h.clock.runUntilIdle();
-      const agent = await probe;
-      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 45 } });
-      h.ends.optee.faults.add({
+      const [harness, agent] = await manualAgent({ shmem });
+      harness.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 45 } });
+      harness.ends.optee.faults.add({
         match: { times: 1 },
         action: { kind: 'output-size', excess: 4096 },
       });
-      await expectLateReturnCountedAs(h, agent, 'oversize');
+      await expectLateReturnCountedAs(harness, agent, 'oversize');
     });
 
     it('should drop the late platform reply to a message the SCMI server gave up on, not complete the next message with it', async () => {
@@ -582,29 +589,26 @@ describe(OpteeTransport, () => {
 
   describe('with a hostile SMT channel status', () => {
     it('should count a late return that leaves the channel busy as spurious, not as a late reply', async () => {
-      h = await createOpteeHarness({ shmem: 'static', auto: false });
-      const probe = h.create();
-      await h.clock.runUntilIdle();
-      const agent = await probe;
-      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 45 } });
-      h.ends.optee.faults.add({ match: { times: 1 }, action: { kind: 'smt-status', status: 0 } });
-      await expectLateReturnCountedAs(h, agent, 'spurious');
+      const [harness, agent] = await manualAgent({ shmem: 'static' });
+      harness.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 45 } });
+      harness.ends.optee.faults.add({
+        match: { times: 1 },
+        action: { kind: 'smt-status', status: 0 },
+      });
+      await expectLateReturnCountedAs(harness, agent, 'spurious');
     });
 
     it("should count a late return whose SMT area holds another command's header as unexpected, not as a late reply", async () => {
-      h = await createOpteeHarness({ shmem: 'static', auto: false });
-      const probe = h.create();
-      await h.clock.runUntilIdle();
-      const agent = await probe;
+      const [harness, agent] = await manualAgent({ shmem: 'static' });
       // Hold the return; rewrite the token of the response header the SCMI PTA wrote, then let the
       // return through (a secure world that answers another command in this area).
       const held: (() => void)[] = [];
-      h.ends.driver.setReturnInterceptor((deliver) => held.push(deliver));
-      const area = h.ends.driver.wire.staticShmem(0) as Uint8Array;
+      harness.ends.driver.setReturnInterceptor((deliver) => held.push(deliver));
+      const area = harness.ends.driver.wire.staticShmem(0) as Uint8Array;
       const header = new DataView(area.buffer, area.byteOffset + 0x18, 4);
-      await expectLateReturnCountedAs(h, agent, 'unexpected', () => {
+      await expectLateReturnCountedAs(harness, agent, 'unexpected', () => {
         header.setUint32(0, header.getUint32(0, true) ^ (1 << 18), true);
-        (h as OpteeHarness).ends.driver.setReturnInterceptor(undefined);
+        harness.ends.driver.setReturnInterceptor(undefined);
         for (const deliver of held.splice(0)) deliver();
       });
     });

@@ -13,6 +13,17 @@ const SOC_TEMP = defined(createDefaultPlatformConfig().sensors?.[0]).value;
 
 const SENSOR = ScmiProtocolId.SENSOR;
 
+/** A platform with one agent (1, sensor protocol only) and `sensors`. */
+function sensorHarness(sensors: SensorConfig[]): Harness {
+  return new Harness({
+    vendor: 'v',
+    subVendor: 's',
+    implementationVersion: 0,
+    agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
+    sensors,
+  });
+}
+
 function config(): PlatformConfig {
   const base = createDefaultPlatformConfig();
   return {
@@ -139,13 +150,9 @@ describe('Sensor protocol (0x15)', () => {
     });
 
     it('should encode negative readings in two complement', () => {
-      const neg = new Harness({
-        vendor: 'v',
-        subVendor: 's',
-        implementationVersion: 0,
-        agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
-        sensors: [{ name: 'cold', type: 2, value: { kind: 'constant', value: -40 } }],
-      });
+      const neg = sensorHarness([
+        { name: 'cold', type: 2, value: { kind: 'constant', value: -40 } },
+      ]);
       neg.connect(1);
       expect(neg.call(SENSOR, SensorMessageId.READING_GET, [0, 0]).words).toEqual([
         0xffffffd8, 0xffffffff, 0, 0,
@@ -437,24 +444,18 @@ describe('Sensor protocol (0x15)', () => {
     describe('with long axis names and many axes', () => {
       let wide: Harness;
       beforeEach(() => {
-        wide = new Harness({
-          vendor: 'v',
-          subVendor: 's',
-          implementationVersion: 0,
-          agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
-          sensors: [
-            {
-              name: 'array',
-              type: 2,
-              value: { kind: 'constant', value: 7 },
-              axes: [
-                { name: 'a-rather-long-axis-name' },
-                ...Array.from({ length: 7 }, (_, i) => ({ name: `t${i}`, type: 3 })),
-              ],
-              asyncRead: true,
-            },
-          ],
-        });
+        wide = sensorHarness([
+          {
+            name: 'array',
+            type: 2,
+            value: { kind: 'constant', value: 7 },
+            axes: [
+              { name: 'a-rather-long-axis-name' },
+              ...Array.from({ length: 7 }, (_, i) => ({ name: `t${i}`, type: 3 })),
+            ],
+            asyncRead: true,
+          },
+        ]);
         wide.connect(1);
       });
       afterEach(() => {
@@ -523,13 +524,7 @@ describe('Sensor protocol (0x15)', () => {
         timestampExponent,
         asyncRead: true,
       });
-      const t = new Harness({
-        vendor: 'v',
-        subVendor: 's',
-        implementationVersion: 0,
-        agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
-        sensors: [sensor(-9), sensor(0), sensor(-16)],
-      });
+      const t = sensorHarness([sensor(-9), sensor(0), sensor(-16)]);
       const link = t.connect(1);
       await t.clock.advance(1500);
       const ts = (id: number): bigint => {
@@ -631,20 +626,14 @@ describe('Sensor protocol (0x15)', () => {
       it('should report the nearest interval the config field holds when the one in force has no exact form', () => {
         // A range whose bounds and step have wire forms, but whose member 0.1 + 525 × 0.125 ms =
         // 65 725 µs needs more than the 16-bit seconds field in µs.
-        const r = new Harness({
-          vendor: 'v',
-          subVendor: 's',
-          implementationVersion: 0,
-          agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
-          sensors: [
-            {
-              name: 'fine',
-              type: 2,
-              value: { kind: 'constant', value: 1 },
-              updateIntervalsMs: { min: 0.1, max: 100, step: 0.125 },
-            },
-          ],
-        });
+        const r = sensorHarness([
+          {
+            name: 'fine',
+            type: 2,
+            value: { kind: 'constant', value: 1 },
+            updateIntervalsMs: { min: 0.1, max: 100, step: 0.125 },
+          },
+        ]);
         r.connect(1);
         expect(setConfig(r, 0, cfg(658, -4, 1))).toBe(0); // 65.8 ms, rounded down to 65.725 ms
         expect(r.platform.snapshot().sensors[0]?.updateIntervalMs).toBe(65.725);
