@@ -653,6 +653,7 @@ class Core extends ListScope {
       for (const entry of collectNewestFirst(scope)) {
         // Its quiesce step runs in another teardown (the device's, an enclosing group's): every
         // quiesce step of this scope returns before this scope releases anything.
+        if (quiesceOnStack(entry)) await Promise.resolve();
         if (entry.quiescing !== undefined) {
           await entry.quiescing;
           continue;
@@ -675,6 +676,11 @@ class Core extends ListScope {
         continue;
       }
       // Another teardown (a group's, the device's) may still be running its quiesce step.
+      if (quiesceOnStack(entry)) {
+        // Let the step return, then take the newest entry again (it may have changed meanwhile).
+        await Promise.resolve();
+        continue;
+      }
       const quiescing = entry.quiescing;
       this.detach(entry, 'releasing');
       if (quiescing !== undefined) await quiescing;
@@ -750,6 +756,16 @@ class Core extends ListScope {
     this.emit('teardown-end', this.name, '', { reason });
     if (failures.length > 0) throw new DevresReleaseError(this.name, failures, reason);
   }
+}
+
+/**
+ * Whether `entry`'s quiesce step is still on the stack: it started the teardown that asks (a
+ * group's `releaseAll()` called from a quiesce step before its first `await`), so it has no
+ * promise yet. One microtask lets it return; its promise (`entry.quiescing`) is then set, or it
+ * finished synchronously.
+ */
+function quiesceOnStack(entry: Entry<unknown>): boolean {
+  return entry.state === 'quiescing' && entry.quiescing === undefined;
 }
 
 /** Ends a phase for an entry: quiesce restores its previous state; release marks it released. */

@@ -308,6 +308,47 @@ describe(DevresGroup, () => {
       ]);
     });
 
+    it('should release nothing of the group while a quiesce step the device runs is on the stack, when that step itself releases the group', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      const g = res.openGroup('g');
+      let drain: (() => void) | undefined;
+      let groupRelease: Promise<void> | undefined;
+      g.add({ name: 'older', value: 0, release: step('free older') });
+      g.add({
+        name: 'chan',
+        value: 0,
+        quiesce: async () => {
+          log.push('quiesce chan');
+          groupRelease = g.releaseAll(); // before the step's first await: it has no promise yet
+          await new Promise<void>((r) => (drain = r));
+          log.push('chan quiesced');
+        },
+        release: step('free chan'),
+      });
+      g.add({
+        name: 'newer',
+        value: 0,
+        quiesce: step('quiesce newer'),
+        release: step('free newer'),
+      });
+      g.close();
+      const removal = res.releaseAll();
+      await turns(3);
+      log.push('callback returns');
+      drain?.();
+      await Promise.all([removal, groupRelease]);
+      expect(log).toEqual([
+        'quiesce newer',
+        'quiesce chan',
+        'callback returns',
+        'chan quiesced',
+        'free newer',
+        'free chan',
+        'free older',
+      ]);
+    });
+
     it('should resolve when the device teardown that reached the group is done', async () => {
       const res = new Devres('dev');
       const g = res.openGroup('g');
