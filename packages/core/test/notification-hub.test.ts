@@ -46,8 +46,14 @@ describe(NotificationHub, () => {
   });
 
   describe('enabling per source (Linux notify.c counts users per source)', () => {
-    /** A hub whose event 0 of protocol 0x14 records each enable / disable it asks for. */
-    function recording(): { hub: NotificationHub; calls: string[] } {
+    /**
+     * A hub whose event 0 of protocol 0x14 records each enable / disable it asks for, answered by
+     * `answer` (default: done).
+     */
+    function recording(answer: (call: string) => Promise<void> = () => Promise.resolve()): {
+      hub: NotificationHub;
+      calls: string[];
+    } {
       const hub = new NotificationHub('test', new VirtualClock(), 4, 32);
       hub.setP2a(true);
       const calls: string[] = [];
@@ -56,8 +62,9 @@ describe(NotificationHub, () => {
           id: 0,
           name: 'rate-changed',
           setNotifyEnabled: (source, enable) => {
-            calls.push(`${enable ? 'enable' : 'disable'} ${source ?? '*'}`);
-            return Promise.resolve();
+            const call = `${enable ? 'enable' : 'disable'} ${source ?? '*'}`;
+            calls.push(call);
+            return answer(call);
           },
         },
       ]);
@@ -89,6 +96,37 @@ describe(NotificationHub, () => {
       expect(calls).toEqual(['enable *']);
       await all();
       expect(calls).toEqual(['enable *', 'disable *']);
+    });
+
+    it('should try to enable again every source when one fails, and reject with that failure', async () => {
+      const refused = new Error('enable 5 refused');
+      let failing = false;
+      const { hub, calls } = recording((call) =>
+        failing && call === 'enable 5' ? Promise.reject(refused) : Promise.resolve(),
+      );
+      await hub.subscribe({ protocolId: 0x14, eventId: 0, source: 5 }, none);
+      await hub.subscribe({ protocolId: 0x14, eventId: 0, source: 6 }, none);
+      const all = await hub.subscribe({ protocolId: 0x14, eventId: 0 }, none);
+      failing = true;
+      await expect(all()).rejects.toBe(refused);
+      expect(calls.slice(3)).toEqual(['disable *', 'enable 5', 'enable 6']);
+    });
+
+    it('should enable nothing again once the removal started during the every-source disable', async () => {
+      let finishDisable: (() => void) | undefined;
+      const { hub, calls } = recording((call) =>
+        call === 'disable *' ? new Promise<void>((r) => (finishDisable = r)) : Promise.resolve(),
+      );
+      await hub.subscribe({ protocolId: 0x14, eventId: 0, source: 5 }, none);
+      const all = await hub.subscribe({ protocolId: 0x14, eventId: 0 }, none);
+      const leaving = all();
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(calls).toEqual(['enable 5', 'enable *', 'disable *']);
+      hub.stopDelivery();
+      finishDisable?.();
+      await expect(leaving).resolves.toBeUndefined();
+      expect(calls).toEqual(['enable 5', 'enable *', 'disable *']);
     });
 
     it('should disable a source whose own subscribers left once no every-source subscriber covers it', async () => {

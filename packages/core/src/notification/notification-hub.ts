@@ -32,8 +32,10 @@ export interface ScmiEventDescriptor {
   sourceOf?(payload: Uint8Array): number | undefined;
   /**
    * Asks the platform to start or stop sending this notification for `source` (`undefined`: every
-   * source the protocol allows). Called when the first subscriber for a source arrives and when the
-   * last one leaves.
+   * source the protocol allows). Called when a source gets its first subscriber and when it has
+   * none left, counting every-source subscribers for every source (a source an every-source
+   * subscriber covers is not enabled or disabled on its own); when the last every-source
+   * subscriber leaves, after the every-source disable, for each source that still has its own.
    */
   setNotifyEnabled?(source: number | undefined, enable: boolean): Promise<void>;
 }
@@ -261,8 +263,23 @@ export class NotificationHub {
           return;
         }
         await event.setNotifyEnabled?.(undefined, false);
+        // Each source with its own subscribers again — every one, even if one fails (the errors
+        // then reject together) — unless the agent's removal started meanwhile.
+        const errors: unknown[] = [];
         for (const source of this.#subscribedSources(eventKey)) {
-          await event.setNotifyEnabled?.(source, true);
+          if (!this.#accepting()) break;
+          try {
+            await event.setNotifyEnabled?.(source, true);
+          } catch (error) {
+            errors.push(error);
+          }
+        }
+        if (errors.length === 1) throw errors[0];
+        if (errors.length > 1) {
+          throw new AggregateError(
+            errors,
+            `${this.#agent}: ${name}: enabling sources again failed`,
+          );
         }
       });
     };
