@@ -417,6 +417,10 @@ describe(TransferEngine, () => {
       const x = xfer();
       const first = engine.do(channel, x);
       expect(await failure(engine.do(channel, x))).toMatchObject({ code: 'E_XFER_STATE' });
+      expect(await failure(engine.doWithResponse(channel, x))).toMatchObject({
+        code: 'E_XFER_STATE',
+      });
+      expect(x.isAsync).toBe(false); // not marked asynchronous by the refused call
       expect(channel.counters.sent).toBe(1);
       transport.answer();
       await first;

@@ -323,6 +323,8 @@ export class TransferEngine implements XferOwner {
    * ScmiShutdownError — as {@link TransferEngine.do}.
    */
   public async doWithResponse(channel: ChannelRuntime, xfer: Xfer): Promise<void> {
+    // Checked before it is marked asynchronous: a refused transfer in flight stays as it was.
+    this.#checkSendable(xfer);
     xfer.isAsync = true;
     await this.#send(channel, xfer);
     if (xfer.state === 'response') {
@@ -366,13 +368,7 @@ export class TransferEngine implements XferOwner {
    * there is nothing to end.
    */
   public begin(channel: ChannelRuntime, xfer: Xfer): Promise<void> | undefined {
-    const state = xfer.state;
-    if (state !== 'allocated' && state !== 'response' && state !== 'delayed-response') {
-      throw new ScmiError(
-        'E_XFER_STATE',
-        `${this.#o.agent}: a ${state} transfer (token ${xfer.token}) cannot be sent; ${state === 'sent' ? 'it is in flight' : 'put it back and take a new one'}`,
-      );
-    }
+    this.#checkSendable(xfer);
     if (this.#closed) throw new ScmiShutdownError(this.#o.agent);
     const transport = channel.transport;
     if (transport === undefined)
@@ -395,6 +391,16 @@ export class TransferEngine implements XferOwner {
     }
     if (pending !== undefined) return this.#afterPendingSend(channel, transport, xfer, pending);
     return this.#afterSend(channel, transport, xfer);
+  }
+
+  /** Throws `E_XFER_STATE` unless `xfer` may be sent: fresh from the pool, or after a response. */
+  #checkSendable(xfer: Xfer): void {
+    const state = xfer.state;
+    if (state === 'allocated' || state === 'response' || state === 'delayed-response') return;
+    throw new ScmiError(
+      'E_XFER_STATE',
+      `${this.#o.agent}: a ${state} transfer (token ${xfer.token}) cannot be sent; ${state === 'sent' ? 'it is in flight' : 'put it back and take a new one'}`,
+    );
   }
 
   /**
