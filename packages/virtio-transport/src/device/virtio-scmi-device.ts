@@ -396,9 +396,8 @@ export class VirtioScmiDevice {
         return false;
       }
     }
-    // The generation the link answers for: current only once the platform took the connection,
-    // so that a refused connect leaves the links of the generation in force alive.
-    const generation = this.#generation + 1;
+    // A new generation for the new link: the one before (a reset bumped it) is over anyway.
+    const generation = ++this.#generation;
     const link: PlatformAgentLink = {
       p2a,
       maxMsgSize: layout.maxMsgSize,
@@ -412,7 +411,6 @@ export class VirtioScmiDevice {
     } catch {
       return false;
     }
-    this.#generation = generation;
     this.#chain = new DescriptorChain(Math.max(cmdqSize, VIRTIO_DEVICE_MAX_SEGMENTS));
     this.#eventChain = new DescriptorChain(Math.max(eventqSize, VIRTIO_DEVICE_MAX_SEGMENTS));
     // In order, each command is returned as soon as it is answered (a batch of one); reordered,

@@ -46,6 +46,9 @@ export function intervalToWireNearest(us: number): WireInterval {
   while (sec > MAX_SEC && exponent < MAX_EXPONENT) {
     exponent++;
     sec = Math.round(us / 10 ** (exponent + 6));
+    // Rounded up past the field by one: 0xFFFF at this exponent is at most 1.5 units off, the
+    // next exponent at least 3.5 (655 355 µs is 65 535 × 10⁻⁵ s, not 6 554 × 10⁻⁴ s).
+    if (sec === MAX_SEC + 1) return { sec: MAX_SEC, exponent };
   }
   return { sec: Math.min(sec, MAX_SEC), exponent };
 }
