@@ -5,10 +5,12 @@ import {
   PtaScmiCaps,
   PtaScmiCommand,
   TeeError,
+  TeeLogin,
   TeeOrigin,
   TeeParamType,
   TeeResult,
   createSameThreadOpteeWire,
+  parseTeeUuid,
   teeMemref,
   teeValue,
   type SameThreadOpteeWire,
@@ -209,6 +211,48 @@ describe(OpteeDriver, () => {
     expect(Atomics.load(words, slot)).toBe(0);
     // The driver still works.
     await (await b.context.openSession(PTA_SCMI_UUID)).close();
+    await b.close();
+  });
+
+  it('should post a queued call into a slot a stray return gave back', async () => {
+    const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads: 2 } });
+    const words = new Int32Array(b.wire.ree.memory);
+    const states = [0, 1].map((slot) => b.wire.ree.layout.slotOffset(slot) / 4);
+    for (const state of states) Atomics.store(words, state, 3); // RETURNED, never posted by us
+    // Queued: no slot is FREE.
+    const opening = b.driver.openSession(parseTeeUuid(PTA_SCMI_UUID), TeeLogin.REE_KERNEL);
+    expect(b.driver.stats.waitedForThread).toBe(1);
+    b.wire.tee.doorbell.ring(); // the confused secure world rings: both slots come back
+    await b.clock.runUntilIdle(10);
+    expect(b.driver.stats.strayReturns).toBe(2);
+    expect((await opening).result).toBe(TeeResult.SUCCESS);
+    await b.close();
+  });
+
+  it('should answer an OPEN_SESSION whose UUID is not 16 bytes with BAD_PARAMETERS, posting nothing', async () => {
+    const b = createTeeBench();
+    await expect(b.driver.openSession(new Uint8Array(17), 0)).resolves.toMatchObject({
+      result: TeeResult.BAD_PARAMETERS,
+      origin: TeeOrigin.COMMS,
+    });
+    expect(b.driver.stats.calls).toBe(0);
+    await b.close();
+  });
+
+  it('should fail pending and later calls with TARGET_DEAD when the TEE died without closing', async () => {
+    const b = createTeeBench();
+    b.optee.faults.add({ action: { kind: 'hang-until-cancel' } });
+    const s = await smtSession(b);
+    const h = hang(s, 1);
+    await b.clock.runUntilIdle(10);
+    b.driver.teeDied(); // as when the secure world's thread exits: nothing will ever return
+    b.driver.teeDied();
+    expect(await h).toBe(TeeResult.TARGET_DEAD);
+    await expect(b.driver.openSession(new Uint8Array(16), 0)).resolves.toMatchObject({
+      result: TeeResult.TARGET_DEAD,
+      origin: TeeOrigin.COMMS,
+    });
+    expect(b.driver.closed).toBe(true);
     await b.close();
   });
 

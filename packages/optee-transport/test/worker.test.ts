@@ -5,12 +5,26 @@ import {
   TRANSPORT,
   coreModule,
   createAgent,
+  resolveWorkerEntry,
+  startWorker,
   type AgentOptions,
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite, type DevresEvent } from '@scmi-ts/devres';
 import { SeededRandom, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import { Container, ContainerModule } from 'inversify';
+import { join } from 'node:path';
+import {
+  PTA_SCMI_UUID,
+  PtaScmiCommand,
+  TeeLogin,
+  TeeParamType,
+  TeeResult,
+  openOpteeWorkerWire,
+  openTeeContext,
+  parseTeeUuid,
+  teeValue,
+} from '../src/index.js';
 import { createOpteeFixture, type OpteeWorker, type OpteeWorkerEnds } from './support/fixture.js';
 
 function create(ends: OpteeWorkerEnds, options: Partial<AgentOptions> = {}): Promise<ScmiAgent> {
@@ -170,5 +184,38 @@ describe.each(['static', 'dynamic'] as const)('worker mode with %s shared memory
     }
     console.log(`worker seed scenario (${shmem}): ${JSON.stringify(tally)}`);
     await worker.setFaults([]);
+  });
+});
+
+describe('an OP-TEE worker that dies', () => {
+  it('should fail the calls in flight and later ones with TARGET_DEAD, and close without the worker', async () => {
+    const host = await startWorker({
+      entry: resolveWorkerEntry(join(__dirname, 'support'), 'optee-worker'),
+      data: { platformConfig: createDefaultPlatformConfig(), agentId: 1, seed: 1 },
+    });
+    const wire = await openOpteeWorkerWire(host, {
+      channels: [{ id: 0, staticShmem: true }],
+      threads: 2,
+    });
+    const uuid = parseTeeUuid(PTA_SCMI_UUID);
+    const context = openTeeContext(wire.driver);
+    const session = await context.openSession(PTA_SCMI_UUID);
+    await wire.setWireFaults([{ action: { kind: 'hang-until-cancel' } }]);
+    // A call the secure world holds, then the worker dies (a crash, a terminate) mid-call.
+    const held = session
+      .invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL, [teeValue(TeeParamType.VALUE_INPUT, 0)])
+      .then(
+        () => 'returned',
+        (e: unknown) => (e as { result?: number }).result,
+      );
+    await host.worker.terminate();
+    await host.exited;
+    expect(await held).toBe(TeeResult.TARGET_DEAD);
+    await expect(wire.driver.openSession(uuid, TeeLogin.REE_KERNEL)).resolves.toMatchObject({
+      result: TeeResult.TARGET_DEAD,
+    });
+    expect(wire.driver.closed).toBe(true);
+    await expect(wire.close()).resolves.toBeUndefined();
+    await host.stop();
   });
 });

@@ -144,6 +144,8 @@ export class OpteeDriver implements TeeDriver {
   #nextShmId = 1;
   #interceptor: TeeReturnInterceptor | undefined;
   #closed = false;
+  /** What calls fail with once the driver is closed: COMMUNICATION, or TARGET_DEAD (`teeDied`). */
+  #closedResult: TeeResult = TeeResult.COMMUNICATION;
   #calls = 0;
   #waited = 0;
   #stray = 0;
@@ -212,6 +214,8 @@ export class OpteeDriver implements TeeDriver {
 
   /** @inheritDoc */
   public openSession(uuid: Uint8Array, login: number): Promise<TeeCallResult> {
+    // The slot holds 16 bytes of UUID; anything else is the caller's mistake, not a call.
+    if (uuid.byteLength !== 16) return Promise.resolve(failed(TeeResult.BAD_PARAMETERS));
     return this.#call(OpteeMsgCmd.OPEN_SESSION, 0, 0, 0, login, uuid, NO_PARAMS, []);
   }
 
@@ -308,13 +312,36 @@ export class OpteeDriver implements TeeDriver {
    * `TEE_ERROR_COMMUNICATION` (origin COMMS); later calls fail the same way. Idempotent.
    */
   public close(): void {
+    this.#shutDown(TeeResult.COMMUNICATION);
+  }
+
+  /**
+   * The secure world is gone without closing the wire (its thread exited or was terminated, so it
+   * will never return a call): marks the wire's TEE closed, stops listening and fails every call
+   * pending with `TEE_ERROR_TARGET_DEAD` (origin COMMS), as a TEE that closes does; later calls
+   * fail the same way. Idempotent; a no-op once the driver is closed.
+   *
+   * @example
+   * ```ts
+   * void host.exited.then(() => driver.teeDied());
+   * ```
+   */
+  public teeDied(): void {
+    if (this.#closed) return;
+    Atomics.store(this.#words, TEE_STATE_WORD, TEE_CLOSED);
+    this.#shutDown(TeeResult.TARGET_DEAD);
+  }
+
+  /** Stops listening and fails every pending call, and later ones, with `result`. */
+  #shutDown(result: TeeResult): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closedResult = result;
     this.#wire.doorbell.close();
     const pending = [...this.#slots.filter((c) => c !== undefined), ...this.#queue];
     this.#slots.fill(undefined);
     this.#queue.length = 0;
-    for (const call of pending) this.#settle(call, failed(TeeResult.COMMUNICATION));
+    for (const call of pending) this.#settle(call, failed(result));
   }
 
   /**
@@ -447,7 +474,7 @@ export class OpteeDriver implements TeeDriver {
       holdsShm: false,
     };
     if (this.#closed) {
-      resolve(failed(TeeResult.COMMUNICATION));
+      resolve(failed(this.#closedResult));
       return;
     }
     if (params.length > 0 && !this.#hold(call)) {
@@ -540,6 +567,7 @@ export class OpteeDriver implements TeeDriver {
   #onReturn(): void {
     const words = this.#words;
     const stateWords = this.#stateWords;
+    let freedStray = false;
     for (let slot = 0; slot < stateWords.length; slot++) {
       // A caller resolved below may close the driver: its calls then all failed already.
       if (this.#closed) return;
@@ -550,6 +578,7 @@ export class OpteeDriver implements TeeDriver {
         // Not a call of ours (a hostile secure world): give the slot back, count it.
         this.#stray++;
         Atomics.store(words, state, FREE);
+        freedStray = true;
         continue;
       }
       if (call.seen) continue;
@@ -566,6 +595,8 @@ export class OpteeDriver implements TeeDriver {
         this.#deliver(slot, call);
       });
     }
+    // A slot a stray return freed takes a call that waited for one (delivering pumps too).
+    if (freedStray && this.#queue.length > 0 && !this.#closed) this.#pump();
   }
 
   /** Hands the return in `slot` to its caller, frees the slot, posts a call that waited for one. */

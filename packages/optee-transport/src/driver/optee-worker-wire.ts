@@ -1,4 +1,4 @@
-import { callForId, type WorkerHost } from '@scmi-ts/core';
+import { ScmiError, callForId, type WorkerHost } from '@scmi-ts/core';
 import type { EmulatedOpteeStats } from '../emulated/emulated-optee.js';
 import type { OpteeWireFault } from '../emulated/optee-wire-fault.js';
 import { allocateOpteeWire, openOpteeWireEnd } from '../wire/optee-wire.js';
@@ -13,14 +13,19 @@ export interface OpteeWorkerWire {
   setWireFaults(rules: readonly OpteeWireFault[]): Promise<void>;
   /** The counters of the emulated OP-TEE in the worker. */
   stats(): Promise<EmulatedOpteeStats | undefined>;
-  /** Closes the driver, then the emulated OP-TEE in the worker. Idempotent. */
+  /**
+   * Closes the driver, then the emulated OP-TEE in the worker (nothing to close there once the
+   * worker stopped or exited). Idempotent.
+   */
   close(): Promise<void>;
 }
 
 /**
  * Opens a wire to a worker that serves `createEmulatedOpteeHost`'s handlers: allocates the
  * shared memory, boots an emulated OP-TEE on it in the worker, and starts the normal world's
- * driver on this thread.
+ * driver on this thread. Should the worker exit without closing its OP-TEE (a crash, a
+ * terminate), the driver fails every pending and later call with `TEE_ERROR_TARGET_DEAD`
+ * ({@link OpteeDriver.teeDied}).
  *
  * @throws (rejects) ScmiConfigError for invalid `options`; the worker's error when it cannot boot
  * the emulated OP-TEE (an agent already connected, for example); ScmiTransportError
@@ -46,6 +51,11 @@ export async function openOpteeWorkerWire(
   // Checked before the driver starts.
   const id = await callForId(host, 'an OP-TEE id', 'opteeOpen', memory, options);
   const driver = new OpteeDriver(openOpteeWireEnd(memory, options, 'ree'));
+  // A worker that exits without closing its OP-TEE (a crash, a terminate) never returns a call:
+  // fail them, and the later ones, as a TEE that closed.
+  void host.exited.then(() => {
+    driver.teeDied();
+  });
   let closing: Promise<void> | undefined;
   return {
     driver,
@@ -56,7 +66,13 @@ export async function openOpteeWorkerWire(
     close: () => {
       closing ??= (async () => {
         driver.close();
-        await host.call('opteeClose', id);
+        try {
+          await host.call('opteeClose', id);
+        } catch (error) {
+          // A worker stopped (its onStop closed its OP-TEEs) or gone: nothing is left to close.
+          const code = ScmiError.is(error) ? error.code : undefined;
+          if (code !== 'E_WORKER_STOPPED' && code !== 'E_WORKER_EXITED') throw error;
+        }
       })();
       return closing;
     },
