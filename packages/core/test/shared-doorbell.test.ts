@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { SharedDoorbell } from '../src/doorbell/shared-doorbell.js';
-import { ScmiTransportError } from '../src/errors/scmi-error.js';
+import { ScmiConfigError, ScmiTransportError } from '../src/errors/scmi-error.js';
 import { startWorker } from '../src/worker/worker-host.js';
 import type { EchoWorkerData } from './fixtures/echo-worker.js';
 import { codeOfError } from './support/code-of.js';
 
 const codeOf = codeOfError(ScmiTransportError);
+const configCodeOf = codeOfError(ScmiConfigError);
 
 /** A listener whose calls can be awaited one by one. */
 function recorder(): { onRing: () => void; calls: () => number; next: () => Promise<void> } {
@@ -267,6 +268,13 @@ describe(SharedDoorbell, () => {
         b.close();
         a.ring();
         expect(b.waitSync(0)).toBe(false);
+      });
+
+      it('should refuse a timeout that is NaN or not a number (it would wait for ever) with E_CONFIG', () => {
+        const { b } = pair();
+        expect(configCodeOf(() => b.waitSync(Number.NaN))).toBe('E_CONFIG');
+        expect(configCodeOf(() => b.waitSync('5' as unknown as number))).toBe('E_CONFIG');
+        b.close();
       });
 
       it('should throw E_DOORBELL_LISTENING while a listen loop runs', () => {

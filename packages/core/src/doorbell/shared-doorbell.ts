@@ -1,4 +1,4 @@
-import { ScmiTransportError } from '../errors/scmi-error.js';
+import { ScmiConfigError, ScmiTransportError } from '../errors/scmi-error.js';
 import type { Doorbell } from './doorbell.js';
 
 /** Word indices inside the region: ring sequences, then closed flags, one per side. */
@@ -183,13 +183,17 @@ export class SharedDoorbell implements Doorbell {
    * `timeoutMs` passes or this side is closed (returns false). For a worker that has nothing else
    * to do: `Atomics.wait` freezes the event loop, so this is **never** for the agent's thread.
    *
-   * @throws ScmiTransportError `E_DOORBELL_LISTENING` when a listen loop runs on this side.
+   * @throws ScmiTransportError `E_DOORBELL_LISTENING` when a listen loop runs on this side;
+   * ScmiConfigError `timeoutMs` when it is not a number or NaN (which would wait for ever).
    * @example
    * ```ts
    * while (platform.waitSync(1000)) handleRequests();
    * ```
    */
   public waitSync(timeoutMs = Infinity): boolean {
+    if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs)) {
+      throw new ScmiConfigError('timeoutMs', `expected a number of ms, got ${String(timeoutMs)}`);
+    }
     if (this.#listener !== undefined) {
       throw new ScmiTransportError(
         'E_DOORBELL_LISTENING',
