@@ -32,25 +32,26 @@ export function intervalToWire(us: number): WireInterval | undefined {
 
 /**
  * The wire form nearest to a positive whole number of microseconds: the exact one when there is
- * one ({@link intervalToWire}), else the value rounded (half up) to the fewest decimal places the
- * 16-bit seconds field can hold — 65 725 µs is reported as 6 573 × 10⁻⁵ s. A range's members
- * (`min + k × step`) can lack an exact form when only its bounds and step were checked: the
- * platform keeps the exact interval and reports the nearest, as a firmware whose timer runs at a
- * rate the field cannot express would. @internal
+ * one ({@link intervalToWire}), else the nearest `sec × 10^exponent` the 16-bit seconds field can
+ * hold — at the finest exponent where the value, rounded half up, fits, or 0xFFFF at the exponent
+ * before it when that is nearer (65 725 µs is reported as 6 573 × 10⁻⁵ s, 65 536 µs as
+ * 65 535 × 10⁻⁶ s). A range's members (`min + k × step`) can lack an exact form when only its
+ * bounds and step were checked: the platform keeps the exact interval and reports the nearest, as
+ * a firmware whose timer runs at a rate the field cannot express would. @internal
  */
 export function intervalToWireNearest(us: number): WireInterval {
   const exact = intervalToWire(us);
   if (exact !== undefined) return exact;
-  let exponent = -6;
-  let sec = us;
-  while (sec > MAX_SEC && exponent < MAX_EXPONENT) {
-    exponent++;
-    sec = Math.round(us / 10 ** (exponent + 6));
-    // Rounded up past the field by one: 0xFFFF at this exponent is at most 1.5 units off, the
-    // next exponent at least 3.5 (655 355 µs is 65 535 × 10⁻⁵ s, not 6 554 × 10⁻⁴ s).
-    if (sec === MAX_SEC + 1) return { sec: MAX_SEC, exponent };
+  for (let exponent = -6; ; exponent++) {
+    const unit = 10 ** (exponent + 6);
+    const sec = Math.round(us / unit);
+    if (sec <= MAX_SEC || exponent === MAX_EXPONENT) {
+      return { sec: Math.min(sec, MAX_SEC), exponent };
+    }
+    // The next exponent gives at least 6 554 × 10 = 65 540 units: 0xFFFF here is nearer below
+    // 65 537.5 units.
+    if (us < (MAX_SEC + 2.5) * unit) return { sec: MAX_SEC, exponent };
   }
-  return { sec: Math.min(sec, MAX_SEC), exponent };
 }
 
 /** Microseconds of a wire interval (fractional below 1 µs). @internal */
