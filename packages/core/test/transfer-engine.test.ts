@@ -446,7 +446,7 @@ describe(TransferEngine, () => {
       expect(await quiesces(channel, clock)).toBe(true);
     });
 
-    it('should refuse to put back a transfer in flight (sent, or waiting for its delayed response), changing nothing', async () => {
+    it('should refuse to put back or send again a transfer in flight (sent, or waiting for its delayed response), changing nothing', async () => {
       const { channel, transport, engine, xfer, clock } = setup();
       const x = xfer();
       const done = engine.doWithResponse(channel, x);
@@ -454,6 +454,9 @@ describe(TransferEngine, () => {
       transport.answer();
       await clock.settle(); // the response is in; the delayed response is awaited
       expect(thrown(() => engine.put(x))).toMatchObject({ code: 'E_XFER_STATE' });
+      // Nor sent again while it waits for its delayed response.
+      expect(await failure(engine.do(channel, x))).toMatchObject({ code: 'E_XFER_STATE' });
+      expect(channel.counters.sent).toBe(1);
       transport.answerDelayed(x);
       await done;
       engine.put(x);

@@ -396,10 +396,17 @@ export class TransferEngine implements XferOwner {
   /** Throws `E_XFER_STATE` unless `xfer` may be sent: fresh from the pool, or after a response. */
   #checkSendable(xfer: Xfer): void {
     const state = xfer.state;
-    if (state === 'allocated' || state === 'response' || state === 'delayed-response') return;
+    // A waiter: a `doWithResponse` still waits for the delayed response (state `response`).
+    const inFlight = state === 'sent' || xfer.waiter !== undefined;
+    if (
+      !inFlight &&
+      (state === 'allocated' || state === 'response' || state === 'delayed-response')
+    ) {
+      return;
+    }
     throw new ScmiError(
       'E_XFER_STATE',
-      `${this.#o.agent}: a ${state} transfer (token ${xfer.token}) cannot be sent; ${state === 'sent' ? 'it is in flight' : 'put it back and take a new one'}`,
+      `${this.#o.agent}: a ${inFlight ? 'transfer in flight' : `${state} transfer`} (token ${xfer.token}) cannot be sent; ${inFlight ? 'wait until its do() settled' : 'put it back and take a new one'}`,
     );
   }
 
