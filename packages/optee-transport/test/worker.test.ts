@@ -214,6 +214,9 @@ describe('an OP-TEE worker that dies', () => {
     await expect(wire.driver.openSession(uuid, TeeLogin.REE_KERNEL)).resolves.toMatchObject({
       result: TeeResult.TARGET_DEAD,
     });
+    await expect(wire.driver.allocSharedMemory(64)).rejects.toMatchObject({
+      result: TeeResult.TARGET_DEAD,
+    });
     expect(wire.driver.closed).toBe(true);
     await expect(wire.close()).resolves.toBeUndefined();
     await host.stop();

@@ -273,7 +273,7 @@ export class OpteeDriver implements TeeDriver {
   public async allocSharedMemory(size: number): Promise<TeeSharedMemory> {
     if (this.#closed) {
       throw new TeeError(
-        TeeResult.COMMUNICATION,
+        this.#closedResult,
         TeeOrigin.COMMS,
         'allocate shared memory: the driver is closed',
       );
@@ -319,7 +319,8 @@ export class OpteeDriver implements TeeDriver {
    * The secure world is gone without closing the wire (its thread exited or was terminated, so it
    * will never return a call): marks the wire's TEE closed, stops listening and fails every call
    * pending with `TEE_ERROR_TARGET_DEAD` (origin COMMS), as a TEE that closes does; later calls
-   * fail the same way. Idempotent; a no-op once the driver is closed.
+   * and shared memory allocations fail the same way. Idempotent; a no-op once the driver is
+   * closed.
    *
    * @example
    * ```ts

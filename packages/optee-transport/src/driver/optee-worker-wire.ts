@@ -52,9 +52,11 @@ export async function openOpteeWorkerWire(
   const id = await callForId(host, 'an OP-TEE id', 'opteeOpen', memory, options);
   const driver = new OpteeDriver(openOpteeWireEnd(memory, options, 'ree'));
   // A worker that exits without closing its OP-TEE (a crash, a terminate) never returns a call:
-  // fail them, and the later ones, as a TEE that closed.
+  // fail them, and the later ones, as a TEE that closed. The callback outlives the wire (it hangs
+  // on the host's `exited`): it holds the driver, and with it the wire's memory, only until close.
+  let live: OpteeDriver | undefined = driver;
   void host.exited.then(() => {
-    driver.teeDied();
+    live?.teeDied();
   });
   let closing: Promise<void> | undefined;
   return {
@@ -65,6 +67,7 @@ export async function openOpteeWorkerWire(
     stats: async () => (await host.call('opteeStats', id)) as EmulatedOpteeStats | undefined,
     close: () => {
       closing ??= (async () => {
+        live = undefined;
         driver.close();
         try {
           await host.call('opteeClose', id);

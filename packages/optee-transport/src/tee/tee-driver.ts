@@ -27,7 +27,10 @@ export interface TeeCallResult {
 export interface TeeDriver {
   /** The implementation, e.g. `'optee'` (Linux `tee_ioctl_version_data.impl_id`). */
   readonly implementation: string;
-  /** True once the driver was closed: every call then fails with `TEE_ERROR_COMMUNICATION`. */
+  /**
+   * True once the driver was closed: every call then fails with `TEE_ERROR_COMMUNICATION` — or
+   * `TEE_ERROR_TARGET_DEAD` when it closed because the secure world died.
+   */
   readonly closed: boolean;
   /** Opens a session to the trusted application `uuid` (16 octets) with `login`. */
   openSession(uuid: Uint8Array, login: number): Promise<TeeCallResult>;
