@@ -65,7 +65,11 @@ export interface ResourceSpec<T> {
   readonly value: T;
   /** Releases the resource. Runs exactly once. */
   readonly release: TeardownStep<T>;
-  /** Stops callbacks into the resource and waits for running ones (phase 1). */
+  /**
+   * Stops callbacks into the resource and waits for running ones (phase 1). It may start the
+   * release of a group that holds this resource, but must not await it: that release waits for
+   * this step to return, so awaiting it never settles.
+   */
   readonly quiesce?: TeardownStep<T>;
   /** Lookup key for {@link ResourceScope.find}; unique per device. */
   readonly key?: DevresKey<T>;
