@@ -12,6 +12,24 @@ async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 }
 
+/**
+ * Tears `res` down while a quiesce step waits for a callback in flight: a few turns later the
+ * callback returns (`drain()` of then, logged `callback returns`); resolves once the device's
+ * teardown and the group's (`groupRelease()` of then) are done.
+ */
+async function removeWhileHeld(
+  res: Devres,
+  log: string[],
+  drain: () => (() => void) | undefined,
+  groupRelease: () => Promise<void> | undefined,
+): Promise<void> {
+  const removal = res.releaseAll();
+  await turns(3);
+  log.push('callback returns');
+  drain()?.();
+  await Promise.all([removal, groupRelease()]);
+}
+
 function recorder(): { log: string[]; step: (tag: string) => () => void } {
   const log: string[] = [];
   return { log, step: (tag) => () => void log.push(tag) };
@@ -293,11 +311,12 @@ describe(DevresGroup, () => {
         release: step('release gate'),
       });
       g.close();
-      const removal = res.releaseAll();
-      await turns(3);
-      log.push('callback returns');
-      drain?.();
-      await Promise.all([removal, groupRelease]);
+      await removeWhileHeld(
+        res,
+        log,
+        () => drain,
+        () => groupRelease,
+      );
       expect(log).toEqual([
         'quiesce gate',
         'quiesce chan',
@@ -333,11 +352,12 @@ describe(DevresGroup, () => {
         release: step('free newer'),
       });
       g.close();
-      const removal = res.releaseAll();
-      await turns(3);
-      log.push('callback returns');
-      drain?.();
-      await Promise.all([removal, groupRelease]);
+      await removeWhileHeld(
+        res,
+        log,
+        () => drain,
+        () => groupRelease,
+      );
       expect(log).toEqual([
         'quiesce newer',
         'quiesce chan',

@@ -288,7 +288,7 @@ export class TransferEngine implements XferOwner {
    * changes; put it back once `do` settled.
    */
   public put(xfer: Xfer): void {
-    if (xfer.state === 'sent' || xfer.waiter !== undefined) {
+    if (inFlight(xfer)) {
       throw new ScmiError(
         'E_XFER_STATE',
         `${this.#o.agent}: transfer (token ${xfer.token}) put back while in flight; put it back once its do() settled`,
@@ -396,17 +396,13 @@ export class TransferEngine implements XferOwner {
   /** Throws `E_XFER_STATE` unless `xfer` may be sent: fresh from the pool, or after a response. */
   #checkSendable(xfer: Xfer): void {
     const state = xfer.state;
-    // A waiter: a `doWithResponse` still waits for the delayed response (state `response`).
-    const inFlight = state === 'sent' || xfer.waiter !== undefined;
-    if (
-      !inFlight &&
-      (state === 'allocated' || state === 'response' || state === 'delayed-response')
-    ) {
+    const busy = inFlight(xfer);
+    if (!busy && (state === 'allocated' || state === 'response' || state === 'delayed-response')) {
       return;
     }
     throw new ScmiError(
       'E_XFER_STATE',
-      `${this.#o.agent}: a ${inFlight ? 'transfer in flight' : `${state} transfer`} (token ${xfer.token}) cannot be sent; ${inFlight ? 'wait until its do() settled' : 'put it back and take a new one'}`,
+      `${this.#o.agent}: a ${busy ? 'transfer in flight' : `${state} transfer`} (token ${xfer.token}) cannot be sent; ${busy ? 'wait until its do() settled' : 'put it back and take a new one'}`,
     );
   }
 
@@ -802,4 +798,12 @@ export class TransferEngine implements XferOwner {
 /** An integer 0…255 (a header's protocol or message id). */
 function isU8(n: number): boolean {
   return (n & 0xff) === n;
+}
+
+/**
+ * Whether a `do` of `xfer` has not settled: it is sent, or a `doWithResponse` still waits for its
+ * delayed response (state `response`, with a waiter).
+ */
+function inFlight(xfer: Xfer): boolean {
+  return xfer.state === 'sent' || xfer.waiter !== undefined;
 }
