@@ -493,11 +493,18 @@ describe('Clock protocol (0x14)', () => {
     });
   });
 
-  it('should abandon pending asynchronous work when the agent disconnects', () => {
-    h.call(CLOCK, ClockMessageId.RATE_SET, [1, 0, 300 * MHZ, 0]);
+  it('should complete an accepted asynchronous rate change after the agent disconnects, without its delayed response', async () => {
+    const link = h.link(1);
+    expect(h.call(CLOCK, ClockMessageId.RATE_SET, [1, 0, 300 * MHZ, 0]).status).toBe(0);
+    h.connection(1).disconnect();
     expect(h.platform.armedTimers).toBe(1);
-    h.connections.get(1)?.disconnect();
-    expect(h.platform.armedTimers).toBe(0);
+    h.connect(1); // a new connection of the same agent must not get the old command's answer
+    const posted = link.posted.length;
+    await h.clock.advance(1000);
+    expect(h.platform.snapshot().clocks[0]?.rate).toBe(300 * MHZ);
+    expect(link.posted).toHaveLength(posted);
+    expect(h.link(1).posted).toHaveLength(0);
+    expect(h.platform.counters.cancelledOnDisconnect).toBe(1);
     expect(h.clock.armedTimers).toBe(0);
   });
 });

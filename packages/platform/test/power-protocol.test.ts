@@ -86,6 +86,14 @@ describe('Power domain protocol (0x11)', () => {
       expect(h.links.get(1)?.posted).toHaveLength(0);
     });
 
+    it('should apply an accepted asynchronous set even if the agent disconnects first', async () => {
+      expect(h.call(POWER, PowerMessageId.STATE_SET, [1, 2, 0x40000001]).status).toBe(0);
+      h.connection(1).disconnect();
+      await h.clock.advance(1);
+      expect(h.platform.snapshot().powerDomains[2]).toBe(0x40000001);
+      expect(h.platform.counters.cancelledOnDisconnect).toBe(0); // it has no delayed response
+    });
+
     it('should answer NOT_SUPPORTED to an asynchronous set without a P2A channel', () => {
       const noP2a = new Harness();
       noP2a.connect(1, false);

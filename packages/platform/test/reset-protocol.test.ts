@@ -97,6 +97,16 @@ describe('Reset domain protocol (0x16)', () => {
       ]);
     });
 
+    it('should perform an accepted asynchronous reset even if the agent disconnects first, without its delayed response', async () => {
+      const link = h.link(1);
+      h.send(1, RESET, ResetMessageId.RESET, [0, AUTONOMOUS | ASYNC, 0], 300);
+      h.connection(1).disconnect();
+      await h.clock.advance(0.5);
+      expect(h.platform.snapshot().resetDomains[0]).toEqual({ asserted: false, resets: 1 });
+      expect(link.posted).toHaveLength(0);
+      expect(h.platform.counters.cancelledOnDisconnect).toBe(1);
+    });
+
     it('should take the platform async latency when the domain latency is unknown', async () => {
       const custom = new Harness(
         {

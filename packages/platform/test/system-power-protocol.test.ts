@@ -48,6 +48,14 @@ describe('System power protocol (0x12)', () => {
     expect(h.call(SYSTEM, SystemPowerMessageId.STATE_SET, [0, 0x80000001]).status).toBe(0);
   });
 
+  it('should not send STATE_NOTIFIER to the subscribed agent that asked for the transition', () => {
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_NOTIFY, [1], 1).status).toBe(0);
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_NOTIFY, [1], 2).status).toBe(0);
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_SET, [1, 0], 1).status).toBe(0);
+    expect(h.links.get(1)?.posted).toHaveLength(0);
+    expect(h.links.get(2)?.messages.map((m) => m.words)).toEqual([[1, 1, 0]]);
+  });
+
   it('should reject bad states, flags and sizes', () => {
     expect(h.call(SYSTEM, SystemPowerMessageId.STATE_SET, [0, 5]).status).toBe(
       ScmiStatus.INVALID_PARAMETERS,

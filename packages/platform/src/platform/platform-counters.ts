@@ -34,7 +34,8 @@ export interface PlatformCounters {
    * delayed, held or sent late by a fault rule, delayed responses, notifications (each counts once).
    * This includes a delayed response, or the second copy of a `duplicate` rule, whose `link.post`
    * disconnected the agent (the peer port dropping a slow consumer): no retry or copy is armed for
-   * an agent that is gone.
+   * an agent that is gone. The delayed response of an asynchronous operation counts when the
+   * operation completes, which it does even after its agent disconnected.
    */
   readonly cancelledOnDisconnect: number;
 }

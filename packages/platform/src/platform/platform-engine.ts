@@ -246,9 +246,10 @@ export class PlatformEngine implements PlatformServices {
     notificationId: number,
     domainId: number,
     payload: Uint8Array,
+    except?: AgentSession,
   ): void {
     for (const s of this.#sessions.values()) {
-      this.notifyAgent(s, protocolId, notificationId, domainId, payload);
+      if (s !== except) this.notifyAgent(s, protocolId, notificationId, domainId, payload);
     }
   }
 
@@ -286,15 +287,23 @@ export class PlatformEngine implements PlatformServices {
     complete: () => Reply,
   ): void {
     const { agent, link, headerWord } = req;
+    // Owned by the platform, not by the agent: an operation the platform accepted completes even
+    // if the agent disconnects first (firmware does not undo a state change it answered SUCCESS
+    // to because a channel went away); only its delayed response is then not sent — neither to
+    // the agent that is gone nor to a later connection of the same agent.
     this.timers.arm(
       ms,
       () => {
         const reply = complete();
         if (!respond) return;
+        if (agent.link !== link) {
+          this.counters.cancelledOnDisconnect++;
+          return;
+        }
         const header = ((headerWord & ~0x300) | (ScmiMessageType.DELAYED_RESPONSE << 8)) >>> 0;
         this.#postP2a(agent, link, this.#encode(link, header, reply), 'delayed-response');
       },
-      agent.id,
+      undefined,
       tag,
     );
   }

@@ -88,9 +88,16 @@ export interface PlatformServices {
   /**
    * Sends notification `notificationId` of `protocolId` about `domainId` to every connected agent
    * subscribed to it that may use the domain now; `payload` starts with the agent_id of the agent
-   * that caused the change.
+   * that caused the change. With `except`, that agent is left out (SYSTEM_POWER_STATE_NOTIFIER
+   * is not sent to the agent that asked for the transition).
    */
-  notify(protocolId: number, notificationId: number, domainId: number, payload: Uint8Array): void;
+  notify(
+    protocolId: number,
+    notificationId: number,
+    domainId: number,
+    payload: Uint8Array,
+    except?: AgentSession,
+  ): void;
   /**
    * Sends one notification to one agent if it is connected, subscribed, and may use the domain now
    * ({@link AgentSession.receives}); otherwise nothing.
@@ -105,7 +112,9 @@ export interface PlatformServices {
   /**
    * Completes the asynchronous command `req` after `ms`: `complete` runs then (apply the state
    * change there) and, when `respond` is true, its reply is posted as the delayed response.
-   * Cancelled if the agent disconnects first. `tag` counts pending operations.
+   * The operation completes even if the agent disconnects first; its delayed response is then
+   * not sent (counted in `cancelledOnDisconnect`), not even to a new connection of the agent.
+   * Cancelled only when the platform closes. `tag` counts pending operations.
    */
   later(
     req: PlatformRequest,

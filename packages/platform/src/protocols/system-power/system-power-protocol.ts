@@ -72,11 +72,14 @@ export class SystemPowerProtocol implements ProtocolServer {
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     if (state > MAX_ARCH_STATE && state < VENDOR_STATE) return fail(ScmiStatus.INVALID_PARAMETERS);
     this.#state = state;
+    // To every other subscriber: the agent that asked for the transition knows of it (SCP-firmware
+    // `mod_scmi_system_power.c`, scmi_sys_power_state_notify, skips the requesting service).
     this.#p.notify(
       this.id,
       SystemPowerNotificationId.STATE_NOTIFIER,
       0,
       words(req.agent.id, flags, state),
+      req.agent,
     );
     return ok();
   }
