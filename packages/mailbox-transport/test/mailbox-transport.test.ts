@@ -505,6 +505,56 @@ describe('mailboxTransport', () => {
       h.close();
     });
 
+    it('should count the late reply on a polling channel, which no doorbell hands to core, before the next command overwrites it', async () => {
+      const h = createHarness({
+        platformFaults: [
+          {
+            match: { protocolId: 0x14, messageId: 0x0, nth: 1 },
+            action: { kind: 'late-reply', ms: 45 },
+          },
+        ],
+      });
+      const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
+      expect(await settle(agent.transact(0x14, 0x0))).toBeInstanceOf(ScmiTimeoutError);
+      await h.clock.advance(20); // the late reply lands in the area: nobody looks at it
+      expect(stats(agent, 'a2p:0').lateReplies).toBe(0);
+      await expect(agent.transact(0x14, 0x0)).resolves.toBeInstanceOf(Uint8Array);
+      await expect(agent.transact(0x14, 0x0)).resolves.toBeInstanceOf(Uint8Array);
+      const a2p = stats(agent, 'a2p:0');
+      expect([a2p.timeouts, a2p.lateReplies, a2p.completed]).toEqual([1, 1, a2p.sent - 1]);
+      expect(a2p.badMessages).toMatchObject({ unexpected: 0, invalid: 0, spurious: 0 });
+      await agent.remove();
+      h.close();
+    });
+
+    it('should count the late reply once when its doorbell lands after the next command was written', async () => {
+      const h = createHarness({
+        platformFaults: [
+          {
+            match: { protocolId: 0x14, messageId: 0x0, nth: 1 },
+            action: { kind: 'late-reply', ms: 45 },
+          },
+        ],
+      });
+      const agent = await h.create({ a2p: [{ id: 0 }] });
+      // The agent's doorbells take 5 ms: the next command's wait for CHANNEL_FREE sees the late
+      // reply before its doorbell lands.
+      h.mailbox.controller.setInterceptor('agent', (deliver) => {
+        h.clock.setTimeout(deliver, 5);
+      });
+      expect(await settle(agent.transact(0x14, 0x0))).toBeInstanceOf(ScmiTimeoutError);
+      const next = agent.transact(0x14, 0x0);
+      await h.clock.advance(100);
+      await expect(next).resolves.toBeInstanceOf(Uint8Array);
+      const a2p = stats(agent, 'a2p:0');
+      expect([a2p.timeouts, a2p.lateReplies, a2p.completed]).toEqual([1, 1, a2p.sent - 1]);
+      expect(a2p.badMessages).toMatchObject({ unexpected: 0, invalid: 0, spurious: 0 });
+      expect(h.mailbox.wire.monitor.channel('a2p:0')?.spurious).toBe(0);
+      h.mailbox.controller.setInterceptor('agent', undefined);
+      await agent.remove();
+      h.close();
+    });
+
     it('should complete a command whose good reply the deadline found, and not count its late doorbell', async () => {
       const h = createHarness();
       const agent = await h.create({ a2p: [{ id: 0 }] });

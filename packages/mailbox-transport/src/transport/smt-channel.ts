@@ -4,6 +4,7 @@ import {
   ScmiShutdownError,
   ScmiStatus,
   ScmiTransportError,
+  headerToken,
   headerType,
   replyHeaderDefect,
   type ChannelSetup,
@@ -40,7 +41,9 @@ const EMPTY = new Uint8Array(0);
  *   then rings); with FREE set its header goes to core, which matches the token — unless
  *   `pollDone` already took that reply (a polled message, or core's look at the deadline before
  *   the doorbell came): then the transfer is complete and its doorbell is not counted, not even
- *   as spurious when it finds the next command already in the area.
+ *   as spurious when it finds the next command already in the area. A reply nothing handed to
+ *   core (it came after its transfer timed out, on a polling channel or ahead of its doorbell) is
+ *   handed to core by the next `send` before it overwrites it: a late reply, counted.
  * - P2A: a doorbell with something posted (CHANNEL_FREE clear) goes to core, which fetches the
  *   notification or delayed response and calls `clearChannel` (set FREE; ring back when the
  *   platform asked for it with INTR_ENABLED).
@@ -84,6 +87,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
    * doorbells coalesce, so it is that reply's too.) Reset by each message written.
    */
   #doorbellOwed = false;
+  /** Whether a message was written into the area (whose reply `#replySeen` tracks). */
+  #written = false;
 
   /** @internal Use {@link SmtChannel.open}. */
   private constructor(
@@ -443,11 +448,35 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     });
   }
 
+  /**
+   * Hands core the reply the area holds when nothing has yet (no doorbell, no `pollDone`): the
+   * previous message's transfer gave up on it and the platform answered after (a polled message
+   * is never looked at again; an interrupt message's doorbell may still be on its way). Core
+   * counts it (`lateReplies` for the retired token) before `next` overwrites it — a late reply is
+   * dropped *and counted*, whatever the completion mode. Not when its token is `next`'s own (the
+   * token space wrapped): core would take it for `next`'s reply. True when handed over.
+   */
+  #takeUnseenReply(next: Xfer): boolean {
+    if (!this.#written || this.#replySeen !== undefined) return false;
+    const header = this.#area.header();
+    if (headerToken(header) === headerToken(next.header) || !this.#guard.enter()) return false;
+    try {
+      this.#replySeen = 'core';
+      this.#setup.sink.rx(header, undefined);
+    } finally {
+      this.#guard.exit();
+    }
+    return true;
+  }
+
   /** Writes the command into the area (the lock is held and the area is free) and rings. */
   #write(xfer: Xfer): void {
     const area = this.#area;
-    // A doorbell asked for and not come yet: the reply pollDone took was an interrupt message's.
-    this.#doorbellOwed = this.#replySeen === 'polled' && this.#intrEnabled;
+    const taken = this.#takeUnseenReply(xfer);
+    // A doorbell asked for and not come yet: the reply pollDone took (or the unseen one just
+    // handed to core) was an interrupt message's.
+    this.#doorbellOwed = (taken || this.#replySeen === 'polled') && this.#intrEnabled;
+    this.#written = true;
     this.#intrEnabled = !xfer.polling;
     this.#replySeen = undefined;
     area.setStatus(0); // busy, error cleared
