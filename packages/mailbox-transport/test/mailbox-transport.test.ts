@@ -364,12 +364,15 @@ describe('mailboxTransport', () => {
       h.close();
     });
 
-    it('should refuse a second agent on a wire whose mailbox channels are held', async () => {
+    it("should refuse a second agent on a wire whose mailbox channels are held, keeping the first one's wire report", async () => {
       const h = createHarness();
       const agent = await h.create();
       const error = await settle(h.create({ name: 'scmi1' }));
       expect(ScmiTransportError.is(error) && error.code).toBe('E_MBOX_BUSY');
       await agent.remove();
+      // The refused setup did not replace the report of the channel the first agent held.
+      const report = h.mailbox.wire.monitor.channel('a2p:0');
+      expect(report).toMatchObject({ quiesced: true, freed: true, frees: 1 });
       h.close();
     });
   });
@@ -551,6 +554,37 @@ describe('mailboxTransport', () => {
       expect(a2p.badMessages).toMatchObject({ unexpected: 0, invalid: 0, spurious: 0 });
       expect(h.mailbox.wire.monitor.channel('a2p:0')?.spurious).toBe(0);
       h.mailbox.controller.setInterceptor('agent', undefined);
+      await agent.remove();
+      h.close();
+    });
+
+    it('should let go of the channel when its wait for CHANNEL_FREE fails, so that later commands still go out', async () => {
+      const h = createHarness({
+        smtFaults: [
+          {
+            match: { protocolId: 0x14, messageId: 0x0, nth: 1 },
+            action: { kind: 'stuck-busy', ms: 50 },
+          },
+        ],
+      });
+      const agent = await h.create({ a2p: [{ id: 0 }] });
+      // The clock's next yield rejects (a clock being stopped): the wait of the second command.
+      const clockYield = h.clock.yield.bind(h.clock);
+      let failNext = true;
+      h.clock.yield = () => {
+        if (!failNext) return clockYield();
+        failNext = false;
+        return Promise.reject(new Error('clock stopped'));
+      };
+      const first = settle(agent.transact(0x14, 0x0)); // times out; the area stays busy to 50 ms
+      const second = settle(agent.transact(0x14, 0x0)); // waits for the lock, then for FREE
+      expect(await first).toBeInstanceOf(ScmiTimeoutError);
+      expect(await second).toBeInstanceOf(Error);
+      expect(failNext).toBe(false);
+      // Before the fix it waited for the channel lock for ever (no deadline while a send waits).
+      const third = agent.transact(0x14, 0x0).then((reply) => reply instanceof Uint8Array);
+      const stuck = new Promise((resolve) => h.clock.setTimeout(() => resolve('stuck'), 1000));
+      expect(await Promise.race([third, stuck])).toBe(true);
       await agent.remove();
       h.close();
     });

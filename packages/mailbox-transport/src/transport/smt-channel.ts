@@ -116,7 +116,6 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       ignoredAtFree: undefined,
       counters: () => setup.counters.snapshot(),
     };
-    monitor.track(this.#record);
   }
 
   /**
@@ -134,6 +133,9 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   ): SmtChannel {
     const channel = new SmtChannel(setup, area, freeWaitMs, monitor);
     channel.#mbox = request(channel);
+    // Tracked once the mailbox channel is ours: a refused setup (E_MBOX_BUSY, another agent on
+    // the wire) must not replace the report of the channel that holds it.
+    monitor.track(channel.#record);
     return channel;
   }
 
@@ -409,6 +411,23 @@ export class SmtChannel implements TransportChannel, MailboxClient {
    * the platform is still writing.
    */
   async #waitFreeThenWrite(xfer: Xfer): Promise<void> {
+    try {
+      await this.#waitFree(xfer);
+    } catch (error: unknown) {
+      // Whatever failed the wait (the clock's yield or timer threw), the lock is let go: core
+      // calls no markTxDone for a send that rejects, and every later send would wait for ever.
+      if (this.#owner === xfer) {
+        this.#owner = undefined;
+        this.#lock.release();
+      }
+      throw error;
+    }
+    this.#abortIfShutDown(xfer);
+    this.#write(xfer);
+  }
+
+  /** The wait for CHANNEL_FREE of `#waitFreeThenWrite`; throws as it says. */
+  async #waitFree(xfer: Xfer): Promise<void> {
     const clock = this.#setup.clock;
     const deadline = clock.now() + this.#freeWaitMs;
     this.#record.busyWaits++;
@@ -429,8 +448,6 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       if (polls++ < YIELD_POLLS) await clock.yield();
       else await this.#sleep(Math.min(MAX_FREE_POLL_MS, left));
     }
-    this.#abortIfShutDown(xfer);
-    this.#write(xfer);
   }
 
   /** Sleeps on the clock; a doorbell, quiesce or free wakes it early. */
