@@ -303,6 +303,34 @@ describe(SmtResponder, () => {
       w.chan.free();
     });
 
+    it.each([
+      ['token', buildHeader(0x3, ScmiMessageType.COMMAND, 0x10, 6)],
+      ['protocol', buildHeader(0x3, ScmiMessageType.COMMAND, 0x11, 7)],
+      ['message', buildHeader(0x4, ScmiMessageType.COMMAND, 0x10, 7)],
+    ])(
+      'should drop a response with another %s while a command is pending, and answer the command with its own',
+      async (_what, other) => {
+        const w = rawWire();
+        const link = defined(w.platform.link);
+        w.request(HEADER); // the platform keeps it (no answer now)
+        await w.clock.runTasks();
+        const stray = response(0, 0xdead);
+        new DataView(stray.buffer).setUint32(0, other, true); // a duplicate of the one before
+        link.respond(0, stray);
+        expect(w.responder.counters).toMatchObject({ strayResponsesDropped: 1, responses: 0 });
+        expect(w.area(0).status()).toBe(0); // still the platform's: nothing written
+        link.respond(0, response(0, 1));
+        expect(w.responder.counters).toMatchObject({ lateResponses: 1, responses: 1 });
+        expect([w.area(0).status(), w.area(0).header(), w.area(0).payloadI32()]).toEqual([
+          SMT_CHANNEL_FREE,
+          HEADER,
+          0,
+        ]);
+        w.responder.close();
+        w.chan.free();
+      },
+    );
+
     it('should drop a stray response that would overwrite a request, or for no channel', () => {
       const w = rawWire();
       const link = defined(w.platform.link);

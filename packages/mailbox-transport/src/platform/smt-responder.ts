@@ -1,6 +1,9 @@
 import {
   ScmiMessageType,
   headerDefect,
+  headerMessageId,
+  headerProtocolId,
+  headerToken,
   headerType,
   readU32,
   type Clock,
@@ -50,7 +53,8 @@ export interface SmtResponderCounters {
   readonly lateResponses: number;
   /**
    * Responses for no pending command (duplicates, unsolicited, late after the command was
-   * answered), or for no A2P channel, dropped: never written, since the area is then the agent's
+   * answered), for another command than the pending one (another token, protocol or message id),
+   * or for no A2P channel, dropped: never written, since the area is then the agent's
    * (CHANNEL_FREE set) or holds its next request.
    */
   readonly strayResponsesDropped: number;
@@ -72,12 +76,30 @@ export interface SmtResponderCounters {
   readonly p2aQueued: number;
 }
 
+/**
+ * Whether a response the platform sends later answers the pending command with header word
+ * `command`: same token, protocol id and message id, as the virtio device and the emulated OP-TEE
+ * match them. The type is not compared: a response whose type a fault rule rewrote still reaches
+ * the agent, which must reject it. One too short for a header goes to the pending command.
+ */
+function answers(command: number, response: Uint8Array): boolean {
+  if (response.byteLength < 4) return true;
+  const header = readU32(response, 0);
+  return (
+    headerToken(header) === headerToken(command) &&
+    headerProtocolId(header) === headerProtocolId(command) &&
+    headerMessageId(header) === headerMessageId(command)
+  );
+}
+
 interface A2pChannel {
   readonly spec: SmtChannelSpec;
   readonly area: SmtArea;
   readonly remote: MailboxRemoteEnd;
   /** A command was read and not answered yet. */
   awaiting: boolean;
+  /** The header word of the command read last (the pending one while `awaiting`). */
+  header: number;
   /** The fault chosen for the pending command. */
   fault: SmtFaultAction | undefined;
   /** A stuck-busy fault holds the area until its timer (or forever). */
@@ -178,6 +200,7 @@ export class SmtResponder {
           area,
           remote,
           awaiting: false,
+          header: 0,
           fault: undefined,
           stuck: false,
         });
@@ -294,6 +317,7 @@ export class SmtResponder {
       return;
     }
     c.awaiting = true;
+    c.header = header;
     c.fault = this.faults.select('a2p', c.spec.id, header);
     this.#c.requests++;
     const fault = c.fault;
@@ -391,12 +415,14 @@ export class SmtResponder {
       this.#c.strayResponsesDropped++;
       return;
     }
-    if (c.awaiting) {
+    if (c.awaiting && answers(c.header, bytes)) {
       this.#c.lateResponses++;
       this.#answer(c, bytes);
       return;
     }
-    // A response for nothing pending (a duplicate, an unsolicited or a late reply). The area is
+    // A response for nothing pending (a duplicate, an unsolicited or a late reply), or not for
+    // the command pending (another token, protocol or message: a duplicate of the one before,
+    // which would answer the pending command with it and leave its own answer stray). The area is
     // the agent's (CHANNEL_FREE set: it may be writing its next command into it right now, from
     // another thread in worker mode) or holds its next request: neither SCP-firmware nor OP-TEE
     // (smt.c) writes an SMT area the agent owns, so it is dropped, and counted.
