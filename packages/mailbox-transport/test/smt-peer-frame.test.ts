@@ -93,6 +93,39 @@ describe(processSmtArea, () => {
     );
   });
 
+  it('should answer CHANNEL_ERROR for an area whose status has CHANNEL_ERROR, without the platform seeing it', () => {
+    const before = platform.counters.requests + platform.counters.droppedRequests;
+    const stale = area(156, (a) => {
+      a.setStatus(SMT_CHANNEL_ERROR);
+      a.setLength(4);
+      a.setHeader(vendor);
+    });
+    expect(view(processSmtArea(platform, 1, 0, stale)).status()).toBe(
+      SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR,
+    );
+    expect(platform.counters.requests + platform.counters.droppedRequests).toBe(before);
+  });
+
+  it.each([
+    ['a reserved bit set', (buildHeader(0x3, ScmiMessageType.COMMAND, 0x10, 7) | (1 << 28)) >>> 0],
+    ['a notification', buildHeader(0x3, ScmiMessageType.NOTIFICATION, 0x10, 7)],
+  ])(
+    'should hand a request header with %s to the platform and the area back with CHANNEL_ERROR, as SmtResponder does',
+    (_what, header) => {
+      const dropped = platform.counters.droppedRequests;
+      const request = area(156, (a) => {
+        a.setStatus(0);
+        a.setLength(4);
+        a.setHeader(header);
+      });
+      // The platform never answers it: left busy, the client would wait for nothing.
+      expect(view(processSmtArea(platform, 1, 0, request)).status()).toBe(
+        SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR,
+      );
+      expect(platform.counters.droppedRequests).toBe(dropped + 1);
+    },
+  );
+
   it('should refuse a frame that cannot be an SMT area', () => {
     expect(() => processSmtArea(platform, 1, 0, new Uint8Array(20))).toThrow(RangeError);
     expect(() => processSmtArea(platform, 1, 0, new Uint8Array(5000))).toThrow(RangeError);

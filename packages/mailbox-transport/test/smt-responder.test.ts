@@ -231,6 +231,24 @@ describe(SmtResponder, () => {
       },
     );
 
+    it('should answer CHANNEL_ERROR, without calling the platform, for a request whose status still has CHANNEL_ERROR (OP-TEE smt.c)', async () => {
+      const w = rawWire();
+      const a = w.area(0);
+      a.setFlags(SMT_FLAG_INTR_ENABLED);
+      a.setLength(4);
+      a.setHeader(HEADER);
+      a.setStatus(SMT_CHANNEL_ERROR); // not cleared by the agent
+      w.chan.send();
+      w.chan.clientTxDone();
+      await w.clock.runTasks();
+      expect(a.status()).toBe(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+      expect(w.platform.requests).toHaveLength(0);
+      expect(w.responder.counters).toMatchObject({ requests: 0, malformedRequests: 1 });
+      expect(w.rings()).toBe(1);
+      w.responder.close();
+      w.chan.free();
+    });
+
     it.each([
       ['with a reserved bit set', (HEADER | (1 << 28)) >>> 0],
       ['of the unknown type 1', buildHeader(0x3, 1, 0x10, 7)],

@@ -1,4 +1,4 @@
-import type { ScmiPlatformPort } from '@scmi-ts/core';
+import { ScmiMessageType, headerDefect, headerType, type ScmiPlatformPort } from '@scmi-ts/core';
 import {
   SMT_CHANNEL_ERROR,
   SMT_CHANNEL_FREE,
@@ -29,8 +29,10 @@ export interface SmtPeerFrameContext {
  * (a new array of the same size):
  *
  * - CHANNEL_FREE set: nothing is pending; the area comes back unchanged;
- * - a length field out of the area (or below a header): CHANNEL_ERROR | CHANNEL_FREE, like OP-TEE
- *   `smt.c`;
+ * - a length field out of the area (or below a header), or CHANNEL_ERROR already set:
+ *   CHANNEL_ERROR | CHANNEL_FREE, like OP-TEE `smt.c`;
+ * - a header that is not a command (reserved bits, another type): the platform sees it (and drops
+ *   it), and the area comes back with CHANNEL_ERROR | CHANNEL_FREE;
  * - else the message (header + payload) goes to `platform.handle` on A2P channel `channelId`; its
  *   response is written over it and CHANNEL_FREE set. When the platform has no response now
  *   (a fault rule delayed or dropped it) the area comes back still busy; a later response reaches
@@ -61,15 +63,25 @@ export function processSmtArea(
   smt.bytes.set(area);
   if (!smt.isFree()) {
     const length = smt.length();
-    if (length < 4 || length > size - SMT_HEADER_OFFSET) {
+    if (
+      length < 4 ||
+      length > size - SMT_HEADER_OFFSET ||
+      (smt.status() & SMT_CHANNEL_ERROR) !== 0
+    ) {
       smt.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
     } else {
+      const header = smt.header();
       const response = platform.handle(
         agentId,
         channelId,
         smt.bytes.subarray(SMT_HEADER_OFFSET, SMT_HEADER_OFFSET + length),
       );
-      if (response !== undefined) {
+      if (headerDefect(header) !== undefined || headerType(header) !== ScmiMessageType.COMMAND) {
+        // Not a command: the platform saw it (counted, BASE_ERROR_EVENT) and drops it; no later
+        // frame will answer it, so the area goes back now, with CHANNEL_ERROR, as SmtResponder
+        // gives it back.
+        smt.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+      } else if (response !== undefined) {
         const n = Math.min(response.byteLength, size - SMT_HEADER_OFFSET);
         smt.bytes.set(response.subarray(0, n), SMT_HEADER_OFFSET);
         smt.setLength(n);

@@ -59,9 +59,9 @@ export interface SmtResponderCounters {
    */
   readonly strayResponsesDropped: number;
   /**
-   * Requests answered CHANNEL_ERROR: a length field out of bounds (the platform never sees it), or
-   * a header that is not a command (reserved bits set, another message type; the platform sees it
-   * and drops it).
+   * Requests answered CHANNEL_ERROR: a length field out of bounds or CHANNEL_ERROR left set in
+   * the status (the platform never sees them), or a header that is not a command (reserved bits
+   * set, another message type; the platform sees it and drops it).
    */
   readonly malformedRequests: number;
   /** Agent doorbells with CHANNEL_FREE set (nothing to do). */
@@ -297,8 +297,9 @@ export class SmtResponder {
       return;
     }
     const length = area.length();
-    if (length < 4 || length > area.maxLength) {
-      // OP-TEE smt.c: a message that does not fit is answered with CHANNEL_ERROR.
+    if (length < 4 || length > area.maxLength || (area.status() & SMT_CHANNEL_ERROR) !== 0) {
+      // OP-TEE smt.c: a message that does not fit, or an area whose status has CHANNEL_ERROR
+      // (the agent did not clear it), is answered with CHANNEL_ERROR.
       this.#refuse(c);
       return;
     }
