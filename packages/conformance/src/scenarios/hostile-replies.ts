@@ -234,6 +234,13 @@ export async function runHostileRepliesWorker(
   } finally {
     await campaign.stop();
   }
+  if (done > 0 && probeTimeouts === done) {
+    // No probe ever completed: no fault was placed, the campaign tested nothing, and a wire that
+    // delivers no reply would pass it.
+    violations.push(
+      `every one of ${done} probes timed out (seed ${seed}): no hostile reply was placed; the wire delivers no reply in time`,
+    );
+  }
   return {
     seed,
     runs: done,

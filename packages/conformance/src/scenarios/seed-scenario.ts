@@ -275,15 +275,22 @@ export async function runSeedScenarioSameThread(
   };
 }
 
+/**
+ * Runs after which a campaign in which no reply came in time is a violation (the wire delivers
+ * nothing); fewer runs may all be late by chance.
+ */
+const MIN_RUNS_TO_DELIVER = 10;
+
 /** Options of {@link runSeedScenarioWorker}. */
 export interface SeedWorkerOptions {
   /** Runs (default 100). */
   readonly runs?: number;
   /**
-   * When `runs` runs hit no phase but {@link SEED_WORKER_PHASES}`.delivered` (every late reply
-   * came in time), keep going for at most this many more runs, until another phase is hit
-   * (default 0). The race is real-time: this bounds the campaign instead of making a case depend
-   * on luck.
+   * When `runs` runs did not hit both {@link SEED_WORKER_PHASES}`.delivered` (a reply in time)
+   * and another phase (a reply late), keep going for at most this many more runs, until both are
+   * hit (default 0). The race is real-time: this bounds the campaign instead of making a case
+   * depend on luck. A campaign of 10 runs or more in which no reply came in time reports a
+   * violation: the wire does not deliver replies.
    */
   readonly coverageRuns?: number;
   /** Stop after this many ms even if runs remain (default: no limit). */
@@ -446,12 +453,18 @@ export async function runSeedScenarioWorker(
   const maxRuns = runs + (options.coverageRuns ?? 0);
   const phases: Record<string, number> = {};
   const violations: string[] = [];
-  const onlyDelivered = (): boolean =>
-    Object.keys(phases).every((p) => p === SEED_WORKER_PHASES.delivered);
+  // Both outcomes of the race were hit: a reply in time (the wire delivers at all) and one late.
+  const covered = (): boolean => {
+    const hit = Object.keys(phases);
+    return (
+      hit.includes(SEED_WORKER_PHASES.delivered) &&
+      hit.some((p) => p !== SEED_WORKER_PHASES.delivered)
+    );
+  };
   let lateRepliesDropped = 0;
   let done = 0;
   try {
-    for (; (done < runs || (done < maxRuns && onlyDelivered())) && Date.now() < deadline; done++) {
+    for (; (done < runs || (done < maxRuns && !covered())) && Date.now() < deadline; done++) {
       const delay = Math.max(0, timeoutMs - 2 + random() * 4);
       await session.setFaults([
         {
@@ -530,6 +543,13 @@ export async function runSeedScenarioWorker(
     }
   } finally {
     await campaign.stop();
+  }
+  if (done >= MIN_RUNS_TO_DELIVER && phases[SEED_WORKER_PHASES.delivered] === undefined) {
+    // Half the delays are well inside the timeout: a wire on which no reply ever came in time
+    // does not deliver replies at all (its teardown invariants held vacuously).
+    violations.push(
+      `no reply came in time in ${done} runs (seed ${seed}; half the delays are under the ${timeoutMs} ms timeout): the wire does not deliver replies`,
+    );
   }
   return {
     seed,

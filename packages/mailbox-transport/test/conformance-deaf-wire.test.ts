@@ -1,0 +1,99 @@
+/**
+ * The conformance kit's worker campaigns must fail a wire that delivers no reply: their teardown
+ * invariants hold vacuously for it (every probe times out), so the kit asks for replies in time.
+ * The mailbox worker fixture, with its agent-side RX path cut (nothing reaches core, polling never
+ * finds a reply), stands for such a wire.
+ */
+import {
+  SEED_WORKER_PHASES,
+  runHostileRepliesWorker,
+  runSeedScenarioWorker,
+  type FixtureEnds,
+  type TransportFixture,
+  type WorkerFixtureContext,
+  type WorkerFixtureSession,
+} from '@scmi-ts/conformance';
+import type { Transport, TransportChannel } from '@scmi-ts/core';
+import { createDefaultPlatformConfig } from '@scmi-ts/platform';
+import { mailboxFixture } from './support/fixture.js';
+
+/** `inner` with a dead RX path: its channels hand core nothing. */
+function deaf(inner: Transport): Transport {
+  return {
+    ...inner,
+    setupChannel: async (setup) => {
+      const ch = await inner.setupChannel({
+        ...setup,
+        sink: { rx: () => undefined, badMessage: () => undefined },
+      });
+      const wrapped: TransportChannel = {
+        maxInFlight: ch.maxInFlight,
+        send: (x) => ch.send(x),
+        fetchResponse: (x, c) => {
+          ch.fetchResponse(x, c);
+        },
+        fetchNotification: (b, c) => {
+          ch.fetchNotification(b, c);
+        },
+        markTxDone: (x, e) => {
+          ch.markTxDone(x, e);
+        },
+        quiesce: () => ch.quiesce(),
+        free: () => ch.free(),
+        pollDone: () => false,
+      };
+      if (ch.clearChannel !== undefined) wrapped.clearChannel = () => ch.clearChannel?.();
+      return wrapped;
+    },
+  };
+}
+
+/** A worker session of the mailbox fixture whose wires are {@link deaf}. */
+async function deafSession(context: WorkerFixtureContext): Promise<WorkerFixtureSession> {
+  const inner = await mailboxFixture.worker(context);
+  return {
+    open: async (): Promise<FixtureEnds> => {
+      const ends = await inner.open();
+      return { ...ends, transport: deaf(ends.transport) };
+    },
+    setFaults: (rules) => inner.setFaults(rules),
+    stop: () => inner.stop(),
+  };
+}
+
+const deafFixture: TransportFixture = { ...mailboxFixture, worker: deafSession };
+
+describe('the conformance worker campaigns, over a wire that delivers no reply', () => {
+  let session: WorkerFixtureSession | undefined;
+  beforeAll(async () => {
+    session = await deafSession({
+      platformConfig: createDefaultPlatformConfig(),
+      agentId: 1,
+      seed: 42,
+    });
+  });
+  afterAll(async () => {
+    await session?.stop();
+  });
+
+  it('should report that no reply came in time in the seed scenario', async () => {
+    const r = await runSeedScenarioWorker(deafFixture, {
+      runs: 10,
+      seed: 42,
+      ...(session === undefined ? {} : { session }),
+    });
+    expect(r.runs).toBe(10);
+    expect(r.phases[SEED_WORKER_PHASES.delivered]).toBeUndefined();
+    expect(r.violations).toEqual([expect.stringMatching(/no reply came in time in 10 runs/)]);
+  });
+
+  it('should report that every probe of the hostile campaign timed out', async () => {
+    const r = await runHostileRepliesWorker(deafFixture, {
+      runs: 2,
+      seed: 42,
+      ...(session === undefined ? {} : { session }),
+    });
+    expect([r.runs, r.probeTimeouts, r.faultsPlaced]).toEqual([2, 2, 0]);
+    expect(r.violations).toEqual([expect.stringMatching(/every one of 2 probes timed out/)]);
+  });
+});
