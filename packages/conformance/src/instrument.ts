@@ -114,8 +114,11 @@ export class TransportInstrument {
         return this.#wrapChannel(record, inner);
       },
     };
+    // Every optional hook the transport has, so that the agent is set up as a user's would be
+    // (without `maxMsgFor`, core would size the transfer pool from the descriptor instead).
     if (transport.validateConfig !== undefined)
       wrapped.validateConfig = transport.validateConfig.bind(transport);
+    if (transport.maxMsgFor !== undefined) wrapped.maxMsgFor = transport.maxMsgFor.bind(transport);
     if (transport.validateChannelConfig !== undefined) {
       wrapped.validateChannelConfig = transport.validateChannelConfig.bind(transport);
     }

@@ -8,6 +8,43 @@ import {
 } from '@scmi-ts/core';
 
 describe(TransportInstrument, () => {
+  it("should keep every optional hook of the transport, bound to it (maxMsgFor sizes the agent's transfer pool)", () => {
+    const transport = {
+      descriptor: { name: 'fake' },
+      setupChannel: () => Promise.reject(new Error('unused')),
+      calls: [] as string[],
+      validateConfig(section: unknown) {
+        this.calls.push('validateConfig');
+        return section;
+      },
+      maxMsgFor() {
+        this.calls.push('maxMsgFor');
+        return 7;
+      },
+      validateChannelConfig(section: unknown) {
+        this.calls.push('validateChannelConfig');
+        return section;
+      },
+      setupDevice() {
+        this.calls.push('setupDevice');
+        return Promise.resolve();
+      },
+    };
+    const wrapped = new TransportInstrument(new VirtualClock()).wrap(
+      transport as unknown as Transport,
+    );
+    expect(wrapped.validateConfig?.({}, 'transportConfig')).toEqual({});
+    expect(wrapped.maxMsgFor?.({})).toBe(7);
+    expect(wrapped.validateChannelConfig?.({}, 'channel')).toEqual({});
+    void wrapped.setupDevice?.({} as never);
+    expect(transport.calls).toEqual([
+      'validateConfig',
+      'maxMsgFor',
+      'validateChannelConfig',
+      'setupDevice',
+    ]);
+  });
+
   it("should still await the channel's quiesce when onQuiesceStarted throws, so that its rejection is not left unhandled", async () => {
     let innerSettled = false;
     const channel = {
