@@ -57,3 +57,4 @@ export type {
   InterleavingResult,
 } from './scenarios/interleaving-simulator.js';
 export { mulberry32 } from './scenarios/worker-campaign.js';
+export { withSeedOnFailure } from './scenarios/seed-on-failure.js';

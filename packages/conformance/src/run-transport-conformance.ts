@@ -32,6 +32,7 @@ import {
   type SeedPhase,
 } from './scenarios/seed-scenario.js';
 import { u32s } from './words.js';
+import { withSeedOnFailure } from './scenarios/seed-on-failure.js';
 
 /** Options of {@link runTransportConformance}. */
 export interface ConformanceOptions {
@@ -476,12 +477,14 @@ export function runTransportConformance(
         'should run the seed scenario on real time with randomized delays, with no invariant violated',
         async () => {
           const runs = options.workerSeedRuns ?? 100;
-          const r = await runSeedScenarioWorker(fixture, {
-            runs,
-            coverageRuns: options.workerSeedCoverageRuns ?? 3 * runs,
-            seed,
-            ...(session === undefined ? {} : { session }),
-          });
+          const r = await withSeedOnFailure('seed scenario', seed, timeout, () =>
+            runSeedScenarioWorker(fixture, {
+              runs,
+              coverageRuns: options.workerSeedCoverageRuns ?? 3 * runs,
+              seed,
+              ...(session === undefined ? {} : { session }),
+            }),
+          );
           const lateOnes = Object.keys(r.phases).filter((p) => p !== SEED_WORKER_PHASES.delivered);
           if (r.violations.length > 0 || lateOnes.length === 0) {
             console.error(
@@ -502,11 +505,13 @@ export function runTransportConformance(
       it(
         'should survive hostile replies from the worker, and count them',
         async () => {
-          const r = await runHostileRepliesWorker(fixture, {
-            runs: options.workerHostileRuns ?? 8,
-            seed,
-            ...(session === undefined ? {} : { session }),
-          });
+          const r = await withSeedOnFailure('hostile replies', seed, timeout, () =>
+            runHostileRepliesWorker(fixture, {
+              runs: options.workerHostileRuns ?? 8,
+              seed,
+              ...(session === undefined ? {} : { session }),
+            }),
+          );
           if (r.violations.length > 0 || r.badMessages === 0) {
             console.error(
               `seed ${r.seed}; per kind ${JSON.stringify(r.byKind)}; again: ${r.reproduce}`,
