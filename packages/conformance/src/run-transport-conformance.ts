@@ -323,7 +323,16 @@ export function runTransportConformance(
           await expect(agent.transact(CLOCK, CLOCK_RATE_GET, u32s(1))).rejects.toBeInstanceOf(
             ScmiTimeoutError,
           );
+          // The next command goes out while the late reply (clock 1: 24 MHz) is still on its way,
+          // is answered after it lands (20 ms later), and asks about another clock: a transport
+          // that gave it the late reply would answer 24 MHz.
+          rig.platform.faults.add({
+            match: { protocolId: CLOCK, messageId: CLOCK_RATE_GET, times: 1 },
+            action: { kind: 'delay', ms: 20 },
+          });
+          const next = agent.transact(CLOCK, CLOCK_RATE_GET, u32s(0));
           await rig.clock.advance(50);
+          expect(readU32(await next, 0)).toBe(1200 * MHZ);
           expect(readU32(await agent.transact(CLOCK, CLOCK_RATE_GET, u32s(1)), 0)).toBe(24 * MHZ);
           await rig.clock.runUntilIdle();
           const stats = agent.diagnostics.channels
