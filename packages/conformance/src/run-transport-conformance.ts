@@ -80,6 +80,42 @@ async function withRig(
 }
 
 /**
+ * A command times out; its reply comes late, while the next command (about another clock,
+ * answered after the late reply lands) is in flight: the next one gets its own answer, the late
+ * reply is counted once, by the agent or the wire. Removes the agent.
+ */
+async function lateReplyCase(rig: SameThreadRig, agent: ScmiAgent): Promise<void> {
+  rig.platform.faults.add({
+    match: { protocolId: CLOCK, messageId: CLOCK_RATE_GET, times: 1 },
+    action: { kind: 'late-reply', ms: 45 },
+  });
+  await expect(agent.transact(CLOCK, CLOCK_RATE_GET, u32s(1))).rejects.toBeInstanceOf(
+    ScmiTimeoutError,
+  );
+  // The next command goes out while the late reply (clock 1: 24 MHz) is still on its way, is
+  // answered after it lands (20 ms later), and asks about another clock: a transport that gave it
+  // the late reply would answer 24 MHz.
+  rig.platform.faults.add({
+    match: { protocolId: CLOCK, messageId: CLOCK_RATE_GET, times: 1 },
+    action: { kind: 'delay', ms: 20 },
+  });
+  const next = agent.transact(CLOCK, CLOCK_RATE_GET, u32s(0));
+  await rig.clock.advance(50);
+  expect(readU32(await next, 0)).toBe(1200 * MHZ);
+  expect(readU32(await agent.transact(CLOCK, CLOCK_RATE_GET, u32s(1)), 0)).toBe(24 * MHZ);
+  await rig.clock.runUntilIdle();
+  const stats = agent.diagnostics.channels.filter((c) => c.direction === 'a2p').map((c) => c.stats);
+  expect(stats.reduce((n, s) => n + s.timeouts, 0)).toBe(1);
+  const accounted =
+    stats.reduce(
+      (n, s) => n + s.lateReplies + s.badMessages.unexpected + s.refusedAfterQuiesce,
+      0,
+    ) + (rig.ends.droppedSignals?.() ?? 0);
+  expect(accounted).toBeGreaterThanOrEqual(1);
+  await agent.remove();
+}
+
+/**
  * Replies the agent or the wire dropped and counted: bad messages, late replies, refusals after
  * quiesce, failed transfers, and what the wire counted (signals after close, stray replies).
  */
@@ -315,39 +351,31 @@ export function runTransportConformance(
 
       it('should time out, count the late reply, and leave the next transfer unaffected', async () => {
         await withRig(fixture, async (rig) => {
-          const agent = await rig.probe();
-          rig.platform.faults.add({
-            match: { protocolId: CLOCK, messageId: CLOCK_RATE_GET, times: 1 },
-            action: { kind: 'late-reply', ms: 45 },
-          });
-          await expect(agent.transact(CLOCK, CLOCK_RATE_GET, u32s(1))).rejects.toBeInstanceOf(
-            ScmiTimeoutError,
-          );
-          // The next command goes out while the late reply (clock 1: 24 MHz) is still on its way,
-          // is answered after it lands (20 ms later), and asks about another clock: a transport
-          // that gave it the late reply would answer 24 MHz.
-          rig.platform.faults.add({
-            match: { protocolId: CLOCK, messageId: CLOCK_RATE_GET, times: 1 },
-            action: { kind: 'delay', ms: 20 },
-          });
-          const next = agent.transact(CLOCK, CLOCK_RATE_GET, u32s(0));
-          await rig.clock.advance(50);
-          expect(readU32(await next, 0)).toBe(1200 * MHZ);
-          expect(readU32(await agent.transact(CLOCK, CLOCK_RATE_GET, u32s(1)), 0)).toBe(24 * MHZ);
-          await rig.clock.runUntilIdle();
-          const stats = agent.diagnostics.channels
-            .filter((c) => c.direction === 'a2p')
-            .map((c) => c.stats);
-          expect(stats.reduce((n, s) => n + s.timeouts, 0)).toBe(1);
-          const accounted =
-            stats.reduce(
-              (n, s) => n + s.lateReplies + s.badMessages.unexpected + s.refusedAfterQuiesce,
-              0,
-            ) + (rig.ends.droppedSignals?.() ?? 0);
-          expect(accounted).toBeGreaterThanOrEqual(1);
-          await agent.remove();
+          await lateReplyCase(rig, await rig.probe());
         });
       });
+
+      itIf(caps.polling)(
+        'should complete transfers on polling channels, and time out and count a late reply there too',
+        async () => {
+          await withRig(fixture, async (rig) => {
+            // The fixture's channels (or A2P channel 0), each completing by polling.
+            const a2p = (rig.ends.agentOptions?.a2p ?? [{ id: 0 }]).map((c) => ({
+              ...c,
+              polling: true,
+            }));
+            const agent = await rig.probe({ a2p });
+            expect(agent.diagnostics.channels.filter((c) => c.direction === 'a2p')).not.toEqual([]);
+            const rates = await Promise.all(
+              [0, 1, 0, 1].map(async (id) =>
+                readU32(await agent.transact(CLOCK, CLOCK_RATE_GET, u32s(id)), 0),
+              ),
+            );
+            expect(rates).toEqual([1200 * MHZ, 24 * MHZ, 1200 * MHZ, 24 * MHZ]);
+            await lateReplyCase(rig, agent);
+          });
+        },
+      );
 
       it('should fail transfers in flight at remove with the shutdown error, and never hang', async () => {
         await withRig(

@@ -59,6 +59,8 @@ export class LoopbackChannel implements TransportChannel {
   readonly #platform: ScmiPlatformPort;
   readonly #agentId: number;
   readonly #polled = new Map<number, Uint8Array>();
+  /** Tokens of polled transfers that ended without their reply (timed out): nothing polls it. */
+  readonly #givenUp = new Set<number>();
   readonly #broken: boolean;
 
   constructor(
@@ -117,8 +119,12 @@ export class LoopbackChannel implements TransportChannel {
       }
       const header = readU32(bytes, 0);
       if (this.#setup.channel.polling && this.#setup.direction === 'a2p') {
-        this.#polled.set((header >>> 18) & 0x3ff, bytes);
-        return;
+        const token = (header >>> 18) & 0x3ff;
+        // The late reply of a transfer that gave up: nothing will poll for it, core counts it.
+        if (!this.#givenUp.delete(token)) {
+          this.#polled.set(token, bytes);
+          return;
+        }
       }
       this.#setup.sink.rx(header, bytes);
     } finally {
@@ -154,10 +160,17 @@ export class LoopbackChannel implements TransportChannel {
   /** How many times core called `markTxDone`, and the error it passed last. */
   txDone = { count: 0, lastError: undefined as unknown };
 
-  markTxDone(_xfer: Xfer, error: unknown): void {
+  markTxDone(xfer: Xfer, error: unknown): void {
     // Nothing to release: the loopback carries any number of messages.
     this.txDone.count++;
     this.txDone.lastError = error;
+    if (error === undefined || !this.#setup.channel.polling) return;
+    // A polled transfer that failed: its reply, when it comes (or came, unpolled), goes to core.
+    this.#givenUp.add(xfer.token);
+    const unpolled = this.#polled.get(xfer.token);
+    if (unpolled === undefined) return;
+    this.#polled.delete(xfer.token);
+    this.#receive(unpolled);
   }
 
   quiesce(): Promise<void> {
