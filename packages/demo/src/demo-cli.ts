@@ -34,7 +34,9 @@ export const DEMO_HELP = `${DEMO_USAGE}
 
 Probes an SCMI agent over each transport in turn, against the emulated platform in a worker
 thread: discovery, Base commands, raw messages and notifications, then the seed scenario (a reply
-that arrives after a failed probe) with the teardown order. Exit code 0 when every part ran.
+that arrives after a failed probe) with the teardown order. Exit code 0 when every part ran and
+showed what it should (the seed scenario's probe failed, no callback ran on a released channel, no
+platform timer was left armed); 1 otherwise.
 
   --transport <name>  only one transport:
                         mailbox  SMT shared memory with mailbox doorbells
@@ -130,7 +132,8 @@ export function describeDemoError(error: unknown): string {
 
 /**
  * The main job behind `pnpm demo`: parses `argv` and shows each chosen transport in turn, each
- * under its own heading. Resolves to the process exit code: 0 when every part ran (or for `--help`,
+ * under its own heading. Resolves to the process exit code: 0 when every part ran and its checks
+ * held (a part whose checks failed throws `DemoCheckError`: a failed part) (or for `--help`,
  * which prints {@link DEMO_HELP} and starts nothing); 1 for bad
  * arguments (the error and the valid names are printed, nothing is started) or when a part failed
  * — its worker is stopped, one line names the transport, the error's code and message (and its

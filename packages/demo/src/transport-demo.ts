@@ -182,15 +182,38 @@ function releasedChannels(events: readonly DevresEvent[]): string[] {
   return [...counts].map(([label, n]) => `${label} ×${n}`);
 }
 
+/** Prints the wire's report; returns the callbacks that ran on released channels (0 expected). */
 async function printWireReport(
   print: Print,
   wire: DemoWire,
   events: readonly DevresEvent[],
-): Promise<void> {
+): Promise<number> {
   const report = await wire.report();
   printRow(print, 'channels released (devres)', releasedChannels(events).join(', '));
   for (const [label, value] of report.rows) printRow(print, label, value);
   printRow(print, 'callbacks on released channels', String(report.violations));
+  return report.violations;
+}
+
+/**
+ * A transport's part of the demo ran, but what it shows did not hold: the seed scenario's probe
+ * succeeded, a callback ran on a released channel, or the platform kept timers armed. Its
+ * `problems` name each; `runDemo` counts the part as failed (exit code 1).
+ *
+ * @example
+ * ```ts
+ * throw new DemoCheckError('virtio', ['1 callback(s) ran on released channels']);
+ * ```
+ */
+export class DemoCheckError extends Error {
+  public override readonly name = 'DemoCheckError';
+
+  public constructor(
+    public readonly transport: string,
+    public readonly problems: readonly string[],
+  ) {
+    super(`${transport}: ${problems.join('; ')}`);
+  }
 }
 
 /** Waits (bounded) until the platform has no timer armed: its late reply was sent. */
@@ -223,6 +246,7 @@ async function runSeedScenario(
   print(`  ${setup.seedNote}`);
   const wire = await setup.open(host, 'seed');
   const events: { at: number; event: DevresEvent }[] = [];
+  const problems: string[] = [];
   try {
     const startedAt = performance.now();
     const options: AgentOptions = {
@@ -236,6 +260,7 @@ async function runSeedScenario(
     try {
       const agent = await createAgent(containerFor(wire), options);
       print('  unexpected: the probe succeeded');
+      problems.push("the seed scenario's probe succeeded: its late reply came in time");
       await agent.remove();
     } catch (error) {
       const code = ScmiError.is(error) ? error.code : 'error';
@@ -255,17 +280,24 @@ async function runSeedScenario(
     const late = await wire.lateReply();
     print(`  the platform's late reply ${late.where}`);
     printRow(print, 'counted', late.counted);
-    await printWireReport(
+    const violations = await printWireReport(
       print,
       wire,
       events.map((e) => e.event),
     );
-    if (armed > 0) printRow(print, 'platform timers still armed', String(armed));
+    if (violations > 0) problems.push(`${violations} callback(s) ran on released channels`);
+    if (armed > 0) {
+      printRow(print, 'platform timers still armed', String(armed));
+      problems.push(`the platform still had ${armed} timer(s) armed after its late reply`);
+    }
   } finally {
     await wire.close();
     await host.call('setFaults', []);
   }
-  printRow(print, 'platform timers left', String(await host.call('armedTimers')));
+  const left = (await host.call('armedTimers')) as number;
+  printRow(print, 'platform timers left', String(left));
+  if (left > 0) problems.push(`${left} platform timer(s) left armed once the wire closed`);
+  if (problems.length > 0) throw new DemoCheckError(setup.name, problems);
 }
 
 async function runProbe(print: Print, host: WorkerHost, setup: TransportDemoSetup): Promise<void> {
@@ -294,7 +326,10 @@ async function runProbe(print: Print, host: WorkerHost, setup: TransportDemoSetu
       await agent.remove();
     }
     print(`  removed ${agent.name}: every channel quiesced, then released`);
-    await printWireReport(print, wire, events);
+    const violations = await printWireReport(print, wire, events);
+    if (violations > 0) {
+      throw new DemoCheckError(setup.name, [`${violations} callback(s) ran on released channels`]);
+    }
   } finally {
     await wire.close();
   }
@@ -309,7 +344,9 @@ async function runProbe(print: Print, host: WorkerHost, setup: TransportDemoSetu
  * newest first) and where the late reply went. The worker is stopped before it returns.
  *
  * @throws whatever the probe of step 1 or the worker throws (the seed scenario's probe failure is
- * expected and printed).
+ * expected and printed); {@link DemoCheckError}, once everything is printed, when what the part
+ * shows did not hold (the seed scenario's probe succeeded, a callback ran on a released channel,
+ * platform timers stayed armed).
  * @example
  * ```ts
  * await runTransportDemo(console.log, virtioDemo);

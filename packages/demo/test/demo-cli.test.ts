@@ -1,6 +1,7 @@
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { ScmiTransportError } from '@scmi-ts/core';
 import { DEMO_HELP, DEMO_USAGE, parseDemoArgs, runDemo } from '../src/demo-cli.js';
+import { mailboxDemo } from '../src/mailbox-demo.js';
 import { opteeDemo } from '../src/optee-demo.js';
 import type { TransportDemoSetup } from '../src/transport-demo-setup.js';
 
@@ -116,6 +117,51 @@ describe(runDemo, () => {
       ]);
       // The part after the failures still ran to its end.
       expect(out.at(-1)).toBe('optee: platform worker stopped; done.');
+    });
+  });
+
+  describe("when a part's own checks do not hold", () => {
+    it('should fail the part when the seed scenario did not happen (its probe succeeded)', async () => {
+      const noFault: TransportDemoSetup = {
+        ...mailboxDemo,
+        open: async (host, purpose) => {
+          const wire = await mailboxDemo.open(host, purpose);
+          if (purpose === 'seed') await host.call('setFaults', []); // the late reply is gone
+          return wire;
+        },
+      };
+      const out: string[] = [];
+      const errors: string[] = [];
+      const code = await runDemo(['--transport', 'mailbox'], (l) => out.push(l), {
+        printError: (l) => errors.push(l),
+        setups: { mailbox: noFault },
+      });
+      expect(out).toContain('  unexpected: the probe succeeded');
+      expect(code).toBe(1);
+      expect(errors).toEqual([
+        "scmi-ts demo: the mailbox part failed: DemoCheckError: mailbox: the seed scenario's probe succeeded: its late reply came in time",
+        'scmi-ts demo: 1 of 1 part(s) failed (mailbox)',
+      ]);
+    });
+
+    it('should fail the part when the wire reports callbacks on released channels', async () => {
+      const violating: TransportDemoSetup = {
+        ...mailboxDemo,
+        open: async (host, purpose) => {
+          const wire = await mailboxDemo.open(host, purpose);
+          return { ...wire, report: async () => ({ ...(await wire.report()), violations: 2 }) };
+        },
+      };
+      const out: string[] = [];
+      const errors: string[] = [];
+      const code = await runDemo(['--transport', 'mailbox'], (l) => out.push(l), {
+        printError: (l) => errors.push(l),
+        setups: { mailbox: violating },
+      });
+      expect(code).toBe(1);
+      expect(errors[0]).toBe(
+        'scmi-ts demo: the mailbox part failed: DemoCheckError: mailbox: 2 callback(s) ran on released channels',
+      );
     });
   });
 
