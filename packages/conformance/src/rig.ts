@@ -17,7 +17,7 @@ import {
 import { Container, ContainerModule } from 'inversify';
 import type { FixtureEnds, TransportFixture } from './fixture.js';
 import { HoldingPlatformPort } from './holding-port.js';
-import { TransportInstrument } from './instrument.js';
+import { TransportInstrument, checkTeardownLog } from './instrument.js';
 
 /** The agent id the default platform configuration gives the agent under test (OSPM). */
 export const AGENT_ID = 1;
@@ -135,7 +135,9 @@ export class SameThreadRig {
    * Removes agents still bound, closes the wire, checks that the platform holds no timer any more
    * (before closing it, since closing cancels them all), closes the platform, runs the clock until
    * idle, and returns the hygiene problems: platform timers left armed, instrument violations,
-   * resources left live, timers armed, tasks pending.
+   * resources left live, teardown order (every resource released once, newest first, each
+   * teardown's quiesce steps before its releases: {@link checkTeardownLog}), timers armed, tasks
+   * pending.
    */
   public async dispose(): Promise<string[]> {
     const problems: string[] = [];
@@ -161,6 +163,7 @@ export class SameThreadRig {
       const live = agent.devres?.live() ?? [];
       if (live.length > 0) problems.push(`${agent.name}: ${live.length} resource(s) left live`);
     }
+    problems.push(...checkTeardownLog(this.log.events));
     if (this.clock.armedTimers > 0) problems.push(`${this.clock.armedTimers} timer(s) left armed`);
     if (this.clock.pendingTasks > 0)
       problems.push(`${this.clock.pendingTasks} task(s) left pending`);

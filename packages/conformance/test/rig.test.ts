@@ -1,5 +1,5 @@
 import { SameThreadRig, type TransportFixture } from '@scmi-ts/conformance';
-import type { ScmiPlatformPort } from '@scmi-ts/core';
+import type { ScmiPlatformPort, Transport, TransportChannel } from '@scmi-ts/core';
 import { loopbackFixture } from './support/loopback-fixture.js';
 
 /** The loopback fixture over a port whose connections never disconnect from the platform. */
@@ -20,7 +20,75 @@ function neverDisconnects(): TransportFixture {
   };
 }
 
+/**
+ * The loopback fixture whose first channel freed releases a device-wide resource with it (out of
+ * order: the resource was registered before the channels, so it must be released after them).
+ */
+function releasesEarly(): TransportFixture {
+  const inner = loopbackFixture();
+  const wrap = (transport: Transport): Transport => {
+    let releaseShared: (() => Promise<void>) | undefined;
+    return {
+      descriptor: transport.descriptor,
+      setupDevice: async (setup) => {
+        await transport.setupDevice?.(setup);
+        const handle = setup.devres.add({
+          name: 'shared ring',
+          value: 1,
+          release: () => undefined,
+        });
+        releaseShared = () => setup.devres.release(handle);
+      },
+      setupChannel: async (setup) => {
+        const channel = await transport.setupChannel(setup);
+        const wrapped: TransportChannel = {
+          maxInFlight: channel.maxInFlight,
+          send: (x) => channel.send(x),
+          fetchResponse: (x, c) => {
+            channel.fetchResponse(x, c);
+          },
+          fetchNotification: (b, c) => {
+            channel.fetchNotification(b, c);
+          },
+          markTxDone: (x, e) => {
+            channel.markTxDone(x, e);
+          },
+          quiesce: () => channel.quiesce(),
+          free: async () => {
+            await channel.free();
+            await releaseShared?.().catch(() => undefined);
+          },
+        };
+        if (channel.pollDone !== undefined)
+          wrapped.pollDone = (x) => channel.pollDone?.(x) ?? false;
+        if (channel.clearChannel !== undefined) {
+          wrapped.clearChannel = (c) => {
+            channel.clearChannel?.(c);
+          };
+        }
+        return wrapped;
+      },
+    };
+  };
+  return {
+    ...inner,
+    sameThread: async (ctx) => {
+      const ends = await inner.sameThread(ctx);
+      return { ...ends, transport: wrap(ends.transport) };
+    },
+  };
+}
+
 describe(SameThreadRig, () => {
+  it('should report a resource released out of order (newest first) by the teardown', async () => {
+    const rig = await SameThreadRig.create(releasesEarly());
+    const agent = await rig.probe();
+    await agent.remove();
+    const problems = await rig.dispose();
+    expect(problems).not.toEqual([]);
+    expect(problems.join('\n')).toMatch(/shared ring/);
+  });
+
   it('should report a platform timer left armed once the agents are removed and the wire closed', async () => {
     const rig = await SameThreadRig.create(neverDisconnects(), { auto: false });
     const agent = await rig.run(rig.probe());
