@@ -128,6 +128,7 @@ describe(EmulatedOptee, () => {
         result: TeeResult.BAD_PARAMETERS,
         origin: TeeOrigin.TEE,
       });
+      expect(b.optee.stats).toMatchObject({ calls: 1, refusedCalls: 1 });
     });
 
     it('should answer closing an unknown session with ITEM_NOT_FOUND, as tee_ta_close_session does', async () => {
@@ -136,6 +137,7 @@ describe(EmulatedOptee, () => {
         result: TeeResult.ITEM_NOT_FOUND,
         origin: TeeOrigin.TEE,
       });
+      expect(b.optee.stats.refusedCalls).toBe(1);
     });
 
     it('should refuse registering the same cookie twice', async () => {
@@ -178,6 +180,8 @@ describe(EmulatedOptee, () => {
         result: TeeResult.SUCCESS,
         origin: TeeOrigin.TRUSTED_APP,
       });
+      // The core's four refusals; the PTA's own answer is the TA's, not counted.
+      expect(b.optee.stats.refusedCalls).toBe(4);
     });
   });
 
@@ -225,7 +229,7 @@ describe(EmulatedOptee, () => {
       TeeOrigin.TEE,
     ]);
     expect(b.driver.stats.inFlight).toBe(0);
-    expect(b.optee.stats.openSessions).toBe(0);
+    expect(b.optee.stats).toMatchObject({ openSessions: 0, refusedCalls: 2 });
     await b.close();
   });
 });

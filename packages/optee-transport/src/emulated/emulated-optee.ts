@@ -81,6 +81,13 @@ export interface EmulatedOpteeStats {
    * released, instead of the exception escaping the doorbell and leaving the call slot running.
    */
   readonly internalErrors: number;
+  /**
+   * Calls the emulated OP-TEE core refused before any TA saw them, with an error from origin TEE:
+   * an unknown command, TA or session, bad parameters or memory references, shared memory still
+   * in use (TEE_ERROR_ITEM_NOT_FOUND, TEE_ERROR_BAD_PARAMETERS, TEE_ERROR_BUSY). A normal world
+   * that keeps track of its sessions and memory sees none.
+   */
+  readonly refusedCalls: number;
   /** The SCMI server's counters. */
   readonly scmi: ScmiMsgServerStats;
 }
@@ -195,6 +202,7 @@ export class EmulatedOptee {
   #cancelRequests = 0;
   #cancelled = 0;
   #internalErrors = 0;
+  #refusedCalls = 0;
   #lastInternalError: unknown = undefined;
   #closed = false;
 
@@ -259,6 +267,7 @@ export class EmulatedOptee {
       cancelRequests: this.#cancelRequests,
       cancelledInvocations: this.#cancelled,
       internalErrors: this.#internalErrors,
+      refusedCalls: this.#refusedCalls,
       scmi: this.#server.stats,
     };
   }
@@ -345,7 +354,7 @@ export class EmulatedOptee {
         this.#unregisterShm(slot);
         return;
       default:
-        this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
+        this.#refuse(slot, Result.BAD_PARAMETERS);
     }
   }
 
@@ -354,7 +363,7 @@ export class EmulatedOptee {
     const uuid = formatTeeUuid(new Uint8Array(this.#wire.memory, base + SLOT_UUID, 16).slice());
     const ta = this.#tas.get(uuid);
     if (ta === undefined) {
-      this.#finish(slot, Result.ITEM_NOT_FOUND, Origin.TEE);
+      this.#refuse(slot, Result.ITEM_NOT_FOUND);
       return;
     }
     const result = ta.openSession(this.#u32(slot, SLOT_LOGIN)) >>> 0;
@@ -382,12 +391,12 @@ export class EmulatedOptee {
   #invoke(slot: number): void {
     const session = this.#sessions.get(this.#u32(slot, SLOT_SESSION));
     if (session === undefined) {
-      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
+      this.#refuse(slot, Result.BAD_PARAMETERS);
       return;
     }
     const decoded = this.#decodeParams(slot);
     if (decoded === undefined) {
-      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
+      this.#refuse(slot, Result.BAD_PARAMETERS);
       return;
     }
     const command = this.#u32(slot, SLOT_FUNC);
@@ -411,6 +420,7 @@ export class EmulatedOptee {
     if (this.#sessions.get(invocation.core.id) !== invocation.core) {
       // Queued behind the close of its session: OP-TEE's tee_ta_get_session finds no session,
       // and entry_invoke_command answers TEE_ERROR_BAD_PARAMETERS (the next queued call runs).
+      this.#refusedCalls++;
       invocation.refuse(Result.BAD_PARAMETERS);
       return;
     }
@@ -429,14 +439,15 @@ export class EmulatedOptee {
     // OP-TEE's `tee_ta_close_session` (core/kernel/tee_ta_manager.c) answers a session it cannot
     // find with TEE_ERROR_ITEM_NOT_FOUND.
     if (session === undefined) {
-      this.#finish(slot, Result.ITEM_NOT_FOUND, Origin.TEE);
+      this.#refuse(slot, Result.ITEM_NOT_FOUND);
       return;
     }
     this.#exclusive(session, () => {
       // A close queued behind another close of the same session finds it gone.
       const gone = this.#sessions.get(id) !== session;
       this.#sessions.delete(id);
-      this.#finish(slot, gone ? Result.ITEM_NOT_FOUND : Result.SUCCESS, Origin.TEE);
+      if (gone) this.#refuse(slot, Result.ITEM_NOT_FOUND);
+      else this.#finish(slot, Result.SUCCESS, Origin.TEE);
       // The calls queued behind the close still run (and find the session gone).
       this.#next(session);
     });
@@ -446,7 +457,7 @@ export class EmulatedOptee {
     this.#cancelRequests++;
     const session = this.#sessions.get(this.#u32(slot, SLOT_SESSION));
     if (session === undefined) {
-      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
+      this.#refuse(slot, Result.BAD_PARAMETERS);
       return;
     }
     // OP-TEE's entry_cancel flags the session's running command; the TA decides what to do.
@@ -468,7 +479,7 @@ export class EmulatedOptee {
     const v = this.#view;
     // OP-TEE's `register_shm` (core/tee/entry_std.c) takes exactly one parameter.
     if (this.#u32(slot, SLOT_NUM_PARAMS) !== 1) {
-      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
+      this.#refuse(slot, Result.BAD_PARAMETERS);
       return;
     }
     const attr = v.getUint32(at, true);
@@ -483,7 +494,7 @@ export class EmulatedOptee {
       offset + size > layout.poolOffset + layout.poolSize ||
       this.#shm.has(cookie)
     ) {
-      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
+      this.#refuse(slot, Result.BAD_PARAMETERS);
       return;
     }
     this.#shm.set(cookie, { offset, size, users: 0 });
@@ -498,7 +509,7 @@ export class EmulatedOptee {
     // `mobj_reg_shm_release_by_cookie` answers an unknown cookie (or a second release) with
     // TEE_ERROR_BAD_PARAMETERS.
     if (this.#u32(slot, SLOT_NUM_PARAMS) !== 1 || shm === undefined) {
-      this.#finish(slot, Result.BAD_PARAMETERS, Origin.TEE);
+      this.#refuse(slot, Result.BAD_PARAMETERS);
       return;
     }
     if (shm.users > 0) {
@@ -507,7 +518,7 @@ export class EmulatedOptee {
       // `mobj_reg_shm_release_by_cookie` then waits for it; the emulation answers at once). The
       // driver never unregisters memory its calls still reference, so only a driver that lost
       // track of its calls sees this.
-      this.#finish(slot, Result.BUSY, Origin.TEE);
+      this.#refuse(slot, Result.BUSY);
       return;
     }
     this.#shm.delete(cookie);
@@ -591,6 +602,12 @@ export class EmulatedOptee {
   }
 
   /** Ends the call in `slot` with `result` and rings the normal world. */
+  /** Answers the call in `slot` with the TEE core's `result` (an error), counted. */
+  #refuse(slot: number, result: number): void {
+    this.#refusedCalls++;
+    this.#finish(slot, result, Origin.TEE);
+  }
+
   #finish(slot: number, result: number, origin: TeeOrigin): void {
     if (this.#running[slot] !== true) return;
     this.#running[slot] = undefined;
