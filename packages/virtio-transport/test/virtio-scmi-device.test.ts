@@ -297,6 +297,33 @@ describe(VirtioScmiDevice, () => {
       done();
     });
 
+    it.each([
+      ['reserved bits', (buildHeader(0x3, ScmiMessageType.COMMAND, 0x10, 4) | 0x10000000) >>> 0],
+      ['a notification', buildHeader(0x3, ScmiMessageType.NOTIFICATION, 0x10, 5)],
+      ['a delayed response', buildHeader(0x3, ScmiMessageType.DELAYED_RESPONSE, 0x10, 6)],
+    ])(
+      'should hand a request header with %s to the real platform and return its buffer at once with length 0',
+      async (_what, header) => {
+        // The platform drops it (counted) and never answers it: held as deferred, the buffer
+        // would be the device's until the reset.
+        const clock = new VirtualClock();
+        const wire = VirtioScmiWire.sameThread(clock, { cmdqSize: 8, eventqSize: 4 });
+        const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+        const device = new VirtioScmiDevice(wire, { platform, agentId: 1, clock });
+        const driver = new ManualDriver(wire, clock);
+        await driver.start();
+        driver.command(0, encodeMsg(header, new Uint8Array(0)));
+        await driver.kick();
+        expect(driver.usedCmdq()).toEqual([{ id: 0, len: 0 }]);
+        expect(device.outstandingCommands).toBe(0);
+        expect(device.stats).toMatchObject({ badRequests: 1, deferred: 0 });
+        expect(platform.counters.droppedRequests).toBe(1);
+        device.close();
+        driver.close();
+        platform.close();
+      },
+    );
+
     it('should return a full pass early when the driver keeps adding commands while it runs (reordered)', async () => {
       const { platform, device, driver, done } = setup({ completion: 'reverse' });
       await driver.start({ features: V1 | P2A | featureMask(VirtioFeature.RING_INDIRECT_DESC) });
@@ -823,6 +850,7 @@ describe(VirtioScmiDevice, () => {
       driver.offerCmdq(d.head);
       await driver.kick();
       expect(driver.usedEventq()).toEqual([{ id: 0, len: 20 }]);
+      expect(driver.usedCmdq()).toEqual([{ id: 1, len: 0 }]); // given back, never answered
       expect(words(driver.gather(e, 20))).toEqual([
         buildHeader(BaseNotificationId.ERROR_EVENT, NOTIFICATION, BASE, 0),
         1, // agent id
@@ -830,7 +858,7 @@ describe(VirtioScmiDevice, () => {
         bad >>> 0,
         0,
       ]);
-      expect(device.stats).toMatchObject({ badChains: 0, badRequests: 0, notificationsPosted: 1 });
+      expect(device.stats).toMatchObject({ badChains: 0, badRequests: 1, notificationsPosted: 1 });
       done();
     });
 

@@ -35,7 +35,10 @@ export interface VirtioDeviceStats {
    * the queue size).
    */
   readonly badChains: number;
-  /** Requests shorter than a header or larger than a message buffer (returned with length 0). */
+  /**
+   * Requests shorter than a header, larger than a message buffer, or not a command (reserved
+   * header bits, another message type: the platform drops them), returned with length 0.
+   */
   readonly badRequests: number;
   /** Notifications written to the eventq. */
   readonly notificationsPosted: number;
