@@ -1,9 +1,13 @@
 import {
+  CLOCK,
   ChannelCounters,
+  ScmiError,
   ScmiStatus,
   VirtualClock,
   type BadMessageReason,
   type ChannelSetup,
+  type Clock,
+  type TimerHandle,
   type Xfer,
 } from '@scmi-ts/core';
 import { Devres, DevresReleaseError, ensureNoLeaksInSuite } from '@scmi-ts/devres';
@@ -81,5 +85,69 @@ describe('OpteeChannel', () => {
     ]);
     expect(agent.devres).toBeUndefined();
     await h.close();
+  });
+
+  describe('when the clock cannot arm a timer', () => {
+    /** `inner`, whose next `setTimeout` of `ms` throws once asked to. */
+    function failingOnce(inner: Clock): Clock & { failNext(ms: number): void } {
+      let failMs: number | undefined;
+      return {
+        now: () => inner.now(),
+        schedule: (cb) => {
+          inner.schedule(cb);
+        },
+        yield: () => inner.yield(),
+        setTimeout: (cb: () => void, ms: number): TimerHandle => {
+          if (ms === failMs) {
+            failMs = undefined;
+            throw new Error('the clock failed');
+          }
+          return inner.setTimeout(cb, ms);
+        },
+        failNext: (ms: number) => {
+          failMs = ms;
+        },
+      };
+    }
+    const outcome = (p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'ok',
+        (e: unknown) => (ScmiError.is(e) ? e.code : String(e)),
+      );
+
+    it.each(['static', 'dynamic'] as const)(
+      'should skip the synchronous wait (%s shmem) and keep the channel going, not keep it held',
+      async (shmem) => {
+        const h = await createOpteeHarness({ shmem });
+        const clock = failingOnce(h.clock);
+        h.container.rebind(CLOCK).toConstantValue(clock);
+        const agent = await h.create();
+        await h.clock.advance(5); // the probe's synchronous-wait timer has run out
+        clock.failNext(1); // the next one (syncWaitMs 1)
+        expect(await outcome(agent.transact(0x10, 0x3, undefined, { rxSize: 16 }))).toBe('ok');
+        const next = outcome(agent.transact(0x10, 0x3, undefined, { rxSize: 16 }));
+        await h.clock.advance(100);
+        expect(await next).toBe('ok');
+        await agent.remove();
+        await h.close();
+      },
+    );
+
+    it("should refuse senders waiting for a held channel at once when its bound's timer cannot be armed", async () => {
+      const h = await createOpteeHarness({ shmem: 'static' });
+      const clock = failingOnce(h.clock);
+      h.container.rebind(CLOCK).toConstantValue(clock);
+      const agent = await h.create();
+      h.ends.optee.faults.add({ match: { times: 1 }, action: { kind: 'hang-until-cancel' } });
+      clock.failNext(60); // busyTimeoutMs: 2 × the 30 ms RX timeout
+      expect(await outcome(agent.transact(0x10, 0x3, undefined, { rxSize: 16 }))).toBe('E_TIMEOUT');
+      // The TEE never returns the first invocation: without a bound the next send would wait
+      // until removal.
+      const next = outcome(agent.transact(0x10, 0x3, undefined, { rxSize: 16 }));
+      await h.clock.advance(1000);
+      expect(await next).toBe('E_CHAN_BUSY');
+      await agent.remove();
+      await h.close();
+    });
   });
 });

@@ -297,7 +297,15 @@ export class OpteeChannel implements TransportChannel {
     inv.syncUntil = this.#p.setup.clock.now() + ms;
     // One timer per channel, re-armed only when it fires with a wait still running: back-to-back
     // sends (tens of µs each) share it instead of arming and cancelling one each.
-    if (this.#syncTimer === undefined) this.#armSyncTimer(ms);
+    if (this.#syncTimer === undefined) {
+      try {
+        this.#armSyncTimer(ms);
+      } catch {
+        // The clock could not arm it: no synchronous wait. The invocation is started (the channel
+        // is this transfer's), so `send` must not throw now; core's polling loop takes over.
+        return undefined;
+      }
+    }
     return new Promise<void>((resolve) => {
       inv.syncWaiter = resolve;
     });
@@ -310,8 +318,15 @@ export class OpteeChannel implements TransportChannel {
       if (inv?.syncWaiter === undefined) return;
       const left = inv.syncUntil - this.#p.setup.clock.now();
       // The invocation is slow: hand the transfer to core's polling loop.
-      if (left <= 0) endSyncWait(inv);
-      else this.#armSyncTimer(left);
+      if (left <= 0) {
+        endSyncWait(inv);
+        return;
+      }
+      try {
+        this.#armSyncTimer(left);
+      } catch {
+        endSyncWait(inv); // no timer to end the wait later: end it now
+      }
     }, ms);
   }
 
@@ -377,16 +392,26 @@ export class OpteeChannel implements TransportChannel {
       return;
     }
     inv.abandoned = true;
-    if (!this.#closing) {
+    if (this.#closing) return;
+    try {
       this.#heldTimer = this.#p.setup.clock.setTimeout(() => {
         this.#heldTimer = undefined;
-        this.#stuck = true;
-        for (const w of this.#waiters.splice(0)) {
-          if (this.#refuseDead(w)) continue;
-          this.#busyRejections++;
-          w.reject(this.#busyError());
-        }
+        this.#stuckNow();
       }, this.#p.busyTimeoutMs);
+    } catch {
+      // The clock could not arm the bound: the channel counts as stuck at once rather than keep
+      // its waiters unbounded (a TEE that never returns would hold them until removal).
+      this.#stuckNow();
+    }
+  }
+
+  /** The held channel is past its bound: waiting senders, and later ones, fail `E_CHAN_BUSY`. */
+  #stuckNow(): void {
+    this.#stuck = true;
+    for (const w of this.#waiters.splice(0)) {
+      if (this.#refuseDead(w)) continue;
+      this.#busyRejections++;
+      w.reject(this.#busyError());
     }
   }
 
