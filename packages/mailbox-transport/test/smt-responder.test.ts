@@ -326,19 +326,23 @@ describe(SmtResponder, () => {
       ['protocol', buildHeader(0x3, ScmiMessageType.COMMAND, 0x11, 7)],
       ['message', buildHeader(0x4, ScmiMessageType.COMMAND, 0x10, 7)],
     ])(
-      'should drop a response with another %s while a command is pending, and answer the command with its own',
-      async (_what, other) => {
+      'should drop a copy of the response to a command answered before (another %s) while one is pending, and answer the pending one with its own',
+      async (_what, earlier) => {
         const w = rawWire();
         const link = defined(w.platform.link);
-        w.request(HEADER); // the platform keeps it (no answer now)
+        w.platform.answer = response(0); // the earlier command is answered at once
+        w.request(earlier);
         await w.clock.runTasks();
-        const stray = response(0, 0xdead);
-        new DataView(stray.buffer).setUint32(0, other, true); // a duplicate of the one before
-        link.respond(0, stray);
-        expect(w.responder.counters).toMatchObject({ strayResponsesDropped: 1, responses: 0 });
+        w.platform.answer = undefined; // the platform keeps the next one
+        w.request(HEADER);
+        await w.clock.runTasks();
+        const copy = response(0, 0xdead);
+        new DataView(copy.buffer).setUint32(0, earlier, true); // a duplicate of the earlier one
+        link.respond(0, copy);
+        expect(w.responder.counters).toMatchObject({ strayResponsesDropped: 1, responses: 1 });
         expect(w.area(0).status()).toBe(0); // still the platform's: nothing written
         link.respond(0, response(0, 1));
-        expect(w.responder.counters).toMatchObject({ lateResponses: 1, responses: 1 });
+        expect(w.responder.counters).toMatchObject({ lateResponses: 1, responses: 2 });
         expect([w.area(0).status(), w.area(0).header(), w.area(0).payloadI32()]).toEqual([
           SMT_CHANNEL_FREE,
           HEADER,
@@ -348,6 +352,21 @@ describe(SmtResponder, () => {
         w.chan.free();
       },
     );
+
+    it("should write a late response a fault rule rewrote as the pending command's answer, for the agent to reject, and give the area back", async () => {
+      const w = rawWire();
+      const link = defined(w.platform.link);
+      w.request(HEADER); // the platform keeps it
+      await w.clock.runTasks();
+      const corrupted = response(0, 1);
+      const rewritten = (HEADER ^ (0x200 << 18)) >>> 0; // corrupt-token's default rewrite
+      new DataView(corrupted.buffer).setUint32(0, rewritten, true);
+      link.respond(0, corrupted);
+      expect(w.responder.counters).toMatchObject({ lateResponses: 1, strayResponsesDropped: 0 });
+      expect([w.area(0).status(), w.area(0).header()]).toEqual([SMT_CHANNEL_FREE, rewritten]);
+      w.responder.close();
+      w.chan.free();
+    });
 
     it('should drop a stray response that would overwrite a request, or for no channel', () => {
       const w = rawWire();

@@ -53,8 +53,8 @@ export interface SmtResponderCounters {
   readonly lateResponses: number;
   /**
    * Responses for no pending command (duplicates, unsolicited, late after the command was
-   * answered), for another command than the pending one (another token, protocol or message id),
-   * or for no A2P channel, dropped: never written, since the area is then the agent's
+   * answered), copies of the response to one of the last commands answered while another is
+   * pending, or for no A2P channel, dropped: never written, since the area is then the agent's
    * (CHANNEL_FREE set) or holds its next request.
    */
   readonly strayResponsesDropped: number;
@@ -76,20 +76,31 @@ export interface SmtResponderCounters {
   readonly p2aQueued: number;
 }
 
-/**
- * Whether a response the platform sends later answers the pending command with header word
- * `command`: same token, protocol id and message id, as the virtio device and the emulated OP-TEE
- * match them. The type is not compared: a response whose type a fault rule rewrote still reaches
- * the agent, which must reject it. One too short for a header goes to the pending command.
- */
-function answers(command: number, response: Uint8Array): boolean {
-  if (response.byteLength < 4) return true;
-  const header = readU32(response, 0);
+/** Answered commands remembered per A2P channel, to recognise a late copy of their response. */
+const ANSWERED_KEPT = 8;
+
+/** Whether header words `a` and `b` have the same token, protocol id and message id. */
+function sameCommand(a: number, b: number): boolean {
   return (
-    headerToken(header) === headerToken(command) &&
-    headerProtocolId(header) === headerProtocolId(command) &&
-    headerMessageId(header) === headerMessageId(command)
+    headerToken(a) === headerToken(b) &&
+    headerProtocolId(a) === headerProtocolId(b) &&
+    headerMessageId(a) === headerMessageId(b)
   );
+}
+
+/**
+ * Whether a response the platform sends later (`link.respond`) while channel `c` has a command
+ * pending is a copy of the response to a command it answered before (a duplicate, or a late reply
+ * after the command was answered): same token, protocol id and message id as one of the last
+ * answered commands, and not the pending one's. Such a response would answer the pending command
+ * with another's reply and leave its own stray; it is dropped. Any other response is the pending
+ * command's — rewritten by a fault rule (token, protocol, type) if it does not match it, which the
+ * agent must reject: dropped, it would leave the area busy for good.
+ */
+function answersEarlierCommand(c: A2pChannel, response: Uint8Array): boolean {
+  if (response.byteLength < 4) return false;
+  const header = readU32(response, 0);
+  return !sameCommand(header, c.header) && c.answered.some((h) => sameCommand(h, header));
 }
 
 interface A2pChannel {
@@ -100,6 +111,8 @@ interface A2pChannel {
   awaiting: boolean;
   /** The header word of the command read last (the pending one while `awaiting`). */
   header: number;
+  /** Header words of the last commands answered, newest last (at most {@link ANSWERED_KEPT}). */
+  readonly answered: number[];
   /** The fault chosen for the pending command. */
   fault: SmtFaultAction | undefined;
   /** A stuck-busy fault holds the area until its timer (or forever). */
@@ -201,6 +214,7 @@ export class SmtResponder {
           remote,
           awaiting: false,
           header: 0,
+          answered: [],
           fault: undefined,
           stuck: false,
         });
@@ -363,6 +377,8 @@ export class SmtResponder {
     const fault = c.fault;
     c.fault = undefined;
     c.awaiting = false;
+    c.answered.push(c.header);
+    if (c.answered.length > ANSWERED_KEPT) c.answered.shift();
     this.#c.responses++;
     const area = c.area;
     switch (fault?.kind) {
@@ -416,14 +432,14 @@ export class SmtResponder {
       this.#c.strayResponsesDropped++;
       return;
     }
-    if (c.awaiting && answers(c.header, bytes)) {
+    if (c.awaiting && !answersEarlierCommand(c, bytes)) {
       this.#c.lateResponses++;
       this.#answer(c, bytes);
       return;
     }
-    // A response for nothing pending (a duplicate, an unsolicited or a late reply), or not for
-    // the command pending (another token, protocol or message: a duplicate of the one before,
-    // which would answer the pending command with it and leave its own answer stray). The area is
+    // A response for nothing pending (a duplicate, an unsolicited or a late reply), or a copy of
+    // an earlier command's while one is pending (it would answer the pending command with it and
+    // leave that one's own answer stray). The area is
     // the agent's (CHANNEL_FREE set: it may be writing its next command into it right now, from
     // another thread in worker mode) or holds its next request: neither SCP-firmware nor OP-TEE
     // (smt.c) writes an SMT area the agent owns, so it is dropped, and counted.
