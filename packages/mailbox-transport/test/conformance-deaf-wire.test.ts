@@ -42,7 +42,11 @@ function deaf(inner: Transport): Transport {
         free: () => ch.free(),
         pollDone: () => false,
       };
-      if (ch.clearChannel !== undefined) wrapped.clearChannel = () => ch.clearChannel?.();
+      if (ch.clearChannel !== undefined) {
+        wrapped.clearChannel = (ctx) => {
+          ch.clearChannel?.(ctx);
+        };
+      }
       return wrapped;
     },
   };
