@@ -151,7 +151,8 @@ export class SameThreadRig {
     // Before `platform.close()`, which cancels every timer: with every agent removed and the wire
     // closed, a timer the platform still holds is one nothing can ever use (a retry for an agent
     // that is gone…).
-    const platformArmed = this.platform.armedTimers;
+    // An accepted asynchronous operation is not one: it completes after its agent is gone.
+    const platformArmed = this.platform.armedTimers - this.platform.pendingOperations;
     if (platformArmed > 0)
       problems.push(
         `platform: ${platformArmed} timer(s) left armed after the agents were removed and the wire closed`,

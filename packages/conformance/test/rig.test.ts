@@ -104,6 +104,20 @@ describe(SameThreadRig, () => {
     ]);
   });
 
+  it('should not report the timer of an accepted asynchronous operation that completes after its agent is gone', async () => {
+    const rig = await SameThreadRig.create(loopbackFixture(), {
+      behaviour: { asyncLatencyMs: 50 },
+    });
+    const agent = await rig.probe();
+    // CLOCK_RATE_SET, asynchronous without a delayed response (flags 3): nothing left to wait for.
+    await agent.transact(0x14, 0x5, (w) => w.u32(3).u32(0).u32(600_000_000).u32(0), {
+      txSize: 16,
+    });
+    await agent.remove();
+    expect(rig.platform.pendingOperations).toBe(1);
+    expect(await rig.dispose()).toEqual([]);
+  });
+
   it('should report nothing when the wire disconnects the agent', async () => {
     const rig = await SameThreadRig.create(loopbackFixture(), { auto: false });
     const agent = await rig.run(rig.probe());

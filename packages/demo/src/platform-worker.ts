@@ -69,7 +69,9 @@ serveWorker(
       platform.faults.clear();
       for (const rule of rules) platform.faults.add(rule);
     },
-    armedTimers: () => platform.armedTimers,
+    // Timers other than accepted asynchronous operations' (those complete even after their
+    // agent is gone): a late reply still to send, or one nothing can use any more.
+    armedTimers: () => platform.armedTimers - platform.pendingOperations,
     platformCounters: () => ({ ...platform.counters }),
   },
   {

@@ -506,5 +506,14 @@ describe('Clock protocol (0x14)', () => {
     expect(h.link(1).posted).toHaveLength(0);
     expect(h.platform.counters.cancelledOnDisconnect).toBe(1);
     expect(h.clock.armedTimers).toBe(0);
+    expect(h.platform.pendingOperations).toBe(0);
+  });
+
+  it('should count the delayed response of an operation still pending when the platform closes', () => {
+    expect(h.call(CLOCK, ClockMessageId.RATE_SET, [1, 0, 300 * MHZ, 0]).status).toBe(0);
+    expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([1, 1]);
+    h.platform.close();
+    expect(h.platform.counters.cancelledOnDisconnect).toBe(1);
+    expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([0, 0]);
   });
 });

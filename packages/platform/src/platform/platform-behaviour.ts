@@ -38,6 +38,8 @@ export interface PlatformBehaviour {
   readonly multiPartMax?: number;
   /**
    * Asynchronous operations pending at once per protocol (clock, sensor); default 8, at most 255.
+   * Platform-wide: an operation accepted for an agent that has disconnected since counts until it
+   * completes.
    * Advertised in PROTOCOL_ATTRIBUTES (bits 23:16) only to an agent whose link has a P2A channel:
    * without one no delayed response can be sent, so 0 is advertised.
    */

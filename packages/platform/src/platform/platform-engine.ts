@@ -122,6 +122,9 @@ export class PlatformEngine implements PlatformServices {
   readonly #servers = new Map<number, ProtocolServer>();
   readonly #held = new Map<string, Held>();
   #closed = false;
+  /** Accepted asynchronous operations not complete yet, and those of them with a delayed response. */
+  #pendingOperations = 0;
+  #pendingDelayed = 0;
 
   public constructor(
     config: PlatformConfig,
@@ -230,11 +233,25 @@ export class PlatformEngine implements PlatformServices {
     return this.#deliver(session, link, channelId, response, delivery);
   }
 
-  /** Disconnects every agent and cancels every timer; idempotent. */
+  /**
+   * Accepted asynchronous operations not complete yet: each holds one timer, which completes it
+   * even after its agent disconnected (see `later`).
+   */
+  public get pendingOperations(): number {
+    return this.#pendingOperations;
+  }
+
+  /**
+   * Disconnects every agent and cancels every timer — the pending operations' too, whose delayed
+   * responses then count in `cancelledOnDisconnect`; idempotent.
+   */
   public close(): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const s of this.#sessions.values()) if (s.link !== undefined) this.#disconnect(s);
+    this.counters.cancelledOnDisconnect += this.#pendingDelayed;
+    this.#pendingOperations = 0;
+    this.#pendingDelayed = 0;
     this.timers.cancelAll();
     this.#held.clear();
   }
@@ -291,9 +308,13 @@ export class PlatformEngine implements PlatformServices {
     // if the agent disconnects first (firmware does not undo a state change it answered SUCCESS
     // to because a channel went away); only its delayed response is then not sent — neither to
     // the agent that is gone nor to a later connection of the same agent.
+    this.#pendingOperations++;
+    if (respond) this.#pendingDelayed++;
     this.timers.arm(
       ms,
       () => {
+        this.#pendingOperations--;
+        if (respond) this.#pendingDelayed--;
         const reply = complete();
         if (!respond) return;
         if (agent.link !== link) {

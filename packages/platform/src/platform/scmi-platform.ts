@@ -66,7 +66,9 @@ export interface ScmiPlatformOptions {
  *   the subscription stays, and allowing the domain again resumes delivery); dropped and counted
  *   when `link.post` refuses them. Delayed responses: header type 2 with the command's token, posted
  *   after the operation's latency and posted again (bounded, counted) when `link.post` refuses.
- * - `disconnect` cancels the agent's timers and subscriptions; `close` cancels every timer.
+ * - `disconnect` cancels the agent's timers (delayed, held or late replies) and subscriptions; an
+ *   asynchronous operation it was answered SUCCESS for still completes, its delayed response not
+ *   sent (counted in `cancelledOnDisconnect`). `close` cancels every timer.
  *
  * @example
  * ```ts
@@ -161,9 +163,19 @@ export class ScmiPlatform implements ScmiPlatformPort {
   }
 
   /**
+   * Asynchronous operations the platform accepted (answered SUCCESS) and has not completed yet:
+   * one armed timer each, which completes the operation even after its agent disconnected. A
+   * check for timers nothing can use any more counts `armedTimers - pendingOperations`.
+   */
+  public get pendingOperations(): number {
+    return this.#engine.pendingOperations;
+  }
+
+  /**
    * Connects agent `agentId` through `link`. The connection's `disconnect` is idempotent and
-   * cancels the agent's pending delayed responses, asynchronous operations, held or late replies
-   * and subscriptions; the agent may then connect again.
+   * cancels the agent's held or late replies, delayed fault responses and subscriptions; the
+   * asynchronous operations it was answered SUCCESS for still complete, their delayed responses
+   * not sent (counted in `cancelledOnDisconnect`). The agent may then connect again.
    *
    * @throws PlatformError `E_UNKNOWN_AGENT` (not configured), `E_AGENT_CONNECTED` (already
    *   connected) or `E_CLOSED`.
