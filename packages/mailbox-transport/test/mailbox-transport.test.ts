@@ -12,7 +12,7 @@ import {
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import { ClockMessageId, PerformanceMessageId } from '@scmi-ts/platform';
+import { BaseMessageId, ClockMessageId, PerformanceMessageId } from '@scmi-ts/platform';
 import {
   SMT_CHANNEL_FREE,
   SMT_HEADER_SIZE,
@@ -22,6 +22,8 @@ import {
   mailboxTransport,
 } from '@scmi-ts/mailbox-transport';
 import { createHarness, defined, settle } from './support/harness.js';
+
+const BASE_VENDOR = { protocolId: 0x10, messageId: BaseMessageId.DISCOVER_VENDOR };
 
 function stats(agent: ScmiAgent, label: string): ChannelStats {
   return defined(
@@ -530,6 +532,27 @@ describe('mailboxTransport', () => {
       h.close();
     });
 
+    it('should count the late reply on a polling channel that no later command follows, when the channel quiesces', async () => {
+      const h = createHarness({
+        platformFaults: [
+          {
+            match: { protocolId: 0x14, messageId: 0x0, nth: 1 },
+            action: { kind: 'late-reply', ms: 45 },
+          },
+        ],
+      });
+      const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
+      expect(await settle(agent.transact(0x14, 0x0))).toBeInstanceOf(ScmiTimeoutError);
+      await h.clock.advance(20); // the late reply lands in the area: nobody looks at it
+      expect(stats(agent, 'a2p:0').lateReplies).toBe(0);
+      await agent.remove();
+      // Read from the wire's record of the channel: the agent's diagnostics are gone with it.
+      const a2p = defined(h.mailbox.wire.monitor.channel('a2p:0'), 'a2p:0').counters;
+      expect([a2p.timeouts, a2p.lateReplies]).toEqual([1, 1]);
+      expect(a2p.badMessages).toMatchObject({ unexpected: 0, invalid: 0, spurious: 0 });
+      h.close();
+    });
+
     it('should count the late reply once when its doorbell lands after the next command was written', async () => {
       const h = createHarness({
         platformFaults: [
@@ -555,6 +578,46 @@ describe('mailboxTransport', () => {
       expect(h.mailbox.wire.monitor.channel('a2p:0')?.spurious).toBe(0);
       h.mailbox.controller.setInterceptor('agent', undefined);
       await agent.remove();
+      h.close();
+    });
+
+    it('should count every doorbell that finds the area busy as spurious when the late reply handed over at the next send had rung already (no-free, then spurious-doorbell)', async () => {
+      const h = createHarness({ auto: false });
+      const probe = h.create({ a2p: [{ id: 0 }] });
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      // 1st vendor command: response written, ring while busy, FREE set silently at 40 ms.
+      h.responder.faults.add({
+        match: { ...BASE_VENDOR, nth: 1 },
+        action: { kind: 'no-free', freeAfterMs: 40 },
+      });
+      // 2nd vendor command: the platform rings while it still owns the area, answers 2 ms later.
+      h.responder.faults.add({
+        match: { ...BASE_VENDOR, nth: 2 },
+        action: { kind: 'spurious-doorbell', ms: 2 },
+      });
+      const first = settle(agent.base.discoverVendor());
+      await h.clock.advance(30);
+      expect(await first).toBeInstanceOf(ScmiTimeoutError);
+      expect(stats(agent, 'a2p:0').badMessages.spurious).toBe(1);
+      const next = agent.base.discoverVendor();
+      await h.clock.runUntilIdle();
+      await expect(next).resolves.toBe(h.platform.config.vendor);
+      const a2p = stats(agent, 'a2p:0');
+      // The responder rang twice while it owned the area: both are spurious. The first message's
+      // doorbell came (spurious): none is owed when its late reply is handed over at the next send.
+      expect({
+        spurious: a2p.badMessages.spurious,
+        late: a2p.lateReplies,
+        wireSpurious: h.mailbox.wire.monitor.channel('a2p:0')?.spurious,
+      }).toEqual({
+        spurious: 2,
+        late: 1,
+        wireSpurious: 2,
+      });
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
       h.close();
     });
 

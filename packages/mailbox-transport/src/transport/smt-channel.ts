@@ -89,6 +89,12 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   #doorbellOwed = false;
   /** Whether a message was written into the area (whose reply `#replySeen` tracks). */
   #written = false;
+  /**
+   * Whether a doorbell came while the message in the area was there (other than the previous
+   * message's owed one): then its doorbell is not owed any more, even if it found the area busy
+   * (a platform that rings before setting CHANNEL_FREE). Reset by each message written.
+   */
+  #rang = false;
 
   /** @internal Use {@link SmtChannel.open}. */
   private constructor(
@@ -259,6 +265,15 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   public async quiesce(): Promise<void> {
     this.#closed = true;
     const drained = this.#guard.quiesce();
+    if (this.#a2p && this.#written && this.#replySeen === undefined && !this.#intrEnabled) {
+      // A polled message's reply that came after its transfer ended (timed out, or failed by
+      // shutdown) and that no later send handed to core: nothing will ever look at it again, and
+      // no doorbell comes for it. Counted here, once, as the late reply it is.
+      if (this.#area.isFree()) {
+        this.#replySeen = 'counted';
+        this.#setup.counters.lateReplies++;
+      }
+    }
     this.#mbox?.stopRx();
     this.#lock.close();
     this.#wake?.();
@@ -310,11 +325,13 @@ export class SmtChannel implements TransportChannel, MailboxClient {
           this.#doorbellOwed = false;
           return;
         }
+        this.#rang = true;
         this.#record.spurious++;
         this.#setup.sink.badMessage('spurious');
         return;
       }
       if (this.#a2p) {
+        this.#rang = true;
         this.#wake?.();
         // A platform may ring even for a polled message (INTR_ENABLED clear). Each reply is
         // counted once: not handed to core when pollDone counted it already (pollDone still
@@ -492,8 +509,10 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     const taken = this.#takeUnseenReply(xfer);
     // A doorbell asked for and not come yet: the reply pollDone took (or the unseen one just
     // handed to core) was an interrupt message's.
-    this.#doorbellOwed = (taken || this.#replySeen === 'polled') && this.#intrEnabled;
+    this.#doorbellOwed =
+      (taken || this.#replySeen === 'polled') && this.#intrEnabled && !this.#rang;
     this.#written = true;
+    this.#rang = false;
     this.#intrEnabled = !xfer.polling;
     this.#replySeen = undefined;
     area.setStatus(0); // busy, error cleared
