@@ -39,8 +39,8 @@ export interface ConformanceOptions {
   /** Worker-mode seed runs in the jest suite (default 100; `pnpm stress` runs the long campaign). */
   readonly workerSeedRuns?: number;
   /**
-   * Extra worker-mode seed runs allowed when `workerSeedRuns` hit no phase but delivery (default 3 ×
-   * `workerSeedRuns`): the case needs at least one late reply, and the race is real time.
+   * Extra worker-mode seed runs allowed when `workerSeedRuns` did not hit both a delivered reply
+   * and a late one (default 3 × `workerSeedRuns`): the case needs both, and the race is real time.
    */
   readonly workerSeedCoverageRuns?: number;
   /** Worker-mode hostile-reply runs (default 8). */

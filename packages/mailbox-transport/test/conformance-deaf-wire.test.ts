@@ -93,11 +93,20 @@ describe('the conformance worker campaigns, over a wire that delivers no reply',
 
   it('should report that every probe of the hostile campaign timed out', async () => {
     const r = await runHostileRepliesWorker(deafFixture, {
-      runs: 2,
+      runs: 4,
       seed: 42,
       ...(session === undefined ? {} : { session }),
     });
-    expect([r.runs, r.probeTimeouts, r.faultsPlaced]).toEqual([2, 2, 0]);
-    expect(r.violations).toEqual([expect.stringMatching(/every one of 2 probes timed out/)]);
+    expect([r.runs, r.probeTimeouts, r.faultsPlaced]).toEqual([4, 4, 0]);
+    expect(r.violations).toEqual([expect.stringMatching(/every one of 4 probes timed out/)]);
+  });
+
+  it('should not call 3 hostile runs whose probes all timed out a violation (a loaded machine can)', async () => {
+    const r = await runHostileRepliesWorker(deafFixture, {
+      runs: 3,
+      seed: 42,
+      ...(session === undefined ? {} : { session }),
+    });
+    expect([r.runs, r.probeTimeouts, r.violations]).toEqual([3, 3, []]);
   });
 });

@@ -9,7 +9,6 @@ import {
 import type { FaultRule } from '@scmi-ts/platform';
 import { describeError } from './describe-error.js';
 import type { TransportFixture } from '../fixture.js';
-import { checkTeardownLog } from '../instrument.js';
 import { SameThreadRig } from '../rig.js';
 import { stressFixtureFlags } from './seed-scenario.js';
 import { mulberry32 } from './worker-campaign.js';
@@ -338,7 +337,7 @@ async function runSchedule(
     }
   }
   const late = rig.instrument.lateReplies + rig.instrument.refusedAfterQuiesce;
-  problems.push(...checkTeardownLog(rig.log.events));
+  // The rig's dispose checks the teardown log (checkTeardownLog) with the rest of its hygiene.
   problems.push(...(await rig.dispose()));
   const outcome =
     probeError !== undefined

@@ -2,7 +2,6 @@ import { ScmiTimeoutError, createAgent } from '@scmi-ts/core';
 import type { DevresEvent } from '@scmi-ts/devres';
 import { describeError } from './describe-error.js';
 import type { TransportFixture, WorkerFixtureSession } from '../fixture.js';
-import { checkTeardownLog } from '../instrument.js';
 import { SameThreadRig, buildContainer } from '../rig.js';
 import { campaignRun, checkCampaignRun, startWorkerCampaign } from './worker-campaign.js';
 
@@ -261,7 +260,7 @@ export async function runSeedScenarioSameThread(
       `a2p:${String(replyChannel)}: the late reply reached the channel after its quiesce step started, and neither its RX guard nor the wire refused and counted it`,
     );
   }
-  problems.push(...checkTeardownLog(rig.log.events));
+  // The rig's dispose checks the teardown log (checkTeardownLog) with the rest of its hygiene.
   problems.push(...(await rig.dispose()));
   return {
     requestedPhase: phase,
