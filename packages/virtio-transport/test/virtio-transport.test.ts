@@ -1,4 +1,5 @@
 import {
+  CLOCK,
   ScmiConfigError,
   ScmiShutdownError,
   ScmiStatus,
@@ -6,6 +7,7 @@ import {
   ScmiTimeoutError,
   readU32,
   type ChannelStats,
+  type Clock,
   type ScmiAgent,
   type ScmiNotification,
 } from '@scmi-ts/core';
@@ -323,6 +325,63 @@ describe('virtio transport (same thread)', () => {
         await finish(h, agent);
       },
     );
+
+    it('should, polling, not keep a slot for a command whose wait for one failed (the clock could not arm its poll)', async () => {
+      const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
+      let failPoll = false;
+      const clock: Clock = {
+        now: () => h.clock.now(),
+        schedule: (cb) => {
+          h.clock.schedule(cb);
+        },
+        yield: () => h.clock.yield(),
+        setTimeout: (cb, ms) => {
+          if (failPoll && ms === 1) {
+            failPoll = false;
+            throw new Error('the clock failed');
+          }
+          return h.clock.setTimeout(cb, ms);
+        },
+      };
+      h.container.rebind(CLOCK).toConstantValue(clock);
+      const agent = await h.create({ maxMsg: 2, a2p: [{ id: 0, polling: true }] });
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
+        action: { kind: 'delay', ms: 10 },
+      });
+      const first = agent.base.discoverVendor(); // the only slot, for 10 ms
+      await Promise.resolve();
+      failPoll = true; // the 1 ms slot poll of the command that waits for the slot
+      const second = agent.base.discoverSubVendor().then(
+        () => 'sent',
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      );
+      expect(await first).toBe('scmi-ts');
+      expect(await second).toMatch(/send on a2p:0 failed/); // core's E_SEND, the clock's error its cause
+      const commands = h.device.stats.commands;
+      // Before the fix the slot went to the failed command, whose command was sent: the next one
+      // waited slotWaitMs and failed E_VIRTIO_BUSY, as every later one would.
+      expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+      expect(h.device.stats.commands - commands).toBe(1);
+      await finish(h, agent);
+    });
+
+    it('should, polling, count the late reply that no later command looks for when the channel quiesces', async () => {
+      const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
+      const agent = await h.create({ maxMsg: 1, a2p: [{ id: 0, polling: true }] });
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
+        action: { kind: 'late-reply', ms: 50 },
+      });
+      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      await h.clock.advance(50); // the late reply is in the used ring; nothing polls it
+      expect(stats(agent, 'a2p:0').lateReplies).toBe(0);
+      await agent.remove();
+      const d = h.wire.driverDiagnostics;
+      expect(d.channels.get('a2p:0')?.counters.lateReplies).toBe(1);
+      expect([d.lateReturns, d.unreadAtReset]).toEqual([1, 0]);
+      await finish(h);
+    });
 
     it('should, polling, take back a buffer the device returned before the next command', async () => {
       const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });

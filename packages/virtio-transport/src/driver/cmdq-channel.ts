@@ -181,7 +181,15 @@ export class CmdqChannel implements TransportChannel {
         }, this.#driver.config.slotWaitMs),
       };
       this.#waiters.push(waiter);
-      this.#armSlotPoll();
+      try {
+        this.#armSlotPoll();
+      } catch (error: unknown) {
+        // The clock could not arm the poll: this command does not wait (left queued, a slot
+        // would be handed to it later and its command sent after core failed it).
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        waiter.timer.cancel();
+        throw error;
+      }
     });
   }
 
@@ -503,9 +511,14 @@ export class CmdqChannel implements TransportChannel {
     waiter.resolve();
   }
 
-  /** Refuses callbacks (counting them), fails commands waiting for a slot, waits for running callbacks. */
+  /**
+   * Fails commands waiting for a slot; polling, takes back the buffers the device returned for
+   * commands that ended (their late replies counted, as a later command's look would count them —
+   * none comes now); then refuses callbacks (counting them) and waits for running ones.
+   */
   public quiesce(): Promise<void> {
     this.#failWaiters(new ScmiShutdownError(this.#setup.agent, 'send'));
+    if (this.#polling && !this.#freed && this.#vq.broken === undefined) this.#reclaimPolled();
     return this.#guard.quiesce();
   }
 
