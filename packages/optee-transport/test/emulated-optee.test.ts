@@ -1,4 +1,4 @@
-import { VirtualClock } from '@scmi-ts/core';
+import { VirtualClock, createSameThreadDoorbellPair, readU32 } from '@scmi-ts/core';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   EmulatedOptee,
@@ -12,6 +12,8 @@ import {
   teeValue,
   type SameThreadOpteeWire,
 } from '../src/index.js';
+import { OpteeWireEnd } from '../src/wire/optee-wire.js';
+import { createOpteeHarness } from './support/harness.js';
 import { createTeeBench } from './support/tee-bench.js';
 
 /** Offsets of a call slot (modelled on struct optee_msg_arg), as a hostile normal world writes them. */
@@ -183,6 +185,27 @@ describe(EmulatedOptee, () => {
       // The core's four refusals; the PTA's own answer is the TA's, not counted.
       expect(b.optee.stats.refusedCalls).toBe(4);
     });
+  });
+
+  it("should leave a live secure world's SMT areas alone when a second one on the same wire is refused by the platform", async () => {
+    const h = await createOpteeHarness({ shmem: 'static' });
+    const agent = await h.create();
+    const ree = h.ends.driver.wire;
+    const area = ree.staticShmem(0) as Uint8Array;
+    const reply = agent.transact(0x10, 0x3, undefined, { rxSize: 16 });
+    // The agent has written its command (the secure world runs it in a later task).
+    for (let i = 0; i < 100 && (readU32(area, 4) & 1) !== 0; i++) await Promise.resolve();
+    expect(readU32(area, 4) & 1).toBe(0);
+    const before = area.slice(0, 0x20);
+    const [, doorbell] = createSameThreadDoorbellPair(h.clock);
+    const second = new OpteeWireEnd('tee', ree.memory, ree.layout, doorbell);
+    expect(
+      () => new EmulatedOptee({ wire: second, platform: h.platform, agentId: 1, clock: h.clock }),
+    ).toThrow(/already connected/);
+    expect(area.slice(0, 0x20)).toEqual(before);
+    expect(new TextDecoder().decode(await reply).replace(/\0+$/, '')).toBe('scmi-ts');
+    await agent.remove();
+    await h.close();
   });
 
   it('should run the invocations of one session one at a time, in order', async () => {

@@ -257,9 +257,6 @@ export class ScmiMsgServer {
           ? undefined
           : new Uint8Array(options.memory, c.shmemOffset, c.shmemSize);
       if (staticArea !== undefined) {
-        // scmi_smt_init_agent_channel: the area starts free, no error.
-        staticArea.fill(0, 0, SMT_HEADER_SIZE);
-        smtWrite(staticArea, SMT_STATUS, SMT_STATUS_FREE);
         maxMsgSize = Math.min(maxMsgSize, c.shmemSize - SMT_HEADER_SIZE);
       }
       this.#channels.set(c.id, {
@@ -270,6 +267,8 @@ export class ScmiMsgServer {
         waiter: undefined,
       });
     }
+    // Connected before any area is touched: a server the platform refuses (its agent is already
+    // connected: another secure world on the same wire) must leave the live one's areas alone.
     this.#connection = options.platform.connect(options.agentId, {
       // OP-TEE has no P2A channel: no notification, no delayed response.
       p2a: false,
@@ -279,6 +278,12 @@ export class ScmiMsgServer {
       },
       post: () => false,
     });
+    for (const c of this.#channels.values()) {
+      if (c.staticArea === undefined) continue;
+      // scmi_smt_init_agent_channel: the area starts free, no error.
+      c.staticArea.fill(0, 0, SMT_HEADER_SIZE);
+      smtWrite(c.staticArea, SMT_STATUS, SMT_STATUS_FREE);
+    }
   }
 
   /** The server's counters. */
