@@ -206,13 +206,18 @@ async function printWireReport(
  * ```
  */
 export class DemoCheckError extends Error {
+  /** Always `DemoCheckError`. */
   public override readonly name = 'DemoCheckError';
+  /** The transport whose part it is (`mailbox`, `virtio`, `optee`). */
+  public readonly transport: string;
+  /** What did not hold, one line each, in the order the part found them. */
+  public readonly problems: readonly string[];
 
-  public constructor(
-    public readonly transport: string,
-    public readonly problems: readonly string[],
-  ) {
+  /** The part of `transport` found `problems` (the message joins them). */
+  public constructor(transport: string, problems: readonly string[]) {
     super(`${transport}: ${problems.join('; ')}`);
+    this.transport = transport;
+    this.problems = problems;
   }
 }
 
