@@ -509,6 +509,19 @@ describe('Clock protocol (0x14)', () => {
     expect(h.platform.pendingOperations).toBe(0);
   });
 
+  it('should leave nothing armed or pending when the clock cannot arm an operation (GENERIC_ERROR)', () => {
+    const setTimeout = h.clock.setTimeout.bind(h.clock);
+    h.clock.setTimeout = () => {
+      throw new Error('the clock failed');
+    };
+    expect(h.call(CLOCK, ClockMessageId.RATE_SET, [1, 0, 300 * MHZ, 0]).status).toBe(
+      ScmiStatus.GENERIC_ERROR,
+    );
+    h.clock.setTimeout = setTimeout;
+    expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([0, 0]);
+    expect(h.platform.counters.handlerErrors).toBe(1);
+  });
+
   it('should count the delayed response of an operation still pending when the platform closes', () => {
     expect(h.call(CLOCK, ClockMessageId.RATE_SET, [1, 0, 300 * MHZ, 0]).status).toBe(0);
     expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([1, 1]);

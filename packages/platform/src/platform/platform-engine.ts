@@ -308,8 +308,6 @@ export class PlatformEngine implements PlatformServices {
     // if the agent disconnects first (firmware does not undo a state change it answered SUCCESS
     // to because a channel went away); only its delayed response is then not sent — neither to
     // the agent that is gone nor to a later connection of the same agent.
-    this.#pendingOperations++;
-    if (respond) this.#pendingDelayed++;
     this.timers.arm(
       ms,
       () => {
@@ -327,6 +325,9 @@ export class PlatformEngine implements PlatformServices {
       undefined,
       tag,
     );
+    // Counted once armed (a clock that cannot arm it throws, and nothing is pending).
+    this.#pendingOperations++;
+    if (respond) this.#pendingDelayed++;
   }
 
   public fit(req: PlatformRequest, fixed: number, entrySize: number): number {

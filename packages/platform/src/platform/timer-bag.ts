@@ -27,10 +27,15 @@ export class TimerBag {
   public arm(ms: number, cb: () => void, owner?: number, tag?: string): TimerHandle {
     const entry: Entry = { handle: undefined, owner, tag };
     this.#entries.add(entry);
-    entry.handle = this.#clock.setTimeout(() => {
-      if (!this.#entries.delete(entry)) return;
-      cb();
-    }, ms);
+    try {
+      entry.handle = this.#clock.setTimeout(() => {
+        if (!this.#entries.delete(entry)) return;
+        cb();
+      }, ms);
+    } catch (error: unknown) {
+      this.#entries.delete(entry); // not armed: not counted
+      throw error;
+    }
     return {
       cancel: () => {
         if (this.#entries.delete(entry)) entry.handle?.cancel();
