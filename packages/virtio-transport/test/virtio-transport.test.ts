@@ -383,6 +383,43 @@ describe('virtio transport (same thread)', () => {
       await finish(h);
     });
 
+    it.each([0, 1, 2, 3])(
+      'should, polling, count once the reply the device returned for a command that removal failed (removal %i task(s) after the return)',
+      async (tasks) => {
+        const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
+        const agent = await h.create({ maxMsg: 1, a2p: [{ id: 0, polling: true }] });
+        h.platform.faults.add({
+          match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
+          action: { kind: 'delay', ms: 10 },
+        });
+        const vendor = agent.base.discoverVendor().then(
+          () => 'answered',
+          (e: unknown) => (e instanceof ScmiShutdownError ? 'shut down' : String(e)),
+        );
+        // Removal starts just after the device returns the buffer (its 10 ms timer armed after
+        // the platform's), `tasks` tasks later: before or after the command's poll looks.
+        let removing: Promise<void> | undefined;
+        const removeAfter = (n: number): void => {
+          if (n === 0) removing = agent.remove();
+          else h.clock.schedule(() => removeAfter(n - 1));
+        };
+        const deferred = h.device.stats.deferred;
+        const whenDeferred = (): void => {
+          if (h.device.stats.deferred > deferred) h.clock.setTimeout(() => removeAfter(tasks), 10);
+          else h.clock.schedule(whenDeferred);
+        };
+        h.clock.schedule(whenDeferred);
+        const outcome = await vendor;
+        await h.clock.advance(5);
+        await removing;
+        const d = h.wire.driverDiagnostics;
+        const c = d.channels.get('a2p:0')?.counters.snapshot();
+        const counted = (c?.lateReplies ?? 0) + (c?.refusedAfterQuiesce ?? 0) + d.unreadAtReset;
+        expect(counted).toBe(outcome === 'shut down' ? 1 : 0);
+        await finish(h);
+      },
+    );
+
     it('should, polling, take back a buffer the device returned before the next command', async () => {
       const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
       const agent = await h.create({ maxMsg: 1, a2p: [{ id: 0, polling: true }] });

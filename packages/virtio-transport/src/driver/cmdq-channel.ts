@@ -485,16 +485,23 @@ export class CmdqChannel implements TransportChannel {
   }
 
   /**
-   * The transfer is over. A slot the device returned is free again; one it still holds is
-   * abandoned — never reused while the device may still write into it.
+   * The transfer is over. A slot the device returned is free again (its good reply, if the failed
+   * transfer never took it, counted late); one it still holds is abandoned — never reused while
+   * the device may still write into it.
    */
-  public markTxDone(xfer: Xfer): void {
+  public markTxDone(xfer: Xfer, error: unknown): void {
     const slot = this.#slotOf(xfer);
     if (slot < 0) return;
     this.#slotOfToken[xfer.token] = -1;
     this.#xfers[slot] = undefined;
-    if (this.#state[slot] === RETURNED) this.#release(slot);
-    else if (this.#state[slot] === IN_FLIGHT) this.#state[slot] = ABANDONED;
+    if (this.#state[slot] === RETURNED) {
+      // Polling: a good reply a drain took (another command's poll, or the quiesce's) that its
+      // transfer never took, because it failed first (shutdown): late, and counted as such.
+      if (error !== undefined && this.#valid[slot] === 1 && this.#delivered[slot] === 0) {
+        this.#setup.counters.lateReplies++;
+      }
+      this.#release(slot);
+    } else if (this.#state[slot] === IN_FLIGHT) this.#state[slot] = ABANDONED;
   }
 
   #release(slot: number): void {
