@@ -353,6 +353,28 @@ describe(SmtResponder, () => {
       },
     );
 
+    it('should drop a late copy of a response sent rewritten (a duplicate of a corrupted answer) while another command is pending', async () => {
+      const w = rawWire();
+      const link = defined(w.platform.link);
+      const earlier = buildHeader(0x3, ScmiMessageType.COMMAND, 0x10, 6);
+      const rewritten = (earlier ^ (0x200 << 18)) >>> 0; // as corrupt-token rewrites it
+      const answer = response(0);
+      new DataView(answer.buffer).setUint32(0, rewritten, true);
+      w.platform.answer = answer; // the earlier command is answered at once, rewritten
+      w.request(earlier);
+      await w.clock.runTasks();
+      w.platform.answer = undefined;
+      w.request(HEADER); // pending
+      await w.clock.runTasks();
+      link.respond(0, answer.slice()); // the copy of the rewritten response, late
+      expect(w.responder.counters).toMatchObject({ strayResponsesDropped: 1, responses: 1 });
+      expect(w.area(0).status()).toBe(0);
+      link.respond(0, response(0, 1));
+      expect([w.area(0).status(), w.area(0).header()]).toEqual([SMT_CHANNEL_FREE, HEADER]);
+      w.responder.close();
+      w.chan.free();
+    });
+
     it("should write a late response a fault rule rewrote as the pending command's answer, for the agent to reject, and give the area back", async () => {
       const w = rawWire();
       const link = defined(w.platform.link);

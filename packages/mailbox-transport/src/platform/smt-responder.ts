@@ -76,8 +76,17 @@ export interface SmtResponderCounters {
   readonly p2aQueued: number;
 }
 
-/** Answered commands remembered per A2P channel, to recognise a late copy of their response. */
-const ANSWERED_KEPT = 8;
+/**
+ * Headers remembered per A2P channel (the last commands answered, and the rewritten headers of
+ * their responses), to recognise a late copy of their responses.
+ */
+const ANSWERED_KEPT = 16;
+
+/** Remembers `header` as answered on `c`, forgetting the oldest beyond {@link ANSWERED_KEPT}. */
+function remember(c: A2pChannel, header: number): void {
+  c.answered.push(header);
+  if (c.answered.length > ANSWERED_KEPT) c.answered.shift();
+}
 
 /** Whether header words `a` and `b` have the same token, protocol id and message id. */
 function sameCommand(a: number, b: number): boolean {
@@ -92,7 +101,9 @@ function sameCommand(a: number, b: number): boolean {
  * Whether a response the platform sends later (`link.respond`) while channel `c` has a command
  * pending is a copy of the response to a command it answered before (a duplicate, or a late reply
  * after the command was answered): same token, protocol id and message id as one of the last
- * answered commands, and not the pending one's. Such a response would answer the pending command
+ * answered commands or of their responses as sent, and not the pending one's. (A rule that
+ * rewrites the pending command's response to exactly such a header makes it look like a copy:
+ * then it is dropped and the command gets no answer.) Such a response would answer the pending command
  * with another's reply and leave its own stray; it is dropped. Any other response is the pending
  * command's — rewritten by a fault rule (token, protocol, type) if it does not match it, which the
  * agent must reject: dropped, it would leave the area busy for good.
@@ -111,7 +122,10 @@ interface A2pChannel {
   awaiting: boolean;
   /** The header word of the command read last (the pending one while `awaiting`). */
   header: number;
-  /** Header words of the last commands answered, newest last (at most {@link ANSWERED_KEPT}). */
+  /**
+   * Header words of the last commands answered and of their responses as sent when rewritten,
+   * newest last (at most {@link ANSWERED_KEPT}).
+   */
   readonly answered: number[];
   /** The fault chosen for the pending command. */
   fault: SmtFaultAction | undefined;
@@ -377,8 +391,11 @@ export class SmtResponder {
     const fault = c.fault;
     c.fault = undefined;
     c.awaiting = false;
-    c.answered.push(c.header);
-    if (c.answered.length > ANSWERED_KEPT) c.answered.shift();
+    remember(c, c.header);
+    // And the header of the response as the platform sent it, when a fault rule rewrote it: a late
+    // copy of that response (a duplicate) must not answer the next command either.
+    const sent = bytes.byteLength >= 4 ? readU32(bytes, 0) : c.header;
+    if (!sameCommand(sent, c.header)) remember(c, sent);
     this.#c.responses++;
     const area = c.area;
     switch (fault?.kind) {
