@@ -23,6 +23,18 @@ import {
 } from '@scmi-ts/mailbox-transport';
 import { createHarness, defined, settle } from './support/harness.js';
 
+/** A harness whose platform answers the first Clock PROTOCOL_VERSION 45 ms late (30 ms timeout). */
+function lateFirstClockVersion(): ReturnType<typeof createHarness> {
+  return createHarness({
+    platformFaults: [
+      {
+        match: { protocolId: 0x14, messageId: 0x0, nth: 1 },
+        action: { kind: 'late-reply', ms: 45 },
+      },
+    ],
+  });
+}
+
 const BASE_VENDOR = { protocolId: 0x10, messageId: BaseMessageId.DISCOVER_VENDOR };
 
 function stats(agent: ScmiAgent, label: string): ChannelStats {
@@ -511,14 +523,7 @@ describe('mailboxTransport', () => {
     });
 
     it('should count the late reply on a polling channel, which no doorbell hands to core, before the next command overwrites it', async () => {
-      const h = createHarness({
-        platformFaults: [
-          {
-            match: { protocolId: 0x14, messageId: 0x0, nth: 1 },
-            action: { kind: 'late-reply', ms: 45 },
-          },
-        ],
-      });
+      const h = lateFirstClockVersion();
       const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
       expect(await settle(agent.transact(0x14, 0x0))).toBeInstanceOf(ScmiTimeoutError);
       await h.clock.advance(20); // the late reply lands in the area: nobody looks at it
@@ -533,14 +538,7 @@ describe('mailboxTransport', () => {
     });
 
     it('should count the late reply on a polling channel that no later command follows, when the channel quiesces', async () => {
-      const h = createHarness({
-        platformFaults: [
-          {
-            match: { protocolId: 0x14, messageId: 0x0, nth: 1 },
-            action: { kind: 'late-reply', ms: 45 },
-          },
-        ],
-      });
+      const h = lateFirstClockVersion();
       const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
       expect(await settle(agent.transact(0x14, 0x0))).toBeInstanceOf(ScmiTimeoutError);
       await h.clock.advance(20); // the late reply lands in the area: nobody looks at it
@@ -554,14 +552,7 @@ describe('mailboxTransport', () => {
     });
 
     it('should count the late reply once when its doorbell lands after the next command was written', async () => {
-      const h = createHarness({
-        platformFaults: [
-          {
-            match: { protocolId: 0x14, messageId: 0x0, nth: 1 },
-            action: { kind: 'late-reply', ms: 45 },
-          },
-        ],
-      });
+      const h = lateFirstClockVersion();
       const agent = await h.create({ a2p: [{ id: 0 }] });
       // The agent's doorbells take 5 ms: the next command's wait for CHANNEL_FREE sees the late
       // reply before its doorbell lands.

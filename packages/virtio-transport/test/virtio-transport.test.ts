@@ -30,6 +30,22 @@ function stats(agent: ScmiAgent, label: string): ChannelStats {
   return c.stats;
 }
 
+/**
+ * A one-slot polling cmdq whose first DISCOVER_VENDOR timed out, its reply now in the used ring
+ * where nothing polls it.
+ */
+async function pollingAfterLateVendor(): Promise<{ h: VirtioHarness; agent: ScmiAgent }> {
+  const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
+  const agent = await h.create({ maxMsg: 1, a2p: [{ id: 0, polling: true }] });
+  h.platform.faults.add({
+    match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
+    action: { kind: 'late-reply', ms: 50 },
+  });
+  await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+  await h.clock.advance(50);
+  return { h, agent };
+}
+
 /** Removes the agent, closes both ends, and checks what every test must leave behind. */
 async function finish(h: VirtioHarness, agent?: ScmiAgent): Promise<void> {
   await agent?.remove();
@@ -367,14 +383,7 @@ describe('virtio transport (same thread)', () => {
     });
 
     it('should, polling, count the late reply that no later command looks for when the channel quiesces', async () => {
-      const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
-      const agent = await h.create({ maxMsg: 1, a2p: [{ id: 0, polling: true }] });
-      h.platform.faults.add({
-        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
-        action: { kind: 'late-reply', ms: 50 },
-      });
-      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
-      await h.clock.advance(50); // the late reply is in the used ring; nothing polls it
+      const { h, agent } = await pollingAfterLateVendor();
       expect(stats(agent, 'a2p:0').lateReplies).toBe(0);
       await agent.remove();
       const d = h.wire.driverDiagnostics;
@@ -421,14 +430,7 @@ describe('virtio transport (same thread)', () => {
     );
 
     it('should, polling, take back a buffer the device returned before the next command', async () => {
-      const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
-      const agent = await h.create({ maxMsg: 1, a2p: [{ id: 0, polling: true }] });
-      h.platform.faults.add({
-        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
-        action: { kind: 'late-reply', ms: 50 },
-      });
-      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
-      await h.clock.advance(50); // the late reply is in the used ring; nothing polls it
+      const { h, agent } = await pollingAfterLateVendor();
       expect(h.wire.driverDiagnostics.lateReturns).toBe(0);
       const now = h.clock.now();
       expect(await agent.base.discoverSubVendor()).toBe('emulated');
