@@ -106,8 +106,10 @@ export {
   headerProtocolId,
   headerToken,
   headerType,
+  isCommandHeader,
   replyHeaderDefect,
   packHeader,
+  sameCommandHeader,
   unpackHeader,
 } from './wire/header.js';
 export {

@@ -10,8 +10,10 @@ import {
   headerProtocolId,
   headerToken,
   headerType,
+  isCommandHeader,
   packHeader,
   replyHeaderDefect,
+  sameCommandHeader,
   unpackHeader,
   type ScmiHeader,
 } from '../src/wire/header.js';
@@ -173,6 +175,32 @@ describe('header field accessors', () => {
 describe(headerDefect, () => {
   it('should return undefined for a valid command header', () => {
     expect(headerDefect(0x00144000)).toBeUndefined();
+  });
+});
+
+describe(isCommandHeader, () => {
+  it('should accept a valid command header only', () => {
+    const command = buildHeader(0x6, ScmiMessageType.COMMAND, 0x14, 0x2a);
+    expect(isCommandHeader(command)).toBe(true);
+    expect(isCommandHeader((command | (1 << 28)) >>> 0)).toBe(false); // reserved bits
+    expect(isCommandHeader(command | (1 << 8))).toBe(false); // type 1
+    expect(isCommandHeader(buildHeader(0x6, ScmiMessageType.DELAYED_RESPONSE, 0x14, 0x2a))).toBe(
+      false,
+    );
+    expect(isCommandHeader(buildHeader(0x6, ScmiMessageType.NOTIFICATION, 0x14, 0))).toBe(false);
+  });
+});
+
+describe(sameCommandHeader, () => {
+  const command = buildHeader(0x6, ScmiMessageType.COMMAND, 0x14, 0x2a);
+
+  it('should match on token, protocol id and message id, whatever the type and reserved bits', () => {
+    expect(sameCommandHeader(command, command)).toBe(true);
+    expect(sameCommandHeader(command, command | (2 << 8))).toBe(true); // a delayed response
+    expect(sameCommandHeader(command, (command | (1 << 28)) >>> 0)).toBe(true);
+    expect(sameCommandHeader(command, command ^ (1 << 18))).toBe(false); // another token
+    expect(sameCommandHeader(command, command ^ (1 << 10))).toBe(false); // another protocol
+    expect(sameCommandHeader(command, command ^ 1)).toBe(false); // another message
   });
 });
 

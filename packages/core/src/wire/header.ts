@@ -113,6 +113,38 @@ export function headerDefect(word: number): 'reserved-bits' | 'unknown-type' | u
 }
 
 /**
+ * Whether `word` is a command a platform answers: a valid header (see {@link headerDefect}) of
+ * type 0. Platform sides drop anything else, and give its buffer back unanswered.
+ *
+ * @example
+ * ```ts
+ * if (!isCommandHeader(area.header())) refuse(area); // reserved bits, or not a command
+ * ```
+ */
+export function isCommandHeader(word: number): boolean {
+  return headerDefect(word) === undefined && headerType(word) === ScmiMessageType.COMMAND;
+}
+
+/**
+ * Whether header words `a` and `b` name the same command: the same token, protocol id and
+ * message id. The type and the reserved bits are not compared, so that a response whose type a
+ * fault rule rewrote still matches its command (for the agent to reject). For platform sides that
+ * pair a response the platform sends later with the command it answers.
+ *
+ * @example
+ * ```ts
+ * sameCommandHeader(buildHeader(3, 0, 0x10, 7), buildHeader(3, 2, 0x10, 7)); // true
+ * ```
+ */
+export function sameCommandHeader(a: number, b: number): boolean {
+  return (
+    headerToken(a) === headerToken(b) &&
+    headerProtocolId(a) === headerProtocolId(b) &&
+    headerMessageId(a) === headerMessageId(b)
+  );
+}
+
+/**
  * What is wrong with the header of a reply a transport found in the place of a command's response
  * (its SMT area, its virtio buffer, its OP-TEE memref), classified as core classifies a reply on
  * the doorbell path: `undefined` when it is the command's header, `unknown` for the unused type

@@ -1,4 +1,4 @@
-import { ScmiMessageType, headerDefect, headerType, type ScmiPlatformPort } from '@scmi-ts/core';
+import { isCommandHeader, type ScmiPlatformPort } from '@scmi-ts/core';
 import {
   SMT_CHANNEL_ERROR,
   SMT_CHANNEL_FREE,
@@ -76,7 +76,7 @@ export function processSmtArea(
         channelId,
         smt.bytes.subarray(SMT_HEADER_OFFSET, SMT_HEADER_OFFSET + length),
       );
-      if (headerDefect(header) !== undefined || headerType(header) !== ScmiMessageType.COMMAND) {
+      if (!isCommandHeader(header)) {
         // Not a command: the platform saw it (counted, BASE_ERROR_EVENT) and drops it; no later
         // frame will answer it, so the area goes back now, with CHANNEL_ERROR, as SmtResponder
         // gives it back.

@@ -1,11 +1,7 @@
 import {
-  ScmiMessageType,
-  headerDefect,
-  headerMessageId,
-  headerProtocolId,
-  headerToken,
-  headerType,
+  isCommandHeader,
   readU32,
+  sameCommandHeader,
   type Clock,
   type PlatformAgentLink,
   type PlatformConnection,
@@ -24,8 +20,6 @@ import type { SmtChannelSpec } from '../smt/smt-wire-layout.js';
 import type { SmtPlatformEnd } from '../wire/mailbox-wire.js';
 import type { SmtFaultAction, SmtFaultRule } from './smt-fault-rule.js';
 import { SmtFaultInjector } from './smt-fault-injector.js';
-
-const COMMAND = ScmiMessageType.COMMAND as number;
 
 /** Options of an {@link SmtResponder}. */
 export interface SmtResponderOptions {
@@ -88,15 +82,6 @@ function remember(c: A2pChannel, header: number): void {
   if (c.answered.length > ANSWERED_KEPT) c.answered.shift();
 }
 
-/** Whether header words `a` and `b` have the same token, protocol id and message id. */
-function sameCommand(a: number, b: number): boolean {
-  return (
-    headerToken(a) === headerToken(b) &&
-    headerProtocolId(a) === headerProtocolId(b) &&
-    headerMessageId(a) === headerMessageId(b)
-  );
-}
-
 /**
  * Whether a response the platform sends later (`link.respond`) while channel `c` has a command
  * pending is a copy of the response to a command it answered before (a duplicate, or a late reply
@@ -111,7 +96,9 @@ function sameCommand(a: number, b: number): boolean {
 function answersEarlierCommand(c: A2pChannel, response: Uint8Array): boolean {
   if (response.byteLength < 4) return false;
   const header = readU32(response, 0);
-  return !sameCommand(header, c.header) && c.answered.some((h) => sameCommand(h, header));
+  return (
+    !sameCommandHeader(header, c.header) && c.answered.some((h) => sameCommandHeader(h, header))
+  );
 }
 
 interface A2pChannel {
@@ -332,7 +319,7 @@ export class SmtResponder {
       return;
     }
     const header = area.header();
-    if (headerDefect(header) !== undefined || headerType(header) !== COMMAND) {
+    if (!isCommandHeader(header)) {
       // Not a command (reserved bits set, or another message type). The platform still sees it
       // (it counts it and raises BASE_ERROR_EVENT to a subscribed agent), but drops it and never
       // answers: waiting for an answer would keep the area busy for good and refuse every later
@@ -395,7 +382,7 @@ export class SmtResponder {
     // And the header of the response as the platform sent it, when a fault rule rewrote it: a late
     // copy of that response (a duplicate) must not answer the next command either.
     const sent = bytes.byteLength >= 4 ? readU32(bytes, 0) : c.header;
-    if (!sameCommand(sent, c.header)) remember(c, sent);
+    if (!sameCommandHeader(sent, c.header)) remember(c, sent);
     this.#c.responses++;
     const area = c.area;
     switch (fault?.kind) {

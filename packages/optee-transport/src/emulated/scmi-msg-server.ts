@@ -16,7 +16,7 @@ import type { PtaParam } from './pseudo-ta.js';
 // Hot imported values read once, at load: the per-message paths then read module-local bindings,
 // not properties of other modules' exports (a getter call per access under CommonJS loaders such
 // as tsx's).
-const { headerMessageId, headerProtocolId, headerToken, readU32, writeU32 } = core;
+const { readU32, sameCommandHeader, writeU32 } = core;
 const {
   SMT_HEADER,
   SMT_HEADER_SIZE,
@@ -58,12 +58,7 @@ export interface ServerChannel {
  */
 function answers(command: number, response: Uint8Array): boolean {
   if (response.byteLength < 4) return true;
-  const header = readU32(response, 0);
-  return (
-    headerToken(header) === headerToken(command) &&
-    headerProtocolId(header) === headerProtocolId(command) &&
-    headerMessageId(header) === headerMessageId(command)
-  );
+  return sameCommandHeader(readU32(response, 0), command);
 }
 
 /** Ends `call` because processing its message threw: the channel claim is released first. */

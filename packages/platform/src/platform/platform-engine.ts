@@ -10,11 +10,10 @@ import {
   buildHeader,
   encodeMsg,
   encodeMsgResponse,
-  headerDefect,
   headerMessageId,
   headerProtocolId,
   headerToken,
-  headerType,
+  isCommandHeader,
   readU32,
   writeU32,
   type Clock,
@@ -53,6 +52,7 @@ const EMPTY = new Uint8Array(0);
 function payloadOf(request: Uint8Array): Uint8Array {
   return request.byteLength === MSG_HEADER_SIZE ? EMPTY : request.subarray(MSG_HEADER_SIZE);
 }
+
 const DELIVERY: ReadonlySet<FaultAction['kind']> = new Set([
   'drop',
   'delay',
@@ -61,7 +61,6 @@ const DELIVERY: ReadonlySet<FaultAction['kind']> = new Set([
   'duplicate',
 ]);
 const DEFAULT_TRUNCATE = 6;
-const COMMAND: number = ScmiMessageType.COMMAND;
 const SUCCESS: number = ScmiStatus.SUCCESS;
 const BASE: number = ScmiProtocolId.BASE;
 const DEFAULT_HOLD_MS = 100;
@@ -192,7 +191,7 @@ export class PlatformEngine implements PlatformServices {
       return undefined;
     }
     const word = readU32(request, 0);
-    if (headerDefect(word) !== undefined || headerType(word) !== COMMAND) {
+    if (!isCommandHeader(word)) {
       this.counters.droppedRequests++;
       this.#errorEvent(session, link, word);
       return undefined;

@@ -3,6 +3,7 @@ import {
   SCMI_HEADER_RESERVED_MASK,
   ScmiMessageType,
   headerType,
+  isCommandHeader,
   readU32,
   type Clock,
   type TimerHandle,
@@ -118,13 +119,6 @@ class CompletionBatch {
  * (17:10) and token (27:18). Not the type (9:8) nor the reserved bits: the device carries what the
  * platform answers, a wrong type included, to the command's buffer, for the agent to judge.
  */
-/** Whether a request header is a command the platform answers (no reserved bits, type 0). */
-function isCommand(header: number): boolean {
-  return (
-    (header & SCMI_HEADER_RESERVED_MASK) === 0 && headerType(header) === ScmiMessageType.COMMAND
-  );
-}
-
 const HEADER_MATCH_MASK = ~(SCMI_HEADER_RESERVED_MASK | (0x3 << 8)) >>> 0;
 const NEEDS_RESET: number = VirtioStatus.DEVICE_NEEDS_RESET;
 
@@ -523,18 +517,19 @@ export class VirtioScmiDevice {
       // the device, but it can find the eventq broken (the device then needs a reset), and
       // nothing below may run against a device that was reset or stopped meanwhile.
       if (generation !== this.#generation || this.#cmdq !== cmdq) return;
-      if (response === undefined && !isCommand(readU32(request, 0))) {
-        // Not a command (reserved bits, another type): the platform saw it (counted, and
-        // BASE_ERROR_EVENT) and dropped it, and will never answer it. Returned now, nothing
-        // written, instead of held as deferred until the reset (as the SMT responder gives the
-        // area back with CHANNEL_ERROR).
-        this.#stats.badRequests++;
-        batch.add(head, 0, chain.writeBytes, chain.secondIndex);
-        continue;
-      }
       if (response === undefined) {
+        const word = readU32(request, 0);
+        if (!isCommandHeader(word)) {
+          // Not a command (reserved bits, another type): the platform saw it (counted, and
+          // BASE_ERROR_EVENT) and dropped it, and will never answer it. Returned now, nothing
+          // written, instead of held as deferred until the reset (as the SMT responder gives the
+          // area back with CHANNEL_ERROR).
+          this.#stats.badRequests++;
+          batch.add(head, 0, chain.writeBytes, chain.secondIndex);
+          continue;
+        }
         this.#stats.deferred++;
-        const header = readU32(request, 0) & HEADER_MATCH_MASK;
+        const header = word & HEADER_MATCH_MASK;
         // An outstanding command with the same header is one the agent gave up on (it reuses a
         // token only after freeing it): give it back unanswered now, or the platform's response
         // to this command would be written into that one's buffer.
