@@ -149,9 +149,9 @@ async function setRate(
  * notifications in order per source and drop counting under a storm; timeouts and a late reply;
  * remove with transfers in flight; hostile replies; and the seed scenario with the late reply in
  * each teardown phase. In worker mode (when the fixture has one): the seed scenario on real time
- * with randomized delays (replies in time and replies late, both required), and hostile replies. After every case: no violation, no
- * resource left live, no timer armed. Cases that do not apply to the fixture's capabilities are
- * skipped.
+ * with randomized delays (replies in time and replies late, both required), and hostile replies.
+ * After every case: no violation, no resource left live, no timer armed. Cases that do not apply
+ * to the fixture's capabilities are skipped.
  *
  * @example
  * ```ts

@@ -601,13 +601,13 @@ export class EmulatedOptee {
     }
   }
 
-  /** Ends the call in `slot` with `result` and rings the normal world. */
   /** Answers the call in `slot` with the TEE core's `result` (an error), counted. */
   #refuse(slot: number, result: number): void {
     this.#refusedCalls++;
     this.#finish(slot, result, Origin.TEE);
   }
 
+  /** Ends the call in `slot` with `result` and rings the normal world. */
   #finish(slot: number, result: number, origin: TeeOrigin): void {
     if (this.#running[slot] !== true) return;
     this.#running[slot] = undefined;
