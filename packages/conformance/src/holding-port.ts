@@ -18,6 +18,8 @@ interface Held {
   readonly agentId: number;
   readonly channelId: number;
   readonly response: Uint8Array;
+  /** The header word of the command it answers. */
+  readonly command: number;
 }
 
 /**
@@ -87,7 +89,7 @@ export class HoldingPlatformPort implements ScmiPlatformPort {
         continue;
       }
       this.#observer?.({ kind: 'response', agentId: h.agentId, bytes: h.response });
-      entry.link.respond(h.channelId, h.response);
+      entry.link.respond(h.channelId, h.response, h.command);
       sent++;
     }
     return sent;
@@ -102,9 +104,9 @@ export class HoldingPlatformPort implements ScmiPlatformPort {
       get maxMsgSize() {
         return link.maxMsgSize;
       },
-      respond: (channelId, response) => {
+      respond: (channelId, response, command) => {
         this.#observer?.({ kind: 'response', agentId, bytes: response });
-        link.respond(channelId, response);
+        link.respond(channelId, response, command);
       },
       post: (message) => {
         this.#observer?.({ kind: 'post', agentId, bytes: message });
@@ -133,7 +135,7 @@ export class HoldingPlatformPort implements ScmiPlatformPort {
     if (!predicate(headerProtocolId(header), headerMessageId(header)))
       return this.#sent(agentId, response);
     this.#predicate = undefined; // once
-    this.#held.push({ agentId, channelId, response });
+    this.#held.push({ agentId, channelId, response, command: header });
     return undefined;
   }
 

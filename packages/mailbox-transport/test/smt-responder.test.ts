@@ -390,6 +390,43 @@ describe(SmtResponder, () => {
       w.chan.free();
     });
 
+    it("should write a response the platform names as the pending command's answer even when a rule rewrote its header to an earlier command's", async () => {
+      const w = rawWire();
+      const link = defined(w.platform.link);
+      const earlier = buildHeader(0x3, ScmiMessageType.COMMAND, 0x10, 6);
+      w.platform.answer = response(0); // answered at once: remembered
+      w.request(earlier);
+      await w.clock.runTasks();
+      w.platform.answer = undefined;
+      w.request(HEADER); // pending
+      await w.clock.runTasks();
+      const corrupted = response(0, 1);
+      new DataView(corrupted.buffer).setUint32(0, earlier, true); // corrupt-token with token 6
+      // Matched by its header alone it is a copy of the earlier answer (dropped, the area busy for
+      // good); the command the platform names says it is the pending one's.
+      link.respond(0, corrupted, HEADER);
+      expect(w.responder.counters).toMatchObject({ lateResponses: 1, strayResponsesDropped: 0 });
+      expect([w.area(0).status(), w.area(0).header()]).toEqual([SMT_CHANNEL_FREE, earlier]);
+      w.responder.close();
+      w.chan.free();
+    });
+
+    it("should drop a response the platform names for another command than the pending one, even with the pending one's header", async () => {
+      const w = rawWire();
+      const link = defined(w.platform.link);
+      w.request(HEADER); // pending
+      await w.clock.runTasks();
+      const earlier = buildHeader(0x3, ScmiMessageType.COMMAND, 0x10, 6);
+      link.respond(0, response(0, 1), earlier); // e.g. a rule rewrote the earlier one's to HEADER
+      expect(w.responder.counters).toMatchObject({ lateResponses: 0, strayResponsesDropped: 1 });
+      expect(w.area(0).status()).toBe(0); // still the platform's
+      link.respond(0, response(0, 1), HEADER);
+      expect(w.responder.counters).toMatchObject({ lateResponses: 1 });
+      expect([w.area(0).status(), w.area(0).header()]).toEqual([SMT_CHANNEL_FREE, HEADER]);
+      w.responder.close();
+      w.chan.free();
+    });
+
     it('should drop a stray response that would overwrite a request, or for no channel', () => {
       const w = rawWire();
       const link = defined(w.platform.link);

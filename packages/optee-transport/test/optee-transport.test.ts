@@ -474,6 +474,21 @@ describe(OpteeTransport, () => {
       },
     );
 
+    it('should give a delayed response whose token a rule rewrote to its waiting message (the platform names the command), for the agent to reject', async () => {
+      h = await createOpteeHarness({ shmem });
+      const agent = await h.create();
+      h.platform.faults.add({ match: { times: 1 }, action: { kind: 'delay', ms: 10 } });
+      h.platform.faults.add({ match: { times: 1 }, action: { kind: 'corrupt-token', token: 1 } });
+      const e = await settle(vendor(agent));
+      expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.COMMS_ERROR);
+      expect(stats(agent).badMessages.unexpected).toBe(1);
+      // Matched by its own header it would be stray, and the message would wait for the server's
+      // timeout instead.
+      expect(h.ends.optee.stats.scmi).toMatchObject({ strayResponses: 0, platformTimeouts: 0 });
+      expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+      await agent.remove();
+    });
+
     it.each(['duplicate', 'unsolicited', 'notification-storm'] as const)(
       'should drop a %s message the platform sends outside an invocation',
       async (kind) => {

@@ -1,4 +1,11 @@
-import { ScmiProtocolId, ScmiStatus, VirtualClock, headerToken } from '@scmi-ts/core';
+import {
+  ScmiMessageType,
+  ScmiProtocolId,
+  ScmiStatus,
+  VirtualClock,
+  buildHeader,
+  headerToken,
+} from '@scmi-ts/core';
 import {
   BaseMessageId,
   ClockMessageId,
@@ -162,6 +169,31 @@ describe(FaultInjector, () => {
         [3 ^ 0x200, ScmiStatus.SUCCESS, 8],
         [1000, ScmiStatus.SUCCESS, 8],
       ]);
+    });
+
+    it('should name the command each later response answers, whatever its own header says; none for an unsolicited one', async () => {
+      const command = (messageId: number, token: number): number =>
+        buildHeader(messageId, ScmiMessageType.COMMAND, BASE, token);
+      const VENDOR = BaseMessageId.DISCOVER_VENDOR;
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 1 } });
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'corrupt-token', token: 99 } });
+      h.platform.faults.add({ match: { nth: 2 }, action: { kind: 'late-reply', ms: 1 } });
+      h.platform.faults.add({ match: { nth: 3 }, action: { kind: 'duplicate' } });
+      h.platform.faults.add({ match: { nth: 4 }, action: { kind: 'reorder' } });
+      h.platform.faults.add({ match: { nth: 6 }, action: { kind: 'unsolicited' } });
+      for (let token = 1; token <= 6; token++) vendor(h, token);
+      await h.clock.advance(1);
+      const named = h.link(1).responses.map((r) => [decodeAnswer(r.bytes).token, r.command]);
+      expect(named).toEqual(
+        expect.arrayContaining([
+          [99, command(VENDOR, 1)], // delay, its header rewritten
+          [2, command(VENDOR, 2)], // late-reply
+          [3, command(VENDOR, 3)], // duplicate
+          [4, command(VENDOR, 4)], // reorder: released after the next response
+          [6 ^ 0x200, undefined], // unsolicited
+        ]),
+      );
+      expect(named).toHaveLength(5);
     });
 
     it('notification-storm: should post many notifications at once, subscribed or not', () => {

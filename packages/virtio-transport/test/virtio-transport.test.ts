@@ -905,6 +905,30 @@ describe('virtio transport (same thread)', () => {
       },
     );
 
+    it.each([
+      [{ kind: 'corrupt-token', token: 1 }, 'unexpected'],
+      [{ kind: 'corrupt-protocol' }, 'invalid'],
+      [{ kind: 'truncate', length: 2 }, 'invalid'],
+    ] as const)(
+      "should write a delayed response rewritten by %o into its command's buffer (the platform names the command) for the agent to reject (%s), the buffer given back",
+      async (action, reason) => {
+        const h = createVirtioHarness();
+        const agent = await h.create();
+        const match = { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 };
+        h.platform.faults.add({ match, action: { kind: 'delay', ms: 10 } });
+        h.platform.faults.add({ match, action });
+        await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+        await h.clock.runUntilIdle();
+        expect(stats(agent, 'a2p:0').badMessages[reason]).toBe(1);
+        // Matched by its own header, the response would match no command, and the device would
+        // keep the buffer until a reset.
+        expect(h.device.stats).toMatchObject({ lateResponses: 1, unmatchedResponses: 0 });
+        expect(h.device.outstandingCommands).toBe(0);
+        expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+        await finish(h, agent);
+      },
+    );
+
     it.each(['duplicate', 'unsolicited'] as const)(
       'should complete the command and drop the %s response at the device (no buffer for it)',
       async (kind) => {

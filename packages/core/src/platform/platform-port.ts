@@ -15,8 +15,16 @@ export interface PlatformAgentLink {
    * Delivers a response to a command on A2P channel `channelId` later than `handle` returned
    * (fault injection: delayed, duplicated or unsolicited responses). MSG layout: header, status,
    * return values. Ignored once the link is closed.
+   *
+   * `command` is the header word of the command the response answers, when there is one (a
+   * delayed, late, reordered or duplicated response); undefined for an unsolicited response, or
+   * from a platform that does not say. A backend pairs the response with its command by `command`
+   * when given — not by the response's own header, which a fault rule may have rewritten: a
+   * rewritten response then still answers its command (for the agent to reject), and a copy for
+   * a command already answered is dropped. Without it, a backend can only match by the
+   * response's header.
    */
-  respond(channelId: number, response: Uint8Array): void;
+  respond(channelId: number, response: Uint8Array, command?: number): void;
   /**
    * Posts a notification or a delayed response (MSG layout: header, payload) on the P2A channel.
    * Returns false when it could not be posted (no P2A channel, no free buffer, link closed): a

@@ -47,9 +47,10 @@ export interface SmtResponderCounters {
   readonly lateResponses: number;
   /**
    * Responses for no pending command (duplicates, unsolicited, late after the command was
-   * answered), copies of the response to one of the last commands answered while another is
-   * pending, or for no A2P channel, dropped: never written, since the area is then the agent's
-   * (CHANNEL_FREE set) or holds its next request.
+   * answered), responses to another command than the pending one (by the command the platform
+   * names, or else a copy of the response to one of the last commands answered), or for no A2P
+   * channel, dropped: never written, since the area is then the agent's (CHANNEL_FREE set) or
+   * holds its next request.
    */
   readonly strayResponsesDropped: number;
   /**
@@ -72,7 +73,8 @@ export interface SmtResponderCounters {
 
 /**
  * Headers remembered per A2P channel (the last commands answered, and the rewritten headers of
- * their responses), to recognise a late copy of their responses.
+ * their responses), to recognise a late copy of their responses when the platform does not name
+ * the command a response answers.
  */
 const ANSWERED_KEPT = 16;
 
@@ -83,16 +85,30 @@ function remember(c: A2pChannel, header: number): void {
 }
 
 /**
- * Whether a response the platform sends later (`link.respond`) while channel `c` has a command
- * pending is a copy of the response to a command it answered before (a duplicate, or a late reply
- * after the command was answered): same token, protocol id and message id as one of the last
- * answered commands or of their responses as sent, and not the pending one's. (A rule that
- * rewrites the pending command's response to exactly such a header makes it look like a copy:
- * then it is dropped and the command gets no answer.) Such a response would answer the pending command
- * with another's reply and leave its own stray; it is dropped. Any other response is the pending
- * command's — rewritten by a fault rule (token, protocol, type) if it does not match it, which the
- * agent must reject: dropped, it would leave the area busy for good.
+ * Whether a response the platform sends later (`link.respond`) answers the command pending on
+ * channel `c` (which must be awaiting an answer).
+ *
+ * With `command` (the header word of the command the platform says it answers) that is exact:
+ * the response answers the pending command when `command` names it (same token, protocol id and
+ * message id), whatever the response's own header says — a header a fault rule rewrote reaches
+ * the agent, which must reject it.
+ *
+ * Without it (an unsolicited response, or a platform that does not say) only the response's
+ * header is there: it answers the pending command unless it is a copy of the response to a
+ * command answered before (a duplicate, or a late reply after the command was answered) — same
+ * token, protocol id and message id as one of the last answered commands or of their responses
+ * as sent, and not the pending one's. Any other response is taken as the pending command's,
+ * rewritten by a fault rule if it does not match it: dropped, it would leave the area busy for
+ * good. (A rule that rewrites the pending command's response to exactly a remembered header makes
+ * it look like a copy: it is then dropped and the command gets no answer — the case `command`
+ * settles.)
  */
+function answersPending(c: A2pChannel, response: Uint8Array, command: number | undefined): boolean {
+  if (command !== undefined) return sameCommandHeader(command, c.header);
+  return !answersEarlierCommand(c, response);
+}
+
+/** Whether `response` is a copy of the response to one of the last commands `c` answered. */
 function answersEarlierCommand(c: A2pChannel, response: Uint8Array): boolean {
   if (response.byteLength < 4) return false;
   const header = readU32(response, 0);
@@ -228,8 +244,8 @@ export class SmtResponder {
     const link: PlatformAgentLink = {
       p2a: p2a !== undefined,
       maxMsgSize: Number.isFinite(maxMsgSize) ? maxMsgSize : 0,
-      respond: (channelId, bytes) => {
-        this.#respond(channelId, bytes);
+      respond: (channelId, bytes, command) => {
+        this.#respond(channelId, bytes, command);
       },
       post: (message) => this.#post(message),
     };
@@ -429,21 +445,21 @@ export class SmtResponder {
     }
   }
 
-  #respond(channelId: number, bytes: Uint8Array): void {
+  #respond(channelId: number, bytes: Uint8Array, command: number | undefined): void {
     if (this.#closed) return;
     const c = this.#a2p.get(channelId);
     if (c === undefined) {
       this.#c.strayResponsesDropped++;
       return;
     }
-    if (c.awaiting && !answersEarlierCommand(c, bytes)) {
+    if (c.awaiting && answersPending(c, bytes, command)) {
       this.#c.lateResponses++;
       this.#answer(c, bytes);
       return;
     }
-    // A response for nothing pending (a duplicate, an unsolicited or a late reply), or a copy of
-    // an earlier command's while one is pending (it would answer the pending command with it and
-    // leave that one's own answer stray). The area is
+    // A response for nothing pending (a duplicate, an unsolicited or a late reply), or another
+    // command's while one is pending (it would answer the pending command with it and leave that
+    // one's own answer stray). The area is
     // the agent's (CHANNEL_FREE set: it may be writing its next command into it right now, from
     // another thread in worker mode) or holds its next request: neither SCP-firmware nor OP-TEE
     // (smt.c) writes an SMT area the agent owns, so it is dropped, and counted.

@@ -61,6 +61,16 @@ function answers(command: number, response: Uint8Array): boolean {
   return sameCommandHeader(readU32(response, 0), command);
 }
 
+/**
+ * Whether a later response answers the waiting message with header word `waiting`: by the command
+ * the platform names (`named`, from `link.respond`) when it names one — a response whose header a
+ * fault rule rewrote then still reaches its message, for the agent to reject — else by the
+ * response's own header ({@link answers}).
+ */
+function answersWaiting(waiting: number, response: Uint8Array, named: number | undefined): boolean {
+  return named === undefined ? answers(waiting, response) : sameCommandHeader(named, waiting);
+}
+
 /** Ends `call` because processing its message threw: the channel claim is released first. */
 function crashed(channel: ServerChannel, call: ServerCompletion, error: unknown): void {
   channel.busy = false;
@@ -212,12 +222,14 @@ function msgRespond(
  * - the platform may answer later (a delay rule): the message then keeps its channel claimed and
  *   its invocation running until the response comes, or until `platformTimeoutMs` passes (then the
  *   SMT area gets ERROR | FREE, a MSG invocation `TEE_ERROR_COMMUNICATION`); a response that comes
- *   when nothing waits, or whose token, protocol id or message id are not the waiting message's
- *   (the answer to a message given up on), is dropped and counted in `strayResponses` — OP-TEE
- *   answers within the message's own call, so a response cannot reach another message;
+ *   when nothing waits, or that answers another command than the waiting message (the answer to a
+ *   message given up on: by the command the platform names, else by the response's token,
+ *   protocol id and message id), is dropped and counted in `strayResponses` — OP-TEE answers
+ *   within the message's own call, so a response cannot reach another message;
  * - the response's header is the platform's (OP-TEE echoes the request's), so that a header
  *   rewritten by a platform fault rule reaches the agent, which must reject it (a later response
- *   whose token, protocol or message id was rewritten matches no waiting message: dropped);
+ *   whose token, protocol or message id was rewritten reaches the waiting message when the
+ *   platform names that message's command, and is dropped when it names none);
  * - the two SMT error paths after the claim (payload too long, bad status) release the claim;
  *   mainline `scmi_entry_smt` leaves it held, which makes the channel busy forever after one bad
  *   message;
@@ -268,8 +280,8 @@ export class ScmiMsgServer {
       // OP-TEE has no P2A channel: no notification, no delayed response.
       p2a: false,
       maxMsgSize,
-      respond: (channelId, bytes) => {
-        this.#respond(channelId, bytes);
+      respond: (channelId, bytes, command) => {
+        this.#respond(channelId, bytes, command);
       },
       post: () => false,
     });
@@ -467,9 +479,9 @@ export class ScmiMsgServer {
     };
   }
 
-  #respond(channelId: number, bytes: Uint8Array): void {
+  #respond(channelId: number, bytes: Uint8Array, command: number | undefined): void {
     const waiter = this.#channels.get(channelId)?.waiter;
-    if (waiter === undefined || this.#closed || !answers(waiter.header, bytes)) {
+    if (waiter === undefined || this.#closed || !answersWaiting(waiter.header, bytes, command)) {
       this.#stray++;
       return;
     }

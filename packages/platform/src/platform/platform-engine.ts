@@ -68,6 +68,8 @@ const NEGOTIATE: number = CommonMessageId.NEGOTIATE_PROTOCOL_VERSION;
 
 interface Held {
   readonly bytes: Uint8Array;
+  /** The header word of the command it answers. */
+  readonly command: number;
   readonly timer: TimerHandle;
 }
 
@@ -221,7 +223,7 @@ export class PlatformEngine implements PlatformServices {
             fired,
             word,
           );
-          this.#respond(session, link, channelId, response);
+          this.#respond(session, link, channelId, response, word);
         },
         agentId,
       );
@@ -229,7 +231,7 @@ export class PlatformEngine implements PlatformServices {
     }
     const payload = payloadOf(request);
     const response = this.#transform(this.#process(session, link, word, payload), fired, word);
-    return this.#deliver(session, link, channelId, response, delivery);
+    return this.#deliver(session, link, channelId, word, response, delivery);
   }
 
   /**
@@ -509,7 +511,7 @@ export class PlatformEngine implements PlatformServices {
         this.timers.arm(
           0,
           () => {
-            this.#respond(session, link, channelId, bytes);
+            this.#respond(session, link, channelId, bytes, undefined);
           },
           session.id,
         );
@@ -538,6 +540,7 @@ export class PlatformEngine implements PlatformServices {
     session: AgentSession,
     link: PlatformAgentLink,
     channelId: number,
+    command: number,
     response: Uint8Array,
     delivery: FaultAction | undefined,
   ): Uint8Array | undefined {
@@ -549,7 +552,7 @@ export class PlatformEngine implements PlatformServices {
         this.timers.arm(
           delivery.ms,
           () => {
-            this.#respond(session, link, channelId, response);
+            this.#respond(session, link, channelId, response, command);
           },
           session.id,
         );
@@ -560,11 +563,11 @@ export class PlatformEngine implements PlatformServices {
           delivery.maxHoldMs ?? DEFAULT_HOLD_MS,
           () => {
             this.#held.delete(key);
-            this.#respond(session, link, channelId, response);
+            this.#respond(session, link, channelId, response, command);
           },
           session.id,
         );
-        this.#held.set(key, { bytes: response, timer });
+        this.#held.set(key, { bytes: response, command, timer });
         return undefined;
       }
       case 'duplicate': {
@@ -572,7 +575,7 @@ export class PlatformEngine implements PlatformServices {
         this.timers.arm(
           delivery.delayMs ?? 0,
           () => {
-            this.#respond(session, link, channelId, copy);
+            this.#respond(session, link, channelId, copy, command);
           },
           session.id,
         );
@@ -596,7 +599,7 @@ export class PlatformEngine implements PlatformServices {
     this.timers.arm(
       0,
       () => {
-        this.#respond(session, link, channelId, held.bytes);
+        this.#respond(session, link, channelId, held.bytes, held.command);
       },
       session.id,
     );
@@ -607,10 +610,11 @@ export class PlatformEngine implements PlatformServices {
     link: PlatformAgentLink,
     channelId: number,
     bytes: Uint8Array,
+    command: number | undefined,
   ): void {
     if (session.link !== link) return;
     this.counters.lateResponses++;
-    link.respond(channelId, bytes);
+    link.respond(channelId, bytes, command);
   }
 
   /** Posts a notification or delayed response, through the P2A fault rules. */

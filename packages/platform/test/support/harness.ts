@@ -23,7 +23,12 @@ import {
 export class FakeLink implements PlatformAgentLink {
   public readonly p2a: boolean;
   public readonly maxMsgSize: number;
-  public readonly responses: { channelId: number; bytes: Uint8Array }[] = [];
+  /** Responses sent later (`respond`), with the command each answers when the platform names it. */
+  public readonly responses: {
+    channelId: number;
+    bytes: Uint8Array;
+    command: number | undefined;
+  }[] = [];
   public readonly posted: Uint8Array[] = [];
   public refused = 0;
   public accept: (message: Uint8Array) => boolean = () => true;
@@ -33,8 +38,8 @@ export class FakeLink implements PlatformAgentLink {
     this.maxMsgSize = maxMsgSize;
   }
 
-  public respond(channelId: number, response: Uint8Array): void {
-    this.responses.push({ channelId, bytes: response.slice() });
+  public respond(channelId: number, response: Uint8Array, command?: number): void {
+    this.responses.push({ channelId, bytes: response.slice(), command });
   }
 
   public post(message: Uint8Array): boolean {

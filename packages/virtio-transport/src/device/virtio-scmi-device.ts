@@ -151,8 +151,9 @@ interface EventBuffer {
  *   after that acknowledgement.
  * - **cmdq**: takes every available command, hands it to the platform, writes each response into
  *   the command's own buffer and returns the buffers in the configured order; a response the
- *   platform gives later (delayed, reordered, late) is written into the outstanding buffer with
- *   that token, and one matching none is dropped and counted.
+ *   platform gives later (delayed, reordered, late) is written into the outstanding buffer of the
+ *   command it answers (the one the platform names, else the one its header names), and one
+ *   matching none is dropped and counted.
  * - **eventq**: holds the driver's buffers, taking those the driver made available whenever it
  *   posts (not only on a kick), and writes each message into the first held buffer it fits. A
  *   notification with no buffer, or fitting none, is dropped, as the specification allows. A
@@ -402,8 +403,8 @@ export class VirtioScmiDevice {
     const link: PlatformAgentLink = {
       p2a,
       maxMsgSize: layout.maxMsgSize,
-      respond: (channelId, bytes) => {
-        if (generation === this.#generation) this.#respond(channelId, bytes);
+      respond: (channelId, bytes, command) => {
+        if (generation === this.#generation) this.#respond(channelId, bytes, command);
       },
       post: (bytes) => generation === this.#generation && this.#post(bytes),
     };
@@ -659,15 +660,24 @@ export class VirtioScmiDevice {
   }
 
   /** A response the platform gives after `handle` returned (delayed, reordered, late, duplicate, unsolicited). */
-  #respond(channelId: number, bytes: Uint8Array): void {
+  #respond(channelId: number, bytes: Uint8Array, command: number | undefined): void {
     const cmdq = this.#cmdq;
-    if (this.#closed || cmdq === undefined || channelId !== 0 || bytes.byteLength < 4) {
+    if (
+      this.#closed ||
+      cmdq === undefined ||
+      channelId !== 0 ||
+      (command === undefined && bytes.byteLength < 4)
+    ) {
       this.#stats.unmatchedResponses++;
       return;
     }
-    // Matched on the whole header, not the token alone: two outstanding commands may share a
-    // token (the older one abandoned by the agent) but not a header (see the cmdq).
-    const header = readU32(bytes, 0) & HEADER_MATCH_MASK;
+    // The command the platform names, else the response's own header. Named, a response a fault
+    // rule rewrote (token, protocol, truncated) still goes to its command's buffer, for the agent
+    // to reject; matched by its header it would match no command, and the buffer would stay the
+    // device's until a reset. Matched on the whole header, not the token alone: two outstanding
+    // commands may share a token (the older one abandoned by the agent) but not a header (see
+    // the cmdq).
+    const header = (command ?? readU32(bytes, 0)) & HEADER_MATCH_MASK;
     const i = this.#outstanding.findIndex((o) => o.header === header);
     const outstanding = this.#outstanding[i];
     if (outstanding === undefined) {
