@@ -55,13 +55,15 @@ import {
 } from '../src/index.js';
 import { Container } from 'inversify';
 import { join } from 'node:path';
-import { FloorDevice, FloorDriver } from './support/floor.js';
+import { FloorDevice, FloorDriver, type FloorPolicy } from './support/floor.js';
 
 const CMDQ = 128; // 64 messages in flight at most
 const WIRE = { cmdqSize: CMDQ, eventqSize: 16 };
 const DEPTHS = [1, 16, 64] as const;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const HEAP_COMMANDS = Number(process.env.BENCH_HEAP_COMMANDS ?? 1_000_000);
+/** Work added per command to the floor's device in the `floor sensitivity` lines, in ns. */
+const SENSITIVITY_NS = [10, 30, 100, 300] as const;
 
 interface Subject {
   /** Runs `n` round trips with `depth` in flight; resolves when done. */
@@ -117,6 +119,15 @@ interface Pair {
    * platform takes to handle one (`platformNs`, measured in the worker in this run).
    */
   readonly worked?: { readonly subject: Subject; readonly platformNs: number };
+  /**
+   * Worker mode only: the floor (both policies) whose device also works `workNs` per command, for
+   * each of {@link SENSITIVITY_NS}.
+   */
+  readonly sensitivity?: readonly {
+    readonly workNs: number;
+    readonly asAnswered: FloorDriver;
+    readonly perPass: FloorDriver;
+  }[];
   /** SCMI: core, the transport, the device and the platform. */
   readonly scmi: Subject;
   readonly agent: ScmiAgent;
@@ -137,6 +148,19 @@ async function workerPair(host: WorkerHost): Promise<Pair> {
   const workedWire = VirtioScmiWire.shared(WIRE);
   await host.call('attachFloor', workedWire.handle, CMDQ, true, 'per-pass', platformNs);
   const worked = new FloorDriver(workedWire, CMDQ, true, 'per-pass');
+  const floorOf = async (policy: FloorPolicy, workNs: number): Promise<FloorDriver> => {
+    const wire = VirtioScmiWire.shared(WIRE);
+    await host.call('attachFloor', wire.handle, CMDQ, true, policy, workNs);
+    return new FloorDriver(wire, CMDQ, true, policy);
+  };
+  const sensitivity: NonNullable<Pair['sensitivity']>[number][] = [];
+  for (const workNs of SENSITIVITY_NS) {
+    sensitivity.push({
+      workNs,
+      asAnswered: await floorOf('as-answered', workNs),
+      perPass: await floorOf('per-pass', workNs),
+    });
+  }
   const deviceWire = VirtioScmiWire.shared(WIRE);
   await attachRemoteVirtioDevice(host, deviceWire, 2);
   const device = new FloorDriver(deviceWire, CMDQ, true);
@@ -155,11 +179,16 @@ async function workerPair(host: WorkerHost): Promise<Pair> {
     streaming,
     device,
     worked: { subject: worked, platformNs },
+    sensitivity,
     scmi: scmiSubject(agent),
     agent,
     close: async () => {
       await agent.remove();
       worked.close();
+      for (const f of sensitivity) {
+        f.asAnswered.close();
+        f.perPass.close();
+      }
       floor.close();
       floorPerPass.close();
       streaming.close();
@@ -352,6 +381,67 @@ async function roundTrip(
   return { ratio, workedRatio, workedAddsUs };
 }
 
+/**
+ * How the floor itself moves when its device works a little longer per command: the floor (the
+ * faster policy of each round) with {@link SENSITIVITY_NS} of work against the floor without, in
+ * interleaved rounds, for the round trip and for throughput at depth 16. Returns, for each amount
+ * of work, the round trip's and the depth-16 throughput's ratio to the floor (medians of rounds).
+ */
+async function floorSensitivity(
+  pair: Pair,
+): Promise<readonly { workNs: number; roundTrip: number; throughput: number }[]> {
+  const rows = pair.sensitivity ?? [];
+  const subjects = [
+    pair.floor,
+    pair.floorPerPass,
+    ...rows.flatMap((f) => [f.asAnswered, f.perPass]),
+  ];
+  /** Per subject, per round, seconds. */
+  const measure = async (depth: number, n: number): Promise<number[][]> => {
+    for (const s of subjects) await timed(s, depth, n); // warm-up
+    const times = subjects.map((): number[] => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < subjects.length; k++) {
+        const i = (round + k) % subjects.length;
+        times[i]?.push(await timed(subjects[i] as Subject, depth, n));
+      }
+    }
+    return times;
+  };
+  /** The faster policy of round `r` for the pair of subjects at `i` (0: no work). */
+  const fastest = (times: number[][], i: number, r: number): number =>
+    Math.min(times[2 * i]?.[r] as number, times[2 * i + 1]?.[r] as number);
+  const [rtN, tpN] = [10_000, 40_000];
+  const rt = await measure(1, rtN);
+  const tp = await measure(16, tpN);
+  const out: { workNs: number; roundTrip: number; throughput: number }[] = [];
+  const show = (times: number[][], i: number, ratio: (r: number) => number): string => {
+    const rs = Array.from({ length: ROUNDS }, (_, r) => ratio(r));
+    return `${median(rs).toFixed(2)} × floor (rounds ${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`;
+  };
+  const rtUs = (i: number): string =>
+    `${((median(Array.from({ length: ROUNDS }, (_, r) => fastest(rt, i, r))) / rtN) * 1e6).toFixed(1)} µs`;
+  const tpRate = (i: number): string =>
+    rate(tpN, median(Array.from({ length: ROUNDS }, (_, r) => fastest(tp, i, r)))).trim();
+  console.log(
+    `worker      floor sensitivity: the floor's device working longer per command (calibrated busy loop), the faster policy in each round; no work: round trip ${rtUs(0)}, depth 16 ${tpRate(0)}`,
+  );
+  rows.forEach((row, k) => {
+    const i = k + 1;
+    const rtRatio = (r: number): number => fastest(rt, i, r) / fastest(rt, 0, r);
+    const tpRatio = (r: number): number => fastest(tp, 0, r) / fastest(tp, i, r);
+    console.log(
+      `            + ${String(row.workNs).padStart(3)} ns/command: round trip ${rtUs(i)}, ${show(rt, i, rtRatio)};  depth 16 ${tpRate(i)}, ${show(tp, i, tpRatio)}`,
+    );
+    out.push({
+      workNs: row.workNs,
+      roundTrip: median(Array.from({ length: ROUNDS }, (_, r) => rtRatio(r))),
+      throughput: median(Array.from({ length: ROUNDS }, (_, r) => tpRatio(r))),
+    });
+  });
+  return out;
+}
+
 /** Used heap of the agent's thread and of the device worker, each after a full collection. */
 async function heapNow(host: WorkerHost): Promise<{ agent: number; device: number }> {
   (globalThis as { gc?: () => void }).gc?.();
@@ -397,6 +487,7 @@ async function main(): Promise<void> {
     const worker = await workerPair(host);
     const at16 = await throughput('worker     ', worker);
     const rtt = await roundTrip(worker);
+    const sensitivity = await floorSensitivity(worker);
     const mem = await heap(worker, host);
     await worker.close();
     const same = await sameThreadPair();
@@ -417,6 +508,15 @@ async function main(): Promise<void> {
     for (const [what, ok] of checks) console.log(`${ok ? 'met ' : 'MISS'}  ${what}`);
     console.log(
       `note  ${worker.worked?.platformNs.toFixed(0) ?? '?'} ns of work per command on the floor device's side (as long as the platform takes to handle one) add ${rtt.workedAddsUs.toFixed(1)} µs to the per-pass floor's round trip: the round trip is set by when the threads sleep and wake, not by the CPU work in it; against that floor scmi reaches ${rtt.workedRatio.toFixed(2)}`,
+    );
+    const missRt = sensitivity.find((f) => f.roundTrip > 1.3);
+    const missTp = sensitivity.find((f) => f.throughput < 0.8);
+    const alone = (f: (typeof sensitivity)[number] | undefined, what: string): string =>
+      f === undefined
+        ? `no amount measured takes the floor itself past the ${what} target`
+        : `${f.workNs} ns more per command on the floor's device alone take it past the ${what} target`;
+    console.log(
+      `note  floor sensitivity: ${alone(missRt, 'round-trip')} (${missRt?.roundTrip.toFixed(2) ?? '-'} × floor); ${alone(missTp, 'depth-16 throughput')} (${missTp?.throughput.toFixed(2) ?? '-'} × floor) — less than the platform alone takes per command (${worker.worked?.platformNs.toFixed(0) ?? '?'} ns)`,
     );
     console.log(
       `note  against the streaming floor at depth 16 (both ends keep looking while they find work), scmi reaches ${at16.streamingRatio.toFixed(2)} (worker) and ${sameAt16.streamingRatio.toFixed(2)} (same thread)`,

@@ -37,9 +37,10 @@ export type FloorPolicy = 'as-answered' | 'per-pass' | 'streaming';
 /**
  * The device end of the floor: echoes each request's header with a SUCCESS status and a word,
  * notifying the driver when EVENT_IDX asks for it, with the interrupt status bit set first.
- * With `workNs` it also spins that long per request before answering: a stand-in for the time a
- * platform takes to handle a command, which shows how the round trip depends on it (see the
- * benchmark's `floor + platform time` line).
+ * With `workNs` it also busies the thread that long per request before answering (a calibrated
+ * loop, see {@link busyIterations}): a stand-in for the time a platform takes to handle a command,
+ * which shows how the floor depends on it (the benchmark's `floor + platform time` and
+ * `floor sensitivity` lines).
  */
 export class FloorDevice {
   readonly #vq: DeviceVirtqueue;
@@ -51,7 +52,7 @@ export class FloorDevice {
   readonly #registers: VirtioScmiWire['registers'];
   readonly #eachAnswer: boolean;
   readonly #streaming: boolean;
-  readonly #workMs: number;
+  readonly #workIterations: number;
   #lookQueued = false;
   #closed = false;
   readonly #lookAgain = (): void => {
@@ -66,7 +67,7 @@ export class FloorDevice {
     policy: FloorPolicy = 'as-answered',
     workNs = 0,
   ) {
-    this.#workMs = workNs / 1e6;
+    this.#workIterations = busyIterations(workNs);
     this.#eachAnswer = policy !== 'per-pass';
     this.#streaming = policy === 'streaming';
     const ends = wire.claimDeviceEnd();
@@ -115,7 +116,7 @@ export class FloorDevice {
       took++;
       if (head < 0 || vq.walk(head, chain) !== undefined) continue;
       vq.readChain(chain, this.#scratch);
-      if (this.#workMs > 0) spin(this.#workMs);
+      if (this.#workIterations > 0) busy(this.#workIterations);
       const r = this.#response;
       for (let i = 0; i < 4; i++) r[i] = this.#scratch[i] as number;
       vq.pushUsed(head, vq.writeChain(chain, r, 12));
@@ -139,12 +140,39 @@ export class FloorDevice {
   }
 }
 
-/** Keeps the thread busy for `ms` milliseconds. */
-function spin(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    // busy: the platform's handling time, without its work
+let sink = 0;
+
+/** Runs `iterations` rounds of a loop the optimiser cannot remove (each a few cycles). */
+function busy(iterations: number): number {
+  let x = sink;
+  for (let i = 0; i < iterations; i++) x = (Math.imul(x, 31) + i) | 0;
+  sink = x;
+  return x;
+}
+
+let nsPerIteration: number | undefined;
+
+/**
+ * How many rounds of {@link busy} take `ns` nanoseconds on this thread, calibrated once as the
+ * floor's device calls it: many short calls, timed once the function is optimised (a single long
+ * call would time unoptimised code, several times slower). A loop, not a clock read per round:
+ * reading the clock costs tens of nanoseconds itself, as much as the smallest amounts measured.
+ */
+export function busyIterations(ns: number): number {
+  if (ns <= 0) return 0;
+  if (nsPerIteration === undefined) {
+    const calls = 200_000;
+    const each = 100;
+    for (let c = 0; c < calls; c++) busy(each); // warm-up: optimised code
+    const samples: number[] = [];
+    for (let s = 0; s < 5; s++) {
+      const start = process.hrtime.bigint();
+      for (let c = 0; c < calls; c++) busy(each);
+      samples.push(Number(process.hrtime.bigint() - start) / (calls * each));
+    }
+    nsPerIteration = samples.sort((a, b) => a - b)[2] ?? 1;
   }
+  return Math.max(1, Math.round(ns / nsPerIteration));
 }
 
 /**
