@@ -771,6 +771,25 @@ describe(createAgent, () => {
       expect(agent.diagnostics.notifications).toMatchObject({ delivered: 1, discarded: 2 });
     });
 
+    it('should call no other subscriber of the same notification once a handler started the removal', async () => {
+      const h = createHarness();
+      const agent = await h.create({ notificationQueueDepth: 8 });
+      agent.events.register(0x14, [{ id: 0, name: 'e' }]);
+      const calls: string[] = [];
+      let removing: Promise<void> | undefined;
+      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, () => {
+        calls.push(`first, removed ${String(agent.removed)}`);
+        removing ??= agent.remove();
+      });
+      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, () => {
+        calls.push(`second, removed ${String(agent.removed)}`);
+      });
+      h.platform.notify(1, 0x14, 0, new Uint8Array(8));
+      await h.clock.runUntilIdle();
+      await removing;
+      expect(calls).toEqual(['first, removed false']);
+    });
+
     it('should refuse subscriptions without a P2A channel, and send NOTIFY_ERRORS only on subscription', async () => {
       const h = createHarness({ descriptor: { p2a: false } });
       const agent = await h.create();

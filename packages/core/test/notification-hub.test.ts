@@ -1,9 +1,10 @@
 import {
   ChannelCounters,
+  NotificationBuffer,
   ScmiMessageType,
   VirtualClock,
   buildHeader,
-  type NotificationBuffer,
+  type ScmiNotification,
   type TransportChannel,
 } from '../src/index.js';
 import { NotificationHub } from '../src/notification/notification-hub.js';
@@ -139,5 +140,71 @@ describe(NotificationHub, () => {
       await again();
       expect(calls).toEqual(['enable 5', 'enable *', 'disable *', 'enable 5', 'disable 5']);
     });
+  });
+});
+
+describe('NotificationHub payloads', () => {
+  it.each([
+    ['the first', 0],
+    ['the last', 1],
+  ])(
+    'should give each handler a payload of its own, unchanged by %s handler changing its copy',
+    async (_which, changer) => {
+      const clock = new VirtualClock();
+      const hub = new NotificationHub('test', clock, 4, 32);
+      hub.setP2a(true);
+      hub.register(0x14, [{ id: 0, name: 'e' }]);
+      const source = {
+        fetchNotification(buffer: NotificationBuffer): void {
+          buffer.receive(new Uint8Array([1, 0, 0, 0, 7, 0, 0, 0]), 0, 8);
+        },
+      } as unknown as TransportChannel;
+      const kept: ScmiNotification[] = [];
+      for (let i = 0; i < 2; i++) {
+        await hub.subscribe({ protocolId: 0x14, eventId: 0 }, (n) => {
+          kept.push(n);
+          if (i === changer) n.payload.fill(0xff);
+        });
+      }
+      hub.accept(HEADER, new ChannelCounters(), source, undefined);
+      await clock.runTasks();
+      expect(kept.map((n) => Array.from(n.payload))).toEqual(
+        [0, 1].map((i) =>
+          i === changer ? new Array<number>(8).fill(0xff) : [1, 0, 0, 0, 7, 0, 0, 0],
+        ),
+      );
+    },
+  );
+});
+
+describe(NotificationBuffer, () => {
+  it.each([
+    ['NaN', 0, Number.NaN],
+    ['Infinity', 0, Number.POSITIVE_INFINITY],
+    ['negative', 0, -3],
+  ])('should take a %s length as 0', (_what, offset, length) => {
+    const b = new NotificationBuffer(16);
+    b.receive(new Uint8Array([9, 9, 9, 9]), offset, length);
+    expect([b.length, b.truncated]).toEqual([0, false]);
+  });
+
+  it.each([
+    ['negative', -4],
+    ['fractional', 0.5],
+    ['NaN', Number.NaN],
+    ['past the end', 5],
+  ])('should take nothing from a %s offset, truncated', (_what, offset) => {
+    const b = new NotificationBuffer(16);
+    b.data.fill(0xee);
+    b.receive(new Uint8Array([9, 9, 9, 9]), offset, 4);
+    expect([b.length, b.truncated]).toEqual([0, true]);
+  });
+
+  it('should clamp to the end of the source and to its capacity, and say so', () => {
+    const b = new NotificationBuffer(3);
+    b.receive(new Uint8Array([1, 2, 3, 4, 5]), 1, 10);
+    expect([b.length, b.truncated, Array.from(b.data)]).toEqual([3, true, [2, 3, 4]]);
+    b.receive(new Uint8Array([1, 2]), 0, 2);
+    expect([b.length, b.truncated]).toEqual([2, false]);
   });
 });

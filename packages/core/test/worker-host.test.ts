@@ -372,6 +372,16 @@ describe(WorkerHost, () => {
       });
     });
 
+    it('should drop and count a second "ready" and a "stopped" before the host asked to stop, which then does not decide what stop() says', async () => {
+      const host = await startWorker({ entry: fixture('rogue-worker.cjs') });
+      expect(await host.call('send', { __scmiWorker: 'ready' })).toBe('sent');
+      // Malformed, and early: the worker's own answer to stop() is a well-formed report.
+      expect(await host.call('send', { __scmiWorker: 'stopped', error: null })).toBe('sent');
+      expect(host.protocolErrors).toBe(2);
+      await expect(host.stop()).resolves.toBeUndefined();
+      expect(host.protocolErrors).toBe(2);
+    });
+
     it('should reject stop with E_WORKER_PROTOCOL when the "stopped" report is malformed', async () => {
       const host = await startWorker({
         entry: fixture('rogue-worker.cjs'),

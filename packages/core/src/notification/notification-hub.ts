@@ -52,7 +52,7 @@ export interface ScmiNotification {
   readonly source: number | undefined;
   /** When it was received (clock ms). */
   readonly timestamp: number;
-  /** The payload (a copy the handler may keep). */
+  /** The payload: a copy of the handler's own, which it may keep and change. */
   readonly payload: Uint8Array;
 }
 
@@ -119,8 +119,8 @@ class ProtocolQueue {
 /**
  * Per-protocol notification queues and their delivery: the RX path only copies a notification
  * into its protocol's bounded queue (counting drops when full) and schedules delivery as a task;
- * no user code runs on the RX path. Delivery runs handlers in arrival order (so in order per
- * source). Teardown stops accepting, discards what is queued (counted) and stops delivery before
+ * no user code runs on the RX path. Delivery runs handlers in arrival order per protocol (so in
+ * order per source; a protocol's queue is drained before the next protocol's). Teardown stops accepting, discards what is queued (counted) and stops delivery before
  * any channel is released.
  *
  * @example
@@ -384,15 +384,19 @@ export class NotificationHub {
           payload,
         };
         // A snapshot (a handler may subscribe), in which a handler that another one unsubscribed
-        // meanwhile is skipped.
-        for (const sub of [...q.subscriptions]) {
-          if (
-            sub.removed ||
-            sub.eventId !== eventId ||
-            (sub.source !== undefined && sub.source !== source)
-          )
-            continue;
-          this.#call(sub.handler, n);
+        // meanwhile is skipped. Each handler gets a payload of its own, copied before any runs
+        // (one may change its copy); the last one gets the original.
+        const targets = q.subscriptions.filter(
+          (sub) => sub.eventId === eventId && (sub.source === undefined || sub.source === source),
+        );
+        const copies = targets.slice(1).map(() => payload.slice());
+        for (let i = 0; i < targets.length; i++) {
+          const sub = targets[i] as (typeof targets)[number];
+          // A handler may start the agent's removal: no handler is called after it.
+          if (!this.#accepting()) break;
+          if (sub.removed) continue;
+          const copy = copies[i]; // none for the last
+          this.#call(sub.handler, copy === undefined ? n : { ...n, payload: copy });
         }
       }
     }

@@ -24,11 +24,14 @@ export class NotificationBuffer {
 
   /**
    * Copies `length` bytes of `source` from `offset`, clamped to the capacity and to the end of
-   * `source` (a hostile length never reads out of bounds); negative lengths count as 0.
+   * `source` (a hostile length never reads out of bounds); a negative or non-finite length counts
+   * as 0, and an offset that is not an integer within `source` leaves nothing available (the
+   * buffer is then empty, and truncated if `length` asked for more).
    */
   public receive(source: Uint8Array, offset: number, length: number): void {
-    const wanted = Math.max(0, Math.trunc(length));
-    const available = Math.max(0, Math.min(source.byteLength - offset, wanted));
+    const wanted = Number.isFinite(length) ? Math.max(0, Math.trunc(length)) : 0;
+    const inside = Number.isInteger(offset) && offset >= 0;
+    const available = inside ? Math.max(0, Math.min(source.byteLength - offset, wanted)) : 0;
     const n = Math.min(available, this.data.byteLength);
     this.truncated = n < wanted;
     const data = this.data;

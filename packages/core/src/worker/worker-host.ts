@@ -150,8 +150,9 @@ export class WorkerHost implements AsyncDisposable {
 
   /**
    * How many control messages broke the protocol: messages from the worker that the host dropped
-   * (malformed, of an unknown kind, or answering no pending call, such as a late answer to a call
-   * already failed), and messages that could not be deserialized on either side.
+   * (malformed, of an unknown kind, answering no pending call, such as a late answer to a call
+   * already failed, a second "ready", a "stopped" before the host asked the worker to stop), and
+   * messages that could not be deserialized on either side.
    */
   public get protocolErrors(): number {
     return this.#protocolErrors;
@@ -284,18 +285,29 @@ export class WorkerHost implements AsyncDisposable {
       case 'ready': {
         // After the start timeout the worker is being terminated: too late to be ready.
         if (this.#startTimedOut) return;
-        this.#clearStartTimer();
         const startup = this.#startup;
+        if (startup === undefined) {
+          this.#protocolErrors++; // ready twice
+          return;
+        }
+        this.#clearStartTimer();
         this.#startup = undefined;
-        startup?.ready();
+        startup.ready();
         return;
       }
       case 'result':
         this.#onResult(msg);
         return;
       case 'stopped':
+        // Only the answer to the host's 'stop' says how the stop went: a report sent before it
+        // (a buggy or hostile entry) is dropped, and cannot decide what stop() says.
+        if (this.#stopping === undefined) {
+          this.#protocolErrors++;
+          return;
+        }
         if (msg.error === undefined || isSerializedError(msg.error)) {
           this.#stopError = msg.error;
+          this.#stopReportMalformed = false;
         } else {
           this.#protocolErrors++;
           this.#stopReportMalformed = true;
