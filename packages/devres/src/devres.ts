@@ -67,8 +67,9 @@ export interface ResourceSpec<T> {
   readonly release: TeardownStep<T>;
   /**
    * Stops callbacks into the resource and waits for running ones (phase 1). It may start the
-   * release of a group that holds this resource, but must not await it: that release waits for
-   * this step to return, so awaiting it never settles.
+   * release of a group, but must not await it: a group released during the device's quiesce phase
+   * releases nothing before every quiesce step has returned (this one too), so awaiting it never
+   * settles.
    */
   readonly quiesce?: TeardownStep<T>;
   /** Lookup key for {@link ResourceScope.find}; unique per device. */
@@ -311,6 +312,12 @@ class Core extends ListScope {
   readonly openGroups: GroupNode[] = [];
   keys: Map<DevresKey<unknown>, Entry<unknown>> | undefined = undefined;
   teardown: Promise<void> | undefined = undefined;
+  /**
+   * Set while the device's teardown runs its quiesce loop; resolves when the loop ends. A group
+   * released meanwhile waits for it before it releases anything: an older resource outside the
+   * group may still be quiescing, with a callback in flight that uses what the group holds.
+   */
+  quiescePhase: Promise<void> | undefined = undefined;
 
   constructor(
     readonly name: string,
@@ -653,20 +660,39 @@ class Core extends ListScope {
     // the newest resource is quiesced (no guard taken, no callback admitted) once it has returned,
     // and older ones too up to the first step that does not finish synchronously.
     if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
-    if (!testing.skipQuiescePhase) {
-      for (const entry of collectNewestFirst(scope)) {
-        // Its quiesce step runs in another teardown (the device's, an enclosing group's): every
-        // quiesce step of this scope returns before this scope releases anything.
-        if (quiesceOnStack(entry)) await Promise.resolve();
-        if (entry.quiescing !== undefined) {
-          await entry.quiescing;
-          continue;
+    // The device's quiesce loop is marked from its first step to its last (not while it joins
+    // the releases above: those may be group releases waiting for the mark).
+    let endQuiescePhase: (() => void) | undefined;
+    if (scope === this) {
+      this.quiescePhase = new Promise<void>((resolve) => {
+        endQuiescePhase = resolve;
+      });
+    }
+    try {
+      if (!testing.skipQuiescePhase) {
+        for (const entry of collectNewestFirst(scope)) {
+          // Its quiesce step runs in another teardown (the device's, an enclosing group's): every
+          // quiesce step of this scope returns before this scope releases anything.
+          if (quiesceOnStack(entry)) await Promise.resolve();
+          if (entry.quiescing !== undefined) {
+            await entry.quiescing;
+            continue;
+          }
+          if (entry.state !== 'live') continue;
+          const pending = this.quiesceEntry(entry, reason, failures);
+          if (pending !== undefined) await pending;
         }
-        if (entry.state !== 'live') continue;
-        const pending = this.quiesceEntry(entry, reason, failures);
-        if (pending !== undefined) await pending;
+      }
+    } finally {
+      if (endQuiescePhase !== undefined) {
+        this.quiescePhase = undefined;
+        endQuiescePhase();
       }
     }
+    // A group released while the device's teardown quiesces: an older resource outside the group
+    // may still be quiescing (a callback in flight that uses what the group holds), so nothing of
+    // the group is released before every quiesce step of the device has returned.
+    if (scope !== this && this.quiescePhase !== undefined) await this.quiescePhase;
     // Only when there is one: an await per entry would cost the synchronous path its speed.
     if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
     beforeRelease?.();
@@ -1361,6 +1387,11 @@ export class DevresGroup extends ResourceScope implements AsyncDisposable {
    * own `releaseAll()` runs is waited for as a unit (its entries are not taken a second time), and
    * so are early releases of its resources and immediate releases of resources refused by it. The
    * promise resolves only once everything below the group has been released.
+   *
+   * While the device's teardown runs its quiesce phase, the group quiesces its resources at once
+   * but releases none before every quiesce step of the device has returned: an older resource
+   * outside the group (a channel) may still have a callback in flight that uses what the group
+   * holds. So a quiesce step may start a group's release but must not await it.
    *
    * @throws DevresReleaseError when steps failed (all steps still ran), including the release of a
    * resource refused during this teardown. Failures of a nested group's own `releaseAll()` or of

@@ -369,6 +369,100 @@ describe(DevresGroup, () => {
       ]);
     });
 
+    it('should release nothing of the group while the device teardown still quiesces an older entry outside it', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      let drain: (() => void) | undefined;
+      res.add({
+        name: 'chan',
+        value: 0,
+        quiesce: async () => {
+          log.push('quiesce chan');
+          await new Promise<void>((r) => (drain = r)); // a callback still in flight
+          log.push('chan quiesced');
+        },
+        release: step('free chan'),
+      });
+      const g = res.openGroup('g');
+      let groupRelease: Promise<void> | undefined;
+      g.add({
+        name: 'gate',
+        value: 0,
+        quiesce: () => {
+          log.push('quiesce gate');
+          groupRelease = g.releaseAll(); // started, not awaited
+        },
+        release: step('release gate'),
+      });
+      g.add({ name: 'buf', value: 0, release: step('free buf') });
+      g.close();
+      await removeWhileHeld(
+        res,
+        log,
+        () => drain,
+        () => groupRelease,
+      );
+      expect(log).toEqual([
+        'quiesce gate',
+        'quiesce chan',
+        'callback returns',
+        'chan quiesced',
+        'free buf',
+        'release gate',
+        'free chan',
+      ]);
+    });
+
+    it('should not release what a group() transaction failing on the shutdown registered while an older channel outside it still quiesces', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      let drain: (() => void) | undefined;
+      let failInFlight: ((e: Error) => void) | undefined;
+      res.add({
+        name: 'chan',
+        value: 0,
+        quiesce: async () => {
+          log.push('quiesce chan');
+          await new Promise<void>((r) => (drain = r)); // a callback still in flight
+          log.push('chan quiesced');
+        },
+        release: step('free chan'),
+      });
+      res.add({
+        name: 'gate',
+        value: 0,
+        quiesce: () => {
+          log.push('quiesce gate'); // fails the operations in flight
+          failInFlight?.(new Error('shutdown'));
+        },
+        release: step('release gate'),
+      });
+      // A protocol driver's transaction, in flight when the removal starts.
+      const transaction = res
+        .group('protocol', async (g) => {
+          g.add({ name: 'state', value: 0, release: step('free state') });
+          await new Promise<void>((_resolve, reject) => (failInFlight = reject));
+        })
+        .catch(() => void log.push('transaction failed'));
+      await turns(1);
+      await removeWhileHeld(
+        res,
+        log,
+        () => drain,
+        () => transaction,
+      );
+      expect(log).toEqual([
+        'quiesce gate',
+        'quiesce chan',
+        'callback returns',
+        'chan quiesced',
+        'free state',
+        'transaction failed',
+        'release gate',
+        'free chan',
+      ]);
+    });
+
     it('should resolve when the device teardown that reached the group is done', async () => {
       const res = new Devres('dev');
       const g = res.openGroup('g');
