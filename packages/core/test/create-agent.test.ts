@@ -914,6 +914,20 @@ describe(createAgent, () => {
     });
   });
 
+  describe('.remove, called again', () => {
+    it('should give a later call the one removal, resolved, not E_NOT_BOUND', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const first = agent.remove();
+      expect(agent.remove()).toBe(first);
+      await first;
+      expect(agent.devres).toBeUndefined();
+      // The device's own remove() now says E_NOT_BOUND: the agent's gives the removal it did.
+      await expect(agent.remove()).resolves.toBeUndefined();
+      expect(agent.remove()).toBe(first);
+    });
+  });
+
   describe('protocol drivers', () => {
     interface EchoApi {
       echo(n: number): Promise<number>;

@@ -104,6 +104,7 @@ export interface AgentParts {
 export class ScmiAgent {
   readonly #p: AgentParts;
   #revoked = false;
+  #removal: Promise<void> | undefined;
 
   /** @internal Created by `createAgent`. */
   public constructor(parts: AgentParts) {
@@ -247,12 +248,15 @@ export class ScmiAgent {
 
   /**
    * Removes the agent: quiesce every channel, then release everything newest first. Transfers in
-   * flight fail with `ScmiShutdownError`; nothing hangs. Concurrent calls share one promise.
+   * flight fail with `ScmiShutdownError`; nothing hangs. Every call, concurrent or after the
+   * removal finished, gets the one removal's promise (an `afterEach` may remove an agent a test
+   * removed already).
    *
    * @throws DevresReleaseError when release steps failed (everything was released anyway).
    */
   public remove(): Promise<void> {
-    return this.#p.device.remove();
+    this.#removal ??= this.#p.device.remove();
+    return this.#removal;
   }
 
   /** @internal The agent's own quiesce step: every later call throws RevokedError. */
