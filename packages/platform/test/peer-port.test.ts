@@ -225,6 +225,16 @@ describe(startPeerPort, () => {
       expect(existsSync(path)).toBe(false);
     });
 
+    it('should reject with E_PEER_PORT when the path is in use, logging no server-error of a port that never listened', async () => {
+      const path = join(dir, 'busy.sock');
+      port = await startPeerPort(platform, { path });
+      const seen: unknown[] = [];
+      await expect(
+        startPeerPort(platform, { path, onLog: (entry) => seen.push(entry) }),
+      ).rejects.toMatchObject({ code: 'E_PEER_PORT' });
+      expect(seen).toEqual([]);
+    });
+
     it('should close a connection that lets more than maxQueuedBytes wait unread', async () => {
       // 100 000 notifications of 1 KiB: far more than the socket buffers of the kernel take.
       platform.faults.add({

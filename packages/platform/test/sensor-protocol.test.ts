@@ -294,6 +294,22 @@ describe('Sensor protocol (0x15)', () => {
       expect(h.clock.armedTimers).toBe(0);
     });
 
+    it('should not report a crossing that happened while the agent did not watch the sensor, even with another sensor watched meanwhile', async () => {
+      expect(config(h, 2, 1, 0, 1000)).toBe(0);
+      expect(h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [2, 1]).status).toBe(0);
+      // Another sensor keeps the monitor running, never crossing its trip point.
+      expect(config(h, 0, 1, 0, 2_000_000_000)).toBe(0);
+      expect(h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [0, 1]).status).toBe(0);
+      await h.clock.advance(500); // gpu-current ≈ 390
+      expect(h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [2, 0]).status).toBe(0);
+      await h.clock.advance(1500); // ≈ 1260: it crossed 1000 while nobody watched
+      expect(h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [2, 1]).status).toBe(0);
+      await h.clock.advance(1000);
+      expect(h.links.get(1)?.posted).toHaveLength(0);
+      await h.clock.advance(4000); // wraps to 100 and crosses 1000 again, watched: reported
+      expect(h.links.get(1)?.messages.map((m) => m.words)).toEqual([[0, 2, (1 << 16) | 0]]);
+    });
+
     it('should keep trip points per agent', async () => {
       config(h, 0, 3, 0, 45_000, 3);
       h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [0, 1], 3);

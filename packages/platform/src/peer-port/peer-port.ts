@@ -196,15 +196,20 @@ export class PeerPort {
     };
     this.#onLog = options.onLog;
     // Read once listening: `address` still answers after close, when the server has none.
+    let listening = false;
     server.once('listening', () => {
+      listening = true;
       this.#readAddress();
     });
     server.on('connection', (socket) => {
       this.#accept(socket);
     });
     // A listening server still emits 'error' (e.g. EMFILE when accept fails, the server then keeps
-    // listening); without a listener that error would be thrown and end the process.
+    // listening); without a listener that error would be thrown and end the process. An error
+    // before it listens (the address in use) is `startPeerPort`'s rejection, not a server-error
+    // of a port that never listened.
     server.on('error', (e) => {
+      if (!listening) return;
       this.#record({
         event: 'server-error',
         connectionId: 0,

@@ -539,7 +539,15 @@ export class SensorProtocol implements ProtocolServer {
       this.#samples.clear();
       return;
     }
-    for (const [, sensorId] of watched) {
+    // A sensor no agent watches now forgets its sample: watched again later, it starts from a
+    // fresh one, so a crossing while nobody watched it is never reported (SCP-firmware raises a
+    // trip-point event at the crossing itself). Kept, it would depend on whether some other
+    // sensor kept the monitor running meanwhile.
+    const ids = new Set(watched.map(([, sensorId]) => sensorId));
+    for (const sensorId of [...this.#samples.keys()]) {
+      if (!ids.has(sensorId)) this.#samples.delete(sensorId);
+    }
+    for (const sensorId of ids) {
       if (!this.#samples.has(sensorId)) this.#samples.set(sensorId, BigInt(this.reading(sensorId)));
     }
     this.#monitor ??= this.#p.timers.arm(this.#p.behaviour.sensorPollMs, () => {
