@@ -637,6 +637,33 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
+    it('should send a transfer again synchronously after its asynchronous use: no delayed response awaited, none taken, not failed at removal', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      let sent = 0;
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x5) return undefined;
+        sent++;
+        if (sent === 1) h.platform.later(5, () => h.platform.delayedResponse(req, 0, u32(1)));
+        else h.platform.later(5, () => h.platform.delayedResponse(req, 0, u32(2))); // stray
+        return { status: 0 };
+      };
+      const ops = agent.xfer(0x14);
+      const xfer = await ops.get(0x5, 4, 4);
+      xfer.tx.set(u32(1));
+      await ops.doWithResponse(xfer);
+      expect(readU32(xfer.rx, 0)).toBe(1);
+      await ops.do(xfer); // the same command, now as a synchronous one
+      await h.clock.advance(10); // a delayed response for it comes all the same
+      expect(xfer.state).toBe('response');
+      // Rejected as a delayed response for a synchronous command, counted.
+      const p2a = agent.diagnostics.channels.find((c) => c.direction === 'p2a');
+      expect(p2a?.stats.badMessages.invalid).toBe(1);
+      expect(p2a?.stats.delayedResponses).toBe(1);
+      await agent.remove();
+      expect(xfer.state).toBe('response'); // not failed by the shutdown
+    });
+
     it('should time out a missing delayed response with its own timeout', async () => {
       const h = createHarness();
       const agent = await h.create({ asyncTimeoutMs: 100 });

@@ -311,6 +311,10 @@ export class TransferEngine implements XferOwner {
    * or failed (a transfer is sent fresh from the pool, or again after a response).
    */
   public do(channel: ChannelRuntime, xfer: Xfer): Promise<void> {
+    // A transfer sent before with doWithResponse is synchronous now: no delayed response is
+    // expected for it (Linux's do_xfer_with_response clears xfer->async_done when it returns).
+    // One in flight is refused as it is.
+    if (!inFlight(xfer)) xfer.isAsync = false;
     return this.#send(channel, xfer);
   }
 
