@@ -5,6 +5,7 @@ import {
   DevresReleaseError,
   ensureNoLeaksInSuite,
   getReleaseFailure,
+  type ResourceScope,
 } from '@scmi-ts/devres';
 
 /** Resolves after `n` macrotask turns. */
@@ -28,6 +29,26 @@ async function removeWhileHeld(
   log.push('callback returns');
   drain()?.();
   await Promise.all([removal, groupRelease()]);
+}
+
+/**
+ * Registers `chan` in `scope`: its quiesce step logs `quiesce chan`, waits until the returned
+ * function's `drain` is called (a callback still in flight), then logs `chan quiesced`; its release
+ * logs `free chan`. Returns what gives `drain` once the step waits.
+ */
+function heldChannel(scope: ResourceScope, log: string[]): () => (() => void) | undefined {
+  let drain: (() => void) | undefined;
+  scope.add({
+    name: 'chan',
+    value: 0,
+    quiesce: async () => {
+      log.push('quiesce chan');
+      await new Promise<void>((r) => (drain = r)); // a callback still in flight
+      log.push('chan quiesced');
+    },
+    release: () => void log.push('free chan'),
+  });
+  return () => drain;
 }
 
 function recorder(): { log: string[]; step: (tag: string) => () => void } {
@@ -285,17 +306,7 @@ describe(DevresGroup, () => {
       const { log, step } = recorder();
       const res = new Devres('dev');
       const g = res.openGroup('g');
-      let drain: (() => void) | undefined;
-      g.add({
-        name: 'chan',
-        value: 0,
-        quiesce: async () => {
-          log.push('quiesce chan');
-          await new Promise<void>((r) => (drain = r)); // a callback still in flight
-          log.push('chan quiesced');
-        },
-        release: step('free chan'),
-      });
+      const drain = heldChannel(g, log);
       let groupRelease: Promise<void> | undefined;
       g.add({
         name: 'gate',
@@ -311,12 +322,7 @@ describe(DevresGroup, () => {
         release: step('release gate'),
       });
       g.close();
-      await removeWhileHeld(
-        res,
-        log,
-        () => drain,
-        () => groupRelease,
-      );
+      await removeWhileHeld(res, log, drain, () => groupRelease);
       expect(log).toEqual([
         'quiesce gate',
         'quiesce chan',
@@ -372,17 +378,7 @@ describe(DevresGroup, () => {
     it('should release nothing of the group while the device teardown still quiesces an older entry outside it', async () => {
       const { log, step } = recorder();
       const res = new Devres('dev');
-      let drain: (() => void) | undefined;
-      res.add({
-        name: 'chan',
-        value: 0,
-        quiesce: async () => {
-          log.push('quiesce chan');
-          await new Promise<void>((r) => (drain = r)); // a callback still in flight
-          log.push('chan quiesced');
-        },
-        release: step('free chan'),
-      });
+      const drain = heldChannel(res, log);
       const g = res.openGroup('g');
       let groupRelease: Promise<void> | undefined;
       g.add({
@@ -396,12 +392,7 @@ describe(DevresGroup, () => {
       });
       g.add({ name: 'buf', value: 0, release: step('free buf') });
       g.close();
-      await removeWhileHeld(
-        res,
-        log,
-        () => drain,
-        () => groupRelease,
-      );
+      await removeWhileHeld(res, log, drain, () => groupRelease);
       expect(log).toEqual([
         'quiesce gate',
         'quiesce chan',
@@ -416,18 +407,8 @@ describe(DevresGroup, () => {
     it('should not release what a group() transaction failing on the shutdown registered while an older channel outside it still quiesces', async () => {
       const { log, step } = recorder();
       const res = new Devres('dev');
-      let drain: (() => void) | undefined;
+      const drain = heldChannel(res, log);
       let failInFlight: ((e: Error) => void) | undefined;
-      res.add({
-        name: 'chan',
-        value: 0,
-        quiesce: async () => {
-          log.push('quiesce chan');
-          await new Promise<void>((r) => (drain = r)); // a callback still in flight
-          log.push('chan quiesced');
-        },
-        release: step('free chan'),
-      });
       res.add({
         name: 'gate',
         value: 0,
@@ -445,12 +426,7 @@ describe(DevresGroup, () => {
         })
         .catch(() => void log.push('transaction failed'));
       await turns(1);
-      await removeWhileHeld(
-        res,
-        log,
-        () => drain,
-        () => transaction,
-      );
+      await removeWhileHeld(res, log, drain, () => transaction);
       expect(log).toEqual([
         'quiesce gate',
         'quiesce chan',
