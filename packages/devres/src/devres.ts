@@ -67,9 +67,8 @@ export interface ResourceSpec<T> {
   readonly release: TeardownStep<T>;
   /**
    * Stops callbacks into the resource and waits for running ones (phase 1). It may start the
-   * release of a group, but must not await it: a group released during the device's quiesce phase
-   * releases nothing before every quiesce step has returned (this one too), so awaiting it never
-   * settles.
+   * release of a group that holds this resource, but must not await it: that release waits for
+   * this step to return, so awaiting it never settles.
    */
   readonly quiesce?: TeardownStep<T>;
   /** Lookup key for {@link ResourceScope.find}; unique per device. */
@@ -265,6 +264,11 @@ class GroupNode extends ListScope {
   state: DevresGroupState = 'open';
   /** Its own release (`releaseAll()`), while and after it runs. */
   releasing: Promise<void> | undefined = undefined;
+  /**
+   * Its own release quiesced it while the device's teardown was quiescing, and left its
+   * resources for the device's release phase to release in order (see `teardownScope`).
+   */
+  deferred = false;
   /** The frame whose implicit registrations it receives while open. */
   frame: Frame | undefined = undefined;
   #released: { promise: Promise<void>; resolve: () => void } | undefined = undefined;
@@ -312,12 +316,6 @@ class Core extends ListScope {
   readonly openGroups: GroupNode[] = [];
   keys: Map<DevresKey<unknown>, Entry<unknown>> | undefined = undefined;
   teardown: Promise<void> | undefined = undefined;
-  /**
-   * Set while the device's teardown runs its quiesce loop; resolves when the loop ends. A group
-   * released meanwhile waits for it before it releases anything: an older resource outside the
-   * group may still be quiescing, with a callback in flight that uses what the group holds.
-   */
-  quiescePhase: Promise<void> | undefined = undefined;
 
   constructor(
     readonly name: string,
@@ -660,41 +658,32 @@ class Core extends ListScope {
     // the newest resource is quiesced (no guard taken, no callback admitted) once it has returned,
     // and older ones too up to the first step that does not finish synchronously.
     if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
-    // The device's quiesce loop is marked from its first step to its last (not while it joins
-    // the releases above: those may be group releases waiting for the mark).
-    let endQuiescePhase: (() => void) | undefined;
-    if (scope === this) {
-      this.quiescePhase = new Promise<void>((resolve) => {
-        endQuiescePhase = resolve;
-      });
-    }
-    try {
-      if (!testing.skipQuiescePhase) {
-        for (const entry of collectNewestFirst(scope)) {
-          // Its quiesce step runs in another teardown (the device's, an enclosing group's): every
-          // quiesce step of this scope returns before this scope releases anything.
-          if (quiesceOnStack(entry)) await Promise.resolve();
-          if (entry.quiescing !== undefined) {
-            await entry.quiescing;
-            continue;
-          }
-          if (entry.state !== 'live') continue;
-          const pending = this.quiesceEntry(entry, reason, failures);
-          if (pending !== undefined) await pending;
+    if (!testing.skipQuiescePhase) {
+      for (const entry of collectNewestFirst(scope)) {
+        // Its quiesce step runs in another teardown (the device's, an enclosing group's): every
+        // quiesce step of this scope returns before this scope releases anything.
+        if (quiesceOnStack(entry)) await Promise.resolve();
+        if (entry.quiescing !== undefined) {
+          await entry.quiescing;
+          continue;
         }
-      }
-    } finally {
-      if (endQuiescePhase !== undefined) {
-        this.quiescePhase = undefined;
-        endQuiescePhase();
+        if (entry.state !== 'live') continue;
+        const pending = this.quiesceEntry(entry, reason, failures);
+        if (pending !== undefined) await pending;
       }
     }
-    // A group released while the device's teardown quiesces: an older resource outside the group
-    // may still be quiescing (a callback in flight that uses what the group holds), so nothing of
-    // the group is released before every quiesce step of the device has returned.
-    if (scope !== this && this.quiescePhase !== undefined) await this.quiescePhase;
     // Only when there is one: an await per entry would cost the synchronous path its speed.
     if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
+    if (scope instanceof GroupNode && this.state === 'quiescing') {
+      // A group released while the device's teardown quiesces: an older resource outside the
+      // group (a channel) may still have a callback in flight that uses what the group holds, so
+      // the group releases nothing now. Its resources stay where they are, quiesced, for the
+      // device's release phase, which releases them in order once every quiesce step has
+      // returned. The group's own release ends here: waiting for that phase could wait for
+      // itself (a quiesce step waiting for a callback that awaits this release).
+      scope.deferred = true;
+      return;
+    }
     beforeRelease?.();
     for (;;) {
       const entry = this.takeNewest(scope);
@@ -738,7 +727,7 @@ class Core extends ListScope {
         continue;
       }
       if (node instanceof GroupNode) {
-        if (node.releasing !== undefined) return node;
+        if (node.releasing !== undefined && !node.deferred) return node;
         node.state = 'releasing';
         s = node;
         continue;
@@ -1280,7 +1269,7 @@ function releaseGroup(group: DevresGroup, reason: TeardownReason): Promise<void>
       await core.teardownScope(node, reason, failures);
     } finally {
       node.failures = undefined;
-      if (node.state === 'releasing') node.markReleased();
+      if (node.state === 'releasing' && !node.deferred) node.markReleased();
     }
     if (failures.length > 0) throw new DevresReleaseError(scopeName(node), failures, reason);
   };
@@ -1386,12 +1375,12 @@ export class DevresGroup extends ResourceScope implements AsyncDisposable {
    * Releases already running inside the group are joined, never overtaken: a nested group whose
    * own `releaseAll()` runs is waited for as a unit (its entries are not taken a second time), and
    * so are early releases of its resources and immediate releases of resources refused by it. The
-   * promise resolves only once everything below the group has been released.
-   *
-   * While the device's teardown runs its quiesce phase, the group quiesces its resources at once
-   * but releases none before every quiesce step of the device has returned: an older resource
-   * outside the group (a channel) may still have a callback in flight that uses what the group
-   * holds. So a quiesce step may start a group's release but must not await it.
+   * promise resolves only once everything below the group has been released — except during the
+   * device's quiesce phase (its teardown began, its release phase not yet): the group's resources
+   * are then quiesced and left for the device's release phase, which releases them in reverse
+   * order once every quiesce step has returned (an older channel may still have a callback in
+   * flight that uses them), and the promise resolves once they are quiesced. Their release
+   * failures are the device teardown's.
    *
    * @throws DevresReleaseError when steps failed (all steps still ran), including the release of a
    * resource refused during this teardown. Failures of a nested group's own `releaseAll()` or of

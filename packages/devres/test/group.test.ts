@@ -427,16 +427,124 @@ describe(DevresGroup, () => {
         .catch(() => void log.push('transaction failed'));
       await turns(1);
       await removeWhileHeld(res, log, drain, () => transaction);
+      // The transaction fails once its group is quiesced; what it registered is released by
+      // the device's release phase, in reverse order, once the channel has quiesced.
       expect(log).toEqual([
         'quiesce gate',
         'quiesce chan',
+        'transaction failed',
         'callback returns',
         'chan quiesced',
         'free state',
-        'transaction failed',
         'release gate',
         'free chan',
       ]);
+    });
+
+    describe('started while the device teardown quiesces, by what a quiesce step waits for', () => {
+      /** 'settled' when `p` settles within 200 turns, 'hung' otherwise. */
+      async function outcome(p: Promise<unknown>): Promise<'settled' | 'hung'> {
+        const settled = { done: false };
+        void p.then(
+          () => (settled.done = true),
+          () => (settled.done = true),
+        );
+        for (let i = 0; i < 200 && !settled.done; i++) await turns(1);
+        return settled.done ? 'settled' : 'hung';
+      }
+
+      it('should not hang on a callback in flight whose group() transaction the shutdown fails', async () => {
+        const res = new Devres('dev');
+        const chan = res.revocable('chan', { id: 0 }); // its quiesce waits for callbacks in flight
+        let failInFlight: ((e: Error) => void) | undefined;
+        res.add({
+          name: 'gate',
+          value: 0,
+          quiesce: () => failInFlight?.(new Error('shutdown')),
+          release: () => undefined,
+        });
+        const callback = chan.access(async () => {
+          await res
+            .group('protocol', async (g) => {
+              g.add({ name: 'state', value: 0, release: () => undefined });
+              await new Promise<void>((_resolve, reject) => (failInFlight = reject));
+            })
+            .catch(() => undefined);
+        });
+        await turns(1);
+        expect(await outcome(res.releaseAll())).toBe('settled');
+        await callback;
+      });
+
+      it('should not hang on a callback in flight that releases its own group (await using)', async () => {
+        const res = new Devres('dev');
+        const chan = res.revocable('chan', { id: 0 });
+        let proceed!: () => void;
+        const callback = chan.access(async () => {
+          const g = res.openGroup('request');
+          g.close();
+          g.add({ name: 'request state', value: 0, release: () => undefined });
+          await new Promise<void>((r) => (proceed = r));
+          await g.releaseAll();
+        });
+        await turns(1);
+        const teardown = res.releaseAll();
+        await turns(1);
+        proceed();
+        expect(await outcome(teardown)).toBe('settled');
+        await callback;
+      });
+
+      it('should not hang on a quiesce step awaiting an early release whose release step awaits a group release', async () => {
+        const res = new Devres('dev');
+        const g = res.openGroup('sub');
+        g.close();
+        g.add({ name: 'sub state', value: 0, release: () => undefined });
+        const h = res.add({ name: 'owner of sub', value: 0, release: () => g.releaseAll() });
+        res.add({
+          name: 'newer',
+          value: 0,
+          quiesce: () => res.release(h),
+          release: () => undefined,
+        });
+        expect(await outcome(res.releaseAll())).toBe('settled');
+      });
+
+      it('should release nothing of a group released before the device quiesce loop began (joining an early release) until an older channel quiesced', async () => {
+        const { log, step } = recorder();
+        const res = new Devres('dev');
+        res.add({
+          name: 'chan',
+          value: 0,
+          quiesce: async () => {
+            log.push('quiesce chan');
+            await turns(2);
+            log.push('chan quiesced');
+          },
+          release: step('free chan'),
+        });
+        const slow = res.add({
+          name: 'slow',
+          value: 0,
+          quiesce: () => turns(5),
+          release: step('free slow'),
+        });
+        let go!: () => void;
+        const transaction = res
+          .group('protocol', async (g) => {
+            g.add({ name: 'state', value: 0, release: step('free state') });
+            await new Promise<void>((r) => (go = r));
+            res.add({ name: 'more', value: 0, release: () => undefined }); // refused
+          })
+          .catch(() => void log.push('transaction failed'));
+        await turns(1);
+        const early = res.release(slow); // the teardown joins it before its quiesce loop
+        const teardown = res.releaseAll();
+        expect(res.state).toBe('quiescing');
+        go();
+        await Promise.all([teardown, transaction, early]);
+        expect(log.indexOf('free state')).toBeGreaterThan(log.indexOf('chan quiesced'));
+      });
     });
 
     it('should resolve when the device teardown that reached the group is done', async () => {
