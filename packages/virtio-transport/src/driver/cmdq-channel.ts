@@ -24,6 +24,8 @@ const IN_FLIGHT = 1;
 const ABANDONED = 2;
 /** The device returned the buffers; their transfer has not called `markTxDone` yet. */
 const RETURNED = 3;
+/** The device returned an abandoned slot's buffers in the drain pass running now: freed when it ends. */
+const RETURNED_ABANDONED = 4;
 
 const EMPTY = new Uint8Array(0);
 const NEXT = VirtqDescFlag.NEXT;
@@ -78,6 +80,10 @@ export class CmdqChannel implements TransportChannel {
   readonly #state: Uint8Array;
   readonly #valid: Uint8Array;
   readonly #delivered: Uint8Array;
+  /** 1 for an abandoned slot whose transfer ended without error (its delayed response came first). */
+  readonly #endedOk: Uint8Array;
+  /** Abandoned slots the drain pass running now took back, released when it ends. */
+  readonly #returned: number[] = [];
   readonly #xfers: (Xfer | undefined)[];
   readonly #headers: Uint32Array;
   readonly #usedLen: Uint32Array;
@@ -118,6 +124,7 @@ export class CmdqChannel implements TransportChannel {
     this.#state = new Uint8Array(slots);
     this.#valid = new Uint8Array(slots);
     this.#delivered = new Uint8Array(slots);
+    this.#endedOk = new Uint8Array(slots);
     this.#xfers = new Array<Xfer | undefined>(slots).fill(undefined);
     this.#headers = new Uint32Array(slots);
     this.#usedLen = new Uint32Array(slots);
@@ -158,7 +165,11 @@ export class CmdqChannel implements TransportChannel {
     }
     // Polling: nothing else may drain the used ring now, and the device may have returned the
     // buffers of commands that timed out (abandoned slots): take them back first.
-    if (this.#polling && this.#free.length === 0) this.#reclaimPolled();
+    if (this.#polling && this.#free.length === 0) {
+      this.#reclaimPolled();
+      // What the device returned may have broken the cmdq: fail now, not after slotWaitMs.
+      if (this.#isBroken()) throw this.#brokenError();
+    }
     const slot = this.#free.pop();
     if (slot !== undefined) {
       this.#post(slot, xfer);
@@ -344,6 +355,19 @@ export class CmdqChannel implements TransportChannel {
    * returned meanwhile is never left unseen.
    */
   #drain(deliver: boolean): void {
+    try {
+      this.#drainPass(deliver);
+    } finally {
+      // Slots the pass took back from abandoned transfers go to waiting commands (or the free
+      // list) only now: re-posted during the pass, a second element naming the same buffer in
+      // it would pass for the new command's return, while the device never took that command.
+      const returned = this.#returned;
+      for (let i = 0; i < returned.length; i++) this.#release(returned[i] as number);
+      returned.length = 0;
+    }
+  }
+
+  #drainPass(deliver: boolean): void {
     const vq = this.#vq;
     if (vq.broken !== undefined) return;
     const el = this.#used;
@@ -380,9 +404,16 @@ export class CmdqChannel implements TransportChannel {
       if (this.#state[slot] === ABANDONED) {
         // The buffer is back either way; the reply counts as late only if it is one (a reply
         // with a bad length or another command's header is counted by #check as what it is).
-        if (taken === 'ok' && this.#check(slot)) this.#setup.counters.lateReplies++;
+        // One for a transfer that ended well (its delayed response overtook it) is no late reply:
+        // a response after the delayed response, invalid (core and Linux's
+        // scmi_msg_response_validate refuse it so).
+        if (taken === 'ok' && this.#check(slot)) {
+          if (this.#endedOk[slot] === 1) sink.badMessage('invalid');
+          else this.#setup.counters.lateReplies++;
+        }
         this.#driver.diagnostics.lateReturns++;
-        this.#release(slot);
+        this.#state[slot] = RETURNED_ABANDONED;
+        this.#returned.push(slot);
         continue;
       }
       this.#state[slot] = RETURNED;
@@ -393,6 +424,11 @@ export class CmdqChannel implements TransportChannel {
         sink.rx(this.#headers[slot] as number, slot);
       }
     }
+  }
+
+  /** Whether the cmdq is broken (a call, so that it is read again after one that may break it). */
+  #isBroken(): boolean {
+    return this.#vq.broken !== undefined;
   }
 
   #brokenError(): ScmiTransportError {
@@ -501,7 +537,10 @@ export class CmdqChannel implements TransportChannel {
         this.#setup.counters.lateReplies++;
       }
       this.#release(slot);
-    } else if (this.#state[slot] === IN_FLIGHT) this.#state[slot] = ABANDONED;
+    } else if (this.#state[slot] === IN_FLIGHT) {
+      this.#state[slot] = ABANDONED;
+      this.#endedOk[slot] = error === undefined ? 1 : 0;
+    }
   }
 
   #release(slot: number): void {

@@ -52,6 +52,11 @@ export class EventqChannel implements TransportChannel {
   readonly #pdu: number;
   #requeued = false;
   #freed = false;
+  /** The next pass after one that ran out of budget (see `#drainPass`). */
+  readonly #redrain = (): void => {
+    if (this.#freed || this.#guard.closed) return;
+    this.onUsedBuffers();
+  };
 
   /** @internal */
   public constructor(driver: VirtioScmiDriver, vq: DriverVirtqueue, setup: ChannelSetup) {
@@ -107,7 +112,10 @@ export class EventqChannel implements TransportChannel {
    * none is in flight again, so a pass takes at most one element per buffer (queue-size elements:
    * a device that returns each buffer as soon as it is re-queued cannot keep one pass going), and
    * an element that returns the same buffer twice in a pass is refused as `not-in-flight` rather
-   * than its stale bytes delivered twice. An element that proves the device corrupts the used
+   * than its stale bytes delivered twice. A pass also stops after twice the queue size of looks,
+   * re-checks included (a device that moves the used index back and forth could otherwise keep
+   * the re-check after enabling interrupts finding an element that `take` does not), and leaves the
+   * rest to a new task, as the cmdq does. An element that proves the device corrupts the used
    * ring breaks the eventq (counted `invalid` once): nothing more is read or made available, so
    * notifications stop and delayed responses time out; the buffers the device holds go back at
    * the reset.
@@ -127,7 +135,11 @@ export class EventqChannel implements TransportChannel {
     if (vq.broken !== undefined) return;
     const el = this.#used;
     const sink = this.#setup.sink;
-    for (;;) {
+    for (let budget = 2 * vq.size; ; budget--) {
+      if (budget === 0) {
+        this.#setup.clock.schedule(this.#redrain);
+        return;
+      }
       const taken = vq.take(el);
       if (taken === 'empty') {
         if (vq.enableInterrupts()) continue;
