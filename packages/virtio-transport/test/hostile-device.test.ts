@@ -149,6 +149,39 @@ describe('virtio driver against a hostile device', () => {
     });
   });
 
+  describe('when the device returns an eventq buffer again without writing it', () => {
+    it('should deliver its notification once and refuse the unwritten return (the header was cleared on re-queue)', async () => {
+      const { clock, platform, device, create } = manualRig();
+      const agent = await create();
+      agent.events.register(0x14, [{ id: 0, name: 'e' }]);
+      let seen = 0;
+      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, () => {
+        seen++;
+      });
+      const bytes = encodeMsg(
+        buildHeader(0, ScmiMessageType.NOTIFICATION, 0x14, 0),
+        new Uint8Array(8),
+      );
+      const id = device.eventHeads.shift() as number;
+      device.event(id, bytes);
+      await clock.runTasks();
+      expect(seen).toBe(1);
+      // The driver made the buffer available again; the device takes it and returns it at once,
+      // claiming the same length but writing nothing.
+      device.doorbells.notify.ring();
+      await clock.runTasks();
+      expect(device.eventHeads).toContain(id);
+      device.eventHeads.splice(device.eventHeads.indexOf(id), 1);
+      device.event(id, new Uint8Array(0), bytes.byteLength);
+      await clock.runTasks();
+      expect(seen).toBe(1);
+      expect(p2a(agent).notifications).toBe(1);
+      expect(p2a(agent).badMessages.unknown + p2a(agent).badMessages.invalid).toBe(1);
+      await agent.remove();
+      platform.close();
+    });
+  });
+
   describe('when the device returns each eventq buffer as soon as the driver re-queues it', () => {
     it('should take one element per buffer in a drain pass, letting other tasks run between passes', async () => {
       const { clock, platform, wire, device, create } = manualRig(false);

@@ -184,7 +184,11 @@ export class EventqChannel implements TransportChannel {
       return;
     }
     this.#held[id] = 0;
-    this.#vq.ring.writeDesc(id, this.#addr[id] as number, this.#pdu, WRITE, 0);
+    const addr = this.#addr[id] as number;
+    // A header no notification or delayed response has (a command's): a buffer the device returns
+    // without writing it is refused, not taken for the message it held before (as the cmdq does).
+    this.#u32[addr >> 2] = 0;
+    this.#vq.ring.writeDesc(id, addr, this.#pdu, WRITE, 0);
     this.#vq.publish(id, this.#pdu);
     this.#requeued = true;
   }
