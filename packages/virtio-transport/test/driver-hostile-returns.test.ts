@@ -6,7 +6,7 @@
  */
 import { ScmiMessageType, ScmiTimeoutError, buildHeader, encodeMsgResponse } from '@scmi-ts/core';
 import { ClockMessageId } from '@scmi-ts/platform';
-import { DescriptorChain, SplitRing } from '@scmi-ts/virtio-transport';
+import { DescriptorChain, DriverVirtqueue, SplitRing } from '@scmi-ts/virtio-transport';
 import { manualRig } from './support/manual-rig.js';
 
 function defined<T>(value: T | undefined): T {
@@ -260,5 +260,167 @@ describe('polling cmdq breaking inside send()', () => {
     expect({ outcome, waited }).toEqual({ outcome: 'E_VIRTIO_DEVICE', waited: 0 });
     await agent.remove();
     platform.close();
+  });
+});
+
+describe('a pass out of budget, while the device keeps the re-check busy', () => {
+  it.each([
+    ['eventq', 8],
+    ['cmdq', 32],
+  ])(
+    '%s: should keep at most one rescheduled drain queued, however many interrupts arrive',
+    async (which, budget) => {
+      const { clock, platform, wire, device, create } = manualRig(false);
+      const probe = create();
+      await clock.runUntilIdle();
+      const agent = await probe;
+      const used =
+        which === 'eventq'
+          ? wire.eventqRing(wire.layout.eventqSize).layout.used
+          : wire.cmdqRing(16).layout.used;
+      // A device that keeps the re-check after enabling interrupts busy (used.idx moved back and
+      // forth): enableInterrupts() on the eventq says "more arrived", take() finds nothing.
+      // eslint-disable-next-line @typescript-eslint/unbound-method
+      const real = DriverVirtqueue.prototype.enableInterrupts;
+      let storm = true;
+      let passes = 0;
+      const spy = jest
+        .spyOn(DriverVirtqueue.prototype, 'enableInterrupts')
+        .mockImplementation(function (this: DriverVirtqueue) {
+          const r = real.call(this);
+          if (this.ring.layout.used !== used) return r;
+          return storm ? true : r;
+        });
+      // eslint-disable-next-line @typescript-eslint/unbound-method
+      const realTake = DriverVirtqueue.prototype.take;
+      const takeSpy = jest.spyOn(DriverVirtqueue.prototype, 'take').mockImplementation(function (
+        this: DriverVirtqueue,
+        out,
+      ) {
+        if (this.ring.layout.used === used) passes++;
+        return realTake.call(this, out);
+      });
+      const looksPerRound: number[] = [];
+      let rounds = 0;
+      let last = 0;
+      try {
+        const round = (): void => {
+          looksPerRound.push(passes - last);
+          last = passes;
+          if (++rounds === 12) {
+            storm = false;
+            return;
+          }
+          device.doorbells.interrupt.ring(); // one more used-buffer interrupt
+          clock.schedule(round);
+        };
+        clock.schedule(round);
+        await clock.runTasks();
+      } finally {
+        spy.mockRestore();
+        takeSpy.mockRestore();
+      }
+      const removing = agent.remove();
+      await clock.runUntilIdle();
+      await removing;
+      expect(wire.driverDiagnostics.violations).toEqual([]);
+      expect(clock.pendingTasks).toBe(0);
+      platform.close();
+      // Looks at the eventq per round (one round = one task of the test): bounded by one pass
+      // (2 x queue size = 8 looks) plus the interrupt's own pass, not growing with the interrupts.
+      // Without the one-queued rule each interrupt started one more self-rescheduling drain: 0, 8,
+      // 16, ... 88 looks per round on the eventq.
+      expect(Math.max(...looksPerRound)).toBeLessThanOrEqual(2 * budget);
+    },
+  );
+});
+
+describe('polling cmdq: response drained by another look, then the delayed response completes the command', () => {
+  async function run(
+    withWaiter: boolean,
+  ): Promise<{ lateReplies: number; badMessages: number; lateReturns: number }> {
+    const { clock, platform, wire, device, create } = manualRig(false, 2); // one cmdq slot
+    const probe = create({
+      maxMsg: 2,
+      a2p: [{ id: 0, polling: true }],
+      transportConfig: { wire, handshakeTimeoutMs: 50, resetTimeoutMs: 50, slotWaitMs: 5_000 },
+    });
+    await clock.runUntilIdle();
+    const agent = await probe;
+    device.holdCommands = true;
+    let xOutcome: unknown = 'pending';
+    const x = agent
+      .transact(
+        0x14,
+        ClockMessageId.RATE_SET,
+        (wr) => {
+          wr.u32(1);
+          wr.u32(0);
+          wr.u32(400_000_000);
+          wr.u32(0);
+        },
+        { txSize: 16, async: true, rxSize: 12 },
+      )
+      .then(
+        () => (xOutcome = 'ok'),
+        (e: unknown) => (xOutcome = e),
+      );
+    await clock.runTasks(); // sent; its poll sleeps on a virtual-time yield (time does not move)
+    expect(device.heldCommands).toHaveLength(1);
+    const head = device.heldCommands[0] as number;
+    const cmdq = defined(device.cmdq);
+    const chain = new DescriptorChain(8);
+    cmdq.walk(head, chain);
+    const req = new Uint8Array(64);
+    cmdq.readChain(chain, req);
+    const header = new DataView(req.buffer).getUint32(0, true);
+    const token = (header >>> 18) & 0x3ff;
+    // 1. The device returns X's (synchronous) response; polling: no interrupt.
+    const resp = encodeMsgResponse(header, 0);
+    cmdq.pushUsed(head, cmdq.writeChain(chain, resp, resp.byteLength));
+    cmdq.publishUsed();
+    // 2. Y is sent: no free slot, so send() takes the used ring back itself (#reclaimPolled):
+    //    X's slot becomes RETURNED (valid, not delivered); Y waits for a slot.
+    const y = withWaiter
+      ? agent.base.discoverVendor().then(
+          () => 'ok',
+          (e: unknown) => (e as { code?: string }).code ?? String(e),
+        )
+      : Promise.resolve('none');
+    await clock.runTasks();
+    // 3. X's delayed response, on the eventq: core completes X (the response taken as successful).
+    const dr = encodeMsgResponse(
+      buildHeader(ClockMessageId.RATE_SET, ScmiMessageType.DELAYED_RESPONSE, 0x14, token),
+      0,
+      new Uint8Array([0, 0, 0, 0, 0x00, 0x84, 0xd7, 0x17, 0, 0, 0, 0]),
+    );
+    device.event(device.eventHeads.shift() as number, dr);
+    await clock.runTasks();
+    await clock.advance(1); // X's poll wakes up, sees it done; markTxDone(X, undefined)
+    await x;
+    expect(xOutcome).toBe('ok');
+    const removing = agent.remove();
+    await clock.runUntilIdle();
+    await removing;
+    await y;
+    platform.close();
+    const a2p = defined(wire.driverDiagnostics.channels.get('a2p:0')).counters;
+    const bad = Object.values(a2p.badMessages).reduce((n, v) => n + v, 0);
+    return {
+      lateReplies: a2p.lateReplies,
+      badMessages: bad,
+      lateReturns: wire.driverDiagnostics.lateReturns,
+    };
+  }
+
+  it('control: nobody else drains before markTxDone -> ABANDONED, endedOk -> counted invalid once', async () => {
+    const c = await run(false);
+    expect(c).toEqual({ lateReplies: 0, badMessages: 1, lateReturns: 1 });
+  });
+
+  it('should count the response when another look drained it before the delayed response completed the command', async () => {
+    const c = await run(true);
+    // The synchronous response that the driver took from the used ring is counted somewhere.
+    expect(c.lateReplies + c.badMessages).toBe(1);
   });
 });

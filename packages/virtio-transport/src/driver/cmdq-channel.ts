@@ -307,7 +307,10 @@ export class CmdqChannel implements TransportChannel {
    * {@link CmdqChannel.#poll}, it is not a device callback: a channel quiesced or freed meanwhile is
    * left alone, and nothing is counted as refused.
    */
+  /** A `#redrain` is scheduled and has not run yet: passes out of budget schedule one at most. */
+  #redrainQueued = false;
   readonly #redrain = (): void => {
+    this.#redrainQueued = false;
     if (this.#freed || this.#guard.closed) return;
     this.onUsedBuffers();
   };
@@ -375,7 +378,10 @@ export class CmdqChannel implements TransportChannel {
     let took = 0;
     for (let budget = 2 * vq.size; ; budget--) {
       if (budget === 0) {
-        if (deliver) this.#setup.clock.schedule(this.#redrain);
+        if (deliver && !this.#redrainQueued) {
+          this.#redrainQueued = true;
+          this.#setup.clock.schedule(this.#redrain);
+        }
         return;
       }
       const taken = vq.take(el);
@@ -531,10 +537,13 @@ export class CmdqChannel implements TransportChannel {
     this.#slotOfToken[xfer.token] = -1;
     this.#xfers[slot] = undefined;
     if (this.#state[slot] === RETURNED) {
-      // Polling: a good reply a drain took (another command's poll, or the quiesce's) that its
-      // transfer never took, because it failed first (shutdown): late, and counted as such.
-      if (error !== undefined && this.#valid[slot] === 1 && this.#delivered[slot] === 0) {
-        this.#setup.counters.lateReplies++;
+      // Polling: a good reply a drain took (another command's poll, the quiesce's, a send's
+      // take-back) that its transfer never took: late when the transfer failed first (shutdown);
+      // when it ended well (its delayed response came first), a response after the delayed
+      // response — invalid, as in interrupt mode.
+      if (this.#valid[slot] === 1 && this.#delivered[slot] === 0) {
+        if (error !== undefined) this.#setup.counters.lateReplies++;
+        else this.#setup.sink.badMessage('invalid');
       }
       this.#release(slot);
     } else if (this.#state[slot] === IN_FLIGHT) {

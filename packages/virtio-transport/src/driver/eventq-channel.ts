@@ -53,7 +53,10 @@ export class EventqChannel implements TransportChannel {
   #requeued = false;
   #freed = false;
   /** The next pass after one that ran out of budget (see `#drainPass`). */
+  /** A `#redrain` is scheduled and has not run yet: passes out of budget schedule one at most. */
+  #redrainQueued = false;
   readonly #redrain = (): void => {
+    this.#redrainQueued = false;
     if (this.#freed || this.#guard.closed) return;
     this.onUsedBuffers();
   };
@@ -137,7 +140,10 @@ export class EventqChannel implements TransportChannel {
     const sink = this.#setup.sink;
     for (let budget = 2 * vq.size; ; budget--) {
       if (budget === 0) {
-        this.#setup.clock.schedule(this.#redrain);
+        if (!this.#redrainQueued) {
+          this.#redrainQueued = true;
+          this.#setup.clock.schedule(this.#redrain);
+        }
         return;
       }
       const taken = vq.take(el);
