@@ -1163,7 +1163,10 @@ export abstract class ResourceScope {
    * Runs `fn` inside a new group, transactionally: on success the group is closed and kept (it can
    * be released later as a unit); if `fn` throws, everything registered in the group is torn down
    * (quiesce, then reverse release, reason `probe-failed`) and the original error is rethrown with
-   * the release failures attached (see {@link getReleaseFailure}).
+   * the release failures attached (see {@link getReleaseFailure}). During the device's quiesce
+   * phase (see {@link DevresGroup.releaseAll}) the error is rethrown once the group is quiesced:
+   * its release is left to the teardown's release phase, with that teardown's reason, and its
+   * failures are that teardown's, not attached to the error.
    *
    * The group is the target of implicit registrations (`res.add(…)` on the devres) made from
    * `fn`'s async context only — `fn` itself and everything it calls or awaits, tracked with
@@ -1368,9 +1371,10 @@ export class DevresGroup extends ResourceScope implements AsyncDisposable {
 
   /**
    * Tears down the group: quiesce every resource in it newest first, then release newest first
-   * (Linux `devres_release_group`); the group is gone afterwards, reason `early-release`. Calling
-   * it again returns the same promise; a group reached by its device's teardown (or by the teardown
-   * of a group around it) resolves when that teardown has passed it.
+   * (Linux `devres_release_group`); the group is gone afterwards, reason `early-release` (during
+   * the device's quiesce phase, see below, its state stays `releasing` until the release phase has
+   * released it). Calling it again returns the same promise; a group reached by its device's
+   * teardown (or by the teardown of a group around it) resolves when that teardown has passed it.
    *
    * Releases already running inside the group are joined, never overtaken: a nested group whose
    * own `releaseAll()` runs is waited for as a unit (its entries are not taken a second time), and
@@ -1379,8 +1383,9 @@ export class DevresGroup extends ResourceScope implements AsyncDisposable {
    * device's quiesce phase (its teardown began, its release phase not yet): the group's resources
    * are then quiesced and left for the device's release phase, which releases them in reverse
    * order once every quiesce step has returned (an older channel may still have a callback in
-   * flight that uses them), and the promise resolves once they are quiesced. Their release
-   * failures are the device teardown's.
+   * flight that uses them), and the promise resolves once they are quiesced. They are released
+   * with the reason of the teardown that reaches them then — the device's, or that of a group
+   * around this one released during the release phase — which reports their failures.
    *
    * @throws DevresReleaseError when steps failed (all steps still ran), including the release of a
    * resource refused during this teardown. Failures of a nested group's own `releaseAll()` or of
