@@ -71,7 +71,9 @@ export class TeeContext {
    * Opens a session to the trusted application `uuid` (Linux `tee_client_open_session`).
    *
    * @throws (rejects) TeeError: `TEE_ERROR_BAD_STATE` (origin API) on a closed context,
-   * `TEE_ERROR_BAD_FORMAT` (origin API) for a malformed UUID, else the TEE's refusal
+   * `TEE_ERROR_BAD_FORMAT` (origin API) for a malformed UUID, `TEE_ERROR_BAD_STATE` (origin
+   * COMMS) when the TEE answers with the id of a session already open in this context, else the
+   * TEE's refusal
    * (`TEE_ERROR_ITEM_NOT_FOUND` from the TEE for an unknown UUID, `TEE_ERROR_ACCESS_DENIED` from
    * the trusted application for a login it does not accept…).
    */
@@ -87,6 +89,17 @@ export class TeeContext {
     const login = options.login ?? TeeLogin.REE_KERNEL;
     const r = await this.#driver.openSession(octets, login >>> 0);
     if (r.result !== TeeResult.SUCCESS) throw new TeeError(r.result, r.origin, 'open session');
+    for (const open of this.#sessions) {
+      if (open.id === r.session) {
+        // A TEE that hands out an id already open in this context: refused, and not closed
+        // (closing it would close the session that has it).
+        throw new TeeError(
+          TeeResult.BAD_STATE,
+          TeeOrigin.COMMS,
+          `open session: the TEE gave session id ${r.session}, already open in this context`,
+        );
+      }
+    }
     const session = new TeeSession(this.#owner, r.session);
     if (this.closed) {
       // The context closed while the TEE opened it: close it at once.

@@ -85,6 +85,8 @@ interface DeviceState {
   readonly caps: number;
   /** The OP-TEE channel ids the agent's channels use (set up or being set up), with their field. */
   readonly opteeChannels: Map<number, string>;
+  /** The channel handles the TEE gave the agent's channels (GET_CHANNEL_HANDLE), with their label. */
+  readonly handles: Map<number, string>;
 }
 
 /**
@@ -175,7 +177,9 @@ export class OpteeTransport implements Transport {
         ]);
         caps = (r.params[0] as TeeValueParam).a;
       } finally {
-        await session.close();
+        // A throw-away session: a TEE that fails to close it does not fail the probe, nor hide
+        // the invocation's own error (Linux get_capabilities ignores the close's result).
+        await session.close().catch(() => undefined);
       }
     } catch (cause) {
       throw wrap(`${setup.agent}: reading the SCMI PTA capabilities failed`, cause);
@@ -186,7 +190,7 @@ export class OpteeTransport implements Transport {
         `${setup.agent}: the OP-TEE SCMI PTA supports neither SMT nor MSG (capabilities 0x${caps.toString(16)})`,
       );
     }
-    this.#devices.set(config, { context, caps, opteeChannels: new Map() });
+    this.#devices.set(config, { context, caps, opteeChannels: new Map(), handles: new Map() });
   }
 
   /**
@@ -253,7 +257,7 @@ export class OpteeTransport implements Transport {
         `${label}: the OP-TEE SCMI PTA does not support ${area === undefined ? 'MSG' : 'SMT'} channels`,
       );
     }
-    const { context, opteeChannels } = device;
+    const { context, opteeChannels, handles } = device;
     opteeChannels.set(
       opteeChannelId,
       `${chan.field.replace(/\.transport$/, '')} (SCMI channel ${setup.channel.id})`,
@@ -268,6 +272,15 @@ export class OpteeTransport implements Transport {
         teeValue(TeeParamType.VALUE_INOUT, opteeChannelId, caps),
       ]);
       const handle = (r.params[0] as TeeValueParam).a;
+      // Two channels on one handle would overwrite each other's messages in the PTA (Linux takes
+      // the handle unchecked): a TEE that hands out one already given is refused.
+      const holder = handles.get(handle);
+      if (holder !== undefined) {
+        throw new ScmiTransportError(
+          'E_TEE',
+          `${label}: the TEE gave channel handle ${handle}, already that of ${holder}`,
+        );
+      }
       const channel = new OpteeChannel({
         setup,
         context,
@@ -281,11 +294,13 @@ export class OpteeTransport implements Transport {
         violations: this.#violations,
         onFreed: (c) => {
           opteeChannels.delete(opteeChannelId);
+          handles.delete(handle);
           this.#channels.delete(c);
           this.#freedTotals = sum(this.#freedTotals, c.info.stats);
         },
       });
       this.#channels.add(channel);
+      handles.set(handle, label);
       return channel;
     } catch (cause) {
       opteeChannels.delete(opteeChannelId);
