@@ -95,6 +95,11 @@ export class SmtChannel implements TransportChannel, MailboxClient {
    * (a platform that rings before setting CHANNEL_FREE). Reset by each message written.
    */
   #rang = false;
+  /**
+   * The reply to the last message was counted late at quiesce or free: a doorbell dropped after
+   * that is its own, not another late reply refused.
+   */
+  #lateCounted = false;
 
   /** @internal Use {@link SmtChannel.open}. */
   private constructor(
@@ -265,15 +270,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   public async quiesce(): Promise<void> {
     this.#closed = true;
     const drained = this.#guard.quiesce();
-    if (this.#a2p && this.#written && this.#replySeen === undefined && !this.#intrEnabled) {
-      // A polled message's reply that came after its transfer ended (timed out, or failed by
-      // shutdown) and that no later send handed to core: nothing will ever look at it again, and
-      // no doorbell comes for it. Counted here, once, as the late reply it is.
-      if (this.#area.isFree()) {
-        this.#replySeen = 'counted';
-        this.#setup.counters.lateReplies++;
-      }
-    }
+    this.#countUnseenReply();
     this.#mbox?.stopRx();
     this.#lock.close();
     this.#wake?.();
@@ -287,6 +284,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       this.#monitor.violation(`${this.label}: freed twice`);
       return;
     }
+    // A reply that came between the quiesce and now (a polled transfer still ending its loop).
+    this.#countUnseenReply();
     this.#freed = true;
     this.#closed = true;
     this.#lock.close();
@@ -297,7 +296,13 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       // read: the platform's thread may ring between two, and a ring that landed after the count
       // but before `ignoredAtFree` was taken would be counted neither here nor after free.
       const ignored = mbox.ignored;
-      this.#setup.counters.refusedAfterQuiesce += Math.max(0, ignored - this.#seenIgnored);
+      let dropped = Math.max(0, ignored - this.#seenIgnored);
+      if (this.#lateCounted && dropped > 0) {
+        // The first ring dropped was the doorbell of the reply counted late already.
+        this.#lateCounted = false;
+        dropped--;
+      }
+      this.#setup.counters.refusedAfterQuiesce += dropped;
       this.#seenIgnored = ignored;
       this.#record.ignoredAtFree = ignored;
       mbox.free();
@@ -370,10 +375,31 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   }
 
   public rxIgnored(): void {
-    // A doorbell after quiesce, dropped by the mailbox: a late reply refused and counted.
+    // A doorbell after quiesce, dropped by the mailbox: a late reply refused and counted — unless
+    // it is the doorbell of the reply the quiesce (or free) already counted late.
     this.#seenIgnored++;
     if (this.#record.ignoredAtFree !== undefined) this.#record.ignoredAtFree++;
+    if (this.#lateCounted) {
+      this.#lateCounted = false;
+      return;
+    }
     this.#setup.counters.refusedAfterQuiesce++;
+  }
+
+  /**
+   * At quiesce and at free: the reply to the last message written, found in the area and never
+   * handed to core (its transfer ended: timed out, or failed by the shutdown), is counted late,
+   * once — when no doorbell will bring it: a polled message's (none is owed), or one whose doorbell
+   * already came (it found the area still busy, and FREE was set after). An interrupt message
+   * whose doorbell is still owed is counted when that doorbell is dropped after the quiesce.
+   */
+  #countUnseenReply(): void {
+    if (!this.#a2p || !this.#written || this.#replySeen !== undefined) return;
+    if (this.#intrEnabled && !this.#rang) return;
+    if (this.#freed || !this.#area.isFree()) return;
+    this.#replySeen = 'counted';
+    this.#lateCounted = true;
+    this.#setup.counters.lateReplies++;
   }
 
   // ---- internals ----------------------------------------------------------------------------

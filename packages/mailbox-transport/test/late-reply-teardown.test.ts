@@ -1,0 +1,152 @@
+/**
+ * Late replies at the teardown, counted once each (found by an adversarial review): one whose
+ * doorbell already came, found at the quiesce; a polled one whose doorbell is dropped after the
+ * quiesce; one that lands between the quiesce and the free.
+ */
+import { ScmiTimeoutError } from '@scmi-ts/core';
+import { SMT_CHANNEL_FREE } from '@scmi-ts/mailbox-transport';
+import { BaseMessageId } from '@scmi-ts/platform';
+import { createHand } from './support/hand-platform.js';
+import { createHarness, defined, settle } from './support/harness.js';
+
+const BASE_VENDOR = { protocolId: 0x10, messageId: BaseMessageId.DISCOVER_VENDOR };
+
+async function runNoFree(nextCommand: boolean): Promise<{ late: number; spurious: number }> {
+  const h = createHarness({ auto: false });
+  const probe = h.create({ a2p: [{ id: 0 }] });
+  await h.clock.runUntilIdle();
+  const agent = await probe;
+  h.responder.faults.add({
+    match: { ...BASE_VENDOR, nth: 1 },
+    action: { kind: 'no-free', freeAfterMs: 40 },
+  });
+  const first = settle(agent.base.discoverVendor());
+  await h.clock.advance(30);
+  expect(await first).toBeInstanceOf(ScmiTimeoutError);
+  await h.clock.advance(20); // FREE set silently at 40 ms: the late reply is in the area
+  if (nextCommand) {
+    const next = agent.base.discoverVendor();
+    await h.clock.runUntilIdle();
+    await next;
+  }
+  const removing = agent.remove();
+  await h.clock.runUntilIdle();
+  await removing;
+  const c = defined(h.mailbox.wire.monitor.channel('a2p:0')).counters;
+  h.close();
+  return { late: c.lateReplies, spurious: c.badMessages.spurious };
+}
+
+async function runDoorbellAfterRemove(
+  polling: boolean,
+): Promise<{ late: number; refused: number }> {
+  const h = createHand(false);
+  const probe = h.agent({ a2p: [{ id: 0, polling }], p2a: false });
+  await h.clock.runUntilIdle();
+  const agent = await probe;
+  let held: Uint8Array | undefined;
+  h.onRequest = (_req, resp) => {
+    held = resp;
+  };
+  const x = agent.transact(0x10, 0x0).then(
+    () => 'ok',
+    (e: unknown) => e,
+  );
+  await h.clock.advance(40);
+  expect(await x).toBeInstanceOf(ScmiTimeoutError);
+  // The late reply, and a doorbell (always, whatever INTR_ENABLED says), still to be delivered.
+  h.answer(held as Uint8Array);
+  h.ringA2p();
+  const removing = agent.remove();
+  await h.clock.runUntilIdle();
+  await removing;
+  const c = h.wire.wire.monitor.channel('a2p:0')?.counters;
+  h.platform.close();
+  return { late: c?.lateReplies ?? -1, refused: c?.refusedAfterQuiesce ?? -1 };
+}
+
+describe('a late reply whose doorbell already came (interrupt mode)', () => {
+  it('should be counted late once when a next command hands it to core', async () => {
+    expect(await runNoFree(true)).toEqual({ late: 1, spurious: 1 });
+  });
+
+  it('should be counted late once by the quiesce when no command follows', async () => {
+    expect(await runNoFree(false)).toEqual({ late: 1, spurious: 1 });
+  });
+});
+describe('a late reply whose doorbell is dropped after the quiesce', () => {
+  it('interrupt mode: should be counted once', async () => {
+    const r = await runDoorbellAfterRemove(false);
+    expect(r.late + r.refused).toBe(1);
+  });
+
+  it('polling mode: should be counted once, late, not again as refused', async () => {
+    const r = await runDoorbellAfterRemove(true);
+    expect(r).toEqual({ late: 1, refused: 0 });
+  });
+});
+
+describe('a reply that lands during the teardown', () => {
+  it('interrupt mode: a late reply landing after the teardown is counted (its doorbell refused after the quiesce)', async () => {
+    const h = createHand();
+    const agent = await h.agent({ a2p: [{ id: 0, polling: false }], p2a: false });
+    let held: Uint8Array | undefined;
+    h.onRequest = (_req, resp) => {
+      held = resp;
+    };
+    const x = agent.transact(0x10, 0x0).then(
+      () => 'ok',
+      (e: unknown) => e,
+    );
+    while (held === undefined) await new Promise((r) => setImmediate(r));
+    await agent.remove();
+    await x;
+    h.answer(held);
+    await h.clock.advance(100);
+    const c = h.wire.wire.monitor.channel('a2p:0')?.counters;
+    expect(c?.refusedAfterQuiesce).toBe(1);
+    h.platform.close();
+  });
+
+  it('polling: a reply landing after the quiesce, before the free (its transfer still ending its poll), is counted late at the free', async () => {
+    const h = createHand(false);
+    const probe = h.agent({ a2p: [{ id: 0, polling: true }], p2a: false });
+    await h.clock.runUntilIdle();
+    const agent = await probe;
+    let t0 = -1;
+    let at: unknown;
+    const start = h.clock.now();
+    h.onRequest = (_req, resp) => {
+      t0 = h.clock.now();
+      // The platform answers 10.03 ms after it read the request (no doorbell: INTR_ENABLED clear).
+      h.clock.setTimeout(() => {
+        const r = h.wire.wire.monitor.channel('a2p:0');
+        at = { quiesced: r?.quiesced, freed: r?.freed };
+        h.answer(resp as Uint8Array);
+      }, 10.03);
+    };
+    const x = agent.transact(0x10, 0x0).then(
+      () => 'ok',
+      (e: unknown) => e,
+    );
+    await h.clock.runTasks();
+    expect(t0).toBe(start); // the platform read the request at once
+    await h.clock.advance(10.02); // polls at every 0.05 ms: the next look is due at 10.05
+    const removing = agent.remove(); // shutdown, the channel quiesces (area still busy)
+    await h.clock.advance(1); // 10.03: the reply lands; 10.05: the poll loop ends; free()
+    await removing;
+    expect(await x).toBeInstanceOf(Error);
+    const rec = h.wire.wire.monitor.channel('a2p:0');
+    expect(at).toEqual({ quiesced: true, freed: false }); // landed after quiesce, before free
+    expect(rec?.freed).toBe(true);
+    expect(h.a2p.status() & SMT_CHANNEL_FREE).toBe(SMT_CHANNEL_FREE); // the reply is there
+    const c = rec?.counters;
+    const accounted =
+      (c?.lateReplies ?? 0) +
+      (c?.refusedAfterQuiesce ?? 0) +
+      Object.values(c?.badMessages ?? {}).reduce((a, b) => a + b, 0);
+    expect(accounted).toBe(1);
+    expect(c?.lateReplies).toBe(1);
+    h.platform.close();
+  });
+});
