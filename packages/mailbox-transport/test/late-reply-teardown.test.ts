@@ -11,6 +11,10 @@ import { createHarness, defined, settle } from './support/harness.js';
 
 const BASE_VENDOR = { protocolId: 0x10, messageId: BaseMessageId.DISCOVER_VENDOR };
 
+/**
+ * Interrupt mode: the responder rings while it still owns the area (counted spurious) and sets
+ * CHANNEL_FREE silently after the command timed out; with or without a next command, then removal.
+ */
 async function runNoFree(nextCommand: boolean): Promise<{ late: number; spurious: number }> {
   const h = createHarness({ auto: false });
   const probe = h.create({ a2p: [{ id: 0 }] });
@@ -37,6 +41,10 @@ async function runNoFree(nextCommand: boolean): Promise<{ late: number; spurious
   return { late: c.lateReplies, spurious: c.badMessages.spurious };
 }
 
+/**
+ * A command times out; the platform answers late and rings (whatever INTR_ENABLED says), and the
+ * agent is removed before the doorbell is delivered.
+ */
 async function runDoorbellAfterRemove(
   polling: boolean,
 ): Promise<{ late: number; refused: number }> {

@@ -16,16 +16,11 @@ function defined<T>(value: T | undefined): T {
 
 /**
  * The device returns the same cmdq head twice in one batch (one used.idx store). The first element
- * is for an abandoned slot (its command timed out): #drain releases the slot *inside the pass* and
- * hands it to a command waiting for a slot, which is made available at once. The second, duplicate
- * element then names a chain "in flight" and is accepted as that new command's return — although
- * the device never took it from the available ring (same thread: no device code ran in between).
- *
- * Without a waiter the very same batch breaks the cmdq (`not-in-flight`), and the eventq defers its
- * re-queues to the end of the pass precisely so that a duplicate in one pass is refused. Here
- * instead: the new command is failed (its "response" is the zeroed header → bad message, then a
- * timeout), its slot is freed and reused while the device still holds the chain: the device ends
- * up holding the same head twice.
+ * is for an abandoned slot (its command timed out), and a command waits for a slot. The slot goes
+ * to the waiting command only when the pass ends, so the second element names a buffer not in
+ * flight and breaks the cmdq, as the same batch does with no command waiting. (Released inside the
+ * pass, the slot was re-posted at once and the duplicate passed for the new command's return,
+ * which the device never took; the slot was later reused while the device held it.)
  */
 describe('cmdq: the same id twice in one batch while a command waits for a slot', () => {
   it('should refuse the duplicate (not in flight), as it does without a waiter', async () => {
@@ -98,11 +93,10 @@ describe('cmdq: the same id twice in one batch while a command waits for a slot'
 });
 
 /**
- * A hostile device in another thread flips used.idx between last_used_idx and last_used_idx + 1.
- * take() sees "empty", enableInterrupts() sees one pending element, the pass loops again.
- * The cmdq bounds a pass (budget 2·Q, counting the `continue`s); the eventq's #drainPass is a bare
- * for(;;): the device decides how long the agent's thread spins in one pass.
- * Simulated deterministically by spying on SplitRing.loadUsedIdx for the ring under attack.
+ * A hostile device in another thread that flips used.idx between last_used_idx and
+ * last_used_idx + 1: `take` sees nothing, `enableInterrupts` sees one more element, and the pass
+ * looks again. Simulated deterministically by spying on SplitRing.loadUsedIdx for the ring under
+ * attack (`flips` reads). Each queue bounds a pass to 2 × its size of looks.
  */
 function flipUsedIdx(
   usedOffset: number,
@@ -124,57 +118,41 @@ function flipUsedIdx(
 }
 
 describe('drain pass bound against a device flipping used.idx', () => {
-  it('eventq: should end a pass after its budget, looking again in a task, while the device flips the used index', async () => {
-    const { clock, platform, wire, device, create } = manualRig();
-    const agent = await create();
-    const used = wire.eventqRing(wire.layout.eventqSize).layout.used;
-    const FLIPS = 200_000;
-    const flip = flipUsedIdx(used, FLIPS);
-    let ranBetween = -1;
-    try {
-      device.doorbells.interrupt.ring(); // one notification, nothing new in the ring
-      clock.schedule(() => {
-        ranBetween = flip.calls();
-      });
-      await clock.runTasks();
-    } finally {
-      flip.restore();
-    }
-    // eventq size 4: a bounded pass would read used.idx a handful of times (cmdq: ≤ 2·Q iterations)
-    expect(ranBetween).toBeLessThanOrEqual(2 * 2 * 4 + 2);
-    await agent.remove();
-    platform.close();
-  });
-
-  it('cmdq (control): the same flipping is bounded by the 2·Q budget', async () => {
-    const { clock, platform, wire, device, create } = manualRig();
-    const agent = await create();
-    const used = wire.cmdqRing(16).layout.used;
-    const flip = flipUsedIdx(used, 200_000);
-    let ranBetween = -1;
-    try {
-      device.doorbells.interrupt.ring();
-      clock.schedule(() => {
-        ranBetween = flip.calls();
-      });
-      await clock.runTasks();
-    } finally {
-      flip.restore();
-    }
-    expect(ranBetween).toBeLessThanOrEqual(2 * 2 * 16 + 2);
-    await agent.remove();
-    platform.close();
-  });
+  it.each([
+    ['eventq', 4],
+    ['cmdq', 16],
+  ] as const)(
+    '%s: should end a pass after its budget (2 × the queue size of looks), looking again in a task',
+    async (queue, size) => {
+      const { clock, platform, wire, device, create } = manualRig();
+      const agent = await create();
+      const ring = queue === 'eventq' ? wire.eventqRing(wire.layout.eventqSize) : wire.cmdqRing(16);
+      const flip = flipUsedIdx(ring.layout.used, 200_000);
+      let ranBetween = -1;
+      try {
+        device.doorbells.interrupt.ring(); // one interrupt, nothing new in the ring
+        clock.schedule(() => {
+          ranBetween = flip.calls();
+        });
+        await clock.runTasks();
+      } finally {
+        flip.restore();
+      }
+      // Two reads of used.idx per look: a task queued behind the first pass runs after it.
+      expect(ranBetween).toBeLessThanOrEqual(2 * 2 * size + 2);
+      await agent.remove();
+      platform.close();
+    },
+  );
 });
 
 /**
- * The device sends the delayed response of an asynchronous command before returning the cmdq
- * buffer with the command's (synchronous) response. Core takes the delayed response (the response
- * assumed successful, as Linux does); the transfer ends, markTxDone marks the slot ABANDONED; the
- * response that comes after is then counted by the cmdq as a *late reply* — "a reply that arrived
- * after its command timed out" — although nothing timed out. Core itself counts a response after
- * the delayed response as `invalid` (transfer-engine: "duplicate, or after the delayed response"),
- * as Linux's scmi_msg_response_validate rejects it in SCMI_XFER_DRESP_OK.
+ * The device sends the delayed response of an asynchronous command before it returns the cmdq
+ * buffer with the command's response. Core takes the delayed response (the response assumed
+ * successful, as Linux does) and the transfer ends while the device holds the buffer. The response
+ * that comes after is a response after the delayed response — invalid, as core counts it and as
+ * Linux's scmi_msg_response_validate rejects it in SCMI_XFER_DRESP_OK — not a late reply: nothing
+ * timed out.
  */
 describe('cmdq response arriving after its own delayed response', () => {
   it('is not a late reply (no command timed out)', async () => {
@@ -230,12 +208,10 @@ describe('cmdq response arriving after its own delayed response', () => {
 });
 
 /**
- * Polling cmdq, every slot held by the device (the command timed out: slot ABANDONED). The next
- * send() drains the used ring itself (#reclaimPolled) and finds a corrupt element there: the cmdq
- * breaks inside that send. send() then does not look at vq.broken again: with no free slot it
- * queues the command as a slot waiter on a cmdq that will never return a slot. The command waits
- * slotWaitMs (60 s by default), polled every 1 ms, and fails E_VIRTIO_BUSY — instead of failing
- * at once with E_VIRTIO_DEVICE as send() documents for a broken cmdq.
+ * Polling cmdq, every slot held by the device (the command timed out: slot abandoned). The next
+ * `send` takes the used ring back itself and finds a corrupt element there: the cmdq breaks inside
+ * that send, which then fails at once with E_VIRTIO_DEVICE (as `send` documents for a broken cmdq)
+ * rather than waiting slotWaitMs for a slot that will never come back.
  */
 describe('polling cmdq breaking inside send()', () => {
   it('should fail the command at once with E_VIRTIO_DEVICE, not park it as a slot waiter', async () => {
