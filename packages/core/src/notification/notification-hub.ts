@@ -120,8 +120,8 @@ class ProtocolQueue {
  * Per-protocol notification queues and their delivery: the RX path only copies a notification
  * into its protocol's bounded queue (counting drops when full) and schedules delivery as a task;
  * no user code runs on the RX path. Delivery runs handlers in arrival order per protocol (so in
- * order per source; a protocol's queue is drained before the next protocol's). Teardown stops accepting, discards what is queued (counted) and stops delivery before
- * any channel is released.
+ * order per source; a protocol's queue is drained before the next protocol's). Teardown stops
+ * accepting, discards what is queued (counted) and stops delivery before any channel is released.
  *
  * @example
  * ```ts
