@@ -302,13 +302,13 @@ export class CmdqChannel implements TransportChannel {
     if (this.#vq.kickPrepare()) this.#driver.kick();
   };
 
+  /** A `#redrain` is scheduled and has not run yet: passes out of budget schedule one at most. */
+  #redrainQueued = false;
   /**
    * The rest of a drain pass that ran out of budget (see {@link CmdqChannel.#drain}). Like
    * {@link CmdqChannel.#poll}, it is not a device callback: a channel quiesced or freed meanwhile is
    * left alone, and nothing is counted as refused.
    */
-  /** A `#redrain` is scheduled and has not run yet: passes out of budget schedule one at most. */
-  #redrainQueued = false;
   readonly #redrain = (): void => {
     this.#redrainQueued = false;
     if (this.#freed || this.#guard.closed) return;

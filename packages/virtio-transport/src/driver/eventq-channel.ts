@@ -52,9 +52,12 @@ export class EventqChannel implements TransportChannel {
   readonly #pdu: number;
   #requeued = false;
   #freed = false;
-  /** The next pass after one that ran out of budget (see `#drainPass`). */
   /** A `#redrain` is scheduled and has not run yet: passes out of budget schedule one at most. */
   #redrainQueued = false;
+  /**
+   * The next pass after one that ran out of budget (see `#drainPass`); not a device callback, so a
+   * channel quiesced or freed meanwhile is left alone and nothing is counted as refused.
+   */
   readonly #redrain = (): void => {
     this.#redrainQueued = false;
     if (this.#freed || this.#guard.closed) return;
