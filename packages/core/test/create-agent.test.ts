@@ -141,6 +141,42 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
+    it('should pass over an agent described with another agent id, recording it', async () => {
+      const h = createHarness();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x10 || req.messageId !== 0x7 || readU32(req.payload, 0) !== 1)
+          return undefined;
+        const returns = new Uint8Array(20);
+        new DataView(returns.buffer).setUint32(0, 0xffffffff, true); // not agent 1
+        returns.set(Buffer.from('evil'), 4);
+        return { status: 0, returns };
+      };
+      const agent = await h.create();
+      expect(agent.info.agents.map((a) => a.id)).toEqual([0, 2]);
+      expect(agent.info.discoveryFailures).toMatchObject([
+        { step: 'agent 1', error: { code: 'E_AGENT_ID' } },
+      ]);
+      await agent.remove();
+    });
+
+    it('should keep protocol ids from 0x11, each once, recording a list with reserved, Base or repeated ids', async () => {
+      const h = createHarness();
+      h.platform.protocols = [0x14, 0x15, 0x16, 0x17]; // four announced
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x10 || req.messageId !== 0x6) return undefined;
+        const returns = new Uint8Array(8);
+        new DataView(returns.buffer).setUint32(0, 4, true);
+        returns.set([0x00, 0x10, 0x14, 0x14], 4);
+        return { status: 0, returns };
+      };
+      const agent = await h.create();
+      expect(agent.info.protocols).toEqual([0x14]);
+      expect(agent.info.discoveryFailures).toMatchObject([
+        { step: 'list-protocols', error: { code: 'E_PROTOCOL_ID' } },
+      ]);
+      await agent.remove();
+    });
+
     it('should record every agent the platform denies but warn once for all of them', async () => {
       const h = createHarness();
       h.platform.numAgents = 5;

@@ -236,5 +236,33 @@ describe('XferOps', () => {
         await agent.remove();
       }
     });
+
+    it.each([ScmiStatus.DENIED, ScmiStatus.GENERIC_ERROR])(
+      'should keep the platform version when the check for NEGOTIATE_PROTOCOL_VERSION fails with status %d (Linux warns and goes on)',
+      async (status) => {
+        const h = createHarness({ drivers: [driver] });
+        h.platform.override = (req) => {
+          if (req.protocolId !== 0x14) return undefined;
+          if (req.messageId === 0x0) return { status: 0, returns: le32(0x30000) };
+          if (req.messageId === 0x2) return { status };
+          return undefined;
+        };
+        const agent = await h.create();
+        expect(agent.protocol(driver).version).toBe(0x30000);
+        await agent.remove();
+      },
+    );
+
+    it('should probe when Base is newer than its driver and the check for NEGOTIATE_PROTOCOL_VERSION is denied', async () => {
+      const h = createHarness();
+      h.platform.baseVersion = 0x30000;
+      h.platform.override = (req) =>
+        req.protocolId === 0x10 && req.messageId === 0x2
+          ? { status: ScmiStatus.DENIED }
+          : undefined;
+      const agent = await h.create();
+      expect(agent.info.version).toBe(0x30000);
+      await agent.remove();
+    });
   });
 });

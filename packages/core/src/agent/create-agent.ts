@@ -70,6 +70,8 @@ class ProtocolHandleImpl implements ProtocolHandle {
 /**
  * Negotiates the protocol version (Linux `scmi_protocol_version_negotiate`): when the platform is
  * newer than the driver and implements NEGOTIATE_PROTOCOL_VERSION, ask for the driver's version.
+ * The platform's version is kept when the platform refuses either step with an error status — the
+ * check whether it implements the message too (Linux only warns then, and goes on).
  */
 async function negotiateVersion(
   xfer: XferOps,
@@ -77,9 +79,9 @@ async function negotiateVersion(
   driverVersion: number,
 ): Promise<number> {
   if (platformVersion <= driverVersion) return platformVersion;
-  if (!(await xfer.messageSupported(CommonMessageId.NEGOTIATE_PROTOCOL_VERSION)))
-    return platformVersion;
   try {
+    if (!(await xfer.messageSupported(CommonMessageId.NEGOTIATE_PROTOCOL_VERSION)))
+      return platformVersion;
     await xfer.transact(CommonMessageId.NEGOTIATE_PROTOCOL_VERSION, (w) => w.u32(driverVersion), {
       txSize: 4,
       rxSize: 0,

@@ -172,6 +172,14 @@ export class BaseProtocol {
     );
     if (this.#ph.version >>> 16 < 2) return { id, name: r.string(SCMI_SHORT_NAME_SIZE) };
     const agentId = r.u32();
+    // The id of the agent asked for, or the caller's own for 0xFFFFFFFF: another id is not this
+    // agent's description (Linux asks with agent_id NULL and never reads it).
+    if (id !== 0xffffffff && agentId !== id) {
+      throw new ScmiMalformedError(
+        `DISCOVER_AGENT for agent ${id} answered for agent ${agentId}`,
+        'E_AGENT_ID',
+      );
+    }
     return { id: agentId, name: r.string(SCMI_SHORT_NAME_SIZE) };
   }
 
@@ -317,9 +325,11 @@ function isPlatformFailure(e: unknown): e is Error {
  * num_agents). PROTOCOL_ATTRIBUTES must succeed (PROTOCOL_VERSION, before this, too); as in
  * Linux, a later step that gets an error status or a malformed reply is recorded in
  * `discoveryFailures` (and passed to `warn`) and discovery goes on: the vendor stays '', the
- * protocol list keeps the ids read before the failure. Discover agent skips an id that fails
- * (NOT_FOUND silently; any other error recorded per id, but warned of once for all ids) and stops
- * at NOT_SUPPORTED (OP-TEE does not implement it).
+ * protocol list keeps the ids read before the failure. The list keeps protocol ids from 0x11,
+ * each once: one with a reserved id, Base's or a repeated one is recorded (`E_PROTOCOL_ID`).
+ * Discover agent skips an id that fails (NOT_FOUND silently; any other error, or an answer for
+ * another agent id, `E_AGENT_ID`, recorded per id, but warned of once for all ids) and stops at
+ * NOT_SUPPORTED (OP-TEE does not implement it).
  *
  * Unlike Linux, a timeout in any step fails the probe: the timed-out message still holds what it
  * was sent in (the SMT area until the platform frees it, the OP-TEE invocation until it returns,
@@ -369,12 +379,23 @@ export async function discoverPlatform(
     () => base.discoverImplementationVersion(),
     'tolerated',
   );
-  const protocols: number[] = [];
+  const listed: number[] = [];
   await attempt(
     'list-protocols',
-    () => base.discoverListProtocols(attributes.numProtocols, protocols),
+    () => base.discoverListProtocols(attributes.numProtocols, listed),
     'failure',
   );
+  // Protocol ids from 0x11: 0x10 is Base, below it reserved. An id listed twice is listed once.
+  const protocols = [...new Set(listed.filter((id) => id > ScmiProtocolId.BASE))];
+  if (protocols.length !== listed.length) {
+    record(
+      'list-protocols',
+      new ScmiMalformedError(
+        `LIST_PROTOCOLS listed reserved, Base or repeated protocol ids (${listed.map((id) => `0x${id.toString(16)}`).join(', ')}): kept ${protocols.length} of ${listed.length}`,
+        'E_PROTOCOL_ID',
+      ),
+    );
+  }
   const agents: ScmiAgentInfo[] = [];
   const agentFailures: ScmiDiscoveryFailure[] = [];
   // Agent 0 is the platform and agents are numbered from 1, so the walk ends at num_agents
