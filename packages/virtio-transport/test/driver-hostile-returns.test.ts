@@ -4,14 +4,75 @@
  * and forth under the eventq's re-check, a response after its own delayed response, and a polling
  * cmdq broken by what `send` itself takes back.
  */
-import { ScmiMessageType, ScmiTimeoutError, buildHeader, encodeMsgResponse } from '@scmi-ts/core';
+import {
+  ScmiMessageType,
+  ScmiTimeoutError,
+  buildHeader,
+  encodeMsgResponse,
+  type ScmiAgent,
+} from '@scmi-ts/core';
 import { ClockMessageId } from '@scmi-ts/platform';
-import { DescriptorChain, DriverVirtqueue, SplitRing } from '@scmi-ts/virtio-transport';
+import {
+  DescriptorChain,
+  DriverVirtqueue,
+  SplitRing,
+  type DeviceVirtqueue,
+} from '@scmi-ts/virtio-transport';
+import type { ManualDevice } from './support/manual-device.js';
 import { manualRig } from './support/manual-rig.js';
 
 function defined<T>(value: T | undefined): T {
   if (value === undefined) throw new Error('undefined');
   return value;
+}
+
+/** Sends an asynchronous CLOCK_RATE_SET (clock 1, 400 MHz): its response, then a delayed response. */
+function rateSetAsync(agent: ScmiAgent): Promise<Uint8Array> {
+  return agent.transact(
+    0x14,
+    ClockMessageId.RATE_SET,
+    (wr) => {
+      wr.u32(1);
+      wr.u32(0);
+      wr.u32(400_000_000);
+      wr.u32(0);
+    },
+    { txSize: 16, async: true, rxSize: 12 },
+  );
+}
+
+/** The one command the device holds (`holdCommands`): its chain and the header it carries. */
+function heldCommand(device: ManualDevice): {
+  cmdq: DeviceVirtqueue;
+  head: number;
+  chain: DescriptorChain;
+  header: number;
+} {
+  expect(device.heldCommands).toHaveLength(1);
+  const head = device.heldCommands[0] as number;
+  const cmdq = defined(device.cmdq);
+  const chain = new DescriptorChain(8);
+  expect(cmdq.walk(head, chain)).toBeUndefined();
+  const req = new Uint8Array(64);
+  cmdq.readChain(chain, req);
+  return { cmdq, head, chain, header: new DataView(req.buffer).getUint32(0, true) };
+}
+
+/** Returns the held command's buffer with a SUCCESS response echoing its header (no interrupt). */
+function returnResponse(held: ReturnType<typeof heldCommand>): void {
+  const resp = encodeMsgResponse(held.header, 0);
+  held.cmdq.pushUsed(held.head, held.cmdq.writeChain(held.chain, resp, resp.byteLength));
+  held.cmdq.publishUsed();
+}
+
+/** The delayed response of the CLOCK_RATE_SET with header `header` (rate 400 MHz). */
+function rateSetDelayedResponse(header: number): Uint8Array {
+  const token = (header >>> 18) & 0x3ff;
+  return encodeMsgResponse(
+    buildHeader(ClockMessageId.RATE_SET, ScmiMessageType.DELAYED_RESPONSE, 0x14, token),
+    0,
+    new Uint8Array([0, 0, 0, 0, 0x00, 0x84, 0xd7, 0x17, 0, 0, 0, 0]),
+  );
 }
 
 /**
@@ -159,40 +220,15 @@ describe('cmdq response arriving after its own delayed response', () => {
     const { clock, platform, wire, device, create } = manualRig();
     const agent = await create();
     device.holdCommands = true;
-    const done = agent.transact(
-      0x14,
-      ClockMessageId.RATE_SET,
-      (wr) => {
-        wr.u32(1);
-        wr.u32(0);
-        wr.u32(400_000_000);
-        wr.u32(0);
-      },
-      { txSize: 16, async: true, rxSize: 12 },
-    );
+    const done = rateSetAsync(agent);
     await clock.runTasks();
-    expect(device.heldCommands).toHaveLength(1);
-    const head = device.heldCommands[0] as number;
-    const cmdq = defined(device.cmdq);
-    const chain = new DescriptorChain(8);
-    expect(cmdq.walk(head, chain)).toBeUndefined();
-    const req = new Uint8Array(64);
-    cmdq.readChain(chain, req);
-    const header = new DataView(req.buffer).getUint32(0, true);
-    const token = (header >>> 18) & 0x3ff;
+    const held = heldCommand(device);
     // 1. the delayed response, on the eventq
-    const dr = encodeMsgResponse(
-      buildHeader(ClockMessageId.RATE_SET, ScmiMessageType.DELAYED_RESPONSE, 0x14, token),
-      0,
-      new Uint8Array([0, 0, 0, 0, 0x00, 0x84, 0xd7, 0x17, 0, 0, 0, 0]),
-    );
-    device.event(device.eventHeads.shift() as number, dr);
+    device.event(device.eventHeads.shift() as number, rateSetDelayedResponse(held.header));
     await clock.runTasks();
     await done;
     // 2. the synchronous response, in the cmdq buffer, echoing the command's header
-    const resp = encodeMsgResponse(header, 0);
-    cmdq.pushUsed(head, cmdq.writeChain(chain, resp, resp.byteLength));
-    cmdq.publishUsed();
+    returnResponse(held);
     device.doorbells.interrupt.ring();
     await clock.runTasks();
     const a2p = defined(wire.driverDiagnostics.channels.get('a2p:0')).counters;
@@ -325,36 +361,14 @@ describe('polling cmdq: response drained by another look, then the delayed respo
     const agent = await probe;
     device.holdCommands = true;
     let xOutcome: unknown = 'pending';
-    const x = agent
-      .transact(
-        0x14,
-        ClockMessageId.RATE_SET,
-        (wr) => {
-          wr.u32(1);
-          wr.u32(0);
-          wr.u32(400_000_000);
-          wr.u32(0);
-        },
-        { txSize: 16, async: true, rxSize: 12 },
-      )
-      .then(
-        () => (xOutcome = 'ok'),
-        (e: unknown) => (xOutcome = e),
-      );
+    const x = rateSetAsync(agent).then(
+      () => (xOutcome = 'ok'),
+      (e: unknown) => (xOutcome = e),
+    );
     await clock.runTasks(); // sent; its poll sleeps on a virtual-time yield (time does not move)
-    expect(device.heldCommands).toHaveLength(1);
-    const head = device.heldCommands[0] as number;
-    const cmdq = defined(device.cmdq);
-    const chain = new DescriptorChain(8);
-    cmdq.walk(head, chain);
-    const req = new Uint8Array(64);
-    cmdq.readChain(chain, req);
-    const header = new DataView(req.buffer).getUint32(0, true);
-    const token = (header >>> 18) & 0x3ff;
+    const held = heldCommand(device);
     // 1. The device returns X's (synchronous) response; polling: no interrupt.
-    const resp = encodeMsgResponse(header, 0);
-    cmdq.pushUsed(head, cmdq.writeChain(chain, resp, resp.byteLength));
-    cmdq.publishUsed();
+    returnResponse(held);
     // 2. Y is sent: no free slot, so send() takes the used ring back itself (#reclaimPolled):
     //    X's slot becomes RETURNED (valid, not delivered); Y waits for a slot.
     const y = withWaiter
@@ -365,12 +379,7 @@ describe('polling cmdq: response drained by another look, then the delayed respo
       : Promise.resolve('none');
     await clock.runTasks();
     // 3. X's delayed response, on the eventq: core completes X (the response taken as successful).
-    const dr = encodeMsgResponse(
-      buildHeader(ClockMessageId.RATE_SET, ScmiMessageType.DELAYED_RESPONSE, 0x14, token),
-      0,
-      new Uint8Array([0, 0, 0, 0, 0x00, 0x84, 0xd7, 0x17, 0, 0, 0, 0]),
-    );
-    device.event(device.eventHeads.shift() as number, dr);
+    device.event(device.eventHeads.shift() as number, rateSetDelayedResponse(held.header));
     await clock.runTasks();
     await clock.advance(1); // X's poll wakes up, sees it done; markTxDone(X, undefined)
     await x;
