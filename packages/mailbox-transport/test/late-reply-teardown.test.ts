@@ -52,18 +52,12 @@ async function runDoorbellAfterRemove(
   const probe = h.agent({ a2p: [{ id: 0, polling }], p2a: false });
   await h.clock.runUntilIdle();
   const agent = await probe;
-  let held: Uint8Array | undefined;
-  h.onRequest = (_req, resp) => {
-    held = resp;
-  };
-  const x = agent.transact(0x10, 0x0).then(
-    () => 'ok',
-    (e: unknown) => e,
-  );
+  const held = h.holdAnswers();
+  const x = settle(agent.transact(0x10, 0x0));
   await h.clock.advance(40);
   expect(await x).toBeInstanceOf(ScmiTimeoutError);
   // The late reply, and a doorbell (always, whatever INTR_ENABLED says), still to be delivered.
-  h.answer(held as Uint8Array);
+  h.answer(defined(held()));
   h.ringA2p();
   const removing = agent.remove();
   await h.clock.runUntilIdle();
@@ -98,18 +92,12 @@ describe('a reply that lands during the teardown', () => {
   it('interrupt mode: a late reply landing after the teardown is counted (its doorbell refused after the quiesce)', async () => {
     const h = createHand();
     const agent = await h.agent({ a2p: [{ id: 0, polling: false }], p2a: false });
-    let held: Uint8Array | undefined;
-    h.onRequest = (_req, resp) => {
-      held = resp;
-    };
-    const x = agent.transact(0x10, 0x0).then(
-      () => 'ok',
-      (e: unknown) => e,
-    );
-    while (held === undefined) await new Promise((r) => setImmediate(r));
+    const held = h.holdAnswers();
+    const x = settle(agent.transact(0x10, 0x0));
+    while (held() === undefined) await new Promise((r) => setImmediate(r));
     await agent.remove();
     await x;
-    h.answer(held);
+    h.answer(defined(held()));
     await h.clock.advance(100);
     const c = h.wire.wire.monitor.channel('a2p:0')?.counters;
     expect(c?.refusedAfterQuiesce).toBe(1);
@@ -133,10 +121,7 @@ describe('a reply that lands during the teardown', () => {
         h.answer(resp as Uint8Array);
       }, 10.03);
     };
-    const x = agent.transact(0x10, 0x0).then(
-      () => 'ok',
-      (e: unknown) => e,
-    );
+    const x = settle(agent.transact(0x10, 0x0));
     await h.clock.runTasks();
     expect(t0).toBe(start); // the platform read the request at once
     await h.clock.advance(10.02); // polls at every 0.05 ms: the next look is due at 10.05

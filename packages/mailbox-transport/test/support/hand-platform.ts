@@ -22,6 +22,11 @@ export interface Hand {
   p2a: SmtArea;
   ringA2p(): void;
   ringP2a(): void;
+  /**
+   * From now on the platform keeps its answers instead of writing them (`onRequest` replaced);
+   * returns what gives the last one kept, for the test to `answer` when it chooses.
+   */
+  holdAnswers(): () => Uint8Array | undefined;
   /** Called on each agent ring of A2P with a request; default answers normally. */
   onRequest: (request: Uint8Array, response: Uint8Array | undefined) => void;
   answer(response: Uint8Array): void;
@@ -66,6 +71,13 @@ export function createHand(auto = true): Hand {
     },
     onRequest: (_req, response) => {
       if (response !== undefined) hand.answer(response);
+    },
+    holdAnswers() {
+      let held: Uint8Array | undefined;
+      hand.onRequest = (_req, response) => {
+        held = response;
+      };
+      return () => held;
     },
     agent: (options = {}) => {
       const container = new Container();
