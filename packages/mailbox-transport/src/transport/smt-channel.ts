@@ -4,6 +4,7 @@ import {
   ScmiShutdownError,
   ScmiStatus,
   ScmiTransportError,
+  headerDefect,
   headerToken,
   headerType,
   replyHeaderDefect,
@@ -41,8 +42,10 @@ const EMPTY = new Uint8Array(0);
  *   then rings); with FREE set its header goes to core, which matches the token — unless
  *   `pollDone` already took that reply (a polled message, or core's look at the deadline before
  *   the doorbell came): then the transfer is complete and its doorbell is not counted, not even
- *   as spurious when it finds the next command already in the area. A reply nothing handed to
- *   core (it came after its transfer timed out, on a polling channel or ahead of its doorbell) is
+ *   as spurious when it finds the next command already in the area. A reply whose token is not
+ *   that of the message last written into the area answers nothing on the wire: it is counted
+ *   `unexpected` here and never handed to core (see `#foreign`). A reply nothing handed to core
+ *   (it came after its transfer timed out, on a polling channel or ahead of its doorbell) is
  *   handed to core by the next `send` before it overwrites it: a late reply, counted.
  * - P2A: a doorbell with something posted (CHANNEL_FREE clear) goes to core, which fetches the
  *   notification or delayed response and calls `clearChannel` (set FREE; ring back when the
@@ -89,6 +92,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   #doorbellOwed = false;
   /** Whether a message was written into the area (whose reply `#replySeen` tracks). */
   #written = false;
+  /** The header of the message last written into the area (`undefined` before the first). */
+  #writtenHeader: number | undefined;
   /**
    * Whether a doorbell came while the message in the area was there (other than the previous
    * message's owed one): then its doorbell is not owed any more, even if it found the area busy
@@ -351,8 +356,10 @@ export class SmtChannel implements TransportChannel, MailboxClient {
           this.#replySeen = 'core';
           return;
         }
+        const header = this.#area.header();
+        if (this.#foreign(header)) return;
         this.#replySeen = 'core';
-        this.#setup.sink.rx(this.#area.header(), undefined);
+        this.#setup.sink.rx(header, undefined);
         return;
       }
       // P2A: the length is read once, here, and handed to the fetch as `ctx`, so the check below
@@ -397,12 +404,32 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     if (!this.#a2p || !this.#written || this.#replySeen !== undefined) return;
     if (this.#intrEnabled && !this.#rang) return;
     if (this.#freed || !this.#area.isFree()) return;
-    this.#replySeen = 'counted';
     this.#lateCounted = true;
+    if (this.#foreign(this.#area.header())) return; // not a reply to that message: `unexpected`
+    this.#replySeen = 'counted';
     this.#setup.counters.lateReplies++;
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  /**
+   * True, and the reply counted `unexpected` once, when `header` is a valid header with another
+   * token than the message last written into the area (or when none was written). The area holds
+   * one message at a time, so such a reply answers nothing that is on the wire; core, which looks
+   * tokens up agent-wide, would take it for a transfer still waiting for the channel lock (its
+   * token is predictable) and complete that transfer before it is written. Linux has the same
+   * gap: `scmi_rx_callback` looks the token up among all pending transfers, and `do_xfer` marks a
+   * transfer SENT_OK before the mailbox framework writes it. Headers with reserved bits or of the
+   * unused type are left to core, which counts them as it counts them on every path.
+   */
+  #foreign(header: number): boolean {
+    if (headerDefect(header) !== undefined) return false;
+    const written = this.#writtenHeader;
+    if (written !== undefined && headerToken(header) === headerToken(written)) return false;
+    this.#replySeen = 'counted';
+    this.#setup.sink.badMessage('unexpected');
+    return true;
+  }
 
   /** False (and a recorded violation) when the channel was freed: nothing may touch it then. */
   #live(what: string): boolean {
@@ -519,6 +546,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   #takeUnseenReply(next: Xfer): boolean {
     if (!this.#written || this.#replySeen !== undefined) return false;
     const header = this.#area.header();
+    if (this.#foreign(header)) return false;
     if (headerToken(header) === headerToken(next.header) || !this.#guard.enter()) return false;
     try {
       this.#replySeen = 'core';
@@ -538,6 +566,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     this.#doorbellOwed =
       (taken || this.#replySeen === 'polled') && this.#intrEnabled && !this.#rang;
     this.#written = true;
+    this.#writtenHeader = xfer.header;
     this.#rang = false;
     this.#intrEnabled = !xfer.polling;
     this.#replySeen = undefined;
