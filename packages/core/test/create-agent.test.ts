@@ -314,6 +314,25 @@ describe(createAgent, () => {
     await agent.remove();
   });
 
+  it('should record a LIST_PROTOCOLS that returns no protocol before all announced are listed, keeping those listed', async () => {
+    const h = createHarness();
+    h.platform.protocols = [0x11, 0x12, 0x13, 0x14, 0x15, 0x16];
+    listFourPerReply(h);
+    const listed = h.platform.override;
+    h.platform.override = (req) => {
+      if (req.protocolId === 0x10 && req.messageId === 0x6 && readU32(req.payload, 0) >= 4) {
+        return { status: 0, returns: new Uint8Array(4) }; // none returned, two still announced
+      }
+      return listed?.(req);
+    };
+    const agent = await h.create();
+    expect(agent.info.protocols).toEqual([0x11, 0x12, 0x13, 0x14]);
+    expect(agent.info.discoveryFailures).toMatchObject([
+      { step: 'list-protocols', error: { code: 'E_MULTIPART', message: /after 4 of 6/ } },
+    ]);
+    await agent.remove();
+  });
+
   it('should stop listing when LIST_PROTOCOLS returns more protocols than PROTOCOL_ATTRIBUTES announced, keeping none of that reply', async () => {
     const h = createHarness();
     h.platform.protocols = [0x11, 0x12];

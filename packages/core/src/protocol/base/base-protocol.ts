@@ -112,7 +112,8 @@ export class BaseProtocol {
    * before a failure stays there.
    *
    * @throws ScmiMalformedError when a reply is truncated or announces more protocols than exist
-   * (its ids are then not added); the error of a failed transfer.
+   * (its ids are then not added), or returns none before `total` are listed (`E_MULTIPART`); the
+   * error of a failed transfer.
    * @example
    * ```ts
    * const listed: number[] = [];
@@ -133,7 +134,15 @@ export class BaseProtocol {
       );
       const r = new PayloadReader(returns);
       const n = r.u32();
-      if (n === 0) break;
+      // None returned before all are listed: the platform contradicts its PROTOCOL_ATTRIBUTES.
+      // Linux (`scmi_base_implementation_list_get`) stops there silently; here the ids read so
+      // far stay in `into`, and the caller learns that the list is short.
+      if (n === 0) {
+        throw new ScmiMalformedError(
+          `LIST_PROTOCOLS returned no protocol after ${skip} of ${total}: the list ends early`,
+          'E_MULTIPART',
+        );
+      }
       // More than PROTOCOL_ATTRIBUTES announced are left (Linux: "No. Returned protocols >
       // Total protocols"): the platform contradicts itself, and the list must not outgrow `total`.
       if (n > total - skip) {
