@@ -853,6 +853,27 @@ function ownEntry(core: Core, handle: ResourceHandle<unknown>): Entry<unknown> |
   return handle instanceof Entry && handle.core === core ? handle : undefined;
 }
 
+/**
+ * Throws `E_ARGUMENT` unless each step is a function (`optional` ones may be undefined): checked
+ * before anything is registered, opened or released, so a bad step fails where it is given rather
+ * than at teardown, and the caller still owns the resource.
+ */
+function checkSteps(
+  op: string,
+  name: unknown,
+  steps: Readonly<Record<string, unknown>>,
+  optional: readonly string[],
+): void {
+  for (const [field, step] of Object.entries(steps)) {
+    if (typeof step === 'function' || (step === undefined && optional.includes(field))) continue;
+    const what = step === null ? 'null' : typeof step;
+    throw new DevresError(
+      'E_ARGUMENT',
+      `${op}(${typeof name === 'string' ? name : String(name)}): ${field} must be a function${optional.includes(field) ? ' or undefined' : ''}, not ${what}; nothing was registered`,
+    );
+  }
+}
+
 function foreignHandle(core: Core, op: string): DevresError {
   return new DevresError(
     'E_FOREIGN_HANDLE',
@@ -891,12 +912,23 @@ export abstract class ResourceScope {
    * a teardown of the device or of an enclosing group is running — is one of the failures of that
    * teardown's {@link DevresReleaseError}.
    * @throws DevresError `E_DUPLICATE_KEY` when `spec.key` is already registered (nothing is released).
+   * @throws DevresError `E_ARGUMENT` when `spec` is not an object, or its `release` (or a given
+   * `quiesce`) is not a function: nothing is registered or released, also during teardown.
    * @example
    * ```ts
    * const h = res.add({ name: 'irq', value: irq, release: (v) => v.free(), quiesce: (v) => v.disable() });
    * ```
    */
   public add<T>(spec: ResourceSpec<T>): ResourceHandle<T> {
+    // Typed as an object; checked because JavaScript callers (and `as never`) get past the type.
+    const given: unknown = spec;
+    if (typeof given !== 'object' || given === null) {
+      throw new DevresError(
+        'E_ARGUMENT',
+        `add: the resource spec must be an object, not ${given === null ? 'null' : typeof given}; nothing was registered`,
+      );
+    }
+    checkSteps('add', spec.name, { release: spec.release, quiesce: spec.quiesce }, ['quiesce']);
     const target = this.#target();
     const core = target.core;
     if (!target.acceptsRegistration()) {
@@ -922,6 +954,8 @@ export abstract class ResourceScope {
    * @throws DevresClosedError when teardown began before or while `open` ran (after `close` ran).
    * @throws DevresError `E_DUPLICATE_KEY` when `options.key` is already registered (before `open`
    * is called, or after `close` ran when it was registered while `open` ran).
+   * @throws DevresError `E_ARGUMENT` when `open`, `close` or a given `options.quiesce` is not a
+   * function (before `open` is called).
    * @example
    * ```ts
    * const chan = await res.acquire('mbox chan', () => mbox.request(0), (c) => c.free());
@@ -934,6 +968,7 @@ export abstract class ResourceScope {
     close: TeardownStep<T>,
     options: StepOptions<T> = {},
   ): Promise<ResourceHandle<T>> {
+    checkSteps('acquire', name, { open, close, quiesce: options.quiesce }, ['quiesce']);
     const key = options.key;
     if (key !== undefined) {
       const core = scopeOf(this).core;
@@ -971,6 +1006,7 @@ export abstract class ResourceScope {
    * {@link ResourceScope.addActionOrReset} to have it run.
    *
    * @throws DevresClosedError when teardown has begun (the action did not run).
+   * @throws DevresError `E_ARGUMENT` when `action` or a given `options.quiesce` is not a function.
    * @example
    * ```ts
    * res.addAction('disable clock', () => clk.disable());
@@ -981,6 +1017,7 @@ export abstract class ResourceScope {
     action: (reason: TeardownReason) => void | PromiseLike<void>,
     options: StepOptions<undefined> = {},
   ): ResourceHandle<undefined> {
+    checkSteps('addAction', name, { action, quiesce: options.quiesce }, ['quiesce']);
     const target = this.#target();
     const core = target.core;
     if (!target.acceptsRegistration()) throw core.refuse(target, name);
@@ -999,6 +1036,8 @@ export abstract class ResourceScope {
    * `devm_add_action_or_reset`).
    *
    * @throws DevresClosedError when teardown has begun; `released` settles when the action has run.
+   * @throws DevresError `E_ARGUMENT` when `action` or a given `options.quiesce` is not a function
+   * (nothing runs).
    * @example
    * ```ts
    * res.addActionOrReset('assert reset', () => rst.assert());
@@ -1009,6 +1048,7 @@ export abstract class ResourceScope {
     action: (reason: TeardownReason) => void | PromiseLike<void>,
     options: StepOptions<undefined> = {},
   ): ResourceHandle<undefined> {
+    checkSteps('addActionOrReset', name, { action, quiesce: options.quiesce }, ['quiesce']);
     return this.add({
       name,
       value: undefined,
@@ -1023,6 +1063,7 @@ export abstract class ResourceScope {
    * (waiting for guards already held) and its release step runs `release`, if given.
    *
    * @throws DevresClosedError when teardown has begun (the revocable is revoked and released at once).
+   * @throws DevresError `E_ARGUMENT` when a given `release` is not a function.
    * @example
    * ```ts
    * const regs = res.revocable('regs', map(), (r) => r.unmap());
@@ -1030,6 +1071,7 @@ export abstract class ResourceScope {
    * ```
    */
   public revocable<T>(name: string, value: T, release?: TeardownStep<T>): Revocable<T> {
+    checkSteps('revocable', name, { release }, ['release']);
     const r = new Revocable(name, value);
     this.add({
       name,

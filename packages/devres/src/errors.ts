@@ -15,6 +15,8 @@ const RELEASE_ERROR = Symbol.for('@scmi-ts/devres/DevresReleaseError');
  * - `E_ALREADY_BOUND`: probe of a device that is already bound.
  * - `E_NOT_BOUND`: remove of a device that is not bound.
  * - `E_DUPLICATE_KEY`: a resource registered under a key that is already in use.
+ * - `E_ARGUMENT`: a registration whose steps are not functions (nothing was registered, opened or
+ *   released: the caller still owns the resource).
  */
 export type DevresErrorCode =
   | 'E_CLOSED'
@@ -24,7 +26,8 @@ export type DevresErrorCode =
   | 'E_PROBE_IN_PROGRESS'
   | 'E_ALREADY_BOUND'
   | 'E_NOT_BOUND'
-  | 'E_DUPLICATE_KEY';
+  | 'E_DUPLICATE_KEY'
+  | 'E_ARGUMENT';
 
 /**
  * The error thrown by every devres misuse: a string `code`, a brand that survives realms and

@@ -324,6 +324,72 @@ describe(Devres, () => {
     });
   });
 
+  describe('registration arguments', () => {
+    const notAFunction = 'nope' as never;
+    it.each([
+      ['add(null)', (res: Devres) => res.add(null as never)],
+      [
+        'add, release not a function',
+        (res: Devres) => res.add({ name: 'a', value: 1, release: notAFunction }),
+      ],
+      [
+        'add, quiesce not a function',
+        (res: Devres) =>
+          res.add({ name: 'a', value: 1, release: () => undefined, quiesce: notAFunction }),
+      ],
+      ['addAction', (res: Devres) => res.addAction('a', notAFunction)],
+      ['addActionOrReset', (res: Devres) => res.addActionOrReset('a', notAFunction)],
+      [
+        'addAction, quiesce',
+        (res: Devres) => res.addAction('a', () => undefined, { quiesce: notAFunction }),
+      ],
+      ['revocable', (res: Devres) => res.revocable('a', 1, notAFunction)],
+      [
+        'getOrAdd',
+        (res: Devres) => res.getOrAdd(K, () => ({ name: 'a', value: 1, release: notAFunction })),
+      ],
+    ])(
+      'should refuse %s with E_ARGUMENT, registering nothing, before and during teardown',
+      async (_what, register) => {
+        for (const during of [false, true]) {
+          const res = new Devres('dev');
+          let teardown: Promise<void> | undefined;
+          if (during) {
+            let go!: () => void;
+            res.addAction('held', () => new Promise<void>((r) => (go = r)));
+            teardown = res.releaseAll();
+            await turns(1);
+            expect(() => register(res)).toThrow(
+              expect.objectContaining({ code: 'E_ARGUMENT' }) as Error,
+            );
+            go();
+          } else {
+            expect(() => register(res)).toThrow(DevresError);
+            expect(() => register(res)).toThrow(
+              expect.objectContaining({ code: 'E_ARGUMENT' }) as Error,
+            );
+            expect(res.size).toBe(0);
+          }
+          await (teardown ?? res.releaseAll()); // nothing fails at teardown
+        }
+      },
+    );
+
+    it('should refuse acquire with a close step that is not a function before calling open', async () => {
+      const res = new Devres('dev');
+      const open = jest.fn(() => 1);
+      await expect(res.acquire('a', open, notAFunction)).rejects.toMatchObject({
+        code: 'E_ARGUMENT',
+        message: /acquire\(a\): close must be a function/,
+      });
+      await expect(res.acquire('a', notAFunction, () => undefined)).rejects.toMatchObject({
+        code: 'E_ARGUMENT',
+      });
+      expect(open).not.toHaveBeenCalled();
+      await res.releaseAll();
+    });
+  });
+
   describe('.acquire', () => {
     it('should open then register, and return a handle to the value', async () => {
       const res = new Devres('dev');
