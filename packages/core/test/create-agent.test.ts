@@ -453,6 +453,19 @@ describe(createAgent, () => {
       expect(h.platform.requests).toHaveLength(0);
     });
 
+    it('should refuse an unknown (misspelt) option, at the top or in a channel, and a debug that is not a boolean', async () => {
+      const h = createHarness();
+      await expect(h.create({ rxTimeoutMS: 5 } as never)).rejects.toMatchObject({
+        field: 'rxTimeoutMS',
+        message: /unknown option/,
+      });
+      await expect(h.create({ a2p: [{ id: 0, poling: true }] } as never)).rejects.toMatchObject({
+        field: 'a2p[0].poling',
+      });
+      await expect(h.create({ debug: 'yes' as never })).rejects.toMatchObject({ field: 'debug' });
+      expect(h.platform.requests).toHaveLength(0);
+    });
+
     it('should size the transfer pool by the transport configuration when the transport says how', () => {
       const h = createHarness();
       const transport = h.container.get(TRANSPORT);
@@ -870,6 +883,17 @@ describe(createAgent, () => {
       await h.clock.runUntilIdle();
       await removing;
       expect(calls).toEqual(['first, removed false']);
+    });
+
+    it('should refuse a handler that is not a function before enabling anything at the platform', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const sent = h.platform.requests.length;
+      await expect(
+        agent.events.subscribe({ protocolId: 0x10, eventId: 0 }, undefined as never),
+      ).rejects.toMatchObject({ code: 'E_ARGUMENT', message: /handler must be a function/ });
+      expect(h.platform.requests).toHaveLength(sent);
+      await agent.remove();
     });
 
     it('should refuse subscriptions without a P2A channel, and send NOTIFY_ERRORS only on subscription', async () => {

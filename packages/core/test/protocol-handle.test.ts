@@ -120,7 +120,7 @@ describe('XferOps', () => {
         const h = createHarness();
         const agent = await h.create();
         const sent = h.platform.requests.length;
-        await expect(agent.xfer(protocolId).transact(messageId)).rejects.toMatchObject({
+        await expect(agent.transact(protocolId, messageId)).rejects.toMatchObject({
           code: 'E_FIELD_RANGE',
         });
         expect(h.platform.requests).toHaveLength(sent);
@@ -129,6 +129,53 @@ describe('XferOps', () => {
         await agent.remove();
       },
     );
+  });
+
+  describe('arguments of the wrong type', () => {
+    it.each([
+      ['protocol id undefined', undefined, 0x0],
+      ['message id null', 0x14, null],
+      ['protocol id 0x1234', 0x1234, 0x0],
+      ['protocol id NaN', Number.NaN, 0x0],
+    ])(
+      'should reject agent.transact with %s as E_FIELD_RANGE, sending nothing and keeping no handle',
+      async (_what, protocolId, messageId) => {
+        const h = createHarness();
+        const agent = await h.create();
+        const sent = h.platform.requests.length;
+        const e = await agent
+          .transact(protocolId as number, messageId as number)
+          .catch((error: unknown) => error);
+        expect(e).toBeInstanceOf(ScmiMalformedError);
+        expect(e).toMatchObject({ code: 'E_FIELD_RANGE' });
+        expect(h.platform.requests).toHaveLength(sent);
+        await agent.remove();
+      },
+    );
+
+    it('should refuse agent.xfer of a protocol id that cannot be sent at once', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      expect(() => agent.xfer(0x1234)).toThrow(
+        expect.objectContaining({ code: 'E_FIELD_RANGE' }) as Error,
+      );
+      expect(() => agent.xfer(1.5)).toThrow(ScmiMalformedError);
+      await agent.remove();
+    });
+
+    it('should reject a payload that is neither bytes nor a writer as E_PAYLOAD, taking no transfer', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const sent = h.platform.requests.length;
+      for (const payload of [[1, 2, 3, 4], 'abcd', null, 7]) {
+        await expect(
+          agent.transact(0x10, 0x0, payload as never, { rxSize: 4 }),
+        ).rejects.toMatchObject({ code: 'E_PAYLOAD' });
+      }
+      expect(h.platform.requests).toHaveLength(sent);
+      expect(agent.diagnostics.pool.inUse).toBe(0);
+      await agent.remove();
+    });
   });
 
   describe('.extendedName', () => {

@@ -27,7 +27,7 @@ export interface AgentChannelOptions {
  *   a2p: [{ id: 0 }, { id: 1, protocols: [0x13], polling: true }],
  *   p2a: [{ id: 0 }],
  *   rxTimeoutMs: 30,
- *   transportConfig: { controller },
+ *   transportConfig: { wire }, // from createSameThreadMailboxWire(clock)
  * };
  * ```
  */
@@ -99,6 +99,40 @@ function int(v: unknown, field: string, min: number, max: number): number {
   return v;
 }
 
+const AGENT_KEYS: ReadonlySet<string> = new Set([
+  'transport',
+  'name',
+  'a2p',
+  'p2a',
+  'rxTimeoutMs',
+  'asyncTimeoutMs',
+  'maxMsg',
+  'notificationQueueDepth',
+  'transportConfig',
+  'log',
+  'debug',
+]);
+const CHANNEL_KEYS: ReadonlySet<string> = new Set(['id', 'protocols', 'polling', 'transport']);
+
+/**
+ * Refuses a key `record` does not know (a misspelt `rxTimeoutMS` would otherwise leave the
+ * default in force unnoticed), naming it under `field`.
+ */
+function knownKeys(
+  record: Record<string, unknown>,
+  keys: ReadonlySet<string>,
+  field: string,
+): void {
+  for (const key of Object.keys(record)) {
+    if (!keys.has(key)) {
+      throw new ScmiConfigError(
+        field === '' ? key : `${field}.${key}`,
+        `unknown option (expected one of ${[...keys].join(', ')})`,
+      );
+    }
+  }
+}
+
 function positive(v: unknown, field: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
     throw new ScmiConfigError(field, `expected a positive number, got ${JSON.stringify(v)}`);
@@ -117,6 +151,7 @@ function channels(
   return raw.map((c: unknown, i) => {
     const f = `${field}[${i}]`;
     if (!isRecord(c)) throw new ScmiConfigError(f, 'expected an object');
+    knownKeys(c, CHANNEL_KEYS, f);
     const id = int(c.id, `${f}.id`, 0, 0xffff);
     if (seen.has(id)) throw new ScmiConfigError(`${f}.id`, `channel id ${id} is used twice`);
     seen.add(id);
@@ -154,15 +189,18 @@ function channels(
 /**
  * Validates agent options against the chosen transport and applies defaults.
  *
- * @throws ScmiConfigError naming the first invalid field (e.g. `a2p[1].protocols[0]`).
+ * @throws ScmiConfigError naming the first invalid field (e.g. `a2p[1].protocols[0]`), or the
+ * first unknown option (e.g. `rxTimeoutMS`, `a2p[0].poling`): a misspelt option is refused, not
+ * left at its default unnoticed.
  * @example
  * ```ts
- * const config = validateAgentConfig({ transport: 'loopback' }, loopbackTransport);
+ * const config = validateAgentConfig({ transport: 'mailbox', transportConfig: { wire } }, mailboxTransport);
  * config.a2p[0]?.id; // 0
  * ```
  */
 export function validateAgentConfig(options: unknown, transport: Transport): AgentConfig {
   if (!isRecord(options)) throw new ScmiConfigError('options', 'expected an object');
+  knownKeys(options, AGENT_KEYS, '');
   const d = transport.descriptor;
   const name = options.name ?? 'scmi0';
   if (typeof name !== 'string' || name === '')
@@ -208,6 +246,8 @@ export function validateAgentConfig(options: unknown, transport: Transport): Age
   const log = options.log;
   if (log !== undefined && typeof log !== 'function')
     throw new ScmiConfigError('log', 'expected a function');
+  if (options.debug !== undefined && typeof options.debug !== 'boolean')
+    throw new ScmiConfigError('debug', 'expected a boolean');
   return {
     name,
     transport: d.name,

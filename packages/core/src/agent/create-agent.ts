@@ -17,7 +17,12 @@ import { CLOCK, LOGGER, PROTOCOL_DRIVER, TRANSPORT } from '../di/tokens.js';
 import type { ScmiLogger } from '../diagnostics/logger.js';
 import { silentLogger } from '../diagnostics/logger.js';
 import { trace } from '../diagnostics/trace.js';
-import { ScmiConfigError, ScmiStatusError, ScmiTransportError } from '../errors/scmi-error.js';
+import {
+  ScmiConfigError,
+  ScmiMalformedError,
+  ScmiStatusError,
+  ScmiTransportError,
+} from '../errors/scmi-error.js';
 import { NotificationHub } from '../notification/notification-hub.js';
 import { baseProtocolDriver, discoverPlatform } from '../protocol/base/base-protocol.js';
 import {
@@ -27,7 +32,7 @@ import {
   type XferOps,
 } from '../protocol/protocol-handle.js';
 import type { TokenSequence } from '../transfer/token-allocator.js';
-import { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
+import { ChannelRuntime, TransferEngine, idText } from '../transfer/transfer-engine.js';
 import { SCMI_TOKEN_COUNT } from '../wire/header.js';
 import { CommonMessageId, ScmiProtocolId, scmiProtocolName } from '../wire/protocol-id.js';
 import {
@@ -215,6 +220,13 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
   const xferOps = (protocolId: number): XferOps => {
     const existing = handles.get(protocolId);
     if (existing !== undefined) return existing.xfer;
+    // Checked before a handle is made and kept: a protocol id that cannot be sent gets none.
+    if (!Number.isInteger(protocolId) || protocolId < 0 || protocolId > 0xff) {
+      throw new ScmiMalformedError(
+        `${config.name}: protocol ${idText(protocolId)} does not fit the header's 8 bits`,
+        'E_FIELD_RANGE',
+      );
+    }
     const runtime = a2p.get(channelFor(config, protocolId).id) as ChannelRuntime;
     const handle = makeHandle(protocolId, runtime);
     return handle.xfer;
@@ -326,7 +338,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
  * ```ts
  * const container = new Container();
  * container.load(coreModule, mailboxTransportModule);
- * const agent = await createAgent(container, { transport: 'mailbox', transportConfig: { controller } });
+ * const agent = await createAgent(container, { transport: 'mailbox', transportConfig: { wire } });
  * ```
  */
 export async function createAgent(container: Container, options: AgentOptions): Promise<ScmiAgent> {

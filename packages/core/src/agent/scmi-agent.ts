@@ -60,7 +60,8 @@ export interface AgentEvents {
    * Subscribes to a notification; resolves to an unsubscribe function (idempotent; once the
    * agent's removal has started it only forgets the handler, and never fails).
    *
-   * @throws ScmiTransportError `E_NOT_SUPPORTED` without a P2A channel.
+   * @throws ScmiTransportError `E_NOT_SUPPORTED` without a P2A channel; ScmiError `E_ARGUMENT`
+   * when `handler` is not a function (nothing is sent to the platform).
    */
   subscribe(
     filter: ScmiEventFilter,
@@ -187,7 +188,9 @@ export class ScmiAgent {
    * Sends a raw command to any protocol (on that protocol's channel) and resolves to the return
    * values after the status.
    *
-   * @throws RevokedError after removal; ScmiStatusError, ScmiTimeoutError… as any transfer.
+   * @throws RevokedError after removal; ScmiStatusError, ScmiTimeoutError… as any transfer;
+   * ScmiMalformedError `E_FIELD_RANGE` (as a rejection) when the protocol or message id is not an
+   * integer 0…255, `E_PAYLOAD` when `payload` is neither bytes nor a writer function.
    */
   public transact(
     protocolId: number,
@@ -196,13 +199,21 @@ export class ScmiAgent {
     options?: TransactOptions,
   ): Promise<Uint8Array> {
     this.#live('transact');
-    return this.#p.xferOps(protocolId).transact(messageId, payload, options);
+    let ops: XferOps;
+    try {
+      ops = this.#p.xferOps(protocolId);
+    } catch (error) {
+      // A bad protocol id is a rejection too, as every other failure of a transfer.
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return ops.transact(messageId, payload, options);
   }
 
   /**
    * The transfer operations of protocol `protocolId` (for raw multi-step use).
    *
-   * @throws RevokedError after removal.
+   * @throws RevokedError after removal; ScmiMalformedError `E_FIELD_RANGE` when `protocolId` is not
+   * an integer 0…255 (no handle is made for it).
    */
   public xfer(protocolId: number): XferOps {
     this.#live('xfer');

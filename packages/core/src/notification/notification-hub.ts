@@ -1,7 +1,7 @@
 import { isPromiseLike } from '@scmi-ts/devres';
 import type { BadMessageReason, TransportChannel } from '../channel/transport.js';
 import type { Clock } from '../clock/clock.js';
-import { ScmiTransportError } from '../errors/scmi-error.js';
+import { ScmiError, ScmiTransportError } from '../errors/scmi-error.js';
 import type { ChannelCounters } from '../diagnostics/channel-counters.js';
 import { NotificationBuffer } from '../transfer/notification-buffer.js';
 import { headerMessageId, headerProtocolId } from '../wire/header.js';
@@ -201,11 +201,20 @@ export class NotificationHub {
    *
    * @throws ScmiTransportError `E_NOT_SUPPORTED` when the transport has no P2A channel.
    * @throws ScmiTransportError `E_UNKNOWN_EVENT` when no driver registered the event.
+   * @throws ScmiError `E_ARGUMENT` when `handler` is not a function (nothing is sent).
    */
   public async subscribe(
     filter: ScmiEventFilter,
     handler: ScmiNotificationHandler,
   ): Promise<() => Promise<void>> {
+    // Checked before the platform is asked: a subscription that can never deliver enables nothing.
+    const given: unknown = handler;
+    if (typeof given !== 'function') {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `${this.#agent}: subscribe: the handler must be a function, not ${given === null ? 'null' : typeof given}`,
+      );
+    }
     const name = `${scmiProtocolName(filter.protocolId)} event ${filter.eventId}`;
     if (!this.#p2a) {
       throw new ScmiTransportError(

@@ -93,7 +93,11 @@ export interface XferOps {
    * put after another caller got it from the pool cannot be told apart from that caller's own.
    */
   put(xfer: Xfer): void;
-  /** get + write + do + copy of the response + put, in one call; resolves to the return values. */
+  /**
+   * get + write + do + copy of the response + put, in one call; resolves to the return values.
+   * Rejects with ScmiMalformedError `E_PAYLOAD` (no transfer taken) when `payload` is neither a
+   * Uint8Array nor a writer function, `E_FIELD_RANGE` when `messageId` is not an integer 0…255.
+   */
   transact(
     messageId: number,
     payload?: PayloadSource,
@@ -175,6 +179,14 @@ export class BoundXferOps implements XferOps {
     payload?: PayloadSource,
     options: TransactOptions = {},
   ): Promise<Uint8Array> {
+    // Checked before a transfer is taken (JavaScript callers get past the type).
+    const given: unknown = payload;
+    if (given !== undefined && !(given instanceof Uint8Array) && typeof given !== 'function') {
+      throw new ScmiMalformedError(
+        `transact: the payload must be a Uint8Array or a writer function, not ${given === null ? 'null' : Array.isArray(given) ? 'an array' : typeof given}`,
+        'E_PAYLOAD',
+      );
+    }
     const txSize =
       payload === undefined
         ? 0

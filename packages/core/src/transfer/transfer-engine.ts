@@ -236,7 +236,7 @@ export class TransferEngine implements XferOwner {
     // Integers 0…255 only; `>>> 0` is not enough (0x114 would pass as 0x14 on the wire).
     if (!isU8(protocolId) || !isU8(messageId)) {
       throw new ScmiMalformedError(
-        `${this.#o.agent}: protocol 0x${protocolId.toString(16)} / message 0x${messageId.toString(16)} does not fit the header's 8 bits`,
+        `${this.#o.agent}: protocol ${idText(protocolId)} / message ${idText(messageId)} does not fit the header's 8 bits`,
         'E_FIELD_RANGE',
       );
     }
@@ -802,6 +802,11 @@ export class TransferEngine implements XferOwner {
 /** An integer 0…255 (a header's protocol or message id). */
 function isU8(n: number): boolean {
   return (n & 0xff) === n;
+}
+
+/** `n` for a message: hexadecimal when it is a number, else as given (a caller's bad argument). */
+export function idText(n: unknown): string {
+  return typeof n === 'number' && Number.isInteger(n) ? `0x${n.toString(16)}` : String(n);
 }
 
 /**
