@@ -556,6 +556,27 @@ describe(FaultInjector, () => {
         'action.payload[0]',
         { action: { kind: 'notification-storm', count: 1, payload: new Array<number>(2) } },
       ],
+      // A misspelt field would otherwise be ignored: the rule would fire on every command.
+      [
+        'match.messageID is not a known field',
+        { match: { messageID: 3 }, action: { kind: 'drop' } },
+      ],
+      ['matches is not a known field', { matches: { messageId: 3 }, action: { kind: 'drop' } }],
+      ['action.delayMs is not a known field', { action: { kind: 'delay', ms: 1, delayMs: 2 } }],
+      ['action.type is not a known field', { action: { kind: 'corrupt-token', type: 2 } }],
+      ['match must be an object', { match: [], action: { kind: 'drop' } }],
+      // null would compare as 0 (never fire), a string would be coerced.
+      [
+        'match.probability must be a number',
+        { match: { probability: null }, action: { kind: 'drop' } },
+      ],
+      [
+        'match.probability must be a number',
+        { match: { probability: '0.5' }, action: { kind: 'drop' } },
+      ],
+      ['match.probability', { match: { probability: Number.NaN }, action: { kind: 'drop' } }],
+      ['match.probability', { match: { probability: Infinity }, action: { kind: 'drop' } }],
+      ['match.probability', { match: { probability: -0.1 }, action: { kind: 'drop' } }],
     ])('should name %s when a rule is invalid, and keep no rule', (field, rule) => {
       expect(() => h.platform.faults.add(rule as FaultRule)).toThrow(
         expect.objectContaining({
@@ -564,6 +585,50 @@ describe(FaultInjector, () => {
         }) as Error,
       );
       expect(h.platform.faults.rules).toEqual([]);
+    });
+
+    it('should refuse a misspelt match field with PlatformError, keeping the rules and matching nothing', () => {
+      const f = new FaultInjector(new VirtualClock());
+      f.add({ id: 'kept', match: { messageId: 5 }, action: { kind: 'drop' } });
+      let error: unknown;
+      try {
+        f.add({ match: { messageID: 3 } as never, action: { kind: 'drop' } });
+      } catch (e) {
+        error = e;
+      }
+      expect(PlatformError.is(error)).toBe(true);
+      expect((error as PlatformError).code).toBe('E_FAULT_RULE');
+      expect((error as PlatformError).message).toMatch(/match\.messageID is not a known field/);
+      expect(f.rules.map((r) => r.id)).toEqual(['kept']);
+      const subject = { stage: 'command' as const, agentId: 1, protocolId: BASE, token: 1 };
+      expect(f.select({ ...subject, messageId: 7 })).toEqual([]);
+    });
+
+    it('should accept every declared field, and a rule read back from rules', () => {
+      const f = h.platform.faults;
+      f.add({
+        id: 'all',
+        match: {
+          stage: 'command',
+          agentId: 1,
+          protocolId: BASE,
+          messageId: 3,
+          nth: 1,
+          probability: 0.5,
+          times: 1,
+        },
+        action: {
+          kind: 'notification-storm',
+          count: 1,
+          protocolId: BASE,
+          messageId: 0,
+          payload: [],
+        },
+      });
+      f.add({ match: null as never, action: { kind: 'corrupt-protocol', protocolId: 1 } });
+      const back = f.rules.map((r) => ({ ...r, id: `${r.id}-again` }));
+      for (const r of back) f.add(r);
+      expect(f.rules).toHaveLength(4);
     });
 
     it('should accept the largest delay and storm payload', () => {

@@ -75,6 +75,62 @@ describe(loadPlatformConfig, () => {
     expect((error as ScmiConfigError).message).toMatch(message);
   });
 
+  it.each([
+    ['an object', createDefaultPlatformConfig()],
+    ['undefined', undefined],
+    ['a number', 42],
+    ['an empty string', ''],
+  ])('should refuse %s, naming $, instead of failing with a TypeError', (_what, input) => {
+    let error: unknown;
+    try {
+      loadPlatformConfig(input as unknown as string);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).not.toBeInstanceOf(TypeError);
+    expect(ScmiConfigError.is(error)).toBe(true);
+    expect((error as ScmiConfigError).field).toBe('$');
+    expect((error as ScmiConfigError).message).toMatch(
+      /must be a path or the JSON text of an object/,
+    );
+  });
+
+  it.each([
+    ['[1]', /must be an object, got an array/],
+    [' 42', /must be an object, got 42/],
+    ['null', /must be an object, got null/],
+    ['"soc.json"', /must be an object, got "soc.json"/],
+  ])(
+    'should say that JSON text %p must be an object, not that no file has that name',
+    (text, message) => {
+      let error: unknown;
+      try {
+        loadPlatformConfig(text);
+      } catch (e) {
+        error = e;
+      }
+      expect(ScmiConfigError.is(error)).toBe(true);
+      expect((error as ScmiConfigError).field).toBe('$');
+      expect((error as ScmiConfigError).message).toMatch(message);
+      expect((error as ScmiConfigError).message).not.toMatch(/cannot read/);
+    },
+  );
+
+  it('should still read a file whose name is JSON text', () => {
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      writeFileSync('[1]', JSON.stringify(createDefaultPlatformConfig()));
+      expect(loadPlatformConfig('[1]').vendor).toBe('scmi-ts');
+      writeFileSync(join(dir, '42'), '[1]');
+      expect(() => loadPlatformConfig('42')).toThrow(
+        expect.objectContaining({ field: '' }) as Error,
+      );
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it('should name the invalid field of a file', () => {
     const file = join(dir, 'invalid.json');
     const config = JSON.parse(JSON.stringify(createDefaultPlatformConfig())) as {

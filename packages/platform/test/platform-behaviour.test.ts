@@ -29,6 +29,9 @@ describe(resolvePlatformBehaviour, () => {
     ['maxPendingAsync', { maxPendingAsync: 256 }],
     ['sensorPollMs', { sensorPollMs: 0 }],
     ['versionNegotiation', { versionNegotiation: 'yes' }],
+    // Unknown fields are refused, as in the platform configuration: a typo must not pass silently.
+    ['unknownMesage', { unknownMesage: 'not-supported' }],
+    ['asyncLatency', { asyncLatency: 5 }],
   ])('should name behaviour.%s when it is invalid', (field, behaviour) => {
     let error: unknown;
     try {
@@ -38,5 +41,22 @@ describe(resolvePlatformBehaviour, () => {
     }
     expect(ScmiConfigError.is(error)).toBe(true);
     expect((error as ScmiConfigError).field).toBe(`behaviour.${field}`);
+  });
+
+  it('should say that an unknown field is not known', () => {
+    expect(() =>
+      resolvePlatformBehaviour({ unknownMesage: 'not-supported' } as PlatformBehaviour),
+    ).toThrow(/behaviour\.unknownMesage: is not a known field/);
+  });
+
+  it.each([null, 5, ['not-supported']])('should name behaviour when it is %p', (behaviour) => {
+    expect(() => resolvePlatformBehaviour(behaviour as PlatformBehaviour)).toThrow(
+      expect.objectContaining({ field: 'behaviour' }) as Error,
+    );
+  });
+
+  it('should accept every declared field, and a resolved behaviour', () => {
+    const resolved = resolvePlatformBehaviour({ unknownMessage: 'not-supported', multiPartMax: 3 });
+    expect(resolvePlatformBehaviour(resolved)).toEqual(resolved);
   });
 });

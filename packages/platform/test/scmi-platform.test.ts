@@ -35,6 +35,20 @@ describe(ScmiPlatform, () => {
       );
     });
 
+    it('should refuse a misspelt behaviour option, like the configuration does', () => {
+      let error: unknown;
+      try {
+        new ScmiPlatform(createDefaultPlatformConfig(), {
+          clock: new VirtualClock(),
+          behaviour: { unknownMesage: 'not-supported' } as never,
+        });
+      } catch (e) {
+        error = e;
+      }
+      expect(ScmiConfigError.is(error)).toBe(true);
+      expect((error as ScmiConfigError).field).toBe('behaviour.unknownMesage');
+    });
+
     it('should add the fault rules of the options', () => {
       const h = new Harness(createDefaultPlatformConfig(), {
         faults: [{ id: 'x', action: { kind: 'drop' } }],

@@ -3,8 +3,8 @@ import { ScmiConfigError } from '@scmi-ts/core';
 /** A plain object read from JSON, indexed by key. @internal */
 export type Plain = Readonly<Record<string, unknown>>;
 
-/** Describes a value for an error message. */
-function show(value: unknown): string {
+/** Describes a value for an error message. @internal */
+export function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (Array.isArray(value)) return 'an array';
   if (value === null) return 'null';

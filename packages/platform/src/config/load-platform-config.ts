@@ -1,16 +1,21 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { ScmiConfigError } from '@scmi-ts/core';
 import type { PlatformConfig } from './platform-config.js';
+import { fail, show } from './config-checks.js';
 import { validatePlatformConfig } from './validate-platform-config.js';
 
 /**
  * Loads a platform configuration from its JSON file form and validates it: `pathOrJson` is either
- * JSON text (it starts with `{`, after white space) or the path of a JSON file, read synchronously
- * (so that a worker thread can build its platform before it answers anything).
+ * JSON text of an object (it starts with `{`, after white space) or the path of a JSON file, read
+ * synchronously (so that a worker thread can build its platform before it answers anything). Any
+ * other string is a path; when no file of that name can be read but the string is JSON text of
+ * something else (`[1]`, `42`), the error says that the configuration must be an object.
  *
- * @throws ScmiConfigError with field `$` when the file cannot be read, is not a regular file (a
- *   device such as `/dev/zero` never ends, a FIFO may never be written), is larger than 16 MiB
- *   or is not valid JSON; or naming the first invalid field (see {@link validatePlatformConfig}).
+ * @throws ScmiConfigError with field `$` when `pathOrJson` is not a non-empty string; when it is
+ *   JSON text that is not an object (and not a readable file); when the file cannot be read, is
+ *   not a regular file (a device such as `/dev/zero` never ends, a FIFO may never be written), is
+ *   larger than 16 MiB or is not valid JSON; or naming the first invalid field (see
+ *   {@link validatePlatformConfig}; field `` when the file holds JSON that is not an object).
  * @example
  * ```ts
  * const config = loadPlatformConfig('./soc.platform.json');
@@ -18,6 +23,11 @@ import { validatePlatformConfig } from './validate-platform-config.js';
  * ```
  */
 export function loadPlatformConfig(pathOrJson: string): PlatformConfig {
+  // Untyped callers (JavaScript, parsed arguments) may pass anything: refuse it before reading it.
+  const arg: unknown = pathOrJson;
+  if (typeof arg !== 'string' || arg === '') {
+    fail('$', `must be a path or the JSON text of an object, got ${show(arg)}`);
+  }
   const isJson = pathOrJson.trimStart().startsWith('{');
   let text = pathOrJson;
   if (!isJson) text = readConfigFile(pathOrJson);
@@ -48,8 +58,24 @@ function readConfigFile(path: string): string {
     }
     return readFileSync(fd, 'utf8');
   } catch (e) {
-    throw new ScmiConfigError('$', `cannot read ${path}: ${(e as Error).message}`);
+    const reason = (e as Error).message;
+    // Nothing to open, but JSON text of something other than an object (`[1]`, `42`): say what
+    // the text is wrong for, rather than only that no file has that name.
+    const json = fd === undefined ? parseOrUndefined(path) : undefined;
+    if (json !== undefined) {
+      fail('$', `the configuration must be an object, got ${show(json)} (nor a file: ${reason})`);
+    }
+    throw new ScmiConfigError('$', `cannot read ${path}: ${reason}`);
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** `text` parsed as JSON, or undefined when it is not JSON. */
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }

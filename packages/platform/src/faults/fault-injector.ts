@@ -30,6 +30,30 @@ const COMMAND_ONLY: ReadonlySet<FaultKind> = new Set([
   'notification-storm',
 ]);
 const STAGES: readonly FaultStage[] = ['command', 'delayed-response', 'notification'];
+/** The fields of a rule, of its match and of each action kind: any other is refused (a typo). */
+const RULE_FIELDS: readonly string[] = ['id', 'match', 'action'];
+const MATCH_FIELDS: readonly string[] = [
+  'stage',
+  'agentId',
+  'protocolId',
+  'messageId',
+  'nth',
+  'probability',
+  'times',
+];
+const ACTION_FIELDS: Readonly<Record<FaultKind, readonly string[]>> = {
+  delay: ['kind', 'ms'],
+  drop: ['kind'],
+  duplicate: ['kind', 'delayMs'],
+  reorder: ['kind', 'maxHoldMs'],
+  'late-reply': ['kind', 'ms'],
+  'corrupt-token': ['kind', 'token'],
+  'corrupt-type': ['kind', 'type'],
+  'corrupt-protocol': ['kind', 'protocolId'],
+  truncate: ['kind', 'length'],
+  unsolicited: ['kind', 'token'],
+  'notification-storm': ['kind', 'count', 'protocolId', 'messageId', 'payload'],
+};
 const MAX_LOG = 10_000;
 /**
  * Longest storm payload, in u32 words: 64 KiB, the largest message payload a transport of scmi-ts
@@ -95,8 +119,10 @@ export class FaultInjector {
    * The injector keeps a copy of `rule`: changing the object afterwards changes nothing.
    *
    * @throws PlatformError `E_FAULT_RULE` when the rule or a field is invalid (the message names
-   *   the field), the id is taken, or the action cannot apply to the stage (reorder, unsolicited
-   *   and notification-storm are for commands).
+   *   the field), the rule, its `match` or its `action` has a field the type does not declare
+   *   (e.g. `match.messageID`: a misspelt match field would otherwise match every message), the
+   *   id is taken, or the action cannot apply to the stage (reorder, unsolicited and
+   *   notification-storm are for commands). Nothing is added then.
    */
   public add(rule: FaultRule): string {
     // Checked and kept as a copy: a caller changing the rule later must not bypass the checks.
@@ -208,6 +234,13 @@ function isObject(v: unknown): v is Readonly<Record<string, unknown>> {
   return typeof v === 'object' && v !== null;
 }
 
+/** Refuses a field of `v` outside `allowed`, naming it `<path>.<key>`. */
+function checkFields(v: object, path: string, allowed: readonly string[]): void {
+  for (const key of Object.keys(v)) {
+    if (!allowed.includes(key)) bad(`${path === '' ? '' : `${path}.`}${key} is not a known field`);
+  }
+}
+
 /**
  * A copy of the parts of `rule` the injector reads (rules are plain data), checking first what
  * reading them needs: null or a non-object would otherwise fail with a plain TypeError.
@@ -215,11 +248,12 @@ function isObject(v: unknown): v is Readonly<Record<string, unknown>> {
 function copyRule(rule: FaultRule): FaultRule {
   const r: unknown = rule;
   if (!isObject(r)) bad('a rule must be an object');
+  checkFields(r, '', RULE_FIELDS);
   if (r.id !== undefined && (typeof r.id !== 'string' || r.id === '')) {
     bad('id must be a non-empty string');
   }
   // null stands for an absent match, as in JSON written by hand.
-  if (r.match !== undefined && r.match !== null && !isObject(r.match))
+  if (r.match !== undefined && r.match !== null && (!isObject(r.match) || Array.isArray(r.match)))
     bad('match must be an object');
   if (!isObject(r.action)) bad(`action must be an object with a kind: ${KINDS.join(', ')}`);
   const payload = r.action.payload;
@@ -241,6 +275,7 @@ function copyRule(rule: FaultRule): FaultRule {
 
 function checkRule(rule: FaultRule): void {
   const m = rule.match ?? {};
+  checkFields(m, 'match', MATCH_FIELDS);
   const stage = m.stage ?? 'command';
   if (!STAGES.includes(stage)) bad(`match.stage ${stage} is not a stage`);
   checkInt(m.agentId, 'match.agentId', 0, 0xffffffff);
@@ -248,11 +283,14 @@ function checkRule(rule: FaultRule): void {
   checkInt(m.messageId, 'match.messageId', 0, 0xff);
   checkInt(m.nth, 'match.nth', 1, Number.MAX_SAFE_INTEGER);
   checkInt(m.times, 'match.times', 1, Number.MAX_SAFE_INTEGER);
-  if (m.probability !== undefined && !(m.probability >= 0 && m.probability <= 1)) {
-    bad('match.probability must be in 0 … 1');
+  // A number only: null would compare as 0 (the rule never fires), '0.5' would be coerced.
+  const p: unknown = m.probability;
+  if (p !== undefined && (typeof p !== 'number' || !(p >= 0 && p <= 1))) {
+    bad('match.probability must be a number in 0 … 1');
   }
   const a = rule.action;
   if (!KINDS.includes(a.kind)) bad(`action.kind must be one of ${KINDS.join(', ')}`);
+  checkFields(a, 'action', ACTION_FIELDS[a.kind]);
   if (stage !== 'command' && COMMAND_ONLY.has(a.kind)) {
     bad(`${a.kind} applies to commands only, not to stage ${stage}`);
   }

@@ -6,6 +6,7 @@ export type FaultStage = 'command' | 'delayed-response' | 'notification';
 
 /**
  * Which messages a rule fires on. Every field is optional; an empty match fires on every command.
+ * Any other field is refused (a misspelt `messageID` would otherwise match every message).
  * For the P2A stages, protocol and message ids are those of the delayed response or notification.
  */
 export interface FaultMatch {
@@ -19,7 +20,7 @@ export interface FaultMatch {
   readonly messageId?: number;
   /** Fire only on the n-th matching message (1-based); the count includes earlier matches that did not fire. */
   readonly nth?: number;
-  /** Fire with this probability (0 … 1), drawn from the platform's seeded generator. */
+  /** Fire with this probability, a number in 0 … 1, drawn from the platform's seeded generator. */
   readonly probability?: number;
   /** Fire at most this many times. */
   readonly times?: number;
@@ -149,7 +150,8 @@ export type FaultKind = FaultAction['kind'];
  * A message-level fault rule: when `match` selects a message, `action` is applied. Several rules
  * may fire on one message: header rewrites and truncation apply first, then the first delivery
  * change (drop, delay, late reply, reorder, duplicate) in the order the rules were added, plus every
- * unsolicited response and notification storm. Plain data (JSON-able).
+ * unsolicited response and notification storm. Plain data (JSON-able); a field the rule, its
+ * match or its action does not declare is refused, as in the platform configuration.
  *
  * @example
  * ```ts

@@ -1,8 +1,10 @@
 import { MAX_TIMER_MS, ScmiConfigError } from '@scmi-ts/core';
+import { object } from '../config/config-checks.js';
 
 /**
  * Switches for the points where real firmware differs, and the platform's timing. Every field is
- * optional; {@link resolvePlatformBehaviour} fills in the defaults. JSON-able.
+ * optional; {@link resolvePlatformBehaviour} fills in the defaults and, as for the platform
+ * configuration, refuses any other field (a misspelt switch must not pass silently). JSON-able.
  *
  * Fixed behaviours (both SCP-firmware and OP-TEE agree): a wrong payload size gets
  * PROTOCOL_ERROR; an unknown protocol gets NOT_SUPPORTED; a response that does not fit the link's
@@ -56,16 +58,33 @@ export interface PlatformBehaviour {
 /** A {@link PlatformBehaviour} with every default filled in. */
 export type ResolvedPlatformBehaviour = Required<PlatformBehaviour>;
 
+/** The fields of a {@link PlatformBehaviour}. */
+const FIELDS: readonly (keyof PlatformBehaviour)[] = [
+  'unknownMessage',
+  'hiddenProtocol',
+  'asyncLatencyMs',
+  'postRetryMs',
+  'maxPostRetries',
+  'multiPartMax',
+  'maxPendingAsync',
+  'sensorPollMs',
+  'versionNegotiation',
+];
+
 /**
- * Fills in the defaults of a {@link PlatformBehaviour} and checks the numbers.
+ * Fills in the defaults of a {@link PlatformBehaviour} and checks the values.
  *
- * @throws ScmiConfigError naming the field (`behaviour.postRetryMs`, …) when a value is invalid.
+ * @throws ScmiConfigError naming the field (`behaviour.postRetryMs`, …) when a value is invalid,
+ *   or when `b` has a field {@link PlatformBehaviour} does not declare (`behaviour.unknownMesage`:
+ *   is not a known field), as the platform configuration does; `behaviour` when `b` is not an
+ *   object.
  * @example
  * ```ts
  * resolvePlatformBehaviour({}).unknownMessage; // 'not-found'
  * ```
  */
 export function resolvePlatformBehaviour(b: PlatformBehaviour = {}): ResolvedPlatformBehaviour {
+  object(b, 'behaviour', FIELDS);
   const r: ResolvedPlatformBehaviour = {
     unknownMessage: b.unknownMessage ?? 'not-found',
     hiddenProtocol: b.hiddenProtocol ?? 'not-supported',

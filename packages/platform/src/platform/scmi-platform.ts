@@ -93,8 +93,11 @@ export class ScmiPlatform implements ScmiPlatformPort {
   /**
    * Creates a platform from a configuration (validated again here, so plain JSON data is fine).
    *
-   * @throws ScmiConfigError when the configuration, the behaviour or the seed is invalid.
-   * @throws PlatformError `E_FAULT_RULE` when one of `options.faults` is invalid.
+   * @throws ScmiConfigError when the configuration, the behaviour or the seed is invalid, or the
+   *   configuration or the behaviour has a field its type does not declare (e.g.
+   *   `behaviour.unknownMesage`).
+   * @throws PlatformError `E_FAULT_RULE` when one of `options.faults` is invalid or has a field
+   *   its type does not declare (see {@link FaultInjector.add}).
    */
   public constructor(config: PlatformConfig, options: ScmiPlatformOptions) {
     const valid = validatePlatformConfig(config);
