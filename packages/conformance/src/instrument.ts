@@ -122,6 +122,9 @@ export class TransportInstrument {
     if (transport.validateChannelConfig !== undefined) {
       wrapped.validateChannelConfig = transport.validateChannelConfig.bind(transport);
     }
+    if (transport.validateChannels !== undefined) {
+      wrapped.validateChannels = transport.validateChannels.bind(transport);
+    }
     if (transport.setupDevice !== undefined)
       wrapped.setupDevice = transport.setupDevice.bind(transport);
     return wrapped;

@@ -15,6 +15,7 @@ import {
   validateAgentConfig,
   readU32,
   type ProtocolDriver,
+  type Transport,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { Container } from 'inversify';
@@ -463,6 +464,28 @@ describe(createAgent, () => {
         field: 'a2p[0].poling',
       });
       await expect(h.create({ debug: 'yes' as never })).rejects.toMatchObject({ field: 'debug' });
+      expect(h.platform.requests).toHaveLength(0);
+    });
+
+    it('should let the transport check the channels against its configuration (validateChannels), before anything is set up', () => {
+      const h = createHarness();
+      const transport = h.container.get(TRANSPORT);
+      const seen: unknown[] = [];
+      const checked: Transport = {
+        ...transport,
+        validateChannels: ({ a2p, p2a }, config) => {
+          seen.push({ a2p: a2p.map((c) => c.id), p2a: p2a.map((c) => c.id), config });
+          if (a2p.length > 1) throw new ScmiConfigError('a2p[1].id', 'no such channel');
+        },
+      };
+      validateAgentConfig({ transport: 'loopback', transportConfig: { queue: 8 } }, checked);
+      expect(seen).toEqual([{ a2p: [0], p2a: [0], config: { queue: 8 } }]);
+      expect(() =>
+        validateAgentConfig(
+          { transport: 'loopback', a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] },
+          checked,
+        ),
+      ).toThrow(expect.objectContaining({ field: 'a2p[1].id' }) as Error);
       expect(h.platform.requests).toHaveLength(0);
     });
 

@@ -370,11 +370,21 @@ describe('mailboxTransport', () => {
       h.close();
     });
 
-    it('should fail the probe clearly when the wire has no area for a configured A2P channel', async () => {
-      const h = createHarness({ wire: { a2p: [0], p2a: [] } });
-      const error = await settle(h.create({ a2p: [{ id: 0 }, { id: 3, protocols: [0x14] }] }));
-      expect(ScmiTransportError.is(error) && error.code).toBe('E_NO_SMT_CHANNEL');
+    it('should refuse a configured channel id the wire has no area for, naming it, before claiming any mailbox channel', async () => {
+      const h = createHarness({ wire: { a2p: [0, 1], p2a: [0] } });
+      await expect(
+        h.create({ a2p: [{ id: 0 }, { id: 3, protocols: [0x14] }] }),
+      ).rejects.toMatchObject({
+        field: 'a2p[1].id',
+        message: /a2p channel 3 .*its a2p channels: 0, 1/,
+      });
+      // A wire with P2A areas but not this id: a mistake, not a wire without notifications.
+      await expect(h.create({ p2a: [{ id: 3 }] })).rejects.toMatchObject({ field: 'p2a[0].id' });
       expect(h.mailbox.controller.stats.inUse).toBe(0);
+      // Nothing was lost: the corrected configuration probes on the same wire.
+      const agent = await h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });
+      expect(agent.events.available).toBe(true);
+      await agent.remove();
       h.close();
     });
 

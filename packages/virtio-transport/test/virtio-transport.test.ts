@@ -654,17 +654,29 @@ describe('virtio transport (same thread)', () => {
   });
 
   describe('configuration', () => {
-    it('should refuse a second channel in either direction, and a polled eventq', async () => {
+    it('should refuse a second channel in either direction, and a polled eventq, naming the field', async () => {
+      const h = createVirtioHarness();
+      await expect(
+        h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] }),
+      ).rejects.toMatchObject({ field: 'a2p[1].id' });
+      await expect(h.create({ p2a: [{ id: 2 }] })).rejects.toMatchObject({ field: 'p2a[0].id' });
+      await expect(h.create({ p2a: [{ id: 0, polling: true }] })).rejects.toMatchObject({
+        field: 'p2a[0].polling',
+        message: /eventq/,
+      });
+      await h.shutdown();
+      expect(h.wire.driverDiagnostics.violations).toEqual([]);
+      expect(h.wire.driverDiagnostics.buffersAllocated).toBe(0);
+    });
+
+    it('should lose nothing on a refused configuration: the same wire then probes with a corrected one', async () => {
       const h = createVirtioHarness();
       await expect(
         h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] }),
       ).rejects.toBeInstanceOf(ScmiConfigError);
-      await h.shutdown();
-      const h2 = createVirtioHarness();
-      await expect(h2.create({ p2a: [{ id: 0, polling: true }] })).rejects.toThrow(/eventq/);
-      await h2.shutdown();
-      expect(h2.wire.driverDiagnostics.violations).toEqual([]);
-      expect(h2.wire.driverDiagnostics.buffersAllocated).toBe(0);
+      const agent = await h.create(); // not E_VIRTIO_WIRE_CLAIMED: the handshake never ran
+      await agent.remove();
+      await finish(h);
     });
 
     it('should refuse a wire that already served a driver', async () => {

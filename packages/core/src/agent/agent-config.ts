@@ -234,6 +234,7 @@ export function validateAgentConfig(options: unknown, transport: Transport): Age
   const transportConfig =
     transport.validateConfig?.(options.transportConfig, 'transportConfig') ??
     options.transportConfig;
+  transport.validateChannels?.({ a2p, p2a }, transportConfig);
   // The pool is one per agent (Linux keeps one per instance), never larger than the token space.
   // Its default follows the transport's configuration when the transport says how (Linux
   // `get_max_msg`); an explicit `maxMsg` may go up to the descriptor's (the transport then makes

@@ -182,7 +182,7 @@ export interface TransportChannel {
  * ```ts
  * const loopback: Transport = {
  *   descriptor: { name: 'loopback', maxMsg: 8, maxMsgSize: 128, rxTimeoutMs: 30, p2a: true, completion: 'both' },
- *   setupChannel: async (setup) => new LoopbackChannel(setup),
+ *   setupChannel: async (setup) => new MyChannel(setup), // your TransportChannel
  * };
  * ```
  */
@@ -209,6 +209,19 @@ export interface Transport {
    * @throws ScmiConfigError naming the field (prefixed with `field`).
    */
   validateChannelConfig?(section: unknown, field: string): unknown;
+  /**
+   * Checks the agent's channels against the transport's validated configuration (`config`, as
+   * {@link Transport.validateConfig} returned it): ids the wire has, a completion mode a channel
+   * supports. Called while the agent configuration is validated, before anything is set up, so a
+   * refused configuration claims nothing (a wire, a mailbox channel) and the same transport
+   * section can be used again with a corrected one.
+   *
+   * @throws ScmiConfigError naming the channel's field (`a2p[1].id`, `p2a[0].polling`).
+   */
+  validateChannels?(
+    channels: { readonly a2p: readonly ChannelConfig[]; readonly p2a: readonly ChannelConfig[] },
+    config: unknown,
+  ): void;
   /** Agent-wide setup before any channel (a TEE session, a virtio handshake); registers in `setup.devres`. */
   setupDevice?(setup: DeviceSetup): Promise<void>;
   /**

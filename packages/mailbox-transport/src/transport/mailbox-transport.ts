@@ -175,7 +175,9 @@ function validateController(v: unknown, field: string): MailboxController {
  * a mailbox channel of the wire given in `transportConfig` ({@link MailboxTransportConfig});
  * A2P channels as the agent configuration lists them (dedicated to protocols, or Base's shared
  * one), one optional P2A channel for notifications and delayed responses (setting one up on a
- * wire without a P2A area is refused with `E_NOT_SUPPORTED`, so the agent runs without), one
+ * wire without a P2A area is refused with `E_NOT_SUPPORTED`, so the agent runs without; a channel
+ * id the wire does not have, when it has areas of that direction, is an `ScmiConfigError` naming
+ * `a2p[i].id` / `p2a[i].id`, raised before any mailbox channel is requested), one
  * message in flight per SMT channel, completion by interrupt (the platform's doorbell) or by
  * polling (CHANNEL_FREE and the token).
  *
@@ -249,6 +251,34 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
       }
       const valid = wire as unknown as MailboxWire;
       return { wire: valid, freeWaitMs, monitor: valid.monitor ?? new SmtWireMonitor() };
+    },
+    // Checked before any mailbox channel is requested: a refused configuration loses nothing.
+    validateChannels({ a2p, p2a }, config: unknown): void {
+      const { layout } = (config as ResolvedMailboxTransportConfig).wire;
+      const ids = (direction: 'a2p' | 'p2a'): string =>
+        layout.channels
+          .filter((c) => c.direction === direction)
+          .map((c) => c.id)
+          .join(', ');
+      a2p.forEach((c, i) => {
+        if (findSmtChannel(layout, 'a2p', c.id) === undefined) {
+          throw new ScmiConfigError(
+            `a2p[${i}].id`,
+            `the mailbox wire has no SMT area for a2p channel ${c.id} (its a2p channels: ${ids('a2p')})`,
+          );
+        }
+      });
+      // A wire without any P2A area runs the agent without notifications (setupChannel refuses
+      // with E_NOT_SUPPORTED); one that has P2A areas but not this id is a mistake, not that.
+      if (ids('p2a') === '') return;
+      p2a.forEach((c, i) => {
+        if (findSmtChannel(layout, 'p2a', c.id) === undefined) {
+          throw new ScmiConfigError(
+            `p2a[${i}].id`,
+            `the mailbox wire has no SMT area for p2a channel ${c.id} (its p2a channels: ${ids('p2a')})`,
+          );
+        }
+      });
     },
     setupChannel(setup: ChannelSetup): Promise<TransportChannel> {
       const config = setup.config as ResolvedMailboxTransportConfig;

@@ -109,6 +109,22 @@ export function createVirtioTransport(options: VirtioTransportOptions = {}): Tra
       }
       return undefined;
     },
+    // Checked before the handshake claims the wire: a refused configuration loses nothing.
+    validateChannels: ({ a2p, p2a }) => {
+      for (const [direction, channels] of [
+        ['a2p', a2p],
+        ['p2a', p2a],
+      ] as const) {
+        channels.forEach((c, i) => {
+          if (c.id !== 0) {
+            throw new ScmiConfigError(`${direction}[${i}].id`, onlyChannelZero(direction, c.id));
+          }
+          if (direction === 'p2a' && c.polling) {
+            throw new ScmiConfigError(`p2a[${i}].polling`, EVENTQ_NOT_POLLED);
+          }
+        });
+      }
+    },
     setupDevice: async (setup: DeviceSetup) => {
       const config = setup.config as ResolvedVirtioTransportConfig;
       const driver = await VirtioScmiDriver.attach(setup, config);
@@ -128,20 +144,19 @@ function openChannel(setup: ChannelSetup): TransportChannel {
       `${setup.agent}: the virtio device was not set up`,
     );
   }
+  // validateChannels refused these already for an agent; kept for a direct setupChannel.
   if (setup.channel.id !== 0) {
-    throw new ScmiConfigError(
-      setup.direction,
-      `virtio-scmi has one ${setup.direction === 'a2p' ? 'cmdq' : 'eventq'}: only channel id 0 exists, got ${setup.channel.id}`,
-    );
+    throw new ScmiConfigError(setup.direction, onlyChannelZero(setup.direction, setup.channel.id));
   }
   if (setup.direction === 'a2p') return driver.openCmdq(setup);
-  if (setup.channel.polling) {
-    throw new ScmiConfigError(
-      'p2a',
-      'the eventq completes by used-buffer notification only, not by polling',
-    );
-  }
+  if (setup.channel.polling) throw new ScmiConfigError('p2a', EVENTQ_NOT_POLLED);
   return driver.openEventq(setup);
+}
+
+const EVENTQ_NOT_POLLED = 'the eventq completes by used-buffer notification only, not by polling';
+
+function onlyChannelZero(direction: 'a2p' | 'p2a', id: number): string {
+  return `virtio-scmi has one ${direction === 'a2p' ? 'cmdq' : 'eventq'}: only channel id 0 exists, got ${id}`;
 }
 
 /**
