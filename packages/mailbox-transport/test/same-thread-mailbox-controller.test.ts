@@ -1,4 +1,5 @@
-import { VirtualClock } from '@scmi-ts/core';
+import { fieldOfConfigError } from '../../core/test/support/code-of.js';
+import { ScmiConfigError, VirtualClock } from '@scmi-ts/core';
 import {
   SameThreadMailboxController,
   type MailboxClient,
@@ -51,6 +52,27 @@ describe(SameThreadMailboxController, () => {
       expect(
         () => new SameThreadMailboxController(clock, { channels: 1, txPollPeriodMs: 0 }),
       ).toThrow(RangeError);
+    });
+
+    it('should refuse a txDoneMethod other than irq or poll with an ScmiConfigError naming it, not keep it', () => {
+      const clock = new VirtualClock();
+      const method = (v: unknown): 'irq' => v as 'irq';
+      expect(
+        () =>
+          new SameThreadMailboxController(clock, { channels: 1, txDoneMethod: method('bogus') }),
+      ).toThrow(ScmiConfigError);
+      for (const bad of ['bogus', 'ack', '', null, 2]) {
+        expect(
+          fieldOfConfigError(
+            () =>
+              new SameThreadMailboxController(clock, { channels: 1, txDoneMethod: method(bad) }),
+          ),
+        ).toBe('txDoneMethod');
+      }
+      expect([clock.pendingTasks, clock.armedTimers]).toEqual([0, 0]);
+      const poll = new SameThreadMailboxController(clock, { channels: 1, txDoneMethod: 'poll' });
+      expect(poll.txDoneMethod).toBe('poll');
+      expect(new SameThreadMailboxController(clock, { channels: 1 }).txDoneMethod).toBe('irq');
     });
   });
 

@@ -1,3 +1,5 @@
+import { fieldOfConfigError } from '../../core/test/support/code-of.js';
+import { ScmiConfigError } from '@scmi-ts/core';
 import {
   SharedMailboxController,
   SharedMailboxRemote,
@@ -38,6 +40,21 @@ describe(SharedMailboxController, () => {
     it('should refuse a bad channel count', () => {
       expect(() => SharedMailboxController.allocate(0)).toThrow(RangeError);
       expect(() => SharedMailboxController.allocate(2000)).toThrow(RangeError);
+    });
+
+    it('should refuse a txDoneMethod other than irq or poll with an ScmiConfigError naming it, not take it for poll', () => {
+      const method = (v: unknown): 'irq' => v as 'irq';
+      expect(() => SharedMailboxController.allocate(1, method('bogus'))).toThrow(ScmiConfigError);
+      for (const bad of ['bogus', 'ack', null]) {
+        expect(fieldOfConfigError(() => SharedMailboxController.allocate(1, method(bad)))).toBe(
+          'txDoneMethod',
+        );
+      }
+      const poll = new SharedMailboxController(SharedMailboxController.allocate(1, 'poll'));
+      expect(poll.txDoneMethod).toBe('poll');
+      expect(new SharedMailboxController(SharedMailboxController.allocate(1)).txDoneMethod).toBe(
+        'irq',
+      );
     });
   });
 

@@ -1,4 +1,5 @@
 import { fieldOfConfigError } from '../../core/test/support/code-of.js';
+import { ScmiConfigError, VirtualClock, type Clock } from '@scmi-ts/core';
 import {
   SMT_CHANNEL_ERROR,
   SMT_CHANNEL_FREE,
@@ -10,8 +11,14 @@ import {
   SMT_LENGTH_OFFSET,
   SMT_PAYLOAD_OFFSET,
   SMT_STATUS_OFFSET,
+  SharedMailboxController,
   SmtArea,
+  createSameThreadMailboxWire,
+  createSharedMailboxWire,
   createSmtWireLayout,
+  type SameThreadMailboxWireOptions,
+  type SharedMailboxWireOptions,
+  type SmtWireLayoutOptions,
 } from '@scmi-ts/mailbox-transport';
 import { findSmtChannel, smtMailboxCount } from '../src/smt/smt-wire-layout.js';
 
@@ -110,5 +117,143 @@ describe(createSmtWireLayout, () => {
     expect(field(() => createSmtWireLayout({ areaSize: 24 }))).toBe('areaSize');
     expect(field(() => createSmtWireLayout({ a2p: [0, 0] }))).toBe('a2p[1]');
     expect(field(() => createSmtWireLayout({ p2a: [-1] }))).toBe('p2a[0]');
+  });
+
+  it('should refuse ids that are not an array with an ScmiConfigError naming a2p or p2a, not a TypeError', () => {
+    const field = fieldOfConfigError;
+    const notIds = (v: unknown): number[] => v as number[];
+    expect(() => createSmtWireLayout({ a2p: notIds(0) })).toThrow(ScmiConfigError);
+    expect(field(() => createSmtWireLayout({ a2p: notIds(0) }))).toBe('a2p');
+    expect(field(() => createSmtWireLayout({ p2a: notIds('01') }))).toBe('p2a');
+    expect(field(() => createSmtWireLayout({ a2p: notIds({ length: 1, 0: 0 }) }))).toBe('a2p');
+    expect(field(() => createSmtWireLayout(null as unknown as SmtWireLayoutOptions))).toBe(
+      'options',
+    );
+  });
+
+  it('should refuse an id that is not a number, and the hole of a sparse array, naming its index', () => {
+    const field = fieldOfConfigError;
+    expect(field(() => createSmtWireLayout({ a2p: ['1' as unknown as number] }))).toBe('a2p[0]');
+    expect(field(() => createSmtWireLayout({ a2p: [0, 1.5] }))).toBe('a2p[1]');
+    // eslint-disable-next-line no-sparse-arrays
+    expect(field(() => createSmtWireLayout({ p2a: [0, , 2] as unknown as number[] }))).toBe(
+      'p2a[1]',
+    );
+    const huge: number[] = [];
+    huge.length = 2 ** 32 - 1; // all holes: refused at the first, not walked
+    expect(field(() => createSmtWireLayout({ a2p: huge }))).toBe('a2p[0]');
+  });
+
+  it('should refuse an area size that is not a number or past 1 GiB, and a wire past 1 GiB, before allocating', () => {
+    const field = fieldOfConfigError;
+    expect(field(() => createSmtWireLayout({ areaSize: '156' as unknown as number }))).toBe(
+      'areaSize',
+    );
+    expect(() => createSmtWireLayout({ areaSize: 2 ** 40 })).toThrow(ScmiConfigError);
+    expect(field(() => createSmtWireLayout({ areaSize: 2 ** 40 }))).toBe('areaSize');
+    // 1024 areas of 1 MiB are the whole 1 GiB: the next one is refused, by name
+    const ids = Array.from({ length: 1024 }, (_, i) => i);
+    expect(field(() => createSmtWireLayout({ a2p: ids, p2a: [0], areaSize: 2 ** 20 }))).toBe(
+      'p2a[0]',
+    );
+  });
+
+  it('should leave its options as they were when it refuses them', () => {
+    const options = Object.freeze({ a2p: Object.freeze([0, 0]), p2a: Object.freeze([0]) });
+    expect(fieldOfConfigError(() => createSmtWireLayout(options))).toBe('a2p[1]');
+    expect(options).toEqual({ a2p: [0, 0], p2a: [0] });
+  });
+});
+
+describe(createSameThreadMailboxWire, () => {
+  it('should make the controller with the TX-done method asked for, one channel per area', () => {
+    const { controller, wire } = createSameThreadMailboxWire(new VirtualClock(), {
+      a2p: [0, 1],
+      txDoneMethod: 'poll',
+    });
+    expect([controller.txDoneMethod, controller.channelCount]).toEqual(['poll', 3]);
+    expect(wire.controller).toBe(controller);
+    expect(createSameThreadMailboxWire(new VirtualClock()).controller.txDoneMethod).toBe('irq');
+  });
+
+  it('should refuse an unknown txDoneMethod with an ScmiConfigError naming it, not take it for poll', () => {
+    const clock = new VirtualClock();
+    const method = (v: unknown): 'irq' => v as 'irq';
+    expect(() => createSameThreadMailboxWire(clock, { txDoneMethod: method('bogus') })).toThrow(
+      ScmiConfigError,
+    );
+    for (const bad of ['bogus', 'ack', 'IRQ', '', null, 1]) {
+      expect(
+        fieldOfConfigError(() => createSameThreadMailboxWire(clock, { txDoneMethod: method(bad) })),
+      ).toBe('txDoneMethod');
+    }
+    expect([clock.pendingTasks, clock.armedTimers]).toEqual([0, 0]);
+  });
+
+  it('should refuse more than 1024 channels with an ScmiConfigError naming the first id past them, not a RangeError', () => {
+    const clock = new VirtualClock();
+    const ids = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+    expect(() =>
+      createSameThreadMailboxWire(clock, { a2p: ids(1025), p2a: [], areaSize: 32 }),
+    ).toThrow(ScmiConfigError);
+    expect(
+      fieldOfConfigError(() =>
+        createSameThreadMailboxWire(clock, { a2p: ids(1025), p2a: [], areaSize: 32 }),
+      ),
+    ).toBe('a2p[1024]');
+    expect(
+      fieldOfConfigError(() =>
+        createSameThreadMailboxWire(clock, { a2p: ids(1024), p2a: [0], areaSize: 32 }),
+      ),
+    ).toBe('p2a[0]');
+    const full = createSameThreadMailboxWire(clock, { a2p: ids(1023), p2a: [0], areaSize: 32 });
+    expect(full.controller.channelCount).toBe(1024);
+  });
+
+  it('should refuse a clock that is not one, and options that are not an object', () => {
+    const field = fieldOfConfigError;
+    expect(field(() => createSameThreadMailboxWire({} as Clock))).toBe('clock');
+    expect(field(() => createSameThreadMailboxWire(undefined as unknown as Clock))).toBe('clock');
+    expect(
+      field(() =>
+        createSameThreadMailboxWire(
+          new VirtualClock(),
+          0 as unknown as SameThreadMailboxWireOptions,
+        ),
+      ),
+    ).toBe('options');
+  });
+});
+
+describe(createSharedMailboxWire, () => {
+  it('should allocate the region with the TX-done method asked for', () => {
+    const { wire, spec } = createSharedMailboxWire({ a2p: [0], p2a: [], txDoneMethod: 'poll' });
+    expect(wire.controller.txDoneMethod).toBe('poll');
+    expect(new SharedMailboxController(spec.region).txDoneMethod).toBe('poll');
+    expect(createSharedMailboxWire().wire.controller.txDoneMethod).toBe('irq');
+  });
+
+  it('should refuse an unknown txDoneMethod with an ScmiConfigError naming it, not take it for poll', () => {
+    const method = (v: unknown): 'irq' => v as 'irq';
+    expect(() => createSharedMailboxWire({ txDoneMethod: method('bogus') })).toThrow(
+      ScmiConfigError,
+    );
+    for (const bad of ['bogus', 'ack', null]) {
+      expect(fieldOfConfigError(() => createSharedMailboxWire({ txDoneMethod: method(bad) }))).toBe(
+        'txDoneMethod',
+      );
+    }
+  });
+
+  it('should refuse more than 1024 channels, a clock that is not one, and options that are not an object', () => {
+    const field = fieldOfConfigError;
+    const ids = Array.from({ length: 1025 }, (_, i) => i);
+    expect(field(() => createSharedMailboxWire({ a2p: ids, p2a: [], areaSize: 32 }))).toBe(
+      'a2p[1024]',
+    );
+    expect(field(() => createSharedMailboxWire({ clock: 5 as unknown as Clock }))).toBe('clock');
+    expect(field(() => createSharedMailboxWire('a2p' as unknown as SharedMailboxWireOptions))).toBe(
+      'options',
+    );
   });
 });

@@ -528,6 +528,33 @@ describe(SmtFaultInjector, () => {
     expect(faults.rules).toEqual([]);
   });
 
+  it('should keep a copy of each rule: changing it afterwards, or what rules returns, changes nothing', () => {
+    const faults = new SmtFaultInjector();
+    const rule = { match: { nth: 1 }, action: { kind: 'hostile-length' as const, length: 8 } };
+    faults.add(rule);
+    rule.match.nth = -5; // add() would refuse it
+    (rule.action as { kind: string }).kind = 'bogus'; // add() would refuse it
+    const listed = defined(faults.rules[0]);
+    (listed.match as { nth: number }).nth = 0;
+    (listed.action as { length: number }).length = -1;
+    expect(faults.rules).toEqual([
+      { id: 'smt-rule-1', match: { nth: 1 }, action: { kind: 'hostile-length', length: 8 } },
+    ]);
+    expect(faults.select('a2p', 0, HEADER)).toEqual({ kind: 'hostile-length', length: 8 });
+  });
+
+  it('should change nothing when it refuses a rule', () => {
+    const faults = new SmtFaultInjector();
+    faults.add({ id: 'keep', action: { kind: 'no-free' } });
+    const bad = { match: { nth: 0 }, action: { kind: 'no-free' as const } };
+    expect(() => faults.add(bad)).toThrow(ScmiConfigError);
+    expect(() => faults.add({ id: 'keep', action: { kind: 'early-free' } })).toThrow(
+      ScmiConfigError,
+    );
+    expect(faults.rules).toEqual([{ id: 'keep', action: { kind: 'no-free' } }]);
+    expect(bad).toEqual({ match: { nth: 0 }, action: { kind: 'no-free' } });
+  });
+
   it('should match on protocol and message ids', () => {
     const faults = new SmtFaultInjector();
     faults.add({ match: { protocolId: 0x10, messageId: 0x3 }, action: { kind: 'no-free' } });
@@ -547,6 +574,20 @@ describe(validateSmtFaultRule, () => {
     }
     return undefined;
   };
+
+  it('should return a checked copy, its match and action copied too', () => {
+    const rule = { match: { nth: 2 }, action: { kind: 'stuck-busy' as const, ms: 5 } };
+    const valid = validateSmtFaultRule(rule);
+    expect(valid).toEqual(rule);
+    expect([valid === rule, valid.match === rule.match, valid.action === rule.action]).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    expect(validateSmtFaultRule({ match: null, action: { kind: 'no-free' } })).toEqual({
+      action: { kind: 'no-free' },
+    });
+  });
 
   it('should name the invalid field', () => {
     expect(field(null)).toBe('rule');

@@ -1,3 +1,5 @@
+import { ScmiConfigError } from '@scmi-ts/core';
+
 /**
  * How a mailbox client learns that the remote has taken its message (Linux
  * `include/linux/mailbox_controller.h`, `TXDONE_BY_*`):
@@ -8,6 +10,61 @@
  *   {@link MailboxChannel.clientTxDone} (Linux `knows_txdone` / `mbox_client_txdone`).
  */
 export type MailboxTxDoneMethod = 'irq' | 'poll' | 'ack';
+
+/**
+ * Most channels a controller of this package has (and so most SCMI channels a wire made by
+ * `createSameThreadMailboxWire` / `createSharedMailboxWire` has: one mailbox channel each).
+ * @internal
+ */
+export const MAX_MAILBOX_CHANNELS = 1024;
+
+/** `v` for a message: a string quoted, an object or a function named by its type only. */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'function') return 'a function';
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
+  return String(v);
+}
+
+/**
+ * The TX-done method of a controller (`irq` when `value` is undefined): `ack` is not one, it is
+ * the client's ({@link MailboxClient.knowsTxDone}).
+ *
+ * @throws ScmiConfigError naming `field` when `value` is anything else than `irq`, `poll` or
+ * undefined.
+ * @internal
+ */
+export function controllerTxDoneMethod(value: unknown, field = 'txDoneMethod'): 'irq' | 'poll' {
+  if (value === undefined) return 'irq';
+  if (value === 'irq' || value === 'poll') return value;
+  throw new ScmiConfigError(
+    field,
+    `expected 'irq' or 'poll' (a client that knows TX completion asks for 'ack' itself), got ${show(value)}`,
+  );
+}
+
+/**
+ * Checks that `value` looks like a {@link @scmi-ts/core!Clock} (what a controller calls:
+ * `schedule`, `setTimeout`, `now`).
+ *
+ * @throws ScmiConfigError naming `field` otherwise.
+ * @internal
+ */
+export function checkMailboxClock(value: unknown, field = 'clock'): void {
+  const c = value as Partial<Record<'now' | 'setTimeout' | 'schedule', unknown>> | null;
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.now !== 'function' ||
+    typeof c.setTimeout !== 'function' ||
+    typeof c.schedule !== 'function'
+  ) {
+    throw new ScmiConfigError(
+      field,
+      `expected a Clock (now, setTimeout, schedule), got ${show(value)}`,
+    );
+  }
+}
 
 /**
  * A mailbox client (Linux `struct mbox_client`): what a controller calls back on one channel.

@@ -5,20 +5,25 @@ import {
   type DoorbellInterceptor,
   type SameThreadDoorbell,
 } from '@scmi-ts/core';
-import type {
-  MailboxChannel,
-  MailboxClient,
-  MailboxController,
-  MailboxControllerStats,
-  MailboxRemoteEnd,
+import {
+  MAX_MAILBOX_CHANNELS,
+  controllerTxDoneMethod,
+  type MailboxChannel,
+  type MailboxClient,
+  type MailboxController,
+  type MailboxControllerStats,
+  type MailboxRemoteEnd,
 } from './mailbox-controller.js';
 import { MailboxLineChannel, type MailboxLine } from './mailbox-line.js';
 
 /** Options of a {@link SameThreadMailboxController}. */
 export interface SameThreadMailboxControllerOptions {
-  /** Number of channels. */
+  /** Number of channels, 1 … 1024. */
   readonly channels: number;
-  /** How the controller detects TX completion for clients that do not know it (default `irq`). */
+  /**
+   * How the controller detects TX completion for clients that do not know it: `irq` (default) or
+   * `poll`; anything else is refused.
+   */
   readonly txDoneMethod?: 'irq' | 'poll';
   /** Period of TX-done polling, ms (default 1; Linux `txpoll_period`). */
   readonly txPollPeriodMs?: number;
@@ -165,18 +170,23 @@ export class SameThreadMailboxController implements MailboxController {
   /**
    * Creates the controller and its channels.
    *
-   * @throws RangeError when `channels` is not a positive integer or the poll period not positive.
+   * @throws RangeError when `channels` is not an integer in 1..1024 or the poll period not
+   * positive.
+   * @throws ScmiConfigError naming `txDoneMethod` when it is neither `irq` nor `poll` (nor absent).
    */
   public constructor(clock: Clock, options: SameThreadMailboxControllerOptions) {
     const { channels } = options;
-    if (!Number.isInteger(channels) || channels < 1 || channels > 1024) {
-      throw new RangeError(`channels must be an integer in 1..1024, got ${String(channels)}`);
+    if (!Number.isInteger(channels) || channels < 1 || channels > MAX_MAILBOX_CHANNELS) {
+      throw new RangeError(
+        `channels must be an integer in 1..${MAX_MAILBOX_CHANNELS}, got ${String(channels)}`,
+      );
     }
+    const txDoneMethod = controllerTxDoneMethod(options.txDoneMethod);
     const pollMs = options.txPollPeriodMs ?? 1;
     if (!(pollMs > 0)) throw new RangeError(`txPollPeriodMs must be positive, got ${pollMs}`);
     this.name = options.name ?? 'mbox';
     this.channelCount = channels;
-    this.txDoneMethod = options.txDoneMethod ?? 'irq';
+    this.txDoneMethod = txDoneMethod;
     this.#clock = clock;
     this.#pollMs = pollMs;
     const route = (toward: 'agent' | 'remote', deliver: () => void): void => {

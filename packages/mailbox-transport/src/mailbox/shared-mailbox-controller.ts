@@ -1,10 +1,12 @@
 import { RealClock, ScmiTransportError, SharedDoorbell, type Clock } from '@scmi-ts/core';
-import type {
-  MailboxChannel,
-  MailboxClient,
-  MailboxController,
-  MailboxControllerStats,
-  MailboxRemoteEnd,
+import {
+  MAX_MAILBOX_CHANNELS,
+  controllerTxDoneMethod,
+  type MailboxChannel,
+  type MailboxClient,
+  type MailboxController,
+  type MailboxControllerStats,
+  type MailboxRemoteEnd,
 } from './mailbox-controller.js';
 import { MailboxLineChannel, type MailboxLine } from './mailbox-line.js';
 
@@ -180,25 +182,27 @@ export class SharedMailboxController implements MailboxController {
 
   /**
    * Allocates the zeroed region of a controller with `channels` channels whose controller detects
-   * TX completion by `txDoneMethod` (default `irq`).
+   * TX completion by `txDoneMethod` (`irq`, the default, or `poll`).
    *
    * @throws RangeError when `channels` is not an integer in 1..1024.
+   * @throws ScmiConfigError naming `txDoneMethod` when it is neither `irq` nor `poll` (nor absent):
+   * it is refused, never taken for `poll`.
    * @example
    * ```ts
    * const region = SharedMailboxController.allocate(3, 'poll');
    * ```
    */
-  public static allocate(
-    channels: number,
-    txDoneMethod: 'irq' | 'poll' = 'irq',
-  ): SharedArrayBuffer {
-    if (!Number.isInteger(channels) || channels < 1 || channels > 1024) {
-      throw new RangeError(`channels must be an integer in 1..1024, got ${String(channels)}`);
+  public static allocate(channels: number, txDoneMethod?: 'irq' | 'poll'): SharedArrayBuffer {
+    if (!Number.isInteger(channels) || channels < 1 || channels > MAX_MAILBOX_CHANNELS) {
+      throw new RangeError(
+        `channels must be an integer in 1..${MAX_MAILBOX_CHANNELS}, got ${String(channels)}`,
+      );
     }
+    const method = controllerTxDoneMethod(txDoneMethod);
     const region = new SharedArrayBuffer(HEADER_BYTES + channels * CHANNEL_BYTES);
     const header = new Int32Array(region, 0, 4);
     header[1] = channels;
-    header[2] = txDoneMethod === 'irq' ? METHOD_IRQ : METHOD_POLL;
+    header[2] = method === 'irq' ? METHOD_IRQ : METHOD_POLL;
     Atomics.store(header, 0, MAGIC);
     return region;
   }

@@ -66,9 +66,13 @@ export class SmtFaultInjector {
   /**
    * Adds a rule (validated) and returns its id.
    *
-   * @throws ScmiConfigError when the rule is invalid or its id is already used.
+   * The injector keeps a copy of `rule`: changing the object afterwards changes nothing. A refused
+   * rule changes nothing either.
+   *
+   * @throws ScmiConfigError when the rule is invalid (naming the field) or its id is already used.
    */
   public add(rule: SmtFaultRule): string {
+    // Checked and kept as a copy: a caller changing the rule later must not bypass the checks.
     const valid = validateSmtFaultRule(rule);
     const id = valid.id ?? `smt-rule-${this.#nextId++}`;
     if (this.#rules.some((r) => r.id === id)) {
@@ -91,9 +95,15 @@ export class SmtFaultInjector {
     this.#rules.length = 0;
   }
 
-  /** The rules, in the order they were added. */
+  /** Copies of the rules, in the order they were added, with their ids. */
   public get rules(): readonly SmtFaultRule[] {
-    return this.#rules.map((r) => ({ ...r.rule, id: r.id }));
+    // Copies down to match and action: changing what this returns changes no rule.
+    return this.#rules.map(({ id, rule }) => ({
+      ...rule,
+      id,
+      ...(rule.match === undefined ? {} : { match: { ...rule.match } }),
+      action: { ...rule.action },
+    }));
   }
 
   /** What fired, oldest first (the last 1000 entries). */

@@ -140,7 +140,26 @@ function optionalMs(record: Record<string, unknown>, key: string, field: string)
 }
 
 /**
- * Checks a wire-level fault rule (untrusted data, e.g. from a test across a worker boundary).
+ * A copy of `rule` down to `match` and `action` (the rule is plain data: no deeper level), each
+ * property read once; a `null` match (absent, as in JSON written by hand) is dropped; anything
+ * else that is not an object is left as is, for the checks to name.
+ */
+function copyRule(rule: unknown): unknown {
+  if (!isRecord(rule)) return rule;
+  const { match, action, ...rest } = rule;
+  return {
+    ...rest,
+    ...(match === undefined || match === null
+      ? {}
+      : { match: isRecord(match) ? { ...match } : match }),
+    action: isRecord(action) ? { ...action } : action,
+  };
+}
+
+/**
+ * Checks a wire-level fault rule (untrusted data, e.g. from a test across a worker boundary) and
+ * returns a checked copy of it (its `match` and `action` copied too): changing `rule` afterwards
+ * changes nothing in the copy, so it cannot bypass the checks.
  *
  * @throws ScmiConfigError naming the invalid field (`action.kind`, `match.nth`…).
  * @example
@@ -148,7 +167,9 @@ function optionalMs(record: Record<string, unknown>, key: string, field: string)
  * validateSmtFaultRule({ action: { kind: 'no-free' } }); // ok
  * ```
  */
-export function validateSmtFaultRule(rule: unknown, field = 'rule'): SmtFaultRule {
+export function validateSmtFaultRule(original: unknown, field = 'rule'): SmtFaultRule {
+  // Copied first, then checked: what is checked is what is returned.
+  const rule = copyRule(original);
   if (!isRecord(rule)) throw new ScmiConfigError(field, 'expected an object');
   if (rule.id !== undefined && (typeof rule.id !== 'string' || rule.id === '')) {
     throw new ScmiConfigError(`${field}.id`, 'expected a non-empty string');

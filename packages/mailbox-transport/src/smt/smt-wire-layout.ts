@@ -35,12 +35,26 @@ export interface SmtWireLayout {
 
 /** Options of {@link createSmtWireLayout}. */
 export interface SmtWireLayoutOptions {
-  /** A2P channel ids (default `[0]`). */
+  /** A2P channel ids, each an integer in 0..65535, no repeat (default `[0]`). */
   readonly a2p?: readonly number[];
-  /** P2A channel ids (default `[0]`; `[]` for a wire without notifications). */
+  /** P2A channel ids, as `a2p` (default `[0]`; `[]` for a wire without notifications). */
   readonly p2a?: readonly number[];
-  /** Bytes of each SMT area (default 156: the 28-byte SMT header + 128-byte messages). */
+  /**
+   * Bytes of each SMT area: a multiple of 4 of at least 28 (default 156: the 28-byte SMT header +
+   * 128-byte messages); all the areas of a wire together take at most 1 GiB.
+   */
   readonly areaSize?: number;
+}
+
+/** Most bytes of the shared memory of one wire (every SMT area together): 1 GiB. */
+const MAX_WIRE_BYTES = 2 ** 30;
+
+/** `v` for a message: a string quoted, an object or a function named by its type only. */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'function') return 'a function';
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
+  return String(v);
 }
 
 /**
@@ -49,8 +63,12 @@ export interface SmtWireLayoutOptions {
  * firmware leaves them at boot: an A2P area is the agent's to write, a P2A area has nothing
  * pending.
  *
- * @throws ScmiConfigError when an id is invalid or repeated, or `areaSize` is not a multiple of 4
- * of at least 28 bytes.
+ * Every option is checked before anything is allocated.
+ *
+ * @throws ScmiConfigError naming the field: `options` when it is not an object; `a2p` / `p2a`
+ * when it is not an array; `a2p[i]` / `p2a[i]` when an id is not an integer in 0..65535, is
+ * repeated, or (a hole of a sparse array) missing, or when its area would take the wire past
+ * 1 GiB; `areaSize` when it is not a multiple of 4 of at least 28 bytes and at most 1 GiB.
  * @example
  * ```ts
  * const layout = createSmtWireLayout({ a2p: [0, 1], p2a: [0] });
@@ -58,30 +76,90 @@ export interface SmtWireLayoutOptions {
  * ```
  */
 export function createSmtWireLayout(options: SmtWireLayoutOptions = {}): SmtWireLayout {
+  return buildSmtWireLayout(options);
+}
+
+/**
+ * Checks that the options of a wire are an object (`undefined` is replaced by `{}` before).
+ *
+ * @throws ScmiConfigError naming `options` otherwise.
+ * @internal
+ */
+export function checkSmtWireOptions(options: unknown): asserts options is object {
+  if (typeof options !== 'object' || options === null) {
+    throw new ScmiConfigError('options', `expected an object, got ${show(options)}`);
+  }
+}
+
+/**
+ * {@link createSmtWireLayout} for a mailbox controller of at most `maxChannels` channels: an id
+ * past that many channels is refused too, before anything is allocated.
+ *
+ * @throws ScmiConfigError as {@link createSmtWireLayout}, and naming the first `a2p[i]` /
+ * `p2a[i]` that would need mailbox channel `maxChannels` or more.
+ * @internal
+ */
+export function buildSmtWireLayout(
+  options: SmtWireLayoutOptions,
+  maxChannels = Infinity,
+): SmtWireLayout {
+  checkSmtWireOptions(options);
   const areaSize = options.areaSize ?? SMT_DEFAULT_AREA_SIZE;
-  if (!Number.isInteger(areaSize) || areaSize < SMT_HEADER_SIZE || areaSize % 4 !== 0) {
+  if (
+    typeof areaSize !== 'number' ||
+    !Number.isInteger(areaSize) ||
+    areaSize < SMT_HEADER_SIZE ||
+    areaSize > MAX_WIRE_BYTES ||
+    areaSize % 4 !== 0
+  ) {
     throw new ScmiConfigError(
       'areaSize',
-      `expected a multiple of 4 of at least ${SMT_HEADER_SIZE} bytes, got ${String(areaSize)}`,
+      `expected a multiple of 4 of at least ${SMT_HEADER_SIZE} bytes and at most 1 GiB, got ${show(areaSize)}`,
     );
   }
   const channels: SmtChannelSpec[] = [];
-  const add = (direction: ChannelDirection, ids: readonly number[]): void => {
+  const add = (direction: ChannelDirection, value: unknown): void => {
+    const ids = value ?? [0];
+    if (!Array.isArray(ids)) {
+      throw new ScmiConfigError(direction, `expected an array of channel ids, got ${show(ids)}`);
+    }
     const seen = new Set<number>();
-    ids.forEach((id, i) => {
-      if (!Number.isInteger(id) || id < 0 || id > 0xffff || seen.has(id)) {
+    // By index, not forEach: a hole of a sparse array is refused, not skipped. It ends at the
+    // first bad id, so a huge `length` costs at most 65537 steps.
+    for (let i = 0; i < ids.length; i++) {
+      const id: unknown = ids[i];
+      const field = `${direction}[${i}]`;
+      if (
+        typeof id !== 'number' ||
+        !Number.isInteger(id) ||
+        id < 0 ||
+        id > 0xffff ||
+        seen.has(id)
+      ) {
         throw new ScmiConfigError(
-          `${direction}[${i}]`,
-          `expected a unique channel id in 0..65535, got ${String(id)}`,
+          field,
+          `expected a unique channel id in 0..65535, got ${show(id)}`,
+        );
+      }
+      const index = channels.length;
+      if (index >= maxChannels) {
+        throw new ScmiConfigError(
+          field,
+          `a wire has at most ${maxChannels} channels, A2P and P2A together (one mailbox channel each): ${direction}:${id} would be channel ${index + 1}`,
+        );
+      }
+      if ((index + 1) * areaSize > MAX_WIRE_BYTES) {
+        throw new ScmiConfigError(
+          field,
+          `the SMT areas of a wire take at most 1 GiB: with ${direction}:${id}, ${index + 1} areas of ${areaSize} bytes would not fit`,
         );
       }
       seen.add(id);
-      const index = channels.length;
       channels.push({ direction, id, offset: index * areaSize, mailbox: index });
-    });
+    }
   };
-  add('a2p', options.a2p ?? [0]);
-  add('p2a', options.p2a ?? [0]);
+  add('a2p', options.a2p);
+  add('p2a', options.p2a);
   const memory = new SharedArrayBuffer(Math.max(1, channels.length) * areaSize);
   const view = new DataView(memory);
   for (const c of channels) view.setUint32(c.offset + SMT_STATUS_OFFSET, SMT_CHANNEL_FREE, true);

@@ -1,7 +1,13 @@
 import type { Clock } from '@scmi-ts/core';
+import {
+  MAX_MAILBOX_CHANNELS,
+  checkMailboxClock,
+  controllerTxDoneMethod,
+} from '../mailbox/mailbox-controller.js';
 import { SameThreadMailboxController } from '../mailbox/same-thread-mailbox-controller.js';
 import {
-  createSmtWireLayout,
+  buildSmtWireLayout,
+  checkSmtWireOptions,
   smtMailboxCount,
   type SmtWireLayoutOptions,
 } from '../smt/smt-wire-layout.js';
@@ -9,7 +15,10 @@ import { SmtWireMonitor, type MonitoredMailboxWire, type SmtPlatformEnd } from '
 
 /** Options of {@link createSameThreadMailboxWire}. */
 export interface SameThreadMailboxWireOptions extends SmtWireLayoutOptions {
-  /** How the controller detects TX completion for clients that do not know it (default `irq`). */
+  /**
+   * How the controller detects TX completion for clients that do not know it: `irq` (default) or
+   * `poll`; anything else is refused.
+   */
   readonly txDoneMethod?: 'irq' | 'poll';
 }
 
@@ -29,7 +38,12 @@ export interface SameThreadMailboxWire {
  * {@link SameThreadMailboxController} with one channel per area. Give `wire` to the agent and
  * `platformEnd` to an {@link SmtResponder}.
  *
- * @throws ScmiConfigError for invalid channel ids or area size.
+ * Everything is checked before anything is made: a refused call leaves nothing behind.
+ *
+ * @throws ScmiConfigError naming the field: `clock` when it is not a clock; `txDoneMethod` when
+ * it is neither `irq` nor `poll` (nor absent); `options`, `a2p`, `p2a`, `a2p[i]`, `p2a[i]`,
+ * `areaSize` as {@link createSmtWireLayout} refuses them; the first `a2p[i]` / `p2a[i]` past
+ * 1024 channels (A2P and P2A together: the controller has at most 1024 mailbox channels).
  * @example
  * ```ts
  * const clock = new VirtualClock({ auto: true });
@@ -42,10 +56,13 @@ export function createSameThreadMailboxWire(
   clock: Clock,
   options: SameThreadMailboxWireOptions = {},
 ): SameThreadMailboxWire {
-  const layout = createSmtWireLayout(options);
+  checkMailboxClock(clock);
+  checkSmtWireOptions(options);
+  const txDoneMethod = controllerTxDoneMethod(options.txDoneMethod);
+  const layout = buildSmtWireLayout(options, MAX_MAILBOX_CHANNELS);
   const controller = new SameThreadMailboxController(clock, {
     channels: Math.max(1, smtMailboxCount(layout)),
-    ...(options.txDoneMethod === undefined ? {} : { txDoneMethod: options.txDoneMethod }),
+    txDoneMethod,
   });
   return {
     wire: { layout, controller, monitor: new SmtWireMonitor() },

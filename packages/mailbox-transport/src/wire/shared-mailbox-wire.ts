@@ -3,9 +3,15 @@ import {
   SharedMailboxController,
   SharedMailboxRemote,
 } from '../mailbox/shared-mailbox-controller.js';
-import type { MailboxRemoteEnd } from '../mailbox/mailbox-controller.js';
 import {
-  createSmtWireLayout,
+  MAX_MAILBOX_CHANNELS,
+  checkMailboxClock,
+  controllerTxDoneMethod,
+  type MailboxRemoteEnd,
+} from '../mailbox/mailbox-controller.js';
+import {
+  buildSmtWireLayout,
+  checkSmtWireOptions,
   smtMailboxCount,
   type SmtWireLayout,
   type SmtWireLayoutOptions,
@@ -25,7 +31,10 @@ export interface SharedMailboxWireSpec {
 
 /** Options of {@link createSharedMailboxWire}. */
 export interface SharedMailboxWireOptions extends SmtWireLayoutOptions {
-  /** How the controller detects TX completion for clients that do not know it (default `irq`). */
+  /**
+   * How the controller detects TX completion for clients that do not know it: `irq` (default) or
+   * `poll`; anything else is refused (never taken for `poll`).
+   */
   readonly txDoneMethod?: 'irq' | 'poll';
   /** The clock of TX-done polling on the agent's side (default a `RealClock`). */
   readonly clock?: Clock;
@@ -44,7 +53,12 @@ export interface SharedMailboxWire {
  * `SharedArrayBuffer` and a {@link SharedMailboxController} (doorbells on `Atomics`). Keep `wire`
  * for the agent; post `spec` to the platform's worker.
  *
- * @throws ScmiConfigError for invalid channel ids or area size.
+ * Everything is checked before anything is made: a refused call leaves nothing behind.
+ *
+ * @throws ScmiConfigError naming the field: `txDoneMethod` when it is neither `irq` nor `poll`
+ * (nor absent); `clock` when it is given and is not a clock; `options`, `a2p`, `p2a`, `a2p[i]`,
+ * `p2a[i]`, `areaSize` as {@link createSmtWireLayout} refuses them; the first `a2p[i]` / `p2a[i]`
+ * past 1024 channels (A2P and P2A together: the controller has at most 1024 mailbox channels).
  * @example
  * ```ts
  * const { wire, spec } = createSharedMailboxWire({ a2p: [0], p2a: [0] });
@@ -53,10 +67,13 @@ export interface SharedMailboxWire {
  * ```
  */
 export function createSharedMailboxWire(options: SharedMailboxWireOptions = {}): SharedMailboxWire {
-  const layout = createSmtWireLayout(options);
+  checkSmtWireOptions(options);
+  const txDoneMethod = controllerTxDoneMethod(options.txDoneMethod);
+  if (options.clock !== undefined) checkMailboxClock(options.clock);
+  const layout = buildSmtWireLayout(options, MAX_MAILBOX_CHANNELS);
   const region = SharedMailboxController.allocate(
     Math.max(1, smtMailboxCount(layout)),
-    options.txDoneMethod ?? 'irq',
+    txDoneMethod,
   );
   const controller = new SharedMailboxController(
     region,
