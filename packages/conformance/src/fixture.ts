@@ -98,6 +98,7 @@ export interface WorkerFixtureSession {
  * export const loopbackFixture: TransportFixture = {
  *   name: 'loopback',
  *   capabilities: { p2a: true, interrupt: true, polling: true, outOfOrder: true, worker: false },
+ *   // createLoopbackEnds: yours, building both ends over one wire (see test/support/loopback-fixture.ts)
  *   sameThread: async ({ platform, clock, agentId }) => createLoopbackEnds(platform, clock, agentId),
  * };
  * runTransportConformance(loopbackFixture);

@@ -160,7 +160,7 @@ export class ScmiAgent {
    * listed by the platform, or its init failed: see {@link ScmiAgent.protocolErrors}).
    * @example
    * ```ts
-   * const clock = agent.protocol(clockProtocolDriver); // ClockProtocol
+   * const base = agent.protocol(baseProtocolDriver); // BaseProtocol (or your driver's API type)
    * ```
    */
   public protocol<T>(driver: ProtocolDriver<T>): T {

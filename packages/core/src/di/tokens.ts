@@ -21,7 +21,7 @@ export const TRANSPORT: ServiceIdentifier<Transport> = Symbol.for('@scmi-ts/core
  *
  * @example
  * ```ts
- * bind(PROTOCOL_DRIVER).toConstantValue(clockProtocolDriver);
+ * bind(PROTOCOL_DRIVER).toConstantValue(clockDriver); // see the ProtocolDriver example
  * ```
  */
 export const PROTOCOL_DRIVER: ServiceIdentifier<ProtocolDriver> = Symbol.for(

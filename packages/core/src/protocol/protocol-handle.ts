@@ -300,6 +300,7 @@ export class BoundXferOps implements XferOps {
  *
  * @example
  * ```ts
+ * // ClockProtocol: your API class over the handle (core ships only Base's driver)
  * const clockDriver: ProtocolDriver<ClockProtocol> = {
  *   protocolId: 0x14, name: 'clock', version: 0x30000,
  *   init: async (ph) => new ClockProtocol(ph),

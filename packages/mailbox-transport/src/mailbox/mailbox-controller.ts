@@ -196,7 +196,7 @@ export interface MailboxController {
  *
  * @example
  * ```ts
- * const remote = controller.remote(0);
+ * const remote = sameThreadController.remote(0); // across threads: new SharedMailboxRemote(region, 0)
  * remote.listen(() => {
  *   processRequest();
  *   remote.ring();
