@@ -325,10 +325,17 @@ describe(startPeerPort, () => {
       port = await startPeerPort(platform);
       client = await PeerClient.open(port);
       client.send(PeerFrameKind.MSG, new Uint8Array(2)); // no header: dropped, no reply
+      client.send(PeerFrameKind.MSG, new Uint8Array([0, 0, 0, 0xf0])); // reserved bits
       client.send(PeerFrameKind.MSG, command(BASE, 0, 5));
       const [frame] = await client.frames(1);
       expect(decodeAnswer(defined(frame).payload).token).toBe(5);
-      expect(platform.counters.droppedRequests).toBe(1);
+      expect(platform.counters.droppedRequests).toBe(2);
+      // Logged, so that a client waiting for an answer can learn why none comes.
+      expect(port.log.filter((e) => e.event === 'dropped').map((e) => e.reason)).toEqual([
+        expect.stringMatching(/frame of 2 bytes holds no command header/) as string,
+        expect.stringMatching(/frame of 4 bytes holds no command header/) as string,
+      ]);
+      expect(port.connections).toBe(1);
     });
   });
 

@@ -1,6 +1,8 @@
 import { BlockList, createServer, isIP, type Server, type Socket } from 'node:net';
 import {
   ScmiConfigError,
+  isCommandHeader,
+  readU32,
   type PlatformAgentLink,
   type PlatformConnection,
   type ScmiPlatformPort,
@@ -73,6 +75,9 @@ export interface PeerPortOptions {
  * - `open`, `close`: a connection opened, or closed (by the client, the socket or {@link PeerPort.close}).
  * - `refused`: a connection refused (limit reached, no free agent id, the platform refused it).
  * - `malformed`: a connection closed for a malformed frame.
+ * - `dropped`: a kind-1 frame the platform dropped, counted, and will never answer: shorter than
+ *   a header, or not a command (reserved bits, another message type). The connection stays open;
+ *   the entry tells a client that waits for an answer why none comes.
  * - `handler-error`: a connection closed because a frame kind handler or the platform threw.
  * - `socket-error`: a connection closed for an error of its socket.
  * - `slow-consumer`: a connection closed because more than `maxQueuedBytes` waited to be sent to it,
@@ -85,6 +90,7 @@ export type PeerPortEvent =
   | 'open'
   | 'refused'
   | 'malformed'
+  | 'dropped'
   | 'handler-error'
   | 'socket-error'
   | 'slow-consumer'
@@ -95,6 +101,7 @@ const EVENTS: readonly PeerPortEvent[] = [
   'open',
   'refused',
   'malformed',
+  'dropped',
   'handler-error',
   'socket-error',
   'slow-consumer',
@@ -426,6 +433,14 @@ export class PeerPort {
         return;
       }
       if (response !== undefined) conn.context.send(PeerFrameKind.MSG, response);
+      else if (!holdsCommand(frame.payload)) {
+        this.#record({
+          event: 'dropped',
+          connectionId: conn.id,
+          agentId: conn.agentId,
+          reason: `a kind-1 frame of ${frame.payload.byteLength} bytes holds no command header: dropped, never answered`,
+        });
+      }
       return;
     }
     const handler = frameKindHandler(frame.kind);
@@ -476,6 +491,11 @@ export class PeerPort {
     conn.platform?.disconnect();
     this.#record({ event, connectionId: conn.id, agentId: conn.agentId, reason });
   }
+}
+
+/** Whether a kind-1 frame starts with a command header (the platform answers those, or holds them). */
+function holdsCommand(payload: Uint8Array): boolean {
+  return payload.byteLength >= 4 && isCommandHeader(readU32(payload, 0));
 }
 
 /**
