@@ -9,6 +9,7 @@ import {
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { runInNewContext } from 'node:vm';
 import {
   OPTEE_TRANSPORT_DESCRIPTOR,
   OpteeTransport,
@@ -680,6 +681,70 @@ describe(OpteeTransport, () => {
       await expect(
         h.create({ transportConfig: { ...base, staticShmem: () => new Uint8Array(16) } }),
       ).rejects.toMatchObject({ code: 'E_NO_SHMEM' });
+    });
+
+    describe('when transportConfig.staticShmem gives no usable area', () => {
+      it.each<[string, () => unknown]>([
+        ['null', () => null],
+        ['a number', () => 64],
+        ['an object with a byteLength', () => ({ byteLength: 64 })],
+        ['a DataView', () => new DataView(new ArrayBuffer(64))],
+        ['a Uint16Array', () => new Uint16Array(64)],
+      ])(
+        'should refuse %s with an ScmiConfigError naming transportConfig.staticShmem, opening nothing',
+        async (_, staticShmem) => {
+          h = await createOpteeHarness({ shmem: 'static' });
+          const base = h.ends.agentOptions.transportConfig as object;
+          const e = await settle(h.create({ transportConfig: { ...base, staticShmem } }));
+          expect(e).not.toBeInstanceOf(TypeError);
+          expect(ScmiConfigError.is(e)).toBe(true);
+          expect(e).toMatchObject({ code: 'E_CONFIG', field: 'transportConfig.staticShmem' });
+          expect(h.ends.optee.stats.openSessions).toBe(0);
+          expect(h.ends.optee.stats.registeredShm).toBe(0);
+          expect(h.ends.transport.diagnostics().channels).toEqual([]);
+          // The refusal kept nothing: the same transport then probes with the real areas.
+          const agent = await h.create();
+          await agent.remove();
+        },
+      );
+
+      it('should fail with E_NO_SHMEM, the error as cause, when it throws', async () => {
+        h = await createOpteeHarness({ shmem: 'static' });
+        const base = h.ends.agentOptions.transportConfig as object;
+        const failure = new Error('no shmem node');
+        const staticShmem = (): never => {
+          throw failure;
+        };
+        const e = await settle(h.create({ transportConfig: { ...base, staticShmem } }));
+        expect(ScmiTransportError.is(e)).toBe(true);
+        expect(e).toMatchObject({ code: 'E_NO_SHMEM', cause: failure });
+        expect(h.ends.optee.stats.openSessions).toBe(0);
+      });
+
+      it.each<[string, (area: Uint8Array) => Uint8Array]>([
+        ['a Buffer', (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)],
+        [
+          'a Uint8Array of another realm',
+          (a) =>
+            runInNewContext('new Uint8Array(buffer, offset, length)', {
+              buffer: a.buffer,
+              offset: a.byteOffset,
+              length: a.byteLength,
+            }) as Uint8Array,
+        ],
+      ])('should take %s over the same memory as the area', async (_, view) => {
+        h = await createOpteeHarness({ shmem: 'static' });
+        const wire = h.ends.driver.wire;
+        const base = h.ends.agentOptions.transportConfig as object;
+        const staticShmem = (id: number): Uint8Array | undefined => {
+          const area = wire.staticShmem(id);
+          return area && view(area);
+        };
+        const agent = await h.create({ transportConfig: { ...base, staticShmem } });
+        expect(h.ends.transport.diagnostics().channels).toMatchObject([{ mode: 'smt' }]);
+        expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+        await agent.remove();
+      });
     });
 
     it('should use MSG on a channel with a static area when told to, and another OP-TEE channel id', async () => {

@@ -32,6 +32,104 @@ describe(OpteeWireFaults, () => {
     expect(() => f.add(rule as never)).toThrow(expect.objectContaining({ field }) as Error);
   });
 
+  it.each([
+    [null, 'fault'],
+    ['busy-channel', 'fault'],
+    [[{ action: { kind: 'busy-channel' } }], 'fault'],
+    [{ match: 'channel 0', action: { kind: 'busy-channel' } }, 'fault.match'],
+    [{ match: [0], action: { kind: 'busy-channel' } }, 'fault.match'],
+    [{ action: 'busy-channel' }, 'fault.action'],
+    [{}, 'fault.action'],
+    [{ id: 3, action: { kind: 'busy-channel' } }, 'fault.id'],
+    [{ id: '', action: { kind: 'busy-channel' } }, 'fault.id'],
+  ])(
+    'should refuse %j with an ScmiConfigError naming %s, not a TypeError, adding nothing',
+    (rule, field) => {
+      const f = new OpteeWireFaults();
+      f.add({ id: 'keep', action: { kind: 'busy-channel' } });
+      let e: unknown;
+      try {
+        f.add(rule as never);
+      } catch (err) {
+        e = err;
+      }
+      expect(e).not.toBeInstanceOf(TypeError);
+      expect(ScmiConfigError.is(e)).toBe(true);
+      expect(e).toMatchObject({ code: 'E_CONFIG', field });
+      expect(() => {
+        f.set([rule as never]);
+      }).toThrow(expect.objectContaining({ field }) as Error);
+      expect(f.rules.map((r) => r.id)).toEqual(['keep']);
+      // A refused match never fires: the kept rule alone does.
+      expect(f.select(1, 4)).toEqual([{ kind: 'busy-channel' }]);
+    },
+  );
+
+  it('should take a null match as none (JSON written by hand), as the platform does', () => {
+    const f = new OpteeWireFaults();
+    f.add({ match: null as never, action: { kind: 'busy-channel' } });
+    expect(f.rules).toEqual([{ id: 'wire-1', action: { kind: 'busy-channel' } }]);
+    expect(f.select(3, 4)).toEqual([{ kind: 'busy-channel' }]);
+  });
+
+  it('should refuse a rule list that is not an array naming faults', () => {
+    const f = new OpteeWireFaults();
+    expect(() => {
+      f.set(null as never);
+    }).toThrow(expect.objectContaining({ field: 'faults' }) as Error);
+  });
+
+  it('should check the whole list before set() replaces anything: a duplicate id replaces nothing', () => {
+    const f = new OpteeWireFaults();
+    f.add({ id: 'keep', action: { kind: 'busy-channel' } });
+    let e: unknown;
+    try {
+      f.set([
+        { id: 'a', action: { kind: 'busy-channel' } },
+        { id: 'a', action: { kind: 'hang-until-cancel' } },
+      ]);
+    } catch (err) {
+      e = err;
+    }
+    expect(ScmiConfigError.is(e)).toBe(true);
+    expect(e).toMatchObject({ code: 'E_CONFIG', field: 'fault.id' });
+    expect(f.rules.map((r) => r.id)).toEqual(['keep']);
+    // Nor did the refused list take an automatic id.
+    expect(f.add({ action: { kind: 'busy-channel' } })).toBe('wire-1');
+    // set() may reuse the ids of the rules it replaces.
+    f.set([{ id: 'keep', action: { kind: 'hang-until-cancel' } }]);
+    expect(f.rules).toEqual([{ id: 'keep', action: { kind: 'hang-until-cancel' } }]);
+  });
+
+  it('should skip an automatic id a rule already has', () => {
+    const f = new OpteeWireFaults();
+    f.add({ id: 'wire-1', action: { kind: 'busy-channel' } });
+    expect(f.add({ action: { kind: 'busy-channel' } })).toBe('wire-2');
+  });
+
+  it('should keep a copy of each rule: changing it afterwards, or what rules returns, changes nothing', () => {
+    const f = new OpteeWireFaults();
+    const match = { channelId: 1, nth: 2 };
+    const action = { kind: 'tee-result' as const, result: 0xffff0000 };
+    f.add({ match, action });
+    match.channelId = 0;
+    match.nth = 0;
+    action.result = 2 ** 40;
+    const listed = f.rules[0] as { match: { channelId: number }; action: { result: number } };
+    listed.match.channelId = 5;
+    listed.action.result = 7;
+    expect(f.rules).toEqual([
+      {
+        id: 'wire-1',
+        match: { channelId: 1, nth: 2 },
+        action: { kind: 'tee-result', result: 0xffff0000 },
+      },
+    ]);
+    expect(f.select(0, 1)).toEqual([]);
+    expect(f.select(1, 1)).toEqual([]);
+    expect(f.select(1, 1)).toEqual([{ kind: 'tee-result', result: 0xffff0000 }]);
+  });
+
   it('should refuse a duplicate id, and keep the rules when set() is given a bad one', () => {
     const f = new OpteeWireFaults();
     f.add({ id: 'a', action: { kind: 'busy-channel' } });

@@ -1,4 +1,4 @@
-import { VirtualClock } from '@scmi-ts/core';
+import { ScmiConfigError, ScmiTransportError, VirtualClock } from '@scmi-ts/core';
 import {
   VIRTIO_ID_SCMI,
   VIRTIO_MAGIC,
@@ -39,6 +39,53 @@ describe(VirtioScmiWire, () => {
       await clock.runTasks();
       expect(seen).toEqual(['device notified', 'driver config', 'driver interrupt']);
       for (const d of [driver.notify, driver.interrupt, device.notify, device.interrupt]) d.close();
+    });
+  });
+
+  describe('when the wire would be too large', () => {
+    function thrown(f: () => unknown): unknown {
+      try {
+        f();
+        return undefined;
+      } catch (e) {
+        return e;
+      }
+    }
+
+    it.each([
+      [
+        'sameThread',
+        () => VirtioScmiWire.sameThread(new VirtualClock(), { guestMemoryBytes: 2 ** 40 }),
+      ],
+      ['shared', () => VirtioScmiWire.shared({ guestMemoryBytes: 2 ** 40 })],
+    ])(
+      'should refuse .%s with guestMemoryBytes 2^40 (past 4 GiB) as an ScmiConfigError, not a RangeError',
+      (_, create) => {
+        const e = thrown(create);
+        expect(e).not.toBeInstanceOf(RangeError);
+        expect(ScmiConfigError.is(e)).toBe(true);
+        expect(e).toMatchObject({ code: 'E_CONFIG', field: 'guestMemoryBytes' });
+      },
+    );
+
+    it('should turn a failed SharedArrayBuffer allocation into E_VIRTIO_WIRE with the cause', () => {
+      const real = globalThis.SharedArrayBuffer;
+      const failure = new RangeError('Array buffer allocation failed');
+      globalThis.SharedArrayBuffer = function (): never {
+        throw failure;
+      } as unknown as SharedArrayBufferConstructor;
+      let sameThread: unknown;
+      let shared: unknown;
+      try {
+        sameThread = thrown(() => VirtioScmiWire.sameThread(new VirtualClock()));
+        shared = thrown(() => VirtioScmiWire.shared());
+      } finally {
+        globalThis.SharedArrayBuffer = real;
+      }
+      for (const e of [sameThread, shared]) {
+        expect(ScmiTransportError.is(e)).toBe(true);
+        expect(e).toMatchObject({ code: 'E_VIRTIO_WIRE', cause: failure });
+      }
     });
   });
 

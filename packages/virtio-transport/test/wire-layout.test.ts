@@ -1,6 +1,10 @@
 import { fieldOfConfigError } from '../../core/test/support/code-of.js';
 import { SharedDoorbell } from '@scmi-ts/core';
-import { computeWireLayout, guestMemoryNeeded } from '../src/layout/wire-layout.js';
+import {
+  VIRTIO_WIRE_MAX_BYTES,
+  computeWireLayout,
+  guestMemoryNeeded,
+} from '../src/layout/wire-layout.js';
 import { splitRingBytes } from '../src/layout/split-ring-layout.js';
 
 describe(computeWireLayout, () => {
@@ -37,8 +41,25 @@ describe(computeWireLayout, () => {
       [{ guestMemoryBytes: Number.NaN }, 'guestMemoryBytes'],
       [{ guestMemoryBytes: Infinity }, 'guestMemoryBytes'],
       [{ guestMemoryBytes: 1e6 + 0.5 }, 'guestMemoryBytes'],
+      [{ guestMemoryBytes: 2 ** 40 }, 'guestMemoryBytes'],
+      [{ guestMemoryBytes: VIRTIO_WIRE_MAX_BYTES }, 'guestMemoryBytes'],
+      // What full queues of the largest sizes need by default is past 4 GiB too.
+      [{ cmdqSize: 32768, eventqSize: 32768, maxMsgSize: 65536 }, 'guestMemoryBytes'],
     ])('should throw an ScmiConfigError naming the option for %p', (options, field) => {
       expect(fieldOfConfigError(() => computeWireLayout(options))).toBe(field);
+    });
+  });
+
+  describe('the 4 GiB bound (what a 32-bit descriptor address reaches)', () => {
+    it('should take guest memory up to the last addressable byte, and refuse one granule more', () => {
+      const { guestMemory } = computeWireLayout();
+      const largest = computeWireLayout({ guestMemoryBytes: VIRTIO_WIRE_MAX_BYTES - guestMemory });
+      expect(largest.bytes).toBe(2 ** 32);
+      expect(
+        fieldOfConfigError(() =>
+          computeWireLayout({ guestMemoryBytes: VIRTIO_WIRE_MAX_BYTES - guestMemory + 1 }),
+        ),
+      ).toBe('guestMemoryBytes');
     });
   });
 });

@@ -74,7 +74,7 @@ export type OpteeWireFaultKind = OpteeWireFaultAction['kind'];
  * ```
  */
 export interface OpteeWireFault {
-  /** A name for the log; default `wire-<n>`. */
+  /** A name for the log, unique among the rules; default `wire-<n>` (the first one not taken). */
   readonly id?: string;
   /** Which invocations; default every message-processing invocation. */
   readonly match?: OpteeWireFaultMatch;
@@ -105,15 +105,42 @@ function positive(v: unknown): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1;
 }
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /**
- * Checks a wire fault rule.
+ * Checks a wire fault rule and returns a copy of what the emulator reads (rules are plain data):
+ * a caller changing its object after {@link OpteeWireFaults.add} must not bypass these checks.
+ * Each field's type is checked before it is read, so null, or a `match` that is not an object
+ * (which would otherwise match every invocation), is a typed error rather than a `TypeError`.
  *
- * @throws ScmiConfigError naming the field (`fault.action.kind`, …).
+ * @throws ScmiConfigError naming the field (`fault`, `fault.id`, `fault.match`,
+ *   `fault.action.kind`, …).
  */
-function validate(rule: OpteeWireFault): void {
-  const r = rule as unknown as Record<string, unknown>;
-  const m = (r.match ?? {}) as Record<string, unknown>;
-  const a = (r.action ?? {}) as Record<string, unknown>;
+function validate(rule: unknown): OpteeWireFault {
+  if (!isRecord(rule)) {
+    throw new ScmiConfigError('fault', 'expected an object ({ match?, action })');
+  }
+  const r = rule;
+  if (r.id !== undefined && (typeof r.id !== 'string' || r.id === '')) {
+    throw new ScmiConfigError('fault.id', 'expected a non-empty string');
+  }
+  // null stands for an absent match, as in JSON written by hand (as the platform's rules take it).
+  if (r.match !== undefined && r.match !== null && !isRecord(r.match)) {
+    throw new ScmiConfigError(
+      'fault.match',
+      'expected an object ({ channelId?, command?, nth?, times? })',
+    );
+  }
+  if (!isRecord(r.action)) {
+    throw new ScmiConfigError(
+      'fault.action',
+      `expected an object with a kind: ${KINDS.join(', ')}`,
+    );
+  }
+  const m: Record<string, unknown> = isRecord(r.match) ? r.match : {};
+  const a = r.action;
   if (!KINDS.includes(a.kind as OpteeWireFaultKind)) {
     throw new ScmiConfigError('fault.action.kind', `expected one of ${KINDS.join(', ')}`);
   }
@@ -132,6 +159,27 @@ function validate(rule: OpteeWireFault): void {
     throw new ScmiConfigError('fault.action.status', 'expected a u32');
   if (a.kind === 'tee-result' && !u32(a.result))
     throw new ScmiConfigError('fault.action.result', 'expected a u32');
+  return {
+    ...(r.id === undefined ? {} : { id: r.id }),
+    ...(isRecord(r.match) ? { match: { ...m } } : {}),
+    action: { ...a } as unknown as OpteeWireFaultAction,
+  };
+}
+
+/**
+ * `rule` as the list holds it among `rules`: its own id, refused when taken, or the next
+ * `wire-<n>` not taken (`next.n` advanced).
+ */
+function admit(rule: OpteeWireFault, rules: readonly RuleState[], next: { n: number }): RuleState {
+  let id = rule.id;
+  if (id === undefined) {
+    // Skip the automatic ids a caller already gave to a rule of its own.
+    do id = `wire-${next.n++}`;
+    while (rules.some((r) => r.id === id));
+  } else if (rules.some((r) => r.id === id)) {
+    throw new ScmiConfigError('fault.id', `rule ${id} exists`);
+  }
+  return { id, rule, seen: 0, fired: 0 };
 }
 
 /**
@@ -144,7 +192,7 @@ function validate(rule: OpteeWireFault): void {
  * ```
  */
 export class OpteeWireFaults {
-  readonly #rules: RuleState[] = [];
+  #rules: RuleState[] = [];
   readonly #counts: Record<OpteeWireFaultKind, number> = {
     'busy-channel': 0,
     'output-size': 0,
@@ -155,24 +203,37 @@ export class OpteeWireFaults {
   #next = 1;
 
   /**
-   * Adds a rule; returns its id.
+   * Adds a rule after the others; returns its id (`wire-<n>` when it has none, skipping the ids
+   * already taken). The rule is copied: changing the object afterwards changes nothing.
    *
-   * @throws ScmiConfigError when the rule is invalid or its id is taken.
+   * @throws ScmiConfigError when the rule is invalid — `fault` when it is not an object,
+   *   `fault.match` / `fault.action` when they are not objects, `fault.action.kind`,
+   *   `fault.match.nth`, … — or `fault.id` when it is not a non-empty string or is taken. Nothing
+   *   is added then.
    */
   public add(rule: OpteeWireFault): string {
-    validate(rule);
-    const id = rule.id ?? `wire-${this.#next++}`;
-    if (this.#rules.some((r) => r.id === id))
-      throw new ScmiConfigError('fault.id', `rule ${id} exists`);
-    this.#rules.push({ id, rule, seen: 0, fired: 0 });
-    return id;
+    const next = { n: this.#next };
+    const state = admit(validate(rule), this.#rules, next);
+    this.#rules.push(state);
+    this.#next = next.n;
+    return state.id;
   }
 
-  /** Replaces every rule with `rules`. @throws ScmiConfigError as {@link OpteeWireFaults.add} (nothing replaced then). */
+  /**
+   * Replaces every rule with `rules`, in order (ids as {@link OpteeWireFaults.add} gives them).
+   * The whole list is checked first, duplicate ids within it included.
+   *
+   * @throws ScmiConfigError as {@link OpteeWireFaults.add} (`faults` when `rules` is not an
+   *   array): nothing replaced then.
+   */
   public set(rules: readonly OpteeWireFault[]): void {
-    rules.forEach(validate);
-    this.clear();
-    for (const r of rules) this.add(r);
+    if (!Array.isArray(rules)) throw new ScmiConfigError('faults', 'expected an array of rules');
+    const list: readonly unknown[] = rules;
+    const replaced: RuleState[] = [];
+    const next = { n: this.#next };
+    for (const r of list) replaced.push(admit(validate(r), replaced, next));
+    this.#rules = replaced;
+    this.#next = next.n;
   }
 
   /** Removes the rule `id`; false when there was none. */
@@ -188,9 +249,14 @@ export class OpteeWireFaults {
     this.#rules.length = 0;
   }
 
-  /** The rules, in the order they were added. */
+  /** The rules, in the order they were added (copies: changing them changes nothing). */
   public get rules(): readonly OpteeWireFault[] {
-    return this.#rules.map((r) => ({ ...r.rule, id: r.id }));
+    return this.#rules.map(({ rule, id }) => ({
+      ...rule,
+      id,
+      ...(rule.match === undefined ? {} : { match: { ...rule.match } }),
+      action: { ...rule.action },
+    }));
   }
 
   /** How many times each kind fired. */

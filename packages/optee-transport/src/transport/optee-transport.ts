@@ -80,6 +80,43 @@ function sum(a: OpteeChannelStats, b: OpteeChannelStats): OpteeChannelStats {
   return out as unknown as OpteeChannelStats;
 }
 
+/**
+ * The static SMT area `config.staticShmem` gives for `opteeChannelId` (undefined: none), checked:
+ * the channel reads and writes it byte by byte as the SMT layout, so it must be a `Uint8Array`
+ * (a `Buffer` is one; another view would index other units). Its size is checked by the caller.
+ *
+ * @throws ScmiConfigError naming `transportConfig.staticShmem` (core validates the section under
+ *   that name) for any other value, null included; ScmiTransportError `E_NO_SHMEM` when the
+ *   function throws (its error as `cause`).
+ */
+function staticArea(
+  config: ResolvedOpteeTransportConfig,
+  opteeChannelId: number,
+  label: string,
+): Uint8Array | undefined {
+  let area: unknown;
+  try {
+    area = config.staticShmem(opteeChannelId);
+  } catch (cause) {
+    throw new ScmiTransportError(
+      'E_NO_SHMEM',
+      `${label}: transportConfig.staticShmem(${opteeChannelId}) threw: ${String(cause)}`,
+      { cause },
+    );
+  }
+  if (area === undefined) return undefined;
+  // The tag of a typed array, not instanceof: a Uint8Array made in another realm (a `node:vm`
+  // context, an iframe) is still one.
+  if (!ArrayBuffer.isView(area) || Object.prototype.toString.call(area) !== '[object Uint8Array]') {
+    const got = area === null ? 'null' : Object.prototype.toString.call(area);
+    throw new ScmiConfigError(
+      'transportConfig.staticShmem',
+      `returned ${got} for OP-TEE channel ${opteeChannelId}: expected a Uint8Array (the static SMT area) or undefined (none)`,
+    );
+  }
+  return area as Uint8Array;
+}
+
 interface DeviceState {
   readonly context: TeeContext;
   readonly caps: number;
@@ -202,9 +239,13 @@ export class OpteeTransport implements Transport {
    * agent already uses the OP-TEE channel id (explicit, or by default the SCMI channel id): Linux
    * gets one PTA channel handle per SCMI channel, and two SCMI channels on one OP-TEE channel would
    * overwrite each other's messages in its shared memory.
+   * @throws ScmiConfigError naming `transportConfig.staticShmem` when it returns something other
+   * than a `Uint8Array` or undefined (null included) for the channel's OP-TEE channel id.
    * @throws ScmiTransportError `E_NOT_SUPPORTED` for a P2A channel or a mode the PTA lacks,
-   * `E_NO_SHMEM` when `shmem: 'static'` names a channel without a static area, `E_NO_DEVICE` when
-   * `setupDevice` did not run, `E_TEE` when the TEE fails.
+   * `E_NO_SHMEM` when `shmem: 'static'` names a channel without a static area, when the static
+   * area is smaller than an SMT header and one payload word (32 bytes), or when
+   * `transportConfig.staticShmem` throws (its error as `cause`), `E_NO_DEVICE` when `setupDevice`
+   * did not run, `E_TEE` when the TEE fails.
    */
   public async setupChannel(setup: ChannelSetup): Promise<TransportChannel> {
     if (setup.direction === 'p2a') {
@@ -237,7 +278,7 @@ export class OpteeTransport implements Transport {
         `OP-TEE channel ${opteeChannelId}${implicit} is already used by ${owner}: each SCMI channel needs its own OP-TEE channel (Linux gets one PTA channel handle per SCMI channel)`,
       );
     }
-    const area = chan.shmem === 'dynamic' ? undefined : config.staticShmem(opteeChannelId);
+    const area = chan.shmem === 'dynamic' ? undefined : staticArea(config, opteeChannelId, label);
     if (chan.shmem === 'static' && area === undefined) {
       throw new ScmiTransportError(
         'E_NO_SHMEM',

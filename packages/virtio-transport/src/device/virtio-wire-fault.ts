@@ -54,7 +54,7 @@ export const VIRTIO_WIRE_FAULT_KINDS: readonly VirtioWireFaultKind[] = [
  * ```
  */
 export interface VirtioWireFaultRule {
-  /** A name for counts; default `wire-<n>`. */
+  /** A name, unique among the injector's rules; default `wire-<n>` (the first one not taken). */
   readonly id?: string;
   /** What to do. */
   readonly kind: VirtioWireFaultKind;
@@ -80,39 +80,98 @@ interface ActiveRule {
   fired: number;
 }
 
-function check(rule: VirtioWireFaultRule, field: string): void {
-  if (!VIRTIO_WIRE_FAULT_KINDS.includes(rule.kind)) {
+/**
+ * The active form of the checked rule `rule` among `rules`: its own id, refused when taken, or the
+ * next `wire-<n>` not taken (`next.n` advanced).
+ */
+function admit(
+  rule: VirtioWireFaultRule,
+  field: string,
+  rules: readonly ActiveRule[],
+  next: { n: number },
+): ActiveRule {
+  let id = rule.id;
+  if (id === undefined) {
+    // Skip the automatic ids a caller already gave to a rule of its own.
+    do id = `wire-${next.n++}`;
+    while (rules.some((r) => r.id === id));
+  } else if (rules.some((r) => r.id === id)) {
+    throw new ScmiConfigError(`${field}.id`, `rule id ${id} is already in use`);
+  }
+  return { rule, id, seen: 0, fired: 0 };
+}
+
+function isObject(v: unknown): v is Readonly<Record<string, unknown>> {
+  return typeof v === 'object' && v !== null;
+}
+
+/** `v` for an error message: strings quoted, objects by their tag (`[object Array]`). */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'object' && v !== null) return Object.prototype.toString.call(v);
+  return String(v);
+}
+
+/**
+ * Checks `rule` (named `field` in errors: `rule`, `rules[2]`) and returns a frozen copy of the
+ * fields the injector reads: rules are plain data, and a caller changing its object after
+ * {@link VirtioWireFaultInjector.add} must not bypass these checks. Every field is checked for its
+ * type before it is read, so null, a string or `withhold: 'yes'` is a typed error, not a
+ * `TypeError` or a value taken as truthy.
+ */
+function checkedCopy(rule: unknown, field: string): VirtioWireFaultRule {
+  if (!isObject(rule) || Array.isArray(rule)) {
+    throw new ScmiConfigError(field, `must be an object with a kind, got ${show(rule)}`);
+  }
+  const r = rule;
+  if (r.id !== undefined && (typeof r.id !== 'string' || r.id === '')) {
+    throw new ScmiConfigError(`${field}.id`, `must be a non-empty string, got ${show(r.id)}`);
+  }
+  const kind = r.kind as VirtioWireFaultKind;
+  if (!VIRTIO_WIRE_FAULT_KINDS.includes(kind)) {
     throw new ScmiConfigError(
       `${field}.kind`,
       `must be one of ${VIRTIO_WIRE_FAULT_KINDS.join(', ')}`,
     );
   }
   for (const key of ['nth', 'times'] as const) {
-    const v = rule[key];
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) {
-      throw new ScmiConfigError(`${field}.${key}`, `must be a positive integer, got ${String(v)}`);
+    const v = r[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)) {
+      throw new ScmiConfigError(`${field}.${key}`, `must be a positive integer, got ${show(v)}`);
     }
   }
   const only = [
     ['withhold', 'used-id-out-of-range'],
     ['restoreAfterMs', 'used-idx-jump'],
   ] as const;
-  for (const [key, kind] of only) {
-    if (rule[key] !== undefined && rule.kind !== kind) {
-      throw new ScmiConfigError(`${field}.${key}`, `applies to ${kind} only`);
+  for (const [key, k] of only) {
+    if (r[key] !== undefined && kind !== k) {
+      throw new ScmiConfigError(`${field}.${key}`, `applies to ${k} only`);
     }
   }
-  const ms = rule.restoreAfterMs;
+  const withhold = r.withhold;
+  if (withhold !== undefined && typeof withhold !== 'boolean') {
+    throw new ScmiConfigError(`${field}.withhold`, `must be a boolean, got ${show(withhold)}`);
+  }
+  const ms = r.restoreAfterMs;
   if (ms !== undefined && !(typeof ms === 'number' && Number.isFinite(ms) && ms >= 0)) {
     throw new ScmiConfigError(
       `${field}.restoreAfterMs`,
-      `must be a finite number ≥ 0, got ${String(ms)}`,
+      `must be a finite number ≥ 0, got ${show(ms)}`,
     );
   }
-  const p = rule.probability;
+  const p = r.probability;
   if (p !== undefined && !(typeof p === 'number' && p >= 0 && p <= 1)) {
-    throw new ScmiConfigError(`${field}.probability`, `must be in 0 … 1, got ${String(p)}`);
+    throw new ScmiConfigError(`${field}.probability`, `must be in 0 … 1, got ${show(p)}`);
   }
+  const copy: { -readonly [K in keyof VirtioWireFaultRule]: VirtioWireFaultRule[K] } = { kind };
+  if (r.id !== undefined) copy.id = r.id;
+  if (r.nth !== undefined) copy.nth = r.nth as number;
+  if (r.times !== undefined) copy.times = r.times as number;
+  if (p !== undefined) copy.probability = p;
+  if (withhold !== undefined) copy.withhold = withhold;
+  if (ms !== undefined) copy.restoreAfterMs = ms;
+  return Object.freeze(copy);
 }
 
 /**
@@ -141,25 +200,46 @@ export class VirtioWireFaultInjector {
   }
 
   /**
-   * Adds a rule and returns its id.
+   * Adds a rule after the existing ones and returns its id (`wire-<n>` when it has none, skipping
+   * the ids already taken).
    *
-   * @throws ScmiConfigError naming the invalid field (`kind`, `nth`, `times`, `probability`,
-   *   `restoreAfterMs`; `withhold` or `restoreAfterMs` on a kind they do not apply to).
+   * The injector keeps a copy of `rule`: changing the object afterwards changes nothing.
+   *
+   * @throws ScmiConfigError naming the invalid field — `rule` when it is not an object; `rule.id`
+   *   when it is not a non-empty string or another rule has it; `rule.kind`, `rule.nth`,
+   *   `rule.times`, `rule.probability`, `rule.restoreAfterMs`, `rule.withhold` of a wrong type or
+   *   out of range; `withhold` or `restoreAfterMs` on a kind they do not apply to. Nothing is
+   *   added then.
    */
   public add(rule: VirtioWireFaultRule): string {
-    check(rule, 'rule');
-    const id = rule.id ?? `wire-${this.#next++}`;
-    this.#rules.push({ rule, id, seen: 0, fired: 0 });
-    return id;
+    const copy = checkedCopy(rule, 'rule');
+    const next = { n: this.#next };
+    const active = admit(copy, 'rule', this.#rules, next);
+    this.#rules.push(active);
+    this.#next = next.n;
+    return active.id;
   }
 
-  /** Replaces every rule with `rules`. @throws ScmiConfigError as {@link VirtioWireFaultInjector.add}. */
+  /**
+   * Replaces every rule with `rules`, in order (ids as {@link VirtioWireFaultInjector.add} gives
+   * them). The whole list is checked first: when one rule is refused nothing is replaced.
+   *
+   * @throws ScmiConfigError as {@link VirtioWireFaultInjector.add}, naming `rules[i].<field>` (or
+   *   `rules` when it is not an array); two rules of the list with one id are refused too.
+   */
   public set(rules: readonly VirtioWireFaultRule[]): void {
-    rules.forEach((r, i) => {
-      check(r, `rules[${i}]`);
-    });
-    this.#rules = [];
-    for (const r of rules) this.add(r);
+    if (!Array.isArray(rules)) {
+      throw new ScmiConfigError('rules', `must be an array of rules, got ${show(rules)}`);
+    }
+    const list: readonly unknown[] = rules;
+    const replaced: ActiveRule[] = [];
+    const next = { n: this.#next };
+    // An index loop, not forEach: a hole of a sparse list is refused, not skipped.
+    for (let i = 0; i < list.length; i++) {
+      replaced.push(admit(checkedCopy(list[i], `rules[${i}]`), `rules[${i}]`, replaced, next));
+    }
+    this.#rules = replaced;
+    this.#next = next.n;
   }
 
   /** Removes every rule (counts stay). */

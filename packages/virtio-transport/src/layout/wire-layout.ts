@@ -73,6 +73,15 @@ export const VIRTIO_MAGIC = 0x74726976;
 /** Bytes of the register file; the doorbell regions follow it. */
 const REGISTER_BYTES = 0x80;
 
+/**
+ * Largest shared buffer of a wire, bytes: 4 GiB. Guest addresses are byte offsets in the buffer
+ * and the driver writes them as 32-bit descriptor addresses (the high word stays 0, see
+ * `SplitRing.writeDesc`), so a byte past 2^32 could not be addressed: a buffer allocated there
+ * would be written at the truncated address instead. The bound covers the whole buffer (registers,
+ * rings and guest memory), since every message buffer lies in the guest memory at its end.
+ */
+export const VIRTIO_WIRE_MAX_BYTES = 2 ** 32;
+
 /** What sizes the wire (see {@link computeWireLayout}). */
 export interface WireLayoutOptions {
   /** Largest cmdq size the device offers (QueueNumMax), a power of two; default 256. */
@@ -81,7 +90,11 @@ export interface WireLayoutOptions {
   readonly eventqSize?: number;
   /** Largest SCMI payload after the header, bytes; default 128. */
   readonly maxMsgSize?: number;
-  /** Bytes of guest memory for message buffers; default: exactly what a full cmdq and eventq need. */
+  /**
+   * Bytes of guest memory for message buffers; default: exactly what a full cmdq and eventq need.
+   * The whole wire, guest memory included, must fit in {@link VIRTIO_WIRE_MAX_BYTES} (4 GiB: what
+   * a 32-bit descriptor address reaches).
+   */
   readonly guestMemoryBytes?: number;
 }
 
@@ -143,7 +156,9 @@ export function guestMemoryNeeded(
  *
  * @throws ScmiConfigError (`E_CONFIG`, its `field` the option's name) when a queue size is not a
  *   power of two (cmdq ≥ 2), `maxMsgSize` is not an integer in 8 … 65536, or `guestMemoryBytes`
- *   is not an integer or is smaller than what full queues need.
+ *   is not an integer or is smaller than what full queues need; `guestMemoryBytes` too when the
+ *   whole wire — the guest memory asked for, or by default what full queues of these sizes need —
+ *   would exceed {@link VIRTIO_WIRE_MAX_BYTES} (4 GiB, what a 32-bit descriptor address reaches).
  * @example
  * ```ts
  * const layout = computeWireLayout({ cmdqSize: 64, eventqSize: 16 });
@@ -192,6 +207,16 @@ export function computeWireLayout(options: WireLayoutOptions = {}): WireLayout {
   const cmdqBase = align(interruptDoorbell + SharedDoorbell.BYTES, 16);
   const eventqBase = align(cmdqBase + splitRingBytes(cmdqSize), 16);
   const guestMemory = align(eventqBase + splitRingBytes(eventqSize), 16);
+  if (guestMemory + guestMemoryBytes > VIRTIO_WIRE_MAX_BYTES) {
+    const what =
+      asked === undefined
+        ? `full queues of these sizes need ${needed} bytes of guest memory`
+        : `got ${asked}`;
+    throw new ScmiConfigError(
+      'guestMemoryBytes',
+      `must be at most ${VIRTIO_WIRE_MAX_BYTES - guestMemory} (the wire is bounded to ${VIRTIO_WIRE_MAX_BYTES} bytes, what a 32-bit descriptor address reaches), ${what}`,
+    );
+  }
   return {
     bytes: guestMemory + guestMemoryBytes,
     notifyDoorbell,

@@ -57,6 +57,26 @@ function assertLittleEndianHost(): void {
 }
 
 /**
+ * A zeroed shared buffer of the `bytes` the wire's layout needs (at most 4 GiB: the layout bounds
+ * it).
+ *
+ * @throws ScmiTransportError `E_VIRTIO_WIRE` (the engine's error as `cause`) when the buffer cannot
+ *   be allocated: the memory is not available, or `SharedArrayBuffer` is not (a browser page that
+ *   is not cross-origin isolated).
+ */
+function allocateWireBuffer(bytes: number): SharedArrayBuffer {
+  try {
+    return new SharedArrayBuffer(bytes);
+  } catch (cause) {
+    throw new ScmiTransportError(
+      'E_VIRTIO_WIRE',
+      `allocating the ${bytes}-byte shared buffer of the wire failed: ${String(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/**
  * The virtio-scmi "wire" that whoever wires both ends (a test, the demo, a worker fixture) creates
  * first and hands to both: one `SharedArrayBuffer` holding a register file, the doorbell regions,
  * the cmdq and eventq split rings and the guest memory for message buffers (see
@@ -145,11 +165,13 @@ export class VirtioScmiWire {
   /**
    * A wire whose two ends live in this thread; their doorbells deliver as tasks on `clock`.
    *
-   * @throws ScmiConfigError for invalid sizes (see {@link computeWireLayout}); ScmiTransportError
-   *   `E_VIRTIO_ENDIAN` on a big-endian host.
+   * @throws ScmiConfigError for invalid sizes (see {@link computeWireLayout}), among them a wire
+   *   larger than 4 GiB (`guestMemoryBytes`: what a 32-bit descriptor address reaches);
+   *   ScmiTransportError `E_VIRTIO_WIRE` when its `SharedArrayBuffer` cannot be allocated (the
+   *   engine's error as `cause`), `E_VIRTIO_ENDIAN` on a big-endian host.
    */
   public static sameThread(clock: Clock, options: WireLayoutOptions = {}): VirtioScmiWire {
-    const sab = new SharedArrayBuffer(computeWireLayout(options).bytes);
+    const sab = allocateWireBuffer(computeWireLayout(options).bytes);
     return new VirtioScmiWire(sab, options, 'same-thread', clock, true);
   }
 
@@ -157,10 +179,12 @@ export class VirtioScmiWire {
    * A wire whose ends may live in different threads (doorbells over the buffer). Hand
    * {@link VirtioScmiWire.handle} to the other thread.
    *
-   * @throws ScmiConfigError for invalid sizes; ScmiTransportError `E_VIRTIO_ENDIAN` on a big-endian host.
+   * @throws ScmiConfigError for invalid sizes (see {@link computeWireLayout}), among them a wire
+   *   larger than 4 GiB; ScmiTransportError `E_VIRTIO_WIRE` when its `SharedArrayBuffer` cannot be
+   *   allocated (the engine's error as `cause`), `E_VIRTIO_ENDIAN` on a big-endian host.
    */
   public static shared(options: WireLayoutOptions = {}): VirtioScmiWire {
-    const sab = new SharedArrayBuffer(computeWireLayout(options).bytes);
+    const sab = allocateWireBuffer(computeWireLayout(options).bytes);
     return new VirtioScmiWire(sab, options, 'shared', undefined, true);
   }
 
