@@ -143,35 +143,3 @@ describe('a reply that lands during the teardown', () => {
     h.platform.close();
   });
 });
-
-describe('a late reply whose doorbell never comes (interrupt mode)', () => {
-  it.each([false, true])(
-    'should be counted late once, at the free (a doorbell after the free: %s)',
-    async (ringAfter) => {
-      const h = createHand(false);
-      const probe = h.agent({ a2p: [{ id: 0 }], p2a: false });
-      await h.clock.runUntilIdle();
-      const agent = await probe;
-      const held = h.holdAnswers();
-      const x = settle(agent.transact(0x10, 0x0));
-      await h.clock.advance(40);
-      expect(await x).toBeInstanceOf(ScmiTimeoutError);
-      // The platform answers late and forgets to ring (INTR_ENABLED cleared before it answers).
-      h.a2p.setFlags(0);
-      h.answer(defined(held()));
-      const removing = agent.remove();
-      await h.clock.runUntilIdle();
-      await removing;
-      if (ringAfter) {
-        h.ringA2p();
-        await h.clock.runUntilIdle();
-      }
-      const c = defined(h.wire.wire.monitor.channel('a2p:0')).counters;
-      expect({ late: c.lateReplies, refused: c.refusedAfterQuiesce }).toEqual({
-        late: 1,
-        refused: 0,
-      });
-      h.platform.close();
-    },
-  );
-});

@@ -289,20 +289,18 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       this.#monitor.violation(`${this.label}: freed twice`);
       return;
     }
-    const mbox = this.#mbox;
-    // Every doorbell dropped since RX stopped. One read: the platform's thread may ring between
-    // two, and a ring that landed after the count but before `ignoredAtFree` was taken would be
-    // counted neither here nor after free.
-    const ignored = mbox?.ignored ?? 0;
-    // A reply that came between the quiesce and now (a polled transfer still ending its loop), or
-    // an interrupt message's whose doorbell neither came nor was dropped: none is seen after this.
-    this.#countUnseenReply(ignored === 0);
+    // A reply that came between the quiesce and now (a polled transfer still ending its loop).
+    this.#countUnseenReply();
     this.#freed = true;
     this.#closed = true;
     this.#lock.close();
     this.#wake?.();
+    const mbox = this.#mbox;
     if (mbox !== undefined) {
-      // Drops across threads are not seen as they happen: count the ones since RX stopped.
+      // Drops across threads are not seen as they happen: count the ones since RX stopped. One
+      // read: the platform's thread may ring between two, and a ring that landed after the count
+      // but before `ignoredAtFree` was taken would be counted neither here nor after free.
+      const ignored = mbox.ignored;
       let dropped = Math.max(0, ignored - this.#seenIgnored);
       if (this.#lateCounted && dropped > 0) {
         // The first ring dropped was the doorbell of the reply counted late already.
@@ -400,14 +398,11 @@ export class SmtChannel implements TransportChannel, MailboxClient {
    * handed to core (its transfer ended: timed out, or failed by the shutdown), is counted late,
    * once — when no doorbell will bring it: a polled message's (none is owed), or one whose doorbell
    * already came (it found the area still busy, and FREE was set after). An interrupt message
-   * whose doorbell is still owed is counted when that doorbell is dropped after the quiesce; with
-   * `doorbellGivenUp` (at the free, when no doorbell was dropped since the quiesce: none will be
-   * seen after it) it is counted now. A doorbell dropped after the quiesce cannot be told apart
-   * from a spurious one: the first is taken for the owed one.
+   * whose doorbell is still owed is counted when that doorbell is dropped after the quiesce.
    */
-  #countUnseenReply(doorbellGivenUp = false): void {
+  #countUnseenReply(): void {
     if (!this.#a2p || !this.#written || this.#replySeen !== undefined) return;
-    if (this.#intrEnabled && !this.#rang && !doorbellGivenUp) return;
+    if (this.#intrEnabled && !this.#rang) return;
     if (this.#freed || !this.#area.isFree()) return;
     this.#lateCounted = true;
     if (this.#foreign(this.#area.header())) return; // not a reply to that message: `unexpected`
