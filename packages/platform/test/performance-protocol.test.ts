@@ -232,6 +232,18 @@ describe('Performance domain protocol (0x13)', () => {
       });
     });
 
+    it('should leave a zero limit as it is and refuse both zero (SCMI v3.1; Linux perf.c scmi_perf_limits_set)', () => {
+      const set = (p: number[]): number => h.call(PERF, PerformanceMessageId.LIMITS_SET, p).status;
+      const limits = (): number[] => h.call(PERF, PerformanceMessageId.LIMITS_GET, [0]).words;
+      expect(set([0, 1_200_000, 0])).toBe(ScmiStatus.SUCCESS); // max only
+      expect(limits()).toEqual([1_200_000, 400_000]);
+      expect(set([0, 0, 800_000])).toBe(ScmiStatus.SUCCESS); // min only
+      expect(limits()).toEqual([1_200_000, 800_000]);
+      expect(set([0, 0, 0])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(set([0, 0, 1_800_000])).toBe(ScmiStatus.INVALID_PARAMETERS); // above the kept max
+      expect(limits()).toEqual([1_200_000, 800_000]);
+    });
+
     it('should reject inverted, out-of-range and empty limits', () => {
       const set = (p: number[]): number => h.call(PERF, PerformanceMessageId.LIMITS_SET, p).status;
       expect(set([0, 400_000, 800_000])).toBe(ScmiStatus.INVALID_PARAMETERS);

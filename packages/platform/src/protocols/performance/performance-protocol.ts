@@ -29,7 +29,8 @@ const LEVEL_ENTRY = 12;
 /**
  * Performance domain protocol (0x13), version 3.0, without fast channels (PERF_DESCRIBE_FASTCHANNEL
  * answers NOT_SUPPORTED, no message advertises one). Limits narrow the allowed levels and pull the
- * current level inside them. @internal
+ * current level inside them; PERF_LIMITS_SET takes a zero limit as "unchanged" (SCMI v3.1, as
+ * Linux sends it) and refuses both zero. @internal
  */
 export class PerformanceProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.PERF;
@@ -130,9 +131,16 @@ export class PerformanceProtocol implements ProtocolServer {
     const found = this.#domain(req, true);
     if (!Array.isArray(found)) return found;
     const [id, d] = found;
-    const max = req.r.u32();
-    const min = req.r.u32();
+    const rangeMax = req.r.u32();
+    const rangeMin = req.r.u32();
     if (d.canSetLimits === false) return fail(ScmiStatus.DENIED);
+    const s = this.#state[id] as PerfState;
+    // SCMI v3.1: a limit of 0 leaves that limit as it is, and both may not be 0 (Linux perf.c
+    // scmi_perf_limits_set refuses both zero and sends one zero as is, from perf major 3). A zero
+    // was out of range before (below every level), so no valid older request changes meaning.
+    if (rangeMax === 0 && rangeMin === 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const max = rangeMax === 0 ? s.max : rangeMax;
+    const min = rangeMin === 0 ? s.min : rangeMin;
     if (min > max) return fail(ScmiStatus.INVALID_PARAMETERS);
     const values = d.levels.map((l) => l.value);
     const inside = values.filter((v) => v >= min && v <= max);
@@ -140,7 +148,6 @@ export class PerformanceProtocol implements ProtocolServer {
       return fail(ScmiStatus.OUT_OF_RANGE);
     }
     if (inside.length === 0) return fail(ScmiStatus.OUT_OF_RANGE);
-    const s = this.#state[id] as PerfState;
     const cause = req.agent.id;
     if (s.min !== min || s.max !== max) {
       s.min = min;
