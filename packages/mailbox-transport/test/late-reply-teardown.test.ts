@@ -49,9 +49,7 @@ async function runDoorbellAfterRemove(
   polling: boolean,
 ): Promise<{ late: number; refused: number }> {
   const h = createHand(false);
-  const probe = h.agent({ a2p: [{ id: 0, polling }], p2a: false });
-  await h.clock.runUntilIdle();
-  const agent = await probe;
+  const agent = await h.probe({ a2p: [{ id: 0, polling }], p2a: false });
   const held = h.holdAnswers();
   const x = settle(agent.transact(0x10, 0x0));
   await h.clock.advance(40);
@@ -106,9 +104,7 @@ describe('a reply that lands during the teardown', () => {
 
   it('polling: a reply landing after the quiesce, before the free (its transfer still ending its poll), is counted late at the free', async () => {
     const h = createHand(false);
-    const probe = h.agent({ a2p: [{ id: 0, polling: true }], p2a: false });
-    await h.clock.runUntilIdle();
-    const agent = await probe;
+    const agent = await h.probe({ a2p: [{ id: 0, polling: true }], p2a: false });
     let t0 = -1;
     let at: unknown;
     const start = h.clock.now();

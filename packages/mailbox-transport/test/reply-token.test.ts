@@ -32,9 +32,7 @@ describe('a reply whose token names a transfer not yet written', () => {
     'should not complete that transfer: counted unexpected, and it goes out and completes later (polling %s)',
     async (polling) => {
       const h = createHand(false);
-      const probe = h.agent({ a2p: [{ id: 0, polling }], p2a: false });
-      await h.clock.runUntilIdle();
-      const agent = await probe;
+      const agent = await h.probe({ a2p: [{ id: 0, polling }], p2a: false });
       const held = h.holdAnswers();
       const first = settle(agent.transact(0x10, 0x0));
       const queued = agent.transact(0x10, 0x0);
@@ -68,9 +66,7 @@ describe('a reply whose token names a transfer not yet written', () => {
 describe('a reply with no doorbell whose token names a transfer not yet written', () => {
   it('should be counted unexpected when the next command is written over it, not handed to core', async () => {
     const h = createHand(false);
-    const probe = h.agent({ a2p: [{ id: 0 }], p2a: false });
-    await h.clock.runUntilIdle();
-    const agent = await probe;
+    const agent = await h.probe({ a2p: [{ id: 0 }], p2a: false });
     const held = h.holdAnswers();
     const first = settle(agent.transact(0x10, 0x0));
     const second = agent.transact(0x10, 0x0);
@@ -107,9 +103,7 @@ describe('a reply with no doorbell found at the quiesce', () => {
     ['another token', 5, { late: 0, unexpected: 1 }],
   ])('should be counted once, by what it answers (%s)', async (_what, shift, want) => {
     const h = createHand(false);
-    const probe = h.agent({ a2p: [{ id: 0, polling: true }], p2a: false });
-    await h.clock.runUntilIdle();
-    const agent = await probe;
+    const agent = await h.probe({ a2p: [{ id: 0, polling: true }], p2a: false });
     h.holdAnswers();
     const first = settle(agent.transact(0x10, 0x0));
     await h.clock.advance(40);

@@ -32,6 +32,8 @@ export interface Hand {
   answer(response: Uint8Array): void;
   p2aRingsBack: number;
   agent(options?: Record<string, unknown>): Promise<ScmiAgent>;
+  /** {@link Hand.agent} on a manual clock (`createHand(false)`): runs the clock until it probed. */
+  probe(options?: Record<string, unknown>): Promise<ScmiAgent>;
   platform: ScmiPlatform;
   wire: ReturnType<typeof createSameThreadMailboxWire>;
 }
@@ -78,6 +80,11 @@ export function createHand(auto = true): Hand {
         held = response;
       };
       return () => held;
+    },
+    probe: async (options = {}) => {
+      const probing = hand.agent(options);
+      await clock.runUntilIdle();
+      return probing;
     },
     agent: (options = {}) => {
       const container = new Container();
