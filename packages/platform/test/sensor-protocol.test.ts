@@ -184,6 +184,18 @@ describe('Sensor protocol (0x15)', () => {
       noP2a.close();
     });
 
+    it('should refuse an asynchronous read whose delayed response cannot fit the link, as the synchronous one', async () => {
+      const small = new Harness(config());
+      const link = small.connect(1, true, 20); // status + one axis fit; sensor id + axis do not
+      expect(small.call(SENSOR, SensorMessageId.READING_GET, [0, 0]).status).toBe(0);
+      expect(small.call(SENSOR, SensorMessageId.READING_GET, [0, 1]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+      await small.clock.advance(10);
+      expect(link.posted).toHaveLength(0); // nothing accepted, nothing delayed
+      small.close();
+    });
+
     it('should answer BUSY beyond the pending asynchronous limit', () => {
       const busy = new Harness(config(), { behaviour: { maxPendingAsync: 1 } });
       busy.connect(1);

@@ -1,4 +1,4 @@
-import { ScmiProtocolId, ScmiStatus, type TimerHandle } from '@scmi-ts/core';
+import { MSG_STATUS_SIZE, ScmiProtocolId, ScmiStatus, type TimerHandle } from '@scmi-ts/core';
 import type { SensorAxisConfig, SensorConfig } from '../../config/platform-config.js';
 import { isIntervalList } from '../../config/validate-platform-config.js';
 import type { AgentSession } from '../../platform/agent-session.js';
@@ -371,6 +371,13 @@ export class SensorProtocol implements ProtocolServer {
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     if (flags === 0) return ok(wordsOf(this.#readings(id)));
     if (!req.link.p2a || s.asyncRead !== true) return fail(ScmiStatus.NOT_SUPPORTED);
+    // The delayed response (status, sensor_id, 16 bytes per axis) must fit the link: refused now
+    // with the status the synchronous reading gets (a response that does not fit the link is
+    // PROTOCOL_ERROR), rather than SUCCESS now and a delayed response that only says PROTOCOL_ERROR.
+    // (SCP-firmware refuses asynchronous readings altogether, NOT_SUPPORTED.)
+    if (MSG_STATUS_SIZE + 4 + 16 * (s.axes?.length ?? 1) > req.link.maxMsgSize) {
+      return fail(ScmiStatus.PROTOCOL_ERROR);
+    }
     if (this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
       return fail(ScmiStatus.BUSY);
     }
