@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { DeadlineQueue, type DeadlineNode } from '../src/clock/deadline-queue.js';
+import type { Clock } from '../src/clock/clock.js';
 import { VirtualClock } from '../src/clock/virtual-clock.js';
 
 interface TestNode extends DeadlineNode {
@@ -90,6 +91,40 @@ describe(DeadlineQueue, () => {
       arm('fast2', 10);
       await clock.runUntilIdle();
       expect(fired).toEqual(['fast@10', 'fast2@15', 'mid@35', 'slow@100']);
+    });
+
+    it('should run due nodes of different lanes in deadline order when the timer fires late', async () => {
+      const clock = new VirtualClock();
+      // A clock whose timers fire 50 ms late, as on a busy event loop.
+      const late: Clock = {
+        now: () => clock.now(),
+        setTimeout: (cb, ms) => clock.setTimeout(cb, ms + 50),
+        schedule: (cb) => {
+          clock.schedule(cb);
+        },
+        yield: () => clock.yield(),
+      };
+      const q = new DeadlineQueue(late);
+      const fired: string[] = [];
+      const arm = (name: string, ms: number): void => {
+        q.arm(
+          node(0, () => fired.push(name)),
+          ms,
+        );
+      };
+      arm('short lane, first', 10); // the short lane is created first
+      arm('long lane', 20);
+      await clock.advance(5);
+      arm('short lane, second', 10); // due at 15, before the long lane's 20
+      await clock.advance(7);
+      arm('short lane, third', 10); // due at 22, after the long lane's 20
+      await clock.runUntilIdle();
+      expect(fired).toEqual([
+        'short lane, first',
+        'short lane, second',
+        'long lane',
+        'short lane, third',
+      ]);
     });
 
     it('should keep the earliest deadline when onDeadline arms a longer one', async () => {

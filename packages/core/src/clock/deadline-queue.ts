@@ -30,7 +30,8 @@ export interface DeadlineLane {
  *
  * Nodes with the same duration form a FIFO lane, so their deadlines are sorted by construction:
  * arming and disarming are O(1) and allocate nothing. The single timer targets the earliest head;
- * when it fires, every due node runs and the timer is re-armed for the next head. A disarmed head
+ * when it fires, every due node runs, in deadline order across lanes (also when the timer fired
+ * late), and the timer is re-armed for the next head. A disarmed head
  * leaves a stale timer, which finds nothing due and re-arms (at most one wake-up per timeout
  * period under sustained traffic) — also when the queue empties, so that back-to-back single
  * transfers do not each arm and cancel a timer. The idle timer fires once, finds nothing and is
@@ -135,11 +136,23 @@ export class DeadlineQueue {
     this.#timer = undefined;
     this.#timerAt = Infinity;
     const now = this.#clock.now();
-    for (const lane of this.#lanes) {
-      for (let node = lane.head; node !== undefined && node.dlAt <= now; node = lane.head) {
-        this.disarm(node);
-        node.onDeadline();
+    // The earliest due head of all lanes first: a timer that fired late (a busy event loop) finds
+    // due nodes in several lanes, and they expire in deadline order, not lane by lane. Lanes are
+    // few (one per duration in use), so a scan per node is cheap.
+    for (;;) {
+      let first: DeadlineNode | undefined;
+      for (const lane of this.#lanes) {
+        const head = lane.head;
+        if (
+          head !== undefined &&
+          head.dlAt <= now &&
+          (first === undefined || head.dlAt < first.dlAt)
+        )
+          first = head;
       }
+      if (first === undefined) break;
+      this.disarm(first);
+      first.onDeadline();
     }
     if (this.#closed) return;
     // onDeadline callbacks may have armed nodes, and with them the timer: but for their own
