@@ -12,6 +12,7 @@ import {
   unpackHeader,
   type ChannelStats,
 } from '@scmi-ts/core';
+import { SMT_CHANNEL_FREE, SMT_HEADER_OFFSET } from '@scmi-ts/mailbox-transport';
 import { createHand, type Hand } from './support/hand-platform.js';
 import { defined, settle } from './support/harness.js';
 
@@ -116,6 +117,49 @@ describe('a reply with no doorbell found at the quiesce', () => {
     await removing;
     const c = counters(h);
     expect({ late: c.lateReplies, unexpected: c.badMessages.unexpected - before }).toEqual(want);
+    h.platform.close();
+  });
+});
+
+describe('a late reply the next send finds before its doorbell (found by a review)', () => {
+  it.each([
+    ['same token (control)', 0, { late: 1, unexpected: 0, spurious: 0 }],
+    ['foreign token', 5, { late: 0, unexpected: 1, spurious: 0 }],
+  ])('should count the reply once (%s)', async (_what, shift, want) => {
+    const h = createHand(false);
+    const agent = await h.probe({ a2p: [{ id: 0 }], p2a: false });
+    const held = h.holdAnswers();
+    const first = settle(agent.transact(0x10, 0x0));
+    const second = agent.transact(0x10, 0x0);
+    second.catch(() => undefined);
+    await h.clock.advance(31); // first times out; second waits for CHANNEL_FREE
+    expect(await first).toBeInstanceOf(ScmiTimeoutError);
+    const written = unpackHeader(h.a2p.header());
+    const c0 = counters(h);
+    const b0 = { ...c0.badMessages };
+    const l0 = c0.lateReplies;
+    // Late reply: FREE set; its doorbell (INTR_ENABLED is set) still on its way, as across
+    // threads: the next send's poll of CHANNEL_FREE sees the reply first and writes.
+    const reply = forged(packHeader({ ...written, token: (written.token + shift) % 1024 }));
+    h.a2p.bytes.set(reply, SMT_HEADER_OFFSET);
+    h.a2p.setLength(reply.byteLength);
+    h.a2p.setStatus(SMT_CHANNEL_FREE);
+    await h.clock.advance(1);
+    expect(h.a2p.isFree()).toBe(false); // the second command is in the area
+    h.ringA2p(); // the late reply's doorbell arrives
+    await h.clock.advance(1);
+    h.answer(defined(held()));
+    await h.clock.advance(1);
+    await expect(second).resolves.toBeInstanceOf(Uint8Array);
+    const c = counters(h);
+    expect({
+      late: c.lateReplies - l0,
+      unexpected: c.badMessages.unexpected - b0.unexpected,
+      spurious: c.badMessages.spurious - b0.spurious,
+    }).toEqual(want);
+    const removing = agent.remove();
+    await h.clock.runUntilIdle();
+    await removing;
     h.platform.close();
   });
 });

@@ -541,12 +541,14 @@ export class SmtChannel implements TransportChannel, MailboxClient {
    * is never looked at again; an interrupt message's doorbell may still be on its way). Core
    * counts it (`lateReplies` for the retired token) before `next` overwrites it — a late reply is
    * dropped *and counted*, whatever the completion mode. Not when its token is `next`'s own (the
-   * token space wrapped): core would take it for `next`'s reply. True when handed over.
+   * token space wrapped): core would take it for `next`'s reply. A reply with another token than
+   * the message's is counted `unexpected` here instead (see `#foreign`). True when the reply was
+   * handed over or counted: its doorbell, if one is still owed, is then that reply's own.
    */
   #takeUnseenReply(next: Xfer): boolean {
     if (!this.#written || this.#replySeen !== undefined) return false;
     const header = this.#area.header();
-    if (this.#foreign(header)) return false;
+    if (this.#foreign(header)) return true;
     if (headerToken(header) === headerToken(next.header) || !this.#guard.enter()) return false;
     try {
       this.#replySeen = 'core';
@@ -562,7 +564,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     const area = this.#area;
     const taken = this.#takeUnseenReply(xfer);
     // A doorbell asked for and not come yet: the reply pollDone took (or the unseen one just
-    // handed to core) was an interrupt message's.
+    // handed to core or counted) was an interrupt message's.
     this.#doorbellOwed =
       (taken || this.#replySeen === 'polled') && this.#intrEnabled && !this.#rang;
     this.#written = true;
