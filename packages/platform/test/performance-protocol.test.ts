@@ -4,7 +4,7 @@ import {
   PerformanceNotificationId,
   createDefaultPlatformConfig,
 } from '@scmi-ts/platform';
-import { Harness } from './support/harness';
+import { Harness, defined } from './support/harness';
 
 const PERF = ScmiProtocolId.PERF;
 
@@ -242,6 +242,34 @@ describe('Performance domain protocol (0x13)', () => {
       expect(set([0, 0, 0])).toBe(ScmiStatus.INVALID_PARAMETERS);
       expect(set([0, 0, 1_800_000])).toBe(ScmiStatus.INVALID_PARAMETERS); // above the kept max
       expect(limits()).toEqual([1_200_000, 800_000]);
+    });
+
+    it('should keep 0 as a level, not "unchanged", in a domain whose lowest level is 0', () => {
+      const base = createDefaultPlatformConfig();
+      const gpu = defined(base.performanceDomains[1]);
+      const zero = new Harness({
+        ...base,
+        performanceDomains: [
+          defined(base.performanceDomains[0]),
+          {
+            ...gpu,
+            limits: { min: 0, max: 600 },
+            levels: [{ value: 0, powerCost: 0, latencyUs: 0 }, ...gpu.levels],
+            level: 200,
+          },
+        ],
+      });
+      zero.connect(1);
+      const set = (p: number[]): number =>
+        zero.call(PERF, PerformanceMessageId.LIMITS_SET, p).status;
+      const limits = (): number[] => zero.call(PERF, PerformanceMessageId.LIMITS_GET, [1]).words;
+      expect(limits()).toEqual([600, 0]);
+      expect(set([1, 600, 400])).toBe(ScmiStatus.SUCCESS);
+      expect(set([1, 600, 0])).toBe(ScmiStatus.SUCCESS); // back down to level 0
+      expect(limits()).toEqual([600, 0]);
+      expect(set([1, 0, 0])).toBe(ScmiStatus.SUCCESS); // both at level 0
+      expect(limits()).toEqual([0, 0]);
+      zero.close();
     });
 
     it('should reject inverted, out-of-range and empty limits', () => {

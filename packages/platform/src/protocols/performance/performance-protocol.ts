@@ -30,7 +30,7 @@ const LEVEL_ENTRY = 12;
  * Performance domain protocol (0x13), version 3.0, without fast channels (PERF_DESCRIBE_FASTCHANNEL
  * answers NOT_SUPPORTED, no message advertises one). Limits narrow the allowed levels and pull the
  * current level inside them; PERF_LIMITS_SET takes a zero limit as "unchanged" (SCMI v3.1, as
- * Linux sends it) and refuses both zero. @internal
+ * Linux sends it) and refuses both zero, unless the domain has a level 0. @internal
  */
 export class PerformanceProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.PERF;
@@ -135,14 +135,18 @@ export class PerformanceProtocol implements ProtocolServer {
     const rangeMin = req.r.u32();
     if (d.canSetLimits === false) return fail(ScmiStatus.DENIED);
     const s = this.#state[id] as PerfState;
-    // SCMI v3.1: a limit of 0 leaves that limit as it is, and both may not be 0 (Linux perf.c
-    // scmi_perf_limits_set refuses both zero and sends one zero as is, from perf major 3). A zero
-    // was out of range before (below every level), so no valid older request changes meaning.
-    if (rangeMax === 0 && rangeMin === 0) return fail(ScmiStatus.INVALID_PARAMETERS);
-    const max = rangeMax === 0 ? s.max : rangeMax;
-    const min = rangeMin === 0 ? s.min : rangeMin;
-    if (min > max) return fail(ScmiStatus.INVALID_PARAMETERS);
     const values = d.levels.map((l) => l.value);
+    // SCMI v3.1: a limit of 0 leaves that limit as it is, and both may not be 0 (Linux perf.c
+    // scmi_perf_limits_set refuses both zero and sends one zero as is, from perf major 3). In a
+    // domain whose lowest level is 0 (the configuration allows one), 0 stays that level, as it
+    // was: an agent must still be able to set a limit to it.
+    const zeroUnchanged = values[0] !== 0;
+    if (zeroUnchanged && rangeMax === 0 && rangeMin === 0) {
+      return fail(ScmiStatus.INVALID_PARAMETERS);
+    }
+    const max = zeroUnchanged && rangeMax === 0 ? s.max : rangeMax;
+    const min = zeroUnchanged && rangeMin === 0 ? s.min : rangeMin;
+    if (min > max) return fail(ScmiStatus.INVALID_PARAMETERS);
     const inside = values.filter((v) => v >= min && v <= max);
     if (min < (values[0] as number) || max > (values[values.length - 1] as number)) {
       return fail(ScmiStatus.OUT_OF_RANGE);
