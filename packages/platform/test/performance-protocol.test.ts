@@ -246,11 +246,12 @@ describe('Performance domain protocol (0x13)', () => {
 
     it('should keep 0 as a level, not "unchanged", in a domain whose lowest level is 0', () => {
       const base = createDefaultPlatformConfig();
-      const gpu = defined(base.performanceDomains[1]);
+      const domains = defined(base.performanceDomains);
+      const gpu = defined(domains[1]);
       const zero = new Harness({
         ...base,
         performanceDomains: [
-          defined(base.performanceDomains[0]),
+          defined(domains[0]),
           {
             ...gpu,
             limits: { min: 0, max: 600 },
