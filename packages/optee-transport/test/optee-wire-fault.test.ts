@@ -79,6 +79,19 @@ describe(OpteeWireFaults, () => {
     }).toThrow(expect.objectContaining({ field: 'faults' }) as Error);
   });
 
+  it("should give set()'s automatic ids around the ids its list names, wherever they stand", () => {
+    const f = new OpteeWireFaults();
+    f.set([
+      { action: { kind: 'busy-channel' } },
+      { id: 'wire-1', action: { kind: 'hang-until-cancel' } },
+    ]);
+    expect(f.rules.map((r) => r.id)).toEqual(['wire-2', 'wire-1']);
+    // A hole of a sparse list is refused as any other bad rule.
+    expect(() => {
+      f.set(new Array<never>(1));
+    }).toThrow(ScmiConfigError);
+  });
+
   it('should check the whole list before set() replaces anything: a duplicate id replaces nothing', () => {
     const f = new OpteeWireFaults();
     f.add({ id: 'keep', action: { kind: 'busy-channel' } });

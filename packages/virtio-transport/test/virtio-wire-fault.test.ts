@@ -142,6 +142,12 @@ describe(VirtioWireFaultInjector, () => {
       expect(f.rules).toEqual([{ id: 'a', kind: 'used-len-oversize' }]);
     });
 
+    it("should give set()'s automatic ids around the ids its list names, wherever they stand", () => {
+      const f = new VirtioWireFaultInjector(createSeededRandom(1));
+      f.set([{ kind: 'used-idx-jump' }, { id: 'wire-1', kind: 'event-oversize' }]);
+      expect(f.rules.map((r) => r.id)).toEqual(['wire-2', 'wire-1']);
+    });
+
     it('should skip an automatic id a rule already has', () => {
       const f = new VirtioWireFaultInjector(createSeededRandom(1));
       f.add({ id: 'wire-1', kind: 'event-oversize' });

@@ -168,14 +168,20 @@ function validate(rule: unknown): OpteeWireFault {
 
 /**
  * `rule` as the list holds it among `rules`: its own id, refused when taken, or the next
- * `wire-<n>` not taken (`next.n` advanced).
+ * `wire-<n>` neither taken nor `reserved` (the ids the rest of a list being set gives its own
+ * rules: an automatic id does not depend on where they stand in it; `next.n` advanced).
  */
-function admit(rule: OpteeWireFault, rules: readonly RuleState[], next: { n: number }): RuleState {
+function admit(
+  rule: OpteeWireFault,
+  rules: readonly RuleState[],
+  next: { n: number },
+  reserved: ReadonlySet<string> = new Set(),
+): RuleState {
   let id = rule.id;
   if (id === undefined) {
     // Skip the automatic ids a caller already gave to a rule of its own.
     do id = `wire-${next.n++}`;
-    while (rules.some((r) => r.id === id));
+    while (reserved.has(id) || rules.some((r) => r.id === id));
   } else if (rules.some((r) => r.id === id)) {
     throw new ScmiConfigError('fault.id', `rule ${id} exists`);
   }
@@ -229,9 +235,11 @@ export class OpteeWireFaults {
   public set(rules: readonly OpteeWireFault[]): void {
     if (!Array.isArray(rules)) throw new ScmiConfigError('faults', 'expected an array of rules');
     const list: readonly unknown[] = rules;
+    const valid = Array.from(list, (r) => validate(r)); // a hole is validated too (undefined)
+    const reserved = new Set(valid.flatMap((r) => (r.id === undefined ? [] : [r.id])));
     const replaced: RuleState[] = [];
     const next = { n: this.#next };
-    for (const r of list) replaced.push(admit(validate(r), replaced, next));
+    for (const r of valid) replaced.push(admit(r, replaced, next, reserved));
     this.#rules = replaced;
     this.#next = next.n;
   }

@@ -82,19 +82,21 @@ interface ActiveRule {
 
 /**
  * The active form of the checked rule `rule` among `rules`: its own id, refused when taken, or the
- * next `wire-<n>` not taken (`next.n` advanced).
+ * next `wire-<n>` neither taken nor `reserved` (the ids the rest of a list being set gives its own
+ * rules: an automatic id does not depend on where they stand in it; `next.n` advanced).
  */
 function admit(
   rule: VirtioWireFaultRule,
   field: string,
   rules: readonly ActiveRule[],
   next: { n: number },
+  reserved: ReadonlySet<string> = new Set(),
 ): ActiveRule {
   let id = rule.id;
   if (id === undefined) {
     // Skip the automatic ids a caller already gave to a rule of its own.
     do id = `wire-${next.n++}`;
-    while (rules.some((r) => r.id === id));
+    while (reserved.has(id) || rules.some((r) => r.id === id));
   } else if (rules.some((r) => r.id === id)) {
     throw new ScmiConfigError(`${field}.id`, `rule id ${id} is already in use`);
   }
@@ -232,12 +234,15 @@ export class VirtioWireFaultInjector {
       throw new ScmiConfigError('rules', `must be an array of rules, got ${show(rules)}`);
     }
     const list: readonly unknown[] = rules;
+    // An index loop, not map: a hole of a sparse list is refused, not skipped.
+    const copies: VirtioWireFaultRule[] = [];
+    for (let i = 0; i < list.length; i++) copies.push(checkedCopy(list[i], `rules[${i}]`));
+    const reserved = new Set(copies.flatMap((r) => (r.id === undefined ? [] : [r.id])));
     const replaced: ActiveRule[] = [];
     const next = { n: this.#next };
-    // An index loop, not forEach: a hole of a sparse list is refused, not skipped.
-    for (let i = 0; i < list.length; i++) {
-      replaced.push(admit(checkedCopy(list[i], `rules[${i}]`), `rules[${i}]`, replaced, next));
-    }
+    copies.forEach((copy, i) => {
+      replaced.push(admit(copy, `rules[${i}]`, replaced, next, reserved));
+    });
     this.#rules = replaced;
     this.#next = next.n;
   }
