@@ -175,9 +175,10 @@ function validateController(v: unknown, field: string): MailboxController {
  * a mailbox channel of the wire given in `transportConfig` ({@link MailboxTransportConfig});
  * A2P channels as the agent configuration lists them (dedicated to protocols, or Base's shared
  * one), one optional P2A channel for notifications and delayed responses (setting one up on a
- * wire without a P2A area is refused with `E_NOT_SUPPORTED`, so the agent runs without; a channel
- * id the wire does not have, when it has areas of that direction, is an `ScmiConfigError` naming
- * `a2p[i].id` / `p2a[i].id`, raised before any mailbox channel is requested), one
+ * wire without a P2A area is refused with `E_NOT_SUPPORTED`, so the agent runs without; an A2P
+ * channel id the wire has no area for, or a P2A id when the wire has P2A areas but not that one,
+ * is an `ScmiConfigError` naming `a2p[i].id` / `p2a[i].id`, raised before any mailbox channel is
+ * requested), one
  * message in flight per SMT channel, completion by interrupt (the platform's doorbell) or by
  * polling (CHANNEL_FREE and the token).
  *
