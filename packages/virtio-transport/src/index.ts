@@ -73,6 +73,7 @@ export {
   VIRTIO_INTERRUPT_CONFIG,
   VIRTIO_INTERRUPT_USED_BUFFER,
   VIRTIO_MAGIC,
+  VIRTIO_WIRE_MAX_BYTES,
   VirtioDevicePresence,
   VirtioRegister,
   computeWireLayout,

@@ -79,6 +79,11 @@ const REGISTER_BYTES = 0x80;
  * `SplitRing.writeDesc`), so a byte past 2^32 could not be addressed: a buffer allocated there
  * would be written at the truncated address instead. The bound covers the whole buffer (registers,
  * rings and guest memory), since every message buffer lies in the guest memory at its end.
+ *
+ * @example
+ * ```ts
+ * computeWireLayout({ guestMemoryBytes: VIRTIO_WIRE_MAX_BYTES }); // throws ScmiConfigError
+ * ```
  */
 export const VIRTIO_WIRE_MAX_BYTES = 2 ** 32;
 
