@@ -31,11 +31,11 @@ export interface DeadlineLane {
  * Nodes with the same duration form a FIFO lane, so their deadlines are sorted by construction:
  * arming and disarming are O(1) and allocate nothing. The single timer targets the earliest head;
  * when it fires, every due node runs, in deadline order across lanes (also when the timer fired
- * late), and the timer is re-armed for the next head. A disarmed head
- * leaves a stale timer, which finds nothing due and re-arms (at most one wake-up per timeout
- * period under sustained traffic) — also when the queue empties, so that back-to-back single
- * transfers do not each arm and cancel a timer. The idle timer fires once, finds nothing and is
- * not re-armed; {@link DeadlineQueue.close} cancels it.
+ * late), and the timer is re-armed for the next head. A disarmed head leaves a stale timer, which
+ * finds nothing due and re-arms (at most one wake-up per timeout period under sustained
+ * traffic) — also when the queue empties, so that back-to-back single transfers do not each arm
+ * and cancel a timer. The idle timer fires once, finds nothing and is not re-armed;
+ * {@link DeadlineQueue.close} cancels it.
  *
  * @example
  * ```ts
