@@ -44,7 +44,9 @@ export interface FixtureEnds {
    * cannot tell a hostile reply the wire refused to carry from one that was never sent: the
    * hostile-reply cases then require a count only for the replies every wire must carry (corrupt
    * header, truncation), and a worker seed run whose late reply left no trace is reported as
-   * `never arrived` instead of `dropped by the wire at teardown (counted)`.
+   * `never arrived` instead of `dropped by the wire at teardown (counted)`. The seed campaign reads
+   * it after {@link FixtureEnds.close}, so it must still answer then, with what the wire counted
+   * up to its close.
    */
   strayRepliesDropped?(): number | Promise<number>;
   /**

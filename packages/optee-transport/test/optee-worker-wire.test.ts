@@ -16,4 +16,23 @@ describe(openOpteeWorkerWire, () => {
       });
     },
   );
+
+  it('should keep the counters the worker answers at the close readable after it', async () => {
+    const calls: string[] = [];
+    let stats = 1;
+    const host = {
+      name: 'fake',
+      exited: new Promise(() => undefined),
+      call: (method: string) => {
+        calls.push(method);
+        if (method === 'opteeOpen') return Promise.resolve(7);
+        return Promise.resolve(method === 'opteeClose' ? { at: 'close' } : { at: stats++ });
+      },
+    } as unknown as WorkerHost;
+    const wire = await openOpteeWorkerWire(host, { channels: [{ id: 0 }] });
+    expect(await wire.stats()).toEqual({ at: 1 });
+    await wire.close();
+    expect(await wire.stats()).toEqual({ at: 'close' });
+    expect(calls).toEqual(['opteeOpen', 'opteeStats', 'opteeClose']);
+  });
 });

@@ -47,6 +47,8 @@ describe(serveVirtioDevices, () => {
     await device.close();
     expect(server.devices).toBe(0);
     expect(wire.devicePresence).toBe(VirtioDevicePresence.CLOSED);
+    // The worker forgot the device; its counters as they were at the close stay readable.
+    await expect(device.stats()).resolves.toEqual(stats);
     await expect(host.call(VIRTIO_WORKER_METHODS.stats, device.id)).rejects.toThrow(
       /no virtio device/,
     );

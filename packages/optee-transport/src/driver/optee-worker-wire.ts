@@ -11,7 +11,10 @@ export interface OpteeWorkerWire {
   readonly driver: OpteeDriver;
   /** Replaces the wire faults of the emulated OP-TEE in the worker. */
   setWireFaults(rules: readonly OpteeWireFault[]): Promise<void>;
-  /** The counters of the emulated OP-TEE in the worker. */
+  /**
+   * The counters of the emulated OP-TEE in the worker; once closed, as they were when it closed
+   * (undefined when the worker had stopped or exited first).
+   */
   stats(): Promise<EmulatedOpteeStats | undefined>;
   /**
    * Closes the driver, then the emulated OP-TEE in the worker (nothing to close there once the
@@ -59,18 +62,25 @@ export async function openOpteeWorkerWire(
     live?.teeDied();
   });
   let closing: Promise<void> | undefined;
+  let final: EmulatedOpteeStats | undefined;
   return {
     driver,
     setWireFaults: async (rules) => {
       await host.call('opteeSetWireFaults', id, rules);
     },
-    stats: async () => (await host.call('opteeStats', id)) as EmulatedOpteeStats | undefined,
+    stats: async () => {
+      if (closing !== undefined) {
+        await closing.catch(() => undefined);
+        return final;
+      }
+      return (await host.call('opteeStats', id)) as EmulatedOpteeStats | undefined;
+    },
     close: () => {
       closing ??= (async () => {
         live = undefined;
         driver.close();
         try {
-          await host.call('opteeClose', id);
+          final = (await host.call('opteeClose', id)) as EmulatedOpteeStats | undefined;
         } catch (error) {
           // A worker stopped (its onStop closed its OP-TEEs) or gone: nothing is left to close.
           const code = ScmiError.is(error) ? error.code : undefined;

@@ -64,9 +64,12 @@ export function createEmulatedOpteeHost(options: EmulatedOpteeHostOptions): Emul
       wires.set(id, optee);
       return id;
     },
-    opteeClose: (id: number): void => {
-      wires.get(id)?.close();
+    opteeClose: (id: number): EmulatedOpteeStats | undefined => {
+      const optee = wires.get(id);
+      optee?.close();
       wires.delete(id);
+      // The worker forgets a closed OP-TEE: its last counters go back with the close.
+      return optee?.stats;
     },
     opteeSetWireFaults: (id: number, rules: readonly OpteeWireFault[]): void => {
       wires.get(id)?.faults.set(rules);

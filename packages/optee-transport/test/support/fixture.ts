@@ -148,19 +148,15 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
       return {
         async open(): Promise<OpteeWorkerEnds> {
           const wire = await openOpteeWorkerWire(host, wireOptions(options));
-          // The server's stray responses as last read: the worker forgets a closed OP-TEE.
-          let stray = 0;
           return {
             transport: new OpteeTransport(),
             agentOptions: agentOptions(wire.driver, options),
             driver: wire.driver,
             setWireFaults: (rules) => wire.setWireFaults(rules),
             teeStats: () => wire.stats(),
-            // The SCMI server's stray responses (see the same-thread ends), read in the worker.
-            strayRepliesDropped: async () => {
-              stray = (await wire.stats())?.scmi.strayResponses ?? stray;
-              return stray;
-            },
+            // The SCMI server's stray responses (see the same-thread ends), read in the worker,
+            // or once closed as they were when it closed.
+            strayRepliesDropped: async () => (await wire.stats())?.scmi.strayResponses ?? 0,
             close: () => wire.close(),
           };
         },

@@ -28,7 +28,7 @@ export interface RemoteVirtioDeviceOptions {
 export const VIRTIO_WORKER_METHODS = {
   /** `(handle, agentId, options) → id`: attaches a device to a wire. */
   attach: 'virtio.attach',
-  /** `(id) → void`: closes a device. */
+  /** `(id) → stats | undefined`: closes a device; answers its counters as they were then. */
   close: 'virtio.close',
   /** `(id) → VirtioDeviceStats`. */
   stats: 'virtio.stats',
@@ -88,9 +88,12 @@ export function serveVirtioDevices(platform: ScmiPlatformPort, clock: Clock): Vi
       );
       return id;
     },
-    [VIRTIO_WORKER_METHODS.close]: (id: number): void => {
-      devices.get(id)?.close();
+    [VIRTIO_WORKER_METHODS.close]: (id: number): VirtioDeviceStats | undefined => {
+      const d = devices.get(id);
+      d?.close();
       devices.delete(id);
+      // The worker forgets a closed device: its last counters go back with the close.
+      return d?.stats;
     },
     [VIRTIO_WORKER_METHODS.stats]: (id: number): VirtioDeviceStats => device(id).stats,
     [VIRTIO_WORKER_METHODS.setWireFaults]: (
@@ -116,7 +119,10 @@ export function serveVirtioDevices(platform: ScmiPlatformPort, clock: Clock): Vi
 export interface RemoteVirtioDevice {
   /** The device's id in its worker. */
   readonly id: number;
-  /** The device's counters. */
+  /**
+   * The device's counters; once closed, as they were when it closed (the worker forgets a closed
+   * device, and counts nothing for it after: its agent is disconnected from the platform).
+   */
   stats(): Promise<VirtioDeviceStats>;
   /** Replaces the device's wire-level fault rules. */
   setWireFaults(rules: readonly VirtioWireFaultRule[]): Promise<void>;
@@ -159,14 +165,20 @@ export async function attachRemoteVirtioDevice(
     options,
   );
   let closing: Promise<void> | undefined;
+  let final: VirtioDeviceStats | undefined;
   return {
     id,
-    stats: async () => (await host.call(VIRTIO_WORKER_METHODS.stats, id)) as VirtioDeviceStats,
+    stats: async () => {
+      if (closing !== undefined) await closing.catch(() => undefined);
+      return final ?? ((await host.call(VIRTIO_WORKER_METHODS.stats, id)) as VirtioDeviceStats);
+    },
     setWireFaults: async (rules) => {
       await host.call(VIRTIO_WORKER_METHODS.setWireFaults, id, rules);
     },
     close: () => {
-      closing ??= host.call(VIRTIO_WORKER_METHODS.close, id).then(() => undefined);
+      closing ??= host.call(VIRTIO_WORKER_METHODS.close, id).then((stats) => {
+        final = stats as VirtioDeviceStats | undefined;
+      });
       return closing;
     },
   };

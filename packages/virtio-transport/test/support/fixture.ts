@@ -146,9 +146,6 @@ export async function startVirtioWorker(ctx: {
         seed: ctx.seed,
         ...options.device,
       });
-      // The device's unmatched responses as last read: the worker forgets a closed device.
-      let unmatched = 0;
-      let closed = false;
       return {
         wire,
         transport: virtioTransport,
@@ -158,15 +155,10 @@ export async function startVirtioWorker(ctx: {
         droppedSignals: () =>
           wire.driverDiagnostics.lateReturns + wire.driverDiagnostics.unreadAtReset,
         // Responses the device got from the platform for no outstanding command buffer
-        // (duplicates, unsolicited, after a reset), read in the worker while the device is open.
-        strayRepliesDropped: async () => {
-          if (!closed) unmatched = (await device.stats()).unmatchedResponses;
-          return unmatched;
-        },
-        close: () => {
-          closed = true;
-          return device.close();
-        },
+        // (duplicates, unsolicited, after a reset): read in the worker, or once the device is
+        // closed, as they were when it closed.
+        strayRepliesDropped: async () => (await device.stats()).unmatchedResponses,
+        close: () => device.close(),
         // What the platform cancelled unsent since this wire opened: the device's reset at
         // teardown disconnects the agent, and a reply still delayed then is dropped there. The
         // worker's platform is shared by the wires it serves, one at a time in the kit's runs.
