@@ -6,6 +6,16 @@ import { ScmiConfigError } from '@scmi-ts/core';
 import { createDefaultPlatformConfig, loadPlatformConfig } from '@scmi-ts/platform';
 import { defined } from './support/harness';
 
+/** What `loadPlatformConfig(input)` throws (undefined when it returns). */
+function loadError(input: string): unknown {
+  try {
+    loadPlatformConfig(input);
+    return undefined;
+  } catch (e) {
+    return e;
+  }
+}
+
 describe(loadPlatformConfig, () => {
   let dir: string;
   beforeAll(() => {
@@ -30,12 +40,7 @@ describe(loadPlatformConfig, () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{ nope');
     for (const input of [join(dir, 'missing.json'), bad, '{ nope']) {
-      let error: unknown;
-      try {
-        loadPlatformConfig(input);
-      } catch (e) {
-        error = e;
-      }
+      const error = loadError(input);
       expect(ScmiConfigError.is(error)).toBe(true);
       expect((error as ScmiConfigError).field).toBe('$');
     }
@@ -64,12 +69,7 @@ describe(loadPlatformConfig, () => {
       /16777217 bytes/,
     ],
   ])('should refuse %s without reading it, naming $', (_what, path, message) => {
-    let error: unknown;
-    try {
-      loadPlatformConfig(path());
-    } catch (e) {
-      error = e;
-    }
+    const error = loadError(path());
     expect(ScmiConfigError.is(error)).toBe(true);
     expect((error as ScmiConfigError).field).toBe('$');
     expect((error as ScmiConfigError).message).toMatch(message);
@@ -81,12 +81,7 @@ describe(loadPlatformConfig, () => {
     ['a number', 42],
     ['an empty string', ''],
   ])('should refuse %s, naming $, instead of failing with a TypeError', (_what, input) => {
-    let error: unknown;
-    try {
-      loadPlatformConfig(input as unknown as string);
-    } catch (e) {
-      error = e;
-    }
+    const error = loadError(input as unknown as string);
     expect(error).not.toBeInstanceOf(TypeError);
     expect(ScmiConfigError.is(error)).toBe(true);
     expect((error as ScmiConfigError).field).toBe('$');
@@ -103,12 +98,7 @@ describe(loadPlatformConfig, () => {
   ])(
     'should say that JSON text %p must be an object, not that no file has that name',
     (text, message) => {
-      let error: unknown;
-      try {
-        loadPlatformConfig(text);
-      } catch (e) {
-        error = e;
-      }
+      const error = loadError(text);
       expect(ScmiConfigError.is(error)).toBe(true);
       expect((error as ScmiConfigError).field).toBe('$');
       expect((error as ScmiConfigError).message).toMatch(message);
