@@ -50,6 +50,14 @@ export interface FixtureEnds {
    */
   strayRepliesDropped?(): number | Promise<number>;
   /**
+   * Commands the platform side of the wire took from the agent (a virtio device's `commands`, an
+   * SMT responder's `requests`…), if the wire counts them; read after {@link FixtureEnds.close},
+   * so it must still answer then. A worker seed run whose command timed out before the platform
+   * side took it (still queued when the wire was reset or closed) has no late reply at all: with
+   * this the kit reports it as such instead of `never arrived`.
+   */
+  commandsTaken?(): number | Promise<number>;
+  /**
    * Replies the platform cancelled before sending them because this wire's agent was disconnected
    * (the platform's `cancelledOnDisconnect` since the wire was opened): a virtio device reset, an
    * agent gone while its reply was still delayed. Read after {@link FixtureEnds.close}, so it must

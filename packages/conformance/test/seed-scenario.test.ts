@@ -87,6 +87,8 @@ describe(seedWorkerPhase, () => {
     [{ droppedByCore: 1, rxAfterTeardown: true }, SEED_WORKER_PHASES.droppedDuringTeardown],
     [{ droppedByWire: 2, cancelled: 1 }, SEED_WORKER_PHASES.afterRelease],
     [{ cancelled: 1 }, SEED_WORKER_PHASES.cancelledUnsent],
+    [{ cancelled: 1, untaken: 1 }, SEED_WORKER_PHASES.cancelledUnsent],
+    [{ untaken: 1 }, SEED_WORKER_PHASES.neverTaken],
     [{}, SEED_WORKER_PHASES.neverArrived],
   ] as [Partial<SeedWorkerTrace>, string][])(
     'should tell the phase of a run from the first trace of its reply (%j)',

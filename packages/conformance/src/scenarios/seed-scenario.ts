@@ -345,6 +345,13 @@ export const SEED_WORKER_PHASES = {
    * 0). Not a violation by itself: nothing ran against released state; but the kit cannot show the
    * reply was counted.
    */
+  /**
+   * There was no late reply: the command that timed out never reached the platform (the wire
+   * took fewer commands than the agent sent, `FixtureEnds.commandsTaken`); it was still queued
+   * when the wire was reset or closed. Seen under load, when a command after the delayed one
+   * outlives the campaign's few-millisecond timeout.
+   */
+  neverTaken: 'no reply: the command never reached the platform (still queued at the reset)',
   neverArrived: 'never arrived (no trace on the agent side or the wire)',
 } as const;
 
@@ -362,6 +369,8 @@ export interface SeedWorkerTrace {
   readonly droppedByWire: number;
   /** Replies the platform cancelled unsent (`repliesCancelled`). */
   readonly cancelled: number;
+  /** Commands the agent sent that the platform side never took (`sent − commandsTaken`, ≥ 0). */
+  readonly untaken?: number;
 }
 
 /**
@@ -386,6 +395,7 @@ export function seedWorkerPhase(t: SeedWorkerTrace): string {
   }
   if (t.droppedByWire > 0) return SEED_WORKER_PHASES.afterRelease;
   if (t.cancelled > 0) return SEED_WORKER_PHASES.cancelledUnsent;
+  if ((t.untaken ?? 0) > 0) return SEED_WORKER_PHASES.neverTaken;
   return SEED_WORKER_PHASES.neverArrived;
 }
 
@@ -501,6 +511,7 @@ export async function runSeedScenarioWorker(
       // `never arrived`, about 1 run in 1500 under load).
       const stray = (await ends.strayRepliesDropped?.()) ?? 0;
       const cancelled = (await ends.repliesCancelled?.()) ?? 0;
+      const taken = await ends.commandsTaken?.();
       const late = instrument.lateReplies;
       const refused = instrument.refusedAfterQuiesce;
       const bad = instrument.badMessages();
@@ -521,6 +532,15 @@ export async function runSeedScenarioWorker(
         rxAfterTeardown,
         droppedByWire: wire,
         cancelled,
+        untaken:
+          taken === undefined
+            ? 0
+            : Math.max(
+                0,
+                instrument.channels
+                  .filter((c) => c.label.startsWith('a2p:'))
+                  .reduce((n, c) => n + c.counters.sent, 0) - taken,
+              ),
       });
       phases[phase] = (phases[phase] ?? 0) + 1;
       const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;

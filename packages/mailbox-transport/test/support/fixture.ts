@@ -147,6 +147,8 @@ export const mailboxFixture = {
           // The responder's count, read in the worker; once closed, from its final state.
           strayRepliesDropped: async () =>
             (await (closed ? smt.close() : smt.stats())).counters.strayResponsesDropped,
+          // Commands the responder read from an A2P area.
+          commandsTaken: async () => (await (closed ? smt.close() : smt.stats())).counters.requests,
           close: async () => {
             closed = true;
             await smt.close();

@@ -158,6 +158,8 @@ export async function startVirtioWorker(ctx: {
         // (duplicates, unsolicited, after a reset): read in the worker, or once the device is
         // closed, as they were when it closed.
         strayRepliesDropped: async () => (await device.stats()).unmatchedResponses,
+        // Commands the device took from the cmdq (valid ones: a bad chain is not a command).
+        commandsTaken: async () => (await device.stats()).commands,
         close: () => device.close(),
         // What the platform cancelled unsent since this wire opened: the device's reset at
         // teardown disconnects the agent, and a reply still delayed then is dropped there. The
