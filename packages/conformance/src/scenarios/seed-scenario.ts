@@ -338,6 +338,13 @@ export const SEED_WORKER_PHASES = {
    */
   cancelledUnsent: 'cancelled unsent by the platform (the wire was reset or closed; counted)',
   /**
+   * There was no late reply: the command that timed out never reached the platform (the wire
+   * took fewer commands than the agent sent, `FixtureEnds.commandsTaken`); it was still queued
+   * when the wire was reset or closed. Seen under load, when a command after the delayed one
+   * outlives the campaign's few-millisecond timeout.
+   */
+  neverTaken: 'no reply: the command never reached the platform (still queued at the reset)',
+  /**
    * No trace of it anywhere the kit can see: no callback, no agent counter, no wire counter, no
    * cancellation. Either the platform never sent it and the fixture does not report cancellations
    * (no `FixtureEnds.repliesCancelled`), or it came after release and the wire does not count what
@@ -345,13 +352,6 @@ export const SEED_WORKER_PHASES = {
    * 0). Not a violation by itself: nothing ran against released state; but the kit cannot show the
    * reply was counted.
    */
-  /**
-   * There was no late reply: the command that timed out never reached the platform (the wire
-   * took fewer commands than the agent sent, `FixtureEnds.commandsTaken`); it was still queued
-   * when the wire was reset or closed. Seen under load, when a command after the delayed one
-   * outlives the campaign's few-millisecond timeout.
-   */
-  neverTaken: 'no reply: the command never reached the platform (still queued at the reset)',
   neverArrived: 'never arrived (no trace on the agent side or the wire)',
 } as const;
 
