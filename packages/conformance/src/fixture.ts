@@ -54,9 +54,10 @@ export interface FixtureEnds {
    * SMT responder's `requests`…), if the wire counts them; read after {@link FixtureEnds.close},
    * so it must still answer then. A worker seed run whose command timed out before the platform
    * side took it (still queued when the wire was reset or closed) has no late reply at all: with
-   * this the kit reports it as such instead of `never arrived`.
+   * this the kit reports it as such instead of `never arrived`. Undefined when the wire cannot tell
+   * any more (its platform side is gone).
    */
-  commandsTaken?(): number | Promise<number>;
+  commandsTaken?(): number | undefined | Promise<number | undefined>;
   /**
    * Replies the platform cancelled before sending them because this wire's agent was disconnected
    * (the platform's `cancelledOnDisconnect` since the wire was opened): a virtio device reset, an

@@ -157,6 +157,11 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
             // The SCMI server's stray responses (see the same-thread ends), read in the worker,
             // or once closed as they were when it closed.
             strayRepliesDropped: async () => (await wire.stats())?.scmi.strayResponses ?? 0,
+            // Every message the SCMI server saw: passed to the platform, or refused before it.
+            commandsTaken: async () => {
+              const scmi = (await wire.stats())?.scmi;
+              return scmi === undefined ? undefined : scmi.messages + scmi.rejected + scmi.busy;
+            },
             close: () => wire.close(),
           };
         },
