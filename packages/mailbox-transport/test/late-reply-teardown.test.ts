@@ -17,9 +17,7 @@ const BASE_VENDOR = { protocolId: 0x10, messageId: BaseMessageId.DISCOVER_VENDOR
  */
 async function runNoFree(nextCommand: boolean): Promise<{ late: number; spurious: number }> {
   const h = createHarness({ auto: false });
-  const probe = h.create({ a2p: [{ id: 0 }] });
-  await h.clock.runUntilIdle();
-  const agent = await probe;
+  const agent = await h.probe({ a2p: [{ id: 0 }] });
   h.responder.faults.add({
     match: { ...BASE_VENDOR, nth: 1 },
     action: { kind: 'no-free', freeAfterMs: 40 },

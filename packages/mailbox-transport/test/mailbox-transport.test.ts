@@ -512,9 +512,7 @@ describe('mailboxTransport', () => {
           },
         ],
       });
-      const probe = h.create();
-      await h.clock.runUntilIdle();
-      const agent = await probe;
+      const agent = await h.probe();
       const reply = settle(agent.transact(0x14, 0x0));
       await h.clock.advance(30);
       expect(await reply).toBeInstanceOf(ScmiTimeoutError);
@@ -584,9 +582,7 @@ describe('mailboxTransport', () => {
 
     it('should count every doorbell that finds the area busy as spurious when the late reply handed over at the next send had rung already (no-free, then spurious-doorbell)', async () => {
       const h = createHarness({ auto: false });
-      const probe = h.create({ a2p: [{ id: 0 }] });
-      await h.clock.runUntilIdle();
-      const agent = await probe;
+      const agent = await h.probe({ a2p: [{ id: 0 }] });
       // 1st vendor command: response written, ring while busy, FREE set silently at 40 ms.
       h.responder.faults.add({
         match: { ...BASE_VENDOR, nth: 1 },
@@ -753,9 +749,7 @@ describe('mailboxTransport', () => {
           { match: { protocolId: 0x14, messageId: 0x0, nth: 1 }, action: { kind: 'drop' } },
         ],
       });
-      const probe = h.create();
-      await h.clock.runUntilIdle();
-      const agent = await probe;
+      const agent = await h.probe();
       const first = settle(agent.transact(0x14, 0x0));
       await h.clock.advance(30);
       expect(await first).toBeInstanceOf(ScmiTimeoutError);
@@ -780,9 +774,7 @@ describe('mailboxTransport', () => {
         auto: false,
         platformFaults: [{ match: { protocolId: 0x14 }, action: { kind: 'delay', ms: 10 } }],
       });
-      const probe = h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });
-      await h.clock.runUntilIdle();
-      const agent = await probe;
+      const agent = await h.probe({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });
       // One command in the area, four waiting for the lock (one message in flight per SMT area).
       const inFlight = Array.from({ length: 5 }, () => settle(agent.transact(0x14, 0x0)));
       await h.clock.advance(1);
@@ -810,9 +802,7 @@ describe('mailboxTransport', () => {
           { match: { protocolId: 0x14, messageId: 0x0, nth: 1 }, action: { kind: 'drop' } },
         ],
       });
-      const probe = h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });
-      await h.clock.runUntilIdle();
-      const agent = await probe;
+      const agent = await h.probe({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });
       const requests = h.responder.counters.requests;
       const first = settle(agent.transact(0x14, 0x0));
       await h.clock.advance(30);

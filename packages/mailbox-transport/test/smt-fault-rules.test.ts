@@ -38,9 +38,7 @@ async function probed(
   wire?: SameThreadMailboxWireOptions,
 ): Promise<{ h: Harness; agent: ScmiAgent }> {
   const h = createHarness({ auto: false, ...(wire === undefined ? {} : { wire }) });
-  const probe = h.create({ a2p: [{ id: 0, polling }] });
-  await h.clock.runUntilIdle();
-  const agent = await probe;
+  const agent = await h.probe({ a2p: [{ id: 0, polling }] });
   for (const rule of rules) h.responder.faults.add(rule);
   return { h, agent };
 }

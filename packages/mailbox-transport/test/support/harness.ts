@@ -54,6 +54,8 @@ export interface Harness {
   readonly log: DevresEventLog;
   /** Probes an agent over the wire. */
   create(options?: Partial<AgentOptions>): Promise<ScmiAgent>;
+  /** {@link Harness.create} on a manual clock (`auto: false`): runs the clock until it probed. */
+  probe(options?: Partial<AgentOptions>): Promise<ScmiAgent>;
   /** Closes the responder and the platform and checks that no timer is left. */
   close(): void;
 }
@@ -77,6 +79,13 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   container.load(coreModule, mailboxTransportModule);
   container.rebind(CLOCK).toConstantValue(clock);
   const log = new DevresEventLog();
+  const create = (o: Partial<AgentOptions> = {}): Promise<ScmiAgent> =>
+    createAgent(container, {
+      transport: 'mailbox',
+      log: log.sink,
+      transportConfig: { wire: mailbox.wire },
+      ...o,
+    });
   return {
     clock,
     platform,
@@ -84,13 +93,12 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     mailbox,
     container,
     log,
-    create: (o = {}) =>
-      createAgent(container, {
-        transport: 'mailbox',
-        log: log.sink,
-        transportConfig: { wire: mailbox.wire },
-        ...o,
-      }),
+    create,
+    probe: async (o = {}) => {
+      const probing = create(o);
+      await clock.runUntilIdle();
+      return probing;
+    },
     close: () => {
       responder.close();
       platform.close();
