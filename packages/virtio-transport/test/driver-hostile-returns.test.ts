@@ -58,10 +58,14 @@ function heldCommand(device: ManualDevice): {
   return { cmdq, head, chain, header: new DataView(req.buffer).getUint32(0, true) };
 }
 
-/** Returns the held command's buffer with a SUCCESS response echoing its header (no interrupt). */
-function returnResponse(held: ReturnType<typeof heldCommand>): void {
+/**
+ * Returns the held command's buffer with a SUCCESS response echoing its header (no interrupt),
+ * `times` used elements for it in one batch (2: a duplicate).
+ */
+function returnResponse(held: ReturnType<typeof heldCommand>, times = 1): void {
   const resp = encodeMsgResponse(held.header, 0);
-  held.cmdq.pushUsed(held.head, held.cmdq.writeChain(held.chain, resp, resp.byteLength));
+  const len = held.cmdq.writeChain(held.chain, resp, resp.byteLength);
+  for (let i = 0; i < times; i++) held.cmdq.pushUsed(held.head, len);
   held.cmdq.publishUsed();
 }
 
@@ -96,18 +100,7 @@ describe('cmdq: the same id twice in one batch while a command waits for a slot'
       (e: unknown) => (e instanceof ScmiTimeoutError ? 'timeout' : (e as { code?: string }).code),
     );
     await Promise.resolve();
-    const head = device.heldCommands[0] as number;
-    const cmdq = defined(device.cmdq);
-    const chain = new DescriptorChain(8);
-    cmdq.walk(head, chain);
-    const req = new Uint8Array(16);
-    cmdq.readChain(chain, req);
-    const resp = new Uint8Array(8);
-    resp.set(req.subarray(0, 4)); // echo A's header, status 0
-    const len = cmdq.writeChain(chain, resp, 8);
-    cmdq.pushUsed(head, len);
-    cmdq.pushUsed(head, len); // the duplicate, same batch
-    cmdq.publishUsed();
+    returnResponse(heldCommand(device), 2); // A's response and its duplicate, in one batch
     device.doorbells.interrupt.ring();
     await clock.runTasks();
     const record = defined(wire.driverDiagnostics.channels.get('a2p:0'));
@@ -133,18 +126,7 @@ describe('cmdq: the same id twice in one batch while a command waits for a slot'
     const agent = await create({ maxMsg: 2 });
     device.holdCommands = true;
     await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
-    const head = device.heldCommands[0] as number;
-    const cmdq = defined(device.cmdq);
-    const chain = new DescriptorChain(8);
-    cmdq.walk(head, chain);
-    const req = new Uint8Array(16);
-    cmdq.readChain(chain, req);
-    const resp = new Uint8Array(8);
-    resp.set(req.subarray(0, 4));
-    const len = cmdq.writeChain(chain, resp, 8);
-    cmdq.pushUsed(head, len);
-    cmdq.pushUsed(head, len);
-    cmdq.publishUsed();
+    returnResponse(heldCommand(device), 2);
     device.doorbells.interrupt.ring();
     await clock.runTasks();
     expect(defined(wire.driverDiagnostics.channels.get('a2p:0')).broken).toBe('not-in-flight');
