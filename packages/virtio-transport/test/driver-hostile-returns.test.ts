@@ -264,10 +264,8 @@ describe('a pass out of budget, while the device keeps the re-check busy', () =>
   ])(
     '%s: should keep at most one rescheduled drain queued, however many interrupts arrive',
     async (which, budget) => {
-      const { clock, platform, wire, device, create } = manualRig(false);
-      const probe = create();
-      await clock.runUntilIdle();
-      const agent = await probe;
+      const { clock, platform, wire, device, probe } = manualRig(false);
+      const agent = await probe();
       const used =
         which === 'eventq'
           ? wire.eventqRing(wire.layout.eventqSize).layout.used
@@ -333,14 +331,12 @@ describe('polling cmdq: response drained by another look, then the delayed respo
   async function run(
     withWaiter: boolean,
   ): Promise<{ lateReplies: number; badMessages: number; lateReturns: number }> {
-    const { clock, platform, wire, device, create } = manualRig(false, 2); // one cmdq slot
-    const probe = create({
+    const { clock, platform, wire, device, probe } = manualRig(false, 2); // one cmdq slot
+    const agent = await probe({
       maxMsg: 2,
       a2p: [{ id: 0, polling: true }],
       transportConfig: { wire, handshakeTimeoutMs: 50, resetTimeoutMs: 50, slotWaitMs: 5_000 },
     });
-    await clock.runUntilIdle();
-    const agent = await probe;
     device.holdCommands = true;
     let xOutcome: unknown = 'pending';
     const x = rateSetAsync(agent).then(

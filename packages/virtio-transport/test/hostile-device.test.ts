@@ -184,10 +184,8 @@ describe('virtio driver against a hostile device', () => {
 
   describe('when the device returns each eventq buffer as soon as the driver re-queues it', () => {
     it('should take one element per buffer in a drain pass, letting other tasks run between passes', async () => {
-      const { clock, platform, wire, device, create } = manualRig(false);
-      const probe = create();
-      await clock.runUntilIdle();
-      const agent = await probe;
+      const { clock, platform, wire, device, probe } = manualRig(false);
+      const agent = await probe();
       const eventq = device.eventq;
       if (eventq === undefined) throw new Error('no eventq');
       // A device that returns each eventq buffer again as soon as the driver re-queues it, and
@@ -284,10 +282,8 @@ describe('virtio driver against a hostile device', () => {
 
   describe('at teardown', () => {
     it('should count a refused interrupt on the virtqueue that had used buffers only (the interrupt is shared)', async () => {
-      const { clock, platform, wire, device, create } = manualRig(false);
-      const probe = create();
-      await clock.runUntilIdle();
-      const agent = await probe;
+      const { clock, platform, wire, device, probe } = manualRig(false);
+      const agent = await probe();
       device.acknowledgeReset = false; // teardown waits for the reset: both channels quiesced
       const removing = agent.remove();
       await clock.runTasks();

@@ -30,10 +30,8 @@ async function lateRepliesAtTeardown(
   late: number | undefined;
   p2aRefused: number | undefined;
 }> {
-  const { clock, platform, wire, device, create } = manualRig(false);
-  const probe = create();
-  await clock.runUntilIdle();
-  const agent = await probe;
+  const { clock, platform, wire, device, probe } = manualRig(false);
+  const agent = await probe();
   device.holdCommands = true;
   const sent = Array.from({ length: replies }, () => agent.base.discoverVendor());
   await clock.runTasks();

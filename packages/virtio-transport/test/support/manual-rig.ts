@@ -22,6 +22,8 @@ export interface ManualRig {
   readonly device: ManualDevice;
   /** Probes an agent over the wire (30 ms RX timeout, 8 messages, 50 ms handshake and reset). */
   readonly create: (o?: Partial<AgentOptions>) => Promise<ScmiAgent>;
+  /** `create` on a manual clock (`manualRig(false)`): runs the clock until the agent probed. */
+  readonly probe: (o?: Partial<AgentOptions>) => Promise<ScmiAgent>;
 }
 
 /** A {@link ManualRig} on a virtual clock (`auto` advances it by itself), eventq of 4 entries. */
@@ -41,7 +43,12 @@ export function manualRig(auto = true, cmdqSize = 16): ManualRig {
       transportConfig: { wire, handshakeTimeoutMs: 50, resetTimeoutMs: 50 },
       ...o,
     });
-  return { clock, platform, wire, device, create };
+  const probe = async (o: Partial<AgentOptions> = {}): Promise<ScmiAgent> => {
+    const probing = create(o);
+    await clock.runUntilIdle();
+    return probing;
+  };
+  return { clock, platform, wire, device, create, probe };
 }
 
 /** A Base notification (message 0, 8 bytes of payload) as the device posts it on the eventq. */
