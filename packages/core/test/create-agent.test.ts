@@ -464,6 +464,12 @@ describe(createAgent, () => {
         field: 'a2p[0].poling',
       });
       await expect(h.create({ debug: 'yes' as never })).rejects.toMatchObject({ field: 'debug' });
+      for (const options of [null, undefined, 'loopback', ['loopback']]) {
+        await expect(createAgent(h.container, options as never)).rejects.toMatchObject({
+          field: 'options',
+          message: /expected an object/,
+        });
+      }
       expect(h.platform.requests).toHaveLength(0);
     });
 

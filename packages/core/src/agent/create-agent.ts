@@ -332,7 +332,8 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
  * probe, as in Linux's `scmi_base_protocol_init`: it is logged as a warning and recorded in
  * `agent.info.discoveryFailures`.
  *
- * @throws ScmiConfigError for an unknown transport (the message lists the loaded ones) or invalid options.
+ * @throws ScmiConfigError for an unknown transport (the message lists the loaded ones) or invalid
+ * options (field `options` when they are not an object at all).
  * @throws the probe's error (ScmiTimeoutError, ScmiTransportError, ScmiStatusError…).
  * @example
  * ```ts
@@ -342,8 +343,13 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
  * ```
  */
 export async function createAgent(container: Container, options: AgentOptions): Promise<ScmiAgent> {
+  // JavaScript callers get past the type: name `options` itself, not `transport` inside it.
+  const given: unknown = options;
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw new ScmiConfigError('options', 'expected an object');
+  }
   const transports = getAll(container, TRANSPORT);
-  const wanted = (options as Partial<AgentOptions> | undefined)?.transport;
+  const wanted = options.transport;
   const transport = transports.find((t) => t.descriptor.name === wanted);
   if (transport === undefined) {
     const loaded = transports.map((t) => t.descriptor.name).join(', ');
