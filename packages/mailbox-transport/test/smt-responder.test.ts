@@ -29,6 +29,8 @@ class ScriptedPlatform implements ScmiPlatformPort {
   readonly requests: Uint8Array[] = [];
   answer: Uint8Array | undefined = undefined;
   disconnected = 0;
+  /** Runs once, first thing in the next `handle` (an agent writing the area meanwhile). */
+  meanwhile: (() => void) | undefined;
 
   connect(_agentId: number, link: PlatformAgentLink): PlatformConnection {
     this.link = link;
@@ -41,6 +43,9 @@ class ScriptedPlatform implements ScmiPlatformPort {
   }
 
   handle(_agentId: number, _channelId: number, request: Uint8Array): Uint8Array | undefined {
+    const meanwhile = this.meanwhile;
+    this.meanwhile = undefined;
+    meanwhile?.();
     this.requests.push(request.slice());
     return this.answer;
   }
@@ -280,6 +285,28 @@ describe(SmtResponder, () => {
         w.chan.free();
       },
     );
+
+    it('should hand the platform the command as it checked it, not what the agent writes into the area meanwhile', async () => {
+      // In worker mode the agent's thread can write the area while the platform handles it: a
+      // header checked in the area and read again by the platform could turn into a non-command,
+      // which the platform drops unanswered, and the channel would wait for that answer for good.
+      const w = rawWire();
+      w.platform.answer = response(0, 0x20000);
+      w.platform.meanwhile = () => {
+        w.area(0).setHeader((HEADER | (1 << 28)) >>> 0);
+        w.area(0).writePayload(new Uint8Array([0xee, 0xee, 0xee, 0xee]), 0, 4);
+      };
+      w.request(HEADER, 8);
+      await w.clock.runTasks();
+      const got = defined(w.platform.requests[0]);
+      expect(new DataView(got.buffer).getUint32(0, true)).toBe(HEADER);
+      expect(got.byteLength).toBe(8);
+      expect(got[4]).not.toBe(0xee);
+      expect(w.area(0).status()).toBe(SMT_CHANNEL_FREE);
+      expect(w.responder.counters).toMatchObject({ requests: 1, responses: 1 });
+      w.responder.close();
+      w.chan.free();
+    });
 
     it('should count a doorbell with the area free, and one while the command is pending', async () => {
       const w = rawWire();

@@ -134,6 +134,11 @@ interface A2pChannel {
   fault: SmtFaultAction | undefined;
   /** A stuck-busy fault holds the area until its timer (or forever). */
   stuck: boolean;
+  /**
+   * The command as the responder read it: copied out of the area once, then checked and handed to
+   * the platform, so that an agent rewriting the area meanwhile cannot change what was checked.
+   */
+  readonly request: Uint8Array;
 }
 
 interface P2aChannel {
@@ -234,6 +239,7 @@ export class SmtResponder {
           answered: [],
           fault: undefined,
           stuck: false,
+          request: new Uint8Array(area.maxLength),
         });
       } else {
         // The first P2A channel carries notifications and delayed responses (as Linux uses one).
@@ -334,17 +340,21 @@ export class SmtResponder {
       this.#refuse(c);
       return;
     }
-    const header = area.header();
+    // Copied once, then checked and handled: the area is shared memory the agent can still write
+    // (in worker mode, from another thread), and a header checked in the area and read again by the
+    // platform could have become a non-command in between, which the platform drops unanswered —
+    // leaving the channel awaiting an answer for good. OP-TEE's SMT server copies the payload into
+    // secure memory before processing it likewise (core/drivers/scmi-msg/smt.c, scmi_process_smt);
+    // this package's virtio device and emulated OP-TEE copy before checking too.
+    const request = c.request.subarray(0, length);
+    request.set(area.bytes.subarray(SMT_HEADER_OFFSET, SMT_HEADER_OFFSET + length));
+    const header = readU32(request, 0);
     if (!isCommandHeader(header)) {
       // Not a command (reserved bits set, or another message type). The platform still sees it
       // (it counts it and raises BASE_ERROR_EVENT to a subscribed agent), but drops it and never
       // answers: waiting for an answer would keep the area busy for good and refuse every later
       // command on the channel. The area goes back with CHANNEL_ERROR, as for a bad length.
-      this.#platform.handle(
-        this.#agentId,
-        c.spec.id,
-        area.bytes.subarray(SMT_HEADER_OFFSET, SMT_HEADER_OFFSET + length),
-      );
+      this.#platform.handle(this.#agentId, c.spec.id, request);
       this.#refuse(c);
       return;
     }
@@ -356,13 +366,13 @@ export class SmtResponder {
     if (fault?.kind === 'spurious-doorbell') {
       // Ring while the area is still the platform's, answer later.
       c.remote.ring();
-      const request = area.bytes.slice(SMT_HEADER_OFFSET, SMT_HEADER_OFFSET + length);
+      const later = request.slice(); // `c.request` is the next command's by then
       this.#after(fault.ms ?? 1, () => {
-        this.#handle(c, request);
+        this.#handle(c, later);
       });
       return;
     }
-    this.#handle(c, area.bytes.subarray(SMT_HEADER_OFFSET, SMT_HEADER_OFFSET + length));
+    this.#handle(c, request);
   }
 
   /** Gives a malformed request's area back with CHANNEL_ERROR (counted), ringing when asked to. */
