@@ -1,4 +1,14 @@
-import { VirtualClock, createSameThreadDoorbellPair, readU32 } from '@scmi-ts/core';
+import {
+  ScmiMessageType,
+  VirtualClock,
+  buildHeader,
+  createSameThreadDoorbellPair,
+  encodeMsgResponse,
+  readU32,
+  type PlatformAgentLink,
+  type PlatformConnection,
+  type ScmiPlatformPort,
+} from '@scmi-ts/core';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   EmulatedOptee,
@@ -184,6 +194,88 @@ describe(EmulatedOptee, () => {
       });
       // The core's four refusals; the PTA's own answer is the TA's, not counted.
       expect(b.optee.stats.refusedCalls).toBe(4);
+    });
+
+    it('should not take a call posted into a slot whose call is still running: the running call returns there, with its own results', async () => {
+      // A platform that answers later, when the test says: the SMT call stays RUNNING meanwhile.
+      let link: PlatformAgentLink | undefined;
+      const platform: ScmiPlatformPort = {
+        connect: (_agentId: number, l: PlatformAgentLink): PlatformConnection => {
+          link = l;
+          return { agentId: 1, disconnect: () => undefined };
+        },
+        handle: () => undefined,
+      };
+      const clock = new VirtualClock({ auto: true });
+      const wire = createSameThreadOpteeWire(clock); // static SMT channel 0
+      const optee = new EmulatedOptee({
+        wire: wire.tee,
+        platform,
+        agentId: 1,
+        clock,
+        platformTimeoutMs: 1e9, // the test answers when it wants, whatever the virtual time
+      });
+      b = {
+        clock,
+        wire,
+        optee,
+        close: () => {
+          optee.close();
+          return Promise.resolve();
+        },
+      };
+      const { session } = await rawCall(b, {
+        cmd: 0,
+        uuid: parseTeeUuid(PTA_SCMI_UUID),
+        login: TeeLogin.REE_KERNEL,
+      });
+      // GET_CHANNEL (3) for channel 0, SMT: channel handle 0.
+      const channel = { cmd: 1, session, func: 3, params: [{ attr: 3, b: 1 }] };
+      expect((await rawCall(b, channel)).result).toBe(TeeResult.SUCCESS);
+      // PROCESS_SMT_CHANNEL (1) on a Base PROTOCOL_VERSION in the static area, in slot 0.
+      const area = wire.ree.staticShmem(0) as Uint8Array;
+      const av = new DataView(area.buffer, area.byteOffset, area.byteLength);
+      const header = buildHeader(0, ScmiMessageType.COMMAND, 0x10, 5);
+      av.setUint32(4, 0, true); // status: busy
+      av.setUint32(0x14, 4, true);
+      av.setUint32(0x18, header, true);
+      const v = new DataView(wire.ree.memory);
+      const words = new Int32Array(wire.ree.memory);
+      const slot = wire.ree.layout.slotOffset(0);
+      const post = (func: number, attr: number, a: number): void => {
+        v.setUint32(slot + CMD, 1, true);
+        v.setUint32(slot + FUNC, func, true);
+        v.setUint32(slot + SESSION, session, true);
+        v.setUint32(slot + NUM_PARAMS, 1, true);
+        v.setUint32(slot + PARAMS, attr, true);
+        v.setUint32(slot + PARAMS + 4, a, true);
+        Atomics.store(words, slot / 4, 1); // POSTED, whatever the slot's state
+        wire.ree.doorbell.ring();
+      };
+      post(1, 1, 0); // VALUE_INPUT: channel handle 0
+      await clock.runUntilIdle(100);
+      expect(Atomics.load(words, slot / 4)).toBe(2); // RUNNING: the platform has not answered
+      const calls = optee.stats.calls;
+      // Hostile: CAPABILITIES (0) posted over the running slot, many times.
+      for (let i = 0; i < 50; i++) {
+        post(0, 2, 0xdead); // VALUE_OUTPUT: the capabilities would overwrite 0xdead
+        await clock.runUntilIdle(100);
+      }
+      expect(optee.stats).toMatchObject({ calls, callsOverRunningSlot: 50, refusedCalls: 0 });
+      expect(Atomics.load(words, slot / 4)).toBe(2); // still the SMT call's
+      // The platform answers: the SMT call returns in its slot; nothing queued behind it runs.
+      link?.respond(0, encodeMsgResponse(header, 0, new Uint8Array(4)), header);
+      await clock.runUntilIdle(100);
+      expect(Atomics.load(words, slot / 4)).toBe(3);
+      expect(v.getUint32(slot + RET, true)).toBe(TeeResult.SUCCESS);
+      expect(v.getUint32(slot + PARAMS + 4, true)).toBe(0xdead); // CAPABILITIES never ran here
+      expect(optee.stats.calls).toBe(calls);
+      // The session serves the next call at once.
+      Atomics.store(words, slot / 4, 0);
+      expect(await rawCall(b, { cmd: 1, session, func: 0, params: [{ attr: 2 }] })).toMatchObject({
+        result: TeeResult.SUCCESS,
+        origin: TeeOrigin.TRUSTED_APP,
+      });
     });
   });
 

@@ -88,6 +88,13 @@ export interface EmulatedOpteeStats {
    * that keeps track of its sessions and memory sees none.
    */
   readonly refusedCalls: number;
+  /**
+   * Calls posted into a call slot whose previous call was still running (the normal world wrote a
+   * busy OP-TEE thread's slot): not taken, never dispatched. The running call returns in that slot
+   * as usual; the slot cannot carry two calls, and two calls sharing it would have the second
+   * answered with the first one's results. A normal world that waits for RETURNED sees none.
+   */
+  readonly callsOverRunningSlot: number;
   /** The SCMI server's counters. */
   readonly scmi: ScmiMsgServerStats;
 }
@@ -203,6 +210,7 @@ export class EmulatedOptee {
   #cancelled = 0;
   #internalErrors = 0;
   #refusedCalls = 0;
+  #callsOverRunningSlot = 0;
   #lastInternalError: unknown = undefined;
   #closed = false;
 
@@ -268,6 +276,7 @@ export class EmulatedOptee {
       cancelledInvocations: this.#cancelled,
       internalErrors: this.#internalErrors,
       refusedCalls: this.#refusedCalls,
+      callsOverRunningSlot: this.#callsOverRunningSlot,
       scmi: this.#server.stats,
     };
   }
@@ -314,6 +323,13 @@ export class EmulatedOptee {
     const stateWords = this.#stateWords;
     for (let slot = 0; slot < stateWords.length; slot++) {
       if (Atomics.compareExchange(words, stateWords[slot] as number, POSTED, RUNNING) === POSTED) {
+        if (this.#running[slot] === true) {
+          // POSTED over a call still running in this slot: its state is RUNNING again, as it was,
+          // and that call returns here when it ends. Dispatched, the new call would share the slot
+          // (answered with the other's results) and could queue behind its session without bound.
+          this.#callsOverRunningSlot++;
+          continue;
+        }
         this.#calls++;
         this.#running[slot] = true;
         try {
