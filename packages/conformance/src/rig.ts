@@ -32,7 +32,19 @@ export interface RigOptions {
   readonly seed?: number;
 }
 
-/** Builds an inversify container with core and one transport, on `clock`. */
+/**
+ * Builds an inversify container with core and one transport, on `clock`.
+ *
+ * A new container on every call. Nothing is checked here: `createAgent` finds the transport by
+ * the name its options give, and validates the options against it.
+ *
+ * @example
+ * ```ts
+ * const ends = await fixture.sameThread({ platform, clock, agentId: AGENT_ID });
+ * const container = buildContainer(ends.transport, clock);
+ * const agent = await createAgent(container, { ...ends.agentOptions, transport: fixture.name });
+ * ```
+ */
 export function buildContainer(transport: FixtureEnds['transport'], clock: Clock): Container {
   const container = new Container();
   container.load(coreModule);

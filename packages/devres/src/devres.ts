@@ -890,6 +890,17 @@ function foreignHandle(core: Core, op: string): DevresError {
  * of the calling async context — see {@link ResourceScope.group} — or to the devres itself;
  * registration on a group goes to that group. Registration after teardown began is refused with
  * {@link DevresClosedError} and the offered resource is quiesced and released at once.
+ *
+ * Abstract (its constructor is internal): type a parameter with it to take either a
+ * {@link Devres} or a {@link DevresGroup}.
+ *
+ * @example
+ * ```ts
+ * const addChannel = (scope: ResourceScope, id: number) =>
+ *   scope.addAction(`free channel ${id}`, () => mbox.free(id));
+ * addChannel(res, 0); // into the devres (or its innermost open group)
+ * await res.group('perf', (g) => addChannel(g, 1)); // into group 'perf'
+ * ```
  */
 export abstract class ResourceScope {
   /** @internal */

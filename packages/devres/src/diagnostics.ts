@@ -113,7 +113,19 @@ export class DevresEventLog {
   }
 }
 
-/** Formats one event as a single human-readable line. */
+/**
+ * Formats one event as a single human-readable line.
+ *
+ * The type is padded to 14 columns, the resource follows its group path (`group/resource`) and
+ * the reason comes in parentheses; `seq`, `stack` and `error` are left out. Never throws.
+ *
+ * @example
+ * ```ts
+ * const res = new Devres('scmi0', { log: (e) => console.log(formatDevresEvent(e)) });
+ * res.addAction('free a2p channel', () => {}); // 'add            scmi0 free a2p channel'
+ * await res.releaseAll(); // …, 'release        scmi0 free a2p channel (dispose)', …
+ * ```
+ */
 export function formatDevresEvent(event: DevresEvent): string {
   const where = event.group === '' ? event.resource : `${event.group}/${event.resource}`;
   const why = event.reason === undefined ? '' : ` (${event.reason})`;

@@ -165,7 +165,19 @@ export class Revocable<T> {
   }
 }
 
-/** True when `value` has a callable `then` (a promise or thenable). */
+/**
+ * True when `value` has a callable `then` (a promise or thenable).
+ *
+ * False for `null`, `undefined`, primitives and objects without a callable `then`; it reads
+ * `value.then` once, so only a `then` getter that throws makes it throw.
+ *
+ * @example
+ * ```ts
+ * const r = handler(notification); // void, or a promise to wait for
+ * if (isPromiseLike(r)) await r;
+ * isPromiseLike({ then: 1 }); // false
+ * ```
+ */
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return (
     (typeof value === 'object' || typeof value === 'function') &&

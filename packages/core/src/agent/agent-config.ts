@@ -273,7 +273,19 @@ export function validateAgentConfig(options: unknown, transport: Transport): Age
   };
 }
 
-/** The A2P channel that carries `protocolId`: its dedicated one, else Base's (the one listing Base, else the first). */
+/**
+ * The A2P channel that carries `protocolId`: its dedicated one, else Base's (the one listing Base, else the first).
+ *
+ * Never throws, and any id gets a channel (an unknown protocol gets Base's); `config` must come
+ * from {@link validateAgentConfig}, which guarantees an A2P channel.
+ *
+ * @example
+ * ```ts
+ * // config from validateAgentConfig, with a2p: [{ id: 0 }, { id: 1, protocols: [0x13] }]
+ * channelFor(config, ScmiProtocolId.PERF).id; // 1: its dedicated channel
+ * channelFor(config, ScmiProtocolId.CLOCK).id; // 0: Base's channel
+ * ```
+ */
 export function channelFor(config: AgentConfig, protocolId: number): ChannelConfig {
   return (
     config.a2p.find((c) => c.protocols.includes(protocolId)) ??

@@ -34,6 +34,18 @@ import type { Xfer, XferOwner, XferState } from './xfer.js';
  * Core's side of one channel: the {@link RxSink} the transport calls, the channel's counters, and
  * the count of transfer operations running on it (so that the channel's quiesce also waits until
  * core has called `markTxDone` for every transfer sent on it: no `markTxDone` after `free`).
+ *
+ * Core makes one per configured channel (its constructor is internal) and hands it to the
+ * transport as the channel's `setup.sink`. A message core cannot use is counted in `counters`
+ * (`badMessages`, `lateReplies`), not thrown back at the transport.
+ *
+ * @example
+ * ```ts
+ * // `channel`: the runtime of A2P channel 0 (its transport's `setup.sink`)
+ * channel.label; // 'a2p:0'
+ * channel.rx(0x00144000, ctx); // a reply for token 5, which is not in flight: counted
+ * channel.counters.badMessages.unexpected; // 1
+ * ```
  */
 export class ChannelRuntime implements RxSink {
   /** The channel id. */

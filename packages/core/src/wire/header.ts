@@ -54,7 +54,18 @@ export function packHeader(h: ScmiHeader): number {
   return buildHeader(h.messageId, h.type, h.protocolId, h.token);
 }
 
-/** Packs header fields without checks; fields must already be in range. For hot paths. */
+/**
+ * Packs header fields without checks; fields must already be in range. For hot paths.
+ *
+ * Never throws: each field is masked to its bits, so an out-of-range value is silently cut (a
+ * token of 1029 packs as token 5); use {@link packHeader} to have the fields checked.
+ *
+ * @example
+ * ```ts
+ * buildHeader(0, ScmiMessageType.COMMAND, 0x10, 5); // 0x00144000: Base PROTOCOL_VERSION, token 5
+ * buildHeader(0, ScmiMessageType.COMMAND, 0x10, 1029); // 0x00144000 too: token cut to 10 bits
+ * ```
+ */
 export function buildHeader(
   messageId: number,
   type: number,
@@ -82,22 +93,60 @@ function checkField(name: string, value: number, max: number): void {
   }
 }
 
-/** Bits 7:0 of a header word. */
+/**
+ * Bits 7:0 of a header word: the message id.
+ *
+ * The word is not validated (see {@link headerDefect}); never throws.
+ *
+ * @example
+ * ```ts
+ * headerMessageId(0x00144003); // 3: BASE_DISCOVER_VENDOR
+ * ```
+ */
 export function headerMessageId(word: number): number {
   return word & 0xff;
 }
 
-/** Bits 9:8 of a header word. */
+/**
+ * Bits 9:8 of a header word: the {@link ScmiMessageType}.
+ *
+ * The word is not validated: the unused type 1 is returned as is ({@link headerDefect} reports it).
+ *
+ * @example
+ * ```ts
+ * headerType(0x00144000); // 0: ScmiMessageType.COMMAND (or its response)
+ * headerType(0x00004700); // 3: ScmiMessageType.NOTIFICATION (Power domain, message 0)
+ * ```
+ */
 export function headerType(word: number): number {
   return (word >>> 8) & 0x3;
 }
 
-/** Bits 17:10 of a header word. */
+/**
+ * Bits 17:10 of a header word: the protocol id.
+ *
+ * The word is not validated (see {@link headerDefect}); never throws.
+ *
+ * @example
+ * ```ts
+ * headerProtocolId(0x00144000); // 0x10: ScmiProtocolId.BASE
+ * ```
+ */
 export function headerProtocolId(word: number): number {
   return (word >>> 10) & 0xff;
 }
 
-/** Bits 27:18 of a header word. */
+/**
+ * Bits 27:18 of a header word: the token (0 … 1023).
+ *
+ * The word is not validated (see {@link headerDefect}): reserved bits 31:28 are simply left out.
+ *
+ * @example
+ * ```ts
+ * headerToken(0x00144000); // 5
+ * headerToken(0xf0144000); // 5 as well: the reserved bits are not part of it
+ * ```
+ */
 export function headerToken(word: number): number {
   return (word >>> 18) & 0x3ff;
 }
@@ -105,6 +154,13 @@ export function headerToken(word: number): number {
 /**
  * Why a received header word is invalid, or `undefined` when it is valid: reserved bits 31:28
  * must be zero and the type must be 0, 2 or 3. Allocation-free, for the RX path.
+ *
+ * @example
+ * ```ts
+ * headerDefect(0x00144000); // undefined: a valid Base PROTOCOL_VERSION header, token 5
+ * headerDefect(0x10144000); // 'reserved-bits'
+ * headerDefect(0x00144100); // 'unknown-type' (type 1)
+ * ```
  */
 export function headerDefect(word: number): 'reserved-bits' | 'unknown-type' | undefined {
   if ((word & SCMI_HEADER_RESERVED_MASK) !== 0) return 'reserved-bits';

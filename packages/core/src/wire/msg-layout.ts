@@ -67,7 +67,17 @@ export interface DecodedMsg {
 /**
  * Decodes an MSG-layout message.
  *
+ * The payload is a view of `bytes` (not copied), possibly empty; the header type is not checked
+ * against any direction (a command, delayed response or notification all decode).
+ *
  * @throws ScmiMalformedError `E_TRUNCATED` when shorter than a header, `E_HEADER` for a bad header.
+ * @example
+ * ```ts
+ * const msg = decodeMsg(encodeMsg(0x00144006, new Uint8Array(4))); // BASE_DISCOVER_LIST_PROTOCOLS
+ * msg.header.messageId; // 6
+ * msg.header.token; // 5
+ * msg.payload.byteLength; // 4: the skip parameter
+ * ```
  */
 export function decodeMsg(bytes: Uint8Array): DecodedMsg {
   if (bytes.byteLength < MSG_HEADER_SIZE) {
@@ -91,7 +101,18 @@ export interface DecodedMsgResponse extends DecodedMsg {
 /**
  * Decodes an MSG-layout response (header, status, return values).
  *
- * @throws ScmiMalformedError `E_TRUNCATED` when shorter than header + status.
+ * The status is read signed and not checked (see {@link isKnownScmiStatus}); `returns` is a view
+ * of `bytes`, empty when the response is only the status.
+ *
+ * @throws ScmiMalformedError `E_TRUNCATED` when shorter than header + status, `E_HEADER` for a
+ * bad header (as {@link decodeMsg}).
+ * @example
+ * ```ts
+ * const r = decodeMsgResponse(encodeMsgResponse(0x00144000, 0, new Uint8Array([0, 0, 2, 0])));
+ * r.status; // 0: SUCCESS
+ * readU32(r.returns, 0); // 0x20000: Base protocol version 2.0
+ * decodeMsgResponse(encodeMsgResponse(0x00144000, ScmiStatus.NOT_SUPPORTED)).status; // -1
+ * ```
  */
 export function decodeMsgResponse(bytes: Uint8Array): DecodedMsgResponse {
   const msg = decodeMsg(bytes);
@@ -108,7 +129,17 @@ export function decodeMsgResponse(bytes: Uint8Array): DecodedMsgResponse {
   };
 }
 
-/** Reads a little-endian u32 at `offset` (caller checks bounds). */
+/**
+ * Reads a little-endian u32 at `offset` (caller checks bounds).
+ *
+ * Never throws: a byte past the end of `bytes` reads as 0.
+ *
+ * @example
+ * ```ts
+ * readU32(new Uint8Array([0, 0, 2, 0]), 0); // 0x20000: a PROTOCOL_VERSION return of 2.0
+ * readU32(new Uint8Array([0xff, 0xff, 0xff, 0xff]), 0); // 0xffffffff (unsigned)
+ * ```
+ */
 export function readU32(bytes: Uint8Array, offset: number): number {
   return (
     ((bytes[offset] as number) |
@@ -119,12 +150,35 @@ export function readU32(bytes: Uint8Array, offset: number): number {
   );
 }
 
-/** Reads a little-endian i32 at `offset` (caller checks bounds). */
+/**
+ * Reads a little-endian i32 at `offset` (caller checks bounds).
+ *
+ * Never throws: a byte past the end of `bytes` reads as 0.
+ *
+ * @example
+ * ```ts
+ * const response = encodeMsgResponse(0x00144000, ScmiStatus.NOT_SUPPORTED);
+ * readI32(response, 4); // -1: NOT_SUPPORTED
+ * readU32(response, 4); // 0xffffffff
+ * ```
+ */
 export function readI32(bytes: Uint8Array, offset: number): number {
   return readU32(bytes, offset) | 0;
 }
 
-/** Writes a little-endian u32 at `offset` (caller checks bounds). */
+/**
+ * Writes a little-endian u32 at `offset` (caller checks bounds).
+ *
+ * Never throws: `value` is cut to its low 32 bits (−1 writes `ff ff ff ff`), and a byte past the
+ * end of `bytes` is silently dropped.
+ *
+ * @example
+ * ```ts
+ * const params = new Uint8Array(4); // NEGOTIATE_PROTOCOL_VERSION(version)
+ * writeU32(params, 0, 0x20000);
+ * params; // Uint8Array [0, 0, 2, 0]
+ * ```
+ */
 export function writeU32(bytes: Uint8Array, offset: number, value: number): void {
   bytes[offset] = value & 0xff;
   bytes[offset + 1] = (value >>> 8) & 0xff;

@@ -130,7 +130,18 @@ export class PayloadReader {
   }
 }
 
-/** Decodes a NUL-terminated ASCII/UTF-8 field; bytes after the first NUL are ignored. */
+/**
+ * Decodes a NUL-terminated ASCII/UTF-8 field; bytes after the first NUL are ignored.
+ *
+ * Never throws: a field with no NUL decodes whole (unlike {@link PayloadReader.string}, which
+ * keeps at most `n − 1` characters), an empty one gives `''`.
+ *
+ * @example
+ * ```ts
+ * decodeAsciiz(Buffer.from('scmi-ts\0\0\0\0\0\0\0\0\0')); // 'scmi-ts': a 16-byte vendor name
+ * decodeAsciiz(Buffer.from('ABCD')); // 'ABCD'
+ * ```
+ */
 export function decodeAsciiz(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
   return Buffer.from(bytes.buffer, bytes.byteOffset, end < 0 ? bytes.byteLength : end).toString(

@@ -48,7 +48,19 @@ export enum CommonMessageId {
   NEGOTIATE_PROTOCOL_VERSION = 0x10,
 }
 
-/** A protocol name for logs: `'clock'`, or `'0x9a'` for an unknown id. */
+/**
+ * A protocol name for logs: `'clock'`, or `'0x9a'` for an unknown id.
+ *
+ * Never throws: an id outside {@link ScmiProtocolId} (a vendor protocol, 0x80 and above) is
+ * printed in hexadecimal.
+ *
+ * @example
+ * ```ts
+ * scmiProtocolName(0x14); // 'clock'
+ * scmiProtocolName(0x13); // 'perf'
+ * scmiProtocolName(0x9a); // '0x9a'
+ * ```
+ */
 export function scmiProtocolName(id: number): string {
   const name = (ScmiProtocolId as unknown as Record<number, string | undefined>)[id];
   return name === undefined ? `0x${id.toString(16)}` : name.toLowerCase();

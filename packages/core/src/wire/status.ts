@@ -48,7 +48,18 @@ export function scmiStatusName(status: number): string {
   return name ?? `UNKNOWN(${status})`;
 }
 
-/** True when `status` is one of the defined codes (0 … −11). */
+/**
+ * True when `status` is one of the defined codes (0 … −11).
+ *
+ * False for anything else: positive values, non-integers, and codes newer than this table (−12
+ * PARTIAL is only in a recent kernel patch). Never throws.
+ *
+ * @example
+ * ```ts
+ * isKnownScmiStatus(-4); // true: NOT_FOUND
+ * isKnownScmiStatus(-12); // false
+ * ```
+ */
 export function isKnownScmiStatus(status: number): status is ScmiStatus {
   return Number.isInteger(status) && status <= 0 && status >= -11;
 }

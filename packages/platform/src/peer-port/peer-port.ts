@@ -168,6 +168,14 @@ const MSG: number = PeerFrameKind.MSG;
  *
  * Start one with {@link startPeerPort}; {@link PeerPort.close} closes the server and every
  * connection (cutting short one still sending its last answers).
+ *
+ * @example
+ * ```ts
+ * const port = await startPeerPort(platform); // loopback TCP, any free port
+ * port.address; // { host: '127.0.0.1', port: 41437 } (the port varies)
+ * port.connections; // 0 until a client connects
+ * await port.close(); // idempotent; `address` still answers
+ * ```
  */
 export class PeerPort {
   readonly #server: Server;
