@@ -2,6 +2,7 @@ import type { Print } from './devres-demo.js';
 import { mailboxDemo } from './mailbox-demo.js';
 import { opteeDemo } from './optee-demo.js';
 import { runTransportDemo } from './transport-demo.js';
+import { printable } from './format.js';
 import {
   DEMO_TRANSPORTS,
   type DemoTransportName,
@@ -158,14 +159,20 @@ export async function runDemo(
     print(DEMO_HELP);
     return 0;
   }
-  const printError = options.printError ?? print;
+  // What the parts print quotes the platform (names, error messages): shown, never obeyed.
+  const show: Print = (line) => {
+    print(printable(line));
+  };
+  const printError = (line: string): void => {
+    (options.printError ?? print)(printable(line));
+  };
   print(`scmi-ts demo: ${args.transports.join(', then ')}`);
   const failed: DemoTransportName[] = [];
   for (const name of args.transports) {
     print('');
     try {
       await runTransportDemo(
-        print,
+        show,
         options.setups?.[name] ?? SETUPS[name],
         options.rxTimeoutMs === undefined ? {} : { rxTimeoutMs: options.rxTimeoutMs },
       );

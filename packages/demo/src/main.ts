@@ -15,6 +15,15 @@ async function main(): Promise<void> {
   );
 }
 
+/**
+ * `… | head`: when the reader of standard output goes away, stop quietly with the exit code so far,
+ * as a Unix filter does, instead of an unhandled EPIPE error with its stack.
+ */
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit();
+});
+
 main().catch((error: unknown) => {
   console.error(error);
   process.exitCode = 1;

@@ -160,12 +160,18 @@ async function printNotification(print: Print, agent: ScmiAgent): Promise<void> 
   }
 }
 
+/**
+ * Each channel's counters, for what it carries: commands on an A2P channel; notifications and
+ * delayed responses on a P2A channel (which sends nothing).
+ */
 function printCounters(print: Print, agent: ScmiAgent): void {
   for (const c of agent.diagnostics.channels) {
     const s = c.stats;
     const bad = Object.values(s.badMessages).reduce((a, b) => a + b, 0);
     print(
-      `    ${c.label.padEnd(6)} sent ${String(s.sent).padStart(3)}  completed ${String(s.completed).padStart(3)}  timeouts ${s.timeouts}  bad messages ${bad}`,
+      c.direction === 'p2a'
+        ? `    ${c.label.padEnd(6)} notifications ${s.notifications}  delayed responses ${s.delayedResponses}  bad messages ${bad}`
+        : `    ${c.label.padEnd(6)} sent ${String(s.sent).padStart(3)}  completed ${String(s.completed).padStart(3)}  timeouts ${s.timeouts}  failed ${s.failed}  late replies ${s.lateReplies}  bad messages ${bad}`,
     );
   }
 }

@@ -120,6 +120,34 @@ describe(runDemo, () => {
     });
   });
 
+  describe('when what a part prints quotes the platform', () => {
+    it('should show control and bidirectional characters as escapes, never write them to the terminal', async () => {
+      const out: string[] = [];
+      const errors: string[] = [];
+      const hostile: TransportDemoSetup = {
+        ...opteeDemo,
+        open: () =>
+          Promise.reject(
+            new ScmiTransportError('E_DEMO', 'vendor "ACME\u001b[2J\u009b\u202e\r\n"'),
+          ),
+      };
+      const code = await runDemo(['--transport', 'optee'], (l) => out.push(l), {
+        printError: (l) => errors.push(l),
+        setups: { optee: hostile },
+      });
+      expect(code).toBe(1);
+      expect(errors[0]).toBe(
+        'scmi-ts demo: the optee part failed: E_DEMO: vendor "ACME\\x1b[2J\\x9b\\u202e\\x0d\\x0a"',
+      );
+      for (const line of [...out, ...errors]) {
+        for (let i = 0; i < line.length; i++) {
+          const code = line.charCodeAt(i);
+          expect(code >= 0x20 && (code < 0x7f || code > 0x9f) && code !== 0x202e).toBe(true);
+        }
+      }
+    });
+  });
+
   describe("when a part's own checks do not hold", () => {
     it('should fail the part when the seed scenario did not happen (its probe succeeded)', async () => {
       const noFault: TransportDemoSetup = {

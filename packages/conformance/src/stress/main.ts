@@ -255,6 +255,15 @@ function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
+/**
+ * `… | head`: when the reader of standard output goes away, stop quietly with the exit code so far,
+ * as a Unix filter does, instead of an unhandled EPIPE error with its stack.
+ */
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit();
+});
+
 main().catch((error: unknown) => {
   if (error instanceof StressUsageError) {
     console.error(`pnpm stress: ${error.message}\n\n${STRESS_USAGE}`);
