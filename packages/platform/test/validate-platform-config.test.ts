@@ -30,6 +30,10 @@ const cases: [string, string, unknown][] = [
   // 15 characters but 16 UTF-8 bytes: names are ASCII (cut at 15 bytes it would split the é).
   ['vendor', 'vendor', 'abcdefghijklmné'],
   ['clocks[0].name', 'clocks[0].name', 'cpu-pll-µ'],
+  // Control characters: a terminal showing the name would obey them.
+  ['vendor', 'vendor', 'ACME\u001b[2J'],
+  ['agents[0].name', 'agents[0].name', 'OSPM\r'],
+  ['sensors[0].name', 'sensors[0].name', 'temp\u007f'],
   ['subVendor', 'subVendor', 5],
   ['implementationVersion', 'implementationVersion', -1],
   ['implementationVersion', 'implementationVersion', 2 ** 32],

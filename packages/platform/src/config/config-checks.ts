@@ -83,19 +83,19 @@ export function bool(value: unknown, path: string, fallback: boolean): boolean {
 }
 
 /**
- * Reads a non-empty ASCII string of at most `maxBytes` characters (SCMI names are NUL-terminated
- * ASCII in 16 or 64 bytes; a UTF-8 name would be cut mid-character on the wire). @internal
+ * Reads a non-empty printable-ASCII string of at most `maxBytes` characters (SCMI names are
+ * NUL-terminated ASCII in 16 or 64 bytes; a UTF-8 name would be cut mid-character on the wire, and
+ * a control character is no part of a name: an agent printing it would obey it). @internal
  */
 export function name(value: unknown, path: string, maxBytes: number): string {
   if (typeof value !== 'string') return fail(path, `must be a string, got ${show(value)}`);
   if (value.length === 0) fail(path, 'must not be empty');
   if (value.includes('\0')) fail(path, 'must not contain NUL');
-  // eslint-disable-next-line no-control-regex
-  const nonAscii = /[^\x00-\x7f]/.exec(value);
+  const nonAscii = /[^\x20-\x7e]/.exec(value);
   if (nonAscii !== null) {
     fail(
       path,
-      `must be ASCII (SCMI names are ASCII), got ${JSON.stringify(nonAscii[0])} at ${nonAscii.index}`,
+      `must be printable ASCII (SCMI names are ASCII), got ${JSON.stringify(nonAscii[0])} at ${nonAscii.index}`,
     );
   }
   if (value.length > maxBytes) fail(path, `must be at most ${maxBytes} bytes, got ${value.length}`);

@@ -61,7 +61,10 @@ const DOMAIN_PROTOCOLS: readonly PlatformDomainProtocol[] = [
 /**
  * Checks an untrusted value (parsed JSON, a literal) against the platform configuration schema and
  * returns a normalized, frozen copy with every default filled in. Unknown fields are rejected, so
- * that a misspelt field cannot pass silently.
+ * that a misspelt field cannot pass silently. Names are printable ASCII (0x20–0x7E) within their
+ * field's size: SCMI names are ASCII, and a control character in one would be obeyed by whatever
+ * terminal an agent prints it to (a test of an agent against hostile names corrupts the response
+ * with a fault rule instead).
  *
  * @throws ScmiConfigError naming the first invalid field by its path, e.g. `clocks[2].rates.step`
  *   or `agents[1].protocols[0]`.
