@@ -45,6 +45,7 @@ describe(parseStressArgs, () => {
     [['--hostile-runs', '3'], /--hostile-runs goes with --runs/],
     [['--fast'], /unknown argument --fast/],
     [['--variant'], /--variant needs a value/],
+    [['--transport', '-h'], /--transport needs a name, got -h/],
   ])('should refuse %j with a StressUsageError', (argv, message) => {
     expect(() => parseStressArgs(argv, SEED)).toThrow(StressUsageError);
     expect(() => parseStressArgs(argv, SEED)).toThrow(message);

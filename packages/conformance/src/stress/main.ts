@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     console.error(
       `pnpm stress: no fixture matches ${asked.join(' ')} (fixtures: ${names.join('; ')})`,
     );
-    process.exitCode = 1;
+    process.exitCode = 2; // a usage error, as an unknown flag is
     return;
   }
   const plan = stressPlan(args, fixtures.length);

@@ -81,6 +81,13 @@ export function parseStressArgs(
       i++;
       return value;
     };
+    // A fixture's name never starts with a dash: `--transport -h` is a forgotten value.
+    const name = (): string => {
+      const text = given();
+      if (text.startsWith('-'))
+        throw new StressUsageError(`${String(flag)} needs a name, got ${text}`);
+      return text;
+    };
     const number = (): number => {
       const text = given();
       const n = Number(text);
@@ -93,8 +100,8 @@ export function parseStressArgs(
     else if (flag === '--hostile-runs') hostileRuns = Math.floor(number());
     else if (flag === '--seed') seed = Math.floor(number());
     else if (flag === '--interleavings') interleavings = Math.floor(number());
-    else if (flag === '--transport') only = given();
-    else if (flag === '--variant') variant = given();
+    else if (flag === '--transport') only = name();
+    else if (flag === '--variant') variant = name();
     else if (flag === '--help' || flag === '-h') help = true;
     else if (flag === '--') continue;
     else throw new StressUsageError(`unknown argument ${String(flag)}`);
