@@ -135,10 +135,10 @@ export function describeDemoError(error: unknown): string {
  * The main job behind `pnpm demo`: parses `argv` and shows each chosen transport in turn, each
  * under its own heading. Resolves to the process exit code: 0 when every part ran and its checks
  * held (a part whose checks failed throws `DemoCheckError`: a failed part) (or for `--help`,
- * which prints {@link DEMO_HELP} and starts nothing); 1 for bad
- * arguments (the error and the valid names are printed, nothing is started) or when a part failed
- * — its worker is stopped, one line names the transport, the error's code and message (and its
- * causes) on `printError`, and the remaining transports still run.
+ * which prints {@link DEMO_HELP} and starts nothing); 2 for bad arguments (a usage error: the
+ * error and the valid names are printed, nothing is started); 1 when a part failed — its worker
+ * is stopped, one line names the transport, the error's code and message (and its causes) on
+ * `printError`, and the remaining transports still run.
  *
  * @example
  * ```ts
@@ -153,7 +153,7 @@ export async function runDemo(
   const args = parseDemoArgs(argv);
   if (!args.ok) {
     (options.printError ?? print)(`scmi-ts demo: ${args.error}`);
-    return 1;
+    return 2;
   }
   if (args.help === true) {
     print(DEMO_HELP);

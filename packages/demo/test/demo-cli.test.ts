@@ -61,13 +61,13 @@ describe(runDemo, () => {
   ensureNoLeaksInSuite();
 
   describe('when given an unknown transport', () => {
-    it('should print the error with the valid names and resolve to exit code 1, starting nothing', async () => {
+    it('should print the error with the valid names and resolve to exit code 2 (a usage error), starting nothing', async () => {
       const out: string[] = [];
       const errors: string[] = [];
       const code = await runDemo(['--transport', 'nope'], (l) => out.push(l), {
         printError: (l) => errors.push(l),
       });
-      expect(code).toBe(1);
+      expect(code).toBe(2);
       expect(out).toEqual([]);
       expect(errors.join('\n')).toMatch(
         /unknown transport "nope" \(valid transports: mailbox, virtio, optee\)/,
