@@ -37,7 +37,7 @@ Probes an SCMI agent over each transport in turn, against the emulated platform 
 thread: discovery, Base commands, raw messages and notifications, then the seed scenario (a reply
 that arrives after a failed probe) with the teardown order. Exit code 0 when every part ran and
 showed what it should (the seed scenario's probe failed, no callback ran on a released channel, no
-platform timer was left armed); 1 otherwise.
+platform timer was left armed); 1 when a part failed; 2 for bad arguments.
 
   --transport <name>  only one transport:
                         mailbox  SMT shared memory with mailbox doorbells
