@@ -192,9 +192,16 @@ describe('mailbox transport in worker mode', () => {
       rxTimeoutMs: 1000,
       a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }],
     });
-    await w.setFaults([{ match: { protocolId: 0x14 }, action: { kind: 'delay', ms: 20 } }]);
+    // The platform never answers clock commands: whenever the remove comes, none has completed.
+    // (A 20 ms delay and a 2 ms sleep made the outcome depend on the agent's thread not stalling.)
+    await w.setFaults([{ match: { protocolId: 0x14 }, action: { kind: 'drop' } }]);
+    const before = (await ends.responderStats()).counters.requests;
     const inFlight = Array.from({ length: 6 }, () => settle(agent.transact(0x14, 0x0)));
-    await new Promise((resolve) => setTimeout(resolve, 2));
+    // Until the first is on the wire (the others wait for the channel), on real time: bounded.
+    for (let i = 0; i < 1000 && (await ends.responderStats()).counters.requests === before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    expect((await ends.responderStats()).counters.requests).toBe(before + 1);
     await agent.remove();
     const errors = await Promise.all(inFlight);
     expect(errors.every((e) => ScmiShutdownError.is(e))).toBe(true);
