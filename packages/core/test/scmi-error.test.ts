@@ -92,6 +92,10 @@ describe(ScmiStatusError, () => {
     expect(e.code).toBe('E_STATUS');
     expect([e.status, e.protocolId, e.messageId]).toEqual([-4, 0x14, 3]);
     expect(e.message).toBe('clock message 0x3 failed: NOT_FOUND (-4)');
+    // A message every protocol has is named too.
+    expect(new ScmiStatusError(-1, { protocolId: 0x14, messageId: 0x10 }).message).toBe(
+      'clock message 0x10 NEGOTIATE_PROTOCOL_VERSION failed: NOT_SUPPORTED (-1)',
+    );
   });
 
   it('should name a status outside the table as unknown', () => {
@@ -104,7 +108,7 @@ describe(ScmiTimeoutError, () => {
     const e = new ScmiTimeoutError(base, 7, 30);
     expect(e.code).toBe('E_TIMEOUT');
     expect([e.token, e.timeoutMs, e.phase]).toEqual([7, 30, 'response']);
-    expect(e.message).toBe('base message 0x0 (token 7): no response after 30 ms');
+    expect(e.message).toBe('base message 0x0 PROTOCOL_VERSION (token 7): no response after 30 ms');
   });
 
   it('should say which reply was missing for a delayed response', () => {

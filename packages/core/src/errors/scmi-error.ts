@@ -1,4 +1,4 @@
-import { scmiProtocolName } from '../wire/protocol-id.js';
+import { CommonMessageId, scmiProtocolName } from '../wire/protocol-id.js';
 import { scmiStatusName } from '../wire/status.js';
 
 const SCMI_ERROR = Symbol.for('@scmi-ts/core/ScmiError');
@@ -45,8 +45,13 @@ export interface MessageRef {
   readonly messageId: number;
 }
 
+/**
+ * `clock message 0x3`, with the name of a message every protocol has (`base message 0x0
+ * PROTOCOL_VERSION`): what a reader of a log needs to tell a failed discovery from the rest.
+ */
 function describe(ref: MessageRef): string {
-  return `${scmiProtocolName(ref.protocolId)} message 0x${ref.messageId.toString(16)}`;
+  const common = (CommonMessageId as unknown as Record<number, string | undefined>)[ref.messageId];
+  return `${scmiProtocolName(ref.protocolId)} message 0x${ref.messageId.toString(16)}${common === undefined ? '' : ` ${common}`}`;
 }
 
 const STATUS_ERROR = Symbol.for('@scmi-ts/core/ScmiStatusError');
