@@ -710,6 +710,11 @@ export class PlatformEngine implements PlatformServices {
   #errorEvent(session: AgentSession, link: PlatformAgentLink, word: number | undefined): void {
     if (!session.subscribed(ScmiProtocolId.BASE, BaseNotificationId.ERROR_EVENT, 0)) return;
     const payload = word === undefined ? words(session.id, 0) : words(session.id, 1, word, 0);
+    // As notifyAgent: a notification the link cannot carry is dropped, not posted.
+    if (payload.byteLength > link.maxMsgSize) {
+      this.counters.notificationsDropped++;
+      return;
+    }
     const header = buildHeader(
       BaseNotificationId.ERROR_EVENT,
       ScmiMessageType.NOTIFICATION,

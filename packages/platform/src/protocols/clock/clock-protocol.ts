@@ -1,4 +1,4 @@
-import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import { MSG_STATUS_SIZE, ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
 import type { ClockConfig } from '../../config/platform-config.js';
 import { isRateList } from '../../config/validate-platform-config.js';
 import { roundToSupported } from '../round-to-supported.js';
@@ -169,7 +169,15 @@ export class ClockProtocol implements ProtocolServer {
     // FWK_E_RANGE or FWK_E_PARAM) and Arm's scmi-tests expect (test_pool/clock/test_c011.c).
     if (rate === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
     const async = (flags & 1) !== 0;
+    const respond = (flags & 2) === 0;
     if (async && !req.link.p2a) return fail(ScmiStatus.NOT_SUPPORTED);
+    // The delayed response (status, clock_id, rate) must fit the link: refused now, before any
+    // change, with the status a response that does not fit gets (as the sensor's asynchronous
+    // reading), rather than SUCCESS now, the rate changed, and a delayed response that only says
+    // PROTOCOL_ERROR.
+    if (async && respond && MSG_STATUS_SIZE + 12 > req.link.maxMsgSize) {
+      return fail(ScmiStatus.PROTOCOL_ERROR);
+    }
     if (async && this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
       return fail(ScmiStatus.BUSY);
     }
@@ -184,7 +192,6 @@ export class ClockProtocol implements ProtocolServer {
       this.#apply(id, s, rate, cause);
       return ok();
     }
-    const respond = (flags & 2) === 0;
     this.#p.later(req, this.#p.behaviour.asyncLatencyMs, TAG, respond, () => {
       this.#apply(id, s, rate, cause);
       return ok(words(id, ...rateWords(rate)));

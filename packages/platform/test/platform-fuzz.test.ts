@@ -1,0 +1,1876 @@
+/**
+ * Property-based fuzz of {@link ScmiPlatform} message handling from hostile agents, and the
+ * deterministic regression tests of the defects it found.
+ *
+ * Property: whatever bytes connected (or unconnected) agents send, in whatever order, with whatever
+ * virtual time passing in between and whatever links they reconnect with, `handle` never throws
+ * nor modifies the request, every response and every posted message is well formed and fits its
+ * link, the device state stays valid, the counters never go down, every accepted asynchronous
+ * operation gets its delayed response, and `close` leaves no timer.
+ *
+ * The oracle is written from the SCMI wire reference (`scmi-wire.md`, kept with the project's
+ * shared reference material), not from the platform's code:
+ * - §1 "SCMI message header": the header fields, the reserved bits 31:28, the message types
+ *   (0 command, 2 delayed response, 3 notification) and the token echoed in delayed responses;
+ * - §4 "SCMI protocol messages": the request and response layouts of every message (payload
+ *   sizes, return-value lengths, multi-part returned/remaining counts), the status codes, the
+ *   common messages, the notification payloads and the delayed responses of CLOCK_RATE_SET, RESET
+ *   and SENSOR_READING_GET;
+ * - §4 "Implementation divergences worth testing": unknown protocol → NOT_SUPPORTED, unknown
+ *   message → NOT_FOUND or NOT_SUPPORTED (the platform's `unknownMessage` behaviour), payload size
+ *   mismatch → PROTOCOL_ERROR.
+ *
+ * What the reference leaves to the implementation comes from the platform's documented contract
+ * (`ScmiPlatform` and `PlatformBehaviour` TSDoc): hidden protocols (NOT_SUPPORTED or DENIED),
+ * `*_NOTIFY` commands needing a P2A channel, a response or posted message that does not fit the
+ * link's `maxMsgSize` (PROTOCOL_ERROR, or the message dropped), and the domain permissions of the
+ * configuration that Base 0x9–0xB change.
+ *
+ * The normal suite runs one fixed seed. A longer campaign: `pnpm --filter @scmi-ts/platform fuzz`,
+ * or `SCMI_FUZZ_RUNS=<runs>` and `SCMI_FUZZ_SEED=<seed>|random`; the seed is in the test name
+ * (and printed when it is not the fixed one), and fast-check prints the seed and the shrunk path
+ * of a failure.
+ */
+import fc from 'fast-check';
+import {
+  CommonMessageId,
+  MSG_STATUS_SIZE,
+  ScmiMessageType,
+  ScmiProtocolId,
+  ScmiStatus,
+  VirtualClock,
+  buildHeader,
+  encodeMsg,
+  headerMessageId,
+  headerProtocolId,
+  headerToken,
+  headerType,
+  readI32,
+  readU32,
+  type PlatformAgentLink,
+  type PlatformConnection,
+} from '@scmi-ts/core';
+import {
+  BaseMessageId,
+  BaseNotificationId,
+  ClockMessageId,
+  ClockNotificationId,
+  PerformanceMessageId,
+  PowerMessageId,
+  ResetMessageId,
+  ResetNotificationId,
+  ScmiPlatform,
+  SensorMessageId,
+  SystemPowerMessageId,
+  createDefaultPlatformConfig,
+  type PlatformBehaviour,
+  type PlatformConfig,
+  type PlatformCounters,
+  type PlatformDomainProtocol,
+  type PlatformProtocolName,
+  type ResolvedPlatformBehaviour,
+} from '@scmi-ts/platform';
+import {
+  isIntervalList,
+  isRateList,
+  isSupportedRate,
+} from '../src/config/validate-platform-config';
+import { Harness, decodePosted, defined } from './support/harness';
+
+// ---------------------------------------------------------------------------------------------
+// Campaign settings
+// ---------------------------------------------------------------------------------------------
+
+/** The seed of the normal suite. */
+const FIXED_SEED = 20260101;
+/** Runs in the normal suite: about 3–4 s on a 2-core machine. */
+const SUITE_RUNS = 1500;
+
+/** A positive integer from the environment, or `fallback` when the variable is not set. */
+function runsFromEnv(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${text}: not a positive integer`);
+  return n;
+}
+
+/** The seed from `SCMI_FUZZ_SEED`: an integer, `random`, or unset for the fixed seed. */
+function seedFromEnv(): number {
+  const text = process.env.SCMI_FUZZ_SEED;
+  if (text === undefined || text === '') return FIXED_SEED;
+  if (text === 'random') return Math.floor(Math.random() * 2 ** 31);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new Error(`SCMI_FUZZ_SEED=${text}: not an integer`);
+  return n;
+}
+
+const NUM_RUNS = runsFromEnv('SCMI_FUZZ_RUNS', SUITE_RUNS);
+const SEED = seedFromEnv();
+
+// ---------------------------------------------------------------------------------------------
+// The configuration under test and what the oracle derives from it
+// ---------------------------------------------------------------------------------------------
+
+const CONFIG: PlatformConfig = createDefaultPlatformConfig();
+const POWER_DOMAINS = CONFIG.powerDomains ?? [];
+const PERFORMANCE_DOMAINS = CONFIG.performanceDomains ?? [];
+const CLOCKS = CONFIG.clocks ?? [];
+const SENSORS = CONFIG.sensors ?? [];
+const RESET_DOMAINS = CONFIG.resetDomains ?? [];
+/** Axes per sensor (0: a scalar sensor, which reads as one value). */
+const SENSOR_AXES = SENSORS.map((s) => s.axes?.length ?? 0);
+const MHZ = 1_000_000;
+
+const PROTOCOL_OF_NAME: Record<PlatformProtocolName, ScmiProtocolId> = {
+  power: ScmiProtocolId.POWER,
+  'system-power': ScmiProtocolId.SYSTEM,
+  performance: ScmiProtocolId.PERF,
+  clock: ScmiProtocolId.CLOCK,
+  sensor: ScmiProtocolId.SENSOR,
+  reset: ScmiProtocolId.RESET,
+};
+/** The protocols besides Base each agent is given; the others are hidden from it. */
+const AGENT_PROTOCOLS = new Map<number, Set<number>>(
+  CONFIG.agents.map((a) => [a.id, new Set(a.protocols.map((p) => PROTOCOL_OF_NAME[p]))]),
+);
+const AGENT_IDS = CONFIG.agents.map((a) => a.id);
+const IMPLEMENTED = new Set<number>([
+  ScmiProtocolId.BASE,
+  ScmiProtocolId.POWER,
+  ScmiProtocolId.SYSTEM,
+  ScmiProtocolId.PERF,
+  ScmiProtocolId.CLOCK,
+  ScmiProtocolId.SENSOR,
+  ScmiProtocolId.RESET,
+]);
+/** The platform's Base version (Base v2: the permission commands 0x9–0xB exist). */
+const BASE_VERSION = 0x20000;
+/** PROTOCOL_VERSION of each protocol the platform implements. */
+const PROTOCOL_VERSION: Record<number, number> = {
+  [ScmiProtocolId.BASE]: BASE_VERSION,
+  [ScmiProtocolId.POWER]: 0x30000,
+  [ScmiProtocolId.SYSTEM]: 0x10000,
+  [ScmiProtocolId.PERF]: 0x30000,
+  [ScmiProtocolId.CLOCK]: 0x30000,
+  [ScmiProtocolId.SENSOR]: 0x30000,
+  [ScmiProtocolId.RESET]: 0x30000,
+};
+/** Older versions NEGOTIATE_PROTOCOL_VERSION accepts besides the own major's minors. */
+const OLDER_VERSIONS: Record<number, readonly number[]> = { [ScmiProtocolId.BASE]: [0x10000] };
+/** PROTOCOL_ATTRIBUTES return-value bytes per protocol (scmi-wire.md §4). */
+const PROTOCOL_ATTRIBUTES_LENGTH: Record<number, number> = {
+  [ScmiProtocolId.BASE]: 4,
+  [ScmiProtocolId.POWER]: 16,
+  [ScmiProtocolId.SYSTEM]: 4,
+  [ScmiProtocolId.PERF]: 16,
+  [ScmiProtocolId.CLOCK]: 4,
+  [ScmiProtocolId.SENSOR]: 16,
+  [ScmiProtocolId.RESET]: 4,
+};
+
+/** Header bits 31:28, reserved (scmi-wire.md §1). */
+const RESERVED_HEADER_BITS = 0xf0000000;
+/** Header bits 9:8, the message type (scmi-wire.md §1). */
+const MESSAGE_TYPE_BITS = 0x300;
+/** The lowest status code the reference knows (IN_USE, scmi-wire.md §4). */
+const LOWEST_STATUS = -11;
+
+/** What a request word stands for, to generate plausible hostile values for it. */
+type WordKind =
+  | 'any'
+  | 'domainId'
+  | 'index'
+  | 'flags'
+  | 'notifyEnable'
+  | 'messageId'
+  | 'version'
+  | 'agentId'
+  | 'deviceId'
+  | 'protocolId'
+  | 'powerState'
+  | 'systemState'
+  | 'perfLevel'
+  | 'rateLow'
+  | 'rateHigh'
+  | 'clockAttributes'
+  | 'tripPointEvCtrl'
+  | 'sensorConfig'
+  | 'resetFlags'
+  | 'resetState';
+
+/** A command's request as scmi-wire.md §4 lays it out. */
+interface CommandShape {
+  /** Accepted payload sizes in bytes; any other size is a PROTOCOL_ERROR. */
+  readonly sizes: readonly number[];
+  /** What each word of the largest payload stands for. */
+  readonly words: readonly WordKind[];
+  /** A `*_NOTIFY` command: NOT_SUPPORTED on a link without a P2A channel. */
+  readonly needsP2a?: boolean;
+  /** Base only: the Base version that introduced the command. */
+  readonly since?: number;
+}
+
+const shape = (words: WordKind[], extra: Partial<CommandShape> = {}): CommandShape => ({
+  sizes: [words.length * 4],
+  words,
+  ...extra,
+});
+
+/** The commands every protocol implements (scmi-wire.md §4 "Common to every protocol"). */
+const COMMON_COMMANDS: Record<number, CommandShape> = {
+  [CommonMessageId.PROTOCOL_VERSION]: shape([]),
+  [CommonMessageId.PROTOCOL_ATTRIBUTES]: shape([]),
+  [CommonMessageId.PROTOCOL_MESSAGE_ATTRIBUTES]: shape(['messageId']),
+  [CommonMessageId.NEGOTIATE_PROTOCOL_VERSION]: shape(['version']),
+};
+
+/** The other commands of each protocol (scmi-wire.md §4 tables, request column). */
+const PROTOCOL_COMMANDS: Record<number, Record<number, CommandShape>> = {
+  [ScmiProtocolId.BASE]: {
+    [BaseMessageId.DISCOVER_VENDOR]: shape([]),
+    [BaseMessageId.DISCOVER_SUB_VENDOR]: shape([]),
+    [BaseMessageId.DISCOVER_IMPLEMENTATION_VERSION]: shape([]),
+    [BaseMessageId.DISCOVER_LIST_PROTOCOLS]: shape(['index']),
+    [BaseMessageId.DISCOVER_AGENT]: shape(['agentId']),
+    [BaseMessageId.NOTIFY_ERRORS]: shape(['notifyEnable'], { needsP2a: true }),
+    [BaseMessageId.SET_DEVICE_PERMISSIONS]: shape(['agentId', 'deviceId', 'flags'], {
+      since: 0x20000,
+    }),
+    [BaseMessageId.SET_PROTOCOL_PERMISSIONS]: shape(
+      ['agentId', 'deviceId', 'protocolId', 'flags'],
+      { since: 0x20000 },
+    ),
+    [BaseMessageId.RESET_AGENT_CONFIGURATION]: shape(['agentId', 'flags'], { since: 0x20000 }),
+  },
+  [ScmiProtocolId.POWER]: {
+    [PowerMessageId.DOMAIN_ATTRIBUTES]: shape(['domainId']),
+    [PowerMessageId.STATE_SET]: shape(['flags', 'domainId', 'powerState']),
+    [PowerMessageId.STATE_GET]: shape(['domainId']),
+    [PowerMessageId.STATE_NOTIFY]: shape(['domainId', 'notifyEnable'], { needsP2a: true }),
+    [PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY]: shape(['domainId', 'notifyEnable'], {
+      needsP2a: true,
+    }),
+    [PowerMessageId.DOMAIN_NAME_GET]: shape(['domainId']),
+  },
+  [ScmiProtocolId.SYSTEM]: {
+    [SystemPowerMessageId.STATE_SET]: shape(['flags', 'systemState']),
+    [SystemPowerMessageId.STATE_GET]: shape([]),
+    [SystemPowerMessageId.STATE_NOTIFY]: shape(['notifyEnable'], { needsP2a: true }),
+  },
+  [ScmiProtocolId.PERF]: {
+    [PerformanceMessageId.DOMAIN_ATTRIBUTES]: shape(['domainId']),
+    [PerformanceMessageId.DESCRIBE_LEVELS]: shape(['domainId', 'index']),
+    [PerformanceMessageId.LIMITS_SET]: shape(['domainId', 'perfLevel', 'perfLevel']),
+    [PerformanceMessageId.LIMITS_GET]: shape(['domainId']),
+    [PerformanceMessageId.LEVEL_SET]: shape(['domainId', 'perfLevel']),
+    [PerformanceMessageId.LEVEL_GET]: shape(['domainId']),
+    [PerformanceMessageId.NOTIFY_LIMITS]: shape(['domainId', 'notifyEnable'], { needsP2a: true }),
+    [PerformanceMessageId.NOTIFY_LEVEL]: shape(['domainId', 'notifyEnable'], { needsP2a: true }),
+    [PerformanceMessageId.DESCRIBE_FASTCHANNEL]: shape(['domainId', 'messageId']),
+    [PerformanceMessageId.DOMAIN_NAME_GET]: shape(['domainId']),
+  },
+  [ScmiProtocolId.CLOCK]: {
+    [ClockMessageId.ATTRIBUTES]: shape(['domainId']),
+    [ClockMessageId.DESCRIBE_RATES]: shape(['domainId', 'index']),
+    [ClockMessageId.RATE_SET]: shape(['flags', 'domainId', 'rateLow', 'rateHigh']),
+    [ClockMessageId.RATE_GET]: shape(['domainId']),
+    // v1/2 (clock_id, attributes) and v3 (clock_id, attributes, oem_value).
+    [ClockMessageId.CONFIG_SET]: { sizes: [8, 12], words: ['domainId', 'clockAttributes', 'any'] },
+    [ClockMessageId.NAME_GET]: shape(['domainId']),
+    [ClockMessageId.RATE_NOTIFY]: shape(['domainId', 'notifyEnable'], { needsP2a: true }),
+    [ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY]: shape(['domainId', 'notifyEnable'], {
+      needsP2a: true,
+    }),
+    [ClockMessageId.CONFIG_GET]: shape(['domainId', 'flags']),
+    [ClockMessageId.POSSIBLE_PARENTS_GET]: shape(['domainId', 'index']),
+    [ClockMessageId.PARENT_SET]: shape(['domainId', 'domainId']),
+    [ClockMessageId.PARENT_GET]: shape(['domainId']),
+    [ClockMessageId.GET_PERMISSIONS]: shape(['domainId']),
+  },
+  [ScmiProtocolId.SENSOR]: {
+    [SensorMessageId.DESCRIPTION_GET]: shape(['index']),
+    [SensorMessageId.TRIP_POINT_NOTIFY]: shape(['domainId', 'notifyEnable'], { needsP2a: true }),
+    [SensorMessageId.TRIP_POINT_CONFIG]: shape(['domainId', 'tripPointEvCtrl', 'any', 'any']),
+    [SensorMessageId.READING_GET]: shape(['domainId', 'flags']),
+    [SensorMessageId.AXIS_DESCRIPTION_GET]: shape(['domainId', 'index']),
+    [SensorMessageId.LIST_UPDATE_INTERVALS]: shape(['domainId', 'index']),
+    [SensorMessageId.CONFIG_GET]: shape(['domainId']),
+    [SensorMessageId.CONFIG_SET]: shape(['domainId', 'sensorConfig']),
+    [SensorMessageId.CONTINUOUS_UPDATE_NOTIFY]: shape(['domainId', 'notifyEnable'], {
+      needsP2a: true,
+    }),
+    [SensorMessageId.NAME_GET]: shape(['domainId']),
+    [SensorMessageId.AXIS_NAME_GET]: shape(['domainId', 'index']),
+  },
+  [ScmiProtocolId.RESET]: {
+    [ResetMessageId.DOMAIN_ATTRIBUTES]: shape(['domainId']),
+    [ResetMessageId.RESET]: shape(['domainId', 'resetFlags', 'resetState']),
+    [ResetMessageId.NOTIFY]: shape(['domainId', 'notifyEnable'], { needsP2a: true }),
+    [ResetMessageId.DOMAIN_NAME_GET]: shape(['domainId']),
+  },
+};
+
+function commandShape(protocolId: number, messageId: number): CommandShape | undefined {
+  if (!IMPLEMENTED.has(protocolId)) return undefined;
+  return COMMON_COMMANDS[messageId] ?? PROTOCOL_COMMANDS[protocolId]?.[messageId];
+}
+
+/**
+ * Return-value bytes of the delayed response of an asynchronous command, after its status
+ * (scmi-wire.md §4): CLOCK_RATE_SET clock_id, rate_low, rate_high; RESET domain_id;
+ * SENSOR_READING_GET sensor_id and one {value_low, value_high, ts_low, ts_high} per axis (a
+ * scalar sensor reads as one).
+ */
+function delayedReturnLength(protocolId: number, messageId: number, domainId: number): number {
+  if (protocolId === ScmiProtocolId.CLOCK && messageId === ClockMessageId.RATE_SET) return 12;
+  if (protocolId === ScmiProtocolId.RESET && messageId === ResetMessageId.RESET) return 4;
+  // SENSOR_READING_GET, the only other asynchronous command.
+  return 4 + 16 * Math.max(1, SENSOR_AXES[domainId] ?? 1);
+}
+
+/** The asynchronous commands that answered SUCCESS owe a delayed response (scmi-wire.md §4). */
+function owesDelayedResponse(protocolId: number, messageId: number, request: number[]): boolean {
+  switch (protocolId) {
+    case ScmiProtocolId.CLOCK: {
+      // flags (bit0 async, bit1 no delayed response), clock_id, rate_low, rate_high.
+      const flags = request[0] ?? 0;
+      return messageId === ClockMessageId.RATE_SET && (flags & 3) === 1;
+    }
+    case ScmiProtocolId.RESET:
+      // domain_id, flags (bit2 async), reset_state.
+      return messageId === ResetMessageId.RESET && ((request[1] ?? 0) & 4) !== 0;
+    case ScmiProtocolId.SENSOR:
+      // sensor_id, flags (bit0 async; other bits make it INVALID_PARAMETERS).
+      return messageId === SensorMessageId.READING_GET && request[1] === 1;
+    default:
+      return false;
+  }
+}
+
+/** The domain id word of an asynchronous command (CLOCK_RATE_SET has its flags first). */
+const asyncDomainOf = (protocolId: number, request: number[]): number =>
+  (protocolId === ScmiProtocolId.CLOCK ? request[1] : request[0]) ?? 0;
+
+// ---------------------------------------------------------------------------------------------
+// Generators
+// ---------------------------------------------------------------------------------------------
+
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const BOUNDARY_WORDS = [
+  0, 1, 2, 3, 4, 5, 6, 0xf, 0x10, 0xff, 0x100, 0xfff, 0x1000, 0xffff, 0x10000, 0x7fffffff,
+  0x80000000, 0x80000001, 0xfffffffe, 0xffffffff,
+];
+/** Values per word kind: mostly plausible ones around the configuration's limits. */
+const WORD_VALUES: Record<WordKind, fc.Arbitrary<number>> = {
+  any: u32,
+  domainId: fc.oneof(
+    { weight: 8, arbitrary: fc.constantFrom(0, 0, 1, 1, 2, 3) },
+    { weight: 1, arbitrary: fc.constantFrom(4, 5, 0x7fffffff, 0x80000000, 0xffffffff, 0x100000) },
+  ),
+  index: fc.constantFrom(0, 1, 2, 3, 4, 5, 6, 7, 0xfff, 0x1000, 0xffff, 0x10000, 0x7fffffff),
+  flags: fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(0, 0, 1, 1, 2, 3) },
+    { weight: 2, arbitrary: fc.integer({ min: 0, max: 15 }) },
+    { weight: 1, arbitrary: fc.constantFrom(0x10, 0x80000000, 0x80000001, 0xfffffff0, 0xffffffff) },
+  ),
+  notifyEnable: fc.constantFrom(0, 1, 1, 1, 1, 2, 3, 0x80000001, 0xfffffffe, 0xffffffff),
+  messageId: fc.oneof(
+    fc.integer({ min: 0, max: 0x20 }),
+    fc.constantFrom(0x100, 0x10000, 0xffffffff),
+  ),
+  version: fc.constantFrom(
+    0,
+    0x10000,
+    0x10001,
+    0x20000,
+    0x20001,
+    0x30000,
+    0x30001,
+    0x40000,
+    0xffffffff,
+  ),
+  agentId: fc.constantFrom(0, 1, 2, 3, 0xffffffff, 0xfffffffe),
+  deviceId: fc.constantFrom(0, 1, 2, 3, 0xffffffff),
+  protocolId: fc.constantFrom(0, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0xff, 0x114),
+  powerState: fc.constantFrom(0, 0x40000000, 0x40000001, 1, 0x80000000, 0xffffffff),
+  systemState: fc.constantFrom(0, 1, 2, 3, 4, 5, 0x7fffffff, 0x80000000, 0xffffffff),
+  perfLevel: fc.constantFrom(
+    0,
+    1,
+    199,
+    200,
+    400,
+    600,
+    400_000,
+    800_000,
+    1_200_000,
+    1_800_000,
+    1_800_001,
+    0xffffffff,
+  ),
+  rateLow: fc.constantFrom(
+    0,
+    19_200_000,
+    24 * MHZ,
+    48 * MHZ,
+    200 * MHZ,
+    250 * MHZ,
+    300 * MHZ,
+    400 * MHZ,
+    600 * MHZ,
+    2000 * MHZ,
+    2000 * MHZ + 1,
+    0xffffffff,
+  ),
+  rateHigh: fc.constantFrom(0, 0, 0, 1, 0x1fffff, 0x200000, 0x80000000, 0xffffffff),
+  clockAttributes: fc.constantFrom(0, 1, 2, 3, 4, 0x10000, 0x800001, 0xffffffff),
+  // 1:0 event control, 11:4 trip point id, the rest reserved.
+  tripPointEvCtrl: fc
+    .tuple(
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.constantFrom(0, 0, 0, 4, 8, 0x1000, 0x80000000),
+    )
+    .map(([control, tripId, reserved]) => (control | (tripId << 4) | reserved) >>> 0),
+  // 31:16 update interval, 15:11 exponent, 10:9 rounding, 1:0 enable bits, the rest reserved.
+  sensorConfig: fc
+    .tuple(
+      fc.constantFrom(0, 1, 2, 5, 10, 20, 50, 100, 1000, 0xffff),
+      fc.constantFrom(-16, -6, -3, -2, -1, 0, 3, 15),
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.constantFrom(0, 0, 0, 4, 0x100),
+    )
+    .map(
+      ([interval, exponent, rounding, enable, reserved]) =>
+        ((interval << 16) | ((exponent & 0x1f) << 11) | (rounding << 9) | enable | reserved) >>> 0,
+    ),
+  resetFlags: fc.constantFrom(0, 1, 2, 3, 4, 5, 6, 7, 8, 0xffffffff),
+  resetState: fc.constantFrom(0, 1, 0x80000000, 0x80000005, 0x7fffffff, 0xffffffff),
+};
+const wordOf = (kind: WordKind): fc.Arbitrary<number> =>
+  fc.oneof(
+    { weight: 14, arbitrary: WORD_VALUES[kind] },
+    { weight: 1, arbitrary: fc.constantFrom(...BOUNDARY_WORDS) },
+    { weight: 1, arbitrary: u32 },
+  );
+
+/** Little-endian u32 words as bytes. */
+function wordsToBytes(values: readonly number[]): Uint8Array {
+  const out = new Uint8Array(values.length * 4);
+  const view = new DataView(out.buffer);
+  values.forEach((v, i) => {
+    view.setUint32(i * 4, v >>> 0, true);
+  });
+  return out;
+}
+
+/** Mostly a payload of the right shape, sometimes too short, too long or random. */
+function payloadArb(protocolId: number, messageId: number): fc.Arbitrary<Uint8Array> {
+  const s = commandShape(protocolId, messageId);
+  const random = fc.oneof(
+    fc.uint8Array({ maxLength: 24 }),
+    fc.array(fc.oneof(fc.constantFrom(...BOUNDARY_WORDS), u32), { maxLength: 6 }).map(wordsToBytes),
+  );
+  if (s === undefined) return fc.oneof(fc.constant(new Uint8Array(0)), random);
+  const exact = fc
+    .constantFrom(...s.sizes)
+    .chain((size) => fc.tuple(...s.words.slice(0, size / 4).map(wordOf)))
+    .map(wordsToBytes);
+  const largest = Math.max(...s.sizes);
+  return fc.oneof(
+    { weight: 12, arbitrary: exact },
+    { weight: 1, arbitrary: fc.constant(new Uint8Array(0)) },
+    {
+      weight: 1, // too short, possibly by part of a word
+      arbitrary: exact.chain((b) =>
+        fc.integer({ min: 0, max: Math.max(0, b.byteLength - 1) }).map((n) => b.slice(0, n)),
+      ),
+    },
+    {
+      weight: 1, // too long
+      arbitrary: fc.tuple(exact, fc.uint8Array({ minLength: 1, maxLength: 9 })).map(([b, more]) => {
+        const out = new Uint8Array(b.byteLength + more.byteLength);
+        out.set(b);
+        out.set(more, b.byteLength);
+        return out;
+      }),
+    },
+    { weight: 1, arbitrary: fc.uint8Array({ minLength: largest, maxLength: largest }) },
+    { weight: 1, arbitrary: random },
+  );
+}
+
+interface CommandOp {
+  readonly kind: 'command';
+  readonly agentId: number;
+  readonly channelId: number;
+  readonly header: number;
+  readonly payload: Uint8Array;
+}
+/** One step of a scenario. */
+type Op =
+  | CommandOp
+  /** Arbitrary bytes, possibly shorter than a header. */
+  | { readonly kind: 'raw'; readonly agentId: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'advance'; readonly ms: number }
+  | ({ readonly kind: 'reconnect'; readonly agentId: number } & LinkParams)
+  | { readonly kind: 'disconnect'; readonly agentId: number };
+
+/** How an agent's link behaves. */
+interface LinkParams {
+  readonly p2a: boolean;
+  readonly maxMsgSize: number;
+  /** `post` refuses every (n + 1)th message; 0: never. */
+  readonly refuseEvery: number;
+}
+
+const agentIdArb = fc.oneof(
+  { weight: 20, arbitrary: fc.constantFrom(...AGENT_IDS) },
+  { weight: 1, arbitrary: fc.constantFrom(0, 3, 0xffffffff, -1, 1.5, Number.NaN) },
+);
+const protocolIdArb = fc.oneof(
+  { weight: 12, arbitrary: fc.integer({ min: ScmiProtocolId.BASE, max: ScmiProtocolId.RESET }) },
+  { weight: 1, arbitrary: fc.constantFrom(0x00, 0x0f, 0x17, 0x18, 0x19, 0x80, 0xff) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xff }) },
+);
+const messageIdArb = (protocolId: number): fc.Arbitrary<number> => {
+  const known = [
+    ...Object.keys(COMMON_COMMANDS),
+    ...Object.keys(PROTOCOL_COMMANDS[protocolId] ?? {}),
+  ].map(Number);
+  return fc.oneof(
+    { weight: 10, arbitrary: fc.constantFrom(...known) },
+    { weight: 2, arbitrary: fc.integer({ min: 0, max: 0x20 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xff }) },
+  );
+};
+/** Mostly a command; sometimes type 1 (unused), a delayed response or a notification. */
+const messageTypeArb = fc.oneof(
+  { weight: 30, arbitrary: fc.constant(ScmiMessageType.COMMAND) },
+  { weight: 1, arbitrary: fc.constantFrom(1, 2, 3) },
+);
+const reservedBitsArb = fc.oneof(
+  { weight: 30, arbitrary: fc.constant(0) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 15 }) },
+);
+
+/** Any command, from well formed to hostile. */
+const hostileCommandArb: fc.Arbitrary<CommandOp> = protocolIdArb
+  .chain((protocolId) =>
+    fc.record({
+      agentId: agentIdArb,
+      channelId: fc.constantFrom(0, 0, 0, 1, 7),
+      protocolId: fc.constant(protocolId),
+      messageId: messageIdArb(protocolId),
+      type: messageTypeArb,
+      reserved: reservedBitsArb,
+      token: fc.integer({ min: 0, max: 0x3ff }),
+    }),
+  )
+  .chain((h) =>
+    payloadArb(h.protocolId, h.messageId).map((payload): CommandOp => ({
+      kind: 'command',
+      agentId: h.agentId,
+      channelId: h.channelId,
+      header: (buildHeader(h.messageId, h.type, h.protocolId, h.token) | (h.reserved << 28)) >>> 0,
+      payload,
+    })),
+  );
+
+const w = (...values: number[]): Uint8Array => wordsToBytes(values);
+const pick = <T>(values: readonly T[]): fc.Arbitrary<T> => fc.constantFrom(...values);
+const levelsOf = (domainId: number): number[] =>
+  (PERFORMANCE_DOMAINS[domainId]?.levels ?? []).map((l) => l.value);
+/** The rates of a clock and the rates just outside them. */
+const ratesOf = (clockId: number): number[] => {
+  const rates = CLOCKS[clockId]?.rates;
+  if (rates === undefined) return [0];
+  if (isRateList(rates)) {
+    const first = rates[0] as number;
+    const second = rates[1] ?? first;
+    const last = rates[rates.length - 1] as number;
+    return [...rates, first - 1, last + 1, Math.floor((first + second) / 2)];
+  }
+  const { min, max, step } = rates;
+  return [min, max, min + step, min + Math.floor(step / 2), max - 1, max + 1, min - 1];
+};
+/** A SENSOR_CONFIG_SET config word: update interval `ms` × 10^-3 s, rounding, enable bits. */
+const sensorConfigWord = (ms: number, rounding: number, enable: number): number =>
+  ((ms << 16) | ((-3 & 0x1f) << 11) | (rounding << 9) | enable) >>> 0;
+
+/** Commands with arguments valid for the configuration: these change the state. */
+const VALID_COMMANDS: [ScmiProtocolId, number, fc.Arbitrary<Uint8Array>][] = [
+  [ScmiProtocolId.BASE, BaseMessageId.NOTIFY_ERRORS, pick([1, 1, 0]).map((e) => w(e))],
+  [ScmiProtocolId.BASE, BaseMessageId.DISCOVER_LIST_PROTOCOLS, fc.nat(7).map((i) => w(i))],
+  [
+    ScmiProtocolId.BASE,
+    BaseMessageId.DISCOVER_AGENT,
+    pick([0, 1, 2, 3, 0xffffffff]).map((a) => w(a)),
+  ],
+  [
+    ScmiProtocolId.BASE,
+    BaseMessageId.SET_DEVICE_PERMISSIONS,
+    fc.tuple(pick([1, 2]), pick([0, 1, 2]), pick([0, 1])).map(([a, d, f]) => w(a, d, f)),
+  ],
+  [
+    ScmiProtocolId.BASE,
+    BaseMessageId.SET_PROTOCOL_PERMISSIONS,
+    fc
+      .tuple(pick([1, 2]), pick([0, 1, 2]), pick([0x11, 0x13, 0x14, 0x16]), pick([0, 1]))
+      .map(([a, d, p, f]) => w(a, d, p, f)),
+  ],
+  [
+    ScmiProtocolId.BASE,
+    BaseMessageId.RESET_AGENT_CONFIGURATION,
+    fc.tuple(pick([1, 2]), pick([0, 1])).map(([a, f]) => w(a, f)),
+  ],
+  [
+    ScmiProtocolId.BASE,
+    CommonMessageId.NEGOTIATE_PROTOCOL_VERSION,
+    pick([0x10000, 0x20000]).map((v) => w(v)),
+  ],
+  [
+    ScmiProtocolId.POWER,
+    PowerMessageId.STATE_SET,
+    fc
+      .nat(POWER_DOMAINS.length - 1)
+      .chain((d) => fc.tuple(pick([0, 1]), fc.constant(d), pick(POWER_DOMAINS[d]?.states ?? [0])))
+      .map(([f, d, state]) => w(f, d, state)),
+  ],
+  [
+    ScmiProtocolId.POWER,
+    PowerMessageId.STATE_NOTIFY,
+    fc.tuple(pick([0, 1, 2]), pick([1, 1, 0])).map(([d, e]) => w(d, e)),
+  ],
+  [
+    ScmiProtocolId.POWER,
+    PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY,
+    fc.tuple(pick([0, 1, 2]), pick([1, 1, 0])).map(([d, e]) => w(d, e)),
+  ],
+  [
+    ScmiProtocolId.SYSTEM,
+    SystemPowerMessageId.STATE_SET,
+    fc.tuple(pick([0, 1]), pick([0, 1, 2, 3, 4, 0x80000000])).map(([f, s]) => w(f, s)),
+  ],
+  [ScmiProtocolId.SYSTEM, SystemPowerMessageId.STATE_NOTIFY, pick([1, 1, 0]).map((e) => w(e))],
+  [
+    ScmiProtocolId.PERF,
+    PerformanceMessageId.DESCRIBE_LEVELS,
+    fc.tuple(pick([0, 1, 2]), fc.nat(5)).map(([d, i]) => w(d, i)),
+  ],
+  [
+    ScmiProtocolId.PERF,
+    PerformanceMessageId.LIMITS_SET,
+    fc
+      .nat(PERFORMANCE_DOMAINS.length - 1)
+      .chain((d) => fc.tuple(fc.constant(d), pick([0, ...levelsOf(d)]), pick([0, ...levelsOf(d)])))
+      .map(([d, max, min]) => w(d, max, min)),
+  ],
+  [
+    ScmiProtocolId.PERF,
+    PerformanceMessageId.LEVEL_SET,
+    fc
+      .nat(PERFORMANCE_DOMAINS.length - 1)
+      .chain((d) => fc.tuple(fc.constant(d), pick(levelsOf(d))))
+      .map(([d, level]) => w(d, level)),
+  ],
+  [
+    ScmiProtocolId.PERF,
+    PerformanceMessageId.NOTIFY_LIMITS,
+    fc.tuple(pick([0, 1]), pick([1, 1, 0])).map(([d, e]) => w(d, e)),
+  ],
+  [
+    ScmiProtocolId.PERF,
+    PerformanceMessageId.NOTIFY_LEVEL,
+    fc.tuple(pick([0, 1]), pick([1, 1, 0])).map(([d, e]) => w(d, e)),
+  ],
+  [
+    ScmiProtocolId.CLOCK,
+    ClockMessageId.DESCRIBE_RATES,
+    fc.tuple(pick([0, 1, 2, 3]), fc.nat(4)).map(([c, i]) => w(c, i)),
+  ],
+  [
+    ScmiProtocolId.CLOCK,
+    ClockMessageId.RATE_SET,
+    fc
+      .nat(CLOCKS.length - 1)
+      .chain((c) => fc.tuple(fc.nat(15), fc.constant(c), pick(ratesOf(c))))
+      .map(([f, c, rate]) => w(f, c, rate % 2 ** 32, Math.floor(rate / 2 ** 32))),
+  ],
+  [
+    ScmiProtocolId.CLOCK,
+    ClockMessageId.CONFIG_SET,
+    fc.tuple(pick([0, 1, 2, 3]), pick([0, 1, 3])).map(([c, a]) => w(c, a)),
+  ],
+  [
+    ScmiProtocolId.CLOCK,
+    ClockMessageId.RATE_NOTIFY,
+    fc.tuple(pick([0, 1, 2, 3]), pick([1, 1, 0])).map(([c, e]) => w(c, e)),
+  ],
+  [
+    ScmiProtocolId.CLOCK,
+    ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY,
+    fc.tuple(pick([0, 1, 2, 3]), pick([1, 1, 0])).map(([c, e]) => w(c, e)),
+  ],
+  [
+    ScmiProtocolId.CLOCK,
+    ClockMessageId.POSSIBLE_PARENTS_GET,
+    fc.tuple(pick([2, 2, 0]), fc.nat(3)).map(([c, i]) => w(c, i)),
+  ],
+  [ScmiProtocolId.CLOCK, ClockMessageId.PARENT_SET, pick([0, 3, 1]).map((p) => w(2, p))],
+  [ScmiProtocolId.SENSOR, SensorMessageId.DESCRIPTION_GET, fc.nat(5).map((i) => w(i))],
+  [
+    ScmiProtocolId.SENSOR,
+    SensorMessageId.TRIP_POINT_NOTIFY,
+    fc.tuple(pick([0, 1, 2, 3]), pick([1, 1, 0])).map(([s, e]) => w(s, e)),
+  ],
+  [
+    ScmiProtocolId.SENSOR,
+    SensorMessageId.TRIP_POINT_CONFIG,
+    fc
+      .tuple(
+        pick([0, 2]),
+        pick([1, 2, 3, 0]),
+        pick([0, 1]),
+        pick([0, 30_000, 45_000, 60_000, 500, 1500, 2500]),
+      )
+      .map(([s, control, tripId, value]) => w(s, control | (tripId << 4), value, 0)),
+  ],
+  [
+    ScmiProtocolId.SENSOR,
+    SensorMessageId.READING_GET,
+    fc.tuple(pick([0, 1, 2, 3]), pick([0, 1, 1])).map(([s, f]) => w(s, f)),
+  ],
+  [
+    ScmiProtocolId.SENSOR,
+    SensorMessageId.AXIS_DESCRIPTION_GET,
+    fc.tuple(pick([3, 3, 0]), fc.nat(4)).map(([s, i]) => w(s, i)),
+  ],
+  [
+    ScmiProtocolId.SENSOR,
+    SensorMessageId.LIST_UPDATE_INTERVALS,
+    fc.tuple(pick([2, 3, 0]), fc.nat(5)).map(([s, i]) => w(s, i)),
+  ],
+  [
+    ScmiProtocolId.SENSOR,
+    SensorMessageId.CONFIG_SET,
+    fc
+      .tuple(
+        pick([2, 3]),
+        pick([0, 10, 20, 50, 100, 150, 200, 1000, 2000]),
+        pick([0, 1, 2]),
+        pick([0, 1, 3]),
+      )
+      .map(([s, ms, rounding, enable]) => w(s, sensorConfigWord(ms, rounding, enable))),
+  ],
+  [
+    ScmiProtocolId.SENSOR,
+    SensorMessageId.CONTINUOUS_UPDATE_NOTIFY,
+    fc.tuple(pick([2, 3]), pick([1, 1, 0])).map(([s, e]) => w(s, e)),
+  ],
+  [
+    ScmiProtocolId.SENSOR,
+    SensorMessageId.AXIS_NAME_GET,
+    fc.tuple(pick([3, 3, 0]), fc.nat(4)).map(([s, i]) => w(s, i)),
+  ],
+  [
+    ScmiProtocolId.RESET,
+    ResetMessageId.RESET,
+    fc
+      .tuple(pick([0, 1, 2]), fc.nat(7), pick([0, 0x80000000]))
+      .map(([d, f, state]) => w(d, f, state)),
+  ],
+  [
+    ScmiProtocolId.RESET,
+    ResetMessageId.NOTIFY,
+    fc.tuple(pick([0, 1, 2]), pick([1, 1, 0])).map(([d, e]) => w(d, e)),
+  ],
+];
+const validCommandArb: fc.Arbitrary<CommandOp> = fc
+  .tuple(
+    fc.nat(VALID_COMMANDS.length - 1),
+    fc.oneof({ weight: 4, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(2) }),
+    fc.integer({ min: 0, max: 0x3ff }),
+  )
+  .chain(([i, agentId, token]) => {
+    const [protocolId, messageId, payload] = defined(VALID_COMMANDS[i]);
+    return payload.map((bytes): CommandOp => ({
+      kind: 'command',
+      agentId,
+      channelId: 0,
+      header: buildHeader(messageId, ScmiMessageType.COMMAND, protocolId, token),
+      payload: bytes,
+    }));
+  });
+
+const linkParamsArb: fc.Arbitrary<LinkParams> = fc.record({
+  p2a: fc.oneof(
+    { weight: 4, arbitrary: fc.constant(true) },
+    { weight: 1, arbitrary: fc.constant(false) },
+  ),
+  maxMsgSize: fc.oneof(
+    { weight: 6, arbitrary: fc.constant(128) },
+    { weight: 2, arbitrary: fc.integer({ min: 4, max: 160 }) },
+    { weight: 1, arbitrary: fc.constantFrom(4, 8, 12, 16, 20, 24, 32, 36) },
+  ),
+  refuseEvery: fc.oneof(
+    { weight: 4, arbitrary: fc.constant(0) },
+    { weight: 1, arbitrary: fc.constantFrom(1, 2, 3) },
+  ),
+});
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 14, arbitrary: hostileCommandArb },
+  { weight: 10, arbitrary: validCommandArb },
+  {
+    weight: 4,
+    arbitrary: fc
+      .constantFrom(0, 0.25, 0.5, 1, 1, 2, 3, 5, 10, 11, 50, 100, 500, 1000)
+      .map((ms): Op => ({ kind: 'advance', ms })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ agentId: agentIdArb, bytes: fc.uint8Array({ maxLength: 12 }) })
+      .map((r): Op => ({ kind: 'raw', ...r })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...AGENT_IDS), linkParamsArb)
+      .map(([agentId, p]): Op => ({ kind: 'reconnect', agentId, ...p })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom(...AGENT_IDS)
+      .map((agentId): Op => ({ kind: 'disconnect', agentId })),
+  },
+);
+
+const behaviourArb: fc.Arbitrary<PlatformBehaviour> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({}) },
+  {
+    weight: 2,
+    arbitrary: fc.record(
+      {
+        unknownMessage: fc.constantFrom('not-found' as const, 'not-supported' as const),
+        hiddenProtocol: fc.constantFrom('not-supported' as const, 'denied' as const),
+        asyncLatencyMs: fc.constantFrom(0, 0.5, 1, 7, 100),
+        postRetryMs: fc.constantFrom(0, 1, 5),
+        maxPostRetries: fc.constantFrom(0, 1, 20),
+        multiPartMax: fc.constantFrom(1, 2, 3),
+        maxPendingAsync: fc.constantFrom(1, 2, 8, 255),
+        sensorPollMs: fc.constantFrom(0.5, 10, 1000),
+        versionNegotiation: fc.boolean(),
+      },
+      { requiredKeys: [] },
+    ),
+  },
+);
+
+/** A platform behaviour, the links of the two agents, and what happens. */
+interface Scenario {
+  readonly behaviour: PlatformBehaviour;
+  readonly links: readonly [LinkParams, LinkParams];
+  readonly ops: readonly Op[];
+}
+
+const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
+  behaviour: behaviourArb,
+  links: fc.tuple(linkParamsArb, linkParamsArb),
+  ops: fc.array(opArb, { minLength: 1, maxLength: 60, size: 'max' }),
+});
+
+// ---------------------------------------------------------------------------------------------
+// The oracle's models: notifications, permissions
+// ---------------------------------------------------------------------------------------------
+
+/** Notification payload bytes from the payload words, per protocol and notification id (§4). */
+const NOTIFICATION_LENGTH: Record<number, Record<number, (words: number[]) => number>> = {
+  // agent_id, error_status (9:0 count), msg_reports[count] of 64 bits.
+  [ScmiProtocolId.BASE]: {
+    [BaseNotificationId.ERROR_EVENT]: (ws) => 8 + 8 * ((ws[1] ?? 0) & 0x3ff),
+  },
+  // agent_id, domain_id, power_state.
+  [ScmiProtocolId.POWER]: { 0x0: () => 12, 0x1: () => 12 },
+  // agent_id, flags, system_state.
+  [ScmiProtocolId.SYSTEM]: { 0x0: () => 12 },
+  // LIMITS_CHANGED agent_id, domain_id, range_max, range_min; LEVEL_CHANGED agent_id, domain_id, level.
+  [ScmiProtocolId.PERF]: { 0x0: () => 16, 0x1: () => 12 },
+  // agent_id, clock_id, rate_low, rate_high.
+  [ScmiProtocolId.CLOCK]: {
+    [ClockNotificationId.RATE_CHANGED]: () => 16,
+    [ClockNotificationId.RATE_CHANGE_REQUESTED]: () => 16,
+  },
+  // TRIP_POINT_EVENT agent_id, sensor_id, trip_point_desc; UPDATE agent_id, sensor_id, readings.
+  [ScmiProtocolId.SENSOR]: {
+    0x0: () => 12,
+    0x1: (ws) => 8 + 16 * Math.max(1, SENSOR_AXES[ws[1] ?? 0] ?? 1),
+  },
+  // agent_id, domain_id, reset_state.
+  [ScmiProtocolId.RESET]: { [ResetNotificationId.ISSUED]: () => 12 },
+};
+
+const DOMAIN_PROTOCOL: Record<number, PlatformDomainProtocol> = {
+  [ScmiProtocolId.POWER]: 'power',
+  [ScmiProtocolId.PERF]: 'performance',
+  [ScmiProtocolId.CLOCK]: 'clock',
+  [ScmiProtocolId.SENSOR]: 'sensor',
+  [ScmiProtocolId.RESET]: 'reset',
+};
+const DOMAIN_COUNT: Record<PlatformDomainProtocol, number> = {
+  power: POWER_DOMAINS.length,
+  performance: PERFORMANCE_DOMAINS.length,
+  clock: CLOCKS.length,
+  sensor: SENSORS.length,
+  reset: RESET_DOMAINS.length,
+};
+/**
+ * The commands that use (rather than discover) a domain, with the index of their domain id word:
+ * a SUCCESS needs the agent to be allowed the domain.
+ */
+const DOMAIN_WORD: Record<number, Record<number, number>> = {
+  [ScmiProtocolId.POWER]: {
+    [PowerMessageId.STATE_SET]: 1,
+    [PowerMessageId.STATE_GET]: 0,
+    [PowerMessageId.STATE_NOTIFY]: 0,
+    [PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY]: 0,
+  },
+  [ScmiProtocolId.PERF]: {
+    [PerformanceMessageId.LIMITS_SET]: 0,
+    [PerformanceMessageId.LIMITS_GET]: 0,
+    [PerformanceMessageId.LEVEL_SET]: 0,
+    [PerformanceMessageId.LEVEL_GET]: 0,
+    [PerformanceMessageId.NOTIFY_LIMITS]: 0,
+    [PerformanceMessageId.NOTIFY_LEVEL]: 0,
+  },
+  [ScmiProtocolId.CLOCK]: {
+    [ClockMessageId.RATE_SET]: 1,
+    [ClockMessageId.RATE_GET]: 0,
+    [ClockMessageId.CONFIG_SET]: 0,
+    [ClockMessageId.RATE_NOTIFY]: 0,
+    [ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY]: 0,
+    [ClockMessageId.CONFIG_GET]: 0,
+    [ClockMessageId.PARENT_SET]: 0,
+    [ClockMessageId.PARENT_GET]: 0,
+  },
+  [ScmiProtocolId.SENSOR]: {
+    [SensorMessageId.TRIP_POINT_NOTIFY]: 0,
+    [SensorMessageId.TRIP_POINT_CONFIG]: 0,
+    [SensorMessageId.READING_GET]: 0,
+    [SensorMessageId.CONFIG_GET]: 0,
+    [SensorMessageId.CONFIG_SET]: 0,
+    [SensorMessageId.CONTINUOUS_UPDATE_NOTIFY]: 0,
+  },
+  [ScmiProtocolId.RESET]: { [ResetMessageId.RESET]: 0, [ResetMessageId.NOTIFY]: 0 },
+};
+
+/** The oracle's copy of the domain permissions: the configuration's, changed by Base 0x9–0xB. */
+class PermissionModel {
+  readonly #allowed = new Map<number, Map<PlatformDomainProtocol, Set<number>>>();
+
+  public constructor() {
+    for (const a of CONFIG.agents) this.reset(a.id);
+  }
+
+  public reset(agentId: number): void {
+    const agent = CONFIG.agents.find((a) => a.id === agentId);
+    if (agent === undefined) return;
+    const perProtocol = new Map<PlatformDomainProtocol, Set<number>>();
+    for (const p of Object.keys(DOMAIN_COUNT) as PlatformDomainProtocol[]) {
+      const all = Array.from({ length: DOMAIN_COUNT[p] }, (_, i) => i);
+      perProtocol.set(p, new Set(agent.domains?.[p] ?? all));
+    }
+    this.#allowed.set(agentId, perProtocol);
+  }
+
+  public set(
+    agentId: number,
+    protocol: PlatformDomainProtocol,
+    domainIds: readonly number[],
+    allow: boolean,
+  ): void {
+    const allowed = this.#allowed.get(agentId)?.get(protocol);
+    if (allowed === undefined) return;
+    for (const id of domainIds) {
+      if (allow) allowed.add(id);
+      else allowed.delete(id);
+    }
+  }
+
+  public may(agentId: number, protocol: PlatformDomainProtocol, domainId: number): boolean {
+    return this.#allowed.get(agentId)?.get(protocol)?.has(domainId) ?? false;
+  }
+}
+
+/** An accepted asynchronous command whose delayed response is due. */
+interface PendingDelayedResponse {
+  readonly header: number;
+  readonly domainId: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness: links that check what they receive, and the oracle
+// ---------------------------------------------------------------------------------------------
+
+function describeOp(op: Op): string {
+  switch (op.kind) {
+    case 'command':
+      return `command a${op.agentId} ch${op.channelId} p0x${headerProtocolId(op.header).toString(16)} m0x${headerMessageId(op.header).toString(16)} h0x${op.header.toString(16)} [${op.payload.join(',')}]`;
+    case 'raw':
+      return `raw a${op.agentId} [${op.bytes.join(',')}]`;
+    case 'advance':
+      return `advance ${op.ms} ms`;
+    case 'reconnect':
+      return `reconnect a${op.agentId} p2a=${op.p2a} max=${op.maxMsgSize} refuse=${op.refuseEvery}`;
+    case 'disconnect':
+      return `disconnect a${op.agentId}`;
+  }
+}
+
+/** One scenario: a platform on a virtual clock, its agents' checking links and the oracle. */
+class FuzzRun {
+  public readonly clock = new VirtualClock();
+  public readonly platform: ScmiPlatform;
+  public readonly behaviour: ResolvedPlatformBehaviour;
+  public readonly violations: string[] = [];
+  public readonly links = new Map<number, CheckingLink>();
+  public readonly permissions = new PermissionModel();
+  readonly #connections = new Map<number, PlatformConnection>();
+  /** Agent → negotiated Base version (forgotten on disconnect). */
+  readonly #baseVersion = new Map<number, number>();
+  #lastCounters: PlatformCounters;
+  /** The last steps, for the violation messages. */
+  readonly #recent: Op[] = [];
+
+  public constructor(behaviour: PlatformBehaviour) {
+    this.platform = new ScmiPlatform(CONFIG, { clock: this.clock, behaviour });
+    this.behaviour = this.platform.behaviour;
+    this.#lastCounters = this.platform.counters;
+  }
+
+  /** The Base version an agent speaks: the platform's, or the one it negotiated. */
+  #baseVersionOf(agentId: number): number {
+    return this.#baseVersion.get(agentId) ?? BASE_VERSION;
+  }
+
+  public connect(agentId: number, p: LinkParams): void {
+    const link = new CheckingLink(this, agentId, p);
+    this.#connections.set(agentId, this.platform.connect(agentId, link));
+    this.links.set(agentId, link);
+    this.#baseVersion.delete(agentId);
+  }
+
+  public disconnect(agentId: number): void {
+    this.#connections.get(agentId)?.disconnect();
+    this.#connections.delete(agentId);
+    this.links.delete(agentId);
+    this.#baseVersion.delete(agentId);
+  }
+
+  public fail(what: string): void {
+    const after = this.#recent.map(describeOp).join(' | ');
+    this.violations.push(`${what}\n  after: ${after}`);
+  }
+
+  public async run(op: Op): Promise<void> {
+    this.#recent.push(op);
+    if (this.#recent.length > 6) this.#recent.shift();
+    switch (op.kind) {
+      case 'command':
+        this.#command(op);
+        break;
+      case 'raw': {
+        const response = this.safeHandle(op.agentId, 0, op.bytes);
+        if (op.bytes.byteLength < 4 || !this.links.has(op.agentId)) {
+          if (response !== undefined) this.fail('raw: a response to a request without a header');
+        } else if (response !== undefined) {
+          this.#checkResponse(op.agentId, readU32(op.bytes, 0), op.bytes.subarray(4), response);
+        }
+        break;
+      }
+      case 'advance':
+        try {
+          await this.clock.advance(op.ms);
+        } catch (e) {
+          this.fail(`clock.advance threw: ${String(e)}`);
+        }
+        break;
+      case 'reconnect':
+        this.disconnect(op.agentId);
+        this.connect(op.agentId, op);
+        break;
+      case 'disconnect':
+        this.disconnect(op.agentId);
+        break;
+    }
+    this.checkGlobal();
+  }
+
+  /** `platform.handle`, which must neither throw nor modify the request. */
+  public safeHandle(agentId: number, channelId: number, bytes: Uint8Array): Uint8Array | undefined {
+    const copy = bytes.slice();
+    try {
+      const response = this.platform.handle(agentId, channelId, bytes);
+      if (!bytes.every((b, i) => b === copy[i])) this.fail('handle modified the request bytes');
+      return response;
+    } catch (e) {
+      this.fail(`handle threw: ${e instanceof Error ? e.stack : String(e)}`);
+      return undefined;
+    }
+  }
+
+  #command(op: CommandOp): void {
+    const response = this.safeHandle(op.agentId, op.channelId, encodeMsg(op.header, op.payload));
+    const validHeader =
+      (op.header & RESERVED_HEADER_BITS) === 0 && headerType(op.header) === ScmiMessageType.COMMAND;
+    if (!this.links.has(op.agentId) || !validHeader) {
+      if (response !== undefined) this.fail('a response to a dropped request');
+    } else if (response === undefined) {
+      this.fail('no response to a command (no fault rule is installed)');
+    } else {
+      this.#checkResponse(op.agentId, op.header, op.payload, response);
+    }
+  }
+
+  /** Checks one response against its command and the oracle. */
+  #checkResponse(agentId: number, header: number, payload: Uint8Array, response: Uint8Array): void {
+    const link = defined(this.links.get(agentId));
+    const protocolId = headerProtocolId(header);
+    const messageId = headerMessageId(header);
+    const what = `p0x${protocolId.toString(16)} m0x${messageId.toString(16)}`;
+    if (response.byteLength < 8) {
+      this.fail(`${what}: response shorter than 8 bytes (${response.byteLength})`);
+      return;
+    }
+    if (response.byteLength % 4 !== 0)
+      this.fail(`${what}: response length ${response.byteLength} not a multiple of 4`);
+    if (response.byteLength - 4 > link.maxMsgSize)
+      this.fail(`${what}: response payload ${response.byteLength - 4} > ${link.maxMsgSize}`);
+    const responseHeader = readU32(response, 0);
+    if (responseHeader !== header)
+      this.fail(`${what}: response header 0x${responseHeader.toString(16)}`);
+    const status = readI32(response, 4);
+    if (!(status <= 0 && status >= LOWEST_STATUS)) this.fail(`${what}: unknown status ${status}`);
+    if (status !== ScmiStatus.SUCCESS && response.byteLength !== 8)
+      this.fail(`${what}: error ${status} with return values`);
+    const returns = response.subarray(8);
+    const returned: number[] = [];
+    for (let at = 0; at + 4 <= returns.byteLength; at += 4) returned.push(readU32(returns, at));
+    const request: number[] = [];
+    for (let at = 0; at + 4 <= payload.byteLength; at += 4) request.push(readU32(payload, at));
+
+    const expected = this.#expectedStatus(agentId, link, protocolId, messageId, payload, request);
+    let length: number | undefined;
+    if (status === ScmiStatus.SUCCESS || expected === ScmiStatus.SUCCESS)
+      length = this.#successLength(agentId, protocolId, messageId, request, returned, what);
+    // A SUCCESS whose return values do not fit the link is answered PROTOCOL_ERROR.
+    const fits = length === undefined || MSG_STATUS_SIZE + length <= link.maxMsgSize;
+    const want = expected === ScmiStatus.SUCCESS && !fits ? ScmiStatus.PROTOCOL_ERROR : expected;
+    if (want !== undefined && status !== want)
+      this.fail(`${what} size ${payload.byteLength}: status ${status}, oracle expects ${want}`);
+    if (status !== ScmiStatus.SUCCESS) return;
+    if (
+      protocolId === ScmiProtocolId.BASE &&
+      messageId === CommonMessageId.NEGOTIATE_PROTOCOL_VERSION &&
+      expected === ScmiStatus.SUCCESS
+    )
+      this.#baseVersion.set(agentId, request[0] ?? 0);
+    if (length !== undefined && returns.byteLength !== length)
+      this.fail(`${what}: SUCCESS with ${returns.byteLength} return bytes, expected ${length}`);
+    this.#checkPermissions(agentId, protocolId, messageId, request, what);
+    if (owesDelayedResponse(protocolId, messageId, request)) {
+      const domainId = asyncDomainOf(protocolId, request);
+      // Accepted only if the delayed response fits the link (refused up front otherwise).
+      const delayed = MSG_STATUS_SIZE + delayedReturnLength(protocolId, messageId, domainId);
+      if (delayed > link.maxMsgSize)
+        this.fail(`${what}: accepted, but its ${delayed}-byte delayed response cannot fit`);
+      link.pending.push({ header, domainId });
+    }
+  }
+
+  /**
+   * The status the dispatch rules give (undefined: the protocol server decides): unknown
+   * protocol, hidden protocol, unknown message (Base 0x9–0xB from Base v2,
+   * NEGOTIATE_PROTOCOL_VERSION with version negotiation), payload size, `*_NOTIFY` without a P2A
+   * channel, and the common messages.
+   */
+  #expectedStatus(
+    agentId: number,
+    link: CheckingLink,
+    protocolId: number,
+    messageId: number,
+    payload: Uint8Array,
+    request: number[],
+  ): ScmiStatus | undefined {
+    const b = this.behaviour;
+    const baseVersion = this.#baseVersionOf(agentId);
+    const exists = (s: CommandShape | undefined, id: number): s is CommandShape =>
+      s !== undefined &&
+      !(protocolId === ScmiProtocolId.BASE && (s.since ?? 0) > baseVersion) &&
+      !(id === CommonMessageId.NEGOTIATE_PROTOCOL_VERSION && !b.versionNegotiation);
+    const s = commandShape(protocolId, messageId);
+    if (!IMPLEMENTED.has(protocolId)) return ScmiStatus.NOT_SUPPORTED;
+    if (
+      protocolId !== ScmiProtocolId.BASE &&
+      !(AGENT_PROTOCOLS.get(agentId)?.has(protocolId) ?? false)
+    )
+      return b.hiddenProtocol === 'denied' ? ScmiStatus.DENIED : ScmiStatus.NOT_SUPPORTED;
+    if (!exists(s, messageId))
+      return b.unknownMessage === 'not-found' ? ScmiStatus.NOT_FOUND : ScmiStatus.NOT_SUPPORTED;
+    if (!s.sizes.includes(payload.byteLength)) return ScmiStatus.PROTOCOL_ERROR;
+    if (s.needsP2a === true && !link.p2a) return ScmiStatus.NOT_SUPPORTED;
+    switch (messageId) {
+      case CommonMessageId.PROTOCOL_VERSION:
+      case CommonMessageId.PROTOCOL_ATTRIBUTES:
+        return ScmiStatus.SUCCESS;
+      case CommonMessageId.PROTOCOL_MESSAGE_ATTRIBUTES: {
+        // NOT_FOUND for a message the agent cannot send here (scmi-wire.md §4 common messages).
+        const asked = request[0] ?? 0;
+        const other =
+          COMMON_COMMANDS[asked] !== undefined &&
+          asked !== CommonMessageId.NEGOTIATE_PROTOCOL_VERSION
+            ? undefined
+            : PROTOCOL_COMMANDS[protocolId]?.[asked];
+        const found =
+          asked <= CommonMessageId.PROTOCOL_MESSAGE_ATTRIBUTES ||
+          (asked === CommonMessageId.NEGOTIATE_PROTOCOL_VERSION && b.versionNegotiation) ||
+          (exists(other, asked) && !(other.needsP2a === true && !link.p2a));
+        return found ? ScmiStatus.SUCCESS : ScmiStatus.NOT_FOUND;
+      }
+      case CommonMessageId.NEGOTIATE_PROTOCOL_VERSION: {
+        // The own major with a minor up to the own one, or a listed older version.
+        const v = request[0] ?? 0;
+        const own = PROTOCOL_VERSION[protocolId] ?? 0;
+        const speaks =
+          (v >>> 16 === own >>> 16 && (v & 0xffff) <= (own & 0xffff)) ||
+          (OLDER_VERSIONS[protocolId] ?? []).includes(v);
+        return speaks ? ScmiStatus.SUCCESS : ScmiStatus.NOT_SUPPORTED;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** A SUCCESS on a domain the agent may not use is a violation; Base 0x9–0xB update the model. */
+  #checkPermissions(
+    agentId: number,
+    protocolId: number,
+    messageId: number,
+    request: number[],
+    what: string,
+  ): void {
+    const at = DOMAIN_WORD[protocolId]?.[messageId];
+    const protocol = DOMAIN_PROTOCOL[protocolId];
+    if (at !== undefined && protocol !== undefined) {
+      const domainId = request[at] ?? -1;
+      if (!this.permissions.may(agentId, protocol, domainId))
+        this.fail(`${what}: SUCCESS on ${protocol} domain ${domainId} the agent may not use`);
+    }
+    if (protocolId !== ScmiProtocolId.BASE) return;
+    const [target = 0, deviceId = 0, third = 0, fourth = 0] = request;
+    const device = CONFIG.devices?.[deviceId];
+    switch (messageId) {
+      case BaseMessageId.SET_DEVICE_PERMISSIONS:
+        for (const [p, ids] of Object.entries(device?.domains ?? {})) {
+          this.permissions.set(target, p as PlatformDomainProtocol, ids, third === 1);
+        }
+        break;
+      case BaseMessageId.SET_PROTOCOL_PERMISSIONS: {
+        const p = DOMAIN_PROTOCOL[third];
+        const ids = p === undefined ? undefined : device?.domains[p];
+        if (p === undefined || ids === undefined)
+          this.fail(`${what}: SUCCESS for a device without that protocol`);
+        else this.permissions.set(target, p, ids, fourth === 1);
+        break;
+      }
+      case BaseMessageId.RESET_AGENT_CONFIGURATION:
+        if (request[1] === 1) this.permissions.reset(target);
+        break;
+      default:
+    }
+  }
+
+  /**
+   * Return-value bytes of a SUCCESS (scmi-wire.md §4 response columns; undefined: the oracle does
+   * not know); also checks the multi-part returned/remaining counts.
+   */
+  #successLength(
+    agentId: number,
+    protocolId: number,
+    messageId: number,
+    request: number[],
+    returned: number[],
+    what: string,
+  ): number | undefined {
+    const first = returned[0] ?? 0;
+    const index = request[1] ?? 0;
+    const domainId = request[0] ?? 0;
+    /** returned + remaining must be what is left from the index. */
+    const multiPart = (count: number, remaining: number, total: number, from: number): void => {
+      if (count + remaining !== total - from)
+        this.fail(`${what}: returned ${count} + remaining ${remaining} != ${total} - ${from}`);
+    };
+    switch (messageId) {
+      case CommonMessageId.PROTOCOL_VERSION: {
+        // Base reports the negotiated version, the others their own.
+        const version =
+          protocolId === ScmiProtocolId.BASE
+            ? this.#baseVersionOf(agentId)
+            : PROTOCOL_VERSION[protocolId];
+        if (returned.length === 1 && first !== version)
+          this.fail(`${what}: version 0x${first.toString(16)}`);
+        return 4;
+      }
+      case CommonMessageId.PROTOCOL_ATTRIBUTES:
+        return PROTOCOL_ATTRIBUTES_LENGTH[protocolId];
+      case CommonMessageId.PROTOCOL_MESSAGE_ATTRIBUTES:
+        return 4;
+      case CommonMessageId.NEGOTIATE_PROTOCOL_VERSION:
+        return 0;
+      default:
+    }
+    switch (protocolId) {
+      case ScmiProtocolId.BASE:
+        switch (messageId) {
+          case BaseMessageId.DISCOVER_VENDOR:
+          case BaseMessageId.DISCOVER_SUB_VENDOR:
+            return 16;
+          case BaseMessageId.DISCOVER_IMPLEMENTATION_VERSION:
+            return 4;
+          case BaseMessageId.DISCOVER_LIST_PROTOCOLS: {
+            // num_protocols, then the ids as bytes packed into words.
+            const total = AGENT_PROTOCOLS.get(agentId)?.size ?? 0;
+            const skip = request[0] ?? 0;
+            if (first > total - skip)
+              this.fail(`${what}: ${first} protocols from skip ${skip} of ${total}`);
+            return 4 + Math.ceil(first / 4) * 4;
+          }
+          case BaseMessageId.DISCOVER_AGENT: {
+            // v2: agent_id, name[16]; v1: name[16].
+            return this.#baseVersionOf(agentId) < 0x20000 ? 16 : 20;
+          }
+          default:
+            return 0;
+        }
+      case ScmiProtocolId.POWER:
+        switch (messageId) {
+          case PowerMessageId.DOMAIN_ATTRIBUTES:
+            return 20;
+          case PowerMessageId.STATE_GET:
+            return 4;
+          case PowerMessageId.DOMAIN_NAME_GET:
+            return 68;
+          default:
+            return 0;
+        }
+      case ScmiProtocolId.SYSTEM:
+        return messageId === SystemPowerMessageId.STATE_GET ? 4 : 0;
+      case ScmiProtocolId.PERF:
+        switch (messageId) {
+          case PerformanceMessageId.DOMAIN_ATTRIBUTES:
+            return 32;
+          case PerformanceMessageId.DESCRIBE_LEVELS: {
+            const d = PERFORMANCE_DOMAINS[domainId];
+            if (d !== undefined) multiPart(first & 0xffff, first >>> 16, d.levels.length, index);
+            return 4 + 12 * (first & 0xffff);
+          }
+          case PerformanceMessageId.LIMITS_GET:
+            return 8;
+          case PerformanceMessageId.LEVEL_GET:
+            return 4;
+          case PerformanceMessageId.DESCRIBE_FASTCHANNEL:
+            return undefined; // no fast channels: never a SUCCESS here
+          case PerformanceMessageId.DOMAIN_NAME_GET:
+            return 68;
+          default:
+            return 0;
+        }
+      case ScmiProtocolId.CLOCK:
+        switch (messageId) {
+          case ClockMessageId.ATTRIBUTES:
+            return 24;
+          case ClockMessageId.DESCRIBE_RATES: {
+            // 11:0 returned, bit12 range triplet, 31:16 remaining; 64-bit rates.
+            const c = CLOCKS[domainId];
+            if (c !== undefined && isRateList(c.rates))
+              multiPart(first & 0xfff, first >>> 16, c.rates.length, index);
+            else if (c !== undefined && first !== (3 | (1 << 12)))
+              this.fail(`${what}: a rate range that is not one triplet`);
+            return 4 + 8 * (first & 0xfff);
+          }
+          case ClockMessageId.RATE_GET:
+            return 8;
+          case ClockMessageId.NAME_GET:
+            return 68;
+          case ClockMessageId.CONFIG_GET:
+            return 12;
+          case ClockMessageId.POSSIBLE_PARENTS_GET: {
+            // 7:0 returned, 31:24 remaining.
+            const c = CLOCKS[domainId];
+            if (c !== undefined)
+              multiPart(first & 0xff, first >>> 24, c.parents?.length ?? 0, index);
+            return 4 + 4 * (first & 0xff);
+          }
+          case ClockMessageId.PARENT_GET:
+          case ClockMessageId.GET_PERMISSIONS:
+            return 4;
+          default:
+            return 0;
+        }
+      case ScmiProtocolId.SENSOR:
+        switch (messageId) {
+          case SensorMessageId.DESCRIPTION_GET:
+            multiPart(first & 0xffff, first >>> 16, SENSORS.length, domainId);
+            return 4 + 28 * (first & 0xffff);
+          case SensorMessageId.READING_GET:
+            // Asynchronous: the reading comes in the delayed response.
+            return request[1] === 1 ? 0 : 16 * Math.max(1, SENSOR_AXES[domainId] ?? 1);
+          case SensorMessageId.AXIS_DESCRIPTION_GET:
+            // 5:0 returned, 31:26 remaining.
+            multiPart(first & 0x3f, first >>> 26, SENSOR_AXES[domainId] ?? 0, index);
+            return 4 + 28 * (first & 0x3f);
+          case SensorMessageId.LIST_UPDATE_INTERVALS: {
+            // 11:0 returned, bit12 segmented triplet, 31:16 remaining.
+            const intervals = SENSORS[domainId]?.updateIntervalsMs;
+            if (Array.isArray(intervals))
+              multiPart(first & 0xfff, first >>> 16, intervals.length, index);
+            else if (intervals !== undefined && first !== (3 | (1 << 12)))
+              this.fail(`${what}: an interval range that is not one triplet`);
+            return 4 + 4 * (first & 0xfff);
+          }
+          case SensorMessageId.CONFIG_GET:
+            return 4;
+          case SensorMessageId.NAME_GET:
+            return 68;
+          case SensorMessageId.AXIS_NAME_GET:
+            multiPart(first & 0x3f, first >>> 26, SENSOR_AXES[domainId] ?? 0, index);
+            return 4 + 68 * (first & 0x3f);
+          default:
+            return 0;
+        }
+      case ScmiProtocolId.RESET:
+        switch (messageId) {
+          case ResetMessageId.DOMAIN_ATTRIBUTES:
+            return 24;
+          case ResetMessageId.DOMAIN_NAME_GET:
+            return 68;
+          default:
+            return 0;
+        }
+      default:
+        return undefined;
+    }
+  }
+
+  /** Counters, timers and device state, after every step. */
+  public checkGlobal(): void {
+    const c = this.platform.counters;
+    for (const [name, value] of Object.entries(c) as [keyof PlatformCounters, number][]) {
+      if (!Number.isSafeInteger(value) || value < 0) this.fail(`counter ${name} = ${value}`);
+      if (value < this.#lastCounters[name])
+        this.fail(`counter ${name} went down ${this.#lastCounters[name]} → ${value}`);
+    }
+    this.#lastCounters = c;
+    if (c.handlerErrors !== 0) this.fail(`handlerErrors = ${c.handlerErrors}`);
+    const armed = this.platform.armedTimers;
+    const pending = this.platform.pendingOperations;
+    if (!(pending >= 0 && pending <= armed))
+      this.fail(`pendingOperations ${pending} with ${armed} armed timers`);
+    if (armed !== this.clock.armedTimers)
+      this.fail(`platform.armedTimers ${armed} != clock.armedTimers ${this.clock.armedTimers}`);
+    if (armed > 200) this.fail(`armedTimers ${armed}: unbounded?`);
+    const s = this.platform.snapshot();
+    s.powerDomains.forEach((state, i) => {
+      if (!(POWER_DOMAINS[i]?.states ?? [0, 0x40000000]).includes(state))
+        this.fail(`power domain ${i} state 0x${state.toString(16)}`);
+    });
+    // System power states: 0–4 architectural, bit 31 set vendor.
+    const system = s.systemPower;
+    if (system !== undefined && !(system <= 4 || (system >= 0x80000000 && system <= 0xffffffff)))
+      this.fail(`system power state ${system}`);
+    s.performanceDomains.forEach((p, i) => {
+      const levels = levelsOf(i);
+      if (!levels.includes(p.level)) this.fail(`performance domain ${i} level ${p.level}`);
+      if (!(p.min <= p.level && p.level <= p.max))
+        this.fail(`performance domain ${i} level ${p.level} outside [${p.min}, ${p.max}]`);
+      if (p.min < (levels[0] ?? 0) || p.max > (levels[levels.length - 1] ?? 0))
+        this.fail(`performance domain ${i} limits [${p.min}, ${p.max}] outside the levels`);
+    });
+    s.clocks.forEach((clock, i) => {
+      const config = defined(CLOCKS[i]);
+      if (!isSupportedRate(config.rates, clock.rate))
+        this.fail(`clock ${i} rate ${clock.rate} unsupported`);
+      if (clock.parent !== undefined && !(config.parents ?? []).includes(clock.parent))
+        this.fail(`clock ${i} parent ${clock.parent}`);
+    });
+    s.sensors.forEach((sensor, i) => {
+      if (!Number.isFinite(sensor.reading)) this.fail(`sensor ${i} reading ${sensor.reading}`);
+      const intervals = SENSORS[i]?.updateIntervalsMs;
+      const ms = sensor.updateIntervalMs;
+      if (intervals === undefined) {
+        if (ms !== undefined) this.fail(`sensor ${i} has an interval ${ms} without intervals`);
+        return;
+      }
+      if (ms === undefined) return;
+      const supported = isIntervalList(intervals)
+        ? intervals.includes(ms)
+        : ms >= intervals.min &&
+          ms <= intervals.max &&
+          Math.abs(((ms - intervals.min) / intervals.step) % 1) < 1e-9;
+      if (!supported) this.fail(`sensor ${i} update interval ${ms} ms unsupported`);
+    });
+    s.resetDomains.forEach((r, i) => {
+      if (!Number.isSafeInteger(r.resets) || r.resets < 0)
+        this.fail(`reset domain ${i} count ${r.resets}`);
+    });
+  }
+
+  /**
+   * Lets every operation complete, checks the delayed responses came, disconnects, closes and
+   * checks no timer is left and nothing is answered after `close`.
+   */
+  public async finish(): Promise<void> {
+    await this.clock.advance(5_000);
+    this.checkGlobal();
+    const dropped = this.platform.counters.delayedResponsesDropped;
+    for (const link of this.links.values()) {
+      if (link.pending.length > dropped)
+        this.fail(`agent ${link.agentId}: ${link.pending.length} delayed responses never came`);
+    }
+    if (this.platform.pendingOperations !== 0)
+      this.fail(`pendingOperations ${this.platform.pendingOperations} after 5 s`);
+    for (const id of [...this.links.keys()]) this.disconnect(id);
+    if (this.platform.armedTimers !== this.platform.pendingOperations)
+      this.fail(`all disconnected: ${this.platform.armedTimers} armed timers`);
+    this.platform.close();
+    if (this.platform.armedTimers !== 0 || this.clock.armedTimers !== 0)
+      this.fail(`after close: ${this.platform.armedTimers}/${this.clock.armedTimers} timers`);
+    const droppedRequests = this.platform.counters.droppedRequests;
+    if (this.safeHandle(1, 0, encodeMsg(buildHeader(0, 0, ScmiProtocolId.BASE, 1))) !== undefined)
+      this.fail('answered after close');
+    if (this.platform.counters.droppedRequests !== droppedRequests + 1)
+      this.fail('a request after close was not counted as dropped');
+    await this.clock.advance(10_000);
+    this.checkGlobal();
+  }
+}
+
+/** An agent's link: checks every message the platform posts to it (P2A channel). */
+class CheckingLink implements PlatformAgentLink {
+  public readonly p2a: boolean;
+  public readonly maxMsgSize: number;
+  /** Delayed responses still due to this link. */
+  public readonly pending: PendingDelayedResponse[] = [];
+  readonly #run: FuzzRun;
+  readonly #refuseEvery: number;
+  #posts = 0;
+
+  public constructor(
+    run: FuzzRun,
+    public readonly agentId: number,
+    p: LinkParams,
+  ) {
+    this.#run = run;
+    this.p2a = p.p2a;
+    this.maxMsgSize = p.maxMsgSize;
+    this.#refuseEvery = p.refuseEvery;
+  }
+
+  /** Only fault rules send responses later; none is installed. */
+  public respond(channelId: number, response: Uint8Array): void {
+    this.#run.fail(`respond() on channel ${channelId} (${response.byteLength} bytes)`);
+  }
+
+  public post(message: Uint8Array): boolean {
+    const run = this.#run;
+    const tag = `agent ${this.agentId} post`;
+    if (run.links.get(this.agentId) !== this) run.fail(`${tag}: to a link no longer connected`);
+    if (!this.p2a) run.fail(`${tag}: on a link without a P2A channel`);
+    if (message.byteLength < 4) {
+      run.fail(`${tag}: ${message.byteLength} bytes`);
+      return true;
+    }
+    if (message.byteLength % 4 !== 0) run.fail(`${tag}: length ${message.byteLength}`);
+    if (message.byteLength - 4 > this.maxMsgSize)
+      run.fail(`${tag}: payload ${message.byteLength - 4} > maxMsgSize ${this.maxMsgSize}`);
+    const header = readU32(message, 0);
+    const words: number[] = [];
+    for (let at = 4; at + 4 <= message.byteLength; at += 4) words.push(readU32(message, at));
+    if ((header & RESERVED_HEADER_BITS) !== 0) run.fail(`${tag}: reserved header bits`);
+    const type = headerType(header);
+    if (type === ScmiMessageType.NOTIFICATION)
+      this.#checkNotification(header, message.byteLength - 4, words, tag);
+    else if (type === ScmiMessageType.DELAYED_RESPONSE)
+      this.#checkDelayedResponse(header, message.byteLength - 4, words, tag);
+    else run.fail(`${tag}: message type ${type}`);
+    this.#posts++;
+    if (this.#refuseEvery > 0 && this.#posts % (this.#refuseEvery + 1) === 0) return false;
+    if (type === ScmiMessageType.DELAYED_RESPONSE) {
+      const i = this.#pendingIndex(header);
+      if (i >= 0) this.pending.splice(i, 1);
+    }
+    return true;
+  }
+
+  /** The delayed response echoes its command's header but for the type (scmi-wire.md §1). */
+  #pendingIndex(header: number): number {
+    return this.pending.findIndex(
+      (p) => (p.header & ~MESSAGE_TYPE_BITS) === (header & ~MESSAGE_TYPE_BITS),
+    );
+  }
+
+  /** Token 0, known id and length, a cause agent, subscribed, about a domain the agent may use. */
+  #checkNotification(header: number, length: number, words: number[], tag: string): void {
+    const run = this.#run;
+    const protocolId = headerProtocolId(header);
+    const id = headerMessageId(header);
+    const what = `${tag}: notification p0x${protocolId.toString(16)} n${id}`;
+    if (headerToken(header) !== 0) run.fail(`${what}: token ${headerToken(header)}`);
+    const lengthOf = NOTIFICATION_LENGTH[protocolId]?.[id];
+    if (lengthOf === undefined) run.fail(`${what}: unknown`);
+    else if (length !== lengthOf(words)) run.fail(`${what}: ${length} bytes`);
+    const cause = words[0] ?? -1;
+    if (!(cause === 0 || AGENT_IDS.includes(cause))) run.fail(`${what}: agent_id ${cause}`);
+    const systemWide = protocolId === ScmiProtocolId.BASE || protocolId === ScmiProtocolId.SYSTEM;
+    const domainId = systemWide ? 0 : (words[1] ?? -1);
+    const subscribed = run.platform
+      .subscriptions(this.agentId)
+      .some(
+        (s) => s.protocolId === protocolId && s.notificationId === id && s.domainId === domainId,
+      );
+    if (!subscribed) run.fail(`${what}: domain ${domainId} without a subscription`);
+    const protocol = DOMAIN_PROTOCOL[protocolId];
+    if (protocol !== undefined && !run.permissions.may(this.agentId, protocol, domainId))
+      run.fail(`${what}: about ${protocol} domain ${domainId} the agent may not use`);
+    if (
+      protocolId !== ScmiProtocolId.BASE &&
+      !(AGENT_PROTOCOLS.get(this.agentId)?.has(protocolId) ?? false)
+    )
+      run.fail(`${what}: of a hidden protocol`);
+  }
+
+  /** Due, SUCCESS (its command was answered SUCCESS), with its return values and domain. */
+  #checkDelayedResponse(header: number, length: number, words: number[], tag: string): void {
+    const run = this.#run;
+    const protocolId = headerProtocolId(header);
+    const messageId = headerMessageId(header);
+    const what = `${tag}: delayed response p0x${protocolId.toString(16)} m0x${messageId.toString(16)}`;
+    const due = this.pending[this.#pendingIndex(header)];
+    if (due === undefined) {
+      run.fail(`${what}: not due (header 0x${header.toString(16)})`);
+      return;
+    }
+    const status = words[0] === undefined ? Number.NaN : words[0] | 0;
+    if (status !== ScmiStatus.SUCCESS) {
+      run.fail(`${what}: status ${status} for a command answered SUCCESS`);
+      return;
+    }
+    const want = MSG_STATUS_SIZE + delayedReturnLength(protocolId, messageId, due.domainId);
+    if (length !== want) run.fail(`${what}: ${length} bytes, expected ${want}`);
+    if (words[1] !== due.domainId) run.fail(`${what}: domain ${words[1]} != ${due.domainId}`);
+  }
+}
+
+async function runScenario(s: Scenario): Promise<string[]> {
+  const run = new FuzzRun(s.behaviour);
+  AGENT_IDS.forEach((id, i) => {
+    run.connect(id, s.links[i % 2] ?? s.links[0]);
+  });
+  for (const op of s.ops) {
+    await run.run(op);
+    if (run.violations.length > 0) break;
+  }
+  if (run.violations.length === 0) await run.finish();
+  if (!run.platform.closed) run.platform.close();
+  return run.violations;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The property
+// ---------------------------------------------------------------------------------------------
+
+describe('ScmiPlatform under a property-based fuzz from hostile agents', () => {
+  it(`should hold every invariant (seed ${SEED}, ${NUM_RUNS} runs)`, async () => {
+    if (SEED !== FIXED_SEED || NUM_RUNS !== SUITE_RUNS) {
+      console.log(
+        `platform fuzz: seed ${SEED}, ${NUM_RUNS} runs (replay: SCMI_FUZZ_SEED=${SEED} SCMI_FUZZ_RUNS=${NUM_RUNS})`,
+      );
+    }
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (s) => {
+        const violations = await runScenario(s);
+        if (violations.length > 0) throw new Error(violations.slice(0, 3).join('\n'));
+      }),
+      { numRuns: NUM_RUNS, seed: SEED },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Regression tests of the defects the fuzz found
+// ---------------------------------------------------------------------------------------------
+
+const CLOCK_0 = 0;
+const RESET_GPU = 0;
+/** CLOCK_RATE_SET flags: bit0 asynchronous, bit1 no delayed response (scmi-wire.md §4). */
+const RATE_SET_ASYNC = 1;
+const RATE_SET_NO_DELAYED_RESPONSE = 2;
+/** RESET flags: bit0 autonomous, bit2 asynchronous (scmi-wire.md §4). */
+const RESET_AUTONOMOUS_ASYNC = 1 | 4;
+
+/** A valid PROTOCOL_VERSION header with a reserved bit set: dropped, an error event reported. */
+const RESERVED_BIT_HEADER =
+  (buildHeader(CommonMessageId.PROTOCOL_VERSION, 0, ScmiProtocolId.BASE, 1) | 0x10000000) >>> 0;
+
+describe('BASE_ERROR_EVENT and the link size (fuzz finding D1)', () => {
+  /** Agent 1 connected with `maxMsgSize` and subscribed with BASE_NOTIFY_ERRORS. */
+  function subscribed(maxMsgSize: number): Harness {
+    const h = new Harness();
+    h.connect(1, true, maxMsgSize);
+    expect(h.call(ScmiProtocolId.BASE, BaseMessageId.NOTIFY_ERRORS, [1]).status).toBe(
+      ScmiStatus.SUCCESS,
+    );
+    return h;
+  }
+
+  it.each([4, 12])(
+    'should drop and count, not post, the 16-byte event on a %i-byte link',
+    (maxMsgSize) => {
+      const h = subscribed(maxMsgSize);
+      expect(h.platform.handle(1, 0, encodeMsg(RESERVED_BIT_HEADER))).toBeUndefined();
+      expect(h.link(1).posted).toEqual([]);
+      expect(h.platform.counters).toMatchObject({
+        droppedRequests: 1,
+        notificationsPosted: 0,
+        notificationsDropped: 1,
+      });
+      h.close();
+    },
+  );
+
+  it('should drop and count the 8-byte event of a request shorter than a header on a 4-byte link', () => {
+    const h = subscribed(4);
+    expect(h.platform.handle(1, 0, new Uint8Array(3))).toBeUndefined();
+    expect(h.link(1).posted).toEqual([]);
+    expect(h.platform.counters).toMatchObject({ notificationsPosted: 0, notificationsDropped: 1 });
+    h.close();
+  });
+
+  it('should post the event on a 128-byte link (control)', () => {
+    const h = subscribed(128);
+    expect(h.platform.handle(1, 0, encodeMsg(RESERVED_BIT_HEADER))).toBeUndefined();
+    // agent_id, error_status (count 1), one 64-bit report: the dropped header.
+    expect(h.link(1).messages).toEqual([
+      {
+        type: ScmiMessageType.NOTIFICATION,
+        protocolId: ScmiProtocolId.BASE,
+        messageId: BaseNotificationId.ERROR_EVENT,
+        token: 0,
+        words: [1, 1, RESERVED_BIT_HEADER, 0],
+      },
+    ]);
+    expect(h.platform.counters).toMatchObject({ notificationsPosted: 1, notificationsDropped: 0 });
+    h.close();
+  });
+});
+
+describe('Asynchronous commands whose delayed response cannot fit the link (fuzz finding D2)', () => {
+  const RATE = 300 * MHZ;
+  const rateSet = (h: Harness, flags: number): number =>
+    h.call(ScmiProtocolId.CLOCK, ClockMessageId.RATE_SET, [flags, CLOCK_0, RATE, 0]).status;
+  const rateOf = (h: Harness): number => defined(h.platform.snapshot().clocks[CLOCK_0]).rate;
+
+  /** Agent 1 on a `maxMsgSize` link, subscribed to both rate notifications of clock 0. */
+  function subscribedToClock(maxMsgSize: number): Harness {
+    const h = new Harness();
+    h.connect(1, true, maxMsgSize);
+    for (const id of [ClockMessageId.RATE_NOTIFY, ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY])
+      expect(h.call(ScmiProtocolId.CLOCK, id, [CLOCK_0, 1]).status).toBe(ScmiStatus.SUCCESS);
+    return h;
+  }
+
+  it('should refuse an asynchronous CLOCK_RATE_SET on a 12-byte link with PROTOCOL_ERROR and change nothing', async () => {
+    const h = subscribedToClock(12); // the delayed response: status + 12 bytes of returns
+    const rate = rateOf(h);
+    const counters = h.platform.counters;
+    expect(rateSet(h, RATE_SET_ASYNC)).toBe(ScmiStatus.PROTOCOL_ERROR);
+    expect(h.platform.armedTimers).toBe(0);
+    expect(h.platform.pendingOperations).toBe(0);
+    await h.clock.advance(1000);
+    expect(rateOf(h)).toBe(rate);
+    // Neither RATE_CHANGE_REQUESTED nor RATE_CHANGED: none posted, none dropped for the size.
+    expect(h.link(1).posted).toEqual([]);
+    expect(h.platform.counters).toEqual({ ...counters, requests: 3, responses: 3 });
+    h.close();
+  });
+
+  it('should accept it on a 12-byte link without a delayed response (flags bit1)', async () => {
+    const h = subscribedToClock(12);
+    expect(rateSet(h, RATE_SET_ASYNC | RATE_SET_NO_DELAYED_RESPONSE)).toBe(ScmiStatus.SUCCESS);
+    await h.clock.advance(1000);
+    expect(rateOf(h)).toBe(RATE);
+    expect(h.link(1).posted).toEqual([]); // the 16-byte notifications do not fit either
+    expect(h.platform.counters).toMatchObject({
+      delayedResponsesPosted: 0,
+      notificationsDropped: 2,
+    });
+    h.close();
+  });
+
+  it('should accept it on a 128-byte link, notify and post the delayed response (control)', async () => {
+    const h = subscribedToClock(128);
+    expect(rateSet(h, RATE_SET_ASYNC)).toBe(ScmiStatus.SUCCESS);
+    await h.clock.advance(1000);
+    expect(rateOf(h)).toBe(RATE);
+    expect(h.link(1).posted.map((m) => decodePosted(m))).toEqual([
+      expect.objectContaining({
+        type: ScmiMessageType.NOTIFICATION,
+        messageId: ClockNotificationId.RATE_CHANGE_REQUESTED,
+      }),
+      expect.objectContaining({
+        type: ScmiMessageType.NOTIFICATION,
+        messageId: ClockNotificationId.RATE_CHANGED,
+      }),
+      expect.objectContaining({
+        type: ScmiMessageType.DELAYED_RESPONSE,
+        messageId: ClockMessageId.RATE_SET,
+        words: [ScmiStatus.SUCCESS, CLOCK_0, RATE, 0],
+      }),
+    ]);
+    h.close();
+  });
+
+  it('should refuse an asynchronous RESET on a 4-byte link with PROTOCOL_ERROR and reset nothing', async () => {
+    const h = new Harness();
+    h.connect(1, true, 4); // the delayed response: status + domain_id
+    expect(h.call(ScmiProtocolId.RESET, ResetMessageId.NOTIFY, [RESET_GPU, 1]).status).toBe(
+      ScmiStatus.SUCCESS,
+    );
+    const counters = h.platform.counters;
+    const reset = [RESET_GPU, RESET_AUTONOMOUS_ASYNC, 0];
+    expect(h.call(ScmiProtocolId.RESET, ResetMessageId.RESET, reset).status).toBe(
+      ScmiStatus.PROTOCOL_ERROR,
+    );
+    expect(h.platform.armedTimers).toBe(0);
+    await h.clock.advance(1000);
+    expect(defined(h.platform.snapshot().resetDomains[RESET_GPU]).resets).toBe(0);
+    // No RESET_ISSUED: none posted, none dropped for the size.
+    expect(h.link(1).posted).toEqual([]);
+    expect(h.platform.counters).toEqual({ ...counters, requests: 2, responses: 2 });
+    h.close();
+  });
+
+  it('should refuse an asynchronous SENSOR_READING_GET on a 12-byte link up front (control)', () => {
+    const h = new Harness();
+    h.connect(1, true, 12);
+    expect(h.call(ScmiProtocolId.SENSOR, SensorMessageId.READING_GET, [0, 1]).status).toBe(
+      ScmiStatus.PROTOCOL_ERROR,
+    );
+    expect(h.platform.pendingOperations).toBe(0);
+    h.close();
+  });
+});
