@@ -23,12 +23,15 @@ export function sleep(ms: number): Promise<void> {
 /**
  * Whether UTF-16 unit `code` is a control character (C0, DEL, C1), a Unicode line or paragraph
  * separator or a bidirectional formatting character: what a hostile platform could put in a name
- * to move the cursor, clear the screen, retitle the terminal or reorder what is shown.
+ * to move the cursor, clear the screen, retitle the terminal or reorder what is shown. And the
+ * backslash, so that a name spelling `\x1b` out cannot pass for an escaped ESC.
  */
 function unprintable(code: number): boolean {
   return (
     code <= 0x1f ||
+    code === 0x5c ||
     (code >= 0x7f && code <= 0x9f) ||
+    code === 0x061c ||
     code === 0x200e ||
     code === 0x200f ||
     code === 0x2028 ||
@@ -41,14 +44,15 @@ function unprintable(code: number): boolean {
 /**
  * `text` safe to write to a terminal: each control character (C0, DEL, C1), Unicode line or
  * paragraph separator and bidirectional formatting character is written as an escape (`\x1b`,
- * `\u202e`) instead. Strings from the platform (vendor, agent, clock names, error messages quoting
- * them) reach the terminal only through this: core hands them over as the platform sent them, and
- * only the display decides what is safe to show.
+ * `\u202e`) instead, and a backslash as `\x5c`. Strings from the platform (vendor, agent, clock
+ * names, error messages quoting them) reach the terminal only through this: core hands them over
+ * as the platform sent them, and only the display decides what is safe to show.
  *
  * @example
  * ```ts
  * printable('ACME\u001b[2J'); // 'ACME\\x1b[2J': shown, not obeyed
  * printable('scmi-ts'); // 'scmi-ts'
+ * printable('C:\\x1b'); // 'C:\\x5cx1b': a backslash spelt out, not an escape
  * ```
  */
 export function printable(text: string): string {

@@ -1,6 +1,7 @@
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { ScmiTransportError } from '@scmi-ts/core';
 import { DEMO_HELP, DEMO_USAGE, parseDemoArgs, runDemo } from '../src/demo-cli.js';
+import { printable } from '../src/format.js';
 import { mailboxDemo } from '../src/mailbox-demo.js';
 import { opteeDemo } from '../src/optee-demo.js';
 import type { TransportDemoSetup } from '../src/transport-demo-setup.js';
@@ -145,6 +146,35 @@ describe(runDemo, () => {
           expect(code >= 0x20 && (code < 0x7f || code > 0x9f) && code !== 0x202e).toBe(true);
         }
       }
+    });
+  });
+
+  describe(printable, () => {
+    it.each([
+      ['ACME\u001b[2J', 'ACME\\x1b[2J'],
+      ['OSPM\r\n', 'OSPM\\x0d\\x0a'],
+      ['\u009b31m', '\\x9b31m'],
+      ['a\u202eb\u061cc\u2066d\u2028', 'a\\u202eb\\u061cc\\u2066d\\u2028'],
+      ['C:\\x1b', 'C:\\x5cx1b'],
+      ['scmi-ts 1.0 (é)', 'scmi-ts 1.0 (é)'],
+    ])('should show %j as %j', (text, shown) => {
+      expect(printable(text)).toBe(shown);
+    });
+  });
+
+  describe('when a part that succeeds prints something from outside', () => {
+    it('should escape it in the lines of the part too', async () => {
+      const out: string[] = [];
+      const hostile: TransportDemoSetup = {
+        ...mailboxDemo,
+        routes: { ...mailboxDemo.routes, clock: 'a2p:1\u001b]0;pwn\u0007' },
+      };
+      const code = await runDemo(['--transport', 'mailbox'], (l) => out.push(l), {
+        setups: { mailbox: hostile },
+      });
+      expect(code).toBe(0);
+      expect(out.join('\n')).toContain('(a2p:1\\x1b]0;pwn\\x07)');
+      expect(out.join('').includes('\u001b') || out.join('').includes('\u0007')).toBe(false);
     });
   });
 

@@ -189,7 +189,7 @@ describe('mailbox transport in worker mode', () => {
     const agent = await createAgent(container, {
       transport: 'mailbox',
       ...ends.agentOptions,
-      rxTimeoutMs: 1000,
+      rxTimeoutMs: 30_000, // the clock commands are dropped: none may time out before the remove
       a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }],
     });
     // The platform never answers clock commands: whenever the remove comes, none has completed.

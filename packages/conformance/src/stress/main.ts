@@ -256,12 +256,14 @@ function count(n: number, noun: string): string {
 }
 
 /**
- * `… | head`: when the reader of standard output goes away, stop quietly with the exit code so far,
- * as a Unix filter does, instead of an unhandled EPIPE error with its stack.
+ * `… | head`: when the reader of standard output goes away, stop quietly instead of an unhandled
+ * EPIPE error with its stack — with 141 (128 + SIGPIPE), as a Unix filter killed by the signal
+ * exits, or with a failure already recorded: the run did not finish, so it never reads as a pass.
  */
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error;
-  process.exit();
+  const failed = typeof process.exitCode === 'number' && process.exitCode !== 0;
+  process.exit(failed ? process.exitCode : 141);
 });
 
 main().catch((error: unknown) => {

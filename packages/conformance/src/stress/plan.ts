@@ -52,8 +52,8 @@ export interface StressArgs {
 /**
  * Parses `pnpm stress`'s arguments (a lone `--`, which `pnpm stress -- …` passes on, is skipped).
  *
- * @throws StressUsageError for an unknown flag, a missing or negative value, or `--hostile-runs`
- * without `--runs`.
+ * @throws StressUsageError for an unknown flag, a missing or negative value, a `--transport` or
+ * `--variant` name starting with a dash, or `--hostile-runs` without `--runs`.
  *
  * @example
  * ```ts

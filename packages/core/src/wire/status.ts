@@ -51,8 +51,8 @@ export function scmiStatusName(status: number): string {
 /**
  * True when `status` is one of the defined codes (0 … −11).
  *
- * False for anything else: positive values, non-integers, and codes newer than this table (−12
- * PARTIAL is only in a recent kernel patch). Never throws.
+ * False for anything else: positive values, non-integers, and codes newer than this table (the
+ * project's wire reference treats −12 PARTIAL, proposed for Linux, as future). Never throws.
  *
  * @example
  * ```ts

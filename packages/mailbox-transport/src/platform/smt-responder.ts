@@ -344,8 +344,9 @@ export class SmtResponder {
     // (in worker mode, from another thread), and a header checked in the area and read again by the
     // platform could have become a non-command in between, which the platform drops unanswered —
     // leaving the channel awaiting an answer for good. OP-TEE's SMT server copies the payload into
-    // secure memory before processing it likewise (core/drivers/scmi-msg/smt.c, scmi_process_smt);
-    // this package's virtio device and emulated OP-TEE copy before checking too.
+    // secure memory before processing it (core/drivers/scmi-msg/smt.c), though it reads the header
+    // from shared memory; the virtio device and the emulated OP-TEE of this repository copy the
+    // whole message before checking it, as here.
     const request = c.request.subarray(0, length);
     request.set(area.bytes.subarray(SMT_HEADER_OFFSET, SMT_HEADER_OFFSET + length));
     const header = readU32(request, 0);
@@ -366,7 +367,7 @@ export class SmtResponder {
     if (fault?.kind === 'spurious-doorbell') {
       // Ring while the area is still the platform's, answer later.
       c.remote.ring();
-      const later = request.slice(); // `c.request` is the next command's by then
+      const later = request.slice(); // `c.request` may hold the next command's by then
       this.#after(fault.ms ?? 1, () => {
         this.#handle(c, later);
       });
