@@ -85,7 +85,8 @@ export interface AgentConfig {
   readonly debug: boolean;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** A plain object (not null, not an array): what an options record must be. @internal */
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

@@ -37,6 +37,7 @@ import { SCMI_TOKEN_COUNT } from '../wire/header.js';
 import { CommonMessageId, ScmiProtocolId, scmiProtocolName } from '../wire/protocol-id.js';
 import {
   channelFor,
+  isRecord,
   validateAgentConfig,
   type AgentConfig,
   type AgentOptions,
@@ -344,10 +345,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
  */
 export async function createAgent(container: Container, options: AgentOptions): Promise<ScmiAgent> {
   // JavaScript callers get past the type: name `options` itself, not `transport` inside it.
-  const given: unknown = options;
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-    throw new ScmiConfigError('options', 'expected an object');
-  }
+  if (!isRecord(options)) throw new ScmiConfigError('options', 'expected an object');
   const transports = getAll(container, TRANSPORT);
   const wanted = options.transport;
   const transport = transports.find((t) => t.descriptor.name === wanted);
