@@ -290,10 +290,6 @@ export class PlatformEngine implements PlatformServices {
     // again resumes delivery without a new *_NOTIFY.
     if (link === undefined || !agent.receives(protocolId, notificationId, domainId)) return;
     const header = buildHeader(notificationId, ScmiMessageType.NOTIFICATION, protocolId, 0);
-    if (payload.byteLength > link.maxMsgSize) {
-      this.counters.notificationsDropped++;
-      return;
-    }
     this.#postP2a(agent, link, encodeMsg(header, payload), 'notification');
   }
 
@@ -523,7 +519,7 @@ export class PlatformEngine implements PlatformServices {
           0,
         );
         const payload = wordsOf(a.payload ?? DEFAULT_STORM_PAYLOAD);
-        // As notifyAgent: a notification the link cannot carry is dropped, not posted.
+        // As in #postP2a: a notification the link cannot carry is dropped and counted, every copy.
         if (payload.byteLength > link.maxMsgSize) {
           this.counters.notificationsDropped += a.count;
           continue;
@@ -617,13 +613,21 @@ export class PlatformEngine implements PlatformServices {
     link.respond(channelId, bytes, command);
   }
 
-  /** Posts a notification or delayed response, through the P2A fault rules. */
+  /**
+   * Posts a notification or delayed response, through the P2A fault rules. A notification the link
+   * cannot carry is dropped and counted here, before any rule sees it (a delayed response was
+   * fitted to the link by `#encode`: PROTOCOL_ERROR when its return values do not fit).
+   */
   #postP2a(
     session: AgentSession,
     link: PlatformAgentLink,
     bytes: Uint8Array,
     stage: 'notification' | 'delayed-response',
   ): void {
+    if (stage === 'notification' && bytes.byteLength - MSG_HEADER_SIZE > link.maxMsgSize) {
+      this.counters.notificationsDropped++;
+      return;
+    }
     const word = readU32(bytes, 0);
     const fired = this.faults.select(this.#subject(stage, session.id, word));
     const out = this.#transform(bytes, fired, word);
@@ -710,11 +714,6 @@ export class PlatformEngine implements PlatformServices {
   #errorEvent(session: AgentSession, link: PlatformAgentLink, word: number | undefined): void {
     if (!session.subscribed(ScmiProtocolId.BASE, BaseNotificationId.ERROR_EVENT, 0)) return;
     const payload = word === undefined ? words(session.id, 0) : words(session.id, 1, word, 0);
-    // As notifyAgent: a notification the link cannot carry is dropped, not posted.
-    if (payload.byteLength > link.maxMsgSize) {
-      this.counters.notificationsDropped++;
-      return;
-    }
     const header = buildHeader(
       BaseNotificationId.ERROR_EVENT,
       ScmiMessageType.NOTIFICATION,
