@@ -230,6 +230,23 @@ describe('Base protocol (0x10)', () => {
       );
     });
 
+    it('should not let an agent that is not trusted restore its own permissions, and change nothing', () => {
+      h.call(BASE, BaseMessageId.SET_DEVICE_PERMISSIONS, [1, 0, 0], 2);
+      h.call(BASE, BaseMessageId.NOTIFY_ERRORS, [1]);
+      expect(h.call(BASE, BaseMessageId.RESET_AGENT_CONFIGURATION, [1, 1], 1).status).toBe(
+        ScmiStatus.DENIED,
+      );
+      // The trusted agent's deny stands, and nothing else was reset either.
+      expect(readClock(1)).toBe(ScmiStatus.DENIED);
+      expect(h.platform.subscriptions(1)).not.toEqual([]);
+      // Its own configuration without its permissions: allowed.
+      expect(h.call(BASE, BaseMessageId.RESET_AGENT_CONFIGURATION, [1, 0], 1).status).toBe(
+        ScmiStatus.SUCCESS,
+      );
+      expect(h.platform.subscriptions(1)).toEqual([]);
+      expect(readClock(1)).toBe(ScmiStatus.DENIED);
+    });
+
     it('should answer NOT_FOUND, NOT_SUPPORTED and INVALID_PARAMETERS for bad arguments', () => {
       const dev = (p: number[]): number =>
         h.call(BASE, BaseMessageId.SET_DEVICE_PERMISSIONS, p, 2).status;

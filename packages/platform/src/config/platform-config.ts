@@ -30,8 +30,9 @@ export interface PlatformAgentConfig {
    */
   readonly domains?: PlatformDomainSet;
   /**
-   * Whether the agent may change other agents' permissions (BASE_SET_DEVICE_PERMISSIONS,
-   * BASE_SET_PROTOCOL_PERMISSIONS, BASE_RESET_AGENT_CONFIGURATION of another agent); default false.
+   * Whether the agent may change permissions (BASE_SET_DEVICE_PERMISSIONS,
+   * BASE_SET_PROTOCOL_PERMISSIONS, BASE_RESET_AGENT_CONFIGURATION of another agent or with the
+   * permissions flag, its own included); default false.
    */
   readonly trusted?: boolean;
 }

@@ -149,8 +149,14 @@ export class BaseProtocol implements ProtocolServer {
     const flags = req.r.u32();
     const target = this.#p.agent(agentId);
     if (target === undefined) return fail(ScmiStatus.NOT_FOUND);
-    if (target !== req.agent && req.agent.config.trusted !== true) return fail(ScmiStatus.DENIED);
+    const trusted = req.agent.config.trusted === true;
+    if (target !== req.agent && !trusted) return fail(ScmiStatus.DENIED);
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    // Restoring permissions is changing them: an agent that is not trusted may reset its own
+    // configuration but not its permissions, or it would undo what a trusted agent denied it.
+    // NXP's System Manager asks the same privilege for both (`imx-sm` BaseResetAgentConfiguration
+    // checks the caller's PRIV over the target agent, itself included).
+    if (flags === 1 && !trusted) return fail(ScmiStatus.DENIED);
     this.#p.resetAgent(target.id);
     if (flags === 1) {
       target.resetPermissions();
