@@ -511,6 +511,24 @@ describe('Sensor protocol (0x15)', () => {
         big.close();
       });
 
+      it('should advertise asynchronous reading only on a link its delayed response fits', () => {
+        // Bit 31 of the sensor attributes (low); 8 axes: sensor_id and 8 × 16 bytes after the status, 136 bytes > 128.
+        const low = (hh: Harness): number =>
+          defined(hh.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [0]).words[2]);
+        expect(low(wide) >>> 31).toBe(0);
+        expect(wide.call(SENSOR, SensorMessageId.READING_GET, [0, 1]).status).toBe(
+          ScmiStatus.PROTOCOL_ERROR,
+        );
+        const fits = new Harness(wide.platform.config);
+        fits.connect(1, true, 4 + 4 + 8 * 16);
+        expect(low(fits) >>> 31).toBe(1);
+        fits.close();
+        const short = new Harness(wide.platform.config);
+        short.connect(1, true, 4 + 4 + 8 * 16 - 1);
+        expect(low(short) >>> 31).toBe(0);
+        short.close();
+      });
+
       it('should put every axis in the delayed response', async () => {
         const big = new Harness(wide.platform.config);
         const link = big.connect(1, true, 4 + 4 + 8 * 16);

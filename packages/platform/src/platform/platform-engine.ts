@@ -332,6 +332,10 @@ export class PlatformEngine implements PlatformServices {
     return Math.max(1, Math.floor((req.link.maxMsgSize - MSG_STATUS_SIZE - fixed) / entrySize));
   }
 
+  public delayedFits(req: PlatformRequest, returns: number): boolean {
+    return MSG_STATUS_SIZE + returns <= req.link.maxMsgSize;
+  }
+
   public resetAgent(agentId: number): void {
     this.#sessions.get(agentId)?.clearSubscriptions();
     for (const server of this.#servers.values()) server.detach?.(agentId);

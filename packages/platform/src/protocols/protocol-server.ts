@@ -125,6 +125,13 @@ export interface PlatformServices {
   ): void;
   /** How many entries of `entrySize` bytes fit in a reply after `fixed` bytes of return values. */
   fit(req: PlatformRequest, fixed: number, entrySize: number): number;
+  /**
+   * Whether a delayed response with `returns` bytes of return values (after the status) fits the
+   * link of `req`: an asynchronous command whose delayed response would not is neither advertised
+   * nor accepted (PROTOCOL_ERROR, before any change), rather than answered SUCCESS and followed by
+   * a delayed response that only says PROTOCOL_ERROR.
+   */
+  delayedFits(req: PlatformRequest, returns: number): boolean;
   /** Forgets everything the servers keep for an agent (RESET_AGENT_CONFIGURATION). */
   resetAgent(agentId: number): void;
   /** Tells the servers that the domains agent `agentId` may use changed. */

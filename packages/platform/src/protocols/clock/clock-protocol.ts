@@ -1,4 +1,4 @@
-import { MSG_STATUS_SIZE, ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
 import type { ClockConfig } from '../../config/platform-config.js';
 import { isRateList } from '../../config/validate-platform-config.js';
 import { roundToSupported } from '../round-to-supported.js';
@@ -34,6 +34,8 @@ const STATE_CONTROL = 1 << 31;
 const PARENT_CONTROL = 1 << 30;
 const RATE_CONTROL = 1 << 29;
 const RATE_ENTRY = 8;
+/** Return values of CLOCK_RATE_SET's delayed response: clock_id, rate (64 bits). */
+const RATE_DELAYED = 12;
 const TAG = 'clock';
 
 /** Splits a rate into its low and high words. */
@@ -171,11 +173,8 @@ export class ClockProtocol implements ProtocolServer {
     const async = (flags & 1) !== 0;
     const respond = (flags & 2) === 0;
     if (async && !req.link.p2a) return fail(ScmiStatus.NOT_SUPPORTED);
-    // The delayed response (status, clock_id, rate) must fit the link: refused now, before any
-    // change, with the status a response that does not fit gets (as the sensor's asynchronous
-    // reading), rather than SUCCESS now, the rate changed, and a delayed response that only says
-    // PROTOCOL_ERROR.
-    if (async && respond && MSG_STATUS_SIZE + 12 > req.link.maxMsgSize) {
+    // The delayed response (clock_id, rate) must fit the link (see PlatformServices.delayedFits).
+    if (async && respond && !this.#p.delayedFits(req, RATE_DELAYED)) {
       return fail(ScmiStatus.PROTOCOL_ERROR);
     }
     if (async && this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {

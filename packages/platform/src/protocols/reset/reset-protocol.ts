@@ -1,4 +1,4 @@
-import { MSG_STATUS_SIZE, ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
+import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
 import type { ResetDomainConfig } from '../../config/platform-config.js';
 import {
   concat,
@@ -94,9 +94,8 @@ export class ResetProtocol implements ProtocolServer {
     // Architectural states (bit 31 clear): only 0, the cold reset; vendor states are accepted.
     if (resetState < VENDOR_STATE && resetState !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     if (async && (!req.link.p2a || d.asyncReset !== true)) return fail(ScmiStatus.NOT_SUPPORTED);
-    // The delayed response (status, domain_id) must fit the link: refused now, before the reset,
-    // as the sensor's asynchronous reading is (see clock's CLOCK_RATE_SET).
-    if (async && MSG_STATUS_SIZE + 4 > req.link.maxMsgSize) return fail(ScmiStatus.PROTOCOL_ERROR);
+    // The delayed response (domain_id) must fit the link (see PlatformServices.delayedFits).
+    if (async && !this.#p.delayedFits(req, 4)) return fail(ScmiStatus.PROTOCOL_ERROR);
     const s = this.#state[id] as ResetState;
     const cause = req.agent.id;
     const issued = (): void => {

@@ -1,4 +1,4 @@
-import { MSG_STATUS_SIZE, ScmiProtocolId, ScmiStatus, type TimerHandle } from '@scmi-ts/core';
+import { ScmiProtocolId, ScmiStatus, type TimerHandle } from '@scmi-ts/core';
 import type { SensorAxisConfig, SensorConfig } from '../../config/platform-config.js';
 import { isIntervalList } from '../../config/validate-platform-config.js';
 import type { AgentSession } from '../../platform/agent-session.js';
@@ -62,6 +62,11 @@ function intervalsUs(s: SensorConfig): Intervals | undefined {
  * range's bounds and step), or of the one in force: a range member between the bounds may have
  * no exact form, and then reports the nearest.
  */
+/** Return values of an asynchronous reading's delayed response: sensor_id, 16 bytes per axis. */
+function asyncReadingSize(s: SensorConfig): number {
+  return 4 + 16 * (s.axes?.length ?? 1);
+}
+
 function wire(us: number): WireInterval {
   return intervalToWireNearest(us);
 }
@@ -254,7 +259,9 @@ export class SensorProtocol implements ProtocolServer {
     for (let id = index; id < index + n; id++) {
       const s = this.#sensors[id] as SensorConfig;
       const low =
-        (s.asyncRead === true && req.link.p2a ? 1 << 31 : 0) |
+        (s.asyncRead === true && req.link.p2a && this.#p.delayedFits(req, asyncReadingSize(s))
+          ? 1 << 31
+          : 0) |
         (needsExtendedName(s.name) ? EXTENDED_NAME : 0) |
         (s.timestamps === true
           ? TIMESTAMPS | (((s.timestampExponent ?? TS_EXPONENT) & 0x1f) << 10)
@@ -371,13 +378,10 @@ export class SensorProtocol implements ProtocolServer {
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     if (flags === 0) return ok(wordsOf(this.#readings(id)));
     if (!req.link.p2a || s.asyncRead !== true) return fail(ScmiStatus.NOT_SUPPORTED);
-    // The delayed response (status, sensor_id, 16 bytes per axis) must fit the link: refused now
-    // with the status the synchronous reading gets (a response that does not fit the link is
-    // PROTOCOL_ERROR), rather than SUCCESS now and a delayed response that only says PROTOCOL_ERROR.
-    // (SCP-firmware refuses asynchronous readings altogether, NOT_SUPPORTED.)
-    if (MSG_STATUS_SIZE + 4 + 16 * (s.axes?.length ?? 1) > req.link.maxMsgSize) {
-      return fail(ScmiStatus.PROTOCOL_ERROR);
-    }
+    // The delayed response must fit the link (see PlatformServices.delayedFits); the synchronous
+    // reading that does not fit gets PROTOCOL_ERROR too. (SCP-firmware refuses asynchronous
+    // readings altogether, NOT_SUPPORTED.)
+    if (!this.#p.delayedFits(req, asyncReadingSize(s))) return fail(ScmiStatus.PROTOCOL_ERROR);
     if (this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
       return fail(ScmiStatus.BUSY);
     }
