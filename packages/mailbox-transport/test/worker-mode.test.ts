@@ -27,6 +27,18 @@ import { defined, settle } from './support/harness.js';
  * areas, `Atomics` doorbells, real time. One worker for the file; a fresh wire per test.
  */
 
+/**
+ * Polls `done` every 5 ms until it holds or 10 s of real time have passed: a bound against a hang,
+ * not a timing (a count of short sleeps would end early on a loaded machine). The caller then
+ * asserts what it waited for.
+ */
+async function waitUntil(done: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await done()) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 function stats(agent: ScmiAgent, label: string): ChannelStats {
   return defined(
     agent.diagnostics.channels.find((c) => c.label === label),
@@ -161,17 +173,21 @@ describe('mailbox transport in worker mode', () => {
   });
 
   it('should time out, drop the late reply as counted, and send the next command once the area is free', async () => {
-    // Real time: 200 ms between the deadline and the reply, so a loaded machine cannot turn the
-    // timeout into a success (the probe's own commands get 100 ms too).
-    await withAgent({ rxTimeoutMs: 100 }, async (agent) => {
+    // Real time, so margins of at least 1 s either way: the probe's commands and the command
+    // after the timeout have 1000 ms each to be answered; the late reply comes 2500 ms after the
+    // platform took the command, 1500 ms past the agent's deadline, so a stall of the agent's
+    // thread shorter than that cannot turn the timeout into a success; the next command waits for
+    // CHANNEL_FREE at most freeWaitMs (4000 ms, see withAgent) from its start at the timeout,
+    // 2500 ms more than the late reply needs.
+    await withAgent({ rxTimeoutMs: 1000 }, async (agent) => {
       await defined(worker).setFaults([
         {
           match: { protocolId: 0x14, messageId: 0x0, times: 1 },
-          action: { kind: 'late-reply', ms: 300 },
+          action: { kind: 'late-reply', ms: 2500 },
         },
       ]);
       expect(await settle(agent.transact(0x14, 0x0))).toBeInstanceOf(ScmiTimeoutError);
-      await agent.transact(0x14, 0x0); // waits for CHANNEL_FREE (≤ 400 ms), then goes
+      await agent.transact(0x14, 0x0); // waits for CHANNEL_FREE (the late reply), then goes
       const a2p = stats(agent, 'a2p:0');
       expect(a2p.timeouts).toBe(1);
       // Counted once whenever its doorbell lands: before the next command is written (the
@@ -197,10 +213,9 @@ describe('mailbox transport in worker mode', () => {
     await w.setFaults([{ match: { protocolId: 0x14 }, action: { kind: 'drop' } }]);
     const before = (await ends.responderStats()).counters.requests;
     const inFlight = Array.from({ length: 6 }, () => settle(agent.transact(0x14, 0x0)));
-    // Until the first is on the wire (the others wait for the channel), on real time: bounded.
-    for (let i = 0; i < 1000 && (await ends.responderStats()).counters.requests === before; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+    // Until the first is on the wire (the others wait for the channel): bounded by a deadline,
+    // not by a count of 1 ms sleeps (about a second, which a loaded machine could exceed).
+    await waitUntil(async () => (await ends.responderStats()).counters.requests !== before);
     expect((await ends.responderStats()).counters.requests).toBe(before + 1);
     await agent.remove();
     const errors = await Promise.all(inFlight);

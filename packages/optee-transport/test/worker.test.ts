@@ -62,10 +62,13 @@ describe.each(['static', 'dynamic'] as const)('worker mode with %s shared memory
 
   beforeAll(async () => {
     // Generous limits: these cases test behaviour, not timing, on a machine that may be loaded.
+    // Both stay well above the 2500 ms delay of the late-invocation case below: the emulated TEE
+    // waits 5000 ms for the platform's response before it gives up on it, and a transfer that
+    // timed out may hold its channel 5000 ms before later senders fail E_CHAN_BUSY.
     worker = await createOpteeFixture({
       shmem,
-      busyTimeoutMs: 2000,
-      platformTimeoutMs: 2000,
+      busyTimeoutMs: 5000,
+      platformTimeoutMs: 5000,
     }).worker({
       platformConfig: createDefaultPlatformConfig(),
       agentId: 1,
@@ -115,8 +118,14 @@ describe.each(['static', 'dynamic'] as const)('worker mode with %s shared memory
 
   it('should time out an invocation that returns late and count it once it returns', () =>
     withWire(worker, async (ends) => {
-      const agent = await create(ends, { rxTimeoutMs: 100 });
-      await worker.setFaults([{ match: { nth: 1 }, action: { kind: 'delay', ms: 300 } }]);
+      // Real time, so margins of at least 1 s either way: the probe's commands and the transfer
+      // after the timeout have 1000 ms each to be answered; the platform answers the delayed one
+      // 2500 ms after it took it, 1500 ms past the agent's deadline (a stall shorter than that
+      // cannot turn the timeout into a success) and 2500 ms before the emulated TEE would give up
+      // on it (platformTimeoutMs) — and the channel, held from the timeout, is released 3500 ms
+      // before busyTimeoutMs would fail the next transfer.
+      const agent = await create(ends, { rxTimeoutMs: 1000 });
+      await worker.setFaults([{ match: { nth: 1 }, action: { kind: 'delay', ms: 2500 } }]);
       const late = await agent.transact(0x10, 0x3).catch((e: unknown) => e);
       expect(late).toBeInstanceOf(ScmiTimeoutError);
       // The next transfer waits for the channel until the late invocation returns.

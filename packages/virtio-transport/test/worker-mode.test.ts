@@ -34,6 +34,18 @@ async function settle(command: Promise<unknown>): Promise<string> {
   }
 }
 
+/**
+ * Polls `done` every 5 ms until it holds or 10 s of real time have passed: a bound against a hang,
+ * not a timing (a count of short sleeps would end early on a loaded machine). The caller then
+ * asserts what it waited for.
+ */
+async function waitUntil(done: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await done()) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 function stats(agent: ScmiAgent, label: string): ChannelStats {
   const c = agent.diagnostics.channels.find((ch) => ch.label === label);
   if (c === undefined) throw new Error(`no channel ${label}`);
@@ -144,18 +156,19 @@ describe('virtio transport in worker mode', () => {
 
   it('should time a command out, then drop and count its late reply', async () => {
     const ends = await open();
-    // Generous times: the machine may be loaded; only the outcome is asserted.
-    const agent = await create(ends, { rxTimeoutMs: 250 });
+    // Real time, so margins of at least 1 s either way: the probe's commands and the command
+    // after the timeout have 1000 ms each to be answered; the late reply comes 2500 ms after the
+    // platform took the command, 1500 ms past the agent's deadline, so a stall shorter than that
+    // cannot turn the timeout into a success.
+    const agent = await create(ends, { rxTimeoutMs: 1000 });
     await session.setFaults([
       {
         match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
-        action: { kind: 'late-reply', ms: 600 },
+        action: { kind: 'late-reply', ms: 2500 },
       },
     ]);
     await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
-    for (let i = 0; i < 500 && ends.wire.driverDiagnostics.lateReturns === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitUntil(() => ends.wire.driverDiagnostics.lateReturns !== 0);
     expect(stats(agent, 'a2p:0').lateReplies).toBe(1);
     expect(await agent.base.discoverVendor()).toBe('scmi-ts');
     await agent.remove();
@@ -164,7 +177,9 @@ describe('virtio transport in worker mode', () => {
 
   it('should report a reply the platform still delayed when the reset at removal disconnected the agent as cancelled unsent', async () => {
     const ends = await open();
-    const agent = await create(ends, { rxTimeoutMs: 250 });
+    // The probe's commands have 1000 ms each to be answered (real time, a loaded machine); the
+    // delayed command times out whatever the timing: its reply would come after 60 s.
+    const agent = await create(ends, { rxTimeoutMs: 1000 });
     await session.setFaults([
       {
         match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
@@ -195,10 +210,9 @@ describe('virtio transport in worker mode', () => {
     const pending = Promise.allSettled(
       Array.from({ length: 10 }, () => agent.base.discoverVendor()),
     );
-    // Wait until the device has handed all ten to the platform (it holds their buffers).
-    for (let i = 0; i < 500 && (await ends.deviceStats()).deferred - deferred < 10; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    // Wait until the device has handed all ten to the platform (it holds their buffers): bounded
+    // by a deadline, not by a count of 5 ms sleeps (a few seconds, which load could exceed).
+    await waitUntil(async () => (await ends.deviceStats()).deferred - deferred >= 10);
     expect((await ends.deviceStats()).deferred - deferred).toBe(10);
     await agent.remove();
     const settled = await pending;
@@ -212,7 +226,9 @@ describe('virtio transport in worker mode', () => {
 
   describe('with wire-level faults from the device', () => {
     // Both elements are published with one store of used.idx: whatever the timing, the driver
-    // reads the bad one before the real one (out of range) or after it (not in flight).
+    // reads the bad one before the real one (out of range) or after it (not in flight). A command
+    // expected to time out does so whatever the timing (the broken cmdq takes no response); the
+    // probe and the commands expected to succeed have 1000 ms each (real time, a loaded machine).
     it.each([
       ['used-id-out-of-range', 'bad-id', 'timeout'],
       ['used-id-not-in-flight', 'not-in-flight', 'ok'],
@@ -220,7 +236,7 @@ describe('virtio transport in worker mode', () => {
       'should break the cmdq on %s (%s): the command in flight %s, the next one fails at once with E_VIRTIO_DEVICE',
       async (kind, defect, first) => {
         const ends = await open();
-        const agent = await create(ends, { rxTimeoutMs: 250 });
+        const agent = await create(ends, { rxTimeoutMs: 1000 });
         await ends.setWireFaults([{ kind, times: 1 }]);
         expect(await settle(agent.base.discoverVendor())).toBe(first);
         const d = ends.wire.driverDiagnostics;
@@ -238,7 +254,7 @@ describe('virtio transport in worker mode', () => {
 
     it('should break the cmdq on used-idx-jump when it reads the jump, and carry on when the device restored used.idx first', async () => {
       const ends = await open();
-      const agent = await create(ends, { rxTimeoutMs: 250 });
+      const agent = await create(ends, { rxTimeoutMs: 1000 });
       await ends.setWireFaults([{ kind: 'used-idx-jump', times: 1 }]);
       // The jump lasts until the device's next task (or its next publication): the driver may
       // read it before or after taking the real element, or not at all.
@@ -270,7 +286,7 @@ describe('virtio transport in worker mode', () => {
 
     it('should reject a used length larger than the buffer and time the command out', async () => {
       const ends = await open();
-      const agent = await create(ends, { rxTimeoutMs: 250 });
+      const agent = await create(ends, { rxTimeoutMs: 1000 });
       await ends.setWireFaults([{ kind: 'used-len-oversize', times: 1 }]);
       await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
       expect(stats(agent, 'a2p:0').badMessages.oversize).toBe(1);
