@@ -146,6 +146,63 @@ describe(FaultInjector, () => {
       expect(headerToken(header(5))).toBe(5);
     });
 
+    it('corrupt-bytes: should overwrite from the offset and keep the length, over the header rewrites, and truncation still applies', () => {
+      const clean = defined(vendor(h, 1));
+      expect(clean.byteLength).toBe(24); // header, status, vendor[16]
+      h.platform.faults.add({
+        match: { nth: 1 },
+        action: { kind: 'corrupt-bytes', offset: 8, bytes: [0x41, 0x42] },
+      });
+      // Past the end: only what lands inside the message is written.
+      h.platform.faults.add({
+        match: { nth: 2 },
+        action: { kind: 'corrupt-bytes', offset: 22, bytes: [1, 2, 3, 4] },
+      });
+      h.platform.faults.add({
+        match: { nth: 3 },
+        action: { kind: 'corrupt-bytes', offset: 30, bytes: [9] },
+      });
+      // The status, over a corrupted token; then a truncation cuts what was written.
+      h.platform.faults.add({ match: { nth: 4 }, action: { kind: 'corrupt-token', token: 5 } });
+      h.platform.faults.add({
+        match: { nth: 4 },
+        action: { kind: 'corrupt-bytes', offset: 2, bytes: [0xff, 0xff, 0xf6, 0xff, 0xff, 0xff] },
+      });
+      h.platform.faults.add({ match: { nth: 4 }, action: { kind: 'truncate', length: 8 } });
+      const first = defined(vendor(h, 1));
+      expect([...first.subarray(0, 12)]).toEqual([
+        ...clean.subarray(0, 8),
+        0x41,
+        0x42,
+        ...clean.subarray(10, 12),
+      ]);
+      expect(first.byteLength).toBe(24);
+      const second = defined(vendor(h, 1));
+      expect([...second]).toEqual([...clean.subarray(0, 22), 1, 2]);
+      expect([...defined(vendor(h, 1))]).toEqual([...clean]);
+      const fourth = defined(vendor(h, 1));
+      const view = new DataView(fourth.buffer, fourth.byteOffset);
+      expect(fourth.byteLength).toBe(8);
+      // Bytes 2–3 of the header (the token's bits) then the status, -10 (PROTOCOL_ERROR's code).
+      expect((view.getUint32(0, true) >>> 16) & 0xffff).toBe(0xffff);
+      expect(view.getInt32(4, true)).toBe(-10);
+      // Every rule fired, the one that found nothing to write included.
+      expect(h.platform.faults.counts['corrupt-bytes']).toBe(4);
+    });
+
+    it('corrupt-bytes: should rewrite what the platform posts, and keep a copy of its bytes', async () => {
+      const bytes = [0x78, 0x56, 0x34, 0x12];
+      h.platform.faults.add({
+        match: { stage: 'delayed-response' },
+        action: { kind: 'corrupt-bytes', offset: 12, bytes },
+      });
+      bytes.fill(0);
+      h.send(1, CLOCK, ClockMessageId.RATE_SET, [1, 0, 300_000_000, 0], 1);
+      await h.clock.advance(10);
+      // status, clock_id, rate low (rewritten), rate high
+      expect(h.link(1).messages[0]?.words).toEqual([0, 0, 0x12345678, 0]);
+    });
+
     it('truncate: should cut the response', () => {
       h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'truncate' } });
       h.platform.faults.add({ match: { nth: 2 }, action: { kind: 'truncate', length: 2 } });
@@ -515,6 +572,7 @@ describe(FaultInjector, () => {
       ['type', { action: { kind: 'corrupt-type', type: 4 } }],
       ['protocol', { action: { kind: 'corrupt-protocol', protocolId: 300 } }],
       ['length', { action: { kind: 'truncate', length: -1 } }],
+      ['bytes offset', { action: { kind: 'corrupt-bytes', offset: -1, bytes: [0] } }],
       ['count', { action: { kind: 'notification-storm', count: 0 } }],
       ['count missing', { action: { kind: 'notification-storm' } as never }],
       ['storm payload', { action: { kind: 'notification-storm', count: 1, payload: [-1] } }],
@@ -543,6 +601,22 @@ describe(FaultInjector, () => {
       ['action.ms', { action: { kind: 'late-reply' } }],
       ['action.delayMs', { action: { kind: 'duplicate', delayMs: MAX_MS + 1 } }],
       ['action.maxHoldMs', { action: { kind: 'reorder', maxHoldMs: MAX_MS + 1 } }],
+      ['action.offset', { action: { kind: 'corrupt-bytes', bytes: [1] } }],
+      ['action.offset', { action: { kind: 'corrupt-bytes', offset: 1.5, bytes: [1] } }],
+      ['action.bytes must be an array', { action: { kind: 'corrupt-bytes', offset: 0 } }],
+      [
+        'action.bytes must be an array',
+        { action: { kind: 'corrupt-bytes', offset: 0, bytes: [] } },
+      ],
+      ['action.bytes[1]', { action: { kind: 'corrupt-bytes', offset: 0, bytes: [0, 256] } }],
+      [
+        'action.bytes[0]',
+        { action: { kind: 'corrupt-bytes', offset: 0, bytes: new Array<number>(1) } },
+      ],
+      [
+        'action.bytes must have at most 65536 bytes',
+        { action: { kind: 'corrupt-bytes', offset: 0, bytes: new Array(70_000).fill(0) } },
+      ],
       [
         'action.payload must have at most 16384 words',
         { action: { kind: 'notification-storm', count: 1, payload: new Array(200_000).fill(0) } },

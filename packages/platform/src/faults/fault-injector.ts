@@ -20,6 +20,7 @@ const KINDS: readonly FaultKind[] = [
   'corrupt-token',
   'corrupt-type',
   'corrupt-protocol',
+  'corrupt-bytes',
   'truncate',
   'unsolicited',
   'notification-storm',
@@ -50,6 +51,7 @@ const ACTION_FIELDS: Readonly<Record<FaultKind, readonly string[]>> = {
   'corrupt-token': ['kind', 'token'],
   'corrupt-type': ['kind', 'type'],
   'corrupt-protocol': ['kind', 'protocolId'],
+  'corrupt-bytes': ['kind', 'offset', 'bytes'],
   truncate: ['kind', 'length'],
   unsolicited: ['kind', 'token'],
   'notification-storm': ['kind', 'count', 'protocolId', 'messageId', 'payload'],
@@ -60,6 +62,8 @@ const MAX_LOG = 10_000;
  * carries (virtio's `maxMsgSize` bound); a longer notification could never be posted.
  */
 const MAX_STORM_PAYLOAD_WORDS = 16_384;
+/** Most bytes a `corrupt-bytes` action writes: 64 KiB, as a storm's payload. */
+const MAX_CORRUPT_BYTES = 65_536;
 
 interface ActiveRule {
   readonly rule: FaultRule;
@@ -262,9 +266,14 @@ function copyRule(rule: FaultRule): FaultRule {
   if (Array.isArray(payload) && payload.length > MAX_STORM_PAYLOAD_WORDS) {
     bad(`action.payload must have at most ${MAX_STORM_PAYLOAD_WORDS} words, got ${payload.length}`);
   }
+  const bytes = r.action.bytes;
+  if (Array.isArray(bytes) && bytes.length > MAX_CORRUPT_BYTES) {
+    bad(`action.bytes must have at most ${MAX_CORRUPT_BYTES} bytes, got ${bytes.length}`);
+  }
   const action = {
     ...r.action,
     ...(Array.isArray(payload) ? { payload: payload.slice() as unknown[] } : {}),
+    ...(Array.isArray(bytes) ? { bytes: bytes.slice() as unknown[] } : {}),
   } as unknown as FaultAction;
   return {
     ...(r.id === undefined ? {} : { id: r.id }),
@@ -315,6 +324,15 @@ function checkRule(rule: FaultRule): void {
     case 'corrupt-protocol':
       checkInt(a.protocolId, 'action.protocolId', 0, 0xff);
       break;
+    case 'corrupt-bytes':
+      checkInt(
+        typeof a.offset === 'number' ? a.offset : -1,
+        'action.offset',
+        0,
+        Number.MAX_SAFE_INTEGER,
+      );
+      checkBytes(a.bytes);
+      break;
     case 'truncate':
       checkInt(a.length, 'action.length', 0, Number.MAX_SAFE_INTEGER);
       break;
@@ -326,6 +344,19 @@ function checkRule(rule: FaultRule): void {
       break;
     case 'drop':
       break;
+  }
+}
+
+function checkBytes(value: unknown): void {
+  if (!Array.isArray(value) || value.length === 0) {
+    bad(`action.bytes must be an array of 1 … ${MAX_CORRUPT_BYTES} bytes`);
+  }
+  const bytes = value as readonly unknown[];
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    // A hole of a sparse array reads as undefined, which checkInt would let pass.
+    if (typeof b !== 'number') bad(`action.bytes[${i}] must be an integer in 0 … 255`);
+    checkInt(b, `action.bytes[${i}]`, 0, 0xff);
   }
 }
 

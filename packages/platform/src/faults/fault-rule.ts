@@ -91,6 +91,31 @@ export interface CorruptProtocolFault {
   readonly protocolId?: number;
 }
 
+/**
+ * Overwrite bytes of the message from byte `offset` (0 is the header; in a response 4 is the
+ * status and 8 the first return value): hostile content behind a valid header — a name without
+ * its NUL, a count larger than the entries that follow, a status no version of the specification
+ * defines. Bytes that would land past the end of the message are not written: the length stays
+ * (`truncate` shortens a message). Applied after the header rewrites, before truncation.
+ *
+ * @example
+ * ```ts
+ * // DISCOVER_LIST_PROTOCOLS claims 200 protocols in a reply that carries a few.
+ * platform.faults.add({
+ *   match: { protocolId: 0x10, messageId: 0x6 },
+ *   action: { kind: 'corrupt-bytes', offset: 8, bytes: [200, 0, 0, 0] },
+ * });
+ * ```
+ */
+export interface CorruptBytesFault {
+  /** Discriminant. */
+  readonly kind: 'corrupt-bytes';
+  /** Byte offset in the message of the first byte written, 0 or more. */
+  readonly offset: number;
+  /** The bytes written, each 0 … 255; 1 … 65536 of them. */
+  readonly bytes: readonly number[];
+}
+
 /** Cut the message to `length` bytes (default 6: the header and half the status). */
 export interface TruncateFault {
   /** Discriminant. */
@@ -139,6 +164,7 @@ export type FaultAction =
   | CorruptTokenFault
   | CorruptTypeFault
   | CorruptProtocolFault
+  | CorruptBytesFault
   | TruncateFault
   | UnsolicitedFault
   | NotificationStormFault;
@@ -148,9 +174,9 @@ export type FaultKind = FaultAction['kind'];
 
 /**
  * A message-level fault rule: when `match` selects a message, `action` is applied. Several rules
- * may fire on one message: header rewrites and truncation apply first, then the first delivery
- * change (drop, delay, late reply, reorder, duplicate) in the order the rules were added, plus every
- * unsolicited response and notification storm. Plain data (JSON-able); a field the rule, its
+ * may fire on one message: header rewrites, byte rewrites and truncation apply first, then the
+ * first delivery change (drop, delay, late reply, reorder, duplicate) in the order the rules were
+ * added, plus every unsolicited response and notification storm. Plain data (JSON-able); a field the rule, its
  * match or its action does not declare is refused, as in the platform configuration.
  *
  * @example

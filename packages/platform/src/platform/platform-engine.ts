@@ -468,7 +468,7 @@ export class PlatformEngine implements PlatformServices {
     }
   }
 
-  /** Header rewrites, then truncation, as the fired rules say. */
+  /** Header rewrites, then byte rewrites, then truncation, as the fired rules say. */
   #transform(bytes: Uint8Array, fired: readonly FiredFault[], word: number): Uint8Array {
     let out = bytes;
     for (const { action: a } of fired) {
@@ -481,6 +481,11 @@ export class PlatformEngine implements PlatformServices {
       } else if (a.kind === 'corrupt-protocol') {
         const protocolId = a.protocolId ?? headerProtocolId(word) ^ 0xff;
         rewriteHeader(out, (w) => (w & ~(0xff << 10)) | (protocolId << 10));
+      }
+    }
+    for (const { action: a } of fired) {
+      if (a.kind === 'corrupt-bytes' && a.offset < out.byteLength) {
+        out.set(a.bytes.slice(0, out.byteLength - a.offset), a.offset);
       }
     }
     for (const { action: a } of fired) {
