@@ -13,15 +13,39 @@ describe(runInterleavingSimulation, () => {
     expect(r.commands.timedOut + r.commands.shutDown).toBeGreaterThan(0);
   });
 
-  it('should be determined by its seed: the same seed gives the same schedules and outcomes', async () => {
-    const options = { seed: 7, schedules: 15 };
-    const a = await runInterleavingSimulation(loopbackFixture(), options);
-    const b = await runInterleavingSimulation(loopbackFixture(), options);
-    expect(b).toEqual(a);
-    // One schedule replays on its own with its seed (schedule i runs with seed + i).
-    const one = await runInterleavingSimulation(loopbackFixture(), { seed: 7 + 4, schedules: 1 });
-    const alone = await runInterleavingSimulation(loopbackFixture(), { seed: 7 + 4, schedules: 1 });
-    expect(one).toEqual(alone);
+  it('should be determined by its seed: schedule i runs with seed + i, so a named schedule seed replays alone', async () => {
+    const fixture = loopbackFixture({ brokenQuiesce: true });
+    const campaign = await runInterleavingSimulation(fixture, { seed: 99, schedules: 60 });
+    // The violations of the campaign, by the schedule seed each names.
+    const bySeed = new Map<number, string[]>();
+    for (const v of campaign.violations) {
+      const m = /^schedule seed (\d+): (.*)$/s.exec(v);
+      expect(m).not.toBeNull();
+      const scheduleSeed = Number(m?.[1]);
+      bySeed.set(scheduleSeed, [...(bySeed.get(scheduleSeed) ?? []), m?.[2] ?? '']);
+    }
+    const seeds = [...bySeed.keys()];
+    expect(seeds.length).toBeGreaterThan(0);
+    // Every named seed is one of the campaign's: seed + i for a schedule i < 60.
+    expect(seeds.every((s) => s >= 99 && s < 99 + 60)).toBe(true);
+    // The replay hint prints the campaign and how to replay one schedule with its own seed.
+    expect(campaign.reproduce).toContain('--seed 99 --interleavings 60');
+    expect(campaign.reproduce).toContain('--seed <its seed> --interleavings 1');
+
+    // A schedule that showed violations replays alone with its seed, showing the same ones.
+    const shown = seeds[seeds.length - 1] as number;
+    const replay = await runInterleavingSimulation(fixture, { seed: shown, schedules: 1 });
+    expect(replay.seed).toBe(shown);
+    expect(replay.violations).toEqual(
+      (bySeed.get(shown) ?? []).map((p) => `schedule seed ${shown}: ${p}`),
+    );
+    // A schedule of the campaign that showed none replays clean with its own seed.
+    const clean = Array.from({ length: 60 }, (_, i) => 99 + i).find((s) => !bySeed.has(s));
+    expect(clean).toBeDefined();
+    const quiet = await runInterleavingSimulation(fixture, { seed: clean as number, schedules: 1 });
+    expect(quiet.violations).toEqual([]);
+    // The same seed gives the same campaign, outcomes and totals included.
+    expect(await runInterleavingSimulation(fixture, { seed: 99, schedules: 60 })).toEqual(campaign);
   });
 
   it('should catch a transport whose channels skip quiesce, naming the seed of each schedule that showed it', async () => {

@@ -14,6 +14,7 @@ import {
   silentLogger,
   validateAgentConfig,
   readU32,
+  type ChannelStats,
   type ProtocolDriver,
   type Transport,
 } from '@scmi-ts/core';
@@ -21,6 +22,7 @@ import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { Container } from 'inversify';
 import { runInNewContext } from 'node:vm';
 import { createHarness } from './support/harness.js';
+import type { LoopbackChannel, LoopbackDelivery } from './support/loopback-transport.js';
 
 function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
@@ -579,21 +581,49 @@ describe(createAgent, () => {
     });
 
     it('should re-check completion before failing a transfer whose reply is already there', async () => {
-      const h = createHarness();
-      const agent = await h.create();
-      // Hold every delivery: the response sits in the polled store only for polling channels, so
-      // use a polling channel and check that the deadline path also succeeds.
-      await agent.remove();
-      const h2 = createHarness({ auto: false });
-      const probing = h2.create({ a2p: [{ id: 0, polling: true }] });
-      await h2.clock.runUntilIdle();
-      const agent2 = await probing;
-      const pending = agent2.transact(0x14, 0x3, u32(9));
-      await h2.clock.runUntilIdle();
+      const h = createHarness({ auto: false });
+      const probing = h.create();
+      await h.clock.runUntilIdle();
+      const agent = await probing;
+      // The reply reaches the channel (as a shared-memory area the platform wrote) but its
+      // completion signal (the doorbell) is held: pollDone sees the reply there, fetchResponse reads it.
+      const channel = h.wire.channels.get('a2p:0') as LoopbackChannel;
+      let held: LoopbackDelivery | undefined;
+      h.wire.intercept = (d) => {
+        held = d;
+      };
+      const tokenOf = (bytes: Uint8Array): number => (readU32(bytes, 0) >>> 18) & 0x3ff;
+      channel.pollDone = (xfer) => held !== undefined && tokenOf(held.bytes) === xfer.token;
+      const fetch = channel.fetchResponse.bind(channel);
+      channel.fetchResponse = (xfer, ctx) => {
+        fetch(xfer, ctx ?? held?.bytes);
+      };
+      let settled = false;
+      const pending = agent.transact(0x14, 0x3, u32(9)).finally(() => {
+        settled = true;
+      });
+      await h.clock.runTasks();
+      expect(held).toBeDefined();
+      // Just before the deadline (rxTimeoutMs 30): nothing completed it, the doorbell is still held.
+      await h.clock.advance(29);
+      expect(settled).toBe(false);
+      // Past the deadline: the re-check finds the reply, no false timeout.
+      await h.clock.advance(2);
+      expect(settled).toBe(true);
       expect(readU32(await pending, 0)).toBe(9);
-      const removing = agent2.remove();
-      await h2.clock.runUntilIdle();
+      const stats = (): ChannelStats | undefined =>
+        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+      expect(stats()?.timeouts).toBe(0);
+      const completed = stats()?.completed;
+      // The doorbell comes at last: a reply for a transfer already over, never a second completion.
+      h.wire.intercept = undefined;
+      held?.deliver();
+      await h.clock.runUntilIdle();
+      expect(stats()).toMatchObject({ timeouts: 0, completed });
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
       await removing;
+      expect(h.wire.violations).toEqual([]);
     });
   });
 

@@ -151,8 +151,14 @@ describe(unpackHeader, () => {
   });
 
   it('should throw an ScmiMalformedError that names the defect', () => {
-    expect(() => unpackHeader(0x10000000)).toThrow(/reserved-bits/);
-    expect(() => unpackHeader(0x100)).toThrow(/unknown-type/);
+    for (const [word, defect] of [
+      [0x10000000, /reserved-bits/],
+      [0x100, /unknown-type/],
+    ] as const) {
+      expect(() => unpackHeader(word)).toThrow(ScmiMalformedError);
+      expect(() => unpackHeader(word)).toThrow(defect);
+      expect(codeOf(() => unpackHeader(word))).toBe('E_HEADER');
+    }
   });
 });
 

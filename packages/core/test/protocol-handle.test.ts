@@ -6,6 +6,7 @@ import {
   type ProtocolDriver,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { codeOfError } from './support/code-of.js';
 import { createHarness } from './support/harness.js';
 
 function le32(...words: number[]): Uint8Array {
@@ -14,6 +15,8 @@ function le32(...words: number[]): Uint8Array {
   words.forEach((w, i) => v.setUint32(i * 4, w >>> 0, true));
   return b;
 }
+
+const codeOf = codeOfError(ScmiMalformedError);
 
 describe('XferOps', () => {
   ensureNoLeaksInSuite();
@@ -132,14 +135,15 @@ describe('XferOps', () => {
   });
 
   describe('arguments of the wrong type', () => {
+    // The last column: what agent.xfer(protocol id) throws afterwards (nothing for a valid one).
     it.each([
-      ['protocol id undefined', undefined, 0x0],
-      ['message id null', 0x14, null],
-      ['protocol id 0x1234', 0x1234, 0x0],
-      ['protocol id NaN', Number.NaN, 0x0],
+      ['protocol id undefined', undefined, 0x0, 'E_FIELD_RANGE'],
+      ['message id null', 0x14, null, undefined],
+      ['protocol id 0x1234', 0x1234, 0x0, 'E_FIELD_RANGE'],
+      ['protocol id NaN', Number.NaN, 0x0, 'E_FIELD_RANGE'],
     ])(
       'should reject agent.transact with %s as E_FIELD_RANGE, sending nothing and keeping no handle',
-      async (_what, protocolId, messageId) => {
+      async (_what, protocolId, messageId, xferCode) => {
         const h = createHarness();
         const agent = await h.create();
         const sent = h.platform.requests.length;
@@ -149,6 +153,11 @@ describe('XferOps', () => {
         expect(e).toBeInstanceOf(ScmiMalformedError);
         expect(e).toMatchObject({ code: 'E_FIELD_RANGE' });
         expect(h.platform.requests).toHaveLength(sent);
+        // No handle was kept for a protocol id that cannot be sent: it is refused again (a kept
+        // handle would be handed out).
+        expect(codeOf(() => agent.xfer(protocolId as number))).toBe(xferCode);
+        // Nothing was taken from the pool: the agent still has every transfer.
+        await agent.xfer(0x14).transact(0x0, undefined, { rxSize: 4 });
         await agent.remove();
       },
     );

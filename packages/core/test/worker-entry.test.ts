@@ -4,10 +4,15 @@ import { serveWorker } from '../src/worker/worker-entry.js';
 describe(serveWorker, () => {
   describe('when called on the main thread', () => {
     it('should throw E_WORKER_CONTEXT', () => {
-      expect(() => {
+      const serve = (): void => {
         serveWorker({});
-      }).toThrow(
-        new ScmiTransportError('E_WORKER_CONTEXT', 'serveWorker() must run in a worker thread'),
+      };
+      expect(serve).toThrow(ScmiTransportError);
+      expect(serve).toThrow(
+        expect.objectContaining({
+          code: 'E_WORKER_CONTEXT',
+          message: 'serveWorker() must run in a worker thread',
+        }) as Error,
       );
     });
   });

@@ -549,6 +549,8 @@ describe(resolveWorkerEntry, () => {
   });
 
   it('should throw E_WORKER_ENTRY when there is neither', () => {
-    expect(() => resolveWorkerEntry(dir, 'w')).toThrow(ScmiTransportError);
+    const resolve = (): string => resolveWorkerEntry(dir, 'w');
+    expect(resolve).toThrow(ScmiTransportError);
+    expect(resolve).toThrow(expect.objectContaining({ code: 'E_WORKER_ENTRY' }) as Error);
   });
 });

@@ -99,7 +99,10 @@ describe('mailbox transport in worker mode', () => {
   }
 
   it('should probe, discover the platform, answer Base commands and a raw message, and remove', async () => {
+    const w = defined(worker);
+    const lateBefore = (await w.platformStats()).lateResponses;
     await withAgent({}, async (agent) => {
+      expect((await w.platformStats()).connectedAgents).toEqual([1]);
       expect(agent.info.vendor).toBe(createDefaultPlatformConfig().vendor);
       expect(agent.info.protocols).toEqual(expect.arrayContaining([0x11, 0x13, 0x14, 0x15, 0x16]));
       expect((await agent.base.discoverAgent(0)).name).toBe('platform');
@@ -108,7 +111,13 @@ describe('mailbox transport in worker mode', () => {
         0x30000,
       );
     });
-    expect(defined(worker).platformStats()).toBeDefined();
+    // Removed and its wire closed: the platform forgot the agent, with nothing armed and every
+    // command answered in time (no late response).
+    expect(await w.platformStats()).toEqual({
+      armedTimers: 0,
+      connectedAgents: [],
+      lateResponses: lateBefore,
+    });
   });
 
   it('should carry many transfers over Base’s channel, a dedicated interrupt channel and a polling one', async () => {
