@@ -48,8 +48,9 @@ describe(splitRingLayout, () => {
   });
 
   describe('when the base is not 16-aligned', () => {
-    it('should throw a RangeError', () => {
-      expect(() => splitRingLayout(8, 4)).toThrow(/16-aligned/);
+    it.each([8, 4, 20])('should throw a RangeError for %p', (base) => {
+      expect(() => splitRingLayout(base, 4)).toThrow(RangeError);
+      expect(() => splitRingLayout(base, 4)).toThrow(/16-aligned/);
     });
   });
 });

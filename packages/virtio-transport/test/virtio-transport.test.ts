@@ -578,10 +578,16 @@ describe('virtio transport (same thread)', () => {
       // ... and that look found the cmdq empty: interrupts on again, used_event at used.idx.
       expect(ring.loadAvailFlags()).toBe(0);
       expect(ring.loadUsedEvent()).toBe(ring.loadUsedIdx());
-      // A command sent now is still completed by interrupt.
+      // A command sent now is still completed by interrupt: no look was scheduled before its
+      // response; the tasks are the kick that reached the device and the interrupt (both with
+      // interrupts on), then the look the drain that took the response scheduled (interrupts off),
+      // which found the cmdq empty and enabled them again.
+      const scheduled = offAtTask.length;
       const again = agent.base.discoverVendor();
       await h.clock.runTasks();
-      await expect(again).resolves.toBeDefined();
+      await expect(again).resolves.toBe('scmi-ts');
+      expect(offAtTask.slice(scheduled)).toEqual([false, false, true]);
+      expect(ring.loadUsedEvent()).toBe(ring.loadUsedIdx());
       await removeAndFinish(h, agent);
     });
 
