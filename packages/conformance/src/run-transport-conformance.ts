@@ -111,7 +111,8 @@ async function lateReplyCase(rig: SameThreadRig, agent: ScmiAgent): Promise<void
       (n, s) => n + s.lateReplies + s.badMessages.unexpected + s.refusedAfterQuiesce,
       0,
     ) + (rig.ends.droppedSignals?.() ?? 0);
-  expect(accounted).toBeGreaterThanOrEqual(1);
+  // Once: a wire that counts a reply core counted too (or drops it uncounted) is caught here.
+  expect(accounted).toBe(1);
   await agent.remove();
 }
 

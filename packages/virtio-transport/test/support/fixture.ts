@@ -83,9 +83,11 @@ export function openSameThreadVirtio(
     setAgentSignalInterceptor: (interceptor) => {
       wire.setUsedBufferInterceptor(interceptor);
     },
-    // Late replies the wire dropped: used buffers of abandoned commands, notifications after close.
-    droppedSignals: () =>
-      wire.driverDiagnostics.lateReturns + wire.driverDiagnostics.signalsAfterClose,
+    // Signals the wire dropped because the agent side no longer took them: notifications after
+    // close. (The used buffer of an abandoned command is taken by the driver, and its reply counted
+    // by core — a late reply or a bad message — so `lateReturns` is not one: the kit would count
+    // it twice.)
+    droppedSignals: () => wire.driverDiagnostics.signalsAfterClose,
     // Responses the device got from the platform for no outstanding command buffer (duplicates,
     // unsolicited, after a reset or close) and dropped.
     strayRepliesDropped: () => device.stats.unmatchedResponses,
@@ -150,10 +152,11 @@ export async function startVirtioWorker(ctx: {
         wire,
         transport: virtioTransport,
         agentOptions: agentOptionsFor(wire, options.transportConfig ?? {}),
-        // Late replies the wire dropped: used buffers of abandoned commands, and replies still
-        // unread in the used ring when the device was reset (they came after the channel quiesced).
-        droppedSignals: () =>
-          wire.driverDiagnostics.lateReturns + wire.driverDiagnostics.unreadAtReset,
+        // Replies the wire dropped because the agent side no longer took them: those still unread
+        // in the used ring when the device was reset (they came after the channel quiesced). The
+        // used buffer of an abandoned command taken before is counted by core (a late reply or a
+        // bad message), not here: the kit would count it twice.
+        droppedSignals: () => wire.driverDiagnostics.unreadAtReset,
         // Responses the device got from the platform for no outstanding command buffer
         // (duplicates, unsolicited, after a reset): read in the worker, or once the device is
         // closed, as they were when it closed.
