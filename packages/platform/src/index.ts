@@ -33,6 +33,7 @@ export type {
 export type { PlatformErrorCode } from './errors/platform-error.js';
 export type { FiredFault } from './faults/fault-injector.js';
 export type {
+  CorruptBytesFault,
   CorruptProtocolFault,
   CorruptTokenFault,
   CorruptTypeFault,
