@@ -209,6 +209,26 @@ describe(DriverVirtqueue, () => {
   });
 
   describe('.reset', () => {
+    it('should count what the device returned unread, and of it what newlyUsed had not counted', () => {
+      const { ring, vq, el, deviceReturns } = setup();
+      vq.publish(0, 4);
+      vq.publish(2, 4);
+      vq.publish(4, 4);
+      deviceReturns(0, 4);
+      expect(vq.take(el)).toBe('ok');
+      deviceReturns(2, 4);
+      expect(vq.newlyUsed()).toBe(1); // a callback refused after quiesce counted it
+      deviceReturns(4, 4);
+      expect(vq.uncountedUsed).toBe(1);
+      expect(vq.reset()).toBe(2);
+      expect(vq.uncountedUsed).toBe(0);
+      // A used index past the chains in flight counts nothing.
+      vq.publish(0, 4);
+      ring.storeUsedIdx(5);
+      expect(vq.uncountedUsed).toBe(0);
+      expect(vq.reset()).toBe(0);
+    });
+
     it('should forget every chain and zero the ring', () => {
       const { ring, vq } = setup();
       vq.publish(0, 4);

@@ -92,6 +92,9 @@ describe('seed scenario: Base discovery times out, the reply arrives late, probe
       const unread =
         phase === 'after release' || phase === 'after the channel quiesced, before the reset';
       expect(d.unreadAtReset).toBe(unread ? 1 : 0);
+      // Of those, the ones nothing counted yet: the reply whose notification the RX guard refused
+      // is counted there (refusedAfterQuiesce), not again; the one signalled after release is not.
+      expect(d.uncountedAtReset).toBe(phase === 'after release' ? 1 : 0);
       expect(d.violations).toEqual([]);
       expect(d.buffersAllocated).toBe(0);
       expect(d.leakedBuffers).toBe(0);

@@ -72,6 +72,13 @@ export class VirtioDriverDiagnostics {
    * the chains in flight); a corrupt one counts nothing.
    */
   public unreadAtReset = 0;
+  /**
+   * Of {@link VirtioDriverDiagnostics.unreadAtReset}, those no callback had counted: a used-buffer
+   * notification refused after its channel quiesced counts its elements in core's
+   * `refusedAfterQuiesce`, and they are not counted here again. What the reset dropped that nothing
+   * else counted.
+   */
+  public uncountedAtReset = 0;
   /** Buffers whose guest memory is allocated and not freed (those leaked included). */
   public buffersAllocated = 0;
 }

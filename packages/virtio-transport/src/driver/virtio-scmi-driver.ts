@@ -382,6 +382,7 @@ export class VirtioScmiDriver {
       if (!this.#resetAcknowledged) d.resetTimeouts++;
     }
     if (this.#resetAcknowledged) {
+      d.uncountedAtReset += (this.#cmdq?.uncountedUsed ?? 0) + (this.#eventq?.uncountedUsed ?? 0);
       d.unreadAtReset += (this.#cmdq?.reset() ?? 0) + (this.#eventq?.reset() ?? 0);
     }
     d.state = 'reset';

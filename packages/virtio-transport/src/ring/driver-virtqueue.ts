@@ -243,6 +243,20 @@ export class DriverVirtqueue {
   }
 
   /**
+   * Used elements the device published that were neither taken nor counted by
+   * {@link DriverVirtqueue.newlyUsed} (a callback refused after quiesce counts them there): read
+   * just before {@link DriverVirtqueue.reset}, the replies and events it drops that nothing counted
+   * yet. 0 when {@link DriverVirtqueue.reset} would count nothing (a broken virtqueue, a used index
+   * past the chains in flight).
+   */
+  public get uncountedUsed(): number {
+    if (this.#broken !== undefined) return 0;
+    const idx = this.ring.loadUsedIdx();
+    if (((idx - this.#lastUsed) & 0xffff) > this.#inFlight) return 0;
+    return (idx - this.#counted) & 0xffff;
+  }
+
+  /**
    * Forgets every chain and index after the device was reset (the device acknowledged it, so it no
    * longer holds any buffer), zeroes the ring, and makes a broken virtqueue sound again. Returns
    * how many used elements the device had written that were never read: the distance from the

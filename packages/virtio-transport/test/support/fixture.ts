@@ -153,10 +153,11 @@ export async function startVirtioWorker(ctx: {
         transport: virtioTransport,
         agentOptions: agentOptionsFor(wire, options.transportConfig ?? {}),
         // Replies the wire dropped because the agent side no longer took them: those still unread
-        // in the used ring when the device was reset (they came after the channel quiesced). The
-        // used buffer of an abandoned command taken before is counted by core (a late reply or a
-        // bad message), not here: the kit would count it twice.
-        droppedSignals: () => wire.driverDiagnostics.unreadAtReset,
+        // in the used ring when the device was reset (they came after the channel quiesced) that
+        // no refused callback counted already. The used buffer of an abandoned command taken
+        // before is counted by core (a late reply or a bad message), not here: the kit would count
+        // it twice.
+        droppedSignals: () => wire.driverDiagnostics.uncountedAtReset,
         // Responses the device got from the platform for no outstanding command buffer
         // (duplicates, unsolicited, after a reset): read in the worker, or once the device is
         // closed, as they were when it closed.
