@@ -190,6 +190,42 @@ describe(FaultInjector, () => {
       expect(h.platform.faults.counts['corrupt-bytes']).toBe(4);
     });
 
+    it('corrupt-bytes: should hand out its rule read-only, and copy only the bytes it bounded', () => {
+      /** An array whose own slice would hand out far more than was bounded. */
+      class Sneaky extends Array<number> {
+        public override slice(): number[] {
+          return new Array<number>(200_000).fill(7);
+        }
+      }
+      const clean = [...defined(vendor(h, 1))];
+      const bytes = Sneaky.from([0x41]);
+      h.platform.faults.add({
+        match: { nth: 1 },
+        action: { kind: 'corrupt-bytes', offset: 8, bytes },
+      });
+      const [rule] = h.platform.faults.rules;
+      const action = rule?.action as unknown as { bytes: number[] };
+      expect(action.bytes).toEqual([0x41]);
+      expect(() => action.bytes.push(999)).toThrow(TypeError);
+      expect(() => {
+        (rule?.match as { nth: number }).nth = 2;
+      }).toThrow(TypeError);
+      expect([...defined(vendor(h, 1))]).toEqual([...clean.slice(0, 8), 0x41, ...clean.slice(9)]);
+    });
+
+    it('corrupt-bytes: should rewrite a notification', () => {
+      h.platform.faults.add({
+        match: { stage: 'notification' },
+        action: { kind: 'corrupt-bytes', offset: 4, bytes: [9, 0, 0, 0] },
+      });
+      expect(h.call(BASE, BaseMessageId.NOTIFY_ERRORS, [1]).status).toBe(0);
+      // A request shorter than a header: BASE_ERROR_EVENT (agent_id, error_status, …) to agent 1.
+      h.platform.handle(1, 0, new Uint8Array(2));
+      const [event] = h.link(1).messages;
+      expect(event?.type).toBe(3);
+      expect(event?.words[0]).toBe(9); // agent_id rewritten
+    });
+
     it('corrupt-bytes: should rewrite what the platform posts, and keep a copy of its bytes', async () => {
       const bytes = [0x78, 0x56, 0x34, 0x12];
       h.platform.faults.add({

@@ -184,12 +184,12 @@ describe('Sensor protocol (0x15)', () => {
       noP2a.close();
     });
 
-    it('should refuse an asynchronous read whose delayed response cannot fit the link, as the synchronous one', async () => {
+    it('should refuse an asynchronous read whose delayed response cannot fit the link as not supported (not advertised there)', async () => {
       const small = new Harness(config());
       const link = small.connect(1, true, 20); // status + one axis fit; sensor id + axis do not
       expect(small.call(SENSOR, SensorMessageId.READING_GET, [0, 0]).status).toBe(0);
       expect(small.call(SENSOR, SensorMessageId.READING_GET, [0, 1]).status).toBe(
-        ScmiStatus.PROTOCOL_ERROR,
+        ScmiStatus.NOT_SUPPORTED,
       );
       await small.clock.advance(10);
       expect(link.posted).toHaveLength(0); // nothing accepted, nothing delayed
@@ -517,7 +517,7 @@ describe('Sensor protocol (0x15)', () => {
           defined(hh.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [0]).words[2]);
         expect(low(wide) >>> 31).toBe(0);
         expect(wide.call(SENSOR, SensorMessageId.READING_GET, [0, 1]).status).toBe(
-          ScmiStatus.PROTOCOL_ERROR,
+          ScmiStatus.NOT_SUPPORTED,
         );
         const fits = new Harness(wide.platform.config);
         fits.connect(1, true, 4 + 4 + 8 * 16);
@@ -830,6 +830,27 @@ describe('Sensor protocol (0x15)', () => {
         const d = noP2a.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [3]).words;
         expect(defined(d[2]) & (1 << 30)).toBe(0);
         noP2a.close();
+      });
+
+      it('should be neither advertised nor accepted on a link SENSOR_UPDATE does not fit', async () => {
+        // Sensor 3: 3 axes, SENSOR_UPDATE carries agent_id, sensor_id and 3 × 16 bytes = 56.
+        const continuous = (hh: Harness): number =>
+          (defined(hh.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [3]).words[2]) >>> 30) & 1;
+        const fits = new Harness(config());
+        const link = fits.connect(1, true, 56);
+        expect(continuous(fits)).toBe(1);
+        expect(notify(fits, 3, 1)).toBe(0);
+        await fits.clock.advance(100);
+        expect(link.posted).toHaveLength(1);
+        expect(fits.platform.counters.notificationsDropped).toBe(0);
+        fits.close();
+        const small = new Harness(config());
+        small.connect(1, true, 55);
+        expect(continuous(small)).toBe(0);
+        expect(notify(small, 3, 1)).toBe(ScmiStatus.NOT_SUPPORTED);
+        expect(small.platform.subscriptions(1)).toEqual([]);
+        expect(small.platform.armedTimers).toBe(0);
+        small.close();
       });
     });
   });

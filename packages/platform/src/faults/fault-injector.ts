@@ -130,7 +130,7 @@ export class FaultInjector {
    */
   public add(rule: FaultRule): string {
     // Checked and kept as a copy: a caller changing the rule later must not bypass the checks.
-    const copy = copyRule(rule);
+    const copy = freezeRule(copyRule(rule));
     checkRule(copy);
     let id = copy.id;
     if (id === undefined) {
@@ -161,7 +161,10 @@ export class FaultInjector {
     return this.#rules.length === 0;
   }
 
-  /** The rules, in order, with their ids. */
+  /**
+   * The rules, in order, with their ids. Read-only: their match, action and arrays are frozen (a
+   * rule is changed by removing it and adding another).
+   */
   public get rules(): readonly IdentifiedFaultRule[] {
     return this.#rules.map((r) => ({ ...r.rule, id: r.id }));
   }
@@ -260,26 +263,45 @@ function copyRule(rule: FaultRule): FaultRule {
   if (r.match !== undefined && r.match !== null && (!isObject(r.match) || Array.isArray(r.match)))
     bad('match must be an object');
   if (!isObject(r.action)) bad(`action must be an object with a kind: ${KINDS.join(', ')}`);
-  const payload = r.action.payload;
-  // Bounded before the copy (a sparse array may claim 2^32 − 1 elements), and at all because the
-  // platform builds the payload and posts it `count` times.
-  if (Array.isArray(payload) && payload.length > MAX_STORM_PAYLOAD_WORDS) {
-    bad(`action.payload must have at most ${MAX_STORM_PAYLOAD_WORDS} words, got ${payload.length}`);
-  }
-  const bytes = r.action.bytes;
-  if (Array.isArray(bytes) && bytes.length > MAX_CORRUPT_BYTES) {
-    bad(`action.bytes must have at most ${MAX_CORRUPT_BYTES} bytes, got ${bytes.length}`);
-  }
+  // The payload words and the bytes are bounded because the platform builds the payload and posts
+  // it `count` times, and writes the bytes into each message the rule fires on.
+  const payload = copyArray(r.action.payload, MAX_STORM_PAYLOAD_WORDS, 'payload', 'words');
+  const bytes = copyArray(r.action.bytes, MAX_CORRUPT_BYTES, 'bytes', 'bytes');
   const action = {
     ...r.action,
-    ...(Array.isArray(payload) ? { payload: payload.slice() as unknown[] } : {}),
-    ...(Array.isArray(bytes) ? { bytes: bytes.slice() as unknown[] } : {}),
+    ...(payload === undefined ? {} : { payload }),
+    ...(bytes === undefined ? {} : { bytes }),
   } as unknown as FaultAction;
   return {
     ...(r.id === undefined ? {} : { id: r.id }),
     ...(isObject(r.match) ? { match: { ...r.match } } : {}),
     action,
   };
+}
+
+/**
+ * A frozen copy of the array `value` (undefined when it is not one), bounded before it is copied:
+ * a sparse array may claim 2^32 − 1 elements. The elements are read by index, not through the
+ * array's own `slice`, which a subclass could make return something else than what was bounded.
+ */
+function copyArray(
+  value: unknown,
+  max: number,
+  field: string,
+  unit: string,
+): readonly unknown[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const source = value as readonly unknown[];
+  const n = source.length;
+  if (n > max) bad(`action.${field} must have at most ${max} ${unit}, got ${n}`);
+  return Object.freeze(Array.from({ length: n }, (_, i) => source[i]));
+}
+
+/** `rule`, its match and its action made read-only: the injector hands them out by `rules`. */
+function freezeRule(rule: FaultRule): FaultRule {
+  if (rule.match !== undefined) Object.freeze(rule.match);
+  Object.freeze(rule.action);
+  return Object.freeze(rule);
 }
 
 function checkRule(rule: FaultRule): void {

@@ -336,6 +336,10 @@ export class PlatformEngine implements PlatformServices {
     return MSG_STATUS_SIZE + returns <= req.link.maxMsgSize;
   }
 
+  public notificationFits(req: PlatformRequest, payload: number): boolean {
+    return payload <= req.link.maxMsgSize;
+  }
+
   public resetAgent(agentId: number): void {
     this.#sessions.get(agentId)?.clearSubscriptions();
     for (const server of this.#servers.values()) server.detach?.(agentId);

@@ -132,6 +132,11 @@ export interface PlatformServices {
    * a delayed response that only says PROTOCOL_ERROR.
    */
   delayedFits(req: PlatformRequest, returns: number): boolean;
+  /**
+   * Whether a notification with `payload` bytes after its header fits the link of `req`: one that
+   * does not is dropped and counted when posted, so what would send it is not advertised.
+   */
+  notificationFits(req: PlatformRequest, payload: number): boolean;
   /** Forgets everything the servers keep for an agent (RESET_AGENT_CONFIGURATION). */
   resetAgent(agentId: number): void;
   /** Tells the servers that the domains agent `agentId` may use changed. */

@@ -57,16 +57,21 @@ function intervalsUs(s: SensorConfig): Intervals | undefined {
   return { min: toUs(intervals.min), max: toUs(intervals.max), step: toUs(intervals.step) };
 }
 
-/**
- * The wire form of an interval the configuration lists (validation checked each list entry and a
- * range's bounds and step), or of the one in force: a range member between the bounds may have
- * no exact form, and then reports the nearest.
- */
 /** Return values of an asynchronous reading's delayed response: sensor_id, 16 bytes per axis. */
 function asyncReadingSize(s: SensorConfig): number {
   return 4 + 16 * (s.axes?.length ?? 1);
 }
 
+/** Payload of a SENSOR_UPDATE notification: agent_id, sensor_id, 16 bytes per axis. */
+function updateSize(s: SensorConfig): number {
+  return 8 + 16 * (s.axes?.length ?? 1);
+}
+
+/**
+ * The wire form of an interval the configuration lists (validation checked each list entry and a
+ * range's bounds and step), or of the one in force: a range member between the bounds may have
+ * no exact form, and then reports the nearest.
+ */
 function wire(us: number): WireInterval {
   return intervalToWireNearest(us);
 }
@@ -266,7 +271,9 @@ export class SensorProtocol implements ProtocolServer {
         (s.timestamps === true
           ? TIMESTAMPS | (((s.timestampExponent ?? TS_EXPONENT) & 0x1f) << 10)
           : 0) |
-        (this.#intervals.has(id) && req.link.p2a ? CONTINUOUS_UPDATES : 0) |
+        (this.#intervals.has(id) && req.link.p2a && this.#p.notificationFits(req, updateSize(s))
+          ? CONTINUOUS_UPDATES
+          : 0) |
         (s.tripPoints ?? 0);
       const axes = s.axes ?? [];
       const high =
@@ -377,11 +384,13 @@ export class SensorProtocol implements ProtocolServer {
     const flags = req.r.u32();
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     if (flags === 0) return ok(wordsOf(this.#readings(id)));
-    if (!req.link.p2a || s.asyncRead !== true) return fail(ScmiStatus.NOT_SUPPORTED);
-    // The delayed response must fit the link (see PlatformServices.delayedFits); the synchronous
-    // reading that does not fit gets PROTOCOL_ERROR too. (SCP-firmware refuses asynchronous
-    // readings altogether, NOT_SUPPORTED.)
-    if (!this.#p.delayedFits(req, asyncReadingSize(s))) return fail(ScmiStatus.PROTOCOL_ERROR);
+    // Not advertised (SENSOR_DESCRIPTION_GET bit 31) without a P2A channel, or on a link the
+    // delayed response would not fit (see PlatformServices.delayedFits): NOT_SUPPORTED, as for a
+    // sensor without asynchronous reading. (SCP-firmware refuses asynchronous readings
+    // altogether, NOT_SUPPORTED.)
+    if (!req.link.p2a || s.asyncRead !== true || !this.#p.delayedFits(req, asyncReadingSize(s))) {
+      return fail(ScmiStatus.NOT_SUPPORTED);
+    }
     if (this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
       return fail(ScmiStatus.BUSY);
     }
@@ -465,8 +474,12 @@ export class SensorProtocol implements ProtocolServer {
   #notifyUpdates(req: PlatformRequest): Reply {
     const found = this.#sensor(req, true);
     if (!Array.isArray(found)) return found;
-    const [id] = found;
-    if (!this.#intervals.has(id)) return fail(ScmiStatus.NOT_SUPPORTED);
+    const [id, s] = found;
+    // Not advertised (SENSOR_DESCRIPTION_GET bit 30) without update intervals, or on a link the
+    // SENSOR_UPDATE notification would not fit: every one would be dropped.
+    if (!this.#intervals.has(id) || !this.#p.notificationFits(req, updateSize(s))) {
+      return fail(ScmiStatus.NOT_SUPPORTED);
+    }
     const on = readEnable(req.r);
     if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
     req.agent.subscribe(this.id, SensorNotificationId.UPDATE, id, on);
