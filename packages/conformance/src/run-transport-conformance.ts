@@ -1,7 +1,10 @@
 import {
+  BaseMessageId,
   PayloadReader,
   ScmiError,
+  ScmiMalformedError,
   ScmiMessageType,
+  ScmiProtocolId,
   ScmiShutdownError,
   ScmiTimeoutError,
   headerMessageId,
@@ -451,6 +454,29 @@ export function runTransportConformance(
           });
         },
       );
+
+      it('should carry hostile content behind a valid header to the agent, which refuses it with a typed error and keeps working', async () => {
+        await withRig(fixture, async (rig) => {
+          const agent = await rig.probe();
+          const total = agent.info.protocols.length;
+          // DISCOVER_LIST_PROTOCOLS says 200 protocols, more than PROTOCOL_ATTRIBUTES announced:
+          // the bytes reach the agent unchanged, and its Base protocol refuses the count.
+          rig.platform.faults.add({
+            match: {
+              protocolId: ScmiProtocolId.BASE,
+              messageId: BaseMessageId.DISCOVER_LIST_PROTOCOLS,
+              times: 1,
+            },
+            action: { kind: 'corrupt-bytes', offset: 8, bytes: [200, 0, 0, 0] },
+          });
+          const error = await agent.base.discoverListProtocols(total).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(ScmiMalformedError);
+          expect(error).toMatchObject({ code: 'E_MULTIPART' });
+          expect(rig.platform.faults.counts['corrupt-bytes']).toBe(1);
+          expect(await agent.base.discoverListProtocols(total)).toEqual(agent.info.protocols);
+          await agent.remove();
+        });
+      });
 
       describe('seed scenario: Base discovery times out, the platform replies late, probe fails', () => {
         it.each<SeedPhase>(['before-quiesce', 'during-quiesce', 'draining', 'after-release'])(
