@@ -227,6 +227,15 @@ describe(DriverVirtqueue, () => {
       ring.storeUsedIdx(5);
       expect(vq.uncountedUsed).toBe(0);
       expect(vq.reset()).toBe(0);
+      // Nor does one the device moved back below what newlyUsed counted.
+      const back = setup();
+      back.vq.publish(0, 4);
+      back.vq.publish(2, 4);
+      back.deviceReturns(0, 4);
+      back.deviceReturns(2, 4);
+      expect(back.vq.newlyUsed()).toBe(2);
+      back.ring.storeUsedIdx(1);
+      expect(back.vq.uncountedUsed).toBe(0);
     });
 
     it('should forget every chain and zero the ring', () => {

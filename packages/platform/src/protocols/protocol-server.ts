@@ -127,9 +127,10 @@ export interface PlatformServices {
   fit(req: PlatformRequest, fixed: number, entrySize: number): number;
   /**
    * Whether a delayed response with `returns` bytes of return values (after the status) fits the
-   * link of `req`: an asynchronous command whose delayed response would not is neither advertised
-   * nor accepted (PROTOCOL_ERROR, before any change), rather than answered SUCCESS and followed by
-   * a delayed response that only says PROTOCOL_ERROR.
+   * link of `req`: an asynchronous command whose delayed response would not is refused before any
+   * change (PROTOCOL_ERROR, or NOT_SUPPORTED where its support is advertised per domain and so not
+   * advertised there), rather than answered SUCCESS and followed by a delayed response that only
+   * says PROTOCOL_ERROR.
    */
   delayedFits(req: PlatformRequest, returns: number): boolean;
   /**

@@ -251,9 +251,11 @@ export class DriverVirtqueue {
    */
   public get uncountedUsed(): number {
     if (this.#broken !== undefined) return 0;
-    const idx = this.ring.loadUsedIdx();
-    if (((idx - this.#lastUsed) & 0xffff) > this.#inFlight) return 0;
-    return (idx - this.#counted) & 0xffff;
+    const pending = (this.ring.loadUsedIdx() - this.#lastUsed) & 0xffff;
+    if (pending > this.#inFlight) return 0;
+    // Those newlyUsed counted come first; a used index moved back below them counts none.
+    const counted = (this.#counted - this.#lastUsed) & 0xffff;
+    return pending > counted ? pending - counted : 0;
   }
 
   /**
