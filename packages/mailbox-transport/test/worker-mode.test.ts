@@ -100,7 +100,7 @@ describe('mailbox transport in worker mode', () => {
 
   it('should probe, discover the platform, answer Base commands and a raw message, and remove', async () => {
     const w = defined(worker);
-    const lateBefore = (await w.platformStats()).lateResponses;
+    const before = await w.platformStats();
     await withAgent({}, async (agent) => {
       expect((await w.platformStats()).connectedAgents).toEqual([1]);
       expect(agent.info.vendor).toBe(createDefaultPlatformConfig().vendor);
@@ -116,7 +116,8 @@ describe('mailbox transport in worker mode', () => {
     expect(await w.platformStats()).toEqual({
       armedTimers: 0,
       connectedAgents: [],
-      lateResponses: lateBefore,
+      lateResponses: before.lateResponses,
+      cancelledOnDisconnect: before.cancelledOnDisconnect,
     });
   });
 

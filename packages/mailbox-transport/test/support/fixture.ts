@@ -133,8 +133,11 @@ export const mailboxFixture = {
       data,
       name: 'mailbox-platform',
     });
+    const platformStats = async (): Promise<MailboxWorkerPlatformStats> =>
+      (await host.call('platformStats')) as MailboxWorkerPlatformStats;
     return {
       open: async () => {
+        const cancelledBefore = (await platformStats()).cancelledOnDisconnect;
         const smt = await openSmtWorkerWire(host, { agentId: ctx.agentId, ...CHANNELS });
         let closed = false;
         return {
@@ -153,12 +156,17 @@ export const mailboxFixture = {
             closed = true;
             await smt.close();
           },
+          // What the platform cancelled unsent since this wire opened: closing the responder
+          // disconnects the agent, and a reply still delayed then is dropped there (the worker's
+          // platform serves the wires one at a time in the kit's runs).
+          repliesCancelled: async () =>
+            (await platformStats()).cancelledOnDisconnect - cancelledBefore,
         };
       },
       setFaults: async (rules) => {
         await host.call('setFaults', rules);
       },
-      platformStats: async () => (await host.call('platformStats')) as MailboxWorkerPlatformStats,
+      platformStats,
       stop: () => host.stop(),
     };
   },

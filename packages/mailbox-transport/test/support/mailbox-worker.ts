@@ -18,6 +18,8 @@ export interface MailboxWorkerPlatformStats {
   readonly armedTimers: number;
   readonly connectedAgents: readonly number[];
   readonly lateResponses: number;
+  /** Delayed replies and asynchronous operations' responses the platform cancelled unsent. */
+  readonly cancelledOnDisconnect: number;
 }
 
 const data = workerData as MailboxWorkerData;
@@ -36,6 +38,7 @@ serveWorker(
       armedTimers: platform.armedTimers,
       connectedAgents: platform.connectedAgents,
       lateResponses: platform.counters.lateResponses,
+      cancelledOnDisconnect: platform.counters.cancelledOnDisconnect,
     }),
   },
   {

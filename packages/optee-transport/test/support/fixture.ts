@@ -147,6 +147,9 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
       });
       return {
         async open(): Promise<OpteeWorkerEnds> {
+          const cancelled = async (): Promise<number> =>
+            (await host.call('cancelledOnDisconnect')) as number;
+          const cancelledBefore = await cancelled();
           const wire = await openOpteeWorkerWire(host, wireOptions(options));
           return {
             transport: new OpteeTransport(),
@@ -163,6 +166,10 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
               return scmi === undefined ? undefined : scmi.messages + scmi.rejected + scmi.busy;
             },
             close: () => wire.close(),
+            // What the platform cancelled unsent since this wire opened: closing the wire
+            // disconnects the agent, and a reply still delayed then is dropped there (the
+            // worker's platform serves the wires one at a time in the kit's runs).
+            repliesCancelled: async () => (await cancelled()) - cancelledBefore,
           };
         },
         async setFaults(rules: readonly FaultRule[]): Promise<void> {

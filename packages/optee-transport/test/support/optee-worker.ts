@@ -34,6 +34,8 @@ serveWorker(
       for (const rule of rules) platform.faults.add(rule);
     },
     platformTimers: (): number => platform.armedTimers,
+    /** Delayed replies and asynchronous operations' responses the platform cancelled unsent. */
+    cancelledOnDisconnect: (): number => platform.counters.cancelledOnDisconnect,
   },
   {
     onStop: () => {
