@@ -210,6 +210,9 @@ export async function runHostileRepliesWorker(
       await new Promise((r) => setTimeout(r, timeoutMs + 3));
       const stray = (await ends.strayRepliesDropped?.()) ?? 0;
       await ends.close();
+      // Read once the wire is closed: closing it disconnects the agent, and a duplicate or an
+      // unsolicited reply the platform still held then is cancelled unsent, and counted there.
+      const cancelled = (await ends.repliesCancelled?.()) ?? 0;
       const bad = Object.values(instrument.badMessages()).reduce((a, b) => a + b, 0);
       const seen =
         bad +
@@ -217,7 +220,8 @@ export async function runHostileRepliesWorker(
         instrument.refusedAfterQuiesce +
         instrument.failed +
         (ends.droppedSignals?.() ?? 0) +
-        stray;
+        stray +
+        cancelled;
       badMessages += bad;
       if (probed) {
         const totals = (byKind[name] ??= { runs: 0, placed: 0, counted: 0 });
