@@ -63,8 +63,8 @@ const DOMAIN_PROTOCOLS: readonly PlatformDomainProtocol[] = [
  * returns a normalized, frozen copy with every default filled in. Unknown fields are rejected, so
  * that a misspelt field cannot pass silently. Names are printable ASCII (0x20–0x7E) within their
  * field's size: SCMI names are ASCII, and a control character in one would be obeyed by whatever
- * terminal an agent prints it to (to test an agent against hostile names, answer it from your own
- * `ScmiPlatformPort`: no fault rule rewrites a payload).
+ * terminal an agent prints it to (to test an agent against hostile names, rewrite them on the wire
+ * with a `corrupt-bytes` fault rule, or answer it from your own `ScmiPlatformPort`).
  *
  * @throws ScmiConfigError naming the first invalid field by its path, e.g. `clocks[2].rates.step`
  *   or `agents[1].protocols[0]`.

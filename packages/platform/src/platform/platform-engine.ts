@@ -81,6 +81,22 @@ function rewriteHeader(bytes: Uint8Array, edit: (word: number) => number): void 
   if (bytes.byteLength >= MSG_HEADER_SIZE) writeU32(bytes, 0, edit(readU32(bytes, 0)) >>> 0);
 }
 
+/**
+ * Whether a response (or delayed response) with `returns` bytes of return values fits `link`: its
+ * status and return values within `maxMsgSize`. One that does not is answered PROTOCOL_ERROR.
+ */
+function responseFits(link: PlatformAgentLink, returns: number): boolean {
+  return MSG_STATUS_SIZE + returns <= link.maxMsgSize;
+}
+
+/**
+ * Whether a notification with `payload` bytes after its header fits `link`. One that does not is
+ * dropped and counted in `notificationsDropped`.
+ */
+function notificationFits(link: PlatformAgentLink, payload: number): boolean {
+  return payload <= link.maxMsgSize;
+}
+
 function sizeOk(size: MessageHandler['size'], n: number): boolean {
   return typeof size === 'number' ? n === size : size.includes(n);
 }
@@ -333,11 +349,11 @@ export class PlatformEngine implements PlatformServices {
   }
 
   public delayedFits(req: PlatformRequest, returns: number): boolean {
-    return MSG_STATUS_SIZE + returns <= req.link.maxMsgSize;
+    return responseFits(req.link, returns);
   }
 
   public notificationFits(req: PlatformRequest, payload: number): boolean {
-    return payload <= req.link.maxMsgSize;
+    return notificationFits(req.link, payload);
   }
 
   public resetAgent(agentId: number): void {
@@ -384,7 +400,7 @@ export class PlatformEngine implements PlatformServices {
   /** Header, status, returns (only on success); PROTOCOL_ERROR when it does not fit the link. */
   #encode(link: PlatformAgentLink, header: number, reply: Reply): Uint8Array {
     const returns = reply.status === SUCCESS ? (reply.returns ?? EMPTY) : EMPTY;
-    if (MSG_STATUS_SIZE + returns.byteLength > link.maxMsgSize) {
+    if (!responseFits(link, returns.byteLength)) {
       return encodeMsgResponse(header, ScmiStatus.PROTOCOL_ERROR);
     }
     return encodeMsgResponse(header, reply.status, returns);
@@ -533,7 +549,7 @@ export class PlatformEngine implements PlatformServices {
         );
         const payload = wordsOf(a.payload ?? DEFAULT_STORM_PAYLOAD);
         // As in #postP2a: a notification the link cannot carry is dropped and counted, every copy.
-        if (payload.byteLength > link.maxMsgSize) {
+        if (!notificationFits(link, payload.byteLength)) {
           this.counters.notificationsDropped += a.count;
           continue;
         }
@@ -637,7 +653,7 @@ export class PlatformEngine implements PlatformServices {
     bytes: Uint8Array,
     stage: 'notification' | 'delayed-response',
   ): void {
-    if (stage === 'notification' && bytes.byteLength - MSG_HEADER_SIZE > link.maxMsgSize) {
+    if (stage === 'notification' && !notificationFits(link, bytes.byteLength - MSG_HEADER_SIZE)) {
       this.counters.notificationsDropped++;
       return;
     }
