@@ -57,14 +57,22 @@ function intervalsUs(s: SensorConfig): Intervals | undefined {
   return { min: toUs(intervals.min), max: toUs(intervals.max), step: toUs(intervals.step) };
 }
 
-/** Return values of an asynchronous reading's delayed response: sensor_id, 16 bytes per axis. */
-function asyncReadingSize(s: SensorConfig): number {
-  return 4 + 16 * (s.axes?.length ?? 1);
+/** The readings of sensor `s`: one per axis, or one for a scalar sensor. */
+function readingCount(s: SensorConfig): number {
+  return s.axes?.length ?? 1;
 }
 
-/** Payload of a SENSOR_UPDATE notification: agent_id, sensor_id, 16 bytes per axis. */
+/** One reading on the wire: value_low, value_high, timestamp_low, timestamp_high. */
+const READING = 16;
+
+/** Return values of an asynchronous reading's delayed response: sensor_id, then the readings. */
+function asyncReadingSize(s: SensorConfig): number {
+  return 4 + READING * readingCount(s);
+}
+
+/** Payload of a SENSOR_UPDATE notification: agent_id, sensor_id, then the readings. */
 function updateSize(s: SensorConfig): number {
-  return 8 + 16 * (s.axes?.length ?? 1);
+  return 8 + READING * readingCount(s);
 }
 
 /**
@@ -195,7 +203,7 @@ export class SensorProtocol implements ProtocolServer {
       ? valueWords(this.#timestamp(s.timestampExponent ?? TS_EXPONENT))
       : [0, 0];
     const out: number[] = [];
-    for (let axis = 0; axis < (s.axes?.length ?? 1); axis++) {
+    for (let axis = 0; axis < readingCount(s); axis++) {
       out.push(...valueWords(BigInt(this.#axisReading(id, axis))), ...ts);
     }
     return out;
