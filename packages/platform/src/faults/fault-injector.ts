@@ -353,7 +353,7 @@ function checkRule(rule: FaultRule): void {
         0,
         Number.MAX_SAFE_INTEGER,
       );
-      checkBytes(a.bytes);
+      checkIntegers(a.bytes, 'action.bytes', 0xff, `an array of 1 … ${MAX_CORRUPT_BYTES} bytes`, 1);
       break;
     case 'truncate':
       checkInt(a.length, 'action.length', 0, Number.MAX_SAFE_INTEGER);
@@ -362,33 +362,30 @@ function checkRule(rule: FaultRule): void {
       checkInt(Number.isInteger(a.count) ? a.count : -1, 'action.count', 1, 100_000);
       checkInt(a.protocolId, 'action.protocolId', 0, 0xff);
       checkInt(a.messageId, 'action.messageId', 0, 0xff);
-      checkPayload(a.payload ?? []);
+      checkIntegers(a.payload ?? [], 'action.payload', 0xffffffff, 'an array of u32 words');
       break;
     case 'drop':
       break;
   }
 }
 
-function checkBytes(value: unknown): void {
-  if (!Array.isArray(value) || value.length === 0) {
-    bad(`action.bytes must be an array of 1 … ${MAX_CORRUPT_BYTES} bytes`);
-  }
-  const bytes = value as readonly unknown[];
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i];
+/**
+ * Refuses `value` unless it is an array of at least `minLength` integers in 0 … `max`, naming
+ * `field` (or the element) in the error; `shape` says what the field must be.
+ */
+function checkIntegers(
+  value: unknown,
+  field: string,
+  max: number,
+  shape: string,
+  minLength = 0,
+): void {
+  if (!Array.isArray(value) || value.length < minLength) bad(`${field} must be ${shape}`);
+  const list = value as readonly unknown[];
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
     // A hole of a sparse array reads as undefined, which checkInt would let pass.
-    if (typeof b !== 'number') bad(`action.bytes[${i}] must be an integer in 0 … 255`);
-    checkInt(b, `action.bytes[${i}]`, 0, 0xff);
-  }
-}
-
-function checkPayload(value: unknown): void {
-  if (!Array.isArray(value)) bad('action.payload must be an array of u32 words');
-  const payload = value as readonly unknown[];
-  for (let i = 0; i < payload.length; i++) {
-    const w = payload[i];
-    // A hole of a sparse array reads as undefined, which checkInt would let pass.
-    if (typeof w !== 'number') bad(`action.payload[${i}] must be an integer in 0 … 4294967295`);
-    checkInt(w, `action.payload[${i}]`, 0, 0xffffffff);
+    if (typeof v !== 'number') bad(`${field}[${i}] must be an integer in 0 … ${max}`);
+    checkInt(v, `${field}[${i}]`, 0, max);
   }
 }
