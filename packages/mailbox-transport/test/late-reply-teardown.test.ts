@@ -1,7 +1,8 @@
 /**
  * Late replies at the teardown, counted once each (found by an adversarial review): one whose
  * doorbell already came, found at the quiesce; a polled one whose doorbell is dropped after the
- * quiesce; one that lands between the quiesce and the free.
+ * quiesce; one that lands between the quiesce and the free; a polled one that lands after the free
+ * (its message counted abandoned at the free).
  */
 import { ScmiTimeoutError } from '@scmi-ts/core';
 import { SMT_CHANNEL_FREE } from '@scmi-ts/mailbox-transport';
@@ -134,6 +135,65 @@ describe('a reply that lands during the teardown', () => {
       Object.values(c?.badMessages ?? {}).reduce((a, b) => a + b, 0);
     expect(accounted).toBe(1);
     expect(c?.lateReplies).toBe(1);
+    h.platform.close();
+  });
+});
+
+describe('a reply that lands after the free', () => {
+  /**
+   * A command times out and the platform still holds its area when the agent is removed; it
+   * answers only after the free (its `answer` rings when the agent asked for a doorbell).
+   */
+  async function runAnswerAfterFree(polling: boolean) {
+    const h = createHand(false);
+    const agent = await h.probe({ a2p: [{ id: 0, polling }], p2a: false });
+    const held = h.holdAnswers();
+    const x = settle(agent.transact(0x10, 0x0));
+    await h.clock.advance(40);
+    expect(await x).toBeInstanceOf(ScmiTimeoutError);
+    const removing = agent.remove();
+    await h.clock.runUntilIdle();
+    await removing;
+    const atFree = defined(h.wire.wire.monitor.channel('a2p:0'));
+    h.answer(defined(held()));
+    await h.clock.runUntilIdle();
+    const after = defined(h.wire.wire.monitor.channel('a2p:0'));
+    h.platform.close();
+    return { atFree, after };
+  }
+
+  it('polling: the message abandoned to the platform is counted at the free, once, and nothing else counts its reply', async () => {
+    const { atFree, after } = await runAnswerAfterFree(true);
+    expect(atFree.freed).toBe(true);
+    expect(atFree.abandonedAtFree).toBe(1);
+    expect(after.abandonedAtFree).toBe(1);
+    const c = after.counters;
+    expect(c.lateReplies + c.refusedAfterQuiesce + after.ignoredAfterFree).toBe(0);
+  });
+
+  it('interrupt mode: no message is abandoned (its doorbell is owed: dropped after the free, it is counted then)', async () => {
+    const { atFree, after } = await runAnswerAfterFree(false);
+    expect(atFree.freed).toBe(true);
+    expect(atFree.abandonedAtFree).toBe(0);
+    expect(after.abandonedAtFree).toBe(0);
+    const c = after.counters;
+    expect(c.lateReplies + c.refusedAfterQuiesce + after.ignoredAfterFree).toBe(1);
+  });
+
+  it('polling: a reply already in the area at the free is counted late, not abandoned', async () => {
+    const h = createHand(false);
+    const agent = await h.probe({ a2p: [{ id: 0, polling: true }], p2a: false });
+    const held = h.holdAnswers();
+    const x = settle(agent.transact(0x10, 0x0));
+    await h.clock.advance(40);
+    expect(await x).toBeInstanceOf(ScmiTimeoutError);
+    h.answer(defined(held()));
+    const removing = agent.remove();
+    await h.clock.runUntilIdle();
+    await removing;
+    const rec = defined(h.wire.wire.monitor.channel('a2p:0'));
+    expect(rec.counters.lateReplies).toBe(1);
+    expect(rec.abandonedAtFree).toBe(0);
     h.platform.close();
   });
 });

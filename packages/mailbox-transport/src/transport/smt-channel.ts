@@ -130,6 +130,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       busyFailures: 0,
       ignored: () => this.#mbox?.ignored ?? 0,
       ignoredAtFree: undefined,
+      abandonedAtFree: 0,
       counters: () => setup.counters.snapshot(),
     };
   }
@@ -289,8 +290,9 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       this.#monitor.violation(`${this.label}: freed twice`);
       return;
     }
-    // A reply that came between the quiesce and now (a polled transfer still ending its loop).
-    this.#countUnseenReply();
+    // A reply that came between the quiesce and now (a polled transfer still ending its loop), or
+    // the message abandoned to the platform.
+    this.#countUnseenReply(true);
     this.#freed = true;
     this.#closed = true;
     this.#lock.close();
@@ -398,12 +400,22 @@ export class SmtChannel implements TransportChannel, MailboxClient {
    * handed to core (its transfer ended: timed out, or failed by the shutdown), is counted late,
    * once — when no doorbell will bring it: a polled message's (none is owed), or one whose doorbell
    * already came (it found the area still busy, and FREE was set after). An interrupt message
-   * whose doorbell is still owed is counted when that doorbell is dropped after the quiesce.
+   * whose doorbell is still owed is counted when that doorbell is dropped after the quiesce. At free
+   * (`atFree`), such a message whose reply has not come (the platform still holds the area) is
+   * counted abandoned instead (the wire record's `abandonedAtFree`).
    */
-  #countUnseenReply(): void {
+  #countUnseenReply(atFree = false): void {
     if (!this.#a2p || !this.#written || this.#replySeen !== undefined) return;
     if (this.#intrEnabled && !this.#rang) return;
-    if (this.#freed || !this.#area.isFree()) return;
+    if (this.#freed) return;
+    // One read of the status: in worker mode the platform may set CHANNEL_FREE meanwhile, and the
+    // reply must be counted late or abandoned, not neither.
+    if (!this.#area.isFree()) {
+      // At free, the platform still holds the area and no doorbell is owed: the reply, if it comes,
+      // lands where nobody reads — abandoned with the channel, counted in the wire's record.
+      if (atFree) this.#record.abandonedAtFree++;
+      return;
+    }
     this.#lateCounted = true;
     if (this.#foreign(this.#area.header())) return; // not a reply to that message: `unexpected`
     this.#replySeen = 'counted';

@@ -61,6 +61,15 @@ export interface SmtChannelReport {
    * threads): they are not in `counters.refusedAfterQuiesce`.
    */
   readonly ignoredAfterFree: number;
+  /**
+   * A2P: messages the platform still held — CHANNEL_FREE clear, no reply yet — when the channel
+   * was freed, with no doorbell owed for them (0 or 1: the area holds one message): a polled
+   * message (INTR_ENABLED clear), or one whose doorbell came early, while the area was still busy.
+   * Nobody reads the area any more, so the reply, if the platform writes it, is dropped unseen with
+   * the channel: counted here, once. A reply already in the area at free is counted in
+   * `counters.lateReplies` instead; one whose doorbell is owed, when that doorbell is dropped.
+   */
+  readonly abandonedAtFree: number;
   /** Core's counters of the channel (they stay readable after a failed probe). */
   readonly counters: ChannelStats;
 }
@@ -78,6 +87,7 @@ export interface SmtChannelRecord {
   busyFailures: number;
   ignored: () => number;
   ignoredAtFree: number | undefined;
+  abandonedAtFree: number;
   counters: () => ChannelStats;
 }
 
@@ -135,6 +145,7 @@ function report(r: SmtChannelRecord): SmtChannelReport {
     busyFailures: r.busyFailures,
     ignoredRings: ignored,
     ignoredAfterFree: r.ignoredAtFree === undefined ? 0 : ignored - r.ignoredAtFree,
+    abandonedAtFree: r.abandonedAtFree,
     counters: r.counters(),
   };
 }

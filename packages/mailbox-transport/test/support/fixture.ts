@@ -71,7 +71,7 @@ function statsOf(r: SmtResponder): SmtResponderStats {
  * reply the responder wrote and rang for after the agent let its channel go.
  */
 function ringsDroppedAfterFree(wire: MonitoredMailboxWire): number {
-  return wire.monitor.channels.reduce((n, c) => n + c.ignoredAfterFree, 0);
+  return wire.monitor.channels.reduce((n, c) => n + c.ignoredAfterFree + c.abandonedAtFree, 0);
 }
 
 /**
