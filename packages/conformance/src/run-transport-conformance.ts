@@ -119,6 +119,55 @@ async function lateReplyCase(rig: SameThreadRig, agent: ScmiAgent): Promise<void
   await agent.remove();
 }
 
+/** When {@link polledLateReplyCase} lets the platform send the reply it held. */
+type PolledLateReplyMoment =
+  'after the timeout' | 'as its channel quiesces' | 'after the agent was removed';
+
+const POLLED_LATE_REPLY_MOMENTS: readonly PolledLateReplyMoment[] = [
+  'after the timeout',
+  'as its channel quiesces',
+  'after the agent was removed',
+];
+
+/**
+ * On a polling channel nothing looks at the wire while no transfer waits, and no signal tells the
+ * agent a reply came: a reply sent after its transfer timed out, with no command after it, is still
+ * unread when the agent is removed. Whenever it comes (before teardown, as its channel quiesces,
+ * after the agent is gone), it must be dropped and counted exactly once — by core (a late reply, a
+ * refusal after quiesce), by the wire (unread when it was reset, a stray reply) or by the platform
+ * side (sent to an agent already disconnected) — never lost and never counted twice.
+ */
+async function polledLateReplyCase(
+  rig: SameThreadRig,
+  moment: PolledLateReplyMoment,
+): Promise<void> {
+  const a2p = (rig.ends.agentOptions?.a2p ?? [{ id: 0 }]).map((c) => ({ ...c, polling: true }));
+  const agent = await rig.run(rig.probe({ a2p }));
+  const countedBefore = (await countedReplies(rig)) + rig.port.droppedAfterDisconnect;
+  rig.port.hold((protocolId, messageId) => protocolId === CLOCK && messageId === CLOCK_RATE_GET);
+  const timedOut = agent.transact(CLOCK, CLOCK_RATE_GET, u32s(1)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(await rig.run(timedOut)).toBeInstanceOf(ScmiTimeoutError);
+  expect(rig.port.heldCount).toBe(1);
+  const channel = `a2p:${String(rig.port.heldChannels[0])}`;
+  if (moment === 'after the timeout') {
+    expect(rig.port.release()).toBe(1);
+    await rig.clock.runUntilIdle();
+  } else if (moment === 'as its channel quiesces') {
+    rig.instrument.onQuiesceStarted = (record): void => {
+      if (record.label === channel) rig.port.release();
+    };
+  }
+  await rig.run(agent.remove());
+  if (moment === 'after the agent was removed') rig.port.release();
+  await rig.clock.runUntilIdle();
+  expect(rig.port.heldCount).toBe(0);
+  const counted = (await countedReplies(rig)) + rig.port.droppedAfterDisconnect;
+  expect(counted - countedBefore).toBe(1);
+}
+
 /**
  * Replies the agent or the wire dropped and counted: bad messages, late replies, refusals after
  * quiesce, failed transfers, and what the wire counted (signals after close, stray replies).
@@ -378,6 +427,24 @@ export function runTransportConformance(
             expect(rates).toEqual([1200 * MHZ, 24 * MHZ, 1200 * MHZ, 24 * MHZ]);
             await lateReplyCase(rig, agent);
           });
+        },
+      );
+
+      describe.each(POLLED_LATE_REPLY_MOMENTS)(
+        'with a late reply on a polling channel, sent %s',
+        (moment: PolledLateReplyMoment) => {
+          itIf(caps.polling)(
+            'should drop it and count it exactly once, never lose it',
+            async () => {
+              await withRig(
+                fixture,
+                async (rig) => {
+                  await polledLateReplyCase(rig, moment);
+                },
+                { auto: false },
+              );
+            },
+          );
         },
       );
 

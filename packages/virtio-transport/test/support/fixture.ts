@@ -83,11 +83,14 @@ export function openSameThreadVirtio(
     setAgentSignalInterceptor: (interceptor) => {
       wire.setUsedBufferInterceptor(interceptor);
     },
-    // Signals the wire dropped because the agent side no longer took them: notifications after
-    // close. (The used buffer of an abandoned command is taken by the driver, and its reply counted
-    // by core — a late reply or a bad message — so `lateReturns` is not one: the kit would count
-    // it twice.)
-    droppedSignals: () => wire.driverDiagnostics.signalsAfterClose,
+    // Replies and events the wire dropped because the agent side no longer took them: those still
+    // unread in the used ring when the device was reset that no refused callback counted already
+    // (as in worker mode). A reply that came after its polling channel quiesced rings no
+    // notification, and one whose notification was held until after release rings one the closed
+    // line drops (`signalsAfterClose`): both are here, once. The used buffer of an abandoned
+    // command taken before is counted by core (a late reply or a bad message), not here: the kit
+    // would count it twice.
+    droppedSignals: () => wire.driverDiagnostics.uncountedAtReset,
     // Responses the device got from the platform for no outstanding command buffer (duplicates,
     // unsolicited, after a reset or close) and dropped.
     strayRepliesDropped: () => device.stats.unmatchedResponses,
