@@ -62,7 +62,6 @@ export type {
   TransactOptions,
   XferOps,
 } from './protocol/protocol-handle.js';
-export type { TransferEngineOptions } from './transfer/transfer-engine.js';
 export type { XferOwner, XferState } from './transfer/xfer.js';
 export type { ScmiHeader } from './wire/header.js';
 export type { DecodedMsg, DecodedMsgResponse } from './wire/msg-layout.js';
@@ -133,7 +132,6 @@ export {
 } from './protocol/base/base-protocol.js';
 export { NotificationBuffer } from './transfer/notification-buffer.js';
 export { TokenAllocator, type TokenSequence } from './transfer/token-allocator.js';
-export { ChannelRuntime, TransferEngine } from './transfer/transfer-engine.js';
 export { Xfer } from './transfer/xfer.js';
 export { XferPool } from './transfer/xfer-pool.js';
 export { PayloadReader, PayloadWriter, decodeAsciiz } from './wire/payload.js';

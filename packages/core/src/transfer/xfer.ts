@@ -8,7 +8,7 @@ import type { DeadlineLane, DeadlineNode } from '../clock/deadline-queue.js';
 export type XferState =
   'free' | 'allocated' | 'sent' | 'response' | 'delayed-response' | 'timed-out' | 'failed';
 
-/** How a transfer reports its events to the engine that owns it (implemented by {@link TransferEngine}). */
+/** How a transfer reports its events to the engine that owns it (core's transfer engine). */
 export interface XferOwner {
   /** The transfer's deadline passed. */
   onXferDeadline(xfer: Xfer): void;
