@@ -139,61 +139,62 @@ describe('a reply that lands during the teardown', () => {
   });
 });
 
-describe('a reply that lands after the free', () => {
+describe('a reply to a command the platform held at the removal', () => {
   /**
-   * A command times out and the platform still holds its area when the agent is removed; it
-   * answers only after the free (its `answer` rings when the agent asked for a doorbell).
+   * A command times out and the platform holds its answer; it answers before the agent is removed,
+   * or only after the free (its `answer` rings when the agent asked for a doorbell). The record of
+   * a2p:0 just after the removal, and at the end.
    */
-  async function runAnswerAfterFree(polling: boolean) {
+  async function run(polling: boolean, answered: 'before the removal' | 'after the free') {
     const h = createHand(false);
     const agent = await h.probe({ a2p: [{ id: 0, polling }], p2a: false });
     const held = h.holdAnswers();
     const x = settle(agent.transact(0x10, 0x0));
     await h.clock.advance(40);
     expect(await x).toBeInstanceOf(ScmiTimeoutError);
+    if (answered === 'before the removal') h.answer(defined(held()));
     const removing = agent.remove();
     await h.clock.runUntilIdle();
     await removing;
     const atFree = defined(h.wire.wire.monitor.channel('a2p:0'));
-    h.answer(defined(held()));
+    if (answered === 'after the free') h.answer(defined(held()));
     await h.clock.runUntilIdle();
     const after = defined(h.wire.wire.monitor.channel('a2p:0'));
     h.platform.close();
-    return { atFree, after };
+    expect(atFree.freed).toBe(true);
+    const c = after.counters;
+    return {
+      abandonedAtFree: atFree.abandonedAtFree,
+      abandonedAfter: after.abandonedAtFree,
+      counted: c.lateReplies + c.refusedAfterQuiesce + after.ignoredAfterFree,
+      late: c.lateReplies,
+    };
   }
 
-  it('polling: the message abandoned to the platform is counted at the free, once, and nothing else counts its reply', async () => {
-    const { atFree, after } = await runAnswerAfterFree(true);
-    expect(atFree.freed).toBe(true);
-    expect(atFree.abandonedAtFree).toBe(1);
-    expect(after.abandonedAtFree).toBe(1);
-    const c = after.counters;
-    expect(c.lateReplies + c.refusedAfterQuiesce + after.ignoredAfterFree).toBe(0);
+  it('polling, answered after the free: the message is counted abandoned at the free, once, and nothing else counts its reply', async () => {
+    expect(await run(true, 'after the free')).toEqual({
+      abandonedAtFree: 1,
+      abandonedAfter: 1,
+      counted: 0,
+      late: 0,
+    });
   });
 
-  it('interrupt mode: no message is abandoned (its doorbell is owed: dropped after the free, it is counted then)', async () => {
-    const { atFree, after } = await runAnswerAfterFree(false);
-    expect(atFree.freed).toBe(true);
-    expect(atFree.abandonedAtFree).toBe(0);
-    expect(after.abandonedAtFree).toBe(0);
-    const c = after.counters;
-    expect(c.lateReplies + c.refusedAfterQuiesce + after.ignoredAfterFree).toBe(1);
+  it('interrupt mode, answered after the free: nothing is abandoned (the doorbell is owed, and counted when dropped after the free)', async () => {
+    expect(await run(false, 'after the free')).toEqual({
+      abandonedAtFree: 0,
+      abandonedAfter: 0,
+      counted: 1,
+      late: 0,
+    });
   });
 
-  it('polling: a reply already in the area at the free is counted late, not abandoned', async () => {
-    const h = createHand(false);
-    const agent = await h.probe({ a2p: [{ id: 0, polling: true }], p2a: false });
-    const held = h.holdAnswers();
-    const x = settle(agent.transact(0x10, 0x0));
-    await h.clock.advance(40);
-    expect(await x).toBeInstanceOf(ScmiTimeoutError);
-    h.answer(defined(held()));
-    const removing = agent.remove();
-    await h.clock.runUntilIdle();
-    await removing;
-    const rec = defined(h.wire.wire.monitor.channel('a2p:0'));
-    expect(rec.counters.lateReplies).toBe(1);
-    expect(rec.abandonedAtFree).toBe(0);
-    h.platform.close();
+  it('polling, answered before the removal: the reply in the area is counted late at the teardown, not abandoned', async () => {
+    expect(await run(true, 'before the removal')).toEqual({
+      abandonedAtFree: 0,
+      abandonedAfter: 0,
+      counted: 1,
+      late: 1,
+    });
   });
 });
