@@ -12,6 +12,7 @@ describe(parseStressArgs, () => {
       seed: SEED,
       only: undefined,
       variant: undefined,
+      polling: false,
       help: false,
     });
   });
@@ -31,6 +32,10 @@ describe(parseStressArgs, () => {
     expect(parseStressArgs(['--transport', 'optee', '--variant', 'msg'], SEED)).toMatchObject({
       only: 'optee',
       variant: 'msg',
+    });
+    expect(parseStressArgs(['--polling', '--runs', '4'], SEED)).toMatchObject({
+      polling: true,
+      runs: 4,
     });
     expect(parseStressArgs(['-h'], SEED).help).toBe(true);
     expect(parseStressArgs(['--help'], SEED).help).toBe(true);
@@ -60,6 +65,7 @@ describe(parseStressArgs, () => {
       '--seed',
       '--transport',
       '--variant',
+      '--polling',
       '--help',
     ])
       expect(STRESS_USAGE).toContain(flag);

@@ -297,6 +297,11 @@ export interface SeedWorkerOptions {
   /** The agent's RX timeout in ms (default 3). */
   readonly timeoutMs?: number;
   /**
+   * Complete by polling on the fixture's A2P channels (or channel 0), default false: nothing then
+   * signals the late reply, which the teardown must find (or the wire drop) and count all the same.
+   */
+  readonly polling?: boolean;
+  /**
    * Seed of the reply delays (default: from the clock); printed with any failure. It reproduces
    * the delays, not the thread timing.
    */
@@ -482,6 +487,12 @@ export async function runSeedScenarioWorker(
         },
       ]);
       const ends = await session.open();
+      const polled =
+        options.polling === true
+          ? {
+              a2p: (ends.agentOptions?.a2p ?? [{ id: 0 }]).map((c) => ({ ...c, polling: true })),
+            }
+          : {};
       const run = campaignRun();
       const { clock, instrument, log } = run;
       let teardownAt = Infinity;
@@ -491,6 +502,7 @@ export async function runSeedScenarioWorker(
       try {
         const agent = await createAgent(container, {
           ...ends.agentOptions,
+          ...polled,
           transport: fixture.name,
           rxTimeoutMs: timeoutMs,
           log: (e) => {
@@ -578,6 +590,10 @@ export async function runSeedScenarioWorker(
     phases,
     lateRepliesDropped,
     violations,
-    reproduce: reproduceHint(fixture, seed, `--runs ${done} --hostile-runs 0 --interleavings 0`),
+    reproduce: reproduceHint(
+      fixture,
+      seed,
+      `--runs ${done} --hostile-runs 0 --interleavings 0${options.polling === true ? ' --polling' : ''}`,
+    ),
   };
 }

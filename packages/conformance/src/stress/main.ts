@@ -7,7 +7,8 @@
  * violation, printing the seed that reproduces it, or when nothing ran at all.
  *
  * Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>]
- *        [--interleavings <n>] [--seed <n>] [--transport <name>] (see `STRESS_USAGE` in plan.ts)
+ *        [--interleavings <n>] [--seed <n>] [--transport <name>] [--variant <name>] [--polling]
+ *        (see `STRESS_USAGE` in plan.ts)
  *
  * A seed reproduces a worker campaign's random choices (reply delays, hostile fault kinds and the
  * commands they are placed on), not the interleaving of the threads, which is real time. Fixtures
@@ -154,11 +155,16 @@ async function main(): Promise<void> {
       `\n${label}${worker ? ' (worker thread, real time; interleavings on the virtual clock)' : ' (same thread; the fixture has no worker mode)'}`,
     );
     if (worker && plan.seed !== undefined) {
-      const seed = await runSeedScenarioWorker(fixture, { ...plan.seed, seed: args.seed });
+      const polled = args.polling && fixture.capabilities.polling;
+      const seed = await runSeedScenarioWorker(fixture, {
+        ...plan.seed,
+        seed: args.seed,
+        polling: polled,
+      });
       ran += seed.runs;
       violations += seed.violations.length;
       console.log(
-        `  seed scenario:   ${count(seed.runs, 'run')}; phases hit: ${formatPhases(seed.phases)}`,
+        `  seed scenario:   ${count(seed.runs, 'run')}${polled ? ' (polling)' : ''}; phases hit: ${formatPhases(seed.phases)}`,
       );
       console.log(
         `                   late replies dropped and counted: ${seed.lateRepliesDropped}; invariant violations: ${seed.violations.length}`,

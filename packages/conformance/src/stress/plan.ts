@@ -4,7 +4,7 @@
  */
 
 /** The command line's text for `--help` and usage mistakes. */
-export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--interleavings <n>] [--seed <n>] [--transport <name>] [--variant <name>]
+export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--interleavings <n>] [--seed <n>] [--transport <name>] [--variant <name>] [--polling]
 
   --duration <seconds>  time budget shared by the fixtures (default 120)
   --runs <n>            a fixed number of worker seed-scenario runs per fixture instead of a duration
@@ -22,6 +22,8 @@ export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <
   --transport <name>    only the fixtures of that transport (mailbox, virtio, optee…)
   --variant <name>      only the fixture of that variant, for a transport with several (optee:
                         smt, msg); reproduction hints give it
+  --polling             the worker seed-scenario runs complete by polling (on the fixtures that
+                        poll): nothing signals the late reply; reproduction hints give it
   -h, --help            this text`;
 
 /** A command-line mistake: `main` prints it with the usage and exits with code 2. */
@@ -45,6 +47,8 @@ export interface StressArgs {
   readonly only: string | undefined;
   /** Only the fixtures of this variant (`TransportFixture.variant`). */
   readonly variant: string | undefined;
+  /** The worker seed-scenario runs complete by polling (`--polling`). */
+  readonly polling: boolean;
   /** `--help` was given. */
   readonly help: boolean;
 }
@@ -71,6 +75,7 @@ export function parseStressArgs(
   let seed = defaultSeed;
   let only: string | undefined;
   let variant: string | undefined;
+  let polling = false;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -102,13 +107,14 @@ export function parseStressArgs(
     else if (flag === '--interleavings') interleavings = Math.floor(number());
     else if (flag === '--transport') only = name();
     else if (flag === '--variant') variant = name();
+    else if (flag === '--polling') polling = true;
     else if (flag === '--help' || flag === '-h') help = true;
     else if (flag === '--') continue;
     else throw new StressUsageError(`unknown argument ${String(flag)}`);
   }
   if (hostileRuns !== undefined && runs === undefined)
     throw new StressUsageError('--hostile-runs goes with --runs');
-  return { durationS, runs, hostileRuns, interleavings, seed, only, variant, help };
+  return { durationS, runs, hostileRuns, interleavings, seed, only, variant, polling, help };
 }
 
 /** A campaign's budget: a number of runs, and a time limit when the command line gave a duration. */
