@@ -58,3 +58,4 @@ export type {
 } from './scenarios/interleaving-simulator.js';
 export { mulberry32 } from './scenarios/worker-campaign.js';
 export { withSeedOnFailure } from './scenarios/seed-on-failure.js';
+export { waitUntil } from './wait-until.js';

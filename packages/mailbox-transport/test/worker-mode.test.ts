@@ -14,6 +14,7 @@ import {
   PerformanceMessageId,
   createDefaultPlatformConfig,
 } from '@scmi-ts/platform';
+import { waitUntil } from '@scmi-ts/conformance';
 import { mailboxTransportModule } from '@scmi-ts/mailbox-transport';
 import {
   mailboxFixture,
@@ -26,18 +27,6 @@ import { defined, settle } from './support/harness.js';
  * The mailbox transport with the platform and its SMT responder in a worker thread: shared SMT
  * areas, `Atomics` doorbells, real time. One worker for the file; a fresh wire per test.
  */
-
-/**
- * Polls `done` every 5 ms until it holds or 10 s of real time have passed: a bound against a hang,
- * not a timing (a count of short sleeps would end early on a loaded machine). The caller then
- * asserts what it waited for.
- */
-async function waitUntil(done: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await done()) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 function stats(agent: ScmiAgent, label: string): ChannelStats {
   return defined(

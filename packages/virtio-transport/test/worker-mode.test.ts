@@ -1,4 +1,4 @@
-import { CountingClock } from '@scmi-ts/conformance';
+import { CountingClock, waitUntil } from '@scmi-ts/conformance';
 import {
   CLOCK,
   RealClock,
@@ -31,18 +31,6 @@ async function settle(command: Promise<unknown>): Promise<string> {
   } catch (e) {
     if (e instanceof ScmiTimeoutError) return 'timeout';
     return (e as { code?: string }).code ?? String(e);
-  }
-}
-
-/**
- * Polls `done` every 5 ms until it holds or 10 s of real time have passed: a bound against a hang,
- * not a timing (a count of short sleeps would end early on a loaded machine). The caller then
- * asserts what it waited for.
- */
-async function waitUntil(done: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await done()) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
