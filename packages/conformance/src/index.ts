@@ -56,6 +56,5 @@ export type {
   InterleavingOptions,
   InterleavingResult,
 } from './scenarios/interleaving-simulator.js';
-export { mulberry32 } from './scenarios/worker-campaign.js';
 export { withSeedOnFailure } from './scenarios/seed-on-failure.js';
 export { waitUntil } from './wait-until.js';

@@ -123,6 +123,7 @@ export {
   writeU32,
 } from './wire/msg-layout.js';
 export { NotificationHub } from './notification/notification-hub.js';
+export { mulberry32, mulberry32Mix } from './random/mulberry32.js';
 export {
   BASE_ERROR_EVENT,
   BaseMessageId,

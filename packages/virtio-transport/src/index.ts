@@ -51,7 +51,6 @@ export {
   serveVirtioDevices,
 } from './device/remote-virtio-device.js';
 export { VIRTIO_WIRE_FAULT_KINDS, VirtioWireFaultInjector } from './device/virtio-wire-fault.js';
-export { createSeededRandom } from './device/seeded-random.js';
 export {
   SCMI_MSG_OVERHEAD,
   VIRTIO_ID_SCMI,

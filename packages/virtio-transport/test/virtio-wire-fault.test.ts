@@ -1,14 +1,10 @@
 import { fieldOfConfigError } from '../../core/test/support/code-of.js';
-import { ScmiConfigError } from '@scmi-ts/core';
-import {
-  VirtioWireFaultInjector,
-  createSeededRandom,
-  type VirtioWireFaultRule,
-} from '@scmi-ts/virtio-transport';
+import { ScmiConfigError, mulberry32 } from '@scmi-ts/core';
+import { VirtioWireFaultInjector, type VirtioWireFaultRule } from '@scmi-ts/virtio-transport';
 
 describe(VirtioWireFaultInjector, () => {
   it('should fire on the n-th candidate only', () => {
-    const f = new VirtioWireFaultInjector(createSeededRandom(1));
+    const f = new VirtioWireFaultInjector(mulberry32(1));
     f.add({ kind: 'used-len-oversize', nth: 2 });
     expect([1, 2, 3].map(() => f.fire('used-len-oversize') !== undefined)).toEqual([
       false,
@@ -20,7 +16,7 @@ describe(VirtioWireFaultInjector, () => {
   });
 
   it('should fire at most `times` times', () => {
-    const f = new VirtioWireFaultInjector(createSeededRandom(1));
+    const f = new VirtioWireFaultInjector(mulberry32(1));
     const id = f.add({ kind: 'event-oversize', times: 2 });
     expect(id).toBe('wire-1');
     expect([1, 2, 3].map(() => f.fire('event-oversize') !== undefined)).toEqual([
@@ -32,7 +28,7 @@ describe(VirtioWireFaultInjector, () => {
 
   it('should draw probabilities from the seed: same seed, same faults', () => {
     const run = (seed: number): boolean[] => {
-      const f = new VirtioWireFaultInjector(createSeededRandom(seed));
+      const f = new VirtioWireFaultInjector(mulberry32(seed));
       f.add({ kind: 'used-id-not-in-flight', probability: 0.5 });
       return Array.from({ length: 32 }, () => f.fire('used-id-not-in-flight') !== undefined);
     };
@@ -42,7 +38,7 @@ describe(VirtioWireFaultInjector, () => {
   });
 
   it('should replace, list and clear rules', () => {
-    const f = new VirtioWireFaultInjector(createSeededRandom(1));
+    const f = new VirtioWireFaultInjector(mulberry32(1));
     f.set([
       { id: 'a', kind: 'used-idx-jump' },
       { kind: 'used-id-out-of-range', withhold: true },
@@ -72,7 +68,7 @@ describe(VirtioWireFaultInjector, () => {
     [{ id: '', kind: 'used-idx-jump' }, 'rule.id'],
     [{ kind: 7 }, 'rule.kind'],
   ])('should reject %p naming %s, and add nothing', (rule, field) => {
-    const f = new VirtioWireFaultInjector(createSeededRandom(1));
+    const f = new VirtioWireFaultInjector(mulberry32(1));
     f.add({ id: 'keep', kind: 'event-oversize' });
     expect(() => f.add(rule as never)).toThrow(
       expect.objectContaining({ field }) as ScmiConfigError,
@@ -86,7 +82,7 @@ describe(VirtioWireFaultInjector, () => {
   it.each([null, undefined, 'used-idx-jump', 3, ['used-idx-jump']])(
     'should refuse the rule %p with an ScmiConfigError naming it, not a TypeError',
     (rule) => {
-      const f = new VirtioWireFaultInjector(createSeededRandom(1));
+      const f = new VirtioWireFaultInjector(mulberry32(1));
       expect(fieldOfConfigError(() => f.add(rule as never))).toBe('rule');
       expect(
         fieldOfConfigError(() => {
@@ -98,14 +94,14 @@ describe(VirtioWireFaultInjector, () => {
   );
 
   it('should refuse a rule list that is not an array naming rules', () => {
-    const f = new VirtioWireFaultInjector(createSeededRandom(1));
+    const f = new VirtioWireFaultInjector(mulberry32(1));
     expect(fieldOfConfigError(() => f.set(null as never))).toBe('rules');
     expect(fieldOfConfigError(() => f.set({ kind: 'used-idx-jump' } as never))).toBe('rules');
   });
 
   describe('rule ids', () => {
     it('should refuse an id already in use naming rule.id, keeping the rules', () => {
-      const f = new VirtioWireFaultInjector(createSeededRandom(1));
+      const f = new VirtioWireFaultInjector(mulberry32(1));
       f.add({ id: 'x', kind: 'used-len-oversize' });
       let e: unknown;
       try {
@@ -120,7 +116,7 @@ describe(VirtioWireFaultInjector, () => {
     });
 
     it('should refuse a list with one id twice naming rules[i].id, replacing nothing', () => {
-      const f = new VirtioWireFaultInjector(createSeededRandom(1));
+      const f = new VirtioWireFaultInjector(mulberry32(1));
       f.add({ id: 'keep', kind: 'event-oversize' });
       expect(
         fieldOfConfigError(() => {
@@ -136,20 +132,20 @@ describe(VirtioWireFaultInjector, () => {
     });
 
     it('should let set() reuse the ids of the rules it replaces', () => {
-      const f = new VirtioWireFaultInjector(createSeededRandom(1));
+      const f = new VirtioWireFaultInjector(mulberry32(1));
       f.add({ id: 'a', kind: 'event-oversize' });
       f.set([{ id: 'a', kind: 'used-len-oversize' }]);
       expect(f.rules).toEqual([{ id: 'a', kind: 'used-len-oversize' }]);
     });
 
     it("should give set()'s automatic ids around the ids its list names, wherever they stand", () => {
-      const f = new VirtioWireFaultInjector(createSeededRandom(1));
+      const f = new VirtioWireFaultInjector(mulberry32(1));
       f.set([{ kind: 'used-idx-jump' }, { id: 'wire-1', kind: 'event-oversize' }]);
       expect(f.rules.map((r) => r.id)).toEqual(['wire-2', 'wire-1']);
     });
 
     it('should skip an automatic id a rule already has', () => {
-      const f = new VirtioWireFaultInjector(createSeededRandom(1));
+      const f = new VirtioWireFaultInjector(mulberry32(1));
       f.add({ id: 'wire-1', kind: 'event-oversize' });
       expect(f.add({ kind: 'used-idx-jump' })).toBe('wire-2');
       expect(f.rules.map((r) => r.id)).toEqual(['wire-1', 'wire-2']);
@@ -158,7 +154,7 @@ describe(VirtioWireFaultInjector, () => {
 
   describe('when the caller changes a rule after adding it', () => {
     it('should keep the checked copy made by add()', () => {
-      const f = new VirtioWireFaultInjector(createSeededRandom(1));
+      const f = new VirtioWireFaultInjector(mulberry32(1));
       const rule: { -readonly [K in keyof VirtioWireFaultRule]: VirtioWireFaultRule[K] } = {
         kind: 'used-len-oversize',
         nth: 2,
@@ -176,7 +172,7 @@ describe(VirtioWireFaultInjector, () => {
     });
 
     it('should keep the checked copies made by set()', () => {
-      const f = new VirtioWireFaultInjector(createSeededRandom(1));
+      const f = new VirtioWireFaultInjector(mulberry32(1));
       const rule: { -readonly [K in keyof VirtioWireFaultRule]: VirtioWireFaultRule[K] } = {
         kind: 'used-id-out-of-range',
         withhold: true,
@@ -187,7 +183,7 @@ describe(VirtioWireFaultInjector, () => {
     });
 
     it('should hand out rules whose changes do not reach the injector', () => {
-      const f = new VirtioWireFaultInjector(createSeededRandom(1));
+      const f = new VirtioWireFaultInjector(mulberry32(1));
       f.add({ kind: 'used-len-oversize', times: 1 });
       (f.rules[0] as { times?: number }).times = 5;
       expect(f.rules[0]?.times).toBe(1);

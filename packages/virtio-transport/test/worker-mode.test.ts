@@ -6,6 +6,7 @@ import {
   ScmiTimeoutError,
   coreModule,
   createAgent,
+  mulberry32,
   readU32,
   type AgentOptions,
   type ChannelStats,
@@ -13,7 +14,7 @@ import {
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite, type DevresEvent } from '@scmi-ts/devres';
 import { BaseMessageId, ClockMessageId, createDefaultPlatformConfig } from '@scmi-ts/platform';
-import { createSeededRandom, virtioTransportModule } from '@scmi-ts/virtio-transport';
+import { virtioTransportModule } from '@scmi-ts/virtio-transport';
 import { Container } from 'inversify';
 import {
   startVirtioWorker,
@@ -293,7 +294,7 @@ describe('virtio transport in worker mode', () => {
     console.info(
       `virtio worker seed scenario: seed ${seed} (SCMI_SEED=${seed} reproduces the delays)`,
     );
-    const random = createSeededRandom(seed);
+    const random = mulberry32(seed);
     const iterations = 150;
     const timeoutMs = 3;
     const outcomes = { delivered: 0, lateReply: 0, refused: 0, reclaimedAtReset: 0 };

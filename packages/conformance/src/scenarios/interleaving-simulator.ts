@@ -3,6 +3,7 @@ import {
   ScmiShutdownError,
   ScmiTimeoutError,
   ScmiTransportError,
+  mulberry32,
   type ChannelCounters,
   type ScmiAgent,
 } from '@scmi-ts/core';
@@ -11,7 +12,6 @@ import { describeError } from './describe-error.js';
 import type { TransportFixture } from '../fixture.js';
 import { SameThreadRig } from '../rig.js';
 import { stressFixtureFlags } from './seed-scenario.js';
-import { mulberry32 } from './worker-campaign.js';
 import { u32s } from '../words.js';
 
 /** Options of {@link runInterleavingSimulation}. */

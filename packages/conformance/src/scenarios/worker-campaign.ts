@@ -1,33 +1,9 @@
-import { RealClock } from '@scmi-ts/core';
+import { RealClock, mulberry32 } from '@scmi-ts/core';
 import { DevresEventLog } from '@scmi-ts/devres';
 import { createDefaultPlatformConfig } from '@scmi-ts/platform';
 import type { TransportFixture, WorkerFixtureSession } from '../fixture.js';
 import { CountingClock, TransportInstrument, checkTeardownLog } from '../instrument.js';
 import { AGENT_ID } from '../rig.js';
-
-/**
- * A small deterministic PRNG (mulberry32) so that a seed reproduces a campaign's random choices.
- *
- * The generator returns numbers in [0, 1); `seed` is cut to an unsigned 32-bit integer first
- * (`-1` seeds as `0xffffffff`, `1.5` as `1`). Never throws.
- *
- * @example
- * ```ts
- * const random = mulberry32(42);
- * random(); // 0.6011037519201636, on every run
- * random(); // 0.44829055899754167
- * ```
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What a worker-mode campaign is given: where to start and how long to run. */
 export interface WorkerCampaignOptions {

@@ -4,6 +4,7 @@ import {
   ScmiMessageType,
   headerType,
   isCommandHeader,
+  mulberry32,
   readU32,
   type Clock,
   type TimerHandle,
@@ -38,7 +39,6 @@ import {
   type MutableVirtioDeviceStats,
   type VirtioDeviceStats,
 } from './virtio-device-stats.js';
-import { createSeededRandom } from './seeded-random.js';
 import { VirtioWireFaultInjector, type VirtioWireFaultRule } from './virtio-wire-fault.js';
 
 /**
@@ -232,7 +232,7 @@ export class VirtioScmiDevice {
     this.#wire = wire;
     this.#o = options;
     this.#maxWaiting = maxWaiting;
-    this.#random = createSeededRandom(seed);
+    this.#random = mulberry32(seed);
     this.faults = new VirtioWireFaultInjector(this.#random);
     if (options.faults !== undefined) this.faults.set(options.faults);
     this.#offered = options.features ?? VIRTIO_SCMI_DEVICE_FEATURES;
