@@ -5,7 +5,9 @@ import {
   createDefaultPlatformConfig,
   type PlatformConfig,
 } from '@scmi-ts/platform';
-import { Harness, decodePosted } from './support/harness';
+import { ClockProtocol } from '../src/protocols/clock/clock-protocol';
+import { Harness, decodeAnswer, decodePosted } from './support/harness';
+import { serverReply } from './support/server-reply';
 
 const CLOCK = ScmiProtocolId.CLOCK;
 const MHZ = 1_000_000;
@@ -344,20 +346,114 @@ describe('Clock protocol (0x14)', () => {
       expect(h.platform.counters.notificationsPosted).toBe(0);
     });
 
-    it('should drop notifications larger than the link carries', () => {
-      const tiny = new Harness(config());
-      tiny.connect(1, true, 12);
-      tiny.call(CLOCK, ClockMessageId.RATE_NOTIFY, [0, 1]);
-      set(tiny, 0, 0, 300 * MHZ);
-      expect(tiny.platform.counters.notificationsDropped).toBe(1);
-      tiny.close();
-    });
-
     it('should reject notify for denied clocks and with reserved bits', () => {
       expect(h.call(CLOCK, ClockMessageId.RATE_NOTIFY, [0, 1], 3).status).toBe(ScmiStatus.DENIED);
       expect(h.call(CLOCK, ClockMessageId.RATE_NOTIFY, [0, 2]).status).toBe(
         ScmiStatus.INVALID_PARAMETERS,
       );
+    });
+  });
+
+  describe('on a link too small for a delayed response or a notification', () => {
+    // CLOCK_RATE_SET's delayed response: status, clock_id, rate_low, rate_high = 16 bytes.
+    // CLOCK_RATE_CHANGED and CLOCK_RATE_CHANGE_REQUESTED: agent_id, clock_id, rate_low,
+    // rate_high = 16 bytes.
+    const attributesOf = (maxMsgSize: number, p2a = true): number =>
+      serverReply((p) => new ClockProtocol(p), { p2a, maxMsgSize }, ClockMessageId.ATTRIBUTES, [0])
+        .words[0] ?? -1;
+    const rateOf1 = (hh: Harness): number | undefined => hh.platform.snapshot().clocks[1]?.rate;
+
+    it('should advertise and accept an asynchronous set with a delayed response on a link of exactly 16 bytes', async () => {
+      const fits = new Harness(config());
+      const link = fits.connect(1, true, 16);
+      expect(fits.call(CLOCK, 0x1).words).toEqual([4 | (8 << 16)]);
+      const raw = fits.send(1, CLOCK, ClockMessageId.RATE_SET, [1, 1, 48 * MHZ, 0], 9);
+      expect(raw === undefined ? undefined : decodeAnswer(raw).status).toBe(ScmiStatus.SUCCESS);
+      await fits.clock.advance(1);
+      expect(rateOf1(fits)).toBe(48 * MHZ);
+      expect(link.messages).toEqual([
+        {
+          type: 2,
+          protocolId: CLOCK,
+          messageId: ClockMessageId.RATE_SET,
+          token: 9,
+          words: [0, 1, 48 * MHZ, 0],
+        },
+      ]);
+      expect(fits.platform.counters).toMatchObject({
+        delayedResponsesPosted: 1,
+        notificationsDropped: 0,
+      });
+      fits.close();
+    });
+
+    it('should advertise no pending asynchronous set on a 15-byte link and answer one with a delayed response NOT_SUPPORTED before any change', async () => {
+      const small = new Harness(config());
+      const link = small.connect(1, true, 15);
+      const watcher = small.connect(3); // may use clock 1, on a 128-byte link
+      for (const id of [ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY, ClockMessageId.RATE_NOTIFY]) {
+        expect(small.call(CLOCK, id, [1, 1], 3).status).toBe(0);
+      }
+      expect(small.call(CLOCK, 0x1).words).toEqual([4]); // four clocks, no pending async
+      expect(set(small, 1, 1, 48 * MHZ)).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect([small.platform.armedTimers, small.platform.pendingOperations]).toEqual([0, 0]);
+      await small.clock.advance(1000);
+      expect(rateOf1(small)).toBe(24 * MHZ);
+      // Refused before RATE_CHANGE_REQUESTED is sent.
+      expect(watcher.posted).toHaveLength(0);
+      expect(link.posted).toHaveLength(0);
+      small.close();
+    });
+
+    it('should still accept an asynchronous set without a delayed response (flags bit 1) on a 15-byte link', async () => {
+      const small = new Harness(config());
+      const link = small.connect(1, true, 15);
+      expect(set(small, 3, 1, 48 * MHZ)).toBe(0);
+      expect(small.platform.pendingOperations).toBe(1);
+      await small.clock.advance(1);
+      expect(rateOf1(small)).toBe(48 * MHZ);
+      expect(link.posted).toHaveLength(0);
+      expect(small.platform.counters.delayedResponsesPosted).toBe(0);
+      small.close();
+    });
+
+    it('should set CLOCK_ATTRIBUTES bits 31 and 30 only on a P2A link the 16-byte rate notifications fit', () => {
+      // The 28-byte CLOCK_ATTRIBUTES response itself needs a larger link: the server's own reply.
+      expect(attributesOf(16) >>> 30).toBe(0b11);
+      expect(attributesOf(15) >>> 30).toBe(0);
+      expect(attributesOf(128, false) >>> 30).toBe(0);
+      expect(attributesOf(15) & 0x3fffffff).toBe(attributesOf(16) & 0x3fffffff);
+    });
+
+    it('should accept both rate notify commands on a link of exactly 16 bytes and deliver both notifications', () => {
+      const fits = new Harness(config());
+      const link = fits.connect(1, true, 16);
+      expect(fits.call(CLOCK, ClockMessageId.RATE_NOTIFY, [0, 1]).status).toBe(0);
+      expect(fits.call(CLOCK, ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY, [0, 1]).status).toBe(0);
+      expect(set(fits, 0, 0, 300 * MHZ)).toBe(0);
+      expect(link.messages.map((m) => [m.type, m.messageId, ...m.words])).toEqual([
+        [3, ClockNotificationId.RATE_CHANGE_REQUESTED, 1, 0, 300 * MHZ, 0],
+        [3, ClockNotificationId.RATE_CHANGED, 1, 0, 300 * MHZ, 0],
+      ]);
+      expect(fits.platform.counters.notificationsDropped).toBe(0);
+      fits.close();
+    });
+
+    it('should answer NOT_SUPPORTED to enabling either rate notification on a 15-byte link, subscribe nothing, and accept a disable', () => {
+      const small = new Harness(config());
+      const link = small.connect(1, true, 15);
+      for (const id of [ClockMessageId.RATE_NOTIFY, ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY]) {
+        expect(small.call(CLOCK, id, [0, 1]).status).toBe(ScmiStatus.NOT_SUPPORTED);
+        expect(small.call(CLOCK, id, [0, 0]).status).toBe(0); // a disable posts nothing
+        // The domain and the flag are still checked first.
+        expect(small.call(CLOCK, id, [4, 1]).status).toBe(ScmiStatus.NOT_FOUND);
+        expect(small.call(CLOCK, id, [0, 2]).status).toBe(ScmiStatus.INVALID_PARAMETERS);
+      }
+      expect(small.platform.subscriptions(1)).toEqual([]);
+      expect(set(small, 0, 0, 300 * MHZ)).toBe(0);
+      expect(link.posted).toHaveLength(0);
+      expect(small.platform.counters.notificationsDropped).toBe(0);
+      small.close();
     });
   });
 

@@ -4,7 +4,9 @@ import {
   PerformanceNotificationId,
   createDefaultPlatformConfig,
 } from '@scmi-ts/platform';
+import { PerformanceProtocol } from '../src/protocols/performance/performance-protocol';
 import { Harness, defined } from './support/harness';
+import { serverReply } from './support/server-reply';
 
 const PERF = ScmiProtocolId.PERF;
 
@@ -309,6 +311,94 @@ describe('Performance domain protocol (0x13)', () => {
         ScmiStatus.NOT_SUPPORTED,
       );
       noP2a.close();
+    });
+  });
+
+  describe('on a link too small for a notification', () => {
+    // PERFORMANCE_LIMITS_CHANGED: agent_id, domain_id, range_max, range_min = 16 bytes.
+    // PERFORMANCE_LEVEL_CHANGED: agent_id, domain_id, performance_level = 12 bytes.
+    const notificationBits = (maxMsgSize: number, p2a = true): number =>
+      ((serverReply(
+        (p) => new PerformanceProtocol(p),
+        { p2a, maxMsgSize },
+        PerformanceMessageId.DOMAIN_ATTRIBUTES,
+        [0],
+      ).words[0] ?? -1) >>>
+        28) &
+      0b11;
+    const notified = (link: { messages: { messageId: number; words: number[] }[] }): number[][] =>
+      link.messages.map((m) => [m.messageId, ...m.words]);
+
+    it('should set PERF_DOMAIN_ATTRIBUTES bit 29 only where the 16-byte LIMITS_CHANGED fits, bit 28 only where the 12-byte LEVEL_CHANGED fits', () => {
+      // The 36-byte PERF_DOMAIN_ATTRIBUTES response itself needs a larger link: the server's own
+      // reply.
+      expect(notificationBits(16)).toBe(0b11);
+      expect(notificationBits(15)).toBe(0b01);
+      expect(notificationBits(12)).toBe(0b01);
+      expect(notificationBits(11)).toBe(0b00);
+      expect(notificationBits(128, false)).toBe(0b00);
+    });
+
+    it('should accept PERF_NOTIFY_LIMITS on a link of exactly 16 bytes and deliver LIMITS_CHANGED', () => {
+      const fits = new Harness();
+      const link = fits.connect(1, true, 16);
+      expect(fits.call(PERF, PerformanceMessageId.NOTIFY_LIMITS, [0, 1]).status).toBe(0);
+      expect(fits.call(PERF, PerformanceMessageId.LIMITS_SET, [0, 800_000, 400_000]).status).toBe(
+        0,
+      );
+      expect(notified(link)).toEqual([
+        [PerformanceNotificationId.LIMITS_CHANGED, 1, 0, 800_000, 400_000],
+      ]);
+      expect(fits.platform.counters.notificationsDropped).toBe(0);
+      fits.close();
+    });
+
+    it('should answer NOT_SUPPORTED to enabling PERF_NOTIFY_LIMITS on a 15-byte link, where PERF_NOTIFY_LEVEL still fits', () => {
+      const small = new Harness();
+      const link = small.connect(1, true, 15);
+      expect(small.call(PERF, PerformanceMessageId.NOTIFY_LIMITS, [0, 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      expect(small.call(PERF, PerformanceMessageId.NOTIFY_LIMITS, [0, 0]).status).toBe(0);
+      expect(small.call(PERF, PerformanceMessageId.NOTIFY_LEVEL, [0, 1]).status).toBe(0);
+      expect(small.platform.subscriptions(1)).toEqual([
+        {
+          protocolId: PERF,
+          notificationId: PerformanceNotificationId.LEVEL_CHANGED,
+          domainId: 0,
+        },
+      ]);
+      // The limits pull the level (1.2 GHz) down to 800 MHz: only LEVEL_CHANGED is sent.
+      expect(small.call(PERF, PerformanceMessageId.LIMITS_SET, [0, 800_000, 400_000]).status).toBe(
+        0,
+      );
+      expect(notified(link)).toEqual([[PerformanceNotificationId.LEVEL_CHANGED, 1, 0, 800_000]]);
+      expect(small.platform.counters.notificationsDropped).toBe(0);
+      small.close();
+    });
+
+    it('should accept PERF_NOTIFY_LEVEL on a link of exactly 12 bytes and deliver LEVEL_CHANGED', () => {
+      const fits = new Harness();
+      const link = fits.connect(1, true, 12);
+      expect(fits.call(PERF, PerformanceMessageId.NOTIFY_LEVEL, [0, 1]).status).toBe(0);
+      expect(fits.call(PERF, PerformanceMessageId.LEVEL_SET, [0, 1_800_000]).status).toBe(0);
+      expect(notified(link)).toEqual([[PerformanceNotificationId.LEVEL_CHANGED, 1, 0, 1_800_000]]);
+      expect(fits.platform.counters.notificationsDropped).toBe(0);
+      fits.close();
+    });
+
+    it('should answer NOT_SUPPORTED to enabling either on an 11-byte link, subscribe nothing, and accept a disable', () => {
+      const small = new Harness();
+      const link = small.connect(1, true, 11);
+      for (const id of [PerformanceMessageId.NOTIFY_LIMITS, PerformanceMessageId.NOTIFY_LEVEL]) {
+        expect(small.call(PERF, id, [0, 1]).status).toBe(ScmiStatus.NOT_SUPPORTED);
+        expect(small.call(PERF, id, [0, 0]).status).toBe(0);
+      }
+      expect(small.platform.subscriptions(1)).toEqual([]);
+      expect(small.call(PERF, PerformanceMessageId.LEVEL_SET, [0, 1_800_000]).status).toBe(0);
+      expect(link.posted).toHaveLength(0);
+      expect(small.platform.counters.notificationsDropped).toBe(0);
+      small.close();
     });
   });
 

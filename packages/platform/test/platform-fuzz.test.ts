@@ -23,8 +23,9 @@
  * What the reference leaves to the implementation comes from the platform's documented contract
  * (`ScmiPlatform` and `PlatformBehaviour` TSDoc): hidden protocols (NOT_SUPPORTED or DENIED),
  * `*_NOTIFY` commands needing a P2A channel, a response or posted message that does not fit the
- * link's `maxMsgSize` (PROTOCOL_ERROR, or the message dropped), and the domain permissions of the
- * configuration that Base 0x9–0xB change.
+ * link's `maxMsgSize` (PROTOCOL_ERROR, or the message dropped), no domain notification enabled nor
+ * asynchronous command accepted on a link its notification or delayed response does not fit, and
+ * the domain permissions of the configuration that Base 0x9–0xB change.
  *
  * The normal suite runs one fixed seed. A longer campaign: `pnpm --filter @scmi-ts/platform fuzz`,
  * or `SCMI_FUZZ_RUNS=<runs>` and `SCMI_FUZZ_SEED=<seed>|random`; the seed is in the test name
@@ -914,6 +915,26 @@ const NOTIFICATION_LENGTH: Record<number, Record<number, (words: number[]) => nu
   [ScmiProtocolId.RESET]: { [ResetNotificationId.ISSUED]: () => 12 },
 };
 
+/**
+ * The notification each domain `*_NOTIFY(domain_id, notify_enable)` command enables, per protocol
+ * and message id (§4): enabling one whose payload does not fit the link is a violation.
+ */
+const NOTIFY_COMMAND_NOTIFICATION: Record<number, Record<number, number>> = {
+  [ScmiProtocolId.POWER]: {
+    [PowerMessageId.STATE_NOTIFY]: 0x0,
+    [PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY]: 0x1,
+  },
+  [ScmiProtocolId.PERF]: {
+    [PerformanceMessageId.NOTIFY_LIMITS]: 0x0,
+    [PerformanceMessageId.NOTIFY_LEVEL]: 0x1,
+  },
+  [ScmiProtocolId.CLOCK]: {
+    [ClockMessageId.RATE_NOTIFY]: ClockNotificationId.RATE_CHANGED,
+    [ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY]: ClockNotificationId.RATE_CHANGE_REQUESTED,
+  },
+  [ScmiProtocolId.RESET]: { [ResetMessageId.NOTIFY]: ResetNotificationId.ISSUED },
+};
+
 const DOMAIN_PROTOCOL: Record<number, PlatformDomainProtocol> = {
   [ScmiProtocolId.POWER]: 'power',
   [ScmiProtocolId.PERF]: 'performance',
@@ -1182,6 +1203,13 @@ class FuzzRun {
     if (length !== undefined && returns.byteLength !== length)
       this.fail(`${what}: SUCCESS with ${returns.byteLength} return bytes, expected ${length}`);
     this.#checkPermissions(agentId, protocolId, messageId, request, what);
+    const enabled = NOTIFY_COMMAND_NOTIFICATION[protocolId]?.[messageId];
+    if (enabled !== undefined && request[1] === 1) {
+      // A notification the link cannot carry is not advertised, and enabling it is refused.
+      const notification = defined(NOTIFICATION_LENGTH[protocolId]?.[enabled])([]);
+      if (notification > link.maxMsgSize)
+        this.fail(`${what}: enabled a ${notification}-byte notification on a smaller link`);
+    }
     if (owesDelayedResponse(protocolId, messageId, request)) {
       const domainId = asyncDomainOf(protocolId, request);
       // Accepted only if the delayed response fits the link (refused up front otherwise).
@@ -1780,49 +1808,67 @@ describe('BASE_ERROR_EVENT and the link size (fuzz finding D1)', () => {
 
 describe('Asynchronous commands whose delayed response cannot fit the link (fuzz finding D2)', () => {
   const RATE = 300 * MHZ;
+  const WATCHER = 3;
   const rateSet = (h: Harness, flags: number): number =>
     h.call(ScmiProtocolId.CLOCK, ClockMessageId.RATE_SET, [flags, CLOCK_0, RATE, 0]).status;
   const rateOf = (h: Harness): number => defined(h.platform.snapshot().clocks[CLOCK_0]).rate;
 
-  /** Agent 1 on a `maxMsgSize` link, subscribed to both rate notifications of clock 0. */
-  function subscribedToClock(maxMsgSize: number): Harness {
-    const h = new Harness();
+  /**
+   * Agent 1 on a `maxMsgSize` link, and a watcher agent on a 128-byte link subscribed to the
+   * notifications of clock 0 and reset domain 0: a command refused before any change sends it
+   * none. (Agent 1 cannot subscribe on a link these notifications do not fit.)
+   */
+  function watched(maxMsgSize: number): Harness {
+    const h = new Harness({
+      ...CONFIG,
+      agents: [...CONFIG.agents, { id: WATCHER, name: 'watcher', protocols: ['clock', 'reset'] }],
+    });
     h.connect(1, true, maxMsgSize);
-    for (const id of [ClockMessageId.RATE_NOTIFY, ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY])
-      expect(h.call(ScmiProtocolId.CLOCK, id, [CLOCK_0, 1]).status).toBe(ScmiStatus.SUCCESS);
+    h.connect(WATCHER);
+    const subscriptions: [number, number, number][] = [
+      [ScmiProtocolId.CLOCK, ClockMessageId.RATE_NOTIFY, CLOCK_0],
+      [ScmiProtocolId.CLOCK, ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY, CLOCK_0],
+      [ScmiProtocolId.RESET, ResetMessageId.NOTIFY, RESET_GPU],
+    ];
+    for (const [protocolId, messageId, domainId] of subscriptions)
+      expect(h.call(protocolId, messageId, [domainId, 1], WATCHER).status).toBe(ScmiStatus.SUCCESS);
     return h;
   }
 
-  it('should refuse an asynchronous CLOCK_RATE_SET on a 12-byte link with PROTOCOL_ERROR and change nothing', async () => {
-    const h = subscribedToClock(12); // the delayed response: status + 12 bytes of returns
+  it('should refuse an asynchronous CLOCK_RATE_SET on a 12-byte link with NOT_SUPPORTED (not advertised there) and change nothing', async () => {
+    const h = watched(12); // the delayed response: status + 12 bytes of returns
     const rate = rateOf(h);
     const counters = h.platform.counters;
-    expect(rateSet(h, RATE_SET_ASYNC)).toBe(ScmiStatus.PROTOCOL_ERROR);
+    expect(rateSet(h, RATE_SET_ASYNC)).toBe(ScmiStatus.NOT_SUPPORTED);
     expect(h.platform.armedTimers).toBe(0);
     expect(h.platform.pendingOperations).toBe(0);
     await h.clock.advance(1000);
     expect(rateOf(h)).toBe(rate);
-    // Neither RATE_CHANGE_REQUESTED nor RATE_CHANGED: none posted, none dropped for the size.
+    // Neither RATE_CHANGE_REQUESTED nor RATE_CHANGED: none posted, none dropped.
     expect(h.link(1).posted).toEqual([]);
-    expect(h.platform.counters).toEqual({ ...counters, requests: 3, responses: 3 });
+    expect(h.link(WATCHER).posted).toEqual([]);
+    expect(h.platform.counters).toEqual({ ...counters, requests: 4, responses: 4 });
     h.close();
   });
 
   it('should accept it on a 12-byte link without a delayed response (flags bit1)', async () => {
-    const h = subscribedToClock(12);
+    const h = watched(12);
     expect(rateSet(h, RATE_SET_ASYNC | RATE_SET_NO_DELAYED_RESPONSE)).toBe(ScmiStatus.SUCCESS);
     await h.clock.advance(1000);
     expect(rateOf(h)).toBe(RATE);
-    expect(h.link(1).posted).toEqual([]); // the 16-byte notifications do not fit either
+    expect(h.link(1).posted).toEqual([]);
+    expect(h.link(WATCHER).posted).toHaveLength(2); // RATE_CHANGE_REQUESTED, RATE_CHANGED
     expect(h.platform.counters).toMatchObject({
       delayedResponsesPosted: 0,
-      notificationsDropped: 2,
+      notificationsDropped: 0,
     });
     h.close();
   });
 
   it('should accept it on a 128-byte link, notify and post the delayed response (control)', async () => {
-    const h = subscribedToClock(128);
+    const h = watched(128);
+    for (const id of [ClockMessageId.RATE_NOTIFY, ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY])
+      expect(h.call(ScmiProtocolId.CLOCK, id, [CLOCK_0, 1]).status).toBe(ScmiStatus.SUCCESS);
     expect(rateSet(h, RATE_SET_ASYNC)).toBe(ScmiStatus.SUCCESS);
     await h.clock.advance(1000);
     expect(rateOf(h)).toBe(RATE);
@@ -1844,23 +1890,20 @@ describe('Asynchronous commands whose delayed response cannot fit the link (fuzz
     h.close();
   });
 
-  it('should refuse an asynchronous RESET on a 4-byte link with PROTOCOL_ERROR and reset nothing', async () => {
-    const h = new Harness();
-    h.connect(1, true, 4); // the delayed response: status + domain_id
-    expect(h.call(ScmiProtocolId.RESET, ResetMessageId.NOTIFY, [RESET_GPU, 1]).status).toBe(
-      ScmiStatus.SUCCESS,
-    );
+  it('should refuse an asynchronous RESET on a 4-byte link with NOT_SUPPORTED (not advertised there) and reset nothing', async () => {
+    const h = watched(4); // the delayed response: status + domain_id
     const counters = h.platform.counters;
     const reset = [RESET_GPU, RESET_AUTONOMOUS_ASYNC, 0];
     expect(h.call(ScmiProtocolId.RESET, ResetMessageId.RESET, reset).status).toBe(
-      ScmiStatus.PROTOCOL_ERROR,
+      ScmiStatus.NOT_SUPPORTED,
     );
     expect(h.platform.armedTimers).toBe(0);
     await h.clock.advance(1000);
     expect(defined(h.platform.snapshot().resetDomains[RESET_GPU]).resets).toBe(0);
-    // No RESET_ISSUED: none posted, none dropped for the size.
+    // No RESET_ISSUED: none posted, none dropped.
     expect(h.link(1).posted).toEqual([]);
-    expect(h.platform.counters).toEqual({ ...counters, requests: 2, responses: 2 });
+    expect(h.link(WATCHER).posted).toEqual([]);
+    expect(h.platform.counters).toEqual({ ...counters, requests: 4, responses: 4 });
     h.close();
   });
 

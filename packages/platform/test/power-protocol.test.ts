@@ -1,6 +1,8 @@
 import { PayloadReader, ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
 import { PowerMessageId, PowerNotificationId } from '@scmi-ts/platform';
+import { PowerProtocol } from '../src/protocols/power/power-protocol';
 import { Harness } from './support/harness';
+import { serverReply } from './support/server-reply';
 
 const POWER = ScmiProtocolId.POWER;
 const ON = 0;
@@ -151,6 +153,60 @@ describe('Power domain protocol (0x11)', () => {
         ScmiStatus.NOT_SUPPORTED,
       );
       noP2a.close();
+    });
+  });
+
+  describe('on a link too small for a notification', () => {
+    // POWER_STATE_CHANGED and POWER_STATE_CHANGE_REQUESTED: agent_id, domain_id, power_state =
+    // 12 bytes.
+    const NOTIFY_COMMANDS = [
+      PowerMessageId.STATE_NOTIFY,
+      PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY,
+    ] as const;
+    const flagsOf = (maxMsgSize: number, p2a = true): number =>
+      serverReply(
+        (p) => new PowerProtocol(p),
+        { p2a, maxMsgSize },
+        PowerMessageId.DOMAIN_ATTRIBUTES,
+        [2],
+      ).words[0] ?? -1;
+
+    it('should set POWER_DOMAIN_ATTRIBUTES bits 31 and 28 only where the 12-byte notifications fit, and keep async and sync support', () => {
+      // The 24-byte POWER_DOMAIN_ATTRIBUTES response itself needs a larger link: the server's own
+      // reply. Domain 2 has an asynchronous set (bit 30), which posts neither a delayed response
+      // nor a notification of its own.
+      expect(flagsOf(12) >>> 27).toBe(0b11110);
+      expect(flagsOf(11) >>> 27).toBe(0b01100);
+      expect(flagsOf(128, false) >>> 27).toBe(0b00100);
+    });
+
+    it('should accept both notify commands on a link of exactly 12 bytes and deliver both notifications', () => {
+      const fits = new Harness();
+      const link = fits.connect(1, true, 12);
+      for (const id of NOTIFY_COMMANDS) expect(fits.call(POWER, id, [0, 1]).status).toBe(0);
+      expect(fits.call(POWER, PowerMessageId.STATE_SET, [0, 0, OFF]).status).toBe(0);
+      expect(link.messages.map((m) => [m.type, m.messageId, ...m.words])).toEqual([
+        [3, PowerNotificationId.STATE_CHANGE_REQUESTED, 1, 0, OFF],
+        [3, PowerNotificationId.STATE_CHANGED, 1, 0, OFF],
+      ]);
+      expect(fits.platform.counters.notificationsDropped).toBe(0);
+      fits.close();
+    });
+
+    it('should answer NOT_SUPPORTED to enabling either on an 11-byte link, subscribe nothing, accept a disable, and still accept an asynchronous set', async () => {
+      const small = new Harness();
+      const link = small.connect(1, true, 11);
+      for (const id of NOTIFY_COMMANDS) {
+        expect(small.call(POWER, id, [2, 1]).status).toBe(ScmiStatus.NOT_SUPPORTED);
+        expect(small.call(POWER, id, [2, 0]).status).toBe(0);
+      }
+      expect(small.platform.subscriptions(1)).toEqual([]);
+      expect(small.call(POWER, PowerMessageId.STATE_SET, [1, 2, OFF]).status).toBe(0);
+      await small.clock.advance(1);
+      expect(small.platform.snapshot().powerDomains[2]).toBe(OFF);
+      expect(link.posted).toHaveLength(0);
+      expect(small.platform.counters.notificationsDropped).toBe(0);
+      small.close();
     });
   });
 

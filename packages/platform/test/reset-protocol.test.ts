@@ -5,7 +5,9 @@ import {
   createDefaultPlatformConfig,
   type PlatformConfig,
 } from '@scmi-ts/platform';
-import { Harness } from './support/harness';
+import { ResetProtocol } from '../src/protocols/reset/reset-protocol';
+import { Harness, decodeAnswer, defined } from './support/harness';
+import { serverReply } from './support/server-reply';
 
 const RESET = ScmiProtocolId.RESET;
 const AUTONOMOUS = 1;
@@ -149,6 +151,105 @@ describe('Reset domain protocol (0x16)', () => {
         ScmiStatus.NOT_SUPPORTED,
       );
       noP2a.close();
+    });
+  });
+
+  describe('on a link too small for a delayed response or a notification', () => {
+    // An asynchronous RESET's delayed response: status, domain_id = 8 bytes. RESET_ISSUED:
+    // agent_id, domain_id, reset_state = 12 bytes.
+    const GPU = 0; // asynchronous reset, latency 500 µs
+    const UART = 2;
+    /** The default agents and a watcher (4) that may use every reset domain, on its own link. */
+    function watched(): PlatformConfig {
+      const c = config();
+      return { ...c, agents: [...c.agents, { id: 4, name: 'watcher', protocols: ['reset'] }] };
+    }
+    const attributesOf = (maxMsgSize: number, domain = GPU, p2a = true): number =>
+      serverReply(
+        (p) => new ResetProtocol(p),
+        { p2a, maxMsgSize },
+        ResetMessageId.DOMAIN_ATTRIBUTES,
+        [domain],
+      ).words[0] ?? -1;
+
+    it('should set RESET_DOMAIN_ATTRIBUTES bit 31 only where the 8-byte delayed response fits, bit 30 only where the 12-byte RESET_ISSUED fits', () => {
+      // The 28-byte RESET_DOMAIN_ATTRIBUTES response itself needs a larger link: the server's own
+      // reply.
+      expect(attributesOf(12)).toBe(0xc0000000);
+      expect(attributesOf(11)).toBe(0x80000000);
+      expect(attributesOf(8)).toBe(0x80000000);
+      expect(attributesOf(7)).toBe(0);
+      expect(attributesOf(12, UART)).toBe(0x40000000); // no asynchronous reset
+      expect(attributesOf(128, GPU, false)).toBe(0);
+    });
+
+    it('should accept an asynchronous reset on a link of exactly 8 bytes and post its delayed response', async () => {
+      const fits = new Harness(config());
+      const link = fits.connect(1, true, 8);
+      const raw = fits.send(1, RESET, ResetMessageId.RESET, [GPU, AUTONOMOUS | ASYNC, 0], 41);
+      expect(decodeAnswer(defined(raw)).status).toBe(ScmiStatus.SUCCESS);
+      expect(fits.platform.pendingOperations).toBe(1);
+      await fits.clock.advance(0.5);
+      expect(fits.platform.snapshot().resetDomains[GPU]).toEqual({ asserted: false, resets: 1 });
+      expect(link.messages).toEqual([
+        { type: 2, protocolId: RESET, messageId: ResetMessageId.RESET, token: 41, words: [0, 0] },
+      ]);
+      expect(fits.platform.counters).toMatchObject({
+        delayedResponsesPosted: 1,
+        notificationsDropped: 0,
+      });
+      fits.close();
+    });
+
+    it('should answer an asynchronous reset NOT_SUPPORTED on a 7-byte link, before any change', async () => {
+      const small = new Harness(watched());
+      const link = small.connect(1, true, 7);
+      const watcher = small.connect(4);
+      expect(small.call(RESET, ResetMessageId.NOTIFY, [GPU, 1], 4).status).toBe(0);
+      expect(small.call(RESET, ResetMessageId.RESET, [GPU, AUTONOMOUS | ASYNC, 0]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      expect([small.platform.armedTimers, small.platform.pendingOperations]).toEqual([0, 0]);
+      await small.clock.advance(1000);
+      expect(small.platform.snapshot().resetDomains[GPU]).toEqual({ asserted: false, resets: 0 });
+      expect(watcher.posted).toHaveLength(0); // no RESET_ISSUED
+      expect(link.posted).toHaveLength(0);
+      // A synchronous reset needs neither and is still accepted.
+      expect(small.call(RESET, ResetMessageId.RESET, [GPU, AUTONOMOUS, 0]).status).toBe(0);
+      expect(watcher.posted).toHaveLength(1);
+      small.close();
+    });
+
+    it('should accept RESET_NOTIFY on a link of exactly 12 bytes and deliver RESET_ISSUED', () => {
+      const fits = new Harness(config());
+      const link = fits.connect(1, true, 12);
+      expect(fits.call(RESET, ResetMessageId.NOTIFY, [UART, 1]).status).toBe(0);
+      expect(fits.call(RESET, ResetMessageId.RESET, [UART, AUTONOMOUS, 0]).status).toBe(0);
+      expect(link.messages).toEqual([
+        {
+          type: 3,
+          protocolId: RESET,
+          messageId: ResetNotificationId.ISSUED,
+          token: 0,
+          words: [1, UART, 0],
+        },
+      ]);
+      expect(fits.platform.counters.notificationsDropped).toBe(0);
+      fits.close();
+    });
+
+    it('should answer NOT_SUPPORTED to enabling RESET_NOTIFY on an 11-byte link, subscribe nothing, and accept a disable', () => {
+      const small = new Harness(config());
+      const link = small.connect(1, true, 11);
+      expect(small.call(RESET, ResetMessageId.NOTIFY, [UART, 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      expect(small.call(RESET, ResetMessageId.NOTIFY, [UART, 0]).status).toBe(0);
+      expect(small.platform.subscriptions(1)).toEqual([]);
+      expect(small.call(RESET, ResetMessageId.RESET, [UART, AUTONOMOUS, 0]).status).toBe(0);
+      expect(link.posted).toHaveLength(0);
+      expect(small.platform.counters.notificationsDropped).toBe(0);
+      small.close();
     });
   });
 

@@ -832,7 +832,7 @@ describe('Sensor protocol (0x15)', () => {
         noP2a.close();
       });
 
-      it('should be neither advertised nor accepted on a link SENSOR_UPDATE does not fit', async () => {
+      it('should be neither advertised nor enabled on a link SENSOR_UPDATE does not fit (a disable is accepted)', async () => {
         // Sensor 3: 3 axes, SENSOR_UPDATE carries agent_id, sensor_id and 3 × 16 bytes = 56.
         const continuous = (hh: Harness): number =>
           (defined(hh.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [3]).words[2]) >>> 30) & 1;
@@ -848,6 +848,10 @@ describe('Sensor protocol (0x15)', () => {
         small.connect(1, true, 55);
         expect(continuous(small)).toBe(0);
         expect(notify(small, 3, 1)).toBe(ScmiStatus.NOT_SUPPORTED);
+        expect(small.platform.subscriptions(1)).toEqual([]);
+        expect(small.platform.armedTimers).toBe(0);
+        // Disabling can post nothing: accepted there, as for every *_NOTIFY command.
+        expect(notify(small, 3, 0)).toBe(0);
         expect(small.platform.subscriptions(1)).toEqual([]);
         expect(small.platform.armedTimers).toBe(0);
         small.close();

@@ -59,11 +59,13 @@ export interface ScmiPlatformOptions {
  * - Unknown message id: NOT_FOUND (or NOT_SUPPORTED with `behaviour.unknownMessage`); a wrong
  *   payload size: PROTOCOL_ERROR; a response larger than `link.maxMsgSize`: PROTOCOL_ERROR.
  * - Without a P2A channel (`link.p2a` false) notification requests and asynchronous operations get
- *   NOT_SUPPORTED, and neither is advertised (virtio-scmi rules). An asynchronous CLOCK_RATE_SET
- *   or RESET whose delayed response would not fit `link.maxMsgSize` gets PROTOCOL_ERROR up front,
- *   before any change; a sensor's asynchronous reading and continuous updates are not advertised
- *   on a link their delayed response or SENSOR_UPDATE would not fit, and are NOT_SUPPORTED there.
- *   A notification that would not fit is dropped and counted in `notificationsDropped`.
+ *   NOT_SUPPORTED, and neither is advertised (virtio-scmi rules). Likewise where the delayed
+ *   response or notification would not fit `link.maxMsgSize`: an asynchronous CLOCK_RATE_SET
+ *   asking for its delayed response, an asynchronous RESET or SENSOR_READING_GET, and enabling a
+ *   Clock, Power, Performance or Reset notification or a sensor's continuous updates get
+ *   NOT_SUPPORTED before any change (disabling one is accepted), and what advertises them (the attribute bits, Clock
+ *   PROTOCOL_ATTRIBUTES' pending asynchronous count) is clear. A notification that would not fit
+ *   is dropped and counted in `notificationsDropped`.
  * - Notifications: header type 3, token 0, payload starting with the agent_id of the agent that
  *   caused the change; sent only to subscribed, connected agents that may use the domain at the
  *   time (a domain denied by BASE_SET_DEVICE_PERMISSIONS or SET_PROTOCOL_PERMISSIONS gets nothing,

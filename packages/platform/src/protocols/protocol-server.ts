@@ -127,15 +127,18 @@ export interface PlatformServices {
   fit(req: PlatformRequest, fixed: number, entrySize: number): number;
   /**
    * Whether a delayed response with `returns` bytes of return values (after the status) fits the
-   * link of `req`: an asynchronous command whose delayed response would not is refused before any
-   * change (PROTOCOL_ERROR, or NOT_SUPPORTED where its support is advertised per domain and so not
-   * advertised there), rather than answered SUCCESS and followed by a delayed response that only
-   * says PROTOCOL_ERROR.
+   * link of `req`. Where it does not, the asynchronous mode that would send it is not advertised
+   * (CLOCK PROTOCOL_ATTRIBUTES pending asynchronous rate changes 0, RESET_DOMAIN_ATTRIBUTES bit 31
+   * and SENSOR_DESCRIPTION_GET bit 31 clear) and a command asking for it is answered NOT_SUPPORTED
+   * before any change, as on a link without a P2A channel, rather than answered SUCCESS and
+   * followed by a delayed response that only says PROTOCOL_ERROR. (An asynchronous CLOCK_RATE_SET
+   * that asks for no delayed response, flags bit 1, sends none and is accepted.)
    */
   delayedFits(req: PlatformRequest, returns: number): boolean;
   /**
    * Whether a notification with `payload` bytes after its header fits the link of `req`: one that
-   * does not is dropped and counted when posted, so what would send it is not advertised.
+   * does not is dropped and counted when posted, so it is not advertised there (its attribute bit
+   * clear) and the `*_NOTIFY` command that would enable it is answered NOT_SUPPORTED.
    */
   notificationFits(req: PlatformRequest, payload: number): boolean;
   /** Forgets everything the servers keep for an agent (RESET_AGENT_CONFIGURATION). */
@@ -205,11 +208,18 @@ export function readEnable(r: PayloadReader): boolean | undefined {
 
 /**
  * The common shape of every `*_NOTIFY(domain_id, notify_enable)` command: checks the domain and
- * the flag, then (un)subscribes the agent. @internal
+ * the flag, then (un)subscribes the agent. `payload` is the size in bytes of the notification it
+ * enables (after its header). Without a P2A channel the engine answers NOT_SUPPORTED before the
+ * handler runs (`p2a: true`); on a link that notification does not fit
+ * ({@link PlatformServices.notificationFits}), enabling it is answered NOT_SUPPORTED and nothing
+ * is subscribed, as the attribute bit that advertises it is clear there; disabling it, which can
+ * never post anything, is accepted. @internal
  */
 export function notifyCommand(
+  services: PlatformServices,
   protocolId: number,
   notificationId: number,
+  payload: number,
   protocol: PlatformDomainProtocol,
   count: () => number,
 ): MessageHandler {
@@ -222,6 +232,7 @@ export function notifyCommand(
       if (bad !== undefined) return bad;
       const on = readEnable(req.r);
       if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+      if (on && !services.notificationFits(req, payload)) return fail(ScmiStatus.NOT_SUPPORTED);
       req.agent.subscribe(protocolId, notificationId, id, on);
       return ok();
     },

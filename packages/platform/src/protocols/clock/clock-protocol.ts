@@ -36,6 +36,11 @@ const RATE_CONTROL = 1 << 29;
 const RATE_ENTRY = 8;
 /** Return values of CLOCK_RATE_SET's delayed response: clock_id, rate (64 bits). */
 const RATE_DELAYED = 12;
+/**
+ * Payload of CLOCK_RATE_CHANGED and CLOCK_RATE_CHANGE_REQUESTED as posted (see `#setRate` and
+ * `#apply`): agent_id, clock_id, rate_low, rate_high.
+ */
+const RATE_NOTIFICATION = 16;
 const TAG = 'clock';
 
 /** Splits a rate into its low and high words. */
@@ -83,11 +88,25 @@ export class ClockProtocol implements ProtocolServer {
       [ClockMessageId.NAME_GET, { size: 4, run: (req) => this.#name(req) }],
       [
         ClockMessageId.RATE_NOTIFY,
-        notifyCommand(this.id, ClockNotificationId.RATE_CHANGED, 'clock', count),
+        notifyCommand(
+          services,
+          this.id,
+          ClockNotificationId.RATE_CHANGED,
+          RATE_NOTIFICATION,
+          'clock',
+          count,
+        ),
       ],
       [
         ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY,
-        notifyCommand(this.id, ClockNotificationId.RATE_CHANGE_REQUESTED, 'clock', count),
+        notifyCommand(
+          services,
+          this.id,
+          ClockNotificationId.RATE_CHANGE_REQUESTED,
+          RATE_NOTIFICATION,
+          'clock',
+          count,
+        ),
       ],
       [ClockMessageId.CONFIG_GET, { size: 8, run: (req) => this.#getConfig(req) }],
       [ClockMessageId.POSSIBLE_PARENTS_GET, { size: 8, run: (req) => this.#parents(req) }],
@@ -103,10 +122,17 @@ export class ClockProtocol implements ProtocolServer {
   }
 
   public attributes(req: PlatformRequest): Reply {
-    // No P2A channel, no delayed response: no asynchronous request can be accepted, so none is
-    // advertised (Linux clock.c makes a rate set asynchronous whenever this count allows one).
-    const pending = req.link.p2a ? this.#p.behaviour.maxPendingAsync & 0xff : 0;
+    // No P2A channel, or a link CLOCK_RATE_SET's delayed response does not fit: an asynchronous
+    // set with a delayed response cannot be accepted, so no pending one is advertised (Linux
+    // clock.c makes a rate set asynchronous whenever this count allows one, and waits for its
+    // delayed response).
+    const pending = this.#asyncSupported(req) ? this.#p.behaviour.maxPendingAsync & 0xff : 0;
     return ok(words((this.#clocks.length & 0xffff) | (pending << 16)));
+  }
+
+  /** Whether an asynchronous CLOCK_RATE_SET with its delayed response is possible on the link. */
+  #asyncSupported(req: PlatformRequest): boolean {
+    return req.link.p2a && this.#p.delayedFits(req, RATE_DELAYED);
   }
 
   #clock(req: PlatformRequest, use: boolean): [number, ClockConfig, ClockState] | Reply {
@@ -119,11 +145,14 @@ export class ClockProtocol implements ProtocolServer {
     const found = this.#clock(req, false);
     if (!Array.isArray(found)) return found;
     const [, c, s] = found;
-    const p2a = req.link.p2a;
+    // Bits 31 (rate changed) and 30 (rate change requested notifications): only on a link with a
+    // P2A channel that the notification fits; there CLOCK_RATE_NOTIFY and
+    // CLOCK_RATE_CHANGE_REQUESTED_NOTIFY answer NOT_SUPPORTED (see notifyCommand).
+    const notifications = req.link.p2a && this.#p.notificationFits(req, RATE_NOTIFICATION);
     const attributes =
       (s.enabled ? 1 : 0) |
       GET_PERMISSIONS_SUPPORTED |
-      (p2a ? (1 << 31) | (1 << 30) : 0) |
+      (notifications ? (1 << 31) | (1 << 30) : 0) |
       (needsExtendedName(c.name) ? 1 << 29 : 0) |
       ((c.parents?.length ?? 0) > 0 ? 1 << 28 : 0);
     return ok(concat(words(attributes), shortName(c.name), words(c.enableLatencyUs ?? 0)));
@@ -173,10 +202,11 @@ export class ClockProtocol implements ProtocolServer {
     const async = (flags & 1) !== 0;
     const respond = (flags & 2) === 0;
     if (async && !req.link.p2a) return fail(ScmiStatus.NOT_SUPPORTED);
-    // The delayed response (clock_id, rate) must fit the link (see PlatformServices.delayedFits).
-    if (async && respond && !this.#p.delayedFits(req, RATE_DELAYED)) {
-      return fail(ScmiStatus.PROTOCOL_ERROR);
-    }
+    // With a delayed response (clock_id, rate) the link cannot carry: not advertised there
+    // (PROTOCOL_ATTRIBUTES pending count 0), so NOT_SUPPORTED before any change (see
+    // PlatformServices.delayedFits). One that asks for none (flags bit 1) posts no reply of its
+    // own and is accepted.
+    if (async && respond && !this.#asyncSupported(req)) return fail(ScmiStatus.NOT_SUPPORTED);
     if (async && this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
       return fail(ScmiStatus.BUSY);
     }

@@ -25,6 +25,13 @@ interface PerfState {
 }
 
 const LEVEL_ENTRY = 12;
+/**
+ * Payload of PERFORMANCE_LIMITS_CHANGED as posted (see `#setLimits`): agent_id, domain_id,
+ * range_max, range_min.
+ */
+const LIMITS_NOTIFICATION = 16;
+/** Payload of PERFORMANCE_LEVEL_CHANGED as posted (see `#apply`): agent_id, domain_id, level. */
+const LEVEL_NOTIFICATION = 12;
 
 /**
  * Performance domain protocol (0x13), version 3.0, without fast channels (PERF_DESCRIBE_FASTCHANNEL
@@ -62,11 +69,25 @@ export class PerformanceProtocol implements ProtocolServer {
       [PerformanceMessageId.LEVEL_GET, { size: 4, run: (req) => this.#getLevel(req) }],
       [
         PerformanceMessageId.NOTIFY_LIMITS,
-        notifyCommand(this.id, PerformanceNotificationId.LIMITS_CHANGED, 'performance', count),
+        notifyCommand(
+          services,
+          this.id,
+          PerformanceNotificationId.LIMITS_CHANGED,
+          LIMITS_NOTIFICATION,
+          'performance',
+          count,
+        ),
       ],
       [
         PerformanceMessageId.NOTIFY_LEVEL,
-        notifyCommand(this.id, PerformanceNotificationId.LEVEL_CHANGED, 'performance', count),
+        notifyCommand(
+          services,
+          this.id,
+          PerformanceNotificationId.LEVEL_CHANGED,
+          LEVEL_NOTIFICATION,
+          'performance',
+          count,
+        ),
       ],
       [
         PerformanceMessageId.DESCRIBE_FASTCHANNEL,
@@ -97,10 +118,14 @@ export class PerformanceProtocol implements ProtocolServer {
     if (!Array.isArray(found)) return found;
     const [, d] = found;
     const p2a = req.link.p2a;
+    // Bits 29 (limits changed) and 28 (level changed notifications): only on a link the
+    // notification fits; elsewhere PERF_NOTIFY_LIMITS / PERF_NOTIFY_LEVEL answer NOT_SUPPORTED
+    // (see notifyCommand).
     const flags =
       (d.canSetLimits !== false ? 1 << 31 : 0) |
       (d.canSetLevel !== false ? 1 << 30 : 0) |
-      (p2a ? (1 << 29) | (1 << 28) : 0) |
+      (p2a && this.#p.notificationFits(req, LIMITS_NOTIFICATION) ? 1 << 29 : 0) |
+      (p2a && this.#p.notificationFits(req, LEVEL_NOTIFICATION) ? 1 << 28 : 0) |
       (needsExtendedName(d.name) ? 1 << 26 : 0);
     const top = d.levels[d.levels.length - 1]?.value ?? 0;
     return ok(

@@ -19,6 +19,12 @@ import {
 import { PowerMessageId, PowerNotificationId } from './power-message-id.js';
 
 /**
+ * Payload of POWER_STATE_CHANGED and POWER_STATE_CHANGE_REQUESTED as posted (see `#set` and
+ * `#apply`): agent_id, domain_id, power_state.
+ */
+const STATE_NOTIFICATION = 12;
+
+/**
  * Power domain protocol (0x11), version 3.0. Synchronous sets apply at once; asynchronous ones
  * (domains with `asyncSet`, P2A links only) apply after the async latency, with no delayed response
  * (as the protocol specifies): completion is seen through POWER_STATE_CHANGED. @internal
@@ -42,11 +48,25 @@ export class PowerProtocol implements ProtocolServer {
       [PowerMessageId.STATE_GET, { size: 4, run: (req) => this.#get(req) }],
       [
         PowerMessageId.STATE_NOTIFY,
-        notifyCommand(this.id, PowerNotificationId.STATE_CHANGED, 'power', count),
+        notifyCommand(
+          services,
+          this.id,
+          PowerNotificationId.STATE_CHANGED,
+          STATE_NOTIFICATION,
+          'power',
+          count,
+        ),
       ],
       [
         PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY,
-        notifyCommand(this.id, PowerNotificationId.STATE_CHANGE_REQUESTED, 'power', count),
+        notifyCommand(
+          services,
+          this.id,
+          PowerNotificationId.STATE_CHANGE_REQUESTED,
+          STATE_NOTIFICATION,
+          'power',
+          count,
+        ),
       ],
       [PowerMessageId.DOMAIN_NAME_GET, { size: 4, run: (req) => this.#name(req) }],
     ]);
@@ -67,11 +87,16 @@ export class PowerProtocol implements ProtocolServer {
     if (bad !== undefined) return bad;
     const d = this.#domains[id] as PowerDomainConfig;
     const p2a = req.link.p2a;
+    // Bits 31 (state changed) and 28 (state change requested notifications): only on a link the
+    // notification fits; elsewhere the *_NOTIFY command answers NOT_SUPPORTED (see notifyCommand).
+    // Bit 30 (asynchronous set) needs only the P2A channel: the set has no delayed response, and
+    // its completion can be read with POWER_STATE_GET without POWER_STATE_CHANGED.
+    const notifications = p2a && this.#p.notificationFits(req, STATE_NOTIFICATION);
     const flags =
-      (p2a ? 1 << 31 : 0) |
+      (notifications ? 1 << 31 : 0) |
       (p2a && d.asyncSet === true ? 1 << 30 : 0) |
       (1 << 29) |
-      (p2a ? 1 << 28 : 0) |
+      (notifications ? 1 << 28 : 0) |
       (needsExtendedName(d.name) ? 1 << 27 : 0);
     return ok(concat(words(flags), shortName(d.name)));
   }

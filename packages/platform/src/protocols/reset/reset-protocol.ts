@@ -28,6 +28,10 @@ const AUTONOMOUS = 1;
 const EXPLICIT_ASSERT = 2;
 const ASYNC = 4;
 const VENDOR_STATE = 0x80000000;
+/** Return values of an asynchronous RESET's delayed response: domain_id. */
+const RESET_DELAYED = 4;
+/** Payload of RESET_ISSUED as posted (see `#reset`): agent_id, domain_id, reset_state. */
+const ISSUED_NOTIFICATION = 12;
 
 /**
  * Reset domain protocol (0x16), version 3.0: autonomous resets (synchronous, or asynchronous with
@@ -50,7 +54,17 @@ export class ResetProtocol implements ProtocolServer {
     this.messages = new Map<number, MessageHandler>([
       [ResetMessageId.DOMAIN_ATTRIBUTES, { size: 4, run: (req) => this.#attributes(req) }],
       [ResetMessageId.RESET, { size: 12, run: (req) => this.#reset(req) }],
-      [ResetMessageId.NOTIFY, notifyCommand(this.id, ResetNotificationId.ISSUED, 'reset', count)],
+      [
+        ResetMessageId.NOTIFY,
+        notifyCommand(
+          services,
+          this.id,
+          ResetNotificationId.ISSUED,
+          ISSUED_NOTIFICATION,
+          'reset',
+          count,
+        ),
+      ],
       [ResetMessageId.DOMAIN_NAME_GET, { size: 4, run: (req) => this.#name(req) }],
     ]);
   }
@@ -75,11 +89,19 @@ export class ResetProtocol implements ProtocolServer {
     if (!Array.isArray(found)) return found;
     const [, d] = found;
     const p2a = req.link.p2a;
+    // Bit 31 (asynchronous reset) and bit 30 (RESET_ISSUED notifications): only what the link can
+    // carry, its delayed response or notification; elsewhere RESET answers NOT_SUPPORTED to an
+    // asynchronous reset and RESET_NOTIFY to an enable (see notifyCommand).
     const attributes =
-      (p2a && d.asyncReset === true ? 1 << 31 : 0) |
-      (p2a ? 1 << 30 : 0) |
+      (this.#asyncSupported(req, d) ? 1 << 31 : 0) |
+      (p2a && this.#p.notificationFits(req, ISSUED_NOTIFICATION) ? 1 << 30 : 0) |
       (needsExtendedName(d.name) ? 1 << 29 : 0);
     return ok(concat(words(attributes, d.latencyUs ?? UNKNOWN_LATENCY), shortName(d.name)));
+  }
+
+  /** Whether an asynchronous reset of domain `d`, with its delayed response, is possible here. */
+  #asyncSupported(req: PlatformRequest, d: ResetDomainConfig): boolean {
+    return req.link.p2a && d.asyncReset === true && this.#p.delayedFits(req, RESET_DELAYED);
   }
 
   #reset(req: PlatformRequest): Reply {
@@ -93,9 +115,10 @@ export class ResetProtocol implements ProtocolServer {
     if ((flags & ~7) !== 0 || (async && !autonomous)) return fail(ScmiStatus.INVALID_PARAMETERS);
     // Architectural states (bit 31 clear): only 0, the cold reset; vendor states are accepted.
     if (resetState < VENDOR_STATE && resetState !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
-    if (async && (!req.link.p2a || d.asyncReset !== true)) return fail(ScmiStatus.NOT_SUPPORTED);
-    // The delayed response (domain_id) must fit the link (see PlatformServices.delayedFits).
-    if (async && !this.#p.delayedFits(req, 4)) return fail(ScmiStatus.PROTOCOL_ERROR);
+    // Not advertised (RESET_DOMAIN_ATTRIBUTES bit 31) without a P2A channel, for a domain without
+    // asynchronous reset, or on a link the delayed response (domain_id) does not fit (see
+    // PlatformServices.delayedFits): NOT_SUPPORTED, before any change.
+    if (async && !this.#asyncSupported(req, d)) return fail(ScmiStatus.NOT_SUPPORTED);
     const s = this.#state[id] as ResetState;
     const cause = req.agent.id;
     const issued = (): void => {

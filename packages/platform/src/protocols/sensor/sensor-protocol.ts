@@ -484,12 +484,13 @@ export class SensorProtocol implements ProtocolServer {
     if (!Array.isArray(found)) return found;
     const [id, s] = found;
     // Not advertised (SENSOR_DESCRIPTION_GET bit 30) without update intervals, or on a link the
-    // SENSOR_UPDATE notification would not fit: every one would be dropped.
-    if (!this.#intervals.has(id) || !this.#p.notificationFits(req, updateSize(s))) {
-      return fail(ScmiStatus.NOT_SUPPORTED);
-    }
+    // SENSOR_UPDATE notification would not fit, where every one would be dropped: enabling it is
+    // NOT_SUPPORTED there; disabling it, which can post nothing, is accepted on such a link, as
+    // for the other `*_NOTIFY` commands (see notifyCommand).
+    if (!this.#intervals.has(id)) return fail(ScmiStatus.NOT_SUPPORTED);
     const on = readEnable(req.r);
     if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+    if (on && !this.#p.notificationFits(req, updateSize(s))) return fail(ScmiStatus.NOT_SUPPORTED);
     req.agent.subscribe(this.id, SensorNotificationId.UPDATE, id, on);
     this.#rearmUpdates();
     return ok();
