@@ -27,7 +27,7 @@ export interface AgentChannelOptions {
  *   a2p: [{ id: 0 }, { id: 1, protocols: [0x13], polling: true }],
  *   p2a: [{ id: 0 }],
  *   rxTimeoutMs: 30,
- *   transportConfig: { wire }, // from createSameThreadMailboxWire(clock)
+ *   transportConfig: { wire }, // from createSameThreadMailboxWire(clock, { a2p: [0, 1], p2a: [0] })
  * };
  * ```
  */

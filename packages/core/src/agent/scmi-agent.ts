@@ -160,7 +160,8 @@ export class ScmiAgent {
    * listed by the platform, or its init failed: see {@link ScmiAgent.protocolErrors}).
    * @example
    * ```ts
-   * const base = agent.protocol(baseProtocolDriver); // BaseProtocol (or your driver's API type)
+   * // clockDriver bound to PROTOCOL_DRIVER (see ProtocolDriver); Base's API is `agent.base`
+   * const clock = agent.protocol(clockDriver); // ClockProtocol: what the driver's init returned
    * ```
    */
   public protocol<T>(driver: ProtocolDriver<T>): T {

@@ -47,8 +47,9 @@ const drivers = new WeakMap<VirtioScmiWire, VirtioScmiDriver>();
 /**
  * Creates the virtio-scmi transport (Linux `scmi_virtio_desc` + `scmi_virtio_ops`): A2P channel 0
  * is the cmdq, P2A channel 0 the eventq (only with `VIRTIO_SCMI_F_P2A_CHANNELS`; otherwise its setup
- * rejects with `E_NOT_SUPPORTED` and core runs without notifications). Completion by used-buffer
- * notification or by polling, per channel. The transport object holds no state: everything lives
+ * rejects with `E_NOT_SUPPORTED` and core runs without notifications). The cmdq completes by
+ * used-buffer notification or by polling, as configured; the eventq by notification only
+ * (`p2a[0].polling: true` is refused). The transport object holds no state: everything lives
  * with the wire passed in each agent's `transportConfig` ({@link VirtioTransportConfig}).
  *
  * **Pool size and queue size.** As Linux's `get_max_msg`, the transport tells core
