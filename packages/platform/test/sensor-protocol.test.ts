@@ -7,7 +7,7 @@ import {
   type PlatformConfig,
   type SensorConfig,
 } from '@scmi-ts/platform';
-import { Harness, decodePosted, defined } from './support/harness';
+import { Harness, decodePosted, defined, type FakeLink } from './support/harness';
 
 const SOC_TEMP = defined(createDefaultPlatformConfig().sensors?.[0]).value;
 
@@ -277,6 +277,32 @@ describe('Sensor protocol (0x15)', () => {
       await h.clock.advance(5000); // wraps down through 1000 (mode 1: ascending only), up again
       expect(h.links.get(1)?.posted).toHaveLength(2);
       expect(h.links.get(3)?.posted).toHaveLength(0);
+    });
+
+    it('should enable SENSOR_TRIP_POINT_EVENT only on a link it fits (12 bytes), and accept a disable on a smaller one', async () => {
+      const harness = (maxMsgSize: number): [Harness, FakeLink] => {
+        const hh = new Harness(createDefaultPlatformConfig(), { behaviour: { sensorPollMs: 10 } });
+        return [hh, hh.connect(1, true, maxMsgSize)];
+      };
+      const [fits, fitsLink] = harness(12);
+      expect(config(fits, 2, 1, 0, 1000)).toBe(0);
+      expect(fits.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [2, 1]).status).toBe(0);
+      await fits.clock.advance(1600);
+      expect(fitsLink.messages.map((m) => m.words)).toEqual([[0, 2, 1 << 16]]);
+      expect(fits.platform.counters.notificationsDropped).toBe(0);
+      fits.close();
+      const [small, smallLink] = harness(11);
+      expect(config(small, 2, 1, 0, 1000)).toBe(0);
+      expect(small.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [2, 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      expect(small.platform.subscriptions(1)).toEqual([]);
+      expect(small.platform.armedTimers).toBe(0); // nothing sampled for nobody
+      expect(small.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [2, 0]).status).toBe(0);
+      await small.clock.advance(1600);
+      expect(smallLink.posted).toHaveLength(0);
+      expect(small.platform.counters.notificationsDropped).toBe(0);
+      small.close();
     });
 
     it('should report descending crossings in mode 2 and 3', async () => {

@@ -71,6 +71,24 @@ describe('System power protocol (0x12)', () => {
     );
   });
 
+  it('should enable STATE_NOTIFIER only on a link it fits (12 bytes), and accept a disable on a smaller one', () => {
+    const sized = new Harness();
+    const fits = sized.connect(1, true, 12);
+    const small = sized.connect(2, true, 11);
+    expect(sized.call(SYSTEM, SystemPowerMessageId.STATE_NOTIFY, [1], 1).status).toBe(0);
+    expect(sized.call(SYSTEM, SystemPowerMessageId.STATE_NOTIFY, [1], 2).status).toBe(
+      ScmiStatus.NOT_SUPPORTED,
+    );
+    expect(sized.platform.subscriptions(2)).toEqual([]);
+    expect(sized.call(SYSTEM, SystemPowerMessageId.STATE_NOTIFY, [0], 2).status).toBe(0);
+    // Agent 2 asks; agent 1, subscribed on a link the 12 bytes fit, is told.
+    expect(sized.call(SYSTEM, SystemPowerMessageId.STATE_SET, [0, 0], 2).status).toBe(0);
+    expect(fits.messages.map((m) => m.words)).toEqual([[2, 0, 0]]);
+    expect(small.posted).toHaveLength(0);
+    expect(sized.platform.counters.notificationsDropped).toBe(0);
+    sized.close();
+  });
+
   it('should answer NOT_SUPPORTED to notify without a P2A channel', () => {
     const noP2a = new Harness();
     noP2a.connect(1, false);

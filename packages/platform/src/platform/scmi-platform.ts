@@ -62,9 +62,10 @@ export interface ScmiPlatformOptions {
  *   NOT_SUPPORTED, and neither is advertised (virtio-scmi rules). Likewise where the delayed
  *   response or notification would not fit `link.maxMsgSize`: an asynchronous CLOCK_RATE_SET
  *   asking for its delayed response, an asynchronous RESET or SENSOR_READING_GET, and enabling a
- *   Clock, Power, Performance or Reset notification or a sensor's continuous updates get
- *   NOT_SUPPORTED before any change (disabling one is accepted), and what advertises them (the attribute bits, Clock
- *   PROTOCOL_ATTRIBUTES' pending asynchronous count) is clear. A notification that would not fit
+ *   Clock, Power, Performance, Reset, System power or sensor (trip point, continuous update)
+ *   notification get NOT_SUPPORTED before any change (disabling one is accepted), and what
+ *   advertises them (the attribute bits, Clock PROTOCOL_ATTRIBUTES' pending asynchronous count) is
+ *   clear. A notification that would not fit
  *   is dropped and counted in `notificationsDropped`.
  * - Notifications: header type 3, token 0, payload starting with the agent_id of the agent that
  *   caused the change; sent only to subscribed, connected agents that may use the domain at the

@@ -109,6 +109,8 @@ const ROUND_UP = 1 << 9;
 const ROUND_AUTO = 1 << 10;
 /** attributes_low bit 30: continuous updates (SENSOR_CONTINUOUS_UPDATE_NOTIFY). */
 const CONTINUOUS_UPDATES = 1 << 30;
+/** Payload of SENSOR_TRIP_POINT_EVENT as posted: agent_id, sensor_id, trip_point_desc. */
+const TRIP_POINT_EVENT = 12;
 /** num_intervals_flags bit 12: one segmented triplet (min, max, step). */
 const SEGMENTED = 1 << 12;
 
@@ -357,6 +359,11 @@ export class SensorProtocol implements ProtocolServer {
     if (!Array.isArray(found)) return found;
     const on = readEnable(req.r);
     if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+    // A link SENSOR_TRIP_POINT_EVENT does not fit: enabling it is NOT_SUPPORTED (every event would
+    // be dropped), disabling it accepted, as for every `*_NOTIFY` command.
+    if (on && !this.#p.notificationFits(req, TRIP_POINT_EVENT)) {
+      return fail(ScmiStatus.NOT_SUPPORTED);
+    }
     req.agent.subscribe(this.id, SensorNotificationId.TRIP_POINT_EVENT, found[0], on);
     this.#rearm();
     return ok();

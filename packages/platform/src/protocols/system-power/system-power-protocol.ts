@@ -15,6 +15,8 @@ import { SystemPowerMessageId, SystemPowerNotificationId } from './system-power-
 /** Highest architectural system state: 0 shutdown, 1 cold reset, 2 warm reset, 3 power up, 4 suspend. */
 const MAX_ARCH_STATE = 4;
 const VENDOR_STATE = 0x80000000;
+/** Payload of SYSTEM_POWER_STATE_NOTIFIER as posted (see `#set`): agent_id, flags, system_state. */
+const STATE_NOTIFICATION = 12;
 
 /**
  * System power protocol (0x12), version 1.0. A state set is recorded (the emulated system does not
@@ -47,6 +49,11 @@ export class SystemPowerProtocol implements ProtocolServer {
           run: (req) => {
             const on = readEnable(req.r);
             if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+            // A link SYSTEM_POWER_STATE_NOTIFIER does not fit: enabling it is NOT_SUPPORTED (every
+            // one would be dropped), disabling it accepted, as for every `*_NOTIFY` command.
+            if (on && !this.#p.notificationFits(req, STATE_NOTIFICATION)) {
+              return fail(ScmiStatus.NOT_SUPPORTED);
+            }
             req.agent.subscribe(this.id, SystemPowerNotificationId.STATE_NOTIFIER, 0, on);
             return ok();
           },
