@@ -35,6 +35,13 @@ export type { Doorbell } from './doorbell/doorbell.js';
 export type { DoorbellInterceptor } from './doorbell/same-thread-doorbell.js';
 export type { MessageRef } from './errors/scmi-error.js';
 export type {
+  FaultRuleEntry,
+  FaultRuleGate,
+  FaultRuleIdentity,
+  FaultRuleListOptions,
+  FaultRuleState,
+} from './faults/fault-rule-list.js';
+export type {
   NotificationStats,
   ScmiEventDescriptor,
   ScmiEventFilter,
@@ -95,6 +102,7 @@ export {
   ScmiTimeoutError,
   ScmiTransportError,
 } from './errors/scmi-error.js';
+export { FaultRuleList } from './faults/fault-rule-list.js';
 export {
   SCMI_HEADER_RESERVED_MASK,
   SCMI_TOKEN_COUNT,

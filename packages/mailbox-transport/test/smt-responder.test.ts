@@ -582,6 +582,13 @@ describe(SmtFaultInjector, () => {
     expect(bad).toEqual({ match: { nth: 0 }, action: { kind: 'no-free' } });
   });
 
+  it('should give an automatic id no rule has, skipping one a caller gave its own rule', () => {
+    const faults = new SmtFaultInjector();
+    expect(faults.add({ id: 'smt-rule-1', action: { kind: 'no-free' } })).toBe('smt-rule-1');
+    expect(faults.add({ action: { kind: 'early-free' } })).toBe('smt-rule-2');
+    expect(faults.rules.map((r) => r.id)).toEqual(['smt-rule-1', 'smt-rule-2']);
+  });
+
   it('should match on protocol and message ids', () => {
     const faults = new SmtFaultInjector();
     faults.add({ match: { protocolId: 0x10, messageId: 0x3 }, action: { kind: 'no-free' } });

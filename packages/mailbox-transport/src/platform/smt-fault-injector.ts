@@ -1,4 +1,5 @@
 import {
+  FaultRuleList,
   ScmiConfigError,
   headerMessageId,
   headerProtocolId,
@@ -9,6 +10,7 @@ import {
   validateSmtFaultRule,
   type SmtFaultAction,
   type SmtFaultKind,
+  type SmtFaultMatch,
   type SmtFaultRule,
 } from './smt-fault-rule.js';
 
@@ -30,14 +32,9 @@ export interface SmtFaultLogEntry {
   readonly token: number;
 }
 
-interface Rule {
-  readonly id: string;
-  readonly rule: SmtFaultRule;
-  matched: number;
-  fired: number;
-}
-
 const MAX_LOG = 1000;
+/** The match of a rule that has none: every A2P response. */
+const NO_MATCH: SmtFaultMatch = Object.freeze({});
 
 /**
  * The wire-level fault rules of an {@link SmtResponder}, with a bounded log (last 1000) and
@@ -51,17 +48,15 @@ const MAX_LOG = 1000;
  * ```
  */
 export class SmtFaultInjector {
-  readonly #rules: Rule[] = [];
+  readonly #list = new FaultRuleList<SmtFaultRule, SmtFaultKind>({
+    kinds: ['stuck-busy', 'hostile-length', 'spurious-doorbell', 'no-free', 'early-free'],
+    idPrefix: 'smt-rule-',
+    duplicate: (id) => new ScmiConfigError('rule.id', `rule id ${id} is already used`),
+    // Copies down to match and action: changing what `rules` returns changes no rule.
+    copyFields: ['match', 'action'],
+  });
   readonly #log: SmtFaultLogEntry[] = [];
-  readonly #counts: Record<SmtFaultKind, number> = {
-    'stuck-busy': 0,
-    'hostile-length': 0,
-    'spurious-doorbell': 0,
-    'no-free': 0,
-    'early-free': 0,
-  };
   #seq = 0;
-  #nextId = 1;
 
   /**
    * Adds a rule (validated) and returns its id.
@@ -74,36 +69,22 @@ export class SmtFaultInjector {
   public add(rule: SmtFaultRule): string {
     // Checked and kept as a copy: a caller changing the rule later must not bypass the checks.
     const valid = validateSmtFaultRule(rule);
-    const id = valid.id ?? `smt-rule-${this.#nextId++}`;
-    if (this.#rules.some((r) => r.id === id)) {
-      throw new ScmiConfigError('rule.id', `rule id ${id} is already used`);
-    }
-    this.#rules.push({ id, rule: valid, matched: 0, fired: 0 });
-    return id;
+    return this.#list.add(valid, valid.id);
   }
 
   /** Removes the rule `id`; false when there is none. */
   public remove(id: string): boolean {
-    const i = this.#rules.findIndex((r) => r.id === id);
-    if (i < 0) return false;
-    this.#rules.splice(i, 1);
-    return true;
+    return this.#list.remove(id);
   }
 
   /** Removes every rule (the log and counts stay). */
   public clear(): void {
-    this.#rules.length = 0;
+    this.#list.clear();
   }
 
   /** Copies of the rules, in the order they were added, with their ids. */
   public get rules(): readonly SmtFaultRule[] {
-    // Copies down to match and action: changing what this returns changes no rule.
-    return this.#rules.map(({ id, rule }) => ({
-      ...rule,
-      id,
-      ...(rule.match === undefined ? {} : { match: { ...rule.match } }),
-      action: { ...rule.action },
-    }));
+    return this.#list.rules;
   }
 
   /** What fired, oldest first (the last 1000 entries). */
@@ -113,7 +94,7 @@ export class SmtFaultInjector {
 
   /** Faults fired, per kind. */
   public get counts(): Readonly<Record<SmtFaultKind, number>> {
-    return { ...this.#counts };
+    return this.#list.counts;
   }
 
   /**
@@ -126,19 +107,19 @@ export class SmtFaultInjector {
     header: number,
   ): SmtFaultAction | undefined {
     let chosen: SmtFaultAction | undefined;
-    for (const r of this.#rules) {
-      const m = r.rule.match ?? {};
+    for (const r of this.#list.states) {
+      const m = r.rule.match ?? NO_MATCH;
       if ((m.direction ?? 'a2p') !== direction) continue;
       if (m.channelId !== undefined && m.channelId !== channelId) continue;
       if (m.protocolId !== undefined && m.protocolId !== headerProtocolId(header)) continue;
       if (m.messageId !== undefined && m.messageId !== headerMessageId(header)) continue;
-      r.matched++;
-      if (chosen !== undefined) continue;
-      if (m.nth !== undefined && r.matched !== m.nth) continue;
-      if (m.times !== undefined && r.fired >= m.times) continue;
-      r.fired++;
+      // After the first rule that fired, the others still count the message as matched.
+      if (chosen !== undefined) {
+        this.#list.see(r);
+        continue;
+      }
+      if (!this.#list.fires(r, m, r.rule.action.kind)) continue;
       chosen = r.rule.action;
-      this.#counts[chosen.kind]++;
       this.#log.push({
         seq: ++this.#seq,
         ruleId: r.id,

@@ -1,4 +1,4 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { FaultRuleList, ScmiConfigError } from '@scmi-ts/core';
 
 /**
  * Which PTA invocations a wire fault fires on. Every field is optional; an empty match fires on
@@ -82,13 +82,6 @@ export interface OpteeWireFault {
   readonly action: OpteeWireFaultAction;
 }
 
-interface RuleState {
-  readonly id: string;
-  readonly rule: OpteeWireFault;
-  seen: number;
-  fired: number;
-}
-
 const KINDS: readonly OpteeWireFaultKind[] = [
   'busy-channel',
   'output-size',
@@ -166,27 +159,8 @@ function validate(rule: unknown): OpteeWireFault {
   };
 }
 
-/**
- * `rule` as the list holds it among `rules`: its own id, refused when taken, or the next
- * `wire-<n>` neither taken nor `reserved` (the ids the rest of a list being set gives its own
- * rules: an automatic id does not depend on where they stand in it; `next.n` advanced).
- */
-function admit(
-  rule: OpteeWireFault,
-  rules: readonly RuleState[],
-  next: { n: number },
-  reserved: ReadonlySet<string> = new Set(),
-): RuleState {
-  let id = rule.id;
-  if (id === undefined) {
-    // Skip the automatic ids a caller already gave to a rule of its own.
-    do id = `wire-${next.n++}`;
-    while (reserved.has(id) || rules.some((r) => r.id === id));
-  } else if (rules.some((r) => r.id === id)) {
-    throw new ScmiConfigError('fault.id', `rule ${id} exists`);
-  }
-  return { id, rule, seen: 0, fired: 0 };
-}
+/** The match of a rule that has none: every message-processing invocation. */
+const NO_MATCH: OpteeWireFaultMatch = Object.freeze({});
 
 /**
  * The wire fault rules of an emulated OP-TEE, with counts of what fired.
@@ -198,15 +172,13 @@ function admit(
  * ```
  */
 export class OpteeWireFaults {
-  #rules: RuleState[] = [];
-  readonly #counts: Record<OpteeWireFaultKind, number> = {
-    'busy-channel': 0,
-    'output-size': 0,
-    'hang-until-cancel': 0,
-    'smt-status': 0,
-    'tee-result': 0,
-  };
-  #next = 1;
+  readonly #list = new FaultRuleList<OpteeWireFault, OpteeWireFaultKind>({
+    kinds: KINDS,
+    idPrefix: 'wire-',
+    duplicate: (id) => new ScmiConfigError('fault.id', `rule ${id} exists`),
+    // Copies down to match and action: changing what `rules` returns changes no rule.
+    copyFields: ['match', 'action'],
+  });
 
   /**
    * Adds a rule after the others; returns its id (`wire-<n>` when it has none, skipping the ids
@@ -218,11 +190,8 @@ export class OpteeWireFaults {
    *   is added then.
    */
   public add(rule: OpteeWireFault): string {
-    const next = { n: this.#next };
-    const state = admit(validate(rule), this.#rules, next);
-    this.#rules.push(state);
-    this.#next = next.n;
-    return state.id;
+    const valid = validate(rule);
+    return this.#list.add(valid, valid.id);
   }
 
   /**
@@ -236,55 +205,38 @@ export class OpteeWireFaults {
     if (!Array.isArray(rules)) throw new ScmiConfigError('faults', 'expected an array of rules');
     const list: readonly unknown[] = rules;
     const valid = Array.from(list, (r) => validate(r)); // a hole is validated too (undefined)
-    const reserved = new Set(valid.flatMap((r) => (r.id === undefined ? [] : [r.id])));
-    const replaced: RuleState[] = [];
-    const next = { n: this.#next };
-    for (const r of valid) replaced.push(admit(r, replaced, next, reserved));
-    this.#rules = replaced;
-    this.#next = next.n;
+    this.#list.set(valid.map((r) => ({ rule: r, id: r.id })));
   }
 
   /** Removes the rule `id`; false when there was none. */
   public remove(id: string): boolean {
-    const i = this.#rules.findIndex((r) => r.id === id);
-    if (i < 0) return false;
-    this.#rules.splice(i, 1);
-    return true;
+    return this.#list.remove(id);
   }
 
   /** Removes every rule (the counts stay). */
   public clear(): void {
-    this.#rules.length = 0;
+    this.#list.clear();
   }
 
   /** The rules, in the order they were added (copies: changing them changes nothing). */
   public get rules(): readonly OpteeWireFault[] {
-    return this.#rules.map(({ rule, id }) => ({
-      ...rule,
-      id,
-      ...(rule.match === undefined ? {} : { match: { ...rule.match } }),
-      action: { ...rule.action },
-    }));
+    return this.#list.rules;
   }
 
   /** How many times each kind fired. */
   public get counts(): Readonly<Record<OpteeWireFaultKind, number>> {
-    return { ...this.#counts };
+    return this.#list.counts;
   }
 
   /** @internal The actions that fire on an invocation of `command` on `channelId`. */
   public select(channelId: number, command: number): OpteeWireFaultAction[] {
-    if (this.#rules.length === 0) return NONE;
+    if (this.#list.isEmpty) return NONE;
     const fired: OpteeWireFaultAction[] = [];
-    for (const r of this.#rules) {
-      const m = r.rule.match ?? {};
+    for (const r of this.#list.states) {
+      const m = r.rule.match ?? NO_MATCH;
       if (m.channelId !== undefined && m.channelId !== channelId) continue;
       if (m.command !== undefined && m.command !== command) continue;
-      r.seen++;
-      if (m.nth !== undefined && r.seen !== m.nth) continue;
-      if (m.times !== undefined && r.fired >= m.times) continue;
-      r.fired++;
-      this.#counts[r.rule.action.kind]++;
+      if (!this.#list.fires(r, m, r.rule.action.kind)) continue;
       fired.push(r.rule.action);
     }
     return fired;

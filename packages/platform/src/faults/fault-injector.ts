@@ -1,4 +1,4 @@
-import { MAX_TIMER_MS, type Clock } from '@scmi-ts/core';
+import { FaultRuleList, MAX_TIMER_MS, type Clock } from '@scmi-ts/core';
 import { PlatformError } from '../errors/platform-error.js';
 import { SeededRandom } from '../random/seeded-random.js';
 import type {
@@ -65,12 +65,8 @@ const MAX_STORM_PAYLOAD_WORDS = 16_384;
 /** Most bytes a `corrupt-bytes` action writes: 64 KiB, as a storm's payload. */
 const MAX_CORRUPT_BYTES = 65_536;
 
-interface ActiveRule {
-  readonly rule: FaultRule;
-  readonly id: string;
-  seen: number;
-  fired: number;
-}
+/** The match of a rule that has none: every command. */
+const NO_MATCH: NonNullable<FaultRule['match']> = Object.freeze({});
 
 /** One rule that fired on a message: its id and action. */
 export interface FiredFault {
@@ -104,17 +100,20 @@ export interface FaultSubject {
  */
 export class FaultInjector {
   readonly #clock: Clock;
-  readonly #rng: SeededRandom;
-  #rules: ActiveRule[] = [];
-  #next = 1;
+  readonly #list: FaultRuleList<FaultRule, FaultKind>;
   #seq = 0;
   readonly #log: FaultLogEntry[] = [];
-  readonly #counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
 
   /** Creates an injector on `clock` (for log times) with the probability seed `seed`. */
   public constructor(clock: Clock, seed = 1) {
     this.#clock = clock;
-    this.#rng = new SeededRandom(seed);
+    const rng = new SeededRandom(seed);
+    this.#list = new FaultRuleList({
+      kinds: KINDS,
+      idPrefix: 'rule-',
+      duplicate: (id) => new PlatformError('E_FAULT_RULE', `fault rule id ${id} is already in use`),
+      random: () => rng.next(),
+    });
   }
 
   /**
@@ -132,33 +131,22 @@ export class FaultInjector {
     // Checked and kept as a copy: a caller changing the rule later must not bypass the checks.
     const copy = freezeRule(copyRule(rule));
     checkRule(copy);
-    let id = copy.id;
-    if (id === undefined) {
-      // Skip the automatic ids a caller already gave to a rule of its own.
-      do id = `rule-${this.#next++}`;
-      while (this.#rules.some((r) => r.id === id));
-    } else if (this.#rules.some((r) => r.id === id)) {
-      throw new PlatformError('E_FAULT_RULE', `fault rule id ${id} is already in use`);
-    }
-    this.#rules.push({ rule: copy, id, seen: 0, fired: 0 });
-    return id;
+    return this.#list.add(copy, copy.id);
   }
 
   /** Removes the rule `id`; false when there is none. */
   public remove(id: string): boolean {
-    const before = this.#rules.length;
-    this.#rules = this.#rules.filter((r) => r.id !== id);
-    return this.#rules.length !== before;
+    return this.#list.remove(id);
   }
 
   /** Removes every rule (the log and the counts stay). */
   public clear(): void {
-    this.#rules = [];
+    this.#list.clear();
   }
 
   /** Whether no rule is set (the platform then skips the fault bookkeeping of each command). */
   public get isEmpty(): boolean {
-    return this.#rules.length === 0;
+    return this.#list.isEmpty;
   }
 
   /**
@@ -166,7 +154,7 @@ export class FaultInjector {
    * rule is changed by removing it and adding another).
    */
   public get rules(): readonly IdentifiedFaultRule[] {
-    return this.#rules.map((r) => ({ ...r.rule, id: r.id }));
+    return this.#list.rules;
   }
 
   /** The faults injected, oldest first (at most the last 10 000). */
@@ -176,7 +164,7 @@ export class FaultInjector {
 
   /** How many faults of each kind were injected. */
   public get counts(): Readonly<Record<FaultKind, number>> {
-    return { ...this.#counts };
+    return this.#list.counts;
   }
 
   /**
@@ -184,19 +172,15 @@ export class FaultInjector {
    * per message. @internal
    */
   public select(subject: FaultSubject): FiredFault[] {
-    if (this.#rules.length === 0) return [];
+    if (this.#list.isEmpty) return [];
     const fired: FiredFault[] = [];
-    for (const r of this.#rules) {
-      const m = r.rule.match ?? {};
+    for (const r of this.#list.states) {
+      const m = r.rule.match ?? NO_MATCH;
       if ((m.stage ?? 'command') !== subject.stage) continue;
       if (m.agentId !== undefined && m.agentId !== subject.agentId) continue;
       if (m.protocolId !== undefined && m.protocolId !== subject.protocolId) continue;
       if (m.messageId !== undefined && m.messageId !== subject.messageId) continue;
-      r.seen++;
-      if (m.nth !== undefined && r.seen !== m.nth) continue;
-      if (m.times !== undefined && r.fired >= m.times) continue;
-      if (m.probability !== undefined && this.#rng.next() >= m.probability) continue;
-      r.fired++;
+      if (!this.#list.fires(r, m, r.rule.action.kind)) continue;
       fired.push({ ruleId: r.id, action: r.rule.action });
       this.#record(r.id, r.rule.action.kind, subject);
     }
@@ -204,7 +188,6 @@ export class FaultInjector {
   }
 
   #record(ruleId: string, kind: FaultKind, s: FaultSubject): void {
-    this.#counts[kind]++;
     this.#log.push({
       seq: ++this.#seq,
       atMs: this.#clock.now(),

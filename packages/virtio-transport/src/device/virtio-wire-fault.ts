@@ -1,4 +1,4 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { FaultRuleList, ScmiConfigError, type FaultRuleEntry } from '@scmi-ts/core';
 
 /**
  * The wire-level faults a {@link VirtioScmiDevice} can inject — a hostile or broken device, as the
@@ -71,36 +71,6 @@ export interface VirtioWireFaultRule {
    * stores the true one again; default: until the device's next task.
    */
   readonly restoreAfterMs?: number;
-}
-
-interface ActiveRule {
-  readonly rule: VirtioWireFaultRule;
-  readonly id: string;
-  seen: number;
-  fired: number;
-}
-
-/**
- * The active form of the checked rule `rule` among `rules`: its own id, refused when taken, or the
- * next `wire-<n>` neither taken nor `reserved` (the ids the rest of a list being set gives its own
- * rules: an automatic id does not depend on where they stand in it; `next.n` advanced).
- */
-function admit(
-  rule: VirtioWireFaultRule,
-  field: string,
-  rules: readonly ActiveRule[],
-  next: { n: number },
-  reserved: ReadonlySet<string> = new Set(),
-): ActiveRule {
-  let id = rule.id;
-  if (id === undefined) {
-    // Skip the automatic ids a caller already gave to a rule of its own.
-    do id = `wire-${next.n++}`;
-    while (reserved.has(id) || rules.some((r) => r.id === id));
-  } else if (rules.some((r) => r.id === id)) {
-    throw new ScmiConfigError(`${field}.id`, `rule id ${id} is already in use`);
-  }
-  return { rule, id, seen: 0, fired: 0 };
 }
 
 function isObject(v: unknown): v is Readonly<Record<string, unknown>> {
@@ -188,17 +158,17 @@ function checkedCopy(rule: unknown, field: string): VirtioWireFaultRule {
  * ```
  */
 export class VirtioWireFaultInjector {
-  #rules: ActiveRule[] = [];
-  #next = 1;
-  readonly #random: () => number;
-  readonly #counts = Object.fromEntries(VIRTIO_WIRE_FAULT_KINDS.map((k) => [k, 0])) as Record<
-    VirtioWireFaultKind,
-    number
-  >;
+  readonly #list: FaultRuleList<VirtioWireFaultRule, VirtioWireFaultKind>;
 
   /** An injector whose probabilities come from `random` (values in [0, 1)). */
   public constructor(random: () => number) {
-    this.#random = random;
+    this.#list = new FaultRuleList({
+      kinds: VIRTIO_WIRE_FAULT_KINDS,
+      idPrefix: 'wire-',
+      duplicate: (id, field) =>
+        new ScmiConfigError(`${field ?? 'rule'}.id`, `rule id ${id} is already in use`),
+      random,
+    });
   }
 
   /**
@@ -215,11 +185,7 @@ export class VirtioWireFaultInjector {
    */
   public add(rule: VirtioWireFaultRule): string {
     const copy = checkedCopy(rule, 'rule');
-    const next = { n: this.#next };
-    const active = admit(copy, 'rule', this.#rules, next);
-    this.#rules.push(active);
-    this.#next = next.n;
-    return active.id;
+    return this.#list.add(copy, copy.id, 'rule');
   }
 
   /**
@@ -235,54 +201,45 @@ export class VirtioWireFaultInjector {
     }
     const list: readonly unknown[] = rules;
     // An index loop, not map: a hole of a sparse list is refused, not skipped.
-    const copies: VirtioWireFaultRule[] = [];
-    for (let i = 0; i < list.length; i++) copies.push(checkedCopy(list[i], `rules[${i}]`));
-    const reserved = new Set(copies.flatMap((r) => (r.id === undefined ? [] : [r.id])));
-    const replaced: ActiveRule[] = [];
-    const next = { n: this.#next };
-    copies.forEach((copy, i) => {
-      replaced.push(admit(copy, `rules[${i}]`, replaced, next, reserved));
-    });
-    this.#rules = replaced;
-    this.#next = next.n;
+    const entries: FaultRuleEntry<VirtioWireFaultRule>[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const field = `rules[${i}]`;
+      const copy = checkedCopy(list[i], field);
+      entries.push({ rule: copy, id: copy.id, field });
+    }
+    this.#list.set(entries);
   }
 
   /** Removes every rule (counts stay). */
   public clear(): void {
-    this.#rules = [];
+    this.#list.clear();
   }
 
   /** The rules, in order. */
   public get rules(): readonly VirtioWireFaultRule[] {
-    return this.#rules.map((r) => ({ ...r.rule, id: r.id }));
+    return this.#list.rules;
   }
 
   /** How many faults of each kind fired. */
   public get counts(): Readonly<Record<VirtioWireFaultKind, number>> {
-    return { ...this.#counts };
+    return this.#list.counts;
   }
 
   /** Whether any rule of `kind` is set (skips the candidate bookkeeping on the fast path). */
   public has(kind: VirtioWireFaultKind): boolean {
     // A plain loop: asked for every command, it should not allocate a closure each time.
-    for (const r of this.#rules) if (r.rule.kind === kind) return true;
+    for (const r of this.#list.states) if (r.rule.kind === kind) return true;
     return false;
   }
 
   /** The first rule of `kind` that fires on this candidate (counting it), if any. @internal */
   public fire(kind: VirtioWireFaultKind): VirtioWireFaultRule | undefined {
     let chosen: VirtioWireFaultRule | undefined;
-    for (const r of this.#rules) {
+    for (const r of this.#list.states) {
       if (r.rule.kind !== kind) continue;
-      r.seen++;
-      if (chosen !== undefined) continue;
-      const { nth, times, probability } = r.rule;
-      if (nth !== undefined && r.seen !== nth) continue;
-      if (times !== undefined && r.fired >= times) continue;
-      if (probability !== undefined && this.#random() >= probability) continue;
-      r.fired++;
-      this.#counts[kind]++;
-      chosen = r.rule;
+      // After the first rule that fired, the others still count the candidate as seen.
+      if (chosen !== undefined) this.#list.see(r);
+      else if (this.#list.fires(r, r.rule, kind)) chosen = r.rule;
     }
     return chosen;
   }
