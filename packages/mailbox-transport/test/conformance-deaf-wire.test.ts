@@ -80,7 +80,7 @@ describe('the conformance worker campaigns, over a wire that delivers no reply',
     await session?.stop();
   });
 
-  it('should report that no reply came in time in the seed scenario', async () => {
+  it('should report that no reply came in time in the seed scenario, and every reply it swallowed without a trace', async () => {
     const r = await runSeedScenarioWorker(deafFixture, {
       runs: 10,
       seed: 42,
@@ -88,7 +88,15 @@ describe('the conformance worker campaigns, over a wire that delivers no reply',
     });
     expect(r.runs).toBe(10);
     expect(r.phases[SEED_WORKER_PHASES.delivered]).toBeUndefined();
-    expect(r.violations).toEqual([expect.stringMatching(/no reply came in time in 10 runs/)]);
+    const lost = r.violations.filter((v) => /the late reply left no trace/.test(v));
+    expect(r.violations).toEqual([
+      ...lost,
+      expect.stringMatching(/no reply came in time in 10 runs/),
+    ]);
+    // The fixture reports cancellations: each reply the deaf wire swallowed (it reached the
+    // agent's side, which counted nothing) is a violation of its own.
+    expect(lost.length).toBe(r.phases[SEED_WORKER_PHASES.neverArrived] ?? 0);
+    expect(lost.length).toBeGreaterThan(0);
   });
 
   it('should report that every probe of the hostile campaign timed out', async () => {

@@ -140,24 +140,40 @@ describe('a reply that lands during the teardown', () => {
 });
 
 describe('a reply to a command the platform held at the removal', () => {
+  interface Run {
+    /** Complete by polling (INTR_ENABLED clear). */
+    readonly polling: boolean;
+    /** When the platform answers; `never`: it does not. */
+    readonly answered: 'before the removal' | 'after the free' | 'never';
+    /** The platform rings while the area is still its own, before the timeout (counted spurious). */
+    readonly earlyRing?: boolean;
+    /** The platform rings with its answer even for a polled message (it always rings when asked). */
+    readonly ringAlways?: boolean;
+  }
+
   /**
    * A command times out and the platform holds its answer; it answers before the agent is removed,
-   * or only after the free (its `answer` rings when the agent asked for a doorbell). The record of
-   * a2p:0 just after the removal, and at the end.
+   * only after the free, or never. The record of a2p:0 just after the removal, and at the end.
    */
-  async function run(polling: boolean, answered: 'before the removal' | 'after the free') {
+  async function run({ polling, answered, earlyRing = false, ringAlways = false }: Run) {
     const h = createHand(false);
     const agent = await h.probe({ a2p: [{ id: 0, polling }], p2a: false });
     const held = h.holdAnswers();
     const x = settle(agent.transact(0x10, 0x0));
+    await h.clock.runTasks();
+    if (earlyRing) h.ringA2p();
     await h.clock.advance(40);
     expect(await x).toBeInstanceOf(ScmiTimeoutError);
-    if (answered === 'before the removal') h.answer(defined(held()));
+    const answer = (): void => {
+      h.answer(defined(held())); // rings when the agent asked for a doorbell
+      if (ringAlways && polling) h.ringA2p();
+    };
+    if (answered === 'before the removal') answer();
     const removing = agent.remove();
     await h.clock.runUntilIdle();
     await removing;
     const atFree = defined(h.wire.wire.monitor.channel('a2p:0'));
-    if (answered === 'after the free') h.answer(defined(held()));
+    if (answered === 'after the free') answer();
     await h.clock.runUntilIdle();
     const after = defined(h.wire.wire.monitor.channel('a2p:0'));
     h.platform.close();
@@ -165,36 +181,103 @@ describe('a reply to a command the platform held at the removal', () => {
     const c = after.counters;
     return {
       abandonedAtFree: atFree.abandonedAtFree,
-      abandonedAfter: after.abandonedAtFree,
-      counted: c.lateReplies + c.refusedAfterQuiesce + after.ignoredAfterFree,
+      repliesAfterFree: after.repliesAfterFree,
+      // Every count a reply can end in, the wire's included: exactly once per reply.
+      counted:
+        c.lateReplies + c.refusedAfterQuiesce + after.ignoredAfterFree + after.repliesAfterFree,
       late: c.lateReplies,
+      spurious: c.badMessages.spurious,
     };
   }
 
-  it('polling, answered after the free: the message is counted abandoned at the free, once, and nothing else counts its reply', async () => {
-    expect(await run(true, 'after the free')).toEqual({
+  it('polling, answered after the free: the message is abandoned at the free, its reply counted once as it lands', async () => {
+    expect(await run({ polling: true, answered: 'after the free' })).toEqual({
       abandonedAtFree: 1,
-      abandonedAfter: 1,
+      repliesAfterFree: 1,
+      counted: 1,
+      late: 0,
+      spurious: 0,
+    });
+  });
+
+  it('polling, answered after the free by a platform that rings all the same: its doorbell is not counted again', async () => {
+    expect(await run({ polling: true, answered: 'after the free', ringAlways: true })).toEqual({
+      abandonedAtFree: 1,
+      repliesAfterFree: 1,
+      counted: 1,
+      late: 0,
+      spurious: 0,
+    });
+  });
+
+  it('polling, never answered: abandoned, and no reply counted (there was none)', async () => {
+    expect(await run({ polling: true, answered: 'never' })).toEqual({
+      abandonedAtFree: 1,
+      repliesAfterFree: 0,
       counted: 0,
       late: 0,
+      spurious: 0,
     });
   });
 
   it('interrupt mode, answered after the free: nothing is abandoned (the doorbell is owed, and counted when dropped after the free)', async () => {
-    expect(await run(false, 'after the free')).toEqual({
+    expect(await run({ polling: false, answered: 'after the free' })).toEqual({
       abandonedAtFree: 0,
-      abandonedAfter: 0,
+      repliesAfterFree: 0,
       counted: 1,
       late: 0,
+      spurious: 0,
+    });
+  });
+
+  it('interrupt mode, the doorbell came early (area busy), answered after the free: abandoned, its reply and its second doorbell counted once', async () => {
+    expect(await run({ polling: false, answered: 'after the free', earlyRing: true })).toEqual({
+      abandonedAtFree: 1,
+      repliesAfterFree: 1,
+      counted: 1,
+      late: 0,
+      spurious: 1,
     });
   });
 
   it('polling, answered before the removal: the reply in the area is counted late at the teardown, not abandoned', async () => {
-    expect(await run(true, 'before the removal')).toEqual({
+    expect(await run({ polling: true, answered: 'before the removal' })).toEqual({
       abandonedAtFree: 0,
-      abandonedAfter: 0,
+      repliesAfterFree: 0,
       counted: 1,
       late: 1,
+      spurious: 0,
     });
+  });
+
+  it('polling, answered and rung for between the quiesce and the free: counted once (refused), not late again at the free', async () => {
+    const h = createHand(false);
+    const agent = await h.probe({ a2p: [{ id: 0, polling: true }], p2a: false });
+    let at: unknown;
+    h.onRequest = (_req, resp) => {
+      // As in 'a reply landing after the quiesce, before the free' above, with a doorbell too
+      // (INTR_ENABLED is clear: a platform that rings all the same).
+      h.clock.setTimeout(() => {
+        const r = h.wire.wire.monitor.channel('a2p:0');
+        at = { quiesced: r?.quiesced, freed: r?.freed };
+        h.answer(resp as Uint8Array);
+        h.ringA2p();
+      }, 10.03);
+    };
+    const x = settle(agent.transact(0x10, 0x0));
+    await h.clock.runTasks();
+    await h.clock.advance(10.02);
+    const removing = agent.remove();
+    await h.clock.advance(1);
+    await h.clock.runUntilIdle();
+    await removing;
+    expect(await x).toBeInstanceOf(Error);
+    expect(at).toEqual({ quiesced: true, freed: false });
+    const after = defined(h.wire.wire.monitor.channel('a2p:0'));
+    const c = after.counters;
+    h.platform.close();
+    expect(
+      c.lateReplies + c.refusedAfterQuiesce + after.ignoredAfterFree + after.repliesAfterFree,
+    ).toBe(1);
   });
 });

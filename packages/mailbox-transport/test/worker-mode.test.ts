@@ -225,6 +225,48 @@ describe('mailbox transport in worker mode', () => {
     expect((await w.platformStats()).armedTimers).toBe(0);
   });
 
+  it('should count once the reply to a message abandoned at the free that lands, and rings, across threads afterwards', async () => {
+    // The platform rings as soon as it takes the command (the area still its own: counted
+    // spurious, and no doorbell is owed any more), and answers 2500 ms later, ringing again. The
+    // agent gives up at 1000 ms and is removed at once: the message is abandoned at the free, and
+    // its reply and second doorbell, from the worker's thread, must be counted once between them
+    // (repliesAfterFree), not again as a ring dropped after the free. Margins of 1.5 s either way.
+    const w = defined(worker);
+    const ends = await w.open();
+    const agent = await createAgent(container, {
+      transport: 'mailbox',
+      ...ends.agentOptions,
+      rxTimeoutMs: 1000,
+    });
+    await ends.setWireFaults([
+      {
+        match: { protocolId: 0x10, messageId: 0x3, times: 1 },
+        action: { kind: 'spurious-doorbell', ms: 2500 },
+      },
+    ]);
+    const responsesBefore = (await ends.responderStats()).counters.responses;
+    expect(await settle(agent.base.discoverVendor())).toBeInstanceOf(ScmiTimeoutError);
+    await agent.remove();
+    const atFree = defined(ends.wire.monitor.channel('a2p:0'));
+    expect(atFree.abandonedAtFree).toBe(1);
+    await waitUntil(async () => {
+      const answered = (await ends.responderStats()).counters.responses > responsesBefore;
+      return answered && (ends.wire.monitor.channel('a2p:0')?.ignoredRings ?? 0) >= 1;
+    });
+    const after = defined(ends.wire.monitor.channel('a2p:0'));
+    expect(after.ignoredRings).toBe(1);
+    expect(after.repliesAfterFree).toBe(1);
+    expect(
+      after.counters.lateReplies +
+        after.counters.refusedAfterQuiesce +
+        after.ignoredAfterFree +
+        after.repliesAfterFree,
+    ).toBe(1);
+    expect(ends.wire.monitor.violations).toEqual([]);
+    await ends.close();
+    await w.setFaults([]);
+  });
+
   it('should reject hostile wire faults from the worker, counted, and carry on', async () => {
     await withAgent({}, async (agent, ends) => {
       await ends.setWireFaults([

@@ -916,8 +916,9 @@ const NOTIFICATION_LENGTH: Record<number, Record<number, (words: number[]) => nu
 };
 
 /**
- * The notification each domain `*_NOTIFY(domain_id, notify_enable)` command enables, per protocol
- * and message id (§4): enabling one whose payload does not fit the link is a violation.
+ * The notification each `*_NOTIFY` command enables, per protocol and message id (§4): the domain
+ * ones take (domain_id, notify_enable), SYSTEM_POWER_STATE_NOTIFY (notify_enable) alone. Enabling
+ * one whose payload does not fit the link is a violation.
  */
 const NOTIFY_COMMAND_NOTIFICATION: Record<number, Record<number, number>> = {
   [ScmiProtocolId.POWER]: {
@@ -933,6 +934,13 @@ const NOTIFY_COMMAND_NOTIFICATION: Record<number, Record<number, number>> = {
     [ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY]: ClockNotificationId.RATE_CHANGE_REQUESTED,
   },
   [ScmiProtocolId.RESET]: { [ResetMessageId.NOTIFY]: ResetNotificationId.ISSUED },
+  // SYSTEM_POWER_STATE_NOTIFIER.
+  [ScmiProtocolId.SYSTEM]: { [SystemPowerMessageId.STATE_NOTIFY]: 0x0 },
+  // SENSOR_TRIP_POINT_EVENT, SENSOR_UPDATE.
+  [ScmiProtocolId.SENSOR]: {
+    [SensorMessageId.TRIP_POINT_NOTIFY]: 0x0,
+    [SensorMessageId.CONTINUOUS_UPDATE_NOTIFY]: 0x1,
+  },
 };
 
 const DOMAIN_PROTOCOL: Record<number, PlatformDomainProtocol> = {
@@ -1204,9 +1212,12 @@ class FuzzRun {
       this.fail(`${what}: SUCCESS with ${returns.byteLength} return bytes, expected ${length}`);
     this.#checkPermissions(agentId, protocolId, messageId, request, what);
     const enabled = NOTIFY_COMMAND_NOTIFICATION[protocolId]?.[messageId];
-    if (enabled !== undefined && request[1] === 1) {
-      // A notification the link cannot carry is not advertised, and enabling it is refused.
-      const notification = defined(NOTIFICATION_LENGTH[protocolId]?.[enabled])([]);
+    const system = protocolId === (ScmiProtocolId.SYSTEM as number);
+    if (enabled !== undefined && (system ? request[0] : request[1]) === 1) {
+      // A notification the link cannot carry is not advertised, and enabling it is refused. Its
+      // length from the words it starts with: agent_id, then the domain (a sensor's axes count).
+      const domainId = system ? 0 : (request[0] ?? 0);
+      const notification = defined(NOTIFICATION_LENGTH[protocolId]?.[enabled])([0, domainId]);
       if (notification > link.maxMsgSize)
         this.fail(`${what}: enabled a ${notification}-byte notification on a smaller link`);
     }

@@ -354,8 +354,9 @@ export const SEED_WORKER_PHASES = {
    * cancellation. Either the platform never sent it and the fixture does not report cancellations
    * (no `FixtureEnds.repliesCancelled`), or it came after release and the wire does not count what
    * it drops (the fixture has neither `droppedSignals` nor `strayRepliesDropped`, or they stayed
-   * 0). Not a violation by itself: nothing ran against released state; but the kit cannot show the
-   * reply was counted.
+   * 0). A violation when the fixture reports cancellations (`repliesCancelled`): the reply was
+   * then lost, or counted where the fixture does not look. Otherwise only reported: nothing ran
+   * against released state, but the kit cannot show the reply was counted.
    */
   neverArrived: 'never arrived (no trace on the agent side or the wire)',
 } as const;
@@ -556,6 +557,13 @@ export async function runSeedScenarioWorker(
       });
       phases[phase] = (phases[phase] ?? 0) + 1;
       const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
+      if (phase === SEED_WORKER_PHASES.neverArrived && ends.repliesCancelled !== undefined) {
+        // The fixture reports what the platform cancels: a reply with no trace at all was lost,
+        // or counted where the fixture does not look.
+        violations.push(
+          `${where}: the late reply left no trace — not delivered, not counted by the agent or the wire, not cancelled by the platform, and the command was taken${options.polling === true ? ' (polling)' : ''}`,
+        );
+      }
       if (probeError !== undefined && !(probeError instanceof ScmiTimeoutError)) {
         violations.push(`${where}: probe failed with ${describeError(probeError)}`);
       }

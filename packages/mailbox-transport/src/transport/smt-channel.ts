@@ -131,6 +131,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       ignored: () => this.#mbox?.ignored ?? 0,
       ignoredAtFree: undefined,
       abandonedAtFree: 0,
+      abandonedReplyLanded: () => this.#record.abandonedAtFree > 0 && this.#area.isFree(),
       counters: () => setup.counters.snapshot(),
     };
   }
@@ -291,8 +292,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       return;
     }
     // A reply that came between the quiesce and now (a polled transfer still ending its loop), or
-    // the message abandoned to the platform.
-    this.#countUnseenReply(true);
+    // the message abandoned to the platform (no doorbell owed, the area still the platform's).
+    const abandoned = this.#countUnseenReply(true);
     this.#freed = true;
     this.#closed = true;
     this.#lock.close();
@@ -313,6 +314,15 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       this.#seenIgnored = ignored;
       this.#record.ignoredAtFree = ignored;
       mbox.free();
+    }
+    if (abandoned) {
+      // Counted once, here, whatever comes of it: the wire's record tells whether its reply landed
+      // (`repliesAfterFree`), and a doorbell rung for it after the free is its own, not another
+      // reply refused (the rings dropped before the free, counted above, were not its reply's:
+      // the area was still busy). Seen here, the next drop is absorbed; across threads the record
+      // takes one off `ignoredAfterFree`.
+      this.#record.abandonedAtFree++;
+      this.#lateCounted = true;
     }
     this.#record.freed = true;
   }
@@ -393,6 +403,18 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       return;
     }
     this.#setup.counters.refusedAfterQuiesce++;
+    // The reply to the last message, in the area (CHANNEL_FREE) and counted nowhere yet: this was
+    // its doorbell (a polled message's too, when the platform rings all the same), refused and
+    // counted now — the free must not count it late again.
+    if (
+      this.#a2p &&
+      !this.#freed &&
+      this.#written &&
+      this.#replySeen === undefined &&
+      this.#area.isFree()
+    ) {
+      this.#replySeen = 'counted';
+    }
   }
 
   /**
@@ -404,22 +426,22 @@ export class SmtChannel implements TransportChannel, MailboxClient {
    * (`atFree`), such a message whose reply has not come (the platform still holds the area) is
    * counted abandoned instead (the wire record's `abandonedAtFree`).
    */
-  #countUnseenReply(atFree = false): void {
-    if (!this.#a2p || !this.#written || this.#replySeen !== undefined) return;
-    if (this.#intrEnabled && !this.#rang) return;
-    if (this.#freed) return;
+  #countUnseenReply(atFree = false): boolean {
+    if (!this.#a2p || !this.#written || this.#replySeen !== undefined) return false;
+    if (this.#intrEnabled && !this.#rang) return false;
+    if (this.#freed) return false;
     // One read of the status: in worker mode the platform may set CHANNEL_FREE meanwhile, and the
     // reply must be counted late or abandoned, not neither.
     if (!this.#area.isFree()) {
-      // At free, the platform still holds the area and no doorbell is owed: the reply, if it comes,
-      // lands where nobody reads — abandoned with the channel, counted in the wire's record.
-      if (atFree) this.#record.abandonedAtFree++;
-      return;
+      // At free, the platform still holds the area and no doorbell is owed: the message is
+      // abandoned to it, and its reply, if it comes, lands where nobody reads (see free()).
+      return atFree;
     }
     this.#lateCounted = true;
-    if (this.#foreign(this.#area.header())) return; // not a reply to that message: `unexpected`
+    if (this.#foreign(this.#area.header())) return false; // not a reply to it: `unexpected`
     this.#replySeen = 'counted';
     this.#setup.counters.lateReplies++;
+    return false;
   }
 
   // ---- internals ----------------------------------------------------------------------------

@@ -62,14 +62,22 @@ export interface SmtChannelReport {
    */
   readonly ignoredAfterFree: number;
   /**
-   * A2P: messages the platform still held — CHANNEL_FREE clear, no reply yet — when the channel
-   * was freed, with no doorbell owed for them (0 or 1: the area holds one message): a polled
-   * message (INTR_ENABLED clear), or one whose doorbell came early, while the area was still busy.
-   * Nobody reads the area any more, so the reply, if the platform writes it, is dropped unseen with
-   * the channel: counted here, once. A reply already in the area at free is counted in
+   * A2P: messages abandoned to the platform at the free (0 or 1: the area holds one message) — it
+   * still held the area (CHANNEL_FREE clear, no reply yet) and no doorbell was owed for it: a
+   * polled message (INTR_ENABLED clear), or one whose doorbell came early, while the area was still
+   * busy. A count of messages, not of replies: whether the reply came is
+   * {@link SmtChannelReport.repliesAfterFree}. A reply already in the area at free is counted in
    * `counters.lateReplies` instead; one whose doorbell is owed, when that doorbell is dropped.
    */
   readonly abandonedAtFree: number;
+  /**
+   * A2P: replies to an abandoned message (see {@link SmtChannelReport.abandonedAtFree}) that landed
+   * after the free, read from the area as the report is made (CHANNEL_FREE set: only the platform
+   * can set it once the agent let the area go). Nobody reads the area any more: each is dropped
+   * unseen, counted here once — a doorbell the platform rang for it is not counted again in
+   * `ignoredAfterFree` or `refusedAfterQuiesce`.
+   */
+  readonly repliesAfterFree: number;
   /** Core's counters of the channel (they stay readable after a failed probe). */
   readonly counters: ChannelStats;
 }
@@ -88,6 +96,7 @@ export interface SmtChannelRecord {
   ignored: () => number;
   ignoredAtFree: number | undefined;
   abandonedAtFree: number;
+  abandonedReplyLanded: () => boolean;
   counters: () => ChannelStats;
 }
 
@@ -144,8 +153,14 @@ function report(r: SmtChannelRecord): SmtChannelReport {
     busyWaits: r.busyWaits,
     busyFailures: r.busyFailures,
     ignoredRings: ignored,
-    ignoredAfterFree: r.ignoredAtFree === undefined ? 0 : ignored - r.ignoredAtFree,
+    // A ring after the free of an abandoned message is its reply's doorbell: counted with the
+    // reply (`repliesAfterFree`), not here. Seen in the same thread, it is absorbed as it comes.
+    ignoredAfterFree:
+      r.ignoredAtFree === undefined
+        ? 0
+        : Math.max(0, ignored - r.ignoredAtFree - r.abandonedAtFree),
     abandonedAtFree: r.abandonedAtFree,
+    repliesAfterFree: r.abandonedReplyLanded() ? 1 : 0,
     counters: r.counters(),
   };
 }

@@ -66,12 +66,14 @@ function statsOf(r: SmtResponder): SmtResponderStats {
 }
 
 /**
- * Platform doorbells the agent side of `wire` dropped after a channel was freed without seeing
- * them (across threads; the drops it saw are in core's `refusedAfterQuiesce` already): a late
- * reply the responder wrote and rang for after the agent let its channel go.
+ * Replies the agent side of `wire` dropped after a channel was freed without seeing them: a late
+ * reply the responder wrote and rang for after the agent let its channel go (a doorbell dropped
+ * across threads; the drops it saw are in core's `refusedAfterQuiesce` already), and the reply to
+ * a message abandoned at the free that landed in the area afterwards (`repliesAfterFree`; its
+ * doorbell, if any, is not counted again).
  */
 function ringsDroppedAfterFree(wire: MonitoredMailboxWire): number {
-  return wire.monitor.channels.reduce((n, c) => n + c.ignoredAfterFree + c.abandonedAtFree, 0);
+  return wire.monitor.channels.reduce((n, c) => n + c.ignoredAfterFree + c.repliesAfterFree, 0);
 }
 
 /**
