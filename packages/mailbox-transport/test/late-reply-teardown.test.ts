@@ -190,64 +190,41 @@ describe('a reply to a command the platform held at the removal', () => {
     };
   }
 
-  it('polling, answered after the free: the message is abandoned at the free, its reply counted once as it lands', async () => {
-    expect(await run({ polling: true, answered: 'after the free' })).toEqual({
-      abandonedAtFree: 1,
-      repliesAfterFree: 1,
-      counted: 1,
-      late: 0,
-      spurious: 0,
-    });
-  });
-
-  it('polling, answered after the free by a platform that rings all the same: its doorbell is not counted again', async () => {
-    expect(await run({ polling: true, answered: 'after the free', ringAlways: true })).toEqual({
-      abandonedAtFree: 1,
-      repliesAfterFree: 1,
-      counted: 1,
-      late: 0,
-      spurious: 0,
-    });
-  });
-
-  it('polling, never answered: abandoned, and no reply counted (there was none)', async () => {
-    expect(await run({ polling: true, answered: 'never' })).toEqual({
-      abandonedAtFree: 1,
-      repliesAfterFree: 0,
-      counted: 0,
-      late: 0,
-      spurious: 0,
-    });
-  });
-
-  it('interrupt mode, answered after the free: nothing is abandoned (the doorbell is owed, and counted when dropped after the free)', async () => {
-    expect(await run({ polling: false, answered: 'after the free' })).toEqual({
-      abandonedAtFree: 0,
-      repliesAfterFree: 0,
-      counted: 1,
-      late: 0,
-      spurious: 0,
-    });
-  });
-
-  it('interrupt mode, the doorbell came early (area busy), answered after the free: abandoned, its reply and its second doorbell counted once', async () => {
-    expect(await run({ polling: false, answered: 'after the free', earlyRing: true })).toEqual({
-      abandonedAtFree: 1,
-      repliesAfterFree: 1,
-      counted: 1,
-      late: 0,
-      spurious: 1,
-    });
-  });
-
-  it('polling, answered before the removal: the reply in the area is counted late at the teardown, not abandoned', async () => {
-    expect(await run({ polling: true, answered: 'before the removal' })).toEqual({
-      abandonedAtFree: 0,
-      repliesAfterFree: 0,
-      counted: 1,
-      late: 1,
-      spurious: 0,
-    });
+  // What each case must count: the message abandoned at the free or not, its reply landing after
+  // the free, every count the reply can end in (exactly once per reply), late, spurious.
+  it.each<[string, Run, Awaited<ReturnType<typeof run>>]>([
+    [
+      'polling, answered after the free: the message is abandoned at the free, its reply counted once as it lands',
+      { polling: true, answered: 'after the free' },
+      { abandonedAtFree: 1, repliesAfterFree: 1, counted: 1, late: 0, spurious: 0 },
+    ],
+    [
+      'polling, answered after the free by a platform that rings all the same: its doorbell is not counted again',
+      { polling: true, answered: 'after the free', ringAlways: true },
+      { abandonedAtFree: 1, repliesAfterFree: 1, counted: 1, late: 0, spurious: 0 },
+    ],
+    [
+      'polling, never answered: abandoned, and no reply counted (there was none)',
+      { polling: true, answered: 'never' },
+      { abandonedAtFree: 1, repliesAfterFree: 0, counted: 0, late: 0, spurious: 0 },
+    ],
+    [
+      'interrupt mode, answered after the free: nothing is abandoned (the doorbell is owed, and counted when dropped after the free)',
+      { polling: false, answered: 'after the free' },
+      { abandonedAtFree: 0, repliesAfterFree: 0, counted: 1, late: 0, spurious: 0 },
+    ],
+    [
+      'interrupt mode, the doorbell came early (area busy), answered after the free: abandoned, its reply and its second doorbell counted once',
+      { polling: false, answered: 'after the free', earlyRing: true },
+      { abandonedAtFree: 1, repliesAfterFree: 1, counted: 1, late: 0, spurious: 1 },
+    ],
+    [
+      'polling, answered before the removal: the reply in the area is counted late at the teardown, not abandoned',
+      { polling: true, answered: 'before the removal' },
+      { abandonedAtFree: 0, repliesAfterFree: 0, counted: 1, late: 1, spurious: 0 },
+    ],
+  ])('%s', async (_title, setup, expected) => {
+    expect(await run(setup)).toEqual(expected);
   });
 
   it('polling, answered and rung for between the quiesce and the free: counted once (refused), not late again at the free', async () => {
