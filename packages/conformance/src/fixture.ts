@@ -1,4 +1,10 @@
-import type { AgentOptions, Clock, ScmiPlatformPort, Transport } from '@scmi-ts/core';
+import type {
+  AgentChannelOptions,
+  AgentOptions,
+  Clock,
+  ScmiPlatformPort,
+  Transport,
+} from '@scmi-ts/core';
 import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
 
 /**
@@ -138,4 +144,12 @@ export interface TransportFixture {
  */
 export function fixtureTitle(fixture: TransportFixture): string {
   return fixture.variant === undefined ? fixture.name : `${fixture.name} (${fixture.variant})`;
+}
+
+/**
+ * The A2P channels of `ends` (its `agentOptions.a2p`, or channel 0), each set to complete by
+ * polling: what the kit's polling cases and campaigns probe with. @internal
+ */
+export function pollingA2p(ends: FixtureEnds): AgentChannelOptions[] {
+  return (ends.agentOptions?.a2p ?? [{ id: 0 }]).map((c) => ({ ...c, polling: true }));
 }

@@ -15,7 +15,12 @@ import {
 } from '@scmi-ts/core';
 import type { FaultAction } from '@scmi-ts/platform';
 import { createDefaultPlatformConfig } from '@scmi-ts/platform';
-import { fixtureTitle, type TransportFixture, type WorkerFixtureSession } from './fixture.js';
+import {
+  fixtureTitle,
+  pollingA2p,
+  type TransportFixture,
+  type WorkerFixtureSession,
+} from './fixture.js';
 import { AGENT_ID, SameThreadRig, type RigOptions } from './rig.js';
 import {
   HOSTILE_ACTIONS,
@@ -141,8 +146,7 @@ async function polledLateReplyCase(
   rig: SameThreadRig,
   moment: PolledLateReplyMoment,
 ): Promise<void> {
-  const a2p = (rig.ends.agentOptions?.a2p ?? [{ id: 0 }]).map((c) => ({ ...c, polling: true }));
-  const agent = await rig.run(rig.probe({ a2p }));
+  const agent = await rig.run(rig.probe({ a2p: pollingA2p(rig.ends) }));
   const countedBefore = (await countedReplies(rig)) + rig.port.droppedAfterDisconnect;
   rig.port.hold((protocolId, messageId) => protocolId === CLOCK && messageId === CLOCK_RATE_GET);
   const timedOut = agent.transact(CLOCK, CLOCK_RATE_GET, u32s(1)).then(
@@ -413,11 +417,7 @@ export function runTransportConformance(
         async () => {
           await withRig(fixture, async (rig) => {
             // The fixture's channels (or A2P channel 0), each completing by polling.
-            const a2p = (rig.ends.agentOptions?.a2p ?? [{ id: 0 }]).map((c) => ({
-              ...c,
-              polling: true,
-            }));
-            const agent = await rig.probe({ a2p });
+            const agent = await rig.probe({ a2p: pollingA2p(rig.ends) });
             expect(agent.diagnostics.channels.filter((c) => c.direction === 'a2p')).not.toEqual([]);
             const rates = await Promise.all(
               [0, 1, 0, 1].map(async (id) =>

@@ -1,7 +1,7 @@
 import { ScmiTimeoutError, createAgent } from '@scmi-ts/core';
 import type { DevresEvent } from '@scmi-ts/devres';
 import { describeError } from './describe-error.js';
-import type { TransportFixture, WorkerFixtureSession } from '../fixture.js';
+import { pollingA2p, type TransportFixture, type WorkerFixtureSession } from '../fixture.js';
 import { SameThreadRig, buildContainer } from '../rig.js';
 import { campaignRun, checkCampaignRun, startWorkerCampaign } from './worker-campaign.js';
 
@@ -488,12 +488,7 @@ export async function runSeedScenarioWorker(
         },
       ]);
       const ends = await session.open();
-      const polled =
-        options.polling === true
-          ? {
-              a2p: (ends.agentOptions?.a2p ?? [{ id: 0 }]).map((c) => ({ ...c, polling: true })),
-            }
-          : {};
+      const polled = options.polling === true ? { a2p: pollingA2p(ends) } : {};
       const run = campaignRun();
       const { clock, instrument, log } = run;
       let teardownAt = Infinity;
