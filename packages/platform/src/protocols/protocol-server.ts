@@ -207,6 +207,24 @@ export function readEnable(r: PayloadReader): boolean | undefined {
 }
 
 /**
+ * Reads the `notify_enable` word of a `*_NOTIFY` command that enables a notification of
+ * `payload` bytes (after its header): the flag, or the reply that refuses the command —
+ * INVALID_PARAMETERS when reserved bits are set, NOT_SUPPORTED when it enables a notification the
+ * link of `req` cannot carry ({@link PlatformServices.notificationFits}: it is not advertised
+ * there). Disabling, which can never post anything, is not refused. @internal
+ */
+export function readNotifyEnable(
+  services: PlatformServices,
+  req: PlatformRequest,
+  payload: number,
+): boolean | Reply {
+  const on = readEnable(req.r);
+  if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+  if (on && !services.notificationFits(req, payload)) return fail(ScmiStatus.NOT_SUPPORTED);
+  return on;
+}
+
+/**
  * The common shape of every `*_NOTIFY(domain_id, notify_enable)` command: checks the domain and
  * the flag, then (un)subscribes the agent. `payload` is the size in bytes of the notification it
  * enables (after its header). Without a P2A channel the engine answers NOT_SUPPORTED before the
@@ -230,9 +248,8 @@ export function notifyCommand(
       const id = req.r.u32();
       const bad = domainCheck(req, protocol, id, count(), true);
       if (bad !== undefined) return bad;
-      const on = readEnable(req.r);
-      if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
-      if (on && !services.notificationFits(req, payload)) return fail(ScmiStatus.NOT_SUPPORTED);
+      const on = readNotifyEnable(services, req, payload);
+      if (typeof on !== 'boolean') return on;
       req.agent.subscribe(protocolId, notificationId, id, on);
       return ok();
     },

@@ -9,7 +9,7 @@ import {
   fail,
   needsExtendedName,
   ok,
-  readEnable,
+  readNotifyEnable,
   shortName,
   words,
   wordsOf,
@@ -357,13 +357,8 @@ export class SensorProtocol implements ProtocolServer {
   #notify(req: PlatformRequest): Reply {
     const found = this.#sensor(req, true);
     if (!Array.isArray(found)) return found;
-    const on = readEnable(req.r);
-    if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
-    // A link SENSOR_TRIP_POINT_EVENT does not fit: enabling it is NOT_SUPPORTED (every event would
-    // be dropped), disabling it accepted, as for every `*_NOTIFY` command.
-    if (on && !this.#p.notificationFits(req, TRIP_POINT_EVENT)) {
-      return fail(ScmiStatus.NOT_SUPPORTED);
-    }
+    const on = readNotifyEnable(this.#p, req, TRIP_POINT_EVENT);
+    if (typeof on !== 'boolean') return on;
     req.agent.subscribe(this.id, SensorNotificationId.TRIP_POINT_EVENT, found[0], on);
     this.#rearm();
     return ok();
@@ -493,11 +488,10 @@ export class SensorProtocol implements ProtocolServer {
     // Not advertised (SENSOR_DESCRIPTION_GET bit 30) without update intervals, or on a link the
     // SENSOR_UPDATE notification would not fit, where every one would be dropped: enabling it is
     // NOT_SUPPORTED there; disabling it, which can post nothing, is accepted on such a link, as
-    // for the other `*_NOTIFY` commands (see notifyCommand).
+    // for the other `*_NOTIFY` commands (see readNotifyEnable).
     if (!this.#intervals.has(id)) return fail(ScmiStatus.NOT_SUPPORTED);
-    const on = readEnable(req.r);
-    if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
-    if (on && !this.#p.notificationFits(req, updateSize(s))) return fail(ScmiStatus.NOT_SUPPORTED);
+    const on = readNotifyEnable(this.#p, req, updateSize(s));
+    if (typeof on !== 'boolean') return on;
     req.agent.subscribe(this.id, SensorNotificationId.UPDATE, id, on);
     this.#rearmUpdates();
     return ok();

@@ -2,7 +2,7 @@ import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
 import {
   fail,
   ok,
-  readEnable,
+  readNotifyEnable,
   words,
   type MessageHandler,
   type PlatformRequest,
@@ -47,13 +47,8 @@ export class SystemPowerProtocol implements ProtocolServer {
           size: 4,
           p2a: true,
           run: (req) => {
-            const on = readEnable(req.r);
-            if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
-            // A link SYSTEM_POWER_STATE_NOTIFIER does not fit: enabling it is NOT_SUPPORTED (every
-            // one would be dropped), disabling it accepted, as for every `*_NOTIFY` command.
-            if (on && !this.#p.notificationFits(req, STATE_NOTIFICATION)) {
-              return fail(ScmiStatus.NOT_SUPPORTED);
-            }
+            const on = readNotifyEnable(this.#p, req, STATE_NOTIFICATION);
+            if (typeof on !== 'boolean') return on;
             req.agent.subscribe(this.id, SystemPowerNotificationId.STATE_NOTIFIER, 0, on);
             return ok();
           },
