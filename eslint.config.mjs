@@ -43,6 +43,25 @@ export default tseslint.config(
       // from the wire with an enum member is the point.
       '@typescript-eslint/no-unsafe-enum-comparison': 'off',
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      // The build turns each package barrel's re-exports into data properties read once as it
+      // loads (scripts/flatten-reexports.mjs): an exported binding must never change.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ExportNamedDeclaration > VariableDeclaration[kind!='const']",
+          message:
+            'Export a const: the build flattens re-exports into values read once (scripts/flatten-reexports.mjs).',
+        },
+      ],
+    },
+  },
+  {
+    // Plain Node.js scripts, outside every tsconfig.
+    files: ['scripts/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { console: 'readonly', process: 'readonly' },
     },
   },
 );
