@@ -5,9 +5,12 @@
  *
  * TypeScript emits `export { readU32 } from './wire/x.js'` as a live binding,
  * `Object.defineProperty(exports, "readU32", { enumerable: true, get: function () { return x_js_1.readU32; } });`,
- * and every use in another package, `(0, core_1.readU32)(…)`, calls that getter: V8 does not
- * inline it, and on the message path it was half of the platform's time per command (830 → 400 ns
- * for Base PROTOCOL_VERSION, the virtio benchmark's `platformHandleNs` loop). A live binding is
+ * and every use in another package, `(0, core_1.readU32)(…)`, calls that getter. With its 77
+ * accessors defined one by one, V8 keeps core's exports object in dictionary mode
+ * (`%HasFastProperties` false; true with data properties), so the getter is never inlined: each
+ * use is a lookup and a call, and on the message path that was half of the platform's time per
+ * command (830 → 400 ns for Base PROTOCOL_VERSION, the virtio benchmark's `platformHandleNs`
+ * loop, 2026-12-04). A live binding is
  * needed only for a re-exported `let` that changes later; this repository exports none (eslint's
  * `no-restricted-syntax` forbids `export let` and `export var`), so each getter is replaced by the
  * value it would always return, read once as the barrel loads: `exports.readU32 = x_js_1.readU32;`.
