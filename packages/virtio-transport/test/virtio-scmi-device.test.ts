@@ -156,6 +156,50 @@ describe(VirtioScmiDevice, () => {
       done();
     });
 
+    it('should count a refused FEATURES_OK and a refused DRIVER_OK', async () => {
+      const { device, driver, done } = setup();
+      // A feature the device never offered: FEATURES_OK stays clear (refused at the write that
+      // sets it, and again at the write that sets DRIVER_OK with it), DRIVER_OK is then refused.
+      const status = await driver.start({ features: V1 | P2A | (1n << 40n) });
+      expect(status & (FEATURES_OK | DEVICE_NEEDS_RESET)).toBe(DEVICE_NEEDS_RESET);
+      expect(device.stats).toMatchObject({ featuresRefused: 2, startsRefused: 1, starts: 0 });
+      expect(await driver.status(0)).toBe(0);
+      // Queues the device does not support: FEATURES_OK accepted, DRIVER_OK refused.
+      expect((await driver.start({ cmdqSize: 16 })) & DEVICE_NEEDS_RESET).toBe(DEVICE_NEEDS_RESET);
+      expect(device.stats).toMatchObject({ featuresRefused: 2, startsRefused: 2, starts: 0 });
+      done();
+    });
+
+    it.each([
+      ['DEVICE_NEEDS_RESET', DEVICE_NEEDS_RESET],
+      ['a reserved bit (0x10)', 0x10],
+      ['a bit above the eight status bits', 0x10000],
+    ])(
+      "should refuse a status write that sets %s, a bit that is not the driver's: it needs a reset and takes no more commands",
+      async (_what, bit) => {
+        const { platform, device, driver, done } = setup();
+        const live = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK;
+        expect(await driver.start()).toBe(live);
+        expect(await driver.status(live | bit)).toBe(live | DEVICE_NEEDS_RESET);
+        expect(device.stats.badStatusWrites).toBe(1);
+        expect(device.live).toBe(false);
+        driver.command(0, command(1));
+        await driver.kick();
+        expect([platform.requests.length, driver.usedCmdq()]).toEqual([0, []]);
+        done();
+      },
+    );
+
+    it("should keep only the driver's bits of a FAILED write", async () => {
+      const { device, driver, done } = setup();
+      await driver.start();
+      expect(await driver.status(ACKNOWLEDGE | FAILED | DEVICE_NEEDS_RESET | 0x10)).toBe(
+        ACKNOWLEDGE | FAILED,
+      );
+      expect(device.live).toBe(false);
+      done();
+    });
+
     it('should stop on FAILED', async () => {
       const { device, driver, done } = setup();
       await driver.start();
@@ -323,6 +367,86 @@ describe(VirtioScmiDevice, () => {
         platform.close();
       },
     );
+
+    it.each([
+      ['no writable part', 0],
+      ['a writable part of a header only', 4],
+      ['a writable part one byte short of header and status', 7],
+    ])(
+      'should not give the platform a command with %s, and return it with length 0',
+      async (_what, writable) => {
+        // The platform would carry the command out while the agent could never read the outcome.
+        const { platform, device, driver, done } = setup();
+        await driver.start();
+        const req = driver.memory.allocate(8);
+        driver.bytes.set(command(1), req);
+        if (writable === 0) {
+          driver.cmdq.writeDesc(0, req, 4, 0, 0);
+        } else {
+          driver.cmdq.writeDesc(0, req, 4, VirtqDescFlag.NEXT, 1);
+          driver.cmdq.writeDesc(
+            1,
+            driver.memory.allocate(writable),
+            writable,
+            VirtqDescFlag.WRITE,
+            0,
+          );
+        }
+        driver.offerCmdq(0);
+        driver.command(2, command(2), 8); // header and status fit: answered
+        await driver.kick();
+        expect(driver.usedCmdq()).toEqual([
+          { id: 0, len: 0 },
+          { id: 2, len: 8 },
+        ]);
+        expect(platform.requests).toHaveLength(1);
+        expect(device.stats).toMatchObject({ badRequests: 1, commands: 1, responses: 1 });
+        done();
+      },
+    );
+
+    it('should cut a response to the writable part and count it, at once and later', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      // The stub echoes the payload: a 12-byte response into 10 writable bytes.
+      driver.command(0, command(1, [1, 2, 3, 4]), 10);
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 10 }]);
+      expect(device.stats).toMatchObject({ responses: 1, responsesTruncated: 1 });
+      platform.reply = () => undefined; // answered later
+      driver.command(2, command(2), 9);
+      await driver.kick();
+      platform.link?.respond(0, encodeMsgResponse(readU32(command(2), 0), 0, new Uint8Array(4)));
+      expect(driver.usedCmdq()).toEqual([{ id: 2, len: 9 }]);
+      expect(device.stats).toMatchObject({ lateResponses: 1, responsesTruncated: 2 });
+      // One that fits is not counted.
+      platform.link?.respond(0, new Uint8Array(0)); // unmatched: nothing written
+      driver.command(4, command(3), 8);
+      platform.reply = (request) => encodeMsgResponse(readU32(request, 0), 0);
+      await driver.kick();
+      expect(device.stats.responsesTruncated).toBe(2);
+      done();
+    });
+
+    it('should return with length 0 a command whose platform.handle threw, count it, and answer the next', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      const reply = platform.reply;
+      platform.reply = (request) => {
+        platform.reply = reply;
+        throw new Error(`platform bug on ${readU32(request, 0)}`);
+      };
+      driver.command(0, command(1));
+      driver.command(2, command(2));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([
+        { id: 0, len: 0 },
+        { id: 2, len: 8 },
+      ]);
+      expect(device.stats).toMatchObject({ platformErrors: 1, commands: 2, responses: 1 });
+      expect(device.live).toBe(true);
+      done();
+    });
 
     it('should return a full pass early when the driver keeps adding commands while it runs (reordered)', async () => {
       const { platform, device, driver, done } = setup({ completion: 'reverse' });
@@ -633,6 +757,20 @@ describe(VirtioScmiDevice, () => {
       expect(driver.usedEventq()).toEqual([{ id: 0, len: wire.layout.maxMsgSize + 4 }]);
       done();
     });
+
+    it.each([4, 7])(
+      'should return an eventq buffer of %i bytes unused: no eventq message fits it',
+      async (bytes) => {
+        const { device, driver, done } = setup();
+        await driver.start();
+        driver.eventBuffer(0, bytes);
+        driver.eventBuffer(1, 8);
+        await driver.kick();
+        expect(driver.usedEventq()).toEqual([{ id: 0, len: 0 }]);
+        expect([device.stats.badChains, device.eventBuffers]).toEqual([1, 1]);
+        done();
+      },
+    );
 
     it('should return device-readable eventq buffers unused', async () => {
       const { device, driver, done } = setup();

@@ -13,10 +13,30 @@ export interface VirtioDeviceStats {
   readonly badStatusWrites: number;
   /** Times the device entered DRIVER_OK and connected to the platform. */
   readonly starts: number;
+  /**
+   * Status writes whose FEATURES_OK the device refused (the bit left clear, as the specification
+   * asks): the driver asked for a feature the device did not offer, or not for VERSION_1.
+   */
+  readonly featuresRefused: number;
+  /**
+   * DRIVER_OK refused (the device then needs a reset): before FEATURES_OK, queues not ready or
+   * of a size the device does not support, or the platform refused to connect the agent.
+   */
+  readonly startsRefused: number;
   /** Commands taken from the cmdq and handed to the platform. */
   readonly commands: number;
   /** Commands answered at once (returned with their response). */
   readonly responses: number;
+  /**
+   * Responses (at once or later) larger than the writable part of their command's buffer, cut to
+   * fit: the agent gets the length the device wrote and judges the response short.
+   */
+  readonly responsesTruncated: number;
+  /**
+   * Commands whose `platform.handle` threw (a platform breaking its contract), returned with
+   * length 0; the device goes on with the next.
+   */
+  readonly platformErrors: number;
   /** Commands whose response the platform will give later (`link.respond`). */
   readonly deferred: number;
   /** Later responses written into their command's buffer. */
@@ -30,14 +50,17 @@ export interface VirtioDeviceStats {
    */
   readonly supersededCommands: number;
   /**
-   * Malformed chains from the driver (returned with length 0), and available entries whose head
-   * the device still holds (refused and not returned, so what the device holds stays bounded by
-   * the queue size).
+   * Malformed chains from the driver (returned with length 0), eventq buffers with a readable
+   * part or too small for any eventq message (under 8 bytes: header and a word; returned with
+   * length 0), and available entries whose head the device still holds (refused and not
+   * returned, so what the device holds stays bounded by the queue size).
    */
   readonly badChains: number;
   /**
-   * Requests shorter than a header, larger than a message buffer, or not a command (reserved
-   * header bits, another message type: the platform drops them), returned with length 0.
+   * Requests shorter than a header, larger than a message buffer, with a writable part too small
+   * for a response's header and status (not given to the platform: the agent could not read the
+   * outcome), or not a command (reserved header bits, another message type: the platform drops
+   * them), returned with length 0.
    */
   readonly badRequests: number;
   /** Notifications written to the eventq. */
@@ -73,8 +96,12 @@ export function createVirtioDeviceStats(): MutableVirtioDeviceStats {
     resets: 0,
     badStatusWrites: 0,
     starts: 0,
+    featuresRefused: 0,
+    startsRefused: 0,
     commands: 0,
     responses: 0,
+    responsesTruncated: 0,
+    platformErrors: 0,
     deferred: 0,
     lateResponses: 0,
     unmatchedResponses: 0,

@@ -1,4 +1,6 @@
 import {
+  MSG_HEADER_SIZE,
+  MSG_STATUS_SIZE,
   ScmiConfigError,
   SCMI_HEADER_RESERVED_MASK,
   ScmiMessageType,
@@ -121,6 +123,18 @@ class CompletionBatch {
  */
 const HEADER_MATCH_MASK = ~(SCMI_HEADER_RESERVED_MASK | (0x3 << 8)) >>> 0;
 const NEEDS_RESET: number = VirtioStatus.DEVICE_NEEDS_RESET;
+/**
+ * The status bits a driver may set (virtio 1.2 §2.1): DEVICE_NEEDS_RESET is the device's to set,
+ * the others are reserved.
+ */
+const DRIVER_STATUS_BITS: number =
+  VirtioStatus.ACKNOWLEDGE |
+  VirtioStatus.DRIVER |
+  VirtioStatus.DRIVER_OK |
+  VirtioStatus.FEATURES_OK |
+  VirtioStatus.FAILED;
+/** The least a cmdq response carries (header and status), and the least an eventq message does. */
+const MIN_MESSAGE = MSG_HEADER_SIZE + MSG_STATUS_SIZE;
 
 /** A command buffer whose response the platform gives later (`link.respond`). */
 interface OutstandingCommand {
@@ -329,11 +343,15 @@ export class VirtioScmiDevice {
       this.#stats.resets++;
     } else if ((requested & VirtioStatus.FAILED) !== 0) {
       this.#reset();
-      this.#status = requested;
-    } else if ((requested & this.#status & ~NEEDS_RESET) !== (this.#status & ~NEEDS_RESET)) {
+      this.#status = requested & DRIVER_STATUS_BITS;
+    } else if (
+      (requested & this.#status & ~NEEDS_RESET) !== (this.#status & ~NEEDS_RESET) ||
+      (requested & ~DRIVER_STATUS_BITS) !== 0
+    ) {
       // The driver cleared a status bit the device holds: it MUST NOT (virtio 1.2 §2.1.2; only a
-      // write of 0 resets). A driver error: the device keeps its status, needs a reset and takes
-      // no more buffers — it neither starts again nor renegotiates features under live rings.
+      // write of 0 resets); or it set one that is not its own (DEVICE_NEEDS_RESET, a reserved
+      // bit). A driver error: the device keeps its status, needs a reset and takes no more
+      // buffers — it neither starts again nor renegotiates features under live rings.
       this.#stats.badStatusWrites++;
       this.#status |= NEEDS_RESET;
       this.#cmdq = undefined;
@@ -351,7 +369,10 @@ export class VirtioScmiDevice {
         const acceptable =
           (wanted & ~this.#offered) === 0n && hasFeature(wanted, VirtioFeature.VERSION_1);
         if (acceptable) this.#features = wanted;
-        else status &= ~VirtioStatus.FEATURES_OK;
+        else {
+          status &= ~VirtioStatus.FEATURES_OK;
+          this.#stats.featuresRefused++;
+        }
       }
       if (
         (status & VirtioStatus.DRIVER_OK) !== 0 &&
@@ -359,6 +380,7 @@ export class VirtioScmiDevice {
       ) {
         if ((status & VirtioStatus.FEATURES_OK) === 0 || !this.#start()) {
           status |= VirtioStatus.DEVICE_NEEDS_RESET;
+          this.#stats.startsRefused++;
         }
       }
       this.#status = status;
@@ -506,18 +528,34 @@ export class VirtioScmiDevice {
         continue;
       }
       const n = cmdq.readChain(chain, this.#scratch);
-      if (n < 4 || n > this.#scratch.byteLength) {
+      // A request shorter than a header or larger than a message, or with no room for the
+      // response's header and status: not given to the platform, which would carry out a command
+      // whose outcome the agent could never read.
+      if (n < MSG_HEADER_SIZE || n > this.#scratch.byteLength || chain.writeBytes < MIN_MESSAGE) {
         this.#stats.badRequests++;
         batch.add(head, 0, chain.writeBytes, chain.secondIndex);
         continue;
       }
       this.#stats.commands++;
       const request = this.#requestView(n);
-      const response = this.#o.platform.handle(this.#o.agentId, 0, request);
+      let response: Uint8Array | undefined;
+      let threw = false;
+      try {
+        response = this.#o.platform.handle(this.#o.agentId, 0, request);
+      } catch {
+        threw = true;
+      }
       // A re-entrant call from the platform (a notification posted while handling) cannot reset
       // the device, but it can find the eventq broken (the device then needs a reset), and
       // nothing below may run against a device that was reset or stopped meanwhile.
       if (generation !== this.#generation || this.#cmdq !== cmdq) return;
+      if (threw) {
+        // A platform that breaks its contract (handle must not throw) costs this command only:
+        // returned unanswered, as a request the platform dropped.
+        this.#stats.platformErrors++;
+        batch.add(head, 0, chain.writeBytes, chain.secondIndex);
+        continue;
+      }
       if (response === undefined) {
         const word = readU32(request, 0);
         if (!isCommandHeader(word)) {
@@ -555,10 +593,17 @@ export class VirtioScmiDevice {
         continue;
       }
       this.#stats.responses++;
-      const len = cmdq.writeChain(chain, response, response.byteLength);
+      const len = this.#writeResponse(cmdq, chain, response);
       batch.add(head, len, chain.writeBytes, chain.secondIndex);
     }
     this.#complete(cmdq, batch);
+  }
+
+  /** Writes `response` into the writable part of `chain`; counts a response cut to fit. */
+  #writeResponse(cmdq: DeviceVirtqueue, chain: DescriptorChain, response: Uint8Array): number {
+    const len = cmdq.writeChain(chain, response, response.byteLength);
+    if (len < response.byteLength) this.#stats.responsesTruncated++;
+    return len;
   }
 
   /** Returns the batch's buffers in the configured order, with the cmdq fault rules; notifies the driver. */
@@ -686,7 +731,7 @@ export class VirtioScmiDevice {
     }
     this.#outstanding.splice(i, 1);
     this.#stats.lateResponses++;
-    const len = cmdq.writeChain(outstanding.chain, bytes, bytes.byteLength);
+    const len = this.#writeResponse(cmdq, outstanding.chain, bytes);
     this.#pushCommand(
       cmdq,
       outstanding.head,
@@ -728,7 +773,12 @@ export class VirtioScmiDevice {
         continue;
       }
       // The driver MUST NOT put device-readable descriptors on the eventq.
-      if (eventq.walk(head, chain) !== undefined || chain.readCount > 0 || chain.writeBytes < 4) {
+      // One too small for any eventq message (header and a word) would be held for nothing.
+      if (
+        eventq.walk(head, chain) !== undefined ||
+        chain.readCount > 0 ||
+        chain.writeBytes < MIN_MESSAGE
+      ) {
         this.#stats.badChains++;
         if (head < eventq.size) {
           eventq.release(head);
