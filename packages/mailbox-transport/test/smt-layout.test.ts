@@ -115,6 +115,9 @@ describe(createSmtWireLayout, () => {
     const field = fieldOfConfigError;
     expect(field(() => createSmtWireLayout({ areaSize: 130 }))).toBe('areaSize');
     expect(field(() => createSmtWireLayout({ areaSize: 24 }))).toBe('areaSize');
+    // The SMT header alone, no room for a response's status.
+    expect(field(() => createSmtWireLayout({ areaSize: 28 }))).toBe('areaSize');
+    expect(createSmtWireLayout({ areaSize: 32 }).areaSize).toBe(32);
     expect(field(() => createSmtWireLayout({ a2p: [0, 0] }))).toBe('a2p[1]');
     expect(field(() => createSmtWireLayout({ p2a: [-1] }))).toBe('p2a[0]');
   });

@@ -71,6 +71,26 @@ describe(processSmtArea, () => {
     expect(Buffer.from(updated.bytes.subarray(0x20, 0x27)).toString()).toBe('scmi-ts');
   });
 
+  it('should answer PROTOCOL_ERROR, with the header, when the response is larger than the area', () => {
+    // BASE_DISCOVER_VENDOR: header, status and a 16-byte name (24 bytes); a 44-byte area holds
+    // 20 bytes of message, a 48-byte one 24.
+    const request = (size: number) =>
+      area(size, (a) => {
+        a.setStatus(0);
+        a.setLength(4);
+        a.setHeader(vendor);
+      });
+    const small = view(processSmtArea(platform, 1, 0, request(44)));
+    expect([small.status(), small.length(), small.header(), small.payloadI32()]).toEqual([
+      SMT_CHANNEL_FREE,
+      8,
+      vendor,
+      -10, // PROTOCOL_ERROR
+    ]);
+    const fits = view(processSmtArea(platform, 1, 0, request(48)));
+    expect([fits.status(), fits.length(), fits.payloadI32()]).toEqual([SMT_CHANNEL_FREE, 24, 0]);
+  });
+
   it('should hand a free area back unchanged, and answer a hostile length with CHANNEL_ERROR', () => {
     const idle = area(128, (a) => {
       a.setStatus(SMT_CHANNEL_FREE);
@@ -128,6 +148,7 @@ describe(processSmtArea, () => {
 
   it('should refuse a frame that cannot be an SMT area', () => {
     expect(() => processSmtArea(platform, 1, 0, new Uint8Array(20))).toThrow(RangeError);
+    expect(() => processSmtArea(platform, 1, 0, new Uint8Array(28))).toThrow(RangeError);
     expect(() => processSmtArea(platform, 1, 0, new Uint8Array(5000))).toThrow(RangeError);
   });
 

@@ -28,6 +28,8 @@ class ScriptedPlatform implements ScmiPlatformPort {
   link: PlatformAgentLink | undefined;
   readonly requests: Uint8Array[] = [];
   answer: Uint8Array | undefined = undefined;
+  /** `handle` throws (a platform breaking its contract) while set. */
+  throws = false;
   disconnected = 0;
   /** Runs once, first thing in the next `handle` (an agent writing the area meanwhile). */
   meanwhile: (() => void) | undefined;
@@ -47,6 +49,7 @@ class ScriptedPlatform implements ScmiPlatformPort {
     this.meanwhile = undefined;
     meanwhile?.();
     this.requests.push(request.slice());
+    if (this.throws) throw new Error('platform bug');
     return this.answer;
   }
 }
@@ -308,6 +311,69 @@ describe(SmtResponder, () => {
       w.chan.free();
     });
 
+    it('should give the area back with CHANNEL_ERROR when platform.handle throws, count it, drop a later response to that command, and serve the next', async () => {
+      const w = rawWire();
+      w.platform.throws = true;
+      w.request(HEADER);
+      await w.clock.runTasks(); // nothing thrown out of the doorbell callback
+      expect(w.area(0).status()).toBe(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+      expect(w.rings()).toBe(1);
+      expect(w.responder.counters).toMatchObject({
+        requests: 1,
+        responses: 0,
+        platformErrors: 1,
+        malformedRequests: 0,
+      });
+      // The next command (token 8) waits for a later answer; a response to the one whose handle
+      // threw (token 7, the platform naming no command) is a stray, not the pending one's answer.
+      w.platform.throws = false;
+      const next = buildHeader(0x3, ScmiMessageType.COMMAND, 0x10, 8);
+      w.request(next);
+      await w.clock.runTasks();
+      w.platform.link?.respond(0, response(0, 1));
+      expect(w.responder.counters.strayResponsesDropped).toBe(1);
+      expect(w.area(0).status()).toBe(0);
+      const answer = response(0, 0x20000);
+      new DataView(answer.buffer).setUint32(0, next, true);
+      w.platform.link?.respond(0, answer);
+      expect(w.area(0).status()).toBe(SMT_CHANNEL_FREE);
+      expect(w.responder.counters).toMatchObject({
+        requests: 2,
+        responses: 1,
+        lateResponses: 1,
+        ringsWhileBusy: 0,
+      });
+      // A request that is not a command: still refused as malformed when the platform throws.
+      w.platform.throws = true;
+      w.request((HEADER | (1 << 28)) >>> 0);
+      await w.clock.runTasks();
+      expect(w.area(0).status()).toBe(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+      expect(w.responder.counters).toMatchObject({ platformErrors: 2, malformedRequests: 1 });
+      w.responder.close();
+      w.chan.free();
+    });
+
+    it('should answer PROTOCOL_ERROR, with the header, for a response larger than the area (not a cut success)', async () => {
+      const w = rawWire(); // 156-byte areas: 132 bytes of message
+      w.platform.answer = response(0, ...new Array<number>(31).fill(7)); // 8 + 124 = 132: fits
+      w.request(HEADER);
+      await w.clock.runTasks();
+      expect([w.area(0).length(), w.area(0).payloadI32()]).toEqual([132, 0]);
+      w.platform.answer = response(0, ...new Array<number>(32).fill(7)); // 136: one word too many
+      w.request(HEADER);
+      await w.clock.runTasks();
+      const a = w.area(0);
+      expect([a.status(), a.length(), a.header(), a.payloadI32()]).toEqual([
+        SMT_CHANNEL_FREE,
+        8,
+        HEADER,
+        -10, // PROTOCOL_ERROR
+      ]);
+      expect(w.responder.counters).toMatchObject({ responses: 2, responsesTooLarge: 1 });
+      w.responder.close();
+      w.chan.free();
+    });
+
     it('should count a doorbell with the area free, and one while the command is pending', async () => {
       const w = rawWire();
       w.chan.send();
@@ -519,6 +585,10 @@ describe(SmtResponder, () => {
         expect(p2a.header() & 0xff).toBe(expected);
       }
       expect(responder.counters).toMatchObject({ p2aPosted: 3, p2aQueued: 0 });
+      // One larger than the area is refused rather than cut.
+      expect(link.post(new Uint8Array(133))).toBe(false);
+      expect(link.post(new Uint8Array(132))).toBe(true);
+      expect(responder.counters).toMatchObject({ p2aRefused: 2, p2aQueued: 1 });
       responder.close();
       expect(link.post(note(5))).toBe(false);
       chan.free();

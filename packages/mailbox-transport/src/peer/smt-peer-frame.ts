@@ -1,4 +1,10 @@
-import { isCommandHeader, type ScmiPlatformPort } from '@scmi-ts/core';
+import {
+  ScmiStatus,
+  encodeMsgResponse,
+  isCommandHeader,
+  readU32,
+  type ScmiPlatformPort,
+} from '@scmi-ts/core';
 import {
   SMT_CHANNEL_ERROR,
   SMT_CHANNEL_FREE,
@@ -9,6 +15,9 @@ import {
 
 /** The peer-port frame kind of a whole SMT area (the platform reserves it for this package). */
 export const SMT_PEER_FRAME_KIND = 2;
+
+/** Smallest SMT area a kind-2 frame may carry: the SMT header, then a response's status. */
+const SMT_PEER_MIN_AREA = SMT_HEADER_SIZE + 4;
 
 /** Largest SMT area a kind-2 frame may carry, bytes. */
 export const SMT_PEER_MAX_AREA = 4096;
@@ -34,11 +43,12 @@ export interface SmtPeerFrameContext {
  * - a header that is not a command (reserved bits, another type): the platform sees it (and drops
  *   it), and the area comes back with CHANNEL_ERROR | CHANNEL_FREE;
  * - else the message (header + payload) goes to `platform.handle` on A2P channel `channelId`; its
- *   response is written over it and CHANNEL_FREE set. When the platform has no response now
+ *   response is written over it and CHANNEL_FREE set — or, when it is larger than the area (the
+ *   platform sizes responses to the port's link), the response's header with PROTOCOL_ERROR. When the platform has no response now
  *   (a fault rule delayed or dropped it) the area comes back still busy; a later response reaches
  *   the client by the port's own way (a kind-1 frame).
  *
- * @throws RangeError when `area` is smaller than the 28-byte SMT header or larger than
+ * @throws RangeError when `area` is smaller than 32 bytes (the SMT header and a status) or larger than
  * {@link SMT_PEER_MAX_AREA} (the peer port then closes that connection).
  * @example
  * ```ts
@@ -53,9 +63,9 @@ export function processSmtArea(
   area: Uint8Array,
 ): Uint8Array {
   const size = area.byteLength;
-  if (size < SMT_HEADER_SIZE || size > SMT_PEER_MAX_AREA) {
+  if (size < SMT_PEER_MIN_AREA || size > SMT_PEER_MAX_AREA) {
     throw new RangeError(
-      `an SMT area frame must hold ${SMT_HEADER_SIZE}..${SMT_PEER_MAX_AREA} bytes, got ${size}`,
+      `an SMT area frame must hold ${SMT_PEER_MIN_AREA}..${SMT_PEER_MAX_AREA} bytes, got ${size}`,
     );
   }
   const memory = new SharedArrayBuffer(Math.ceil(size / 4) * 4);
@@ -82,9 +92,15 @@ export function processSmtArea(
         // gives it back.
         smt.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
       } else if (response !== undefined) {
-        const n = Math.min(response.byteLength, size - SMT_HEADER_OFFSET);
-        smt.bytes.set(response.subarray(0, n), SMT_HEADER_OFFSET);
-        smt.setLength(n);
+        // The platform sizes its responses to the port's link, not to this frame's area: one
+        // that does not fit is answered PROTOCOL_ERROR (as SmtResponder does) rather than cut
+        // into a success missing return values.
+        const fits = response.byteLength <= size - SMT_HEADER_OFFSET;
+        const written = fits
+          ? response
+          : encodeMsgResponse(readU32(response, 0), ScmiStatus.PROTOCOL_ERROR);
+        smt.bytes.set(written, SMT_HEADER_OFFSET);
+        smt.setLength(written.byteLength);
         smt.setStatus(SMT_CHANNEL_FREE);
       }
     }

@@ -1,4 +1,6 @@
 import {
+  ScmiStatus,
+  encodeMsgResponse,
   isCommandHeader,
   readU32,
   sameCommandHeader,
@@ -59,13 +61,28 @@ export interface SmtResponderCounters {
    * set, another message type; the platform sees it and drops it).
    */
   readonly malformedRequests: number;
+  /**
+   * Commands whose `platform.handle` threw (a platform breaking its contract): the area goes back
+   * with CHANNEL_ERROR, as for a malformed request, and the channel serves the next command.
+   */
+  readonly platformErrors: number;
+  /**
+   * Responses larger than the area (a platform that ignored the link's `maxMsgSize`): answered
+   * PROTOCOL_ERROR with the response's header instead of cut to fit — a cut response would read
+   * as a success missing return values. SCP-firmware's `smt_respond` copies what its SCMI layer
+   * sized to the mailbox and checks nothing.
+   */
+  readonly responsesTooLarge: number;
   /** Agent doorbells with CHANNEL_FREE set (nothing to do). */
   readonly ringsWhileFree: number;
   /** Agent doorbells while a command was already being processed. */
   readonly ringsWhileBusy: number;
   /** Notifications and delayed responses written into the P2A area. */
   readonly p2aPosted: number;
-  /** Posts refused (no P2A channel, queue full, closed). */
+  /**
+   * Posts refused (no P2A channel, queue full, closed, or a message larger than the area: a
+   * platform that ignored the link's `maxMsgSize`).
+   */
   readonly p2aRefused: number;
   /** Posts waiting for the P2A area now. */
   readonly p2aQueued: number;
@@ -77,6 +94,9 @@ export interface SmtResponderCounters {
  * the command a response answers.
  */
 const ANSWERED_KEPT = 16;
+
+/** What {@link SmtResponder} `#callPlatform` returns when the platform's `handle` threw. */
+const THREW = Symbol('threw');
 
 /** Remembers `header` as answered on `c`, forgetting the oldest beyond {@link ANSWERED_KEPT}. */
 function remember(c: A2pChannel, header: number): void {
@@ -192,6 +212,8 @@ export class SmtResponder {
     lateResponses: 0,
     strayResponsesDropped: 0,
     malformedRequests: 0,
+    platformErrors: 0,
+    responsesTooLarge: 0,
     ringsWhileFree: 0,
     ringsWhileBusy: 0,
     p2aPosted: 0,
@@ -355,7 +377,7 @@ export class SmtResponder {
       // (it counts it and raises BASE_ERROR_EVENT to a subscribed agent), but drops it and never
       // answers: waiting for an answer would keep the area busy for good and refuse every later
       // command on the channel. The area goes back with CHANNEL_ERROR, as for a bad length.
-      this.#platform.handle(this.#agentId, c.spec.id, request);
+      this.#callPlatform(c, request);
       this.#refuse(c);
       return;
     }
@@ -379,12 +401,40 @@ export class SmtResponder {
   /** Gives a malformed request's area back with CHANNEL_ERROR (counted), ringing when asked to. */
   #refuse(c: A2pChannel): void {
     this.#c.malformedRequests++;
+    this.#giveBackWithError(c);
+  }
+
+  /** CHANNEL_FREE with CHANNEL_ERROR, then the doorbell when the agent asked for one. */
+  #giveBackWithError(c: A2pChannel): void {
     c.area.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
     if ((c.area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
   }
 
+  /**
+   * The platform's answer to `request`, or `THREW` (counted) when its `handle` threw: a doorbell
+   * callback must not throw (in worker mode it would end the worker).
+   */
+  #callPlatform(c: A2pChannel, request: Uint8Array): Uint8Array | undefined | typeof THREW {
+    try {
+      return this.#platform.handle(this.#agentId, c.spec.id, request);
+    } catch {
+      this.#c.platformErrors++;
+      return THREW;
+    }
+  }
+
   #handle(c: A2pChannel, request: Uint8Array): void {
-    const response = this.#platform.handle(this.#agentId, c.spec.id, request);
+    const response = this.#callPlatform(c, request);
+    if (response === THREW) {
+      if (!c.awaiting) return;
+      // Given back at once with CHANNEL_ERROR; a response the platform might still send for the
+      // command is then a stray (its header is remembered as answered).
+      c.awaiting = false;
+      c.fault = undefined;
+      remember(c, c.header);
+      this.#giveBackWithError(c);
+      return;
+    }
     if (response !== undefined && c.awaiting) this.#answer(c, response);
   }
 
@@ -401,7 +451,12 @@ export class SmtResponder {
     if ((c.area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
   }
 
-  #answer(c: A2pChannel, bytes: Uint8Array): void {
+  #answer(c: A2pChannel, response: Uint8Array): void {
+    let bytes = response;
+    if (bytes.byteLength > c.area.maxLength) {
+      this.#c.responsesTooLarge++;
+      bytes = encodeMsgResponse(readU32(bytes, 0), ScmiStatus.PROTOCOL_ERROR);
+    }
     const fault = c.fault;
     c.fault = undefined;
     c.awaiting = false;
@@ -481,7 +536,8 @@ export class SmtResponder {
 
   #post(message: Uint8Array): boolean {
     const p = this.#p2a;
-    if (this.#closed || p === undefined) {
+    // One larger than the area would be cut, and read as a whole message that is not.
+    if (this.#closed || p === undefined || message.byteLength > p.area.maxLength) {
       this.#c.p2aRefused++;
       return false;
     }

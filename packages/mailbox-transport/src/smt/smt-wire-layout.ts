@@ -40,11 +40,17 @@ export interface SmtWireLayoutOptions {
   /** P2A channel ids, as `a2p` (default `[0]`; `[]` for a wire without notifications). */
   readonly p2a?: readonly number[];
   /**
-   * Bytes of each SMT area: a multiple of 4 of at least 28 (default 156: the 28-byte SMT header +
+   * Bytes of each SMT area: a multiple of 4 of at least 32 (default 156: the 28-byte SMT header +
    * 128-byte messages); all the areas of a wire together take at most 1 GiB.
    */
   readonly areaSize?: number;
 }
+
+/**
+ * Fewest bytes of an SMT area: the SMT header up to the payload, then a response's status (an
+ * area of the header alone could answer nothing, not even PROTOCOL_ERROR).
+ */
+const SMT_MIN_AREA_SIZE = SMT_HEADER_SIZE + 4;
 
 /** Most bytes of the shared memory of one wire (every SMT area together): 1 GiB. */
 const MAX_WIRE_BYTES = 2 ** 30;
@@ -68,7 +74,8 @@ function show(v: unknown): string {
  * @throws ScmiConfigError naming the field: `options` when it is not an object; `a2p` / `p2a`
  * when it is not an array; `a2p[i]` / `p2a[i]` when an id is not an integer in 0..65535, is
  * repeated, or (a hole of a sparse array) missing, or when its area would take the wire past
- * 1 GiB; `areaSize` when it is not a multiple of 4 of at least 28 bytes and at most 1 GiB.
+ * 1 GiB; `areaSize` when it is not a multiple of 4 of at least 32 bytes (the SMT header, then a
+ * response's status) and at most 1 GiB.
  * @example
  * ```ts
  * const layout = createSmtWireLayout({ a2p: [0, 1], p2a: [0] });
@@ -108,13 +115,13 @@ export function buildSmtWireLayout(
   if (
     typeof areaSize !== 'number' ||
     !Number.isInteger(areaSize) ||
-    areaSize < SMT_HEADER_SIZE ||
+    areaSize < SMT_MIN_AREA_SIZE ||
     areaSize > MAX_WIRE_BYTES ||
     areaSize % 4 !== 0
   ) {
     throw new ScmiConfigError(
       'areaSize',
-      `expected a multiple of 4 of at least ${SMT_HEADER_SIZE} bytes and at most 1 GiB, got ${show(areaSize)}`,
+      `expected a multiple of 4 of at least ${SMT_MIN_AREA_SIZE} bytes (the SMT header, a message header and a status) and at most 1 GiB, got ${show(areaSize)}`,
     );
   }
   const channels: SmtChannelSpec[] = [];
