@@ -193,6 +193,30 @@ describe('the emulated SCMI PTA', () => {
       expect(readU32(area, SMT_PAYLOAD + 4)).toBe(0x20000);
     });
 
+    it.each([
+      ['a reserved bit set', (VERSION | (1 << 28)) >>> 0],
+      ['the unknown type 1', buildHeader(0x0, 1, 0x10, 5)],
+      ['a notification', buildHeader(0x0, 3, 0x10, 5)],
+    ])(
+      'should fail a header with %s at once (the platform drops it) and serve the next message',
+      async (_what, header) => {
+        b = createTeeBench({ optee: { platformTimeoutMs: 1e9 } });
+        const s = await channel(b, 0, PtaScmiCaps.SMT_HEADER);
+        const area = b.wire.ree.staticShmem(0) as Uint8Array;
+        smtMessage(area, header);
+        await processSmt(s);
+        expect(smtRead(area, SMT_STATUS) & 3).toBe(SMT_STATUS_ERROR | SMT_STATUS_FREE);
+        expect(b.optee.stats.scmi).toMatchObject({ messages: 1, rejected: 1, platformTimeouts: 0 });
+        expect(b.platform.counters.droppedRequests).toBe(1);
+        expect(b.clock.now()).toBe(0);
+        smtMessage(area, VERSION);
+        await processSmt(s);
+        expect(smtRead(area, SMT_STATUS)).toBe(SMT_STATUS_FREE);
+        expect(readU32(area, SMT_PAYLOAD + 4)).toBe(0x20000);
+        expect(b.optee.stats.scmi.busy).toBe(0);
+      },
+    );
+
     it('should refuse a channel that has no handle yet, an unknown channel and wrong types', async () => {
       b = createTeeBench();
       const s = await b.context.openSession(PTA_SCMI_UUID);
@@ -269,6 +293,25 @@ describe('the emulated SCMI PTA', () => {
           ]),
         ),
       ).toBe(TeeResult.BAD_PARAMETERS);
+    });
+
+    it('should size a multi-part reply to a 128-byte area (100 bytes of message), as it does over MSG', async () => {
+      // SENSOR_DESCRIPTION_GET from descriptor 0: as many descriptors as the link carries. Sized
+      // to a 128-byte MSG buffer (124 bytes) the reply would not fit a 128-byte SMT area. No
+      // channel has a static area, whose size would bound the link anyway.
+      b = createTeeBench({ wire: { channels: [{ id: 1 }] } });
+      const s = await channel(b, 1, PtaScmiCaps.SMT_HEADER);
+      const shm = await b.context.allocSharedMemory(128);
+      smtMessage(shm.bytes, buildHeader(0x3, 0, 0x15, 6), new Uint8Array(4));
+      await s.invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL_MESSAGE, [
+        teeValue(TeeParamType.VALUE_INPUT, 1),
+        teeMemref(TeeParamType.MEMREF_INOUT, shm),
+      ]);
+      expect(smtRead(shm.bytes, SMT_STATUS)).toBe(SMT_STATUS_FREE);
+      expect(readI32(shm.bytes, SMT_PAYLOAD)).toBe(ScmiStatus.SUCCESS);
+      const length = smtRead(shm.bytes, SMT_LENGTH);
+      expect(length).toBeGreaterThan(8);
+      expect(length).toBeLessThanOrEqual(100);
     });
 
     it('should refuse a channel that has a static area', async () => {
@@ -429,6 +472,24 @@ describe('the emulated SCMI PTA', () => {
       // The memory a running invocation references cannot be unregistered meanwhile; now it can.
       await a.free();
       expect(b.optee.stats.registeredShm).toBe(1);
+    });
+
+    it('should fail a header that is not a command at once with COMMUNICATION, the channel free for the next', async () => {
+      b = createTeeBench({ optee: { platformTimeoutMs: 1e9 } });
+      const s = await channel(b, 1, PtaScmiCaps.MSG_HEADER);
+      const shm = await b.context.allocSharedMemory(128);
+      const send = (header: number): Promise<{ result: number; size: number }> => {
+        writeU32(shm.bytes, 0, header);
+        return msg(
+          s,
+          teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 4),
+          teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, 128),
+        );
+      };
+      expect((await send((VERSION | (1 << 28)) >>> 0)).result).toBe(TeeResult.COMMUNICATION);
+      expect(b.optee.stats.scmi).toMatchObject({ messages: 1, rejected: 1, platformTimeouts: 0 });
+      expect(b.clock.now()).toBe(0);
+      expect(await send(VERSION)).toEqual({ result: 0, size: 12 });
     });
 
     it('should refuse the command when MSG is not built in', async () => {

@@ -7,7 +7,11 @@ import {
 } from '@scmi-ts/core';
 import * as core from '@scmi-ts/core';
 import { TeeResult } from '../tee/tee-result.js';
-import { SCMI_OPTEE_MAX_MSG_SIZE, SCMI_SEC_PAYLOAD_SIZE } from '../wire/pta-scmi.js';
+import {
+  SCMI_OPTEE_MAX_MSG_SIZE,
+  SCMI_SEC_PAYLOAD_SIZE,
+  SMT_BUF_SLOT_SIZE,
+} from '../wire/pta-scmi.js';
 import type { OpteeWireLayout } from '../wire/optee-wire-layout.js';
 import * as smtLayout from '../wire/smt-layout.js';
 import type { OpteeWireFaultAction } from './optee-wire-fault.js';
@@ -16,7 +20,7 @@ import type { PtaParam } from './pseudo-ta.js';
 // Hot imported values read once, at load: the per-message paths then read module-local bindings,
 // not properties of other modules' exports (a getter call per access under CommonJS loaders such
 // as tsx's).
-const { readU32, sameCommandHeader, writeU32 } = core;
+const { isCommandHeader, readU32, sameCommandHeader, writeU32 } = core;
 const {
   SMT_HEADER,
   SMT_HEADER_SIZE,
@@ -81,7 +85,12 @@ function crashed(channel: ServerChannel, call: ServerCompletion, error: unknown)
 export interface ScmiMsgServerStats {
   /** Messages passed to the platform. */
   readonly messages: number;
-  /** Messages refused before dispatch (too long, bad SMT status, bad MSG buffers). */
+  /**
+   * Messages refused before dispatch (too long, bad SMT status, bad MSG buffers), and messages
+   * whose header is not a command (reserved bits, another type): the platform sees those, drops
+   * them and never answers, so they are failed at once instead of holding their channel until
+   * the platform timeout.
+   */
   readonly rejected: number;
   /** Messages refused because the channel was claimed. */
   readonly busy: number;
@@ -230,14 +239,25 @@ function msgRespond(
  *   rewritten by a platform fault rule reaches the agent, which must reject it (a later response
  *   whose token, protocol or message id was rewritten reaches the waiting message when the
  *   platform names that message's command, and is dropped when it names none);
+ * - a message whose header is not a command (reserved bits, another type) goes to the platform,
+ *   which counts and drops it (OP-TEE would process it whatever its type); its channel is then
+ *   released at once and the message failed as one the platform never answered (SMT ERROR |
+ *   FREE, MSG `TEE_ERROR_COMMUNICATION`), instead of holding the channel for `platformTimeoutMs`;
  * - the two SMT error paths after the claim (payload too long, bad status) release the claim;
  *   mainline `scmi_entry_smt` leaves it held, which makes the channel busy forever after one bad
  *   message;
+ * - multi-part replies are sized to one link size for every channel, the smallest buffer the
+ *   server writes into (a 128-byte SMT area: 100 bytes), where OP-TEE sizes each to its own buffer;
  * - a MSG output buffer of 4 to 7 bytes is refused with `TEE_ERROR_BAD_PARAMETERS` (OP-TEE's
  *   `shm_msg.c` admits it, then asserts in `scmi_status_response`);
  * - a message whose processing throws (the platform threw) releases the claim and ends its
  *   invocation with `TEE_ERROR_GENERIC` from the TEE (`PtaInvocation.crash`), the exception kept
  *   out of the platform's and the clock's call stacks.
+ *
+ * As OP-TEE does: a message on a claimed SMT channel sets ERROR | FREE in the area
+ * (`scmi_entry_smt`'s `out:` path), even when the claim is a message the platform answers later —
+ * whose response then lands in an area already given back, ERROR still set. Only an agent that
+ * invokes a channel whose area it has not got back (never Linux, nor this agent) meets it.
  */
 export class ScmiMsgServer {
   readonly #o: ScmiMsgServerOptions;
@@ -257,7 +277,11 @@ export class ScmiMsgServer {
    */
   public constructor(options: ScmiMsgServerOptions) {
     this.#o = options;
-    let maxMsgSize = SCMI_OPTEE_MAX_MSG_SIZE - 4;
+    // The largest response every buffer the server writes into can hold: a MSG buffer Linux
+    // sizes to SCMI_OPTEE_MAX_MSG_SIZE, and the SMT area PROCESS_SMT_CHANNEL_MESSAGE accepts on
+    // any channel, from SMT_BUF_SLOT_SIZE bytes (OP-TEE sizes each response to its own buffer;
+    // the platform sizes multi-part replies to the link, so the link takes the smallest).
+    let maxMsgSize = Math.min(SCMI_OPTEE_MAX_MSG_SIZE - 4, SMT_BUF_SLOT_SIZE - SMT_HEADER_SIZE);
     for (const c of options.layout.channels.values()) {
       const staticArea =
         c.shmemOffset === undefined
@@ -353,6 +377,10 @@ export class ScmiMsgServer {
       crashed(channel, call, error);
       return;
     }
+    if (this.#dropped(channel, request)) {
+      smtFail(area, call);
+      return;
+    }
     this.#wait(channel, readU32(request, 0), call, (late) => {
       if (late === undefined) {
         channel.busy = false;
@@ -409,6 +437,10 @@ export class ScmiMsgServer {
       crashed(channel, call, error);
       return;
     }
+    if (this.#dropped(channel, request)) {
+      call.complete(COMMUNICATION);
+      return;
+    }
     this.#wait(channel, readU32(request, 0), call, (late) => {
       if (late === undefined) {
         channel.busy = false;
@@ -431,6 +463,18 @@ export class ScmiMsgServer {
   #claim(channel: ServerChannel): boolean {
     if (channel.busy) return false;
     channel.busy = true;
+    return true;
+  }
+
+  /**
+   * Whether `request`, which the platform did not answer now, is one it will never answer: a
+   * header that is not a command, which the platform drops. The channel is then released and the
+   * message counted as rejected, for the caller to fail at once.
+   */
+  #dropped(channel: ServerChannel, request: Uint8Array): boolean {
+    if (isCommandHeader(readU32(request, 0))) return false;
+    channel.busy = false;
+    this.#rejected++;
     return true;
   }
 
