@@ -327,6 +327,36 @@ describe('a pass out of budget, while the device keeps the re-check busy', () =>
   );
 });
 
+describe('cmdq: an abandoned command given back unanswered (length 0)', () => {
+  it.each([
+    [0, { lateReplies: 0, badMessages: 0, lateReturns: 1 }],
+    [4, { lateReplies: 0, badMessages: 1, lateReturns: 1 }],
+  ])('with used length %i: the buffer back, counted %o', async (len, expected) => {
+    // As this package's device returns a superseded command: no reply at all, so neither a
+    // late reply nor a bad message; a length of 1 to 7 is a reply too short (invalid).
+    const { clock, platform, wire, device, create } = manualRig(true, 2); // one cmdq slot
+    const agent = await create({ maxMsg: 2 });
+    device.holdCommands = true;
+    await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+    const held = heldCommand(device);
+    held.cmdq.pushUsed(held.head, len);
+    held.cmdq.publishUsed();
+    device.doorbells.interrupt.ring();
+    await clock.runTasks();
+    const a2p = defined(wire.driverDiagnostics.channels.get('a2p:0')).counters;
+    expect({
+      lateReplies: a2p.lateReplies,
+      badMessages: Object.values(a2p.badMessages).reduce((n, v) => n + v, 0),
+      lateReturns: wire.driverDiagnostics.lateReturns,
+    }).toEqual(expected);
+    // The slot is free again: the next command is sent and answered.
+    device.holdCommands = false;
+    await expect(agent.base.discoverSubVendor()).resolves.toBeDefined();
+    await agent.remove();
+    platform.close();
+  });
+});
+
 describe('polling cmdq: response drained by another look, then the delayed response completes the command', () => {
   async function run(
     withWaiter: boolean,

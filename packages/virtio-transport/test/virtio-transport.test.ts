@@ -645,6 +645,25 @@ describe('virtio transport (same thread)', () => {
   });
 
   describe('when the device end is closed first', () => {
+    it('should fail new commands at once with E_VIRTIO_DEVICE instead of waiting out the RX timeout', async () => {
+      const h = createVirtioHarness({ auto: false });
+      const probe = h.create({ rxTimeoutMs: 5000 });
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      const closedAt = h.clock.now();
+      h.device.close();
+      await h.clock.runTasks();
+      expect(h.wire.driverDiagnostics.state).toBe('failed');
+      const outcome = agent.base.discoverVendor().catch((e: unknown) => e);
+      await h.clock.runTasks();
+      expect(await outcome).toMatchObject({ code: 'E_VIRTIO_DEVICE' });
+      expect(h.clock.now()).toBe(closedAt);
+      const removing = agent.remove();
+      await h.clock.runTasks();
+      await removing;
+      await finish(h);
+    });
+
     it('should reclaim without waiting for a reset acknowledgement', async () => {
       const h = createVirtioHarness({ auto: false });
       const probe = h.create();

@@ -412,8 +412,10 @@ export class CmdqChannel implements TransportChannel {
         // with a bad length or another command's header is counted by #check as what it is).
         // One for a transfer that ended well (its delayed response overtook it) is no late reply:
         // a response after the delayed response, invalid (core and Linux's
-        // scmi_msg_response_validate refuse it so).
-        if (taken === 'ok' && this.#check(slot)) {
+        // scmi_msg_response_validate refuse it so). One returned with nothing written is the
+        // device giving an abandoned command back unanswered (this package's device does when
+        // the agent reuses the header: supersededCommands): no reply, late or bad.
+        if (taken === 'ok' && el.len !== 0 && this.#check(slot)) {
           if (this.#endedOk[slot] === 1) sink.badMessage('invalid');
           else this.#setup.counters.lateReplies++;
         }

@@ -51,7 +51,10 @@ export class VirtioDriverDiagnostics {
   public readonly violations: string[] = [];
   /** Buffers the device still held at teardown, reclaimed after it acknowledged the reset. */
   public reclaimedBuffers = 0;
-  /** Buffers of timed-out or aborted commands that the device returned later (late replies dropped). */
+  /**
+   * Buffers of timed-out or aborted commands that the device returned later: with a late reply
+   * (dropped and counted), or unanswered (length 0: no reply, not counted as one).
+   */
   public lateReturns = 0;
   /** Buffers left to a device that never acknowledged the reset (never freed nor reused). */
   public leakedBuffers = 0;

@@ -339,9 +339,12 @@ export class VirtioScmiDriver {
    */
   #onConfigSignal(): void {
     const r = this.wire.registers;
+    // A device that needs a reset, or whose end closed (it will never answer again), is no longer
+    // driven: new commands fail at once instead of waiting out the RX timeout.
     if (
       this.#live &&
-      (r.read(VirtioRegister.DEVICE_STATUS) & VirtioStatus.DEVICE_NEEDS_RESET) !== 0
+      ((r.read(VirtioRegister.DEVICE_STATUS) & VirtioStatus.DEVICE_NEEDS_RESET) !== 0 ||
+        this.#deviceClosed())
     ) {
       this.#live = false;
       this.diagnostics.state = 'failed';
