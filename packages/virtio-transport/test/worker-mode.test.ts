@@ -14,7 +14,7 @@ import {
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite, type DevresEvent } from '@scmi-ts/devres';
 import { BaseMessageId, ClockMessageId, createDefaultPlatformConfig } from '@scmi-ts/platform';
-import { virtioTransportModule } from '@scmi-ts/virtio-transport';
+import { VirtioFeature, featureMask, virtioTransportModule } from '@scmi-ts/virtio-transport';
 import { Container } from 'inversify';
 import {
   startVirtioWorker,
@@ -23,6 +23,7 @@ import {
 } from './support/fixture.js';
 
 const BASE = 0x10;
+const CLOCK_PROTOCOL = 0x14;
 
 /** How a command ended: `ok`, `timeout`, or the transport error's code. */
 async function settle(command: Promise<unknown>): Promise<string> {
@@ -213,7 +214,126 @@ describe('virtio transport in worker mode', () => {
     await finish(ends);
   });
 
+  /** CLOCK_RATE_CHANGED on clock 0: registers the event and subscribes; the rates seen, in order. */
+  async function watchRates(
+    agent: ScmiAgent,
+  ): Promise<{ seen: number[]; off: () => Promise<void> }> {
+    agent.events.register(CLOCK_PROTOCOL, [
+      {
+        id: 0,
+        name: 'clock-rate-changed',
+        setNotifyEnabled: async (source, enable) => {
+          await agent.transact(CLOCK_PROTOCOL, ClockMessageId.RATE_NOTIFY, (w) =>
+            w.u32(source ?? 0).u32(enable ? 1 : 0),
+          );
+        },
+      },
+    ]);
+    const seen: number[] = [];
+    const off = await agent.events.subscribe(
+      { protocolId: CLOCK_PROTOCOL, eventId: 0, source: 0 },
+      (n) => {
+        seen.push(readU32(n.payload, 8));
+      },
+    );
+    return { seen, off };
+  }
+
+  function setRate(agent: ScmiAgent, hz: number): Promise<Uint8Array> {
+    return agent.transact(
+      CLOCK_PROTOCOL,
+      ClockMessageId.RATE_SET,
+      (w) => w.u32(0).u32(0).u32(hz).u32(0),
+      {
+        txSize: 16,
+      },
+    );
+  }
+
+  it.each([
+    ['with EVENT_IDX', true],
+    ['with the ring flags (no EVENT_IDX)', false],
+  ])(
+    'should deliver notifications across threads %s, in order, each eventq buffer queued again',
+    async (_how, eventIdx) => {
+      // Four times the eventq's entries: every buffer goes back to the device several times.
+      const ends = await open({ transportConfig: { features: { eventIdx } } });
+      const agent = await create(ends);
+      const { seen, off } = await watchRates(agent);
+      const rates = Array.from(
+        { length: 4 * ends.wire.layout.eventqSize },
+        (_, i) => (300 + 100 * (i % 5)) * 1_000_000,
+      );
+      for (const hz of rates) await setRate(agent, hz);
+      await waitUntil(() => seen.length >= rates.length);
+      expect(seen).toEqual(rates);
+      expect((await ends.deviceStats()).notificationsDropped).toBe(0);
+      expect(ends.wire.driverDiagnostics.features & featureMask(VirtioFeature.RING_EVENT_IDX)).toBe(
+        eventIdx ? featureMask(VirtioFeature.RING_EVENT_IDX) : 0n,
+      );
+      await off();
+      await agent.remove();
+      await finish(ends);
+    },
+  );
+
+  it.each([
+    [false, false, 'in-order'],
+    [false, true, 'shuffle'],
+    [true, true, 'reverse'],
+  ] as const)(
+    'should carry many commands in flight with EVENT_IDX %p, pollAfterDrain %p, a device completing %s, INDIRECT_DESC negotiated',
+    async (eventIdx, pollAfterDrain, completion) => {
+      // Without EVENT_IDX the NO_NOTIFY / NO_INTERRUPT flags suppress doorbells: the lost-wake-up
+      // window between the two threads that EVENT_IDX closes differently.
+      const ends = await open({
+        transportConfig: { features: { eventIdx, indirectDesc: true }, pollAfterDrain },
+        device: { completion },
+      });
+      const agent = await create(ends);
+      for (let round = 0; round < 40; round++) {
+        const replies = await Promise.all(
+          Array.from({ length: 1 + round }, (_, i) =>
+            i % 2 === 0 ? agent.base.discoverVendor() : agent.base.discoverSubVendor(),
+          ),
+        );
+        expect(replies.filter((r) => r === 'scmi-ts')).toHaveLength(Math.ceil((1 + round) / 2));
+      }
+      const a2p = stats(agent, 'a2p:0');
+      expect([a2p.timeouts, a2p.completed]).toEqual([0, a2p.sent]);
+      await agent.remove();
+      await finish(ends);
+    },
+  );
+
   describe('with wire-level faults from the device', () => {
+    it('should reject an eventq element larger than its buffer, queue the buffer again and deliver the next notification', async () => {
+      const ends = await open();
+      const agent = await create(ends);
+      const { seen, off } = await watchRates(agent);
+      await ends.setWireFaults([{ kind: 'event-oversize', times: 1 }]);
+      await setRate(agent, 300_000_000);
+      await waitUntil(() => stats(agent, 'p2a:0').badMessages.oversize === 1);
+      await setRate(agent, 400_000_000);
+      await waitUntil(() => seen.length === 1);
+      expect(seen).toEqual([400_000_000]);
+      await off();
+      await agent.remove();
+      await finish(ends);
+    });
+
+    it('should time out a command whose buffer the device withholds (a bad id in its place), and reclaim that buffer after the reset', async () => {
+      const ends = await open();
+      const agent = await create(ends, { rxTimeoutMs: 1000 });
+      await ends.setWireFaults([{ kind: 'used-id-out-of-range', times: 1, withhold: true }]);
+      expect(await settle(agent.base.discoverVendor())).toBe('timeout');
+      const d = ends.wire.driverDiagnostics;
+      expect(d.channels.get('a2p:0')?.broken).toBe('bad-id');
+      await agent.remove();
+      await finish(ends);
+      expect(d.reclaimedBuffers).toBe(1 + ends.wire.layout.eventqSize);
+    });
+
     // Both elements are published with one store of used.idx: whatever the timing, the driver
     // reads the bad one before the real one (out of range) or after it (not in flight). A command
     // expected to time out does so whatever the timing (the broken cmdq takes no response); the
