@@ -26,6 +26,7 @@ export type {
   TeeResultFault,
 } from './emulated/optee-wire-fault.js';
 export type { ScmiMsgServerStats } from './emulated/scmi-msg-server.js';
+export type { ScmiPtaStats } from './emulated/scmi-pta.js';
 export type { TeeOpenSessionOptions } from './tee/tee-context.js';
 export type { TeeCallResult, TeeDriver } from './tee/tee-driver.js';
 export type { TeeMemrefParam, TeeNoneParam, TeeParam, TeeValueParam } from './tee/tee-param.js';

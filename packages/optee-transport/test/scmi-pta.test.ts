@@ -225,6 +225,12 @@ describe('the emulated SCMI PTA', () => {
       expect(await result(s.invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL, []))).toBe(
         TeeResult.BAD_PARAMETERS,
       );
+      // Counted by the PTA, which refused them itself: neither the TEE core nor the SCMI server.
+      expect(b.optee.stats).toMatchObject({
+        pta: { refused: 3, withoutArea: 0 },
+        refusedCalls: 0,
+        scmi: { messages: 0, rejected: 0 },
+      });
     });
 
     it('should succeed without processing on a channel that has no static area', async () => {
@@ -232,6 +238,7 @@ describe('the emulated SCMI PTA', () => {
       const s = await channel(b, 1, PtaScmiCaps.SMT_HEADER);
       expect(await result(processSmt(s, 1))).toBe(TeeResult.SUCCESS);
       expect(b.optee.stats.scmi.messages).toBe(0);
+      expect(b.optee.stats.pta).toEqual({ refused: 0, withoutArea: 1 });
     });
 
     it('should give up on a platform that never answers, with a channel error', async () => {

@@ -53,6 +53,7 @@ describe(TeeContext, () => {
           TeeOrigin.TRUSTED_APP,
           'TEE_ERROR_ACCESS_DENIED',
         ]);
+        expect(b.optee.stats.pta.refused).toBe(1);
         await b.close();
       },
     );

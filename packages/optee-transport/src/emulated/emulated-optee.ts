@@ -14,7 +14,7 @@ import { PTA_SCMI_CAPS_MASK } from '../wire/pta-scmi.js';
 import { OpteeWireFaults, type OpteeWireFault } from './optee-wire-fault.js';
 import type { PseudoTa, PtaInvocation, PtaParam } from './pseudo-ta.js';
 import { ScmiMsgServer, type ScmiMsgServerStats } from './scmi-msg-server.js';
-import { ScmiPta } from './scmi-pta.js';
+import { ScmiPta, type ScmiPtaStats } from './scmi-pta.js';
 
 // Hot imported values read once, at load: the per-call paths then read module-local bindings,
 // not properties of other modules' exports (a getter call per access under CommonJS loaders such
@@ -95,6 +95,8 @@ export interface EmulatedOpteeStats {
    * answered with the first one's results. A normal world that waits for RETURNED sees none.
    */
   readonly callsOverRunningSlot: number;
+  /** The SCMI pseudo TA's counters: what it refused itself, before the SCMI server. */
+  readonly pta: ScmiPtaStats;
   /** The SCMI server's counters. */
   readonly scmi: ScmiMsgServerStats;
 }
@@ -210,6 +212,7 @@ export class EmulatedOptee {
   #cancelled = 0;
   #internalErrors = 0;
   #refusedCalls = 0;
+  readonly #pta: ScmiPta;
   #callsOverRunningSlot = 0;
   #lastInternalError: unknown = undefined;
   #closed = false;
@@ -254,6 +257,7 @@ export class EmulatedOptee {
       platformTimeoutMs: timeout,
     });
     const pta = new ScmiPta(this.#server, caps, this.faults);
+    this.#pta = pta;
     this.#tas.set(pta.uuid, pta);
     Atomics.store(this.#words, WIRE_TEE_STATE_WORD, TEE_STATE_RUNNING);
     wire.doorbell.listen(() => {
@@ -277,6 +281,7 @@ export class EmulatedOptee {
       internalErrors: this.#internalErrors,
       refusedCalls: this.#refusedCalls,
       callsOverRunningSlot: this.#callsOverRunningSlot,
+      pta: this.#pta.stats,
       scmi: this.#server.stats,
     };
   }

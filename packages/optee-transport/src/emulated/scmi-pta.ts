@@ -43,6 +43,25 @@ function types(
   );
 }
 
+/** Counters of the emulated SCMI pseudo TA (`EmulatedOpteeStats.pta`). */
+export interface ScmiPtaStats {
+  /**
+   * Sessions and invocations the PTA itself refused, as OP-TEE's `core/pta/scmi.c` answers them:
+   * a login other than the REE kernel (ACCESS_DENIED), wrong parameter types, an unknown channel,
+   * capability bits not defined or a message buffer too small (BAD_PARAMETERS), a command or
+   * capability not built in (NOT_SUPPORTED), a channel without a handle yet or command 2 on a
+   * channel with a static area (BAD_STATE, where OP-TEE asserts). Wire-fault results are not
+   * counted here.
+   */
+  readonly refused: number;
+  /**
+   * PROCESS_SMT_CHANNEL on a channel that has no static SMT area: the invocation succeeds and
+   * nothing is processed, as in OP-TEE (`scmi_entry_smt`: "No shared buffer"); an agent polling
+   * that channel's area would wait for nothing.
+   */
+  readonly withoutArea: number;
+}
+
 /**
  * The emulated SCMI pseudo TA (`OP-TEE/optee_os:core/pta/scmi.c`): REE-kernel logins only,
  * CAPABILITIES, PROCESS_SMT_CHANNEL, PROCESS_SMT_CHANNEL_MESSAGE, GET_CHANNEL_HANDLE and
@@ -56,6 +75,8 @@ export class ScmiPta implements PseudoTa {
   readonly #server: ScmiMsgServer;
   readonly #caps: number;
   readonly #faults: OpteeWireFaults;
+  #refused = 0;
+  #withoutArea = 0;
 
   public constructor(server: ScmiMsgServer, capabilities: number, faults: OpteeWireFaults) {
     this.#server = server;
@@ -63,10 +84,27 @@ export class ScmiPta implements PseudoTa {
     this.#faults = faults;
   }
 
+  /** The PTA's counters. */
+  public get stats(): ScmiPtaStats {
+    return { refused: this.#refused, withoutArea: this.#withoutArea };
+  }
+
   /** `pta_scmi_open_session`: only the REE kernel may use SCMI resources. */
   public openSession(login: number): number {
-    if (login !== TeeLogin.REE_KERNEL) return ACCESS_DENIED;
-    return this.#caps === CAPS_NONE ? NOT_SUPPORTED : SUCCESS;
+    const result =
+      login !== TeeLogin.REE_KERNEL
+        ? ACCESS_DENIED
+        : this.#caps === CAPS_NONE
+          ? NOT_SUPPORTED
+          : SUCCESS;
+    if (result !== SUCCESS) this.#refused++;
+    return result;
+  }
+
+  /** Ends `call` with an error the PTA itself answers (counted). */
+  #refuse(call: PtaInvocation, result: number): void {
+    this.#refused++;
+    call.complete(result);
   }
 
   /** `pta_scmi_invoke_command`. */
@@ -85,13 +123,13 @@ export class ScmiPta implements PseudoTa {
         this.#process(call, p);
         return;
       default:
-        call.complete(NOT_SUPPORTED);
+        this.#refuse(call, NOT_SUPPORTED);
     }
   }
 
   #capabilities(call: PtaInvocation, p: readonly PtaParam[]): void {
     if (!types(p, VALUE_OUTPUT)) {
-      call.complete(BAD_PARAMETERS);
+      this.#refuse(call, BAD_PARAMETERS);
       return;
     }
     const out = p[0] as PtaParam;
@@ -112,16 +150,16 @@ export class ScmiPta implements PseudoTa {
     const v = p[0] as PtaParam;
     const caps = v.b;
     if (!types(p, VALUE_INOUT) || (caps & ~PTA_SCMI_CAPS_MASK) !== 0) {
-      call.complete(BAD_PARAMETERS);
+      this.#refuse(call, BAD_PARAMETERS);
       return;
     }
     if ((caps & this.#caps) === 0) {
-      call.complete(NOT_SUPPORTED);
+      this.#refuse(call, NOT_SUPPORTED);
       return;
     }
     const channel = this.#server.channel(v.a);
     if (channel === undefined) {
-      call.complete(BAD_PARAMETERS);
+      this.#refuse(call, BAD_PARAMETERS);
       return;
     }
     channel.threaded = true;
@@ -140,31 +178,31 @@ export class ScmiPta implements PseudoTa {
             p[1]?.buffer !== undefined &&
             p[2]?.buffer !== undefined;
     if (!want) {
-      call.complete(BAD_PARAMETERS);
+      this.#refuse(call, BAD_PARAMETERS);
       return;
     }
     const needed = command === PROCESS_MSG_CHANNEL ? CAPS_MSG_HEADER : CAPS_SMT_HEADER;
     if ((this.#caps & needed) === 0) {
-      call.complete(NOT_SUPPORTED);
+      this.#refuse(call, NOT_SUPPORTED);
       return;
     }
     if (command === PROCESS_SMT_CHANNEL_MESSAGE && (p[1] as PtaParam).size < SLOT_SIZE) {
-      call.complete(BAD_PARAMETERS);
+      this.#refuse(call, BAD_PARAMETERS);
       return;
     }
     const channelId = (p[0] as PtaParam).a;
     const channel = this.#server.channel(channelId);
     if (channel === undefined) {
-      call.complete(BAD_PARAMETERS);
+      this.#refuse(call, BAD_PARAMETERS);
       return;
     }
     // OP-TEE asserts these (a panic); an emulation answers BAD_STATE instead.
     if (!channel.threaded) {
-      call.complete(BAD_STATE);
+      this.#refuse(call, BAD_STATE);
       return;
     }
     if (command === PROCESS_SMT_CHANNEL_MESSAGE && channel.staticArea !== undefined) {
-      call.complete(BAD_STATE);
+      this.#refuse(call, BAD_STATE);
       return;
     }
     const faults = this.#faults.select(channelId, command);
@@ -186,6 +224,7 @@ export class ScmiPta implements PseudoTa {
     const area = command === PROCESS_SMT_CHANNEL ? channel.staticArea : (p[1] as PtaParam).buffer;
     if (area === undefined) {
       // scmi_entry_smt: "No shared buffer for channel": nothing is processed, the PTA succeeds.
+      this.#withoutArea++;
       call.complete(SUCCESS);
       return;
     }
