@@ -69,7 +69,7 @@ describe(createVirtioTransport, () => {
   it('should describe the virtio transport', () => {
     expect(createVirtioTransport().descriptor).toEqual({
       name: 'virtio',
-      maxMsg: 128,
+      maxMsg: 1023,
       maxMsgSize: 128,
       rxTimeoutMs: 60_000,
       p2a: true,
@@ -81,14 +81,14 @@ describe(createVirtioTransport, () => {
   describe('.maxMsgFor', () => {
     const wire = VirtioScmiWire.sameThread(new VirtualClock(), { cmdqSize: 128, eventqSize: 4 });
     const big = VirtioScmiWire.sameThread(new VirtualClock(), { cmdqSize: 1024, eventqSize: 4 });
-    it.each<[string, number | undefined, number, number]>([
-      ["the wire's cmdq by default", undefined, 128, 64],
-      ['a smaller cmdq the agent chose', 16, 128, 8],
-      ['the smallest cmdq', 2, 128, 1],
-      ["the descriptor's maxMsg above that", 1024, 128, 128],
-      ['a larger descriptor up to the cmdq', 1024, 1023, 512],
+    it.each<[string, number | undefined, number | undefined, number]>([
+      ["the wire's cmdq by default", undefined, undefined, 64],
+      ['a smaller cmdq the agent chose', 16, undefined, 8],
+      ['the smallest cmdq', 2, undefined, 1],
+      ['a 1024-entry cmdq, with the default descriptor', 1024, undefined, 512],
+      ["the descriptor's maxMsg below what the cmdq carries", 1024, 128, 128],
     ])('should size the pool from %s', (_, cmdqSize, maxMsg, pool) => {
-      const t = createVirtioTransport({ maxMsg });
+      const t = createVirtioTransport(maxMsg === undefined ? {} : { maxMsg });
       const config = t.validateConfig?.(
         { wire: cmdqSize === undefined ? wire : big, cmdqSize },
         'transportConfig',

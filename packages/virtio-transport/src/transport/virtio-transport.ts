@@ -23,18 +23,19 @@ import {
 export const VIRTIO_TRANSPORT_NAME = 'virtio';
 
 /**
- * The default descriptor's `maxMsg`: the messages a cmdq of 256 entries (the default wire) carries
- * at once, and so the largest transfer pool an agent gets from {@link virtioTransport}. See
- * {@link createVirtioTransport} for how the pool and the queue size relate.
+ * The default descriptor's `maxMsg`: 1023, the most messages a cmdq carries at once (two
+ * descriptors each, tokens to spare). An agent's pool follows its cmdq (`cmdqSize / 2`) up to
+ * that, as Linux's `virtio_get_max_msg` follows the virtqueue, so {@link virtioTransport} serves
+ * any queue size. See {@link createVirtioTransport} for how the pool and the queue size relate.
  */
-export const VIRTIO_DEFAULT_MAX_MSG = 128;
+export const VIRTIO_DEFAULT_MAX_MSG: number = VIRTIO_SCMI_MAX_PENDING;
 
 /** Options of {@link createVirtioTransport}. */
 export interface VirtioTransportOptions {
   /**
-   * The descriptor's `maxMsg`, 1 … 1023; default {@link VIRTIO_DEFAULT_MAX_MSG}: the upper bound of
-   * an agent's transfer pool. Raise it only for cmdqs of more than 256 entries (`cmdqSize / 2` of
-   * the largest one you use); smaller cmdqs size their agents' pools by themselves.
+   * The descriptor's `maxMsg`, 1 … 1023; default {@link VIRTIO_DEFAULT_MAX_MSG} (1023): the upper
+   * bound of an agent's transfer pool, which otherwise follows its cmdq (`cmdqSize / 2`). Lower it
+   * to cap every agent's pool below what its cmdq carries.
    */
   readonly maxMsg?: number;
   /** The descriptor's default response timeout, ms; default 60 000 (Linux's virtio value). */
@@ -62,7 +63,7 @@ const drivers = new WeakMap<VirtioScmiWire, VirtioScmiDriver>();
  * @throws ScmiConfigError naming `maxMsg` (not an integer in 1 … 1023) or `rxTimeoutMs` (not positive).
  * @example
  * ```ts
- * const transport = createVirtioTransport({ maxMsg: 512 }); // for a 1024-entry cmdq
+ * const transport = createVirtioTransport({ maxMsg: 32 }); // no agent gets more than 32 transfers
  * container.load(new ContainerModule(({ bind }) => {
  *   bind(TRANSPORT).toConstantValue(transport);
  * }));
