@@ -289,13 +289,13 @@ describe('Base protocol (0x10)', () => {
       vendor: 'v',
       subVendor: 's',
       implementationVersion: 0,
-      agents: [{ id: 5, name: 'only', protocols: ['reset'] }],
+      agents: [{ id: 1, name: 'only', protocols: ['reset'] }],
       resetDomains: [{ name: 'r' }],
     };
     const one = new Harness(config);
-    one.connect(5);
-    expect(listProtocols(one, 5)).toEqual([0x16]);
-    expect(one.call(ScmiProtocolId.CLOCK, 0, [], 5).status).toBe(ScmiStatus.NOT_SUPPORTED);
+    one.connect(1);
+    expect(listProtocols(one, 1)).toEqual([0x16]);
+    expect(one.call(ScmiProtocolId.CLOCK, 0, [], 1).status).toBe(ScmiStatus.NOT_SUPPORTED);
     one.close();
   });
 });

@@ -814,17 +814,17 @@ describe('Sensor protocol (0x15)', () => {
         const base = createDefaultPlatformConfig();
         const two = new Harness({
           ...base,
-          agents: [...base.agents, { id: 4, name: 'other', protocols: ['sensor'] }],
+          agents: [...base.agents, { id: 3, name: 'other', protocols: ['sensor'] }],
         });
         two.connect(1);
-        two.connect(4);
+        two.connect(3);
         notify(two, 3, 1);
-        notify(two, 3, 1, 4);
+        notify(two, 3, 1, 3);
         expect(two.platform.armedTimers).toBe(1);
         await two.clock.advance(100);
         expect(two.link(1).messages.map((m) => m.words.slice(0, 2))).toEqual([[0, 3]]);
-        expect(two.link(4).messages.map((m) => m.words.slice(0, 2))).toEqual([[0, 3]]);
-        two.connection(4).disconnect();
+        expect(two.link(3).messages.map((m) => m.words.slice(0, 2))).toEqual([[0, 3]]);
+        two.connection(3).disconnect();
         expect(two.platform.armedTimers).toBe(1);
         two.close();
       });

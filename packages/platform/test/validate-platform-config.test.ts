@@ -44,6 +44,8 @@ const cases: [string, string, unknown][] = [
   ['agents[0].id', 'agents[0].id', 0],
   ['agents[0].id', 'agents[0].id', 0xffffffff],
   ['agents[1].id', 'agents[1].id', 1],
+  // Numbered 1 to num_agents (BASE_DISCOVER_AGENT): two agents cannot have id 3.
+  ['agents[1].id', 'agents[1].id', 3],
   ['agents[0].name', 'agents[0].name', 'x'.repeat(16)],
   ['agents[0].protocols[0]', 'agents[0].protocols[0]', 'voltage'],
   ['agents[0].protocols[1]', 'agents[0].protocols[1]', 'power'],

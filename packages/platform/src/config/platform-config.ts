@@ -17,7 +17,7 @@ export type PlatformDomainSet = { readonly [P in PlatformDomainProtocol]?: reado
 
 /** One agent the platform serves. Agent 0 is the platform itself and cannot be configured. */
 export interface PlatformAgentConfig {
-  /** The agent id, 1 … 0xFFFFFFFE, unique. */
+  /** The agent id: the agents are numbered 1 … their count (BASE_DISCOVER_AGENT), each id once. */
   readonly id: number;
   /** The name BASE_DISCOVER_AGENT returns (at most 15 bytes). */
   readonly name: string;

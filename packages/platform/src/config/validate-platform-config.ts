@@ -113,6 +113,15 @@ export function validatePlatformConfig(value: unknown): PlatformConfig {
   agents.forEach((a, i) => {
     const first = agents.findIndex((b) => b.id === a.id);
     if (first !== i) fail(`agents[${i}].id`, `duplicates agents[${first}].id (${a.id})`);
+    // Base PROTOCOL_ATTRIBUTES says num_agents and BASE_DISCOVER_AGENT answers ids 1 to it (SCP's
+    // scmi_base_discover_agent_handler: NOT_FOUND above agent_count): unique ids up to the count
+    // are exactly 1 … num_agents.
+    if (a.id > agents.length) {
+      fail(
+        `agents[${i}].id`,
+        `must be at most ${agents.length}, the number of agents: agents are numbered 1 to num_agents (got ${a.id})`,
+      );
+    }
   });
   const devices = list(o.devices, 'devices', (d, p) => device(d, p, counts));
 
