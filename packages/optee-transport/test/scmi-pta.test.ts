@@ -302,23 +302,29 @@ describe('the emulated SCMI PTA', () => {
       ).toBe(TeeResult.BAD_PARAMETERS);
     });
 
-    it('should size a multi-part reply to a 128-byte area (100 bytes of message), as it does over MSG', async () => {
-      // SENSOR_DESCRIPTION_GET from descriptor 0: as many descriptors as the link carries. Sized
-      // to a 128-byte MSG buffer (124 bytes) the reply would not fit a 128-byte SMT area. No
-      // channel has a static area, whose size would bound the link anyway.
-      b = createTeeBench({ wire: { channels: [{ id: 1 }] } });
-      const s = await channel(b, 1, PtaScmiCaps.SMT_HEADER);
-      const shm = await b.context.allocSharedMemory(128);
-      smtMessage(shm.bytes, buildHeader(0x3, 0, 0x15, 6), new Uint8Array(4));
-      await s.invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL_MESSAGE, [
-        teeValue(TeeParamType.VALUE_INPUT, 1),
-        teeMemref(TeeParamType.MEMREF_INOUT, shm),
-      ]);
-      expect(smtRead(shm.bytes, SMT_STATUS)).toBe(SMT_STATUS_FREE);
-      expect(readI32(shm.bytes, SMT_PAYLOAD)).toBe(ScmiStatus.SUCCESS);
-      const length = smtRead(shm.bytes, SMT_LENGTH);
-      expect(length).toBeGreaterThan(8);
-      expect(length).toBeLessThanOrEqual(100);
+    it('should answer PROTOCOL_ERROR, not a cut reply, when a response does not fit the area of command 2', async () => {
+      // SENSOR_DESCRIPTION_GET from descriptor 0: as many descriptors as the link carries (124
+      // bytes without a static area), more than a 128-byte area's 100; a 160-byte area holds it.
+      const bench = createTeeBench({ wire: { channels: [{ id: 1 }] } });
+      b = bench;
+      const s = await channel(bench, 1, PtaScmiCaps.SMT_HEADER);
+      const run = async (bytes: number): Promise<number[]> => {
+        const shm = await bench.context.allocSharedMemory(bytes);
+        smtMessage(shm.bytes, buildHeader(0x3, 0, 0x15, 6), new Uint8Array(4));
+        await s.invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL_MESSAGE, [
+          teeValue(TeeParamType.VALUE_INPUT, 1),
+          teeMemref(TeeParamType.MEMREF_INOUT, shm),
+        ]);
+        return [
+          smtRead(shm.bytes, SMT_STATUS),
+          readI32(shm.bytes, SMT_PAYLOAD),
+          smtRead(shm.bytes, SMT_LENGTH),
+        ];
+      };
+      expect(await run(128)).toEqual([SMT_STATUS_FREE, ScmiStatus.PROTOCOL_ERROR, 8]);
+      const [status, scmi, length] = await run(160);
+      expect([status, scmi]).toEqual([SMT_STATUS_FREE, ScmiStatus.SUCCESS]);
+      expect(length).toBeGreaterThan(100);
     });
 
     it('should refuse a channel that has a static area', async () => {
@@ -497,6 +503,24 @@ describe('the emulated SCMI PTA', () => {
       expect(b.optee.stats.scmi).toMatchObject({ messages: 1, rejected: 1, platformTimeouts: 0 });
       expect(b.clock.now()).toBe(0);
       expect(await send(VERSION)).toEqual({ result: 0, size: 12 });
+    });
+
+    it('should carry a response of up to 124 bytes when no static area is smaller (OP-TEE sizes to the buffer)', async () => {
+      // SENSOR_DESCRIPTION_GET from descriptor 0: as many descriptors as the link carries.
+      b = createTeeBench({ wire: { channels: [{ id: 1 }] } });
+      const s = await channel(b, 1, PtaScmiCaps.MSG_HEADER);
+      const shm = await b.context.allocSharedMemory(128);
+      writeU32(shm.bytes, 0, buildHeader(0x3, 0, 0x15, 6));
+      writeU32(shm.bytes, 4, 0);
+      const r = await msg(
+        s,
+        teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 8),
+        teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, 128),
+      );
+      expect(r.result).toBe(0);
+      expect(readI32(shm.bytes, 4)).toBe(ScmiStatus.SUCCESS);
+      expect(r.size).toBeGreaterThan(4 + 100);
+      expect(r.size).toBeLessThanOrEqual(128);
     });
 
     it('should refuse the command when MSG is not built in', async () => {

@@ -7,11 +7,7 @@ import {
 } from '@scmi-ts/core';
 import * as core from '@scmi-ts/core';
 import { TeeResult } from '../tee/tee-result.js';
-import {
-  SCMI_OPTEE_MAX_MSG_SIZE,
-  SCMI_SEC_PAYLOAD_SIZE,
-  SMT_BUF_SLOT_SIZE,
-} from '../wire/pta-scmi.js';
+import { SCMI_OPTEE_MAX_MSG_SIZE, SCMI_SEC_PAYLOAD_SIZE } from '../wire/pta-scmi.js';
 import type { OpteeWireLayout } from '../wire/optee-wire-layout.js';
 import * as smtLayout from '../wire/smt-layout.js';
 import type { OpteeWireFaultAction } from './optee-wire-fault.js';
@@ -246,8 +242,10 @@ function msgRespond(
  * - the two SMT error paths after the claim (payload too long, bad status) release the claim;
  *   mainline `scmi_entry_smt` leaves it held, which makes the channel busy forever after one bad
  *   message;
- * - multi-part replies are sized to one link size for every channel, the smallest buffer the
- *   server writes into (a 128-byte SMT area: 100 bytes), where OP-TEE sizes each to its own buffer;
+ * - responses are sized to one link size for every channel (124 bytes, or the smallest static
+ *   SMT area), where OP-TEE sizes each to its own buffer: through PROCESS_SMT_CHANNEL_MESSAGE a
+ *   128-byte area holds 100 bytes of message, and a larger response (a multi-part reply sized to
+ *   the link, say) is answered PROTOCOL_ERROR there;
  * - a MSG output buffer of 4 to 7 bytes is refused with `TEE_ERROR_BAD_PARAMETERS` (OP-TEE's
  *   `shm_msg.c` admits it, then asserts in `scmi_status_response`);
  * - a message whose processing throws (the platform threw) releases the claim and ends its
@@ -277,11 +275,11 @@ export class ScmiMsgServer {
    */
   public constructor(options: ScmiMsgServerOptions) {
     this.#o = options;
-    // The largest response every buffer the server writes into can hold: a MSG buffer Linux
-    // sizes to SCMI_OPTEE_MAX_MSG_SIZE, and the SMT area PROCESS_SMT_CHANNEL_MESSAGE accepts on
-    // any channel, from SMT_BUF_SLOT_SIZE bytes (OP-TEE sizes each response to its own buffer;
-    // the platform sizes multi-part replies to the link, so the link takes the smallest).
-    let maxMsgSize = Math.min(SCMI_OPTEE_MAX_MSG_SIZE - 4, SMT_BUF_SLOT_SIZE - SMT_HEADER_SIZE);
+    // A MSG buffer as Linux sizes it, or the smallest static SMT area. Not the 128-byte area
+    // PROCESS_SMT_CHANNEL_MESSAGE accepts (100 bytes of message): the link bounds every response,
+    // not only multi-part ones, and a MSG channel would lose what fits its buffer; a response
+    // larger than that area is answered PROTOCOL_ERROR there (smtRespond).
+    let maxMsgSize = SCMI_OPTEE_MAX_MSG_SIZE - 4;
     for (const c of options.layout.channels.values()) {
       const staticArea =
         c.shmemOffset === undefined
