@@ -52,6 +52,13 @@ export default tseslint.config(
           message:
             'Export a const: the build flattens re-exports into values read once (scripts/flatten-reexports.mjs).',
         },
+        {
+          // `let x; export { x };` would escape the rule above.
+          selector:
+            "ExportNamedDeclaration[source=null][declaration=null][exportKind!='type'] > ExportSpecifier[exportKind!='type']",
+          message:
+            'Export the declaration itself (export const / function / class): the build flattens re-exports into values read once (scripts/flatten-reexports.mjs).',
+        },
       ],
     },
   },

@@ -11,24 +11,45 @@
  * use is a lookup and a call, and on the message path that was half of the platform's time per
  * command (830 → 400 ns for Base PROTOCOL_VERSION, the virtio benchmark's `platformHandleNs`
  * loop, 2026-12-04). A live binding is
- * needed only for a re-exported `let` that changes later; this repository exports none (eslint's
- * `no-restricted-syntax` forbids `export let` and `export var`), so each getter is replaced by the
- * value it would always return, read once as the barrel loads: `exports.readU32 = x_js_1.readU32;`.
+ * needed only for a re-exported binding that changes later; this repository exports none (eslint's
+ * `no-restricted-syntax` forbids `export let`, `export var` and export lists like
+ * `let x; export { x };` outside barrels), so each getter is replaced by the value it would always return, read once as the barrel loads: `exports.readU32 = x_js_1.readU32;`.
  *
  * Only lines of exactly that form are rewritten, and the script is idempotent. A value read as the
  * barrel loads differs from the getter's only when the module it reads is still loading: a module
  * of the package that requires its own barrel (across packages, `tsc -b` refuses cycles). The
- * script refuses that (exit 1, naming the modules) before rewriting anything.
+ * script refuses that (exit 1, naming the modules) before rewriting anything. Every relative
+ * `require` is resolved as Node.js resolves it (`'..'`, `'../index'` and `'../index.js'` all name
+ * the barrel), so no spelling of the import escapes the check.
  *
- * Usage: node scripts/flatten-reexports.mjs [repository root, default: this script's parent]
+ * Each barrel is written through a temporary file and a rename: a reader (another build in
+ * parallel) sees the old file or the new one, never a part.
+ *
+ * Usage: `node scripts/flatten-reexports.mjs [dir]` — `dir` is the repository root (every package
+ * with a `dist/index.js`; the default, this script's parent) or one package's directory: that
+ * package and the packages its `tsconfig.json` references, recursively — what its own `tsc -b`
+ * builds. Each package's `build` script passes its directory, so packages that a parallel build
+ * (`pnpm -r`, which builds a package after the packages it depends on) runs side by side never
+ * write each other's barrels.
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 const ACCESSOR =
   /^Object\.defineProperty\(exports, "([A-Za-z_$][\w$]*)", \{ enumerable: true, get: function \(\) \{ return ([A-Za-z_$][\w$]*)\.([A-Za-z_$][\w$]*); \} \}\);$/gm;
 
-const REQUIRE = /\brequire\("(\.{1,2}\/[^"]*)"\)/g;
+/** A `require` of a relative specifier, as TypeScript emits it: `"."`, `".."`, `"./x"`, `"../x"`. */
+const REQUIRE = /\brequire\("(\.{1,2}(?:\/[^"]*)?)"\)/g;
+
+/** Where Node.js resolves `spec` from `file`, or undefined when it resolves nowhere. */
+function resolved(file, spec) {
+  try {
+    return createRequire(file).resolve(spec);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The `.js` files under `dir`, recursively. */
 function modules(dir) {
@@ -41,19 +62,34 @@ function modules(dir) {
   );
 }
 
-const root = resolve(process.argv[2] ?? join(import.meta.dirname, '..'));
-const packages = join(root, 'packages');
-const barrels = readdirSync(packages)
-  .sort()
-  .map((name) => join(packages, name, 'dist', 'index.js'))
-  .filter((file) => existsSync(file));
+/** `pkg` and the package directories its tsconfig.json references, recursively, each once. */
+function referenced(pkg, seen = new Set()) {
+  if (seen.has(pkg)) return seen;
+  seen.add(pkg);
+  const tsconfig = join(pkg, 'tsconfig.json');
+  const references = existsSync(tsconfig)
+    ? (JSON.parse(readFileSync(tsconfig, 'utf8')).references ?? [])
+    : [];
+  for (const { path } of references) referenced(resolve(pkg, path), seen);
+  return seen;
+}
+
+const dir = resolve(process.argv[2] ?? join(import.meta.dirname, '..'));
+const packages = join(dir, 'packages');
+const barrels = (
+  existsSync(packages)
+    ? readdirSync(packages)
+        .sort()
+        .map((name) => join(packages, name, 'dist', 'index.js'))
+    : [...referenced(dir)].sort().map((pkg) => join(pkg, 'dist', 'index.js'))
+).filter((file) => existsSync(file));
 
 const cycles = barrels.flatMap((barrel) =>
   modules(dirname(barrel))
     .filter((file) => file !== barrel)
     .filter((file) =>
       [...readFileSync(file, 'utf8').matchAll(REQUIRE)].some(
-        ([, spec]) => resolve(dirname(file), spec) === barrel,
+        ([, spec]) => resolved(file, spec) === barrel,
       ),
     ),
 );
@@ -73,7 +109,9 @@ for (const file of barrels) {
     return `exports.${exported} = ${module}.${imported};`;
   });
   if (n === 0) continue;
-  writeFileSync(file, after);
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, after);
+  renameSync(temporary, file);
   total += n;
 }
 console.log(`flatten-reexports: ${total} re-exports made data properties`);

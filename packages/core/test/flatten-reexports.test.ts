@@ -8,7 +8,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import ts from 'typescript';
 
 const SCRIPT = join(__dirname, '..', '..', '..', 'scripts', 'flatten-reexports.mjs');
@@ -24,19 +24,33 @@ function emit(source: string): string {
   }).outputText;
 }
 
+/** Writes package `name` under `root`: its modules emitted from TypeScript sources, its references. */
+function writePackage(
+  root: string,
+  name: string,
+  modules: Record<string, string>,
+  references: string[] = [],
+): void {
+  const dist = join(root, 'packages', name, 'dist');
+  for (const [module, source] of Object.entries(modules)) {
+    mkdirSync(dirname(join(dist, `${module}.js`)), { recursive: true });
+    writeFileSync(join(dist, `${module}.js`), emit(source));
+  }
+  writeFileSync(
+    join(root, 'packages', name, 'tsconfig.json'),
+    JSON.stringify({ references: references.map((r) => ({ path: `../${r}` })) }),
+  );
+}
+
 /** A repository root with one package `a`, its modules emitted from the given TypeScript sources. */
 function repository(modules: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), 'flatten-'));
-  const dist = join(root, 'packages', 'a', 'dist');
-  mkdirSync(dist, { recursive: true });
-  for (const [name, source] of Object.entries(modules)) {
-    writeFileSync(join(dist, `${name}.js`), emit(source));
-  }
+  writePackage(root, 'a', modules);
   return root;
 }
 
-function flatten(root: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [SCRIPT, root], { encoding: 'utf8' });
+function flatten(dir: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [SCRIPT, dir], { encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -96,19 +110,49 @@ describe('flatten-reexports', () => {
     expect(readFileSync(barrel, 'utf8')).toBe(text);
   });
 
-  it('refuses (exit 1, nothing rewritten) a package whose module requires its own barrel', () => {
-    // Loaded through `late` first, the barrel would read `late` while it is still loading: the
-    // getter reads it later, a value read as the barrel loads would be undefined.
-    const root = repository({
-      late: "import { early } from './index.js';\nexport const late = (): string => early;",
-      index: "export { late } from './late.js';\nexport const early = 'e';",
-    });
+  it.each([
+    ['./index.js', 'late', "'./index.js'"],
+    ['./index', 'late', "'./index'"],
+    ['a directory', 'sub/late', "'..'"],
+    ['../index', 'sub/late', "'../index'"],
+  ])(
+    'refuses (exit 1, nothing rewritten) a package whose module requires its own barrel as %s',
+    (_how, module, spec) => {
+      // Loaded through that module first, the barrel would read it while it is still loading: the
+      // getter reads it later, a value read as the barrel loads would be undefined.
+      const root = repository({
+        [module]: `import { early } from ${spec};\nexport const late = (): string => early;`,
+        index: `export { late } from './${module}.js';\nexport const early = 'e';`,
+      });
+      roots.push(root);
+      const barrel = join(root, 'packages', 'a', 'dist', 'index.js');
+      const text = readFileSync(barrel, 'utf8');
+      const r = flatten(root);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(join(root, 'packages', 'a', 'dist', `${module}.js`));
+      expect(readFileSync(barrel, 'utf8')).toBe(text);
+    },
+  );
+
+  it("given a package's directory, flattens that package and those it references, no other", () => {
+    const root = mkdtempSync(join(tmpdir(), 'flatten-'));
     roots.push(root);
-    const barrel = join(root, 'packages', 'a', 'dist', 'index.js');
-    const text = readFileSync(barrel, 'utf8');
-    const r = flatten(root);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain(join(root, 'packages', 'a', 'dist', 'late.js'));
-    expect(readFileSync(barrel, 'utf8')).toBe(text);
+    const barrelOf = { index: "export { f } from './m.js';", m: 'export function f(): void {}' };
+    writePackage(root, 'a', barrelOf, ['b']);
+    writePackage(root, 'b', barrelOf, ['c']);
+    writePackage(root, 'c', barrelOf);
+    writePackage(root, 'd', barrelOf);
+    const r = flatten(join(root, 'packages', 'a'));
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('3 re-exports');
+    const kinds = ['a', 'b', 'c', 'd'].map((p) =>
+      describeExports(join(root, 'packages', p, 'dist', 'index.js')),
+    );
+    expect(kinds).toEqual([
+      ['f data function'],
+      ['f data function'],
+      ['f data function'],
+      ['f accessor function'],
+    ]);
   });
 });
