@@ -190,6 +190,16 @@ describe(VirtioScmiDevice, () => {
       },
     );
 
+    it('should take a status write that echoes the DEVICE_NEEDS_RESET it holds (read-modify-write drivers do)', async () => {
+      const { device, driver, done } = setup();
+      // DRIVER_OK refused (queues it does not support): the device holds DEVICE_NEEDS_RESET.
+      const held = await driver.start({ cmdqSize: 16 });
+      expect(held & DEVICE_NEEDS_RESET).toBe(DEVICE_NEEDS_RESET);
+      expect(await driver.status(held)).toBe(held);
+      expect(device.stats.badStatusWrites).toBe(0);
+      done();
+    });
+
     it("should keep only the driver's bits of a FAILED write", async () => {
       const { device, driver, done } = setup();
       await driver.start();

@@ -62,8 +62,9 @@ export interface SmtResponderCounters {
    */
   readonly malformedRequests: number;
   /**
-   * Commands whose `platform.handle` threw (a platform breaking its contract): the area goes back
-   * with CHANNEL_ERROR, as for a malformed request, and the channel serves the next command.
+   * Requests whose `platform.handle` threw (a platform breaking its contract), a header that is
+   * not a command included (then not counted in `malformedRequests` too): the area goes back with
+   * CHANNEL_ERROR, as for a malformed request, and the channel serves the next command.
    */
   readonly platformErrors: number;
   /**
@@ -377,8 +378,9 @@ export class SmtResponder {
       // (it counts it and raises BASE_ERROR_EVENT to a subscribed agent), but drops it and never
       // answers: waiting for an answer would keep the area busy for good and refuse every later
       // command on the channel. The area goes back with CHANNEL_ERROR, as for a bad length.
-      this.#callPlatform(c, request);
-      this.#refuse(c);
+      // A platform whose handle threw is counted as that (platformErrors), not twice.
+      if (this.#callPlatform(c, request) === THREW) this.#giveBackWithError(c);
+      else this.#refuse(c);
       return;
     }
     c.awaiting = true;

@@ -346,12 +346,14 @@ export class VirtioScmiDevice {
       this.#status = requested & DRIVER_STATUS_BITS;
     } else if (
       (requested & this.#status & ~NEEDS_RESET) !== (this.#status & ~NEEDS_RESET) ||
-      (requested & ~DRIVER_STATUS_BITS) !== 0
+      (requested & ~DRIVER_STATUS_BITS & ~(this.#status & NEEDS_RESET)) !== 0
     ) {
       // The driver cleared a status bit the device holds: it MUST NOT (virtio 1.2 §2.1.2; only a
-      // write of 0 resets); or it set one that is not its own (DEVICE_NEEDS_RESET, a reserved
-      // bit). A driver error: the device keeps its status, needs a reset and takes no more
-      // buffers — it neither starts again nor renegotiates features under live rings.
+      // write of 0 resets); or it set one that is not its own (a reserved bit, or
+      // DEVICE_NEEDS_RESET while the device does not hold it: a read-modify-write driver, as
+      // Linux's virtio_add_status, echoes it when the device set it). A driver error: the device
+      // keeps its status, needs a reset and takes no more buffers — it neither starts again nor
+      // renegotiates features under live rings.
       this.#stats.badStatusWrites++;
       this.#status |= NEEDS_RESET;
       this.#cmdq = undefined;
