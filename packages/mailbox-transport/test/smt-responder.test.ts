@@ -343,7 +343,8 @@ describe(SmtResponder, () => {
         lateResponses: 1,
         ringsWhileBusy: 0,
       });
-      // A request that is not a command: still refused as malformed when the platform throws.
+      // A request that is not a command, whose handle throws: given back with CHANNEL_ERROR,
+      // counted once, as a platform error (not as malformed too).
       w.platform.throws = true;
       w.request((HEADER | (1 << 28)) >>> 0);
       await w.clock.runTasks();
