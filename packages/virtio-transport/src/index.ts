@@ -20,7 +20,7 @@ export type {
   VirtioCompletionOrder,
   VirtioScmiDeviceOptions,
 } from './device/virtio-scmi-device.js';
-export type { VirtioDeviceStats } from './device/virtio-device-stats.js';
+export type { VirtioBadChainReason, VirtioDeviceStats } from './device/virtio-device-stats.js';
 export type {
   RemoteVirtioDevice,
   RemoteVirtioDeviceOptions,

@@ -347,6 +347,10 @@ describe(VirtioScmiDevice, () => {
         { id: 4, len: 0 },
       ]);
       expect(device.stats).toMatchObject({ badChains: 2, badRequests: 2, commands: 0 });
+      expect(device.stats.badChainReasons).toEqual({
+        'address-out-of-bounds': 1,
+        'head-out-of-range': 1,
+      });
       expect(wire.registers.read(VirtioRegister.DEVICE_STATUS) & DEVICE_NEEDS_RESET).toBe(0);
       done();
     });
@@ -498,6 +502,7 @@ describe(VirtioScmiDevice, () => {
       expect(device.outstandingCommands).toBe(1);
       expect(platform.requests).toHaveLength(1);
       expect(device.stats).toMatchObject({ badChains: 24, deferred: 1 });
+      expect(device.stats.badChainReasons).toEqual({ 'head-held': 24 });
       expect(driver.usedCmdq()).toEqual([]);
       platform.link?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 1), 0));
       expect(driver.usedCmdq()).toEqual([{ id: 0, len: 8 }]);
@@ -586,6 +591,7 @@ describe(VirtioScmiDevice, () => {
         DEVICE_NEEDS_RESET,
       );
       expect(device.live).toBe(false);
+      expect(device.stats.badChainReasons).toEqual({ 'avail-idx-jump': 1 });
       done();
     });
   });
@@ -656,6 +662,7 @@ describe(VirtioScmiDevice, () => {
       }
       expect(device.eventBuffers).toBe(1);
       expect(device.stats.badChains).toBe(24);
+      expect(device.stats.badChainReasons).toEqual({ 'head-held': 24 });
       expect(driver.usedEventq()).toEqual([]);
       expect(platform.link?.post(notification)).toBe(true);
       expect(platform.link?.post(notification)).toBe(false); // one buffer, not 25
@@ -778,6 +785,7 @@ describe(VirtioScmiDevice, () => {
         await driver.kick();
         expect(driver.usedEventq()).toEqual([{ id: 0, len: 0 }]);
         expect([device.stats.badChains, device.eventBuffers]).toEqual([1, 1]);
+        expect(device.stats.badChainReasons).toEqual({ 'eventq-too-small': 1 });
         done();
       },
     );
@@ -792,6 +800,7 @@ describe(VirtioScmiDevice, () => {
       await driver.kick();
       expect(driver.usedEventq()).toEqual([{ id: 0, len: 0 }]);
       expect(device.stats.badChains).toBe(1);
+      expect(device.stats.badChainReasons).toEqual({ 'eventq-readable': 1 });
       done();
     });
 

@@ -1,3 +1,15 @@
+import type { ChainDefect } from '../ring/descriptor-chain.js';
+
+/**
+ * Why the device refused a chain the driver made available (each counted in
+ * {@link VirtioDeviceStats.badChains} too): a {@link ChainDefect} its walk found, on either queue;
+ * `head-held`, a head the device still holds; `avail-idx-jump`, an available index that moved by
+ * more than the queue size (the device then needs a reset); on the eventq, `eventq-readable`, a
+ * buffer with a device-readable part, and `eventq-too-small`, one under 8 bytes.
+ */
+export type VirtioBadChainReason =
+  ChainDefect | 'head-held' | 'avail-idx-jump' | 'eventq-readable' | 'eventq-too-small';
+
 /**
  * Counters of a {@link VirtioScmiDevice} (plain data: they cross to the main thread from a worker).
  */
@@ -57,6 +69,11 @@ export interface VirtioDeviceStats {
    */
   readonly badChains: number;
   /**
+   * {@link VirtioDeviceStats.badChains} by reason (only the reasons seen): which rule of the
+   * specification a driver broke, e.g. `{ 'address-out-of-bounds': 2, 'head-held': 1 }`.
+   */
+  readonly badChainReasons: Readonly<Partial<Record<VirtioBadChainReason, number>>>;
+  /**
    * Requests shorter than a header, larger than a message buffer, with a writable part too small
    * for a response's header and status (not given to the platform: the agent could not read the
    * outcome), or not a command (reserved header bits, another message type: the platform drops
@@ -87,7 +104,9 @@ export interface VirtioDeviceStats {
 }
 
 /** The device's mutable counters. @internal */
-export type MutableVirtioDeviceStats = { -readonly [K in keyof VirtioDeviceStats]: number };
+export type MutableVirtioDeviceStats = {
+  -readonly [K in Exclude<keyof VirtioDeviceStats, 'badChainReasons'>]: number;
+};
 
 /** Fresh counters, all zero. @internal */
 export function createVirtioDeviceStats(): MutableVirtioDeviceStats {

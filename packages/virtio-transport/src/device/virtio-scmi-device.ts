@@ -39,6 +39,7 @@ import type { VirtioScmiWire, VirtioWireDoorbells } from '../wire/virtio-scmi-wi
 import {
   createVirtioDeviceStats,
   type MutableVirtioDeviceStats,
+  type VirtioBadChainReason,
   type VirtioDeviceStats,
 } from './virtio-device-stats.js';
 import { VirtioWireFaultInjector, type VirtioWireFaultRule } from './virtio-wire-fault.js';
@@ -201,6 +202,7 @@ export class VirtioScmiDevice {
   readonly #memory: DeviceMemory;
   readonly #random: () => number;
   readonly #stats: MutableVirtioDeviceStats = createVirtioDeviceStats();
+  readonly #badChainReasons: Partial<Record<VirtioBadChainReason, number>> = {};
   readonly #scratch: Uint8Array;
   readonly #requestViews: (Uint8Array | undefined)[];
   readonly #maxWaiting: number;
@@ -272,7 +274,7 @@ export class VirtioScmiDevice {
 
   /** A copy of the device's counters. */
   public get stats(): VirtioDeviceStats {
-    return { ...this.#stats };
+    return { ...this.#stats, badChainReasons: { ...this.#badChainReasons } };
   }
 
   /** The device status as the device holds it. */
@@ -472,6 +474,12 @@ export class VirtioScmiDevice {
     connection?.disconnect();
   }
 
+  /** Counts a chain the device refused, in `badChains` and by `reason`. */
+  #badChain(reason: VirtioBadChainReason): void {
+    this.#stats.badChains++;
+    this.#badChainReasons[reason] = (this.#badChainReasons[reason] ?? 0) + 1;
+  }
+
   #needsReset(): void {
     this.#status |= VirtioStatus.DEVICE_NEEDS_RESET;
     this.#wire.registers.write(VirtioRegister.DEVICE_STATUS, this.#status);
@@ -514,18 +522,19 @@ export class VirtioScmiDevice {
         continue;
       }
       if (head === POP_BAD_INDEX) {
-        this.#stats.badChains++;
+        this.#badChain('avail-idx-jump');
         this.#needsReset();
         return;
       }
       // A head the device still holds (outstanding, withheld, in this pass) is refused, not
       // returned: returning it would complete the chain the device holds.
       if (head < cmdq.size && !cmdq.hold(head)) {
-        this.#stats.badChains++;
+        this.#badChain('head-held');
         continue;
       }
-      if (cmdq.walk(head, chain) !== undefined) {
-        this.#stats.badChains++;
+      const defect = cmdq.walk(head, chain);
+      if (defect !== undefined) {
+        this.#badChain(defect);
         if (head < cmdq.size) batch.add(head, 0, 0, -1);
         continue;
       }
@@ -766,22 +775,25 @@ export class VirtioScmiDevice {
         continue;
       }
       if (head === POP_BAD_INDEX) {
-        this.#stats.badChains++;
+        this.#badChain('avail-idx-jump');
         this.#needsReset();
         return;
       }
       if (head < eventq.size && !eventq.hold(head)) {
-        this.#stats.badChains++; // a buffer the device still holds: refused, not returned
+        this.#badChain('head-held'); // a buffer the device still holds: refused, not returned
         continue;
       }
       // The driver MUST NOT put device-readable descriptors on the eventq.
       // One too small for any eventq message (header and a word) would be held for nothing.
-      if (
-        eventq.walk(head, chain) !== undefined ||
-        chain.readCount > 0 ||
-        chain.writeBytes < MIN_MESSAGE
-      ) {
-        this.#stats.badChains++;
+      const defect =
+        eventq.walk(head, chain) ??
+        (chain.readCount > 0
+          ? 'eventq-readable'
+          : chain.writeBytes < MIN_MESSAGE
+            ? 'eventq-too-small'
+            : undefined);
+      if (defect !== undefined) {
+        this.#badChain(defect);
         if (head < eventq.size) {
           eventq.release(head);
           eventq.pushUsed(head, 0);
