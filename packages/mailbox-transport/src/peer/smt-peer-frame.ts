@@ -1,23 +1,15 @@
-import {
-  ScmiStatus,
-  encodeMsgResponse,
-  isCommandHeader,
-  readU32,
-  type ScmiPlatformPort,
-} from '@scmi-ts/core';
+import { isCommandHeader, type ScmiPlatformPort } from '@scmi-ts/core';
 import {
   SMT_CHANNEL_ERROR,
   SMT_CHANNEL_FREE,
   SMT_HEADER_OFFSET,
-  SMT_HEADER_SIZE,
+  SMT_MIN_AREA_SIZE,
   SmtArea,
+  fitSmtResponse,
 } from '../smt/smt-layout.js';
 
 /** The peer-port frame kind of a whole SMT area (the platform reserves it for this package). */
 export const SMT_PEER_FRAME_KIND = 2;
-
-/** Smallest SMT area a kind-2 frame may carry: the SMT header, then a response's status. */
-const SMT_PEER_MIN_AREA = SMT_HEADER_SIZE + 4;
 
 /** Largest SMT area a kind-2 frame may carry, bytes. */
 export const SMT_PEER_MAX_AREA = 4096;
@@ -63,9 +55,9 @@ export function processSmtArea(
   area: Uint8Array,
 ): Uint8Array {
   const size = area.byteLength;
-  if (size < SMT_PEER_MIN_AREA || size > SMT_PEER_MAX_AREA) {
+  if (size < SMT_MIN_AREA_SIZE || size > SMT_PEER_MAX_AREA) {
     throw new RangeError(
-      `an SMT area frame must hold ${SMT_PEER_MIN_AREA}..${SMT_PEER_MAX_AREA} bytes, got ${size}`,
+      `an SMT area frame must hold ${SMT_MIN_AREA_SIZE}..${SMT_PEER_MAX_AREA} bytes, got ${size}`,
     );
   }
   const memory = new SharedArrayBuffer(Math.ceil(size / 4) * 4);
@@ -95,10 +87,7 @@ export function processSmtArea(
         // The platform sizes its responses to the port's link, not to this frame's area: one
         // that does not fit is answered PROTOCOL_ERROR (as SmtResponder does) rather than cut
         // into a success missing return values.
-        const fits = response.byteLength <= size - SMT_HEADER_OFFSET;
-        const written = fits
-          ? response
-          : encodeMsgResponse(readU32(response, 0), ScmiStatus.PROTOCOL_ERROR);
+        const written = fitSmtResponse(response, size - SMT_HEADER_OFFSET);
         smt.bytes.set(written, SMT_HEADER_OFFSET);
         smt.setLength(written.byteLength);
         smt.setStatus(SMT_CHANNEL_FREE);

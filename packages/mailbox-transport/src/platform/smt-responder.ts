@@ -1,6 +1,4 @@
 import {
-  ScmiStatus,
-  encodeMsgResponse,
   isCommandHeader,
   readU32,
   sameCommandHeader,
@@ -17,6 +15,7 @@ import {
   SMT_FLAG_INTR_ENABLED,
   SMT_HEADER_OFFSET,
   SmtArea,
+  fitSmtResponse,
 } from '../smt/smt-layout.js';
 import type { SmtChannelSpec } from '../smt/smt-wire-layout.js';
 import type { SmtPlatformEnd } from '../wire/mailbox-wire.js';
@@ -454,11 +453,8 @@ export class SmtResponder {
   }
 
   #answer(c: A2pChannel, response: Uint8Array): void {
-    let bytes = response;
-    if (bytes.byteLength > c.area.maxLength) {
-      this.#c.responsesTooLarge++;
-      bytes = encodeMsgResponse(readU32(bytes, 0), ScmiStatus.PROTOCOL_ERROR);
-    }
+    const bytes = fitSmtResponse(response, c.area.maxLength);
+    if (bytes !== response) this.#c.responsesTooLarge++;
     const fault = c.fault;
     c.fault = undefined;
     c.awaiting = false;

@@ -15,6 +15,8 @@
  * | 0x1C   | payload          | parameters, or `int32 status` then return values                 |
  */
 
+import { ScmiStatus, encodeMsgResponse, readU32 } from '@scmi-ts/core';
+
 /** Byte offset of `channel_status`. */
 export const SMT_STATUS_OFFSET = 0x04;
 /** Byte offset of `flags`. */
@@ -35,6 +37,22 @@ export const SMT_CHANNEL_ERROR = 0x2;
 export const SMT_FLAG_INTR_ENABLED = 0x1;
 /** Default size of an SMT area: the 28-byte SMT header plus the default 128-byte message. */
 export const SMT_DEFAULT_AREA_SIZE = SMT_HEADER_SIZE + 128;
+/**
+ * Fewest bytes of an SMT area: the SMT header up to the payload, then a response's status (an
+ * area of the header alone could answer nothing, not even PROTOCOL_ERROR). @internal
+ */
+export const SMT_MIN_AREA_SIZE = SMT_HEADER_SIZE + 4;
+
+/**
+ * What the platform side writes into an area whose message room is `maxLength` bytes: `response`
+ * when it fits, else its header with PROTOCOL_ERROR (a new array) — never a response cut into a
+ * success missing return values. Fits in any area of {@link SMT_MIN_AREA_SIZE} bytes. @internal
+ */
+export function fitSmtResponse(response: Uint8Array, maxLength: number): Uint8Array {
+  return response.byteLength <= maxLength
+    ? response
+    : encodeMsgResponse(readU32(response, 0), ScmiStatus.PROTOCOL_ERROR);
+}
 
 /** True when this machine stores integers little-endian (the `Atomics` views are native-order). */
 const NATIVE_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

@@ -2,7 +2,7 @@ import { ScmiConfigError, type ChannelDirection } from '@scmi-ts/core';
 import {
   SMT_CHANNEL_FREE,
   SMT_DEFAULT_AREA_SIZE,
-  SMT_HEADER_SIZE,
+  SMT_MIN_AREA_SIZE,
   SMT_STATUS_OFFSET,
 } from './smt-layout.js';
 
@@ -45,12 +45,6 @@ export interface SmtWireLayoutOptions {
    */
   readonly areaSize?: number;
 }
-
-/**
- * Fewest bytes of an SMT area: the SMT header up to the payload, then a response's status (an
- * area of the header alone could answer nothing, not even PROTOCOL_ERROR).
- */
-const SMT_MIN_AREA_SIZE = SMT_HEADER_SIZE + 4;
 
 /** Most bytes of the shared memory of one wire (every SMT area together): 1 GiB. */
 const MAX_WIRE_BYTES = 2 ** 30;
