@@ -210,6 +210,21 @@ describe('Base protocol (0x10)', () => {
       expect(readClock(1)).toBe(ScmiStatus.SUCCESS);
     });
 
+    it('should deny the domains of a device, not the protocol-level messages of their protocols (as SCP-firmware)', () => {
+      const before = listProtocols(h, 1);
+      h.call(BASE, BaseMessageId.SET_DEVICE_PERMISSIONS, [1, 0, 0], 2);
+      h.call(BASE, BaseMessageId.SET_PROTOCOL_PERMISSIONS, [1, 0, ScmiProtocolId.CLOCK, 0], 2);
+      expect(readClock(1)).toBe(ScmiStatus.DENIED);
+      for (const messageId of [0x0, 0x1]) {
+        expect(h.call(ScmiProtocolId.CLOCK, messageId, [], 1).status).toBe(ScmiStatus.SUCCESS);
+      }
+      expect(h.call(ScmiProtocolId.CLOCK, 0x2, [ClockMessageId.RATE_GET], 1).status).toBe(
+        ScmiStatus.SUCCESS,
+      );
+      expect(listProtocols(h, 1)).toEqual(before);
+      expect(h.call(BASE, 0x1, [], 1).words).toEqual([6 | (2 << 8)]);
+    });
+
     it('should change one protocol of a device only', () => {
       h.call(BASE, BaseMessageId.SET_PROTOCOL_PERMISSIONS, [1, 0, ScmiProtocolId.CLOCK, 0], 2);
       expect(readClock(1)).toBe(ScmiStatus.DENIED);
