@@ -253,6 +253,14 @@ export async function runSeedScenarioSameThread(
     (ends.droppedSignals?.() ?? 0) +
     port.droppedAfterDisconnect;
   if (accounted < 1) problems.push('the late reply was neither delivered nor dropped and counted');
+  // One reply, counted once by the agent: where core or a guard first saw it (the wire may count it
+  // too, a reply a guard refused still unread when the wire was reset).
+  const byAgent = i.lateReplies + i.refusedAfterQuiesce + i.badMessages().unexpected;
+  if (byAgent > 1) {
+    problems.push(
+      `the late reply was counted ${byAgent} times by the agent (late ${i.lateReplies}, refused after quiesce ${i.refusedAfterQuiesce}, unexpected ${i.badMessages().unexpected})`,
+    );
+  }
   // A signal that reaches a channel whose quiesce step has started is a new callback: the guard
   // (or the wire) must refuse it and count it, not run it.
   if (observed() === 'draining' && i.refusedAfterQuiesce + (ends.droppedSignals?.() ?? 0) < 1) {
@@ -552,6 +560,11 @@ export async function runSeedScenarioWorker(
       });
       phases[phase] = (phases[phase] ?? 0) + 1;
       const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
+      if (droppedByAgent > 1) {
+        violations.push(
+          `${where}: the late reply was counted ${droppedByAgent} times by the agent (late ${late}, refused after quiesce ${refused}, unexpected ${bad.unexpected})`,
+        );
+      }
       if (phase === SEED_WORKER_PHASES.neverArrived && ends.repliesCancelled !== undefined) {
         // The fixture reports what the platform cancels: a reply with no trace at all was lost,
         // or counted where the fixture does not look.
