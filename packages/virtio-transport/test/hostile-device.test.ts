@@ -314,6 +314,28 @@ describe('virtio driver against a hostile device', () => {
       platform.close();
     });
 
+    it('should count what a device that never acknowledges the reset returned unread, and leave its buffers', async () => {
+      const { clock, platform, wire, device, create } = manualRig();
+      const agent = await create();
+      device.acknowledgeReset = false;
+      const removing = agent.remove();
+      await clock.runTasks(); // the channels quiesced; the driver waits for the reset
+      // An event returned without a notification (as under suppression): nothing reads it.
+      const eventq = device.eventq as NonNullable<typeof device.eventq>;
+      eventq.pushUsed(device.eventHeads.shift() as number, 0);
+      eventq.publishUsed();
+      await clock.runUntilIdle();
+      await removing;
+      const d = wire.driverDiagnostics;
+      expect(d.resetTimeouts).toBe(1);
+      expect(d.unreadAtReset).toBe(1);
+      expect(d.uncountedAtReset).toBe(1);
+      expect(d.leakedBuffers).toBe(4);
+      expect(d.violations).toEqual([]);
+      device.hang();
+      platform.close();
+    });
+
     it('should count in virtio buffers (one per cmdq message, one per eventq entry): what it leaks is what stays allocated', async () => {
       const { clock, platform, wire, device, create } = manualRig();
       const agent = await create();

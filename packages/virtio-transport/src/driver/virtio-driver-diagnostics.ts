@@ -72,7 +72,9 @@ export class VirtioDriverDiagnostics {
    * device acknowledged its reset: replies and events that came after their channel stopped
    * reading, dropped with the reclaim of their buffers (Linux's `virtqueue_detach_unused_buf`
    * takes them back the same way). Counted only when the used index is plausible (no further than
-   * the chains in flight); a corrupt one counts nothing.
+   * the chains in flight); a corrupt one counts nothing. A reset the device did not acknowledge
+   * ({@link VirtioDriverDiagnostics.resetTimeouts}) counts those it had returned when the wait
+   * ended; their buffers stay with it (`leakedBuffers`), and what it returns later nobody reads.
    */
   public unreadAtReset = 0;
   /**

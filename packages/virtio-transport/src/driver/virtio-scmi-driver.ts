@@ -384,9 +384,15 @@ export class VirtioScmiDriver {
       this.#resetAcknowledged = status === 0 || this.#deviceClosed();
       if (!this.#resetAcknowledged) d.resetTimeouts++;
     }
+    // What the device returned and no channel read is dropped and counted here. Acknowledged, the
+    // rings are forgotten and the buffers reclaimed; not acknowledged, the buffers stay with the
+    // device and what it returned by the end of the wait is counted all the same (what it may
+    // write after that, nothing reads).
+    d.uncountedAtReset += (this.#cmdq?.uncountedUsed ?? 0) + (this.#eventq?.uncountedUsed ?? 0);
     if (this.#resetAcknowledged) {
-      d.uncountedAtReset += (this.#cmdq?.uncountedUsed ?? 0) + (this.#eventq?.uncountedUsed ?? 0);
       d.unreadAtReset += (this.#cmdq?.reset() ?? 0) + (this.#eventq?.reset() ?? 0);
+    } else {
+      d.unreadAtReset += (this.#cmdq?.unreadUsed ?? 0) + (this.#eventq?.unreadUsed ?? 0);
     }
     d.state = 'reset';
   }

@@ -259,6 +259,18 @@ export class DriverVirtqueue {
   }
 
   /**
+   * Used elements the device has written that the driver has not read: the distance from the last
+   * read to the used index, when that is no more than the chains in flight (0 for a broken
+   * virtqueue or a used index past them: nothing written there can be trusted). Reads the used
+   * index only; {@link DriverVirtqueue.reset} returns the same count as it forgets them.
+   */
+  public get unreadUsed(): number {
+    if (this.#broken !== undefined) return 0;
+    const pending = (this.ring.loadUsedIdx() - this.#lastUsed) & 0xffff;
+    return pending <= this.#inFlight ? pending : 0;
+  }
+
+  /**
    * Forgets every chain and index after the device was reset (the device acknowledged it, so it no
    * longer holds any buffer), zeroes the ring, and makes a broken virtqueue sound again. Returns
    * how many used elements the device had written that were never read: the distance from the
@@ -266,8 +278,7 @@ export class DriverVirtqueue {
    * virtqueue or a used index past them: nothing written there can be trusted).
    */
   public reset(): number {
-    const pending = (this.ring.loadUsedIdx() - this.#lastUsed) & 0xffff;
-    const unread = this.#broken === undefined && pending <= this.#inFlight ? pending : 0;
+    const unread = this.unreadUsed;
     this.#owned.fill(0);
     this.#inFlight = 0;
     this.#availIdx = 0;

@@ -89,8 +89,9 @@ export function openSameThreadVirtio(
     // notification, and one whose notification was held until after release rings one the closed
     // line drops (`signalsAfterClose`): both are here, once. The used buffer of an abandoned
     // command taken before is counted by core (a late reply or a bad message), not here: the kit
-    // would count it twice. A device that never acknowledged the reset keeps its used ring unread
-    // and uncounted there (its buffers leak): a notification held past the close then tells of it.
+    // would count it twice. A device that never acknowledged the reset keeps its buffers (they
+    // leak): what it had returned when the wait ended is counted there all the same, and one it
+    // returns later rings a notification the closed line drops (`signalsAfterClose`).
     droppedSignals: () => {
       const d = wire.driverDiagnostics;
       return d.uncountedAtReset + (d.resetTimeouts > 0 ? d.signalsAfterClose : 0);
