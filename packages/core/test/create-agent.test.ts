@@ -16,6 +16,7 @@ import {
   readU32,
   type ChannelStats,
   type ProtocolDriver,
+  type ScmiAgent,
   type Transport,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
@@ -750,6 +751,22 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
+    it('should give the delayed response room for the max message size, whatever rxSize limited the response to (Linux)', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x5) return undefined;
+        h.platform.later(5, () =>
+          h.platform.delayedResponse(req, 0, new Uint8Array([...u32(1), ...u32(2), ...u32(3)])),
+        );
+        return { status: 0 };
+      };
+      const r = await agent.transact(0x14, 0x5, u32(1), { async: true, rxSize: 4 });
+      expect([readU32(r, 0), readU32(r, 4), readU32(r, 8)]).toEqual([1, 2, 3]);
+      for (const c of agent.diagnostics.channels) expect(c.stats.badMessages.oversize).toBe(0);
+      await agent.remove();
+    });
+
     it('should accept a delayed response that overtakes its response, and count the late response', async () => {
       const h = createHarness();
       const agent = await h.create();
@@ -1049,6 +1066,86 @@ describe(createAgent, () => {
       expect(sources).toEqual([7]);
       expect(agent.diagnostics.notifications.sourceErrors).toBe(1);
       expect(agent.diagnostics.notifications.handlerErrors).toBe(0);
+      await agent.remove();
+    });
+  });
+
+  describe('when a notification payload has a size its event does not allow', () => {
+    const p2aStats = (agent: ScmiAgent): ChannelStats | undefined =>
+      agent.diagnostics.channels.find((c) => c.direction === 'p2a')?.stats;
+
+    it('should drop and count as invalid one shorter than minPayload or longer than maxPayload, and deliver the next', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      agent.events.register(0x14, [{ id: 0, name: 'rate', minPayload: 16, maxPayload: 16 }]);
+      const sizes: number[] = [];
+      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, (n) => {
+        sizes.push(n.payload.byteLength);
+      });
+      h.platform.notify(1, 0x14, 0, new Uint8Array(0));
+      h.platform.notify(1, 0x14, 0, new Uint8Array(12));
+      h.platform.notify(1, 0x14, 0, new Uint8Array(20));
+      h.platform.notify(1, 0x14, 0, new Uint8Array(16));
+      await h.clock.runUntilIdle();
+      expect(sizes).toEqual([16]);
+      expect(p2aStats(agent)?.badMessages.invalid).toBe(3);
+      expect(p2aStats(agent)?.notifications).toBe(1);
+      expect(agent.diagnostics.notifications).toMatchObject({ queued: 1, delivered: 1 });
+      await agent.remove();
+    });
+
+    it('should drop one longer than the max message size, counted oversize only, never delivered cut', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      agent.events.register(0x14, [{ id: 0, name: 'any' }]);
+      const sizes: number[] = [];
+      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, (n) => {
+        sizes.push(n.payload.byteLength);
+      });
+      h.platform.notify(1, 0x14, 0, new Uint8Array(500));
+      h.platform.notify(1, 0x14, 0, new Uint8Array(8));
+      await h.clock.runUntilIdle();
+      expect(sizes).toEqual([8]);
+      expect(p2aStats(agent)?.badMessages.oversize).toBe(1);
+      expect(p2aStats(agent)?.notifications).toBe(1);
+      await agent.remove();
+    });
+
+    it('should hold BASE_ERROR_EVENT to its agent_id and error_status (8 bytes) at least', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const sizes: number[] = [];
+      await agent.events.subscribe({ protocolId: 0x10, eventId: 0 }, (n) => {
+        sizes.push(n.payload.byteLength);
+      });
+      h.platform.notify(1, 0x10, 0, new Uint8Array(3));
+      h.platform.notify(1, 0x10, 0, new Uint8Array(8));
+      await h.clock.runUntilIdle();
+      expect(sizes).toEqual([8]);
+      expect(p2aStats(agent)?.badMessages.invalid).toBe(1);
+      await agent.remove();
+    });
+
+    it('should refuse a descriptor whose payload bounds are not integers 0 ≤ min ≤ max, registering nothing', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      for (const bounds of [
+        { minPayload: -1 },
+        { minPayload: 1.5 },
+        { maxPayload: Number.NaN },
+        { minPayload: 8, maxPayload: 4 },
+      ]) {
+        let error: unknown;
+        try {
+          agent.events.register(0x14, [{ id: 0, name: 'e', ...bounds }]);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toMatchObject({ code: 'E_ARGUMENT' });
+      }
+      await expect(
+        agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, () => undefined),
+      ).rejects.toMatchObject({ code: 'E_UNKNOWN_EVENT' });
       await agent.remove();
     });
   });

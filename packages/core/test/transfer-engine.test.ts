@@ -400,6 +400,37 @@ describe(TransferEngine, () => {
     });
   });
 
+  describe('Xfer.receiveResponse', () => {
+    it('should copy nothing from an offset outside the source or for a length that is not a finite count', () => {
+      const { xfer } = setup();
+      const x = xfer();
+      const source = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+      for (const [offset, length] of [
+        [-4, 4],
+        [1.5, 4],
+        [Number.NaN, 4],
+        [0, Number.NaN],
+        [0, -8],
+        [0, Number.POSITIVE_INFINITY],
+      ] as const) {
+        x.rx.fill(0xee);
+        x.receiveResponse(0, source, offset, length);
+        expect([offset, length, x.rxLen]).toEqual([offset, length, 0]);
+      }
+      x.receiveResponse(0, source, 2, 2);
+      expect(Array.from(x.response())).toEqual([3, 4]);
+    });
+
+    it('should store a status that is not a finite number as PROTOCOL_ERROR, never SUCCESS', () => {
+      const { xfer } = setup();
+      const x = xfer();
+      x.receiveResponse(Number.NaN, new Uint8Array(0), 0, 0);
+      expect(x.status).toBe(-10);
+      x.receiveResponse(0xffffffff, new Uint8Array(0), 0, 0);
+      expect(x.status).toBe(-1);
+    });
+  });
+
   describe('transfer state', () => {
     it('should send a transfer again after its response, with its token (as Linux iterators do)', async () => {
       const { channel, transport, engine, xfer } = setup();

@@ -103,6 +103,9 @@ async function printNotification(print: Print, agent: ScmiAgent): Promise<void> 
     {
       id: 0x0,
       name: 'clock-rate-changed',
+      // agent_id, clock_id, rate (two words): any other size is dropped and counted.
+      minPayload: 16,
+      maxPayload: 16,
       setNotifyEnabled: async (source, enable) => {
         await agent.transact(
           CLOCK,

@@ -76,13 +76,15 @@ export interface RxSink {
  * - `invalid`: a message that breaks the protocol: reserved header bits, a duplicate response, a
  *   response of the wrong type or to the wrong protocol/message, a type the channel's direction
  *   does not carry (a notification or delayed response on A2P, a response on P2A), anything
- *   after the delayed response.
+ *   after the delayed response; a notification whose payload is shorter or longer than its
+ *   event's descriptor allows (`minPayload`, `maxPayload`).
  * - `unknown`: an unknown message type, or a notification nobody registered.
  * - `nomem`: no room: a notification dropped because its queue is full.
  * - `spurious`: a doorbell with nothing to read (the platform still owns the channel).
  * - `oversize`: a length field larger than the buffer: the transport never reads past the buffer;
  *   it either clamps the payload to the buffer (mailbox SMT, as Linux's `min()`) or fails the
- *   transfer (virtio drops that used buffer's contents, OP-TEE completes with `COMMS_ERROR`).
+ *   transfer (virtio drops that used buffer's contents, OP-TEE completes with `COMMS_ERROR`). A
+ *   notification longer than the max message size is dropped, not delivered cut.
  */
 export type BadMessageReason =
   'unexpected' | 'invalid' | 'unknown' | 'nomem' | 'spurious' | 'oversize';

@@ -24,6 +24,21 @@ export interface ScmiEventDescriptor {
   /** A name for logs and subscriptions. */
   readonly name: string;
   /**
+   * Fewest payload bytes a well-formed notification of this event has (default 0): a shorter one
+   * is not queued or delivered, and is counted as an `invalid` bad message on its channel (as
+   * Linux's protocols drop a report of the wrong size in `fill_custom_report`). With it, a handler
+   * and `sourceOf` may read that many bytes without a check.
+   */
+  readonly minPayload?: number;
+  /**
+   * Most payload bytes a well-formed notification of this event has (default: no limit but the
+   * channel's max message size): a longer one is not queued or delivered, and is counted as an
+   * `invalid` bad message (Linux's `scmi_notify` discards a payload above the event's
+   * `max_payld_sz`). One longer than the queue's buffers (the max message size) is counted
+   * `oversize` and dropped as well, never delivered cut.
+   */
+  readonly maxPayload?: number;
+  /**
    * The source (domain) a notification is about, read from its payload; default: the 32-bit word
    * after `agent_id` (offset 4), or `undefined` when the payload is shorter. The payload is the
    * platform's, of any length: if this throws, the notification is not delivered and is counted
@@ -169,8 +184,24 @@ export class NotificationHub {
     return this.#p2a;
   }
 
-  /** Registers the notifications `protocolId` can emit (a driver does this at init). */
+  /**
+   * Registers the notifications `protocolId` can emit (a driver does this at init).
+   *
+   * @throws ScmiError `E_ARGUMENT` when an event's `minPayload` or `maxPayload` is not a
+   * non-negative integer, or `minPayload` exceeds `maxPayload` (nothing is registered).
+   */
   public register(protocolId: number, events: readonly ScmiEventDescriptor[]): void {
+    for (const e of events) {
+      // Checked at run time too (JavaScript callers get past the type).
+      const min = e.minPayload ?? 0;
+      const max = e.maxPayload ?? Number.MAX_SAFE_INTEGER;
+      if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || min < 0 || min > max) {
+        throw new ScmiError(
+          'E_ARGUMENT',
+          `${this.#agent}: ${scmiProtocolName(protocolId)} event ${e.id} (${e.name}): minPayload and maxPayload must be integers, 0 ≤ minPayload ≤ maxPayload`,
+        );
+      }
+    }
     let q = this.#queues.get(protocolId);
     if (q === undefined) {
       q = new ProtocolQueue(this.#depth, this.#capacity);
@@ -324,8 +355,10 @@ export class NotificationHub {
    * @internal The RX path: reserve a slot in the protocol's queue and let the transport copy the
    * payload into it (`fetchNotification`). Never allocates, never runs user code. Returns the
    * bad-message reason to count, if any — `unknown` (no driver registered the event), `nomem`
-   * (the queue is full: dropped), `oversize` (queued truncated) — for the caller to count and
-   * publish as every bad message is (`TransferEngine.countBad`).
+   * (the queue is full: dropped), `oversize` (longer than the queue's buffers: dropped, not
+   * delivered cut), `invalid` (a payload size the event's descriptor does not allow: dropped) —
+   * for the caller to count and publish as every bad message is (`TransferEngine.countBad`). Only
+   * a notification queued counts in `counters.notifications`.
    */
   public accept(
     header: number,
@@ -339,14 +372,23 @@ export class NotificationHub {
       return undefined;
     }
     const q = this.#queues.get(headerProtocolId(header));
-    if (q === undefined || !q.events.has(headerMessageId(header))) return 'unknown';
+    const event = q?.events.get(headerMessageId(header));
+    if (q === undefined || event === undefined) return 'unknown';
     if (q.count >= q.buffers.length) {
       this.#dropped++;
       return 'nomem';
     }
     const slot = (q.head + q.count) % q.buffers.length;
-    channel.fetchNotification(q.buffers[slot] as NotificationBuffer, ctx);
-    const truncated = (q.buffers[slot] as NotificationBuffer).truncated;
+    const buffer = q.buffers[slot] as NotificationBuffer;
+    channel.fetchNotification(buffer, ctx);
+    // The slot is taken only by a notification delivered whole, of a size its event allows.
+    if (buffer.truncated) return 'oversize';
+    if (
+      buffer.length < (event.minPayload ?? 0) ||
+      (event.maxPayload !== undefined && buffer.length > event.maxPayload)
+    ) {
+      return 'invalid';
+    }
     q.headers[slot] = header;
     q.stamps[slot] = this.#clock.now();
     q.count++;
@@ -356,7 +398,7 @@ export class NotificationHub {
       this.#scheduled = true;
       this.#clock.schedule(this.#deliver);
     }
-    return truncated ? 'oversize' : undefined;
+    return undefined;
   }
 
   readonly #deliver = (): void => {

@@ -14,7 +14,11 @@ export type PayloadSource = Uint8Array | ((writer: PayloadWriter) => void);
 export interface TransactOptions {
   /** Room for the command payload when `payload` is a writer function (default: the max message size). */
   readonly txSize?: number;
-  /** Largest response expected, in bytes after the status (default: the max message size). */
+  /**
+   * Largest response expected, in bytes after the status (default: the max message size). The
+   * delayed response of an asynchronous command always has room for the max message size (as
+   * Linux resets `rx.len` for it).
+   */
   readonly rxSize?: number;
   /** The command is asynchronous: wait for its delayed response too. */
   readonly async?: boolean;

@@ -775,6 +775,9 @@ export class TransferEngine implements XferOwner {
         xfer.status = 0;
         this.#completeResponse(owner, xfer);
       }
+      // The delayed response has its own return values: room for the max message size, whatever
+      // the command's response was limited to (Linux's scmi_handle_response resets rx.len so).
+      xfer.rxMax = this.#o.maxMsgSize;
       try {
         transport.fetchResponse(xfer, ctx);
       } catch (cause) {

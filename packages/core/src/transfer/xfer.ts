@@ -1,4 +1,5 @@
 import type { DeadlineLane, DeadlineNode } from '../clock/deadline-queue.js';
+import { ScmiStatus } from '../wire/status.js';
 
 /**
  * Where a transfer is in its life (Linux `SCMI_XFER_*` states plus ours):
@@ -106,18 +107,22 @@ export class Xfer implements DeadlineNode {
    * `offset`. The copy is clamped to {@link Xfer.rxMax} and to the end of `source` — a hostile
    * length never reads out of bounds. A response longer than `rxMax` sets {@link Xfer.truncated}
    * (core counts it `oversize`); a length past the end of `source` is the transport's to check
-   * and count, before it calls this. Called by transports inside `fetchResponse`.
+   * and count, before it calls this. As `NotificationBuffer.receive`, a negative or
+   * non-finite length counts as 0 and an offset that is not an integer within `source` leaves
+   * nothing to copy; a `status` that is not a finite number is stored as PROTOCOL_ERROR, never as
+   * SUCCESS. Called by transports inside `fetchResponse`.
    */
   public receiveResponse(status: number, source: Uint8Array, offset: number, length: number): void {
-    const wanted = Math.max(0, Math.trunc(length));
-    const available = Math.max(0, Math.min(source.byteLength - offset, wanted));
+    const wanted = Number.isFinite(length) ? Math.max(0, Math.trunc(length)) : 0;
+    const inside = Number.isInteger(offset) && offset >= 0;
+    const available = inside ? Math.max(0, Math.min(source.byteLength - offset, wanted)) : 0;
     const n = Math.min(available, this.rxMax);
     this.truncated = wanted > this.rxMax;
     // A byte loop, not set(subarray()): the RX path allocates nothing.
     const rx = this.rx;
     for (let i = 0; i < n; i++) rx[i] = source[offset + i] as number;
     this.rxLen = n;
-    this.status = status | 0;
+    this.status = Number.isFinite(status) ? status | 0 : ScmiStatus.PROTOCOL_ERROR;
   }
 
   /** @internal */

@@ -457,6 +457,10 @@ export const baseProtocolDriver: ProtocolDriver<BaseProtocol> = {
     const errorEvent: ScmiEventDescriptor = {
       id: BASE_ERROR_EVENT,
       name: 'base-error',
+      // agent_id, error_status, then up to 1024 msg_reports of 8 bytes (Linux's
+      // scmi_base_error_notify_payld bounds the payload the same way).
+      minPayload: 8,
+      maxPayload: 8 + 8 * 1024,
       sourceOf: () => undefined,
       setNotifyEnabled: (_source, enable) => base.notifyErrors(enable),
     };
