@@ -21,5 +21,13 @@ export interface ScmiLogger {
 
 const noop = (): void => undefined;
 
-/** A logger that drops everything (the default). */
+/**
+ * A logger that drops everything (core's default binding of `LOGGER`); spread it to keep only the
+ * levels you want.
+ *
+ * @example
+ * ```ts
+ * container.rebind(LOGGER).toConstantValue({ ...silentLogger, warn: (m) => console.warn(m) });
+ * ```
+ */
 export const silentLogger: ScmiLogger = { debug: noop, info: noop, warn: noop, error: noop };

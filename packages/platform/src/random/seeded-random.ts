@@ -29,6 +29,11 @@ export class SeededRandom {
  * A stateless hash of (`seed`, `n`) to [0, 1) (mulberry32's output function over a hash of both):
  * a value of a seeded stream picked by `n`, without walking the stream. Used for sensor noise,
  * which must not depend on how often a sensor is read.
+ *
+ * @example
+ * ```ts
+ * seededUnit(7, 3) === seededUnit(7, 3); // true: the same (seed, n), the same value
+ * ```
  */
 export function seededUnit(seed: number, n: number): number {
   return mulberry32Mix((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(n >>> 0, 0x85ebca6b)) >>> 0);

@@ -416,7 +416,16 @@ export class VirtioScmiDriver {
   }
 }
 
-/** Messages the cmdq of `size` entries carries at once: two descriptors each, at most 1023. */
+/**
+ * Messages the cmdq of `size` entries carries at once: two descriptors each (a readable request,
+ * a writable response), at most 1023 (`VIRTIO_SCMI_MAX_PENDING`: the 1024 tokens less one).
+ *
+ * @example
+ * ```ts
+ * cmdqMessages(128); // 64
+ * cmdqMessages(4096); // 1023
+ * ```
+ */
 export function cmdqMessages(size: number): number {
   return Math.min(Math.floor(size / 2), VIRTIO_SCMI_MAX_PENDING);
 }

@@ -164,5 +164,11 @@ function onlyChannelZero(direction: 'a2p' | 'p2a', id: number): string {
 /**
  * The virtio-scmi transport with the default descriptor (`maxMsg` 1023, so each agent's pool
  * follows its cmdq; 128-byte messages; 60 s timeout), as {@link virtioTransportModule} binds it.
+ *
+ * @example
+ * ```ts
+ * container.load(coreModule);
+ * container.bind(TRANSPORT).toConstantValue(virtioTransport); // what virtioTransportModule does
+ * ```
  */
 export const virtioTransport: Transport = createVirtioTransport();
