@@ -400,6 +400,19 @@ describe(TransferEngine, () => {
     });
   });
 
+  describe('a reply to a transfer that failed', () => {
+    it('should be counted late, not unexpected, when it comes after the shutdown failed its transfer', async () => {
+      const { channel, transport, engine, xfer } = setup();
+      const x = xfer();
+      const done = failure(engine.do(channel, x));
+      engine.shutdown();
+      expect(await done).toBeInstanceOf(ScmiShutdownError);
+      transport.answer(); // the platform answers the command the shutdown gave up on
+      expect(channel.counters.lateReplies).toBe(1);
+      expect(channel.counters.badMessages.unexpected).toBe(0);
+    });
+  });
+
   describe('Xfer.receiveResponse', () => {
     it('should copy nothing from an offset outside the source or for a length that is not a finite count', () => {
       const { xfer } = setup();
