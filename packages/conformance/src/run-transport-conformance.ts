@@ -559,7 +559,9 @@ export function runTransportConformance(
             if (phase !== 'after-release') expect(r.teardownWaitedForPlatform).toBe(false);
             expect(r.observedPhase).toBe(expectedSeedPhase(phase, r));
             expect(r.problems).toEqual([]);
-            expect(r.accounted).toBeGreaterThanOrEqual(1);
+            // One late reply, counted once in all: by core, a guard or the wire (a wire counts at
+            // its reset only what no refused callback counted already).
+            expect(r.accounted).toBe(1);
           },
         );
       });

@@ -636,6 +636,24 @@ describe(Devres, () => {
       await res.releaseAll();
     });
 
+    it('should still release a resource whose quiesce step fails, and reject with that failure', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      const h = res.add({
+        name: 'chan',
+        value: 1,
+        quiesce: () => {
+          throw new Error('quiesce failed');
+        },
+        release: step('release chan'),
+      });
+      await expect(res.release(h)).rejects.toBeInstanceOf(DevresReleaseError);
+      expect(log).toEqual(['release chan']);
+      expect(h.state).toBe('released');
+      await res.releaseAll();
+      expect(log).toEqual(['release chan']);
+    });
+
     it('should reject a handle from another device', async () => {
       const a = new Devres('a');
       const b = new Devres('b');
