@@ -72,6 +72,13 @@ export interface FixtureEnds {
    * as `never arrived` instead of `cancelled unsent`.
    */
   repliesCancelled?(): number | Promise<number>;
+  /**
+   * What the agent-side transport itself recorded as broken invariants (a callback after its
+   * channel was freed, an invocation returned after free, used buffers handled after free…), if it
+   * keeps such a list; read after {@link FixtureEnds.close}. The kit reports each as a violation of
+   * the run: a transport may see what the kit's instrument cannot (its own wire's events).
+   */
+  transportViolations?(): readonly string[];
   /** Stops the platform side of this wire; idempotent. */
   close(): Promise<void>;
 }

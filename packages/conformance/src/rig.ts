@@ -146,7 +146,8 @@ export class SameThreadRig {
   /**
    * Removes agents still bound, closes the wire, checks that the platform holds no timer any more
    * (before closing it, since closing cancels them all), closes the platform, runs the clock until
-   * idle, and returns the hygiene problems: platform timers left armed, instrument violations,
+   * idle, and returns the hygiene problems: platform timers left armed, instrument violations, the
+   * transport's own violations ({@link FixtureEnds.transportViolations}),
    * resources left live, teardown order (every resource released once, newest first, each
    * teardown's quiesce steps before its releases: {@link checkTeardownLog}), timers armed, tasks
    * pending.
@@ -172,6 +173,7 @@ export class SameThreadRig {
     this.platform.close();
     await this.clock.runUntilIdle();
     problems.push(...this.instrument.violations);
+    problems.push(...(this.ends.transportViolations?.() ?? []).map((v) => `transport: ${v}`));
     for (const agent of this.#agents) {
       const live = agent.devres?.live() ?? [];
       if (live.length > 0) problems.push(`${agent.name}: ${live.length} resource(s) left live`);

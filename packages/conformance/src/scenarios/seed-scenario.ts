@@ -560,6 +560,8 @@ export async function runSeedScenarioWorker(
       });
       phases[phase] = (phases[phase] ?? 0) + 1;
       const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
+      for (const v of ends.transportViolations?.() ?? [])
+        violations.push(`${where}: transport: ${v}`);
       if (droppedByAgent > 1) {
         violations.push(
           `${where}: the late reply was counted ${droppedByAgent} times by the agent (late ${late}, refused after quiesce ${refused}, unexpected ${bad.unexpected})`,

@@ -117,6 +117,8 @@ export const mailboxFixture = {
       // Responses for no pending command (duplicates, unsolicited, a late answer to a command
       // already answered) the responder dropped instead of writing an area the agent owns.
       strayRepliesDropped: () => responder.counters.strayResponsesDropped,
+      // What the agent end's monitor recorded (a callback after free…).
+      transportViolations: () => mailbox.wire.monitor.violations,
       close: () => {
         responder.close();
         return Promise.resolve();
@@ -154,6 +156,7 @@ export const mailboxFixture = {
             (await (closed ? smt.close() : smt.stats())).counters.strayResponsesDropped,
           // Commands the responder read from an A2P area.
           commandsTaken: async () => (await (closed ? smt.close() : smt.stats())).counters.requests,
+          transportViolations: () => smt.wire.monitor.violations,
           close: async () => {
             closed = true;
             await smt.close();

@@ -105,9 +105,12 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
         ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }),
       });
       const driver = new OpteeDriver(wire.ree);
+      const transport = new OpteeTransport();
       let closed = false;
       return Promise.resolve({
-        transport: new OpteeTransport(),
+        transport,
+        // What the transport recorded against itself (an invocation returned after free…).
+        transportViolations: () => transport.diagnostics().violations,
         agentOptions: agentOptions(driver, options),
         optee,
         driver,
@@ -151,8 +154,10 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
             (await host.call('cancelledOnDisconnect')) as number;
           const cancelledBefore = await cancelled();
           const wire = await openOpteeWorkerWire(host, wireOptions(options));
+          const transport = new OpteeTransport();
           return {
-            transport: new OpteeTransport(),
+            transport,
+            transportViolations: () => transport.diagnostics().violations,
             agentOptions: agentOptions(wire.driver, options),
             driver: wire.driver,
             setWireFaults: (rules) => wire.setWireFaults(rules),

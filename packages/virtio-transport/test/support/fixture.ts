@@ -99,6 +99,8 @@ export function openSameThreadVirtio(
     // Responses the device got from the platform for no outstanding command buffer (duplicates,
     // unsolicited, after a reset or close) and dropped.
     strayRepliesDropped: () => device.stats.unmatchedResponses,
+    // What the driver recorded against itself (used buffers handled after free…).
+    transportViolations: () => wire.driverDiagnostics.violations,
     close: () => {
       device.close();
       return Promise.resolve();
@@ -172,6 +174,7 @@ export async function startVirtioWorker(ctx: {
         strayRepliesDropped: async () => (await device.stats()).unmatchedResponses,
         // Commands the device took from the cmdq (valid ones: a bad chain is not a command).
         commandsTaken: async () => (await device.stats()).commands,
+        transportViolations: () => wire.driverDiagnostics.violations,
         close: () => device.close(),
         // What the platform cancelled unsent since this wire opened: the device's reset at
         // teardown disconnects the agent, and a reply still delayed then is dropped there. The
