@@ -344,6 +344,9 @@ export function runTransportConformance(
               {
                 id: 0x0,
                 name: 'clock-rate-changed',
+                // agent_id, clock_id, rate (two words): the wire must carry the payload whole.
+                minPayload: 16,
+                maxPayload: 16,
                 setNotifyEnabled: async (source, enable) => {
                   await agent.transact(CLOCK, CLOCK_RATE_NOTIFY, u32s(source ?? 0, enable ? 1 : 0));
                 },
