@@ -253,8 +253,8 @@ export async function runSeedScenarioSameThread(
     (ends.droppedSignals?.() ?? 0) +
     port.droppedAfterDisconnect;
   if (accounted < 1) problems.push('the late reply was neither delivered nor dropped and counted');
-  // One reply, counted once by the agent: where core or a guard first saw it (the wire may count it
-  // too, a reply a guard refused still unread when the wire was reset).
+  // One reply, counted once by the agent: where core or a guard first saw it. (`accounted` adds the
+  // wire's and the platform's counts; the kit's seed case requires it to be exactly 1.)
   const byAgent = i.lateReplies + i.refusedAfterQuiesce + i.badMessages().unexpected;
   if (byAgent > 1) {
     problems.push(
