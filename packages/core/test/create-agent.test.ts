@@ -1073,21 +1073,30 @@ describe(createAgent, () => {
   describe('when a notification payload has a size its event does not allow', () => {
     const p2aStats = (agent: ScmiAgent): ChannelStats | undefined =>
       agent.diagnostics.channels.find((c) => c.direction === 'p2a')?.stats;
+    /**
+     * Subscribes to event 0 of `protocolId`, has the platform send one notification of each
+     * length in `lengths`, and resolves to the payload sizes the handler got.
+     */
+    const deliveredSizes = async (
+      h: ReturnType<typeof createHarness>,
+      agent: ScmiAgent,
+      protocolId: number,
+      lengths: readonly number[],
+    ): Promise<number[]> => {
+      const sizes: number[] = [];
+      await agent.events.subscribe({ protocolId, eventId: 0 }, (n) => {
+        sizes.push(n.payload.byteLength);
+      });
+      for (const length of lengths) h.platform.notify(1, protocolId, 0, new Uint8Array(length));
+      await h.clock.runUntilIdle();
+      return sizes;
+    };
 
     it('should drop and count as invalid one shorter than minPayload or longer than maxPayload, and deliver the next', async () => {
       const h = createHarness();
       const agent = await h.create();
       agent.events.register(0x14, [{ id: 0, name: 'rate', minPayload: 16, maxPayload: 16 }]);
-      const sizes: number[] = [];
-      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, (n) => {
-        sizes.push(n.payload.byteLength);
-      });
-      h.platform.notify(1, 0x14, 0, new Uint8Array(0));
-      h.platform.notify(1, 0x14, 0, new Uint8Array(12));
-      h.platform.notify(1, 0x14, 0, new Uint8Array(20));
-      h.platform.notify(1, 0x14, 0, new Uint8Array(16));
-      await h.clock.runUntilIdle();
-      expect(sizes).toEqual([16]);
+      expect(await deliveredSizes(h, agent, 0x14, [0, 12, 20, 16])).toEqual([16]);
       expect(p2aStats(agent)?.badMessages.invalid).toBe(3);
       expect(p2aStats(agent)?.notifications).toBe(1);
       expect(agent.diagnostics.notifications).toMatchObject({ queued: 1, delivered: 1 });
@@ -1098,14 +1107,7 @@ describe(createAgent, () => {
       const h = createHarness();
       const agent = await h.create();
       agent.events.register(0x14, [{ id: 0, name: 'any' }]);
-      const sizes: number[] = [];
-      await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, (n) => {
-        sizes.push(n.payload.byteLength);
-      });
-      h.platform.notify(1, 0x14, 0, new Uint8Array(500));
-      h.platform.notify(1, 0x14, 0, new Uint8Array(8));
-      await h.clock.runUntilIdle();
-      expect(sizes).toEqual([8]);
+      expect(await deliveredSizes(h, agent, 0x14, [500, 8])).toEqual([8]);
       expect(p2aStats(agent)?.badMessages.oversize).toBe(1);
       expect(p2aStats(agent)?.notifications).toBe(1);
       await agent.remove();
@@ -1114,14 +1116,7 @@ describe(createAgent, () => {
     it('should hold BASE_ERROR_EVENT to its agent_id and error_status (8 bytes) at least', async () => {
       const h = createHarness();
       const agent = await h.create();
-      const sizes: number[] = [];
-      await agent.events.subscribe({ protocolId: 0x10, eventId: 0 }, (n) => {
-        sizes.push(n.payload.byteLength);
-      });
-      h.platform.notify(1, 0x10, 0, new Uint8Array(3));
-      h.platform.notify(1, 0x10, 0, new Uint8Array(8));
-      await h.clock.runUntilIdle();
-      expect(sizes).toEqual([8]);
+      expect(await deliveredSizes(h, agent, 0x10, [3, 8])).toEqual([8]);
       expect(p2aStats(agent)?.badMessages.invalid).toBe(1);
       await agent.remove();
     });
