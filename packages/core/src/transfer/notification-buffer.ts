@@ -1,3 +1,5 @@
+import { clampedCopy, requestedBytes } from './clamped-copy.js';
+
 /**
  * A preallocated buffer a transport copies one notification payload into
  * ({@link TransportChannel.fetchNotification}); core owns it and reuses it.
@@ -29,13 +31,9 @@ export class NotificationBuffer {
    * buffer is then empty, and truncated if `length` asked for more).
    */
   public receive(source: Uint8Array, offset: number, length: number): void {
-    const wanted = Number.isFinite(length) ? Math.max(0, Math.trunc(length)) : 0;
-    const inside = Number.isInteger(offset) && offset >= 0;
-    const available = inside ? Math.max(0, Math.min(source.byteLength - offset, wanted)) : 0;
-    const n = Math.min(available, this.data.byteLength);
+    const wanted = requestedBytes(length);
+    const n = clampedCopy(this.data, this.data.byteLength, source, offset, wanted);
     this.truncated = n < wanted;
-    const data = this.data;
-    for (let i = 0; i < n; i++) data[i] = source[offset + i] as number;
     this.length = n;
   }
 }

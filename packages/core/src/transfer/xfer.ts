@@ -1,5 +1,6 @@
 import type { DeadlineLane, DeadlineNode } from '../clock/deadline-queue.js';
 import { ScmiStatus } from '../wire/status.js';
+import { clampedCopy, requestedBytes } from './clamped-copy.js';
 
 /**
  * Where a transfer is in its life (Linux `SCMI_XFER_*` states plus ours):
@@ -113,15 +114,9 @@ export class Xfer implements DeadlineNode {
    * SUCCESS. Called by transports inside `fetchResponse`.
    */
   public receiveResponse(status: number, source: Uint8Array, offset: number, length: number): void {
-    const wanted = Number.isFinite(length) ? Math.max(0, Math.trunc(length)) : 0;
-    const inside = Number.isInteger(offset) && offset >= 0;
-    const available = inside ? Math.max(0, Math.min(source.byteLength - offset, wanted)) : 0;
-    const n = Math.min(available, this.rxMax);
+    const wanted = requestedBytes(length);
     this.truncated = wanted > this.rxMax;
-    // A byte loop, not set(subarray()): the RX path allocates nothing.
-    const rx = this.rx;
-    for (let i = 0; i < n; i++) rx[i] = source[offset + i] as number;
-    this.rxLen = n;
+    this.rxLen = clampedCopy(this.rx, this.rxMax, source, offset, wanted);
     this.status = Number.isFinite(status) ? status | 0 : ScmiStatus.PROTOCOL_ERROR;
   }
 
