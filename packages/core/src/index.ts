@@ -92,7 +92,7 @@ export {
   SameThreadDoorbell,
   createSameThreadDoorbellPair,
 } from './doorbell/same-thread-doorbell.js';
-export { SharedDoorbell } from './doorbell/shared-doorbell.js';
+export { SharedDoorbell, type SharedDoorbellOptions } from './doorbell/shared-doorbell.js';
 export {
   ScmiConfigError,
   ScmiError,

@@ -202,6 +202,150 @@ describe(SharedDoorbell, () => {
         }
       });
 
+      describe('poll window', () => {
+        /** a and b over one region, b with `pollWindowUs`; performance.now() reads `clock.ms`. */
+        function polled(pollWindowUs: number | undefined): {
+          a: SharedDoorbell;
+          b: SharedDoorbell;
+          clock: { ms: number };
+          waits: () => number;
+          restore: () => void;
+        } {
+          const sab = SharedDoorbell.allocate();
+          const clock = { ms: 1000 };
+          const now = jest.spyOn(performance, 'now').mockImplementation(() => clock.ms);
+          const waitAsync = jest.spyOn(Atomics, 'waitAsync');
+          return {
+            a: new SharedDoorbell(sab, 0, 'a'),
+            b: new SharedDoorbell(sab, 0, 'b', pollWindowUs === undefined ? {} : { pollWindowUs }),
+            clock,
+            waits: () => waitAsync.mock.calls.length,
+            restore: () => {
+              now.mockRestore();
+              waitAsync.mockRestore();
+            },
+          };
+        }
+
+        it('should deliver a ring made within the window after a delivery without arming a wait, and sleep once it passes', async () => {
+          const { a, b, clock, waits, restore } = polled(100);
+          const got = recorder();
+          b.listen(got.onRing);
+          try {
+            await turns(2);
+            const armed = waits(); // nothing delivered yet: the loop sleeps at once
+            expect(armed).toBeGreaterThan(0);
+            a.ring();
+            await got.next();
+            expect(waits()).toBe(armed);
+            // 99 µs later, several tasks on: the loop is still looking.
+            await turns(5);
+            clock.ms += 0.099;
+            await turns(5);
+            expect(waits()).toBe(armed);
+            a.ring();
+            await got.next();
+            expect(got.calls()).toBe(2);
+            expect(waits()).toBe(armed);
+            // The window restarts at each delivery; once it passes with no ring, one wait.
+            clock.ms += 0.1;
+            await turns(3);
+            expect(waits()).toBe(armed + 1);
+            await turns(3);
+            expect(waits()).toBe(armed + 1);
+            a.ring();
+            await got.next();
+            expect(got.calls()).toBe(3);
+          } finally {
+            restore();
+            b.close();
+          }
+        });
+
+        it('should look once more only, then sleep, with a window of 0', async () => {
+          const { a, b, waits, restore } = polled(0);
+          const got = recorder();
+          b.listen(got.onRing);
+          try {
+            await turns(2);
+            const armed = waits();
+            a.ring();
+            await got.next();
+            await turns(3); // the clock did not move: still, the loop sleeps after one look
+            expect(waits()).toBe(armed + 1);
+            a.ring();
+            await got.next();
+            expect(got.calls()).toBe(2);
+          } finally {
+            restore();
+            b.close();
+          }
+        });
+
+        it(`should poll ${SharedDoorbell.DEFAULT_POLL_WINDOW_US} µs by default`, async () => {
+          const { a, b, clock, waits, restore } = polled(undefined);
+          const got = recorder();
+          b.listen(got.onRing);
+          try {
+            await turns(2);
+            const armed = waits();
+            a.ring();
+            await got.next();
+            clock.ms += (SharedDoorbell.DEFAULT_POLL_WINDOW_US - 1) / 1000;
+            await turns(3);
+            expect(waits()).toBe(armed);
+            clock.ms += 2 / 1000;
+            await turns(3);
+            expect(waits()).toBe(armed + 1);
+          } finally {
+            restore();
+            b.close();
+          }
+        });
+
+        it('should stop polling when closed: the loop returns, drops its handle and calls nobody', async () => {
+          const { a, b, waits, restore } = polled(1_000_000);
+          const got = recorder();
+          const before = timeouts();
+          b.listen(got.onRing);
+          try {
+            await turns(2);
+            const armed = waits();
+            a.ring();
+            await got.next();
+            await turns(2); // polling now
+            b.close();
+            expect(timeouts()).toBe(before);
+            a.ring();
+            await turns(5);
+            expect(got.calls()).toBe(1);
+            expect(waits()).toBe(armed);
+          } finally {
+            restore();
+          }
+        });
+
+        it('should refuse a window that is not a number from 0 to 1,000,000 µs with E_CONFIG', () => {
+          const sab = SharedDoorbell.allocate();
+          for (const pollWindowUs of [
+            -1,
+            Number.NaN,
+            Infinity,
+            1_000_001,
+            '5' as unknown as number,
+          ]) {
+            expect(configCodeOf(() => new SharedDoorbell(sab, 0, 'a', { pollWindowUs }))).toBe(
+              'E_CONFIG',
+            );
+          }
+          for (const pollWindowUs of [0, 0.5, 1_000_000]) {
+            expect(
+              configCodeOf(() => new SharedDoorbell(sab, 0, 'a', { pollWindowUs })),
+            ).toBeUndefined();
+          }
+        });
+      });
+
       it('should throw E_DOORBELL_LISTENING when already listening, E_DOORBELL_CLOSED once closed', () => {
         const { a } = pair();
         a.listen(() => undefined);

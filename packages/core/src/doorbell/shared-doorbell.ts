@@ -12,6 +12,27 @@ const WORDS = 4;
 const KEEP_ALIVE_MS = 0x7fffffff;
 /** Deliveries in a row with no task boundary between them (the peer keeps ringing) before the loop yields a task. */
 const BURST = 16;
+/** Longest poll window accepted, in µs (one second: past that, polling is no longer a wait's stand-in). */
+const MAX_POLL_WINDOW_US = 1_000_000;
+
+/**
+ * Options of a {@link SharedDoorbell} side.
+ *
+ * @example
+ * ```ts
+ * // A platform worker that should not spend CPU between commands: sleep at once.
+ * const platform = new SharedDoorbell(sab, 0, 'b', { pollWindowUs: 0 });
+ * ```
+ */
+export interface SharedDoorbellOptions {
+  /**
+   * How long, in µs, the listen loop keeps looking for a ring, one task at a time, after a
+   * wake-up that delivered, before it arms `Atomics.waitAsync` and sleeps; default
+   * {@link SharedDoorbell.DEFAULT_POLL_WINDOW_US}. 0 looks once more only. A finite number from 0 to
+   * 1,000,000.
+   */
+  readonly pollWindowUs?: number;
+}
 
 /**
  * One side of a doorbell between two threads, over a region of a `SharedArrayBuffer`
@@ -25,6 +46,13 @@ const BURST = 16;
  * which the sequence moved, so rings coalesce like an interrupt line. Rings made since the region
  * was allocated and not yet seen are delivered once when listening starts. A region serves one
  * pair for its whole life.
+ *
+ * After a wake-up that delivered, the loop polls for the poll window (`pollWindowUs`, default
+ * 50 µs) before it sleeps again, as Linux's busy polling (`net.core.busy_poll`) and NAPI do: a
+ * thread woken through `Atomics.waitAsync` pays a futex wake-up and an event-loop turn, which on a
+ * shared or virtual machine often takes tens of µs, while the peer's answer to what this side just
+ * sent typically comes within a few. While traffic flows neither thread sleeps; an idle side stops
+ * polling one window after its last ring. The price is that CPU time, once per burst.
  *
  * On Node 20 a pending `Atomics.waitAsync` neither keeps the process alive nor can be cancelled.
  * So while it listens a side holds a ref'd timer handle (the thread stays alive to hear rings),
@@ -52,6 +80,9 @@ export class SharedDoorbell implements Doorbell {
   /** Bytes of the region one doorbell pair uses. */
   public static readonly BYTES = WORDS * 4;
 
+  /** The poll window a side uses unless told otherwise, in µs (see {@link SharedDoorbellOptions}). */
+  public static readonly DEFAULT_POLL_WINDOW_US = 50;
+
   readonly #words: Int32Array;
   readonly #side: 'a' | 'b';
   readonly #myRing: number;
@@ -63,14 +94,21 @@ export class SharedDoorbell implements Doorbell {
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #ringsAtClose = 0;
+  readonly #pollWindowMs: number;
 
   /**
    * Opens side `side` of the doorbell whose region starts at `byteOffset` in `sab`.
    *
    * @throws ScmiTransportError `E_DOORBELL_REGION` when `sab` is not a `SharedArrayBuffer`, the
-   * offset is not a multiple of 4, the region does not fit, or `side` is not `'a'` or `'b'`.
+   * offset is not a multiple of 4, the region does not fit, or `side` is not `'a'` or `'b'`;
+   * ScmiConfigError `pollWindowUs` when the poll window is not a number from 0 to 1,000,000.
    */
-  public constructor(sab: SharedArrayBuffer, byteOffset: number, side: 'a' | 'b') {
+  public constructor(
+    sab: SharedArrayBuffer,
+    byteOffset: number,
+    side: 'a' | 'b',
+    options: SharedDoorbellOptions = {},
+  ) {
     if (Object.prototype.toString.call(sab) !== '[object SharedArrayBuffer]') {
       throw new ScmiTransportError(
         'E_DOORBELL_REGION',
@@ -92,6 +130,19 @@ export class SharedDoorbell implements Doorbell {
     if (checked !== 'a' && checked !== 'b') {
       throw new ScmiTransportError('E_DOORBELL_REGION', `doorbell side must be 'a' or 'b'`);
     }
+    const window: unknown = options.pollWindowUs ?? SharedDoorbell.DEFAULT_POLL_WINDOW_US;
+    if (
+      typeof window !== 'number' ||
+      !Number.isFinite(window) ||
+      window < 0 ||
+      window > MAX_POLL_WINDOW_US
+    ) {
+      throw new ScmiConfigError(
+        'pollWindowUs',
+        `expected µs from 0 to ${MAX_POLL_WINDOW_US}, got ${String(window)}`,
+      );
+    }
+    this.#pollWindowMs = window / 1000;
     this.#words = new Int32Array(sab, byteOffset, WORDS);
     this.#side = side;
     this.#myRing = side === 'a' ? RING_A : RING_B;
@@ -156,10 +207,11 @@ export class SharedDoorbell implements Doorbell {
   /**
    * Starts the wait loop: `onRing` runs once per wake-up in which the other side's sequence
    * moved, on this thread's event loop. Holds a ref'd handle until {@link SharedDoorbell.close}.
-   * After a wake-up that delivered, the loop looks again on a later task before it waits: what the
-   * listener set off (its microtasks) runs before the thread arms `Atomics.waitAsync`, and rings
-   * made meanwhile are delivered without a wait. A peer that rings without pause cannot starve
-   * the thread: the loop yields a task at least every 16 deliveries.
+   * After a wake-up that delivered, the loop looks again on later tasks, one at a time, for the
+   * poll window (at least once) before it waits: what the listener set off (its microtasks) runs
+   * before the thread arms `Atomics.waitAsync`, and rings made meanwhile — the peer's answer to
+   * what the listener sent — are delivered without a wait. A peer that rings without pause cannot
+   * starve the thread: the loop yields a task at least every 16 deliveries.
    * An exception from `onRing` is rethrown as an uncaught exception (on a later microtask) and the
    * loop goes on.
    *
@@ -232,6 +284,7 @@ export class SharedDoorbell implements Doorbell {
   async #loop(onRing: () => void): Promise<void> {
     let burst = 0;
     let delivered = false;
+    let pollUntil = 0;
     try {
       for (;;) {
         if (this.#closed) return;
@@ -254,14 +307,23 @@ export class SharedDoorbell implements Doorbell {
           continue;
         }
         if (delivered) {
-          // Look once more on a later task before arming the wait: the microtasks the listener
-          // queued (continuations that answer or send the next message) run first, instead of
-          // after this thread paid for Atomics.waitAsync — a few µs on every round trip's
-          // critical path. A ring made meanwhile is then delivered with no wait at all.
+          // Look again on later tasks before arming the wait: the microtasks the listener queued
+          // (continuations that answer or send the next message) run first, and the peer's
+          // answer, a few µs away, is delivered with no wait at all — a wake-up through
+          // Atomics.waitAsync costs far more on every round trip's critical path.
           delivered = false;
+          pollUntil = performance.now() + this.#pollWindowMs;
           burst = 0; // a task boundary, as after a real wait
           await nextTask();
           continue;
+        }
+        if (pollUntil !== 0) {
+          if (performance.now() < pollUntil) {
+            burst = 0;
+            await nextTask();
+            continue;
+          }
+          pollUntil = 0;
         }
         const wait = Atomics.waitAsync(this.#words, this.#peerRing, current);
         // A synchronous result is 'not-equal' (it moved since the load): look again.
