@@ -20,7 +20,7 @@ describe(validateVirtioTransportConfig, () => {
       pollAfterDrain: false,
     });
     const shared = VirtioScmiWire.shared({ cmdqSize: 4, eventqSize: 1 });
-    expect(validateVirtioTransportConfig({ wire: shared }, 'c').pollAfterDrain).toBe(true);
+    expect(validateVirtioTransportConfig({ wire: shared }, 'c').pollAfterDrain).toBe(false);
   });
 
   it('should keep valid overrides', () => {

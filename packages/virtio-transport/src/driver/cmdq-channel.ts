@@ -348,12 +348,12 @@ export class CmdqChannel implements TransportChannel {
    * One pass takes at most twice the queue size, then leaves the rest to a new task, so that a
    * device returning elements without pause cannot hold the agent's thread.
    *
-   * In interrupt mode with `pollAfterDrain` (the default on a shared wire), a pass that took
+   * In interrupt mode with `pollAfterDrain` (off by default), a pass that took
    * buffers ends with interrupts disabled and one more look scheduled as a task (NAPI-style): the
    * continuations of the responses just delivered run first and send their next commands, and
    * while the device keeps returning buffers the driver keeps taking them without an interrupt
-   * each — a cross-thread wake-up costs far more than a task. Without it (the default on a
-   * same-thread wire, where an interrupt is a task too), and in any pass that finds the queue
+   * each. Without it (the default: on a shared wire the interrupt doorbell polls after each
+   * wake-up already, see the option), and in any pass that finds the queue
    * empty, the pass enables interrupts again and re-checks (`virtqueue_enable_cb`), so a buffer
    * returned meanwhile is never left unseen.
    */
