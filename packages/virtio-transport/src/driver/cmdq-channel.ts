@@ -30,6 +30,8 @@ const RETURNED_ABANDONED = 4;
 const EMPTY = new Uint8Array(0);
 const NEXT = VirtqDescFlag.NEXT;
 const WRITE = VirtqDescFlag.WRITE;
+/** Settled once: `SETTLED.then(cb)` runs `cb` on a microtask. */
+const SETTLED: Promise<void> = Promise.resolve();
 
 interface SlotWaiter {
   readonly xfer: Xfer;
@@ -289,7 +291,10 @@ export class CmdqChannel implements TransportChannel {
     if (this.#kickQueued) return;
     if (this.#vq.kickPrepare()) this.#driver.kick();
     this.#kickQueued = true;
-    queueMicrotask(this.#kick);
+    // A reaction on a settled promise, not queueMicrotask: Node wraps each queueMicrotask callback
+    // in an AsyncResource (about 100 ns more per command, on the round trip's critical path).
+    // #kick cannot throw: kickPrepare reads the ring, and a doorbell's ring never throws.
+    void SETTLED.then(this.#kick);
   }
 
   /**
@@ -365,8 +370,10 @@ export class CmdqChannel implements TransportChannel {
       // list) only now: re-posted during the pass, a second element naming the same buffer in
       // it would pass for the new command's return, while the device never took that command.
       const returned = this.#returned;
-      for (let i = 0; i < returned.length; i++) this.#release(returned[i] as number);
-      returned.length = 0;
+      if (returned.length !== 0) {
+        for (let i = 0; i < returned.length; i++) this.#release(returned[i] as number);
+        returned.length = 0; // not on every drain: setting an array's length is a builtin call
+      }
     }
   }
 
