@@ -339,10 +339,13 @@ describe(SharedDoorbell, () => {
             );
           }
           for (const pollWindowUs of [0, 0.5, 1_000_000]) {
-            expect(
-              configCodeOf(() => new SharedDoorbell(sab, 0, 'a', { pollWindowUs })),
-            ).toBeUndefined();
+            expect(new SharedDoorbell(sab, 0, 'a', { pollWindowUs }).pollWindowUs).toBe(
+              pollWindowUs,
+            );
           }
+          expect(new SharedDoorbell(sab, 0, 'a').pollWindowUs).toBe(
+            SharedDoorbell.DEFAULT_POLL_WINDOW_US,
+          );
         });
       });
 

@@ -1,4 +1,10 @@
-import { ScmiConfigError, ScmiTransportError, VirtualClock } from '@scmi-ts/core';
+import {
+  ScmiConfigError,
+  ScmiTransportError,
+  SharedDoorbell,
+  VirtualClock,
+  type Doorbell,
+} from '@scmi-ts/core';
 import {
   VIRTIO_ID_SCMI,
   VIRTIO_MAGIC,
@@ -39,6 +45,41 @@ describe(VirtioScmiWire, () => {
       await clock.runTasks();
       expect(seen).toEqual(['device notified', 'driver config', 'driver interrupt']);
       for (const d of [driver.notify, driver.interrupt, device.notify, device.interrupt]) d.close();
+    });
+  });
+
+  describe('.shared', () => {
+    /** A shared doorbell's poll window; NaN for any other doorbell. */
+    const windowOf = (d: Doorbell): number =>
+      d instanceof SharedDoorbell ? d.pollWindowUs : Number.NaN;
+
+    it("should build each end's doorbells with the poll window it asks for, and claim nothing for a bad one", () => {
+      const wire = VirtioScmiWire.shared({ cmdqSize: 4, eventqSize: 1 });
+      for (const claim of [
+        (pollWindowUs: number) => wire.claimDriverEnd({ pollWindowUs }),
+        (pollWindowUs: number) => wire.claimDeviceEnd({ pollWindowUs }),
+      ]) {
+        expect(() => claim(-1)).toThrow(
+          expect.objectContaining({ field: 'pollWindowUs' }) as ScmiConfigError,
+        );
+        const end = claim(7);
+        expect([end.notify, end.interrupt].map(windowOf)).toEqual([7, 7]);
+        end.notify.close();
+        end.interrupt.close();
+      }
+      expect(wire.devicePresence).toBe(VirtioDevicePresence.ATTACHED);
+      const other = VirtioScmiWire.shared({ cmdqSize: 4, eventqSize: 1 });
+      const byDefault = other.claimDriverEnd();
+      expect(windowOf(byDefault.interrupt)).toBe(SharedDoorbell.DEFAULT_POLL_WINDOW_US);
+      byDefault.notify.close();
+      byDefault.interrupt.close();
+    });
+
+    it('should check the poll window on a same-thread wire too, where the doorbells ignore it', () => {
+      const wire = VirtioScmiWire.sameThread(new VirtualClock());
+      expect(() => wire.claimDriverEnd({ pollWindowUs: Number.NaN })).toThrow(ScmiConfigError);
+      const end = wire.claimDriverEnd({ pollWindowUs: 0 });
+      expect(end.interrupt).not.toBeInstanceOf(SharedDoorbell);
     });
   });
 

@@ -18,6 +18,7 @@ describe(validateVirtioTransportConfig, () => {
       resetTimeoutMs: 1000,
       slotWaitMs: 60_000,
       pollAfterDrain: false,
+      pollWindowUs: 50,
     });
     const shared = VirtioScmiWire.shared({ cmdqSize: 4, eventqSize: 1 });
     expect(validateVirtioTransportConfig({ wire: shared }, 'c').pollAfterDrain).toBe(false);
@@ -58,6 +59,10 @@ describe(validateVirtioTransportConfig, () => {
     [{ wire, resetTimeoutMs: Infinity }, 'transportConfig.resetTimeoutMs'],
     [{ wire, slotWaitMs: '1' }, 'transportConfig.slotWaitMs'],
     [{ wire, pollAfterDrain: 1 }, 'transportConfig.pollAfterDrain'],
+    [{ wire, pollWindowUs: -1 }, 'transportConfig.pollWindowUs'],
+    [{ wire, pollWindowUs: Number.NaN }, 'transportConfig.pollWindowUs'],
+    [{ wire, pollWindowUs: 1_000_001 }, 'transportConfig.pollWindowUs'],
+    [{ wire, pollWindowUs: '0' }, 'transportConfig.pollWindowUs'],
   ])('should reject %p naming %s', (section, field) => {
     expect(() => validateVirtioTransportConfig(section, 'transportConfig')).toThrow(
       expect.objectContaining({ field }) as ScmiConfigError,

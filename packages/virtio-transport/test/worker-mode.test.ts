@@ -309,6 +309,27 @@ describe('virtio transport in worker mode', () => {
     },
   );
 
+  it('should serve commands one at a time with each end sleeping after one look (poll windows 0), and refuse a bad device window', async () => {
+    const ends = await open({
+      transportConfig: { pollWindowUs: 0 },
+      device: { pollWindowUs: 0 },
+    });
+    const claim = jest.spyOn(ends.wire, 'claimDriverEnd');
+    const agent = await create(ends);
+    expect(claim).toHaveBeenCalledWith({ pollWindowUs: 0 });
+    const driverEnd = claim.mock.results[0]?.value as { interrupt: { pollWindowUs: number } };
+    expect(driverEnd.interrupt.pollWindowUs).toBe(0);
+    for (let i = 0; i < 50; i++) await expect(agent.base.discoverVendor()).resolves.toBe('scmi-ts');
+    const a2p = stats(agent, 'a2p:0');
+    expect([a2p.timeouts, a2p.completed]).toEqual([0, a2p.sent]);
+    await agent.remove();
+    await finish(ends);
+    // The device's ScmiConfigError, rebuilt on this side of the worker (its message names the field).
+    await expect(open({ device: { pollWindowUs: -1 } })).rejects.toThrow(
+      'pollWindowUs: expected µs from 0 to 1000000, got -1',
+    );
+  });
+
   describe('with wire-level faults from the device', () => {
     it('should reject an eventq element larger than its buffer, queue the buffer again and deliver the next notification', async () => {
       const ends = await open();

@@ -94,6 +94,7 @@ export class SharedDoorbell implements Doorbell {
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #ringsAtClose = 0;
+  readonly #pollWindowUs: number;
   readonly #pollWindowMs: number;
 
   /**
@@ -142,6 +143,7 @@ export class SharedDoorbell implements Doorbell {
         `expected µs from 0 to ${MAX_POLL_WINDOW_US}, got ${String(window)}`,
       );
     }
+    this.#pollWindowUs = window;
     this.#pollWindowMs = window / 1000;
     this.#words = new Int32Array(sab, byteOffset, WORDS);
     this.#side = side;
@@ -163,6 +165,11 @@ export class SharedDoorbell implements Doorbell {
    */
   public static allocate(): SharedArrayBuffer {
     return new SharedArrayBuffer(SharedDoorbell.BYTES);
+  }
+
+  /** This side's poll window, in µs (see {@link SharedDoorbellOptions.pollWindowUs}). */
+  public get pollWindowUs(): number {
+    return this.#pollWindowUs;
   }
 
   /** Which side this object is. */

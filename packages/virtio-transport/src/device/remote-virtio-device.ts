@@ -22,6 +22,8 @@ export interface RemoteVirtioDeviceOptions {
   readonly features?: string;
   /** Delayed responses that may wait for an eventq buffer; default 64. */
   readonly maxWaitingDelayedResponses?: number;
+  /** The device's doorbells' poll window, µs; default 50 (see `VirtioScmiDeviceOptions`). */
+  readonly pollWindowUs?: number;
 }
 
 /** The worker methods {@link serveVirtioDevices} provides, by name. */

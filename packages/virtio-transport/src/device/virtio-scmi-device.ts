@@ -82,6 +82,13 @@ export interface VirtioScmiDeviceOptions {
   readonly faults?: readonly VirtioWireFaultRule[];
   /** Delayed responses that may wait for an eventq buffer; default 64 (then `post` refuses and the platform retries). */
   readonly maxWaitingDelayedResponses?: number;
+  /**
+   * On a shared wire, the poll window of the device's doorbells, in µs (core's
+   * `SharedDoorbellOptions`): how long the notify doorbell keeps looking for the driver's next
+   * kick after a wake-up before the device's thread sleeps; default 50, 0 sleeps after one look.
+   * Ignored on a same-thread wire.
+   */
+  readonly pollWindowUs?: number;
 }
 
 /**
@@ -232,7 +239,8 @@ export class VirtioScmiDevice {
    * Attaches a device to the device end of `wire` and starts serving it (listening to the driver).
    *
    * @throws ScmiTransportError `E_VIRTIO_WIRE_CLAIMED` when the wire already has a device;
-   * ScmiConfigError for invalid options (`completion`, `seed`, `maxWaitingDelayedResponses`, `faults[i]`).
+   * ScmiConfigError for invalid options (`completion`, `seed`, `maxWaitingDelayedResponses`,
+   * `faults[i]`, `pollWindowUs`).
    */
   public constructor(wire: VirtioScmiWire, options: VirtioScmiDeviceOptions) {
     const completion = options.completion ?? 'in-order';
@@ -261,7 +269,9 @@ export class VirtioScmiDevice {
     };
     this.#scratch = new Uint8Array(layout.pduSize);
     this.#requestViews = new Array<Uint8Array | undefined>(layout.pduSize + 1).fill(undefined);
-    this.#doorbells = wire.claimDeviceEnd();
+    this.#doorbells = wire.claimDeviceEnd(
+      options.pollWindowUs === undefined ? {} : { pollWindowUs: options.pollWindowUs },
+    );
     wire.registers.writeFeatures(
       VirtioRegister.DEVICE_FEATURES_LOW,
       VirtioRegister.DEVICE_FEATURES_HIGH,

@@ -92,7 +92,7 @@ export class VirtioScmiDriver {
     config: ResolvedVirtioTransportConfig,
   ): Promise<VirtioScmiDriver> {
     const driver = new VirtioScmiDriver(config, setup);
-    driver.#doorbells = config.wire.claimDriverEnd();
+    driver.#doorbells = config.wire.claimDriverEnd({ pollWindowUs: config.pollWindowUs });
     setup.devres.add({
       name: 'virtio device',
       value: driver,

@@ -1,4 +1,4 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { ScmiConfigError, SharedDoorbell } from '@scmi-ts/core';
 import { isQueueSize } from '../layout/split-ring-layout.js';
 import { VirtioScmiWire } from '../wire/virtio-scmi-wire.js';
 
@@ -59,6 +59,14 @@ export interface VirtioTransportConfig {
    * interrupt is a task too, so the extra look only adds one.
    */
   readonly pollAfterDrain?: boolean;
+  /**
+   * On a shared wire, the poll window of the driver's doorbells, in µs: how long the interrupt
+   * doorbell keeps looking for the device's next ring after a wake-up before the agent's thread
+   * sleeps (core's `SharedDoorbellOptions`); default 50. 0 sleeps after one look, sparing the CPU
+   * at the price of a thread wake-up per response when commands come one at a time. A number from
+   * 0 to 1,000,000; ignored on a same-thread wire.
+   */
+  readonly pollWindowUs?: number;
 }
 
 /** A validated {@link VirtioTransportConfig}, defaults applied. */
@@ -79,6 +87,8 @@ export interface ResolvedVirtioTransportConfig {
   readonly slotWaitMs: number;
   /** Whether a drain that took responses looks again on the next task, interrupts disabled. */
   readonly pollAfterDrain: boolean;
+  /** The driver's doorbells' poll window, µs. */
+  readonly pollWindowUs: number;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -96,6 +106,14 @@ function positive(v: unknown, field: string, fallback: number): number {
 function flag(v: unknown, field: string, fallback: boolean): boolean {
   if (v === undefined) return fallback;
   if (typeof v !== 'boolean') throw new ScmiConfigError(field, 'expected a boolean');
+  return v;
+}
+
+function pollWindow(v: unknown, field: string): number {
+  if (v === undefined) return SharedDoorbell.DEFAULT_POLL_WINDOW_US;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1_000_000) {
+    throw new ScmiConfigError(field, `expected µs from 0 to 1000000, got ${JSON.stringify(v)}`);
+  }
   return v;
 }
 
@@ -150,5 +168,6 @@ export function validateVirtioTransportConfig(
     resetTimeoutMs: positive(section.resetTimeoutMs, `${field}.resetTimeoutMs`, 1000),
     slotWaitMs: positive(section.slotWaitMs, `${field}.slotWaitMs`, 60_000),
     pollAfterDrain: flag(section.pollAfterDrain, `${field}.pollAfterDrain`, false),
+    pollWindowUs: pollWindow(section.pollWindowUs, `${field}.pollWindowUs`),
   };
 }

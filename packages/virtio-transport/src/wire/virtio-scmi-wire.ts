@@ -5,6 +5,7 @@ import {
   type Clock,
   type Doorbell,
   type SameThreadDoorbell,
+  type SharedDoorbellOptions,
 } from '@scmi-ts/core';
 import { SplitRing } from '../layout/split-ring.js';
 import { splitRingLayout } from '../layout/split-ring-layout.js';
@@ -223,11 +224,15 @@ export class VirtioScmiWire {
   }
 
   /**
-   * Claims the driver end (once per wire, across threads) and returns its doorbells.
+   * Claims the driver end (once per wire, across threads) and returns its doorbells. On a shared
+   * wire they are `SharedDoorbell`s built with `doorbell` (their poll window); a same-thread wire's
+   * doorbells deliver as tasks and ignore it.
    *
-   * @throws ScmiTransportError `E_VIRTIO_WIRE_CLAIMED` when a driver already claimed the wire.
+   * @throws ScmiTransportError `E_VIRTIO_WIRE_CLAIMED` when a driver already claimed the wire;
+   *   ScmiConfigError `pollWindowUs` for a bad poll window (the wire is then not claimed).
    */
-  public claimDriverEnd(): VirtioWireDoorbells {
+  public claimDriverEnd(doorbell: SharedDoorbellOptions = {}): VirtioWireDoorbells {
+    const shared = this.#sharedDoorbells('a', doorbell);
     if (
       this.#driverTaken ||
       Atomics.compareExchange(this.#word(VirtioRegister.DRIVER_PRESENCE), 0, 0, 1) !== 0
@@ -240,19 +245,19 @@ export class VirtioScmiWire {
     this.#driverTaken = true;
     const pairs = this.#pairs;
     if (pairs !== undefined) return { notify: pairs.notify[0], interrupt: pairs.interrupt[1] };
-    return {
-      notify: new SharedDoorbell(this.sab, this.layout.notifyDoorbell, 'a'),
-      interrupt: new SharedDoorbell(this.sab, this.layout.interruptDoorbell, 'b'),
-    };
+    return shared as VirtioWireDoorbells;
   }
 
   /**
    * Claims the device end (once per wire, across threads) and returns its doorbells; the device
-   * then writes {@link VirtioDevicePresence.ATTACHED}.
+   * then writes {@link VirtioDevicePresence.ATTACHED}. `doorbell` as for
+   * {@link VirtioScmiWire.claimDriverEnd}.
    *
-   * @throws ScmiTransportError `E_VIRTIO_WIRE_CLAIMED` when a device already claimed the wire.
+   * @throws ScmiTransportError `E_VIRTIO_WIRE_CLAIMED` when a device already claimed the wire;
+   *   ScmiConfigError `pollWindowUs` for a bad poll window (the wire is then not claimed).
    */
-  public claimDeviceEnd(): VirtioWireDoorbells {
+  public claimDeviceEnd(doorbell: SharedDoorbellOptions = {}): VirtioWireDoorbells {
+    const shared = this.#sharedDoorbells('b', doorbell);
     const presence = this.#word(VirtioRegister.DEVICE_PRESENCE);
     if (
       this.#deviceTaken ||
@@ -271,9 +276,30 @@ export class VirtioScmiWire {
     this.#deviceTaken = true;
     const pairs = this.#pairs;
     if (pairs !== undefined) return { notify: pairs.notify[1], interrupt: pairs.interrupt[0] };
+    return shared as VirtioWireDoorbells;
+  }
+
+  /**
+   * A shared wire's doorbells for the end whose notify side is `notifySide` (`'a'` the driver,
+   * `'b'` the device; the interrupt doorbell runs the other way), built before the end is claimed
+   * so that a bad option claims nothing; undefined on a same-thread wire (after checking the
+   * option all the same).
+   */
+  #sharedDoorbells(
+    notifySide: 'a' | 'b',
+    options: SharedDoorbellOptions,
+  ): VirtioWireDoorbells | undefined {
+    const notify = new SharedDoorbell(this.sab, this.layout.notifyDoorbell, notifySide, options);
+    if (this.#pairs !== undefined) return undefined;
+    const interruptSide = notifySide === 'a' ? 'b' : 'a';
     return {
-      notify: new SharedDoorbell(this.sab, this.layout.notifyDoorbell, 'b'),
-      interrupt: new SharedDoorbell(this.sab, this.layout.interruptDoorbell, 'a'),
+      notify,
+      interrupt: new SharedDoorbell(
+        this.sab,
+        this.layout.interruptDoorbell,
+        interruptSide,
+        options,
+      ),
     };
   }
 
