@@ -52,6 +52,19 @@ describe(SharedDoorbell, () => {
     });
   });
 
+  describe('.checkPollWindow', () => {
+    it('should return the window, the default when undefined, and name the given field when it is bad', () => {
+      expect(SharedDoorbell.checkPollWindow(0)).toBe(0);
+      expect(SharedDoorbell.checkPollWindow(undefined)).toBe(SharedDoorbell.DEFAULT_POLL_WINDOW_US);
+      expect(() => SharedDoorbell.checkPollWindow(-0.5, 'c.pollWindowUs')).toThrow(
+        expect.objectContaining({ field: 'c.pollWindowUs' }) as ScmiConfigError,
+      );
+      expect(() => SharedDoorbell.checkPollWindow(null)).toThrow(
+        expect.objectContaining({ field: 'pollWindowUs' }) as ScmiConfigError,
+      );
+    });
+  });
+
   describe('.allocate', () => {
     it('should return a zeroed SharedArrayBuffer of BYTES bytes', () => {
       const sab = SharedDoorbell.allocate();

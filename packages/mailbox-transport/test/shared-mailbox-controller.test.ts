@@ -6,6 +6,7 @@ import {
   type MailboxClient,
 } from '@scmi-ts/mailbox-transport';
 import { codeOf } from './support/harness.js';
+import { sleepsAfterExchange } from './support/poll-window.js';
 
 /** Resolves when `cond` holds, checking on each event-loop turn (bounded). */
 async function until(cond: () => boolean, turns = 10_000): Promise<void> {
@@ -72,6 +73,32 @@ describe(SharedMailboxController, () => {
       expect(codeOf(() => new SharedMailboxRemote(region, 1))).toBe('E_MBOX_INDEX');
       expect(() => new SharedMailboxController(region, { txPollPeriodMs: -1 })).toThrow(RangeError);
     });
+  });
+
+  describe('poll window', () => {
+    it('should refuse a bad pollWindowUs on either end with an ScmiConfigError naming it', () => {
+      const region = SharedMailboxController.allocate(1);
+      expect(
+        fieldOfConfigError(() => new SharedMailboxController(region, { pollWindowUs: -1 })),
+      ).toBe('pollWindowUs');
+      expect(
+        fieldOfConfigError(() => new SharedMailboxRemote(region, 0, { pollWindowUs: Infinity })),
+      ).toBe('pollWindowUs');
+    });
+
+    it.each([
+      [0, 1_000_000, true],
+      [1_000_000, 0, true],
+      [1_000_000, 1_000_000, false],
+    ])(
+      'should build the doorbells with the controller’s pollWindowUs %p and the remote’s %p (a new wait armed after an exchange: %p)',
+      async (controllerWindow, remoteWindow, sleeps) => {
+        const region = SharedMailboxController.allocate(1);
+        const controller = new SharedMailboxController(region, { pollWindowUs: controllerWindow });
+        const remote = new SharedMailboxRemote(region, 0, { pollWindowUs: remoteWindow });
+        await expect(sleepsAfterExchange(controller, remote)).resolves.toBe(sleeps);
+      },
+    );
   });
 
   describe('having both ends on this thread', () => {

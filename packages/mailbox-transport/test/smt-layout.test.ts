@@ -16,11 +16,13 @@ import {
   createSameThreadMailboxWire,
   createSharedMailboxWire,
   createSmtWireLayout,
+  openSharedPlatformEnd,
   type SameThreadMailboxWireOptions,
   type SharedMailboxWireOptions,
   type SmtWireLayoutOptions,
 } from '@scmi-ts/mailbox-transport';
 import { findSmtChannel, smtMailboxCount } from '../src/smt/smt-wire-layout.js';
+import { sleepsAfterExchange } from './support/poll-window.js';
 
 describe(SmtArea, () => {
   it('should match the Linux shmem.c layout', () => {
@@ -246,6 +248,36 @@ describe(createSharedMailboxWire, () => {
         'txDoneMethod',
       );
     }
+  });
+
+  it.each([
+    [0, 1_000_000, true],
+    [1_000_000, 0, true],
+    [undefined, undefined, false],
+  ])(
+    'should build the agent’s doorbells with pollWindowUs %p and the platform end’s with %p (a new wait armed after an exchange: %p)',
+    async (agentWindow, platformWindow, sleeps) => {
+      const { wire, spec } = createSharedMailboxWire({
+        a2p: [0],
+        p2a: [],
+        ...(agentWindow === undefined ? {} : { pollWindowUs: agentWindow }),
+      });
+      const end = openSharedPlatformEnd(
+        spec,
+        platformWindow === undefined ? {} : { pollWindowUs: platformWindow },
+      );
+      await expect(sleepsAfterExchange(wire.controller, end.remote(0))).resolves.toBe(sleeps);
+    },
+  );
+
+  it('should refuse a bad pollWindowUs on either end with an ScmiConfigError naming it', () => {
+    expect(fieldOfConfigError(() => createSharedMailboxWire({ pollWindowUs: -1 }))).toBe(
+      'pollWindowUs',
+    );
+    const { spec } = createSharedMailboxWire();
+    expect(
+      fieldOfConfigError(() => openSharedPlatformEnd(spec, { pollWindowUs: Number.NaN })),
+    ).toBe('pollWindowUs');
   });
 
   it('should refuse more than 1024 channels, a clock that is not one, and options that are not an object', () => {

@@ -131,18 +131,7 @@ export class SharedDoorbell implements Doorbell {
     if (checked !== 'a' && checked !== 'b') {
       throw new ScmiTransportError('E_DOORBELL_REGION', `doorbell side must be 'a' or 'b'`);
     }
-    const window: unknown = options.pollWindowUs ?? SharedDoorbell.DEFAULT_POLL_WINDOW_US;
-    if (
-      typeof window !== 'number' ||
-      !Number.isFinite(window) ||
-      window < 0 ||
-      window > MAX_POLL_WINDOW_US
-    ) {
-      throw new ScmiConfigError(
-        'pollWindowUs',
-        `expected µs from 0 to ${MAX_POLL_WINDOW_US}, got ${String(window)}`,
-      );
-    }
+    const window = SharedDoorbell.checkPollWindow(options.pollWindowUs);
     this.#pollWindowUs = window;
     this.#pollWindowMs = window / 1000;
     this.#words = new Int32Array(sab, byteOffset, WORDS);
@@ -151,6 +140,33 @@ export class SharedDoorbell implements Doorbell {
     this.#peerRing = side === 'a' ? RING_B : RING_A;
     this.#myClosed = side === 'a' ? CLOSED_A : CLOSED_B;
     this.#peerClosed = side === 'a' ? CLOSED_B : CLOSED_A;
+  }
+
+  /**
+   * Checks a poll window as {@link SharedDoorbellOptions.pollWindowUs} takes it, for a
+   * configuration that hands one to doorbells it builds later: returns it, or
+   * {@link SharedDoorbell.DEFAULT_POLL_WINDOW_US} when undefined.
+   *
+   * @throws ScmiConfigError naming `field` when it is not a number from 0 to 1,000,000.
+   * @example
+   * ```ts
+   * const pollWindowUs = SharedDoorbell.checkPollWindow(config.pollWindowUs, 'transportConfig.pollWindowUs');
+   * ```
+   */
+  public static checkPollWindow(value: unknown, field = 'pollWindowUs'): number {
+    if (value === undefined) return SharedDoorbell.DEFAULT_POLL_WINDOW_US;
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      value < 0 ||
+      value > MAX_POLL_WINDOW_US
+    ) {
+      throw new ScmiConfigError(
+        field,
+        `expected µs from 0 to ${MAX_POLL_WINDOW_US}, got ${typeof value === 'number' ? String(value) : value === null ? 'null' : typeof value}`,
+      );
+    }
+    return value;
   }
 
   /**

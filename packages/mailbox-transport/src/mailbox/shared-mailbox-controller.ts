@@ -1,4 +1,10 @@
-import { RealClock, ScmiTransportError, SharedDoorbell, type Clock } from '@scmi-ts/core';
+import {
+  RealClock,
+  ScmiTransportError,
+  SharedDoorbell,
+  type Clock,
+  type SharedDoorbellOptions,
+} from '@scmi-ts/core';
 import {
   MAX_MAILBOX_CHANNELS,
   controllerTxDoneMethod,
@@ -77,10 +83,10 @@ class SharedLine implements MailboxLine {
   #seen = 0;
   #closed = false;
 
-  constructor(region: SharedArrayBuffer, index: number) {
+  constructor(region: SharedArrayBuffer, index: number, doorbell: SharedDoorbellOptions) {
     const base = channelBase(index);
-    this.#bell = new SharedDoorbell(region, base, 'a');
-    this.#tx = new SharedDoorbell(region, base + SharedDoorbell.BYTES, 'a');
+    this.#bell = new SharedDoorbell(region, base, 'a', doorbell);
+    this.#tx = new SharedDoorbell(region, base + SharedDoorbell.BYTES, 'a', doorbell);
     this.#words = new Int32Array(region, base + 2 * SharedDoorbell.BYTES, 2);
     this.#bellWords = new Int32Array(region, base, SharedDoorbell.BYTES / 4);
   }
@@ -127,6 +133,12 @@ export interface SharedMailboxControllerOptions {
   readonly txPollPeriodMs?: number;
   /** A name for errors (default `mbox`). */
   readonly name?: string;
+  /**
+   * The poll window of the channels' doorbells, in µs (core's `SharedDoorbellOptions`): how long
+   * a channel keeps looking for the remote's next ring after a wake-up before the agent's thread
+   * sleeps; default 50, 0 sleeps after one look. A number from 0 to 1,000,000.
+   */
+  readonly pollWindowUs?: number;
 }
 
 /**
@@ -158,6 +170,7 @@ export class SharedMailboxController implements MailboxController {
   readonly #clock: Clock;
   readonly #pollMs: number;
   readonly #held: boolean[];
+  readonly #doorbell: SharedDoorbellOptions;
   #requested = 0;
   #freed = 0;
 
@@ -165,10 +178,11 @@ export class SharedMailboxController implements MailboxController {
    * Opens the agent's side of the controller in `region`.
    *
    * @throws ScmiTransportError `E_MBOX_REGION` when `region` was not made by
-   * {@link SharedMailboxController.allocate}.
+   * {@link SharedMailboxController.allocate}; ScmiConfigError `pollWindowUs` for a bad poll window.
    */
   public constructor(region: SharedArrayBuffer, options: SharedMailboxControllerOptions = {}) {
     const info = readRegion(region);
+    this.#doorbell = { pollWindowUs: SharedDoorbell.checkPollWindow(options.pollWindowUs) };
     const pollMs = options.txPollPeriodMs ?? 1;
     if (!(pollMs > 0)) throw new RangeError(`txPollPeriodMs must be positive, got ${pollMs}`);
     this.region = region;
@@ -233,7 +247,7 @@ export class SharedMailboxController implements MailboxController {
     return new MailboxLineChannel(
       index,
       client,
-      new SharedLine(this.region, index),
+      new SharedLine(this.region, index, this.#doorbell),
       this.txDoneMethod,
       this.#clock,
       this.#pollMs,
@@ -265,19 +279,26 @@ export class SharedMailboxRemote implements MailboxRemoteEnd {
   readonly #irq: boolean;
 
   /**
-   * Opens the remote end of channel `index` in `region`.
+   * Opens the remote end of channel `index` in `region`; `doorbell.pollWindowUs` is how long it
+   * keeps looking for the agent's next ring after a wake-up before the remote's thread sleeps
+   * (default 50 µs, 0 sleeps after one look).
    *
    * @throws ScmiTransportError `E_MBOX_REGION` for a region not made by
-   * {@link SharedMailboxController.allocate}, `E_MBOX_INDEX` for an index out of range.
+   * {@link SharedMailboxController.allocate}, `E_MBOX_INDEX` for an index out of range;
+   * ScmiConfigError `pollWindowUs` for a bad poll window.
    */
-  public constructor(region: SharedArrayBuffer, index: number) {
+  public constructor(
+    region: SharedArrayBuffer,
+    index: number,
+    doorbell: SharedDoorbellOptions = {},
+  ) {
     const info = readRegion(region);
     if (!Number.isInteger(index) || index < 0 || index >= info.channels) {
       throw new ScmiTransportError('E_MBOX_INDEX', `no mailbox channel ${String(index)}`);
     }
     const base = channelBase(index);
-    this.#bell = new SharedDoorbell(region, base, 'b');
-    this.#tx = new SharedDoorbell(region, base + SharedDoorbell.BYTES, 'b');
+    this.#bell = new SharedDoorbell(region, base, 'b', doorbell);
+    this.#tx = new SharedDoorbell(region, base + SharedDoorbell.BYTES, 'b', doorbell);
     this.#words = new Int32Array(region, base + 2 * SharedDoorbell.BYTES, 2);
     this.#irq = info.method === 'irq';
   }

@@ -1,4 +1,4 @@
-import type { Clock } from '@scmi-ts/core';
+import { SharedDoorbell, type Clock, type SharedDoorbellOptions } from '@scmi-ts/core';
 import {
   SharedMailboxController,
   SharedMailboxRemote,
@@ -38,6 +38,11 @@ export interface SharedMailboxWireOptions extends SmtWireLayoutOptions {
   readonly txDoneMethod?: 'irq' | 'poll';
   /** The clock of TX-done polling on the agent's side (default a `RealClock`). */
   readonly clock?: Clock;
+  /**
+   * The poll window of the agent's doorbells, in µs (`SharedMailboxControllerOptions`); default
+   * 50, 0 sleeps after one look. The platform's end takes its own in {@link openSharedPlatformEnd}.
+   */
+  readonly pollWindowUs?: number;
 }
 
 /** The agent end of a wire across threads, and its spec for the other thread. */
@@ -56,7 +61,8 @@ export interface SharedMailboxWire {
  * Everything is checked before anything is made: a refused call leaves nothing behind.
  *
  * @throws ScmiConfigError naming the field: `txDoneMethod` when it is neither `irq` nor `poll`
- * (nor absent); `clock` when it is given and is not a clock; `options`, `a2p`, `p2a`, `a2p[i]`,
+ * (nor absent); `clock` when it is given and is not a clock; `pollWindowUs` when it is not a number
+ * from 0 to 1,000,000; `options`, `a2p`, `p2a`, `a2p[i]`,
  * `p2a[i]`, `areaSize` as {@link createSmtWireLayout} refuses them; the first `a2p[i]` / `p2a[i]`
  * past 1024 channels (A2P and P2A together: the controller has at most 1024 mailbox channels).
  * @example
@@ -70,23 +76,26 @@ export function createSharedMailboxWire(options: SharedMailboxWireOptions = {}):
   checkSmtWireOptions(options);
   const txDoneMethod = controllerTxDoneMethod(options.txDoneMethod);
   if (options.clock !== undefined) checkMailboxClock(options.clock);
+  const pollWindowUs = SharedDoorbell.checkPollWindow(options.pollWindowUs);
   const layout = buildSmtWireLayout(options, MAX_MAILBOX_CHANNELS);
   const region = SharedMailboxController.allocate(
     Math.max(1, smtMailboxCount(layout)),
     txDoneMethod,
   );
-  const controller = new SharedMailboxController(
-    region,
-    options.clock === undefined ? {} : { clock: options.clock },
-  );
+  const controller = new SharedMailboxController(region, {
+    pollWindowUs,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  });
   return { wire: { layout, controller, monitor: new SmtWireMonitor() }, spec: { layout, region } };
 }
 
 /**
  * Opens the platform end of a wire made by {@link createSharedMailboxWire}, on the platform's
- * thread. Each remote end is opened once, when first asked for.
+ * thread. Each remote end is opened once, when first asked for, with `doorbell` (the poll window
+ * of the platform's doorbells: default 50 µs, 0 sleeps after one look).
  *
- * @throws ScmiTransportError `E_MBOX_REGION` when `spec.region` is not a mailbox region.
+ * @throws ScmiTransportError `E_MBOX_REGION` when `spec.region` is not a mailbox region;
+ * ScmiConfigError `pollWindowUs` for a bad poll window.
  * @example
  * ```ts
  * // in the worker
@@ -94,14 +103,18 @@ export function createSharedMailboxWire(options: SharedMailboxWireOptions = {}):
  * const responder = new SmtResponder({ platform, agentId: 1, end, clock: new RealClock() });
  * ```
  */
-export function openSharedPlatformEnd(spec: SharedMailboxWireSpec): SmtPlatformEnd {
+export function openSharedPlatformEnd(
+  spec: SharedMailboxWireSpec,
+  doorbell: SharedDoorbellOptions = {},
+): SmtPlatformEnd {
+  const options = { pollWindowUs: SharedDoorbell.checkPollWindow(doorbell.pollWindowUs) };
   const remotes = new Map<number, MailboxRemoteEnd>();
   return {
     layout: spec.layout,
     remote: (index) => {
       let remote = remotes.get(index);
       if (remote === undefined) {
-        remote = new SharedMailboxRemote(spec.region, index);
+        remote = new SharedMailboxRemote(spec.region, index, options);
         remotes.set(index, remote);
       }
       return remote;

@@ -109,14 +109,6 @@ function flag(v: unknown, field: string, fallback: boolean): boolean {
   return v;
 }
 
-function pollWindow(v: unknown, field: string): number {
-  if (v === undefined) return SharedDoorbell.DEFAULT_POLL_WINDOW_US;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1_000_000) {
-    throw new ScmiConfigError(field, `expected µs from 0 to 1000000, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
 function queueSize(v: unknown, field: string, max: number, min: number): number {
   if (v === undefined) return max;
   if (!isQueueSize(v) || v < min || v > max) {
@@ -168,6 +160,6 @@ export function validateVirtioTransportConfig(
     resetTimeoutMs: positive(section.resetTimeoutMs, `${field}.resetTimeoutMs`, 1000),
     slotWaitMs: positive(section.slotWaitMs, `${field}.slotWaitMs`, 60_000),
     pollAfterDrain: flag(section.pollAfterDrain, `${field}.pollAfterDrain`, false),
-    pollWindowUs: pollWindow(section.pollWindowUs, `${field}.pollWindowUs`),
+    pollWindowUs: SharedDoorbell.checkPollWindow(section.pollWindowUs, `${field}.pollWindowUs`),
   };
 }
