@@ -1,4 +1,4 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { ScmiConfigError, SharedDoorbell, type Doorbell } from '@scmi-ts/core';
 import { OpteeWireLayout, allocateOpteeWire, openOpteeWireEnd } from '../src/index.js';
 
 describe(OpteeWireLayout, () => {
@@ -62,6 +62,23 @@ describe(OpteeWireLayout, () => {
       expect(wire.WIRE_TEE_STATE_WORD).toBe(24 / 4 + 3);
       expect(new wire.OpteeWireLayout().slotsOffset).toBe(24 + 32);
     });
+  });
+
+  it('should give both ends’ doorbells the poll window of the options, and refuse a bad one naming wire.pollWindowUs', () => {
+    const windowOf = (d: Doorbell): number =>
+      d instanceof SharedDoorbell ? d.pollWindowUs : Number.NaN;
+    const memory = allocateOpteeWire({ pollWindowUs: 3 });
+    const ree = openOpteeWireEnd(memory, { pollWindowUs: 3 }, 'ree');
+    const tee = openOpteeWireEnd(memory, { pollWindowUs: 3 }, 'tee');
+    expect([windowOf(ree.doorbell), windowOf(tee.doorbell)]).toEqual([3, 3]);
+    const byDefault = openOpteeWireEnd(allocateOpteeWire(), {}, 'ree');
+    expect(windowOf(byDefault.doorbell)).toBe(SharedDoorbell.DEFAULT_POLL_WINDOW_US);
+    for (const end of [ree, tee, byDefault]) end.doorbell.close();
+    for (const pollWindowUs of [-1, Number.NaN, 2_000_000]) {
+      expect(() => new OpteeWireLayout({ pollWindowUs })).toThrow(
+        expect.objectContaining({ field: 'wire.pollWindowUs' }) as ScmiConfigError,
+      );
+    }
   });
 
   it('should refuse memory laid out for another layout', () => {

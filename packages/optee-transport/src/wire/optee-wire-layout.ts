@@ -42,6 +42,12 @@ export interface OpteeWireOptions {
   readonly threads?: number;
   /** Bytes of dynamic shared memory the driver allocates and registers, 256 … 1 MiB; default 8192. */
   readonly shmPoolSize?: number;
+  /**
+   * The poll window of a cross-thread wire's doorbell on both ends, in µs (core's
+   * `SharedDoorbellOptions`): how long an end keeps looking for the other's next ring after a
+   * wake-up before its thread sleeps; default 50, 0 sleeps after one look. 0 … 1,000,000.
+   */
+  readonly pollWindowUs?: number;
 }
 
 /** A channel of a {@link OpteeWireLayout}, with its static area located. */
@@ -121,6 +127,8 @@ export class OpteeWireLayout {
   public readonly poolOffset: number;
   /** Bytes of the pool. */
   public readonly poolSize: number;
+  /** The poll window of a cross-thread wire's doorbells, µs. */
+  public readonly pollWindowUs: number;
   /** Total bytes of the wire memory. */
   public readonly bytes: number;
 
@@ -138,6 +146,7 @@ export class OpteeWireLayout {
     }
     this.threads = int(options.threads ?? 8, 'wire.threads', 1, 64);
     this.poolSize = align(int(options.shmPoolSize ?? 8192, 'wire.shmPoolSize', 256, 1 << 20), 8);
+    this.pollWindowUs = SharedDoorbell.checkPollWindow(options.pollWindowUs, 'wire.pollWindowUs');
     this.slotsOffset = WIRE_CONTROL_OFFSET + CONTROL_BYTES;
     let offset = this.slotsOffset + this.threads * OPTEE_CALL_SLOT_BYTES;
     const channels = new Map<number, OpteeWireChannelLayout>();
@@ -178,7 +187,12 @@ export class OpteeWireLayout {
     this.channels = channels;
     this.poolOffset = align(offset, 8);
     this.bytes = align(this.poolOffset + this.poolSize, 8);
-    this.options = { channels: normalized, threads: this.threads, shmPoolSize: this.poolSize };
+    this.options = {
+      channels: normalized,
+      threads: this.threads,
+      shmPoolSize: this.poolSize,
+      pollWindowUs: this.pollWindowUs,
+    };
   }
 
   /** Byte offset of call slot `index`. */

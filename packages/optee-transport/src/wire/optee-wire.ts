@@ -140,6 +140,8 @@ export function openOpteeWireEnd(
 ): OpteeWireEnd {
   const layout = new OpteeWireLayout(options);
   layout.check(memory);
-  const doorbell = new SharedDoorbell(memory, WIRE_DOORBELL_OFFSET, side === 'ree' ? 'a' : 'b');
+  const doorbell = new SharedDoorbell(memory, WIRE_DOORBELL_OFFSET, side === 'ree' ? 'a' : 'b', {
+    pollWindowUs: layout.pollWindowUs,
+  });
   return new OpteeWireEnd(side, memory, layout, doorbell);
 }
