@@ -264,6 +264,14 @@ describe(WorkerHost, () => {
         expect(error.stack).toContain('echo-worker');
       });
 
+      it("should keep the field of the worker's ScmiConfigError", async () => {
+        const error = await rejection(host.call('failConfig', 'wire.pollWindowUs'));
+        expect(error.name).toBe('ScmiConfigError');
+        expect(error.message).toBe('invalid configuration: wire.pollWindowUs: out of range');
+        expect((error as { field?: unknown }).field).toBe('wire.pollWindowUs');
+        expect((await rejection(host.call('fail', 'x'))) as object).not.toHaveProperty('field');
+      });
+
       it('should reject with the text of a thrown non-Error', async () => {
         expect((await rejection(host.call('throwString'))).message).toBe('not an Error');
       });

@@ -324,10 +324,12 @@ describe('virtio transport in worker mode', () => {
     expect([a2p.timeouts, a2p.completed]).toEqual([0, a2p.sent]);
     await agent.remove();
     await finish(ends);
-    // The device's ScmiConfigError, rebuilt on this side of the worker (its message names the field).
-    await expect(open({ device: { pollWindowUs: -1 } })).rejects.toThrow(
-      'pollWindowUs: expected µs from 0 to 1000000, got -1',
-    );
+    // The device's ScmiConfigError, rebuilt on this side of the worker with its name and field.
+    await expect(open({ device: { pollWindowUs: -1 } })).rejects.toMatchObject({
+      name: 'ScmiConfigError',
+      field: 'pollWindowUs',
+      message: 'invalid configuration: pollWindowUs: expected µs from 0 to 1000000, got -1',
+    });
   });
 
   describe('with wire-level faults from the device', () => {

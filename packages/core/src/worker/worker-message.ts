@@ -13,6 +13,8 @@ export interface SerializedError {
   readonly message: string;
   readonly stack?: string;
   readonly code?: string;
+  /** The configuration field an `ScmiConfigError` names. */
+  readonly field?: string;
 }
 
 /** Host → worker. */
@@ -62,17 +64,18 @@ export function isControl(msg: unknown): msg is { readonly [CONTROL]: string } {
  */
 export function isSerializedError(value: unknown): value is SerializedError {
   if (typeof value !== 'object' || value === null) return false;
-  const { name, message, stack, code } = value as Record<string, unknown>;
+  const { name, message, stack, code, field } = value as Record<string, unknown>;
   return (
     typeof name === 'string' &&
     typeof message === 'string' &&
     (stack === undefined || typeof stack === 'string') &&
-    (code === undefined || typeof code === 'string')
+    (code === undefined || typeof code === 'string') &&
+    (field === undefined || typeof field === 'string')
   );
 }
 
 /**
- * Flattens a thrown value for postMessage: name, message, stack and a string `code`. Never throws,
+ * Flattens a thrown value for postMessage: name, message, stack, a string `code` and a string `field` (an `ScmiConfigError`'s). Never throws,
  * whatever was thrown: a value `String()` cannot convert (an object with no prototype) or whose
  * fields throw when read is described by `Object.prototype.toString` — a handler's careless throw
  * must fail its own call, not the worker.
@@ -81,12 +84,13 @@ export function serializeError(error: unknown): SerializedError {
   try {
     // Duck-typed, so that errors of another realm (vm contexts) keep their fields.
     if (typeof error === 'object' && error !== null && 'message' in error) {
-      const { name, message, stack, code } = error as Record<string, unknown>;
+      const { name, message, stack, code, field } = error as Record<string, unknown>;
       return {
         name: typeof name === 'string' ? name : 'Error',
         message: String(message),
         ...(typeof stack === 'string' ? { stack } : {}),
         ...(typeof code === 'string' ? { code } : {}),
+        ...(typeof field === 'string' ? { field } : {}),
       };
     }
     return { name: 'Error', message: String(error) };
@@ -95,12 +99,14 @@ export function serializeError(error: unknown): SerializedError {
   }
 }
 
-/** Rebuilds an `Error` from its serialized form: the worker's name, message, stack and code. */
+/** Rebuilds an `Error` from its serialized form: the worker's name, message, stack, code and field. */
 export function deserializeError(e: SerializedError): Error {
   const error = new Error(e.message);
   error.name = e.name;
   if (e.stack !== undefined) error.stack = e.stack;
   if (e.code !== undefined)
     Object.defineProperty(error, 'code', { value: e.code, enumerable: true });
+  if (e.field !== undefined)
+    Object.defineProperty(error, 'field', { value: e.field, enumerable: true });
   return error;
 }
