@@ -232,7 +232,7 @@ export class VirtioScmiWire {
    *   ScmiConfigError `pollWindowUs` for a bad poll window (the wire is then not claimed).
    */
   public claimDriverEnd(doorbell: SharedDoorbellOptions = {}): VirtioWireDoorbells {
-    const shared = this.#sharedDoorbells('a', doorbell);
+    const ends = this.#ends('a', doorbell);
     if (
       this.#driverTaken ||
       Atomics.compareExchange(this.#word(VirtioRegister.DRIVER_PRESENCE), 0, 0, 1) !== 0
@@ -243,9 +243,7 @@ export class VirtioScmiWire {
       );
     }
     this.#driverTaken = true;
-    const pairs = this.#pairs;
-    if (pairs !== undefined) return { notify: pairs.notify[0], interrupt: pairs.interrupt[1] };
-    return shared as VirtioWireDoorbells;
+    return ends;
   }
 
   /**
@@ -257,7 +255,7 @@ export class VirtioScmiWire {
    *   ScmiConfigError `pollWindowUs` for a bad poll window (the wire is then not claimed).
    */
   public claimDeviceEnd(doorbell: SharedDoorbellOptions = {}): VirtioWireDoorbells {
-    const shared = this.#sharedDoorbells('b', doorbell);
+    const ends = this.#ends('b', doorbell);
     const presence = this.#word(VirtioRegister.DEVICE_PRESENCE);
     if (
       this.#deviceTaken ||
@@ -274,26 +272,26 @@ export class VirtioScmiWire {
       );
     }
     this.#deviceTaken = true;
-    const pairs = this.#pairs;
-    if (pairs !== undefined) return { notify: pairs.notify[1], interrupt: pairs.interrupt[0] };
-    return shared as VirtioWireDoorbells;
+    return ends;
   }
 
   /**
-   * A shared wire's doorbells for the end whose notify side is `notifySide` (`'a'` the driver,
-   * `'b'` the device; the interrupt doorbell runs the other way), built before the end is claimed
-   * so that a bad option claims nothing; undefined on a same-thread wire (after checking the
-   * option all the same).
+   * The doorbells of the end whose notify side is `notifySide` (`'a'` the driver, `'b'` the
+   * device; the interrupt doorbell runs the other way): on a shared wire `SharedDoorbell`s built
+   * with `options`, on a same-thread wire the ends of the task pairs (the option checked all the
+   * same). Built before the end is claimed, so that a bad option claims nothing.
    */
-  #sharedDoorbells(
-    notifySide: 'a' | 'b',
-    options: SharedDoorbellOptions,
-  ): VirtioWireDoorbells | undefined {
-    const notify = new SharedDoorbell(this.sab, this.layout.notifyDoorbell, notifySide, options);
-    if (this.#pairs !== undefined) return undefined;
+  #ends(notifySide: 'a' | 'b', options: SharedDoorbellOptions): VirtioWireDoorbells {
+    const pairs = this.#pairs;
+    if (pairs !== undefined) {
+      SharedDoorbell.checkPollWindow(options.pollWindowUs);
+      return notifySide === 'a'
+        ? { notify: pairs.notify[0], interrupt: pairs.interrupt[1] }
+        : { notify: pairs.notify[1], interrupt: pairs.interrupt[0] };
+    }
     const interruptSide = notifySide === 'a' ? 'b' : 'a';
     return {
-      notify,
+      notify: new SharedDoorbell(this.sab, this.layout.notifyDoorbell, notifySide, options),
       interrupt: new SharedDoorbell(
         this.sab,
         this.layout.interruptDoorbell,
