@@ -216,41 +216,57 @@ describe(SharedDoorbell, () => {
       });
 
       describe('poll window', () => {
-        /** a and b over one region, b with `pollWindowUs`; performance.now() reads `clock.ms`. */
-        function polled(pollWindowUs: number | undefined): {
+        /**
+         * a and b over one region, b with `pollWindowUs` and listening, performance.now() reading
+         * `clock.ms`; resolves once b has slept (`armed` waits so far) and delivered one ring.
+         * `end` restores the mocks and closes b.
+         */
+        async function delivered(pollWindowUs: number | undefined): Promise<{
           a: SharedDoorbell;
           b: SharedDoorbell;
+          got: ReturnType<typeof recorder>;
           clock: { ms: number };
+          armed: number;
           waits: () => number;
-          restore: () => void;
-        } {
+          end: () => void;
+        }> {
           const sab = SharedDoorbell.allocate();
           const clock = { ms: 1000 };
           const now = jest.spyOn(performance, 'now').mockImplementation(() => clock.ms);
           const waitAsync = jest.spyOn(Atomics, 'waitAsync');
+          const a = new SharedDoorbell(sab, 0, 'a');
+          const b = new SharedDoorbell(
+            sab,
+            0,
+            'b',
+            pollWindowUs === undefined ? {} : { pollWindowUs },
+          );
+          const got = recorder();
+          b.listen(got.onRing);
+          await turns(2);
+          const armed = waitAsync.mock.calls.length; // nothing delivered yet: the loop sleeps at once
+          expect(armed).toBeGreaterThan(0);
+          a.ring();
+          await got.next();
+          expect(waitAsync.mock.calls.length).toBe(armed);
           return {
-            a: new SharedDoorbell(sab, 0, 'a'),
-            b: new SharedDoorbell(sab, 0, 'b', pollWindowUs === undefined ? {} : { pollWindowUs }),
+            a,
+            b,
+            got,
             clock,
+            armed,
             waits: () => waitAsync.mock.calls.length,
-            restore: () => {
+            end: () => {
               now.mockRestore();
               waitAsync.mockRestore();
+              b.close();
             },
           };
         }
 
         it('should deliver a ring made within the window after a delivery without arming a wait, and sleep once it passes', async () => {
-          const { a, b, clock, waits, restore } = polled(100);
-          const got = recorder();
-          b.listen(got.onRing);
+          const { a, got, clock, armed, waits, end } = await delivered(100);
           try {
-            await turns(2);
-            const armed = waits(); // nothing delivered yet: the loop sleeps at once
-            expect(armed).toBeGreaterThan(0);
-            a.ring();
-            await got.next();
-            expect(waits()).toBe(armed);
             // 99 µs later, several tasks on: the loop is still looking.
             await turns(5);
             clock.ms += 0.099;
@@ -270,40 +286,26 @@ describe(SharedDoorbell, () => {
             await got.next();
             expect(got.calls()).toBe(3);
           } finally {
-            restore();
-            b.close();
+            end();
           }
         });
 
         it('should look once more only, then sleep, with a window of 0', async () => {
-          const { a, b, waits, restore } = polled(0);
-          const got = recorder();
-          b.listen(got.onRing);
+          const { a, got, armed, waits, end } = await delivered(0);
           try {
-            await turns(2);
-            const armed = waits();
-            a.ring();
-            await got.next();
             await turns(3); // the clock did not move: still, the loop sleeps after one look
             expect(waits()).toBe(armed + 1);
             a.ring();
             await got.next();
             expect(got.calls()).toBe(2);
           } finally {
-            restore();
-            b.close();
+            end();
           }
         });
 
         it(`should poll ${SharedDoorbell.DEFAULT_POLL_WINDOW_US} µs by default`, async () => {
-          const { a, b, clock, waits, restore } = polled(undefined);
-          const got = recorder();
-          b.listen(got.onRing);
+          const { clock, armed, waits, end } = await delivered(undefined);
           try {
-            await turns(2);
-            const armed = waits();
-            a.ring();
-            await got.next();
             clock.ms += (SharedDoorbell.DEFAULT_POLL_WINDOW_US - 1) / 1000;
             await turns(3);
             expect(waits()).toBe(armed);
@@ -311,21 +313,14 @@ describe(SharedDoorbell, () => {
             await turns(3);
             expect(waits()).toBe(armed + 1);
           } finally {
-            restore();
-            b.close();
+            end();
           }
         });
 
         it('should stop polling when closed: the loop returns, drops its handle and calls nobody', async () => {
-          const { a, b, waits, restore } = polled(1_000_000);
-          const got = recorder();
           const before = timeouts();
-          b.listen(got.onRing);
+          const { a, b, got, armed, waits, end } = await delivered(1_000_000);
           try {
-            await turns(2);
-            const armed = waits();
-            a.ring();
-            await got.next();
             await turns(2); // polling now
             b.close();
             expect(timeouts()).toBe(before);
@@ -334,7 +329,7 @@ describe(SharedDoorbell, () => {
             expect(got.calls()).toBe(1);
             expect(waits()).toBe(armed);
           } finally {
-            restore();
+            end();
           }
         });
 
