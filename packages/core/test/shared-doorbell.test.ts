@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { join } from 'node:path';
 import { SharedDoorbell } from '../src/doorbell/shared-doorbell.js';
 import { ScmiConfigError, ScmiTransportError } from '../src/errors/scmi-error.js';
@@ -52,10 +53,28 @@ describe(SharedDoorbell, () => {
     });
   });
 
+  describe('.defaultPollWindowUs', () => {
+    it('should be DEFAULT_POLL_WINDOW_US when the process may run on more than one CPU, else 0', () => {
+      const cpus = jest.spyOn(os, 'availableParallelism');
+      try {
+        cpus.mockReturnValue(1);
+        expect(SharedDoorbell.defaultPollWindowUs()).toBe(0);
+        expect(new SharedDoorbell(SharedDoorbell.allocate(), 0, 'a').pollWindowUs).toBe(0);
+        cpus.mockReturnValue(2);
+        expect(SharedDoorbell.defaultPollWindowUs()).toBe(SharedDoorbell.DEFAULT_POLL_WINDOW_US);
+        expect(SharedDoorbell.checkPollWindow(undefined)).toBe(
+          SharedDoorbell.DEFAULT_POLL_WINDOW_US,
+        );
+      } finally {
+        cpus.mockRestore();
+      }
+    });
+  });
+
   describe('.checkPollWindow', () => {
     it('should return the window, the default when undefined, and name the given field when it is bad', () => {
       expect(SharedDoorbell.checkPollWindow(0)).toBe(0);
-      expect(SharedDoorbell.checkPollWindow(undefined)).toBe(SharedDoorbell.DEFAULT_POLL_WINDOW_US);
+      expect(SharedDoorbell.checkPollWindow(undefined)).toBe(SharedDoorbell.defaultPollWindowUs());
       expect(() => SharedDoorbell.checkPollWindow(-0.5, 'c.pollWindowUs')).toThrow(
         expect.objectContaining({ field: 'c.pollWindowUs' }) as ScmiConfigError,
       );
@@ -303,8 +322,10 @@ describe(SharedDoorbell, () => {
           }
         });
 
-        it(`should poll ${SharedDoorbell.DEFAULT_POLL_WINDOW_US} µs by default`, async () => {
+        it(`should poll ${SharedDoorbell.DEFAULT_POLL_WINDOW_US} µs by default on more than one CPU`, async () => {
+          const cpus = jest.spyOn(os, 'availableParallelism').mockReturnValue(2);
           const { clock, armed, waits, end } = await delivered(undefined);
+          cpus.mockRestore();
           try {
             clock.ms += (SharedDoorbell.DEFAULT_POLL_WINDOW_US - 1) / 1000;
             await turns(3);
@@ -352,7 +373,7 @@ describe(SharedDoorbell, () => {
             );
           }
           expect(new SharedDoorbell(sab, 0, 'a').pollWindowUs).toBe(
-            SharedDoorbell.DEFAULT_POLL_WINDOW_US,
+            SharedDoorbell.defaultPollWindowUs(),
           );
         });
       });

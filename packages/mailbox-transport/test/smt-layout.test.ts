@@ -1,5 +1,5 @@
 import { fieldOfConfigError } from '../../core/test/support/code-of.js';
-import { ScmiConfigError, VirtualClock, type Clock } from '@scmi-ts/core';
+import { ScmiConfigError, SharedDoorbell, VirtualClock, type Clock } from '@scmi-ts/core';
 import {
   SMT_CHANNEL_ERROR,
   SMT_CHANNEL_FREE,
@@ -253,7 +253,8 @@ describe(createSharedMailboxWire, () => {
   it.each([
     [0, 1_000_000, true],
     [1_000_000, 0, true],
-    [undefined, undefined, false],
+    // The defaults: 50 µs on more than one CPU (no wait), 0 on one.
+    [undefined, undefined, SharedDoorbell.defaultPollWindowUs() === 0],
   ])(
     'should build the agent’s doorbells with pollWindowUs %p and the platform end’s with %p (a new wait armed after an exchange: %p)',
     async (agentWindow, platformWindow, sleeps) => {

@@ -72,7 +72,7 @@ describe(OpteeWireLayout, () => {
     const tee = openOpteeWireEnd(memory, { pollWindowUs: 3 }, 'tee');
     expect([windowOf(ree.doorbell), windowOf(tee.doorbell)]).toEqual([3, 3]);
     const byDefault = openOpteeWireEnd(allocateOpteeWire(), {}, 'ree');
-    expect(windowOf(byDefault.doorbell)).toBe(SharedDoorbell.DEFAULT_POLL_WINDOW_US);
+    expect(windowOf(byDefault.doorbell)).toBe(SharedDoorbell.defaultPollWindowUs());
     for (const end of [ree, tee, byDefault]) end.doorbell.close();
     for (const pollWindowUs of [-1, Number.NaN, 2_000_000]) {
       expect(() => new OpteeWireLayout({ pollWindowUs })).toThrow(

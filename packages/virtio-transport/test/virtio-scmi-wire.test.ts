@@ -70,7 +70,7 @@ describe(VirtioScmiWire, () => {
       expect(wire.devicePresence).toBe(VirtioDevicePresence.ATTACHED);
       const other = VirtioScmiWire.shared({ cmdqSize: 4, eventqSize: 1 });
       const byDefault = other.claimDriverEnd();
-      expect(windowOf(byDefault.interrupt)).toBe(SharedDoorbell.DEFAULT_POLL_WINDOW_US);
+      expect(windowOf(byDefault.interrupt)).toBe(SharedDoorbell.defaultPollWindowUs());
       byDefault.notify.close();
       byDefault.interrupt.close();
     });

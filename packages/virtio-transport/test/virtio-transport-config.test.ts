@@ -1,4 +1,4 @@
-import { ScmiConfigError, VirtualClock } from '@scmi-ts/core';
+import { ScmiConfigError, SharedDoorbell, VirtualClock } from '@scmi-ts/core';
 import {
   VirtioScmiWire,
   createVirtioTransport,
@@ -18,7 +18,7 @@ describe(validateVirtioTransportConfig, () => {
       resetTimeoutMs: 1000,
       slotWaitMs: 60_000,
       pollAfterDrain: false,
-      pollWindowUs: 50,
+      pollWindowUs: SharedDoorbell.defaultPollWindowUs(),
     });
     const shared = VirtioScmiWire.shared({ cmdqSize: 4, eventqSize: 1 });
     expect(validateVirtioTransportConfig({ wire: shared }, 'c').pollAfterDrain).toBe(false);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ScmiConfigError, ScmiTransportError } from '../errors/scmi-error.js';
 import type { Doorbell } from './doorbell.js';
 
@@ -28,8 +29,9 @@ export interface SharedDoorbellOptions {
   /**
    * How long, in µs, the listen loop keeps looking for a ring, one task at a time, after a
    * wake-up that delivered, before it arms `Atomics.waitAsync` and sleeps; default
-   * {@link SharedDoorbell.DEFAULT_POLL_WINDOW_US}. 0 looks once more only. A finite number from 0 to
-   * 1,000,000.
+   * {@link SharedDoorbell.defaultPollWindowUs}: {@link SharedDoorbell.DEFAULT_POLL_WINDOW_US} when
+   * this process may run on more than one CPU, else 0. 0 looks once more only. A finite number
+   * from 0 to 1,000,000.
    */
   readonly pollWindowUs?: number;
 }
@@ -48,7 +50,7 @@ export interface SharedDoorbellOptions {
  * pair for its whole life.
  *
  * After a wake-up that delivered, the loop polls for the poll window (`pollWindowUs`, default
- * 50 µs) before it sleeps again, as Linux's busy polling (`net.core.busy_poll`) and NAPI do: a
+ * 50 µs, or 0 on a single CPU) before it sleeps again, as Linux's busy polling (`net.core.busy_poll`) and NAPI do: a
  * thread woken through `Atomics.waitAsync` pays a futex wake-up and an event-loop turn, which on a
  * shared or virtual machine often takes tens of µs, while the peer's answer to what this side just
  * sent typically comes within a few. While traffic flows neither thread sleeps; an idle side stops
@@ -80,7 +82,10 @@ export class SharedDoorbell implements Doorbell {
   /** Bytes of the region one doorbell pair uses. */
   public static readonly BYTES = WORDS * 4;
 
-  /** The poll window a side uses unless told otherwise, in µs (see {@link SharedDoorbellOptions}). */
+  /**
+   * The poll window a side uses unless told otherwise when this process may run on more than one
+   * CPU, in µs (see {@link SharedDoorbell.defaultPollWindowUs}).
+   */
   public static readonly DEFAULT_POLL_WINDOW_US = 50;
 
   readonly #words: Int32Array;
@@ -143,9 +148,24 @@ export class SharedDoorbell implements Doorbell {
   }
 
   /**
+   * The poll window of a side built without one, in µs:
+   * {@link SharedDoorbell.DEFAULT_POLL_WINDOW_US} when `os.availableParallelism()` says this
+   * process may run on more than one CPU, else 0. On one CPU the peer's thread can only answer
+   * once this one yields the CPU, so polling for its answer would only delay it.
+   *
+   * @example
+   * ```ts
+   * SharedDoorbell.defaultPollWindowUs(); // 50 on a machine with 2 CPUs
+   * ```
+   */
+  public static defaultPollWindowUs(): number {
+    return availableParallelism() > 1 ? SharedDoorbell.DEFAULT_POLL_WINDOW_US : 0;
+  }
+
+  /**
    * Checks a poll window as {@link SharedDoorbellOptions.pollWindowUs} takes it, for a
    * configuration that hands one to doorbells it builds later: returns it, or
-   * {@link SharedDoorbell.DEFAULT_POLL_WINDOW_US} when undefined.
+   * {@link SharedDoorbell.defaultPollWindowUs} when undefined.
    *
    * @throws ScmiConfigError naming `field` when it is not a number from 0 to 1,000,000.
    * @example
@@ -154,7 +174,7 @@ export class SharedDoorbell implements Doorbell {
    * ```
    */
   public static checkPollWindow(value: unknown, field = 'pollWindowUs'): number {
-    if (value === undefined) return SharedDoorbell.DEFAULT_POLL_WINDOW_US;
+    if (value === undefined) return SharedDoorbell.defaultPollWindowUs();
     if (
       typeof value !== 'number' ||
       !Number.isFinite(value) ||

@@ -136,7 +136,7 @@ export interface SharedMailboxControllerOptions {
   /**
    * The poll window of the channels' doorbells, in µs (core's `SharedDoorbellOptions`): how long
    * a channel keeps looking for the remote's next ring after a wake-up before the agent's thread
-   * sleeps; default 50, 0 sleeps after one look. A number from 0 to 1,000,000.
+   * sleeps; default 50 (0 on a single CPU), 0 sleeps after one look. A number from 0 to 1,000,000.
    */
   readonly pollWindowUs?: number;
 }
@@ -281,7 +281,7 @@ export class SharedMailboxRemote implements MailboxRemoteEnd {
   /**
    * Opens the remote end of channel `index` in `region`; `doorbell.pollWindowUs` is how long it
    * keeps looking for the agent's next ring after a wake-up before the remote's thread sleeps
-   * (default 50 µs, 0 sleeps after one look).
+   * (default 50 µs, or 0 on a single CPU; 0 sleeps after one look).
    *
    * @throws ScmiTransportError `E_MBOX_REGION` for a region not made by
    * {@link SharedMailboxController.allocate}, `E_MBOX_INDEX` for an index out of range;

@@ -92,7 +92,7 @@ export function createSharedMailboxWire(options: SharedMailboxWireOptions = {}):
 /**
  * Opens the platform end of a wire made by {@link createSharedMailboxWire}, on the platform's
  * thread. Each remote end is opened once, when first asked for, with `doorbell` (the poll window
- * of the platform's doorbells: default 50 µs, 0 sleeps after one look).
+ * of the platform's doorbells: default 50 µs, or 0 on a single CPU; 0 sleeps after one look).
  *
  * @throws ScmiTransportError `E_MBOX_REGION` when `spec.region` is not a mailbox region;
  * ScmiConfigError `pollWindowUs` for a bad poll window.

@@ -45,7 +45,8 @@ export interface OpteeWireOptions {
   /**
    * The poll window of a cross-thread wire's doorbell on both ends, in µs (core's
    * `SharedDoorbellOptions`): how long an end keeps looking for the other's next ring after a
-   * wake-up before its thread sleeps; default 50, 0 sleeps after one look. 0 … 1,000,000.
+   * wake-up before its thread sleeps; default 50 (0 on a single CPU), 0 sleeps after one look.
+   * 0 … 1,000,000.
    */
   readonly pollWindowUs?: number;
 }

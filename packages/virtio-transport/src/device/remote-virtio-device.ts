@@ -22,7 +22,7 @@ export interface RemoteVirtioDeviceOptions {
   readonly features?: string;
   /** Delayed responses that may wait for an eventq buffer; default 64. */
   readonly maxWaitingDelayedResponses?: number;
-  /** The device's doorbells' poll window, µs; default 50 (see `VirtioScmiDeviceOptions`). */
+  /** The device's doorbells' poll window, µs; default 50, 0 on a single CPU (see `VirtioScmiDeviceOptions`). */
   readonly pollWindowUs?: number;
 }
 

@@ -62,7 +62,8 @@ export interface VirtioTransportConfig {
   /**
    * On a shared wire, the poll window of the driver's doorbells, in µs: how long the interrupt
    * doorbell keeps looking for the device's next ring after a wake-up before the agent's thread
-   * sleeps (core's `SharedDoorbellOptions`); default 50. 0 sleeps after one look, sparing the CPU
+   * sleeps (core's `SharedDoorbellOptions`); default 50 (0 on a single CPU). 0 sleeps after one
+   * look, sparing the CPU
    * at the price of a thread wake-up per response when commands come one at a time. A number from
    * 0 to 1,000,000; ignored on a same-thread wire.
    */
