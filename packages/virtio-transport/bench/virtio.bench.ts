@@ -1,8 +1,9 @@
 /**
  * virtio-transport benchmark: SCMI over virtio against the floor of the same virtqueues moving the
  * same bytes with no SCMI (see support/floor.ts), measured in the same run, interleaved rounds,
- * medians. The floor is measured with two signalling policies — as this package's device and driver
- * signal, and once per pass — and the faster one is the floor: which is faster depends on timing,
+ * medians. The floor is measured with two signalling policies — each buffer returned as answered
+ * with a NAPI-style driver (this package's with `pollAfterDrain`), and once per pass — and the
+ * faster one is the floor: which is faster depends on timing,
  * and the ratio must not profit from a policy that happens to slow the floor down. A third floor,
  * `streaming` (both ends keep looking while they find work, so few doorbells ring), is printed
  * beside it: with the device in the same thread it is the most these virtqueues move, and shows
@@ -107,7 +108,7 @@ function newContainer(): Container {
 }
 
 interface Pair {
-  /** The virtqueues alone, signalling as this package does (`as-answered`). */
+  /** The virtqueues alone, buffers returned as answered, NAPI-style driver (`as-answered`). */
   readonly floor: Subject;
   /** The virtqueues alone, signalling once per pass (`per-pass`). */
   readonly floorPerPass: Subject;

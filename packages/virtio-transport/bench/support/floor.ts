@@ -20,9 +20,12 @@ import type { VirtioScmiWire } from '../../src/wire/virtio-scmi-wire.js';
 /**
  * How the floor's ends signal.
  *
- * - `as-answered`, as this package's device and driver do: the device returns each buffer as soon
- *   as it is answered; the driver, after a drain that took buffers, looks again in a task with
- *   interrupts disabled, and enables them when it finds the queue empty.
+ * - `as-answered`: the device returns each buffer as soon as it is answered, as this package's
+ *   device does; the driver, after a drain that took buffers, looks again in a task with
+ *   interrupts disabled, and enables them when it finds the queue empty — as this package's driver
+ *   does with `pollAfterDrain`. Off by default there (with the doorbells' poll window the SCMI
+ *   path is faster without it), but the floor keeps it: at depth 16 it is the faster way for the
+ *   bare virtqueues, and the floor must not be slowed down by a choice the SCMI path made.
  * - `per-pass`, the classic way: the device returns the buffers of one pass over the queue
  *   together at its end; the driver enables interrupts after every drain.
  * - `streaming`: `as-answered`, and the device too looks again in a task after a pass that took
