@@ -54,9 +54,10 @@ export interface VirtioTransportConfig {
    * shared wire the interrupt doorbell already polls for its poll window after each wake-up
    * (core's `SharedDoorbell`), so an interrupt the device rings meanwhile costs no wake-up; with
    * interrupts off the device rings none, and a response the single extra look misses waits for
-   * a full wake-up: measured on 2 cores, the worker-mode round trip took 10.0 µs with it and 7.7 µs
-   * without, depth 16 1.95 µs per command with it and 1.63 without. On a same-thread wire an
-   * interrupt is a task too, so the extra look only adds one.
+   * a full wake-up. Measured on 2 cores in three interleaved runs: the worker-mode round trip took
+   * 7.3–7.7 µs with it and 6.3–6.5 µs without in two of them (8.3 against 7.3 in the third); at
+   * depth 16 neither was clearly faster (1.6–2.2 µs per command either way). On a same-thread wire
+   * an interrupt is a task too, so the extra look only adds one.
    */
   readonly pollAfterDrain?: boolean;
   /**
