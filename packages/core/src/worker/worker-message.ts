@@ -75,10 +75,10 @@ export function isSerializedError(value: unknown): value is SerializedError {
 }
 
 /**
- * Flattens a thrown value for postMessage: name, message, stack, a string `code` and a string `field` (an `ScmiConfigError`'s). Never throws,
- * whatever was thrown: a value `String()` cannot convert (an object with no prototype) or whose
- * fields throw when read is described by `Object.prototype.toString` — a handler's careless throw
- * must fail its own call, not the worker.
+ * Flattens a thrown value for postMessage: name, message, stack, a string `code` and a string
+ * `field` (an `ScmiConfigError`'s). Never throws, whatever was thrown: a value `String()` cannot
+ * convert (an object with no prototype) or whose fields throw when read is described by
+ * `Object.prototype.toString` — a handler's careless throw must fail its own call, not the worker.
  */
 export function serializeError(error: unknown): SerializedError {
   try {
@@ -99,7 +99,7 @@ export function serializeError(error: unknown): SerializedError {
   }
 }
 
-/** Rebuilds an `Error` from its serialized form: the worker's name, message, stack, code and field. */
+/** Rebuilds an `Error` from its serialized form: the worker's name, message, stack, code, field. */
 export function deserializeError(e: SerializedError): Error {
   const error = new Error(e.message);
   error.name = e.name;
