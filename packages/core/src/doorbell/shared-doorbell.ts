@@ -100,7 +100,6 @@ export class SharedDoorbell implements Doorbell {
   #closed = false;
   #ringsAtClose = 0;
   readonly #pollWindowUs: number;
-  readonly #pollWindowMs: number;
 
   /**
    * Opens side `side` of the doorbell whose region starts at `byteOffset` in `sab`.
@@ -136,9 +135,7 @@ export class SharedDoorbell implements Doorbell {
     if (checked !== 'a' && checked !== 'b') {
       throw new ScmiTransportError('E_DOORBELL_REGION', `doorbell side must be 'a' or 'b'`);
     }
-    const window = SharedDoorbell.checkPollWindow(options.pollWindowUs);
-    this.#pollWindowUs = window;
-    this.#pollWindowMs = window / 1000;
+    this.#pollWindowUs = SharedDoorbell.checkPollWindow(options.pollWindowUs);
     this.#words = new Int32Array(sab, byteOffset, WORDS);
     this.#side = side;
     this.#myRing = side === 'a' ? RING_A : RING_B;
@@ -355,7 +352,7 @@ export class SharedDoorbell implements Doorbell {
           // answer, a few µs away, is delivered with no wait at all — a wake-up through
           // Atomics.waitAsync costs far more on every round trip's critical path.
           delivered = false;
-          pollUntil = performance.now() + this.#pollWindowMs;
+          pollUntil = performance.now() + this.#pollWindowUs / 1000; // performance.now() is in ms
           burst = 0; // a task boundary, as after a real wait
           await nextTask();
           continue;
