@@ -40,7 +40,8 @@ export interface SharedMailboxWireOptions extends SmtWireLayoutOptions {
   readonly clock?: Clock;
   /**
    * The poll window of the agent's doorbells, in µs (`SharedMailboxControllerOptions`); default
-   * 50, 0 sleeps after one look. The platform's end takes its own in {@link openSharedPlatformEnd}.
+   * 50 (0 on a single CPU), 0 sleeps after one look. The platform's end takes its own in
+   * {@link openSharedPlatformEnd}.
    */
   readonly pollWindowUs?: number;
 }
@@ -62,8 +63,8 @@ export interface SharedMailboxWire {
  *
  * @throws ScmiConfigError naming the field: `txDoneMethod` when it is neither `irq` nor `poll`
  * (nor absent); `clock` when it is given and is not a clock; `pollWindowUs` when it is not a number
- * from 0 to 1,000,000; `options`, `a2p`, `p2a`, `a2p[i]`,
- * `p2a[i]`, `areaSize` as {@link createSmtWireLayout} refuses them; the first `a2p[i]` / `p2a[i]`
+ * from 0 to 1,000,000; `options`, `a2p`, `p2a`, `a2p[i]`, `p2a[i]`, `areaSize` as
+ * {@link createSmtWireLayout} refuses them; the first `a2p[i]` / `p2a[i]`
  * past 1024 channels (A2P and P2A together: the controller has at most 1024 mailbox channels).
  * @example
  * ```ts

@@ -86,8 +86,7 @@ export interface VirtioScmiDeviceOptions {
    * On a shared wire, the poll window of the device's doorbells, in µs (core's
    * `SharedDoorbellOptions`): how long the notify doorbell keeps looking for the driver's next
    * kick after a wake-up before the device's thread sleeps; default 50 (0 on a single CPU), 0
-   * sleeps after one look.
-   * Ignored on a same-thread wire.
+   * sleeps after one look. Ignored on a same-thread wire.
    */
   readonly pollWindowUs?: number;
 }
