@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { SharedDoorbell } from '../src/doorbell/shared-doorbell.js';
-import { ScmiTransportError } from '../src/errors/scmi-error.js';
+import { ScmiConfigError, ScmiTransportError } from '../src/errors/scmi-error.js';
 import {
   WorkerHost,
   callForId,
@@ -259,13 +259,16 @@ describe(WorkerHost, () => {
         const error = await rejection(host.call('fail', 'the platform is on fire'));
         expect(error).toBeInstanceOf(Error);
         expect(error.message).toBe('the platform is on fire');
+        expect(error).toBeInstanceOf(ScmiTransportError);
         expect(error.name).toBe('ScmiTransportError');
         expect(error.code).toBe('E_FIXTURE');
         expect(error.stack).toContain('echo-worker');
       });
 
-      it("should keep the field of the worker's ScmiConfigError", async () => {
+      it("should reject with the worker's ScmiConfigError as that class, with its field", async () => {
         const error = await rejection(host.call('failConfig', 'wire.pollWindowUs'));
+        expect(error).toBeInstanceOf(ScmiConfigError);
+        expect(ScmiConfigError.is(error)).toBe(true);
         expect(error.name).toBe('ScmiConfigError');
         expect(error.message).toBe('invalid configuration: wire.pollWindowUs: out of range');
         expect((error as { field?: unknown }).field).toBe('wire.pollWindowUs');

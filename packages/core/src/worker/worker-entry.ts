@@ -33,8 +33,9 @@ let served = false;
  * the worker ready (on a later task, so that an entry that throws while loading fails
  * `startWorker` instead). Call it once, from the worker's entry module.
  *
- * Calls run concurrently; a handler's exception is sent back and rejects the host's call with an
- * `Error` that has the worker's name, message, stack and string `code`. An unknown method is
+ * Calls run concurrently; a handler's exception is sent back and rejects the host's call with the
+ * same error rebuilt: core's error classes as themselves, with their fields and `cause`; any other
+ * as an `Error` with the worker's name, message, stack and string `code`. An unknown method is
  * answered with `E_WORKER_NO_METHOD`. When the host stops the worker, new calls are refused
  * (`E_WORKER_STOPPED`), the calls in flight finish, `options.onStop` runs, and the worker stops
  * listening to its port so that the thread can exit. A message from the host that cannot be

@@ -161,8 +161,10 @@ export class WorkerHost implements AsyncDisposable {
   /**
    * Calls `method` in the worker with `args` (structured-cloned) and resolves with its result.
    *
-   * @throws (rejects) the worker's error, rebuilt as an `Error` with the worker's name, message,
-   * stack and `code`; ScmiTransportError `E_WORKER_STOPPED` after {@link WorkerHost.stop},
+   * @throws (rejects) the worker's error, rebuilt with the worker's name, message, stack, `code`,
+   * `field` and `cause` — core's errors as their own class (`ScmiStatusError.is(e)` and
+   * `e instanceof ScmiStatusError` hold, with `status` and the ids), any other as an `Error`;
+   * ScmiTransportError `E_WORKER_STOPPED` after {@link WorkerHost.stop},
    * `E_WORKER_EXITED` when the worker exited (or exits before answering; its message says when
    * {@link WorkerHost.stop} terminated it), `E_WORKER_CALL` when
    * the arguments cannot be cloned, `E_WORKER_PROTOCOL` when the worker's answer is malformed or
