@@ -748,50 +748,47 @@ export class TransferEngine implements XferOwner {
       this.countBad(channel, 'unexpected', header);
       return;
     }
-    xfer.refs++;
-    try {
-      if (type === ScmiMessageType.COMMAND) {
-        if (xfer.state !== 'sent') {
-          this.countBad(channel, 'invalid', header); // duplicate, or after the delayed response
-          return;
-        }
-        this.#fetchAndComplete(channel, transport, xfer, ctx);
+    // No reference count (Linux's xfer->users, taken under xfer_lock): this path runs to its end
+    // without yielding, so nothing can put the transfer back or reuse it while it is read here.
+    if (type === ScmiMessageType.COMMAND) {
+      if (xfer.state !== 'sent') {
+        this.countBad(channel, 'invalid', header); // duplicate, or after the delayed response
         return;
       }
-      // Delayed response: only after a successful response (or overtaking it) — a platform
-      // sends none for a command it refused, and its status must not turn the refusal into a
-      // success before the caller has read it.
-      if (
-        !xfer.isAsync ||
-        (xfer.state !== 'sent' && xfer.state !== 'response') ||
-        (xfer.state === 'response' && xfer.status !== 0)
-      ) {
-        this.countBad(channel, 'invalid', header);
-        return;
-      }
-      const owner = (xfer.route as ChannelRuntime | undefined) ?? channel;
-      if (xfer.state === 'sent') {
-        // The delayed response overtook the response: take the response as successful (Linux).
-        xfer.status = 0;
-        this.#completeResponse(owner, xfer);
-      }
-      // The delayed response has its own return values: room for the max message size, whatever
-      // the command's response was limited to (Linux's scmi_handle_response resets rx.len so).
-      xfer.rxMax = this.#o.maxMsgSize;
-      try {
-        transport.fetchResponse(xfer, ctx);
-      } catch (cause) {
-        this.#fetchFailed(owner, xfer, cause);
-        return;
-      }
-      if (xfer.truncated) this.countBad(channel, 'oversize', header);
-      channel.counters.delayedResponses++;
-      xfer.state = 'delayed-response';
-      this.#deadlines.disarm(xfer);
-      this.#settle(xfer);
-    } finally {
-      xfer.refs--;
+      this.#fetchAndComplete(channel, transport, xfer, ctx);
+      return;
     }
+    // Delayed response: only after a successful response (or overtaking it) — a platform
+    // sends none for a command it refused, and its status must not turn the refusal into a
+    // success before the caller has read it.
+    if (
+      !xfer.isAsync ||
+      (xfer.state !== 'sent' && xfer.state !== 'response') ||
+      (xfer.state === 'response' && xfer.status !== 0)
+    ) {
+      this.countBad(channel, 'invalid', header);
+      return;
+    }
+    const owner = (xfer.route as ChannelRuntime | undefined) ?? channel;
+    if (xfer.state === 'sent') {
+      // The delayed response overtook the response: take the response as successful (Linux).
+      xfer.status = 0;
+      this.#completeResponse(owner, xfer);
+    }
+    // The delayed response has its own return values: room for the max message size, whatever
+    // the command's response was limited to (Linux's scmi_handle_response resets rx.len so).
+    xfer.rxMax = this.#o.maxMsgSize;
+    try {
+      transport.fetchResponse(xfer, ctx);
+    } catch (cause) {
+      this.#fetchFailed(owner, xfer, cause);
+      return;
+    }
+    if (xfer.truncated) this.countBad(channel, 'oversize', header);
+    channel.counters.delayedResponses++;
+    xfer.state = 'delayed-response';
+    this.#deadlines.disarm(xfer);
+    this.#settle(xfer);
   }
 
   /**

@@ -137,7 +137,6 @@ export class XferPool {
     const token = this.#tokens.allocate();
     xfer.token = token;
     xfer.state = 'allocated';
-    xfer.refs = 0;
     xfer.truncated = false;
     this.#retired[token] = 0;
     this.#pending[token] = xfer;

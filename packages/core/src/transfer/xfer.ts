@@ -59,8 +59,6 @@ export class Xfer implements DeadlineNode {
   public isAsync = false;
   /** Where the transfer is in its life. */
   public state: XferState = 'free';
-  /** References held by the RX path while it touches the transfer. */
-  public refs = 0;
   /** True when the last received response was longer than {@link Xfer.rxMax} and was clamped. */
   public truncated = false;
   /** A sequence number (transfers sent by this agent so far), for traces. */
