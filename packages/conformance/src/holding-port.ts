@@ -49,7 +49,7 @@ export class HoldingPlatformPort implements ScmiPlatformPort {
     this.#inner = inner;
   }
 
-  /** Replies released after their agent disconnected. */
+  /** Replies released, and messages posted, after their agent disconnected. */
   public get droppedAfterDisconnect(): number {
     return this.#dropped;
   }
@@ -93,6 +93,22 @@ export class HoldingPlatformPort implements ScmiPlatformPort {
       sent++;
     }
     return sent;
+  }
+
+  /**
+   * Posts `message` (a notification or delayed response, header first) to agent `agentId` on its
+   * P2A channel now, as the platform would: true when the wire took it. A link already
+   * disconnected takes nothing: false, counted in {@link HoldingPlatformPort.droppedAfterDisconnect}.
+   * The observer sees it as a `post` when the link is live.
+   */
+  public post(agentId: number, message: Uint8Array): boolean {
+    const entry = this.#links.get(agentId);
+    if (entry === undefined || !entry.open) {
+      this.#dropped++;
+      return false;
+    }
+    this.#observer?.({ kind: 'post', agentId, bytes: message });
+    return entry.link.post(message);
   }
 
   /** @inheritDoc */

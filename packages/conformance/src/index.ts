@@ -56,5 +56,10 @@ export type {
   InterleavingOptions,
   InterleavingResult,
 } from './scenarios/interleaving-simulator.js';
+export { runNotificationTeardownSameThread } from './scenarios/notification-teardown.js';
+export type {
+  NotificationTeardownPhase,
+  NotificationTeardownResult,
+} from './scenarios/notification-teardown.js';
 export { withSeedOnFailure } from './scenarios/seed-on-failure.js';
 export { waitUntil } from './wait-until.js';

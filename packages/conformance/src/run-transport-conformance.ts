@@ -39,6 +39,10 @@ import {
   runSeedScenarioWorker,
   type SeedPhase,
 } from './scenarios/seed-scenario.js';
+import {
+  runNotificationTeardownSameThread,
+  type NotificationTeardownPhase,
+} from './scenarios/notification-teardown.js';
 import { u32s } from './words.js';
 import { withSeedOnFailure } from './scenarios/seed-on-failure.js';
 
@@ -224,6 +228,7 @@ export function runTransportConformance(
 ): void {
   const caps = fixture.capabilities;
   const itIf = (condition: boolean): jest.It => (condition ? it : it.skip);
+  const describeIf = (condition: boolean): jest.Describe => (condition ? describe : describe.skip);
 
   describe(`transport conformance: ${fixtureTitle(fixture)}`, () => {
     describe('same thread', () => {
@@ -564,6 +569,23 @@ export function runTransportConformance(
             expect(r.problems).toEqual([]);
             // One late reply, counted once in all: by core, a guard or the wire (a wire counts at
             // its reset only what no refused callback counted already).
+            expect(r.accounted).toBe(1);
+          },
+        );
+      });
+
+      describeIf(caps.p2a)('a notification arriving while the agent is removed', () => {
+        it.each<NotificationTeardownPhase>([
+          'before-quiesce',
+          'during-quiesce',
+          'draining',
+          'after-release',
+        ])(
+          'should call no handler for a notification posted %s, and drop and count it once',
+          async (phase) => {
+            const r = await runNotificationTeardownSameThread(fixture, phase);
+            expect(r.problems).toEqual([]);
+            expect(r.handled).toBe(0);
             expect(r.accounted).toBe(1);
           },
         );

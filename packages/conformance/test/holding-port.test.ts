@@ -27,15 +27,22 @@ function answeringPlatform(): { port: ScmiPlatformPort; link: () => PlatformAgen
   };
 }
 
-/** A link that records what reaches the agent through `respond`. */
-function recordingLink(): PlatformAgentLink & { readonly got: unknown[][] } {
+/** A link that records what reaches the agent through `respond` and `post`. */
+function recordingLink(
+  takesPosts = false,
+): PlatformAgentLink & { readonly got: unknown[][]; readonly posted: Uint8Array[] } {
   const got: unknown[][] = [];
+  const posted: Uint8Array[] = [];
   return {
-    p2a: false,
+    p2a: takesPosts,
     maxMsgSize: 128,
     got,
+    posted,
     respond: (channelId, response, command) => got.push([channelId, response[0], command]),
-    post: () => false,
+    post: (message) => {
+      if (takesPosts) posted.push(message);
+      return takesPosts;
+    },
   };
 }
 
@@ -66,5 +73,37 @@ describe(HoldingPlatformPort, () => {
       [0, header & 0xff, header],
       [0, header & 0xff, undefined],
     ]);
+  });
+
+  describe('.post', () => {
+    const notification = encodeMsg(buildHeader(0x0, ScmiMessageType.NOTIFICATION, 0x14, 0));
+
+    it("should post on the agent's live link, show it to the observer, and say whether the wire took it", () => {
+      const port = new HoldingPlatformPort(answeringPlatform().port);
+      const taking = recordingLink(true);
+      const refusing = recordingLink(false);
+      port.connect(1, taking);
+      port.connect(2, refusing);
+      const seen: unknown[] = [];
+      port.observe((m) => seen.push([m.kind, m.agentId]));
+      expect(port.post(1, notification)).toBe(true);
+      expect(taking.posted).toEqual([notification]);
+      expect(port.post(2, notification)).toBe(false);
+      expect(seen).toEqual([
+        ['post', 1],
+        ['post', 2],
+      ]);
+      expect(port.droppedAfterDisconnect).toBe(0);
+    });
+
+    it('should take nothing for an agent disconnected or never connected, and count it', () => {
+      const port = new HoldingPlatformPort(answeringPlatform().port);
+      const link = recordingLink(true);
+      port.connect(1, link).disconnect();
+      expect(port.post(1, notification)).toBe(false);
+      expect(port.post(9, notification)).toBe(false);
+      expect(link.posted).toEqual([]);
+      expect(port.droppedAfterDisconnect).toBe(2);
+    });
   });
 });
