@@ -206,6 +206,80 @@ describe(DriverVirtqueue, () => {
       vq.enableInterrupts();
       expect(ring.loadUsedEvent()).toBe(1);
     });
+
+    it.each([false, true])(
+      'should write used_event and the avail flags only when they change, and again after a reset (EVENT_IDX %s)',
+      (eventIdx) => {
+        const { ring, vq, el, deviceReturns } = setup(8, eventIdx);
+        const flags = jest.spyOn(ring, 'storeAvailFlags');
+        const usedEvent = jest.spyOn(ring, 'storeUsedEvent');
+        const writes = (): number[] => [flags.mock.calls.length, usedEvent.mock.calls.length];
+        vq.enableInterrupts();
+        const [flagWrites, usedEventWrites] = writes() as [number, number];
+        vq.enableInterrupts();
+        vq.enableInterrupts();
+        expect(writes()).toEqual([flagWrites, usedEventWrites]); // nothing changed: nothing written
+        vq.publish(0, 4);
+        deviceReturns(0, 4);
+        vq.take(el);
+        vq.enableInterrupts(); // used_event moved with the take (EVENT_IDX), flags unchanged
+        expect(writes()).toEqual([flagWrites, usedEventWrites + (eventIdx ? 1 : 0)]);
+        vq.disableInterrupts();
+        vq.enableInterrupts();
+        expect(writes()).toEqual(
+          eventIdx ? [flagWrites, usedEventWrites + 3] : [flagWrites + 2, usedEventWrites],
+        );
+        // What the driver asked for is in the ring, as if every call had written it.
+        expect(ring.loadAvailFlags()).toBe(0);
+        if (eventIdx) expect(ring.loadUsedEvent()).toBe(1);
+      },
+    );
+
+    it.each([false, true])(
+      'should write again after a reset zeroed the ring, even a value it wrote before (EVENT_IDX %s)',
+      (eventIdx) => {
+        const { ring, vq } = setup(8, eventIdx);
+        const suppressed = (): number => (eventIdx ? ring.loadUsedEvent() : ring.loadAvailFlags());
+        const expected = eventIdx ? 0x8000 : VIRTQ_AVAIL_F_NO_INTERRUPT;
+        vq.disableInterrupts();
+        expect(suppressed()).toBe(expected);
+        vq.reset();
+        expect(suppressed()).toBe(0);
+        vq.disableInterrupts(); // polling again after the reset: the ring must say so again
+        expect(suppressed()).toBe(expected);
+      },
+    );
+  });
+
+  describe('.idle', () => {
+    it('should be true while interrupts are enabled and the device returned nothing new', () => {
+      const { vq, el, deviceReturns } = setup();
+      expect(vq.idle).toBe(true);
+      vq.publish(0, 4);
+      expect(vq.idle).toBe(true); // in flight, not returned
+      deviceReturns(0, 4);
+      expect(vq.idle).toBe(false);
+      vq.take(el);
+      expect(vq.idle).toBe(true);
+    });
+
+    it('should be false while interrupts are disabled: a look that enables them is owed', () => {
+      const { vq } = setup(8, true);
+      vq.disableInterrupts();
+      expect(vq.idle).toBe(false);
+      vq.enableInterrupts();
+      expect(vq.idle).toBe(true);
+    });
+
+    it('should be true once broken: nothing is read any more', () => {
+      const { ring, vq, el } = setup();
+      ring.writeUsedElem(0, 99, 4);
+      ring.storeUsedIdx(1);
+      expect(vq.idle).toBe(false);
+      expect(vq.take(el)).toBe('bad-id');
+      ring.storeUsedIdx(2);
+      expect(vq.idle).toBe(true);
+    });
   });
 
   describe('.reset', () => {

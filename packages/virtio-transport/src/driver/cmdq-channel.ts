@@ -331,9 +331,13 @@ export class CmdqChannel implements TransportChannel {
     this.onUsedBuffers();
   };
 
-  /** A used-buffer notification (from the driver's interrupt listener). */
+  /**
+   * A used-buffer notification (from the driver's interrupt listener, shared with the eventq). One
+   * that finds the cmdq idle (nothing returned, interrupts enabled) returns at once: it was the
+   * eventq's, or its buffers were taken already.
+   */
   public onUsedBuffers(): void {
-    if (this.#polling) return;
+    if (this.#polling || this.#vq.idle) return;
     if (!this.#guard.enter()) {
       // The interrupt is shared with the eventq: refused here only if the cmdq had something.
       this.#setup.counters.refusedAfterQuiesce += this.#vq.newlyUsed();

@@ -96,8 +96,12 @@ export class EventqChannel implements TransportChannel {
     throw new ScmiTransportError('E_VIRTIO_CHANNEL', 'the eventq carries no commands');
   }
 
-  /** A used-buffer notification (from the driver's interrupt listener). */
+  /**
+   * A used-buffer notification (from the driver's interrupt listener, shared with the cmdq). One
+   * that finds the eventq idle (nothing returned) returns at once: it was the cmdq's.
+   */
   public onUsedBuffers(): void {
+    if (this.#vq.idle) return;
     if (!this.#guard.enter()) {
       // The interrupt is shared with the cmdq: refused here only if the eventq had something.
       this.#setup.counters.refusedAfterQuiesce += this.#vq.newlyUsed();

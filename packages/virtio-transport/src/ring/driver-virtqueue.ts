@@ -87,6 +87,13 @@ export class DriverVirtqueue {
   #broken: UsedRingDefect | undefined;
   #inFlight = 0;
   #interrupts = true;
+  /**
+   * What the driver last wrote to `used_event` and `avail.flags` (-1: not known, write it): both
+   * are written only when they change, as Linux keeps `avail_flags_shadow` — a store to a line the
+   * device reads costs a cache-line transfer each time when the device runs on another core.
+   */
+  #usedEventShadow = -1;
+  #availFlagsShadow = -1;
 
   /** The driver end of `ring`; `eventIdx` when `VIRTIO_F_EVENT_IDX` was negotiated. */
   public constructor(ring: SplitRing, eventIdx: boolean) {
@@ -114,6 +121,20 @@ export class DriverVirtqueue {
    */
   public get hasUsed(): boolean {
     return this.#broken === undefined && this.ring.loadUsedIdx() !== this.#lastUsed;
+  }
+
+  /**
+   * Whether a used-buffer notification would find nothing to do: interrupts are enabled (so no
+   * look that re-enables them is owed) and the device published nothing since the last element
+   * taken — or the virtqueue is broken, when nothing is read any more. Linux's `vring_interrupt`
+   * makes the same check (`more_used`) before calling a virtqueue's callback, so that an interrupt
+   * shared by several virtqueues costs the others one read of their used index.
+   */
+  public get idle(): boolean {
+    return (
+      this.#broken !== undefined ||
+      (this.#interrupts && this.ring.loadUsedIdx() === this.#lastUsed)
+    );
   }
 
   /**
@@ -204,7 +225,7 @@ export class DriverVirtqueue {
     this.#lastUsed = (last + 1) & 0xffff;
     if (this.#counted === last) this.#counted = this.#lastUsed;
     // With EVENT_IDX and interrupts wanted, ask for one at the next entry (Linux virtqueue_get_buf).
-    if (this.eventIdx && this.#interrupts) this.ring.storeUsedEvent(this.#lastUsed);
+    if (this.eventIdx && this.#interrupts) this.#setUsedEvent(this.#lastUsed);
     out.id = id;
     out.len = len;
     if (id >= this.size) return (this.#broken = 'bad-id');
@@ -223,8 +244,8 @@ export class DriverVirtqueue {
   public enableInterrupts(): boolean {
     if (this.#broken !== undefined) return false;
     this.#interrupts = true;
-    if (this.eventIdx) this.ring.storeUsedEvent(this.#lastUsed);
-    this.ring.storeAvailFlags(0);
+    if (this.eventIdx) this.#setUsedEvent(this.#lastUsed);
+    this.#setAvailFlags(0);
     const pending = (this.ring.loadUsedIdx() - this.#lastUsed) & 0xffff;
     return pending !== 0 && pending <= this.size;
   }
@@ -238,8 +259,8 @@ export class DriverVirtqueue {
    */
   public disableInterrupts(): void {
     this.#interrupts = false;
-    if (this.eventIdx) this.ring.storeUsedEvent(this.#lastUsed + 0x8000);
-    else this.ring.storeAvailFlags(VIRTQ_AVAIL_F_NO_INTERRUPT);
+    if (this.eventIdx) this.#setUsedEvent(this.#lastUsed + 0x8000);
+    else this.#setAvailFlags(VIRTQ_AVAIL_F_NO_INTERRUPT);
   }
 
   /**
@@ -287,6 +308,23 @@ export class DriverVirtqueue {
     this.#counted = 0;
     this.#broken = undefined;
     this.ring.clear();
+    this.#usedEventShadow = -1;
+    this.#availFlagsShadow = -1;
     return unread;
+  }
+
+  /** Writes `used_event` (16 bits) unless it holds that value already. */
+  #setUsedEvent(idx: number): void {
+    const value = idx & 0xffff;
+    if (value === this.#usedEventShadow) return;
+    this.#usedEventShadow = value;
+    this.ring.storeUsedEvent(value);
+  }
+
+  /** Writes `avail.flags` unless it holds that value already. */
+  #setAvailFlags(flags: number): void {
+    if (flags === this.#availFlagsShadow) return;
+    this.#availFlagsShadow = flags;
+    this.ring.storeAvailFlags(flags);
   }
 }
