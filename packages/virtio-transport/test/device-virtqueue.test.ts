@@ -330,6 +330,52 @@ describe(DeviceVirtqueue, () => {
     });
   });
 
+  describe('notification suppression writes', () => {
+    it.each([false, true])(
+      'should write avail_event and used.flags only when they change (EVENT_IDX %s)',
+      (eventIdx) => {
+        const { ring, vq, offer } = setup(8, { indirect: false, eventIdx });
+        const flags = jest.spyOn(ring, 'storeUsedFlags');
+        const availEvent = jest.spyOn(ring, 'storeAvailEvent');
+        const writes = (): number[] => [flags.mock.calls.length, availEvent.mock.calls.length];
+        vq.enableNotifications();
+        const [flagWrites, eventWrites] = writes() as [number, number];
+        vq.disableNotifications();
+        vq.enableNotifications();
+        // Without EVENT_IDX the flag goes up and down; with it nothing changed.
+        expect(writes()).toEqual(
+          eventIdx ? [flagWrites, eventWrites] : [flagWrites + 2, eventWrites],
+        );
+        offer(3);
+        vq.pop();
+        vq.enableNotifications(); // the next entry to ask about moved (EVENT_IDX)
+        expect(writes()).toEqual(
+          eventIdx ? [flagWrites, eventWrites + 1] : [flagWrites + 2, eventWrites],
+        );
+        expect(eventIdx ? ring.loadAvailEvent() : ring.loadUsedFlags()).toBe(eventIdx ? 1 : 0);
+      },
+    );
+  });
+
+  describe('.idle', () => {
+    it('should be true while notifications are asked for and nothing new is available', () => {
+      const { vq, offer } = setup();
+      expect(vq.idle).toBe(true);
+      offer(0);
+      expect(vq.idle).toBe(false);
+      vq.pop();
+      expect(vq.idle).toBe(true);
+    });
+
+    it('should be false while notifications are suppressed: a look that asks again is owed', () => {
+      const { vq } = setup(8, { indirect: false, eventIdx: true });
+      vq.disableNotifications();
+      expect(vq.idle).toBe(false);
+      vq.enableNotifications();
+      expect(vq.idle).toBe(true);
+    });
+  });
+
   describe('.corruptUsedIdx / .restoreUsedIdx', () => {
     it('should move used.idx without elements, then put it back', () => {
       const { ring, vq } = setup();

@@ -340,7 +340,10 @@ export class VirtioScmiDevice {
     this.#stats.kicks++;
     this.#handleStatus();
     if (this.#cmdq !== undefined) this.#processCmdq(this.#cmdq);
-    if (this.#eventq !== undefined) this.#serviceEventq(this.#eventq);
+    // The kick is shared by both queues: an idle eventq (no buffer offered since the last look)
+    // has nothing to take, and no delayed response waiting for a buffer can be written.
+    const eventq = this.#eventq;
+    if (eventq !== undefined && !eventq.idle) this.#serviceEventq(eventq);
   }
 
   #handleStatus(): void {

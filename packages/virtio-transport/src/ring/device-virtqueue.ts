@@ -93,6 +93,15 @@ export class DeviceVirtqueue {
   #lastAvail = 0;
   #usedIdx = 0;
   #publishedUsed = 0;
+  /** Whether the device last asked for notifications (`enableNotifications`) rather than not. */
+  #notifying = true;
+  /**
+   * What the device last wrote to `avail_event` and `used.flags` (-1: not known, write it): both
+   * are written only when they change (as the driver's end keeps its shadows), so that a look at
+   * an idle queue does not dirty a line the driver reads.
+   */
+  #availEventShadow = -1;
+  #usedFlagsShadow = -1;
 
   /**
    * The device end of `ring`, accepting buffers in `memory`; `features` says which ring features
@@ -175,7 +184,8 @@ export class DeviceVirtqueue {
    * names the entry the device last asked about, so at most one notification comes).
    */
   public disableNotifications(): void {
-    if (!this.#eventIdx) this.ring.storeUsedFlags(VIRTQ_USED_F_NO_NOTIFY);
+    this.#notifying = false;
+    if (!this.#eventIdx) this.#setUsedFlags(VIRTQ_USED_F_NO_NOTIFY);
   }
 
   /**
@@ -186,9 +196,35 @@ export class DeviceVirtqueue {
    * sees the entry.
    */
   public enableNotifications(): boolean {
-    if (this.#eventIdx) this.ring.storeAvailEvent(this.#lastAvail);
-    else this.ring.storeUsedFlags(0);
+    this.#notifying = true;
+    if (this.#eventIdx) this.#setAvailEvent(this.#lastAvail);
+    else this.#setUsedFlags(0);
     return this.ring.loadAvailIdx() !== this.#lastAvail;
+  }
+
+  /**
+   * Whether a kick would find nothing to do on this queue: the device asked for notifications (no
+   * look that asks again is owed) and the driver made nothing available since the last chain
+   * popped. A device whose notification is shared by several queues skips the idle ones, as a
+   * driver's interrupt does (`DriverVirtqueue.idle`).
+   */
+  public get idle(): boolean {
+    return this.#notifying && this.ring.loadAvailIdx() === this.#lastAvail;
+  }
+
+  /** Writes `avail_event` (16 bits) unless it holds that value already. */
+  #setAvailEvent(idx: number): void {
+    const value = idx & 0xffff;
+    if (value === this.#availEventShadow) return;
+    this.#availEventShadow = value;
+    this.ring.storeAvailEvent(value);
+  }
+
+  /** Writes `used.flags` unless it holds that value already. */
+  #setUsedFlags(flags: number): void {
+    if (flags === this.#usedFlagsShadow) return;
+    this.#usedFlagsShadow = flags;
+    this.ring.storeUsedFlags(flags);
   }
 
   #inMemory(addrHigh: number, addr: number, len: number): boolean {
