@@ -3,6 +3,7 @@ import type { BadMessageReason, TransportChannel } from '../channel/transport.js
 import type { Clock } from '../clock/clock.js';
 import { ScmiError, ScmiTransportError } from '../errors/scmi-error.js';
 import type { ChannelCounters } from '../diagnostics/channel-counters.js';
+import { copyOut } from '../transfer/clamped-copy.js';
 import { NotificationBuffer } from '../transfer/notification-buffer.js';
 import { headerMessageId, headerProtocolId } from '../wire/header.js';
 import { scmiProtocolName } from '../wire/protocol-id.js';
@@ -409,7 +410,7 @@ export class NotificationHub {
         const slot = q.head;
         const buffer = q.buffers[slot] as NotificationBuffer;
         const header = q.headers[slot] as number;
-        const payload = buffer.data.slice(0, buffer.length);
+        const payload = copyOut(buffer.data, buffer.length);
         const stamp = q.stamps[slot] as number;
         q.head = (q.head + 1) % q.buffers.length;
         q.count--;

@@ -1,6 +1,7 @@
 import type { DevresGroup } from '@scmi-ts/devres';
 import { ScmiMalformedError, ScmiStatusError } from '../errors/scmi-error.js';
 import type { ScmiEventDescriptor } from '../notification/notification-hub.js';
+import { copyOut } from '../transfer/clamped-copy.js';
 import type { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
 import type { Xfer } from '../transfer/xfer.js';
 import { PayloadReader, PayloadWriter } from '../wire/payload.js';
@@ -218,7 +219,7 @@ export class BoundXferOps implements XferOps {
         if (waiting !== undefined) await waiting;
         this.#engine.end(this.#channel, xfer);
       }
-      return xfer.rx.slice(0, xfer.rxLen);
+      return copyOut(xfer.rx, xfer.rxLen);
     } finally {
       this.put(xfer);
     }

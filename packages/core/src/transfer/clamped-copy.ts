@@ -26,3 +26,19 @@ export function clampedCopy(
   for (let i = 0; i < n; i++) target[i] = source[offset + i] as number;
   return n;
 }
+
+/** Up to this many bytes, {@link copyOut} copies in a byte loop; beyond it, with `slice`. */
+const COPY_LOOP_MAX = 64;
+
+/**
+ * A new array holding the first `length` bytes of `source` (`length` within it): what
+ * `source.slice(0, length)` returns, faster for the few bytes most SCMI responses hold — V8's
+ * `slice` goes through the species lookup, about 100–200 ns more per call on the response path
+ * than a new array filled in a byte loop. @internal
+ */
+export function copyOut(source: Uint8Array, length: number): Uint8Array {
+  if (length > COPY_LOOP_MAX) return source.slice(0, length);
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = source[i] as number;
+  return out;
+}
