@@ -132,8 +132,7 @@ export class DriverVirtqueue {
    */
   public get idle(): boolean {
     return (
-      this.#broken !== undefined ||
-      (this.#interrupts && this.ring.loadUsedIdx() === this.#lastUsed)
+      this.#broken !== undefined || (this.#interrupts && this.ring.loadUsedIdx() === this.#lastUsed)
     );
   }
 
