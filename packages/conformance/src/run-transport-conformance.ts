@@ -43,6 +43,7 @@ import {
   runNotificationTeardownSameThread,
   type NotificationTeardownPhase,
 } from './scenarios/notification-teardown.js';
+import { registerClockRateChanged } from './scenarios/clock-rate-events.js';
 import { u32s } from './words.js';
 import { withSeedOnFailure } from './scenarios/seed-on-failure.js';
 
@@ -70,7 +71,6 @@ const CLOCK = 0x14;
 const CLOCK_ATTRIBUTES = 0x3;
 const CLOCK_RATE_SET = 0x5;
 const CLOCK_RATE_GET = 0x6;
-const CLOCK_RATE_NOTIFY = 0x9;
 const MHZ = 1_000_000;
 
 /** Runs `body` on a fresh rig and fails the test on any hygiene problem afterwards. */
@@ -345,18 +345,7 @@ export function runTransportConformance(
         async () => {
           await withRig(fixture, async (rig) => {
             const agent = await rig.probe({ notificationQueueDepth: 4 });
-            agent.events.register(CLOCK, [
-              {
-                id: 0x0,
-                name: 'clock-rate-changed',
-                // agent_id, clock_id, rate (two words): the wire must carry the payload whole.
-                minPayload: 16,
-                maxPayload: 16,
-                setNotifyEnabled: async (source, enable) => {
-                  await agent.transact(CLOCK, CLOCK_RATE_NOTIFY, u32s(source ?? 0, enable ? 1 : 0));
-                },
-              },
-            ]);
+            registerClockRateChanged(agent);
             const seen: number[] = [];
             const off = await agent.events.subscribe(
               { protocolId: CLOCK, eventId: 0, source: 0 },

@@ -3,6 +3,7 @@ import type { DevresEvent } from '@scmi-ts/devres';
 import type { TransportFixture } from '../fixture.js';
 import { AGENT_ID, SameThreadRig } from '../rig.js';
 import { u32s } from '../words.js';
+import { CLOCK, CLOCK_RATE_CHANGED, registerClockRateChanged } from './clock-rate-events.js';
 
 /**
  * When the platform posts the scenario's notification, as the agent is removed:
@@ -44,10 +45,6 @@ export interface NotificationTeardownResult {
   readonly problems: readonly string[];
 }
 
-const CLOCK = 0x14;
-const CLOCK_RATE_CHANGED = 0x0;
-const CLOCK_RATE_NOTIFY = 0x9;
-
 /** CLOCK_RATE_CHANGED for clock 0 with `rate` (agent id, clock id, rate low and high words). */
 function rateChanged(rate: number): Uint8Array {
   const header = packHeader({
@@ -83,17 +80,7 @@ export async function runNotificationTeardownSameThread(
   const rig = await SameThreadRig.create(fixture);
   const problems: string[] = [];
   const agent = await rig.probe({ notificationQueueDepth: 4 });
-  agent.events.register(CLOCK, [
-    {
-      id: CLOCK_RATE_CHANGED,
-      name: 'clock-rate-changed',
-      minPayload: 16,
-      maxPayload: 16,
-      setNotifyEnabled: async (source, enable) => {
-        await agent.transact(CLOCK, CLOCK_RATE_NOTIFY, u32s(source ?? 0, enable ? 1 : 0));
-      },
-    },
-  ]);
+  registerClockRateChanged(agent);
   const rates: number[] = [];
   await agent.events.subscribe(
     { protocolId: CLOCK, eventId: CLOCK_RATE_CHANGED, source: 0 },
