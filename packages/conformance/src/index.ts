@@ -57,6 +57,11 @@ export type {
   InterleavingResult,
 } from './scenarios/interleaving-simulator.js';
 export { runNotificationTeardownSameThread } from './scenarios/notification-teardown.js';
+export { runDelayedResponseRaceWorker } from './scenarios/delayed-response-race.js';
+export type {
+  DelayedResponseRaceOptions,
+  DelayedResponseRaceResult,
+} from './scenarios/delayed-response-race.js';
 export type {
   NotificationTeardownPhase,
   NotificationTeardownResult,

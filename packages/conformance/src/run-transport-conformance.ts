@@ -44,6 +44,7 @@ import {
   type NotificationTeardownPhase,
 } from './scenarios/notification-teardown.js';
 import { registerClockRateChanged } from './scenarios/clock-rate-events.js';
+import { runDelayedResponseRaceWorker } from './scenarios/delayed-response-race.js';
 import { u32s } from './words.js';
 import { withSeedOnFailure } from './scenarios/seed-on-failure.js';
 
@@ -56,6 +57,11 @@ export interface ConformanceOptions {
    * and a late one (default 3 × `workerSeedRuns`): the case needs both, and the race is real time.
    */
   readonly workerSeedCoverageRuns?: number;
+  /**
+   * Worker-mode runs of the delayed-response race, for transports with a P2A channel (default 30;
+   * up to 3 × as many more until a delayed response in time and a late one were both seen).
+   */
+  readonly workerDelayedRuns?: number;
   /** Worker-mode hostile-reply runs (default 8). */
   readonly workerHostileRuns?: number;
   /** Per-test timeout for worker cases, ms (default 60 s). */
@@ -208,9 +214,11 @@ async function setRate(
  * fixture. It runs, in the same thread on a virtual clock: round trip; many transfers in flight
  * (out of order where the transport allows it); delayed responses, one overtaking its response;
  * notifications in order per source and drop counting under a storm; timeouts and a late reply;
- * remove with transfers in flight; hostile replies; and the seed scenario with the late reply in
- * each teardown phase. In worker mode (when the fixture has one): the seed scenario on real time
- * with randomized delays (replies in time and replies late, both required), and hostile replies.
+ * remove with transfers in flight; hostile replies; the seed scenario with the late reply in
+ * each teardown phase; and, with a P2A channel, a notification arriving in each teardown phase. In
+ * worker mode (when the fixture has one): the seed scenario on real time with randomized delays
+ * (replies in time and replies late, both required), with a P2A channel the same race for a
+ * delayed response, and hostile replies.
  * After every case: no violation, no resource left live, no timer armed. Cases that do not apply
  * to the fixture's capabilities are skipped.
  *
@@ -649,6 +657,34 @@ export function runTransportConformance(
       it(
         'should run the seed scenario on real time with randomized delays, with no invariant violated',
         () => seedCase(false),
+        timeout,
+      );
+
+      itIf(caps.p2a)(
+        'should race late delayed responses against the removal on real time, with no invariant violated',
+        async () => {
+          const runs = options.workerDelayedRuns ?? 30;
+          const r = await withSeedOnFailure('delayed-response race', seed, timeout, () =>
+            runDelayedResponseRaceWorker(fixture, {
+              runs,
+              coverageRuns: 3 * runs,
+              seed,
+              ...(session === undefined ? {} : { session }),
+            }),
+          );
+          const lateOnes = Object.keys(r.phases).filter((p) => p !== SEED_WORKER_PHASES.delivered);
+          if (r.violations.length > 0 || lateOnes.length === 0) {
+            console.error(
+              `seed ${r.seed}; phases ${JSON.stringify(r.phases)}; again: ${r.reproduce}`,
+              r.violations,
+            );
+          }
+          expect(r.violations).toEqual([]);
+          expect(r.runs).toBeGreaterThanOrEqual(runs);
+          // Both sides of the race were run: a delayed response in time, and one late.
+          expect(r.phases[SEED_WORKER_PHASES.delivered]).toBeGreaterThan(0);
+          expect(lateOnes).not.toEqual([]);
+        },
         timeout,
       );
 

@@ -1,0 +1,196 @@
+import { ScmiTimeoutError, createAgent } from '@scmi-ts/core';
+import { buildContainer } from '../rig.js';
+import type { TransportFixture } from '../fixture.js';
+import { u32s } from '../words.js';
+import { describeError } from './describe-error.js';
+import { CLOCK } from './clock-rate-events.js';
+import { seedWorkerPhase, SEED_WORKER_PHASES } from './seed-scenario.js';
+import {
+  campaignRun,
+  checkCampaignRun,
+  startWorkerCampaign,
+  type WorkerCampaignOptions,
+} from './worker-campaign.js';
+
+const CLOCK_RATE_SET = 0x5;
+const MHZ = 1_000_000;
+/** The platform's default `asyncLatencyMs`: the delayed response leaves that long after the command. */
+const PLATFORM_ASYNC_LATENCY_MS = 1;
+
+/** Options of {@link runDelayedResponseRaceWorker}. */
+export interface DelayedResponseRaceOptions extends WorkerCampaignOptions {
+  /** Runs (default 40). */
+  readonly runs?: number;
+  /**
+   * Further runs allowed, at most, until both a delayed response in time and a late one were seen
+   * (default 0): the race is real time, and this bounds the campaign instead of leaving a case to
+   * luck.
+   */
+  readonly coverageRuns?: number;
+  /** The agent's delayed-response timeout, ms (default 3). */
+  readonly asyncTimeoutMs?: number;
+}
+
+/** Totals of a {@link runDelayedResponseRaceWorker} campaign. */
+export interface DelayedResponseRaceResult {
+  /** The seed of the delays. */
+  readonly seed: number;
+  /** Runs done. */
+  readonly runs: number;
+  /** How many runs reached each phase (the labels of `SEED_WORKER_PHASES`). */
+  readonly phases: Readonly<Record<string, number>>;
+  /** Invariant violations, each with the run and delay that produced it. */
+  readonly violations: readonly string[];
+  /** How to draw the same delays again (the thread interleaving is not reproduced). */
+  readonly reproduce: string;
+}
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/**
+ * The seed scenario's P2A side, with the platform in a worker thread on real time: each run sends
+ * an asynchronous CLOCK_RATE_SET whose delayed response the platform sends after a random delay
+ * around the agent's (short) delayed-response timeout, then removes the agent at once — so a late
+ * delayed response races the timeout and the teardown of the P2A channel it comes back on, for
+ * real. Checks what the seed campaign checks: no callback against released state, every resource
+ * released once, newest first, no timer left armed, the transport's own invariants, and a delayed
+ * response that reached the agent either completed its transfer or was counted once (a late
+ * reply, a refusal after quiesce); one with no trace at all is a violation when the fixture
+ * reports what the platform cancels. The run's phase uses the seed campaign's labels
+ * (`SEED_WORKER_PHASES`).
+ *
+ * @example
+ * ```ts
+ * const r = await runDelayedResponseRaceWorker(fixture, { runs: 40, coverageRuns: 120 });
+ * expect(r.violations).toEqual([]);
+ * ```
+ */
+export async function runDelayedResponseRaceWorker(
+  fixture: TransportFixture,
+  options: DelayedResponseRaceOptions = {},
+): Promise<DelayedResponseRaceResult> {
+  if (!fixture.capabilities.p2a) throw new Error(`${fixture.name}: no P2A channel`);
+  const campaign = await startWorkerCampaign(fixture, options);
+  const { seed, random, deadline, session } = campaign;
+  const timeoutMs = options.asyncTimeoutMs ?? 3;
+  const runs = options.runs ?? 40;
+  const maxRuns = runs + (options.coverageRuns ?? 0);
+  const phases: Record<string, number> = {};
+  const violations: string[] = [];
+  const covered = (): boolean => {
+    const hit = Object.keys(phases);
+    return (
+      hit.includes(SEED_WORKER_PHASES.delivered) &&
+      hit.some((p) => p !== SEED_WORKER_PHASES.delivered)
+    );
+  };
+  let done = 0;
+  try {
+    for (; (done < runs || (done < maxRuns && !covered())) && Date.now() < deadline; done++) {
+      // The delayed response leaves the platform at latency + delay: from 2 ms before the
+      // timeout to 2 ms after it.
+      const delay = Math.max(0, timeoutMs - PLATFORM_ASYNC_LATENCY_MS - 2 + random() * 4);
+      await session.setFaults([
+        {
+          match: {
+            stage: 'delayed-response',
+            protocolId: CLOCK,
+            messageId: CLOCK_RATE_SET,
+            times: 1,
+          },
+          action: { kind: 'delay', ms: delay },
+        },
+      ]);
+      const ends = await session.open();
+      const run = campaignRun();
+      const { clock, instrument, log } = run;
+      let teardownAt = Infinity;
+      const container = buildContainer(instrument.wrap(ends.transport), clock);
+      let failure: unknown;
+      let probed = false;
+      const startedAt = Date.now();
+      try {
+        const agent = await createAgent(container, {
+          ...ends.agentOptions,
+          transport: fixture.name,
+          // The response itself comes at once; only the delayed response races.
+          rxTimeoutMs: 5_000,
+          asyncTimeoutMs: timeoutMs,
+          log: (e) => {
+            if (e.type === 'teardown-begin') teardownAt = Math.min(teardownAt, clock.now());
+            log.sink(e);
+          },
+        });
+        probed = true;
+        const hz = (done % 2 === 0 ? 600 : 800) * MHZ;
+        try {
+          await agent.transact(CLOCK, CLOCK_RATE_SET, u32s(1, 0, hz, 0), { async: true });
+        } catch (e) {
+          failure = e;
+        }
+        await agent.remove();
+      } catch (e) {
+        failure ??= e;
+      }
+      const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
+      if (!probed) {
+        violations.push(`${where}: probe failed with ${describeError(failure)}`);
+        await ends.close();
+        continue;
+      }
+      // Past the moment the platform sends the delayed response, then close the wire.
+      await sleep(
+        Math.max(timeoutMs + 3, startedAt + PLATFORM_ASYNC_LATENCY_MS + delay + 3 - Date.now()),
+      );
+      await ends.close();
+      const stray = (await ends.strayRepliesDropped?.()) ?? 0;
+      const cancelled = (await ends.repliesCancelled?.()) ?? 0;
+      const late = instrument.lateReplies;
+      const refused = instrument.refusedAfterQuiesce;
+      const unexpected = instrument.badMessages().unexpected;
+      const wire = (ends.droppedSignals?.() ?? 0) + stray;
+      const phase = seedWorkerPhase({
+        delivered: failure === undefined,
+        refused,
+        droppedByCore: late + unexpected,
+        rxAfterTeardown: instrument.channels.some((c) => c.rxTimes.some((t) => t >= teardownAt)),
+        droppedByWire: wire,
+        cancelled,
+      });
+      phases[phase] = (phases[phase] ?? 0) + 1;
+      for (const v of ends.transportViolations?.() ?? [])
+        violations.push(`${where}: transport: ${v}`);
+      const timedOut = failure instanceof ScmiTimeoutError && failure.phase === 'delayed-response';
+      if (failure !== undefined && !timedOut) {
+        violations.push(`${where}: the rate set failed with ${describeError(failure)}`);
+      }
+      const byAgent = late + refused + unexpected;
+      if (byAgent > 1) {
+        violations.push(
+          `${where}: the delayed response was counted ${byAgent} times by the agent (late ${late}, refused after quiesce ${refused}, unexpected ${unexpected})`,
+        );
+      }
+      if (failure === undefined && byAgent > 0) {
+        violations.push(
+          `${where}: the delayed response completed its transfer and was counted as dropped too (late ${late}, refused ${refused}, unexpected ${unexpected})`,
+        );
+      }
+      if (phase === SEED_WORKER_PHASES.neverArrived && ends.repliesCancelled !== undefined) {
+        violations.push(
+          `${where}: the late delayed response left no trace — not delivered, not counted by the agent or the wire, not cancelled by the platform`,
+        );
+      }
+      checkCampaignRun(run, where, violations);
+    }
+  } finally {
+    await campaign.stop();
+  }
+  return {
+    seed,
+    runs: done,
+    phases,
+    violations,
+    reproduce: `SCMI_SEED=${seed} for the conformance suite's worker cases, or runDelayedResponseRaceWorker(fixture, { seed: ${seed}, runs: ${done} }) (the same seed gives the same delays; the thread timing is real and not reproduced)`,
+  };
+}
