@@ -8,6 +8,7 @@ describe(parseStressArgs, () => {
       durationS: 120,
       runs: undefined,
       hostileRuns: undefined,
+      delayedRuns: undefined,
       interleavings: undefined,
       seed: SEED,
       only: undefined,
@@ -20,10 +21,22 @@ describe(parseStressArgs, () => {
   it('should read every flag, skip the "--" pnpm passes on, and floor counts', () => {
     expect(
       parseStressArgs(
-        ['--', '--runs', '10.7', '--hostile-runs', '3', '--interleavings', '5', '--seed', '42'],
+        [
+          '--',
+          '--runs',
+          '10.7',
+          '--hostile-runs',
+          '3',
+          '--delayed-runs',
+          '2.5',
+          '--interleavings',
+          '5',
+          '--seed',
+          '42',
+        ],
         SEED,
       ),
-    ).toMatchObject({ runs: 10, hostileRuns: 3, interleavings: 5, seed: 42 });
+    ).toMatchObject({ runs: 10, hostileRuns: 3, delayedRuns: 2, interleavings: 5, seed: 42 });
     expect(parseStressArgs(['--duration', '7', '--transport', 'virtio'], SEED)).toMatchObject({
       durationS: 7,
       only: 'virtio',
@@ -48,6 +61,7 @@ describe(parseStressArgs, () => {
     [['--duration', 'soon'], /needs a non-negative number, got soon/],
     [['--seed', ' '], /needs a non-negative number/],
     [['--hostile-runs', '3'], /--hostile-runs goes with --runs/],
+    [['--delayed-runs', '3'], /--delayed-runs goes with --runs/],
     [['--fast'], /unknown argument --fast/],
     [['--variant'], /--variant needs a value/],
     [['--transport', '-h'], /--transport needs a name, got -h/],
@@ -61,6 +75,7 @@ describe(parseStressArgs, () => {
       '--duration',
       '--runs',
       '--hostile-runs',
+      '--delayed-runs',
       '--interleavings',
       '--seed',
       '--transport',
@@ -76,26 +91,41 @@ describe(stressPlan, () => {
   const plan = (argv: string[], fixtures = 4): ReturnType<typeof stressPlan> =>
     stressPlan(parseStressArgs(argv, SEED), fixtures);
 
-  it('should share a duration between the fixtures: half seed scenario, a fifth hostile, the rest interleavings', () => {
+  it('should share a duration between the fixtures: 40 % seed scenario, 10 % delayed responses, a fifth hostile, the rest interleavings', () => {
     const p = plan(['--duration', '40']);
-    expect(p.seed).toEqual({ runs: Number.MAX_SAFE_INTEGER, durationMs: 5000 });
+    expect(p.seed).toEqual({ runs: Number.MAX_SAFE_INTEGER, durationMs: 4000 });
+    expect(p.delayed).toEqual({ runs: Number.MAX_SAFE_INTEGER, durationMs: 1000 });
     expect(p.hostile).toEqual({ runs: Number.MAX_SAFE_INTEGER, durationMs: 2000 });
     expect(p.interleavings).toEqual({ runs: Number.MAX_SAFE_INTEGER, durationMs: 3000 });
   });
 
-  it('should give --runs n seed runs, n / 10 hostile runs (at least 1) and n schedules', () => {
+  it('should give --runs n seed runs, n / 10 hostile runs and n / 4 delayed-response runs (at least 1 each) and n schedules', () => {
     expect(plan(['--runs', '30'])).toEqual({
       seed: { runs: 30 },
       hostile: { runs: 3 },
+      delayed: { runs: 7 },
       interleavings: { runs: 30 },
     });
-    expect(plan(['--runs', '5']).hostile).toEqual({ runs: 1 });
+    expect(plan(['--runs', '3']).hostile).toEqual({ runs: 1 });
+    expect(plan(['--runs', '3']).delayed).toEqual({ runs: 1 });
+  });
+
+  it('should run the delayed-response race alone for --runs 0 --delayed-runs n --hostile-runs 0 --interleavings 0 (the replay it prints)', () => {
+    expect(
+      plan(['--runs', '0', '--delayed-runs', '9', '--hostile-runs', '0', '--interleavings', '0']),
+    ).toEqual({
+      seed: undefined,
+      hostile: undefined,
+      delayed: { runs: 9 },
+      interleavings: undefined,
+    });
   });
 
   it('should run the hostile campaign alone for --runs 0 --hostile-runs n (the replay it prints)', () => {
     expect(plan(['--runs', '0', '--hostile-runs', '8'])).toEqual({
       seed: undefined,
       hostile: { runs: 8 },
+      delayed: undefined,
       interleavings: undefined,
     });
   });
@@ -104,14 +134,18 @@ describe(stressPlan, () => {
     expect(plan(['--runs', '0', '--interleavings', '1'])).toEqual({
       seed: undefined,
       hostile: undefined,
+      delayed: undefined,
       interleavings: { runs: 1 },
     });
   });
 
-  it('should run the seed scenario alone for --runs n --hostile-runs 0 --interleavings 0 (the replay it prints)', () => {
-    expect(plan(['--runs', '12', '--hostile-runs', '0', '--interleavings', '0'])).toEqual({
+  it('should run the seed scenario alone for --runs n --hostile-runs 0 --delayed-runs 0 --interleavings 0 (the replay it prints)', () => {
+    expect(
+      plan(['--runs', '12', '--hostile-runs', '0', '--delayed-runs', '0', '--interleavings', '0']),
+    ).toEqual({
       seed: { runs: 12 },
       hostile: undefined,
+      delayed: undefined,
       interleavings: undefined,
     });
   });
@@ -120,11 +154,13 @@ describe(stressPlan, () => {
     expect(plan(['--duration', '0'])).toEqual({
       seed: undefined,
       hostile: undefined,
+      delayed: undefined,
       interleavings: undefined,
     });
     expect(plan(['--runs', '0'])).toEqual({
       seed: undefined,
       hostile: undefined,
+      delayed: undefined,
       interleavings: undefined,
     });
   });

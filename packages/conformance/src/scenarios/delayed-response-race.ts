@@ -4,7 +4,7 @@ import type { TransportFixture } from '../fixture.js';
 import { u32s } from '../words.js';
 import { describeError } from './describe-error.js';
 import { CLOCK } from './clock-rate-events.js';
-import { seedWorkerPhase, SEED_WORKER_PHASES } from './seed-scenario.js';
+import { reproduceHint, seedWorkerPhase, SEED_WORKER_PHASES } from './seed-scenario.js';
 import {
   campaignRun,
   checkCampaignRun,
@@ -191,6 +191,10 @@ export async function runDelayedResponseRaceWorker(
     runs: done,
     phases,
     violations,
-    reproduce: `SCMI_SEED=${seed} for the conformance suite's worker cases, or runDelayedResponseRaceWorker(fixture, { seed: ${seed}, runs: ${done} }) (the same seed gives the same delays; the thread timing is real and not reproduced)`,
+    reproduce: reproduceHint(
+      fixture,
+      seed,
+      `--runs 0 --delayed-runs ${done} --hostile-runs 0 --interleavings 0`,
+    ),
   };
 }

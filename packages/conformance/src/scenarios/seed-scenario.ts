@@ -611,7 +611,7 @@ export async function runSeedScenarioWorker(
     reproduce: reproduceHint(
       fixture,
       seed,
-      `--runs ${done} --hostile-runs 0 --interleavings 0${options.polling === true ? ' --polling' : ''}`,
+      `--runs ${done} --hostile-runs 0 --delayed-runs 0 --interleavings 0${options.polling === true ? ' --polling' : ''}`,
     ),
   };
 }

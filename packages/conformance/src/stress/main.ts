@@ -1,12 +1,12 @@
 /**
- * `pnpm stress`: the worker-mode seed scenario, the hostile-reply campaign and the seeded
- * interleaving simulator for every fixture of every transport package in this repository
+ * `pnpm stress`: the worker-mode seed scenario, the delayed-response race (fixtures with a P2A
+ * channel), the hostile-reply campaign and the seeded interleaving simulator for every fixture of every transport package in this repository
  * (`packages/*-transport/test/support/fixture.ts`), for a number of runs or a duration (default:
  * about 2 minutes in total, shared between the fixtures). Prints totals per fixture — runs, phases
  * hit, late replies dropped, invariant violations (must be 0) — and exits non-zero on any
  * violation, printing the seed that reproduces it, or when nothing ran at all.
  *
- * Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>]
+ * Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--delayed-runs <n>]
  *        [--interleavings <n>] [--seed <n>] [--transport <name>] [--variant <name>] [--polling]
  *        (see `STRESS_USAGE` in plan.ts)
  *
@@ -18,6 +18,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixtureTitle, type TransportFixture } from '../fixture.js';
+import { runDelayedResponseRaceWorker } from '../scenarios/delayed-response-race.js';
 import { runHostileRepliesWorker, type HostileWorkerResult } from '../scenarios/hostile-replies.js';
 import { runInterleavingSimulation } from '../scenarios/interleaving-simulator.js';
 import {
@@ -141,6 +142,7 @@ async function main(): Promise<void> {
           [
             plan.seed && count(plan.seed.runs, 'seed run'),
             plan.hostile && count(plan.hostile.runs, 'hostile run'),
+            plan.delayed && count(plan.delayed.runs, 'delayed-response run'),
             plan.interleavings && count(plan.interleavings.runs, 'schedule'),
           ]
             .filter(Boolean)
@@ -154,10 +156,16 @@ async function main(): Promise<void> {
     console.log(
       `\n${label}${worker ? ' (worker thread, real time; interleavings on the virtual clock)' : ' (same thread; the fixture has no worker mode)'}`,
     );
+    const p2a = fixture.capabilities.p2a;
     if (worker && plan.seed !== undefined) {
       const polled = args.polling && fixture.capabilities.polling;
+      // Without a P2A channel there is no delayed-response race: its share of a duration goes here.
+      const seedBudget =
+        !p2a && plan.seed.durationMs !== undefined && plan.delayed?.durationMs !== undefined
+          ? { ...plan.seed, durationMs: plan.seed.durationMs + plan.delayed.durationMs }
+          : plan.seed;
       const seed = await runSeedScenarioWorker(fixture, {
-        ...plan.seed,
+        ...seedBudget,
         seed: args.seed,
         polling: polled,
       });
@@ -189,6 +197,19 @@ async function main(): Promise<void> {
       }
       for (const v of hostile.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
       if (hostile.violations.length > 0) hints.push(`${label}: ${hostile.reproduce}`);
+    }
+    if (worker && p2a && plan.delayed !== undefined) {
+      const delayed = await runDelayedResponseRaceWorker(fixture, {
+        ...plan.delayed,
+        seed: args.seed,
+      });
+      ran += delayed.runs;
+      violations += delayed.violations.length;
+      console.log(
+        `  delayed resp.:   ${count(delayed.runs, 'run')}; phases hit: ${formatPhases(delayed.phases)}; invariant violations: ${delayed.violations.length}`,
+      );
+      for (const v of delayed.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
+      if (delayed.violations.length > 0) hints.push(`${label}: ${delayed.reproduce}`);
     }
     if (!worker && (plan.seed !== undefined || plan.hostile !== undefined)) {
       // No worker mode: the same-thread phases, repeated, for the seed and hostile shares. They

@@ -4,13 +4,15 @@
  */
 
 /** The command line's text for `--help` and usage mistakes. */
-export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--interleavings <n>] [--seed <n>] [--transport <name>] [--variant <name>] [--polling]
+export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--delayed-runs <n>] [--interleavings <n>] [--seed <n>] [--transport <name>] [--variant <name>] [--polling]
 
   --duration <seconds>  time budget shared by the fixtures (default 120)
   --runs <n>            a fixed number of worker seed-scenario runs per fixture instead of a duration
                         (the hostile campaign then runs n / 10, at least 1; --runs 0: none)
   --hostile-runs <n>    with --runs: the hostile-reply runs per fixture instead of n / 10
                         (--runs 0 --hostile-runs <n>: the hostile campaign only)
+  --delayed-runs <n>    with --runs: the delayed-response race runs per fixture with a P2A channel
+                        instead of n / 4 (--runs 0 --delayed-runs <n>: that campaign only)
   --interleavings <n>   schedules of the seeded interleaving simulator per fixture (same thread,
                         virtual clock; default: --runs, or a share of the duration); schedule i
                         runs with seed + i, so --seed <a schedule's seed> --interleavings 1 --runs 0
@@ -39,6 +41,8 @@ export interface StressArgs {
   readonly runs: number | undefined;
   /** Hostile-reply runs per fixture (only with `runs`). */
   readonly hostileRuns: number | undefined;
+  /** Delayed-response race runs per fixture with a P2A channel (only with `runs`). */
+  readonly delayedRuns: number | undefined;
   /** Interleaving-simulator schedules per fixture. */
   readonly interleavings: number | undefined;
   /** Seed of every campaign's random choices. */
@@ -57,7 +61,7 @@ export interface StressArgs {
  * Parses `pnpm stress`'s arguments (a lone `--`, which `pnpm stress -- …` passes on, is skipped).
  *
  * @throws StressUsageError for an unknown flag, a missing or negative value, a `--transport` or
- * `--variant` name starting with a dash, or `--hostile-runs` without `--runs`.
+ * `--variant` name starting with a dash, or `--hostile-runs` / `--delayed-runs` without `--runs`.
  *
  * @example
  * ```ts
@@ -71,6 +75,7 @@ export function parseStressArgs(
   let durationS = 120;
   let runs: number | undefined;
   let hostileRuns: number | undefined;
+  let delayedRuns: number | undefined;
   let interleavings: number | undefined;
   let seed = defaultSeed;
   let only: string | undefined;
@@ -103,6 +108,7 @@ export function parseStressArgs(
     if (flag === '--duration') durationS = number();
     else if (flag === '--runs') runs = Math.floor(number());
     else if (flag === '--hostile-runs') hostileRuns = Math.floor(number());
+    else if (flag === '--delayed-runs') delayedRuns = Math.floor(number());
     else if (flag === '--seed') seed = Math.floor(number());
     else if (flag === '--interleavings') interleavings = Math.floor(number());
     else if (flag === '--transport') only = name();
@@ -114,7 +120,20 @@ export function parseStressArgs(
   }
   if (hostileRuns !== undefined && runs === undefined)
     throw new StressUsageError('--hostile-runs goes with --runs');
-  return { durationS, runs, hostileRuns, interleavings, seed, only, variant, polling, help };
+  if (delayedRuns !== undefined && runs === undefined)
+    throw new StressUsageError('--delayed-runs goes with --runs');
+  return {
+    durationS,
+    runs,
+    hostileRuns,
+    delayedRuns,
+    interleavings,
+    seed,
+    only,
+    variant,
+    polling,
+    help,
+  };
 }
 
 /** A campaign's budget: a number of runs, and a time limit when the command line gave a duration. */
@@ -132,20 +151,26 @@ export interface StressPlan {
   readonly seed: StressBudget | undefined;
   /** The hostile-reply campaign (worker mode only). */
   readonly hostile: StressBudget | undefined;
+  /**
+   * The delayed-response race (worker mode, fixtures with a P2A channel only; a fixture without
+   * one gives its share of a duration to the seed scenario).
+   */
+  readonly delayed: StressBudget | undefined;
   /** The interleaving simulator (`runs` is its number of schedules). */
   readonly interleavings: StressBudget | undefined;
 }
 
 /**
  * The budgets of one fixture's campaigns, out of `fixtures` sharing the duration: with a
- * duration, 50 % seed scenario, 20 % hostile replies, 30 % interleavings of each fixture's share;
- * with `--runs n`, n seed runs, n / 10 (at least 1) hostile runs or `--hostile-runs`, and n
+ * duration, 40 % seed scenario, 10 % delayed-response race, 20 % hostile replies, 30 %
+ * interleavings of each fixture's share; with `--runs n`, n seed runs, n / 10 (at least 1) hostile
+ * runs or `--hostile-runs`, n / 4 (at least 1) delayed-response runs or `--delayed-runs`, and n
  * schedules or `--interleavings`. A campaign with 0 runs does not run.
  *
  * @example
  * ```ts
  * stressPlan(parseStressArgs(['--runs', '0', '--hostile-runs', '8']), 1);
- * // { seed: undefined, hostile: { runs: 8 }, interleavings: undefined }
+ * // { seed: undefined, hostile: { runs: 8 }, delayed: undefined, interleavings: undefined }
  * ```
  */
 export function stressPlan(args: StressArgs, fixtures: number): StressPlan {
@@ -156,8 +181,9 @@ export function stressPlan(args: StressArgs, fixtures: number): StressPlan {
     const timed = (fraction: number): StressBudget | undefined =>
       runIf({ runs: Number.MAX_SAFE_INTEGER, durationMs: shareMs * fraction });
     return {
-      seed: timed(0.5),
+      seed: timed(0.4),
       hostile: timed(0.2),
+      delayed: timed(0.1),
       interleavings:
         args.interleavings === undefined ? timed(0.3) : runIf({ runs: args.interleavings }),
     };
@@ -166,6 +192,9 @@ export function stressPlan(args: StressArgs, fixtures: number): StressPlan {
     seed: runIf({ runs: args.runs }),
     hostile: runIf({
       runs: args.hostileRuns ?? (args.runs === 0 ? 0 : Math.max(1, Math.floor(args.runs / 10))),
+    }),
+    delayed: runIf({
+      runs: args.delayedRuns ?? (args.runs === 0 ? 0 : Math.max(1, Math.floor(args.runs / 4))),
     }),
     interleavings: runIf({ runs: args.interleavings ?? args.runs }),
   };
