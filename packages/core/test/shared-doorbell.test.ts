@@ -176,6 +176,25 @@ describe(SharedDoorbell, () => {
         expect(timeouts()).toBe(before);
       });
 
+      it('should drop its handle if its loop ever throws, so that the thread can still exit', () => {
+        const { b } = pair();
+        const before = timeouts();
+        const waitAsync = jest.spyOn(Atomics, 'waitAsync').mockImplementation(() => {
+          throw new Error('no waiting today');
+        });
+        try {
+          // Nothing was rung: the first look arms a wait at once, inside listen.
+          expect(() => {
+            b.listen(() => undefined);
+          }).toThrow('no waiting today');
+          expect(timeouts()).toBe(before);
+          expect(b.listening).toBe(false);
+        } finally {
+          waitAsync.mockRestore();
+          b.close();
+        }
+      });
+
       it('should yield to the event loop while the peer keeps ringing', async () => {
         const { a, b } = pair();
         let deliveries = 0;

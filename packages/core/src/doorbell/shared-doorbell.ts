@@ -267,7 +267,7 @@ export class SharedDoorbell implements Doorbell {
     }
     this.#listener = onRing;
     this.#keepAlive = setInterval(noop, KEEP_ALIVE_MS);
-    void this.#loop(onRing);
+    this.#step();
   }
 
   /**
@@ -321,59 +321,83 @@ export class SharedDoorbell implements Doorbell {
     this.#dropKeepAlive();
   }
 
-  async #loop(onRing: () => void): Promise<void> {
-    let burst = 0;
-    let delivered = false;
-    let pollUntil = 0;
+  /** Deliveries since the last task boundary (see `BURST`). */
+  #burst = 0;
+  /** The last look delivered: look again on the next task before anything else. */
+  #delivered = false;
+  /** While polling after a delivery: the `performance.now()` at which the window ends (0: none). */
+  #pollUntil = 0;
+
+  /**
+   * One activation of the listen loop, on a task of its own (a `setImmediate`, or the settling of
+   * an `Atomics.waitAsync`): it looks at the peer's sequence, delivers, and ends by arranging the
+   * next activation — a callback per turn rather than an async function awaiting a promise per
+   * turn (a promise, its reaction and the resumption on every look, on both sides of every round
+   * trip). Runs until this side closes. Should anything in it throw (nothing does: the listener's
+   * exceptions are rethrown apart), the loop ends: no listener, and the handle that keeps the
+   * thread alive dropped, before the error goes on.
+   */
+  readonly #step = (): void => {
     try {
-      for (;;) {
-        if (this.#closed) return;
-        const current = Atomics.load(this.#words, this.#peerRing);
-        if (current !== this.#seen) {
-          if (++burst > BURST) {
-            burst = 0;
-            await nextTask();
-            continue;
-          }
-          this.#seen = current;
-          delivered = true;
-          try {
-            onRing();
-          } catch (error: unknown) {
-            queueMicrotask(() => {
-              throw error;
-            });
-          }
-          continue;
-        }
-        if (delivered) {
-          // Look again on later tasks before arming the wait: the microtasks the listener queued
-          // (continuations that answer or send the next message) run first, and the peer's
-          // answer, a few µs away, is delivered with no wait at all — a wake-up through
-          // Atomics.waitAsync costs far more on every round trip's critical path.
-          delivered = false;
-          pollUntil = performance.now() + this.#pollWindowUs / 1000; // performance.now() is in ms
-          burst = 0; // a task boundary, as after a real wait
-          await nextTask();
-          continue;
-        }
-        if (pollUntil !== 0) {
-          if (performance.now() < pollUntil) {
-            burst = 0;
-            await nextTask();
-            continue;
-          }
-          pollUntil = 0;
-        }
-        const wait = Atomics.waitAsync(this.#words, this.#peerRing, current);
-        // A synchronous result is 'not-equal' (it moved since the load): look again.
-        if (wait.async) {
-          burst = 0;
-          await wait.value;
-        }
-      }
-    } finally {
+      this.#look();
+    } catch (error: unknown) {
+      this.#listener = undefined; // the loop is over: not listening any more
       this.#dropKeepAlive();
+      throw error;
+    }
+  };
+
+  #look(): void {
+    const onRing = this.#listener;
+    for (;;) {
+      if (this.#closed || onRing === undefined) {
+        this.#dropKeepAlive();
+        return;
+      }
+      const current = Atomics.load(this.#words, this.#peerRing);
+      if (current !== this.#seen) {
+        if (++this.#burst > BURST) {
+          this.#burst = 0;
+          setImmediate(this.#step);
+          return;
+        }
+        this.#seen = current;
+        this.#delivered = true;
+        try {
+          onRing();
+        } catch (error: unknown) {
+          queueMicrotask(() => {
+            throw error;
+          });
+        }
+        continue;
+      }
+      if (this.#delivered) {
+        // Look again on later tasks before arming the wait: the microtasks the listener queued
+        // (continuations that answer or send the next message) run first, and the peer's
+        // answer, a few µs away, is delivered with no wait at all — a wake-up through
+        // Atomics.waitAsync costs far more on every round trip's critical path.
+        this.#delivered = false;
+        this.#pollUntil = performance.now() + this.#pollWindowUs / 1000; // performance.now() is in ms
+        this.#burst = 0; // a task boundary, as after a real wait
+        setImmediate(this.#step);
+        return;
+      }
+      if (this.#pollUntil !== 0) {
+        if (performance.now() < this.#pollUntil) {
+          this.#burst = 0;
+          setImmediate(this.#step);
+          return;
+        }
+        this.#pollUntil = 0;
+      }
+      const wait = Atomics.waitAsync(this.#words, this.#peerRing, current);
+      // A synchronous result is 'not-equal' (it moved since the load): look again.
+      if (wait.async) {
+        this.#burst = 0;
+        void wait.value.then(this.#step);
+        return;
+      }
     }
   }
 
@@ -381,11 +405,6 @@ export class SharedDoorbell implements Doorbell {
     if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
     this.#keepAlive = undefined;
   }
-}
-
-/** Resolves on a later task (after the microtasks queued so far and the I/O of this turn). */
-function nextTask(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function noop(): void {
