@@ -108,6 +108,7 @@ export async function runDelayedResponseRaceWorker(
       let teardownAt = Infinity;
       const container = buildContainer(instrument.wrap(ends.transport), clock);
       let failure: unknown;
+      let removeError: unknown;
       let probed = false;
       const startedAt = Date.now();
       try {
@@ -129,15 +130,21 @@ export async function runDelayedResponseRaceWorker(
         } catch (e) {
           failure = e;
         }
-        await agent.remove();
+        await agent.remove().catch((e: unknown) => {
+          removeError = e;
+        });
       } catch (e) {
-        failure ??= e;
+        failure = e; // the probe
       }
       const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
       if (!probed) {
         violations.push(`${where}: probe failed with ${describeError(failure)}`);
         await ends.close();
+        checkCampaignRun(run, where, violations);
         continue;
+      }
+      if (removeError !== undefined) {
+        violations.push(`${where}: remove failed with ${describeError(removeError)}`);
       }
       // Past the moment the platform sends the delayed response, then close the wire.
       await sleep(
