@@ -8,6 +8,10 @@ import { reproduceHint, seedWorkerPhase, SEED_WORKER_PHASES } from './seed-scena
 import {
   campaignRun,
   checkCampaignRun,
+  checkLateReplyAccounting,
+  raceCovered,
+  readLateReplyTrace,
+  sleep,
   startWorkerCampaign,
   type WorkerCampaignOptions,
 } from './worker-campaign.js';
@@ -45,9 +49,6 @@ export interface DelayedResponseRaceResult {
   readonly reproduce: string;
 }
 
-const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
 /**
  * The seed scenario's P2A side, with the platform in a worker thread on real time: each run sends
  * an asynchronous CLOCK_RATE_SET whose delayed response the platform sends after a random delay
@@ -78,13 +79,7 @@ export async function runDelayedResponseRaceWorker(
   const maxRuns = runs + (options.coverageRuns ?? 0);
   const phases: Record<string, number> = {};
   const violations: string[] = [];
-  const covered = (): boolean => {
-    const hit = Object.keys(phases);
-    return (
-      hit.includes(SEED_WORKER_PHASES.delivered) &&
-      hit.some((p) => p !== SEED_WORKER_PHASES.delivered)
-    );
-  };
+  const covered = (): boolean => raceCovered(phases, SEED_WORKER_PHASES.delivered);
   let done = 0;
   try {
     for (; (done < runs || (done < maxRuns && !covered())) && Date.now() < deadline; done++) {
@@ -151,41 +146,32 @@ export async function runDelayedResponseRaceWorker(
         Math.max(timeoutMs + 3, startedAt + PLATFORM_ASYNC_LATENCY_MS + delay + 3 - Date.now()),
       );
       await ends.close();
-      const stray = (await ends.strayRepliesDropped?.()) ?? 0;
-      const cancelled = (await ends.repliesCancelled?.()) ?? 0;
-      const late = instrument.lateReplies;
-      const refused = instrument.refusedAfterQuiesce;
-      const unexpected = instrument.badMessages().unexpected;
-      const wire = (ends.droppedSignals?.() ?? 0) + stray;
+      const trace = await readLateReplyTrace(ends, instrument, teardownAt);
+      const { late, refused, unexpected, byAgent } = trace;
       const phase = seedWorkerPhase({
         delivered: failure === undefined,
         refused,
         droppedByCore: late + unexpected,
-        rxAfterTeardown: instrument.channels.some((c) => c.rxTimes.some((t) => t >= teardownAt)),
-        droppedByWire: wire,
-        cancelled,
+        rxAfterTeardown: trace.rxAfterTeardown,
+        droppedByWire: trace.wire,
+        cancelled: trace.cancelled,
       });
       phases[phase] = (phases[phase] ?? 0) + 1;
-      for (const v of ends.transportViolations?.() ?? [])
-        violations.push(`${where}: transport: ${v}`);
       const timedOut = failure instanceof ScmiTimeoutError && failure.phase === 'delayed-response';
       if (failure !== undefined && !timedOut) {
         violations.push(`${where}: the rate set failed with ${describeError(failure)}`);
       }
-      const byAgent = late + refused + unexpected;
-      if (byAgent > 1) {
-        violations.push(
-          `${where}: the delayed response was counted ${byAgent} times by the agent (late ${late}, refused after quiesce ${refused}, unexpected ${unexpected})`,
-        );
-      }
+      checkLateReplyAccounting(
+        where,
+        'the late delayed response',
+        trace,
+        phase === SEED_WORKER_PHASES.neverArrived,
+        ends,
+        violations,
+      );
       if (failure === undefined && byAgent > 0) {
         violations.push(
           `${where}: the delayed response completed its transfer and was counted as dropped too (late ${late}, refused ${refused}, unexpected ${unexpected})`,
-        );
-      }
-      if (phase === SEED_WORKER_PHASES.neverArrived && ends.repliesCancelled !== undefined) {
-        violations.push(
-          `${where}: the late delayed response left no trace — not delivered, not counted by the agent or the wire, not cancelled by the platform`,
         );
       }
       checkCampaignRun(run, where, violations);

@@ -3,7 +3,15 @@ import type { DevresEvent } from '@scmi-ts/devres';
 import { describeError } from './describe-error.js';
 import { pollingA2p, type TransportFixture, type WorkerFixtureSession } from '../fixture.js';
 import { SameThreadRig, buildContainer } from '../rig.js';
-import { campaignRun, checkCampaignRun, startWorkerCampaign } from './worker-campaign.js';
+import {
+  campaignRun,
+  checkCampaignRun,
+  checkLateReplyAccounting,
+  raceCovered,
+  readLateReplyTrace,
+  sleep,
+  startWorkerCampaign,
+} from './worker-campaign.js';
 
 /**
  * Where the seed scenario's late reply is driven, in same-thread mode:
@@ -446,9 +454,6 @@ export function reproduceHint(fixture: TransportFixture, seed: number, flags: st
   return `pnpm stress ${stressFixtureFlags(fixture)} --seed ${seed} ${flags} (the same seed gives the same random choices; the thread timing is real and not reproduced, so a race may need several attempts)`;
 }
 
-const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
 /**
  * The seed scenario with the platform in a worker thread, on real time: each run probes an agent
  * whose Base PROTOCOL_VERSION reply is delayed by a random amount around the (short) timeout, so
@@ -477,13 +482,7 @@ export async function runSeedScenarioWorker(
   const phases: Record<string, number> = {};
   const violations: string[] = [];
   // Both outcomes of the race were hit: a reply in time (the wire delivers at all) and one late.
-  const covered = (): boolean => {
-    const hit = Object.keys(phases);
-    return (
-      hit.includes(SEED_WORKER_PHASES.delivered) &&
-      hit.some((p) => p !== SEED_WORKER_PHASES.delivered)
-    );
-  };
+  const covered = (): boolean => raceCovered(phases, SEED_WORKER_PHASES.delivered);
   let lateRepliesDropped = 0;
   let done = 0;
   try {
@@ -522,32 +521,20 @@ export async function runSeedScenarioWorker(
       // platform sends it (`delay` after it got the command, sent just after `startedAt`).
       await sleep(Math.max(timeoutMs + 3, startedAt + delay + 3 - Date.now()));
       await ends.close();
-      // Read once the wire is closed: closing it may be what cancelled the reply, and a reply that
-      // came just before the close was dropped by the wire then (read before it, it was missed:
-      // `never arrived`, about 1 run in 1500 under load).
-      const stray = (await ends.strayRepliesDropped?.()) ?? 0;
-      const cancelled = (await ends.repliesCancelled?.()) ?? 0;
+      const trace = await readLateReplyTrace(ends, instrument, teardownAt);
+      const { late, refused, wire } = trace;
       const taken = await ends.commandsTaken?.();
-      const late = instrument.lateReplies;
-      const refused = instrument.refusedAfterQuiesce;
-      const bad = instrument.badMessages();
-      const badTotal = Object.values(bad).reduce((a, b) => a + b, 0);
-      const wire = (ends.droppedSignals?.() ?? 0) + stray;
-      const droppedByCore = late + bad.unexpected;
+      const badTotal = Object.values(instrument.badMessages()).reduce((a, b) => a + b, 0);
       // One late reply per run, counted once, where it was first seen: by the agent, else by the
       // wire (a reply a guard refused may also be counted by the wire, still unread at a reset).
-      const droppedByAgent = late + refused + bad.unexpected;
-      lateRepliesDropped += droppedByAgent > 0 ? droppedByAgent : wire;
-      const rxAfterTeardown = instrument.channels.some((c) =>
-        c.rxTimes.some((t) => t >= teardownAt),
-      );
+      lateRepliesDropped += trace.byAgent > 0 ? trace.byAgent : wire;
       const phase = seedWorkerPhase({
         delivered: probeError === undefined,
         refused,
-        droppedByCore,
-        rxAfterTeardown,
+        droppedByCore: late + trace.unexpected,
+        rxAfterTeardown: trace.rxAfterTeardown,
         droppedByWire: wire,
-        cancelled,
+        cancelled: trace.cancelled,
         untaken:
           taken === undefined
             ? 0
@@ -560,20 +547,15 @@ export async function runSeedScenarioWorker(
       });
       phases[phase] = (phases[phase] ?? 0) + 1;
       const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
-      for (const v of ends.transportViolations?.() ?? [])
-        violations.push(`${where}: transport: ${v}`);
-      if (droppedByAgent > 1) {
-        violations.push(
-          `${where}: the late reply was counted ${droppedByAgent} times by the agent (late ${late}, refused after quiesce ${refused}, unexpected ${bad.unexpected})`,
-        );
-      }
-      if (phase === SEED_WORKER_PHASES.neverArrived && ends.repliesCancelled !== undefined) {
-        // The fixture reports what the platform cancels: a reply with no trace at all was lost,
-        // or counted where the fixture does not look.
-        violations.push(
-          `${where}: the late reply left no trace — not delivered, not counted by the agent or the wire, not cancelled by the platform, and the command was taken${options.polling === true ? ' (polling)' : ''}`,
-        );
-      }
+      checkLateReplyAccounting(
+        where,
+        'the late reply',
+        trace,
+        phase === SEED_WORKER_PHASES.neverArrived,
+        ends,
+        violations,
+        `, and the command was taken${options.polling === true ? ' (polling)' : ''}`,
+      );
       if (probeError !== undefined && !(probeError instanceof ScmiTimeoutError)) {
         violations.push(`${where}: probe failed with ${describeError(probeError)}`);
       }

@@ -1,7 +1,7 @@
 import { RealClock, mulberry32 } from '@scmi-ts/core';
 import { DevresEventLog } from '@scmi-ts/devres';
 import { createDefaultPlatformConfig } from '@scmi-ts/platform';
-import type { TransportFixture, WorkerFixtureSession } from '../fixture.js';
+import type { FixtureEnds, TransportFixture, WorkerFixtureSession } from '../fixture.js';
 import { CountingClock, TransportInstrument, checkTeardownLog } from '../instrument.js';
 import { AGENT_ID } from '../rig.js';
 
@@ -82,4 +82,93 @@ export function checkCampaignRun(run: CampaignRun, where: string, violations: st
   for (const p of checkTeardownLog(run.log.events)) violations.push(`${where}: ${p}`);
   if (run.clock.armedTimers !== 0)
     violations.push(`${where}: ${run.clock.armedTimers} timer(s) left armed`);
+}
+
+/** Resolves after `ms` (at once for 0 or less). @internal */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/**
+ * Whether a race campaign ran both sides of its race: a reply in time (`delivered`, the phase
+ * `delivered` names) and one late (any other phase). @internal
+ */
+export function raceCovered(phases: Readonly<Record<string, number>>, delivered: string): boolean {
+  const hit = Object.keys(phases);
+  return hit.includes(delivered) && hit.some((p) => p !== delivered);
+}
+
+/** Where a run's late reply left a trace, as {@link readLateReplyTrace} reads it. @internal */
+export interface LateReplyTrace {
+  /** Replies core dropped as late (a retired token). */
+  readonly late: number;
+  /** Callbacks the RX guards refused after quiesce. */
+  readonly refused: number;
+  /** Replies core dropped as unexpected. */
+  readonly unexpected: number;
+  /** Signals and replies the wire dropped (`droppedSignals` + `strayRepliesDropped`). */
+  readonly wire: number;
+  /** Replies the platform cancelled unsent (`repliesCancelled`). */
+  readonly cancelled: number;
+  /** A reply callback ran once teardown had begun (at `teardownAt` on the run's clock). */
+  readonly rxAfterTeardown: boolean;
+  /** `late + refused + unexpected`: the agent's counts, of which one reply makes one at most. */
+  readonly byAgent: number;
+}
+
+/**
+ * Reads where a run's late reply went, once `ends` is closed: closing the wire may be what
+ * cancelled the reply, and a reply that came just before the close was dropped by the wire then
+ * (read before it, it was missed: `never arrived`, about 1 run in 1500 under load). @internal
+ */
+export async function readLateReplyTrace(
+  ends: FixtureEnds,
+  instrument: TransportInstrument,
+  teardownAt: number,
+): Promise<LateReplyTrace> {
+  const stray = (await ends.strayRepliesDropped?.()) ?? 0;
+  const cancelled = (await ends.repliesCancelled?.()) ?? 0;
+  const late = instrument.lateReplies;
+  const refused = instrument.refusedAfterQuiesce;
+  const unexpected = instrument.badMessages().unexpected;
+  return {
+    late,
+    refused,
+    unexpected,
+    wire: (ends.droppedSignals?.() ?? 0) + stray,
+    cancelled,
+    rxAfterTeardown: instrument.channels.some((c) => c.rxTimes.some((t) => t >= teardownAt)),
+    byAgent: late + refused + unexpected,
+  };
+}
+
+/**
+ * Adds the accounting violations every race run checks, each prefixed with `where`: the
+ * transport's own (`FixtureEnds.transportViolations`), the late reply counted more than once by
+ * the agent, and — when the fixture reports what the platform cancels — one that left no trace
+ * (`leftNoTrace`: the run's phase is `SEED_WORKER_PHASES.neverArrived`). `reply` names it in the
+ * messages (`the late reply`), `noTrace` ends the no-trace message. @internal
+ */
+export function checkLateReplyAccounting(
+  where: string,
+  reply: string,
+  trace: LateReplyTrace,
+  leftNoTrace: boolean,
+  ends: FixtureEnds,
+  violations: string[],
+  noTrace = '',
+): void {
+  for (const v of ends.transportViolations?.() ?? []) violations.push(`${where}: transport: ${v}`);
+  const { late, refused, unexpected, byAgent } = trace;
+  if (byAgent > 1) {
+    violations.push(
+      `${where}: ${reply} was counted ${byAgent} times by the agent (late ${late}, refused after quiesce ${refused}, unexpected ${unexpected})`,
+    );
+  }
+  if (leftNoTrace && ends.repliesCancelled !== undefined) {
+    // The fixture reports what the platform cancels: a reply with no trace at all was lost, or
+    // counted where the fixture does not look.
+    violations.push(
+      `${where}: ${reply} left no trace — not delivered, not counted by the agent or the wire, not cancelled by the platform${noTrace}`,
+    );
+  }
 }
