@@ -563,6 +563,27 @@ describe(createAgent, () => {
     });
   });
 
+  describe('.xfer: get, do, put', () => {
+    it('should not let a second put of a transfer take the transfer of whoever got the next one', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const ops = agent.xfer(0x15);
+      const x = await ops.get(0x3, 4, 4);
+      x.tx.set(u32(1));
+      await ops.do(x);
+      ops.put(x);
+      const y = await ops.get(0x3, 4, 4);
+      ops.put(x); // stale: a no-op
+      y.tx.set(u32(2));
+      await ops.do(y); // y is still its caller's
+      expect(readU32(y.rx, 0)).toBe(2);
+      await expect(ops.do(x)).rejects.toMatchObject({ code: 'E_XFER_STATE' });
+      expect(readU32(x.rx, 0)).toBe(1); // its buffers stayed its own
+      ops.put(y);
+      await agent.remove();
+    });
+  });
+
   describe('timeouts', () => {
     it('should time out, drop the late reply as a late reply, and keep the next transfer unaffected', async () => {
       const h = createHarness();

@@ -508,6 +508,39 @@ describe(TransferEngine, () => {
       engine.put(x); // a no-op once free
       expect(await quiesces(channel, clock)).toBe(true);
     });
+
+    it('should never hand out again a transfer put back with retire: a second put or a send of it cannot reach the transfer of whoever got the next one', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const held = Array.from({ length: 4 }, xfer); // the whole pool
+      const x = held[0] as Xfer;
+      const done = engine.do(channel, x);
+      transport.answer();
+      await done;
+      const waiting = engine.get(channel, 0x10, 0x0, 0, 4); // the pool is empty: it waits
+      engine.put(x, true);
+      const y = await waiting;
+      expect(y).not.toBe(x); // a new transfer took x's place
+      expect(y.state).toBe('allocated');
+      engine.put(x, true); // stale: a no-op, y stays taken
+      engine.put(x);
+      expect(y.state).toBe('allocated');
+      expect(engine.pool.lookup(y.token)).toBe(y);
+      expect(engine.pool.inUse).toBe(4);
+      expect(await failure(engine.do(channel, x))).toMatchObject({ code: 'E_XFER_STATE' });
+      expect(channel.counters.sent).toBe(1);
+      const sent = engine.do(channel, y); // y works as any transfer
+      transport.answer();
+      await sent;
+      for (const h of [y, ...held.slice(1)]) engine.put(h, true);
+      expect(engine.pool.inUse).toBe(0);
+      // The pool keeps its size, and the objects it hands out now are none put back with retire.
+      const again = Array.from({ length: 4 }, xfer);
+      expect(again.some((a) => a === x || a === y || held.includes(a))).toBe(false);
+      expect(engine.pool.tryGet()).toBeUndefined();
+      for (const a of again) engine.put(a);
+      expect(xfer()).toBe(again[3]); // without retire, the object is reused
+      expect(await quiesces(channel, clock)).toBe(true);
+    });
   });
 
   describe('.begin and .end', () => {

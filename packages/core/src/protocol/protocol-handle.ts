@@ -94,8 +94,11 @@ export interface XferOps {
   doWithResponse(xfer: Xfer): Promise<void>;
   /**
    * Puts the transfer back into the pool, once its `do` settled: a transfer still in flight is
-   * refused with `E_XFER_STATE` (thrown), and nothing changes. Put it back once only: a second
-   * put after another caller got it from the pool cannot be told apart from that caller's own.
+   * refused with `E_XFER_STATE` (thrown), and nothing changes. The object is done with once put:
+   * it is never handed out again (a new one takes its place in the pool), so a second put is a
+   * no-op and a send of it is refused with `E_XFER_STATE` — neither can reach the transfer of
+   * whoever gets the next one. Its buffers stay its own: read the response before putting it
+   * back, or keep reading it after, as you like.
    */
   put(xfer: Xfer): void;
   /**
@@ -176,7 +179,7 @@ export class BoundXferOps implements XferOps {
   }
 
   public put(xfer: Xfer): void {
-    this.#engine.put(xfer);
+    this.#engine.put(xfer, true);
   }
 
   public async transact(
@@ -221,7 +224,8 @@ export class BoundXferOps implements XferOps {
       }
       return copyOut(xfer.rx, xfer.rxLen);
     } finally {
-      this.put(xfer);
+      // The object never left this call: reused as is (the caller got a copy of the response).
+      this.#engine.put(xfer);
     }
   }
 

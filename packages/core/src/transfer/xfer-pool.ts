@@ -28,6 +28,8 @@ export class XferPool {
   readonly #tokens: TokenAllocator;
   readonly #waiters: { resolve: (x: Xfer) => void; reject: (e: unknown) => void }[] = [];
   readonly #agent: string;
+  readonly #owner: XferOwner;
+  readonly #capacity: number;
   /** Capacity of the pool. */
   public readonly size: number;
   #closed = false;
@@ -49,6 +51,8 @@ export class XferPool {
     this.#tokens = new TokenAllocator(tokens);
     this.size = size;
     this.#agent = agent;
+    this.#owner = owner;
+    this.#capacity = capacity;
     for (let i = 0; i < size; i++) this.#free.push(new Xfer(owner, capacity));
   }
 
@@ -104,21 +108,31 @@ export class XferPool {
     if (retire) this.#retired[xfer.token] = 1;
   }
 
-  /** Puts `xfer` back: frees its token and hands it to the next waiter. A no-op when already free. */
-  public put(xfer: Xfer): void {
+  /**
+   * Puts `xfer` back: frees its token and hands a transfer to the next waiter. A no-op when
+   * already free.
+   *
+   * With `retire`, the object itself is not reused: it stays `free` for good (a later `put` of it
+   * is a no-op, a send is refused) and a new transfer with buffers of its own takes its place in
+   * the pool. This is how a transfer that left core's hands is put back: its holder may keep the
+   * reference, and a second `put` of a reused object would take the transfer from whoever got it
+   * next (Linux's `__scmi_xfer_put` has that hazard; its refcount cannot tell the two puts apart).
+   */
+  public put(xfer: Xfer, retire = false): void {
     if (xfer.state === 'free') return;
     if (this.#pending[xfer.token] === xfer) this.#pending[xfer.token] = undefined;
     this.#tokens.free(xfer.token);
     xfer.state = 'free';
     xfer.waiter = undefined;
     xfer.error = undefined;
+    const next = retire ? new Xfer(this.#owner, this.#capacity) : xfer;
     const waiter = this.#closed ? undefined : this.#waiters.shift();
     if (waiter === undefined) {
-      this.#free.push(xfer);
+      this.#free.push(next);
       return;
     }
-    this.#take(xfer);
-    waiter.resolve(xfer);
+    this.#take(next);
+    waiter.resolve(next);
   }
 
   /** Every transfer currently in the pending table. */

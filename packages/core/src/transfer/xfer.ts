@@ -18,9 +18,11 @@ export interface XferOwner {
 
 /**
  * One SCMI transfer (Linux `struct scmi_xfer`): a command with preallocated TX and RX buffers,
- * its token, and its state. Transfers come from a bounded pool and are reused: a caller builds the
- * command in {@link Xfer.tx}, sends it, reads the response from {@link Xfer.rx} and puts the transfer
- * back. Transports read `header`, `tx`/`txLen` and write the response with
+ * its token, and its state. Transfers come from a bounded pool: a caller builds the command in
+ * {@link Xfer.tx}, sends it, reads the response from {@link Xfer.rx} and puts the transfer back. An
+ * object put back through `XferOps.put` is not handed out again (a new one takes its place), so
+ * a stale reference can never reach another caller's transfer; core's own `transact` reuses its
+ * objects, which never leave it. Transports read `header`, `tx`/`txLen` and write the response with
  * {@link Xfer.receiveResponse}.
  *
  * @example
