@@ -55,7 +55,7 @@ function expected(bytes: Uint8Array, at: number, op: ReadOp): unknown {
       // At most n − 1 characters (Linux strscpy into an n-byte buffer).
       const field = bytes.subarray(at, at + Math.max(0, op.n - 1));
       const end = field.indexOf(0);
-      return Buffer.from(field.subarray(0, end < 0 ? field.length : end)).toString('utf8');
+      return String.fromCharCode(...field.subarray(0, end < 0 ? field.length : end));
     }
     case 'skip':
     case 'need':
@@ -163,6 +163,15 @@ describe(PayloadReader, () => {
       expect(new PayloadReader(Buffer.from('abc\0')).string(4)).toBe('abc');
     });
 
+    it('should read each byte as one character: a byte above 0x7F is kept, not replaced or merged', () => {
+      // 0xE9 alone is not UTF-8 (a decoder gives U+FFFD); 0xC3 0xA9 is, and would merge into 'é'.
+      const r = new PayloadReader(Uint8Array.of(0x41, 0xe9, 0xc3, 0xa9, 0xff, 0, 0, 0));
+      const name = r.string(8);
+      expect(Array.from({ length: name.length }, (_, i) => name.charCodeAt(i))).toEqual([
+        0x41, 0xe9, 0xc3, 0xa9, 0xff,
+      ]);
+    });
+
     it('should throw E_TRUNCATED for a field shorter than n, without moving', () => {
       const r = new PayloadReader(Buffer.from('vendor'));
       expect(codeOf(() => r.string(16))).toBe('E_TRUNCATED');
@@ -198,7 +207,8 @@ const writeOpArb: fc.Arbitrary<WriteOp> = fc.oneof(
   fc.record({ op: fc.constant('bytes' as const), v: fc.uint8Array({ maxLength: 12 }) }),
   fc.record({
     op: fc.constant('string' as const),
-    v: fc.string({ unit: fc.integer({ min: 1, max: 0x7f }).map((c) => String.fromCharCode(c)) }),
+    // Every one-byte character but NUL: bytes above 0x7F round-trip too.
+    v: fc.string({ unit: fc.integer({ min: 1, max: 0xff }).map((c) => String.fromCharCode(c)) }),
     n: fc.integer({ min: 1, max: 16 }),
   }),
 );
@@ -338,6 +348,17 @@ describe(PayloadWriter, () => {
       expect(decodeAsciiz(bytes)).toBe('abc');
     });
 
+    it('should throw E_FIELD_RANGE for a character that is not one byte, and write nothing', () => {
+      const w = new PayloadWriter(new Uint8Array(8).fill(0xaa));
+      w.u8(1);
+      expect(codeOf(() => w.string('ab\u20ac', 6))).toBe('E_FIELD_RANGE');
+      expect([...w.bytesWritten()]).toEqual([1]);
+      expect(w.length).toBe(1);
+      // Past the n − 1 characters written, a character is not looked at: it is cut anyway.
+      w.string('abc\u20ac', 4);
+      expect([...w.bytesWritten()]).toEqual([1, 0x61, 0x62, 0x63, 0]);
+    });
+
     it('should throw E_FIELD_RANGE for a field size that cannot hold the NUL, and write nothing', () => {
       for (const n of [0, -1, 1.5, Number.NaN]) {
         const w = new PayloadWriter(new Uint8Array(8).fill(0xaa));
@@ -364,10 +385,10 @@ describe(decodeAsciiz, () => {
   it('should ignore everything after the first NUL', () => {
     fc.assert(
       fc.property(
-        fc.string({ unit: fc.integer({ min: 1, max: 0x7f }).map((c) => String.fromCharCode(c)) }),
+        fc.string({ unit: fc.integer({ min: 1, max: 0xff }).map((c) => String.fromCharCode(c)) }),
         fc.uint8Array(),
         (s, tail) => {
-          const bytes = Buffer.concat([Buffer.from(s), Buffer.from([0]), tail]);
+          const bytes = Buffer.concat([Buffer.from(s, 'latin1'), Buffer.from([0]), tail]);
           expect(decodeAsciiz(bytes)).toBe(s);
         },
       ),

@@ -109,7 +109,8 @@ export class PayloadReader {
   /**
    * Reads a fixed-size NUL-terminated ASCII field of `n` bytes (SCMI names are 16 or 64 bytes,
    * NUL included); the string ends at the first NUL, and holds at most `n − 1` characters: a field
-   * with no NUL loses its last byte, as Linux copies names with `strscpy(dst, src, n)`.
+   * with no NUL loses its last byte, as Linux copies names with `strscpy(dst, src, n)`. Each byte
+   * is one character, as {@link decodeAsciiz}: a byte above 0x7F is kept as U+0080–U+00FF.
    *
    * @throws ScmiMalformedError `E_TRUNCATED` when fewer than `n` bytes remain (a short name field
    * is malformed, not an empty name).
@@ -131,21 +132,28 @@ export class PayloadReader {
 }
 
 /**
- * Decodes a NUL-terminated ASCII/UTF-8 field; bytes after the first NUL are ignored.
+ * Decodes a NUL-terminated ASCII field, one character per byte; bytes after the first NUL are
+ * ignored.
  *
- * Never throws: a field with no NUL decodes whole (unlike {@link PayloadReader.string}, which
- * keeps at most `n − 1` characters), an empty one gives `''`.
+ * SCMI names are ASCII. A platform that sends a byte above 0x7F anyway gets it back as the
+ * character of the same value (U+0080–U+00FF, Latin-1): nothing is replaced or merged, so the
+ * string holds exactly the bytes on the wire (Linux copies them as they are, with `strscpy`).
+ * Decoding as UTF-8 instead would turn a stray byte into U+FFFD and a valid multi-byte sequence
+ * into one character, and the bytes could not be recovered. Never throws: a field with no NUL
+ * decodes whole (unlike {@link PayloadReader.string}, which keeps at most `n − 1` characters), an
+ * empty one gives `''`.
  *
  * @example
  * ```ts
  * decodeAsciiz(Buffer.from('scmi-ts\0\0\0\0\0\0\0\0\0')); // 'scmi-ts': a 16-byte vendor name
  * decodeAsciiz(Buffer.from('ABCD')); // 'ABCD'
+ * decodeAsciiz(Uint8Array.of(0x41, 0xe9, 0)); // 'A\u00e9': the byte 0xE9, as it came
  * ```
  */
 export function decodeAsciiz(bytes: Uint8Array): string {
   const end = bytes.indexOf(0);
   return Buffer.from(bytes.buffer, bytes.byteOffset, end < 0 ? bytes.byteLength : end).toString(
-    'utf8',
+    'latin1',
   );
 }
 
@@ -244,19 +252,37 @@ export class PayloadWriter {
   }
 
   /**
-   * Writes `s` as a NUL-padded field of exactly `n` bytes (truncated to n − 1 bytes plus NUL).
+   * Writes `s` as a NUL-padded field of exactly `n` bytes: one byte per character, at most
+   * `n − 1` of them, then NULs. What {@link PayloadReader.string} reads back is `s` cut there (and
+   * at a NUL in `s`).
    *
    * @throws ScmiMalformedError `E_FIELD_RANGE` when `n` is not an integer ≥ 1 (no room for the
-   * NUL); `E_OVERFLOW` when the field does not fit.
+   * NUL), or when a character to be written is above U+00FF (it is not one byte: SCMI names are
+   * ASCII, and U+0080–U+00FF write the byte of the same value, for a test that needs one);
+   * `E_OVERFLOW` when the field does not fit. Nothing is written then.
+   * @example
+   * ```ts
+   * new PayloadWriter(16).string('scmi-ts', 16); // 'scmi-ts' and 9 NULs
+   * ```
    */
   public string(s: string, n: number): this {
     if (!Number.isInteger(n) || n < 1) {
       throw new ScmiMalformedError(`string field size ${n} cannot hold a NUL`, 'E_FIELD_RANGE');
     }
     this.#room(n, 'string');
-    const encoded = Buffer.from(s, 'utf8').subarray(0, n - 1);
-    this.#bytes.fill(0, this.#pos, this.#pos + n);
-    this.#bytes.set(encoded, this.#pos);
+    const length = Math.min(s.length, n - 1);
+    for (let i = 0; i < length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0xff) {
+        throw new ScmiMalformedError(
+          `string field: character U+${c.toString(16).toUpperCase().padStart(4, '0')} at ${i} is not one byte (SCMI names are ASCII)`,
+          'E_FIELD_RANGE',
+        );
+      }
+    }
+    const at = this.#pos;
+    this.#bytes.fill(0, at, at + n);
+    for (let i = 0; i < length; i++) this.#bytes[at + i] = s.charCodeAt(i);
     this.#pos += n;
     return this;
   }
