@@ -209,6 +209,12 @@ describe('Clock protocol (0x14)', () => {
       expect(h.call(CLOCK, ClockMessageId.RATE_GET, [8]).status).toBe(ScmiStatus.NOT_FOUND);
     });
 
+    it('should look at the flags before the clock and its permission, as SCP-firmware', () => {
+      // Reserved bits with a clock that does not exist, or one the agent may not use.
+      expect(set(h, 0x10, 4, 300 * MHZ)).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(set(h, 0x10, 0, 300 * MHZ, 3)).toBe(ScmiStatus.INVALID_PARAMETERS);
+    });
+
     it('should complete an asynchronous set with delayed response 0x5 carrying the token', async () => {
       const link = h.link(1);
       const raw = h.send(1, CLOCK, ClockMessageId.RATE_SET, [1, 0, 500 * MHZ, 0], 77);
@@ -575,6 +581,7 @@ describe('Clock protocol (0x14)', () => {
 
       it('should answer DENIED to rate, state and parent changes, and keep the clock as it was', () => {
         expect(set(fixed, 0, 2, 400 * MHZ)).toBe(ScmiStatus.DENIED);
+        expect(set(fixed, 0x10, 2, 400 * MHZ)).toBe(ScmiStatus.INVALID_PARAMETERS); // flags first
         expect(fixed.call(CLOCK, ClockMessageId.CONFIG_SET, [2, 1, 0]).status).toBe(
           ScmiStatus.DENIED,
         );

@@ -45,7 +45,24 @@ describe('System power protocol (0x12)', () => {
     ]);
     expect(h.links.get(2)?.posted).toHaveLength(0);
     expect(h.platform.snapshot().systemPower).toBe(0);
-    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_SET, [0, 0x80000001]).status).toBe(0);
+  });
+
+  it('should power the system up for a trusted agent only, and only from shutdown or suspend (as SCP-firmware)', () => {
+    const STATE_SET = SystemPowerMessageId.STATE_SET;
+    const state = (): number | undefined => h.call(SYSTEM, SystemPowerMessageId.STATE_GET).words[0];
+    // Running (3): nothing to power up, even for the trusted agent 2.
+    expect(h.call(SYSTEM, STATE_SET, [0, 3], 2).status).toBe(ScmiStatus.DENIED);
+    for (const from of [0, 4]) {
+      expect(h.call(SYSTEM, STATE_SET, [0, from], 1).status).toBe(0);
+      expect(h.call(SYSTEM, STATE_SET, [0, 3], 1).status).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect(state()).toBe(from);
+      expect(h.call(SYSTEM, STATE_SET, [0, 3], 2).status).toBe(0);
+      expect(state()).toBe(3);
+    }
+    // From a reset state (cold 1, warm 2) too: DENIED.
+    expect(h.call(SYSTEM, STATE_SET, [0, 1], 2).status).toBe(0);
+    expect(h.call(SYSTEM, STATE_SET, [0, 3], 2).status).toBe(ScmiStatus.DENIED);
+    expect(state()).toBe(1);
   });
 
   it('should not send STATE_NOTIFIER to the subscribed agent that asked for the transition', () => {
@@ -56,10 +73,13 @@ describe('System power protocol (0x12)', () => {
     expect(h.links.get(2)?.messages.map((m) => m.words)).toEqual([[1, 1, 0]]);
   });
 
-  it('should reject bad states, flags and sizes', () => {
-    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_SET, [0, 5]).status).toBe(
-      ScmiStatus.INVALID_PARAMETERS,
-    );
+  it('should reject bad states (reserved, vendor: none defined), flags and sizes, and keep the state', () => {
+    for (const state of [5, 0x7fffffff, 0x80000000, 0x80000001, 0xffffffff]) {
+      expect(h.call(SYSTEM, SystemPowerMessageId.STATE_SET, [0, state], 2).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
+    }
+    expect(h.call(SYSTEM, SystemPowerMessageId.STATE_GET).words).toEqual([3]);
     expect(h.call(SYSTEM, SystemPowerMessageId.STATE_SET, [2, 0]).status).toBe(
       ScmiStatus.INVALID_PARAMETERS,
     );

@@ -32,7 +32,8 @@ export interface PlatformAgentConfig {
   /**
    * Whether the agent may change permissions (BASE_SET_DEVICE_PERMISSIONS,
    * BASE_SET_PROTOCOL_PERMISSIONS, BASE_RESET_AGENT_CONFIGURATION of another agent or with the
-   * permissions flag, its own included); default false.
+   * permissions flag, its own included) and power the system up (SYSTEM_POWER_STATE_SET
+   * POWER_UP, which SCP-firmware allows its management agents only); default false.
    */
   readonly trusted?: boolean;
 }

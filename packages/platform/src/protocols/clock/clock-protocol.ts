@@ -186,13 +186,15 @@ export class ClockProtocol implements ProtocolServer {
 
   #setRate(req: PlatformRequest): Reply {
     const flags = req.r.u32();
+    // Reserved flag bits first, before the clock is looked at, as SCP-firmware's
+    // scmi_clock_rate_set_handler (`module/scmi_clock/src/mod_scmi_clock.c`).
+    if ((flags & ~0xf) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     const found = this.#clock(req, true);
     if (!Array.isArray(found)) return found;
     const [id, c, s] = found;
     const low = req.r.u32();
     const high = req.r.u32();
     if (c.canSetRate === false) return fail(ScmiStatus.DENIED);
-    if ((flags & ~0xf) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     const asked = high * TWO_32 + low;
     const rate = asked > Number.MAX_SAFE_INTEGER ? undefined : roundRate(c.rates, asked, flags);
     // A rate the clock cannot take: INVALID_PARAMETERS, as SCP-firmware answers every set whose

@@ -105,16 +105,20 @@ export class ResetProtocol implements ProtocolServer {
   }
 
   #reset(req: PlatformRequest): Reply {
-    const found = this.#domain(req, true);
-    if (!Array.isArray(found)) return found;
-    const [id, d] = found;
+    const id = req.r.u32();
     const flags = req.r.u32();
     const resetState = req.r.u32();
+    // Reserved flag bits, then the reset state, before the domain is looked at, as SCP-firmware's
+    // reset_request_handler (`module/scmi_reset_domain/src/mod_scmi_reset_domain.c`).
+    // Architectural states (bit 31 clear): only 0, the cold reset; vendor states are accepted.
+    if ((flags & ~7) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    if (resetState < VENDOR_STATE && resetState !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const bad = domainCheck(req, 'reset', id, this.#domains.length, true);
+    if (bad !== undefined) return bad;
+    const d = this.#domains[id] as ResetDomainConfig;
     const autonomous = (flags & AUTONOMOUS) !== 0;
     const async = (flags & ASYNC) !== 0;
-    if ((flags & ~7) !== 0 || (async && !autonomous)) return fail(ScmiStatus.INVALID_PARAMETERS);
-    // Architectural states (bit 31 clear): only 0, the cold reset; vendor states are accepted.
-    if (resetState < VENDOR_STATE && resetState !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    if (async && !autonomous) return fail(ScmiStatus.INVALID_PARAMETERS);
     // Not advertised (RESET_DOMAIN_ATTRIBUTES bit 31) without a P2A channel, for a domain without
     // asynchronous reset, or on a link the delayed response (domain_id) does not fit (see
     // PlatformServices.delayedFits): NOT_SUPPORTED, before any change.

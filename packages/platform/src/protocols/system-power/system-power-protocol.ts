@@ -14,7 +14,9 @@ import { SystemPowerMessageId, SystemPowerNotificationId } from './system-power-
 
 /** Highest architectural system state: 0 shutdown, 1 cold reset, 2 warm reset, 3 power up, 4 suspend. */
 const MAX_ARCH_STATE = 4;
-const VENDOR_STATE = 0x80000000;
+const SHUTDOWN = 0;
+const POWER_UP = 3;
+const SUSPEND = 4;
 /** Payload of SYSTEM_POWER_STATE_NOTIFIER as posted (see `#set`): agent_id, flags, system_state. */
 const STATE_NOTIFICATION = 12;
 
@@ -72,7 +74,16 @@ export class SystemPowerProtocol implements ProtocolServer {
     const flags = req.r.u32();
     const state = req.r.u32();
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
-    if (state > MAX_ARCH_STATE && state < VENDOR_STATE) return fail(ScmiStatus.INVALID_PARAMETERS);
+    // As SCP-firmware's `mod_scmi_system_power.c` (scmi_sys_power_state_set_handler): a reserved
+    // state, or a vendor one (0x80000000 and up: this platform defines none), is INVALID_PARAMETERS
+    // (its `default:` case); POWER_UP is for a management agent only (NOT_SUPPORTED otherwise —
+    // here a trusted agent), and only while the system is shut down or suspended (DENIED
+    // otherwise: there is nothing to power up).
+    if (state > MAX_ARCH_STATE) return fail(ScmiStatus.INVALID_PARAMETERS);
+    if (state === POWER_UP) {
+      if (req.agent.config.trusted !== true) return fail(ScmiStatus.NOT_SUPPORTED);
+      if (this.#state !== SHUTDOWN && this.#state !== SUSPEND) return fail(ScmiStatus.DENIED);
+    }
     this.#state = state;
     // To every other subscriber: the agent that asked for the transition knows of it (SCP-firmware
     // `mod_scmi_system_power.c`, scmi_sys_power_state_notify, skips the requesting service).
