@@ -132,6 +132,52 @@ describe(VirtioScmiDevice, () => {
       done();
     });
 
+    it('should, with reset-ack-late, go on serving until it resets, then acknowledge and look at a status written meanwhile', async () => {
+      const { clock, wire, platform, device, driver, done } = setup();
+      await driver.start();
+      platform.reply = () => undefined; // the platform answers later
+      driver.command(0, command(1));
+      await driver.kick();
+      device.faults.add({ kind: 'reset-ack-late', ackAfterMs: 10 });
+      const r = wire.registers;
+      const live = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK;
+      expect(await driver.status(0)).toBe(live); // not reset yet
+      const resetSequence = r.read(VirtioRegister.STATUS_SEQUENCE);
+      expect(r.read(VirtioRegister.STATUS_ACK)).not.toBe(resetSequence);
+      // Still serving: the platform's answer is written into the buffer the device holds.
+      platform.link?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 1), 0));
+      await clock.runTasks();
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 8 }]);
+      expect(device.stats.lateResponses).toBe(1);
+      // A status written meanwhile waits for the reset.
+      const writesBefore = device.stats.statusWrites;
+      expect(await driver.status(ACKNOWLEDGE)).toBe(live);
+      expect(device.stats.statusWrites).toBe(writesBefore);
+      await clock.advance(10);
+      expect(device.faults.counts['reset-ack-late']).toBe(1);
+      expect([device.live, platform.disconnects, device.stats.resets]).toEqual([false, 1, 2]);
+      expect(r.read(VirtioRegister.DEVICE_STATUS)).toBe(ACKNOWLEDGE);
+      expect(r.read(VirtioRegister.STATUS_ACK)).toBe(r.read(VirtioRegister.STATUS_SEQUENCE));
+      expect(r.read(VirtioRegister.STATUS_SEQUENCE)).toBe(resetSequence + 1);
+      done();
+    });
+
+    it('should cancel a late reset when it is closed, and refuse ackAfterMs on other kinds', async () => {
+      const { clock, device, driver, done } = setup();
+      await driver.start();
+      device.faults.add({ kind: 'reset-ack-late', ackAfterMs: 10 });
+      await driver.status(0);
+      device.close();
+      expect(clock.armedTimers).toBe(0);
+      expect(() => device.faults.add({ kind: 'used-idx-jump', ackAfterMs: 1 })).toThrow(
+        expect.objectContaining({ field: 'rule.ackAfterMs' }) as Error,
+      );
+      expect(() => device.faults.add({ kind: 'reset-ack-late', ackAfterMs: -1 })).toThrow(
+        expect.objectContaining({ field: 'rule.ackAfterMs' }) as Error,
+      );
+      done();
+    });
+
     it('should refuse a status write that clears a bit it holds: it needs a reset, takes no more commands and neither starts again nor reconnects', async () => {
       const { platform, device, driver, done } = setup();
       await driver.start();

@@ -644,6 +644,109 @@ describe('virtio transport (same thread)', () => {
     });
   });
 
+  describe('when the device acknowledges the reset late (reset-ack-late)', () => {
+    /** An agent with two DISCOVER_VENDOR commands held at the device (answered after 10 ms). */
+    async function twoHeld(resetTimeoutMs?: number) {
+      const h = createVirtioHarness({ wire: { cmdqSize: 4, eventqSize: 4 }, auto: false });
+      const probe = h.create(
+        resetTimeoutMs === undefined ? {} : { transportConfig: { wire: h.wire, resetTimeoutMs } },
+      );
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'delay', ms: 10 },
+      });
+      const outcomes = Promise.allSettled([
+        agent.base.discoverVendor(),
+        agent.base.discoverVendor(),
+      ]);
+      await h.clock.runTasks();
+      return { h, agent, outcomes };
+    }
+
+    it('should reclaim nothing while the device still serves, though it writes into the buffers it holds, and everything once it acknowledges', async () => {
+      const { h, agent, outcomes } = await twoHeld();
+      h.device.faults.add({ kind: 'reset-ack-late', ackAfterMs: 20 });
+      const resetsBefore = h.device.stats.resets;
+      const lateBefore = h.device.stats.lateResponses;
+      let removed = false;
+      const removing = agent.remove().then(() => (removed = true));
+      await h.clock.runTasks();
+      const d = h.wire.driverDiagnostics;
+      expect(d.state).toBe('resetting');
+      await h.clock.advance(10); // the platform answers both: the device writes them back
+      expect(h.device.live).toBe(true);
+      expect(h.device.stats.resets).toBe(resetsBefore);
+      expect(h.device.stats.lateResponses - lateBefore).toBe(2);
+      expect([d.reclaimedBuffers, d.leakedBuffers, removed]).toEqual([0, 0, false]);
+      await h.clock.advance(10);
+      await removing;
+      expect(h.device.faults.counts['reset-ack-late']).toBe(1);
+      expect(h.device.stats.resets).toBe(resetsBefore + 1);
+      expect([d.resetTimeouts, d.reclaimedBuffers]).toEqual([0, 2 + h.wire.layout.eventqSize]);
+      expect(
+        (await outcomes).every(
+          (o) => o.status === 'rejected' && o.reason instanceof ScmiShutdownError,
+        ),
+      ).toBe(true);
+      await finish(h);
+    });
+
+    it('should leave its buffers to a device that acknowledges after the driver stopped waiting', async () => {
+      const { h, agent, outcomes } = await twoHeld(15);
+      h.device.faults.add({ kind: 'reset-ack-late', ackAfterMs: 40 });
+      const resetsBefore = h.device.stats.resets;
+      const removing = agent.remove();
+      await h.clock.advance(15);
+      await removing;
+      const d = h.wire.driverDiagnostics;
+      expect([d.resetTimeouts, d.reclaimedBuffers]).toEqual([1, 0]);
+      expect(d.leakedBuffers).toBe(2 + h.wire.layout.eventqSize);
+      await outcomes;
+      await h.clock.advance(25); // the device resets in the end, on its own
+      expect(h.device.stats.resets).toBe(resetsBefore + 1);
+      expect(h.device.live).toBe(false);
+      await h.shutdown();
+      expect(d.violations).toEqual([]);
+      expect(h.clock.armedTimers).toBe(0);
+    });
+
+    it('should carry out a late reset at probe too: the handshake goes on once it is acknowledged', async () => {
+      const h = createVirtioHarness({ auto: false });
+      h.device.faults.add({ kind: 'reset-ack-late', ackAfterMs: 5, times: 1 });
+      // The probe's first step is a reset: acknowledged 5 ms late, the handshake goes on after it.
+      const probe = h.create();
+      await h.clock.runTasks();
+      expect(h.device.stats.resets).toBe(0);
+      await h.clock.advance(5);
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      expect(h.device.stats.resets).toBe(1);
+      expect(h.device.live).toBe(true);
+      const vendor = agent.base.discoverVendor();
+      await h.clock.runUntilIdle();
+      await expect(vendor).resolves.toBe('scmi-ts');
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      await finish(h);
+    });
+
+    it('should forget a late reset when the device is closed first', async () => {
+      const { h, agent, outcomes } = await twoHeld();
+      h.device.faults.add({ kind: 'reset-ack-late', ackAfterMs: 20 });
+      const removing = agent.remove();
+      await h.clock.runTasks();
+      h.device.close(); // the driver reclaims on the closed end, without the acknowledgement
+      await h.clock.runTasks();
+      await removing;
+      await outcomes;
+      expect(h.wire.driverDiagnostics.resetTimeouts).toBe(0);
+      await finish(h);
+    });
+  });
+
   describe('when the device end is closed first', () => {
     it('should fail new commands at once with E_VIRTIO_DEVICE instead of waiting out the RX timeout', async () => {
       const h = createVirtioHarness({ auto: false });

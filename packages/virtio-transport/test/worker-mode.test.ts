@@ -14,7 +14,12 @@ import {
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite, type DevresEvent } from '@scmi-ts/devres';
 import { BaseMessageId, ClockMessageId, createDefaultPlatformConfig } from '@scmi-ts/platform';
-import { VirtioFeature, featureMask, virtioTransportModule } from '@scmi-ts/virtio-transport';
+import {
+  VirtioFeature,
+  VirtioRegister,
+  featureMask,
+  virtioTransportModule,
+} from '@scmi-ts/virtio-transport';
 import { Container } from 'inversify';
 import {
   startVirtioWorker,
@@ -211,6 +216,56 @@ describe('virtio transport in worker mode', () => {
     ).toBe(true);
     // Exactly the ten commands' buffers (one each) and every eventq buffer, once.
     expect(ends.wire.driverDiagnostics.reclaimedBuffers).toBe(10 + ends.wire.layout.eventqSize);
+    await finish(ends);
+  });
+
+  it('should reclaim no buffer before the device acknowledges the reset, though the device goes on writing into them until it does', async () => {
+    // The device acknowledges the reset at removal 300 ms late and serves meanwhile: the platform
+    // answers the ten commands it holds 100 ms after they came, into their buffers. The driver
+    // waits up to 10 s for the acknowledgement, so load cannot turn the wait into a timeout.
+    const ends = await open({ transportConfig: { resetTimeoutMs: 10_000 } });
+    const agent = await create(ends, { rxTimeoutMs: 60_000 });
+    await session.setFaults([
+      {
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'delay', ms: 100 },
+      },
+    ]);
+    await ends.setWireFaults([{ kind: 'reset-ack-late', ackAfterMs: 300 }]);
+    const deferred = (await ends.deviceStats()).deferred;
+    const pending = Promise.allSettled(
+      Array.from({ length: 10 }, () => agent.base.discoverVendor()),
+    );
+    await waitUntil(async () => (await ends.deviceStats()).deferred - deferred >= 10);
+    // On every turn of this thread's event loop while the agent is removed: a buffer reclaimed
+    // means the device acknowledged the last status written (the reset), read from the registers
+    // the device writes in its own thread.
+    const r = ends.wire.registers;
+    const d = ends.wire.driverDiagnostics;
+    const sequenceBefore = r.read(VirtioRegister.STATUS_SEQUENCE);
+    const seen = { turns: 0, unacknowledged: 0, reclaimedEarly: 0 };
+    let watching = true;
+    const look = (): void => {
+      const sequence = r.read(VirtioRegister.STATUS_SEQUENCE);
+      const acknowledged = r.read(VirtioRegister.STATUS_ACK) === sequence;
+      seen.turns++;
+      if (sequence !== sequenceBefore && !acknowledged) seen.unacknowledged++;
+      if (d.reclaimedBuffers > 0 && !acknowledged) seen.reclaimedEarly++;
+    };
+    const watch = (): void => {
+      look();
+      if (watching) setImmediate(watch);
+    };
+    watch();
+    await agent.remove();
+    watching = false;
+    look(); // and once removed, before anything else runs
+    await pending;
+    expect(seen.reclaimedEarly).toBe(0);
+    // The window was really watched: turns with the reset written and not yet acknowledged.
+    expect(seen.unacknowledged).toBeGreaterThan(0);
+    expect((await ends.deviceStats()).lateResponses).toBeGreaterThanOrEqual(10);
+    expect([d.resetTimeouts, d.reclaimedBuffers]).toEqual([0, 10 + ends.wire.layout.eventqSize]);
     await finish(ends);
   });
 

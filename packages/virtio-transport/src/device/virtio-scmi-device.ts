@@ -70,7 +70,7 @@ export interface VirtioScmiDeviceOptions {
   readonly platform: ScmiPlatformPort;
   /** The agent id (as the platform configuration names it) of the driver on this wire. */
   readonly agentId: number;
-  /** The clock of the device's own tasks (restoring an injected fault, nothing else). */
+  /** The clock of the device's own tasks (an injected fault's: a used-idx-jump restore, a late reset). */
   readonly clock: Clock;
   /** Features offered; default {@link VIRTIO_SCMI_DEVICE_FEATURES}. VERSION_1 is required by the driver. */
   readonly features?: bigint;
@@ -223,6 +223,8 @@ export class VirtioScmiDevice {
   #cmdqPublications = 0;
   /** `used.idx` holds a `used-idx-jump`'s wrong value. */
   #jumpPending = false;
+  /** A `reset-ack-late` reset not carried out yet: its timer (status writes wait for it). */
+  #lateReset: TimerHandle | undefined;
   #connection: PlatformConnection | undefined;
   #cmdq: DeviceVirtqueue | undefined;
   #eventq: DeviceVirtqueue | undefined;
@@ -325,6 +327,8 @@ export class VirtioScmiDevice {
   public close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#lateReset?.cancel();
+    this.#lateReset = undefined;
     this.#reset();
     this.#wire.registers.write(VirtioRegister.DEVICE_PRESENCE, VirtioDevicePresence.CLOSED);
     this.#wire.registers.or(VirtioRegister.INTERRUPT_STATUS, VIRTIO_INTERRUPT_CONFIG);
@@ -347,6 +351,8 @@ export class VirtioScmiDevice {
   }
 
   #handleStatus(): void {
+    // A late reset pending: what the driver wrote since is looked at once it is done.
+    if (this.#lateReset !== undefined) return;
     const r = this.#wire.registers;
     const sequence = r.read(VirtioRegister.STATUS_SEQUENCE);
     if (sequence === this.#lastSequence) return;
@@ -354,6 +360,13 @@ export class VirtioScmiDevice {
     this.#stats.statusWrites++;
     const requested = r.read(VirtioRegister.STATUS_REQUEST);
     if (requested === 0) {
+      const late = this.faults.has('reset-ack-late')
+        ? this.faults.fire('reset-ack-late')
+        : undefined;
+      if (late !== undefined) {
+        this.#resetLate(sequence, late.ackAfterMs ?? 0);
+        return;
+      }
       this.#reset();
       this.#stats.resets++;
     } else if ((requested & VirtioStatus.FAILED) !== 0) {
@@ -402,10 +415,32 @@ export class VirtioScmiDevice {
       }
       this.#status = status;
     }
+    this.#acknowledge(sequence);
+  }
+
+  /** Publishes the device status and acknowledges the status write `sequence`; signals the driver. */
+  #acknowledge(sequence: number): void {
+    const r = this.#wire.registers;
     r.write(VirtioRegister.DEVICE_STATUS, this.#status);
     r.write(VirtioRegister.STATUS_ACK, sequence);
     r.or(VirtioRegister.INTERRUPT_STATUS, VIRTIO_INTERRUPT_CONFIG);
     this.#doorbells.notify.ring();
+  }
+
+  /**
+   * `reset-ack-late`: the reset asked for by status write `sequence` is carried out and
+   * acknowledged `ms` later; meanwhile the device serves its queues as before. Then a status
+   * written since is looked at.
+   */
+  #resetLate(sequence: number, ms: number): void {
+    this.#lateReset = this.#o.clock.setTimeout(() => {
+      this.#lateReset = undefined;
+      if (this.#closed) return;
+      this.#reset();
+      this.#stats.resets++;
+      this.#acknowledge(sequence);
+      this.#handleStatus();
+    }, ms);
   }
 
   /** DRIVER_OK: check the queues, connect to the platform. False when the setup is unusable. */

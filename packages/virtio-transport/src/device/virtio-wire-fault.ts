@@ -19,6 +19,13 @@ import { FaultRuleList, ScmiConfigError, type FaultRuleEntry } from '@scmi-ts/co
  *   notifies again (so does the device's next publish, whichever comes first). A polling driver
  *   looks only between its own yields, so it sees the jump only when it lasts that long.
  * - `event-oversize` (eventq): the element's `len` is the eventq buffer's writable bytes + 1.
+ * - `reset-ack-late` (device status): a reset the driver asks for (status 0) is carried out and
+ *   acknowledged `ackAfterMs` later (device clock; default 0: on a timer of 0 ms) — until then the
+ *   device goes on serving its queues as before, writing into the buffers it holds, as a device
+ *   whose reset takes time may. A status the driver writes meanwhile is looked at after the reset.
+ *   What it tests: the driver reclaims nothing before the acknowledgement (VIRTIO 1.2 §2.4: the
+ *   reset is done when the device reads back 0), and leaves its buffers to a device that takes
+ *   longer than it waits.
  *
  * With both id faults a chain yields three used elements. The device cannot know how far the
  * driver has read the used ring (nothing tells it without EVENT_IDX), so once more than Q elements
@@ -32,7 +39,8 @@ export type VirtioWireFaultKind =
   | 'used-id-not-in-flight'
   | 'used-len-oversize'
   | 'used-idx-jump'
-  | 'event-oversize';
+  | 'event-oversize'
+  | 'reset-ack-late';
 
 /** Every {@link VirtioWireFaultKind}, in a stable order. */
 export const VIRTIO_WIRE_FAULT_KINDS: readonly VirtioWireFaultKind[] = [
@@ -41,12 +49,14 @@ export const VIRTIO_WIRE_FAULT_KINDS: readonly VirtioWireFaultKind[] = [
   'used-len-oversize',
   'used-idx-jump',
   'event-oversize',
+  'reset-ack-late',
 ];
 
 /**
  * A wire-level fault rule: plain data (JSON-able, so it crosses to a worker). The candidates of
  * a rule are the used elements the device returns on the rule's queue (cmdq for every kind but
- * `event-oversize`, which applies to the eventq).
+ * `event-oversize`, which applies to the eventq, and `reset-ack-late`, whose candidates are the
+ * resets the driver asks for).
  *
  * @example
  * ```ts
@@ -71,6 +81,11 @@ export interface VirtioWireFaultRule {
    * stores the true one again; default: until the device's next task.
    */
   readonly restoreAfterMs?: number;
+  /**
+   * `reset-ack-late` only: milliseconds (device clock) the device goes on serving before it
+   * resets and acknowledges; default 0.
+   */
+  readonly ackAfterMs?: number;
 }
 
 function isObject(v: unknown): v is Readonly<Record<string, unknown>> {
@@ -115,6 +130,7 @@ function checkedCopy(rule: unknown, field: string): VirtioWireFaultRule {
   const only = [
     ['withhold', 'used-id-out-of-range'],
     ['restoreAfterMs', 'used-idx-jump'],
+    ['ackAfterMs', 'reset-ack-late'],
   ] as const;
   for (const [key, k] of only) {
     if (r[key] !== undefined && kind !== k) {
@@ -125,12 +141,11 @@ function checkedCopy(rule: unknown, field: string): VirtioWireFaultRule {
   if (withhold !== undefined && typeof withhold !== 'boolean') {
     throw new ScmiConfigError(`${field}.withhold`, `must be a boolean, got ${show(withhold)}`);
   }
-  const ms = r.restoreAfterMs;
-  if (ms !== undefined && !(typeof ms === 'number' && Number.isFinite(ms) && ms >= 0)) {
-    throw new ScmiConfigError(
-      `${field}.restoreAfterMs`,
-      `must be a finite number ≥ 0, got ${show(ms)}`,
-    );
+  for (const key of ['restoreAfterMs', 'ackAfterMs'] as const) {
+    const v = r[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+      throw new ScmiConfigError(`${field}.${key}`, `must be a finite number ≥ 0, got ${show(v)}`);
+    }
   }
   const p = r.probability;
   if (p !== undefined && !(typeof p === 'number' && p >= 0 && p <= 1)) {
@@ -142,7 +157,8 @@ function checkedCopy(rule: unknown, field: string): VirtioWireFaultRule {
   if (r.times !== undefined) copy.times = r.times as number;
   if (p !== undefined) copy.probability = p;
   if (withhold !== undefined) copy.withhold = withhold;
-  if (ms !== undefined) copy.restoreAfterMs = ms;
+  if (r.restoreAfterMs !== undefined) copy.restoreAfterMs = r.restoreAfterMs as number;
+  if (r.ackAfterMs !== undefined) copy.ackAfterMs = r.ackAfterMs as number;
   return Object.freeze(copy);
 }
 
@@ -179,9 +195,9 @@ export class VirtioWireFaultInjector {
    *
    * @throws ScmiConfigError naming the invalid field — `rule` when it is not an object; `rule.id`
    *   when it is not a non-empty string or another rule has it; `rule.kind`, `rule.nth`,
-   *   `rule.times`, `rule.probability`, `rule.restoreAfterMs`, `rule.withhold` of a wrong type or
-   *   out of range; `withhold` or `restoreAfterMs` on a kind they do not apply to. Nothing is
-   *   added then.
+   *   `rule.times`, `rule.probability`, `rule.restoreAfterMs`, `rule.ackAfterMs`, `rule.withhold`
+   *   of a wrong type or out of range; `withhold`, `restoreAfterMs` or `ackAfterMs` on a kind they
+   *   do not apply to. Nothing is added then.
    */
   public add(rule: VirtioWireFaultRule): string {
     const copy = checkedCopy(rule, 'rule');
