@@ -578,7 +578,10 @@ describe(createAgent, () => {
       await ops.do(y); // y is still its caller's
       expect(readU32(y.rx, 0)).toBe(2);
       await expect(ops.do(x)).rejects.toMatchObject({ code: 'E_XFER_STATE' });
-      expect(readU32(x.rx, 0)).toBe(1); // its buffers stayed its own
+      // Its buffers moved to the transfer that took its place: a stale write lands nowhere.
+      expect([x.tx.byteLength, x.rx.byteLength, x.response().byteLength]).toEqual([0, 0, 0]);
+      expect(() => x.tx.set(u32(3))).toThrow(/out of bounds/); // a RangeError (another realm's)
+      expect(readU32(y.tx, 0)).toBe(2);
       ops.put(y);
       await agent.remove();
     });

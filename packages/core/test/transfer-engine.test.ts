@@ -517,9 +517,12 @@ describe(TransferEngine, () => {
       transport.answer();
       await done;
       const waiting = engine.get(channel, 0x10, 0x0, 0, 4); // the pool is empty: it waits
+      const [tx, rx] = [x.tx, x.rx];
       engine.put(x, true);
       const y = await waiting;
-      expect(y).not.toBe(x); // a new transfer took x's place
+      expect(y).not.toBe(x); // a new transfer took x's place, with x's buffers (none allocated)
+      expect(y.tx === tx && y.rx === rx).toBe(true);
+      expect([x.tx.byteLength, x.rx.byteLength]).toEqual([0, 0]);
       expect(y.state).toBe('allocated');
       engine.put(x, true); // stale: a no-op, y stays taken
       engine.put(x);

@@ -97,8 +97,9 @@ export interface XferOps {
    * refused with `E_XFER_STATE` (thrown), and nothing changes. The object is done with once put:
    * it is never handed out again (a new one takes its place in the pool), so a second put is a
    * no-op and a send of it is refused with `E_XFER_STATE` — neither can reach the transfer of
-   * whoever gets the next one. Its buffers stay its own: read the response before putting it
-   * back, or keep reading it after, as you like.
+   * whoever gets the next one. Read the response before putting it back: its buffers move to the
+   * transfer that takes its place, and it keeps empty ones (a stale write lands nowhere, `set`
+   * throws a RangeError).
    */
   put(xfer: Xfer): void;
   /**

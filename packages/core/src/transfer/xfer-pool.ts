@@ -28,8 +28,6 @@ export class XferPool {
   readonly #tokens: TokenAllocator;
   readonly #waiters: { resolve: (x: Xfer) => void; reject: (e: unknown) => void }[] = [];
   readonly #agent: string;
-  readonly #owner: XferOwner;
-  readonly #capacity: number;
   /** Capacity of the pool. */
   public readonly size: number;
   #closed = false;
@@ -51,8 +49,6 @@ export class XferPool {
     this.#tokens = new TokenAllocator(tokens);
     this.size = size;
     this.#agent = agent;
-    this.#owner = owner;
-    this.#capacity = capacity;
     for (let i = 0; i < size; i++) this.#free.push(new Xfer(owner, capacity));
   }
 
@@ -113,8 +109,8 @@ export class XferPool {
    * already free.
    *
    * With `retire`, the object itself is not reused: it stays `free` for good (a later `put` of it
-   * is a no-op, a send is refused) and a new transfer with buffers of its own takes its place in
-   * the pool. This is how a transfer that left core's hands is put back: its holder may keep the
+   * is a no-op, a send is refused) and a new transfer takes its place in the pool, with the
+   * buffers moved to it — the retired object keeps empty ones (see `Xfer.handOver`). This is how a transfer that left core's hands is put back: its holder may keep the
    * reference, and a second `put` of a reused object would take the transfer from whoever got it
    * next (Linux's `__scmi_xfer_put` has that hazard; its refcount cannot tell the two puts apart).
    */
@@ -125,7 +121,7 @@ export class XferPool {
     xfer.state = 'free';
     xfer.waiter = undefined;
     xfer.error = undefined;
-    const next = retire ? new Xfer(this.#owner, this.#capacity) : xfer;
+    const next = retire ? xfer.handOver() : xfer;
     const waiter = this.#closed ? undefined : this.#waiters.shift();
     if (waiter === undefined) {
       this.#free.push(next);

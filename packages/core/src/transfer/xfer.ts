@@ -34,6 +34,9 @@ export interface XferOwner {
  * ph.xfer.put(xfer);
  * ```
  */
+/** The buffers of a retired transfer (see {@link Xfer.handOver}). */
+const NO_BYTES = new Uint8Array(0);
+
 export class Xfer implements DeadlineNode {
   /** The 10-bit token, echoed by the platform. */
   public token = 0;
@@ -86,11 +89,29 @@ export class Xfer implements DeadlineNode {
 
   readonly #owner: XferOwner;
 
-  /** @internal Created by the transfer pool. */
-  public constructor(owner: XferOwner, capacity: number) {
+  /**
+   * @internal Created by the transfer pool: with buffers of `capacity` bytes, or with the buffers
+   * given (see {@link Xfer.handOver}).
+   */
+  public constructor(owner: XferOwner, capacity: number, tx?: Uint8Array, rx?: Uint8Array) {
     this.#owner = owner;
-    this.tx = new Uint8Array(capacity);
-    this.rx = new Uint8Array(capacity);
+    this.tx = tx ?? new Uint8Array(capacity);
+    this.rx = rx ?? new Uint8Array(capacity);
+  }
+
+  /**
+   * @internal A new transfer that takes over this one's buffers, this one left with empty ones:
+   * how the pool retires an object whose holder may keep the reference. Buffers above 64 bytes
+   * live outside V8's heap and cost about a microsecond each to allocate (Node 20), so they move
+   * instead; the retired object's `tx` and `rx` hold no bytes, so a stale write lands nowhere
+   * (`set` throws a RangeError) and a stale read finds nothing.
+   */
+  public handOver(): Xfer {
+    const next = new Xfer(this.#owner, 0, this.tx, this.rx);
+    const self = this as { tx: Uint8Array; rx: Uint8Array };
+    self.tx = NO_BYTES;
+    self.rx = NO_BYTES;
+    return next;
   }
 
   /** The command payload: a view of the first {@link Xfer.txLen} bytes of {@link Xfer.tx}. */
