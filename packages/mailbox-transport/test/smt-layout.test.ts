@@ -1,5 +1,11 @@
 import { fieldOfConfigError } from '../../core/test/support/code-of.js';
-import { ScmiConfigError, SharedDoorbell, VirtualClock, type Clock } from '@scmi-ts/core';
+import {
+  ScmiConfigError,
+  ScmiStatus,
+  SharedDoorbell,
+  VirtualClock,
+  type Clock,
+} from '@scmi-ts/core';
 import {
   SMT_CHANNEL_ERROR,
   SMT_CHANNEL_FREE,
@@ -36,6 +42,22 @@ describe(SmtArea, () => {
     expect([SMT_CHANNEL_FREE, SMT_CHANNEL_ERROR, SMT_FLAG_INTR_ENABLED]).toEqual([1, 2, 1]);
     expect(SMT_HEADER_SIZE).toBe(28);
     expect(SMT_DEFAULT_AREA_SIZE).toBe(156);
+  });
+
+  describe('.refuse', () => {
+    it('should write PROTOCOL_ERROR after the header and length 8, then CHANNEL_ERROR | CHANNEL_FREE, leaving the header', () => {
+      const a = new SmtArea(new SharedArrayBuffer(SMT_DEFAULT_AREA_SIZE), 0, SMT_DEFAULT_AREA_SIZE);
+      a.setHeader(0x1234);
+      a.setLength(12);
+      a.writePayload(new Uint8Array(8), 0, 8); // a request whose first payload word is 0
+      a.refuse();
+      expect([a.status(), a.header(), a.payloadI32(), a.length()]).toEqual([
+        SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR,
+        0x1234,
+        ScmiStatus.PROTOCOL_ERROR,
+        8,
+      ]);
+    });
   });
 
   describe('constructor', () => {

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import {
   RealClock,
   ScmiMessageType,
+  ScmiStatus,
   VirtualClock,
   buildHeader,
   type PlatformAgentLink,
@@ -108,9 +109,13 @@ describe(processSmtArea, () => {
       a.setStatus(0);
       a.setLength(2);
     });
-    expect(view(processSmtArea(platform, 1, 0, short)).status()).toBe(
+    const refused = view(processSmtArea(platform, 1, 0, short));
+    // As SCP-firmware: PROTOCOL_ERROR in the status word, length 8, with the error bit.
+    expect([refused.status(), refused.payloadI32(), refused.length()]).toEqual([
       SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR,
-    );
+      ScmiStatus.PROTOCOL_ERROR,
+      8,
+    ]);
   });
 
   it('should answer CHANNEL_ERROR for an area whose status has CHANNEL_ERROR, without the platform seeing it', () => {

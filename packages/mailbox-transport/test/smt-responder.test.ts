@@ -1,6 +1,7 @@
 import {
   ScmiConfigError,
   ScmiMessageType,
+  ScmiStatus,
   VirtualClock,
   buildHeader,
   type PlatformAgentLink,
@@ -231,6 +232,12 @@ describe(SmtResponder, () => {
         w.request(HEADER, length);
         await w.clock.runTasks();
         expect(w.area(0).status()).toBe(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+        // As SCP-firmware: PROTOCOL_ERROR after the header, for an agent that reads the status only.
+        expect([w.area(0).header(), w.area(0).payloadI32(), w.area(0).length()]).toEqual([
+          HEADER,
+          ScmiStatus.PROTOCOL_ERROR,
+          8,
+        ]);
         expect(w.platform.requests).toHaveLength(0);
         expect(w.responder.counters.malformedRequests).toBe(1);
         expect(w.rings()).toBe(1);
@@ -314,9 +321,11 @@ describe(SmtResponder, () => {
     it('should give the area back with CHANNEL_ERROR when platform.handle throws, count it, drop a later response to that command, and serve the next', async () => {
       const w = rawWire();
       w.platform.throws = true;
-      w.request(HEADER);
+      w.request(HEADER, 8); // CLOCK_RATE_GET-like: a payload word of 0
       await w.clock.runTasks(); // nothing thrown out of the doorbell callback
       expect(w.area(0).status()).toBe(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+      // Not the request's payload word 0 (SUCCESS) where the status goes: PROTOCOL_ERROR, length 8.
+      expect([w.area(0).payloadI32(), w.area(0).length()]).toEqual([ScmiStatus.PROTOCOL_ERROR, 8]);
       expect(w.rings()).toBe(1);
       expect(w.responder.counters).toMatchObject({
         requests: 1,

@@ -30,10 +30,10 @@ export interface SmtPeerFrameContext {
  * (a new array of the same size):
  *
  * - CHANNEL_FREE set: nothing is pending; the area comes back unchanged;
- * - a length field out of the area (or below a header), or CHANNEL_ERROR already set:
- *   CHANNEL_ERROR | CHANNEL_FREE, like OP-TEE `smt.c`;
+ * - a length field out of the area (or below a header), or CHANNEL_ERROR already set: refused
+ *   (`SmtArea.refuse`: PROTOCOL_ERROR, length 8, CHANNEL_ERROR | CHANNEL_FREE, as SCP-firmware);
  * - a header that is not a command (reserved bits, another type): the platform sees it (and drops
- *   it), and the area comes back with CHANNEL_ERROR | CHANNEL_FREE;
+ *   it), and the area comes back refused the same way;
  * - else the message (header + payload) goes to `platform.handle` on A2P channel `channelId`; its
  *   response is written over it and CHANNEL_FREE set — or, when it is larger than the area (the
  *   platform sizes responses to the port's link), the response's header with PROTOCOL_ERROR. When the platform has no response now
@@ -70,7 +70,7 @@ export function processSmtArea(
       length > size - SMT_HEADER_OFFSET ||
       (smt.status() & SMT_CHANNEL_ERROR) !== 0
     ) {
-      smt.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+      smt.refuse();
     } else {
       const header = smt.header();
       const response = platform.handle(
@@ -82,7 +82,7 @@ export function processSmtArea(
         // Not a command: the platform saw it (counted, BASE_ERROR_EVENT) and drops it; no later
         // frame will answer it, so the area goes back now, with CHANNEL_ERROR, as SmtResponder
         // gives it back.
-        smt.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+        smt.refuse();
       } else if (response !== undefined) {
         // The platform sizes its responses to the port's link, not to this frame's area: one
         // that does not fit is answered PROTOCOL_ERROR (as SmtResponder does) rather than cut

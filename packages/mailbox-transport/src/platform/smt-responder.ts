@@ -357,8 +357,8 @@ export class SmtResponder {
     }
     const length = area.length();
     if (length < 4 || length > area.maxLength || (area.status() & SMT_CHANNEL_ERROR) !== 0) {
-      // OP-TEE smt.c: a message that does not fit, or an area whose status has CHANNEL_ERROR
-      // (the agent did not clear it), is answered with CHANNEL_ERROR.
+      // A message that does not fit, or an area whose status has CHANNEL_ERROR (the agent did not
+      // clear it), is refused (OP-TEE smt.c and SCP-firmware's SMT servers refuse it too).
       this.#refuse(c);
       return;
     }
@@ -405,9 +405,12 @@ export class SmtResponder {
     this.#giveBackWithError(c);
   }
 
-  /** CHANNEL_FREE with CHANNEL_ERROR, then the doorbell when the agent asked for one. */
+  /**
+   * PROTOCOL_ERROR, then CHANNEL_FREE with CHANNEL_ERROR (see `SmtArea.refuse`), then the doorbell
+   * when the agent asked for one.
+   */
   #giveBackWithError(c: A2pChannel): void {
-    c.area.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
+    c.area.refuse();
     if ((c.area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
   }
 

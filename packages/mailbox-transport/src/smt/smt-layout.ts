@@ -43,6 +43,9 @@ export const SMT_DEFAULT_AREA_SIZE = SMT_HEADER_SIZE + 128;
  */
 export const SMT_MIN_AREA_SIZE = SMT_HEADER_SIZE + 4;
 
+/** `length` of a refused message (see {@link SmtArea.refuse}): the header and the status word. */
+const SMT_REFUSED_LENGTH = 8;
+
 /**
  * What the platform side writes into an area whose message room is `maxLength` bytes: `response`
  * when it fits, else its header with PROTOCOL_ERROR (a new array) — never a response cut into a
@@ -123,6 +126,25 @@ export class SmtArea {
   /** Writes `channel_status` atomically (after every other field of the message). */
   public setStatus(status: number): void {
     Atomics.store(this.#status, 0, toLe(status >>> 0));
+  }
+
+  /**
+   * Gives a message back refused, as SCP-firmware's SMT servers do (`smt_requester_handler`:
+   * the error bit, then `smt_respond` with `SCMI_PROTOCOL_ERROR`): PROTOCOL_ERROR as the status
+   * word after the message's own header, `length` 8, then CHANNEL_ERROR | CHANNEL_FREE. An agent
+   * that reads only the status word — Linux's `shmem_fetch_response` never looks at
+   * CHANNEL_ERROR — sees an error, not the request's first payload word taken for a status (0,
+   * SUCCESS, for CLOCK_RATE_GET of clock 0). OP-TEE's `smt.c` sets the two bits only.
+   *
+   * @example
+   * ```ts
+   * area.refuse(); // status() === SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR, payloadI32() === -10
+   * ```
+   */
+  public refuse(): void {
+    this.#view.setInt32(SMT_PAYLOAD_OFFSET, ScmiStatus.PROTOCOL_ERROR, true);
+    this.setLength(SMT_REFUSED_LENGTH);
+    this.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
   }
 
   /** Whether CHANNEL_FREE is set. */
