@@ -110,9 +110,10 @@ export class XferPool {
    *
    * With `retire`, the object itself is not reused: it stays `free` for good (a later `put` of it
    * is a no-op, a send is refused) and a new transfer takes its place in the pool, with the
-   * buffers moved to it — the retired object keeps empty ones (see `Xfer.handOver`). This is how a transfer that left core's hands is put back: its holder may keep the
-   * reference, and a second `put` of a reused object would take the transfer from whoever got it
-   * next (Linux's `__scmi_xfer_put` has that hazard; its refcount cannot tell the two puts apart).
+   * buffers moved to it — the retired object keeps empty ones (see `Xfer.handOver`). This is how
+   * a transfer that left core's hands is put back: its holder may keep the reference, and a
+   * second `put` of a reused object would take the transfer from whoever got it next (Linux's
+   * `__scmi_xfer_put` has that hazard; its refcount cannot tell the two puts apart).
    */
   public put(xfer: Xfer, retire = false): void {
     if (xfer.state === 'free') return;

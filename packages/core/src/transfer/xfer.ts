@@ -16,6 +16,9 @@ export interface XferOwner {
   onXferDeadline(xfer: Xfer): void;
 }
 
+/** The buffers of a retired transfer (see {@link Xfer.handOver}). */
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * One SCMI transfer (Linux `struct scmi_xfer`): a command with preallocated TX and RX buffers,
  * its token, and its state. Transfers come from a bounded pool: a caller builds the command in
@@ -34,9 +37,6 @@ export interface XferOwner {
  * ph.xfer.put(xfer);
  * ```
  */
-/** The buffers of a retired transfer (see {@link Xfer.handOver}). */
-const NO_BYTES = new Uint8Array(0);
-
 export class Xfer implements DeadlineNode {
   /** The 10-bit token, echoed by the platform. */
   public token = 0;
