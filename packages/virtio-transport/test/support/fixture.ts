@@ -215,3 +215,29 @@ export const virtioFixture: TransportFixture = {
     };
   },
 };
+
+/** The device rule of {@link virtioSlowResetFixture}: every reset acknowledged 2 ms late. */
+const SLOW_RESET: readonly VirtioWireFaultRule[] = [{ kind: 'reset-ack-late', ackAfterMs: 2 }];
+
+/**
+ * The virtio fixture with a device whose reset takes 2 ms (`reset-ack-late`): from the driver's
+ * status 0 to its acknowledgement the device goes on serving — the platform's late replies are
+ * written into the buffers it holds while the agent tears down — and the driver must reclaim
+ * nothing before the acknowledgement. Every kit scenario and `pnpm stress` run over it as over
+ * {@link virtioFixture}.
+ */
+export const virtioSlowResetFixture: TransportFixture = {
+  name: 'virtio',
+  variant: 'slow-reset',
+  capabilities: virtioFixture.capabilities,
+  sameThread: (ctx) =>
+    Promise.resolve(openSameThreadVirtio(ctx, { device: { faults: SLOW_RESET } })),
+  worker: async (ctx) => {
+    const session = await startVirtioWorker(ctx);
+    return {
+      open: () => session.open({ device: { faults: SLOW_RESET } }),
+      setFaults: (rules) => session.setFaults(rules),
+      stop: () => session.stop(),
+    };
+  },
+};
