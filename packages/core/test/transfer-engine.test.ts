@@ -509,7 +509,7 @@ describe(TransferEngine, () => {
       expect(await quiesces(channel, clock)).toBe(true);
     });
 
-    it('should never hand out again a transfer put back with retire: a second put or a send of it cannot reach the transfer of whoever got the next one', async () => {
+    it('should never hand out again a transfer put back with replace: a second put or a send of it cannot reach the transfer of whoever got the next one', async () => {
       const { channel, transport, engine, xfer, clock } = setup();
       const held = Array.from({ length: 4 }, xfer); // the whole pool
       const x = held[0] as Xfer;
@@ -536,12 +536,12 @@ describe(TransferEngine, () => {
       await sent;
       for (const h of [y, ...held.slice(1)]) engine.put(h, true);
       expect(engine.pool.inUse).toBe(0);
-      // The pool keeps its size, and the objects it hands out now are none put back with retire.
+      // The pool keeps its size, and the objects it hands out now are none put back with replace.
       const again = Array.from({ length: 4 }, xfer);
       expect(again.some((a) => a === x || a === y || held.includes(a))).toBe(false);
       expect(engine.pool.tryGet()).toBeUndefined();
       for (const a of again) engine.put(a);
-      expect(xfer()).toBe(again[3]); // without retire, the object is reused
+      expect(xfer()).toBe(again[3]); // without replace, the object is reused
       expect(await quiesces(channel, clock)).toBe(true);
     });
   });

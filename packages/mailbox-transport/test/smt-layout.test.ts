@@ -58,6 +58,13 @@ describe(SmtArea, () => {
         8,
       ]);
     });
+
+    it('should only set the bits on an area too small for a status word', () => {
+      const small = new SmtArea(new SharedArrayBuffer(SMT_HEADER_SIZE), 0, SMT_HEADER_SIZE);
+      small.setLength(4);
+      small.refuse();
+      expect([small.status(), small.length()]).toEqual([SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR, 4]);
+    });
   });
 
   describe('constructor', () => {

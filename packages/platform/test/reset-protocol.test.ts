@@ -141,12 +141,13 @@ describe('Reset domain protocol (0x16)', () => {
       expect(reset([0, AUTONOMOUS])).toBe(ScmiStatus.PROTOCOL_ERROR);
     });
 
-    it('should look at the flags and the reset state before the domain, and at async after it, as SCP-firmware', () => {
+    it('should answer DENIED first, then look at the flags and the reset state before the domain lookup, and at async after it, as SCP-firmware', () => {
       const reset = (p: number[], agent = 1): number =>
         h.call(RESET, ResetMessageId.RESET, p, agent).status;
       expect(reset([3, 8, 0])).toBe(ScmiStatus.INVALID_PARAMETERS);
       expect(reset([3, AUTONOMOUS, 1])).toBe(ScmiStatus.INVALID_PARAMETERS);
-      expect(reset([0, 8, 0], 3)).toBe(ScmiStatus.INVALID_PARAMETERS);
+      // A domain the agent may not use: DENIED before its flags (SCP checks the permission first).
+      expect(reset([0, 8, 0], 3)).toBe(ScmiStatus.DENIED);
       // Async without autonomous is checked once the domain is known (reset_request_handler).
       expect(reset([3, ASYNC, 0])).toBe(ScmiStatus.NOT_FOUND);
       expect(reset([0, ASYNC, 0], 3)).toBe(ScmiStatus.DENIED);

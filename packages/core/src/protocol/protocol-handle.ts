@@ -98,8 +98,9 @@ export interface XferOps {
    * it is never handed out again (a new one takes its place in the pool), so a second put is a
    * no-op and a send of it is refused with `E_XFER_STATE` — neither can reach the transfer of
    * whoever gets the next one. Read the response before putting it back: its buffers move to the
-   * transfer that takes its place, and it keeps empty ones (a stale write lands nowhere, `set`
-   * throws a RangeError).
+   * transfer that takes its place, and it keeps empty ones (a stale write through `xfer.tx` lands
+   * nowhere, `set` throws a RangeError). Views taken before the put (`response()`, a
+   * `PayloadWriter` over `tx`) still reach the buffers, now the next transfer's: drop them too.
    */
   put(xfer: Xfer): void;
   /**
@@ -180,7 +181,7 @@ export class BoundXferOps implements XferOps {
   }
 
   public put(xfer: Xfer): void {
-    this.#engine.put(xfer, true);
+    this.#engine.put(xfer, true); // replace the object
   }
 
   public async transact(

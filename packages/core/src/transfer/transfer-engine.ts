@@ -294,7 +294,7 @@ export class TransferEngine implements XferOwner {
 
   /**
    * Puts a transfer back into the pool (Linux `xfer_put`). A no-op for a transfer already free.
-   * With `retire` (how `XferOps.put` puts back a transfer its caller held), the object is
+   * With `replace` (how `XferOps.put` puts back a transfer its caller held), the object is
    * never handed out again: a second put of it, or a send, cannot touch the transfer of whoever
    * gets the next one (see {@link XferPool.put}). Without it (core's own `transact`, which never
    * lets the object out), the object is reused.
@@ -303,7 +303,7 @@ export class TransferEngine implements XferOwner {
    * its delayed response): its `do` has not settled, and the transport may still hold it. Nothing
    * changes; put it back once `do` settled.
    */
-  public put(xfer: Xfer, retire = false): void {
+  public put(xfer: Xfer, replace = false): void {
     if (inFlight(xfer)) {
       throw new ScmiError(
         'E_XFER_STATE',
@@ -312,7 +312,7 @@ export class TransferEngine implements XferOwner {
     }
     this.#deadlines.disarm(xfer);
     xfer.route = undefined;
-    this.pool.put(xfer, retire);
+    this.pool.put(xfer, replace);
   }
 
   /**

@@ -108,21 +108,22 @@ export class XferPool {
    * Puts `xfer` back: frees its token and hands a transfer to the next waiter. A no-op when
    * already free.
    *
-   * With `retire`, the object itself is not reused: it stays `free` for good (a later `put` of it
+   * With `replace`, the object itself is not reused: it stays `free` for good (a later `put` of it
    * is a no-op, a send is refused) and a new transfer takes its place in the pool, with the
-   * buffers moved to it — the retired object keeps empty ones (see `Xfer.handOver`). This is how
+   * buffers moved to it — the replaced object keeps empty ones (see `Xfer.handOver`). This is how
    * a transfer that left core's hands is put back: its holder may keep the reference, and a
    * second `put` of a reused object would take the transfer from whoever got it next (Linux's
-   * `__scmi_xfer_put` has that hazard; its refcount cannot tell the two puts apart).
+   * `__scmi_xfer_put` has that hazard; its refcount cannot tell the two puts apart). Not to be
+   * confused with a retired token ({@link XferPool.unlist}).
    */
-  public put(xfer: Xfer, retire = false): void {
+  public put(xfer: Xfer, replace = false): void {
     if (xfer.state === 'free') return;
     if (this.#pending[xfer.token] === xfer) this.#pending[xfer.token] = undefined;
     this.#tokens.free(xfer.token);
     xfer.state = 'free';
     xfer.waiter = undefined;
     xfer.error = undefined;
-    const next = retire ? xfer.handOver() : xfer;
+    const next = replace ? xfer.handOver() : xfer;
     const waiter = this.#closed ? undefined : this.#waiters.shift();
     if (waiter === undefined) {
       this.#free.push(next);

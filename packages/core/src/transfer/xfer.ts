@@ -16,7 +16,7 @@ export interface XferOwner {
   onXferDeadline(xfer: Xfer): void;
 }
 
-/** The buffers of a retired transfer (see {@link Xfer.handOver}). */
+/** The buffers of a transfer replaced in the pool (see {@link Xfer.handOver}). */
 const NO_BYTES = new Uint8Array(0);
 
 /**
@@ -46,11 +46,17 @@ export class Xfer implements DeadlineNode {
   public protocolId = 0;
   /** The message id. */
   public messageId = 0;
-  /** Command payload buffer (capacity: the transport's max message size). */
+  /**
+   * Command payload buffer (capacity: the transport's max message size; empty once the transfer
+   * was put back through `XferOps.put`).
+   */
   public readonly tx: Uint8Array;
   /** Bytes of {@link Xfer.tx} to send. */
   public txLen = 0;
-  /** Response buffer: return values after the status (capacity: max message size). */
+  /**
+   * Response buffer: return values after the status (capacity: max message size; empty once the
+   * transfer was put back through `XferOps.put`).
+   */
   public readonly rx: Uint8Array;
   /** Bytes of {@link Xfer.rx} received. */
   public rxLen = 0;
@@ -101,10 +107,11 @@ export class Xfer implements DeadlineNode {
 
   /**
    * @internal A new transfer that takes over this one's buffers, this one left with empty ones:
-   * how the pool retires an object whose holder may keep the reference. Buffers above 64 bytes
+   * how the pool replaces an object whose holder may keep the reference. Buffers above 64 bytes
    * live outside V8's heap and cost about a microsecond each to allocate (Node 20), so they move
-   * instead; the retired object's `tx` and `rx` hold no bytes, so a stale write lands nowhere
-   * (`set` throws a RangeError) and a stale read finds nothing.
+   * instead; the replaced object's `tx` and `rx` hold no bytes, so a stale write through them
+   * lands nowhere (`set` throws a RangeError) and a stale read finds nothing. A view taken before
+   * (`response()`, a `PayloadWriter` over `tx`) still reaches the buffers, now the next transfer's.
    */
   public handOver(): Xfer {
     const next = new Xfer(this.#owner, 0, this.tx, this.rx);

@@ -134,7 +134,8 @@ export class SmtArea {
    * word after the message's own header, `length` 8, then CHANNEL_ERROR | CHANNEL_FREE. An agent
    * that reads only the status word — Linux's `shmem_fetch_response` never looks at
    * CHANNEL_ERROR — sees an error, not the request's first payload word taken for a status (0,
-   * SUCCESS, for CLOCK_RATE_GET of clock 0). OP-TEE's `smt.c` sets the two bits only.
+   * SUCCESS, for CLOCK_RATE_GET of clock 0). OP-TEE's `smt.c` sets the two bits only, and so
+   * does this on an area too small for a status word (under {@link SMT_MIN_AREA_SIZE} bytes).
    *
    * @example
    * ```ts
@@ -142,8 +143,10 @@ export class SmtArea {
    * ```
    */
   public refuse(): void {
-    this.#view.setInt32(SMT_PAYLOAD_OFFSET, ScmiStatus.PROTOCOL_ERROR, true);
-    this.setLength(SMT_REFUSED_LENGTH);
+    if (this.maxLength >= SMT_REFUSED_LENGTH) {
+      this.#view.setInt32(SMT_PAYLOAD_OFFSET, ScmiStatus.PROTOCOL_ERROR, true);
+      this.setLength(SMT_REFUSED_LENGTH);
+    }
     this.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
   }
 

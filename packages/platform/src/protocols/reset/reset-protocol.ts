@@ -108,9 +108,14 @@ export class ResetProtocol implements ProtocolServer {
     const id = req.r.u32();
     const flags = req.r.u32();
     const resetState = req.r.u32();
-    // Reserved flag bits, then the reset state, before the domain is looked at, as SCP-firmware's
-    // reset_request_handler (`module/scmi_reset_domain/src/mod_scmi_reset_domain.c`).
-    // Architectural states (bit 31 clear): only 0, the cold reset; vendor states are accepted.
+    // The order of SCP-firmware's `module/scmi_reset_domain/src/mod_scmi_reset_domain.c`: a domain
+    // the agent may not use is DENIED first (its resource-permission check runs in
+    // scmi_reset_message_handler, before the handler); then, in reset_request_handler, reserved
+    // flag bits and the reset state (architectural states, bit 31 clear: only 0, the cold reset;
+    // vendor states are accepted) before the domain is looked up.
+    if (id < this.#domains.length && !req.agent.mayUse('reset', id)) {
+      return fail(ScmiStatus.DENIED);
+    }
     if ((flags & ~7) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     if (resetState < VENDOR_STATE && resetState !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     const bad = domainCheck(req, 'reset', id, this.#domains.length, true);
