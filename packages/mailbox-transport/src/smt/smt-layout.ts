@@ -135,7 +135,7 @@ export class SmtArea {
    * that reads only the status word — Linux's `shmem_fetch_response` never looks at
    * CHANNEL_ERROR — sees an error, not the request's first payload word taken for a status (0,
    * SUCCESS, for CLOCK_RATE_GET of clock 0). OP-TEE's `smt.c` sets the two bits only, and so
-   * does this on an area too small for a status word (under {@link SMT_MIN_AREA_SIZE} bytes).
+   * does this on an area too small for a status word (under 32 bytes).
    *
    * @example
    * ```ts
