@@ -190,11 +190,15 @@ describe('virtio transport in worker mode', () => {
     await finish(ends);
   });
 
-  it('should fail commands in flight with ScmiShutdownError on removal, and reclaim their buffers after the reset', async () => {
-    const ends = await open();
-    // The platform never answers and no command times out first: the outcome is the same
-    // whatever the timing.
-    const agent = await create(ends, { rxTimeoutMs: 60_000 });
+  /**
+   * Sends ten DISCOVER_VENDOR commands the platform never answers and waits until the device has
+   * handed all ten to the platform (it holds their buffers); returns their outcomes, wrapped (an
+   * async function returning the promise itself would wait for it to settle).
+   */
+  async function holdTenAtDevice(
+    ends: WorkerVirtio,
+    agent: ScmiAgent,
+  ): Promise<{ pending: Promise<PromiseSettledResult<string>[]> }> {
     await session.setFaults([
       {
         match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
@@ -205,10 +209,18 @@ describe('virtio transport in worker mode', () => {
     const pending = Promise.allSettled(
       Array.from({ length: 10 }, () => agent.base.discoverVendor()),
     );
-    // Wait until the device has handed all ten to the platform (it holds their buffers): bounded
-    // by a deadline, not by a count of 5 ms sleeps (a few seconds, which load could exceed).
+    // Bounded by a deadline, not by a count of 5 ms sleeps (a few seconds, which load could exceed).
     await waitUntil(async () => (await ends.deviceStats()).deferred - deferred >= 10);
     expect((await ends.deviceStats()).deferred - deferred).toBe(10);
+    return { pending };
+  }
+
+  it('should fail commands in flight with ScmiShutdownError on removal, and reclaim their buffers after the reset', async () => {
+    const ends = await open();
+    // The platform never answers and no command times out first: the outcome is the same
+    // whatever the timing.
+    const agent = await create(ends, { rxTimeoutMs: 60_000 });
+    const { pending } = await holdTenAtDevice(ends, agent);
     await agent.remove();
     const settled = await pending;
     expect(
@@ -227,18 +239,8 @@ describe('virtio transport in worker mode', () => {
     // acknowledgement, so load cannot turn the wait into a timeout.
     const ends = await open({ transportConfig: { resetTimeoutMs: 10_000 } });
     const agent = await create(ends, { rxTimeoutMs: 60_000 });
-    await session.setFaults([
-      {
-        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
-        action: { kind: 'drop' },
-      },
-    ]);
     await ends.setWireFaults([{ kind: 'reset-ack-late', ackAfterMs: 300 }]);
-    const deferred = (await ends.deviceStats()).deferred;
-    const pending = Promise.allSettled(
-      Array.from({ length: 10 }, () => agent.base.discoverVendor()),
-    );
-    await waitUntil(async () => (await ends.deviceStats()).deferred - deferred >= 10);
+    const { pending } = await holdTenAtDevice(ends, agent);
     // On every turn of this thread's event loop while the agent is removed: a buffer reclaimed
     // means the device acknowledged the last status written (the reset), read from the registers
     // the device writes in its own thread.

@@ -118,7 +118,8 @@ export class ResetProtocol implements ProtocolServer {
     }
     if ((flags & ~7) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     if (resetState < VENDOR_STATE && resetState !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
-    const bad = domainCheck(req, 'reset', id, this.#domains.length, true);
+    // NOT_FOUND only: the permission was checked first, above.
+    const bad = domainCheck(req, 'reset', id, this.#domains.length, false);
     if (bad !== undefined) return bad;
     const d = this.#domains[id] as ResetDomainConfig;
     const autonomous = (flags & AUTONOMOUS) !== 0;
