@@ -25,6 +25,8 @@ export interface ChannelRecord {
   state: InstrumentedChannelState;
   /** Clock times of each `sink.rx` call. */
   readonly rxTimes: number[];
+  /** Calls core made to the channel's `pollDone` (0 on a transport without one). */
+  polls: number;
 }
 
 /**
@@ -105,6 +107,7 @@ export class TransportInstrument {
           counters: setup.counters,
           state: 'open',
           rxTimes: [],
+          polls: 0,
         };
         this.channels.push(record);
         const inner = await transport.setupChannel({
@@ -205,6 +208,7 @@ export class TransportInstrument {
     if (poll !== undefined) {
       channel.pollDone = (xfer) => {
         check('pollDone');
+        record.polls++;
         return poll(xfer);
       };
     }

@@ -678,20 +678,29 @@ export function runTransportConformance(
         timeout,
       );
 
+      const delayedCase = async (polling: boolean): Promise<void> => {
+        const runs = options.workerDelayedRuns ?? 30;
+        const r = await withSeedOnFailure('delayed-response race', seed, timeout, () =>
+          runDelayedResponseRaceWorker(fixture, {
+            runs,
+            coverageRuns: 3 * runs,
+            seed,
+            polling,
+            ...(session === undefined ? {} : { session }),
+          }),
+        );
+        expectRaceRun(r, runs);
+      };
+
       itIf(caps.p2a)(
         'should race late delayed responses against the removal on real time, with no invariant violated',
-        async () => {
-          const runs = options.workerDelayedRuns ?? 30;
-          const r = await withSeedOnFailure('delayed-response race', seed, timeout, () =>
-            runDelayedResponseRaceWorker(fixture, {
-              runs,
-              coverageRuns: 3 * runs,
-              seed,
-              ...(session === undefined ? {} : { session }),
-            }),
-          );
-          expectRaceRun(r, runs);
-        },
+        () => delayedCase(false),
+        timeout,
+      );
+
+      itIf(caps.p2a && caps.polling)(
+        'should race late delayed responses of polled commands against the removal too',
+        () => delayedCase(true),
         timeout,
       );
 

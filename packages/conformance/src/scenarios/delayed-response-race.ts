@@ -1,6 +1,6 @@
 import { ScmiTimeoutError, createAgent } from '@scmi-ts/core';
 import { buildContainer } from '../rig.js';
-import type { TransportFixture } from '../fixture.js';
+import { pollingA2p, type TransportFixture } from '../fixture.js';
 import { u32s } from '../words.js';
 import { describeError } from './describe-error.js';
 import { CLOCK } from './clock-rate-events.js';
@@ -8,6 +8,7 @@ import { reproduceHint, seedWorkerPhase, SEED_WORKER_PHASES } from './seed-scena
 import {
   campaignRun,
   checkCampaignRun,
+  checkPolled,
   checkLateReplyAccounting,
   raceCovered,
   readLateReplyTrace,
@@ -33,6 +34,14 @@ export interface DelayedResponseRaceOptions extends WorkerCampaignOptions {
   readonly coverageRuns?: number;
   /** The agent's delayed-response timeout, ms (default 3). */
   readonly asyncTimeoutMs?: number;
+  /**
+   * The command's response completes by polling on the fixture's A2P channels (or channel 0),
+   * default false; its delayed response still comes on the P2A channel, by its receive path. So
+   * Linux runs such a command too: `do_xfer_with_response` warns once (`WARN_ON_ONCE` on
+   * `poll_completion`), polls for the response in `do_xfer`, then sleeps on `async_done`, which the
+   * P2A channel's receive path completes.
+   */
+  readonly polling?: boolean;
 }
 
 /** Totals of a {@link runDelayedResponseRaceWorker} campaign. */
@@ -98,6 +107,7 @@ export async function runDelayedResponseRaceWorker(
         },
       ]);
       const ends = await session.open();
+      const polled = options.polling === true ? { a2p: pollingA2p(ends) } : {};
       const run = campaignRun();
       const { clock, instrument, log } = run;
       let teardownAt = Infinity;
@@ -109,6 +119,7 @@ export async function runDelayedResponseRaceWorker(
       try {
         const agent = await createAgent(container, {
           ...ends.agentOptions,
+          ...polled,
           transport: fixture.name,
           // The response itself comes at once; only the delayed response races.
           rxTimeoutMs: 5_000,
@@ -131,7 +142,7 @@ export async function runDelayedResponseRaceWorker(
       } catch (e) {
         failure = e; // the probe
       }
-      const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
+      const where = `run ${done}${options.polling === true ? ' (polling)' : ''} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
       if (!probed) {
         violations.push(`${where}: probe failed with ${describeError(failure)}`);
         await ends.close();
@@ -174,6 +185,7 @@ export async function runDelayedResponseRaceWorker(
           `${where}: the delayed response completed its transfer and was counted as dropped too (late ${late}, refused ${refused}, unexpected ${unexpected})`,
         );
       }
+      if (options.polling === true) checkPolled(run, where, violations);
       checkCampaignRun(run, where, violations);
     }
   } finally {
@@ -187,7 +199,7 @@ export async function runDelayedResponseRaceWorker(
     reproduce: reproduceHint(
       fixture,
       seed,
-      `--runs 0 --delayed-runs ${done} --hostile-runs 0 --interleavings 0`,
+      `--runs 0 --delayed-runs ${done} --hostile-runs 0 --interleavings 0${options.polling === true ? ' --polling' : ''}`,
     ),
   };
 }

@@ -6,6 +6,7 @@ import { SameThreadRig, buildContainer } from '../rig.js';
 import {
   campaignRun,
   checkCampaignRun,
+  checkPolled,
   checkLateReplyAccounting,
   raceCovered,
   readLateReplyTrace,
@@ -572,6 +573,7 @@ export async function runSeedScenarioWorker(
           );
         }
       }
+      if (options.polling === true) checkPolled(run, where, violations);
       checkCampaignRun(run, where, violations);
     }
   } finally {

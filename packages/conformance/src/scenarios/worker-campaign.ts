@@ -84,6 +84,20 @@ export function checkCampaignRun(run: CampaignRun, where: string, violations: st
     violations.push(`${where}: ${run.clock.armedTimers} timer(s) left armed`);
 }
 
+/**
+ * A run that asked its A2P channels to complete by polling: core sends nothing on a polling channel
+ * without polling it at once (`pollDone` right after the send), so commands sent on A2P with no
+ * `pollDone` call at all mean the run did not poll — a violation, lest a polled campaign pass
+ * on interrupts. @internal
+ */
+export function checkPolled(run: CampaignRun, where: string, violations: string[]): void {
+  const a2p = run.instrument.channels.filter((c) => c.label.startsWith('a2p:'));
+  const sent = a2p.reduce((n, c) => n + c.counters.sent, 0);
+  if (sent > 0 && a2p.every((c) => c.polls === 0)) {
+    violations.push(`${where}: ${sent} command(s) sent on polling A2P channels, none polled`);
+  }
+}
+
 /** Resolves after `ms` (at once for 0 or less). @internal */
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));

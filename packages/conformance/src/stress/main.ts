@@ -199,14 +199,16 @@ async function main(): Promise<void> {
       if (hostile.violations.length > 0) hints.push(`${label}: ${hostile.reproduce}`);
     }
     if (worker && p2a && plan.delayed !== undefined) {
+      const polled = args.polling && fixture.capabilities.polling;
       const delayed = await runDelayedResponseRaceWorker(fixture, {
         ...plan.delayed,
         seed: args.seed,
+        polling: polled,
       });
       ran += delayed.runs;
       violations += delayed.violations.length;
       console.log(
-        `  delayed resp.:   ${count(delayed.runs, 'run')}; phases hit: ${formatPhases(delayed.phases)}; invariant violations: ${delayed.violations.length}`,
+        `  delayed resp.:   ${count(delayed.runs, 'run')}${polled ? ' (polling)' : ''}; phases hit: ${formatPhases(delayed.phases)}; invariant violations: ${delayed.violations.length}`,
       );
       for (const v of delayed.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
       if (delayed.violations.length > 0) hints.push(`${label}: ${delayed.reproduce}`);

@@ -25,7 +25,9 @@ export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <
   --variant <name>      only the fixture of that variant, for a transport with several (optee:
                         smt, msg); reproduction hints give it
   --polling             the worker seed-scenario runs complete by polling (on the fixtures that
-                        poll): nothing signals the late reply; reproduction hints give it
+                        poll): nothing signals the late reply; in the delayed-response race the
+                        command's response is polled, its delayed response still comes on the
+                        P2A channel; reproduction hints give it
   -h, --help            this text`;
 
 /** A command-line mistake: `main` prints it with the usage and exits with code 2. */
@@ -51,7 +53,7 @@ export interface StressArgs {
   readonly only: string | undefined;
   /** Only the fixtures of this variant (`TransportFixture.variant`). */
   readonly variant: string | undefined;
-  /** The worker seed-scenario runs complete by polling (`--polling`). */
+  /** The worker seed-scenario runs complete by polling, and the delayed-response race polls its commands' responses (`--polling`). */
   readonly polling: boolean;
   /** `--help` was given. */
   readonly help: boolean;
