@@ -9,6 +9,9 @@ import {
   hasFeature,
 } from '@scmi-ts/virtio-transport';
 import { createVirtioHarness } from './support/harness.js';
+import { manualRig } from './support/manual-rig.js';
+
+const { ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK, FAILED } = VirtioStatus;
 
 // The driver's side of the handshake and of each message, as the issue and Linux's virtio driver
 // want them: VERSION_1 required, SHARED_MEMORY never taken, FAILED written when the handshake
@@ -58,6 +61,68 @@ describe('the virtio-scmi driver', () => {
     },
   );
 
+  it('should initialize the device in the order VIRTIO 1.2 §3.1.1 gives', async () => {
+    const { clock, platform, wire, device, probe } = manualRig();
+    const agent = await probe();
+    // Reset; ACKNOWLEDGE; DRIVER; features written, then FEATURES_OK (read back); queues set up,
+    // then DRIVER_OK — each status keeping the bits before it.
+    expect(device.statusLog.map((e) => e.status)).toEqual([
+      0,
+      ACKNOWLEDGE,
+      ACKNOWLEDGE | DRIVER,
+      ACKNOWLEDGE | DRIVER | FEATURES_OK,
+      ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK,
+    ]);
+    const [, ack, drv, featuresOk, driverOk] = device.statusLog;
+    // No feature before DRIVER; the accepted ones (VERSION_1, P2A: what this device offers) by
+    // FEATURES_OK, unchanged after it.
+    const accepted =
+      featureMask(VirtioFeature.VERSION_1) | featureMask(VirtioFeature.SCMI_P2A_CHANNELS);
+    expect([ack?.driverFeatures, drv?.driverFeatures]).toEqual([0n, 0n]);
+    expect([featuresOk?.driverFeatures, driverOk?.driverFeatures]).toEqual([accepted, accepted]);
+    // The virtqueues are made ready after FEATURES_OK, before DRIVER_OK.
+    expect([featuresOk?.cmdqReady, featuresOk?.eventqReady]).toEqual([0, 0]);
+    expect([driverOk?.cmdqReady, driverOk?.eventqReady]).toEqual([1, 1]);
+    expect(wire.driverDiagnostics.state).toBe('live');
+    const removing = agent.remove();
+    await clock.runUntilIdle();
+    await removing;
+    expect(device.statusWrites.at(-1)).toBe(0); // the teardown's reset
+    platform.close();
+  });
+
+  it('should fail with E_VIRTIO_FEATURES when the device clears FEATURES_OK, and go no further', async () => {
+    const { clock, platform, wire, device, create } = manualRig();
+    device.refuseFeatures = true;
+    const writes: number[] = [];
+    const write = wire.registers.write.bind(wire.registers);
+    jest.spyOn(wire.registers, 'write').mockImplementation((reg, value) => {
+      if (reg === VirtioRegister.STATUS_REQUEST) writes.push(value);
+      write(reg, value);
+    });
+    await expect(create()).rejects.toMatchObject({
+      code: 'E_VIRTIO_FEATURES',
+      message: /refused the features/,
+    });
+    // FAILED after FEATURES_OK (VIRTIO 1.2 §3.1.1 step 6: the device does not support this
+    // subset), then the teardown's reset; DRIVER_OK never written, no queue made ready. (The
+    // device acts on the latest status only: it sees the reset written over FAILED.)
+    expect(writes).toEqual([
+      0,
+      ACKNOWLEDGE,
+      ACKNOWLEDGE | DRIVER,
+      ACKNOWLEDGE | DRIVER | FEATURES_OK,
+      FAILED,
+      0,
+    ]);
+    expect(device.statusLog.map((e) => e.status).at(-1)).toBe(0);
+    expect(device.statusLog.every((e) => e.cmdqReady === 0 && e.eventqReady === 0)).toBe(true);
+    expect(device.cmdq).toBeUndefined();
+    expect(wire.driverDiagnostics.state).toBe('closed');
+    expect(clock.armedTimers).toBe(0);
+    platform.close();
+  });
+
   it('should write FAILED when the handshake fails (the device lacks VERSION_1), then reset', async () => {
     const h = createVirtioHarness({
       device: { features: featureMask(VirtioFeature.SCMI_P2A_CHANNELS) },
@@ -69,7 +134,7 @@ describe('the virtio-scmi driver', () => {
       orig(reg, value);
     });
     await expect(h.create()).rejects.toBeInstanceOf(ScmiTransportError);
-    expect(writes).toContain(VirtioStatus.FAILED);
+    expect(writes).toContain(FAILED);
     // Teardown reset follows (status 0 last).
     expect(writes.at(-1)).toBe(0);
     await h.shutdown();

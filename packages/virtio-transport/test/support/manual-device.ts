@@ -28,6 +28,15 @@ export class ManualDevice {
   public acknowledgeReset = true;
   /** Every status the driver wrote, in order. */
   public readonly statusWrites: number[] = [];
+  /** Every status the driver wrote, with the feature and queue registers as they were then. */
+  public readonly statusLog: {
+    readonly status: number;
+    readonly driverFeatures: bigint;
+    readonly cmdqReady: number;
+    readonly eventqReady: number;
+  }[] = [];
+  /** Whether to read back FEATURES_OK cleared (a device that refuses the driver's features). */
+  public refuseFeatures = false;
   /** The status read back after a reset (0 for a device that completes it). */
   public statusAfterReset = 0;
   /** Whether to keep cmdq commands unanswered (their heads go to {@link ManualDevice.heldCommands}). */
@@ -75,6 +84,15 @@ export class ManualDevice {
       this.#sequence = sequence;
       const status = r.read(VirtioRegister.STATUS_REQUEST);
       this.statusWrites.push(status);
+      this.statusLog.push({
+        status,
+        driverFeatures: r.readFeatures(
+          VirtioRegister.DRIVER_FEATURES_LOW,
+          VirtioRegister.DRIVER_FEATURES_HIGH,
+        ),
+        cmdqReady: r.read(VirtioRegister.CMDQ_READY),
+        eventqReady: r.read(VirtioRegister.EVENTQ_READY),
+      });
       if (status === 0 && this.#live && !this.acknowledgeReset) return;
       if ((status & VirtioStatus.DRIVER_OK) !== 0 && !this.#live) {
         this.#live = true;
@@ -90,7 +108,11 @@ export class ManualDevice {
           features,
         );
       }
-      r.write(VirtioRegister.DEVICE_STATUS, status === 0 ? this.statusAfterReset : status);
+      const readBack = status === 0 ? this.statusAfterReset : status;
+      r.write(
+        VirtioRegister.DEVICE_STATUS,
+        this.refuseFeatures ? readBack & ~VirtioStatus.FEATURES_OK : readBack,
+      );
       r.write(VirtioRegister.STATUS_ACK, sequence);
       this.doorbells.notify.ring();
     }
