@@ -124,6 +124,48 @@ describe('virtio transport in worker mode', () => {
     await finish(ends);
   });
 
+  it.each(['in-order', 'reverse', 'shuffle'] as const)(
+    'should complete the commands of one device pass %s',
+    async (completion) => {
+      const ends = await open({ device: { completion } });
+      const agent = await create(ends);
+      const cmdqSize = ends.wire.registers.read(VirtioRegister.CMDQ_NUM); // what the driver set up
+      const n = cmdqSize / 2; // every slot
+      // The device's thread is held while the driver makes all n commands available, so its next
+      // pass takes them all, and returns them in the order its `completion` gives.
+      const flags = new Int32Array(new SharedArrayBuffer(8));
+      const stalled = session.host.call('stall', flags.buffer);
+      const completed: number[] = [];
+      let replies: Promise<unknown> | undefined;
+      try {
+        await waitUntil(() => Atomics.load(flags, 0) === 1);
+        const ring = ends.wire.cmdqRing(cmdqSize);
+        const availBefore = ring.loadAvailIdx();
+        replies = Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            agent.base.discoverVendor().then(() => {
+              completed.push(i);
+            }),
+          ),
+        );
+        // All n made available (read from the ring itself) before the device goes on.
+        await waitUntil(() => ((ring.loadAvailIdx() - availBefore) & 0xffff) === n);
+      } finally {
+        Atomics.store(flags, 1, 1);
+        Atomics.notify(flags, 1);
+        await stalled;
+      }
+      await replies;
+      const sent = Array.from({ length: n }, (_, i) => i);
+      expect([...completed].sort((a, b) => a - b)).toEqual(sent);
+      if (completion === 'in-order') expect(completed).toEqual(sent);
+      else if (completion === 'reverse') expect(completed).toEqual([...sent].reverse());
+      else expect(completed).not.toEqual(sent); // a seeded shuffle of 64: not the identity
+      await agent.remove();
+      await finish(ends);
+    },
+  );
+
   it('should complete by polling', async () => {
     const ends = await open();
     const agent = await create(ends, { a2p: [{ id: 0, polling: true }] });

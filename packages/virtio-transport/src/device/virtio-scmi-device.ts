@@ -175,7 +175,9 @@ interface EventBuffer {
  *   the command's own buffer and returns the buffers in the configured order; a response the
  *   platform gives later (delayed, reordered, late) is written into the outstanding buffer of the
  *   command it answers (the one the platform names, else the one its header names), and one
- *   matching none is dropped and counted.
+ *   matching none is dropped and counted. Commands are in progress in parallel whenever the
+ *   platform defers some: the device keeps taking and answering others meanwhile (its own work is
+ *   one pass at a time, in its thread).
  * - **eventq**: holds the driver's buffers, taking those the driver made available whenever it
  *   posts (not only on a kick), and writes each message into the first held buffer it fits. A
  *   notification with no buffer, or fitting none, is dropped, as the specification allows. A

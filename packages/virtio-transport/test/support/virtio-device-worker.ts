@@ -35,6 +35,16 @@ serveWorker(
       platform.faults.clear();
       for (const rule of rules) platform.faults.add(rule);
     },
+    /**
+     * Blocks this thread, and every device in it, until the main thread sets word 1 of `flags`
+     * (at most 10 s): word 0 is set first, so the caller knows the devices stopped looking. What
+     * the driver makes available meanwhile is all there at the device's next pass.
+     */
+    stall: (flags: SharedArrayBuffer) => {
+      const words = new Int32Array(flags);
+      Atomics.store(words, 0, 1);
+      Atomics.wait(words, 1, 0, 10_000);
+    },
     platformState: (): VirtioWorkerPlatformState => ({
       armedTimers: platform.armedTimers,
       connectedAgents: platform.connectedAgents,
