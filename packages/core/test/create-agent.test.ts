@@ -457,6 +457,30 @@ describe(createAgent, () => {
       expect(h.platform.requests).toHaveLength(0);
     });
 
+    it.each([
+      ['interrupt', true, /transport loopback does not support polling/],
+      ['polling', false, /transport loopback completes by polling only/],
+    ] as const)(
+      'should refuse, on a transport whose completion is %s only, a channel with polling %p, naming the field',
+      async (completion, polling, message) => {
+        const h = createHarness({ descriptor: { completion } });
+        await expect(h.create({ a2p: [{ id: 0 }, { id: 1, polling }] })).rejects.toMatchObject({
+          name: 'ScmiConfigError',
+          field: 'a2p[1].polling',
+          message,
+        });
+        await expect(h.create({ a2p: [{ id: 0, polling: 'yes' as never }] })).rejects.toMatchObject(
+          { field: 'a2p[0].polling', message: /expected a boolean/ },
+        );
+        expect(h.platform.requests).toHaveLength(0);
+        // Unset, a channel completes the only way the transport can.
+        const agent = await h.create();
+        expect(agent.config.a2p[0]?.polling).toBe(completion === 'polling');
+        expect(h.wire.channels.get('a2p:0')?.polling).toBe(completion === 'polling');
+        await agent.remove();
+      },
+    );
+
     it('should refuse an unknown (misspelt) option, at the top or in a channel, and a debug that is not a boolean', async () => {
       const h = createHarness();
       await expect(h.create({ rxTimeoutMS: 5 } as never)).rejects.toMatchObject({
@@ -791,7 +815,7 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
-    it('should accept a delayed response that overtakes its response, and count the late response', async () => {
+    it('should accept a delayed response that overtakes its response (the response never comes)', async () => {
       const h = createHarness();
       const agent = await h.create();
       h.platform.override = (req) => {
@@ -802,6 +826,32 @@ describe(createAgent, () => {
       const p = agent.transact(0x14, 0x5, u32(1), { async: true });
       const r = await p;
       expect(readU32(r, 0)).toBe(0x55);
+      await agent.remove();
+    });
+
+    it('should count the response that follows the delayed response which overtook it invalid, leaving the transfer as it was', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x5) return undefined;
+        h.platform.delayedResponse(req, 0, u32(0x55));
+        return { status: 0, returns: u32(0x66) };
+      };
+      // The response leaves 5 ms after the delayed response.
+      h.platform.delay = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x5 ? 5 : undefined;
+      const a2p = (): ChannelStats | undefined =>
+        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+      const ops = agent.xfer(0x14);
+      const xfer = await ops.get(0x5, 4, 4);
+      xfer.tx.set(u32(1));
+      await ops.doWithResponse(xfer);
+      expect([xfer.state, readU32(xfer.rx, 0)]).toEqual(['delayed-response', 0x55]);
+      expect(a2p()?.badMessages.invalid).toBe(0);
+      await h.clock.advance(10); // the response arrives, its transfer still held
+      expect(a2p()?.badMessages.invalid).toBe(1);
+      expect([xfer.state, readU32(xfer.rx, 0)]).toEqual(['delayed-response', 0x55]);
+      ops.put(xfer);
       await agent.remove();
     });
 

@@ -1,6 +1,27 @@
 import fc from 'fast-check';
 import { ScmiStatus, isKnownScmiStatus, scmiStatusName } from '../src/wire/status.js';
 
+describe('ScmiStatus', () => {
+  it('should carry the values of the SCMI specification (the wire reference, status codes)', () => {
+    // Literal numbers: a value that drifted would otherwise go unseen wherever code and tests
+    // both use the enum.
+    expect({ ...ScmiStatus }).toMatchObject({
+      SUCCESS: 0,
+      NOT_SUPPORTED: -1,
+      INVALID_PARAMETERS: -2,
+      DENIED: -3,
+      NOT_FOUND: -4,
+      OUT_OF_RANGE: -5,
+      BUSY: -6,
+      COMMS_ERROR: -7,
+      GENERIC_ERROR: -8,
+      HARDWARE_ERROR: -9,
+      PROTOCOL_ERROR: -10,
+      IN_USE: -11,
+    });
+  });
+});
+
 describe(scmiStatusName, () => {
   it('should name every defined status code', () => {
     expect(scmiStatusName(ScmiStatus.SUCCESS)).toBe('SUCCESS');

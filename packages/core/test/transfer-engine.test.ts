@@ -273,6 +273,23 @@ describe(TransferEngine, () => {
       expect(transport.txDone).toEqual([{ token: x.token, error: undefined }]);
     });
 
+    it('should time a polling transfer out at rxTimeoutMs when no poll finds its response, and call markTxDone with the timeout', async () => {
+      const { channel, transport, engine, xfer, clock } = setup({ polling: true });
+      const x = xfer();
+      const done = failure(engine.do(channel, x));
+      await clock.advance(29.9);
+      expect(x.state).toBe('sent'); // still polling just before the deadline
+      expect(channel.counters.timeouts).toBe(0);
+      await clock.advance(0.2);
+      const error = await done;
+      expect(error).toBeInstanceOf(ScmiTimeoutError);
+      expect(error).toMatchObject({ phase: 'response' });
+      expect(x.state).toBe('timed-out');
+      expect([channel.counters.timeouts, channel.counters.failed]).toEqual([1, 0]);
+      expect(transport.txDone).toEqual([{ token: x.token, error }]);
+      expect(await quiesces(channel, clock)).toBe(true);
+    });
+
     it("should fail a polling transfer with E_POLL (the clock's error as cause) when yield fails, and still call markTxDone", async () => {
       const { channel, transport, engine, xfer, clock } = setup({
         polling: true,

@@ -79,6 +79,11 @@ export class LoopbackChannel implements TransportChannel {
     this.label = `${setup.direction}:${setup.channel.id}`;
   }
 
+  /** Whether core set the channel up to complete by polling. */
+  get polling(): boolean {
+    return this.#setup.channel.polling;
+  }
+
   /** The channel's counters (core's). */
   get counters(): ChannelSetup['counters'] {
     return this.#setup.counters;
