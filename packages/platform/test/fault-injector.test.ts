@@ -358,17 +358,42 @@ describe(FaultInjector, () => {
     });
 
     it('should apply transforms first, then the first delivery change, in rule order', async () => {
-      h.platform.faults.add({ action: { kind: 'late-reply', ms: 5 } });
-      h.platform.faults.add({ action: { kind: 'drop' } });
-      h.platform.faults.add({ action: { kind: 'corrupt-token', token: 3 } });
+      h.platform.faults.add({
+        id: 'late',
+        match: { times: 1 },
+        action: { kind: 'late-reply', ms: 5 },
+      });
+      h.platform.faults.add({ id: 'drop', match: { times: 1 }, action: { kind: 'drop' } });
+      h.platform.faults.add({ id: 'token', action: { kind: 'corrupt-token', token: 3 } });
       expect(vendor(h, 1)).toBeUndefined();
       await h.clock.advance(5);
       expect(h.link(1).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([3]);
+      // What was done to the reply, and only that: the drop it was not given is neither counted
+      // nor logged, and the drop rule keeps its one firing for the next reply.
       expect(h.platform.faults.counts).toMatchObject({
         'late-reply': 1,
-        drop: 1,
+        drop: 0,
         'corrupt-token': 1,
       });
+      expect(h.platform.faults.log.map((e) => e.ruleId)).toEqual(['late', 'token']);
+      expect(vendor(h, 2)).toBeUndefined(); // the late reply spent: now the drop
+      await h.clock.advance(5);
+      expect(h.link(1).responses).toHaveLength(1);
+      expect(h.platform.faults.counts).toMatchObject({ 'late-reply': 1, drop: 1 });
+      expect(h.platform.faults.log.map((e) => e.ruleId)).toEqual([
+        'late',
+        'token',
+        'drop',
+        'token',
+      ]);
+    });
+
+    it("should count the match of a delivery rule the first one superseded for that rule's nth", () => {
+      h.platform.faults.add({ match: { times: 1 }, action: { kind: 'drop' } });
+      h.platform.faults.add({ match: { nth: 2 }, action: { kind: 'late-reply', ms: 5 } });
+      expect(vendor(h, 1)).toBeUndefined(); // dropped; the late reply's first match
+      expect(vendor(h, 2)).toBeUndefined(); // its second: it fires
+      expect(h.platform.faults.counts).toMatchObject({ drop: 1, 'late-reply': 1 });
     });
   });
 

@@ -31,6 +31,17 @@ const COMMAND_ONLY: ReadonlySet<FaultKind> = new Set([
   'notification-storm',
 ]);
 const STAGES: readonly FaultStage[] = ['command', 'delayed-response', 'notification'];
+/**
+ * The actions that change how a message is delivered. One message is delivered one way: of these,
+ * only the first rule that fires on it applies. @internal
+ */
+export const DELIVERY_KINDS: ReadonlySet<FaultKind> = new Set([
+  'drop',
+  'delay',
+  'late-reply',
+  'reorder',
+  'duplicate',
+]);
 /** The fields of a rule, of its match and of each action kind: any other is refused (a typo). */
 const RULE_FIELDS: readonly string[] = ['id', 'match', 'action'];
 const MATCH_FIELDS: readonly string[] = [
@@ -169,20 +180,30 @@ export class FaultInjector {
 
   /**
    * The rules that fire on `subject`, in order; logs and counts them. Called by the platform once
-   * per message. @internal
+   * per message. At most one delivery change fires (see {@link DELIVERY_KINDS}): a later rule of
+   * that kind only counts the match (its `nth`), is neither logged nor counted, and keeps its
+   * `times` — the log and the counts hold what was done to the message. @internal
    */
   public select(subject: FaultSubject): FiredFault[] {
     if (this.#list.isEmpty) return [];
     const fired: FiredFault[] = [];
+    let delivery = false;
     for (const r of this.#list.states) {
       const m = r.rule.match ?? NO_MATCH;
       if ((m.stage ?? 'command') !== subject.stage) continue;
       if (m.agentId !== undefined && m.agentId !== subject.agentId) continue;
       if (m.protocolId !== undefined && m.protocolId !== subject.protocolId) continue;
       if (m.messageId !== undefined && m.messageId !== subject.messageId) continue;
-      if (!this.#list.fires(r, m, r.rule.action.kind)) continue;
+      const kind = r.rule.action.kind;
+      const changesDelivery = DELIVERY_KINDS.has(kind);
+      if (changesDelivery && delivery) {
+        this.#list.see(r);
+        continue;
+      }
+      if (!this.#list.fires(r, m, kind)) continue;
+      if (changesDelivery) delivery = true;
       fired.push({ ruleId: r.id, action: r.rule.action });
-      this.#record(r.id, r.rule.action.kind, subject);
+      this.#record(r.id, kind, subject);
     }
     return fired;
   }

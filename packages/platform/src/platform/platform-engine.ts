@@ -23,7 +23,12 @@ import {
 } from '@scmi-ts/core';
 import type { PlatformConfig } from '../config/platform-config.js';
 import { PlatformError } from '../errors/platform-error.js';
-import { FaultInjector, type FiredFault, type FaultSubject } from '../faults/fault-injector.js';
+import {
+  DELIVERY_KINDS,
+  FaultInjector,
+  type FiredFault,
+  type FaultSubject,
+} from '../faults/fault-injector.js';
 import type { FaultAction, FaultStage } from '../faults/fault-rule.js';
 import { BaseNotificationId } from '../protocols/base/base-message-id.js';
 import {
@@ -53,13 +58,6 @@ function payloadOf(request: Uint8Array): Uint8Array {
   return request.byteLength === MSG_HEADER_SIZE ? EMPTY : request.subarray(MSG_HEADER_SIZE);
 }
 
-const DELIVERY: ReadonlySet<FaultAction['kind']> = new Set([
-  'drop',
-  'delay',
-  'late-reply',
-  'reorder',
-  'duplicate',
-]);
 const DEFAULT_TRUNCATE = 6;
 const SUCCESS: number = ScmiStatus.SUCCESS;
 const BASE: number = ScmiProtocolId.BASE;
@@ -223,7 +221,7 @@ export class PlatformEngine implements PlatformServices {
       return response;
     }
     const fired = this.faults.select(this.#subject('command', agentId, word));
-    const delivery = fired.find((f) => DELIVERY.has(f.action.kind))?.action;
+    const delivery = fired.find((f) => DELIVERY_KINDS.has(f.action.kind))?.action;
     this.#extras(session, link, channelId, word, fired);
     // A link may disconnect its agent from inside `post` (the peer port closes a client that does
     // not read a notification storm): the command is then not processed, or it would change the
@@ -664,7 +662,7 @@ export class PlatformEngine implements PlatformServices {
       if (stage === 'notification') this.#sendNotification(session, link, b);
       else this.#sendDelayed(session, link, b, 0);
     };
-    const delivery = fired.find((f) => DELIVERY.has(f.action.kind))?.action;
+    const delivery = fired.find((f) => DELIVERY_KINDS.has(f.action.kind))?.action;
     switch (delivery?.kind) {
       case 'drop':
         return;
