@@ -77,6 +77,65 @@ describe(Devres, () => {
       expect(log).toEqual(['begin 3', 'end 3', 'begin 2', 'end 2', 'begin 1', 'end 1']);
     });
 
+    it('should await each async quiesce step before starting the next, older one', async () => {
+      const log: string[] = [];
+      const res = new Devres('dev');
+      for (const n of [1, 2, 3]) {
+        res.add({
+          name: `r${n}`,
+          value: n,
+          quiesce: async () => {
+            log.push(`begin ${n}`);
+            await new Promise((r) => setImmediate(r));
+            log.push(`end ${n}`);
+          },
+          release: () => void log.push(`release ${n}`),
+        });
+      }
+      await res.releaseAll();
+      expect(log).toEqual([
+        'begin 3',
+        'end 3',
+        'begin 2',
+        'end 2',
+        'begin 1',
+        'end 1',
+        'release 3',
+        'release 2',
+        'release 1',
+      ]);
+    });
+
+    it('should run every older quiesce step and every release when a quiesce step fails', async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      res.add({ name: 'a', value: 0, quiesce: step('quiesce a'), release: step('release a') });
+      res.add({
+        name: 'b',
+        value: 0,
+        quiesce: () => Promise.reject(new Error('q-b')),
+        release: step('release b'),
+      });
+      res.add({
+        name: 'c',
+        value: 0,
+        quiesce: () => {
+          throw new Error('q-c');
+        },
+        release: step('release c'),
+      });
+      const error = await res.releaseAll().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(log).toEqual(['quiesce a', 'release c', 'release b', 'release a']);
+      expect(DevresReleaseError.is(error)).toBe(true);
+      expect((error as DevresReleaseError).failures.map((f) => [f.resource, f.phase])).toEqual([
+        ['c', 'quiesce'],
+        ['b', 'quiesce'],
+      ]);
+    });
+
     it('should run every step when some throw and report them in one DevresReleaseError', async () => {
       const { log, step } = recorder();
       const res = new Devres('dev');

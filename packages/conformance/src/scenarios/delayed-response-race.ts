@@ -14,6 +14,7 @@ import {
   readLateReplyTrace,
   sleep,
   startWorkerCampaign,
+  teardownReturned,
   type WorkerCampaignOptions,
 } from './worker-campaign.js';
 
@@ -142,6 +143,7 @@ export async function runDelayedResponseRaceWorker(
       } catch (e) {
         failure = e; // the probe
       }
+      teardownReturned(run);
       const where = `run ${done}${options.polling === true ? ' (polling)' : ''} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
       if (!probed) {
         violations.push(`${where}: probe failed with ${describeError(failure)}`);

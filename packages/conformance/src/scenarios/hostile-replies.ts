@@ -4,7 +4,12 @@ import { describeError } from './describe-error.js';
 import type { TransportFixture, WorkerFixtureSession } from '../fixture.js';
 import { buildContainer } from '../rig.js';
 import { reproduceHint } from './seed-scenario.js';
-import { campaignRun, checkCampaignRun, startWorkerCampaign } from './worker-campaign.js';
+import {
+  campaignRun,
+  checkCampaignRun,
+  startWorkerCampaign,
+  teardownReturned,
+} from './worker-campaign.js';
 
 /** The hostile replies every transport must survive, as platform fault actions. */
 export const HOSTILE_ACTIONS: readonly FaultAction[] = [
@@ -207,6 +212,7 @@ export async function runHostileRepliesWorker(
         if (ScmiTimeoutError.is(e) && !probed) probeTimeouts++;
         else violations.push(`${where}: probe or remove failed: ${describeError(e)}`);
       }
+      teardownReturned(run);
       await new Promise((r) => setTimeout(r, timeoutMs + 3));
       const stray = (await ends.strayRepliesDropped?.()) ?? 0;
       await ends.close();

@@ -12,6 +12,7 @@ import {
   readLateReplyTrace,
   sleep,
   startWorkerCampaign,
+  teardownReturned,
 } from './worker-campaign.js';
 
 /**
@@ -518,6 +519,7 @@ export async function runSeedScenarioWorker(
       } catch (e) {
         probeError = e;
       }
+      teardownReturned(run);
       // Give a reply still on its way the time to arrive (to a closed channel): past the moment the
       // platform sends it (`delay` after it got the command, sent just after `startedAt`).
       await sleep(Math.max(timeoutMs + 3, startedAt + delay + 3 - Date.now()));

@@ -37,6 +37,22 @@ export interface CampaignRun {
   readonly instrument: TransportInstrument;
   /** The agent's devres events. */
   readonly log: DevresEventLog;
+  /**
+   * Timers armed on the agent's clock when its removal (or its failed probe's teardown) returned:
+   * set by {@link teardownReturned}. Later, a timer shorter than the wait that follows would have
+   * fired unseen.
+   */
+  armedAtTeardown?: number;
+}
+
+/**
+ * Records the timers still armed on the run's clock now that the agent's removal (or the teardown
+ * of its failed probe) returned: everything the agent and its transport armed must be cancelled
+ * by then (checked by {@link checkCampaignRun}). Only the agent side uses this clock (the platform
+ * runs in the worker), so nothing else can hold one. @internal
+ */
+export function teardownReturned(run: CampaignRun): void {
+  run.armedAtTeardown = run.clock.armedTimers;
 }
 
 /**
@@ -80,6 +96,8 @@ export function campaignRun(): CampaignRun {
 export function checkCampaignRun(run: CampaignRun, where: string, violations: string[]): void {
   for (const v of run.instrument.violations) violations.push(`${where}: ${v}`);
   for (const p of checkTeardownLog(run.log.events)) violations.push(`${where}: ${p}`);
+  if (run.armedAtTeardown !== undefined && run.armedAtTeardown !== 0)
+    violations.push(`${where}: ${run.armedAtTeardown} timer(s) armed when the teardown returned`);
   if (run.clock.armedTimers !== 0)
     violations.push(`${where}: ${run.clock.armedTimers} timer(s) left armed`);
 }
