@@ -8,8 +8,6 @@ import {
   VirtualClock,
   createAgent,
   readU32,
-  type ChannelStats,
-  type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { BaseMessageId, ClockMessageId, PerformanceMessageId } from '@scmi-ts/platform';
@@ -21,7 +19,7 @@ import {
   createSameThreadMailboxWire,
   mailboxTransport,
 } from '@scmi-ts/mailbox-transport';
-import { createHarness, defined, settle } from './support/harness.js';
+import { channelStats, createHarness, defined, settle } from './support/harness.js';
 
 /** A harness whose platform answers the first Clock PROTOCOL_VERSION 45 ms late (30 ms timeout). */
 function lateFirstClockVersion(): ReturnType<typeof createHarness> {
@@ -36,13 +34,6 @@ function lateFirstClockVersion(): ReturnType<typeof createHarness> {
 }
 
 const BASE_VENDOR = { protocolId: 0x10, messageId: BaseMessageId.DISCOVER_VENDOR };
-
-function stats(agent: ScmiAgent, label: string): ChannelStats {
-  return defined(
-    agent.diagnostics.channels.find((c) => c.label === label),
-    label,
-  ).stats;
-}
 
 describe('mailboxTransport', () => {
   ensureNoLeaksInSuite();
@@ -247,7 +238,7 @@ describe('mailboxTransport', () => {
         Array.from({ length: 60 }, (_, i) => agent.transact(i % 2 === 0 ? 0x10 : 0x14, 0x0)),
       );
       expect(versions).toHaveLength(60);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.completed).toBe(a2p.sent);
       expect(a2p.badMessages).toEqual({
         unexpected: 0,
@@ -269,7 +260,7 @@ describe('mailboxTransport', () => {
           txSize: 4,
         });
         expect(rate.byteLength).toBe(8);
-        expect(stats(agent, 'a2p:1').completed).toBe(1);
+        expect(channelStats(agent, 'a2p:1').completed).toBe(1);
         await agent.remove();
         h.close();
       }
@@ -286,7 +277,7 @@ describe('mailboxTransport', () => {
       await agent.base.discoverVendor();
       await agent.transact(0x14, 0x0);
       expect(doorbells).toBe(0); // INTR_ENABLED was clear: the platform never rang
-      expect(stats(agent, 'a2p:0').completed).toBe(stats(agent, 'a2p:0').sent);
+      expect(channelStats(agent, 'a2p:0').completed).toBe(channelStats(agent, 'a2p:0').sent);
       await agent.remove();
       h.close();
     });
@@ -331,7 +322,7 @@ describe('mailboxTransport', () => {
       await h.clock.runUntilIdle();
       expect(received).toEqual([400_000, 800_000, 1_800_000]);
       await unsubscribe();
-      const p2a = stats(agent, 'p2a:0');
+      const p2a = channelStats(agent, 'p2a:0');
       expect(p2a.notifications).toBe(3);
       expect(p2a.delayedResponses).toBe(1);
       expect(h.responder.counters.p2aPosted).toBe(4);
@@ -415,7 +406,7 @@ describe('mailboxTransport', () => {
         const agent = await h.create({ a2p: [{ id: 0, polling }] });
         h.platform.faults.add({ match: { protocolId: 0x14, messageId: 0x0, nth: 1 }, action });
         await expect(agent.transact(0x14, 0x0)).rejects.toBeInstanceOf(ScmiTimeoutError);
-        const a2p = stats(agent, 'a2p:0');
+        const a2p = channelStats(agent, 'a2p:0');
         expect(a2p.badMessages[reason]).toBe(1);
         expect(a2p.completed).toBe(a2p.sent - 1);
         // The platform gave the area back: the next command goes.
@@ -445,7 +436,7 @@ describe('mailboxTransport', () => {
         return reply;
       };
       await expect(agent.transact(0x14, 0x0)).rejects.toBeInstanceOf(ScmiTimeoutError);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.badMessages.invalid).toBe(1);
       expect(a2p.badMessages.spurious).toBe(0);
       await agent.remove();
@@ -464,7 +455,7 @@ describe('mailboxTransport', () => {
       });
       await expect(agent.transact(0x14, 0x0)).rejects.toBeInstanceOf(ScmiTimeoutError);
       await h.clock.advance(50);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.badMessages.invalid).toBe(1);
       expect(a2p.lateReplies).toBe(0);
       h.mailbox.controller.setInterceptor('agent', undefined);
@@ -493,9 +484,9 @@ describe('mailboxTransport', () => {
         return undefined;
       };
       await expect(agent.transact(0x14, 0x0)).rejects.toBeInstanceOf(ScmiTimeoutError);
-      expect(stats(agent, 'a2p:0').badMessages.unexpected).toBe(1);
-      expect(stats(agent, 'a2p:0').completed).toBe(stats(agent, 'a2p:0').sent);
-      expect(stats(agent, 'a2p:1').timeouts).toBe(1);
+      expect(channelStats(agent, 'a2p:0').badMessages.unexpected).toBe(1);
+      expect(channelStats(agent, 'a2p:0').completed).toBe(channelStats(agent, 'a2p:0').sent);
+      expect(channelStats(agent, 'a2p:1').timeouts).toBe(1);
       await agent.remove();
       h.close();
     });
@@ -520,7 +511,7 @@ describe('mailboxTransport', () => {
       const next = agent.transact(0x14, 0x0);
       await h.clock.advance(20);
       await expect(next).resolves.toBeInstanceOf(Uint8Array);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.timeouts).toBe(1);
       expect(a2p.lateReplies).toBe(1);
       expect(h.mailbox.wire.monitor.channel('a2p:0')?.busyWaits).toBe(1);
@@ -535,10 +526,10 @@ describe('mailboxTransport', () => {
       const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
       expect(await settle(agent.transact(0x14, 0x0))).toBeInstanceOf(ScmiTimeoutError);
       await h.clock.advance(20); // the late reply lands in the area: nobody looks at it
-      expect(stats(agent, 'a2p:0').lateReplies).toBe(0);
+      expect(channelStats(agent, 'a2p:0').lateReplies).toBe(0);
       await expect(agent.transact(0x14, 0x0)).resolves.toBeInstanceOf(Uint8Array);
       await expect(agent.transact(0x14, 0x0)).resolves.toBeInstanceOf(Uint8Array);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect([a2p.timeouts, a2p.lateReplies, a2p.completed]).toEqual([1, 1, a2p.sent - 1]);
       expect(a2p.badMessages).toMatchObject({ unexpected: 0, invalid: 0, spurious: 0 });
       await agent.remove();
@@ -550,7 +541,7 @@ describe('mailboxTransport', () => {
       const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
       expect(await settle(agent.transact(0x14, 0x0))).toBeInstanceOf(ScmiTimeoutError);
       await h.clock.advance(20); // the late reply lands in the area: nobody looks at it
-      expect(stats(agent, 'a2p:0').lateReplies).toBe(0);
+      expect(channelStats(agent, 'a2p:0').lateReplies).toBe(0);
       await agent.remove();
       // Read from the wire's record of the channel: the agent's diagnostics are gone with it.
       const a2p = defined(h.mailbox.wire.monitor.channel('a2p:0'), 'a2p:0').counters;
@@ -571,7 +562,7 @@ describe('mailboxTransport', () => {
       const next = agent.transact(0x14, 0x0);
       await h.clock.advance(100);
       await expect(next).resolves.toBeInstanceOf(Uint8Array);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect([a2p.timeouts, a2p.lateReplies, a2p.completed]).toEqual([1, 1, a2p.sent - 1]);
       expect(a2p.badMessages).toMatchObject({ unexpected: 0, invalid: 0, spurious: 0 });
       expect(h.mailbox.wire.monitor.channel('a2p:0')?.spurious).toBe(0);
@@ -596,11 +587,11 @@ describe('mailboxTransport', () => {
       const first = settle(agent.base.discoverVendor());
       await h.clock.advance(30);
       expect(await first).toBeInstanceOf(ScmiTimeoutError);
-      expect(stats(agent, 'a2p:0').badMessages.spurious).toBe(1);
+      expect(channelStats(agent, 'a2p:0').badMessages.spurious).toBe(1);
       const next = agent.base.discoverVendor();
       await h.clock.runUntilIdle();
       await expect(next).resolves.toBe(h.platform.config.vendor);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       // The responder rang twice while it owned the area: both are spurious. The first message's
       // doorbell came (spurious): none is owed when its late reply is handed over at the next send.
       expect({
@@ -661,7 +652,7 @@ describe('mailboxTransport', () => {
       });
       await expect(agent.transact(0x14, 0x0)).resolves.toBeInstanceOf(Uint8Array);
       await h.clock.advance(50); // the held completion doorbell lands
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.timeouts).toBe(0);
       expect(a2p.lateReplies).toBe(0);
       expect(a2p.completed).toBe(a2p.sent);
@@ -677,11 +668,11 @@ describe('mailboxTransport', () => {
       // A second doorbell for the same reply is one nothing waits for: still counted.
       h.mailbox.platformEnd.remote(spec.mailbox).ring();
       await h.clock.runUntilIdle();
-      expect(stats(agent, 'a2p:0').badMessages.unexpected).toBe(1);
+      expect(channelStats(agent, 'a2p:0').badMessages.unexpected).toBe(1);
       // The marker is the last message's only: the next command completes by its doorbell.
       await expect(agent.transact(0x14, 0x0)).resolves.toBeInstanceOf(Uint8Array);
-      expect(stats(agent, 'a2p:0')).toMatchObject({ timeouts: 0, lateReplies: 0 });
-      expect(stats(agent, 'a2p:0').badMessages.unexpected).toBe(1);
+      expect(channelStats(agent, 'a2p:0')).toMatchObject({ timeouts: 0, lateReplies: 0 });
+      expect(channelStats(agent, 'a2p:0').badMessages.unexpected).toBe(1);
       await agent.remove();
       h.close();
     });
@@ -692,7 +683,7 @@ describe('mailboxTransport', () => {
       // The platform sees each request after 20 ms; the agent's doorbells are held 25 ms: the
       // first reply's doorbell comes after its 30 ms deadline, which finds the reply, and the
       // second command is written at once behind it.
-      const before = stats(agent, 'a2p:0');
+      const before = channelStats(agent, 'a2p:0');
       h.mailbox.controller.setInterceptor('agent', (deliver) => {
         h.clock.setTimeout(deliver, 25);
       });
@@ -705,7 +696,7 @@ describe('mailboxTransport', () => {
       ]);
       await h.clock.advance(200);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect([a2p.sent - before.sent, a2p.completed - before.completed]).toEqual([2, 2]);
       expect([a2p.timeouts, a2p.lateReplies]).toEqual([0, 0]);
       expect(a2p.badMessages).toMatchObject({ spurious: 0, unexpected: 0, invalid: 0 });
@@ -734,7 +725,7 @@ describe('mailboxTransport', () => {
       };
       await expect(agent.transact(0x14, 0x0)).resolves.toBeInstanceOf(Uint8Array);
       await h.clock.advance(10);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.completed).toBe(a2p.sent);
       expect(a2p.badMessages.unexpected).toBe(0);
       expect(a2p.badMessages.spurious).toBe(0);
@@ -785,7 +776,7 @@ describe('mailboxTransport', () => {
       await removing;
       const errors = await Promise.all(inFlight);
       expect(errors.every((e) => ScmiShutdownError.is(e))).toBe(true);
-      const a2p = stats(agent, 'a2p:1');
+      const a2p = channelStats(agent, 'a2p:1');
       expect([a2p.sent, a2p.failed]).toEqual([1, 5]);
       // Nothing more reached the platform.
       expect(h.responder.counters.requests).toBe(requests);
@@ -815,7 +806,7 @@ describe('mailboxTransport', () => {
       await h.clock.runUntilIdle();
       await removing;
       expect(ScmiShutdownError.is(await second)).toBe(true);
-      const a2p = stats(agent, 'a2p:1');
+      const a2p = channelStats(agent, 'a2p:1');
       expect([a2p.sent, a2p.timeouts, a2p.failed]).toEqual([1, 1, 1]);
       expect(h.responder.counters.requests).toBe(requests + 1);
       expect(h.mailbox.wire.monitor.violations).toEqual([]);

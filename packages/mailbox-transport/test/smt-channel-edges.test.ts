@@ -4,7 +4,6 @@ import {
   ScmiTimeoutError,
   ScmiTransportError,
   readU32,
-  type ChannelStats,
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
@@ -17,7 +16,13 @@ import {
   SmtArea,
   type SmtFaultRule,
 } from '@scmi-ts/mailbox-transport';
-import { createHarness, defined, type Harness } from './support/harness.js';
+import {
+  channelStats,
+  createHarness,
+  defined,
+  type Harness,
+  removeAndClose,
+} from './support/harness.js';
 import { createHand } from './support/hand-platform.js';
 
 /**
@@ -27,13 +32,6 @@ import { createHand } from './support/hand-platform.js';
  */
 
 const VENDOR = { protocolId: 0x10, messageId: BaseMessageId.DISCOVER_VENDOR };
-
-function stats(agent: ScmiAgent, label: string): ChannelStats {
-  return defined(
-    agent.diagnostics.channels.find((c) => c.label === label),
-    label,
-  ).stats;
-}
 
 /** The SMT area of channel `direction`:`id` of the harness's wire, as the platform sees it. */
 function areaOf(h: Harness, direction: 'a2p' | 'p2a', id: number): SmtArea {
@@ -58,15 +56,6 @@ async function probed(
   });
   for (const rule of rules) h.responder.faults.add(rule);
   return { h, agent };
-}
-
-async function finish(h: Harness, agent: ScmiAgent): Promise<void> {
-  const removing = agent.remove();
-  await h.clock.runUntilIdle();
-  await removing;
-  expect(h.mailbox.wire.monitor.violations).toEqual([]);
-  h.close();
-  expect(h.clock.armedTimers).toBe(0);
 }
 
 /** How a promise ended so far: a test on a manual clock looks without awaiting it. */
@@ -128,7 +117,7 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
         }
         return handle(agentId, channelId, request);
       };
-      const before = stats(agent, 'a2p:0');
+      const before = channelStats(agent, 'a2p:0');
       const first = track(agent.transact(VENDOR.protocolId, VENDOR.messageId));
       await h.clock.runUntilIdle();
       expect(first.settled).toBe(true);
@@ -146,11 +135,11 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
       ]);
       expect(h.responder.counters.malformedRequests).toBe(0);
       expect(area.status()).toBe(SMT_CHANNEL_FREE);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect([a2p.sent - before.sent, a2p.completed - before.completed]).toEqual([2, 2]);
       expect([a2p.timeouts, a2p.lateReplies]).toEqual([0, 0]);
       expect(a2p.badMessages).toEqual(NO_BAD_MESSAGES);
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
 
     it('should not trust the payload or the length of an ERROR|FREE reply in interrupt mode: COMMS_ERROR although its status word says SUCCESS, nothing counted oversize', async () => {
@@ -166,7 +155,7 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
         hand.a2p.setStatus(SMT_CHANNEL_FREE | SMT_CHANNEL_ERROR);
         hand.ringA2p();
       };
-      const before = stats(agent, 'a2p:0');
+      const before = channelStats(agent, 'a2p:0');
       const first = track(agent.transact(VENDOR.protocolId, VENDOR.messageId));
       await hand.clock.runUntilIdle();
       expect(first.settled).toBe(true);
@@ -181,7 +170,7 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
       await hand.clock.runUntilIdle();
       await expect(next).resolves.toBe(hand.platform.config.vendor);
       expect(statuses).toEqual([0]);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.completed - before.completed).toBe(2);
       expect(a2p.badMessages).toEqual(NO_BAD_MESSAGES);
       expect(hand.wire.wire.monitor.channel('a2p:0')?.hostileLengths).toBe(0);
@@ -196,7 +185,7 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
       // The response is written and kept busy; the test then sets CHANNEL_ERROR alone.
       const { h, agent } = await probed(true, [{ match: VENDOR, action: { kind: 'stuck-busy' } }]);
       const area = areaOf(h, 'a2p', 0);
-      const before = stats(agent, 'a2p:0');
+      const before = channelStats(agent, 'a2p:0');
       const reply = track(agent.transact(VENDOR.protocolId, VENDOR.messageId));
       await h.clock.runTasks();
       expect(area.status()).toBe(0);
@@ -206,11 +195,11 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
       await h.clock.advance(1); // well inside the 30 ms RX timeout
       expect(reply.settled).toBe(true);
       expect(statusOf(reply.error)).toBe(ScmiStatus.COMMS_ERROR);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.completed - before.completed).toBe(1);
       expect(a2p.timeouts).toBe(0);
       expect(a2p.badMessages).toEqual(NO_BAD_MESSAGES);
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
   });
 
@@ -232,7 +221,7 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
       expect(area.isFree()).toBe(false);
       const held = area.bytes.slice();
       const requests = h.responder.counters.requests;
-      const before = stats(agent, 'a2p:0');
+      const before = channelStats(agent, 'a2p:0');
       const monitor = (): unknown => {
         const record = defined(h.mailbox.wire.monitor.channel('a2p:0'), 'a2p:0');
         return { busyWaits: record.busyWaits, busyFailures: record.busyFailures };
@@ -251,9 +240,9 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
       expect(monitor()).toEqual({ busyWaits: 1, busyFailures: 1 });
       expect(h.responder.counters.requests).toBe(requests);
       expect(h.responder.counters.ringsWhileBusy).toBe(0);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect([a2p.sent - before.sent, a2p.failed - before.failed]).toEqual([0, 1]);
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
   });
 
@@ -282,9 +271,9 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
       expect(bytes.byteLength).toBe(area.maxPayload - 4);
       expect(bytes).toEqual(area.bytes.slice(SMT_PAYLOAD_OFFSET + 4));
       expect(bytes.includes(0xee)).toBe(false);
-      expect(stats(agent, 'a2p:0').badMessages).toEqual({ ...NO_BAD_MESSAGES, oversize });
+      expect(channelStats(agent, 'a2p:0').badMessages).toEqual({ ...NO_BAD_MESSAGES, oversize });
       expect(h.mailbox.wire.monitor.channel('a2p:0')?.hostileLengths).toBe(oversize);
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
 
     it.each([
@@ -314,14 +303,14 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
       // core's notification buffer holds: no clamp there), and nothing past it.
       expect(payloads).toEqual([area.bytes.slice(SMT_PAYLOAD_OFFSET)]);
       expect(payloads[0]?.byteLength).toBe(area.maxPayload);
-      const p2a = stats(agent, 'p2a:0');
+      const p2a = channelStats(agent, 'p2a:0');
       expect(p2a.notifications).toBe(1);
       expect(p2a.badMessages).toEqual({ ...NO_BAD_MESSAGES, oversize });
       expect(h.mailbox.wire.monitor.channel('p2a:0')?.hostileLengths).toBe(oversize);
       const unsubscribing = unsubscribe();
       await h.clock.runUntilIdle();
       await unsubscribing;
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
   });
 });

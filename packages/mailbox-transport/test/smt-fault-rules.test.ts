@@ -4,7 +4,6 @@ import {
   ScmiStatusError,
   ScmiTimeoutError,
   ScmiTransportError,
-  type ChannelStats,
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
@@ -17,19 +16,19 @@ import {
   type SameThreadMailboxWireOptions,
   type SmtFaultRule,
 } from '@scmi-ts/mailbox-transport';
-import { createHarness, defined, settle, type Harness } from './support/harness.js';
+import {
+  channelStats,
+  createHarness,
+  defined,
+  type Harness,
+  removeAndClose,
+  settle,
+} from './support/harness.js';
 
 /**
  * The responder's wire-level fault rules, each driven against a real agent: the agent rejects and
  * counts what is wrong, never crashes, never reads past its SMT area.
  */
-
-function stats(agent: ScmiAgent, label: string): ChannelStats {
-  return defined(
-    agent.diagnostics.channels.find((c) => c.label === label),
-    label,
-  ).stats;
-}
 
 /** A harness whose probe runs clean; `rules` are armed once the agent is up. */
 async function probed(
@@ -41,15 +40,6 @@ async function probed(
   const agent = await h.probe({ a2p: [{ id: 0, polling }] });
   for (const rule of rules) h.responder.faults.add(rule);
   return { h, agent };
-}
-
-async function finish(h: Harness, agent: ScmiAgent): Promise<void> {
-  const removing = agent.remove();
-  await h.clock.runUntilIdle();
-  await removing;
-  expect(h.mailbox.wire.monitor.violations).toEqual([]);
-  h.close();
-  expect(h.clock.armedTimers).toBe(0);
 }
 
 const VENDOR = { protocolId: 0x10, messageId: BaseMessageId.DISCOVER_VENDOR };
@@ -92,10 +82,10 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       const bytes = await reply;
       expect(bytes.byteLength).toBe(layout.areaSize - SMT_PAYLOAD_OFFSET - 4);
       expect(bytes.includes(0xee)).toBe(false);
-      expect(stats(agent, 'a2p:0').badMessages.oversize).toBe(1);
+      expect(channelStats(agent, 'a2p:0').badMessages.oversize).toBe(1);
       expect(h.mailbox.wire.monitor.channel('a2p:0')?.hostileLengths).toBe(1);
       expect(h.responder.faults.counts['hostile-length']).toBe(1);
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
 
     it('should count a hostile length once when the transfer takes fewer bytes than the area holds (small rxSize)', async () => {
@@ -111,9 +101,9 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       });
       await h.clock.runUntilIdle();
       expect((await reply).byteLength).toBe(4);
-      expect(stats(agent, 'a2p:0').badMessages.oversize).toBe(1);
+      expect(channelStats(agent, 'a2p:0').badMessages.oversize).toBe(1);
       expect(h.mailbox.wire.monitor.channel('a2p:0')?.hostileLengths).toBe(1);
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
 
     it('should answer COMMS_ERROR for a CHANNEL_ERROR reply with a garbage length, not counted oversize', async () => {
@@ -123,7 +113,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       const { layout } = h.mailbox.wire;
       const spec = defined(layout.channels.find((c) => c.direction === 'a2p' && c.id === 0));
       const area = new SmtArea(layout.memory, spec.offset, layout.areaSize);
-      const completed = stats(agent, 'a2p:0').completed;
+      const completed = channelStats(agent, 'a2p:0').completed;
       const reply = settle(agent.transact(0x10, BaseMessageId.DISCOVER_VENDOR));
       await h.clock.runTasks();
       expect(area.isFree()).toBe(false);
@@ -132,11 +122,11 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       await h.clock.advance(1);
       const error = await reply;
       expect(ScmiStatusError.is(error) && error.status).toBe(ScmiStatus.COMMS_ERROR);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.badMessages.oversize).toBe(0);
       expect(a2p.completed).toBe(completed + 1);
       expect(h.mailbox.wire.monitor.channel('a2p:0')?.hostileLengths).toBe(0);
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
 
     it.each([0, 3, 7])(
@@ -149,12 +139,12 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
         await h.clock.runUntilIdle();
         const error = await reply;
         expect(ScmiStatusError.is(error) && error.status).toBe(ScmiStatus.PROTOCOL_ERROR);
-        expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
+        expect(channelStats(agent, 'a2p:0').badMessages.invalid).toBe(1);
         // The channel works on.
         const next = agent.base.discoverVendor();
         await h.clock.runUntilIdle();
         await expect(next).resolves.toBe(h.platform.config.vendor);
-        await finish(h, agent);
+        await removeAndClose(h, agent);
       },
     );
 
@@ -164,8 +154,8 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       ]);
       const payloads = await postNotifications(h, agent, 1);
       expect(payloads).toEqual([h.mailbox.wire.layout.areaSize - SMT_PAYLOAD_OFFSET]);
-      expect(stats(agent, 'p2a:0').badMessages.oversize).toBe(1);
-      await finish(h, agent);
+      expect(channelStats(agent, 'p2a:0').badMessages.oversize).toBe(1);
+      await removeAndClose(h, agent);
     });
 
     it('should count a hostile notification length once when the area is larger than a notification buffer', async () => {
@@ -178,9 +168,9 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       );
       const payloads = await postNotifications(h, agent, 1);
       expect(payloads).toEqual([128]);
-      expect(stats(agent, 'p2a:0').badMessages.oversize).toBe(1);
+      expect(channelStats(agent, 'p2a:0').badMessages.oversize).toBe(1);
       expect(h.mailbox.wire.monitor.channel('p2a:0')?.hostileLengths).toBe(1);
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
 
     it.each([0, 3])(
@@ -195,11 +185,11 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
         const payloads = await postNotifications(h, agent, 2);
         // The first is rejected; the area goes back to the platform, which posts the second.
         expect(payloads).toHaveLength(1);
-        const p2a = stats(agent, 'p2a:0');
+        const p2a = channelStats(agent, 'p2a:0');
         expect(p2a.badMessages.invalid).toBe(1);
         expect(p2a.notifications).toBe(1);
         expect(h.responder.counters.p2aPosted).toBe(2);
-        await finish(h, agent);
+        await removeAndClose(h, agent);
       },
     );
   });
@@ -212,9 +202,9 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       const vendor = agent.base.discoverVendor();
       await h.clock.runUntilIdle();
       await expect(vendor).resolves.toBe(h.platform.config.vendor);
-      expect(stats(agent, 'a2p:0').badMessages.spurious).toBe(1);
+      expect(channelStats(agent, 'a2p:0').badMessages.spurious).toBe(1);
       expect(h.mailbox.wire.monitor.channel('a2p:0')?.spurious).toBe(1);
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
 
     it('should ignore a P2A doorbell with nothing posted, counted, and take the post that follows', async () => {
@@ -223,8 +213,8 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       ]);
       const payloads = await postNotifications(h, agent, 1);
       expect(payloads).toHaveLength(1);
-      expect(stats(agent, 'p2a:0').badMessages.spurious).toBe(1);
-      await finish(h, agent);
+      expect(channelStats(agent, 'p2a:0').badMessages.spurious).toBe(1);
+      await removeAndClose(h, agent);
     });
   });
 
@@ -236,12 +226,12 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       const vendor = settle(agent.base.discoverVendor());
       await h.clock.advance(30);
       expect(await vendor).toBeInstanceOf(ScmiTimeoutError);
-      expect(stats(agent, 'a2p:0').badMessages.spurious).toBe(1);
+      expect(channelStats(agent, 'a2p:0').badMessages.spurious).toBe(1);
       // The area is freed later, silently: the next command waits for it, then goes.
       const next = agent.base.discoverVendor();
       await h.clock.runUntilIdle();
       await expect(next).resolves.toBe(h.platform.config.vendor);
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
 
     it('should time out a polling transfer whose response never sets CHANNEL_FREE', async () => {
@@ -253,7 +243,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       await h.clock.advance(61);
       const error = await next;
       expect(ScmiTransportError.is(error) && error.code).toBe('E_CHANNEL_BUSY');
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
   });
 
@@ -268,11 +258,11 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       const next = agent.base.discoverVendor();
       await h.clock.runUntilIdle();
       await expect(next).resolves.toBe(h.platform.config.vendor);
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.lateReplies).toBe(1);
       expect(h.mailbox.wire.monitor.channel('a2p:0')?.busyWaits).toBe(1);
       expect(h.responder.counters.ringsWhileBusy).toBe(0);
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
 
     it('should fail later commands with E_CHANNEL_BUSY when the area is never freed', async () => {
@@ -284,7 +274,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       await h.clock.advance(60);
       const error = await next;
       expect(ScmiTransportError.is(error) && error.code).toBe('E_CHANNEL_BUSY');
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
   });
 
@@ -301,11 +291,11 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
         await h.clock.runUntilIdle();
         const error = await version;
         expect(ScmiStatusError.is(error) && error.status).toBe(ScmiStatus.PROTOCOL_ERROR);
-        expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
+        expect(channelStats(agent, 'a2p:0').badMessages.invalid).toBe(1);
         const next = agent.base.discoverVendor();
         await h.clock.runUntilIdle();
         await expect(next).resolves.toBe(h.platform.config.vendor);
-        await finish(h, agent);
+        await removeAndClose(h, agent);
       },
     );
 
@@ -324,7 +314,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
       await h.clock.runUntilIdle();
       expect((await level).byteLength).toBe(0);
       expect(h.responder.faults.counts['early-free']).toBe(1);
-      await finish(h, agent);
+      await removeAndClose(h, agent);
     });
   });
 });

@@ -5,7 +5,6 @@ import {
   coreModule,
   createAgent,
   type AgentOptions,
-  type ChannelStats,
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
@@ -21,19 +20,12 @@ import {
   type MailboxFixtureEnds,
   type MailboxFixtureWorker,
 } from './support/fixture.js';
-import { defined, settle } from './support/harness.js';
+import { channelStats, defined, settle } from './support/harness.js';
 
 /**
  * The mailbox transport with the platform and its SMT responder in a worker thread: shared SMT
  * areas, `Atomics` doorbells, real time. One worker for the file; a fresh wire per test.
  */
-
-function stats(agent: ScmiAgent, label: string): ChannelStats {
-  return defined(
-    agent.diagnostics.channels.find((c) => c.label === label),
-    label,
-  ).stats;
-}
 
 describe('mailbox transport in worker mode', () => {
   ensureNoLeaksInSuite();
@@ -121,7 +113,7 @@ describe('mailbox transport in worker mode', () => {
         );
         expect(await Promise.all(work)).toHaveLength(300);
         for (const label of ['a2p:0', 'a2p:1', 'a2p:2']) {
-          const s = stats(agent, label);
+          const s = channelStats(agent, label);
           expect(s.completed).toBe(s.sent);
           expect(s.timeouts + s.failed).toBe(0);
         }
@@ -167,7 +159,7 @@ describe('mailbox transport in worker mode', () => {
       );
       expect(new DataView(delayed.buffer, delayed.byteOffset).getUint32(4, true)).toBe(24_000_000);
       await off();
-      expect(stats(agent, 'p2a:0').delayedResponses).toBe(1);
+      expect(channelStats(agent, 'p2a:0').delayedResponses).toBe(1);
     });
   });
 
@@ -187,7 +179,7 @@ describe('mailbox transport in worker mode', () => {
       ]);
       expect(await settle(agent.transact(0x14, 0x0))).toBeInstanceOf(ScmiTimeoutError);
       await agent.transact(0x14, 0x0); // waits for CHANNEL_FREE (the late reply), then goes
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.timeouts).toBe(1);
       // Counted once whenever its doorbell lands: before the next command is written (the
       // doorbell hands it to core), or after (the next send hands it to core before writing over
@@ -281,7 +273,7 @@ describe('mailbox transport in worker mode', () => {
       ]);
       await agent.base.discoverVendor();
       await agent.base.discoverSubVendor();
-      const a2p = stats(agent, 'a2p:0');
+      const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.badMessages.oversize).toBeGreaterThanOrEqual(1);
       // Seen as spurious unless the agent's thread was too slow to see it before the real doorbell
       // (they coalesce): on real time the count is not exact.

@@ -9,6 +9,7 @@ import {
   type AgentOptions,
   type ChannelSetup,
   type Clock,
+  type ChannelStats,
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { DevresEventLog } from '@scmi-ts/devres';
@@ -106,6 +107,28 @@ export function createHarness(options: HarnessOptions = {}): Harness {
       expect(platform.armedTimers).toBe(0);
     },
   };
+}
+
+/** The counters of the agent's channel `label` (`a2p:0`, `p2a:0`…); throws when it has none. */
+export function channelStats(agent: ScmiAgent, label: string): ChannelStats {
+  return defined(
+    agent.diagnostics.channels.find((c) => c.label === label),
+    label,
+  ).stats;
+}
+
+/**
+ * Removes `agent` on the harness's manual clock, then checks that the wire saw no violation,
+ * closes the harness (responder and platform, none of their timers left) and that no timer is left
+ * on the clock.
+ */
+export async function removeAndClose(h: Harness, agent: ScmiAgent): Promise<void> {
+  const removing = agent.remove();
+  await h.clock.runUntilIdle();
+  await removing;
+  expect(h.mailbox.wire.monitor.violations).toEqual([]);
+  h.close();
+  expect(h.clock.armedTimers).toBe(0);
 }
 
 /** Resolves once `p` settles, returning its error (or undefined when it fulfilled). */
