@@ -160,7 +160,7 @@ export async function runDelayedResponseRaceWorker(
       );
       await ends.close();
       const trace = await readLateReplyTrace(ends, instrument, teardownAt);
-      const { late, refused, unexpected, byAgent } = trace;
+      const { late, refused, unexpected } = trace;
       const phase = seedWorkerPhase({
         delivered: failure === undefined,
         refused,
@@ -182,9 +182,24 @@ export async function runDelayedResponseRaceWorker(
         ends,
         violations,
       );
-      if (failure === undefined && byAgent > 0) {
+      // Only a drop on a P2A channel can be the delayed response's. One on A2P is the command's
+      // response: when the delayed response overtook it (both signals waiting on a busy agent
+      // thread, the P2A one handled first), core completes the transfer with the delayed
+      // response (Linux takes the response as successful then), the agent is removed at once,
+      // and the response's own signal comes after the quiesce — refused and counted, as it must.
+      const p2aDrops = instrument.channels
+        .filter((c) => c.label.startsWith('p2a:'))
+        .reduce(
+          (n, c) =>
+            n +
+            c.counters.lateReplies +
+            c.counters.refusedAfterQuiesce +
+            c.counters.badMessages.unexpected,
+          0,
+        );
+      if (failure === undefined && p2aDrops > 0) {
         violations.push(
-          `${where}: the delayed response completed its transfer and was counted as dropped too (late ${late}, refused ${refused}, unexpected ${unexpected})`,
+          `${where}: the delayed response completed its transfer and was counted as dropped too (late ${late}, refused ${refused}, unexpected ${unexpected}; ${p2aDrops} on P2A)`,
         );
       }
       if (options.polling === true) checkPolled(run, where, violations);
