@@ -53,7 +53,10 @@ export interface StressArgs {
   readonly only: string | undefined;
   /** Only the fixtures of this variant (`TransportFixture.variant`). */
   readonly variant: string | undefined;
-  /** The worker seed-scenario runs complete by polling, and the delayed-response race polls its commands' responses (`--polling`). */
+  /**
+   * The worker seed-scenario runs complete by polling, and the delayed-response race polls its
+   * commands' responses (`--polling`).
+   */
   readonly polling: boolean;
   /** `--help` was given. */
   readonly help: boolean;
