@@ -6,29 +6,10 @@
  * invocation until it is cancelled), and removal can only return once the cancel request reached
  * the worker's PTA.
  */
-import {
-  ScmiTimeoutError,
-  TRANSPORT,
-  coreModule,
-  createAgent,
-  type AgentOptions,
-  type ScmiAgent,
-} from '@scmi-ts/core';
+import { ScmiTimeoutError } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite, type DevresEvent } from '@scmi-ts/devres';
 import { createDefaultPlatformConfig } from '@scmi-ts/platform';
-import { Container, ContainerModule } from 'inversify';
-import { createOpteeFixture, type OpteeWorker, type OpteeWorkerEnds } from './support/fixture.js';
-
-function create(ends: OpteeWorkerEnds, options: Partial<AgentOptions> = {}): Promise<ScmiAgent> {
-  const container = new Container();
-  container.load(coreModule);
-  container.load(
-    new ContainerModule(({ bind }) => {
-      bind(TRANSPORT).toConstantValue(ends.transport);
-    }),
-  );
-  return createAgent(container, { transport: 'optee', ...ends.agentOptions, ...options });
-}
+import { createOpteeFixture, createWorkerAgent, type OpteeWorker } from './support/fixture.js';
 
 /**
  * `p`, or a rejection once `ms` pass first: a hang guard (a removal that waits for an invocation
@@ -67,7 +48,10 @@ describe.each(['static', 'dynamic'] as const)(
         const events: DevresEvent[] = [];
         // The file's 1000 ms: the probe's commands must be answered in time on a loaded machine;
         // the hung transfer times out whatever the limit (the PTA never returns it by itself).
-        const agent = await create(ends, { rxTimeoutMs: 1000, log: (e) => events.push(e) });
+        const agent = await createWorkerAgent(ends, {
+          rxTimeoutMs: 1000,
+          log: (e) => events.push(e),
+        });
         await ends.setWireFaults([{ match: { times: 1 }, action: { kind: 'hang-until-cancel' } }]);
         const hung = await agent
           .transact(0x10, 0x3, undefined, { rxSize: 16 })

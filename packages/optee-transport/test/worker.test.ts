@@ -2,17 +2,11 @@ import {
   ScmiStatus,
   ScmiStatusError,
   ScmiTimeoutError,
-  TRANSPORT,
-  coreModule,
-  createAgent,
   resolveWorkerEntry,
   startWorker,
-  type AgentOptions,
-  type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite, type DevresEvent } from '@scmi-ts/devres';
 import { SeededRandom, createDefaultPlatformConfig } from '@scmi-ts/platform';
-import { Container, ContainerModule } from 'inversify';
 import { join } from 'node:path';
 import {
   PTA_SCMI_UUID,
@@ -25,23 +19,12 @@ import {
   parseTeeUuid,
   teeValue,
 } from '../src/index.js';
-import { createOpteeFixture, type OpteeWorker, type OpteeWorkerEnds } from './support/fixture.js';
-
-function create(ends: OpteeWorkerEnds, options: Partial<AgentOptions> = {}): Promise<ScmiAgent> {
-  const container = new Container();
-  container.load(coreModule);
-  container.load(
-    new ContainerModule(({ bind }) => {
-      bind(TRANSPORT).toConstantValue(ends.transport);
-    }),
-  );
-  return createAgent(container, {
-    transport: 'optee',
-    ...ends.agentOptions,
-    rxTimeoutMs: 1000,
-    ...options,
-  });
-}
+import {
+  createOpteeFixture,
+  createWorkerAgent,
+  type OpteeWorker,
+  type OpteeWorkerEnds,
+} from './support/fixture.js';
 
 /** Runs `body` on a fresh wire, and closes the wire whatever happens. */
 async function withWire(
@@ -82,7 +65,9 @@ describe.each(['static', 'dynamic'] as const)('worker mode with %s shared memory
 
   it('should probe, carry many transfers across threads and remove', () =>
     withWire(worker, async (ends) => {
-      const agent = await create(ends, { a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });
+      const agent = await createWorkerAgent(ends, {
+        a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }],
+      });
       expect(agent.info.vendor).toBe('scmi-ts');
       const transfers: Promise<Uint8Array>[] = [];
       for (let i = 0; i < 200; i++) {
@@ -102,7 +87,7 @@ describe.each(['static', 'dynamic'] as const)('worker mode with %s shared memory
 
   it('should apply wire faults in the worker', () =>
     withWire(worker, async (ends) => {
-      const agent = await create(ends);
+      const agent = await createWorkerAgent(ends);
       await ends.setWireFaults([
         { match: { nth: 1 }, action: { kind: 'busy-channel' } },
         { match: { nth: 2 }, action: { kind: 'output-size', excess: 1000 } },
@@ -124,7 +109,7 @@ describe.each(['static', 'dynamic'] as const)('worker mode with %s shared memory
       // cannot turn the timeout into a success) and 2500 ms before the emulated TEE would give up
       // on it (platformTimeoutMs) — and the channel, held from the timeout, is released 3500 ms
       // before busyTimeoutMs would fail the next transfer.
-      const agent = await create(ends, { rxTimeoutMs: 1000 });
+      const agent = await createWorkerAgent(ends, { rxTimeoutMs: 1000 });
       await worker.setFaults([{ match: { nth: 1 }, action: { kind: 'delay', ms: 2500 } }]);
       const late = await agent.transact(0x10, 0x3).catch((e: unknown) => e);
       expect(late).toBeInstanceOf(ScmiTimeoutError);
@@ -153,7 +138,7 @@ describe.each(['static', 'dynamic'] as const)('worker mode with %s shared memory
       ]);
       const ends = await worker.open();
       const events: DevresEvent[] = [];
-      const outcome = await create(ends, {
+      const outcome = await createWorkerAgent(ends, {
         rxTimeoutMs: timeoutMs,
         log: (e) => events.push(e),
       }).then(

@@ -1,12 +1,17 @@
 import {
+  TRANSPORT,
+  coreModule,
+  createAgent,
   resolveWorkerEntry,
   startWorker,
   type AgentOptions,
   type Clock,
+  type ScmiAgent,
   type ScmiPlatformPort,
 } from '@scmi-ts/core';
 import type { FixtureEnds, TransportFixture } from '@scmi-ts/conformance';
 import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
+import { Container, ContainerModule } from 'inversify';
 import {
   EmulatedOptee,
   OpteeDriver,
@@ -193,3 +198,27 @@ export const opteeFixture = createOpteeFixture({ shmem: 'static' });
 
 /** The OP-TEE transport in MSG mode: registered shared memory per channel (PTA command 4). */
 export const opteeMsgFixture = createOpteeFixture({ shmem: 'dynamic' });
+
+/**
+ * Probes an agent over worker-mode ends, in a container of its own with the ends' transport;
+ * `rxTimeoutMs` 1000 unless `options` says otherwise (the probe's commands cross threads on a
+ * possibly loaded machine).
+ */
+export function createWorkerAgent(
+  ends: OpteeWorkerEnds,
+  options: Partial<AgentOptions> = {},
+): Promise<ScmiAgent> {
+  const container = new Container();
+  container.load(coreModule);
+  container.load(
+    new ContainerModule(({ bind }) => {
+      bind(TRANSPORT).toConstantValue(ends.transport);
+    }),
+  );
+  return createAgent(container, {
+    transport: 'optee',
+    ...ends.agentOptions,
+    rxTimeoutMs: 1000,
+    ...options,
+  });
+}
