@@ -19,7 +19,13 @@ import {
   createSameThreadMailboxWire,
   mailboxTransport,
 } from '@scmi-ts/mailbox-transport';
-import { channelStats, createHarness, defined, settle } from './support/harness.js';
+import {
+  NO_BAD_MESSAGES,
+  channelStats,
+  createHarness,
+  defined,
+  settle,
+} from './support/harness.js';
 
 /** A harness whose platform answers the first Clock PROTOCOL_VERSION 45 ms late (30 ms timeout). */
 function lateFirstClockVersion(): ReturnType<typeof createHarness> {
@@ -240,14 +246,7 @@ describe('mailboxTransport', () => {
       expect(versions).toHaveLength(60);
       const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.completed).toBe(a2p.sent);
-      expect(a2p.badMessages).toEqual({
-        unexpected: 0,
-        invalid: 0,
-        unknown: 0,
-        nomem: 0,
-        spurious: 0,
-        oversize: 0,
-      });
+      expect(a2p.badMessages).toEqual(NO_BAD_MESSAGES);
       await agent.remove();
       h.close();
     });
@@ -656,14 +655,7 @@ describe('mailboxTransport', () => {
       expect(a2p.timeouts).toBe(0);
       expect(a2p.lateReplies).toBe(0);
       expect(a2p.completed).toBe(a2p.sent);
-      expect(a2p.badMessages).toEqual({
-        unexpected: 0,
-        invalid: 0,
-        unknown: 0,
-        nomem: 0,
-        spurious: 0,
-        oversize: 0,
-      });
+      expect(a2p.badMessages).toEqual(NO_BAD_MESSAGES);
       h.mailbox.controller.setInterceptor('agent', undefined);
       // A second doorbell for the same reply is one nothing waits for: still counted.
       h.mailbox.platformEnd.remote(spec.mailbox).ring();

@@ -4,7 +4,6 @@ import {
   ScmiTimeoutError,
   ScmiTransportError,
   readU32,
-  type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { BaseMessageId } from '@scmi-ts/platform';
@@ -14,7 +13,6 @@ import {
   SMT_FLAG_INTR_ENABLED,
   SMT_PAYLOAD_OFFSET,
   SmtArea,
-  type SmtFaultRule,
 } from '@scmi-ts/mailbox-transport';
 import {
   channelStats,
@@ -22,6 +20,8 @@ import {
   defined,
   type Harness,
   removeAndClose,
+  NO_BAD_MESSAGES,
+  probeWithFaults,
 } from './support/harness.js';
 import { createHand } from './support/hand-platform.js';
 
@@ -41,21 +41,6 @@ function areaOf(h: Harness, direction: 'a2p' | 'p2a', id: number): SmtArea {
     `${direction}:${id}`,
   );
   return new SmtArea(layout.memory, spec.offset, layout.areaSize);
-}
-
-/** A harness on a manual clock with an agent on A2P 0 (and P2A 0); `rules` armed once it is up. */
-async function probed(
-  polling: boolean,
-  rules: readonly SmtFaultRule[] = [],
-  rxTimeoutMs?: number,
-): Promise<{ h: Harness; agent: ScmiAgent }> {
-  const h = createHarness({ auto: false });
-  const agent = await h.probe({
-    a2p: [{ id: 0, polling }],
-    ...(rxTimeoutMs === undefined ? {} : { rxTimeoutMs }),
-  });
-  for (const rule of rules) h.responder.faults.add(rule);
-  return { h, agent };
 }
 
 /** How a promise ended so far: a test on a manual clock looks without awaiting it. */
@@ -87,21 +72,12 @@ function statusOf(error: unknown): number | undefined {
   return ScmiStatusError.is(error) ? error.status : undefined;
 }
 
-const NO_BAD_MESSAGES = {
-  unexpected: 0,
-  invalid: 0,
-  unknown: 0,
-  nomem: 0,
-  spurious: 0,
-  oversize: 0,
-};
-
 describe('SmtChannel at the edges of the SMT protocol', () => {
   ensureNoLeaksInSuite();
 
   describe('a reply with CHANNEL_ERROR', () => {
     it('should fail an interrupt-mode command with COMMS_ERROR when the area comes back ERROR|FREE with its doorbell, and clear CHANNEL_ERROR before writing the next command, which succeeds', async () => {
-      const { h, agent } = await probed(false);
+      const { h, agent } = await probeWithFaults([]);
       const area = areaOf(h, 'a2p', 0);
       // The platform breaks on the first command: the responder gives the area back with
       // CHANNEL_ERROR | CHANNEL_FREE (and PROTOCOL_ERROR as the status word) and rings.
@@ -183,7 +159,10 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
 
     it('should complete a poll on CHANNEL_ERROR without CHANNEL_FREE (Linux shmem_poll_done: FREE or ERROR), failing it with COMMS_ERROR', async () => {
       // The response is written and kept busy; the test then sets CHANNEL_ERROR alone.
-      const { h, agent } = await probed(true, [{ match: VENDOR, action: { kind: 'stuck-busy' } }]);
+      const { h, agent } = await probeWithFaults(
+        [{ match: VENDOR, action: { kind: 'stuck-busy' } }],
+        true,
+      );
       const area = areaOf(h, 'a2p', 0);
       const before = channelStats(agent, 'a2p:0');
       const reply = track(agent.transact(VENDOR.protocolId, VENDOR.messageId));
@@ -254,7 +233,7 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
       ['exactly what the area holds: taken whole, not counted oversize', 0, 0],
       ['one byte more than the area holds: clamped to the area, counted oversize once', 1, 1],
     ])('should read a response whose length is %s', async (_what, extra, oversize) => {
-      const { h, agent } = await probed(false);
+      const { h, agent } = await probeWithFaults([]);
       const area = areaOf(h, 'a2p', 0);
       h.responder.faults.add({
         match: VENDOR,
@@ -280,7 +259,7 @@ describe('SmtChannel at the edges of the SMT protocol', () => {
       ['exactly what the area holds: delivered whole, not counted oversize', 0, 0],
       ['one byte more than the area holds: clamped to the area, counted oversize once', 1, 1],
     ])('should read a notification whose length is %s', async (_what, extra, oversize) => {
-      const { h, agent } = await probed(false);
+      const { h, agent } = await probeWithFaults([]);
       const area = areaOf(h, 'p2a', 0);
       h.responder.faults.add({
         match: { direction: 'p2a' },

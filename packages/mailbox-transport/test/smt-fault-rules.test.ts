@@ -13,34 +13,20 @@ import {
   SMT_CHANNEL_FREE,
   SMT_PAYLOAD_OFFSET,
   SmtArea,
-  type SameThreadMailboxWireOptions,
-  type SmtFaultRule,
 } from '@scmi-ts/mailbox-transport';
 import {
   channelStats,
-  createHarness,
   defined,
   type Harness,
   removeAndClose,
   settle,
+  probeWithFaults,
 } from './support/harness.js';
 
 /**
  * The responder's wire-level fault rules, each driven against a real agent: the agent rejects and
  * counts what is wrong, never crashes, never reads past its SMT area.
  */
-
-/** A harness whose probe runs clean; `rules` are armed once the agent is up. */
-async function probed(
-  rules: readonly SmtFaultRule[],
-  polling = false,
-  wire?: SameThreadMailboxWireOptions,
-): Promise<{ h: Harness; agent: ScmiAgent }> {
-  const h = createHarness({ auto: false, ...(wire === undefined ? {} : { wire }) });
-  const agent = await h.probe({ a2p: [{ id: 0, polling }] });
-  for (const rule of rules) h.responder.faults.add(rule);
-  return { h, agent };
-}
 
 const VENDOR = { protocolId: 0x10, messageId: BaseMessageId.DISCOVER_VENDOR };
 
@@ -70,7 +56,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
 
   describe('hostile-length', () => {
     it('should clamp a length larger than the area and count it, reading nothing past the area', async () => {
-      const { h, agent } = await probed([
+      const { h, agent } = await probeWithFaults([
         { match: VENDOR, action: { kind: 'hostile-length', length: 0xffffffff } },
       ]);
       // The neighbouring area (a2p:1) is full of a pattern the agent must never see.
@@ -89,7 +75,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
     });
 
     it('should count a hostile length once when the transfer takes fewer bytes than the area holds (small rxSize)', async () => {
-      const { h, agent } = await probed([
+      const { h, agent } = await probeWithFaults([
         {
           match: { protocolId: 0x10, messageId: CommonMessageId.PROTOCOL_ATTRIBUTES },
           action: { kind: 'hostile-length', length: 0xffffffff },
@@ -109,7 +95,10 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
     it('should answer COMMS_ERROR for a CHANNEL_ERROR reply with a garbage length, not counted oversize', async () => {
       // The response is written and kept busy; the test then turns it into an error reply whose
       // length field is garbage, as a platform that sets ERROR|FREE without touching the length.
-      const { h, agent } = await probed([{ match: VENDOR, action: { kind: 'stuck-busy' } }], true);
+      const { h, agent } = await probeWithFaults(
+        [{ match: VENDOR, action: { kind: 'stuck-busy' } }],
+        true,
+      );
       const { layout } = h.mailbox.wire;
       const spec = defined(layout.channels.find((c) => c.direction === 'a2p' && c.id === 0));
       const area = new SmtArea(layout.memory, spec.offset, layout.areaSize);
@@ -132,7 +121,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
     it.each([0, 3, 7])(
       'should answer PROTOCOL_ERROR for a response length of %i (no status word), counted as invalid',
       async (length) => {
-        const { h, agent } = await probed([
+        const { h, agent } = await probeWithFaults([
           { match: { ...VENDOR, times: 1 }, action: { kind: 'hostile-length', length } },
         ]);
         const reply = settle(agent.transact(0x10, BaseMessageId.DISCOVER_VENDOR));
@@ -149,7 +138,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
     );
 
     it('should clamp a hostile notification length on the P2A channel', async () => {
-      const { h, agent } = await probed([
+      const { h, agent } = await probeWithFaults([
         { match: { direction: 'p2a' }, action: { kind: 'hostile-length', length: 100_000 } },
       ]);
       const payloads = await postNotifications(h, agent, 1);
@@ -161,7 +150,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
     it('should count a hostile notification length once when the area is larger than a notification buffer', async () => {
       // 256-byte areas (228-byte payloads) for the default 128-byte max message size: the clamped
       // payload is still larger than core's notification buffer.
-      const { h, agent } = await probed(
+      const { h, agent } = await probeWithFaults(
         [{ match: { direction: 'p2a' }, action: { kind: 'hostile-length', length: 0xffffffff } }],
         false,
         { a2p: [0, 1], p2a: [0], areaSize: 256 },
@@ -176,7 +165,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
     it.each([0, 3])(
       'should reject a notification whose length is %i (shorter than its header): counted invalid, not delivered',
       async (length) => {
-        const { h, agent } = await probed([
+        const { h, agent } = await probeWithFaults([
           {
             match: { direction: 'p2a', times: 1 },
             action: { kind: 'hostile-length', length },
@@ -196,7 +185,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
 
   describe('spurious-doorbell', () => {
     it('should ignore an A2P doorbell while the platform owns the area, counted, and complete on the real one', async () => {
-      const { h, agent } = await probed([
+      const { h, agent } = await probeWithFaults([
         { match: VENDOR, action: { kind: 'spurious-doorbell', ms: 2 } },
       ]);
       const vendor = agent.base.discoverVendor();
@@ -208,7 +197,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
     });
 
     it('should ignore a P2A doorbell with nothing posted, counted, and take the post that follows', async () => {
-      const { h, agent } = await probed([
+      const { h, agent } = await probeWithFaults([
         { match: { direction: 'p2a' }, action: { kind: 'spurious-doorbell' } },
       ]);
       const payloads = await postNotifications(h, agent, 1);
@@ -220,7 +209,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
 
   describe('no-free', () => {
     it('should ignore the completion doorbell of a response written without CHANNEL_FREE, then time out', async () => {
-      const { h, agent } = await probed([
+      const { h, agent } = await probeWithFaults([
         { match: { ...VENDOR, times: 1 }, action: { kind: 'no-free', freeAfterMs: 40 } },
       ]);
       const vendor = settle(agent.base.discoverVendor());
@@ -235,7 +224,10 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
     });
 
     it('should time out a polling transfer whose response never sets CHANNEL_FREE', async () => {
-      const { h, agent } = await probed([{ match: VENDOR, action: { kind: 'no-free' } }], true);
+      const { h, agent } = await probeWithFaults(
+        [{ match: VENDOR, action: { kind: 'no-free' } }],
+        true,
+      );
       const vendor = settle(agent.base.discoverVendor());
       await h.clock.advance(31);
       expect(await vendor).toBeInstanceOf(ScmiTimeoutError);
@@ -249,7 +241,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
 
   describe('stuck-busy', () => {
     it('should time out, count the late completion, and let the next command wait for the area', async () => {
-      const { h, agent } = await probed([
+      const { h, agent } = await probeWithFaults([
         { match: { ...VENDOR, times: 1 }, action: { kind: 'stuck-busy', ms: 45 } },
       ]);
       const vendor = settle(agent.base.discoverVendor());
@@ -266,7 +258,9 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
     });
 
     it('should fail later commands with E_CHANNEL_BUSY when the area is never freed', async () => {
-      const { h, agent } = await probed([{ match: VENDOR, action: { kind: 'stuck-busy' } }]);
+      const { h, agent } = await probeWithFaults([
+        { match: VENDOR, action: { kind: 'stuck-busy' } },
+      ]);
       const vendor = settle(agent.base.discoverVendor());
       await h.clock.advance(30);
       expect(await vendor).toBeInstanceOf(ScmiTimeoutError);
@@ -282,7 +276,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
     it.each([false, true])(
       'should let the agent read the area as it is (polling %s): a bogus response, bounds-checked',
       async (polling) => {
-        const { h, agent } = await probed(
+        const { h, agent } = await probeWithFaults(
           [{ match: { protocolId: 0x10, messageId: 0 }, action: { kind: 'early-free', ms: 5 } }],
           polling,
         );
@@ -300,7 +294,7 @@ describe('SmtResponder wire-level fault rules, against the agent', () => {
     );
 
     it('should write the payload late when the agent has not taken the area back', async () => {
-      const { h, agent } = await probed([
+      const { h, agent } = await probeWithFaults([
         {
           match: { protocolId: 0x13, messageId: PerformanceMessageId.LEVEL_GET },
           action: { kind: 'early-free', ms: 1 },

@@ -134,6 +134,32 @@ describe('SmtResponder wire-level fault rules in worker mode, against the agent'
     expect(area.isFree()).toBe(false);
   }
 
+  /**
+   * What a command that timed out, followed by one refused E_CHANNEL_BUSY, leaves on `a2p:1`:
+   * sent once (the second failed in the transport, never sent), one busy wait that failed, and the
+   * responder reached once (the second command was never written nor rung). Returns the counters
+   * for the test's own checks.
+   */
+  async function timedOutThenBusy(
+    agent: ScmiAgent,
+    ends: MailboxFixtureEnds,
+    before: { readonly requests: number; readonly ringsWhileBusy: number },
+  ): Promise<{
+    a2p: ReturnType<typeof channelStats>;
+    r: SmtChannelReport;
+    responder: Awaited<ReturnType<MailboxFixtureEnds['responderStats']>>;
+  }> {
+    const a2p = channelStats(agent, 'a2p:1');
+    expect(a2p).toMatchObject({ sent: 1, completed: 0, timeouts: 1, failed: 1, lateReplies: 0 });
+    const r = record(ends, 'a2p:1');
+    expect(r.busyWaits).toBe(1);
+    expect(r.busyFailures).toBe(1);
+    const responder = await ends.responderStats();
+    expect(responder.counters.requests).toBe(before.requests + 1);
+    expect(responder.counters.ringsWhileBusy).toBe(before.ringsWhileBusy);
+    return { a2p, r, responder };
+  }
+
   it('stuck-busy: should time out while the area is never freed, then fail the next send with E_CHANNEL_BUSY without writing the area', async () => {
     await withClockChannel(
       [{ match: CLOCK_VERSION, action: { kind: 'stuck-busy' } }],
@@ -147,24 +173,9 @@ describe('SmtResponder wire-level fault rules in worker mode, against the agent'
         expect(area.status()).toBe(0);
         expect(area.length()).toBe(12); // header, status, version: written, never handed over
         await nextFailsBusy(agent, area);
-        // Sent once (the timed-out command); the second failed in the transport, never sent.
-        const a2p = channelStats(agent, 'a2p:1');
-        expect(a2p).toMatchObject({
-          sent: 1,
-          completed: 0,
-          timeouts: 1,
-          failed: 1,
-          lateReplies: 0,
-        });
+        const { a2p, r, responder } = await timedOutThenBusy(agent, ends, before);
         expect(a2p.badMessages).toMatchObject({ spurious: 0, unexpected: 0, invalid: 0 });
-        const r = record(ends, 'a2p:1');
-        expect(r.busyWaits).toBe(1);
-        expect(r.busyFailures).toBe(1);
         expect(r.spurious).toBe(0);
-        const responder = await ends.responderStats();
-        // The second command never reached the responder: it was never written nor rung.
-        expect(responder.counters.requests).toBe(before.requests + 1);
-        expect(responder.counters.ringsWhileBusy).toBe(before.ringsWhileBusy);
         expect(responder.faults['stuck-busy']).toBe(1);
         expect(responder.armedTimers).toBe(0);
       },
@@ -186,24 +197,11 @@ describe('SmtResponder wire-level fault rules in worker mode, against the agent'
         expect(area.length()).toBe(12);
         expect(area.payloadI32()).toBe(ScmiStatus.SUCCESS);
         await nextFailsBusy(agent, area);
-        const a2p = channelStats(agent, 'a2p:1');
-        expect(a2p.badMessages.spurious).toBe(1);
         // Not taken: no completion, no late reply, nothing handed to core.
-        expect(a2p).toMatchObject({
-          sent: 1,
-          completed: 0,
-          timeouts: 1,
-          failed: 1,
-          lateReplies: 0,
-        });
+        const { a2p, r, responder } = await timedOutThenBusy(agent, ends, before);
+        expect(a2p.badMessages.spurious).toBe(1);
         expect(a2p.badMessages).toMatchObject({ unexpected: 0, invalid: 0, oversize: 0 });
-        const r = record(ends, 'a2p:1');
         expect(r.spurious).toBe(1);
-        expect(r.busyWaits).toBe(1);
-        expect(r.busyFailures).toBe(1);
-        const responder = await ends.responderStats();
-        expect(responder.counters.requests).toBe(before.requests + 1);
-        expect(responder.counters.ringsWhileBusy).toBe(before.ringsWhileBusy);
         expect(responder.faults['no-free']).toBe(1);
       },
       (ends) => {

@@ -109,6 +109,31 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   };
 }
 
+/**
+ * A harness on a manual clock and an agent probed over it on A2P channel 0 (polling or not; the
+ * default P2A channel), with the SMT responder's `rules` armed once the probe is done.
+ */
+export async function probeWithFaults(
+  rules: readonly SmtFaultRule[],
+  polling = false,
+  wire?: SameThreadMailboxWireOptions,
+): Promise<{ h: Harness; agent: ScmiAgent }> {
+  const h = createHarness({ auto: false, ...(wire === undefined ? {} : { wire }) });
+  const agent = await h.probe({ a2p: [{ id: 0, polling }] });
+  for (const rule of rules) h.responder.faults.add(rule);
+  return { h, agent };
+}
+
+/** A channel's `badMessages` with nothing rejected: every reason core counts, each 0. */
+export const NO_BAD_MESSAGES = {
+  unexpected: 0,
+  invalid: 0,
+  unknown: 0,
+  nomem: 0,
+  spurious: 0,
+  oversize: 0,
+} as const;
+
 /** The counters of the agent's channel `label` (`a2p:0`, `p2a:0`…); throws when it has none. */
 export function channelStats(agent: ScmiAgent, label: string): ChannelStats {
   return defined(
