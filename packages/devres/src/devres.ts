@@ -83,7 +83,13 @@ export interface StepOptions<T> {
   readonly key?: DevresKey<T>;
 }
 
-/** Where a resource is in its life. */
+/**
+ * Where a resource is in its life: `live` (registered; also between its quiesce and its release
+ * during a teardown), `quiescing` (its quiesce step runs), `releasing` (its release step runs or,
+ * released early during a teardown's quiesce phase, waits for that teardown's release phase; see
+ * {@link ResourceScope.release}), `released` (its value is revoked), `forgotten` (handed back to
+ * the caller by {@link ResourceScope.forget}).
+ */
 export type ResourceState = 'live' | 'quiescing' | 'releasing' | 'released' | 'forgotten';
 
 /**
@@ -191,6 +197,12 @@ abstract class ListScope {
   pending: Set<Promise<unknown>> | undefined = undefined;
   /** While this scope's own teardown runs: its failures, where refused resources report theirs. */
   failures: ReleaseFailure[] | undefined = undefined;
+  /**
+   * From the start of this scope's own teardown until its release phase begins (or, for a group,
+   * until its teardown leaves its resources to a teardown around it): releases of what lies below
+   * it are deferred to that release phase (see {@link quiescePhaseAround}).
+   */
+  quiescePhase = false;
 
   append(node: Node): void {
     node.owner = this;
@@ -654,6 +666,7 @@ class Core extends ListScope {
     failures: ReleaseFailure[],
     beforeRelease?: () => void,
   ): Promise<void> {
+    scope.quiescePhase = true;
     // Only when there are some: otherwise the quiesce steps start in the releaseAll() call itself —
     // the newest resource is quiesced (no guard taken, no callback admitted) once it has returned,
     // and older ones too up to the first step that does not finish synchronously.
@@ -674,14 +687,17 @@ class Core extends ListScope {
     }
     // Only when there is one: an await per entry would cost the synchronous path its speed.
     if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
-    if (scope instanceof GroupNode && this.state === 'quiescing') {
-      // A group released while the device's teardown quiesces: an older resource outside the
-      // group (a channel) may still have a callback in flight that uses what the group holds, so
-      // the group releases nothing now. Its resources stay where they are, quiesced, for the
-      // device's release phase, which releases them in order once every quiesce step has
-      // returned. The group's own release ends here: waiting for that phase could wait for
-      // itself (a quiesce step waiting for a callback that awaits this release).
+    scope.quiescePhase = false;
+    if (scope instanceof GroupNode && quiescePhaseAround(scope.owner)) {
+      // A group released while a teardown around it (the device's, an enclosing group's)
+      // quiesces: an older resource outside the group (a channel) may still have a callback in
+      // flight that uses what the group holds, so the group releases nothing now. Its resources
+      // stay where they are, quiesced, for that teardown's release phase, which releases them in
+      // order once every quiesce step has returned. The group's own release ends here: waiting
+      // for that phase could wait for itself (a quiesce step waiting for a callback that awaits
+      // this release).
       scope.deferred = true;
+      this.emit('defer', scope.name, scope.owner, { reason });
       return;
     }
     beforeRelease?.();
@@ -787,6 +803,18 @@ function quiesceOnStack(entry: Entry<unknown>): boolean {
   return entry.state === 'quiescing' && entry.quiescing === undefined;
 }
 
+/**
+ * Whether `scope` or a scope around it is in its teardown's quiesce phase: an older resource there
+ * (a channel) may still run a callback that uses what lies in `scope`, so nothing in `scope` may be
+ * released before that teardown's release phase.
+ */
+function quiescePhaseAround(scope: ListScope): boolean {
+  for (let s: ListScope | undefined = scope; s !== undefined; s = ownerOf(s)) {
+    if (s.quiescePhase) return true;
+  }
+  return false;
+}
+
 /** Ends a phase for an entry: quiesce restores its previous state; release marks it released. */
 function finishStep(
   entry: Entry<unknown>,
@@ -872,6 +900,21 @@ function checkSteps(
       `${op}(${typeof name === 'string' ? name : String(name)}): ${field} must be a function${optional.includes(field) ? ' or undefined' : ''}, not ${what}; nothing was registered`,
     );
   }
+}
+
+/** `E_NOT_LIVE` for a handle whose resource is being released, was released or was forgotten. */
+function notLive(core: Core, entry: Entry<unknown>): DevresError {
+  const what: Record<Exclude<ResourceState, 'live'>, string> = {
+    quiescing: 'is being quiesced (released early, or reached by a teardown)',
+    releasing:
+      'is being released (or, released during a quiesce phase, waits for its release phase)',
+    released: 'was already released',
+    forgotten: 'was forgotten: it no longer belongs to the device',
+  };
+  return new DevresError(
+    'E_NOT_LIVE',
+    `${core.name}: ${entry.name} ${what[entry.state as Exclude<ResourceState, 'live'>]}`,
+  );
 }
 
 function foreignHandle(core: Core, op: string): DevresError {
@@ -1133,6 +1176,14 @@ export abstract class ResourceScope {
    * and before it resolves (so a resource never outlives one registered before it), and the same
    * holds for a group released during the teardown.
    *
+   * During the quiesce phase of such a teardown (it began, its release phase not yet) nothing is
+   * released at once: an older resource not yet quiesced (a channel) may still run a callback that
+   * uses this one. The resource is quiesced now and left in place, in state `releasing` (its value
+   * still readable), for that teardown's release phase, which releases it in reverse order with
+   * the teardown's reason and reports a failing release step; the promise resolves once it is
+   * quiesced and rejects only when its quiesce step failed. Awaiting it from a quiesce step is
+   * therefore safe; waiting for the release itself is waiting for the teardown.
+   *
    * Its failures are reported through the returned promise (and logged as `release-failed`), not
    * through the teardown that waits for it: a step that starts an early release without awaiting
    * it (`void res.release(h)`) gets the ordering, but not the error, into its teardown's
@@ -1151,20 +1202,30 @@ export abstract class ResourceScope {
     const core = scopeOf(this).core;
     const entry = ownEntry(core, handle);
     if (entry === undefined) return Promise.reject(foreignHandle(core, 'release'));
-    if (entry.state !== 'live') {
-      return Promise.reject(
-        new DevresError('E_NOT_LIVE', `${core.name}: ${entry.name} is ${entry.state}`),
-      );
-    }
+    if (entry.state !== 'live') return Promise.reject(notLive(core, entry));
     const failures: ReleaseFailure[] = [];
-    // Unlink first so that no teardown can take it, then quiesce, then release.
-    core.detach(entry, 'quiescing');
-    const run = async (): Promise<void> => {
-      await core.quiesceEntry(entry, EARLY_RELEASE_REASON, failures);
-      await core.releaseDetached(entry, EARLY_RELEASE_REASON, failures);
-      if (failures.length > 0)
-        throw new DevresReleaseError(entry.name, failures, EARLY_RELEASE_REASON);
-    };
+    let run: () => Promise<void>;
+    if (quiescePhaseAround(entry.owner)) {
+      // A teardown around it quiesces: an older resource (a channel) may still run a callback that
+      // uses this one. Quiesce it now; leave it linked, in place, for that teardown's release
+      // phase, which releases it in order with its own reason and reports a failing release step.
+      entry.state = 'releasing';
+      core.emit('defer', entry.name, entry.owner, { reason: EARLY_RELEASE_REASON });
+      run = async (): Promise<void> => {
+        await core.quiesceEntry(entry, EARLY_RELEASE_REASON, failures);
+        if (failures.length > 0)
+          throw new DevresReleaseError(entry.name, failures, EARLY_RELEASE_REASON);
+      };
+    } else {
+      // Unlink first so that no teardown can take it, then quiesce, then release.
+      core.detach(entry, 'quiescing');
+      run = async (): Promise<void> => {
+        await core.quiesceEntry(entry, EARLY_RELEASE_REASON, failures);
+        await core.releaseDetached(entry, EARLY_RELEASE_REASON, failures);
+        if (failures.length > 0)
+          throw new DevresReleaseError(entry.name, failures, EARLY_RELEASE_REASON);
+      };
+    }
     // Tracked before it starts: a quiesce step may synchronously start the teardown of a group
     // around the resource, which must wait for it.
     return publishThenStart((released) => {
@@ -1181,9 +1242,7 @@ export abstract class ResourceScope {
   public forget(handle: ResourceHandle<unknown>): void {
     const core = scopeOf(this).core;
     const entry = asEntry(core, handle, 'forget');
-    if (entry.state !== 'live') {
-      throw new DevresError('E_NOT_LIVE', `${core.name}: ${entry.name} is ${entry.state}`);
-    }
+    if (entry.state !== 'live') throw notLive(core, entry);
     core.detach(entry, 'forgotten');
     core.emit('forget', entry.name, entry.owner);
   }
@@ -1216,8 +1275,8 @@ export abstract class ResourceScope {
    * Runs `fn` inside a new group, transactionally: on success the group is closed and kept (it can
    * be released later as a unit); if `fn` throws, everything registered in the group is torn down
    * (quiesce, then reverse release, reason `probe-failed`) and the original error is rethrown with
-   * the release failures attached (see {@link getReleaseFailure}). During the device's quiesce
-   * phase (see {@link DevresGroup.releaseAll}) the error is rethrown once the group is quiesced:
+   * the release failures attached (see {@link getReleaseFailure}). During the quiesce phase of a
+   * teardown around it (see {@link DevresGroup.releaseAll}) the error is rethrown once the group is quiesced:
    * its release is left to the teardown's release phase, with that teardown's reason, and its
    * failures are that teardown's, not attached to the error.
    *
@@ -1425,7 +1484,7 @@ export class DevresGroup extends ResourceScope implements AsyncDisposable {
   /**
    * Tears down the group: quiesce every resource in it newest first, then release newest first
    * (Linux `devres_release_group`); the group is gone afterwards, reason `early-release` (during
-   * the device's quiesce phase, see below, its state stays `releasing` until the release phase has
+   * a quiesce phase around it, see below, its state stays `releasing` until that release phase has
    * released it). Calling it again returns the same promise; a group reached by its device's
    * teardown (or by the teardown of a group around it) resolves when that teardown has passed it.
    *
@@ -1433,12 +1492,13 @@ export class DevresGroup extends ResourceScope implements AsyncDisposable {
    * own `releaseAll()` runs is waited for as a unit (its entries are not taken a second time), and
    * so are early releases of its resources and immediate releases of resources refused by it. The
    * promise resolves only once everything below the group has been released — except during the
-   * device's quiesce phase (its teardown began, its release phase not yet): the group's resources
-   * are then quiesced and left for the device's release phase, which releases them in reverse
-   * order once every quiesce step has returned (an older channel may still have a callback in
-   * flight that uses them), and the promise resolves once they are quiesced. They are released
-   * with the reason of the teardown that reaches them then — the device's, or that of a group
-   * around this one released during the release phase — which reports their failures.
+   * quiesce phase of a teardown around the group (the device's or an enclosing group's: it began,
+   * its release phase not yet): the group's resources are then quiesced and left for that
+   * teardown's release phase, which releases them in reverse order once every quiesce step has
+   * returned (an older channel may still have a callback in flight that uses them), and the
+   * promise resolves once they are quiesced. They are released with the reason of the teardown
+   * that reaches them then — that one, or that of a group around this one released during the
+   * release phase — which reports their failures.
    *
    * @throws DevresReleaseError when steps failed (all steps still ran), including the release of a
    * resource refused during this teardown. Failures of a nested group's own `releaseAll()` or of

@@ -7,6 +7,9 @@ import type { TeardownReason } from './teardown-reason.js';
  * `group` is the path of enclosing groups (`a/b`), empty at top level; `stack` is the creation
  * stack trace of the resource, present only in debug mode; `reason` is the teardown reason for
  * quiesce/release events; `error` is what a failed step threw.
+ *
+ * `defer` marks an early release (of a resource or a group) asked for while a teardown around it
+ * quiesces: it is quiesced now and released later, in order, by that teardown's release phase.
  */
 export interface DevresEvent {
   /** A sequence number, increasing across all devres instances in this realm. */
@@ -20,6 +23,7 @@ export interface DevresEvent {
     | 'quiesce-failed'
     | 'release'
     | 'release-failed'
+    | 'defer'
     | 'teardown-begin'
     | 'teardown-end'
     | 'group-open'

@@ -819,27 +819,164 @@ describe(Devres, () => {
       for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
     };
 
-    it('should finish an early release started by a quiesce step before it releases anything older', async () => {
+    it('should quiesce an early release started during the quiesce phase at once and leave its release step for the release phase, in order', async () => {
       const { log, step } = recorder();
-      const res = new Devres('dev');
-      res.addAction('older', step('release older'));
+      const events = new DevresEventLog();
+      const res = new Devres('dev', { log: events.sink });
+      // The channel: its quiesce step waits for a callback in flight, which still reads `early`.
+      let reads = 0;
+      res.add({
+        name: 'channel',
+        value: 0,
+        quiesce: async () => {
+          await turns(3);
+          log.push('channel quiesced');
+        },
+        release: step('release channel'),
+      });
       const h = res.add({
         name: 'early',
-        value: 0,
-        quiesce: () => turns(3),
-        release: async () => {
-          await turns(2);
-          log.push('release early');
+        value: { calls: 0 },
+        quiesce: step('quiesce early'),
+        release: (v, reason) => {
+          log.push(`release early (${reason.kind}), read ${v.calls} times`);
         },
       });
+      let early: Promise<void> | undefined;
       res.add({
         name: 'newer',
         value: 0,
-        quiesce: () => void res.release(h), // not awaited: the teardown must wait for it itself
+        quiesce: async () => {
+          early = res.release(h);
+          await early; // safe: it resolves once `early` is quiesced
+          log.push(`early resolved, ${h.state}`);
+          // A callback of the channel still in flight reads the released resource's value.
+          void turns(1).then(() => {
+            h.value.calls++;
+            reads++;
+          });
+        },
         release: step('release newer'),
       });
+      await res.releaseAll({ kind: 'remove' });
+      await expect(early).resolves.toBeUndefined();
+      expect(reads).toBe(1);
+      expect(log).toEqual([
+        'quiesce early',
+        'early resolved, releasing',
+        'channel quiesced',
+        'release newer',
+        'release early (remove), read 1 times',
+        'release channel',
+      ]);
+      expect(h.state).toBe('released');
+      expect(
+        events.filter('defer', 'release').map((e) => `${e.type} ${e.resource} ${e.reason}`),
+      ).toEqual([
+        'defer early early-release',
+        'release newer remove',
+        'release early remove',
+        'release channel remove',
+      ]);
+    });
+
+    it('should refuse a second release or a forget of a resource whose early release waits for the release phase', async () => {
+      const res = new Devres('dev');
+      const h = res.addAction('early', () => undefined);
+      let second: Promise<unknown> | undefined;
+      let forgetError: unknown;
+      res.add({
+        name: 'newer',
+        value: 0,
+        quiesce: async () => {
+          await res.release(h);
+          second = res.release(h).catch((e: unknown) => e);
+          try {
+            res.forget(h);
+          } catch (e) {
+            forgetError = e;
+          }
+        },
+        release: () => undefined,
+      });
       await res.releaseAll();
-      expect(log).toEqual(['release early', 'release newer', 'release older']);
+      expect(await second).toMatchObject({
+        code: 'E_NOT_LIVE',
+        message:
+          'dev: early is being released (or, released during a quiesce phase, waits for its release phase)',
+      });
+      expect(forgetError).toMatchObject({ code: 'E_NOT_LIVE' });
+      await expect(res.release(h)).rejects.toMatchObject({
+        message: 'dev: early was already released',
+      });
+    });
+
+    it("should report a deferred early release's failing quiesce step through its promise and its failing release step through the teardown", async () => {
+      const res = new Devres('dev');
+      const qBoom = new Error('quiesce failed');
+      const rBoom = new Error('release failed');
+      const released = jest.fn();
+      const h = res.add({
+        name: 'early',
+        value: 0,
+        quiesce: () => {
+          throw qBoom;
+        },
+        release: () => {
+          released();
+          throw rBoom;
+        },
+      });
+      let early: Promise<void> | undefined;
+      res.add({
+        name: 'newer',
+        value: 0,
+        quiesce: () => void (early = res.release(h)),
+        release: () => undefined,
+      });
+      const teardown = res.releaseAll();
+      await expect(teardown).rejects.toMatchObject({
+        failures: [{ resource: 'early', phase: 'release', error: rBoom }],
+      });
+      await expect(early).rejects.toMatchObject({
+        reason: { kind: 'early-release' },
+        failures: [{ resource: 'early', phase: 'quiesce', error: qBoom }],
+      });
+      expect(released).toHaveBeenCalledTimes(1);
+    });
+
+    it("should defer an early release inside a group during the group's quiesce phase to the group's release phase", async () => {
+      const { log, step } = recorder();
+      const res = new Devres('dev');
+      const g = res.openGroup('g');
+      g.add({
+        name: 'channel',
+        value: 0,
+        quiesce: async () => {
+          await turns(2);
+          log.push('channel quiesced');
+        },
+        release: step('release channel'),
+      });
+      const h = g.addAction('early', step('release early'));
+      g.add({
+        name: 'newer',
+        value: 0,
+        quiesce: () => void res.release(h),
+        release: step('release newer'),
+      });
+      g.close();
+      res.addAction('outside', step('release outside'));
+      await g.releaseAll();
+      expect(log).toEqual([
+        'channel quiesced',
+        'release newer',
+        'release early',
+        'release channel',
+      ]);
+      expect(res.state).toBe('open');
+      await res.releaseAll();
+      expect(log.at(-1)).toBe('release outside');
     });
 
     it('should finish an early release started by a release step before the next older release', async () => {

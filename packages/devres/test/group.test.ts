@@ -302,6 +302,58 @@ describe(DevresGroup, () => {
       await expect(res.releaseAll()).resolves.toBeUndefined();
     });
 
+    it("should leave a nested group released during its enclosing group's quiesce phase to that group's release phase", async () => {
+      const { log, step } = recorder();
+      const events = new DevresEventLog();
+      const res = new Devres('dev', { log: events.sink });
+      const outer = res.openGroup('outer');
+      outer.add({
+        name: 'chan',
+        value: 0,
+        quiesce: async () => {
+          await turns(2);
+          log.push('chan quiesced');
+        },
+        release: step('free chan'),
+      });
+      const inner = outer.openGroup('inner');
+      inner.add({
+        name: 'state',
+        value: 0,
+        quiesce: step('quiesce state'),
+        release: step('free state'),
+      });
+      inner.close();
+      let innerDone: Promise<void> | undefined;
+      outer.add({
+        name: 'newer',
+        value: 0,
+        quiesce: async () => {
+          innerDone = inner.releaseAll();
+          await innerDone; // resolves once `state` is quiesced
+          log.push(`inner resolved (${inner.state})`);
+        },
+        release: step('release newer'),
+      });
+      outer.close();
+      await outer.releaseAll();
+      await expect(innerDone).resolves.toBeUndefined();
+      expect(log).toEqual([
+        'quiesce state',
+        'inner resolved (releasing)',
+        'chan quiesced',
+        'release newer',
+        'free state',
+        'free chan',
+      ]);
+      expect(inner.state).toBe('released');
+      expect(events.filter('defer').map((e) => `${e.group}/${e.resource}`)).toEqual([
+        'outer/inner',
+      ]);
+      expect(res.state).toBe('open');
+      await res.releaseAll();
+    });
+
     it('should release nothing of the group while the device teardown still quiesces an older entry of it', async () => {
       const { log, step } = recorder();
       const res = new Devres('dev');
