@@ -247,6 +247,27 @@ describe(FaultRuleList, () => {
     });
   });
 
+  describe('withdraw', () => {
+    it('should take a firing back: the times rule fires again, the kind counts one less, the match stays seen', () => {
+      const l = list();
+      l.add({ kind: 'drop', times: 1 });
+      expect(run(l, 1)).toEqual([true]);
+      l.withdraw(first(l), 'drop');
+      expect(first(l)).toMatchObject({ seen: 1, fired: 0 });
+      expect(l.counts.drop).toBe(0);
+      expect(run(l, 2)).toEqual([true, false]);
+      expect(l.counts.drop).toBe(1);
+    });
+
+    it('should do nothing for a rule that has not fired', () => {
+      const l = list();
+      l.add(drop);
+      l.withdraw(first(l), 'drop');
+      expect(first(l)).toMatchObject({ seen: 0, fired: 0 });
+      expect(l.counts.drop).toBe(0);
+    });
+  });
+
   describe('counts', () => {
     it('should list every kind from 0, in order, as a copy', () => {
       const l = list();

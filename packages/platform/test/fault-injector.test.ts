@@ -357,6 +357,61 @@ describe(FaultInjector, () => {
       expect(h.platform.connectedAgents).toEqual([2]);
     });
 
+    it('notification-storm: should take back what else fired on a command the disconnect left unprocessed', async () => {
+      h.platform.faults.add({
+        id: 'storm',
+        match: { times: 1 },
+        action: { kind: 'notification-storm', count: 3 },
+      });
+      h.platform.faults.add({
+        id: 'storm2',
+        match: { times: 1 },
+        action: { kind: 'notification-storm', count: 3 },
+      });
+      h.platform.faults.add({
+        id: 'unsolicited',
+        match: { times: 1 },
+        action: { kind: 'unsolicited' },
+      });
+      h.platform.faults.add({ id: 'drop', match: { times: 1 }, action: { kind: 'drop' } });
+      h.platform.faults.add({
+        id: 'token',
+        match: { times: 1 },
+        action: { kind: 'corrupt-token', token: 3 },
+      });
+      h.link(1).accept = () => {
+        h.connection(1).disconnect();
+        return false;
+      };
+      expect(vendor(h, 1)).toBeUndefined();
+      expect(h.link(1).refused).toBe(1);
+      // The first storm posted (and so disconnected the agent); nothing else was done.
+      expect(h.platform.faults.log.map((e) => e.ruleId)).toEqual(['storm']);
+      expect(h.platform.faults.counts).toMatchObject({
+        'notification-storm': 1,
+        unsolicited: 0,
+        drop: 0,
+        'corrupt-token': 0,
+      });
+      // The rules taken back keep their one firing for the next command (another agent's).
+      expect(vendor(h, 7, 2)).toBeUndefined(); // the second storm posts; dropped
+      await h.clock.advance(0);
+      expect(h.link(2).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([7 ^ 0x200]);
+      expect(h.platform.faults.log.map((e) => e.ruleId)).toEqual([
+        'storm',
+        'storm2',
+        'unsolicited',
+        'drop',
+        'token',
+      ]);
+      expect(h.platform.faults.counts).toMatchObject({
+        'notification-storm': 2,
+        unsolicited: 1,
+        drop: 1,
+        'corrupt-token': 1,
+      });
+    });
+
     it('should apply transforms first, then the first delivery change, in rule order', async () => {
       h.platform.faults.add({
         id: 'late',

@@ -270,6 +270,19 @@ export class FaultRuleList<R extends object, K extends string> {
   }
 
   /**
+   * Takes back a firing of `state`'s rule that the injector could not apply (the message it fired
+   * on was never processed): the rule's fired count and the count of `kind` go back by one, so a
+   * `times` rule keeps that firing for a later message; the match stays counted (its `nth`).
+   * `state` must be one of {@link FaultRuleList.states}, and its rule must have fired.
+   */
+  public withdraw(state: FaultRuleState<R>, kind: K): void {
+    const s = state as LiveState<R>;
+    if (s.fired === 0) return;
+    s.fired--;
+    this.#counts[kind]--;
+  }
+
+  /**
    * Counts a message `state`'s rule matched without letting it fire: for the rules after the one
    * that fired, in an injector where the first rule that fires wins (their `nth` still counts it).
    */

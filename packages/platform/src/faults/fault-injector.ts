@@ -1,4 +1,4 @@
-import { FaultRuleList, MAX_TIMER_MS, type Clock } from '@scmi-ts/core';
+import { FaultRuleList, MAX_TIMER_MS, type Clock, type FaultRuleState } from '@scmi-ts/core';
 import { PlatformError } from '../errors/platform-error.js';
 import { SeededRandom } from '../random/seeded-random.js';
 import type {
@@ -85,6 +85,16 @@ export interface FiredFault {
   readonly ruleId: string;
   /** What to do. */
   readonly action: FaultAction;
+}
+
+/** A {@link FiredFault} as {@link FaultInjector.select} returns it: where to take it back. */
+class Firing implements FiredFault {
+  constructor(
+    readonly ruleId: string,
+    readonly action: FaultAction,
+    readonly state: FaultRuleState<FaultRule>,
+    readonly seq: number,
+  ) {}
 }
 
 /** A message a fault rule may fire on. @internal */
@@ -202,10 +212,26 @@ export class FaultInjector {
       }
       if (!this.#list.fires(r, m, kind)) continue;
       if (changesDelivery) delivery = true;
-      fired.push({ ruleId: r.id, action: r.rule.action });
       this.#record(r.id, kind, subject);
+      fired.push(new Firing(r.id, r.rule.action, r, this.#seq));
     }
     return fired;
+  }
+
+  /**
+   * Takes back faults {@link FaultInjector.select} fired on a message that was then never
+   * processed (a notification storm on the command disconnected its agent): their log entries
+   * go, their kinds are counted one less, and a `times` rule keeps the firing; the match stays
+   * counted for `nth`. A fault not returned by `select`, or whose log entry has already left the
+   * bounded log, loses only what is left. @internal
+   */
+  public withdraw(faults: readonly FiredFault[]): void {
+    for (const f of faults) {
+      if (!(f instanceof Firing)) continue;
+      if (this.#list.states.includes(f.state)) this.#list.withdraw(f.state, f.action.kind);
+      const i = this.#log.findLastIndex((e) => e.seq === f.seq);
+      if (i >= 0) this.#log.splice(i, 1);
+    }
   }
 
   #record(ruleId: string, kind: FaultKind, s: FaultSubject): void {

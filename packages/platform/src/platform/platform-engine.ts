@@ -222,11 +222,16 @@ export class PlatformEngine implements PlatformServices {
     }
     const fired = this.faults.select(this.#subject('command', agentId, word));
     const delivery = fired.find((f) => DELIVERY_KINDS.has(f.action.kind))?.action;
-    this.#extras(session, link, channelId, word, fired);
+    const posted = this.#extras(session, link, channelId, word, fired);
     // A link may disconnect its agent from inside `post` (the peer port closes a client that does
     // not read a notification storm): the command is then not processed, or it would change the
-    // state (subscriptions, timers) of an agent that is gone.
-    if (session.link !== link) return undefined;
+    // state (subscriptions, timers) of an agent that is gone. What the storms posted was done;
+    // the rest fired on the command was not (an unsolicited response's timer went with the
+    // agent): taken back from the log and the counts, as if those rules had not fired.
+    if (session.link !== link) {
+      this.faults.withdraw(fired.filter((f) => !posted.includes(f)));
+      return undefined;
+    }
     if (delivery?.kind === 'delay') {
       const payload = request.slice(MSG_HEADER_SIZE);
       this.timers.arm(
@@ -513,15 +518,20 @@ export class PlatformEngine implements PlatformServices {
     return out;
   }
 
-  /** Unsolicited responses and notification storms. */
+  /**
+   * Unsolicited responses and notification storms; returns the storms that posted a notification
+   * (to the agent, or counted as dropped because the link cannot carry it).
+   */
   #extras(
     session: AgentSession,
     link: PlatformAgentLink,
     channelId: number,
     word: number,
     fired: readonly FiredFault[],
-  ): void {
-    for (const { action: a } of fired) {
+  ): FiredFault[] {
+    const posted: FiredFault[] = [];
+    for (const f of fired) {
+      const a = f.action;
       if (a.kind === 'unsolicited') {
         const token = a.token ?? headerToken(word) ^ 0x200;
         const header = buildHeader(
@@ -549,13 +559,16 @@ export class PlatformEngine implements PlatformServices {
         // As in #postP2a: a notification the link cannot carry is dropped and counted, every copy.
         if (!notificationFits(link, payload.byteLength)) {
           this.counters.notificationsDropped += a.count;
+          posted.push(f);
           continue;
         }
         for (let i = 0; i < a.count && session.link === link; i++) {
           this.#sendNotification(session, link, encodeMsg(header, payload));
+          if (i === 0) posted.push(f);
         }
       }
     }
+    return posted;
   }
 
   /** Returns the response now, or arranges its later delivery as the delivery fault says. */
