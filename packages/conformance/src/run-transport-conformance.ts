@@ -399,10 +399,25 @@ export function runTransportConformance(
                 seen.push(readU32(n.payload, 8));
               },
             );
+            // A second source (clock 1), its changes interleaved with clock 0's: each handler
+            // gets its own source's notifications, in the order the platform posted them.
+            const seen1: [number, number][] = [];
+            const off1 = await agent.events.subscribe(
+              { protocolId: CLOCK, eventId: 0, source: 1 },
+              (n) => {
+                seen1.push([readU32(n.payload, 4), readU32(n.payload, 8)]);
+              },
+            );
             const rates = [300, 400, 500, 600, 700].map((m) => m * MHZ);
-            for (const hz of rates) await setRate(agent, 0, hz);
+            const rates1 = [48 * MHZ, 19_200_000, 24 * MHZ, 48 * MHZ, 19_200_000];
+            for (const [i, hz] of rates.entries()) {
+              await setRate(agent, 0, hz);
+              await setRate(agent, 1, rates1[i] as number);
+            }
             await rig.clock.runUntilIdle();
             expect(seen).toEqual(rates);
+            expect(seen1).toEqual(rates1.map((hz) => [1, hz]));
+            await off1();
             // A storm: every notification is delivered, dropped by the agent's queue, or refused by
             // the wire at the platform — and each drop is counted.
             const storm = 64;
