@@ -1194,8 +1194,9 @@ export abstract class ResourceScope {
    * (`E_NOT_LIVE`, `E_FOREIGN_HANDLE`) is not tracked by any teardown: a caller that does not
    * await or handle the promise gets an unhandled rejection, as it should for a bug.
    *
-   * @throws DevresError (as a rejection) `E_NOT_LIVE` when the resource was already released or
-   * forgotten; `E_FOREIGN_HANDLE` when the handle belongs to another device.
+   * @throws DevresError (as a rejection) `E_NOT_LIVE` when the resource is not live: being
+   * quiesced or released (early, or by a teardown that reached it), released, or forgotten;
+   * `E_FOREIGN_HANDLE` when the handle belongs to another device.
    * @throws DevresReleaseError (as a rejection) when a step failed; the resource is released anyway.
    */
   public release(handle: ResourceHandle<unknown>): Promise<void> {
@@ -1237,7 +1238,8 @@ export abstract class ResourceScope {
    * Unregisters a resource without running any step (Linux `devres_remove`): ownership goes back to
    * the caller. Allowed at most once per handle.
    *
-   * @throws DevresError `E_NOT_LIVE` when the resource was already released or forgotten.
+   * @throws DevresError `E_NOT_LIVE` when the resource is not live: being quiesced or released,
+   * released, or forgotten.
    */
   public forget(handle: ResourceHandle<unknown>): void {
     const core = scopeOf(this).core;

@@ -8,7 +8,8 @@ const RELEASE_ERROR = Symbol.for('@scmi-ts/devres/DevresReleaseError');
  * Machine-readable codes carried by {@link DevresError}.
  *
  * - `E_CLOSED`: registration refused because the devres (or group) is tearing down or torn down.
- * - `E_NOT_LIVE`: early release or forget of a resource that was already released or forgotten.
+ * - `E_NOT_LIVE`: early release or forget of a resource that is not live: being quiesced or
+ *   released (early, or by a teardown that reached it), released, or forgotten.
  * - `E_FOREIGN_HANDLE`: a handle given to a devres that does not own it.
  * - `E_GROUP_STATE`: a group operation that its current state does not allow.
  * - `E_PROBE_IN_PROGRESS`: probe or remove while the device is probing.
