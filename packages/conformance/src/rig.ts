@@ -149,8 +149,9 @@ export class SameThreadRig {
    * idle, and returns the hygiene problems: platform timers left armed, instrument violations, the
    * transport's own violations ({@link FixtureEnds.transportViolations}),
    * resources left live, teardown order (every resource released once, newest first, each
-   * teardown's quiesce steps before its releases: {@link checkTeardownLog}), timers armed, tasks
-   * pending.
+   * teardown's quiesce steps before its releases: {@link checkTeardownLog}), timers of the agent
+   * or the transport still armed once the platform is closed (checked before the clock runs, which
+   * would fire them), timers armed and tasks pending after it ran.
    */
   public async dispose(): Promise<string[]> {
     const problems: string[] = [];
@@ -171,6 +172,13 @@ export class SameThreadRig {
         `platform: ${platformArmed} timer(s) left armed after the agents were removed and the wire closed`,
       );
     this.platform.close();
+    // The platform's timers are cancelled now: a timer still armed on the shared clock is the
+    // agent's or the transport's, left behind by a removal that should have cancelled it. Checked
+    // before running the clock, which would fire it and hide the leak.
+    if (this.clock.armedTimers > 0)
+      problems.push(
+        `${this.clock.armedTimers} timer(s) left armed after the agents were removed and the wire and the platform closed`,
+      );
     await this.clock.runUntilIdle();
     problems.push(...this.instrument.violations);
     problems.push(...(this.ends.transportViolations?.() ?? []).map((v) => `transport: ${v}`));

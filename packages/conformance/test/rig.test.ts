@@ -79,6 +79,24 @@ function releasesEarly(): TransportFixture {
   };
 }
 
+/** The loopback fixture whose wire, once closed, leaves a timer of its own armed on the clock. */
+function leavesTimerArmed(): TransportFixture {
+  const inner = loopbackFixture();
+  return {
+    ...inner,
+    sameThread: async (ctx) => {
+      const ends = await inner.sameThread(ctx);
+      return {
+        ...ends,
+        close: async () => {
+          await ends.close();
+          ctx.clock.setTimeout(() => undefined, 1000); // a retry nothing cancels
+        },
+      };
+    },
+  };
+}
+
 describe(SameThreadRig, () => {
   it('should report a resource released out of order (newest first) by the teardown', async () => {
     const rig = await SameThreadRig.create(releasesEarly());
@@ -101,6 +119,15 @@ describe(SameThreadRig, () => {
     // The reply's timer is still armed: closing the platform would cancel it and hide it.
     expect(await rig.dispose()).toEqual([
       'platform: 1 timer(s) left armed after the agents were removed and the wire closed',
+    ]);
+  });
+
+  it("should report the transport's timer left armed once everything closed, before running the clock would fire it", async () => {
+    const rig = await SameThreadRig.create(leavesTimerArmed());
+    const agent = await rig.probe();
+    await agent.remove();
+    expect(await rig.dispose()).toEqual([
+      '1 timer(s) left armed after the agents were removed and the wire and the platform closed',
     ]);
   });
 
