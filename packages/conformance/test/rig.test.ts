@@ -1,5 +1,6 @@
 import { SameThreadRig, type TransportFixture } from '@scmi-ts/conformance';
-import type { ScmiPlatformPort, Transport, TransportChannel } from '@scmi-ts/core';
+import type { ScmiPlatformPort, Transport } from '@scmi-ts/core';
+import { forwardChannel } from './support/decorate-transport.js';
 import { loopbackFixture } from './support/loopback-fixture.js';
 
 /** The loopback fixture over a port whose connections never disconnect from the platform. */
@@ -41,32 +42,12 @@ function releasesEarly(): TransportFixture {
       },
       setupChannel: async (setup) => {
         const channel = await transport.setupChannel(setup);
-        const wrapped: TransportChannel = {
-          maxInFlight: channel.maxInFlight,
-          send: (x) => channel.send(x),
-          fetchResponse: (x, c) => {
-            channel.fetchResponse(x, c);
-          },
-          fetchNotification: (b, c) => {
-            channel.fetchNotification(b, c);
-          },
-          markTxDone: (x, e) => {
-            channel.markTxDone(x, e);
-          },
-          quiesce: () => channel.quiesce(),
+        return forwardChannel(channel, {
           free: async () => {
             await channel.free();
             await releaseShared?.().catch(() => undefined);
           },
-        };
-        if (channel.pollDone !== undefined)
-          wrapped.pollDone = (x) => channel.pollDone?.(x) ?? false;
-        if (channel.clearChannel !== undefined) {
-          wrapped.clearChannel = (c) => {
-            channel.clearChannel?.(c);
-          };
-        }
-        return wrapped;
+        });
       },
     };
   };

@@ -115,36 +115,49 @@ export async function runDelayedResponseRaceWorker(
       const container = buildContainer(instrument.wrap(ends.transport), clock);
       let failure: unknown;
       let removeError: unknown;
-      let probed = false;
+      let probed = false as boolean; // set inside `lifetime`
       const startedAt = Date.now();
-      try {
-        const agent = await createAgent(container, {
-          ...ends.agentOptions,
-          ...polled,
-          transport: fixture.name,
-          // The response itself comes at once; only the delayed response races.
-          rxTimeoutMs: 5_000,
-          asyncTimeoutMs: timeoutMs,
-          log: (e) => {
-            if (e.type === 'teardown-begin') teardownAt = Math.min(teardownAt, clock.now());
-            log.sink(e);
-          },
-        });
-        probed = true;
-        const hz = (done % 2 === 0 ? 600 : 800) * MHZ;
+      const where = `run ${done}${options.polling === true ? ' (polling)' : ''} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
+      const lifetime = (async (): Promise<void> => {
         try {
-          await agent.transact(CLOCK, CLOCK_RATE_SET, u32s(1, 0, hz, 0), { async: true });
+          const agent = await createAgent(container, {
+            ...ends.agentOptions,
+            ...polled,
+            transport: fixture.name,
+            // The response itself comes at once; only the delayed response races.
+            rxTimeoutMs: 5_000,
+            asyncTimeoutMs: timeoutMs,
+            log: (e) => {
+              if (e.type === 'teardown-begin') teardownAt = Math.min(teardownAt, clock.now());
+              log.sink(e);
+            },
+          });
+          probed = true;
+          const hz = (done % 2 === 0 ? 600 : 800) * MHZ;
+          try {
+            await agent.transact(CLOCK, CLOCK_RATE_SET, u32s(1, 0, hz, 0), { async: true });
+          } catch (e) {
+            failure = e;
+          }
+          await agent.remove().catch((e: unknown) => {
+            removeError = e;
+          });
         } catch (e) {
-          failure = e;
+          failure = e; // the probe
         }
-        await agent.remove().catch((e: unknown) => {
-          removeError = e;
-        });
-      } catch (e) {
-        failure = e; // the probe
+      })();
+      if (
+        !(await campaign.bound(
+          lifetime,
+          'the probe, the rate set or the removal',
+          where,
+          violations,
+        ))
+      ) {
+        await campaign.bound(ends.close(), 'closing the wire', where, violations);
+        break;
       }
       teardownReturned(run);
-      const where = `run ${done}${options.polling === true ? ' (polling)' : ''} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
       if (!probed) {
         violations.push(`${where}: probe failed with ${describeError(failure)}`);
         await ends.close();

@@ -9,6 +9,7 @@ import {
   checkCampaignRun,
   startWorkerCampaign,
   teardownReturned,
+  type WorkerCampaignOptions,
 } from './worker-campaign.js';
 
 /** The hostile replies every transport must survive, as platform fault actions. */
@@ -53,7 +54,7 @@ export function hostileReplyReachesAgent(action: FaultAction): boolean {
 }
 
 /** Options of {@link runHostileRepliesWorker}. */
-export interface HostileWorkerOptions {
+export interface HostileWorkerOptions extends WorkerCampaignOptions {
   /** Agent runs (default 20); each sends `transfersPerRun` commands. */
   readonly runs?: number;
   /** Commands per run (default 20). */
@@ -164,53 +165,66 @@ export async function runHostileRepliesWorker(
       const run = campaignRun();
       const { clock, instrument, log } = run;
       const container = buildContainer(instrument.wrap(ends.transport), clock);
-      let probed = false;
-      try {
-        const agent = await createAgent(container, {
-          ...ends.agentOptions,
-          transport: fixture.name,
-          rxTimeoutMs: timeoutMs,
-          log: log.sink,
-        });
-        probed = true;
-        await session.setFaults(rules);
-        for (let i = 0; i < perRun; i++) {
-          transfers++;
-          try {
-            await agent.transact(0x14, 0x0);
-          } catch (e) {
-            failedTransfers++;
-            if (!ScmiError.is(e))
-              violations.push(
-                `${where}: a transfer failed with a non-SCMI error: ${describeError(e)}`,
-              );
+      let probed = false as boolean; // set inside `lifetime`
+      const lifetime = (async (): Promise<void> => {
+        try {
+          const agent = await createAgent(container, {
+            ...ends.agentOptions,
+            transport: fixture.name,
+            rxTimeoutMs: timeoutMs,
+            log: log.sink,
+          });
+          probed = true;
+          await session.setFaults(rules);
+          for (let i = 0; i < perRun; i++) {
+            transfers++;
+            try {
+              await agent.transact(0x14, 0x0);
+            } catch (e) {
+              failedTransfers++;
+              if (!ScmiError.is(e))
+                violations.push(
+                  `${where}: a transfer failed with a non-SCMI error: ${describeError(e)}`,
+                );
+            }
           }
-        }
-        await session.setFaults([]);
-        // The agent still works once the platform behaves (a timeout on a loaded machine is timing,
-        // not a broken agent: retry it a few times).
-        let works: unknown;
-        for (let attempt = 0; attempt < 3; attempt++) {
-          try {
-            await agent.transact(0x14, 0x0);
-            works = undefined;
-            break;
-          } catch (e) {
-            works = e;
-            if (!ScmiTimeoutError.is(e)) break;
+          await session.setFaults([]);
+          // The agent still works once the platform behaves (a timeout on a loaded machine is timing,
+          // not a broken agent: retry it a few times).
+          let works: unknown;
+          for (let attempt = 0; attempt < 3; attempt++) {
+            try {
+              await agent.transact(0x14, 0x0);
+              works = undefined;
+              break;
+            } catch (e) {
+              works = e;
+              if (!ScmiTimeoutError.is(e)) break;
+            }
           }
+          if (works !== undefined) {
+            violations.push(
+              `${where}: the agent no longer works after the faults: ${describeError(works)}`,
+            );
+          }
+          await agent.remove();
+        } catch (e) {
+          // A probe that times out on a loaded machine is timing, not an invariant violation: the
+          // invariants below (teardown order, no callback after release) are still checked.
+          if (ScmiTimeoutError.is(e) && !probed) probeTimeouts++;
+          else violations.push(`${where}: probe or remove failed: ${describeError(e)}`);
         }
-        if (works !== undefined) {
-          violations.push(
-            `${where}: the agent no longer works after the faults: ${describeError(works)}`,
-          );
-        }
-        await agent.remove();
-      } catch (e) {
-        // A probe that times out on a loaded machine is timing, not an invariant violation: the
-        // invariants below (teardown order, no callback after release) are still checked.
-        if (ScmiTimeoutError.is(e) && !probed) probeTimeouts++;
-        else violations.push(`${where}: probe or remove failed: ${describeError(e)}`);
+      })();
+      if (
+        !(await campaign.bound(
+          lifetime,
+          'the probe, the commands or the removal',
+          where,
+          violations,
+        ))
+      ) {
+        await campaign.bound(ends.close(), 'closing the wire', where, violations);
+        break;
       }
       teardownReturned(run);
       await new Promise((r) => setTimeout(r, timeoutMs + 3));

@@ -128,11 +128,12 @@ export async function runNotificationTeardownSameThread(
       if (record.label.startsWith('p2a:')) post();
     };
   }
-  const removed = agent.remove();
-  if (!(await rig.settle(removed))) problems.push('the removal never completed');
-  await removed.catch((e: unknown) => {
+  // Its failure is recorded once it settles; a removal that never settles is reported, not
+  // awaited (the rig's dispose reports it again, within its own bound).
+  const removed = agent.remove().catch((e: unknown) => {
     problems.push(`the removal failed: ${String(e)}`);
   });
+  if (!(await rig.settle(removed))) problems.push('the removal never completed');
   if (phase === 'after-release') post();
   await rig.clock.runUntilIdle();
   rig.onEvent = undefined;

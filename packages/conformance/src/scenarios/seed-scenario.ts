@@ -13,6 +13,7 @@ import {
   sleep,
   startWorkerCampaign,
   teardownReturned,
+  type WorkerCampaignOptions,
 } from './worker-campaign.js';
 
 /**
@@ -299,7 +300,7 @@ export async function runSeedScenarioSameThread(
 const MIN_RUNS_TO_DELIVER = 10;
 
 /** Options of {@link runSeedScenarioWorker}. */
-export interface SeedWorkerOptions {
+export interface SeedWorkerOptions extends WorkerCampaignOptions {
   /** Runs (default 100). */
   readonly runs?: number;
   /**
@@ -504,20 +505,27 @@ export async function runSeedScenarioWorker(
       const container = buildContainer(instrument.wrap(ends.transport), clock);
       let probeError: unknown;
       const startedAt = Date.now();
-      try {
-        const agent = await createAgent(container, {
-          ...ends.agentOptions,
-          ...polled,
-          transport: fixture.name,
-          rxTimeoutMs: timeoutMs,
-          log: (e) => {
-            if (e.type === 'teardown-begin') teardownAt = Math.min(teardownAt, clock.now());
-            log.sink(e);
-          },
-        });
-        await agent.remove();
-      } catch (e) {
-        probeError = e;
+      const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
+      const lifetime = (async (): Promise<void> => {
+        try {
+          const agent = await createAgent(container, {
+            ...ends.agentOptions,
+            ...polled,
+            transport: fixture.name,
+            rxTimeoutMs: timeoutMs,
+            log: (e) => {
+              if (e.type === 'teardown-begin') teardownAt = Math.min(teardownAt, clock.now());
+              log.sink(e);
+            },
+          });
+          await agent.remove();
+        } catch (e) {
+          probeError = e;
+        }
+      })();
+      if (!(await campaign.bound(lifetime, 'the probe or the removal', where, violations))) {
+        await campaign.bound(ends.close(), 'closing the wire', where, violations);
+        break;
       }
       teardownReturned(run);
       // Give a reply still on its way the time to arrive (to a closed channel): past the moment the
@@ -549,7 +557,6 @@ export async function runSeedScenarioWorker(
               ),
       });
       phases[phase] = (phases[phase] ?? 0) + 1;
-      const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
       checkLateReplyAccounting(
         where,
         'the late reply',

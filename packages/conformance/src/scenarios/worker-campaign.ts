@@ -13,7 +13,16 @@ export interface WorkerCampaignOptions {
   readonly durationMs?: number;
   /** A running worker session to reuse (default: one is started, and stopped by `stop`). */
   readonly session?: WorkerFixtureSession;
+  /**
+   * Real-time bound, in ms, on one run's agent — its probe, its commands and its removal — and on
+   * closing its wire (default 30 000): past it the run is reported as a hang (a removal whose
+   * quiesce never settles…) and the campaign ends there, instead of waiting for ever.
+   */
+  readonly hangMs?: number;
 }
+
+/** Default of {@link WorkerCampaignOptions.hangMs}. */
+const DEFAULT_HANG_MS = 30_000;
 
 /** A running worker-mode campaign: its seed, random source, worker session and time bound. */
 export interface WorkerCampaign {
@@ -27,6 +36,13 @@ export interface WorkerCampaign {
   readonly session: WorkerFixtureSession;
   /** Stops the worker if the campaign started it (a session passed in is left running). */
   stop(): Promise<void>;
+  /**
+   * Waits for `p` (a run's agent lifetime, or its wire's close) for at most the campaign's hang
+   * bound; true when it settled. Otherwise adds ``${where}: `` + `what` + a hang message to
+   * `violations` and returns false: the run hung, and the campaign must end (its agent may still
+   * hold the wire). The timer is cleared either way.
+   */
+  bound(p: Promise<unknown>, what: string, where: string, violations: string[]): Promise<boolean>;
 }
 
 /** One run's instruments: a timer-counting real clock, the wrapped transport's record, the devres log. */
@@ -73,13 +89,36 @@ export async function startWorkerCampaign(
       agentId: AGENT_ID,
       seed,
     }));
+  const hangMs = options.hangMs ?? DEFAULT_HANG_MS;
   return {
     seed,
     random: mulberry32(seed),
     deadline: options.durationMs === undefined ? Infinity : Date.now() + options.durationMs,
     session,
     stop: () => (given === undefined ? session.stop() : Promise.resolve()),
+    bound: async (p, what, where, violations) => {
+      if (await settlesWithin(p, hangMs)) return true;
+      violations.push(
+        `${where}: ${what} did not settle within ${hangMs} ms (a hang); the campaign stopped here`,
+      );
+      return false;
+    },
   };
+}
+
+/**
+ * Whether `p` settles (either way) within `ms` of real time; its timer is cleared as soon as it
+ * does. @internal
+ */
+export function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    const settled = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    p.then(settled, settled);
+  });
 }
 
 /** Fresh instruments for one run of a campaign. @internal */
