@@ -7,8 +7,8 @@
  * is the late-reply case of `runTransportConformance`, which is not exported on its own. It is
  * captured here (registered with collectors instead of jest, see `captureCases`) and run against
  * the broken fixture, so that this suite holds no failing case. The seeded interleaving simulator
- * catches the defect only through its consequences (a command that fails on another command's
- * payload), which a fixed seed makes deterministic. (The seed scenario cannot catch it: its late
+ * catches it too, deterministically from a fixed seed: a command that fails on another command's
+ * payload, or whose answer (checked against the platform's configuration) is another's. (The seed scenario cannot catch it: its late
  * reply lands while the failed probe tears down, with no transfer in flight to misroute it to.)
  */
 import {
@@ -73,6 +73,10 @@ describe('the conformance kit, over a transport that hands a late reply to the n
       // does not allow (only success, timeout, shutdown or busy are).
       expect(r.violations).toContainEqual(
         expect.stringMatching(/^schedule seed \d+: a command failed with ScmiMalformedError/),
+      );
+      // A misrouted answer that parses is caught too: each answer is checked against the platform.
+      expect(r.violations).toContainEqual(
+        expect.stringMatching(/^schedule seed \d+: a command got another's answer: /),
       );
     });
 

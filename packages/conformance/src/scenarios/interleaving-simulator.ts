@@ -7,10 +7,10 @@ import {
   type ChannelCounters,
   type ScmiAgent,
 } from '@scmi-ts/core';
-import type { FaultRule } from '@scmi-ts/platform';
+import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
 import { describeError } from './describe-error.js';
 import type { TransportFixture } from '../fixture.js';
-import { SameThreadRig } from '../rig.js';
+import { AGENT_ID, SameThreadRig } from '../rig.js';
 import { stressFixtureFlags } from './seed-scenario.js';
 import { u32s } from '../words.js';
 
@@ -76,16 +76,90 @@ export const INTERLEAVING_OUTCOMES = {
   removedIdle: 'removed idle',
 } as const;
 
-type Command = (agent: ScmiAgent) => Promise<unknown>;
+/**
+ * A command the schedule may send, and the answer it must get over the rig's platform: a reply
+ * handed to the wrong transfer (a transport that trusts the slot, not the token) is caught even
+ * when it parses.
+ */
+interface Command {
+  readonly name: string;
+  send(agent: ScmiAgent): Promise<unknown>;
+  /** Why `answer` is not this command's (undefined when it is), for the platform `config`. */
+  check(answer: unknown, config: PlatformConfig): string | undefined;
+}
+
+/** The protocol ids of the protocols `config` gives agent `agentId`, ascending. */
+function protocolIds(config: PlatformConfig, agentId: number): number[] {
+  const ids: Record<string, number> = {
+    power: 0x11,
+    'system-power': 0x12,
+    performance: 0x13,
+    clock: 0x14,
+    sensor: 0x15,
+    reset: 0x16,
+  };
+  const agent = config.agents.find((a) => a.id === agentId);
+  return (agent?.protocols ?? []).map((p) => ids[p] as number).sort((a, b) => a - b);
+}
+
+const same = (what: string, got: unknown, want: unknown): string | undefined =>
+  JSON.stringify(got) === JSON.stringify(want)
+    ? undefined
+    : `${what} answered ${JSON.stringify(got)}, not ${JSON.stringify(want)}`;
+
+/** The rate CLOCK_RATE_SET sets clock 0 to (asynchronously). */
+const SET_RATE_HZ = 500_000_000;
 
 /** Commands every agent can send once probed: Base ones, and Clock's CLOCK_RATE_GET. */
 const COMMANDS: readonly Command[] = [
-  (a) => a.base.discoverVendor(),
-  (a) => a.base.discoverSubVendor(),
-  (a) => a.base.discoverImplementationVersion(),
-  (a) => a.base.attributes(),
-  (a) => a.base.discoverListProtocols(a.info.protocols.length),
-  (a) => a.transact(0x14, 0x6, u32s(0)),
+  {
+    name: 'BASE_DISCOVER_VENDOR',
+    send: (a) => a.base.discoverVendor(),
+    check: (v, c) => same('BASE_DISCOVER_VENDOR', v, c.vendor),
+  },
+  {
+    name: 'BASE_DISCOVER_SUB_VENDOR',
+    send: (a) => a.base.discoverSubVendor(),
+    check: (v, c) => same('BASE_DISCOVER_SUB_VENDOR', v, c.subVendor),
+  },
+  {
+    name: 'BASE_DISCOVER_IMPLEMENTATION_VERSION',
+    send: (a) => a.base.discoverImplementationVersion(),
+    check: (v, c) => same('BASE_DISCOVER_IMPLEMENTATION_VERSION', v, c.implementationVersion),
+  },
+  {
+    name: 'PROTOCOL_ATTRIBUTES (Base)',
+    send: (a) => a.base.attributes(),
+    check: (v, c) =>
+      same('PROTOCOL_ATTRIBUTES (Base)', v, {
+        numProtocols: protocolIds(c, AGENT_ID).length,
+        numAgents: c.agents.length,
+      }),
+  },
+  {
+    name: 'BASE_DISCOVER_LIST_PROTOCOLS',
+    send: (a) => a.base.discoverListProtocols(a.info.protocols.length),
+    // The agent asks for as many as its probe listed, which a fault may have cut short.
+    check: (v, c) => {
+      const all = protocolIds(c, AGENT_ID);
+      const got = v as number[];
+      return same('BASE_DISCOVER_LIST_PROTOCOLS', got, all.slice(0, got.length));
+    },
+  },
+  {
+    name: 'CLOCK_RATE_GET (clock 0)',
+    send: (a) => a.transact(0x14, 0x6, u32s(0)),
+    check: (v, c) => {
+      const bytes = v as Uint8Array;
+      if (bytes.byteLength !== 8) return `CLOCK_RATE_GET answered ${bytes.byteLength} bytes, not 8`;
+      const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
+      const hz = view.getUint32(0, true) + view.getUint32(4, true) * 0x1_0000_0000;
+      const initial = c.clocks?.[0]?.rate;
+      return hz === initial || hz === SET_RATE_HZ
+        ? undefined
+        : `CLOCK_RATE_GET (clock 0) answered ${hz} Hz, neither its initial ${String(initial)} Hz nor the ${SET_RATE_HZ} Hz a CLOCK_RATE_SET sets`;
+    },
+  },
 ];
 
 /**
@@ -94,7 +168,21 @@ const COMMANDS: readonly Command[] = [
  */
 const ASYNC_COMMANDS: readonly Command[] = [
   ...COMMANDS,
-  (a) => a.transact(0x14, 0x5, u32s(1, 0, 500_000_000, 0), { async: true }),
+  {
+    name: 'CLOCK_RATE_SET (clock 0, async)',
+    send: (a) => a.transact(0x14, 0x5, u32s(1, 0, SET_RATE_HZ, 0), { async: true }),
+    // The delayed response's payload: clock id, rate (low, high) — the rate set.
+    check: (v) => {
+      const bytes = v as Uint8Array;
+      const words =
+        bytes.byteLength === 12
+          ? [0, 4, 8].map((o) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(o, true))
+          : undefined;
+      return words !== undefined && words[0] === 0 && words[1] === SET_RATE_HZ && words[2] === 0
+        ? undefined
+        : `CLOCK_RATE_SET's delayed response carried ${bytes.byteLength} bytes ${JSON.stringify(words)}, not clock 0 at ${SET_RATE_HZ} Hz`;
+    },
+  },
 ];
 
 /**
@@ -259,10 +347,13 @@ async function runSchedule(
     inFlight++;
     const command = commandSet[below(commandSet.length)] as Command;
     commands.push(
-      command(a)
+      command
+        .send(a)
         .then(
-          () => {
+          (answer) => {
             succeeded++;
+            const wrong = command.check(answer, rig.platform.config);
+            if (wrong !== undefined) problems.push(`a command got another's answer: ${wrong}`);
           },
           (e: unknown) => {
             if (ScmiTimeoutError.is(e)) timedOut++;
