@@ -13,43 +13,20 @@ import {
   type WorkerFixtureContext,
   type WorkerFixtureSession,
 } from '@scmi-ts/conformance';
-import type { Transport, TransportChannel } from '@scmi-ts/core';
+import type { Transport } from '@scmi-ts/core';
 import { createDefaultPlatformConfig } from '@scmi-ts/platform';
+import {
+  decorateTransport,
+  forwardChannel,
+} from '../../conformance/test/support/decorate-transport.js';
 import { mailboxFixture } from './support/fixture.js';
 
 /** `inner` with a dead RX path: its channels hand core nothing. */
 function deaf(inner: Transport): Transport {
-  return {
-    ...inner,
-    setupChannel: async (setup) => {
-      const ch = await inner.setupChannel({
-        ...setup,
-        sink: { rx: () => undefined, badMessage: () => undefined },
-      });
-      const wrapped: TransportChannel = {
-        maxInFlight: ch.maxInFlight,
-        send: (x) => ch.send(x),
-        fetchResponse: (x, c) => {
-          ch.fetchResponse(x, c);
-        },
-        fetchNotification: (b, c) => {
-          ch.fetchNotification(b, c);
-        },
-        markTxDone: (x, e) => {
-          ch.markTxDone(x, e);
-        },
-        quiesce: () => ch.quiesce(),
-        free: () => ch.free(),
-        pollDone: () => false,
-      };
-      if (ch.clearChannel !== undefined) {
-        wrapped.clearChannel = (ctx) => {
-          ch.clearChannel?.(ctx);
-        };
-      }
-      return wrapped;
-    },
-  };
+  return decorateTransport(inner, async (setup, open) => {
+    const ch = await open({ ...setup, sink: { rx: () => undefined, badMessage: () => undefined } });
+    return forwardChannel(ch, { pollDone: () => false });
+  });
 }
 
 /** A worker session of the mailbox fixture whose wires are {@link deaf}. */

@@ -1,4 +1,5 @@
 import { format, stripVTControlCharacters } from 'node:util';
+import { runTransportConformance, type TransportFixture } from '@scmi-ts/conformance';
 
 /** One test case a suite would have registered with jest, captured instead. */
 export interface CapturedCase {
@@ -137,4 +138,19 @@ export async function runCase(c: CapturedCase): Promise<string | undefined> {
   } catch (e: unknown) {
     return stripVTControlCharacters(e instanceof Error ? e.message : String(e));
   }
+}
+
+/**
+ * The case titled `title` that `runTransportConformance(fixture)` would register, captured (see
+ * {@link captureCases}) to be run on its own with {@link runCase}.
+ *
+ * @throws Error when the suite has no such case, or more than one (see {@link findCase}).
+ */
+export function conformanceCase(fixture: TransportFixture, title: string): CapturedCase {
+  return findCase(
+    captureCases(() => {
+      runTransportConformance(fixture);
+    }),
+    title,
+  );
 }
