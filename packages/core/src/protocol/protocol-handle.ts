@@ -184,46 +184,98 @@ export class BoundXferOps implements XferOps {
     this.#engine.put(xfer, true); // replace the object
   }
 
-  public async transact(
+  public transact(
     messageId: number,
     payload?: PayloadSource,
     options: TransactOptions = {},
   ): Promise<Uint8Array> {
-    // Checked before a transfer is taken (JavaScript callers get past the type).
-    const given: unknown = payload;
-    if (given !== undefined && !(given instanceof Uint8Array) && typeof given !== 'function') {
-      throw new ScmiMalformedError(
-        `transact: the payload must be a Uint8Array or a writer function, not ${given === null ? 'null' : Array.isArray(given) ? 'an array' : typeof given}`,
-        'E_PAYLOAD',
-      );
-    }
-    const txSize =
-      payload === undefined
-        ? 0
-        : payload instanceof Uint8Array
-          ? payload.byteLength
-          : (options.txSize ?? this.#maxMsgSize);
-    const rxSize = options.rxSize ?? 0;
-    this.#checkLive();
-    const xfer =
-      this.#engine.tryGet(this.#channel, this.#protocolId, messageId, txSize, rxSize) ??
-      (await this.#engine.get(this.#channel, this.#protocolId, messageId, txSize, rxSize));
+    // Not an async function: the common case (a transfer at once, a synchronous command) costs
+    // one `then` on the phase promise instead of an async function's frame, promise and resume.
+    let xfer: Xfer | undefined;
+    let waiting: Promise<void> | undefined;
     try {
-      if (payload instanceof Uint8Array) {
-        xfer.tx.set(payload);
-      } else if (payload !== undefined) {
-        const w = new PayloadWriter(xfer.tx.subarray(0, txSize));
-        payload(w);
-        xfer.txLen = w.length;
+      // Checked before a transfer is taken (JavaScript callers get past the type).
+      const given: unknown = payload;
+      if (given !== undefined && !(given instanceof Uint8Array) && typeof given !== 'function') {
+        throw new ScmiMalformedError(
+          `transact: the payload must be a Uint8Array or a writer function, not ${given === null ? 'null' : Array.isArray(given) ? 'an array' : typeof given}`,
+          'E_PAYLOAD',
+        );
       }
+      const txSize =
+        payload === undefined
+          ? 0
+          : payload instanceof Uint8Array
+            ? payload.byteLength
+            : (options.txSize ?? this.#maxMsgSize);
+      const rxSize = options.rxSize ?? 0;
+      this.#checkLive();
+      xfer = this.#engine.tryGet(this.#channel, this.#protocolId, messageId, txSize, rxSize);
+      if (xfer === undefined || options.async === true) {
+        return this.#transactAsync(xfer, messageId, payload, options, txSize, rxSize);
+      }
+      try {
+        this.#write(xfer, payload, txSize);
+        // do() without its own async step (see TransferEngine.begin).
+        waiting = this.#engine.begin(this.#channel, xfer);
+      } catch (error: unknown) {
+        this.#engine.put(xfer);
+        throw error;
+      }
+      if (waiting === undefined) return Promise.resolve(this.#finish(xfer));
+    } catch (error: unknown) {
+      return rejected(error);
+    }
+    const sent = xfer;
+    return waiting.then(() => this.#finish(sent));
+  }
+
+  /** {@link BoundXferOps.transact} when it waits for a transfer, or for an asynchronous command. */
+  async #transactAsync(
+    taken: Xfer | undefined,
+    messageId: number,
+    payload: PayloadSource | undefined,
+    options: TransactOptions,
+    txSize: number,
+    rxSize: number,
+  ): Promise<Uint8Array> {
+    const xfer =
+      taken ?? (await this.#engine.get(this.#channel, this.#protocolId, messageId, txSize, rxSize));
+    try {
+      this.#write(xfer, payload, txSize);
       if (options.async === true) {
         await this.#engine.doWithResponse(this.#channel, xfer);
       } else {
-        // do() without its own async step (see TransferEngine.begin).
         const waiting = this.#engine.begin(this.#channel, xfer);
         if (waiting !== undefined) await waiting;
         this.#engine.end(this.#channel, xfer);
       }
+      return copyOut(xfer.rx, xfer.rxLen);
+    } finally {
+      // The object never left this call: reused as is (the caller got a copy of the response).
+      this.#engine.put(xfer);
+    }
+  }
+
+  /** Writes the command payload into a transfer taken by `transact`. */
+  #write(xfer: Xfer, payload: PayloadSource | undefined, txSize: number): void {
+    if (payload instanceof Uint8Array) {
+      xfer.tx.set(payload);
+    } else if (payload !== undefined) {
+      const w = new PayloadWriter(xfer.tx.subarray(0, txSize));
+      payload(w);
+      xfer.txLen = w.length;
+    }
+  }
+
+  /**
+   * The end of a synchronous `transact` once its response phase is over: `end` (markTxDone, the
+   * failure if any), the copy of the response, and the transfer back into the pool whatever
+   * happened.
+   */
+  #finish(xfer: Xfer): Uint8Array {
+    try {
+      this.#engine.end(this.#channel, xfer);
       return copyOut(xfer.rx, xfer.rxLen);
     } finally {
       // The object never left this call: reused as is (the caller got a copy of the response).
@@ -302,6 +354,15 @@ export class BoundXferOps implements XferOps {
       throw e;
     }
   }
+}
+
+/**
+ * A promise rejected with `error`, whatever it is (a caller's payload writer may throw anything):
+ * `transact` is not an async function, and rejects as one would.
+ */
+// eslint-disable-next-line @typescript-eslint/require-await -- rejects, as an async function does
+async function rejected(error: unknown): Promise<never> {
+  throw error;
 }
 
 /**

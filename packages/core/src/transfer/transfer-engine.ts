@@ -568,9 +568,12 @@ export class TransferEngine implements XferOwner {
 
   /** Creates the promise of the next phase; it always resolves (the outcome is in `xfer.error`). */
   #phase(xfer: Xfer): Promise<void> {
-    return new Promise<void>((resolve) => {
-      xfer.waiter = resolve;
-    });
+    // A shared executor, not a closure per transfer: it hands `resolve` out through a module
+    // variable, read back at once (the executor runs synchronously inside the constructor).
+    const promise = new Promise<void>(captureResolve);
+    xfer.waiter = capturedResolve;
+    capturedResolve = undefined;
+    return promise;
   }
 
   #settle(xfer: Xfer): void {
@@ -813,6 +816,14 @@ export class TransferEngine implements XferOwner {
     }
     this.#deadlines.close();
   }
+}
+
+/** Where {@link captureResolve} leaves the resolve function of the promise being created. */
+let capturedResolve: (() => void) | undefined;
+
+/** The executor of every phase promise: no closure allocated per transfer. */
+function captureResolve(resolve: () => void): void {
+  capturedResolve = resolve;
 }
 
 /** An integer 0…255 (a header's protocol or message id). */
