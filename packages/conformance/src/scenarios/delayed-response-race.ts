@@ -147,16 +147,15 @@ export async function runDelayedResponseRaceWorker(
         }
       })();
       if (
-        !(await campaign.bound(
+        !(await campaign.boundRun(
           lifetime,
+          ends,
           'the probe, the rate set or the removal',
           where,
           violations,
         ))
-      ) {
-        await campaign.bound(ends.close(), 'closing the wire', where, violations);
+      )
         break;
-      }
       teardownReturned(run);
       if (!probed) {
         violations.push(`${where}: probe failed with ${describeError(failure)}`);

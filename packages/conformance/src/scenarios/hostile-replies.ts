@@ -216,16 +216,15 @@ export async function runHostileRepliesWorker(
         }
       })();
       if (
-        !(await campaign.bound(
+        !(await campaign.boundRun(
           lifetime,
+          ends,
           'the probe, the commands or the removal',
           where,
           violations,
         ))
-      ) {
-        await campaign.bound(ends.close(), 'closing the wire', where, violations);
+      )
         break;
-      }
       teardownReturned(run);
       await new Promise((r) => setTimeout(r, timeoutMs + 3));
       const stray = (await ends.strayRepliesDropped?.()) ?? 0;

@@ -523,10 +523,8 @@ export async function runSeedScenarioWorker(
           probeError = e;
         }
       })();
-      if (!(await campaign.bound(lifetime, 'the probe or the removal', where, violations))) {
-        await campaign.bound(ends.close(), 'closing the wire', where, violations);
+      if (!(await campaign.boundRun(lifetime, ends, 'the probe or the removal', where, violations)))
         break;
-      }
       teardownReturned(run);
       // Give a reply still on its way the time to arrive (to a closed channel): past the moment the
       // platform sends it (`delay` after it got the command, sent just after `startedAt`).

@@ -37,12 +37,19 @@ export interface WorkerCampaign {
   /** Stops the worker if the campaign started it (a session passed in is left running). */
   stop(): Promise<void>;
   /**
-   * Waits for `p` (a run's agent lifetime, or its wire's close) for at most the campaign's hang
+   * Waits for `lifetime` (a run's probe, commands and removal) for at most the campaign's hang
    * bound; true when it settled. Otherwise adds ``${where}: `` + `what` + a hang message to
-   * `violations` and returns false: the run hung, and the campaign must end (its agent may still
-   * hold the wire). The timer is cleared either way.
+   * `violations`, closes the run's wire `ends` (bounded the same way, a hang of the close reported
+   * too) and returns false: the run hung, and the campaign must end (its agent may still hold the
+   * wire). The timers are cleared either way.
    */
-  bound(p: Promise<unknown>, what: string, where: string, violations: string[]): Promise<boolean>;
+  boundRun(
+    lifetime: Promise<unknown>,
+    ends: FixtureEnds,
+    what: string,
+    where: string,
+    violations: string[],
+  ): Promise<boolean>;
 }
 
 /** One run's instruments: a timer-counting real clock, the wrapped transport's record, the devres log. */
@@ -96,11 +103,12 @@ export async function startWorkerCampaign(
     deadline: options.durationMs === undefined ? Infinity : Date.now() + options.durationMs,
     session,
     stop: () => (given === undefined ? session.stop() : Promise.resolve()),
-    bound: async (p, what, where, violations) => {
-      if (await settlesWithin(p, hangMs)) return true;
-      violations.push(
-        `${where}: ${what} did not settle within ${hangMs} ms (a hang); the campaign stopped here`,
-      );
+    boundRun: async (lifetime, ends, what, where, violations) => {
+      const hang = (w: string): string =>
+        `${where}: ${w} did not settle within ${hangMs} ms (a hang); the campaign stopped here`;
+      if (await settlesWithin(lifetime, hangMs)) return true;
+      violations.push(hang(what));
+      if (!(await settlesWithin(ends.close(), hangMs))) violations.push(hang('closing the wire'));
       return false;
     },
   };
