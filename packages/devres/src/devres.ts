@@ -902,19 +902,18 @@ function checkSteps(
   }
 }
 
+/** What `E_NOT_LIVE` says of a resource in each state that is not live. */
+const NOT_LIVE: Readonly<Record<Exclude<ResourceState, 'live'>, string>> = {
+  quiescing: 'is being quiesced (released early, or reached by a teardown)',
+  releasing: 'is being released (or, released during a quiesce phase, waits for its release phase)',
+  released: 'was already released',
+  forgotten: 'was forgotten: it no longer belongs to the device',
+};
+
 /** `E_NOT_LIVE` for a handle whose resource is being released, was released or was forgotten. */
 function notLive(core: Core, entry: Entry<unknown>): DevresError {
-  const what: Record<Exclude<ResourceState, 'live'>, string> = {
-    quiescing: 'is being quiesced (released early, or reached by a teardown)',
-    releasing:
-      'is being released (or, released during a quiesce phase, waits for its release phase)',
-    released: 'was already released',
-    forgotten: 'was forgotten: it no longer belongs to the device',
-  };
-  return new DevresError(
-    'E_NOT_LIVE',
-    `${core.name}: ${entry.name} ${what[entry.state as Exclude<ResourceState, 'live'>]}`,
-  );
+  const state = entry.state as Exclude<ResourceState, 'live'>;
+  return new DevresError('E_NOT_LIVE', `${core.name}: ${entry.name} ${NOT_LIVE[state]}`);
 }
 
 function foreignHandle(core: Core, op: string): DevresError {

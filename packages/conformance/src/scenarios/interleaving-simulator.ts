@@ -1,5 +1,6 @@
 import {
   ScmiError,
+  ScmiProtocolId,
   ScmiShutdownError,
   ScmiTimeoutError,
   ScmiTransportError,
@@ -7,7 +8,7 @@ import {
   type ChannelCounters,
   type ScmiAgent,
 } from '@scmi-ts/core';
-import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
+import type { FaultRule, PlatformConfig, PlatformProtocolName } from '@scmi-ts/platform';
 import { describeError } from './describe-error.js';
 import type { TransportFixture } from '../fixture.js';
 import { AGENT_ID, SameThreadRig } from '../rig.js';
@@ -88,18 +89,20 @@ interface Command {
   check(answer: unknown, config: PlatformConfig): string | undefined;
 }
 
+/** The protocol id of each protocol name a platform configuration gives an agent. */
+const PROTOCOL_IDS: Readonly<Record<PlatformProtocolName, number>> = {
+  power: ScmiProtocolId.POWER,
+  'system-power': ScmiProtocolId.SYSTEM,
+  performance: ScmiProtocolId.PERF,
+  clock: ScmiProtocolId.CLOCK,
+  sensor: ScmiProtocolId.SENSOR,
+  reset: ScmiProtocolId.RESET,
+};
+
 /** The protocol ids of the protocols `config` gives agent `agentId`, ascending. */
 function protocolIds(config: PlatformConfig, agentId: number): number[] {
-  const ids: Record<string, number> = {
-    power: 0x11,
-    'system-power': 0x12,
-    performance: 0x13,
-    clock: 0x14,
-    sensor: 0x15,
-    reset: 0x16,
-  };
   const agent = config.agents.find((a) => a.id === agentId);
-  return (agent?.protocols ?? []).map((p) => ids[p] as number).sort((a, b) => a - b);
+  return (agent?.protocols ?? []).map((p) => PROTOCOL_IDS[p]).sort((a, b) => a - b);
 }
 
 const same = (what: string, got: unknown, want: unknown): string | undefined =>

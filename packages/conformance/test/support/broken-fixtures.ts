@@ -6,7 +6,7 @@ import {
   type Xfer,
 } from '@scmi-ts/core';
 import type { TransportFixture } from '@scmi-ts/conformance';
-import { decorateTransport, forwardChannel } from './decorate-transport.js';
+import { decorateTransport, forwardChannel, type ChannelDecorator } from './decorate-transport.js';
 import { loopbackFixture } from './loopback-fixture.js';
 
 /** Options of the deliberately broken fixtures below. */
@@ -17,6 +17,18 @@ export interface BrokenFixtureOptions {
    * mutation check flips to show the self-test then fails.
    */
   readonly broken?: boolean;
+}
+
+/** Core's in-memory loopback as a fixture, each channel of its transport built by `decorate`. */
+function decoratedLoopback(decorate: ChannelDecorator): TransportFixture {
+  const inner = loopbackFixture();
+  return {
+    ...inner,
+    sameThread: async (ctx) => {
+      const ends = await inner.sameThread(ctx);
+      return { ...ends, transport: decorateTransport(ends.transport, decorate) };
+    },
+  };
 }
 
 /** What {@link misroutedLateReplyFixture} did, for the self-test to check its own premise. */
@@ -43,55 +55,47 @@ export function misroutedLateReplyFixture(
   record: MisrouteRecord = { misrouted: 0 },
 ): TransportFixture {
   const broken = options.broken ?? true;
-  const inner = loopbackFixture();
-  return {
-    ...inner,
-    sameThread: async (ctx) => {
-      const ends = await inner.sameThread(ctx);
-      const transport = decorateTransport(ends.transport, async (setup, open) => {
-        // The transfers sent on this channel whose markTxDone core has not called yet, oldest
-        // first, with the header each was sent with (an Xfer is reused once it is put back).
-        const inFlight: { readonly xfer: Xfer; readonly header: number }[] = [];
-        const rx = (header: number, ctx2: unknown): void => {
-          const isResponse =
-            setup.direction === 'a2p' && headerType(header) === ScmiMessageType.COMMAND;
-          const oldest = inFlight[0];
-          if (
-            broken &&
-            isResponse &&
-            oldest !== undefined &&
-            !inFlight.some((t) => headerToken(t.header) === headerToken(header))
-          ) {
-            record.misrouted++;
-            setup.sink.rx(oldest.header, ctx2);
-            return;
-          }
-          setup.sink.rx(header, ctx2);
-        };
-        const channel: TransportChannel = await open({
-          ...setup,
-          sink: {
-            rx,
-            badMessage: (reason) => {
-              setup.sink.badMessage(reason);
-            },
-          },
-        });
-        return forwardChannel(channel, {
-          send: (xfer) => {
-            inFlight.push({ xfer, header: xfer.header });
-            return channel.send(xfer);
-          },
-          markTxDone: (xfer, error) => {
-            const i = inFlight.findIndex((t) => t.xfer === xfer);
-            if (i >= 0) inFlight.splice(i, 1);
-            channel.markTxDone(xfer, error);
-          },
-        });
-      });
-      return { ...ends, transport };
-    },
-  };
+  return decoratedLoopback(async (setup, open) => {
+    // The transfers sent on this channel whose markTxDone core has not called yet, oldest
+    // first, with the header each was sent with (an Xfer is reused once it is put back).
+    const inFlight: { readonly xfer: Xfer; readonly header: number }[] = [];
+    const rx = (header: number, ctx2: unknown): void => {
+      const isResponse =
+        setup.direction === 'a2p' && headerType(header) === ScmiMessageType.COMMAND;
+      const oldest = inFlight[0];
+      if (
+        broken &&
+        isResponse &&
+        oldest !== undefined &&
+        !inFlight.some((t) => headerToken(t.header) === headerToken(header))
+      ) {
+        record.misrouted++;
+        setup.sink.rx(oldest.header, ctx2);
+        return;
+      }
+      setup.sink.rx(header, ctx2);
+    };
+    const channel: TransportChannel = await open({
+      ...setup,
+      sink: {
+        rx,
+        badMessage: (reason) => {
+          setup.sink.badMessage(reason);
+        },
+      },
+    });
+    return forwardChannel(channel, {
+      send: (xfer) => {
+        inFlight.push({ xfer, header: xfer.header });
+        return channel.send(xfer);
+      },
+      markTxDone: (xfer, error) => {
+        const i = inFlight.findIndex((t) => t.xfer === xfer);
+        if (i >= 0) inFlight.splice(i, 1);
+        channel.markTxDone(xfer, error);
+      },
+    });
+  });
 }
 
 /**
@@ -105,20 +109,12 @@ export function misroutedLateReplyFixture(
  */
 export function hangingQuiesceFixture(options: BrokenFixtureOptions = {}): TransportFixture {
   const broken = options.broken ?? true;
-  const inner = loopbackFixture();
-  return {
-    ...inner,
-    sameThread: async (ctx) => {
-      const ends = await inner.sameThread(ctx);
-      const transport = decorateTransport(ends.transport, async (setup, open) => {
-        const channel = await open(setup);
-        return forwardChannel(channel, {
-          quiesce: broken
-            ? () => channel.quiesce().then(() => new Promise<void>(() => undefined))
-            : () => channel.quiesce(),
-        });
-      });
-      return { ...ends, transport };
-    },
-  };
+  return decoratedLoopback(async (setup, open) => {
+    const channel = await open(setup);
+    return forwardChannel(channel, {
+      quiesce: broken
+        ? () => channel.quiesce().then(() => new Promise<void>(() => undefined))
+        : () => channel.quiesce(),
+    });
+  });
 }
