@@ -22,14 +22,45 @@ const SMALL = [
   '0',
 ];
 
-function stress(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+interface Ended {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function stress(...args: string[]): Ended {
+  return stressFrom(PACKAGE, ...args);
+}
+
+/**
+ * `pnpm stress …` as started from `initCwd`: pnpm runs the script from the conformance package
+ * and says where it was started in `INIT_CWD` (set here: the jest run's own would leak in).
+ */
+function stressFrom(initCwd: string, ...args: string[]): Ended {
   const r = spawnSync(process.execPath, [...ARGS, ...args], {
     cwd: PACKAGE,
+    env: { ...process.env, INIT_CWD: initCwd },
     encoding: 'utf8',
     timeout: 60_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** The `--fixture` modules of these tests, relative to the package. */
+const MODULES = join('test', 'support', 'stress-modules');
+/** The simulator only, a fixed seed: the same schedules every run. */
+const SIMULATOR_ONLY = [
+  '--runs',
+  '0',
+  '--hostile-runs',
+  '0',
+  '--delayed-runs',
+  '0',
+  '--interleavings',
+  '30',
+  '--seed',
+  '20261202',
+];
 
 describe('pnpm stress (src/stress/main.ts)', () => {
   it('should exit 0 after a clean campaign, printing its totals', () => {
@@ -79,5 +110,78 @@ describe('pnpm stress (src/stress/main.ts)', () => {
     const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(stderr).not.toContain('EPIPE');
     expect(status).toBe(141);
+  });
+
+  describe('--fixture <module>', () => {
+    it('should exit 1 on a violation, with a replay command that gives the module and fails the same way', () => {
+      const module = join(MODULES, 'misrouted-late-reply.ts');
+      const r = stress('--fixture', module, ...SIMULATOR_ONLY);
+      const total = /\ninvariant violations: (\d+)\n/.exec(r.stdout);
+      expect(Number(total?.[1])).toBeGreaterThan(0);
+      expect(r.stdout).toContain('VIOLATION schedule seed 2026');
+      expect(r.status).toBe(1);
+      // The replay command names the module: without it, it would stress this repository's.
+      const hint = /\n {2}again: loopback: pnpm stress (.*) \(one schedule/.exec(r.stdout);
+      expect(hint?.[1]).toBe(
+        `--fixture ${module} --transport loopback --seed 20261202 --interleavings 30 --runs 0`,
+      );
+      const replay = stress(...(hint?.[1] ?? '').split(' '));
+      expect(replay.stdout).toContain(`\ninvariant violations: ${total?.[1]}\n`);
+      expect(replay.status).toBe(1);
+    });
+
+    it("should stress each fixture the module exports once, and none of this repository's", () => {
+      const r = stress('--fixture', join(MODULES, 'loopback.ts'), ...SIMULATOR_ONLY);
+      expect(r.stdout).toMatch(/^pnpm stress: seed 20261202, .* per fixture over loopback\n/);
+      expect(r.stdout).toContain('interleavings:   30 schedules');
+      expect(r.stdout).toContain('\ninvariant violations: 0\n');
+      expect(r.status).toBe(0);
+    });
+
+    it('should take a relative path from the directory pnpm was started in (INIT_CWD)', () => {
+      const r = stressFrom(
+        join(PACKAGE, 'test', 'support'),
+        '--fixture',
+        join('stress-modules', 'loopback.ts'),
+        ...SIMULATOR_ONLY,
+      );
+      expect(r.stdout).toContain('\ninvariant violations: 0\n');
+      expect(r.status).toBe(0);
+    });
+
+    it('should select among its fixtures with --transport, naming them when none matches', () => {
+      const r = stress('--fixture', join(MODULES, 'loopback.ts'), '--transport', 'virtio');
+      expect(r.stderr).toContain(
+        'pnpm stress: no fixture matches --transport virtio (fixtures: --transport loopback)',
+      );
+      expect(r.status).toBe(2);
+    });
+
+    it.each([
+      [
+        'a file that does not exist',
+        'nosuch.ts',
+        /^pnpm stress: --fixture nosuch\.ts: no such file \(\/.*\/nosuch\.ts\)/,
+      ],
+      [
+        'a module that exports no fixture',
+        join(MODULES, 'no-fixture.ts'),
+        /^pnpm stress: --fixture .*no-fixture\.ts: \/.*no-fixture\.ts exports no TransportFixture/,
+      ],
+    ])('should exit 2 with the usage for %s', (_what, module, message) => {
+      const r = stress('--fixture', module, ...SIMULATOR_ONLY);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain('Usage: pnpm stress');
+      expect(r.stdout).not.toContain('invariant violations');
+      expect(r.status).toBe(2);
+    });
+
+    it('should exit 1 naming a module that throws as it loads, with its error', () => {
+      const r = stress('--fixture', join(MODULES, 'throws.ts'), ...SIMULATOR_ONLY);
+      expect(r.stderr).toMatch(
+        /^pnpm stress: --fixture .*throws\.ts: \/.*throws\.ts could not be loaded: this fixture module is broken on purpose\n$/,
+      );
+      expect(r.status).toBe(1);
+    });
   });
 });

@@ -13,9 +13,19 @@ describe(parseStressArgs, () => {
       seed: SEED,
       only: undefined,
       variant: undefined,
+      fixtureModules: [],
       polling: false,
       help: false,
     });
+  });
+
+  it('should collect --fixture modules in order, each once', () => {
+    expect(
+      parseStressArgs(
+        ['--fixture', 'a/fixture.ts', '--fixture', '../b.js', '--fixture', 'a/fixture.ts'],
+        SEED,
+      ).fixtureModules,
+    ).toEqual(['a/fixture.ts', '../b.js']);
   });
 
   it('should read every flag, skip the "--" pnpm passes on, and floor counts', () => {
@@ -65,6 +75,9 @@ describe(parseStressArgs, () => {
     [['--fast'], /unknown argument --fast/],
     [['--variant'], /--variant needs a value/],
     [['--transport', '-h'], /--transport needs a name, got -h/],
+    [['--fixture'], /--fixture needs a value/],
+    [['--fixture', '--runs', '1'], /--fixture needs a value/],
+    [['--fixture', ' '], /--fixture needs a module path/],
   ])('should refuse %j with a StressUsageError', (argv, message) => {
     expect(() => parseStressArgs(argv, SEED)).toThrow(StressUsageError);
     expect(() => parseStressArgs(argv, SEED)).toThrow(message);
@@ -81,6 +94,7 @@ describe(parseStressArgs, () => {
       '--transport',
       '--variant',
       '--polling',
+      '--fixture',
       '--help',
     ])
       expect(STRESS_USAGE).toContain(flag);

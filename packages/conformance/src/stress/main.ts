@@ -1,14 +1,15 @@
 /**
  * `pnpm stress`: the worker-mode seed scenario, the delayed-response race (fixtures with a P2A
  * channel), the hostile-reply campaign and the seeded interleaving simulator for every fixture of every transport package in this repository
- * (`packages/*-transport/test/support/fixture.ts`), for a number of runs or a duration (default:
+ * (`packages/*-transport/test/support/fixture.ts`), or of the modules given with `--fixture` (a
+ * transport outside this repository), for a number of runs or a duration (default:
  * about 2 minutes in total, shared between the fixtures). Prints totals per fixture — runs, phases
  * hit, late replies dropped, invariant violations (must be 0) — and exits non-zero on any
  * violation, printing the seed that reproduces it, or when nothing ran at all.
  *
  * Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--delayed-runs <n>]
  *        [--interleavings <n>] [--seed <n>] [--transport <name>] [--variant <name>] [--polling]
- *        (see `STRESS_USAGE` in plan.ts)
+ *        [--fixture <module>] (see `STRESS_USAGE` in plan.ts)
  *
  * A seed reproduces a worker campaign's random choices (reply delays, hostile fault kinds and the
  * commands they are placed on), not the interleaving of the threads, which is real time. Fixtures
@@ -16,7 +17,7 @@
  * seed.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fixtureTitle, type TransportFixture } from '../fixture.js';
 import { runDelayedResponseRaceWorker } from '../scenarios/delayed-response-race.js';
 import { runHostileRepliesWorker, type HostileWorkerResult } from '../scenarios/hostile-replies.js';
@@ -48,36 +49,95 @@ function isFixture(value: unknown): value is TransportFixture {
   );
 }
 
-/** A fixture to stress, and the name it is reported under. */
+/** A fixture to stress, the name it is reported under, and the module it came from. */
 interface Stressed {
   readonly label: string;
   readonly fixture: TransportFixture;
-}
-
-/** Which fixtures to load: those of a transport, of a variant; `undefined` selects every one. */
-interface FixtureSelection {
-  readonly only: string | undefined;
-  readonly variant: string | undefined;
+  /** The `--fixture` path it was loaded from, as given; `undefined`: this repository's. */
+  readonly module: string | undefined;
 }
 
 /**
- * Every fixture exported by each transport package's `test/support/fixture.ts` that `selection`
- * selects (a package with several, such as OP-TEE's SMT and MSG modes, has each reported under
- * its variant).
+ * Which fixtures to load: those of the `--fixture` modules, or (none given) of this repository's
+ * transport packages; of a transport, of a variant (`undefined` selects every one).
+ */
+interface FixtureSelection {
+  readonly only: string | undefined;
+  readonly variant: string | undefined;
+  readonly fixtureModules: readonly string[];
+}
+
+/** A `--fixture` module that exists but could not be imported: reported, exit code 1. */
+class FixtureLoadError extends Error {
+  public override readonly name = 'FixtureLoadError';
+}
+
+/** A module to load fixtures from: its file, and the `--fixture` path it was given as. */
+interface FixtureModule {
+  readonly file: string;
+  readonly given: string | undefined;
+  /** How warnings and errors name it. */
+  readonly what: string;
+}
+
+/**
+ * The modules to load: each `--fixture` path, resolved against the directory pnpm was started in
+ * (`INIT_CWD`: `pnpm stress` runs this script from the conformance package, not from there), else
+ * each transport package's `test/support/fixture.ts`.
+ *
+ * @throws StressUsageError when a `--fixture` file does not exist.
+ */
+function fixtureModules(selection: FixtureSelection): FixtureModule[] {
+  if (selection.fixtureModules.length > 0) {
+    const base = process.env.INIT_CWD ?? process.cwd();
+    return selection.fixtureModules.map((given) => {
+      const file = resolve(base, given);
+      if (!existsSync(file))
+        throw new StressUsageError(`--fixture ${given}: no such file (${file})`);
+      return { file, given, what: `--fixture ${given}` };
+    });
+  }
+  const root = join(__dirname, '..', '..', '..');
+  return transportPackages()
+    .map((pkg) => ({
+      file: join(root, pkg, 'test', 'support', 'fixture.ts'),
+      given: undefined,
+      what: `${pkg}: test/support/fixture.ts`,
+    }))
+    .filter((m) => existsSync(m.file));
+}
+
+/**
+ * Every fixture exported by the modules {@link fixtureModules} names that `selection` selects (a
+ * module with several, such as OP-TEE's SMT and MSG modes, has each reported under its variant).
+ * A repository package that exports none is skipped with a warning.
+ *
+ * @throws StressUsageError when a `--fixture` module exports no fixture; FixtureLoadError when it
+ * cannot be imported.
  */
 async function loadFixtures(selection: FixtureSelection): Promise<Stressed[]> {
   const found: Stressed[] = [];
-  for (const pkg of transportPackages()) {
-    const file = join(__dirname, '..', '..', '..', pkg, 'test', 'support', 'fixture.ts');
-    if (!existsSync(file)) continue;
-    const mod = (await import(file)) as Record<string, unknown>;
+  for (const m of fixtureModules(selection)) {
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(m.file)) as Record<string, unknown>;
+    } catch (error: unknown) {
+      if (m.given === undefined) throw error; // this repository's own: a bug, with its stack
+      throw new FixtureLoadError(
+        `${m.what}: ${m.file} could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
     // Each fixture once, under the first name it is exported by.
     const fixtures = Object.entries(mod).filter(
       (e, i, all): e is [string, TransportFixture] =>
         isFixture(e[1]) && all.findIndex((o) => o[1] === e[1]) === i,
     );
     if (fixtures.length === 0) {
-      console.warn(`${pkg}: test/support/fixture.ts exports no TransportFixture; skipped`);
+      if (m.given !== undefined) {
+        throw new StressUsageError(`${m.what}: ${m.file} exports no TransportFixture`);
+      }
+      console.warn(`${m.what} exports no TransportFixture; skipped`);
       continue;
     }
     for (const [exported, fixture] of fixtures) {
@@ -87,10 +147,25 @@ async function loadFixtures(selection: FixtureSelection): Promise<Stressed[]> {
         fixtures.length > 1 && fixture.variant === undefined
           ? `${fixture.name}: ${exported}`
           : fixtureTitle(fixture);
-      found.push({ label, fixture });
+      found.push({ label, fixture, module: m.given });
     }
   }
   return found;
+}
+
+/** `text` as one word of a POSIX shell command line (quoted when it has to be). */
+function shellWord(text: string): string {
+  return /^[\w./@:+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A reproduction hint for `stressed`, each `pnpm stress` command in `text` given the
+ * `--fixture` the fixture came from (without it the command would stress this repository's).
+ */
+function again(stressed: Stressed, text: string): string {
+  const hint = `${stressed.label}: ${text}`;
+  if (stressed.module === undefined) return hint;
+  return hint.replaceAll('pnpm stress ', `pnpm stress --fixture ${shellWord(stressed.module)} `);
 }
 
 function formatPhases(phases: Readonly<Record<string, number>>): string {
@@ -114,12 +189,14 @@ async function main(): Promise<void> {
   const fixtures = await loadFixtures(args);
   if (fixtures.length === 0) {
     if (args.only === undefined && args.variant === undefined) {
+      // Only this repository's packages can come to none (a --fixture module without one is an
+      // error).
       console.error('pnpm stress: no transport package exports a fixture; nothing to stress');
       process.exitCode = 1;
       return;
     }
     // A misspelt --transport or --variant must not pass for a clean campaign.
-    const all = await loadFixtures({ only: undefined, variant: undefined });
+    const all = await loadFixtures({ ...args, only: undefined, variant: undefined });
     const names = [...new Set(all.map((f) => stressFixtureFlags(f.fixture)))];
     const asked = [
       args.only === undefined ? '' : `--transport ${args.only}`,
@@ -151,7 +228,8 @@ async function main(): Promise<void> {
   console.log(
     `pnpm stress: seed ${args.seed}, ${budget} over ${fixtures.map((f) => f.label).join(', ')}`,
   );
-  for (const { label, fixture } of fixtures) {
+  for (const stressed of fixtures) {
+    const { label, fixture } = stressed;
     const worker = fixture.worker !== undefined && fixture.capabilities.worker;
     console.log(
       `\n${label}${worker ? ' (worker thread, real time; interleavings on the virtual clock)' : ' (same thread; the fixture has no worker mode)'}`,
@@ -178,7 +256,7 @@ async function main(): Promise<void> {
         `                   late replies dropped and counted: ${seed.lateRepliesDropped}; invariant violations: ${seed.violations.length}`,
       );
       for (const v of seed.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
-      if (seed.violations.length > 0) hints.push(`${label}: ${seed.reproduce}`);
+      if (seed.violations.length > 0) hints.push(again(stressed, seed.reproduce));
     }
     if (worker && plan.hostile !== undefined) {
       const hostile = await runHostileRepliesWorker(fixture, { ...plan.hostile, seed: args.seed });
@@ -196,7 +274,7 @@ async function main(): Promise<void> {
         );
       }
       for (const v of hostile.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
-      if (hostile.violations.length > 0) hints.push(`${label}: ${hostile.reproduce}`);
+      if (hostile.violations.length > 0) hints.push(again(stressed, hostile.reproduce));
     }
     if (worker && p2a && plan.delayed !== undefined) {
       const polled = args.polling && fixture.capabilities.polling;
@@ -211,7 +289,7 @@ async function main(): Promise<void> {
         `  delayed resp.:   ${count(delayed.runs, 'run')}${polled ? ' (polling)' : ''}; phases hit: ${formatPhases(delayed.phases)}; invariant violations: ${delayed.violations.length}`,
       );
       for (const v of delayed.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
-      if (delayed.violations.length > 0) hints.push(`${label}: ${delayed.reproduce}`);
+      if (delayed.violations.length > 0) hints.push(again(stressed, delayed.reproduce));
     }
     if (!worker && (plan.seed !== undefined || plan.hostile !== undefined)) {
       // No worker mode: the same-thread phases, repeated, for the seed and hostile shares. They
@@ -241,7 +319,10 @@ async function main(): Promise<void> {
       for (const v of problems.slice(0, 20)) console.log(`  VIOLATION ${v}`);
       if (failedPhase !== undefined) {
         hints.push(
-          `${label}: same-thread and deterministic (virtual clock; the seed plays no part): runSeedScenarioSameThread(fixture, '${failedPhase}') fails the same way every time, as does pnpm stress ${stressFixtureFlags(fixture)} --runs ${runs} --interleavings 0`,
+          again(
+            stressed,
+            `same-thread and deterministic (virtual clock; the seed plays no part): runSeedScenarioSameThread(fixture, '${failedPhase}') fails the same way every time, as does pnpm stress ${stressFixtureFlags(fixture)} --runs ${runs} --interleavings 0`,
+          ),
         );
       }
     }
@@ -264,7 +345,7 @@ async function main(): Promise<void> {
         `                   commands: ${c.succeeded} succeeded, ${c.timedOut} timed out, ${c.shutDown} shut down, ${c.busy} refused busy; late replies counted: ${sim.lateRepliesCounted}; invariant violations: ${sim.violations.length}`,
       );
       for (const v of sim.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
-      if (sim.violations.length > 0) hints.push(`${label}: ${sim.reproduce}`);
+      if (sim.violations.length > 0) hints.push(again(stressed, sim.reproduce));
     }
   }
   console.log(`\ninvariant violations: ${violations}`);
@@ -299,6 +380,11 @@ main().catch((error: unknown) => {
   if (error instanceof StressUsageError) {
     console.error(`pnpm stress: ${error.message}\n\n${STRESS_USAGE}`);
     process.exitCode = 2;
+    return;
+  }
+  if (error instanceof FixtureLoadError) {
+    console.error(`pnpm stress: ${error.message}`);
+    process.exitCode = 1;
     return;
   }
   console.error(error);

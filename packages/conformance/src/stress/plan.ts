@@ -4,7 +4,7 @@
  */
 
 /** The command line's text for `--help` and usage mistakes. */
-export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--delayed-runs <n>] [--interleavings <n>] [--seed <n>] [--transport <name>] [--variant <name>] [--polling]
+export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--delayed-runs <n>] [--interleavings <n>] [--seed <n>] [--transport <name>] [--variant <name>] [--polling] [--fixture <module>]
 
   --duration <seconds>  time budget shared by the fixtures (default 120)
   --runs <n>            a fixed number of worker seed-scenario runs per fixture instead of a duration
@@ -28,6 +28,12 @@ export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <
                         poll): nothing signals the late reply; in the delayed-response race the
                         command's response is polled, its delayed response still comes on the
                         P2A channel; reproduction hints give it
+  --fixture <module>    stress the TransportFixture objects this module exports (TypeScript or
+                        JavaScript) instead of this repository's transport packages; a relative
+                        path is taken from where pnpm started the runner (INIT_CWD: for
+                        pnpm stress, the repository root); may be given more than once;
+                        --transport and --variant still select among them; reproduction hints
+                        give it
   -h, --help            this text`;
 
 /** A command-line mistake: `main` prints it with the usage and exits with code 2. */
@@ -54,6 +60,11 @@ export interface StressArgs {
   /** Only the fixtures of this variant (`TransportFixture.variant`). */
   readonly variant: string | undefined;
   /**
+   * Modules whose exported fixtures are stressed instead of this repository's (`--fixture`, in
+   * the order given, each once), as given on the command line; empty: the repository's.
+   */
+  readonly fixtureModules: readonly string[];
+  /**
    * The worker seed-scenario runs complete by polling, and the delayed-response race polls its
    * commands' responses (`--polling`).
    */
@@ -66,7 +77,8 @@ export interface StressArgs {
  * Parses `pnpm stress`'s arguments (a lone `--`, which `pnpm stress -- …` passes on, is skipped).
  *
  * @throws StressUsageError for an unknown flag, a missing or negative value, a `--transport` or
- * `--variant` name starting with a dash, or `--hostile-runs` / `--delayed-runs` without `--runs`.
+ * `--variant` name starting with a dash, an empty `--fixture` path, or `--hostile-runs` /
+ * `--delayed-runs` without `--runs`.
  *
  * @example
  * ```ts
@@ -87,6 +99,7 @@ export function parseStressArgs(
   let variant: string | undefined;
   let polling = false;
   let help = false;
+  const fixtureModules: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -119,7 +132,11 @@ export function parseStressArgs(
     else if (flag === '--transport') only = name();
     else if (flag === '--variant') variant = name();
     else if (flag === '--polling') polling = true;
-    else if (flag === '--help' || flag === '-h') help = true;
+    else if (flag === '--fixture') {
+      const path = given();
+      if (path.trim() === '') throw new StressUsageError('--fixture needs a module path');
+      if (!fixtureModules.includes(path)) fixtureModules.push(path);
+    } else if (flag === '--help' || flag === '-h') help = true;
     else if (flag === '--') continue;
     else throw new StressUsageError(`unknown argument ${String(flag)}`);
   }
@@ -136,6 +153,7 @@ export function parseStressArgs(
     seed,
     only,
     variant,
+    fixtureModules,
     polling,
     help,
   };
