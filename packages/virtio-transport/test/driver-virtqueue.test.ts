@@ -3,6 +3,7 @@ import {
   VIRTQ_USED_F_NO_NOTIFY,
   VirtqDescFlag,
 } from '../src/layout/virtio-constants.js';
+import { DeviceVirtqueue } from '../src/ring/device-virtqueue.js';
 import { DriverVirtqueue, type UsedElement } from '../src/ring/driver-virtqueue.js';
 import { makeRing } from './support/rings.js';
 
@@ -249,6 +250,68 @@ describe(DriverVirtqueue, () => {
         expect(suppressed()).toBe(expected);
       },
     );
+  });
+
+  describe('.suspendInterrupts', () => {
+    /**
+     * Four buffers with a real device end, which returns them one by one while the driver takes
+     * them in one drain (the first return is the notification that starts it); returns the
+     * used-buffer notifications the device owed over the drain.
+     */
+    function drainWhileTheDeviceReturns(eventIdx: boolean, suspend: boolean) {
+      const { ring, memory, vq, el } = setup(8, eventIdx);
+      const device = new DeviceVirtqueue(ring, memory, { indirect: false, eventIdx });
+      device.enableNotifications();
+      for (let head = 0; head < 4; head++) {
+        ring.writeDesc(head, memory.start + head * 64, 64, VirtqDescFlag.WRITE, 0);
+        vq.publish(head, 64);
+      }
+      const heads = [0, 1, 2, 3].map(() => device.pop());
+      let owed = 0;
+      const deviceReturns = (head: number): void => {
+        device.pushUsed(head, 8);
+        if (device.publishUsed()) owed++;
+      };
+      deviceReturns(heads[0] as number);
+      if (suspend) vq.suspendInterrupts();
+      for (let i = 1; i < 4; i++) {
+        expect(vq.take(el)).toBe('ok');
+        deviceReturns(heads[i] as number);
+      }
+      expect(vq.take(el)).toBe('ok');
+      expect(vq.take(el)).toBe('empty');
+      const during = { usedEvent: ring.loadUsedEvent(), flags: ring.loadAvailFlags() };
+      expect(vq.enableInterrupts()).toBe(false);
+      return { owed, during, ring };
+    }
+
+    it.each([true, false])(
+      'should leave the device owing one notification for a drain, not one per element (EVENT_IDX %s)',
+      (eventIdx) => {
+        const suspended = drainWhileTheDeviceReturns(eventIdx, true);
+        expect(suspended.owed).toBe(1);
+        // Linux's virtqueue_disable_cb: with EVENT_IDX used_event stays where the device passed
+        // it; without, NO_INTERRUPT is set.
+        expect(suspended.during).toEqual(
+          eventIdx
+            ? { usedEvent: 0, flags: 0 }
+            : { usedEvent: 0, flags: VIRTQ_AVAIL_F_NO_INTERRUPT },
+        );
+        // enableInterrupts asks again, for the next element.
+        expect(suspended.ring.loadAvailFlags()).toBe(0);
+        if (eventIdx) expect(suspended.ring.loadUsedEvent()).toBe(4);
+        // Taking with interrupts on asks for each next element: a notification per return.
+        expect(drainWhileTheDeviceReturns(eventIdx, false).owed).toBe(4);
+      },
+    );
+
+    it('should leave polling as it is: used_event stays far away', () => {
+      const { ring, vq } = setup(8, true);
+      vq.disableInterrupts();
+      vq.suspendInterrupts();
+      expect(ring.loadUsedEvent()).toBe(0x8000);
+      expect(vq.idle).toBe(false); // a look that enables interrupts is owed
+    });
   });
 
   describe('.idle', () => {

@@ -256,11 +256,21 @@ describe(VirtioScmiDevice, () => {
       done();
     });
 
-    it('should stop on FAILED', async () => {
+    it('should stop on FAILED added to the status it holds, counting no bad status write', async () => {
+      const { device, driver, done } = setup();
+      const held = await driver.start();
+      expect(await driver.status(held | FAILED)).toBe(held | FAILED);
+      expect(device.live).toBe(false);
+      expect(device.stats.badStatusWrites).toBe(0);
+      done();
+    });
+
+    it('should stop on a FAILED that clears bits it holds, counting the write as bad (VIRTIO 1.2 §2.1.1)', async () => {
       const { device, driver, done } = setup();
       await driver.start();
       expect(await driver.status(ACKNOWLEDGE | FAILED)).toBe(ACKNOWLEDGE | FAILED);
       expect(device.live).toBe(false);
+      expect(device.stats.badStatusWrites).toBe(1);
       done();
     });
   });

@@ -14,7 +14,7 @@ import {
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { BaseMessageId, ClockMessageId } from '@scmi-ts/platform';
 import {
-  type SplitRing,
+  SplitRing,
   VirtioFeature,
   featureMask,
   type VirtioWireDoorbells,
@@ -273,6 +273,34 @@ describe('virtio transport (same thread)', () => {
       expect(seen.every((n) => n.source === 0)).toBe(true);
       expect(h.device.eventBuffers).toBe(h.wire.layout.eventqSize);
       await off();
+      await finish(h, agent);
+    });
+
+    it('should take a burst of notifications in one drain that asks for the next interrupt once (Linux: virtqueue_disable_cb first)', async () => {
+      const h = createVirtioHarness();
+      const agent = await h.create();
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'notification-storm', count: 8, protocolId: BASE, messageId: 0 },
+      });
+      const eventq = h.wire.eventqRing(h.wire.layout.eventqSize);
+      const usedEvent = jest.spyOn(SplitRing.prototype, 'storeUsedEvent');
+      try {
+        const vendor = agent.base.discoverVendor();
+        await h.clock.runTasks();
+        await expect(vendor).resolves.toBe('scmi-ts');
+        expect(h.device.stats.notificationsPosted).toBe(8);
+        const p2a = stats(agent, 'p2a:0');
+        expect(p2a.notifications + p2a.badMessages.nomem).toBe(8);
+        // The eventq's writes: one, after the drain took the eight.
+        const onEventq = usedEvent.mock.contexts.filter(
+          (ring) => (ring as SplitRing).layout.desc === eventq.layout.desc,
+        );
+        expect(onEventq).toHaveLength(1);
+        expect(eventq.loadUsedEvent()).toBe(eventq.loadUsedIdx());
+      } finally {
+        usedEvent.mockRestore();
+      }
       await finish(h, agent);
     });
 
@@ -562,6 +590,25 @@ describe('virtio transport (same thread)', () => {
       expect(offAtTask.some((off) => off)).toBe(false);
       expect(flagsAtTask.every((f) => f === 0)).toBe(true);
       expect(ring.loadUsedEvent()).toBe(ring.loadUsedIdx());
+      await removeAndFinish(h, agent);
+    });
+
+    it('should ask for the next interrupt once per drain, not once per buffer taken (Linux: virtqueue_disable_cb first)', async () => {
+      const { h, agent } = await probed();
+      const ring = h.wire.cmdqRing(h.wire.layout.cmdqSize);
+      const usedEvent = jest.spyOn(SplitRing.prototype, 'storeUsedEvent');
+      try {
+        const used = ring.loadUsedIdx();
+        const vendors = Promise.all([1, 2, 3, 4].map(() => agent.base.discoverVendor()));
+        await h.clock.runTasks();
+        await expect(vendors).resolves.toHaveLength(4);
+        // One pass of the device answered the four; one drain took them and then asked for an
+        // interrupt at the next element: one write of used_event, not one per element.
+        expect(ring.loadUsedIdx()).toBe((used + 4) & 0xffff);
+        expect(usedEvent.mock.calls).toEqual([[ring.loadUsedIdx()]]);
+      } finally {
+        usedEvent.mockRestore();
+      }
       await removeAndFinish(h, agent);
     });
 

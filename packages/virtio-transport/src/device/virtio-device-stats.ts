@@ -19,8 +19,10 @@ export interface VirtioDeviceStats {
   /** Resets (status 0 written by the driver). */
   readonly resets: number;
   /**
-   * Status writes refused because they cleared a bit the device held (only a write of 0 resets):
-   * the device then needs a reset and takes no more buffers.
+   * Status writes refused because they cleared a bit the device held (only a write of 0 resets)
+   * or set one that is not the driver's: the device then needs a reset and takes no more buffers.
+   * A FAILED write that cleared a bit the device held counts here too (the device stops on it all
+   * the same).
    */
   readonly badStatusWrites: number;
   /** Times the device entered DRIVER_OK and connected to the platform. */

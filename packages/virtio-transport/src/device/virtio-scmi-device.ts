@@ -372,6 +372,12 @@ export class VirtioScmiDevice {
       this.#reset();
       this.#stats.resets++;
     } else if ((requested & VirtioStatus.FAILED) !== 0) {
+      // The driver gave up. FAILED is taken whatever came with it, but a FAILED that clears a bit
+      // the device holds is still a driver error (VIRTIO 1.2 §2.1.1: the driver MUST NOT clear a
+      // device status bit; Linux's virtio_add_status ORs FAILED into the status it reads).
+      if ((requested & this.#status & ~NEEDS_RESET) !== (this.#status & ~NEEDS_RESET)) {
+        this.#stats.badStatusWrites++;
+      }
       this.#reset();
       this.#status = requested & DRIVER_STATUS_BITS;
     } else if (

@@ -387,6 +387,9 @@ export class CmdqChannel implements TransportChannel {
     const el = this.#used;
     const sink = this.#setup.sink;
     let took = 0;
+    // No notification per element while the pass takes them: enableInterrupts at its end asks
+    // again and looks once more (Linux scmi_vio_complete_cb: virtqueue_disable_cb first).
+    if (deliver) vq.suspendInterrupts();
     for (let budget = 2 * vq.size; ; budget--) {
       if (budget === 0) {
         if (deliver && !this.#redrainQueued) {

@@ -145,6 +145,8 @@ export class EventqChannel implements TransportChannel {
     if (vq.broken !== undefined) return;
     const el = this.#used;
     const sink = this.#setup.sink;
+    // As the cmdq's pass: no notification per element until enableInterrupts ends it.
+    vq.suspendInterrupts();
     for (let budget = 2 * vq.size; ; budget--) {
       if (budget === 0) {
         if (!this.#redrainQueued) {

@@ -292,7 +292,10 @@ export class VirtioScmiDriver {
 
   #fail(code: string, message: string): ScmiTransportError {
     this.diagnostics.state = 'failed';
-    this.wire.registers.write(VirtioRegister.STATUS_REQUEST, VirtioStatus.FAILED);
+    // FAILED added to the status the device holds, not written alone: the driver MUST NOT clear
+    // a device status bit (VIRTIO 1.2 §2.1.1); Linux's virtio_add_status reads, ORs and writes.
+    const held = this.wire.registers.read(VirtioRegister.DEVICE_STATUS);
+    this.wire.registers.write(VirtioRegister.STATUS_REQUEST, held | VirtioStatus.FAILED);
     this.wire.registers.increment(VirtioRegister.STATUS_SEQUENCE);
     this.kick();
     return new ScmiTransportError(code, `${this.agent}: ${message}`);

@@ -250,6 +250,29 @@ export class DriverVirtqueue {
   }
 
   /**
+   * Stops asking for used-buffer notifications while a drain takes what the device returned (Linux
+   * `virtqueue_disable_cb`, which `scmi_vio_complete_cb` calls before it takes the first buffer),
+   * until {@link DriverVirtqueue.enableInterrupts} ends the drain and looks again. With EVENT_IDX
+   * it writes nothing: the device has passed `used_event` already (a drain has something to take),
+   * so it notifies no more until the driver moves it, which {@link DriverVirtqueue.take} no longer
+   * does per element — as Linux's `virtqueue_disable_cb_split` writes nothing once an event
+   * triggered. Without EVENT_IDX it sets `VIRTQ_AVAIL_F_NO_INTERRUPT`, as Linux does. A no-op when
+   * interrupts are off already.
+   *
+   * @example
+   * ```ts
+   * vq.suspendInterrupts();
+   * while (vq.take(el) !== 'empty') handle(el);
+   * if (vq.enableInterrupts()) drainAgain(); // a buffer came back meanwhile
+   * ```
+   */
+  public suspendInterrupts(): void {
+    if (!this.#interrupts) return;
+    this.#interrupts = false;
+    if (!this.eventIdx) this.#setAvailFlags(VIRTQ_AVAIL_F_NO_INTERRUPT);
+  }
+
+  /**
    * Asks the device not to send used-buffer notifications (polling). Without EVENT_IDX it sets
    * `VIRTQ_AVAIL_F_NO_INTERRUPT`; with it the flags stay 0 (VIRTIO 1.2 §2.7.10: "if the
    * VIRTIO_F_EVENT_IDX feature bit is negotiated, the driver MUST set flags to 0") and
