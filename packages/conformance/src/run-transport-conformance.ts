@@ -451,6 +451,37 @@ export function runTransportConformance(
         },
       );
 
+      itIf(caps.p2a)(
+        'should disable at the platform, before the teardown, every notification still subscribed',
+        async () => {
+          await withRig(fixture, async (rig) => {
+            // What the platform still has the agent subscribed to when the teardown begins.
+            let atTeardown: readonly unknown[] | undefined;
+            const agent = await rig.probe({
+              log: (event) => {
+                if (event.type === 'quiesce' && atTeardown === undefined)
+                  atTeardown = rig.platform.subscriptions(AGENT_ID);
+              },
+            });
+            registerClockRateChanged(agent);
+            for (const source of [0, 1])
+              await agent.events.subscribe(
+                { protocolId: CLOCK, eventId: 0, source },
+                () => undefined,
+              );
+            expect(rig.platform.subscriptions(AGENT_ID)).toHaveLength(2);
+            // Left subscribed: the removal disables them (firmware forgets a subscriber only when
+            // told), while the channels are live.
+            await agent.remove();
+            expect(atTeardown).toEqual([]);
+            expect(agent.diagnostics.notifications).toMatchObject({
+              disabledAtRemoval: 2,
+              disableFailures: 0,
+            });
+          });
+        },
+      );
+
       itIf(!caps.p2a)('should refuse notifications without a P2A channel', async () => {
         await withRig(fixture, async (rig) => {
           const agent = await rig.probe();

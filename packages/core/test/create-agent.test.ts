@@ -937,7 +937,7 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
-    it('should let an unsubscribe called while remove() runs resolve, sending nothing (the platform forgets the agent)', async () => {
+    it('should disable, as the removal starts, an event a subscriber still holds, once, and let an unsubscribe called meanwhile resolve, sending nothing more', async () => {
       const h = createHarness();
       const agent = await h.create();
       const off = await agent.events.subscribe({ protocolId: 0x10, eventId: 0 }, () => undefined);
@@ -946,8 +946,148 @@ describe(createAgent, () => {
       await Promise.resolve();
       await expect(off()).resolves.toBeUndefined();
       await removing;
-      // No BASE_NOTIFY_ERRORS(0) went out during the removal.
-      expect(h.platform.requests.slice(sent).map((r) => [r.protocolId, r.messageId])).toEqual([]);
+      // One BASE_NOTIFY_ERRORS(0), from the removal: firmware forgets a subscriber only when told.
+      const after = h.platform.requests.slice(sent);
+      expect(after.map((r) => [r.protocolId, r.messageId, [...r.payload]])).toEqual([
+        [0x10, 0x8, [0, 0, 0, 0]],
+      ]);
+      expect(agent.diagnostics.notifications).toMatchObject({
+        disabledAtRemoval: 1,
+        disableFailures: 0,
+      });
+    });
+
+    describe('when the agent is removed with events enabled', () => {
+      /** An agent with event 0 of protocol 0x14 registered, recording each enable and disable. */
+      async function withEvent(
+        setNotify?: (source: number | undefined, enable: boolean) => Promise<void>,
+      ) {
+        const h = createHarness();
+        const agent = await h.create();
+        const calls: [number | undefined, boolean][] = [];
+        agent.events.register(0x14, [
+          {
+            id: 0,
+            name: 'rate-changed',
+            setNotifyEnabled: async (source, enable) => {
+              calls.push([source, enable]);
+              await setNotify?.(source, enable);
+            },
+          },
+        ]);
+        return { h, agent, calls };
+      }
+
+      it('should disable each source with subscribers of its own, all at once', async () => {
+        const { agent, calls } = await withEvent();
+        await agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 3 }, () => undefined);
+        await agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 5 }, () => undefined);
+        await agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 5 }, () => undefined);
+        calls.length = 0;
+        await agent.remove();
+        expect(calls).toEqual([
+          [3, false],
+          [5, false],
+        ]);
+        expect(agent.diagnostics.notifications.disabledAtRemoval).toBe(2);
+      });
+
+      it('should disable the event for every source once when it has an every-source subscriber', async () => {
+        const { agent, calls } = await withEvent();
+        await agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 3 }, () => undefined);
+        await agent.events.subscribe({ protocolId: 0x14, eventId: 0 }, () => undefined);
+        calls.length = 0;
+        await agent.remove();
+        expect(calls).toEqual([[undefined, false]]);
+      });
+
+      it('should send nothing for events whose subscribers all left', async () => {
+        const { agent, calls } = await withEvent();
+        const off = await agent.events.subscribe(
+          { protocolId: 0x14, eventId: 0, source: 3 },
+          () => undefined,
+        );
+        await off();
+        calls.length = 0;
+        await agent.remove();
+        expect(calls).toEqual([]);
+        expect(agent.diagnostics.notifications.disabledAtRemoval).toBe(0);
+      });
+
+      it('should count a disable that fails and go on with the removal', async () => {
+        const { agent, calls } = await withEvent((_source, enable) =>
+          enable
+            ? Promise.resolve()
+            : Promise.reject(new ScmiTransportError('E_TEST', 'the disable did not go through')),
+        );
+        await agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 3 }, () => undefined);
+        await expect(agent.remove()).resolves.toBeUndefined();
+        expect(calls.at(-1)).toEqual([3, false]);
+        expect(agent.diagnostics.notifications).toMatchObject({
+          disabledAtRemoval: 1,
+          disableFailures: 1,
+        });
+        expect(agent.devres).toBeUndefined(); // torn down all the same
+      });
+
+      it('should disable, after it, an event whose enable was under way when the removal started', async () => {
+        let answer: (() => void) | undefined;
+        const { agent, calls } = await withEvent(async (_source, enable) => {
+          if (enable) await new Promise<void>((resolve) => (answer = resolve));
+        });
+        const subscribing = agent.events.subscribe(
+          { protocolId: 0x14, eventId: 0, source: 7 },
+          () => undefined,
+        );
+        await Promise.resolve();
+        const removing = agent.remove();
+        // A subscribe after the removal started is refused; the one under way goes on.
+        await expect(
+          agent.events.subscribe({ protocolId: 0x14, eventId: 1 }, () => undefined),
+        ).rejects.toMatchObject({ code: 'E_SHUTDOWN' });
+        expect(calls).toEqual([[7, true]]);
+        answer?.();
+        await subscribing;
+        await removing;
+        expect(calls).toEqual([
+          [7, true],
+          [7, false],
+        ]);
+      });
+
+      it('should wait one timeout, not one per event, for a platform that answers no disable', async () => {
+        const h = createHarness();
+        const agent = await h.create({ rxTimeoutMs: 30 });
+        for (const protocolId of [0x14, 0x15]) {
+          agent.events.register(protocolId, [
+            {
+              id: 0,
+              name: 'event',
+              setNotifyEnabled: async (source, enable) => {
+                await agent.transact(
+                  protocolId,
+                  0x9,
+                  (w) => w.u32(source ?? 0).u32(enable ? 1 : 0),
+                  {
+                    txSize: 8,
+                  },
+                );
+              },
+            },
+          ]);
+          await agent.events.subscribe({ protocolId, eventId: 0, source: 1 }, () => undefined);
+        }
+        h.platform.override = (req) => (req.messageId === 0x9 ? 'drop' : undefined);
+        const start = h.clock.now();
+        const removing = agent.remove();
+        await h.clock.runUntilIdle();
+        await removing;
+        expect(h.clock.now() - start).toBe(30);
+        expect(agent.diagnostics.notifications).toMatchObject({
+          disabledAtRemoval: 2,
+          disableFailures: 2,
+        });
+      });
     });
 
     it('should enable an event once for two subscriptions made at once, and disable it only when both left', async () => {

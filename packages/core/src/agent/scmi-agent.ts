@@ -259,15 +259,29 @@ export class ScmiAgent {
   }
 
   /**
-   * Removes the agent: quiesce every channel, then release everything newest first. Transfers in
-   * flight fail with `ScmiShutdownError`; nothing hangs. Every call, concurrent or after the
-   * removal finished, gets the one removal's promise (an `afterEach` may remove an agent a test
-   * removed already).
+   * Removes the agent. From the call on no notification handler is called. First, while the
+   * agent is otherwise live, it disables at the platform every notification a subscriber still
+   * holds enabled, all at once, each with the transport's timeout
+   * (firmware forgets a subscriber only when told; a failure is counted in
+   * `diagnostics.notifications.disableFailures`, never thrown; from then on a subscribe is refused
+   * and an unsubscribe sends nothing). With none enabled, the teardown starts at once. Then it
+   * quiesces every channel and releases everything newest first. Transfers in flight fail with
+   * `ScmiShutdownError`; nothing hangs. Every call, concurrent or after the removal finished, gets
+   * the one removal's promise (an `afterEach` may remove an agent a test removed already).
    *
    * @throws DevresReleaseError when release steps failed (everything was released anyway).
    */
   public remove(): Promise<void> {
-    this.#removal ??= this.#p.device.remove();
+    if (this.#removal === undefined) {
+      // No handler is called from here on (a handler that removes the agent is the last one
+      // called), though the agent stays live while the events are disabled.
+      this.#p.hub.stopDelivery();
+      const disabling = this.#p.hub.disableEvents();
+      this.#removal =
+        disabling === undefined
+          ? this.#p.device.remove()
+          : disabling.then(() => this.#p.device.remove());
+    }
     return this.#removal;
   }
 

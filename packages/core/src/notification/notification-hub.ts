@@ -105,6 +105,13 @@ export interface NotificationStats {
    * short for it, typically: the payload is whatever the platform sent).
    */
   readonly sourceErrors: number;
+  /**
+   * Notify-disable commands the agent's removal sent for events a subscriber still held enabled
+   * (see {@link NotificationHub.disableEvents}), failed ones included.
+   */
+  readonly disabledAtRemoval: number;
+  /** Of those commands, the ones that failed (an error status, a timeout, a transport error). */
+  readonly disableFailures: number;
 }
 
 interface Subscription {
@@ -155,6 +162,12 @@ export class NotificationHub {
   #closed = false;
   /** False once the agent's removal started: handlers are not called on a removed agent. */
   #delivering = true;
+  /** The removal's disabling of the events enabled (see `disableEvents`), when there were some. */
+  #disabling: Promise<void> | undefined;
+  /** Whether `disableEvents` was called (its promise is kept only when it had events). */
+  #disableCalled = false;
+  #disabledAtRemoval = 0;
+  #disableFailures = 0;
   #scheduled = false;
   #queued = 0;
   #delivered = 0;
@@ -221,8 +234,8 @@ export class NotificationHub {
    * Subscribes `handler`; the first subscriber for an (event, source) enables the notification at
    * the platform. Resolves to an unsubscribe function (idempotent) that disables it again when the
    * last subscriber leaves — except once the agent's removal has started, when it only forgets the
-   * handler (nothing is sent: the platform drops the agent's subscriptions with its channels), so
-   * it never fails then.
+   * handler (the removal disables every event still enabled, see
+   * {@link NotificationHub.disableEvents}), so it never fails then.
    *
    * A source is enabled while it has a subscriber of its own or the event has an every-source
    * one (Linux `notify.c` counts users per source): a source subscribed on its own is neither
@@ -232,6 +245,7 @@ export class NotificationHub {
    * one, so a notification between the two commands is not sent).
    *
    * @throws ScmiTransportError `E_NOT_SUPPORTED` when the transport has no P2A channel.
+   * @throws ScmiTransportError `E_SHUTDOWN` once the agent's removal has started.
    * @throws ScmiTransportError `E_UNKNOWN_EVENT` when no driver registered the event.
    * @throws ScmiError `E_ARGUMENT` when `handler` is not a function (nothing is sent).
    */
@@ -254,7 +268,7 @@ export class NotificationHub {
         `${this.#agent}: ${name}: the transport has no P2A channel`,
       );
     }
-    if (this.#closed)
+    if (this.#closed || this.#disableCalled)
       throw new ScmiTransportError(
         'E_SHUTDOWN',
         `${this.#agent}: ${name}: the agent is shutting down`,
@@ -293,9 +307,9 @@ export class NotificationHub {
       await this.#inTurn(eventKey, async () => {
         const left = (this.#enabled.get(key) ?? 1) - 1;
         this.#enabled.set(key, left);
-        // Not once the removal started (`stopDelivery`): the protocol handles are being revoked,
-        // and the platform forgets the agent's subscriptions when its channels go away.
-        if (left !== 0 || this.#closed || !this.#delivering) return;
+        // Not once the removal started: it disables every event still enabled itself
+        // (`disableEvents`), and then the protocol handles are revoked (`stopDelivery`).
+        if (left !== 0 || this.#closed || !this.#delivering || this.#disableCalled) return;
         if (filter.source !== undefined) {
           // Still wanted by an every-source subscriber: it stays enabled.
           if ((this.#enabled.get(allKey) ?? 0) === 0) {
@@ -324,6 +338,74 @@ export class NotificationHub {
         }
       });
     };
+  }
+
+  /**
+   * The agent's removal, before anything is torn down: disables at the platform every event a
+   * subscriber still holds enabled — the event for every source when it has an every-source
+   * subscriber, else each source with subscribers of its own — as Linux does when the protocol
+   * drivers unbind before the channels go (their devm notifier registrations are released, and
+   * `scmi_put_handler_unlocked` disables an event with its last user, `notify.c`). Firmware
+   * forgets a subscriber only when told: SCP-firmware removes one only from a *_NOTIFY command
+   * that disables it (`scmi_notification_remove_subscriber`), so without this the platform would
+   * go on posting into the P2A channel after the agent is gone, and to the next agent probed on
+   * it.
+   *
+   * From the call on, a subscribe is refused (`E_SHUTDOWN`) and an unsubscribe only forgets its
+   * handler. Each event's commands run after any enable or disable of that event already under
+   * way, and every event's at once, with the transport's timeout: a platform that answers nothing
+   * costs one timeout, not one per event. An answer counts in `disabledAtRemoval`; a failure (an
+   * error status, a timeout, a transport error) in `disableFailures` too, and is not thrown: the
+   * removal goes on. Returns a promise that resolves once every command settled, or `undefined`
+   * when no event was enabled or being enabled (nothing to wait for: the teardown may start at
+   * once); later calls return the same.
+   *
+   * @example
+   * ```ts
+   * await hub.disableEvents(); // then tear the agent down
+   * ```
+   */
+  public disableEvents(): Promise<void> | undefined {
+    if (this.#disableCalled) return this.#disabling;
+    this.#disableCalled = true;
+    // Events with subscribers, and those with an enable or disable under way (a subscribe that
+    // passed its checks counts its user only once the platform answered).
+    const events = new Set(this.#turns.keys());
+    for (const [key, users] of this.#enabled) {
+      if (users > 0) events.add(key.slice(0, key.lastIndexOf(':')));
+    }
+    if (events.size > 0) this.#disabling = this.#disableAll(events);
+    return this.#disabling;
+  }
+
+  async #disableAll(events: ReadonlySet<string>): Promise<void> {
+    await Promise.all(
+      [...events].map((eventKey) =>
+        this.#inTurn(eventKey, () => this.#disableEvent(eventKey)).catch(() => undefined),
+      ),
+    );
+  }
+
+  /** Disables `protocol:event` for every source its subscribers hold enabled (see `disableEvents`). */
+  async #disableEvent(eventKey: string): Promise<void> {
+    const [protocolId, eventId] = eventKey.split(':').map(Number) as [number, number];
+    const event = this.#queues.get(protocolId)?.events.get(eventId);
+    if (event?.setNotifyEnabled === undefined) return;
+    const sources =
+      (this.#enabled.get(`${eventKey}:*`) ?? 0) > 0
+        ? [undefined]
+        : this.#subscribedSources(eventKey);
+    await Promise.all(
+      sources.map(async (source) => {
+        try {
+          await event.setNotifyEnabled?.(source, false);
+        } catch {
+          this.#disableFailures++;
+        } finally {
+          this.#disabledAtRemoval++;
+        }
+      }),
+    );
   }
 
   /** The sources of `protocol:event` that have subscribers of their own. */
@@ -508,6 +590,8 @@ export class NotificationHub {
       discarded: this.#discarded,
       handlerErrors: this.#handlerErrors,
       sourceErrors: this.#sourceErrors,
+      disabledAtRemoval: this.#disabledAtRemoval,
+      disableFailures: this.#disableFailures,
     };
   }
 }
