@@ -160,7 +160,10 @@ export interface TransportChannel {
   /**
    * Whether `xfer`'s response has arrived. Core calls it in two places: in the polling loop of a
    * polling channel, and — on any channel — once more when a deadline fires, to re-check the real
-   * completion condition before failing the transfer (Linux commit c23c03bf1faa). When it returns
+   * completion condition before failing the transfer (Linux does so on its polling path, commit
+   * c23c03bf1faa; core on interrupt channels too). A response found so is completed then: the
+   * transport must then not hand its later doorbell to core as a new reply (core would count it
+   * `unexpected`). When it returns
    * true, core calls `fetchResponse(xfer, undefined)`. An interrupt-only channel that cannot tell
    * without consuming its ring may return false. It should not throw; if it does, core fails
    * that transfer with {@link ScmiTransportError} `E_POLL` (cause attached), retires its token and

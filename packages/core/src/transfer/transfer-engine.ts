@@ -620,8 +620,9 @@ export class TransferEngine implements XferOwner {
     if (channel === undefined) return;
     if (xfer.state === 'sent') {
       // Re-check the real completion condition before failing: a late timer must not produce a
-      // false timeout when the response is there but its doorbell has not been delivered yet
-      // (Linux commit c23c03bf1faa).
+      // false timeout when the response is there but its doorbell has not been delivered yet.
+      // Linux re-checks so on its polling path (commit c23c03bf1faa); core does on every channel
+      // whose transport can tell (`pollDone`).
       const transport = channel.transport;
       if (transport !== undefined && this.#pollOnce(channel, transport, xfer)) return;
       this.#timeout(channel, xfer, 'response');
