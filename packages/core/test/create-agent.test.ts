@@ -1055,6 +1055,30 @@ describe(createAgent, () => {
         ]);
       });
 
+      it('should give up, after twice the RX timeout, on a disable that never settles', async () => {
+        const h = createHarness();
+        const agent = await h.create({ rxTimeoutMs: 30 });
+        agent.events.register(0x14, [
+          {
+            id: 0,
+            name: 'hangs',
+            setNotifyEnabled: (_source, enable) =>
+              enable ? Promise.resolve() : new Promise<void>(() => undefined),
+          },
+        ]);
+        await agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 2 }, () => undefined);
+        const start = h.clock.now();
+        const removing = agent.remove();
+        await h.clock.runUntilIdle();
+        await removing;
+        expect(h.clock.now() - start).toBe(60);
+        expect(agent.diagnostics.notifications).toMatchObject({
+          disabledAtRemoval: 1,
+          disableFailures: 1,
+        });
+        expect(h.clock.armedTimers).toBe(0);
+      });
+
       it('should wait one timeout, not one per event, for a platform that answers no disable', async () => {
         const h = createHarness();
         const agent = await h.create({ rxTimeoutMs: 30 });

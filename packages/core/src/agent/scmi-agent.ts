@@ -261,10 +261,11 @@ export class ScmiAgent {
   /**
    * Removes the agent. From the call on no notification handler is called. First, while the
    * agent is otherwise live, it disables at the platform every notification a subscriber still
-   * holds enabled, all at once, each with the transport's timeout
-   * (firmware forgets a subscriber only when told; a failure is counted in
+   * holds enabled — firmware forgets a subscriber only when told — all at once, each with the
+   * transport's timeout; an event descriptor whose `setNotifyEnabled` never settles is given up
+   * after twice the RX timeout. A failure is counted in
    * `diagnostics.notifications.disableFailures`, never thrown; from then on a subscribe is refused
-   * and an unsubscribe sends nothing). With none enabled, the teardown starts at once. Then it
+   * and an unsubscribe sends nothing. With none enabled, the teardown starts at once. Then it
    * quiesces every channel and releases everything newest first. Transfers in flight fail with
    * `ScmiShutdownError`; nothing hangs. Every call, concurrent or after the removal finished, gets
    * the one removal's promise (an `afterEach` may remove an agent a test removed already).

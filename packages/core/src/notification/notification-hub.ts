@@ -1,6 +1,6 @@
 import { isPromiseLike } from '@scmi-ts/devres';
 import type { BadMessageReason, TransportChannel } from '../channel/transport.js';
-import type { Clock } from '../clock/clock.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
 import { ScmiError, ScmiTransportError } from '../errors/scmi-error.js';
 import type { ChannelCounters } from '../diagnostics/channel-counters.js';
 import { copyOut } from '../transfer/clamped-copy.js';
@@ -168,6 +168,7 @@ export class NotificationHub {
   #disableCalled = false;
   #disabledAtRemoval = 0;
   #disableFailures = 0;
+  readonly #disableBoundMs: number;
   #scheduled = false;
   #queued = 0;
   #delivered = 0;
@@ -180,12 +181,23 @@ export class NotificationHub {
   /** Per `protocol:event`: the last enable / disable queued (see `#inTurn`). */
   readonly #turns = new Map<string, Promise<void>>();
 
-  /** Creates a hub whose queues hold `depth` notifications of up to `capacity` bytes each. */
-  public constructor(agent: string, clock: Clock, depth: number, capacity: number) {
+  /**
+   * Creates a hub whose queues hold `depth` notifications of up to `capacity` bytes each; the
+   * removal waits at most `disableBoundMs` for each event's disable (see
+   * {@link NotificationHub.disableEvents}; default 60 s).
+   */
+  public constructor(
+    agent: string,
+    clock: Clock,
+    depth: number,
+    capacity: number,
+    disableBoundMs = 60_000,
+  ) {
     this.#agent = agent;
     this.#clock = clock;
     this.#depth = depth;
     this.#capacity = capacity;
+    this.#disableBoundMs = disableBoundMs;
   }
 
   /** @internal Whether the agent has a P2A channel (set by the agent at probe). */
@@ -354,9 +366,11 @@ export class NotificationHub {
    * From the call on, a subscribe is refused (`E_SHUTDOWN`) and an unsubscribe only forgets its
    * handler. Each event's commands run after any enable or disable of that event already under
    * way, and every event's at once, with the transport's timeout: a platform that answers nothing
-   * costs one timeout, not one per event. An answer counts in `disabledAtRemoval`; a failure (an
-   * error status, a timeout, a transport error) in `disableFailures` too, and is not thrown: the
-   * removal goes on. Returns a promise that resolves once every command settled, or `undefined`
+   * costs one timeout, not one per event. A descriptor's `setNotifyEnabled` that never settles is
+   * waited for `disableBoundMs` at most (the constructor's; the agent gives twice its RX timeout),
+   * then taken as failed: nothing can hang the removal. Each command counts in
+   * `disabledAtRemoval`; a failure (an error status, a timeout, a transport error, the bound) in
+   * `disableFailures` too, and is not thrown: the removal goes on. Returns a promise that resolves once every command settled, or `undefined`
    * when no event was enabled or being enabled (nothing to wait for: the teardown may start at
    * once); later calls return the same.
    *
@@ -398,7 +412,7 @@ export class NotificationHub {
     await Promise.all(
       sources.map(async (source) => {
         try {
-          await event.setNotifyEnabled?.(source, false);
+          await this.#bounded(event.setNotifyEnabled?.(source, false));
         } catch {
           this.#disableFailures++;
         } finally {
@@ -406,6 +420,26 @@ export class NotificationHub {
         }
       }),
     );
+  }
+
+  /**
+   * `work`, or a rejection once `disableBoundMs` passed without it settling; the timer is
+   * cancelled as soon as it does.
+   */
+  #bounded(work: Promise<void> | undefined): Promise<void> {
+    if (work === undefined) return Promise.resolve();
+    let timer: TimerHandle | undefined;
+    const bound = new Promise<never>((_resolve, reject) => {
+      timer = this.#clock.setTimeout(() => {
+        reject(
+          new ScmiError(
+            'E_TIMEOUT',
+            `${this.#agent}: an event's disable did not settle in ${this.#disableBoundMs} ms`,
+          ),
+        );
+      }, this.#disableBoundMs);
+    });
+    return Promise.race([work, bound]).finally(() => timer?.cancel());
   }
 
   /** The sources of `protocol:event` that have subscribers of their own. */
