@@ -10,17 +10,10 @@ import { join } from 'node:path';
 const PACKAGE = join(__dirname, '..');
 const TSX = require.resolve('tsx/cli');
 const ARGS = [TSX, '--tsconfig', 'tsconfig.test.json', join('src', 'stress', 'main.ts')];
-/** One fixture, no worker campaign: only the deterministic simulator runs. */
-const SMALL = [
-  '--transport',
-  'mailbox',
-  '--runs',
-  '0',
-  '--hostile-runs',
-  '0',
-  '--delayed-runs',
-  '0',
-];
+/** No worker campaign: only the deterministic simulator runs. */
+const NO_WORKER_CAMPAIGN = ['--runs', '0', '--hostile-runs', '0', '--delayed-runs', '0'];
+/** One fixture, no worker campaign. */
+const SMALL = ['--transport', 'mailbox', ...NO_WORKER_CAMPAIGN];
 
 interface Ended {
   readonly status: number | null;
@@ -49,18 +42,7 @@ function stressFrom(initCwd: string, ...args: string[]): Ended {
 /** The `--fixture` modules of these tests, relative to the package. */
 const MODULES = join('test', 'support', 'stress-modules');
 /** The simulator only, a fixed seed: the same schedules every run. */
-const SIMULATOR_ONLY = [
-  '--runs',
-  '0',
-  '--hostile-runs',
-  '0',
-  '--delayed-runs',
-  '0',
-  '--interleavings',
-  '30',
-  '--seed',
-  '20261202',
-];
+const SIMULATOR_ONLY = [...NO_WORKER_CAMPAIGN, '--interleavings', '30', '--seed', '20261202'];
 
 describe('pnpm stress (src/stress/main.ts)', () => {
   it('should exit 0 after a clean campaign, printing its totals', () => {

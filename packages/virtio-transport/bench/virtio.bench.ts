@@ -58,6 +58,7 @@ import {
 import { Container } from 'inversify';
 import { join } from 'node:path';
 import { FloorDevice, FloorDriver, type FloorPolicy } from './support/floor.js';
+import { protocolVersionLoops } from './support/scmi-loops.js';
 
 const CMDQ = 128; // 64 messages in flight at most
 const WIRE = { cmdqSize: CMDQ, eventqSize: 16 };
@@ -86,18 +87,7 @@ async function timed(subject: Subject, depth: number, n: number): Promise<number
 /** SCMI: `depth` loops, each sending Base PROTOCOL_VERSION and awaiting its response. */
 function scmiSubject(agent: ScmiAgent): Subject {
   const ops: XferOps = agent.xfer(0x10);
-  return {
-    run: async (depth, n) => {
-      let issued = 0;
-      const loop = async (): Promise<void> => {
-        while (issued < n) {
-          issued++;
-          await ops.transact(0, undefined, { rxSize: 4 });
-        }
-      };
-      await Promise.all(Array.from({ length: depth }, loop));
-    },
-  };
+  return { run: (depth, n) => protocolVersionLoops(ops, depth, n) };
 }
 
 function newContainer(): Container {

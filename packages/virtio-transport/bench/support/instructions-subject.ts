@@ -12,6 +12,7 @@ import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import { Container } from 'inversify';
 import { VirtioScmiDevice, VirtioScmiWire, virtioTransportModule } from '../../src/index.js';
 import { FloorDevice, FloorDriver } from './floor.js';
+import { protocolVersionLoops } from './scmi-loops.js';
 
 /** What the benchmark can count (`../instructions.ts` names the same). */
 const INSTRUCTION_SUBJECTS = ['floor', 'no-core', 'scmi'] as const;
@@ -67,16 +68,7 @@ async function prepare(subject: InstructionSubject, clock: RealClock): Promise<R
   const ops = agent.xfer(0x10); // Base
   return {
     // As the time benchmark's scmi subject: `depth` loops of PROTOCOL_VERSION, each awaited.
-    run: async (depth, n) => {
-      let issued = 0;
-      const loop = async (): Promise<void> => {
-        while (issued < n) {
-          issued++;
-          await ops.transact(0, undefined, { rxSize: 4 });
-        }
-      };
-      await Promise.all(Array.from({ length: depth }, loop));
-    },
+    run: (depth, n) => protocolVersionLoops(ops, depth, n),
     close: async () => {
       await agent.remove();
       device.close();
