@@ -455,11 +455,13 @@ export function runTransportConformance(
         'should disable at the platform, before the teardown, every notification still subscribed',
         async () => {
           await withRig(fixture, async (rig) => {
-            // What the platform still has the agent subscribed to when the teardown begins.
+            // What the platform still has the agent subscribed to when the removal's teardown
+            // begins (its first quiesce step).
+            let removing = false;
             let atTeardown: readonly unknown[] | undefined;
             const agent = await rig.probe({
               log: (event) => {
-                if (event.type === 'quiesce' && atTeardown === undefined)
+                if (removing && event.type === 'quiesce' && atTeardown === undefined)
                   atTeardown = rig.platform.subscriptions(AGENT_ID);
               },
             });
@@ -472,6 +474,7 @@ export function runTransportConformance(
             expect(rig.platform.subscriptions(AGENT_ID)).toHaveLength(2);
             // Left subscribed: the removal disables them (firmware forgets a subscriber only when
             // told), while the channels are live.
+            removing = true;
             await agent.remove();
             expect(atTeardown).toEqual([]);
             expect(agent.diagnostics.notifications).toMatchObject({

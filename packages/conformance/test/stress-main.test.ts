@@ -102,12 +102,13 @@ describe('pnpm stress (src/stress/main.ts)', () => {
       expect(Number(total?.[1])).toBeGreaterThan(0);
       expect(r.stdout).toContain('VIOLATION schedule seed 2026');
       expect(r.status).toBe(1);
-      // The replay command names the module: without it, it would stress this repository's.
+      // The replay command names the module, as an absolute path (it works from any directory):
+      // without it, it would stress this repository's.
       const hint = /\n {2}again: loopback: pnpm stress (.*) \(one schedule/.exec(r.stdout);
       expect(hint?.[1]).toBe(
-        `--fixture ${module} --transport loopback --seed 20261202 --interleavings 30 --runs 0`,
+        `--fixture ${join(PACKAGE, module)} --transport loopback --seed 20261202 --interleavings 30 --runs 0`,
       );
-      const replay = stress(...(hint?.[1] ?? '').split(' '));
+      const replay = stressFrom('/', ...(hint?.[1] ?? '').split(' '));
       expect(replay.stdout).toContain(`\ninvariant violations: ${total?.[1]}\n`);
       expect(replay.status).toBe(1);
     });

@@ -1055,7 +1055,7 @@ describe(createAgent, () => {
         ]);
       });
 
-      it('should give up, after twice the RX timeout, on a disable that never settles', async () => {
+      it('should give up, after three times the RX timeout, on a disable that never settles', async () => {
         const h = createHarness();
         const agent = await h.create({ rxTimeoutMs: 30 });
         agent.events.register(0x14, [
@@ -1071,9 +1071,51 @@ describe(createAgent, () => {
         const removing = agent.remove();
         await h.clock.runUntilIdle();
         await removing;
-        expect(h.clock.now() - start).toBe(60);
+        expect(h.clock.now() - start).toBe(90);
         expect(agent.diagnostics.notifications).toMatchObject({
           disabledAtRemoval: 1,
+          disableFailures: 1,
+        });
+        expect(h.clock.armedTimers).toBe(0);
+      });
+
+      it('should disable an event whose last unsubscribe was still waiting for its turn when the removal started', async () => {
+        const { agent, calls } = await withEvent();
+        const off = await agent.events.subscribe(
+          { protocolId: 0x14, eventId: 0, source: 3 },
+          () => undefined,
+        );
+        calls.length = 0;
+        const leaving = off(); // its turn has not run yet
+        await agent.remove();
+        await leaving;
+        expect(calls).toEqual([[3, false]]);
+        expect(agent.diagnostics.notifications).toMatchObject({
+          disabledAtRemoval: 1,
+          disableFailures: 0,
+        });
+      });
+
+      it('should give up on an event whose enable under way never settles, after the bound', async () => {
+        const h = createHarness();
+        const agent = await h.create({ rxTimeoutMs: 30 });
+        agent.events.register(0x14, [
+          {
+            id: 0,
+            name: 'enable-hangs',
+            setNotifyEnabled: (_source, enable) =>
+              enable ? new Promise<void>(() => undefined) : Promise.resolve(),
+          },
+        ]);
+        void agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 2 }, () => undefined);
+        await Promise.resolve();
+        const start = h.clock.now();
+        const removing = agent.remove();
+        await h.clock.runUntilIdle();
+        await removing;
+        expect(h.clock.now() - start).toBe(90);
+        expect(agent.diagnostics.notifications).toMatchObject({
+          disabledAtRemoval: 0,
           disableFailures: 1,
         });
         expect(h.clock.armedTimers).toBe(0);

@@ -53,7 +53,7 @@ function isFixture(value: unknown): value is TransportFixture {
 interface Stressed {
   readonly label: string;
   readonly fixture: TransportFixture;
-  /** The `--fixture` path it was loaded from, as given; `undefined`: this repository's. */
+  /** The `--fixture` module it was loaded from, resolved; `undefined`: this repository's. */
   readonly module: string | undefined;
 }
 
@@ -147,7 +147,7 @@ async function loadFixtures(selection: FixtureSelection): Promise<Stressed[]> {
         fixtures.length > 1 && fixture.variant === undefined
           ? `${fixture.name}: ${exported}`
           : fixtureTitle(fixture);
-      found.push({ label, fixture, module: m.given });
+      found.push({ label, fixture, module: m.given === undefined ? undefined : m.file });
     }
   }
   return found;
@@ -160,7 +160,8 @@ function shellWord(text: string): string {
 
 /**
  * A reproduction hint for `stressed`, each `pnpm stress` command in `text` given the
- * `--fixture` the fixture came from (without it the command would stress this repository's).
+ * `--fixture` the fixture came from (without it the command would stress this repository's), as
+ * an absolute path: the hint works from any directory.
  */
 function again(stressed: Stressed, text: string): string {
   const hint = `${stressed.label}: ${text}`;

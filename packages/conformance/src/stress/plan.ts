@@ -33,7 +33,7 @@ export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <
                         path is taken from where pnpm started the runner (INIT_CWD: for
                         pnpm stress, the repository root); may be given more than once;
                         --transport and --variant still select among them; reproduction hints
-                        give it
+                        give it, as an absolute path
   -h, --help            this text`;
 
 /** A command-line mistake: `main` prints it with the usage and exits with code 2. */

@@ -158,14 +158,15 @@ function tokenSequenceOf(transport: Transport): TokenSequence {
 async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent> {
   const { config, transport, clock } = ctx;
   const d = transport.descriptor;
-  // The removal's disable of an event is a command, which takes one RX timeout at most: twice
-  // that bounds a descriptor whose setNotifyEnabled never settles.
+  // The removal's disable of an event waits for an enable or disable of it under way, then sends
+  // its own command: each takes one RX timeout at most. Three bound a descriptor whose
+  // setNotifyEnabled never settles.
   const hub = new NotificationHub(
     config.name,
     clock,
     config.notificationQueueDepth,
     d.maxMsgSize,
-    2 * config.rxTimeoutMs,
+    3 * config.rxTimeoutMs,
   );
   devres.add({
     name: 'notifications',

@@ -263,7 +263,7 @@ export class ScmiAgent {
    * agent is otherwise live, it disables at the platform every notification a subscriber still
    * holds enabled — firmware forgets a subscriber only when told — all at once, each with the
    * transport's timeout; an event descriptor whose `setNotifyEnabled` never settles is given up
-   * after twice the RX timeout. A failure is counted in
+   * after three times the RX timeout. A failure is counted in
    * `diagnostics.notifications.disableFailures`, never thrown; from then on a subscribe is refused
    * and an unsubscribe sends nothing. With none enabled, the teardown starts at once. Then it
    * quiesces every channel and releases everything newest first. Transfers in flight fail with

@@ -110,7 +110,10 @@ export interface NotificationStats {
    * (see {@link NotificationHub.disableEvents}), failed ones included.
    */
   readonly disabledAtRemoval: number;
-  /** Of those commands, the ones that failed (an error status, a timeout, a transport error). */
+  /**
+   * Of those commands, the ones that failed (an error status, a timeout, a transport error); and
+   * events the removal gave up on at its bound (see {@link NotificationHub.disableEvents}).
+   */
   readonly disableFailures: number;
 }
 
@@ -183,7 +186,7 @@ export class NotificationHub {
 
   /**
    * Creates a hub whose queues hold `depth` notifications of up to `capacity` bytes each; the
-   * removal waits at most `disableBoundMs` for each event's disable (see
+   * removal waits at most `disableBoundMs` for each event's disable, its turn included (see
    * {@link NotificationHub.disableEvents}; default 60 s).
    */
   public constructor(
@@ -317,11 +320,14 @@ export class NotificationHub {
       const i = q.subscriptions.indexOf(sub);
       if (i >= 0) q.subscriptions.splice(i, 1);
       await this.#inTurn(eventKey, async () => {
+        // Once the removal started, the count stays: its disable, queued after this turn, disables
+        // what the subscribers held enabled when it was called (`disableEvents`).
+        if (this.#disableCalled) return;
         const left = (this.#enabled.get(key) ?? 1) - 1;
         this.#enabled.set(key, left);
-        // Not once the removal started: it disables every event still enabled itself
-        // (`disableEvents`), and then the protocol handles are revoked (`stopDelivery`).
-        if (left !== 0 || this.#closed || !this.#delivering || this.#disableCalled) return;
+        // Not once the agent's removal started (`stopDelivery`): the protocol handles are being
+        // revoked.
+        if (left !== 0 || this.#closed || !this.#delivering) return;
         if (filter.source !== undefined) {
           // Still wanted by an every-source subscriber: it stays enabled.
           if ((this.#enabled.get(allKey) ?? 0) === 0) {
@@ -366,11 +372,12 @@ export class NotificationHub {
    * From the call on, a subscribe is refused (`E_SHUTDOWN`) and an unsubscribe only forgets its
    * handler. Each event's commands run after any enable or disable of that event already under
    * way, and every event's at once, with the transport's timeout: a platform that answers nothing
-   * costs one timeout, not one per event. A descriptor's `setNotifyEnabled` that never settles is
-   * waited for `disableBoundMs` at most (the constructor's; the agent gives twice its RX timeout),
-   * then taken as failed: nothing can hang the removal. Each command counts in
-   * `disabledAtRemoval`; a failure (an error status, a timeout, a transport error, the bound) in
-   * `disableFailures` too, and is not thrown: the removal goes on. Returns a promise that resolves once every command settled, or `undefined`
+   * costs one timeout, not one per event. Each event is waited for `disableBoundMs` at most (the
+   * constructor's; the agent gives three times its RX timeout: an enable or disable under way, then
+   * the removal's own), its turn included, then given up as failed: a descriptor whose
+   * `setNotifyEnabled` never settles cannot hang the removal. Each command counts in
+   * `disabledAtRemoval`; a failure (an error status, a timeout, a transport error) in
+   * `disableFailures` too, as does an event given up; nothing is thrown: the removal goes on. Returns a promise that resolves once every command settled, or `undefined`
    * when no event was enabled or being enabled (nothing to wait for: the teardown may start at
    * once); later calls return the same.
    *
@@ -394,9 +401,20 @@ export class NotificationHub {
 
   async #disableAll(events: ReadonlySet<string>): Promise<void> {
     await Promise.all(
-      [...events].map((eventKey) =>
-        this.#inTurn(eventKey, () => this.#disableEvent(eventKey)).catch(() => undefined),
-      ),
+      [...events].map((eventKey) => {
+        // Bounded as a whole, the wait for its turn included: an enable or disable of the event
+        // under way that never settles would otherwise hold the removal for ever. Given up, the
+        // event counts one failure, and its turn, should it come after all, sends nothing.
+        let givenUp = false;
+        return this.#bounded(
+          this.#inTurn(eventKey, () =>
+            givenUp ? Promise.resolve() : this.#disableEvent(eventKey),
+          ),
+        ).catch(() => {
+          givenUp = true;
+          this.#disableFailures++;
+        });
+      }),
     );
   }
 
@@ -411,12 +429,11 @@ export class NotificationHub {
         : this.#subscribedSources(eventKey);
     await Promise.all(
       sources.map(async (source) => {
+        this.#disabledAtRemoval++; // sent, whatever comes of it
         try {
-          await this.#bounded(event.setNotifyEnabled?.(source, false));
+          await event.setNotifyEnabled?.(source, false);
         } catch {
           this.#disableFailures++;
-        } finally {
-          this.#disabledAtRemoval++;
         }
       }),
     );

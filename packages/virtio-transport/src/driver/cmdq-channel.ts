@@ -409,7 +409,12 @@ export class CmdqChannel implements TransportChannel {
           }
           return;
         }
-        if (vq.enableInterrupts()) continue;
+        // Buffers came back meanwhile: take them, asking for no notification again (Linux
+        // loops back to virtqueue_disable_cb).
+        if (vq.enableInterrupts()) {
+          vq.suspendInterrupts();
+          continue;
+        }
         return;
       }
       if (taken === 'bad-index' || taken === 'bad-id' || taken === 'not-in-flight') {

@@ -157,7 +157,12 @@ export class EventqChannel implements TransportChannel {
       }
       const taken = vq.take(el);
       if (taken === 'empty') {
-        if (vq.enableInterrupts()) continue;
+        // Buffers came back meanwhile: take them, asking for no notification again (Linux
+        // loops back to virtqueue_disable_cb).
+        if (vq.enableInterrupts()) {
+          vq.suspendInterrupts();
+          continue;
+        }
         return;
       }
       if (taken === 'bad-index' || taken === 'bad-id' || taken === 'not-in-flight') {
