@@ -377,9 +377,11 @@ export class NotificationHub {
    * the removal's own), its turn included, then given up as failed: a descriptor whose
    * `setNotifyEnabled` never settles cannot hang the removal. Each command counts in
    * `disabledAtRemoval`; a failure (an error status, a timeout, a transport error) in
-   * `disableFailures` too, as does an event given up; nothing is thrown: the removal goes on. Returns a promise that resolves once every command settled, or `undefined`
-   * when no event was enabled or being enabled (nothing to wait for: the teardown may start at
-   * once); later calls return the same.
+   * `disableFailures` too, as does an event given up; nothing is thrown: the removal goes on.
+   *
+   * Returns a promise that resolves once every event's commands settled or were given up, or
+   * `undefined` when no event was enabled or being enabled (nothing to wait for: the teardown may
+   * start at once); later calls return the same.
    *
    * @example
    * ```ts
@@ -443,8 +445,7 @@ export class NotificationHub {
    * `work`, or a rejection once `disableBoundMs` passed without it settling; the timer is
    * cancelled as soon as it does.
    */
-  #bounded(work: Promise<void> | undefined): Promise<void> {
-    if (work === undefined) return Promise.resolve();
+  #bounded(work: Promise<void>): Promise<void> {
     let timer: TimerHandle | undefined;
     const bound = new Promise<never>((_resolve, reject) => {
       timer = this.#clock.setTimeout(() => {
