@@ -1055,29 +1055,43 @@ describe(createAgent, () => {
         ]);
       });
 
-      it('should give up, after three times the RX timeout, on a disable that never settles', async () => {
-        const h = createHarness();
-        const agent = await h.create({ rxTimeoutMs: 30 });
-        agent.events.register(0x14, [
-          {
-            id: 0,
-            name: 'hangs',
-            setNotifyEnabled: (_source, enable) =>
-              enable ? Promise.resolve() : new Promise<void>(() => undefined),
-          },
-        ]);
-        await agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 2 }, () => undefined);
-        const start = h.clock.now();
-        const removing = agent.remove();
-        await h.clock.runUntilIdle();
-        await removing;
-        expect(h.clock.now() - start).toBe(90);
-        expect(agent.diagnostics.notifications).toMatchObject({
-          disabledAtRemoval: 1,
-          disableFailures: 1,
-        });
-        expect(h.clock.armedTimers).toBe(0);
-      });
+      it.each([
+        ['its disable never settles', 'disable', 1],
+        ['an enable of it under way never settles', 'enable', 0],
+      ] as const)(
+        'should give up on an event after three times the RX timeout when %s',
+        async (_what, hangs, sent) => {
+          const h = createHarness();
+          const agent = await h.create({ rxTimeoutMs: 30 });
+          agent.events.register(0x14, [
+            {
+              id: 0,
+              name: 'hangs',
+              setNotifyEnabled: (_source, enable) =>
+                enable === (hangs === 'enable')
+                  ? new Promise<void>(() => undefined)
+                  : Promise.resolve(),
+            },
+          ]);
+          const subscribing = agent.events.subscribe(
+            { protocolId: 0x14, eventId: 0, source: 2 },
+            () => undefined,
+          );
+          // An enable that hangs is still under way when the removal starts.
+          if (hangs === 'disable') await subscribing;
+          else await Promise.resolve();
+          const start = h.clock.now();
+          const removing = agent.remove();
+          await h.clock.runUntilIdle();
+          await removing;
+          expect(h.clock.now() - start).toBe(90);
+          expect(agent.diagnostics.notifications).toMatchObject({
+            disabledAtRemoval: sent,
+            disableFailures: 1,
+          });
+          expect(h.clock.armedTimers).toBe(0);
+        },
+      );
 
       it('should disable an event whose last unsubscribe was still waiting for its turn when the removal started', async () => {
         const { agent, calls } = await withEvent();
@@ -1094,31 +1108,6 @@ describe(createAgent, () => {
           disabledAtRemoval: 1,
           disableFailures: 0,
         });
-      });
-
-      it('should give up on an event whose enable under way never settles, after the bound', async () => {
-        const h = createHarness();
-        const agent = await h.create({ rxTimeoutMs: 30 });
-        agent.events.register(0x14, [
-          {
-            id: 0,
-            name: 'enable-hangs',
-            setNotifyEnabled: (_source, enable) =>
-              enable ? new Promise<void>(() => undefined) : Promise.resolve(),
-          },
-        ]);
-        void agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 2 }, () => undefined);
-        await Promise.resolve();
-        const start = h.clock.now();
-        const removing = agent.remove();
-        await h.clock.runUntilIdle();
-        await removing;
-        expect(h.clock.now() - start).toBe(90);
-        expect(agent.diagnostics.notifications).toMatchObject({
-          disabledAtRemoval: 0,
-          disableFailures: 1,
-        });
-        expect(h.clock.armedTimers).toBe(0);
       });
 
       it('should wait one timeout, not one per event, for a platform that answers no disable', async () => {
