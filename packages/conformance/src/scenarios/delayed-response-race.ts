@@ -1,12 +1,11 @@
 import { ScmiTimeoutError, createAgent } from '@scmi-ts/core';
-import { buildContainer } from '../rig.js';
-import { pollingA2p, type TransportFixture } from '../fixture.js';
+import type { TransportFixture } from '../fixture.js';
 import { u32s } from '../words.js';
 import { describeError } from './describe-error.js';
 import { CLOCK } from './clock-rate-events.js';
 import { reproduceHint, seedWorkerPhase, SEED_WORKER_PHASES } from './seed-scenario.js';
 import {
-  campaignRun,
+  openCampaignRun,
   checkCampaignRun,
   checkPolled,
   checkLateReplyAccounting,
@@ -107,12 +106,8 @@ export async function runDelayedResponseRaceWorker(
           action: { kind: 'delay', ms: delay },
         },
       ]);
-      const ends = await session.open();
-      const polled = options.polling === true ? { a2p: pollingA2p(ends) } : {};
-      const run = campaignRun();
-      const { clock, instrument, log } = run;
-      let teardownAt = Infinity;
-      const container = buildContainer(instrument.wrap(ends.transport), clock);
+      const run = await openCampaignRun(fixture, session, options.polling === true);
+      const { ends, instrument, container } = run;
       let failure: unknown;
       let removeError: unknown;
       let probed = false as boolean; // set inside `lifetime`
@@ -120,18 +115,11 @@ export async function runDelayedResponseRaceWorker(
       const where = `run ${done}${options.polling === true ? ' (polling)' : ''} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
       const lifetime = (async (): Promise<void> => {
         try {
-          const agent = await createAgent(container, {
-            ...ends.agentOptions,
-            ...polled,
-            transport: fixture.name,
+          const agent = await createAgent(
+            container,
             // The response itself comes at once; only the delayed response races.
-            rxTimeoutMs: 5_000,
-            asyncTimeoutMs: timeoutMs,
-            log: (e) => {
-              if (e.type === 'teardown-begin') teardownAt = Math.min(teardownAt, clock.now());
-              log.sink(e);
-            },
-          });
+            run.agentOptions({ rxTimeoutMs: 5_000, asyncTimeoutMs: timeoutMs }),
+          );
           probed = true;
           const hz = (done % 2 === 0 ? 600 : 800) * MHZ;
           try {
@@ -171,7 +159,7 @@ export async function runDelayedResponseRaceWorker(
         Math.max(timeoutMs + 3, startedAt + PLATFORM_ASYNC_LATENCY_MS + delay + 3 - Date.now()),
       );
       await ends.close();
-      const trace = await readLateReplyTrace(ends, instrument, teardownAt);
+      const trace = await readLateReplyTrace(ends, instrument, run.teardownAt);
       const { late, refused, unexpected } = trace;
       const phase = seedWorkerPhase({
         delivered: failure === undefined,

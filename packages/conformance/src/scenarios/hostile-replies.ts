@@ -2,10 +2,9 @@ import { ScmiError, ScmiTimeoutError, createAgent } from '@scmi-ts/core';
 import type { FaultAction, FaultRule } from '@scmi-ts/platform';
 import { describeError } from './describe-error.js';
 import type { TransportFixture, WorkerFixtureSession } from '../fixture.js';
-import { buildContainer } from '../rig.js';
 import { reproduceHint } from './seed-scenario.js';
 import {
-  campaignRun,
+  openCampaignRun,
   checkCampaignRun,
   startWorkerCampaign,
   teardownReturned,
@@ -161,19 +160,12 @@ export async function runHostileRepliesWorker(
       }));
       const where = `run ${done} (seed ${seed}, ${name} on commands ${placed.join(',')})`;
       await session.setFaults([]);
-      const ends = await session.open();
-      const run = campaignRun();
-      const { clock, instrument, log } = run;
-      const container = buildContainer(instrument.wrap(ends.transport), clock);
+      const run = await openCampaignRun(fixture, session);
+      const { ends, instrument, container } = run;
       let probed = false as boolean; // set inside `lifetime`
       const lifetime = (async (): Promise<void> => {
         try {
-          const agent = await createAgent(container, {
-            ...ends.agentOptions,
-            transport: fixture.name,
-            rxTimeoutMs: timeoutMs,
-            log: log.sink,
-          });
+          const agent = await createAgent(container, run.agentOptions({ rxTimeoutMs: timeoutMs }));
           probed = true;
           await session.setFaults(rules);
           for (let i = 0; i < perRun; i++) {

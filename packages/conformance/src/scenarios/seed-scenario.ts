@@ -1,10 +1,10 @@
 import { ScmiTimeoutError, createAgent } from '@scmi-ts/core';
 import type { DevresEvent } from '@scmi-ts/devres';
 import { describeError } from './describe-error.js';
-import { pollingA2p, type TransportFixture, type WorkerFixtureSession } from '../fixture.js';
-import { SameThreadRig, buildContainer } from '../rig.js';
+import type { TransportFixture, WorkerFixtureSession } from '../fixture.js';
+import { SameThreadRig } from '../rig.js';
 import {
-  campaignRun,
+  openCampaignRun,
   checkCampaignRun,
   checkPolled,
   checkLateReplyAccounting,
@@ -497,27 +497,14 @@ export async function runSeedScenarioWorker(
           action: { kind: 'delay', ms: delay },
         },
       ]);
-      const ends = await session.open();
-      const polled = options.polling === true ? { a2p: pollingA2p(ends) } : {};
-      const run = campaignRun();
-      const { clock, instrument, log } = run;
-      let teardownAt = Infinity;
-      const container = buildContainer(instrument.wrap(ends.transport), clock);
+      const run = await openCampaignRun(fixture, session, options.polling === true);
+      const { ends, instrument, container } = run;
       let probeError: unknown;
       const startedAt = Date.now();
       const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
       const lifetime = (async (): Promise<void> => {
         try {
-          const agent = await createAgent(container, {
-            ...ends.agentOptions,
-            ...polled,
-            transport: fixture.name,
-            rxTimeoutMs: timeoutMs,
-            log: (e) => {
-              if (e.type === 'teardown-begin') teardownAt = Math.min(teardownAt, clock.now());
-              log.sink(e);
-            },
-          });
+          const agent = await createAgent(container, run.agentOptions({ rxTimeoutMs: timeoutMs }));
           await agent.remove();
         } catch (e) {
           probeError = e;
@@ -530,7 +517,7 @@ export async function runSeedScenarioWorker(
       // platform sends it (`delay` after it got the command, sent just after `startedAt`).
       await sleep(Math.max(timeoutMs + 3, startedAt + delay + 3 - Date.now()));
       await ends.close();
-      const trace = await readLateReplyTrace(ends, instrument, teardownAt);
+      const trace = await readLateReplyTrace(ends, instrument, run.teardownAt);
       const { late, refused, wire } = trace;
       const taken = await ends.commandsTaken?.();
       const badTotal = Object.values(instrument.badMessages()).reduce((a, b) => a + b, 0);

@@ -1,9 +1,15 @@
-import { RealClock, mulberry32 } from '@scmi-ts/core';
-import { DevresEventLog } from '@scmi-ts/devres';
+import { RealClock, mulberry32, type AgentOptions } from '@scmi-ts/core';
+import { DevresEventLog, type DevresEventSink } from '@scmi-ts/devres';
 import { createDefaultPlatformConfig } from '@scmi-ts/platform';
-import type { FixtureEnds, TransportFixture, WorkerFixtureSession } from '../fixture.js';
+import type { Container } from 'inversify';
+import {
+  pollingA2p,
+  type FixtureEnds,
+  type TransportFixture,
+  type WorkerFixtureSession,
+} from '../fixture.js';
 import { CountingClock, TransportInstrument, checkTeardownLog } from '../instrument.js';
-import { AGENT_ID } from '../rig.js';
+import { AGENT_ID, buildContainer } from '../rig.js';
 
 /** What a worker-mode campaign is given: where to start and how long to run. */
 export interface WorkerCampaignOptions {
@@ -60,6 +66,13 @@ export interface CampaignRun {
   readonly instrument: TransportInstrument;
   /** The agent's devres events. */
   readonly log: DevresEventLog;
+  /**
+   * The agent's `log` option: records each event in `log`, and when the agent's teardown began in
+   * `teardownAt`.
+   */
+  readonly sink: DevresEventSink;
+  /** When the agent's teardown first began, on `clock` (Infinity until it does): set by `sink`. */
+  teardownAt: number;
   /**
    * Timers armed on the agent's clock when its removal (or its failed probe's teardown) returned:
    * set by {@link teardownReturned}. Later, a timer shorter than the wait that follows would have
@@ -132,7 +145,56 @@ export function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean>
 /** Fresh instruments for one run of a campaign. @internal */
 export function campaignRun(): CampaignRun {
   const clock = new CountingClock(new RealClock());
-  return { clock, instrument: new TransportInstrument(clock), log: new DevresEventLog(10_000) };
+  const log = new DevresEventLog(10_000);
+  const run: CampaignRun = {
+    clock,
+    instrument: new TransportInstrument(clock),
+    log,
+    teardownAt: Infinity,
+    sink: (event) => {
+      if (event.type === 'teardown-begin') run.teardownAt = Math.min(run.teardownAt, clock.now());
+      log.sink(event);
+    },
+  };
+  return run;
+}
+
+/** One run's wire, instruments and agent wiring (see {@link openCampaignRun}). @internal */
+export interface OpenedCampaignRun extends CampaignRun {
+  /** The run's fresh wire. */
+  readonly ends: FixtureEnds;
+  /** A container binding the instrumented transport, on the run's clock. */
+  readonly container: Container;
+  /**
+   * `createAgent`'s options for the run: the wire's, its A2P channels set to poll when asked, the
+   * fixture's transport and the run's `sink` as the log; `extra` on top.
+   */
+  agentOptions(extra: Partial<AgentOptions>): AgentOptions;
+}
+
+/**
+ * Opens a fresh wire on `session` and the instruments of one run over it (what every worker
+ * campaign does per run); with `polling`, the agent's A2P channels complete by polling. @internal
+ */
+export async function openCampaignRun(
+  fixture: TransportFixture,
+  session: WorkerFixtureSession,
+  polling = false,
+): Promise<OpenedCampaignRun> {
+  const ends = await session.open();
+  const run = campaignRun();
+  const polled = polling ? { a2p: pollingA2p(ends) } : {};
+  return Object.assign(run, {
+    ends,
+    container: buildContainer(run.instrument.wrap(ends.transport), run.clock),
+    agentOptions: (extra: Partial<AgentOptions>): AgentOptions => ({
+      ...ends.agentOptions,
+      ...polled,
+      transport: fixture.name,
+      log: run.sink,
+      ...extra,
+    }),
+  });
 }
 
 /**
