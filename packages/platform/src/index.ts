@@ -102,6 +102,7 @@ export {
 export { PowerMessageId, PowerNotificationId } from './protocols/power/power-message-id.js';
 export { ResetMessageId, ResetNotificationId } from './protocols/reset/reset-message-id.js';
 export { SensorMessageId, SensorNotificationId } from './protocols/sensor/sensor-message-id.js';
+export { PROTOCOL_ID_OF } from './protocols/protocol-names.js';
 export { sensorReading } from './protocols/sensor/sensor-reading.js';
 export {
   SystemPowerMessageId,

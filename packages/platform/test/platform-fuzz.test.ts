@@ -56,6 +56,7 @@ import {
   BaseNotificationId,
   ClockMessageId,
   ClockNotificationId,
+  PROTOCOL_ID_OF,
   PerformanceMessageId,
   PowerMessageId,
   ResetMessageId,
@@ -68,7 +69,6 @@ import {
   type PlatformConfig,
   type PlatformCounters,
   type PlatformDomainProtocol,
-  type PlatformProtocolName,
   type ResolvedPlatformBehaviour,
 } from '@scmi-ts/platform';
 import {
@@ -123,17 +123,9 @@ const RESET_DOMAINS = CONFIG.resetDomains ?? [];
 const SENSOR_AXES = SENSORS.map((s) => s.axes?.length ?? 0);
 const MHZ = 1_000_000;
 
-const PROTOCOL_OF_NAME: Record<PlatformProtocolName, ScmiProtocolId> = {
-  power: ScmiProtocolId.POWER,
-  'system-power': ScmiProtocolId.SYSTEM,
-  performance: ScmiProtocolId.PERF,
-  clock: ScmiProtocolId.CLOCK,
-  sensor: ScmiProtocolId.SENSOR,
-  reset: ScmiProtocolId.RESET,
-};
 /** The protocols besides Base each agent is given; the others are hidden from it. */
 const AGENT_PROTOCOLS = new Map<number, Set<number>>(
-  CONFIG.agents.map((a) => [a.id, new Set(a.protocols.map((p) => PROTOCOL_OF_NAME[p]))]),
+  CONFIG.agents.map((a) => [a.id, new Set(a.protocols.map((p) => PROTOCOL_ID_OF[p]))]),
 );
 const AGENT_IDS = CONFIG.agents.map((a) => a.id);
 const IMPLEMENTED = new Set<number>([

@@ -1,6 +1,5 @@
 import {
   ScmiError,
-  ScmiProtocolId,
   ScmiShutdownError,
   ScmiTimeoutError,
   ScmiTransportError,
@@ -8,7 +7,7 @@ import {
   type ChannelCounters,
   type ScmiAgent,
 } from '@scmi-ts/core';
-import type { FaultRule, PlatformConfig, PlatformProtocolName } from '@scmi-ts/platform';
+import { PROTOCOL_ID_OF, type FaultRule, type PlatformConfig } from '@scmi-ts/platform';
 import { describeError } from './describe-error.js';
 import type { TransportFixture } from '../fixture.js';
 import { AGENT_ID, SameThreadRig } from '../rig.js';
@@ -89,20 +88,10 @@ interface Command {
   check(answer: unknown, config: PlatformConfig): string | undefined;
 }
 
-/** The protocol id of each protocol name a platform configuration gives an agent. */
-const PROTOCOL_IDS: Readonly<Record<PlatformProtocolName, number>> = {
-  power: ScmiProtocolId.POWER,
-  'system-power': ScmiProtocolId.SYSTEM,
-  performance: ScmiProtocolId.PERF,
-  clock: ScmiProtocolId.CLOCK,
-  sensor: ScmiProtocolId.SENSOR,
-  reset: ScmiProtocolId.RESET,
-};
-
 /** The protocol ids of the protocols `config` gives agent `agentId`, ascending. */
 function protocolIds(config: PlatformConfig, agentId: number): number[] {
   const agent = config.agents.find((a) => a.id === agentId);
-  return (agent?.protocols ?? []).map((p) => PROTOCOL_IDS[p]).sort((a, b) => a - b);
+  return (agent?.protocols ?? []).map((p) => PROTOCOL_ID_OF[p]).sort((a, b) => a - b);
 }
 
 const same = (what: string, got: unknown, want: unknown): string | undefined =>

@@ -1,7 +1,15 @@
 import { ScmiProtocolId } from '@scmi-ts/core';
 import type { PlatformDomainProtocol, PlatformProtocolName } from '../config/platform-config.js';
 
-/** Protocol id of each configurable protocol name. @internal */
+/**
+ * The SCMI protocol id of each protocol name a platform configuration gives an agent
+ * ({@link PlatformProtocolName}; Base, 0x10, is always there and has no name).
+ *
+ * @example
+ * ```ts
+ * const ids = agentConfig.protocols.map((name) => PROTOCOL_ID_OF[name]); // e.g. [0x11, 0x14]
+ * ```
+ */
 export const PROTOCOL_ID_OF: Readonly<Record<PlatformProtocolName, number>> = {
   power: ScmiProtocolId.POWER,
   'system-power': ScmiProtocolId.SYSTEM,
