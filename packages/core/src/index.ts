@@ -13,6 +13,7 @@ export type {
   AgentEvents,
   ChannelDiagnostics,
   PoolStats,
+  RemoveOptions,
 } from './agent/scmi-agent.js';
 export type {
   BadMessageReason,

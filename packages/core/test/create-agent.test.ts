@@ -1143,6 +1143,53 @@ describe(createAgent, () => {
           disableFailures: 2,
         });
       });
+
+      it('should send nothing and start the teardown at once when told not to disable (a platform known to be gone)', async () => {
+        const h = createHarness();
+        const agent = await h.create({ rxTimeoutMs: 30 });
+        const calls: [number, number | undefined, boolean][] = [];
+        for (const protocolId of [0x14, 0x15]) {
+          agent.events.register(protocolId, [
+            {
+              id: 0,
+              name: 'event',
+              setNotifyEnabled: async (source, enable) => {
+                calls.push([protocolId, source, enable]);
+                await agent.transact(protocolId, 0x9, (w) => w.u32(source ?? 0).u32(+enable), {
+                  txSize: 8,
+                });
+              },
+            },
+          ]);
+        }
+        await agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 1 }, () => undefined);
+        await agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 2 }, () => undefined);
+        await agent.events.subscribe({ protocolId: 0x15, eventId: 0, source: 4 }, () => undefined);
+        await agent.events.subscribe({ protocolId: 0x15, eventId: 0 }, () => undefined);
+        h.platform.override = () => 'drop'; // the platform is gone
+        calls.length = 0;
+        const sent = h.platform.requests.length;
+        const start = h.clock.now();
+        const removing = agent.remove({ disableNotifications: false });
+        // Later calls get the first call's removal, whatever their options.
+        expect(agent.remove()).toBe(removing);
+        // The teardown began at once: the agent is revoked already.
+        expect(() =>
+          agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 3 }, () => undefined),
+        ).toThrow(RevokedError);
+        await h.clock.runUntilIdle();
+        await removing;
+        expect(h.clock.now() - start).toBe(0);
+        expect(calls).toEqual([]);
+        expect(h.platform.requests.length).toBe(sent);
+        expect(agent.diagnostics.notifications).toMatchObject({
+          disabledAtRemoval: 0,
+          disableFailures: 0,
+          // 0x14 for sources 1 and 2, 0x15 for every source.
+          leftEnabledAtRemoval: 3,
+        });
+        expect(agent.devres).toBeUndefined();
+      });
     });
 
     it('should enable an event once for two subscriptions made at once, and disable it only when both left', async () => {

@@ -73,6 +73,25 @@ export interface AgentEvents {
   readonly available: boolean;
 }
 
+/**
+ * Options of {@link ScmiAgent.remove}.
+ *
+ * @example
+ * ```ts
+ * await agent.remove({ disableNotifications: false }); // the platform was reset: tell it nothing
+ * ```
+ */
+export interface RemoveOptions {
+  /**
+   * Whether the removal first disables at the platform the notifications subscribers still hold
+   * enabled (default `true`). `false` sends nothing and starts the teardown at once: for a
+   * platform known to be gone, which would answer nothing (each disable would wait out the RX
+   * timeout, 60 s on virtio by default), or one about to be reset. Those events stay enabled at
+   * the platform, counted in `diagnostics.notifications.leftEnabledAtRemoval`.
+   */
+  readonly disableNotifications?: boolean;
+}
+
 /** @internal What the probe hands to the agent. */
 export interface AgentParts {
   readonly device: Device;
@@ -268,16 +287,26 @@ export class ScmiAgent {
    * and an unsubscribe sends nothing. With none enabled, the teardown starts at once. Then it
    * quiesces every channel and releases everything newest first. Transfers in flight fail with
    * `ScmiShutdownError`; nothing hangs. Every call, concurrent or after the removal finished, gets
-   * the one removal's promise (an `afterEach` may remove an agent a test removed already).
+   * the one removal's promise (an `afterEach` may remove an agent a test removed already); the
+   * first call's `options` hold. With `disableNotifications: false` nothing is sent and the
+   * teardown starts at once (see {@link RemoveOptions}).
+   *
+   * @example
+   * ```ts
+   * await agent.remove();
+   * console.log(agent.diagnostics.notifications.disabledAtRemoval);
+   * ```
    *
    * @throws DevresReleaseError when release steps failed (everything was released anyway).
    */
-  public remove(): Promise<void> {
+  public remove(options: RemoveOptions = {}): Promise<void> {
     if (this.#removal === undefined) {
       // No handler is called from here on (a handler that removes the agent is the last one
       // called), though the agent stays live while the events are disabled.
       this.#p.hub.stopDelivery();
-      const disabling = this.#p.hub.disableEvents();
+      const disabling = this.#p.hub.disableEvents({
+        send: options.disableNotifications !== false,
+      });
       this.#removal =
         disabling === undefined
           ? this.#p.device.remove()

@@ -115,6 +115,12 @@ export interface NotificationStats {
    * events the removal gave up on at its bound (see {@link NotificationHub.disableEvents}).
    */
   readonly disableFailures: number;
+  /**
+   * Events (one per source, or one for every source) a subscriber still held enabled when the
+   * agent's removal was told not to disable them (`remove({ disableNotifications: false })`):
+   * they stay enabled at the platform. 0 when the removal disabled them.
+   */
+  readonly leftEnabledAtRemoval: number;
 }
 
 interface Subscription {
@@ -171,6 +177,7 @@ export class NotificationHub {
   #disableCalled = false;
   #disabledAtRemoval = 0;
   #disableFailures = 0;
+  #leftEnabledAtRemoval = 0;
   readonly #disableBoundMs: number;
   #scheduled = false;
   #queued = 0;
@@ -379,16 +386,20 @@ export class NotificationHub {
    * `disabledAtRemoval`; a failure (an error status, a timeout, a transport error) in
    * `disableFailures` too, as does an event given up; nothing is thrown: the removal goes on.
    *
+   * With `send: false` (a platform known to be gone, or about to be reset) it sends nothing: the
+   * refusals above start all the same, and each event and source a subscriber holds enabled is
+   * counted in `leftEnabledAtRemoval` instead, since it stays enabled at the platform.
+   *
    * Returns a promise that resolves once every event's commands settled or were given up, or
-   * `undefined` when no event was enabled or being enabled (nothing to wait for: the teardown may
-   * start at once); later calls return the same.
+   * `undefined` when no event was enabled or being enabled, or with `send: false` (nothing to wait
+   * for: the teardown may start at once); later calls return the first call's result.
    *
    * @example
    * ```ts
    * await hub.disableEvents(); // then tear the agent down
    * ```
    */
-  public disableEvents(): Promise<void> | undefined {
+  public disableEvents(options: { readonly send?: boolean } = {}): Promise<void> | undefined {
     if (this.#disableCalled) return this.#disabling;
     this.#disableCalled = true;
     // Events with subscribers, and those with an enable or disable under way (a subscribe that
@@ -397,7 +408,14 @@ export class NotificationHub {
     for (const [key, users] of this.#enabled) {
       if (users > 0) events.add(key.slice(0, key.lastIndexOf(':')));
     }
-    if (events.size > 0) this.#disabling = this.#disableAll(events);
+    if (options.send === false) {
+      for (const eventKey of events) {
+        if (this.#notifiable(eventKey) !== undefined)
+          this.#leftEnabledAtRemoval += this.#sourcesEnabled(eventKey).length;
+      }
+    } else if (events.size > 0) {
+      this.#disabling = this.#disableAll(events);
+    }
     return this.#disabling;
   }
 
@@ -422,15 +440,10 @@ export class NotificationHub {
 
   /** Disables `protocol:event` for every source its subscribers hold enabled (see `disableEvents`). */
   async #disableEvent(eventKey: string): Promise<void> {
-    const [protocolId, eventId] = eventKey.split(':').map(Number) as [number, number];
-    const event = this.#queues.get(protocolId)?.events.get(eventId);
-    if (event?.setNotifyEnabled === undefined) return;
-    const sources =
-      (this.#enabled.get(`${eventKey}:*`) ?? 0) > 0
-        ? [undefined]
-        : this.#subscribedSources(eventKey);
+    const event = this.#notifiable(eventKey);
+    if (event === undefined) return;
     await Promise.all(
-      sources.map(async (source) => {
+      this.#sourcesEnabled(eventKey).map(async (source) => {
         this.#disabledAtRemoval++; // sent, whatever comes of it
         try {
           await event.setNotifyEnabled?.(source, false);
@@ -439,6 +452,23 @@ export class NotificationHub {
         }
       }),
     );
+  }
+
+  /** The descriptor of `protocol:event` when it is registered with a `setNotifyEnabled`. */
+  #notifiable(eventKey: string): ScmiEventDescriptor | undefined {
+    const [protocolId, eventId] = eventKey.split(':').map(Number) as [number, number];
+    const event = this.#queues.get(protocolId)?.events.get(eventId);
+    return event?.setNotifyEnabled === undefined ? undefined : event;
+  }
+
+  /**
+   * What its subscribers hold enabled of `protocol:event`: every source (`[undefined]`) when it
+   * has an every-source subscriber, else each source with subscribers of its own.
+   */
+  #sourcesEnabled(eventKey: string): (number | undefined)[] {
+    return (this.#enabled.get(`${eventKey}:*`) ?? 0) > 0
+      ? [undefined]
+      : this.#subscribedSources(eventKey);
   }
 
   /**
@@ -644,6 +674,7 @@ export class NotificationHub {
       sourceErrors: this.#sourceErrors,
       disabledAtRemoval: this.#disabledAtRemoval,
       disableFailures: this.#disableFailures,
+      leftEnabledAtRemoval: this.#leftEnabledAtRemoval,
     };
   }
 }
