@@ -389,16 +389,24 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
-    it.each([
-      ['PROTOCOL_VERSION', 0x0],
-      ['PROTOCOL_ATTRIBUTES', 0x1],
-    ])('should fail and tear down when %s fails', async (_name, messageId) => {
+    it('should fail and tear down when PROTOCOL_ATTRIBUTES fails', async () => {
       const h = createHarness();
       h.platform.override = (req) =>
-        req.protocolId === 0x10 && req.messageId === messageId
+        req.protocolId === 0x10 && req.messageId === 0x1
           ? { status: ScmiStatus.GENERIC_ERROR }
           : undefined;
       await expect(h.create()).rejects.toBeInstanceOf(ScmiStatusError);
+      expect(h.log.filter('release').map((e) => e.resource)).toContain('channel a2p:0');
+      expect(h.clock.armedTimers).toBe(0);
+    });
+
+    it('should fail and tear down when PROTOCOL_VERSION and PROTOCOL_ATTRIBUTES both fail (the version alone does not: best-effort)', async () => {
+      const h = createHarness();
+      h.platform.override = (req) =>
+        req.protocolId === 0x10 && req.messageId <= 0x1
+          ? { status: ScmiStatus.GENERIC_ERROR }
+          : undefined;
+      await expect(h.create()).rejects.toMatchObject({ messageId: 0x1 });
       expect(h.log.filter('release').map((e) => e.resource)).toContain('channel a2p:0');
       expect(h.clock.armedTimers).toBe(0);
     });

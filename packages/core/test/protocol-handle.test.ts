@@ -1,8 +1,10 @@
 import {
+  LOGGER,
   PayloadReader,
   ScmiMalformedError,
   ScmiStatus,
   readU32,
+  silentLogger,
   type ProtocolDriver,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
@@ -17,6 +19,18 @@ function le32(...words: number[]): Uint8Array {
 }
 
 const codeOf = codeOfError(ScmiMalformedError);
+
+/** Collects the messages the agent warns of. */
+function captureWarnings(h: ReturnType<typeof createHarness>): string[] {
+  const warnings: string[] = [];
+  h.container.rebind(LOGGER).toConstantValue({
+    ...silentLogger,
+    warn: (message: string) => {
+      warnings.push(message);
+    },
+  });
+  return warnings;
+}
 
 describe('XferOps', () => {
   ensureNoLeaksInSuite();
@@ -276,9 +290,10 @@ describe('XferOps', () => {
       await agent.remove();
     });
 
-    it('should keep the platform version when negotiation is not supported or refused', async () => {
+    it("should use the driver's version, best-effort, when negotiation is not supported or refused (Linux scmi_protocol_version_initialize)", async () => {
       for (const refuse of [false, true]) {
         const h = createHarness({ drivers: [driver] });
+        const warnings = captureWarnings(h);
         h.platform.override = (req) => {
           if (req.protocolId !== 0x14) return undefined;
           if (req.messageId === 0x0) return { status: 0, returns: le32(0x30000) };
@@ -288,13 +303,18 @@ describe('XferOps', () => {
           return undefined;
         };
         const agent = await h.create();
-        expect(agent.protocol(driver).version).toBe(0x30000);
+        expect(agent.protocol(driver).version).toBe(0x20000);
+        expect(warnings).toEqual([
+          expect.stringMatching(
+            /unsupported higher version 0x30000 not negotiated down \(.+\); trying 0x20000/,
+          ),
+        ]);
         await agent.remove();
       }
     });
 
     it.each([ScmiStatus.DENIED, ScmiStatus.GENERIC_ERROR])(
-      'should keep the platform version when the check for NEGOTIATE_PROTOCOL_VERSION fails with status %d (Linux warns and goes on)',
+      "should use the driver's version when the check for NEGOTIATE_PROTOCOL_VERSION fails with status %d (Linux warns and goes on)",
       async (status) => {
         const h = createHarness({ drivers: [driver] });
         h.platform.override = (req) => {
@@ -304,7 +324,7 @@ describe('XferOps', () => {
           return undefined;
         };
         const agent = await h.create();
-        expect(agent.protocol(driver).version).toBe(0x30000);
+        expect(agent.protocol(driver).version).toBe(0x20000);
         await agent.remove();
       },
     );
@@ -317,7 +337,37 @@ describe('XferOps', () => {
           ? { status: ScmiStatus.DENIED }
           : undefined;
       const agent = await h.create();
-      expect(agent.info.version).toBe(0x30000);
+      expect(agent.info.version).toBe(0x20001); // Base's driver's: the version in use
+      await agent.remove();
+    });
+
+    it.each([
+      ['an error status', { status: ScmiStatus.DENIED }],
+      ['a reply too short to hold a version', { status: 0, returns: new Uint8Array(0) }],
+    ] as const)(
+      "should use the driver's version, best-effort, when PROTOCOL_VERSION gets %s (Linux goes on too)",
+      async (_what, answer) => {
+        const h = createHarness({ drivers: [driver] });
+        const warnings = captureWarnings(h);
+        h.platform.override = (req) =>
+          req.protocolId === 0x14 && req.messageId === 0x0 ? answer : undefined;
+        const agent = await h.create();
+        expect(agent.protocol(driver).version).toBe(0x20000);
+        expect(agent.protocolErrors.size).toBe(0);
+        expect(warnings).toEqual([
+          expect.stringContaining('failed to query the protocol version; trying 0x20000'),
+        ]);
+        await agent.remove();
+      },
+    );
+
+    it('should skip the protocol, unlike Linux, when its PROTOCOL_VERSION times out (the message still holds the channel)', async () => {
+      const h = createHarness({ drivers: [driver] });
+      h.platform.override = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x0 ? 'drop' : undefined;
+      const agent = await h.create();
+      expect(() => agent.protocol(driver)).toThrow();
+      expect(agent.protocolErrors.get(0x14)).toMatchObject({ code: 'E_TIMEOUT' });
       await agent.remove();
     });
   });

@@ -74,29 +74,57 @@ class ProtocolHandleImpl implements ProtocolHandle {
 }
 
 /**
- * Negotiates the protocol version (Linux `scmi_protocol_version_negotiate`): when the platform is
- * newer than the driver and implements NEGOTIATE_PROTOCOL_VERSION, ask for the driver's version.
- * The platform's version is kept when the platform refuses either step with an error status — the
- * check whether it implements the message too (Linux only warns then, and goes on).
+ * Settles the protocol version a driver works with, as Linux's `scmi_protocol_version_initialize`
+ * (driver.c) does: the platform's (PROTOCOL_VERSION) when the driver knows it; when the platform
+ * is newer, the driver's, negotiated with NEGOTIATE_PROTOCOL_VERSION if the platform implements
+ * it. When the platform refuses the query or the negotiation (an error status) or garbles its
+ * reply, it is the driver's version all the same, "in best-effort mode", with a warning: Linux
+ * goes on there too, backward compatibility not assured. Unlike Linux, a timeout or a transport
+ * error is thrown: the timed-out message still holds its channel, so the next command could only
+ * fail as busy (see {@link discoverPlatform}); it fails the probe for Base and skips the
+ * protocol for any other.
  */
-async function negotiateVersion(
+async function initializeVersion(
   xfer: XferOps,
-  platformVersion: number,
   driverVersion: number,
+  warn: (message: string, error?: unknown) => void,
 ): Promise<number> {
-  if (platformVersion <= driverVersion) return platformVersion;
+  let platformVersion: number;
   try {
-    if (!(await xfer.messageSupported(CommonMessageId.NEGOTIATE_PROTOCOL_VERSION)))
-      return platformVersion;
-    await xfer.transact(CommonMessageId.NEGOTIATE_PROTOCOL_VERSION, (w) => w.u32(driverVersion), {
-      txSize: 4,
-      rxSize: 0,
-    });
-    return driverVersion;
+    platformVersion = await xfer.versionGet();
   } catch (e) {
-    if (ScmiStatusError.is(e)) return platformVersion;
-    throw e;
+    if (!isPlatformFailure(e)) throw e;
+    warn(`failed to query the protocol version; trying ${hex(driverVersion)}`, e);
+    return driverVersion;
   }
+  if (platformVersion <= driverVersion) return platformVersion;
+  let why: string;
+  try {
+    if (await xfer.messageSupported(CommonMessageId.NEGOTIATE_PROTOCOL_VERSION)) {
+      await xfer.transact(CommonMessageId.NEGOTIATE_PROTOCOL_VERSION, (w) => w.u32(driverVersion), {
+        txSize: 4,
+        rxSize: 0,
+      });
+      return driverVersion;
+    }
+    why = 'NEGOTIATE_PROTOCOL_VERSION is not implemented';
+  } catch (e) {
+    if (!isPlatformFailure(e)) throw e;
+    why = e instanceof Error ? e.message : String(e);
+  }
+  warn(
+    `unsupported higher version ${hex(platformVersion)} not negotiated down (${why}); trying ${hex(driverVersion)}, backward compatibility is not assured`,
+  );
+  return driverVersion;
+}
+
+/** Whether `e` is the platform's answer refusing a command, or one garbled. */
+function isPlatformFailure(e: unknown): boolean {
+  return ScmiStatusError.is(e) || e instanceof ScmiMalformedError;
+}
+
+function hex(version: number): string {
+  return `0x${version.toString(16).padStart(5, '0')}`;
 }
 
 interface ProbeContext {
@@ -274,7 +302,14 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
           handles.delete(driver.protocolId);
         },
       });
-      ph.version = await negotiateVersion(ph.xfer, await ph.xfer.versionGet(), driver.version);
+      ph.version = await initializeVersion(ph.xfer, driver.version, (message, error) => {
+        ctx.logger.warn(
+          `${config.name}: protocol ${scmiProtocolName(driver.protocolId)}: ${message}`,
+          {
+            error,
+          },
+        );
+      });
       return driver.init(ph, g);
     });
     return { api, group };

@@ -135,7 +135,11 @@ export interface ProtocolHandle {
   readonly protocolId: number;
   /** The agent (device) name. */
   readonly agent: string;
-  /** The protocol version in use (after negotiation): major in 31:16, minor in 15:0. */
+  /**
+   * The protocol version in use: major in 31:16, minor in 15:0. The platform's when the driver
+   * knows it, else the driver's (negotiated, or best-effort when the platform refused or garbled
+   * PROTOCOL_VERSION or the negotiation, as in Linux).
+   */
   readonly version: number;
   /** Whether the transport has a P2A channel (notifications and delayed responses possible). */
   readonly p2a: boolean;
@@ -384,7 +388,10 @@ export interface ProtocolDriver<TApi = unknown> {
   readonly protocolId: number;
   /** A name for logs. */
   readonly name: string;
-  /** The highest protocol version it implements; an older one is negotiated when the platform is newer. */
+  /**
+   * The highest protocol version it implements: negotiated when the platform is newer, and used
+   * best-effort when the platform refuses that (see {@link ProtocolHandle.version}).
+   */
   readonly version: number;
   /**
    * Initializes the protocol; registers what it acquires in `group` and its notifications with
