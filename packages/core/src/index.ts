@@ -56,6 +56,7 @@ export type {
 } from './platform/platform-port.js';
 export type {
   BaseAttributes,
+  BaseErrorReport,
   ScmiAgentInfo,
   ScmiDiscoveryFailure,
   ScmiDiscoveryStep,
@@ -138,6 +139,7 @@ export {
   BaseMessageId,
   BaseProtocol,
   baseProtocolDriver,
+  decodeBaseErrorEvent,
   discoverPlatform,
 } from './protocol/base/base-protocol.js';
 export { NotificationBuffer } from './transfer/notification-buffer.js';

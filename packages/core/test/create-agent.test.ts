@@ -1,4 +1,5 @@
 import {
+  BASE_ERROR_EVENT,
   RevokedError,
   ScmiConfigError,
   ScmiMalformedError,
@@ -10,10 +11,12 @@ import {
   LOGGER,
   TRANSPORT,
   createAgent,
+  decodeBaseErrorEvent,
   encodeMsgResponse,
   silentLogger,
   validateAgentConfig,
   readU32,
+  type BaseErrorReport,
   type ChannelStats,
   type ProtocolDriver,
   type ScmiAgent,
@@ -26,8 +29,13 @@ import { createHarness } from './support/harness.js';
 import type { LoopbackChannel, LoopbackDelivery } from './support/loopback-transport.js';
 
 function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, true);
+  return u32s(n);
+}
+
+function u32s(...words: number[]): Uint8Array {
+  const b = new Uint8Array(words.length * 4);
+  const v = new DataView(b.buffer);
+  words.forEach((w, i) => v.setUint32(i * 4, w, true));
   return b;
 }
 
@@ -1443,6 +1451,39 @@ describe(createAgent, () => {
       expect(await deliveredSizes(h, agent, 0x10, [3, 8])).toEqual([8]);
       expect(p2aStats(agent)?.badMessages.invalid).toBe(1);
       await agent.remove();
+    });
+
+    it('should give BASE_ERROR_EVENT source 0, as Linux does, and decode it with decodeBaseErrorEvent', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const reports: BaseErrorReport[] = [];
+      const sources: (number | undefined)[] = [];
+      await agent.events.subscribe(
+        { protocolId: 0x10, eventId: BASE_ERROR_EVENT, source: 0 },
+        (n) => {
+          sources.push(n.source);
+          reports.push(decodeBaseErrorEvent(n.payload));
+        },
+      );
+      // agent 1, fatal, two reports: 0x0000_0002_0000_0001 and 0xffff_ffff_8000_0000.
+      const payload = u32s(1, 0x80000002, 1, 2, 0x80000000, 0xffffffff);
+      h.platform.notify(1, 0x10, BASE_ERROR_EVENT, payload);
+      await h.clock.runUntilIdle();
+      expect(sources).toEqual([0]);
+      expect(reports).toEqual([
+        { agentId: 1, fatal: true, reports: [0x2_0000_0001n, 0xffff_ffff_8000_0000n] },
+      ]);
+      await agent.remove();
+    });
+
+    it('should refuse to decode a BASE_ERROR_EVENT shorter than its count of reports says', () => {
+      expect(decodeBaseErrorEvent(u32s(3, 0))).toEqual({ agentId: 3, fatal: false, reports: [] });
+      // Bits 30:10 are not the count: 0x400 counts 0 reports.
+      expect(decodeBaseErrorEvent(u32s(3, 0x7ffffc00)).reports).toEqual([]);
+      for (const payload of [u32s(3), u32s(3, 1), u32s(3, 2, 1, 2, 3), u32s(3, 0x3ff, 0, 0)]) {
+        expect(() => decodeBaseErrorEvent(payload)).toThrow(ScmiMalformedError);
+        expect(() => decodeBaseErrorEvent(payload)).toThrow(/truncated/);
+      }
     });
 
     it('should refuse a descriptor whose payload bounds are not integers 0 ≤ min ≤ max, registering nothing', async () => {

@@ -40,6 +40,51 @@ export enum BaseMessageId {
 /** BASE_ERROR_EVENT (notification 0x0). */
 export const BASE_ERROR_EVENT = 0x0;
 
+/** A BASE_ERROR_EVENT, decoded by {@link decodeBaseErrorEvent} (Linux `scmi_base_error_report`). */
+export interface BaseErrorReport {
+  /** The agent whose messages the platform reports (`agent_id`). */
+  readonly agentId: number;
+  /** Whether the platform took the error as fatal (`error_status` bit 31). */
+  readonly fatal: boolean;
+  /**
+   * The platform's reports of the agent's erroneous messages (`msg_reports`), as many as
+   * `error_status` bits 9:0 count, each a 64-bit word whose layout the platform defines.
+   */
+  readonly reports: readonly bigint[];
+}
+
+/**
+ * Decodes a BASE_ERROR_EVENT payload: `agent_id`, `error_status` (bit 31 fatal, bits 9:0 the
+ * count) and that many 64-bit `msg_reports` (scmi-wire.md §4, Linux
+ * `scmi_base_fill_custom_report`). Linux reads the counted reports from its full-size buffer
+ * whatever the payload's length; here a payload shorter than its count says is refused, so a
+ * report is never read from bytes the platform did not send.
+ *
+ * @throws ScmiMalformedError `E_TRUNCATED` when the payload is shorter than 8 bytes or than its
+ * reports.
+ * @example
+ * ```ts
+ * await agent.events.subscribe({ protocolId: 0x10, eventId: BASE_ERROR_EVENT }, (n) => {
+ *   const { agentId, fatal, reports } = decodeBaseErrorEvent(n.payload);
+ *   console.log(agentId, fatal, reports.length);
+ * });
+ * ```
+ */
+export function decodeBaseErrorEvent(payload: Uint8Array): BaseErrorReport {
+  const r = new PayloadReader(payload);
+  const agentId = r.u32();
+  const status = r.u32();
+  const count = status & 0x3ff;
+  r.need(count * 8, `${count} msg_reports`);
+  const reports: bigint[] = [];
+  for (let i = 0; i < count; i++) {
+    const low = r.u32();
+    const high = r.u32();
+    reports.push((BigInt(high) << 32n) | BigInt(low));
+  }
+  return { agentId, fatal: (status & 0x80000000) !== 0, reports };
+}
+
 /** Base PROTOCOL_ATTRIBUTES. */
 export interface BaseAttributes {
   /** Protocols implemented, excluding Base (bits 7:0). */
@@ -461,7 +506,8 @@ export const baseProtocolDriver: ProtocolDriver<BaseProtocol> = {
       // scmi_base_error_notify_payld bounds the payload the same way).
       minPayload: 8,
       maxPayload: 8 + 8 * 1024,
-      sourceOf: () => undefined,
+      // Linux scmi_base_fill_custom_report: the error event's source is 0 (no other to filter on).
+      sourceOf: () => 0,
       setNotifyEnabled: (_source, enable) => base.notifyErrors(enable),
     };
     ph.registerEvents([errorEvent]);
