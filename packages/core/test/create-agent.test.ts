@@ -1187,8 +1187,9 @@ describe(createAgent, () => {
         const sent = h.platform.requests.length;
         const start = h.clock.now();
         const removing = agent.remove({ disableNotifications: false });
-        // Later calls get the first call's removal, whatever their options.
+        // Later calls get the first call's removal, whatever their options (null from JavaScript).
         expect(agent.remove()).toBe(removing);
+        expect(agent.remove(null as unknown as undefined)).toBe(removing);
         // The teardown began at once: the agent is revoked already.
         expect(() =>
           agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 3 }, () => undefined),
@@ -1471,19 +1472,48 @@ describe(createAgent, () => {
       await h.clock.runUntilIdle();
       expect(sources).toEqual([0]);
       expect(reports).toEqual([
-        { agentId: 1, fatal: true, reports: [0x2_0000_0001n, 0xffff_ffff_8000_0000n] },
+        { agentId: 1, fatal: true, count: 2, reports: [0x2_0000_0001n, 0xffff_ffff_8000_0000n] },
       ]);
       await agent.remove();
     });
 
-    it('should refuse to decode a BASE_ERROR_EVENT shorter than its count of reports says', () => {
-      expect(decodeBaseErrorEvent(u32s(3, 0))).toEqual({ agentId: 3, fatal: false, reports: [] });
+    it('should decode, as Linux does, only the BASE_ERROR_EVENT reports its payload holds', () => {
+      expect(decodeBaseErrorEvent(u32s(3, 0))).toEqual({
+        agentId: 3,
+        fatal: false,
+        count: 0,
+        reports: [],
+      });
       // Bits 30:10 are not the count: 0x400 counts 0 reports.
-      expect(decodeBaseErrorEvent(u32s(3, 0x7ffffc00)).reports).toEqual([]);
-      for (const payload of [u32s(3), u32s(3, 1), u32s(3, 2, 1, 2, 3), u32s(3, 0x3ff, 0, 0)]) {
+      expect(decodeBaseErrorEvent(u32s(3, 0x7ffffc00))).toMatchObject({ count: 0, reports: [] });
+      // Announced 2, one and a half arrived: the whole one only.
+      expect(decodeBaseErrorEvent(u32s(3, 2, 5, 0, 6))).toMatchObject({ count: 2, reports: [5n] });
+      // Announced 1, two arrived: the one announced.
+      expect(decodeBaseErrorEvent(u32s(3, 1, 5, 0, 6, 0))).toMatchObject({
+        count: 1,
+        reports: [5n],
+      });
+      expect(decodeBaseErrorEvent(u32s(3, 0x3ff))).toMatchObject({ count: 1023, reports: [] });
+      for (const payload of [u32s(3), new Uint8Array(7)]) {
         expect(() => decodeBaseErrorEvent(payload)).toThrow(ScmiMalformedError);
         expect(() => decodeBaseErrorEvent(payload)).toThrow(/truncated/);
       }
+    });
+
+    it('should refuse a BASE_ERROR_EVENT subscription for a source other than 0, sending nothing (Linux num_sources 1)', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const sent = h.platform.requests.length;
+      for (const source of [1, -1, 0.5]) {
+        await expect(
+          agent.events.subscribe(
+            { protocolId: 0x10, eventId: BASE_ERROR_EVENT, source },
+            () => undefined,
+          ),
+        ).rejects.toMatchObject({ code: 'E_ARGUMENT' });
+      }
+      expect(h.platform.requests.length).toBe(sent);
+      await agent.remove();
     });
 
     it('should refuse a descriptor whose payload bounds are not integers 0 ≤ min ≤ max, registering nothing', async () => {
@@ -1494,6 +1524,8 @@ describe(createAgent, () => {
         { minPayload: 1.5 },
         { maxPayload: Number.NaN },
         { minPayload: 8, maxPayload: 4 },
+        { numSources: 0 },
+        { numSources: 1.5 },
       ]) {
         let error: unknown;
         try {
@@ -1511,6 +1543,21 @@ describe(createAgent, () => {
   });
 
   describe('.remove', () => {
+    it('should take null options from JavaScript as none', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      await agent.events.subscribe(
+        { protocolId: 0x10, eventId: BASE_ERROR_EVENT },
+        () => undefined,
+      );
+      await agent.remove(null as unknown as undefined);
+      expect(agent.diagnostics.notifications).toMatchObject({
+        disabledAtRemoval: 1,
+        leftEnabledAtRemoval: 0,
+      });
+      expect(agent.devres).toBeUndefined();
+    });
+
     it('should fail transfers in flight promptly with the shutdown error', async () => {
       const h = createHarness();
       const agent = await h.create();

@@ -361,14 +361,27 @@ describe('XferOps', () => {
       },
     );
 
-    it('should skip the protocol, unlike Linux, when its PROTOCOL_VERSION times out (the message still holds the channel)', async () => {
-      const h = createHarness({ drivers: [driver] });
-      h.platform.override = (req) =>
-        req.protocolId === 0x14 && req.messageId === 0x0 ? 'drop' : undefined;
-      const agent = await h.create();
-      expect(() => agent.protocol(driver)).toThrow();
-      expect(agent.protocolErrors.get(0x14)).toMatchObject({ code: 'E_TIMEOUT' });
-      await agent.remove();
-    });
+    it.each([
+      ['PROTOCOL_VERSION', 0x0],
+      ['the check for NEGOTIATE_PROTOCOL_VERSION', 0x2],
+      ['NEGOTIATE_PROTOCOL_VERSION', 0x10],
+    ])(
+      'should skip the protocol, unlike Linux, when %s times out (the message still holds the channel)',
+      async (_what, dropped) => {
+        const h = createHarness({ drivers: [driver] });
+        h.platform.override = (req) => {
+          if (req.protocolId !== 0x14) return undefined;
+          if (req.messageId === dropped) return 'drop';
+          if (req.messageId === 0x0) return { status: 0, returns: le32(0x30000) };
+          if (req.messageId === 0x2) return { status: 0, returns: le32(0) };
+          if (req.messageId === 0x10) return { status: 0 };
+          return undefined;
+        };
+        const agent = await h.create();
+        expect(() => agent.protocol(driver)).toThrow();
+        expect(agent.protocolErrors.get(0x14)).toMatchObject({ code: 'E_TIMEOUT' });
+        await agent.remove();
+      },
+    );
   });
 });

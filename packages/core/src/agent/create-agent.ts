@@ -99,6 +99,7 @@ async function initializeVersion(
   }
   if (platformVersion <= driverVersion) return platformVersion;
   let why: string;
+  let error: unknown;
   try {
     if (await xfer.messageSupported(CommonMessageId.NEGOTIATE_PROTOCOL_VERSION)) {
       await xfer.transact(CommonMessageId.NEGOTIATE_PROTOCOL_VERSION, (w) => w.u32(driverVersion), {
@@ -111,16 +112,18 @@ async function initializeVersion(
   } catch (e) {
     if (!isPlatformFailure(e)) throw e;
     why = e instanceof Error ? e.message : String(e);
+    error = e;
   }
   warn(
     `unsupported higher version ${hex(platformVersion)} not negotiated down (${why}); trying ${hex(driverVersion)}, backward compatibility is not assured`,
+    error,
   );
   return driverVersion;
 }
 
 /** Whether `e` is the platform's answer refusing a command, or one garbled. */
 function isPlatformFailure(e: unknown): boolean {
-  return ScmiStatusError.is(e) || e instanceof ScmiMalformedError;
+  return ScmiStatusError.is(e) || ScmiMalformedError.is(e);
 }
 
 function hex(version: number): string {

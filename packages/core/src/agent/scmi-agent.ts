@@ -299,14 +299,14 @@ export class ScmiAgent {
    *
    * @throws DevresReleaseError when release steps failed (everything was released anyway).
    */
-  public remove(options: RemoveOptions = {}): Promise<void> {
+  public remove(options?: RemoveOptions): Promise<void> {
     if (this.#removal === undefined) {
+      // Read first: a JavaScript caller's `null` must not stop delivery and then throw.
+      const send = options?.disableNotifications !== false;
       // No handler is called from here on (a handler that removes the agent is the last one
       // called), though the agent stays live while the events are disabled.
       this.#p.hub.stopDelivery();
-      const disabling = this.#p.hub.disableEvents({
-        send: options.disableNotifications !== false,
-      });
+      const disabling = this.#p.hub.disableEvents({ send });
       this.#removal =
         disabling === undefined
           ? this.#p.device.remove()

@@ -40,6 +40,13 @@ export interface ScmiEventDescriptor {
    */
   readonly maxPayload?: number;
   /**
+   * How many sources the event has, numbered from 0 (Linux's `num_sources`): a subscribe naming
+   * another source is refused (`E_ARGUMENT`), sending nothing, as Linux's `__scmi_enable_evt`
+   * refuses a `src_id` past it. Default: no limit (the protocol's domain count is the platform's
+   * to say).
+   */
+  readonly numSources?: number;
+  /**
    * The source (domain) a notification is about, read from its payload; default: the 32-bit word
    * after `agent_id` (offset 4), or `undefined` when the payload is shorter. The payload is the
    * platform's, of any length: if this throws, the notification is not delivered and is counted
@@ -118,7 +125,8 @@ export interface NotificationStats {
   /**
    * Events (one per source, or one for every source) a subscriber still held enabled when the
    * agent's removal was told not to disable them (`remove({ disableNotifications: false })`):
-   * they stay enabled at the platform. 0 when the removal disabled them.
+   * they stay enabled at the platform. 0 when the removal disabled them. An enable or disable
+   * under way at the removal is not counted (whether the platform acted on it cannot be known).
    */
   readonly leftEnabledAtRemoval: number;
 }
@@ -224,18 +232,24 @@ export class NotificationHub {
    * Registers the notifications `protocolId` can emit (a driver does this at init).
    *
    * @throws ScmiError `E_ARGUMENT` when an event's `minPayload` or `maxPayload` is not a
-   * non-negative integer, or `minPayload` exceeds `maxPayload` (nothing is registered).
+   * non-negative integer, `minPayload` exceeds `maxPayload`, or `numSources` is not a positive
+   * integer (nothing is registered).
    */
   public register(protocolId: number, events: readonly ScmiEventDescriptor[]): void {
     for (const e of events) {
       // Checked at run time too (JavaScript callers get past the type).
       const min = e.minPayload ?? 0;
       const max = e.maxPayload ?? Number.MAX_SAFE_INTEGER;
+      const what = `${this.#agent}: ${scmiProtocolName(protocolId)} event ${e.id} (${e.name})`;
       if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || min < 0 || min > max) {
         throw new ScmiError(
           'E_ARGUMENT',
-          `${this.#agent}: ${scmiProtocolName(protocolId)} event ${e.id} (${e.name}): minPayload and maxPayload must be integers, 0 ≤ minPayload ≤ maxPayload`,
+          `${what}: minPayload and maxPayload must be integers, 0 ≤ minPayload ≤ maxPayload`,
         );
+      }
+      const sources = e.numSources ?? 1;
+      if (!Number.isSafeInteger(sources) || sources < 1) {
+        throw new ScmiError('E_ARGUMENT', `${what}: numSources must be a positive integer`);
       }
     }
     let q = this.#queues.get(protocolId);
@@ -269,7 +283,8 @@ export class NotificationHub {
    * @throws ScmiTransportError `E_NOT_SUPPORTED` when the transport has no P2A channel.
    * @throws ScmiTransportError `E_SHUTDOWN` once the agent's removal has started.
    * @throws ScmiTransportError `E_UNKNOWN_EVENT` when no driver registered the event.
-   * @throws ScmiError `E_ARGUMENT` when `handler` is not a function (nothing is sent).
+   * @throws ScmiError `E_ARGUMENT` when `handler` is not a function, or the source is not one of
+   * the event's `numSources` (nothing is sent).
    */
   public async subscribe(
     filter: ScmiEventFilter,
@@ -301,6 +316,18 @@ export class NotificationHub {
       throw new ScmiTransportError(
         'E_UNKNOWN_EVENT',
         `${this.#agent}: ${name} is not registered by any protocol driver`,
+      );
+    }
+    const source: unknown = filter.source;
+    if (
+      source !== undefined &&
+      (!Number.isSafeInteger(source) ||
+        (source as number) < 0 ||
+        (source as number) >= (event.numSources ?? Infinity))
+    ) {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `${this.#agent}: ${name}: source ${JSON.stringify(source)} is not one of its ${event.numSources === undefined ? '' : `${event.numSources} `}sources (0 and up)`,
       );
     }
     const sub: Subscription = {
@@ -388,7 +415,9 @@ export class NotificationHub {
    *
    * With `send: false` (a platform known to be gone, or about to be reset) it sends nothing: the
    * refusals above start all the same, and each event and source a subscriber holds enabled is
-   * counted in `leftEnabledAtRemoval` instead, since it stays enabled at the platform.
+   * counted in `leftEnabledAtRemoval` instead, since it stays enabled at the platform. An enable or
+   * disable still under way is not counted: the teardown fails its command, and whether the
+   * platform acted on it cannot be known.
    *
    * Returns a promise that resolves once every event's commands settled or were given up, or
    * `undefined` when no event was enabled or being enabled, or with `send: false` (nothing to wait

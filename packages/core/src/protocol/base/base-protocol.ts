@@ -46,27 +46,29 @@ export interface BaseErrorReport {
   readonly agentId: number;
   /** Whether the platform took the error as fatal (`error_status` bit 31). */
   readonly fatal: boolean;
+  /** How many message reports `error_status` (bits 9:0) announces. */
+  readonly count: number;
   /**
-   * The platform's reports of the agent's erroneous messages (`msg_reports`), as many as
-   * `error_status` bits 9:0 count, each a 64-bit word whose layout the platform defines.
+   * The message reports (`msg_reports`) the payload holds, at most `count`: each a 64-bit word
+   * whose layout the platform defines. Fewer than `count` when the payload is cut short.
    */
   readonly reports: readonly bigint[];
 }
 
 /**
  * Decodes a BASE_ERROR_EVENT payload: `agent_id`, `error_status` (bit 31 fatal, bits 9:0 the
- * count) and that many 64-bit `msg_reports` (scmi-wire.md §4, Linux
- * `scmi_base_fill_custom_report`). Linux reads the counted reports from its full-size buffer
- * whatever the payload's length; here a payload shorter than its count says is refused, so a
- * report is never read from bytes the platform did not send.
+ * count) and the 64-bit `msg_reports` (scmi-wire.md §4). As Linux's
+ * `scmi_base_fill_custom_report` does, it reads no more reports than the payload holds: a payload
+ * shorter than its count says gives the reports that arrived, and `count` keeps what the platform
+ * announced, so the two can be compared.
  *
- * @throws ScmiMalformedError `E_TRUNCATED` when the payload is shorter than 8 bytes or than its
- * reports.
+ * @throws ScmiMalformedError `E_TRUNCATED` when the payload is shorter than 8 bytes (the hub
+ * queues none shorter: the event's `minPayload`).
  * @example
  * ```ts
  * await agent.events.subscribe({ protocolId: 0x10, eventId: BASE_ERROR_EVENT }, (n) => {
- *   const { agentId, fatal, reports } = decodeBaseErrorEvent(n.payload);
- *   console.log(agentId, fatal, reports.length);
+ *   const { agentId, fatal, count, reports } = decodeBaseErrorEvent(n.payload);
+ *   console.log(agentId, fatal, count, reports.length);
  * });
  * ```
  */
@@ -75,14 +77,13 @@ export function decodeBaseErrorEvent(payload: Uint8Array): BaseErrorReport {
   const agentId = r.u32();
   const status = r.u32();
   const count = status & 0x3ff;
-  r.need(count * 8, `${count} msg_reports`);
   const reports: bigint[] = [];
-  for (let i = 0; i < count; i++) {
+  while (reports.length < count && r.remaining >= 8) {
     const low = r.u32();
     const high = r.u32();
     reports.push((BigInt(high) << 32n) | BigInt(low));
   }
-  return { agentId, fatal: (status & 0x80000000) !== 0, reports };
+  return { agentId, fatal: (status & 0x80000000) !== 0, count, reports };
 }
 
 /** Base PROTOCOL_ATTRIBUTES. */
@@ -376,8 +377,8 @@ function isPlatformFailure(e: unknown): e is Error {
 /**
  * Runs Base discovery as Linux's probe (`scmi_base_protocol_init`) does: attributes, vendor,
  * sub-vendor, implementation version, the protocol list, and every agent (ids 0, the platform, to
- * num_agents). PROTOCOL_ATTRIBUTES must succeed (PROTOCOL_VERSION, before this, too); as in
- * Linux, a later step that gets an error status or a malformed reply is recorded in
+ * num_agents). PROTOCOL_ATTRIBUTES must succeed (PROTOCOL_VERSION, before this, may be refused:
+ * Base's version is then its driver's, best-effort, as in Linux); as in Linux, a later step that gets an error status or a malformed reply is recorded in
  * `discoveryFailures` (and passed to `warn`) and discovery goes on: the vendor stays '', the
  * protocol list keeps the ids read before the failure. The list keeps protocol ids from 0x11,
  * each once: one with a reserved id, Base's or a repeated one is recorded (`E_PROTOCOL_ID`).
@@ -506,7 +507,8 @@ export const baseProtocolDriver: ProtocolDriver<BaseProtocol> = {
       // scmi_base_error_notify_payld bounds the payload the same way).
       minPayload: 8,
       maxPayload: 8 + 8 * 1024,
-      // Linux scmi_base_fill_custom_report: the error event's source is 0 (no other to filter on).
+      // Linux: one source (SCMI_BASE_NUM_SOURCES), 0 in every report (scmi_base_fill_custom_report).
+      numSources: 1,
       sourceOf: () => 0,
       setNotifyEnabled: (_source, enable) => base.notifyErrors(enable),
     };
