@@ -1,5 +1,6 @@
 import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
 import {
+  BaseMessageId,
   ClockMessageId,
   ClockNotificationId,
   createDefaultPlatformConfig,
@@ -219,7 +220,7 @@ describe('Clock protocol (0x14)', () => {
       const link = h.link(1);
       const raw = h.send(1, CLOCK, ClockMessageId.RATE_SET, [1, 0, 500 * MHZ, 0], 77);
       expect(raw).toBeDefined();
-      expect(get(h, 0)).toBe(1200 * MHZ); // not yet
+      expect(h.platform.snapshot().clocks[0]?.rate).toBe(1200 * MHZ); // not yet
       expect(link.posted).toHaveLength(0);
       await h.clock.advance(1);
       expect(get(h, 0)).toBe(500 * MHZ);
@@ -266,13 +267,14 @@ describe('Clock protocol (0x14)', () => {
     it('should answer BUSY beyond the pending asynchronous limit', async () => {
       const busy = new Harness(config(), { behaviour: { maxPendingAsync: 2, asyncLatencyMs: 5 } });
       busy.connect(1);
+      // Three clocks, so that only the platform-wide limit, not a clock's own pending change, counts.
       expect(set(busy, 1, 0, 300 * MHZ)).toBe(0);
-      expect(set(busy, 1, 0, 400 * MHZ)).toBe(0);
-      expect(set(busy, 1, 0, 500 * MHZ)).toBe(ScmiStatus.BUSY);
+      expect(set(busy, 1, 1, 48 * MHZ)).toBe(0);
+      expect(set(busy, 1, 2, 400 * MHZ)).toBe(ScmiStatus.BUSY);
       await busy.clock.advance(5);
-      expect(set(busy, 1, 0, 500 * MHZ)).toBe(0);
+      expect(set(busy, 1, 2, 400 * MHZ)).toBe(0);
       await busy.clock.advance(5);
-      expect(get(busy, 0)).toBe(500 * MHZ);
+      expect(get(busy, 2)).toBe(400 * MHZ);
       expect(busy.links.get(1)?.posted).toHaveLength(3);
       busy.close();
     });
@@ -323,6 +325,102 @@ describe('Clock protocol (0x14)', () => {
         cancelledOnDisconnect: 1,
       });
       gone.close();
+    });
+  });
+
+  describe('one operation per clock (SCP-firmware create_event_request)', () => {
+    const rate = (hh: Harness, clock: number): number | undefined =>
+      hh.platform.snapshot().clocks[clock]?.rate;
+    const notify = (hh: Harness, clock: number): void => {
+      for (const id of [ClockMessageId.RATE_NOTIFY, ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY])
+        expect(hh.call(CLOCK, id, [clock, 1]).status).toBe(0);
+    };
+
+    it('should answer BUSY to a set of a clock with an asynchronous change pending, change and notify nothing, and let the older change land', async () => {
+      notify(h, 0);
+      expect(set(h, 1, 0, 500 * MHZ)).toBe(0); // asynchronous
+      const link = h.link(1);
+      expect(link.messages.map((m) => m.messageId)).toEqual([
+        ClockNotificationId.RATE_CHANGE_REQUESTED,
+      ]);
+      expect(set(h, 0, 0, 300 * MHZ)).toBe(ScmiStatus.BUSY); // synchronous
+      expect(set(h, 1, 0, 300 * MHZ)).toBe(ScmiStatus.BUSY); // asynchronous
+      expect(set(h, 3, 0, 300 * MHZ)).toBe(ScmiStatus.BUSY); // asynchronous, no delayed response
+      expect(rate(h, 0)).toBe(1200 * MHZ);
+      expect(link.posted).toHaveLength(1); // no RATE_CHANGE_REQUESTED for the refused sets
+      expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([1, 1]);
+      await h.clock.advance(1);
+      expect(rate(h, 0)).toBe(500 * MHZ);
+      // Free again: a newer set is accepted and is the one that stays.
+      expect(set(h, 0, 0, 300 * MHZ)).toBe(0);
+      await h.clock.advance(10);
+      expect(rate(h, 0)).toBe(300 * MHZ);
+      expect(link.messages.map((m) => [m.type, m.messageId, ...m.words.slice(0, 3)])).toEqual([
+        [3, ClockNotificationId.RATE_CHANGE_REQUESTED, 1, 0, 500 * MHZ],
+        [3, ClockNotificationId.RATE_CHANGED, 1, 0, 500 * MHZ],
+        [2, ClockMessageId.RATE_SET, 0, 0, 500 * MHZ], // the delayed response
+        [3, ClockNotificationId.RATE_CHANGE_REQUESTED, 1, 0, 300 * MHZ],
+        [3, ClockNotificationId.RATE_CHANGED, 1, 0, 300 * MHZ],
+      ]);
+    });
+
+    it('should answer BUSY to CLOCK_ATTRIBUTES, CLOCK_RATE_GET and a state change of that clock only, for every agent', () => {
+      expect(set(h, 1, 1, 48 * MHZ)).toBe(0); // clock 1, which agent 3 may use too
+      const call = (id: number, p: number[], agent = 1): number =>
+        h.call(CLOCK, id, p, agent).status;
+      expect(call(ClockMessageId.ATTRIBUTES, [1])).toBe(ScmiStatus.BUSY);
+      expect(call(ClockMessageId.RATE_GET, [1])).toBe(ScmiStatus.BUSY);
+      expect(call(ClockMessageId.CONFIG_SET, [1, 0, 0])).toBe(ScmiStatus.BUSY);
+      expect(call(ClockMessageId.CONFIG_SET, [1, 1])).toBe(ScmiStatus.BUSY); // v1 layout
+      expect(call(ClockMessageId.RATE_SET, [0, 1, 24 * MHZ, 0], 3)).toBe(ScmiStatus.BUSY);
+      expect(call(ClockMessageId.ATTRIBUTES, [1], 3)).toBe(ScmiStatus.BUSY);
+      expect(h.platform.snapshot().clocks[1]).toEqual({
+        rate: 24 * MHZ,
+        enabled: true,
+        parent: undefined,
+      });
+      // What does not go to the clock in SCP-firmware, and the other clocks, are answered.
+      expect(call(ClockMessageId.CONFIG_SET, [1, 3, 0])).toBe(0); // state unchanged
+      expect(call(ClockMessageId.CONFIG_GET, [1, 0])).toBe(0);
+      expect(call(ClockMessageId.DESCRIBE_RATES, [1, 0])).toBe(0);
+      expect(call(ClockMessageId.NAME_GET, [1])).toBe(0);
+      expect(call(ClockMessageId.GET_PERMISSIONS, [1])).toBe(0);
+      expect(call(ClockMessageId.ATTRIBUTES, [0])).toBe(0);
+      expect(call(ClockMessageId.RATE_GET, [0])).toBe(0);
+      expect(set(h, 0, 0, 300 * MHZ)).toBe(0);
+      // A clock's parent is not what SCP-firmware guards (it has no CLOCK_PARENT_SET).
+      expect(set(h, 1, 2, 400 * MHZ)).toBe(0);
+      expect(call(ClockMessageId.PARENT_SET, [2, 3])).toBe(0);
+      expect(call(ClockMessageId.PARENT_GET, [2])).toBe(0);
+      expect(call(ClockMessageId.POSSIBLE_PARENTS_GET, [2, 0])).toBe(0);
+    });
+
+    it('should check the clock, its permission and the asynchronous support before BUSY, and BUSY before the rate', () => {
+      expect(set(h, 1, 0, 500 * MHZ)).toBe(0);
+      expect(set(h, 0x10, 0, 300 * MHZ)).toBe(ScmiStatus.INVALID_PARAMETERS); // reserved flags
+      expect(set(h, 0, 0, 300 * MHZ, 3)).toBe(ScmiStatus.DENIED);
+      expect(set(h, 0, 0, 1 * MHZ)).toBe(ScmiStatus.BUSY); // a rate the clock cannot take
+      const small = new Harness(config());
+      small.connect(1, true, 15); // too small for the 16-byte delayed response
+      expect(set(small, 3, 0, 500 * MHZ)).toBe(0); // accepted without a delayed response
+      expect(set(small, 1, 0, 300 * MHZ)).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect(set(small, 0, 0, 300 * MHZ)).toBe(ScmiStatus.BUSY);
+      small.close();
+    });
+
+    it('should free the clock when the change completes, though its agent reset its configuration and disconnected', async () => {
+      expect(set(h, 1, 0, 500 * MHZ)).toBe(0);
+      // RESET_AGENT_CONFIGURATION of itself (flags 0: permissions kept), then gone.
+      const BASE = ScmiProtocolId.BASE;
+      expect(h.call(BASE, BaseMessageId.RESET_AGENT_CONFIGURATION, [1, 0]).status).toBe(0);
+      h.connection(1).disconnect();
+      h.connect(1);
+      expect(set(h, 0, 0, 300 * MHZ)).toBe(ScmiStatus.BUSY); // still pending
+      await h.clock.advance(1);
+      expect(rate(h, 0)).toBe(500 * MHZ);
+      expect(set(h, 0, 0, 300 * MHZ)).toBe(0);
+      expect(rate(h, 0)).toBe(300 * MHZ);
+      expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([0, 0]);
     });
   });
 
@@ -536,6 +634,16 @@ describe('Clock protocol (0x14)', () => {
     });
   });
 
+  describe('CLOCK_POSSIBLE_PARENTS_GET from the end on', () => {
+    it('should answer INVALID_PARAMETERS to a skip equal to the count, as to one past it (as the other lists and NXP System Manager)', () => {
+      const parents = (skip: number): number =>
+        h.call(CLOCK, ClockMessageId.POSSIBLE_PARENTS_GET, [2, skip]).status;
+      expect(parents(1)).toBe(ScmiStatus.SUCCESS); // the last parent
+      expect(parents(2)).toBe(ScmiStatus.INVALID_PARAMETERS); // = the count
+      expect(parents(3)).toBe(ScmiStatus.INVALID_PARAMETERS);
+    });
+  });
+
   describe('CLOCK_GET_PERMISSIONS', () => {
     const permissions = (hh: Harness, clock: number, agent = 1): number | undefined =>
       hh.call(CLOCK, ClockMessageId.GET_PERMISSIONS, [clock], agent).words[0];
@@ -623,6 +731,9 @@ describe('Clock protocol (0x14)', () => {
     h.clock.setTimeout = setTimeout;
     expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([0, 0]);
     expect(h.platform.counters.handlerErrors).toBe(1);
+    // Not accepted, so not pending: the clock takes the next set.
+    expect(set(h, 0, 0, 400 * MHZ)).toBe(0);
+    expect(get(h, 0)).toBe(400 * MHZ);
   });
 
   it('should count the delayed response of an operation still pending when the platform closes', () => {

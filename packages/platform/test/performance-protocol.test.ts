@@ -275,6 +275,28 @@ describe('Performance domain protocol (0x13)', () => {
       zero.close();
     });
 
+    it('should answer OUT_OF_RANGE to limits that are not levels (as SCP-firmware), change nothing and notify nothing', () => {
+      expect(h.call(PERF, PerformanceMessageId.NOTIFY_LIMITS, [0, 1]).status).toBe(0);
+      expect(h.call(PERF, PerformanceMessageId.NOTIFY_LEVEL, [0, 1]).status).toBe(0);
+      const before = h.platform.snapshot().performanceDomains[0];
+      const set = (p: number[]): number => h.call(PERF, PerformanceMessageId.LIMITS_SET, p).status;
+      expect(set([0, 1_000_000, 500_000])).toBe(ScmiStatus.OUT_OF_RANGE); // neither a level
+      expect(set([0, 1_000_000, 400_000])).toBe(ScmiStatus.OUT_OF_RANGE); // max is not
+      expect(set([0, 1_800_000, 500_000])).toBe(ScmiStatus.OUT_OF_RANGE); // min is not
+      expect(set([0, 0, 500_000])).toBe(ScmiStatus.OUT_OF_RANGE); // max kept, min is not
+      expect(set([0, 1_000_000, 0])).toBe(ScmiStatus.OUT_OF_RANGE); // min kept, max is not
+      expect(h.call(PERF, PerformanceMessageId.LIMITS_GET, [0]).words).toEqual([
+        1_800_000, 400_000,
+      ]);
+      expect(h.platform.snapshot().performanceDomains[0]).toEqual(before);
+      expect(h.link(1).posted).toHaveLength(0);
+      // Levels are accepted (control).
+      expect(set([0, 1_200_000, 800_000])).toBe(0);
+      expect(h.call(PERF, PerformanceMessageId.LIMITS_GET, [0]).words).toEqual([
+        1_200_000, 800_000,
+      ]);
+    });
+
     it('should reject inverted, out-of-range and empty limits', () => {
       const set = (p: number[]): number => h.call(PERF, PerformanceMessageId.LIMITS_SET, p).status;
       expect(set([0, 400_000, 800_000])).toBe(ScmiStatus.INVALID_PARAMETERS);

@@ -25,7 +25,18 @@
  * `*_NOTIFY` commands needing a P2A channel, a response or posted message that does not fit the
  * link's `maxMsgSize` (PROTOCOL_ERROR, or the message dropped), no domain notification enabled nor
  * asynchronous command accepted on a link its notification or delayed response does not fit, and
- * the domain permissions of the configuration that Base 0x9–0xB change.
+ * the domain permissions of the configuration that Base 0x9–0xB change. The oracle also models
+ * the state rules of the protocol servers' TSDoc (`ClockProtocol`, `PowerProtocol`,
+ * `PerformanceProtocol`, `SensorProtocol`), from what was accepted and the virtual time alone:
+ * - a clock with an accepted asynchronous CLOCK_RATE_SET not yet due is BUSY for
+ *   CLOCK_ATTRIBUTES, CLOCK_RATE_GET, CLOCK_RATE_SET and a state-changing CLOCK_CONFIG_SET, and
+ *   the clock commands are BUSY for nothing else but the `maxPendingAsync` limit;
+ * - asynchronous POWER_STATE_SETs are BUSY exactly at `maxPendingAsync` pending, and the sets of a
+ *   domain take effect in the order they were accepted (a synchronous set first applies the
+ *   domain's pending asynchronous ones), which the oracle checks against every domain's state;
+ * - performance limits are always levels of their domain;
+ * - a sensor disabled with SENSOR_CONFIG_SET is neither read (SENSOR_READING_GET) nor the subject
+ *   of a SENSOR_TRIP_POINT_EVENT or SENSOR_UPDATE.
  *
  * The normal suite runs one fixed seed. A longer campaign: `pnpm --filter @scmi-ts/platform fuzz`,
  * or `SCMI_FUZZ_RUNS=<runs>` and `SCMI_FUZZ_SEED=<seed>|random`; the seed is in the test name
@@ -388,14 +399,17 @@ const WORD_VALUES: Record<WordKind, fc.Arbitrary<number>> = {
   protocolId: fc.constantFrom(0, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0xff, 0x114),
   powerState: fc.constantFrom(0, 0x40000000, 0x40000001, 1, 0x80000000, 0xffffffff),
   systemState: fc.constantFrom(0, 1, 2, 3, 4, 5, 0x7fffffff, 0x80000000, 0xffffffff),
+  // The levels, values between them (no level: 300, 1_000_000) and beyond them.
   perfLevel: fc.constantFrom(
     0,
     1,
     199,
     200,
+    300,
     400,
     600,
     400_000,
+    1_000_000,
     800_000,
     1_200_000,
     1_800_000,
@@ -576,6 +590,12 @@ const w = (...values: number[]): Uint8Array => wordsToBytes(values);
 const pick = <T>(values: readonly T[]): fc.Arbitrary<T> => fc.constantFrom(...values);
 const levelsOf = (domainId: number): number[] =>
   (PERFORMANCE_DOMAINS[domainId]?.levels ?? []).map((l) => l.value);
+/** The levels of a domain, 0 ("unchanged") and a value between its two lowest levels. */
+const limitsOf = (domainId: number): number[] => {
+  const levels = levelsOf(domainId);
+  const between = Math.floor(((levels[0] ?? 0) + (levels[1] ?? levels[0] ?? 0)) / 2);
+  return [0, ...levels, between];
+};
 /** The rates of a clock and the rates just outside them. */
 const ratesOf = (clockId: number): number[] => {
   const rates = CLOCKS[clockId]?.rates;
@@ -658,7 +678,7 @@ const VALID_COMMANDS: [ScmiProtocolId, number, fc.Arbitrary<Uint8Array>][] = [
     PerformanceMessageId.LIMITS_SET,
     fc
       .nat(PERFORMANCE_DOMAINS.length - 1)
-      .chain((d) => fc.tuple(fc.constant(d), pick([0, ...levelsOf(d)]), pick([0, ...levelsOf(d)])))
+      .chain((d) => fc.tuple(fc.constant(d), pick(limitsOf(d)), pick(limitsOf(d))))
       .map(([d, max, min]) => w(d, max, min)),
   ],
   [
@@ -751,7 +771,7 @@ const VALID_COMMANDS: [ScmiProtocolId, number, fc.Arbitrary<Uint8Array>][] = [
     SensorMessageId.CONFIG_SET,
     fc
       .tuple(
-        pick([2, 3]),
+        pick([0, 2, 3]),
         pick([0, 10, 20, 50, 100, 150, 200, 1000, 2000]),
         pick([0, 1, 2]),
         pick([0, 1, 3]),
@@ -1033,6 +1053,21 @@ interface PendingDelayedResponse {
   readonly domainId: number;
 }
 
+/** An accepted asynchronous operation: its domain, the time its timer fires, a power state. */
+interface PendingOperation {
+  readonly domainId: number;
+  readonly due: number;
+  readonly state: number;
+}
+
+/** The clock commands SCP-firmware sends through `create_event_request`: BUSY while pending. */
+const CLOCK_BUSY_COMMANDS = new Set<number>([
+  ClockMessageId.ATTRIBUTES,
+  ClockMessageId.RATE_GET,
+  ClockMessageId.RATE_SET,
+  ClockMessageId.CONFIG_SET,
+]);
+
 // ---------------------------------------------------------------------------------------------
 // The harness: links that check what they receive, and the oracle
 // ---------------------------------------------------------------------------------------------
@@ -1064,6 +1099,16 @@ class FuzzRun {
   /** Agent → negotiated Base version (forgotten on disconnect). */
   readonly #baseVersion = new Map<number, number>();
   #lastCounters: PlatformCounters;
+  /** Accepted asynchronous CLOCK_RATE_SETs whose timer has not fired. */
+  #clockOps: PendingOperation[] = [];
+  /** Accepted asynchronous POWER_STATE_SETs whose timer has not fired (applied or not). */
+  #powerTimers: number[] = [];
+  /** Accepted asynchronous POWER_STATE_SETs not applied yet, oldest first. */
+  #powerQueue: PendingOperation[] = [];
+  /** The state every power domain must be in. */
+  readonly #power: number[] = POWER_DOMAINS.map((d) => d.state ?? 0);
+  /** Whether each sensor is enabled (SENSOR_CONFIG_SET bit 0). */
+  readonly #sensorEnabled: boolean[] = SENSORS.map((s) => s.enabled !== false);
   /** The last steps, for the violation messages. */
   readonly #recent: Op[] = [];
 
@@ -1119,6 +1164,7 @@ class FuzzRun {
         } catch (e) {
           this.fail(`clock.advance threw: ${String(e)}`);
         }
+        this.#advanced();
         break;
       case 'reconnect':
         this.disconnect(op.agentId);
@@ -1129,6 +1175,88 @@ class FuzzRun {
         break;
     }
     this.checkGlobal();
+  }
+
+  /** Whether sensor `id` is enabled, as SENSOR_CONFIG_SET left it. */
+  public sensorEnabled(id: number): boolean {
+    return this.#sensorEnabled[id] ?? true;
+  }
+
+  /**
+   * Time moved (timers fire only then, in time order, ties in the order they were armed): the
+   * operations due by now completed; pending power sets apply in the order they were accepted.
+   */
+  #advanced(): void {
+    const now = this.clock.now();
+    this.#clockOps = this.#clockOps.filter((op) => op.due > now);
+    this.#powerTimers = this.#powerTimers.filter((due) => due > now);
+    while (this.#powerQueue.length > 0 && (this.#powerQueue[0] as PendingOperation).due <= now) {
+      const op = this.#powerQueue.shift() as PendingOperation;
+      this.#power[op.domainId] = op.state;
+    }
+  }
+
+  /**
+   * The protocol servers' state rules (see the file comment) for a command answered `status`:
+   * checks what it may answer, and records what an accepted one changes.
+   */
+  #checkStateRules(
+    protocolId: number,
+    messageId: number,
+    payload: Uint8Array,
+    request: number[],
+    status: number,
+    what: string,
+  ): void {
+    const now = this.clock.now();
+    const max = this.behaviour.maxPendingAsync;
+    if (protocolId === ScmiProtocolId.CLOCK) {
+      const rateSet = messageId === ClockMessageId.RATE_SET;
+      const clockId = (rateSet ? request[1] : request[0]) ?? -1;
+      const async = rateSet && ((request[0] ?? 0) & 1) !== 0;
+      // CONFIG_SET state 3 ("unchanged") changes nothing and goes to no clock.
+      const changes = messageId !== ClockMessageId.CONFIG_SET || ((request[1] ?? 0) & 3) !== 3;
+      const busyCommand = CLOCK_BUSY_COMMANDS.has(messageId) && changes;
+      const pending = this.#clockOps.some((op) => op.domainId === clockId);
+      if (status === ScmiStatus.SUCCESS && busyCommand && pending)
+        this.fail(`${what}: SUCCESS for clock ${clockId} with a rate change pending`);
+      if (status === ScmiStatus.SUCCESS && async && this.#clockOps.length >= max)
+        this.fail(`${what}: accepted beyond ${max} pending rate changes`);
+      if (status === ScmiStatus.BUSY && !(busyCommand && pending))
+        if (!(async && this.#clockOps.length >= max)) this.fail(`${what}: BUSY, nothing pending`);
+      if (status === ScmiStatus.SUCCESS && async)
+        this.#clockOps.push({
+          domainId: clockId,
+          due: now + this.behaviour.asyncLatencyMs,
+          state: 0,
+        });
+    }
+    if (protocolId === ScmiProtocolId.POWER && messageId === PowerMessageId.STATE_SET) {
+      const [flags = 0, domainId = -1, state = 0] = request;
+      const full = this.#powerTimers.length >= max;
+      if (status === ScmiStatus.BUSY && !(flags === 1 && full))
+        this.fail(`${what}: BUSY with ${this.#powerTimers.length} pending asynchronous sets`);
+      if (status !== ScmiStatus.SUCCESS) return;
+      if (flags === 1) {
+        if (full) this.fail(`${what}: accepted beyond ${max} pending asynchronous sets`);
+        const due = now + this.behaviour.asyncLatencyMs;
+        this.#powerTimers.push(due);
+        this.#powerQueue.push({ domainId, due, state });
+        return;
+      }
+      // Synchronous: the domain's pending asynchronous sets first, oldest first, then this one.
+      for (const op of this.#powerQueue.filter((o) => o.domainId === domainId))
+        this.#power[domainId] = op.state;
+      this.#powerQueue = this.#powerQueue.filter((o) => o.domainId !== domainId);
+      this.#power[domainId] = state;
+    }
+    if (protocolId === ScmiProtocolId.SENSOR && status === ScmiStatus.SUCCESS) {
+      const sensorId = request[0] ?? -1;
+      if (messageId === SensorMessageId.READING_GET && !this.sensorEnabled(sensorId))
+        this.fail(`${what}: read disabled sensor ${sensorId}`);
+      if (messageId === SensorMessageId.CONFIG_SET && payload.byteLength === 8)
+        this.#sensorEnabled[sensorId] = ((request[1] ?? 0) & 1) !== 0;
+    }
   }
 
   /** `platform.handle`, which must neither throw nor modify the request. */
@@ -1193,6 +1321,7 @@ class FuzzRun {
     const want = expected === ScmiStatus.SUCCESS && !fits ? ScmiStatus.PROTOCOL_ERROR : expected;
     if (want !== undefined && status !== want)
       this.fail(`${what} size ${payload.byteLength}: status ${status}, oracle expects ${want}`);
+    this.#checkStateRules(protocolId, messageId, payload, request, status, what);
     if (status !== ScmiStatus.SUCCESS) return;
     if (
       protocolId === ScmiProtocolId.BASE &&
@@ -1518,6 +1647,10 @@ class FuzzRun {
     s.powerDomains.forEach((state, i) => {
       if (!(POWER_DOMAINS[i]?.states ?? [0, 0x40000000]).includes(state))
         this.fail(`power domain ${i} state 0x${state.toString(16)}`);
+      if (state !== this.#power[i])
+        this.fail(
+          `power domain ${i} state 0x${state.toString(16)}, expected 0x${(this.#power[i] ?? 0).toString(16)}`,
+        );
     });
     // System power states: 0–4 architectural, bit 31 set vendor.
     const system = s.systemPower;
@@ -1530,6 +1663,8 @@ class FuzzRun {
         this.fail(`performance domain ${i} level ${p.level} outside [${p.min}, ${p.max}]`);
       if (p.min < (levels[0] ?? 0) || p.max > (levels[levels.length - 1] ?? 0))
         this.fail(`performance domain ${i} limits [${p.min}, ${p.max}] outside the levels`);
+      if (!levels.includes(p.min) || !levels.includes(p.max))
+        this.fail(`performance domain ${i} limits [${p.min}, ${p.max}] are not levels`);
     });
     s.clocks.forEach((clock, i) => {
       const config = defined(CLOCKS[i]);
@@ -1566,6 +1701,7 @@ class FuzzRun {
    */
   public async finish(): Promise<void> {
     await this.clock.advance(5_000);
+    this.#advanced();
     this.checkGlobal();
     const dropped = this.platform.counters.delayedResponsesDropped;
     for (const link of this.links.values()) {
@@ -1668,6 +1804,8 @@ class CheckingLink implements PlatformAgentLink {
     if (!(cause === 0 || AGENT_IDS.includes(cause))) run.fail(`${what}: agent_id ${cause}`);
     const systemWide = protocolId === ScmiProtocolId.BASE || protocolId === ScmiProtocolId.SYSTEM;
     const domainId = systemWide ? 0 : (words[1] ?? -1);
+    if (protocolId === ScmiProtocolId.SENSOR && !run.sensorEnabled(domainId))
+      run.fail(`${what}: about disabled sensor ${domainId}`);
     const subscribed = run.platform
       .subscriptions(this.agentId)
       .some(

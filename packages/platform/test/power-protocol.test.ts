@@ -106,6 +106,101 @@ describe('Power domain protocol (0x11)', () => {
     });
   });
 
+  describe('asynchronous sets: pending limit and order', () => {
+    const DISPLAY = 2; // the domain with an asynchronous set
+    const set = (hh: Harness, p: number[], agent = 1): number =>
+      hh.call(POWER, PowerMessageId.STATE_SET, p, agent).status;
+    const stateOf = (hh: Harness): number | undefined =>
+      hh.platform.snapshot().powerDomains[DISPLAY];
+    /** POWER_STATE_CHANGE_REQUESTED / _CHANGED posted to agent 1: [id, agent_id, state]. */
+    const events = (hh: Harness): number[][] =>
+      hh.link(1).messages.map((m) => [m.messageId, m.words[0] ?? -1, m.words[2] ?? -1]);
+    const subscribe = (hh: Harness): void => {
+      for (const id of [PowerMessageId.STATE_NOTIFY, PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY])
+        expect(hh.call(POWER, id, [DISPLAY, 1]).status).toBe(0);
+    };
+    const REQUESTED = PowerNotificationId.STATE_CHANGE_REQUESTED;
+    const CHANGED = PowerNotificationId.STATE_CHANGED;
+
+    it('should answer BUSY to an asynchronous set beyond maxPendingAsync, change and notify nothing, and accept again once one completed', async () => {
+      const busy = new Harness(undefined, { behaviour: { maxPendingAsync: 2, asyncLatencyMs: 5 } });
+      busy.connect(1);
+      subscribe(busy);
+      expect(set(busy, [1, DISPLAY, OFF])).toBe(0);
+      expect(set(busy, [1, DISPLAY, 0x40000001])).toBe(0);
+      expect(set(busy, [1, DISPLAY, ON])).toBe(ScmiStatus.BUSY);
+      expect([busy.platform.armedTimers, busy.platform.pendingOperations]).toEqual([2, 2]);
+      expect(events(busy)).toEqual([
+        [REQUESTED, 1, OFF],
+        [REQUESTED, 1, 0x40000001],
+      ]);
+      await busy.clock.advance(5);
+      expect(stateOf(busy)).toBe(0x40000001); // the refused set changed nothing
+      expect(events(busy)).toHaveLength(4); // the two accepted sets completed
+      expect(set(busy, [1, DISPLAY, ON])).toBe(0);
+      await busy.clock.advance(5);
+      expect(stateOf(busy)).toBe(ON);
+      busy.close();
+    });
+
+    it("should apply a domain's sets in the order they were accepted: a synchronous set after an asynchronous one stays", async () => {
+      subscribe(h);
+      expect(set(h, [1, DISPLAY, 0x40000001])).toBe(0); // asynchronous
+      expect(set(h, [0, DISPLAY, OFF])).toBe(0); // synchronous: the pending set first, then it
+      expect(stateOf(h)).toBe(OFF);
+      expect(events(h)).toEqual([
+        [REQUESTED, 1, 0x40000001],
+        [REQUESTED, 1, OFF],
+        [CHANGED, 1, 0x40000001],
+        [CHANGED, 1, OFF],
+      ]);
+      await h.clock.advance(10);
+      expect(stateOf(h)).toBe(OFF); // the older set does not land last
+      expect(events(h)).toHaveLength(4);
+      expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([0, 0]);
+    });
+
+    it('should queue nothing when the clock cannot arm an asynchronous set (GENERIC_ERROR)', async () => {
+      subscribe(h);
+      const setTimeout = h.clock.setTimeout.bind(h.clock);
+      h.clock.setTimeout = () => {
+        throw new Error('the clock failed');
+      };
+      expect(set(h, [1, DISPLAY, 0x40000001])).toBe(ScmiStatus.GENERIC_ERROR);
+      h.clock.setTimeout = setTimeout;
+      expect(set(h, [0, DISPLAY, OFF])).toBe(0);
+      await h.clock.advance(10);
+      expect(stateOf(h)).toBe(OFF);
+      // The set that was not accepted never applies: one POWER_STATE_CHANGED, the synchronous one.
+      expect(events(h).filter(([id]) => id === CHANGED)).toEqual([[CHANGED, 1, OFF]]);
+      expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([0, 0]);
+    });
+
+    it('should apply two asynchronous sets in order (control)', async () => {
+      expect(set(h, [1, DISPLAY, OFF])).toBe(0);
+      expect(set(h, [1, DISPLAY, 0x40000001])).toBe(0);
+      await h.clock.advance(1);
+      expect(stateOf(h)).toBe(0x40000001);
+    });
+
+    it('should check reserved flags, then the domain, then asynchronous support, then the state, as SCP-firmware', () => {
+      subscribe(h);
+      const BAD_STATE = 0x40000005;
+      expect(set(h, [3, 9, BAD_STATE])).toBe(ScmiStatus.INVALID_PARAMETERS); // flags first
+      expect(set(h, [1, 9, BAD_STATE])).toBe(ScmiStatus.NOT_FOUND);
+      expect(set(h, [1, 1, BAD_STATE], 2)).toBe(ScmiStatus.DENIED);
+      expect(set(h, [1, 0, BAD_STATE])).toBe(ScmiStatus.NOT_SUPPORTED); // domain 0: no async set
+      expect(set(h, [1, DISPLAY, BAD_STATE])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      const noP2a = new Harness();
+      noP2a.connect(1, false);
+      expect(set(noP2a, [1, DISPLAY, BAD_STATE])).toBe(ScmiStatus.NOT_SUPPORTED);
+      noP2a.close();
+      expect(h.platform.snapshot().powerDomains).toEqual([ON, OFF, ON]);
+      expect(h.link(1).posted).toHaveLength(0);
+      expect(h.platform.armedTimers).toBe(0);
+    });
+  });
+
   describe('notifications', () => {
     it('should send STATE_CHANGED and CHANGE_REQUESTED to subscribers only, naming the agent that caused it', async () => {
       expect(h.call(POWER, PowerMessageId.STATE_NOTIFY, [0, 1], 2).status).toBe(0);

@@ -223,6 +223,25 @@ describe('Sensor protocol (0x15)', () => {
       expect(h.platform.snapshot().sensors[1]?.enabled).toBe(false);
     });
 
+    it('should answer NOT_SUPPORTED to readings of a disabled sensor, synchronous or asynchronous, accept nothing, and read it again once enabled', async () => {
+      const read = (flags: number, agent = 1): number =>
+        h.call(SENSOR, SensorMessageId.READING_GET, [0, flags], agent).status;
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [0, 0]).status).toBe(0);
+      expect(read(0)).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect(read(0, 3)).toBe(ScmiStatus.NOT_SUPPORTED); // the sensor, not the agent, is off
+      expect(read(1)).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([0, 0]);
+      await h.clock.advance(10);
+      expect(h.link(1).posted).toHaveLength(0); // no delayed response
+      // Still checked first: the sensor, the flags, the permission.
+      expect(h.call(SENSOR, SensorMessageId.READING_GET, [0, 2]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
+      expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [0, 1]).status).toBe(0);
+      expect(read(0)).toBe(0);
+      expect(read(1)).toBe(0);
+    });
+
     it('should reject unsupported configuration bits, bad sensors and denied ones', () => {
       // Timestamp reporting and an update interval: configuration the sensor does not support.
       expect(h.call(SENSOR, SensorMessageId.CONFIG_SET, [1, 2 | 1]).status).toBe(
@@ -346,6 +365,66 @@ describe('Sensor protocol (0x15)', () => {
       expect(h.links.get(1)?.posted).toHaveLength(0);
       await h.clock.advance(4000); // wraps to 100 and crosses 1000 again, watched: reported
       expect(h.links.get(1)?.messages.map((m) => m.words)).toEqual([[0, 2, (1 << 16) | 0]]);
+    });
+
+    /** One sensor stepping through `values` every 100 ms, one trip point, sampled every 100 ms. */
+    function stepping(values: number[]): Harness {
+      const hh = new Harness(
+        {
+          vendor: 'v',
+          subVendor: 's',
+          implementationVersion: 0,
+          agents: [{ id: 1, name: 'a', protocols: ['sensor'] }],
+          sensors: [
+            {
+              name: 'steps',
+              type: 2,
+              value: { kind: 'sequence', values, intervalMs: 100 },
+              tripPoints: 1,
+            },
+          ],
+        },
+        { behaviour: { sensorPollMs: 100 } },
+      );
+      hh.connect(1);
+      return hh;
+    }
+    /** The trip_point_desc of each SENSOR_TRIP_POINT_EVENT posted to agent 1. */
+    const trips = (hh: Harness): number[] => hh.link(1).messages.map((m) => defined(m.words[2]));
+    const UP = 1 << 16;
+    const DOWN = 0;
+
+    it('should cross as SCP-firmware trip_point_evaluate does: up from ≤ T to > T, down from > T to ≤ T', async () => {
+      // Samples at 150, 250, … ms: 10, 20, 10, 20, 10, 0 after 0 at 50 ms; threshold 10.
+      const hh = stepping([0, 10, 20, 10, 20, 10, 0]);
+      await hh.clock.advance(50);
+      expect(config(hh, 0, 3, 0, 10)).toBe(0);
+      expect(hh.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [0, 1]).status).toBe(0);
+      await hh.clock.advance(100); // 0 → 10: reaching the threshold is not being above it
+      expect(trips(hh)).toEqual([]);
+      await hh.clock.advance(500);
+      expect(trips(hh)).toEqual([UP, DOWN, UP, DOWN]); // 10 → 20 up, 20 → 10 down, …; 10 → 0 none
+      hh.close();
+    });
+
+    it('should not sample the trip points of a disabled sensor, and start from a fresh sample once enabled', async () => {
+      // 0 until 100 ms, 20 until 200 ms, then again; threshold 10, both directions.
+      const hh = stepping([0, 20]);
+      await hh.clock.advance(50);
+      expect(config(hh, 0, 3, 0, 10)).toBe(0);
+      expect(hh.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [0, 1]).status).toBe(0);
+      expect(hh.platform.armedTimers).toBe(1); // the trip-point monitor
+      expect(hh.call(SENSOR, SensorMessageId.CONFIG_SET, [0, 0]).status).toBe(0);
+      expect(hh.platform.armedTimers).toBe(0); // not sampled while disabled
+      await hh.clock.advance(1000); // crosses 10 both ways every 100 ms
+      expect(trips(hh)).toEqual([]);
+      expect(hh.platform.subscriptions(1)).toHaveLength(1); // kept
+      // At 1050 ms the reading is 0 (a fresh sample); at 1150 ms 20: one crossing up.
+      expect(hh.call(SENSOR, SensorMessageId.CONFIG_SET, [0, 1]).status).toBe(0);
+      expect(hh.platform.armedTimers).toBe(1);
+      await hh.clock.advance(100);
+      expect(trips(hh)).toEqual([UP]);
+      hh.close();
     });
 
     it('should keep trip points per agent', async () => {
@@ -642,13 +721,15 @@ describe('Sensor protocol (0x15)', () => {
         expect(first[0]).toBe(3 | (1 << 16));
         const second = split.call(SENSOR, SensorMessageId.LIST_UPDATE_INTERVALS, [3, 3]).words;
         expect(second.map((w, i) => (i === 0 ? w : entryMs(w)))).toEqual([1, 100]);
-        expect(split.call(SENSOR, SensorMessageId.LIST_UPDATE_INTERVALS, [3, 4]).words).toEqual([
-          0,
-        ]);
-        expect(split.call(SENSOR, SensorMessageId.LIST_UPDATE_INTERVALS, [3, 5]).status).toBe(
-          ScmiStatus.INVALID_PARAMETERS,
-        );
         split.close();
+      });
+
+      it('should answer INVALID_PARAMETERS from the end of a list on, an index equal to the count included (as the other lists)', () => {
+        const list = (index: number): number =>
+          h.call(SENSOR, SensorMessageId.LIST_UPDATE_INTERVALS, [3, index]).status;
+        expect(list(3)).toBe(ScmiStatus.SUCCESS); // the last one
+        expect(list(4)).toBe(ScmiStatus.INVALID_PARAMETERS); // = the count
+        expect(list(5)).toBe(ScmiStatus.INVALID_PARAMETERS);
       });
 
       it('should describe a range as one segmented triplet, whatever the index', () => {

@@ -1,6 +1,8 @@
 import {
   ScmiError,
   ScmiShutdownError,
+  ScmiStatus,
+  ScmiStatusError,
   ScmiTimeoutError,
   ScmiTransportError,
   mulberry32,
@@ -50,6 +52,11 @@ export interface InterleavingResult {
      * timed out (the SMT area not freed, the OP-TEE invocation not returned…): `*_BUSY`.
      */
     readonly busy: number;
+    /**
+     * Clock commands the platform answered BUSY: clock 0 had an asynchronous rate change pending,
+     * and the platform takes one operation per clock at a time (as SCP-firmware does).
+     */
+    readonly platformBusy: number;
   };
   /** Replies that arrived for transfers already over, counted (core's late replies, guard refusals). */
   readonly lateRepliesCounted: number;
@@ -83,6 +90,11 @@ export const INTERLEAVING_OUTCOMES = {
  */
 interface Command {
   readonly name: string;
+  /**
+   * Whether the platform may answer it BUSY: a clock command while the clock's asynchronous rate
+   * change is pending.
+   */
+  readonly clock?: true;
   send(agent: ScmiAgent): Promise<unknown>;
   /** Why `answer` is not this command's (undefined when it is), for the platform `config`. */
   check(answer: unknown, config: PlatformConfig): string | undefined;
@@ -140,6 +152,7 @@ const COMMANDS: readonly Command[] = [
   },
   {
     name: 'CLOCK_RATE_GET (clock 0)',
+    clock: true,
     send: (a) => a.transact(0x14, 0x6, u32s(0)),
     check: (v, c) => {
       const bytes = v as Uint8Array;
@@ -162,6 +175,7 @@ const ASYNC_COMMANDS: readonly Command[] = [
   ...COMMANDS,
   {
     name: 'CLOCK_RATE_SET (clock 0, async)',
+    clock: true,
     send: (a) => a.transact(0x14, 0x5, u32s(1, 0, SET_RATE_HZ, 0), { async: true }),
     // The delayed response's payload: clock id, rate (low, high) — the rate set.
     check: (v) => {
@@ -195,6 +209,7 @@ interface ScheduleReport {
   readonly timedOut: number;
   readonly shutDown: number;
   readonly busy: number;
+  readonly platformBusy: number;
   readonly late: number;
   readonly problems: string[];
 }
@@ -214,8 +229,9 @@ interface ScheduleReport {
  * released channel (the kit's `TransportInstrument`), every resource released once, newest first,
  * every quiesce before any release (`checkTeardownLog`), nothing left live or armed, the probe, every
  * command and the removal settled (no hang), each ended as it may (success, `ScmiTimeoutError`,
- * `ScmiShutdownError`, or the transport's busy refusal while a timed-out message holds the
- * channel), and every reply callback that reached core accounted for (completed, late,
+ * `ScmiShutdownError`, the transport's busy refusal while a timed-out message holds the
+ * channel, or for a clock command the platform's BUSY while the clock's asynchronous rate change is
+ * pending), and every reply callback that reached core accounted for (completed, late,
  * delayed response, notification, bad message or failed transfer). Each violation names the seed
  * that replays its schedule.
  *
@@ -244,6 +260,7 @@ export async function runInterleavingSimulation(
   let timedOut = 0;
   let shutDown = 0;
   let busy = 0;
+  let platformBusy = 0;
   let late = 0;
   let done = 0;
   for (; done < schedules && Date.now() < deadline; done++) {
@@ -254,6 +271,7 @@ export async function runInterleavingSimulation(
     timedOut += r.timedOut;
     shutDown += r.shutDown;
     busy += r.busy;
+    platformBusy += r.platformBusy;
     late += r.late;
     for (const p of r.problems) violations.push(`schedule seed ${scheduleSeed}: ${p}`);
   }
@@ -261,7 +279,7 @@ export async function runInterleavingSimulation(
     seed,
     schedules: done,
     outcomes,
-    commands: { succeeded, timedOut, shutDown, busy },
+    commands: { succeeded, timedOut, shutDown, busy, platformBusy },
     lateRepliesCounted: late,
     violations,
     reproduce: `pnpm stress ${stressFixtureFlags(fixture)} --seed ${seed} --interleavings ${done} --runs 0 (one schedule: --seed <its seed> --interleavings 1 --runs 0)`,
@@ -332,6 +350,7 @@ async function runSchedule(
   let timedOut = 0;
   let shutDown = 0;
   let busy = 0;
+  let platformBusy = 0;
   let removing: Promise<unknown> | undefined;
   // Set from the `remove` closure (a plain `false` would be narrowed to the literal here).
   let busyAtRemove = false as boolean;
@@ -351,6 +370,12 @@ async function runSchedule(
             if (ScmiTimeoutError.is(e)) timedOut++;
             else if (ScmiShutdownError.is(e)) shutDown++;
             else if (isBusy(e)) busy++;
+            else if (
+              command.clock === true &&
+              ScmiStatusError.is(e) &&
+              e.status === ScmiStatus.BUSY
+            )
+              platformBusy++;
             else problems.push(`a command failed with ${describeError(e)}`);
           },
         )
@@ -428,5 +453,5 @@ async function runSchedule(
       : busyAtRemove
         ? INTERLEAVING_OUTCOMES.removedBusy
         : INTERLEAVING_OUTCOMES.removedIdle;
-  return { outcome, succeeded, timedOut, shutDown, busy, late, problems };
+  return { outcome, succeeded, timedOut, shutDown, busy, platformBusy, late, problems };
 }

@@ -343,7 +343,7 @@ async function main(): Promise<void> {
         `  interleavings:   ${count(sim.schedules, 'schedule')} (same thread, virtual clock); ${formatPhases(sim.outcomes)}`,
       );
       console.log(
-        `                   commands: ${c.succeeded} succeeded, ${c.timedOut} timed out, ${c.shutDown} shut down, ${c.busy} refused busy; late replies counted: ${sim.lateRepliesCounted}; invariant violations: ${sim.violations.length}`,
+        `                   commands: ${c.succeeded} succeeded, ${c.timedOut} timed out, ${c.shutDown} shut down, ${c.busy} refused busy, ${c.platformBusy} answered BUSY by the platform; late replies counted: ${sim.lateRepliesCounted}; invariant violations: ${sim.violations.length}`,
       );
       for (const v of sim.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
       if (sim.violations.length > 0) hints.push(again(stressed, sim.reproduce));

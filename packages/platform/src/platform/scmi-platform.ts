@@ -73,6 +73,10 @@ export interface ScmiPlatformOptions {
  *   the subscription stays, and allowing the domain again resumes delivery); dropped and counted
  *   when `link.post` refuses them. Delayed responses: header type 2 with the command's token, posted
  *   after the operation's latency and posted again (bounded, counted) when `link.post` refuses.
+ * - Asynchronous operations: at most `behaviour.maxPendingAsync` pending per protocol (Clock, Power,
+ *   Sensor; BUSY beyond). A clock with an asynchronous rate change pending answers BUSY to
+ *   CLOCK_ATTRIBUTES, CLOCK_RATE_GET, CLOCK_RATE_SET and state changes until it completes (as
+ *   SCP-firmware); a power domain's sets take effect in the order they were accepted.
  * - `disconnect` cancels the agent's timers (delayed, held or late replies) and subscriptions; an
  *   asynchronous operation it was answered SUCCESS for still completes, its delayed response not
  *   sent (counted in `cancelledOnDisconnect`). `close` cancels every timer.

@@ -60,7 +60,16 @@ function roundRate(rates: ClockConfig['rates'], rate: number, flags: number): nu
 /**
  * Clock protocol (0x14), version 3.0: rates (list or range), asynchronous rate changes with
  * delayed responses, enable/disable, extended names, parents and per-agent permissions
- * (CLOCK_GET_PERMISSIONS, enforced by RATE_SET, CONFIG_SET and PARENT_SET). @internal
+ * (CLOCK_GET_PERMISSIONS, enforced by RATE_SET, CONFIG_SET and PARENT_SET).
+ *
+ * One operation per clock at a time, as SCP-firmware's `module/scmi_clock/src/mod_scmi_clock.c`
+ * (`create_event_request`: a clock whose `clock_ops` entry is not available is FWK_E_BUSY, which
+ * its handlers answer SCMI_BUSY): while an accepted asynchronous CLOCK_RATE_SET of a clock is
+ * pending, CLOCK_ATTRIBUTES, CLOCK_RATE_GET, CLOCK_RATE_SET and a CLOCK_CONFIG_SET that would
+ * change the clock's state — the commands SCP-firmware sends through `create_event_request` — are
+ * answered BUSY for that clock, so an older change can never land after a newer one. The clock is
+ * free again when the operation completes (it completes even if its agent disconnects or resets;
+ * only `close` cancels it, and nothing is answered after that). @internal
  */
 export class ClockProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.CLOCK;
@@ -69,6 +78,8 @@ export class ClockProtocol implements ProtocolServer {
   readonly #p: PlatformServices;
   readonly #clocks: readonly ClockConfig[];
   readonly #state: ClockState[];
+  /** Per clock: whether an accepted asynchronous rate change has not completed yet. */
+  readonly #pending: boolean[];
 
   public constructor(services: PlatformServices) {
     this.#p = services;
@@ -78,6 +89,7 @@ export class ClockProtocol implements ProtocolServer {
       enabled: c.enabled !== false,
       parent: c.parent,
     }));
+    this.#pending = this.#clocks.map(() => false);
     const count = (): number => this.#clocks.length;
     this.messages = new Map<number, MessageHandler>([
       [ClockMessageId.ATTRIBUTES, { size: 4, run: (req) => this.#attributes(req) }],
@@ -141,10 +153,21 @@ export class ClockProtocol implements ProtocolServer {
     return bad ?? [id, this.#clocks[id] as ClockConfig, this.#state[id] as ClockState];
   }
 
+  /**
+   * BUSY while clock `id` has an asynchronous rate change pending (see the class comment), else
+   * undefined.
+   */
+  #busy(id: number): Reply | undefined {
+    return this.#pending[id] === true ? fail(ScmiStatus.BUSY) : undefined;
+  }
+
   #attributes(req: PlatformRequest): Reply {
     const found = this.#clock(req, false);
     if (!Array.isArray(found)) return found;
-    const [, c, s] = found;
+    const [id, c, s] = found;
+    // SCP-firmware reads the state through create_event_request (SCMI_CLOCK_REQUEST_GET_STATE).
+    const busy = this.#busy(id);
+    if (busy !== undefined) return busy;
     // Bits 31 (rate changed) and 30 (rate change requested notifications): only on a link with a
     // P2A channel that the notification fits; there CLOCK_RATE_NOTIFY and
     // CLOCK_RATE_CHANGE_REQUESTED_NOTIFY answer NOT_SUPPORTED (see notifyCommand).
@@ -195,12 +218,6 @@ export class ClockProtocol implements ProtocolServer {
     const low = req.r.u32();
     const high = req.r.u32();
     if (c.canSetRate === false) return fail(ScmiStatus.DENIED);
-    const asked = high * TWO_32 + low;
-    const rate = asked > Number.MAX_SAFE_INTEGER ? undefined : roundRate(c.rates, asked, flags);
-    // A rate the clock cannot take: INVALID_PARAMETERS, as SCP-firmware answers every set whose
-    // driver refused the rate (`set_request_respond`, module/scmi_clock/src/mod_scmi_clock.c:
-    // FWK_E_RANGE or FWK_E_PARAM) and Arm's scmi-tests expect (test_pool/clock/test_c011.c).
-    if (rate === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
     const async = (flags & 1) !== 0;
     const respond = (flags & 2) === 0;
     if (async && !req.link.p2a) return fail(ScmiStatus.NOT_SUPPORTED);
@@ -209,6 +226,17 @@ export class ClockProtocol implements ProtocolServer {
     // PlatformServices.delayedFits). One that asks for none (flags bit 1) posts no reply of its
     // own and is accepted.
     if (async && respond && !this.#asyncSupported(req)) return fail(ScmiStatus.NOT_SUPPORTED);
+    // Then, in SCP-firmware's order (scmi_clock_rate_set_handler: the asynchronous check, then
+    // create_event_request, then the driver), BUSY for a clock with a pending change before the
+    // rate is looked at.
+    const busy = this.#busy(id);
+    if (busy !== undefined) return busy;
+    const asked = high * TWO_32 + low;
+    const rate = asked > Number.MAX_SAFE_INTEGER ? undefined : roundRate(c.rates, asked, flags);
+    // A rate the clock cannot take: INVALID_PARAMETERS, as SCP-firmware answers every set whose
+    // driver refused the rate (`set_request_respond`, module/scmi_clock/src/mod_scmi_clock.c:
+    // FWK_E_RANGE or FWK_E_PARAM) and Arm's scmi-tests expect (test_pool/clock/test_c011.c).
+    if (rate === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
     if (async && this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
       return fail(ScmiStatus.BUSY);
     }
@@ -224,9 +252,13 @@ export class ClockProtocol implements ProtocolServer {
       return ok();
     }
     this.#p.later(req, this.#p.behaviour.asyncLatencyMs, TAG, respond, () => {
+      // Free first: the clock takes commands again whatever applying the change does.
+      this.#pending[id] = false;
       this.#apply(id, s, rate, cause);
       return ok(words(id, ...rateWords(rate)));
     });
+    // Busy once armed: a clock that could not arm the operation (later throws) stays free.
+    this.#pending[id] = true;
     return ok();
   }
 
@@ -244,19 +276,25 @@ export class ClockProtocol implements ProtocolServer {
   #getRate(req: PlatformRequest): Reply {
     const found = this.#clock(req, true);
     if (!Array.isArray(found)) return found;
+    // SCP-firmware reads the rate through create_event_request (SCMI_CLOCK_REQUEST_GET_RATE).
+    const busy = this.#busy(found[0]);
+    if (busy !== undefined) return busy;
     return ok(wordsOf(rateWords(found[2].rate)));
   }
 
   #setConfig(req: PlatformRequest): Reply {
     const found = this.#clock(req, true);
     if (!Array.isArray(found)) return found;
-    const [, c, s] = found;
+    const [id, c, s] = found;
     const attributes = req.r.u32();
     // v3: bits 1:0 state (0 off, 1 on, 3 unchanged), 23:16 OEM config type (none supported).
     const state = attributes & 3;
     if ((attributes & ~3) !== 0 || state === 2) return fail(ScmiStatus.INVALID_PARAMETERS);
     if (state === 3) return ok();
     if (c.canSetState === false) return fail(ScmiStatus.DENIED);
+    // Last, as scmi_clock_config_set_handler calls create_event_request (SET_STATE) last.
+    const busy = this.#busy(id);
+    if (busy !== undefined) return busy;
     s.enabled = state === 1;
     return ok();
   }
@@ -281,7 +319,11 @@ export class ClockProtocol implements ProtocolServer {
     const parents = found[1].parents ?? [];
     const skip = req.r.u32();
     if (parents.length === 0) return fail(ScmiStatus.NOT_SUPPORTED);
-    if (skip > parents.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    // From the end on (a skip equal to the count included), as the other lists (describe rates,
+    // levels, sensor descriptions and axes) and NXP's System Manager, which implements this
+    // command (`rpc_scmi_clock.c` ClockPossibleParentsGet: `skipParents >= numMuxes`; SCP-firmware
+    // has no CLOCK_POSSIBLE_PARENTS_GET). Linux (scmi_iterator_run) never asks there.
+    if (skip >= parents.length) return fail(ScmiStatus.INVALID_PARAMETERS);
     const left = parents.length - skip;
     const n = Math.min(left, this.#p.fit(req, 4, 4), this.#p.behaviour.multiPartMax, 0xff);
     return ok(words(n | ((left - n) << 24), ...parents.slice(skip, skip + n)));

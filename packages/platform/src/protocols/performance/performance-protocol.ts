@@ -37,7 +37,8 @@ const LEVEL_NOTIFICATION = 12;
  * Performance domain protocol (0x13), version 3.0, without fast channels (PERF_DESCRIBE_FASTCHANNEL
  * answers NOT_SUPPORTED, no message advertises one). Limits narrow the allowed levels and pull the
  * current level inside them; PERF_LIMITS_SET takes a zero limit as "unchanged" (SCMI v3.1, as
- * Linux sends it) and refuses both zero, unless the domain has a level 0. @internal
+ * Linux sends it) and refuses both zero, unless the domain has a level 0, and answers
+ * OUT_OF_RANGE to a limit that is not one of the domain's levels (as SCP-firmware). @internal
  */
 export class PerformanceProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.PERF;
@@ -172,11 +173,13 @@ export class PerformanceProtocol implements ProtocolServer {
     const max = zeroUnchanged && rangeMax === 0 ? s.max : rangeMax;
     const min = zeroUnchanged && rangeMin === 0 ? s.min : rangeMin;
     if (min > max) return fail(ScmiStatus.INVALID_PARAMETERS);
+    // Each limit must be one of the domain's levels, as SCP-firmware requires without its
+    // approximate-level option (`module/scmi_perf/src/mod_scmi_perf.c`: validate_new_limits looks
+    // both up with find_opp_for_level(…, false), FWK_E_RANGE when there is no exact match, which
+    // scmi_perf_limits_set_handler answers OUT_OF_RANGE): nothing changes, nothing is notified.
+    // (This covers limits outside the lowest and highest level too.)
+    if (!values.includes(min) || !values.includes(max)) return fail(ScmiStatus.OUT_OF_RANGE);
     const inside = values.filter((v) => v >= min && v <= max);
-    if (min < (values[0] as number) || max > (values[values.length - 1] as number)) {
-      return fail(ScmiStatus.OUT_OF_RANGE);
-    }
-    if (inside.length === 0) return fail(ScmiStatus.OUT_OF_RANGE);
     const cause = req.agent.id;
     if (s.min !== min || s.max !== max) {
       s.min = min;

@@ -23,11 +23,33 @@ import { PowerMessageId, PowerNotificationId } from './power-message-id.js';
  * `#apply`): agent_id, domain_id, power_state.
  */
 const STATE_NOTIFICATION = 12;
+/** POWER_STATE_SET flags: bit 0 asynchronous, the rest reserved. */
+const ASYNC = 1;
+const TAG = 'power';
+
+/** An accepted asynchronous POWER_STATE_SET not applied yet. */
+interface QueuedSet {
+  readonly state: number;
+  readonly cause: number;
+}
 
 /**
  * Power domain protocol (0x11), version 3.0. Synchronous sets apply at once; asynchronous ones
  * (domains with `asyncSet`, P2A links only) apply after the async latency, with no delayed response
- * (as the protocol specifies): completion is seen through POWER_STATE_CHANGED. @internal
+ * (as the protocol specifies): completion is seen through POWER_STATE_CHANGED. At most
+ * `maxPendingAsync` asynchronous sets are pending at once (BUSY beyond, as the clock and sensor
+ * protocols answer; SCP-firmware sets no such count, its bounded event queue is the limit); each
+ * counts until its latency has passed, even if a synchronous set applied it earlier.
+ *
+ * The sets of a domain take effect in the order they were accepted. SCP-firmware
+ * (`module/scmi_power_domain/src/mod_scmi_power_domain.c`, scmi_pd_power_state_set_handler) does
+ * not refuse a set for a domain with an asynchronous set pending: it queues both to the power
+ * domain module, which handles them in turn (it answers BUSY only to a synchronous set while an
+ * earlier synchronous one of the domain still waits for its response, which cannot happen here:
+ * a synchronous set completes before its response). So a synchronous set first applies the
+ * domain's pending asynchronous sets, oldest first (each with its POWER_STATE_CHANGED), then
+ * itself; an asynchronous set found already applied that way does nothing when its timer fires.
+ * @internal
  */
 export class PowerProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.POWER;
@@ -36,11 +58,14 @@ export class PowerProtocol implements ProtocolServer {
   readonly #p: PlatformServices;
   readonly #domains: readonly PowerDomainConfig[];
   readonly #state: number[];
+  /** Per domain: accepted asynchronous sets not applied yet, oldest first. */
+  readonly #queued: QueuedSet[][];
 
   public constructor(services: PlatformServices) {
     this.#p = services;
     this.#domains = services.config.powerDomains ?? [];
     this.#state = this.#domains.map((d) => d.state ?? 0);
+    this.#queued = this.#domains.map(() => []);
     const count = (): number => this.#domains.length;
     this.messages = new Map<number, MessageHandler>([
       [PowerMessageId.DOMAIN_ATTRIBUTES, { size: 4, run: (req) => this.#attributes(req) }],
@@ -101,17 +126,29 @@ export class PowerProtocol implements ProtocolServer {
     return ok(concat(words(flags), shortName(d.name)));
   }
 
+  /**
+   * The order of SCP-firmware's scmi_pd_power_state_set_handler
+   * (`module/scmi_power_domain/src/mod_scmi_power_domain.c`): reserved flag bits
+   * (scmi_pd_power_state_set_parameters_check) before the domain is looked up; then the domain
+   * (NOT_FOUND, DENIED), an asynchronous set the domain or link does not support (NOT_SUPPORTED,
+   * as its type checks), and last the state itself, which SCP-firmware leaves to its power domain
+   * module (INVALID_PARAMETERS here, for a state the domain does not have). Then BUSY for an
+   * asynchronous set beyond `maxPendingAsync`.
+   */
   #set(req: PlatformRequest): Reply {
     const flags = req.r.u32();
     const id = req.r.u32();
     const state = req.r.u32();
-    if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    if ((flags & ~ASYNC) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     const bad = domainCheck(req, 'power', id, this.#domains.length, true);
     if (bad !== undefined) return bad;
     const d = this.#domains[id] as PowerDomainConfig;
-    if (!(d.states ?? []).includes(state)) return fail(ScmiStatus.INVALID_PARAMETERS);
-    const async = flags === 1;
+    const async = flags === ASYNC;
     if (async && (!req.link.p2a || d.asyncSet !== true)) return fail(ScmiStatus.NOT_SUPPORTED);
+    if (!(d.states ?? []).includes(state)) return fail(ScmiStatus.INVALID_PARAMETERS);
+    if (async && this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
+      return fail(ScmiStatus.BUSY);
+    }
     const cause = req.agent.id;
     this.#p.notify(
       this.id,
@@ -119,15 +156,28 @@ export class PowerProtocol implements ProtocolServer {
       id,
       words(cause, id, state),
     );
+    const queue = this.#queued[id] as QueuedSet[];
     if (!async) {
+      this.#applyQueued(id, queue.length);
       this.#apply(id, state, cause);
       return ok();
     }
-    this.#p.later(req, this.#p.behaviour.asyncLatencyMs, 'power', false, () => {
-      this.#apply(id, state, cause);
+    const set: QueuedSet = { state, cause };
+    this.#p.later(req, this.#p.behaviour.asyncLatencyMs, TAG, false, () => {
+      // Already applied (and dequeued) by a later synchronous set: nothing left to do.
+      const at = queue.indexOf(set);
+      if (at >= 0) this.#applyQueued(id, at + 1);
       return ok();
     });
+    // Queued once armed: a set whose timer could not be armed (later throws) was not accepted.
+    queue.push(set);
     return ok();
+  }
+
+  /** Applies the `n` oldest queued asynchronous sets of domain `id`, in order. */
+  #applyQueued(id: number, n: number): void {
+    const queue = this.#queued[id] as QueuedSet[];
+    for (const set of queue.splice(0, n)) this.#apply(id, set.state, set.cause);
   }
 
   #apply(id: number, state: number, cause: number): void {

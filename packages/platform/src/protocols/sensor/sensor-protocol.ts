@@ -130,10 +130,15 @@ function unitBits(type: number, exponent: number): number {
  * names), extended names, synchronous and asynchronous readings (delayed response 0x6) with
  * optional timestamps, trip points, configuration (enable, timestamps, update interval) and
  * continuous updates (SENSOR_UPDATE every update interval, one timer per sensor). Readings follow each sensor's (or axis') value generator on the
- * platform clock. Trip points are kept per agent; while any is armed and its agent subscribed, the
- * sensors are sampled every `sensorPollMs` and a crossing sends SENSOR_TRIP_POINT_EVENT to that
- * agent. Both events carry agent_id 0: the platform causes them, not an agent (SCP-firmware's
- * `scmi_sensor_notify_trip_point`, module/scmi_sensor/src/mod_scmi_sensor.c, sends 0).
+ * platform clock. A sensor disabled with SENSOR_CONFIG_SET is not read: SENSOR_READING_GET answers
+ * NOT_SUPPORTED, as SCP-firmware's sensor module refuses it (`module/sensor/src/mod_sensor.c`,
+ * get_data: FWK_E_SUPPORT for a disabled sensor) and NXP's System Manager answers
+ * (`DEV_SM_SensorReadingGet`: SM_ERR_NOT_SUPPORTED); its SENSOR_UPDATE timer stops and its trip
+ * points are not sampled. Trip points are kept per agent; while any is armed on an enabled sensor
+ * and its agent subscribed, the sensors are sampled every `sensorPollMs` and a crossing sends
+ * SENSOR_TRIP_POINT_EVENT to that agent. Both events carry agent_id 0: the platform causes them,
+ * not an agent (SCP-firmware's `scmi_sensor_notify_trip_point`,
+ * module/scmi_sensor/src/mod_scmi_sensor.c, sends 0).
  * @internal
  */
 export class SensorProtocol implements ProtocolServer {
@@ -387,13 +392,25 @@ export class SensorProtocol implements ProtocolServer {
     return ok();
   }
 
+  /**
+   * NOT_SUPPORTED for a disabled sensor, which is not read; else undefined. SCP-firmware's
+   * get_data (`module/sensor/src/mod_sensor.c`) refuses a disabled sensor with FWK_E_SUPPORT, the
+   * status its SCMI modules answer NOT_SUPPORTED (mod_scmi_sensor.c itself does not look at it and
+   * answers from the last reading it cached); NXP's System Manager answers NOT_SUPPORTED
+   * (`DEV_SM_SensorReadingGet`). Checked where SCP-firmware reads the sensor: after the flags and,
+   * for an asynchronous reading, after its own checks.
+   */
+  #notRead(id: number): Reply | undefined {
+    return (this.#state[id] as SensorState).enabled ? undefined : fail(ScmiStatus.NOT_SUPPORTED);
+  }
+
   #read(req: PlatformRequest): Reply {
     const found = this.#sensor(req, true);
     if (!Array.isArray(found)) return found;
     const [id, s] = found;
     const flags = req.r.u32();
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
-    if (flags === 0) return ok(wordsOf(this.#readings(id)));
+    if (flags === 0) return this.#notRead(id) ?? ok(wordsOf(this.#readings(id)));
     // Not advertised (SENSOR_DESCRIPTION_GET bit 31) without a P2A channel, or on a link the
     // delayed response would not fit (see PlatformServices.delayedFits): NOT_SUPPORTED, as for a
     // sensor without asynchronous reading. (SCP-firmware refuses asynchronous readings
@@ -404,6 +421,10 @@ export class SensorProtocol implements ProtocolServer {
     if (this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
       return fail(ScmiStatus.BUSY);
     }
+    const disabled = this.#notRead(id);
+    if (disabled !== undefined) return disabled;
+    // Accepted while the sensor is enabled: the reading completes, even if the sensor is disabled
+    // before its delayed response (the platform does not take back an accepted operation).
     const latency = s.readLatencyMs ?? this.#p.behaviour.asyncLatencyMs;
     this.#p.later(req, latency, TAG, true, () => ok(words(id, ...this.#readings(id))));
     return ok();
@@ -425,7 +446,10 @@ export class SensorProtocol implements ProtocolServer {
       const { min, max, step } = intervals;
       return ok(words(3 | SEGMENTED, entry(min), entry(max), entry(step)));
     }
-    if (index > intervals.length) return fail(ScmiStatus.INVALID_PARAMETERS);
+    // From the end on (an index equal to the count included), as the other lists: SCP-firmware's
+    // sensor description and axis handlers (`desc_index >= sensor_count`, `>= axis_count`,
+    // mod_scmi_sensor.c; SCP-firmware has no SENSOR_LIST_UPDATE_INTERVALS). Linux never asks there.
+    if (index >= intervals.length) return fail(ScmiStatus.INVALID_PARAMETERS);
     const left = intervals.length - index;
     const n = Math.min(left, this.#p.fit(req, 4, 4), this.#p.behaviour.multiPartMax, 0xfff);
     return ok(words(n | ((left - n) << 16), ...intervals.slice(index, index + n).map(entry)));
@@ -478,6 +502,9 @@ export class SensorProtocol implements ProtocolServer {
     st.timestamping = timestamping;
     st.intervalUs = intervalUs;
     this.#rearmUpdates(restart ? id : undefined);
+    // A disabled sensor is not sampled for its trip points (nor its sample kept); enabled again,
+    // it starts from a fresh sample (see #rearm).
+    this.#rearm();
     return ok();
   }
 
@@ -548,7 +575,12 @@ export class SensorProtocol implements ProtocolServer {
     }
   }
 
-  /** Sensor ids watched by subscribed agents with armed trip points that may use them, per agent. */
+  /**
+   * Enabled sensors watched by subscribed agents with armed trip points that may use them, per
+   * agent. A disabled sensor is not read, so its trip points are not evaluated: SCP-firmware
+   * evaluates them only on a reading (`module/sensor/src/mod_sensor.c`, trip_point_process from
+   * get_data and reading_complete), and get_data refuses a disabled sensor.
+   */
   #watched(): [AgentSession, number, Map<number, TripPoint>][] {
     const out: [AgentSession, number, Map<number, TripPoint>][] = [];
     for (const [agentId, perSensor] of this.#trips) {
@@ -557,6 +589,7 @@ export class SensorProtocol implements ProtocolServer {
       for (const [sensorId, trips] of perSensor) {
         if (
           trips.size > 0 &&
+          (this.#state[sensorId] as SensorState).enabled &&
           agent.receives(this.id, SensorNotificationId.TRIP_POINT_EVENT, sensorId)
         )
           out.push([agent, sensorId, trips]);
@@ -598,7 +631,10 @@ export class SensorProtocol implements ProtocolServer {
       const cur = now.get(sensorId) as bigint;
       const prev = this.#samples.get(sensorId) ?? cur;
       for (const [trip, point] of trips) {
-        const up = prev < point.value && cur >= point.value;
+        // SCP-firmware's trip_point_evaluate (`module/sensor/src/mod_sensor.c`): a reading is
+        // "above" when value > threshold; upward: from not above to above; downward: from above
+        // to not above (value <= threshold).
+        const up = prev <= point.value && cur > point.value;
         const down = prev > point.value && cur <= point.value;
         if ((up && (point.mode & 1) !== 0) || (down && (point.mode & 2) !== 0)) {
           this.#p.notifyAgent(
