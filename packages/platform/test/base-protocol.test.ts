@@ -4,6 +4,7 @@ import {
   BaseNotificationId,
   ClockMessageId,
   PowerMessageId,
+  ResetMessageId,
   createDefaultPlatformConfig,
   type PlatformConfig,
 } from '@scmi-ts/platform';
@@ -262,7 +263,7 @@ describe('Base protocol (0x10)', () => {
       expect(readClock(1)).toBe(ScmiStatus.DENIED);
     });
 
-    it('should answer NOT_FOUND, NOT_SUPPORTED and INVALID_PARAMETERS for bad arguments', () => {
+    it('should answer NOT_FOUND, DENIED and INVALID_PARAMETERS for bad arguments', () => {
       const dev = (p: number[]): number =>
         h.call(BASE, BaseMessageId.SET_DEVICE_PERMISSIONS, p, 2).status;
       const proto = (p: number[]): number =>
@@ -273,8 +274,8 @@ describe('Base protocol (0x10)', () => {
       expect(dev([1, 0, 2])).toBe(ScmiStatus.INVALID_PARAMETERS);
       expect(proto([9, 0, 0x14, 1])).toBe(ScmiStatus.NOT_FOUND);
       expect(proto([1, 9, 0x14, 1])).toBe(ScmiStatus.NOT_FOUND);
-      expect(proto([1, 0, 0x10, 1])).toBe(ScmiStatus.NOT_SUPPORTED);
-      expect(proto([1, 0, 0x16, 1])).toBe(ScmiStatus.NOT_FOUND); // device 0 has no reset domain
+      expect(proto([1, 0, 0x10, 1])).toBe(ScmiStatus.DENIED);
+      expect(proto([1, 0, 0x12, 1])).toBe(ScmiStatus.NOT_FOUND); // System power has no domains
       expect(proto([1, 0, 0x99, 1])).toBe(ScmiStatus.NOT_FOUND);
       expect(proto([1, 0, 0x14, 4])).toBe(ScmiStatus.INVALID_PARAMETERS);
       expect(h.call(BASE, BaseMessageId.RESET_AGENT_CONFIGURATION, [7, 0], 2).status).toBe(
@@ -284,6 +285,64 @@ describe('Base protocol (0x10)', () => {
         ScmiStatus.INVALID_PARAMETERS,
       );
       expect(dev([1, 0])).toBe(ScmiStatus.PROTOCOL_ERROR);
+    });
+
+    it('should answer DENIED to SET_PROTOCOL_PERMISSIONS for the Base protocol, as SCP-firmware, and change nothing', () => {
+      const before = listProtocols(h, 1);
+      for (const flags of [0, 1]) {
+        expect(
+          h.call(BASE, BaseMessageId.SET_PROTOCOL_PERMISSIONS, [1, 0, BASE, flags], 2).status,
+        ).toBe(ScmiStatus.DENIED);
+      }
+      // Before the device is looked at (scmi_base_set_protocol_permissions checks Base first).
+      expect(h.call(BASE, BaseMessageId.SET_PROTOCOL_PERMISSIONS, [1, 9, BASE, 0], 2).status).toBe(
+        ScmiStatus.DENIED,
+      );
+      expect(listProtocols(h, 1)).toEqual(before);
+      expect(h.call(BASE, BaseMessageId.DISCOVER_VENDOR, [], 1).status).toBe(ScmiStatus.SUCCESS);
+      expect(readClock(1)).toBe(ScmiStatus.SUCCESS);
+      expect(h.call(ScmiProtocolId.POWER, PowerMessageId.STATE_GET, [0]).status).toBe(
+        ScmiStatus.SUCCESS,
+      );
+    });
+
+    it('should check the agent, then the flags, then Base, then the device and the protocol, as SCP-firmware', () => {
+      const dev = (p: number[]): number =>
+        h.call(BASE, BaseMessageId.SET_DEVICE_PERMISSIONS, p, 2).status;
+      const proto = (p: number[]): number =>
+        h.call(BASE, BaseMessageId.SET_PROTOCOL_PERMISSIONS, p, 2).status;
+      // Unknown agent before reserved flags; reserved flags before an unknown device.
+      expect(dev([9, 9, 2])).toBe(ScmiStatus.NOT_FOUND);
+      expect(dev([1, 9, 2])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(proto([9, 9, 0x10, 2])).toBe(ScmiStatus.NOT_FOUND);
+      expect(proto([1, 9, 0x10, 2])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(proto([1, 9, 0x99, 2])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      // Base before the device; the device before the protocol.
+      expect(proto([1, 9, 0x10, 0])).toBe(ScmiStatus.DENIED);
+      expect(proto([1, 9, 0x99, 0])).toBe(ScmiStatus.NOT_FOUND);
+      // None of them changed anything.
+      expect(readClock(1)).toBe(ScmiStatus.SUCCESS);
+      expect(h.call(ScmiProtocolId.POWER, PowerMessageId.STATE_GET, [0]).status).toBe(
+        ScmiStatus.SUCCESS,
+      );
+    });
+
+    it('should accept SET_PROTOCOL_PERMISSIONS for a protocol the device has no domain of and change nothing, as SCP-firmware', () => {
+      const reset = (id: number): number =>
+        h.call(ScmiProtocolId.RESET, ResetMessageId.RESET, [id, 1, 0], 1).status;
+      // Device 0 (cpu) has no reset domain; device 1 (gpu) has reset domain 0.
+      expect(
+        h.call(BASE, BaseMessageId.SET_PROTOCOL_PERMISSIONS, [1, 0, ScmiProtocolId.RESET, 0], 2)
+          .status,
+      ).toBe(ScmiStatus.SUCCESS);
+      for (const id of [0, 1, 2]) expect(reset(id)).toBe(ScmiStatus.SUCCESS);
+      expect(readClock(1)).toBe(ScmiStatus.SUCCESS);
+      expect(
+        h.call(BASE, BaseMessageId.SET_PROTOCOL_PERMISSIONS, [1, 1, ScmiProtocolId.RESET, 0], 2)
+          .status,
+      ).toBe(ScmiStatus.SUCCESS);
+      expect(reset(0)).toBe(ScmiStatus.DENIED);
+      expect([reset(1), reset(2)]).toEqual([ScmiStatus.SUCCESS, ScmiStatus.SUCCESS]);
     });
 
     it('should reset subscriptions, and permissions when flag bit 0 is set', () => {
@@ -297,6 +356,28 @@ describe('Base protocol (0x10)', () => {
       h.call(BASE, BaseMessageId.RESET_AGENT_CONFIGURATION, [1, 1], 2);
       expect(readClock(1)).toBe(ScmiStatus.SUCCESS);
     });
+  });
+
+  it('should answer NOT_FOUND to SET_PROTOCOL_PERMISSIONS for a protocol the platform does not implement', () => {
+    const config: PlatformConfig = {
+      vendor: 'v',
+      subVendor: 's',
+      implementationVersion: 0,
+      agents: [{ id: 1, name: 'admin', protocols: ['reset'], trusted: true }],
+      devices: [{ name: 'd', domains: { reset: [0] } }],
+      resetDomains: [{ name: 'r' }],
+    };
+    const one = new Harness(config);
+    one.connect(1);
+    const proto = (protocolId: number): number =>
+      one.call(BASE, BaseMessageId.SET_PROTOCOL_PERMISSIONS, [1, 0, protocolId, 0]).status;
+    expect(proto(ScmiProtocolId.CLOCK)).toBe(ScmiStatus.NOT_FOUND);
+    expect(one.call(ScmiProtocolId.RESET, ResetMessageId.RESET, [0, 1, 0]).status).toBe(0);
+    expect(proto(ScmiProtocolId.RESET)).toBe(ScmiStatus.SUCCESS);
+    expect(one.call(ScmiProtocolId.RESET, ResetMessageId.RESET, [0, 1, 0]).status).toBe(
+      ScmiStatus.DENIED,
+    );
+    one.close();
   });
 
   it('should hide protocols without domains from every agent', () => {

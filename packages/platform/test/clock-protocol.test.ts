@@ -7,7 +7,7 @@ import {
   type PlatformConfig,
 } from '@scmi-ts/platform';
 import { ClockProtocol } from '../src/protocols/clock/clock-protocol';
-import { Harness, decodeAnswer, decodePosted } from './support/harness';
+import { Harness, decodeAnswer, decodePosted, whileTimersFail } from './support/harness';
 import { serverReply } from './support/server-reply';
 
 const CLOCK = ScmiProtocolId.CLOCK;
@@ -721,19 +721,45 @@ describe('Clock protocol (0x14)', () => {
   });
 
   it('should leave nothing armed or pending when the clock cannot arm an operation (GENERIC_ERROR)', () => {
-    const setTimeout = h.clock.setTimeout.bind(h.clock);
-    h.clock.setTimeout = () => {
-      throw new Error('the clock failed');
-    };
-    expect(h.call(CLOCK, ClockMessageId.RATE_SET, [1, 0, 300 * MHZ, 0]).status).toBe(
-      ScmiStatus.GENERIC_ERROR,
-    );
-    h.clock.setTimeout = setTimeout;
+    expect(
+      whileTimersFail(
+        h.clock,
+        () => h.call(CLOCK, ClockMessageId.RATE_SET, [1, 0, 300 * MHZ, 0]).status,
+      ),
+    ).toBe(ScmiStatus.GENERIC_ERROR);
     expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([0, 0]);
     expect(h.platform.counters.handlerErrors).toBe(1);
     // Not accepted, so not pending: the clock takes the next set.
     expect(set(h, 0, 0, 400 * MHZ)).toBe(0);
     expect(get(h, 0)).toBe(400 * MHZ);
+  });
+
+  it('should not announce CLOCK_RATE_CHANGE_REQUESTED for an asynchronous set whose timer cannot be armed (GENERIC_ERROR), and change nothing', async () => {
+    for (const id of [ClockMessageId.RATE_NOTIFY, ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY]) {
+      expect(h.call(CLOCK, id, [0, 1]).status).toBe(0);
+    }
+    expect(
+      whileTimersFail(
+        h.clock,
+        () => h.call(CLOCK, ClockMessageId.RATE_SET, [1, 0, 300 * MHZ, 0]).status,
+      ),
+    ).toBe(ScmiStatus.GENERIC_ERROR);
+    expect(h.link(1).posted).toHaveLength(0);
+    expect(h.platform.counters.notificationsDropped).toBe(0);
+    await h.clock.advance(1000);
+    expect(h.link(1).posted).toHaveLength(0);
+    expect(get(h, 0)).toBe(1200 * MHZ); // unchanged
+    // An accepted asynchronous set is announced at once, its change after the latency.
+    expect(set(h, 1, 0, 300 * MHZ)).toBe(0);
+    expect(h.link(1).messages.map((m) => [m.type, m.messageId])).toEqual([
+      [3, ClockNotificationId.RATE_CHANGE_REQUESTED],
+    ]);
+    await h.clock.advance(1);
+    expect(h.link(1).messages.map((m) => [m.type, m.messageId])).toEqual([
+      [3, ClockNotificationId.RATE_CHANGE_REQUESTED],
+      [3, ClockNotificationId.RATE_CHANGED],
+      [2, ClockMessageId.RATE_SET],
+    ]);
   });
 
   it('should count the delayed response of an operation still pending when the platform closes', () => {

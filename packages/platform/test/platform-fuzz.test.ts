@@ -25,15 +25,19 @@
  * `*_NOTIFY` commands needing a P2A channel, a response or posted message that does not fit the
  * link's `maxMsgSize` (PROTOCOL_ERROR, or the message dropped), no domain notification enabled nor
  * asynchronous command accepted on a link its notification or delayed response does not fit, and
- * the domain permissions of the configuration that Base 0x9–0xB change. The oracle also models
- * the state rules of the protocol servers' TSDoc (`ClockProtocol`, `PowerProtocol`,
- * `PerformanceProtocol`, `SensorProtocol`), from what was accepted and the virtual time alone:
+ * the domain permissions of the configuration that Base 0x9–0xB change (SET_PROTOCOL_PERMISSIONS
+ * accepted only for a domain protocol the platform implements, changing nothing for one the device
+ * has no domain of). The oracle also models the state rules of the protocol servers' TSDoc
+ * (`ClockProtocol`, `PowerProtocol`, `PerformanceProtocol`, `SensorProtocol`, `ResetProtocol`),
+ * from what was accepted and the virtual time alone:
  * - a clock with an accepted asynchronous CLOCK_RATE_SET not yet due is BUSY for
  *   CLOCK_ATTRIBUTES, CLOCK_RATE_GET, CLOCK_RATE_SET and a state-changing CLOCK_CONFIG_SET, and
  *   the clock commands are BUSY for nothing else but the `maxPendingAsync` limit;
  * - asynchronous POWER_STATE_SETs are BUSY exactly at `maxPendingAsync` pending, and the sets of a
  *   domain take effect in the order they were accepted (a synchronous set first applies the
  *   domain's pending asynchronous ones), which the oracle checks against every domain's state;
+ * - asynchronous RESETs are BUSY exactly at `maxPendingAsync` pending (platform-wide, each until
+ *   its domain's latency has passed), never because their own domain has one pending;
  * - performance limits are always levels of their domain;
  * - a sensor disabled with SENSOR_CONFIG_SET is neither read (SENSOR_READING_GET) nor the subject
  *   of a SENSOR_TRIP_POINT_EVENT or SENSOR_UPDATE.
@@ -130,6 +134,9 @@ const PERFORMANCE_DOMAINS = CONFIG.performanceDomains ?? [];
 const CLOCKS = CONFIG.clocks ?? [];
 const SENSORS = CONFIG.sensors ?? [];
 const RESET_DOMAINS = CONFIG.resetDomains ?? [];
+/** RESET flags bit 2: asynchronous (scmi-wire.md §4). */
+const RESET_ASYNC = 4;
+
 /** Axes per sensor (0: a scalar sensor, which reads as one value). */
 const SENSOR_AXES = SENSORS.map((s) => s.axes?.length ?? 0);
 const MHZ = 1_000_000;
@@ -631,7 +638,7 @@ const VALID_COMMANDS: [ScmiProtocolId, number, fc.Arbitrary<Uint8Array>][] = [
     ScmiProtocolId.BASE,
     BaseMessageId.SET_PROTOCOL_PERMISSIONS,
     fc
-      .tuple(pick([1, 2]), pick([0, 1, 2]), pick([0x11, 0x13, 0x14, 0x16]), pick([0, 1]))
+      .tuple(pick([1, 2]), pick([0, 1, 2]), pick([0x10, 0x11, 0x13, 0x14, 0x16]), pick([0, 1]))
       .map(([a, d, p, f]) => w(a, d, p, f)),
   ],
   [
@@ -799,6 +806,12 @@ const VALID_COMMANDS: [ScmiProtocolId, number, fc.Arbitrary<Uint8Array>][] = [
     ScmiProtocolId.RESET,
     ResetMessageId.NOTIFY,
     fc.tuple(pick([0, 1, 2]), pick([1, 1, 0])).map(([d, e]) => w(d, e)),
+  ],
+  // Asynchronous resets of the one domain that has them, often enough to reach the pending limit.
+  [
+    ScmiProtocolId.RESET,
+    ResetMessageId.RESET,
+    pick([0, 0x80000000]).map((state) => w(0, 1 | RESET_ASYNC, state)),
   ],
 ];
 const validCommandArb: fc.Arbitrary<CommandOp> = fc
@@ -1105,6 +1118,8 @@ class FuzzRun {
   #powerTimers: number[] = [];
   /** Accepted asynchronous POWER_STATE_SETs not applied yet, oldest first. */
   #powerQueue: PendingOperation[] = [];
+  /** When each accepted asynchronous RESET whose timer has not fired is due. */
+  #resetTimers: number[] = [];
   /** The state every power domain must be in. */
   readonly #power: number[] = POWER_DOMAINS.map((d) => d.state ?? 0);
   /** Whether each sensor is enabled (SENSOR_CONFIG_SET bit 0). */
@@ -1190,6 +1205,7 @@ class FuzzRun {
     const now = this.clock.now();
     this.#clockOps = this.#clockOps.filter((op) => op.due > now);
     this.#powerTimers = this.#powerTimers.filter((due) => due > now);
+    this.#resetTimers = this.#resetTimers.filter((due) => due > now);
     while (this.#powerQueue.length > 0 && (this.#powerQueue[0] as PendingOperation).due <= now) {
       const op = this.#powerQueue.shift() as PendingOperation;
       this.#power[op.domainId] = op.state;
@@ -1249,6 +1265,20 @@ class FuzzRun {
         this.#power[domainId] = op.state;
       this.#powerQueue = this.#powerQueue.filter((o) => o.domainId !== domainId);
       this.#power[domainId] = state;
+    }
+    if (protocolId === ScmiProtocolId.RESET && messageId === ResetMessageId.RESET) {
+      // BUSY only for an asynchronous reset with `maxPendingAsync` pending, whatever its domain.
+      const [domainId = -1, flags = 0] = request;
+      const async = (flags & RESET_ASYNC) !== 0;
+      const full = this.#resetTimers.length >= max;
+      if (status === ScmiStatus.BUSY && !(async && full))
+        this.fail(`${what}: BUSY with ${this.#resetTimers.length} pending asynchronous resets`);
+      if (status === ScmiStatus.SUCCESS && async) {
+        if (full) this.fail(`${what}: accepted beyond ${max} pending asynchronous resets`);
+        const latencyUs = RESET_DOMAINS[domainId]?.latencyUs;
+        const ms = latencyUs === undefined ? this.behaviour.asyncLatencyMs : latencyUs / 1000;
+        this.#resetTimers.push(now + ms);
+      }
     }
     if (protocolId === ScmiProtocolId.SENSOR && status === ScmiStatus.SUCCESS) {
       const sensorId = request[0] ?? -1;
@@ -1440,11 +1470,12 @@ class FuzzRun {
         }
         break;
       case BaseMessageId.SET_PROTOCOL_PERMISSIONS: {
+        // Base, System power and unknown protocols are refused; a domain protocol the device has
+        // no domain of is accepted and changes nothing.
         const p = DOMAIN_PROTOCOL[third];
-        const ids = p === undefined ? undefined : device?.domains[p];
-        if (p === undefined || ids === undefined)
-          this.fail(`${what}: SUCCESS for a device without that protocol`);
-        else this.permissions.set(target, p, ids, fourth === 1);
+        if (p === undefined || DOMAIN_COUNT[p] === 0 || device === undefined)
+          this.fail(`${what}: SUCCESS for protocol 0x${third.toString(16)} or an unknown device`);
+        else this.permissions.set(target, p, device.domains[p] ?? [], fourth === 1);
         break;
       }
       case BaseMessageId.RESET_AGENT_CONFIGURATION:

@@ -1,7 +1,7 @@
 import { PayloadReader, ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
 import { PowerMessageId, PowerNotificationId } from '@scmi-ts/platform';
 import { PowerProtocol } from '../src/protocols/power/power-protocol';
-import { Harness } from './support/harness';
+import { Harness, whileTimersFail } from './support/harness';
 import { serverReply } from './support/server-reply';
 
 const POWER = ScmiProtocolId.POWER;
@@ -143,6 +143,25 @@ describe('Power domain protocol (0x11)', () => {
       busy.close();
     });
 
+    it('should not announce POWER_STATE_CHANGE_REQUESTED for an asynchronous set whose timer cannot be armed (GENERIC_ERROR), and change nothing', async () => {
+      subscribe(h);
+      const before = stateOf(h);
+      expect(whileTimersFail(h.clock, () => set(h, [1, DISPLAY, 0x40000001]))).toBe(
+        ScmiStatus.GENERIC_ERROR,
+      );
+      expect(events(h)).toEqual([]);
+      expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([0, 0]);
+      await h.clock.advance(10);
+      expect(stateOf(h)).toBe(before);
+      expect(events(h)).toEqual([]);
+      // A synchronous set afterwards: only its own events (nothing was queued).
+      expect(set(h, [0, DISPLAY, OFF])).toBe(0);
+      expect(events(h)).toEqual([
+        [REQUESTED, 1, OFF],
+        [CHANGED, 1, OFF],
+      ]);
+    });
+
     it("should apply a domain's sets in the order they were accepted: a synchronous set after an asynchronous one stays", async () => {
       subscribe(h);
       expect(set(h, [1, DISPLAY, 0x40000001])).toBe(0); // asynchronous
@@ -162,12 +181,9 @@ describe('Power domain protocol (0x11)', () => {
 
     it('should queue nothing when the clock cannot arm an asynchronous set (GENERIC_ERROR)', async () => {
       subscribe(h);
-      const setTimeout = h.clock.setTimeout.bind(h.clock);
-      h.clock.setTimeout = () => {
-        throw new Error('the clock failed');
-      };
-      expect(set(h, [1, DISPLAY, 0x40000001])).toBe(ScmiStatus.GENERIC_ERROR);
-      h.clock.setTimeout = setTimeout;
+      expect(whileTimersFail(h.clock, () => set(h, [1, DISPLAY, 0x40000001]))).toBe(
+        ScmiStatus.GENERIC_ERROR,
+      );
       expect(set(h, [0, DISPLAY, OFF])).toBe(0);
       await h.clock.advance(10);
       expect(stateOf(h)).toBe(OFF);

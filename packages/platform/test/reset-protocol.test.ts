@@ -109,6 +109,41 @@ describe('Reset domain protocol (0x16)', () => {
       expect(h.platform.counters.cancelledOnDisconnect).toBe(1);
     });
 
+    it('should answer BUSY to an asynchronous reset beyond maxPendingAsync, platform-wide, reset and notify nothing, and accept again once one completed', async () => {
+      const c = config();
+      const busy = new Harness(
+        { ...c, agents: [...c.agents, { id: 4, name: 'other', protocols: ['reset'] }] },
+        { behaviour: { maxPendingAsync: 2 } },
+      );
+      const link = busy.connect(1);
+      busy.connect(4);
+      expect(busy.call(RESET, ResetMessageId.NOTIFY, [0, 1]).status).toBe(0);
+      const reset = (flags: number, token: number, agent = 1): number =>
+        decodeAnswer(defined(busy.send(agent, RESET, ResetMessageId.RESET, [0, flags, 0], token)))
+          .status;
+      // Two asynchronous resets of the same domain: no per-domain BUSY (as SCP-firmware).
+      expect(reset(AUTONOMOUS | ASYNC, 1)).toBe(0);
+      expect(reset(AUTONOMOUS | ASYNC, 2)).toBe(0);
+      expect(reset(AUTONOMOUS | ASYNC, 3)).toBe(ScmiStatus.BUSY);
+      expect(reset(AUTONOMOUS | ASYNC, 3, 4)).toBe(ScmiStatus.BUSY); // the limit is platform-wide
+      expect([busy.platform.armedTimers, busy.platform.pendingOperations]).toEqual([2, 2]);
+      expect(link.posted).toHaveLength(0);
+      expect(reset(AUTONOMOUS, 4)).toBe(0); // a synchronous reset needs no slot
+      expect(busy.platform.snapshot().resetDomains[0]).toEqual({ asserted: false, resets: 1 });
+      await busy.clock.advance(0.5); // the gpu domain's latency, 500 µs
+      // The two accepted resets completed, each with RESET_ISSUED and its delayed response; the
+      // refused ones did nothing and sent nothing.
+      expect(busy.platform.snapshot().resetDomains[0]).toEqual({ asserted: false, resets: 3 });
+      expect(link.messages.filter((m) => m.type === 2).map((m) => m.token)).toEqual([1, 2]);
+      expect(link.messages.filter((m) => m.type === 3)).toHaveLength(3);
+      expect(busy.link(4).posted).toHaveLength(0);
+      expect([busy.platform.armedTimers, busy.platform.pendingOperations]).toEqual([0, 0]);
+      expect(reset(AUTONOMOUS | ASYNC, 5, 4)).toBe(0);
+      await busy.clock.advance(0.5);
+      expect(busy.platform.snapshot().resetDomains[0]).toEqual({ asserted: false, resets: 4 });
+      busy.close();
+    });
+
     it('should take the platform async latency when the domain latency is unknown', async () => {
       const custom = new Harness(
         {

@@ -39,12 +39,12 @@ export interface PlatformBehaviour {
   /** Largest number of entries in one multi-part reply (besides what fits); default unbounded. */
   readonly multiPartMax?: number;
   /**
-   * Asynchronous operations pending at once per protocol (clock, power, sensor; BUSY beyond);
-   * default 8, at most 255. Platform-wide: an operation accepted for an agent that has
+   * Asynchronous operations pending at once per protocol (clock, power, sensor, reset; BUSY
+   * beyond); default 8, at most 255. Platform-wide: an operation accepted for an agent that has
    * disconnected since counts until it completes.
    * Advertised in Clock and Sensor PROTOCOL_ATTRIBUTES (bits 23:16) only to an agent whose link
-   * has a P2A channel: without one no delayed response can be sent, so 0 is advertised (Power has
-   * no such field).
+   * has a P2A channel: without one no delayed response can be sent, so 0 is advertised (Power and
+   * Reset have no such field).
    */
   readonly maxPendingAsync?: number;
   /** How often sensors are sampled for trip points while any is armed, in ms; default 10. */

@@ -74,9 +74,12 @@ export interface ScmiPlatformOptions {
  *   when `link.post` refuses them. Delayed responses: header type 2 with the command's token, posted
  *   after the operation's latency and posted again (bounded, counted) when `link.post` refuses.
  * - Asynchronous operations: at most `behaviour.maxPendingAsync` pending per protocol (Clock, Power,
- *   Sensor; BUSY beyond). A clock with an asynchronous rate change pending answers BUSY to
- *   CLOCK_ATTRIBUTES, CLOCK_RATE_GET, CLOCK_RATE_SET and state changes until it completes (as
- *   SCP-firmware); a power domain's sets take effect in the order they were accepted.
+ *   Sensor, Reset; BUSY beyond, before any change and before any *_CHANGE_REQUESTED notification).
+ *   A clock with an asynchronous rate change pending answers BUSY to CLOCK_ATTRIBUTES,
+ *   CLOCK_RATE_GET, CLOCK_RATE_SET and state changes until it completes (as SCP-firmware); a power
+ *   domain's sets take effect in the order they were accepted; a reset domain with an asynchronous
+ *   reset pending takes further resets (as SCP-firmware, which keeps no per-domain reset state).
+ *   CLOCK_RATE_CHANGE_REQUESTED and POWER_STATE_CHANGE_REQUESTED announce accepted sets only.
  * - `disconnect` cancels the agent's timers (delayed, held or late replies) and subscriptions; an
  *   asynchronous operation it was answered SUCCESS for still completes, its delayed response not
  *   sent (counted in `cancelledOnDisconnect`). `close` cancels every timer.

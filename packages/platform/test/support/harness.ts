@@ -133,6 +133,22 @@ export function command(
 }
 
 /** A platform on a virtual clock with fake links, for protocol tests. */
+/**
+ * Runs `fn` while `clock` cannot arm a timer (its `setTimeout` throws), as when the platform's
+ * timer service fails: the platform answers such a command GENERIC_ERROR. Restores the clock after.
+ */
+export function whileTimersFail<T>(clock: VirtualClock, fn: () => T): T {
+  const setTimeout = clock.setTimeout.bind(clock);
+  clock.setTimeout = () => {
+    throw new Error('the clock failed');
+  };
+  try {
+    return fn();
+  } finally {
+    clock.setTimeout = setTimeout;
+  }
+}
+
 export class Harness {
   public readonly clock = new VirtualClock();
   public readonly platform: ScmiPlatform;

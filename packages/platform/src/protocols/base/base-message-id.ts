@@ -21,7 +21,10 @@ export enum BaseMessageId {
   NOTIFY_ERRORS = 0x8,
   /** (agent_id, device_id, flags bit 0 allow); trusted agents only. */
   SET_DEVICE_PERMISSIONS = 0x9,
-  /** (agent_id, device_id, protocol_id, flags bit 0 allow); trusted agents only. */
+  /**
+   * (agent_id, device_id, protocol_id, flags bit 0 allow); trusted agents only. Base (0x10) is
+   * DENIED: its access cannot be changed (as SCP-firmware).
+   */
   SET_PROTOCOL_PERMISSIONS = 0xa,
   /** (agent_id, flags bit 0 also reset permissions). */
   RESET_AGENT_CONFIGURATION = 0xb,

@@ -107,15 +107,23 @@ export class BaseProtocol implements ProtocolServer {
     return ok(req.version < V2 ? shortName(name) : concat(words(id), shortName(name)));
   }
 
+  /**
+   * BASE_SET_DEVICE_PERMISSIONS, in the order of SCP-firmware's `module/scmi/src/mod_scmi_base.c`:
+   * a caller that may not change permissions is DENIED first (scmi_base_permissions_handler, before
+   * the handler), then scmi_base_set_device_permissions looks at the agent (NOT_FOUND), at the
+   * reserved flag bits (INVALID_PARAMETERS) and only then at the device (NOT_FOUND; SCP-firmware's
+   * `mod_resource_perms.c` mod_res_agent_set_device_permission). Nothing changes on a refusal.
+   */
   #setDevice(req: PlatformRequest): Reply {
     const agentId = req.r.u32();
     const deviceId = req.r.u32();
     const flags = req.r.u32();
     if (req.agent.config.trusted !== true) return fail(ScmiStatus.DENIED);
     const target = this.#p.agent(agentId);
-    const device = this.#p.config.devices?.[deviceId];
-    if (target === undefined || device === undefined) return fail(ScmiStatus.NOT_FOUND);
+    if (target === undefined) return fail(ScmiStatus.NOT_FOUND);
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    const device = this.#p.config.devices?.[deviceId];
+    if (device === undefined) return fail(ScmiStatus.NOT_FOUND);
     for (const [protocol, ids] of Object.entries(device.domains)) {
       for (const id of ids) {
         target.setAllowed(protocol as keyof typeof device.domains, id, flags === 1);
@@ -125,6 +133,19 @@ export class BaseProtocol implements ProtocolServer {
     return ok();
   }
 
+  /**
+   * BASE_SET_PROTOCOL_PERMISSIONS, in the order of SCP-firmware's
+   * scmi_base_set_protocol_permissions (`module/scmi/src/mod_scmi_base.c`): DENIED for a caller
+   * that may not change permissions, the agent (NOT_FOUND), the reserved flag bits
+   * (INVALID_PARAMETERS), then **DENIED for the Base protocol**, whose access cannot be taken away
+   * (SCP-firmware: `command_id == MOD_SCMI_PROTOCOL_ID_BASE` → SCMI_DENIED; Arm's scmi-tests
+   * `test_b011` only needs a failure there, its mock platform says NOT_FOUND), then the device
+   * (NOT_FOUND) and the protocol: NOT_FOUND for one the platform does not implement or that has
+   * no domains (System power), as SCP-firmware's `module/resource_perms/src/mod_resource_perms.c`
+   * (mod_res_agent_set_device_protocol_permission: FWK_E_ACCESS); SUCCESS, changing nothing, for a
+   * protocol the device has no domain of (the same function walks the device's domains and finds
+   * none to change). Nothing changes on a refusal.
+   */
   #setProtocol(req: PlatformRequest): Reply {
     const agentId = req.r.u32();
     const deviceId = req.r.u32();
@@ -132,13 +153,17 @@ export class BaseProtocol implements ProtocolServer {
     const flags = req.r.u32();
     if (req.agent.config.trusted !== true) return fail(ScmiStatus.DENIED);
     const target = this.#p.agent(agentId);
-    const device = this.#p.config.devices?.[deviceId];
-    if (target === undefined || device === undefined) return fail(ScmiStatus.NOT_FOUND);
-    if (protocolId === BASE) return fail(ScmiStatus.NOT_SUPPORTED);
-    const protocol = domainProtocolOf(protocolId);
-    const ids = protocol === undefined ? undefined : device.domains[protocol];
-    if (protocol === undefined || ids === undefined) return fail(ScmiStatus.NOT_FOUND);
+    if (target === undefined) return fail(ScmiStatus.NOT_FOUND);
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    if (protocolId === BASE) return fail(ScmiStatus.DENIED);
+    const device = this.#p.config.devices?.[deviceId];
+    if (device === undefined) return fail(ScmiStatus.NOT_FOUND);
+    const protocol = domainProtocolOf(protocolId);
+    if (protocol === undefined || !this.#implemented.has(protocolId)) {
+      return fail(ScmiStatus.NOT_FOUND);
+    }
+    const ids = device.domains[protocol] ?? [];
+    if (ids.length === 0) return ok();
     for (const id of ids) target.setAllowed(protocol, id, flags === 1);
     this.#p.permissionsChanged(target.id);
     return ok();

@@ -241,13 +241,18 @@ export class ClockProtocol implements ProtocolServer {
       return fail(ScmiStatus.BUSY);
     }
     const cause = req.agent.id;
-    this.#p.notify(
-      this.id,
-      ClockNotificationId.RATE_CHANGE_REQUESTED,
-      id,
-      words(cause, id, ...rateWords(rate)),
-    );
+    // CLOCK_RATE_CHANGE_REQUESTED announces an accepted set only: an asynchronous set is armed
+    // first, so one whose timer cannot be armed (later throws: GENERIC_ERROR) was never announced.
+    const requested = (): void => {
+      this.#p.notify(
+        this.id,
+        ClockNotificationId.RATE_CHANGE_REQUESTED,
+        id,
+        words(cause, id, ...rateWords(rate)),
+      );
+    };
     if (!async) {
+      requested();
       this.#apply(id, s, rate, cause);
       return ok();
     }
@@ -259,6 +264,7 @@ export class ClockProtocol implements ProtocolServer {
     });
     // Busy once armed: a clock that could not arm the operation (later throws) stays free.
     this.#pending[id] = true;
+    requested();
     return ok();
   }
 

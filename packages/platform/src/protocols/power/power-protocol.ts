@@ -37,9 +37,10 @@ interface QueuedSet {
  * Power domain protocol (0x11), version 3.0. Synchronous sets apply at once; asynchronous ones
  * (domains with `asyncSet`, P2A links only) apply after the async latency, with no delayed response
  * (as the protocol specifies): completion is seen through POWER_STATE_CHANGED. At most
- * `maxPendingAsync` asynchronous sets are pending at once (BUSY beyond, as the clock and sensor
- * protocols answer; SCP-firmware sets no such count, its bounded event queue is the limit); each
- * counts until its latency has passed, even if a synchronous set applied it earlier.
+ * `maxPendingAsync` asynchronous sets are pending at once (BUSY beyond, as the clock, sensor and
+ * reset protocols answer; SCP-firmware sets no such count, its bounded event queue is the limit);
+ * each counts until its latency has passed, even if a synchronous set applied it earlier.
+ * POWER_STATE_CHANGE_REQUESTED is sent for an accepted set only, once its timer is armed.
  *
  * The sets of a domain take effect in the order they were accepted. SCP-firmware
  * (`module/scmi_power_domain/src/mod_scmi_power_domain.c`, scmi_pd_power_state_set_handler) does
@@ -150,14 +151,19 @@ export class PowerProtocol implements ProtocolServer {
       return fail(ScmiStatus.BUSY);
     }
     const cause = req.agent.id;
-    this.#p.notify(
-      this.id,
-      PowerNotificationId.STATE_CHANGE_REQUESTED,
-      id,
-      words(cause, id, state),
-    );
+    // POWER_STATE_CHANGE_REQUESTED announces an accepted set only: an asynchronous set is armed
+    // first, so one whose timer cannot be armed (later throws: GENERIC_ERROR) was never announced.
+    const requested = (): void => {
+      this.#p.notify(
+        this.id,
+        PowerNotificationId.STATE_CHANGE_REQUESTED,
+        id,
+        words(cause, id, state),
+      );
+    };
     const queue = this.#queued[id] as QueuedSet[];
     if (!async) {
+      requested();
       this.#applyQueued(id, queue.length);
       this.#apply(id, state, cause);
       return ok();
@@ -171,6 +177,7 @@ export class PowerProtocol implements ProtocolServer {
     });
     // Queued once armed: a set whose timer could not be armed (later throws) was not accepted.
     queue.push(set);
+    requested();
     return ok();
   }
 

@@ -32,11 +32,22 @@ const VENDOR_STATE = 0x80000000;
 const RESET_DELAYED = 4;
 /** Payload of RESET_ISSUED as posted (see `#reset`): agent_id, domain_id, reset_state. */
 const ISSUED_NOTIFICATION = 12;
+/** Timer tag of the pending asynchronous resets (counted against `maxPendingAsync`). */
+const TAG = 'reset';
 
 /**
  * Reset domain protocol (0x16), version 3.0: autonomous resets (synchronous, or asynchronous with
  * delayed response 0x4 after the domain's latency) and explicit assert/deassert. Every reset
- * issued is announced with RESET_ISSUED. @internal
+ * issued is announced with RESET_ISSUED.
+ *
+ * At most `maxPendingAsync` asynchronous resets are pending at once, platform-wide: one beyond is
+ * answered BUSY before any change, as Clock, Power and Sensor do (the Reset protocol has no
+ * attribute advertising the count). A domain with an asynchronous reset pending is not BUSY and
+ * does not queue: SCP-firmware's `module/scmi_reset_domain/src/mod_scmi_reset_domain.c`
+ * (reset_request_handler) keeps no pending state per domain and hands every accepted request to
+ * its reset domain driver, so another reset of the domain, synchronous or asynchronous, or an
+ * explicit assert/deassert, is accepted and done on its own; each asynchronous one completes after
+ * its latency with its own delayed response and RESET_ISSUED. @internal
  */
 export class ResetProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.RESET;
@@ -129,6 +140,11 @@ export class ResetProtocol implements ProtocolServer {
     // asynchronous reset, or on a link the delayed response (domain_id) does not fit (see
     // PlatformServices.delayedFits): NOT_SUPPORTED, before any change.
     if (async && !this.#asyncSupported(req, d)) return fail(ScmiStatus.NOT_SUPPORTED);
+    // At most `maxPendingAsync` asynchronous resets pending at once, platform-wide (BUSY beyond,
+    // as Clock, Power and Sensor): last, once the command is otherwise valid, before any change.
+    if (async && this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
+      return fail(ScmiStatus.BUSY);
+    }
     const s = this.#state[id] as ResetState;
     const cause = req.agent.id;
     const issued = (): void => {
@@ -146,7 +162,7 @@ export class ResetProtocol implements ProtocolServer {
     }
     const latency =
       d.latencyUs === undefined ? this.#p.behaviour.asyncLatencyMs : d.latencyUs / 1000;
-    this.#p.later(req, latency, 'reset', true, () => {
+    this.#p.later(req, latency, TAG, true, () => {
       s.resets++;
       issued();
       return ok(words(id));
