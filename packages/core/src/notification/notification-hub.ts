@@ -283,8 +283,8 @@ export class NotificationHub {
    * @throws ScmiTransportError `E_NOT_SUPPORTED` when the transport has no P2A channel.
    * @throws ScmiTransportError `E_SHUTDOWN` once the agent's removal has started.
    * @throws ScmiTransportError `E_UNKNOWN_EVENT` when no driver registered the event.
-   * @throws ScmiError `E_ARGUMENT` when `handler` is not a function, or the source is not one of
-   * the event's `numSources` (nothing is sent).
+   * @throws ScmiError `E_ARGUMENT` when `handler` is not a function, or the source is not an
+   * integer from 0, below the event's `numSources` when it has one (nothing is sent).
    */
   public async subscribe(
     filter: ScmiEventFilter,
