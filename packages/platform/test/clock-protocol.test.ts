@@ -762,6 +762,22 @@ describe('Clock protocol (0x14)', () => {
     ]);
   });
 
+  it('should accept a set whose CLOCK_RATE_CHANGE_REQUESTED cannot be posted (the link throws), counting the notification dropped', async () => {
+    expect(h.call(CLOCK, ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY, [0, 1]).status).toBe(0);
+    h.link(1).accept = () => {
+      throw new Error('the link failed');
+    };
+    expect(set(h, 1, 0, 300 * MHZ)).toBe(0); // accepted: pending, not GENERIC_ERROR
+    expect(h.platform.counters.notificationsDropped).toBe(1);
+    expect(h.platform.pendingOperations).toBe(1);
+    h.link(1).accept = () => true;
+    await h.clock.advance(1);
+    expect(get(h, 0)).toBe(300 * MHZ);
+    expect(h.link(1).messages.map((m) => [m.type, m.messageId])).toEqual([
+      [2, ClockMessageId.RATE_SET],
+    ]);
+  });
+
   it('should count the delayed response of an operation still pending when the platform closes', () => {
     expect(h.call(CLOCK, ClockMessageId.RATE_SET, [1, 0, 300 * MHZ, 0]).status).toBe(0);
     expect([h.platform.armedTimers, h.platform.pendingOperations]).toEqual([1, 1]);

@@ -91,10 +91,12 @@ export const INTERLEAVING_OUTCOMES = {
 interface Command {
   readonly name: string;
   /**
-   * Whether the platform may answer it BUSY: a clock command while the clock's asynchronous rate
-   * change is pending.
+   * A clock command: the platform may answer it BUSY while an asynchronous rate change of the clock
+   * is pending (see `runSchedule`).
    */
   readonly clock?: true;
+  /** The asynchronous CLOCK_RATE_SET: pending at the platform from its acceptance to its end. */
+  readonly asyncSet?: true;
   send(agent: ScmiAgent): Promise<unknown>;
   /** Why `answer` is not this command's (undefined when it is), for the platform `config`. */
   check(answer: unknown, config: PlatformConfig): string | undefined;
@@ -176,6 +178,7 @@ const ASYNC_COMMANDS: readonly Command[] = [
   {
     name: 'CLOCK_RATE_SET (clock 0, async)',
     clock: true,
+    asyncSet: true,
     send: (a) => a.transact(0x14, 0x5, u32s(1, 0, SET_RATE_HZ, 0), { async: true }),
     // The delayed response's payload: clock id, rate (low, high) — the rate set.
     check: (v) => {
@@ -354,15 +357,32 @@ async function runSchedule(
   let removing: Promise<unknown> | undefined;
   // Set from the `remove` closure (a plain `false` would be narrowed to the literal here).
   let busyAtRemove = false as boolean;
+  // The platform answers a clock command BUSY only while an asynchronous rate change of the clock
+  // is pending: one was sent and had not ended when the command was sent or while it was in
+  // flight (its answer may be delivered after the set's end), or one ended without its delayed
+  // response (timed out, shut down: the platform may still hold it pending, for ever).
+  let asyncSetsInFlight = 0;
+  let asyncSetUnsettled = false;
+  const clockCommandsInFlight = new Set<{ mayBeBusy: boolean }>();
   const send = (a: ScmiAgent): void => {
     inFlight++;
     const command = commandSet[below(commandSet.length)] as Command;
+    if (command.asyncSet === true) {
+      asyncSetsInFlight++;
+      for (const c of clockCommandsInFlight) c.mayBeBusy = true;
+    }
+    const clockCommand = { mayBeBusy: asyncSetsInFlight > 0 || asyncSetUnsettled };
+    if (command.clock === true) clockCommandsInFlight.add(clockCommand);
+    // How the command ended: answered (for the set: its delayed response came), refused BUSY by the
+    // platform, or lost (timed out, shut down…).
+    let ended: 'answered' | 'busy' | 'lost' = 'lost';
     commands.push(
       command
         .send(a)
         .then(
           (answer) => {
             succeeded++;
+            ended = 'answered';
             const wrong = command.check(answer, rig.platform.config);
             if (wrong !== undefined) problems.push(`a command got another's answer: ${wrong}`);
           },
@@ -373,14 +393,22 @@ async function runSchedule(
             else if (
               command.clock === true &&
               ScmiStatusError.is(e) &&
-              e.status === ScmiStatus.BUSY
-            )
+              e.status === ScmiStatus.BUSY &&
+              clockCommand.mayBeBusy
+            ) {
               platformBusy++;
-            else problems.push(`a command failed with ${describeError(e)}`);
+              ended = 'busy';
+            } else problems.push(`a command failed with ${describeError(e)}`);
           },
         )
         .finally(() => {
           inFlight--;
+          clockCommandsInFlight.delete(clockCommand);
+          if (command.asyncSet === true) {
+            asyncSetsInFlight--;
+            // Refused BUSY, it was never pending; answered, it is over at the platform too.
+            if (ended === 'lost') asyncSetUnsettled = true;
+          }
         }),
     );
   };

@@ -17,8 +17,8 @@ export interface PlatformCounters {
   /** Notifications `link.post` accepted. */
   readonly notificationsPosted: number;
   /**
-   * Notifications dropped (as the virtio specification allows): `link.post` refused them, or they
-   * were larger than the link's `maxMsgSize`.
+   * Notifications dropped (as the virtio specification allows): `link.post` refused them (or
+   * threw), or they were larger than the link's `maxMsgSize`.
    */
   readonly notificationsDropped: number;
   /** Delayed responses `link.post` accepted. */

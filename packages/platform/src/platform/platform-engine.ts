@@ -309,7 +309,15 @@ export class PlatformEngine implements PlatformServices {
     // again resumes delivery without a new *_NOTIFY.
     if (link === undefined || !agent.receives(protocolId, notificationId, domainId)) return;
     const header = buildHeader(notificationId, ScmiMessageType.NOTIFICATION, protocolId, 0);
-    this.#postP2a(agent, link, encodeMsg(header, payload), 'notification');
+    try {
+      this.#postP2a(agent, link, encodeMsg(header, payload), 'notification');
+    } catch {
+      // A link whose `post` throws, or a fault's timer the clock cannot arm: the notification is
+      // lost, never the command that caused it. A protocol server announces a change once it has
+      // accepted it (a pending operation armed, a state changed); a throw here would answer that
+      // command GENERIC_ERROR while the change goes on.
+      this.counters.notificationsDropped++;
+    }
   }
 
   public later(

@@ -132,7 +132,6 @@ export function command(
   return encodeMsg(buildHeader(messageId, 0, protocolId, token), bytes);
 }
 
-/** A platform on a virtual clock with fake links, for protocol tests. */
 /**
  * Runs `fn` while `clock` cannot arm a timer (its `setTimeout` throws), as when the platform's
  * timer service fails: the platform answers such a command GENERIC_ERROR. Restores the clock after.
@@ -149,6 +148,7 @@ export function whileTimersFail<T>(clock: VirtualClock, fn: () => T): T {
   }
 }
 
+/** A platform on a virtual clock with fake links, for protocol tests. */
 export class Harness {
   public readonly clock = new VirtualClock();
   public readonly platform: ScmiPlatform;

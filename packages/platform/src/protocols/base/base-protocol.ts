@@ -111,8 +111,10 @@ export class BaseProtocol implements ProtocolServer {
    * BASE_SET_DEVICE_PERMISSIONS, in the order of SCP-firmware's `module/scmi/src/mod_scmi_base.c`:
    * a caller that may not change permissions is DENIED first (scmi_base_permissions_handler, before
    * the handler), then scmi_base_set_device_permissions looks at the agent (NOT_FOUND), at the
-   * reserved flag bits (INVALID_PARAMETERS) and only then at the device (NOT_FOUND; SCP-firmware's
-   * `mod_resource_perms.c` mod_res_agent_set_device_permission). Nothing changes on a refusal.
+   * reserved flag bits (INVALID_PARAMETERS) and only then at the device: NOT_FOUND, as the SCMI
+   * specification and Arm's scmi-tests have it (SCP-firmware's `mod_resource_perms.c`
+   * mod_res_agent_set_device_permission answers INVALID_PARAMETERS for a device id past its
+   * devices). Nothing changes on a refusal.
    */
   #setDevice(req: PlatformRequest): Reply {
     const agentId = req.r.u32();
@@ -140,11 +142,12 @@ export class BaseProtocol implements ProtocolServer {
    * (INVALID_PARAMETERS), then **DENIED for the Base protocol**, whose access cannot be taken away
    * (SCP-firmware: `command_id == MOD_SCMI_PROTOCOL_ID_BASE` → SCMI_DENIED; Arm's scmi-tests
    * `test_b011` only needs a failure there, its mock platform says NOT_FOUND), then the device
-   * (NOT_FOUND) and the protocol: NOT_FOUND for one the platform does not implement or that has
-   * no domains (System power), as SCP-firmware's `module/resource_perms/src/mod_resource_perms.c`
-   * (mod_res_agent_set_device_protocol_permission: FWK_E_ACCESS); SUCCESS, changing nothing, for a
-   * protocol the device has no domain of (the same function walks the device's domains and finds
-   * none to change). Nothing changes on a refusal.
+   * (NOT_FOUND, as for SET_DEVICE_PERMISSIONS) and the protocol: NOT_FOUND for one the platform
+   * does not implement or that has no domains (System power; SCP-firmware's
+   * `module/resource_perms/src/mod_resource_perms.c` answers SUCCESS for a known protocol it does
+   * not implement); SUCCESS, changing nothing, for a protocol the device has no domain of (as
+   * SCP-firmware's mod_res_agent_set_device_protocol_permission, which walks the device's domains
+   * and finds none to change). Nothing changes on a refusal.
    */
   #setProtocol(req: PlatformRequest): Reply {
     const agentId = req.r.u32();

@@ -62,14 +62,20 @@ function roundRate(rates: ClockConfig['rates'], rate: number, flags: number): nu
  * delayed responses, enable/disable, extended names, parents and per-agent permissions
  * (CLOCK_GET_PERMISSIONS, enforced by RATE_SET, CONFIG_SET and PARENT_SET).
  *
- * One operation per clock at a time, as SCP-firmware's `module/scmi_clock/src/mod_scmi_clock.c`
- * (`create_event_request`: a clock whose `clock_ops` entry is not available is FWK_E_BUSY, which
- * its handlers answer SCMI_BUSY): while an accepted asynchronous CLOCK_RATE_SET of a clock is
- * pending, CLOCK_ATTRIBUTES, CLOCK_RATE_GET, CLOCK_RATE_SET and a CLOCK_CONFIG_SET that would
- * change the clock's state — the commands SCP-firmware sends through `create_event_request` — are
- * answered BUSY for that clock, so an older change can never land after a newer one. The clock is
- * free again when the operation completes (it completes even if its agent disconnects or resets;
- * only `close` cancels it, and nothing is answered after that). @internal
+ * One operation per clock at a time, modelled on SCP-firmware's
+ * `module/scmi_clock/src/mod_scmi_clock.c` (`create_event_request`: while a clock's request to its
+ * driver is still in flight, its `clock_ops` entry is not available and a further request is
+ * FWK_E_BUSY, which its handlers answer SCMI_BUSY). SCP-firmware itself refuses asynchronous
+ * CLOCK_RATE_SET (NOT_SUPPORTED, "not yet implemented"): its busy window is a driver request in
+ * flight, synchronous ones included. Here the in-flight request is an accepted asynchronous
+ * CLOCK_RATE_SET: until it completes, CLOCK_ATTRIBUTES, CLOCK_RATE_GET, CLOCK_RATE_SET and a
+ * CLOCK_CONFIG_SET that would change the clock's state — the commands SCP-firmware sends through
+ * `create_event_request` — are answered BUSY for that clock, so an older change can never land
+ * after a newer one. The clock is free again when the operation completes (it completes even if
+ * its agent disconnects or resets; only `close` cancels it, and nothing is answered after that).
+ * An agent that probes meanwhile sees CLOCK_ATTRIBUTES BUSY for that clock (Linux's
+ * `scmi_clock_protocol_init` then leaves the clock out, as against SCP-firmware with a busy
+ * driver; the window here is `asyncLatencyMs`). @internal
  */
 export class ClockProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.CLOCK;

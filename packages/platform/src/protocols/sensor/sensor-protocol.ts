@@ -131,10 +131,10 @@ function unitBits(type: number, exponent: number): number {
  * optional timestamps, trip points, configuration (enable, timestamps, update interval) and
  * continuous updates (SENSOR_UPDATE every update interval, one timer per sensor). Readings follow each sensor's (or axis') value generator on the
  * platform clock. A sensor disabled with SENSOR_CONFIG_SET is not read: SENSOR_READING_GET answers
- * NOT_SUPPORTED, as SCP-firmware's sensor module refuses it (`module/sensor/src/mod_sensor.c`,
- * get_data: FWK_E_SUPPORT for a disabled sensor) and NXP's System Manager answers
- * (`DEV_SM_SensorReadingGet`: SM_ERR_NOT_SUPPORTED); its SENSOR_UPDATE timer stops and its trip
- * points are not sampled. Trip points are kept per agent; while any is armed on an enabled sensor
+ * NOT_SUPPORTED, as NXP's System Manager answers (`DEV_SM_SensorReadingGet`:
+ * SM_ERR_NOT_SUPPORTED); SCP-firmware's sensor module refuses the read
+ * (`module/sensor/src/mod_sensor.c`, get_data: FWK_E_SUPPORT) but its SCMI module answers SUCCESS
+ * with its cached reading. Its SENSOR_UPDATE timer stops and its trip points are not sampled. Trip points are kept per agent; while any is armed on an enabled sensor
  * and its agent subscribed, the sensors are sampled every `sensorPollMs` and a crossing sends
  * SENSOR_TRIP_POINT_EVENT to that agent. Both events carry agent_id 0: the platform causes them,
  * not an agent (SCP-firmware's `scmi_sensor_notify_trip_point`,
