@@ -7,7 +7,13 @@ import {
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import { DescriptorChain, POP_EMPTY, SplitRing, VirtioStatus } from '@scmi-ts/virtio-transport';
+import {
+  DescriptorChain,
+  POP_EMPTY,
+  SplitRing,
+  VIRTIO_SCMI_MAX_EVENTQ_BUFFERS,
+  VirtioStatus,
+} from '@scmi-ts/virtio-transport';
 import { ManualDevice } from './support/manual-device.js';
 import { BASE_NOTIFICATION, manualRig } from './support/manual-rig.js';
 
@@ -334,6 +340,20 @@ describe('virtio driver against a hostile device', () => {
       expect(d.violations).toEqual([]);
       device.hang();
       platform.close();
+    });
+
+    it('should keep at most 1024 buffers on an eventq of more entries (Linux MSG_TOKEN_MAX), and refuse an id past them as not in flight', async () => {
+      const { clock, wire, device, create } = manualRig(true, 16, 2048);
+      const agent = await create();
+      expect(wire.driverDiagnostics.buffersAllocated).toBe(16 / 2 + VIRTIO_SCMI_MAX_EVENTQ_BUFFERS);
+      expect(device.eventHeads).toHaveLength(VIRTIO_SCMI_MAX_EVENTQ_BUFFERS);
+      expect(Math.max(...device.eventHeads)).toBe(VIRTIO_SCMI_MAX_EVENTQ_BUFFERS - 1);
+      // A device returning an entry the driver never made available.
+      device.event(VIRTIO_SCMI_MAX_EVENTQ_BUFFERS, BASE_NOTIFICATION);
+      await clock.runUntilIdle();
+      expect(p2a(agent).badMessages.invalid).toBe(1);
+      expect(wire.driverDiagnostics.brokenVirtqueues).toBe(1);
+      await agent.remove();
     });
 
     it('should count in virtio buffers (one per cmdq message, one per eventq entry): what it leaks is what stays allocated', async () => {

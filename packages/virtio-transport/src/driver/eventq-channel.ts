@@ -8,7 +8,7 @@ import {
   type TransportChannel,
   type Xfer,
 } from '@scmi-ts/core';
-import { VirtqDescFlag } from '../layout/virtio-constants.js';
+import { VIRTIO_SCMI_MAX_EVENTQ_BUFFERS, VirtqDescFlag } from '../layout/virtio-constants.js';
 import type { DriverVirtqueue, UsedElement } from '../ring/driver-virtqueue.js';
 import type { VirtioChannelRecord } from './virtio-driver-diagnostics.js';
 import type { VirtioScmiDriver } from './virtio-scmi-driver.js';
@@ -75,7 +75,9 @@ export class EventqChannel implements TransportChannel {
     this.#u32 = new Uint32Array(sab, 0, sab.byteLength >> 2);
     this.#i32 = new Int32Array(sab, 0, sab.byteLength >> 2);
     this.#pdu = driver.wire.layout.pduSize;
-    const n = vq.size;
+    // One buffer per entry, up to Linux's cap; ids past it are never made available, so the
+    // device returning one is refused as not in flight.
+    const n = Math.min(vq.size, VIRTIO_SCMI_MAX_EVENTQ_BUFFERS);
     this.#addr = new Uint32Array(n);
     this.#usedLen = new Uint32Array(n);
     this.#held = new Uint8Array(n);

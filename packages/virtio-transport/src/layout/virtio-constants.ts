@@ -112,3 +112,10 @@ export const VIRTIO_SCMI_RX_TIMEOUT_MS = 60_000;
 
 /** Most messages an agent may have pending (Linux `MSG_TOKEN_MAX`, 1024, minus one for the pool). */
 export const VIRTIO_SCMI_MAX_PENDING = 1023;
+
+/**
+ * Most buffers the driver keeps on the eventq, whatever its size: 1024, as Linux's
+ * `scmi_vio_probe` caps every virtqueue's messages at `MSG_TOKEN_MAX` ("Only %ld allowed to be
+ * pending"), the eventq's buffers included.
+ */
+export const VIRTIO_SCMI_MAX_EVENTQ_BUFFERS = 1024;

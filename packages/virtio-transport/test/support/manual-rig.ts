@@ -26,11 +26,11 @@ export interface ManualRig {
   readonly probe: (o?: Partial<AgentOptions>) => Promise<ScmiAgent>;
 }
 
-/** A {@link ManualRig} on a virtual clock (`auto` advances it by itself), eventq of 4 entries. */
-export function manualRig(auto = true, cmdqSize = 16): ManualRig {
+/** A {@link ManualRig} on a virtual clock (`auto` advances it by itself), eventq of 4 entries by default. */
+export function manualRig(auto = true, cmdqSize = 16, eventqSize = 4): ManualRig {
   const clock = new VirtualClock({ auto });
   const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
-  const wire = VirtioScmiWire.sameThread(clock, { cmdqSize, eventqSize: 4 });
+  const wire = VirtioScmiWire.sameThread(clock, { cmdqSize, eventqSize });
   const device = new ManualDevice(wire, clock, platform);
   const container = new Container();
   container.load(coreModule, virtioTransportModule);
