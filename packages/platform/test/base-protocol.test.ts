@@ -195,6 +195,11 @@ describe('Base protocol (0x10)', () => {
   });
 
   describe('SET_DEVICE_PERMISSIONS / SET_PROTOCOL_PERMISSIONS / RESET_AGENT_CONFIGURATION', () => {
+    /** SET_DEVICE_PERMISSIONS / SET_PROTOCOL_PERMISSIONS from trusted agent 2: the status. */
+    const dev = (p: number[]): number =>
+      h.call(BASE, BaseMessageId.SET_DEVICE_PERMISSIONS, p, 2).status;
+    const proto = (p: number[]): number =>
+      h.call(BASE, BaseMessageId.SET_PROTOCOL_PERMISSIONS, p, 2).status;
     const readClock = (agentId: number): number =>
       h.call(ScmiProtocolId.CLOCK, ClockMessageId.RATE_GET, [0], agentId).status;
 
@@ -264,10 +269,6 @@ describe('Base protocol (0x10)', () => {
     });
 
     it('should answer NOT_FOUND, DENIED and INVALID_PARAMETERS for bad arguments', () => {
-      const dev = (p: number[]): number =>
-        h.call(BASE, BaseMessageId.SET_DEVICE_PERMISSIONS, p, 2).status;
-      const proto = (p: number[]): number =>
-        h.call(BASE, BaseMessageId.SET_PROTOCOL_PERMISSIONS, p, 2).status;
       expect(dev([9, 0, 1])).toBe(ScmiStatus.NOT_FOUND);
       expect(dev([0, 0, 1])).toBe(ScmiStatus.NOT_FOUND);
       expect(dev([1, 3, 1])).toBe(ScmiStatus.NOT_FOUND);
@@ -307,10 +308,6 @@ describe('Base protocol (0x10)', () => {
     });
 
     it('should check the agent, then the flags, then Base, then the device and the protocol, as SCP-firmware', () => {
-      const dev = (p: number[]): number =>
-        h.call(BASE, BaseMessageId.SET_DEVICE_PERMISSIONS, p, 2).status;
-      const proto = (p: number[]): number =>
-        h.call(BASE, BaseMessageId.SET_PROTOCOL_PERMISSIONS, p, 2).status;
       // Unknown agent before reserved flags; reserved flags before an unknown device.
       expect(dev([9, 9, 2])).toBe(ScmiStatus.NOT_FOUND);
       expect(dev([1, 9, 2])).toBe(ScmiStatus.INVALID_PARAMETERS);
