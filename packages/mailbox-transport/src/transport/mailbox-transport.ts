@@ -45,7 +45,10 @@ export interface ResolvedMailboxTransportConfig {
 export interface MailboxTransportOptions {
   /** Transfers in flight per agent (default 20, Linux `max_msg`). */
   readonly maxMsg?: number;
-  /** Largest message payload, bytes (default 128, Linux `max_msg_size`). */
+  /**
+   * Largest message payload, bytes (default 128, older Linux's `max_msg_size`; current Linux has
+   * `SCMI_SHMEM_MAX_PAYLOAD_SIZE`, 104).
+   */
   readonly maxMsgSize?: number;
   /** Default response timeout, ms (default 30, Linux `max_rx_timeout_ms`). */
   readonly rxTimeoutMs?: number;
@@ -320,8 +323,10 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
 }
 
 /**
- * The mailbox transport with Linux's limits: `max_msg` 20, `max_msg_size` 128, RX timeout 30 ms,
- * interrupt and polling completion, a P2A channel. Bound to `TRANSPORT` by
+ * The mailbox transport with Linux's limits: `max_msg` 20, `max_msg_size` 128 (older Linux's;
+ * current Linux has `SCMI_SHMEM_MAX_PAYLOAD_SIZE`, 104: give `maxMsgSize` to
+ * {@link createMailboxTransport}), RX timeout 30 ms, interrupt and polling completion, a P2A
+ * channel. Bound to `TRANSPORT` by
  * {@link mailboxTransportModule}; agents choose it with `transport: 'mailbox'`.
  *
  * @example
