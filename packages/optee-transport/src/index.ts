@@ -74,12 +74,14 @@ export {
   openOpteeWireEnd,
 } from './wire/optee-wire.js';
 export {
+  OPTEE_MSG_BUFFER_MIN_SIZE,
   PTA_SCMI_CAPS_MASK,
   PTA_SCMI_UUID,
   PtaScmiCaps,
   PtaScmiCommand,
   SCMI_OPTEE_MAX_MSG_SIZE,
   SCMI_SEC_PAYLOAD_SIZE,
+  SCMI_SHMEM_MAX_PAYLOAD_SIZE,
   SMT_BUF_SLOT_SIZE,
 } from './wire/pta-scmi.js';
 export {

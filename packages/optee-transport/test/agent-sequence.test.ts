@@ -52,12 +52,13 @@ describe.each(['static', 'dynamic'] as const)(
       expect(h.ends.optee.stats.openSessions).toBe(2);
       expect(cmds).toEqual(new Set([shmem === 'static' ? 1 : 4]));
       if (shmem === 'dynamic') {
-        // Linux: the same shm as p1 (command size) and p2 (128).
+        // Linux: the same shm as p1 (command size) and p2 (SCMI_SHMEM_MAX_PAYLOAD_SIZE, 104).
         const p = msgParams[0] as readonly TeeParam[];
         expect(p[1]?.type).toBe(TeeParamType.MEMREF_INPUT);
         expect(p[2]?.type).toBe(TeeParamType.MEMREF_OUTPUT);
         expect((p[1] as TeeMemrefParam).shm).toBe((p[2] as TeeMemrefParam).shm);
-        expect((p[2] as TeeMemrefParam).size).toBe(128);
+        expect((p[2] as TeeMemrefParam).shm.size).toBe(104);
+        expect((p[2] as TeeMemrefParam).size).toBe(104);
       }
       const chanSessions = log
         .filter((l) => l.startsWith('open'))

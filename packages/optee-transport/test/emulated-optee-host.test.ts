@@ -1,4 +1,4 @@
-import { RealClock, type WorkerHandlers } from '@scmi-ts/core';
+import { RealClock, ScmiConfigError, type WorkerHandlers } from '@scmi-ts/core';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   OpteeDriver,
@@ -38,5 +38,23 @@ describe(createEmulatedOpteeHost, () => {
     host.close();
     expect(host.size).toBe(0);
     platform.close();
+  });
+
+  it("should boot each emulated OP-TEE with the host's msgBufferSize, checked there", () => {
+    const clock = new RealClock();
+    const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+    const host = createEmulatedOpteeHost({ platform, agentId: 1, clock, msgBufferSize: 129 });
+    const options = { channels: [{ id: 0 }] };
+    let error: unknown;
+    try {
+      call(host.handlers, 'opteeOpen', allocateOpteeWire(options), options);
+    } catch (e) {
+      error = e;
+    } finally {
+      // Closed before any check: an emulated OP-TEE booted by mistake must not keep jest running.
+      host.close();
+      platform.close();
+    }
+    expect(ScmiConfigError.is(error) && error.field).toBe('msgBufferSize');
   });
 });

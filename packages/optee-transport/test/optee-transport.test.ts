@@ -14,9 +14,14 @@ import {
   OPTEE_TRANSPORT_DESCRIPTOR,
   OpteeTransport,
   PtaScmiCaps,
+  PtaScmiCommand,
+  SCMI_OPTEE_MAX_MSG_SIZE,
+  SCMI_SHMEM_MAX_PAYLOAD_SIZE,
   TeeContext,
   TeeError,
   TeeResult,
+  opteeTransportConfig,
+  type TeeMemrefParam,
   type TeeSession,
 } from '../src/index.js';
 import { OpteeChannel } from '../src/transport/optee-channel.js';
@@ -25,6 +30,13 @@ import { createOpteeHarness, type OpteeHarness } from './support/harness.js';
 const BASE = 0x10;
 const DISCOVER_VENDOR = 0x3;
 const CLOCK = 0x14;
+const SENSOR = 0x15;
+const SENSOR_DESCRIPTION_GET = 0x3;
+
+/** SENSOR_DESCRIPTION_GET from descriptor 0: as many descriptors as the platform's link carries. */
+function sensorDescriptions(agent: ScmiAgent): Promise<Uint8Array> {
+  return agent.transact(SENSOR, SENSOR_DESCRIPTION_GET, new Uint8Array(4));
+}
 
 function stats(agent: ScmiAgent, label = 'a2p:0'): ChannelStats {
   const c = agent.diagnostics.channels.find((x) => x.label === label);
@@ -93,11 +105,15 @@ describe(OpteeTransport, () => {
     h = undefined;
   });
 
-  it('should describe itself like Linux scmi_optee_desc', () => {
+  it('should describe itself like Linux scmi_optee_desc, with the largest MSG buffer an agent may choose', () => {
+    // Current Linux has max_msg_size SCMI_SHMEM_MAX_PAYLOAD_SIZE (104), its MSG buffer's size;
+    // here each agent chooses its buffer (msgBufferSize, up to 128) and the descriptor is one for
+    // every agent: core's transfers carry the largest.
+    expect(SCMI_SHMEM_MAX_PAYLOAD_SIZE).toBe(104);
     expect(OPTEE_TRANSPORT_DESCRIPTOR).toEqual({
       name: 'optee',
       maxMsg: 20,
-      maxMsgSize: 128,
+      maxMsgSize: SCMI_OPTEE_MAX_MSG_SIZE,
       rxTimeoutMs: 30,
       p2a: false,
       completion: 'polling',
@@ -861,6 +877,97 @@ describe(OpteeTransport, () => {
       await h.close();
       h = await createOpteeHarnessWithCaps(0);
       await expect(h.create()).rejects.toMatchObject({ code: 'E_TEE' });
+    });
+  });
+
+  describe('MSG buffer size (transportConfig.msgBufferSize)', () => {
+    it('should register a 104-byte MSG buffer by default, as Linux, pass all of it as p2, and get at most 100 bytes of status and returns', async () => {
+      h = await createOpteeHarness({ shmem: 'dynamic' });
+      const d = h.ends.driver;
+      const allocated: number[] = [];
+      const alloc = d.allocSharedMemory.bind(d);
+      jest.spyOn(d, 'allocSharedMemory').mockImplementation((size) => {
+        allocated.push(size);
+        return alloc(size);
+      });
+      const p2: number[] = [];
+      const answered: number[] = [];
+      const submit = d.submit.bind(d);
+      jest.spyOn(d, 'submit').mockImplementation((session, func, cancel, params, done) => {
+        if (func === PtaScmiCommand.PROCESS_MSG_CHANNEL)
+          p2.push((params[2] as TeeMemrefParam).size);
+        submit(session, func, cancel, params, (r) => {
+          if (func === PtaScmiCommand.PROCESS_MSG_CHANNEL)
+            answered.push((r.params[2] as TeeMemrefParam).size);
+          done(r);
+        });
+      });
+      const agent = await h.create();
+      const sensors = await sensorDescriptions(agent);
+      expect(allocated).toEqual([SCMI_SHMEM_MAX_PAYLOAD_SIZE]);
+      expect(p2.length).toBeGreaterThan(1);
+      expect(new Set(p2)).toEqual(new Set([104]));
+      // OP-TEE writes the header and at most 100 bytes of status and return values; the
+      // descriptions fill what the link carries (three 28-byte ones after the count: 96 bytes).
+      expect(Math.max(...answered)).toBeLessThanOrEqual(104);
+      expect(sensors.byteLength).toBeGreaterThan(100 - 4 - 28);
+      expect(sensors.byteLength).toBeLessThanOrEqual(100 - 4);
+      await agent.remove();
+    });
+
+    it('should get PROTOCOL_ERROR for a response past the default buffer, as for any response that does not fit p2, and carry it with msgBufferSize 128', async () => {
+      // The emulated OP-TEE sizes responses to 128-byte buffers (124 bytes of status and returns):
+      // four sensor descriptions, 116 bytes of returns.
+      h = await createOpteeHarness({ shmem: 'dynamic', teeMsgBufferSize: 128 });
+      const agent = await h.create();
+      const e = await settle(sensorDescriptions(agent));
+      expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.PROTOCOL_ERROR);
+      await agent.remove();
+      const legacy = await h.create({
+        transportConfig: opteeTransportConfig(h.ends.driver, {
+          msgBufferSize: SCMI_OPTEE_MAX_MSG_SIZE,
+        }),
+      });
+      const sensors = await sensorDescriptions(legacy);
+      expect(sensors.byteLength).toBeGreaterThan(104 - 8);
+      expect(sensors.byteLength).toBeLessThanOrEqual(128 - 8);
+      await legacy.remove();
+    });
+
+    it.each([7, 0, -104, 129, 256, 104.5, Number.NaN, Number.POSITIVE_INFINITY, '104', null, true])(
+      'should refuse msgBufferSize %p with a ScmiConfigError naming transportConfig.msgBufferSize',
+      async (msgBufferSize) => {
+        h = await createOpteeHarness({ shmem: 'dynamic' });
+        const base = h.ends.agentOptions.transportConfig as object;
+        const e = await settle(h.create({ transportConfig: { ...base, msgBufferSize } }));
+        expect(ScmiConfigError.is(e) && e.field).toBe('transportConfig.msgBufferSize');
+        expect((e as Error).message).toContain('8..128');
+        expect(h.ends.optee.stats.openSessions).toBe(0);
+      },
+    );
+
+    it('should accept msgBufferSize from 8 to 128, default 104', async () => {
+      h = await createOpteeHarness({ shmem: 'dynamic' });
+      const transport = new OpteeTransport();
+      const base = h.ends.agentOptions.transportConfig as object;
+      const size = (section: object): number =>
+        transport.validateConfig(section, 'transportConfig').msgBufferSize;
+      expect(size(base)).toBe(104);
+      expect(size({ ...base, msgBufferSize: 8 })).toBe(8);
+      expect(size({ ...base, msgBufferSize: 128 })).toBe(128);
+    });
+
+    it('should fail a command past a msgBufferSize buffer with E_MSG_SIZE before sending', async () => {
+      h = await createOpteeHarness({ shmem: 'dynamic', msgBufferSize: 64, teeMsgBufferSize: 64 });
+      const agent = await h.create();
+      const taken = h.ends.optee.stats.scmi.messages;
+      // 60 bytes after the header fit a 64-byte buffer; 61 do not (a 104-byte one would take them).
+      const fits = await settle(agent.transact(BASE, DISCOVER_VENDOR, new Uint8Array(60)));
+      expect(ScmiStatusError.is(fits) && fits.status).toBe(ScmiStatus.PROTOCOL_ERROR);
+      const tooBig = await settle(agent.transact(BASE, DISCOVER_VENDOR, new Uint8Array(61)));
+      expect(ScmiTransportError.is(tooBig) && tooBig.code).toBe('E_MSG_SIZE');
+      expect(h.ends.optee.stats.scmi.messages).toBe(taken + 1);
+      await agent.remove();
     });
   });
 

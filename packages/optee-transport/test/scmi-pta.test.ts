@@ -1,4 +1,5 @@
 import {
+  ScmiConfigError,
   ScmiStatus,
   VirtualClock,
   buildHeader,
@@ -302,29 +303,52 @@ describe('the emulated SCMI PTA', () => {
       ).toBe(TeeResult.BAD_PARAMETERS);
     });
 
+    /**
+     * SENSOR_DESCRIPTION_GET from descriptor 0 (as many descriptors as the link carries) through
+     * command 2 in a `bytes`-byte area: the area's status, the SCMI status, the SMT length.
+     */
+    async function sensorsInArea(bench: TeeBench, s: TeeSession, bytes: number): Promise<number[]> {
+      const shm = await bench.context.allocSharedMemory(bytes);
+      smtMessage(shm.bytes, buildHeader(0x3, 0, 0x15, 6), new Uint8Array(4));
+      await s.invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL_MESSAGE, [
+        teeValue(TeeParamType.VALUE_INPUT, 1),
+        teeMemref(TeeParamType.MEMREF_INOUT, shm),
+      ]);
+      return [
+        smtRead(shm.bytes, SMT_STATUS),
+        readI32(shm.bytes, SMT_PAYLOAD),
+        smtRead(shm.bytes, SMT_LENGTH),
+      ];
+    }
+
     it('should answer PROTOCOL_ERROR, not a cut reply, when a response does not fit the area of command 2', async () => {
-      // SENSOR_DESCRIPTION_GET from descriptor 0: as many descriptors as the link carries (124
-      // bytes without a static area), more than a 128-byte area's 100; a 160-byte area holds it.
+      // Responses sized to 128-byte MSG buffers, as older kernels had them (124 bytes without a
+      // static area): more than a 128-byte area's 100; a 160-byte area holds them.
+      const bench = createTeeBench({
+        wire: { channels: [{ id: 1 }] },
+        optee: { msgBufferSize: 128 },
+      });
+      b = bench;
+      const s = await channel(bench, 1, PtaScmiCaps.SMT_HEADER);
+      expect(await sensorsInArea(bench, s, 128)).toEqual([
+        SMT_STATUS_FREE,
+        ScmiStatus.PROTOCOL_ERROR,
+        8,
+      ]);
+      const [status, scmi, length] = await sensorsInArea(bench, s, 160);
+      expect([status, scmi]).toEqual([SMT_STATUS_FREE, ScmiStatus.SUCCESS]);
+      expect(length).toBeGreaterThan(4 + 100);
+    });
+
+    it('should fit a response sized to the default MSG buffer (104 bytes, as Linux) in the smallest area of command 2', async () => {
+      // 100 bytes of message: what a 128-byte area holds after the SMT header.
       const bench = createTeeBench({ wire: { channels: [{ id: 1 }] } });
       b = bench;
       const s = await channel(bench, 1, PtaScmiCaps.SMT_HEADER);
-      const run = async (bytes: number): Promise<number[]> => {
-        const shm = await bench.context.allocSharedMemory(bytes);
-        smtMessage(shm.bytes, buildHeader(0x3, 0, 0x15, 6), new Uint8Array(4));
-        await s.invoke(PtaScmiCommand.PROCESS_SMT_CHANNEL_MESSAGE, [
-          teeValue(TeeParamType.VALUE_INPUT, 1),
-          teeMemref(TeeParamType.MEMREF_INOUT, shm),
-        ]);
-        return [
-          smtRead(shm.bytes, SMT_STATUS),
-          readI32(shm.bytes, SMT_PAYLOAD),
-          smtRead(shm.bytes, SMT_LENGTH),
-        ];
-      };
-      expect(await run(128)).toEqual([SMT_STATUS_FREE, ScmiStatus.PROTOCOL_ERROR, 8]);
-      const [status, scmi, length] = await run(160);
+      const [status, scmi, length] = await sensorsInArea(bench, s, 128);
       expect([status, scmi]).toEqual([SMT_STATUS_FREE, ScmiStatus.SUCCESS]);
-      expect(length).toBeGreaterThan(100);
+      expect(length).toBeGreaterThan(8);
+      expect(length).toBeLessThanOrEqual(4 + 100);
     });
 
     it('should refuse a channel that has a static area', async () => {
@@ -505,22 +529,46 @@ describe('the emulated SCMI PTA', () => {
       expect(await send(VERSION)).toEqual({ result: 0, size: 12 });
     });
 
-    it('should carry a response of up to 124 bytes when no static area is smaller (OP-TEE sizes to the buffer)', async () => {
-      // SENSOR_DESCRIPTION_GET from descriptor 0: as many descriptors as the link carries.
-      b = createTeeBench({ wire: { channels: [{ id: 1 }] } });
-      const s = await channel(b, 1, PtaScmiCaps.MSG_HEADER);
-      const shm = await b.context.allocSharedMemory(128);
+    /**
+     * SENSOR_DESCRIPTION_GET from descriptor 0 (as many descriptors as the link carries) on MSG
+     * channel 1, answered into a `p2`-byte output buffer: the TEE result, the size OP-TEE set, the
+     * SCMI status.
+     */
+    async function sensorsInP2(bench: TeeBench, p2: number): Promise<number[]> {
+      const s = await channel(bench, 1, PtaScmiCaps.MSG_HEADER);
+      const shm = await bench.context.allocSharedMemory(p2);
       writeU32(shm.bytes, 0, buildHeader(0x3, 0, 0x15, 6));
       writeU32(shm.bytes, 4, 0);
       const r = await msg(
         s,
         teeMemref(TeeParamType.MEMREF_INPUT, shm, 0, 8),
-        teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, 128),
+        teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, p2),
       );
-      expect(r.result).toBe(0);
-      expect(readI32(shm.bytes, 4)).toBe(ScmiStatus.SUCCESS);
-      expect(r.size).toBeGreaterThan(4 + 100);
-      expect(r.size).toBeLessThanOrEqual(128);
+      return [r.result, r.size, readI32(shm.bytes, 4)];
+    }
+
+    it('should size responses to a 104-byte p2 by default, as Linux sizes its MSG buffer: at most 100 bytes of status and returns', async () => {
+      b = createTeeBench({ wire: { channels: [{ id: 1 }] } });
+      const [tee, size, scmi] = await sensorsInP2(b, 104);
+      expect([tee, scmi]).toEqual([0, ScmiStatus.SUCCESS]);
+      // Three 28-byte descriptors in 100 bytes (96 in all): a link well below 100 carries fewer.
+      expect(size).toBeGreaterThan(4 + 64);
+      expect(size).toBeLessThanOrEqual(104);
+    });
+
+    it('should carry a response of up to 124 bytes with msgBufferSize 128, as older kernels sized the buffer', async () => {
+      b = createTeeBench({ wire: { channels: [{ id: 1 }] }, optee: { msgBufferSize: 128 } });
+      const [tee, size, scmi] = await sensorsInP2(b, 128);
+      expect([tee, scmi]).toEqual([0, ScmiStatus.SUCCESS]);
+      expect(size).toBeGreaterThan(4 + 100);
+      expect(size).toBeLessThanOrEqual(128);
+    });
+
+    it('should answer PROTOCOL_ERROR in a 104-byte p2 a response sized to 128-byte buffers, from the room p2 gives', async () => {
+      // The platform sizes the reply to 124 bytes; the room comes from p2 (its size less 4), not
+      // from the link: a 104-byte p2 gets the status alone, as any response that does not fit.
+      b = createTeeBench({ wire: { channels: [{ id: 1 }] }, optee: { msgBufferSize: 128 } });
+      expect(await sensorsInP2(b, 104)).toEqual([0, 8, ScmiStatus.PROTOCOL_ERROR]);
     });
 
     it('should refuse the command when MSG is not built in', async () => {
@@ -675,4 +723,25 @@ describe('the emulated SCMI PTA', () => {
       /capabilities/,
     );
   });
+
+  it.each([7, 129, 104.5, Number.NaN, '104', null])(
+    'should be an EmulatedOptee that refuses msgBufferSize %p with a ScmiConfigError naming it',
+    (msgBufferSize) => {
+      const bench = (b = createTeeBench());
+      const options = {
+        wire: bench.wire.tee,
+        platform: bench.platform,
+        agentId: 2,
+        clock: bench.clock,
+        msgBufferSize: msgBufferSize as number,
+      };
+      let error: unknown;
+      try {
+        new EmulatedOptee(options).close();
+      } catch (e) {
+        error = e;
+      }
+      expect(ScmiConfigError.is(error) && error.field).toBe('msgBufferSize');
+    },
+  );
 });

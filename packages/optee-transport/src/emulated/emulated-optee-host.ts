@@ -16,6 +16,8 @@ export interface EmulatedOpteeHostOptions {
   readonly capabilities?: number;
   /** Platform-response wait of the SCMI server, ms (default 50). */
   readonly platformTimeoutMs?: number;
+  /** The MSG buffer size the SCMI server sizes responses to (default 104; see `EmulatedOptee`). */
+  readonly msgBufferSize?: number;
 }
 
 /** The secure world's side of OP-TEE wires in a worker thread: handlers to serve, and a close. */
@@ -59,6 +61,7 @@ export function createEmulatedOpteeHost(options: EmulatedOpteeHostOptions): Emul
         ...(options.platformTimeoutMs === undefined
           ? {}
           : { platformTimeoutMs: options.platformTimeoutMs }),
+        ...(options.msgBufferSize === undefined ? {} : { msgBufferSize: options.msgBufferSize }),
       });
       const id = next++;
       wires.set(id, optee);

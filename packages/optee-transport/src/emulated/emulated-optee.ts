@@ -10,7 +10,7 @@ import {
   WIRE_TEE_STATE_WORD,
 } from '../wire/optee-wire-layout.js';
 import type { OpteeWireEnd } from '../wire/optee-wire.js';
-import { PTA_SCMI_CAPS_MASK } from '../wire/pta-scmi.js';
+import { PTA_SCMI_CAPS_MASK, checkMsgBufferSize } from '../wire/pta-scmi.js';
 import { OpteeWireFaults, type OpteeWireFault } from './optee-wire-fault.js';
 import type { PseudoTa, PtaInvocation, PtaParam } from './pseudo-ta.js';
 import { ScmiMsgServer, type ScmiMsgServerStats } from './scmi-msg-server.js';
@@ -59,6 +59,16 @@ export interface EmulatedOpteeOptions {
    * ms, before the SCMI server gives up with a channel error; default 50.
    */
   readonly platformTimeoutMs?: number;
+  /**
+   * Size in bytes of the MSG buffers the normal world registers and passes as p2 (its
+   * `transportConfig.msgBufferSize`): the SCMI server sizes every response to it less the 4-byte
+   * header (or to the smallest static SMT area, when smaller), where OP-TEE sizes each response
+   * to its own p2. Default `SCMI_SHMEM_MAX_PAYLOAD_SIZE` (104), as current Linux; 128 for an agent
+   * that sizes its buffers as older kernels did. An integer from 8 to 128, else a
+   * `ScmiConfigError` naming `msgBufferSize`. Larger than an agent's buffer, it has the platform
+   * size multi-part replies past that agent's p2, which the server then answers PROTOCOL_ERROR.
+   */
+  readonly msgBufferSize?: number;
   /** Wire fault rules to add at once. */
   readonly faults?: readonly OpteeWireFault[];
 }
@@ -239,6 +249,7 @@ export class EmulatedOptee {
     if (!Number.isInteger(caps) || (caps & ~PTA_SCMI_CAPS_MASK) !== 0) {
       throw new ScmiConfigError('capabilities', `expected PtaScmiCaps bits, got ${String(caps)}`);
     }
+    const msgBufferSize = checkMsgBufferSize(options.msgBufferSize, 'msgBufferSize');
     for (const f of options.faults ?? []) this.faults.add(f);
     this.#wire = wire;
     this.#words = new Int32Array(wire.memory);
@@ -255,6 +266,7 @@ export class EmulatedOptee {
       agentId: options.agentId,
       clock: options.clock,
       platformTimeoutMs: timeout,
+      msgBufferSize,
     });
     const pta = new ScmiPta(this.#server, caps, this.faults);
     this.#pta = pta;

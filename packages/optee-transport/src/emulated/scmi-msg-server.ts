@@ -7,7 +7,7 @@ import {
 } from '@scmi-ts/core';
 import * as core from '@scmi-ts/core';
 import { TeeResult } from '../tee/tee-result.js';
-import { SCMI_OPTEE_MAX_MSG_SIZE, SCMI_SEC_PAYLOAD_SIZE } from '../wire/pta-scmi.js';
+import { OPTEE_MSG_BUFFER_MIN_SIZE, SCMI_SEC_PAYLOAD_SIZE } from '../wire/pta-scmi.js';
 import type { OpteeWireLayout } from '../wire/optee-wire-layout.js';
 import * as smtLayout from '../wire/smt-layout.js';
 import type { OpteeWireFaultAction } from './optee-wire-fault.js';
@@ -30,7 +30,7 @@ const {
 } = smtLayout;
 const MAX_PAYLOAD = SCMI_SEC_PAYLOAD_SIZE;
 /** Smallest MSG output buffer the emulation accepts: the header and the status. */
-const MSG_MIN_OUT = 8;
+const MSG_MIN_OUT = OPTEE_MSG_BUFFER_MIN_SIZE;
 const { SUCCESS, BAD_PARAMETERS, BUSY, COMMUNICATION } = TeeResult;
 
 /** One SCMI channel of the server (OP-TEE `struct scmi_msg_channel`). */
@@ -114,6 +114,11 @@ export interface ScmiMsgServerOptions {
   readonly clock: Clock;
   /** How long a message waits for a response the platform gives later, ms, before failing. */
   readonly platformTimeoutMs: number;
+  /**
+   * Size of the MSG buffers the normal world passes as p2, checked (`checkMsgBufferSize`):
+   * responses are sized to it less the 4-byte header, unless a static SMT area is smaller.
+   */
+  readonly msgBufferSize: number;
 }
 
 /** A response carrying only PROTOCOL_ERROR, for responses that do not fit (`scmi_write_response`). */
@@ -242,10 +247,13 @@ function msgRespond(
  * - the two SMT error paths after the claim (payload too long, bad status) release the claim;
  *   mainline `scmi_entry_smt` leaves it held, which makes the channel busy forever after one bad
  *   message;
- * - responses are sized to one link size for every channel (124 bytes, or the smallest static
- *   SMT area), where OP-TEE sizes each to its own buffer: through PROCESS_SMT_CHANNEL_MESSAGE a
- *   128-byte area holds 100 bytes of message, and a larger response (a multi-part reply sized to
- *   the link, say) is answered PROTOCOL_ERROR there;
+ * - responses are sized to one link size for every channel — a MSG buffer as the normal world
+ *   sizes it less its header (`msgBufferSize`: 100 bytes by default, as current Linux's 104-byte
+ *   buffer holds; 124 for older kernels' 128), or the smallest static SMT area — where OP-TEE
+ *   sizes each to its own buffer. A response larger than the buffer it goes into is answered
+ *   PROTOCOL_ERROR there, as OP-TEE answers one that does not fit: a p2 smaller than
+ *   `msgBufferSize`, or through PROCESS_SMT_CHANNEL_MESSAGE an area smaller than the link (a
+ *   128-byte area holds 100 bytes of message);
  * - a MSG output buffer of 4 to 7 bytes is refused with `TEE_ERROR_BAD_PARAMETERS` (OP-TEE's
  *   `shm_msg.c` admits it, then asserts in `scmi_status_response`);
  * - a message whose processing throws (the platform threw) releases the claim and ends its
@@ -275,11 +283,12 @@ export class ScmiMsgServer {
    */
   public constructor(options: ScmiMsgServerOptions) {
     this.#o = options;
-    // A MSG buffer as Linux sizes it, or the smallest static SMT area. Not the 128-byte area
-    // PROCESS_SMT_CHANNEL_MESSAGE accepts (100 bytes of message): the link bounds every response,
-    // not only multi-part ones, and a MSG channel would lose what fits its buffer; a response
-    // larger than that area is answered PROTOCOL_ERROR there (smtRespond).
-    let maxMsgSize = SCMI_OPTEE_MAX_MSG_SIZE - 4;
+    // A MSG buffer as the normal world sizes it (less its header; 100 bytes of Linux's 104), or
+    // the smallest static SMT area. Not the 128-byte area PROCESS_SMT_CHANNEL_MESSAGE accepts
+    // (100 bytes of message): the link bounds every response, not only multi-part ones, and a MSG
+    // channel of a larger buffer would lose what fits it; a response larger than that area is
+    // answered PROTOCOL_ERROR there (smtRespond), one larger than a p2 in msgRespond.
+    let maxMsgSize = options.msgBufferSize - 4;
     for (const c of options.layout.channels.values()) {
       const staticArea =
         c.shmemOffset === undefined

@@ -103,7 +103,7 @@ export interface OpteeChannelParts {
   readonly handle: number;
   /** SMT: the static area; MSG: undefined. */
   readonly area: Uint8Array | undefined;
-  /** MSG: the registered buffer; SMT: undefined. */
+  /** MSG: the registered buffer (`transportConfig.msgBufferSize` bytes); SMT: undefined. */
   readonly shm: TeeSharedMemory | undefined;
   /** How long a send waits for a channel a late invocation holds, before `E_CHAN_BUSY`. */
   readonly busyTimeoutMs: number;
@@ -215,9 +215,11 @@ export class OpteeChannel implements TransportChannel {
     this.#smtParams = [handle];
     const shm = parts.shm;
     if (parts.area === undefined && shm !== undefined) {
-      // Like Linux, one buffer is both the request (p1) and the response (p2).
+      // Like Linux, one buffer is both the request (p1, the command's size) and the response (p2,
+      // the whole buffer: `msgBufferSize` bytes, SCMI_SHMEM_MAX_PAYLOAD_SIZE in Linux).
       this.#msgRequest = { type: TeeParamType.MEMREF_INPUT, shm, offset: 0, size: 4 };
-      this.#msgParams = [handle, this.#msgRequest, teeMemref(TeeParamType.MEMREF_OUTPUT, shm)];
+      const response = teeMemref(TeeParamType.MEMREF_OUTPUT, shm, 0, shm.size);
+      this.#msgParams = [handle, this.#msgRequest, response];
     }
     // The channel holds one invocation at a time (a new one starts only once the last returned),
     // so the return always belongs to `#inv`.

@@ -1,6 +1,7 @@
 import { ScmiConfigError } from '@scmi-ts/core';
 import type { OpteeDriver } from '../driver/optee-driver.js';
 import type { TeeDriver } from '../tee/tee-driver.js';
+import { checkMsgBufferSize } from '../wire/pta-scmi.js';
 
 /**
  * The agent-wide section of the OP-TEE transport's configuration (`transportConfig`): the TEE
@@ -40,6 +41,18 @@ export interface OpteeTransportConfig {
    * 0 starts it at once.
    */
   readonly syncWaitMs?: number;
+  /**
+   * Size in bytes of the buffer each MSG channel (no static SMT area) registers with the TEE,
+   * header included: the command goes out in it (p1) and OP-TEE writes the response into all of
+   * it (p2 of this size), so a response holds this size less 4 bytes of status and return values.
+   * Default `SCMI_SHMEM_MAX_PAYLOAD_SIZE` (104), as current Linux; 128 (`SCMI_OPTEE_MAX_MSG_SIZE`)
+   * as older kernels. An integer from `OPTEE_MSG_BUFFER_MIN_SIZE` (8: a header and a status) to
+   * 128 (the descriptor's `maxMsgSize`: core's transfers carry no more); anything else is a
+   * `ScmiConfigError` naming `transportConfig.msgBufferSize`. A command larger than the buffer
+   * less its header fails with `E_MSG_SIZE`; a response that does not fit p2 is answered
+   * PROTOCOL_ERROR by OP-TEE. SMT channels do not use it.
+   */
+  readonly msgBufferSize?: number;
 }
 
 /**
@@ -60,9 +73,9 @@ export interface OpteeChannelConfig {
   readonly opteeChannelId?: number;
   /**
    * `'static'`: SMT in the channel's static area (PTA command 1; an error when there is none);
-   * `'dynamic'`: MSG in a 128-byte shared memory registered with the TEE (command 4). Default:
-   * static when the channel has a static area, else dynamic — as Linux decides by the presence of
-   * the `shmem` property.
+   * `'dynamic'`: MSG in a shared memory of `transportConfig.msgBufferSize` bytes (default 104, as
+   * Linux) registered with the TEE (command 4). Default: static when the channel has a static
+   * area, else dynamic — as Linux decides by the presence of the `shmem` property.
    */
   readonly shmem?: 'static' | 'dynamic';
 }
@@ -77,6 +90,8 @@ export interface ResolvedOpteeTransportConfig {
   readonly busyTimeoutMs: number | undefined;
   /** Synchronous wait of a send for its invocation, ms. */
   readonly syncWaitMs: number;
+  /** Size of each MSG channel's registered buffer, bytes (default 104). */
+  readonly msgBufferSize: number;
 }
 
 /** A validated {@link OpteeChannelConfig}. */
@@ -110,7 +125,8 @@ const DRIVER_METHODS = [
 /**
  * Validates the agent-wide section.
  *
- * @throws ScmiConfigError naming the field (`transportConfig.tee`, …).
+ * @throws ScmiConfigError naming the field (`transportConfig.tee`, `transportConfig.msgBufferSize`,
+ * …).
  */
 export function validateOpteeConfig(section: unknown, field: string): ResolvedOpteeTransportConfig {
   if (!isRecord(section)) {
@@ -144,11 +160,13 @@ export function validateOpteeConfig(section: unknown, field: string): ResolvedOp
       `expected a number ≥ 0, got ${JSON.stringify(sync)}`,
     );
   }
+  const msgBufferSize = checkMsgBufferSize(section.msgBufferSize, `${field}.msgBufferSize`);
   return {
     tee: tee as TeeDriver,
     staticShmem: staticShmem as (channelId: number) => Uint8Array | undefined,
     busyTimeoutMs: busy,
     syncWaitMs: sync,
+    msgBufferSize,
   };
 }
 
@@ -187,16 +205,18 @@ export function validateOpteeChannelConfig(
 
 /**
  * The transport configuration for an agent on `driver`'s wire: the driver, and the wire's static
- * SMT areas.
+ * SMT areas; `options` adds the optional fields.
  *
  * @example
  * ```ts
  * const transportConfig = opteeTransportConfig(new OpteeDriver(wire.ree), { busyTimeoutMs: 100 });
+ * // MSG buffers as older kernels sized them:
+ * const legacy = opteeTransportConfig(driver, { msgBufferSize: SCMI_OPTEE_MAX_MSG_SIZE });
  * ```
  */
 export function opteeTransportConfig(
   driver: OpteeDriver,
-  options: Pick<OpteeTransportConfig, 'busyTimeoutMs' | 'syncWaitMs'> = {},
+  options: Pick<OpteeTransportConfig, 'busyTimeoutMs' | 'syncWaitMs' | 'msgBufferSize'> = {},
 ): OpteeTransportConfig {
   return {
     tee: driver,

@@ -37,6 +37,14 @@ import {
  * 30 ms response timeout, no P2A channel, polling completion only (`sync_cmds_completed_on_ret`:
  * the invocation returning is the completion).
  *
+ * `maxMsgSize` is {@link SCMI_OPTEE_MAX_MSG_SIZE} (128), as older kernels had it; current Linux
+ * has `SCMI_SHMEM_MAX_PAYLOAD_SIZE` (104), its MSG buffer's size. Here the MSG buffer's size is
+ * each agent's choice (`transportConfig.msgBufferSize`, default 104, at most 128) while the
+ * descriptor is one for every agent of the transport, and core sizes its transfers by it: it
+ * carries the largest buffer an agent may choose. Each channel bounds its own messages: a command
+ * larger than its MSG buffer (or SMT area) less the header fails with `E_MSG_SIZE`, and OP-TEE
+ * answers a response that does not fit p2 with PROTOCOL_ERROR.
+ *
  * @example
  * ```ts
  * OPTEE_TRANSPORT_DESCRIPTOR.completion; // 'polling'
@@ -132,9 +140,10 @@ interface DeviceState {
  * - `setupDevice` opens a TEE context on the configured driver (released last) and queries the
  *   PTA's capabilities once, in a throw-away session (Linux `get_capabilities`).
  * - `setupChannel` (A2P) opens a session per channel and asks for the channel handle with the
- *   capability of the channel's mode: SMT when the channel has a static area, MSG (a 128-byte
- *   registered buffer) otherwise. P2A channels are not supported (`E_NOT_SUPPORTED`: core then
- *   skips notifications and never requests asynchronous operations).
+ *   capability of the channel's mode: SMT when the channel has a static area, MSG (a registered
+ *   buffer of `transportConfig.msgBufferSize` bytes, default 104 as current Linux) otherwise.
+ *   P2A channels are not supported (`E_NOT_SUPPORTED`: core then skips notifications and never
+ *   requests asynchronous operations).
  * - Each channel carries one message at a time and completes by polling; see `OpteeChannel`.
  * - Each SCMI channel of an agent needs its own OP-TEE channel id: two would share one SMT area
  *   (or PTA channel) and overwrite each other's messages. The second is refused at probe with a
@@ -307,7 +316,8 @@ export class OpteeTransport implements Transport {
     let shm: TeeSharedMemory | undefined;
     let session: TeeSession | undefined;
     try {
-      if (area === undefined) shm = await context.allocSharedMemory(SCMI_OPTEE_MAX_MSG_SIZE);
+      // setup_dynamic_shmem: msg_size bytes (Linux: SCMI_SHMEM_MAX_PAYLOAD_SIZE), both p1 and p2.
+      if (area === undefined) shm = await context.allocSharedMemory(config.msgBufferSize);
       session = await context.openSession(PTA_SCMI_UUID, { login: TeeLogin.REE_KERNEL });
       const r = await session.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
         teeValue(TeeParamType.VALUE_INOUT, opteeChannelId, caps),

@@ -1,3 +1,5 @@
+import { ScmiConfigError } from '@scmi-ts/core';
+
 /**
  * The OP-TEE SCMI pseudo trusted application's interface, shared by the agent side and the
  * emulated OP-TEE: `OP-TEE/optee_os:lib/libutee/include/pta_scmi_client.h` and the copy in Linux
@@ -60,5 +62,61 @@ export const SMT_BUF_SLOT_SIZE = 128;
  */
 export const SCMI_SEC_PAYLOAD_SIZE = 92;
 
-/** Size of the MSG buffer Linux allocates per channel, and the transport's message size (`SCMI_OPTEE_MAX_MSG_SIZE`). */
+/**
+ * Size of the MSG buffer current Linux allocates per channel, and its OP-TEE message size
+ * (`SCMI_SHMEM_MAX_PAYLOAD_SIZE`, `drivers/firmware/arm_scmi/common.h`): `setup_dynamic_shmem`
+ * in `transports/optee.c` allocates the buffer with `msg_size = SCMI_SHMEM_MAX_PAYLOAD_SIZE`,
+ * `invoke_process_msg_channel` passes that buffer as p1 (`MEMREF_INPUT`, the command's size) and
+ * as p2 (`MEMREF_OUTPUT` of this size), and `scmi_optee_desc.max_msg_size` is this size. OP-TEE's
+ * `scmi_entry_msg` gives the response p2's size less the 4-byte header: 100 bytes of status and
+ * return values. The default of the transport's `msgBufferSize` and of the emulated OP-TEE's.
+ */
+export const SCMI_SHMEM_MAX_PAYLOAD_SIZE = 104;
+
+/**
+ * Size of the MSG buffer older Linux kernels allocated per channel, with p2 and
+ * `scmi_optee_desc.max_msg_size` of the same size (`SCMI_OPTEE_MAX_MSG_SIZE`, before Linux sized
+ * them with {@link SCMI_SHMEM_MAX_PAYLOAD_SIZE}): 124 bytes of status and return values in a
+ * response. The largest `msgBufferSize` the transport and the emulated OP-TEE accept, and the
+ * transport descriptor's `maxMsgSize` (core's transfers are sized once for every agent of the
+ * transport, so they carry the largest buffer an agent may choose).
+ */
 export const SCMI_OPTEE_MAX_MSG_SIZE = 128;
+
+/**
+ * Smallest `msgBufferSize` the transport and the emulated OP-TEE accept: the message header and
+ * the status every response starts with. A smaller MSG output buffer is refused by the emulated
+ * SCMI server (`TEE_ERROR_BAD_PARAMETERS`).
+ */
+export const OPTEE_MSG_BUFFER_MIN_SIZE = 8;
+
+/** A value as an error message shows it: numbers and strings as written, else null or the type. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  return value === null ? 'null' : typeof value;
+}
+
+/**
+ * Checks a `msgBufferSize` option (the size in bytes of the MSG buffer, header included;
+ * undefined for the default): an integer from {@link OPTEE_MSG_BUFFER_MIN_SIZE} to
+ * {@link SCMI_OPTEE_MAX_MSG_SIZE}. Returns it, or {@link SCMI_SHMEM_MAX_PAYLOAD_SIZE} for
+ * undefined.
+ *
+ * @throws ScmiConfigError naming `field` for any other value.
+ */
+export function checkMsgBufferSize(value: unknown, field: string): number {
+  if (value === undefined) return SCMI_SHMEM_MAX_PAYLOAD_SIZE;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < OPTEE_MSG_BUFFER_MIN_SIZE ||
+    value > SCMI_OPTEE_MAX_MSG_SIZE
+  ) {
+    throw new ScmiConfigError(
+      field,
+      `expected an integer in ${OPTEE_MSG_BUFFER_MIN_SIZE}..${SCMI_OPTEE_MAX_MSG_SIZE} (bytes of the MSG buffer: ${SCMI_SHMEM_MAX_PAYLOAD_SIZE} as current Linux, ${SCMI_OPTEE_MAX_MSG_SIZE} as older kernels), got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}

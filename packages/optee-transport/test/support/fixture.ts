@@ -65,6 +65,10 @@ export interface OpteeFixtureOptions {
   readonly busyTimeoutMs?: number;
   /** The SCMI PTA's capabilities (`PtaScmiCaps` bits; default SMT and MSG). */
   readonly capabilities?: number;
+  /** The agent's MSG buffer size (`transportConfig.msgBufferSize`; default the transport's). */
+  readonly msgBufferSize?: number;
+  /** The MSG buffer size the emulated OP-TEE sizes responses to (default the emulation's, 104). */
+  readonly teeMsgBufferSize?: number;
 }
 
 function wireOptions(o: OpteeFixtureOptions): OpteeWireOptions {
@@ -79,10 +83,10 @@ function wireOptions(o: OpteeFixtureOptions): OpteeWireOptions {
 
 function agentOptions(driver: OpteeDriver, o: OpteeFixtureOptions): Partial<AgentOptions> {
   return {
-    transportConfig: opteeTransportConfig(
-      driver,
-      o.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: o.busyTimeoutMs },
-    ),
+    transportConfig: opteeTransportConfig(driver, {
+      ...(o.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: o.busyTimeoutMs }),
+      ...(o.msgBufferSize === undefined ? {} : { msgBufferSize: o.msgBufferSize }),
+    }),
   };
 }
 
@@ -108,6 +112,9 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
           ? {}
           : { platformTimeoutMs: options.platformTimeoutMs }),
         ...(options.capabilities === undefined ? {} : { capabilities: options.capabilities }),
+        ...(options.teeMsgBufferSize === undefined
+          ? {}
+          : { msgBufferSize: options.teeMsgBufferSize }),
       });
       const driver = new OpteeDriver(wire.ree);
       const transport = new OpteeTransport();
@@ -150,6 +157,9 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
           ...(options.platformTimeoutMs === undefined
             ? {}
             : { platformTimeoutMs: options.platformTimeoutMs }),
+          ...(options.teeMsgBufferSize === undefined
+            ? {}
+            : { msgBufferSize: options.teeMsgBufferSize }),
         },
         name: 'optee-worker',
       });

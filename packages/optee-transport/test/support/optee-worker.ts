@@ -12,6 +12,7 @@ const data = workerData as {
   agentId: number;
   seed: number;
   platformTimeoutMs?: number;
+  msgBufferSize?: number;
 };
 const clock = new RealClock();
 const platform = new ScmiPlatform(data.platformConfig, {
@@ -24,6 +25,7 @@ const host = createEmulatedOpteeHost({
   agentId: data.agentId,
   clock,
   ...(data.platformTimeoutMs === undefined ? {} : { platformTimeoutMs: data.platformTimeoutMs }),
+  ...(data.msgBufferSize === undefined ? {} : { msgBufferSize: data.msgBufferSize }),
 });
 
 serveWorker(
