@@ -1126,43 +1126,11 @@ describe(createAgent, () => {
         });
       });
 
-      it('should wait one timeout, not one per event, for a platform that answers no disable', async () => {
-        const h = createHarness();
-        const agent = await h.create({ rxTimeoutMs: 30 });
-        for (const protocolId of [0x14, 0x15]) {
-          agent.events.register(protocolId, [
-            {
-              id: 0,
-              name: 'event',
-              setNotifyEnabled: async (source, enable) => {
-                await agent.transact(
-                  protocolId,
-                  0x9,
-                  (w) => w.u32(source ?? 0).u32(enable ? 1 : 0),
-                  {
-                    txSize: 8,
-                  },
-                );
-              },
-            },
-          ]);
-          await agent.events.subscribe({ protocolId, eventId: 0, source: 1 }, () => undefined);
-        }
-        h.platform.override = (req) => (req.messageId === 0x9 ? 'drop' : undefined);
-        const start = h.clock.now();
-        const removing = agent.remove();
-        await h.clock.runUntilIdle();
-        await removing;
-        expect(h.clock.now() - start).toBe(30);
-        expect(agent.diagnostics.notifications).toMatchObject({
-          disabledAtRemoval: 2,
-          disableFailures: 2,
-        });
-      });
-
-      it('should send nothing and start the teardown at once when told not to disable (a platform known to be gone)', async () => {
-        const h = createHarness();
-        const agent = await h.create({ rxTimeoutMs: 30 });
+      /**
+       * Registers event 0 of protocols 0x14 and 0x15, each enable or disable a command (0x9:
+       * source, enable) the platform answers; records each call in the array it returns.
+       */
+      function registerNotifyCommands(agent: ScmiAgent): [number, number | undefined, boolean][] {
         const calls: [number, number | undefined, boolean][] = [];
         for (const protocolId of [0x14, 0x15]) {
           agent.events.register(protocolId, [
@@ -1178,6 +1146,31 @@ describe(createAgent, () => {
             },
           ]);
         }
+        return calls;
+      }
+
+      it('should wait one timeout, not one per event, for a platform that answers no disable', async () => {
+        const h = createHarness();
+        const agent = await h.create({ rxTimeoutMs: 30 });
+        registerNotifyCommands(agent);
+        for (const protocolId of [0x14, 0x15])
+          await agent.events.subscribe({ protocolId, eventId: 0, source: 1 }, () => undefined);
+        h.platform.override = (req) => (req.messageId === 0x9 ? 'drop' : undefined);
+        const start = h.clock.now();
+        const removing = agent.remove();
+        await h.clock.runUntilIdle();
+        await removing;
+        expect(h.clock.now() - start).toBe(30);
+        expect(agent.diagnostics.notifications).toMatchObject({
+          disabledAtRemoval: 2,
+          disableFailures: 2,
+        });
+      });
+
+      it('should send nothing and start the teardown at once when told not to disable (a platform known to be gone)', async () => {
+        const h = createHarness();
+        const agent = await h.create({ rxTimeoutMs: 30 });
+        const calls = registerNotifyCommands(agent);
         await agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 1 }, () => undefined);
         await agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 2 }, () => undefined);
         await agent.events.subscribe({ protocolId: 0x15, eventId: 0, source: 4 }, () => undefined);
