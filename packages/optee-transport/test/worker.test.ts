@@ -10,6 +10,7 @@ import { SeededRandom, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import { join } from 'node:path';
 import {
   PTA_SCMI_UUID,
+  PtaScmiCaps,
   PtaScmiCommand,
   TeeLogin,
   TeeParamType,
@@ -194,6 +195,12 @@ describe('an OP-TEE worker that dies', () => {
     const uuid = parseTeeUuid(PTA_SCMI_UUID);
     const context = openTeeContext(wire.driver);
     const session = await context.openSession(PTA_SCMI_UUID);
+    // The channel's handle first: the PTA refuses PROCESS_SMT_CHANNEL on a channel without one
+    // (BAD_STATE) before any fault applies, so the call would return at once whenever the worker
+    // took it before dying.
+    await session.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
+      teeValue(TeeParamType.VALUE_INOUT, 0, PtaScmiCaps.SMT_HEADER),
+    ]);
     await wire.setWireFaults([{ action: { kind: 'hang-until-cancel' } }]);
     // A call the secure world holds, then the worker dies (a crash, a terminate) mid-call.
     const held = session
