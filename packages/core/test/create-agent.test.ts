@@ -153,7 +153,7 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
-    it('should pass over an agent described with another agent id, recording it', async () => {
+    it('should keep an agent described under another agent id as the agent asked for (Linux ignores the field), with reportedId, recording it', async () => {
       const h = createHarness();
       h.platform.override = (req) => {
         if (req.protocolId !== 0x10 || req.messageId !== 0x7 || readU32(req.payload, 0) !== 1)
@@ -164,12 +164,85 @@ describe(createAgent, () => {
         return { status: 0, returns };
       };
       const agent = await h.create();
-      expect(agent.info.agents.map((a) => a.id)).toEqual([0, 2]);
+      expect(agent.info.agents).toStrictEqual([
+        { id: 0, name: 'platform' },
+        { id: 1, name: 'evil', reportedId: 0xffffffff },
+        { id: 2, name: 'agent2' },
+      ]);
       expect(agent.info.discoveryFailures).toMatchObject([
-        { step: 'agent 1', error: { code: 'E_AGENT_ID' } },
+        {
+          step: 'agent 1',
+          error: { code: 'E_AGENT_ID', message: /agent 1 answered for agent 4294967295/ },
+        },
+      ]);
+      expect(agent.info.discoveryFailures[0]?.error).toBeInstanceOf(ScmiMalformedError);
+      await agent.remove();
+    });
+
+    it('should record failed and mismatched agent ids in id order, warning once for each kind', async () => {
+      const h = createHarness();
+      h.platform.numAgents = 4;
+      const warnings: string[] = [];
+      h.container.rebind(LOGGER).toConstantValue({
+        ...silentLogger,
+        warn: (message: string) => {
+          warnings.push(message);
+        },
+      });
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x10 || req.messageId !== 0x7) return undefined;
+        const id = readU32(req.payload, 0);
+        if (id === 1 || id === 3) return { status: ScmiStatus.DENIED };
+        if (id === 0) return undefined;
+        const returns = new Uint8Array(20);
+        new DataView(returns.buffer).setUint32(0, 7, true); // every other id: "agent 7"
+        returns.set(Buffer.from(`agent${id}`), 4);
+        return { status: 0, returns };
+      };
+      const agent = await h.create();
+      expect(agent.info.agents).toStrictEqual([
+        { id: 0, name: 'platform' },
+        { id: 2, name: 'agent2', reportedId: 7 },
+        { id: 4, name: 'agent4', reportedId: 7 },
+      ]);
+      expect(agent.info.discoveryFailures).toMatchObject([
+        { step: 'agent 1', error: { status: ScmiStatus.DENIED } },
+        { step: 'agent 2', error: { code: 'E_AGENT_ID' } },
+        { step: 'agent 3', error: { status: ScmiStatus.DENIED } },
+        { step: 'agent 4', error: { code: 'E_AGENT_ID' } },
+      ]);
+      expect(warnings).toEqual([
+        expect.stringMatching(/agent 1 and 1 more agent id\(s\) failed/),
+        expect.stringMatching(
+          /agent 2 and 1 more agent id\(s\) described under another agent id .*kept/,
+        ),
       ]);
       await agent.remove();
     });
+
+    it.each([
+      ['its agent id only', 4],
+      ['a name cut short', 12],
+    ])(
+      'should leave out and record as truncated an agent answered with %s, whatever its agent id',
+      async (_what, bytes) => {
+        const h = createHarness();
+        h.platform.override = (req) => {
+          if (req.protocolId !== 0x10 || req.messageId !== 0x7 || readU32(req.payload, 0) !== 1)
+            return undefined;
+          const returns = new Uint8Array(bytes);
+          new DataView(returns.buffer).setUint32(0, 9, true);
+          returns.fill(0x41, 4);
+          return { status: 0, returns };
+        };
+        const agent = await h.create();
+        expect(agent.info.agents.map((a) => a.id)).toEqual([0, 2]);
+        expect(agent.info.discoveryFailures).toMatchObject([
+          { step: 'agent 1', error: { code: 'E_TRUNCATED' } },
+        ]);
+        await agent.remove();
+      },
+    );
 
     it('should keep protocol ids from 0x11, each once, recording a list with reserved, Base or repeated ids', async () => {
       const h = createHarness();
@@ -365,6 +438,97 @@ describe(createAgent, () => {
     ]);
     await agent.remove();
     expect(h.clock.armedTimers).toBe(0);
+  });
+
+  describe('when PROTOCOL_ATTRIBUTES announces no protocol', () => {
+    /** The LIST_PROTOCOLS requests the platform saw, as their skip. */
+    const listSkips = (h: ReturnType<typeof createHarness>): number[] =>
+      h.platform.requests
+        .filter((r) => r.protocolId === 0x10 && r.messageId === 0x6)
+        .map((r) => readU32(r.payload, 0));
+
+    it('should still send one LIST_PROTOCOLS (Linux do/while), and list none when it returns none', async () => {
+      const h = createHarness();
+      h.platform.protocols = [];
+      const agent = await h.create();
+      expect(listSkips(h)).toEqual([0]);
+      expect(agent.info.protocols).toEqual([]);
+      expect(agent.info.discoveryFailures).toEqual([]);
+      expect(await agent.base.discoverListProtocols(0)).toEqual([]);
+      expect(listSkips(h)).toEqual([0, 0]);
+      await agent.remove();
+    });
+
+    it('should keep none of a LIST_PROTOCOLS that lists protocols anyway, recording too many, and instantiate none', async () => {
+      const h = createHarness({ drivers: [idDriver(0x14)] });
+      h.platform.protocols = [0x14];
+      h.platform.override = (req) =>
+        req.protocolId === 0x10 && req.messageId === 0x1
+          ? { status: 0, returns: u32(0 | (h.platform.numAgents << 8)) } // no protocol announced
+          : undefined;
+      const agent = await h.create();
+      expect(listSkips(h)).toEqual([0]);
+      expect(agent.info.protocols).toEqual([]);
+      expect(() => agent.protocolApi(0x14)).toThrow(/no driver for protocol/);
+      expect(agent.info.discoveryFailures).toMatchObject([
+        {
+          step: 'list-protocols',
+          error: { code: 'E_MULTIPART', message: /1 protocols after 0 of 0: too many/ },
+        },
+      ]);
+      await expect(agent.base.discoverListProtocols(0)).rejects.toMatchObject({
+        code: 'E_MULTIPART',
+      });
+      await agent.remove();
+    });
+
+    it.each([
+      ['an error status', { status: ScmiStatus.DENIED }, { status: ScmiStatus.DENIED }],
+      [
+        'a reply too short for its count',
+        { status: 0, returns: new Uint8Array(2) },
+        { code: 'E_TRUNCATED' },
+      ],
+    ])(
+      'should record a LIST_PROTOCOLS answered with %s and go on with no protocol',
+      async (_what, reply, error) => {
+        const h = createHarness();
+        h.platform.protocols = [];
+        h.platform.override = (req) =>
+          req.protocolId === 0x10 && req.messageId === 0x6 ? reply : undefined;
+        const agent = await h.create();
+        expect(listSkips(h)).toEqual([0]);
+        expect(agent.info.protocols).toEqual([]);
+        expect(agent.info.discoveryFailures).toMatchObject([{ step: 'list-protocols', error }]);
+        await agent.remove();
+      },
+    );
+  });
+
+  describe('.base.discoverAgent', () => {
+    it('should answer for the agent asked for, with the id the platform wrote as reportedId when another', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x10 || req.messageId !== 0x7) return undefined;
+        const returns = new Uint8Array(20);
+        new DataView(returns.buffer).setUint32(0, 7, true);
+        returns.set(Buffer.from('seven'), 4);
+        return { status: 0, returns };
+      };
+      await expect(agent.base.discoverAgent(2)).resolves.toStrictEqual({
+        id: 2,
+        name: 'seven',
+        reportedId: 7,
+      });
+      await expect(agent.base.discoverAgent(7)).resolves.toStrictEqual({ id: 7, name: 'seven' });
+      // 0xFFFFFFFF asks for the caller: the id written is its own, not a mismatch.
+      await expect(agent.base.discoverAgent(0xffffffff)).resolves.toStrictEqual({
+        id: 7,
+        name: 'seven',
+      });
+      await agent.remove();
+    });
   });
 
   describe('when probe fails', () => {

@@ -1,10 +1,10 @@
 import {
   LOGGER,
-  PayloadReader,
   ScmiMalformedError,
   ScmiStatus,
   readU32,
   silentLogger,
+  type MultiPartSpec,
   type ProtocolDriver,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
@@ -67,32 +67,95 @@ describe('XferOps', () => {
       await agent.remove();
     });
 
-    it('should reject a reply that returns nothing with items remaining, or too many items', async () => {
-      const h = createHarness();
-      h.platform.override = (req) =>
-        req.protocolId === 0x14 && req.messageId === 0x4
-          ? { status: 0, returns: le32(0 | (5 << 16)) }
-          : undefined;
-      const agent = await h.create();
-      const spec = {
+    /** A spec over `returned | remaining << 16` counts and u32 items, recording what it is told. */
+    function u32Spec(extra: Partial<MultiPartSpec<number>> = {}): MultiPartSpec<number> {
+      return {
         txSize: 4,
-        prepare: (w: { u32(v: number): unknown }, index: number) => void w.u32(index),
-        counts: (r: PayloadReader) => {
+        prepare: (w, index) => w.u32(index),
+        counts: (r) => {
           const n = r.u32();
           return { returned: n & 0xffff, remaining: n >>> 16 };
         },
-        item: (r: PayloadReader) => r.u32(),
+        item: (r) => r.u32(),
+        ...extra,
       };
-      await expect(agent.xfer(0x14).iterate(0x4, spec)).rejects.toMatchObject({
-        code: 'E_MULTIPART',
-      });
+    }
+
+    /** The indexes the platform was asked for with message 0x4 of protocol 0x14. */
+    const askedIndexes = (h: ReturnType<typeof createHarness>): number[] =>
+      h.platform.requests
+        .filter((r) => r.protocolId === 0x14 && r.messageId === 0x4)
+        .map((r) => readU32(r.payload, 0));
+
+    it('should end the walk with the items collected when a part returns none with items remaining (Linux scmi_iterator_run), telling spec.warn', async () => {
+      const h = createHarness();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x4) return undefined;
+        const index = readU32(req.payload, 0);
+        // Two items of five, then "none returned, three remaining".
+        return index === 0
+          ? { status: 0, returns: le32(2 | (3 << 16), 10, 11) }
+          : { status: 0, returns: le32(0 | (3 << 16)) };
+      };
+      const agent = await h.create();
+      const warned: [string, Error][] = [];
+      const got = await agent
+        .xfer(0x14)
+        .iterate(0x4, u32Spec({ warn: (message, error) => void warned.push([message, error]) }));
+      expect(got).toEqual([10, 11]);
+      expect(askedIndexes(h)).toEqual([0, 2]);
+      expect(warned).toHaveLength(1);
+      const [message, error] = warned[0] ?? [];
+      expect(message).toMatch(/message 0x4 returned 0 items with 3 remaining at index 2/);
+      expect(error).toBeInstanceOf(ScmiMalformedError);
+      expect(error).toMatchObject({ code: 'E_MULTIPART', message });
+      await agent.remove();
+    });
+
+    it('should end with no item and no error, without spec.warn, when the first part returns none and announces more than max', async () => {
+      const h = createHarness();
+      h.platform.override = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x4
+          ? { status: 0, returns: le32(0 | (9999 << 16)) }
+          : undefined;
+      const agent = await h.create();
+      await expect(agent.xfer(0x14).iterate(0x4, u32Spec({ max: 100 }))).resolves.toEqual([]);
+      expect(askedIndexes(h)).toEqual([0]);
+      await agent.remove();
+    });
+
+    it('should end without telling spec.warn when a part returns none and none remain', async () => {
+      const h = createHarness();
+      h.platform.override = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x4
+          ? { status: 0, returns: le32(0) }
+          : undefined;
+      const agent = await h.create();
+      const warn = jest.fn();
+      await expect(agent.xfer(0x14).iterate(0x4, u32Spec({ warn }))).resolves.toEqual([]);
+      expect(warn).not.toHaveBeenCalled();
+      await agent.remove();
+    });
+
+    it('should reject a part that announces more items than max, and one too short for its counts', async () => {
+      const h = createHarness();
       h.platform.override = (req) =>
         req.protocolId === 0x14 && req.messageId === 0x4
           ? { status: 0, returns: le32(1 | (9999 << 16), 1) }
           : undefined;
-      await expect(agent.xfer(0x14).iterate(0x4, { ...spec, max: 100 })).rejects.toBeInstanceOf(
-        ScmiMalformedError,
-      );
+      const agent = await h.create();
+      const warn = jest.fn();
+      await expect(
+        agent.xfer(0x14).iterate(0x4, u32Spec({ max: 100, warn })),
+      ).rejects.toMatchObject({ code: 'E_MULTIPART', message: /announces more than 100 items/ });
+      h.platform.override = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x4
+          ? { status: 0, returns: new Uint8Array(2) }
+          : undefined;
+      await expect(agent.xfer(0x14).iterate(0x4, u32Spec({ warn }))).rejects.toMatchObject({
+        code: 'E_TRUNCATED',
+      });
+      expect(warn).not.toHaveBeenCalled();
       await agent.remove();
     });
   });

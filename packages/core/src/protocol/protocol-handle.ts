@@ -63,6 +63,13 @@ export interface MultiPartSpec<T> {
    * never says "0 remaining" cannot loop.
    */
   readonly max?: number;
+  /**
+   * Told when a part returns no item but announces more remaining: the walk ends there with the
+   * items collected so far, as Linux's `scmi_iterator_run` ends it. `error` (an
+   * {@link ScmiMalformedError} `E_MULTIPART`, not thrown) describes the anomaly for a log, as
+   * `discoverPlatform`'s `warn` gets one. Without it the early end is silent, as in Linux.
+   */
+  readonly warn?: (message: string, error: Error) => void;
 }
 
 /**
@@ -113,7 +120,16 @@ export interface XferOps {
     payload?: PayloadSource,
     options?: TransactOptions,
   ): Promise<Uint8Array>;
-  /** Collects a multi-part reply (index += returned until remaining is 0). */
+  /**
+   * Collects a multi-part reply (index += returned until remaining is 0). A part that returns no
+   * item ends the walk with the items collected so far, whatever it announces as remaining, as
+   * Linux's `scmi_iterator_run` does (`while (st->num_returned && st->num_remaining)`); when it
+   * announced more, `spec.warn` is told.
+   *
+   * @throws ScmiMalformedError `E_MULTIPART` when a part announces more items than `spec.max`, or
+   * (after the first) more than the first part announced; the error of a failed transfer, or
+   * whatever `spec`'s callbacks throw (a short part: `E_TRUNCATED` from the reader).
+   */
   iterate<T>(messageId: number, spec: MultiPartSpec<T>): Promise<T[]>;
   /**
    * The extended name of resource `id` (`*_NAME_GET`: request `id` [, `flags`], response `flags`,
@@ -289,7 +305,7 @@ export class BoundXferOps implements XferOps {
 
   public async iterate<T>(messageId: number, spec: MultiPartSpec<T>): Promise<T[]> {
     // The bound: `spec.max`, then what the first part announced. A later part may not announce
-    // more (index + returned + remaining), and each part returns at least one item, so the walk
+    // more (index + returned + remaining), and the walk goes on only after a part with items, so it
     // ends within the announced count: a platform that ignores the index and answers
     // "1 returned, 1 remaining" forever is caught at its second part, not after `max` round trips
     // (Linux bounds its iterators by the count it knows, `max_resources`).
@@ -302,11 +318,17 @@ export class BoundXferOps implements XferOps {
       });
       const r = new PayloadReader(returns);
       const { returned, remaining } = spec.counts(r);
-      if (returned === 0 && remaining > 0) {
-        throw new ScmiMalformedError(
-          `multi-part reply to message 0x${messageId.toString(16)} returned 0 items with ${remaining} remaining`,
-          'E_MULTIPART',
-        );
+      // No item returned ends the walk, whatever is announced as remaining: Linux's
+      // `scmi_iterator_run` loops `while (st->num_returned && st->num_remaining)` ("to avoid
+      // infinite loop due to buggy firmware"), and its one check before that,
+      // `st->num_returned > st->max_resources - st->desc_index`, cannot fire for 0, so it returns
+      // 0 with the items read so far. Nor is the announced count checked for such a part.
+      if (returned === 0) {
+        if (remaining > 0) {
+          const message = `multi-part reply to message 0x${messageId.toString(16)} returned 0 items with ${remaining} remaining at index ${index}: ending with ${index} items, as Linux does`;
+          spec.warn?.(message, new ScmiMalformedError(message, 'E_MULTIPART'));
+        }
+        return items;
       }
       const announced = index + returned + remaining;
       if (announced > max) {

@@ -96,10 +96,19 @@ export interface BaseAttributes {
 
 /** An agent as BASE_DISCOVER_AGENT describes it. */
 export interface ScmiAgentInfo {
-  /** The agent id (0 is the platform). */
+  /**
+   * The agent id asked for (0 is the platform); for 0xFFFFFFFF (the caller), the id the platform
+   * answered with.
+   */
   readonly id: number;
   /** The agent name. */
   readonly name: string;
+  /**
+   * The agent id the platform wrote in its answer, present only when it is not `id`: the answer
+   * is taken as the description of the agent asked for all the same, as Linux's
+   * `scmi_base_discover_agent_get` never reads that field.
+   */
+  readonly reportedId?: number;
 }
 
 /**
@@ -157,6 +166,10 @@ export class BaseProtocol {
    * The ids are pushed into `into` (and returned) as each reply arrives, so that what was listed
    * before a failure stays there.
    *
+   * The first LIST_PROTOCOLS is sent whatever `total` is, as Linux's do/while sends it: with
+   * `total` 0, a reply of no protocol gives an empty list, and one listing some is refused as too
+   * many (Linux: "No. Returned protocols > Total protocols", nothing stored).
+   *
    * @throws ScmiMalformedError when a reply is truncated or announces more protocols than exist
    * (its ids are then not added), or returns none before `total` are listed (`E_MULTIPART`); the
    * error of a failed transfer.
@@ -169,7 +182,9 @@ export class BaseProtocol {
   public async discoverListProtocols(total: number, into: number[] = []): Promise<number[]> {
     const list = into;
     const first = list.length;
-    while (list.length - first < total) {
+    // A do/while, as in Linux's `scmi_base_implementation_list_get`: the first request goes out
+    // even when PROTOCOL_ATTRIBUTES announced no protocol, and its answer is checked as any other.
+    do {
       const skip = list.length - first;
       const returns = await this.#ph.xfer.transact(
         BaseMessageId.DISCOVER_LIST_PROTOCOLS,
@@ -180,10 +195,12 @@ export class BaseProtocol {
       );
       const r = new PayloadReader(returns);
       const n = r.u32();
-      // None returned before all are listed: the platform contradicts its PROTOCOL_ATTRIBUTES.
-      // Linux (`scmi_base_implementation_list_get`) stops there silently; here the ids read so
-      // far stay in `into`, and the caller learns that the list is short.
+      // None returned: the end of the list. Before all are listed, the platform contradicts its
+      // PROTOCOL_ATTRIBUTES: Linux (`if (!loop_num_ret) break;`) stops there silently; here the
+      // ids read so far stay in `into`, and the caller learns that the list is short. With none
+      // announced (total 0) it is the answer expected.
       if (n === 0) {
+        if (skip >= total) break;
         throw new ScmiMalformedError(
           `LIST_PROTOCOLS returned no protocol after ${skip} of ${total}: the list ends early`,
           'E_MULTIPART',
@@ -208,15 +225,22 @@ export class BaseProtocol {
         );
       }
       for (const id of r.bytes(n)) list.push(id);
-    }
+    } while (list.length - first < total);
     return list;
   }
 
   /**
    * BASE_DISCOVER_AGENT for `id` (0: the platform; 0xFFFFFFFF: the caller, SCMI v3). Version 1
-   * platforms return the name only.
+   * platforms return the name only. An answer whose agent id is not `id` is taken as the
+   * description of agent `id`, as Linux takes it, its id kept in `reportedId`.
    *
-   * @throws ScmiStatusError NOT_FOUND for an unknown id (NOT_SUPPORTED on OP-TEE).
+   * @throws ScmiStatusError NOT_FOUND for an unknown id (NOT_SUPPORTED on OP-TEE);
+   * ScmiMalformedError `E_TRUNCATED` for an answer shorter than its agent id and 16-byte name.
+   * @example
+   * ```ts
+   * const a = await agent.base.discoverAgent(2);
+   * if (a.reportedId !== undefined) console.warn(`agent ${a.id} answered as ${a.reportedId}`);
+   * ```
    */
   public async discoverAgent(id: number): Promise<ScmiAgentInfo> {
     const r = new PayloadReader(
@@ -226,16 +250,14 @@ export class BaseProtocol {
       }),
     );
     if (this.#ph.version >>> 16 < 2) return { id, name: r.string(SCMI_SHORT_NAME_SIZE) };
-    const agentId = r.u32();
-    // The id of the agent asked for, or the caller's own for 0xFFFFFFFF: another id is not this
-    // agent's description (Linux asks with agent_id NULL and never reads it).
-    if (id !== 0xffffffff && agentId !== id) {
-      throw new ScmiMalformedError(
-        `DISCOVER_AGENT for agent ${id} answered for agent ${agentId}`,
-        'E_AGENT_ID',
-      );
-    }
-    return { id: agentId, name: r.string(SCMI_SHORT_NAME_SIZE) };
+    const reportedId = r.u32();
+    const name = r.string(SCMI_SHORT_NAME_SIZE);
+    // For 0xFFFFFFFF the answer's id is the caller's own, the one thing to learn from it. For any
+    // other id, Linux (`scmi_base_discover_agent_get`) copies `agent_info->name` and never reads
+    // `agent_id`: a platform that writes another id there still described the agent asked for.
+    // The answer is kept under that id, and the id written is kept beside it.
+    if (id === 0xffffffff) return { id: reportedId, name };
+    return reportedId === id ? { id, name } : { id, name, reportedId };
   }
 
   /** BASE_NOTIFY_ERRORS: enables or disables BASE_ERROR_EVENT for this agent. */
@@ -300,7 +322,8 @@ export class BaseProtocol {
 /**
  * A Base discovery step that failed during probe and was passed over, as Linux's
  * `scmi_base_protocol_init` passes over it: the platform answered with an error status, or with
- * a malformed reply.
+ * a malformed reply. An agent described under another agent id is recorded here too
+ * (`E_AGENT_ID`), though its answer is kept (see {@link ScmiAgentInfo.reportedId}).
  *
  * @example
  * ```ts
@@ -346,12 +369,14 @@ export interface ScmiPlatformInfo {
   /**
    * Agents described by DISCOVER_AGENT, ids 0 (the platform) to `numAgents`, an id the platform
    * does not know or fails to describe left out (empty when the platform does not support the
-   * command).
+   * command); one described under another agent id is kept under the id asked for, with
+   * `reportedId`.
    */
   readonly agents: readonly ScmiAgentInfo[];
   /**
    * The steps that failed and were passed over, in order (empty on a platform that answered
-   * everything). NOT_SUPPORTED / NOT_FOUND from an optional command (sub-vendor, implementation
+   * everything), and each agent described under another agent id (`E_AGENT_ID`, kept in
+   * `agents`). NOT_SUPPORTED / NOT_FOUND from an optional command (sub-vendor, implementation
    * version, an agent id) is not a failure.
    */
   readonly discoveryFailures: readonly ScmiDiscoveryFailure[];
@@ -382,9 +407,11 @@ function isPlatformFailure(e: unknown): e is Error {
  * `discoveryFailures` (and passed to `warn`) and discovery goes on: the vendor stays '', the
  * protocol list keeps the ids read before the failure. The list keeps protocol ids from 0x11,
  * each once: one with a reserved id, Base's or a repeated one is recorded (`E_PROTOCOL_ID`).
- * Discover agent skips an id that fails (NOT_FOUND silently; any other error, or an answer for
- * another agent id, `E_AGENT_ID`, recorded per id, but warned of once for all ids) and stops at
- * NOT_SUPPORTED (OP-TEE does not implement it).
+ * Discover agent skips an id that fails (NOT_FOUND silently; any other error recorded per id,
+ * but warned of once for all ids) and stops at NOT_SUPPORTED (OP-TEE does not implement it). An
+ * answer that names another agent id is kept, as Linux ignores that field, under the id asked
+ * for with `reportedId`, and recorded (`E_AGENT_ID`, also warned of once for all ids). The
+ * protocol list is asked for even when PROTOCOL_ATTRIBUTES announced none, as Linux asks.
  *
  * Unlike Linux, a timeout in any step fails the probe: the timed-out message still holds what it
  * was sent in (the SMT area until the platform frees it, the OP-TEE invocation until it returns,
@@ -452,27 +479,53 @@ export async function discoverPlatform(
     );
   }
   const agents: ScmiAgentInfo[] = [];
-  const agentFailures: ScmiDiscoveryFailure[] = [];
+  // In id order: the ids that failed, and those described under another id.
+  const agentRecords: ScmiDiscoveryFailure[] = [];
+  let agentFailure: ScmiDiscoveryFailure | undefined;
+  let agentMismatch: ScmiDiscoveryFailure | undefined;
+  let failedIds = 0;
+  let mismatchedIds = 0;
   // Agent 0 is the platform and agents are numbered from 1, so the walk ends at num_agents
   // (Linux `base.c` stops at num_agents − 1 and never asks for the last agent). NOT_FOUND is a gap
   // in the numbering, skipped; NOT_SUPPORTED means the command is not implemented: stop.
   for (let id = 0; id <= attributes.numAgents; id++) {
     try {
-      agents.push(await base.discoverAgent(id));
+      const agent = await base.discoverAgent(id);
+      agents.push(agent);
+      if (agent.reportedId !== undefined) {
+        const record: ScmiDiscoveryFailure = {
+          step: `agent ${id}`,
+          error: new ScmiMalformedError(
+            `DISCOVER_AGENT for agent ${id} answered for agent ${agent.reportedId}; kept as agent ${id}`,
+            'E_AGENT_ID',
+          ),
+        };
+        agentRecords.push(record);
+        agentMismatch ??= record;
+        mismatchedIds++;
+      }
     } catch (e) {
       if (ScmiStatusError.is(e) && e.status === ScmiStatus.NOT_FOUND) continue;
       if (isNotImplemented(e)) break;
       if (!isPlatformFailure(e)) throw e;
-      agentFailures.push({ step: `agent ${id}`, error: e });
+      const record: ScmiDiscoveryFailure = { step: `agent ${id}`, error: e };
+      agentRecords.push(record);
+      agentFailure ??= record;
+      failedIds++;
     }
   }
-  // Each failed id is recorded, but warned of once: a platform that denies DISCOVER_AGENT to this
-  // agent denies it for every id, up to 256 of them (Linux logs each at debug level only).
-  failures.push(...agentFailures);
-  const [first] = agentFailures;
-  if (first !== undefined) {
-    const more = agentFailures.length - 1;
-    warnOf(more === 0 ? first.step : `${first.step} and ${more} more agent id(s)`, first.error);
+  // Each id is recorded, but warned of once per kind: a platform that denies DISCOVER_AGENT to
+  // this agent denies it for every id, up to 256 of them, and one that writes a wrong agent id
+  // writes it in every answer (Linux logs each name at debug level only).
+  failures.push(...agentRecords);
+  const steps = (record: ScmiDiscoveryFailure, count: number): string =>
+    count === 1 ? record.step : `${record.step} and ${count - 1} more agent id(s)`;
+  if (agentFailure !== undefined) warnOf(steps(agentFailure, failedIds), agentFailure.error);
+  if (agentMismatch !== undefined) {
+    warn?.(
+      `Base discovery: ${steps(agentMismatch, mismatchedIds)} described under another agent id (${agentMismatch.error.message}), as Linux ignores that field`,
+      agentMismatch.error,
+    );
   }
   return {
     version: base.version,
