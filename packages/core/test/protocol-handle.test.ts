@@ -112,6 +112,26 @@ describe('XferOps', () => {
       await agent.remove();
     });
 
+    it("should warn through the agent's logger when a part returns none with items remaining and the spec has no warn", async () => {
+      const h = createHarness();
+      const warnings = captureWarnings(h);
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x4) return undefined;
+        return readU32(req.payload, 0) === 0
+          ? { status: 0, returns: le32(1 | (4 << 16), 7) }
+          : { status: 0, returns: le32(0 | (4 << 16)) };
+      };
+      const agent = await h.create();
+      const before = warnings.length;
+      await expect(agent.xfer(0x14).iterate(0x4, u32Spec())).resolves.toEqual([7]);
+      expect(warnings.slice(before)).toEqual([
+        expect.stringMatching(
+          /^scmi0: protocol clock: multi-part reply to message 0x4 returned 0 items with 4 remaining at index 1/,
+        ),
+      ]);
+      await agent.remove();
+    });
+
     it('should end with no item and no error, without spec.warn, when the first part returns none and announces more than max', async () => {
       const h = createHarness();
       h.platform.override = (req) =>

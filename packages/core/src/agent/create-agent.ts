@@ -62,10 +62,21 @@ class ProtocolHandleImpl implements ProtocolHandle {
     runtime: ChannelRuntime,
     maxMsgSize: number,
     private readonly hub: NotificationHub,
+    logger: ScmiLogger,
   ) {
-    this.xfer = new BoundXferOps(engine, runtime, protocolId, maxMsgSize, () => {
-      if (this.revoked) throw new RevokedError(`${agent} protocol ${scmiProtocolName(protocolId)}`);
-    });
+    this.xfer = new BoundXferOps(
+      engine,
+      runtime,
+      protocolId,
+      maxMsgSize,
+      () => {
+        if (this.revoked)
+          throw new RevokedError(`${agent} protocol ${scmiProtocolName(protocolId)}`);
+      },
+      (message, error) => {
+        logger.warn(`${agent}: protocol ${scmiProtocolName(protocolId)}: ${message}`, { error });
+      },
+    );
   }
 
   public registerEvents(events: Parameters<NotificationHub['register']>[1]): void {
@@ -281,6 +292,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
       runtime,
       d.maxMsgSize,
       hub,
+      ctx.logger,
     );
     handles.set(protocolId, handle);
     return handle;

@@ -67,7 +67,8 @@ export interface MultiPartSpec<T> {
    * Told when a part returns no item but announces more remaining: the walk ends there with the
    * items collected so far, as Linux's `scmi_iterator_run` ends it. `error` (an
    * {@link ScmiMalformedError} `E_MULTIPART`, not thrown) describes the anomaly for a log, as
-   * `discoverPlatform`'s `warn` gets one. Without it the early end is silent, as in Linux.
+   * `discoverPlatform`'s `warn` gets one. Without it, the agent's logger warns (Linux's iterator
+   * ends silently; a platform that stops early is worth a line in the log).
    */
   readonly warn?: (message: string, error: Error) => void;
 }
@@ -124,7 +125,7 @@ export interface XferOps {
    * Collects a multi-part reply (index += returned until remaining is 0). A part that returns no
    * item ends the walk with the items collected so far, whatever it announces as remaining, as
    * Linux's `scmi_iterator_run` does (`while (st->num_returned && st->num_remaining)`); when it
-   * announced more, `spec.warn` is told.
+   * announced more, `spec.warn` is told (by default, the agent's logger warns).
    *
    * @throws ScmiMalformedError `E_MULTIPART` when a part announces more items than `spec.max`, or
    * (after the first) more than the first part announced; the error of a failed transfer, or
@@ -172,6 +173,7 @@ export class BoundXferOps implements XferOps {
   readonly #protocolId: number;
   readonly #maxMsgSize: number;
   readonly #checkLive: () => void;
+  readonly #warn: ((message: string, error: Error) => void) | undefined;
 
   public constructor(
     engine: TransferEngine,
@@ -179,12 +181,14 @@ export class BoundXferOps implements XferOps {
     protocolId: number,
     maxMsgSize: number,
     checkLive: () => void,
+    warn?: (message: string, error: Error) => void,
   ) {
     this.#engine = engine;
     this.#channel = channel;
     this.#protocolId = protocolId;
     this.#maxMsgSize = maxMsgSize;
     this.#checkLive = checkLive;
+    this.#warn = warn;
   }
 
   public get(messageId: number, txSize: number, rxSize = 0): Promise<Xfer> {
@@ -326,7 +330,7 @@ export class BoundXferOps implements XferOps {
       if (returned === 0) {
         if (remaining > 0) {
           const message = `multi-part reply to message 0x${messageId.toString(16)} returned 0 items with ${remaining} remaining at index ${index}: ending with ${index} items, as Linux does`;
-          spec.warn?.(message, new ScmiMalformedError(message, 'E_MULTIPART'));
+          (spec.warn ?? this.#warn)?.(message, new ScmiMalformedError(message, 'E_MULTIPART'));
         }
         return items;
       }
