@@ -7,7 +7,11 @@
  *
  * @packageDocumentation
  */
-export type { OpteeDriverStats, TeeReturnInterceptor } from './driver/optee-driver.js';
+export type {
+  OpteeDriverOptions,
+  OpteeDriverStats,
+  TeeReturnInterceptor,
+} from './driver/optee-driver.js';
 export type { OpteeWorkerWire } from './driver/optee-worker-wire.js';
 export type {
   EmulatedOpteeHost,
@@ -42,7 +46,10 @@ export type {
   ResolvedOpteeChannelConfig,
   ResolvedOpteeTransportConfig,
 } from './transport/optee-config.js';
-export type { OpteeTransportDiagnostics } from './transport/optee-transport.js';
+export type {
+  OpteeTransportDiagnostics,
+  OpteeTransportOptions,
+} from './transport/optee-transport.js';
 export type {
   OpteeWireChannel,
   OpteeWireChannelLayout,

@@ -25,6 +25,7 @@ import {
   SLOT_RET_ORIGIN,
   SLOT_STATE,
 } from '../src/wire/optee-msg-arg.js';
+import { HoldPtaCommand, addHoldPta, holdCall, openHoldSession } from './support/hold-pta.js';
 import { createTeeBench } from './support/tee-bench.js';
 
 function hang(s: TeeSession, cancelId: number): Promise<number> {
@@ -377,6 +378,168 @@ describe(OpteeDriver, () => {
       driver.close();
       wire.tee.doorbell.close();
       await clock.runUntilIdle(10);
+    });
+  });
+  describe('.systemSession (Linux optee_system_session and the call queue)', () => {
+    /** A bench of `threads` OP-TEE threads with the hold PTA; `system` hold sessions declared system sessions. */
+    async function reservationBench(threads: number, system: number, normal: number) {
+      const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads } });
+      const pta = addHoldPta(b.optee);
+      const sys: TeeSession[] = [];
+      for (let i = 0; i < system; i++) {
+        const s = await openHoldSession(b.context);
+        b.context.systemSession(s);
+        sys.push(s);
+      }
+      const norm: TeeSession[] = [];
+      for (let i = 0; i < normal; i++) norm.push(await openHoldSession(b.context));
+      return { b, pta, sys, norm };
+    }
+
+    it('should keep the last free thread from a normal call while a system session is open, and let a system call take it', async () => {
+      const { b, pta, sys, norm } = await reservationBench(3, 1, 3);
+      expect(b.driver.stats).toMatchObject({ threadCount: 3, systemSessions: 1 });
+      const h1 = holdCall(norm[0] as TeeSession, HoldPtaCommand.HOLD, 1);
+      const h2 = holdCall(norm[1] as TeeSession, HoldPtaCommand.HOLD, 2);
+      const h3 = holdCall(norm[2] as TeeSession, HoldPtaCommand.HOLD, 3);
+      await b.clock.runUntilIdle(10);
+      // One thread is free, but kept for system calls: the third normal call waits.
+      expect(pta.arrivals).toEqual([1, 2]);
+      expect(b.driver.stats).toMatchObject({ waitedForReservedThread: 1, inFlight: 3 });
+      // A system call takes it, and gives it back to the system calls when it returns.
+      expect(await holdCall(sys[0] as TeeSession, HoldPtaCommand.ECHO, 10)).toBe(TeeResult.SUCCESS);
+      await b.clock.runUntilIdle(10);
+      expect(pta.arrivals).toEqual([1, 2, 10]);
+      expect(b.driver.stats).toMatchObject({ reservedThreadCalls: 1, systemCalls: 1 });
+      // Opening a session and registering memory are normal calls (Linux passes false): they
+      // wait too.
+      let opened = false;
+      const opening = openHoldSession(b.context).then((s) => ((opened = true), s));
+      await b.clock.runUntilIdle(10);
+      expect(opened).toBe(false);
+      pta.release(1);
+      await b.clock.runUntilIdle(10);
+      // One thread came back: two are free, the waiters go in order (the call first, then the
+      // open), each while more than one is free.
+      expect(pta.arrivals).toEqual([1, 2, 10, 3]);
+      expect(opened).toBe(false);
+      pta.release();
+      expect([await h1, await h2, await h3]).toEqual([0, 0, 0]);
+      await (await opening).close();
+      await b.close();
+    });
+
+    it('should let a normal call take every thread when no system session is open', async () => {
+      const { b, pta, norm } = await reservationBench(3, 0, 3);
+      const holds = norm.map((s, i) => holdCall(s, HoldPtaCommand.HOLD, i + 1));
+      await b.clock.runUntilIdle(10);
+      expect(pta.arrivals).toEqual([1, 2, 3]);
+      expect(b.driver.stats).toMatchObject({ waitedForReservedThread: 0, systemSessions: 0 });
+      pta.release();
+      expect(await Promise.all(holds)).toEqual([0, 0, 0]);
+      await b.close();
+    });
+
+    it('should give a freed thread to a waiting system call before an earlier normal waiter', async () => {
+      const { b, pta, sys, norm } = await reservationBench(4, 2, 4);
+      const holds = [1, 2, 3].map((l) =>
+        holdCall(norm[l - 1] as TeeSession, HoldPtaCommand.HOLD, l),
+      );
+      // The last thread: a system call may take it.
+      const sysHold = holdCall(sys[0] as TeeSession, HoldPtaCommand.HOLD, 10);
+      await b.clock.runUntilIdle(10);
+      expect(pta.arrivals).toEqual([1, 2, 3, 10]);
+      // Every thread taken: a normal call waits, then a system call behind it.
+      const normalWaiter = holdCall(norm[3] as TeeSession, HoldPtaCommand.HOLD, 4);
+      const systemWaiter = holdCall(sys[1] as TeeSession, HoldPtaCommand.ECHO, 20);
+      await b.clock.runUntilIdle(10);
+      expect(b.driver.stats.waitedForThread).toBe(2);
+      // Two threads come back at once: the normal waiter could take one of them, but the system
+      // waiter is woken first (optee_cq_complete_one); the normal one goes once two are free.
+      pta.release(1);
+      pta.release(2);
+      await b.clock.runUntilIdle(10);
+      expect(pta.arrivals).toEqual([1, 2, 3, 10, 20, 4]);
+      expect(await systemWaiter).toBe(TeeResult.SUCCESS);
+      pta.release();
+      expect(await Promise.all([...holds, sysHold, normalWaiter])).toEqual([0, 0, 0, 0, 0]);
+      await b.close();
+    });
+
+    it('should release the kept thread when the last system session closes, and wake a waiter', async () => {
+      const { b, pta, sys, norm } = await reservationBench(3, 2, 3);
+      const holds = norm.map((s, i) => holdCall(s, HoldPtaCommand.HOLD, i + 1));
+      await b.clock.runUntilIdle(10);
+      expect(pta.arrivals).toEqual([1, 2]);
+      // The close of a system session is a system call: it runs on the kept thread.
+      await (sys[0] as TeeSession).close();
+      await b.clock.runUntilIdle(10);
+      // Another system session is still open: the thread stays kept.
+      expect(b.driver.stats.systemSessions).toBe(1);
+      expect(pta.arrivals).toEqual([1, 2]);
+      await (sys[1] as TeeSession).close();
+      await b.clock.runUntilIdle(10);
+      expect(b.driver.stats.systemSessions).toBe(0);
+      expect(pta.arrivals).toEqual([1, 2, 3]);
+      expect(b.driver.stats.systemCalls).toBe(2);
+      pta.release();
+      expect(await Promise.all(holds)).toEqual([0, 0, 0]);
+      await b.close();
+    });
+
+    it("should send a system session's cancel request as a system call (Linux optee_cancel_req)", async () => {
+      const { b, pta, sys, norm } = await reservationBench(3, 1, 2);
+      const h1 = holdCall(norm[0] as TeeSession, HoldPtaCommand.HOLD, 1);
+      const sysHold = holdCall(sys[0] as TeeSession, HoldPtaCommand.HOLD, 10, 7);
+      const h2 = holdCall(norm[1] as TeeSession, HoldPtaCommand.HOLD, 2);
+      await b.clock.runUntilIdle(10);
+      // The last thread is kept: the second normal call waits; the cancel request takes it.
+      expect(pta.arrivals).toEqual([1, 10]);
+      let cancelled = false;
+      void b.context.cancel(sys[0] as TeeSession, 7).then(() => (cancelled = true));
+      await b.clock.runUntilIdle(10);
+      expect(cancelled).toBe(true);
+      expect(await sysHold).toBe(TeeResult.CANCEL);
+      pta.release();
+      await b.clock.runUntilIdle(10);
+      pta.release();
+      expect([await h1, await h2]).toEqual([0, 0]);
+      await b.close();
+    });
+
+    it('should declare a session once, and refuse unknown sessions, an unknown thread count and a closed driver', async () => {
+      const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads: 3 } });
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      expect(b.driver.systemSession(s.id).result).toBe(TeeResult.SUCCESS);
+      expect(b.driver.systemSession(s.id).result).toBe(TeeResult.SUCCESS);
+      expect(b.driver.stats.systemSessions).toBe(1);
+      expect(b.driver.systemSession(s.id + 100)).toMatchObject({
+        result: TeeResult.BAD_PARAMETERS,
+        origin: TeeOrigin.COMMS,
+      });
+      await s.close();
+      expect(b.driver.stats.systemSessions).toBe(0);
+      expect(b.driver.systemSession(s.id).result).toBe(TeeResult.BAD_PARAMETERS);
+      b.driver.close();
+      expect(b.driver.systemSession(s.id).result).toBe(TeeResult.COMMUNICATION);
+      await b.close();
+
+      // total_thread_count 0 (OPTEE_SMC_GET_THREAD_COUNT failed, or FF-A): -EINVAL in Linux.
+      // (Linux refuses one thread too; a wire has more threads than channels, so at least two.)
+      const u = createTeeBench({
+        wire: { channels: [{ id: 0 }], threads: 3 },
+        driver: { threadCount: 'unknown' },
+      });
+      const t = await u.context.openSession(PTA_SCMI_UUID);
+      expect(u.driver.systemSession(t.id)).toMatchObject({
+        result: TeeResult.NOT_SUPPORTED,
+        origin: TeeOrigin.COMMS,
+      });
+      expect(u.driver.stats).toMatchObject({ systemSessions: 0, threadCount: 0 });
+      await u.close();
+      expect(
+        () => new OpteeDriver(b.wire.ree, { threadCount: 'maybe' as unknown as 'known' }),
+      ).toThrow(/threadCount/);
     });
   });
 });

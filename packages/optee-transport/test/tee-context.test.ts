@@ -10,6 +10,7 @@ import {
   openTeeContext,
   teeMemref,
   teeValue,
+  type TeeDriver,
   type TeeParam,
   type TeeSharedMemory,
   type TeeValueParam,
@@ -244,6 +245,86 @@ describe(TeeContext, () => {
       b.optee.close();
       await expect(b.context.close()).rejects.toBeInstanceOf(AggregateError);
       expect(b.context.sessionCount).toBe(0);
+      await b.close();
+    });
+  });
+
+  describe('.systemSession', () => {
+    /** Its TeeError, thrown synchronously. */
+    function thrown(f: () => void): TeeError {
+      try {
+        f();
+      } catch (e) {
+        if (TeeError.is(e)) return e;
+        throw e;
+      }
+      throw new Error('expected a TeeError');
+    }
+
+    it('should make the session a system session once, until it closes', async () => {
+      const b = createTeeBench();
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      expect(s.usesSystemThread).toBe(false);
+      b.context.systemSession(s);
+      b.context.systemSession(s);
+      expect(s.usesSystemThread).toBe(true);
+      expect(b.driver.stats.systemSessions).toBe(1);
+      await s.close();
+      expect(b.driver.stats.systemSessions).toBe(0);
+      expect(s.usesSystemThread).toBe(true);
+      await b.close();
+    });
+
+    it('should refuse with BAD_STATE from the API a closed or foreign session, and a closed context', async () => {
+      const b = createTeeBench();
+      const other = openTeeContext(b.driver);
+      const foreign = await other.openSession(PTA_SCMI_UUID);
+      const closed = await b.context.openSession(PTA_SCMI_UUID);
+      await closed.close();
+      const open = await b.context.openSession(PTA_SCMI_UUID);
+      for (const [context, session] of [
+        [b.context, foreign],
+        [b.context, closed],
+      ] as const) {
+        const e = thrown(() => context.systemSession(session));
+        expect([e.result, e.origin]).toEqual([TeeResult.BAD_STATE, TeeOrigin.API]);
+        expect(e.message).toMatch(/not open in this context/);
+      }
+      await b.context.close();
+      const e = thrown(() => b.context.systemSession(open));
+      expect([e.result, e.origin]).toEqual([TeeResult.BAD_STATE, TeeOrigin.API]);
+      expect(b.driver.stats.systemSessions).toBe(0);
+      await other.close();
+      await b.close();
+    });
+
+    it('should refuse with NOT_SUPPORTED a driver without system sessions (API) or one that does not know its threads (COMMS)', async () => {
+      const b = createTeeBench({ driver: { threadCount: 'unknown' } });
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      const refused = thrown(() => b.context.systemSession(s));
+      expect([refused.result, refused.origin]).toEqual([TeeResult.NOT_SUPPORTED, TeeOrigin.COMMS]);
+      expect(s.usesSystemThread).toBe(false);
+      // The session still works, as a normal one.
+      await s.invoke(PtaScmiCommand.CAPABILITIES, [teeValue(TeeParamType.VALUE_OUTPUT)]);
+      // A driver whose ops have no system_session (Linux's OP-TEE driver over FF-A).
+      const d = b.driver;
+      const ffa: TeeDriver = {
+        implementation: d.implementation,
+        get closed() {
+          return d.closed;
+        },
+        openSession: d.openSession.bind(d),
+        invoke: d.invoke.bind(d),
+        submit: d.submit.bind(d),
+        cancel: d.cancel.bind(d),
+        closeSession: d.closeSession.bind(d),
+        allocSharedMemory: d.allocSharedMemory.bind(d),
+      };
+      const context = openTeeContext(ffa);
+      const t = await context.openSession(PTA_SCMI_UUID);
+      const none = thrown(() => context.systemSession(t));
+      expect([none.result, none.origin]).toEqual([TeeResult.NOT_SUPPORTED, TeeOrigin.API]);
+      await context.close();
       await b.close();
     });
   });

@@ -1,10 +1,12 @@
-import { TRANSPORT } from '@scmi-ts/core';
+import { LOGGER, TRANSPORT, silentLogger } from '@scmi-ts/core';
 import { ContainerModule } from 'inversify';
 import { OpteeTransport } from '../transport/optee-transport.js';
 
 /**
  * Binds the OP-TEE transport (one instance per container) to core's `TRANSPORT` token; agents
- * choose it with `transport: 'optee'`.
+ * choose it with `transport: 'optee'`. The transport logs its warnings (a system session the TEE
+ * driver refused) to the container's `LOGGER`, as bound when the transport is first resolved
+ * (none bound: nothing logged).
  *
  * @example
  * ```ts
@@ -18,6 +20,9 @@ import { OpteeTransport } from '../transport/optee-transport.js';
  */
 export const opteeTransportModule = new ContainerModule(({ bind }) => {
   bind(TRANSPORT)
-    .toDynamicValue(() => new OpteeTransport())
+    .toDynamicValue(
+      (context) =>
+        new OpteeTransport({ logger: context.get(LOGGER, { optional: true }) ?? silentLogger }),
+    )
     .inSingletonScope();
 });

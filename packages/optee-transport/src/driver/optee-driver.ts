@@ -16,12 +16,57 @@ import { ShmPool } from './shm-pool.js';
  */
 export type TeeReturnInterceptor = (deliver: () => void) => void;
 
+/** Options of an {@link OpteeDriver}. */
+export interface OpteeDriverOptions {
+  /**
+   * Whether the driver knows how many threads the secure world has (Linux's
+   * `optee_call_queue.total_thread_count`). `'known'` (default): the wire's `threads`, as Linux
+   * learns it with `OPTEE_SMC_GET_THREAD_COUNT` — system sessions are supported and, while one
+   * is open, one thread is kept for them. `'unknown'`: as when that call fails, or over the FF-A
+   * ABI (`optee_cq_init(&optee->call_queue, 0)`) — calls take any free thread and
+   * {@link OpteeDriver.systemSession} answers `TEE_ERROR_NOT_SUPPORTED`. Anything else is
+   * refused by the constructor.
+   *
+   * @example
+   * ```ts
+   * // A driver like Linux's when OPTEE_SMC_GET_THREAD_COUNT fails: no system sessions.
+   * const driver = new OpteeDriver(wire.ree, { threadCount: 'unknown' });
+   * ```
+   */
+  readonly threadCount?: 'known' | 'unknown';
+}
+
 /** Counters of an {@link OpteeDriver}. */
 export interface OpteeDriverStats {
   /** Calls posted to the secure world. */
   readonly calls: number;
-  /** Calls that had to wait for a free thread (call slot). */
+  /**
+   * Calls that had to wait for a free thread (call slot), those held back for the reserved
+   * thread included.
+   */
   readonly waitedForThread: number;
+  /**
+   * The secure world's thread count as the driver knows it (Linux `total_thread_count`): the
+   * wire's `threads`, or 0 with `threadCount: 'unknown'`.
+   */
+  readonly threadCount: number;
+  /**
+   * System sessions open now (Linux `sys_thread_req_count`): while above 0, one thread is kept
+   * for their calls.
+   */
+  readonly systemSessions: number;
+  /** Calls of system sessions posted (invocations, cancel requests, closes). */
+  readonly systemCalls: number;
+  /**
+   * System calls posted into the last free thread while it was reserved: calls a normal call
+   * could not have made there.
+   */
+  readonly reservedThreadCalls: number;
+  /**
+   * Normal calls that found a free thread but waited because it was the last one and reserved
+   * for system sessions (each call counted once).
+   */
+  readonly waitedForReservedThread: number;
   /** Calls posted and not yet returned (or returned and held by an interceptor). */
   readonly inFlight: number;
   /** Returns seen for a slot with no call of ours (a hostile or confused secure world), ignored. */
@@ -49,7 +94,11 @@ interface PendingCall {
   readonly params: readonly TeeParam[];
   readonly raw: readonly RawParam[];
   readonly resolve: (r: TeeCallResult) => void;
+  /** A call of a system session: it may take the reserved thread and is woken first. */
+  readonly system: boolean;
   seen: boolean;
+  /** Counted once in `waitedForReservedThread`. */
+  heldBack: boolean;
   /** The call took a reference on the shared memory its parameters point into. */
   holdsShm: boolean;
 }
@@ -95,6 +144,7 @@ const {
 } = msgArg;
 const ATTR_NONE = OpteeMsgAttr.NONE as number;
 const INVOKE_COMMAND = OpteeMsgCmd.INVOKE_COMMAND as number;
+const { SUCCESS } = TeeResult;
 const { NONE, VALUE_OUTPUT, VALUE_INOUT, MEMREF_OUTPUT, MEMREF_INOUT } = TeeParamType;
 const TEE_STATE_WORD = WIRE_TEE_STATE_WORD;
 const TEE_CLOSED = TEE_STATE_CLOSED;
@@ -121,6 +171,15 @@ function attrOf(p: TeeParam): number {
  * `TEE_ERROR_BAD_PARAMETERS`, origin COMMS). Memory the secure world refuses to unregister after
  * that is never reused (`stats.leakedSharedMemory`).
  *
+ * System sessions (Linux ≥ 6.7, `drivers/tee/optee/call.c`): a session declared with
+ * {@link OpteeDriver.systemSession} makes its calls system calls. While at least one system
+ * session is open, a normal call takes a thread only while more than one is free, a system call
+ * may take the last one, and a freed thread goes to a waiting system call first, then to the
+ * waiting calls in order (`optee_cq_wait_init`, `optee_cq_complete_one`). Closing the last
+ * system session gives the kept thread back to every call and wakes a waiter
+ * (`optee_cq_decr_sys_thread_count`). Opening a session and registering or unregistering shared
+ * memory are always normal calls, as in Linux.
+ *
  * @example
  * ```ts
  * const driver = new OpteeDriver(wire.ree);
@@ -143,6 +202,13 @@ export class OpteeDriver implements TeeDriver {
   readonly #shms = new Map<number, ShmRegistration>();
   #nextShmId = 1;
   #interceptor: TeeReturnInterceptor | undefined;
+  /** Open sessions (Linux `optee_context_data.sess_list`): true for a system session. */
+  readonly #sessions = new Map<number, boolean>();
+  /** Linux `total_thread_count`: the wire's threads, or 0 when unknown. */
+  readonly #threadCount: number;
+  /** Linux `sys_thread_req_count`. */
+  #systemSessions = 0;
+  #pumping = false;
   #closed = false;
   /** What calls fail with once the driver is closed: COMMUNICATION, or TARGET_DEAD (`teeDied`). */
   #closedResult: TeeResult = TeeResult.COMMUNICATION;
@@ -151,14 +217,19 @@ export class OpteeDriver implements TeeDriver {
   #stray = 0;
   #leaked = 0;
   #leakedBytes = 0;
+  #systemCalls = 0;
+  #reservedThreadCalls = 0;
+  #heldBack = 0;
 
   /**
    * Starts the driver on the normal world's end of a wire (it listens to the end's doorbell
-   * until {@link OpteeDriver.close}).
+   * until {@link OpteeDriver.close}); `options.threadCount` says whether it knows the secure
+   * world's thread count (default: it does, the wire's `threads`).
    *
-   * @throws TeeError `TEE_ERROR_BAD_PARAMETERS` (origin API) when `wire` is the secure world's end.
+   * @throws TeeError `TEE_ERROR_BAD_PARAMETERS` (origin API) when `wire` is the secure world's
+   * end, or `options.threadCount` is neither `'known'` nor `'unknown'`.
    */
-  public constructor(wire: OpteeWireEnd) {
+  public constructor(wire: OpteeWireEnd, options: OpteeDriverOptions = {}) {
     if (wire.side !== 'ree') {
       throw new TeeError(
         TeeResult.BAD_PARAMETERS,
@@ -166,6 +237,15 @@ export class OpteeDriver implements TeeDriver {
         'an OP-TEE driver needs the normal world end of the wire',
       );
     }
+    const threadCount: unknown = options.threadCount ?? 'known';
+    if (threadCount !== 'known' && threadCount !== 'unknown') {
+      throw new TeeError(
+        TeeResult.BAD_PARAMETERS,
+        TeeOrigin.API,
+        `an OP-TEE driver's threadCount is 'known' or 'unknown', got ${String(threadCount)}`,
+      );
+    }
+    this.#threadCount = threadCount === 'known' ? wire.layout.threads : 0;
     this.#wire = wire;
     this.#words = new Int32Array(wire.memory);
     this.#view = new DataView(wire.memory);
@@ -194,6 +274,11 @@ export class OpteeDriver implements TeeDriver {
     return {
       calls: this.#calls,
       waitedForThread: this.#waited,
+      threadCount: this.#threadCount,
+      systemSessions: this.#systemSessions,
+      systemCalls: this.#systemCalls,
+      reservedThreadCalls: this.#reservedThreadCalls,
+      waitedForReservedThread: this.#heldBack,
       inFlight: this.#slots.filter((c) => c !== undefined).length + this.#queue.length,
       strayReturns: this.#stray,
       sharedMemory: this.#shms.size - this.#leaked,
@@ -216,7 +301,14 @@ export class OpteeDriver implements TeeDriver {
   public openSession(uuid: Uint8Array, login: number): Promise<TeeCallResult> {
     // The slot holds 16 bytes of UUID; anything else is the caller's mistake, not a call.
     if (uuid.byteLength !== 16) return Promise.resolve(failed(TeeResult.BAD_PARAMETERS));
-    return this.#call(OpteeMsgCmd.OPEN_SESSION, 0, 0, 0, login, uuid, NO_PARAMS, []);
+    return new Promise<TeeCallResult>((resolve) => {
+      // A new session is never a system session (Linux: `sess->use_sys_thread` is 0 then).
+      this.#start(OpteeMsgCmd.OPEN_SESSION, 0, 0, 0, login, uuid, NO_PARAMS, [], false, (r) => {
+        if (r.result === SUCCESS && !this.#sessions.has(r.session))
+          this.#sessions.set(r.session, false);
+        resolve(r);
+      });
+    });
   }
 
   /** @inheritDoc */
@@ -235,6 +327,7 @@ export class OpteeDriver implements TeeDriver {
       undefined,
       params,
       NO_RAW,
+      this.#sessions.get(session) === true,
     );
   }
 
@@ -255,18 +348,94 @@ export class OpteeDriver implements TeeDriver {
       undefined,
       params,
       NO_RAW,
+      this.#sessions.get(session) === true,
       onReturn,
     );
   }
 
-  /** @inheritDoc */
+  /**
+   * Asks the TEE to cancel the call `cancelId` running in `session` (the TA may ignore it). The
+   * cancel request of a system session is a system call, as Linux's `optee_cancel_req` makes it
+   * (it passes the session's `use_sys_thread`, although the comment of
+   * `tee_client_system_session` says the reserved context is not for cancel requests).
+   */
   public cancel(session: number, cancelId: number): Promise<TeeCallResult> {
-    return this.#call(OpteeMsgCmd.CANCEL, 0, session, cancelId, 0, undefined, NO_PARAMS, []);
+    return this.#call(
+      OpteeMsgCmd.CANCEL,
+      0,
+      session,
+      cancelId,
+      0,
+      undefined,
+      NO_PARAMS,
+      [],
+      this.#sessions.get(session) === true,
+    );
   }
 
   /** @inheritDoc */
   public closeSession(session: number): Promise<TeeCallResult> {
-    return this.#call(OpteeMsgCmd.CLOSE_SESSION, 0, session, 0, 0, undefined, NO_PARAMS, []);
+    // Linux optee_close_session: out of the session list first, then the close call (a system
+    // call for a system session), then the count goes down, whatever the call returned.
+    const system = this.#sessions.get(session) === true;
+    this.#sessions.delete(session);
+    return new Promise<TeeCallResult>((resolve) => {
+      this.#start(
+        OpteeMsgCmd.CLOSE_SESSION,
+        0,
+        session,
+        0,
+        0,
+        undefined,
+        NO_PARAMS,
+        [],
+        system,
+        (r) => {
+          if (system) this.#releaseSystemSession();
+          resolve(r);
+        },
+      );
+    });
+  }
+
+  /**
+   * Declares the open `session` a system session (Linux `optee_system_session`): from now on its
+   * invocations, cancel requests and close are system calls, and while it is open one thread is
+   * kept for system calls. Synchronous (no call reaches the secure world); declaring a session
+   * twice succeeds and counts it once. Closing it ({@link OpteeDriver.closeSession}) ends it.
+   *
+   * Answers (never throws) `TEE_SUCCESS`; `TEE_ERROR_BAD_PARAMETERS` for a session the driver
+   * does not know (never opened through it, or closed); `TEE_ERROR_NOT_SUPPORTED` when the driver
+   * does not know the thread count (`threadCount: 'unknown'`) or the secure world has one thread
+   * only (Linux's `optee_cq_incr_sys_thread_count` refuses `total_thread_count <= 1`); the closed
+   * driver's error once closed. All from origin COMMS; Linux answers `-EINVAL` to the first three.
+   *
+   * @example
+   * ```ts
+   * const session = await context.openSession(PTA_SCMI_UUID);
+   * driver.systemSession(session.id).result; // TeeResult.SUCCESS
+   * driver.stats.systemSessions; // 1
+   * ```
+   */
+  public systemSession(session: number): TeeCallResult {
+    if (this.#closed) return failed(this.#closedResult);
+    const system = this.#sessions.get(session);
+    if (system === undefined) return failed(TeeResult.BAD_PARAMETERS);
+    if (!system) {
+      if (this.#threadCount <= 1) return failed(TeeResult.NOT_SUPPORTED);
+      this.#sessions.set(session, true);
+      this.#systemSessions++;
+    }
+    return { result: SUCCESS, origin: TeeOrigin.COMMS, session, params: NO_PARAMS };
+  }
+
+  /**
+   * The close of a system session returned: one fewer, and a waiter may go now (Linux
+   * `optee_cq_decr_sys_thread_count`).
+   */
+  #releaseSystemSession(): void {
+    this.#systemSessions--;
+    if (this.#queue.length > 0 && !this.#closed) this.#pump();
   }
 
   /** @inheritDoc */
@@ -289,9 +458,18 @@ export class OpteeDriver implements TeeDriver {
     const bytes = new Uint8Array(this.#wire.memory, offset, size);
     bytes.fill(0);
     const id = this.#nextShmId++;
-    const r = await this.#call(OpteeMsgCmd.REGISTER_SHM, 0, 0, 0, 0, undefined, NO_PARAMS, [
-      [OpteeMsgAttr.TMEM_OUTPUT, offset, size, id],
-    ]);
+    // Linux optee_shm_register: a normal call (`system_thread` false).
+    const r = await this.#call(
+      OpteeMsgCmd.REGISTER_SHM,
+      0,
+      0,
+      0,
+      0,
+      undefined,
+      NO_PARAMS,
+      [[OpteeMsgAttr.TMEM_OUTPUT, offset, size, id]],
+      false,
+    );
     if (r.result !== TeeResult.SUCCESS) {
       this.#pool.free(offset);
       throw new TeeError(r.result, r.origin, 'register shared memory');
@@ -367,9 +545,17 @@ export class OpteeDriver implements TeeDriver {
     }
     const r = this.#closed
       ? failed(TeeResult.COMMUNICATION)
-      : await this.#call(OpteeMsgCmd.UNREGISTER_SHM, 0, 0, 0, 0, undefined, NO_PARAMS, [
-          [OpteeMsgAttr.RMEM_INPUT, 0, 0, id],
-        ]);
+      : await this.#call(
+          OpteeMsgCmd.UNREGISTER_SHM,
+          0,
+          0,
+          0,
+          0,
+          undefined,
+          NO_PARAMS,
+          [[OpteeMsgAttr.RMEM_INPUT, 0, 0, id]],
+          false,
+        );
     if (r.result === TeeResult.SUCCESS || this.#closed || this.#teeGone()) {
       this.#shms.delete(id);
       this.#pool.free(reg.offset);
@@ -444,9 +630,10 @@ export class OpteeDriver implements TeeDriver {
     uuid: Uint8Array | undefined,
     params: readonly TeeParam[],
     raw: readonly RawParam[],
+    system: boolean,
   ): Promise<TeeCallResult> {
     return new Promise<TeeCallResult>((resolve) => {
-      this.#start(cmd, func, session, cancelId, login, uuid, params, raw, resolve);
+      this.#start(cmd, func, session, cancelId, login, uuid, params, raw, system, resolve);
     });
   }
 
@@ -459,6 +646,7 @@ export class OpteeDriver implements TeeDriver {
     uuid: Uint8Array | undefined,
     params: readonly TeeParam[],
     raw: readonly RawParam[],
+    system: boolean,
     resolve: (r: TeeCallResult) => void,
   ): void {
     const call: PendingCall = {
@@ -471,7 +659,9 @@ export class OpteeDriver implements TeeDriver {
       params,
       raw,
       resolve,
+      system,
       seen: false,
+      heldBack: false,
       holdsShm: false,
     };
     if (this.#closed) {
@@ -489,24 +679,48 @@ export class OpteeDriver implements TeeDriver {
     }
   }
 
-  /** Posts `call` in a free slot; false when every slot is taken. */
+  /**
+   * Posts `call` in a free slot; false when it must wait: every slot is taken, or — while a
+   * system session is open and the thread count is known — only one is free and `call` is not a
+   * system call (Linux `optee_cq_wait_init`: `free_thread_count > free_thread_threshold`, the
+   * threshold 1 for a normal call while `sys_thread_req_count` is not 0, else 0).
+   */
   #post(call: PendingCall): boolean {
     if (Atomics.load(this.#words, TEE_STATE_WORD) === TEE_CLOSED) {
       this.#settle(call, failed(TeeResult.TARGET_DEAD));
       return true;
     }
+    // Is one thread kept for system calls? Then look for a second free slot too.
+    const reserved = this.#systemSessions > 0 && this.#threadCount > 0;
     let slot = -1;
+    let spare = false;
     for (let i = 0; i < this.#slots.length; i++) {
       // A slot is ours to use when no call of ours holds it and the secure world left it free.
       if (
         this.#slots[i] === undefined &&
         Atomics.load(this.#words, this.#stateWords[i] as number) === FREE
       ) {
+        if (slot >= 0) {
+          spare = true;
+          break;
+        }
         slot = i;
-        break;
+        if (!reserved) break;
       }
     }
     if (slot < 0) return false;
+    if (reserved && !spare) {
+      // The last free thread is kept for system calls.
+      if (!call.system) {
+        if (!call.heldBack) {
+          call.heldBack = true;
+          this.#heldBack++;
+        }
+        return false;
+      }
+      this.#reservedThreadCalls++;
+    }
+    if (call.system) this.#systemCalls++;
     const state = this.#stateWords[slot] as number;
     this.#write(this.#wire.layout.slotOffset(slot), call);
     this.#slots[slot] = call;
@@ -633,11 +847,39 @@ export class OpteeDriver implements TeeDriver {
     return { result, origin, session, params };
   }
 
+  /**
+   * Posts the calls that waited, while they may go: system calls first, in order, then the
+   * others in order (Linux `optee_cq_complete_one` wakes a waiting system call before any other;
+   * a woken call takes a thread under the same rule as a new one). A pump asked for while one
+   * runs (a call settled inside it) is left to the running one.
+   */
   #pump(): void {
-    while (this.#queue.length > 0) {
-      const next = this.#queue[0] as PendingCall;
-      if (!this.#post(next)) return;
-      this.#queue.shift();
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      const queue = this.#queue;
+      for (let i = 0; i < queue.length;) {
+        const next = queue[i] as PendingCall;
+        if (!next.system) {
+          i++;
+          continue;
+        }
+        queue.splice(i, 1);
+        if (!this.#post(next)) {
+          // Not one free slot: no call can go.
+          queue.splice(i, 0, next);
+          return;
+        }
+      }
+      while (queue.length > 0) {
+        const next = queue.shift() as PendingCall;
+        if (!this.#post(next)) {
+          queue.unshift(next);
+          return;
+        }
+      }
+    } finally {
+      this.#pumping = false;
     }
   }
 }

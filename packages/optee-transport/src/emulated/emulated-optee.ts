@@ -298,6 +298,24 @@ export class EmulatedOptee {
     };
   }
 
+  /**
+   * @internal Adds a pseudo trusted application besides the SCMI PTA — for this package's tests:
+   * another TEE client's TA (one that holds its calls, say). Sessions to it are opened and
+   * invoked like the SCMI PTA's, on the same threads.
+   *
+   * @throws ScmiConfigError naming `pseudoTa` when a TA with its UUID is already there.
+   * @example
+   * ```ts
+   * optee.addPseudoTa({ uuid, openSession: () => TeeResult.SUCCESS, invoke: (c) => held.push(c) });
+   * ```
+   */
+  public addPseudoTa(ta: PseudoTa): void {
+    if (this.#tas.has(ta.uuid)) {
+      throw new ScmiConfigError('pseudoTa', `a pseudo TA ${ta.uuid} is already there`);
+    }
+    this.#tas.set(ta.uuid, ta);
+  }
+
   /** What the last call counted in `stats.internalErrors` threw (for diagnosis), or undefined. */
   public get lastInternalError(): unknown {
     return this.#lastInternalError;

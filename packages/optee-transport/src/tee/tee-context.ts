@@ -29,6 +29,8 @@ export interface TeeOpenSessionOptions {
 export class TeeContext {
   readonly #driver: TeeDriver;
   readonly #sessions = new Set<TeeSession>();
+  /** Sessions declared system sessions (kept after they close, for `usesSystemThread`). */
+  readonly #systemSessions = new WeakSet<TeeSession>();
   readonly #shms = new Set<TeeSharedMemory>();
   #closing: Promise<void> | undefined;
   /** What the sessions see of the context; `closed` is a plain field, set when the context closes. */
@@ -44,6 +46,7 @@ export class TeeContext {
         this.#checkMemory(p as TeeMemrefParam, i);
       },
       forget: (s) => this.#sessions.delete(s),
+      isSystemSession: (s) => this.#systemSessions.has(s),
     };
   }
 
@@ -130,6 +133,60 @@ export class TeeContext {
     const r = await this.#driver.cancel(session.id, cancelId >>> 0);
     if (r.result !== TeeResult.SUCCESS)
       throw new TeeError(r.result, r.origin, `cancel in session ${session.id}`);
+  }
+
+  /**
+   * Declares `session` a system session (Linux `tee_client_system_session`): the driver keeps
+   * one secure-world thread for the calls of system sessions while at least one is open, so that
+   * they still run when other clients hold every other thread — the calls of a system session
+   * may take that last thread and are the first to get a thread that frees. Use it for sessions
+   * whose calls must not wait behind other clients (Linux's SCMI OP-TEE transport does it for
+   * each channel's session: a clock or regulator the secure world waits for may need SCMI). The
+   * reservation ends when the last system session closes ({@link TeeSession.close}).
+   *
+   * Synchronous, like Linux's: nothing is sent to the secure world. Declaring a session twice
+   * succeeds (it counts once). A refusal leaves the session as it was, usable as a normal
+   * session: a caller that can live without the reserved thread goes on (Linux's SCMI transport
+   * warns "Could not switch to system session, do best effort").
+   *
+   * @throws TeeError `TEE_ERROR_BAD_STATE` (origin API) on a closed context, or for a session
+   * that is closed, closing or not open in this context; `TEE_ERROR_NOT_SUPPORTED` (origin API)
+   * when the driver has no system sessions at all (no `systemSession` operation, as Linux's
+   * OP-TEE driver over the FF-A ABI: `tee_client_system_session` returns `-EINVAL`); otherwise
+   * the driver's refusal (`OpteeDriver`: `TEE_ERROR_NOT_SUPPORTED` from COMMS when it does not
+   * know the thread count or the secure world has one thread; the closed driver's error).
+   * @example
+   * ```ts
+   * const session = await context.openSession(PTA_SCMI_UUID);
+   * try {
+   *   context.systemSession(session);
+   * } catch (e) {
+   *   if (!TeeError.is(e)) throw e;
+   *   console.warn(`no reserved thread (${e.code}), best effort`);
+   * }
+   * ```
+   */
+  public systemSession(session: TeeSession): void {
+    this.#check('system session');
+    if (!this.#sessions.has(session) || session.closed) {
+      throw new TeeError(
+        TeeResult.BAD_STATE,
+        TeeOrigin.API,
+        `system session: session ${session.id} is not open in this context`,
+      );
+    }
+    const driver = this.#driver;
+    if (driver.systemSession === undefined) {
+      throw new TeeError(
+        TeeResult.NOT_SUPPORTED,
+        TeeOrigin.API,
+        `system session: the ${driver.implementation} driver has no system sessions`,
+      );
+    }
+    const r = driver.systemSession(session.id);
+    if (r.result !== TeeResult.SUCCESS)
+      throw new TeeError(r.result, r.origin, `system session ${session.id}`);
+    this.#systemSessions.add(session);
   }
 
   /**

@@ -55,8 +55,33 @@ export interface TeeDriver {
   ): void;
   /** Asks the TEE to cancel the call `cancelId` running in `session` (the TA may ignore it). */
   cancel(session: number, cancelId: number): Promise<TeeCallResult>;
-  /** Closes `session`. */
+  /**
+   * Closes `session`. A system session's close runs as a system call (it may take the reserved
+   * thread), and once it returns — whatever its result — the session no longer counts as a
+   * system session (Linux `optee_close_session_helper`, then `optee_cq_decr_sys_thread_count`).
+   */
   closeSession(session: number): Promise<TeeCallResult>;
+  /**
+   * Declares the open `session` a system session (Linux `tee_driver_ops.system_session`, called
+   * by `tee_client_system_session`): while at least one system session is open the driver keeps
+   * one secure-world thread for the calls of system sessions, which also wake first when a
+   * thread frees. Synchronous, as in Linux: no call reaches the secure world. Declaring a session
+   * twice succeeds and counts it once.
+   *
+   * Optional, as in Linux: a driver without it (Linux's OP-TEE driver over the FF-A ABI, whose
+   * ops table has none) has no system sessions, and the client API refuses the request with
+   * `TEE_ERROR_NOT_SUPPORTED`. Like every call, it never throws: failures come back as a result
+   * code and an origin (`OpteeDriver`: `TEE_ERROR_BAD_PARAMETERS` for a session it does not know,
+   * `TEE_ERROR_NOT_SUPPORTED` when it does not know the thread count or there is only one thread
+   * — Linux answers `-EINVAL` to all three).
+   *
+   * @example
+   * ```ts
+   * const r = driver.systemSession?.(session.id);
+   * if (r?.result !== TeeResult.SUCCESS) console.warn('no reserved thread, best effort');
+   * ```
+   */
+  systemSession?(session: number): TeeCallResult;
   /**
    * Allocates `size` bytes of shared memory and registers them with the TEE.
    *

@@ -31,6 +31,7 @@ export interface TeeSessionOwner {
   readonly closed: boolean;
   checkMemory(param: TeeParam, index: number): void;
   forget(session: TeeSession): void;
+  isSystemSession(session: TeeSession): boolean;
 }
 
 function u32(v: unknown): boolean {
@@ -65,6 +66,21 @@ export class TeeSession {
   /** True once {@link TeeSession.close} was called. */
   public get closed(): boolean {
     return this.#closing !== undefined;
+  }
+
+  /**
+   * True once the session was declared a system session (`TeeContext.systemSession`): its
+   * invocations, cancel requests and close may take the thread the driver keeps for system
+   * sessions. Stays true after the session closed.
+   *
+   * @example
+   * ```ts
+   * context.systemSession(session);
+   * session.usesSystemThread; // true
+   * ```
+   */
+  public get usesSystemThread(): boolean {
+    return this.#owner.isSystemSession(this);
   }
 
   /**
@@ -154,7 +170,9 @@ export class TeeSession {
 
   /**
    * Closes the session (Linux `tee_client_close_session`). Idempotent: later calls return the
-   * same promise. The session is forgotten by its context even when the TEE is gone.
+   * same promise. The session is forgotten by its context even when the TEE is gone. Closing a
+   * system session ends it: once the close returned, the driver no longer counts it, and when it
+   * was the last one, the thread kept for system sessions is everyone's again.
    *
    * @throws (rejects) TeeError when the TEE refused to close it (the session is forgotten anyway).
    */

@@ -81,6 +81,11 @@ export interface OpteeChannelInfo {
   readonly handle: number;
   /** SMT or MSG. */
   readonly mode: OpteeChannelMode;
+  /**
+   * True when the channel's session is a system session (the driver keeps a thread for its
+   * invocations); false when the driver refused (the channel then works best effort).
+   */
+  readonly systemSession: boolean;
   /** The counters. */
   readonly stats: OpteeChannelStats;
   /** True while an invocation runs. */
@@ -241,6 +246,7 @@ export class OpteeChannel implements TransportChannel {
       opteeChannelId: this.#p.opteeChannelId,
       handle: this.#p.handle,
       mode: this.mode,
+      systemSession: this.#p.session.usesSystemThread,
       stats: {
         invocations: this.#invocations,
         lateReturns: this.#lateReturns,

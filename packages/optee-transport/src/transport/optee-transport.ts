@@ -1,8 +1,10 @@
 import {
   ScmiConfigError,
   ScmiTransportError,
+  silentLogger,
   type ChannelSetup,
   type DeviceSetup,
+  type ScmiLogger,
   type Transport,
   type TransportChannel,
   type TransportDescriptor,
@@ -59,6 +61,20 @@ export const OPTEE_TRANSPORT_DESCRIPTOR: TransportDescriptor = {
   completion: 'polling',
 };
 
+/** Options of an {@link OpteeTransport}. */
+export interface OpteeTransportOptions {
+  /**
+   * Where the transport's warnings go (a system session the TEE driver refused, say);
+   * `opteeTransportModule` passes the container's `LOGGER`. Default: core's `silentLogger`.
+   *
+   * @example
+   * ```ts
+   * new OpteeTransport({ logger: { ...silentLogger, warn: (m) => console.warn(m) } });
+   * ```
+   */
+  readonly logger?: ScmiLogger;
+}
+
 /** What {@link OpteeTransport.diagnostics} reports. */
 export interface OpteeTransportDiagnostics {
   /** The channels set up and not yet freed. */
@@ -69,6 +85,12 @@ export interface OpteeTransportDiagnostics {
   readonly armedTimers: number;
   /** The counters of every channel this transport set up, freed ones included, summed. */
   readonly totals: OpteeChannelStats;
+  /**
+   * Channel sessions the TEE driver refused to make system sessions (Linux: "Could not switch to
+   * system session, do best effort"), each logged as a warning; those channels run without the
+   * reserved thread. Freed channels included.
+   */
+  readonly systemSessionRefusals: number;
 }
 
 const ZERO_STATS: OpteeChannelStats = {
@@ -125,6 +147,11 @@ function staticArea(
   return area as Uint8Array;
 }
 
+/** Why `context.systemSession` refused, for the warning. */
+function describeRefusal(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 interface DeviceState {
   readonly context: TeeContext;
   readonly caps: number;
@@ -139,9 +166,14 @@ interface DeviceState {
  *
  * - `setupDevice` opens a TEE context on the configured driver (released last) and queries the
  *   PTA's capabilities once, in a throw-away session (Linux `get_capabilities`).
- * - `setupChannel` (A2P) opens a session per channel and asks for the channel handle with the
- *   capability of the channel's mode: SMT when the channel has a static area, MSG (a registered
- *   buffer of `transportConfig.msgBufferSize` bytes, default 104 as current Linux) otherwise.
+ * - `setupChannel` (A2P) opens a session per channel, makes it a system session (Linux ≥ 6.7
+ *   `tee_client_system_session`: the TEE driver keeps a thread for the channels' invocations, so
+ *   that SCMI still runs when other TEE clients hold every other thread; best effort — a refusal
+ *   is logged as a warning, counted in `systemSessionRefusals`, and the channel works without
+ *   it), and asks for the channel handle with the capability of the channel's mode: SMT when
+ *   the channel has a static area, MSG (a registered buffer of `transportConfig.msgBufferSize`
+ *   bytes, default 104 as current Linux) otherwise. The throw-away capabilities session is not
+ *   made a system session, as in Linux.
  *   P2A channels are not supported (`E_NOT_SUPPORTED`: core then skips notifications and never
  *   requests asynchronous operations).
  * - Each channel carries one message at a time and completes by polling; see `OpteeChannel`.
@@ -168,7 +200,21 @@ export class OpteeTransport implements Transport {
   readonly #devices = new WeakMap<object, DeviceState>();
   readonly #channels = new Set<OpteeChannel>();
   readonly #violations: string[] = [];
+  readonly #logger: ScmiLogger;
   #freedTotals: OpteeChannelStats = ZERO_STATS;
+  #systemSessionRefusals = 0;
+
+  /**
+   * Creates the transport; `options.logger` receives its warnings (default: none kept).
+   *
+   * @example
+   * ```ts
+   * const transport = new OpteeTransport({ logger: { ...silentLogger, warn: console.warn } });
+   * ```
+   */
+  public constructor(options: OpteeTransportOptions = {}) {
+    this.#logger = options.logger ?? silentLogger;
+  }
 
   /** @inheritDoc */
   public validateConfig(section: unknown, field: string): ResolvedOpteeTransportConfig {
@@ -189,7 +235,29 @@ export class OpteeTransport implements Transport {
       violations: [...this.#violations],
       armedTimers: channels.reduce((n, c) => n + c.armedTimers, 0),
       totals: infos.reduce((t, c) => sum(t, c.stats), this.#freedTotals),
+      systemSessionRefusals: this.#systemSessionRefusals,
     };
+  }
+
+  /**
+   * Makes the channel's session a system session, best effort (Linux `scmi_optee_chan_setup`:
+   * `tee_client_system_session`, and on failure only `dev_warn(dev, "Could not switch to system
+   * session, do best effort")`): a refusal is logged and counted, never thrown.
+   */
+  #requestSystemSession(context: TeeContext, session: TeeSession, label: string): void {
+    try {
+      context.systemSession(session);
+    } catch (error) {
+      this.#systemSessionRefusals++;
+      try {
+        this.#logger.warn(
+          `${label}: could not switch to system session, do best effort (${describeRefusal(error)})`,
+          { error },
+        );
+      } catch {
+        // A logger that throws does not fail the probe either.
+      }
+    }
   }
 
   /**
@@ -319,6 +387,9 @@ export class OpteeTransport implements Transport {
       // setup_dynamic_shmem: msg_size bytes (Linux: SCMI_SHMEM_MAX_PAYLOAD_SIZE), both p1 and p2.
       if (area === undefined) shm = await context.allocSharedMemory(config.msgBufferSize);
       session = await context.openSession(PTA_SCMI_UUID, { login: TeeLogin.REE_KERNEL });
+      // Right after opening it, before GET_CHANNEL (Linux ≥ 6.7), so that every call of the
+      // channel's session may use the thread kept for system sessions.
+      this.#requestSystemSession(context, session, label);
       const r = await session.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
         teeValue(TeeParamType.VALUE_INOUT, opteeChannelId, caps),
       ]);

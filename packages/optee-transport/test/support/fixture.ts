@@ -6,6 +6,7 @@ import {
   startWorker,
   type AgentOptions,
   type Clock,
+  type ScmiLogger,
   type ScmiAgent,
   type ScmiPlatformPort,
 } from '@scmi-ts/core';
@@ -20,6 +21,7 @@ import {
   openOpteeWorkerWire,
   opteeTransportConfig,
   type EmulatedOpteeStats,
+  type OpteeDriverOptions,
   type OpteeWireFault,
   type OpteeWireOptions,
 } from '../../src/index.js';
@@ -69,6 +71,10 @@ export interface OpteeFixtureOptions {
   readonly msgBufferSize?: number;
   /** The MSG buffer size the emulated OP-TEE sizes responses to (default the emulation's, 104). */
   readonly teeMsgBufferSize?: number;
+  /** Options of the same-thread driver (`threadCount`). */
+  readonly driver?: OpteeDriverOptions;
+  /** Where the same-thread transport logs its warnings (default nowhere). */
+  readonly logger?: ScmiLogger;
 }
 
 function wireOptions(o: OpteeFixtureOptions): OpteeWireOptions {
@@ -116,8 +122,10 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
           ? {}
           : { msgBufferSize: options.teeMsgBufferSize }),
       });
-      const driver = new OpteeDriver(wire.ree);
-      const transport = new OpteeTransport();
+      const driver = new OpteeDriver(wire.ree, options.driver);
+      const transport = new OpteeTransport(
+        options.logger === undefined ? {} : { logger: options.logger },
+      );
       let closed = false;
       return Promise.resolve({
         transport,

@@ -10,6 +10,7 @@ import {
   createSameThreadOpteeWire,
   openTeeContext,
   type EmulatedOpteeOptions,
+  type OpteeDriverOptions,
   type OpteeWireOptions,
   type SameThreadOpteeWire,
   type TeeContext,
@@ -31,6 +32,7 @@ export function createTeeBench(
   options: {
     auto?: boolean;
     wire?: OpteeWireOptions;
+    driver?: OpteeDriverOptions;
     optee?: Partial<Omit<EmulatedOpteeOptions, 'wire' | 'platform' | 'clock' | 'agentId'>>;
     platform?: Partial<Omit<ScmiPlatformOptions, 'clock'>>;
   } = {},
@@ -52,7 +54,7 @@ export function createTeeBench(
     clock,
     ...options.optee,
   });
-  const driver = new OpteeDriver(wire.ree);
+  const driver = new OpteeDriver(wire.ree, options.driver);
   const context = openTeeContext(driver);
   return {
     clock,
