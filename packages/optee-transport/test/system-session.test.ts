@@ -15,10 +15,10 @@ import {
   openTeeContext,
   opteeTransportConfig,
   opteeTransportModule,
-  type TeeDriver,
   type TeeSession,
 } from '../src/index.js';
 import { createOpteeHarness, type OpteeHarness } from './support/harness.js';
+import { withoutSystemSessions } from './support/ffa-driver.js';
 import { HoldPtaCommand, addHoldPta, holdCall, openHoldSession } from './support/hold-pta.js';
 
 const BASE = 0x10;
@@ -194,20 +194,8 @@ describe('system sessions (Linux tee_client_system_session), end to end', () => 
         },
       },
     });
-    const d = h.ends.driver;
     // Linux's OP-TEE driver over FF-A has no system_session op: tee_client_system_session -EINVAL.
-    const ffa: TeeDriver = {
-      implementation: d.implementation,
-      get closed() {
-        return d.closed;
-      },
-      openSession: d.openSession.bind(d),
-      invoke: d.invoke.bind(d),
-      submit: d.submit.bind(d),
-      cancel: d.cancel.bind(d),
-      closeSession: d.closeSession.bind(d),
-      allocSharedMemory: d.allocSharedMemory.bind(d),
-    };
+    const ffa = withoutSystemSessions(h.ends.driver);
     const base = h.ends.agentOptions.transportConfig as object;
     const agent = await run(h, h.create({ transportConfig: { ...base, tee: ffa } }));
     expect(h.ends.transport.diagnostics()).toMatchObject({

@@ -10,12 +10,12 @@ import {
   openTeeContext,
   teeMemref,
   teeValue,
-  type TeeDriver,
   type TeeParam,
   type TeeSharedMemory,
   type TeeValueParam,
 } from '../src/index.js';
 import { createTeeBench } from './support/tee-bench.js';
+import { withoutSystemSessions } from './support/ffa-driver.js';
 
 async function teeError(p: Promise<unknown>): Promise<TeeError> {
   try {
@@ -307,19 +307,7 @@ describe(TeeContext, () => {
       // The session still works, as a normal one.
       await s.invoke(PtaScmiCommand.CAPABILITIES, [teeValue(TeeParamType.VALUE_OUTPUT)]);
       // A driver whose ops have no system_session (Linux's OP-TEE driver over FF-A).
-      const d = b.driver;
-      const ffa: TeeDriver = {
-        implementation: d.implementation,
-        get closed() {
-          return d.closed;
-        },
-        openSession: d.openSession.bind(d),
-        invoke: d.invoke.bind(d),
-        submit: d.submit.bind(d),
-        cancel: d.cancel.bind(d),
-        closeSession: d.closeSession.bind(d),
-        allocSharedMemory: d.allocSharedMemory.bind(d),
-      };
+      const ffa = withoutSystemSessions(b.driver);
       const context = openTeeContext(ffa);
       const t = await context.openSession(PTA_SCMI_UUID);
       const none = thrown(() => context.systemSession(t));
