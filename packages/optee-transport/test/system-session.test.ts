@@ -41,7 +41,7 @@ function warningLog(): { logger: ScmiLogger; warnings: string[] } {
   return { logger: { ...silentLogger, warn: (m) => warnings.push(m) }, warnings };
 }
 
-// Linux ≥ 6.7 (drivers/firmware/arm_scmi/transports/optee.c, scmi_optee_chan_setup): each
+// Linux ≥ 6.8 (drivers/firmware/arm_scmi/transports/optee.c, scmi_optee_chan_setup): each
 // channel's session is made a system session right after it is opened, best effort; the OP-TEE
 // driver then keeps a thread for it while other clients hold every other thread.
 describe('system sessions (Linux tee_client_system_session), end to end', () => {

@@ -171,7 +171,7 @@ function attrOf(p: TeeParam): number {
  * `TEE_ERROR_BAD_PARAMETERS`, origin COMMS). Memory the secure world refuses to unregister after
  * that is never reused (`stats.leakedSharedMemory`).
  *
- * System sessions (Linux ≥ 6.7, `drivers/tee/optee/call.c`): a session declared with
+ * System sessions (Linux ≥ 6.8, `drivers/tee/optee/call.c`): a session declared with
  * {@link OpteeDriver.systemSession} makes its calls system calls. While at least one system
  * session is open, a normal call takes a thread only while more than one is free, a system call
  * may take the last one, and a freed thread goes to a waiting system call first, then to the

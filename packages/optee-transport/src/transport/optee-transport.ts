@@ -166,7 +166,7 @@ interface DeviceState {
  *
  * - `setupDevice` opens a TEE context on the configured driver (released last) and queries the
  *   PTA's capabilities once, in a throw-away session (Linux `get_capabilities`).
- * - `setupChannel` (A2P) opens a session per channel, makes it a system session (Linux ≥ 6.7
+ * - `setupChannel` (A2P) opens a session per channel, makes it a system session (Linux ≥ 6.8
  *   `tee_client_system_session`: the TEE driver keeps a thread for the channels' invocations, so
  *   that SCMI still runs when other TEE clients hold every other thread; best effort — a refusal
  *   is logged as a warning, counted in `systemSessionRefusals`, and the channel works without
@@ -387,7 +387,7 @@ export class OpteeTransport implements Transport {
       // setup_dynamic_shmem: msg_size bytes (Linux: SCMI_SHMEM_MAX_PAYLOAD_SIZE), both p1 and p2.
       if (area === undefined) shm = await context.allocSharedMemory(config.msgBufferSize);
       session = await context.openSession(PTA_SCMI_UUID, { login: TeeLogin.REE_KERNEL });
-      // Right after opening it, before GET_CHANNEL (Linux ≥ 6.7), so that every call of the
+      // Right after opening it, before GET_CHANNEL (Linux ≥ 6.8), so that every call of the
       // channel's session may use the thread kept for system sessions.
       this.#requestSystemSession(context, session, label);
       const r = await session.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
