@@ -38,7 +38,12 @@ export type {
   SmtWorkerWire,
   SmtWorkerWireOptions,
 } from './platform/smt-worker.js';
-export type { SmtChannelSpec, SmtWireLayout, SmtWireLayoutOptions } from './smt/smt-wire-layout.js';
+export type {
+  SmtChannelSpec,
+  SmtNodeOptions,
+  SmtWireLayout,
+  SmtWireLayoutOptions,
+} from './smt/smt-wire-layout.js';
 export type {
   MailboxTransportConfig,
   MailboxTransportOptions,

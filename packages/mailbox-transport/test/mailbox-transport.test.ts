@@ -181,6 +181,88 @@ describe('mailboxTransport', () => {
       });
     });
 
+    describe('having a hand-built layout of unidirectional mailbox channels', () => {
+      // tx 0, tx_reply 1, rx 2, rx_reply 3 (4 mbox / 2 shmem) on a controller of 4 channels.
+      const uni = createSameThreadMailboxWire(new VirtualClock(), {
+        nodes: [{ shmem: [0, 0], mboxes: 4 }],
+      }).wire;
+      const [a2p, p2a] = [defined(uni.layout.channels[0]), defined(uni.layout.channels[1])];
+      const refusal = (...specs: unknown[]): { field: string; message: string } | undefined => {
+        try {
+          validate({ wire: { ...uni, layout: { ...uni.layout, channels: specs } } });
+        } catch (e) {
+          if (ScmiConfigError.is(e)) return { field: e.field, message: e.message };
+          throw e;
+        }
+        return undefined;
+      };
+      const at = 'transportConfig.wire.layout.channels';
+      const expectRefused = (
+        r: { field: string; message: string } | undefined,
+        field: string,
+        message: RegExp,
+      ): void => {
+        expect(r?.field).toBe(field);
+        expect(r?.message).toMatch(message);
+      };
+      /** `spec` without `key`. */
+      const without = (spec: object, key: string): unknown =>
+        Object.fromEntries(Object.entries(spec).filter(([k]) => k !== key));
+
+      it('should accept the 2 / 1, 3 / 2 and 4 / 2 layouts Linux takes', () => {
+        expect(refusal(a2p, p2a)).toBeUndefined(); // 4 / 2
+        expect(refusal(a2p, { ...p2a, ackMailbox: 'none' })).toBeUndefined(); // 3 / 2
+        expect(refusal(a2p)).toBeUndefined(); // 2 / 1
+      });
+
+      it('should refuse a reply channel on P2A and an acknowledgement channel on A2P, naming them', () => {
+        expect(refusal(a2p, { ...p2a, replyMailbox: 3 })?.field).toBe(`${at}[1].replyMailbox`);
+        expect(refusal({ ...a2p, ackMailbox: 3 }, p2a)?.field).toBe(`${at}[0].ackMailbox`);
+      });
+
+      it('should refuse a bad index, one the controller has not, or one another role has', () => {
+        for (const replyMailbox of [-1, 0.5, '1', 0]) {
+          expect(refusal({ ...a2p, replyMailbox }, p2a)?.field).toBe(`${at}[0].replyMailbox`);
+        }
+        for (const ackMailbox of [-1, 'nope', 2, null]) {
+          expect(refusal(a2p, { ...p2a, ackMailbox })?.field).toBe(`${at}[1].ackMailbox`);
+        }
+        expectRefused(
+          refusal({ ...a2p, replyMailbox: 2 }, p2a),
+          `${at}[0].replyMailbox`,
+          /mailbox channel 2 is channels\[1\]'s mailbox \(p2a:0\)/,
+        );
+        expect(refusal(a2p, { ...p2a, ackMailbox: 1 })?.message).toMatch(
+          /mailbox channel 1 is channels\[0\]'s replyMailbox \(a2p:0\)/,
+        );
+        expectRefused(
+          refusal(a2p, { ...p2a, ackMailbox: 4 }),
+          `${at}[1].ackMailbox`,
+          /mailbox channel 4 is not one of the controller's 4/,
+        );
+      });
+
+      it('should refuse a node Linux would read otherwise: a unidirectional P2A with a bidirectional A2P, or the reverse', () => {
+        const bidirectional = without(a2p, 'replyMailbox');
+        // 3 mboxes are tx, tx_reply, rx to Linux: never tx, rx, rx_reply.
+        expectRefused(
+          refusal(bidirectional, p2a),
+          `${at}[1].ackMailbox`,
+          /a2p:0 has no replyMailbox/,
+        );
+        expect(refusal(bidirectional, { ...p2a, ackMailbox: 'none' })?.field).toBe(
+          `${at}[1].ackMailbox`,
+        );
+        expect(refusal({ ...a2p, id: 1 }, p2a)?.message).toMatch(/there is no a2p:0/);
+        // A unidirectional A2P, whose P2A would be bidirectional: no such node in Linux.
+        expectRefused(
+          refusal(a2p, without(p2a, 'ackMailbox')),
+          `${at}[1].ackMailbox`,
+          /give its rx_reply mailbox channel \(4 mboxes\) or 'none'/,
+        );
+      });
+    });
+
     it("should leave freeWaitMs to each channel (twice the agent's RX timeout) unless given", () => {
       expect(validate({ wire })).toMatchObject({ freeWaitMs: undefined });
       expect(validate({ wire, freeWaitMs: 8 })).toMatchObject({ freeWaitMs: 8 });
@@ -266,7 +348,8 @@ describe('mailboxTransport', () => {
     });
 
     it('should complete a polling channel without any completion doorbell', async () => {
-      const h = createHarness({ wire: { a2p: [0], p2a: [] } });
+      // A polled controller: on an irq one the interceptor also sees the TX-done interrupts.
+      const h = createHarness({ wire: { a2p: [0], p2a: [], txDoneMethod: 'poll' } });
       const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
       let doorbells = 0;
       h.mailbox.controller.setInterceptor('agent', (deliver) => {
@@ -670,7 +753,10 @@ describe('mailboxTransport', () => {
     });
 
     it('should not count as spurious the late doorbell of a reply the deadline found when it finds the next command in the area', async () => {
-      const h = createHarness();
+      // A polled controller, whose TX the agent completes at once (Linux TXDONE_BY_ACK): on an irq
+      // one the second ring would wait in the mailbox queue for the first one's held TX-done
+      // interrupt (as in Linux), and the second command would time out before the platform saw it.
+      const h = createHarness({ wire: { a2p: [0, 1], p2a: [0], txDoneMethod: 'poll' } });
       const agent = await h.create({ a2p: [{ id: 0 }] });
       // The platform sees each request after 20 ms; the agent's doorbells are held 25 ms: the
       // first reply's doorbell comes after its 30 ms deadline, which finds the reply, and the

@@ -91,10 +91,10 @@ describe(SameThreadMailboxController, () => {
     });
   });
 
-  describe('having a channel whose client knows TX completion (ack)', () => {
+  describe('having a polling controller and a client that knows TX completion (ack)', () => {
     it('should ring the remote as a task, deliver its answer, and queue sends behind the active one', async () => {
       const clock = new VirtualClock();
-      const c = new SameThreadMailboxController(clock, { channels: 1 });
+      const c = new SameThreadMailboxController(clock, { channels: 1, txDoneMethod: 'poll' });
       const remote = platform(c.remote(0), true);
       const client = recorder(true);
       const chan = c.requestChannel(0, client);
@@ -121,7 +121,10 @@ describe(SameThreadMailboxController, () => {
     });
 
     it('should refuse a 21st queued message and any send after free', () => {
-      const c = new SameThreadMailboxController(new VirtualClock(), { channels: 1 });
+      const c = new SameThreadMailboxController(new VirtualClock(), {
+        channels: 1,
+        txDoneMethod: 'poll',
+      });
       const chan = c.requestChannel(0, recorder(true));
       for (let i = 0; i <= 20; i++) chan.send();
       expect(chan.queued).toBe(20);
@@ -147,6 +150,37 @@ describe(SameThreadMailboxController, () => {
       await clock.runTasks();
       expect(remote.heard()).toBe(2);
       expect(client.done).toEqual([undefined, undefined]);
+      chan.free();
+    });
+  });
+
+  describe('having a controller that signals TX-done by interrupt and a client that knows TX completion', () => {
+    it('should keep the interrupt (Linux turns only TXDONE_BY_POLL into ACK), ignoring the client acks', async () => {
+      const clock = new VirtualClock();
+      const c = new SameThreadMailboxController(clock, { channels: 1, txDoneMethod: 'irq' });
+      const held: (() => void)[] = [];
+      c.setInterceptor('remote', (deliver) => held.push(deliver));
+      const remote = platform(c.remote(0));
+      const client = recorder(true);
+      const chan = c.requestChannel(0, client);
+      expect(chan.txDoneMethod).toBe('irq');
+      chan.send();
+      chan.send();
+      // The client's ack does not end the transmission: the remote has not consumed the ring.
+      chan.clientTxDone();
+      chan.clientTxDone(new Error('timed out'));
+      await clock.runTasks();
+      expect(client.done).toEqual([]);
+      expect([chan.txActive, chan.queued, remote.heard()]).toEqual([true, 1, 0]);
+      // The remote consumes the ring: the TX-done interrupt ends it and the queued one is rung.
+      held.splice(0).forEach((d) => d());
+      await clock.runTasks();
+      expect(client.done).toEqual([undefined]);
+      expect([chan.txActive, chan.queued, remote.heard()]).toEqual([true, 0, 1]);
+      held.splice(0).forEach((d) => d());
+      await clock.runTasks();
+      expect(client.done).toEqual([undefined, undefined]);
+      expect([chan.txActive, remote.heard()]).toEqual([false, 2]);
       chan.free();
     });
   });

@@ -103,9 +103,10 @@ describe(SharedMailboxController, () => {
 
   describe('having both ends on this thread', () => {
     it('should carry rings both ways with acknowledged TX, and free the listening handles', async () => {
-      const region = SharedMailboxController.allocate(2);
+      // A polled controller: the client that knows TX completion acknowledges it (ack).
+      const region = SharedMailboxController.allocate(2, 'poll');
       const controller = new SharedMailboxController(region, { name: 'mhu' });
-      expect([controller.channelCount, controller.txDoneMethod]).toEqual([2, 'irq']);
+      expect([controller.channelCount, controller.txDoneMethod]).toEqual([2, 'poll']);
       const remote = new SharedMailboxRemote(region, 1);
       let heard = 0;
       remote.listen(() => {
@@ -159,6 +160,24 @@ describe(SharedMailboxController, () => {
       const chan = controller.requestChannel(0, c);
       chan.send();
       chan.send();
+      await until(() => c.done.length === 2);
+      expect(chan.txActive).toBe(false);
+      chan.free();
+      remote.close();
+    });
+
+    it('should keep the interrupt for a client that knows TX completion, completing TX when the remote consumes the ring', async () => {
+      const region = SharedMailboxController.allocate(1, 'irq');
+      const controller = new SharedMailboxController(region);
+      const c = client(true);
+      const chan = controller.requestChannel(0, c);
+      expect(chan.txDoneMethod).toBe('irq');
+      chan.send();
+      chan.send();
+      chan.clientTxDone(); // not the client's call on an irq controller (Linux: refused)
+      expect([c.done, chan.txActive, chan.queued]).toEqual([[], true, 1]);
+      const remote = new SharedMailboxRemote(region, 0);
+      remote.listen(() => undefined); // consumes the rings: the TX-done interrupt ends each
       await until(() => c.done.length === 2);
       expect(chan.txActive).toBe(false);
       chan.free();

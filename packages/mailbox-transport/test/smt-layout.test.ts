@@ -197,6 +197,140 @@ describe(createSmtWireLayout, () => {
     expect(fieldOfConfigError(() => createSmtWireLayout(options))).toBe('a2p[1]');
     expect(options).toEqual({ a2p: [0, 0], p2a: [0] });
   });
+
+  describe('having device tree nodes (nodes)', () => {
+    it("should map each of Linux's mboxes / shmem combinations to the mailbox channels mailbox_chan_validate picks", () => {
+      const channels = (shmem: number[], mboxes?: number): unknown =>
+        createSmtWireLayout({ nodes: [{ shmem, ...(mboxes === undefined ? {} : { mboxes }) }] })
+          .channels;
+      // 1 / 1 and 2 / 2: bidirectional, one mailbox channel per area (also the default count).
+      expect(channels([0], 1)).toEqual([{ direction: 'a2p', id: 0, offset: 0, mailbox: 0 }]);
+      expect(channels([0, 0])).toEqual([
+        { direction: 'a2p', id: 0, offset: 0, mailbox: 0 },
+        { direction: 'p2a', id: 0, offset: 156, mailbox: 1 },
+      ]);
+      // 2 / 1: tx and tx_reply (a2p_rx_chan = 1).
+      expect(channels([0], 2)).toEqual([
+        { direction: 'a2p', id: 0, offset: 0, mailbox: 0, replyMailbox: 1 },
+      ]);
+      // 3 / 2: tx, tx_reply, rx (p2a_chan = 2, no p2a_rx_chan).
+      expect(channels([0, 0], 3)).toEqual([
+        { direction: 'a2p', id: 0, offset: 0, mailbox: 0, replyMailbox: 1 },
+        { direction: 'p2a', id: 0, offset: 156, mailbox: 2, ackMailbox: 'none' },
+      ]);
+      // 4 / 2: tx, tx_reply, rx, rx_reply (p2a_rx_chan = 3).
+      expect(channels([0, 0], 4)).toEqual([
+        { direction: 'a2p', id: 0, offset: 0, mailbox: 0, replyMailbox: 1 },
+        { direction: 'p2a', id: 0, offset: 156, mailbox: 2, ackMailbox: 3 },
+      ]);
+    });
+
+    it("should place each node's areas and mailbox channels after the previous node's, each area free", () => {
+      const layout = createSmtWireLayout({
+        nodes: [{ shmem: [0, 0], mboxes: 4 }, { shmem: [1], mboxes: 2 }, { shmem: [2] }],
+      });
+      expect(layout.channels).toEqual([
+        { direction: 'a2p', id: 0, offset: 0, mailbox: 0, replyMailbox: 1 },
+        { direction: 'p2a', id: 0, offset: 156, mailbox: 2, ackMailbox: 3 },
+        { direction: 'a2p', id: 1, offset: 312, mailbox: 4, replyMailbox: 5 },
+        { direction: 'a2p', id: 2, offset: 468, mailbox: 6 },
+      ]);
+      expect(layout.memory.byteLength).toBe(4 * 156);
+      for (const c of layout.channels) {
+        expect(new SmtArea(layout.memory, c.offset, layout.areaSize).status()).toBe(
+          SMT_CHANNEL_FREE,
+        );
+      }
+      expect(smtMailboxCount(layout)).toBe(7);
+    });
+
+    it('should refuse a combination Linux refuses with an ScmiConfigError naming the count that cannot be right', () => {
+      const refusal = (node: unknown): { field: string; message: string } | undefined => {
+        try {
+          createSmtWireLayout({ nodes: [{ shmem: [0] }, node as never] });
+        } catch (e) {
+          if (ScmiConfigError.is(e)) return { field: e.field, message: e.message };
+          throw e;
+        }
+        return undefined;
+      };
+      const threeShmem = refusal({ shmem: [1, 1, 2], mboxes: 2 });
+      expect(threeShmem?.field).toBe('nodes[1].shmem');
+      expect(threeShmem?.message).toMatch(
+        /nodes\[1\].shmem: 2 mbox with 3 shmem: Linux \(mailbox_chan_validate\)/,
+      );
+      expect(refusal({ shmem: [], mboxes: 1 })?.field).toBe('nodes[1].shmem');
+      expect(refusal({ shmem: [1, 1, 2] })?.field).toBe('nodes[1].shmem');
+      for (const [shmem, mboxes] of [
+        [[1, 1], 1],
+        [[1], 3],
+        [[1], 4],
+        [[1, 1], 5],
+      ] as const) {
+        const refused = refusal({ shmem, mboxes });
+        expect(refused?.field).toBe('nodes[1].mboxes');
+        expect(refused?.message).toContain(`${mboxes} mbox with ${shmem.length} shmem`);
+      }
+      for (const mboxes of [0, -1, 2.5, '2', null]) {
+        expect(refusal({ shmem: [1], mboxes })?.field).toBe('nodes[1].mboxes');
+      }
+    });
+
+    it('should refuse nodes that are not an array, a node that is not one, bad or repeated ids, and nodes with a2p / p2a', () => {
+      const field = fieldOfConfigError;
+      const nodes = (v: unknown): NonNullable<SmtWireLayoutOptions['nodes']> => v as never;
+      expect(() => createSmtWireLayout({ nodes: nodes({}) })).toThrow(ScmiConfigError);
+      expect(field(() => createSmtWireLayout({ nodes: nodes({}) }))).toBe('nodes');
+      expect(field(() => createSmtWireLayout({ nodes: nodes([7]) }))).toBe('nodes[0]');
+      // eslint-disable-next-line no-sparse-arrays
+      expect(field(() => createSmtWireLayout({ nodes: nodes([{ shmem: [0] }, , {}]) }))).toBe(
+        'nodes[1]',
+      );
+      expect(field(() => createSmtWireLayout({ nodes: nodes([{ shmem: 0 }]) }))).toBe(
+        'nodes[0].shmem',
+      );
+      expect(field(() => createSmtWireLayout({ nodes: [{ shmem: [0, 70000] }] }))).toBe(
+        'nodes[0].shmem[1]',
+      );
+      // eslint-disable-next-line no-sparse-arrays
+      expect(field(() => createSmtWireLayout({ nodes: [{ shmem: [, 1] as number[] }] }))).toBe(
+        'nodes[0].shmem[0]',
+      );
+      expect(field(() => createSmtWireLayout({ nodes: [{ shmem: [0] }, { shmem: [0] }] }))).toBe(
+        'nodes[1].shmem[0]',
+      );
+      expect(
+        field(() => createSmtWireLayout({ nodes: [{ shmem: [0, 1] }, { shmem: [1, 1] }] })),
+      ).toBe('nodes[1].shmem[1]');
+      expect(field(() => createSmtWireLayout({ a2p: [0], nodes: [{ shmem: [1] }] }))).toBe('nodes');
+      expect(createSmtWireLayout({ nodes: [] }).channels).toEqual([]);
+    });
+
+    it('should refuse a node past 1024 mailbox channels or past 1 GiB, by name, before allocating', () => {
+      const field = fieldOfConfigError;
+      const nodes = (
+        n: number,
+        mboxes: number,
+        shmem = 2,
+      ): NonNullable<SmtWireLayoutOptions['nodes']> =>
+        Array.from({ length: n }, (_, i) => ({
+          shmem: shmem === 2 ? [i, i] : [i],
+          mboxes,
+        }));
+      expect(
+        field(() =>
+          createSameThreadMailboxWire(new VirtualClock(), { nodes: nodes(257, 4), areaSize: 32 }),
+        ),
+      ).toBe('nodes[256].mboxes');
+      expect(
+        createSameThreadMailboxWire(new VirtualClock(), { nodes: nodes(256, 4), areaSize: 32 })
+          .controller.channelCount,
+      ).toBe(1024);
+      expect(field(() => createSmtWireLayout({ nodes: nodes(513, 2), areaSize: 2 ** 20 }))).toBe(
+        'nodes[512].shmem',
+      );
+    });
+  });
 });
 
 describe(createSameThreadMailboxWire, () => {

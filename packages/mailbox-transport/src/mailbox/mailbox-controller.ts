@@ -7,7 +7,15 @@ import { ScmiConfigError } from '@scmi-ts/core';
  * - `irq`: the controller raises a TX-done interrupt when the remote consumed the ring;
  * - `poll`: the controller polls its `last_tx_done` state every `txPollPeriodMs`;
  * - `ack`: the client knows (an SCMI response implies the command was taken) and says so with
- *   {@link MailboxChannel.clientTxDone} (Linux `knows_txdone` / `mbox_client_txdone`).
+ *   {@link MailboxChannel.clientTxDone} (Linux `knows_txdone` / `mbox_client_txdone`). Only a
+ *   polling controller's channel becomes `ack` for such a client: an `irq` one stays `irq` (Linux
+ *   `drivers/mailbox/mailbox.c`, `mbox_request_channel`).
+ *
+ * @example
+ * ```ts
+ * const chan = controller.requestChannel(0, { knowsTxDone: true, rxCallback });
+ * chan.txDoneMethod; // 'ack' on a 'poll' controller, 'irq' on an 'irq' one
+ * ```
  */
 export type MailboxTxDoneMethod = 'irq' | 'poll' | 'ack';
 
@@ -86,7 +94,11 @@ export interface MailboxClient {
    * success, or what {@link MailboxChannel.clientTxDone} was given.
    */
   txDone?(error: unknown): void;
-  /** The client reports TX completion itself: the channel uses the `ack` method. */
+  /**
+   * The client reports TX completion itself (Linux `knows_txdone`): on a polling controller the
+   * channel uses the `ack` method; a controller with a TX-done interrupt keeps `irq`, and the
+   * client's {@link MailboxChannel.clientTxDone} is then a no-op.
+   */
   readonly knowsTxDone?: boolean;
   /**
    * A ring toward this channel was dropped because its RX was stopped
@@ -129,7 +141,7 @@ export interface MailboxChannel {
   /**
    * Reports the end of the active transmission (Linux `mbox_client_txdone`); `error` is passed to
    * the client's `txDone`. Only for the `ack` method; a no-op when nothing is active, and on other
-   * methods (the controller decides there).
+   * methods (the controller decides there; Linux refuses it: "Client can't run the TX ticker").
    */
   clientTxDone(error?: unknown): void;
   /**
@@ -176,7 +188,10 @@ export interface MailboxController {
   readonly name: string;
   /** Number of channels. */
   readonly channelCount: number;
-  /** How the controller itself detects TX completion (clients that know use `ack`). */
+  /**
+   * How the controller itself detects TX completion (on a `poll` controller, clients that know
+   * use `ack`; an `irq` controller's channels all stay `irq`).
+   */
   readonly txDoneMethod: 'irq' | 'poll';
   /** Channel use so far. */
   readonly stats: MailboxControllerStats;

@@ -26,6 +26,21 @@ export interface MailboxLine {
 /** Linux `MBOX_TX_QUEUE_LEN`: messages a channel queues behind the active one. */
 export const MBOX_TX_QUEUE_LEN = 20;
 
+/**
+ * The TX-done method of a channel bound to `client` on a controller whose own method is
+ * `controllerMethod` (Linux `drivers/mailbox/mailbox.c`, `__mbox_bind_client`, called by
+ * `mbox_request_channel`): only `TXDONE_BY_POLL` becomes `TXDONE_BY_ACK` for a client that
+ * `knows_txdone`; a controller with a TX-done interrupt keeps `TXDONE_BY_IRQ`, and the client's
+ * `mbox_client_txdone` on it is refused ("Client can't run the TX ticker") — here a no-op.
+ * @internal
+ */
+export function clientTxDoneMethod(
+  controllerMethod: 'irq' | 'poll',
+  client: MailboxClient,
+): MailboxTxDoneMethod {
+  return controllerMethod === 'poll' && client.knowsTxDone === true ? 'ack' : controllerMethod;
+}
+
 /** Sequence numbers wrap at 2^32: `a` is at or after `b`. */
 function reached(a: number, b: number): boolean {
   return ((a - b) | 0) >= 0;
@@ -67,7 +82,7 @@ export class MailboxLineChannel implements MailboxChannel {
     this.#clock = clock;
     this.#pollMs = pollMs;
     this.#onFree = onFree;
-    this.txDoneMethod = client.knowsTxDone === true ? 'ack' : controllerMethod;
+    this.txDoneMethod = clientTxDoneMethod(controllerMethod, client);
     if (this.txDoneMethod === 'irq') {
       line.listenTxDone(() => {
         this.#checkTxDone();

@@ -21,8 +21,10 @@ export interface SameThreadMailboxControllerOptions {
   /** Number of channels, 1 … 1024. */
   readonly channels: number;
   /**
-   * How the controller detects TX completion for clients that do not know it: `irq` (default) or
-   * `poll`; anything else is refused.
+   * How the controller detects TX completion: `irq` (default; every channel completes on the
+   * TX-done interrupt, a client that knows too, as Linux's `mbox_request_channel` binds it) or
+   * `poll` (a client that knows, as SCMI's A2P channels, then uses `ack`); anything else is
+   * refused.
    */
   readonly txDoneMethod?: 'irq' | 'poll';
   /** Period of TX-done polling, ms (default 1; Linux `txpoll_period`). */

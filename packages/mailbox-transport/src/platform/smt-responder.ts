@@ -17,6 +17,7 @@ import {
   SmtArea,
   fitSmtResponse,
 } from '../smt/smt-layout.js';
+import { checkSmtMailboxRoles, smtMailboxRoles } from '../smt/smt-mailbox-roles.js';
 import type { SmtChannelSpec } from '../smt/smt-wire-layout.js';
 import type { SmtPlatformEnd } from '../wire/mailbox-wire.js';
 import type { SmtFaultAction, SmtFaultRule } from './smt-fault-rule.js';
@@ -140,7 +141,10 @@ function answersEarlierCommand(c: A2pChannel, response: Uint8Array): boolean {
 interface A2pChannel {
   readonly spec: SmtChannelSpec;
   readonly area: SmtArea;
+  /** Where the agent rings its commands (the responder listens). */
   readonly remote: MailboxRemoteEnd;
+  /** Where the responder rings the reply: `remote`, or the node's `tx_reply` channel. */
+  readonly reply: MailboxRemoteEnd;
   /** A command was read and not answered yet. */
   awaiting: boolean;
   /** The header word of the command read last (the pending one while `awaiting`). */
@@ -164,9 +168,20 @@ interface A2pChannel {
 interface P2aChannel {
   readonly spec: SmtChannelSpec;
   readonly area: SmtArea;
+  /** Where the responder rings a posted message. */
   readonly remote: MailboxRemoteEnd;
+  /**
+   * Where the agent acknowledges (the responder listens): `remote`, or the node's `rx_reply`
+   * channel; undefined on a 3-mbox node, where the responder polls CHANNEL_FREE instead.
+   */
+  readonly ack: MailboxRemoteEnd | undefined;
   readonly queue: Uint8Array[];
+  /** A CHANNEL_FREE poll is armed (no acknowledgement channel). */
+  polling: boolean;
 }
+
+/** Period of the CHANNEL_FREE poll of a P2A channel without acknowledgement channel, ms. */
+const P2A_POLL_MS = 1;
 
 /**
  * The platform side of the mailbox transport: an SMT responder that connects the SMT areas and
@@ -186,6 +201,13 @@ interface P2aChannel {
  *   the area is busy posts wait in a bounded queue, written one by one as the agent frees it.
  * - Wire-level fault rules ({@link SmtFaultRule}): a channel stuck busy, a hostile length, a
  *   spurious doorbell, a response without CHANNEL_FREE, CHANNEL_FREE before the payload.
+ * - Mailbox layouts (the channel specs' `replyMailbox` / `ackMailbox`, Linux
+ *   `mailbox_chan_validate`): it listens where the agent rings (an A2P channel's `mailbox`; a P2A
+ *   channel's `ackMailbox`, or its `mailbox` when bidirectional) and rings where the agent
+ *   listens (the reply on `replyMailbox` when there is one; a post on the P2A `mailbox`). On a
+ *   3-mbox node (`ackMailbox: 'none'`) nothing can carry an acknowledgement: posts leave
+ *   INTR_ENABLED clear and queued ones wait for a CHANNEL_FREE poll every millisecond (a timer on
+ *   `clock`, armed only while posts wait).
  *
  * @example
  * ```ts
@@ -225,8 +247,10 @@ export class SmtResponder {
    * Opens every channel of the wire, connects agent `agentId` to the platform and starts
    * listening to the agent's doorbells.
    *
-   * @throws ScmiConfigError for an invalid fault rule; RangeError for an invalid queue depth, or
-   * an area that does not fit the wire's memory; the platform's error when it refuses the
+   * @throws ScmiConfigError for an invalid fault rule, or a `replyMailbox` / `ackMailbox` of the
+   * layout Linux would not take (named as `end.layout.channels[i].ackMailbox`, checked as the
+   * agent's transport checks it, before anything is opened); RangeError for an invalid queue
+   * depth, or an area that does not fit the wire's memory; the platform's error when it refuses the
    * connection (unknown agent, already connected); the mailbox's `ScmiTransportError` for a
    * mailbox index it does not have (`E_MBOX_INDEX`) or a doorbell it cannot listen to
    * (`E_DOORBELL_LISTENING`: two channels of the layout share a mailbox index, or another
@@ -245,17 +269,21 @@ export class SmtResponder {
     this.#depth = depth;
     for (const rule of options.faults ?? []) this.faults.add(rule);
     const { layout } = options.end;
+    // Before anything is opened: a reply or acknowledgement channel Linux would not take.
+    checkSmtMailboxRoles(layout.channels, 'end.layout');
     let p2a: P2aChannel | undefined;
     let maxMsgSize = Infinity;
     for (const spec of layout.channels) {
       const area = new SmtArea(layout.memory, spec.offset, layout.areaSize);
       maxMsgSize = Math.min(maxMsgSize, area.maxPayload);
+      const roles = smtMailboxRoles(spec);
       const remote = options.end.remote(spec.mailbox);
       if (spec.direction === 'a2p') {
         this.#a2p.set(spec.id, {
           spec,
           area,
           remote,
+          reply: options.end.remote(roles.platformRings),
           awaiting: false,
           header: 0,
           answered: [],
@@ -265,7 +293,9 @@ export class SmtResponder {
         });
       } else {
         // The first P2A channel carries notifications and delayed responses (as Linux uses one).
-        p2a ??= { spec, area, remote, queue: [] };
+        const ack =
+          roles.agentRings === undefined ? undefined : options.end.remote(roles.agentRings);
+        p2a ??= { spec, area, remote, ack, queue: [], polling: false };
       }
     }
     this.#p2a = p2a;
@@ -291,11 +321,12 @@ export class SmtResponder {
         });
         listening.push(c.remote);
       }
-      if (p2a !== undefined) {
-        p2a.remote.listen(() => {
+      const ack = p2a?.ack;
+      if (p2a !== undefined && ack !== undefined) {
+        ack.listen(() => {
           this.#drainP2a(p2a);
         });
-        listening.push(p2a.remote);
+        listening.push(ack);
       }
     } catch (e) {
       this.#closed = true;
@@ -335,10 +366,14 @@ export class SmtResponder {
     this.#connection.disconnect();
     for (const t of this.#timers) t.cancel();
     this.#timers.clear();
-    for (const c of this.#a2p.values()) c.remote.close();
+    for (const c of this.#a2p.values()) {
+      c.remote.close();
+      c.reply.close();
+    }
     if (this.#p2a !== undefined) {
       this.#p2a.queue.length = 0;
       this.#p2a.remote.close();
+      this.#p2a.ack?.close();
     }
   }
 
@@ -389,7 +424,7 @@ export class SmtResponder {
     const fault = c.fault;
     if (fault?.kind === 'spurious-doorbell') {
       // Ring while the area is still the platform's, answer later.
-      c.remote.ring();
+      c.reply.ring();
       const later = request.slice(); // `c.request` may hold the next command's by then
       this.#after(fault.ms ?? 1, () => {
         this.#handle(c, later);
@@ -411,7 +446,7 @@ export class SmtResponder {
    */
   #giveBackWithError(c: A2pChannel): void {
     c.area.refuse();
-    if ((c.area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
+    if ((c.area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.reply.ring();
   }
 
   /**
@@ -452,7 +487,7 @@ export class SmtResponder {
   /** Completes: CHANNEL_FREE, then the doorbell when the agent asked for one. */
   #free(c: A2pChannel): void {
     c.area.setStatus(SMT_CHANNEL_FREE);
-    if ((c.area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
+    if ((c.area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.reply.ring();
   }
 
   #answer(c: A2pChannel, response: Uint8Array): void {
@@ -492,7 +527,7 @@ export class SmtResponder {
       }
       case 'no-free':
         this.#write(area, bytes);
-        if ((area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.remote.ring();
+        if ((area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) c.reply.ring();
         c.stuck = true;
         if (fault.freeAfterMs !== undefined) {
           this.#after(fault.freeAfterMs, () => {
@@ -551,6 +586,7 @@ export class SmtResponder {
       return false;
     }
     p.queue.push(message.slice());
+    this.#pollP2a(p);
     return true;
   }
 
@@ -563,17 +599,22 @@ export class SmtResponder {
       const copy = message.slice();
       this.#after(fault.ms ?? 1, () => {
         if (p.area.isFree()) this.#postNow(p, copy, false);
-        else p.queue.unshift(copy);
+        else {
+          p.queue.unshift(copy);
+          this.#pollP2a(p);
+        }
       });
       return;
     }
     const area = p.area;
     area.setStatus(0); // the platform's now
-    area.setFlags(SMT_FLAG_INTR_ENABLED); // ring back when freed
+    // Ring back when freed — when a mailbox channel can carry that (not on a 3-mbox node).
+    area.setFlags(p.ack === undefined ? 0 : SMT_FLAG_INTR_ENABLED);
     this.#write(area, message);
     if (fault?.kind === 'hostile-length') area.setLength(fault.length);
     this.#c.p2aPosted++;
     p.remote.ring();
+    this.#pollP2a(p);
   }
 
   #drainP2a(p: P2aChannel): void {
@@ -582,6 +623,21 @@ export class SmtResponder {
     if (next === undefined || !p.area.isFree()) return;
     p.queue.shift();
     this.#postNow(p, next);
+  }
+
+  /**
+   * Without an acknowledgement channel (a 3-mbox node: the agent cannot ring back), looks for
+   * CHANNEL_FREE every {@link P2A_POLL_MS} while posts wait, as firmware without a completion
+   * interrupt does.
+   */
+  #pollP2a(p: P2aChannel): void {
+    if (p.ack !== undefined || p.polling || p.queue.length === 0) return;
+    p.polling = true;
+    this.#after(P2A_POLL_MS, () => {
+      p.polling = false;
+      this.#drainP2a(p);
+      this.#pollP2a(p);
+    });
   }
 
   // ---- timers -------------------------------------------------------------------------------

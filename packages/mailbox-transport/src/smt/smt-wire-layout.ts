@@ -6,7 +6,25 @@ import {
   SMT_STATUS_OFFSET,
 } from './smt-layout.js';
 
-/** One SCMI channel of a wire: its SMT area and the mailbox channel that rings for it. */
+/**
+ * One SCMI channel of a wire: its SMT area and the mailbox channels that ring for it — what Linux
+ * `mailbox_chan_validate` works out from a device tree node's `mboxes` and `shmem`
+ * (`drivers/firmware/arm_scmi/transports/mailbox.c`).
+ *
+ * With `mailbox` alone the mailbox channel is bidirectional: it carries the agent's ring and the
+ * platform's (DT `mboxes` with one entry per `shmem`: 1 mbox / 1 shmem, 2 / 2). The other fields
+ * describe unidirectional mailbox channels (2 mbox / 1 shmem, 3 / 2, 4 / 2), and go together per
+ * node: an A2P channel and the P2A channel of the same id (see {@link SmtNodeOptions}).
+ *
+ * @example
+ * ```ts
+ * // mboxes = <&tx 0>, <&rx 0>, <&rx 1>, <&tx 1>; shmem = <&a2p0>, <&p2a0>; (4 mbox / 2 shmem)
+ * const channels: SmtChannelSpec[] = [
+ *   { direction: 'a2p', id: 0, offset: 0, mailbox: 0, replyMailbox: 1 },
+ *   { direction: 'p2a', id: 0, offset: 156, mailbox: 2, ackMailbox: 3 },
+ * ];
+ * ```
+ */
 export interface SmtChannelSpec {
   /** A2P (commands) or P2A (notifications and delayed responses). */
   readonly direction: ChannelDirection;
@@ -14,15 +32,42 @@ export interface SmtChannelSpec {
   readonly id: number;
   /** Byte offset of the channel's SMT area in {@link SmtWireLayout.memory}. */
   readonly offset: number;
-  /** Index of the mailbox channel (doorbell) of this SCMI channel. */
+  /**
+   * Index of the mailbox channel of this SCMI channel: A2P, the one the agent rings for a command
+   * (DT `tx`); P2A, the one the platform rings for a notification or delayed response (DT `rx`).
+   * Bidirectional unless `replyMailbox` / `ackMailbox` says otherwise: the reply, or the agent's
+   * acknowledgement, rings on it too.
+   */
   readonly mailbox: number;
+  /**
+   * A2P only: the mailbox channel the platform rings for the reply (DT `tx_reply`, Linux
+   * `chan_receiver`, `mboxes[1]` of a node of 2, 3 or 4 mboxes). `mailbox` then only carries the
+   * agent's rings. Absent: the reply rings on `mailbox`.
+   */
+  readonly replyMailbox?: number;
+  /**
+   * P2A only, on unidirectional mailbox channels (the same-id A2P channel has a `replyMailbox`):
+   * the mailbox channel the agent rings to acknowledge a message the platform posted with
+   * INTR_ENABLED (DT `rx_reply`, Linux `chan_platform_receiver`, `mboxes[3]` of a 4-mbox node),
+   * or `'none'` for a 3-mbox node, where `mailbox` only carries the platform's rings and nothing
+   * carries an acknowledgement (the platform polls CHANNEL_FREE). Absent: bidirectional, the
+   * acknowledgement rings on `mailbox`.
+   */
+  readonly ackMailbox?: number | 'none';
 }
 
 /**
  * The shared memory of one mailbox wire, as plain data (it crosses to a worker thread by
  * `postMessage`: the `SharedArrayBuffer` is shared, not copied): every SMT area back to back, and
- * which SCMI channel uses which area and which mailbox channel — the equivalent of the `shmem` and
- * `mboxes` properties of the device tree node.
+ * which SCMI channel uses which area and which mailbox channels — the equivalent of the `shmem`
+ * and `mboxes` properties of the device tree nodes, as Linux `mailbox_chan_validate` resolves them
+ * (see {@link SmtChannelSpec}).
+ *
+ * @example
+ * ```ts
+ * const layout = createSmtWireLayout({ nodes: [{ shmem: [0], mboxes: 2 }] });
+ * layout.channels; // [{ direction: 'a2p', id: 0, offset: 0, mailbox: 0, replyMailbox: 1 }]
+ * ```
  */
 export interface SmtWireLayout {
   /** The SMT areas. */
@@ -33,12 +78,57 @@ export interface SmtWireLayout {
   readonly channels: readonly SmtChannelSpec[];
 }
 
+/**
+ * One transport node of the device tree (the `scmi` node, or a `protocol@N` child with its own
+ * channels) as {@link SmtWireLayoutOptions.nodes} takes it: its `shmem` areas and how many
+ * mailbox channels its `mboxes` lists. The combinations are Linux's (`mailbox_chan_validate`):
+ *
+ * | `shmem`      | `mboxes` | mailbox channels, in `mboxes` order (DT `mbox-names`)          |
+ * | ------------ | -------- | -------------------------------------------------------------- |
+ * | `[a2p]`      | 1        | `tx`: bidirectional, command and reply                         |
+ * | `[a2p]`      | 2        | `tx`, `tx_reply`: unidirectional, the reply on its own channel |
+ * | `[a2p, p2a]` | 2        | `tx`, `rx`: bidirectional, each SMT area its own               |
+ * | `[a2p, p2a]` | 3        | `tx`, `tx_reply`, `rx`: unidirectional, no P2A acknowledgement |
+ * | `[a2p, p2a]` | 4        | `tx`, `tx_reply`, `rx`, `rx_reply`: the acknowledgement's own  |
+ *
+ * Anything else (2 mboxes with 3 shmem, 1 mbox with 2 shmem, 5 mboxes…) Linux refuses, and so do
+ * the wire factories, with an `ScmiConfigError` naming the field (`nodes[0].mboxes`).
+ *
+ * @example
+ * ```ts
+ * // scmi { mboxes = <&tx 0>, <&rx 0>, <&rx 1>, <&tx 1>; shmem = <&a2p0>, <&p2a0>; }
+ * // protocol@13 { mboxes = <&tx 2>, <&rx 2>; shmem = <&a2p1>; }
+ * const nodes: SmtNodeOptions[] = [
+ *   { shmem: [0, 0], mboxes: 4 },
+ *   { shmem: [1], mboxes: 2 },
+ * ];
+ * ```
+ */
+export interface SmtNodeOptions {
+  /**
+   * The node's SMT areas by SCMI channel id, DT `shmem`: `[a2pId]`, or `[a2pId, p2aId]` (the first
+   * area is always the A2P one, as Linux maps `shmem[0]` to TX and `shmem[1]` to RX).
+   */
+  readonly shmem: readonly number[];
+  /**
+   * How many mailbox channels the node's `mboxes` lists (default: one per `shmem`, bidirectional).
+   */
+  readonly mboxes?: number;
+}
+
 /** Options of {@link createSmtWireLayout}. */
 export interface SmtWireLayoutOptions {
   /** A2P channel ids, each an integer in 0..65535, no repeat (default `[0]`). */
   readonly a2p?: readonly number[];
   /** P2A channel ids, as `a2p` (default `[0]`; `[]` for a wire without notifications). */
   readonly p2a?: readonly number[];
+  /**
+   * The channels as device tree nodes, each with its `shmem` and its number of `mboxes`
+   * ({@link SmtNodeOptions}): how to have unidirectional mailbox channels (a separate reply
+   * channel, a P2A acknowledgement channel). Instead of `a2p` / `p2a`, not with them. Without it
+   * every SMT area has one bidirectional mailbox channel.
+   */
+  readonly nodes?: readonly SmtNodeOptions[];
   /**
    * Bytes of each SMT area: a multiple of 4 of at least 32 (default 156: the 28-byte SMT header +
    * 128-byte messages); all the areas of a wire together take at most 1 GiB.
@@ -59,9 +149,11 @@ function show(v: unknown): string {
 
 /**
  * Allocates the shared memory of a wire: one SMT area per channel, A2P first, each with its own
- * mailbox channel (index = position). Every area starts zeroed with CHANNEL_FREE set, as platform
- * firmware leaves them at boot: an A2P area is the agent's to write, a P2A area has nothing
- * pending.
+ * bidirectional mailbox channel (index = position) — or, with `nodes`, each node's areas (A2P,
+ * then P2A) and mailbox channels in turn, unidirectional when the node has more mailbox channels
+ * than areas (see {@link SmtNodeOptions}). Every area starts zeroed with CHANNEL_FREE set, as
+ * platform firmware leaves them at boot: an A2P area is the agent's to write, a P2A area has
+ * nothing pending.
  *
  * Every option is checked before anything is allocated.
  *
@@ -69,11 +161,19 @@ function show(v: unknown): string {
  * when it is not an array; `a2p[i]` / `p2a[i]` when an id is not an integer in 0..65535, is
  * repeated, or (a hole of a sparse array) missing, or when its area would take the wire past
  * 1 GiB; `areaSize` when it is not a multiple of 4 of at least 32 bytes (the SMT header, then a
- * response's status) and at most 1 GiB.
+ * response's status) and at most 1 GiB; `nodes` when it is not an array or comes with `a2p` /
+ * `p2a`; `nodes[i]` when a node is not an object; `nodes[i].shmem` / `nodes[i].mboxes` for a
+ * combination Linux `mailbox_chan_validate` refuses (the count that cannot be right is named:
+ * `shmem` when there are not 1 or 2 areas, else `mboxes`); `nodes[i].shmem[j]` for an id that is
+ * not an integer in 0..65535 or is another node's in the same place.
  * @example
  * ```ts
  * const layout = createSmtWireLayout({ a2p: [0, 1], p2a: [0] });
  * layout.channels.map((c) => `${c.direction}:${c.id}`); // ['a2p:0', 'a2p:1', 'p2a:0']
+ * // MHUv2-style unidirectional mailbox channels, with a P2A acknowledgement channel:
+ * createSmtWireLayout({ nodes: [{ shmem: [0, 0], mboxes: 4 }] }).channels;
+ * // [{ direction: 'a2p', id: 0, offset: 0, mailbox: 0, replyMailbox: 1 },
+ * //  { direction: 'p2a', id: 0, offset: 156, mailbox: 2, ackMailbox: 3 }]
  * ```
  */
 export function createSmtWireLayout(options: SmtWireLayoutOptions = {}): SmtWireLayout {
@@ -97,7 +197,7 @@ export function checkSmtWireOptions(options: unknown): asserts options is object
  * past that many channels is refused too, before anything is allocated.
  *
  * @throws ScmiConfigError as {@link createSmtWireLayout}, and naming the first `a2p[i]` /
- * `p2a[i]` that would need mailbox channel `maxChannels` or more.
+ * `p2a[i]` (or `nodes[i].mboxes`) that would need mailbox channel `maxChannels` or more.
  * @internal
  */
 export function buildSmtWireLayout(
@@ -118,6 +218,7 @@ export function buildSmtWireLayout(
       `expected a multiple of 4 of at least ${SMT_MIN_AREA_SIZE} bytes (the SMT header, a message header and a status) and at most 1 GiB, got ${show(areaSize)}`,
     );
   }
+  if (options.nodes !== undefined) return buildFromNodes(options, areaSize, maxChannels);
   const channels: SmtChannelSpec[] = [];
   const add = (direction: ChannelDirection, value: unknown): void => {
     const ids = value ?? [0];
@@ -161,10 +262,132 @@ export function buildSmtWireLayout(
   };
   add('a2p', options.a2p);
   add('p2a', options.p2a);
-  const memory = new SharedArrayBuffer(Math.max(1, channels.length) * areaSize);
+  return allocate(areaSize, channels);
+}
+
+/** The memory of `channels`' areas, each CHANNEL_FREE, and the layout over it. */
+function allocate(areaSize: number, channels: SmtChannelSpec[]): SmtWireLayout {
+  const areas = channels.length;
+  const memory = new SharedArrayBuffer(Math.max(1, areas) * areaSize);
   const view = new DataView(memory);
   for (const c of channels) view.setUint32(c.offset + SMT_STATUS_OFFSET, SMT_CHANNEL_FREE, true);
   return { memory, areaSize, channels };
+}
+
+/**
+ * The combinations of `mboxes` and `shmem` counts Linux `mailbox_chan_validate` accepts
+ * (`drivers/firmware/arm_scmi/transports/mailbox.c`), as `mboxes/shmem`.
+ */
+const LINUX_MBOX_SHMEM = ['1/1', '2/1', '2/2', '3/2', '4/2'];
+
+/** A channel id in 0..65535. */
+function isChannelId(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffff;
+}
+
+/**
+ * {@link buildSmtWireLayout} for `options.nodes`: each node's areas (A2P, then P2A) and mailbox
+ * channels (in `mboxes` order: `tx`, `tx_reply`, `rx`, `rx_reply`) follow the previous node's.
+ */
+function buildFromNodes(
+  options: SmtWireLayoutOptions,
+  areaSize: number,
+  maxChannels: number,
+): SmtWireLayout {
+  const nodes: unknown = options.nodes;
+  if (!Array.isArray(nodes)) {
+    throw new ScmiConfigError(
+      'nodes',
+      `expected an array of { shmem, mboxes }, got ${show(nodes)}`,
+    );
+  }
+  if (options.a2p !== undefined || options.p2a !== undefined) {
+    throw new ScmiConfigError(
+      'nodes',
+      'give the channels either as a2p / p2a (one bidirectional mailbox channel per SMT area) or as nodes, not both',
+    );
+  }
+  const channels: SmtChannelSpec[] = [];
+  const seen = { a2p: new Set<number>(), p2a: new Set<number>() };
+  let mailboxes = 0;
+  // By index: a hole of a sparse array is refused, not skipped; it ends at the first bad node.
+  for (let i = 0; i < nodes.length; i++) {
+    const at = `nodes[${i}]`;
+    const node: unknown = nodes[i];
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) {
+      throw new ScmiConfigError(at, `expected { shmem, mboxes }, got ${show(node)}`);
+    }
+    const { shmem, mboxes } = node as { shmem?: unknown; mboxes?: unknown };
+    if (!Array.isArray(shmem)) {
+      throw new ScmiConfigError(
+        `${at}.shmem`,
+        `expected [a2pId] or [a2pId, p2aId], got ${show(shmem)}`,
+      );
+    }
+    const count = mboxes === undefined ? shmem.length : mboxes;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) {
+      throw new ScmiConfigError(
+        `${at}.mboxes`,
+        `expected how many mailbox channels the node lists, 1 to 4, got ${show(mboxes)}`,
+      );
+    }
+    // Linux mailbox_chan_validate: "Invalid channel descriptor … mbs:%d shm:%d".
+    if (!LINUX_MBOX_SHMEM.includes(`${count}/${shmem.length}`)) {
+      throw new ScmiConfigError(
+        shmem.length < 1 || shmem.length > 2 ? `${at}.shmem` : `${at}.mboxes`,
+        `${count} mbox with ${shmem.length} shmem: Linux (mailbox_chan_validate) takes 1 mbox / 1 shmem, 2 / 1 (unidirectional), 2 / 2, 3 / 2 (unidirectional) or 4 / 2 (unidirectional, with a P2A acknowledgement channel)`,
+      );
+    }
+    // By index (1 or 2 of them by now): a hole is refused, not skipped.
+    const ids: number[] = [];
+    for (let j = 0; j < shmem.length; j++) {
+      const id: unknown = shmem[j];
+      const direction = j === 0 ? 'a2p' : 'p2a';
+      if (!isChannelId(id) || seen[direction].has(id)) {
+        throw new ScmiConfigError(
+          `${at}.shmem[${j}]`,
+          `expected ${j === 0 ? 'the A2P' : 'the P2A'} channel id, an integer in 0..65535 no other node's shmem[${j}] has, got ${show(id)}`,
+        );
+      }
+      ids.push(id);
+    }
+    for (const [j, id] of ids.entries()) seen[j === 0 ? 'a2p' : 'p2a'].add(id);
+    if (mailboxes + count > maxChannels) {
+      throw new ScmiConfigError(
+        `${at}.mboxes`,
+        `a wire has at most ${maxChannels} mailbox channels: with this node's ${count} it would have ${mailboxes + count}`,
+      );
+    }
+    if ((channels.length + ids.length) * areaSize > MAX_WIRE_BYTES) {
+      throw new ScmiConfigError(
+        `${at}.shmem`,
+        `the SMT areas of a wire take at most 1 GiB: with this node's, ${channels.length + ids.length} areas of ${areaSize} bytes would not fit`,
+      );
+    }
+    // Linux mailbox_chan_validate's mapping: 1 or 2 / 2, bidirectional (tx [, rx]); 2 / 1, 3 / 2,
+    // 4 / 2: tx, a2p_rx_chan = 1 [, p2a_chan = 2 [, p2a_rx_chan = 3]].
+    const base = mailboxes;
+    const unidirectional = count > ids.length;
+    const [a2pId, p2aId] = ids as [number, number | undefined];
+    channels.push({
+      direction: 'a2p',
+      id: a2pId,
+      offset: channels.length * areaSize,
+      mailbox: base,
+      ...(unidirectional ? { replyMailbox: base + 1 } : {}),
+    });
+    if (p2aId !== undefined) {
+      channels.push({
+        direction: 'p2a',
+        id: p2aId,
+        offset: channels.length * areaSize,
+        mailbox: unidirectional ? base + 2 : base + 1,
+        ...(unidirectional ? { ackMailbox: count === 4 ? base + 3 : 'none' } : {}),
+      });
+    }
+    mailboxes += count;
+  }
+  return allocate(areaSize, channels);
 }
 
 /** The spec of channel `direction:id` in `layout`, if it has one. */
@@ -176,7 +399,10 @@ export function findSmtChannel(
   return layout.channels.find((c) => c.direction === direction && c.id === id);
 }
 
-/** The number of mailbox channels `layout` uses (highest index + 1). */
+/** The number of mailbox channels `layout` uses (highest index + 1, every role counted). */
 export function smtMailboxCount(layout: SmtWireLayout): number {
-  return layout.channels.reduce((n, c) => Math.max(n, c.mailbox + 1), 0);
+  return layout.channels.reduce((n, c) => {
+    const ack = typeof c.ackMailbox === 'number' ? c.ackMailbox : -1;
+    return Math.max(n, c.mailbox + 1, (c.replyMailbox ?? -1) + 1, ack + 1);
+  }, 0);
 }

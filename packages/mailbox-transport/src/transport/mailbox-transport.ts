@@ -8,6 +8,7 @@ import {
 } from '@scmi-ts/core';
 import type { MailboxController } from '../mailbox/mailbox-controller.js';
 import { SMT_HEADER_SIZE, SmtArea } from '../smt/smt-layout.js';
+import { checkSmtMailboxRoles, smtMailboxRoles } from '../smt/smt-mailbox-roles.js';
 import { findSmtChannel, type SmtChannelSpec, type SmtWireLayout } from '../smt/smt-wire-layout.js';
 import { SmtWireMonitor, type MailboxWire } from '../wire/mailbox-wire.js';
 import { SmtChannel } from './smt-channel.js';
@@ -65,8 +66,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * could not be mapped) of at least the 28-byte SMT header plus `maxMsgSize`; each channel a
  * direction, an id in 0..65535 unique in its direction, a 4-aligned offset whose area lies inside
  * `memory` and overlaps no other channel's, and a mailbox index (an integer ≥ 0) of its own: a
- * mailbox channel serves one client. Every refusal is an `ScmiConfigError` naming the field, e.g.
- * `transportConfig.wire.layout.channels[1].offset`.
+ * mailbox channel serves one client; `replyMailbox` / `ackMailbox` as Linux
+ * `mailbox_chan_validate` takes them (`checkSmtMailboxRoles`). Every refusal is an
+ * `ScmiConfigError` naming the field, e.g. `transportConfig.wire.layout.channels[1].offset`.
  */
 function validateLayout(v: unknown, field: string, maxMsgSize: number): SmtWireLayout {
   if (!isRecord(v)) throw new ScmiConfigError(field, 'expected an SMT wire layout');
@@ -151,6 +153,8 @@ function validateLayout(v: unknown, field: string, maxMsgSize: number): SmtWireL
     }
     seen.push({ name: `channels[${i}]`, spec: { direction, id, offset, mailbox } });
   });
+  // Unidirectional mailbox layouts (replyMailbox, ackMailbox): Linux mailbox_chan_validate's.
+  checkSmtMailboxRoles(v.channels as SmtChannelSpec[], field);
   return v as unknown as SmtWireLayout;
 }
 
@@ -183,13 +187,18 @@ function validateController(v: unknown, field: string): MailboxController {
  * is an `ScmiConfigError` naming `a2p[i].id` / `p2a[i].id`, raised before any mailbox channel is
  * requested), one
  * message in flight per SMT channel, completion by interrupt (the platform's doorbell) or by
- * polling (CHANNEL_FREE and the token).
+ * polling (CHANNEL_FREE and the token). A channel's mailbox channels are the layout's (Linux
+ * `mailbox_chan_setup`): one bidirectional channel, or unidirectional ones — the A2P reply on its
+ * own channel (`replyMailbox`, Linux `chan_receiver`), the P2A acknowledgement on its own
+ * (`ackMailbox`, `chan_platform_receiver`) or on none (`'none'`, 3 mboxes).
  *
  * `validateConfig` checks the wire's layout as well as its shape, so that a hand-built one fails
  * with an `ScmiConfigError` naming the field (`transportConfig.wire.layout.channels[1].offset`…)
  * rather than at setup: `areaSize` a multiple of 4 of at least 28 + `maxMsgSize` bytes; each
  * channel a direction, a unique id, a 4-aligned offset whose area lies inside the memory and
- * overlaps no other, and a mailbox index of its own that the controller has.
+ * overlaps no other, and a mailbox index of its own that the controller has; a `replyMailbox` or
+ * `ackMailbox` only in a combination Linux `mailbox_chan_validate` accepts for the channel's node
+ * (`…channels[2].ackMailbox`).
  *
  * @throws RangeError when a limit is not a positive integer.
  * @example
@@ -231,11 +240,18 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
       const count = controller.channelCount;
       if (typeof count === 'number') {
         layout.channels.forEach((c, i) => {
-          if (c.mailbox >= count) {
-            throw new ScmiConfigError(
-              `${field}.wire.layout.channels[${i}].mailbox`,
-              `mailbox channel ${c.mailbox} is not one of the controller's ${count} channels (${controller.name})`,
-            );
+          const ack = typeof c.ackMailbox === 'number' ? c.ackMailbox : undefined;
+          for (const [role, index] of [
+            ['mailbox', c.mailbox],
+            ['replyMailbox', c.replyMailbox],
+            ['ackMailbox', ack],
+          ] as const) {
+            if (index !== undefined && index >= count) {
+              throw new ScmiConfigError(
+                `${field}.wire.layout.channels[${i}].${role}`,
+                `mailbox channel ${index} is not one of the controller's ${count} channels (${controller.name})`,
+              );
+            }
           }
         });
       }
@@ -310,7 +326,8 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
           SmtChannel.open(
             setup,
             area,
-            (client) => controller.requestChannel(spec.mailbox, client),
+            smtMailboxRoles(spec),
+            (index, client) => controller.requestChannel(index, client),
             config.freeWaitMs ?? 2 * setup.rxTimeoutMs,
             config.monitor,
           ),

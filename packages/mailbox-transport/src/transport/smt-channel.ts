@@ -21,6 +21,7 @@ import {
   SMT_PAYLOAD_OFFSET,
   type SmtArea,
 } from '../smt/smt-layout.js';
+import type { SmtMailboxRoles } from '../smt/smt-mailbox-roles.js';
 import type { SmtChannelRecord, SmtWireMonitor } from '../wire/mailbox-wire.js';
 import { ChannelLock } from './channel-lock.js';
 
@@ -31,8 +32,8 @@ const MAX_FREE_POLL_MS = 1;
 const EMPTY = new Uint8Array(0);
 
 /**
- * One SCMI channel over an SMT area and a mailbox channel: the agent side of Linux `shmem.c` plus
- * `transports/mailbox.c`. Internal to the package; the transport creates it in `setupChannel`.
+ * One SCMI channel over an SMT area and its mailbox channels: the agent side of Linux `shmem.c`
+ * plus `transports/mailbox.c`. Internal to the package; the transport creates it in `setupChannel`.
  *
  * - A2P: `send` takes the channel lock (one message in flight per area, held until `markTxDone`,
  *   also after a timeout), waits for CHANNEL_FREE (at most `freeWaitMs`, then fails the transfer
@@ -55,10 +56,14 @@ const EMPTY = new Uint8Array(0);
  *   rejected (`invalid`), not delivered.
  * - A transfer aborted by shutdown while `send` waited (for the lock or for CHANNEL_FREE) is never
  *   written: `send` rejects with `ScmiShutdownError`.
+ * - Unidirectional mailbox channels (Linux `mailbox_chan_setup`): the channel is the client of
+ *   its second mailbox channel too (the A2P reply channel, the P2A acknowledgement channel), so a
+ *   ring there reaches the same `rxCallback`, guarded and counted alike; it rings commands on the
+ *   first and acknowledgements on the acknowledgement channel (none on a 3-mbox node: counted
+ *   `acksWithoutMailbox`), stops and frees both.
  */
 export class SmtChannel implements TransportChannel, MailboxClient {
   public readonly maxInFlight = 1;
-  public readonly knowsTxDone = true;
   readonly #setup: ChannelSetup;
   readonly #area: SmtArea;
   readonly #freeWaitMs: number;
@@ -67,7 +72,14 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   readonly #guard = new RxGuard();
   readonly #lock = new ChannelLock();
   readonly #a2p: boolean;
+  readonly #roles: SmtMailboxRoles;
+  /** The mailbox channel requested first (Linux `smbox->chan`): A2P TX, P2A RX. */
   #mbox: MailboxChannel | undefined;
+  /**
+   * The second one, on unidirectional mailbox channels: the A2P reply channel (Linux
+   * `chan_receiver`) or the P2A acknowledgement channel (`chan_platform_receiver`).
+   */
+  #extra: MailboxChannel | undefined;
   #owner: Xfer | undefined;
   #closed = false;
   #freed = false;
@@ -110,10 +122,12 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   private constructor(
     setup: ChannelSetup,
     area: SmtArea,
+    roles: SmtMailboxRoles,
     freeWaitMs: number,
     monitor: SmtWireMonitor,
   ) {
     this.#setup = setup;
+    this.#roles = roles;
     this.#area = area;
     this.#freeWaitMs = freeWaitMs;
     this.#monitor = monitor;
@@ -128,7 +142,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       hostileLengths: 0,
       busyWaits: 0,
       busyFailures: 0,
-      ignored: () => this.#mbox?.ignored ?? 0,
+      acksWithoutMailbox: 0,
+      ignored: () => this.#ignored(),
       ignoredAtFree: undefined,
       abandonedAtFree: 0,
       abandonedReplyLanded: () => this.#record.abandonedAtFree > 0 && this.#area.isFree(),
@@ -137,24 +152,46 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   }
 
   /**
-   * Creates the channel over `area` and binds it to mailbox channel `mailbox`, which starts
-   * delivering doorbells to it.
+   * Creates the channel over `area` and binds it, as one client, to its mailbox channels (`roles`:
+   * the main one, and on unidirectional ones the reply or acknowledgement channel), which start
+   * delivering doorbells to it — as Linux `mailbox_chan_setup` requests `chan` and then
+   * `chan_receiver` / `chan_platform_receiver` with the same `mbox_client`.
    *
-   * @throws ScmiTransportError from the controller (`E_MBOX_BUSY`, `E_MBOX_INDEX`…).
+   * @throws ScmiTransportError from the controller (`E_MBOX_BUSY`, `E_MBOX_INDEX`…); a mailbox
+   * channel requested before the one that failed is freed first (Linux `mailbox_chan_setup`
+   * returns without freeing `chan` when `chan_receiver`'s request fails).
    */
   public static open(
     setup: ChannelSetup,
     area: SmtArea,
-    request: (client: MailboxClient) => MailboxChannel,
+    roles: SmtMailboxRoles,
+    request: (index: number, client: MailboxClient) => MailboxChannel,
     freeWaitMs: number,
     monitor: SmtWireMonitor,
   ): SmtChannel {
-    const channel = new SmtChannel(setup, area, freeWaitMs, monitor);
-    channel.#mbox = request(channel);
-    // Tracked once the mailbox channel is ours: a refused setup (E_MBOX_BUSY, another agent on
-    // the wire) must not replace the report of the channel that holds it.
+    const channel = new SmtChannel(setup, area, roles, freeWaitMs, monitor);
+    const main = request(roles.main, channel);
+    channel.#mbox = main;
+    if (roles.extra !== undefined) {
+      try {
+        channel.#extra = request(roles.extra, channel);
+      } catch (e) {
+        main.free();
+        throw e;
+      }
+    }
+    // Tracked once the mailbox channels are ours: a refused setup (E_MBOX_BUSY, another agent on
+    // the wire) must not replace the report of the channel that holds them.
     monitor.track(channel.#record);
     return channel;
+  }
+
+  /**
+   * Linux `cl->knows_txdone = tx` (`mailbox_chan_setup`): the A2P client completes its
+   * transmissions itself (`mark_txdone`, on a polled controller), the P2A client does not.
+   */
+  public get knowsTxDone(): boolean {
+    return this.#a2p;
   }
 
   /** `a2p:0`… */
@@ -230,9 +267,17 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     if (!this.#live('clearChannel')) return;
     const area = this.#area;
     area.setStatus(SMT_CHANNEL_FREE);
-    // Linux mailbox_clear_channel: tell the platform the slot is free when it asked to know.
+    // Linux mailbox_clear_channel: tell the platform the slot is free when it asked to know, on
+    // chan_platform_receiver when the node has one (4 mboxes), else on chan.
     if ((area.flags() & SMT_FLAG_INTR_ENABLED) !== 0) {
-      const mbox = this.#mbox;
+      if (this.#roles.agentRings === undefined) {
+        // 3 mboxes: chan is the receive-only rx channel. Linux sends on it all the same, and a
+        // unidirectional controller refuses (MHUv2's receiver send_data: -EIO, "Trying to
+        // transmit on a receiver MHU frame"). Here nothing rings, and the request is counted.
+        this.#record.acksWithoutMailbox++;
+        return;
+      }
+      const mbox = this.#roles.extra === undefined ? this.#mbox : this.#extra;
       if (mbox === undefined || mbox.freed) return;
       try {
         mbox.send();
@@ -269,6 +314,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   public markTxDone(xfer: Xfer, error: unknown): void {
     if (this.#owner !== xfer) return;
     this.#owner = undefined;
+    // Linux mailbox_mark_txdone: mbox_client_txdone on chan, the TX channel (nothing is sent on
+    // chan_receiver); a no-op unless the controller polls (see MailboxLineChannel).
     const mbox = this.#mbox;
     if (mbox !== undefined && !mbox.freed) mbox.clientTxDone(error);
     this.#lock.release();
@@ -279,6 +326,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     const drained = this.#guard.quiesce();
     this.#countUnseenReply();
     this.#mbox?.stopRx();
+    this.#extra?.stopRx();
     this.#lock.close();
     this.#wake?.();
     await drained;
@@ -303,7 +351,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       // Drops across threads are not seen as they happen: count the ones since RX stopped. One
       // read: the platform's thread may ring between two, and a ring that landed after the count
       // but before `ignoredAtFree` was taken would be counted neither here nor after free.
-      const ignored = mbox.ignored;
+      const ignored = this.#ignored();
       let dropped = Math.max(0, ignored - this.#seenIgnored);
       if (this.#lateCounted && dropped > 0) {
         // The first ring dropped was the doorbell of the reply counted late already.
@@ -313,7 +361,9 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       this.#setup.counters.refusedAfterQuiesce += dropped;
       this.#seenIgnored = ignored;
       this.#record.ignoredAtFree = ignored;
+      // Linux mailbox_chan_free: chan, then chan_receiver and chan_platform_receiver.
       mbox.free();
+      this.#extra?.free();
     }
     if (abandoned) {
       // Counted once, here, whatever comes of it: the wire's record tells whether its reply landed
@@ -445,6 +495,11 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  /** Rings dropped after RX stopped, on every mailbox channel of this channel. */
+  #ignored(): number {
+    return (this.#mbox?.ignored ?? 0) + (this.#extra?.ignored ?? 0);
+  }
 
   /**
    * True, and the reply counted `unexpected` once, when `header` is a valid header with another

@@ -54,7 +54,14 @@ export interface SmtChannelReport {
   readonly busyWaits: number;
   /** Sends that failed because the channel stayed busy (E_CHANNEL_BUSY). */
   readonly busyFailures: number;
-  /** Rings dropped because RX had stopped (seen or not). */
+  /**
+   * P2A: acknowledgements the platform asked for (INTR_ENABLED) on a node whose mailbox channels
+   * cannot carry one (3 mboxes: the P2A channel is receive-only, and there is no `rx_reply`): the
+   * area is freed, nothing rings. Linux tries the receive-only channel, which a unidirectional
+   * controller refuses. Always 0 on other layouts.
+   */
+  readonly acksWithoutMailbox: number;
+  /** Rings dropped because RX had stopped (seen or not), on any of its mailbox channels. */
   readonly ignoredRings: number;
   /**
    * Of those, the ones dropped after the channel was freed without the agent seeing them (across
@@ -93,6 +100,7 @@ export interface SmtChannelRecord {
   hostileLengths: number;
   busyWaits: number;
   busyFailures: number;
+  acksWithoutMailbox: number;
   ignored: () => number;
   ignoredAtFree: number | undefined;
   abandonedAtFree: number;
@@ -152,6 +160,7 @@ function report(r: SmtChannelRecord): SmtChannelReport {
     hostileLengths: r.hostileLengths,
     busyWaits: r.busyWaits,
     busyFailures: r.busyFailures,
+    acksWithoutMailbox: r.acksWithoutMailbox,
     ignoredRings: ignored,
     // A ring after the free of an abandoned message is its reply's doorbell: counted with the
     // reply (`repliesAfterFree`), not here. Seen in the same thread, it is absorbed as it comes.

@@ -16,8 +16,10 @@ import { SmtWireMonitor, type MonitoredMailboxWire, type SmtPlatformEnd } from '
 /** Options of {@link createSameThreadMailboxWire}. */
 export interface SameThreadMailboxWireOptions extends SmtWireLayoutOptions {
   /**
-   * How the controller detects TX completion for clients that do not know it: `irq` (default) or
-   * `poll`; anything else is refused.
+   * How the controller detects TX completion: `irq` (default; every channel completes on the
+   * TX-done interrupt, a client that knows too, as Linux's `mbox_request_channel` binds it) or
+   * `poll` (a client that knows, as SCMI's A2P channels, then uses `ack`); anything else is
+   * refused.
    */
   readonly txDoneMethod?: 'irq' | 'poll';
 }
@@ -35,19 +37,23 @@ export interface SameThreadMailboxWire {
 /**
  * Creates a mailbox wire whose both ends run on this thread, every ring a task on `clock`: the
  * SMT areas (default: A2P channel 0 and P2A channel 0, 156-byte areas) and a
- * {@link SameThreadMailboxController} with one channel per area. Give `wire` to the agent and
+ * {@link SameThreadMailboxController} with one bidirectional channel per area — or, with `nodes`,
+ * the mailbox channels each device tree node lists (unidirectional ones: a separate reply channel,
+ * a P2A acknowledgement channel; see {@link SmtNodeOptions}). Give `wire` to the agent and
  * `platformEnd` to an {@link SmtResponder}.
  *
  * Everything is checked before anything is made: a refused call leaves nothing behind.
  *
  * @throws ScmiConfigError naming the field: `clock` when it is not a clock; `txDoneMethod` when
  * it is neither `irq` nor `poll` (nor absent); `options`, `a2p`, `p2a`, `a2p[i]`, `p2a[i]`,
- * `areaSize` as {@link createSmtWireLayout} refuses them; the first `a2p[i]` / `p2a[i]` past
- * 1024 channels (A2P and P2A together: the controller has at most 1024 mailbox channels).
+ * `areaSize`, `nodes…` as {@link createSmtWireLayout} refuses them; the first `a2p[i]` / `p2a[i]`
+ * (or `nodes[i].mboxes`) past 1024 mailbox channels (the controller has at most 1024).
  * @example
  * ```ts
  * const clock = new VirtualClock({ auto: true });
  * const { wire, platformEnd } = createSameThreadMailboxWire(clock, { a2p: [0, 1] });
+ * // Unidirectional mailbox channels: tx, tx_reply, rx and rx_reply for A2P 0 and P2A 0.
+ * createSameThreadMailboxWire(clock, { nodes: [{ shmem: [0, 0], mboxes: 4 }] });
  * const responder = new SmtResponder({ platform, agentId: 1, end: platformEnd, clock });
  * const agent = await createAgent(container, { transport: 'mailbox', transportConfig: { wire } });
  * ```

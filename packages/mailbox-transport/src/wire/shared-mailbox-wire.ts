@@ -32,8 +32,10 @@ export interface SharedMailboxWireSpec {
 /** Options of {@link createSharedMailboxWire}. */
 export interface SharedMailboxWireOptions extends SmtWireLayoutOptions {
   /**
-   * How the controller detects TX completion for clients that do not know it: `irq` (default) or
-   * `poll`; anything else is refused (never taken for `poll`).
+   * How the controller detects TX completion: `irq` (default; every channel completes on the
+   * TX-done interrupt, a client that knows too, as Linux's `mbox_request_channel` binds it) or
+   * `poll` (a client that knows, as SCMI's A2P channels, then uses `ack`); anything else is
+   * refused (never taken for `poll`).
    */
   readonly txDoneMethod?: 'irq' | 'poll';
   /** The clock of TX-done polling on the agent's side (default a `RealClock`). */
@@ -56,19 +58,22 @@ export interface SharedMailboxWire {
 
 /**
  * Creates a mailbox wire whose platform end runs on another thread: SMT areas in a
- * `SharedArrayBuffer` and a {@link SharedMailboxController} (doorbells on `Atomics`). Keep `wire`
- * for the agent; post `spec` to the platform's worker.
+ * `SharedArrayBuffer` and a {@link SharedMailboxController} (doorbells on `Atomics`), one
+ * bidirectional mailbox channel per area, or those of each device tree node of `nodes` (see
+ * {@link SmtNodeOptions}). Keep `wire` for the agent; post `spec` to the platform's worker.
  *
  * Everything is checked before anything is made: a refused call leaves nothing behind.
  *
  * @throws ScmiConfigError naming the field: `txDoneMethod` when it is neither `irq` nor `poll`
  * (nor absent); `clock` when it is given and is not a clock; `pollWindowUs` when it is not a number
- * from 0 to 1,000,000; `options`, `a2p`, `p2a`, `a2p[i]`, `p2a[i]`, `areaSize` as
- * {@link createSmtWireLayout} refuses them; the first `a2p[i]` / `p2a[i]`
- * past 1024 channels (A2P and P2A together: the controller has at most 1024 mailbox channels).
+ * from 0 to 1,000,000; `options`, `a2p`, `p2a`, `a2p[i]`, `p2a[i]`, `areaSize`, `nodes…` as
+ * {@link createSmtWireLayout} refuses them; the first `a2p[i]` / `p2a[i]` (or `nodes[i].mboxes`)
+ * past 1024 mailbox channels (the controller has at most 1024).
  * @example
  * ```ts
  * const { wire, spec } = createSharedMailboxWire({ a2p: [0], p2a: [0] });
+ * // 3 unidirectional mailbox channels (MHUv2-like): tx, tx_reply, rx; no P2A acknowledgement.
+ * createSharedMailboxWire({ nodes: [{ shmem: [0, 0], mboxes: 3 }] });
  * await host.call('smtOpen', { agentId: 1, spec });
  * const agent = await createAgent(container, { transport: 'mailbox', transportConfig: { wire } });
  * ```

@@ -1,0 +1,153 @@
+import { ScmiConfigError } from '@scmi-ts/core';
+import type { SmtChannelSpec } from './smt-wire-layout.js';
+
+/**
+ * What each end does with the mailbox channels of one SMT channel, worked out from its
+ * {@link SmtChannelSpec} as Linux `mailbox_chan_setup` does from `mailbox_chan_validate`'s
+ * indexes (`drivers/firmware/arm_scmi/transports/mailbox.c`).
+ * @internal
+ */
+export interface SmtMailboxRoles {
+  /**
+   * The mailbox channel the agent requests first (Linux `smbox->chan`): A2P, the one it sends
+   * commands on (and whose TX it completes in `mark_txdone`); P2A, the one the platform rings.
+   */
+  readonly main: number;
+  /**
+   * A second mailbox channel the agent requests with the same client, so that its rings reach the
+   * same `rx_callback`: A2P, the reply channel (`chan_receiver`); P2A, the acknowledgement channel
+   * (`chan_platform_receiver`). Undefined when the node has none.
+   */
+  readonly extra: number | undefined;
+  /** Where the platform rings: A2P, the reply (`extra` or `main`); P2A, `main`. */
+  readonly platformRings: number;
+  /**
+   * Where the agent rings: A2P, `main` (a command); P2A, the acknowledgement (`extra`, or `main`
+   * when bidirectional), or undefined when no mailbox channel carries one (a 3-mbox node).
+   */
+  readonly agentRings: number | undefined;
+}
+
+/**
+ * The {@link SmtMailboxRoles} of `spec` (a checked one: see {@link checkSmtMailboxRoles}).
+ * @internal
+ */
+export function smtMailboxRoles(spec: SmtChannelSpec): SmtMailboxRoles {
+  if (spec.direction === 'a2p') {
+    const reply = spec.replyMailbox;
+    return {
+      main: spec.mailbox,
+      extra: reply,
+      platformRings: reply ?? spec.mailbox,
+      agentRings: spec.mailbox,
+    };
+  }
+  const ack = spec.ackMailbox;
+  return {
+    main: spec.mailbox,
+    extra: typeof ack === 'number' ? ack : undefined,
+    platformRings: spec.mailbox,
+    agentRings: ack === 'none' ? undefined : (ack ?? spec.mailbox),
+  };
+}
+
+function isIndex(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0;
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+/**
+ * Checks the fields of unidirectional mailbox layouts in `channels` (a layout's, whose
+ * `direction`, `id` and `mailbox` were checked, or come from a wire factory), as Linux
+ * `mailbox_chan_validate` would accept their device tree node (an A2P channel and the P2A channel
+ * of the same id):
+ *
+ * - `replyMailbox` only on an A2P channel, `ackMailbox` only on a P2A one, each a mailbox index
+ *   (`ackMailbox` also `'none'`) other than the channel's `mailbox`;
+ * - a P2A channel with an `ackMailbox` (3 or 4 mboxes) has an A2P channel of its id with a
+ *   `replyMailbox` (Linux reads `mboxes[1]` as `tx_reply` in both), and a P2A channel of an A2P
+ *   channel with a `replyMailbox` has an `ackMailbox` (there is no 3-mbox node with a
+ *   bidirectional `rx`);
+ * - a `replyMailbox` or `ackMailbox` index is no other role's, in this channel or another: a
+ *   mailbox channel serves one client (Linux `mbox_request_channel` refuses a second, `-EBUSY`).
+ *   Two channels on one `mailbox` are left to the caller.
+ *
+ * @throws ScmiConfigError naming the field, e.g. `${field}.channels[1].ackMailbox`.
+ * @internal
+ */
+export function checkSmtMailboxRoles(channels: readonly SmtChannelSpec[], field: string): void {
+  const owners = new Map<number, string>();
+  channels.forEach((c, i) => {
+    owners.set(c.mailbox, `channels[${i}]'s mailbox (${c.direction}:${c.id})`);
+  });
+  // A channel's extra index equal to its own `mailbox` is refused before it claims: any owner
+  // found is another role's.
+  const claim = (index: number, at: string, role: string): void => {
+    const owner = owners.get(index);
+    if (owner !== undefined) {
+      throw new ScmiConfigError(
+        at,
+        `mailbox channel ${index} is ${owner} already: a mailbox channel serves one role of one SCMI channel`,
+      );
+    }
+    owners.set(index, role);
+  };
+  channels.forEach((c, i) => {
+    const at = `${field}.channels[${i}]`;
+    const label = `${c.direction}:${c.id}`;
+    if (c.replyMailbox !== undefined) {
+      if (c.direction !== 'a2p') {
+        throw new ScmiConfigError(
+          `${at}.replyMailbox`,
+          `${label} is a P2A channel: only an A2P channel has a reply mailbox channel (DT tx_reply); a P2A one has an ackMailbox (rx_reply)`,
+        );
+      }
+      if (!isIndex(c.replyMailbox) || c.replyMailbox === c.mailbox) {
+        throw new ScmiConfigError(
+          `${at}.replyMailbox`,
+          `expected the index of the mailbox channel the platform rings for the reply, other than mailbox ${c.mailbox}, got ${show(c.replyMailbox)}`,
+        );
+      }
+      claim(c.replyMailbox, `${at}.replyMailbox`, `channels[${i}]'s replyMailbox (${label})`);
+    }
+    if (c.ackMailbox !== undefined) {
+      if (c.direction !== 'p2a') {
+        throw new ScmiConfigError(
+          `${at}.ackMailbox`,
+          `${label} is an A2P channel: only a P2A channel has an acknowledgement mailbox channel (DT rx_reply); an A2P one has a replyMailbox (tx_reply)`,
+        );
+      }
+      if (c.ackMailbox !== 'none' && (!isIndex(c.ackMailbox) || c.ackMailbox === c.mailbox)) {
+        throw new ScmiConfigError(
+          `${at}.ackMailbox`,
+          `expected the index of the mailbox channel the agent rings to acknowledge, other than mailbox ${c.mailbox}, or 'none', got ${show(c.ackMailbox)}`,
+        );
+      }
+      if (c.ackMailbox !== 'none') {
+        claim(c.ackMailbox, `${at}.ackMailbox`, `channels[${i}]'s ackMailbox (${label})`);
+      }
+    }
+  });
+  // The node: Linux maps 3 and 4 mboxes to tx, tx_reply, rx [, rx_reply] (mailbox_chan_validate).
+  channels.forEach((c, i) => {
+    if (c.direction !== 'p2a') return;
+    const at = `${field}.channels[${i}].ackMailbox`;
+    const a2p = channels.find((o) => o.direction === 'a2p' && o.id === c.id);
+    const unidirectional = a2p?.replyMailbox !== undefined;
+    if (c.ackMailbox !== undefined && !unidirectional) {
+      throw new ScmiConfigError(
+        at,
+        `p2a:${c.id} has an ackMailbox, which makes its node 3 or 4 unidirectional mboxes: Linux (mailbox_chan_validate) then reads mboxes[1] as the A2P reply channel, but ${a2p === undefined ? `there is no a2p:${c.id} (a node's first shmem is its A2P area)` : `a2p:${c.id} has no replyMailbox`}`,
+      );
+    }
+    if (c.ackMailbox === undefined && unidirectional) {
+      throw new ScmiConfigError(
+        at,
+        `a2p:${c.id} has a replyMailbox (unidirectional mailbox channels), so p2a:${c.id}'s rx channel is unidirectional too: give its rx_reply mailbox channel (4 mboxes) or 'none' (3 mboxes: no acknowledgement); Linux has no node of 3 mboxes with a bidirectional rx`,
+      );
+    }
+  });
+}

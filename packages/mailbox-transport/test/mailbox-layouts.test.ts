@@ -1,0 +1,523 @@
+/**
+ * The mailbox layouts of Linux `mailbox_chan_validate` / `mailbox_chan_setup`
+ * (`drivers/firmware/arm_scmi/transports/mailbox.c`) end to end: which mailbox channel each end
+ * rings and listens to for 2 mbox / 1 shmem, 3 / 2 and 4 / 2 (unidirectional mailbox channels),
+ * what is counted when the other end misbehaves, teardown, and the same layouts in worker mode.
+ */
+import { join } from 'node:path';
+import { Container } from 'inversify';
+import {
+  CLOCK,
+  ScmiConfigError,
+  ScmiMessageType,
+  ScmiTimeoutError,
+  VirtualClock,
+  buildHeader,
+  coreModule,
+  createAgent,
+  resolveWorkerEntry,
+  startWorker,
+  type AgentOptions,
+  type ScmiAgent,
+  type WorkerHost,
+} from '@scmi-ts/core';
+import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import {
+  ClockMessageId,
+  PerformanceMessageId,
+  ScmiPlatform,
+  createDefaultPlatformConfig,
+} from '@scmi-ts/platform';
+import {
+  SMT_CHANNEL_FREE,
+  SMT_FLAG_INTR_ENABLED,
+  SmtArea,
+  SmtResponder,
+  createSameThreadMailboxWire,
+  mailboxTransportModule,
+  openSmtWorkerWire,
+  type MailboxChannel,
+  type MailboxController,
+  type MailboxRemoteEnd,
+  type SmtNodeOptions,
+  type SmtPlatformEnd,
+  type SmtWireLayout,
+} from '@scmi-ts/mailbox-transport';
+import type { MailboxWorkerData } from './support/mailbox-worker.js';
+import { NO_BAD_MESSAGES, channelStats, codeOf, defined, settle } from './support/harness.js';
+
+/** Rings per mailbox channel index. */
+type Rings = Map<number, number>;
+
+function count(rings: Rings, index: number): void {
+  rings.set(index, (rings.get(index) ?? 0) + 1);
+}
+
+/** `rings` as a plain object, for `toEqual`. */
+function byIndex(rings: Rings): Record<number, number> {
+  return Object.fromEntries(rings);
+}
+
+/**
+ * `controller`, counting each `send` (a ring toward the platform) per mailbox channel index, and
+ * keeping every channel it hands out in `handed`.
+ */
+function spyController(
+  controller: MailboxController,
+  sent: Rings,
+  handed: MailboxChannel[],
+): MailboxController {
+  return {
+    name: controller.name,
+    channelCount: controller.channelCount,
+    txDoneMethod: controller.txDoneMethod,
+    get stats() {
+      return controller.stats;
+    },
+    requestChannel: (index, client): MailboxChannel => {
+      const chan = controller.requestChannel(index, client);
+      handed.push(chan);
+      return new Proxy(chan, {
+        get(target, key) {
+          if (key === 'send') {
+            return () => {
+              count(sent, index);
+              target.send();
+            };
+          }
+          const value: unknown = Reflect.get(target, key, target);
+          return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+        },
+      });
+    },
+  };
+}
+
+/** `end`, counting each ring of the platform toward the agent per mailbox channel index. */
+function spyEnd(end: SmtPlatformEnd, rang: Rings): SmtPlatformEnd {
+  const wrapped = new Map<number, MailboxRemoteEnd>();
+  return {
+    layout: end.layout,
+    remote: (index) => {
+      let w = wrapped.get(index);
+      if (w === undefined) {
+        const r = end.remote(index);
+        w = {
+          get closed() {
+            return r.closed;
+          },
+          listen: (onRing) => {
+            r.listen(onRing);
+          },
+          ring: () => {
+            count(rang, index);
+            r.ring();
+          },
+          close: () => {
+            r.close();
+          },
+        };
+        wrapped.set(index, w);
+      }
+      return w;
+    },
+  };
+}
+
+/** A same-thread wire of `nodes` with the emulated platform, every ring counted per index. */
+function createRig(nodes: SmtNodeOptions[], auto = true, txDoneMethod: 'irq' | 'poll' = 'irq') {
+  const clock = new VirtualClock({ auto });
+  const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+  const mailbox = createSameThreadMailboxWire(clock, { nodes, txDoneMethod });
+  const agentRang: Rings = new Map();
+  const platformRang: Rings = new Map();
+  const responder = new SmtResponder({
+    platform,
+    agentId: 1,
+    end: spyEnd(mailbox.platformEnd, platformRang),
+    clock,
+  });
+  const container = new Container();
+  container.load(coreModule, mailboxTransportModule);
+  container.rebind(CLOCK).toConstantValue(clock);
+  const handed: MailboxChannel[] = [];
+  const wire = {
+    ...mailbox.wire,
+    controller: spyController(mailbox.controller, agentRang, handed),
+  };
+  return {
+    clock,
+    platform,
+    mailbox,
+    responder,
+    wire,
+    /** Rings of the agent toward the platform, per mailbox channel index. */
+    agentRang,
+    /** Rings of the platform toward the agent, per mailbox channel index. */
+    platformRang,
+    /** The mailbox channels the agent's transport requested. */
+    handed,
+    create: (o: Partial<AgentOptions> = {}): Promise<ScmiAgent> =>
+      createAgent(container, { transport: 'mailbox', transportConfig: { wire }, ...o }),
+    close: (): void => {
+      responder.close();
+      platform.close();
+      expect(responder.armedTimers).toBe(0);
+      expect(platform.armedTimers).toBe(0);
+    },
+  };
+}
+
+/**
+ * Subscribes `agent` to performance level notifications of domain 0; returns the levels seen
+ * (`onLevel` is called after each).
+ */
+async function subscribeLevels(
+  agent: ScmiAgent,
+  onLevel: (levels: readonly number[]) => void = () => undefined,
+): Promise<number[]> {
+  agent.events.register(0x13, [
+    {
+      id: 0x1,
+      name: 'performance-level-changed',
+      setNotifyEnabled: async (source, enable) => {
+        await agent.transact(
+          0x13,
+          PerformanceMessageId.NOTIFY_LEVEL,
+          (w) => w.u32(source ?? 0).u32(enable ? 1 : 0),
+          { txSize: 8 },
+        );
+      },
+    },
+  ]);
+  const levels: number[] = [];
+  await agent.events.subscribe({ protocolId: 0x13, eventId: 0x1, source: 0 }, (n) => {
+    levels.push(new DataView(n.payload.buffer, n.payload.byteOffset).getUint32(8, true));
+    onLevel(levels);
+  });
+  return levels;
+}
+
+/** Sets three performance levels and one clock rate asynchronously (a delayed response). */
+async function exerciseP2a(agent: ScmiAgent): Promise<void> {
+  for (const level of [400_000, 800_000, 1_800_000]) {
+    await agent.transact(0x13, PerformanceMessageId.LEVEL_SET, (w) => w.u32(0).u32(level), {
+      txSize: 8,
+    });
+  }
+  const delayed = await agent.transact(
+    0x14,
+    ClockMessageId.RATE_SET,
+    (w) => w.u32(1).u32(1).u32(48_000_000).u32(0),
+    { txSize: 16, async: true },
+  );
+  expect(new DataView(delayed.buffer, delayed.byteOffset).getUint32(4, true)).toBe(48_000_000);
+}
+
+/** The SMT area of `direction:0` in `layout`. */
+function areaOf(layout: SmtWireLayout, direction: 'a2p' | 'p2a'): SmtArea {
+  const spec = defined(layout.channels.find((c) => c.direction === direction && c.id === 0));
+  return new SmtArea(layout.memory, spec.offset, layout.areaSize);
+}
+
+describe('mailbox layouts (Linux mailbox_chan_validate)', () => {
+  ensureNoLeaksInSuite();
+
+  describe('having 2 mbox / 1 shmem (tx, tx_reply)', () => {
+    it('should ring commands on tx, take every reply from tx_reply, and request and free both', async () => {
+      const r = createRig([{ shmem: [0], mboxes: 2 }]);
+      // The mailbox channels' state when the release phase begins: every quiesce step has run.
+      let atRelease: unknown;
+      const agent = await r.create({
+        log: (e) => {
+          if (e.type === 'release' && atRelease === undefined) {
+            atRelease = r.handed.map((c) => ({ rxStopped: c.rxStopped, freed: c.freed }));
+          }
+        },
+      });
+      expect(r.mailbox.controller.stats).toEqual({ requested: 2, freed: 0, inUse: 2 });
+      await agent.base.discoverVendor();
+      await agent.transact(0x14, 0x0);
+      const a2p = channelStats(agent, 'a2p:0');
+      expect(a2p.completed).toBe(a2p.sent);
+      expect(a2p.badMessages).toEqual(NO_BAD_MESSAGES);
+      // The agent rang tx only, the platform tx_reply only: one ring each per command.
+      expect(byIndex(r.agentRang)).toEqual({ 0: a2p.sent });
+      expect(byIndex(r.platformRang)).toEqual({ 1: a2p.sent });
+      await agent.remove();
+      // The quiesce stopped both (Linux frees chan and chan_receiver); the release freed both.
+      expect(atRelease).toEqual([
+        { rxStopped: true, freed: false },
+        { rxStopped: true, freed: false },
+      ]);
+      expect(r.mailbox.controller.stats).toEqual({ requested: 2, freed: 2, inUse: 0 });
+      expect(r.wire.monitor.violations).toEqual([]);
+      r.close();
+    });
+
+    it('should count a late reply rung on tx_reply after the remove once, as refused, never touching the freed channel', async () => {
+      const r = createRig([{ shmem: [0], mboxes: 2 }], false);
+      const probing = r.create();
+      await r.clock.runUntilIdle();
+      const agent = await probing;
+      r.platform.faults.add({
+        match: { protocolId: 0x14, messageId: 0x0, nth: 1 },
+        action: { kind: 'late-reply', ms: 45 },
+      });
+      const x = settle(agent.transact(0x14, 0x0));
+      await r.clock.advance(31);
+      expect(await x).toBeInstanceOf(ScmiTimeoutError);
+      const removing = agent.remove();
+      await r.clock.runTasks();
+      await removing;
+      const repliesBefore = r.platformRang.get(1) ?? 0;
+      await r.clock.advance(20); // the reply lands at 45 ms and rings tx_reply
+      expect(r.platformRang.get(1)).toBe(repliesBefore + 1);
+      const report = defined(r.wire.monitor.channel('a2p:0'));
+      expect(report.ignoredRings).toBe(1); // dropped on the reply channel, and seen dropped
+      expect(report.counters.refusedAfterQuiesce + report.counters.lateReplies).toBe(1);
+      expect(r.wire.monitor.violations).toEqual([]);
+      r.close();
+    });
+
+    it('should free tx when tx_reply cannot be requested, and fail the probe with the mailbox error', async () => {
+      const r = createRig([{ shmem: [0], mboxes: 2 }]);
+      const squatter = r.mailbox.controller.requestChannel(1, { rxCallback: () => undefined });
+      expect(await settle(r.create())).toMatchObject({ code: 'E_MBOX_BUSY' });
+      // tx was requested, then freed before the error went up (Linux mailbox_chan_setup keeps it).
+      expect(r.mailbox.controller.stats).toEqual({ requested: 2, freed: 1, inUse: 1 });
+      expect(
+        codeOf(() => r.mailbox.controller.requestChannel(0, { rxCallback: () => undefined })),
+      ).toBe('E_MBOX_FREED');
+      squatter.free();
+      r.close();
+    });
+  });
+
+  describe('having 4 mbox / 2 shmem (tx, tx_reply, rx, rx_reply)', () => {
+    it('should take posts from rx and acknowledge each on rx_reply, never ringing rx', async () => {
+      const r = createRig([{ shmem: [0, 0], mboxes: 4 }]);
+      const agent = await r.create();
+      const levels = await subscribeLevels(agent);
+      await exerciseP2a(agent);
+      // A storm: the posts wait in the responder's queue, each written when the agent's
+      // acknowledgement on rx_reply says the area is free again.
+      r.platform.faults.add({
+        match: { protocolId: 0x10, messageId: 0x0, nth: 1 },
+        action: {
+          kind: 'notification-storm',
+          count: 10,
+          protocolId: 0x13,
+          messageId: 0x1,
+          payload: [1, 0, 1234], // agent 1, domain 0, level 1234
+        },
+      });
+      await agent.transact(0x10, 0x0);
+      await r.clock.runUntilIdle();
+      expect(levels).toEqual([400_000, 800_000, 1_800_000, ...Array<number>(10).fill(1234)]);
+      expect(r.responder.counters).toMatchObject({ p2aPosted: 14, p2aRefused: 0, p2aQueued: 0 });
+      const posted = r.responder.counters.p2aPosted;
+      const a2p = channelStats(agent, 'a2p:0');
+      const p2a = channelStats(agent, 'p2a:0');
+      expect([p2a.notifications, p2a.delayedResponses]).toEqual([13, 1]);
+      expect(p2a.badMessages).toEqual(NO_BAD_MESSAGES);
+      // Commands on tx, acknowledgements on rx_reply; replies on tx_reply, posts on rx.
+      expect(byIndex(r.agentRang)).toEqual({ 0: a2p.sent, 3: posted });
+      expect(byIndex(r.platformRang)).toEqual({ 1: a2p.sent, 2: posted });
+      await agent.remove();
+      expect(r.mailbox.controller.stats).toEqual({ requested: 4, freed: 4, inUse: 0 });
+      r.close();
+    });
+
+    it('should request the A2P mailbox channels as a client that knows TX completion, the P2A ones as one that does not', async () => {
+      // Linux mailbox_chan_setup: cl->knows_txdone = tx. On a polled controller that makes the A2P
+      // channels TXDONE_BY_ACK (completed by mark_txdone) and leaves the P2A ones polled; an irq
+      // controller keeps irq for all (mbox_request_channel).
+      for (const [method, expected] of [
+        ['poll', ['ack', 'ack', 'poll', 'poll']],
+        ['irq', ['irq', 'irq', 'irq', 'irq']],
+      ] as const) {
+        const r = createRig([{ shmem: [0, 0], mboxes: 4 }], true, method);
+        const agent = await r.create();
+        expect(r.handed.map((c) => [c.index, c.txDoneMethod])).toEqual(
+          expected.map((m, i) => [i, m]),
+        );
+        await exerciseP2a(agent); // acknowledgements complete on the polled rx_reply too
+        await r.clock.runUntilIdle();
+        expect(r.handed.every((c) => !c.txActive)).toBe(true);
+        await agent.remove();
+        r.close();
+      }
+    });
+
+    it('should count a ring on rx_reply with nothing posted as spurious', async () => {
+      const r = createRig([{ shmem: [0, 0], mboxes: 4 }]);
+      const agent = await r.create();
+      // rx_reply carries the agent's rings only; a hostile platform rings it all the same.
+      r.mailbox.platformEnd.remote(3).ring();
+      await r.clock.runUntilIdle();
+      expect(channelStats(agent, 'p2a:0').badMessages).toEqual({
+        ...NO_BAD_MESSAGES,
+        spurious: 1,
+      });
+      expect(r.wire.monitor.channel('p2a:0')?.spurious).toBe(1);
+      await agent.remove();
+      r.close();
+    });
+  });
+
+  describe('having 3 mbox / 2 shmem (tx, tx_reply, rx: no acknowledgement channel)', () => {
+    it('should deliver every post, the platform leaving INTR_ENABLED clear and polling CHANNEL_FREE, the agent never ringing back', async () => {
+      const r = createRig([{ shmem: [0, 0], mboxes: 3 }]);
+      const agent = await r.create();
+      const levels = await subscribeLevels(agent);
+      await exerciseP2a(agent);
+      // A storm: the posts wait in the responder's queue and go one by one as the agent frees
+      // the area, which only the responder's CHANNEL_FREE poll sees.
+      r.platform.faults.add({
+        match: { protocolId: 0x10, messageId: 0x0, nth: 1 },
+        action: {
+          kind: 'notification-storm',
+          count: 10,
+          protocolId: 0x13,
+          messageId: 0x1,
+          payload: [1, 0, 1234], // agent 1, domain 0, level 1234
+        },
+      });
+      await agent.transact(0x10, 0x0);
+      await r.clock.runUntilIdle();
+      expect(levels).toEqual([400_000, 800_000, 1_800_000, ...Array<number>(10).fill(1234)]);
+      expect(r.responder.counters).toMatchObject({ p2aPosted: 14, p2aRefused: 0, p2aQueued: 0 });
+      expect(r.responder.armedTimers).toBe(0); // the poll stops once nothing waits
+      // No post asked for an acknowledgement (INTR_ENABLED clear): the agent counts one it sees.
+      expect(r.wire.monitor.channel('p2a:0')?.acksWithoutMailbox).toBe(0);
+      expect(areaOf(r.mailbox.platformEnd.layout, 'p2a').flags() & SMT_FLAG_INTR_ENABLED).toBe(0);
+      const a2p = channelStats(agent, 'a2p:0');
+      expect(byIndex(r.agentRang)).toEqual({ 0: a2p.sent }); // commands only
+      expect(r.platformRang.get(2)).toBe(14);
+      await agent.remove();
+      r.close();
+    });
+
+    it('should free the area without ringing, and count it, when a platform asks for an acknowledgement no channel can carry', async () => {
+      const r = createRig([{ shmem: [0, 0], mboxes: 3 }]);
+      const agent = await r.create();
+      const levels = await subscribeLevels(agent);
+      const sentBefore = byIndex(r.agentRang);
+      // A hand-written notification asking for a doorbell back (INTR_ENABLED), rung on rx.
+      const area = areaOf(r.mailbox.platformEnd.layout, 'p2a');
+      area.setStatus(0);
+      area.setFlags(SMT_FLAG_INTR_ENABLED);
+      area.setHeader(buildHeader(0x1, ScmiMessageType.NOTIFICATION, 0x13, 0));
+      area.writePayload(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x42, 0x0f, 0]), 0, 12);
+      area.setLength(16);
+      r.mailbox.platformEnd.remote(2).ring();
+      await r.clock.runUntilIdle();
+      expect(levels).toEqual([1_000_000]);
+      expect(area.status()).toBe(SMT_CHANNEL_FREE);
+      expect(byIndex(r.agentRang)).toEqual(sentBefore); // nothing rang
+      expect(r.wire.monitor.channel('p2a:0')?.acksWithoutMailbox).toBe(1);
+      await agent.remove();
+      r.close();
+    });
+  });
+
+  describe('having a hand-built layout Linux refuses', () => {
+    it('should have the responder refuse it with an ScmiConfigError naming the field, before connecting', () => {
+      const clock = new VirtualClock();
+      const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+      const { platformEnd } = createSameThreadMailboxWire(clock, {
+        nodes: [{ shmem: [0, 0], mboxes: 4 }],
+      });
+      const [a2p, p2a] = platformEnd.layout.channels;
+      const { direction, id, offset, mailbox } = defined(a2p); // no replyMailbox
+      const end = {
+        layout: {
+          ...platformEnd.layout,
+          channels: [{ direction, id, offset, mailbox }, defined(p2a)],
+        },
+        remote: (index: number) => platformEnd.remote(index),
+      };
+      let refused: unknown;
+      try {
+        new SmtResponder({ platform, agentId: 1, end, clock });
+      } catch (e) {
+        refused = e;
+      }
+      expect(refused).toBeInstanceOf(ScmiConfigError);
+      expect((refused as ScmiConfigError).field).toBe('end.layout.channels[1].ackMailbox');
+      expect(platform.connectedAgents).toEqual([]);
+      expect(platformEnd.remote(0).closed).toBe(false);
+      platform.close();
+    });
+  });
+
+  describe('in worker mode', () => {
+    let host: WorkerHost | undefined;
+    const container = new Container();
+    container.load(coreModule, mailboxTransportModule);
+
+    beforeAll(async () => {
+      const data: MailboxWorkerData = { platformConfig: createDefaultPlatformConfig(), seed: 3 };
+      host = await startWorker({
+        entry: resolveWorkerEntry(join(__dirname, 'support'), 'mailbox-worker'),
+        data,
+        name: 'mailbox-layouts-platform',
+      });
+    });
+
+    afterAll(async () => {
+      await host?.stop();
+    });
+
+    it.each([
+      ['2 mbox / 1 shmem', [{ shmem: [0], mboxes: 2 }], false],
+      ['3 mbox / 2 shmem', [{ shmem: [0, 0], mboxes: 3 }], true],
+      ['4 mbox / 2 shmem', [{ shmem: [0, 0], mboxes: 4 }], true],
+    ] as const)(
+      'should carry commands, notifications and delayed responses over %s, and tear down clean',
+      async (_name, nodes, p2a) => {
+        const smt = await openSmtWorkerWire(defined(host), { agentId: 1, nodes: [...nodes] });
+        try {
+          const agent = await createAgent(container, {
+            transport: 'mailbox',
+            rxTimeoutMs: 1000, // real time on a possibly loaded machine
+            transportConfig: { wire: smt.wire, freeWaitMs: 4000 },
+          });
+          try {
+            const work = Array.from({ length: 100 }, (_, i) =>
+              agent.transact(i % 2 === 0 ? 0x10 : 0x14, 0x0),
+            );
+            expect(await Promise.all(work)).toHaveLength(100);
+            if (p2a) {
+              let all!: () => void;
+              const got = new Promise<void>((resolve) => {
+                all = resolve;
+              });
+              const levels = await subscribeLevels(agent, (seen) => {
+                if (seen.length === 3) all();
+              });
+              await exerciseP2a(agent);
+              await got;
+              expect(levels).toEqual([400_000, 800_000, 1_800_000]);
+              expect(channelStats(agent, 'p2a:0').delayedResponses).toBe(1);
+            }
+            const a2p = channelStats(agent, 'a2p:0');
+            expect(a2p.completed).toBe(a2p.sent);
+            expect(a2p.timeouts + a2p.failed).toBe(0);
+            expect(a2p.badMessages).toEqual(NO_BAD_MESSAGES);
+          } finally {
+            await agent.remove();
+          }
+          expect(smt.wire.monitor.violations).toEqual([]);
+          expect(smt.wire.controller.stats.inUse).toBe(0);
+          expect(smt.wire.monitor.channel('p2a:0')?.acksWithoutMailbox ?? 0).toBe(0);
+        } finally {
+          const stats = await smt.close();
+          expect(stats.counters.p2aRefused).toBe(0);
+          expect(stats.counters.p2aPosted).toBe(p2a ? 4 : 0);
+        }
+      },
+    );
+  });
+});
