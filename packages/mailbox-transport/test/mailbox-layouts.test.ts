@@ -220,6 +220,24 @@ function areaOf(layout: SmtWireLayout, direction: 'a2p' | 'p2a'): SmtArea {
   return new SmtArea(layout.memory, spec.offset, layout.areaSize);
 }
 
+/**
+ * A storm of ten PERF_LEVEL_CHANGED notifications (agent 1, domain 0, level 1234) fired by the
+ * next Base PROTOCOL_VERSION: more posts than the P2A area holds, so they wait in the responder's
+ * queue.
+ */
+function addLevelStorm(r: { platform: { faults: { add(rule: object): unknown } } }): void {
+  r.platform.faults.add({
+    match: { protocolId: 0x10, messageId: 0x0, nth: 1 },
+    action: {
+      kind: 'notification-storm',
+      count: 10,
+      protocolId: 0x13,
+      messageId: 0x1,
+      payload: [1, 0, 1234], // agent 1, domain 0, level 1234
+    },
+  });
+}
+
 describe('mailbox layouts (Linux mailbox_chan_validate)', () => {
   ensureNoLeaksInSuite();
 
@@ -302,16 +320,7 @@ describe('mailbox layouts (Linux mailbox_chan_validate)', () => {
       await exerciseP2a(agent);
       // A storm: the posts wait in the responder's queue, each written when the agent's
       // acknowledgement on rx_reply says the area is free again.
-      r.platform.faults.add({
-        match: { protocolId: 0x10, messageId: 0x0, nth: 1 },
-        action: {
-          kind: 'notification-storm',
-          count: 10,
-          protocolId: 0x13,
-          messageId: 0x1,
-          payload: [1, 0, 1234], // agent 1, domain 0, level 1234
-        },
-      });
+      addLevelStorm(r);
       await agent.transact(0x10, 0x0);
       await r.clock.runUntilIdle();
       expect(levels).toEqual([400_000, 800_000, 1_800_000, ...Array<number>(10).fill(1234)]);
@@ -374,16 +383,7 @@ describe('mailbox layouts (Linux mailbox_chan_validate)', () => {
       await exerciseP2a(agent);
       // A storm: the posts wait in the responder's queue and go one by one as the agent frees
       // the area, which only the responder's CHANNEL_FREE poll sees.
-      r.platform.faults.add({
-        match: { protocolId: 0x10, messageId: 0x0, nth: 1 },
-        action: {
-          kind: 'notification-storm',
-          count: 10,
-          protocolId: 0x13,
-          messageId: 0x1,
-          payload: [1, 0, 1234], // agent 1, domain 0, level 1234
-        },
-      });
+      addLevelStorm(r);
       await agent.transact(0x10, 0x0);
       await r.clock.runUntilIdle();
       expect(levels).toEqual([400_000, 800_000, 1_800_000, ...Array<number>(10).fill(1234)]);
