@@ -43,6 +43,7 @@ import {
   type SmtPlatformEnd,
   type SmtWireLayout,
 } from '@scmi-ts/mailbox-transport';
+import { MBOX_TX_QUEUE_LEN } from '../src/mailbox/mailbox-line.js';
 import type { MailboxWorkerData } from './support/mailbox-worker.js';
 import { NO_BAD_MESSAGES, channelStats, codeOf, defined, settle } from './support/harness.js';
 
@@ -359,6 +360,24 @@ describe('mailbox layouts (Linux mailbox_chan_validate)', () => {
       }
     });
 
+    it('should take a node whose two shmem have different ids, with 4 or 3 mboxes', async () => {
+      for (const mboxes of [4, 3] as const) {
+        const r = createRig([{ shmem: [0, 1], mboxes }]);
+        expect(r.mailbox.platformEnd.layout.channels).toMatchObject([
+          { direction: 'a2p', id: 0, mailbox: 0, replyMailbox: 1 },
+          { direction: 'p2a', id: 1, mailbox: 2, ackMailbox: mboxes === 4 ? 3 : 'none' },
+        ]);
+        const agent = await r.create({ p2a: [{ id: 1 }] });
+        await subscribeLevels(agent);
+        await exerciseP2a(agent);
+        const p2a = channelStats(agent, 'p2a:1');
+        expect([p2a.notifications, p2a.delayedResponses]).toEqual([3, 1]);
+        expect(byIndex(r.platformRang)).toMatchObject({ 2: 4 });
+        await agent.remove();
+        r.close();
+      }
+    });
+
     it('should count a ring on rx_reply with nothing posted as spurious', async () => {
       const r = createRig([{ shmem: [0, 0], mboxes: 4 }]);
       const agent = await r.create();
@@ -422,6 +441,33 @@ describe('mailbox layouts (Linux mailbox_chan_validate)', () => {
     });
   });
 
+  describe('having a platform that asks for acknowledgements and never takes them', () => {
+    it('should free the area all the same and count each acknowledgement the full mailbox queue refused', async () => {
+      const r = createRig([{ shmem: [0, 0], mboxes: 4 }]);
+      const agent = await r.create();
+      const levels = await subscribeLevels(agent);
+      // Nobody takes the rings on rx_reply: on this irq wire each stays in the mailbox queue.
+      r.mailbox.platformEnd.remote(3).close();
+      const area = areaOf(r.mailbox.platformEnd.layout, 'p2a');
+      const posts = MBOX_TX_QUEUE_LEN + 3;
+      for (let i = 0; i < posts; i++) {
+        area.setStatus(0);
+        area.setFlags(SMT_FLAG_INTR_ENABLED);
+        area.setHeader(buildHeader(0x1, ScmiMessageType.NOTIFICATION, 0x13, i & 0x3ff));
+        area.writePayload(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x42, 0x0f, 0]), 0, 12);
+        area.setLength(16);
+        r.mailbox.platformEnd.remote(2).ring();
+        await r.clock.runUntilIdle();
+        expect(area.status()).toBe(SMT_CHANNEL_FREE);
+      }
+      expect(levels).toHaveLength(posts);
+      // One ring active, MBOX_TX_QUEUE_LEN queued behind it, the rest refused and counted.
+      expect(r.wire.monitor.channel('p2a:0')?.ackFailures).toBe(posts - 1 - MBOX_TX_QUEUE_LEN);
+      await agent.remove();
+      r.close();
+    });
+  });
+
   describe('having a hand-built layout Linux refuses', () => {
     it('should have the responder refuse it with an ScmiConfigError naming the field, before connecting', () => {
       const clock = new VirtualClock();
@@ -430,11 +476,11 @@ describe('mailbox layouts (Linux mailbox_chan_validate)', () => {
         nodes: [{ shmem: [0, 0], mboxes: 4 }],
       });
       const [a2p, p2a] = platformEnd.layout.channels;
-      const { direction, id, offset, mailbox } = defined(a2p); // no replyMailbox
+      // The P2A acknowledgement on the A2P reply's mailbox channel: one mailbox channel, two roles.
       const end = {
         layout: {
           ...platformEnd.layout,
-          channels: [{ direction, id, offset, mailbox }, defined(p2a)],
+          channels: [defined(a2p), { ...defined(p2a), ackMailbox: 1 }],
         },
         remote: (index: number) => platformEnd.remote(index),
       };

@@ -351,7 +351,11 @@ export class SmtResponder {
     return { ...this.#c, p2aQueued: this.#p2a?.queue.length ?? 0 };
   }
 
-  /** Fault timers armed now. */
+  /**
+   * Timers armed now: fault rules' delays, and on a 3-mbox node the CHANNEL_FREE poll while posts
+   * wait (it goes on while the agent leaves the area busy — also after the agent is removed with a
+   * message in it — until the area is free or {@link SmtResponder.close}).
+   */
   public get armedTimers(): number {
     return this.#timers.size;
   }
@@ -628,7 +632,8 @@ export class SmtResponder {
   /**
    * Without an acknowledgement channel (a 3-mbox node: the agent cannot ring back), looks for
    * CHANNEL_FREE every {@link P2A_POLL_MS} while posts wait, as firmware without a completion
-   * interrupt does.
+   * interrupt does — for as long as the area stays busy (an agent removed with a message in it
+   * never frees it): {@link SmtResponder.close} cancels it.
    */
   #pollP2a(p: P2aChannel): void {
     if (p.ack !== undefined || p.polling || p.queue.length === 0) return;

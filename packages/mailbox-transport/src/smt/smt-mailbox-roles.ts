@@ -62,18 +62,18 @@ function show(v: unknown): string {
 /**
  * Checks the fields of unidirectional mailbox layouts in `channels` (a layout's, whose
  * `direction`, `id` and `mailbox` were checked, or come from a wire factory), as Linux
- * `mailbox_chan_validate` would accept their device tree node (an A2P channel and the P2A channel
- * of the same id):
+ * `mailbox_chan_setup` would request their mailbox channels:
  *
  * - `replyMailbox` only on an A2P channel, `ackMailbox` only on a P2A one, each a mailbox index
  *   (`ackMailbox` also `'none'`) other than the channel's `mailbox`;
- * - a P2A channel with an `ackMailbox` (3 or 4 mboxes) has an A2P channel of its id with a
- *   `replyMailbox` (Linux reads `mboxes[1]` as `tx_reply` in both), and a P2A channel of an A2P
- *   channel with a `replyMailbox` has an `ackMailbox` (there is no 3-mbox node with a
- *   bidirectional `rx`);
  * - a `replyMailbox` or `ackMailbox` index is no other role's, in this channel or another: a
  *   mailbox channel serves one client (Linux `mbox_request_channel` refuses a second, `-EBUSY`).
  *   Two channels on one `mailbox` are left to the caller.
+ *
+ * Which A2P and P2A channels share a device tree node is not in a layout (a node's two `shmem`
+ * may have different ids, and a P2A channel's node need not be an A2P channel's of the same id),
+ * so each channel is checked on its own; `createSmtWireLayout`'s `nodes` checks the counts of
+ * each node as `mailbox_chan_validate` does.
  *
  * @throws ScmiConfigError naming the field, e.g. `${field}.channels[1].ackMailbox`.
  * @internal
@@ -129,25 +129,6 @@ export function checkSmtMailboxRoles(channels: readonly SmtChannelSpec[], field:
       if (c.ackMailbox !== 'none') {
         claim(c.ackMailbox, `${at}.ackMailbox`, `channels[${i}]'s ackMailbox (${label})`);
       }
-    }
-  });
-  // The node: Linux maps 3 and 4 mboxes to tx, tx_reply, rx [, rx_reply] (mailbox_chan_validate).
-  channels.forEach((c, i) => {
-    if (c.direction !== 'p2a') return;
-    const at = `${field}.channels[${i}].ackMailbox`;
-    const a2p = channels.find((o) => o.direction === 'a2p' && o.id === c.id);
-    const unidirectional = a2p?.replyMailbox !== undefined;
-    if (c.ackMailbox !== undefined && !unidirectional) {
-      throw new ScmiConfigError(
-        at,
-        `p2a:${c.id} has an ackMailbox, which makes its node 3 or 4 unidirectional mboxes: Linux (mailbox_chan_validate) then reads mboxes[1] as the A2P reply channel, but ${a2p === undefined ? `there is no a2p:${c.id} (a node's first shmem is its A2P area)` : `a2p:${c.id} has no replyMailbox`}`,
-      );
-    }
-    if (c.ackMailbox === undefined && unidirectional) {
-      throw new ScmiConfigError(
-        at,
-        `a2p:${c.id} has a replyMailbox (unidirectional mailbox channels), so p2a:${c.id}'s rx channel is unidirectional too: give its rx_reply mailbox channel (4 mboxes) or 'none' (3 mboxes: no acknowledgement); Linux has no node of 3 mboxes with a bidirectional rx`,
-      );
     }
   });
 }

@@ -143,6 +143,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       busyWaits: 0,
       busyFailures: 0,
       acksWithoutMailbox: 0,
+      ackFailures: 0,
       ignored: () => this.#ignored(),
       ignoredAtFree: undefined,
       abandonedAtFree: 0,
@@ -283,7 +284,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
         mbox.send();
         mbox.clientTxDone();
       } catch {
-        // The ring back is best effort: the platform also sees FREE when it looks.
+        // The ring back is best effort: the platform also sees FREE when it looks. Counted.
+        this.#record.ackFailures++;
       }
     }
   }

@@ -61,6 +61,12 @@ export interface SmtChannelReport {
    * controller refuses. Always 0 on other layouts.
    */
   readonly acksWithoutMailbox: number;
+  /**
+   * P2A: acknowledgements the mailbox channel refused (its queue full: a platform that asks for
+   * them and never takes the rings); the area was freed all the same (Linux
+   * `mailbox_clear_channel` ignores the error too).
+   */
+  readonly ackFailures: number;
   /** Rings dropped because RX had stopped (seen or not), on any of its mailbox channels. */
   readonly ignoredRings: number;
   /**
@@ -101,6 +107,7 @@ export interface SmtChannelRecord {
   busyWaits: number;
   busyFailures: number;
   acksWithoutMailbox: number;
+  ackFailures: number;
   ignored: () => number;
   ignoredAtFree: number | undefined;
   abandonedAtFree: number;
@@ -161,6 +168,7 @@ function report(r: SmtChannelRecord): SmtChannelReport {
     busyWaits: r.busyWaits,
     busyFailures: r.busyFailures,
     acksWithoutMailbox: r.acksWithoutMailbox,
+    ackFailures: r.ackFailures,
     ignoredRings: ignored,
     // A ring after the free of an abandoned message is its reply's doorbell: counted with the
     // reply (`repliesAfterFree`), not here. Seen in the same thread, it is absorbed as it comes.
