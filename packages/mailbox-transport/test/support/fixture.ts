@@ -16,13 +16,28 @@ import {
   type MonitoredMailboxWire,
   type SmtFaultRule,
   type SmtResponderStats,
+  type SmtWireLayoutOptions,
 } from '@scmi-ts/mailbox-transport';
 import type { MailboxWorkerData, MailboxWorkerPlatformStats } from './mailbox-worker.js';
 
 // ---- The mailbox fixture ------------------------------------------------------------------------
 
 /** The SCMI channels of every fixture wire: A2P 0–3 (Base's and dedicated ones) and P2A 0. */
-const CHANNELS = { a2p: [0, 1, 2, 3], p2a: [0] } as const;
+const CHANNELS: SmtWireLayoutOptions = { a2p: [0, 1, 2, 3], p2a: [0] };
+
+/**
+ * The same channels on unidirectional mailbox channels (Linux `mailbox_chan_validate`): the `scmi`
+ * node with 4 mboxes (tx, tx_reply, rx, rx_reply) for A2P 0 and P2A 0, and a protocol node with 2
+ * (tx, tx_reply) for each of A2P 1–3.
+ */
+const UNIDIRECTIONAL: SmtWireLayoutOptions = {
+  nodes: [
+    { shmem: [0, 0], mboxes: 4 },
+    { shmem: [1], mboxes: 2 },
+    { shmem: [2], mboxes: 2 },
+    { shmem: [3], mboxes: 2 },
+  ],
+};
 
 /** The mailbox fixture's ends, with what the mailbox tests also look at. */
 export interface MailboxFixtureEnds extends FixtureEnds {
@@ -77,102 +92,119 @@ function ringsDroppedAfterFree(wire: MonitoredMailboxWire): number {
 }
 
 /**
- * The mailbox transport's fixture for the conformance kit: same-thread wires over the kit's
+ * A fixture for the conformance kit over wires of `channels`: same-thread wires over the kit's
  * platform and virtual clock, and a worker (the platform and the SMT responders) reused across
  * runs, one shared wire per `open()`.
  */
-export const mailboxFixture = {
-  name: 'mailbox',
-  capabilities: { p2a: true, interrupt: true, polling: true, outOfOrder: false, worker: true },
+function fixtureOver(channels: SmtWireLayoutOptions, variant?: string) {
+  return {
+    name: 'mailbox',
+    ...(variant === undefined ? {} : { variant }),
+    capabilities: { p2a: true, interrupt: true, polling: true, outOfOrder: false, worker: true },
 
-  sameThread(ctx: {
-    platform: ScmiPlatformPort;
-    clock: Clock;
-    agentId: number;
-  }): Promise<MailboxSameThreadEnds> {
-    const mailbox = createSameThreadMailboxWire(ctx.clock, CHANNELS);
-    const responder = new SmtResponder({
-      platform: ctx.platform,
-      agentId: ctx.agentId,
-      end: mailbox.platformEnd,
-      clock: ctx.clock,
-    });
-    return Promise.resolve({
-      transport: mailboxTransport,
-      agentOptions: { transportConfig: { wire: mailbox.wire } },
-      wire: mailbox.wire,
-      setAgentSignalInterceptor: (interceptor) => {
-        mailbox.controller.setInterceptor('agent', interceptor);
-      },
-      setPlatformSignalInterceptor: (interceptor) => {
-        mailbox.controller.setInterceptor('remote', interceptor);
-      },
-      setWireFaults: (rules) => {
-        responder.faults.clear();
-        for (const rule of rules) responder.faults.add(rule);
-        return Promise.resolve();
-      },
-      responderStats: () => Promise.resolve(statsOf(responder)),
-      droppedSignals: () => ringsDroppedAfterFree(mailbox.wire),
-      // Responses for no pending command (duplicates, unsolicited, a late answer to a command
-      // already answered) the responder dropped instead of writing an area the agent owns.
-      strayRepliesDropped: () => responder.counters.strayResponsesDropped,
-      // What the agent end's monitor recorded (a callback after free…).
-      transportViolations: () => mailbox.wire.monitor.violations,
-      close: () => {
-        responder.close();
-        return Promise.resolve();
-      },
-    });
-  },
+    sameThread(ctx: {
+      platform: ScmiPlatformPort;
+      clock: Clock;
+      agentId: number;
+    }): Promise<MailboxSameThreadEnds> {
+      const mailbox = createSameThreadMailboxWire(ctx.clock, channels);
+      const responder = new SmtResponder({
+        platform: ctx.platform,
+        agentId: ctx.agentId,
+        end: mailbox.platformEnd,
+        clock: ctx.clock,
+      });
+      return Promise.resolve({
+        transport: mailboxTransport,
+        agentOptions: { transportConfig: { wire: mailbox.wire } },
+        wire: mailbox.wire,
+        setAgentSignalInterceptor: (interceptor) => {
+          mailbox.controller.setInterceptor('agent', interceptor);
+        },
+        setPlatformSignalInterceptor: (interceptor) => {
+          mailbox.controller.setInterceptor('remote', interceptor);
+        },
+        setWireFaults: (rules) => {
+          responder.faults.clear();
+          for (const rule of rules) responder.faults.add(rule);
+          return Promise.resolve();
+        },
+        responderStats: () => Promise.resolve(statsOf(responder)),
+        droppedSignals: () => ringsDroppedAfterFree(mailbox.wire),
+        // Responses for no pending command (duplicates, unsolicited, a late answer to a command
+        // already answered) the responder dropped instead of writing an area the agent owns.
+        strayRepliesDropped: () => responder.counters.strayResponsesDropped,
+        // What the agent end's monitor recorded (a callback after free…).
+        transportViolations: () => mailbox.wire.monitor.violations,
+        close: () => {
+          responder.close();
+          return Promise.resolve();
+        },
+      });
+    },
 
-  async worker(ctx: {
-    platformConfig: PlatformConfig;
-    agentId: number;
-    seed: number;
-  }): Promise<MailboxFixtureWorker> {
-    const data: MailboxWorkerData = { platformConfig: ctx.platformConfig, seed: ctx.seed };
-    const host: WorkerHost = await startWorker({
-      entry: resolveWorkerEntry(__dirname, 'mailbox-worker'),
-      data,
-      name: 'mailbox-platform',
-    });
-    const platformStats = async (): Promise<MailboxWorkerPlatformStats> =>
-      (await host.call('platformStats')) as MailboxWorkerPlatformStats;
-    return {
-      open: async () => {
-        const cancelledBefore = (await platformStats()).cancelledOnDisconnect;
-        const smt = await openSmtWorkerWire(host, { agentId: ctx.agentId, ...CHANNELS });
-        let closed = false;
-        return {
-          transport: mailboxTransport,
-          agentOptions: { transportConfig: { wire: smt.wire } },
-          wire: smt.wire,
-          setWireFaults: (rules) => smt.setFaults(rules),
-          responderStats: () => smt.stats(),
-          droppedSignals: () => ringsDroppedAfterFree(smt.wire),
-          // The responder's count, read in the worker; once closed, from its final state.
-          strayRepliesDropped: async () =>
-            (await (closed ? smt.close() : smt.stats())).counters.strayResponsesDropped,
-          // Commands the responder read from an A2P area.
-          commandsTaken: async () => (await (closed ? smt.close() : smt.stats())).counters.requests,
-          transportViolations: () => smt.wire.monitor.violations,
-          close: async () => {
-            closed = true;
-            await smt.close();
-          },
-          // What the platform cancelled unsent since this wire opened: closing the responder
-          // disconnects the agent, and a reply still delayed then is dropped there (the worker's
-          // platform serves the wires one at a time in the kit's runs).
-          repliesCancelled: async () =>
-            (await platformStats()).cancelledOnDisconnect - cancelledBefore,
-        };
-      },
-      setFaults: async (rules) => {
-        await host.call('setFaults', rules);
-      },
-      platformStats,
-      stop: () => host.stop(),
-    };
-  },
-} satisfies TransportFixture;
+    async worker(ctx: {
+      platformConfig: PlatformConfig;
+      agentId: number;
+      seed: number;
+    }): Promise<MailboxFixtureWorker> {
+      const data: MailboxWorkerData = { platformConfig: ctx.platformConfig, seed: ctx.seed };
+      const host: WorkerHost = await startWorker({
+        entry: resolveWorkerEntry(__dirname, 'mailbox-worker'),
+        data,
+        name: 'mailbox-platform',
+      });
+      const platformStats = async (): Promise<MailboxWorkerPlatformStats> =>
+        (await host.call('platformStats')) as MailboxWorkerPlatformStats;
+      return {
+        open: async () => {
+          const cancelledBefore = (await platformStats()).cancelledOnDisconnect;
+          const smt = await openSmtWorkerWire(host, { agentId: ctx.agentId, ...channels });
+          let closed = false;
+          return {
+            transport: mailboxTransport,
+            agentOptions: { transportConfig: { wire: smt.wire } },
+            wire: smt.wire,
+            setWireFaults: (rules) => smt.setFaults(rules),
+            responderStats: () => smt.stats(),
+            droppedSignals: () => ringsDroppedAfterFree(smt.wire),
+            // The responder's count, read in the worker; once closed, from its final state.
+            strayRepliesDropped: async () =>
+              (await (closed ? smt.close() : smt.stats())).counters.strayResponsesDropped,
+            // Commands the responder read from an A2P area.
+            commandsTaken: async () =>
+              (await (closed ? smt.close() : smt.stats())).counters.requests,
+            transportViolations: () => smt.wire.monitor.violations,
+            close: async () => {
+              closed = true;
+              await smt.close();
+            },
+            // What the platform cancelled unsent since this wire opened: closing the responder
+            // disconnects the agent, and a reply still delayed then is dropped there (the worker's
+            // platform serves the wires one at a time in the kit's runs).
+            repliesCancelled: async () =>
+              (await platformStats()).cancelledOnDisconnect - cancelledBefore,
+          };
+        },
+        setFaults: async (rules) => {
+          await host.call('setFaults', rules);
+        },
+        platformStats,
+        stop: () => host.stop(),
+      };
+    },
+  } satisfies TransportFixture;
+}
+
+/**
+ * The mailbox transport's fixture for the conformance kit: one bidirectional mailbox channel per
+ * SMT area (A2P 0–3, P2A 0).
+ */
+export const mailboxFixture = fixtureOver(CHANNELS);
+
+/**
+ * The mailbox fixture on unidirectional mailbox channels: a reply channel for every A2P area and
+ * an acknowledgement channel for the P2A one (the 4- and 2-mbox layouts). Every kit scenario and
+ * `pnpm stress` run over it as over {@link mailboxFixture}.
+ */
+export const mailboxUnidirectionalFixture = fixtureOver(UNIDIRECTIONAL, 'unidirectional');
