@@ -507,6 +507,20 @@ describe(OpteeDriver, () => {
       await b.close();
     });
 
+    it('should count no system session once the driver is closed, also after the sessions close', async () => {
+      for (const end of ['close', 'teeDied'] as const) {
+        const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads: 3 } });
+        const s = await b.context.openSession(PTA_SCMI_UUID);
+        b.context.systemSession(s);
+        expect(b.driver.stats.systemSessions).toBe(1);
+        b.driver[end]();
+        expect(b.driver.stats.systemSessions).toBe(0);
+        await expect(s.close()).rejects.toBeInstanceOf(TeeError);
+        expect(b.driver.stats.systemSessions).toBe(0);
+        await b.close();
+      }
+    });
+
     it('should declare a session once, and refuse unknown sessions, an unknown thread count and a closed driver', async () => {
       const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads: 3 } });
       const s = await b.context.openSession(PTA_SCMI_UUID);

@@ -520,6 +520,10 @@ export class OpteeDriver implements TeeDriver {
     const pending = [...this.#slots.filter((c) => c !== undefined), ...this.#queue];
     this.#slots.fill(undefined);
     this.#queue.length = 0;
+    // No session is open on a closed driver: nothing is kept for system sessions any more (a
+    // later close of one of them fails at once and counts nothing down).
+    this.#sessions.clear();
+    this.#systemSessions = 0;
     for (const call of pending) this.#settle(call, failed(result));
   }
 
