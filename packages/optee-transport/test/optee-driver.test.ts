@@ -521,6 +521,17 @@ describe(OpteeDriver, () => {
       }
     });
 
+    it("should count no system session when the driver closes while a system session's close is in flight", async () => {
+      const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads: 3 } });
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      b.context.systemSession(s);
+      const closing = s.close(); // posted; the secure world has not returned it yet
+      b.driver.teeDied();
+      await expect(closing).rejects.toBeInstanceOf(TeeError);
+      expect(b.driver.stats.systemSessions).toBe(0);
+      await b.close();
+    });
+
     it('should declare a session once, and refuse unknown sessions, an unknown thread count and a closed driver', async () => {
       const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads: 3 } });
       const s = await b.context.openSession(PTA_SCMI_UUID);
@@ -542,7 +553,7 @@ describe(OpteeDriver, () => {
       // (Linux refuses one thread too; a wire has more threads than channels, so at least two.)
       const u = createTeeBench({
         wire: { channels: [{ id: 0 }], threads: 3 },
-        driver: { threadCount: 'unknown' },
+        driver: { knowsThreadCount: false },
       });
       const t = await u.context.openSession(PTA_SCMI_UUID);
       expect(u.driver.systemSession(t.id)).toMatchObject({
@@ -552,8 +563,8 @@ describe(OpteeDriver, () => {
       expect(u.driver.stats).toMatchObject({ systemSessions: 0, threadCount: 0 });
       await u.close();
       expect(
-        () => new OpteeDriver(b.wire.ree, { threadCount: 'maybe' as unknown as 'known' }),
-      ).toThrow(/threadCount/);
+        () => new OpteeDriver(b.wire.ree, { knowsThreadCount: 'maybe' as unknown as boolean }),
+      ).toThrow(/knowsThreadCount/);
     });
   });
 });

@@ -85,7 +85,7 @@ describe('system sessions (Linux tee_client_system_session), end to end', () => 
       const agent = await run(h, h.create());
       expect(warnings).toEqual([]);
       expect(h.ends.transport.diagnostics()).toMatchObject({
-        systemSessionRefusals: 0,
+        systemSessionsRefused: 0,
         channels: [{ label: 'a2p:0', systemSession: true }],
       });
       const driver = h.ends.driver;
@@ -129,7 +129,7 @@ describe('system sessions (Linux tee_client_system_session), end to end', () => 
         shmem,
         auto: false,
         logger,
-        driver: { threadCount: 'unknown' },
+        driver: { knowsThreadCount: false },
       });
       const agent = await run(h, h.create());
       expect(warnings).toHaveLength(1);
@@ -137,7 +137,7 @@ describe('system sessions (Linux tee_client_system_session), end to end', () => 
         /a2p:0: could not switch to system session, do best effort .*TEE_ERROR_NOT_SUPPORTED/,
       );
       expect(h.ends.transport.diagnostics()).toMatchObject({
-        systemSessionRefusals: 1,
+        systemSessionsRefused: 1,
         channels: [{ label: 'a2p:0', systemSession: false }],
       });
       const driver = h.ends.driver;
@@ -199,7 +199,7 @@ describe('system sessions (Linux tee_client_system_session), end to end', () => 
     const base = h.ends.agentOptions.transportConfig as object;
     const agent = await run(h, h.create({ transportConfig: { ...base, tee: ffa } }));
     expect(h.ends.transport.diagnostics()).toMatchObject({
-      systemSessionRefusals: 1,
+      systemSessionsRefused: 1,
       channels: [{ systemSession: false }],
     });
     expect(await run(h, vendor(agent))).toBeInstanceOf(Uint8Array);
@@ -211,7 +211,7 @@ describe('system sessions (Linux tee_client_system_session), end to end', () => 
       h = await createOpteeHarness({
         shmem: 'static',
         auto: false,
-        driver: { threadCount: 'unknown' },
+        driver: { knowsThreadCount: false },
       });
       const { logger, warnings } = warningLog();
       const container = new Container();

@@ -299,7 +299,7 @@ describe(TeeContext, () => {
     });
 
     it('should refuse with NOT_SUPPORTED a driver without system sessions (API) or one that does not know its threads (COMMS)', async () => {
-      const b = createTeeBench({ driver: { threadCount: 'unknown' } });
+      const b = createTeeBench({ driver: { knowsThreadCount: false } });
       const s = await b.context.openSession(PTA_SCMI_UUID);
       const refused = thrown(() => b.context.systemSession(s));
       expect([refused.result, refused.origin]).toEqual([TeeResult.NOT_SUPPORTED, TeeOrigin.COMMS]);

@@ -20,20 +20,20 @@ export type TeeReturnInterceptor = (deliver: () => void) => void;
 export interface OpteeDriverOptions {
   /**
    * Whether the driver knows how many threads the secure world has (Linux's
-   * `optee_call_queue.total_thread_count`). `'known'` (default): the wire's `threads`, as Linux
+   * `optee_call_queue.total_thread_count`). `true` (default): the wire's `threads`, as Linux
    * learns it with `OPTEE_SMC_GET_THREAD_COUNT` — system sessions are supported and, while one
-   * is open, one thread is kept for them. `'unknown'`: as when that call fails, or over the FF-A
-   * ABI (`optee_cq_init(&optee->call_queue, 0)`) — calls take any free thread and
-   * {@link OpteeDriver.systemSession} answers `TEE_ERROR_NOT_SUPPORTED`. Anything else is
-   * refused by the constructor.
+   * is open, one thread is kept for them. `false`: as when that call fails, or over the FF-A
+   * ABI (`optee_cq_init(&optee->call_queue, 0)`) — `stats.threadCount` is 0, calls take any free
+   * thread and {@link OpteeDriver.systemSession} answers `TEE_ERROR_NOT_SUPPORTED`. Anything but
+   * a boolean is refused by the constructor.
    *
    * @example
    * ```ts
    * // A driver like Linux's when OPTEE_SMC_GET_THREAD_COUNT fails: no system sessions.
-   * const driver = new OpteeDriver(wire.ree, { threadCount: 'unknown' });
+   * const driver = new OpteeDriver(wire.ree, { knowsThreadCount: false });
    * ```
    */
-  readonly threadCount?: 'known' | 'unknown';
+  readonly knowsThreadCount?: boolean;
 }
 
 /** Counters of an {@link OpteeDriver}. */
@@ -47,7 +47,7 @@ export interface OpteeDriverStats {
   readonly waitedForThread: number;
   /**
    * The secure world's thread count as the driver knows it (Linux `total_thread_count`): the
-   * wire's `threads`, or 0 with `threadCount: 'unknown'`.
+   * wire's `threads`, or 0 with `knowsThreadCount: false`.
    */
   readonly threadCount: number;
   /**
@@ -223,11 +223,11 @@ export class OpteeDriver implements TeeDriver {
 
   /**
    * Starts the driver on the normal world's end of a wire (it listens to the end's doorbell
-   * until {@link OpteeDriver.close}); `options.threadCount` says whether it knows the secure
+   * until {@link OpteeDriver.close}); `options.knowsThreadCount` says whether it knows the secure
    * world's thread count (default: it does, the wire's `threads`).
    *
    * @throws TeeError `TEE_ERROR_BAD_PARAMETERS` (origin API) when `wire` is the secure world's
-   * end, or `options.threadCount` is neither `'known'` nor `'unknown'`.
+   * end, or `options.knowsThreadCount` is not a boolean.
    */
   public constructor(wire: OpteeWireEnd, options: OpteeDriverOptions = {}) {
     if (wire.side !== 'ree') {
@@ -237,15 +237,15 @@ export class OpteeDriver implements TeeDriver {
         'an OP-TEE driver needs the normal world end of the wire',
       );
     }
-    const threadCount: unknown = options.threadCount ?? 'known';
-    if (threadCount !== 'known' && threadCount !== 'unknown') {
+    const knows: unknown = options.knowsThreadCount ?? true;
+    if (typeof knows !== 'boolean') {
       throw new TeeError(
         TeeResult.BAD_PARAMETERS,
         TeeOrigin.API,
-        `an OP-TEE driver's threadCount is 'known' or 'unknown', got ${String(threadCount)}`,
+        `an OP-TEE driver's knowsThreadCount is a boolean, got ${String(knows)}`,
       );
     }
-    this.#threadCount = threadCount === 'known' ? wire.layout.threads : 0;
+    this.#threadCount = knows ? wire.layout.threads : 0;
     this.#wire = wire;
     this.#words = new Int32Array(wire.memory);
     this.#view = new DataView(wire.memory);
@@ -391,7 +391,9 @@ export class OpteeDriver implements TeeDriver {
         [],
         system,
         (r) => {
-          if (system) this.#releaseSystemSession();
+          // A close failed by the driver's shutdown counts nothing down: the shutdown let every
+          // session go already.
+          if (system && !this.#closed) this.#releaseSystemSession();
           resolve(r);
         },
       );
@@ -406,7 +408,7 @@ export class OpteeDriver implements TeeDriver {
    *
    * Answers (never throws) `TEE_SUCCESS`; `TEE_ERROR_BAD_PARAMETERS` for a session the driver
    * does not know (never opened through it, or closed); `TEE_ERROR_NOT_SUPPORTED` when the driver
-   * does not know the thread count (`threadCount: 'unknown'`) or the secure world has one thread
+   * does not know the thread count (`knowsThreadCount: false`) or the secure world has one thread
    * only (Linux's `optee_cq_incr_sys_thread_count` refuses `total_thread_count <= 1`); the closed
    * driver's error once closed. All from origin COMMS; Linux answers `-EINVAL` to the first three.
    *

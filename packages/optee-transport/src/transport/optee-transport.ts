@@ -90,7 +90,7 @@ export interface OpteeTransportDiagnostics {
    * system session, do best effort"), each logged as a warning; those channels run without the
    * reserved thread. Freed channels included.
    */
-  readonly systemSessionRefusals: number;
+  readonly systemSessionsRefused: number;
 }
 
 const ZERO_STATS: OpteeChannelStats = {
@@ -169,7 +169,7 @@ interface DeviceState {
  * - `setupChannel` (A2P) opens a session per channel, makes it a system session (Linux ≥ 6.8
  *   `tee_client_system_session`: the TEE driver keeps a thread for the channels' invocations, so
  *   that SCMI still runs when other TEE clients hold every other thread; best effort — a refusal
- *   is logged as a warning, counted in `systemSessionRefusals`, and the channel works without
+ *   is logged as a warning, counted in `systemSessionsRefused`, and the channel works without
  *   it), and asks for the channel handle with the capability of the channel's mode: SMT when
  *   the channel has a static area, MSG (a registered buffer of `transportConfig.msgBufferSize`
  *   bytes, default 104 as current Linux) otherwise. The throw-away capabilities session is not
@@ -202,7 +202,7 @@ export class OpteeTransport implements Transport {
   readonly #violations: string[] = [];
   readonly #logger: ScmiLogger;
   #freedTotals: OpteeChannelStats = ZERO_STATS;
-  #systemSessionRefusals = 0;
+  #systemSessionsRefused = 0;
 
   /**
    * Creates the transport; `options.logger` receives its warnings (default: none kept).
@@ -235,7 +235,7 @@ export class OpteeTransport implements Transport {
       violations: [...this.#violations],
       armedTimers: channels.reduce((n, c) => n + c.armedTimers, 0),
       totals: infos.reduce((t, c) => sum(t, c.stats), this.#freedTotals),
-      systemSessionRefusals: this.#systemSessionRefusals,
+      systemSessionsRefused: this.#systemSessionsRefused,
     };
   }
 
@@ -248,7 +248,7 @@ export class OpteeTransport implements Transport {
     try {
       context.systemSession(session);
     } catch (error) {
-      this.#systemSessionRefusals++;
+      this.#systemSessionsRefused++;
       try {
         this.#logger.warn(
           `${label}: could not switch to system session, do best effort (${describeRefusal(error)})`,

@@ -71,7 +71,7 @@ export interface OpteeFixtureOptions {
   readonly msgBufferSize?: number;
   /** The MSG buffer size the emulated OP-TEE sizes responses to (default the emulation's, 104). */
   readonly teeMsgBufferSize?: number;
-  /** Options of the same-thread driver (`threadCount`). */
+  /** Options of the same-thread driver (`knowsThreadCount`). */
   readonly driver?: OpteeDriverOptions;
   /** Where the same-thread transport logs its warnings (default nowhere). */
   readonly logger?: ScmiLogger;
