@@ -153,8 +153,15 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
-    it('should keep an agent described under another agent id as the agent asked for (Linux ignores the field), with reportedId, recording it', async () => {
+    it('should keep an agent described under another agent id as the agent asked for (Linux ignores the field), with reportedId, warning of it', async () => {
       const h = createHarness();
+      const warnings: string[] = [];
+      h.container.rebind(LOGGER).toConstantValue({
+        ...silentLogger,
+        warn: (message: string) => {
+          warnings.push(message);
+        },
+      });
       h.platform.override = (req) => {
         if (req.protocolId !== 0x10 || req.messageId !== 0x7 || readU32(req.payload, 0) !== 1)
           return undefined;
@@ -169,17 +176,17 @@ describe(createAgent, () => {
         { id: 1, name: 'evil', reportedId: 0xffffffff },
         { id: 2, name: 'agent2' },
       ]);
-      expect(agent.info.discoveryFailures).toMatchObject([
-        {
-          step: 'agent 1',
-          error: { code: 'E_AGENT_ID', message: /agent 1 answered for agent 4294967295/ },
-        },
+      // Not a failure: the agent is described.
+      expect(agent.info.discoveryFailures).toEqual([]);
+      expect(warnings).toEqual([
+        expect.stringMatching(
+          /agent 1 described under another agent id \(DISCOVER_AGENT for agent 1 answered for agent 4294967295; kept as agent 1\)/,
+        ),
       ]);
-      expect(agent.info.discoveryFailures[0]?.error).toBeInstanceOf(ScmiMalformedError);
       await agent.remove();
     });
 
-    it('should record failed and mismatched agent ids in id order, warning once for each kind', async () => {
+    it('should record failed agent ids in id order and keep mismatched ones, warning once for each kind', async () => {
       const h = createHarness();
       h.platform.numAgents = 4;
       const warnings: string[] = [];
@@ -207,9 +214,7 @@ describe(createAgent, () => {
       ]);
       expect(agent.info.discoveryFailures).toMatchObject([
         { step: 'agent 1', error: { status: ScmiStatus.DENIED } },
-        { step: 'agent 2', error: { code: 'E_AGENT_ID' } },
         { step: 'agent 3', error: { status: ScmiStatus.DENIED } },
-        { step: 'agent 4', error: { code: 'E_AGENT_ID' } },
       ]);
       expect(warnings).toEqual([
         expect.stringMatching(/agent 1 and 1 more agent id\(s\) failed/),

@@ -322,8 +322,8 @@ export class BaseProtocol {
 /**
  * A Base discovery step that failed during probe and was passed over, as Linux's
  * `scmi_base_protocol_init` passes over it: the platform answered with an error status, or with
- * a malformed reply. An agent described under another agent id is recorded here too
- * (`E_AGENT_ID`), though its answer is kept (see {@link ScmiAgentInfo.reportedId}).
+ * a malformed reply. An agent described under another agent id is not one: its answer is kept
+ * (see {@link ScmiAgentInfo.reportedId}).
  *
  * @example
  * ```ts
@@ -375,8 +375,8 @@ export interface ScmiPlatformInfo {
   readonly agents: readonly ScmiAgentInfo[];
   /**
    * The steps that failed and were passed over, in order (empty on a platform that answered
-   * everything), and each agent described under another agent id (`E_AGENT_ID`, kept in
-   * `agents`). NOT_SUPPORTED / NOT_FOUND from an optional command (sub-vendor, implementation
+   * everything). An agent described under another agent id is not a failure: it is in `agents`
+   * with `reportedId`. NOT_SUPPORTED / NOT_FOUND from an optional command (sub-vendor, implementation
    * version, an agent id) is not a failure.
    */
   readonly discoveryFailures: readonly ScmiDiscoveryFailure[];
@@ -410,7 +410,7 @@ function isPlatformFailure(e: unknown): e is Error {
  * Discover agent skips an id that fails (NOT_FOUND silently; any other error recorded per id,
  * but warned of once for all ids) and stops at NOT_SUPPORTED (OP-TEE does not implement it). An
  * answer that names another agent id is kept, as Linux ignores that field, under the id asked
- * for with `reportedId`, and recorded (`E_AGENT_ID`, also warned of once for all ids). The
+ * for with `reportedId` (warned of once for all ids, with an `E_AGENT_ID` error). The
  * protocol list is asked for even when PROTOCOL_ATTRIBUTES announced none, as Linux asks.
  *
  * Unlike Linux, a timeout in any step fails the probe: the timed-out message still holds what it
@@ -479,11 +479,10 @@ export async function discoverPlatform(
     );
   }
   const agents: ScmiAgentInfo[] = [];
-  // In id order: the ids that failed, and those described under another id.
-  const agentRecords: ScmiDiscoveryFailure[] = [];
-  let agentFailure: ScmiDiscoveryFailure | undefined;
-  let agentMismatch: ScmiDiscoveryFailure | undefined;
-  let failedIds = 0;
+  const agentFailures: ScmiDiscoveryFailure[] = [];
+  // The first agent described under another agent id, and how many were: kept in `agents` (with
+  // `reportedId`), so not failures; warned of once.
+  let mismatch: { readonly step: string; readonly error: Error } | undefined;
   let mismatchedIds = 0;
   // Agent 0 is the platform and agents are numbered from 1, so the walk ends at num_agents
   // (Linux `base.c` stops at num_agents − 1 and never asks for the last agent). NOT_FOUND is a gap
@@ -493,38 +492,36 @@ export async function discoverPlatform(
       const agent = await base.discoverAgent(id);
       agents.push(agent);
       if (agent.reportedId !== undefined) {
-        const record: ScmiDiscoveryFailure = {
+        mismatch ??= {
           step: `agent ${id}`,
           error: new ScmiMalformedError(
             `DISCOVER_AGENT for agent ${id} answered for agent ${agent.reportedId}; kept as agent ${id}`,
             'E_AGENT_ID',
           ),
         };
-        agentRecords.push(record);
-        agentMismatch ??= record;
         mismatchedIds++;
       }
     } catch (e) {
       if (ScmiStatusError.is(e) && e.status === ScmiStatus.NOT_FOUND) continue;
       if (isNotImplemented(e)) break;
       if (!isPlatformFailure(e)) throw e;
-      const record: ScmiDiscoveryFailure = { step: `agent ${id}`, error: e };
-      agentRecords.push(record);
-      agentFailure ??= record;
-      failedIds++;
+      agentFailures.push({ step: `agent ${id}`, error: e });
     }
   }
-  // Each id is recorded, but warned of once per kind: a platform that denies DISCOVER_AGENT to
-  // this agent denies it for every id, up to 256 of them, and one that writes a wrong agent id
-  // writes it in every answer (Linux logs each name at debug level only).
-  failures.push(...agentRecords);
-  const steps = (record: ScmiDiscoveryFailure, count: number): string =>
-    count === 1 ? record.step : `${record.step} and ${count - 1} more agent id(s)`;
-  if (agentFailure !== undefined) warnOf(steps(agentFailure, failedIds), agentFailure.error);
-  if (agentMismatch !== undefined) {
+  // Each failed id is recorded, but warned of once: a platform that denies DISCOVER_AGENT to this
+  // agent denies it for every id, up to 256 of them; one that writes a wrong agent id writes it
+  // in every answer (Linux logs each name at debug level only).
+  failures.push(...agentFailures);
+  const steps = (step: string, count: number): string =>
+    count === 1 ? step : `${step} and ${count - 1} more agent id(s)`;
+  const [firstFailure] = agentFailures;
+  if (firstFailure !== undefined) {
+    warnOf(steps(firstFailure.step, agentFailures.length), firstFailure.error);
+  }
+  if (mismatch !== undefined) {
     warn?.(
-      `Base discovery: ${steps(agentMismatch, mismatchedIds)} described under another agent id (${agentMismatch.error.message}), as Linux ignores that field`,
-      agentMismatch.error,
+      `Base discovery: ${steps(mismatch.step, mismatchedIds)} described under another agent id (${mismatch.error.message}), as Linux ignores that field`,
+      mismatch.error,
     );
   }
   return {
