@@ -418,6 +418,58 @@ describe('mailbox layouts (Linux mailbox_chan_validate)', () => {
       r.close();
     });
 
+    it('should have the responder poll CHANNEL_FREE only while a post waits, for as long as the area stays busy, until it closes', async () => {
+      const r = createRig([{ shmem: [0, 0], mboxes: 3 }], false);
+      const created = r.create();
+      await r.clock.runUntilIdle();
+      const agent = await created;
+      const subscribed = subscribeLevels(agent);
+      await r.clock.runUntilIdle();
+      const levels = await subscribed;
+      expect(r.responder.armedTimers).toBe(0); // nothing waits: no poll
+      // The area stays the agent's (as after an agent removed with a message in it): a post waits.
+      const area = areaOf(r.mailbox.platformEnd.layout, 'p2a');
+      area.setStatus(0);
+      const set = agent.transact(
+        0x13,
+        PerformanceMessageId.LEVEL_SET,
+        (w) => w.u32(0).u32(400_000),
+        {
+          txSize: 8,
+        },
+      );
+      await r.clock.advance(50);
+      await set;
+      expect(r.responder.counters.p2aQueued).toBe(1);
+      expect(r.responder.armedTimers).toBe(1); // polled every millisecond, still armed after 50
+      expect(levels).toEqual([]);
+      // Freed: the next poll posts it, and the poll stops.
+      area.setStatus(SMT_CHANNEL_FREE);
+      await r.clock.advance(2);
+      expect(levels).toEqual([400_000]);
+      expect(r.responder.armedTimers).toBe(0);
+      // Busy again, a post waiting: closing the responder cancels the poll.
+      area.setStatus(0);
+      const again = agent.transact(
+        0x13,
+        PerformanceMessageId.LEVEL_SET,
+        (w) => w.u32(0).u32(800_000),
+        {
+          txSize: 8,
+        },
+      );
+      await r.clock.advance(10);
+      await again;
+      expect(r.responder.armedTimers).toBe(1);
+      r.responder.close();
+      expect(r.responder.armedTimers).toBe(0);
+      area.setStatus(SMT_CHANNEL_FREE);
+      const removed = agent.remove();
+      await r.clock.runUntilIdle();
+      await removed;
+      r.close();
+    });
+
     it('should free the area without ringing, and count it, when a platform asks for an acknowledgement no channel can carry', async () => {
       const r = createRig([{ shmem: [0, 0], mboxes: 3 }]);
       const agent = await r.create();

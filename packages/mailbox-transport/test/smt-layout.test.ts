@@ -257,9 +257,12 @@ describe(createSmtWireLayout, () => {
       const threeShmem = refusal({ shmem: [1, 1, 2], mboxes: 2 });
       expect(threeShmem?.field).toBe('nodes[1].shmem');
       expect(threeShmem?.message).toMatch(
-        /nodes\[1\].shmem: 2 mbox with 3 shmem: Linux \(mailbox_chan_validate\)/,
+        /nodes\[1\].shmem: 3 shmem: Linux \(mailbox_chan_validate\) takes a node with 1 \(A2P\) or 2/,
       );
       expect(refusal({ shmem: [], mboxes: 1 })?.field).toBe('nodes[1].shmem');
+      // The area count is named first, whatever mboxes says (or when it is left out).
+      expect(refusal({ shmem: [] })?.field).toBe('nodes[1].shmem');
+      expect(refusal({ shmem: [1, 2, 3], mboxes: 'x' })?.field).toBe('nodes[1].shmem');
       expect(refusal({ shmem: [1, 1, 2] })?.field).toBe('nodes[1].shmem');
       for (const [shmem, mboxes] of [
         [[1, 1], 1],

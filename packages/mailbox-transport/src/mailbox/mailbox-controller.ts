@@ -26,8 +26,11 @@ export type MailboxTxDoneMethod = 'irq' | 'poll' | 'ack';
  */
 export const MAX_MAILBOX_CHANNELS = 1024;
 
-/** `v` for a message: a string quoted, an object or a function named by its type only. */
-function show(v: unknown): string {
+/**
+ * `v` for a message: a string quoted, an object or a function named by its type only.
+ * @internal
+ */
+export function show(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'function') return 'a function';
   if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';

@@ -1,5 +1,6 @@
 import { ScmiConfigError } from '@scmi-ts/core';
 import type { SmtChannelSpec } from './smt-wire-layout.js';
+import { show } from '../mailbox/mailbox-controller.js';
 
 /**
  * What each end does with the mailbox channels of one SMT channel, worked out from its
@@ -53,10 +54,6 @@ export function smtMailboxRoles(spec: SmtChannelSpec): SmtMailboxRoles {
 
 function isIndex(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0;
-}
-
-function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }
 
 /**

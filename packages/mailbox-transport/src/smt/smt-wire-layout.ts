@@ -5,6 +5,7 @@ import {
   SMT_MIN_AREA_SIZE,
   SMT_STATUS_OFFSET,
 } from './smt-layout.js';
+import { show } from '../mailbox/mailbox-controller.js';
 
 /**
  * One SCMI channel of a wire: its SMT area and the mailbox channels that ring for it — what Linux
@@ -13,8 +14,9 @@ import {
  *
  * With `mailbox` alone the mailbox channel is bidirectional: it carries the agent's ring and the
  * platform's (DT `mboxes` with one entry per `shmem`: 1 mbox / 1 shmem, 2 / 2). The other fields
- * describe unidirectional mailbox channels (2 mbox / 1 shmem, 3 / 2, 4 / 2), and go together per
- * node: an A2P channel and the P2A channel of the same id (see {@link SmtNodeOptions}).
+ * describe unidirectional mailbox channels (2 mbox / 1 shmem, 3 / 2, 4 / 2; see
+ * {@link SmtNodeOptions}). Each channel is checked on its own: which A2P and P2A channels share a
+ * device tree node is not in a layout (a node's two `shmem` may have different ids).
  *
  * @example
  * ```ts
@@ -46,7 +48,7 @@ export interface SmtChannelSpec {
    */
   readonly replyMailbox?: number;
   /**
-   * P2A only, on unidirectional mailbox channels (the same-id A2P channel has a `replyMailbox`):
+   * P2A only, on unidirectional mailbox channels (its node's A2P channel has a `replyMailbox`):
    * the mailbox channel the agent rings to acknowledge a message the platform posted with
    * INTR_ENABLED (DT `rx_reply`, Linux `chan_platform_receiver`, `mboxes[3]` of a 4-mbox node),
    * or `'none'` for a 3-mbox node, where `mailbox` only carries the platform's rings and nothing
@@ -138,14 +140,6 @@ export interface SmtWireLayoutOptions {
 
 /** Most bytes of the shared memory of one wire (every SMT area together): 1 GiB. */
 const MAX_WIRE_BYTES = 2 ** 30;
-
-/** `v` for a message: a string quoted, an object or a function named by its type only. */
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'function') return 'a function';
-  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
-  return String(v);
-}
 
 /**
  * Allocates the shared memory of a wire: one SMT area per channel, A2P first, each with its own
@@ -324,6 +318,14 @@ function buildFromNodes(
         `expected [a2pId] or [a2pId, p2aId], got ${show(shmem)}`,
       );
     }
+    // Linux takes 1 or 2 shmem only (num_sh > 2 is -EINVAL; 0 finds no channel): named first,
+    // whatever `mboxes` says.
+    if (shmem.length < 1 || shmem.length > 2) {
+      throw new ScmiConfigError(
+        `${at}.shmem`,
+        `${shmem.length} shmem: Linux (mailbox_chan_validate) takes a node with 1 (A2P) or 2 (A2P, P2A) SMT areas`,
+      );
+    }
     const count = mboxes === undefined ? shmem.length : mboxes;
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) {
       throw new ScmiConfigError(
@@ -334,7 +336,7 @@ function buildFromNodes(
     // Linux mailbox_chan_validate: "Invalid channel descriptor … mbs:%d shm:%d".
     if (!LINUX_MBOX_SHMEM.includes(`${count}/${shmem.length}`)) {
       throw new ScmiConfigError(
-        shmem.length < 1 || shmem.length > 2 ? `${at}.shmem` : `${at}.mboxes`,
+        `${at}.mboxes`,
         `${count} mbox with ${shmem.length} shmem: Linux (mailbox_chan_validate) takes 1 mbox / 1 shmem, 2 / 1 (unidirectional), 2 / 2, 3 / 2 (unidirectional) or 4 / 2 (unidirectional, with a P2A acknowledgement channel)`,
       );
     }

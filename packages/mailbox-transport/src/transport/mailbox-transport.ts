@@ -6,7 +6,7 @@ import {
   type TransportChannel,
   type TransportDescriptor,
 } from '@scmi-ts/core';
-import type { MailboxController } from '../mailbox/mailbox-controller.js';
+import { show, type MailboxController } from '../mailbox/mailbox-controller.js';
 import { SMT_HEADER_SIZE, SmtArea } from '../smt/smt-layout.js';
 import { checkSmtMailboxRoles, smtMailboxRoles } from '../smt/smt-mailbox-roles.js';
 import { findSmtChannel, type SmtChannelSpec, type SmtWireLayout } from '../smt/smt-wire-layout.js';
@@ -162,11 +162,6 @@ function isInteger(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v);
 }
 
-/** `v` for a message: a string quoted (so `'1'` is told from `1`), anything else as is. */
-function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
-}
-
 function validateController(v: unknown, field: string): MailboxController {
   if (!isRecord(v) || typeof v.requestChannel !== 'function') {
     throw new ScmiConfigError(field, 'expected a mailbox controller');
@@ -196,9 +191,10 @@ function validateController(v: unknown, field: string): MailboxController {
  * with an `ScmiConfigError` naming the field (`transportConfig.wire.layout.channels[1].offset`…)
  * rather than at setup: `areaSize` a multiple of 4 of at least 28 + `maxMsgSize` bytes; each
  * channel a direction, a unique id, a 4-aligned offset whose area lies inside the memory and
- * overlaps no other, and a mailbox index of its own that the controller has; a `replyMailbox` or
- * `ackMailbox` only in a combination Linux `mailbox_chan_validate` accepts for the channel's node
- * (`…channels[2].ackMailbox`).
+ * overlaps no other, and a mailbox index of its own that the controller has; a `replyMailbox` only
+ * on an A2P channel and an `ackMailbox` only on a P2A one, each a mailbox index no other role
+ * takes (`…channels[2].ackMailbox`) — channel by channel: which channels share a device tree node
+ * is not in a layout.
  *
  * @throws RangeError when a limit is not a positive integer.
  * @example
