@@ -46,10 +46,7 @@ export type {
   ResolvedOpteeChannelConfig,
   ResolvedOpteeTransportConfig,
 } from './transport/optee-config.js';
-export type {
-  OpteeTransportDiagnostics,
-  OpteeTransportOptions,
-} from './transport/optee-transport.js';
+export type { OpteeTransportDiagnostics } from './transport/optee-transport.js';
 export type {
   OpteeWireChannel,
   OpteeWireChannelLayout,

@@ -4,6 +4,7 @@ import {
   ScmiError,
   ScmiStatus,
   VirtualClock,
+  silentLogger,
   type BadMessageReason,
   type ChannelSetup,
   type Clock,
@@ -33,7 +34,7 @@ describe('OpteeChannel', () => {
     const transport = new OpteeTransport();
     const config = transport.validateConfig(opteeTransportConfig(driver), 'transportConfig');
     const devres = new Devres('unit');
-    await transport.setupDevice({ agent: 'unit', config, devres, clock });
+    await transport.setupDevice({ agent: 'unit', config, devres, clock, logger: silentLogger });
     const bad: BadMessageReason[] = [];
     const setup: ChannelSetup = {
       agent: 'unit',

@@ -238,6 +238,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     config: config.transportConfig,
     devres,
     clock,
+    logger: ctx.logger,
   });
 
   const a2p = new Map<number, ChannelRuntime>();

@@ -1,6 +1,7 @@
 import type { Devres } from '@scmi-ts/devres';
 import type { Clock } from '../clock/clock.js';
 import type { ChannelCounters } from '../diagnostics/channel-counters.js';
+import type { ScmiLogger } from '../diagnostics/logger.js';
 import type { NotificationBuffer } from '../transfer/notification-buffer.js';
 import type { Xfer } from '../transfer/xfer.js';
 
@@ -119,6 +120,12 @@ export interface DeviceSetup {
   readonly devres: Devres;
   /** The injected clock. */
   readonly clock: Clock;
+  /**
+   * The agent's logger (DI token `LOGGER`, core's `silentLogger` when none is bound): where the
+   * transport reports what it let pass (a best-effort step that failed, say). A logger that
+   * throws is the transport's to contain when a throw would fail the probe.
+   */
+  readonly logger: ScmiLogger;
 }
 
 /**

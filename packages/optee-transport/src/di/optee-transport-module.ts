@@ -1,12 +1,11 @@
-import { LOGGER, TRANSPORT, silentLogger } from '@scmi-ts/core';
+import { TRANSPORT } from '@scmi-ts/core';
 import { ContainerModule } from 'inversify';
 import { OpteeTransport } from '../transport/optee-transport.js';
 
 /**
  * Binds the OP-TEE transport (one instance per container) to core's `TRANSPORT` token; agents
  * choose it with `transport: 'optee'`. The transport logs its warnings (a system session the TEE
- * driver refused) to the container's `LOGGER`, as bound when the transport is first resolved
- * (none bound: nothing logged).
+ * driver refused) to each agent's logger (core's `DeviceSetup.logger`: the container's `LOGGER`).
  *
  * @example
  * ```ts
@@ -20,9 +19,6 @@ import { OpteeTransport } from '../transport/optee-transport.js';
  */
 export const opteeTransportModule = new ContainerModule(({ bind }) => {
   bind(TRANSPORT)
-    .toDynamicValue(
-      (context) =>
-        new OpteeTransport({ logger: context.get(LOGGER, { optional: true }) ?? silentLogger }),
-    )
+    .toDynamicValue(() => new OpteeTransport())
     .inSingletonScope();
 });

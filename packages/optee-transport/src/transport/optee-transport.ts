@@ -1,7 +1,6 @@
 import {
   ScmiConfigError,
   ScmiTransportError,
-  silentLogger,
   type ChannelSetup,
   type DeviceSetup,
   type ScmiLogger,
@@ -60,20 +59,6 @@ export const OPTEE_TRANSPORT_DESCRIPTOR: TransportDescriptor = {
   p2a: false,
   completion: 'polling',
 };
-
-/** Options of an {@link OpteeTransport}. */
-export interface OpteeTransportOptions {
-  /**
-   * Where the transport's warnings go (a system session the TEE driver refused, say);
-   * `opteeTransportModule` passes the container's `LOGGER`. Default: core's `silentLogger`.
-   *
-   * @example
-   * ```ts
-   * new OpteeTransport({ logger: { ...silentLogger, warn: (m) => console.warn(m) } });
-   * ```
-   */
-  readonly logger?: ScmiLogger;
-}
 
 /** What {@link OpteeTransport.diagnostics} reports. */
 export interface OpteeTransportDiagnostics {
@@ -159,6 +144,8 @@ interface DeviceState {
   readonly opteeChannels: Map<number, string>;
   /** The channel handles the TEE gave the agent's channels (GET_CHANNEL_HANDLE), with their label. */
   readonly handles: Map<number, string>;
+  /** The agent's logger (core's `DeviceSetup.logger`). */
+  readonly logger: ScmiLogger;
 }
 
 /**
@@ -200,21 +187,8 @@ export class OpteeTransport implements Transport {
   readonly #devices = new WeakMap<object, DeviceState>();
   readonly #channels = new Set<OpteeChannel>();
   readonly #violations: string[] = [];
-  readonly #logger: ScmiLogger;
   #freedTotals: OpteeChannelStats = ZERO_STATS;
   #systemSessionsRefused = 0;
-
-  /**
-   * Creates the transport; `options.logger` receives its warnings (default: none kept).
-   *
-   * @example
-   * ```ts
-   * const transport = new OpteeTransport({ logger: { ...silentLogger, warn: console.warn } });
-   * ```
-   */
-  public constructor(options: OpteeTransportOptions = {}) {
-    this.#logger = options.logger ?? silentLogger;
-  }
 
   /** @inheritDoc */
   public validateConfig(section: unknown, field: string): ResolvedOpteeTransportConfig {
@@ -244,13 +218,13 @@ export class OpteeTransport implements Transport {
    * `tee_client_system_session`, and on failure only `dev_warn(dev, "Could not switch to system
    * session, do best effort")`): a refusal is logged and counted, never thrown.
    */
-  #requestSystemSession(context: TeeContext, session: TeeSession, label: string): void {
+  #requestSystemSession(device: DeviceState, session: TeeSession, label: string): void {
     try {
-      context.systemSession(session);
+      device.context.systemSession(session);
     } catch (error) {
       this.#systemSessionsRefused++;
       try {
-        this.#logger.warn(
+        device.logger.warn(
           `${label}: could not switch to system session, do best effort (${describeRefusal(error)})`,
           { error },
         );
@@ -304,7 +278,13 @@ export class OpteeTransport implements Transport {
         `${setup.agent}: the OP-TEE SCMI PTA supports neither SMT nor MSG (capabilities 0x${caps.toString(16)})`,
       );
     }
-    this.#devices.set(config, { context, caps, opteeChannels: new Map(), handles: new Map() });
+    this.#devices.set(config, {
+      context,
+      caps,
+      opteeChannels: new Map(),
+      handles: new Map(),
+      logger: setup.logger,
+    });
   }
 
   /**
@@ -389,7 +369,7 @@ export class OpteeTransport implements Transport {
       session = await context.openSession(PTA_SCMI_UUID, { login: TeeLogin.REE_KERNEL });
       // Right after opening it, before GET_CHANNEL (Linux ≥ 6.8), so that every call of the
       // channel's session may use the thread kept for system sessions.
-      this.#requestSystemSession(context, session, label);
+      this.#requestSystemSession(device, session, label);
       const r = await session.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
         teeValue(TeeParamType.VALUE_INOUT, opteeChannelId, caps),
       ]);

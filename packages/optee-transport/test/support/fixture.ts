@@ -6,7 +6,6 @@ import {
   startWorker,
   type AgentOptions,
   type Clock,
-  type ScmiLogger,
   type ScmiAgent,
   type ScmiPlatformPort,
 } from '@scmi-ts/core';
@@ -73,8 +72,6 @@ export interface OpteeFixtureOptions {
   readonly teeMsgBufferSize?: number;
   /** Options of the same-thread driver (`knowsThreadCount`). */
   readonly driver?: OpteeDriverOptions;
-  /** Where the same-thread transport logs its warnings (default nowhere). */
-  readonly logger?: ScmiLogger;
 }
 
 function wireOptions(o: OpteeFixtureOptions): OpteeWireOptions {
@@ -123,9 +120,7 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
           : { msgBufferSize: options.teeMsgBufferSize }),
       });
       const driver = new OpteeDriver(wire.ree, options.driver);
-      const transport = new OpteeTransport(
-        options.logger === undefined ? {} : { logger: options.logger },
-      );
+      const transport = new OpteeTransport();
       let closed = false;
       return Promise.resolve({
         transport,

@@ -1,5 +1,7 @@
 import {
   CLOCK,
+  LOGGER,
+  type ScmiLogger,
   TRANSPORT,
   VirtualClock,
   coreModule,
@@ -37,6 +39,8 @@ export async function createOpteeHarness(
   options: Partial<OpteeFixtureOptions> & {
     auto?: boolean;
     platform?: Partial<Omit<ScmiPlatformOptions, 'clock'>>;
+    /** The agents' logger (the container's `LOGGER`; default core's). */
+    logger?: ScmiLogger;
   } = {},
 ): Promise<OpteeHarness> {
   const clock = new VirtualClock({ auto: options.auto ?? true });
@@ -50,6 +54,10 @@ export async function createOpteeHarness(
   const container = new Container();
   container.load(coreModule);
   container.rebind(CLOCK).toConstantValue(clock);
+  if (options.logger !== undefined) {
+    if (container.isBound(LOGGER)) container.rebind(LOGGER).toConstantValue(options.logger);
+    else container.bind(LOGGER).toConstantValue(options.logger);
+  }
   container.load(
     new ContainerModule(({ bind }) => {
       bind(TRANSPORT).toConstantValue(ends.transport);
