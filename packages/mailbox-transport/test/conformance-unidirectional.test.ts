@@ -1,12 +1,14 @@
 import { runTransportConformance } from '@scmi-ts/conformance';
 import { VirtualClock } from '@scmi-ts/core';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
-import { mailboxUnidirectionalFixture } from './support/fixture.js';
+import { mailboxNoAckFixture, mailboxUnidirectionalFixture } from './support/fixture.js';
 
 // The whole kit again, on unidirectional mailbox channels: every A2P area with its own reply
 // channel (tx_reply), the P2A area with its acknowledgement channel (rx_reply) — Linux's 4- and
 // 2-mbox layouts (mailbox_chan_validate).
 runTransportConformance(mailboxUnidirectionalFixture);
+// And with no acknowledgement channel (3 mboxes): the platform polls CHANNEL_FREE.
+runTransportConformance(mailboxNoAckFixture);
 
 describe('mailboxUnidirectionalFixture', () => {
   it('should give the kit wires whose every channel has a reply or acknowledgement mailbox channel of its own', async () => {

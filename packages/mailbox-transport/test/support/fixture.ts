@@ -208,3 +208,20 @@ export const mailboxFixture = fixtureOver(CHANNELS);
  * `pnpm stress` run over it as over {@link mailboxFixture}.
  */
 export const mailboxUnidirectionalFixture = fixtureOver(UNIDIRECTIONAL, 'unidirectional');
+
+/**
+ * The mailbox fixture on unidirectional mailbox channels with no P2A acknowledgement channel
+ * (Linux's 3-mbox layout: tx, tx_reply, rx): the platform cannot be told the P2A area is free and
+ * polls CHANNEL_FREE. Every kit scenario and `pnpm stress` run over it too.
+ */
+export const mailboxNoAckFixture = fixtureOver(
+  {
+    nodes: [
+      { shmem: [0, 0], mboxes: 3 },
+      { shmem: [1], mboxes: 2 },
+      { shmem: [2], mboxes: 2 },
+      { shmem: [3], mboxes: 2 },
+    ],
+  },
+  'unidirectional, no acknowledgement',
+);
