@@ -39,6 +39,18 @@ function u32s(...words: number[]): Uint8Array {
   return b;
 }
 
+/** Collects the messages the agent created with `h` warns of. */
+function captureWarnings(h: ReturnType<typeof createHarness>): string[] {
+  const warnings: string[] = [];
+  h.container.rebind(LOGGER).toConstantValue({
+    ...silentLogger,
+    warn: (message: string) => {
+      warnings.push(message);
+    },
+  });
+  return warnings;
+}
+
 /**
  * Makes the fake platform list its protocols four per LIST_PROTOCOLS reply, answering
  * GENERIC_ERROR from `failFromSkip` on.
@@ -155,13 +167,7 @@ describe(createAgent, () => {
 
     it('should keep an agent described under another agent id as the agent asked for (Linux ignores the field), with reportedId, warning of it', async () => {
       const h = createHarness();
-      const warnings: string[] = [];
-      h.container.rebind(LOGGER).toConstantValue({
-        ...silentLogger,
-        warn: (message: string) => {
-          warnings.push(message);
-        },
-      });
+      const warnings = captureWarnings(h);
       h.platform.override = (req) => {
         if (req.protocolId !== 0x10 || req.messageId !== 0x7 || readU32(req.payload, 0) !== 1)
           return undefined;
@@ -189,13 +195,7 @@ describe(createAgent, () => {
     it('should record failed agent ids in id order and keep mismatched ones, warning once for each kind', async () => {
       const h = createHarness();
       h.platform.numAgents = 4;
-      const warnings: string[] = [];
-      h.container.rebind(LOGGER).toConstantValue({
-        ...silentLogger,
-        warn: (message: string) => {
-          warnings.push(message);
-        },
-      });
+      const warnings = captureWarnings(h);
       h.platform.override = (req) => {
         if (req.protocolId !== 0x10 || req.messageId !== 0x7) return undefined;
         const id = readU32(req.payload, 0);
@@ -270,13 +270,7 @@ describe(createAgent, () => {
     it('should record every agent the platform denies but warn once for all of them', async () => {
       const h = createHarness();
       h.platform.numAgents = 5;
-      const warnings: string[] = [];
-      h.container.rebind(LOGGER).toConstantValue({
-        ...silentLogger,
-        warn: (message: string) => {
-          warnings.push(message);
-        },
-      });
+      const warnings = captureWarnings(h);
       h.platform.override = (req) =>
         req.protocolId === 0x10 && req.messageId === 0x7
           ? { status: ScmiStatus.DENIED }
@@ -297,13 +291,7 @@ describe(createAgent, () => {
 
     it('should go on without a vendor, sub-vendor or implementation version that failed, recording each (as Linux)', async () => {
       const h = createHarness();
-      const warnings: string[] = [];
-      h.container.rebind(LOGGER).toConstantValue({
-        ...silentLogger,
-        warn: (message: string) => {
-          warnings.push(message);
-        },
-      });
+      const warnings = captureWarnings(h);
       h.platform.override = (req) => {
         if (req.protocolId !== 0x10) return undefined;
         if (req.messageId === 0x3) return { status: ScmiStatus.GENERIC_ERROR };
