@@ -66,8 +66,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * could not be mapped) of at least the 28-byte SMT header plus `maxMsgSize`; each channel a
  * direction, an id in 0..65535 unique in its direction, a 4-aligned offset whose area lies inside
  * `memory` and overlaps no other channel's, and a mailbox index (an integer ≥ 0) of its own: a
- * mailbox channel serves one client; `replyMailbox` / `ackMailbox` as Linux
- * `mailbox_chan_validate` takes them (`checkSmtMailboxRoles`). Every refusal is an
+ * mailbox channel serves one client; `replyMailbox` / `ackMailbox` checked channel by channel
+ * (`checkSmtMailboxRoles`). Every refusal is an
  * `ScmiConfigError` naming the field, e.g. `transportConfig.wire.layout.channels[1].offset`.
  */
 function validateLayout(v: unknown, field: string, maxMsgSize: number): SmtWireLayout {
@@ -153,7 +153,8 @@ function validateLayout(v: unknown, field: string, maxMsgSize: number): SmtWireL
     }
     seen.push({ name: `channels[${i}]`, spec: { direction, id, offset, mailbox } });
   });
-  // Unidirectional mailbox layouts (replyMailbox, ackMailbox): Linux mailbox_chan_validate's.
+  // Unidirectional mailbox layouts (replyMailbox, ackMailbox): each role on a mailbox channel of
+  // its own.
   checkSmtMailboxRoles(v.channels as SmtChannelSpec[], field);
   return v as unknown as SmtWireLayout;
 }
