@@ -192,6 +192,43 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
+    it('should contain a logger that throws: the probe and a command that warns go on, each throw counted in diagnostics.loggerErrors', async () => {
+      const h = createHarness();
+      h.container.rebind(LOGGER).toConstantValue({
+        ...silentLogger,
+        warn: () => {
+          throw new Error('a broken logger');
+        },
+      });
+      h.platform.override = (req) => {
+        if (req.protocolId === 0x10 && req.messageId === 0x7 && readU32(req.payload, 0) === 1) {
+          const returns = new Uint8Array(20);
+          new DataView(returns.buffer).setUint32(0, 9, true); // another agent id: a warning
+          returns.set(Buffer.from('agent1'), 4);
+          return { status: 0, returns };
+        }
+        // A multi-part reply that ends early: another warning, from iterate.
+        if (req.protocolId === 0x14 && req.messageId === 0x4)
+          return { status: 0, returns: u32s(0 | (3 << 16)) };
+        return undefined;
+      };
+      const agent = await h.create();
+      expect(agent.info.agents[1]).toStrictEqual({ id: 1, name: 'agent1', reportedId: 9 });
+      expect(agent.diagnostics.loggerErrors).toBe(1);
+      const items = await agent.xfer(0x14).iterate(0x4, {
+        txSize: 4,
+        prepare: (w, index) => w.u32(index),
+        counts: (r) => {
+          const n = r.u32();
+          return { returned: n & 0xffff, remaining: n >>> 16 };
+        },
+        item: (r) => r.u32(),
+      });
+      expect(items).toEqual([]);
+      expect(agent.diagnostics.loggerErrors).toBe(2);
+      await agent.remove();
+    });
+
     it('should record failed agent ids in id order and keep mismatched ones, warning once for each kind', async () => {
       const h = createHarness();
       h.platform.numAgents = 4;

@@ -15,7 +15,7 @@ import type {
 import type { Clock } from '../clock/clock.js';
 import { CLOCK, LOGGER, PROTOCOL_DRIVER, TRANSPORT } from '../di/tokens.js';
 import type { ScmiLogger } from '../diagnostics/logger.js';
-import { silentLogger } from '../diagnostics/logger.js';
+import { ContainedLogger, silentLogger } from '../diagnostics/logger.js';
 import { trace } from '../diagnostics/trace.js';
 import {
   ScmiConfigError,
@@ -145,7 +145,7 @@ interface ProbeContext {
   readonly config: AgentConfig;
   readonly transport: Transport;
   readonly clock: Clock;
-  readonly logger: ScmiLogger;
+  readonly logger: ContainedLogger;
   readonly drivers: readonly ProtocolDriver[];
   readonly device: Device;
 }
@@ -363,6 +363,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     protocols,
     protocolErrors,
     xferOps,
+    logger: ctx.logger,
   });
   devres.add({
     name: 'agent',
@@ -418,7 +419,10 @@ export async function createAgent(container: Container, options: AgentOptions): 
   }
   const config = validateAgentConfig(options, transport);
   const clock = container.get(CLOCK);
-  const logger = container.isBound(LOGGER) ? container.get(LOGGER) : silentLogger;
+  // Contained: a logger that throws fails nothing core logs from (counted, loggerErrors).
+  const logger = new ContainedLogger(
+    container.isBound(LOGGER) ? container.get(LOGGER) : silentLogger,
+  );
   const drivers = getAll(container, PROTOCOL_DRIVER);
   const log = (event: DevresEvent): void => {
     config.log?.(event);

@@ -1,6 +1,7 @@
 import { RevokedError, type Device, type Devres, type DevresGroup } from '@scmi-ts/devres';
 import type { ChannelDirection } from '../channel/transport.js';
 import type { ChannelStats } from '../diagnostics/channel-counters.js';
+import type { ContainedLogger } from '../diagnostics/logger.js';
 import { ScmiError } from '../errors/scmi-error.js';
 import type {
   NotificationHub,
@@ -52,6 +53,11 @@ export interface AgentDiagnostics {
   readonly notifications: NotificationStats;
   /** Transfer pool use. */
   readonly pool: PoolStats;
+  /**
+   * Calls of the agent's logger (DI token `LOGGER`) that threw: contained, so that a broken
+   * logger fails nothing core was doing when it logged (a probe, a command), and counted here.
+   */
+  readonly loggerErrors: number;
 }
 
 /** The notification API of an agent. */
@@ -104,6 +110,8 @@ export interface AgentParts {
   readonly protocols: ReadonlyMap<number, { readonly api: unknown; readonly group: DevresGroup }>;
   readonly protocolErrors: ReadonlyMap<number, unknown>;
   readonly xferOps: (protocolId: number) => XferOps;
+  /** The agent's logger, contained (its throws counted). */
+  readonly logger: ContainedLogger;
 }
 
 /**
@@ -269,6 +277,7 @@ export class ScmiAgent {
       })),
       notifications: this.#p.hub.stats,
       pool: { size: pool.size, inUse: pool.inUse, waiting: pool.waiting },
+      loggerErrors: this.#p.logger.throws,
     };
   }
 

@@ -31,3 +31,43 @@ const noop = (): void => undefined;
  * ```
  */
 export const silentLogger: ScmiLogger = { debug: noop, info: noop, warn: noop, error: noop };
+
+/**
+ * `inner` with every call contained: a logger that throws does not fail what core was doing when
+ * it logged (a probe, a command whose warning is only informative); each throw is counted in
+ * {@link ContainedLogger.throws} (reported as the agent's `diagnostics.loggerErrors`).
+ * @internal
+ */
+export class ContainedLogger implements ScmiLogger {
+  readonly #inner: ScmiLogger;
+  /** Calls of the inner logger that threw. */
+  public throws = 0;
+
+  public constructor(inner: ScmiLogger) {
+    this.#inner = inner;
+  }
+
+  public debug(message: string, fields?: Record<string, unknown>): void {
+    this.#call('debug', message, fields);
+  }
+
+  public info(message: string, fields?: Record<string, unknown>): void {
+    this.#call('info', message, fields);
+  }
+
+  public warn(message: string, fields?: Record<string, unknown>): void {
+    this.#call('warn', message, fields);
+  }
+
+  public error(message: string, fields?: Record<string, unknown>): void {
+    this.#call('error', message, fields);
+  }
+
+  #call(level: keyof ScmiLogger, message: string, fields?: Record<string, unknown>): void {
+    try {
+      this.#inner[level](message, fields);
+    } catch {
+      this.throws++;
+    }
+  }
+}
