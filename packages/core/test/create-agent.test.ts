@@ -25,7 +25,7 @@ import {
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { Container } from 'inversify';
 import { runInNewContext } from 'node:vm';
-import { createHarness } from './support/harness.js';
+import { captureWarnings, createHarness } from './support/harness.js';
 import type { LoopbackChannel, LoopbackDelivery } from './support/loopback-transport.js';
 
 function u32(n: number): Uint8Array {
@@ -37,18 +37,6 @@ function u32s(...words: number[]): Uint8Array {
   const v = new DataView(b.buffer);
   words.forEach((w, i) => v.setUint32(i * 4, w, true));
   return b;
-}
-
-/** Collects the messages the agent created with `h` warns of. */
-function captureWarnings(h: ReturnType<typeof createHarness>): string[] {
-  const warnings: string[] = [];
-  h.container.rebind(LOGGER).toConstantValue({
-    ...silentLogger,
-    warn: (message: string) => {
-      warnings.push(message);
-    },
-  });
-  return warnings;
 }
 
 /**

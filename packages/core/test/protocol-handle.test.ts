@@ -1,15 +1,13 @@
 import {
-  LOGGER,
   ScmiMalformedError,
   ScmiStatus,
   readU32,
-  silentLogger,
   type MultiPartSpec,
   type ProtocolDriver,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { codeOfError } from './support/code-of.js';
-import { createHarness } from './support/harness.js';
+import { captureWarnings, createHarness } from './support/harness.js';
 
 function le32(...words: number[]): Uint8Array {
   const b = new Uint8Array(words.length * 4);
@@ -19,18 +17,6 @@ function le32(...words: number[]): Uint8Array {
 }
 
 const codeOf = codeOfError(ScmiMalformedError);
-
-/** Collects the messages the agent warns of. */
-function captureWarnings(h: ReturnType<typeof createHarness>): string[] {
-  const warnings: string[] = [];
-  h.container.rebind(LOGGER).toConstantValue({
-    ...silentLogger,
-    warn: (message: string) => {
-      warnings.push(message);
-    },
-  });
-  return warnings;
-}
 
 describe('XferOps', () => {
   ensureNoLeaksInSuite();

@@ -1,11 +1,13 @@
 import { Container, ContainerModule } from 'inversify';
 import {
   CLOCK,
+  LOGGER,
   PROTOCOL_DRIVER,
   TRANSPORT,
   VirtualClock,
   coreModule,
   createAgent,
+  silentLogger,
   type AgentOptions,
   type ProtocolDriver,
   type ScmiAgent,
@@ -60,4 +62,16 @@ export function createHarness(
     log,
     create: (o = {}) => createAgent(container, { transport: 'loopback', log: log.sink, ...o }),
   };
+}
+
+/** Binds a `LOGGER` that collects the messages the agents created with `h` warn of; returns them. */
+export function captureWarnings(h: Harness): string[] {
+  const warnings: string[] = [];
+  h.container.rebind(LOGGER).toConstantValue({
+    ...silentLogger,
+    warn: (message: string) => {
+      warnings.push(message);
+    },
+  });
+  return warnings;
 }
