@@ -45,7 +45,14 @@ import {
 } from '@scmi-ts/mailbox-transport';
 import { MBOX_TX_QUEUE_LEN } from '../src/mailbox/mailbox-line.js';
 import type { MailboxWorkerData } from './support/mailbox-worker.js';
-import { NO_BAD_MESSAGES, channelStats, codeOf, defined, settle } from './support/harness.js';
+import {
+  NO_BAD_MESSAGES,
+  channelStats,
+  codeOf,
+  defined,
+  registerLevelNotifications,
+  settle,
+} from './support/harness.js';
 
 /** Rings per mailbox channel index. */
 type Rings = Map<number, number>;
@@ -177,20 +184,7 @@ async function subscribeLevels(
   agent: ScmiAgent,
   onLevel: (levels: readonly number[]) => void = () => undefined,
 ): Promise<number[]> {
-  agent.events.register(0x13, [
-    {
-      id: 0x1,
-      name: 'performance-level-changed',
-      setNotifyEnabled: async (source, enable) => {
-        await agent.transact(
-          0x13,
-          PerformanceMessageId.NOTIFY_LEVEL,
-          (w) => w.u32(source ?? 0).u32(enable ? 1 : 0),
-          { txSize: 8 },
-        );
-      },
-    },
-  ]);
+  registerLevelNotifications(agent);
   const levels: number[] = [];
   await agent.events.subscribe({ protocolId: 0x13, eventId: 0x1, source: 0 }, (n) => {
     levels.push(new DataView(n.payload.buffer, n.payload.byteOffset).getUint32(8, true));

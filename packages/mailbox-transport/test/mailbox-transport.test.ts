@@ -24,6 +24,7 @@ import {
   channelStats,
   createHarness,
   defined,
+  registerLevelNotifications,
   settle,
 } from './support/harness.js';
 
@@ -358,20 +359,7 @@ describe('mailboxTransport', () => {
     it('should deliver notifications and delayed responses over the P2A channel, freeing it each time', async () => {
       const h = createHarness();
       const agent = await h.create();
-      agent.events.register(0x13, [
-        {
-          id: 0x1,
-          name: 'performance-level-changed',
-          setNotifyEnabled: async (source, enable) => {
-            await agent.transact(
-              0x13,
-              PerformanceMessageId.NOTIFY_LEVEL,
-              (w) => w.u32(source ?? 0).u32(enable ? 1 : 0),
-              { txSize: 8 },
-            );
-          },
-        },
-      ]);
+      registerLevelNotifications(agent);
       const received: number[] = [];
       const unsubscribe = await agent.events.subscribe(
         { protocolId: 0x13, eventId: 0x1, source: 0 },

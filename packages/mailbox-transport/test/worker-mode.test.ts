@@ -20,7 +20,7 @@ import {
   type MailboxFixtureEnds,
   type MailboxFixtureWorker,
 } from './support/fixture.js';
-import { channelStats, defined, settle } from './support/harness.js';
+import { channelStats, defined, registerLevelNotifications, settle } from './support/harness.js';
 
 /**
  * The mailbox transport with the platform and its SMT responder in a worker thread: shared SMT
@@ -123,20 +123,7 @@ describe('mailbox transport in worker mode', () => {
 
   it('should deliver notifications and delayed responses from the worker over the P2A channel', async () => {
     await withAgent({}, async (agent) => {
-      agent.events.register(0x13, [
-        {
-          id: 0x1,
-          name: 'level',
-          setNotifyEnabled: async (source, enable) => {
-            await agent.transact(
-              0x13,
-              PerformanceMessageId.NOTIFY_LEVEL,
-              (w) => w.u32(source ?? 0).u32(enable ? 1 : 0),
-              { txSize: 8 },
-            );
-          },
-        },
-      ]);
+      registerLevelNotifications(agent);
       let resolve!: () => void;
       const got = new Promise<void>((r) => {
         resolve = r;

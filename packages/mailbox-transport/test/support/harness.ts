@@ -14,6 +14,7 @@ import {
 } from '@scmi-ts/core';
 import { DevresEventLog } from '@scmi-ts/devres';
 import {
+  PerformanceMessageId,
   ScmiPlatform,
   createDefaultPlatformConfig,
   type FaultRule,
@@ -196,3 +197,24 @@ export function defined<T>(value: T | undefined, what = 'value'): T {
 
 /** The error code of what `fn` throws (an ScmiTransportError), or undefined when it does not. */
 export const codeOf = codeOfError(ScmiTransportError);
+
+/**
+ * Registers Performance's PERF_LEVEL_CHANGED (0x13 / 0x1) with `agent`, enabled and disabled by
+ * PERF_NOTIFY_LEVEL, so that the tests can subscribe to it (the agent has no Performance driver).
+ */
+export function registerLevelNotifications(agent: ScmiAgent): void {
+  agent.events.register(0x13, [
+    {
+      id: 0x1,
+      name: 'performance-level-changed',
+      setNotifyEnabled: async (source, enable) => {
+        await agent.transact(
+          0x13,
+          PerformanceMessageId.NOTIFY_LEVEL,
+          (w) => w.u32(source ?? 0).u32(enable ? 1 : 0),
+          { txSize: 8 },
+        );
+      },
+    },
+  ]);
+}
