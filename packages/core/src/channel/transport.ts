@@ -122,8 +122,8 @@ export interface DeviceSetup {
   readonly clock: Clock;
   /**
    * The agent's logger (DI token `LOGGER`, core's `silentLogger` when none is bound): where the
-   * transport reports what it let pass (a best-effort step that failed, say). A logger that
-   * throws is the transport's to contain when a throw would fail the probe.
+   * transport reports what it let pass (a best-effort step that failed, say). Contained by core: a
+   * logger that throws never throws here (counted in `agent.diagnostics.loggerErrors`).
    */
   readonly logger: ScmiLogger;
 }

@@ -223,14 +223,11 @@ export class OpteeTransport implements Transport {
       device.context.systemSession(session);
     } catch (error) {
       this.#systemSessionsRefused++;
-      try {
-        device.logger.warn(
-          `${label}: could not switch to system session, do best effort (${describeRefusal(error)})`,
-          { error },
-        );
-      } catch {
-        // A logger that throws does not fail the probe either.
-      }
+      // Core's logger: contained, a broken one cannot fail the probe from here.
+      device.logger.warn(
+        `${label}: could not switch to system session, do best effort (${describeRefusal(error)})`,
+        { error },
+      );
     }
   }
 
