@@ -28,6 +28,13 @@
  * - Round trip (one command at a time) in worker mode.
  * - Heap over 1,000,000 commands, in the agent's thread and in the device worker (run with
  *   --expose-gc; `pnpm bench` does: the flag is process-wide, so the worker collects too).
+ * - In worker mode, under each throughput and round-trip line, the CPU each thread spent per
+ *   command (Linux's per-thread `schedstat`, read around each timed run) and how busy it was: with
+ *   the doorbells polling, a thread also burns CPU while it waits for the other, so its CPU per
+ *   command is an upper bound of its work, and a busy share near 100% on both threads says the
+ *   subject is bound by CPU, not by wake-ups; a thread well below 100% (the floor's device at
+ *   depth 16) sleeps while the other is the bottleneck. The busy share can pass 100% by a little:
+ *   the CPU is read around the timed run, the wall time within it.
  *
  * Each scmi/floor ratio is the median of the per-round ratios (each round against that round's
  * faster floor policy: the subjects of a round run back to back, so a slow spell of the shared
@@ -59,6 +66,7 @@ import { Container } from 'inversify';
 import { join } from 'node:path';
 import { FloorDevice, FloorDriver, type FloorPolicy } from './support/floor.js';
 import { protocolVersionLoops } from './support/scmi-loops.js';
+import { threadCpuNs } from './support/thread-cpu.js';
 
 const CMDQ = 128; // 64 messages in flight at most
 const WIRE = { cmdqSize: CMDQ, eventqSize: 16 };
@@ -123,6 +131,11 @@ interface Pair {
   /** SCMI: core, the transport, the device and the platform. */
   readonly scmi: Subject;
   readonly agent: ScmiAgent;
+  /**
+   * Worker mode only: the device worker's CPU time in ns (see support/thread-cpu.ts), undefined
+   * where it cannot be read.
+   */
+  readonly deviceCpuNs?: () => Promise<number | undefined>;
   close(): Promise<void>;
 }
 
@@ -174,6 +187,7 @@ async function workerPair(host: WorkerHost): Promise<Pair> {
     sensitivity,
     scmi: scmiSubject(agent),
     agent,
+    deviceCpuNs: async () => ((await host.call('threadCpuNs')) as number | null) ?? undefined,
     close: async () => {
       await agent.remove();
       worked.close();
@@ -247,6 +261,12 @@ interface Times {
   /** The floor with the platform's time per command, when the pair has it. */
   readonly worked: number | undefined;
   /**
+   * Worker mode, where threads' CPU time can be read: per subject (floor as answered, floor per
+   * pass, streaming floor, no-core, scmi), the CPU each thread spent per command, in ns, and the
+   * share of the wall time it was busy (medians over the rounds).
+   */
+  readonly cpu: readonly ThreadCpu[] | undefined;
+  /**
    * Per round, in seconds: the floor (the faster policy of that round), scmi, and the floor with
    * the platform's time (NaN when the pair has none).
    */
@@ -255,6 +275,14 @@ interface Times {
     readonly scmi: number;
     readonly worked: number;
   }[];
+}
+
+/** CPU per command of one subject in worker mode: each thread's ns, and its busy share of the wall time. */
+interface ThreadCpu {
+  readonly agentNs: number;
+  readonly deviceNs: number;
+  readonly agentBusy: number;
+  readonly deviceBusy: number;
 }
 
 /**
@@ -266,11 +294,28 @@ async function compare(pair: Pair, depth: number, n: number, withWorked = false)
   if (withWorked && pair.worked !== undefined) subjects.push(pair.worked.subject);
   for (const s of subjects) await timed(s, depth, n); // warm-up
   const times: number[][] = subjects.map((): number[] => []);
+  // Per subject, per round: each thread's CPU in ns (read around the timed run, outside it).
+  const cpus: { agent: number; device: number }[][] = subjects.map(() => []);
+  let cpuReadable = pair.deviceCpuNs !== undefined;
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order so that drift hits every subject alike.
     for (let k = 0; k < subjects.length; k++) {
       const i = (round + k) % subjects.length;
+      const agentBefore = cpuReadable ? threadCpuNs() : undefined;
+      const deviceBefore = cpuReadable ? await pair.deviceCpuNs?.() : undefined;
       times[i]?.push(await timed(subjects[i] as Subject, depth, n));
+      const deviceAfter = cpuReadable ? await pair.deviceCpuNs?.() : undefined;
+      const agentAfter = cpuReadable ? threadCpuNs() : undefined;
+      if (
+        agentBefore === undefined ||
+        deviceBefore === undefined ||
+        deviceAfter === undefined ||
+        agentAfter === undefined
+      ) {
+        cpuReadable = false;
+      } else {
+        cpus[i]?.push({ agent: agentAfter - agentBefore, device: deviceAfter - deviceBefore });
+      }
     }
   }
   const [asAnswered, perPass, streaming, device, scmi, worked] = times.map(median) as [
@@ -286,6 +331,19 @@ async function compare(pair: Pair, depth: number, n: number, withWorked = false)
     scmi: times[4]?.[r] as number,
     worked: times[5]?.[r] ?? Number.NaN,
   }));
+  // Five subjects (not the floor with the platform's time): as answered, per pass, streaming,
+  // no-core, scmi. Busy shares against the round's own wall time.
+  const cpu = cpuReadable
+    ? cpus.slice(0, 5).map((rs, i): ThreadCpu => {
+        const wall = (r: number): number => (times[i]?.[r] as number) * 1e9;
+        return {
+          agentNs: median(rs.map((c) => c.agent / n)),
+          deviceNs: median(rs.map((c) => c.device / n)),
+          agentBusy: median(rs.map((c, r) => c.agent / wall(r))),
+          deviceBusy: median(rs.map((c, r) => c.device / wall(r))),
+        };
+      })
+    : undefined;
   return {
     floor: Math.min(asAnswered, perPass),
     asAnswered,
@@ -294,8 +352,23 @@ async function compare(pair: Pair, depth: number, n: number, withWorked = false)
     device,
     scmi,
     worked,
+    cpu,
     rounds,
   };
+}
+
+/**
+ * The line that says, in worker mode, where each subject's time goes: the CPU each thread spent
+ * per command and how busy it was; nothing when the threads' CPU cannot be read.
+ */
+function cpuLine(t: Times): string | undefined {
+  if (t.cpu === undefined) return undefined;
+  const names = ['floor as answered', 'per pass', 'streaming', 'no-core', 'scmi'];
+  const parts = t.cpu.map(
+    (c, i) =>
+      `${names[i]} ${c.agentNs.toFixed(0)} + ${c.deviceNs.toFixed(0)} ns (${(c.agentBusy * 100).toFixed(0)}% / ${(c.deviceBusy * 100).toFixed(0)}%)`,
+  );
+  return `            CPU per command, agent thread + device thread (busy share of each): ${parts.join(', ')}`;
 }
 
 /**
@@ -345,6 +418,8 @@ async function throughput(
     console.log(
       `${name} throughput, depth ${String(depth).padStart(2)}: scmi ${rate(n, t.scmi)}  no-core ${rate(n, t.device)}  floor ${rate(n, t.floor)} (as answered ${rate(n, t.asAnswered).trim()}, per pass ${rate(n, t.perPass).trim()})  scmi/floor ${ratio.toFixed(2)} (${spread(t, (r) => r.floor / r.scmi)})  scmi/no-core ${(t.device / t.scmi).toFixed(2)}  streaming floor ${rate(n, t.streaming).trim()}, scmi/streaming ${(t.streaming / t.scmi).toFixed(2)}`,
     );
+    const cpu = cpuLine(t);
+    if (cpu !== undefined) console.log(cpu);
   }
   return { ratio: ratioAt16, streamingRatio: streamingAt16, noCoreRatio: noCoreAt16 };
 }
@@ -369,6 +444,8 @@ async function roundTrip(
       (r) => r.scmi / r.worked,
     )}`,
   );
+  const cpu = cpuLine(t);
+  if (cpu !== undefined) console.log(cpu);
   const workedAddsUs = (((t.worked ?? Number.NaN) - t.perPass) / n) * 1e6;
   return { ratio, workedRatio, workedAddsUs };
 }

@@ -4,6 +4,7 @@ import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import { getHeapStatistics } from 'node:v8';
 import { VirtioScmiWire, serveVirtioDevices, type VirtioScmiWireHandle } from '../../src/index.js';
 import { FloorDevice, type FloorPolicy } from './floor.js';
+import { threadCpuNs } from './thread-cpu.js';
 
 const clock = new RealClock();
 const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
@@ -52,6 +53,8 @@ serveWorker(
       floors.push(new FloorDevice(VirtioScmiWire.open(handle), cmdqSize, eventIdx, policy, workNs));
     },
     platformHandleNs,
+    /** This thread's CPU time in ns (see thread-cpu.ts), or null where it cannot be read. */
+    threadCpuNs: () => threadCpuNs() ?? null,
   },
   {
     onStop: () => {
