@@ -212,6 +212,28 @@ describe(SameThreadMailboxController, () => {
       chan.free(); // cancels the poll
       expect(clock.armedTimers).toBe(0);
     });
+
+    it('should keep one poll while it drains queued sends, and leave none armed once freed', async () => {
+      const clock = new VirtualClock();
+      const c = new SameThreadMailboxController(clock, { channels: 1, txDoneMethod: 'poll' });
+      platform(c.remote(0));
+      const client = recorder();
+      const chan = c.requestChannel(0, client);
+      chan.send();
+      chan.send(); // queued behind the first: transmitted by the poll that finds the first done
+      await clock.advance(1);
+      expect(clock.armedTimers).toBe(1);
+      chan.send();
+      chan.send();
+      chan.send();
+      await clock.advance(1);
+      expect(clock.armedTimers).toBe(1);
+      const done = client.done.length;
+      chan.free();
+      expect(clock.armedTimers).toBe(0);
+      await clock.advance(10);
+      expect(client.done).toHaveLength(done); // nothing polls a freed channel
+    });
   });
 
   describe('.stopRx', () => {

@@ -166,19 +166,22 @@ export class MailboxLineChannel implements MailboxChannel {
   #armPoll(): void {
     this.#poll = this.#clock.setTimeout(() => {
       this.#poll = undefined;
-      this.#checkTxDone();
+      // TX done: #txDone transmitted the next queued message, if any, and #transmit armed the poll
+      // for it. Arming one more here would leave two polls running, and free() would cancel only
+      // the newer.
+      if (this.#checkTxDone()) return;
       if (this.#active && !this.#freed) this.#armPoll();
     }, this.#pollMs);
   }
 
-  /** `last_tx_done`: the remote has consumed the active ring. */
-  #checkTxDone(): void {
-    if (!this.#active || this.#freed) return;
-    if (reached(this.#line.consumed(), this.#target)) {
-      this.#poll?.cancel();
-      this.#poll = undefined;
-      this.#txDone(undefined);
-    }
+  /** `last_tx_done`: the remote has consumed the active ring. True when it reported TX done. */
+  #checkTxDone(): boolean {
+    if (!this.#active || this.#freed) return false;
+    if (!reached(this.#line.consumed(), this.#target)) return false;
+    this.#poll?.cancel();
+    this.#poll = undefined;
+    this.#txDone(undefined);
+    return true;
   }
 
   #txDone(error: unknown): void {
