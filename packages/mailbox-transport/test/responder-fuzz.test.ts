@@ -74,6 +74,7 @@
  */
 import { VirtualClock, mulberry32, type Clock } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { fuzzSeeds } from '../../core/test/support/fuzz-seeds.js';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   SMT_CHANNEL_FREE,
@@ -96,19 +97,7 @@ const SUITE_RUNS = 200;
 /** Hostile steps per case. */
 const STEPS = 150;
 
-/** A non-negative integer from the environment, or `fallback` when the variable is not set. */
-function intFromEnv(name: string, fallback: number, min: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min)
-    throw new Error(`${name}=${text}: not an integer ≥ ${min}`);
-  return n;
-}
-
-const BASE_SEED = intFromEnv('SCMI_FUZZ_SEED', 1, 0);
-const RUNS = intFromEnv('SCMI_FUZZ_RUNS', SUITE_RUNS, 1);
-const SEEDS = Array.from({ length: RUNS }, (_, i) => BASE_SEED + i);
+const { first: BASE_SEED, runs: RUNS, seeds: SEEDS } = fuzzSeeds(SUITE_RUNS);
 
 /** The layouts a case draws from (Linux `mailbox_chan_validate`'s, with and without P2A). */
 const LAYOUTS: readonly (readonly [string, SameThreadMailboxWireOptions])[] = [

@@ -70,6 +70,7 @@ import {
   type TransactOptions,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { fuzzSeeds } from '../../core/test/support/fuzz-seeds.js';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   createMailboxTransport,
@@ -89,19 +90,7 @@ const SUITE_RUNS = 150;
 /** Hostile steps per case. */
 const STEPS = 150;
 
-/** A non-negative integer from the environment, or `fallback` when the variable is not set. */
-function intFromEnv(name: string, fallback: number, min: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min)
-    throw new Error(`${name}=${text}: not an integer ≥ ${min}`);
-  return n;
-}
-
-const BASE_SEED = intFromEnv('SCMI_FUZZ_SEED', 1, 0);
-const RUNS = intFromEnv('SCMI_FUZZ_RUNS', SUITE_RUNS, 1);
-const SEEDS = Array.from({ length: RUNS }, (_, i) => BASE_SEED + i);
+const { first: BASE_SEED, runs: RUNS, seeds: SEEDS } = fuzzSeeds(SUITE_RUNS);
 
 /** The wires a case draws from (Linux `mailbox_chan_validate`'s layouts with a P2A channel). */
 const LAYOUTS: readonly (readonly [string, SameThreadMailboxWireOptions])[] = [

@@ -51,6 +51,7 @@ import {
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { fuzzSeeds } from '../../core/test/support/fuzz-seeds.js';
 import { OPTEE_TRANSPORT_DESCRIPTOR, TeeResult, type OpteeWireFault } from '../src/index.js';
 import { createOpteeHarness, type OpteeHarness } from './support/harness.js';
 import {
@@ -67,17 +68,7 @@ const DEFAULT_RUNS = 100;
 /** Commands of a hostile phase. */
 const STEPS = 150;
 
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${raw}: expected an integer ≥ 0`);
-  return n;
-}
-
-const SEED_BASE = envInt('SCMI_FUZZ_SEED', 1);
-const RUNS = envInt('SCMI_FUZZ_RUNS', DEFAULT_RUNS);
-const SEEDS = Array.from({ length: RUNS }, (_, i) => (SEED_BASE + i) >>> 0);
+const { first: SEED_BASE, runs: RUNS, seeds: SEEDS } = fuzzSeeds(DEFAULT_RUNS);
 
 const BASE = 0x10;
 const PERF = 0x13;

@@ -62,6 +62,7 @@ import {
   writeU32,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { fuzzSeeds } from '../../core/test/support/fuzz-seeds.js';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   EmulatedOptee,
@@ -103,17 +104,7 @@ const BUFFER_STRIDE = 256;
 /** Buffers for the hostile phase; the calm phase uses the ones after. */
 const HOSTILE_BUFFERS = 8;
 
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}=${raw}: expected an integer ≥ 0`);
-  return n;
-}
-
-const SEED_BASE = envInt('SCMI_FUZZ_SEED', 1);
-const RUNS = envInt('SCMI_FUZZ_RUNS', DEFAULT_RUNS);
-const SEEDS = Array.from({ length: RUNS }, (_, i) => (SEED_BASE + i) >>> 0);
+const { first: SEED_BASE, runs: RUNS, seeds: SEEDS } = fuzzSeeds(DEFAULT_RUNS);
 
 const BASE = 0x10;
 const PERF = 0x13;

@@ -61,6 +61,7 @@ import {
   type ScmiPlatformPort,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { fuzzSeeds } from '../../core/test/support/fuzz-seeds.js';
 import { ScmiPlatform, createDefaultPlatformConfig, type FaultRule } from '@scmi-ts/platform';
 import {
   DeviceVirtqueue,
@@ -98,17 +99,7 @@ const DEFAULT_RUNS = 60;
 /** Hostile steps per case. */
 const STEPS = 150;
 
-function intFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name}=${raw}: not an integer ≥ 0`);
-  return n;
-}
-
-const BASE_SEED = intFromEnv('SCMI_FUZZ_SEED', 1);
-const RUNS = intFromEnv('SCMI_FUZZ_RUNS', DEFAULT_RUNS);
-const SEEDS = Array.from({ length: RUNS }, (_, i) => BASE_SEED + i);
+const { first: BASE_SEED, seeds: SEEDS } = fuzzSeeds(DEFAULT_RUNS);
 
 const { ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK, DEVICE_NEEDS_RESET, FAILED } = VirtioStatus;
 const LIVE = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK;

@@ -53,6 +53,7 @@ import {
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { fuzzSeeds } from '../../core/test/support/fuzz-seeds.js';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   DriverVirtqueue,
@@ -70,17 +71,7 @@ const DEFAULT_RUNS = 30;
 const STEPS = 150;
 const RX_TIMEOUT_MS = 30;
 
-function intFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name}=${raw}: not an integer ≥ 0`);
-  return n;
-}
-
-const BASE_SEED = intFromEnv('SCMI_FUZZ_SEED', 1);
-const RUNS = intFromEnv('SCMI_FUZZ_RUNS', DEFAULT_RUNS);
-const SEEDS = Array.from({ length: RUNS }, (_, i) => BASE_SEED + i);
+const { first: BASE_SEED, seeds: SEEDS } = fuzzSeeds(DEFAULT_RUNS);
 
 /** Read-only commands (protocol, message, parameter words): Base, Performance, Clock. */
 const COMMANDS: readonly (readonly [number, number, number])[] = [
