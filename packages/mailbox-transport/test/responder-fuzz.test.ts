@@ -74,7 +74,7 @@
  */
 import { VirtualClock, mulberry32, type Clock } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import { fuzzSeeds } from '../../core/test/support/fuzz-seeds.js';
+import { fuzzSeeds, thrownText } from '../../core/test/support/fuzz.js';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   SMT_CHANNEL_FREE,
@@ -159,12 +159,6 @@ function countingClock(clock: VirtualClock): { clock: Clock; live: () => number 
       },
     },
   };
-}
-
-/** An error (or anything thrown) in words. */
-function text(e: unknown): string {
-  if (e instanceof Error) return `${e.name}: ${e.message}`;
-  return typeof e === 'string' ? e : `${typeof e} ${JSON.stringify(e)}`;
 }
 
 /** What the whole campaign did, for the summary line. */
@@ -256,7 +250,7 @@ async function runCase(
       await step();
       return true;
     } catch (e) {
-      problems.push(`${what}: threw out of a clock task: ${text(e)}`);
+      problems.push(`${what}: threw out of a clock task: ${thrownText(e)}`);
       return false;
     }
   };

@@ -70,7 +70,7 @@ import {
   type TransactOptions,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import { fuzzSeeds } from '../../core/test/support/fuzz-seeds.js';
+import { fuzzSeeds, thrownText, watch, type Watched } from '../../core/test/support/fuzz.js';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   createMailboxTransport,
@@ -126,39 +126,14 @@ const COMMANDS: readonly Command[] = [
   { protocolId: 0x13, messageId: 0x99, words: [7] }, // unknown message
 ];
 
-/** How a promise ended, as seen without awaiting it. */
-interface Outcome<T> {
-  settled: boolean;
+/** How a command or the removal ended, as seen without awaiting it. */
+interface Outcome<T> extends Watched<T> {
   /** It settled before `remove()` was called. */
   settledBeforeRemoval: boolean;
-  error: unknown;
-  value: T | undefined;
 }
 
 function track<T>(p: Promise<T>): Outcome<T> {
-  const o: Outcome<T> = {
-    settled: false,
-    settledBeforeRemoval: false,
-    error: undefined,
-    value: undefined,
-  };
-  p.then(
-    (value) => {
-      o.settled = true;
-      o.value = value;
-    },
-    (error: unknown) => {
-      o.settled = true;
-      o.error = error;
-    },
-  );
-  return o;
-}
-
-/** An error (or anything thrown) in words. */
-function text(e: unknown): string {
-  if (e instanceof Error) return `${e.name}: ${e.message}`;
-  return typeof e === 'string' ? e : `${typeof e} ${JSON.stringify(e)}`;
+  return Object.assign(watch(p), { settledBeforeRemoval: false });
 }
 
 /** What the whole campaign did, for the summary line. */
@@ -238,7 +213,7 @@ async function runCase(
       await step();
       return true;
     } catch (e) {
-      problems.push(`${what}: threw out of a clock task: ${text(e)}`);
+      problems.push(`${what}: threw out of a clock task: ${thrownText(e)}`);
       return false;
     }
   };
@@ -257,7 +232,7 @@ async function runCase(
     return problems;
   }
   if (probed.error !== undefined) {
-    problems.push(`the probe failed with a proper platform: ${text(probed.error)}`);
+    problems.push(`the probe failed with a proper platform: ${thrownText(probed.error)}`);
     return problems;
   }
   const agent = await probing;
@@ -315,7 +290,7 @@ async function runCase(
     await run('calm command', () => clock.runUntilIdle());
     if (!version.settled || version.error !== undefined || fuzz.commands !== commands + 1) {
       problems.push(
-        `calm command ${i}: ${version.settled ? `failed: ${text(version.error)}` : 'did not settle'} (${fuzz.commands - commands} commands reached the platform)`,
+        `calm command ${i}: ${version.settled ? `failed: ${thrownText(version.error)}` : 'did not settle'} (${fuzz.commands - commands} commands reached the platform)`,
       );
     } else if (version.value?.byteLength !== 4) {
       problems.push(
@@ -341,7 +316,8 @@ async function runCase(
   await run('remove', () => clock.runUntilIdle());
   fuzz.calm();
   if (!removing.settled) problems.push('remove() did not settle');
-  else if (removing.error !== undefined) problems.push(`remove() failed: ${text(removing.error)}`);
+  else if (removing.error !== undefined)
+    problems.push(`remove() failed: ${thrownText(removing.error)}`);
 
   // Every transact settled; rejections are ScmiErrors with a code.
   for (const [i, o] of outcomes.entries()) {
@@ -353,7 +329,9 @@ async function runCase(
     if (o.error === undefined) {
       totals.resolved++;
     } else if (!ScmiError.is(o.error) || typeof o.error.code !== 'string' || o.error.code === '') {
-      problems.push(`transact ${i} rejected with ${text(o.error)}, not an ScmiError with a code`);
+      problems.push(
+        `transact ${i} rejected with ${thrownText(o.error)}, not an ScmiError with a code`,
+      );
     } else {
       add(totals.rejected, o.error.code);
       if (o.error.code === 'E_SHUTDOWN' && o.settledBeforeRemoval) {

@@ -51,7 +51,7 @@ import {
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import { fuzzSeeds } from '../../core/test/support/fuzz-seeds.js';
+import { fuzzSeeds } from '../../core/test/support/fuzz.js';
 import { OPTEE_TRANSPORT_DESCRIPTOR, TeeResult, type OpteeWireFault } from '../src/index.js';
 import { createOpteeHarness, type OpteeHarness } from './support/harness.js';
 import {

@@ -62,7 +62,7 @@ import {
   writeU32,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import { fuzzSeeds } from '../../core/test/support/fuzz-seeds.js';
+import { fuzzSeeds } from '../../core/test/support/fuzz.js';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   EmulatedOptee,

@@ -61,7 +61,7 @@ import {
   type ScmiPlatformPort,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import { fuzzSeeds } from '../../core/test/support/fuzz-seeds.js';
+import { fuzzSeeds, thrownText, weightedChooser } from '../../core/test/support/fuzz.js';
 import { ScmiPlatform, createDefaultPlatformConfig, type FaultRule } from '@scmi-ts/platform';
 import {
   DeviceVirtqueue,
@@ -157,13 +157,6 @@ const FATAL: ReadonlySet<Action> = new Set<Action>(['move-idx', 'garbage-status'
 const totals = new Map<string, number>();
 function tally(key: string, n = 1): void {
   totals.set(key, (totals.get(key) ?? 0) + n);
-}
-
-/** An error (or anything thrown) as text for a failure message. */
-function errorText(error: unknown): string {
-  if (error instanceof Error) return error.stack ?? error.message;
-  if (typeof error === 'string') return error;
-  return `${typeof error} ${Object.prototype.toString.call(error)}`;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -672,7 +665,7 @@ class Model {
     try {
       response = this.platform.handle(agentId, channelId, request);
     } catch (error: unknown) {
-      this.problem(`the platform threw: ${errorText(error)}`);
+      this.problem(`the platform threw: ${thrownText(error, { stack: true })}`);
       throw error;
     }
     // The device drops what follows when a re-entrant post broke the eventq (it needs a reset).
@@ -724,7 +717,7 @@ class Model {
     try {
       await body();
     } catch (error: unknown) {
-      this.problem(`${label}: threw: ${errorText(error)}`);
+      this.problem(`${label}: threw: ${thrownText(error, { stack: true })}`);
     }
     this.#check(label, platformBefore.droppedRequests);
     this.afterWindow();
@@ -890,15 +883,7 @@ async function runCase(seed: number): Promise<string[]> {
   const weights = (Object.entries(ACTIONS) as [Action, number][]).map(
     ([a, w]) => [a, FATAL.has(a) ? w * fatalScale : w] as const,
   );
-  const totalWeight = weights.reduce((n, [, w]) => n + w, 0);
-  const chooseAction = (): Action => {
-    let r = random() * totalWeight;
-    for (const [a, w] of weights) {
-      r -= w;
-      if (r < 0) return a;
-    }
-    return 'kick';
-  };
+  const chooseAction = weightedChooser(random, weights, 'kick');
 
   const clock = new VirtualClock();
   const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock, seed });
@@ -1652,7 +1637,7 @@ async function runCase(seed: number): Promise<string[]> {
     platform.close();
     if (clock.armedTimers !== 0) model.problem(`${clock.armedTimers} timers armed after close`);
   } catch (error: unknown) {
-    model.problem(`threw: ${errorText(error)}`);
+    model.problem(`threw: ${thrownText(error, { stack: true })}`);
   } finally {
     popSpy.mockRestore();
     pushSpy.mockRestore();

@@ -53,7 +53,13 @@ import {
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import { fuzzSeeds } from '../../core/test/support/fuzz-seeds.js';
+import {
+  fuzzSeeds,
+  thrownText,
+  watch,
+  weightedChooser,
+  type Watched,
+} from '../../core/test/support/fuzz.js';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   DriverVirtqueue,
@@ -131,45 +137,18 @@ function sumRejected(s: ChannelStats, p2a: boolean): number {
   return bad + s.lateReplies + (p2a ? s.notifications + s.delayedResponses : 0);
 }
 
-/** An error (or anything thrown) as text for a failure message. */
-function errorText(error: unknown): string {
-  if (error instanceof Error) return error.stack ?? error.message;
-  if (typeof error === 'string') return error;
-  return `${typeof error} ${Object.prototype.toString.call(error)}`;
-}
-
-/** A promise's outcome as it stands: the fuzz never awaits one that may never settle. */
-interface Outcome<T> {
-  done: boolean;
-  value?: T;
-  error?: unknown;
-}
-
-function watch<T>(promise: Promise<T>): Outcome<T> {
-  const outcome: Outcome<T> = { done: false };
-  promise.then(
-    (value) => {
-      outcome.done = true;
-      outcome.value = value;
-    },
-    (error: unknown) => {
-      outcome.done = true;
-      outcome.error = error;
-    },
-  );
-  return outcome;
-}
-
 /** Runs the clock until nothing is pending (virtual time) and says what `outcome` came to. */
 async function runUntilSettled<T>(
   clock: VirtualClock,
-  outcome: Outcome<T>,
+  outcome: Watched<T>,
   what: string,
 ): Promise<T> {
   await clock.runUntilIdle(10_000);
-  if (!outcome.done) throw new Error(`${what} never settled`);
+  if (!outcome.settled) throw new Error(`${what} never settled`);
   if (outcome.error !== undefined) {
-    throw outcome.error instanceof Error ? outcome.error : new Error(errorText(outcome.error));
+    throw outcome.error instanceof Error
+      ? outcome.error
+      : new Error(thrownText(outcome.error, { stack: true }));
   }
   return outcome.value as T;
 }
@@ -193,15 +172,7 @@ async function runCase(seed: number): Promise<string[]> {
   const weights = (Object.entries(ACTIONS) as [Action, number][]).map(
     ([a, w]) => [a, FATAL.has(a) ? w * fatalScale : w] as const,
   );
-  const totalWeight = weights.reduce((n, [, w]) => n + w, 0);
-  const chooseAction = (): Action => {
-    let r = random() * totalWeight;
-    for (const [a, w] of weights) {
-      r -= w;
-      if (r < 0) return a;
-    }
-    return 'hold';
-  };
+  const chooseAction = weightedChooser(random, weights, 'hold');
 
   const clock = new VirtualClock();
   const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
@@ -281,7 +252,7 @@ async function runCase(seed: number): Promise<string[]> {
             : live.xfer(protocolId).transact(messageId, payload);
       } catch (error: unknown) {
         inFlight--;
-        problems.push(`a command threw synchronously: ${errorText(error)}`);
+        problems.push(`a command threw synchronously: ${thrownText(error, { stack: true })}`);
         return;
       }
       reply.then(
@@ -289,7 +260,7 @@ async function runCase(seed: number): Promise<string[]> {
         (error: unknown) => {
           if (!ScmiError.is(error) || typeof error.code !== 'string' || error.code === '') {
             problems.push(
-              `a command rejected with ${errorText(error)}, not an ScmiError with a code`,
+              `a command rejected with ${thrownText(error, { stack: true })}, not an ScmiError with a code`,
             );
           }
           settled(ScmiError.is(error) ? error.code : 'not-an-ScmiError');
@@ -499,7 +470,8 @@ async function runCase(seed: number): Promise<string[]> {
     let final = 'pending';
     void live.transact(0x10, 3).then(
       () => (final = 'ok'),
-      (error: unknown) => (final = ScmiError.is(error) ? error.code : errorText(error)),
+      (error: unknown) =>
+        (final = ScmiError.is(error) ? error.code : thrownText(error, { stack: true })),
     );
     await clock.runUntilIdle(10_000);
     device.doorbells.interrupt.ring();
@@ -584,9 +556,9 @@ async function runCase(seed: number): Promise<string[]> {
     const removing = watch(live.remove());
     agent = undefined;
     await clock.runUntilIdle(10_000);
-    if (!removing.done) problems.push('remove() never settled');
+    if (!removing.settled) problems.push('remove() never settled');
     if (removing.error !== undefined)
-      problems.push(`remove() rejected: ${errorText(removing.error)}`);
+      problems.push(`remove() rejected: ${thrownText(removing.error, { stack: true })}`);
     const d = wire.driverDiagnostics;
     if (d.violations.length > 0) problems.push(`driver violations: ${d.violations.join(', ')}`);
     if (d.leakedBuffers !== 0 || d.buffersAllocated !== 0 || d.resetTimeouts !== 0) {
@@ -604,7 +576,7 @@ async function runCase(seed: number): Promise<string[]> {
     }
     tally('buffers reclaimed at reset', d.reclaimedBuffers);
   } catch (error: unknown) {
-    problems.push(`threw: ${errorText(error)}`);
+    problems.push(`threw: ${thrownText(error, { stack: true })}`);
   } finally {
     takeSpy.mockRestore();
     freeSpy.mockRestore();

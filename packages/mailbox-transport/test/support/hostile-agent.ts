@@ -13,6 +13,7 @@ import {
   type TimerHandle,
 } from '@scmi-ts/core';
 import type { ScmiPlatform } from '@scmi-ts/platform';
+import { thrownText } from '../../../core/test/support/fuzz.js';
 import {
   SMT_CHANNEL_ERROR,
   SMT_CHANNEL_FREE,
@@ -125,10 +126,6 @@ export function guardedLayout(inner: SmtWireLayout, dice: Dice): SmtWireLayout {
     new SmtArea(memory, c.offset, inner.areaSize).setStatus(SMT_CHANNEL_FREE);
   }
   return { memory, areaSize: inner.areaSize, channels };
-}
-
-function text(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
@@ -350,7 +347,7 @@ export class ResponderOracle {
     try {
       return fn();
     } catch (e) {
-      this.#problem(`${door.label}: threw out of the responder: ${text(e)}`);
+      this.#problem(`${door.label}: threw out of the responder: ${thrownText(e)}`);
       return undefined;
     } finally {
       this.#checkpoint(door);
