@@ -22,12 +22,7 @@ import {
   type WorkerHost,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import {
-  ClockMessageId,
-  PerformanceMessageId,
-  ScmiPlatform,
-  createDefaultPlatformConfig,
-} from '@scmi-ts/platform';
+import { PerformanceMessageId, ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   SMT_CHANNEL_FREE,
   SMT_FLAG_INTR_ENABLED,
@@ -50,6 +45,7 @@ import {
   channelStats,
   codeOf,
   defined,
+  exerciseP2a,
   registerLevelNotifications,
   settle,
 } from './support/harness.js';
@@ -193,20 +189,25 @@ async function subscribeLevels(
   return levels;
 }
 
-/** Sets three performance levels and one clock rate asynchronously (a delayed response). */
-async function exerciseP2a(agent: ScmiAgent): Promise<void> {
-  for (const level of [400_000, 800_000, 1_800_000]) {
-    await agent.transact(0x13, PerformanceMessageId.LEVEL_SET, (w) => w.u32(0).u32(level), {
-      txSize: 8,
-    });
-  }
-  const delayed = await agent.transact(
-    0x14,
-    ClockMessageId.RATE_SET,
-    (w) => w.u32(1).u32(1).u32(48_000_000).u32(0),
-    { txSize: 16, async: true },
-  );
-  expect(new DataView(delayed.buffer, delayed.byteOffset).getUint32(4, true)).toBe(48_000_000);
+/**
+ * Probes an agent over a rig of `nodes`, subscribes it to level changes and exercises P2A; then the
+ * platform posts a storm of ten notifications (queued in the responder, written one by one as the
+ * agent frees the P2A area) on the agent's next command. Checks that every post reached the agent,
+ * in order, and that nothing was refused or is left queued.
+ */
+async function deliverLevelStorm(
+  nodes: SmtNodeOptions[],
+): Promise<{ r: ReturnType<typeof createRig>; agent: ScmiAgent }> {
+  const r = createRig(nodes);
+  const agent = await r.create();
+  const levels = await subscribeLevels(agent);
+  await exerciseP2a(agent);
+  addLevelStorm(r);
+  await agent.transact(0x10, 0x0);
+  await r.clock.runUntilIdle();
+  expect(levels).toEqual([400_000, 800_000, 1_800_000, ...Array<number>(10).fill(1234)]);
+  expect(r.responder.counters).toMatchObject({ p2aPosted: 14, p2aRefused: 0, p2aQueued: 0 });
+  return { r, agent };
 }
 
 /** The SMT area of `direction:0` in `layout`. */
@@ -309,17 +310,9 @@ describe('mailbox layouts (Linux mailbox_chan_validate)', () => {
 
   describe('having 4 mbox / 2 shmem (tx, tx_reply, rx, rx_reply)', () => {
     it('should take posts from rx and acknowledge each on rx_reply, never ringing rx', async () => {
-      const r = createRig([{ shmem: [0, 0], mboxes: 4 }]);
-      const agent = await r.create();
-      const levels = await subscribeLevels(agent);
-      await exerciseP2a(agent);
-      // A storm: the posts wait in the responder's queue, each written when the agent's
-      // acknowledgement on rx_reply says the area is free again.
-      addLevelStorm(r);
-      await agent.transact(0x10, 0x0);
-      await r.clock.runUntilIdle();
-      expect(levels).toEqual([400_000, 800_000, 1_800_000, ...Array<number>(10).fill(1234)]);
-      expect(r.responder.counters).toMatchObject({ p2aPosted: 14, p2aRefused: 0, p2aQueued: 0 });
+      // The storm's posts are each written when the agent's acknowledgement on rx_reply says the
+      // area is free again.
+      const { r, agent } = await deliverLevelStorm([{ shmem: [0, 0], mboxes: 4 }]);
       const posted = r.responder.counters.p2aPosted;
       const a2p = channelStats(agent, 'a2p:0');
       const p2a = channelStats(agent, 'p2a:0');
@@ -390,17 +383,9 @@ describe('mailbox layouts (Linux mailbox_chan_validate)', () => {
 
   describe('having 3 mbox / 2 shmem (tx, tx_reply, rx: no acknowledgement channel)', () => {
     it('should deliver every post, the platform leaving INTR_ENABLED clear and polling CHANNEL_FREE, the agent never ringing back', async () => {
-      const r = createRig([{ shmem: [0, 0], mboxes: 3 }]);
-      const agent = await r.create();
-      const levels = await subscribeLevels(agent);
-      await exerciseP2a(agent);
-      // A storm: the posts wait in the responder's queue and go one by one as the agent frees
-      // the area, which only the responder's CHANNEL_FREE poll sees.
-      addLevelStorm(r);
-      await agent.transact(0x10, 0x0);
-      await r.clock.runUntilIdle();
-      expect(levels).toEqual([400_000, 800_000, 1_800_000, ...Array<number>(10).fill(1234)]);
-      expect(r.responder.counters).toMatchObject({ p2aPosted: 14, p2aRefused: 0, p2aQueued: 0 });
+      // The storm's posts go one by one as the agent frees the area, which only the responder's
+      // CHANNEL_FREE poll sees.
+      const { r, agent } = await deliverLevelStorm([{ shmem: [0, 0], mboxes: 3 }]);
       expect(r.responder.armedTimers).toBe(0); // the poll stops once nothing waits
       // No post asked for an acknowledgement (INTR_ENABLED clear): the agent counts one it sees.
       expect(r.wire.monitor.channel('p2a:0')?.acksWithoutMailbox).toBe(0);

@@ -10,7 +10,7 @@ import {
   readU32,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import { BaseMessageId, ClockMessageId, PerformanceMessageId } from '@scmi-ts/platform';
+import { BaseMessageId, ClockMessageId } from '@scmi-ts/platform';
 import {
   SMT_CHANNEL_FREE,
   SMT_HEADER_SIZE,
@@ -24,6 +24,7 @@ import {
   channelStats,
   createHarness,
   defined,
+  exerciseP2a,
   registerLevelNotifications,
   settle,
 } from './support/harness.js';
@@ -367,19 +368,8 @@ describe('mailboxTransport', () => {
           received.push(new DataView(n.payload.buffer, n.payload.byteOffset).getUint32(8, true));
         },
       );
-      for (const level of [400_000, 800_000, 1_800_000]) {
-        await agent.transact(0x13, PerformanceMessageId.LEVEL_SET, (w) => w.u32(0).u32(level), {
-          txSize: 8,
-        });
-      }
-      // An asynchronous rate set: the response on A2P, then the delayed response on P2A.
-      const delayed = await agent.transact(
-        0x14,
-        ClockMessageId.RATE_SET,
-        (w) => w.u32(1).u32(1).u32(48_000_000).u32(0),
-        { txSize: 16, async: true },
-      );
-      expect(new DataView(delayed.buffer, delayed.byteOffset).getUint32(4, true)).toBe(48_000_000);
+      // Three levels, then an asynchronous rate set: its response on A2P, its delayed response on P2A.
+      await exerciseP2a(agent);
       await h.clock.runUntilIdle();
       expect(received).toEqual([400_000, 800_000, 1_800_000]);
       await unsubscribe();

@@ -14,6 +14,7 @@ import {
 } from '@scmi-ts/core';
 import { DevresEventLog } from '@scmi-ts/devres';
 import {
+  ClockMessageId,
   PerformanceMessageId,
   ScmiPlatform,
   createDefaultPlatformConfig,
@@ -217,4 +218,24 @@ export function registerLevelNotifications(agent: ScmiAgent): void {
       },
     },
   ]);
+}
+
+/**
+ * Sets performance levels 400 MHz, 800 MHz and 1.8 GHz of domain 0 (each a PERF_LEVEL_CHANGED
+ * notification for a subscribed agent) and, asynchronously, clock 1 to 48 MHz: the response on
+ * A2P, then the delayed response on P2A, whose rate it checks.
+ */
+export async function exerciseP2a(agent: ScmiAgent): Promise<void> {
+  for (const level of [400_000, 800_000, 1_800_000]) {
+    await agent.transact(0x13, PerformanceMessageId.LEVEL_SET, (w) => w.u32(0).u32(level), {
+      txSize: 8,
+    });
+  }
+  const delayed = await agent.transact(
+    0x14,
+    ClockMessageId.RATE_SET,
+    (w) => w.u32(1).u32(1).u32(48_000_000).u32(0),
+    { txSize: 16, async: true },
+  );
+  expect(new DataView(delayed.buffer, delayed.byteOffset).getUint32(4, true)).toBe(48_000_000);
 }
