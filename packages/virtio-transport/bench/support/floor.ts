@@ -78,16 +78,10 @@ export class FloorDevice {
     this.#notify = ends.notify;
     this.#interrupt = ends.interrupt;
     const layout = wire.layout;
-    this.#vq = new DeviceVirtqueue(
-      wire.cmdqRing(cmdqSize),
-      {
-        start: layout.guestMemory,
-        end: layout.guestMemory + layout.guestMemoryBytes,
-        bytes: new Uint8Array(wire.sab),
-        view: new DataView(wire.sab),
-      },
-      { indirect: false, eventIdx },
-    );
+    this.#vq = new DeviceVirtqueue(wire.cmdqRing(cmdqSize), wire.deviceMemory(), {
+      indirect: false,
+      eventIdx,
+    });
     this.#chain = new DescriptorChain(cmdqSize);
     this.#scratch = new Uint8Array(layout.pduSize);
     this.#response.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0]);

@@ -265,12 +265,7 @@ export class VirtioScmiDevice {
     if (options.faults !== undefined) this.faults.set(options.faults);
     this.#offered = options.features ?? VIRTIO_SCMI_DEVICE_FEATURES;
     const layout = wire.layout;
-    this.#memory = {
-      start: layout.guestMemory,
-      end: layout.guestMemory + layout.guestMemoryBytes,
-      bytes: new Uint8Array(wire.sab),
-      view: new DataView(wire.sab),
-    };
+    this.#memory = wire.deviceMemory();
     this.#scratch = new Uint8Array(layout.pduSize);
     this.#requestViews = new Array<Uint8Array | undefined>(layout.pduSize + 1).fill(undefined);
     this.#doorbells = wire.claimDeviceEnd(

@@ -8,6 +8,7 @@ import {
   type SharedDoorbellOptions,
 } from '@scmi-ts/core';
 import { SplitRing } from '../layout/split-ring.js';
+import type { DeviceMemory } from '../ring/device-virtqueue.js';
 import { splitRingLayout } from '../layout/split-ring-layout.js';
 import { VIRTIO_ID_SCMI } from '../layout/virtio-constants.js';
 import { VirtioRegisters } from '../layout/virtio-registers.js';
@@ -211,6 +212,26 @@ export class VirtioScmiWire {
     const value = this.registers.read(VirtioRegister.DEVICE_PRESENCE);
     if (value === 1) return VirtioDevicePresence.ATTACHED;
     return value === 2 ? VirtioDevicePresence.CLOSED : VirtioDevicePresence.ABSENT;
+  }
+
+  /**
+   * The guest memory of the wire as a device end reads and writes it (the bounds every descriptor
+   * is checked against, and views of the whole shared buffer): one object per call, for a device
+   * end's `DeviceVirtqueue`s to share.
+   *
+   * @example
+   * ```ts
+   * const cmdq = new DeviceVirtqueue(wire.cmdqRing(size), wire.deviceMemory(), { indirect: false, eventIdx: false });
+   * ```
+   */
+  public deviceMemory(): DeviceMemory {
+    const layout = this.layout;
+    return {
+      start: layout.guestMemory,
+      end: layout.guestMemory + layout.guestMemoryBytes,
+      bytes: new Uint8Array(this.sab),
+      view: new DataView(this.sab),
+    };
   }
 
   /** The cmdq ring laid out for `size` entries (at most the wire's cmdq size). */

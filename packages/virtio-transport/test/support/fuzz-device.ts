@@ -183,12 +183,7 @@ export class FuzzDevice {
       offered,
     );
     const layout = wire.layout;
-    this.memory = {
-      start: layout.guestMemory,
-      end: layout.guestMemory + layout.guestMemoryBytes,
-      bytes: new Uint8Array(wire.sab),
-      view: new DataView(wire.sab),
-    };
+    this.memory = wire.deviceMemory();
     platform.connect(1, {
       p2a: true,
       maxMsgSize: layout.maxMsgSize,

@@ -59,13 +59,7 @@ export class ManualDevice {
       VirtioRegister.DEVICE_FEATURES_HIGH,
       featureMask(VirtioFeature.VERSION_1) | featureMask(VirtioFeature.SCMI_P2A_CHANNELS),
     );
-    const layout = wire.layout;
-    this.memory = {
-      start: layout.guestMemory,
-      end: layout.guestMemory + layout.guestMemoryBytes,
-      bytes: new Uint8Array(wire.sab),
-      view: new DataView(wire.sab),
-    };
+    this.memory = wire.deviceMemory();
     platform.connect(1, {
       p2a: true,
       maxMsgSize: 128,
