@@ -392,29 +392,24 @@ class Model {
       return;
     }
     this.allowed.push(...walk.write);
+    /** The chain as the device holds it, as a `kind`. */
+    const holding = (kind: HeldKind): Held => ({
+      head,
+      kind,
+      read: walk.read,
+      write: walk.write,
+      writeBytes: walk.writeBytes,
+    });
     const pdu = this.wire.layout.pduSize;
     if (st.name === 'cmdq') {
       const n = walk.readBytes;
       if (n < 4 || n > pdu || walk.writeBytes < 8) {
         this.expected.badRequests++;
         tally('bad request (size)');
-        st.held.set(head, {
-          head,
-          kind: 'bad-request',
-          read: walk.read,
-          write: walk.write,
-          writeBytes: walk.writeBytes,
-        });
+        st.held.set(head, holding('bad-request'));
         return;
       }
-      const held: Held = {
-        head,
-        kind: 'command',
-        read: walk.read,
-        write: walk.write,
-        writeBytes: walk.writeBytes,
-        request: gather(this.#bytes, walk.read, n),
-      };
+      const held: Held = { ...holding('command'), request: gather(this.#bytes, walk.read, n) };
       st.held.set(head, held);
       this.pendingHandle.push(held);
       return;
@@ -427,22 +422,10 @@ class Model {
           : undefined;
     if (defect !== undefined) {
       this.#bad(defect);
-      st.held.set(head, {
-        head,
-        kind: 'defect',
-        read: walk.read,
-        write: walk.write,
-        writeBytes: walk.writeBytes,
-      });
+      st.held.set(head, holding('defect'));
       return;
     }
-    const held: Held = {
-      head,
-      kind: 'event',
-      read: walk.read,
-      write: walk.write,
-      writeBytes: walk.writeBytes,
-    };
+    const held = holding('event');
     st.held.set(head, held);
     st.order.push(held);
   }
