@@ -603,6 +603,64 @@ describe(SmtResponder, () => {
       expect(link.post(note(5))).toBe(false);
       chan.free();
     });
+
+    it('should write the queue head at the next post when the agent freed the area without ringing back', async () => {
+      const clock = new VirtualClock();
+      const mailbox = createSameThreadMailboxWire(clock);
+      const platform = new ScriptedPlatform();
+      const responder = new SmtResponder({
+        platform,
+        agentId: 1,
+        end: mailbox.platformEnd,
+        clock,
+        p2aQueueDepth: 2,
+      });
+      const { layout } = mailbox.wire;
+      const p2a = new SmtArea(layout.memory, defined(layout.channels[1]).offset, layout.areaSize);
+      const chan = mailbox.controller.requestChannel(1, {
+        knowsTxDone: true,
+        rxCallback: () => {},
+      });
+      const link = defined(platform.link);
+      const note = (n: number): Uint8Array => {
+        const out = new Uint8Array(8);
+        new DataView(out.buffer).setUint32(
+          0,
+          buildHeader(n, ScmiMessageType.NOTIFICATION, 0x13, 0),
+          true,
+        );
+        return out;
+      };
+      expect([link.post(note(1)), link.post(note(2)), link.post(note(3))]).toEqual([
+        true,
+        true,
+        true,
+      ]);
+      expect(p2a.flags()).toBe(SMT_FLAG_INTR_ENABLED);
+      // The agent reads the first and frees the area, but never rings back: nothing moves.
+      p2a.setStatus(SMT_CHANNEL_FREE);
+      await clock.advance(10);
+      expect(responder.counters).toMatchObject({ p2aPosted: 1, p2aQueued: 2 });
+      // The next post finds the area free: the queue's head is written first, in order, and the
+      // new post waits behind the rest.
+      expect(link.post(note(4))).toBe(true);
+      expect(p2a.status()).toBe(0);
+      expect(p2a.header() & 0xff).toBe(2);
+      expect(responder.counters).toMatchObject({ p2aPosted: 2, p2aQueued: 2, p2aRefused: 0 });
+      // Area busy, queue full again: refused, nothing written over the unread message.
+      expect(link.post(note(5))).toBe(false);
+      expect(p2a.header() & 0xff).toBe(2);
+      for (const expected of [3, 4]) {
+        p2a.setStatus(SMT_CHANNEL_FREE);
+        chan.send();
+        chan.clientTxDone();
+        await clock.runTasks();
+        expect(p2a.header() & 0xff).toBe(expected);
+      }
+      expect(responder.counters).toMatchObject({ p2aPosted: 4, p2aQueued: 0, p2aRefused: 1 });
+      responder.close();
+      chan.free();
+    });
   });
 });
 

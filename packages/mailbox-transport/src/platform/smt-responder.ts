@@ -198,7 +198,8 @@ const P2A_POLL_MS = 1;
  *   reply) is dropped and counted, never written: the area is the agent's then.
  * - P2A: `link.post` writes a notification or delayed response into the P2A area when the agent
  *   has freed it (CHANNEL_FREE set), asking for a doorbell back (INTR_ENABLED), and rings; while
- *   the area is busy posts wait in a bounded queue, written one by one as the agent frees it.
+ *   the area is busy posts wait in a bounded queue, written one by one as the agent frees it (on
+ *   its acknowledgement; at the next post, for an agent that freed the area without ringing).
  * - Wire-level fault rules ({@link SmtFaultRule}): a channel stuck busy, a hostile length, a
  *   spurious doorbell, a response without CHANNEL_FREE, CHANNEL_FREE before the payload.
  * - Mailbox layouts (the channel specs' `replyMailbox` / `ackMailbox`, Linux
@@ -581,6 +582,13 @@ export class SmtResponder {
       this.#c.p2aRefused++;
       return false;
     }
+    // An agent may free the area without ringing back although asked to (INTR_ENABLED): Linux
+    // rings only when it reads that flag (`mailbox_clear_channel`), and an agent that lost it
+    // would otherwise leave the queue waiting for a doorbell that never comes. So each post looks
+    // at CHANNEL_FREE, as SCP-firmware's SMT transmit does at each send (OP-TEE's port,
+    // `mod_optee_smt` smt_transmit; it drops a message the area cannot take, where this queues
+    // it), and the queue's head goes first.
+    if (p.queue.length !== 0) this.#drainP2a(p);
     if (p.queue.length === 0 && p.area.isFree()) {
       this.#postNow(p, message);
       return true;

@@ -672,22 +672,30 @@ export class ResponderOracle {
     return { kind, label, rings: [], handed: [], allowed: () => false };
   }
 
-  /** `link.post`: written now, queued, or refused — as predicted. */
+  /**
+   * `link.post`: written now, queued, or refused — as predicted. One that finds posts queued and
+   * the area free (the agent freed it without ringing back) writes the queue's head first, and
+   * queues itself.
+   */
   #post(message: Uint8Array, inner: () => boolean): boolean {
     const p = this.#p2a;
+    const before = p?.area.bytes.slice();
+    const free = p?.area.isFree() === true;
     let predicted: 'refused' | 'now' | 'queued';
+    let head: Uint8Array | undefined;
     if (this.#closed || p === undefined || message.byteLength > p.area.maxLength) {
       predicted = 'refused';
-    } else if (p.queue.length === 0 && p.area.isFree()) predicted = 'now';
-    else if (p.queue.length >= this.#depth) predicted = 'refused';
-    else predicted = 'queued';
-    this.#count(`post: ${predicted}`);
+    } else {
+      if (free) head = p.queue.shift();
+      if (head === undefined && free) predicted = 'now';
+      else if (p.queue.length >= this.#depth) predicted = 'refused';
+      else predicted = 'queued';
+    }
+    this.#count(`post: ${predicted}${head === undefined ? '' : ' behind the queue’s head'}`);
     const door =
       p === undefined
         ? this.#doorWithoutArea('post', 'link.post')
         : this.#areaDoor('post', `p2a link.post (${predicted})`, p.area, true);
-    const before = p?.area.bytes.slice();
-    const free = p?.area.isFree() === true;
     const accepted = this.#open(door, inner) === true;
     if (accepted) this.postsAccepted++;
     if (accepted !== (predicted !== 'refused')) {
@@ -696,7 +704,7 @@ export class ResponderOracle {
     if (predicted === 'refused') this.expected.p2aRefused++;
     if (predicted === 'queued' && p !== undefined) p.queue.push(message.slice());
     if (p !== undefined && before !== undefined) {
-      this.#expectPost(door, p, before, free, predicted === 'now' ? message : undefined);
+      this.#expectPost(door, p, before, free, predicted === 'now' ? message : head);
     }
     this.#checkCounters(door.label);
     return accepted;
@@ -978,7 +986,8 @@ export class HostileAgent {
         area.setStatus(SMT_CHANNEL_FREE);
       }
       // Whatever INTR_ENABLED says now: the hostile phase may have cleared it (random bytes) or
-      // freed the area without the doorbell, and the responder waits for that doorbell.
+      // freed the area without the doorbell, and the responder waits for that doorbell (or for
+      // its next post, which the calm phase may not make).
       if (spec.ackMailbox !== 'none') this.#send(spec.ackMailbox ?? spec.mailbox);
     });
   }
