@@ -414,8 +414,8 @@ async function runCase(seed: number): Promise<void> {
     if (hangChannel !== undefined) {
       // A PTA that never returns one invocation of one channel until it is cancelled: the channel
       // stays held (its invocation owns the shared memory) until remove() cancels it. First in the
-      // list: the PTA acts on the first of the rules that fire on an invocation (a `tee-result`
-      // before it would answer the invocation, the hang then counted as fired all the same).
+      // list: the first `tee-result` or hang that fires on an invocation ends it alone (a
+      // `tee-result` before it would answer the invocation, and the hang would not fire).
       faults.unshift({
         id: 'hang',
         match: { channelId: hangChannel, nth: 1 + int(40) },

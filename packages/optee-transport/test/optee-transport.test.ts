@@ -459,6 +459,50 @@ describe(OpteeTransport, () => {
       await agent.remove();
     });
 
+    it('should count only the wire faults that acted: a TEE result ends the invocation alone, and a size fault it preempted fires on the next one', async () => {
+      h = await createOpteeHarness({ shmem });
+      const agent = await h.create();
+      const faults = h.ends.optee.faults;
+      faults.add({ id: 'size', match: { times: 1 }, action: { kind: 'output-size' } });
+      faults.add({ id: 'result', match: { nth: 1 }, action: { kind: 'tee-result', result: 1 } });
+      // Matches the first invocation too (its nth spent), but the TEE result ended it first.
+      faults.add({ id: 'after', match: { nth: 1 }, action: { kind: 'busy-channel' } });
+      const first = await settle(vendor(agent));
+      expect(ScmiStatusError.is(first) && first.status).toBe(ScmiStatus.COMMS_ERROR);
+      expect(faults.counts).toMatchObject({ 'tee-result': 1, 'output-size': 0, 'busy-channel': 0 });
+      const second = await settle(vendor(agent));
+      expect(ScmiStatusError.is(second) && second.status).toBe(ScmiStatus.COMMS_ERROR);
+      expect(stats(agent).badMessages.oversize).toBe(1);
+      expect(faults.counts).toMatchObject({ 'tee-result': 1, 'output-size': 1, 'busy-channel': 0 });
+      expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+      await agent.remove();
+    });
+
+    it('should take back a size fault on an invocation a busy-channel fault refused, and an SMT status fault on a MSG channel', async () => {
+      h = await createOpteeHarness({ shmem });
+      const agent = await h.create();
+      const faults = h.ends.optee.faults;
+      faults.add({ match: { times: 1 }, action: { kind: 'busy-channel' } });
+      faults.add({ match: { times: 1 }, action: { kind: 'output-size' } });
+      const busy = await settle(vendor(agent));
+      expect(ScmiStatusError.is(busy) && busy.status).toBe(ScmiStatus.COMMS_ERROR);
+      expect(faults.counts).toMatchObject({ 'busy-channel': 1, 'output-size': 0 });
+      const oversize = await settle(vendor(agent));
+      expect(ScmiStatusError.is(oversize) && oversize.status).toBe(ScmiStatus.COMMS_ERROR);
+      expect(faults.counts).toMatchObject({ 'busy-channel': 1, 'output-size': 1 });
+      faults.add({ match: { times: 1 }, action: { kind: 'smt-status', status: 0 } });
+      if (shmem === 'dynamic') {
+        // MSG: no channel_status to write — the command goes through, and the rule keeps its firing.
+        expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+        expect(faults.counts['smt-status']).toBe(0);
+      } else {
+        const e = await settle(vendor(agent));
+        expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.COMMS_ERROR);
+        expect(faults.counts['smt-status']).toBe(1);
+      }
+      await agent.remove();
+    });
+
     it('should complete with COMMS_ERROR when the PTA returns an unknown TEE result', async () => {
       h = await createOpteeHarness({ shmem });
       const agent = await h.create();

@@ -267,6 +267,7 @@ export class EmulatedOptee {
       clock: options.clock,
       platformTimeoutMs: timeout,
       msgBufferSize,
+      faults: this.faults,
     });
     const pta = new ScmiPta(this.#server, caps, this.faults);
     this.#pta = pta;

@@ -165,6 +165,15 @@ const NO_MATCH: OpteeWireFaultMatch = Object.freeze({});
 /**
  * The wire fault rules of an emulated OP-TEE, with counts of what fired.
  *
+ * Every rule that fires on an invocation acts on it, in rule order (two `output-size` rules
+ * both change the size), with these exceptions: the first `tee-result` or `hang-until-cancel`
+ * that fires ends the invocation by itself — the rules after it do not fire (their `nth` still
+ * counts it) and the ones before it are taken back; a `busy-channel` leaves nothing for
+ * `output-size` and `smt-status` to act on; and a rule whose invocation ends without it acting
+ * (refused before it is processed, found busy, never answered, `smt-status` on a MSG channel)
+ * is taken back too. So {@link OpteeWireFaults.counts} counts the faults that acted, and a
+ * `times` rule spends its firings on invocations it acted on.
+ *
  * @example
  * ```ts
  * const id = optee.faults.add({ action: { kind: 'output-size', excess: 32 } });
@@ -228,18 +237,55 @@ export class OpteeWireFaults {
     return this.#list.counts;
   }
 
-  /** @internal The actions that fire on an invocation of `command` on `channelId`. */
+  /**
+   * @internal The actions that fire on an invocation of `command` on `channelId`, in rule order.
+   * The first `tee-result` or `hang-until-cancel` that fires ends the look and is all that is
+   * returned: the PTA then processes nothing, so the rules that fired before it are taken back
+   * (see {@link OpteeWireFaults.withdraw}) and the ones after it only count the invocation as
+   * matched (their `nth`), without firing.
+   */
   public select(channelId: number, command: number): OpteeWireFaultAction[] {
     if (this.#list.isEmpty) return NONE;
     const fired: OpteeWireFaultAction[] = [];
+    let ended = false;
     for (const r of this.#list.states) {
       const m = r.rule.match ?? NO_MATCH;
       if (m.channelId !== undefined && m.channelId !== channelId) continue;
       if (m.command !== undefined && m.command !== command) continue;
-      if (!this.#list.fires(r, m, r.rule.action.kind)) continue;
-      fired.push(r.rule.action);
+      if (ended) {
+        this.#list.see(r);
+        continue;
+      }
+      const action = r.rule.action;
+      if (!this.#list.fires(r, m, action.kind)) continue;
+      if (action.kind === 'tee-result' || action.kind === 'hang-until-cancel') {
+        this.withdraw(fired);
+        fired.length = 0;
+        ended = true;
+      }
+      fired.push(action);
     }
     return fired;
+  }
+
+  /**
+   * @internal Takes back the firings of `actions` (from {@link OpteeWireFaults.select}) but those
+   * of kind `applied`: the invocation they fired on ended without them acting (refused
+   * before processing, the channel busy, no response, a `busy-channel` instead of a response, an
+   * `smt-status` on a MSG channel). Each rule's fired count and its kind's count go back by one,
+   * so a `times` rule keeps that firing for a later invocation; its match stays counted. A rule
+   * removed meanwhile is not found, and its count stays.
+   */
+  public withdraw(actions: readonly OpteeWireFaultAction[], applied?: OpteeWireFaultKind): void {
+    for (const action of actions) {
+      if (action.kind === applied) continue;
+      for (const r of this.#list.states) {
+        if (r.rule.action === action) {
+          this.#list.withdraw(r, action.kind);
+          break;
+        }
+      }
+    }
   }
 }
 

@@ -10,7 +10,7 @@ import { TeeResult } from '../tee/tee-result.js';
 import { OPTEE_MSG_BUFFER_MIN_SIZE, SCMI_SEC_PAYLOAD_SIZE } from '../wire/pta-scmi.js';
 import type { OpteeWireLayout } from '../wire/optee-wire-layout.js';
 import * as smtLayout from '../wire/smt-layout.js';
-import type { OpteeWireFaultAction } from './optee-wire-fault.js';
+import type { OpteeWireFaultAction, OpteeWireFaults } from './optee-wire-fault.js';
 import type { PtaParam } from './pseudo-ta.js';
 
 // Hot imported values read once, at load: the per-message paths then read module-local bindings,
@@ -119,6 +119,11 @@ export interface ScmiMsgServerOptions {
    * responses are sized to it less the 4-byte header, unless a static SMT area is smaller.
    */
   readonly msgBufferSize: number;
+  /**
+   * The wire fault rules the entries' `faults` come from: a firing an invocation ends without
+   * applying is taken back there ({@link OpteeWireFaults.withdraw}).
+   */
+  readonly faults: OpteeWireFaults;
 }
 
 /** A response carrying only PROTOCOL_ERROR, for responses that do not fit (`scmi_write_response`). */
@@ -351,7 +356,9 @@ export class ScmiMsgServer {
     faults: readonly OpteeWireFaultAction[],
     call: ServerCompletion,
   ): void {
-    if (hasBusyFault(faults) || !this.#claim(channel)) {
+    const busyFault = hasBusyFault(faults);
+    if (busyFault || !this.#claim(channel)) {
+      this.#o.faults.withdraw(faults, busyFault ? 'busy-channel' : undefined);
       this.#busy++;
       smtFail(area, call);
       return;
@@ -359,13 +366,12 @@ export class ScmiMsgServer {
     const status = smtRead(area, SMT_STATUS);
     // size_t arithmetic, as in C: a length below 4 wraps to a huge size and is refused.
     const inSize = (smtRead(area, SMT_LENGTH) - 4) >>> 0;
-    if (inSize > MAX_PAYLOAD || SMT_PAYLOAD + inSize > area.byteLength) {
-      this.#rejected++;
-      channel.busy = false;
-      smtFail(area, call);
-      return;
-    }
-    if ((status & (SMT_STATUS_ERROR | SMT_STATUS_FREE)) !== 0) {
+    if (
+      inSize > MAX_PAYLOAD ||
+      SMT_PAYLOAD + inSize > area.byteLength ||
+      (status & (SMT_STATUS_ERROR | SMT_STATUS_FREE)) !== 0
+    ) {
+      this.#o.faults.withdraw(faults);
       this.#rejected++;
       channel.busy = false;
       smtFail(area, call);
@@ -381,15 +387,18 @@ export class ScmiMsgServer {
         return;
       }
     } catch (error) {
+      this.#o.faults.withdraw(faults);
       crashed(channel, call, error);
       return;
     }
     if (this.#dropped(channel, request)) {
+      this.#o.faults.withdraw(faults);
       smtFail(area, call);
       return;
     }
     this.#wait(channel, readU32(request, 0), call, (late) => {
       if (late === undefined) {
+        this.#o.faults.withdraw(faults);
         channel.busy = false;
         smtFail(area, call);
       } else smtRespond(channel, area, faults, request, late, call);
@@ -424,11 +433,14 @@ export class ScmiMsgServer {
       input.buffer === undefined ||
       output.buffer === undefined
     ) {
+      this.#o.faults.withdraw(faults);
       this.#rejected++;
       call.complete(BAD_PARAMETERS);
       return;
     }
-    if (hasBusyFault(faults) || !this.#claim(channel)) {
+    const busyFault = hasBusyFault(faults);
+    if (busyFault || !this.#claim(channel)) {
+      this.#o.faults.withdraw(faults, busyFault ? 'busy-channel' : undefined);
       this.#busy++;
       call.complete(BUSY);
       return;
@@ -437,18 +449,23 @@ export class ScmiMsgServer {
     try {
       const response = this.#process(channel, request);
       if (response !== undefined) {
+        // A MSG channel has no channel_status: `smt-status` does not act on it.
+        this.#o.faults.withdraw(faults, 'output-size');
         msgRespond(channel, output, faults, request, response, call);
         return;
       }
     } catch (error) {
+      this.#o.faults.withdraw(faults);
       crashed(channel, call, error);
       return;
     }
     if (this.#dropped(channel, request)) {
+      this.#o.faults.withdraw(faults);
       call.complete(COMMUNICATION);
       return;
     }
     this.#wait(channel, readU32(request, 0), call, (late) => {
+      this.#o.faults.withdraw(faults, late === undefined ? undefined : 'output-size');
       if (late === undefined) {
         channel.busy = false;
         call.complete(COMMUNICATION);

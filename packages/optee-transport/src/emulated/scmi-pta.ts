@@ -205,6 +205,7 @@ export class ScmiPta implements PseudoTa {
       this.#refuse(call, BAD_STATE);
       return;
     }
+    // A `tee-result` or `hang-until-cancel` that fires comes alone (OpteeWireFaults.select).
     const faults = this.#faults.select(channelId, command);
     for (const f of faults) {
       if (f.kind === 'tee-result') {
@@ -224,6 +225,7 @@ export class ScmiPta implements PseudoTa {
     const area = command === PROCESS_SMT_CHANNEL ? channel.staticArea : (p[1] as PtaParam).buffer;
     if (area === undefined) {
       // scmi_entry_smt: "No shared buffer for channel": nothing is processed, the PTA succeeds.
+      this.#faults.withdraw(faults);
       this.#withoutArea++;
       call.complete(SUCCESS);
       return;
