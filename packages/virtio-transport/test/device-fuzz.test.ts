@@ -604,7 +604,10 @@ class Model {
   ): void {
     this.respondTarget = null;
     this.respondBytes = bytes.slice();
-    if (serial !== this.currentLink) return; // a stale link: the device ignores it
+    if (serial !== this.currentLink) {
+      this.expected.unmatchedResponses++; // a stale link: the device drops it
+      return;
+    }
     const device = this.device;
     if (
       device === undefined ||

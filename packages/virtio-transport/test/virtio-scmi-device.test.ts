@@ -202,6 +202,28 @@ describe(VirtioScmiDevice, () => {
       done();
     });
 
+    it('should neither negotiate features nor start after a bad status write before DRIVER_OK, until a reset', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.status(0);
+      await driver.status(ACKNOWLEDGE | DRIVER);
+      // DRIVER cleared: a driver error before any feature was negotiated.
+      expect(await driver.status(ACKNOWLEDGE)).toBe(ACKNOWLEDGE | DRIVER | DEVICE_NEEDS_RESET);
+      // The rest of a handshake, as if nothing happened: FEATURES_OK refused, DRIVER_OK refused.
+      const status = await driver.start({ reset: false });
+      expect(status & (FEATURES_OK | DEVICE_NEEDS_RESET)).toBe(DEVICE_NEEDS_RESET);
+      expect(device.stats).toMatchObject({
+        badStatusWrites: 1,
+        featuresRefused: 2,
+        startsRefused: 1,
+        starts: 0,
+      });
+      expect([device.live, platform.connects]).toEqual([false, 0]);
+      // A reset clears it: the next handshake starts the device.
+      expect(await driver.start()).toBe(ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
+      expect([device.live, platform.connects, device.stats.starts]).toEqual([true, 1, 1]);
+      done();
+    });
+
     it('should count a refused FEATURES_OK and a refused DRIVER_OK', async () => {
       const { device, driver, done } = setup();
       // A feature the device never offered: FEATURES_OK stays clear (refused at the write that
@@ -347,6 +369,28 @@ describe(VirtioScmiDevice, () => {
       expect(readU32(driver.bytes.subarray(a.response), 0) >>> 18).toBe(5);
       link?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 5), 0)); // a duplicate
       expect(device.stats).toMatchObject({ deferred: 1, lateResponses: 1, unmatchedResponses: 4 });
+      done();
+    });
+
+    it('should drop and count a response through the link of a device reset since', async () => {
+      const { platform, device, driver, done } = setup();
+      await driver.start();
+      platform.reply = () => undefined;
+      driver.command(0, command(5));
+      await driver.kick();
+      const stale = platform.link;
+      expect(await driver.status(0)).toBe(0);
+      await driver.start();
+      driver.command(0, command(5)); // the same header, in the same buffer, on the new link
+      await driver.kick();
+      stale?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 5), 0));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([]);
+      expect(device.stats).toMatchObject({ lateResponses: 0, unmatchedResponses: 1 });
+      platform.link?.respond(0, encodeMsgResponse(buildHeader(0x3, 0, 0x10, 5), 0));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 8 }]);
+      expect(device.stats).toMatchObject({ lateResponses: 1, unmatchedResponses: 1 });
       done();
     });
 
@@ -636,6 +680,28 @@ describe(VirtioScmiDevice, () => {
         expect(driver.cmdq.loadUsedFlags()).toBe(0);
         done();
       });
+    });
+
+    it('should leave an idle cmdq alone on a kick: no suppression field written (a cache line the driver reads)', async () => {
+      const { device, driver, done } = setup();
+      await driver.start(); // without EVENT_IDX: suppression by used.flags
+      driver.command(0, command(1));
+      await driver.kick();
+      expect(driver.usedCmdq().map((u) => u.id)).toEqual([0]);
+      const spy = jest.spyOn(SplitRing.prototype, 'storeUsedFlags');
+      const commands = device.stats.commands;
+      try {
+        await driver.kick(); // nothing new on either queue
+        expect(spy).not.toHaveBeenCalled();
+        driver.command(2, command(2));
+        await driver.kick(); // and a kick with work still takes it
+        expect(spy).toHaveBeenCalled();
+      } finally {
+        spy.mockRestore();
+      }
+      expect(device.stats.commands).toBe(commands + 1);
+      expect(driver.usedCmdq().map((u) => u.id)).toEqual([2]);
+      done();
     });
 
     it('should need a reset when the driver moves avail.idx past the queue size', async () => {

@@ -340,9 +340,11 @@ export class VirtioScmiDevice {
     if (this.#closed) return;
     this.#stats.kicks++;
     this.#handleStatus();
-    if (this.#cmdq !== undefined) this.#processCmdq(this.#cmdq);
-    // The kick is shared by both queues: an idle eventq (no buffer offered since the last look)
-    // has nothing to take, and no delayed response waiting for a buffer can be written.
+    // The kick is shared by both queues: an idle one (nothing made available since the last look,
+    // notifications asked for) is left alone — an idle cmdq has no chain to take, an idle eventq
+    // no buffer for a delayed response waiting for one — and its suppression fields unwritten.
+    const cmdq = this.#cmdq;
+    if (cmdq !== undefined && !cmdq.idle) this.#processCmdq(cmdq);
     const eventq = this.#eventq;
     if (eventq !== undefined && !eventq.idle) this.#serviceEventq(eventq);
   }
@@ -390,6 +392,9 @@ export class VirtioScmiDevice {
       this.#cmdq = undefined;
       this.#eventq = undefined;
     } else {
+      // A device that needs a reset (a bad status write, a refused start) negotiates nothing and
+      // does not start until the driver resets it, whatever it writes meanwhile.
+      const needsReset = (this.#status & NEEDS_RESET) !== 0;
       let status = requested | (this.#status & NEEDS_RESET);
       if (
         (requested & VirtioStatus.FEATURES_OK) !== 0 &&
@@ -401,7 +406,7 @@ export class VirtioScmiDevice {
         );
         const acceptable =
           (wanted & ~this.#offered) === 0n && hasFeature(wanted, VirtioFeature.VERSION_1);
-        if (acceptable) this.#features = wanted;
+        if (acceptable && !needsReset) this.#features = wanted;
         else {
           status &= ~VirtioStatus.FEATURES_OK;
           this.#stats.featuresRefused++;
@@ -411,7 +416,7 @@ export class VirtioScmiDevice {
         (status & VirtioStatus.DRIVER_OK) !== 0 &&
         (this.#status & VirtioStatus.DRIVER_OK) === 0
       ) {
-        if ((status & VirtioStatus.FEATURES_OK) === 0 || !this.#start()) {
+        if (needsReset || (status & VirtioStatus.FEATURES_OK) === 0 || !this.#start()) {
           status |= VirtioStatus.DEVICE_NEEDS_RESET;
           this.#stats.startsRefused++;
         }
@@ -481,7 +486,9 @@ export class VirtioScmiDevice {
       p2a,
       maxMsgSize: layout.maxMsgSize,
       respond: (channelId, bytes, command) => {
+        // A response to a command of a link the device reset since: no buffer holds it any more.
         if (generation === this.#generation) this.#respond(channelId, bytes, command);
+        else this.#stats.unmatchedResponses++;
       },
       post: (bytes) => generation === this.#generation && this.#post(bytes),
     };

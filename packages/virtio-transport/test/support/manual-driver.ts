@@ -61,11 +61,13 @@ export class ManualDriver {
 
   /** Runs the handshake up to DRIVER_OK; returns the final status. */
   public async start(
-    options: { features?: bigint; cmdqSize?: number; eventqSize?: number } = {},
+    options: { features?: bigint; cmdqSize?: number; eventqSize?: number; reset?: boolean } = {},
   ): Promise<number> {
     const r = this.wire.registers;
-    await this.status(0);
-    await this.status(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER);
+    if (options.reset !== false) {
+      await this.status(0);
+      await this.status(VirtioStatus.ACKNOWLEDGE | VirtioStatus.DRIVER);
+    }
     const features =
       options.features ??
       featureMask(VirtioFeature.VERSION_1) | featureMask(VirtioFeature.SCMI_P2A_CHANNELS);
