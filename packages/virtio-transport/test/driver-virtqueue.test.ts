@@ -385,5 +385,17 @@ describe(DriverVirtqueue, () => {
       vq.publish(0, 4);
       expect(ring.availEntry(0)).toBe(0);
     });
+
+    it('should ask for interrupts again, as the zeroed ring does, whatever it had asked before', () => {
+      const { ring, vq } = setup();
+      vq.disableInterrupts();
+      expect(ring.loadAvailFlags()).toBe(VIRTQ_AVAIL_F_NO_INTERRUPT);
+      vq.reset();
+      expect(ring.loadAvailFlags()).toBe(0);
+      expect(vq.idle).toBe(true);
+      // A drain then suppresses interrupts while it takes (it would not, believing them off).
+      vq.suspendInterrupts();
+      expect(ring.loadAvailFlags()).toBe(VIRTQ_AVAIL_F_NO_INTERRUPT);
+    });
   });
 });

@@ -14,6 +14,7 @@ import {
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { BaseMessageId, ClockMessageId } from '@scmi-ts/platform';
 import {
+  GuestMemoryAllocator,
   SplitRing,
   VirtioFeature,
   featureMask,
@@ -531,6 +532,74 @@ describe('virtio transport (same thread)', () => {
       await expect(agent.base.discoverSubVendor()).rejects.toMatchObject({ code: 'E_VIRTIO_BUSY' });
       await finish(h, agent);
     });
+  });
+
+  it('should work on a wire past 2 GiB, its buffers at addresses from 2^31 up', async () => {
+    const high = 2 ** 31;
+    // The driver's first allocation fills guest memory below 2^31 (not in its diagnostics): every
+    // buffer it allocates then lies above, where a signed shift of an address turns negative.
+    const allocate = Object.getOwnPropertyDescriptor(GuestMemoryAllocator.prototype, 'allocate')
+      ?.value as (this: GuestMemoryAllocator, size: number) => number;
+    const filled = new WeakSet<GuestMemoryAllocator>();
+    const addresses: number[] = [];
+    const spy = jest.spyOn(GuestMemoryAllocator.prototype, 'allocate').mockImplementation(function (
+      this: GuestMemoryAllocator,
+      size: number,
+    ) {
+      if (!filled.has(this)) {
+        filled.add(this);
+        allocate.call(this, high - this.start);
+      }
+      const addr = allocate.call(this, size);
+      addresses.push(addr);
+      return addr;
+    });
+    try {
+      const h = createVirtioHarness({
+        wire: { cmdqSize: 8, eventqSize: 4, guestMemoryBytes: high + 64 * 1024 },
+      });
+      expect(h.wire.sab.byteLength).toBeGreaterThan(high);
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'notification-storm', count: 1, protocolId: BASE, messageId: 0 },
+      });
+      const agent = await h.create({ maxMsg: 4 });
+      expect(Math.min(...addresses)).toBeGreaterThanOrEqual(high);
+      expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+      expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+      await h.clock.runTasks();
+      const p2a = stats(agent, 'p2a:0');
+      // One notification per DISCOVER_VENDOR: the probe's and these two.
+      expect(p2a.notifications + p2a.badMessages.nomem).toBe(3);
+      expect(p2a.badMessages.invalid + p2a.badMessages.oversize).toBe(0);
+      await finish(h, agent);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('should never send a command waiting for a slot once shutdown failed its transfer', async () => {
+    const h = createVirtioHarness({ auto: false, wire: { cmdqSize: 2, eventqSize: 4 } });
+    const probe = h.create({ maxMsg: 2, rxTimeoutMs: 10_000 });
+    await h.clock.runUntilIdle();
+    const agent = await probe;
+    // A's response is refused (oversize): its slot is back, its transfer waits for its timeout.
+    h.device.faults.add({ kind: 'used-len-oversize', times: 1 });
+    const a = agent.base.discoverVendor().catch((e: unknown) => e);
+    const b = agent.base.discoverSubVendor().catch((e: unknown) => e); // waits for A's slot
+    await h.clock.runTasks(); // no time passes: A has not timed out
+    expect(stats(agent, 'a2p:0').badMessages.oversize).toBe(1);
+    const commands = h.device.stats.commands;
+    // Shutdown fails A and B; A's end frees its slot before the cmdq quiesces: B must not take it.
+    const removing = agent.remove();
+    await h.clock.runTasks();
+    await removing;
+    expect(await a).toBeInstanceOf(ScmiShutdownError);
+    expect(await b).toBeInstanceOf(ScmiShutdownError);
+    expect(h.device.stats.commands).toBe(commands);
+    // Nothing held by the device but the eventq's buffers (B's would be one more, posted).
+    expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(h.wire.layout.eventqSize);
+    await finish(h);
   });
 
   describe('after a drain that took used buffers', () => {

@@ -121,8 +121,10 @@ export class CmdqChannel implements TransportChannel {
     this.#maxPayload = layout.maxMsgSize;
     const sab = driver.wire.sab;
     this.#u8 = new Uint8Array(sab);
-    this.#u32 = new Uint32Array(sab, 0, sab.byteLength >> 2);
-    this.#i32 = new Int32Array(sab, 0, sab.byteLength >> 2);
+    // Unsigned arithmetic on wire offsets (`/ 4`, `>>> 2`): a wire reaches 4 GiB, and a signed
+    // shift turns an offset from 2^31 up negative.
+    this.#u32 = new Uint32Array(sab, 0, sab.byteLength / 4);
+    this.#i32 = new Int32Array(sab, 0, sab.byteLength / 4);
     this.#state = new Uint8Array(slots);
     this.#valid = new Uint8Array(slots);
     this.#delivered = new Uint8Array(slots);
@@ -266,13 +268,13 @@ export class CmdqChannel implements TransportChannel {
     const request = this.#request[slot] as number;
     const response = this.#response[slot] as number;
     const n = xfer.txLen;
-    this.#u32[request >> 2] = xfer.header;
+    this.#u32[request >>> 2] = xfer.header;
     const u8 = this.#u8;
     const tx = xfer.tx;
     const base = request + 4;
     for (let i = 0; i < n; i++) u8[base + i] = tx[i] as number;
     // A header no command has: a buffer returned unwritten cannot pass for a response.
-    this.#u32[response >> 2] = 0;
+    this.#u32[response >>> 2] = 0;
     const head = slot << 1;
     const ring = this.#vq.ring;
     ring.writeDesc(head, request, 4 + n, NEXT, head + 1);
@@ -482,7 +484,7 @@ export class CmdqChannel implements TransportChannel {
       sink.badMessage('invalid');
       return false;
     }
-    const got = this.#u32[(this.#response[slot] as number) >> 2] as number;
+    const got = this.#u32[(this.#response[slot] as number) >>> 2] as number;
     const reason = replyHeaderDefect(got, this.#headers[slot] as number);
     if (reason === undefined) return true;
     sink.badMessage(reason);
@@ -503,7 +505,12 @@ export class CmdqChannel implements TransportChannel {
     }
     const response = this.#response[slot] as number;
     const len = Math.min(this.#usedLen[slot] as number, this.#pdu);
-    xfer.receiveResponse(this.#i32[(response + 4) >> 2] as number, this.#u8, response + 8, len - 8);
+    xfer.receiveResponse(
+      this.#i32[(response + 4) >>> 2] as number,
+      this.#u8,
+      response + 8,
+      len - 8,
+    );
   }
 
   /** The cmdq carries no notifications. */
@@ -577,7 +584,15 @@ export class CmdqChannel implements TransportChannel {
     this.#state[slot] = FREE;
     this.#xfers[slot] = undefined;
     // No waiter is left once the cmdq broke, quiesced or the device failed (they failed then).
-    const waiter = this.#guard.closed ? undefined : this.#waiters.shift();
+    let waiter = this.#guard.closed ? undefined : this.#waiters.shift();
+    // A waiter whose transfer core already failed (the agent's shutdown fails every transfer
+    // before its channels quiesce) is refused, never sent: its caller was told it failed, and the
+    // platform must not carry it out (as the mailbox and OP-TEE channels refuse theirs).
+    while (waiter !== undefined && waiter.xfer.state !== 'sent') {
+      waiter.timer.cancel();
+      waiter.reject(new ScmiShutdownError(this.#setup.agent, 'send'));
+      waiter = this.#waiters.shift();
+    }
     if (waiter === undefined) {
       this.#free.push(slot);
       return;

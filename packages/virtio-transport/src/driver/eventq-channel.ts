@@ -72,8 +72,10 @@ export class EventqChannel implements TransportChannel {
     this.#label = `p2a:${setup.channel.id}`;
     const sab = driver.wire.sab;
     this.#u8 = new Uint8Array(sab);
-    this.#u32 = new Uint32Array(sab, 0, sab.byteLength >> 2);
-    this.#i32 = new Int32Array(sab, 0, sab.byteLength >> 2);
+    // Unsigned arithmetic on wire offsets (`/ 4`, `>>> 2`): a wire reaches 4 GiB, and a signed
+    // shift turns an offset from 2^31 up negative.
+    this.#u32 = new Uint32Array(sab, 0, sab.byteLength / 4);
+    this.#i32 = new Int32Array(sab, 0, sab.byteLength / 4);
     this.#pdu = driver.wire.layout.pduSize;
     // One buffer per entry, up to Linux's cap; ids past it are never made available, so the
     // device returning one is refused as not in flight.
@@ -179,7 +181,7 @@ export class EventqChannel implements TransportChannel {
         continue;
       }
       const len = el.len;
-      const header = len >= 4 ? (this.#u32[(this.#addr[id] as number) >> 2] as number) : 0;
+      const header = len >= 4 ? (this.#u32[(this.#addr[id] as number) >>> 2] as number) : 0;
       // A notification needs its header; anything else core would take as a (delayed) response,
       // which needs its status too.
       if (len < 4 || (headerType(header) !== ScmiMessageType.NOTIFICATION && len < 8)) {
@@ -209,7 +211,7 @@ export class EventqChannel implements TransportChannel {
     const addr = this.#addr[id] as number;
     // A header no notification or delayed response has (a command's): a buffer the device returns
     // without writing it is refused, not taken for the message it held before (as the cmdq does).
-    this.#u32[addr >> 2] = 0;
+    this.#u32[addr >>> 2] = 0;
     this.#vq.ring.writeDesc(id, addr, this.#pdu, WRITE, 0);
     this.#vq.publish(id, this.#pdu);
     this.#requeued = true;
@@ -243,7 +245,7 @@ export class EventqChannel implements TransportChannel {
     const id = ctx as number;
     const addr = this.#addr[id] as number;
     xfer.receiveResponse(
-      this.#i32[(addr + 4) >> 2] as number,
+      this.#i32[(addr + 4) >>> 2] as number,
       this.#u8,
       addr + 8,
       (this.#usedLen[id] as number) - 8,

@@ -330,6 +330,8 @@ export class DriverVirtqueue {
     this.#counted = 0;
     this.#broken = undefined;
     this.ring.clear();
+    // A zeroed ring asks for every interrupt (avail.flags 0, used_event 0): so does the driver.
+    this.#interrupts = true;
     this.#usedEventShadow = -1;
     this.#availFlagsShadow = -1;
     return unread;
