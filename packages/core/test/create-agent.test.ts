@@ -1349,6 +1349,41 @@ describe(createAgent, () => {
         });
       });
 
+      it('should disable every source of a platform that answers each in time, however long they queue behind each other', async () => {
+        const h = createHarness();
+        // One transfer: the sixteen disables go out one after another, 20 ms each (the RX timeout
+        // is 30 ms, the removal's bound 90 ms): 320 ms in all, and none given up.
+        const agent = await h.create({ rxTimeoutMs: 30, maxMsg: 1 });
+        registerNotifyCommands(agent);
+        for (let source = 0; source < 8; source++) {
+          for (const protocolId of [0x14, 0x15])
+            await agent.events.subscribe({ protocolId, eventId: 0, source }, () => undefined);
+        }
+        h.platform.delay = (req) => (req.messageId === 0x9 ? 20 : undefined);
+        const sent = h.platform.requests.length;
+        const start = h.clock.now();
+        const removing = agent.remove();
+        await h.clock.runUntilIdle();
+        await removing;
+        const disables = h.platform.requests
+          .slice(sent)
+          .filter((r) => r.messageId === 0x9)
+          .map(
+            (r) => `${r.protocolId.toString(16)}:${readU32(r.payload, 0)}:${readU32(r.payload, 4)}`,
+          );
+        expect(disables.sort()).toEqual(
+          [0x14, 0x15]
+            .flatMap((p) => [0, 1, 2, 3, 4, 5, 6, 7].map((s) => `${p.toString(16)}:${s}:0`))
+            .sort(),
+        );
+        expect(h.clock.now() - start).toBe(320);
+        expect(agent.diagnostics.notifications).toMatchObject({
+          disabledAtRemoval: 16,
+          disableFailures: 0,
+        });
+        expect(h.clock.armedTimers).toBe(0);
+      });
+
       it('should send nothing and start the teardown at once when told not to disable (a platform known to be gone)', async () => {
         const h = createHarness();
         const agent = await h.create({ rxTimeoutMs: 30 });

@@ -64,6 +64,50 @@ describe('a reply whose token names a transfer not yet written', () => {
   );
 });
 
+describe('a delayed response whose token names a transfer not yet written', () => {
+  /** Posts a delayed response with `token` (Base `messageId`, SUCCESS) into the P2A area, and rings. */
+  function postDelayed(h: Hand, messageId: number, token: number): void {
+    h.p2a.setHeader(packHeader({ messageId, type: 2, protocolId: 0x10, token }));
+    h.p2a.writePayload(new Uint8Array(4), 0, 4); // status SUCCESS
+    h.p2a.setLength(8);
+    h.p2a.setStatus(0); // the agent's to read
+    h.ringP2a();
+  }
+
+  it('should not complete that transfer (it waits for the channel lock): counted unexpected, and it goes out and completes later', async () => {
+    const h = createHand(false);
+    const agent = await h.probe({ a2p: [{ id: 0 }] });
+    const p2aUnexpected = (): number =>
+      defined(h.wire.wire.monitor.channel('p2a:0')).counters.badMessages.unexpected;
+    const held = h.holdAnswers();
+    const first = agent.transact(0x10, 0x0);
+    // An asynchronous command waiting for the lock: a delayed response may overtake its response.
+    const queued = agent.transact(0x10, 0x1, undefined, { async: true });
+    queued.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    await h.clock.advance(1);
+    const written = headerToken(h.a2p.header());
+    const before = p2aUnexpected();
+    postDelayed(h, 0x1, (written + 1) % 1024);
+    await h.clock.advance(1);
+    expect(p2aUnexpected()).toBe(before + 1);
+    h.answer(defined(held()));
+    await h.clock.advance(1);
+    await expect(first).resolves.toBeInstanceOf(Uint8Array);
+    // The queued command is written now, answered, and completed by its own delayed response.
+    expect(headerToken(h.a2p.header())).toBe((written + 1) % 1024);
+    h.answer(defined(held()));
+    await h.clock.advance(1);
+    postDelayed(h, 0x1, (written + 1) % 1024);
+    await h.clock.advance(1);
+    await expect(queued).resolves.toBeInstanceOf(Uint8Array);
+    expect(counters(h).failed).toBe(0);
+    const removing = agent.remove();
+    await h.clock.runUntilIdle();
+    await removing;
+    h.platform.close();
+  });
+});
+
 describe('a reply with no doorbell whose token names a transfer not yet written', () => {
   it('should be counted unexpected when the next command is written over it, not handed to core', async () => {
     const h = createHand(false);

@@ -201,8 +201,8 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
   const { config, transport, clock } = ctx;
   const d = transport.descriptor;
   // The removal's disable of an event waits for an enable or disable of it under way, then sends
-  // its own command: each takes one RX timeout at most. Three bound a descriptor whose
-  // setNotifyEnabled never settles.
+  // its own command: each takes one RX timeout at most. Three, without any of the removal's
+  // commands settling, bound a descriptor whose setNotifyEnabled never settles.
   const hub = new NotificationHub(
     config.name,
     clock,

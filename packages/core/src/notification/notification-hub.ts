@@ -113,7 +113,7 @@ export interface NotificationStats {
    */
   readonly sourceErrors: number;
   /**
-   * Notify-disable commands the agent's removal sent for events a subscriber still held enabled
+   * Notify-disable commands the agent's removal issued for events a subscriber still held enabled
    * (see {@link NotificationHub.disableEvents}), failed ones included.
    */
   readonly disabledAtRemoval: number;
@@ -201,7 +201,7 @@ export class NotificationHub {
 
   /**
    * Creates a hub whose queues hold `depth` notifications of up to `capacity` bytes each; the
-   * removal waits at most `disableBoundMs` for each event's disable, its turn included (see
+   * removal gives up on its notify-disables once `disableBoundMs` passed without one settling (see
    * {@link NotificationHub.disableEvents}; default 60 s).
    */
   public constructor(
@@ -406,10 +406,13 @@ export class NotificationHub {
    * From the call on, a subscribe is refused (`E_SHUTDOWN`) and an unsubscribe only forgets its
    * handler. Each event's commands run after any enable or disable of that event already under
    * way, and every event's at once, with the transport's timeout: a platform that answers nothing
-   * costs one timeout, not one per event. Each event is waited for `disableBoundMs` at most (the
-   * constructor's; the agent gives three times its RX timeout: an enable or disable under way, then
-   * the removal's own), its turn included, then given up as failed: a descriptor whose
-   * `setNotifyEnabled` never settles cannot hang the removal. Each command counts in
+   * costs one timeout, not one per event. The removal gives up on the events still waiting once
+   * `disableBoundMs` (the constructor's; the agent gives three times its RX timeout: an enable or
+   * disable under way, then the removal's own) passed without any of its commands settling or an
+   * event's turn coming, each counted as failed: a descriptor whose `setNotifyEnabled` never
+   * settles cannot hang the removal, while a platform that answers every command in time is never
+   * cut short, however many commands queue behind each other for a transfer or a channel that
+   * carries one message at a time. Each command counts in
    * `disabledAtRemoval`; a failure (an error status, a timeout, a transport error) in
    * `disableFailures` too, as does an event given up; nothing is thrown: the removal goes on.
    *
@@ -449,35 +452,52 @@ export class NotificationHub {
   }
 
   async #disableAll(events: ReadonlySet<string>): Promise<void> {
-    await Promise.all(
-      [...events].map((eventKey) => {
-        // Bounded as a whole, the wait for its turn included: an enable or disable of the event
-        // under way that never settles would otherwise hold the removal for ever. Given up, the
-        // event counts one failure, and its turn, should it come after all, sends nothing.
-        let givenUp = false;
-        return this.#bounded(
-          this.#inTurn(eventKey, () =>
-            givenUp ? Promise.resolve() : this.#disableEvent(eventKey),
-          ),
-        ).catch(() => {
-          givenUp = true;
-          this.#disableFailures++;
-        });
-      }),
-    );
+    // One watchdog for the whole removal, re-armed each time one of its commands settles (or an
+    // event's turn comes): the removal gives up on what is left only once `disableBoundMs` passed
+    // without progress. A bound per event would cut short a platform that answers every command
+    // in time: the commands of all sources and events go out at once and queue behind each other
+    // (for a transfer, or a channel that carries one message at a time, as SMT does), so the last
+    // of sixteen may settle long after the first. An enable or disable under way, or a
+    // `setNotifyEnabled`, that never settles still cannot hold the removal for ever.
+    const watchdog = new Watchdog(this.#clock, this.#disableBoundMs, this.#agent);
+    try {
+      await Promise.all(
+        [...events].map((eventKey) => {
+          // Given up, the event counts one failure, and its turn, should it come after all, sends
+          // nothing.
+          let givenUp = false;
+          return watchdog
+            .race(
+              this.#inTurn(eventKey, () => {
+                if (givenUp) return Promise.resolve();
+                watchdog.progress();
+                return this.#disableEvent(eventKey, watchdog);
+              }),
+            )
+            .catch(() => {
+              givenUp = true;
+              this.#disableFailures++;
+            });
+        }),
+      );
+    } finally {
+      watchdog.stop();
+    }
   }
 
   /** Disables `protocol:event` for every source its subscribers hold enabled (see `disableEvents`). */
-  async #disableEvent(eventKey: string): Promise<void> {
+  async #disableEvent(eventKey: string, watchdog: Watchdog): Promise<void> {
     const event = this.#notifiable(eventKey);
     if (event === undefined) return;
     await Promise.all(
       this.#sourcesEnabled(eventKey).map(async (source) => {
-        this.#disabledAtRemoval++; // sent, whatever comes of it
+        this.#disabledAtRemoval++; // issued, whatever comes of it
         try {
           await event.setNotifyEnabled?.(source, false);
         } catch {
           this.#disableFailures++;
+        } finally {
+          watchdog.progress();
         }
       }),
     );
@@ -498,25 +518,6 @@ export class NotificationHub {
     return (this.#enabled.get(`${eventKey}:*`) ?? 0) > 0
       ? [undefined]
       : this.#subscribedSources(eventKey);
-  }
-
-  /**
-   * `work`, or a rejection once `disableBoundMs` passed without it settling; the timer is
-   * cancelled as soon as it does.
-   */
-  #bounded(work: Promise<void>): Promise<void> {
-    let timer: TimerHandle | undefined;
-    const bound = new Promise<never>((_resolve, reject) => {
-      timer = this.#clock.setTimeout(() => {
-        reject(
-          new ScmiError(
-            'E_TIMEOUT',
-            `${this.#agent}: an event's disable did not settle in ${this.#disableBoundMs} ms`,
-          ),
-        );
-      }, this.#disableBoundMs);
-    });
-    return Promise.race([work, bound]).finally(() => timer?.cancel());
   }
 
   /** The sources of `protocol:event` that have subscribers of their own. */
@@ -717,4 +718,58 @@ function defaultSource(payload: Uint8Array): number | undefined {
       ((payload[7] as number) << 24)) >>>
     0
   );
+}
+
+/**
+ * The removal's bound on notify-disables (see `NotificationHub.disableEvents`): a promise that
+ * rejects once `ms` passed since the last {@link Watchdog.progress}; {@link Watchdog.stop} cancels
+ * its timer.
+ */
+class Watchdog {
+  readonly #clock: Clock;
+  readonly #ms: number;
+  readonly #agent: string;
+  readonly #expired: Promise<never>;
+  #reject: ((error: Error) => void) | undefined;
+  #timer: TimerHandle | undefined;
+  #stopped = false;
+
+  public constructor(clock: Clock, ms: number, agent: string) {
+    this.#clock = clock;
+    this.#ms = ms;
+    this.#agent = agent;
+    this.#expired = new Promise<never>((_resolve, reject) => {
+      this.#reject = reject;
+    });
+    // Read through race(); handled here so that an expiry nobody races is no unhandled rejection.
+    this.#expired.catch(() => undefined);
+    this.progress();
+  }
+
+  /** `work`, or a rejection once the watchdog expired first. */
+  public race(work: Promise<void>): Promise<void> {
+    return Promise.race([work, this.#expired]);
+  }
+
+  /** Something settled: the bound starts again from now. */
+  public progress(): void {
+    if (this.#stopped) return;
+    this.#timer?.cancel();
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#reject?.(
+        new ScmiError(
+          'E_TIMEOUT',
+          `${this.#agent}: no notify-disable of the removal settled in ${this.#ms} ms`,
+        ),
+      );
+    }, this.#ms);
+  }
+
+  /** Cancels the timer; later progress arms none. */
+  public stop(): void {
+    this.#stopped = true;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+  }
 }

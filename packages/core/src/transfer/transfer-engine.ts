@@ -768,7 +768,13 @@ export class TransferEngine implements XferOwner {
     }
     // Delayed response: only after a successful response (or overtaking it) — a platform
     // sends none for a command it refused, and its status must not turn the refusal into a
-    // success before the caller has read it.
+    // success before the caller has read it — and only for a command the transport sent: one
+    // whose send still waits (for a channel lock, a free area, a buffer) was never written, and
+    // the platform cannot answer it (its token is predictable: this is a guess or a stale reply).
+    if (!xfer.onWire) {
+      this.countBad(channel, 'unexpected', header);
+      return;
+    }
     if (
       !xfer.isAsync ||
       (xfer.state !== 'sent' && xfer.state !== 'response') ||
