@@ -8,7 +8,7 @@ import {
   createDefaultPlatformConfig,
   type PlatformConfig,
 } from '@scmi-ts/platform';
-import { Harness, command } from './support/harness';
+import { Harness, command, whileTimersFail } from './support/harness';
 
 const BASE = ScmiProtocolId.BASE;
 
@@ -182,6 +182,36 @@ describe('Base protocol (0x10)', () => {
       expect(events[0]?.words).toEqual([1, 1, 0xf0044003, 0]);
       expect(events[1]?.words).toEqual([1, 0]);
       expect(h.links.get(2)?.posted).toHaveLength(0);
+    });
+
+    it('should never throw from handle when the error event cannot be sent: a post that throws, a fault timer the clock cannot arm', () => {
+      expect(h.call(BASE, BaseMessageId.NOTIFY_ERRORS, [1]).status).toBe(ScmiStatus.SUCCESS);
+      const link = h.link(1);
+      link.accept = () => {
+        throw new Error('the link failed');
+      };
+      expect(h.platform.handle(1, 0, new Uint8Array([1, 2]))).toBeUndefined();
+      expect(h.platform.counters).toMatchObject({
+        requests: 1,
+        droppedRequests: 1,
+        notificationsPosted: 0,
+        notificationsDropped: 1,
+      });
+      // A P2A fault that delays the event, on a clock that cannot arm its timer.
+      link.accept = () => true;
+      h.platform.faults.add({ match: { stage: 'notification' }, action: { kind: 'delay', ms: 5 } });
+      const bad = command(BASE, 3, 1);
+      bad[3] = 0xf0; // reserved bits
+      expect(whileTimersFail(h.clock, () => h.platform.handle(1, 0, bad))).toBeUndefined();
+      expect(h.platform.counters).toMatchObject({
+        requests: 1,
+        droppedRequests: 2,
+        notificationsPosted: 0,
+        notificationsDropped: 2,
+      });
+      expect(h.platform.armedTimers).toBe(0);
+      expect(link.posted).toHaveLength(0);
+      expect(h.platform.connectedAgents).toEqual([1, 2]);
     });
 
     it('should unsubscribe, and reject reserved bits with INVALID_PARAMETERS', () => {

@@ -305,6 +305,29 @@ describe('Clock protocol (0x14)', () => {
       retry.close();
     });
 
+    it('should drop a delayed response whose post throws, at once and without retrying, never throwing from its timer', async () => {
+      const failing = new Harness(config(), { behaviour: { maxPostRetries: 2, postRetryMs: 3 } });
+      const link = failing.connect(1);
+      expect(set(failing, 1, 0, 300 * MHZ)).toBe(0); // accepted: the delayed response is pending
+      link.accept = () => {
+        throw new Error('the link failed');
+      };
+      await expect(failing.clock.advance(1)).resolves.toBeUndefined();
+      expect(get(failing, 0)).toBe(300 * MHZ); // the operation completed all the same
+      expect(failing.platform.counters).toMatchObject({
+        delayedResponsesPosted: 0,
+        delayedResponseRetries: 0,
+        delayedResponsesDropped: 1,
+        cancelledOnDisconnect: 0,
+      });
+      expect([failing.platform.armedTimers, failing.platform.pendingOperations]).toEqual([0, 0]);
+      link.accept = () => true;
+      await failing.clock.advance(20); // no retry comes
+      expect(link.posted).toHaveLength(0);
+      expect(failing.platform.connectedAgents).toEqual([1]);
+      failing.close();
+    });
+
     it('should not arm a retry once post disconnected the agent (a slow consumer on the peer port)', async () => {
       const gone = new Harness(config());
       const link = gone.connect(1);

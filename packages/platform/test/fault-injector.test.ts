@@ -412,6 +412,54 @@ describe(FaultInjector, () => {
       });
     });
 
+    it.each<[string, FaultRule['action'], boolean, number]>([
+      // kind, action, a response returned now, cancelled by the disconnect
+      ['late-reply', { kind: 'late-reply', ms: 50 }, false, 1],
+      ['reorder', { kind: 'reorder', maxHoldMs: 50 }, false, 1],
+      ['duplicate', { kind: 'duplicate', delayMs: 50 }, true, 1],
+      ['drop', { kind: 'drop' }, false, 0],
+    ])(
+      '%s: should arm nothing once the notification post of its own command disconnected the agent, counting what is lost as cancelled',
+      async (_kind, action, returned, cancelled) => {
+        expect(h.call(POWER, PowerMessageId.STATE_NOTIFY, [0, 1]).status).toBe(0);
+        h.platform.faults.add({
+          match: { protocolId: POWER, messageId: PowerMessageId.STATE_SET },
+          action,
+        });
+        // A link that closes its agent when it refuses a post, as the peer port does for a slow
+        // consumer: POWER_STATE_CHANGED, posted while STATE_SET is processed, disconnects agent 1.
+        const link = h.link(1);
+        link.accept = () => {
+          h.connection(1).disconnect();
+          return false;
+        };
+        const response = h.send(1, POWER, PowerMessageId.STATE_SET, [0, 0, OFF], 9);
+        expect(h.platform.snapshot().powerDomains[0]).toBe(OFF); // processed
+        expect(h.platform.connectedAgents).toEqual([2]);
+        if (returned)
+          expect(decodeAnswer(defined(response))).toMatchObject({ status: 0, token: 9 });
+        else expect(response).toBeUndefined();
+        expect(h.platform.armedTimers).toBe(0);
+        expect(h.clock.armedTimers).toBe(0);
+        expect(h.platform.counters).toMatchObject({
+          requests: 2,
+          responses: returned ? 2 : 1,
+          lateResponses: 0,
+          notificationsDropped: 1,
+          cancelledOnDisconnect: cancelled,
+        });
+        // Nothing follows, not even to a new connection of the agent (a held response would be
+        // released after its next response).
+        const again = h.connect(1);
+        h.platform.faults.clear();
+        expect(vendor(h, 10)).toBeDefined();
+        await h.clock.advance(100);
+        expect(link.responses).toHaveLength(0);
+        expect(again.responses).toHaveLength(0);
+        expect(h.platform.counters.lateResponses).toBe(0);
+      },
+    );
+
     it('should apply transforms first, then the first delivery change, in rule order', async () => {
       h.platform.faults.add({
         id: 'late',
@@ -602,6 +650,25 @@ describe(FaultInjector, () => {
       expect(h.link(1).posted.map((b) => b.byteLength)).toEqual([8]);
       await h.clock.advance(4);
       expect(h.link(1).posted.map((b) => b.byteLength)).toEqual([8, 16]);
+    });
+
+    it('delay: should count a delayed notification whose post throws when its timer fires as dropped, never throwing', async () => {
+      h.call(POWER, PowerMessageId.STATE_NOTIFY, [0, 1]);
+      h.platform.faults.add({ match: { stage: 'notification' }, action: { kind: 'delay', ms: 4 } });
+      expect(h.call(POWER, PowerMessageId.STATE_SET, [0, 0, OFF]).status).toBe(0);
+      expect(h.platform.armedTimers).toBe(1); // POWER_STATE_CHANGED, held by the rule
+      h.link(1).accept = () => {
+        throw new Error('the link failed');
+      };
+      await expect(h.clock.advance(4)).resolves.toBeUndefined();
+      expect(h.link(1).posted).toHaveLength(0);
+      expect(h.platform.counters).toMatchObject({
+        notificationsPosted: 0,
+        notificationsDropped: 1,
+        cancelledOnDisconnect: 0,
+      });
+      expect(h.platform.armedTimers).toBe(0);
+      expect(h.platform.connectedAgents).toEqual([1, 2]);
     });
   });
 

@@ -151,6 +151,40 @@ describe('Performance domain protocol (0x13)', () => {
       split.close();
     });
 
+    it('should return at most 0xfff levels per reply, reserved bits 15:12 zero, on a link that holds more', () => {
+      const many = Array.from({ length: 6000 }, (_, i) => ({
+        value: (i + 1) * 1000,
+        powerCost: i,
+        latencyUs: i & 0xffff,
+      }));
+      const base = createDefaultPlatformConfig();
+      const big = new Harness({
+        ...base,
+        performanceDomains: [
+          { name: 'many', levels: many },
+          defined(base.performanceDomains?.[1], 'the gpu domain'),
+        ],
+      });
+      // 65 536 bytes: status, num_levels, and 5 460 twelve-byte entries — more than 0xfff.
+      big.connect(1, true, 65_536);
+      const first = big.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [0, 0]);
+      expect(first.status).toBe(ScmiStatus.SUCCESS);
+      const numLevels = defined(first.words[0]);
+      expect(numLevels & 0xfff).toBe(4095);
+      expect((numLevels >>> 12) & 0xf).toBe(0);
+      expect(numLevels >>> 16).toBe(6000 - 4095);
+      expect(first.words).toHaveLength(1 + 3 * 4095);
+      expect(first.words.slice(1, 4)).toEqual([1000, 0, 0]);
+      expect(first.words.slice(-3)).toEqual([4095 * 1000, 4094, 4094]);
+      const second = big.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [0, 4095]);
+      expect(second.words[0]).toBe(6000 - 4095); // returned; 0 remaining
+      expect(second.words.slice(1, 4)).toEqual([4096 * 1000, 4095, 4095]);
+      const { levels, calls } = describeLevels(big, 0);
+      expect(calls).toBe(2);
+      expect(levels).toEqual(many);
+      big.close();
+    });
+
     it('should answer INVALID_PARAMETERS from the end on (as SCP-firmware), NOT_FOUND for a bad domain', () => {
       expect(h.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [0, 3]).words[0]).toBe(1);
       expect(h.call(PERF, PerformanceMessageId.DESCRIBE_LEVELS, [0, 4]).status).toBe(

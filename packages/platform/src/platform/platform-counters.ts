@@ -17,15 +17,19 @@ export interface PlatformCounters {
   /** Notifications `link.post` accepted. */
   readonly notificationsPosted: number;
   /**
-   * Notifications dropped (as the virtio specification allows): `link.post` refused them (or
-   * threw), or they were larger than the link's `maxMsgSize`.
+   * Notifications dropped (as the virtio specification allows): `link.post` refused them or threw
+   * (for any notification: a protocol's, a BASE_ERROR_EVENT, a storm's, one a fault rule delayed),
+   * they were larger than the link's `maxMsgSize`, or a fault's timer for them could not be armed.
    */
   readonly notificationsDropped: number;
   /** Delayed responses `link.post` accepted. */
   readonly delayedResponsesPosted: number;
   /** Times a refused delayed response was scheduled to be posted again. */
   readonly delayedResponseRetries: number;
-  /** Delayed responses given up after `maxPostRetries` refusals. */
+  /**
+   * Delayed responses given up: after `maxPostRetries` refusals, or at once when `link.post` threw
+   * (a link that failed, not one that is full for now: no retry).
+   */
   readonly delayedResponsesDropped: number;
   /** Commands whose handler threw (a platform bug): answered with GENERIC_ERROR. */
   readonly handlerErrors: number;

@@ -588,6 +588,20 @@ export class PlatformEngine implements PlatformServices {
     response: Uint8Array,
     delivery: FaultAction | undefined,
   ): Uint8Array | undefined {
+    // The handler's own notification `post` may have disconnected the agent (the peer port drops a
+    // slow consumer): `#disconnect` already cancelled its timers, so none is armed for it now. A
+    // response that would have gone later (late reply, held, the duplicate's copy) is one more
+    // message cancelled by the disconnect, as `#postP2a` counts a duplicate's copy; what is
+    // returned now is returned as the no-fault path does, which does not look at the link.
+    if (session.link !== link) {
+      const kind = delivery?.kind;
+      if (kind === 'late-reply' || kind === 'reorder' || kind === 'duplicate') {
+        this.counters.cancelledOnDisconnect++;
+      }
+      if (kind === 'drop' || kind === 'late-reply' || kind === 'reorder') return undefined;
+      this.counters.responses++;
+      return response;
+    }
     const key = `${session.id}:${channelId}`;
     switch (delivery?.kind) {
       case 'drop':
@@ -722,7 +736,17 @@ export class PlatformEngine implements PlatformServices {
 
   #sendNotification(session: AgentSession, link: PlatformAgentLink, bytes: Uint8Array): void {
     if (session.link !== link) return;
-    if (link.post(bytes)) this.counters.notificationsPosted++;
+    let accepted: boolean;
+    try {
+      accepted = link.post(bytes);
+    } catch {
+      // A link whose `post` throws loses the notification, as one that refuses it (see
+      // notifyAgent). Never thrown on: this runs inside `handle` (a storm, an ERROR_EVENT) and from
+      // a fault's timer, where a throw would escape the clock's callback.
+      this.counters.notificationsDropped++;
+      return;
+    }
+    if (accepted) this.counters.notificationsPosted++;
     else this.counters.notificationsDropped++;
   }
 
@@ -733,7 +757,18 @@ export class PlatformEngine implements PlatformServices {
     attempt: number,
   ): void {
     if (session.link !== link) return;
-    if (link.post(bytes)) {
+    let accepted: boolean;
+    try {
+      accepted = link.post(bytes);
+    } catch {
+      // Runs from a timer (the operation's, a retry's, a P2A fault's): a throw would escape the
+      // clock's callback — with a real clock, an uncaught exception. A link that throws failed,
+      // unlike one that refuses for now (a full queue), so the delayed response is dropped at once,
+      // not retried.
+      this.counters.delayedResponsesDropped++;
+      return;
+    }
+    if (accepted) {
       this.counters.delayedResponsesPosted++;
       return;
     }
@@ -768,6 +803,13 @@ export class PlatformEngine implements PlatformServices {
       ScmiProtocolId.BASE,
       0,
     );
-    this.#postP2a(session, link, encodeMsg(header, payload), 'notification');
+    try {
+      this.#postP2a(session, link, encodeMsg(header, payload), 'notification');
+    } catch {
+      // As in notifyAgent (a link whose `post` throws is counted in #sendNotification): a fault's
+      // timer the clock cannot arm loses the event. `handle` never throws on malformed input
+      // (ScmiPlatformPort), and this is its answer to malformed input.
+      this.counters.notificationsDropped++;
+    }
   }
 }

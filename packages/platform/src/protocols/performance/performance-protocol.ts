@@ -10,6 +10,7 @@ import {
   ok,
   shortName,
   words,
+  wordsOf,
   type MessageHandler,
   type PlatformRequest,
   type PlatformServices,
@@ -146,11 +147,23 @@ export class PerformanceProtocol implements ProtocolServer {
     // OP-TEE (perf_domain.c) answer.
     if (index >= d.levels.length) return fail(ScmiStatus.INVALID_PARAMETERS);
     const left = d.levels.length - index;
-    const n = Math.min(left, this.#p.fit(req, 4, LEVEL_ENTRY), this.#p.behaviour.multiPartMax);
-    const entries = d.levels
-      .slice(index, index + n)
-      .flatMap((l) => [l.value, l.powerCost, l.latencyUs & 0xffff]);
-    return ok(words((n & 0xffff) | ((left - n) << 16), ...entries));
+    // num_levels: bits 11:0 the levels returned, 15:12 reserved (must be zero), 31:16 the levels
+    // remaining (SCMI PERFORMANCE_DESCRIBE_LEVELS; EDK2 reads the count through NUM_PERF_LEVELS_MASK
+    // 0x0FFF, ArmScmiPerformanceProtocolPrivate.h). A link large enough for more than 0xfff entries
+    // still gets 0xfff, the rest in the next parts, as the clock and sensor lists cap theirs.
+    const n = Math.min(
+      left,
+      this.#p.fit(req, 4, LEVEL_ENTRY),
+      this.#p.behaviour.multiPartMax,
+      0xfff,
+    );
+    // Words filled in place, not spread into `words(...)`: thousands of entries as arguments can
+    // overflow the call stack (see wordsOf).
+    const out = [n | ((left - n) << 16)];
+    for (const l of d.levels.slice(index, index + n)) {
+      out.push(l.value, l.powerCost, l.latencyUs & 0xffff);
+    }
+    return ok(wordsOf(out));
   }
 
   #setLimits(req: PlatformRequest): Reply {
