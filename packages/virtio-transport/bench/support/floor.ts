@@ -137,6 +137,9 @@ export class FloorDevice {
   }
 }
 
+/** Settled once: `SETTLED.then(cb)` runs `cb` on a microtask (as the cmdq channel's kick). */
+const SETTLED: Promise<void> = Promise.resolve();
+
 let sink = 0;
 
 /** Runs `iterations` rounds of a loop the optimiser cannot remove (each a few cycles). */
@@ -199,6 +202,15 @@ export class FloorDriver {
   #closed = false;
   #target = 0;
   #finish: (() => void) | undefined;
+  /** Awaited mode ({@link FloorDriver.runAwaited}): each slot's command's resolve function. */
+  readonly #waiters: (((response: Uint8Array) => void) | undefined)[] = [];
+  /** {@link FloorDriver.runAwaited} is running. */
+  #awaited = false;
+  #kickQueued = false;
+  readonly #kick = (): void => {
+    this.#kickQueued = false;
+    if (!this.#closed && this.#vq.kickPrepare()) this.#notify.ring();
+  };
 
   readonly #wire: VirtioScmiWire;
 
@@ -267,6 +279,43 @@ export class FloorDriver {
     });
   }
 
+  /**
+   * Runs `n` round trips as `depth` loops that each send one command and await its response — a
+   * promise per command, resolved with a copy of the response, as any asynchronous API does —
+   * with the device notified once per burst (after the commands sent by the continuations of one
+   * drain). The ring work is the floor's; what it adds is the least an awaited command costs.
+   */
+  public async runAwaited(depth: number, n: number): Promise<void> {
+    this.#issued = 0;
+    this.#done = 0;
+    this.#target = Infinity;
+    let sent = 0;
+    const loop = async (slot: number): Promise<void> => {
+      while (sent < n) {
+        sent++;
+        await this.#command(slot);
+      }
+    };
+    this.#awaited = true;
+    try {
+      await Promise.all(Array.from({ length: depth }, (_, slot) => loop(slot)));
+    } finally {
+      this.#awaited = false;
+    }
+  }
+
+  #command(slot: number): Promise<Uint8Array> {
+    const response = new Promise<Uint8Array>((resolve) => {
+      this.#waiters[slot] = resolve;
+    });
+    this.#post(slot);
+    if (!this.#kickQueued) {
+      this.#kickQueued = true;
+      void SETTLED.then(this.#kick);
+    }
+    return response;
+  }
+
   #post(slot: number): void {
     this.#issued++;
     const request = this.#request[slot] as number;
@@ -302,6 +351,12 @@ export class FloorDriver {
       const slot = el.id >> 1;
       const from = this.#response[slot] as number;
       const n = Math.min(el.len, 12);
+      const waiter = this.#awaited ? this.#waiters[slot] : undefined;
+      if (waiter !== undefined) {
+        this.#waiters[slot] = undefined;
+        waiter(this.#u8.slice(from + 8, from + n));
+        continue;
+      }
       for (let i = 0; i < n; i++) this.#rx[i] = this.#u8[from + i] as number;
       this.#done++;
       if (this.#issued < this.#target) this.#post(slot);

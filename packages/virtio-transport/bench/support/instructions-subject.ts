@@ -1,11 +1,12 @@
 /**
  * One subject of the instruction-count benchmark (`../instructions.ts`), in one process, device in
- * the same thread: `floor` (the bare virtqueues, `as-answered`), `no-core` (the real device and
+ * the same thread: `floor` (the bare virtqueues, `as-answered`), `awaited-floor` (the same, each
+ * command awaited by its sender: `FloorDriver.runAwaited`), `no-core` (the real device and
  * platform driven by the bare driver) or `scmi` (core, the transport, the device and the
  * platform). It runs `warmUp` round trips at `depth`, then `n` more, and exits; the parent runs it
  * under callgrind twice with two values of `n`, so that start-up, warm-up and teardown cancel out.
  *
- * Usage: node instructions-subject.js <floor|no-core|scmi> <depth> <warmUp> <n>
+ * Usage: node instructions-subject.js <floor|awaited-floor|no-core|scmi> <depth> <warmUp> <n>
  */
 import { CLOCK, RealClock, coreModule, createAgent } from '@scmi-ts/core';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
@@ -15,7 +16,7 @@ import { FloorDevice, FloorDriver } from './floor.js';
 import { protocolVersionLoops } from './scmi-loops.js';
 
 /** What the benchmark can count (`../instructions.ts` names the same). */
-const INSTRUCTION_SUBJECTS = ['floor', 'no-core', 'scmi'] as const;
+const INSTRUCTION_SUBJECTS = ['floor', 'awaited-floor', 'no-core', 'scmi'] as const;
 type InstructionSubject = (typeof INSTRUCTION_SUBJECTS)[number];
 
 const CMDQ = 128;
@@ -29,11 +30,11 @@ interface Ready {
 
 async function prepare(subject: InstructionSubject, clock: RealClock): Promise<Ready> {
   const wire = VirtioScmiWire.sameThread(clock, WIRE);
-  if (subject === 'floor') {
+  if (subject === 'floor' || subject === 'awaited-floor') {
     const device = new FloorDevice(wire, CMDQ, true, 'as-answered');
     const driver = new FloorDriver(wire, CMDQ, true, 'as-answered');
     return {
-      run: (depth, n) => driver.run(depth, n),
+      run: (depth, n) => (subject === 'floor' ? driver.run(depth, n) : driver.runAwaited(depth, n)),
       close: () => {
         driver.close();
         device.close();
@@ -82,7 +83,9 @@ async function main(): Promise<void> {
   const known: readonly string[] = INSTRUCTION_SUBJECTS;
   const counts = [depth, warmUp, n].map(Number);
   if (subject === undefined || !known.includes(subject) || counts.some((c) => !(c >= 0))) {
-    console.error('usage: node instructions-subject.js <floor|no-core|scmi> <depth> <warmUp> <n>');
+    console.error(
+      'usage: node instructions-subject.js <floor|awaited-floor|no-core|scmi> <depth> <warmUp> <n>',
+    );
     process.exitCode = 2;
     return;
   }
