@@ -526,6 +526,25 @@ describe(TransferEngine, () => {
       expect(await quiesces(channel, clock)).toBe(true);
     });
 
+    it('should refuse to put back a transfer between its response and the wait for its delayed response', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const x = xfer();
+      const done = engine.doWithResponse(channel, x);
+      transport.answer();
+      // Right after the response settled the phase, before doWithResponse armed its next wait.
+      await Promise.resolve();
+      expect(x.state).toBe('response');
+      expect(thrown(() => engine.put(x))).toMatchObject({ code: 'E_XFER_STATE' });
+      expect(await failure(engine.do(channel, x))).toMatchObject({ code: 'E_XFER_STATE' });
+      await clock.settle();
+      transport.answerDelayed(x);
+      await expect(done).resolves.toBeUndefined();
+      expect(channel.counters.sent).toBe(1);
+      engine.put(x);
+      expect(x.state).toBe('free');
+      expect(await quiesces(channel, clock)).toBe(true);
+    });
+
     it('should never hand out again a transfer put back with replace: a second put or a send of it cannot reach the transfer of whoever got the next one', async () => {
       const { channel, transport, engine, xfer, clock } = setup();
       const held = Array.from({ length: 4 }, xfer); // the whole pool

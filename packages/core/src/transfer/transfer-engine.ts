@@ -346,13 +346,20 @@ export class TransferEngine implements XferOwner {
     // Checked before it is marked asynchronous: a refused transfer in flight stays as it was.
     this.#checkSendable(xfer);
     xfer.isAsync = true;
-    await this.#send(channel, xfer);
-    if (xfer.state === 'response') {
-      const done = this.#phase(xfer);
-      if (this.#closed) this.#fail(xfer, new ScmiShutdownError(this.#o.agent));
-      else this.#deadlines.arm(xfer, this.#o.asyncTimeoutMs);
-      await done;
-      this.#deadlines.disarm(xfer);
+    // Sent (its checks passed) before it is marked, so that begin's own check does not refuse it.
+    const sending = this.#send(channel, xfer);
+    xfer.withResponse = true;
+    try {
+      await sending;
+      if (xfer.state === 'response') {
+        const done = this.#phase(xfer);
+        if (this.#closed) this.#fail(xfer, new ScmiShutdownError(this.#o.agent));
+        else this.#deadlines.arm(xfer, this.#o.asyncTimeoutMs);
+        await done;
+        this.#deadlines.disarm(xfer);
+      }
+    } finally {
+      xfer.withResponse = false;
     }
     this.#throwIfFailed(xfer);
   }
@@ -844,9 +851,9 @@ export function idText(n: unknown): string {
 }
 
 /**
- * Whether a `do` of `xfer` has not settled: it is sent, or a `doWithResponse` still waits for its
- * delayed response (state `response`, with a waiter).
+ * Whether a `do` of `xfer` has not settled: it is sent, or a `doWithResponse` of it has not
+ * settled (waiting for its delayed response, or about to).
  */
 function inFlight(xfer: Xfer): boolean {
-  return xfer.state === 'sent' || xfer.waiter !== undefined;
+  return xfer.state === 'sent' || xfer.waiter !== undefined || xfer.withResponse;
 }

@@ -86,6 +86,11 @@ export class Xfer implements DeadlineNode {
 
   /** @internal Settles the phase being waited for (response, then delayed response). */
   public waiter: (() => void) | undefined = undefined;
+  /**
+   * @internal A `doWithResponse` of it has not settled: between its response and the wait for its
+   * delayed response (a few microtasks, no waiter armed yet) it is still in flight.
+   */
+  public withResponse = false;
   /** @internal The command reached the transport (its send returned): `markTxDone` is owed. */
   public onWire = false;
   /** @internal The channel the transfer was sent on (core's runtime object). */
