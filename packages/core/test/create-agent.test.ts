@@ -655,6 +655,26 @@ describe(createAgent, () => {
       expect(h.platform.requests).toHaveLength(0);
     });
 
+    it('should refuse a hole in a channel list or a protocol list (sparse arrays), claiming nothing', async () => {
+      const h = createHarness();
+      // eslint-disable-next-line no-sparse-arrays -- the hole is the point
+      await expect(h.create({ a2p: [{ id: 0 }, , { id: 1 }] as never })).rejects.toMatchObject({
+        name: 'ScmiConfigError',
+        field: 'a2p[1]',
+      });
+      await expect(h.create({ a2p: new Array(1) as never })).rejects.toMatchObject({
+        field: 'a2p[0]',
+      });
+      await expect(
+        // eslint-disable-next-line no-sparse-arrays -- the hole is the point
+        h.create({ a2p: [{ id: 0, protocols: [, 0x14] as never }] }),
+      ).rejects.toMatchObject({ field: 'a2p[0].protocols[0]' });
+      expect(h.platform.requests).toHaveLength(0);
+      // Nothing was claimed: a corrected configuration probes on the same wire.
+      const agent = await h.create({ a2p: [{ id: 0 }] });
+      await agent.remove();
+    });
+
     it.each([
       ['interrupt', true, /transport loopback does not support polling/],
       ['polling', false, /transport loopback completes by polling only/],

@@ -149,7 +149,10 @@ function channels(
 ): ChannelConfig[] {
   if (!Array.isArray(raw)) throw new ScmiConfigError(field, 'expected an array of channels');
   const seen = new Set<number>();
-  return raw.map((c: unknown, i) => {
+  // Array.from, not map: a hole (`[{ id: 0 }, , { id: 1 }]`) is visited as undefined and refused,
+  // where map would skip it and leave it for the probe to trip over.
+  const list: readonly unknown[] = raw;
+  return Array.from(list, (c: unknown, i) => {
     const f = `${field}[${i}]`;
     if (!isRecord(c)) throw new ScmiConfigError(f, 'expected an object');
     knownKeys(c, CHANNEL_KEYS, f);
@@ -162,7 +165,8 @@ function channels(
         throw new ScmiConfigError(`${f}.protocols`, 'P2A channels carry every protocol');
       if (!Array.isArray(c.protocols))
         throw new ScmiConfigError(`${f}.protocols`, 'expected an array of protocol ids');
-      protocols = c.protocols.map((p: unknown, j) => int(p, `${f}.protocols[${j}]`, 0x10, 0xff));
+      const ids: readonly unknown[] = c.protocols;
+      protocols = Array.from(ids, (p: unknown, j) => int(p, `${f}.protocols[${j}]`, 0x10, 0xff));
     }
     const completion = transport.descriptor.completion;
     let polling: boolean;
