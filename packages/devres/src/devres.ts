@@ -415,11 +415,16 @@ class Core extends ListScope {
     return p;
   }
 
-  /** Waits until nothing tracked in `scope` runs any more. */
-  async joinPending(scope: ListScope): Promise<void> {
-    while (scope.pending !== undefined && scope.pending.size > 0) {
-      await Promise.allSettled([...scope.pending]);
-    }
+  /**
+   * What to wait for before `scope`'s teardown goes on: every release tracked in it now settled, or
+   * `undefined` when none runs. A caller loops — `for (let p = pendingIn(s); p; p = pendingIn(s))
+   * await p` — so that the check that finds nothing and its next step run in one microtask: an
+   * async helper returning after its own last check would leave its caller a few microtasks later,
+   * in which a release tracked meanwhile (a refused registration's) would go unjoined.
+   */
+  pendingIn(scope: ListScope): Promise<unknown> | undefined {
+    const pending = scope.pending;
+    return pending === undefined || pending.size === 0 ? undefined : Promise.allSettled(pending);
   }
 
   register<T>(
@@ -670,7 +675,7 @@ class Core extends ListScope {
     // Only when there are some: otherwise the quiesce steps start in the releaseAll() call itself —
     // the newest resource is quiesced (no guard taken, no callback admitted) once it has returned,
     // and older ones too up to the first step that does not finish synchronously.
-    if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
+    for (let p = this.pendingIn(scope); p !== undefined; p = this.pendingIn(scope)) await p;
     if (!testing.skipQuiescePhase) {
       for (const entry of collectNewestFirst(scope)) {
         // Its quiesce step runs in another teardown (the device's, an enclosing group's): every
@@ -686,7 +691,7 @@ class Core extends ListScope {
       }
     }
     // Only when there is one: an await per entry would cost the synchronous path its speed.
-    if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
+    for (let p = this.pendingIn(scope); p !== undefined; p = this.pendingIn(scope)) await p;
     scope.quiescePhase = false;
     if (scope instanceof GroupNode && quiescePhaseAround(scope.owner)) {
       // A group released while a teardown around it (the device's, an enclosing group's)
@@ -705,7 +710,7 @@ class Core extends ListScope {
       const entry = this.takeNewest(scope);
       if (entry === undefined) break;
       if (entry instanceof GroupNode) {
-        // Its own release runs (joinPending covers it; this is the belt to its braces): wait for
+        // Its own release runs (pendingIn covers it; this is the belt to its braces): wait for
         // it to unlink the group. Its failures are that release's to report.
         await (entry.releasing as Promise<void>).catch(ignore);
         continue;
@@ -721,10 +726,11 @@ class Core extends ListScope {
       if (quiescing !== undefined) await quiescing;
       const pending = this.releaseDetached(entry, reason, failures);
       if (pending !== undefined) await pending;
-      if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
+      for (let p = this.pendingIn(scope); p !== undefined; p = this.pendingIn(scope)) await p;
     }
-    // Releases started by the last steps (early releases, refused registrations).
-    if (scope.pending !== undefined && scope.pending.size > 0) await this.joinPending(scope);
+    // Releases started by the last steps (early releases, refused registrations). The caller
+    // looks again once this returns (see pendingIn).
+    for (let p = this.pendingIn(scope); p !== undefined; p = this.pendingIn(scope)) await p;
   }
 
   /**
@@ -786,6 +792,9 @@ class Core extends ListScope {
     await this.teardownScope(this, reason, failures, () => {
       this.state = 'releasing';
     });
+    // A registration refused while teardownScope returned (still `releasing`) is joined here, and
+    // the state closes in the microtask that found nothing left.
+    for (let p = this.pendingIn(this); p !== undefined; p = this.pendingIn(this)) await p;
     this.state = 'closed';
     this.failures = undefined;
     this.emit('teardown-end', this.name, '', { reason });
@@ -1383,6 +1392,8 @@ function releaseGroup(group: DevresGroup, reason: TeardownReason): Promise<void>
     node.failures = failures;
     try {
       await core.teardownScope(node, reason, failures);
+      // As releaseAll: what was refused while teardownScope returned is joined before it ends.
+      for (let p = core.pendingIn(node); p !== undefined; p = core.pendingIn(node)) await p;
     } finally {
       node.failures = undefined;
       if (node.state === 'releasing' && !node.deferred) node.markReleased();

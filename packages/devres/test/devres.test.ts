@@ -6,6 +6,7 @@ import {
   DevresEventLog,
   DevresReleaseError,
   RevokedError,
+  type DevresGroup,
   ensureNoLeaksInSuite,
   getReleaseFailure,
   type TeardownReason,
@@ -627,6 +628,117 @@ describe(Devres, () => {
       expect(refused?.releaseError).toBe(quiesceError);
       expect(log).toEqual(['free chan', 'free older']);
     });
+  });
+
+  describe('refused registrations while the teardown moves on', () => {
+    /** Resolves after `n` microtasks. */
+    async function microtasks(n: number): Promise<void> {
+      for (let i = 0; i < n; i++) await Promise.resolve();
+    }
+
+    it.each([0, 1, 2, 3, 4, 5, 6])(
+      'should join a release refused %i microtasks after the last release step while still releasing, and report its failure',
+      async (n) => {
+        const log = new DevresEventLog();
+        const res = new Devres('dev', { log: log.sink });
+        const boom = new Error('late release failed');
+        const order: string[] = [];
+        let endedBeforeAdd: boolean | undefined;
+        res.addAction('r0', () => {
+          void microtasks(n).then(() => {
+            endedBeforeAdd = log.filter('teardown-end').length > 0;
+            try {
+              res.add({
+                name: 'late',
+                value: 0,
+                release: async () => {
+                  await microtasks(2);
+                  order.push('release late');
+                  throw boom;
+                },
+              });
+            } catch {
+              // Refused (DevresClosedError): released at once, as checked below.
+            }
+          });
+        });
+        const error = await res.releaseAll().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        order.push('teardown settled');
+        await microtasks(20);
+        if (endedBeforeAdd === false) {
+          // Refused while the teardown was still releasing: part of it.
+          expect(order).toEqual(['release late', 'teardown settled']);
+          expect(DevresReleaseError.is(error) && error.failures).toEqual([
+            { resource: 'late', phase: 'release', error: boom },
+          ]);
+        } else {
+          // Refused once the teardown had ended: released on its own, not reported there.
+          expect(error).toBeUndefined();
+          expect(order).toEqual(['teardown settled', 'release late']);
+        }
+      },
+    );
+
+    it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])(
+      'should finish quiescing a resource refused %i microtasks after the quiesce steps before releasing older ones',
+      async (n) => {
+        const log = new DevresEventLog();
+        const res = new Devres('dev', { log: log.sink });
+        const order: string[] = [];
+        const later: { group?: DevresGroup } = {}; // made after r0, so newer
+        let olderReleased: boolean | undefined;
+        let duringTeardown: boolean | undefined;
+        res.add({
+          name: 'r0',
+          value: 0,
+          quiesce: () => {
+            // Something runs in the teardown (a group's own release), then a late registration.
+            void later.group?.releaseAll();
+            void microtasks(n).then(() => {
+              olderReleased = order.includes('release r0');
+              duringTeardown = log.filter('teardown-end').length === 0;
+              try {
+                res.add({
+                  name: 'late',
+                  value: 0,
+                  quiesce: async () => {
+                    order.push('quiesce late');
+                    await microtasks(3);
+                    order.push('late quiesced');
+                  },
+                  release: () => void order.push('release late'),
+                });
+              } catch {
+                // Refused (DevresClosedError): quiesced and released at once.
+              }
+            });
+          },
+          release: () => void order.push('release r0'),
+        });
+        const g = res.openGroup('g');
+        g.addAction('in group', () => void order.push('release in group'));
+        g.close();
+        later.group = g;
+        await res.releaseAll();
+        order.push('teardown settled');
+        await microtasks(30);
+        expect(order).toContain('release in group');
+        expect(order).toContain('release late');
+        if (olderReleased === false) {
+          // Refused before the older one was released: reverse order holds, nothing older is
+          // released while the late one still quiesces.
+          expect(order.indexOf('late quiesced')).toBeLessThan(order.indexOf('release r0'));
+          expect(order.indexOf('release late')).toBeLessThan(order.indexOf('release r0'));
+        }
+        // Refused while the teardown ran: it joined it.
+        if (duringTeardown === true) {
+          expect(order.indexOf('release late')).toBeLessThan(order.indexOf('teardown settled'));
+        }
+      },
+    );
   });
 
   describe('.addAction', () => {
