@@ -34,7 +34,7 @@ export type { ScmiPtaStats } from './emulated/scmi-pta.js';
 export type { TeeOpenSessionOptions } from './tee/tee-context.js';
 export type { TeeCallResult, TeeDriver } from './tee/tee-driver.js';
 export type { TeeMemrefParam, TeeNoneParam, TeeParam, TeeValueParam } from './tee/tee-param.js';
-export type { TeeInvokeOptions, TeeInvokeResult } from './tee/tee-session.js';
+export type { TeeInvokeOptions, TeeInvokeResult, TeeSubmitOptions } from './tee/tee-session.js';
 export type {
   OpteeChannelInfo,
   OpteeChannelMode,

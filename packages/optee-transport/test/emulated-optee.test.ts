@@ -24,6 +24,7 @@ import {
 } from '../src/index.js';
 import { OpteeWireEnd } from '../src/wire/optee-wire.js';
 import { createOpteeHarness } from './support/harness.js';
+import { HOLD_PTA_UUID, HoldPtaCommand, addHoldPta } from './support/hold-pta.js';
 import { createTeeBench } from './support/tee-bench.js';
 
 /** Offsets of a call slot (modelled on struct optee_msg_arg), as a hostile normal world writes them. */
@@ -134,6 +135,8 @@ describe(EmulatedOptee, () => {
       ['unregistering unknown memory', { cmd: 5, params: [{ attr: 5, c: 1234 }] }],
       ['registering memory with two parameters', { cmd: 4, params: [{ attr: 0xa }, { attr: 0 }] }],
       ['unregistering memory with no parameter', { cmd: 5, params: [] }],
+      // entry_close_session checks num_params before it looks for the session.
+      ['closing an unknown session with a parameter', { cmd: 2, session: 77, numParams: 1 }],
     ])('should answer %s with BAD_PARAMETERS from the TEE', async (_name, fields) => {
       b = createRawBench();
       expect(await rawCall(b, fields)).toMatchObject({
@@ -150,6 +153,88 @@ describe(EmulatedOptee, () => {
         origin: TeeOrigin.TEE,
       });
       expect(b.optee.stats.refusedCalls).toBe(1);
+    });
+
+    it.each([
+      ['one parameter of type NONE', { params: [{ attr: 0 }] }],
+      ['four value parameters', { params: [1, 2, 3, 4].map((a) => ({ attr: 1, a })) }],
+    ])(
+      'should refuse closing a session with %s with BAD_PARAMETERS from the TEE, as entry_close_session does, and leave it open',
+      async (_name, extra) => {
+        b = createRawBench();
+        const { session } = await rawCall(b, {
+          cmd: 0,
+          uuid: parseTeeUuid(PTA_SCMI_UUID),
+          login: TeeLogin.REE_KERNEL,
+        });
+        expect(await rawCall(b, { cmd: 2, session, ...extra })).toMatchObject({
+          result: TeeResult.BAD_PARAMETERS,
+          origin: TeeOrigin.TEE,
+        });
+        expect(b.optee.stats).toMatchObject({ calls: 2, openSessions: 1, refusedCalls: 1 });
+        // The session still serves its TA: CAPABILITIES (0) answers.
+        expect(await rawCall(b, { cmd: 1, session, func: 0, params: [{ attr: 2 }] })).toMatchObject(
+          { result: TeeResult.SUCCESS, origin: TeeOrigin.TRUSTED_APP },
+        );
+        // A close without parameters closes it.
+        expect(await rawCall(b, { cmd: 2, session })).toMatchObject({
+          result: TeeResult.SUCCESS,
+          origin: TeeOrigin.TEE,
+        });
+        expect(b.optee.stats).toMatchObject({ calls: 4, openSessions: 0, refusedCalls: 1 });
+      },
+    );
+
+    it('should refuse a cancel request with a parameter with BAD_PARAMETERS from the TEE, as entry_cancel does, leaving the running invocation alone', async () => {
+      b = createRawBench();
+      const pta = addHoldPta(b.optee);
+      const { session } = await rawCall(b, { cmd: 0, uuid: parseTeeUuid(HOLD_PTA_UUID) });
+      // HOLD (0) posted by hand in slot 0 (rawCall waits for a return): the TA keeps it running.
+      const v = new DataView(b.wire.ree.memory);
+      const words = new Int32Array(b.wire.ree.memory);
+      const slot = b.wire.ree.layout.slotOffset(0);
+      v.setUint32(slot + CMD, 1, true);
+      v.setUint32(slot + FUNC, HoldPtaCommand.HOLD, true);
+      v.setUint32(slot + SESSION, session, true);
+      v.setUint32(slot + NUM_PARAMS, 1, true);
+      v.setUint32(slot + PARAMS, 1, true); // VALUE_INPUT: the label
+      v.setUint32(slot + PARAMS + 4, 7, true);
+      Atomics.store(words, slot / 4, 1); // POSTED
+      b.wire.ree.doorbell.ring();
+      await b.clock.runUntilIdle(100);
+      expect(Atomics.load(words, slot / 4)).toBe(2); // RUNNING
+      expect(pta.held).toHaveLength(1);
+
+      expect(await rawCall(b, { cmd: 3, session, params: [{ attr: 1, a: 7 }] })).toMatchObject({
+        result: TeeResult.BAD_PARAMETERS,
+        origin: TeeOrigin.TEE,
+      });
+      // Nothing was flagged: the invocation still runs, held by its TA.
+      expect(b.optee.stats).toMatchObject({
+        cancelRequests: 1,
+        cancelledInvocations: 0,
+        refusedCalls: 1,
+        openSessions: 1,
+      });
+      expect(Atomics.load(words, slot / 4)).toBe(2);
+      expect(pta.held).toHaveLength(1);
+
+      // The same request without a parameter cancels it: the TA returns TEE_ERROR_CANCEL.
+      expect(await rawCall(b, { cmd: 3, session })).toMatchObject({
+        result: TeeResult.SUCCESS,
+        origin: TeeOrigin.TEE,
+      });
+      expect(b.optee.stats).toMatchObject({
+        cancelRequests: 2,
+        cancelledInvocations: 1,
+        refusedCalls: 1,
+      });
+      expect(Atomics.load(words, slot / 4)).toBe(3); // RETURNED
+      expect([v.getUint32(slot + RET, true), v.getUint32(slot + ORIGIN, true)]).toEqual([
+        TeeResult.CANCEL,
+        TeeOrigin.TRUSTED_APP,
+      ]);
+      expect(pta.held).toHaveLength(0);
     });
 
     it('should refuse registering the same cookie twice', async () => {

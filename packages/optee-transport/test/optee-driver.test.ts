@@ -14,6 +14,7 @@ import {
   teeMemref,
   teeValue,
   type SameThreadOpteeWire,
+  type TeeCallResult,
   type TeeSession,
   type TeeSharedMemory,
 } from '../src/index.js';
@@ -109,6 +110,24 @@ async function hungMsgInvocation(
   const hung = processMsg(s, shm, cancelId);
   await b.clock.runUntilIdle(10);
   return { s, shm, hung };
+}
+
+/**
+ * A bench of `threads` OP-TEE threads with the hold PTA: `system` hold sessions declared system
+ * sessions, and `normal` others.
+ */
+async function reservationBench(threads: number, system: number, normal: number) {
+  const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads } });
+  const pta = addHoldPta(b.optee);
+  const sys: TeeSession[] = [];
+  for (let i = 0; i < system; i++) {
+    const s = await openHoldSession(b.context);
+    b.context.systemSession(s);
+    sys.push(s);
+  }
+  const norm: TeeSession[] = [];
+  for (let i = 0; i < normal; i++) norm.push(await openHoldSession(b.context));
+  return { b, pta, sys, norm };
 }
 
 describe(OpteeDriver, () => {
@@ -380,22 +399,107 @@ describe(OpteeDriver, () => {
       await clock.runUntilIdle(10);
     });
   });
-  describe('.systemSession (Linux optee_system_session and the call queue)', () => {
-    /** A bench of `threads` OP-TEE threads with the hold PTA; `system` hold sessions declared system sessions. */
-    async function reservationBench(threads: number, system: number, normal: number) {
-      const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads } });
-      const pta = addHoldPta(b.optee);
-      const sys: TeeSession[] = [];
-      for (let i = 0; i < system; i++) {
-        const s = await openHoldSession(b.context);
-        b.context.systemSession(s);
-        sys.push(s);
-      }
-      const norm: TeeSession[] = [];
-      for (let i = 0; i < normal; i++) norm.push(await openHoldSession(b.context));
-      return { b, pta, sys, norm };
+  describe('.submit with stillWanted (a caller that may withdraw a call waiting for a thread)', () => {
+    /** Submits ECHO labelled `label` in `s`; `wanted` (when given) is its stillWanted answer. */
+    function echo(
+      b: ReturnType<typeof createTeeBench>,
+      s: TeeSession,
+      label: number,
+      log: { asked: number[]; returned: Map<number, TeeCallResult> },
+      wanted?: boolean,
+    ): void {
+      b.driver.submit(
+        s.id,
+        HoldPtaCommand.ECHO,
+        0,
+        [teeValue(TeeParamType.VALUE_INPUT, label)],
+        (r) => log.returned.set(label, r),
+        wanted === undefined ? undefined : () => (log.asked.push(label), wanted),
+      );
     }
 
+    it('should ask a queued call when a thread frees for it, withdraw it unposted when it answers false, and never ask a call posted at once', async () => {
+      const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads: 2 } });
+      const pta = addHoldPta(b.optee);
+      // One session per call: the emulated OP-TEE runs a session's invocations one at a time.
+      const s: TeeSession[] = [];
+      for (let i = 0; i < 5; i++) s.push(await openHoldSession(b.context));
+      const holds = [1, 2].map((l) => holdCall(s[l - 1] as TeeSession, HoldPtaCommand.HOLD, l));
+      await b.clock.runUntilIdle(10);
+      const log = { asked: [] as number[], returned: new Map<number, TeeCallResult>() };
+      echo(b, s[2] as TeeSession, 3, log, false);
+      echo(b, s[3] as TeeSession, 4, log, true);
+      await b.clock.runUntilIdle(10);
+      // Not asked while they wait and no thread frees.
+      expect(log.asked).toEqual([]);
+      expect(b.driver.stats).toMatchObject({ waitedForThread: 2, inFlight: 4, withdrawn: 0 });
+      const calls = b.optee.stats.calls;
+
+      pta.release(1);
+      await b.clock.runUntilIdle(10);
+      // The freed thread: 3 is asked and withdrawn, 4 is asked and takes it.
+      expect(log.asked).toEqual([3, 4]);
+      expect(log.returned.get(3)).toEqual({
+        result: TeeResult.CANCEL,
+        origin: TeeOrigin.COMMS,
+        session: 0,
+        params: [],
+      });
+      expect(log.returned.get(4)?.result).toBe(TeeResult.SUCCESS);
+      expect(pta.arrivals).toEqual([1, 2, 4]);
+      expect(b.optee.stats.calls).toBe(calls + 1);
+      expect(b.driver.stats).toMatchObject({ withdrawn: 1, inFlight: 1 });
+
+      // A thread is free: a call posted at once is never asked, whatever it would answer.
+      echo(b, s[4] as TeeSession, 5, log, false);
+      await b.clock.runUntilIdle(10);
+      expect(log.asked).toEqual([3, 4]);
+      expect(log.returned.get(5)?.result).toBe(TeeResult.SUCCESS);
+      expect(pta.arrivals).toEqual([1, 2, 4, 5]);
+      expect(b.driver.stats).toMatchObject({ withdrawn: 1, waitedForThread: 2 });
+      pta.release();
+      expect(await Promise.all(holds)).toEqual([0, 0]);
+      await b.close();
+    });
+
+    it('should ask a waiting system call too, before the others, and post nothing it withdrew', async () => {
+      // Three threads, one kept for the three system sessions; two normal calls and a system
+      // call take all three.
+      const { b, pta, sys, norm } = await reservationBench(3, 3, 2);
+      const holds = [1, 2].map((l) => holdCall(norm[l - 1] as TeeSession, HoldPtaCommand.HOLD, l));
+      const sysHold = holdCall(sys[0] as TeeSession, HoldPtaCommand.HOLD, 10);
+      await b.clock.runUntilIdle(10);
+      expect(pta.arrivals).toEqual([1, 2, 10]);
+      const log = { asked: [] as number[], returned: new Map<number, TeeCallResult>() };
+      echo(b, sys[1] as TeeSession, 20, log, false);
+      echo(b, sys[2] as TeeSession, 30, log, true);
+      await b.clock.runUntilIdle(10);
+      expect(b.driver.stats).toMatchObject({ waitedForThread: 2, systemCalls: 1 });
+
+      pta.release(10);
+      await b.clock.runUntilIdle(10);
+      // The kept thread frees: 20 is asked and withdrawn, 30 takes it.
+      expect(log.asked).toEqual([20, 30]);
+      expect(log.returned.get(20)).toMatchObject({
+        result: TeeResult.CANCEL,
+        origin: TeeOrigin.COMMS,
+      });
+      expect(log.returned.get(30)?.result).toBe(TeeResult.SUCCESS);
+      expect(pta.arrivals).toEqual([1, 2, 10, 30]);
+      // The withdrawn call was never posted: not a system call, nor one on the kept thread.
+      expect(b.driver.stats).toMatchObject({
+        withdrawn: 1,
+        systemCalls: 2,
+        reservedThreadCalls: 2,
+      });
+      expect(await sysHold).toBe(TeeResult.SUCCESS);
+      pta.release();
+      expect(await Promise.all(holds)).toEqual([0, 0]);
+      await b.close();
+    });
+  });
+
+  describe('.systemSession (Linux optee_system_session and the call queue)', () => {
     it('should keep the last free thread from a normal call while a system session is open, and let a system call take it', async () => {
       const { b, pta, sys, norm } = await reservationBench(3, 1, 3);
       expect(b.driver.stats).toMatchObject({ threadCount: 3, systemSessions: 1 });

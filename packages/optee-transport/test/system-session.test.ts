@@ -1,6 +1,7 @@
 import {
   CLOCK,
   LOGGER,
+  ScmiShutdownError,
   ScmiTimeoutError,
   coreModule,
   createAgent,
@@ -23,6 +24,7 @@ import { HoldPtaCommand, addHoldPta, holdCall, openHoldSession } from './support
 
 const BASE = 0x10;
 const DISCOVER_VENDOR = 0x3;
+const CLOCK_PROTOCOL = 0x14;
 
 function vendor(agent: ScmiAgent): Promise<Uint8Array> {
   return agent.transact(BASE, DISCOVER_VENDOR, undefined, { rxSize: 16 });
@@ -162,6 +164,230 @@ describe('system sessions (Linux tee_client_system_session), end to end', () => 
       await run(h, agent.remove());
     });
   });
+
+  // Linux runs the invoke synchronously in scmi_optee_send_message (drivers/firmware/arm_scmi/
+  // optee.c), in the task that sends: a caller told that its transfer failed never has it sent
+  // afterwards. Here the invocation is handed to the driver, which queues it while every OP-TEE
+  // thread is busy (optee_cq_wait_init); core's shutdown fails the transfer meanwhile. The
+  // queued invocation must then be withdrawn, never posted, as a send waiting for the channel is.
+  describe.each(['static', 'dynamic'] as const)(
+    'when remove fails a transfer whose invocation waits for an OP-TEE thread, with %s shared memory',
+    (shmem) => {
+      /**
+       * An agent whose channel has no system session (the driver does not know the thread count:
+       * a channel's invocation waits like any call), another client holding every OP-TEE thread,
+       * and the counters before the test's BASE command.
+       */
+      async function behindHeldThreads(harness: OpteeHarness) {
+        const agent = await run(harness, harness.create());
+        const held = await occupyEveryThread(harness);
+        expect(held.pta.held).toHaveLength(harness.ends.driver.wire.layout.threads);
+        const before = counters(harness, agent);
+        return { agent, ...held, before };
+      }
+
+      /** What the test counts: SCMI messages the platform got, and the stack's counters. */
+      function counters(harness: OpteeHarness, agent: ScmiAgent) {
+        const optee = harness.ends.optee.stats;
+        const driver = harness.ends.driver.stats;
+        const core = agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+        const t = harness.ends.transport.diagnostics().totals;
+        return {
+          platformMessages: optee.scmi.messages,
+          teeCancelRequests: optee.cancelRequests,
+          teeCancelledInvocations: optee.cancelledInvocations,
+          driverWaitedForThread: driver.waitedForThread,
+          driverWithdrawn: driver.withdrawn,
+          sent: core?.sent,
+          failed: core?.failed,
+          timeouts: core?.timeouts,
+          completed: core?.completed,
+          invocations: t.invocations,
+          withdrawnInvocations: t.withdrawnInvocations,
+          lateReturns: t.lateReturns,
+          refusedReturns: t.refusedReturns,
+          teeErrors: t.teeErrors,
+          cancelRequests: t.cancelRequests,
+        };
+      }
+
+      /** `now` less `before`, field by field. */
+      function delta(
+        now: ReturnType<typeof counters>,
+        before: ReturnType<typeof counters>,
+      ): Record<string, number> {
+        const out: Record<string, number> = {};
+        for (const k of Object.keys(now) as (keyof typeof now)[]) {
+          out[k] = (now[k] ?? NaN) - (before[k] ?? NaN);
+        }
+        return out;
+      }
+
+      it('should never post it once its send returned: no message reaches the platform when the thread frees, and the remove ends', async () => {
+        h = await createOpteeHarness({ shmem, auto: false, driver: { knowsThreadCount: false } });
+        const { agent, pta, context, holds, before } = await behindHeldThreads(h);
+        const reply = settle(vendor(agent));
+        let removed = false;
+        const removing = agent.remove().then(() => (removed = true));
+        await h.clock.runUntilIdle();
+        // Core failed the transfer; its send returned after the sync wait (core counted it sent)
+        // and the channel's quiesce waits for the invocation, its cancel request queued too.
+        expect(await reply).toBeInstanceOf(ScmiShutdownError);
+        expect(removed).toBe(false);
+        expect(delta(counters(h, agent), before)).toMatchObject({
+          platformMessages: 0,
+          driverWaitedForThread: 2,
+          driverWithdrawn: 0,
+          sent: 1,
+          failed: 1,
+        });
+
+        // The other client lets its threads go: the invocation is withdrawn, never posted; the
+        // cancel request (posted after it) finds nothing running.
+        pta.release();
+        expect(await run(h, Promise.all(holds))).toEqual(holds.map(() => TeeResult.SUCCESS));
+        await run(h, removing);
+        expect(removed).toBe(true);
+        expect(delta(counters(h, agent), before)).toEqual({
+          platformMessages: 0,
+          teeCancelRequests: 1,
+          teeCancelledInvocations: 0,
+          driverWaitedForThread: 2,
+          driverWithdrawn: 1,
+          sent: 1,
+          failed: 1,
+          timeouts: 0,
+          completed: 0,
+          // Never started: not an invocation, not a late return nor a TEE error.
+          invocations: 0,
+          withdrawnInvocations: 1,
+          lateReturns: 0,
+          refusedReturns: 0,
+          teeErrors: 0,
+          cancelRequests: 1,
+        });
+        await run(h, context.close());
+        expect(h.ends.driver.stats).toMatchObject({ inFlight: 0, sharedMemory: 0 });
+      });
+
+      it('should never post it while its send still waits: the send fails with ScmiShutdownError, never counted sent', async () => {
+        h = await createOpteeHarness({ shmem, auto: false, driver: { knowsThreadCount: false } });
+        const { agent, pta, context, holds, before } = await behindHeldThreads(h);
+        const start = h.clock.now();
+        const reply = settle(vendor(agent));
+        const removing = settle(agent.remove());
+        // Tasks only, no virtual time: the send is still in its 1 ms sync wait when a thread
+        // frees, after core's shutdown failed the transfer.
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(h.clock.now()).toBe(start);
+        expect(delta(counters(h, agent), before)).toMatchObject({
+          driverWaitedForThread: 2,
+          sent: 0,
+          failed: 1,
+        });
+        pta.release();
+        await h.clock.runUntilIdle();
+        expect(await reply).toBeInstanceOf(ScmiShutdownError);
+        expect(await removing).toBeUndefined();
+        expect(await Promise.all(holds)).toEqual(holds.map(() => TeeResult.SUCCESS));
+        expect(delta(counters(h, agent), before)).toEqual({
+          platformMessages: 0,
+          teeCancelRequests: 1,
+          teeCancelledInvocations: 0,
+          driverWaitedForThread: 2,
+          driverWithdrawn: 1,
+          // The send failed: core counts it failed once (its shutdown did), never sent.
+          sent: 0,
+          failed: 1,
+          timeouts: 0,
+          completed: 0,
+          invocations: 0,
+          withdrawnInvocations: 1,
+          lateReturns: 0,
+          refusedReturns: 0,
+          teeErrors: 0,
+          cancelRequests: 1,
+        });
+        await run(h, context.close());
+        expect(h.ends.driver.stats).toMatchObject({ inFlight: 0, sharedMemory: 0 });
+      });
+
+      it("should never post it while another channel's quiesce holds the remove, before its own channel quiesces", async () => {
+        h = await createOpteeHarness({ shmem, auto: false, driver: { knowsThreadCount: false } });
+        const agent = await run(
+          h,
+          h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [CLOCK_PROTOCOL] }] }),
+        );
+        const { pta, context, holds } = await occupyEveryThread(h);
+        const before = counters(h, agent);
+        const replies = [
+          settle(vendor(agent)),
+          settle(agent.transact(CLOCK_PROTOCOL, 0x1, undefined, { rxSize: 4 })),
+        ];
+        let removed = false;
+        const removing = agent.remove().then(() => (removed = true));
+        await h.clock.runUntilIdle();
+        expect(await Promise.all(replies)).toEqual([
+          expect.any(ScmiShutdownError),
+          expect.any(ScmiShutdownError),
+        ]);
+        // Channels quiesce newest first: a2p:1 waits for its invocation; a2p:0 has not begun, and
+        // its transfer is back in core's pool — only what the channel kept says it failed.
+        expect(removed).toBe(false);
+        expect(h.ends.transport.diagnostics().channels.map((c) => c.stats.cancelRequests)).toEqual([
+          0, 1,
+        ]);
+        pta.release();
+        expect(await run(h, Promise.all(holds))).toEqual(holds.map(() => TeeResult.SUCCESS));
+        await run(h, removing);
+        expect(removed).toBe(true);
+        expect(delta(counters(h, agent), before)).toMatchObject({
+          platformMessages: 0,
+          teeCancelRequests: 1,
+          driverWithdrawn: 2,
+          invocations: 0,
+          withdrawnInvocations: 2,
+          lateReturns: 0,
+          refusedReturns: 0,
+          cancelRequests: 1,
+        });
+        await run(h, context.close());
+      });
+
+      it('should withdraw a timed-out invocation still waiting for a thread once the channel quiesces: nobody would read its response', async () => {
+        h = await createOpteeHarness({ shmem, auto: false, driver: { knowsThreadCount: false } });
+        const { agent, pta, context, holds, before } = await behindHeldThreads(h);
+        const reply = settle(vendor(agent));
+        await h.clock.advance(40);
+        expect(await reply).toBeInstanceOf(ScmiTimeoutError);
+        let removed = false;
+        const removing = agent.remove().then(() => (removed = true));
+        await h.clock.runUntilIdle();
+        expect(removed).toBe(false);
+        pta.release();
+        expect(await run(h, Promise.all(holds))).toEqual(holds.map(() => TeeResult.SUCCESS));
+        await run(h, removing);
+        expect(delta(counters(h, agent), before)).toEqual({
+          platformMessages: 0,
+          teeCancelRequests: 1,
+          teeCancelledInvocations: 0,
+          driverWaitedForThread: 2,
+          driverWithdrawn: 1,
+          sent: 1,
+          failed: 0,
+          timeouts: 1,
+          completed: 0,
+          invocations: 0,
+          withdrawnInvocations: 1,
+          lateReturns: 0,
+          refusedReturns: 0,
+          teeErrors: 0,
+          cancelRequests: 1,
+        });
+        await run(h, context.close());
+      });
+    },
+  );
 
   it('should request a system session for each channel, not for the throw-away capabilities session', async () => {
     h = await createOpteeHarness({ shmem: 'static', auto: false });

@@ -69,6 +69,11 @@ export interface OpteeDriverStats {
   readonly waitedForReservedThread: number;
   /** Calls posted and not yet returned (or returned and held by an interceptor). */
   readonly inFlight: number;
+  /**
+   * Queued calls withdrawn before they were posted: their `stillWanted` hook (see
+   * {@link OpteeDriver.submit}) answered false when a thread freed for them.
+   */
+  readonly withdrawn: number;
   /** Returns seen for a slot with no call of ours (a hostile or confused secure world), ignored. */
   readonly strayReturns: number;
   /** Shared memories registered with the TEE and not yet given back (leaked ones excluded). */
@@ -94,6 +99,8 @@ interface PendingCall {
   readonly params: readonly TeeParam[];
   readonly raw: readonly RawParam[];
   readonly resolve: (r: TeeCallResult) => void;
+  /** Asked before a queued call is posted; false withdraws it (see `OpteeDriver.submit`). */
+  readonly stillWanted: (() => boolean) | undefined;
   /** A call of a system session: it may take the reserved thread and is woken first. */
   readonly system: boolean;
   seen: boolean;
@@ -220,6 +227,7 @@ export class OpteeDriver implements TeeDriver {
   #systemCalls = 0;
   #reservedThreadCalls = 0;
   #heldBack = 0;
+  #withdrawn = 0;
 
   /**
    * Starts the driver on the normal world's end of a wire (it listens to the end's doorbell
@@ -280,6 +288,7 @@ export class OpteeDriver implements TeeDriver {
       reservedThreadCalls: this.#reservedThreadCalls,
       waitedForReservedThread: this.#heldBack,
       inFlight: this.#slots.filter((c) => c !== undefined).length + this.#queue.length,
+      withdrawn: this.#withdrawn,
       strayReturns: this.#stray,
       sharedMemory: this.#shms.size - this.#leaked,
       leakedSharedMemory: this.#leaked,
@@ -331,13 +340,21 @@ export class OpteeDriver implements TeeDriver {
     );
   }
 
-  /** @inheritDoc */
+  /**
+   * @inheritDoc
+   *
+   * `stillWanted` is asked each time the call, queued because no thread was free, is next to be
+   * posted (a thread freed); false withdraws it: it is never posted, and `onReturn` gets
+   * `TEE_ERROR_CANCEL` (origin COMMS) at once, counted in `stats.withdrawn`. A call posted when
+   * submitted is never asked.
+   */
   public submit(
     session: number,
     func: number,
     cancelId: number,
     params: readonly TeeParam[],
     onReturn: (result: TeeCallResult) => void,
+    stillWanted?: () => boolean,
   ): void {
     this.#start(
       OpteeMsgCmd.INVOKE_COMMAND,
@@ -350,6 +367,7 @@ export class OpteeDriver implements TeeDriver {
       NO_RAW,
       this.#sessions.get(session) === true,
       onReturn,
+      stillWanted,
     );
   }
 
@@ -654,6 +672,7 @@ export class OpteeDriver implements TeeDriver {
     raw: readonly RawParam[],
     system: boolean,
     resolve: (r: TeeCallResult) => void,
+    stillWanted?: () => boolean,
   ): void {
     const call: PendingCall = {
       cmd,
@@ -665,6 +684,7 @@ export class OpteeDriver implements TeeDriver {
       params,
       raw,
       resolve,
+      stillWanted,
       system,
       seen: false,
       heldBack: false,
@@ -856,8 +876,10 @@ export class OpteeDriver implements TeeDriver {
   /**
    * Posts the calls that waited, while they may go: system calls first, in order, then the
    * others in order (Linux `optee_cq_complete_one` wakes a waiting system call before any other;
-   * a woken call takes a thread under the same rule as a new one). A pump asked for while one
-   * runs (a call settled inside it) is left to the running one.
+   * a woken call takes a thread under the same rule as a new one). A call whose caller no longer
+   * wants it is withdrawn when its turn comes, not posted ({@link OpteeDriver.submit}'s
+   * `stillWanted`). A pump asked for while one runs (a call settled inside it) is left to the
+   * running one.
    */
   #pump(): void {
     if (this.#pumping) return;
@@ -871,6 +893,7 @@ export class OpteeDriver implements TeeDriver {
           continue;
         }
         queue.splice(i, 1);
+        if (this.#withdraw(next)) continue;
         if (!this.#post(next)) {
           // Not one free slot: no call can go.
           queue.splice(i, 0, next);
@@ -879,6 +902,7 @@ export class OpteeDriver implements TeeDriver {
       }
       while (queue.length > 0) {
         const next = queue.shift() as PendingCall;
+        if (this.#withdraw(next)) continue;
         if (!this.#post(next)) {
           queue.unshift(next);
           return;
@@ -887,6 +911,22 @@ export class OpteeDriver implements TeeDriver {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /**
+   * Withdraws the queued `call` when its caller no longer wants it (its `stillWanted` answers
+   * false): it ends, never posted, with `TEE_ERROR_CANCEL` from COMMS; true when it did. Linux's
+   * callers wait in `optee_cq_wait_init` in their own task and give up only by not calling; a
+   * caller here hands the call over and may learn, while it waits for a thread, that it must not
+   * run any more — an SCMI transfer the agent's shutdown failed, whose command the platform must
+   * then never carry out.
+   */
+  #withdraw(call: PendingCall): boolean {
+    const stillWanted = call.stillWanted;
+    if (stillWanted === undefined || stillWanted()) return false;
+    this.#withdrawn++;
+    this.#settle(call, failed(TeeResult.CANCEL));
+    return true;
   }
 }
 

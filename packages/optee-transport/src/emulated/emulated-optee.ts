@@ -81,7 +81,7 @@ export interface EmulatedOpteeStats {
   readonly openSessions: number;
   /** Shared memories registered now. */
   readonly registeredShm: number;
-  /** Cancel requests received. */
+  /** Cancel requests received (refused ones included). */
   readonly cancelRequests: number;
   /** Invocations that were running when a cancel request for them arrived. */
   readonly cancelledInvocations: number;
@@ -93,9 +93,10 @@ export interface EmulatedOpteeStats {
   readonly internalErrors: number;
   /**
    * Calls the emulated OP-TEE core refused before any TA saw them, with an error from origin TEE:
-   * an unknown command, TA or session, bad parameters or memory references, shared memory still
-   * in use (TEE_ERROR_ITEM_NOT_FOUND, TEE_ERROR_BAD_PARAMETERS, TEE_ERROR_BUSY). A normal world
-   * that keeps track of its sessions and memory sees none.
+   * an unknown command, TA or session, bad parameters or memory references (a close or cancel
+   * request with any parameter too), shared memory still in use (TEE_ERROR_ITEM_NOT_FOUND,
+   * TEE_ERROR_BAD_PARAMETERS, TEE_ERROR_BUSY). A normal world that keeps track of its sessions
+   * and memory sees none.
    */
   readonly refusedCalls: number;
   /**
@@ -486,6 +487,12 @@ export class EmulatedOptee {
   }
 
   #closeSession(slot: number): void {
+    // OP-TEE's `entry_close_session` (core/tee/entry_std.c) takes no parameter: it answers
+    // TEE_ERROR_BAD_PARAMETERS (origin TEE) before it looks for the session, which stays open.
+    if (this.#u32(slot, SLOT_NUM_PARAMS) !== 0) {
+      this.#refuse(slot, Result.BAD_PARAMETERS);
+      return;
+    }
     const id = this.#u32(slot, SLOT_SESSION);
     const session = this.#sessions.get(id);
     // OP-TEE's `tee_ta_close_session` (core/kernel/tee_ta_manager.c) answers a session it cannot
@@ -507,6 +514,12 @@ export class EmulatedOptee {
 
   #cancel(slot: number): void {
     this.#cancelRequests++;
+    // OP-TEE's `entry_cancel` (core/tee/entry_std.c) takes no parameter either: it answers
+    // TEE_ERROR_BAD_PARAMETERS (origin TEE) before it looks for the session, and flags nothing.
+    if (this.#u32(slot, SLOT_NUM_PARAMS) !== 0) {
+      this.#refuse(slot, Result.BAD_PARAMETERS);
+      return;
+    }
     const session = this.#sessions.get(this.#u32(slot, SLOT_SESSION));
     if (session === undefined) {
       this.#refuse(slot, Result.BAD_PARAMETERS);

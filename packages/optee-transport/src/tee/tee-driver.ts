@@ -45,6 +45,13 @@ export interface TeeDriver {
    * Starts the invocation of command `func` in `session` and calls `onReturn` with its result,
    * directly in the task that delivers the return (no promise in between): the completion
    * callback an in-kernel client would get. `onReturn` must not throw.
+   *
+   * `stillWanted`, when given, is asked right before an invocation that had to wait for a free
+   * secure-world thread is posted: when it answers false the invocation is withdrawn — never
+   * posted, and `onReturn` gets `TEE_ERROR_CANCEL` from `TEE_ORIGIN_COMMS`. For a caller that may
+   * learn, while the invocation waits, that it must not run any more (an SCMI transfer the agent's
+   * shutdown failed). It must not throw. A driver that never queues may ignore it (`OpteeDriver`
+   * honours it).
    */
   submit(
     session: number,
@@ -52,6 +59,7 @@ export interface TeeDriver {
     cancelId: number,
     params: readonly TeeParam[],
     onReturn: (result: TeeCallResult) => void,
+    stillWanted?: () => boolean,
   ): void;
   /** Asks the TEE to cancel the call `cancelId` running in `session` (the TA may ignore it). */
   cancel(session: number, cancelId: number): Promise<TeeCallResult>;

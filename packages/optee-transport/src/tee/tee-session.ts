@@ -25,6 +25,16 @@ export interface TeeInvokeOptions {
   readonly cancelId?: number;
 }
 
+/** Options of {@link TeeSession.submit}. */
+export interface TeeSubmitOptions extends TeeInvokeOptions {
+  /**
+   * Asked right before an invocation that waited for a free secure-world thread is posted; false
+   * withdraws it: it never reaches the TEE, and `onReturn` gets `TEE_ERROR_CANCEL` (origin COMMS)
+   * at once (see `TeeDriver.submit`). Must not throw. Default: always wanted.
+   */
+  readonly stillWanted?: () => boolean;
+}
+
 /** @internal What a session needs from its context. */
 export interface TeeSessionOwner {
   readonly driver: TeeDriver;
@@ -112,6 +122,7 @@ export class TeeSession {
    * or not: read `result` and `origin`) directly in the task that delivers the return — no
    * promise in between, like an in-kernel completion. For receive paths that must run at once
    * (inside an RX guard); {@link TeeSession.invoke} is the promise form. `onReturn` must not throw.
+   * `options.stillWanted` lets the caller withdraw an invocation still waiting for a thread.
    *
    * @throws TeeError with origin API, synchronously, for the same reasons as {@link TeeSession.invoke}.
    * @example
@@ -124,11 +135,11 @@ export class TeeSession {
   public submit(
     func: number,
     params: readonly TeeParam[],
-    options: TeeInvokeOptions,
+    options: TeeSubmitOptions,
     onReturn: (result: TeeCallResult) => void,
   ): void {
     const cancelId = this.#validate(params, options);
-    this.#owner.driver.submit(this.id, func >>> 0, cancelId, params, onReturn);
+    this.#owner.driver.submit(this.id, func >>> 0, cancelId, params, onReturn, options.stillWanted);
   }
 
   #validate(params: readonly TeeParam[], options: TeeInvokeOptions): number {

@@ -49,8 +49,17 @@ export type OpteeChannelMode = 'smt' | 'msg';
 
 /** Counters of one OP-TEE channel (besides core's channel counters). */
 export interface OpteeChannelStats {
-  /** Invocations started (one per message). */
+  /**
+   * Invocations started (one per message), withdrawn ones taken back: those that reached or will
+   * reach OP-TEE.
+   */
   readonly invocations: number;
+  /**
+   * Invocations withdrawn before they reached OP-TEE: they waited for a free OP-TEE thread while
+   * core failed their transfer (the agent's shutdown) or the channel began to quiesce, so their
+   * command was never sent. Not counted in `invocations`, nor as late returns.
+   */
+  readonly withdrawnInvocations: number;
   /** Invocations that returned after their transfer was over (timed out, aborted). */
   readonly lateReturns: number;
   /**
@@ -136,10 +145,19 @@ interface Invocation {
   outSize: number;
   /** core called markTxDone before the return: the transfer is over, the return is late. */
   abandoned: boolean;
+  /** When `abandoned`: core had failed the transfer (not timed it out) by then. */
+  transferFailed: boolean;
+  /**
+   * The driver withdrew it before posting it (`#stillWanted` answered false): it never reached
+   * OP-TEE, and its return is the driver's `TEE_ERROR_CANCEL`.
+   */
+  withdrawn: boolean;
   /** fetchResponse read the response. */
   fetched: boolean;
   /** Resolves the send's synchronous wait (see `syncWaitMs`); cleared once called. */
   syncWaiter: (() => void) | undefined;
+  /** Fails the send's synchronous wait (the invocation was withdrawn); cleared with syncWaiter. */
+  syncFail: ((error: unknown) => void) | undefined;
   /** When the send's synchronous wait ends at the latest (clock time). */
   syncUntil: number;
 }
@@ -167,12 +185,16 @@ const EMPTY = new Uint8Array(0);
  * it — or refused after quiesce. A send that waits longer than
  * `busyTimeoutMs` for such a channel fails with `E_CHAN_BUSY`.
  *
+ * An invocation the driver queued because every OP-TEE thread was busy is withdrawn, never posted,
+ * when a thread frees for it after core failed its transfer (the agent's removal) or once the
+ * channel quiesces: the platform must not run a command whose caller was told it failed.
+ *
  * Quiesce closes the RX guard, sends a cancel request for an invocation in flight (the SCMI PTA
- * may ignore it) and waits until the invocation returns; free then closes the session and frees
- * the MSG buffer. A transfer whose invocation failed, or whose response is unusable (header of
- * another message, too short, a size past the SMT area or the MSG buffer, channel error),
- * completes with `COMMS_ERROR`; the cause is counted (core's bad-message counters: `invalid`,
- * `oversize`…, or this channel's `teeErrors` / `channelErrors`).
+ * may ignore it) and waits until the invocation returns (or is withdrawn); free then closes the
+ * session and frees the MSG buffer. A transfer whose invocation failed, or whose response is
+ * unusable (header of another message, too short, a size past the SMT area or the MSG buffer,
+ * channel error), completes with `COMMS_ERROR`; the cause is counted (core's bad-message
+ * counters: `invalid`, `oversize`…, or this channel's `teeErrors` / `channelErrors`).
  */
 export class OpteeChannel implements TransportChannel {
   /** One message at a time per channel. */
@@ -190,6 +212,8 @@ export class OpteeChannel implements TransportChannel {
   readonly #msgRequest: { -readonly [K in keyof TeeMemrefParam]: TeeMemrefParam[K] } | undefined;
   /** The driver's completion callback, one for the channel's life (one invocation at a time). */
   readonly #onReturned: (r: TeeCallResult) => void;
+  /** The driver's `stillWanted` hook, one for the channel's life (it asks about `#inv`). */
+  readonly #stillWanted: () => boolean;
   #inv: Invocation | undefined;
   #owner: Xfer | undefined;
   readonly #waiters: SendWaiter[] = [];
@@ -201,6 +225,7 @@ export class OpteeChannel implements TransportChannel {
   #idle: (() => void) | undefined;
   #nextCancelId = 0;
   #invocations = 0;
+  #withdrawnInvocations = 0;
   #lateReturns = 0;
   #lateReplies = 0;
   #refusedReturns = 0;
@@ -234,8 +259,28 @@ export class OpteeChannel implements TransportChannel {
         this.#p.violations.push(`${this.label}: a return with no invocation in flight`);
         return;
       }
+      if (inv.withdrawn) {
+        this.#onWithdrawn(inv, r.result);
+        return;
+      }
       const out = r.params[2];
       this.#onReturn(inv, r.result, out !== undefined && 'size' in out ? out.size : 0);
+    };
+    // Asked by the driver right before it posts an invocation that waited for a free OP-TEE
+    // thread — the channel's one invocation, `#inv`. Linux never gets here: its invoke runs in
+    // the sending task (scmi_optee_send_message), which waits for the thread before the transfer
+    // can fail. Here core's shutdown may fail the transfer meanwhile (agent removal fails every
+    // transfer before any channel quiesces), or the channel may be quiescing (nobody reads the
+    // response any more): the command must then never reach the platform, as a send waiting for
+    // the channel is refused (`#refuseDead`, quiesce). A transfer that only timed out still runs
+    // (its late return is counted), as any late invocation does.
+    this.#stillWanted = () => {
+      const inv = this.#inv;
+      if (inv === undefined) return true; // never asked then: the driver asks about a queued call
+      const failed = inv.abandoned ? inv.transferFailed : inv.xfer.state === 'failed';
+      if (!failed && !this.#closing) return true;
+      inv.withdrawn = true;
+      return false;
     };
   }
 
@@ -249,6 +294,7 @@ export class OpteeChannel implements TransportChannel {
       systemSession: this.#p.session.usesSystemThread,
       stats: {
         invocations: this.#invocations,
+        withdrawnInvocations: this.#withdrawnInvocations,
         lateReturns: this.#lateReturns,
         lateReplies: this.#lateReplies,
         refusedReturns: this.#refusedReturns,
@@ -271,7 +317,9 @@ export class OpteeChannel implements TransportChannel {
    * Takes the channel for `xfer` and starts its invocation; waits when the channel is held.
    *
    * @throws ScmiShutdownError once the channel quiesces, or when core failed the transfer (the
-   * agent shut down) while it waited for the channel — its command is then never sent;
+   * agent shut down) while it waited for the channel, or for a free OP-TEE thread during the
+   * synchronous wait — its command is then never sent (an invocation still waiting for a thread
+   * when core fails its transfer later is withdrawn too, see `withdrawnInvocations`);
    * ScmiTransportError `E_CHAN_BUSY` when the invocation of a timed-out transfer holds the channel
    * past `busyTimeoutMs`, `E_MSG_SIZE` when the command does not fit the SMT area or the MSG
    * buffer, `E_TEE` (the `TeeError` as cause) when the invocation cannot be started (the session
@@ -314,8 +362,9 @@ export class OpteeChannel implements TransportChannel {
         return undefined;
       }
     }
-    return new Promise<void>((resolve) => {
+    return new Promise<void>((resolve, reject) => {
       inv.syncWaiter = resolve;
+      inv.syncFail = reject;
     });
   }
 
@@ -393,13 +442,17 @@ export class OpteeChannel implements TransportChannel {
       return;
     }
     if (inv.returned) {
-      // Returned but never read: the transfer timed out (or was aborted) just as it returned.
-      if (error !== undefined && !inv.fetched) this.#countLate(inv);
+      // Returned but never read: the transfer timed out (or was aborted) just as it returned. A
+      // withdrawn invocation never ran: nothing came back to count.
+      if (error !== undefined && !inv.fetched && !inv.withdrawn) this.#countLate(inv);
       this.#inv = undefined;
       this.#grant();
       return;
     }
     inv.abandoned = true;
+    // The transfer is over, and `xfer` may go back to core's pool and carry another command: what
+    // `#stillWanted` needs to know of it is kept now.
+    inv.transferFailed = xfer.state === 'failed';
     if (this.#closing) return;
     try {
       this.#heldTimer = this.#p.setup.clock.setTimeout(() => {
@@ -425,7 +478,9 @@ export class OpteeChannel implements TransportChannel {
 
   /**
    * Stops the channel: refuses new sends (waiting ones fail with ScmiShutdownError), closes the
-   * RX guard, asks the TEE to cancel an invocation in flight and waits until it has returned.
+   * RX guard, asks the TEE to cancel an invocation in flight and waits until it has returned —
+   * or, when it still waits for an OP-TEE thread, until the driver withdraws it as a thread
+   * frees (never posted: nobody would read its response).
    */
   public async quiesce(): Promise<void> {
     this.#closing = true;
@@ -501,8 +556,11 @@ export class OpteeChannel implements TransportChannel {
       result: 0,
       outSize: 0,
       abandoned: false,
+      transferFailed: false,
+      withdrawn: false,
       fetched: false,
       syncWaiter: undefined,
+      syncFail: undefined,
       syncUntil: 0,
     };
     this.#inv = inv;
@@ -530,7 +588,12 @@ export class OpteeChannel implements TransportChannel {
     // The completion callback runs in the task that delivers the return: no promise hop between
     // the return and this channel's RX guard.
     try {
-      this.#p.session.submit(command, params, { cancelId: inv.cancelId }, this.#onReturned);
+      this.#p.session.submit(
+        command,
+        params,
+        { cancelId: inv.cancelId, stillWanted: this.#stillWanted },
+        this.#onReturned,
+      );
     } catch (cause) {
       // Nothing was posted: give the channel back before throwing, as Linux's
       // scmi_optee_send_message unlocks `channel->mu` when the invoke fails. Core then fails the
@@ -553,6 +616,41 @@ export class OpteeChannel implements TransportChannel {
     if (inv.abandoned) {
       // The transfer is over: a late return. The channel is free again once it is counted.
       this.#countLate(inv);
+      if (this.#inv === inv) this.#inv = undefined;
+      this.#disarm();
+      this.#stuck = false;
+      this.#grant();
+    }
+    const idle = this.#idle;
+    this.#idle = undefined;
+    idle?.();
+  }
+
+  /**
+   * The driver withdrew `inv` before posting it (`#stillWanted`): its command never reached OP-TEE.
+   * It is taken back from `invocations` and counted in `withdrawnInvocations` only — core counted
+   * the transfer's failure (or timeout), and nothing came back to count as a late return. A send
+   * still in its synchronous wait fails with ScmiShutdownError, as `#refuseDead` refuses one
+   * waiting for the channel: core then fails the transfer (counted once: its shutdown did) without
+   * calling markTxDone, so the channel is given back here, as when the invocation cannot be
+   * started. After markTxDone the channel is free again at once; between the two, markTxDone
+   * frees it.
+   */
+  #onWithdrawn(inv: Invocation, result: number): void {
+    if (this.#freed) this.#p.violations.push(`${this.label}: invocation withdrawn after free`);
+    inv.returned = true;
+    inv.result = result;
+    this.#invocations--;
+    this.#withdrawnInvocations++;
+    const fail = inv.syncFail;
+    if (fail !== undefined) {
+      inv.syncWaiter = undefined;
+      inv.syncFail = undefined;
+      this.#inv = undefined;
+      this.#owner = undefined;
+      fail(new ScmiShutdownError(this.#p.setup.agent, `send on ${this.label}`));
+      this.#grant();
+    } else if (inv.abandoned) {
       if (this.#inv === inv) this.#inv = undefined;
       this.#disarm();
       this.#stuck = false;
@@ -642,7 +740,7 @@ export class OpteeChannel implements TransportChannel {
       try {
         const waiting = this.#syncWait(this.#start(next.xfer));
         if (waiting === undefined) next.resolve();
-        else void waiting.then(next.resolve);
+        else void waiting.then(next.resolve, next.reject);
         return;
       } catch (e) {
         next.reject(e);
@@ -689,6 +787,7 @@ function endSyncWait(inv: Invocation): void {
   const resolve = inv.syncWaiter;
   if (resolve === undefined) return;
   inv.syncWaiter = undefined;
+  inv.syncFail = undefined;
   resolve();
 }
 

@@ -80,6 +80,7 @@ export interface OpteeTransportDiagnostics {
 
 const ZERO_STATS: OpteeChannelStats = {
   invocations: 0,
+  withdrawnInvocations: 0,
   lateReturns: 0,
   lateReplies: 0,
   refusedReturns: 0,

@@ -553,6 +553,11 @@ export class HostileNormalWorld {
   }
 
   #close(call: Call): void {
+    // entry_close_session refuses any parameter before it looks for the session.
+    if (call.spec.numParams >>> 0 !== 0) {
+      this.#refuseTee(call, TeeResult.BAD_PARAMETERS);
+      return;
+    }
     const id = call.spec.session >>> 0;
     const session = this.sessions.get(id);
     if (session === undefined) {
@@ -598,6 +603,11 @@ export class HostileNormalWorld {
 
   #cancel(call: Call): void {
     this.counters.cancelRequests++;
+    // entry_cancel refuses any parameter before it looks for the session.
+    if (call.spec.numParams >>> 0 !== 0) {
+      this.#refuseTee(call, TeeResult.BAD_PARAMETERS);
+      return;
+    }
     const session = this.sessions.get(call.spec.session >>> 0);
     if (session === undefined) {
       this.#refuseTee(call, TeeResult.BAD_PARAMETERS);
