@@ -283,5 +283,38 @@ describe(VirtualClock, () => {
       await new Promise<void>((resolve) => clock.setTimeout(resolve, 5));
       expect(clock.now()).toBe(35);
     });
+
+    it('should go on after a task or a timer throws (the throw escapes, as from a real timer)', async () => {
+      // The throws escape the pump's macrotask, as they would from setImmediate: caught here by a
+      // wrapper around it, so that they are not this test's uncaught exceptions.
+      const realSetImmediate = globalThis.setImmediate;
+      const escaped: unknown[] = [];
+      globalThis.setImmediate = ((cb: () => void) =>
+        realSetImmediate(() => {
+          try {
+            cb();
+          } catch (error) {
+            escaped.push(error);
+          }
+        })) as unknown as typeof setImmediate;
+      try {
+        const clock = new VirtualClock({ auto: true });
+        const ran: string[] = [];
+        clock.schedule(() => {
+          throw new Error('task');
+        });
+        clock.setTimeout(() => {
+          throw new Error('timer');
+        }, 1);
+        clock.setTimeout(() => ran.push('timer at 5'), 5);
+        clock.schedule(() => ran.push('task'));
+        await realTurns(10);
+        expect(ran).toEqual(['task', 'timer at 5']);
+        expect(escaped.map((e) => (e as Error).message)).toEqual(['task', 'timer']);
+        expect(clock.now()).toBe(5);
+      } finally {
+        globalThis.setImmediate = realSetImmediate;
+      }
+    });
   });
 });

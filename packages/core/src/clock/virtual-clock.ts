@@ -171,17 +171,19 @@ export class VirtualClock implements Clock {
     this.#pumping = true;
     const pump = (): void => {
       const task = this.#tasks.shift();
-      if (task !== undefined) {
-        task();
-      } else {
-        const next = this.#nextTimer();
+      let next: VirtualTimer | undefined;
+      if (task === undefined) {
+        next = this.#nextTimer();
         if (next === undefined) {
           this.#pumping = false;
           return;
         }
-        this.#fire(next);
       }
+      // Queued first: a callback that throws (an uncaught exception, as with real timers) must
+      // not stop the clock — every later task and timer would be lost.
       setImmediate(pump);
+      if (task !== undefined) task();
+      else this.#fire(next as VirtualTimer);
     };
     setImmediate(pump);
   }
