@@ -562,18 +562,22 @@ class Core extends ListScope {
     previous: ResourceState,
   ): Promise<void> | undefined {
     let r: void | PromiseLike<void>;
+    let pending: boolean;
     try {
       r = step(entry.rawValue(), reason);
+      // Inside the try: a returned value whose `then` getter throws is the step failing, not the
+      // teardown (it would otherwise escape and stop every later step).
+      pending = isPromiseLike(r);
     } catch (error) {
       this.fail(entry, phase, reason, error, failures);
       finishStep(entry, phase, previous);
       return undefined;
     }
-    if (!isPromiseLike(r)) {
+    if (!pending) {
       finishStep(entry, phase, previous);
       return undefined;
     }
-    return this.awaitStep(entry, phase, r, reason, failures, previous);
+    return this.awaitStep(entry, phase, r as PromiseLike<void>, reason, failures, previous);
   }
 
   async awaitStep(

@@ -11,7 +11,10 @@ import { RevokedError } from './errors.js';
  * ```
  */
 export interface RevocableGuard<T> extends Disposable {
-  /** The guarded value; valid until {@link RevocableGuard.release}. */
+  /**
+   * The guarded value; valid until {@link RevocableGuard.release}, after which reading it throws
+   * {@link RevokedError} (a guard given back no longer keeps the value alive).
+   */
   readonly value: T;
   /** Gives the guard back; revocation may complete once every guard is back. */
   release(): void;
@@ -88,12 +91,20 @@ export class Revocable<T> {
     if (!this.#enter()) return undefined;
     let held = true;
     const value = this.#value as T;
+    const name = this.name;
     const release = (): void => {
       if (!held) return;
       held = false;
       this.#exit();
     };
-    return { value, release, [Symbol.dispose]: release };
+    return {
+      get value(): T {
+        if (!held) throw new RevokedError(name);
+        return value;
+      },
+      release,
+      [Symbol.dispose]: release,
+    };
   }
 
   /**
@@ -111,14 +122,25 @@ export class Revocable<T> {
       this.#exit();
       throw error;
     }
-    if (isPromiseLike(result)) {
-      const exit = (): void => {
-        this.#exit();
-      };
-      // Released when the promise settles; the caller still receives the original promise.
-      result.then(exit, exit);
-    } else {
+    // The guard is given back exactly once whatever `result` does: a `then` getter or method that
+    // throws gives it back at once (and the throw goes to the caller); a thenable that calls back
+    // twice gives it back once, not a second time for a guard someone else holds.
+    let given = false;
+    const exit = (): void => {
+      if (given) return;
+      given = true;
       this.#exit();
+    };
+    try {
+      if (isPromiseLike(result)) {
+        // Given back when the promise settles; the caller still receives the original promise.
+        result.then(exit, exit);
+      } else {
+        exit();
+      }
+    } catch (error) {
+      exit();
+      throw error;
     }
     return result;
   }

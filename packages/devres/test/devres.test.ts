@@ -630,6 +630,31 @@ describe(Devres, () => {
     });
   });
 
+  it('should count a step whose returned value has a throwing then getter as a failed step, and go on', async () => {
+    const res = new Devres('dev');
+    const order: string[] = [];
+    const boom = new Error('no then');
+    res.addAction('older', () => void order.push('release older'));
+    res.add({
+      name: 'odd',
+      value: 0,
+      release: (): PromiseLike<void> => ({
+        get then(): never {
+          throw boom;
+        },
+      }),
+    });
+    const error = await res.releaseAll().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(order).toEqual(['release older']);
+    expect(DevresReleaseError.is(error) && error.failures).toEqual([
+      { resource: 'odd', phase: 'release', error: boom },
+    ]);
+    expect(res.live()).toEqual([]);
+  });
+
   describe('refused registrations while the teardown moves on', () => {
     /** Resolves after `n` microtasks. */
     async function microtasks(n: number): Promise<void> {

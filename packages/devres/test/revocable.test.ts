@@ -68,6 +68,51 @@ describe(Revocable, () => {
     await r.revoke();
   });
 
+  it('should give a guard back once whatever the thenable an access returns does', async () => {
+    const r = new Revocable('chan', 1);
+    const held = r.guard();
+    // A `then` that calls back twice: one guard given back, not the other one held too.
+    const twice = {
+      then: (ok: () => void, fail: () => void): void => {
+        ok();
+        fail();
+      },
+    };
+    r.access(() => twice);
+    expect(r.activeGuards).toBe(1);
+    // A `then` getter that throws: the guard is given back, and the throw reaches the caller.
+    const hostile = {
+      get then(): never {
+        throw new Error('no then');
+      },
+    };
+    expect(() => r.access(() => hostile)).toThrow('no then');
+    expect(r.activeGuards).toBe(1);
+    // A `then` method that throws alike.
+    const throwing = {
+      then: (): never => {
+        throw new Error('then threw');
+      },
+    };
+    expect(() => r.access(() => throwing)).toThrow('then threw');
+    expect(r.activeGuards).toBe(1);
+    let revoked = false;
+    const revoking = r.revoke().then(() => (revoked = true));
+    await Promise.resolve();
+    expect(revoked).toBe(false); // the guard still held keeps it
+    held?.release();
+    await revoking;
+    expect(revoked).toBe(true);
+  });
+
+  it('should refuse the value of a guard given back', () => {
+    const r = new Revocable('chan', 1);
+    const g = r.guard();
+    expect(g?.value).toBe(1);
+    g?.release();
+    expect(() => g?.value).toThrow(RevokedError);
+  });
+
   it('should work with using', () => {
     const r = new Revocable('chan', 1);
     {
