@@ -1,5 +1,10 @@
 import { fieldOfConfigError } from '../../core/test/support/code-of.js';
-import { createDefaultPlatformConfig, validatePlatformConfig } from '@scmi-ts/platform';
+import { MAX_TIMER_MS } from '@scmi-ts/core';
+import {
+  createDefaultPlatformConfig,
+  sensorReading,
+  validatePlatformConfig,
+} from '@scmi-ts/platform';
 import { defined } from './support/harness';
 
 type Json = Record<string, unknown>;
@@ -20,6 +25,21 @@ function set(obj: Json, path: string, value: unknown): Json {
   if (value === undefined) Reflect.deleteProperty(at, last);
   else at[last] = value;
   return obj;
+}
+
+/** The value at `path` (dotted, with [i]) in `obj`. */
+function get(obj: Json, path: string): unknown {
+  const keys = path.replace(/\[(\d+)\]/g, '.$1').split('.');
+  let at: unknown = obj;
+  for (const k of keys) at = (at as Record<string, unknown>)[k];
+  return at;
+}
+
+/** A copy of `items` with a hole (an absent index, not an undefined element) inserted at `at`. */
+function withHole(items: readonly unknown[], at: number): unknown[] {
+  const out = [...items.slice(0, at), undefined, ...items.slice(at)];
+  Reflect.deleteProperty(out, at);
+  return out;
 }
 
 const cases: [string, string, unknown][] = [
@@ -154,12 +174,42 @@ const cases: [string, string, unknown][] = [
   ['sensors[1].value.values', 'sensors[1].value.values', []],
   ['sensors[1].value.values[0]', 'sensors[1].value.values', [Infinity]],
   ['sensors[1].value.intervalMs', 'sensors[1].value.intervalMs', -5],
+  // Positive but below 1 ms: t / periodMs overflows to Infinity and every reading would be NaN.
+  ['sensors[0].value.periodMs', 'sensors[0].value.periodMs', 5e-324],
+  ['sensors[2].value.periodMs', 'sensors[2].value.periodMs', 1e-310],
+  ['sensors[1].value.intervalMs', 'sensors[1].value.intervalMs', 5e-324],
+  ['sensors[3].axes[0].value.periodMs', 'sensors[3].axes[0].value.periodMs', 0.5],
   ['sensors[2].value.from', 'sensors[2].value.from', '100'],
   ['sensors[2].value.to', 'sensors[2].value.to', undefined],
   ['sensors[0].value.value', 'sensors[0].value', { kind: 'constant', value: 2 ** 60 }],
   ['sensors[0].enabled', 'sensors[0].enabled', 'on'],
   ['resetDomains[0].latencyUs', 'resetDomains[0].latencyUs', 0x7fffffff],
   ['resetDomains[0].asyncReset', 'resetDomains[0].asyncReset', null],
+];
+
+const holes: [string, string, number][] = [
+  // [field that must be named, path of the array, index of the hole]
+  // A leading hole once reached a findIndex callback as undefined: a raw TypeError.
+  ['agents[0]', 'agents', 0],
+  // A trailing hole once passed, and new ScmiPlatform then threw a TypeError.
+  ['agents[2]', 'agents', 2],
+  // Once accepted: POWER_ATTRIBUTES counted the hole as a domain whose commands fail.
+  ['powerDomains[0]', 'powerDomains', 0],
+  ['performanceDomains[2]', 'performanceDomains', 2],
+  ['clocks[4]', 'clocks', 4],
+  ['sensors[4]', 'sensors', 4],
+  ['resetDomains[3]', 'resetDomains', 3],
+  ['devices[3]', 'devices', 3],
+  ['agents[0].protocols[6]', 'agents[0].protocols', 6],
+  ['agents[1].domains.power[1]', 'agents[1].domains.power', 1],
+  ['powerDomains[2].states[3]', 'powerDomains[2].states', 3],
+  ['performanceDomains[0].levels[4]', 'performanceDomains[0].levels', 4],
+  ['clocks[1].rates[3]', 'clocks[1].rates', 3],
+  ['clocks[2].parents[2]', 'clocks[2].parents', 2],
+  ['sensors[3].axes[3]', 'sensors[3].axes', 3],
+  ['sensors[3].updateIntervalsMs[4]', 'sensors[3].updateIntervalsMs', 4],
+  ['sensors[1].value.values[4]', 'sensors[1].value.values', 4],
+  ['sensors[1].value.values[0]', 'sensors[1].value.values', 0],
 ];
 
 describe(validatePlatformConfig, () => {
@@ -285,6 +335,44 @@ describe(validatePlatformConfig, () => {
 
   it.each(cases)('should name %s when %s is %p', (field, path, value) => {
     expect(fieldOf(() => validatePlatformConfig(set(base(), path, value)))).toBe(field);
+  });
+
+  it.each(holes)('should name %s when %s has a hole at %p', (field, path, at) => {
+    const config = base();
+    const items = withHole(get(config, path) as unknown[], at);
+    set(config, path, items);
+    // fieldOf rethrows anything but a ScmiConfigError (a TypeError from a half-built config).
+    expect(fieldOf(() => validatePlatformConfig(config))).toBe(field);
+    expect(() => validatePlatformConfig(config)).toThrow(`${field}: must not be a hole`);
+    expect(at in items).toBe(false); // the input is left as it was, not filled in
+  });
+
+  it('should take 1 ms as the shortest generator period or interval', () => {
+    const below = 1 - Number.EPSILON / 2; // the largest double below 1
+    const config = (periodMs: number): Json => {
+      const c = set(base(), 'sensors[0].value.periodMs', periodMs);
+      set(c, 'sensors[2].value.periodMs', periodMs);
+      return set(c, 'sensors[1].value.intervalMs', periodMs);
+    };
+    const accepted = validatePlatformConfig(config(1));
+    expect(accepted.sensors?.slice(0, 3).map((s) => s.value)).toMatchObject([
+      { periodMs: 1 },
+      { intervalMs: 1 },
+      { periodMs: 1 },
+    ]);
+    // At the shortest period every reading is still an integer, however late.
+    for (const s of accepted.sensors ?? []) {
+      for (const t of [0, 0.5, 2 ** 40 + 0.25, MAX_TIMER_MS * 1000]) {
+        expect(Number.isSafeInteger(sensorReading(s.value, t, 1))).toBe(true);
+      }
+    }
+    expect(fieldOf(() => validatePlatformConfig(config(below)))).toBe('sensors[0].value.periodMs');
+    expect(
+      fieldOf(() => validatePlatformConfig(set(base(), 'sensors[1].value.intervalMs', below))),
+    ).toBe('sensors[1].value.intervalMs');
+    expect(
+      fieldOf(() => validatePlatformConfig(set(base(), 'sensors[2].value.periodMs', below))),
+    ).toBe('sensors[2].value.periodMs');
   });
 
   it('should put the field and the reason in the message', () => {

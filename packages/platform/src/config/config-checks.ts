@@ -28,11 +28,24 @@ export function object(value: unknown, path: string, allowed: readonly string[])
   return value as Plain;
 }
 
-/** Reads an array. @internal */
+/**
+ * Reads an array with no hole: every index below its length is present. A hole (`[, x]`, or a
+ * length past the last element) is refused at its index, as the element it stands for is missing:
+ * map and forEach skip holes while findIndex and indexed reads see undefined, so an array
+ * checked with one would reach the platform with an element no check has seen. Every array
+ * read from a configuration goes through here, so the callers' map and forEach visit every
+ * element. @internal
+ */
 export function array(value: unknown, path: string, min = 0, max = Infinity): readonly unknown[] {
   if (!Array.isArray(value)) return fail(path, `must be an array, got ${show(value)}`);
   if (value.length < min) fail(path, `must have at least ${min} element(s)`);
   if (value.length > max) fail(path, `must have at most ${max} element(s)`);
+  // Stops at the first hole: an array claiming 2^32 − 1 elements and holding none costs nothing.
+  for (let i = 0; i < value.length; i++) {
+    if (!Object.prototype.hasOwnProperty.call(value, i)) {
+      fail(join(path, i), 'must not be a hole (the array is sparse)');
+    }
+  }
   return value as readonly unknown[];
 }
 

@@ -173,7 +173,7 @@ export interface RampSensorValue {
   readonly from: number;
   /** Reading approached at the end of each period. */
   readonly to: number;
-  /** Period in ms, > 0. */
+  /** Period in ms: finite, at least 1 (fractions allowed). */
   readonly periodMs: number;
   /** Optional seeded noise. */
   readonly noise?: SensorNoiseConfig;
@@ -187,7 +187,7 @@ export interface SineSensorValue {
   readonly offset: number;
   /** Peak deviation. */
   readonly amplitude: number;
-  /** Period in ms, > 0. */
+  /** Period in ms: finite, at least 1 (fractions allowed). */
   readonly periodMs: number;
   /** Phase as a fraction of a period, in [0, 1); default 0. */
   readonly phase?: number;
@@ -201,7 +201,7 @@ export interface SequenceSensorValue {
   readonly kind: 'sequence';
   /** The readings, at least one. */
   readonly values: readonly number[];
-  /** How long each value holds, in ms, > 0. */
+  /** How long each value holds, in ms: finite, at least 1 (fractions allowed). */
   readonly intervalMs: number;
   /** Optional seeded noise. */
   readonly noise?: SensorNoiseConfig;

@@ -64,7 +64,9 @@ const DOMAIN_PROTOCOLS: readonly PlatformDomainProtocol[] = [
  * that a misspelt field cannot pass silently. Names are printable ASCII (0x20–0x7E) within their
  * field's size: SCMI names are ASCII, and a control character in one would be obeyed by whatever
  * terminal an agent prints it to (to test an agent against hostile names, rewrite them on the wire
- * with a `corrupt-bytes` fault rule, or answer it from your own `ScmiPlatformPort`).
+ * with a `corrupt-bytes` fault rule, or answer it from your own `ScmiPlatformPort`). Arrays must
+ * not have holes (`[, x]`): a hole is refused at its index, e.g. `agents[0]`. A value generator's
+ * `periodMs` or `intervalMs` is a finite number of ms, at least 1.
  *
  * @throws ScmiConfigError naming the first invalid field by its path, e.g. `clocks[2].rates.step`
  *   or `agents[1].protocols[0]`.
@@ -550,7 +552,7 @@ function generator(value: unknown, path: string): SensorValueGenerator {
         kind,
         from: num(o.from, join(path, 'from'), -READING, READING),
         to: num(o.to, join(path, 'to'), -READING, READING),
-        periodMs: positive(o.periodMs, join(path, 'periodMs')),
+        periodMs: period(o.periodMs, join(path, 'periodMs')),
         ...noise(o),
       };
     }
@@ -560,7 +562,7 @@ function generator(value: unknown, path: string): SensorValueGenerator {
         kind,
         offset: num(o.offset, join(path, 'offset'), -READING, READING),
         amplitude: num(o.amplitude, join(path, 'amplitude'), 0, READING),
-        periodMs: positive(o.periodMs, join(path, 'periodMs')),
+        periodMs: period(o.periodMs, join(path, 'periodMs')),
         phase: o.phase === undefined ? 0 : num(o.phase, join(path, 'phase'), 0, 1),
         ...noise(o),
       };
@@ -572,7 +574,7 @@ function generator(value: unknown, path: string): SensorValueGenerator {
         values: array(o.values, join(path, 'values'), 1).map((v, i) =>
           num(v, join(join(path, 'values'), i), -READING, READING),
         ),
-        intervalMs: positive(o.intervalMs, join(path, 'intervalMs')),
+        intervalMs: period(o.intervalMs, join(path, 'intervalMs')),
         ...noise(o),
       };
     }
@@ -602,10 +604,18 @@ function noiseConfig(value: unknown, path: string): SensorNoiseConfig {
   };
 }
 
-function positive(value: unknown, path: string): number {
-  const n = num(value, path, 0);
-  if (n === 0) fail(path, 'must be greater than 0');
-  return n;
+/** The shortest period or interval of a sensor value generator, in ms. */
+const MIN_PERIOD_MS = 1;
+
+/**
+ * Reads a value generator's period or interval: a finite number of ms, at least 1. A reading
+ * divides the elapsed time by it; at 1 ms or more the quotient is at most the elapsed time, while a
+ * tiny positive one (5e-324) makes it Infinity and every reading NaN, not the integer promised.
+ */
+function period(value: unknown, path: string): number {
+  const ms = num(value, path);
+  if (ms < MIN_PERIOD_MS) fail(path, `must be at least ${MIN_PERIOD_MS} ms, got ${ms}`);
+  return ms;
 }
 
 function resetDomain(value: unknown, path: string): ResetDomainConfig {

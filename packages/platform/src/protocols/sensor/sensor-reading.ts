@@ -6,6 +6,8 @@ import { seededUnit } from '../../random/seeded-random.js';
  * value plus seeded noise (if configured), rounded to an integer and kept within ±2^53. A pure
  * function of its arguments, so a test can predict every reading.
  *
+ * @param generator - as {@link validatePlatformConfig} accepts it: a `periodMs` or `intervalMs`
+ *   below 1 ms can overflow the elapsed time divided by it, and the reading would be NaN.
  * @param noiseSeed - seed of the noise stream when the generator's noise has no own seed
  *   (the platform uses its seed plus the sensor id).
  * @example
