@@ -983,6 +983,27 @@ describe(VirtioScmiDevice, () => {
       done();
     });
 
+    it('should not restore a used-idx-jump once the device needs a reset', async () => {
+      const { wire, clock, driver, done } = setup({
+        faults: [{ kind: 'used-idx-jump', times: 1, restoreAfterMs: 5 }],
+      });
+      await driver.start();
+      driver.command(0, command(1));
+      await driver.kick();
+      expect(driver.cmdq.loadUsedIdx()).toBe(10);
+      driver.cmdq.storeAvailIdx(100); // the driver's own corruption: DEVICE_NEEDS_RESET
+      await driver.kick();
+      expect(wire.registers.read(VirtioRegister.DEVICE_STATUS) & DEVICE_NEEDS_RESET).toBe(
+        DEVICE_NEEDS_RESET,
+      );
+      expect(clock.armedTimers).toBe(0);
+      const interrupts = driver.interrupts;
+      await clock.advance(10);
+      expect(driver.cmdq.loadUsedIdx()).toBe(10); // left as it was: the queue is no longer served
+      expect(driver.interrupts).toBe(interrupts);
+      done();
+    });
+
     it('should end a timed used-idx-jump at the next publication, cancelling its restore', async () => {
       const { clock, driver, done } = setup({
         faults: [{ kind: 'used-idx-jump', nth: 1, restoreAfterMs: 5 }],

@@ -539,6 +539,10 @@ export class VirtioScmiDevice {
   }
 
   #needsReset(): void {
+    // A device that needs a reset touches its queues no more: a used-idx-jump's pending restore
+    // included (its interrupt would signal a queue the device dropped).
+    this.#jumpTimer?.cancel();
+    this.#jumpTimer = undefined;
     this.#status |= VirtioStatus.DEVICE_NEEDS_RESET;
     this.#wire.registers.write(VirtioRegister.DEVICE_STATUS, this.#status);
     this.#wire.registers.or(VirtioRegister.INTERRUPT_STATUS, VIRTIO_INTERRUPT_CONFIG);
@@ -765,7 +769,7 @@ export class VirtioScmiDevice {
       if (publication !== this.#cmdqPublications) return;
       this.#jumpTimer = undefined;
       this.#jumpPending = false;
-      if (generation !== this.#generation || this.#closed) return;
+      if (generation !== this.#generation || this.#closed || this.#cmdq !== queue) return;
       queue.restoreUsedIdx();
       this.#interrupt();
     };
