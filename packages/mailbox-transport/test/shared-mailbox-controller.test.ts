@@ -75,6 +75,28 @@ describe(SharedMailboxController, () => {
     });
   });
 
+  describe('.requestChannel', () => {
+    it('should refuse an index out of range, a held channel (E_MBOX_BUSY) and a freed one (E_MBOX_FREED), as the contract says', () => {
+      const controller = new SharedMailboxController(SharedMailboxController.allocate(2), {
+        name: 'mhu',
+      });
+      expect(codeOf(() => controller.requestChannel(2, client()))).toBe('E_MBOX_INDEX');
+      expect(codeOf(() => controller.requestChannel(0.5, client()))).toBe('E_MBOX_INDEX');
+      const chan = controller.requestChannel(0, client());
+      expect(codeOf(() => controller.requestChannel(0, client()))).toBe('E_MBOX_BUSY');
+      chan.free();
+      chan.free(); // idempotent
+      expect(codeOf(() => controller.requestChannel(0, client()))).toBe('E_MBOX_FREED');
+      expect(() => controller.requestChannel(0, client())).toThrow(
+        'mhu: mailbox channel 0 was freed',
+      );
+      expect(controller.stats).toEqual({ requested: 1, freed: 1, inUse: 0 });
+      // The other channel is untouched.
+      controller.requestChannel(1, client()).free();
+      expect(controller.stats).toEqual({ requested: 2, freed: 2, inUse: 0 });
+    });
+  });
+
   describe('poll window', () => {
     it('should refuse a bad pollWindowUs on either end with an ScmiConfigError naming it', () => {
       const region = SharedMailboxController.allocate(1);

@@ -21,7 +21,9 @@ import {
   openSharedPlatformEnd,
   validateSmtFaultRule,
   type MailboxChannel,
+  type SmtFaultRule,
 } from '@scmi-ts/mailbox-transport';
+import { fieldOfConfigError } from '../../core/test/support/code-of.js';
 import { codeOf, defined } from './support/harness.js';
 
 /** A platform that records what it is given and answers what the test says. */
@@ -544,6 +546,88 @@ describe(SmtResponder, () => {
     });
   });
 
+  describe('having an A2P spurious-doorbell fault', () => {
+    it('should drop the delayed command, counted, when an unsolicited response answered it meanwhile, never handing it to the platform after the next one', async () => {
+      const w = rawWire();
+      const link = defined(w.platform.link);
+      w.responder.faults.add({ match: { times: 1 }, action: { kind: 'spurious-doorbell', ms: 5 } });
+      const next = buildHeader(0x3, ScmiMessageType.COMMAND, 0x10, 8);
+      w.request(HEADER); // C1, token 7: rung at once with the area still the platform's
+      await w.clock.runTasks();
+      expect([w.rings(), w.area(0).status(), w.platform.requests.length]).toEqual([1, 0, 0]);
+      link.respond(0, response(0, 1)); // unsolicited: it answers the pending command, C1
+      await w.clock.runTasks();
+      expect([w.rings(), w.area(0).status(), w.area(0).header()]).toEqual([
+        2,
+        SMT_CHANNEL_FREE,
+        HEADER,
+      ]);
+      w.request(next); // C2, token 8: the platform keeps it, and would answer C1 at once
+      await w.clock.runTasks();
+      w.platform.answer = response(0, 0xc1);
+      await w.clock.advance(10);
+      // The platform saw C2 only; C2 is still pending: the area is the platform's, holding C2.
+      expect(w.platform.requests.map((r) => new DataView(r.buffer).getUint32(0, true))).toEqual([
+        next,
+      ]);
+      expect([w.area(0).status(), w.area(0).header(), w.rings()]).toEqual([0, next, 2]);
+      expect(w.responder.counters).toEqual({
+        requests: 2,
+        responses: 1,
+        lateResponses: 1,
+        strayResponsesDropped: 1, // the answer the fault was to give C1 later
+        malformedRequests: 0,
+        platformErrors: 0,
+        responsesTooLarge: 0,
+        ringsWhileFree: 0,
+        ringsWhileBusy: 0,
+        p2aPosted: 0,
+        p2aRefused: 0,
+        p2aQueued: 0,
+      });
+      expect(w.responder.armedTimers).toBe(0);
+      const answer = response(0, 2);
+      new DataView(answer.buffer).setUint32(0, next, true);
+      link.respond(0, answer, next); // C2's own answer, later
+      await w.clock.runTasks();
+      expect([w.area(0).status(), w.area(0).header(), w.area(0).payloadI32(), w.rings()]).toEqual([
+        SMT_CHANNEL_FREE,
+        next,
+        0,
+        3,
+      ]);
+      expect(w.responder.counters).toMatchObject({ responses: 2, lateResponses: 2 });
+      w.responder.close();
+      w.chan.free();
+    });
+
+    it('should hand the delayed command to the platform once it is still pending, answering it then', async () => {
+      const w = rawWire();
+      w.responder.faults.add({ match: { times: 1 }, action: { kind: 'spurious-doorbell', ms: 5 } });
+      w.platform.answer = response(0, 1);
+      w.request(HEADER);
+      await w.clock.runTasks();
+      await w.clock.advance(4);
+      expect([w.platform.requests.length, w.area(0).status(), w.rings()]).toEqual([0, 0, 1]);
+      await w.clock.advance(1);
+      await w.clock.runTasks();
+      expect([
+        w.platform.requests.length,
+        w.area(0).status(),
+        w.area(0).header(),
+        w.rings(),
+      ]).toEqual([1, SMT_CHANNEL_FREE, HEADER, 2]);
+      expect(w.responder.counters).toMatchObject({
+        requests: 1,
+        responses: 1,
+        lateResponses: 0,
+        strayResponsesDropped: 0,
+      });
+      w.responder.close();
+      w.chan.free();
+    });
+  });
+
   describe('link.post', () => {
     it('should write into a free P2A area, queue while busy, refuse when the queue is full', async () => {
       const clock = new VirtualClock();
@@ -603,6 +687,191 @@ describe(SmtResponder, () => {
       expect(link.post(note(5))).toBe(false);
       chan.free();
     });
+
+    it('should keep posts in order behind a message a spurious-doorbell fault holds back, queued within the depth', async () => {
+      const clock = new VirtualClock();
+      const mailbox = createSameThreadMailboxWire(clock);
+      const platform = new ScriptedPlatform();
+      const responder = new SmtResponder({
+        platform,
+        agentId: 1,
+        end: mailbox.platformEnd,
+        clock,
+        p2aQueueDepth: 1,
+        faults: [
+          { match: { direction: 'p2a', times: 1 }, action: { kind: 'spurious-doorbell', ms: 5 } },
+        ],
+      });
+      const { layout } = mailbox.wire;
+      const p2a = new SmtArea(layout.memory, defined(layout.channels[1]).offset, layout.areaSize);
+      const arrived: number[] = [];
+      let rings = 0;
+      const chan = mailbox.controller.requestChannel(1, {
+        knowsTxDone: true,
+        rxCallback: () => {
+          rings++;
+          if (!p2a.isFree()) arrived.push(p2a.header() & 0xff);
+        },
+      });
+      // The agent reads a posted message, frees the area and rings back.
+      const acknowledge = async (): Promise<void> => {
+        p2a.setStatus(SMT_CHANNEL_FREE);
+        chan.send();
+        chan.clientTxDone();
+        await clock.runTasks();
+      };
+      const link = defined(platform.link);
+      const note = (n: number): Uint8Array => {
+        const out = new Uint8Array(8);
+        new DataView(out.buffer).setUint32(
+          0,
+          buildHeader(n, ScmiMessageType.NOTIFICATION, 0x13, 0),
+          true,
+        );
+        return out;
+      };
+      // 1 is held back (rung for with nothing posted); 2 queues behind it, though the area is
+      // free; 3 finds the queue full.
+      expect([link.post(note(1)), link.post(note(2)), link.post(note(3))]).toEqual([
+        true,
+        true,
+        false,
+      ]);
+      expect(responder.counters).toMatchObject({ p2aPosted: 0, p2aQueued: 2, p2aRefused: 1 });
+      expect(p2a.isFree()).toBe(true);
+      await clock.runTasks();
+      expect([rings, arrived]).toEqual([1, []]); // the spurious doorbell
+      await acknowledge(); // an acknowledgement with nothing posted writes nothing ahead of 1
+      expect([p2a.isFree(), responder.counters.p2aPosted]).toEqual([true, 0]);
+      await clock.advance(5);
+      expect(responder.counters).toMatchObject({ p2aPosted: 1, p2aQueued: 1 });
+      await acknowledge();
+      expect(arrived).toEqual([1, 2]);
+      expect(responder.counters).toMatchObject({ p2aPosted: 2, p2aQueued: 0, p2aRefused: 1 });
+      expect([rings, responder.armedTimers, responder.faults.counts['spurious-doorbell']]).toEqual([
+        3, 0, 1,
+      ]);
+      responder.close();
+      chan.free();
+    });
+
+    it('should bound what waits by the depth when the spurious-doorbell fault fires on every post, one held message ahead of the queue', async () => {
+      const clock = new VirtualClock();
+      const mailbox = createSameThreadMailboxWire(clock);
+      const platform = new ScriptedPlatform();
+      const responder = new SmtResponder({
+        platform,
+        agentId: 1,
+        end: mailbox.platformEnd,
+        clock,
+        p2aQueueDepth: 1,
+        faults: [{ match: { direction: 'p2a' }, action: { kind: 'spurious-doorbell', ms: 5 } }],
+      });
+      const { layout } = mailbox.wire;
+      const p2a = new SmtArea(layout.memory, defined(layout.channels[1]).offset, layout.areaSize);
+      const arrived: number[] = [];
+      let rings = 0;
+      const chan = mailbox.controller.requestChannel(1, {
+        knowsTxDone: true,
+        rxCallback: () => {
+          rings++;
+          if (!p2a.isFree()) arrived.push(p2a.header() & 0xff);
+        },
+      });
+      const link = defined(platform.link);
+      const note = (n: number): Uint8Array => {
+        const out = new Uint8Array(8);
+        new DataView(out.buffer).setUint32(
+          0,
+          buildHeader(n, ScmiMessageType.NOTIFICATION, 0x13, 0),
+          true,
+        );
+        return out;
+      };
+      // The area stays free while 1 is held: without the hold, each post would find it free and
+      // be accepted (each held by the fault in turn), however many.
+      expect([1, 2, 3, 4].map((n) => link.post(note(n)))).toEqual([true, true, false, false]);
+      expect(responder.counters).toMatchObject({ p2aPosted: 0, p2aQueued: 2, p2aRefused: 2 });
+      await clock.advance(5); // 1 written
+      expect(responder.counters).toMatchObject({ p2aPosted: 1, p2aQueued: 1 });
+      p2a.setStatus(SMT_CHANNEL_FREE);
+      chan.send();
+      chan.clientTxDone();
+      await clock.runTasks(); // 2, the queue's head, is held in turn: rung for, not written
+      expect([p2a.isFree(), responder.counters.p2aQueued]).toEqual([true, 1]);
+      expect(link.post(note(5))).toBe(true); // queued behind 2
+      await clock.advance(5);
+      p2a.setStatus(SMT_CHANNEL_FREE);
+      chan.send();
+      chan.clientTxDone();
+      await clock.advance(5);
+      expect(arrived).toEqual([1, 2, 5]);
+      expect(responder.counters).toMatchObject({ p2aPosted: 3, p2aQueued: 0, p2aRefused: 2 });
+      expect([rings, responder.faults.counts['spurious-doorbell']]).toEqual([6, 3]);
+      responder.close();
+      chan.free();
+    });
+
+    it.each([
+      ['acknowledgement', {}],
+      ['CHANNEL_FREE poll (3 mboxes)', { nodes: [{ shmem: [0, 0], mboxes: 3 }] }],
+    ] as const)(
+      'should keep a held message whose delay ends with the area taken as the head even at depth 0, refusing later posts, and write it once freed (%s)',
+      async (_how, wireOptions) => {
+        const clock = new VirtualClock();
+        const mailbox = createSameThreadMailboxWire(clock, wireOptions);
+        const platform = new ScriptedPlatform();
+        const responder = new SmtResponder({
+          platform,
+          agentId: 1,
+          end: mailbox.platformEnd,
+          clock,
+          p2aQueueDepth: 0,
+          faults: [
+            { match: { direction: 'p2a', times: 1 }, action: { kind: 'spurious-doorbell', ms: 5 } },
+          ],
+        });
+        const { layout } = mailbox.wire;
+        const spec = defined(layout.channels.find((c) => c.direction === 'p2a'));
+        const p2a = new SmtArea(layout.memory, spec.offset, layout.areaSize);
+        const chan = mailbox.controller.requestChannel(spec.mailbox, {
+          knowsTxDone: true,
+          rxCallback: () => {},
+        });
+        // Bidirectional here: the acknowledgement rings the P2A channel itself.
+        const ack = spec.ackMailbox === 'none' ? undefined : chan;
+        const link = defined(platform.link);
+        const note = (n: number): Uint8Array => {
+          const out = new Uint8Array(8);
+          new DataView(out.buffer).setUint32(
+            0,
+            buildHeader(n, ScmiMessageType.NOTIFICATION, 0x13, 0),
+            true,
+          );
+          return out;
+        };
+        expect(link.post(note(1))).toBe(true); // held back
+        expect(link.post(note(2))).toBe(false); // the held message has the area: depth 0
+        p2a.setStatus(0); // a hostile agent takes the area while 1 is held
+        await clock.advance(5);
+        expect(responder.counters).toMatchObject({ p2aPosted: 0, p2aQueued: 1, p2aRefused: 1 });
+        expect(p2a.header()).toBe(0); // nothing written over the area
+        expect(link.post(note(3))).toBe(false);
+        await clock.advance(5);
+        expect(responder.counters).toMatchObject({ p2aPosted: 0, p2aQueued: 1, p2aRefused: 2 });
+        p2a.setStatus(SMT_CHANNEL_FREE); // freed: rung back, or seen by the poll
+        if (ack !== undefined) {
+          ack.send();
+          ack.clientTxDone();
+        }
+        await clock.advance(1);
+        expect([p2a.status(), p2a.header() & 0xff]).toEqual([0, 1]);
+        expect(responder.counters).toMatchObject({ p2aPosted: 1, p2aQueued: 0, p2aRefused: 2 });
+        expect(responder.armedTimers).toBe(0);
+        responder.close();
+        chan.free();
+      },
+    );
 
     it('should write the queue head at the next post when the agent freed the area without ringing back', async () => {
       const clock = new VirtualClock();
@@ -718,6 +987,50 @@ describe(SmtFaultInjector, () => {
     );
     expect(faults.rules).toEqual([{ id: 'keep', action: { kind: 'no-free' } }]);
     expect(bad).toEqual({ match: { nth: 0 }, action: { kind: 'no-free' } });
+  });
+
+  it('should replace every rule with set, all or nothing: a refused rule, named rules[i], leaves the rules as they were', () => {
+    const faults = new SmtFaultInjector();
+    faults.add({ id: 'keep', match: { times: 2 }, action: { kind: 'no-free' } });
+    const before = faults.rules;
+    const valid: SmtFaultRule = { action: { kind: 'early-free' } };
+    const cases: [unknown, string][] = [
+      [[valid, { match: { nth: 0 }, action: { kind: 'no-free' } }], 'rules[1].match.nth'],
+      [[valid, valid, { action: { kind: 'bogus' } }], 'rules[2].action.kind'],
+      [
+        [valid, { match: { direction: 'p2a' }, action: { kind: 'no-free' } }],
+        'rules[1].action.kind',
+      ],
+      [
+        [
+          { id: 'x', ...valid },
+          { id: 'x', action: { kind: 'no-free' } },
+        ],
+        'rules[1].id',
+      ],
+      [[valid, undefined], 'rules[1]'],
+      ['not a list', 'rules'],
+    ];
+    for (const [rules, field] of cases) {
+      expect(fieldOfConfigError(() => faults.set(rules as SmtFaultRule[]))).toBe(field);
+      expect(faults.rules).toEqual(before);
+    }
+    // The kept rule still fires as it did (its `times` count too), and nothing else does.
+    expect([1, 2, 3].map(() => faults.select('a2p', 0, HEADER)?.kind)).toEqual([
+      'no-free',
+      'no-free',
+      undefined,
+    ]);
+    // The ids of the rules replaced are free again; the automatic numbering did not move.
+    faults.set([valid, { id: 'keep', action: { kind: 'stuck-busy' } }]);
+    expect(faults.rules).toEqual([
+      { id: 'smt-rule-1', action: { kind: 'early-free' } },
+      { id: 'keep', action: { kind: 'stuck-busy' } },
+    ]);
+    expect(faults.select('a2p', 0, HEADER)?.kind).toBe('early-free');
+    faults.set([]);
+    expect(faults.rules).toEqual([]);
+    expect(faults.counts).toMatchObject({ 'no-free': 2, 'early-free': 1, 'stuck-busy': 0 });
   });
 
   it('should give an automatic id no rule has, skipping one a caller gave its own rule', () => {

@@ -1,6 +1,7 @@
 import { Container } from 'inversify';
 import {
   RealClock,
+  ScmiConfigError,
   ScmiTransportError,
   coreModule,
   createAgent,
@@ -61,6 +62,51 @@ describe(createSmtWorkerHandlers, () => {
     service.closeAll();
     expect(service.open).toBe(0);
     platform.close();
+  });
+
+  it('should leave the rules as they were when smtSetFaults refuses a rule of the list, installing none of it', async () => {
+    const clock = new RealClock();
+    const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+    const service = createSmtWorkerHandlers(platform, clock);
+    const handlers = service.handlers as Record<string, (...args: unknown[]) => unknown>;
+    const host = {
+      call: (method: string, ...args: unknown[]) =>
+        Promise.resolve().then(() => (handlers[method] as (...a: unknown[]) => unknown)(...args)),
+    } as unknown as WorkerHost;
+    const smt = await openSmtWorkerWire(host, { agentId: 1, a2p: [0], p2a: [0] });
+    const container = new Container();
+    container.load(coreModule, mailboxTransportModule);
+    const agent = await createAgent(container, {
+      transport: 'mailbox',
+      rxTimeoutMs: 1000, // real time on a loaded machine: no false timeouts
+      transportConfig: { wire: smt.wire },
+    });
+    const PROTOCOL_VERSION = { protocolId: 0x10, messageId: 0x0 };
+    const DISCOVER_VENDOR = { protocolId: 0x10, messageId: 0x3 };
+    try {
+      await smt.setFaults([
+        { match: PROTOCOL_VERSION, action: { kind: 'hostile-length', length: 3 } },
+      ]);
+      // A valid rule, then an invalid one: refused as a whole.
+      const refused: unknown = await smt
+        .setFaults([
+          { match: DISCOVER_VENDOR, action: { kind: 'hostile-length', length: 3 } },
+          { action: { kind: 'bogus' as 'no-free' } },
+        ])
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ScmiConfigError);
+      expect(refused).toMatchObject({ field: 'rules[1].action.kind' });
+      // The old rule still fires; the refused list's first rule was not installed.
+      await expect(agent.transact(0x10, 0x0)).rejects.toThrow(/PROTOCOL_ERROR/);
+      await expect(agent.base.discoverVendor()).resolves.toBe('scmi-ts');
+      expect((await smt.stats()).faults).toMatchObject({ 'hostile-length': 1 });
+    } finally {
+      // Also when an expectation failed: an agent left listening keeps jest from exiting.
+      await agent.remove();
+      await smt.close();
+      platform.close();
+    }
+    expect(service.open).toBe(0);
   });
 });
 

@@ -169,7 +169,8 @@ export class SharedMailboxController implements MailboxController {
   public readonly region: SharedArrayBuffer;
   readonly #clock: Clock;
   readonly #pollMs: number;
-  readonly #held: boolean[];
+  /** Per channel: never requested, held by a client, or freed (for good, as the contract says). */
+  readonly #states: ('idle' | 'held' | 'freed')[];
   readonly #doorbell: SharedDoorbellOptions;
   #requested = 0;
   #freed = 0;
@@ -191,7 +192,7 @@ export class SharedMailboxController implements MailboxController {
     this.txDoneMethod = info.method;
     this.#clock = options.clock ?? new RealClock();
     this.#pollMs = pollMs;
-    this.#held = new Array<boolean>(info.channels).fill(false);
+    this.#states = new Array<'idle' | 'held' | 'freed'>(info.channels).fill('idle');
   }
 
   /**
@@ -236,13 +237,19 @@ export class SharedMailboxController implements MailboxController {
         `${this.name}: no mailbox channel ${String(index)} (0..${this.channelCount - 1})`,
       );
     }
-    if (this.#held[index] === true) {
+    // As MailboxController.requestChannel promises, and SameThreadMailboxController does: a held
+    // channel is busy, a freed one is refused as freed, not reused — freeing closed its doorbells,
+    // their closed flags set in the shared region, where the remote's thread sees them.
+    const state = this.#states[index];
+    if (state !== 'idle') {
       throw new ScmiTransportError(
-        'E_MBOX_BUSY',
-        `${this.name}: mailbox channel ${index} was requested already (a shared channel serves one client)`,
+        state === 'held' ? 'E_MBOX_BUSY' : 'E_MBOX_FREED',
+        state === 'held'
+          ? `${this.name}: mailbox channel ${index} was requested already (a shared channel serves one client)`
+          : `${this.name}: mailbox channel ${index} was freed`,
       );
     }
-    this.#held[index] = true;
+    this.#states[index] = 'held';
     this.#requested++;
     return new MailboxLineChannel(
       index,
@@ -252,6 +259,7 @@ export class SharedMailboxController implements MailboxController {
       this.#clock,
       this.#pollMs,
       () => {
+        this.#states[index] = 'freed';
         this.#freed++;
       },
     );

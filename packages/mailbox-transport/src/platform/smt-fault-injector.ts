@@ -1,6 +1,7 @@
 import {
   FaultRuleList,
   ScmiConfigError,
+  type FaultRuleEntry,
   headerMessageId,
   headerProtocolId,
   headerToken,
@@ -51,7 +52,8 @@ export class SmtFaultInjector {
   readonly #list = new FaultRuleList<SmtFaultRule, SmtFaultKind>({
     kinds: ['stuck-busy', 'hostile-length', 'spurious-doorbell', 'no-free', 'early-free'],
     idPrefix: 'smt-rule-',
-    duplicate: (id) => new ScmiConfigError('rule.id', `rule id ${id} is already used`),
+    duplicate: (id, field) =>
+      new ScmiConfigError(`${field ?? 'rule'}.id`, `rule id ${id} is already used`),
     // Copies down to match and action: changing what `rules` returns changes no rule.
     copyFields: ['match', 'action'],
   });
@@ -70,6 +72,27 @@ export class SmtFaultInjector {
     // Checked and kept as a copy: a caller changing the rule later must not bypass the checks.
     const valid = validateSmtFaultRule(rule);
     return this.#list.add(valid, valid.id);
+  }
+
+  /**
+   * Replaces every rule with `rules`, in order (ids as {@link SmtFaultInjector.add} gives them).
+   * All or nothing: the whole list is checked first, and when one rule is refused the rules stay
+   * as they were — a list half installed would run faults nobody asked for.
+   *
+   * @throws ScmiConfigError as {@link SmtFaultInjector.add}, naming `rules[i].<field>` (or
+   *   `rules` when it is not an array); two rules of the list with one id are refused too.
+   */
+  public set(rules: readonly SmtFaultRule[]): void {
+    if (!Array.isArray(rules)) throw new ScmiConfigError('rules', 'expected an array of rules');
+    const list: readonly unknown[] = rules;
+    // An index loop, not map: a hole of a sparse list is refused, not skipped.
+    const entries: FaultRuleEntry<SmtFaultRule>[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const field = `rules[${i}]`;
+      const valid = validateSmtFaultRule(list[i], field);
+      entries.push({ rule: valid, id: valid.id, field });
+    }
+    this.#list.set(entries);
   }
 
   /** Removes the rule `id`; false when there is none. */

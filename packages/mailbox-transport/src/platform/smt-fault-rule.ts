@@ -22,8 +22,10 @@ export interface HostileLengthFault {
 
 /**
  * Ring the agent when there is nothing for it: A2P, while the platform still owns the area
- * (CHANNEL_FREE clear), then answer after `ms`; P2A, with nothing posted (CHANNEL_FREE set), then
- * post after `ms`.
+ * (CHANNEL_FREE clear), then answer after `ms` — unless a response the platform sent meanwhile
+ * (`link.respond`) answered the command: it is then dropped, never handed to the platform after
+ * the agent's next command; P2A, with nothing posted (CHANNEL_FREE set), then post after `ms`,
+ * later posts waiting behind it (queued, or refused when the queue is full).
  */
 export interface SpuriousDoorbellFault {
   /** Discriminant. */

@@ -35,13 +35,20 @@ export interface SmtResponderOptions {
   readonly clock: Clock;
   /** Wire-level fault rules to add at once. */
   readonly faults?: readonly SmtFaultRule[];
-  /** Notifications and delayed responses queued while the P2A area is busy (default 32). */
+  /**
+   * Notifications and delayed responses queued while the P2A area is busy (default 32); a message
+   * a `spurious-doorbell` fault holds back waits ahead of them, outside this depth.
+   */
   readonly p2aQueueDepth?: number;
 }
 
 /** What an {@link SmtResponder} counted. */
 export interface SmtResponderCounters {
-  /** Commands read from an A2P area and handed to the platform. */
+  /**
+   * Commands read from an A2P area and handed to the platform (one a `spurious-doorbell` fault
+   * delays is counted when read, and handed later — unless answered meanwhile, see
+   * `strayResponsesDropped`).
+   */
   readonly requests: number;
   /** Responses written into an A2P area (now or later). */
   readonly responses: number;
@@ -52,7 +59,9 @@ export interface SmtResponderCounters {
    * answered), responses to another command than the pending one (by the command the platform
    * names, or else a copy of the response to one of the last commands answered), or for no A2P
    * channel, dropped: never written, since the area is then the agent's (CHANNEL_FREE set) or
-   * holds its next request.
+   * holds its next request. The delayed answer of a `spurious-doorbell` fault whose command was
+   * answered meanwhile (an unsolicited `link.respond`) is one too: that command is then never
+   * handed to the platform.
    */
   readonly strayResponsesDropped: number;
   /**
@@ -85,7 +94,10 @@ export interface SmtResponderCounters {
    * platform that ignored the link's `maxMsgSize`).
    */
   readonly p2aRefused: number;
-  /** Posts waiting for the P2A area now. */
+  /**
+   * Posts waiting for the P2A area now: the queue, and a message a P2A `spurious-doorbell` fault
+   * holds back (so at most one more than `p2aQueueDepth`).
+   */
   readonly p2aQueued: number;
 }
 
@@ -150,6 +162,12 @@ interface A2pChannel {
   /** The header word of the command read last (the pending one while `awaiting`). */
   header: number;
   /**
+   * Commands read so far: a spurious-doorbell fault's delayed handling checks that its command is
+   * still the pending one (an unsolicited `link.respond` may have answered it meanwhile, and the
+   * agent written its next command, with any header, into the area).
+   */
+  reads: number;
+  /**
    * Header words of the last commands answered and of their responses as sent when rewritten,
    * newest last (at most {@link ANSWERED_KEPT}).
    */
@@ -176,8 +194,22 @@ interface P2aChannel {
    */
   readonly ack: MailboxRemoteEnd | undefined;
   readonly queue: Uint8Array[];
+  /**
+   * The message a spurious-doorbell fault holds back (rung for with nothing posted, written after
+   * its delay): accepted and chosen for the area, so it goes before the queue, and the area counts
+   * as taken while it is held — later posts queue behind it (or are refused when the queue is
+   * full), never overtake it. Outside the queue's depth, as a message in the area is.
+   */
+  held: Uint8Array | undefined;
+  /** The fault's delay of {@link P2aChannel.held} still runs: not written before it ends. */
+  delaying: boolean;
   /** A CHANNEL_FREE poll is armed (no acknowledgement channel). */
   polling: boolean;
+}
+
+/** Posts accepted and not written yet: the queue, and a message a fault holds back. */
+function waiting(p: P2aChannel): number {
+  return p.queue.length + (p.held === undefined ? 0 : 1);
 }
 
 /** Period of the CHANNEL_FREE poll of a P2A channel without acknowledgement channel, ms. */
@@ -287,6 +319,7 @@ export class SmtResponder {
           reply: options.end.remote(roles.platformRings),
           awaiting: false,
           header: 0,
+          reads: 0,
           answered: [],
           fault: undefined,
           stuck: false,
@@ -296,7 +329,16 @@ export class SmtResponder {
         // The first P2A channel carries notifications and delayed responses (as Linux uses one).
         const ack =
           roles.agentRings === undefined ? undefined : options.end.remote(roles.agentRings);
-        p2a ??= { spec, area, remote, ack, queue: [], polling: false };
+        p2a ??= {
+          spec,
+          area,
+          remote,
+          ack,
+          queue: [],
+          held: undefined,
+          delaying: false,
+          polling: false,
+        };
       }
     }
     this.#p2a = p2a;
@@ -349,7 +391,8 @@ export class SmtResponder {
 
   /** A snapshot of the counters. */
   public get counters(): SmtResponderCounters {
-    return { ...this.#c, p2aQueued: this.#p2a?.queue.length ?? 0 };
+    const p = this.#p2a;
+    return { ...this.#c, p2aQueued: p === undefined ? 0 : waiting(p) };
   }
 
   /**
@@ -377,6 +420,7 @@ export class SmtResponder {
     }
     if (this.#p2a !== undefined) {
       this.#p2a.queue.length = 0;
+      this.#p2a.held = undefined;
       this.#p2a.remote.close();
       this.#p2a.ack?.close();
     }
@@ -424,6 +468,7 @@ export class SmtResponder {
     }
     c.awaiting = true;
     c.header = header;
+    const read = ++c.reads;
     c.fault = this.faults.select('a2p', c.spec.id, header);
     this.#c.requests++;
     const fault = c.fault;
@@ -432,7 +477,15 @@ export class SmtResponder {
       c.reply.ring();
       const later = request.slice(); // `c.request` may hold the next command's by then
       this.#after(fault.ms ?? 1, () => {
-        this.#handle(c, later);
+        // Only if it is still the pending command. An unsolicited `link.respond` answers the
+        // pending command — this one — during the delay: the agent then owns the area, and may
+        // have written its next command into it. Handed to the platform now, this command would
+        // reach it after that next one, and its response be written as that one's answer (an SMT
+        // channel carries one message at a time: Linux mailbox.c `msg_submit` sends the next only
+        // once the active one is done). The answer the fault was to give later is for a command
+        // no longer pending: dropped and counted, as `#respond` drops such a response.
+        if (c.awaiting && c.reads === read) this.#handle(c, later);
+        else this.#c.strayResponsesDropped++;
       });
       return;
     }
@@ -587,9 +640,9 @@ export class SmtResponder {
     // would otherwise leave the queue waiting for a doorbell that never comes. So each post looks
     // at CHANNEL_FREE, as SCP-firmware's SMT transmit does at each send (OP-TEE's port,
     // `mod_optee_smt` smt_transmit; it drops a message the area cannot take, where this queues
-    // it), and the queue's head goes first.
-    if (p.queue.length !== 0) this.#drainP2a(p);
-    if (p.queue.length === 0 && p.area.isFree()) {
+    // it), and what waits goes first: a held message, then the queue's head.
+    if (waiting(p) !== 0) this.#drainP2a(p);
+    if (waiting(p) === 0 && p.area.isFree()) {
       this.#postNow(p, message);
       return true;
     }
@@ -606,15 +659,19 @@ export class SmtResponder {
     const header = message.byteLength >= 4 ? readU32(message, 0) : 0;
     const fault = faulty ? this.faults.select('p2a', p.spec.id, header) : undefined;
     if (fault?.kind === 'spurious-doorbell') {
-      // Ring with nothing posted; post it later (the area stays free meanwhile).
+      // Ring with nothing posted; post it later. The area stays free meanwhile, but the message
+      // holds it: a post or an acknowledgement in between must not write another one first (the
+      // agent would get them out of order), so later posts queue behind it. When the delay ends
+      // with the area taken (a hostile agent cleared CHANNEL_FREE), it waits for the area as the
+      // queue's head would, ahead of the queue and outside its depth: it was accepted, and is not
+      // dropped — nor does it push the queue past its depth.
       p.remote.ring();
-      const copy = message.slice();
+      p.held = message.slice();
+      p.delaying = true;
       this.#after(fault.ms ?? 1, () => {
-        if (p.area.isFree()) this.#postNow(p, copy, false);
-        else {
-          p.queue.unshift(copy);
-          this.#pollP2a(p);
-        }
+        p.delaying = false;
+        this.#drainP2a(p);
+        this.#pollP2a(p);
       });
       return;
     }
@@ -629,22 +686,32 @@ export class SmtResponder {
     this.#pollP2a(p);
   }
 
+  /**
+   * Writes what waits first — a held message once its delay ended, else the queue's head — when
+   * the area is free.
+   */
   #drainP2a(p: P2aChannel): void {
-    if (this.#closed) return;
-    const next = p.queue[0];
-    if (next === undefined || !p.area.isFree()) return;
-    p.queue.shift();
-    this.#postNow(p, next);
+    if (this.#closed || !p.area.isFree()) return;
+    const held = p.held;
+    if (held !== undefined) {
+      if (p.delaying) return;
+      p.held = undefined;
+      this.#postNow(p, held, false); // its fault fired already
+      return;
+    }
+    const next = p.queue.shift();
+    if (next !== undefined) this.#postNow(p, next);
   }
 
   /**
    * Without an acknowledgement channel (a 3-mbox node: the agent cannot ring back), looks for
    * CHANNEL_FREE every {@link P2A_POLL_MS} while posts wait, as firmware without a completion
    * interrupt does — for as long as the area stays busy (an agent removed with a message in it
-   * never frees it): {@link SmtResponder.close} cancels it.
+   * never frees it): {@link SmtResponder.close} cancels it. Not while a held message's delay
+   * runs: nothing may be written before it, and its timer looks at the area (and arms the poll).
    */
   #pollP2a(p: P2aChannel): void {
-    if (p.ack !== undefined || p.polling || p.queue.length === 0) return;
+    if (p.ack !== undefined || p.polling || p.delaying || waiting(p) === 0) return;
     p.polling = true;
     this.#after(P2A_POLL_MS, () => {
       p.polling = false;

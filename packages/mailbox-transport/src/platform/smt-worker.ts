@@ -106,9 +106,9 @@ export function createSmtWorkerHandlers(
     },
     smtStats: (id: number): SmtResponderStats => statsOf(get(id)),
     smtSetFaults: (id: number, rules: readonly SmtFaultRule[]): void => {
-      const r = get(id);
-      r.faults.clear();
-      for (const rule of rules) r.faults.add(rule);
+      // All or nothing (`set` checks the whole list first): a refused rule leaves the rules as they
+      // were, not the ones before it installed and the old ones gone.
+      get(id).faults.set(rules);
     },
   };
   return {
@@ -139,7 +139,12 @@ export interface SmtWorkerWire {
   readonly wire: MonitoredMailboxWire;
   /** The responder's state in the worker. */
   stats(): Promise<SmtResponderStats>;
-  /** Replaces the responder's wire-level fault rules. */
+  /**
+   * Replaces the responder's wire-level fault rules, all or nothing.
+   *
+   * @throws (rejects) the worker's ScmiConfigError naming `rules[i].<field>` when a rule is
+   * invalid (or two share an id): the rules then stay as they were.
+   */
   setFaults(rules: readonly SmtFaultRule[]): Promise<void>;
   /**
    * Closes the responder in the worker (disconnecting the agent from the platform) and resolves
