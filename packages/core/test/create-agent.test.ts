@@ -764,6 +764,24 @@ describe(createAgent, () => {
           sized,
         ).maxMsg,
       ).toBe(3);
+      // What the transport gives must be a pool size: refused, naming the transport, otherwise.
+      for (const queue of [Number.NaN, 5, 0, -6]) {
+        expect(() =>
+          validateAgentConfig({ transport: 'loopback', transportConfig: { queue } }, sized),
+        ).toThrow(
+          expect.objectContaining({
+            field: 'maxMsg',
+            message: expect.stringMatching(/transport loopback: maxMsgFor gave/) as string,
+          }) as Error,
+        );
+      }
+      // Unless the configuration gives one itself.
+      expect(
+        validateAgentConfig(
+          { transport: 'loopback', maxMsg: 2, transportConfig: { queue: Number.NaN } },
+          sized,
+        ).maxMsg,
+      ).toBe(2);
     });
 
     it('should name the loaded transports when the transport is unknown', async () => {

@@ -141,6 +141,22 @@ function positive(v: unknown, field: string): number {
   return v;
 }
 
+/**
+ * The pool size the transport asks for with this configuration (`maxMsgFor`), checked: a
+ * third-party transport's NaN or fraction would otherwise surface as a raw RangeError in the probe,
+ * and a zero or negative one be clamped without a word.
+ *
+ * @throws ScmiConfigError `maxMsg` naming the transport, for anything but an integer ≥ 1.
+ */
+function transportMaxMsg(transport: Transport, config: unknown): number | undefined {
+  const n = transport.maxMsgFor?.(config);
+  if (n === undefined || (Number.isInteger(n) && n >= 1)) return n;
+  throw new ScmiConfigError(
+    'maxMsg',
+    `transport ${transport.descriptor.name}: maxMsgFor gave ${String(n)}, not an integer ≥ 1; give maxMsg explicitly`,
+  );
+}
+
 function channels(
   raw: unknown,
   field: string,
@@ -247,7 +263,7 @@ export function validateAgentConfig(options: unknown, transport: Transport): Age
   const upper = Math.min(d.maxMsg, 1023);
   const maxMsg =
     options.maxMsg === undefined
-      ? Math.max(1, Math.min(transport.maxMsgFor?.(transportConfig) ?? upper, upper))
+      ? Math.min(transportMaxMsg(transport, transportConfig) ?? upper, upper)
       : int(options.maxMsg, 'maxMsg', 1, upper);
   const log = options.log;
   if (log !== undefined && typeof log !== 'function')
