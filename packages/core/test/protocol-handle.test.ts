@@ -53,6 +53,33 @@ describe('XferOps', () => {
       await agent.remove();
     });
 
+    it.each([
+      ['a negative returned (a spec that reads a signed field)', -1, 1],
+      ['a NaN remaining', 1, Number.NaN],
+      ['a fraction', 0.5, 1],
+    ])(
+      'should refuse %s from the spec with E_MULTIPART, never looping',
+      async (_what, returned, remaining) => {
+        const h = createHarness();
+        h.platform.override = (req) =>
+          req.protocolId === 0x14 && req.messageId === 0x4
+            ? { status: 0, returns: le32(0x10001, 7) }
+            : undefined;
+        const agent = await h.create();
+        const sent = h.platform.requests.length;
+        await expect(
+          agent.xfer(0x14).iterate(0x4, {
+            txSize: 4,
+            prepare: (w, index) => w.u32(index),
+            counts: () => ({ returned, remaining }),
+            item: (r) => r.u32(),
+          }),
+        ).rejects.toMatchObject({ code: 'E_MULTIPART' });
+        expect(h.platform.requests.length - sent).toBe(1);
+        await agent.remove();
+      },
+    );
+
     /** A spec over `returned | remaining << 16` counts and u32 items, recording what it is told. */
     function u32Spec(extra: Partial<MultiPartSpec<number>> = {}): MultiPartSpec<number> {
       return {

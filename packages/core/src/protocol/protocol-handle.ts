@@ -322,6 +322,14 @@ export class BoundXferOps implements XferOps {
       });
       const r = new PayloadReader(returns);
       const { returned, remaining } = spec.counts(r);
+      // A spec that decodes signed fields (or reads past the reply) could give -1 or NaN, and the
+      // walk would then never move on: counts are checked before they are trusted.
+      if (!isCount(returned) || !isCount(remaining)) {
+        throw new ScmiMalformedError(
+          `multi-part reply to message 0x${messageId.toString(16)}: the spec's counts gave returned ${String(returned)}, remaining ${String(remaining)} at index ${index} (whole numbers expected)`,
+          'E_MULTIPART',
+        );
+      }
       // No item returned ends the walk, whatever is announced as remaining: Linux's
       // `scmi_iterator_run` loops `while (st->num_returned && st->num_remaining)` ("to avoid
       // infinite loop due to buggy firmware"), and its one check before that,
@@ -384,6 +392,11 @@ export class BoundXferOps implements XferOps {
       throw e;
     }
   }
+}
+
+/** Whether `n` is a count: a whole number, 0 or more. */
+function isCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
 }
 
 /**
