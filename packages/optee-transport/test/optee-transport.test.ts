@@ -1065,6 +1065,126 @@ describe(OpteeTransport, () => {
         expect(ScmiConfigError.is(e) && e.field).toBe(field);
       }
     });
+
+    it.each<[string, (base: object) => object]>([
+      // Misspelt: each would otherwise leave its default in force unnoticed.
+      [
+        'transportConfig.busyTimeoutMS',
+        (base) => ({ transportConfig: { ...base, busyTimeoutMS: 5 } }),
+      ],
+      [
+        'transportConfig.msgBuffersize',
+        (base) => ({ transportConfig: { ...base, msgBuffersize: 64 } }),
+      ],
+      [
+        'a2p[1].transport.opteeChanelId',
+        () => ({
+          a2p: [{ id: 0 }, { id: 1, protocols: [CLOCK], transport: { opteeChanelId: 3 } }],
+        }),
+      ],
+      [
+        'a2p[0].transport.mode',
+        () => ({ a2p: [{ id: 0, transport: { shmem: 'dynamic', mode: 'msg' } }] }),
+      ],
+      [
+        'p2a[0].transport.opteeChannelID',
+        () => ({ p2a: [{ id: 0, transport: { opteeChannelID: 0 } }] }),
+      ],
+      // Only an absent option takes its default.
+      [
+        'transportConfig.staticShmem',
+        (base) => ({ transportConfig: { ...base, staticShmem: null } }),
+      ],
+      [
+        'transportConfig.syncWaitMs',
+        (base) => ({ transportConfig: { ...base, syncWaitMs: null } }),
+      ],
+      [
+        'transportConfig.busyTimeoutMs',
+        (base) => ({ transportConfig: { ...base, busyTimeoutMs: null } }),
+      ],
+      [
+        'transportConfig.msgBufferSize',
+        (base) => ({ transportConfig: { ...base, msgBufferSize: null } }),
+      ],
+      ['a2p[0].transport', () => ({ a2p: [{ id: 0, transport: null }] })],
+      [
+        'a2p[0].transport.opteeChannelId',
+        () => ({ a2p: [{ id: 0, transport: { opteeChannelId: null } }] }),
+      ],
+    ])(
+      'should refuse an unknown option or a null one, naming %s, then probe with the corrected configuration',
+      async (field, options) => {
+        h = await createOpteeHarness();
+        const base = h.ends.agentOptions.transportConfig as object;
+        const e = await settle(h.create(options(base)));
+        expect(e).toMatchObject({ code: 'E_CONFIG', field });
+        expect((e as Error).message).toContain(field);
+        // A refused configuration claimed nothing: the corrected one probes.
+        const agent = await h.create({
+          a2p: [{ id: 0 }, { id: 1, protocols: [CLOCK], transport: { opteeChannelId: 3 } }],
+        });
+        expect(h.ends.transport.diagnostics().channels.map((c) => c.opteeChannelId)).toEqual([
+          0, 3,
+        ]);
+        await agent.remove();
+      },
+    );
+
+    it('should list the known options when it refuses an unknown one', () => {
+      const transport = new OpteeTransport();
+      expect(() =>
+        transport.validateConfig({ tee: {}, busyTimeoutMS: 5 }, 'transportConfig'),
+      ).toThrow(
+        'transportConfig.busyTimeoutMS: unknown option (expected one of tee, staticShmem, busyTimeoutMs, syncWaitMs, msgBufferSize)',
+      );
+      expect(() =>
+        transport.validateChannelConfig({ opteeChanelId: 3 }, 'a2p[1].transport'),
+      ).toThrow(
+        'a2p[1].transport.opteeChanelId: unknown option (expected one of opteeChannelId, shmem)',
+      );
+    });
+
+    it('should accept every documented option, and undefined for each optional one', async () => {
+      h = await createOpteeHarness();
+      const transport = h.ends.transport;
+      const driver = h.ends.driver;
+      const staticShmem = (): undefined => undefined;
+      const every = {
+        tee: driver,
+        staticShmem,
+        busyTimeoutMs: 5,
+        syncWaitMs: 0,
+        msgBufferSize: 64,
+      };
+      expect(transport.validateConfig(every, 'transportConfig')).toEqual(every);
+      const resolved = transport.validateConfig(
+        {
+          tee: driver,
+          staticShmem: undefined,
+          busyTimeoutMs: undefined,
+          syncWaitMs: undefined,
+          msgBufferSize: undefined,
+        },
+        'transportConfig',
+      );
+      expect(resolved).toMatchObject({
+        busyTimeoutMs: undefined,
+        syncWaitMs: 1,
+        msgBufferSize: 104,
+      });
+      // A resolved configuration is a valid section too.
+      expect(transport.validateConfig(resolved, 'transportConfig')).toEqual(resolved);
+      expect(
+        transport.validateChannelConfig({ opteeChannelId: 2, shmem: 'static' }, 'a2p[0].transport'),
+      ).toEqual({ opteeChannelId: 2, shmem: 'static', field: 'a2p[0].transport' });
+      expect(
+        transport.validateChannelConfig(
+          { opteeChannelId: undefined, shmem: undefined },
+          'a2p[0].transport',
+        ),
+      ).toEqual({ opteeChannelId: undefined, shmem: undefined, field: 'a2p[0].transport' });
+    });
   });
 });
 

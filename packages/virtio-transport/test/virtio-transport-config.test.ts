@@ -45,6 +45,47 @@ describe(validateVirtioTransportConfig, () => {
     ]);
   });
 
+  it('should accept every documented option, and undefined for each optional one', () => {
+    const every = {
+      wire,
+      cmdqSize: 2,
+      eventqSize: 1,
+      features: { p2a: true, eventIdx: true, indirectDesc: false },
+      handshakeTimeoutMs: 1,
+      resetTimeoutMs: 1,
+      slotWaitMs: 1,
+      pollAfterDrain: false,
+      pollWindowUs: 0,
+    };
+    expect(validateVirtioTransportConfig(every, 'transportConfig')).toEqual(every);
+    const undefinedEach = {
+      wire,
+      cmdqSize: undefined,
+      eventqSize: undefined,
+      features: { p2a: undefined, eventIdx: undefined, indirectDesc: undefined },
+      handshakeTimeoutMs: undefined,
+      resetTimeoutMs: undefined,
+      slotWaitMs: undefined,
+      pollAfterDrain: undefined,
+      pollWindowUs: undefined,
+    };
+    expect(validateVirtioTransportConfig(undefinedEach, 'transportConfig')).toEqual(
+      validateVirtioTransportConfig({ wire }, 'transportConfig'),
+    );
+    // A resolved configuration is a valid section too.
+    const resolved = validateVirtioTransportConfig({ wire, cmdqSize: 8 }, 'transportConfig');
+    expect(validateVirtioTransportConfig(resolved, 'transportConfig')).toEqual(resolved);
+  });
+
+  it('should name the unknown option and list the known ones', () => {
+    expect(() => validateVirtioTransportConfig({ wire, cmdqsize: 16 }, 'transportConfig')).toThrow(
+      /transportConfig\.cmdqsize.*unknown option \(expected one of wire, cmdqSize, eventqSize, features,/,
+    );
+    expect(() =>
+      validateVirtioTransportConfig({ wire, features: { eventidx: false } }, 'transportConfig'),
+    ).toThrow(/unknown option \(expected one of p2a, eventIdx, indirectDesc\)/);
+  });
+
   it.each<[unknown, string]>([
     [undefined, 'transportConfig'],
     [{}, 'transportConfig.wire'],
@@ -63,6 +104,17 @@ describe(validateVirtioTransportConfig, () => {
     [{ wire, pollWindowUs: Number.NaN }, 'transportConfig.pollWindowUs'],
     [{ wire, pollWindowUs: 1_000_001 }, 'transportConfig.pollWindowUs'],
     [{ wire, pollWindowUs: '0' }, 'transportConfig.pollWindowUs'],
+    // A misspelt or unknown option, at either level, is refused rather than left at its default.
+    [{ wire, cmdqsize: 16 }, 'transportConfig.cmdqsize'],
+    [{ wire, pollWindowUS: 0 }, 'transportConfig.pollWindowUS'],
+    [{ wire, features: { eventidx: false } }, 'transportConfig.features.eventidx'],
+    [{ wire, features: { p2a: true, indirect: true } }, 'transportConfig.features.indirect'],
+    // Only an absent `features` means the defaults.
+    [{ wire, features: null }, 'transportConfig.features'],
+    [{ wire, cmdqSize: null }, 'transportConfig.cmdqSize'],
+    [{ wire, slotWaitMs: null }, 'transportConfig.slotWaitMs'],
+    [{ wire, pollWindowUs: null }, 'transportConfig.pollWindowUs'],
+    [{ wire, features: { eventIdx: null } }, 'transportConfig.features.eventIdx'],
   ])('should reject %p naming %s', (section, field) => {
     expect(() => validateVirtioTransportConfig(section, 'transportConfig')).toThrow(
       expect.objectContaining({ field }) as ScmiConfigError,

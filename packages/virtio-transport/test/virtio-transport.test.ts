@@ -913,6 +913,41 @@ describe('virtio transport (same thread)', () => {
       expect(h.wire.driverDiagnostics.buffersAllocated).toBe(0);
     });
 
+    it.each<[string, Record<string, unknown>, string]>([
+      ['a misspelt option', { cmdqsize: 16 }, 'transportConfig.cmdqsize'],
+      [
+        'a misspelt feature',
+        { features: { eventidx: false } },
+        'transportConfig.features.eventidx',
+      ],
+      ['null features', { features: null }, 'transportConfig.features'],
+    ])(
+      'should refuse %s in transportConfig, naming the field, then probe with the corrected one',
+      async (_, extra, field) => {
+        const h = createVirtioHarness();
+        await expect(
+          h.create({ transportConfig: { wire: h.wire, ...extra } }),
+        ).rejects.toMatchObject({
+          code: 'E_CONFIG',
+          field,
+        });
+        const agent = await h.create(); // the refused section claimed nothing
+        await agent.remove();
+        await finish(h);
+      },
+    );
+
+    it('should refuse any channel transport section, null included', async () => {
+      const h = createVirtioHarness();
+      await expect(
+        h.create({ a2p: [{ id: 0, transport: { opteeChannelId: 3 } }] }),
+      ).rejects.toMatchObject({ field: 'a2p[0].transport' });
+      await expect(h.create({ p2a: [{ id: 0, transport: null }] })).rejects.toMatchObject({
+        field: 'p2a[0].transport',
+      });
+      await h.shutdown();
+    });
+
     it('should lose nothing on a refused configuration: the same wire then probes with a corrected one', async () => {
       const h = createVirtioHarness();
       await expect(

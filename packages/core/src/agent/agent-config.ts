@@ -116,11 +116,20 @@ const AGENT_KEYS: ReadonlySet<string> = new Set([
 const CHANNEL_KEYS: ReadonlySet<string> = new Set(['id', 'protocols', 'polling', 'transport']);
 
 /**
- * Refuses a key `record` does not know (a misspelt `rxTimeoutMS` would otherwise leave the
- * default in force unnoticed), naming it under `field`.
+ * Refuses a key `record` does not know, naming it under `field` (the key alone when `field` is
+ * empty): a misspelt option (`rxTimeoutMS`, a transport's `cmdqsize`) would otherwise leave the
+ * default in force unnoticed. For transports too, whose `validateConfig` and
+ * `validateChannelConfig` refuse misspelt keys as core refuses its own.
+ *
+ * @throws ScmiConfigError `<field>.<key>` for the first unknown key.
+ * @example
+ * ```ts
+ * refuseUnknownKeys({ cmdqsize: 16 }, new Set(['cmdqSize']), 'transportConfig');
+ * // throws ScmiConfigError: transportConfig.cmdqsize: unknown option (expected one of cmdqSize)
+ * ```
  */
-function knownKeys(
-  record: Record<string, unknown>,
+export function refuseUnknownKeys(
+  record: Readonly<Record<string, unknown>>,
   keys: ReadonlySet<string>,
   field: string,
 ): void {
@@ -171,7 +180,7 @@ function channels(
   return Array.from(list, (c: unknown, i) => {
     const f = `${field}[${i}]`;
     if (!isRecord(c)) throw new ScmiConfigError(f, 'expected an object');
-    knownKeys(c, CHANNEL_KEYS, f);
+    refuseUnknownKeys(c, CHANNEL_KEYS, f);
     const id = int(c.id, `${f}.id`, 0, 0xffff);
     if (seen.has(id)) throw new ScmiConfigError(`${f}.id`, `channel id ${id} is used twice`);
     seen.add(id);
@@ -221,7 +230,7 @@ function channels(
  */
 export function validateAgentConfig(options: unknown, transport: Transport): AgentConfig {
   if (!isRecord(options)) throw new ScmiConfigError('options', 'expected an object');
-  knownKeys(options, AGENT_KEYS, '');
+  refuseUnknownKeys(options, AGENT_KEYS, '');
   const d = transport.descriptor;
   const name = options.name ?? 'scmi0';
   if (typeof name !== 'string' || name === '')

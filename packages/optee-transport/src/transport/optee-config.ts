@@ -1,4 +1,4 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { ScmiConfigError, refuseUnknownKeys } from '@scmi-ts/core';
 import type { OpteeDriver } from '../driver/optee-driver.js';
 import type { TeeDriver } from '../tee/tee-driver.js';
 import { checkMsgBufferSize } from '../wire/pta-scmi.js';
@@ -111,6 +111,24 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+// Every key of each section, as records the compiler checks against the interfaces: an option
+// added there without being added here (or the reverse) does not compile.
+const CONFIG_KEYS: ReadonlySet<string> = new Set(
+  Object.keys({
+    tee: true,
+    staticShmem: true,
+    busyTimeoutMs: true,
+    syncWaitMs: true,
+    msgBufferSize: true,
+  } satisfies Record<keyof OpteeTransportConfig, true>),
+);
+const CHANNEL_KEYS: ReadonlySet<string> = new Set(
+  Object.keys({
+    opteeChannelId: true,
+    shmem: true,
+  } satisfies Record<keyof OpteeChannelConfig, true>),
+);
+
 // Every operation the transport calls: `submit` starts each message's invocation, so a driver
 // without it would pass setup and then fail every send.
 const DRIVER_METHODS = [
@@ -126,12 +144,15 @@ const DRIVER_METHODS = [
  * Validates the agent-wide section.
  *
  * @throws ScmiConfigError naming the field (`transportConfig.tee`, `transportConfig.msgBufferSize`,
- * …).
+ * …), an unknown key (`transportConfig.busyTimeoutMS`: a misspelt option is refused, not left at
+ * its default unnoticed), or a null `staticShmem` or `syncWaitMs` (only an absent option takes the
+ * default).
  */
 export function validateOpteeConfig(section: unknown, field: string): ResolvedOpteeTransportConfig {
   if (!isRecord(section)) {
     throw new ScmiConfigError(field, 'expected an object with the TEE driver ({ tee })');
   }
+  refuseUnknownKeys(section, CONFIG_KEYS, field);
   const tee = section.tee;
   if (typeof tee !== 'object' || tee === null) {
     throw new ScmiConfigError(`${field}.tee`, 'expected a TEE driver');
@@ -141,9 +162,14 @@ export function validateOpteeConfig(section: unknown, field: string): ResolvedOp
       throw new ScmiConfigError(`${field}.tee`, `expected a TEE driver (no ${m}())`);
     }
   }
-  const staticShmem = section.staticShmem ?? (() => undefined);
+  // Only an absent option takes its default: null is refused like any other wrong type.
+  const staticShmem = section.staticShmem === undefined ? () => undefined : section.staticShmem;
   if (typeof staticShmem !== 'function') {
-    throw new ScmiConfigError(`${field}.staticShmem`, 'expected a function (channel id → area)');
+    const got = staticShmem === null ? ', got null (leave it out for no static area)' : '';
+    throw new ScmiConfigError(
+      `${field}.staticShmem`,
+      `expected a function (channel id → area)${got}`,
+    );
   }
   // Default: 2 × the agent's RX timeout, resolved per channel (as Linux bounds a held channel).
   const busy = section.busyTimeoutMs;
@@ -153,7 +179,7 @@ export function validateOpteeConfig(section: unknown, field: string): ResolvedOp
       `expected a positive number, got ${JSON.stringify(busy)}`,
     );
   }
-  const sync = section.syncWaitMs ?? 1;
+  const sync = section.syncWaitMs === undefined ? 1 : section.syncWaitMs;
   if (typeof sync !== 'number' || !Number.isFinite(sync) || sync < 0) {
     throw new ScmiConfigError(
       `${field}.syncWaitMs`,
@@ -175,7 +201,8 @@ export function validateOpteeConfig(section: unknown, field: string): ResolvedOp
  * free is checked at channel setup (it depends on the agent's other channels): see
  * `OpteeTransport.setupChannel`.
  *
- * @throws ScmiConfigError naming the field (`a2p[1].transport.shmem`, …).
+ * @throws ScmiConfigError naming the field (`a2p[1].transport.shmem`, …), or an unknown key
+ * (`a2p[1].transport.opteeChanelId`: a misspelt option is refused, not left at its default).
  */
 export function validateOpteeChannelConfig(
   section: unknown,
@@ -183,6 +210,7 @@ export function validateOpteeChannelConfig(
 ): ResolvedOpteeChannelConfig {
   if (section === undefined) return { opteeChannelId: undefined, shmem: undefined, field };
   if (!isRecord(section)) throw new ScmiConfigError(field, 'expected an object');
+  refuseUnknownKeys(section, CHANNEL_KEYS, field);
   const id = section.opteeChannelId;
   if (
     id !== undefined &&

@@ -1,4 +1,4 @@
-import { ScmiConfigError, SharedDoorbell } from '@scmi-ts/core';
+import { ScmiConfigError, SharedDoorbell, refuseUnknownKeys } from '@scmi-ts/core';
 import { isQueueSize } from '../layout/split-ring-layout.js';
 import { VirtioScmiWire } from '../wire/virtio-scmi-wire.js';
 
@@ -97,6 +97,29 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+// Every key of the section and of its `features`, as records the compiler checks against the
+// interfaces: an option added there without being added here (or the reverse) does not compile.
+const CONFIG_KEYS: ReadonlySet<string> = new Set(
+  Object.keys({
+    wire: true,
+    cmdqSize: true,
+    eventqSize: true,
+    features: true,
+    handshakeTimeoutMs: true,
+    resetTimeoutMs: true,
+    slotWaitMs: true,
+    pollAfterDrain: true,
+    pollWindowUs: true,
+  } satisfies Record<keyof VirtioTransportConfig, true>),
+);
+const FEATURE_KEYS: ReadonlySet<string> = new Set(
+  Object.keys({
+    p2a: true,
+    eventIdx: true,
+    indirectDesc: true,
+  } satisfies Record<keyof VirtioDriverFeatureOptions, true>),
+);
+
 function positive(v: unknown, field: string, fallback: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
@@ -126,7 +149,10 @@ function queueSize(v: unknown, field: string, max: number, min: number): number 
  * Validates the virtio transport section of an agent configuration and applies defaults.
  *
  * @throws ScmiConfigError naming the field (prefixed with `field`): a missing or foreign `wire`,
- *   a queue size that is not a power of two or exceeds the device's, a bad timeout or flag.
+ *   a queue size that is not a power of two or exceeds the device's, a bad timeout or flag, a
+ *   `features` that is not an object (null included), or an unknown key in the section or in its
+ *   `features` (`transportConfig.cmdqsize`, `transportConfig.features.eventidx`): a misspelt option
+ *   is refused, not left at its default unnoticed.
  * @example
  * ```ts
  * const config = validateVirtioTransportConfig({ wire }, 'transportConfig');
@@ -140,6 +166,7 @@ export function validateVirtioTransportConfig(
   if (!isRecord(section)) {
     throw new ScmiConfigError(field, 'expected an object with a `wire` (a VirtioScmiWire)');
   }
+  refuseUnknownKeys(section, CONFIG_KEYS, field);
   const wire = section.wire;
   if (!(wire instanceof VirtioScmiWire)) {
     throw new ScmiConfigError(
@@ -147,8 +174,17 @@ export function validateVirtioTransportConfig(
       'expected a VirtioScmiWire (VirtioScmiWire.sameThread / shared)',
     );
   }
-  const features = section.features ?? {};
-  if (!isRecord(features)) throw new ScmiConfigError(`${field}.features`, 'expected an object');
+  // Only an absent `features` means the defaults: null is refused like any other non-object.
+  const features = section.features === undefined ? {} : section.features;
+  if (!isRecord(features)) {
+    throw new ScmiConfigError(
+      `${field}.features`,
+      features === null
+        ? 'expected an object, got null (leave it out for the defaults)'
+        : 'expected an object',
+    );
+  }
+  refuseUnknownKeys(features, FEATURE_KEYS, `${field}.features`);
   return {
     wire,
     cmdqSize: queueSize(section.cmdqSize, `${field}.cmdqSize`, wire.layout.cmdqSize, 2),
