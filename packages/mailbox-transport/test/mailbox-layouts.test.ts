@@ -527,6 +527,59 @@ describe('mailbox layouts (Linux mailbox_chan_validate)', () => {
       expect(platformEnd.remote(0).closed).toBe(false);
       platform.close();
     });
+
+    it('should have the responder refuse a hole, a channel that is not an object, or an unknown key, naming it, before connecting', () => {
+      const clock = new VirtualClock();
+      const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+      const { platformEnd } = createSameThreadMailboxWire(clock, {
+        nodes: [{ shmem: [0, 0], mboxes: 4 }],
+      });
+      const [a2p, p2a] = [
+        defined(platformEnd.layout.channels[0]),
+        defined(platformEnd.layout.channels[1]),
+      ];
+      const { replyMailbox, ...bidirectional } = a2p;
+      const refusal = (channels: unknown[]): unknown => {
+        const end = {
+          layout: { ...platformEnd.layout, channels: channels as never },
+          remote: (index: number) => platformEnd.remote(index),
+        };
+        try {
+          new SmtResponder({ platform, agentId: 1, end, clock }).close();
+        } catch (e) {
+          return ScmiConfigError.is(e) ? e.field : e;
+        }
+        return undefined;
+      };
+      // eslint-disable-next-line no-sparse-arrays
+      expect(refusal([, a2p, p2a])).toBe('end.layout.channels[0]');
+      // eslint-disable-next-line no-sparse-arrays
+      expect(refusal([a2p, , p2a])).toBe('end.layout.channels[1]');
+      expect(refusal([a2p, null])).toBe('end.layout.channels[1]');
+      // The platform would ring the reply on tx, where the agent does not listen for it.
+      expect(refusal([{ ...bidirectional, replymailbox: replyMailbox }, p2a])).toBe(
+        'end.layout.channels[0].replymailbox',
+      );
+      expect(platform.connectedAgents).toEqual([]);
+      expect(refusal([a2p, p2a])).toBeUndefined();
+      expect(platform.connectedAgents).toEqual([]); // closed again
+      platform.close();
+    });
+
+    it('should have the agent refuse a misspelt replyMailbox, naming it, rather than take the channel for bidirectional', async () => {
+      const r = createRig([{ shmem: [0], mboxes: 2 }]);
+      const [a2p] = r.wire.layout.channels;
+      const { replyMailbox, ...rest } = defined(a2p);
+      const layout = { ...r.wire.layout, channels: [{ ...rest, replymailbox: replyMailbox }] };
+      const error = await settle(r.create({ transportConfig: { wire: { ...r.wire, layout } } }));
+      expect(ScmiConfigError.is(error) && error.field).toBe(
+        'transportConfig.wire.layout.channels[0].replymailbox',
+      );
+      expect(r.handed).toEqual([]);
+      const agent = await r.create();
+      await agent.remove();
+      r.close();
+    });
   });
 
   describe('in worker mode', () => {

@@ -89,6 +89,33 @@ describe('mailboxTransport', () => {
       expect(field({ wire })).toBeUndefined();
     });
 
+    it('should refuse an unknown key in the section, its wire or its layout, naming it: a misspelt option is not left at its default', () => {
+      const refusal = (section: unknown): { field: string; message: string } | undefined => {
+        try {
+          validate(section);
+        } catch (e) {
+          if (ScmiConfigError.is(e)) return { field: e.field, message: e.message };
+          throw e;
+        }
+        return undefined;
+      };
+      const misspelt = refusal({ wire, freeWaitMS: 5 });
+      expect(misspelt?.field).toBe('transportConfig.freeWaitMS');
+      expect(misspelt?.message).toMatch(/unknown option \(expected one of wire, freeWaitMs\)/);
+      expect(refusal({ wire, anything: undefined })?.field).toBe('transportConfig.anything');
+      expect(refusal({ wire: { ...wire, monitr: wire.monitor } })?.field).toBe(
+        'transportConfig.wire.monitr',
+      );
+      expect(refusal({ wire: { ...wire, layout: { ...wire.layout, areasize: 156 } } })?.field).toBe(
+        'transportConfig.wire.layout.areasize',
+      );
+      // What a wire factory makes, with or without the optional fields, is taken as before.
+      expect(refusal({ wire, freeWaitMs: 5 })).toBeUndefined();
+      expect(
+        refusal({ wire: { layout: wire.layout, controller: wire.controller } }),
+      ).toBeUndefined();
+    });
+
     it('should fail clearly when an area cannot hold the max message size plus the 28-byte SMT header', () => {
       const small = createSameThreadMailboxWire(new VirtualClock(), { areaSize: 128 }).wire;
       expect(() => validate({ wire: small })).toThrow(
@@ -160,6 +187,21 @@ describe('mailboxTransport', () => {
         expect(refusal(channels(a2p, 7))?.field).toBe(`${at}.channels[1]`);
       });
 
+      it('should refuse a hole in channels as it refuses null, naming its index, never skipping it', () => {
+        // eslint-disable-next-line no-sparse-arrays
+        const first = refusal({ ...base, channels: [, a2p, p2a] });
+        expect(first?.field).toBe(`${at}.channels[0]`);
+        expect(first?.message).toMatch(
+          /expected \{ direction, id, offset, mailbox \}, got undefined/,
+        );
+        // eslint-disable-next-line no-sparse-arrays
+        expect(refusal({ ...base, channels: [a2p, , p2a] })?.field).toBe(`${at}.channels[1]`);
+        const trailing: unknown[] = [a2p, p2a];
+        trailing.length = 3; // a hole at the end: forEach, filter and find skip it too
+        expect(refusal({ ...base, channels: trailing })?.field).toBe(`${at}.channels[2]`);
+        expect(refusal(channels(null, a2p, p2a))?.field).toBe(`${at}.channels[0]`);
+      });
+
       it('should refuse an area size that is not a whole number of 32-bit words', () => {
         // 158 ≥ 28 + 128, but SMT fields are 32-bit words: areas back to back would be unaligned.
         const memory = new SharedArrayBuffer(400);
@@ -208,7 +250,7 @@ describe('mailboxTransport', () => {
         expect(r?.message).toMatch(message);
       };
       /** `spec` without `key`. */
-      const without = (spec: object, key: string): unknown =>
+      const without = (spec: object, key: string): Record<string, unknown> =>
         Object.fromEntries(Object.entries(spec).filter(([k]) => k !== key));
 
       it('should accept the 2 / 1, 3 / 2 and 4 / 2 layouts Linux takes', () => {
@@ -244,6 +286,22 @@ describe('mailboxTransport', () => {
         );
       });
 
+      it('should refuse an unknown key in a channel spec, naming it: a misspelt replyMailbox never makes the channel bidirectional', () => {
+        expectRefused(
+          refusal({ ...without(a2p, 'replyMailbox'), replymailbox: 1 }, p2a),
+          `${at}[0].replymailbox`,
+          /unknown option \(expected one of direction, id, offset, mailbox, replyMailbox, ackMailbox\)/,
+        );
+        expect(refusal(a2p, { ...without(p2a, 'ackMailbox'), ackmailbox: 3 })?.field).toBe(
+          `${at}[1].ackmailbox`,
+        );
+        expect(refusal(a2p, { ...p2a, label: 'rx' })?.field).toBe(`${at}[1].label`);
+        // Unknown even when undefined: the key is what is misspelt.
+        expect(refusal({ ...a2p, replymailbox: undefined }, p2a)?.field).toBe(
+          `${at}[0].replymailbox`,
+        );
+      });
+
       it('should take each channel on its own: which channels share a device tree node is not in a layout', () => {
         // A node's two shmem may have different ids, and the P2A channel's node need not be the
         // node of the A2P channel of its id: none of these is refused.
@@ -259,6 +317,32 @@ describe('mailboxTransport', () => {
     it("should leave freeWaitMs to each channel (twice the agent's RX timeout) unless given", () => {
       expect(validate({ wire })).toMatchObject({ freeWaitMs: undefined });
       expect(validate({ wire, freeWaitMs: 8 })).toMatchObject({ freeWaitMs: 8 });
+    });
+  });
+
+  describe('.validateChannelConfig', () => {
+    const validate = (section: unknown): unknown =>
+      mailboxTransport.validateChannelConfig?.(section, 'a2p[1].transport');
+
+    it("should take no per-channel section: a channel is the wire layout's, by id", () => {
+      expect(validate(undefined)).toBeUndefined();
+    });
+
+    it.each([
+      ['an unknown option', { anything: 1 }],
+      ['an empty section', {}],
+      ['null', null],
+      ['a number', 0],
+      ['a string', 'tx'],
+    ])('should refuse %s, naming the section', (_what, section) => {
+      let refused: unknown;
+      try {
+        validate(section);
+      } catch (e) {
+        refused = e;
+      }
+      expect(ScmiConfigError.is(refused) && refused.field).toBe('a2p[1].transport');
+      expect((refused as Error).message).toMatch(/takes no per-channel section/);
     });
   });
 
@@ -426,6 +510,33 @@ describe('mailboxTransport', () => {
       // Nothing was lost: the corrected configuration probes on the same wire.
       const agent = await h.create({ a2p: [{ id: 0 }, { id: 1, protocols: [0x14] }] });
       expect(agent.events.available).toBe(true);
+      await agent.remove();
+      h.close();
+    });
+
+    it('should refuse a misspelt transportConfig option, a channel transport section and a hole in the layout, naming each, before claiming any mailbox channel', async () => {
+      const h = createHarness();
+      const { wire } = h.mailbox;
+      await expect(h.create({ transportConfig: { wire, freeWaitMS: 5 } })).rejects.toMatchObject({
+        field: 'transportConfig.freeWaitMS',
+      });
+      await expect(
+        h.create({ a2p: [{ id: 0, transport: { anything: 1 } }] }),
+      ).rejects.toMatchObject({ field: 'a2p[0].transport' });
+      await expect(h.create({ p2a: [{ id: 0, transport: {} }] })).rejects.toMatchObject({
+        field: 'p2a[0].transport',
+      });
+      // A hole crashed the channel look-up with a TypeError ("reading 'direction'").
+      // eslint-disable-next-line no-sparse-arrays
+      const holed = { ...wire, layout: { ...wire.layout, channels: [, ...wire.layout.channels] } };
+      const error = await settle(h.create({ transportConfig: { wire: holed } }));
+      expect(ScmiConfigError.is(error) && error.field).toBe(
+        'transportConfig.wire.layout.channels[0]',
+      );
+      expect(h.mailbox.controller.stats.requested).toBe(0);
+      // Nothing was lost: the corrected configuration probes on the same wire.
+      const agent = await h.create({ transportConfig: { wire, freeWaitMs: 5 } });
+      expect(agent.info.vendor).toBe(h.platform.config.vendor);
       await agent.remove();
       h.close();
     });

@@ -128,11 +128,7 @@ const CHANNEL_KEYS: ReadonlySet<string> = new Set(['id', 'protocols', 'polling',
  * // throws ScmiConfigError: transportConfig.cmdqsize: unknown option (expected one of cmdqSize)
  * ```
  */
-export function refuseUnknownKeys(
-  record: Readonly<Record<string, unknown>>,
-  keys: ReadonlySet<string>,
-  field: string,
-): void {
+export function refuseUnknownKeys(record: object, keys: ReadonlySet<string>, field: string): void {
   for (const key of Object.keys(record)) {
     if (!keys.has(key)) {
       throw new ScmiConfigError(

@@ -282,7 +282,9 @@ export class SmtResponder {
    *
    * @throws ScmiConfigError for an invalid fault rule, or a `replyMailbox` / `ackMailbox` of the
    * layout Linux would not take (named as `end.layout.channels[i].ackMailbox`, checked as the
-   * agent's transport checks it, before anything is opened); RangeError for an invalid queue
+   * agent's transport checks it, before anything is opened), a layout channel that is not an
+   * object (`end.layout.channels[i]`: `null`, a hole of a sparse array) or that has a key a
+   * channel spec does not (`end.layout.channels[i].replymailbox`); RangeError for an invalid queue
    * depth, or an area that does not fit the wire's memory; the platform's error when it refuses the
    * connection (unknown agent, already connected); the mailbox's `ScmiTransportError` for a
    * mailbox index it does not have (`E_MBOX_INDEX`) or a doorbell it cannot listen to

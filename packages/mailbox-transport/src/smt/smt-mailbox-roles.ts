@@ -1,5 +1,5 @@
 import { ScmiConfigError } from '@scmi-ts/core';
-import type { SmtChannelSpec } from './smt-wire-layout.js';
+import { checkSmtChannelSpecShape, type SmtChannelSpec } from './smt-wire-layout.js';
 import { show } from '../mailbox/mailbox-controller.js';
 
 /**
@@ -61,6 +61,9 @@ function isIndex(v: unknown): v is number {
  * `direction`, `id` and `mailbox` were checked, or come from a wire factory), as Linux
  * `mailbox_chan_setup` would request their mailbox channels:
  *
+ * - `channels` an array whose every entry is an object with only an {@link SmtChannelSpec}'s keys
+ *   (a hole of a sparse array, `null`, or a misspelt `replymailbox` is refused, never skipped or
+ *   ignored: the platform end's layout is checked here, before anything reads it);
  * - `replyMailbox` only on an A2P channel, `ackMailbox` only on a P2A one, each a mailbox index
  *   (`ackMailbox` also `'none'`) other than the channel's `mailbox`;
  * - a `replyMailbox` or `ackMailbox` index is no other role's, in this channel or another: a
@@ -72,10 +75,23 @@ function isIndex(v: unknown): v is number {
  * so each channel is checked on its own; `createSmtWireLayout`'s `nodes` checks the counts of
  * each node as `mailbox_chan_validate` does.
  *
- * @throws ScmiConfigError naming the field, e.g. `${field}.channels[1].ackMailbox`.
+ * @throws ScmiConfigError naming the field, e.g. `${field}.channels[1].ackMailbox`,
+ * `${field}.channels[0]` (a hole, or not an object), `${field}.channels[1].replymailbox` (an
+ * unknown key).
  * @internal
  */
 export function checkSmtMailboxRoles(channels: readonly SmtChannelSpec[], field: string): void {
+  const list: unknown = channels;
+  if (!Array.isArray(list)) {
+    throw new ScmiConfigError(
+      `${field}.channels`,
+      `expected an array of channels, got ${show(list)}`,
+    );
+  }
+  // By index, not forEach: a hole of a sparse array is refused, not skipped.
+  for (let i = 0; i < list.length; i++) {
+    checkSmtChannelSpecShape(list[i], `${field}.channels[${i}]`);
+  }
   const owners = new Map<number, string>();
   channels.forEach((c, i) => {
     owners.set(c.mailbox, `channels[${i}]'s mailbox (${c.direction}:${c.id})`);

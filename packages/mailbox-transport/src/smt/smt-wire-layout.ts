@@ -1,4 +1,4 @@
-import { ScmiConfigError, type ChannelDirection } from '@scmi-ts/core';
+import { ScmiConfigError, refuseUnknownKeys, type ChannelDirection } from '@scmi-ts/core';
 import {
   SMT_CHANNEL_FREE,
   SMT_DEFAULT_AREA_SIZE,
@@ -56,6 +56,42 @@ export interface SmtChannelSpec {
    * acknowledgement rings on `mailbox`.
    */
   readonly ackMailbox?: number | 'none';
+}
+
+// Every key of a channel spec, as a record the compiler checks against the interface: a field
+// added there without being added here (or the reverse) does not compile.
+const SMT_CHANNEL_SPEC_KEYS: ReadonlySet<string> = new Set(
+  Object.keys({
+    direction: true,
+    id: true,
+    offset: true,
+    mailbox: true,
+    replyMailbox: true,
+    ackMailbox: true,
+  } satisfies Record<keyof SmtChannelSpec, true>),
+);
+
+/**
+ * Checks that a hand-built layout's channel spec `c` (at `at`, e.g.
+ * `transportConfig.wire.layout.channels[1]`) is an object with only the keys of an
+ * {@link SmtChannelSpec}: a hole of a sparse `channels` array (`undefined`), `null` or a number is
+ * refused, and so is an unknown key — a misspelt `replymailbox` would otherwise turn a
+ * unidirectional layout bidirectional unnoticed. Its fields' values are the caller's to check.
+ *
+ * @throws ScmiConfigError naming `at`, or `${at}.${key}` for an unknown key.
+ * @internal
+ */
+export function checkSmtChannelSpecShape(
+  c: unknown,
+  at: string,
+): asserts c is Record<string, unknown> {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) {
+    throw new ScmiConfigError(
+      at,
+      `expected { direction, id, offset, mailbox }, got ${show(c)}${c === undefined ? ' (a hole of a sparse array?)' : ''}`,
+    );
+  }
+  refuseUnknownKeys(c, SMT_CHANNEL_SPEC_KEYS, at);
 }
 
 /**

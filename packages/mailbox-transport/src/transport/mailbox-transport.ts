@@ -1,6 +1,7 @@
 import {
   ScmiConfigError,
   ScmiTransportError,
+  refuseUnknownKeys,
   type ChannelSetup,
   type Transport,
   type TransportChannel,
@@ -9,7 +10,12 @@ import {
 import { show, type MailboxController } from '../mailbox/mailbox-controller.js';
 import { SMT_HEADER_SIZE, SmtArea } from '../smt/smt-layout.js';
 import { checkSmtMailboxRoles, smtMailboxRoles } from '../smt/smt-mailbox-roles.js';
-import { findSmtChannel, type SmtChannelSpec, type SmtWireLayout } from '../smt/smt-wire-layout.js';
+import {
+  checkSmtChannelSpecShape,
+  findSmtChannel,
+  type SmtChannelSpec,
+  type SmtWireLayout,
+} from '../smt/smt-wire-layout.js';
 import { SmtWireMonitor, type MailboxWire } from '../wire/mailbox-wire.js';
 import { SmtChannel } from './smt-channel.js';
 
@@ -59,6 +65,30 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+// Every key of the section, of its wire and of the wire's layout, as records the compiler checks
+// against the interfaces: an option added there without being added here (or the reverse) does
+// not compile. (A layout's channel specs: `checkSmtChannelSpecShape`.)
+const CONFIG_KEYS: ReadonlySet<string> = new Set(
+  Object.keys({
+    wire: true,
+    freeWaitMs: true,
+  } satisfies Record<keyof MailboxTransportConfig, true>),
+);
+const WIRE_KEYS: ReadonlySet<string> = new Set(
+  Object.keys({
+    layout: true,
+    controller: true,
+    monitor: true,
+  } satisfies Record<keyof MailboxWire, true>),
+);
+const LAYOUT_KEYS: ReadonlySet<string> = new Set(
+  Object.keys({
+    memory: true,
+    areaSize: true,
+    channels: true,
+  } satisfies Record<keyof SmtWireLayout, true>),
+);
+
 /**
  * Checks a wire layout as the agent is about to use it (whoever built it: the wire factories, or a
  * hand-built one — a device tree's `shmem` and `mboxes`): `memory` a `SharedArrayBuffer`;
@@ -67,11 +97,14 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * direction, an id in 0..65535 unique in its direction, a 4-aligned offset whose area lies inside
  * `memory` and overlaps no other channel's, and a mailbox index (an integer ≥ 0) of its own: a
  * mailbox channel serves one client; `replyMailbox` / `ackMailbox` checked channel by channel
- * (`checkSmtMailboxRoles`). Every refusal is an
+ * (`checkSmtMailboxRoles`); no key but these, in the layout and in each channel (a misspelt
+ * `replymailbox` would make a unidirectional channel bidirectional unnoticed), and no hole in
+ * `channels` (`channels[0]`: visited by index, never skipped). Every refusal is an
  * `ScmiConfigError` naming the field, e.g. `transportConfig.wire.layout.channels[1].offset`.
  */
 function validateLayout(v: unknown, field: string, maxMsgSize: number): SmtWireLayout {
   if (!isRecord(v)) throw new ScmiConfigError(field, 'expected an SMT wire layout');
+  refuseUnknownKeys(v, LAYOUT_KEYS, field);
   if (Object.prototype.toString.call(v.memory) !== '[object SharedArrayBuffer]') {
     throw new ScmiConfigError(`${field}.memory`, 'expected a SharedArrayBuffer');
   }
@@ -96,11 +129,14 @@ function validateLayout(v: unknown, field: string, maxMsgSize: number): SmtWireL
     throw new ScmiConfigError(`${field}.channels`, 'expected an array of channels');
   }
   const seen: { readonly name: string; readonly spec: SmtChannelSpec }[] = [];
-  (v.channels as unknown[]).forEach((c, i) => {
+  const list: readonly unknown[] = v.channels;
+  // By index, not forEach: a hole of a sparse array (`[, spec]`) is refused as `channels[0]`,
+  // where forEach would skip it and leave it for a later look-up to trip over (a TypeError).
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i];
     const at = `${field}.channels[${i}]`;
-    if (!isRecord(c)) {
-      throw new ScmiConfigError(at, 'expected { direction, id, offset, mailbox }');
-    }
+    // An object with only a channel spec's keys (a misspelt `replymailbox` is refused).
+    checkSmtChannelSpecShape(c, at);
     const { direction, id, offset, mailbox } = c;
     if (direction !== 'a2p' && direction !== 'p2a') {
       throw new ScmiConfigError(
@@ -152,7 +188,7 @@ function validateLayout(v: unknown, field: string, maxMsgSize: number): SmtWireL
       }
     }
     seen.push({ name: `channels[${i}]`, spec: { direction, id, offset, mailbox } });
-  });
+  }
   // Unidirectional mailbox layouts (replyMailbox, ackMailbox): each role on a mailbox channel of
   // its own.
   checkSmtMailboxRoles(v.channels as SmtChannelSpec[], field);
@@ -195,7 +231,11 @@ function validateController(v: unknown, field: string): MailboxController {
  * overlaps no other, and a mailbox index of its own that the controller has; a `replyMailbox` only
  * on an A2P channel and an `ackMailbox` only on a P2A one, each a mailbox index no other role
  * takes (`…channels[2].ackMailbox`) — channel by channel: which channels share a device tree node
- * is not in a layout.
+ * is not in a layout. A key the section, its wire, the layout or a channel spec does not have is
+ * refused, naming it (`transportConfig.freeWaitMS`, `…channels[0].replymailbox`), as core refuses
+ * an unknown agent option, and so is a hole in `channels` (`…channels[0]`).
+ * `validateChannelConfig` refuses any per-channel `transport` section (`a2p[1].transport`): a
+ * channel's area and mailbox channels are the layout's, by id — there is nothing to set per channel.
  *
  * @throws RangeError when a limit is not a positive integer.
  * @example
@@ -228,10 +268,13 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
       if (!isRecord(section)) {
         throw new ScmiConfigError(field, 'expected { wire } (the agent end of a mailbox wire)');
       }
+      // A misspelt option (`freeWaitMS`) is refused, not left at its default unnoticed.
+      refuseUnknownKeys(section, CONFIG_KEYS, field);
       const wire = section.wire;
       if (!isRecord(wire)) {
         throw new ScmiConfigError(`${field}.wire`, 'expected the agent end of a mailbox wire');
       }
+      refuseUnknownKeys(wire, WIRE_KEYS, `${field}.wire`);
       const layout = validateLayout(wire.layout, `${field}.wire.layout`, descriptor.maxMsgSize);
       const controller = validateController(wire.controller, `${field}.wire.controller`);
       const count = controller.channelCount;
@@ -268,6 +311,18 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
       }
       const valid = wire as unknown as MailboxWire;
       return { wire: valid, freeWaitMs, monitor: valid.monitor ?? new SmtWireMonitor() };
+    },
+    // A channel's SMT area and mailbox channels are the wire layout's, found by the channel's id:
+    // there is nothing to configure per channel, so any section (null, {} included) is refused
+    // rather than ignored — it would be a setting that does nothing.
+    validateChannelConfig(section: unknown, field: string): undefined {
+      if (section !== undefined) {
+        throw new ScmiConfigError(
+          field,
+          `the mailbox transport takes no per-channel section (a channel's SMT area and mailbox channels are transportConfig.wire.layout's, by id): leave it out, got ${show(section)}`,
+        );
+      }
+      return undefined;
     },
     // Checked before any mailbox channel is requested: a refused configuration loses nothing.
     validateChannels({ a2p, p2a }, config: unknown): void {
