@@ -103,6 +103,17 @@ function response(status: number, ...words: number[]): Uint8Array {
   return out;
 }
 
+/** An 8-byte notification with message id `n` (Performance, protocol 0x13), for `link.post`. */
+function note(n: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setUint32(
+    0,
+    buildHeader(n, ScmiMessageType.NOTIFICATION, 0x13, 0),
+    true,
+  );
+  return out;
+}
+
 describe(SmtResponder, () => {
   describe('constructor', () => {
     it('should connect the agent with the link the wire allows', () => {
@@ -650,15 +661,6 @@ describe(SmtResponder, () => {
         },
       });
       const link = defined(platform.link);
-      const note = (n: number): Uint8Array => {
-        const out = new Uint8Array(8);
-        new DataView(out.buffer).setUint32(
-          0,
-          buildHeader(n, ScmiMessageType.NOTIFICATION, 0x13, 0),
-          true,
-        );
-        return out;
-      };
       expect([
         link.post(note(1)),
         link.post(note(2)),
@@ -721,15 +723,6 @@ describe(SmtResponder, () => {
         await clock.runTasks();
       };
       const link = defined(platform.link);
-      const note = (n: number): Uint8Array => {
-        const out = new Uint8Array(8);
-        new DataView(out.buffer).setUint32(
-          0,
-          buildHeader(n, ScmiMessageType.NOTIFICATION, 0x13, 0),
-          true,
-        );
-        return out;
-      };
       // 1 is held back (rung for with nothing posted); 2 queues behind it, though the area is
       // free; 3 finds the queue full.
       expect([link.post(note(1)), link.post(note(2)), link.post(note(3))]).toEqual([
@@ -779,15 +772,6 @@ describe(SmtResponder, () => {
         },
       });
       const link = defined(platform.link);
-      const note = (n: number): Uint8Array => {
-        const out = new Uint8Array(8);
-        new DataView(out.buffer).setUint32(
-          0,
-          buildHeader(n, ScmiMessageType.NOTIFICATION, 0x13, 0),
-          true,
-        );
-        return out;
-      };
       // The area stays free while 1 is held: without the hold, each post would find it free and
       // be accepted (each held by the fault in turn), however many.
       expect([1, 2, 3, 4].map((n) => link.post(note(n)))).toEqual([true, true, false, false]);
@@ -841,15 +825,6 @@ describe(SmtResponder, () => {
         // Bidirectional here: the acknowledgement rings the P2A channel itself.
         const ack = spec.ackMailbox === 'none' ? undefined : chan;
         const link = defined(platform.link);
-        const note = (n: number): Uint8Array => {
-          const out = new Uint8Array(8);
-          new DataView(out.buffer).setUint32(
-            0,
-            buildHeader(n, ScmiMessageType.NOTIFICATION, 0x13, 0),
-            true,
-          );
-          return out;
-        };
         expect(link.post(note(1))).toBe(true); // held back
         expect(link.post(note(2))).toBe(false); // the held message has the area: depth 0
         p2a.setStatus(0); // a hostile agent takes the area while 1 is held
@@ -891,15 +866,6 @@ describe(SmtResponder, () => {
         rxCallback: () => {},
       });
       const link = defined(platform.link);
-      const note = (n: number): Uint8Array => {
-        const out = new Uint8Array(8);
-        new DataView(out.buffer).setUint32(
-          0,
-          buildHeader(n, ScmiMessageType.NOTIFICATION, 0x13, 0),
-          true,
-        );
-        return out;
-      };
       expect([link.post(note(1)), link.post(note(2)), link.post(note(3))]).toEqual([
         true,
         true,

@@ -616,11 +616,21 @@ export class OpteeChannel implements TransportChannel {
     if (inv.abandoned) {
       // The transfer is over: a late return. The channel is free again once it is counted.
       this.#countLate(inv);
-      if (this.#inv === inv) this.#inv = undefined;
-      this.#disarm();
-      this.#stuck = false;
-      this.#grant();
+      this.#releaseAbandoned(inv);
     }
+    this.#wakeIdle();
+  }
+
+  /** The channel is free again after `inv`, whose transfer was over (markTxDone came first). */
+  #releaseAbandoned(inv: Invocation): void {
+    if (this.#inv === inv) this.#inv = undefined;
+    this.#disarm();
+    this.#stuck = false;
+    this.#grant();
+  }
+
+  /** Wakes a quiesce waiting for the invocation in flight to end. */
+  #wakeIdle(): void {
     const idle = this.#idle;
     this.#idle = undefined;
     idle?.();
@@ -651,14 +661,9 @@ export class OpteeChannel implements TransportChannel {
       fail(new ScmiShutdownError(this.#p.setup.agent, `send on ${this.label}`));
       this.#grant();
     } else if (inv.abandoned) {
-      if (this.#inv === inv) this.#inv = undefined;
-      this.#disarm();
-      this.#stuck = false;
-      this.#grant();
+      this.#releaseAbandoned(inv);
     }
-    const idle = this.#idle;
-    this.#idle = undefined;
-    idle?.();
+    this.#wakeIdle();
   }
 
   /** Counts a return nobody will read, inside the RX guard (refused after quiesce). */
