@@ -22,6 +22,8 @@ function inThreadHost(
         return Promise.reject(e instanceof Error ? e : new Error(String(e)));
       }
     },
+    // This thread never exits while the test runs.
+    exited: new Promise<number>(() => undefined),
   } as unknown as WorkerHost;
 }
 

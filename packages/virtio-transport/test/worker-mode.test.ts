@@ -15,6 +15,7 @@ import {
 import { ensureNoLeaksInSuite, type DevresEvent } from '@scmi-ts/devres';
 import { BaseMessageId, ClockMessageId, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
+  VirtioDevicePresence,
   VirtioFeature,
   VirtioRegister,
   featureMask,
@@ -536,6 +537,37 @@ describe('virtio transport in worker mode', () => {
    * The seed scenario on real time: Base PROTOCOL_VERSION times out (3 ms) while the platform
    * answers after a random delay around it; one worker serves every iteration.
    */
+  it('should fail commands at once and reclaim every buffer when the device worker dies without closing', async () => {
+    const dying = await startVirtioWorker({
+      platformConfig: createDefaultPlatformConfig(),
+      agentId: 1,
+      seed: 7,
+    });
+    try {
+      // Long enough that waiting them out would show, short enough for afterEach if this fails.
+      const ends = await dying.open({ transportConfig: { resetTimeoutMs: 20_000 } });
+      const agent = await create(ends, { rxTimeoutMs: 20_000 });
+      expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+      await dying.host.worker.terminate(); // no close: the device stays attached on the wire
+      await dying.host.exited;
+      expect(ends.wire.devicePresence).toBe(VirtioDevicePresence.CLOSED);
+      // The configuration change reaches the driver on its next event-loop turns (a command sent
+      // before it would be in flight, and time out as the commands in flight at a device failure
+      // do).
+      while (ends.wire.driverDiagnostics.state !== 'failed') {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // Not a 20 s timeout: the driver knows the device is gone.
+      expect(await settle(agent.base.discoverVendor())).toBe('E_VIRTIO_DEVICE');
+      await agent.remove(); // not a 20 s wait for a reset acknowledgement nobody can give
+      const d = ends.wire.driverDiagnostics;
+      expect(d).toMatchObject({ resetTimeouts: 0, leakedBuffers: 0, buffersAllocated: 0 });
+      expect(d.violations).toEqual([]);
+    } finally {
+      await dying.stop();
+    }
+  });
+
   it('should survive the seed race on real time: the reply is delivered live or dropped and counted, never run against released state', async () => {
     const seed = Number(process.env.SCMI_SEED ?? Date.now() % 1_000_000);
     console.info(

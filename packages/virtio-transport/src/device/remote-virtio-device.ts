@@ -168,6 +168,13 @@ export async function attachRemoteVirtioDevice(
   );
   let closing: Promise<void> | undefined;
   let final: VirtioDeviceStats | undefined;
+  // A worker that exits without closing the device (it crashed, or was terminated) leaves it
+  // attached on the wire: the driver would wait out every RX timeout, then the reset, and count
+  // every buffer leaked, for a device that can never answer again. Marked gone, as the OP-TEE
+  // wire tells its driver the TEE died (`teeDied`). A no-op once the device closed.
+  void host.exited.then(() => {
+    wire.markDeviceEndGone();
+  });
   return {
     id,
     stats: async () => {

@@ -13,6 +13,7 @@ import { splitRingLayout } from '../layout/split-ring-layout.js';
 import { VIRTIO_ID_SCMI } from '../layout/virtio-constants.js';
 import { VirtioRegisters } from '../layout/virtio-registers.js';
 import {
+  VIRTIO_INTERRUPT_CONFIG,
   VIRTIO_MAGIC,
   VirtioDevicePresence,
   VirtioRegister,
@@ -294,6 +295,46 @@ export class VirtioScmiWire {
     }
     this.#deviceTaken = true;
     return ends;
+  }
+
+  /**
+   * Shared wires: records that the device end is gone without having closed — its worker exited
+   * (crashed, or was terminated) while the device was attached. Does what the device's own close
+   * would have: presence CLOSED, a configuration change signalled to the driver (which then fails
+   * new commands at once with `E_VIRTIO_DEVICE` and, at removal, reclaims its buffers without
+   * waiting for a reset acknowledgement nobody can give), and the device's doorbell sides closed.
+   * Returns false, changing nothing, when no device is attached (it closed, or never came).
+   *
+   * @throws ScmiTransportError `E_VIRTIO_WIRE` on a same-thread wire (its device cannot vanish).
+   * @example
+   * ```ts
+   * void host.exited.then(() => wire.markDeviceEndGone());
+   * ```
+   */
+  public markDeviceEndGone(): boolean {
+    if (this.#pairs !== undefined) {
+      throw new ScmiTransportError(
+        'E_VIRTIO_WIRE',
+        'only a shared wire has its device end in another thread',
+      );
+    }
+    const presence = this.#word(VirtioRegister.DEVICE_PRESENCE);
+    if (
+      Atomics.compareExchange(
+        presence,
+        0,
+        VirtioDevicePresence.ATTACHED,
+        VirtioDevicePresence.CLOSED,
+      ) !== VirtioDevicePresence.ATTACHED
+    ) {
+      return false;
+    }
+    this.registers.or(VirtioRegister.INTERRUPT_STATUS, VIRTIO_INTERRUPT_CONFIG);
+    const ends = this.#ends('b', { pollWindowUs: 0 });
+    ends.notify.ring();
+    ends.notify.close();
+    ends.interrupt.close();
+    return true;
   }
 
   /**
