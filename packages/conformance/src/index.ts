@@ -67,4 +67,10 @@ export type {
   NotificationTeardownResult,
 } from './scenarios/notification-teardown.js';
 export { withSeedOnFailure } from './scenarios/seed-on-failure.js';
+export {
+  hostileCampaignShortfalls,
+  raceCampaignShortfalls,
+  raceCoverageRuns,
+} from './scenarios/campaign-acceptance.js';
+export type { RaceCampaignOutcome } from './scenarios/campaign-acceptance.js';
 export { waitUntil } from './wait-until.js';

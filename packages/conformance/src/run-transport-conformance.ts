@@ -33,7 +33,6 @@ import {
   runInterleavingSimulation,
 } from './scenarios/interleaving-simulator.js';
 import {
-  SEED_WORKER_PHASES,
   expectedSeedPhase,
   runSeedScenarioSameThread,
   runSeedScenarioWorker,
@@ -47,6 +46,11 @@ import { registerClockRateChanged } from './scenarios/clock-rate-events.js';
 import { runDelayedResponseRaceWorker } from './scenarios/delayed-response-race.js';
 import { u32s } from './words.js';
 import { withSeedOnFailure } from './scenarios/seed-on-failure.js';
+import {
+  hostileCampaignShortfalls,
+  raceCampaignShortfalls,
+  raceCoverageRuns,
+} from './scenarios/campaign-acceptance.js';
 
 /** Options of {@link runTransportConformance}. */
 export interface ConformanceOptions {
@@ -54,12 +58,14 @@ export interface ConformanceOptions {
   readonly workerSeedRuns?: number;
   /**
    * Extra worker-mode seed runs allowed when `workerSeedRuns` did not hit both a delivered reply
-   * and a late one (default 3 × `workerSeedRuns`): the case needs both, and the race is real time.
+   * and a late one (default 3 × `workerSeedRuns`, at least 30: `raceCoverageRuns`): the case needs
+   * both, and the race is real time.
    */
   readonly workerSeedCoverageRuns?: number;
   /**
    * Worker-mode runs of the delayed-response race, for transports with a P2A channel (default 30;
-   * up to 3 × as many more until a delayed response in time and a late one were both seen).
+   * up to 3 × as many more, at least 30, until a delayed response in time and a late one were both
+   * seen).
    */
   readonly workerDelayedRuns?: number;
   /** Worker-mode hostile-reply runs (default 8). */
@@ -210,12 +216,41 @@ async function setRate(
 }
 
 /**
+ * Fails the case when a randomized campaign found `problems` (its violations, then what
+ * `raceCampaignShortfalls` / `hostileCampaignShortfalls` or the case found missing), with one
+ * error whose message names the seed and the command that replays it — as the fuzz tests do — so
+ * that whatever check fails, the report says how to run it again. `context` adds what the campaign
+ * saw (phases, counts).
+ */
+function failWithSeed(
+  what: string,
+  r: { readonly seed: number; readonly reproduce: string },
+  replay: string,
+  context: string,
+  problems: readonly string[],
+): void {
+  if (problems.length === 0) return;
+  const shown = problems.slice(0, 20).map((p) => `\n  - ${p}`);
+  const more = problems.length > 20 ? `\n  … ${problems.length - 20} more` : '';
+  throw new Error(
+    `${what}: seed ${r.seed} (${replay}; again: ${r.reproduce}); ${context}${shown.join('')}${more}`,
+  );
+}
+
+/** What a worker campaign's failure says to replay it in jest (`SCMI_SEED`, see the worker block). */
+const workerReplay = (seed: number): string =>
+  `SCMI_SEED=${seed} repeats its delays and fault placement`;
+
+/**
  * The checks of a worker-mode race campaign (the seed scenario, the delayed-response race): no
- * violation, the runs asked for, and the race run rather than only won — a reply in time and one
- * late (the campaign goes on, bounded, until both happened, so this does not depend on luck).
- * Prints the seed, the phases and the replay command when any fails.
+ * violation, and {@link raceCampaignShortfalls} — the runs asked, and the race run rather than
+ * only won, a reply in time and one late (the campaign goes on, bounded, until both happened, so
+ * this does not depend on luck) — the same checks `pnpm stress` applies. Fails with the seed, the
+ * phases and the replay command.
  */
 function expectRaceRun(
+  what: string,
+  reply: string,
   r: {
     readonly seed: number;
     readonly runs: number;
@@ -225,18 +260,13 @@ function expectRaceRun(
   },
   runs: number,
 ): void {
-  const lateOnes = Object.keys(r.phases).filter((p) => p !== SEED_WORKER_PHASES.delivered);
-  const delivered = r.phases[SEED_WORKER_PHASES.delivered] ?? 0;
-  if (r.violations.length > 0 || lateOnes.length === 0 || delivered === 0) {
-    console.error(
-      `seed ${r.seed}; phases ${JSON.stringify(r.phases)}; again: ${r.reproduce}`,
-      r.violations,
-    );
-  }
-  expect(r.violations).toEqual([]);
-  expect(r.runs).toBeGreaterThanOrEqual(runs);
-  expect(delivered).toBeGreaterThan(0);
-  expect(lateOnes).not.toEqual([]);
+  failWithSeed(
+    what,
+    r,
+    workerReplay(r.seed),
+    `${r.runs} runs, phases ${JSON.stringify(r.phases)}`,
+    [...r.violations, ...raceCampaignShortfalls(r, runs, reply)],
+  );
 }
 
 /**
@@ -248,7 +278,10 @@ function expectRaceRun(
  * each teardown phase; and, with a P2A channel, a notification arriving in each teardown phase. In
  * worker mode (when the fixture has one): the seed scenario on real time with randomized delays
  * (replies in time and replies late, both required), with a P2A channel the same race for a
- * delayed response, and hostile replies.
+ * delayed response, and hostile replies (faults placed and bad messages counted, required) — each
+ * randomized case judged as `pnpm stress` judges the campaign, and failing with its seed and the
+ * command that replays it. A fixture whose capabilities declare a worker mode it does not provide
+ * fails a case that says so.
  * After every case: no violation, no resource left live, no timer armed. Cases that do not apply
  * to the fixture's capabilities are skipped.
  *
@@ -683,15 +716,32 @@ export function runTransportConformance(
           seed,
           schedules: options.interleavings ?? 100,
         });
-        if (r.violations.length > 0) {
-          console.error(`interleavings: seed ${r.seed}; again: ${r.reproduce}`, r.violations);
-        }
-        expect(r.violations).toEqual([]);
-        expect(r.schedules).toBe(options.interleavings ?? 100);
+        const schedules = options.interleavings ?? 100;
+        const problems = [...r.violations];
+        if (r.schedules !== schedules)
+          problems.push(`ran ${r.schedules} of the ${schedules} schedules asked`);
         // The schedules raced teardown against late replies, not only ran clean probes.
-        expect(r.outcomes[INTERLEAVING_OUTCOMES.probeTimedOut] ?? 0).toBeGreaterThan(0);
-        expect(r.lateRepliesCounted).toBeGreaterThan(0);
+        if ((r.outcomes[INTERLEAVING_OUTCOMES.probeTimedOut] ?? 0) === 0)
+          problems.push('no schedule had its probe time out: teardown never raced a late reply');
+        if (r.lateRepliesCounted === 0) problems.push('no late reply was counted');
+        failWithSeed(
+          'interleavings',
+          r,
+          `SCMI_INTERLEAVING_SEED=${r.seed} runs the same schedules`,
+          `outcomes ${JSON.stringify(r.outcomes)}`,
+          problems,
+        );
       }, 120_000);
+    });
+
+    // A fixture that says it has a worker mode but gives none would otherwise skip every worker
+    // case without a word: a failure that says what is missing.
+    itIf(caps.worker)('should provide the worker mode its capabilities declare', () => {
+      if (fixture.worker === undefined) {
+        throw new Error(
+          `${fixtureTitle(fixture)}: capabilities.worker is true but the fixture has no worker() — the worker cases (the seed scenario and the delayed-response race on real time, hostile replies from a worker) cannot run; give the fixture its worker(), or set capabilities.worker to false`,
+        );
+      }
     });
 
     const workerDescribe = caps.worker && fixture.worker !== undefined ? describe : describe.skip;
@@ -720,13 +770,13 @@ export function runTransportConformance(
         const r = await withSeedOnFailure('seed scenario', seed, timeout, () =>
           runSeedScenarioWorker(fixture, {
             runs,
-            coverageRuns: options.workerSeedCoverageRuns ?? 3 * runs,
+            coverageRuns: options.workerSeedCoverageRuns ?? raceCoverageRuns(runs),
             seed,
             polling,
             ...(session === undefined ? {} : { session }),
           }),
         );
-        expectRaceRun(r, runs);
+        expectRaceRun(`seed scenario${polling ? ' (polling)' : ''}`, 'reply', r, runs);
       };
 
       it(
@@ -740,13 +790,18 @@ export function runTransportConformance(
         const r = await withSeedOnFailure('delayed-response race', seed, timeout, () =>
           runDelayedResponseRaceWorker(fixture, {
             runs,
-            coverageRuns: 3 * runs,
+            coverageRuns: raceCoverageRuns(runs),
             seed,
             polling,
             ...(session === undefined ? {} : { session }),
           }),
         );
-        expectRaceRun(r, runs);
+        expectRaceRun(
+          `delayed-response race${polling ? ' (polling)' : ''}`,
+          'delayed response',
+          r,
+          runs,
+        );
       };
 
       itIf(caps.p2a)(
@@ -777,16 +832,15 @@ export function runTransportConformance(
               ...(session === undefined ? {} : { session }),
             }),
           );
-          if (r.violations.length > 0 || r.badMessages === 0) {
-            console.error(
-              `seed ${r.seed}; per kind ${JSON.stringify(r.byKind)}; again: ${r.reproduce}`,
-              r.violations,
-            );
-          }
-          expect(r.violations).toEqual([]);
-          // Faults were placed, and hostile replies were counted as bad messages.
-          expect(r.faultsPlaced).toBeGreaterThan(0);
-          expect(r.badMessages).toBeGreaterThan(0);
+          // No violation; faults were placed, and hostile replies were counted as bad messages
+          // (the same checks `pnpm stress` applies).
+          failWithSeed(
+            'hostile replies',
+            r,
+            workerReplay(r.seed),
+            `${r.faultsPlaced} faults placed, ${r.badMessages} bad messages; per kind ${JSON.stringify(r.byKind)}`,
+            [...r.violations, ...hostileCampaignShortfalls(r)],
+          );
         },
         timeout,
       );

@@ -2,7 +2,8 @@
  * `pnpm stress` as a process: its exit codes are what a CI job or a shell loop reads, so each way
  * it ends is checked on the real entry point (`src/stress/main.ts` run by tsx, as the `stress`
  * script runs it). Each case is a small, same-thread campaign (the interleaving simulator on the
- * virtual clock) or ends before any campaign: about a second each.
+ * virtual clock) or ends before any campaign: about a second each; those of the worker campaigns'
+ * own checks run a small worker campaign over the mailbox fixture, wrapped: a few seconds.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -159,6 +160,24 @@ describe('pnpm stress (src/stress/main.ts)', () => {
       expect(r.status).toBe(2);
     });
 
+    it.each([
+      ['does not poll', 'no-polling.ts', 'loopback does not poll (capabilities.polling)'],
+      [
+        'has no worker mode',
+        'loopback.ts',
+        'loopback has no worker mode (only the worker campaigns poll)',
+      ],
+    ])(
+      'should refuse --polling with the usage (exit 2) for a fixture that %s, running nothing',
+      (_what, module, why) => {
+        const r = stress('--fixture', join(MODULES, module), '--polling', ...SIMULATOR_ONLY);
+        expect(r.stderr).toMatch(new RegExp(`^pnpm stress: --polling: ${escape(why)}; `));
+        expect(r.stderr).toContain('Usage: pnpm stress');
+        expect(r.stdout).not.toContain('invariant violations');
+        expect(r.status).toBe(2);
+      },
+    );
+
     it('should exit 1 naming a module that throws as it loads, with its error', () => {
       const r = stress('--fixture', join(MODULES, 'throws.ts'), ...SIMULATOR_ONLY);
       expect(r.stderr).toMatch(
@@ -167,4 +186,63 @@ describe('pnpm stress (src/stress/main.ts)', () => {
       expect(r.status).toBe(1);
     });
   });
+
+  // The checks the jest cases apply besides the invariants (shared: raceCampaignShortfalls,
+  // hostileCampaignShortfalls), over the mailbox worker fixture wrapped broken, beside the same
+  // wrapper left correct (`--variant correct`). A worker campaign: a few seconds each.
+  describe('a worker campaign that held its invariants without running what it is about', () => {
+    const DELAYED_ONLY = ['--runs', '0', '--delayed-runs', '10', '--hostile-runs', '0'];
+    const HOSTILE_ONLY = ['--runs', '0', '--hostile-runs', '8', '--delayed-runs', '0'];
+    const SEEDED = ['--interleavings', '0', '--seed', '42'];
+
+    it('should exit 1 when no delayed response came in time, with the seed and the replay command', () => {
+      const module = join(MODULES, 'lost-delayed-response.ts');
+      const r = stress('--fixture', module, '--variant', 'lost', ...DELAYED_ONLY, ...SEEDED);
+      // The campaign went on for its coverage runs (10 + 30), then failed the jest case's check.
+      expect(r.stdout).toContain(
+        '\n  FAILED nothing was delivered in time: no delayed response came in time in 40 run(s) (seed 42)',
+      );
+      expect(r.stdout).toContain('\ncampaign checks failed: 1 ');
+      expect(r.stdout).toContain(
+        `\n  again: mailbox (lost): pnpm stress --fixture ${join(PACKAGE, module)} --transport mailbox --variant lost --seed 42 --runs 0 --delayed-runs 40 `,
+      );
+      expect(r.status).toBe(1);
+    });
+
+    it('should exit 1 when the hostile campaign counted no bad message, with the seed and the replay command', () => {
+      const module = join(MODULES, 'hidden-bad-messages.ts');
+      const r = stress('--fixture', module, '--variant', 'hidden', ...HOSTILE_ONLY, ...SEEDED);
+      // Every hostile reply was counted somewhere (by the wire): no invariant violation…
+      expect(r.stdout).toContain('\ninvariant violations: 0\n');
+      // …but none as a bad message, which the jest case requires.
+      expect(r.stdout).toMatch(
+        /\n {2}FAILED no bad message was counted in 8 run\(s\) \(seed 42\), though \d+ hostile replies every wire carries/,
+      );
+      expect(r.stdout).toContain(
+        `\n  again: mailbox (hidden): pnpm stress --fixture ${join(PACKAGE, module)} --transport mailbox --variant hidden --seed 42 --runs 0 --hostile-runs 8 `,
+      );
+      expect(r.status).toBe(1);
+    });
+
+    it.each([
+      ['the delayed-response race', 'lost-delayed-response.ts', DELAYED_ONLY],
+      ['the hostile campaign', 'hidden-bad-messages.ts', HOSTILE_ONLY],
+    ])('should exit 0 for %s over the same wrapper left correct', (_what, module, campaign) => {
+      const r = stress(
+        '--fixture',
+        join(MODULES, module),
+        '--variant',
+        'correct',
+        ...campaign,
+        ...SEEDED,
+      );
+      expect(r.stdout).toContain('\ninvariant violations: 0\ncampaign checks failed: 0 ');
+      expect(r.status).toBe(0);
+    });
+  });
 });
+
+/** `text` as a regular expression matching it literally. */
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -9,6 +9,7 @@ import {
   checkCampaignRun,
   checkPolled,
   checkLateReplyAccounting,
+  MIN_RUNS_TO_DELIVER,
   raceCovered,
   readLateReplyTrace,
   sleep,
@@ -67,8 +68,10 @@ export interface DelayedResponseRaceResult {
  * released once, newest first, no timer left armed, the transport's own invariants, and a delayed
  * response that reached the agent either completed its transfer or was counted once (a late
  * reply, a refusal after quiesce); one with no trace at all is a violation when the fixture
- * reports what the platform cancels. The run's phase uses the seed campaign's labels
- * (`SEED_WORKER_PHASES`).
+ * reports what the platform cancels; and, as in the seed campaign, a campaign of 10 runs or more in
+ * which no delayed response came in time is a violation (the wire does not deliver them). The run's
+ * phase uses the seed campaign's labels (`SEED_WORKER_PHASES`); what the campaign must show besides
+ * (a delayed response in time and one late) is `raceCampaignShortfalls`.
  *
  * @example
  * ```ts
@@ -207,6 +210,13 @@ export async function runDelayedResponseRaceWorker(
     }
   } finally {
     await campaign.stop();
+  }
+  if (done >= MIN_RUNS_TO_DELIVER && phases[SEED_WORKER_PHASES.delivered] === undefined) {
+    // About half the delays send the delayed response before the timeout: a wire on which none
+    // ever came in time does not deliver them (its teardown invariants held vacuously).
+    violations.push(
+      `no delayed response came in time in ${done} runs (seed ${seed}; about half the delays send it before the ${timeoutMs} ms timeout): the wire does not deliver delayed responses`,
+    );
   }
   return {
     seed,

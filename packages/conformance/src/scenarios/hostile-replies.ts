@@ -6,6 +6,7 @@ import { reproduceHint } from './seed-scenario.js';
 import {
   openCampaignRun,
   checkCampaignRun,
+  checkTransportViolations,
   startWorkerCampaign,
   teardownReturned,
   type WorkerCampaignOptions,
@@ -99,8 +100,9 @@ export interface HostileWorkerResult {
   /** Probes that timed out (a loaded machine; the teardown invariants are still checked). */
   readonly probeTimeouts: number;
   /**
-   * Invariant violations (a crash, a non-SCMI error, a callback against released state, hostile
-   * replies every wire carries placed but none counted…).
+   * Invariant violations (a crash, a non-SCMI error, a callback against released state, what the
+   * transport recorded against itself (`FixtureEnds.transportViolations`), hostile replies every
+   * wire carries placed but none counted…).
    */
   readonly violations: readonly string[];
   /** How to run the same campaign again (the same fault kinds and placement; not the timing). */
@@ -117,14 +119,16 @@ const MIN_RUNS_TO_PROBE = 4;
  * commands, checks it still works, and removes it. The placement is drawn from the campaign's seed
  * and set as `nth` rules, not left to the platform's own generator, so that a seed gives the same
  * faults on the same commands whatever worker session runs them. Every failure must be a typed
- * SCMI error; nothing may crash or touch released state; in a run of a kind every wire carries
- * ({@link hostileReplyReachesAgent}), the agent (or the wire) must have counted something.
+ * SCMI error; nothing may crash or touch released state; the transport must record nothing against
+ * itself (`FixtureEnds.transportViolations`, read once each run's wire is closed); in a run of a
+ * kind every wire carries ({@link hostileReplyReachesAgent}), the agent (or the wire) must have
+ * counted something. What the campaign as a whole must show besides (faults placed, bad messages
+ * counted) is `hostileCampaignShortfalls`.
  *
  * @example
  * ```ts
  * const r = await runHostileRepliesWorker(fixture, { runs: 10 });
- * expect(r.violations).toEqual([]);
- * expect(r.badMessages).toBeGreaterThan(0);
+ * expect([...r.violations, ...hostileCampaignShortfalls(r)]).toEqual([]);
  * ```
  */
 export async function runHostileRepliesWorker(
@@ -224,6 +228,9 @@ export async function runHostileRepliesWorker(
       // Read once the wire is closed: closing it disconnects the agent, and a duplicate or an
       // unsolicited reply the platform still held then is cancelled unsent, and counted there.
       const cancelled = (await ends.repliesCancelled?.()) ?? 0;
+      // What the transport recorded against itself on this wire (a callback after free…): a
+      // hostile reply may break the transport where the kit's instrument cannot see it.
+      checkTransportViolations(ends, where, violations);
       const bad = Object.values(instrument.badMessages()).reduce((a, b) => a + b, 0);
       const seen =
         bad +

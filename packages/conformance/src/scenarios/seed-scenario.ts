@@ -8,6 +8,7 @@ import {
   checkCampaignRun,
   checkPolled,
   checkLateReplyAccounting,
+  MIN_RUNS_TO_DELIVER,
   raceCovered,
   readLateReplyTrace,
   sleep,
@@ -292,12 +293,6 @@ export async function runSeedScenarioSameThread(
     problems,
   };
 }
-
-/**
- * Runs after which a campaign in which no reply came in time is a violation (the wire delivers
- * nothing); fewer runs may all be late by chance.
- */
-const MIN_RUNS_TO_DELIVER = 10;
 
 /** Options of {@link runSeedScenarioWorker}. */
 export interface SeedWorkerOptions extends WorkerCampaignOptions {

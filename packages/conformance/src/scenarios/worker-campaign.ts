@@ -230,6 +230,12 @@ export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /**
+ * Runs after which a race campaign in which no reply came in time is a violation (the wire
+ * delivers nothing); fewer runs may all be late by chance. @internal
+ */
+export const MIN_RUNS_TO_DELIVER = 10;
+
+/**
  * Whether a race campaign ran both sides of its race: a reply in time (`delivered`, the phase
  * `delivered` names) and one late (any other phase). @internal
  */
@@ -283,6 +289,20 @@ export async function readLateReplyTrace(
 }
 
 /**
+ * Adds what the transport recorded against itself on the run's wire
+ * (`FixtureEnds.transportViolations`: a callback after free, an invocation returned after free…)
+ * to `violations`, each prefixed with `where` and `transport: `; every worker campaign checks it
+ * on each run, once `ends` is closed. @internal
+ */
+export function checkTransportViolations(
+  ends: FixtureEnds,
+  where: string,
+  violations: string[],
+): void {
+  for (const v of ends.transportViolations?.() ?? []) violations.push(`${where}: transport: ${v}`);
+}
+
+/**
  * Adds the accounting violations every race run checks, each prefixed with `where`: the
  * transport's own (`FixtureEnds.transportViolations`), the late reply counted more than once by
  * the agent, and — when the fixture reports what the platform cancels — one that left no trace
@@ -298,7 +318,7 @@ export function checkLateReplyAccounting(
   violations: string[],
   noTrace = '',
 ): void {
-  for (const v of ends.transportViolations?.() ?? []) violations.push(`${where}: transport: ${v}`);
+  checkTransportViolations(ends, where, violations);
   const { late, refused, unexpected, byAgent } = trace;
   if (byAgent > 1) {
     violations.push(

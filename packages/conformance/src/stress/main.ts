@@ -5,7 +5,11 @@
  * transport outside this repository), for a number of runs or a duration (default:
  * about 2 minutes in total, shared between the fixtures). Prints totals per fixture — runs, phases
  * hit, late replies dropped, invariant violations (must be 0) — and exits non-zero on any
- * violation, printing the seed that reproduces it, or when nothing ran at all.
+ * violation, and on any campaign that did not run what it is about — the checks the jest cases
+ * apply, from the same functions (`raceCampaignShortfalls`: a race campaign needs a reply in time
+ * and one late; `hostileCampaignShortfalls`: the hostile one needs faults placed and bad messages
+ * counted) — printing the seed that reproduces it, or when nothing ran at all. `--polling` on a
+ * fixture that cannot run polled (it does not poll, or has no worker mode) is a usage error.
  *
  * Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--delayed-runs <n>]
  *        [--interleavings <n>] [--seed <n>] [--transport <name>] [--variant <name>] [--polling]
@@ -28,7 +32,18 @@ import {
   stressFixtureFlags,
   type SeedPhase,
 } from '../scenarios/seed-scenario.js';
-import { STRESS_USAGE, StressUsageError, parseStressArgs, stressPlan } from './plan.js';
+import {
+  hostileCampaignShortfalls,
+  raceCampaignShortfalls,
+  raceCoverageRuns,
+} from '../scenarios/campaign-acceptance.js';
+import {
+  STRESS_USAGE,
+  StressUsageError,
+  parseStressArgs,
+  stressPlan,
+  type StressBudget,
+} from './plan.js';
 
 /** The packages beside this one that the runner stresses: every `*-transport` package. */
 function transportPackages(): string[] {
@@ -169,6 +184,35 @@ function again(stressed: Stressed, text: string): string {
   return hint.replaceAll('pnpm stress ', `pnpm stress --fixture ${shellWord(stressed.module)} `);
 }
 
+/**
+ * Why `--polling` cannot run polled on `stressed`, or `undefined` when it can: the polled
+ * campaigns are the worker ones, on a fixture whose capabilities say it polls.
+ */
+function whyNotPolled(stressed: Stressed): string | undefined {
+  const { fixture } = stressed;
+  if (!fixture.capabilities.polling)
+    return `${stressed.label} does not poll (capabilities.polling)`;
+  if (!fixture.capabilities.worker || fixture.worker === undefined)
+    return `${stressed.label} has no worker mode (only the worker campaigns poll)`;
+  return undefined;
+}
+
+/**
+ * A race campaign's budget as `pnpm stress` runs it: with `--runs`, the same allowance of further
+ * runs as the jest case until both sides of the race were seen (`raceCoverageRuns`), and those
+ * runs asked of it; with a duration, runs until its time is up (none asked).
+ */
+function raceBudget(budget: StressBudget): {
+  options: StressBudget & { coverageRuns?: number };
+  asked: number;
+} {
+  if (budget.durationMs !== undefined) return { options: budget, asked: 0 };
+  return {
+    options: { ...budget, coverageRuns: raceCoverageRuns(budget.runs) },
+    asked: budget.runs,
+  };
+}
+
 function formatPhases(phases: Readonly<Record<string, number>>): string {
   return Object.entries(phases)
     .map(([k, v]) => `${k}: ${v}`)
@@ -209,10 +253,35 @@ async function main(): Promise<void> {
     process.exitCode = 2; // a usage error, as an unknown flag is
     return;
   }
+  if (args.polling) {
+    // Run unpolled and said nothing, `--polling` would pass for a polled campaign it never ran.
+    const refused = fixtures.map(whyNotPolled).filter((why) => why !== undefined);
+    if (refused.length > 0) {
+      throw new StressUsageError(
+        `--polling: ${refused.join('; ')}; select the fixtures that poll with --transport / --variant, or drop --polling`,
+      );
+    }
+  }
   const plan = stressPlan(args, fixtures.length);
   let violations = 0;
+  // Campaigns that held their invariants without running what they are about (no reply in time,
+  // none late, no fault placed, no bad message counted): the jest cases' checks, shared.
+  let shortfalls = 0;
   let ran = 0;
   const hints: string[] = [];
+  /** Prints a campaign's violations and shortfalls, counts them, and keeps its replay hint if any. */
+  const report = (
+    stressed: Stressed,
+    found: { readonly violations: readonly string[]; readonly reproduce: string },
+    missing: readonly string[],
+  ): void => {
+    violations += found.violations.length;
+    shortfalls += missing.length;
+    for (const v of found.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
+    for (const m of missing) console.log(`  FAILED ${m}`);
+    if (found.violations.length > 0 || missing.length > 0)
+      hints.push(again(stressed, found.reproduce));
+  };
   const budget =
     args.runs === undefined
       ? `${args.durationS} s`
@@ -237,32 +306,31 @@ async function main(): Promise<void> {
     );
     const p2a = fixture.capabilities.p2a;
     if (worker && plan.seed !== undefined) {
-      const polled = args.polling && fixture.capabilities.polling;
+      // Every fixture polls when --polling is given (main refused it otherwise).
+      const polled = args.polling;
       // Without a P2A channel there is no delayed-response race: its share of a duration goes here.
       const seedBudget =
         !p2a && plan.seed.durationMs !== undefined && plan.delayed?.durationMs !== undefined
           ? { ...plan.seed, durationMs: plan.seed.durationMs + plan.delayed.durationMs }
           : plan.seed;
+      const budget = raceBudget(seedBudget);
       const seed = await runSeedScenarioWorker(fixture, {
-        ...seedBudget,
+        ...budget.options,
         seed: args.seed,
         polling: polled,
       });
       ran += seed.runs;
-      violations += seed.violations.length;
       console.log(
         `  seed scenario:   ${count(seed.runs, 'run')}${polled ? ' (polling)' : ''}; phases hit: ${formatPhases(seed.phases)}`,
       );
       console.log(
         `                   late replies dropped and counted: ${seed.lateRepliesDropped}; invariant violations: ${seed.violations.length}`,
       );
-      for (const v of seed.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
-      if (seed.violations.length > 0) hints.push(again(stressed, seed.reproduce));
+      report(stressed, seed, raceCampaignShortfalls(seed, budget.asked, 'reply'));
     }
     if (worker && plan.hostile !== undefined) {
       const hostile = await runHostileRepliesWorker(fixture, { ...plan.hostile, seed: args.seed });
       ran += hostile.runs;
-      violations += hostile.violations.length;
       console.log(
         `  hostile replies: ${count(hostile.runs, 'run')}, ${hostile.transfers} transfers (${hostile.failedTransfers} failed as expected), ${hostile.faultsPlaced} faults placed, ${hostile.badMessages} bad messages and ${hostile.counted} hostile replies counted in all, ${hostile.probeTimeouts} probe timeouts; invariant violations: ${hostile.violations.length}`,
       );
@@ -274,23 +342,21 @@ async function main(): Promise<void> {
           `                   per fault kind (faults placed / hostile replies counted; duplicate and unsolicited may be dropped by the wire unseen): ${formatKinds(hostile.byKind)}`,
         );
       }
-      for (const v of hostile.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
-      if (hostile.violations.length > 0) hints.push(again(stressed, hostile.reproduce));
+      report(stressed, hostile, hostileCampaignShortfalls(hostile));
     }
     if (worker && p2a && plan.delayed !== undefined) {
-      const polled = args.polling && fixture.capabilities.polling;
+      const polled = args.polling;
+      const budget = raceBudget(plan.delayed);
       const delayed = await runDelayedResponseRaceWorker(fixture, {
-        ...plan.delayed,
+        ...budget.options,
         seed: args.seed,
         polling: polled,
       });
       ran += delayed.runs;
-      violations += delayed.violations.length;
       console.log(
         `  delayed resp.:   ${count(delayed.runs, 'run')}${polled ? ' (polling)' : ''}; phases hit: ${formatPhases(delayed.phases)}; invariant violations: ${delayed.violations.length}`,
       );
-      for (const v of delayed.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
-      if (delayed.violations.length > 0) hints.push(again(stressed, delayed.reproduce));
+      report(stressed, delayed, raceCampaignShortfalls(delayed, budget.asked, 'delayed response'));
     }
     if (!worker && (plan.seed !== undefined || plan.hostile !== undefined)) {
       // No worker mode: the same-thread phases, repeated, for the seed and hostile shares. They
@@ -337,7 +403,6 @@ async function main(): Promise<void> {
         seed: args.seed,
       });
       ran += sim.schedules;
-      violations += sim.violations.length;
       const c = sim.commands;
       console.log(
         `  interleavings:   ${count(sim.schedules, 'schedule')} (same thread, virtual clock); ${formatPhases(sim.outcomes)}`,
@@ -345,11 +410,13 @@ async function main(): Promise<void> {
       console.log(
         `                   commands: ${c.succeeded} succeeded, ${c.timedOut} timed out, ${c.shutDown} shut down, ${c.busy} refused busy, ${c.platformBusy} answered BUSY by the platform; late replies counted: ${sim.lateRepliesCounted}; invariant violations: ${sim.violations.length}`,
       );
-      for (const v of sim.violations.slice(0, 20)) console.log(`  VIOLATION ${v}`);
-      if (sim.violations.length > 0) hints.push(again(stressed, sim.reproduce));
+      report(stressed, sim, []);
     }
   }
   console.log(`\ninvariant violations: ${violations}`);
+  console.log(
+    `campaign checks failed: ${shortfalls} (a race campaign needs a reply in time and one late, the hostile one faults placed and bad messages counted)`,
+  );
   for (const h of hints) console.log(`  again: ${h}`);
   if (ran === 0) {
     // A budget that leaves nothing to run (--duration 0, --runs 0 alone) must not pass for a
@@ -358,7 +425,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  process.exitCode = violations > 0 ? 1 : 0;
+  process.exitCode = violations > 0 || shortfalls > 0 ? 1 : 0;
 }
 
 /** `n` and a noun, plural unless n is 1: `1 schedule`, `0 runs`. */

@@ -24,10 +24,11 @@ export const STRESS_USAGE = `Usage: pnpm stress [--duration <seconds>] [--runs <
   --transport <name>    only the fixtures of that transport (mailbox, virtio, optee…)
   --variant <name>      only the fixture of that variant, for a transport with several (optee:
                         smt, msg); reproduction hints give it
-  --polling             the worker seed-scenario runs complete by polling (on the fixtures that
-                        poll): nothing signals the late reply; in the delayed-response race the
-                        command's response is polled, its delayed response still comes on the
-                        P2A channel; reproduction hints give it
+  --polling             the worker seed-scenario runs complete by polling: nothing signals the
+                        late reply; in the delayed-response race the command's response is
+                        polled, its delayed response still comes on the P2A channel;
+                        reproduction hints give it. Every fixture selected must poll and have a
+                        worker mode (else a usage error: select them with --transport/--variant)
   --fixture <module>    stress the TransportFixture objects this module exports (TypeScript or
                         JavaScript) instead of this repository's transport packages; a relative
                         path is taken from where pnpm started the runner (INIT_CWD: for

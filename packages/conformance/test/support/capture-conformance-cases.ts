@@ -1,5 +1,9 @@
 import { format, stripVTControlCharacters } from 'node:util';
-import { runTransportConformance, type TransportFixture } from '@scmi-ts/conformance';
+import {
+  runTransportConformance,
+  type ConformanceOptions,
+  type TransportFixture,
+} from '@scmi-ts/conformance';
 
 /** One test case a suite would have registered with jest, captured instead. */
 export interface CapturedCase {
@@ -141,15 +145,20 @@ export async function runCase(c: CapturedCase): Promise<string | undefined> {
 }
 
 /**
- * The case titled `title` that `runTransportConformance(fixture)` would register, captured (see
- * {@link captureCases}) to be run on its own with {@link runCase}.
+ * The case titled `title` that `runTransportConformance(fixture, options)` would register,
+ * captured (see {@link captureCases}) to be run on its own with {@link runCase}. The suite's hooks
+ * are not run: a worker case starts a worker session of its own.
  *
  * @throws Error when the suite has no such case, or more than one (see {@link findCase}).
  */
-export function conformanceCase(fixture: TransportFixture, title: string): CapturedCase {
+export function conformanceCase(
+  fixture: TransportFixture,
+  title: string,
+  options?: ConformanceOptions,
+): CapturedCase {
   return findCase(
     captureCases(() => {
-      runTransportConformance(fixture);
+      runTransportConformance(fixture, options);
     }),
     title,
   );

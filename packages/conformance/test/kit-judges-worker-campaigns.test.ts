@@ -1,0 +1,202 @@
+/**
+ * The kit's worker campaigns, and the jest cases that run them, over deliberately broken worker
+ * fixtures (the mailbox transport's worker fixture, wrapped: see `broken-worker-fixtures.ts`),
+ * each beside the same wrapper left correct:
+ *
+ * - a wire that never delivers a delayed response must fail the delayed-response race — its
+ *   invariants hold vacuously;
+ * - a transport that records a violation against itself (`FixtureEnds.transportViolations`) must
+ *   fail the hostile-reply campaign, as it fails the race campaigns;
+ * - a wire that hides every hostile reply from the agent must fail the hostile case;
+ * - each randomized jest case must fail with its seed and the command that replays it in the
+ *   message, whichever check failed;
+ * - a fixture whose capabilities declare a worker mode it does not provide must fail a case that
+ *   says so, not skip the worker cases without a word.
+ *
+ * The jest cases are captured (see `captureCases`) and run here, so that this suite holds no
+ * failing case; hooks are not run, so each worker case starts a worker of its own.
+ */
+import {
+  runDelayedResponseRaceWorker,
+  runHostileRepliesWorker,
+  runTransportConformance,
+  type ConformanceOptions,
+  type TransportFixture,
+  type WorkerFixtureSession,
+} from '@scmi-ts/conformance';
+import { createDefaultPlatformConfig } from '@scmi-ts/platform';
+import { misroutedLateReplyFixture } from './support/broken-fixtures.js';
+import {
+  hiddenBadMessagesFixture,
+  lostDelayedResponseFixture,
+  selfReportedViolationFixture,
+} from './support/broken-worker-fixtures.js';
+import {
+  captureCases,
+  conformanceCase,
+  runCase,
+  type CapturedCase,
+} from './support/capture-conformance-cases.js';
+import { loopbackFixture } from './support/loopback-fixture.js';
+
+const SEED = 4242;
+const DELAYED_CASE =
+  'should race late delayed responses against the removal on real time, with no invariant violated';
+const HOSTILE_CASE = 'should survive hostile replies from the worker, and count them';
+const INTERLEAVINGS_CASE =
+  'should keep every invariant over seeded interleavings of send, reply, timeout, probe failure and remove';
+const WORKER_MODE_CASE = 'should provide the worker mode its capabilities declare';
+/** Small campaigns: the broken fixtures fail at once, the correct ones cover their race quickly. */
+const SMALL: ConformanceOptions = { workerDelayedRuns: 10, workerHostileRuns: 8 };
+
+/** The case `title` of `fixture`'s suite, registered with `SCMI_SEED` set to {@link SEED}. */
+function seededCase(fixture: TransportFixture, title: string): CapturedCase {
+  const saved = process.env.SCMI_SEED;
+  process.env.SCMI_SEED = String(SEED);
+  try {
+    return conformanceCase(fixture, title, SMALL);
+  } finally {
+    if (saved === undefined) delete process.env.SCMI_SEED;
+    else process.env.SCMI_SEED = saved;
+  }
+}
+
+/** The start of a worker case's failure: its campaign, the seed, and the jest and stress replays. */
+const seeded = (what: string): RegExp =>
+  new RegExp(
+    `^${what}: seed ${SEED} \\(SCMI_SEED=${SEED} repeats its delays and fault placement; again: pnpm stress --transport mailbox --seed ${SEED} `,
+  );
+
+describe('the kit over worker campaigns that test nothing, or whose transport reports itself', () => {
+  let session: WorkerFixtureSession | undefined;
+  const context = { platformConfig: createDefaultPlatformConfig(), agentId: 1, seed: SEED };
+  const sessionOf = (fixture: TransportFixture): Promise<WorkerFixtureSession> => {
+    if (fixture.worker === undefined) throw new Error('a worker fixture was expected');
+    return fixture.worker(context);
+  };
+  afterEach(async () => {
+    await session?.stop();
+    session = undefined;
+  });
+
+  describe(runDelayedResponseRaceWorker, () => {
+    it('should report a campaign of 10 runs or more in which no delayed response came in time', async () => {
+      const fixture = lostDelayedResponseFixture();
+      session = await sessionOf(fixture);
+      const r = await runDelayedResponseRaceWorker(fixture, { runs: 10, seed: SEED, session });
+      expect(r.runs).toBe(10);
+      expect(r.violations).toEqual([
+        `no delayed response came in time in 10 runs (seed ${SEED}; about half the delays send it before the 3 ms timeout): the wire does not deliver delayed responses`,
+      ]);
+    });
+
+    it('should report nothing over the same wrapper when it delivers them', async () => {
+      const fixture = lostDelayedResponseFixture({ broken: false });
+      session = await sessionOf(fixture);
+      const r = await runDelayedResponseRaceWorker(fixture, {
+        runs: 10,
+        coverageRuns: 30,
+        seed: SEED,
+        session,
+      });
+      expect(r.violations).toEqual([]);
+    });
+  });
+
+  describe(runHostileRepliesWorker, () => {
+    it('should report, run by run, what the transport recorded against itself (FixtureEnds.transportViolations)', async () => {
+      const fixture = selfReportedViolationFixture();
+      session = await sessionOf(fixture);
+      const r = await runHostileRepliesWorker(fixture, { runs: 2, seed: SEED, session });
+      expect(r.violations).toEqual([
+        expect.stringMatching(new RegExp(`^run 0 \\(seed ${SEED}, .*\\): transport: INJECTED$`)),
+        expect.stringMatching(new RegExp(`^run 1 \\(seed ${SEED}, .*\\): transport: INJECTED$`)),
+      ]);
+    });
+
+    it('should report nothing over the same wrapper when the transport records nothing', async () => {
+      const fixture = selfReportedViolationFixture({ broken: false });
+      session = await sessionOf(fixture);
+      const r = await runHostileRepliesWorker(fixture, { runs: 2, seed: SEED, session });
+      expect(r.violations).toEqual([]);
+    });
+  });
+});
+
+describe("runTransportConformance's randomized cases: every failure names the seed that replays it", () => {
+  it('should fail the delayed-response race of a wire that delivers no delayed response, with the seed', async () => {
+    const failure = await runCase(seededCase(lostDelayedResponseFixture(), DELAYED_CASE));
+    expect(failure).toMatch(seeded('delayed-response race'));
+    expect(failure).toContain(
+      `- nothing was delivered in time: no delayed response came in time in 40 run(s) (seed ${SEED})`,
+    );
+  });
+
+  it('should pass the delayed-response race over the same wrapper when it delivers them', async () => {
+    expect(
+      await runCase(seededCase(lostDelayedResponseFixture({ broken: false }), DELAYED_CASE)),
+    ).toBeUndefined();
+  });
+
+  it('should fail the hostile case of a wire that hides every hostile reply, with the seed', async () => {
+    const failure = await runCase(seededCase(hiddenBadMessagesFixture(), HOSTILE_CASE));
+    expect(failure).toMatch(seeded('hostile replies'));
+    expect(failure).toMatch(
+      new RegExp(`\\n {2}- no bad message was counted in 8 run\\(s\\) \\(seed ${SEED}\\)`),
+    );
+  });
+
+  it('should fail the hostile case of a transport that reports itself, with the seed', async () => {
+    const failure = await runCase(seededCase(selfReportedViolationFixture(), HOSTILE_CASE));
+    expect(failure).toMatch(seeded('hostile replies'));
+    expect(failure).toMatch(/\n {2}- run 0 \(seed 4242, .*\): transport: INJECTED\n/);
+  });
+
+  it.each([
+    ['hides no hostile reply', hiddenBadMessagesFixture({ broken: false })],
+    ['records nothing against itself', selfReportedViolationFixture({ broken: false })],
+  ])('should pass the hostile case over the same wrapper when it %s', async (_what, fixture) => {
+    expect(await runCase(seededCase(fixture, HOSTILE_CASE))).toBeUndefined();
+  });
+
+  it('should fail the interleavings case with its seed and the variable that replays it', async () => {
+    const failure = await runCase(
+      conformanceCase(misroutedLateReplyFixture(), INTERLEAVINGS_CASE, { interleavings: 30 }),
+    );
+    expect(failure).toMatch(
+      /^interleavings: seed 20261202 \(SCMI_INTERLEAVING_SEED=20261202 runs the same schedules; again: pnpm stress --transport loopback --seed 20261202 /,
+    );
+    expect(failure).toMatch(/\n {2}- schedule seed \d+: /);
+  });
+});
+
+describe("runTransportConformance's worker mode", () => {
+  const declaring = (worker: boolean): TransportFixture => {
+    const inner = loopbackFixture();
+    return { ...inner, capabilities: { ...inner.capabilities, worker } };
+  };
+
+  it('should fail, saying what is missing, for a fixture that declares a worker mode and has no worker()', async () => {
+    const failure = await runCase(conformanceCase(declaring(true), WORKER_MODE_CASE));
+    expect(failure).toBe(
+      'loopback: capabilities.worker is true but the fixture has no worker() — the worker cases (the seed scenario and the delayed-response race on real time, hostile replies from a worker) cannot run; give the fixture its worker(), or set capabilities.worker to false',
+    );
+  });
+
+  it('should pass for a fixture that has the worker mode it declares', async () => {
+    expect(
+      await runCase(
+        conformanceCase(selfReportedViolationFixture({ broken: false }), WORKER_MODE_CASE),
+      ),
+    ).toBeUndefined();
+  });
+
+  it('should not ask it of a fixture that declares none', () => {
+    const cases = captureCases(() => {
+      runTransportConformance(declaring(false));
+    });
+    expect(cases.filter((c) => c.path.at(-1) === WORKER_MODE_CASE)).toEqual([
+      expect.objectContaining({ skipped: true }),
+    ]);
+  });
+});

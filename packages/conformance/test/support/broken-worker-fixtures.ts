@@ -1,0 +1,122 @@
+import {
+  ScmiMessageType,
+  headerType,
+  type RxSink,
+  type Transport,
+  type TransportChannel,
+  type Xfer,
+} from '@scmi-ts/core';
+import type { FixtureEnds, TransportFixture, WorkerFixtureSession } from '@scmi-ts/conformance';
+import { mailboxFixture } from '../../../mailbox-transport/test/support/fixture.js';
+import type { BrokenFixtureOptions } from './broken-fixtures.js';
+import { decorateTransport, forwardChannel } from './decorate-transport.js';
+
+/**
+ * The mailbox transport's fixture (a worker thread running the platform and the SMT responders),
+ * each wire its worker opens passed through `wrap`: the deliberately broken worker fixtures of the
+ * kit's self-tests. Its same-thread mode is the mailbox fixture's, unchanged.
+ */
+function wrappedMailboxWorker(wrap: (ends: FixtureEnds) => FixtureEnds): TransportFixture {
+  return {
+    ...mailboxFixture,
+    worker: async (context): Promise<WorkerFixtureSession> => {
+      const inner = await mailboxFixture.worker(context);
+      return {
+        open: async () => wrap(await inner.open()),
+        setFaults: (rules) => inner.setFaults(rules),
+        stop: () => inner.stop(),
+      };
+    },
+  };
+}
+
+/**
+ * The mailbox worker fixture whose P2A channels never deliver a delayed response: each message
+ * they receive is handed to core as a bad message (`unexpected`) instead. Every asynchronous
+ * command then times out waiting for its delayed response, which core counts as dropped: no
+ * invariant breaks, but the delayed-response race never delivers anything — what the kit must
+ * not call a pass. With `broken: false` the P2A channels forward every message.
+ */
+export function lostDelayedResponseFixture(options: BrokenFixtureOptions = {}): TransportFixture {
+  const broken = options.broken ?? true;
+  const transport = (inner: Transport): Transport =>
+    decorateTransport(inner, (setup, open) => {
+      if (!broken || setup.direction !== 'p2a') return open(setup);
+      const sink: RxSink = {
+        rx: () => {
+          setup.sink.badMessage('unexpected');
+        },
+        badMessage: (reason) => {
+          setup.sink.badMessage(reason);
+        },
+      };
+      return open({ ...setup, sink });
+    });
+  return wrappedMailboxWorker((ends) => ({ ...ends, transport: transport(ends.transport) }));
+}
+
+/**
+ * The mailbox worker fixture whose wires report a violation of their own on every run
+ * (`transportViolations()` returns `INJECTED` beside the mailbox monitor's list): what a transport
+ * that saw a callback after free on its own wire reports. With `broken: false` it reports the
+ * monitor's list only.
+ */
+export function selfReportedViolationFixture(options: BrokenFixtureOptions = {}): TransportFixture {
+  const broken = options.broken ?? true;
+  return wrappedMailboxWorker((ends) => ({
+    ...ends,
+    transportViolations: () => [
+      ...(ends.transportViolations?.() ?? []),
+      ...(broken ? ['INJECTED'] : []),
+    ],
+  }));
+}
+
+/**
+ * The mailbox worker fixture whose A2P channels hide every hostile reply from the agent: a reply
+ * whose header is not the header of a command in flight on the channel (a corrupted token, type or
+ * protocol), and every message the transport rejected itself (`sink.badMessage`: a truncation), is
+ * dropped before core sees it, and counted as a signal the wire dropped (`droppedSignals`). Its
+ * command then times out (or fails), nothing breaks and the drop is counted, but the agent never
+ * counts a bad message: its diagnostics show no hostile reply at all. With `broken: false` every
+ * reply and bad message reaches core.
+ */
+export function hiddenBadMessagesFixture(options: BrokenFixtureOptions = {}): TransportFixture {
+  const broken = options.broken ?? true;
+  return wrappedMailboxWorker((ends) => {
+    let hidden = 0;
+    const transport = decorateTransport(ends.transport, async (setup, open) => {
+      if (!broken || setup.direction !== 'a2p') return open(setup);
+      const inFlight: { readonly xfer: Xfer; readonly header: number }[] = [];
+      const sink: RxSink = {
+        rx: (header, ctx) => {
+          const own =
+            headerType(header) === ScmiMessageType.COMMAND &&
+            inFlight.some((t) => t.header === header);
+          if (own) setup.sink.rx(header, ctx);
+          else hidden++;
+        },
+        badMessage: () => {
+          hidden++;
+        },
+      };
+      const channel: TransportChannel = await open({ ...setup, sink });
+      return forwardChannel(channel, {
+        send: (xfer) => {
+          inFlight.push({ xfer, header: xfer.header });
+          return channel.send(xfer);
+        },
+        markTxDone: (xfer, error) => {
+          const i = inFlight.findIndex((t) => t.xfer === xfer);
+          if (i >= 0) inFlight.splice(i, 1);
+          channel.markTxDone(xfer, error);
+        },
+      });
+    });
+    return {
+      ...ends,
+      transport,
+      droppedSignals: () => (ends.droppedSignals?.() ?? 0) + hidden,
+    };
+  });
+}
