@@ -152,6 +152,10 @@ export class TransportInstrument {
         this.#check(record, `sink.badMessage(${reason})`);
         sink.badMessage(reason);
       },
+      failInFlight: (error) => {
+        this.#check(record, 'sink.failInFlight');
+        return sink.failInFlight(error);
+      },
     };
   }
 

@@ -72,4 +72,35 @@ describe(TransportInstrument, () => {
     await expect(wrapped.quiesce()).rejects.toThrow('inner quiesce failed');
     expect(innerSettled).toBe(true);
   });
+
+  it("should forward the channel's sink.failInFlight with its result, and record one made after the channel's quiesce returned", async () => {
+    let sink: ChannelSetup['sink'] | undefined;
+    const channel = { quiesce: () => Promise.resolve() } as unknown as TransportChannel;
+    const transport = {
+      descriptor: { name: 'fake' },
+      setupChannel: (s: ChannelSetup) => {
+        sink = s.sink;
+        return Promise.resolve(channel);
+      },
+    } as unknown as Transport;
+    const instrument = new TransportInstrument(new VirtualClock());
+    const failed: unknown[] = [];
+    const setup = {
+      direction: 'a2p',
+      channel: { id: 0 },
+      counters: new ChannelCounters(),
+      sink: {
+        rx: () => undefined,
+        badMessage: () => undefined,
+        failInFlight: (e: unknown) => failed.push(e),
+      },
+    } as unknown as ChannelSetup;
+    const wrapped = await instrument.wrap(transport).setupChannel(setup);
+    expect(sink?.failInFlight('gone')).toBe(1);
+    expect(instrument.violations).toEqual([]);
+    await wrapped.quiesce();
+    sink?.failInFlight('gone again');
+    expect(failed).toEqual(['gone', 'gone again']);
+    expect(instrument.violations).toEqual(['a2p:0: sink.failInFlight after its quiesce returned']);
+  });
 });

@@ -417,6 +417,113 @@ describe(TransferEngine, () => {
     });
   });
 
+  describe('RxSink.failInFlight', () => {
+    const lost = (): ScmiTransportError =>
+      new ScmiTransportError('E_TEST_LOST', 'the other end is gone');
+
+    it('should fail at once, with the given error, the transfers waiting for their response on that A2P channel, and call markTxDone for each', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const a = xfer();
+      const b = xfer();
+      const doneA = failure(engine.do(channel, a));
+      const doneB = failure(engine.do(channel, b));
+      const error = lost();
+      expect(channel.failInFlight(error)).toBe(2);
+      expect(await doneA).toBe(error);
+      expect(await doneB).toBe(error);
+      expect(a.state).toBe('failed');
+      expect(channel.counters.failed).toBe(2);
+      expect(channel.counters.timeouts).toBe(0);
+      expect(transport.txDone.map((t) => t.error)).toEqual([error, error]);
+      expect(engine.armedDeadlines).toBe(0);
+      await clock.advance(100); // no timeout follows
+      expect(channel.counters.timeouts).toBe(0);
+      // The platform's reply still comes: late, its token retired.
+      transport.answer();
+      expect(channel.counters.lateReplies).toBe(1);
+      expect(channel.counters.badMessages.unexpected).toBe(0);
+    });
+
+    it('should leave alone a transfer on another A2P channel, one whose send still waits, and one answered already', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      const other = new ChannelRuntime(engine, 1, 'a2p', false);
+      other.attach(transport);
+      const answered = xfer();
+      const answeredDone = engine.do(channel, answered);
+      transport.answer();
+      await answeredDone;
+      const elsewhere = xfer();
+      const elsewhereDone = failure(engine.do(other, elsewhere));
+      transport.next = 'wait';
+      const waiting = xfer();
+      const waitingDone = failure(engine.do(channel, waiting));
+      expect(channel.failInFlight(lost())).toBe(0);
+      expect(answered.state).toBe('response');
+      expect(elsewhere.state).toBe('sent');
+      expect(waiting.state).toBe('sent');
+      // The waiting send is the transport's to refuse; the other channel's transfer times out.
+      transport.release?.reject(lost());
+      expect(await waitingDone).toMatchObject({ code: 'E_TEST_LOST' });
+      await clock.advance(30);
+      expect(await elsewhereDone).toBeInstanceOf(ScmiTimeoutError);
+    });
+
+    it('should fail a polled transfer: its poll loop ends at its next look, without a timeout', async () => {
+      const { channel, transport, engine, xfer, clock } = setup({ polling: true });
+      const x = xfer();
+      const done = failure(engine.do(channel, x));
+      await clock.advance(5);
+      expect(channel.failInFlight(lost())).toBe(1);
+      expect(x.state).toBe('failed');
+      await clock.advance(1); // the poll loop's yield
+      expect(await done).toMatchObject({ code: 'E_TEST_LOST' });
+      expect(transport.txDone).toHaveLength(1);
+      expect(channel.counters.timeouts).toBe(0);
+    });
+
+    it('should fail, on a P2A channel, the transfers waiting for their delayed response — also one whose wait is not armed yet — and not those waiting for their response', async () => {
+      const { channel, p2a, transport, engine, xfer, clock } = setup();
+      const waitingDelayed = xfer();
+      const delayedDone = failure(engine.doWithResponse(channel, waitingDelayed));
+      transport.answer(); // its response: now it waits for the delayed response
+      await clock.settle();
+      const justAnswered = xfer();
+      const justDone = failure(engine.doWithResponse(channel, justAnswered));
+      transport.answer(); // no microtask ran since: the delayed-response wait is not armed yet
+      const waitingResponse = xfer();
+      const responseDone = failure(engine.doWithResponse(channel, waitingResponse));
+      const error = lost();
+      expect(p2a.failInFlight(error)).toBe(2);
+      expect(await delayedDone).toBe(error);
+      expect(await justDone).toBe(error);
+      expect(waitingResponse.state).toBe('sent');
+      expect(channel.counters.failed).toBe(2); // counted on the channel that carried them
+      expect(p2a.counters.failed).toBe(0);
+      expect(engine.armedDeadlines).toBe(1); // the response wait of the third only
+      // The delayed response that still comes is late.
+      transport.answerDelayed(waitingDelayed);
+      expect(p2a.counters.lateReplies).toBe(1);
+      transport.answer();
+      await clock.advance(2000);
+      expect(await responseDone).toMatchObject({ phase: 'delayed-response' });
+    });
+
+    it('should fail nothing once the engine shut down, and wrap a value that is not an SCMI error', async () => {
+      const { channel, engine, xfer } = setup();
+      const x = xfer();
+      const done = failure(engine.do(channel, x));
+      expect(channel.failInFlight('gone')).toBe(1);
+      const error = await done;
+      expect(error).toBeInstanceOf(ScmiTransportError);
+      expect(error).toMatchObject({ code: 'E_CHANNEL_LOST' });
+      const y = xfer();
+      const yDone = failure(engine.do(channel, y));
+      engine.shutdown();
+      expect(channel.failInFlight(lost())).toBe(0);
+      expect(await yDone).toBeInstanceOf(ScmiShutdownError);
+    });
+  });
+
   describe('a reply to a transfer that failed', () => {
     it('should be counted late, not unexpected, when it comes after the shutdown failed its transfer', async () => {
       const { channel, transport, engine, xfer } = setup();

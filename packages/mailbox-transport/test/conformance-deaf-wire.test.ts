@@ -24,7 +24,10 @@ import { mailboxFixture } from './support/fixture.js';
 /** `inner` with a dead RX path: its channels hand core nothing. */
 function deaf(inner: Transport): Transport {
   return decorateTransport(inner, async (setup, open) => {
-    const ch = await open({ ...setup, sink: { rx: () => undefined, badMessage: () => undefined } });
+    const ch = await open({
+      ...setup,
+      sink: { rx: () => undefined, badMessage: () => undefined, failInFlight: () => 0 },
+    });
     return forwardChannel(ch, { pollDone: () => false });
   });
 }

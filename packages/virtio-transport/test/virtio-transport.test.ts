@@ -347,6 +347,61 @@ describe('virtio transport (same thread)', () => {
     );
   });
 
+  describe('when the device fails', () => {
+    it('should fail at once, when the device end closes, the commands in flight and those waiting for their delayed response', async () => {
+      const h = createVirtioHarness({ auto: false });
+      const probe = h.create({ rxTimeoutMs: 10_000 });
+      await h.clock.runUntilIdle();
+      const agent = await probe;
+      // The platform holds the vendor command and the rate change's delayed response.
+      h.platform.faults.add({
+        match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR },
+        action: { kind: 'delay', ms: 5_000 },
+      });
+      h.platform.faults.add({
+        match: { stage: 'delayed-response' },
+        action: { kind: 'delay', ms: 5_000 },
+      });
+      const rate = agent
+        .transact(CLOCK_PROTOCOL, ClockMessageId.RATE_SET, rateSet(true, 400_000_000), {
+          txSize: 16,
+          async: true,
+          rxSize: 12,
+        })
+        .catch((e: unknown) => e);
+      const vendor = agent.base.discoverVendor().catch((e: unknown) => e);
+      const start = h.clock.now();
+      await h.clock.runTasks();
+      expect(h.device.outstandingCommands).toBe(1); // the vendor command
+      expect(stats(agent, 'a2p:0').completed).toBe(stats(agent, 'a2p:0').sent - 1); // rate: answered
+      const outcomes: unknown[] = [];
+      void Promise.all([vendor, rate]).then((o) => outcomes.push(...o));
+      h.device.close(); // its end closed: nothing will come back
+      await h.clock.runTasks();
+      expect(h.clock.now()).toBe(start); // no time passed: not a timeout
+      expect(outcomes).toEqual([
+        expect.objectContaining({ code: 'E_VIRTIO_DEVICE' }),
+        expect.objectContaining({ code: 'E_VIRTIO_DEVICE' }),
+      ]);
+      const a2p = stats(agent, 'a2p:0');
+      expect([a2p.failed, a2p.timeouts]).toEqual([2, 0]);
+      expect(h.wire.driverDiagnostics.state).toBe('failed');
+      // A later command fails at once too; removal reclaims everything (the end closed).
+      await expect(agent.base.discoverSubVendor()).rejects.toMatchObject({
+        code: 'E_VIRTIO_DEVICE',
+      });
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      const d = h.wire.driverDiagnostics;
+      expect(d.violations).toEqual([]);
+      expect(d.buffersAllocated).toBe(0);
+      expect(d.leakedBuffers).toBe(0);
+      await h.shutdown();
+      expect(h.platform.armedTimers).toBe(0);
+    });
+  });
+
   describe('when a command times out', () => {
     it.each([
       ['interrupt', false],
@@ -1000,12 +1055,13 @@ describe('virtio transport (same thread)', () => {
 
   describe('when the device is hostile (wire-level faults)', () => {
     it.each([
-      // The bad element comes before the real one, which is never read: the command times out.
-      ['used-id-out-of-range', 'bad-id', 'timeout', 1],
+      // The bad element comes before the real one, which is never read: the command in flight
+      // fails at once (nothing will come back on a cmdq no longer read).
+      ['used-id-out-of-range', 'bad-id', 'lost', 1],
       // The bad element comes after the real one: the command completes.
       ['used-id-not-in-flight', 'not-in-flight', 'ok', 0],
       // used.idx runs ahead before the driver takes the real element.
-      ['used-idx-jump', 'bad-index', 'timeout', 1],
+      ['used-idx-jump', 'bad-index', 'lost', 1],
     ] as const)(
       'should break the cmdq on %s (%s): counted once, the command in flight %s, later commands fail at once with E_VIRTIO_DEVICE',
       async (kind, defect, first, held) => {
@@ -1021,7 +1077,7 @@ describe('virtio transport (same thread)', () => {
       polling: boolean,
       kind: 'used-id-out-of-range' | 'used-id-not-in-flight' | 'used-idx-jump',
       defect: string,
-      first: 'ok' | 'timeout',
+      first: 'ok' | 'lost',
       held: number,
     ): Promise<void> {
       const h = createVirtioHarness();
@@ -1031,9 +1087,19 @@ describe('virtio transport (same thread)', () => {
         times: 1,
         ...(polling && kind === 'used-idx-jump' ? { restoreAfterMs: 1 } : {}),
       });
+      const start = h.clock.now();
       const vendor = agent.base.discoverVendor();
       if (first === 'ok') expect(await vendor).toBe('scmi-ts');
-      else await expect(vendor).rejects.toBeInstanceOf(ScmiTimeoutError);
+      else {
+        // At once, naming the defect: not a timeout 30 ms later.
+        await expect(vendor).rejects.toMatchObject({
+          code: 'E_VIRTIO_DEVICE',
+          message: expect.stringContaining(`the cmdq is broken`) as unknown,
+        });
+        await expect(vendor).rejects.toThrow(defect);
+        expect(h.clock.now() - start).toBeLessThan(30);
+      }
+      expect(stats(agent, 'a2p:0').timeouts).toBe(0);
       const d = h.wire.driverDiagnostics;
       expect(d.channels.get('a2p:0')?.broken).toBe(defect);
       expect(d.brokenVirtqueues).toBe(1);
@@ -1049,7 +1115,8 @@ describe('virtio transport (same thread)', () => {
       const a2p = stats(agent, 'a2p:0');
       expect(a2p.badMessages.invalid).toBe(1);
       expect(a2p.sent).toBe(sent); // never made available
-      expect(a2p.failed).toBe(2);
+      expect(a2p.failed).toBe(2 + held);
+      expect(a2p.timeouts).toBe(0);
       expect(h.device.faults.counts[kind]).toBe(1);
       // The eventq is another virtqueue: it stays sound.
       expect(d.channels.get('p2a:0')?.broken).toBeUndefined();
@@ -1062,13 +1129,13 @@ describe('virtio transport (same thread)', () => {
       const h = createVirtioHarness();
       const agent = await h.create({ a2p: [{ id: 0, polling: true }] });
       h.device.faults.add({ kind: 'used-idx-jump', times: 1, restoreAfterMs: 600_000 });
-      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      await expect(agent.base.discoverVendor()).rejects.toMatchObject({ code: 'E_VIRTIO_DEVICE' });
       expect(h.wire.driverDiagnostics.channels.get('a2p:0')?.broken).toBe('bad-index');
       expect(h.clock.armedTimers).toBe(1); // the restore, 10 minutes away
       await finish(h, agent); // asserts no timer is left armed
     });
 
-    it('should fail the commands waiting for a cmdq buffer at once when the cmdq breaks', async () => {
+    it('should fail the commands in flight and those waiting for a cmdq buffer at once when the cmdq breaks', async () => {
       const h = createVirtioHarness({ wire: { cmdqSize: 4, eventqSize: 4 } });
       const agent = await h.create({ maxMsg: 6 });
       h.device.faults.add({ kind: 'used-id-out-of-range', times: 1 });
@@ -1079,17 +1146,17 @@ describe('virtio transport (same thread)', () => {
       const reasons = settled.map((s) =>
         s.status === 'rejected' ? (s.reason as { code?: string }) : undefined,
       );
-      expect(reasons.slice(0, 2).every((r) => r instanceof ScmiTimeoutError)).toBe(true);
-      expect(reasons.slice(2).map((r) => r?.code)).toEqual(Array(4).fill('E_VIRTIO_DEVICE'));
+      expect(reasons.map((r) => r?.code)).toEqual(Array(6).fill('E_VIRTIO_DEVICE'));
+      expect(stats(agent, 'a2p:0').timeouts).toBe(0);
       await finish(h, agent);
       expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(2 + h.wire.layout.eventqSize);
     });
 
-    it('should time out a command whose buffer the device withholds behind a bad id, and reclaim it after the reset', async () => {
+    it('should fail a command whose buffer the device withholds behind a bad id, and reclaim that buffer after the reset', async () => {
       const h = createVirtioHarness();
       const agent = await h.create();
       h.device.faults.add({ kind: 'used-id-out-of-range', times: 1, withhold: true });
-      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      await expect(agent.base.discoverVendor()).rejects.toMatchObject({ code: 'E_VIRTIO_DEVICE' });
       expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
       await expect(agent.base.discoverVendor()).rejects.toMatchObject({ code: 'E_VIRTIO_DEVICE' });
       await finish(h, agent);
@@ -1142,7 +1209,7 @@ describe('virtio transport (same thread)', () => {
       await finish(h, agent);
     });
 
-    it('should survive used-ring faults at random: commands complete until the cmdq breaks, those in flight then time out, every later one fails at once', async () => {
+    it('should survive used-ring faults at random: commands complete until the cmdq breaks, then those in flight and every later one fail at once', async () => {
       const h = createVirtioHarness({ device: { completion: 'shuffle', seed: 5 } });
       const agent = await h.create();
       for (const kind of [
@@ -1153,6 +1220,7 @@ describe('virtio transport (same thread)', () => {
         h.device.faults.add({ kind, probability: 0.05 });
       h.device.faults.add({ kind: 'used-id-out-of-range', probability: 0.02, withhold: true });
       // Core sends in call order (its pool hands transfers out first come, first served).
+      const probe = stats(agent, 'a2p:0'); // the probe's commands
       const settled = await Promise.allSettled(
         Array.from({ length: 400 }, () => agent.base.discoverVendor()),
       );
@@ -1163,12 +1231,20 @@ describe('virtio transport (same thread)', () => {
           return (s.reason as { code?: string }).code === 'E_VIRTIO_DEVICE' ? 'x' : '?';
         })
         .join('');
-      // Completed or timed out while the cmdq was sound, then failed at once: never mixed.
-      expect(outcomes).toMatch(/^[ot]+x+$/);
-      const timedOut = outcomes.split('t').length - 1;
-      expect(timedOut).toBeGreaterThan(0);
-      expect(timedOut).toBeLessThanOrEqual(agent.diagnostics.pool.size);
-      expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
+      // Completed while the cmdq was sound, or failed at once: nothing waits for a timeout. In
+      // call order the two mix (the device returns buffers shuffled: the pass that broke the
+      // cmdq delivered some responses first), but every command never made available failed.
+      expect(outcomes).toMatch(/^[ox]+$/);
+      const a2p = stats(agent, 'a2p:0');
+      const lost = outcomes.split('x').length - 1;
+      expect(a2p.timeouts).toBe(0);
+      expect(a2p.failed).toBe(lost);
+      const sent = a2p.sent - probe.sent;
+      expect(outcomes.slice(sent)).toMatch(/^x+$/);
+      // Besides those never sent, the ones in flight when it broke: at most the pool.
+      expect(lost - (400 - sent)).toBeGreaterThan(0);
+      expect(lost - (400 - sent)).toBeLessThanOrEqual(agent.diagnostics.pool.size);
+      expect(a2p.badMessages.invalid).toBe(1);
       expect(h.wire.driverDiagnostics.brokenVirtqueues).toBe(1);
       await finish(h, agent);
     });

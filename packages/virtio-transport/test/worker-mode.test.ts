@@ -450,11 +450,12 @@ describe('virtio transport in worker mode', () => {
       await finish(ends);
     });
 
-    it('should time out a command whose buffer the device withholds (a bad id in its place), and reclaim that buffer after the reset', async () => {
+    it('should fail at once a command whose buffer the device withholds (a bad id in its place), and reclaim that buffer after the reset', async () => {
       const ends = await open();
       const agent = await create(ends, { rxTimeoutMs: 1000 });
       await ends.setWireFaults([{ kind: 'used-id-out-of-range', times: 1, withhold: true }]);
-      expect(await settle(agent.base.discoverVendor())).toBe('timeout');
+      expect(await settle(agent.base.discoverVendor())).toBe('E_VIRTIO_DEVICE');
+      expect(stats(agent, 'a2p:0').timeouts).toBe(0);
       const d = ends.wire.driverDiagnostics;
       expect(d.channels.get('a2p:0')?.broken).toBe('bad-id');
       await agent.remove();
@@ -464,10 +465,11 @@ describe('virtio transport in worker mode', () => {
 
     // Both elements are published with one store of used.idx: whatever the timing, the driver
     // reads the bad one before the real one (out of range) or after it (not in flight). A command
-    // expected to time out does so whatever the timing (the broken cmdq takes no response); the
-    // probe and the commands expected to succeed have 1000 ms each (real time, a loaded machine).
+    // in flight when the cmdq breaks fails at once whatever the timing (the broken cmdq takes no
+    // response); the probe and the commands expected to succeed have 1000 ms each (real time, a
+    // loaded machine).
     it.each([
-      ['used-id-out-of-range', 'bad-id', 'timeout'],
+      ['used-id-out-of-range', 'bad-id', 'E_VIRTIO_DEVICE'],
       ['used-id-not-in-flight', 'not-in-flight', 'ok'],
     ] as const)(
       'should break the cmdq on %s (%s): the command in flight %s, the next one fails at once with E_VIRTIO_DEVICE',
@@ -480,12 +482,11 @@ describe('virtio transport in worker mode', () => {
         expect(d.channels.get('a2p:0')?.broken).toBe(defect);
         expect(await settle(agent.base.discoverVendor())).toBe('E_VIRTIO_DEVICE');
         expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
+        expect(stats(agent, 'a2p:0').timeouts).toBe(0);
         expect(d.brokenVirtqueues).toBe(1);
         await agent.remove();
         await finish(ends);
-        expect(d.reclaimedBuffers).toBe(
-          (first === 'timeout' ? 1 : 0) + ends.wire.layout.eventqSize,
-        );
+        expect(d.reclaimedBuffers).toBe((first === 'ok' ? 0 : 1) + ends.wire.layout.eventqSize);
       },
     );
 
@@ -493,10 +494,12 @@ describe('virtio transport in worker mode', () => {
       const ends = await open();
       const agent = await create(ends, { rxTimeoutMs: 1000 });
       await ends.setWireFaults([{ kind: 'used-idx-jump', times: 1 }]);
+      const before = stats(agent, 'a2p:0').sent;
       // The jump lasts until the device's next task (or its next publication): the driver may
       // read it before or after taking the real element, or not at all.
       const first = await settle(agent.base.discoverVendor());
       const second = await settle(agent.base.discoverVendor());
+      const sent = stats(agent, 'a2p:0').sent - before;
       const d = ends.wire.driverDiagnostics;
       const invalid = stats(agent, 'a2p:0').badMessages.invalid;
       if (invalid === 0) {
@@ -506,19 +509,21 @@ describe('virtio transport in worker mode', () => {
         expect(invalid).toBe(1);
         expect(d.channels.get('a2p:0')?.broken).toBe('bad-index');
         expect(d.brokenVirtqueues).toBe(1);
-        // Once the driver read the jump, no response is taken again: the second command either
-        // came after (failed at once) or was in flight (timed out); the first failed only by
-        // timing out, and then the second came after it.
-        expect(['ok', 'timeout']).toContain(first);
-        expect(
-          first === 'timeout' ? ['E_VIRTIO_DEVICE'] : ['timeout', 'E_VIRTIO_DEVICE'],
-        ).toContain(second);
+        // Once the driver read the jump, no response is taken again: a command in flight then
+        // fails at once, as does every later one; none waits for its timeout.
+        expect(['ok', 'E_VIRTIO_DEVICE']).toContain(first);
+        expect(second).toBe('E_VIRTIO_DEVICE');
+        expect(stats(agent, 'a2p:0').timeouts).toBe(0);
+        // The first was sent; the second too only if the jump was read while it was in flight
+        // (after the first had completed).
+        if (first === 'ok') expect([1, 2]).toContain(sent);
+        else expect(sent).toBe(1);
       }
       await agent.remove();
       await finish(ends);
-      // Every command that timed out left its buffer with the device until the reset.
-      const timeouts = [first, second].filter((o) => o === 'timeout').length;
-      expect(d.reclaimedBuffers).toBe(timeouts + ends.wire.layout.eventqSize);
+      // Every command sent and not answered left its buffer with the device until the reset.
+      const answered = [first, second].filter((o) => o === 'ok').length;
+      expect(d.reclaimedBuffers).toBe(sent - answered + ends.wire.layout.eventqSize);
     });
 
     it('should reject a used length larger than the buffer and time the command out', async () => {

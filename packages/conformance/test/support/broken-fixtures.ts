@@ -82,6 +82,7 @@ export function misroutedLateReplyFixture(
         badMessage: (reason) => {
           setup.sink.badMessage(reason);
         },
+        failInFlight: (error) => setup.sink.failInFlight(error),
       },
     });
     return forwardChannel(channel, {

@@ -49,6 +49,7 @@ export function lostDelayedResponseFixture(options: BrokenFixtureOptions = {}): 
         badMessage: (reason) => {
           setup.sink.badMessage(reason);
         },
+        failInFlight: (error) => setup.sink.failInFlight(error),
       };
       return open({ ...setup, sink });
     });
@@ -99,6 +100,7 @@ export function hiddenBadMessagesFixture(options: BrokenFixtureOptions = {}): Tr
         badMessage: () => {
           hidden++;
         },
+        failInFlight: (error) => setup.sink.failInFlight(error),
       };
       const channel: TransportChannel = await open({ ...setup, sink });
       return forwardChannel(channel, {

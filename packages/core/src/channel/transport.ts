@@ -67,6 +67,34 @@ export interface RxSink {
   rx(header: number, ctx: unknown): void;
   /** Counts a message the transport rejected itself (hostile length, spurious doorbell…). */
   badMessage(reason: BadMessageReason): void;
+  /**
+   * The other end will never deliver on this channel again (a device that needs a reset, a
+   * corrupted ring the transport no longer reads, a peer thread that died): the transfers waiting
+   * for what this channel would have carried fail now with `error`, instead of each waiting out
+   * its timeout. On an A2P channel, those sent on it and waiting for their response; on a P2A
+   * channel, those waiting for their delayed response (which arrives on a P2A channel, whichever
+   * channel carried the command).
+   *
+   * Each is failed as a timed-out one is: counted in its channel's `failed`, its token retired
+   * (a reply that still comes is counted as late), and `markTxDone(xfer, error)` called for it —
+   * the transport keeps whatever the other end may still write into until its teardown reclaims
+   * it. A command whose `send` still waits was never written: refusing it (rejecting the send) is
+   * the transport's part. Call it as `rx`: inside the RX guard. Never throws, never calls user
+   * code (the failed callers resume on later microtasks). `error` is what the callers get: an
+   * SCMI error naming the cause (a `ScmiTransportError`); anything else is wrapped in
+   * `ScmiTransportError` `E_CHANNEL_LOST`. Returns how many transfers it failed: 0 once the agent
+   * is shutting down (its shutdown failed them already).
+   *
+   * @example
+   * ```ts
+   * // the device reported DEVICE_NEEDS_RESET: nothing in flight will come back
+   * if (guard.enter()) {
+   *   try { setup.sink.failInFlight(new ScmiTransportError('E_VIRTIO_DEVICE', 'the device needs a reset')); }
+   *   finally { guard.exit(); }
+   * }
+   * ```
+   */
+  failInFlight(error: unknown): number;
 }
 
 /**

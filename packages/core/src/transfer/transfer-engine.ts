@@ -97,6 +97,11 @@ export class ChannelRuntime implements RxSink {
     this.#engine.countBad(this, reason, undefined);
   }
 
+  /** @inheritDoc */
+  public failInFlight(error: unknown): number {
+    return this.#engine.failInFlight(this, error);
+  }
+
   /** @internal */
   public enterOp(): void {
     this.#ops++;
@@ -632,6 +637,8 @@ export class TransferEngine implements XferOwner {
       // whose transport can tell (`pollDone`).
       const transport = channel.transport;
       if (transport !== undefined && this.#pollOnce(channel, transport, xfer)) return;
+      // The look may have settled it another way (a transport that delivered it through rx).
+      if (stateOf(xfer) !== 'sent') return;
       this.#timeout(channel, xfer, 'response');
     } else if (xfer.state === 'response' && xfer.isAsync) {
       this.#timeout(channel, xfer, 'delayed-response');
@@ -812,6 +819,29 @@ export class TransferEngine implements XferOwner {
     this.#settle(xfer);
   }
 
+  /** @internal {@link RxSink.failInFlight} of `channel`. Never throws. */
+  public failInFlight(channel: ChannelRuntime, cause: unknown): number {
+    if (this.#closed) return 0;
+    const error = this.#asScmiError(
+      cause,
+      'E_CHANNEL_LOST',
+      `the other end of ${channel.label} will not answer`,
+    );
+    const a2p = channel.direction === 'a2p';
+    let failed = 0;
+    for (const xfer of [...this.pool.pending()]) {
+      // A command whose send still waits (not on the wire) is the transport's to refuse.
+      const waits = a2p
+        ? xfer.route === channel && xfer.state === 'sent' && xfer.onWire
+        : awaitsDelayedResponse(xfer);
+      if (!waits) continue;
+      routeOf(xfer).counters.failed++;
+      this.#fail(xfer, error);
+      failed++;
+    }
+    return failed;
+  }
+
   /**
    * Shuts the engine down (the agent's first teardown step): no new transfer; every transfer in
    * flight fails promptly with {@link ScmiShutdownError}; callers waiting for a transfer too; no
@@ -822,8 +852,7 @@ export class TransferEngine implements XferOwner {
     this.#closed = true;
     this.pool.close();
     for (const xfer of [...this.pool.pending()]) {
-      const waitingDelayedResponse = xfer.state === 'response' && xfer.isAsync && xfer.status === 0;
-      if (xfer.state === 'sent' || waitingDelayedResponse) {
+      if (xfer.state === 'sent' || awaitsDelayedResponse(xfer)) {
         routeOf(xfer).counters.failed++;
         this.#fail(xfer, new ScmiShutdownError(this.#o.agent));
       }
@@ -848,6 +877,14 @@ function isU8(n: number): boolean {
 /** `n` for a message: hexadecimal when it is a number, else as given (a caller's bad argument). */
 export function idText(n: unknown): string {
   return typeof n === 'number' && Number.isInteger(n) ? `0x${n.toString(16)}` : String(n);
+}
+
+/**
+ * Whether `xfer` has its (successful) response and waits for its delayed response — or is about
+ * to: `doWithResponse` arms that wait on the microtask after the response.
+ */
+function awaitsDelayedResponse(xfer: Xfer): boolean {
+  return xfer.state === 'response' && xfer.isAsync && xfer.status === 0;
 }
 
 /**

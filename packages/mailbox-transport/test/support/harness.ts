@@ -183,7 +183,7 @@ export function a2pChannelSetup(
     direction: 'a2p',
     channel: { id: 0, protocols: [], polling: false, transport: undefined },
     config,
-    sink: { rx: () => undefined, badMessage: () => undefined },
+    sink: { rx: () => undefined, badMessage: () => undefined, failInFlight: () => 0 },
     clock,
     counters,
     rxTimeoutMs,

@@ -13,7 +13,7 @@ import { mailboxFixture } from './fixture.js';
 
 /** What the channels of one wire let into core once they were told to stop. */
 export interface LateCallbackCount {
-  /** `sink.rx` / `sink.badMessage` calls after the channel's quiesce was called. */
+  /** `sink.rx` / `sink.badMessage` / `sink.failInFlight` calls after the channel's quiesce was called. */
   afterQuiesce: number;
   /** The same, after the channel's free was called: callbacks against released state. */
   afterFree: number;
@@ -73,6 +73,10 @@ function skipQuiesceTransport(
       badMessage: (reason) => {
         late();
         setup.sink.badMessage(reason);
+      },
+      failInFlight: (error) => {
+        late();
+        return setup.sink.failInFlight(error);
       },
     };
     const channel = await open({ ...setup, sink });

@@ -55,8 +55,8 @@ const SLOT_POLL_MS = 1;
  * which must echo the command's (a response in another command's buffer is not delivered to a
  * transfer it does not belong to). A rejected element is counted in core's bad-message counters.
  * An element that proves the device corrupts the used ring (a {@link UsedRingDefect}) breaks the
- * cmdq: it is not read again, new commands fail at once with `E_VIRTIO_DEVICE`, and those in flight
- * time out; teardown resets the device and reclaims their buffers as usual.
+ * cmdq: it is not read again, and new commands, those waiting for a slot and those in flight fail
+ * at once with `E_VIRTIO_DEVICE`; teardown resets the device and reclaims their buffers as usual.
  *
  * A slot whose transfer timed out or was aborted still belongs to the device (Linux leaves such
  * messages to the device too): `markTxDone` then marks it abandoned; when the device returns it
@@ -250,11 +250,44 @@ export class CmdqChannel implements TransportChannel {
   }
 
   /**
-   * The device needs a reset (DEVICE_NEEDS_RESET): commands waiting for a slot fail now with
-   * `E_VIRTIO_DEVICE` instead of being sent to it when a slot comes back.
+   * The device needs a reset (DEVICE_NEEDS_RESET) or its end closed: commands waiting for a slot
+   * fail now with `E_VIRTIO_DEVICE` instead of being sent to it when a slot comes back, and so do
+   * those in flight (core's `failInFlight`) instead of each waiting out its timeout; their slots
+   * stay abandoned, the device's until the reset.
    */
   public deviceFailed(): void {
-    this.#failWaiters(this.#notLiveError());
+    this.#lost(this.#notLiveError());
+  }
+
+  /**
+   * Nothing more will come back on the cmdq: fails the commands waiting for a slot and, through
+   * the RX guard, those in flight (core's `failInFlight`) — after delivering the responses the
+   * device did return that no poll has taken yet (polling mode: a drain takes every returned
+   * buffer, a command's response is delivered at its own next poll): they are good, not lost.
+   * After quiesce there is nothing left to fail (core's shutdown failed it), and nothing is
+   * called into core.
+   */
+  #lost(error: ScmiTransportError): void {
+    this.#failWaiters(error);
+    const guard = this.#guard;
+    if (guard.closed || !guard.enter()) return;
+    try {
+      const sink = this.#setup.sink;
+      for (let slot = 0; slot < this.#state.length; slot++) {
+        if (
+          this.#state[slot] === RETURNED &&
+          this.#valid[slot] === 1 &&
+          this.#delivered[slot] === 0 &&
+          this.#xfers[slot] !== undefined
+        ) {
+          this.#delivered[slot] = 1;
+          sink.rx(this.#headers[slot] as number, slot);
+        }
+      }
+      sink.failInFlight(error);
+    } finally {
+      guard.exit();
+    }
   }
 
   #notLiveError(): ScmiTransportError {
@@ -469,12 +502,13 @@ export class CmdqChannel implements TransportChannel {
 
   /**
    * The device corrupted the used ring (the virtqueue broke in `take`): counted once as `invalid`
-   * and recorded; the commands waiting for a slot fail now (none will come back). Those in flight
-   * are left to core: they time out, and their buffers go back at the reset.
+   * and recorded; the commands waiting for a slot and those in flight fail now with
+   * `E_VIRTIO_DEVICE` (the used ring is not read again: none will come back). Their buffers go
+   * back at the reset.
    */
   #broke(defect: UsedRingDefect): void {
     this.#driver.recordBroken(this.#record, this.#setup.sink, defect);
-    this.#failWaiters(this.#brokenError());
+    this.#lost(this.#brokenError());
   }
 
   /** Whether the returned slot holds a response to its own command; counts the rejection if not. */

@@ -171,6 +171,9 @@ export class EventqChannel implements TransportChannel {
       }
       if (taken === 'bad-index' || taken === 'bad-id' || taken === 'not-in-flight') {
         this.#driver.recordBroken(this.#record, sink, taken);
+        this.#lost(
+          `the eventq is broken (the device corrupted its used ring: ${taken}); it is no longer used`,
+        );
         return;
       }
       const id = el.id;
@@ -260,6 +263,30 @@ export class EventqChannel implements TransportChannel {
   /** Nothing to release: the eventq sends nothing. */
   public markTxDone(): void {
     // No transfer is ever sent on the eventq.
+  }
+
+  /**
+   * The device needs a reset or its end closed: the commands waiting for their delayed response
+   * fail now with `E_VIRTIO_DEVICE` (none will come).
+   */
+  public deviceFailed(): void {
+    this.#lost('the virtio device is not live');
+  }
+
+  /**
+   * No delayed response will come: through the RX guard, core fails the transfers waiting for
+   * one, with `why`. After quiesce there is nothing left to fail (core's shutdown failed it).
+   */
+  #lost(why: string): void {
+    const guard = this.#guard;
+    if (guard.closed || !guard.enter()) return;
+    try {
+      this.#setup.sink.failInFlight(
+        new ScmiTransportError('E_VIRTIO_DEVICE', `${this.#setup.agent}: ${why}`),
+      );
+    } finally {
+      guard.exit();
+    }
   }
 
   /** Refuses callbacks (counting them) and waits for running ones. */

@@ -337,8 +337,9 @@ export class VirtioScmiDriver {
 
   /**
    * The device signalled a configuration change: a status acknowledgement, its end closed, or
-   * DEVICE_NEEDS_RESET (VIRTIO 1.2 §2.1.2) — then the device is no longer live: commands fail at
-   * once with `E_VIRTIO_DEVICE` and those in flight time out.
+   * DEVICE_NEEDS_RESET (VIRTIO 1.2 §2.1.2) — then the device is no longer live: new commands,
+   * those in flight and those waiting for their delayed response fail at once with
+   * `E_VIRTIO_DEVICE`.
    */
   #onConfigSignal(): void {
     const r = this.wire.registers;
@@ -352,6 +353,7 @@ export class VirtioScmiDriver {
       this.#live = false;
       this.diagnostics.state = 'failed';
       this.#cmdqChannel?.deviceFailed();
+      this.#eventqChannel?.deviceFailed();
     }
     const waiter = this.#ack;
     if (waiter === undefined) return;
