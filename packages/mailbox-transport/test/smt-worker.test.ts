@@ -30,6 +30,7 @@ describe(createSmtWorkerHandlers, () => {
     const host = {
       call: (method: string, ...args: unknown[]) =>
         Promise.resolve().then(() => (handlers[method] as (...a: unknown[]) => unknown)(...args)),
+      exited: new Promise<number>(() => undefined), // this "worker" never exits
     } as unknown as WorkerHost;
     const smt = await openSmtWorkerWire(host, {
       agentId: 1,
@@ -72,6 +73,7 @@ describe(createSmtWorkerHandlers, () => {
     const host = {
       call: (method: string, ...args: unknown[]) =>
         Promise.resolve().then(() => (handlers[method] as (...a: unknown[]) => unknown)(...args)),
+      exited: new Promise<number>(() => undefined), // this "worker" never exits
     } as unknown as WorkerHost;
     const smt = await openSmtWorkerWire(host, { agentId: 1, a2p: [0], p2a: [0] });
     const container = new Container();

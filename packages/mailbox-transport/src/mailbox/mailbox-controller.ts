@@ -1,4 +1,4 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { ScmiConfigError, ScmiTransportError } from '@scmi-ts/core';
 
 /**
  * How a mailbox client learns that the remote has taken its message (Linux
@@ -110,6 +110,13 @@ export interface MailboxClient {
    * {@link MailboxChannel.ignored}).
    */
   rxIgnored?(): void;
+  /**
+   * The remote end is gone for good (its thread exited without closing its end: crashed or
+   * terminated): nothing it owes this channel — a reply, a TX completion, a ring — will come. Called
+   * once per channel, on the client's thread, by a controller that learns it
+   * ({@link SharedMailboxController.markRemoteGone}); the channel itself stays held until freed.
+   */
+  remoteGone?(): void;
 }
 
 /**
@@ -203,7 +210,8 @@ export interface MailboxController {
    * remote's rings to `client.rxCallback`.
    *
    * @throws ScmiTransportError `E_MBOX_INDEX` for an index out of range, `E_MBOX_BUSY` when the
-   * channel is held by another client, `E_MBOX_FREED` when it was freed already.
+   * channel is held by another client, `E_MBOX_FREED` when it was freed already,
+   * `E_MBOX_REMOTE_GONE` when the controller knows the remote end is gone.
    */
   requestChannel(index: number, client: MailboxClient): MailboxChannel;
 }
@@ -235,4 +243,94 @@ export interface MailboxRemoteEnd {
   close(): void;
   /** True once {@link MailboxRemoteEnd.close} ran. */
   readonly closed: boolean;
+}
+
+/**
+ * The channels of a controller as clients hold them — each idle, held (by which client) or
+ * freed — the counts {@link MailboxController.stats} reports, and whether the remote end is gone.
+ * Shared by both controllers, so that they refuse alike and tell their clients alike.
+ *
+ * @internal
+ */
+export class MailboxChannelTable {
+  readonly #name: string;
+  readonly #states: ('idle' | 'held' | 'freed')[];
+  readonly #clients: (MailboxClient | undefined)[];
+  #requested = 0;
+  #freed = 0;
+  #remoteGone = false;
+
+  public constructor(name: string, channels: number) {
+    this.#name = name;
+    this.#states = new Array<'idle' | 'held' | 'freed'>(channels).fill('idle');
+    this.#clients = new Array<MailboxClient | undefined>(channels).fill(undefined);
+  }
+
+  /** See {@link MailboxController.stats}. */
+  public get stats(): MailboxControllerStats {
+    return {
+      requested: this.#requested,
+      freed: this.#freed,
+      inUse: this.#requested - this.#freed,
+    };
+  }
+
+  /** True once {@link MailboxChannelTable.markRemoteGone} ran. */
+  public get remoteGone(): boolean {
+    return this.#remoteGone;
+  }
+
+  /**
+   * Marks channel `index` held by `client` (its index checked by the caller) and returns what
+   * marks it freed.
+   *
+   * @throws ScmiTransportError `E_MBOX_BUSY` when it is held, `E_MBOX_FREED` when it was freed (a
+   * channel serves one client for its whole life), `E_MBOX_REMOTE_GONE` once the remote is gone.
+   */
+  public hold(index: number, client: MailboxClient): () => void {
+    const state = this.#states[index];
+    if (state !== 'idle') {
+      throw new ScmiTransportError(
+        state === 'held' ? 'E_MBOX_BUSY' : 'E_MBOX_FREED',
+        state === 'held'
+          ? `${this.#name}: mailbox channel ${index} was requested already (a channel serves one client)`
+          : `${this.#name}: mailbox channel ${index} was freed`,
+      );
+    }
+    if (this.#remoteGone) {
+      throw new ScmiTransportError(
+        'E_MBOX_REMOTE_GONE',
+        `${this.#name}: the remote end of mailbox channel ${index} is gone`,
+      );
+    }
+    this.#states[index] = 'held';
+    this.#clients[index] = client;
+    this.#requested++;
+    return () => {
+      this.#states[index] = 'freed';
+      this.#clients[index] = undefined;
+      this.#freed++;
+    };
+  }
+
+  /**
+   * Tells the client of every held channel that the remote end is gone (`remoteGone`), once, and
+   * refuses later requests. A client that throws does not keep the others from hearing it: its
+   * error is rethrown apart, on a microtask. Idempotent.
+   */
+  public markRemoteGone(): void {
+    if (this.#remoteGone) return;
+    this.#remoteGone = true;
+    for (let index = 0; index < this.#clients.length; index++) {
+      const client = this.#clients[index];
+      if (client === undefined) continue;
+      try {
+        client.remoteGone?.();
+      } catch (error: unknown) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
 }

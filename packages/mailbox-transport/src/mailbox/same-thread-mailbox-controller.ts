@@ -7,6 +7,7 @@ import {
 } from '@scmi-ts/core';
 import {
   MAX_MAILBOX_CHANNELS,
+  MailboxChannelTable,
   controllerTxDoneMethod,
   type MailboxChannel,
   type MailboxClient,
@@ -32,8 +33,6 @@ export interface SameThreadMailboxControllerOptions {
   /** A name for errors (default `mbox`). */
   readonly name?: string;
 }
-
-type ChannelState = 'idle' | 'held' | 'freed';
 
 /** One channel's doorbells: request/answer, and the TX-done interrupt line. */
 class SameThreadLine implements MailboxLine {
@@ -163,11 +162,9 @@ export class SameThreadMailboxController implements MailboxController {
   readonly #pollMs: number;
   readonly #lines: SameThreadLine[] = [];
   readonly #remotes: SameThreadRemote[] = [];
-  readonly #states: ChannelState[] = [];
+  readonly #table: MailboxChannelTable;
   #agentInterceptor: DoorbellInterceptor | undefined;
   #remoteInterceptor: DoorbellInterceptor | undefined;
-  #requested = 0;
-  #freed = 0;
 
   /**
    * Creates the controller and its channels.
@@ -191,6 +188,7 @@ export class SameThreadMailboxController implements MailboxController {
     this.txDoneMethod = txDoneMethod;
     this.#clock = clock;
     this.#pollMs = pollMs;
+    this.#table = new MailboxChannelTable(this.name, channels);
     const route = (toward: 'agent' | 'remote', deliver: () => void): void => {
       const hold = toward === 'agent' ? this.#agentInterceptor : this.#remoteInterceptor;
       if (hold === undefined) clock.schedule(deliver);
@@ -200,16 +198,31 @@ export class SameThreadMailboxController implements MailboxController {
       const line = new SameThreadLine(clock, route);
       this.#lines.push(line);
       this.#remotes.push(new SameThreadRemote(line, this.txDoneMethod === 'irq'));
-      this.#states.push('idle');
     }
   }
 
   public get stats(): MailboxControllerStats {
-    return {
-      requested: this.#requested,
-      freed: this.#freed,
-      inUse: this.#requested - this.#freed,
-    };
+    return this.#table.stats;
+  }
+
+  /** True once {@link SameThreadMailboxController.markRemoteGone} ran. */
+  public get remoteGone(): boolean {
+    return this.#table.remoteGone;
+  }
+
+  /**
+   * Simulates the remote (platform) end gone for good, as a platform thread that crashed: the
+   * client of every channel held now is told at once (`remoteGone`), and later requests are
+   * refused with `E_MBOX_REMOTE_GONE`. The remote ends themselves are left as they are (a test
+   * that wants no more rings from them stops ringing). Idempotent.
+   *
+   * @example
+   * ```ts
+   * controller.markRemoteGone(); // the SMT channels fail what they carry with E_MBOX_REMOTE_GONE
+   * ```
+   */
+  public markRemoteGone(): void {
+    this.#table.markRemoteGone();
   }
 
   public requestChannel(index: number, client: MailboxClient): MailboxChannel {
@@ -220,15 +233,7 @@ export class SameThreadMailboxController implements MailboxController {
         `${this.name}: no mailbox channel ${String(index)} (0..${this.channelCount - 1})`,
       );
     }
-    const state = this.#states[index];
-    if (state !== 'idle') {
-      throw new ScmiTransportError(
-        state === 'held' ? 'E_MBOX_BUSY' : 'E_MBOX_FREED',
-        `${this.name}: mailbox channel ${index} is ${state === 'held' ? 'held by another client' : 'freed'}`,
-      );
-    }
-    this.#states[index] = 'held';
-    this.#requested++;
+    const freed = this.#table.hold(index, client);
     return new MailboxLineChannel(
       index,
       client,
@@ -236,10 +241,7 @@ export class SameThreadMailboxController implements MailboxController {
       this.txDoneMethod,
       this.#clock,
       this.#pollMs,
-      () => {
-        this.#states[index] = 'freed';
-        this.#freed++;
-      },
+      freed,
     );
   }
 

@@ -7,6 +7,7 @@ import {
 } from '@scmi-ts/core';
 import {
   MAX_MAILBOX_CHANNELS,
+  MailboxChannelTable,
   controllerTxDoneMethod,
   type MailboxChannel,
   type MailboxClient,
@@ -170,10 +171,8 @@ export class SharedMailboxController implements MailboxController {
   readonly #clock: Clock;
   readonly #pollMs: number;
   /** Per channel: never requested, held by a client, or freed (for good, as the contract says). */
-  readonly #states: ('idle' | 'held' | 'freed')[];
+  readonly #table: MailboxChannelTable;
   readonly #doorbell: SharedDoorbellOptions;
-  #requested = 0;
-  #freed = 0;
 
   /**
    * Opens the agent's side of the controller in `region`.
@@ -192,7 +191,7 @@ export class SharedMailboxController implements MailboxController {
     this.txDoneMethod = info.method;
     this.#clock = options.clock ?? new RealClock();
     this.#pollMs = pollMs;
-    this.#states = new Array<'idle' | 'held' | 'freed'>(info.channels).fill('idle');
+    this.#table = new MailboxChannelTable(this.name, info.channels);
   }
 
   /**
@@ -223,11 +222,28 @@ export class SharedMailboxController implements MailboxController {
   }
 
   public get stats(): MailboxControllerStats {
-    return {
-      requested: this.#requested,
-      freed: this.#freed,
-      inUse: this.#requested - this.#freed,
-    };
+    return this.#table.stats;
+  }
+
+  /** True once {@link SharedMailboxController.markRemoteGone} ran. */
+  public get remoteGone(): boolean {
+    return this.#table.remoteGone;
+  }
+
+  /**
+   * The remote end's thread is gone for good (it exited without closing its ends: crashed or
+   * terminated — its doorbells' closed flags were never written, so nothing else tells): the
+   * client of every channel held now is told at once (`remoteGone`), and later requests are
+   * refused. Call it on the agent's thread, from the worker's exit (`openSmtWorkerWire` does).
+   * Idempotent.
+   *
+   * @example
+   * ```ts
+   * void host.exited.then(() => controller.markRemoteGone());
+   * ```
+   */
+  public markRemoteGone(): void {
+    this.#table.markRemoteGone();
   }
 
   public requestChannel(index: number, client: MailboxClient): MailboxChannel {
@@ -240,17 +256,7 @@ export class SharedMailboxController implements MailboxController {
     // As MailboxController.requestChannel promises, and SameThreadMailboxController does: a held
     // channel is busy, a freed one is refused as freed, not reused — freeing closed its doorbells,
     // their closed flags set in the shared region, where the remote's thread sees them.
-    const state = this.#states[index];
-    if (state !== 'idle') {
-      throw new ScmiTransportError(
-        state === 'held' ? 'E_MBOX_BUSY' : 'E_MBOX_FREED',
-        state === 'held'
-          ? `${this.name}: mailbox channel ${index} was requested already (a shared channel serves one client)`
-          : `${this.name}: mailbox channel ${index} was freed`,
-      );
-    }
-    this.#states[index] = 'held';
-    this.#requested++;
+    const freed = this.#table.hold(index, client);
     return new MailboxLineChannel(
       index,
       client,
@@ -258,10 +264,7 @@ export class SharedMailboxController implements MailboxController {
       this.txDoneMethod,
       this.#clock,
       this.#pollMs,
-      () => {
-        this.#states[index] = 'freed';
-        this.#freed++;
-      },
+      freed,
     );
   }
 }

@@ -155,7 +155,9 @@ export interface SmtWorkerWire {
 
 /**
  * Creates a shared wire and has the worker behind `host` (serving
- * {@link createSmtWorkerHandlers}) open its platform end.
+ * {@link createSmtWorkerHandlers}) open its platform end. Should the worker exit while an agent
+ * uses the wire (crashed, terminated), its controller is marked gone: commands in flight and those
+ * waiting for a channel fail at once with `E_MBOX_REMOTE_GONE`, and so does every later one.
  *
  * @throws (rejects) the worker's error when it cannot open the responder (unknown agent, agent
  * already connected, invalid fault rule); ScmiTransportError `E_WORKER_PROTOCOL` when the worker
@@ -174,7 +176,7 @@ export async function openSmtWorkerWire(
   host: WorkerHost,
   options: SmtWorkerWireOptions,
 ): Promise<SmtWorkerWire> {
-  const { wire, spec } = createSharedMailboxWire(options);
+  const { wire, spec, controller } = createSharedMailboxWire(options);
   const request: SmtWorkerOpenRequest = {
     agentId: options.agentId,
     spec,
@@ -182,6 +184,13 @@ export async function openSmtWorkerWire(
     ...(options.p2aQueueDepth === undefined ? {} : { p2aQueueDepth: options.p2aQueueDepth }),
   };
   const id = await callForId(host, 'a responder id', 'smtOpen', request);
+  // A worker that exits without closing the responder (crashed, terminated) never writes its
+  // doorbells' closed flags: the agent would wait out every command's timeout, then fail every
+  // later one with E_CHANNEL_BUSY. Marked gone, as the virtio wire marks its device end gone and
+  // the OP-TEE wire tells its driver the TEE died. A no-op for channels freed already.
+  void host.exited.then(() => {
+    controller.markRemoteGone();
+  });
   let closing: Promise<SmtResponderStats> | undefined;
   return {
     wire,

@@ -56,6 +56,9 @@ const EMPTY = new Uint8Array(0);
  *   rejected (`invalid`), not delivered.
  * - A transfer aborted by shutdown while `send` waited (for the lock or for CHANNEL_FREE) is never
  *   written: `send` rejects with `ScmiShutdownError`.
+ * - The platform's end gone for good (`remoteGone`, from the controller): what it wrote and never
+ *   rang for is taken, then everything waiting on the channel fails at once with
+ *   `E_MBOX_REMOTE_GONE`, and so does every later send.
  * - Unidirectional mailbox channels (Linux `mailbox_chan_setup`): the channel is the client of
  *   its second mailbox channel too (the A2P reply channel, the P2A acknowledgement channel), so a
  *   ring there reaches the same `rxCallback`, guarded and counted alike; it rings commands on the
@@ -83,6 +86,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   #owner: Xfer | undefined;
   #closed = false;
   #freed = false;
+  /** The platform's end is gone for good (see {@link SmtChannel.remoteGone}). */
+  #gone = false;
   #wake: (() => void) | undefined;
   #seenIgnored = 0;
   /**
@@ -204,6 +209,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
 
   public send(xfer: Xfer): void | Promise<void> {
     if (this.#closed) throw new ScmiShutdownError(this.#setup.agent);
+    if (this.#gone) throw this.#goneError();
     if (!this.#lock.tryAcquire()) return this.#sendAfterLock(xfer);
     this.#owner = xfer;
     if (this.#area.isFree()) {
@@ -445,6 +451,42 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     }
   }
 
+  /**
+   * The platform's thread is gone (see {@link MailboxClient.remoteGone}). What it wrote before it
+   * went — a reply in the area whose doorbell never came, a message it posted — is taken first,
+   * as its doorbell would have been; then the commands waiting for the channel (the lock, or
+   * CHANNEL_FREE) fail with `E_MBOX_REMOTE_GONE`, unwritten, and core fails at once, with the same
+   * error, the transfers waiting for what this channel would carry (`failInFlight`: A2P, the
+   * command in the area; P2A, the delayed responses). Later sends fail at once. Nothing is called
+   * into core once the channel quiesced (the agent's shutdown failed everything). Idempotent: a
+   * channel on a pair of unidirectional mailbox channels hears it from both.
+   */
+  public remoteGone(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#lock.close();
+    this.#wake?.();
+    if (this.#closed) return;
+    const a2p = this.#a2p;
+    if (this.#area.isFree() === a2p && (!a2p || (this.#written && this.#replySeen === undefined))) {
+      this.rxCallback();
+    }
+    const guard = this.#guard;
+    if (guard.closed || !guard.enter()) return;
+    try {
+      this.#setup.sink.failInFlight(this.#goneError());
+    } finally {
+      guard.exit();
+    }
+  }
+
+  #goneError(): ScmiTransportError {
+    return new ScmiTransportError(
+      'E_MBOX_REMOTE_GONE',
+      `${this.#setup.agent}: the platform's end of SMT channel ${this.label} is gone (its thread exited): nothing will answer`,
+    );
+  }
+
   public rxIgnored(): void {
     // A doorbell after quiesce, dropped by the mailbox: a late reply refused and counted — unless
     // it is the doorbell of the reply the quiesce (or free) already counted late.
@@ -542,13 +584,14 @@ export class SmtChannel implements TransportChannel, MailboxClient {
 
   async #sendAfterLock(xfer: Xfer): Promise<void> {
     const acquired = await this.#lock.acquire();
-    // Closed while waiting: the transfer was failed by shutdown already, or fails now. Either way
-    // nothing was written, so send rejects: resolving would tell core the command went out (it
-    // counts it `sent`); on a rejection it counts the failure unless shutdown already did.
-    if (!acquired) throw new ScmiShutdownError(this.#setup.agent);
+    // Closed while waiting (shutdown, or the platform gone): the transfer was failed by shutdown
+    // already, or fails now. Either way nothing was written, so send rejects: resolving would tell
+    // core the command went out (it counts it `sent`); on a rejection it counts the failure unless
+    // shutdown already did.
+    if (!acquired) throw this.#stoppedError(xfer);
     this.#owner = xfer;
     if (this.#area.isFree()) {
-      this.#abortIfShutDown(xfer);
+      this.#abortIfStopped(xfer);
       this.#write(xfer);
       return;
     }
@@ -556,14 +599,25 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   }
 
   /**
-   * Throws `ScmiShutdownError` (after releasing the lock: core calls no markTxDone for a send that
-   * rejects) when shutdown aborted `xfer` or closed the channel while `send` waited.
+   * Throws (after releasing the lock: core calls no markTxDone for a send that rejects)
+   * `ScmiShutdownError` when shutdown aborted `xfer` or closed the channel while `send` waited,
+   * `E_MBOX_REMOTE_GONE` when the platform's end went meanwhile.
    */
-  #abortIfShutDown(xfer: Xfer): void {
-    if (!this.#closed && xfer.state === 'sent') return;
+  #abortIfStopped(xfer: Xfer): void {
+    if (!this.#closed && !this.#gone && xfer.state === 'sent') return;
     this.#owner = undefined;
     this.#lock.release();
-    throw new ScmiShutdownError(this.#setup.agent);
+    throw this.#stoppedError(xfer);
+  }
+
+  /**
+   * Why a send of `xfer` that waited stops unwritten: the platform's end gone, unless shutdown
+   * failed the transfer or closed the channel (then that is what its caller learns).
+   */
+  #stoppedError(xfer: Xfer): Error {
+    return this.#gone && !this.#closed && xfer.state === 'sent'
+      ? this.#goneError()
+      : new ScmiShutdownError(this.#setup.agent);
   }
 
   /**
@@ -583,7 +637,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       }
       throw error;
     }
-    this.#abortIfShutDown(xfer);
+    this.#abortIfStopped(xfer);
     this.#write(xfer);
   }
 
@@ -595,7 +649,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     let polls = 0;
     while (!this.#area.isFree()) {
       // Shut down meanwhile: nothing is written, send rejects.
-      this.#abortIfShutDown(xfer);
+      this.#abortIfStopped(xfer);
       const left = deadline - clock.now();
       if (left <= 0) {
         this.#owner = undefined;

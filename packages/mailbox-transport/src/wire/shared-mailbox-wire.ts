@@ -54,6 +54,11 @@ export interface SharedMailboxWire {
   readonly wire: MonitoredMailboxWire;
   /** What the platform's thread needs: pass it to {@link openSharedPlatformEnd} there. */
   readonly spec: SharedMailboxWireSpec;
+  /**
+   * The wire's controller (also `wire.controller`), as its class: tell it when the platform's
+   * thread is gone ({@link SharedMailboxController.markRemoteGone}).
+   */
+  readonly controller: SharedMailboxController;
 }
 
 /**
@@ -92,7 +97,11 @@ export function createSharedMailboxWire(options: SharedMailboxWireOptions = {}):
     pollWindowUs,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
-  return { wire: { layout, controller, monitor: new SmtWireMonitor() }, spec: { layout, region } };
+  return {
+    wire: { layout, controller, monitor: new SmtWireMonitor() },
+    spec: { layout, region },
+    controller,
+  };
 }
 
 /**
