@@ -503,24 +503,68 @@ describe(TransferEngine, () => {
       // The delayed response that still comes is late.
       transport.answerDelayed(waitingDelayed);
       expect(p2a.counters.lateReplies).toBe(1);
+      // The third's response comes: its delayed-response wait fails at once (the loss stands).
       transport.answer();
-      await clock.advance(2000);
-      expect(await responseDone).toMatchObject({ phase: 'delayed-response' });
+      expect(await responseDone).toBe(error);
+      expect(clock.now()).toBe(0);
     });
 
-    it('should fail nothing once the engine shut down, and wrap a value that is not an SCMI error', async () => {
-      const { channel, engine, xfer } = setup();
+    it('should keep the loss: a send the transport completed as it reported the loss fails once core sees it sent, and so does a later one', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      transport.next = 'wait';
       const x = xfer();
       const done = failure(engine.do(channel, x));
+      transport.release?.resolve(); // the command is written…
+      const error = lost();
+      expect(channel.failInFlight(error)).toBe(0); // …but core has not seen it sent yet
+      expect(await done).toBe(error);
+      expect(transport.txDone).toEqual([{ token: x.token, error }]);
+      transport.next = 'accept';
+      const later = failure(engine.do(channel, xfer()));
+      expect(await later).toBe(error);
+      expect([channel.counters.failed, channel.counters.timeouts]).toEqual([2, 0]);
+      expect(engine.armedDeadlines).toBe(0);
+      await clock.advance(100);
+      expect(channel.counters.timeouts).toBe(0);
+    });
+
+    it('should keep a P2A loss: a delayed-response wait that starts later fails as soon as its response came', async () => {
+      const { channel, p2a, transport, engine, xfer, clock } = setup();
+      const error = lost();
+      expect(p2a.failInFlight(error)).toBe(0);
+      const x = xfer();
+      const done = failure(engine.doWithResponse(channel, x));
+      transport.answer();
+      expect(await done).toBe(error);
+      expect(x.state).toBe('failed');
+      expect([channel.counters.completed, channel.counters.failed]).toEqual([1, 1]);
+      expect(engine.armedDeadlines).toBe(0);
+      // A synchronous command is not affected.
+      const y = xfer();
+      const yDone = engine.do(channel, y);
+      transport.answer();
+      await yDone;
+      await clock.advance(3000);
+      expect(channel.counters.timeouts).toBe(0);
+    });
+
+    it('should wrap a value that is not an SCMI error', async () => {
+      const { channel, engine, xfer } = setup();
+      const done = failure(engine.do(channel, xfer()));
       expect(channel.failInFlight('gone')).toBe(1);
       const error = await done;
       expect(error).toBeInstanceOf(ScmiTransportError);
       expect(error).toMatchObject({ code: 'E_CHANNEL_LOST' });
+    });
+
+    it('should fail nothing once the engine shut down, nor keep a loss reported after it', async () => {
+      const { channel, engine, xfer } = setup();
       const y = xfer();
       const yDone = failure(engine.do(channel, y));
       engine.shutdown();
       expect(channel.failInFlight(lost())).toBe(0);
       expect(await yDone).toBeInstanceOf(ScmiShutdownError);
+      expect(channel.lost).toBeUndefined();
     });
   });
 

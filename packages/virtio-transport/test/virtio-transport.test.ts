@@ -348,6 +348,35 @@ describe('virtio transport (same thread)', () => {
   });
 
   describe('when the device fails', () => {
+    it.each([
+      ['interrupt', false],
+      ['polling', true],
+    ])(
+      'should deliver a response the device returned before its end closed, not fail it (%s mode)',
+      async (_mode, polling) => {
+        const h = createVirtioHarness({ auto: false });
+        const probe = h.create({ rxTimeoutMs: 10_000, a2p: [{ id: 0, polling }] });
+        await h.clock.runUntilIdle();
+        const agent = await probe;
+        const vendor = agent.base.discoverVendor().catch((e: unknown) => e);
+        await h.clock.runTasks(); // the device answered: the response is in the used ring
+        h.device.close(); // before the driver looked (its poll, or in worker mode its interrupt)
+        await h.clock.advance(1);
+        expect(await vendor).toBe('scmi-ts');
+        const a2p = stats(agent, 'a2p:0');
+        expect([a2p.failed, a2p.timeouts, a2p.lateReplies]).toEqual([0, 0, 0]);
+        await expect(agent.base.discoverVendor()).rejects.toMatchObject({
+          code: 'E_VIRTIO_DEVICE',
+        });
+        const removing = agent.remove();
+        await h.clock.runUntilIdle();
+        await removing;
+        expect(stats(agent, 'a2p:0').lateReplies).toBe(0);
+        expect(h.wire.driverDiagnostics).toMatchObject({ buffersAllocated: 0, leakedBuffers: 0 });
+        await h.shutdown();
+      },
+    );
+
     it('should fail at once, when the device end closes, the commands in flight and those waiting for their delayed response', async () => {
       const h = createVirtioHarness({ auto: false });
       const probe = h.create({ rxTimeoutMs: 10_000 });

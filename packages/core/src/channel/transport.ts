@@ -72,18 +72,23 @@ export interface RxSink {
    * corrupted ring the transport no longer reads, a peer thread that died): the transfers waiting
    * for what this channel would have carried fail now with `error`, instead of each waiting out
    * its timeout. On an A2P channel, those sent on it and waiting for their response; on a P2A
-   * channel, those waiting for their delayed response (which arrives on a P2A channel, whichever
-   * channel carried the command).
+   * channel, every transfer of the agent waiting for its delayed response (core cannot tell on
+   * which P2A channel a delayed response would come).
    *
    * Each is failed as a timed-out one is: counted in its channel's `failed`, its token retired
-   * (a reply that still comes is counted as late), and `markTxDone(xfer, error)` called for it —
-   * the transport keeps whatever the other end may still write into until its teardown reclaims
-   * it. A command whose `send` still waits was never written: refusing it (rejecting the send) is
-   * the transport's part. Call it as `rx`: inside the RX guard. Never throws, never calls user
-   * code (the failed callers resume on later microtasks). `error` is what the callers get: an
-   * SCMI error naming the cause (a `ScmiTransportError`); anything else is wrapped in
-   * `ScmiTransportError` `E_CHANNEL_LOST`. Returns how many transfers it failed: 0 once the agent
-   * is shutting down (its shutdown failed them already).
+   * (a reply that still comes is counted as late) — and one still waiting for its response gets
+   * `markTxDone(xfer, error)`, so the transport keeps whatever the other end may still write into
+   * until its teardown reclaims it (one past its response had its `markTxDone` then). The loss
+   * stands from then on: a command that reaches this A2P channel's wire later (a `send` that
+   * completed as the loss was reported) fails as soon as core sees it sent, and after a P2A loss
+   * a command's delayed-response wait fails as soon as its response came. A command whose `send`
+   * still waits was never written: refusing it (rejecting the send) is the transport's part, as is
+   * delivering first a response it already took and has not handed over. Call it as `rx`: inside
+   * the RX guard. Never throws, never calls user code (the failed callers resume on later
+   * microtasks). `error` is what the callers get: an SCMI error naming the cause (a
+   * `ScmiTransportError`); anything else is wrapped in `ScmiTransportError` `E_CHANNEL_LOST`.
+   * Returns how many transfers it failed now: 0 once the agent is shutting down (its shutdown
+   * failed them already).
    *
    * @example
    * ```ts

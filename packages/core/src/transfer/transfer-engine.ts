@@ -60,6 +60,7 @@ export class ChannelRuntime implements RxSink {
   public readonly label: string;
   #transport: TransportChannel | undefined;
   readonly #engine: TransferEngine;
+  #lost: Error | undefined;
   #ops = 0;
   #drained: (() => void) | undefined;
 
@@ -80,6 +81,19 @@ export class ChannelRuntime implements RxSink {
   /** The transport's channel, once set up. */
   public get transport(): TransportChannel | undefined {
     return this.#transport;
+  }
+
+  /**
+   * @internal What the transport's first {@link RxSink.failInFlight} on this channel gave (as
+   * core fails transfers with it); undefined while the channel is sound.
+   */
+  public get lost(): Error | undefined {
+    return this.#lost;
+  }
+
+  /** @internal Keeps the first loss of the channel. */
+  public markLost(error: Error): void {
+    this.#lost ??= error;
   }
 
   /** @internal */
@@ -189,6 +203,8 @@ export class TransferEngine implements XferOwner {
   readonly #deadlines: DeadlineQueue;
   readonly #o: TransferEngineOptions;
   #closed = false;
+  /** What a P2A channel's failInFlight gave: no delayed response will come (see doWithResponse). */
+  #delayedResponsesLost: Error | undefined;
   #seq = 0;
 
   /** Creates the engine and preallocates its pool. */
@@ -359,7 +375,11 @@ export class TransferEngine implements XferOwner {
       if (xfer.state === 'response') {
         const done = this.#phase(xfer);
         if (this.#closed) this.#fail(xfer, new ScmiShutdownError(this.#o.agent));
-        else this.#deadlines.arm(xfer, this.#o.asyncTimeoutMs);
+        else if (this.#delayedResponsesLost !== undefined) {
+          // A P2A channel's failInFlight: no delayed response will come.
+          routeOf(xfer).counters.failed++;
+          this.#fail(xfer, this.#delayedResponsesLost);
+        } else this.#deadlines.arm(xfer, this.#o.asyncTimeoutMs);
         await done;
         this.#deadlines.disarm(xfer);
       }
@@ -519,6 +539,13 @@ export class TransferEngine implements XferOwner {
     // The state may have moved while send was awaited (response, shutdown).
     if (this.#closed && stateOf(xfer) === 'sent')
       this.#fail(xfer, new ScmiShutdownError(this.#o.agent));
+    // The transport said its other end is gone (failInFlight) while this send was completing:
+    // nothing will answer it.
+    const lost = channel.lost;
+    if (lost !== undefined && stateOf(xfer) === 'sent') {
+      channel.counters.failed++;
+      this.#fail(xfer, lost);
+    }
     if (stateOf(xfer) !== 'sent') return undefined;
     if (!xfer.polling) {
       this.#deadlines.arm(xfer, this.#o.rxTimeoutMs);
@@ -828,6 +855,8 @@ export class TransferEngine implements XferOwner {
       `the other end of ${channel.label} will not answer`,
     );
     const a2p = channel.direction === 'a2p';
+    if (a2p) channel.markLost(error);
+    else this.#delayedResponsesLost ??= error;
     let failed = 0;
     for (const xfer of [...this.pool.pending()]) {
       // A command whose send still waits (not on the wire) is the transport's to refuse.

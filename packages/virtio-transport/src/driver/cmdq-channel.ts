@@ -105,6 +105,8 @@ export class CmdqChannel implements TransportChannel {
   #slotPoll: TimerHandle | undefined;
   #kickQueued = false;
   #pollQueued = false;
+  /** {@link CmdqChannel.#lost} is running. */
+  #losing = false;
 
   /** @internal */
   public constructor(driver: VirtioScmiDriver, vq: DriverVirtqueue, setup: ChannelSetup) {
@@ -261,17 +263,26 @@ export class CmdqChannel implements TransportChannel {
 
   /**
    * Nothing more will come back on the cmdq: fails the commands waiting for a slot and, through
-   * the RX guard, those in flight (core's `failInFlight`) — after delivering the responses the
-   * device did return that no poll has taken yet (polling mode: a drain takes every returned
-   * buffer, a command's response is delivered at its own next poll): they are good, not lost.
+   * the RX guard, those in flight (core's `failInFlight`) — after taking what the device did
+   * return before it failed: the used ring is drained once more unless it is broken (in worker
+   * mode the configuration signal may overtake the used-buffer interrupt; a polling channel looks
+   * only at its polls), and every valid response taken and not yet delivered (a polling drain
+   * delivers each at its own command's next poll) is delivered now: they are good, not lost.
    * After quiesce there is nothing left to fail (core's shutdown failed it), and nothing is
    * called into core.
    */
   #lost(error: ScmiTransportError): void {
     this.#failWaiters(error);
+    // A drain below that breaks the cmdq comes back here: the call running goes on.
+    if (this.#losing) return;
     const guard = this.#guard;
     if (guard.closed || !guard.enter()) return;
+    this.#losing = true;
     try {
+      if (this.#vq.broken === undefined && !this.#freed) {
+        if (this.#polling) this.#vq.disableInterrupts();
+        this.#drain(!this.#polling);
+      }
       const sink = this.#setup.sink;
       for (let slot = 0; slot < this.#state.length; slot++) {
         if (
@@ -286,6 +297,7 @@ export class CmdqChannel implements TransportChannel {
       }
       sink.failInFlight(error);
     } finally {
+      this.#losing = false;
       guard.exit();
     }
   }

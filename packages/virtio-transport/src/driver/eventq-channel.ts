@@ -52,6 +52,8 @@ export class EventqChannel implements TransportChannel {
   readonly #pdu: number;
   #requeued = false;
   #freed = false;
+  /** {@link EventqChannel.#lost} is running. */
+  #losing = false;
   /** A `#redrain` is scheduled and has not run yet: passes out of budget schedule one at most. */
   #redrainQueued = false;
   /**
@@ -131,8 +133,8 @@ export class EventqChannel implements TransportChannel {
    * the re-check after enabling interrupts finding an element that `take` does not), and leaves the
    * rest to a new task, as the cmdq does. An element that proves the device corrupts the used
    * ring breaks the eventq (counted `invalid` once): nothing more is read or made available, so
-   * notifications stop and delayed responses time out; the buffers the device holds go back at
-   * the reset.
+   * notifications stop, and the commands waiting for their delayed response fail at once
+   * (`E_VIRTIO_DEVICE`); the buffers the device holds go back at the reset.
    */
   #drain(): void {
     this.#draining = true;
@@ -275,16 +277,24 @@ export class EventqChannel implements TransportChannel {
 
   /**
    * No delayed response will come: through the RX guard, core fails the transfers waiting for
-   * one, with `why`. After quiesce there is nothing left to fail (core's shutdown failed it).
+   * one, with `why` — after one more drain of the used ring unless it is broken (what the device
+   * returned before it failed is delivered: in worker mode the configuration signal may overtake
+   * the used-buffer interrupt). After quiesce there is nothing left to fail (core's shutdown failed
+   * it).
    */
   #lost(why: string): void {
+    // A drain below that breaks the eventq comes back here: the call running goes on.
+    if (this.#losing) return;
     const guard = this.#guard;
     if (guard.closed || !guard.enter()) return;
+    this.#losing = true;
     try {
+      if (this.#vq.broken === undefined && !this.#freed) this.#drain();
       this.#setup.sink.failInFlight(
         new ScmiTransportError('E_VIRTIO_DEVICE', `${this.#setup.agent}: ${why}`),
       );
     } finally {
+      this.#losing = false;
       guard.exit();
     }
   }
