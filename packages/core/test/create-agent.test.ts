@@ -8,8 +8,10 @@ import {
   ScmiStatusError,
   ScmiTimeoutError,
   ScmiTransportError,
+  CLOCK,
   LOGGER,
   TRANSPORT,
+  coreModule,
   createAgent,
   decodeBaseErrorEvent,
   encodeMsgResponse,
@@ -792,6 +794,35 @@ describe(createAgent, () => {
       await expect(createAgent(new Container(), { transport: 'nope' })).rejects.toThrow(
         /loaded: none/,
       );
+    });
+
+    it('should refuse, with a typed error naming the cause and before anything is set up, a transport loaded twice, a container without CLOCK, and CLOCK or LOGGER bound twice', async () => {
+      const h = createHarness();
+      const bare = new Container(); // no coreModule
+      for (const t of h.container.getAll(TRANSPORT)) bare.bind(TRANSPORT).toConstantValue(t);
+      await expect(createAgent(bare, { transport: 'loopback' })).rejects.toThrow(
+        expect.objectContaining({
+          field: 'container',
+          message: expect.stringMatching(/no CLOCK is bound: load coreModule/) as unknown,
+        }) as Error,
+      );
+      const twice = createHarness();
+      twice.container.load(coreModule); // a second CLOCK and LOGGER
+      await expect(twice.create()).rejects.toThrow(/CLOCK is bound 2 times/);
+      twice.container.unbind(CLOCK);
+      twice.container.bind(CLOCK).toConstantValue(twice.clock);
+      await expect(twice.create()).rejects.toThrow(/LOGGER is bound 2 times/);
+      const dup = createHarness();
+      const [loopback] = dup.container.getAll(TRANSPORT);
+      dup.container.bind(TRANSPORT).toConstantValue({ ...loopback } as Transport);
+      await expect(dup.create()).rejects.toThrow(
+        expect.objectContaining({
+          field: 'transport',
+          message: expect.stringMatching(/2 transports named "loopback" are loaded/) as unknown,
+        }) as Error,
+      );
+      // Nothing was set up: the platform saw no agent.
+      for (const x of [h, twice, dup]) expect(x.platform.requests).toHaveLength(0);
     });
   });
 

@@ -48,6 +48,24 @@ function getAll<T>(container: Container, token: ServiceIdentifier<T>): T[] {
   return container.isBound(token) ? container.getAll<T>(token) : [];
 }
 
+/**
+ * The one binding of `token` (named `what` in errors), or `undefined` when there is none.
+ *
+ * @throws ScmiConfigError `container` when it is bound more than once — a module loaded twice, a
+ * `bind` where `rebind` was meant: which one to use is not core's to guess (inversify's own error
+ * would say "Ambiguous bindings" about a symbol).
+ */
+function getOne<T>(container: Container, token: ServiceIdentifier<T>, what: string): T | undefined {
+  const all = getAll(container, token);
+  if (all.length > 1) {
+    throw new ScmiConfigError(
+      'container',
+      `${what} is bound ${all.length} times (coreModule loaded twice, or bind where rebind was meant); bind it once`,
+    );
+  }
+  return all[0];
+}
+
 /** A protocol handle whose version is settled after negotiation and which is revoked with its group. */
 class ProtocolHandleImpl implements ProtocolHandle {
   public version = 0;
@@ -394,8 +412,11 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
  * probe, as in Linux's `scmi_base_protocol_init`: it is logged as a warning and recorded in
  * `agent.info.discoveryFailures`.
  *
- * @throws ScmiConfigError for an unknown transport (the message lists the loaded ones) or invalid
- * options (field `options` when they are not an object at all).
+ * @throws ScmiConfigError for an unknown transport (the message lists the loaded ones), one loaded
+ * twice under its name, or invalid options (field `options` when they are not an object at all);
+ * field `container` when the container has no `CLOCK` (coreModule not loaded), or binds `CLOCK` or
+ * `LOGGER` more than once (coreModule loaded twice, `bind` where `rebind` was meant) — nothing is
+ * set up then.
  * @throws the probe's error (ScmiTimeoutError, ScmiTransportError, ScmiStatusError…).
  * @example
  * ```ts
@@ -409,7 +430,8 @@ export async function createAgent(container: Container, options: AgentOptions): 
   if (!isRecord(options)) throw new ScmiConfigError('options', 'expected an object');
   const transports = getAll(container, TRANSPORT);
   const wanted = options.transport;
-  const transport = transports.find((t) => t.descriptor.name === wanted);
+  const named = transports.filter((t) => t.descriptor.name === wanted);
+  const transport = named[0];
   if (transport === undefined) {
     const loaded = transports.map((t) => t.descriptor.name).join(', ');
     throw new ScmiConfigError(
@@ -417,12 +439,20 @@ export async function createAgent(container: Container, options: AgentOptions): 
       `unknown transport ${JSON.stringify(wanted)}; loaded: ${loaded === '' ? 'none' : loaded}`,
     );
   }
+  if (named.length > 1) {
+    // Not the first one found: two modules binding one name is a mistake to show, not to guess.
+    throw new ScmiConfigError(
+      'transport',
+      `${named.length} transports named ${JSON.stringify(wanted)} are loaded (a transport module loaded twice?); load each once`,
+    );
+  }
   const config = validateAgentConfig(options, transport);
-  const clock = container.get(CLOCK);
+  const clock = getOne(container, CLOCK, 'CLOCK');
+  if (clock === undefined) {
+    throw new ScmiConfigError('container', 'no CLOCK is bound: load coreModule (or bind CLOCK)');
+  }
   // Contained: a logger that throws fails nothing core logs from (counted, loggerErrors).
-  const logger = new ContainedLogger(
-    container.isBound(LOGGER) ? container.get(LOGGER) : silentLogger,
-  );
+  const logger = new ContainedLogger(getOne(container, LOGGER, 'LOGGER') ?? silentLogger);
   const drivers = getAll(container, PROTOCOL_DRIVER);
   const log = (event: DevresEvent): void => {
     config.log?.(event);
