@@ -49,6 +49,12 @@ export interface NoFreeFault {
  * A2P: set CHANNEL_FREE and ring before the response is written; the response is written `ms`
  * later (default 1), unless the agent has taken the area back meanwhile. The agent reads whatever
  * the area holds then — bounds-checked, never past the area.
+ *
+ * "Unless taken back" is exact in the same thread. Across threads the responder's look and its
+ * write are not atomic with the agent's claim of a free area (no compare-and-swap on either side,
+ * as in Linux's `shmem_tx_prepare`: the platform is never to touch a free area), so the late write
+ * can land in the agent's next command as the agent writes it — what firmware with this bug would
+ * do; the platform then answers whatever it reads, and the agent bounds-checks that reply too.
  */
 export interface EarlyFreeFault {
   /** Discriminant. */

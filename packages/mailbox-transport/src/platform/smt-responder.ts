@@ -569,7 +569,9 @@ export class SmtResponder {
         this.#free(c);
         const copy = bytes.slice();
         this.#after(fault.ms ?? 1, () => {
-          // Only if the agent has not taken the area back for its next command.
+          // Only if the agent has not taken the area back for its next command: exact in the same
+          // thread; across threads a look-then-write, which can race the agent's claim (see
+          // EarlyFreeFault: a buggy platform's write into the agent's next command).
           if (area.isFree() && area.header() === header) this.#write(area, copy);
         });
         return;
