@@ -375,6 +375,24 @@ describe(DriverVirtqueue, () => {
       expect(back.vq.uncountedUsed).toBe(0);
     });
 
+    it('should give both counts from one read of the used index (unreadUsedNow): a device that still publishes cannot make them disagree', () => {
+      const { ring, vq, deviceReturns } = setup();
+      vq.publish(0, 4);
+      vq.publish(2, 4);
+      deviceReturns(0, 4);
+      // The device publishes its second element as soon as the used index has been read once.
+      const load = ring.loadUsedIdx.bind(ring);
+      let reads = 0;
+      ring.loadUsedIdx = () => {
+        const idx = load();
+        if (++reads === 1) deviceReturns(2, 4);
+        return idx;
+      };
+      expect(vq.unreadUsedNow()).toEqual({ unread: 1, uncounted: 1 });
+      expect(vq.unreadUsedNow()).toEqual({ unread: 2, uncounted: 2 });
+      expect(reads).toBe(2);
+    });
+
     it('should forget every chain and zero the ring', () => {
       const { ring, vq } = setup();
       vq.publish(0, 4);

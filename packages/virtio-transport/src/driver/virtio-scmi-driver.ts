@@ -393,11 +393,14 @@ export class VirtioScmiDriver {
     // rings are forgotten and the buffers reclaimed; not acknowledged, the buffers stay with the
     // device and what it returned by the end of the wait is counted all the same (what it may
     // write after that, nothing reads).
-    d.uncountedAtReset += (this.#cmdq?.uncountedUsed ?? 0) + (this.#eventq?.uncountedUsed ?? 0);
-    if (this.#resetAcknowledged) {
-      d.unreadAtReset += (this.#cmdq?.reset() ?? 0) + (this.#eventq?.reset() ?? 0);
-    } else {
-      d.unreadAtReset += (this.#cmdq?.unreadUsed ?? 0) + (this.#eventq?.unreadUsed ?? 0);
+    // Each queue's two counts from one read of its used index: not acknowledged, the device may
+    // still publish between two reads.
+    for (const vq of [this.#cmdq, this.#eventq]) {
+      if (vq === undefined) continue;
+      const { unread, uncounted } = vq.unreadUsedNow();
+      d.uncountedAtReset += uncounted;
+      d.unreadAtReset += unread;
+      if (this.#resetAcknowledged) vq.reset();
     }
     d.state = 'reset';
   }

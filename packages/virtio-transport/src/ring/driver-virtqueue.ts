@@ -293,12 +293,26 @@ export class DriverVirtqueue {
    * past the chains in flight).
    */
   public get uncountedUsed(): number {
-    if (this.#broken !== undefined) return 0;
+    return this.unreadUsedNow().uncounted;
+  }
+
+  /**
+   * {@link DriverVirtqueue.unreadUsed} and {@link DriverVirtqueue.uncountedUsed} from one read of
+   * the used index: a device that still writes (a reset not acknowledged) may publish between two
+   * reads, and the two counts would then disagree.
+   *
+   * @example
+   * ```ts
+   * const { unread, uncounted } = vq.unreadUsedNow();
+   * ```
+   */
+  public unreadUsedNow(): { readonly unread: number; readonly uncounted: number } {
+    if (this.#broken !== undefined) return { unread: 0, uncounted: 0 };
     const pending = (this.ring.loadUsedIdx() - this.#lastUsed) & 0xffff;
-    if (pending > this.#inFlight) return 0;
+    if (pending > this.#inFlight) return { unread: 0, uncounted: 0 };
     // Those newlyUsed counted come first; a used index moved back below them counts none.
     const counted = (this.#counted - this.#lastUsed) & 0xffff;
-    return pending > counted ? pending - counted : 0;
+    return { unread: pending, uncounted: pending > counted ? pending - counted : 0 };
   }
 
   /**
@@ -308,9 +322,7 @@ export class DriverVirtqueue {
    * index only; {@link DriverVirtqueue.reset} returns the same count as it forgets them.
    */
   public get unreadUsed(): number {
-    if (this.#broken !== undefined) return 0;
-    const pending = (this.ring.loadUsedIdx() - this.#lastUsed) & 0xffff;
-    return pending <= this.#inFlight ? pending : 0;
+    return this.unreadUsedNow().unread;
   }
 
   /**
