@@ -120,6 +120,34 @@ describe(SharedDoorbell, () => {
         }
       });
 
+      it('should deliver a ring made before listening once, on a later task, never inside listen()', async () => {
+        const { a, b } = pair();
+        a.ring();
+        a.ring();
+        const toB = recorder();
+        try {
+          const got = toB.next();
+          b.listen(toB.onRing);
+          expect(toB.calls()).toBe(0); // not synchronously
+          await got;
+          expect(toB.calls()).toBe(1);
+        } finally {
+          b.close();
+        }
+      });
+
+      it('should deliver nothing when closed before its first look', async () => {
+        const { a, b } = pair();
+        a.ring();
+        const toB = recorder();
+        b.listen(toB.onRing);
+        b.close();
+        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(toB.calls()).toBe(0);
+        expect(b.listening).toBe(false);
+      });
+
       it('should coalesce rings made before the listener wakes', async () => {
         const { a, b } = pair();
         const toB = recorder();

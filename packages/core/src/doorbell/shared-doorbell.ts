@@ -246,7 +246,9 @@ export class SharedDoorbell implements Doorbell {
 
   /**
    * Starts the wait loop: `onRing` runs once per wake-up in which the other side's sequence
-   * moved, on this thread's event loop. Holds a ref'd handle until {@link SharedDoorbell.close}.
+   * moved, on this thread's event loop — never inside this call: rings made before it are
+   * delivered on the loop's first look, a task later. Holds a ref'd handle until
+   * {@link SharedDoorbell.close}.
    * After a wake-up that delivered, the loop looks again on later tasks, one at a time, for the
    * poll window (at least once) before it waits: what the listener set off (its microtasks) runs
    * before the thread arms `Atomics.waitAsync`, and rings made meanwhile — the peer's answer to
@@ -267,7 +269,16 @@ export class SharedDoorbell implements Doorbell {
     }
     this.#listener = onRing;
     this.#keepAlive = setInterval(noop, KEEP_ALIVE_MS);
-    this.#step();
+    // The first look runs here (with nothing rung it arms the wait at once), but a ring it finds
+    // is delivered on a task of its own, never inside this call (the Doorbell contract; the
+    // same-thread doorbell schedules it too): the caller may still be setting up what its
+    // listener reads.
+    this.#inListen = true;
+    try {
+      this.#step();
+    } finally {
+      this.#inListen = false;
+    }
   }
 
   /**
@@ -321,6 +332,8 @@ export class SharedDoorbell implements Doorbell {
     this.#dropKeepAlive();
   }
 
+  /** {@link SharedDoorbell.listen} is running its first look: deliver nothing inside it. */
+  #inListen = false;
   /** Deliveries since the last task boundary (see `BURST`). */
   #burst = 0;
   /** The last look delivered: look again on the next task before anything else. */
@@ -356,6 +369,10 @@ export class SharedDoorbell implements Doorbell {
       }
       const current = Atomics.load(this.#words, this.#peerRing);
       if (current !== this.#seen) {
+        if (this.#inListen) {
+          setImmediate(this.#step);
+          return;
+        }
         if (++this.#burst > BURST) {
           this.#burst = 0;
           setImmediate(this.#step);
