@@ -520,9 +520,12 @@ describe(TransferEngine, () => {
       expect(await done).toBe(error);
       expect(transport.txDone).toEqual([{ token: x.token, error }]);
       transport.next = 'accept';
+      const sent = transport.sent.length;
       const later = failure(engine.do(channel, xfer()));
       expect(await later).toBe(error);
+      expect(transport.sent).toHaveLength(sent); // not handed to the transport at all
       expect([channel.counters.failed, channel.counters.timeouts]).toEqual([2, 0]);
+      expect(transport.txDone).toHaveLength(1); // nothing sent: no markTxDone
       expect(engine.armedDeadlines).toBe(0);
       await clock.advance(100);
       expect(channel.counters.timeouts).toBe(0);

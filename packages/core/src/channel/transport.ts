@@ -79,9 +79,10 @@ export interface RxSink {
    * (a reply that still comes is counted as late) — and one still waiting for its response gets
    * `markTxDone(xfer, error)`, so the transport keeps whatever the other end may still write into
    * until its teardown reclaims it (one past its response had its `markTxDone` then). The loss
-   * stands from then on: a command that reaches this A2P channel's wire later (a `send` that
-   * completed as the loss was reported) fails as soon as core sees it sent, and after a P2A loss
-   * a command's delayed-response wait fails as soon as its response came. A command whose `send`
+   * stands from then on: core hands this A2P channel no further command (each fails at once with
+   * `error`, unsent), one that reached its wire as the loss was reported (a `send` that completed
+   * meanwhile) fails as soon as core sees it sent, and after a P2A loss a command's
+   * delayed-response wait fails as soon as its response came. A command whose `send`
    * still waits was never written: refusing it (rejecting the send) is the transport's part, as is
    * delivering first a response it already took and has not handed over. Call it as `rx`: inside
    * the RX guard. Never throws, never calls user code (the failed callers resume on later

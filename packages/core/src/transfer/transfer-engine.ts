@@ -416,8 +416,9 @@ export class TransferEngine implements XferOwner {
    * not reach it: put it back and take a new one.
    *
    * @throws ScmiShutdownError, ScmiTransportError (`E_NO_CHANNEL`, or the transport's send
-   * error), ScmiError `E_XFER_STATE` (the transfer is free, in flight, timed out or failed) — then
-   * there is nothing to end.
+   * error), the error of the channel's loss (its transport's `failInFlight`: the transfer is
+   * failed, not sent), ScmiError `E_XFER_STATE` (the transfer is free, in flight, timed out or
+   * failed) — then there is nothing to end.
    */
   public begin(channel: ChannelRuntime, xfer: Xfer): Promise<void> | undefined {
     this.#checkSendable(xfer);
@@ -428,6 +429,10 @@ export class TransferEngine implements XferOwner {
         'E_NO_CHANNEL',
         `${this.#o.agent}: channel ${channel.label} is not set up`,
       );
+    // The transport said the channel's other end is gone (failInFlight): the command is not
+    // handed to it at all (whether its send would refuse it too).
+    const lost = channel.lost;
+    if (lost !== undefined) throw this.#sendFailed(channel, xfer, lost);
     channel.enterOp();
     xfer.state = 'sent';
     xfer.seq = ++this.#seq;

@@ -314,8 +314,8 @@ export class MailboxChannelTable {
   }
 
   /**
-   * Tells the client of every held channel that the remote end is gone (`remoteGone`), once, and
-   * refuses later requests. A client that throws does not keep the others from hearing it: its
+   * Tells the client of every held channel that the remote end is gone (`remoteGone`), once per
+   * channel (a client holding two channels hears it twice), and refuses later requests. A client that throws does not keep the others from hearing it: its
    * error is rethrown apart, on a microtask. Idempotent.
    */
   public markRemoteGone(): void {

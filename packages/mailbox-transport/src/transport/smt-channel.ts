@@ -56,8 +56,8 @@ const EMPTY = new Uint8Array(0);
  *   rejected (`invalid`), not delivered.
  * - A transfer aborted by shutdown while `send` waited (for the lock or for CHANNEL_FREE) is never
  *   written: `send` rejects with `ScmiShutdownError`.
- * - The platform's end gone for good (`remoteGone`, from the controller): what it wrote and never
- *   rang for is taken, then everything waiting on the channel fails at once with
+ * - The platform's end gone for good (`remoteGone`, from the controller): a reply it completed
+ *   and never rang for is taken, then everything waiting on the channel fails at once with
  *   `E_MBOX_REMOTE_GONE`, and so does every later send.
  * - Unidirectional mailbox channels (Linux `mailbox_chan_setup`): the channel is the client of
  *   its second mailbox channel too (the A2P reply channel, the P2A acknowledgement channel), so a
@@ -452,14 +452,18 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   }
 
   /**
-   * The platform's thread is gone (see {@link MailboxClient.remoteGone}). What it wrote before it
-   * went — a reply in the area whose doorbell never came, a message it posted — is taken first,
-   * as its doorbell would have been; then the commands waiting for the channel (the lock, or
-   * CHANNEL_FREE) fail with `E_MBOX_REMOTE_GONE`, unwritten, and core fails at once, with the same
-   * error, the transfers waiting for what this channel would carry (`failInFlight`: A2P, the
-   * command in the area; P2A, the delayed responses). Later sends fail at once. Nothing is called
-   * into core once the channel quiesced (the agent's shutdown failed everything). Idempotent: a
-   * channel on a pair of unidirectional mailbox channels hears it from both.
+   * The platform's thread is gone (see {@link MailboxClient.remoteGone}). On an A2P channel, a
+   * reply the platform completed before it went (CHANNEL_FREE set, its doorbell not seen) is taken
+   * first, as its doorbell would have been — and that doorbell, should it still be delivered (rung
+   * before the thread went), is absorbed, not handed to core again. A message posted in a P2A area
+   * and not rung is not taken: the platform clears CHANNEL_FREE before it writes, so a busy area
+   * may hold a half-written message or the last one again. Then the commands waiting for the
+   * channel (the lock, or CHANNEL_FREE) fail with `E_MBOX_REMOTE_GONE`, unwritten, and core fails
+   * at once, with the same error, the transfers waiting for what this channel would carry
+   * (`failInFlight`: A2P, the command in the area; P2A, the delayed responses). Later sends fail
+   * at once. Nothing is called into core once the channel quiesced (the agent's shutdown failed
+   * everything). Idempotent: a channel on a pair of unidirectional mailbox channels hears it from
+   * both.
    */
   public remoteGone(): void {
     if (this.#gone) return;
@@ -467,9 +471,9 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     this.#lock.close();
     this.#wake?.();
     if (this.#closed) return;
-    const a2p = this.#a2p;
-    if (this.#area.isFree() === a2p && (!a2p || (this.#written && this.#replySeen === undefined))) {
+    if (this.#a2p && this.#written && this.#replySeen === undefined && this.#area.isFree()) {
       this.rxCallback();
+      this.#absorbDoorbellOfTaken();
     }
     const guard = this.#guard;
     if (guard.closed || !guard.enter()) return;
@@ -478,6 +482,11 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     } finally {
       guard.exit();
     }
+  }
+
+  /** A reply handed to core without its doorbell: that doorbell, if still to come, is absorbed once (as after pollDone). */
+  #absorbDoorbellOfTaken(): void {
+    if (this.#replySeen === 'core') this.#replySeen = 'polled';
   }
 
   #goneError(): ScmiTransportError {
