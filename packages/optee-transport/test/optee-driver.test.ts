@@ -10,6 +10,7 @@ import {
   TeeParamType,
   TeeResult,
   createSameThreadOpteeWire,
+  openTeeContext,
   parseTeeUuid,
   teeMemref,
   teeValue,
@@ -24,6 +25,7 @@ import {
   SLOT_CMD,
   SLOT_RET,
   SLOT_RET_ORIGIN,
+  SLOT_SESSION,
   SLOT_STATE,
 } from '../src/wire/optee-msg-arg.js';
 import { HoldPtaCommand, addHoldPta, holdCall, openHoldSession } from './support/hold-pta.js';
@@ -499,6 +501,83 @@ describe(OpteeDriver, () => {
     });
   });
 
+  // Linux hands a returning call's thread to a waiter before the invoke returns to its caller
+  // (optee_cq_wait_final: free_thread_count++, optee_cq_complete_one), so a caller that calls
+  // again as soon as it learns of the return queues behind the calls that were waiting.
+  describe('the order of waiting calls, against a caller that calls again from its completion', () => {
+    it('should give the thread a call returns to the waiting calls before its caller calls again', async () => {
+      const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads: 2 } });
+      const pta = addHoldPta(b.optee);
+      const s: TeeSession[] = [];
+      for (let i = 0; i < 4; i++) s.push(await openHoldSession(b.context));
+      let again: Promise<number> | undefined;
+      // 1 holds a thread; its caller calls again (4) the moment it returns.
+      b.driver.submit(
+        s[0]?.id ?? 0,
+        HoldPtaCommand.HOLD,
+        0,
+        [teeValue(TeeParamType.VALUE_INPUT, 1)],
+        () => {
+          again = holdCall(s[3] as TeeSession, HoldPtaCommand.HOLD, 4);
+        },
+      );
+      const h2 = holdCall(s[1] as TeeSession, HoldPtaCommand.HOLD, 2);
+      await b.clock.runUntilIdle(10);
+      // Every thread taken: 3 waits for one.
+      const h3 = holdCall(s[2] as TeeSession, HoldPtaCommand.HOLD, 3);
+      await b.clock.runUntilIdle(10);
+      expect(b.driver.stats.waitedForThread).toBe(1);
+
+      pta.release(1);
+      await b.clock.runUntilIdle(10);
+      // 3 waited first: it takes the thread 1 gave back, and 4 waits behind it.
+      expect(pta.arrivals).toEqual([1, 2, 3]);
+      expect(b.driver.stats).toMatchObject({ waitedForThread: 2, inFlight: 3 });
+      pta.release();
+      await b.clock.runUntilIdle(10);
+      pta.release();
+      expect(await Promise.all([h2, h3, again])).toEqual([0, 0, 0]);
+      expect(pta.arrivals).toEqual([1, 2, 3, 4]);
+      await b.close();
+    });
+
+    it('should give the thread a withdrawn call leaves to the next waiting call before its caller calls again', async () => {
+      const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads: 2 } });
+      const pta = addHoldPta(b.optee);
+      const s: TeeSession[] = [];
+      for (let i = 0; i < 5; i++) s.push(await openHoldSession(b.context));
+      const holds = [1, 2].map((l) => holdCall(s[l - 1] as TeeSession, HoldPtaCommand.HOLD, l));
+      await b.clock.runUntilIdle(10);
+      let again: Promise<number> | undefined;
+      // 3 waits, and is withdrawn when a thread frees for it; its caller then calls again (5).
+      b.driver.submit(
+        s[2]?.id ?? 0,
+        HoldPtaCommand.ECHO,
+        0,
+        [teeValue(TeeParamType.VALUE_INPUT, 3)],
+        () => {
+          again = holdCall(s[4] as TeeSession, HoldPtaCommand.HOLD, 5);
+        },
+        () => false,
+      );
+      const h4 = holdCall(s[3] as TeeSession, HoldPtaCommand.HOLD, 4);
+      await b.clock.runUntilIdle(10);
+      expect(b.driver.stats.waitedForThread).toBe(2);
+
+      pta.release(1);
+      await b.clock.runUntilIdle(10);
+      // 4 waited behind 3: it takes the thread, and 5 waits behind it.
+      expect(pta.arrivals).toEqual([1, 2, 4]);
+      expect(b.driver.stats).toMatchObject({ withdrawn: 1, waitedForThread: 3, inFlight: 3 });
+      pta.release();
+      await b.clock.runUntilIdle(10);
+      pta.release();
+      expect(await Promise.all([...holds, h4, again])).toEqual([0, 0, 0, 0]);
+      expect(pta.arrivals).toEqual([1, 2, 4, 5]);
+      await b.close();
+    });
+  });
+
   describe('.systemSession (Linux optee_system_session and the call queue)', () => {
     it('should keep the last free thread from a normal call while a system session is open, and let a system call take it', async () => {
       const { b, pta, sys, norm } = await reservationBench(3, 1, 3);
@@ -632,6 +711,52 @@ describe(OpteeDriver, () => {
       const closing = s.close(); // posted; the secure world has not returned it yet
       b.driver.teeDied();
       await expect(closing).rejects.toBeInstanceOf(TeeError);
+      expect(b.driver.stats.systemSessions).toBe(0);
+      await b.close();
+    });
+
+    // The driver's session ids are the secure world's: one namespace for every context of the
+    // driver. A confused or hostile TEE that answers another context's open with the id of a
+    // system session must neither make a second session of it (closing that one would close
+    // the system session in the TEE and count it down: its calls would lose the kept thread)
+    // nor inherit its flag.
+    it('should refuse an open answered with the id of a session open in another context, leaving that system session as it was', async () => {
+      const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads: 3 } });
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      b.context.systemSession(s);
+      const other = openTeeContext(b.driver);
+      // The secure world opens a session, and answers with s's id.
+      const words = new Int32Array(b.wire.tee.memory);
+      const view = new DataView(b.wire.tee.memory);
+      b.driver.setReturnInterceptor((deliver) => {
+        for (let slot = 0; slot < b.wire.tee.layout.threads; slot++) {
+          const base = b.wire.tee.layout.slotOffset(slot);
+          if (
+            Atomics.load(words, (base + SLOT_STATE) / 4) === (OpteeCallState.RETURNED as number) &&
+            view.getUint32(base + SLOT_CMD, true) === (OpteeMsgCmd.OPEN_SESSION as number)
+          ) {
+            view.setUint32(base + SLOT_SESSION, s.id, true);
+          }
+        }
+        deliver();
+      });
+      const error = await other.openSession(PTA_SCMI_UUID).then(
+        (t) => t,
+        (e: unknown) => e,
+      );
+      b.driver.setReturnInterceptor(undefined);
+      expect(TeeError.is(error) && [error.result, error.origin]).toEqual([
+        TeeResult.BAD_STATE,
+        TeeOrigin.COMMS,
+      ]);
+      expect(other.sessionCount).toBe(0);
+      await other.close();
+      // s is still a system session: counted, its calls still system calls.
+      expect(b.driver.stats.systemSessions).toBe(1);
+      const systemCalls = b.driver.stats.systemCalls;
+      await s.invoke(PtaScmiCommand.CAPABILITIES, [teeValue(TeeParamType.VALUE_OUTPUT)]);
+      expect(b.driver.stats.systemCalls).toBe(systemCalls + 1);
+      await s.close();
       expect(b.driver.stats.systemSessions).toBe(0);
       await b.close();
     });

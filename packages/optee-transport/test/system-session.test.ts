@@ -389,6 +389,65 @@ describe('system sessions (Linux tee_client_system_session), end to end', () => 
     },
   );
 
+  // The order the README promises ("the waiting calls in order"), as Linux gives it: the thread a
+  // late invocation returns goes to the call already waiting for one (optee_cq_wait_final wakes
+  // it before the invoke returns), and the channel's next transfer, which waited for the channel
+  // (Linux `channel->mu`), queues behind it. Without system sessions, so that both are normal
+  // calls: a system call would rightly go first.
+  describe.each(['static', 'dynamic'] as const)(
+    "when a late invocation returns while another client's call waits for an OP-TEE thread, with %s shared memory",
+    (shmem) => {
+      it("should give the thread to the waiting call, and queue the channel's next invocation behind it", async () => {
+        h = await createOpteeHarness({ shmem, auto: false, driver: { knowsThreadCount: false } });
+        const agent = await run(h, h.create());
+        const driver = h.ends.driver;
+        const threads = driver.wire.layout.threads;
+        const pta = addHoldPta(h.ends.optee);
+        const context = openTeeContext(driver);
+        const sessions: TeeSession[] = [];
+        for (let i = 0; i < threads; i++) sessions.push(await run(h, openHoldSession(context)));
+        // The other client holds every thread but one.
+        const labels = sessions.slice(1).map((_, i) => i + 1);
+        const holds = labels.map((l) =>
+          holdCall(sessions[l] as TeeSession, HoldPtaCommand.HOLD, l),
+        );
+        await h.clock.runUntilIdle();
+        expect(pta.held).toHaveLength(threads - 1);
+
+        // The platform answers the first command after 45 ms: its transfer times out at 30 ms,
+        // and its invocation keeps the last thread until then.
+        h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'delay', ms: 45 } });
+        const first = settle(vendor(agent));
+        await h.clock.advance(32);
+        expect(await first).toBeInstanceOf(ScmiTimeoutError);
+        // The other client's next call waits for a thread, then the agent's next command waits
+        // for the channel the late invocation holds.
+        const waited = driver.stats.waitedForThread;
+        const other = holdCall(sessions[0] as TeeSession, HoldPtaCommand.HOLD, 100);
+        const second = settle(vendor(agent));
+        await h.clock.advance(1);
+        expect(driver.stats.waitedForThread).toBe(waited + 1);
+        const messages = h.ends.optee.stats.scmi.messages;
+
+        // The late return (45 ms): the waiting call takes the thread; the channel's next
+        // invocation waits for one, never reaching the SCMI PTA meanwhile.
+        await h.clock.advance(15);
+        expect(h.ends.transport.diagnostics().totals.lateReturns).toBe(1);
+        expect(pta.arrivals).toEqual([...labels, 100]);
+        expect(h.ends.optee.stats.scmi.messages).toBe(messages);
+        expect(driver.stats.waitedForThread).toBe(waited + 2);
+
+        // The other client lets go: the agent's command runs.
+        pta.release();
+        expect(await run(h, Promise.all([...holds, other]))).toEqual([...labels, 100].map(() => 0));
+        expect(await second).toBeInstanceOf(Uint8Array);
+        expect(h.ends.optee.stats.scmi.messages).toBe(messages + 1);
+        await run(h, context.close());
+        await run(h, agent.remove());
+      });
+    },
+  );
+
   it('should request a system session for each channel, not for the throw-away capabilities session', async () => {
     h = await createOpteeHarness({ shmem: 'static', auto: false });
     const driver = h.ends.driver;

@@ -1,4 +1,5 @@
 import {
+  ScmiConfigError,
   ScmiStatus,
   ScmiStatusError,
   ScmiTimeoutError,
@@ -221,5 +222,29 @@ describe('an OP-TEE worker that dies', () => {
     expect(wire.driver.closed).toBe(true);
     await expect(wire.close()).resolves.toBeUndefined();
     await host.stop();
+  });
+});
+
+describe('an OP-TEE worker asked about a wire it closed', () => {
+  it("should reject setWireFaults with the worker's ScmiConfigError naming id, and keep the counters of the close", async () => {
+    const host = await startWorker({
+      entry: resolveWorkerEntry(join(__dirname, 'support'), 'optee-worker'),
+      data: { platformConfig: createDefaultPlatformConfig(), agentId: 1, seed: 1 },
+    });
+    try {
+      const wire = await openOpteeWorkerWire(host, { channels: [{ id: 0, staticShmem: true }] });
+      await wire.close();
+      // The worker forgot the OP-TEE: no faults set on nothing, passing unnoticed.
+      const error = await wire.setWireFaults([{ action: { kind: 'busy-channel' } }]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(ScmiConfigError.is(error) && error.field).toBe('id');
+      expect((error as Error).message).toMatch(/no emulated OP-TEE \d+ in this worker/);
+      // Its counters stay those it closed with (the worker is not asked).
+      expect(await wire.stats()).toMatchObject({ openSessions: 0 });
+    } finally {
+      await host.stop();
+    }
   });
 });

@@ -306,15 +306,31 @@ export class OpteeDriver implements TeeDriver {
     this.#interceptor = interceptor;
   }
 
-  /** @inheritDoc */
+  /**
+   * @inheritDoc
+   *
+   * The session ids are the secure world's, one namespace for every context of the driver: an
+   * answer SUCCESS with the id of a session the driver has open (a confused or hostile secure
+   * world; OP-TEE gives each open session its own id) is refused with `TEE_ERROR_BAD_STATE`
+   * (origin COMMS, `session` the id it gave), whichever context opened that one. The session is
+   * not closed — that would close the one that has the id — and the open one keeps what it was
+   * (a system session stays one). Linux keeps a session list per context (`find_session`) and
+   * would take it as a second session: closing either then closes the one session the secure
+   * world has.
+   */
   public openSession(uuid: Uint8Array, login: number): Promise<TeeCallResult> {
     // The slot holds 16 bytes of UUID; anything else is the caller's mistake, not a call.
     if (uuid.byteLength !== 16) return Promise.resolve(failed(TeeResult.BAD_PARAMETERS));
     return new Promise<TeeCallResult>((resolve) => {
       // A new session is never a system session (Linux: `sess->use_sys_thread` is 0 then).
       this.#start(OpteeMsgCmd.OPEN_SESSION, 0, 0, 0, login, uuid, NO_PARAMS, [], false, (r) => {
-        if (r.result === SUCCESS && !this.#sessions.has(r.session))
+        if (r.result === SUCCESS) {
+          if (this.#sessions.has(r.session)) {
+            resolve({ ...failed(TeeResult.BAD_STATE), session: r.session });
+            return;
+          }
           this.#sessions.set(r.session, false);
+        }
         resolve(r);
       });
     });
@@ -840,13 +856,23 @@ export class OpteeDriver implements TeeDriver {
     if (freedStray && this.#queue.length > 0 && !this.#closed) this.#pump();
   }
 
-  /** Hands the return in `slot` to its caller, frees the slot, posts a call that waited for one. */
+  /**
+   * Frees `slot`, gives it to a call that waited for one, then hands the return to its caller.
+   * In that order, as Linux's `optee_cq_wait_final` frees the thread and wakes a waiter before the
+   * invoke returns to its caller: a caller that calls again from its completion (an SCMI channel
+   * whose late invocation returned starts its next transfer) then waits behind the calls that
+   * were waiting, instead of taking the slot ahead of them.
+   */
   #deliver(slot: number, call: PendingCall): void {
     const result = this.#read(this.#wire.layout.slotOffset(slot), call);
     Atomics.store(this.#words, this.#stateWords[slot] as number, FREE);
     this.#slots[slot] = undefined;
-    this.#settle(call, result);
-    if (this.#queue.length > 0) this.#pump();
+    try {
+      if (this.#queue.length > 0) this.#pump();
+    } finally {
+      // Whatever the pump met, the caller gets its return.
+      this.#settle(call, result);
+    }
   }
 
   #read(base: number, call: PendingCall): TeeCallResult {
@@ -878,12 +904,14 @@ export class OpteeDriver implements TeeDriver {
    * others in order (Linux `optee_cq_complete_one` wakes a waiting system call before any other;
    * a woken call takes a thread under the same rule as a new one). A call whose caller no longer
    * wants it is withdrawn when its turn comes, not posted ({@link OpteeDriver.submit}'s
-   * `stillWanted`). A pump asked for while one runs (a call settled inside it) is left to the
-   * running one.
+   * `stillWanted`); the withdrawn calls end once the waiting calls took the free slots, so that a
+   * caller that calls again from the completion waits behind them (as `#deliver` has it). A
+   * pump asked for while one runs (a call settled inside it) is left to the running one.
    */
   #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
+    const withdrawn: PendingCall[] = [];
     try {
       const queue = this.#queue;
       for (let i = 0; i < queue.length;) {
@@ -893,7 +921,7 @@ export class OpteeDriver implements TeeDriver {
           continue;
         }
         queue.splice(i, 1);
-        if (this.#withdraw(next)) continue;
+        if (this.#withdraw(next, withdrawn)) continue;
         if (!this.#post(next)) {
           // Not one free slot: no call can go.
           queue.splice(i, 0, next);
@@ -902,7 +930,7 @@ export class OpteeDriver implements TeeDriver {
       }
       while (queue.length > 0) {
         const next = queue.shift() as PendingCall;
-        if (this.#withdraw(next)) continue;
+        if (this.#withdraw(next, withdrawn)) continue;
         if (!this.#post(next)) {
           queue.unshift(next);
           return;
@@ -910,22 +938,23 @@ export class OpteeDriver implements TeeDriver {
       }
     } finally {
       this.#pumping = false;
+      for (const call of withdrawn) this.#settle(call, failed(TeeResult.CANCEL));
     }
   }
 
   /**
    * Withdraws the queued `call` when its caller no longer wants it (its `stillWanted` answers
-   * false): it ends, never posted, with `TEE_ERROR_CANCEL` from COMMS; true when it did. Linux's
-   * callers wait in `optee_cq_wait_init` in their own task and give up only by not calling; a
-   * caller here hands the call over and may learn, while it waits for a thread, that it must not
-   * run any more — an SCMI transfer the agent's shutdown failed, whose command the platform must
-   * then never carry out.
+   * false): it is counted and added to `withdrawn`, never posted, for the pump to end with
+   * `TEE_ERROR_CANCEL` from COMMS; true when it did. Linux's callers wait in `optee_cq_wait_init`
+   * in their own task and give up only by not calling; a caller here hands the call over and may
+   * learn, while it waits for a thread, that it must not run any more — an SCMI transfer the
+   * agent's shutdown failed, whose command the platform must then never carry out.
    */
-  #withdraw(call: PendingCall): boolean {
+  #withdraw(call: PendingCall, withdrawn: PendingCall[]): boolean {
     const stillWanted = call.stillWanted;
     if (stillWanted === undefined || stillWanted()) return false;
     this.#withdrawn++;
-    this.#settle(call, failed(TeeResult.CANCEL));
+    withdrawn.push(call);
     return true;
   }
 }

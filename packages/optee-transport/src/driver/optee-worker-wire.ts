@@ -9,11 +9,18 @@ import { OpteeDriver } from './optee-driver.js';
 export interface OpteeWorkerWire {
   /** The driver (give it to `opteeTransportConfig`). */
   readonly driver: OpteeDriver;
-  /** Replaces the wire faults of the emulated OP-TEE in the worker. */
+  /**
+   * Replaces the wire faults of the emulated OP-TEE in the worker, all or nothing.
+   *
+   * @throws (rejects) the worker's ScmiConfigError: naming `rules[i].<field>` for a rule it
+   * refuses (the rules then stay as they were), `id` once the wire is closed (the worker forgot
+   * its OP-TEE: there is nothing to set faults on); core's `E_WORKER_STOPPED` /
+   * `E_WORKER_EXITED` once the worker is gone.
+   */
   setWireFaults(rules: readonly OpteeWireFault[]): Promise<void>;
   /**
    * The counters of the emulated OP-TEE in the worker; once closed, as they were when it closed
-   * (undefined when the worker had stopped or exited first).
+   * (undefined when the worker had stopped or exited first), without asking the worker.
    */
   stats(): Promise<EmulatedOpteeStats | undefined>;
   /**

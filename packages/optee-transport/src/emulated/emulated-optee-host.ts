@@ -1,4 +1,9 @@
-import type { Clock, ScmiPlatformPort, WorkerHandlers } from '@scmi-ts/core';
+import {
+  ScmiConfigError,
+  type Clock,
+  type ScmiPlatformPort,
+  type WorkerHandlers,
+} from '@scmi-ts/core';
 import { openOpteeWireEnd } from '../wire/optee-wire.js';
 import type { OpteeWireOptions } from '../wire/optee-wire-layout.js';
 import { EmulatedOptee, type EmulatedOpteeStats } from './emulated-optee.js';
@@ -25,7 +30,12 @@ export interface EmulatedOpteeHost {
   /**
    * Handlers for core's `serveWorker`, named `optee*` so they can be served next to others:
    * `opteeOpen(memory, options)` boots an emulated OP-TEE on a new wire and returns its id;
-   * `opteeClose(id)`, `opteeSetWireFaults(id, rules)`, `opteeStats(id)`.
+   * `opteeClose(id)` closes it and returns its last counters (idempotent: undefined for an id
+   * already closed or never opened); `opteeSetWireFaults(id, rules)` replaces its wire faults (all
+   * or nothing, see `OpteeWireFaults.set`); `opteeStats(id)` returns its counters. The last two
+   * throw `ScmiConfigError` naming `id` for an id closed or never opened — the worker forgets a
+   * closed OP-TEE, so there is nothing to set faults on or count (the agent's thread gets the
+   * error as the call's rejection).
    */
   readonly handlers: WorkerHandlers;
   /** Emulated OP-TEEs running now. */
@@ -50,6 +60,18 @@ export interface EmulatedOpteeHost {
 export function createEmulatedOpteeHost(options: EmulatedOpteeHostOptions): EmulatedOpteeHost {
   const wires = new Map<number, EmulatedOptee>();
   let next = 1;
+  // An id the worker does not know is refused, as mailbox's smtStats and virtio's device handlers
+  // refuse theirs: faults set on nothing, or no counters, would pass unnoticed.
+  const get = (id: number): EmulatedOptee => {
+    const optee = wires.get(id);
+    if (optee === undefined) {
+      throw new ScmiConfigError(
+        'id',
+        `no emulated OP-TEE ${String(id)} in this worker (closed, or never opened)`,
+      );
+    }
+    return optee;
+  };
   const handlers = {
     opteeOpen: (memory: SharedArrayBuffer, wireOptions: OpteeWireOptions): number => {
       const optee = new EmulatedOptee({
@@ -75,9 +97,9 @@ export function createEmulatedOpteeHost(options: EmulatedOpteeHostOptions): Emul
       return optee?.stats;
     },
     opteeSetWireFaults: (id: number, rules: readonly OpteeWireFault[]): void => {
-      wires.get(id)?.faults.set(rules);
+      get(id).faults.set(rules);
     },
-    opteeStats: (id: number): EmulatedOpteeStats | undefined => wires.get(id)?.stats,
+    opteeStats: (id: number): EmulatedOpteeStats => get(id).stats,
   };
   return {
     handlers,

@@ -75,7 +75,8 @@ export class TeeContext {
    *
    * @throws (rejects) TeeError: `TEE_ERROR_BAD_STATE` (origin API) on a closed context,
    * `TEE_ERROR_BAD_FORMAT` (origin API) for a malformed UUID, `TEE_ERROR_BAD_STATE` (origin
-   * COMMS) when the TEE answers with the id of a session already open in this context, else the
+   * COMMS) when the TEE answers with the id of a session already open in this context (or, through
+   * `OpteeDriver`, whose ids are the secure world's, in any context of the driver), else the
    * TEE's refusal
    * (`TEE_ERROR_ITEM_NOT_FOUND` from the TEE for an unknown UUID, `TEE_ERROR_ACCESS_DENIED` from
    * the trusted application for a login it does not accept…).

@@ -614,7 +614,11 @@ export class OpteeChannel implements TransportChannel {
     inv.outSize = outSize;
     endSyncWait(inv);
     if (inv.abandoned) {
-      // The transfer is over: a late return. The channel is free again once it is counted.
+      // The transfer is over: a late return. The channel is free again once it is counted, and
+      // goes to the next waiting send at once — inside the driver's delivery, after the driver
+      // gave the OP-TEE thread this invocation held to the calls waiting for one (as Linux's
+      // optee_cq_wait_final does before the invoke returns): the next invocation waits behind
+      // them, in the order the driver keeps.
       this.#countLate(inv);
       this.#releaseAbandoned(inv);
     }
