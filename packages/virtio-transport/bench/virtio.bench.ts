@@ -26,6 +26,9 @@
  * - Throughput at 1, 16 and 64 commands in flight (Base PROTOCOL_VERSION: 4-byte request, 12-byte
  *   response), device in a worker thread and device in the same thread.
  * - Round trip (one command at a time) in worker mode.
+ * - In worker mode, the awaited floor: the floor whose driver awaits a promise per command (a copy
+ *   of the response, as `transact` gives), against the floor, at depth 16 and for the round trip —
+ *   the most any promise-per-command API could reach were SCMI free (information, not a target).
  * - Heap over 1,000,000 commands, in the agent's thread and in the device worker (run with
  *   --expose-gc; `pnpm bench` does: the flag is process-wide, so the worker collects too).
  * - In worker mode, under each throughput and round-trip line, the CPU each thread spent per
@@ -128,6 +131,12 @@ interface Pair {
     readonly asAnswered: FloorDriver;
     readonly perPass: FloorDriver;
   }[];
+  /**
+   * Worker mode only: the `as-answered` floor whose driver awaits a promise per command
+   * (`FloorDriver.runAwaited`): the same ring work, plus the least an awaited command costs — the
+   * ceiling of any API that gives each command a promise, as `transact` does.
+   */
+  readonly awaited?: Subject;
   /** SCMI: core, the transport, the device and the platform. */
   readonly scmi: Subject;
   readonly agent: ScmiAgent;
@@ -166,6 +175,9 @@ async function workerPair(host: WorkerHost): Promise<Pair> {
       perPass: await floorOf('per-pass', workNs),
     });
   }
+  const awaitedWire = VirtioScmiWire.shared(WIRE);
+  await host.call('attachFloor', awaitedWire.handle, CMDQ, true, 'as-answered');
+  const awaitedDriver = new FloorDriver(awaitedWire, CMDQ, true, 'as-answered');
   const deviceWire = VirtioScmiWire.shared(WIRE);
   await attachRemoteVirtioDevice(host, deviceWire, 2);
   const device = new FloorDriver(deviceWire, CMDQ, true);
@@ -185,12 +197,14 @@ async function workerPair(host: WorkerHost): Promise<Pair> {
     device,
     worked: { subject: worked, platformNs },
     sensitivity,
+    awaited: { run: (depth, n) => awaitedDriver.runAwaited(depth, n) },
     scmi: scmiSubject(agent),
     agent,
     deviceCpuNs: async () => ((await host.call('threadCpuNs')) as number | null) ?? undefined,
     close: async () => {
       await agent.remove();
       worked.close();
+      awaitedDriver.close();
       for (const f of sensitivity) {
         f.asAnswered.close();
         f.perPass.close();
@@ -511,6 +525,44 @@ async function floorSensitivity(
   return out;
 }
 
+/**
+ * The ceiling of a promise-per-command API: the floor whose driver awaits a promise per command
+ * against the floor itself (the faster policy of each round), interleaved, at depth 16 and for the
+ * round trip. Returns the medians of the per-round ratios (throughput: awaited / floor; round
+ * trip: awaited / floor), or undefined in a pair without it.
+ */
+async function awaitedCeiling(
+  pair: Pair,
+): Promise<{ throughput: number; roundTrip: number } | undefined> {
+  const awaited = pair.awaited;
+  if (awaited === undefined) return undefined;
+  const subjects = [pair.floor, pair.floorPerPass, awaited];
+  const measure = async (depth: number, n: number): Promise<number[]> => {
+    for (const s of subjects) await timed(s, depth, n); // warm-up
+    const times = subjects.map((): number[] => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < subjects.length; k++) {
+        const i = (round + k) % subjects.length;
+        times[i]?.push(await timed(subjects[i] as Subject, depth, n));
+      }
+    }
+    // Per round: the awaited floor's time over the floor's (the faster policy of the round).
+    return Array.from(
+      { length: ROUNDS },
+      (_, r) =>
+        (times[2]?.[r] as number) / Math.min(times[0]?.[r] as number, times[1]?.[r] as number),
+    );
+  };
+  const tp = (await measure(16, 40_000)).map((x) => 1 / x);
+  const rt = await measure(1, 10_000);
+  const show = (rs: number[]): string =>
+    `${median(rs).toFixed(2)} × floor (rounds ${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`;
+  console.log(
+    `worker      awaited floor (the floor's driver awaiting a promise per command, as any promise API does): depth 16 throughput ${show(tp)}; round trip ${show(rt)}`,
+  );
+  return { throughput: median(tp), roundTrip: median(rt) };
+}
+
 /** Used heap of the agent's thread and of the device worker, each after a full collection. */
 async function heapNow(host: WorkerHost): Promise<{ agent: number; device: number }> {
   (globalThis as { gc?: () => void }).gc?.();
@@ -557,6 +609,7 @@ async function main(): Promise<void> {
     const at16 = await throughput('worker     ', worker);
     const rtt = await roundTrip(worker);
     const sensitivity = await floorSensitivity(worker);
+    const ceiling = await awaitedCeiling(worker);
     const mem = await heap(worker, host);
     await worker.close();
     const same = await sameThreadPair();
@@ -592,6 +645,11 @@ async function main(): Promise<void> {
     console.log(
       `note  floor sensitivity: ${alone(missRt, 'round-trip', missRt?.roundTrip)}; ${alone(missTp, 'depth-16 throughput', missTp?.throughput)}`,
     );
+    if (ceiling !== undefined) {
+      console.log(
+        `note  a promise per command alone (the awaited floor: same rings, no SCMI) reaches ${ceiling.throughput.toFixed(2)} × floor at depth 16 and ${ceiling.roundTrip.toFixed(2)} × floor for the round trip (worker): the most transact's API could reach with SCMI for free`,
+      );
+    }
     console.log(
       `note  against the streaming floor at depth 16 (both ends keep looking while they find work), scmi reaches ${at16.streamingRatio.toFixed(2)} (worker) and ${sameAt16.streamingRatio.toFixed(2)} (same thread)`,
     );
