@@ -465,6 +465,27 @@ async function roundTrip(
 }
 
 /**
+ * Seconds of `n` round trips at `depth` of each subject, per subject and per round: a warm-up run
+ * of each, then {@link ROUNDS} rounds, the order rotated each round so that drift hits every
+ * subject alike.
+ */
+async function interleaved(
+  subjects: readonly Subject[],
+  depth: number,
+  n: number,
+): Promise<number[][]> {
+  for (const s of subjects) await timed(s, depth, n); // warm-up
+  const times = subjects.map((): number[] => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < subjects.length; k++) {
+      const i = (round + k) % subjects.length;
+      times[i]?.push(await timed(subjects[i] as Subject, depth, n));
+    }
+  }
+  return times;
+}
+
+/**
  * How the floor itself moves when its device works a little longer per command: the floor (the
  * faster policy of each round) with {@link SENSITIVITY_NS} of work against the floor without, in
  * interleaved rounds, for the round trip and for throughput at depth 16. Returns, for each amount
@@ -479,18 +500,8 @@ async function floorSensitivity(
     pair.floorPerPass,
     ...rows.flatMap((f) => [f.asAnswered, f.perPass]),
   ];
-  /** Per subject, per round, seconds. */
-  const measure = async (depth: number, n: number): Promise<number[][]> => {
-    for (const s of subjects) await timed(s, depth, n); // warm-up
-    const times = subjects.map((): number[] => []);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (let k = 0; k < subjects.length; k++) {
-        const i = (round + k) % subjects.length;
-        times[i]?.push(await timed(subjects[i] as Subject, depth, n));
-      }
-    }
-    return times;
-  };
+  const measure = (depth: number, n: number): Promise<number[][]> =>
+    interleaved(subjects, depth, n);
   /** The faster policy of round `r` for the pair of subjects at `i` (0: no work). */
   const fastest = (times: number[][], i: number, r: number): number =>
     Math.min(times[2 * i]?.[r] as number, times[2 * i + 1]?.[r] as number);
@@ -538,14 +549,7 @@ async function awaitedCeiling(
   if (awaited === undefined) return undefined;
   const subjects = [pair.floor, pair.floorPerPass, awaited];
   const measure = async (depth: number, n: number): Promise<number[]> => {
-    for (const s of subjects) await timed(s, depth, n); // warm-up
-    const times = subjects.map((): number[] => []);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (let k = 0; k < subjects.length; k++) {
-        const i = (round + k) % subjects.length;
-        times[i]?.push(await timed(subjects[i] as Subject, depth, n));
-      }
-    }
+    const times = await interleaved(subjects, depth, n);
     // Per round: the awaited floor's time over the floor's (the faster policy of the round).
     return Array.from(
       { length: ROUNDS },
