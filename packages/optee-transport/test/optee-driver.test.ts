@@ -578,6 +578,45 @@ describe(OpteeDriver, () => {
     });
   });
 
+  it('should end every withdrawn call even when one caller throws from its onReturn', async () => {
+    // A manual clock: the throw comes out of runTasks instead of an event-loop task.
+    const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads: 2 }, auto: false });
+    const pta = addHoldPta(b.optee);
+    const drive = async <T>(p: Promise<T>): Promise<T> => {
+      await b.clock.runUntilIdle(10);
+      return p;
+    };
+    const s: TeeSession[] = [];
+    for (let i = 0; i < 4; i++) s.push(await drive(openHoldSession(b.context)));
+    const holds = [1, 2].map((l) => holdCall(s[l - 1] as TeeSession, HoldPtaCommand.HOLD, l));
+    await b.clock.runUntilIdle(10);
+    const got: string[] = [];
+    for (const [k, session] of [s[2], s[3]].entries()) {
+      b.driver.submit(
+        (session as TeeSession).id,
+        HoldPtaCommand.ECHO,
+        0,
+        [teeValue(TeeParamType.VALUE_INPUT, 3 + k)],
+        (r) => {
+          got.push(`x${k + 1}:${r.result === (TeeResult.CANCEL as number) ? 'cancel' : r.result}`);
+          if (k === 0) throw new Error('onReturn broke its contract');
+        },
+        () => false,
+      );
+    }
+    await b.clock.runUntilIdle(10);
+    pta.release(1);
+    // The first caller's throw goes on (it broke the contract), after both calls ended.
+    await expect(b.clock.runUntilIdle(10)).rejects.toThrow('onReturn broke its contract');
+    expect(got).toEqual(['x1:cancel', 'x2:cancel']);
+    expect(b.driver.stats.withdrawn).toBe(2);
+    await b.clock.runUntilIdle(10);
+    pta.release();
+    await b.clock.runUntilIdle(10);
+    await drive(Promise.all(holds));
+    await drive(b.close());
+  });
+
   describe('.systemSession (Linux optee_system_session and the call queue)', () => {
     it('should keep the last free thread from a normal call while a system session is open, and let a system call take it', async () => {
       const { b, pta, sys, norm } = await reservationBench(3, 1, 3);

@@ -912,33 +912,49 @@ export class OpteeDriver implements TeeDriver {
     if (this.#pumping) return;
     this.#pumping = true;
     const withdrawn: PendingCall[] = [];
+    let thrown: { error: unknown } | undefined;
     try {
-      const queue = this.#queue;
-      for (let i = 0; i < queue.length;) {
-        const next = queue[i] as PendingCall;
-        if (!next.system) {
-          i++;
-          continue;
-        }
-        queue.splice(i, 1);
-        if (this.#withdraw(next, withdrawn)) continue;
-        if (!this.#post(next)) {
-          // Not one free slot: no call can go.
-          queue.splice(i, 0, next);
-          return;
-        }
+      this.#serveQueue(withdrawn);
+    } catch (error: unknown) {
+      thrown = { error };
+    }
+    this.#pumping = false;
+    // Every withdrawn call ends, even if one caller's onReturn throws (it must not): they are out
+    // of the queue, and nothing else would ever reach them. The first throw goes on after.
+    for (const call of withdrawn) {
+      try {
+        this.#settle(call, failed(TeeResult.CANCEL));
+      } catch (error: unknown) {
+        thrown ??= { error };
       }
-      while (queue.length > 0) {
-        const next = queue.shift() as PendingCall;
-        if (this.#withdraw(next, withdrawn)) continue;
-        if (!this.#post(next)) {
-          queue.unshift(next);
-          return;
-        }
+    }
+    if (thrown !== undefined) throw thrown.error;
+  }
+
+  /** The pump's pass over the queue: system calls first, then the others in order (see `#pump`). */
+  #serveQueue(withdrawn: PendingCall[]): void {
+    const queue = this.#queue;
+    for (let i = 0; i < queue.length;) {
+      const next = queue[i] as PendingCall;
+      if (!next.system) {
+        i++;
+        continue;
       }
-    } finally {
-      this.#pumping = false;
-      for (const call of withdrawn) this.#settle(call, failed(TeeResult.CANCEL));
+      queue.splice(i, 1);
+      if (this.#withdraw(next, withdrawn)) continue;
+      if (!this.#post(next)) {
+        // Not one free slot: no call can go.
+        queue.splice(i, 0, next);
+        return;
+      }
+    }
+    while (queue.length > 0) {
+      const next = queue.shift() as PendingCall;
+      if (this.#withdraw(next, withdrawn)) continue;
+      if (!this.#post(next)) {
+        queue.unshift(next);
+        return;
+      }
     }
   }
 
