@@ -549,6 +549,28 @@ describe(createAgent, () => {
       });
       await agent.remove();
     });
+
+    it('should refuse, sending nothing, an id or permission field that is not an integer from 0 to 0xFFFFFFFF (the writer would send it modulo 2^32)', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const before = h.platform.requests.length;
+      for (const bad of [-1, 1.5, 2 ** 32 + 2, Number.NaN]) {
+        await expect(agent.base.discoverAgent(bad)).rejects.toMatchObject({
+          code: 'E_FIELD_RANGE',
+          message: expect.stringContaining(`agent id ${String(bad)}`) as unknown,
+        });
+      }
+      await expect(agent.base.setDevicePermissions(1, -2, true)).rejects.toMatchObject({
+        code: 'E_FIELD_RANGE',
+        message: expect.stringContaining('device id -2') as unknown,
+      });
+      await expect(agent.base.setProtocolPermissions(1, 0, 0x1_0000_0014, true)).rejects.toThrow(
+        /protocol id 4294967316/,
+      );
+      await expect(agent.base.resetAgentConfiguration(-1, false)).rejects.toThrow(/agent id -1/);
+      expect(h.platform.requests).toHaveLength(before);
+      await agent.remove();
+    });
   });
 
   describe('when probe fails', () => {

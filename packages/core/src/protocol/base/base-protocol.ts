@@ -5,6 +5,21 @@ import { ScmiProtocolId } from '../../wire/protocol-id.js';
 import { ScmiStatus } from '../../wire/status.js';
 import type { ProtocolDriver, ProtocolHandle } from '../protocol-handle.js';
 
+/**
+ * `value` when it is an integer from 0 to 0xFFFFFFFF, the range of the 32-bit field `name` goes
+ * into; the writer would otherwise take any number modulo 2^32 (-1 as 0xFFFFFFFF, 2^32 + 2 as 2)
+ * and send another command than the one asked for.
+ *
+ * @throws ScmiMalformedError `E_FIELD_RANGE` naming `name`.
+ */
+function u32Arg(value: number, name: string): number {
+  if (Number.isInteger(value) && value >= 0 && value <= 0xffffffff) return value;
+  throw new ScmiMalformedError(
+    `${name} ${String(value)} is not an integer from 0 to 0xFFFFFFFF`,
+    'E_FIELD_RANGE',
+  );
+}
+
 /** Bytes of an SCMI short name, NUL included (Linux `SCMI_SHORT_NAME_MAX_SIZE`). */
 const SCMI_SHORT_NAME_SIZE = 16;
 
@@ -235,7 +250,8 @@ export class BaseProtocol {
    * description of agent `id`, as Linux takes it, its id kept in `reportedId`.
    *
    * @throws ScmiStatusError NOT_FOUND for an unknown id (NOT_SUPPORTED on OP-TEE);
-   * ScmiMalformedError `E_TRUNCATED` for an answer shorter than its agent id and 16-byte name.
+   * ScmiMalformedError `E_TRUNCATED` for an answer shorter than its agent id and 16-byte name,
+   * `E_FIELD_RANGE` (nothing sent) for an id that is not an integer from 0 to 0xFFFFFFFF.
    * @example
    * ```ts
    * const a = await agent.base.discoverAgent(2);
@@ -243,6 +259,7 @@ export class BaseProtocol {
    * ```
    */
   public async discoverAgent(id: number): Promise<ScmiAgentInfo> {
+    u32Arg(id, 'agent id');
     const r = new PayloadReader(
       await this.#ph.xfer.transact(BaseMessageId.DISCOVER_AGENT, (w) => w.u32(id), {
         txSize: 4,
@@ -268,12 +285,19 @@ export class BaseProtocol {
     });
   }
 
-  /** BASE_SET_DEVICE_PERMISSIONS (privileged agents only). */
+  /**
+   * BASE_SET_DEVICE_PERMISSIONS (privileged agents only).
+   *
+   * @throws ScmiMalformedError `E_FIELD_RANGE` (nothing sent) for an id that is not an integer
+   * from 0 to 0xFFFFFFFF.
+   */
   public async setDevicePermissions(
     agentId: number,
     deviceId: number,
     allow: boolean,
   ): Promise<void> {
+    u32Arg(agentId, 'agent id');
+    u32Arg(deviceId, 'device id');
     await this.#ph.xfer.transact(
       BaseMessageId.SET_DEVICE_PERMISSIONS,
       (w) =>
@@ -285,13 +309,21 @@ export class BaseProtocol {
     );
   }
 
-  /** BASE_SET_PROTOCOL_PERMISSIONS (privileged agents only). */
+  /**
+   * BASE_SET_PROTOCOL_PERMISSIONS (privileged agents only).
+   *
+   * @throws ScmiMalformedError `E_FIELD_RANGE` (nothing sent) for an id that is not an integer
+   * from 0 to 0xFFFFFFFF.
+   */
   public async setProtocolPermissions(
     agentId: number,
     deviceId: number,
     protocolId: number,
     allow: boolean,
   ): Promise<void> {
+    u32Arg(agentId, 'agent id');
+    u32Arg(deviceId, 'device id');
+    u32Arg(protocolId, 'protocol id');
     await this.#ph.xfer.transact(
       BaseMessageId.SET_PROTOCOL_PERMISSIONS,
       (w) =>
@@ -304,8 +336,14 @@ export class BaseProtocol {
     );
   }
 
-  /** BASE_RESET_AGENT_CONFIGURATION; `resetPermissions` also resets the agent's permissions. */
+  /**
+   * BASE_RESET_AGENT_CONFIGURATION; `resetPermissions` also resets the agent's permissions.
+   *
+   * @throws ScmiMalformedError `E_FIELD_RANGE` (nothing sent) for an agent id that is not an
+   * integer from 0 to 0xFFFFFFFF.
+   */
   public async resetAgentConfiguration(agentId: number, resetPermissions: boolean): Promise<void> {
+    u32Arg(agentId, 'agent id');
     await this.#ph.xfer.transact(
       BaseMessageId.RESET_AGENT_CONFIGURATION,
       (w) => w.u32(agentId).u32(resetPermissions ? 1 : 0),
