@@ -117,6 +117,28 @@ describe('Sensor protocol (0x15)', () => {
       tiny.close();
     });
 
+    it('should return at most 0xfff descriptors per reply, reserved bits 15:12 zero, on a link that holds more', () => {
+      const many: SensorConfig[] = Array.from({ length: 4200 }, (_, i) => ({
+        name: `s${i}`,
+        type: 2,
+        value: { kind: 'constant', value: i },
+      }));
+      const big = sensorHarness(many);
+      big.connect(1, true, 200_000);
+      const first = big.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [0]);
+      expect(first.status).toBe(ScmiStatus.SUCCESS);
+      const flags = defined(first.words[0]);
+      expect(flags & 0xfff).toBe(4095);
+      expect((flags >>> 12) & 0xf).toBe(0);
+      expect(flags >>> 16).toBe(4200 - 4095);
+      expect(first.words).toHaveLength(1 + 7 * 4095);
+      const { sensors, calls } = describeSensors(big);
+      expect(calls).toBe(2);
+      expect(sensors).toHaveLength(4200);
+      expect(sensors[4199]?.name).toBe('s4199');
+      big.close();
+    });
+
     it('should answer INVALID_PARAMETERS from the end on (as SCP-firmware and scmi-tests)', () => {
       expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [3]).words[0]).toBe(1);
       expect(h.call(SENSOR, SensorMessageId.DESCRIPTION_GET, [4]).status).toBe(

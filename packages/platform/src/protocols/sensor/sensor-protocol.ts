@@ -274,7 +274,14 @@ export class SensorProtocol implements ProtocolServer {
     // scmi-tests v2 (test_m005: desc_index = total → INVALID_PARAMETERS) expect.
     if (index >= all) return fail(ScmiStatus.INVALID_PARAMETERS);
     const left = all - index;
-    const n = Math.min(left, this.#p.fit(req, 4, DESCRIPTOR), this.#p.behaviour.multiPartMax);
+    // num_sensor_flags: bits 11:0 the descriptors returned, 15:12 reserved, 31:16 remaining
+    // (DEN0056): a link that holds more than 0xfff still gets 0xfff, the rest in the next parts.
+    const n = Math.min(
+      left,
+      this.#p.fit(req, 4, DESCRIPTOR),
+      this.#p.behaviour.multiPartMax,
+      0xfff,
+    );
     const parts = [words(n | ((left - n) << 16))];
     for (let id = index; id < index + n; id++) {
       const s = this.#sensors[id] as SensorConfig;
