@@ -69,6 +69,7 @@ import {
   type UsedElement,
 } from '@scmi-ts/virtio-transport';
 import { Container } from 'inversify';
+import { ChannelRuntime } from '../../core/src/transfer/transfer-engine.js';
 import { FuzzDevice, type QueueModel } from './support/fuzz-device.js';
 
 /** Cases in the suite's run: the whole file takes a few seconds on two cores. */
@@ -215,6 +216,17 @@ async function runCase(seed: number): Promise<string[]> {
         `buffer 0x${addr.toString(16)} freed before the reset's acknowledgement`,
       );
     free.call(this, addr);
+  });
+
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with its channel as `this`
+  const failInFlight = ChannelRuntime.prototype.failInFlight;
+  const lostSpy = jest.spyOn(ChannelRuntime.prototype, 'failInFlight').mockImplementation(function (
+    this: ChannelRuntime,
+    error: unknown,
+  ) {
+    // The commands in flight on the cmdq are abandoned from now on (not at their deadline).
+    if (this.direction === 'a2p' && device.cmdq !== undefined) device.lostInFlight(device.cmdq);
+    return failInFlight.call(this, error);
   });
 
   let agent: ScmiAgent | undefined;
@@ -580,6 +592,7 @@ async function runCase(seed: number): Promise<string[]> {
   } finally {
     takeSpy.mockRestore();
     freeSpy.mockRestore();
+    lostSpy.mockRestore();
     // After a throw: remove the agent all the same, without waiting on a removal that hangs.
     if (agent !== undefined) {
       watch(agent.remove());

@@ -26,6 +26,11 @@ export interface HeldChain {
   readonly writeAddr: number;
   /** Bytes the chain lets the device write. */
   readonly writeBytes: number;
+  /**
+   * Its command was failed before its deadline (core's `failInFlight`: the device failed or the
+   * cmdq broke): abandoned from then on, as a command that timed out.
+   */
+  lost: boolean;
 }
 
 /** A used element as the device published it (id and length as they are in the ring). */
@@ -311,6 +316,7 @@ export class FuzzDevice {
           header,
           writeAddr: chain.writeAddr[0] as number,
           writeBytes: chain.writeBytes,
+          lost: false,
         });
       }
     }
@@ -457,8 +463,13 @@ export class FuzzDevice {
     // A polling command checks its deadline once per poll, every `yieldQuantumMs`: up to one
     // poll late.
     const deadline = held.poppedAt + this.#rxTimeoutMs;
-    const timedOut =
-      now > deadline + this.#deadlineSlackMs ? true : now < deadline ? false : undefined;
+    const timedOut = held.lost
+      ? true
+      : now > deadline + this.#deadlineSlackMs
+        ? true
+        : now < deadline
+          ? false
+          : undefined;
     // Returned unanswered: refused (`invalid`) while its command waits, nothing once abandoned.
     if (len === 0) return element(timedOut === true ? none : timedOut === false ? one : maybe);
     // Too short for a header and a status, or another command's header: refused.
@@ -467,6 +478,14 @@ export class FuzzDevice {
     if (timedOut === true) return element(one);
     if (timedOut === false) return element(none, one, one);
     return element(maybe, maybe, one);
+  }
+
+  /**
+   * Core failed every command in flight on `q` at once (`failInFlight`, after the driver took what
+   * the device had returned): the chains the device holds now belong to abandoned commands.
+   */
+  public lostInFlight(q: QueueModel): void {
+    for (const held of q.held.values()) held.lost = true;
   }
 
   /** Sets DEVICE_NEEDS_RESET and signals a configuration change. */
