@@ -307,7 +307,8 @@ export class OpteeDriver implements TeeDriver {
   }
 
   /**
-   * @inheritDoc
+   * Opens a session on the trusted application `uuid` with `login` (see
+   * {@link TeeDriver.openSession}).
    *
    * The session ids are the secure world's, one namespace for every context of the driver: an
    * answer SUCCESS with the id of a session the driver has open (a confused or hostile secure

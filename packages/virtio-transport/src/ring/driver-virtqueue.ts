@@ -306,7 +306,12 @@ export class DriverVirtqueue {
    * const { unread, uncounted } = vq.unreadUsedNow();
    * ```
    */
-  public unreadUsedNow(): { readonly unread: number; readonly uncounted: number } {
+  public unreadUsedNow(): {
+    /** As {@link DriverVirtqueue.unreadUsed}: written by the device, not read. */
+    readonly unread: number;
+    /** As {@link DriverVirtqueue.uncountedUsed}: of those, the ones nothing counted yet. */
+    readonly uncounted: number;
+  } {
     if (this.#broken !== undefined) return { unread: 0, uncounted: 0 };
     const pending = (this.ring.loadUsedIdx() - this.#lastUsed) & 0xffff;
     if (pending > this.#inFlight) return { unread: 0, uncounted: 0 };
