@@ -535,6 +535,7 @@ describe(TransferEngine, () => {
       const { channel, p2a, transport, engine, xfer, clock } = setup();
       const error = lost();
       expect(p2a.failInFlight(error)).toBe(0);
+      expect([channel.lost, p2a.lost]).toEqual([undefined, error]); // the A2P channel is sound
       const x = xfer();
       const done = failure(engine.doWithResponse(channel, x));
       transport.answer();

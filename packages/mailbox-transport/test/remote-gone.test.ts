@@ -106,6 +106,10 @@ describe('the platform end gone (SharedMailboxController.markRemoteGone)', () =>
       expect(await vendor).toBe('E_MBOX_REMOTE_GONE');
       expect(await settle(agent.base.discoverSubVendor())).toBe('E_MBOX_REMOTE_GONE');
       expect(channelStats(agent, 'a2p:0')).toMatchObject({ failed: 2, timeouts: 0 });
+      expect(agent.diagnostics.channels.map((c) => c.lost)).toEqual([
+        expect.objectContaining({ code: 'E_MBOX_REMOTE_GONE' }),
+        expect.objectContaining({ code: 'E_MBOX_REMOTE_GONE' }),
+      ]);
       const removing = agent.remove();
       await hand.clock.runUntilIdle();
       await removing;

@@ -415,6 +415,11 @@ describe('virtio transport (same thread)', () => {
       const a2p = stats(agent, 'a2p:0');
       expect([a2p.failed, a2p.timeouts]).toEqual([2, 0]);
       expect(h.wire.driverDiagnostics.state).toBe('failed');
+      // The agent's diagnostics say why each channel is lost.
+      expect(agent.diagnostics.channels.map((c) => [c.label, c.lost?.message])).toEqual([
+        ['a2p:0', expect.stringContaining('the virtio device is not live')],
+        ['p2a:0', expect.stringContaining('the virtio device is not live')],
+      ]);
       // A later command fails at once too; removal reclaims everything (the end closed).
       await expect(agent.base.discoverSubVendor()).rejects.toMatchObject({
         code: 'E_VIRTIO_DEVICE',

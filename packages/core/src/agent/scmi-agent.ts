@@ -31,6 +31,13 @@ export interface ChannelDiagnostics {
   readonly direction: ChannelDirection;
   /** Messages the channel carries at once (as its transport says). */
   readonly maxInFlight: number;
+  /**
+   * Why the channel is lost for good: the error its transport gave core's `RxSink.failInFlight`
+   * (the other end gone — a device that needs a reset, a platform thread that died); undefined
+   * while it is sound. A command for a lost A2P channel fails at once with it; after a P2A loss a
+   * command's delayed-response wait does.
+   */
+  readonly lost: Error | undefined;
   /** Its counters. */
   readonly stats: ChannelStats;
 }
@@ -273,6 +280,7 @@ export class ScmiAgent {
         id: c.id,
         direction: c.direction,
         maxInFlight: c.transport?.maxInFlight ?? 0,
+        lost: c.lost,
         stats: c.counters.snapshot(),
       })),
       notifications: this.#p.hub.stats,

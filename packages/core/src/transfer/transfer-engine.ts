@@ -85,7 +85,8 @@ export class ChannelRuntime implements RxSink {
 
   /**
    * @internal What the transport's first {@link RxSink.failInFlight} on this channel gave (as
-   * core fails transfers with it); undefined while the channel is sound.
+   * core fails transfers with it); undefined while the channel is sound. Core sends nothing more
+   * on a lost A2P channel (see `begin`); the agent's diagnostics show it.
    */
   public get lost(): Error | undefined {
     return this.#lost;
@@ -860,8 +861,8 @@ export class TransferEngine implements XferOwner {
       `the other end of ${channel.label} will not answer`,
     );
     const a2p = channel.direction === 'a2p';
-    if (a2p) channel.markLost(error);
-    else this.#delayedResponsesLost ??= error;
+    channel.markLost(error);
+    if (!a2p) this.#delayedResponsesLost ??= error;
     let failed = 0;
     for (const xfer of [...this.pool.pending()]) {
       // A command whose send still waits (not on the wire) is the transport's to refuse.
