@@ -78,7 +78,12 @@ export type { ServeWorkerOptions, WorkerHandlers } from './worker/worker-entry.j
 export type { StartWorkerOptions } from './worker/worker-host.js';
 
 export { RevokedError } from '@scmi-ts/devres';
-export { channelFor, refuseUnknownKeys, validateAgentConfig } from './agent/agent-config.js';
+export {
+  channelFor,
+  optionKeys,
+  refuseUnknownKeys,
+  validateAgentConfig,
+} from './agent/agent-config.js';
 export { createAgent } from './agent/create-agent.js';
 export { ScmiAgent } from './agent/scmi-agent.js';
 export { RxGuard } from './channel/rx-guard.js';

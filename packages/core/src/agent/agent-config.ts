@@ -116,6 +116,21 @@ const AGENT_KEYS: ReadonlySet<string> = new Set([
 const CHANNEL_KEYS: ReadonlySet<string> = new Set(['id', 'protocols', 'polling', 'transport']);
 
 /**
+ * The option names of `T` as a set for {@link refuseUnknownKeys}, from a record the compiler checks
+ * against `T`: every key of `T` must be there and nothing else may be, so an option added to the
+ * interface without being added here (or the reverse) does not compile.
+ *
+ * @example
+ * ```ts
+ * const CONFIG_KEYS = optionKeys<MyTransportConfig>({ wire: true, queueSize: true });
+ * refuseUnknownKeys(section, CONFIG_KEYS, 'transportConfig');
+ * ```
+ */
+export function optionKeys<T>(keys: Record<keyof T, true>): ReadonlySet<string> {
+  return new Set(Object.keys(keys));
+}
+
+/**
  * Refuses a key `record` does not know, naming it under `field` (the key alone when `field` is
  * empty): a misspelt option (`rxTimeoutMS`, a transport's `cmdqsize`) would otherwise leave the
  * default in force unnoticed. For transports too, whose `validateConfig` and

@@ -1,4 +1,9 @@
-import { ScmiConfigError, refuseUnknownKeys, type ChannelDirection } from '@scmi-ts/core';
+import {
+  ScmiConfigError,
+  optionKeys,
+  refuseUnknownKeys,
+  type ChannelDirection,
+} from '@scmi-ts/core';
 import {
   SMT_CHANNEL_FREE,
   SMT_DEFAULT_AREA_SIZE,
@@ -60,16 +65,14 @@ export interface SmtChannelSpec {
 
 // Every key of a channel spec, as a record the compiler checks against the interface: a field
 // added there without being added here (or the reverse) does not compile.
-const SMT_CHANNEL_SPEC_KEYS: ReadonlySet<string> = new Set(
-  Object.keys({
-    direction: true,
-    id: true,
-    offset: true,
-    mailbox: true,
-    replyMailbox: true,
-    ackMailbox: true,
-  } satisfies Record<keyof SmtChannelSpec, true>),
-);
+const SMT_CHANNEL_SPEC_KEYS: ReadonlySet<string> = optionKeys<SmtChannelSpec>({
+  direction: true,
+  id: true,
+  offset: true,
+  mailbox: true,
+  replyMailbox: true,
+  ackMailbox: true,
+});
 
 /**
  * Checks that a hand-built layout's channel spec `c` (at `at`, e.g.

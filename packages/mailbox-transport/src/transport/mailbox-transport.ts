@@ -1,6 +1,7 @@
 import {
   ScmiConfigError,
   ScmiTransportError,
+  optionKeys,
   refuseUnknownKeys,
   type ChannelSetup,
   type Transport,
@@ -68,26 +69,20 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 // Every key of the section, of its wire and of the wire's layout, as records the compiler checks
 // against the interfaces: an option added there without being added here (or the reverse) does
 // not compile. (A layout's channel specs: `checkSmtChannelSpecShape`.)
-const CONFIG_KEYS: ReadonlySet<string> = new Set(
-  Object.keys({
-    wire: true,
-    freeWaitMs: true,
-  } satisfies Record<keyof MailboxTransportConfig, true>),
-);
-const WIRE_KEYS: ReadonlySet<string> = new Set(
-  Object.keys({
-    layout: true,
-    controller: true,
-    monitor: true,
-  } satisfies Record<keyof MailboxWire, true>),
-);
-const LAYOUT_KEYS: ReadonlySet<string> = new Set(
-  Object.keys({
-    memory: true,
-    areaSize: true,
-    channels: true,
-  } satisfies Record<keyof SmtWireLayout, true>),
-);
+const CONFIG_KEYS: ReadonlySet<string> = optionKeys<MailboxTransportConfig>({
+  wire: true,
+  freeWaitMs: true,
+});
+const WIRE_KEYS: ReadonlySet<string> = optionKeys<MailboxWire>({
+  layout: true,
+  controller: true,
+  monitor: true,
+});
+const LAYOUT_KEYS: ReadonlySet<string> = optionKeys<SmtWireLayout>({
+  memory: true,
+  areaSize: true,
+  channels: true,
+});
 
 /**
  * Checks a wire layout as the agent is about to use it (whoever built it: the wire factories, or a

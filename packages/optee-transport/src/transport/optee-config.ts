@@ -1,4 +1,4 @@
-import { ScmiConfigError, refuseUnknownKeys } from '@scmi-ts/core';
+import { ScmiConfigError, optionKeys, refuseUnknownKeys } from '@scmi-ts/core';
 import type { OpteeDriver } from '../driver/optee-driver.js';
 import type { TeeDriver } from '../tee/tee-driver.js';
 import { checkMsgBufferSize } from '../wire/pta-scmi.js';
@@ -113,21 +113,17 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 // Every key of each section, as records the compiler checks against the interfaces: an option
 // added there without being added here (or the reverse) does not compile.
-const CONFIG_KEYS: ReadonlySet<string> = new Set(
-  Object.keys({
-    tee: true,
-    staticShmem: true,
-    busyTimeoutMs: true,
-    syncWaitMs: true,
-    msgBufferSize: true,
-  } satisfies Record<keyof OpteeTransportConfig, true>),
-);
-const CHANNEL_KEYS: ReadonlySet<string> = new Set(
-  Object.keys({
-    opteeChannelId: true,
-    shmem: true,
-  } satisfies Record<keyof OpteeChannelConfig, true>),
-);
+const CONFIG_KEYS: ReadonlySet<string> = optionKeys<OpteeTransportConfig>({
+  tee: true,
+  staticShmem: true,
+  busyTimeoutMs: true,
+  syncWaitMs: true,
+  msgBufferSize: true,
+});
+const CHANNEL_KEYS: ReadonlySet<string> = optionKeys<OpteeChannelConfig>({
+  opteeChannelId: true,
+  shmem: true,
+});
 
 // Every operation the transport calls: `submit` starts each message's invocation, so a driver
 // without it would pass setup and then fail every send.

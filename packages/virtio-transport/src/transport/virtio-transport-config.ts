@@ -1,4 +1,4 @@
-import { ScmiConfigError, SharedDoorbell, refuseUnknownKeys } from '@scmi-ts/core';
+import { ScmiConfigError, SharedDoorbell, optionKeys, refuseUnknownKeys } from '@scmi-ts/core';
 import { isQueueSize } from '../layout/split-ring-layout.js';
 import { VirtioScmiWire } from '../wire/virtio-scmi-wire.js';
 
@@ -99,26 +99,22 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 // Every key of the section and of its `features`, as records the compiler checks against the
 // interfaces: an option added there without being added here (or the reverse) does not compile.
-const CONFIG_KEYS: ReadonlySet<string> = new Set(
-  Object.keys({
-    wire: true,
-    cmdqSize: true,
-    eventqSize: true,
-    features: true,
-    handshakeTimeoutMs: true,
-    resetTimeoutMs: true,
-    slotWaitMs: true,
-    pollAfterDrain: true,
-    pollWindowUs: true,
-  } satisfies Record<keyof VirtioTransportConfig, true>),
-);
-const FEATURE_KEYS: ReadonlySet<string> = new Set(
-  Object.keys({
-    p2a: true,
-    eventIdx: true,
-    indirectDesc: true,
-  } satisfies Record<keyof VirtioDriverFeatureOptions, true>),
-);
+const CONFIG_KEYS: ReadonlySet<string> = optionKeys<VirtioTransportConfig>({
+  wire: true,
+  cmdqSize: true,
+  eventqSize: true,
+  features: true,
+  handshakeTimeoutMs: true,
+  resetTimeoutMs: true,
+  slotWaitMs: true,
+  pollAfterDrain: true,
+  pollWindowUs: true,
+});
+const FEATURE_KEYS: ReadonlySet<string> = optionKeys<VirtioDriverFeatureOptions>({
+  p2a: true,
+  eventIdx: true,
+  indirectDesc: true,
+});
 
 function positive(v: unknown, field: string, fallback: number): number {
   if (v === undefined) return fallback;
