@@ -1,12 +1,12 @@
-import {
-  ScmiMessageType,
-  headerToken,
-  headerType,
-  type TransportChannel,
-  type Xfer,
-} from '@scmi-ts/core';
+import { ScmiMessageType, headerToken, headerType, type TransportChannel } from '@scmi-ts/core';
 import type { TransportFixture } from '@scmi-ts/conformance';
-import { decorateTransport, forwardChannel, type ChannelDecorator } from './decorate-transport.js';
+import {
+  decorateTransport,
+  forwardChannel,
+  forwardTrackingInFlight,
+  type ChannelDecorator,
+  type SentTransfer,
+} from './decorate-transport.js';
 import { loopbackFixture } from './loopback-fixture.js';
 
 /** Options of the deliberately broken fixtures below. */
@@ -58,7 +58,7 @@ export function misroutedLateReplyFixture(
   return decoratedLoopback(async (setup, open) => {
     // The transfers sent on this channel whose markTxDone core has not called yet, oldest
     // first, with the header each was sent with (an Xfer is reused once it is put back).
-    const inFlight: { readonly xfer: Xfer; readonly header: number }[] = [];
+    const inFlight: SentTransfer[] = [];
     const rx = (header: number, ctx2: unknown): void => {
       const isResponse =
         setup.direction === 'a2p' && headerType(header) === ScmiMessageType.COMMAND;
@@ -85,17 +85,7 @@ export function misroutedLateReplyFixture(
         failInFlight: (error) => setup.sink.failInFlight(error),
       },
     });
-    return forwardChannel(channel, {
-      send: (xfer) => {
-        inFlight.push({ xfer, header: xfer.header });
-        return channel.send(xfer);
-      },
-      markTxDone: (xfer, error) => {
-        const i = inFlight.findIndex((t) => t.xfer === xfer);
-        if (i >= 0) inFlight.splice(i, 1);
-        channel.markTxDone(xfer, error);
-      },
-    });
+    return forwardTrackingInFlight(channel, inFlight);
   });
 }
 

@@ -4,12 +4,15 @@ import {
   type RxSink,
   type Transport,
   type TransportChannel,
-  type Xfer,
 } from '@scmi-ts/core';
 import type { FixtureEnds, TransportFixture, WorkerFixtureSession } from '@scmi-ts/conformance';
 import { mailboxFixture } from '../../../mailbox-transport/test/support/fixture.js';
 import type { BrokenFixtureOptions } from './broken-fixtures.js';
-import { decorateTransport, forwardChannel } from './decorate-transport.js';
+import {
+  decorateTransport,
+  forwardTrackingInFlight,
+  type SentTransfer,
+} from './decorate-transport.js';
 
 /**
  * The mailbox transport's fixture (a worker thread running the platform and the SMT responders),
@@ -88,7 +91,7 @@ export function hiddenBadMessagesFixture(options: BrokenFixtureOptions = {}): Tr
     let hidden = 0;
     const transport = decorateTransport(ends.transport, async (setup, open) => {
       if (!broken || setup.direction !== 'a2p') return open(setup);
-      const inFlight: { readonly xfer: Xfer; readonly header: number }[] = [];
+      const inFlight: SentTransfer[] = [];
       const sink: RxSink = {
         rx: (header, ctx) => {
           const own =
@@ -103,17 +106,7 @@ export function hiddenBadMessagesFixture(options: BrokenFixtureOptions = {}): Tr
         failInFlight: (error) => setup.sink.failInFlight(error),
       };
       const channel: TransportChannel = await open({ ...setup, sink });
-      return forwardChannel(channel, {
-        send: (xfer) => {
-          inFlight.push({ xfer, header: xfer.header });
-          return channel.send(xfer);
-        },
-        markTxDone: (xfer, error) => {
-          const i = inFlight.findIndex((t) => t.xfer === xfer);
-          if (i >= 0) inFlight.splice(i, 1);
-          channel.markTxDone(xfer, error);
-        },
-      });
+      return forwardTrackingInFlight(channel, inFlight);
     });
     return {
       ...ends,

@@ -1,4 +1,4 @@
-import type { ChannelSetup, Transport, TransportChannel } from '@scmi-ts/core';
+import type { ChannelSetup, Transport, TransportChannel, Xfer } from '@scmi-ts/core';
 
 /**
  * Builds the channel a decorated transport hands core for `setup`: `open` sets up the inner
@@ -58,4 +58,31 @@ export function forwardChannel(
   const poll = inner.pollDone?.bind(inner);
   if (poll !== undefined) channel.pollDone = poll;
   return { ...channel, ...overrides };
+}
+
+/** A transfer sent on a channel, and the header it was sent with (an Xfer is reused once put back). */
+export interface SentTransfer {
+  readonly xfer: Xfer;
+  readonly header: number;
+}
+
+/**
+ * {@link forwardChannel} of `inner` that keeps `inFlight` up to date: each transfer sent is
+ * appended (oldest first) and removed when core calls its `markTxDone`.
+ */
+export function forwardTrackingInFlight(
+  inner: TransportChannel,
+  inFlight: SentTransfer[],
+): TransportChannel {
+  return forwardChannel(inner, {
+    send: (xfer) => {
+      inFlight.push({ xfer, header: xfer.header });
+      return inner.send(xfer);
+    },
+    markTxDone: (xfer, error) => {
+      const i = inFlight.findIndex((t) => t.xfer === xfer);
+      if (i >= 0) inFlight.splice(i, 1);
+      inner.markTxDone(xfer, error);
+    },
+  });
 }
