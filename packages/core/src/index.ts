@@ -12,6 +12,8 @@ export type {
   AgentDiagnostics,
   AgentEvents,
   ChannelDiagnostics,
+  ChannelLoss,
+  ChannelLossListener,
   PoolStats,
   RemoveOptions,
 } from './agent/scmi-agent.js';

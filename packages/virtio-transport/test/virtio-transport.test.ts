@@ -405,9 +405,15 @@ describe('virtio transport (same thread)', () => {
       expect(stats(agent, 'a2p:0').completed).toBe(stats(agent, 'a2p:0').sent - 1); // rate: answered
       const outcomes: unknown[] = [];
       void Promise.all([vendor, rate]).then((o) => outcomes.push(...o));
+      const told: [string, Error][] = [];
+      agent.onLost(({ label, error }) => void told.push([label, error]));
       h.device.close(); // its end closed: nothing will come back
       await h.clock.runTasks();
       expect(h.clock.now()).toBe(start); // no time passed: not a timeout
+      expect(told).toEqual([
+        ['a2p:0', expect.objectContaining({ code: 'E_VIRTIO_DEVICE' })],
+        ['p2a:0', expect.objectContaining({ code: 'E_VIRTIO_DEVICE' })],
+      ]); // onLost: each channel once
       expect(outcomes).toEqual([
         expect.objectContaining({ code: 'E_VIRTIO_DEVICE' }),
         expect.objectContaining({ code: 'E_VIRTIO_DEVICE' }),

@@ -1,4 +1,10 @@
-import { RevokedError, type Device, type Devres, type DevresGroup } from '@scmi-ts/devres';
+import {
+  RevokedError,
+  isPromiseLike,
+  type Device,
+  type Devres,
+  type DevresGroup,
+} from '@scmi-ts/devres';
 import type { ChannelDirection } from '../channel/transport.js';
 import type { ChannelStats } from '../diagnostics/channel-counters.js';
 import type { ContainedLogger } from '../diagnostics/logger.js';
@@ -42,6 +48,43 @@ export interface ChannelDiagnostics {
   readonly stats: ChannelStats;
 }
 
+/**
+ * A channel lost for good, as {@link ScmiAgent.onLost} tells it: the channel's identity and the
+ * error its transport gave core's `RxSink.failInFlight` (the same as
+ * {@link ChannelDiagnostics.lost}).
+ *
+ * @example
+ * ```ts
+ * agent.onLost((loss: ChannelLoss) => {
+ *   if (loss.direction === 'a2p') console.error(`no command will be answered: ${loss.error.message}`);
+ * });
+ * ```
+ */
+export interface ChannelLoss {
+  /** `a2p:0`, `p2a:0`… */
+  readonly label: string;
+  /** The channel id. */
+  readonly id: number;
+  /** The direction. */
+  readonly direction: ChannelDirection;
+  /** Why: the transport's error (e.g. virtio `E_VIRTIO_DEVICE`, mailbox `E_MBOX_REMOTE_GONE`). */
+  readonly error: Error;
+}
+
+/**
+ * A listener of {@link ScmiAgent.onLost}. What it returns is ignored, but a throw or a rejected
+ * promise is contained and counted in `diagnostics.lossListenerErrors`.
+ *
+ * @example
+ * ```ts
+ * const listener: ChannelLossListener = async ({ label }) => {
+ *   await report(`${label} lost`); // a rejection is counted, never unhandled
+ * };
+ * agent.onLost(listener);
+ * ```
+ */
+export type ChannelLossListener = (loss: ChannelLoss) => void | Promise<void>;
+
 /** Use of the transfer pool. */
 export interface PoolStats {
   /** Transfers in the pool. */
@@ -65,6 +108,8 @@ export interface AgentDiagnostics {
    * logger fails nothing core was doing when it logged (a probe, a command), and counted here.
    */
   readonly loggerErrors: number;
+  /** Calls of {@link ScmiAgent.onLost} listeners that threw or rejected: contained, counted here. */
+  readonly lossListenerErrors: number;
 }
 
 /** The notification API of an agent. */
@@ -140,10 +185,18 @@ export class ScmiAgent {
   readonly #p: AgentParts;
   #revoked = false;
   #removal: Promise<void> | undefined;
+  /** Each `onLost` subscription, with the channels it has been told of. */
+  readonly #lossListeners = new Set<LossSubscription>();
+  #lossTellingScheduled = false;
+  #lossListenerErrors = 0;
 
   /** @internal Created by `createAgent`. */
   public constructor(parts: AgentParts) {
     this.#p = parts;
+    for (const channel of parts.channels) {
+      // Called inside the transport's failInFlight (its RX guard): only schedules the telling.
+      channel.onFirstLoss = () => this.#scheduleLossTelling();
+    }
   }
 
   /** The device name. */
@@ -271,6 +324,94 @@ export class ScmiAgent {
     };
   }
 
+  /**
+   * Tells `listener` of every channel of this agent that is lost for good — its transport said
+   * the other end is gone (core's `RxSink.failInFlight`: a virtio device that needs a reset, a
+   * platform thread that died) — so a test tool learns of a dead platform without polling
+   * `diagnostics` or sending a command. Returns a function that unsubscribes (idempotent, never
+   * throws, also after removal).
+   *
+   * Each subscription is told of each lost channel exactly once, with the error the channel was
+   * first lost with; a channel lost before the subscription (during the probe, say) is told too.
+   * Listeners run on a microtask after the loss, never inside the transport's callback, in
+   * subscription order; none is called once {@link ScmiAgent.remove} has started (a listener that
+   * removes the agent is the last one called). A throw or rejection of a listener is contained
+   * and counted in `diagnostics.lossListenerErrors`: the others are still told.
+   *
+   * @throws RevokedError after removal; ScmiError `E_ARGUMENT` when `listener` is not a function.
+   * @example
+   * ```ts
+   * const stop = agent.onLost(({ label, error }) => {
+   *   console.error(`${label} lost: ${error.message}`);
+   *   void agent.remove({ disableNotifications: false }); // nothing would answer the disables
+   * });
+   * // …
+   * stop();
+   * ```
+   */
+  public onLost(listener: ChannelLossListener): () => void {
+    this.#live('onLost');
+    const given: unknown = listener;
+    if (typeof given !== 'function') {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `${this.name} onLost: the listener must be a function, not ${given === null ? 'null' : typeof given}`,
+      );
+    }
+    const subscription: LossSubscription = { listener, told: new Set() };
+    this.#lossListeners.add(subscription);
+    if (this.#p.channels.some((c) => c.lost !== undefined)) this.#scheduleLossTelling();
+    return () => {
+      this.#lossListeners.delete(subscription);
+    };
+  }
+
+  /** One microtask tells every subscription of every lost channel it has not been told of. */
+  #scheduleLossTelling(): void {
+    if (this.#lossTellingScheduled) return;
+    this.#lossTellingScheduled = true;
+    queueMicrotask(() => {
+      this.#lossTellingScheduled = false;
+      this.#tellLosses();
+    });
+  }
+
+  #tellLosses(): void {
+    for (const channel of this.#p.channels) {
+      const error = channel.lost;
+      if (error === undefined) continue;
+      const loss: ChannelLoss = {
+        label: channel.label,
+        id: channel.id,
+        direction: channel.direction,
+        error,
+      };
+      // A snapshot: a listener may subscribe or unsubscribe others (a new one is told on its own
+      // microtask, scheduled by onLost).
+      for (const subscription of [...this.#lossListeners]) {
+        // Re-read on each call: a listener may start the removal.
+        if (this.#removal !== undefined || this.#revoked) return;
+        if (!this.#lossListeners.has(subscription) || subscription.told.has(channel)) continue;
+        subscription.told.add(channel);
+        this.#callLossListener(subscription.listener, loss);
+      }
+    }
+  }
+
+  #callLossListener(listener: ChannelLossListener, loss: ChannelLoss): void {
+    try {
+      const r: unknown = listener(loss);
+      // Any thenable: its rejection is counted here, never left unhandled.
+      if (isPromiseLike(r)) {
+        Promise.resolve(r).catch(() => {
+          this.#lossListenerErrors++;
+        });
+      }
+    } catch {
+      this.#lossListenerErrors++;
+    }
+  }
+
   /** A snapshot of every counter. */
   public get diagnostics(): AgentDiagnostics {
     const pool = this.#p.engine.pool;
@@ -286,6 +427,7 @@ export class ScmiAgent {
       notifications: this.#p.hub.stats,
       pool: { size: pool.size, inUse: pool.inUse, waiting: pool.waiting },
       loggerErrors: this.#p.logger.throws,
+      lossListenerErrors: this.#lossListenerErrors,
     };
   }
 
@@ -341,4 +483,10 @@ export class ScmiAgent {
     if (this.#revoked)
       throw new RevokedError(`${this.name} ${what}`, `${this.name} has been removed`);
   }
+}
+
+/** One {@link ScmiAgent.onLost} subscription and the channels it has been told of. */
+interface LossSubscription {
+  readonly listener: ChannelLossListener;
+  readonly told: Set<ChannelRuntime>;
 }

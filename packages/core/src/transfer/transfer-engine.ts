@@ -92,9 +92,17 @@ export class ChannelRuntime implements RxSink {
     return this.#lost;
   }
 
-  /** @internal Keeps the first loss of the channel. */
+  /**
+   * @internal Called once, synchronously, when the channel is first marked lost (the agent
+   * defers its loss listeners from here; see `ScmiAgent.onLost`). Must not throw.
+   */
+  public onFirstLoss: ((channel: ChannelRuntime) => void) | undefined = undefined;
+
+  /** @internal Keeps the first loss of the channel (and tells `onFirstLoss` of it). */
   public markLost(error: Error): void {
-    this.#lost ??= error;
+    if (this.#lost !== undefined) return;
+    this.#lost = error;
+    this.onFirstLoss?.(this);
   }
 
   /** @internal */

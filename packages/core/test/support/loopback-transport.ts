@@ -137,6 +137,22 @@ export class LoopbackChannel implements TransportChannel {
     }
   }
 
+  /**
+   * The other end is gone for good: tells core through the channel's `failInFlight`, inside the
+   * RX guard as a transport does (counted as refused after quiesce). Returns what core failed.
+   */
+  loseOtherEnd(error: Error): number {
+    if (!this.guard.enter()) {
+      this.#setup.counters.refusedAfterQuiesce++;
+      return 0;
+    }
+    try {
+      return this.#setup.sink.failInFlight(error);
+    } finally {
+      this.guard.exit();
+    }
+  }
+
   fetchResponse(xfer: Xfer, ctx: unknown): void {
     let bytes = ctx as Uint8Array | undefined;
     if (bytes === undefined) {
