@@ -246,6 +246,24 @@ describe('Base protocol (0x10)', () => {
       expect(readClock(1)).toBe(ScmiStatus.SUCCESS);
     });
 
+    it('should answer SUCCESS to denying a device the agent cannot access, changing nothing (as SCP-firmware; scmi-tests test_b012 expects NOT_FOUND)', () => {
+      // Agent 2 (PSCI) may use power domain 0 (device 0, cpu) only: device 1 (gpu: power 1,
+      // performance 1, …) and device 2 (uart: clock 1, reset 2) it cannot access.
+      const power = (id: number): number =>
+        h.call(ScmiProtocolId.POWER, PowerMessageId.STATE_GET, [id], 2).status;
+      expect([power(0), power(1)]).toEqual([ScmiStatus.SUCCESS, ScmiStatus.DENIED]);
+      expect(dev([2, 2, 0])).toBe(ScmiStatus.SUCCESS);
+      expect(dev([2, 1, 0])).toBe(ScmiStatus.SUCCESS);
+      expect([power(0), power(1)]).toEqual([ScmiStatus.SUCCESS, ScmiStatus.DENIED]);
+      // A device already denied: SUCCESS again.
+      expect(dev([1, 2, 0])).toBe(ScmiStatus.SUCCESS);
+      expect(dev([1, 2, 0])).toBe(ScmiStatus.SUCCESS);
+      expect(h.call(ScmiProtocolId.CLOCK, ClockMessageId.RATE_GET, [1], 1).status).toBe(
+        ScmiStatus.DENIED,
+      );
+      expect(readClock(1)).toBe(ScmiStatus.SUCCESS);
+    });
+
     it('should deny the domains of a device, not the protocol-level messages of their protocols (as SCP-firmware)', () => {
       const before = listProtocols(h, 1);
       h.call(BASE, BaseMessageId.SET_DEVICE_PERMISSIONS, [1, 0, 0], 2);

@@ -218,6 +218,31 @@ describe('Sensor protocol (0x15)', () => {
       small.close();
     });
 
+    it('should advertise no pending asynchronous readings (PROTOCOL_ATTRIBUTES 23:16) on a P2A link no delayed response fits, as SCP-firmware advertises 0 where it refuses them', () => {
+      // soc-temp, the only asynchronous sensor: sensor_id + one 16-byte reading after the status.
+      const pending = (maxMsgSize: number): [number, number] => {
+        const hh = new Harness(config());
+        hh.connect(1, true, maxMsgSize);
+        const attributes = hh.call(SENSOR, 0x1);
+        expect(attributes.status).toBe(ScmiStatus.SUCCESS);
+        const read = hh.call(SENSOR, SensorMessageId.READING_GET, [0, 1]).status;
+        hh.close();
+        return [(defined(attributes.words[0]) >>> 16) & 0xff, read];
+      };
+      expect(pending(4 + 4 + 16 - 1)).toEqual([0, ScmiStatus.NOT_SUPPORTED]);
+      expect(pending(4 + 4 + 16)).toEqual([8, ScmiStatus.SUCCESS]);
+    });
+
+    it('should advertise no pending asynchronous readings when no sensor reads asynchronously', () => {
+      const sync = sensorHarness([{ name: 's', type: 2, value: { kind: 'constant', value: 1 } }]);
+      sync.connect(1);
+      expect(sync.call(SENSOR, 0x1).words).toEqual([1, 0, 0, 0]);
+      expect(sync.call(SENSOR, SensorMessageId.READING_GET, [0, 1]).status).toBe(
+        ScmiStatus.NOT_SUPPORTED,
+      );
+      sync.close();
+    });
+
     it('should answer BUSY beyond the pending asynchronous limit', () => {
       const busy = new Harness(config(), { behaviour: { maxPendingAsync: 1 } });
       busy.connect(1);

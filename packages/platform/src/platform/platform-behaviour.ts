@@ -43,8 +43,9 @@ export interface PlatformBehaviour {
    * beyond); default 8, at most 255. Platform-wide: an operation accepted for an agent that has
    * disconnected since counts until it completes.
    * Advertised in Clock and Sensor PROTOCOL_ATTRIBUTES (bits 23:16) only to an agent whose link
-   * has a P2A channel: without one no delayed response can be sent, so 0 is advertised (Power and
-   * Reset have no such field).
+   * has a P2A channel and can carry the delayed response (Clock: CLOCK_RATE_SET's; Sensor: that of
+   * at least one sensor that reads asynchronously): elsewhere no such operation can be accepted,
+   * so 0 is advertised (Power and Reset have no such field).
    */
   readonly maxPendingAsync?: number;
   /** How often sensors are sampled for trip points while any is armed, in ms; default 10. */

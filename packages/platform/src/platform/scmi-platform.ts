@@ -64,9 +64,9 @@ export interface ScmiPlatformOptions {
  *   asking for its delayed response, an asynchronous RESET or SENSOR_READING_GET, and enabling a
  *   Clock, Power, Performance, Reset, System power or sensor (trip point, continuous update)
  *   notification get NOT_SUPPORTED before any change (disabling one is accepted), and what
- *   advertises them (the attribute bits, Clock PROTOCOL_ATTRIBUTES' pending asynchronous count) is
- *   clear. A notification that would not fit
- *   is dropped and counted in `notificationsDropped`.
+ *   advertises them (the attribute bits, Clock and Sensor PROTOCOL_ATTRIBUTES' pending asynchronous
+ *   count) is clear. A notification that would not fit is dropped and counted in
+ *   `notificationsDropped`.
  * - Notifications: header type 3, token 0, payload starting with the agent_id of the agent that
  *   caused the change; sent only to subscribed, connected agents that may use the domain at the
  *   time (a domain denied by BASE_SET_DEVICE_PERMISSIONS or SET_PROTOCOL_PERMISSIONS gets nothing,

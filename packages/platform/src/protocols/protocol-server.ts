@@ -129,7 +129,8 @@ export interface PlatformServices {
    * Whether a delayed response with `returns` bytes of return values (after the status) fits the
    * link of `req`. Where it does not, the asynchronous mode that would send it is not advertised
    * (CLOCK PROTOCOL_ATTRIBUTES pending asynchronous rate changes 0, RESET_DOMAIN_ATTRIBUTES bit 31
-   * and SENSOR_DESCRIPTION_GET bit 31 clear) and a command asking for it is answered NOT_SUPPORTED
+   * and SENSOR_DESCRIPTION_GET bit 31 clear, and SENSOR PROTOCOL_ATTRIBUTES max_pending_async 0
+   * where no sensor's fits) and a command asking for it is answered NOT_SUPPORTED
    * before any change, as on a link without a P2A channel, rather than answered SUCCESS and
    * followed by a delayed response that only says PROTOCOL_ERROR. (An asynchronous CLOCK_RATE_SET
    * that asks for no delayed response, flags bit 1, sends none and is accepted.)

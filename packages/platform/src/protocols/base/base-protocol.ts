@@ -115,6 +115,13 @@ export class BaseProtocol implements ProtocolServer {
    * specification and Arm's scmi-tests have it (SCP-firmware's `mod_resource_perms.c`
    * mod_res_agent_set_device_permission answers INVALID_PARAMETERS for a device id past its
    * devices). Nothing changes on a refusal.
+   *
+   * Whether the agent can access the device now is not looked at: denying a device none of whose
+   * domains the agent may use (or one already denied) answers SUCCESS and changes nothing, as
+   * SCP-firmware's mod_res_agent_set_device_permission (`module/resource_perms/src/
+   * mod_resource_perms.c`), which sets the per-resource bits of each of the device's domains and
+   * returns FWK_SUCCESS for every device it knows. Arm's scmi-tests `test_b012` (check 3, "Remove
+   * access for invalid device") expects NOT_FOUND there instead; SCP-firmware is followed.
    */
   #setDevice(req: PlatformRequest): Reply {
     const agentId = req.r.u32();

@@ -247,7 +247,11 @@ export class PerformanceProtocol implements ProtocolServer {
    * No domain has a fast channel (PERF_DOMAIN_ATTRIBUTES bit 27 is clear): SCP-firmware answers
    * NOT_FOUND for an unknown domain and NOT_SUPPORTED for a domain without fast channels, whatever
    * the message id (`module/scmi_perf/src/scmi_perf_fastchannels.c`,
-   * `perf_fch_describe_fast_channels`).
+   * `perf_fch_describe_fast_channels`: the domain's fast channels are checked before the message
+   * id, which answers NOT_FOUND past the last command, NOT_SUPPORTED for one other than
+   * LIMITS_SET/GET and LEVEL_SET/GET, only on a domain that has fast channels). Arm's scmi-tests
+   * agree: `test_d023` (invalid message id → NOT_FOUND) runs only on domains with a fast channel,
+   * and `test_d024` expects NOT_SUPPORTED on a domain without one.
    */
   #describeFastChannel(req: PlatformRequest): Reply {
     const found = this.#domain(req, false);

@@ -50,6 +50,15 @@ interface QueuedSet {
  * a synchronous set completes before its response). So a synchronous set first applies the
  * domain's pending asynchronous sets, oldest first (each with its POWER_STATE_CHANGED), then
  * itself; an asynchronous set found already applied that way does nothing when its timer fires.
+ *
+ * POWER_STATE_CHANGE_REQUESTED_NOTIFY (0x7) and POWER_DOMAIN_ATTRIBUTES bit 28 stay at version 3.0:
+ * NXP's System Manager, at this version (`nxp-imx/imx-sm` `sm/rpc/scmi/rpc_scmi_power.c`,
+ * PROTOCOL_VERSION 0x30000), documents bit 28 "power state change requested notifications support"
+ * from the specification's POWER_DOMAIN_ATTRIBUTES, and Zephyr's power domain header lists message
+ * 0x7 with its supported version 0x30001. Linux `power.c` never sends it (it dropped the unused
+ * id as "deprecated" when it added notifications, in 2020, whatever the version) and SCP-firmware,
+ * which implements it (`mod_scmi_power_domain.c`, with notifications), stops at version 2.0:
+ * neither shows it removed at 3.0.
  * @internal
  */
 export class PowerProtocol implements ProtocolServer {

@@ -238,11 +238,29 @@ export class SensorProtocol implements ProtocolServer {
     return this.#state.map((s) => (s.intervalUs === undefined ? undefined : s.intervalUs / 1000));
   }
 
+  /**
+   * max_pending_async (bits 23:16): `maxPendingAsync` only where some sensor can be read
+   * asynchronously on the link of `req` (`#asyncReadable`). Without a P2A channel, on a link too
+   * small for every asynchronous sensor's delayed response, or with no sensor that reads
+   * asynchronously, no asynchronous SENSOR_READING_GET can ever be answered, so the platform
+   * supports none pending and says 0, as SCP-firmware does where it refuses them all
+   * (`module/scmi_sensor/src/mod_scmi_sensor.c`: scmi_sensor_protocol_attributes_handler returns
+   * the sensor count alone, scmi_sensor_reading_get_handler answers NOT_SUPPORTED to the async
+   * flag).
+   */
   public attributes(req: PlatformRequest): Reply {
-    // No P2A channel, no delayed response: no asynchronous request can be accepted, so none is
-    // advertised (Linux clock.c makes a rate set asynchronous whenever this count allows one).
-    const pending = req.link.p2a ? this.#p.behaviour.maxPendingAsync & 0xff : 0;
+    const readable = this.#sensors.some((s) => this.#asyncReadable(req, s));
+    const pending = readable ? this.#p.behaviour.maxPendingAsync & 0xff : 0;
     return ok(words((this.#sensors.length & 0xffff) | (pending << 16), 0, 0, 0));
+  }
+
+  /**
+   * Whether sensor `s` reads asynchronously on the link of `req` (SENSOR_DESCRIPTION_GET bit 31):
+   * it is configured so, the link has a P2A channel, and its delayed response (sensor_id and the
+   * readings after the status) fits the link (see PlatformServices.delayedFits).
+   */
+  #asyncReadable(req: PlatformRequest, s: SensorConfig): boolean {
+    return s.asyncRead === true && req.link.p2a && this.#p.delayedFits(req, asyncReadingSize(s));
   }
 
   public detach(agentId: number): void {
@@ -286,9 +304,7 @@ export class SensorProtocol implements ProtocolServer {
     for (let id = index; id < index + n; id++) {
       const s = this.#sensors[id] as SensorConfig;
       const low =
-        (s.asyncRead === true && req.link.p2a && this.#p.delayedFits(req, asyncReadingSize(s))
-          ? 1 << 31
-          : 0) |
+        (this.#asyncReadable(req, s) ? 1 << 31 : 0) |
         (needsExtendedName(s.name) ? EXTENDED_NAME : 0) |
         (s.timestamps === true
           ? TIMESTAMPS | (((s.timestampExponent ?? TS_EXPONENT) & 0x1f) << 10)
@@ -422,9 +438,7 @@ export class SensorProtocol implements ProtocolServer {
     // delayed response would not fit (see PlatformServices.delayedFits): NOT_SUPPORTED, as for a
     // sensor without asynchronous reading. (SCP-firmware refuses asynchronous readings
     // altogether, NOT_SUPPORTED.)
-    if (!req.link.p2a || s.asyncRead !== true || !this.#p.delayedFits(req, asyncReadingSize(s))) {
-      return fail(ScmiStatus.NOT_SUPPORTED);
-    }
+    if (!this.#asyncReadable(req, s)) return fail(ScmiStatus.NOT_SUPPORTED);
     if (this.#p.timers.count(TAG) >= this.#p.behaviour.maxPendingAsync) {
       return fail(ScmiStatus.BUSY);
     }
