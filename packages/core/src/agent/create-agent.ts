@@ -70,7 +70,7 @@ function getOne<T>(container: Container, token: ServiceIdentifier<T>, what: stri
 class ProtocolHandleImpl implements ProtocolHandle {
   public version = 0;
   public revoked = false;
-  public readonly xfer: XferOps;
+  public readonly xfer: BoundXferOps;
 
   public constructor(
     public readonly protocolId: number,
@@ -382,6 +382,14 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     protocolErrors,
     xferOps,
     logger: ctx.logger,
+    malformedReplies: () => {
+      const counts: Record<string, number> = {};
+      for (const [protocolId, handle] of handles) {
+        const n = handle.xfer.malformedReplies;
+        if (n > 0) counts[scmiProtocolName(protocolId)] = n;
+      }
+      return counts;
+    },
   });
   devres.add({
     name: 'agent',

@@ -110,6 +110,14 @@ export interface AgentDiagnostics {
   readonly loggerErrors: number;
   /** Calls of {@link ScmiAgent.onLost} listeners that threw or rejected: contained, counted here. */
   readonly lossListenerErrors: number;
+  /**
+   * Replies the platform answered with SUCCESS whose return values a protocol rejected as
+   * malformed (`XferOps.decode`: shorter than their fields, contradictory counts — the caller got
+   * a ScmiMalformedError), by protocol name (`base`, `clock`, `0x80`…); a protocol with none is
+   * absent. Counted during the probe too (where each is also one of `info.discoveryFailures`).
+   * Malformed messages the transport or core's RX path rejects are the channels' `badMessages`.
+   */
+  readonly malformedReplies: Readonly<Record<string, number>>;
 }
 
 /** The notification API of an agent. */
@@ -164,6 +172,8 @@ export interface AgentParts {
   readonly xferOps: (protocolId: number) => XferOps;
   /** The agent's logger, contained (its throws counted). */
   readonly logger: ContainedLogger;
+  /** Malformed replies each protocol's `decode` rejected, by protocol name (none: absent). */
+  readonly malformedReplies: () => Readonly<Record<string, number>>;
 }
 
 /**
@@ -428,6 +438,7 @@ export class ScmiAgent {
       pool: { size: pool.size, inUse: pool.inUse, waiting: pool.waiting },
       loggerErrors: this.#p.logger.throws,
       lossListenerErrors: this.#lossListenerErrors,
+      malformedReplies: this.#p.malformedReplies(),
     };
   }
 

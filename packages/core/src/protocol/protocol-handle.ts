@@ -80,7 +80,7 @@ export interface MultiPartSpec<T> {
  * @example
  * ```ts
  * const returns = await ph.xfer.transact(CLOCK_RATE_GET, (w) => w.u32(clockId), { rxSize: 8 });
- * const rate = new PayloadReader(returns).u64();
+ * const rate = ph.xfer.decode(returns, (r) => r.u64()); // a short reply: counted, E_TRUNCATED
  * ```
  */
 export interface XferOps {
@@ -137,6 +137,22 @@ export interface XferOps {
    * `name[64]`).
    */
   extendedName(messageId: number, id: number, flags?: number): Promise<string>;
+  /**
+   * Reads a response's return values with `read`, over a {@link PayloadReader} of `returns`, and
+   * gives what it returns. A {@link ScmiMalformedError} thrown while reading — a reply shorter
+   * than its fields (`E_TRUNCATED` from the reader), counts that contradict each other (one the
+   * driver throws) — is counted as a malformed reply of this protocol in the agent's
+   * `diagnostics.malformedReplies` and rethrown: the platform's bad bytes are rejected and
+   * counted, as the transports count theirs. Any other error is rethrown uncounted. Core's own
+   * decoding (Base, `iterate`, `extendedName`, `versionGet`) goes through it; a driver should too.
+   *
+   * @example
+   * ```ts
+   * const returns = await ph.xfer.transact(CLOCK_RATE_GET, (w) => w.u32(clockId), { rxSize: 8 });
+   * const rate = ph.xfer.decode(returns, (r) => r.u64()); // a 4-byte reply: E_TRUNCATED, counted
+   * ```
+   */
+  decode<T>(returns: Uint8Array, read: (reader: PayloadReader) => T): T;
   /** PROTOCOL_VERSION of this protocol. */
   versionGet(): Promise<number>;
   /** Whether the platform implements `messageId` (PROTOCOL_MESSAGE_ATTRIBUTES is not NOT_FOUND). */
@@ -174,6 +190,7 @@ export class BoundXferOps implements XferOps {
   readonly #maxMsgSize: number;
   readonly #checkLive: () => void;
   readonly #warn: ((message: string, error: Error) => void) | undefined;
+  #malformedReplies = 0;
 
   public constructor(
     engine: TransferEngine,
@@ -307,6 +324,20 @@ export class BoundXferOps implements XferOps {
     }
   }
 
+  /** @internal Replies of this protocol `decode` rejected as malformed. */
+  public get malformedReplies(): number {
+    return this.#malformedReplies;
+  }
+
+  public decode<T>(returns: Uint8Array, read: (reader: PayloadReader) => T): T {
+    try {
+      return read(new PayloadReader(returns));
+    } catch (error) {
+      if (ScmiMalformedError.is(error)) this.#malformedReplies++;
+      throw error;
+    }
+  }
+
   public async iterate<T>(messageId: number, spec: MultiPartSpec<T>): Promise<T[]> {
     // The bound: `spec.max`, then what the first part announced. A later part may not announce
     // more (index + returned + remaining), and the walk goes on only after a part with items, so it
@@ -320,41 +351,56 @@ export class BoundXferOps implements XferOps {
       const returns = await this.transact(messageId, (w) => spec.prepare(w, index), {
         txSize: spec.txSize,
       });
-      const r = new PayloadReader(returns);
-      const { returned, remaining } = spec.counts(r);
-      // A spec that decodes signed fields (or reads past the reply) could give -1 or NaN, and the
-      // walk would then never move on: counts are checked before they are trusted.
-      if (!isCount(returned) || !isCount(remaining)) {
-        throw new ScmiMalformedError(
-          `multi-part reply to message 0x${messageId.toString(16)}: the spec's counts gave returned ${String(returned)}, remaining ${String(remaining)} at index ${index} (whole numbers expected)`,
-          'E_MULTIPART',
-        );
-      }
-      // No item returned ends the walk, whatever is announced as remaining: Linux's
-      // `scmi_iterator_run` loops `while (st->num_returned && st->num_remaining)` ("to avoid
-      // infinite loop due to buggy firmware"), and its one check before that,
-      // `st->num_returned > st->max_resources - st->desc_index`, cannot fire for 0, so it returns
-      // 0 with the items read so far. Nor is the announced count checked for such a part.
-      if (returned === 0) {
-        if (remaining > 0) {
-          const message = `multi-part reply to message 0x${messageId.toString(16)} returned 0 items with ${remaining} remaining at index ${index}: ending with ${index} items, as Linux does`;
-          (spec.warn ?? this.#warn)?.(message, new ScmiMalformedError(message, 'E_MULTIPART'));
-        }
-        return items;
-      }
-      const announced = index + returned + remaining;
-      if (announced > max) {
-        throw new ScmiMalformedError(
-          index === 0
-            ? `multi-part reply to message 0x${messageId.toString(16)} announces more than ${max} items`
-            : `multi-part reply to message 0x${messageId.toString(16)} announces ${announced} items at index ${index}, after ${max}`,
-          'E_MULTIPART',
-        );
-      }
-      max = announced;
-      for (let i = 0; i < returned; i++) items.push(spec.item(r, index + i));
-      if (remaining === 0) return items;
+      const done = this.decode(returns, (r) => this.#part(messageId, spec, r, items, max));
+      if (done === true) return items;
+      max = done;
     }
+  }
+
+  /**
+   * Reads one part of `iterate`'s multi-part reply into `items`: true when the walk ends there,
+   * else the bound on the items (what the part announced, checked against `max`).
+   */
+  #part<T>(
+    messageId: number,
+    spec: MultiPartSpec<T>,
+    r: PayloadReader,
+    items: T[],
+    max: number,
+  ): true | number {
+    const index = items.length;
+    const { returned, remaining } = spec.counts(r);
+    // A spec that decodes signed fields (or reads past the reply) could give -1 or NaN, and the
+    // walk would then never move on: counts are checked before they are trusted.
+    if (!isCount(returned) || !isCount(remaining)) {
+      throw new ScmiMalformedError(
+        `multi-part reply to message 0x${messageId.toString(16)}: the spec's counts gave returned ${String(returned)}, remaining ${String(remaining)} at index ${index} (whole numbers expected)`,
+        'E_MULTIPART',
+      );
+    }
+    // No item returned ends the walk, whatever is announced as remaining: Linux's
+    // `scmi_iterator_run` loops `while (st->num_returned && st->num_remaining)` ("to avoid
+    // infinite loop due to buggy firmware"), and its one check before that,
+    // `st->num_returned > st->max_resources - st->desc_index`, cannot fire for 0, so it returns
+    // 0 with the items read so far. Nor is the announced count checked for such a part.
+    if (returned === 0) {
+      if (remaining > 0) {
+        const message = `multi-part reply to message 0x${messageId.toString(16)} returned 0 items with ${remaining} remaining at index ${index}: ending with ${index} items, as Linux does`;
+        (spec.warn ?? this.#warn)?.(message, new ScmiMalformedError(message, 'E_MULTIPART'));
+      }
+      return true;
+    }
+    const announced = index + returned + remaining;
+    if (announced > max) {
+      throw new ScmiMalformedError(
+        index === 0
+          ? `multi-part reply to message 0x${messageId.toString(16)} announces more than ${max} items`
+          : `multi-part reply to message 0x${messageId.toString(16)} announces ${announced} items at index ${index}, after ${max}`,
+        'E_MULTIPART',
+      );
+    }
+    for (let i = 0; i < returned; i++) items.push(spec.item(r, index + i));
+    return remaining === 0 ? true : announced;
   }
 
   public async extendedName(messageId: number, id: number, flags?: number): Promise<string> {
@@ -366,14 +412,15 @@ export class BoundXferOps implements XferOps {
       },
       { txSize: flags === undefined ? 4 : 8, rxSize: 68 },
     );
-    const r = new PayloadReader(returns);
-    r.u32(); // flags
-    return r.string(64);
+    return this.decode(returns, (r) => {
+      r.u32(); // flags
+      return r.string(64);
+    });
   }
 
   public async versionGet(): Promise<number> {
     const returns = await this.transact(CommonMessageId.PROTOCOL_VERSION, undefined, { rxSize: 4 });
-    return new PayloadReader(returns).u32();
+    return this.decode(returns, (r) => r.u32());
   }
 
   public async messageSupported(messageId: number): Promise<boolean> {

@@ -150,8 +150,8 @@ export class BaseProtocol {
 
   /** PROTOCOL_ATTRIBUTES: number of protocols (excluding Base) and of agents. */
   public async attributes(): Promise<BaseAttributes> {
-    const r = new PayloadReader(await this.#ph.xfer.transact(0x1, undefined, { rxSize: 4 }));
-    const a = r.u32();
+    const returns = await this.#ph.xfer.transact(0x1, undefined, { rxSize: 4 });
+    const a = this.#ph.xfer.decode(returns, (r) => r.u32());
     return { numProtocols: a & 0xff, numAgents: (a >>> 8) & 0xff };
   }
 
@@ -167,12 +167,12 @@ export class BaseProtocol {
 
   /** BASE_DISCOVER_IMPLEMENTATION_VERSION. */
   public async discoverImplementationVersion(): Promise<number> {
-    const r = new PayloadReader(
-      await this.#ph.xfer.transact(BaseMessageId.DISCOVER_IMPLEMENTATION_VERSION, undefined, {
-        rxSize: 4,
-      }),
+    const returns = await this.#ph.xfer.transact(
+      BaseMessageId.DISCOVER_IMPLEMENTATION_VERSION,
+      undefined,
+      { rxSize: 4 },
     );
-    return r.u32();
+    return this.#ph.xfer.decode(returns, (r) => r.u32());
   }
 
   /**
@@ -208,38 +208,42 @@ export class BaseProtocol {
           txSize: 4,
         },
       );
-      const r = new PayloadReader(returns);
-      const n = r.u32();
-      // None returned: the end of the list. Before all are listed, the platform contradicts its
-      // PROTOCOL_ATTRIBUTES: Linux (`if (!loop_num_ret) break;`) stops there silently; here the
-      // ids read so far stay in `into`, and the caller learns that the list is short. With none
-      // announced (total 0) it is the answer expected.
-      if (n === 0) {
-        if (skip >= total) break;
-        throw new ScmiMalformedError(
-          `LIST_PROTOCOLS returned no protocol after ${skip} of ${total}: the list ends early`,
-          'E_MULTIPART',
-        );
-      }
-      // More than PROTOCOL_ATTRIBUTES announced are left (Linux: "No. Returned protocols >
-      // Total protocols"): the platform contradicts itself, and the list must not outgrow `total`.
-      if (n > total - skip) {
-        throw new ScmiMalformedError(
-          `LIST_PROTOCOLS returned ${n} protocols after ${skip} of ${total}: too many`,
-          'E_MULTIPART',
-        );
-      }
-      // The ids are packed four to a word and the list is padded to whole words; Linux
-      // (`scmi_base_implementation_list_get`) fails a reply shorter than the padded list with
-      // -EPROTO and only warns of a longer one.
-      const padded = (n + 3) & ~3;
-      if (r.remaining < padded) {
-        throw new ScmiMalformedError(
-          `LIST_PROTOCOLS truncated: ${n} protocols (${padded} bytes, padded) in ${r.remaining} bytes`,
-          'E_TRUNCATED',
-        );
-      }
-      for (const id of r.bytes(n)) list.push(id);
+      // Read whole or not at all: a malformed reply adds no id (and is counted, see decode).
+      const ids = this.#ph.xfer.decode(returns, (r) => {
+        const n = r.u32();
+        // None returned: the end of the list. Before all are listed, the platform contradicts its
+        // PROTOCOL_ATTRIBUTES: Linux (`if (!loop_num_ret) break;`) stops there silently; here the
+        // ids read so far stay in `into`, and the caller learns that the list is short. With none
+        // announced (total 0) it is the answer expected.
+        if (n === 0) {
+          if (skip >= total) return undefined; // the end of the list
+          throw new ScmiMalformedError(
+            `LIST_PROTOCOLS returned no protocol after ${skip} of ${total}: the list ends early`,
+            'E_MULTIPART',
+          );
+        }
+        // More than PROTOCOL_ATTRIBUTES announced are left (Linux: "No. Returned protocols >
+        // Total protocols"): the platform contradicts itself, and the list must not outgrow `total`.
+        if (n > total - skip) {
+          throw new ScmiMalformedError(
+            `LIST_PROTOCOLS returned ${n} protocols after ${skip} of ${total}: too many`,
+            'E_MULTIPART',
+          );
+        }
+        // The ids are packed four to a word and the list is padded to whole words; Linux
+        // (`scmi_base_implementation_list_get`) fails a reply shorter than the padded list with
+        // -EPROTO and only warns of a longer one.
+        const padded = (n + 3) & ~3;
+        if (r.remaining < padded) {
+          throw new ScmiMalformedError(
+            `LIST_PROTOCOLS truncated: ${n} protocols (${padded} bytes, padded) in ${r.remaining} bytes`,
+            'E_TRUNCATED',
+          );
+        }
+        return r.bytes(n);
+      });
+      if (ids === undefined) break;
+      for (const id of ids) list.push(id);
     } while (list.length - first < total);
     return list;
   }
@@ -260,15 +264,17 @@ export class BaseProtocol {
    */
   public async discoverAgent(id: number): Promise<ScmiAgentInfo> {
     u32Arg(id, 'agent id');
-    const r = new PayloadReader(
-      await this.#ph.xfer.transact(BaseMessageId.DISCOVER_AGENT, (w) => w.u32(id), {
-        txSize: 4,
-        rxSize: 20,
-      }),
+    const returns = await this.#ph.xfer.transact(BaseMessageId.DISCOVER_AGENT, (w) => w.u32(id), {
+      txSize: 4,
+      rxSize: 20,
+    });
+    if (this.#ph.version >>> 16 < 2) {
+      return { id, name: this.#ph.xfer.decode(returns, (r) => r.string(SCMI_SHORT_NAME_SIZE)) };
+    }
+    const [reportedId, name] = this.#ph.xfer.decode(
+      returns,
+      (r) => [r.u32(), r.string(SCMI_SHORT_NAME_SIZE)] as const,
     );
-    if (this.#ph.version >>> 16 < 2) return { id, name: r.string(SCMI_SHORT_NAME_SIZE) };
-    const reportedId = r.u32();
-    const name = r.string(SCMI_SHORT_NAME_SIZE);
     // For 0xFFFFFFFF the answer's id is the caller's own, the one thing to learn from it. For any
     // other id, Linux (`scmi_base_discover_agent_get`) copies `agent_info->name` and never reads
     // `agent_id`: a platform that writes another id there still described the agent asked for.
@@ -352,8 +358,8 @@ export class BaseProtocol {
   }
 
   async #name16(messageId: number): Promise<string> {
-    const r = new PayloadReader(await this.#ph.xfer.transact(messageId, undefined, { rxSize: 16 }));
-    return r.string(SCMI_SHORT_NAME_SIZE);
+    const returns = await this.#ph.xfer.transact(messageId, undefined, { rxSize: 16 });
+    return this.#ph.xfer.decode(returns, (r) => r.string(SCMI_SHORT_NAME_SIZE));
   }
 }
 
