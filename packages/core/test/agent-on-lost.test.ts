@@ -160,6 +160,19 @@ describe('ScmiAgent.onLost', () => {
       expect.objectContaining({ code: 'E_ARGUMENT' }) as ScmiError,
     );
     expect(() => agent?.onLost(null as unknown as () => void)).toThrow(ScmiError);
+    // While the removal disables events at the platform (the agent still live): refused, as
+    // events.subscribe is — such a listener would never be called.
+    await agent.events.subscribe({ protocolId: 0x10, eventId: BASE_ERROR_EVENT }, () => undefined);
+    h.platform.override = (req) =>
+      req.protocolId === 0x10 && req.messageId === 0x5 ? 'drop' : undefined;
+    const removing = agent.remove();
+    expect(agent.removed).toBe(false);
+    expect(() => agent?.onLost(() => undefined)).toThrow(
+      expect.objectContaining({ code: 'E_SHUTDOWN' }) as Error,
+    );
+    h.platform.override = undefined;
+    await removing;
+    agent = await h.create();
     const stop = agent.onLost(() => undefined);
     await agent.remove();
     expect(() => agent?.onLost(() => undefined)).toThrow(RevokedError);

@@ -3,6 +3,7 @@ import {
   ScmiStatus,
   ScmiStatusError,
   type MultiPartSpec,
+  type ProtocolDriver,
   type ScmiAgent,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
@@ -127,5 +128,78 @@ describe('agent.diagnostics.malformedReplies', () => {
         : undefined;
     await expect(clock.extendedName(0x8, 0)).rejects.toMatchObject({ code: 'E_TRUNCATED' });
     expect(agent.diagnostics.malformedReplies).toEqual({ clock: 4 });
+  });
+
+  it('should keep the counts after removal, and count the reply that failed a driver init', async () => {
+    const clockDriver: ProtocolDriver<bigint> = {
+      protocolId: CLOCK,
+      name: 'clock',
+      version: 0x30000,
+      init: async (ph) => {
+        const returns = await ph.xfer.transact(0x1, undefined, { rxSize: 8 });
+        return ph.xfer.decode(returns, (r) => r.u64());
+      },
+    };
+    const h = createHarness({ drivers: [clockDriver] });
+    h.platform.override = (req) =>
+      req.protocolId === CLOCK && req.messageId === 0x1
+        ? { status: ScmiStatus.SUCCESS, returns: u32s(3) } // 4 bytes where 8 are read
+        : undefined;
+    const a = await h.create();
+    expect(a.protocolErrors.get(CLOCK)).toMatchObject({ code: 'E_TRUNCATED' });
+    expect(a.diagnostics.malformedReplies).toEqual({ clock: 1 });
+    await a.remove();
+    expect(a.diagnostics.malformedReplies).toEqual({ clock: 1 });
+  });
+
+  it('should count an error once through nested decodes and malformed(), and never a caller value or bound', async () => {
+    const h = createHarness();
+    agent = await h.create();
+    const clock = agent.xfer(CLOCK);
+    // decode inside decode (a driver decoding from a spec callback): one reply, counted once.
+    expect(() =>
+      clock.decode(u32s(1), () => clock.decode(new Uint8Array(1), (r) => r.u32())),
+    ).toThrow(expect.objectContaining({ code: 'E_TRUNCATED' }) as Error);
+    const found = new ScmiMalformedError('a clock listed twice', 'E_CLOCK_ID');
+    expect(clock.malformed(found)).toBe(found);
+    expect(clock.malformed(found)).toBe(found); // the same error: counted once
+    expect(agent.diagnostics.malformedReplies).toEqual({ clock: 2 });
+    // A caller's own value is not the platform's fault.
+    expect(() =>
+      clock.decode(u32s(1), () => {
+        throw new ScmiMalformedError('rate does not fit', 'E_FIELD_RANGE');
+      }),
+    ).toThrow(ScmiMalformedError);
+    // A bad bound is refused before anything is sent, and not counted.
+    const sent = agent.diagnostics.channels[0]?.stats.sent;
+    await expect(clock.iterate(0x4, { ...wordsSpec, max: -1 })).rejects.toMatchObject({
+      code: 'E_ARGUMENT',
+    });
+    await expect(clock.iterate(0x4, { ...wordsSpec, max: Number.NaN })).rejects.toMatchObject({
+      code: 'E_ARGUMENT',
+    });
+    expect(agent.diagnostics.channels[0]?.stats.sent).toBe(sent);
+    // A read that returns a promise: its rejection is counted too.
+    await expect(
+      clock.decode(u32s(1), async (r) => {
+        await Promise.resolve();
+        return r.u64();
+      }),
+    ).rejects.toMatchObject({ code: 'E_TRUNCATED' });
+    expect(agent.diagnostics.malformedReplies).toEqual({ clock: 3 });
+  });
+
+  it('should count the reserved, Base or repeated protocol ids discovery drops', async () => {
+    const h = createHarness();
+    h.platform.protocols = [0x14, 0x14];
+    agent = await h.create();
+    expect(agent.info.discoveryFailures).toMatchObject([
+      {
+        step: 'list-protocols',
+        error: expect.objectContaining({ code: 'E_PROTOCOL_ID' }) as unknown,
+      },
+    ]);
+    expect(agent.info.protocols).toEqual([0x14]);
+    expect(agent.diagnostics.malformedReplies).toEqual({ base: 1 });
   });
 });

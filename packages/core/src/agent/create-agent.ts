@@ -70,7 +70,7 @@ function getOne<T>(container: Container, token: ServiceIdentifier<T>, what: stri
 class ProtocolHandleImpl implements ProtocolHandle {
   public version = 0;
   public revoked = false;
-  public readonly xfer: BoundXferOps;
+  public readonly xfer: XferOps;
 
   public constructor(
     public readonly protocolId: number,
@@ -81,6 +81,7 @@ class ProtocolHandleImpl implements ProtocolHandle {
     maxMsgSize: number,
     private readonly hub: NotificationHub,
     logger: ScmiLogger,
+    onMalformed: () => void,
   ) {
     this.xfer = new BoundXferOps(
       engine,
@@ -94,6 +95,7 @@ class ProtocolHandleImpl implements ProtocolHandle {
       (message, error) => {
         logger.warn(`${agent}: protocol ${scmiProtocolName(protocolId)}: ${message}`, { error });
       },
+      onMalformed,
     );
   }
 
@@ -288,6 +290,9 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
   });
 
   const handles = new Map<number, ProtocolHandleImpl>();
+  // Malformed replies by protocol id: kept by the agent, not the handles, so that a protocol whose
+  // group is released (its init failed, or the agent removed) keeps its count in diagnostics.
+  const malformed = new Map<number, number>();
   const xferOps = (protocolId: number): XferOps => {
     const existing = handles.get(protocolId);
     if (existing !== undefined) return existing.xfer;
@@ -312,6 +317,9 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
       d.maxMsgSize,
       hub,
       ctx.logger,
+      () => {
+        malformed.set(protocolId, (malformed.get(protocolId) ?? 0) + 1);
+      },
     );
     handles.set(protocolId, handle);
     return handle;
@@ -384,10 +392,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     logger: ctx.logger,
     malformedReplies: () => {
       const counts: Record<string, number> = {};
-      for (const [protocolId, handle] of handles) {
-        const n = handle.xfer.malformedReplies;
-        if (n > 0) counts[scmiProtocolName(protocolId)] = n;
-      }
+      for (const [protocolId, n] of malformed) counts[scmiProtocolName(protocolId)] = n;
       return counts;
     },
   });

@@ -8,7 +8,7 @@ import {
 import type { ChannelDirection } from '../channel/transport.js';
 import type { ChannelStats } from '../diagnostics/channel-counters.js';
 import type { ContainedLogger } from '../diagnostics/logger.js';
-import { ScmiError } from '../errors/scmi-error.js';
+import { ScmiError, ScmiTransportError } from '../errors/scmi-error.js';
 import type {
   NotificationHub,
   NotificationStats,
@@ -348,7 +348,8 @@ export class ScmiAgent {
    * removes the agent is the last one called). A throw or rejection of a listener is contained
    * and counted in `diagnostics.lossListenerErrors`: the others are still told.
    *
-   * @throws RevokedError after removal; ScmiError `E_ARGUMENT` when `listener` is not a function.
+   * @throws RevokedError after removal; ScmiTransportError `E_SHUTDOWN` once the removal started
+   * (as `events.subscribe`); ScmiError `E_ARGUMENT` when `listener` is not a function.
    * @example
    * ```ts
    * const stop = agent.onLost(({ label, error }) => {
@@ -361,6 +362,13 @@ export class ScmiAgent {
    */
   public onLost(listener: ChannelLossListener): () => void {
     this.#live('onLost');
+    // As `events.subscribe`: refused once the removal started (it would never be called).
+    if (this.#removal !== undefined) {
+      throw new ScmiTransportError(
+        'E_SHUTDOWN',
+        `${this.name}: onLost: the agent is shutting down`,
+      );
+    }
     const given: unknown = listener;
     if (typeof given !== 'function') {
       throw new ScmiError(
@@ -396,8 +404,9 @@ export class ScmiAgent {
         direction: channel.direction,
         error,
       };
-      // A snapshot: a listener may subscribe or unsubscribe others (a new one is told on its own
-      // microtask, scheduled by onLost).
+      // A snapshot per channel: a listener may subscribe or unsubscribe others. One subscribed
+      // meanwhile is told of the channels after this one in this pass and of the earlier ones on
+      // the microtask its onLost scheduled — each once, not in channel order.
       for (const subscription of [...this.#lossListeners]) {
         // Re-read on each call: a listener may start the removal.
         if (this.#removal !== undefined || this.#revoked) return;
@@ -488,6 +497,7 @@ export class ScmiAgent {
   /** @internal The agent's own quiesce step: every later call throws RevokedError. */
   public revoke(): void {
     this.#revoked = true;
+    this.#lossListeners.clear(); // never called again: their closures are not kept
   }
 
   #live(what: string): void {

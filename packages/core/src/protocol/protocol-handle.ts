@@ -1,5 +1,5 @@
-import type { DevresGroup } from '@scmi-ts/devres';
-import { ScmiMalformedError, ScmiStatusError } from '../errors/scmi-error.js';
+import { isPromiseLike, type DevresGroup } from '@scmi-ts/devres';
+import { ScmiError, ScmiMalformedError, ScmiStatusError } from '../errors/scmi-error.js';
 import type { ScmiEventDescriptor } from '../notification/notification-hub.js';
 import { copyOut } from '../transfer/clamped-copy.js';
 import type { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
@@ -129,7 +129,9 @@ export interface XferOps {
    *
    * @throws ScmiMalformedError `E_MULTIPART` when a part announces more items than `spec.max`, or
    * (after the first) more than the first part announced; the error of a failed transfer, or
-   * whatever `spec`'s callbacks throw (a short part: `E_TRUNCATED` from the reader).
+   * whatever `spec`'s callbacks throw (a short part: `E_TRUNCATED` from the reader) — each part
+   * is read through {@link XferOps.decode}, so a malformed one is counted; ScmiError
+   * `E_ARGUMENT` (nothing sent) when `spec.max` is not a whole number, 0 or more.
    */
   iterate<T>(messageId: number, spec: MultiPartSpec<T>): Promise<T[]>;
   /**
@@ -143,8 +145,11 @@ export interface XferOps {
    * than its fields (`E_TRUNCATED` from the reader), counts that contradict each other (one the
    * driver throws) — is counted as a malformed reply of this protocol in the agent's
    * `diagnostics.malformedReplies` and rethrown: the platform's bad bytes are rejected and
-   * counted, as the transports count theirs. Any other error is rethrown uncounted. Core's own
-   * decoding (Base, `iterate`, `extendedName`, `versionGet`) goes through it; a driver should too.
+   * counted, as the transports count theirs. Any other error is rethrown uncounted, and so is a
+   * malformed error about a caller's own value (`E_FIELD_RANGE`, `E_PAYLOAD`); an error is counted
+   * once however many `decode` calls it passes through (one inside a spec callback of `iterate`).
+   * A `read` that returns a promise has its rejection counted alike. Core's own decoding (Base,
+   * `iterate`, `extendedName`, `versionGet`) goes through it; a driver should too.
    *
    * @example
    * ```ts
@@ -153,6 +158,21 @@ export interface XferOps {
    * ```
    */
   decode<T>(returns: Uint8Array, read: (reader: PayloadReader) => T): T;
+  /**
+   * Counts `error` as a malformed reply of this protocol (as {@link XferOps.decode} counts what
+   * it catches) and returns it, to throw or record: for what a driver finds wrong in the
+   * platform's return values outside `decode` — across several replies, say. An error counted
+   * already (by `decode`, or an earlier call) is not counted again, nor one of a caller's own
+   * argument (`E_FIELD_RANGE`, `E_PAYLOAD`).
+   *
+   * @example
+   * ```ts
+   * if (new Set(ids).size !== ids.length) {
+   *   throw ph.xfer.malformed(new ScmiMalformedError('a clock id listed twice', 'E_CLOCK_ID'));
+   * }
+   * ```
+   */
+  malformed(error: ScmiMalformedError): ScmiMalformedError;
   /** PROTOCOL_VERSION of this protocol. */
   versionGet(): Promise<number>;
   /** Whether the platform implements `messageId` (PROTOCOL_MESSAGE_ATTRIBUTES is not NOT_FOUND). */
@@ -190,7 +210,7 @@ export class BoundXferOps implements XferOps {
   readonly #maxMsgSize: number;
   readonly #checkLive: () => void;
   readonly #warn: ((message: string, error: Error) => void) | undefined;
-  #malformedReplies = 0;
+  readonly #onMalformed: (() => void) | undefined;
 
   public constructor(
     engine: TransferEngine,
@@ -199,6 +219,7 @@ export class BoundXferOps implements XferOps {
     maxMsgSize: number,
     checkLive: () => void,
     warn?: (message: string, error: Error) => void,
+    onMalformed?: () => void,
   ) {
     this.#engine = engine;
     this.#channel = channel;
@@ -206,6 +227,7 @@ export class BoundXferOps implements XferOps {
     this.#maxMsgSize = maxMsgSize;
     this.#checkLive = checkLive;
     this.#warn = warn;
+    this.#onMalformed = onMalformed;
   }
 
   public get(messageId: number, txSize: number, rxSize = 0): Promise<Xfer> {
@@ -324,18 +346,32 @@ export class BoundXferOps implements XferOps {
     }
   }
 
-  /** @internal Replies of this protocol `decode` rejected as malformed. */
-  public get malformedReplies(): number {
-    return this.#malformedReplies;
-  }
-
   public decode<T>(returns: Uint8Array, read: (reader: PayloadReader) => T): T {
+    let value: T;
     try {
-      return read(new PayloadReader(returns));
+      value = read(new PayloadReader(returns));
     } catch (error) {
-      if (ScmiMalformedError.is(error)) this.#malformedReplies++;
+      this.#countMalformed(error);
       throw error;
     }
+    if (!isPromiseLike(value)) return value;
+    return Promise.resolve(value).catch((error: unknown) => {
+      this.#countMalformed(error);
+      throw error;
+    }) as T;
+  }
+
+  public malformed(error: ScmiMalformedError): ScmiMalformedError {
+    this.#countMalformed(error);
+    return error;
+  }
+
+  /** Counts `error` once if it is a malformed reply (not a caller's own bad value). */
+  #countMalformed(error: unknown): void {
+    if (!ScmiMalformedError.is(error) || CALLER_VALUE_CODES.has(error.code)) return;
+    if (countedMalformed.has(error)) return;
+    countedMalformed.add(error);
+    this.#onMalformed?.();
   }
 
   public async iterate<T>(messageId: number, spec: MultiPartSpec<T>): Promise<T[]> {
@@ -345,6 +381,13 @@ export class BoundXferOps implements XferOps {
     // "1 returned, 1 remaining" forever is caught at its second part, not after `max` round trips
     // (Linux bounds its iterators by the count it knows, `max_resources`).
     let max = spec.max ?? 4096;
+    // The caller's bound, checked before anything is sent (a bad one is not the platform's fault).
+    if (!isCount(max)) {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `iterate message 0x${messageId.toString(16)}: spec.max must be a whole number, 0 or more, not ${String(max)}`,
+      );
+    }
     const items: T[] = [];
     for (;;) {
       const index = items.length;
@@ -440,6 +483,12 @@ export class BoundXferOps implements XferOps {
     }
   }
 }
+
+/** Malformed errors counted already (see `BoundXferOps.decode`): each is counted once. */
+const countedMalformed = new WeakSet<object>();
+
+/** ScmiMalformedError codes that describe a caller's own value, never the platform's bytes. */
+const CALLER_VALUE_CODES: ReadonlySet<string> = new Set(['E_FIELD_RANGE', 'E_PAYLOAD']);
 
 /** Whether `n` is a count: a whole number, 0 or more. */
 function isCount(n: number): boolean {

@@ -187,7 +187,9 @@ export class BaseProtocol {
    *
    * @throws ScmiMalformedError when a reply is truncated or announces more protocols than exist
    * (its ids are then not added), or returns none before `total` are listed (`E_MULTIPART`); the
-   * error of a failed transfer.
+   * error of a failed transfer. `total` is taken as the platform's own count (PROTOCOL_ATTRIBUTES'
+   * numProtocols, as discovery passes it): a reply that contradicts it is counted in
+   * `diagnostics.malformedReplies`.
    * @example
    * ```ts
    * const listed: number[] = [];
@@ -357,6 +359,14 @@ export class BaseProtocol {
     );
   }
 
+  /**
+   * @internal Counts `error`, found in Base's return values outside a single reply's decoding
+   * (discovery's check of the listed protocol ids), as a malformed Base reply; returns it.
+   */
+  public malformed(error: ScmiMalformedError): ScmiMalformedError {
+    return this.#ph.xfer.malformed(error);
+  }
+
   async #name16(messageId: number): Promise<string> {
     const returns = await this.#ph.xfer.transact(messageId, undefined, { rxSize: 16 });
     return this.#ph.xfer.decode(returns, (r) => r.string(SCMI_SHORT_NAME_SIZE));
@@ -516,9 +526,11 @@ export async function discoverPlatform(
   if (protocols.length !== listed.length) {
     record(
       'list-protocols',
-      new ScmiMalformedError(
-        `LIST_PROTOCOLS listed reserved, Base or repeated protocol ids (${listed.map((id) => `0x${id.toString(16)}`).join(', ')}): kept ${protocols.length} of ${listed.length}`,
-        'E_PROTOCOL_ID',
+      base.malformed(
+        new ScmiMalformedError(
+          `LIST_PROTOCOLS listed reserved, Base or repeated protocol ids (${listed.map((id) => `0x${id.toString(16)}`).join(', ')}): kept ${protocols.length} of ${listed.length}`,
+          'E_PROTOCOL_ID',
+        ),
       ),
     );
   }
