@@ -1,4 +1,6 @@
+import { VirtualClock } from '@scmi-ts/core';
 import {
+  OpteeDriver,
   PTA_SCMI_UUID,
   PtaScmiCommand,
   TeeContext,
@@ -7,13 +9,26 @@ import {
   TeeOrigin,
   TeeParamType,
   TeeResult,
+  createSameThreadOpteeWire,
   openTeeContext,
   teeMemref,
   teeValue,
+  type SameThreadOpteeWire,
+  type TeeCallResult,
+  type TeeDriver,
   type TeeParam,
   type TeeSharedMemory,
   type TeeValueParam,
 } from '../src/index.js';
+import {
+  OpteeCallState,
+  OpteeMsgCmd,
+  SLOT_CMD,
+  SLOT_RET,
+  SLOT_RET_ORIGIN,
+  SLOT_SESSION,
+  SLOT_STATE,
+} from '../src/wire/optee-msg-arg.js';
 import { createTeeBench } from './support/tee-bench.js';
 import { withoutSystemSessions } from './support/ffa-driver.js';
 
@@ -25,6 +40,119 @@ async function teeError(p: Promise<unknown>): Promise<TeeError> {
     throw e;
   }
   throw new Error('expected a TeeError');
+}
+
+/** What {@link reusingTee} did, and the test's hold on its closes. */
+interface ReusingTee {
+  /** Sessions open in the TEE. */
+  readonly open: Set<number>;
+  /** While true, the return of each close is held (the session is gone in the TEE already). */
+  holdCloses: boolean;
+  /** Stops holding closes, and returns the held ones. */
+  release(): void;
+}
+
+/**
+ * A secure world of the test's own on `wire` (no EmulatedOptee) that gives each new session the
+ * lowest free id, so an id is handed out again as soon as its session closed in the TEE — what a
+ * TEE whose ids are its session objects' addresses does when the allocator reuses the freed one.
+ * It answers every call at once, except the closes it holds (see {@link ReusingTee.holdCloses}):
+ * the thread ran the close, and the normal world has not seen it return.
+ */
+function reusingTee(wire: SameThreadOpteeWire): ReusingTee {
+  const end = wire.tee;
+  const words = new Int32Array(end.memory);
+  const view = new DataView(end.memory);
+  const held: number[] = [];
+  const tee: ReusingTee = {
+    open: new Set<number>(),
+    holdCloses: false,
+    release: () => {
+      tee.holdCloses = false;
+      for (const state of held.splice(0)) Atomics.store(words, state, OpteeCallState.RETURNED);
+      end.doorbell.ring();
+    },
+  };
+  end.doorbell.listen(() => {
+    for (let slot = 0; slot < end.layout.threads; slot++) {
+      const base = end.layout.slotOffset(slot);
+      const state = (base + SLOT_STATE) / 4;
+      const taken = Atomics.compareExchange(
+        words,
+        state,
+        OpteeCallState.POSTED,
+        OpteeCallState.RUNNING,
+      );
+      if (taken !== (OpteeCallState.POSTED as number)) continue;
+      const cmd = view.getUint32(base + SLOT_CMD, true);
+      const session = view.getUint32(base + SLOT_SESSION, true);
+      let result: number = TeeResult.SUCCESS;
+      if (cmd === (OpteeMsgCmd.OPEN_SESSION as number)) {
+        let id = 1;
+        while (tee.open.has(id)) id++;
+        tee.open.add(id);
+        view.setUint32(base + SLOT_SESSION, id, true);
+      } else if (cmd === (OpteeMsgCmd.CLOSE_SESSION as number)) {
+        if (!tee.open.delete(session)) result = TeeResult.ITEM_NOT_FOUND;
+      } else if (cmd !== (OpteeMsgCmd.REGISTER_SHM as number) && !tee.open.has(session)) {
+        result = TeeResult.BAD_PARAMETERS;
+      }
+      view.setUint32(base + SLOT_RET, result, true);
+      view.setUint32(base + SLOT_RET_ORIGIN, TeeOrigin.TEE, true);
+      if (cmd === (OpteeMsgCmd.CLOSE_SESSION as number) && tee.holdCloses) {
+        held.push(state);
+        continue;
+      }
+      Atomics.store(words, state, OpteeCallState.RETURNED);
+      end.doorbell.ring();
+    }
+  });
+  return tee;
+}
+
+/**
+ * A TEE driver of the test's own that checks nothing: each open answers the next id of `ids`,
+ * and each close waits for {@link finishCloses}. For the context's own rules, which
+ * `OpteeDriver`'s checks would otherwise hide.
+ */
+function uncheckedDriver(ids: number[]): {
+  driver: TeeDriver;
+  closed: number[];
+  finishCloses: () => void;
+} {
+  const ok = (session = 0): TeeCallResult => ({
+    result: TeeResult.SUCCESS,
+    origin: TeeOrigin.TEE,
+    session,
+    params: [],
+  });
+  const closed: number[] = [];
+  const closes: (() => void)[] = [];
+  const driver: TeeDriver = {
+    implementation: 'unchecked',
+    closed: false,
+    openSession: () => Promise.resolve(ok(ids.shift() ?? 0)),
+    invoke: () => Promise.resolve(ok()),
+    submit: (...args: Parameters<TeeDriver['submit']>) => {
+      args[4](ok());
+    },
+    cancel: () => Promise.resolve(ok()),
+    closeSession: (session) =>
+      new Promise<TeeCallResult>((resolve) => {
+        closed.push(session);
+        closes.push(() => {
+          resolve(ok());
+        });
+      }),
+    allocSharedMemory: () => Promise.reject(new Error('no shared memory')),
+  };
+  return {
+    driver,
+    closed,
+    finishCloses: () => {
+      for (const finish of closes.splice(0)) finish();
+    },
+  };
 }
 
 describe(TeeContext, () => {
@@ -72,6 +200,62 @@ describe(TeeContext, () => {
       const e = await teeError(b.context.openSession(new Uint8Array(3)));
       expect([e.result, e.origin]).toEqual([TeeResult.BAD_FORMAT, TeeOrigin.API]);
       await b.close();
+    });
+
+    // Linux optee_close_session takes the session out of the context's list before it asks the
+    // secure world to close it, and OpteeDriver forgets the id then too: the TEE may give the id
+    // to a new session as soon as its thread ran the close, before the close returns.
+    it('should take a session the TEE opens with the id of a session whose close has not returned, in the context and the driver alike', async () => {
+      const clock = new VirtualClock({ auto: true });
+      const wire = createSameThreadOpteeWire(clock, { channels: [{ id: 0 }], threads: 3 });
+      const tee = reusingTee(wire);
+      const driver = new OpteeDriver(wire.ree);
+      const context = openTeeContext(driver);
+      const s = await context.openSession(PTA_SCMI_UUID);
+      tee.holdCloses = true;
+      let closed = false;
+      const closing = s.close().then(() => (closed = true));
+      await clock.runUntilIdle(10);
+      expect([tee.open.size, closed]).toEqual([0, false]);
+
+      const t = await context.openSession(PTA_SCMI_UUID);
+      expect(t.id).toBe(s.id);
+      expect(tee.open.has(t.id)).toBe(true);
+      // The driver tracks it too: it can be made a system session.
+      context.systemSession(t);
+      expect(driver.stats.systemSessions).toBe(1);
+
+      tee.release();
+      await closing;
+      expect(context.sessionCount).toBe(1);
+      await t.invoke(PtaScmiCommand.CAPABILITIES, []);
+      await context.close();
+      expect(tee.open.size).toBe(0);
+      expect(driver.stats.systemSessions).toBe(0);
+      expect(driver.systemSession(t.id).result).toBe(TeeResult.BAD_PARAMETERS);
+      driver.close();
+      wire.tee.doorbell.close();
+      await clock.runUntilIdle(10);
+    });
+
+    it('should refuse an id of a session open in the context, and take the id of one whose close began, whatever the driver checks', async () => {
+      const { driver, closed, finishCloses } = uncheckedDriver([7, 7, 7]);
+      const context = openTeeContext(driver);
+      const s = await context.openSession(PTA_SCMI_UUID);
+      const e = await teeError(context.openSession(PTA_SCMI_UUID));
+      expect([e.result, e.origin]).toEqual([TeeResult.BAD_STATE, TeeOrigin.COMMS]);
+      expect(e.message).toMatch(/already open in this context/);
+      const closing = s.close();
+      const t = await context.openSession(PTA_SCMI_UUID);
+      expect([t.id, t.closed, context.sessionCount]).toEqual([7, false, 2]);
+      finishCloses();
+      await closing;
+      expect(context.sessionCount).toBe(1);
+      await t.invoke(0, []);
+      const ending = context.close();
+      finishCloses();
+      await ending;
+      expect(closed).toEqual([7, 7]);
     });
 
     it('should report NOT_SUPPORTED from the PTA when it has neither SMT nor MSG', async () => {

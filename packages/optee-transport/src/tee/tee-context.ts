@@ -28,6 +28,7 @@ export interface TeeOpenSessionOptions {
  */
 export class TeeContext {
   readonly #driver: TeeDriver;
+  /** Sessions open or closing (until their close returns); only the open ones hold their id. */
   readonly #sessions = new Set<TeeSession>();
   /** Sessions declared system sessions (kept after they close, for `usesSystemThread`). */
   readonly #systemSessions = new WeakSet<TeeSession>();
@@ -60,7 +61,17 @@ export class TeeContext {
     return this.#closing !== undefined;
   }
 
-  /** Sessions open now. */
+  /**
+   * Sessions of the context whose close has not returned: the open ones and the closing ones (a
+   * closing session's id is free already, see {@link TeeContext.openSession}).
+   *
+   * @example
+   * ```ts
+   * const closing = session.close();
+   * context.sessionCount; // still counts it
+   * await closing; // now it does not
+   * ```
+   */
   public get sessionCount(): number {
     return this.#sessions.size;
   }
@@ -73,13 +84,27 @@ export class TeeContext {
   /**
    * Opens a session to the trusted application `uuid` (Linux `tee_client_open_session`).
    *
+   * A session id is in use from the open that returned it until its session's
+   * {@link TeeSession.close} is called — not until the close returns: the driver lets the id go
+   * when it sends the close (`OpteeDriver`, as Linux's `optee_close_session` takes the session
+   * out of the context's list before the call), and the TEE may give it to a new session as
+   * soon as it ran the close. A new session with the id of a closing one is taken: both are
+   * tracked until the old close returns, each by its own object (the old one refuses invocations).
+   * The id of a session open and not closing is refused and not closed — closing it would
+   * close the session that has it (`OpteeDriver` refuses it first, in any of its contexts).
+   *
    * @throws (rejects) TeeError: `TEE_ERROR_BAD_STATE` (origin API) on a closed context,
    * `TEE_ERROR_BAD_FORMAT` (origin API) for a malformed UUID, `TEE_ERROR_BAD_STATE` (origin
-   * COMMS) when the TEE answers with the id of a session already open in this context (or, through
-   * `OpteeDriver`, whose ids are the secure world's, in any context of the driver), else the
-   * TEE's refusal
-   * (`TEE_ERROR_ITEM_NOT_FOUND` from the TEE for an unknown UUID, `TEE_ERROR_ACCESS_DENIED` from
-   * the trusted application for a login it does not accept…).
+   * COMMS) when the TEE answers with the id of a session open and not closing in this context (or,
+   * through `OpteeDriver`, whose ids are the secure world's, in any context of the driver), else
+   * the TEE's refusal (`TEE_ERROR_ITEM_NOT_FOUND` from the TEE for an unknown UUID,
+   * `TEE_ERROR_ACCESS_DENIED` from the trusted application for a login it does not accept…).
+   * @example
+   * ```ts
+   * const closing = old.close();
+   * const session = await context.openSession(PTA_SCMI_UUID); // may have old.id: taken
+   * await closing;
+   * ```
    */
   public async openSession(
     uuid: string | Uint8Array,
@@ -94,7 +119,8 @@ export class TeeContext {
     const r = await this.#driver.openSession(octets, login >>> 0);
     if (r.result !== TeeResult.SUCCESS) throw new TeeError(r.result, r.origin, 'open session');
     for (const open of this.#sessions) {
-      if (open.id === r.session) {
+      // A closing session's id is free: the driver let it go when it sent the close.
+      if (open.id === r.session && !open.closed) {
         // A TEE that hands out an id already open in this context: refused, and not closed
         // (closing it would close the session that has it).
         throw new TeeError(

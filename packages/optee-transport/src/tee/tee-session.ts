@@ -181,11 +181,22 @@ export class TeeSession {
 
   /**
    * Closes the session (Linux `tee_client_close_session`). Idempotent: later calls return the
-   * same promise. The session is forgotten by its context even when the TEE is gone. Closing a
-   * system session ends it: once the close returned, the driver no longer counts it, and when it
-   * was the last one, the thread kept for system sessions is everyone's again.
+   * same promise. From the call on, the session refuses invocations and its id is free: the
+   * driver lets the id go as it sends the close, and the TEE may give it to a new session before
+   * the close returns, which the context then takes (`TeeContext.openSession`). A cancel request
+   * still goes through (`TeeContext.cancel`): it may be what lets a close queued behind a hung
+   * invocation run. Once the close returned, the session is forgotten by its context, even when
+   * the TEE is gone. Closing a system session ends it: once the close returned, the driver no
+   * longer counts it, and when it was the last one, the thread kept for system sessions is
+   * everyone's again.
    *
    * @throws (rejects) TeeError when the TEE refused to close it (the session is forgotten anyway).
+   * @example
+   * ```ts
+   * const closing = session.close();
+   * session.closed; // true: invoke and submit refuse it
+   * await closing;
+   * ```
    */
   public close(): Promise<void> {
     this.#closing ??= this.#close();
