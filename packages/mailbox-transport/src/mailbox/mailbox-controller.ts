@@ -90,8 +90,13 @@ export function checkMailboxClock(value: unknown, field = 'clock'): void {
  * ```
  */
 export interface MailboxClient {
-  /** The remote rang this channel (Linux `rx_callback`). Rings may coalesce. */
-  rxCallback(): void;
+  /**
+   * The remote rang this channel (Linux `rx_callback`). Rings may coalesce: one call may stand for
+   * several rings, and `rings` says how many, when the controller knows (both controllers of this
+   * package do; at least 1). A ring the remote made while a call starts is covered by that call
+   * (the shared memory the call reads was written before it), never delivered again by a later one.
+   */
+  rxCallback(rings?: number): void;
   /**
    * The transmission of the last message ended (Linux `tx_done`): `error` is undefined on
    * success, or what {@link MailboxChannel.clientTxDone} was given.

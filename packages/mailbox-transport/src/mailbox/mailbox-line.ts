@@ -9,10 +9,10 @@ export interface MailboxLine {
   /** Rings the remote; returns the ring's sequence number. */
   ring(): number;
   /**
-   * Delivers the remote's rings to `onRing`; after close, calls `onIgnored` for each ring it
-   * drops when it can see it.
+   * Delivers the remote's rings to `onRing`, with how many rings each call covers (at least 1:
+   * rings coalesce); after close, calls `onIgnored` for each ring it drops when it can see it.
    */
-  listen(onRing: () => void, onIgnored: () => void): void;
+  listen(onRing: (rings: number) => void, onIgnored: () => void): void;
   /** Stops listening (idempotent). */
   close(): void;
   /** Rings of the remote dropped after close. */
@@ -89,8 +89,8 @@ export class MailboxLineChannel implements MailboxChannel {
       });
     }
     line.listen(
-      () => {
-        client.rxCallback();
+      (rings) => {
+        client.rxCallback(rings);
       },
       () => {
         client.rxIgnored?.();

@@ -43,6 +43,9 @@ class SameThreadLine implements MailboxLine {
   sent = 0;
   consumedSeq = 0;
   heldIgnored = 0;
+  /** Rings of the remote toward the agent while it listened, and how many were delivered. */
+  rung = 0;
+  rungDelivered = 0;
   onIgnored: () => void = () => undefined;
 
   constructor(clock: Clock, route: (toward: 'agent' | 'remote', deliver: () => void) => void) {
@@ -75,9 +78,14 @@ class SameThreadLine implements MailboxLine {
     return this.sent;
   }
 
-  listen(onRing: () => void, onIgnored: () => void): void {
+  listen(onRing: (rings: number) => void, onIgnored: () => void): void {
     this.onIgnored = onIgnored;
-    this.agentBell.listen(onRing);
+    this.agentBell.listen(() => {
+      // The rings this delivery stands for (they coalesce while one is pending).
+      const rings = (this.rung - this.rungDelivered) | 0;
+      this.rungDelivered = this.rung;
+      onRing(Math.max(1, rings));
+    });
   }
 
   close(): void {
@@ -124,6 +132,7 @@ class SameThreadRemote implements MailboxRemoteEnd {
     const line = this.#line;
     if (line.remoteBell.closed) return;
     if (line.agentBell.closed) line.onIgnored();
+    else line.rung = (line.rung + 1) | 0;
     line.remoteBell.ring();
   }
 

@@ -98,11 +98,17 @@ class SharedLine implements MailboxLine {
     return seq;
   }
 
-  listen(onRing: () => void): void {
+  listen(onRing: (rings: number) => void): void {
     // Drops after close are counted by sequence (across threads nobody sees them as they happen).
     this.#bell.listen(() => {
-      this.#seen = Atomics.load(this.#bellWords, RING_B_TO_A);
-      onRing();
+      // The doorbell looked at the sequence just before: a ring the remote made since is seen
+      // here, and the call below reads what the remote wrote before it — it covers that ring.
+      // The doorbell, having looked before it, delivers once more for it: nothing new then, and
+      // delivered again the client would take the same reply twice (counted `unexpected`).
+      const now = Atomics.load(this.#bellWords, RING_B_TO_A);
+      const rings = (now - this.#seen) >>> 0;
+      this.#seen = now;
+      if (rings !== 0) onRing(rings);
     });
   }
 

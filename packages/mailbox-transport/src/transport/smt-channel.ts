@@ -43,7 +43,11 @@ const EMPTY = new Uint8Array(0);
  *   then rings); with FREE set its header goes to core, which matches the token — unless
  *   `pollDone` already took that reply (a polled message, or core's look at the deadline before
  *   the doorbell came): then the transfer is complete and its doorbell is not counted, not even
- *   as spurious when it finds the next command already in the area. A reply whose token is not
+ *   as spurious when it finds the next command already in the area. The doorbell still owed for a
+ *   reply taken so, delivered alone (one ring, as the mailbox counts them) once the next reply is in
+ *   the area and before that reply's own doorbell, takes that reply to core; its own doorbell is
+ *   then absorbed once, as after `pollDone` (across threads the platform sets CHANNEL_FREE and
+ *   rings a moment later: the agent can look in between). A reply whose token is not
  *   that of the message last written into the area answers nothing on the wire: it is counted
  *   `unexpected` here and never handed to core (see `#foreign`). A reply nothing handed to core
  *   (it came after its transfer timed out, on a polling channel or ahead of its doorbell) is
@@ -103,8 +107,11 @@ export class SmtChannel implements TransportChannel, MailboxClient {
    * The previous message's completion doorbell is still to come although the area holds the next
    * message: `pollDone` took that reply at the deadline, before its doorbell, and the next sender
    * wrote at once. The first doorbell that finds the area busy is that one, not a spurious one:
-   * absorbed once, uncounted. (One that finds the next reply already there takes it to core:
-   * doorbells coalesce, so it is that reply's too.) Reset by each message written.
+   * absorbed once, uncounted. One that finds the next reply already there takes it to core: when
+   * the delivery stands for several rings, they coalesced, and that reply's own doorbell is among
+   * them; when it stands for one ring, that reply's own doorbell is still to come (the platform
+   * set CHANNEL_FREE and has not rung yet — across threads the agent can look in between) and is
+   * absorbed once, as after `pollDone`. Reset by each message written.
    */
   #doorbellOwed = false;
   /** Whether a message was written into the area (whose reply `#replySeen` tracks). */
@@ -122,6 +129,12 @@ export class SmtChannel implements TransportChannel, MailboxClient {
    * that is its own, not another late reply refused.
    */
   #lateCounted = false;
+  /**
+   * The last message was abandoned to the platform at the free (`abandonedAtFree`): a doorbell
+   * dropped after the free while its reply is in the area is that reply's, counted with it
+   * (`repliesAfterFree`) — once. One with nothing in the area is not: counted as any ring refused.
+   */
+  #abandonedDoorbell = false;
 
   /** @internal Use {@link SmtChannel.open}. */
   private constructor(
@@ -375,19 +388,24 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     }
     if (abandoned) {
       // Counted once, here, whatever comes of it: the wire's record tells whether its reply landed
-      // (`repliesAfterFree`), and a doorbell rung for it after the free is its own, not another
-      // reply refused (the rings dropped before the free, counted above, were not its reply's:
-      // the area was still busy). Seen here, the next drop is absorbed; across threads the record
-      // takes one off `ignoredAfterFree`.
+      // (`repliesAfterFree`), and a doorbell rung for it after the free, once the reply is there, is
+      // its own, not another reply refused (the rings dropped before the free, counted above, were
+      // not its reply's: the area was still busy). Seen here, such a drop is absorbed (see
+      // rxIgnored); across threads the record takes one off `ignoredAfterFree` once the reply is
+      // there. A ring with nothing in the area is counted as any other ring dropped.
       this.#record.abandonedAtFree++;
-      this.#lateCounted = true;
+      this.#abandonedDoorbell = true;
     }
     this.#record.freed = true;
   }
 
   // ---- MailboxClient ------------------------------------------------------------------------
 
-  public rxCallback(): void {
+  /**
+   * A doorbell (see the class comment); `rings`: how many rings the mailbox delivers in this call,
+   * when it knows (they coalesce).
+   */
+  public rxCallback(rings?: number): void {
     const guard = this.#guard;
     if (!guard.enter()) {
       this.#setup.counters.refusedAfterQuiesce++;
@@ -411,8 +429,24 @@ export class SmtChannel implements TransportChannel, MailboxClient {
         return;
       }
       if (this.#a2p) {
-        this.#rang = true;
         this.#wake?.();
+        if (this.#doorbellOwed && rings === 1) {
+          // The previous reply's doorbell alone (see #doorbellOwed), late: it finds this message's
+          // reply already there, whose own doorbell is still to come. Not this message's doorbell
+          // (`#rang` stays clear). The reply is taken now — or was, by pollDone — and its own
+          // doorbell absorbed once when it comes ('polled'): handed to core again it would be
+          // counted `unexpected`, and on the next message, written meanwhile, `spurious`.
+          this.#doorbellOwed = false;
+          if (this.#replySeen !== undefined) return;
+          const header = this.#area.header();
+          if (this.#foreign(header)) return;
+          this.#replySeen = 'polled';
+          this.#setup.sink.rx(header, undefined);
+          return;
+        }
+        // An owed doorbell coalesced with this one (or the count is not known): consumed here.
+        this.#doorbellOwed = false;
+        this.#rang = true;
         // A platform may ring even for a polled message (INTR_ENABLED clear). Each reply is
         // counted once: not handed to core when pollDone counted it already (pollDone still
         // completes the transfer if a good reply replaces it), and pollDone does not count one
@@ -498,9 +532,14 @@ export class SmtChannel implements TransportChannel, MailboxClient {
 
   public rxIgnored(): void {
     // A doorbell after quiesce, dropped by the mailbox: a late reply refused and counted — unless
-    // it is the doorbell of the reply the quiesce (or free) already counted late.
+    // it is the doorbell of the reply the quiesce (or free) already counted late, or of the reply
+    // to the message abandoned at the free, landed in the area (counted as `repliesAfterFree`).
     this.#seenIgnored++;
     if (this.#record.ignoredAtFree !== undefined) this.#record.ignoredAtFree++;
+    if (this.#abandonedDoorbell && this.#area.isFree()) {
+      this.#abandonedDoorbell = false;
+      return;
+    }
     if (this.#lateCounted) {
       this.#lateCounted = false;
       return;

@@ -71,7 +71,11 @@ export interface SmtChannelReport {
   readonly ignoredRings: number;
   /**
    * Of those, the ones dropped after the channel was freed without the agent seeing them (across
-   * threads): they are not in `counters.refusedAfterQuiesce`.
+   * threads): they are not in `counters.refusedAfterQuiesce`. One for a message abandoned at the
+   * free (see {@link SmtChannelReport.abandonedAtFree}) is taken for its reply's doorbell, and
+   * counted in {@link SmtChannelReport.repliesAfterFree} instead, once that reply is in the area
+   * as the report is made; until then it is counted here (the agent cannot tell, across threads,
+   * whether it came before the reply or after).
    */
   readonly ignoredAfterFree: number;
   /**
@@ -88,7 +92,9 @@ export interface SmtChannelReport {
    * after the free, read from the area as the report is made (CHANNEL_FREE set: only the platform
    * can set it once the agent let the area go). Nobody reads the area any more: each is dropped
    * unseen, counted here once — a doorbell the platform rang for it is not counted again in
-   * `ignoredAfterFree` or `refusedAfterQuiesce`.
+   * `ignoredAfterFree` or `refusedAfterQuiesce`. A doorbell rung with no reply in the area (the
+   * message still the platform's) is not the reply's: counted as any ring dropped, in
+   * `counters.refusedAfterQuiesce` when the agent sees it (same thread), else in `ignoredAfterFree`.
    */
   readonly repliesAfterFree: number;
   /** Core's counters of the channel (they stay readable after a failed probe). */
@@ -155,8 +161,10 @@ export class SmtWireMonitor {
 }
 
 function report(r: SmtChannelRecord): SmtChannelReport {
-  // One read: across threads the count moves, and the two fields below must agree.
+  // One read of each: across threads the count moves and the reply may land, and the fields below
+  // must agree.
   const ignored = r.ignored();
+  const landed = r.abandonedReplyLanded();
   return {
     label: r.label,
     direction: r.direction,
@@ -170,14 +178,16 @@ function report(r: SmtChannelRecord): SmtChannelReport {
     acksWithoutMailbox: r.acksWithoutMailbox,
     ackFailures: r.ackFailures,
     ignoredRings: ignored,
-    // A ring after the free of an abandoned message is its reply's doorbell: counted with the
-    // reply (`repliesAfterFree`), not here. Seen in the same thread, it is absorbed as it comes.
+    // A ring after the free of an abandoned message, once its reply is in the area, is taken for
+    // that reply's doorbell: counted with the reply (`repliesAfterFree`), not here. Until the reply
+    // is there, a ring is counted here, as any other. Seen in the same thread, it is absorbed as it
+    // comes (only when the reply is there by then).
     ignoredAfterFree:
       r.ignoredAtFree === undefined
         ? 0
-        : Math.max(0, ignored - r.ignoredAtFree - r.abandonedAtFree),
+        : Math.max(0, ignored - r.ignoredAtFree - (landed ? r.abandonedAtFree : 0)),
     abandonedAtFree: r.abandonedAtFree,
-    repliesAfterFree: r.abandonedReplyLanded() ? 1 : 0,
+    repliesAfterFree: landed ? 1 : 0,
     counters: r.counters(),
   };
 }

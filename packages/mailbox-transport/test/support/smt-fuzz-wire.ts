@@ -162,9 +162,9 @@ export function instrumentController(
         get knowsTxDone() {
           return client.knowsTxDone === true;
         },
-        rxCallback: () => {
+        rxCallback: (rings?: number) => {
           doorbell(probe, p, monitor, () => {
-            client.rxCallback();
+            client.rxCallback(rings);
           });
         },
         rxIgnored: () => {
