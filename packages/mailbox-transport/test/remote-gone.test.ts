@@ -100,9 +100,12 @@ describe('the platform end gone (SharedMailboxController.markRemoteGone)', () =>
       const vendor = settle(agent.base.discoverVendor());
       await hand.clock.runTasks();
       const now = hand.clock.now();
+      const told: string[] = [];
+      agent.onLost(({ label }) => void told.push(label));
       hand.wire.controller.markRemoteGone();
       await hand.clock.runTasks();
       expect(hand.clock.now()).toBe(now);
+      expect(told).toEqual(['a2p:0', 'p2a:0']); // agent.onLost: each channel once
       expect(await vendor).toBe('E_MBOX_REMOTE_GONE');
       expect(await settle(agent.base.discoverSubVendor())).toBe('E_MBOX_REMOTE_GONE');
       expect(channelStats(agent, 'a2p:0')).toMatchObject({ failed: 2, timeouts: 0 });
