@@ -1492,9 +1492,9 @@ describe(createAgent, () => {
         expect(agent.remove()).toBe(removing);
         expect(agent.remove(null as unknown as undefined)).toBe(removing);
         // The teardown began at once: the agent is revoked already.
-        expect(() =>
+        await expect(
           agent.events.subscribe({ protocolId: 0x14, eventId: 0, source: 3 }, () => undefined),
-        ).toThrow(RevokedError);
+        ).rejects.toThrow(RevokedError); // a rejection, never a synchronous throw
         await h.clock.runUntilIdle();
         await removing;
         expect(h.clock.now() - start).toBe(0);

@@ -126,8 +126,9 @@ export interface AgentEvents {
    * Subscribes to a notification; resolves to an unsubscribe function (idempotent; once the
    * agent's removal has started it only forgets the handler, and never fails).
    *
-   * @throws ScmiTransportError `E_NOT_SUPPORTED` without a P2A channel; ScmiError `E_ARGUMENT`
-   * when `handler` is not a function (nothing is sent to the platform).
+   * @throws (rejects, never throws) ScmiTransportError `E_NOT_SUPPORTED` without a P2A channel,
+   * `E_SHUTDOWN` once the removal started; RevokedError after it; ScmiError `E_ARGUMENT` when
+   * `handler` is not a function (nothing is sent to the platform).
    */
   subscribe(
     filter: ScmiEventFilter,
@@ -323,7 +324,9 @@ export class ScmiAgent {
     const hub = this.#p.hub;
     return {
       subscribe: (filter, handler) => {
-        this.#live('events');
+        // A rejection, as every other refusal of a subscribe (an async API that throws at once
+        // would escape a caller's `.catch`).
+        if (this.#revoked) return Promise.reject(this.#revokedError('events'));
         return hub.subscribe(filter, handler);
       },
       register: (protocolId, events) => {
@@ -501,8 +504,11 @@ export class ScmiAgent {
   }
 
   #live(what: string): void {
-    if (this.#revoked)
-      throw new RevokedError(`${this.name} ${what}`, `${this.name} has been removed`);
+    if (this.#revoked) throw this.#revokedError(what);
+  }
+
+  #revokedError(what: string): RevokedError {
+    return new RevokedError(`${this.name} ${what}`, `${this.name} has been removed`);
   }
 }
 

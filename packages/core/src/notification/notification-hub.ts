@@ -1,7 +1,7 @@
 import { isPromiseLike } from '@scmi-ts/devres';
 import type { BadMessageReason, TransportChannel } from '../channel/transport.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
-import { ScmiError, ScmiTransportError } from '../errors/scmi-error.js';
+import { ScmiError, ScmiStatusError, ScmiTransportError } from '../errors/scmi-error.js';
 import type { ChannelCounters } from '../diagnostics/channel-counters.js';
 import { copyOut } from '../transfer/clamped-copy.js';
 import { NotificationBuffer } from '../transfer/notification-buffer.js';
@@ -35,8 +35,10 @@ export interface ScmiEventDescriptor {
    * Most payload bytes a well-formed notification of this event has (default: no limit but the
    * channel's max message size): a longer one is not queued or delivered, and is counted as an
    * `invalid` bad message (Linux's `scmi_notify` discards a payload above the event's
-   * `max_payld_sz`). One longer than the queue's buffers (the max message size) is counted
-   * `oversize` and dropped as well, never delivered cut.
+   * `max_payld_sz`). One the transport reports longer than the queue's buffers (the max message
+   * size: `NotificationBuffer.truncated`) is counted `oversize` and dropped as well, never
+   * delivered cut; a transport may instead clamp a length it finds hostile itself and count it
+   * (SMT copies what its area holds, as Linux's `shmem_fetch_notification`), delivering what fits.
    */
   readonly maxPayload?: number;
   /**
@@ -50,7 +52,7 @@ export interface ScmiEventDescriptor {
    * The source (domain) a notification is about, read from its payload; default: the 32-bit word
    * after `agent_id` (offset 4), or `undefined` when the payload is shorter. The payload is the
    * platform's, of any length: if this throws, the notification is not delivered and is counted
-   * (`sourceErrors`).
+   * (`sourceErrors`). It must only read the payload: the array is the one a handler then gets.
    */
   sourceOf?(payload: Uint8Array): number | undefined;
   /**
@@ -194,8 +196,21 @@ export class NotificationHub {
   #discarded = 0;
   #handlerErrors = 0;
   #sourceErrors = 0;
-  /** Subscribers per `protocol:event:source`, `*` for every source. */
+  /** Subscribers per `protocol:event:source`, `*` for every source (no entry: none). */
   readonly #enabled = new Map<string, number>();
+  /**
+   * Keys (`protocol:event:source`) with subscribers that the platform does not send: the enable
+   * that followed the every-source disable failed (see the unsubscribe). The next subscriber of
+   * such a source sends its enable again.
+   */
+  readonly #needsEnable = new Set<string>();
+  /**
+   * Keys without subscribers the platform may still send: a disable that failed (the platform
+   * refused it, or nobody knows whether it acted: a timeout), or an enable whose outcome is
+   * unknown (it timed out or the transport failed). The removal disables them too, or counts them
+   * in `leftEnabledAtRemoval`; a later enable or disable that succeeds settles them.
+   */
+  readonly #maybeEnabled = new Set<string>();
   /** Per `protocol:event`: the last enable / disable queued (see `#inTurn`). */
   readonly #turns = new Map<string, Promise<void>>();
 
@@ -278,7 +293,10 @@ export class NotificationHub {
    * enabled again nor disabled while every-source subscribers come and go, except when the last
    * every-source subscriber leaves — the hub then disables every source and enables again at once
    * each one that still has its own subscribers (the descriptor cannot name the sources one by
-   * one, so a notification between the two commands is not sent).
+   * one, so a notification between the two commands is not sent). Such a source whose enable
+   * fails then is enabled again by its next subscriber, and not disabled when its own leave. A
+   * disable that fails (or an enable that times out) leaves the event possibly enabled: the
+   * removal disables it too (see {@link NotificationHub.disableEvents}).
    *
    * @throws ScmiTransportError `E_NOT_SUPPORTED` when the transport has no P2A channel.
    * @throws ScmiTransportError `E_SHUTDOWN` once the agent's removal has started.
@@ -344,7 +362,10 @@ export class NotificationHub {
     await this.#inTurn(eventKey, async () => {
       const users = this.#enabled.get(key) ?? 0;
       const covered = filter.source !== undefined && (this.#enabled.get(allKey) ?? 0) > 0;
-      if (users === 0 && !covered) await event.setNotifyEnabled?.(filter.source, true);
+      if ((users === 0 || this.#needsEnable.has(key)) && !covered) {
+        await this.#setEnabled(event, key, filter.source, true);
+        this.#needsEnable.delete(key);
+      }
       this.#enabled.set(key, users + 1);
     });
     q.subscriptions.push(sub);
@@ -358,26 +379,36 @@ export class NotificationHub {
         // what the subscribers held enabled when it was called (`disableEvents`).
         if (this.#disableCalled) return;
         const left = (this.#enabled.get(key) ?? 1) - 1;
-        this.#enabled.set(key, left);
+        if (left > 0) {
+          this.#enabled.set(key, left);
+          return;
+        }
+        this.#enabled.delete(key);
+        const wasEnabled = !this.#needsEnable.delete(key);
         // Not once the agent's removal started (`stopDelivery`): the protocol handles are being
         // revoked.
-        if (left !== 0 || this.#closed || !this.#delivering) return;
+        if (this.#closed || !this.#delivering) return;
         if (filter.source !== undefined) {
-          // Still wanted by an every-source subscriber: it stays enabled.
-          if ((this.#enabled.get(allKey) ?? 0) === 0) {
-            await event.setNotifyEnabled?.(filter.source, false);
+          // Still wanted by an every-source subscriber: it stays enabled. Never enabled (its
+          // enable failed): nothing to disable.
+          if ((this.#enabled.get(allKey) ?? 0) === 0 && wasEnabled) {
+            await this.#setEnabled(event, key, filter.source, false);
           }
           return;
         }
-        await event.setNotifyEnabled?.(undefined, false);
+        await this.#setEnabled(event, key, undefined, false);
         // Each source with its own subscribers again — every one, even if one fails (the errors
-        // then reject together) — unless the agent's removal started meanwhile.
+        // then reject together; such a source is enabled again by its next subscriber) — unless
+        // the agent's removal started meanwhile.
         const errors: unknown[] = [];
         for (const source of this.#subscribedSources(eventKey)) {
           if (!this.#accepting()) break;
+          const sourceKey = `${eventKey}:${source}`;
           try {
-            await event.setNotifyEnabled?.(source, true);
+            await this.#setEnabled(event, sourceKey, source, true);
+            this.#needsEnable.delete(sourceKey);
           } catch (error) {
+            this.#needsEnable.add(sourceKey);
             errors.push(error);
           }
         }
@@ -393,8 +424,29 @@ export class NotificationHub {
   }
 
   /**
+   * Asks the platform to enable or disable `key` and keeps `#maybeEnabled` true to what it may be
+   * sending: settled by a success; left possibly enabled by a failed disable, or by an enable
+   * whose outcome is unknown (not an error status: a timeout, a transport error).
+   */
+  async #setEnabled(
+    event: ScmiEventDescriptor,
+    key: string,
+    source: number | undefined,
+    enable: boolean,
+  ): Promise<void> {
+    try {
+      await event.setNotifyEnabled?.(source, enable);
+    } catch (error) {
+      if (!enable || !ScmiStatusError.is(error)) this.#maybeEnabled.add(key);
+      throw error;
+    }
+    this.#maybeEnabled.delete(key);
+  }
+
+  /**
    * The agent's removal, before anything is torn down: disables at the platform every event a
-   * subscriber still holds enabled — the event for every source when it has an every-source
+   * subscriber still holds enabled, or that a failed disable (or an enable whose outcome is
+   * unknown) may have left enabled — the event for every source when it has an every-source
    * subscriber, else each source with subscribers of its own — as Linux does when the protocol
    * drivers unbind before the channels go (their devm notifier registrations are released, and
    * `scmi_put_handler_unlocked` disables an event with its last user, `notify.c`). Firmware
@@ -437,8 +489,8 @@ export class NotificationHub {
     // Events with subscribers, and those with an enable or disable under way (a subscribe that
     // passed its checks counts its user only once the platform answered).
     const events = new Set(this.#turns.keys());
-    for (const [key, users] of this.#enabled) {
-      if (users > 0) events.add(key.slice(0, key.lastIndexOf(':')));
+    for (const key of [...this.#enabled.keys(), ...this.#maybeEnabled]) {
+      events.add(key.slice(0, key.lastIndexOf(':')));
     }
     if (options.send === false) {
       for (const eventKey of events) {
@@ -471,7 +523,7 @@ export class NotificationHub {
               this.#inTurn(eventKey, () => {
                 if (givenUp) return Promise.resolve();
                 watchdog.progress();
-                return this.#disableEvent(eventKey, watchdog);
+                return this.#disableEvent(eventKey, watchdog, () => givenUp);
               }),
             )
             .catch(() => {
@@ -486,7 +538,7 @@ export class NotificationHub {
   }
 
   /** Disables `protocol:event` for every source its subscribers hold enabled (see `disableEvents`). */
-  async #disableEvent(eventKey: string, watchdog: Watchdog): Promise<void> {
+  async #disableEvent(eventKey: string, watchdog: Watchdog, givenUp: () => boolean): Promise<void> {
     const event = this.#notifiable(eventKey);
     if (event === undefined) return;
     await Promise.all(
@@ -495,7 +547,8 @@ export class NotificationHub {
         try {
           await event.setNotifyEnabled?.(source, false);
         } catch {
-          this.#disableFailures++;
+          // An event given up was counted failed once already.
+          if (!givenUp()) this.#disableFailures++;
         } finally {
           watchdog.progress();
         }
@@ -511,21 +564,27 @@ export class NotificationHub {
   }
 
   /**
-   * What its subscribers hold enabled of `protocol:event`: every source (`[undefined]`) when it
-   * has an every-source subscriber, else each source with subscribers of its own.
+   * What the platform may be sending of `protocol:event`: every source (`[undefined]`) when it
+   * has an every-source subscriber (or every source may still be enabled), else each source with
+   * subscribers of its own or that may still be enabled (see `#maybeEnabled`).
    */
   #sourcesEnabled(eventKey: string): (number | undefined)[] {
-    return (this.#enabled.get(`${eventKey}:*`) ?? 0) > 0
-      ? [undefined]
-      : this.#subscribedSources(eventKey);
+    const all = `${eventKey}:*`;
+    if (this.#enabled.has(all) || this.#maybeEnabled.has(all)) return [undefined];
+    const sources = new Set(this.#subscribedSources(eventKey));
+    const prefix = `${eventKey}:`;
+    for (const key of this.#maybeEnabled) {
+      if (key.startsWith(prefix)) sources.add(Number(key.slice(prefix.length)));
+    }
+    return [...sources];
   }
 
   /** The sources of `protocol:event` that have subscribers of their own. */
   #subscribedSources(eventKey: string): number[] {
     const sources: number[] = [];
     const prefix = `${eventKey}:`;
-    for (const [key, users] of this.#enabled) {
-      if (users === 0 || !key.startsWith(prefix)) continue;
+    for (const key of this.#enabled.keys()) {
+      if (!key.startsWith(prefix)) continue;
       const source = key.slice(prefix.length);
       if (source !== '*') sources.push(Number(source));
     }
@@ -561,8 +620,9 @@ export class NotificationHub {
     channel: TransportChannel,
     ctx: unknown,
   ): BadMessageReason | undefined {
-    if (this.#closed) {
-      // Not an unknown message: a sound one that came too late to be delivered.
+    if (this.#closed || !this.#delivering) {
+      // Not an unknown message: a sound one that came too late to be delivered (the removal
+      // started: nothing queued now would be delivered, so it is not queued, nor counted `nomem`).
       this.#discarded++;
       return undefined;
     }
@@ -575,7 +635,11 @@ export class NotificationHub {
     }
     const slot = (q.head + q.count) % q.buffers.length;
     const buffer = q.buffers[slot] as NotificationBuffer;
+    buffer.reset();
     channel.fetchNotification(buffer, ctx);
+    // A transport that copied nothing (not even an empty payload) gave no notification: the slot
+    // keeps no stale bytes of the last one.
+    if (!buffer.received) return 'invalid';
     // The slot is taken only by a notification delivered whole, of a size its event allows.
     if (buffer.truncated) return 'oversize';
     if (
@@ -691,6 +755,8 @@ export class NotificationHub {
   public release(): void {
     this.#queues.clear();
     this.#enabled.clear();
+    this.#needsEnable.clear();
+    this.#maybeEnabled.clear();
   }
 
   /** The hub's counters. */

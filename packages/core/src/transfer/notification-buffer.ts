@@ -18,6 +18,12 @@ export class NotificationBuffer {
   public length = 0;
   /** True when the last {@link NotificationBuffer.receive} was clamped. */
   public truncated = false;
+  /**
+   * @internal Whether {@link NotificationBuffer.receive} ran since core emptied the buffer for a
+   * fetch: a transport whose `fetchNotification` copied nothing must not leave core the previous
+   * notification's bytes as this one's.
+   */
+  public received = false;
 
   /** Creates a buffer of `capacity` bytes. */
   public constructor(capacity: number) {
@@ -35,5 +41,13 @@ export class NotificationBuffer {
     const n = clampedCopy(this.data, this.data.byteLength, source, offset, wanted);
     this.truncated = n < wanted;
     this.length = n;
+    this.received = true;
+  }
+
+  /** @internal Empties the buffer before core hands it to a transport's `fetchNotification`. */
+  public reset(): void {
+    this.length = 0;
+    this.truncated = false;
+    this.received = false;
   }
 }
