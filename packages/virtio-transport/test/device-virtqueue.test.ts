@@ -304,6 +304,15 @@ describe(DeviceVirtqueue, () => {
       expect(ring.loadAvailEvent()).toBe(1);
     });
 
+    it('should set used.flags to 0 with EVENT_IDX: a NO_NOTIFY an earlier session left does not stay (the specification requires it)', () => {
+      const { ring, vq } = setup(8, { indirect: false, eventIdx: true });
+      ring.storeUsedFlags(VIRTQ_USED_F_NO_NOTIFY);
+      expect(vq.enableNotifications()).toBe(false);
+      expect(ring.loadUsedFlags()).toBe(0);
+      vq.disableNotifications();
+      expect(ring.loadUsedFlags()).toBe(0);
+    });
+
     it('should clear NO_NOTIFY without EVENT_IDX and report chains that arrived meanwhile', () => {
       const { ring, vq, offer } = setup();
       ring.storeUsedFlags(1);

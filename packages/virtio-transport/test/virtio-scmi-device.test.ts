@@ -682,6 +682,32 @@ describe(VirtioScmiDevice, () => {
       });
     });
 
+    it('should clear a NO_NOTIFY left in the used rings when it starts with EVENT_IDX (the specification: flags MUST be 0)', async () => {
+      const { device, driver, done } = setup();
+      // A driver that does not clear the used rings it set up again: an earlier session without
+      // EVENT_IDX left NO_NOTIFY in them.
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with its ring as `this`
+      const clear = SplitRing.prototype.clear;
+      const spy = jest.spyOn(SplitRing.prototype, 'clear').mockImplementation(function (
+        this: SplitRing,
+      ) {
+        clear.call(this);
+        this.storeUsedFlags(VIRTQ_USED_F_NO_NOTIFY);
+      });
+      try {
+        await driver.start({ features: V1 | P2A | featureMask(VirtioFeature.RING_EVENT_IDX) });
+      } finally {
+        spy.mockRestore();
+      }
+      expect(device.live).toBe(true);
+      expect([driver.cmdq.loadUsedFlags(), driver.eventq.loadUsedFlags()]).toEqual([0, 0]);
+      driver.command(0, command(1));
+      await driver.kick();
+      expect(driver.usedCmdq()).toEqual([{ id: 0, len: 8 }]);
+      expect(driver.cmdq.loadUsedFlags()).toBe(0);
+      done();
+    });
+
     it('should leave an idle cmdq alone on a kick: no suppression field written (a cache line the driver reads)', async () => {
       const { device, driver, done } = setup();
       await driver.start(); // without EVENT_IDX: suppression by used.flags

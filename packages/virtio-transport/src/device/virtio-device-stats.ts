@@ -43,7 +43,9 @@ export interface VirtioDeviceStats {
   readonly responses: number;
   /**
    * Responses (at once or later) larger than the writable part of their command's buffer, cut to
-   * fit: the agent gets the length the device wrote and judges the response short.
+   * fit: the agent gets the length the device wrote and judges the response short. A later
+   * response is cut at header + `maxMsgSize` too (what the link carries: the device keeps no more
+   * of a buffer it holds), however large the buffer.
    */
   readonly responsesTruncated: number;
   /**
@@ -86,7 +88,11 @@ export interface VirtioDeviceStats {
   readonly notificationsPosted: number;
   /** Notifications dropped for want of an eventq buffer (the specification allows it). */
   readonly notificationsDropped: number;
-  /** Notifications that fit none of the eventq buffers the device held, dropped (the specification allows it). */
+  /**
+   * Notifications that fit none of the eventq buffers the device held, dropped (the specification
+   * allows it); one larger than the link carries (header + `maxMsgSize`) fits none, as the device
+   * keeps only that much of each buffer.
+   */
   readonly eventsTooLarge: number;
   /** Delayed responses written to the eventq. */
   readonly delayedResponsesPosted: number;
@@ -103,6 +109,14 @@ export interface VirtioDeviceStats {
   readonly interrupts: number;
   /** Driver notifications (kicks) handled. */
   readonly kicks: number;
+  /**
+   * Passes over a queue (cmdq or eventq) that reached their budget — twice the queue size of looks
+   * at the available ring, re-checks included — and left the rest to a new task of the device's
+   * clock: a driver making entries available as fast as the device takes them, or an `avail.idx`
+   * that does not hold still, cannot hold the device's thread. Nothing is lost: that task goes on
+   * whether or not the driver notifies again.
+   */
+  readonly passesCutShort: number;
 }
 
 /** The device's mutable counters. @internal */
@@ -138,5 +152,6 @@ export function createVirtioDeviceStats(): MutableVirtioDeviceStats {
     delayedResponsesTooLarge: 0,
     interrupts: 0,
     kicks: 0,
+    passesCutShort: 0,
   };
 }

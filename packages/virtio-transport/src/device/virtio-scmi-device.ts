@@ -143,6 +143,16 @@ const DRIVER_STATUS_BITS: number =
   VirtioStatus.FAILED;
 /** The least a cmdq response carries (header and status), and the least an eventq message does. */
 const MIN_MESSAGE = MSG_HEADER_SIZE + MSG_STATUS_SIZE;
+/**
+ * Looks at a queue's available ring (pops, the re-checks after asking for notifications included)
+ * one pass takes at most, per entry of the queue: twice the queue size, as the driver's drains.
+ * A pass that would look once more leaves the rest to a new task of the device's clock, so that
+ * a driver making entries available as fast as the device takes them, or an `avail.idx` that does
+ * not hold still (the empty check and the re-check never agreeing), cannot hold the device's
+ * thread — shared, in a worker, by several agents' devices and the platform's timers (Linux's
+ * vhost caps each pass likewise: `vhost_exceeds_weight`).
+ */
+const PASS_LOOKS_PER_ENTRY = 2;
 
 /** A command buffer whose response the platform gives later (`link.respond`). */
 interface OutstandingCommand {
@@ -150,13 +160,19 @@ interface OutstandingCommand {
   /** The command's header under {@link HEADER_MATCH_MASK}: what its response must carry. */
   readonly header: number;
   readonly secondIndex: number;
+  /** What a response can be written over: the first `4 + maxMsgSize` writable bytes (`writablePrefix`). */
   readonly chain: DescriptorChain;
+  /** The buffer's writable bytes, all of them (what a `used-len-oversize` goes past). */
+  readonly writeBytes: number;
 }
 
 /** An eventq buffer the device holds, ready for a notification or delayed response. */
 interface EventBuffer {
   readonly head: number;
+  /** What a message can be written over: the first `4 + maxMsgSize` writable bytes (`writablePrefix`). */
   readonly chain: DescriptorChain;
+  /** The buffer's writable bytes, all of them (what an `event-oversize` goes past). */
+  readonly writeBytes: number;
 }
 
 /**
@@ -177,21 +193,26 @@ interface EventBuffer {
  *   command it answers (the one the platform names, else the one its header names), and one
  *   matching none is dropped and counted. Commands are in progress in parallel whenever the
  *   platform defers some: the device keeps taking and answering others meanwhile (its own work is
- *   one pass at a time, in its thread).
+ *   one pass at a time, in its thread). A pass looks at the available ring at most twice the
+ *   queue size of times (the eventq's likewise), then returns what it took and leaves the rest to
+ *   a new task on its clock (`passesCutShort`), so that no driver can hold the device's thread.
  * - **eventq**: holds the driver's buffers, taking those the driver made available whenever it
  *   posts (not only on a kick), and writes each message into the first held buffer it fits. A
- *   notification with no buffer, or fitting none, is dropped, as the specification allows. A
- *   delayed response with no buffer it fits waits (the specification: it MUST be sent once buffers
- *   are available), up to `maxWaitingDelayedResponses` (then `post` refuses and the platform
- *   retries); one larger than the link carries (header + `maxMsgSize`, the largest P2A message a
- *   driver sizes its buffers for) can never be expected to fit: `post` refuses it, counted in
- *   `delayedResponsesTooLarge`.
+ *   notification with no buffer, or fitting none (as one larger than header + `maxMsgSize` does),
+ *   is dropped, as the specification allows. A delayed response with no buffer it fits waits (the
+ *   specification: it MUST be sent once buffers are available), up to
+ *   `maxWaitingDelayedResponses` (then `post` refuses and the platform retries); one larger than
+ *   the link carries (header + `maxMsgSize`, the largest P2A message a driver sizes its buffers
+ *   for) can never be expected to fit: `post` refuses it, counted in `delayedResponsesTooLarge`.
  * - **Faults**: `device.faults` injects the wire-level faults of {@link VirtioWireFaultKind}.
  *
  * Everything the driver wrote is validated before use (chains, addresses, lengths, indices). The
  * device tracks the heads it holds on each queue (a bitmap of the queue size): an available entry
  * whose head it still holds is refused (counted in `badChains`, not returned), so the commands and
- * eventq buffers it holds never outnumber the queue's entries, whatever the driver writes.
+ * eventq buffers it holds never outnumber the queue's entries, whatever the driver writes. Of each
+ * buffer it holds for later (an eventq buffer, a deferred command's) it keeps only the non-empty
+ * segments covering the first header + `maxMsgSize` bytes, the most it will write there, so what
+ * it keeps is bounded by the message size, not by the descriptors the driver wrote.
  *
  * @example
  * ```ts
@@ -215,6 +236,16 @@ export class VirtioScmiDevice {
   readonly #scratch: Uint8Array;
   readonly #requestViews: (Uint8Array | undefined)[];
   readonly #maxWaiting: number;
+  /**
+   * The largest message the device writes into a buffer it holds: header + `maxMsgSize`, what the
+   * link carries (a delayed response, a notification, a later response). Of each buffer it holds
+   * the device keeps only the segments covering that many bytes.
+   */
+  readonly #maxMessage: number;
+  /** A task to go on with a cmdq pass cut short is scheduled and has not run yet. */
+  #cmdqResumeQueued = false;
+  /** A task to go on with an eventq pass cut short is scheduled and has not run yet. */
+  #eventqResumeQueued = false;
   #status = 0;
   #lastSequence = 0;
   #features = 0n;
@@ -265,6 +296,7 @@ export class VirtioScmiDevice {
     if (options.faults !== undefined) this.faults.set(options.faults);
     this.#offered = options.features ?? VIRTIO_SCMI_DEVICE_FEATURES;
     const layout = wire.layout;
+    this.#maxMessage = MSG_HEADER_SIZE + layout.maxMsgSize;
     this.#memory = wire.deviceMemory();
     this.#scratch = new Uint8Array(layout.pduSize);
     this.#requestViews = new Array<Uint8Array | undefined>(layout.pduSize + 1).fill(undefined);
@@ -557,6 +589,41 @@ export class VirtioScmiDevice {
     this.#doorbells.interrupt.ring();
   }
 
+  /**
+   * A pass over `queue` ran out of budget ({@link PASS_LOOKS_PER_ENTRY}): counted, and a task
+   * scheduled on the device's clock (one at most per queue) goes on with it. That task runs
+   * whether or not the driver notifies again — the pass left notifications off, the queue is not
+   * idle — and looks at the queue live then (a reset since may have replaced it).
+   */
+  #cutShort(queue: 'cmdq' | 'eventq'): void {
+    this.#stats.passesCutShort++;
+    if (queue === 'cmdq') {
+      if (this.#cmdqResumeQueued) return;
+      this.#cmdqResumeQueued = true;
+      this.#o.clock.schedule(this.#resumeCmdq);
+    } else {
+      if (this.#eventqResumeQueued) return;
+      this.#eventqResumeQueued = true;
+      this.#o.clock.schedule(this.#resumeEventq);
+    }
+  }
+
+  /** The rest of a cmdq pass cut short (see {@link VirtioScmiDevice.#cutShort}). */
+  readonly #resumeCmdq = (): void => {
+    this.#cmdqResumeQueued = false;
+    const cmdq = this.#cmdq;
+    if (this.#closed || cmdq === undefined || cmdq.idle) return;
+    this.#processCmdq(cmdq);
+  };
+
+  /** The rest of an eventq pass cut short (see {@link VirtioScmiDevice.#cutShort}). */
+  readonly #resumeEventq = (): void => {
+    this.#eventqResumeQueued = false;
+    const eventq = this.#eventq;
+    if (this.#closed || eventq === undefined || eventq.idle) return;
+    this.#serviceEventq(eventq);
+  };
+
   // ---- cmdq ----------------------------------------------------------------------------------
 
   #requestView(length: number): Uint8Array {
@@ -575,8 +642,15 @@ export class VirtioScmiDevice {
     // No kicks needed while the device works through the ring (NO_NOTIFY without EVENT_IDX);
     // asked for again, and the ring looked at once more, before it sleeps.
     cmdq.disableNotifications();
-    for (;;) {
+    for (let looks = PASS_LOOKS_PER_ENTRY * cmdq.size; ; looks--) {
       if (batch.full) this.#complete(cmdq, batch);
+      if (looks === 0) {
+        // Out of budget: what the pass took goes back now, the rest on a new task (notifications
+        // stay off meanwhile: that task looks whether or not the driver notifies).
+        this.#complete(cmdq, batch);
+        this.#cutShort('cmdq');
+        return;
+      }
       const head = cmdq.pop();
       if (head === POP_EMPTY) {
         if (!cmdq.enableNotifications()) break;
@@ -650,18 +724,16 @@ export class VirtioScmiDevice {
           const old = this.#outstanding.splice(superseded, 1)[0] as OutstandingCommand;
           this.#stats.supersededCommands++;
           if (batch.full) this.#complete(cmdq, batch);
-          batch.add(old.head, 0, old.chain.writeBytes, old.secondIndex);
+          batch.add(old.head, 0, old.writeBytes, old.secondIndex);
         }
-        const copy = new DescriptorChain(chain.writeCount);
-        copy.reset(head);
-        for (let s = 0; s < chain.writeCount; s++) {
-          copy.add(true, chain.writeAddr[s] as number, chain.writeLen[s] as number);
-        }
+        // Only what a response can be written over is kept (see #maxMessage): a chain of a
+        // thousand segments costs a few, whatever the driver wrote.
         this.#outstanding.push({
           head,
           header,
           secondIndex: chain.secondIndex,
-          chain: copy,
+          chain: chain.writablePrefix(this.#maxMessage),
+          writeBytes: chain.writeBytes,
         });
         continue;
       }
@@ -805,13 +877,7 @@ export class VirtioScmiDevice {
     this.#outstanding.splice(i, 1);
     this.#stats.lateResponses++;
     const len = this.#writeResponse(cmdq, outstanding.chain, bytes);
-    this.#pushCommand(
-      cmdq,
-      outstanding.head,
-      len,
-      outstanding.chain.writeBytes,
-      outstanding.secondIndex,
-    );
+    this.#pushCommand(cmdq, outstanding.head, len, outstanding.writeBytes, outstanding.secondIndex);
     this.#publish(cmdq);
   }
 
@@ -827,9 +893,16 @@ export class VirtioScmiDevice {
     // Its own scratch chain: a post from the platform while it handles a command (the cmdq's
     // chain in use) takes eventq buffers too.
     const chain = this.#eventChain;
-    let returned = false;
+    // Buffers returned (refused) and not published yet: at most Q per publication, as the cmdq's
+    // batches, even when the driver offers a refused head again within the pass.
+    let returned = 0;
+    let cut = false;
     eventq.disableNotifications();
-    for (;;) {
+    for (let looks = PASS_LOOKS_PER_ENTRY * eventq.size; ; looks--) {
+      if (looks === 0) {
+        cut = true; // out of budget: the rest on a new task, notifications off meanwhile
+        break;
+      }
       const head = eventq.pop();
       if (head === POP_EMPTY) {
         if (!eventq.enableNotifications()) break;
@@ -857,20 +930,26 @@ export class VirtioScmiDevice {
       if (defect !== undefined) {
         this.#badChain(defect);
         if (head < eventq.size) {
+          if (returned === eventq.size) {
+            this.#publish(eventq);
+            returned = 0;
+          }
           eventq.release(head);
           eventq.pushUsed(head, 0);
-          returned = true;
+          returned++;
         }
         continue;
       }
-      const copy = new DescriptorChain(chain.writeCount);
-      copy.reset(head);
-      for (let s = 0; s < chain.writeCount; s++) {
-        copy.add(true, chain.writeAddr[s] as number, chain.writeLen[s] as number);
-      }
-      this.#eventBuffers.push({ head, chain: copy });
+      // Only what a message can be written over is kept (see #maxMessage): a chain of a thousand
+      // segments, or one table every head refers to, costs a few.
+      this.#eventBuffers.push({
+        head,
+        chain: chain.writablePrefix(this.#maxMessage),
+        writeBytes: chain.writeBytes,
+      });
     }
-    if (returned) this.#publish(eventq);
+    if (returned > 0) this.#publish(eventq);
+    if (cut) this.#cutShort('eventq');
   }
 
   /**
@@ -911,7 +990,7 @@ export class VirtioScmiDevice {
     const written = eventq.writeChain(buffer.chain, bytes, length);
     const lie =
       this.faults.has('event-oversize') && this.faults.fire('event-oversize') !== undefined;
-    eventq.pushUsed(buffer.head, lie ? buffer.chain.writeBytes + 1 : written);
+    eventq.pushUsed(buffer.head, lie ? buffer.writeBytes + 1 : written);
     return true;
   }
 

@@ -103,4 +103,40 @@ export class DescriptorChain {
     this.readBytes += len;
     return true;
   }
+
+  /**
+   * A new chain (same head and second index, no readable segment) of what writing at most `limit`
+   * bytes over this chain's writable segments can touch: its non-empty writable segments covering
+   * the first `limit` bytes, the last one cut to end there, so `writeBytes` is the smaller of
+   * `limit` and this chain's writable bytes. It is sized for those segments only: what a device
+   * keeps of a buffer it holds to write a message into later is bounded by the largest message,
+   * not by what the driver wrote (a table of 1024 writable entries, or one indirect table of Q
+   * entries that every head refers to).
+   *
+   * @example
+   * ```ts
+   * const held = chain.writablePrefix(4 + maxMsgSize); // at most 4 + maxMsgSize segments
+   * ```
+   */
+  public writablePrefix(limit: number): DescriptorChain {
+    let segments = 0;
+    let covered = 0;
+    for (let s = 0; s < this.writeCount && covered < limit; s++) {
+      const len = this.writeLen[s] as number;
+      if (len === 0) continue;
+      segments++;
+      covered += Math.min(len, limit - covered);
+    }
+    const copy = new DescriptorChain(segments);
+    copy.reset(this.head);
+    copy.secondIndex = this.secondIndex;
+    covered = 0;
+    for (let s = 0; s < this.writeCount && covered < limit; s++) {
+      const len = Math.min(this.writeLen[s] as number, limit - covered);
+      if (len === 0) continue;
+      copy.add(true, this.writeAddr[s] as number, len);
+      covered += len;
+    }
+    return copy;
+  }
 }

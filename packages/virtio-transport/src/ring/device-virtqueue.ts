@@ -48,7 +48,9 @@ export const POP_BAD_INDEX = -2;
  * takes available chains, walks and validates them (bounds, order, loops, indirect tables),
  * copies the readable bytes out and the response in, returns chains through the used ring and
  * decides whether to notify the driver. It accepts any split of a message over descriptors, direct
- * or (with `VIRTIO_F_INDIRECT_DESC`) indirect, zero-length descriptors included, as QEMU does:
+ * or (with `VIRTIO_F_INDIRECT_DESC`) indirect, zero-length descriptors included (the specification
+ * does not forbid them; QEMU's `virtqueue_map_desc` refuses them, "virtio: zero sized buffers are
+ * not allowed"):
  *
  * - a chain in the queue's descriptor table has at most Q descriptors (one more is a loop); it may
  *   end with one descriptor that refers to an indirect table (the specification's "zero or more
@@ -180,8 +182,9 @@ export class DeviceVirtqueue {
   /**
    * Tells the driver that available-buffer notifications are not needed while the device works
    * through the ring: without EVENT_IDX it sets `VIRTQ_USED_F_NO_NOTIFY` (a hint the driver may
-   * ignore); with EVENT_IDX it does nothing (`used.flags` must stay 0, and `avail_event` still
-   * names the entry the device last asked about, so at most one notification comes).
+   * ignore); with EVENT_IDX it does nothing (`used.flags` must stay 0 — see
+   * {@link DeviceVirtqueue.enableNotifications} — and `avail_event` still names the entry the
+   * device last asked about, so at most one notification comes).
    */
   public disableNotifications(): void {
     this.#notifying = false;
@@ -194,11 +197,16 @@ export class DeviceVirtqueue {
    * caller pops again before sleeping: the store and the load are sequentially consistent, and the
    * driver stores `avail.idx` before it loads the flag, so either the driver notifies or the device
    * sees the entry.
+   *
+   * With EVENT_IDX it sets `used.flags` to 0 as well (VIRTIO 1.2 §2.7.10, available buffer
+   * notification suppression: with EVENT_IDX the device MUST set it to 0), so a `NO_NOTIFY` an
+   * earlier session without EVENT_IDX left in the ring does not stay; written once (the shadow
+   * keeps it from being written again).
    */
   public enableNotifications(): boolean {
     this.#notifying = true;
     if (this.#eventIdx) this.#setAvailEvent(this.#lastAvail);
-    else this.#setUsedFlags(0);
+    this.#setUsedFlags(0);
     return this.ring.loadAvailIdx() !== this.#lastAvail;
   }
 
