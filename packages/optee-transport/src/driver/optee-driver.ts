@@ -228,6 +228,10 @@ export class OpteeDriver implements TeeDriver {
   #reservedThreadCalls = 0;
   #heldBack = 0;
   #withdrawn = 0;
+  /** Set by {@link OpteeDriver.teeDied}. */
+  #died = false;
+  /** What {@link OpteeDriver.onTeeDied} subscribed; emptied when they are told, or at close. */
+  readonly #deathListeners = new Set<() => void>();
 
   /**
    * Starts the driver on the normal world's end of a wire (it listens to the end's doorbell
@@ -275,6 +279,11 @@ export class OpteeDriver implements TeeDriver {
   /** @inheritDoc */
   public get closed(): boolean {
     return this.#closed;
+  }
+
+  /** True once {@link OpteeDriver.teeDied} ran (before a close): the secure world is gone. */
+  public get died(): boolean {
+    return this.#died;
   }
 
   /** The driver's counters. */
@@ -532,10 +541,11 @@ export class OpteeDriver implements TeeDriver {
 
   /**
    * The secure world is gone without closing the wire (its thread exited or was terminated, so it
-   * will never return a call): marks the wire's TEE closed, stops listening and fails every call
-   * pending with `TEE_ERROR_TARGET_DEAD` (origin COMMS), as a TEE that closes does; later calls
-   * and shared memory allocations fail the same way. Idempotent; a no-op once the driver is
-   * closed.
+   * will never return a call): marks the wire's TEE closed, tells the
+   * {@link OpteeDriver.onTeeDied} listeners (the OP-TEE transport's channels: each is then lost
+   * for good), stops listening and fails every call pending with `TEE_ERROR_TARGET_DEAD` (origin
+   * COMMS), as a TEE that closes does; later calls and shared memory allocations fail the same
+   * way. Idempotent; a no-op once the driver is closed.
    *
    * @example
    * ```ts
@@ -545,7 +555,51 @@ export class OpteeDriver implements TeeDriver {
   public teeDied(): void {
     if (this.#closed) return;
     Atomics.store(this.#words, TEE_STATE_WORD, TEE_CLOSED);
+    this.#died = true;
+    // Told before the pending calls fail: a listener can still tell a call that returned before
+    // the death (its answer is there) from one the death ends (`TARGET_DEAD` comes next).
+    const listeners = [...this.#deathListeners];
+    this.#deathListeners.clear();
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch {
+        // A listener must not throw; one that does cannot keep the calls from failing.
+      }
+    }
     this.#shutDown(TeeResult.TARGET_DEAD);
+  }
+
+  /**
+   * @inheritDoc
+   *
+   * `OpteeDriver` tells them in {@link OpteeDriver.teeDied}, in subscription order, right before
+   * it fails the calls pending then with `TEE_ERROR_TARGET_DEAD`: a call whose return was
+   * delivered before is one the secure world answered. A driver closed by
+   * {@link OpteeDriver.close} tells no one (and forgets its listeners); one that died already
+   * calls `listener` at once.
+   *
+   * @example
+   * ```ts
+   * const stop = driver.onTeeDied(() => console.error('the secure world died'));
+   * // …
+   * stop();
+   * ```
+   */
+  public onTeeDied(listener: () => void): () => void {
+    if (this.#died) {
+      listener();
+      return noop;
+    }
+    if (this.#closed) return noop;
+    // One entry per subscription, even for the same function twice.
+    const entry = (): void => {
+      listener();
+    };
+    this.#deathListeners.add(entry);
+    return () => {
+      this.#deathListeners.delete(entry);
+    };
   }
 
   /** Stops listening and fails every pending call, and later ones, with `result`. */
@@ -553,6 +607,7 @@ export class OpteeDriver implements TeeDriver {
     if (this.#closed) return;
     this.#closed = true;
     this.#closedResult = result;
+    this.#deathListeners.clear();
     this.#wire.doorbell.close();
     const pending = [...this.#slots.filter((c) => c !== undefined), ...this.#queue];
     this.#slots.fill(undefined);
@@ -974,6 +1029,10 @@ export class OpteeDriver implements TeeDriver {
     withdrawn.push(call);
     return true;
   }
+}
+
+function noop(): void {
+  // Nothing to unsubscribe.
 }
 
 function failed(result: TeeResult): TeeCallResult {

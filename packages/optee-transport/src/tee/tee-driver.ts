@@ -91,6 +91,20 @@ export interface TeeDriver {
    */
   systemSession?(session: number): TeeCallResult;
   /**
+   * Calls `listener` once when the secure world dies — it is gone without closing (its thread
+   * exited or was terminated) and will never return a call again — before the calls pending then
+   * fail with `TEE_ERROR_TARGET_DEAD`; at once when it died already. Returns a function that
+   * unsubscribes (idempotent). `listener` must not throw. A driver closed by its user tells no
+   * one. Optional: a driver that cannot tell (or whose TEE cannot die apart from it) has none;
+   * the OP-TEE transport's channels then learn of a death only from the calls that fail.
+   *
+   * @example
+   * ```ts
+   * const stop = driver.onTeeDied?.(() => console.error('the TEE died'));
+   * ```
+   */
+  onTeeDied?(listener: () => void): () => void;
+  /**
    * Allocates `size` bytes of shared memory and registers them with the TEE.
    *
    * @throws (rejects) TeeError `TEE_ERROR_OUT_OF_MEMORY` when the pool is exhausted, or the

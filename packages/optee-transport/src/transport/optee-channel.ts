@@ -13,6 +13,7 @@ import {
 import * as core from '@scmi-ts/core';
 import type { TeeContext } from '../tee/tee-context.js';
 import { TeeError } from '../tee/tee-error.js';
+import { TeeOrigin, TeeResult } from '../tee/tee-result.js';
 import type { TeeCallResult } from '../tee/tee-driver.js';
 import {
   TeeParamType,
@@ -158,6 +159,11 @@ interface Invocation {
   syncWaiter: (() => void) | undefined;
   /** Fails the send's synchronous wait (the invocation was withdrawn); cleared with syncWaiter. */
   syncFail: ((error: unknown) => void) | undefined;
+  /**
+   * The TEE died while it ran (see `OpteeChannel.teeDied`): its return is the driver's
+   * `TEE_ERROR_TARGET_DEAD`, not an answer — never counted as a late return or a TEE error.
+   */
+  endedByDeath: boolean;
   /** When the send's synchronous wait ends at the latest (clock time). */
   syncUntil: number;
 }
@@ -195,6 +201,10 @@ const EMPTY = new Uint8Array(0);
  * unusable (header of another message, too short, a size past the SMT area or the MSG buffer,
  * channel error), completes with `COMMS_ERROR`; the cause is counted (core's bad-message
  * counters: `invalid`, `oversize`…, or this channel's `teeErrors` / `channelErrors`).
+ *
+ * A secure world that dies (the driver's `onTeeDied`) leaves the channel lost for good: what it
+ * carries fails at once with `E_TEE_DEAD` through core's `failInFlight`, and so does every later
+ * send (see {@link OpteeChannel.teeDied}).
  */
 export class OpteeChannel implements TransportChannel {
   /** One message at a time per channel. */
@@ -222,6 +232,13 @@ export class OpteeChannel implements TransportChannel {
   #stuck = false;
   #closing = false;
   #freed = false;
+  /** The TEE died (see {@link OpteeChannel.teeDied}): what every send fails with from then on. */
+  #lost: ScmiTransportError | undefined;
+  /**
+   * The TEE died after it answered the invocation in flight, whose answer core has not read yet:
+   * core is told of the loss once it has (at the transfer's `markTxDone`).
+   */
+  #lossPending = false;
   #idle: (() => void) | undefined;
   #nextCancelId = 0;
   #invocations = 0;
@@ -328,6 +345,7 @@ export class OpteeChannel implements TransportChannel {
    */
   public send(xfer: Xfer): void | Promise<void> {
     if (this.#closing) throw new ScmiShutdownError(this.#p.setup.agent, `send on ${this.label}`);
+    if (this.#lost !== undefined) throw this.#lost;
     this.#checkSize(xfer);
     if (this.#owner === undefined && this.#inv === undefined) {
       return this.#syncWait(this.#start(xfer));
@@ -443,10 +461,18 @@ export class OpteeChannel implements TransportChannel {
     }
     if (inv.returned) {
       // Returned but never read: the transfer timed out (or was aborted) just as it returned. A
-      // withdrawn invocation never ran: nothing came back to count.
-      if (error !== undefined && !inv.fetched && !inv.withdrawn) this.#countLate(inv);
+      // withdrawn invocation never ran, and one the TEE's death ended returned nothing: nothing
+      // came back to count.
+      if (error !== undefined && !inv.fetched && !inv.withdrawn && !inv.endedByDeath) {
+        this.#countLate(inv);
+      }
       this.#inv = undefined;
       this.#grant();
+      // The TEE answered this one before it died: now that core has it, core learns of the loss.
+      if (this.#lossPending) {
+        this.#lossPending = false;
+        this.#tellLoss(this.#lost);
+      }
       return;
     }
     inv.abandoned = true;
@@ -513,16 +539,78 @@ export class OpteeChannel implements TransportChannel {
     try {
       await this.#p.session.close();
     } catch (cause) {
-      errors.push(wrap(`${this.label}: closing the TEE session failed`, cause));
+      // After the TEE died the session went with it: nothing is left to close (the driver can
+      // only answer TARGET_DEAD), and the channel's loss was reported already.
+      if (!this.#goneWithTee(cause)) {
+        errors.push(wrap(`${this.label}: closing the TEE session failed`, cause));
+      }
     }
     try {
       await this.#p.shm?.free();
     } catch (cause) {
-      errors.push(wrap(`${this.label}: freeing the MSG buffer failed`, cause));
+      if (!this.#goneWithTee(cause)) {
+        errors.push(wrap(`${this.label}: freeing the MSG buffer failed`, cause));
+      }
     }
     this.#p.onFreed(this);
     if (errors.length === 1) throw errors[0] as ScmiTransportError;
     if (errors.length > 1) throw new AggregateError(errors, `${this.label}: free failed`);
+  }
+
+  /**
+   * The secure world died (the driver's `onTeeDied`, from `OpteeDriver.teeDied`: its thread
+   * exited without closing): nothing on this channel will ever return, and the channel is lost for
+   * good, as the mailbox transport's channels are when their platform's thread is gone. Called
+   * before the driver fails the calls pending then. Sends waiting for the channel (never written)
+   * fail with `E_TEE_DEAD`, and so does every later send; the invocation in flight is marked
+   * ended by the death (the driver's `TARGET_DEAD` that follows is not counted as a late return
+   * nor a TEE error); then core fails at once, with the same error, the transfer the channel
+   * carries (`RxSink.failInFlight`, inside the RX guard), which marks the channel lost. An
+   * invocation the TEE answered before it died whose answer core has not read yet is read first:
+   * core is told of the loss once it has (at the transfer's `markTxDone`). Nothing is called into
+   * core once the channel quiesces (the agent's removal failed everything). Idempotent.
+   */
+  public teeDied(): void {
+    if (this.#lost !== undefined || this.#freed) return;
+    const error = new ScmiTransportError(
+      'E_TEE_DEAD',
+      `${this.#p.setup.agent}: the TEE behind OP-TEE channel ${this.label} died (its thread exited without closing): nothing will answer`,
+      { cause: new TeeError(TeeResult.TARGET_DEAD, TeeOrigin.COMMS, 'the secure world died') },
+    );
+    this.#lost = error;
+    for (const w of this.#waiters.splice(0)) w.reject(error);
+    const inv = this.#inv;
+    if (inv !== undefined && !inv.returned) inv.endedByDeath = true;
+    if (this.#closing) return;
+    if (
+      inv !== undefined &&
+      inv.returned &&
+      !inv.withdrawn &&
+      !inv.fetched &&
+      !inv.abandoned &&
+      this.#owner === inv.xfer
+    ) {
+      this.#lossPending = true;
+      return;
+    }
+    this.#tellLoss(error);
+  }
+
+  /** Tells core the channel is lost (`failInFlight`), inside the RX guard; not once it closed. */
+  #tellLoss(error: ScmiTransportError | undefined): void {
+    if (error === undefined) return;
+    const guard = this.guard;
+    if (guard.closed || !guard.enter()) return;
+    try {
+      this.#p.setup.sink.failInFlight(error);
+    } finally {
+      guard.exit();
+    }
+  }
+
+  /** Whether `cause` is the driver's TARGET_DEAD for a channel whose TEE died. */
+  #goneWithTee(cause: unknown): boolean {
+    return this.#lost !== undefined && TeeError.is(cause) && cause.result === TeeResult.TARGET_DEAD;
   }
 
   #checkSize(xfer: Xfer): void {
@@ -562,6 +650,7 @@ export class OpteeChannel implements TransportChannel {
       syncWaiter: undefined,
       syncFail: undefined,
       syncUntil: 0,
+      endedByDeath: false,
     };
     this.#inv = inv;
     let command: number;
@@ -618,8 +707,9 @@ export class OpteeChannel implements TransportChannel {
       // goes to the next waiting send at once — inside the driver's delivery, after the driver
       // gave the OP-TEE thread this invocation held to the calls waiting for one (as Linux's
       // optee_cq_wait_final does before the invoke returns): the next invocation waits behind
-      // them, in the order the driver keeps.
-      this.#countLate(inv);
+      // them, in the order the driver keeps. The driver's failure of an invocation the TEE's death
+      // ended is no return of the TEE: nothing to count.
+      if (!inv.endedByDeath) this.#countLate(inv);
       this.#releaseAbandoned(inv);
     }
     this.#wakeIdle();

@@ -165,6 +165,10 @@ interface DeviceState {
  *   P2A channels are not supported (`E_NOT_SUPPORTED`: core then skips notifications and never
  *   requests asynchronous operations).
  * - Each channel carries one message at a time and completes by polling; see `OpteeChannel`.
+ * - When the secure world dies (the driver's `onTeeDied`: `OpteeDriver.teeDied`, which the worker
+ *   wire calls once the worker exits), every channel is lost for good: core fails what it carries
+ *   at once with `ScmiTransportError` `E_TEE_DEAD` (`RxSink.failInFlight`), and every later
+ *   command the same way, unsent; `remove()` then resolves (the sessions went with the TEE).
  * - Each SCMI channel of an agent needs its own OP-TEE channel id: two would share one SMT area
  *   (or PTA channel) and overwrite each other's messages. The second is refused at probe with a
  *   `ScmiConfigError` naming its `a2p[i].transport.opteeChannelId`.
@@ -381,6 +385,8 @@ export class OpteeTransport implements Transport {
           `${label}: the TEE gave channel handle ${handle}, already that of ${holder}`,
         );
       }
+      // The channel's onTeeDied subscription, ended at free: the driver outlives the agent.
+      const watch: { stop: (() => void) | undefined } = { stop: undefined };
       const channel = new OpteeChannel({
         setup,
         context,
@@ -393,6 +399,7 @@ export class OpteeTransport implements Transport {
         syncWaitMs: config.syncWaitMs,
         violations: this.#violations,
         onFreed: (c) => {
+          watch.stop?.();
           opteeChannels.delete(opteeChannelId);
           handles.delete(handle);
           this.#channels.delete(c);
@@ -401,6 +408,11 @@ export class OpteeTransport implements Transport {
       });
       this.#channels.add(channel);
       handles.set(handle, label);
+      // A secure world that dies (its thread gone) never returns anything again: the channel is
+      // then lost for good (see OpteeChannel.teeDied). Told at once when it died already.
+      watch.stop = context.driver.onTeeDied?.(() => {
+        channel.teeDied();
+      });
       return channel;
     } catch (cause) {
       opteeChannels.delete(opteeChannelId);
