@@ -79,7 +79,10 @@ export interface FixtureEnds {
    * the run: a transport may see what the kit's instrument cannot (its own wire's events).
    */
   transportViolations?(): readonly string[];
-  /** Stops the platform side of this wire; idempotent. */
+  /**
+   * Stops the platform side of this wire; idempotent. Resolves after the session's
+   * {@link WorkerFixtureSession.kill} too: the platform side is gone then, nothing is left to stop.
+   */
   close(): Promise<void>;
 }
 
@@ -109,8 +112,37 @@ export interface WorkerFixtureSession {
   open(): Promise<FixtureEnds>;
   /** Replaces the worker platform's fault rules. */
   setFaults(rules: readonly FaultRule[]): Promise<void>;
-  /** Ends the worker and waits for its exit; idempotent. */
+  /**
+   * Ends the worker and waits for its exit; idempotent. After {@link WorkerFixtureSession.kill}
+   * it resolves too (the thread is gone: nothing is left to stop).
+   */
   stop(): Promise<void>;
+  /**
+   * Ends the worker's thread abruptly, as a platform that dies would: `worker.terminate()` — no
+   * `onStop`, nothing closed in the worker, no SMT responder, device or OP-TEE told — and
+   * resolves once the thread has exited. The agent side learns of it only as a real one would:
+   * its wire sees the thread gone (core's `WorkerHost.exited`). Idempotent. The wires opened on
+   * the session stay usable on the agent's side: their {@link FixtureEnds.close} must then still
+   * resolve (the platform side is gone: nothing to stop), and {@link FixtureEnds.commandsTaken}
+   * answer undefined (it can no longer tell). Optional: without it the kit's platform-death cases
+   * (the platform's thread dies with commands in flight) run nothing and pass.
+   *
+   * @example
+   * ```ts
+   * // in a fixture's worker(): `host` is core's WorkerHost running the platform and the backend
+   * let killing: Promise<void> | undefined;
+   * const session: WorkerFixtureSession = {
+   *   open, setFaults,
+   *   stop: () => host.stop(),
+   *   kill: () =>
+   *     (killing ??= (async () => {
+   *       await host.worker.terminate();
+   *       await host.exited;
+   *     })()),
+   * };
+   * ```
+   */
+  kill?(): Promise<void>;
 }
 
 /**

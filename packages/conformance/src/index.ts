@@ -66,6 +66,12 @@ export type {
   NotificationTeardownPhase,
   NotificationTeardownResult,
 } from './scenarios/notification-teardown.js';
+export { runPlatformDeathWorker } from './scenarios/platform-death.js';
+export type {
+  PlatformDeathOptions,
+  PlatformDeathPending,
+  PlatformDeathResult,
+} from './scenarios/platform-death.js';
 export { withSeedOnFailure } from './scenarios/seed-on-failure.js';
 export {
   hostileCampaignShortfalls,

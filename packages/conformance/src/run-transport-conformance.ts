@@ -44,6 +44,7 @@ import {
 } from './scenarios/notification-teardown.js';
 import { registerClockRateChanged } from './scenarios/clock-rate-events.js';
 import { runDelayedResponseRaceWorker } from './scenarios/delayed-response-race.js';
+import { runPlatformDeathWorker, type PlatformDeathPending } from './scenarios/platform-death.js';
 import { u32s } from './words.js';
 import { withSeedOnFailure } from './scenarios/seed-on-failure.js';
 import {
@@ -280,8 +281,12 @@ function expectRaceRun(
  * (replies in time and replies late, both required), with a P2A channel the same race for a
  * delayed response, and hostile replies (faults placed and bad messages counted, required) — each
  * randomized case judged as `pnpm stress` judges the campaign, and failing with its seed and the
- * command that replays it. A fixture whose capabilities declare a worker mode it does not provide
- * fails a case that says so.
+ * command that replays it; and, when the fixture's worker sessions can be killed
+ * (`WorkerFixtureSession.kill`), the platform's thread dying with commands in flight (and, with a
+ * P2A channel, with a delayed response pending): they fail at once with a typed error, their
+ * channels are lost and `onLost` told once, the agent is removed cleanly (`runPlatformDeathWorker`).
+ * A fixture whose capabilities declare a worker mode it does not provide fails a case that says
+ * so.
  * After every case: no violation, no resource left live, no timer armed. Cases that do not apply
  * to the fixture's capabilities are skipped.
  *
@@ -819,6 +824,37 @@ export function runTransportConformance(
       itIf(caps.polling)(
         'should run the seed scenario on polling channels too (nothing signals the late reply)',
         () => seedCase(true),
+        timeout,
+      );
+
+      // The platform's thread dies with commands in flight: each case starts a worker session of
+      // its own (the death is for good) and kills it (`WorkerFixtureSession.kill`; a fixture whose
+      // sessions cannot be killed runs nothing here). The agent waits 120 s for its responses: a
+      // transport that does not notice the death leaves its commands waiting, and the scenario
+      // reports that after a third of the case's timeout — or the case hits jest's timeout — never
+      // a pass. Only invariants are checked, never elapsed times.
+      const deathCase = async (pending: PlatformDeathPending): Promise<void> => {
+        const r = await runPlatformDeathWorker(fixture, {
+          pending,
+          seed,
+          hangMs: Math.floor(timeout / 3),
+        });
+        if (!r.ran || r.violations.length === 0) return;
+        const shown = r.violations.map((v) => `\n  - ${v}`).join('');
+        throw new Error(
+          `platform death (${pending}): seed ${r.seed}; in flight ${JSON.stringify(r.outcomes)}, after the death ${String(r.afterDeath)}, lost ${JSON.stringify(r.lost)}${shown}`,
+        );
+      };
+
+      it(
+        "should fail the commands in flight with a typed error, mark their channels lost and remove, when the platform's thread dies",
+        () => deathCase('responses'),
+        timeout,
+      );
+
+      itIf(caps.p2a)(
+        "should fail a command waiting for its delayed response too, and mark the P2A channel lost, when the platform's thread dies",
+        () => deathCase('delayed-response'),
         timeout,
       );
 

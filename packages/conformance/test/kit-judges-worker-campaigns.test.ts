@@ -11,7 +11,9 @@
  * - each randomized jest case must fail with its seed and the command that replays it in the
  *   message, whichever check failed;
  * - a fixture whose capabilities declare a worker mode it does not provide must fail a case that
- *   says so, not skip the worker cases without a word.
+ *   says so, not skip the worker cases without a word;
+ * - a transport that does not tell core of the platform's death (its command waits out its
+ *   timeout, its channels are never lost) must fail the platform-death scenario and its case.
  *
  * The jest cases are captured (see `captureCases`) and run here, so that this suite holds no
  * failing case; hooks are not run, so each worker case starts a worker of its own.
@@ -19,6 +21,7 @@
 import {
   runDelayedResponseRaceWorker,
   runHostileRepliesWorker,
+  runPlatformDeathWorker,
   runTransportConformance,
   type ConformanceOptions,
   type TransportFixture,
@@ -30,6 +33,7 @@ import {
   hiddenBadMessagesFixture,
   lostDelayedResponseFixture,
   selfReportedViolationFixture,
+  unnoticedDeathFixture,
 } from './support/broken-worker-fixtures.js';
 import {
   captureCases,
@@ -46,19 +50,34 @@ const HOSTILE_CASE = 'should survive hostile replies from the worker, and count 
 const INTERLEAVINGS_CASE =
   'should keep every invariant over seeded interleavings of send, reply, timeout, probe failure and remove';
 const WORKER_MODE_CASE = 'should provide the worker mode its capabilities declare';
+const DEATH_CASE =
+  "should fail the commands in flight with a typed error, mark their channels lost and remove, when the platform's thread dies";
 /** Small campaigns: the broken fixtures fail at once, the correct ones cover their race quickly. */
 const SMALL: ConformanceOptions = { workerDelayedRuns: 10, workerHostileRuns: 8 };
 
 /** The case `title` of `fixture`'s suite, registered with `SCMI_SEED` set to {@link SEED}. */
-function seededCase(fixture: TransportFixture, title: string): CapturedCase {
+function seededCase(
+  fixture: TransportFixture,
+  title: string,
+  options: ConformanceOptions = {},
+): CapturedCase {
   const saved = process.env.SCMI_SEED;
   process.env.SCMI_SEED = String(SEED);
   try {
-    return conformanceCase(fixture, title, SMALL);
+    return conformanceCase(fixture, title, { ...SMALL, ...options });
   } finally {
     if (saved === undefined) delete process.env.SCMI_SEED;
     else process.env.SCMI_SEED = saved;
   }
+}
+
+/** A worker session of `fixture`, which must have a worker mode. */
+function sessionOfFixture(
+  fixture: TransportFixture,
+  context: Parameters<NonNullable<TransportFixture['worker']>>[0],
+): Promise<WorkerFixtureSession> {
+  if (fixture.worker === undefined) throw new Error('a worker fixture was expected');
+  return fixture.worker(context);
 }
 
 /** The start of a worker case's failure: its campaign, the seed, and the jest and stress replays. */
@@ -167,6 +186,72 @@ describe("runTransportConformance's randomized cases: every failure names the se
       /^interleavings: seed 20261202 \(SCMI_INTERLEAVING_SEED=20261202 runs the same schedules; again: pnpm stress --transport loopback --seed 20261202 /,
     );
     expect(failure).toMatch(/\n {2}- schedule seed \d+: /);
+  });
+});
+
+describe(runPlatformDeathWorker, () => {
+  // A short hang bound: the broken transport's command waits for its 120 s timeout.
+  const HANG_MS = 1500;
+
+  it('should report a transport that does not tell core of the death: a command left waiting, its channel not lost', async () => {
+    const r = await runPlatformDeathWorker(unnoticedDeathFixture(), {
+      seed: SEED,
+      hangMs: HANG_MS,
+    });
+    expect(r.ran).toBe(true);
+    // The mailbox refuses the commands waiting for the channel itself; the one on the wire waits
+    // until the removal fails it.
+    expect(r.outcomes).toEqual([
+      'ScmiShutdownError E_SHUTDOWN',
+      'ScmiTransportError E_MBOX_REMOTE_GONE',
+      'ScmiTransportError E_MBOX_REMOTE_GONE',
+    ]);
+    expect(r.lost).toEqual([]);
+    const where = `platform death (responses; seed ${SEED})`;
+    expect(r.violations).toEqual([
+      `${where}: 1 of the 3 command(s) in flight did not settle within ${HANG_MS} ms of the platform's death (their timeout is 120000 ms): the transport did not notice it`,
+      `${where}: a2p:0 is not marked lost (diagnostics.channels[].lost is undefined) although the platform behind it died`,
+    ]);
+  });
+
+  it('should report nothing over the same wrapper when the transport tells core', async () => {
+    const r = await runPlatformDeathWorker(unnoticedDeathFixture({ broken: false }), {
+      seed: SEED,
+      hangMs: HANG_MS,
+    });
+    expect(r.violations).toEqual([]);
+    expect(r.outcomes).toEqual(Array(3).fill('ScmiTransportError E_MBOX_REMOTE_GONE'));
+    expect(r.afterDeath).toBe('ScmiTransportError E_MBOX_REMOTE_GONE');
+    expect(r.lost).toEqual(['a2p:0 E_MBOX_REMOTE_GONE', 'p2a:0 E_MBOX_REMOTE_GONE']);
+  });
+
+  it("should fail the kit's case over the broken wrapper, with the seed and what it saw", async () => {
+    const failure = await runCase(
+      seededCase(unnoticedDeathFixture(), DEATH_CASE, { workerTimeoutMs: 3 * HANG_MS }),
+    );
+    expect(failure).toMatch(
+      new RegExp(
+        `^platform death \\(responses\\): seed ${SEED}; in flight \\["ScmiShutdownError E_SHUTDOWN",`,
+      ),
+    );
+    expect(failure).toContain('a2p:0 is not marked lost');
+  });
+
+  it('should run nothing, and pass, for a fixture whose sessions cannot be killed', async () => {
+    const inner = unnoticedDeathFixture();
+    const fixture: TransportFixture = {
+      ...inner,
+      worker: async (context) => {
+        const session = await sessionOfFixture(inner, context);
+        return {
+          open: () => session.open(),
+          setFaults: (rules) => session.setFaults(rules),
+          stop: () => session.stop(),
+        };
+      },
+    };
+    const r = await runPlatformDeathWorker(fixture, { seed: SEED });
+    expect(r).toMatchObject({ ran: false, violations: [] });
   });
 });
 

@@ -28,6 +28,7 @@ function wrappedMailboxWorker(wrap: (ends: FixtureEnds) => FixtureEnds): Transpo
         open: async () => wrap(await inner.open()),
         setFaults: (rules) => inner.setFaults(rules),
         stop: () => inner.stop(),
+        kill: () => inner.kill(),
       };
     },
   };
@@ -114,4 +115,30 @@ export function hiddenBadMessagesFixture(options: BrokenFixtureOptions = {}): Tr
       droppedSignals: () => (ends.droppedSignals?.() ?? 0) + hidden,
     };
   });
+}
+
+/**
+ * The mailbox worker fixture whose channels never tell core that the platform's thread died: the
+ * transport's `sink.failInFlight` calls are swallowed (answered 0). Its sends waiting for a
+ * channel still fail (the mailbox refuses them itself), but the command on the wire waits out its
+ * timeout, and no channel is marked lost — what the platform-death scenario must not call a pass.
+ * With `broken: false` every call reaches core.
+ */
+export function unnoticedDeathFixture(options: BrokenFixtureOptions = {}): TransportFixture {
+  const broken = options.broken ?? true;
+  const transport = (inner: Transport): Transport =>
+    decorateTransport(inner, (setup, open) => {
+      if (!broken) return open(setup);
+      const sink: RxSink = {
+        rx: (header, ctx) => {
+          setup.sink.rx(header, ctx);
+        },
+        badMessage: (reason) => {
+          setup.sink.badMessage(reason);
+        },
+        failInFlight: () => 0,
+      };
+      return open({ ...setup, sink });
+    });
+  return wrappedMailboxWorker((ends) => ({ ...ends, transport: transport(ends.transport) }));
 }

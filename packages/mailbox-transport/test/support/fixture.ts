@@ -1,4 +1,5 @@
 import {
+  ScmiError,
   resolveWorkerEntry,
   startWorker,
   type Clock,
@@ -67,8 +68,17 @@ export interface MailboxFixtureWorker {
   open(): Promise<MailboxFixtureEnds>;
   setFaults(rules: readonly FaultRule[]): Promise<void>;
   stop(): Promise<void>;
+  /** Ends the worker's thread abruptly (`worker.terminate()`), as a platform that dies would. */
+  kill(): Promise<void>;
   /** The worker platform's state (armed timers, connected agents). */
   platformStats(): Promise<MailboxWorkerPlatformStats>;
+}
+
+/** Whether `error` is core's worker host saying the worker is gone (stopped or exited). */
+function workerGone(error: unknown): boolean {
+  return (
+    ScmiError.is(error) && (error.code === 'E_WORKER_EXITED' || error.code === 'E_WORKER_STOPPED')
+  );
 }
 
 function statsOf(r: SmtResponder): SmtResponderStats {
@@ -156,6 +166,13 @@ function fixtureOver(channels: SmtWireLayoutOptions, variant?: string) {
       });
       const platformStats = async (): Promise<MailboxWorkerPlatformStats> =>
         (await host.call('platformStats')) as MailboxWorkerPlatformStats;
+      // Set by kill(): the worker's thread was ended abruptly, nothing in it answers any more.
+      let killing: Promise<void> | undefined;
+      /** `error`, unless the session was killed and it says the worker is gone. */
+      const unlessKilled = (error: unknown): undefined => {
+        if (killing !== undefined && workerGone(error)) return undefined;
+        throw error;
+      };
       return {
         open: async () => {
           const cancelledBefore = (await platformStats()).cancelledOnDisconnect;
@@ -171,13 +188,14 @@ function fixtureOver(channels: SmtWireLayoutOptions, variant?: string) {
             // The responder's count, read in the worker; once closed, from its final state.
             strayRepliesDropped: async () =>
               (await (closed ? smt.close() : smt.stats())).counters.strayResponsesDropped,
-            // Commands the responder read from an A2P area.
+            // Commands the responder read from an A2P area (undefined once the worker was killed).
             commandsTaken: async () =>
-              (await (closed ? smt.close() : smt.stats())).counters.requests,
+              (await (closed ? smt.close() : smt.stats()).catch(unlessKilled))?.counters.requests,
             transportViolations: () => smt.wire.monitor.violations,
             close: async () => {
               closed = true;
-              await smt.close();
+              // After kill() there is no responder left to close.
+              await smt.close().catch(unlessKilled);
             },
             // What the platform cancelled unsent since this wire opened: closing the responder
             // disconnects the agent, and a reply still delayed then is dropped there (the worker's
@@ -191,6 +209,11 @@ function fixtureOver(channels: SmtWireLayoutOptions, variant?: string) {
         },
         platformStats,
         stop: () => host.stop(),
+        kill: () =>
+          (killing ??= (async () => {
+            await host.worker.terminate();
+            await host.exited;
+          })()),
       };
     },
   } satisfies TransportFixture;

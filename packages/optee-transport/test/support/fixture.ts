@@ -1,4 +1,5 @@
 import {
+  ScmiError,
   TRANSPORT,
   coreModule,
   createAgent,
@@ -52,6 +53,18 @@ export interface OpteeWorker {
   /** Timers the worker's platform has armed. */
   platformTimers(): Promise<number>;
   stop(): Promise<void>;
+  /**
+   * Ends the worker's thread abruptly (`worker.terminate()`: no `onStop`, no OP-TEE closed), as a
+   * secure world that dies would; resolves once it exited. Idempotent.
+   */
+  kill(): Promise<void>;
+}
+
+/** Whether `error` is core's worker host saying the worker is gone (stopped or exited). */
+function workerGone(error: unknown): boolean {
+  return (
+    ScmiError.is(error) && (error.code === 'E_WORKER_EXITED' || error.code === 'E_WORKER_STOPPED')
+  );
 }
 
 /** Options of {@link createOpteeFixture}. */
@@ -166,6 +179,13 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
         },
         name: 'optee-worker',
       });
+      // Set by kill(): the worker's thread was ended abruptly, nothing in it answers any more.
+      let killing: Promise<void> | undefined;
+      /** `error`, unless the session was killed and it says the worker is gone. */
+      const unlessKilled = (error: unknown): undefined => {
+        if (killing !== undefined && workerGone(error)) return undefined;
+        throw error;
+      };
       return {
         async open(): Promise<OpteeWorkerEnds> {
           const cancelled = async (): Promise<number> =>
@@ -183,9 +203,10 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
             // The SCMI server's stray responses (see the same-thread ends), read in the worker,
             // or once closed as they were when it closed.
             strayRepliesDropped: async () => (await wire.stats())?.scmi.strayResponses ?? 0,
-            // Every message the SCMI server saw: passed to the platform, or refused before it.
+            // Every message the SCMI server saw: passed to the platform, or refused before it
+            // (undefined once the worker was killed).
             commandsTaken: async () => {
-              const scmi = (await wire.stats())?.scmi;
+              const scmi = (await wire.stats().catch(unlessKilled))?.scmi;
               return scmi === undefined ? undefined : scmi.messages + scmi.rejected + scmi.busy;
             },
             close: () => wire.close(),
@@ -200,6 +221,11 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
         },
         platformTimers: async () => (await host.call('platformTimers')) as number,
         stop: () => host.stop(),
+        kill: () =>
+          (killing ??= (async () => {
+            await host.worker.terminate();
+            await host.exited;
+          })()),
       };
     },
   };

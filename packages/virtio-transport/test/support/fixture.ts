@@ -1,4 +1,5 @@
 import {
+  ScmiError,
   resolveWorkerEntry,
   startWorker,
   type AgentOptions,
@@ -131,8 +132,20 @@ export interface VirtioWorkerSession {
   platformState(): Promise<VirtioWorkerPlatformState>;
   /** Ends the worker (awaited exit). */
   stop(): Promise<void>;
+  /**
+   * Ends the worker's thread abruptly (`worker.terminate()`: no `onStop`, no device closed), as a
+   * device that dies would; resolves once it exited. Idempotent.
+   */
+  kill(): Promise<void>;
   /** The worker host. */
   readonly host: WorkerHost;
+}
+
+/** Whether `error` is core's worker host saying the worker is gone (stopped or exited). */
+function workerGone(error: unknown): boolean {
+  return (
+    ScmiError.is(error) && (error.code === 'E_WORKER_EXITED' || error.code === 'E_WORKER_STOPPED')
+  );
 }
 
 /** Starts the device worker (platform + devices) for `agentId`. */
@@ -149,6 +162,13 @@ export async function startVirtioWorker(ctx: {
   });
   const platformState = async (): Promise<VirtioWorkerPlatformState> =>
     (await host.call('platformState')) as VirtioWorkerPlatformState;
+  // Set by kill(): the worker's thread was ended abruptly, nothing in it answers any more.
+  let killing: Promise<void> | undefined;
+  /** `error`, unless the session was killed and it says the worker is gone. */
+  const unlessKilled = (error: unknown): undefined => {
+    if (killing !== undefined && workerGone(error)) return undefined;
+    throw error;
+  };
   return {
     host,
     open: async (options = {}) => {
@@ -172,10 +192,12 @@ export async function startVirtioWorker(ctx: {
         // (duplicates, unsolicited, after a reset): read in the worker, or once the device is
         // closed, as they were when it closed.
         strayRepliesDropped: async () => (await device.stats()).unmatchedResponses,
-        // Commands the device took from the cmdq (valid ones: a bad chain is not a command).
-        commandsTaken: async () => (await device.stats()).commands,
+        // Commands the device took from the cmdq (valid ones: a bad chain is not a command);
+        // undefined once the worker was killed.
+        commandsTaken: async () => (await device.stats().catch(unlessKilled))?.commands,
         transportViolations: () => wire.driverDiagnostics.violations,
-        close: () => device.close(),
+        // After kill() there is no device left to close.
+        close: () => device.close().catch(unlessKilled),
         // What the platform cancelled unsent since this wire opened: the device's reset at
         // teardown disconnects the agent, and a reply still delayed then is dropped there. The
         // worker's platform is shared by the wires it serves, one at a time in the kit's runs.
@@ -190,6 +212,11 @@ export async function startVirtioWorker(ctx: {
     },
     platformState,
     stop: () => host.stop(),
+    kill: () =>
+      (killing ??= (async () => {
+        await host.worker.terminate();
+        await host.exited;
+      })()),
   };
 }
 
@@ -212,6 +239,7 @@ export const virtioFixture: TransportFixture = {
       open: () => session.open(),
       setFaults: (rules) => session.setFaults(rules),
       stop: () => session.stop(),
+      kill: () => session.kill(),
     };
   },
 };
@@ -238,6 +266,7 @@ export const virtioSlowResetFixture: TransportFixture = {
       open: () => session.open({ device: { faults: SLOW_RESET } }),
       setFaults: (rules) => session.setFaults(rules),
       stop: () => session.stop(),
+      kill: () => session.kill(),
     };
   },
 };
