@@ -258,6 +258,57 @@ describe(TeeContext, () => {
       expect(closed).toEqual([7, 7]);
     });
 
+    it("should refuse a cancel that could reach the new session holding a closing session's id, and take it once the close returned", async () => {
+      const clock = new VirtualClock({ auto: true });
+      const wire = createSameThreadOpteeWire(clock, { channels: [{ id: 0 }], threads: 3 });
+      const tee = reusingTee(wire);
+      const driver = new OpteeDriver(wire.ree);
+      const context = openTeeContext(driver);
+      const other = openTeeContext(driver);
+      const s = await context.openSession(PTA_SCMI_UUID);
+      // Closing, not reused yet: the cancel goes through to the TEE (it may unblock the close;
+      // this TEE, which ran the close already, answers that it knows no such session).
+      tee.holdCloses = true;
+      const closing = s.close();
+      await clock.runUntilIdle(10);
+      const reached = await teeError(context.cancel(s, 1));
+      expect([reached.result, reached.origin]).toEqual([TeeResult.BAD_PARAMETERS, TeeOrigin.TEE]);
+      // Reused by a session of this context: refused by the context.
+      const t = await context.openSession(PTA_SCMI_UUID);
+      expect(t.id).toBe(s.id);
+      const e = await teeError(context.cancel(s, 1));
+      expect([e.result, e.origin]).toEqual([TeeResult.BAD_STATE, TeeOrigin.API]);
+      // The new one's own cancel, while the old close is out: the driver cannot tell whose it
+      // is, and refuses it, sending nothing.
+      const d = await teeError(context.cancel(t, 1));
+      expect([d.result, d.origin]).toEqual([TeeResult.BAD_STATE, TeeOrigin.COMMS]);
+      tee.release();
+      await closing;
+      await expect(context.cancel(t, 1)).resolves.toBeUndefined();
+      await context.close();
+      await other.close();
+      driver.close();
+      wire.tee.doorbell.close();
+      await clock.runUntilIdle(10);
+    });
+
+    it('should refuse, in the context, a cancel of a closing session whose id an open one has, whatever the driver checks', async () => {
+      const { driver, finishCloses } = uncheckedDriver([7, 7]);
+      const context = openTeeContext(driver);
+      const s = await context.openSession(PTA_SCMI_UUID);
+      const closing = s.close();
+      await expect(context.cancel(s, 0)).resolves.toBeUndefined();
+      const t = await context.openSession(PTA_SCMI_UUID);
+      const e = await teeError(context.cancel(s, 0));
+      expect([e.result, e.origin]).toEqual([TeeResult.BAD_STATE, TeeOrigin.API]);
+      await expect(context.cancel(t, 0)).resolves.toBeUndefined(); // no driver check here
+      finishCloses();
+      await closing;
+      const ending = context.close();
+      finishCloses();
+      await ending;
+    });
+
     it('should report NOT_SUPPORTED from the PTA when it has neither SMT nor MSG', async () => {
       const b = createTeeBench({ optee: { capabilities: 0 } });
       const e = await teeError(b.context.openSession(PTA_SCMI_UUID));

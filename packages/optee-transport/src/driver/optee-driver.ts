@@ -211,6 +211,11 @@ export class OpteeDriver implements TeeDriver {
   #interceptor: TeeReturnInterceptor | undefined;
   /** Open sessions (Linux `optee_context_data.sess_list`): true for a system session. */
   readonly #sessions = new Map<number, boolean>();
+  /**
+   * Session ids whose close was sent and has not returned, with how many such closes: the TEE
+   * may have given the id to a new session already (see `cancel`).
+   */
+  readonly #closingIds = new Map<number, number>();
   /** Linux `total_thread_count`: the wire's threads, or 0 when unknown. */
   readonly #threadCount: number;
   /** Linux `sys_thread_req_count`. */
@@ -402,8 +407,18 @@ export class OpteeDriver implements TeeDriver {
    * cancel request of a system session is a system call, as Linux's `optee_cancel_req` makes it
    * (it passes the session's `use_sys_thread`, although the comment of
    * `tee_client_system_session` says the reserved context is not for cancel requests).
+   *
+   * An id whose close has not returned while a new session has it again (the TEE ran the close
+   * and reused the id) cannot be told apart — the cancel may be meant for either — so it is
+   * refused, `TEE_ERROR_BAD_STATE` (origin COMMS), sending nothing: a cancel reaching the wrong
+   * session could end its call (Linux's `optee_cancel_req` finds the session in the context's
+   * list, which a closing one has left). A cancel is advisory: the caller may ask again once the
+   * close returned.
    */
   public cancel(session: number, cancelId: number): Promise<TeeCallResult> {
+    if (this.#closingIds.has(session) && this.#sessions.has(session)) {
+      return Promise.resolve(failed(TeeResult.BAD_STATE));
+    }
     return this.#call(
       OpteeMsgCmd.CANCEL,
       0,
@@ -423,6 +438,7 @@ export class OpteeDriver implements TeeDriver {
     // call for a system session), then the count goes down, whatever the call returned.
     const system = this.#sessions.get(session) === true;
     this.#sessions.delete(session);
+    this.#closingIds.set(session, (this.#closingIds.get(session) ?? 0) + 1);
     return new Promise<TeeCallResult>((resolve) => {
       this.#start(
         OpteeMsgCmd.CLOSE_SESSION,
@@ -438,6 +454,9 @@ export class OpteeDriver implements TeeDriver {
           // A close failed by the driver's shutdown counts nothing down: the shutdown let every
           // session go already.
           if (system && !this.#closed) this.#releaseSystemSession();
+          const closing = (this.#closingIds.get(session) ?? 1) - 1;
+          if (closing > 0) this.#closingIds.set(session, closing);
+          else this.#closingIds.delete(session);
           resolve(r);
         },
       );

@@ -145,8 +145,18 @@ export class TeeContext {
    * `tee_client_cancel_req`). A trusted application may ignore the request; the invocation then
    * returns when it is done.
    *
-   * @throws (rejects) TeeError `TEE_ERROR_BAD_STATE` (origin API) when the context or the session
-   * is closed, or the TEE's error.
+   * A session whose close was called still takes a cancel (it may be what lets a close queued
+   * behind a hung invocation run) — unless its id is another open session's now (the TEE ran the
+   * close and reused the id): refused, as `OpteeDriver` refuses such an id in any context.
+   *
+   * @throws (rejects) TeeError `TEE_ERROR_BAD_STATE` (origin API) when the context is closed, the
+   * session is not in it (its close returned), or it is closing and another open session has its
+   * id; the driver's or the TEE's error.
+   * @example
+   * ```ts
+   * const running = session.invoke(CMD_LONG, params, { cancelId: 7 });
+   * await context.cancel(session, 7); // the TA may ignore it
+   * ```
    */
   public async cancel(session: TeeSession, cancelId: number): Promise<void> {
     this.#check('cancel');
@@ -156,6 +166,19 @@ export class TeeContext {
         TeeOrigin.API,
         `cancel: session ${session.id} is not open in this context`,
       );
+    }
+    // A closing session whose id a new session of this context has again (the TEE ran the close
+    // and reused it): the driver would take the cancel for the new one's.
+    if (session.closed) {
+      for (const other of this.#sessions) {
+        if (other !== session && other.id === session.id && !other.closed) {
+          throw new TeeError(
+            TeeResult.BAD_STATE,
+            TeeOrigin.API,
+            `cancel: session ${session.id} is closing and its id is another open session's now`,
+          );
+        }
+      }
     }
     const r = await this.#driver.cancel(session.id, cancelId >>> 0);
     if (r.result !== TeeResult.SUCCESS)

@@ -185,7 +185,8 @@ export class TeeSession {
    * driver lets the id go as it sends the close, and the TEE may give it to a new session before
    * the close returns, which the context then takes (`TeeContext.openSession`). A cancel request
    * still goes through (`TeeContext.cancel`): it may be what lets a close queued behind a hung
-   * invocation run. Once the close returned, the session is forgotten by its context, even when
+   * invocation run — unless a new session has the id already (then it is refused: it could reach
+   * that session). Once the close returned, the session is forgotten by its context, even when
    * the TEE is gone. Closing a system session ends it: once the close returned, the driver no
    * longer counts it, and when it was the last one, the thread kept for system sessions is
    * everyone's again.
