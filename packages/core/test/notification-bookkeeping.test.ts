@@ -250,4 +250,80 @@ describe('notification enable bookkeeping', () => {
     agent = undefined;
     expect(a.diagnostics.notifications).toMatchObject({ disabledAtRemoval: 1, disableFailures: 1 });
   });
+
+  describe('after a review of the bookkeeping', () => {
+    const sub = (a: ScmiAgent, source?: number) =>
+      a.events.subscribe(
+        source === undefined
+          ? { protocolId: PROTOCOL, eventId: 0 }
+          : { protocolId: PROTOCOL, eventId: 0, source },
+        () => undefined,
+      );
+
+    it('should enable again, at its next subscriber, a source the failed every-source disable may have stopped', async () => {
+      const h = createHarness();
+      const { agent: a, p } = await withEvent(h);
+      agent = a;
+      await sub(a, 5);
+      const offAll = await sub(a);
+      p.failNext.set('disable *', 'timeout-applied');
+      await expect(offAll()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      expect(p.enabled).toEqual(new Set());
+      await sub(a, 5);
+      expect(p.enabled).toEqual(new Set(['5']));
+    });
+
+    it('should disable, when its last subscriber leaves, a source whose re-enable timed out', async () => {
+      const h = createHarness();
+      const { agent: a, p } = await withEvent(h);
+      agent = a;
+      const off5 = await sub(a, 5);
+      const offAll = await sub(a);
+      p.failNext.set('enable 5', 'timeout-applied');
+      await expect(offAll()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      await off5();
+      expect(p.calls.at(-1)).toBe('disable 5');
+      expect(p.enabled).toEqual(new Set());
+    });
+
+    it('should disable every source at once at removal past 16 sources that may be enabled', async () => {
+      const h = createHarness();
+      const { agent: a, p } = await withEvent(h);
+      for (let source = 0; source < 20; source++) {
+        p.failNext.set(`enable ${source}`, 'timeout-applied');
+        await expect(sub(a, source)).rejects.toBeInstanceOf(ScmiTimeoutError);
+      }
+      const sent = p.calls.length;
+      await a.remove();
+      expect(p.calls.slice(sent)).toEqual(['disable *']);
+      expect(p.enabled).toEqual(new Set());
+      expect(a.diagnostics.notifications.disabledAtRemoval).toBe(1);
+    });
+
+    it('should not count as left enabled a source whose re-enable the platform refused', async () => {
+      const h = createHarness();
+      const { agent: a, p } = await withEvent(h);
+      await sub(a, 5);
+      const offAll = await sub(a);
+      p.failNext.set('enable 5', 'refuse');
+      await expect(offAll()).rejects.toBeInstanceOf(ScmiStatusError);
+      await a.remove({ disableNotifications: false });
+      expect(p.enabled).toEqual(new Set());
+      expect(a.diagnostics.notifications.leftEnabledAtRemoval).toBe(0);
+    });
+
+    it('should forget the sources that may be enabled once an every-source disable succeeded', async () => {
+      const h = createHarness();
+      const { agent: a, p } = await withEvent(h);
+      const off3 = await sub(a, 3);
+      p.failNext.set('disable 3', 'timeout-unapplied');
+      await expect(off3()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      const offAll = await sub(a);
+      await offAll();
+      const sent = p.calls.length;
+      await a.remove();
+      expect(p.calls.slice(sent)).toEqual([]);
+      expect(p.enabled).toEqual(new Set());
+    });
+  });
 });

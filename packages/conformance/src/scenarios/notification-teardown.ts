@@ -62,8 +62,8 @@ function rateChanged(rate: number): Uint8Array {
  * of clock 0 and first gets one notification while live (the wire carries notifications at all);
  * then the platform posts a second one at `phase` of the removal. Checks that no handler is called
  * for it — not once the removal began, let alone against a released channel — that it is dropped
- * and counted exactly once (by the agent's queue, a P2A guard or the wire), that the agent's queue
- * never accepts it once the P2A channel's quiesce has started, and the rig's hygiene (every
+ * and counted exactly once (by the agent's hub, a P2A guard or the wire), that the agent's hub is
+ * never handed it once the P2A channel's quiesce has started, and the rig's hygiene (every
  * resource released once, newest first; no callback after quiesce; nothing left armed).
  *
  * @example
@@ -146,15 +146,18 @@ export async function runNotificationTeardownSameThread(
     problems.push(`a handler was called ${handled} time(s) for a notification posted ${phase}`);
   }
   const hub = agent.diagnostics.notifications;
+  // The hub took it: queued, or discarded on arrival (once the removal started it queues nothing)
+  // or from its queue when it quiesced.
   const queuedByAgent = hub.queued > hubBefore.queued;
-  if (queuedByAgent && (phase === 'draining' || phase === 'after-release')) {
-    problems.push(`the agent's notification queue accepted a notification posted ${phase}`);
+  const reachedHub = queuedByAgent || hub.discarded > hubBefore.discarded;
+  if (reachedHub && (phase === 'draining' || phase === 'after-release')) {
+    // Once its P2A channel's quiesce started, the transport's guard must refuse it: nothing
+    // reaches core (the instrument flags an rx only once the quiesce returned).
+    problems.push(`the agent's notification hub was handed a notification posted ${phase}`);
   }
   // Before any channel quiesced, a notification the wire signalled at once reaches the agent's
-  // hub, which discards it (counted) — as it arrives once the removal started, or from its queue
-  // when the hub quiesces: the phase was really reached.
+  // hub, which discards it (counted): the phase was really reached.
   const early = phase === 'before-quiesce' || phase === 'during-quiesce';
-  const reachedHub = queuedByAgent || hub.discarded > hubBefore.discarded;
   if (early && wasSignalledAtPost() && !reachedHub) {
     problems.push(
       `the notification posted ${phase} was signalled to the agent at once, but its notification hub never took it`,

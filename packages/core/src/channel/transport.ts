@@ -194,7 +194,12 @@ export interface TransportChannel {
    * retires its token and still calls `markTxDone`.
    */
   fetchResponse(xfer: Xfer, ctx: unknown): void;
-  /** Copies a notification's payload into `buffer` with {@link NotificationBuffer.receive}. */
+  /**
+   * Copies a notification's payload into `buffer` with {@link NotificationBuffer.receive} — always
+   * through it (an empty payload too: `receive(bytes, offset, 0)`): core empties the buffer before
+   * the call, and one `receive` never called for is a notification not given (not queued, counted
+   * `invalid`), never the previous one's bytes again.
+   */
   fetchNotification(buffer: NotificationBuffer, ctx: unknown): void;
   /** Gives a P2A message slot back to the platform (SMT: sets CHANNEL_FREE). */
   clearChannel?(ctx: unknown): void;

@@ -384,7 +384,8 @@ export class NotificationHub {
           return;
         }
         this.#enabled.delete(key);
-        const wasEnabled = !this.#needsEnable.delete(key);
+        // A source whose enable failed is not sent — unless that enable's outcome is unknown.
+        const wasEnabled = !this.#needsEnable.delete(key) || this.#maybeEnabled.has(key);
         // Not once the agent's removal started (`stopDelivery`): the protocol handles are being
         // revoked.
         if (this.#closed || !this.#delivering) return;
@@ -396,7 +397,16 @@ export class NotificationHub {
           }
           return;
         }
-        await this.#setEnabled(event, key, undefined, false);
+        try {
+          await this.#setEnabled(event, key, undefined, false);
+        } catch (error) {
+          // The every-source disable may have stopped every source (a timeout): each source with
+          // its own subscribers is enabled again by its next subscriber.
+          for (const source of this.#subscribedSources(eventKey)) {
+            this.#needsEnable.add(`${eventKey}:${source}`);
+          }
+          throw error;
+        }
         // Each source with its own subscribers again — every one, even if one fails (the errors
         // then reject together; such a source is enabled again by its next subscriber) — unless
         // the agent's removal started meanwhile.
@@ -437,10 +447,33 @@ export class NotificationHub {
     try {
       await event.setNotifyEnabled?.(source, enable);
     } catch (error) {
-      if (!enable || !ScmiStatusError.is(error)) this.#maybeEnabled.add(key);
+      if (!enable || !ScmiStatusError.is(error)) this.#markMaybeEnabled(key);
       throw error;
     }
     this.#maybeEnabled.delete(key);
+    // Every source stopped: none of them may still be sending.
+    if (!enable && source === undefined) {
+      const prefix = key.slice(0, key.lastIndexOf(':') + 1);
+      for (const k of [...this.#maybeEnabled])
+        if (k.startsWith(prefix)) this.#maybeEnabled.delete(k);
+    }
+  }
+
+  /**
+   * Notes `key` as possibly sent by the platform. Bounded per event: past
+   * {@link MAYBE_ENABLED_SOURCES} sources, the event's every-source key stands for them all (the
+   * removal then sends one every-source disable, not one per source that ever failed).
+   */
+  #markMaybeEnabled(key: string): void {
+    const prefix = key.slice(0, key.lastIndexOf(':') + 1);
+    const all = `${prefix}*`;
+    if (this.#maybeEnabled.has(all)) return;
+    this.#maybeEnabled.add(key);
+    let n = 0;
+    for (const k of this.#maybeEnabled) if (k.startsWith(prefix)) n++;
+    if (n <= MAYBE_ENABLED_SOURCES) return;
+    for (const k of [...this.#maybeEnabled]) if (k.startsWith(prefix)) this.#maybeEnabled.delete(k);
+    this.#maybeEnabled.add(all);
   }
 
   /**
@@ -571,8 +604,15 @@ export class NotificationHub {
   #sourcesEnabled(eventKey: string): (number | undefined)[] {
     const all = `${eventKey}:*`;
     if (this.#enabled.has(all) || this.#maybeEnabled.has(all)) return [undefined];
-    const sources = new Set(this.#subscribedSources(eventKey));
     const prefix = `${eventKey}:`;
+    // A source whose enable the platform refused is not sent (unless one's outcome is unknown).
+    const sources = new Set(
+      this.#subscribedSources(eventKey).filter(
+        (source) =>
+          !this.#needsEnable.has(`${prefix}${source}`) ||
+          this.#maybeEnabled.has(`${prefix}${source}`),
+      ),
+    );
     for (const key of this.#maybeEnabled) {
       if (key.startsWith(prefix)) sources.add(Number(key.slice(prefix.length)));
     }
@@ -720,8 +760,9 @@ export class NotificationHub {
   /**
    * Teardown, phase 0, as the agent's removal starts (before any channel quiesces): no handler
    * is called any more, not even for a notification already queued — a handler that removes the
-   * agent is the last one called. The queue is kept (P2A buffers are still consumed) and
-   * discarded, counted, when the hub quiesces.
+   * agent is the last one called. What is queued stays (discarded, counted, when the hub
+   * quiesces); a notification arriving from now on is not queued but discarded at once (counted),
+   * its P2A buffer given back to the platform as any other.
    */
   public stopDelivery(): void {
     this.#delivering = false;
@@ -774,6 +815,12 @@ export class NotificationHub {
     };
   }
 }
+
+/**
+ * Sources of one event the hub notes as possibly sent after failed notify commands before it
+ * notes the event's every source instead (see `NotificationHub.#markMaybeEnabled`).
+ */
+const MAYBE_ENABLED_SOURCES = 16;
 
 function defaultSource(payload: Uint8Array): number | undefined {
   if (payload.byteLength < 8) return undefined;
