@@ -29,7 +29,8 @@ function recorder(): { told: string[]; listener: (loss: ChannelLoss) => void } {
 }
 
 describe('ScmiAgent.onLost', () => {
-  // Removes the test's agent before the leak check runs (hooks run in reverse order of declaration).
+  // Removes the test's agent before the leak check runs: jest runs afterEach hooks in declaration
+  // order, so this one, declared before ensureNoLeaksInSuite(), runs first.
   let agent: ScmiAgent | undefined;
   afterEach(async () => {
     await agent?.remove({ disableNotifications: false });

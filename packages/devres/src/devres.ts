@@ -161,6 +161,12 @@ type Node = Entry<unknown> | GroupNode;
  */
 interface Frame {
   readonly parent: Frame | undefined;
+  /**
+   * The transaction's own group. Once it (or a scope around it) is being released or was
+   * released, implicit registrations from the frame are refused by it, as registrations through
+   * the group object are: they never skip it to land around it.
+   */
+  group?: GroupNode;
 }
 
 const frames = new AsyncLocalStorage<Frame>();
@@ -236,7 +242,10 @@ class Entry<T> implements ResourceHandle<T>, TrackedResource {
   /** Its quiesce step while it runs (a release must not start before it ended). */
   quiescing: Promise<void> | undefined = undefined;
   stack: string | undefined = undefined;
-  /** The tracker in force when the entry was registered; told when it goes. */
+  /**
+   * The tracker in force when the entry was registered; told when it goes: forgotten, or its
+   * release step finished (not when its release starts).
+   */
   tracker: ResourceTracker | undefined = undefined;
   #value: T | undefined;
 
@@ -352,17 +361,23 @@ class Core extends ListScope {
   /**
    * The scope that implicit registrations go to: the innermost open group of the calling context
    * (the `group()` transaction it runs in, then the transactions around it, then code outside every
-   * transaction), or the root.
+   * transaction), or the root. A transaction of this devres whose group no longer accepts
+   * registrations because it, or a scope around it, is being released or was released is the
+   * target itself (so the registration is refused, as through the group object); one whose group
+   * was only closed (committed) or removed passes on to the transaction around it.
    */
   currentTarget(): ListScope {
     const open = this.openGroups;
-    if (open.length === 0) return this;
-    for (let frame = frames.getStore(); ; frame = frame.parent) {
+    let frame = frames.getStore();
+    if (open.length === 0 && frame === undefined) return this;
+    for (; ; frame = frame.parent) {
       for (let i = open.length - 1; i >= 0; i--) {
         const group = open[i] as GroupNode;
         if (group.frame === frame) return group;
       }
       if (frame === undefined) return this;
+      const own = frame.group;
+      if (own !== undefined && own.core === this && refusesImplicit(own)) return own;
     }
   }
 
@@ -649,11 +664,15 @@ class Core extends ListScope {
     return this.runStep(entry, 'release', step, reason, failures, 'releasing');
   }
 
+  /**
+   * Unlinks an entry from its scope (and its key). The leak tracker keeps it until its release step
+   * has finished (see `finishStep`), unless it was forgotten: a release that hangs is a leak.
+   */
   detach(entry: Entry<unknown>, state: ResourceState): void {
     entry.owner.unlink(entry);
     entry.state = state;
     if (entry.key !== undefined) this.keys?.delete(entry.key);
-    entry.tracker?.untrackResource(entry);
+    if (state === 'forgotten') entry.tracker?.untrackResource(entry);
   }
 
   /**
@@ -828,7 +847,19 @@ function quiescePhaseAround(scope: ListScope): boolean {
   return false;
 }
 
-/** Ends a phase for an entry: quiesce restores its previous state; release marks it released. */
+/**
+ * Whether a transaction's group refuses the implicit registrations of its transaction: it, or a
+ * scope around it, is being released or was released. A closed (committed) group in an open scope
+ * does not, nor does a removed one (its transaction's registrations go around it).
+ */
+function refusesImplicit(group: GroupNode): boolean {
+  return group.state !== 'removed' && !group.acceptsRegistration();
+}
+
+/**
+ * Ends a phase for an entry: quiesce restores its previous state; release marks it released (also
+ * when its step failed) and only then tells the leak tracker it is gone.
+ */
 function finishStep(
   entry: Entry<unknown>,
   phase: ReleaseFailure['phase'],
@@ -837,6 +868,7 @@ function finishStep(
   if (phase === 'release') {
     entry.state = 'released';
     entry.dropValue();
+    entry.tracker?.untrackResource(entry);
   } else if (entry.state === 'quiescing') {
     entry.state = previous;
   }
@@ -1005,7 +1037,9 @@ export abstract class ResourceScope {
 
   /**
    * Opens a resource and registers it, atomically: if registration fails once `open` has returned
-   * — refused because teardown began, or `options.key` registered meanwhile — `options.quiesce`
+   * — refused because teardown began (of the device, or of the group registered into: for an
+   * implicit registration from a {@link ResourceScope.group} transaction, its group or one around
+   * it, also when released while `open` ran), or `options.key` registered meanwhile — `options.quiesce`
    * (if any) and `close` run at once (reason `refused`) and the call throws once they have
    * finished — nothing leaks, and nothing is closed unquiesced. If `open` throws,
    * nothing is registered and its error propagates. When `options.key` is already registered,
@@ -1302,6 +1336,15 @@ export abstract class ResourceScope {
    * (a callback of an event source set up elsewhere) registers around the group: register through
    * the `group` argument to be explicit.
    *
+   * Once the group is being released or was released — by its own `releaseAll()`, or with a group
+   * around it or the device — implicit registrations from `fn`'s context are refused by it exactly
+   * as registrations through the `group` argument are ({@link DevresClosedError}, the offered
+   * resource quiesced and released at once; an `acquire` whose `open` was pending closes what it
+   * opened): they never land around the group. After a commit (the group closed, not released) or
+   * `group.remove()`, they go to the transaction around it, or to the devres. Code of `fn`'s
+   * context that runs once no `group()` function runs any more is not tracked: it registers as
+   * code outside every transaction does.
+   *
    * @example
    * ```ts
    * await res.group('clock protocol', async (g) => {
@@ -1313,6 +1356,7 @@ export abstract class ResourceScope {
   public async group<R>(name: string, fn: (group: DevresGroup) => R | PromiseLike<R>): Promise<R> {
     const frame: Frame = { parent: frames.getStore() };
     const group = this.#openGroup(name, frame);
+    frame.group = groupNodes.get(group) as GroupNode;
     let result: R;
     try {
       result = await runInFrame(frame, fn, group);

@@ -151,7 +151,11 @@ export interface TrackedResource {
 export interface ResourceTracker {
   /** A resource was registered; `stack` is its creation stack when the tracker asked for stacks. */
   trackResource(resource: TrackedResource, stack: string | undefined): void;
-  /** A resource was released or forgotten: it is no longer the devres's to release. */
+  /**
+   * A resource was released (its release step finished, also when it failed) or forgotten: it is
+   * no longer the devres's to release. A resource whose release has begun but not finished — still
+   * quiescing, waiting for a teardown's release phase, or in its release step — is still tracked.
+   */
   untrackResource(resource: TrackedResource): void;
   /** Whether creation stacks should be captured (costly). */
   readonly wantsStacks: boolean;
@@ -196,7 +200,8 @@ export interface LeakReport {
 
 /**
  * A {@link ResourceTracker} that remembers every live resource with its creation stack and reports
- * the ones never released or forgotten.
+ * the ones not released or forgotten. A resource counts as released once its release step has
+ * finished: one whose early release (or teardown) hangs, or is still quiescing, is a leak.
  *
  * @example
  * ```ts
@@ -226,7 +231,10 @@ export class LeakTracker implements ResourceTracker {
     this.#live.delete(resource);
   }
 
-  /** Every resource registered since the tracker was installed and still live. */
+  /**
+   * Every resource registered since the tracker was installed and neither released (its release
+   * step finished) nor forgotten.
+   */
   public leaks(): LeakReport[] {
     return [...this.#live].map(([r, stack]) => ({ device: r.device, name: r.name, stack }));
   }
@@ -253,8 +261,15 @@ interface JestLikeHooks {
 
 /**
  * Fails each test of the calling suite that leaves device-managed resources live (like VS Code's
- * `ensureNoDisposablesAreLeakedInTestSuite`). Call it at the top of a `describe` block; it uses the
- * test framework's global `beforeEach` / `afterEach` (jest, mocha, vitest).
+ * `ensureNoDisposablesAreLeakedInTestSuite`). Call it in a `describe` block; it uses the test
+ * framework's global `beforeEach` / `afterEach` (jest, mocha, vitest), and its `afterEach` is the
+ * leak check.
+ *
+ * Jest (30) runs the `afterEach` hooks of one block in the order they are declared (those of
+ * nested blocks first): a cleanup `afterEach` that removes the test's device must be declared
+ * **before** this call, so that it runs before the leak check — declared after it, it runs after
+ * the check, which reports as leaked what it was about to release. Or release the resources in the
+ * test itself. (Other frameworks may order hooks differently: check yours.)
  *
  * The returned object exposes the tracker of the running test.
  *
@@ -262,7 +277,9 @@ interface JestLikeHooks {
  * @example
  * ```ts
  * describe('MailboxTransport', () => {
- *   ensureNoLeaksInSuite();
+ *   let agent: ScmiAgent | undefined;
+ *   afterEach(async () => { await agent?.remove(); agent = undefined; }); // first: runs first
+ *   ensureNoLeaksInSuite(); // then the leak check
  *   it('frees its channels', async () => { ... });
  * });
  * ```

@@ -1,5 +1,6 @@
 import {
   Devres,
+  DevresReleaseError,
   LeakTracker,
   ensureNoLeaksInSuite,
   formatDevresEvent,
@@ -26,6 +27,123 @@ describe(LeakTracker, () => {
     }
     expect(tracker.leaks().map((l) => l.name)).toEqual([]);
     expect(tracker.report()).toBe('');
+  });
+
+  describe('while a release is still running', () => {
+    /** Runs `fn` with a fresh tracker installed; returns the tracker. */
+    async function tracking(fn: (tracker: LeakTracker) => Promise<void>): Promise<LeakTracker> {
+      const tracker = new LeakTracker(false);
+      const previous = setResourceTracker(tracker);
+      try {
+        await fn(tracker);
+      } finally {
+        setResourceTracker(previous);
+      }
+      return tracker;
+    }
+
+    function gate(): { wait: () => Promise<void>; open: () => void } {
+      let open!: () => void;
+      const p = new Promise<void>((r) => (open = r));
+      return { wait: () => p, open };
+    }
+
+    const names = (t: LeakTracker): string[] => t.leaks().map((l) => l.name);
+
+    it('should keep tracking a resource whose early release is still quiescing or releasing', async () => {
+      const q = gate();
+      const r = gate();
+      const tracker = await tracking(async (t) => {
+        const res = new Devres('dev');
+        const h = res.add({ name: 'chan', value: 0, quiesce: q.wait, release: r.wait });
+        const released = res.release(h);
+        expect(h.state).toBe('quiescing');
+        expect(names(t)).toEqual(['chan']);
+        q.open();
+        await new Promise((done) => setImmediate(done));
+        expect(h.state).toBe('releasing');
+        expect(names(t)).toEqual(['chan']);
+        r.open();
+        await released;
+        expect(h.state).toBe('released');
+        expect(names(t)).toEqual([]);
+        await res.releaseAll();
+      });
+      expect(names(tracker)).toEqual([]);
+    });
+
+    it('should report a resource whose early release never settles', async () => {
+      const res = new Devres('dev');
+      const tracker = await tracking(async () => {
+        const h = res.add({
+          name: 'stuck',
+          value: 0,
+          quiesce: () => new Promise<void>(() => undefined),
+          release: () => undefined,
+        });
+        void res.release(h);
+        await new Promise((done) => setImmediate(done));
+        expect(h.state).toBe('quiescing');
+      });
+      expect(names(tracker)).toEqual(['stuck']);
+      expect(tracker.report()).toContain('- dev: stuck');
+    });
+
+    it('should keep tracking the resources of a group or device teardown until each is released', async () => {
+      const inGroup = gate();
+      const inDevice = gate();
+      const tracker = await tracking(async (t) => {
+        const res = new Devres('dev');
+        res.addAction('older', () => undefined);
+        res.add({ name: 'slow', value: 0, release: inDevice.wait });
+        const g = res.openGroup('g');
+        g.addAction('g older', () => undefined);
+        g.add({ name: 'g slow', value: 0, release: inGroup.wait });
+        g.close();
+        const groupDone = g.releaseAll();
+        await new Promise((done) => setImmediate(done));
+        expect(names(t)).toEqual(['older', 'slow', 'g older', 'g slow']);
+        inGroup.open();
+        await groupDone;
+        expect(names(t)).toEqual(['older', 'slow']);
+        const teardown = res.releaseAll();
+        await new Promise((done) => setImmediate(done));
+        expect(names(t)).toEqual(['older', 'slow']);
+        inDevice.open();
+        await teardown;
+        expect(names(t)).toEqual([]);
+      });
+      expect(names(tracker)).toEqual([]);
+    });
+
+    it('should keep tracking a resource released during a quiesce phase until the release phase released it', async () => {
+      const chan = gate();
+      const tracker = await tracking(async (t) => {
+        const res = new Devres('dev');
+        res.add({ name: 'chan', value: 0, quiesce: chan.wait, release: () => undefined });
+        const h = res.addAction('events', () => undefined);
+        const teardown = res.releaseAll();
+        await res.release(h); // deferred: quiesced, left for the release phase
+        expect(h.state).toBe('releasing');
+        expect(names(t)).toEqual(['chan', 'events']);
+        chan.open();
+        await teardown;
+        expect(names(t)).toEqual([]);
+      });
+      expect(names(tracker)).toEqual([]);
+    });
+
+    it('should stop tracking a resource whose release step failed (it counts as released)', async () => {
+      const tracker = await tracking(async () => {
+        const res = new Devres('dev');
+        const h = res.addAction('bad', () => {
+          throw new Error('bad release');
+        });
+        await expect(res.release(h)).rejects.toThrow(DevresReleaseError);
+        expect(h.state).toBe('released');
+      });
+      expect(names(tracker)).toEqual([]);
+    });
   });
 
   it('should skip stacks when asked', () => {

@@ -1,5 +1,6 @@
 import {
   Devres,
+  DevresClosedError,
   DevresEventLog,
   DevresGroup,
   DevresReleaseError,
@@ -811,6 +812,188 @@ describe(DevresGroup, () => {
         'outer:late',
       ]);
       await res.releaseAll();
+    });
+
+    describe('whose group was released', () => {
+      it('should refuse an acquire whose open() was pending when the group was released, and close what it opened', async () => {
+        const { log, step } = recorder();
+        const res = new Devres('dev');
+        res.addAction('channel', step('free channel'));
+        let opened!: (v: string) => void;
+        let refusedAt: unknown;
+        const t = res.group('clock protocol', async (group) => {
+          const acquiring = res.acquire(
+            'clock events',
+            () => new Promise<string>((r) => (opened = r)),
+            (v) => void log.push(`close ${v}`),
+          );
+          await group.releaseAll();
+          expect(group.state).toBe('released');
+          opened('events');
+          refusedAt = await acquiring.catch((e: unknown) => e);
+          throw refusedAt;
+        });
+        const error = await t.catch((e: unknown) => e);
+        expect(error).toBe(refusedAt);
+        expect(error).toBeInstanceOf(DevresClosedError);
+        // The same refusal as registering through the group object itself.
+        expect((error as Error).message).toBe(
+          'group clock protocol of dev is tearing down or torn down: clock events refused',
+        );
+        expect(log).toEqual(['close events']); // closed at once, before acquire rejected
+        expect(res.live().map((r) => `${r.group}:${r.name}`)).toEqual([':channel']);
+        await res.releaseAll();
+        expect(log).toEqual(['close events', 'free channel']);
+      });
+
+      it('should refuse an implicit add, quiescing and releasing the offered resource at once, as the group object does', async () => {
+        const { log, step } = recorder();
+        const res = new Devres('dev');
+        const explicit: unknown[] = [];
+        const implicit: unknown[] = [];
+        await res.group('proto', async (g) => {
+          await g.releaseAll();
+          for (const [scope, errors] of [
+            [g, explicit],
+            [res, implicit],
+          ] as const) {
+            const tag = scope === res ? 'implicit' : 'explicit';
+            try {
+              scope.add({
+                name: 'x',
+                value: 0,
+                quiesce: step(`quiesce ${tag}`),
+                release: step(`release ${tag}`),
+              });
+            } catch (e) {
+              errors.push(e);
+              await (e as DevresClosedError).released;
+            }
+            expect(() => scope.addAction('y', step(`action ${tag}`))).toThrow(DevresClosedError);
+            expect(() => scope.openGroup('z')).toThrow(DevresClosedError);
+          }
+        });
+        expect(implicit).toHaveLength(1);
+        expect(implicit[0]).toBeInstanceOf(DevresClosedError);
+        expect((implicit[0] as Error).message).toBe((explicit[0] as Error).message);
+        expect(log).toEqual([
+          'quiesce explicit',
+          'release explicit',
+          'quiesce implicit',
+          'release implicit',
+        ]);
+        expect(res.live()).toEqual([]);
+        await res.releaseAll();
+      });
+
+      it('should refuse the implicit registrations of a transaction nested in a transaction whose group was released', async () => {
+        const { log, step } = recorder();
+        const res = new Devres('dev');
+        let outerGroup!: DevresGroup;
+        let proceed!: () => void;
+        const inner: unknown[] = [];
+        const outer: unknown[] = [];
+        let outerReleased!: Promise<void>;
+        let late!: Promise<void>;
+        await res.group('outer', async (o) => {
+          outerGroup = o;
+          await res.group('committed', () => {
+            // Still running in the committed transaction's context after it returned (while
+            // 'outer' runs: once no group() function runs, such code is no longer tracked).
+            late = new Promise<void>((r) => setImmediate(r)).then(() => {
+              try {
+                res.addActionOrReset('late', step('late refused'));
+              } catch (e) {
+                outer.push(e);
+              }
+            });
+          });
+          const t = res.group('inner', async () => {
+            await new Promise<void>((r) => (proceed = r));
+            try {
+              res.addActionOrReset('in inner', step('inner refused'));
+            } catch (e) {
+              inner.push(e);
+            }
+          });
+          outerReleased = outerGroup.releaseAll();
+          proceed();
+          await t;
+          await late;
+        });
+        await outerReleased;
+        await turns(2);
+        expect(outerGroup.state).toBe('released');
+        expect(inner).toHaveLength(1);
+        expect((inner[0] as Error).message).toMatch(
+          /^group outer\/inner of dev .*: in inner refused$/,
+        );
+        expect(outer).toHaveLength(1);
+        expect((outer[0] as Error).message).toMatch(
+          /^group outer\/committed of dev .*: late refused$/,
+        );
+        expect(log).toEqual(['inner refused', 'late refused']);
+        expect(res.live()).toEqual([]);
+        await res.releaseAll();
+      });
+
+      it('should refuse the registrations of a transaction whose enclosing group is releasing', async () => {
+        const res = new Devres('dev');
+        const outer = res.openGroup('outer');
+        let hold!: () => void;
+        outer.add({
+          name: 'chan',
+          value: 0,
+          quiesce: () => new Promise<void>((r) => (hold = r)),
+          release: () => undefined,
+        });
+        let proceed!: () => void;
+        const t = res.group('t', async () => {
+          await new Promise<void>((r) => (proceed = r));
+          res.addAction('in t', () => undefined);
+        });
+        outer.close();
+        const releasing = outer.releaseAll();
+        await turns(1);
+        proceed();
+        await expect(t).rejects.toThrow(/^group outer\/t of dev .*: in t refused$/);
+        hold();
+        await releasing;
+        expect(res.live()).toEqual([]);
+        await res.releaseAll();
+      });
+
+      it('should leave registrations outside the transaction, and of a sibling transaction, where they were', async () => {
+        const res = new Devres('dev');
+        let proceedB!: () => void;
+        const b = res.group('B', async () => {
+          await new Promise<void>((r) => (proceedB = r));
+          res.addAction('b1', () => undefined);
+        });
+        await res.group('A', async (g) => {
+          res.addAction('a1', () => undefined);
+          await g.releaseAll();
+          expect(() => res.addAction('a2', () => undefined)).toThrow(DevresClosedError);
+        });
+        res.addAction('top', () => undefined); // root-level code: no transaction, no group
+        proceedB();
+        await b;
+        await res.group('C', (g) => {
+          g.close(); // closed, not released: implicit registrations go around it
+          res.addAction('around C', () => undefined);
+        });
+        await res.group('D', (g) => {
+          g.remove(); // removed: its resources and implicit registrations go to the parent
+          res.addAction('around D', () => undefined);
+        });
+        expect(res.live().map((r) => `${r.group}:${r.name}`)).toEqual([
+          'B:b1',
+          ':top',
+          ':around C',
+          ':around D',
+        ]);
+        await res.releaseAll();
+      });
     });
 
     it('should not attach anything to non-object errors', () => {
