@@ -149,6 +149,29 @@ describe('a secure world that dies right after it answered', () => {
   });
 });
 
+describe('a secure world that dies while a channel is freed', () => {
+  it.each(['static', 'dynamic'] as const)(
+    'should let the removal resolve when the session close the free waits for fails TARGET_DEAD (%s shared memory)',
+    async (shmem) => {
+      const h = await createOpteeHarness({ shmem });
+      const agent = await h.create();
+      const driver = h.ends.driver;
+      // Every return from here on is held: the free's session close is the first call.
+      const held: (() => void)[] = [];
+      driver.setReturnInterceptor((deliver) => {
+        held.push(deliver);
+      });
+      const removing = agent.remove();
+      await waitUntil(() => held.length > 0); // the session close is under way
+      driver.teeDied(); // the held close now fails TARGET_DEAD
+      await expect(removing).resolves.toBeUndefined();
+      expect(h.ends.transport.diagnostics().violations).toEqual([]);
+      driver.setReturnInterceptor(undefined);
+      await h.close();
+    },
+  );
+});
+
 describe('OpteeDriver.onTeeDied', () => {
   it('should tell each subscription once, before the pending calls fail, and one made after the death at once', async () => {
     const b = createTeeBench();

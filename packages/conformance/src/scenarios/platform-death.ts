@@ -122,6 +122,20 @@ function outcomeProblem(o: Outcome): string | undefined {
   return undefined;
 }
 
+/**
+ * What is wrong with `o`, a command that settled once the platform was dead, if anything: it must
+ * fail with the error its channel was lost with (core fails what a lost channel carries, and
+ * refuses what it is given, with the transport's error of the loss: its code at least) — not with
+ * a status, an answer of the platform, nor some other failure on the way.
+ */
+function lossProblem(o: Outcome, loss: Error | undefined): string | undefined {
+  if (loss === undefined || o.answered) return undefined; // each reported on its own
+  const e = o.error;
+  const code = (x: unknown): string | undefined => (ScmiError.is(x) ? x.code : undefined);
+  if (e === loss || (code(e) !== undefined && code(e) === code(loss))) return undefined;
+  return `failed with ${describeError(e)}, not with its channel's loss (${describeError(loss)})`;
+}
+
 /** Lets the agent's `onLost` microtask and the settled callers run. */
 const nextTask = (): Promise<void> => sleep(0);
 
@@ -254,9 +268,14 @@ export async function runPlatformDeathWorker(
       }
       await session.setFaults(rules);
       outcomes.push(...sends.map(() => undefined));
+      // Which commands settled once the platform was dead: those must fail with their channel's
+      // loss (one that settled before — the platform side gave up on it first — is judged alone).
+      let dead = false;
+      const afterKill: boolean[] = sends.map(() => false);
       const settled = sends.map((send, i) =>
         outcomeOf(send()).then((o) => {
           outcomes[i] = o;
+          afterKill[i] = dead;
         }),
       );
       await waitUntil(reached);
@@ -278,6 +297,7 @@ export async function runPlatformDeathWorker(
       }
 
       // The platform's thread dies, holding them.
+      dead = true;
       await kill();
 
       // A transport that does not notice leaves them waiting for the agent's 120 s timeout: the
@@ -292,8 +312,13 @@ export async function runPlatformDeathWorker(
       } else {
         await all;
         await nextTask();
+        const a2pLoss = agent.diagnostics.channels.find((c) => c.direction === 'a2p')?.lost;
         outcomes.forEach((o, i) => {
-          const problem = o === undefined ? 'never settled' : outcomeProblem(o);
+          const problem =
+            o === undefined
+              ? 'never settled'
+              : (outcomeProblem(o) ??
+                (afterKill[i] === true ? lossProblem(o, a2pLoss) : undefined));
           if (problem !== undefined) violations.push(`${where}: command ${i} ${problem}`);
         });
         // A command after the death: the lost channel refuses it at once (a transport that did not
@@ -307,7 +332,8 @@ export async function runPlatformDeathWorker(
             `${where}: a command sent after the platform's death did not settle within ${hangMs} ms (its timeout is ${AGENT_TIMEOUT_MS} ms): its channel was not marked lost`,
           );
         } else if (afterDeath !== undefined) {
-          const problem = outcomeProblem(afterDeath);
+          const a2pLoss = agent.diagnostics.channels.find((c) => c.direction === 'a2p')?.lost;
+          const problem = outcomeProblem(afterDeath) ?? lossProblem(afterDeath, a2pLoss);
           if (problem !== undefined)
             violations.push(`${where}: a command sent after the death ${problem}`);
         }

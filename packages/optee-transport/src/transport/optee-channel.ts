@@ -571,13 +571,16 @@ export class OpteeChannel implements TransportChannel {
    * core once the channel quiesces (the agent's removal failed everything). Idempotent.
    */
   public teeDied(): void {
-    if (this.#lost !== undefined || this.#freed) return;
+    if (this.#lost !== undefined) return;
     const error = new ScmiTransportError(
       'E_TEE_DEAD',
       `${this.#p.setup.agent}: the TEE behind OP-TEE channel ${this.label} died (its thread exited without closing): nothing will answer`,
       { cause: new TeeError(TeeResult.TARGET_DEAD, TeeOrigin.COMMS, 'the secure world died') },
     );
     this.#lost = error;
+    // Being freed: nothing is left to fail, but the free's session close (or buffer free), still
+    // waiting, now fails TARGET_DEAD — the death, not a failure of the free (see #goneWithTee).
+    if (this.#freed) return;
     for (const w of this.#waiters.splice(0)) w.reject(error);
     const inv = this.#inv;
     if (inv !== undefined && !inv.returned) inv.endedByDeath = true;
