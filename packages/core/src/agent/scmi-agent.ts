@@ -1,12 +1,7 @@
-import {
-  RevokedError,
-  isPromiseLike,
-  type Device,
-  type Devres,
-  type DevresGroup,
-} from '@scmi-ts/devres';
+import { RevokedError, type Device, type Devres, type DevresGroup } from '@scmi-ts/devres';
 import type { ChannelDirection } from '../channel/transport.js';
 import type { ChannelStats } from '../diagnostics/channel-counters.js';
+import { callContained } from '../diagnostics/contained-call.js';
 import type { ContainedLogger } from '../diagnostics/logger.js';
 import { ScmiError, ScmiTransportError } from '../errors/scmi-error.js';
 import type {
@@ -421,17 +416,9 @@ export class ScmiAgent {
   }
 
   #callLossListener(listener: ChannelLossListener, loss: ChannelLoss): void {
-    try {
-      const r: unknown = listener(loss);
-      // Any thenable: its rejection is counted here, never left unhandled.
-      if (isPromiseLike(r)) {
-        Promise.resolve(r).catch(() => {
-          this.#lossListenerErrors++;
-        });
-      }
-    } catch {
+    callContained(listener, loss, () => {
       this.#lossListenerErrors++;
-    }
+    });
   }
 
   /** A snapshot of every counter. */

@@ -1,8 +1,8 @@
-import { isPromiseLike } from '@scmi-ts/devres';
 import type { BadMessageReason, TransportChannel } from '../channel/transport.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { ScmiError, ScmiStatusError, ScmiTransportError } from '../errors/scmi-error.js';
 import type { ChannelCounters } from '../diagnostics/channel-counters.js';
+import { callContained } from '../diagnostics/contained-call.js';
 import { copyOut } from '../transfer/clamped-copy.js';
 import { NotificationBuffer } from '../transfer/notification-buffer.js';
 import { headerMessageId, headerProtocolId } from '../wire/header.js';
@@ -769,18 +769,9 @@ export class NotificationHub {
   }
 
   #call(handler: ScmiNotificationHandler, n: ScmiNotification): void {
-    try {
-      const r: unknown = handler(n);
-      // Any thenable (a promise of another realm is not `instanceof Promise`): its rejection is
-      // counted here, never left unhandled.
-      if (isPromiseLike(r)) {
-        Promise.resolve(r).catch(() => {
-          this.#handlerErrors++;
-        });
-      }
-    } catch {
+    callContained(handler, n, () => {
       this.#handlerErrors++;
-    }
+    });
   }
 
   /** Teardown, phase 1: stop accepting and delivering; discard (and count) what is queued. */
