@@ -672,7 +672,7 @@ class Core extends ListScope {
     entry.owner.unlink(entry);
     entry.state = state;
     if (entry.key !== undefined) this.keys?.delete(entry.key);
-    if (state === 'forgotten') entry.tracker?.untrackResource(entry);
+    if (state === 'forgotten') untrack(entry);
   }
 
   /**
@@ -848,6 +848,19 @@ function quiescePhaseAround(scope: ListScope): boolean {
 }
 
 /**
+ * Tells the entry's leak tracker it is gone. A tracker must not throw; one that does cannot stop a
+ * teardown half-way (older resources never released, the devres stuck releasing), as a log sink
+ * that throws cannot: its throw is dropped.
+ */
+function untrack(entry: Entry<unknown>): void {
+  try {
+    entry.tracker?.untrackResource(entry);
+  } catch {
+    // The tracker's bug: the resource is released all the same.
+  }
+}
+
+/**
  * Whether a transaction's group refuses the implicit registrations of its transaction: it, or a
  * scope around it, is being released or was released. A closed (committed) group in an open scope
  * does not, nor does a removed one (its transaction's registrations go around it).
@@ -868,7 +881,7 @@ function finishStep(
   if (phase === 'release') {
     entry.state = 'released';
     entry.dropValue();
-    entry.tracker?.untrackResource(entry);
+    untrack(entry);
   } else if (entry.state === 'quiescing') {
     entry.state = previous;
   }

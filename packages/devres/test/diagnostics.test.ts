@@ -29,6 +29,27 @@ describe(LeakTracker, () => {
     expect(tracker.report()).toBe('');
   });
 
+  it('should not let a tracker that throws stop a teardown half-way', async () => {
+    const previous = setResourceTracker({
+      wantsStacks: false,
+      trackResource: () => undefined,
+      untrackResource: () => {
+        throw new Error('tracker bug');
+      },
+    });
+    const released: string[] = [];
+    const res = new Devres('dev');
+    try {
+      res.addAction('older', () => void released.push('older'));
+      const h = res.addAction('newer', () => void released.push('newer'));
+      await expect(res.release(h)).resolves.toBeUndefined();
+    } finally {
+      setResourceTracker(previous);
+    }
+    await expect(res.releaseAll()).resolves.toBeUndefined();
+    expect(released).toEqual(['newer', 'older']);
+  });
+
   describe('while a release is still running', () => {
     /** Runs `fn` with a fresh tracker installed; returns the tracker. */
     async function tracking(fn: (tracker: LeakTracker) => Promise<void>): Promise<LeakTracker> {
