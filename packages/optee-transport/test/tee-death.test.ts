@@ -13,6 +13,7 @@ import {
   readU32,
   resolveWorkerEntry,
   startWorker,
+  VirtualClock,
   type ChannelLoss,
   type ScmiAgent,
 } from '@scmi-ts/core';
@@ -23,13 +24,24 @@ import { join } from 'node:path';
 import {
   OpteeTransport,
   PTA_SCMI_UUID,
+  OpteeDriver,
   PtaScmiCommand,
   TeeError,
+  TeeOrigin,
+  TeeResult,
+  createSameThreadOpteeWire,
   TeeParamType,
   openOpteeWorkerWire,
   opteeTransportConfig,
   teeValue,
 } from '../src/index.js';
+import {
+  OpteeCallState,
+  SLOT_RET,
+  SLOT_RET_ORIGIN,
+  SLOT_SESSION,
+  SLOT_STATE,
+} from '../src/wire/optee-msg-arg.js';
 import { createOpteeHarness } from './support/harness.js';
 import { createTeeBench } from './support/tee-bench.js';
 
@@ -170,6 +182,43 @@ describe('a secure world that dies while a channel is freed', () => {
       await h.close();
     },
   );
+});
+
+describe('OpteeDriver.teeDied', () => {
+  it('should deliver a call the secure world returned before it died, its doorbell not handled yet, with its answer', async () => {
+    const clock = new VirtualClock({ auto: true });
+    const wire = createSameThreadOpteeWire(clock, { channels: [{ id: 0 }], threads: 2 });
+    // A secure world that answers every call and dies before it rings the normal world.
+    const end = wire.tee;
+    const words = new Int32Array(end.memory);
+    const view = new DataView(end.memory);
+    end.doorbell.listen(() => {
+      for (let slot = 0; slot < end.layout.threads; slot++) {
+        const base = end.layout.slotOffset(slot);
+        const state = (base + SLOT_STATE) / 4;
+        const posted = OpteeCallState.POSTED as number;
+        if (Atomics.compareExchange(words, state, posted, OpteeCallState.RUNNING) !== posted) {
+          continue;
+        }
+        view.setUint32(base + SLOT_SESSION, 42 + slot, true);
+        view.setUint32(base + SLOT_RET, TeeResult.SUCCESS, true);
+        view.setUint32(base + SLOT_RET_ORIGIN, TeeOrigin.TEE, true);
+        Atomics.store(words, state, OpteeCallState.RETURNED); // no ring: it dies first
+      }
+    });
+    const driver = new OpteeDriver(wire.ree);
+    const opened = driver.openSession(new Uint8Array(16), 0);
+    const pending = driver.openSession(new Uint8Array(16), 0).then((r) => r.result);
+    await clock.runUntilIdle(10);
+    // The second is answered too; both wait for a doorbell that never comes.
+    driver.teeDied();
+    expect(await opened).toMatchObject({ result: TeeResult.SUCCESS });
+    expect(await pending).toBe(TeeResult.SUCCESS);
+    // A call after the death fails at once.
+    expect((await driver.openSession(new Uint8Array(16), 0)).result).toBe(TeeResult.TARGET_DEAD);
+    end.doorbell.close();
+    await clock.runUntilIdle(10);
+  });
 });
 
 describe('OpteeDriver.onTeeDied', () => {

@@ -560,7 +560,8 @@ export class OpteeDriver implements TeeDriver {
 
   /**
    * The secure world is gone without closing the wire (its thread exited or was terminated, so it
-   * will never return a call): marks the wire's TEE closed, tells the
+   * will never return a call): delivers first the calls it returned before it went (their
+   * doorbell not handled yet), then marks the wire's TEE closed, tells the
    * {@link OpteeDriver.onTeeDied} listeners (the OP-TEE transport's channels: each is then lost
    * for good), stops listening and fails every call pending with `TEE_ERROR_TARGET_DEAD` (origin
    * COMMS), as a TEE that closes does; later calls and shared memory allocations fail the same
@@ -572,6 +573,13 @@ export class OpteeDriver implements TeeDriver {
    * ```
    */
   public teeDied(): void {
+    if (this.#closed) return;
+    // Calls the secure world returned before it went, whose doorbell was not handled yet (across
+    // threads the worker's exit and the doorbell's wake-up are separate tasks, in no fixed order):
+    // their answers are real, delivered first — not failed as if the death had ended them.
+    // (Under a return interceptor the deliveries are the interceptor's to make.)
+    if (this.#interceptor === undefined) this.#onReturn();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a caller resolved above may close the driver
     if (this.#closed) return;
     Atomics.store(this.#words, TEE_STATE_WORD, TEE_CLOSED);
     this.#died = true;
