@@ -23,11 +23,10 @@ import {
   OpteeCallState,
   OpteeMsgCmd,
   SLOT_CMD,
-  SLOT_RET,
-  SLOT_RET_ORIGIN,
   SLOT_SESSION,
   SLOT_STATE,
 } from '../src/wire/optee-msg-arg.js';
+import { serveTeeCalls } from './support/test-secure-world.js';
 import { HoldPtaCommand, addHoldPta, holdCall, openHoldSession } from './support/hold-pta.js';
 import { createTeeBench } from './support/tee-bench.js';
 
@@ -66,25 +65,8 @@ function processMsg(s: TeeSession, shm: TeeSharedMemory, cancelId: number): Prom
  * with `answer(cmd)`, origin TEE — a confused or hostile secure world when the answer is wrong.
  */
 function scriptedTee(wire: SameThreadOpteeWire, answer: (cmd: number) => number): void {
-  const end = wire.tee;
-  const words = new Int32Array(end.memory);
-  const view = new DataView(end.memory);
-  end.doorbell.listen(() => {
-    for (let slot = 0; slot < end.layout.threads; slot++) {
-      const base = end.layout.slotOffset(slot);
-      const state = (base + SLOT_STATE) / 4;
-      const taken = Atomics.compareExchange(
-        words,
-        state,
-        OpteeCallState.POSTED,
-        OpteeCallState.RUNNING,
-      );
-      if (taken !== (OpteeCallState.POSTED as number)) continue;
-      view.setUint32(base + SLOT_RET, answer(view.getUint32(base + SLOT_CMD, true)), true);
-      view.setUint32(base + SLOT_RET_ORIGIN, TeeOrigin.TEE, true);
-      Atomics.store(words, state, OpteeCallState.RETURNED);
-      end.doorbell.ring();
-    }
+  serveTeeCalls(wire, (call) => {
+    call.return(answer(call.cmd));
   });
 }
 

@@ -20,15 +20,8 @@ import {
   type TeeSharedMemory,
   type TeeValueParam,
 } from '../src/index.js';
-import {
-  OpteeCallState,
-  OpteeMsgCmd,
-  SLOT_CMD,
-  SLOT_RET,
-  SLOT_RET_ORIGIN,
-  SLOT_SESSION,
-  SLOT_STATE,
-} from '../src/wire/optee-msg-arg.js';
+import { OpteeMsgCmd } from '../src/wire/optee-msg-arg.js';
+import { serveTeeCalls } from './support/test-secure-world.js';
 import { createTeeBench } from './support/tee-bench.js';
 import { withoutSystemSessions } from './support/ffa-driver.js';
 
@@ -60,52 +53,34 @@ interface ReusingTee {
  * the thread ran the close, and the normal world has not seen it return.
  */
 function reusingTee(wire: SameThreadOpteeWire): ReusingTee {
-  const end = wire.tee;
-  const words = new Int32Array(end.memory);
-  const view = new DataView(end.memory);
-  const held: number[] = [];
+  const held: (() => void)[] = [];
   const tee: ReusingTee = {
     open: new Set<number>(),
     holdCloses: false,
     release: () => {
       tee.holdCloses = false;
-      for (const state of held.splice(0)) Atomics.store(words, state, OpteeCallState.RETURNED);
-      end.doorbell.ring();
+      for (const ret of held.splice(0)) ret();
     },
   };
-  end.doorbell.listen(() => {
-    for (let slot = 0; slot < end.layout.threads; slot++) {
-      const base = end.layout.slotOffset(slot);
-      const state = (base + SLOT_STATE) / 4;
-      const taken = Atomics.compareExchange(
-        words,
-        state,
-        OpteeCallState.POSTED,
-        OpteeCallState.RUNNING,
-      );
-      if (taken !== (OpteeCallState.POSTED as number)) continue;
-      const cmd = view.getUint32(base + SLOT_CMD, true);
-      const session = view.getUint32(base + SLOT_SESSION, true);
-      let result: number = TeeResult.SUCCESS;
-      if (cmd === (OpteeMsgCmd.OPEN_SESSION as number)) {
-        let id = 1;
-        while (tee.open.has(id)) id++;
-        tee.open.add(id);
-        view.setUint32(base + SLOT_SESSION, id, true);
-      } else if (cmd === (OpteeMsgCmd.CLOSE_SESSION as number)) {
-        if (!tee.open.delete(session)) result = TeeResult.ITEM_NOT_FOUND;
-      } else if (cmd !== (OpteeMsgCmd.REGISTER_SHM as number) && !tee.open.has(session)) {
-        result = TeeResult.BAD_PARAMETERS;
+  serveTeeCalls(wire, (call) => {
+    let result: number = TeeResult.SUCCESS;
+    let session: number | undefined;
+    if (call.cmd === (OpteeMsgCmd.OPEN_SESSION as number)) {
+      session = 1;
+      while (tee.open.has(session)) session++;
+      tee.open.add(session);
+    } else if (call.cmd === (OpteeMsgCmd.CLOSE_SESSION as number)) {
+      if (!tee.open.delete(call.session)) result = TeeResult.ITEM_NOT_FOUND;
+      if (tee.holdCloses) {
+        held.push(() => {
+          call.return(result);
+        });
+        return;
       }
-      view.setUint32(base + SLOT_RET, result, true);
-      view.setUint32(base + SLOT_RET_ORIGIN, TeeOrigin.TEE, true);
-      if (cmd === (OpteeMsgCmd.CLOSE_SESSION as number) && tee.holdCloses) {
-        held.push(state);
-        continue;
-      }
-      Atomics.store(words, state, OpteeCallState.RETURNED);
-      end.doorbell.ring();
+    } else if (call.cmd !== (OpteeMsgCmd.REGISTER_SHM as number) && !tee.open.has(call.session)) {
+      result = TeeResult.BAD_PARAMETERS;
     }
+    call.return(result, session === undefined ? {} : { session });
   });
   return tee;
 }

@@ -27,7 +27,6 @@ import {
   OpteeDriver,
   PtaScmiCommand,
   TeeError,
-  TeeOrigin,
   TeeResult,
   createSameThreadOpteeWire,
   TeeParamType,
@@ -35,13 +34,7 @@ import {
   opteeTransportConfig,
   teeValue,
 } from '../src/index.js';
-import {
-  OpteeCallState,
-  SLOT_RET,
-  SLOT_RET_ORIGIN,
-  SLOT_SESSION,
-  SLOT_STATE,
-} from '../src/wire/optee-msg-arg.js';
+import { serveTeeCalls } from './support/test-secure-world.js';
 import { createOpteeHarness } from './support/harness.js';
 import { createTeeBench } from './support/tee-bench.js';
 
@@ -189,22 +182,8 @@ describe('OpteeDriver.teeDied', () => {
     const clock = new VirtualClock({ auto: true });
     const wire = createSameThreadOpteeWire(clock, { channels: [{ id: 0 }], threads: 2 });
     // A secure world that answers every call and dies before it rings the normal world.
-    const end = wire.tee;
-    const words = new Int32Array(end.memory);
-    const view = new DataView(end.memory);
-    end.doorbell.listen(() => {
-      for (let slot = 0; slot < end.layout.threads; slot++) {
-        const base = end.layout.slotOffset(slot);
-        const state = (base + SLOT_STATE) / 4;
-        const posted = OpteeCallState.POSTED as number;
-        if (Atomics.compareExchange(words, state, posted, OpteeCallState.RUNNING) !== posted) {
-          continue;
-        }
-        view.setUint32(base + SLOT_SESSION, 42 + slot, true);
-        view.setUint32(base + SLOT_RET, TeeResult.SUCCESS, true);
-        view.setUint32(base + SLOT_RET_ORIGIN, TeeOrigin.TEE, true);
-        Atomics.store(words, state, OpteeCallState.RETURNED); // no ring: it dies first
-      }
+    serveTeeCalls(wire, (call) => {
+      call.return(TeeResult.SUCCESS, { session: 42 + call.slot, ring: false });
     });
     const driver = new OpteeDriver(wire.ree);
     const opened = driver.openSession(new Uint8Array(16), 0);
@@ -216,7 +195,7 @@ describe('OpteeDriver.teeDied', () => {
     expect(await pending).toBe(TeeResult.SUCCESS);
     // A call after the death fails at once.
     expect((await driver.openSession(new Uint8Array(16), 0)).result).toBe(TeeResult.TARGET_DEAD);
-    end.doorbell.close();
+    wire.tee.doorbell.close();
     await clock.runUntilIdle(10);
   });
 });
