@@ -42,6 +42,14 @@ export interface Hand {
   wire: ReturnType<typeof createSameThreadMailboxWire>;
 }
 
+/** The command the agent wrote into `a2p` (header and payload), as the platform reads it. */
+function requestIn(a2p: SmtArea): Uint8Array {
+  return a2p.bytes.slice(
+    SMT_HEADER_OFFSET,
+    SMT_HEADER_OFFSET + Math.min(a2p.length(), a2p.maxLength),
+  );
+}
+
 /** A hand-driven platform end and a factory for agents over it (`auto`: the virtual clock's). */
 export function createHand(auto = true): Hand {
   const clock = new VirtualClock({ auto });
@@ -103,11 +111,7 @@ export function createHand(auto = true): Hand {
   };
   ra.listen(() => {
     if (a2p.isFree()) return;
-    const length = a2p.length();
-    const request = a2p.bytes.slice(
-      SMT_HEADER_OFFSET,
-      SMT_HEADER_OFFSET + Math.min(length, a2p.maxLength),
-    );
+    const request = requestIn(a2p);
     const response = platform.handle(1, 0, request);
     hand.onRequest(request, response);
   });
@@ -260,12 +264,7 @@ export function createSharedHand(): SharedHand {
   };
   ra.listen(() => {
     if (a2p.isFree()) return;
-    const length = a2p.length();
-    const request = a2p.bytes.slice(
-      SMT_HEADER_OFFSET,
-      SMT_HEADER_OFFSET + Math.min(length, a2p.maxLength),
-    );
-    onRequest(platform.handle(1, 0, request));
+    onRequest(platform.handle(1, 0, requestIn(a2p)));
   });
   return hand;
 }
