@@ -450,13 +450,14 @@ export class NotificationHub {
       if (!enable || !ScmiStatusError.is(error)) this.#markMaybeEnabled(key);
       throw error;
     }
-    this.#maybeEnabled.delete(key);
-    // Every source stopped: none of them may still be sending.
-    if (!enable && source === undefined) {
-      const prefix = key.slice(0, key.lastIndexOf(':') + 1);
-      for (const k of [...this.#maybeEnabled])
-        if (k.startsWith(prefix)) this.#maybeEnabled.delete(k);
-    }
+    // Settled; every source stopped by an every-source disable: none of them may still be sending.
+    if (!enable && source === undefined) this.#forgetMaybeEnabled(eventPrefix(key));
+    else this.#maybeEnabled.delete(key);
+  }
+
+  /** Forgets every key of one event (`protocol:event:`) that may still be sent. */
+  #forgetMaybeEnabled(prefix: string): void {
+    for (const k of [...this.#maybeEnabled]) if (k.startsWith(prefix)) this.#maybeEnabled.delete(k);
   }
 
   /**
@@ -465,14 +466,14 @@ export class NotificationHub {
    * removal then sends one every-source disable, not one per source that ever failed).
    */
   #markMaybeEnabled(key: string): void {
-    const prefix = key.slice(0, key.lastIndexOf(':') + 1);
+    const prefix = eventPrefix(key);
     const all = `${prefix}*`;
     if (this.#maybeEnabled.has(all)) return;
     this.#maybeEnabled.add(key);
     let n = 0;
     for (const k of this.#maybeEnabled) if (k.startsWith(prefix)) n++;
     if (n <= MAYBE_ENABLED_SOURCES) return;
-    for (const k of [...this.#maybeEnabled]) if (k.startsWith(prefix)) this.#maybeEnabled.delete(k);
+    this.#forgetMaybeEnabled(prefix);
     this.#maybeEnabled.add(all);
   }
 
@@ -812,6 +813,11 @@ export class NotificationHub {
  * notes the event's every source instead (see `NotificationHub.#markMaybeEnabled`).
  */
 const MAYBE_ENABLED_SOURCES = 16;
+
+/** The event part of a `protocol:event:source` key, with its trailing colon (`protocol:event:`). */
+function eventPrefix(key: string): string {
+  return key.slice(0, key.lastIndexOf(':') + 1);
+}
 
 function defaultSource(payload: Uint8Array): number | undefined {
   if (payload.byteLength < 8) return undefined;
