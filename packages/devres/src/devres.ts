@@ -69,6 +69,12 @@ export interface ResourceSpec<T> {
    * Stops callbacks into the resource and waits for running ones (phase 1). It may start the
    * release of a group that holds this resource, but must not await it: that release waits for
    * this step to return, so awaiting it never settles.
+   *
+   * If it throws or rejects, the failure is reported (event `quiesce-failed`, one of the
+   * teardown's failures) and the teardown goes on: the resource is still released in phase 2, as
+   * every teardown completes. devres cannot tell whether callbacks stopped before the step
+   * failed, so stop them first, before anything that can fail — close the gate synchronously,
+   * then wait (core's channel guard does exactly that).
    */
   readonly quiesce?: TeardownStep<T>;
   /** Lookup key for {@link ResourceScope.find}; unique per device. */
@@ -1472,6 +1478,12 @@ function releaseGroup(group: DevresGroup, reason: TeardownReason): Promise<void>
  * A group of resources inside a {@link Devres} (Linux devres groups, Effect child scopes): close
  * it to stop implicit registrations, remove it to merge its resources into the parent, or release
  * everything in it (quiesce, then reverse release) without tearing the device down. Groups nest.
+ *
+ * A group keeps its place in the device's order — where it was opened. A resource registered
+ * through the group object after something else was registered after the group (in the device or
+ * a group around it) goes into the group, so the device's teardown quiesces and releases it
+ * *after* that newer resource, as an Effect child scope does: register a resource into an older
+ * group only if it does not use anything registered after the group opened.
  *
  * `await using g = res.openGroup('x')` releases the group at the end of the block.
  *
