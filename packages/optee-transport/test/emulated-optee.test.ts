@@ -155,6 +155,31 @@ describe(EmulatedOptee, () => {
       expect(b.optee.stats.refusedCalls).toBe(1);
     });
 
+    it('should refuse an unknown login method with BAD_PARAMETERS from the TEE before looking the TA up, as get_open_session_meta does, and leave the known ones to the TA', async () => {
+      b = createRawBench();
+      const uuid = parseTeeUuid(PTA_SCMI_UUID);
+      for (const login of [3, 7, 0x80000001, 0xdead]) {
+        expect(await rawCall(b, { cmd: 0, uuid, login })).toMatchObject({
+          result: TeeResult.BAD_PARAMETERS,
+          origin: TeeOrigin.TEE,
+        });
+      }
+      // Even for a TA that does not exist: the login is read first.
+      expect(await rawCall(b, { cmd: 0, uuid: new Uint8Array(16), login: 3 })).toMatchObject({
+        result: TeeResult.BAD_PARAMETERS,
+        origin: TeeOrigin.TEE,
+      });
+      expect(b.optee.stats).toMatchObject({ refusedCalls: 5, openSessions: 0 });
+      // A known method other than REE_KERNEL reaches the SCMI PTA, which denies it.
+      for (const login of [TeeLogin.PUBLIC, TeeLogin.USER, TeeLogin.GROUP_APPLICATION]) {
+        expect(await rawCall(b, { cmd: 0, uuid, login })).toMatchObject({
+          result: TeeResult.ACCESS_DENIED,
+          origin: TeeOrigin.TRUSTED_APP,
+        });
+      }
+      expect(b.optee.stats).toMatchObject({ refusedCalls: 5, openSessions: 0 });
+    });
+
     it.each([
       ['one parameter of type NONE', { params: [{ attr: 0 }] }],
       ['four value parameters', { params: [1, 2, 3, 4].map((a) => ({ attr: 1, a })) }],
@@ -264,10 +289,13 @@ describe(EmulatedOptee, () => {
         });
       expect((await invoke([], 5)).result).toBe(TeeResult.BAD_PARAMETERS);
       expect((await invoke([{ attr: 0xf }])).result).toBe(TeeResult.BAD_PARAMETERS);
+      // An unknown cookie is BAD_PARAMETERS, a reference past its buffer's end SECURITY
+      // (`entry_std.c: set_rmem_param`), both from the TEE.
       expect((await invoke([{ attr: 5, a: 0, b: 8, c: 6 }])).result).toBe(TeeResult.BAD_PARAMETERS);
-      expect((await invoke([{ attr: 5, a: 60, b: 8, c: 5 }])).result).toBe(
-        TeeResult.BAD_PARAMETERS,
-      );
+      expect(await invoke([{ attr: 5, a: 60, b: 8, c: 5 }])).toMatchObject({
+        result: TeeResult.SECURITY,
+        origin: TeeOrigin.TEE,
+      });
       // A valid reference reaches the PTA, which checks the types of CAPABILITIES.
       expect(await invoke([{ attr: 5, a: 0, b: 8, c: 5 }])).toMatchObject({
         result: TeeResult.BAD_PARAMETERS,

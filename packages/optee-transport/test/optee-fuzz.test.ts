@@ -52,7 +52,12 @@ import {
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { fuzzSeeds } from '../../core/test/support/fuzz.js';
-import { OPTEE_TRANSPORT_DESCRIPTOR, TeeResult, type OpteeWireFault } from '../src/index.js';
+import {
+  OPTEE_TRANSPORT_DESCRIPTOR,
+  SCMI_SEC_PAYLOAD_SIZE,
+  TeeResult,
+  type OpteeWireFault,
+} from '../src/index.js';
 import { createOpteeHarness, type OpteeHarness } from './support/harness.js';
 import {
   HOSTILE_ACTIONS,
@@ -322,8 +327,10 @@ async function runCase(seed: number): Promise<void> {
     }
     if (!op.invoked) {
       // Refused before OP-TEE: a late invocation held the channel too long, or the command does
-      // not fit the MSG buffer less its header.
-      const tooBig = modeOf(op.protocolId) === 'msg' && op.payload.byteLength > msgBufferSize - 4;
+      // not fit the MSG buffer less its header, or OP-TEE's 92-byte payload bound.
+      const tooBig =
+        op.payload.byteLength > SCMI_SEC_PAYLOAD_SIZE ||
+        (modeOf(op.protocolId) === 'msg' && op.payload.byteLength > msgBufferSize - 4);
       check(
         ScmiError.is(e) && e.code === (tooBig ? 'E_MSG_SIZE' : 'E_CHAN_BUSY'),
         () =>

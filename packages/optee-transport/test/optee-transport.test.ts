@@ -663,15 +663,22 @@ describe(OpteeTransport, () => {
       });
     });
 
-    it('should refuse a payload over 92 bytes as OP-TEE does, and one that does not fit before sending', async () => {
+    it("should refuse a payload over OP-TEE's 92 bytes before sending it (its SMT entry would keep the channel claimed), and send one of 92", async () => {
       h = await createOpteeHarness({ shmem });
       const agent = await h.create();
-      const e = await settle(agent.transact(BASE, DISCOVER_VENDOR, new Uint8Array(93)));
-      expect(ScmiStatusError.is(e) && e.status).toBe(ScmiStatus.COMMS_ERROR);
+      const messagesBefore = h.ends.optee.stats.scmi.messages;
+      for (const size of [93, 100, 128]) {
+        const e = await settle(agent.transact(BASE, DISCOVER_VENDOR, new Uint8Array(size)));
+        expect(ScmiTransportError.is(e) && e.code).toBe('E_MSG_SIZE');
+        expect((e as Error).message).toContain('SCMI_SEC_PAYLOAD_SIZE (92 bytes)');
+      }
+      // Nothing reached OP-TEE, and the channel still works.
+      expect(h.ends.optee.stats.scmi.messages).toBe(messagesBefore);
       const fits = await settle(agent.transact(BASE, DISCOVER_VENDOR, new Uint8Array(92)));
       expect(ScmiStatusError.is(fits) && fits.status).toBe(ScmiStatus.PROTOCOL_ERROR);
-      const tooBig = await settle(agent.transact(BASE, DISCOVER_VENDOR, new Uint8Array(128)));
-      expect(ScmiTransportError.is(tooBig) && tooBig.code).toBe('E_MSG_SIZE');
+      expect(h.ends.optee.stats.scmi.messages).toBe(messagesBefore + 1);
+      expect(await vendor(agent)).toBeInstanceOf(Uint8Array);
+      expect(h.ends.optee.stats.scmi).toMatchObject({ rejected: 0, busy: 0 });
       await agent.remove();
     });
   });
@@ -1010,6 +1017,7 @@ describe(OpteeTransport, () => {
       expect(ScmiStatusError.is(fits) && fits.status).toBe(ScmiStatus.PROTOCOL_ERROR);
       const tooBig = await settle(agent.transact(BASE, DISCOVER_VENDOR, new Uint8Array(61)));
       expect(ScmiTransportError.is(tooBig) && tooBig.code).toBe('E_MSG_SIZE');
+      expect((tooBig as Error).message).toContain('the MSG buffer (60 bytes)');
       expect(h.ends.optee.stats.scmi.messages).toBe(taken + 1);
       await agent.remove();
     });

@@ -30,6 +30,8 @@ describe(OpteeWireLayout, () => {
     [{ channels: [{ id: -1 }] }, 'wire.channels[0].id'],
     [{ channels: [{ id: 0, staticShmem: 'yes' }] }, 'wire.channels[0].staticShmem'],
     [{ channels: [{ id: 0, shmemSize: 30 }] }, 'wire.channels[0].shmemSize'],
+    // Smaller than OP-TEE's 128-byte SMT slot (SMT_BUF_SLOT_SIZE), though a multiple of 4.
+    [{ channels: [{ id: 0, staticShmem: true, shmemSize: 124 }] }, 'wire.channels[0].shmemSize'],
     [{ channels: [{ id: 0, shmemSize: 130 }] }, 'wire.channels[0].shmemSize'],
     [{ channels: [7] }, 'wire.channels[0]'],
     [{ threads: 0 }, 'wire.threads'],

@@ -1,4 +1,5 @@
 import { ScmiConfigError, type Clock, type ScmiPlatformPort } from '@scmi-ts/core';
+import { TeeLogin } from '../tee/tee-login.js';
 import { TeeParamType } from '../tee/tee-param.js';
 import { TeeOrigin, TeeResult } from '../tee/tee-result.js';
 import { formatTeeUuid } from '../tee/tee-uuid.js';
@@ -36,6 +37,11 @@ const MsgAttr = OpteeMsgAttr;
 const MsgCmd = OpteeMsgCmd;
 const ParamType = TeeParamType;
 const Result = TeeResult;
+
+/** The login methods the TEE core accepts at session open (every `TeeLogin`). */
+const KNOWN_LOGINS: ReadonlySet<number> = new Set(
+  Object.values(TeeLogin).filter((v): v is number => typeof v === 'number'),
+);
 const Origin = TeeOrigin;
 const { POSTED, RUNNING, RETURNED } = OpteeCallState;
 
@@ -413,13 +419,20 @@ export class EmulatedOptee {
 
   #openSession(slot: number): void {
     const base = this.#wire.layout.slotOffset(slot);
+    // OP-TEE `entry_std.c: get_open_session_meta` refuses a login method it does not know before
+    // it looks the TA up; the TA then decides on the known ones.
+    const login = this.#u32(slot, SLOT_LOGIN);
+    if (!KNOWN_LOGINS.has(login)) {
+      this.#refuse(slot, Result.BAD_PARAMETERS);
+      return;
+    }
     const uuid = formatTeeUuid(new Uint8Array(this.#wire.memory, base + SLOT_UUID, 16).slice());
     const ta = this.#tas.get(uuid);
     if (ta === undefined) {
       this.#refuse(slot, Result.ITEM_NOT_FOUND);
       return;
     }
-    const result = ta.openSession(this.#u32(slot, SLOT_LOGIN)) >>> 0;
+    const result = ta.openSession(login) >>> 0;
     if (result !== Result.SUCCESS) {
       this.#finish(slot, result, Origin.TRUSTED_APP);
       return;
@@ -448,8 +461,8 @@ export class EmulatedOptee {
       return;
     }
     const decoded = this.#decodeParams(slot);
-    if (decoded === undefined) {
-      this.#refuse(slot, Result.BAD_PARAMETERS);
+    if (typeof decoded === 'number') {
+      this.#refuse(slot, decoded);
       return;
     }
     const command = this.#u32(slot, SLOT_FUNC);
@@ -591,11 +604,11 @@ export class EmulatedOptee {
   }
 
   /** Reads the four parameters, checking memory references against registered memory (OP-TEE `copy_in_params`). */
-  #decodeParams(slot: number): { params: PtaParam[]; shmRefs: number[] } | undefined {
+  #decodeParams(slot: number): { params: PtaParam[]; shmRefs: number[] } | number {
     const base = this.#wire.layout.slotOffset(slot);
     const v = this.#view;
     const n = v.getUint32(base + SLOT_NUM_PARAMS, true);
-    if (n > SLOT_MAX_PARAMS) return undefined;
+    if (n > SLOT_MAX_PARAMS) return Result.BAD_PARAMETERS;
     const params: PtaParam[] = [];
     const shmRefs: number[] = [];
     for (let i = 0; i < SLOT_MAX_PARAMS; i++) {
@@ -631,7 +644,10 @@ export class EmulatedOptee {
         case MsgAttr.RMEM_OUTPUT:
         case MsgAttr.RMEM_INOUT: {
           const shm = this.#shm.get(c);
-          if (shm === undefined || a + b > shm.size) return undefined;
+          // OP-TEE `entry_std.c: set_rmem_param`: an unknown cookie is BAD_PARAMETERS, a
+          // reference past the end of its buffer SECURITY.
+          if (shm === undefined) return Result.BAD_PARAMETERS;
+          if (a + b > shm.size) return Result.SECURITY;
           const address = shm.offset + a;
           params.push({
             type: attr,
@@ -645,7 +661,7 @@ export class EmulatedOptee {
           break;
         }
         default:
-          return undefined;
+          return Result.BAD_PARAMETERS;
       }
     }
     return { params, shmRefs };

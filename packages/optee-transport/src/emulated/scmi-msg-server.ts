@@ -249,9 +249,6 @@ function msgRespond(
  *   which counts and drops it (OP-TEE would process it whatever its type); its channel is then
  *   released at once and the message failed as one the platform never answered (SMT ERROR |
  *   FREE, MSG `TEE_ERROR_COMMUNICATION`), instead of holding the channel for `platformTimeoutMs`;
- * - the two SMT error paths after the claim (payload too long, bad status) release the claim;
- *   mainline `scmi_entry_smt` leaves it held, which makes the channel busy forever after one bad
- *   message;
  * - responses are sized to one link size for every channel — a MSG buffer as the normal world
  *   sizes it less its header (`msgBufferSize`: 100 bytes by default, as current Linux's 104-byte
  *   buffer holds; 124 for older kernels' 128), or the smallest static SMT area — where OP-TEE
@@ -265,7 +262,11 @@ function msgRespond(
  *   invocation with `TEE_ERROR_GENERIC` from the TEE (`PtaInvocation.crash`), the exception kept
  *   out of the platform's and the clock's call stacks.
  *
- * As OP-TEE does: a message on a claimed SMT channel sets ERROR | FREE in the area
+ * As OP-TEE does: the two SMT error paths after the claim (a payload over 92 bytes, an area
+ * already FREE or ERROR) set ERROR | FREE and keep the claim — `scmi_entry_smt` jumps to `out:`
+ * past `scmi_msg_release_channel` — so every later message on that channel is refused as busy
+ * (counted in `busy`) until the emulated OP-TEE is closed; this agent never sends either. And a
+ * message on a claimed SMT channel sets ERROR | FREE in the area
  * (`scmi_entry_smt`'s `out:` path), even when the claim is a message the platform answers later —
  * whose response then lands in an area already given back, ERROR still set. Only an agent that
  * invokes a channel whose area it has not got back (never Linux, nor this agent) meets it.
@@ -373,7 +374,7 @@ export class ScmiMsgServer {
     ) {
       this.#o.faults.withdraw(faults);
       this.#rejected++;
-      channel.busy = false;
+      // The claim is kept, as OP-TEE's `out:` path keeps it (see the class comment).
       smtFail(area, call);
       return;
     }

@@ -24,7 +24,7 @@ import {
 } from '../tee/tee-param.js';
 import type { TeeSession } from '../tee/tee-session.js';
 import type { TeeSharedMemory } from '../tee/tee-shared-memory.js';
-import { PtaScmiCommand } from '../wire/pta-scmi.js';
+import { PtaScmiCommand, SCMI_SEC_PAYLOAD_SIZE } from '../wire/pta-scmi.js';
 import * as smtLayout from '../wire/smt-layout.js';
 
 // Hot imported values read once, at load: the per-message paths then read module-local bindings,
@@ -339,7 +339,7 @@ export class OpteeChannel implements TransportChannel {
    * when core fails its transfer later is withdrawn too, see `withdrawnInvocations`);
    * ScmiTransportError `E_CHAN_BUSY` when the invocation of a timed-out transfer holds the channel
    * past `busyTimeoutMs`, `E_MSG_SIZE` when the command does not fit the SMT area or the MSG
-   * buffer, `E_TEE` (the `TeeError` as cause) when the invocation cannot be started (the session
+   * buffer or its payload exceeds OP-TEE's 92 bytes (`SCMI_SEC_PAYLOAD_SIZE`), `E_TEE` (the `TeeError` as cause) when the invocation cannot be started (the session
    * or the TEE context is closed, the MSG buffer freed): the channel is then given back at once,
    * as core's contract wants of a send that throws.
    */
@@ -616,15 +616,28 @@ export class OpteeChannel implements TransportChannel {
     return this.#lost !== undefined && TeeError.is(cause) && cause.result === TeeResult.TARGET_DEAD;
   }
 
+  /**
+   * Refuses, before anything is written, a command OP-TEE would not take: one that does not fit
+   * the SMT area or the MSG buffer, or whose payload exceeds `SCMI_SEC_PAYLOAD_SIZE` (92 bytes).
+   * OP-TEE refuses the latter too, but in SMT mode only after it claimed the channel, and its
+   * `scmi_entry_smt` error path never releases the claim (`core/drivers/scmi-msg/smt.c`): every
+   * later message on the channel is refused until OP-TEE restarts. (MSG mode refuses it with
+   * `TEE_ERROR_BAD_PARAMETERS` before the claim; nothing gained by sending it either.)
+   */
   #checkSize(xfer: Xfer): void {
-    const room =
+    const buffer =
       this.#p.area !== undefined
         ? this.#p.area.byteLength - SMT_PAYLOAD
         : (this.#p.shm?.size ?? 0) - 4;
+    const room = Math.min(buffer, SCMI_SEC_PAYLOAD_SIZE);
     if (xfer.txLen > room) {
+      const where =
+        room < buffer
+          ? `OP-TEE's SCMI_SEC_PAYLOAD_SIZE (${room} bytes)`
+          : `the ${this.mode === 'smt' ? 'SMT area' : 'MSG buffer'} (${room} bytes)`;
       throw new ScmiTransportError(
         'E_MSG_SIZE',
-        `${this.label}: a ${xfer.txLen}-byte command does not fit the ${this.mode === 'smt' ? 'SMT area' : 'MSG buffer'} (${room} bytes)`,
+        `${this.label}: a ${xfer.txLen}-byte command payload exceeds ${where}`,
       );
     }
   }

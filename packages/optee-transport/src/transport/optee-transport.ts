@@ -43,8 +43,10 @@ import {
  * each agent's choice (`transportConfig.msgBufferSize`, default 104, at most 128) while the
  * descriptor is one for every agent of the transport, and core sizes its transfers by it: it
  * carries the largest buffer an agent may choose. Each channel bounds its own messages: a command
- * larger than its MSG buffer (or SMT area) less the header fails with `E_MSG_SIZE`, and OP-TEE
- * answers a response that does not fit p2 with PROTOCOL_ERROR.
+ * larger than its MSG buffer (or SMT area) less the header, or whose payload exceeds OP-TEE's
+ * `SCMI_SEC_PAYLOAD_SIZE` (92 bytes), fails with `E_MSG_SIZE` before it is sent (OP-TEE's SMT
+ * entry would refuse it and keep the channel claimed for good), and OP-TEE answers a response
+ * that does not fit p2 with PROTOCOL_ERROR.
  *
  * @example
  * ```ts

@@ -1,6 +1,5 @@
 import { ScmiConfigError, SharedDoorbell } from '@scmi-ts/core';
 import { SMT_BUF_SLOT_SIZE } from './pta-scmi.js';
-import { SMT_HEADER_SIZE } from './smt-layout.js';
 import { OPTEE_CALL_SLOT_BYTES } from './optee-msg-arg.js';
 
 /**
@@ -16,7 +15,12 @@ export interface OpteeWireChannel {
    * know). Agents then use SMT mode (PTA command 1); otherwise MSG mode (command 4). Default false.
    */
   readonly staticShmem?: boolean;
-  /** Size of the static SMT area in bytes, a multiple of 4 in 32 … 4096; default 128. */
+  /**
+   * Size of the static SMT area in bytes, a multiple of 4 in 128 … 4096; default 128. OP-TEE's
+   * static areas are `SMT_BUF_SLOT_SIZE` (128) slots, the smallest it accepts for an SMT area
+   * (`PTA_SCMI_CMD_PROCESS_SMT_CHANNEL_MESSAGE`); a smaller one could not carry the 92-byte
+   * payloads it admits.
+   */
   readonly shmemSize?: number;
 }
 
@@ -161,12 +165,7 @@ export class OpteeWireLayout {
         throw new ScmiConfigError(`${f}.staticShmem`, 'expected a boolean');
       }
       const staticShmem = c.staticShmem === true;
-      const size = int(
-        c.shmemSize ?? SMT_BUF_SLOT_SIZE,
-        `${f}.shmemSize`,
-        SMT_HEADER_SIZE + 4,
-        4096,
-      );
+      const size = int(c.shmemSize ?? SMT_BUF_SLOT_SIZE, `${f}.shmemSize`, SMT_BUF_SLOT_SIZE, 4096);
       if (size % 4 !== 0) throw new ScmiConfigError(`${f}.shmemSize`, 'must be a multiple of 4');
       if (staticShmem) {
         offset = align(offset, 8);

@@ -74,6 +74,8 @@ import {
 const { NONE, VALUE_INPUT, VALUE_OUTPUT, VALUE_INOUT, MEMREF_INPUT, MEMREF_OUTPUT, MEMREF_INOUT } =
   TeeParamType;
 const PTA_UUID = parseTeeUuid(PTA_SCMI_UUID);
+/** OP-TEE's login methods (`TEE_LOGIN_*`): PUBLIC, USER, GROUP, APPLICATION*, REE_KERNEL. */
+const KNOWN_LOGINS: ReadonlySet<number> = new Set([0, 1, 2, 4, 5, 6, 0x80000000]);
 /** What the normal world leaves in SLOT_RET before posting: the secure world must overwrite it. */
 export const RET_SENTINEL = 0x5eed5eed;
 /** SCMI status PROTOCOL_ERROR, as the server writes it for a response too large for its buffer. */
@@ -140,6 +142,11 @@ interface ModelChannel {
   threaded: boolean;
   /** The message holding the claim while it waits for the platform. */
   waiting: Call | undefined;
+  /**
+   * An SMT message refused after the claim (`scmi_entry_smt`'s `out:` path) kept it: every later
+   * message on the channel is refused as busy.
+   */
+  wedged: boolean;
 }
 
 interface ModelShm {
@@ -318,6 +325,7 @@ export class HostileNormalWorld {
             : { start: c.shmemOffset, end: c.shmemOffset + c.shmemSize },
         threaded: false,
         waiting: undefined,
+        wedged: false,
       });
     }
     o.wire.doorbell.listen(() => undefined);
@@ -534,6 +542,11 @@ export class HostileNormalWorld {
 
   #open(call: Call): void {
     const s = call.spec;
+    // `get_open_session_meta` refuses an unknown login method before the TA is looked up.
+    if (!KNOWN_LOGINS.has(s.login >>> 0)) {
+      this.#refuseTee(call, TeeResult.BAD_PARAMETERS);
+      return;
+    }
     if (Buffer.compare(Buffer.from(s.uuid), Buffer.from(PTA_UUID)) !== 0) {
       this.#refuseTee(call, TeeResult.ITEM_NOT_FOUND);
       return;
@@ -659,10 +672,11 @@ export class HostileNormalWorld {
     call.outcome = 'unregistered';
   }
 
-  #decode(call: Call): Decoded[] | undefined {
+  /** The parameters as OP-TEE's `copy_in_params` reads them, or the TEE result refusing them. */
+  #decode(call: Call): Decoded[] | TeeResult {
     const s = call.spec;
     const n = s.numParams >>> 0;
-    if (n > 4) return undefined;
+    if (n > 4) return TeeResult.BAD_PARAMETERS;
     const out: Decoded[] = [];
     const refs: number[] = [];
     for (let i = 0; i < 4; i++) {
@@ -693,7 +707,9 @@ export class HostileNormalWorld {
         case OpteeMsgAttr.RMEM_OUTPUT:
         case OpteeMsgAttr.RMEM_INOUT: {
           const shm = this.shm.get(c);
-          if (shm === undefined || a + b > shm.size) return undefined;
+          // `set_rmem_param`: an unknown cookie BAD_PARAMETERS, past the buffer's end SECURITY.
+          if (shm === undefined) return TeeResult.BAD_PARAMETERS;
+          if (a + b > shm.size) return TeeResult.SECURITY;
           out.push({
             type: attr,
             a: 0,
@@ -706,7 +722,7 @@ export class HostileNormalWorld {
           break;
         }
         default:
-          return undefined;
+          return TeeResult.BAD_PARAMETERS;
       }
     }
     call.shmRefs = refs;
@@ -720,8 +736,8 @@ export class HostileNormalWorld {
       return;
     }
     const decoded = this.#decode(call);
-    if (decoded === undefined) {
-      this.#refuseTee(call, TeeResult.BAD_PARAMETERS);
+    if (typeof decoded === 'number') {
+      this.#refuseTee(call, decoded);
       return;
     }
     call.decoded = decoded;
@@ -879,7 +895,7 @@ export class HostileNormalWorld {
   }
 
   #smtEntry(call: Call, session: ModelSession, channel: ModelChannel, area: Range): void {
-    if (channel.waiting !== undefined) {
+    if (channel.waiting !== undefined || channel.wedged) {
       this.counters.busy++;
       this.#smtFail(call, area, 'busy');
       return;
@@ -892,6 +908,7 @@ export class HostileNormalWorld {
       (status & (SMT_STATUS_ERROR | SMT_STATUS_FREE)) !== 0
     ) {
       this.counters.rejected++;
+      channel.wedged = true;
       this.#smtFail(call, area, 'rejected');
       return;
     }
@@ -927,7 +944,7 @@ export class HostileNormalWorld {
       this.#ta(call, TeeResult.BAD_PARAMETERS);
       return;
     }
-    if (channel.waiting !== undefined) {
+    if (channel.waiting !== undefined || channel.wedged) {
       this.counters.busy++;
       call.outcome = 'busy';
       this.#ta(call, TeeResult.BUSY);
