@@ -361,6 +361,45 @@ describe(startPeerPort, () => {
       await other.close();
     });
 
+    it("should log a platform that throws disconnecting an agent, and still close every connection — the client's and close()'s", async () => {
+      const disconnected: number[] = [];
+      const throwing: ScmiPlatformPort = {
+        connect: (agentId) => ({
+          agentId,
+          disconnect: () => {
+            disconnected.push(agentId);
+            throw new Error('disconnect bug');
+          },
+        }),
+        handle: () => undefined,
+      };
+      port = await startPeerPort(throwing, { agentIds: [1, 2, 3] });
+      // A client that ends: the drop runs in the socket's listener (a throw there ends the process).
+      const ending = await PeerClient.open(port);
+      await until(() => port?.connections === 1);
+      ending.end();
+      await ending.closed;
+      await until(() => port?.connections === 0);
+      expect(port.log.slice(-2)).toMatchObject([
+        { event: 'close', agentId: 1 },
+        {
+          event: 'handler-error',
+          agentId: 1,
+          reason: 'the platform threw disconnecting the agent: disconnect bug',
+        },
+      ]);
+      // close() with two connections: both dropped, both sockets closed, close() resolves.
+      const a = await PeerClient.open(port);
+      const b = await PeerClient.open(port);
+      await until(() => port?.connections === 2);
+      await port.close();
+      await Promise.all([a.closed, b.closed]);
+      expect(port.connections).toBe(0);
+      // Agent 1's id was free again (its connection is gone, whatever disconnect did).
+      expect(disconnected).toEqual([1, 1, 2]);
+      expect(port.counts['handler-error']).toBe(3);
+    });
+
     it('should log an error of the listening server and keep serving', async () => {
       // The port keeps its server private: catch it as it starts listening.
       const listen = jest.spyOn(Server.prototype, 'listen');
@@ -629,6 +668,50 @@ describe(PeerFrameReader, () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it.each([NaN, Infinity, -1, 1.5, 2 ** 32, undefined, '4096'])(
+    'should refuse a maxFrameSize of %p with an ScmiConfigError (a bound that lets any length through)',
+    (max) => {
+      const make = () => new PeerFrameReader({ maxFrameSize: max as number });
+      expect(make).toThrow(ScmiConfigError);
+      expect(make).toThrow(/maxFrameSize/);
+    },
+  );
+
+  it('should copy what it keeps: the caller may reuse its chunk, whole frame or pieces', () => {
+    const reader = new PeerFrameReader({ maxFrameSize: 16 });
+    const chunk = new Uint8Array(encodePeerFrame(1, new Uint8Array([1, 2, 3, 4])));
+    const [whole] = reader.push(chunk).frames;
+    chunk.fill(0xee);
+    expect(Array.from(defined(whole).payload)).toEqual([1, 2, 3, 4]);
+    const piece = new Uint8Array(encodePeerFrame(2, new Uint8Array([5, 6, 7, 8])).subarray(0, 10));
+    expect(reader.push(piece).frames).toEqual([]);
+    piece.fill(0xee);
+    const [split] = reader.push(new Uint8Array([7, 8])).frames;
+    expect(defined(split)).toEqual({ kind: 2, payload: new Uint8Array([5, 6, 7, 8]) });
+  });
+
+  it('should hold a frame sent one byte at a time in at most twice the bytes received, allocating nothing from its header alone', () => {
+    // Measured on ArrayBuffer memory, which only this synchronous loop allocates here: a reader
+    // that kept every piece (a Buffer each) held 8 bytes of it and ~128 of heap per byte received.
+    const length = 1 << 20;
+    const reader = new PeerFrameReader({ maxFrameSize: 1 << 24 });
+    const slack = 64 * 1024;
+    const before = process.memoryUsage().arrayBuffers;
+    expect(reader.push(header(1, length)).frames).toEqual([]);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(slack);
+    const one = new Uint8Array([0x5a]);
+    const half = length / 2;
+    for (let i = 0; i < half; i++) reader.push(one);
+    expect(reader.pending).toBe(8 + half);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(2 * half + slack);
+    const [frame] = reader.push(new Uint8Array(half).fill(0x5a)).frames;
+    const payload = defined(frame).payload;
+    // The payload is the buffer itself, exactly its length: nothing more is kept.
+    expect([payload.byteLength, payload.buffer.byteLength]).toEqual([length, length]);
+    expect(payload.every((b) => b === 0x5a)).toBe(true);
+    expect(reader.pending).toBe(0);
   });
 
   it('should keep failing after an error and report pending bytes', () => {

@@ -104,6 +104,28 @@ describe(ScmiPlatform, () => {
       h.close();
       expect(h.platform.connectedAgents).toEqual([]);
     });
+
+    it('should tell a reconnection over the same link object from the old connection: no delayed response of the old one, no disconnect by its stale handle', async () => {
+      const h = new Harness();
+      const link = new FakeLink();
+      const first = h.platform.connect(1, link);
+      // An asynchronous CLOCK_RATE_SET (clock 1, 48 MHz, token 7): answered now, its delayed
+      // response due later — for this connection only.
+      const immediate = decodeAnswer(
+        defined(h.platform.handle(1, 0, command(ScmiProtocolId.CLOCK, 0x5, 7, [1, 1, 48e6, 0]))),
+      );
+      expect(immediate.status).toBe(ScmiStatus.SUCCESS);
+      first.disconnect();
+      const second = h.platform.connect(1, link); // the same link object, a new connection
+      await h.clock.advance(1000);
+      expect(link.posted).toEqual([]);
+      expect(h.platform.counters.cancelledOnDisconnect).toBe(1);
+      first.disconnect(); // stale: leaves the new connection alone
+      expect(h.platform.connectedAgents).toEqual([1]);
+      second.disconnect();
+      expect(h.platform.connectedAgents).toEqual([]);
+      h.close();
+    });
   });
 
   describe('.handle', () => {

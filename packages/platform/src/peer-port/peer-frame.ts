@@ -1,3 +1,5 @@
+import { ScmiConfigError } from '@scmi-ts/core';
+
 /**
  * Frame kinds of the peer port. A frame is `le32 kind | le32 length | bytes[length]`.
  *
@@ -66,6 +68,8 @@ export interface PeerFrameBatch {
   readonly error?: string;
 }
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * Splits a byte stream into frames, checking each header before it buffers the payload: an unknown
  * kind or a length over the bound ends the stream with an error instead of buffering hostile data.
@@ -82,23 +86,43 @@ export interface PeerFrameBatch {
 export class PeerFrameReader {
   readonly #max: number;
   readonly #accepts: (kind: number) => boolean;
-  /** Bytes received and not yet taken into a frame, in arrival order. */
-  readonly #chunks: Buffer[] = [];
-  /** Their total size. */
-  #size = 0;
-  /** Bytes the frame being read takes in all (header included), once its header was read; 0 before. */
-  #need = 0;
+  /** The header of the frame being read, as it arrives. */
+  readonly #head = new Uint8Array(PEER_FRAME_HEADER_SIZE);
+  /** Header bytes received (`PEER_FRAME_HEADER_SIZE` once the header is whole). */
+  #headLength = 0;
+  #kind = 0;
+  /** The frame's payload length, once its header is whole. */
+  #length = 0;
+  /**
+   * The payload received so far: grown by doubling, never past `#length`, so it holds at most
+   * twice what arrived and exactly `#length` bytes once whole — then it is the frame's payload.
+   */
+  #body = EMPTY;
+  /** Payload bytes received. */
+  #bodyLength = 0;
   #error: string | undefined;
 
-  /** Creates a reader with the bound and kind filter of `options`. */
+  /**
+   * Creates a reader with the bound and kind filter of `options`.
+   *
+   * @throws ScmiConfigError naming `maxFrameSize` when it is not an integer in 0 … 2³² − 1 (a
+   * bound that is `NaN` or missing would let any length through).
+   */
   public constructor(options: PeerFrameReaderOptions) {
-    this.#max = options.maxFrameSize;
+    const max: unknown = options.maxFrameSize;
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || max > 0xffffffff) {
+      throw new ScmiConfigError(
+        'maxFrameSize',
+        `must be an integer in 0 … 4294967295, got ${String(max)}`,
+      );
+    }
+    this.#max = max;
     this.#accepts = options.accepts ?? ((): boolean => true);
   }
 
   /** Bytes received that do not yet make a whole frame (a truncated frame if the stream ends now). */
   public get pending(): number {
-    return this.#size;
+    return this.#headLength + this.#bodyLength;
   }
 
   /** The error that ended the stream, if any. */
@@ -107,60 +131,68 @@ export class PeerFrameReader {
   }
 
   /**
-   * Adds received bytes; returns the frames they complete, or the error that ends the stream. The
-   * chunks of a frame are kept as they came and joined once — when its header is complete and when
-   * the whole frame is — so a large frame sent in small pieces costs linear work, not a copy of the
-   * whole partial frame per piece.
+   * Adds received bytes; returns the frames they complete, or the error that ends the stream.
+   * The bytes are copied (the caller may reuse `chunk`). A frame's payload is copied once into a
+   * buffer that grows by doubling up to the length its header announced — never allocated from
+   * the header alone — so a frame sent in small pieces costs linear work and at most twice the
+   * bytes received, never more than `maxFrameSize` plus its header.
    */
   public push(chunk: Uint8Array): PeerFrameBatch {
     if (this.#error !== undefined) return { frames: [], error: this.#error };
-    if (chunk.byteLength > 0) {
-      this.#chunks.push(Buffer.from(chunk));
-      this.#size += chunk.byteLength;
-    }
     const frames: PeerFrame[] = [];
-    for (;;) {
-      if (this.#need === 0) {
-        if (this.#size < PEER_FRAME_HEADER_SIZE) break;
-        const head = this.#joined();
-        const kind = head.readUInt32LE(0);
-        const length = head.readUInt32LE(4);
+    let at = 0;
+    const end = chunk.byteLength;
+    while (at < end) {
+      if (this.#headLength < PEER_FRAME_HEADER_SIZE) {
+        const n = Math.min(PEER_FRAME_HEADER_SIZE - this.#headLength, end - at);
+        this.#head.set(chunk.subarray(at, at + n), this.#headLength);
+        this.#headLength += n;
+        at += n;
+        if (this.#headLength < PEER_FRAME_HEADER_SIZE) break;
+        const view = new DataView(this.#head.buffer);
+        const kind = view.getUint32(0, true);
+        const length = view.getUint32(4, true);
         if (!this.#accepts(kind)) return this.#fail(frames, `unknown frame kind ${kind}`);
         if (length > this.#max) {
           return this.#fail(frames, `frame length ${length} exceeds the bound ${this.#max}`);
         }
-        this.#need = PEER_FRAME_HEADER_SIZE + length;
+        this.#kind = kind;
+        this.#length = length;
       }
-      if (this.#size < this.#need) break;
-      const bytes = this.#joined();
+      const n = Math.min(this.#length - this.#bodyLength, end - at);
+      if (n > 0) {
+        if (this.#bodyLength + n > this.#body.byteLength) this.#grow(this.#bodyLength + n);
+        this.#body.set(chunk.subarray(at, at + n), this.#bodyLength);
+        this.#bodyLength += n;
+        at += n;
+      }
+      if (this.#bodyLength < this.#length) break;
       frames.push({
-        kind: bytes.readUInt32LE(0),
-        payload: new Uint8Array(bytes.subarray(PEER_FRAME_HEADER_SIZE, this.#need)),
+        kind: this.#kind,
+        payload: this.#length === 0 ? new Uint8Array(0) : this.#body,
       });
-      const rest = bytes.subarray(this.#need);
-      this.#chunks.length = 0;
-      if (rest.byteLength > 0) this.#chunks.push(rest);
-      this.#size = rest.byteLength;
-      this.#need = 0;
+      this.#headLength = 0;
+      this.#body = EMPTY;
+      this.#bodyLength = 0;
+      this.#length = 0;
     }
     return { frames };
   }
 
-  /** Every buffered byte as one buffer (joining the chunks, once, when there are several). */
-  #joined(): Buffer {
-    if (this.#chunks.length !== 1) {
-      const all = Buffer.concat(this.#chunks, this.#size);
-      this.#chunks.length = 0;
-      this.#chunks.push(all);
-    }
-    return this.#chunks[0] as Buffer;
+  /** Grows the payload buffer to hold `needed` bytes: doubling, capped at the frame's length. */
+  #grow(needed: number): void {
+    const size = Math.min(this.#length, Math.max(needed, 2 * this.#body.byteLength, 64));
+    const body = new Uint8Array(size);
+    body.set(this.#body.subarray(0, this.#bodyLength));
+    this.#body = body;
   }
 
   #fail(frames: PeerFrame[], error: string): PeerFrameBatch {
     this.#error = error;
-    this.#chunks.length = 0;
-    this.#size = 0;
-    this.#need = 0;
+    this.#headLength = 0;
+    this.#body = EMPTY;
+    this.#bodyLength = 0;
+    this.#length = 0;
     return { frames, error };
   }
 }

@@ -78,7 +78,9 @@ export interface PeerPortOptions {
  * - `dropped`: a kind-1 frame the platform dropped, counted, and will never answer: shorter than
  *   a header, or not a command (reserved bits, another message type). The connection stays open;
  *   the entry tells a client that waits for an answer why none comes.
- * - `handler-error`: a connection closed because a frame kind handler or the platform threw.
+ * - `handler-error`: a connection closed because a frame kind handler or the platform threw; or,
+ *   after a connection's `close` (or other closing) entry, the platform threw disconnecting its
+ *   agent (the connection is closed all the same).
  * - `socket-error`: a connection closed for an error of its socket.
  * - `slow-consumer`: a connection closed because more than `maxQueuedBytes` waited to be sent to it,
  *   or cut short because its client ended and did not read its last answers within
@@ -496,8 +498,25 @@ export class PeerPort {
       // Destroyed first: whatever happens after, the socket is gone (close() waits for it).
       conn.socket.destroy();
     }
-    conn.platform?.disconnect();
+    // Contained as connect() and handle() are: it runs inside socket listeners, where a throw
+    // ends the process, and inside close(), which must still drop every other connection.
+    let failure: unknown;
+    let failed = false;
+    try {
+      conn.platform?.disconnect();
+    } catch (e) {
+      failure = e;
+      failed = true;
+    }
     this.#record({ event, connectionId: conn.id, agentId: conn.agentId, reason });
+    if (failed) {
+      this.#record({
+        event: 'handler-error',
+        connectionId: conn.id,
+        agentId: conn.agentId,
+        reason: `the platform threw disconnecting the agent: ${describeValue(failure)}`,
+      });
+    }
   }
 }
 

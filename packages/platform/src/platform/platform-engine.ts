@@ -185,11 +185,16 @@ export class PlatformEngine implements PlatformServices {
     if (session.link !== undefined) {
       throw new PlatformError('E_AGENT_CONNECTED', `agent ${agentId} is already connected`);
     }
-    session.link = link;
+    // A link object of its own per connection: what the platform keeps for a connection (a
+    // delayed response, a late response, a storm's posts, the disconnect below) compares the
+    // session's link with the one it captured, so a later connection of the agent over the same
+    // link object must not pass for this one.
+    const own = new ConnectionLink(link);
+    session.link = own;
     return {
       agentId,
       disconnect: () => {
-        if (session.link === link) this.#disconnect(session);
+        if (session.link === own) this.#disconnect(session);
       },
     };
   }
@@ -811,5 +816,30 @@ export class PlatformEngine implements PlatformServices {
       // (ScmiPlatformPort), and this is its answer to malformed input.
       this.counters.notificationsDropped++;
     }
+  }
+}
+
+/**
+ * One connection's view of an agent's link: delegates to the transport's link, and is a new object
+ * for each `connect`, so that identity comparisons tell one connection from the next even when a
+ * transport reconnects an agent with the same link object.
+ */
+class ConnectionLink implements PlatformAgentLink {
+  public constructor(readonly link: PlatformAgentLink) {}
+
+  public get p2a(): boolean {
+    return this.link.p2a;
+  }
+
+  public get maxMsgSize(): number {
+    return this.link.maxMsgSize;
+  }
+
+  public respond(channelId: number, response: Uint8Array, command?: number): void {
+    this.link.respond(channelId, response, command);
+  }
+
+  public post(message: Uint8Array): boolean {
+    return this.link.post(message);
   }
 }
