@@ -2324,26 +2324,34 @@ describe('BASE_ERROR_EVENT and the link size (fuzz finding D1)', () => {
     return h;
   }
 
-  it.each([4, 12])(
-    'should drop and count, not post, the 16-byte event on a %i-byte link',
+  it.each([4, 12, 15])(
+    'should refuse BASE_NOTIFY_ERRORS with NOT_SUPPORTED on a %i-byte link, where the 16-byte event cannot go, and accept a disable',
     (maxMsgSize) => {
-      const h = subscribed(maxMsgSize);
+      const h = new Harness();
+      h.connect(1, true, maxMsgSize);
+      const notify = (on: number): number =>
+        h.call(ScmiProtocolId.BASE, BaseMessageId.NOTIFY_ERRORS, [on]).status;
+      expect(notify(1)).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect(h.platform.subscriptions(1)).toEqual([]);
+      expect(notify(0)).toBe(ScmiStatus.SUCCESS);
+      expect(notify(2)).toBe(ScmiStatus.INVALID_PARAMETERS);
+      // Nothing subscribed: a malformed message posts nothing and drops nothing.
       expect(h.platform.handle(1, 0, encodeMsg(RESERVED_BIT_HEADER))).toBeUndefined();
       expect(h.link(1).posted).toEqual([]);
       expect(h.platform.counters).toMatchObject({
         droppedRequests: 1,
         notificationsPosted: 0,
-        notificationsDropped: 1,
+        notificationsDropped: 0,
       });
       h.close();
     },
   );
 
-  it('should drop and count the 8-byte event of a request shorter than a header on a 4-byte link', () => {
-    const h = subscribed(4);
-    expect(h.platform.handle(1, 0, new Uint8Array(3))).toBeUndefined();
-    expect(h.link(1).posted).toEqual([]);
-    expect(h.platform.counters).toMatchObject({ notificationsPosted: 0, notificationsDropped: 1 });
+  it('should accept it on a 16-byte link, and post the event there', () => {
+    const h = subscribed(16);
+    expect(h.platform.handle(1, 0, encodeMsg(RESERVED_BIT_HEADER))).toBeUndefined();
+    expect(h.link(1).messages.map((m) => m.words)).toEqual([[1, 1, RESERVED_BIT_HEADER, 0]]);
+    expect(h.platform.counters).toMatchObject({ notificationsPosted: 1, notificationsDropped: 0 });
     h.close();
   });
 

@@ -967,6 +967,11 @@ describe('Sensor protocol (0x15)', () => {
 
       it('should reject sensors without intervals, denied ones, bad flags and sizes', () => {
         expect(notify(h, 0, 1)).toBe(ScmiStatus.NOT_SUPPORTED);
+        // Without intervals too, reserved flag bits are INVALID_PARAMETERS and a disable, which
+        // can post nothing, is accepted, as for every `*_NOTIFY`.
+        expect(notify(h, 0, 2)).toBe(ScmiStatus.INVALID_PARAMETERS);
+        expect(notify(h, 0, 0)).toBe(ScmiStatus.SUCCESS);
+        expect(h.platform.subscriptions(1)).toEqual([]);
         expect(notify(h, 4, 1)).toBe(ScmiStatus.NOT_FOUND);
         expect(notify(h, 3, 1, 3)).toBe(ScmiStatus.DENIED);
         expect(notify(h, 3, 2)).toBe(ScmiStatus.INVALID_PARAMETERS);

@@ -4,7 +4,7 @@ import {
   concat,
   fail,
   ok,
-  readEnable,
+  readNotifyEnable,
   shortName,
   words,
   type MessageHandler,
@@ -19,6 +19,8 @@ const CALLER = 0xffffffff;
 const BASE: number = ScmiProtocolId.BASE;
 const V1 = 0x10000;
 const V2 = 0x20000;
+/** A BASE_ERROR_EVENT payload with one error report: agent_id, error_status, one 64-bit report. */
+const ERROR_EVENT_SIZE = 16;
 
 /**
  * Base protocol (0x10), version 2.0: discovery, agents, error notifications and permissions.
@@ -53,8 +55,9 @@ export class BaseProtocol implements ProtocolServer {
           size: 4,
           p2a: true,
           run: (req) => {
-            const on = readEnable(req.r);
-            if (on === undefined) return fail(ScmiStatus.INVALID_PARAMETERS);
+            // A BASE_ERROR_EVENT with its one report (the header word refused): 16 bytes.
+            const on = readNotifyEnable(this.#p, req, ERROR_EVENT_SIZE);
+            if (typeof on !== 'boolean') return on;
             req.agent.subscribe(this.id, BaseNotificationId.ERROR_EVENT, 0, on);
             return ok();
           },

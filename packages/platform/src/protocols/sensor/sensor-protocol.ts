@@ -536,10 +536,11 @@ export class SensorProtocol implements ProtocolServer {
     // Not advertised (SENSOR_DESCRIPTION_GET bit 30) without update intervals, or on a link the
     // SENSOR_UPDATE notification would not fit, where every one would be dropped: enabling it is
     // NOT_SUPPORTED there; disabling it, which can post nothing, is accepted on such a link, as
-    // for the other `*_NOTIFY` commands (see readNotifyEnable).
-    if (!this.#intervals.has(id)) return fail(ScmiStatus.NOT_SUPPORTED);
+    // for the other `*_NOTIFY` commands (see readNotifyEnable). The flag is checked first: reserved
+    // bits are INVALID_PARAMETERS on any sensor.
     const on = readNotifyEnable(this.#p, req, updateSize(s));
     if (typeof on !== 'boolean') return on;
+    if (on && !this.#intervals.has(id)) return fail(ScmiStatus.NOT_SUPPORTED);
     req.agent.subscribe(this.id, SensorNotificationId.UPDATE, id, on);
     this.#rearmUpdates();
     return ok();
