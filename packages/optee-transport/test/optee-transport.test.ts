@@ -1058,8 +1058,10 @@ describe(OpteeTransport, () => {
       const base = h.ends.agentOptions.transportConfig as object;
       const cases: [object, string][] = [
         [{ transportConfig: { ...base, busyTimeoutMs: 0 } }, 'transportConfig.busyTimeoutMs'],
+        [{ transportConfig: { ...base, busyTimeoutMs: 2 ** 31 } }, 'transportConfig.busyTimeoutMs'],
         [{ transportConfig: { ...base, staticShmem: 3 } }, 'transportConfig.staticShmem'],
         [{ transportConfig: { ...base, syncWaitMs: -1 } }, 'transportConfig.syncWaitMs'],
+        [{ transportConfig: { ...base, syncWaitMs: 2 ** 31 } }, 'transportConfig.syncWaitMs'],
         [{ a2p: [{ id: 0, transport: 'x' }] }, 'a2p[0].transport'],
         [
           { a2p: [{ id: 0, transport: { opteeChannelId: 1e6 } }] },

@@ -1,4 +1,4 @@
-import { ScmiConfigError, optionKeys, refuseUnknownKeys } from '@scmi-ts/core';
+import { MAX_TIMER_MS, ScmiConfigError, optionKeys, refuseUnknownKeys } from '@scmi-ts/core';
 import type { OpteeDriver } from '../driver/optee-driver.js';
 import type { TeeDriver } from '../tee/tee-driver.js';
 import { checkMsgBufferSize } from '../wire/pta-scmi.js';
@@ -28,7 +28,8 @@ export interface OpteeTransportConfig {
   /**
    * How long a send may wait for a channel that the invocation of a timed-out transfer still
    * owns, in ms, before it fails with `E_CHAN_BUSY`; default twice the agent's `rxTimeoutMs` (as
-   * Linux's `shmem_tx_prepare` waits for a channel the platform still holds).
+   * Linux's `shmem_tx_prepare` waits for a channel the platform still holds). A number of ms in
+   * (0, `MAX_TIMER_MS`], else a `ScmiConfigError` naming `transportConfig.busyTimeoutMs`.
    */
   readonly busyTimeoutMs?: number;
   /**
@@ -38,7 +39,8 @@ export interface OpteeTransportConfig {
    * thread while the secure world works (it competes with a secure world in a worker for CPU: on a
    * loaded two-core machine the 99th-percentile round trip went from 1.6–5.7 ms to 0.1–0.4 ms,
    * the median unchanged). The response timeout of a slower invocation starts after this wait;
-   * 0 starts it at once.
+   * 0 starts it at once. A number of ms in 0 … `MAX_TIMER_MS` (the longest timer a clock arms),
+   * else a `ScmiConfigError` naming `transportConfig.syncWaitMs`.
    */
   readonly syncWaitMs?: number;
   /**
@@ -169,17 +171,22 @@ export function validateOpteeConfig(section: unknown, field: string): ResolvedOp
   }
   // Default: 2 × the agent's RX timeout, resolved per channel (as Linux bounds a held channel).
   const busy = section.busyTimeoutMs;
-  if (busy !== undefined && (typeof busy !== 'number' || !Number.isFinite(busy) || busy <= 0)) {
+  if (
+    busy !== undefined &&
+    (typeof busy !== 'number' || !Number.isFinite(busy) || busy <= 0 || busy > MAX_TIMER_MS)
+  ) {
     throw new ScmiConfigError(
       `${field}.busyTimeoutMs`,
-      `expected a positive number, got ${JSON.stringify(busy)}`,
+      `expected a number of ms in (0, ${MAX_TIMER_MS}], got ${JSON.stringify(busy)}`,
     );
   }
   const sync = section.syncWaitMs === undefined ? 1 : section.syncWaitMs;
-  if (typeof sync !== 'number' || !Number.isFinite(sync) || sync < 0) {
+  // At most the longest timer a clock arms: a longer wait could not be armed, and would have
+  // been skipped silently at the first send.
+  if (typeof sync !== 'number' || !Number.isFinite(sync) || sync < 0 || sync > MAX_TIMER_MS) {
     throw new ScmiConfigError(
       `${field}.syncWaitMs`,
-      `expected a number ≥ 0, got ${JSON.stringify(sync)}`,
+      `expected a number of ms in 0 … ${MAX_TIMER_MS}, got ${JSON.stringify(sync)}`,
     );
   }
   const msgBufferSize = checkMsgBufferSize(section.msgBufferSize, `${field}.msgBufferSize`);
