@@ -392,6 +392,44 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
+    it("should warn of LIST_PROTOCOLS replies longer than their list once, through discovery's warn, keeping their ids and neither recording nor counting them (Linux only warns: scmi_base_implementation_list_get)", async () => {
+      const h = createHarness();
+      const warnings = captureWarnings(h);
+      h.platform.protocols = [0x11, 0x12, 0x13, 0x14, 0x15, 0x16];
+      // Four ids per reply, each reply a word longer than its padded list.
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x10 || req.messageId !== 0x6) return undefined;
+        const list = h.platform.protocols.slice(readU32(req.payload, 0)).slice(0, 4);
+        const returns = new Uint8Array(12);
+        new DataView(returns.buffer).setUint32(0, list.length, true);
+        returns.set(list, 4);
+        return { status: 0, returns };
+      };
+      const agent = await h.create();
+      expect(agent.info.protocols).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16]);
+      expect(agent.info.discoveryFailures).toEqual([]);
+      expect(agent.diagnostics.malformedReplies).toEqual({});
+      // Two long replies, one warning.
+      expect(warnings).toEqual([
+        expect.stringMatching(
+          /^scmi0: Base discovery: LIST_PROTOCOLS reply longer than its list: 4 protocols \(4 bytes, padded\) in 8 bytes after 0 of 6; accepted, as Linux accepts it$/,
+        ),
+      ]);
+      // Called directly, the caller's warn is told, with an E_LENGTH error (not thrown).
+      const warn = jest.fn<undefined, [string, Error]>();
+      await expect(agent.base.discoverListProtocols(6, [], warn)).resolves.toEqual([
+        0x11, 0x12, 0x13, 0x14, 0x15, 0x16,
+      ]);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn).toHaveBeenCalledWith(
+        expect.stringMatching(/^LIST_PROTOCOLS reply longer than its list/),
+        expect.objectContaining({ code: 'E_LENGTH' }),
+      );
+      expect(warn.mock.calls[0]?.[1]).toBeInstanceOf(ScmiMalformedError);
+      expect(agent.diagnostics.malformedReplies).toEqual({});
+      await agent.remove();
+    });
+
     it('should list protocols over several LIST_PROTOCOLS replies (skip loop)', async () => {
       const h = createHarness();
       h.platform.protocols = [0x11, 0x12, 0x13, 0x14, 0x15, 0x16];
@@ -569,6 +607,35 @@ describe(createAgent, () => {
       );
       await expect(agent.base.resetAgentConfiguration(-1, false)).rejects.toThrow(/agent id -1/);
       expect(h.platform.requests).toHaveLength(before);
+      await agent.remove();
+    });
+  });
+
+  describe('.base.discoverListProtocols', () => {
+    it('should refuse, sending nothing, a total that is not an integer from 0 to 255 (num_protocols is 8 bits; Infinity or NaN would unbound the skip loop)', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const before = h.platform.requests.length;
+      for (const bad of [Infinity, Number.NaN, -1, 1.5, 256]) {
+        const into: number[] = [];
+        const e = await agent.base
+          .discoverListProtocols(bad, into)
+          .catch((error: unknown) => error);
+        expect(e).toBeInstanceOf(ScmiMalformedError);
+        expect(e).toMatchObject({
+          code: 'E_FIELD_RANGE',
+          message: `LIST_PROTOCOLS total ${String(bad)} is not an integer from 0 to 0xFF`,
+        });
+        expect(into).toEqual([]);
+      }
+      expect(h.platform.requests).toHaveLength(before);
+      // A caller's value, not the platform's reply: not counted.
+      expect(agent.diagnostics.malformedReplies).toEqual({});
+      // 255, the largest count the field holds, is asked for (and the platform's two fall short).
+      await expect(agent.base.discoverListProtocols(255)).rejects.toMatchObject({
+        code: 'E_MULTIPART',
+        message: /after 2 of 255/,
+      });
       await agent.remove();
     });
   });

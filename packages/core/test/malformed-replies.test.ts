@@ -130,6 +130,51 @@ describe('agent.diagnostics.malformedReplies', () => {
     expect(agent.diagnostics.malformedReplies).toEqual({ clock: 4 });
   });
 
+  it('should count once a multi-part part that returns no item with items remaining, still ending the walk with the items collected (Linux scmi_iterator_run)', async () => {
+    const h = createHarness();
+    agent = await h.create();
+    const clock = agent.xfer(CLOCK);
+    // Two items of five, then "none returned, three remaining".
+    h.platform.override = (req) => {
+      if (req.protocolId !== CLOCK || req.messageId !== 0x4) return undefined;
+      const index = new DataView(req.payload.buffer, req.payload.byteOffset).getUint32(0, true);
+      return index === 0
+        ? { status: ScmiStatus.SUCCESS, returns: u32s(2 | (3 << 16), 10, 11) }
+        : { status: ScmiStatus.SUCCESS, returns: u32s(0 | (3 << 16)) };
+    };
+    const warned: Error[] = [];
+    await expect(
+      clock.iterate(0x4, { ...wordsSpec, warn: (_message, error) => void warned.push(error) }),
+    ).resolves.toEqual([10, 11]);
+    expect(warned).toHaveLength(1);
+    expect(agent.diagnostics.malformedReplies).toEqual({ clock: 1 });
+    // The error told is the one counted: it is not counted again.
+    const [told] = warned;
+    expect(told).toBeInstanceOf(ScmiMalformedError);
+    clock.malformed(told as ScmiMalformedError);
+    expect(agent.diagnostics.malformedReplies).toEqual({ clock: 1 });
+    // A spec.warn that throws that error: the walk fails with it, counted once all the same.
+    await expect(
+      clock.iterate(0x4, {
+        ...wordsSpec,
+        warn: (_message, error) => {
+          throw error;
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'E_MULTIPART' });
+    expect(agent.diagnostics.malformedReplies).toEqual({ clock: 2 });
+    // Without spec.warn (the agent's logger warns): counted too.
+    await expect(clock.iterate(0x4, wordsSpec)).resolves.toEqual([10, 11]);
+    expect(agent.diagnostics.malformedReplies).toEqual({ clock: 3 });
+    // None returned and none remaining is the end of the list, not an anomaly: not counted.
+    h.platform.override = (req) =>
+      req.protocolId === CLOCK && req.messageId === 0x4
+        ? { status: ScmiStatus.SUCCESS, returns: u32s(0) }
+        : undefined;
+    await expect(clock.iterate(0x4, wordsSpec)).resolves.toEqual([]);
+    expect(agent.diagnostics.malformedReplies).toEqual({ clock: 3 });
+  });
+
   it('should keep the counts after removal, and count the reply that failed a driver init', async () => {
     const clockDriver: ProtocolDriver<bigint> = {
       protocolId: CLOCK,

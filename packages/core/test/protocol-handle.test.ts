@@ -329,6 +329,39 @@ describe('XferOps', () => {
       });
       await agent.remove();
     });
+    it('should refuse, sending nothing and taking no transfer, an id or flags that is not an integer from 0 to 0xFFFFFFFF (the writer would send it modulo 2^32)', async () => {
+      const h = createHarness();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x8) return undefined;
+        const name = new Uint8Array(64);
+        name.set(Buffer.from(`clock-${readU32(req.payload, 0).toString(16)}`));
+        return { status: 0, returns: new Uint8Array([...le32(0), ...name]) };
+      };
+      const agent = await h.create();
+      const ops = agent.xfer(0x14);
+      const sent = h.platform.requests.length;
+      for (const bad of [-1, 2 ** 32 + 5, 1.5, Number.NaN, Infinity]) {
+        const e = await ops.extendedName(0x8, bad).catch((error: unknown) => error);
+        expect(e).toBeInstanceOf(ScmiMalformedError);
+        expect(e).toMatchObject({
+          code: 'E_FIELD_RANGE',
+          message: `extended name: resource id ${String(bad)} is not an integer from 0 to 0xFFFFFFFF`,
+        });
+        await expect(ops.extendedName(0x8, 3, bad)).rejects.toMatchObject({
+          code: 'E_FIELD_RANGE',
+          message: `extended name: flags ${String(bad)} is not an integer from 0 to 0xFFFFFFFF`,
+        });
+      }
+      expect(h.platform.requests).toHaveLength(sent);
+      expect(agent.diagnostics.pool.inUse).toBe(0);
+      expect(agent.diagnostics.malformedReplies).toEqual({});
+      // The bounds of the field are sent as given.
+      await expect(ops.extendedName(0x8, 0xffffffff, 0xffffffff)).resolves.toBe('clock-ffffffff');
+      expect(h.platform.requests.at(-1)?.payload).toEqual(le32(0xffffffff, 0xffffffff));
+      await expect(ops.extendedName(0x8, 0, 0)).resolves.toBe('clock-0');
+      expect(h.platform.requests.at(-1)?.payload).toEqual(le32(0, 0));
+      await agent.remove();
+    });
   });
 
   describe('.messageSupported', () => {

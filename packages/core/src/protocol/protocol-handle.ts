@@ -7,6 +7,7 @@ import type { Xfer } from '../transfer/xfer.js';
 import { PayloadReader, PayloadWriter } from '../wire/payload.js';
 import { CommonMessageId } from '../wire/protocol-id.js';
 import { ScmiStatus } from '../wire/status.js';
+import { u32Arg } from './field-arg.js';
 
 /** How a command's payload is given to {@link XferOps.transact}: bytes, or a function that writes them. */
 export type PayloadSource = Uint8Array | ((writer: PayloadWriter) => void);
@@ -66,9 +67,10 @@ export interface MultiPartSpec<T> {
   /**
    * Told when a part returns no item but announces more remaining: the walk ends there with the
    * items collected so far, as Linux's `scmi_iterator_run` ends it. `error` (an
-   * {@link ScmiMalformedError} `E_MULTIPART`, not thrown) describes the anomaly for a log, as
-   * `discoverPlatform`'s `warn` gets one. Without it, the agent's logger warns (Linux's iterator
-   * ends silently; a platform that stops early is worth a line in the log).
+   * {@link ScmiMalformedError} `E_MULTIPART`, not thrown, counted already in
+   * `diagnostics.malformedReplies`) describes the anomaly for a log, as `discoverPlatform`'s
+   * `warn` gets one. Without it, the agent's logger warns (Linux's iterator ends silently; a
+   * platform that stops early is worth a line in the log).
    */
   readonly warn?: (message: string, error: Error) => void;
 }
@@ -125,7 +127,11 @@ export interface XferOps {
    * Collects a multi-part reply (index += returned until remaining is 0). A part that returns no
    * item ends the walk with the items collected so far, whatever it announces as remaining, as
    * Linux's `scmi_iterator_run` does (`while (st->num_returned && st->num_remaining)`); when it
-   * announced more, `spec.warn` is told (by default, the agent's logger warns).
+   * announced more, the part is counted once as a malformed reply of this protocol in the agent's
+   * `diagnostics.malformedReplies` (it contradicts itself, as a LIST_PROTOCOLS that returns none
+   * before its total does) and `spec.warn` is told (by default, the agent's logger warns); nothing
+   * is thrown. A part that returns none and announces none is the end of the list: neither counted
+   * nor warned of.
    *
    * @throws ScmiMalformedError `E_MULTIPART` when a part announces more items than `spec.max`, or
    * (after the first) more than the first part announced; the error of a failed transfer, or
@@ -136,7 +142,14 @@ export interface XferOps {
   iterate<T>(messageId: number, spec: MultiPartSpec<T>): Promise<T[]>;
   /**
    * The extended name of resource `id` (`*_NAME_GET`: request `id` [, `flags`], response `flags`,
-   * `name[64]`).
+   * `name[64]`; Linux `scmi_common_extended_name_get`). `flags` is sent only when given (a 4-byte
+   * request without it). A name with no NUL in its 64 bytes is cut to 63 characters.
+   *
+   * @throws ScmiMalformedError `E_FIELD_RANGE` (nothing sent, no transfer taken) when `id`, or
+   * `flags` when given, is not an integer from 0 to 0xFFFFFFFF (the writer would send it modulo
+   * 2^32: -1 as 0xFFFFFFFF, 2^32 + 5 as 5), or `messageId` not one from 0 to 255; `E_TRUNCATED`
+   * (counted in `diagnostics.malformedReplies`) for a reply shorter than its flags and name;
+   * {@link ScmiStatusError} on an error status; the error of a failed transfer.
    */
   extendedName(messageId: number, id: number, flags?: number): Promise<string>;
   /**
@@ -428,8 +441,13 @@ export class BoundXferOps implements XferOps {
     // 0 with the items read so far. Nor is the announced count checked for such a part.
     if (returned === 0) {
       if (remaining > 0) {
+        // The walk ends as Linux ends it, but the part contradicts itself (nothing given, more
+        // promised): counted as a malformed reply, as Base counts its LIST_PROTOCOLS that returns
+        // none before the total, though not thrown. Counted before `warn` runs, so a warn that
+        // throws cannot skip the count (nor, being the same error, count it twice).
         const message = `multi-part reply to message 0x${messageId.toString(16)} returned 0 items with ${remaining} remaining at index ${index}: ending with ${index} items, as Linux does`;
-        (spec.warn ?? this.#warn)?.(message, new ScmiMalformedError(message, 'E_MULTIPART'));
+        const error = this.malformed(new ScmiMalformedError(message, 'E_MULTIPART'));
+        (spec.warn ?? this.#warn)?.(message, error);
       }
       return true;
     }
@@ -447,6 +465,10 @@ export class BoundXferOps implements XferOps {
   }
 
   public async extendedName(messageId: number, id: number, flags?: number): Promise<string> {
+    // Checked before a transfer is taken: the writer would send -1 as 0xFFFFFFFF and 2^32 + 5 as
+    // 5, the name of another resource than the one asked for (Base's commands check theirs so).
+    u32Arg(id, 'extended name: resource id');
+    if (flags !== undefined) u32Arg(flags, 'extended name: flags');
     const returns = await this.transact(
       messageId,
       (w) => {

@@ -3,22 +3,8 @@ import type { ScmiEventDescriptor } from '../../notification/notification-hub.js
 import { PayloadReader } from '../../wire/payload.js';
 import { ScmiProtocolId } from '../../wire/protocol-id.js';
 import { ScmiStatus } from '../../wire/status.js';
+import { u32Arg, uintArg } from '../field-arg.js';
 import type { ProtocolDriver, ProtocolHandle } from '../protocol-handle.js';
-
-/**
- * `value` when it is an integer from 0 to 0xFFFFFFFF, the range of the 32-bit field `name` goes
- * into; the writer would otherwise take any number modulo 2^32 (-1 as 0xFFFFFFFF, 2^32 + 2 as 2)
- * and send another command than the one asked for.
- *
- * @throws ScmiMalformedError `E_FIELD_RANGE` naming `name`.
- */
-function u32Arg(value: number, name: string): number {
-  if (Number.isInteger(value) && value >= 0 && value <= 0xffffffff) return value;
-  throw new ScmiMalformedError(
-    `${name} ${String(value)} is not an integer from 0 to 0xFFFFFFFF`,
-    'E_FIELD_RANGE',
-  );
-}
 
 /** Bytes of an SCMI short name, NUL included (Linux `SCMI_SHORT_NAME_MAX_SIZE`). */
 const SCMI_SHORT_NAME_SIZE = 16;
@@ -185,10 +171,22 @@ export class BaseProtocol {
    * `total` 0, a reply of no protocol gives an empty list, and one listing some is refused as too
    * many (Linux: "No. Returned protocols > Total protocols", nothing stored).
    *
-   * @throws ScmiMalformedError when a reply is truncated or announces more protocols than exist
-   * (its ids are then not added), or returns none before `total` are listed (`E_MULTIPART`); the
-   * error of a failed transfer. `total` is taken as the platform's own count (PROTOCOL_ATTRIBUTES'
-   * numProtocols, as discovery passes it): a reply that contradicts it is counted in
+   * `total` is the number of protocols to list, excluding Base: PROTOCOL_ATTRIBUTES'
+   * `numProtocols`, an 8-bit field, so an integer from 0 to 255.
+   *
+   * A reply longer than its list (padded to whole words) is accepted, as Linux accepts it (with a
+   * "Malformed reply" warning): its ids are kept, it is not counted as malformed, and `warn` is
+   * told of it, with a message and an {@link ScmiMalformedError} `E_LENGTH` (not thrown) — once
+   * per call, however many replies are long (a platform that pads one reply so pads them all).
+   * Discovery passes its own `warn`; without one, the reply is accepted silently. A reply shorter
+   * than its padded list is refused (`E_TRUNCATED`), as Linux refuses it.
+   *
+   * @throws ScmiMalformedError `E_FIELD_RANGE` (nothing sent) when `total` is not an integer from 0
+   * to 255: Infinity would never end the loop against a platform that ignores `skip`, NaN would
+   * pass the "too many" check. `E_TRUNCATED` when a reply is short, `E_MULTIPART` when one
+   * announces more protocols than are left (its ids are then not added) or returns none before
+   * `total` are listed; the error of a failed transfer. `total` is taken as the platform's own
+   * count (as discovery passes it): a reply that contradicts it is counted in
    * `diagnostics.malformedReplies`.
    * @example
    * ```ts
@@ -196,13 +194,22 @@ export class BaseProtocol {
    * await agent.base.discoverListProtocols(5, listed).catch(() => undefined); // listed: the ids read
    * ```
    */
-  public async discoverListProtocols(total: number, into: number[] = []): Promise<number[]> {
+  public async discoverListProtocols(
+    total: number,
+    into: number[] = [],
+    warn?: (message: string, error: Error) => void,
+  ): Promise<number[]> {
+    // The caller's count, checked before anything is sent (a bad one is not the platform's fault):
+    // `total` bounds the loop below, and only a count the 8-bit num_protocols can hold does.
+    uintArg(total, 'LIST_PROTOCOLS total', 0xff);
     const list = into;
     const first = list.length;
+    let longReplyWarned = false;
     // A do/while, as in Linux's `scmi_base_implementation_list_get`: the first request goes out
     // even when PROTOCOL_ATTRIBUTES announced no protocol, and its answer is checked as any other.
     do {
       const skip = list.length - first;
+      let longReply: string | undefined;
       const returns = await this.#ph.xfer.transact(
         BaseMessageId.DISCOVER_LIST_PROTOCOLS,
         (w) => w.u32(skip),
@@ -242,8 +249,20 @@ export class BaseProtocol {
             'E_TRUNCATED',
           );
         }
+        // Longer: the ids are all there, so the reply is taken, as Linux takes it after its
+        // dev_warn("Malformed reply - real_sz ... calc_sz ..."); not counted as malformed, since
+        // it is not refused.
+        if (r.remaining > padded) {
+          longReply = `LIST_PROTOCOLS reply longer than its list: ${n} protocols (${padded} bytes, padded) in ${r.remaining} bytes after ${skip} of ${total}; accepted, as Linux accepts it`;
+        }
         return r.bytes(n);
       });
+      // Told outside `decode`, once the reply is taken: what `warn` might throw is not the
+      // platform's. Once per call: a platform that pads one reply long pads every one.
+      if (longReply !== undefined && !longReplyWarned) {
+        longReplyWarned = true;
+        warn?.(longReply, new ScmiMalformedError(longReply, 'E_LENGTH'));
+      }
       if (ids === undefined) break;
       for (const id of ids) list.push(id);
     } while (list.length - first < total);
@@ -465,7 +484,9 @@ function isPlatformFailure(e: unknown): e is Error {
  * but warned of once for all ids) and stops at NOT_SUPPORTED (OP-TEE does not implement it). An
  * answer that names another agent id is kept, as Linux ignores that field, under the id asked
  * for with `reportedId` (warned of once for all ids, with an `E_AGENT_ID` error). The
- * protocol list is asked for even when PROTOCOL_ATTRIBUTES announced none, as Linux asks.
+ * protocol list is asked for even when PROTOCOL_ATTRIBUTES announced none, as Linux asks; a
+ * LIST_PROTOCOLS reply longer than its list is kept, as Linux keeps it, and only passed to `warn`
+ * (not a failure, not counted as malformed: see {@link BaseProtocol.discoverListProtocols}).
  *
  * Unlike Linux, a timeout in any step fails the probe: the timed-out message still holds what it
  * was sent in (the SMT area until the platform frees it, the OP-TEE invocation until it returns,
@@ -518,7 +539,10 @@ export async function discoverPlatform(
   const listed: number[] = [];
   await attempt(
     'list-protocols',
-    () => base.discoverListProtocols(attributes.numProtocols, listed),
+    () =>
+      base.discoverListProtocols(attributes.numProtocols, listed, (message, error) =>
+        warn?.(`Base discovery: ${message}`, error),
+      ),
     'failure',
   );
   // Protocol ids from 0x11: 0x10 is Base, below it reserved. An id listed twice is listed once.
