@@ -6,6 +6,7 @@
  */
 import {
   ScmiMessageType,
+  ScmiStatus,
   ScmiTimeoutError,
   buildHeader,
   encodeMsgResponse,
@@ -18,6 +19,7 @@ import {
   SplitRing,
   type DeviceVirtqueue,
 } from '@scmi-ts/virtio-transport';
+import { watch } from '../../core/test/support/fuzz.js';
 import type { ManualDevice } from './support/manual-device.js';
 import { manualRig } from './support/manual-rig.js';
 
@@ -78,6 +80,60 @@ function rateSetDelayedResponse(header: number): Uint8Array {
     new Uint8Array([0, 0, 0, 0, 0x00, 0x84, 0xd7, 0x17, 0, 0, 0, 0]),
   );
 }
+
+/**
+ * The device gives a waiting command's buffer back with a reply the driver refuses (counted as
+ * what it is): nothing else can come for that command, so it fails at once with COMMS_ERROR
+ * instead of waiting out its timeout (Linux hands every used buffer to the core, which fails or
+ * completes its transfer then, `scmi_vio_complete_cb`).
+ */
+describe('cmdq: a buffer returned with a reply the driver refuses', () => {
+  it.each([
+    ['shorter than a header and a status', 'short', false],
+    ["with another command's header", 'header', false],
+    ['past the writable buffer', 'oversize', false],
+    ['shorter than a header and a status (polling)', 'short', true],
+    ["with another command's header (polling)", 'header', true],
+  ] as const)(
+    'should fail the command at once with COMMS_ERROR, the reply %s counted, and reuse the slot',
+    async (_what, forge, polling) => {
+      // A manual clock: time moves only when the test says (one cmdq slot).
+      const { clock, platform, device, probe } = manualRig(false, 2);
+      const agent = await probe({ maxMsg: 2, rxTimeoutMs: 60_000, a2p: [{ id: 0, polling }] });
+      device.holdCommands = true;
+      const outcome = watch(agent.base.discoverVendor());
+      await clock.runTasks();
+      const held = heldCommand(device);
+      const resp = encodeMsgResponse(
+        forge === 'header' ? (held.header ^ (1 << 18)) >>> 0 : held.header,
+        0,
+      );
+      const len = held.cmdq.writeChain(held.chain, resp, resp.byteLength);
+      held.cmdq.pushUsed(held.head, forge === 'short' ? 4 : forge === 'oversize' ? 4096 : len);
+      held.cmdq.publishUsed();
+      device.heldCommands.length = 0;
+      device.doorbells.interrupt.ring();
+      await clock.runTasks();
+      if (polling) await clock.advance(5); // a poll or two, far from the 60 s timeout
+      expect(outcome.settled).toBe(true);
+      expect(outcome.error).toMatchObject({ status: ScmiStatus.COMMS_ERROR });
+      const stats = defined(agent.diagnostics.channels.find((c) => c.label === 'a2p:0')).stats;
+      const b = stats.badMessages;
+      expect([b.invalid + b.unexpected + b.oversize, stats.timeouts, stats.lateReplies]).toEqual([
+        1, 0, 0,
+      ]);
+      // The slot is free again: the next command goes out and is answered.
+      device.holdCommands = false;
+      const next = agent.base.discoverVendor();
+      await clock.runUntilIdle();
+      expect(await next).toBe('scmi-ts');
+      const removing = agent.remove();
+      await clock.runUntilIdle();
+      await removing;
+      platform.close();
+    },
+  );
+});
 
 /**
  * The device returns the same cmdq head twice in one batch (one used.idx store). The first element

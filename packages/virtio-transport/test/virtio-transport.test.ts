@@ -14,6 +14,7 @@ import {
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { BaseMessageId, ClockMessageId } from '@scmi-ts/platform';
 import {
+  DriverVirtqueue,
   GuestMemoryAllocator,
   SplitRing,
   VirtioFeature,
@@ -675,23 +676,34 @@ describe('virtio transport (same thread)', () => {
 
   it('should never send a command waiting for a slot once shutdown failed its transfer', async () => {
     const h = createVirtioHarness({ auto: false, wire: { cmdqSize: 2, eventqSize: 4 } });
-    const probe = h.create({ maxMsg: 2, rxTimeoutMs: 10_000 });
+    const probe = h.create({ maxMsg: 3, rxTimeoutMs: 10_000, a2p: [{ id: 0, polling: true }] });
     await h.clock.runUntilIdle();
     const agent = await probe;
-    // A's response is refused (oversize): its slot is back, its transfer waits for its timeout.
-    h.device.faults.add({ kind: 'used-len-oversize', times: 1 });
+    // Polling, one slot: A is answered, and the send of C takes A's buffer back (a drain outside
+    // A's poll) — A's slot is back, its reply not yet taken by A's next poll. B and C wait.
     const a = agent.base.discoverVendor().catch((e: unknown) => e);
-    const b = agent.base.discoverSubVendor().catch((e: unknown) => e); // waits for A's slot
-    await h.clock.runTasks(); // no time passes: A has not timed out
-    expect(stats(agent, 'a2p:0').badMessages.oversize).toBe(1);
-    const commands = h.device.stats.commands;
-    // Shutdown fails A and B; A's end frees its slot before the cmdq quiesces: B must not take it.
-    const removing = agent.remove();
+    const b = agent.base.discoverSubVendor().catch((e: unknown) => e);
+    await h.clock.runTasks(); // no time passes: the device answers A, nothing polls yet
+    const c = agent.base.discoverImplementationVersion().catch((e: unknown) => e);
     await h.clock.runTasks();
-    await removing;
-    expect(await a).toBeInstanceOf(ScmiShutdownError);
-    expect(await b).toBeInstanceOf(ScmiShutdownError);
+    const commands = h.device.stats.commands;
+    // Shutdown fails A, B and C; A's end frees its slot before the cmdq quiesces: B must not
+    // take it (nor C) — nothing is made available from now on.
+    const publish = jest.spyOn(DriverVirtqueue.prototype, 'publish');
+    try {
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      expect(publish).not.toHaveBeenCalled();
+    } finally {
+      publish.mockRestore();
+    }
+    for (const outcome of [await a, await b, await c]) {
+      expect(outcome).toBeInstanceOf(ScmiShutdownError);
+    }
     expect(h.device.stats.commands).toBe(commands);
+    // A's good reply, taken and never delivered: late (its transfer failed first).
+    expect(stats(agent, 'a2p:0').lateReplies).toBe(1);
     // Nothing held by the device but the eventq's buffers (B's would be one more, posted).
     expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(h.wire.layout.eventqSize);
     await finish(h);
@@ -1203,15 +1215,28 @@ describe('virtio transport (same thread)', () => {
       expect(h.wire.driverDiagnostics.reclaimedBuffers).toBe(1 + h.wire.layout.eventqSize);
     });
 
-    it('should reject a used length larger than the buffer without reading it, time the command out and reuse the buffer', async () => {
-      const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
-      const agent = await h.create({ maxMsg: 1 });
-      h.device.faults.add({ kind: 'used-len-oversize', times: 1 });
-      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
-      expect(stats(agent, 'a2p:0').badMessages.oversize).toBe(1);
-      expect(await agent.base.discoverVendor()).toBe('scmi-ts');
-      await finish(h, agent);
-    });
+    it.each([
+      ['interrupt', false],
+      ['polling', true],
+    ])(
+      'should reject a used length larger than the buffer without reading it, fail the command at once with COMMS_ERROR (%s) and reuse the buffer',
+      async (_mode, polling) => {
+        const h = createVirtioHarness({ wire: { cmdqSize: 2, eventqSize: 4 } });
+        const agent = await h.create({ maxMsg: 1, a2p: [{ id: 0, polling }] });
+        h.device.faults.add({ kind: 'used-len-oversize', times: 1 });
+        const before = h.clock.now();
+        // The buffer is back: nothing else can come for the command, so it does not wait out
+        // its timeout (30 ms).
+        await expect(agent.base.discoverVendor()).rejects.toMatchObject({
+          status: ScmiStatus.COMMS_ERROR,
+        });
+        expect(h.clock.now() - before).toBeLessThan(5);
+        const a2p = stats(agent, 'a2p:0');
+        expect([a2p.badMessages.oversize, a2p.timeouts]).toEqual([1, 0]);
+        expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+        await finish(h, agent);
+      },
+    );
 
     it('should reject an eventq element larger than its buffer and re-queue the buffer', async () => {
       const h = createVirtioHarness();
@@ -1229,7 +1254,7 @@ describe('virtio transport (same thread)', () => {
       await finish(h, agent);
     });
 
-    it('should survive length faults at random, every command completing or timing out, the queues staying sound', async () => {
+    it('should survive length faults at random, every command completing or failing with COMMS_ERROR, the queues staying sound', async () => {
       const h = createVirtioHarness({ device: { completion: 'shuffle', seed: 5 } });
       const agent = await h.create();
       h.device.faults.add({ kind: 'used-len-oversize', probability: 0.05 });
@@ -1238,13 +1263,17 @@ describe('virtio transport (same thread)', () => {
         Array.from({ length: 400 }, () => agent.base.discoverVendor()),
       );
       const ok = settled.filter((s) => s.status === 'fulfilled').length;
-      const timedOut = settled.filter(
-        (s) => s.status === 'rejected' && s.reason instanceof ScmiTimeoutError,
+      const refused = settled.filter(
+        (s) =>
+          s.status === 'rejected' &&
+          ScmiStatusError.is(s.reason) &&
+          s.reason.status === ScmiStatus.COMMS_ERROR,
       ).length;
       const a2p = stats(agent, 'a2p:0');
-      expect(ok + timedOut).toBe(400);
-      expect(timedOut).toBe(a2p.badMessages.oversize);
-      expect(timedOut).toBeGreaterThan(0);
+      expect(ok + refused).toBe(400);
+      expect(refused).toBe(a2p.badMessages.oversize);
+      expect(refused).toBeGreaterThan(0);
+      expect(a2p.timeouts).toBe(0);
       expect(h.wire.driverDiagnostics.brokenVirtqueues).toBe(0);
       await finish(h, agent);
     });
@@ -1297,7 +1326,7 @@ describe('virtio transport (same thread)', () => {
       ['corrupt-protocol', 'invalid'],
       ['truncate', 'invalid'],
     ] as const)(
-      'should reject a %s response in its own buffer (%s) and time the command out',
+      'should reject a %s response in its own buffer (%s) and fail the command at once with COMMS_ERROR (the buffer is back: nothing else can come)',
       async (kind, reason) => {
         const h = createVirtioHarness();
         const agent = await h.create();
@@ -1305,8 +1334,11 @@ describe('virtio transport (same thread)', () => {
           match: { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 },
           action: { kind },
         });
-        await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+        await expect(agent.base.discoverVendor()).rejects.toMatchObject({
+          status: ScmiStatus.COMMS_ERROR,
+        });
         expect(stats(agent, 'a2p:0').badMessages[reason]).toBe(1);
+        expect(stats(agent, 'a2p:0').timeouts).toBe(0);
         expect(await agent.base.discoverVendor()).toBe('scmi-ts');
         await finish(h, agent);
       },
@@ -1324,7 +1356,9 @@ describe('virtio transport (same thread)', () => {
         const match = { protocolId: BASE, messageId: BaseMessageId.DISCOVER_VENDOR, nth: 1 };
         h.platform.faults.add({ match, action: { kind: 'delay', ms: 10 } });
         h.platform.faults.add({ match, action });
-        await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+        await expect(agent.base.discoverVendor()).rejects.toMatchObject({
+          status: ScmiStatus.COMMS_ERROR,
+        });
         await h.clock.runUntilIdle();
         expect(stats(agent, 'a2p:0').badMessages[reason]).toBe(1);
         // Matched by its own header, the response would match no command, and the device would

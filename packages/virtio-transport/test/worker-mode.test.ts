@@ -3,6 +3,7 @@ import {
   CLOCK,
   RealClock,
   ScmiShutdownError,
+  ScmiStatus,
   ScmiTimeoutError,
   coreModule,
   createAgent,
@@ -526,12 +527,16 @@ describe('virtio transport in worker mode', () => {
       expect(d.reclaimedBuffers).toBe(sent - answered + ends.wire.layout.eventqSize);
     });
 
-    it('should reject a used length larger than the buffer and time the command out', async () => {
+    it('should reject a used length larger than the buffer and fail the command at once with COMMS_ERROR', async () => {
       const ends = await open();
-      const agent = await create(ends, { rxTimeoutMs: 1000 });
+      // A timeout far beyond the test's: the command must not wait for it.
+      const agent = await create(ends, { rxTimeoutMs: 120_000 });
       await ends.setWireFaults([{ kind: 'used-len-oversize', times: 1 }]);
-      await expect(agent.base.discoverVendor()).rejects.toBeInstanceOf(ScmiTimeoutError);
+      await expect(agent.base.discoverVendor()).rejects.toMatchObject({
+        status: ScmiStatus.COMMS_ERROR,
+      });
       expect(stats(agent, 'a2p:0').badMessages.oversize).toBe(1);
+      expect(stats(agent, 'a2p:0').timeouts).toBe(0);
       expect(await agent.base.discoverVendor()).toBe('scmi-ts');
       await agent.remove();
       await finish(ends);

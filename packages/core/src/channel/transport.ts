@@ -118,7 +118,7 @@ export interface RxSink {
  * - `spurious`: a doorbell with nothing to read (the platform still owns the channel).
  * - `oversize`: a length field larger than the buffer: the transport never reads past the buffer;
  *   it either clamps the payload to the buffer (mailbox SMT, as Linux's `min()`) or fails the
- *   transfer (virtio drops that used buffer's contents, OP-TEE completes with `COMMS_ERROR`). A
+ *   transfer (virtio and OP-TEE complete it with `COMMS_ERROR` at once, the contents unread). A
  *   notification longer than the max message size is dropped, not delivered cut.
  */
 export type BadMessageReason =

@@ -266,8 +266,9 @@ export class CmdqChannel implements TransportChannel {
    * the RX guard, those in flight (core's `failInFlight`) — after taking what the device did
    * return before it failed: the used ring is drained once more unless it is broken (in worker
    * mode the configuration signal may overtake the used-buffer interrupt; a polling channel looks
-   * only at its polls), and every valid response taken and not yet delivered (a polling drain
-   * delivers each at its own command's next poll) is delivered now: they are good, not lost.
+   * only at its polls), and every response taken and not yet delivered (a polling drain
+   * delivers each at its own command's next poll) is delivered now: a good one is not lost, and
+   * one the driver refused completes with `COMMS_ERROR` as it would have at its poll.
    * After quiesce there is nothing left to fail (core's shutdown failed it), and nothing is
    * called into core.
    */
@@ -287,7 +288,6 @@ export class CmdqChannel implements TransportChannel {
       for (let slot = 0; slot < this.#state.length; slot++) {
         if (
           this.#state[slot] === RETURNED &&
-          this.#valid[slot] === 1 &&
           this.#delivered[slot] === 0 &&
           this.#xfers[slot] !== undefined
         ) {
@@ -491,8 +491,11 @@ export class CmdqChannel implements TransportChannel {
         continue;
       }
       this.#state[slot] = RETURNED;
-      if (taken !== 'ok' || !this.#check(slot)) continue;
-      this.#valid[slot] = 1;
+      // A reply it cannot use (a length past the buffer or under a header and status, another
+      // command's header) is counted by #check and still handed over: the buffer is back, so
+      // nothing else will come for this command, and fetchResponse fails it with COMMS_ERROR now
+      // instead of leaving it to wait out its timeout.
+      if (taken === 'ok' && this.#check(slot)) this.#valid[slot] = 1;
       if (deliver) {
         this.#delivered[slot] = 1;
         sink.rx(this.#headers[slot] as number, slot);
@@ -542,11 +545,19 @@ export class CmdqChannel implements TransportChannel {
     return slot >= 0 && this.#xfers[slot] === xfer ? slot : -1;
   }
 
-  /** Copies the response (status, returns) from the slot's writable buffer; the length was checked. */
+  /**
+   * Copies the response (status, returns) from the slot's writable buffer; the length was checked.
+   * A slot returned with a reply the driver refused (counted as a bad message when it came back)
+   * completes with `COMMS_ERROR`: the device gave the buffer back without a usable response.
+   */
   public fetchResponse(xfer: Xfer, ctx: unknown): void {
     const slot = typeof ctx === 'number' ? ctx : this.#slotOf(xfer);
     if (slot < 0 || this.#xfers[slot] !== xfer || this.#state[slot] !== RETURNED) {
       xfer.receiveResponse(ScmiStatus.PROTOCOL_ERROR, EMPTY, 0, 0);
+      return;
+    }
+    if (this.#valid[slot] !== 1) {
+      xfer.receiveResponse(ScmiStatus.COMMS_ERROR, EMPTY, 0, 0);
       return;
     }
     const response = this.#response[slot] as number;
@@ -566,7 +577,8 @@ export class CmdqChannel implements TransportChannel {
 
   /**
    * Polling mode: drains the used ring (notifications stay suppressed) and says whether `xfer`'s
-   * slot came back with a valid response. Interrupt mode: false — the used ring is consumed by
+   * slot came back — with a valid response, or with one the driver refused (then fetched as
+   * `COMMS_ERROR`). Interrupt mode: false — the used ring is consumed by
    * notifications only, so a response whose notification is late does not beat the timeout (as
    * Linux's `virtio_poll_done` serves polled transfers only); it is dropped and counted when it
    * is finally handled.
@@ -586,11 +598,7 @@ export class CmdqChannel implements TransportChannel {
         this.#vq.disableInterrupts();
         this.#drain(false);
       }
-      if (
-        this.#state[slot] === RETURNED &&
-        this.#valid[slot] === 1 &&
-        this.#delivered[slot] === 0
-      ) {
+      if (this.#state[slot] === RETURNED && this.#delivered[slot] === 0) {
         this.#delivered[slot] = 1;
         return true;
       }

@@ -449,8 +449,6 @@ export class FuzzDevice {
     });
     const one: Bounds = [1, 1];
     const maybe: Bounds = [0, 1];
-    // Over the buffer: `oversize`, whatever else (the driver must not read it).
-    if (len > held.writeBytes) return element(one);
     // Every element the eventq reads is counted once: rejected by the driver or core (a bad
     // length, header, type, token…) or, for a notification of a registered event, queued
     // (`notifications`). No command of the fuzz is asynchronous, so no delayed response fits.
@@ -470,10 +468,26 @@ export class FuzzDevice {
         : now < deadline
           ? false
           : undefined;
+    // A reply the driver refuses is counted as what it is; and since its buffer is back, a
+    // command still waiting completes at once (COMMS_ERROR), one abandoned does not.
+    const refused = (): ReadElement =>
+      timedOut === true
+        ? element(one)
+        : timedOut === false
+          ? element(one, one, [2, 2])
+          : element(one, maybe, [1, 2]);
+    // Over the buffer: `oversize`, whatever else (the driver must not read it).
+    if (len > held.writeBytes) return refused();
     // Returned unanswered: refused (`invalid`) while its command waits, nothing once abandoned.
-    if (len === 0) return element(timedOut === true ? none : timedOut === false ? one : maybe);
+    if (len === 0) {
+      return timedOut === true
+        ? element(none)
+        : timedOut === false
+          ? element(one, one, [2, 2])
+          : element(maybe, maybe, [0, 2]);
+    }
     // Too short for a header and a status, or another command's header: refused.
-    if (len < 8 || header !== held.header) return element(one);
+    if (len < 8 || header !== held.header) return refused();
     // Its command's reply: completed while it waits, a late reply once abandoned.
     if (timedOut === true) return element(one);
     if (timedOut === false) return element(none, one, one);
