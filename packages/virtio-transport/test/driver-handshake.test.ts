@@ -32,6 +32,35 @@ describe('the virtio-scmi driver', () => {
     await h.shutdown();
   });
 
+  it('should accept ACCESS_PLATFORM and ORDER_PLATFORM when offered (a driver SHOULD, VIRTIO 1.2 §6.1), and no other bit it does not know', async () => {
+    const unknown = featureMask(40) | featureMask(5) | featureMask(63);
+    const offered =
+      VIRTIO_SCMI_DEVICE_FEATURES |
+      featureMask(VirtioFeature.ACCESS_PLATFORM) |
+      featureMask(VirtioFeature.ORDER_PLATFORM) |
+      unknown;
+    const h = createVirtioHarness({ device: { features: offered } });
+    const agent = await h.create();
+    const f = h.wire.driverDiagnostics.features;
+    expect(hasFeature(f, VirtioFeature.ACCESS_PLATFORM)).toBe(true);
+    expect(hasFeature(f, VirtioFeature.ORDER_PLATFORM)).toBe(true);
+    expect(f & unknown).toBe(0n);
+    expect(h.device.features).toBe(f);
+    expect(await agent.base.discoverVendor()).toBe('scmi-ts');
+    await agent.remove();
+    await h.shutdown();
+  });
+
+  it('should not ask for ACCESS_PLATFORM or ORDER_PLATFORM when the device does not offer them', async () => {
+    const h = createVirtioHarness();
+    const agent = await h.create();
+    const f = h.wire.driverDiagnostics.features;
+    expect(hasFeature(f, VirtioFeature.ACCESS_PLATFORM)).toBe(false);
+    expect(hasFeature(f, VirtioFeature.ORDER_PLATFORM)).toBe(false);
+    await agent.remove();
+    await h.shutdown();
+  });
+
   it.each([false, true])(
     'should use two direct descriptors per message, a readable request and a writable response (INDIRECT_DESC negotiated: %p)',
     async (indirectDesc) => {

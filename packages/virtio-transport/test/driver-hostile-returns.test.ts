@@ -136,6 +136,47 @@ describe('cmdq: a buffer returned with a reply the driver refuses', () => {
 });
 
 /**
+ * A device that never returns the buffers of commands that timed out: their slots stay abandoned
+ * (counted), and once every slot is, a command waits for a late reply to free one no longer than
+ * the agent's rxTimeoutMs — not `slotWaitMs` (60 s) each — then fails with E_VIRTIO_BUSY (Linux's
+ * `virtio_send_message` fails at once with -EBUSY on an empty free list). A buffer that comes back
+ * makes its slot usable again.
+ */
+describe('cmdq: every slot held by the device for commands that timed out', () => {
+  it("should count the abandoned slots, bound a new command's wait by rxTimeoutMs, and recover when a buffer comes back", async () => {
+    const { clock, platform, wire, device, probe } = manualRig(false, 4); // two cmdq slots
+    const agent = await probe({ maxMsg: 4, rxTimeoutMs: 30 });
+    const record = defined(wire.driverDiagnostics.channels.get('a2p:0'));
+    device.holdCommands = true;
+    const timedOut = [watch(agent.base.discoverVendor()), watch(agent.base.discoverSubVendor())];
+    await clock.advance(30);
+    for (const w of timedOut) expect(w.error).toBeInstanceOf(ScmiTimeoutError);
+    expect(record.abandonedSlots).toBe(2);
+    const refused = watch(agent.base.discoverVendor());
+    await clock.advance(29);
+    expect(refused.settled).toBe(false);
+    await clock.advance(1);
+    expect(refused.error).toMatchObject({ code: 'E_VIRTIO_BUSY' });
+    // A waiting command gets the slot a late return frees.
+    const waiting = watch(agent.base.discoverSubVendor());
+    await clock.advance(10);
+    const first = defined(device.heldCommands.shift());
+    const cmdq = defined(device.cmdq);
+    cmdq.pushUsed(first, 0); // given back unanswered
+    cmdq.publishUsed();
+    device.holdCommands = false;
+    device.doorbells.interrupt.ring();
+    await clock.runUntilIdle();
+    expect(waiting.value).toBe('emulated');
+    expect(record.abandonedSlots).toBe(1);
+    const removing = agent.remove();
+    await clock.runUntilIdle();
+    await removing;
+    platform.close();
+  });
+});
+
+/**
  * The device returns the same cmdq head twice in one batch (one used.idx store). The first element
  * is for an abandoned slot (its command timed out), and a command waits for a slot. The slot goes
  * to the waiting command only when the pass ends, so the second element names a buffer not in

@@ -136,7 +136,13 @@ export class CmdqChannel implements TransportChannel {
     this.#usedLen = new Uint32Array(slots);
     this.#request = new Uint32Array(slots);
     this.#response = new Uint32Array(slots);
-    this.#record = { counters: setup.counters, frees: 0, buffersFreed: 0, broken: undefined };
+    this.#record = {
+      counters: setup.counters,
+      frees: 0,
+      buffersFreed: 0,
+      broken: undefined,
+      abandonedSlots: 0,
+    };
     driver.diagnostics.channels.set(this.#label, this.#record);
     // One virtio buffer per slot (a chain of two descriptors), as the diagnostics count them.
     for (let s = 0; s < slots; s++) {
@@ -157,7 +163,9 @@ export class CmdqChannel implements TransportChannel {
    *
    * @throws ScmiShutdownError after quiesce; ScmiTransportError `E_VIRTIO_DEVICE` when the device is
    * not live or the cmdq is broken (also for a command waiting for a slot when it breaks),
-   * `E_VIRTIO_BUSY` when no slot came back in time.
+   * `E_VIRTIO_BUSY` when no slot came back in time: `slotWaitMs`, or the agent's `rxTimeoutMs` if
+   * shorter when every slot is held by the device for a command that ended (`abandonedSlots`:
+   * only a late reply brings one back).
    */
   public send(xfer: Xfer): void | Promise<void> {
     if (this.#guard.closed || this.#freed) throw new ScmiShutdownError(this.#setup.agent, 'send');
@@ -181,6 +189,15 @@ export class CmdqChannel implements TransportChannel {
       this.#post(slot, xfer);
       return;
     }
+    // Every slot held by the device for a command that ended: one comes back only with a late
+    // reply, if the platform is slow rather than gone. Wait for that no longer than the agent
+    // waits for a reply (rxTimeoutMs), not slotWaitMs (60 s by default) per command: a command
+    // then fails no later than it would have timed out on the wire. (Linux's
+    // `virtio_send_message` fails at once with -EBUSY on an empty free list.)
+    const abandonedOnly = this.#record.abandonedSlots === this.#state.length;
+    const waitMs = abandonedOnly
+      ? Math.min(this.#driver.config.slotWaitMs, this.#setup.rxTimeoutMs)
+      : this.#driver.config.slotWaitMs;
     return new Promise<void>((resolve, reject) => {
       const waiter: SlotWaiter = {
         xfer,
@@ -192,10 +209,12 @@ export class CmdqChannel implements TransportChannel {
           reject(
             new ScmiTransportError(
               'E_VIRTIO_BUSY',
-              `${this.#setup.agent}: every cmdq buffer stayed with the device for ${this.#driver.config.slotWaitMs} ms`,
+              abandonedOnly
+                ? `${this.#setup.agent}: every cmdq buffer stayed with the device for a command that ended (none came back in ${waitMs} ms)`
+                : `${this.#setup.agent}: every cmdq buffer stayed with the device for ${waitMs} ms`,
             ),
           );
-        }, this.#driver.config.slotWaitMs),
+        }, waitMs),
       };
       this.#waiters.push(waiter);
       try {
@@ -486,6 +505,7 @@ export class CmdqChannel implements TransportChannel {
           else this.#setup.counters.lateReplies++;
         }
         this.#driver.diagnostics.lateReturns++;
+        this.#record.abandonedSlots--;
         this.#state[slot] = RETURNED_ABANDONED;
         this.#returned.push(slot);
         continue;
@@ -630,6 +650,7 @@ export class CmdqChannel implements TransportChannel {
       this.#release(slot);
     } else if (this.#state[slot] === IN_FLIGHT) {
       this.#state[slot] = ABANDONED;
+      this.#record.abandonedSlots++;
       this.#endedOk[slot] = error === undefined ? 1 : 0;
     }
   }

@@ -85,7 +85,13 @@ export class EventqChannel implements TransportChannel {
     this.#addr = new Uint32Array(n);
     this.#usedLen = new Uint32Array(n);
     this.#held = new Uint8Array(n);
-    this.#record = { counters: setup.counters, frees: 0, buffersFreed: 0, broken: undefined };
+    this.#record = {
+      counters: setup.counters,
+      frees: 0,
+      buffersFreed: 0,
+      broken: undefined,
+      abandonedSlots: 0,
+    };
     driver.diagnostics.channels.set(this.#label, this.#record);
     for (let i = 0; i < n; i++) {
       this.#addr[i] = driver.memory.allocate(this.#pdu);

@@ -18,6 +18,13 @@ export interface VirtioChannelRecord {
    * broken and no longer read (Linux `BAD_RING`); undefined while it is sound.
    */
   broken: UsedRingDefect | undefined;
+  /**
+   * cmdq: slots whose command ended (timed out, failed) while the device still holds their buffer
+   * — never reused until it returns it, or the reset reclaims it (Linux keeps such a message off
+   * its free list likewise, `virtio_mark_txdone`). A gauge: up as a command is abandoned, down as
+   * its buffer comes back; left as it was at teardown. Always 0 on the eventq.
+   */
+  abandonedSlots: number;
 }
 
 /**

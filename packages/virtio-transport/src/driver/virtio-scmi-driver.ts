@@ -249,6 +249,11 @@ export class VirtioScmiDriver {
     if (f.p2a) wanted |= featureMask(VirtioFeature.SCMI_P2A_CHANNELS);
     if (f.eventIdx) wanted |= featureMask(VirtioFeature.RING_EVENT_IDX);
     if (f.indirectDesc) wanted |= featureMask(VirtioFeature.RING_INDIRECT_DESC);
+    // A driver SHOULD accept both when offered (VIRTIO 1.2 §6.1, "Reserved Feature Bits"; a device
+    // MAY refuse to work without ACCESS_PLATFORM), as Linux keeps them (`vring_transport_features`):
+    // they cost nothing here (see VirtioFeature).
+    wanted |=
+      featureMask(VirtioFeature.ACCESS_PLATFORM) | featureMask(VirtioFeature.ORDER_PLATFORM);
     // SHARED_MEMORY is never asked for: this driver has no use for the statistics regions.
     const accepted = wanted & offered;
     r.writeFeatures(

@@ -31,6 +31,17 @@ export const VirtioFeature = {
   RING_EVENT_IDX: 29,
   /** `VIRTIO_F_VERSION_1`: a modern (1.x, little-endian) device; required by this device model. */
   VERSION_1: 32,
+  /**
+   * `VIRTIO_F_ACCESS_PLATFORM`: the device reaches memory through the platform's translation
+   * (an IOMMU). Accepted when offered: the driver's addresses are offsets into the wire's guest
+   * memory, which both ends see alike.
+   */
+  ACCESS_PLATFORM: 33,
+  /**
+   * `VIRTIO_F_ORDER_PLATFORM`: the ring accesses need the platform's memory ordering. Accepted
+   * when offered: every index access is an `Atomics` operation (sequentially consistent).
+   */
+  ORDER_PLATFORM: 36,
 } as const;
 
 /**
