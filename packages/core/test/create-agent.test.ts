@@ -929,7 +929,8 @@ describe(createAgent, () => {
       });
       const ops = agent.xfer(0x15);
       await agent.remove();
-      expect(() => agent.transact(0x14, 0)).toThrow(RevokedError);
+      // A rejection, as every failure of transact (a caller's .catch() sees it).
+      await expect(agent.transact(0x14, 0)).rejects.toBeInstanceOf(RevokedError);
       expect(() => agent.base).toThrow(RevokedError);
       await expect(ops.transact(0x3)).rejects.toBeInstanceOf(RevokedError);
     });

@@ -96,6 +96,7 @@ class ProtocolHandleImpl implements ProtocolHandle {
         logger.warn(`${agent}: protocol ${scmiProtocolName(protocolId)}: ${message}`, { error });
       },
       onMalformed,
+      p2a,
     );
   }
 

@@ -220,7 +220,11 @@ export class ScmiAgent {
     return this.#p.info;
   }
 
-  /** Whether `remove()` has started. */
+  /**
+   * Whether the agent has been revoked: true from its own quiesce step on — during `remove()`
+   * (after the notifications still subscribed were disabled) or the teardown of a failed probe —
+   * and after. Calls other than `diagnostics`, `info` and `config` fail from then on.
+   */
   public get removed(): boolean {
     return this.#revoked;
   }
@@ -282,9 +286,13 @@ export class ScmiAgent {
    * Sends a raw command to any protocol (on that protocol's channel) and resolves to the return
    * values after the status.
    *
+   * Every failure is a rejection, never a synchronous throw.
+   *
    * @throws RevokedError after removal; ScmiStatusError, ScmiTimeoutError… as any transfer;
-   * ScmiMalformedError `E_FIELD_RANGE` (as a rejection) when the protocol or message id is not an
-   * integer 0…255, `E_PAYLOAD` when `payload` is neither bytes nor a writer function.
+   * ScmiMalformedError `E_FIELD_RANGE` when the protocol or message id is not an integer 0…255,
+   * `E_PAYLOAD` when `payload` is neither bytes nor a writer function; ScmiTransportError
+   * `E_NOT_SUPPORTED` (nothing sent) for `async: true` on an agent without a P2A channel, where no
+   * delayed response can come.
    */
   public transact(
     protocolId: number,
@@ -292,12 +300,13 @@ export class ScmiAgent {
     payload?: PayloadSource,
     options?: TransactOptions,
   ): Promise<Uint8Array> {
-    this.#live('transact');
     let ops: XferOps;
     try {
+      this.#live('transact');
       ops = this.#p.xferOps(protocolId);
     } catch (error) {
-      // A bad protocol id is a rejection too, as every other failure of a transfer.
+      // A removed agent or a bad protocol id is a rejection too, as every other failure of a
+      // transfer: a caller's `.catch()` sees it.
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     return ops.transact(messageId, payload, options);

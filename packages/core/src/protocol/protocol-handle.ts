@@ -1,11 +1,16 @@
 import { isPromiseLike, type DevresGroup } from '@scmi-ts/devres';
-import { ScmiError, ScmiMalformedError, ScmiStatusError } from '../errors/scmi-error.js';
+import {
+  ScmiError,
+  ScmiMalformedError,
+  ScmiStatusError,
+  ScmiTransportError,
+} from '../errors/scmi-error.js';
 import type { ScmiEventDescriptor } from '../notification/notification-hub.js';
 import { copyOut } from '../transfer/clamped-copy.js';
 import type { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
 import type { Xfer } from '../transfer/xfer.js';
 import { PayloadReader, PayloadWriter } from '../wire/payload.js';
-import { CommonMessageId } from '../wire/protocol-id.js';
+import { CommonMessageId, scmiProtocolName } from '../wire/protocol-id.js';
 import { ScmiStatus } from '../wire/status.js';
 import { u32Arg } from './field-arg.js';
 
@@ -22,7 +27,11 @@ export interface TransactOptions {
    * Linux resets `rx.len` for it).
    */
   readonly rxSize?: number;
-  /** The command is asynchronous: wait for its delayed response too. */
+  /**
+   * The command is asynchronous: wait for its delayed response too. Refused with
+   * `ScmiTransportError` `E_NOT_SUPPORTED` (nothing sent) on an agent without a P2A channel, where
+   * no delayed response can come.
+   */
   readonly async?: boolean;
 }
 
@@ -100,7 +109,11 @@ export interface XferOps {
    * back and get a new one.
    */
   do(xfer: Xfer): Promise<void>;
-  /** Sends an asynchronous command and waits for its delayed response too (as `do` otherwise). */
+  /**
+   * Sends an asynchronous command and waits for its delayed response too (as `do` otherwise).
+   * Rejects with `ScmiTransportError` `E_NOT_SUPPORTED` (nothing sent) on an agent without a P2A
+   * channel.
+   */
   doWithResponse(xfer: Xfer): Promise<void>;
   /**
    * Puts the transfer back into the pool, once its `do` settled: a transfer still in flight is
@@ -224,6 +237,7 @@ export class BoundXferOps implements XferOps {
   readonly #checkLive: () => void;
   readonly #warn: ((message: string, error: Error) => void) | undefined;
   readonly #onMalformed: (() => void) | undefined;
+  readonly #p2a: boolean;
 
   public constructor(
     engine: TransferEngine,
@@ -233,6 +247,7 @@ export class BoundXferOps implements XferOps {
     checkLive: () => void,
     warn?: (message: string, error: Error) => void,
     onMalformed?: () => void,
+    p2a = true,
   ) {
     this.#engine = engine;
     this.#channel = channel;
@@ -241,6 +256,20 @@ export class BoundXferOps implements XferOps {
     this.#checkLive = checkLive;
     this.#warn = warn;
     this.#onMalformed = onMalformed;
+    this.#p2a = p2a;
+  }
+
+  /**
+   * Refuses to wait for a delayed response on an agent without a P2A channel, where none can
+   * come: the command would only wait out `asyncTimeoutMs`. (The command's own asynchronous flag is
+   * in its payload: sent without `async`, it gets its immediate response as any command.)
+   */
+  #checkAsync(): void {
+    if (this.#p2a) return;
+    throw new ScmiTransportError(
+      'E_NOT_SUPPORTED',
+      `protocol ${scmiProtocolName(this.#protocolId)}: no P2A channel, so no delayed response can come; send it without async to get its response`,
+    );
   }
 
   public get(messageId: number, txSize: number, rxSize = 0): Promise<Xfer> {
@@ -253,6 +282,11 @@ export class BoundXferOps implements XferOps {
   }
 
   public doWithResponse(xfer: Xfer): Promise<void> {
+    try {
+      this.#checkAsync();
+    } catch (error: unknown) {
+      return rejected(error);
+    }
     return this.#engine.doWithResponse(this.#channel, xfer);
   }
 
@@ -286,6 +320,7 @@ export class BoundXferOps implements XferOps {
             : (options.txSize ?? this.#maxMsgSize);
       const rxSize = options.rxSize ?? 0;
       this.#checkLive();
+      if (options.async === true) this.#checkAsync();
       xfer = this.#engine.tryGet(this.#channel, this.#protocolId, messageId, txSize, rxSize);
       if (xfer === undefined || options.async === true) {
         return this.#transactAsync(xfer, messageId, payload, options, txSize, rxSize);
