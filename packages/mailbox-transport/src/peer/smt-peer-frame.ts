@@ -30,8 +30,10 @@ export interface SmtPeerFrameContext {
  * (a new array of the same size):
  *
  * - CHANNEL_FREE set: nothing is pending; the area comes back unchanged;
- * - a length field out of the area (or below a header), or CHANNEL_ERROR already set: refused
- *   (`SmtArea.refuse`: PROTOCOL_ERROR, length 8, CHANNEL_ERROR | CHANNEL_FREE, as SCP-firmware);
+ * - a length field out of the area (or below a header): refused (`SmtArea.refuse`: PROTOCOL_ERROR,
+ *   length 8, CHANNEL_ERROR | CHANNEL_FREE, as SCP-firmware); CHANNEL_ERROR already set: refused
+ *   the same way, as OP-TEE's smt.c refuses it (SCP-firmware clears the bit and processes the
+ *   message);
  * - a header that is not a command (reserved bits, another type): the platform sees it (and drops
  *   it), and the area comes back refused the same way;
  * - else the message (header + payload) goes to `platform.handle` on A2P channel `channelId`; its

@@ -443,8 +443,12 @@ export class SmtResponder {
     }
     const length = area.length();
     if (length < 4 || length > area.maxLength || (area.status() & SMT_CHANNEL_ERROR) !== 0) {
-      // A message that does not fit, or an area whose status has CHANNEL_ERROR (the agent did not
-      // clear it), is refused (OP-TEE smt.c and SCP-firmware's SMT servers refuse it too).
+      // A message that does not fit is refused, as SCP-firmware's SMT servers refuse it
+      // (`smt_slave_handler`, `transport_message_handler`: "payload too large"). An area whose
+      // status still has CHANNEL_ERROR (the agent did not clear it, as Linux's shmem_tx_prepare
+      // does) is refused too, as OP-TEE's smt.c refuses it; SCP-firmware instead clears the bit
+      // and processes the message ("Ensure error bit is not set"). The stricter choice shows an
+      // agent that leaves the bit set, which a polling agent would misread as an answer.
       this.#refuse(c);
       return;
     }

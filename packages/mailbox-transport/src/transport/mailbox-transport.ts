@@ -54,8 +54,11 @@ export interface MailboxTransportOptions {
   /** Transfers in flight per agent (default 20, Linux `max_msg`). */
   readonly maxMsg?: number;
   /**
-   * Largest message payload, bytes (default 128, older Linux's `max_msg_size`; current Linux has
-   * `SCMI_SHMEM_MAX_PAYLOAD_SIZE`, 104).
+   * Largest message payload, bytes (default 128, older Linux's `max_msg_size`). Current Linux has
+   * `SCMI_SHMEM_MAX_PAYLOAD_SIZE`, 104, chosen to fit a 128-byte area; it counts 24 bytes of
+   * overhead (`SCMI_SHMEM_LAYOUT_OVERHEAD`) where a message also takes its 4-byte header, so a
+   * 104-byte payload would end 4 bytes past such an area. Here an area must hold the 28-byte
+   * header and `maxMsgSize` (the layout refuses less): give 100 for 128-byte areas.
    */
   readonly maxMsgSize?: number;
   /** Default response timeout, ms (default 30, Linux `max_rx_timeout_ms`). */
@@ -388,8 +391,8 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
 
 /**
  * The mailbox transport with Linux's limits: `max_msg` 20, `max_msg_size` 128 (older Linux's;
- * current Linux has `SCMI_SHMEM_MAX_PAYLOAD_SIZE`, 104: give `maxMsgSize` to
- * {@link createMailboxTransport}), RX timeout 30 ms, interrupt and polling completion, a P2A
+ * current Linux has `SCMI_SHMEM_MAX_PAYLOAD_SIZE`, 104, for 128-byte areas, where this transport
+ * takes 100: give `maxMsgSize` to {@link createMailboxTransport}), RX timeout 30 ms, interrupt and polling completion, a P2A
  * channel. Bound to `TRANSPORT` by
  * {@link mailboxTransportModule}; agents choose it with `transport: 'mailbox'`.
  *

@@ -471,8 +471,9 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       const header = this.#area.header();
       const length = this.#area.length();
       if (length < 4 && headerType(header) === ScmiMessageType.NOTIFICATION) {
-        // Shorter than its own header word: Linux shmem_fetch_notification would underflow
-        // length − 4 (clamped to max_len, a whole area of stale bytes). Rejected here, counted
+        // Shorter than its own header word: older Linux shmem_fetch_notification underflowed
+        // length − 4 (clamped to max_len, a whole area of stale bytes); current Linux delivers an
+        // empty payload (`len > 4 ? len - 4 : 0`). Rejected here as malformed, counted
         // `invalid` once and never queued (core's hub queues whatever fetchNotification copies);
         // the area goes back to the platform as after any notification (mailbox_clear_channel).
         this.#setup.sink.badMessage('invalid');
