@@ -10,6 +10,7 @@ import {
   ScmiTransportError,
   CLOCK,
   LOGGER,
+  PROTOCOL_DRIVER,
   TRANSPORT,
   coreModule,
   createAgent,
@@ -885,7 +886,7 @@ describe(createAgent, () => {
       );
     });
 
-    it('should refuse, with a typed error naming the cause and before anything is set up, a transport loaded twice, a container without CLOCK, and CLOCK or LOGGER bound twice', async () => {
+    it('should refuse, with a typed error naming the cause and before anything is set up, a transport loaded twice, a container without CLOCK, CLOCK or LOGGER bound twice, and two drivers for one protocol', async () => {
       const h = createHarness();
       const bare = new Container(); // no coreModule
       for (const t of h.container.getAll(TRANSPORT)) bare.bind(TRANSPORT).toConstantValue(t);
@@ -910,8 +911,25 @@ describe(createAgent, () => {
           message: expect.stringMatching(/2 transports named "loopback" are loaded/) as unknown,
         }) as Error,
       );
+      // Two drivers for one protocol: both would probe, and agent.protocol(first) would give
+      // the second's API.
+      const drivers = createHarness();
+      const driver = (name: string): ProtocolDriver<string> => ({
+        protocolId: 0x14,
+        name,
+        version: 0x30000,
+        init: () => name,
+      });
+      drivers.container.bind(PROTOCOL_DRIVER).toConstantValue(driver('clock a'));
+      drivers.container.bind(PROTOCOL_DRIVER).toConstantValue(driver('clock b'));
+      await expect(drivers.create()).rejects.toThrow(
+        expect.objectContaining({
+          field: 'container',
+          message: expect.stringMatching(/two protocol drivers for protocol clock/) as unknown,
+        }) as Error,
+      );
       // Nothing was set up: the platform saw no agent.
-      for (const x of [h, twice, dup]) expect(x.platform.requests).toHaveLength(0);
+      for (const x of [h, twice, dup, drivers]) expect(x.platform.requests).toHaveLength(0);
     });
   });
 

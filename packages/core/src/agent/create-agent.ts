@@ -428,9 +428,9 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
  *
  * @throws ScmiConfigError for an unknown transport (the message lists the loaded ones), one loaded
  * twice under its name, or invalid options (field `options` when they are not an object at all);
- * field `container` when the container has no `CLOCK` (coreModule not loaded), or binds `CLOCK` or
- * `LOGGER` more than once (coreModule loaded twice, `bind` where `rebind` was meant) — nothing is
- * set up then.
+ * field `container` when the container has no `CLOCK` (coreModule not loaded), binds `CLOCK` or
+ * `LOGGER` more than once (coreModule loaded twice, `bind` where `rebind` was meant), or binds two
+ * `PROTOCOL_DRIVER`s for one protocol — nothing is set up then.
  * @throws the probe's error (ScmiTimeoutError, ScmiTransportError, ScmiStatusError…).
  * @example
  * ```ts
@@ -468,6 +468,17 @@ export async function createAgent(container: Container, options: AgentOptions): 
   // Contained: a logger that throws fails nothing core logs from (counted, loggerErrors).
   const logger = new ContainedLogger(getOne(container, LOGGER, 'LOGGER') ?? silentLogger);
   const drivers = getAll(container, PROTOCOL_DRIVER);
+  // One driver per protocol: both would be instantiated (two version queries, two groups) and
+  // `agent.protocol(first)` would give the second's API. A mistake to show, not to guess.
+  for (let i = 0; i < drivers.length; i++) {
+    const id = (drivers[i] as ProtocolDriver).protocolId;
+    if (drivers.findIndex((d) => d.protocolId === id) !== i) {
+      throw new ScmiConfigError(
+        'container',
+        `two protocol drivers for protocol ${scmiProtocolName(id)} are bound to PROTOCOL_DRIVER; bind one`,
+      );
+    }
+  }
   const log = (event: DevresEvent): void => {
     config.log?.(event);
     if ((event.type === 'quiesce' || event.type === 'release') && trace.teardown.hasSubscribers) {
