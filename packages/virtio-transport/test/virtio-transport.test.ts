@@ -331,16 +331,25 @@ describe('virtio transport (same thread)', () => {
         { device: { features: featureMask(VirtioFeature.VERSION_1) } },
       ],
     ])(
-      'should run without an eventq when %s, and the platform refuses asynchronous commands',
+      'should run without an eventq when %s: core refuses to wait for a delayed response, and the platform refuses asynchronous commands',
       async (_, options) => {
         const h = createVirtioHarness(options);
         const agent = await h.create();
         expect(agent.diagnostics.channels.map((c) => c.label)).toEqual(['a2p:0']);
         expect(agent.events.available).toBe(false);
+        const sent = agent.diagnostics.channels[0]?.stats.sent;
+        // `async`: no delayed response can come, so nothing is sent.
         await expect(
           agent.transact(CLOCK_PROTOCOL, ClockMessageId.RATE_SET, rateSet(true, 400_000_000), {
             txSize: 16,
             async: true,
+          }),
+        ).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
+        expect(agent.diagnostics.channels[0]?.stats.sent).toBe(sent);
+        // The command's own asynchronous flag, sent without `async`: the platform refuses it.
+        await expect(
+          agent.transact(CLOCK_PROTOCOL, ClockMessageId.RATE_SET, rateSet(true, 400_000_000), {
+            txSize: 16,
           }),
         ).rejects.toMatchObject({ status: ScmiStatus.NOT_SUPPORTED });
         await finish(h, agent);
