@@ -39,7 +39,10 @@ export interface FixtureEnds {
   /**
    * Signals and replies from the platform the wire dropped because the agent side no longer took
    * them (a doorbell ring after the listener stopped, a virtio reply still unread in the used ring
-   * when the device was reset…), if the wire counts them.
+   * when the device was reset…), if the wire counts them. The same-thread cases read it after
+   * {@link FixtureEnds.close} too (a late reply or a notification counted exactly once in all), so
+   * it must still answer then, with what the wire counted up to and at its close: a reply the wire
+   * counts again as it closes is then counted twice, and the case fails.
    */
   droppedSignals?(): number;
   /**
@@ -75,8 +78,10 @@ export interface FixtureEnds {
   /**
    * What the agent-side transport itself recorded as broken invariants (a callback after its
    * channel was freed, an invocation returned after free, used buffers handled after free…), if it
-   * keeps such a list; read after {@link FixtureEnds.close}. The kit reports each as a violation of
-   * the run: a transport may see what the kit's instrument cannot (its own wire's events).
+   * keeps such a list; read after {@link FixtureEnds.close}, and again later (while a campaign's
+   * later runs go on, and at its end): an entry added after the first read is reported too. The
+   * kit reports each as a violation of the run: a transport may see what the kit's instrument
+   * cannot (its own wire's events).
    */
   transportViolations?(): readonly string[];
   /**

@@ -74,9 +74,12 @@ export type {
 } from './scenarios/platform-death.js';
 export { withSeedOnFailure } from './scenarios/seed-on-failure.js';
 export {
+  MIN_SCHEDULES_TO_RACE,
   hostileCampaignShortfalls,
+  interleavingCampaignShortfalls,
   raceCampaignShortfalls,
   raceCoverageRuns,
 } from './scenarios/campaign-acceptance.js';
+export { LATE_GRACE_MS, LateViolationWatch } from './late-violations.js';
 export type { RaceCampaignOutcome } from './scenarios/campaign-acceptance.js';
 export { waitUntil } from './wait-until.js';

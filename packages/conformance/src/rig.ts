@@ -18,6 +18,7 @@ import { Container, ContainerModule } from 'inversify';
 import type { FixtureEnds, TransportFixture } from './fixture.js';
 import { HoldingPlatformPort } from './holding-port.js';
 import { TransportInstrument, checkTeardownLog } from './instrument.js';
+import { takeUnreported } from './late-violations.js';
 
 /** The agent id the default platform configuration gives the agent under test (OSPM). */
 export const AGENT_ID = 1;
@@ -89,6 +90,8 @@ export class SameThreadRig {
   public onEvent: ((event: DevresEvent) => void) | undefined;
   readonly #fixture: TransportFixture;
   readonly #agents: ScmiAgent[] = [];
+  /** How much of the instrument's and the transport's lists was reported (by dispose, then later). */
+  readonly #reported = { instrument: 0, transport: 0 };
 
   private constructor(
     fixture: TransportFixture,
@@ -151,7 +154,11 @@ export class SameThreadRig {
    * resources left live, teardown order (every resource released once, newest first, each
    * teardown's quiesce steps before its releases: {@link checkTeardownLog}), timers of the agent
    * or the transport still armed once the platform is closed (checked before the clock runs, which
-   * would fire them), timers armed and tasks pending after it ran.
+   * would fire them), timers armed and tasks pending after it ran. Then one more macrotask turn and
+   * the clock until idle again, and the instrument and the transport's list read again: what a
+   * callback the wire let happen later still recorded (a task of its own after the close, a
+   * `setImmediate`) is reported too, marked `(recorded after the rig was disposed)`. What they
+   * record later still is {@link SameThreadRig.takeUnreportedViolations}'s.
    */
   public async dispose(): Promise<string[]> {
     const problems: string[] = [];
@@ -180,8 +187,7 @@ export class SameThreadRig {
         `${this.clock.armedTimers} timer(s) left armed after the agents were removed and the wire and the platform closed`,
       );
     await this.clock.runUntilIdle();
-    problems.push(...this.instrument.violations);
-    problems.push(...(this.ends.transportViolations?.() ?? []).map((v) => `transport: ${v}`));
+    problems.push(...this.takeUnreportedViolations());
     for (const agent of this.#agents) {
       const live = agent.devres?.live() ?? [];
       if (live.length > 0) problems.push(`${agent.name}: ${live.length} resource(s) left live`);
@@ -190,7 +196,28 @@ export class SameThreadRig {
     if (this.clock.armedTimers > 0) problems.push(`${this.clock.armedTimers} timer(s) left armed`);
     if (this.clock.pendingTasks > 0)
       problems.push(`${this.clock.pendingTasks} task(s) left pending`);
+    // A callback the wire lets happen from a real task of its own (not the virtual clock's) comes
+    // after the reads above: one more turn, the clock again, and what it recorded is read.
+    await this.clock.settle();
+    await this.clock.runUntilIdle();
+    for (const v of this.takeUnreportedViolations())
+      problems.push(`${v} (recorded after the rig was disposed)`);
     return problems;
+  }
+
+  /**
+   * The violations the instrument and the transport (`FixtureEnds.transportViolations`, prefixed
+   * `transport: `) recorded that were not reported yet — by {@link SameThreadRig.dispose}, or an
+   * earlier call — each returned once. A campaign of many rigs (the interleaving simulator) calls
+   * it on its disposed rigs again later, and at its end: a callback on a real timer of the wire's,
+   * after the rig was disposed, is caught there.
+   */
+  public takeUnreportedViolations(): string[] {
+    return takeUnreported(
+      this.#reported,
+      this.instrument.violations,
+      this.ends.transportViolations?.() ?? [],
+    );
   }
 
   /**

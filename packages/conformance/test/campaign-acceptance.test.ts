@@ -4,9 +4,11 @@
  */
 import {
   HOSTILE_ACTIONS,
+  INTERLEAVING_OUTCOMES,
   SEED_WORKER_PHASES,
   hostileActionName,
   hostileCampaignShortfalls,
+  interleavingCampaignShortfalls,
   raceCampaignShortfalls,
   raceCoverageRuns,
   type HostileKindTotals,
@@ -107,5 +109,43 @@ describe(hostileCampaignShortfalls, () => {
     expect(
       hostileCampaignShortfalls({ ...result, faultsPlaced: 20, badMessages: 0, byKind }),
     ).toEqual([]);
+  });
+});
+
+describe(interleavingCampaignShortfalls, () => {
+  const outcomes = (timedOut: number): Record<string, number> => ({
+    [INTERLEAVING_OUTCOMES.probeTimedOut]: timedOut,
+    [INTERLEAVING_OUTCOMES.removedBusy]: 50,
+    [INTERLEAVING_OUTCOMES.removedIdle]: 50 - timedOut,
+  });
+  const result = { seed: 5, schedules: 100, outcomes: outcomes(30), lateRepliesCounted: 40 };
+
+  it('should find nothing missing in a campaign that ran its schedules and raced teardown against late replies', () => {
+    expect(interleavingCampaignShortfalls(result, 100)).toEqual([]);
+  });
+
+  it('should fail a campaign that ran fewer schedules than asked, and not one given a time budget (0 asked)', () => {
+    const r = { ...result, schedules: 40 };
+    expect(interleavingCampaignShortfalls(r, 100)).toEqual([
+      'ran 40 of the 100 schedules asked (seed 5)',
+    ]);
+    expect(interleavingCampaignShortfalls(r, 0)).toEqual([]);
+  });
+
+  it('should fail a campaign of 100 schedules in which no probe timed out, or no late reply was counted', () => {
+    expect(
+      interleavingCampaignShortfalls(
+        { ...result, outcomes: outcomes(0), lateRepliesCounted: 0 },
+        100,
+      ),
+    ).toEqual([
+      'no schedule had its probe time out in 100 schedules (seed 5): teardown never raced a late reply',
+      'no late reply was counted in 100 schedules (seed 5)',
+    ]);
+  });
+
+  it('should not ask it of fewer schedules, which may all miss it by chance (a replay of one)', () => {
+    const one = { seed: 5, schedules: 1, outcomes: outcomes(0), lateRepliesCounted: 0 };
+    expect(interleavingCampaignShortfalls(one, 1)).toEqual([]);
   });
 });

@@ -240,6 +240,61 @@ describe('pnpm stress (src/stress/main.ts)', () => {
       expect(r.status).toBe(0);
     });
   });
+
+  // The jest cases' checks beyond `problems`, now the scenario's own or shared: the same-thread
+  // seed phases (a fixture without a worker mode) require the late reply counted exactly once in
+  // all, read once the wire is closed; the interleaving simulator requires, from 100 schedules, a
+  // probe timed out and a late reply counted. Same-thread campaigns: about a second each.
+  describe('a same-thread campaign judged as the jest cases judge it', () => {
+    const COUNTS_AGAIN = join(MODULES, 'counts-again-at-close.ts');
+    const SWALLOWS = join(MODULES, 'swallows-late-replies.ts');
+    const SEED_PHASES_ONLY = [
+      '--runs',
+      '4',
+      '--hostile-runs',
+      '0',
+      '--delayed-runs',
+      '0',
+      '--interleavings',
+      '0',
+    ];
+    const SIMULATOR_100 = [...NO_WORKER_CAMPAIGN, '--interleavings', '100', '--seed', '42'];
+
+    it('should exit 1 when the same-thread seed scenario counted the late reply twice (at the close)', () => {
+      const r = stress('--fixture', COUNTS_AGAIN, '--variant', 'again', ...SEED_PHASES_ONLY);
+      expect(r.stdout).toMatch(
+        /\n {2}VIOLATION the late reply was counted 2 times in all, not once \(by the agent \d, by the wire \d, by the platform side 0\)\n/,
+      );
+      expect(r.stdout).toContain(
+        "runSeedScenarioSameThread(fixture, 'before-quiesce') fails the same way",
+      );
+      expect(r.status).toBe(1);
+    });
+
+    it('should exit 1 when 100 schedules counted no late reply, with the seed and the replay command', () => {
+      const r = stress('--fixture', SWALLOWS, '--variant', 'swallows', ...SIMULATOR_100);
+      // Every invariant held: nothing was counted because nothing was seen…
+      expect(r.stdout).toContain('\ninvariant violations: 0\n');
+      // …which the jest case does not call a pass, nor does stress.
+      expect(r.stdout).toContain(
+        '\n  FAILED no late reply was counted in 100 schedules (seed 42)\n',
+      );
+      expect(r.stdout).toContain('\ncampaign checks failed: 1 ');
+      expect(r.stdout).toContain(
+        `\n  again: loopback (swallows): pnpm stress --fixture ${join(PACKAGE, SWALLOWS)} --transport loopback --variant swallows --seed 42 --interleavings 100 --runs 0 `,
+      );
+      expect(r.status).toBe(1);
+    });
+
+    it.each([
+      ['the same-thread seed phases', COUNTS_AGAIN, SEED_PHASES_ONLY],
+      ['the interleaving simulator', SWALLOWS, SIMULATOR_100],
+    ])('should exit 0 for %s over the same wrapper left correct', (_what, module, campaign) => {
+      const r = stress('--fixture', module, '--variant', 'correct', ...campaign);
+      expect(r.stdout).toContain('\ninvariant violations: 0\ncampaign checks failed: 0 ');
+      expect(r.status).toBe(0);
+    });
+  });
 });
 
 /** `text` as a regular expression matching it literally. */

@@ -1,12 +1,14 @@
 import { HOSTILE_ACTIONS, hostileActionName, hostileReplyReachesAgent } from './hostile-replies.js';
 import type { HostileWorkerResult } from './hostile-replies.js';
+import { INTERLEAVING_OUTCOMES, type InterleavingResult } from './interleaving-simulator.js';
 import { SEED_WORKER_PHASES } from './seed-scenario.js';
 
 /**
- * What a worker campaign must show, besides no invariant violation, to pass. The jest cases of
+ * What a campaign must show, besides no invariant violation, to pass. The jest cases of
  * `runTransportConformance` and `pnpm stress` judge each campaign's result with these same
  * functions, so that the two cannot drift apart: a campaign whose invariants held only because it
- * never ran what it is about (no reply in time, none late, no hostile reply counted) is not a pass.
+ * never ran what it is about (no reply in time, none late, no hostile reply counted, no schedule
+ * that raced teardown against a late reply) is not a pass.
  */
 
 /** What {@link raceCampaignShortfalls} reads of a race campaign's result (the seed scenario's, the delayed-response race's). */
@@ -111,4 +113,45 @@ export function hostileCampaignShortfalls(
     ];
   }
   return [];
+}
+
+/**
+ * Schedules from which an interleaving campaign must have raced teardown against late replies (the
+ * jest case's default count). The simulator runs on the virtual clock, each schedule determined by
+ * its seed: this is coverage, not timing. Over 300 to 1,500 schedules per fixture of this
+ * repository, a probe timed out in 34 % or more and a late reply was counted in 13 % or more
+ * (virtio, the fewest): 100 schedules all miss it with a chance under 1 in 10⁶. Fewer (a replay of one schedule, a short campaign)
+ * may miss it by chance, and are not asked.
+ */
+export const MIN_SCHEDULES_TO_RACE = 100;
+
+/**
+ * Why an interleaving campaign (`runInterleavingSimulation`) is not a pass even with no violation,
+ * each naming the seed: it ran fewer schedules than `asked` (0: no number asked, a time budget),
+ * or — once it ran {@link MIN_SCHEDULES_TO_RACE} schedules or more — no schedule had its probe time
+ * out (teardown never raced a late reply) or no late reply was counted. Empty when it passed.
+ *
+ * @example
+ * ```ts
+ * const r = await runInterleavingSimulation(fixture, { seed: 7, schedules: 100 });
+ * const failures = [...r.violations, ...interleavingCampaignShortfalls(r, 100)];
+ * ```
+ */
+export function interleavingCampaignShortfalls(
+  r: Pick<InterleavingResult, 'seed' | 'schedules' | 'outcomes' | 'lateRepliesCounted'>,
+  asked: number,
+): string[] {
+  const shortfalls: string[] = [];
+  if (r.schedules < asked)
+    shortfalls.push(`ran ${r.schedules} of the ${asked} schedules asked (seed ${r.seed})`);
+  if (r.schedules < MIN_SCHEDULES_TO_RACE) return shortfalls;
+  // The schedules raced teardown against late replies, not only ran clean probes.
+  if ((r.outcomes[INTERLEAVING_OUTCOMES.probeTimedOut] ?? 0) === 0) {
+    shortfalls.push(
+      `no schedule had its probe time out in ${r.schedules} schedules (seed ${r.seed}): teardown never raced a late reply`,
+    );
+  }
+  if (r.lateRepliesCounted === 0)
+    shortfalls.push(`no late reply was counted in ${r.schedules} schedules (seed ${r.seed})`);
+  return shortfalls;
 }

@@ -6,7 +6,6 @@ import { CLOCK } from './clock-rate-events.js';
 import { reproduceHint, seedWorkerPhase, SEED_WORKER_PHASES } from './seed-scenario.js';
 import {
   openCampaignRun,
-  checkCampaignRun,
   checkPolled,
   checkLateReplyAccounting,
   MIN_RUNS_TO_DELIVER,
@@ -151,7 +150,7 @@ export async function runDelayedResponseRaceWorker(
       if (!probed) {
         violations.push(`${where}: probe failed with ${describeError(failure)}`);
         await ends.close();
-        checkCampaignRun(run, where, violations);
+        campaign.checkRun(run, where, violations);
         continue;
       }
       if (removeError !== undefined) {
@@ -206,10 +205,10 @@ export async function runDelayedResponseRaceWorker(
         );
       }
       if (options.polling === true) checkPolled(run, where, violations);
-      checkCampaignRun(run, where, violations);
+      campaign.checkRun(run, where, violations);
     }
   } finally {
-    await campaign.stop();
+    await campaign.stop(violations);
   }
   if (done >= MIN_RUNS_TO_DELIVER && phases[SEED_WORKER_PHASES.delivered] === undefined) {
     // About half the delays send the delayed response before the timeout: a wire on which none

@@ -5,8 +5,6 @@ import type { TransportFixture, WorkerFixtureSession } from '../fixture.js';
 import { reproduceHint } from './seed-scenario.js';
 import {
   openCampaignRun,
-  checkCampaignRun,
-  checkTransportViolations,
   startWorkerCampaign,
   teardownReturned,
   type WorkerCampaignOptions,
@@ -228,9 +226,6 @@ export async function runHostileRepliesWorker(
       // Read once the wire is closed: closing it disconnects the agent, and a duplicate or an
       // unsolicited reply the platform still held then is cancelled unsent, and counted there.
       const cancelled = (await ends.repliesCancelled?.()) ?? 0;
-      // What the transport recorded against itself on this wire (a callback after free…): a
-      // hostile reply may break the transport where the kit's instrument cannot see it.
-      checkTransportViolations(ends, where, violations);
       const bad = Object.values(instrument.badMessages()).reduce((a, b) => a + b, 0);
       const seen =
         bad +
@@ -254,10 +249,13 @@ export async function runHostileRepliesWorker(
           );
         }
       }
-      checkCampaignRun(run, where, violations);
+      // With the instrument's: what the transport recorded against itself on this wire (a
+      // callback after free…) — a hostile reply may break the transport where the kit's
+      // instrument cannot see it.
+      campaign.checkRun(run, where, violations);
     }
   } finally {
-    await campaign.stop();
+    await campaign.stop(violations);
   }
   if (done >= MIN_RUNS_TO_PROBE && probeTimeouts === done) {
     // No probe ever completed: no fault was placed, the campaign tested nothing, and a wire that

@@ -12,6 +12,7 @@ import {
 import { PROTOCOL_ID_OF, type FaultRule, type PlatformConfig } from '@scmi-ts/platform';
 import { describeError } from './describe-error.js';
 import type { TransportFixture } from '../fixture.js';
+import { LateViolationWatch } from '../late-violations.js';
 import { AGENT_ID, SameThreadRig } from '../rig.js';
 import { stressFixtureFlags } from './seed-scenario.js';
 import { u32s } from '../words.js';
@@ -215,6 +216,8 @@ interface ScheduleReport {
   readonly platformBusy: number;
   readonly late: number;
   readonly problems: string[];
+  /** What the schedule's rig recorded after it was disposed (see `SameThreadRig.takeUnreportedViolations`). */
+  readonly unreported: () => readonly string[];
 }
 
 /**
@@ -235,8 +238,11 @@ interface ScheduleReport {
  * `ScmiShutdownError`, the transport's busy refusal while a timed-out message holds the
  * channel, or for a clock command the platform's BUSY while the clock's asynchronous rate change is
  * pending), and every reply callback that reached core accounted for (completed, late,
- * delayed response, notification, bad message or failed transfer). Each violation names the seed
- * that replays its schedule.
+ * delayed response, notification, bad message or failed transfer). A schedule's instrument and
+ * transport are read again while later schedules run and at the campaign's end (one macrotask turn
+ * and a few ms later): a callback the wire let happen after its schedule was checked (on a timer of
+ * its own) is a violation of that schedule too. Each violation names the seed that replays its
+ * schedule.
  *
  * The fixture must provide `setAgentSignalInterceptor` (every same-thread fixture of the kit does).
  *
@@ -266,8 +272,12 @@ export async function runInterleavingSimulation(
   let platformBusy = 0;
   let late = 0;
   let done = 0;
+  // Each schedule's rig, watched once disposed: a callback its wire lets happen on a real timer of
+  // its own lands while later schedules run, and is reported under the schedule's seed.
+  const watch = new LateViolationWatch();
   for (; done < schedules && Date.now() < deadline; done++) {
     const scheduleSeed = (seed + done) >>> 0;
+    watch.collect(violations);
     const r = await runSchedule(fixture, scheduleSeed, maxSteps);
     outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
     succeeded += r.succeeded;
@@ -277,7 +287,9 @@ export async function runInterleavingSimulation(
     platformBusy += r.platformBusy;
     late += r.late;
     for (const p of r.problems) violations.push(`schedule seed ${scheduleSeed}: ${p}`);
+    watch.watch(`schedule seed ${scheduleSeed}`, r.unreported);
   }
+  await watch.finish(violations);
   return {
     seed,
     schedules: done,
@@ -481,5 +493,15 @@ async function runSchedule(
       : busyAtRemove
         ? INTERLEAVING_OUTCOMES.removedBusy
         : INTERLEAVING_OUTCOMES.removedIdle;
-  return { outcome, succeeded, timedOut, shutDown, busy, platformBusy, late, problems };
+  return {
+    outcome,
+    succeeded,
+    timedOut,
+    shutDown,
+    busy,
+    platformBusy,
+    late,
+    problems,
+    unreported: () => rig.takeUnreportedViolations(),
+  };
 }

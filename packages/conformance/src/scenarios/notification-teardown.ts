@@ -29,7 +29,8 @@ export interface NotificationTeardownResult {
    * Where the notification posted during teardown was dropped and counted, each place once: the
    * agent's notification queue (`discarded` when it quiesced, `dropped`), a P2A channel's RX guard
    * (`refusedAfterQuiesce`), the wire (`droppedSignals`, a post refused or made after the link
-   * closed). The kit requires exactly 1.
+   * closed) — read once the wire is closed. The kit requires exactly 1 (anything else is in
+   * `problems` too).
    */
   readonly accounted: number;
   /** The agent's notification hub accepted it into its queue (must be false from `draining` on). */
@@ -163,16 +164,24 @@ export async function runNotificationTeardownSameThread(
       `the notification posted ${phase} was signalled to the agent at once, but its notification hub never took it`,
     );
   }
+  // The rig's dispose closes the wire; the counts are read after it, so that a wire that counts the
+  // notification again as it closes is seen.
+  problems.push(...(await rig.dispose()));
+  const final = agent.diagnostics.notifications;
   const accounted =
-    hub.discarded -
+    final.discarded -
     hubBefore.discarded +
-    (hub.dropped - hubBefore.dropped) +
+    (final.dropped - hubBefore.dropped) +
     rig.instrument.refusedAfterQuiesce +
     ((rig.ends.droppedSignals?.() ?? 0) - wireBefore) +
     (rig.port.droppedAfterDisconnect - portBefore) +
     // A post the wire refused while the link was live (no free buffer): the platform's to count.
     (posted === false && rig.port.droppedAfterDisconnect === portBefore ? 1 : 0);
-  problems.push(...(await rig.dispose()));
+  if (accounted !== 1) {
+    problems.push(
+      `the notification posted ${phase} was dropped and counted ${accounted} times in all, not once (the agent's hub ${final.discarded - hubBefore.discarded + final.dropped - hubBefore.dropped}, P2A guards ${rig.instrument.refusedAfterQuiesce}, the wire ${(rig.ends.droppedSignals?.() ?? 0) - wireBefore}, the platform side ${rig.port.droppedAfterDisconnect - portBefore})`,
+    );
+  }
   return {
     phase,
     posted: posted === true,

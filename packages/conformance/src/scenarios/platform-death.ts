@@ -12,12 +12,13 @@ import { waitUntil } from '../wait-until.js';
 import { u32s } from '../words.js';
 import { CLOCK } from './clock-rate-events.js';
 import { describeError } from './describe-error.js';
+import { LateViolationWatch } from '../late-violations.js';
 import {
   checkCampaignRun,
-  checkTransportViolations,
   openCampaignRun,
   settlesWithin,
   sleep,
+  takeRunUnreported,
   teardownReturned,
 } from './worker-campaign.js';
 
@@ -194,6 +195,9 @@ export async function runPlatformDeathWorker(
   let afterDeath: Outcome | undefined;
   let sentAfter = false;
   const lost: string[] = [];
+  // The run, watched once checked: a callback after free that the transport lets happen later
+  // still is read again once the session stopped.
+  const watch = new LateViolationWatch();
   try {
     if (kill === undefined) {
       return { ran: false, seed, outcomes: [], afterDeath: undefined, lost: [], violations: [] };
@@ -392,13 +396,15 @@ export async function runPlatformDeathWorker(
     if (!(await settlesWithin(closing, hangMs))) {
       violations.push(`${where}: closing the wire did not settle within ${hangMs} ms`);
     }
-    checkTransportViolations(ends, where, violations);
+    // The instrument's and the transport's own (`FixtureEnds.transportViolations`).
     checkCampaignRun(run, where, violations);
+    watch.watch(where, () => takeRunUnreported(run));
   } finally {
     if (kill !== undefined) await kill();
     await session.stop().catch((e: unknown) => {
       violations.push(`${where}: stopping the killed session failed: ${describeError(e)}`);
     });
+    await watch.finish(violations);
   }
   return {
     ran: true,

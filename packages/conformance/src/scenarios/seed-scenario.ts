@@ -5,7 +5,6 @@ import type { TransportFixture, WorkerFixtureSession } from '../fixture.js';
 import { SameThreadRig } from '../rig.js';
 import {
   openCampaignRun,
-  checkCampaignRun,
   checkPolled,
   checkLateReplyAccounting,
   MIN_RUNS_TO_DELIVER,
@@ -64,15 +63,27 @@ export interface SeedRunResult {
   readonly signalDeferred: boolean;
   /** What the probe threw (a timeout is expected; undefined when it succeeded). */
   readonly probeError: unknown;
-  /** The late reply was accounted for: delivered to a live transfer, or dropped and counted. */
+  /**
+   * How many times the late reply was dropped and counted, in all: core's late replies, guard
+   * refusals, unexpected replies, the wire's drops (`FixtureEnds.droppedSignals`) and the platform
+   * side's (sent to an agent already disconnected) — read once the wire is closed, so that a wire
+   * that counts it again as it closes is seen. Anything but 1 is in `problems`.
+   */
   readonly accounted: number;
   /** Callbacks the channels' RX guards refused after quiesce (the late reply, in `draining`). */
   readonly refusedAfterQuiesce: number;
   /**
-   * Invariant violations: callbacks against released state, bad teardown order, leftovers, and a
-   * late reply that did not reach the phase asked for.
+   * Invariant violations: callbacks against released state, bad teardown order, leftovers, a late
+   * reply that did not reach the phase asked for, and one not counted exactly once in all
+   * (`accounted`) — the checks the jest case makes, so that `pnpm stress` makes them too.
    */
   readonly problems: readonly string[];
+  /**
+   * What the run's instrument and its transport (`FixtureEnds.transportViolations`) recorded after
+   * `problems` was made — a callback the wire let happen later still, on a timer of its own —
+   * each entry returned once: a campaign of runs reads it again later (`pnpm stress`).
+   */
+  readonly unreported: () => readonly string[];
 }
 
 /**
@@ -103,9 +114,9 @@ const isBaseVersion = (protocolId: number, messageId: number): boolean =>
 /**
  * The seed scenario in the same thread, on the virtual clock: Base PROTOCOL_VERSION times out
  * during probe, the platform's reply arrives late — at `phase` — and the probe fails. Checks that
- * the reply reached the phase asked for, that it was delivered to a live transfer or dropped and
- * counted, that no callback ran against a released channel, that every resource was released
- * exactly once, newest first, and that nothing was left armed.
+ * the reply reached the phase asked for, that it was dropped and counted exactly once in all
+ * (read once the wire is closed), that no callback ran against a released channel, that every
+ * resource was released exactly once, newest first, and that nothing was left armed.
  *
  * @example
  * ```ts
@@ -243,6 +254,9 @@ export async function runSeedScenarioSameThread(
   if (!(probeError instanceof ScmiTimeoutError))
     problems.push(`expected a probe timeout, got ${describeError(probeError)}`);
   if (!wasProduced()) problems.push('the late reply was never produced');
+  // Only `after-release` waits for a teardown that does not end while the reply is held.
+  if (teardownWaitedForPlatform && phase !== 'after-release')
+    problems.push(`teardown waited for the platform before the reply was delivered (${phase})`);
   const expected = expectedSeedPhase(phase, {
     teardownWaitedForPlatform,
     signalDeferred: deferred(),
@@ -257,31 +271,35 @@ export async function runSeedScenarioSameThread(
       `the late reply was to arrive ${expected}${expected === phase ? '' : ` (asked: ${phase}${why})`} but arrived: ${observed()}`,
     );
   }
+  // The rig's dispose checks the teardown log (checkTeardownLog) with the rest of its hygiene,
+  // and closes the wire.
+  problems.push(...(await rig.dispose()));
+  // The counts are read once the wire is closed: a wire that counts the reply again as it closes
+  // (what it still held unread, though core counted it already) is seen.
   const i = rig.instrument;
-  const accounted =
-    i.lateReplies +
-    i.refusedAfterQuiesce +
-    i.badMessages().unexpected +
-    (ends.droppedSignals?.() ?? 0) +
-    port.droppedAfterDisconnect;
-  if (accounted < 1) problems.push('the late reply was neither delivered nor dropped and counted');
-  // One reply, counted once by the agent: where core or a guard first saw it. (`accounted` adds the
-  // wire's and the platform's counts; the kit's seed case requires it to be exactly 1.)
+  const wire = ends.droppedSignals?.() ?? 0;
+  const platformSide = port.droppedAfterDisconnect;
   const byAgent = i.lateReplies + i.refusedAfterQuiesce + i.badMessages().unexpected;
+  const accounted = byAgent + wire + platformSide;
+  if (accounted < 1) problems.push('the late reply was neither delivered nor dropped and counted');
+  // One reply, counted once: by the agent, where core or a guard first saw it, or else by the
+  // wire or the platform side.
   if (byAgent > 1) {
     problems.push(
       `the late reply was counted ${byAgent} times by the agent (late ${i.lateReplies}, refused after quiesce ${i.refusedAfterQuiesce}, unexpected ${i.badMessages().unexpected})`,
     );
+  } else if (accounted > 1) {
+    problems.push(
+      `the late reply was counted ${accounted} times in all, not once (by the agent ${byAgent}, by the wire ${wire}, by the platform side ${platformSide})`,
+    );
   }
   // A signal that reaches a channel whose quiesce step has started is a new callback: the guard
   // (or the wire) must refuse it and count it, not run it.
-  if (observed() === 'draining' && i.refusedAfterQuiesce + (ends.droppedSignals?.() ?? 0) < 1) {
+  if (observed() === 'draining' && i.refusedAfterQuiesce + wire < 1) {
     problems.push(
       `a2p:${String(replyChannel)}: the late reply reached the channel after its quiesce step started, and neither its RX guard nor the wire refused and counted it`,
     );
   }
-  // The rig's dispose checks the teardown log (checkTeardownLog) with the rest of its hygiene.
-  problems.push(...(await rig.dispose()));
   return {
     requestedPhase: phase,
     observedPhase: observed(),
@@ -291,6 +309,7 @@ export async function runSeedScenarioSameThread(
     accounted,
     refusedAfterQuiesce: i.refusedAfterQuiesce,
     problems,
+    unreported: () => rig.takeUnreportedViolations(),
   };
 }
 
@@ -563,10 +582,10 @@ export async function runSeedScenarioWorker(
         }
       }
       if (options.polling === true) checkPolled(run, where, violations);
-      checkCampaignRun(run, where, violations);
+      campaign.checkRun(run, where, violations);
     }
   } finally {
-    await campaign.stop();
+    await campaign.stop(violations);
   }
   if (done >= MIN_RUNS_TO_DELIVER && phases[SEED_WORKER_PHASES.delivered] === undefined) {
     // Half the delays are well inside the timeout: a wire on which no reply ever came in time

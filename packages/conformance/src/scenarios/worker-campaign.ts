@@ -9,6 +9,7 @@ import {
   type WorkerFixtureSession,
 } from '../fixture.js';
 import { CountingClock, TransportInstrument, checkTeardownLog } from '../instrument.js';
+import { LateViolationWatch, takeUnreported } from '../late-violations.js';
 import { AGENT_ID, buildContainer } from '../rig.js';
 
 /** What a worker-mode campaign is given: where to start and how long to run. */
@@ -40,8 +41,19 @@ export interface WorkerCampaign {
   readonly deadline: number;
   /** The worker session the runs open their wires on. */
   readonly session: WorkerFixtureSession;
-  /** Stops the worker if the campaign started it (a session passed in is left running). */
-  stop(): Promise<void>;
+  /**
+   * Adds the invariants every run checks to `violations` ({@link checkCampaignRun}), and watches
+   * the run from then on: what its instrument or its transport records later (a callback the wire
+   * let happen on a timer of its own after the run was checked) is added when a later run is
+   * checked, or by {@link WorkerCampaign.stop} — marked `(recorded after the run was checked)`.
+   */
+  checkRun(run: OpenedCampaignRun, where: string, violations: string[]): void;
+  /**
+   * Stops the worker if the campaign started it (a session passed in is left running), then —
+   * after one macrotask turn and a few ms of real time (`LATE_GRACE_MS`) — reads the runs' records
+   * a last time and adds to `violations` what they recorded after their run was checked.
+   */
+  stop(violations: string[]): Promise<void>;
   /**
    * Waits for `lifetime` (a run's probe, commands and removal) for at most the campaign's hang
    * bound; true when it settled. Otherwise adds ``${where}: `` + `what` + a hang message to
@@ -73,6 +85,12 @@ export interface CampaignRun {
   readonly sink: DevresEventSink;
   /** When the agent's teardown first began, on `clock` (Infinity until it does): set by `sink`. */
   teardownAt: number;
+  /**
+   * How much of the instrument's violations and of the transport's own list
+   * (`FixtureEnds.transportViolations`) was reported: by {@link checkCampaignRun}, then by the
+   * campaign's watch, so that each entry is reported once.
+   */
+  readonly reported: { instrument: number; transport: number };
   /**
    * Timers armed on the agent's clock when its removal (or its failed probe's teardown) returned:
    * set by {@link teardownReturned}. Later, a timer shorter than the wait that follows would have
@@ -110,12 +128,21 @@ export async function startWorkerCampaign(
       seed,
     }));
   const hangMs = options.hangMs ?? DEFAULT_HANG_MS;
+  const watch = new LateViolationWatch();
   return {
     seed,
     random: mulberry32(seed),
     deadline: options.durationMs === undefined ? Infinity : Date.now() + options.durationMs,
     session,
-    stop: () => (given === undefined ? session.stop() : Promise.resolve()),
+    checkRun: (run, where, violations) => {
+      watch.collect(violations);
+      checkCampaignRun(run, where, violations);
+      watch.watch(where, () => takeRunUnreported(run));
+    },
+    stop: async (violations) => {
+      if (given === undefined) await session.stop();
+      await watch.finish(violations);
+    },
     boundRun: async (lifetime, ends, what, where, violations) => {
       const hang = (w: string): string =>
         `${where}: ${w} did not settle within ${hangMs} ms (a hang); the campaign stopped here`;
@@ -151,6 +178,7 @@ export function campaignRun(): CampaignRun {
     instrument: new TransportInstrument(clock),
     log,
     teardownAt: Infinity,
+    reported: { instrument: 0, transport: 0 },
     sink: (event) => {
       if (event.type === 'teardown-begin') run.teardownAt = Math.min(run.teardownAt, clock.now());
       log.sink(event);
@@ -199,16 +227,35 @@ export async function openCampaignRun(
 
 /**
  * Adds the invariants every run checks to `violations`, each prefixed with `where`: no callback
- * against released state (the instrument), quiesce-then-release teardown order (the devres log),
- * no timer left armed. @internal
+ * against released state (the instrument), nothing the transport recorded against itself on the
+ * run's wire (`FixtureEnds.transportViolations`, prefixed `transport: `: a callback after free, an
+ * invocation returned after free…), quiesce-then-release teardown order (the devres log), no timer
+ * left armed. Called once the run's wire is closed. What the instrument and the transport record
+ * after this is left to the campaign's watch (`WorkerCampaign.checkRun`). @internal
  */
-export function checkCampaignRun(run: CampaignRun, where: string, violations: string[]): void {
-  for (const v of run.instrument.violations) violations.push(`${where}: ${v}`);
+export function checkCampaignRun(
+  run: OpenedCampaignRun,
+  where: string,
+  violations: string[],
+): void {
+  for (const v of takeRunUnreported(run)) violations.push(`${where}: ${v}`);
   for (const p of checkTeardownLog(run.log.events)) violations.push(`${where}: ${p}`);
   if (run.armedAtTeardown !== undefined && run.armedAtTeardown !== 0)
     violations.push(`${where}: ${run.armedAtTeardown} timer(s) armed when the teardown returned`);
   if (run.clock.armedTimers !== 0)
     violations.push(`${where}: ${run.clock.armedTimers} timer(s) left armed`);
+}
+
+/**
+ * What `run`'s instrument and its transport's own list recorded that was not reported yet (each
+ * entry once, the transport's prefixed `transport: `). @internal
+ */
+export function takeRunUnreported(run: OpenedCampaignRun): string[] {
+  return takeUnreported(
+    run.reported,
+    run.instrument.violations,
+    run.ends.transportViolations?.() ?? [],
+  );
 }
 
 /**
@@ -289,25 +336,12 @@ export async function readLateReplyTrace(
 }
 
 /**
- * Adds what the transport recorded against itself on the run's wire
- * (`FixtureEnds.transportViolations`: a callback after free, an invocation returned after free…)
- * to `violations`, each prefixed with `where` and `transport: `; every worker campaign checks it
- * on each run, once `ends` is closed. @internal
- */
-export function checkTransportViolations(
-  ends: FixtureEnds,
-  where: string,
-  violations: string[],
-): void {
-  for (const v of ends.transportViolations?.() ?? []) violations.push(`${where}: transport: ${v}`);
-}
-
-/**
- * Adds the accounting violations every race run checks, each prefixed with `where`: the
- * transport's own (`FixtureEnds.transportViolations`), the late reply counted more than once by
- * the agent, and — when the fixture reports what the platform cancels — one that left no trace
- * (`leftNoTrace`: the run's phase is `SEED_WORKER_PHASES.neverArrived`). `reply` names it in the
- * messages (`the late reply`), `noTrace` ends the no-trace message. @internal
+ * Adds the accounting violations every race run checks, each prefixed with `where`: the late
+ * reply counted more than once by the agent, and — when the fixture reports what the platform
+ * cancels — one that left no trace (`leftNoTrace`: the run's phase is
+ * `SEED_WORKER_PHASES.neverArrived`). `reply` names it in the messages (`the late reply`),
+ * `noTrace` ends the no-trace message. (The transport's own violations are `checkCampaignRun`'s.)
+ * @internal
  */
 export function checkLateReplyAccounting(
   where: string,
@@ -318,7 +352,6 @@ export function checkLateReplyAccounting(
   violations: string[],
   noTrace = '',
 ): void {
-  checkTransportViolations(ends, where, violations);
   const { late, refused, unexpected, byAgent } = trace;
   if (byAgent > 1) {
     violations.push(

@@ -8,7 +8,10 @@
  * violation, and on any campaign that did not run what it is about — the checks the jest cases
  * apply, from the same functions (`raceCampaignShortfalls`: a race campaign needs a reply in time
  * and one late; `hostileCampaignShortfalls`: the hostile one needs faults placed and bad messages
- * counted) — printing the seed that reproduces it, or when nothing ran at all. `--polling` on a
+ * counted; `interleavingCampaignShortfalls`: the simulator its schedules and, from 100, a probe timed
+ * out and a late reply counted; the same-thread seed phases of a fixture without a worker mode,
+ * the jest case's checks, which are the scenario's `problems`) — printing the seed that reproduces
+ * it, or when nothing ran at all. `--polling` on a
  * fixture that cannot run polled (it does not poll, or has no worker mode) is a usage error.
  *
  * Usage: pnpm stress [--duration <seconds>] [--runs <n>] [--hostile-runs <n>] [--delayed-runs <n>]
@@ -34,9 +37,11 @@ import {
 } from '../scenarios/seed-scenario.js';
 import {
   hostileCampaignShortfalls,
+  interleavingCampaignShortfalls,
   raceCampaignShortfalls,
   raceCoverageRuns,
 } from '../scenarios/campaign-acceptance.js';
+import { LateViolationWatch } from '../late-violations.js';
 import {
   STRESS_USAGE,
   StressUsageError,
@@ -370,14 +375,33 @@ async function main(): Promise<void> {
       const limit = plan.seed?.runs ?? plan.hostile?.runs ?? 0;
       let runs = 0;
       let failedPhase: SeedPhase | undefined;
-      while ((timed ? Date.now() < until : runs < limit) && problems.length === 0) {
+      // Each run's problems are the jest case's checks (the phase reached, the late reply counted
+      // exactly once in all, no callback against released state…); each run is watched once
+      // checked, for what its wire records later still (a callback on a timer of its own).
+      const watch = new LateViolationWatch();
+      const late: string[] = [];
+      // The phase of each run, by the name its late violations are reported under.
+      const phaseOf = new Map<string, SeedPhase>();
+      while (
+        (timed ? Date.now() < until : runs < limit) &&
+        problems.length === 0 &&
+        late.length === 0
+      ) {
         const phase = phases[runs % phases.length] as SeedPhase;
+        watch.collect(late);
         const r = await runSeedScenarioSameThread(fixture, phase);
         counts[r.observedPhase] = (counts[r.observedPhase] ?? 0) + 1;
         problems.push(...r.problems);
         if (r.problems.length > 0) failedPhase = phase;
+        const where = `run ${runs} (${phase})`;
+        phaseOf.set(where, phase);
+        watch.watch(where, r.unreported);
         runs++;
       }
+      await watch.finish(late);
+      const lateWhere = late[0]?.slice(0, late[0].indexOf(': '));
+      failedPhase ??= lateWhere === undefined ? undefined : phaseOf.get(lateWhere);
+      problems.push(...late);
       ran += runs;
       violations += problems.length;
       console.log(
@@ -410,12 +434,16 @@ async function main(): Promise<void> {
       console.log(
         `                   commands: ${c.succeeded} succeeded, ${c.timedOut} timed out, ${c.shutDown} shut down, ${c.busy} refused busy, ${c.platformBusy} answered BUSY by the platform; late replies counted: ${sim.lateRepliesCounted}; invariant violations: ${sim.violations.length}`,
       );
-      report(stressed, sim, []);
+      // The jest case's checks besides the invariants: the schedules asked were run (with --runs
+      // or --interleavings; a duration asks none), and a campaign of 100 schedules or more raced
+      // teardown against late replies.
+      const asked = plan.interleavings.durationMs === undefined ? plan.interleavings.runs : 0;
+      report(stressed, sim, interleavingCampaignShortfalls(sim, asked));
     }
   }
   console.log(`\ninvariant violations: ${violations}`);
   console.log(
-    `campaign checks failed: ${shortfalls} (a race campaign needs a reply in time and one late, the hostile one faults placed and bad messages counted)`,
+    `campaign checks failed: ${shortfalls} (a race campaign needs a reply in time and one late, the hostile one faults placed and bad messages counted, the interleavings their schedules and, from 100, a probe timed out and a late reply counted)`,
   );
   for (const h of hints) console.log(`  again: ${h}`);
   if (ran === 0) {

@@ -109,3 +109,183 @@ export function hangingQuiesceFixture(options: BrokenFixtureOptions = {}): Trans
     });
   });
 }
+
+/** How a broken channel below lets a callback happen later: `cb` is the callback. */
+export type Later = (cb: () => void) => void;
+
+/**
+ * A decorator whose A2P channels call `sink.rx` once more after `free()` — with the header of the
+ * last command they sent — when `later` runs the callback: a channel that leaves a timer or a
+ * task of its own running past its free (the bug of the seed race, late). The kit's instrument
+ * flags the call (`sink.rx after its free began`), if it reads it after the call.
+ */
+export function rxAfterFree(later: Later): ChannelDecorator {
+  return async (setup, open) => {
+    const channel = await open(setup);
+    if (setup.direction !== 'a2p') return channel;
+    let last = 0;
+    return forwardChannel(channel, {
+      send: (xfer) => {
+        last = xfer.header;
+        return channel.send(xfer);
+      },
+      free: async () => {
+        await channel.free();
+        later(() => {
+          setup.sink.rx(last, undefined);
+        });
+      },
+    });
+  };
+}
+
+/**
+ * Core's in-memory loopback, as a fixture whose A2P channels call `sink.rx` once more `delayMs`
+ * ms of **real** time after their `free()` (a Node timer, not the rig's virtual clock): nothing
+ * the rig runs brings it about; it lands while the next schedules of a campaign run, or at its
+ * end. With `broken: false` nothing is called after free.
+ */
+export function rxOnRealTimerAfterFreeFixture(
+  options: BrokenFixtureOptions & { readonly delayMs?: number } = {},
+): TransportFixture {
+  const broken = options.broken ?? true;
+  const delayMs = options.delayMs ?? 3;
+  return decoratedLoopback(
+    broken ? rxAfterFree((cb) => setTimeout(cb, delayMs)) : (setup, open) => open(setup),
+  );
+}
+
+/**
+ * Core's in-memory loopback, as a fixture whose wire, once closed, calls `sink.rx` on A2P channel
+ * 0 from a task of its own two macrotask turns later (`setImmediate` twice: a doorbell the closed
+ * line still delivers): after the rig's first read of its instrument. With `broken: false` the
+ * close does nothing more.
+ */
+export function rxAfterCloseFixture(options: BrokenFixtureOptions = {}): TransportFixture {
+  const broken = options.broken ?? true;
+  const inner = loopbackFixture();
+  return {
+    ...inner,
+    sameThread: async (ctx) => {
+      const ends = await inner.sameThread(ctx);
+      let rx: (() => void) | undefined;
+      const transport = decorateTransport(ends.transport, async (setup, open) => {
+        const channel = await open(setup);
+        if (setup.direction === 'a2p' && setup.channel.id === 0) {
+          rx = () => {
+            setup.sink.rx(0, undefined);
+          };
+        }
+        return channel;
+      });
+      return {
+        ...ends,
+        transport,
+        close: async () => {
+          await ends.close();
+          if (broken) setImmediate(() => setImmediate(() => rx?.()));
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Core's in-memory loopback, as a fixture whose wire counts once more when it is closed: its
+ * `droppedSignals()` answers one more from its `close()` on — a wire that counts at its close what
+ * it still held, though core counted it already (a reply counted twice). Read before the close,
+ * the count looks right. With `broken: false` the close counts nothing.
+ */
+export function countsAgainAtCloseFixture(options: BrokenFixtureOptions = {}): TransportFixture {
+  const broken = options.broken ?? true;
+  const inner = loopbackFixture();
+  return {
+    ...inner,
+    sameThread: async (ctx) => {
+      const ends = await inner.sameThread(ctx);
+      let closed = false;
+      return {
+        ...ends,
+        droppedSignals: () => (ends.droppedSignals?.() ?? 0) + (broken && closed ? 1 : 0),
+        close: async () => {
+          closed = true;
+          await ends.close();
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Core's in-memory loopback, as a fixture whose wire swallows every late reply uncounted: its A2P
+ * channels drop a response whose token is not that of a transfer in flight (one that timed out)
+ * before core sees it, and their RX guards' refusals after quiesce are counted nowhere (the
+ * channel is handed counters that ignore them). No asynchronous command (its capabilities say no
+ * P2A channel), so no delayed response comes late either. Nothing breaks and nothing is counted:
+ * every invariant holds, but no late reply is ever seen — an interleaving campaign over it never
+ * shows its late replies raced and counted, which the kit must not call a pass. With
+ * `broken: false` every reply reaches core and every refusal is counted.
+ */
+export function swallowsLateRepliesFixture(options: BrokenFixtureOptions = {}): TransportFixture {
+  const broken = options.broken ?? true;
+  const inner = decoratedLoopback(async (setup, open) => {
+    if (!broken || setup.direction !== 'a2p') return open(setup);
+    const inFlight: SentTransfer[] = [];
+    const counters = new Proxy(setup.counters, {
+      set: (target, key, value: unknown) =>
+        key === 'refusedAfterQuiesce' ? true : Reflect.set(target, key, value),
+    });
+    const channel = await open({
+      ...setup,
+      counters,
+      sink: {
+        rx: (header, ctx) => {
+          const late =
+            headerType(header) === ScmiMessageType.COMMAND &&
+            !inFlight.some((t) => headerToken(t.header) === headerToken(header));
+          if (!late) setup.sink.rx(header, ctx);
+        },
+        badMessage: (reason) => {
+          setup.sink.badMessage(reason);
+        },
+        failInFlight: (error) => setup.sink.failInFlight(error),
+      },
+    });
+    return forwardTrackingInFlight(channel, inFlight);
+  });
+  return { ...inner, capabilities: { ...inner.capabilities, p2a: false } };
+}
+
+/**
+ * Core's in-memory loopback, as a fixture whose A2P channels count every reply for no transfer in
+ * flight twice: they report it to core as a bad message (`unexpected`) and hand it to core as
+ * well, which counts it again — a hostile reply (a corrupted token, a duplicate…) or a response
+ * that came after its transfer was done, counted two times where it came once. With
+ * `broken: false` every reply is handed to core once.
+ */
+export function countsStrayRepliesTwiceFixture(
+  options: BrokenFixtureOptions = {},
+): TransportFixture {
+  const broken = options.broken ?? true;
+  return decoratedLoopback(async (setup, open) => {
+    if (!broken || setup.direction !== 'a2p') return open(setup);
+    const inFlight: SentTransfer[] = [];
+    const channel = await open({
+      ...setup,
+      sink: {
+        rx: (header, ctx) => {
+          const stray =
+            headerType(header) === ScmiMessageType.COMMAND &&
+            !inFlight.some((t) => headerToken(t.header) === headerToken(header));
+          if (stray) setup.sink.badMessage('unexpected');
+          setup.sink.rx(header, ctx);
+        },
+        badMessage: (reason) => {
+          setup.sink.badMessage(reason);
+        },
+        failInFlight: (error) => setup.sink.failInFlight(error),
+      },
+    });
+    return forwardTrackingInFlight(channel, inFlight);
+  });
+}

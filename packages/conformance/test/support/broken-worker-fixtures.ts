@@ -7,7 +7,7 @@ import {
 } from '@scmi-ts/core';
 import type { FixtureEnds, TransportFixture, WorkerFixtureSession } from '@scmi-ts/conformance';
 import { mailboxFixture } from '../../../mailbox-transport/test/support/fixture.js';
-import type { BrokenFixtureOptions } from './broken-fixtures.js';
+import { rxAfterFree, type BrokenFixtureOptions } from './broken-fixtures.js';
 import {
   decorateTransport,
   forwardTrackingInFlight,
@@ -141,4 +141,28 @@ export function unnoticedDeathFixture(options: BrokenFixtureOptions = {}): Trans
       return open({ ...setup, sink });
     });
   return wrappedMailboxWorker((ends) => ({ ...ends, transport: transport(ends.transport) }));
+}
+
+/**
+ * The mailbox worker fixture whose A2P channels call `sink.rx` once more `delayMs` ms (default 30)
+ * after their `free()`, on a timer of their own (see `rxAfterFree`): a run's campaign checks the
+ * run a few ms after its removal, so the call lands while later runs go on, or after the last
+ * one. With `broken: false` nothing is called after free.
+ */
+export function rxAfterFreeWorkerFixture(
+  options: BrokenFixtureOptions & { readonly delayMs?: number } = {},
+): TransportFixture {
+  const broken = options.broken ?? true;
+  const delayMs = options.delayMs ?? 30;
+  return wrappedMailboxWorker((ends) =>
+    broken
+      ? {
+          ...ends,
+          transport: decorateTransport(
+            ends.transport,
+            rxAfterFree((cb) => setTimeout(cb, delayMs)),
+          ),
+        }
+      : ends,
+  );
 }

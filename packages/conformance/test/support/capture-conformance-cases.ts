@@ -31,6 +31,13 @@ const GLOBALS = [
 const rowArgs = (row: unknown): unknown[] => (Array.isArray(row) ? row : [row]);
 
 /**
+ * An `.each` title as jest formats it: its placeholders filled from the row, the arguments beyond
+ * them left out (`util.format` would append them).
+ */
+const eachTitle = (title: string, args: readonly unknown[]): string =>
+  format(title, ...args.slice(0, (title.match(/%[sdifjoOp]/g) ?? []).length));
+
+/**
  * Runs `register` — a function that registers jest cases, like `runTransportConformance(fixture)`
  * — with jest's `describe`, `it`, `test` and hooks replaced by collectors, and returns the cases it
  * registered instead of registering them. A self-test can then run the one case it wants against
@@ -74,7 +81,7 @@ export function captureCases(register: () => void): CapturedCase[] {
       (title: string, body: Body): void => {
         for (const row of table) {
           const args = rowArgs(row);
-          inDescribe(format(title, ...args), false, () => {
+          inDescribe(eachTitle(title, args), false, () => {
             (body as (...a: unknown[]) => unknown)(...args);
           });
         }
@@ -91,7 +98,7 @@ export function captureCases(register: () => void): CapturedCase[] {
         for (const row of table) {
           const args = rowArgs(row);
           cases.push({
-            path: [...path, format(title, ...args)],
+            path: [...path, eachTitle(title, args)],
             skipped: skipping > 0,
             body: () => (body as (...a: unknown[]) => unknown)(...args),
           });
