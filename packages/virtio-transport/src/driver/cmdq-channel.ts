@@ -13,7 +13,7 @@ import {
 } from '@scmi-ts/core';
 import { VirtqDescFlag } from '../layout/virtio-constants.js';
 import type { DriverVirtqueue, UsedElement, UsedRingDefect } from '../ring/driver-virtqueue.js';
-import type { VirtioChannelRecord } from './virtio-driver-diagnostics.js';
+import { newChannelRecord, type VirtioChannelRecord } from './virtio-driver-diagnostics.js';
 import { cmdqMessages, type VirtioScmiDriver } from './virtio-scmi-driver.js';
 
 /** Slot states. */
@@ -136,13 +136,7 @@ export class CmdqChannel implements TransportChannel {
     this.#usedLen = new Uint32Array(slots);
     this.#request = new Uint32Array(slots);
     this.#response = new Uint32Array(slots);
-    this.#record = {
-      counters: setup.counters,
-      frees: 0,
-      buffersFreed: 0,
-      broken: undefined,
-      abandonedSlots: 0,
-    };
+    this.#record = newChannelRecord(setup.counters);
     driver.diagnostics.channels.set(this.#label, this.#record);
     // One virtio buffer per slot (a chain of two descriptors), as the diagnostics count them.
     for (let s = 0; s < slots; s++) {

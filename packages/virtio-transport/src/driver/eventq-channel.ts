@@ -10,7 +10,7 @@ import {
 } from '@scmi-ts/core';
 import { VIRTIO_SCMI_MAX_EVENTQ_BUFFERS, VirtqDescFlag } from '../layout/virtio-constants.js';
 import type { DriverVirtqueue, UsedElement } from '../ring/driver-virtqueue.js';
-import type { VirtioChannelRecord } from './virtio-driver-diagnostics.js';
+import { newChannelRecord, type VirtioChannelRecord } from './virtio-driver-diagnostics.js';
 import type { VirtioScmiDriver } from './virtio-scmi-driver.js';
 
 const WRITE = VirtqDescFlag.WRITE;
@@ -85,13 +85,7 @@ export class EventqChannel implements TransportChannel {
     this.#addr = new Uint32Array(n);
     this.#usedLen = new Uint32Array(n);
     this.#held = new Uint8Array(n);
-    this.#record = {
-      counters: setup.counters,
-      frees: 0,
-      buffersFreed: 0,
-      broken: undefined,
-      abandonedSlots: 0,
-    };
+    this.#record = newChannelRecord(setup.counters);
     driver.diagnostics.channels.set(this.#label, this.#record);
     for (let i = 0; i < n; i++) {
       this.#addr[i] = driver.memory.allocate(this.#pdu);

@@ -27,6 +27,11 @@ export interface VirtioChannelRecord {
   abandonedSlots: number;
 }
 
+/** @internal A channel's record as it starts: nothing freed, sound, no slot abandoned. */
+export function newChannelRecord(counters: ChannelCounters): VirtioChannelRecord {
+  return { counters, frees: 0, buffersFreed: 0, broken: undefined, abandonedSlots: 0 };
+}
+
 /**
  * What the driver end of a wire records about itself, for tests, tools and the demo: its state,
  * the negotiated features, every channel with core's counters (readable after a failed probe,
