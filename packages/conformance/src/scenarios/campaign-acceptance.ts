@@ -120,8 +120,8 @@ export function hostileCampaignShortfalls(
  * jest case's default count). The simulator runs on the virtual clock, each schedule determined by
  * its seed: this is coverage, not timing. Over 300 to 1,500 schedules per fixture of this
  * repository, a probe timed out in 34 % or more and a late reply was counted in 13 % or more
- * (virtio, the fewest): 100 schedules all miss it with a chance under 1 in 10⁶. Fewer (a replay of one schedule, a short campaign)
- * may miss it by chance, and are not asked.
+ * (virtio, the fewest): 100 schedules all miss it with a chance under 1 in 10⁶. Fewer (a replay
+ * of one schedule, a short campaign) may miss it by chance, and are not asked.
  */
 export const MIN_SCHEDULES_TO_RACE = 100;
 

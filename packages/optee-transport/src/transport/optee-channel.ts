@@ -339,9 +339,10 @@ export class OpteeChannel implements TransportChannel {
    * when core fails its transfer later is withdrawn too, see `withdrawnInvocations`);
    * ScmiTransportError `E_CHAN_BUSY` when the invocation of a timed-out transfer holds the channel
    * past `busyTimeoutMs`, `E_MSG_SIZE` when the command does not fit the SMT area or the MSG
-   * buffer or its payload exceeds OP-TEE's 92 bytes (`SCMI_SEC_PAYLOAD_SIZE`), `E_TEE` (the `TeeError` as cause) when the invocation cannot be started (the session
-   * or the TEE context is closed, the MSG buffer freed): the channel is then given back at once,
-   * as core's contract wants of a send that throws.
+   * buffer or its payload exceeds OP-TEE's 92 bytes (`SCMI_SEC_PAYLOAD_SIZE`), `E_TEE` (the
+   * `TeeError` as cause) when the invocation cannot be started (the session or the TEE context is
+   * closed, the MSG buffer freed): the channel is then given back at once, as core's contract
+   * wants of a send that throws.
    */
   public send(xfer: Xfer): void | Promise<void> {
     if (this.#closing) throw new ScmiShutdownError(this.#p.setup.agent, `send on ${this.label}`);

@@ -51,8 +51,8 @@ export interface OpteeTransportConfig {
    * as older kernels. An integer from `OPTEE_MSG_BUFFER_MIN_SIZE` (8: a header and a status) to
    * 128 (the descriptor's `maxMsgSize`: core's transfers carry no more); anything else is a
    * `ScmiConfigError` naming `transportConfig.msgBufferSize`. A command larger than the buffer
-   * less its header, or with a payload over OP-TEE's 92 bytes, fails with `E_MSG_SIZE`; a response that does not fit p2 is answered
-   * PROTOCOL_ERROR by OP-TEE. SMT channels do not use it.
+   * less its header, or with a payload over OP-TEE's 92 bytes, fails with `E_MSG_SIZE`; a response
+   * that does not fit p2 is answered PROTOCOL_ERROR by OP-TEE. SMT channels do not use it.
    */
   readonly msgBufferSize?: number;
 }
