@@ -31,9 +31,13 @@ export interface ChannelRecord {
 
 /**
  * Wraps a transport so that every callback into core is checked against the channel's life: a
- * `sink.rx` / `badMessage`, or a core call into the channel (`fetchResponse`, `pollDone`…) after
- * the channel's quiesce returned or its free began, is a **violation** — exactly the bug of the
- * seed race. Transport-agnostic: it only sees the plugin contract.
+ * `sink.rx` / `badMessage` / `failInFlight` after the channel's quiesce returned, and any call
+ * between core and the channel (either way: `fetchResponse`, `pollDone`, `markTxDone`…) after its
+ * free began, is a **violation** — exactly the bug of the seed race. Not flagged: a callback while
+ * the quiesce runs (one already inside the RX guard when it closed is what the quiesce waits for;
+ * the wrapper cannot tell it from a late one), and core's calls into a quiesced channel before its
+ * free (core fails the transfers still in flight in a later quiesce step, and calls `markTxDone`
+ * for them then). Transport-agnostic: it only sees the plugin contract.
  *
  * @example
  * ```ts

@@ -231,8 +231,8 @@ interface ScheduleReport {
  * CLOCK_RATE_SET whose delayed response races too), or remove the agent — until the step budget is spent, when the agent
  * is removed and everything drains.
  *
- * After each schedule it checks the invariants of the project: no callback against a quiescing or
- * released channel (the kit's `TransportInstrument`), every resource released once, newest first,
+ * After each schedule it checks the invariants of the project: no callback from a channel whose
+ * quiesce returned, no call either way with a released one (the kit's `TransportInstrument`), every resource released once, newest first,
  * every quiesce before any release (`checkTeardownLog`), nothing left live or armed, the probe, every
  * command and the removal settled (no hang), each ended as it may (success, `ScmiTimeoutError`,
  * `ScmiShutdownError`, the transport's busy refusal while a timed-out message holds the
