@@ -1,5 +1,5 @@
 import { checkTeardownLog } from '@scmi-ts/conformance';
-import type { DevresEvent } from '@scmi-ts/devres';
+import { Devres, DevresEventLog, type DevresEvent } from '@scmi-ts/devres';
 
 let seq = 0;
 const ev = (type: DevresEvent['type'], resource: string, device = 'dev'): DevresEvent => ({
@@ -9,6 +9,11 @@ const ev = (type: DevresEvent['type'], resource: string, device = 'dev'): Devres
   resource,
   group: '',
 });
+/** A step that ran to its end: its beginning and its end event. */
+const step = (phase: 'quiesce' | 'release', resource: string, device = 'dev'): DevresEvent[] => [
+  ev(phase, resource, device),
+  ev(`${phase}-end`, resource, device),
+];
 
 describe(checkTeardownLog, () => {
   it('should accept a clean teardown with repeated names', () => {
@@ -16,9 +21,9 @@ describe(checkTeardownLog, () => {
       ev('add', 'buf'),
       ev('add', 'buf'),
       ev('teardown-begin', 'dev'),
-      ev('quiesce', 'buf'),
-      ev('release', 'buf'),
-      ev('release', 'buf'),
+      ...step('quiesce', 'buf'),
+      ...step('release', 'buf'),
+      ...step('release', 'buf'),
       ev('teardown-end', 'dev'),
     ];
     expect(checkTeardownLog(log)).toEqual([]);
@@ -62,13 +67,13 @@ describe(checkTeardownLog, () => {
     const log = [
       ev('add', 'a'),
       ev('teardown-begin', 'dev'),
-      ev('quiesce', 'a'),
-      ev('release', 'a'),
+      ...step('quiesce', 'a'),
+      ...step('release', 'a'),
       ev('teardown-end', 'dev'),
       ev('add', 'b', 'dev2'),
       ev('teardown-begin', 'dev2', 'dev2'),
-      ev('quiesce', 'b', 'dev2'),
-      ev('release', 'b', 'dev2'),
+      ...step('quiesce', 'b', 'dev2'),
+      ...step('release', 'b', 'dev2'),
       ev('teardown-end', 'dev2', 'dev2'),
     ];
     expect(checkTeardownLog(log)).toEqual([]);
@@ -80,9 +85,87 @@ describe(checkTeardownLog, () => {
       ev('add', 'kept-by-caller'),
       ev('forget', 'kept-by-caller'),
       ev('teardown-begin', 'dev'),
-      ev('release', 'a'),
+      ...step('release', 'a'),
       ev('teardown-end', 'dev'),
     ];
     expect(checkTeardownLog(log)).toEqual([]);
+  });
+
+  it('should accept the log of a real teardown with asynchronous steps', async () => {
+    const log = new DevresEventLog();
+    const res = new Devres('real', { log: log.sink });
+    const later = (): Promise<void> => new Promise((r) => setImmediate(r));
+    for (const n of ['a', 'b', 'c']) res.add({ name: n, value: n, quiesce: later, release: later });
+    await res.releaseAll();
+    expect(log.filter('release-end')).toHaveLength(3);
+    expect(checkTeardownLog(log.events)).toEqual([]);
+  });
+
+  it('should report a release step that begins while a newer one is still running', () => {
+    const log = [
+      ev('add', 'a'),
+      ev('add', 'b'),
+      ev('teardown-begin', 'dev'),
+      ev('release', 'b'),
+      ev('release', 'a'),
+      ev('release-end', 'b'),
+      ev('release-end', 'a'),
+      ev('teardown-end', 'dev'),
+    ];
+    expect(checkTeardownLog(log)).toEqual([
+      'the release of /a began while the release step of /b was running',
+    ]);
+  });
+
+  it('should report a release step that begins while a quiesce step is still running', () => {
+    // Every quiesce begins before the first release, so only the end events show the overlap.
+    const log = [
+      ev('add', 'a'),
+      ev('add', 'b'),
+      ev('teardown-begin', 'dev'),
+      ...step('quiesce', 'b'),
+      ev('quiesce', 'a'),
+      ev('release', 'b'),
+      ev('quiesce-end', 'a'),
+      ev('release-end', 'b'),
+      ...step('release', 'a'),
+      ev('teardown-end', 'dev'),
+    ];
+    expect(checkTeardownLog(log)).toEqual([
+      'the release of /b began while the quiesce step of /a was running',
+    ]);
+  });
+
+  it('should report a step still running when its teardown ended, or never ended', () => {
+    const log = [
+      ev('add', 'a'),
+      ev('add', 'b', 'dev2'),
+      ev('teardown-begin', 'dev'),
+      ev('quiesce', 'a'),
+      ev('teardown-end', 'dev'),
+      ev('quiesce-end', 'a'),
+      ...step('release', 'a'),
+      ev('teardown-begin', 'dev2', 'dev2'),
+      ev('release', 'b', 'dev2'),
+    ];
+    expect(checkTeardownLog(log)).toEqual([
+      'dev: the teardown ended while the quiesce step of /a was running',
+      'dev2: the release step of /b never ended',
+    ]);
+  });
+
+  it('should report an end without its beginning', () => {
+    const log = [
+      ev('add', 'a'),
+      ev('teardown-begin', 'dev'),
+      ev('quiesce-end', 'a'),
+      ...step('release', 'a'),
+      ev('release-end', 'a'),
+      ev('teardown-end', 'dev'),
+    ];
+    expect(checkTeardownLog(log)).toEqual([
+      'the quiesce step of /a ended without beginning',
+      'the release step of /a ended without beginning',
+    ]);
   });
 });

@@ -591,11 +591,11 @@ class Core extends ListScope {
       pending = isPromiseLike(r);
     } catch (error) {
       this.fail(entry, phase, reason, error, failures);
-      finishStep(entry, phase, previous);
+      this.endStep(entry, phase, previous, reason);
       return undefined;
     }
     if (!pending) {
-      finishStep(entry, phase, previous);
+      this.endStep(entry, phase, previous, reason);
       return undefined;
     }
     return this.awaitStep(entry, phase, r as PromiseLike<void>, reason, failures, previous);
@@ -614,8 +614,22 @@ class Core extends ListScope {
     } catch (error) {
       this.fail(entry, phase, reason, error, failures);
     } finally {
-      finishStep(entry, phase, previous);
+      this.endStep(entry, phase, previous, reason);
     }
+  }
+
+  /** Finishes an entry's step (see `finishStep`) and logs its end. */
+  endStep(
+    entry: Entry<unknown>,
+    phase: ReleaseFailure['phase'],
+    previous: ResourceState,
+    reason: TeardownReason,
+  ): void {
+    finishStep(entry, phase, previous);
+    if (this.sink !== undefined)
+      this.emit(phase === 'quiesce' ? 'quiesce-end' : 'release-end', entry.name, entry.owner, {
+        reason,
+      });
   }
 
   fail(
@@ -664,7 +678,7 @@ class Core extends ListScope {
     if (this.sink !== undefined) this.emit('release', entry.name, entry.owner, { reason });
     const step = entry.releaseStep;
     if (step === undefined) {
-      finishStep(entry, 'release', 'releasing');
+      this.endStep(entry, 'release', 'releasing', reason);
       return undefined;
     }
     return this.runStep(entry, 'release', step, reason, failures, 'releasing');

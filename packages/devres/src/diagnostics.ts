@@ -10,6 +10,14 @@ import type { TeardownReason } from './teardown-reason.js';
  *
  * `defer` marks an early release (of a resource or a group) asked for while a teardown around it
  * quiesces: it is quiesced now and released later, in order, by that teardown's release phase.
+ *
+ * A step has two events: `quiesce` / `release` when it begins and `quiesce-end` / `release-end`
+ * when it has finished — returned, or settled when it returned a promise — whether it succeeded
+ * or not (a failure is logged as `quiesce-failed` / `release-failed` just before its end). A
+ * resource without a quiesce step logs neither quiesce event; a resource refused at registration
+ * logs `refuse` and no step event. The end events make the ordering checkable from the log alone:
+ * no release step begins before every quiesce step of its teardown has ended, and none begins
+ * while a newer one's is still running.
  */
 export interface DevresEvent {
   /** A sequence number, increasing across all devres instances in this realm. */
@@ -21,8 +29,10 @@ export interface DevresEvent {
     | 'refuse'
     | 'quiesce'
     | 'quiesce-failed'
+    | 'quiesce-end'
     | 'release'
     | 'release-failed'
+    | 'release-end'
     | 'defer'
     | 'teardown-begin'
     | 'teardown-end'

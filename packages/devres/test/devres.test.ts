@@ -1216,12 +1216,98 @@ describe(Devres, () => {
         'forget:b',
         'teardown-begin:dev',
         'quiesce:a',
+        'quiesce-end:a',
         'release:a',
+        'release-end:a',
         'teardown-end:dev',
       ]);
       expect(log.events[0]?.stack).toContain('devres.test');
       expect(log.filter('release')[0]?.reason).toBe('remove');
       expect(log.format()).toContain('release        dev a (remove)');
+    });
+
+    it('should log the end of a step once it has settled, after its failure if it failed', async () => {
+      const log = new DevresEventLog();
+      const res = new Devres('dev', { log: log.sink });
+      const order: string[] = [];
+      const logged = (): string[] => log.events.map((e) => `${e.type}:${e.resource}`);
+      let finishQuiesce!: () => void;
+      let failRelease!: (error: Error) => void;
+      res.add({
+        name: 'a',
+        value: 0,
+        release: () =>
+          new Promise<void>((_resolve, reject) => {
+            failRelease = reject;
+          }),
+      });
+      res.add({ name: 'b', value: 0, quiesce: () => undefined, release: () => undefined });
+      res.add({
+        name: 'c',
+        value: 0,
+        quiesce: () =>
+          new Promise<void>((resolve) => {
+            finishQuiesce = resolve;
+          }),
+        release: () => {
+          order.push('c released');
+        },
+      });
+      const teardown = res.releaseAll({ kind: 'remove' }).catch((error: unknown) => error);
+      await turns(2);
+      // c's quiesce step is pending: it has begun, not ended, and nothing is released.
+      expect(logged().slice(3)).toEqual(['teardown-begin:dev', 'quiesce:c']);
+      finishQuiesce();
+      await turns(2);
+      const boom = new Error('boom');
+      failRelease(boom);
+      expect(DevresReleaseError.is(await teardown)).toBe(true);
+      expect(order).toEqual(['c released']);
+      expect(logged().slice(3)).toEqual([
+        'teardown-begin:dev',
+        'quiesce:c',
+        'quiesce-end:c',
+        'quiesce:b',
+        'quiesce-end:b',
+        'release:c',
+        'release-end:c',
+        'release:b',
+        'release-end:b',
+        'release:a',
+        'release-failed:a',
+        'release-end:a',
+        'teardown-end:dev',
+      ]);
+      expect(log.filter('release-end').map((e) => e.reason)).toEqual([
+        'remove',
+        'remove',
+        'remove',
+      ]);
+      expect(log.filter('release-failed')[0]?.error).toBe(boom);
+    });
+
+    it('should log a throwing step as failed, then ended', async () => {
+      const log = new DevresEventLog();
+      const res = new Devres('dev', { log: log.sink });
+      const a = res.add({
+        name: 'a',
+        value: 0,
+        quiesce: () => {
+          throw new Error('q');
+        },
+        release: () => {
+          throw new Error('r');
+        },
+      });
+      await expect(res.release(a)).rejects.toThrow(DevresReleaseError);
+      expect(log.events.slice(1).map((e) => `${e.type}:${e.reason ?? ''}`)).toEqual([
+        'quiesce:early-release',
+        'quiesce-failed:early-release',
+        'quiesce-end:early-release',
+        'release:early-release',
+        'release-failed:early-release',
+        'release-end:early-release',
+      ]);
     });
 
     it('should report live resources with their creation stack in debug mode', async () => {
