@@ -8,6 +8,7 @@
  * - a transport that records a violation against itself (`FixtureEnds.transportViolations`) must
  *   fail the hostile-reply campaign, as it fails the race campaigns;
  * - a wire that hides every hostile reply from the agent must fail the hostile case;
+ * - a wire that counts a reply the agent counted too must fail the seed campaign;
  * - each randomized jest case must fail with its seed and the command that replays it in the
  *   message, whichever check failed;
  * - a fixture whose capabilities declare a worker mode it does not provide must fail a case that
@@ -22,6 +23,7 @@ import {
   runDelayedResponseRaceWorker,
   runHostileRepliesWorker,
   runPlatformDeathWorker,
+  runSeedScenarioWorker,
   runTransportConformance,
   type ConformanceOptions,
   type TransportFixture,
@@ -30,6 +32,7 @@ import {
 import { createDefaultPlatformConfig } from '@scmi-ts/platform';
 import { misroutedLateReplyFixture } from './support/broken-fixtures.js';
 import {
+  doubleCountedReplyFixture,
   hiddenBadMessagesFixture,
   lostDelayedResponseFixture,
   selfReportedViolationFixture,
@@ -118,6 +121,30 @@ describe('the kit over worker campaigns that test nothing, or whose transport re
         seed: SEED,
         session,
       });
+      expect(r.violations).toEqual([]);
+    });
+  });
+
+  describe(runSeedScenarioWorker, () => {
+    it('should report each run whose reply both the agent and the wire counted', async () => {
+      const fixture = doubleCountedReplyFixture();
+      session = await sessionOf(fixture);
+      const r = await runSeedScenarioWorker(fixture, { runs: 6, seed: SEED, session });
+      const doubled = r.violations.filter((v) =>
+        /^run \d+ \(seed \d+, delay [\d.]+ ms\): the late reply was counted by the agent \(1\) and by the wire \(1\)$/.test(
+          v,
+        ),
+      );
+      // A reply the mailbox itself dropped at teardown reaches no channel, so not every run; a
+      // reply in time (about half the delays) always does. Nothing else is reported.
+      expect(doubled.length).toBeGreaterThan(0);
+      expect(r.violations).toEqual(doubled);
+    });
+
+    it('should report nothing over the same wrapper when each reply is counted once', async () => {
+      const fixture = doubleCountedReplyFixture({ broken: false });
+      session = await sessionOf(fixture);
+      const r = await runSeedScenarioWorker(fixture, { runs: 6, seed: SEED, session });
       expect(r.violations).toEqual([]);
     });
   });

@@ -536,7 +536,7 @@ export async function runSeedScenarioWorker(
       const taken = await ends.commandsTaken?.();
       const badTotal = Object.values(instrument.badMessages()).reduce((a, b) => a + b, 0);
       // One late reply per run, counted once, where it was first seen: by the agent, else by the
-      // wire (a reply a guard refused may also be counted by the wire, still unread at a reset).
+      // wire (checked below: never by both).
       lateRepliesDropped += trace.byAgent > 0 ? trace.byAgent : wire;
       const phase = seedWorkerPhase({
         delivered: probeError === undefined,
@@ -565,6 +565,13 @@ export async function runSeedScenarioWorker(
         violations,
         `, and the command was taken${options.polling === true ? ' (polling)' : ''}`,
       );
+      // One command, one reply: counted once in all, as the same-thread case checks — a wire that
+      // counts at its reset what a guard already refused and counted counts it twice.
+      if (trace.byAgent > 0 && wire > 0) {
+        violations.push(
+          `${where}: the late reply was counted by the agent (${trace.byAgent}) and by the wire (${wire})`,
+        );
+      }
       if (probeError !== undefined && !(probeError instanceof ScmiTimeoutError)) {
         violations.push(`${where}: probe failed with ${describeError(probeError)}`);
       }

@@ -166,3 +166,38 @@ export function rxAfterFreeWorkerFixture(
       : ends,
   );
 }
+
+/**
+ * The mailbox worker fixture whose wires count their first reply twice (a run's first reply is the
+ * seed scenario's delayed one): it is handed to core as a bad message (`unexpected`: the agent
+ * counts it) and counted again as a signal the wire dropped (`droppedSignals`) — what a wire that
+ * counts at its reset a reply a guard already refused and counted does, in every run that the
+ * reply reaches instead of the rare run where the race lands there. Later replies reach core. The
+ * seed campaign must report each such run. With `broken: false` every reply reaches core and the
+ * wire counts only its own drops.
+ */
+export function doubleCountedReplyFixture(options: BrokenFixtureOptions = {}): TransportFixture {
+  const broken = options.broken ?? true;
+  return wrappedMailboxWorker((ends) => {
+    let counted = 0;
+    const transport = decorateTransport(ends.transport, (setup, open) => {
+      if (!broken || setup.direction !== 'a2p') return open(setup);
+      const sink: RxSink = {
+        rx: (header, ctx) => {
+          if (counted > 0) {
+            setup.sink.rx(header, ctx);
+            return;
+          }
+          counted++;
+          setup.sink.badMessage('unexpected');
+        },
+        badMessage: (reason) => {
+          setup.sink.badMessage(reason);
+        },
+        failInFlight: (error) => setup.sink.failInFlight(error),
+      };
+      return open({ ...setup, sink });
+    });
+    return { ...ends, transport, droppedSignals: () => (ends.droppedSignals?.() ?? 0) + counted };
+  });
+}
