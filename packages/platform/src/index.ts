@@ -46,6 +46,7 @@ export type {
   FaultMatch,
   FaultRule,
   FaultStage,
+  HoldFault,
   IdentifiedFaultRule,
   LateReplyFault,
   NotificationStormFault,

@@ -125,6 +125,53 @@ describe(FaultInjector, () => {
       expect(h.link(1).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([1, 2]);
     });
 
+    it('hold: should process now and send the response only when released, to its channel, oldest first', async () => {
+      h.platform.faults.add({ match: { times: 2 }, action: { kind: 'hold', maxHoldMs: 1000 } });
+      expect(h.send(1, POWER, PowerMessageId.STATE_SET, [0, 0, OFF], 6)).toBeUndefined();
+      expect(h.platform.snapshot().powerDomains[0]).toBe(OFF);
+      expect(vendor(h, 7, 2)).toBeUndefined();
+      // Not released by the next response (as reorder is) nor by time short of maxHoldMs.
+      expect(decodeAnswer(defined(vendor(h, 8))).token).toBe(8);
+      await h.clock.advance(999);
+      expect([h.link(1).responses, h.link(2).responses]).toEqual([[], []]);
+      expect(h.platform.releaseHeldResponses()).toBe(2);
+      expect(h.link(1).responses.map((r) => [r.channelId, decodeAnswer(r.bytes).token])).toEqual([
+        [0, 6],
+      ]);
+      expect(h.link(2).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([7]);
+      expect(h.platform.counters.lateResponses).toBe(2);
+      // Sent once: the hold timers were cancelled, and nothing is left to release.
+      expect(h.platform.armedTimers).toBe(0);
+      await h.clock.advance(10);
+      expect(h.link(1).responses).toHaveLength(1);
+      expect(h.platform.releaseHeldResponses()).toBe(0);
+      expect(h.platform.faults.counts.hold).toBe(2);
+    });
+
+    it('hold: should send the response after maxHoldMs (default 100) when nothing releases it', async () => {
+      h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'hold' } });
+      expect(vendor(h, 1)).toBeUndefined();
+      await h.clock.advance(99);
+      expect(h.link(1).responses).toHaveLength(0);
+      await h.clock.advance(1);
+      expect(h.link(1).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([1]);
+      expect(h.platform.releaseHeldResponses()).toBe(0);
+      expect(h.link(1).responses).toHaveLength(1);
+    });
+
+    it('hold: a disconnect cancels the held response, counted; a release then sends nothing', async () => {
+      h.platform.faults.add({ match: { times: 2 }, action: { kind: 'hold' } });
+      expect(vendor(h, 1)).toBeUndefined();
+      expect(vendor(h, 2, 2)).toBeUndefined();
+      h.connection(1).disconnect();
+      expect(h.platform.counters.cancelledOnDisconnect).toBe(1);
+      expect(h.platform.releaseHeldResponses()).toBe(1);
+      expect(h.link(1).responses).toHaveLength(0);
+      expect(h.link(2).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([2]);
+      await h.clock.advance(100);
+      expect(h.link(1).responses).toHaveLength(0);
+    });
+
     it('corrupt-token / corrupt-type / corrupt-protocol: should rewrite the header', () => {
       h.platform.faults.add({ match: { nth: 1 }, action: { kind: 'corrupt-token' } });
       h.platform.faults.add({ match: { nth: 2 }, action: { kind: 'corrupt-token', token: 9 } });
@@ -416,6 +463,7 @@ describe(FaultInjector, () => {
       // kind, action, a response returned now, cancelled by the disconnect
       ['late-reply', { kind: 'late-reply', ms: 50 }, false, 1],
       ['reorder', { kind: 'reorder', maxHoldMs: 50 }, false, 1],
+      ['hold', { kind: 'hold', maxHoldMs: 50 }, false, 1],
       ['duplicate', { kind: 'duplicate', delayMs: 50 }, true, 1],
       ['drop', { kind: 'drop' }, false, 0],
     ])(
@@ -761,6 +809,8 @@ describe(FaultInjector, () => {
       ['storm payload', { action: { kind: 'notification-storm', count: 1, payload: [-1] } }],
       ['storm protocol', { action: { kind: 'notification-storm', count: 1, protocolId: 999 } }],
       ['reorder on P2A', { match: { stage: 'notification' }, action: { kind: 'reorder' } }],
+      ['hold on P2A', { match: { stage: 'delayed-response' }, action: { kind: 'hold' } }],
+      ['hold maxHoldMs', { action: { kind: 'hold', maxHoldMs: -1 } }],
       [
         'storm on P2A',
         { match: { stage: 'delayed-response' }, action: { kind: 'notification-storm', count: 1 } },
@@ -784,6 +834,7 @@ describe(FaultInjector, () => {
       ['action.ms', { action: { kind: 'late-reply' } }],
       ['action.delayMs', { action: { kind: 'duplicate', delayMs: MAX_MS + 1 } }],
       ['action.maxHoldMs', { action: { kind: 'reorder', maxHoldMs: MAX_MS + 1 } }],
+      ['action.maxHoldMs', { action: { kind: 'hold', maxHoldMs: MAX_MS + 1 } }],
       ['action.offset', { action: { kind: 'corrupt-bytes', bytes: [1] } }],
       ['action.offset', { action: { kind: 'corrupt-bytes', offset: 1.5, bytes: [1] } }],
       ['action.bytes must be an array', { action: { kind: 'corrupt-bytes', offset: 0 } }],

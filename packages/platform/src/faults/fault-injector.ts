@@ -16,6 +16,7 @@ const KINDS: readonly FaultKind[] = [
   'drop',
   'duplicate',
   'reorder',
+  'hold',
   'late-reply',
   'corrupt-token',
   'corrupt-type',
@@ -27,6 +28,7 @@ const KINDS: readonly FaultKind[] = [
 ];
 const COMMAND_ONLY: ReadonlySet<FaultKind> = new Set([
   'reorder',
+  'hold',
   'unsolicited',
   'notification-storm',
 ]);
@@ -40,6 +42,7 @@ export const DELIVERY_KINDS: ReadonlySet<FaultKind> = new Set([
   'delay',
   'late-reply',
   'reorder',
+  'hold',
   'duplicate',
 ]);
 /** The fields of a rule, of its match and of each action kind: any other is refused (a typo). */
@@ -58,6 +61,7 @@ const ACTION_FIELDS: Readonly<Record<FaultKind, readonly string[]>> = {
   drop: ['kind'],
   duplicate: ['kind', 'delayMs'],
   reorder: ['kind', 'maxHoldMs'],
+  hold: ['kind', 'maxHoldMs'],
   'late-reply': ['kind', 'ms'],
   'corrupt-token': ['kind', 'token'],
   'corrupt-type': ['kind', 'type'],
@@ -364,6 +368,7 @@ function checkRule(rule: FaultRule): void {
       checkMs(a.delayMs, 'action.delayMs');
       break;
     case 'reorder':
+    case 'hold':
       checkMs(a.maxHoldMs, 'action.maxHoldMs');
       break;
     case 'corrupt-token':

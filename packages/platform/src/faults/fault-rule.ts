@@ -59,6 +59,20 @@ export interface ReorderFault {
   readonly maxHoldMs?: number;
 }
 
+/**
+ * Process the command now and hold the response until {@link ScmiPlatform.releaseHeldResponses}
+ * sends it, or `maxHoldMs` (default 100) passes; a disconnect of its agent cancels it (counted in
+ * `cancelledOnDisconnect`). What a test that must place a late reply at a moment of its choosing
+ * (inside the agent's teardown, a quiesce step…) uses: a delay measured in timer ticks cannot.
+ * Commands only.
+ */
+export interface HoldFault {
+  /** Discriminant. */
+  readonly kind: 'hold';
+  /** Longest hold in ms, 0 … 2^31 − 1; default 100. */
+  readonly maxHoldMs?: number;
+}
+
 /** Process the command now, send the response after `ms` (past the agent's timeout, typically). */
 export interface LateReplyFault {
   /** Discriminant. */
@@ -160,6 +174,7 @@ export type FaultAction =
   | DropFault
   | DuplicateFault
   | ReorderFault
+  | HoldFault
   | LateReplyFault
   | CorruptTokenFault
   | CorruptTypeFault
@@ -175,7 +190,7 @@ export type FaultKind = FaultAction['kind'];
 /**
  * A message-level fault rule: when `match` selects a message, `action` is applied. Several rules
  * may fire on one message: header rewrites, byte rewrites and truncation apply first, then the
- * first delivery change (drop, delay, late reply, reorder, duplicate) in the order the rules were
+ * first delivery change (drop, delay, late reply, reorder, hold, duplicate) in the order the rules were
  * added, plus every unsolicited response and notification storm. A later delivery change does not
  * fire on that message: it is neither logged nor counted and keeps its `times`, though its `nth`
  * counts the match. Plain data (JSON-able); a field the rule, its match or its action does not

@@ -71,6 +71,17 @@ interface Held {
   readonly timer: TimerHandle;
 }
 
+/** A response a `hold` fault keeps until it is released (or its timer sends it). */
+interface HeldUntilReleased {
+  readonly session: AgentSession;
+  readonly link: PlatformAgentLink;
+  readonly channelId: number;
+  readonly bytes: Uint8Array;
+  /** The header word of the command it answers. */
+  readonly command: number;
+  timer?: TimerHandle;
+}
+
 /** A storm's payload when the rule gives none: agent_id 0, domain 0, value 0. */
 const DEFAULT_STORM_PAYLOAD: readonly number[] = [0, 0, 0];
 
@@ -136,6 +147,7 @@ export class PlatformEngine implements PlatformServices {
   readonly #sessions = new Map<number, AgentSession>();
   readonly #servers = new Map<number, ProtocolServer>();
   readonly #held = new Map<string, Held>();
+  readonly #heldUntilReleased = new Set<HeldUntilReleased>();
   #closed = false;
   /** Accepted asynchronous operations not complete yet, and those of them with a delayed response. */
   #pendingOperations = 0;
@@ -279,6 +291,21 @@ export class PlatformEngine implements PlatformServices {
     this.#pendingDelayed = 0;
     this.timers.cancelAll();
     this.#held.clear();
+    this.#heldUntilReleased.clear();
+  }
+
+  /**
+   * Sends now every response a `hold` fault holds, oldest first, and returns how many; each to its
+   * agent's link, as its timer would have.
+   */
+  public releaseHeldResponses(): number {
+    const held = [...this.#heldUntilReleased];
+    this.#heldUntilReleased.clear();
+    for (const h of held) {
+      h.timer?.cancel();
+      this.#respond(h.session, h.link, h.channelId, h.bytes, h.command);
+    }
+    return held.length;
   }
 
   // ---- services for protocol servers --------------------------------------------------------
@@ -389,6 +416,8 @@ export class PlatformEngine implements PlatformServices {
     for (const key of [...this.#held.keys()]) {
       if (key.startsWith(`${session.id}:`)) this.#held.delete(key);
     }
+    for (const h of this.#heldUntilReleased)
+      if (h.session === session) this.#heldUntilReleased.delete(h);
     // A held response has its release timer too: each pending message is one timer.
     this.counters.cancelledOnDisconnect += this.timers.cancelOwner(session.id);
     this.resetAgent(session.id);
@@ -600,10 +629,11 @@ export class PlatformEngine implements PlatformServices {
     // returned now is returned as the no-fault path does, which does not look at the link.
     if (session.link !== link) {
       const kind = delivery?.kind;
-      if (kind === 'late-reply' || kind === 'reorder' || kind === 'duplicate') {
+      if (kind === 'late-reply' || kind === 'reorder' || kind === 'hold' || kind === 'duplicate') {
         this.counters.cancelledOnDisconnect++;
       }
-      if (kind === 'drop' || kind === 'late-reply' || kind === 'reorder') return undefined;
+      if (kind === 'drop' || kind === 'late-reply' || kind === 'reorder' || kind === 'hold')
+        return undefined;
       this.counters.responses++;
       return response;
     }
@@ -620,6 +650,19 @@ export class PlatformEngine implements PlatformServices {
           session.id,
         );
         return undefined;
+      case 'hold': {
+        const held: HeldUntilReleased = { session, link, channelId, bytes: response, command };
+        held.timer = this.timers.arm(
+          delivery.maxHoldMs ?? DEFAULT_HOLD_MS,
+          () => {
+            this.#heldUntilReleased.delete(held);
+            this.#respond(session, link, channelId, response, command);
+          },
+          session.id,
+        );
+        this.#heldUntilReleased.add(held);
+        return undefined;
+      }
       case 'reorder': {
         this.#releaseHeld(session, link, channelId);
         const timer = this.timers.arm(

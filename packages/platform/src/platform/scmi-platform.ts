@@ -189,6 +189,23 @@ export class ScmiPlatform implements ScmiPlatformPort {
   }
 
   /**
+   * Sends now every response a `hold` fault ({@link HoldFault}) holds, oldest first, each to its
+   * agent's link, and returns how many: a test places a late reply at the moment it chooses (the
+   * agent's teardown began, a channel's quiesce started…). Responses held by a `reorder` fault are
+   * not touched (they go with the next response); those of a disconnected agent were cancelled.
+   *
+   * @example
+   * ```ts
+   * platform.faults.add({ match: { protocolId: 0x10, times: 1 }, action: { kind: 'hold', maxHoldMs: 1000 } });
+   * // … the agent's command times out, its teardown begins …
+   * platform.releaseHeldResponses(); // 1: the reply goes now
+   * ```
+   */
+  public releaseHeldResponses(): number {
+    return this.#engine.releaseHeldResponses();
+  }
+
+  /**
    * Connects agent `agentId` through `link`. The connection's `disconnect` is idempotent and
    * cancels the agent's held or late replies, delayed fault responses and subscriptions; the
    * asynchronous operations it was answered SUCCESS for still complete, their delayed responses
