@@ -118,6 +118,20 @@ export interface WorkerFixtureSession {
   /** Replaces the worker platform's fault rules. */
   setFaults(rules: readonly FaultRule[]): Promise<void>;
   /**
+   * Sends now the responses the worker platform holds for `hold` fault rules
+   * (`ScmiPlatform.releaseHeldResponses`) and resolves with how many. Optional: with it, the
+   * worker seed campaign holds every other run's late reply and releases it at a devres event of
+   * the agent's teardown it draws — inside the teardown, where the race is; without it every run
+   * delays its reply by a time drawn around the timeout, which lands there seldom.
+   *
+   * @example
+   * ```ts
+   * // in a fixture's worker(); the worker serves `releaseHeldResponses: () => platform.releaseHeldResponses()`
+   * releaseHeldResponses: async () => (await host.call('releaseHeldResponses')) as number,
+   * ```
+   */
+  releaseHeldResponses?(): Promise<number>;
+  /**
    * Ends the worker and waits for its exit; idempotent. After {@link WorkerFixtureSession.kill}
    * it resolves too (the thread is gone: nothing is left to stop).
    */

@@ -41,6 +41,7 @@ async function deafSession(context: WorkerFixtureContext): Promise<WorkerFixture
       return { ...ends, transport: deaf(ends.transport) };
     },
     setFaults: (rules) => inner.setFaults(rules),
+    releaseHeldResponses: () => inner.releaseHeldResponses(),
     stop: () => inner.stop(),
   };
 }

@@ -318,6 +318,18 @@ export interface SeedWorkerOptions extends WorkerCampaignOptions {
   /** Runs (default 100). */
   readonly runs?: number;
   /**
+   * Aim every other run's late reply at the agent's teardown (default true), on a session that can
+   * release held responses ({@link WorkerFixtureSession.releaseHeldResponses}): the platform holds
+   * the reply (a `hold` fault) until the agent's devres logs the k-th event of its teardown — k
+   * drawn from 0, its `teardown-begin`, to its `teardown-end`, as many events on as the last aimed
+   * run's teardown logged (past the end of a shorter one: once it returned) — and the kit then asks
+   * the worker to send it. A delay drawn around the timeout lands inside the teardown — where the
+   * seed race happens — seldom: the platform's timers tick in whole milliseconds, a teardown in a
+   * worker run lasts 0.1–0.2 ms (over 600 mailbox runs, 8–14 were refused after quiesce; with
+   * every other run aimed, 62–90).
+   */
+  readonly aimAtTeardown?: boolean;
+  /**
    * When `runs` runs did not hit both {@link SEED_WORKER_PHASES}`.delivered` (a reply in time)
    * and another phase (a reply late), keep going for at most this many more runs, until both are
    * hit (default 0). The race is real-time: this bounds the campaign instead of making a case
@@ -335,12 +347,24 @@ export interface SeedWorkerOptions extends WorkerCampaignOptions {
    */
   readonly polling?: boolean;
   /**
-   * Seed of the reply delays (default: from the clock); printed with any failure. It reproduces
-   * the delays, not the thread timing.
+   * Seed of the reply delays and of the aimed runs' teardown events (default: from the clock);
+   * printed with any failure. It reproduces the delays, not the thread timing (nor, for an aimed
+   * run, the number of events the teardown before it logged).
    */
   readonly seed?: number;
   /** A running worker session to reuse (default: one is started and stopped). */
   readonly session?: WorkerFixtureSession;
+}
+
+/** How long a held reply waits for its release at most (it is released within the run). */
+const HOLD_MS = 10_000;
+
+/** Events a devres log shows from its first `teardown-begin` to the `teardown-end` after it. */
+function countTeardownEvents(events: readonly DevresEvent[]): number {
+  const begin = events.findIndex((e) => e.type === 'teardown-begin');
+  if (begin < 0) return 0;
+  const end = events.findIndex((e, i) => i > begin && e.type === 'teardown-end');
+  return (end < 0 ? events.length : end) - begin;
 }
 
 /**
@@ -448,6 +472,11 @@ export interface SeedWorkerResult {
   readonly phases: Readonly<Record<string, number>>;
   /** Late replies dropped and counted (core's late replies, guard refusals, wire drops). */
   readonly lateRepliesDropped: number;
+  /**
+   * Runs whose reply the platform held and the kit released at an event of the agent's teardown
+   * ({@link SeedWorkerOptions.aimAtTeardown}); 0 on a session without `releaseHeldResponses`.
+   */
+  readonly aimedRuns: number;
   /** Invariant violations, each with the run and delay that produced it. */
   readonly violations: readonly string[];
   /**
@@ -501,21 +530,55 @@ export async function runSeedScenarioWorker(
   // Both outcomes of the race were hit: a reply in time (the wire delivers at all) and one late.
   const covered = (): boolean => raceCovered(phases, SEED_WORKER_PHASES.delivered);
   let lateRepliesDropped = 0;
+  const release =
+    (options.aimAtTeardown ?? true) ? session.releaseHeldResponses?.bind(session) : undefined;
+  // Events the last aimed run's teardown logged; before the first, a guess the first corrects.
+  let teardownEvents = 20;
+  let aimedRuns = 0;
   let done = 0;
   try {
     for (; (done < runs || (done < maxRuns && !covered())) && Date.now() < deadline; done++) {
-      const delay = Math.max(0, timeoutMs - 2 + random() * 4);
+      // One draw per run whichever kind it is: the seed gives each run the same draw.
+      const drawn = random();
+      const aimed = release !== undefined && done % 2 === 1;
+      if (aimed) aimedRuns++;
+      const delay = aimed ? 0 : Math.max(0, timeoutMs - 2 + drawn * 4);
+      const atEvent = Math.floor(drawn * (teardownEvents + 1));
       await session.setFaults([
         {
           match: { protocolId: 0x10, messageId: 0x0, times: 1 },
-          action: { kind: 'delay', ms: delay },
+          action: aimed ? { kind: 'hold', maxHoldMs: HOLD_MS } : { kind: 'delay', ms: delay },
         },
       ]);
       const run = await openCampaignRun(fixture, session, options.polling === true);
       const { ends, instrument, container } = run;
       let probeError: unknown;
       const startedAt = Date.now();
-      const where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
+      const where = aimed
+        ? `run ${done} (seed ${seed}, reply held until teardown event ${atEvent} of ${teardownEvents})`
+        : `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
+      let released = false;
+      const releaseNow = (): void => {
+        if (released || release === undefined) return;
+        released = true;
+        run.onEvent = undefined;
+        void release().then(
+          (n) => {
+            // 0 when the platform cancelled it first (the agent's wire reset or closed).
+            if (n > 1) violations.push(`${where}: ${n} held replies were released, not 1 at most`);
+          },
+          (error: unknown) => {
+            violations.push(`${where}: releasing the held reply failed: ${describeError(error)}`);
+          },
+        );
+      };
+      if (aimed) {
+        let seen = -1;
+        run.onEvent = (event) => {
+          if (seen < 0 && event.type !== 'teardown-begin') return;
+          if (++seen === atEvent) releaseNow();
+        };
+      }
       const lifetime = (async (): Promise<void> => {
         try {
           const agent = await createAgent(container, run.agentOptions({ rxTimeoutMs: timeoutMs }));
@@ -527,6 +590,11 @@ export async function runSeedScenarioWorker(
       if (!(await campaign.boundRun(lifetime, ends, 'the probe or the removal', where, violations)))
         break;
       teardownReturned(run);
+      if (aimed) {
+        // The last draw, or a teardown with fewer events than the one before: release it now.
+        releaseNow();
+        teardownEvents = countTeardownEvents(run.log.events);
+      }
       // Give a reply still on its way the time to arrive (to a closed channel): past the moment the
       // platform sends it (`delay` after it got the command, sent just after `startedAt`).
       await sleep(Math.max(timeoutMs + 3, startedAt + delay + 3 - Date.now()));
@@ -565,11 +633,13 @@ export async function runSeedScenarioWorker(
         violations,
         `, and the command was taken${options.polling === true ? ' (polling)' : ''}`,
       );
-      // One command, one reply: counted once in all, as the same-thread case checks — a wire that
-      // counts at its reset what a guard already refused and counted counts it twice.
-      if (trace.byAgent > 0 && wire > 0) {
+      // One command, one reply: what reached the agent's side is counted once there, by the agent
+      // or by the wire's agent end — one that counts at its reset what a guard already refused and
+      // counted counts it twice. (A reply the platform side dropped — an OP-TEE server that gave
+      // up waiting for it, and failed the message, which the agent counts — is another trace.)
+      if (trace.byAgent > 0 && trace.signals > 0) {
         violations.push(
-          `${where}: the late reply was counted by the agent (${trace.byAgent}) and by the wire (${wire})`,
+          `${where}: the late reply was counted by the agent (${trace.byAgent}) and by the wire (${trace.signals})`,
         );
       }
       if (probeError !== undefined && !(probeError instanceof ScmiTimeoutError)) {
@@ -606,6 +676,7 @@ export async function runSeedScenarioWorker(
     runs: done,
     phases,
     lateRepliesDropped,
+    aimedRuns,
     violations,
     reproduce: reproduceHint(
       fixture,

@@ -1,5 +1,5 @@
 import { RealClock, mulberry32, type AgentOptions } from '@scmi-ts/core';
-import { DevresEventLog, type DevresEventSink } from '@scmi-ts/devres';
+import { DevresEventLog, type DevresEvent, type DevresEventSink } from '@scmi-ts/devres';
 import { createDefaultPlatformConfig } from '@scmi-ts/platform';
 import type { Container } from 'inversify';
 import {
@@ -85,6 +85,8 @@ export interface CampaignRun {
   readonly sink: DevresEventSink;
   /** When the agent's teardown first began, on `clock` (Infinity until it does): set by `sink`. */
   teardownAt: number;
+  /** Called by `sink` with each event once it is logged (a campaign that acts at an event). */
+  onEvent?: ((event: DevresEvent) => void) | undefined;
   /**
    * How much of the instrument's violations and of the transport's own list
    * (`FixtureEnds.transportViolations`) was reported: by {@link checkCampaignRun}, then by the
@@ -182,6 +184,7 @@ export function campaignRun(): CampaignRun {
     sink: (event) => {
       if (event.type === 'teardown-begin') run.teardownAt = Math.min(run.teardownAt, clock.now());
       log.sink(event);
+      run.onEvent?.(event);
     },
   };
   return run;
@@ -301,6 +304,11 @@ export interface LateReplyTrace {
   readonly unexpected: number;
   /** Signals and replies the wire dropped (`droppedSignals` + `strayRepliesDropped`). */
   readonly wire: number;
+  /**
+   * Of `wire`, the signals and replies the agent's side of the wire dropped because the agent no
+   * longer took them (`droppedSignals`) — what reached the agent's side, as the agent's counts do.
+   */
+  readonly signals: number;
   /** Replies the platform cancelled unsent (`repliesCancelled`). */
   readonly cancelled: number;
   /** A reply callback ran once teardown had begun (at `teardownAt` on the run's clock). */
@@ -324,11 +332,13 @@ export async function readLateReplyTrace(
   const late = instrument.lateReplies;
   const refused = instrument.refusedAfterQuiesce;
   const unexpected = instrument.badMessages().unexpected;
+  const signals = ends.droppedSignals?.() ?? 0;
   return {
     late,
     refused,
     unexpected,
-    wire: (ends.droppedSignals?.() ?? 0) + stray,
+    wire: signals + stray,
+    signals,
     cancelled,
     rxAfterTeardown: instrument.channels.some((c) => c.rxTimes.some((t) => t >= teardownAt)),
     byAgent: late + refused + unexpected,

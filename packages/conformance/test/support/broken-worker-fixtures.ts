@@ -10,6 +10,7 @@ import { mailboxFixture } from '../../../mailbox-transport/test/support/fixture.
 import { rxAfterFree, type BrokenFixtureOptions } from './broken-fixtures.js';
 import {
   decorateTransport,
+  forwardChannel,
   forwardTrackingInFlight,
   type SentTransfer,
 } from './decorate-transport.js';
@@ -27,6 +28,7 @@ function wrappedMailboxWorker(wrap: (ends: FixtureEnds) => FixtureEnds): Transpo
       return {
         open: async () => wrap(await inner.open()),
         setFaults: (rules) => inner.setFaults(rules),
+        releaseHeldResponses: () => inner.releaseHeldResponses(),
         stop: () => inner.stop(),
         kill: () => inner.kill(),
       };
@@ -168,35 +170,27 @@ export function rxAfterFreeWorkerFixture(
 }
 
 /**
- * The mailbox worker fixture whose wires count their first reply twice (a run's first reply is the
- * seed scenario's delayed one): it is handed to core as a bad message (`unexpected`: the agent
- * counts it) and counted again as a signal the wire dropped (`droppedSignals`) — what a wire that
- * counts at its reset a reply a guard already refused and counted does, in every run that the
- * reply reaches instead of the rare run where the race lands there. Later replies reach core. The
- * seed campaign must report each such run. With `broken: false` every reply reaches core and the
- * wire counts only its own drops.
+ * The mailbox worker fixture whose A2P channels count one signal twice as they quiesce: once as
+ * refused after quiesce, in core's counters (as a transport's RX guard counts a signal it
+ * refuses), and once more as a signal the wire dropped (`droppedSignals`) — what a wire that
+ * counts at its reset a reply its guard already refused and counted does, in every run instead of
+ * the rare run where the race lands there. The seed campaign must report every run. With
+ * `broken: false` the channels count nothing of their own.
  */
 export function doubleCountedReplyFixture(options: BrokenFixtureOptions = {}): TransportFixture {
   const broken = options.broken ?? true;
   return wrappedMailboxWorker((ends) => {
     let counted = 0;
-    const transport = decorateTransport(ends.transport, (setup, open) => {
-      if (!broken || setup.direction !== 'a2p') return open(setup);
-      const sink: RxSink = {
-        rx: (header, ctx) => {
-          if (counted > 0) {
-            setup.sink.rx(header, ctx);
-            return;
-          }
+    const transport = decorateTransport(ends.transport, async (setup, open) => {
+      const channel = await open(setup);
+      if (!broken || setup.direction !== 'a2p') return channel;
+      return forwardChannel(channel, {
+        quiesce: () => {
+          setup.counters.refusedAfterQuiesce++;
           counted++;
-          setup.sink.badMessage('unexpected');
+          return channel.quiesce();
         },
-        badMessage: (reason) => {
-          setup.sink.badMessage(reason);
-        },
-        failInFlight: (error) => setup.sink.failInFlight(error),
-      };
-      return open({ ...setup, sink });
+      });
     });
     return { ...ends, transport, droppedSignals: () => (ends.droppedSignals?.() ?? 0) + counted };
   });

@@ -67,6 +67,8 @@ export interface MailboxSameThreadEnds extends MailboxFixtureEnds {
 export interface MailboxFixtureWorker {
   open(): Promise<MailboxFixtureEnds>;
   setFaults(rules: readonly FaultRule[]): Promise<void>;
+  /** Sends now what the worker platform holds for `hold` faults; resolves with how many. */
+  releaseHeldResponses(): Promise<number>;
   stop(): Promise<void>;
   /** Ends the worker's thread abruptly (`worker.terminate()`), as a platform that dies would. */
   kill(): Promise<void>;
@@ -207,6 +209,7 @@ function fixtureOver(channels: SmtWireLayoutOptions, variant?: string) {
         setFaults: async (rules) => {
           await host.call('setFaults', rules);
         },
+        releaseHeldResponses: async () => (await host.call('releaseHeldResponses')) as number,
         platformStats,
         stop: () => host.stop(),
         kill: () =>

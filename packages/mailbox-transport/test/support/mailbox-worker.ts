@@ -34,6 +34,7 @@ serveWorker(
       platform.faults.clear();
       for (const rule of rules) platform.faults.add(rule);
     },
+    releaseHeldResponses: (): number => platform.releaseHeldResponses(),
     platformStats: (): MailboxWorkerPlatformStats => ({
       armedTimers: platform.armedTimers,
       connectedAgents: platform.connectedAgents,

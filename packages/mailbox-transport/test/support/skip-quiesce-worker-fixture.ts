@@ -130,6 +130,9 @@ export function skipQuiesceSession(
       };
     },
     setFaults: (rules) => inner.setFaults(rules),
+    ...(inner.releaseHeldResponses === undefined
+      ? {}
+      : { releaseHeldResponses: inner.releaseHeldResponses.bind(inner) }),
     stop: () => inner.stop(),
   };
 }
@@ -187,6 +190,9 @@ export function hangingQuiesceSession(inner: WorkerFixtureSession): WorkerFixtur
       };
     },
     setFaults: (rules) => inner.setFaults(rules),
+    ...(inner.releaseHeldResponses === undefined
+      ? {}
+      : { releaseHeldResponses: inner.releaseHeldResponses.bind(inner) }),
     stop: () => inner.stop(),
   };
 }

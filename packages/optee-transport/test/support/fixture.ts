@@ -50,6 +50,8 @@ export interface OpteeWorkerEnds extends FixtureEnds {
 export interface OpteeWorker {
   open(): Promise<OpteeWorkerEnds>;
   setFaults(rules: readonly FaultRule[]): Promise<void>;
+  /** Sends now what the worker platform holds for `hold` faults; resolves with how many. */
+  releaseHeldResponses(): Promise<number>;
   /** Timers the worker's platform has armed. */
   platformTimers(): Promise<number>;
   stop(): Promise<void>;
@@ -219,6 +221,7 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
         async setFaults(rules: readonly FaultRule[]): Promise<void> {
           await host.call('setFaults', rules);
         },
+        releaseHeldResponses: async () => (await host.call('releaseHeldResponses')) as number,
         platformTimers: async () => (await host.call('platformTimers')) as number,
         stop: () => host.stop(),
         kill: () =>

@@ -35,6 +35,7 @@ serveWorker(
       platform.faults.clear();
       for (const rule of rules) platform.faults.add(rule);
     },
+    releaseHeldResponses: (): number => platform.releaseHeldResponses(),
     platformTimers: (): number => platform.armedTimers,
     /** Delayed replies and asynchronous operations' responses the platform cancelled unsent. */
     cancelledOnDisconnect: (): number => platform.counters.cancelledOnDisconnect,

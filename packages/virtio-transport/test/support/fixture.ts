@@ -128,6 +128,8 @@ export interface VirtioWorkerSession {
   }): Promise<WorkerVirtio>;
   /** Replaces the worker platform's fault rules. */
   setFaults(rules: readonly FaultRule[]): Promise<void>;
+  /** Sends now what the worker platform holds for `hold` faults; resolves with how many. */
+  releaseHeldResponses(): Promise<number>;
   /** Timers the worker platform has armed, its connected agents, its disconnect cancellations. */
   platformState(): Promise<VirtioWorkerPlatformState>;
   /** Ends the worker (awaited exit). */
@@ -210,6 +212,7 @@ export async function startVirtioWorker(ctx: {
     setFaults: async (rules) => {
       await host.call('setFaults', rules);
     },
+    releaseHeldResponses: async () => (await host.call('releaseHeldResponses')) as number,
     platformState,
     stop: () => host.stop(),
     kill: () =>
@@ -238,6 +241,7 @@ export const virtioFixture: TransportFixture = {
     return {
       open: () => session.open(),
       setFaults: (rules) => session.setFaults(rules),
+      releaseHeldResponses: () => session.releaseHeldResponses(),
       stop: () => session.stop(),
       kill: () => session.kill(),
     };
@@ -265,6 +269,7 @@ export const virtioSlowResetFixture: TransportFixture = {
     return {
       open: () => session.open({ device: { faults: SLOW_RESET } }),
       setFaults: (rules) => session.setFaults(rules),
+      releaseHeldResponses: () => session.releaseHeldResponses(),
       stop: () => session.stop(),
       kill: () => session.kill(),
     };

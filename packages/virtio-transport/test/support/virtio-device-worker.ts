@@ -35,6 +35,7 @@ serveWorker(
       platform.faults.clear();
       for (const rule of rules) platform.faults.add(rule);
     },
+    releaseHeldResponses: (): number => platform.releaseHeldResponses(),
     /**
      * Blocks this thread, and every device in it, until the main thread sets word 1 of `flags`
      * (at most 10 s): word 0 is set first, so the caller knows the devices stopped looking. What
