@@ -326,7 +326,7 @@ async function main(): Promise<void> {
       });
       ran += seed.runs;
       console.log(
-        `  seed scenario:   ${count(seed.runs, 'run')}${polled ? ' (polling)' : ''}${seed.aimedRuns > 0 ? ` (${seed.aimedRuns} with the reply held and released inside the teardown)` : ''}; phases hit: ${formatPhases(seed.phases)}`,
+        `  seed scenario:   ${count(seed.runs, 'run')}${polled ? ' (polling)' : ''}${seed.aimedRuns > 0 ? ` (${seed.aimedRuns} with the reply held and released at an event of the teardown)` : ''}; phases hit: ${formatPhases(seed.phases)}`,
       );
       console.log(
         `                   late replies dropped and counted: ${seed.lateRepliesDropped}; invariant violations: ${seed.violations.length}`,
