@@ -644,6 +644,30 @@ describe(FaultInjector, () => {
       ]);
     });
 
+    it('hold: should post a delayed response or a notification only when released, or after maxHoldMs', async () => {
+      h.platform.faults.add({
+        match: { stage: 'delayed-response', times: 1 },
+        action: { kind: 'hold', maxHoldMs: 1000 },
+      });
+      h.platform.faults.add({
+        match: { stage: 'notification', times: 1 },
+        action: { kind: 'hold', maxHoldMs: 20 },
+      });
+      asyncSet(1);
+      await h.clock.advance(500);
+      expect(h.link(1).posted).toHaveLength(0);
+      expect(h.platform.releaseHeldResponses()).toBe(1);
+      expect(h.link(1).messages.map((m) => [m.type, m.token])).toEqual([[2, 1]]);
+      expect(h.call(POWER, PowerMessageId.STATE_NOTIFY, [0, 1]).status).toBe(0);
+      h.call(POWER, PowerMessageId.STATE_SET, [0, 0, OFF], 2);
+      await h.clock.advance(19);
+      expect(h.link(1).posted).toHaveLength(1);
+      await h.clock.advance(1);
+      expect(h.link(1).messages.map((m) => m.type)).toEqual([2, 3]);
+      expect(h.platform.releaseHeldResponses()).toBe(0);
+      expect(h.platform.armedTimers).toBe(0);
+    });
+
     it('duplicate: should not arm the copy once post disconnected the agent', async () => {
       h.platform.faults.add({ match: { stage: 'notification' }, action: { kind: 'duplicate' } });
       h.platform.faults.add({
@@ -809,7 +833,6 @@ describe(FaultInjector, () => {
       ['storm payload', { action: { kind: 'notification-storm', count: 1, payload: [-1] } }],
       ['storm protocol', { action: { kind: 'notification-storm', count: 1, protocolId: 999 } }],
       ['reorder on P2A', { match: { stage: 'notification' }, action: { kind: 'reorder' } }],
-      ['hold on P2A', { match: { stage: 'delayed-response' }, action: { kind: 'hold' } }],
       ['hold maxHoldMs', { action: { kind: 'hold', maxHoldMs: -1 } }],
       [
         'storm on P2A',

@@ -28,7 +28,6 @@ const KINDS: readonly FaultKind[] = [
 ];
 const COMMAND_ONLY: ReadonlySet<FaultKind> = new Set([
   'reorder',
-  'hold',
   'unsolicited',
   'notification-storm',
 ]);

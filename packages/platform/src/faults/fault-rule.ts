@@ -60,11 +60,11 @@ export interface ReorderFault {
 }
 
 /**
- * Process the command now and hold the response until {@link ScmiPlatform.releaseHeldResponses}
- * sends it, or `maxHoldMs` (default 100) passes; a disconnect of its agent cancels it (counted in
- * `cancelledOnDisconnect`). What a test that must place a late reply at a moment of its choosing
- * (inside the agent's teardown, a quiesce step…) uses: a delay measured in timer ticks cannot.
- * Commands only.
+ * Process the command now and hold the response — or, on a P2A stage, hold the delayed response or
+ * notification — until {@link ScmiPlatform.releaseHeldResponses} sends it, or `maxHoldMs` (default
+ * 100) passes; a disconnect of its agent cancels it (counted in `cancelledOnDisconnect`). What a
+ * test that must place a late message at a moment of its choosing (inside the agent's teardown, a
+ * quiesce step…) uses: a delay measured in timer ticks cannot.
  */
 export interface HoldFault {
   /** Discriminant. */

@@ -71,14 +71,11 @@ interface Held {
   readonly timer: TimerHandle;
 }
 
-/** A response a `hold` fault keeps until it is released (or its timer sends it). */
+/** A response or P2A message a `hold` fault keeps until it is released (or its timer sends it). */
 interface HeldUntilReleased {
   readonly session: AgentSession;
-  readonly link: PlatformAgentLink;
-  readonly channelId: number;
-  readonly bytes: Uint8Array;
-  /** The header word of the command it answers. */
-  readonly command: number;
+  /** Sends it, as it would have gone without the fault. */
+  readonly send: () => void;
   timer?: TimerHandle;
 }
 
@@ -295,17 +292,31 @@ export class PlatformEngine implements PlatformServices {
   }
 
   /**
-   * Sends now every response a `hold` fault holds, oldest first, and returns how many; each to its
-   * agent's link, as its timer would have.
+   * Sends now every response and P2A message a `hold` fault holds, oldest first, and returns how
+   * many; each to its agent's link, as its timer would have.
    */
   public releaseHeldResponses(): number {
     const held = [...this.#heldUntilReleased];
     this.#heldUntilReleased.clear();
     for (const h of held) {
       h.timer?.cancel();
-      this.#respond(h.session, h.link, h.channelId, h.bytes, h.command);
+      h.send();
     }
     return held.length;
+  }
+
+  /** Holds `send` for {@link releaseHeldResponses}, or until `maxHoldMs` passes. */
+  #hold(session: AgentSession, maxHoldMs: number | undefined, send: () => void): void {
+    const held: HeldUntilReleased = { session, send };
+    held.timer = this.timers.arm(
+      maxHoldMs ?? DEFAULT_HOLD_MS,
+      () => {
+        this.#heldUntilReleased.delete(held);
+        send();
+      },
+      session.id,
+    );
+    this.#heldUntilReleased.add(held);
   }
 
   // ---- services for protocol servers --------------------------------------------------------
@@ -650,19 +661,11 @@ export class PlatformEngine implements PlatformServices {
           session.id,
         );
         return undefined;
-      case 'hold': {
-        const held: HeldUntilReleased = { session, link, channelId, bytes: response, command };
-        held.timer = this.timers.arm(
-          delivery.maxHoldMs ?? DEFAULT_HOLD_MS,
-          () => {
-            this.#heldUntilReleased.delete(held);
-            this.#respond(session, link, channelId, response, command);
-          },
-          session.id,
-        );
-        this.#heldUntilReleased.add(held);
+      case 'hold':
+        this.#hold(session, delivery.maxHoldMs, () => {
+          this.#respond(session, link, channelId, response, command);
+        });
         return undefined;
-      }
       case 'reorder': {
         this.#releaseHeld(session, link, channelId);
         const timer = this.timers.arm(
@@ -758,6 +761,11 @@ export class PlatformEngine implements PlatformServices {
           },
           session.id,
         );
+        return;
+      case 'hold':
+        this.#hold(session, delivery.maxHoldMs, () => {
+          send(out);
+        });
         return;
       case 'duplicate': {
         send(out);
