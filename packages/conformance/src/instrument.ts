@@ -228,8 +228,9 @@ export class TransportInstrument {
  * Checks a device's devres event log: every resource released exactly once, newest first (in
  * reverse order of registration), and in each device teardown every quiesce step before the first
  * release step. From the steps' end events: every step that began has ended (by its teardown's
- * end), and in a teardown no release step begins while a quiesce step or another release step of
- * the device is still running — so a slow asynchronous step cannot overlap the next one unseen.
+ * end), and in a teardown no release step the teardown runs in turn begins while a quiesce step or
+ * another release step of the device is still running — so a slow asynchronous step cannot overlap
+ * the next one unseen. (An early release, reason `early-release`, may: the teardown joins it.)
  * Returns the problems found (empty when none).
  *
  * Resources are told apart by device, group and name. Names may repeat (two buffers both called
@@ -332,7 +333,10 @@ function checkStepEnds(events: readonly DevresEvent[], named: boolean): string[]
       }
     }
     if (e.type === 'quiesce' || e.type === 'release') {
-      if (inTeardown && e.type === 'release') {
+      // An early release (its reason `early-release`) is joined by the teardown, not run in turn:
+      // a release step may await one of an older resource (devres's documented way to own its
+      // error), or one may have begun before the teardown did. Its end is still checked.
+      if (inTeardown && e.type === 'release' && e.reason !== 'early-release') {
         for (const phase of ['quiesce', 'release'] as const) {
           for (const k of busy(running[phase]))
             problems.push(

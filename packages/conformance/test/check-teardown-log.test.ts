@@ -101,6 +101,35 @@ describe(checkTeardownLog, () => {
     expect(checkTeardownLog(log.events)).toEqual([]);
   });
 
+  it('should accept real teardowns that join early releases: awaited by a release step, or begun before', async () => {
+    const log = new DevresEventLog();
+    const later = (): Promise<void> => new Promise((r) => setImmediate(r));
+    // A release step that awaits the early release of the next older resource (devres's way for
+    // the step to own that release's error), and one that releases the next older group.
+    const res = new Devres('joined', { log: log.sink });
+    res.add({ name: 'a', value: 0, quiesce: later, release: later });
+    const g = res.openGroup('g');
+    g.add({ name: 'x', value: 0, release: later });
+    g.close();
+    const b = res.add({ name: 'b', value: 0, quiesce: later, release: later });
+    res.add({ name: 'c', value: 0, release: () => res.release(b) });
+    const g2 = res.openGroup('g2');
+    g2.add({ name: 'y', value: 0, release: later });
+    g2.close();
+    res.add({ name: 'e', value: 0, release: () => g2.releaseAll() });
+    await res.releaseAll();
+    // Two early releases running, newest first, when the teardown begins: one releasing, one
+    // quiescing.
+    const early = new Devres('early', { log: log.sink });
+    const b1 = early.add({ name: 'b1', value: 0, quiesce: later, release: later });
+    const b2 = early.add({ name: 'b2', value: 0, release: later });
+    const releasing = [early.release(b2), early.release(b1)];
+    await early.releaseAll();
+    await Promise.all(releasing);
+    expect(log.filter('release-end')).toHaveLength(8);
+    expect(checkTeardownLog(log.events)).toEqual([]);
+  });
+
   it('should report a release step that begins while a newer one is still running', () => {
     const log = [
       ev('add', 'a'),

@@ -35,6 +35,7 @@ import { misroutedLateReplyFixture } from './support/broken-fixtures.js';
 import {
   doubleCountedReplyFixture,
   hiddenBadMessagesFixture,
+  slowSecondQuiesceFixture,
   lostDelayedResponseFixture,
   selfReportedViolationFixture,
   unnoticedDeathFixture,
@@ -169,6 +170,37 @@ describe('the kit over worker campaigns that test nothing, or whose transport re
         aimAtTeardown: false,
       });
       expect([plain.aimedRuns, released.length]).toEqual([0, 3]);
+    });
+
+    it('should release nothing once a run hung and the campaign returned', async () => {
+      const fixture = slowSecondQuiesceFixture(400);
+      const inner = await sessionOf(fixture);
+      session = inner;
+      let releases = 0;
+      const counting: WorkerFixtureSession = {
+        open: () => inner.open(),
+        setFaults: (rules) => inner.setFaults(rules),
+        releaseHeldResponses: () => {
+          releases++;
+          return inner.releaseHeldResponses?.() ?? Promise.resolve(0);
+        },
+        stop: () => inner.stop(),
+      };
+      // Seed 5 draws event 16 of 20 for run 1: past the A2P quiesce the removal hangs in.
+      const r = await runSeedScenarioWorker(fixture, {
+        runs: 4,
+        seed: 5,
+        session: counting,
+        hangMs: 150,
+      });
+      expect(r.runs).toBe(1);
+      expect(r.violations).toEqual([
+        expect.stringMatching(/^run 1 .*: the probe or the removal did not settle within 150 ms/),
+      ]);
+      const seen = releases;
+      // The hung removal goes on; its teardown's events must release nothing now.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect([releases, r.violations.length]).toEqual([seen, 1]);
     });
 
     it('should report nothing over the same wrapper when each reply is counted once', async () => {

@@ -14,6 +14,8 @@ import {
   sleep,
   startWorkerCampaign,
   teardownReturned,
+  TeardownAim,
+  type AimedRelease,
   type WorkerCampaignOptions,
 } from './worker-campaign.js';
 
@@ -35,6 +37,14 @@ export interface DelayedResponseRaceOptions extends WorkerCampaignOptions {
   /** The agent's delayed-response timeout, ms (default 3). */
   readonly asyncTimeoutMs?: number;
   /**
+   * Aim every other run's delayed response at the agent's teardown (default true), on a session
+   * that can release held messages: the platform holds it (a `hold` fault on the delayed-response
+   * stage), the rate set times out waiting for it, the agent is removed, and the kit releases it
+   * at a teardown event it draws — as the worker seed campaign does
+   * ({@link SeedWorkerOptions.aimAtTeardown}).
+   */
+  readonly aimAtTeardown?: boolean;
+  /**
    * The command's response completes by polling on the fixture's A2P channels (or channel 0),
    * default false; its delayed response still comes on the P2A channel, by its receive path. So
    * Linux runs such a command too: `do_xfer_with_response` warns once (`WARN_ON_ONCE` on
@@ -52,6 +62,8 @@ export interface DelayedResponseRaceResult {
   readonly runs: number;
   /** How many runs reached each phase (the labels of `SEED_WORKER_PHASES`). */
   readonly phases: Readonly<Record<string, number>>;
+  /** Runs whose delayed response was held and released at an event of the agent's teardown. */
+  readonly aimedRuns: number;
   /** Invariant violations, each with the run and delay that produced it. */
   readonly violations: readonly string[];
   /** How to draw the same delays again (the thread interleaving is not reproduced). */
@@ -91,12 +103,15 @@ export async function runDelayedResponseRaceWorker(
   const phases: Record<string, number> = {};
   const violations: string[] = [];
   const covered = (): boolean => raceCovered(phases, SEED_WORKER_PHASES.delivered);
+  const aim = new TeardownAim(session, options.aimAtTeardown ?? true);
   let done = 0;
   try {
     for (; (done < runs || (done < maxRuns && !covered())) && Date.now() < deadline; done++) {
       // The delayed response leaves the platform at latency + delay: from 2 ms before the
-      // timeout to 2 ms after it.
-      const delay = Math.max(0, timeoutMs - PLATFORM_ASYNC_LATENCY_MS - 2 + random() * 4);
+      // timeout to 2 ms after it. One draw per run whichever kind it is.
+      const drawn = random();
+      const aimed = aim.aims(done);
+      const delay = aimed ? 0 : Math.max(0, timeoutMs - PLATFORM_ASYNC_LATENCY_MS - 2 + drawn * 4);
       await session.setFaults([
         {
           match: {
@@ -105,7 +120,7 @@ export async function runDelayedResponseRaceWorker(
             messageId: CLOCK_RATE_SET,
             times: 1,
           },
-          action: { kind: 'delay', ms: delay },
+          action: aimed ? TeardownAim.holdAction : { kind: 'delay', ms: delay },
         },
       ]);
       const run = await openCampaignRun(fixture, session, options.polling === true);
@@ -114,7 +129,13 @@ export async function runDelayedResponseRaceWorker(
       let removeError: unknown;
       let probed = false as boolean; // set inside `lifetime`
       const startedAt = Date.now();
-      const where = `run ${done}${options.polling === true ? ' (polling)' : ''} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
+      const polled = options.polling === true ? ' (polling)' : '';
+      let where = `run ${done}${polled} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
+      let release: AimedRelease | undefined;
+      if (aimed) {
+        release = aim.arm(run, drawn, () => where, violations);
+        where = `run ${done}${polled} (seed ${seed}, delayed response held until teardown event ${release.atEvent} of ${release.of})`;
+      }
       const lifetime = (async (): Promise<void> => {
         try {
           const agent = await createAgent(
@@ -144,9 +165,12 @@ export async function runDelayedResponseRaceWorker(
           where,
           violations,
         ))
-      )
+      ) {
+        release?.disarm();
         break;
+      }
       teardownReturned(run);
+      await release?.teardownReturned();
       if (!probed) {
         violations.push(`${where}: probe failed with ${describeError(failure)}`);
         await ends.close();
@@ -221,6 +245,7 @@ export async function runDelayedResponseRaceWorker(
     seed,
     runs: done,
     phases,
+    aimedRuns: aim.runs,
     violations,
     reproduce: reproduceHint(
       fixture,

@@ -13,6 +13,8 @@ import {
   sleep,
   startWorkerCampaign,
   teardownReturned,
+  TeardownAim,
+  type AimedRelease,
   type WorkerCampaignOptions,
 } from './worker-campaign.js';
 
@@ -356,17 +358,6 @@ export interface SeedWorkerOptions extends WorkerCampaignOptions {
   readonly session?: WorkerFixtureSession;
 }
 
-/** How long a held reply waits for its release at most (it is released within the run). */
-const HOLD_MS = 10_000;
-
-/** Events a devres log shows from its first `teardown-begin` to the `teardown-end` after it. */
-function countTeardownEvents(events: readonly DevresEvent[]): number {
-  const begin = events.findIndex((e) => e.type === 'teardown-begin');
-  if (begin < 0) return 0;
-  const end = events.findIndex((e, i) => i > begin && e.type === 'teardown-end');
-  return (end < 0 ? events.length : end) - begin;
-}
-
 /**
  * The phases a worker-mode seed run reports, by key (the labels of
  * {@link SeedWorkerResult}`.phases`).
@@ -530,54 +521,29 @@ export async function runSeedScenarioWorker(
   // Both outcomes of the race were hit: a reply in time (the wire delivers at all) and one late.
   const covered = (): boolean => raceCovered(phases, SEED_WORKER_PHASES.delivered);
   let lateRepliesDropped = 0;
-  const release =
-    (options.aimAtTeardown ?? true) ? session.releaseHeldResponses?.bind(session) : undefined;
-  // Events the last aimed run's teardown logged; before the first, a guess the first corrects.
-  let teardownEvents = 20;
-  let aimedRuns = 0;
+  const aim = new TeardownAim(session, options.aimAtTeardown ?? true);
   let done = 0;
   try {
     for (; (done < runs || (done < maxRuns && !covered())) && Date.now() < deadline; done++) {
       // One draw per run whichever kind it is: the seed gives each run the same draw.
       const drawn = random();
-      const aimed = release !== undefined && done % 2 === 1;
-      if (aimed) aimedRuns++;
+      const aimed = aim.aims(done);
       const delay = aimed ? 0 : Math.max(0, timeoutMs - 2 + drawn * 4);
-      const atEvent = Math.floor(drawn * (teardownEvents + 1));
       await session.setFaults([
         {
           match: { protocolId: 0x10, messageId: 0x0, times: 1 },
-          action: aimed ? { kind: 'hold', maxHoldMs: HOLD_MS } : { kind: 'delay', ms: delay },
+          action: aimed ? TeardownAim.holdAction : { kind: 'delay', ms: delay },
         },
       ]);
       const run = await openCampaignRun(fixture, session, options.polling === true);
       const { ends, instrument, container } = run;
       let probeError: unknown;
       const startedAt = Date.now();
-      const where = aimed
-        ? `run ${done} (seed ${seed}, reply held until teardown event ${atEvent} of ${teardownEvents})`
-        : `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
-      let released = false;
-      const releaseNow = (): void => {
-        if (released || release === undefined) return;
-        released = true;
-        run.onEvent = undefined;
-        void release().then(
-          (n) => {
-            // 0 when the platform cancelled it first (the agent's wire reset or closed).
-            if (n > 1) violations.push(`${where}: ${n} held replies were released, not 1 at most`);
-          },
-          (error: unknown) => {
-            violations.push(`${where}: releasing the held reply failed: ${describeError(error)}`);
-          },
-        );
-      };
+      let where = `run ${done} (seed ${seed}, delay ${delay.toFixed(2)} ms)`;
+      let release: AimedRelease | undefined;
       if (aimed) {
-        let seen = -1;
-        run.onEvent = (event) => {
-          if (seen < 0 && event.type !== 'teardown-begin') return;
-          if (++seen === atEvent) releaseNow();
-        };
+        release = aim.arm(run, drawn, () => where, violations);
+        where = `run ${done} (seed ${seed}, reply held until teardown event ${release.atEvent} of ${release.of})`;
       }
       const lifetime = (async (): Promise<void> => {
         try {
@@ -587,14 +553,14 @@ export async function runSeedScenarioWorker(
           probeError = e;
         }
       })();
-      if (!(await campaign.boundRun(lifetime, ends, 'the probe or the removal', where, violations)))
+      if (
+        !(await campaign.boundRun(lifetime, ends, 'the probe or the removal', where, violations))
+      ) {
+        release?.disarm();
         break;
-      teardownReturned(run);
-      if (aimed) {
-        // The last draw, or a teardown with fewer events than the one before: release it now.
-        releaseNow();
-        teardownEvents = countTeardownEvents(run.log.events);
       }
+      teardownReturned(run);
+      await release?.teardownReturned();
       // Give a reply still on its way the time to arrive (to a closed channel): past the moment the
       // platform sends it (`delay` after it got the command, sent just after `startedAt`).
       await sleep(Math.max(timeoutMs + 3, startedAt + delay + 3 - Date.now()));
@@ -676,7 +642,7 @@ export async function runSeedScenarioWorker(
     runs: done,
     phases,
     lateRepliesDropped,
-    aimedRuns,
+    aimedRuns: aim.runs,
     violations,
     reproduce: reproduceHint(
       fixture,

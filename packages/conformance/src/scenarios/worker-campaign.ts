@@ -11,6 +11,7 @@ import {
 import { CountingClock, TransportInstrument, checkTeardownLog } from '../instrument.js';
 import { LateViolationWatch, takeUnreported } from '../late-violations.js';
 import { AGENT_ID, buildContainer } from '../rig.js';
+import { describeError } from './describe-error.js';
 
 /** What a worker-mode campaign is given: where to start and how long to run. */
 export interface WorkerCampaignOptions {
@@ -374,5 +375,120 @@ export function checkLateReplyAccounting(
     violations.push(
       `${where}: ${reply} left no trace — not delivered, not counted by the agent or the wire, not cancelled by the platform${noTrace}`,
     );
+  }
+}
+
+/** How long a held message waits for its release at most (it is released within its run). */
+const HOLD_MS = 10_000;
+
+/** Events a devres log shows from its first `teardown-begin` to the `teardown-end` after it. */
+function countTeardownEvents(events: readonly DevresEvent[]): number {
+  const begin = events.findIndex((e) => e.type === 'teardown-begin');
+  if (begin < 0) return 0;
+  const end = events.findIndex((e, i) => i > begin && e.type === 'teardown-end');
+  return (end < 0 ? events.length : end) - begin;
+}
+
+/** One aimed run's release (see {@link TeardownAim.arm}). @internal */
+export interface AimedRelease {
+  /** The teardown event it is released at (0: `teardown-begin`). */
+  readonly atEvent: number;
+  /** The events the last aimed run's teardown logged, the draw's range. */
+  readonly of: number;
+  /**
+   * The run's teardown returned: releases the message now if no event did (a teardown shorter than
+   * the last), learns how many events this one logged, and resolves once the worker answered the
+   * release (its failure already added to the run's violations).
+   */
+  teardownReturned(): Promise<void>;
+  /**
+   * The run hung: nothing is released from now on (the agent's teardown may go on after the
+   * campaign stopped the session, or while a later campaign holds a message of its own on it).
+   */
+  disarm(): void;
+}
+
+/**
+ * Aims every other run of a race campaign at the agent's teardown, on a session that can release
+ * held messages ({@link WorkerFixtureSession.releaseHeldResponses}): the run's fault rule holds
+ * the late message (a `hold` fault, {@link TeardownAim.holdAction}) and the kit asks the worker
+ * to send it when the agent's devres logs the k-th event of its teardown — k drawn from 0, its
+ * `teardown-begin`, to its `teardown-end`, as many events on as the last aimed run's teardown
+ * logged. A delay drawn around a timeout lands inside a teardown seldom: the platform's timers
+ * tick in whole milliseconds, a worker teardown lasts 0.1–0.2 ms. @internal
+ */
+export class TeardownAim {
+  readonly #release: (() => Promise<number>) | undefined;
+  // Before the first aimed run, a guess that run corrects.
+  #events = 20;
+  #runs = 0;
+
+  /** Aims on `session` when `enabled` and the session can release held messages. */
+  public constructor(session: WorkerFixtureSession, enabled: boolean) {
+    this.#release = enabled ? session.releaseHeldResponses?.bind(session) : undefined;
+  }
+
+  /** The fault action of an aimed run: hold the message (long enough for any run). */
+  public static readonly holdAction = { kind: 'hold', maxHoldMs: HOLD_MS } as const;
+
+  /** Runs aimed so far. */
+  public get runs(): number {
+    return this.#runs;
+  }
+
+  /** Whether run number `done` is aimed (every other run, when the session can release). */
+  public aims(done: number): boolean {
+    return this.#release !== undefined && done % 2 === 1;
+  }
+
+  /**
+   * Arms an aimed run: releases its held message at the teardown event `drawn` (in [0, 1)) picks.
+   * A release that fails, or that sends more than one message, is added to `violations` with
+   * `where()` (0 is no violation: the platform cancelled the message first, its agent's wire reset
+   * or closed).
+   */
+  public arm(
+    run: CampaignRun,
+    drawn: number,
+    where: () => string,
+    violations: string[],
+  ): AimedRelease {
+    const release = this.#release;
+    if (release === undefined) throw new Error('TeardownAim.arm: this session cannot release');
+    this.#runs++;
+    const atEvent = Math.floor(drawn * (this.#events + 1));
+    let released: Promise<void> | undefined;
+    let disarmed = false;
+    const releaseNow = (): Promise<void> => {
+      run.onEvent = undefined;
+      if (disarmed) return Promise.resolve();
+      released ??= release().then(
+        (n) => {
+          if (n > 1) violations.push(`${where()}: ${n} held messages were released, not 1 at most`);
+        },
+        (error: unknown) => {
+          violations.push(`${where()}: releasing the held message failed: ${describeError(error)}`);
+        },
+      );
+      return released;
+    };
+    let seen = -1;
+    run.onEvent = (event) => {
+      if (seen < 0 && event.type !== 'teardown-begin') return;
+      // Its outcome is awaited by teardownReturned (the same promise); nothing is lost here.
+      if (++seen === atEvent) void releaseNow();
+    };
+    return {
+      atEvent,
+      of: this.#events,
+      teardownReturned: () => {
+        this.#events = countTeardownEvents(run.log.events);
+        return releaseNow();
+      },
+      disarm: () => {
+        disarmed = true;
+        run.onEvent = undefined;
+      },
+    };
   }
 }

@@ -359,7 +359,7 @@ async function main(): Promise<void> {
       });
       ran += delayed.runs;
       console.log(
-        `  delayed resp.:   ${count(delayed.runs, 'run')}${polled ? ' (polling)' : ''}; phases hit: ${formatPhases(delayed.phases)}; invariant violations: ${delayed.violations.length}`,
+        `  delayed resp.:   ${count(delayed.runs, 'run')}${polled ? ' (polling)' : ''}${delayed.aimedRuns > 0 ? ` (${delayed.aimedRuns} with the delayed response held and released at an event of the teardown)` : ''}; phases hit: ${formatPhases(delayed.phases)}; invariant violations: ${delayed.violations.length}`,
       );
       report(stressed, delayed, raceCampaignShortfalls(delayed, budget.asked, 'delayed response'));
     }

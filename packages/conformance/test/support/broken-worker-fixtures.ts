@@ -195,3 +195,26 @@ export function doubleCountedReplyFixture(options: BrokenFixtureOptions = {}): T
     return { ...ends, transport, droppedSignals: () => (ends.droppedSignals?.() ?? 0) + counted };
   });
 }
+
+/**
+ * The mailbox worker fixture whose second wire's A2P channels take `delayMs` to quiesce: with a
+ * campaign's `hangMs` below it, the second run (the first a seed campaign aims at the teardown)
+ * hangs in its removal, and the agent's teardown goes on after the campaign stopped.
+ */
+export function slowSecondQuiesceFixture(delayMs: number): TransportFixture {
+  let wires = 0;
+  return wrappedMailboxWorker((ends) => {
+    if (wires++ !== 1) return ends;
+    const transport = decorateTransport(ends.transport, async (setup, open) => {
+      const channel = await open(setup);
+      if (setup.direction !== 'a2p') return channel;
+      return forwardChannel(channel, {
+        quiesce: async () => {
+          await new Promise((r) => setTimeout(r, delayMs));
+          await channel.quiesce();
+        },
+      });
+    });
+    return { ...ends, transport };
+  });
+}
