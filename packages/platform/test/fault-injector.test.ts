@@ -159,6 +159,22 @@ describe(FaultInjector, () => {
       expect(h.link(1).responses).toHaveLength(1);
     });
 
+    it('hold: a release that disconnects the agent sends none of its other held messages, and counts them once', () => {
+      h.platform.faults.add({ match: { times: 2 }, action: { kind: 'hold' } });
+      expect(vendor(h, 1)).toBeUndefined();
+      expect(vendor(h, 2)).toBeUndefined();
+      // A link that closes its agent when it gets a response, as a slow consumer's may.
+      const respond = h.link(1).respond.bind(h.link(1));
+      h.link(1).respond = (channelId, bytes, command) => {
+        respond(channelId, bytes, command);
+        h.connection(1).disconnect();
+      };
+      expect(h.platform.releaseHeldResponses()).toBe(1);
+      expect(h.link(1).responses.map((r) => decodeAnswer(r.bytes).token)).toEqual([1]);
+      expect(h.platform.counters.cancelledOnDisconnect).toBe(1);
+      expect(h.platform.armedTimers).toBe(0);
+    });
+
     it('hold: a disconnect cancels the held response, counted; a release then sends nothing', async () => {
       h.platform.faults.add({ match: { times: 2 }, action: { kind: 'hold' } });
       expect(vendor(h, 1)).toBeUndefined();

@@ -74,6 +74,8 @@ interface Held {
 /** A response or P2A message a `hold` fault keeps until it is released (or its timer sends it). */
 interface HeldUntilReleased {
   readonly session: AgentSession;
+  /** The link of the connection it was held for: sent only while that connection lasts. */
+  readonly link: PlatformAgentLink;
   /** Sends it, as it would have gone without the fault. */
   readonly send: () => void;
   timer?: TimerHandle;
@@ -293,21 +295,31 @@ export class PlatformEngine implements PlatformServices {
 
   /**
    * Sends now every response and P2A message a `hold` fault holds, oldest first, and returns how
-   * many; each to its agent's link, as its timer would have.
+   * many were sent; each to its agent's link, as its timer would have. One whose agent a send
+   * before it disconnected (a link that drops a slow consumer) is not sent: the disconnect
+   * cancelled and counted it.
    */
   public releaseHeldResponses(): number {
     const held = [...this.#heldUntilReleased];
     this.#heldUntilReleased.clear();
+    let sent = 0;
     for (const h of held) {
       h.timer?.cancel();
+      if (h.session.link !== h.link) continue;
       h.send();
+      sent++;
     }
-    return held.length;
+    return sent;
   }
 
   /** Holds `send` for {@link releaseHeldResponses}, or until `maxHoldMs` passes. */
-  #hold(session: AgentSession, maxHoldMs: number | undefined, send: () => void): void {
-    const held: HeldUntilReleased = { session, send };
+  #hold(
+    session: AgentSession,
+    link: PlatformAgentLink,
+    maxHoldMs: number | undefined,
+    send: () => void,
+  ): void {
+    const held: HeldUntilReleased = { session, link, send };
     held.timer = this.timers.arm(
       maxHoldMs ?? DEFAULT_HOLD_MS,
       () => {
@@ -662,7 +674,7 @@ export class PlatformEngine implements PlatformServices {
         );
         return undefined;
       case 'hold':
-        this.#hold(session, delivery.maxHoldMs, () => {
+        this.#hold(session, link, delivery.maxHoldMs, () => {
           this.#respond(session, link, channelId, response, command);
         });
         return undefined;
@@ -763,7 +775,7 @@ export class PlatformEngine implements PlatformServices {
         );
         return;
       case 'hold':
-        this.#hold(session, delivery.maxHoldMs, () => {
+        this.#hold(session, link, delivery.maxHoldMs, () => {
           send(out);
         });
         return;
