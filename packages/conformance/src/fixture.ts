@@ -132,6 +132,13 @@ export interface WorkerFixtureSession {
    */
   releaseHeldResponses?(): Promise<number>;
   /**
+   * The worker platform's `faults.counts`: how many faults of each kind fired since the worker
+   * started (clearing the rules keeps them). Optional: with it, the hostile-reply campaign checks
+   * that each hostile reply that fired was counted exactly once (the counts live in the worker);
+   * without it, that the runs of kinds every wire carries counted something.
+   */
+  faultCounts?(): Promise<Readonly<Record<string, number>>>;
+  /**
    * Ends the worker and waits for its exit; idempotent. After {@link WorkerFixtureSession.kill}
    * it resolves too (the thread is gone: nothing is left to stop).
    */

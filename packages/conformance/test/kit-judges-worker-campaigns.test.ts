@@ -35,6 +35,7 @@ import { misroutedLateReplyFixture } from './support/broken-fixtures.js';
 import {
   doubleCountedReplyFixture,
   hiddenBadMessagesFixture,
+  overCountedStrayFixture,
   slowSecondQuiesceFixture,
   lostDelayedResponseFixture,
   selfReportedViolationFixture,
@@ -220,6 +221,46 @@ describe('the kit over worker campaigns that test nothing, or whose transport re
         expect.stringMatching(new RegExp(`^run 0 \\(seed ${SEED}, .*\\): transport: INJECTED$`)),
         expect.stringMatching(new RegExp(`^run 1 \\(seed ${SEED}, .*\\): transport: INJECTED$`)),
       ]);
+    });
+
+    it('should report each run whose hostile replies were counted more than once each', async () => {
+      const fixture = overCountedStrayFixture();
+      session = await sessionOf(fixture);
+      const r = await runHostileRepliesWorker(fixture, { runs: 2, seed: SEED, session });
+      const counted = (run: number): RegExp =>
+        new RegExp(
+          `^run ${run} \\(seed ${SEED}, .*\\): \\d+ .* fault\\(s\\) fired on commands the platform answered, counted \\d+ time\\(s\\) in all, too many .*stray \\d{3}`,
+        );
+      expect(r.violations).toEqual([
+        expect.stringMatching(counted(0)),
+        expect.stringMatching(counted(1)),
+      ]);
+      for (const v of r.violations) {
+        const [, fired, seen] = /: (\d+) .* fault\(s\) fired.*counted (\d+) time/.exec(v) ?? [];
+        expect(Number(seen) - Number(fired)).toBeGreaterThanOrEqual(100);
+      }
+    });
+
+    it('should report each run whose hostile replies vanished uncounted', async () => {
+      const fixture = hiddenBadMessagesFixture({ uncounted: true });
+      session = await sessionOf(fixture);
+      const r = await runHostileRepliesWorker(fixture, { runs: 2, seed: SEED, session });
+      // The seed's first two kinds (truncations) reach every agent: each run counted too few.
+      expect(r.violations).toEqual([
+        expect.stringMatching(
+          new RegExp(`^run 0 \\(seed ${SEED}, truncate .*fault\\(s\\) fired.*, too few `),
+        ),
+        expect.stringMatching(
+          new RegExp(`^run 1 \\(seed ${SEED}, truncate .*fault\\(s\\) fired.*, too few `),
+        ),
+      ]);
+    });
+
+    it('should report nothing over the same wrapper when it counts what it dropped', async () => {
+      const fixture = overCountedStrayFixture({ broken: false });
+      session = await sessionOf(fixture);
+      const r = await runHostileRepliesWorker(fixture, { runs: 2, seed: SEED, session });
+      expect(r.violations).toEqual([]);
     });
 
     it('should report nothing over the same wrapper when the transport records nothing', async () => {

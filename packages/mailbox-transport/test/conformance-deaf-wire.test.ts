@@ -42,6 +42,7 @@ async function deafSession(context: WorkerFixtureContext): Promise<WorkerFixture
     },
     setFaults: (rules) => inner.setFaults(rules),
     releaseHeldResponses: () => inner.releaseHeldResponses(),
+    faultCounts: () => inner.faultCounts(),
     stop: () => inner.stop(),
   };
 }

@@ -118,9 +118,14 @@ const MIN_RUNS_TO_PROBE = 4;
  * and set as `nth` rules, not left to the platform's own generator, so that a seed gives the same
  * faults on the same commands whatever worker session runs them. Every failure must be a typed
  * SCMI error; nothing may crash or touch released state; the transport must record nothing against
- * itself (`FixtureEnds.transportViolations`, read once each run's wire is closed); in a run of a
- * kind every wire carries ({@link hostileReplyReachesAgent}), the agent (or the wire) must have
- * counted something. What the campaign as a whole must show besides (faults placed, bad messages
+ * itself (`FixtureEnds.transportViolations`, read once each run's wire is closed). Each hostile
+ * reply that fired — on a session that reports the worker's fault counts
+ * ({@link WorkerFixtureSession.faultCounts}) — must be counted once, by the agent, the wire or
+ * the platform side: at least once for a kind every wire carries ({@link hostileReplyReachesAgent})
+ * or on a fixture that reports what its platform side drops (`strayRepliesDropped`), and never
+ * more than once plus the ordinary replies counted late (a loaded machine's timeouts). Without the
+ * counts, a run of a kind every wire carries must have counted something, and none more than its
+ * placed faults plus those late replies. What the campaign as a whole must show besides (faults placed, bad messages
  * counted) is `hostileCampaignShortfalls`.
  *
  * @example
@@ -162,6 +167,8 @@ export async function runHostileRepliesWorker(
       }));
       const where = `run ${done} (seed ${seed}, ${name} on commands ${placed.join(',')})`;
       await session.setFaults([]);
+      // Counted across the run (no rule fires before its own are set, after the probe).
+      const firedBefore = await session.faultCounts?.();
       const run = await openCampaignRun(fixture, session);
       const { ends, instrument, container } = run;
       let probed = false as boolean; // set inside `lifetime`
@@ -226,6 +233,7 @@ export async function runHostileRepliesWorker(
       // Read once the wire is closed: closing it disconnects the agent, and a duplicate or an
       // unsolicited reply the platform still held then is cancelled unsent, and counted there.
       const cancelled = (await ends.repliesCancelled?.()) ?? 0;
+      const firedAfter = firedBefore === undefined ? undefined : await session.faultCounts?.();
       const bad = Object.values(instrument.badMessages()).reduce((a, b) => a + b, 0);
       const seen =
         bad +
@@ -243,9 +251,27 @@ export async function runHostileRepliesWorker(
         totals.counted += seen;
         faultsPlaced += placed.length;
         counted += seen;
-        if (seen === 0 && hostileReplyReachesAgent(action)) {
+        // Each hostile reply that fired counted once, where it was first seen — one the wire must
+        // carry, or any when the fixture reports what its platform side drops (a duplicate, an
+        // unsolicited reply); otherwise a duplicate or unsolicited reply may be dropped unseen.
+        // Without the worker's fault counts, at least one for a kind every wire carries. An
+        // ordinary reply that came after its timeout on a loaded machine is counted late too: at
+        // most that many more.
+        const exact = hostileReplyReachesAgent(action) || ends.strayRepliesDropped !== undefined;
+        const fired =
+          firedBefore === undefined || firedAfter === undefined
+            ? undefined
+            : (firedAfter[action.kind] ?? 0) - (firedBefore[action.kind] ?? 0);
+        const late = instrument.lateReplies;
+        const tooFew =
+          fired === undefined
+            ? seen === 0 && hostileReplyReachesAgent(action)
+            : exact && seen < fired;
+        const tooMany = seen > (fired ?? placed.length) + late;
+        if (tooFew || tooMany) {
+          const signals = ends.droppedSignals?.() ?? 0;
           violations.push(
-            `${where}: ${placed.length} ${name} fault(s) placed on commands the platform answered, but neither the agent nor the wire counted anything`,
+            `${where}: ${fired === undefined ? `${placed.length} ${name} fault(s) placed` : `${fired} ${name} fault(s) fired`} on commands the platform answered, counted ${seen} time(s) in all, ${tooFew ? 'too few' : 'too many'} (bad messages ${bad}, late ${late}, refused after quiesce ${instrument.refusedAfterQuiesce}, failed ${instrument.failed}, dropped by the wire ${signals}, stray ${stray}, cancelled ${cancelled})`,
           );
         }
       }

@@ -29,6 +29,7 @@ function wrappedMailboxWorker(wrap: (ends: FixtureEnds) => FixtureEnds): Transpo
         open: async () => wrap(await inner.open()),
         setFaults: (rules) => inner.setFaults(rules),
         releaseHeldResponses: () => inner.releaseHeldResponses(),
+        faultCounts: () => inner.faultCounts(),
         stop: () => inner.stop(),
         kill: () => inner.kill(),
       };
@@ -85,11 +86,15 @@ export function selfReportedViolationFixture(options: BrokenFixtureOptions = {})
  * protocol), and every message the transport rejected itself (`sink.badMessage`: a truncation), is
  * dropped before core sees it, and counted as a signal the wire dropped (`droppedSignals`). Its
  * command then times out (or fails), nothing breaks and the drop is counted, but the agent never
- * counts a bad message: its diagnostics show no hostile reply at all. With `broken: false` every
- * reply and bad message reaches core.
+ * counts a bad message: its diagnostics show no hostile reply at all. With `uncounted: true` the
+ * wire does not count them either: they vanish. With `broken: false` every reply and bad message
+ * reaches core.
  */
-export function hiddenBadMessagesFixture(options: BrokenFixtureOptions = {}): TransportFixture {
+export function hiddenBadMessagesFixture(
+  options: BrokenFixtureOptions & { readonly uncounted?: boolean } = {},
+): TransportFixture {
   const broken = options.broken ?? true;
+  const uncounted = options.uncounted ?? false;
   return wrappedMailboxWorker((ends) => {
     let hidden = 0;
     const transport = decorateTransport(ends.transport, async (setup, open) => {
@@ -114,7 +119,7 @@ export function hiddenBadMessagesFixture(options: BrokenFixtureOptions = {}): Tr
     return {
       ...ends,
       transport,
-      droppedSignals: () => (ends.droppedSignals?.() ?? 0) + hidden,
+      droppedSignals: () => (ends.droppedSignals?.() ?? 0) + (uncounted ? 0 : hidden),
     };
   });
 }
@@ -216,5 +221,24 @@ export function slowSecondQuiesceFixture(delayMs: number): TransportFixture {
       });
     });
     return { ...ends, transport };
+  });
+}
+
+/**
+ * The mailbox worker fixture whose wires report 100 stray replies more than their platform side
+ * dropped (`strayRepliesDropped`): every hostile run then counts more than its faults fired — what
+ * a wire that counts replies both where it drops them and where the agent already counted them
+ * shows (100, more than any run's late replies on a loaded machine could explain). The hostile
+ * campaign must report each run. With `broken: false` the counts are the wire's.
+ */
+export function overCountedStrayFixture(options: BrokenFixtureOptions = {}): TransportFixture {
+  const broken = options.broken ?? true;
+  return wrappedMailboxWorker((ends) => {
+    const inner = ends.strayRepliesDropped?.bind(ends);
+    if (inner === undefined) throw new Error('the mailbox fixture reports its stray replies');
+    return {
+      ...ends,
+      strayRepliesDropped: async () => (await inner()) + (broken ? 100 : 0),
+    };
   });
 }

@@ -69,6 +69,8 @@ export interface MailboxFixtureWorker {
   setFaults(rules: readonly FaultRule[]): Promise<void>;
   /** Sends now what the worker platform holds for `hold` faults; resolves with how many. */
   releaseHeldResponses(): Promise<number>;
+  /** The worker platform's fault counts per kind (cumulative). */
+  faultCounts(): Promise<Readonly<Record<string, number>>>;
   stop(): Promise<void>;
   /** Ends the worker's thread abruptly (`worker.terminate()`), as a platform that dies would. */
   kill(): Promise<void>;
@@ -210,6 +212,8 @@ function fixtureOver(channels: SmtWireLayoutOptions, variant?: string) {
           await host.call('setFaults', rules);
         },
         releaseHeldResponses: async () => (await host.call('releaseHeldResponses')) as number,
+        faultCounts: async () =>
+          (await host.call('faultCounts')) as Readonly<Record<string, number>>,
         platformStats,
         stop: () => host.stop(),
         kill: () =>

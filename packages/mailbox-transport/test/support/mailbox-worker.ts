@@ -35,6 +35,7 @@ serveWorker(
       for (const rule of rules) platform.faults.add(rule);
     },
     releaseHeldResponses: (): number => platform.releaseHeldResponses(),
+    faultCounts: (): Readonly<Record<string, number>> => platform.faults.counts,
     platformStats: (): MailboxWorkerPlatformStats => ({
       armedTimers: platform.armedTimers,
       connectedAgents: platform.connectedAgents,

@@ -133,6 +133,7 @@ export function skipQuiesceSession(
     ...(inner.releaseHeldResponses === undefined
       ? {}
       : { releaseHeldResponses: inner.releaseHeldResponses.bind(inner) }),
+    ...(inner.faultCounts === undefined ? {} : { faultCounts: inner.faultCounts.bind(inner) }),
     stop: () => inner.stop(),
   };
 }
@@ -193,6 +194,7 @@ export function hangingQuiesceSession(inner: WorkerFixtureSession): WorkerFixtur
     ...(inner.releaseHeldResponses === undefined
       ? {}
       : { releaseHeldResponses: inner.releaseHeldResponses.bind(inner) }),
+    ...(inner.faultCounts === undefined ? {} : { faultCounts: inner.faultCounts.bind(inner) }),
     stop: () => inner.stop(),
   };
 }

@@ -52,6 +52,8 @@ export interface OpteeWorker {
   setFaults(rules: readonly FaultRule[]): Promise<void>;
   /** Sends now what the worker platform holds for `hold` faults; resolves with how many. */
   releaseHeldResponses(): Promise<number>;
+  /** The worker platform's fault counts per kind (cumulative). */
+  faultCounts(): Promise<Readonly<Record<string, number>>>;
   /** Timers the worker's platform has armed. */
   platformTimers(): Promise<number>;
   stop(): Promise<void>;
@@ -222,6 +224,8 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
           await host.call('setFaults', rules);
         },
         releaseHeldResponses: async () => (await host.call('releaseHeldResponses')) as number,
+        faultCounts: async () =>
+          (await host.call('faultCounts')) as Readonly<Record<string, number>>,
         platformTimers: async () => (await host.call('platformTimers')) as number,
         stop: () => host.stop(),
         kill: () =>

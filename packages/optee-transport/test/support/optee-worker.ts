@@ -36,6 +36,7 @@ serveWorker(
       for (const rule of rules) platform.faults.add(rule);
     },
     releaseHeldResponses: (): number => platform.releaseHeldResponses(),
+    faultCounts: (): Readonly<Record<string, number>> => platform.faults.counts,
     platformTimers: (): number => platform.armedTimers,
     /** Delayed replies and asynchronous operations' responses the platform cancelled unsent. */
     cancelledOnDisconnect: (): number => platform.counters.cancelledOnDisconnect,

@@ -130,6 +130,8 @@ export interface VirtioWorkerSession {
   setFaults(rules: readonly FaultRule[]): Promise<void>;
   /** Sends now what the worker platform holds for `hold` faults; resolves with how many. */
   releaseHeldResponses(): Promise<number>;
+  /** The worker platform's fault counts per kind (cumulative). */
+  faultCounts(): Promise<Readonly<Record<string, number>>>;
   /** Timers the worker platform has armed, its connected agents, its disconnect cancellations. */
   platformState(): Promise<VirtioWorkerPlatformState>;
   /** Ends the worker (awaited exit). */
@@ -213,6 +215,7 @@ export async function startVirtioWorker(ctx: {
       await host.call('setFaults', rules);
     },
     releaseHeldResponses: async () => (await host.call('releaseHeldResponses')) as number,
+    faultCounts: async () => (await host.call('faultCounts')) as Readonly<Record<string, number>>,
     platformState,
     stop: () => host.stop(),
     kill: () =>
@@ -242,6 +245,7 @@ export const virtioFixture: TransportFixture = {
       open: () => session.open(),
       setFaults: (rules) => session.setFaults(rules),
       releaseHeldResponses: () => session.releaseHeldResponses(),
+      faultCounts: () => session.faultCounts(),
       stop: () => session.stop(),
       kill: () => session.kill(),
     };
@@ -270,6 +274,7 @@ export const virtioSlowResetFixture: TransportFixture = {
       open: () => session.open({ device: { faults: SLOW_RESET } }),
       setFaults: (rules) => session.setFaults(rules),
       releaseHeldResponses: () => session.releaseHeldResponses(),
+      faultCounts: () => session.faultCounts(),
       stop: () => session.stop(),
       kill: () => session.kill(),
     };

@@ -36,6 +36,7 @@ serveWorker(
       for (const rule of rules) platform.faults.add(rule);
     },
     releaseHeldResponses: (): number => platform.releaseHeldResponses(),
+    faultCounts: (): Readonly<Record<string, number>> => platform.faults.counts,
     /**
      * Blocks this thread, and every device in it, until the main thread sets word 1 of `flags`
      * (at most 10 s): word 0 is set first, so the caller knows the devices stopped looking. What
