@@ -70,6 +70,7 @@ export type {
   PayloadSource,
   ProtocolDriver,
   ProtocolHandle,
+  ProtocolVersionSource,
   TransactOptions,
   XferOps,
 } from './protocol/protocol-handle.js';

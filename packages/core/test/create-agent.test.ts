@@ -74,6 +74,7 @@ describe(createAgent, () => {
       const agent = await h.create();
       expect(agent.info).toEqual({
         version: 0x20000,
+        versionSource: 'platform',
         vendor: 'fake-vendor',
         subVendor: 'fake-sub',
         implementationVersion: 0x0102,

@@ -388,11 +388,11 @@ describe('XferOps', () => {
   });
 
   describe('protocol version negotiation', () => {
-    const driver: ProtocolDriver<{ version: number }> = {
+    const driver: ProtocolDriver<{ version: number; source: string }> = {
       protocolId: 0x14,
       name: 'clock',
       version: 0x20000,
-      init: (ph) => ({ version: ph.version }),
+      init: (ph) => ({ version: ph.version, source: ph.versionSource }),
     };
 
     it('should ask for the driver version when the platform is newer and supports NEGOTIATE_PROTOCOL_VERSION', async () => {
@@ -408,7 +408,7 @@ describe('XferOps', () => {
         return undefined;
       };
       const agent = await h.create();
-      expect(agent.protocol(driver).version).toBe(0x20000);
+      expect(agent.protocol(driver)).toEqual({ version: 0x20000, source: 'negotiated' });
       expect(
         readU32(
           h.platform.requests.find((r) => r.protocolId === 0x14 && r.messageId === 0x10)?.payload ??
@@ -432,7 +432,7 @@ describe('XferOps', () => {
           return undefined;
         };
         const agent = await h.create();
-        expect(agent.protocol(driver).version).toBe(0x20000);
+        expect(agent.protocol(driver)).toEqual({ version: 0x20000, source: 'best-effort' });
         expect(warnings).toEqual([
           expect.stringMatching(
             /unsupported higher version 0x30000 not negotiated down \(.+\); trying 0x20000/,
@@ -453,7 +453,7 @@ describe('XferOps', () => {
           return undefined;
         };
         const agent = await h.create();
-        expect(agent.protocol(driver).version).toBe(0x20000);
+        expect(agent.protocol(driver)).toEqual({ version: 0x20000, source: 'best-effort' });
         await agent.remove();
       },
     );
@@ -467,6 +467,20 @@ describe('XferOps', () => {
           : undefined;
       const agent = await h.create();
       expect(agent.info.version).toBe(0x20001); // Base's driver's: the version in use
+      expect(agent.info.versionSource).toBe('best-effort');
+      expect(agent.base.versionSource).toBe('best-effort');
+      await agent.remove();
+    });
+
+    it("should say the version is the platform's when it is no newer than the driver's", async () => {
+      const h = createHarness({ drivers: [driver] });
+      h.platform.override = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x0
+          ? { status: 0, returns: le32(0x10000) }
+          : undefined;
+      const agent = await h.create();
+      expect(agent.protocol(driver)).toEqual({ version: 0x10000, source: 'platform' });
+      expect(agent.info.versionSource).toBe('platform');
       await agent.remove();
     });
 
@@ -481,7 +495,7 @@ describe('XferOps', () => {
         h.platform.override = (req) =>
           req.protocolId === 0x14 && req.messageId === 0x0 ? answer : undefined;
         const agent = await h.create();
-        expect(agent.protocol(driver).version).toBe(0x20000);
+        expect(agent.protocol(driver)).toEqual({ version: 0x20000, source: 'best-effort' });
         expect(agent.protocolErrors.size).toBe(0);
         expect(warnings).toEqual([
           expect.stringContaining('failed to query the protocol version; trying 0x20000'),

@@ -29,6 +29,7 @@ import {
   BoundXferOps,
   type ProtocolDriver,
   type ProtocolHandle,
+  type ProtocolVersionSource,
   type XferOps,
 } from '../protocol/protocol-handle.js';
 import type { TokenSequence } from '../transfer/token-allocator.js';
@@ -69,6 +70,7 @@ function getOne<T>(container: Container, token: ServiceIdentifier<T>, what: stri
 /** A protocol handle whose version is settled after negotiation and which is revoked with its group. */
 class ProtocolHandleImpl implements ProtocolHandle {
   public version = 0;
+  public versionSource: ProtocolVersionSource = 'best-effort';
   public revoked = false;
   public readonly xfer: XferOps;
 
@@ -120,16 +122,17 @@ async function initializeVersion(
   xfer: XferOps,
   driverVersion: number,
   warn: (message: string, error?: unknown) => void,
-): Promise<number> {
+): Promise<{ version: number; source: ProtocolVersionSource }> {
+  const bestEffort = { version: driverVersion, source: 'best-effort' } as const;
   let platformVersion: number;
   try {
     platformVersion = await xfer.versionGet();
   } catch (e) {
     if (!isPlatformFailure(e)) throw e;
     warn(`failed to query the protocol version; trying ${hex(driverVersion)}`, e);
-    return driverVersion;
+    return bestEffort;
   }
-  if (platformVersion <= driverVersion) return platformVersion;
+  if (platformVersion <= driverVersion) return { version: platformVersion, source: 'platform' };
   let why: string;
   let error: unknown;
   try {
@@ -138,7 +141,7 @@ async function initializeVersion(
         txSize: 4,
         rxSize: 0,
       });
-      return driverVersion;
+      return { version: driverVersion, source: 'negotiated' };
     }
     why = 'NEGOTIATE_PROTOCOL_VERSION is not implemented';
   } catch (e) {
@@ -150,7 +153,7 @@ async function initializeVersion(
     `unsupported higher version ${hex(platformVersion)} not negotiated down (${why}); trying ${hex(driverVersion)}, backward compatibility is not assured`,
     error,
   );
-  return driverVersion;
+  return bestEffort;
 }
 
 /** Whether `e` is the platform's answer refusing a command, or one garbled. */
@@ -345,7 +348,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
           handles.delete(driver.protocolId);
         },
       });
-      ph.version = await initializeVersion(ph.xfer, driver.version, (message, error) => {
+      const settled = await initializeVersion(ph.xfer, driver.version, (message, error) => {
         ctx.logger.warn(
           `${config.name}: protocol ${scmiProtocolName(driver.protocolId)}: ${message}`,
           {
@@ -353,6 +356,8 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
           },
         );
       });
+      ph.version = settled.version;
+      ph.versionSource = settled.source;
       return driver.init(ph, g);
     });
     return { api, group };

@@ -206,6 +206,20 @@ export interface XferOps {
 }
 
 /**
+ * Where a protocol's version in use comes from: `platform` — the platform's PROTOCOL_VERSION, no
+ * newer than the driver's; `negotiated` — the driver's, the platform being newer and accepting it
+ * through NEGOTIATE_PROTOCOL_VERSION; `best-effort` — the driver's, the platform having refused or
+ * garbled PROTOCOL_VERSION or the negotiation (Linux goes on "in best-effort mode" there too,
+ * backward compatibility not assured).
+ *
+ * @example
+ * ```ts
+ * if (agent.info.versionSource === 'best-effort') console.warn('Base runs best-effort');
+ * ```
+ */
+export type ProtocolVersionSource = 'platform' | 'negotiated' | 'best-effort';
+
+/**
  * What a protocol driver receives at init (Linux `struct scmi_protocol_handle`): its protocol id,
  * the version in use, transfer operations bound to its channel, and its notification registration.
  */
@@ -220,6 +234,8 @@ export interface ProtocolHandle {
    * PROTOCOL_VERSION or the negotiation, as in Linux).
    */
   readonly version: number;
+  /** Where {@link ProtocolHandle.version} comes from (see {@link ProtocolVersionSource}). */
+  readonly versionSource: ProtocolVersionSource;
   /** Whether the transport has a P2A channel (notifications and delayed responses possible). */
   readonly p2a: boolean;
   /** Transfer operations. */

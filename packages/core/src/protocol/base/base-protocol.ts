@@ -4,7 +4,7 @@ import { PayloadReader } from '../../wire/payload.js';
 import { ScmiProtocolId } from '../../wire/protocol-id.js';
 import { ScmiStatus } from '../../wire/status.js';
 import { u32Arg, uintArg } from '../field-arg.js';
-import type { ProtocolDriver, ProtocolHandle } from '../protocol-handle.js';
+import type { ProtocolDriver, ProtocolHandle, ProtocolVersionSource } from '../protocol-handle.js';
 
 /** Bytes of an SCMI short name, NUL included (Linux `SCMI_SHORT_NAME_MAX_SIZE`). */
 const SCMI_SHORT_NAME_SIZE = 16;
@@ -132,6 +132,11 @@ export class BaseProtocol {
   /** The protocol version in use (major 31:16, minor 15:0). */
   public get version(): number {
     return this.#ph.version;
+  }
+
+  /** Where {@link BaseProtocol.version} comes from (see {@link ProtocolVersionSource}). */
+  public get versionSource(): ProtocolVersionSource {
+    return this.#ph.versionSource;
   }
 
   /** PROTOCOL_ATTRIBUTES: number of protocols (excluding Base) and of agents. */
@@ -426,6 +431,12 @@ export type ScmiDiscoveryStep =
 export interface ScmiPlatformInfo {
   /** Base protocol version (major 31:16, minor 15:0). */
   readonly version: number;
+  /**
+   * Where `version` comes from: `best-effort` when the platform refused or garbled Base's
+   * PROTOCOL_VERSION (or the negotiation of a newer one) and the agent runs Base at its own version
+   * (see {@link ProtocolVersionSource}).
+   */
+  readonly versionSource: ProtocolVersionSource;
   /** Vendor identifier ('' when DISCOVER_VENDOR failed, as Linux leaves `vendor_id` empty). */
   readonly vendor: string;
   /** Sub-vendor identifier, when the platform implements it. */
@@ -606,6 +617,7 @@ export async function discoverPlatform(
   }
   return {
     version: base.version,
+    versionSource: base.versionSource,
     vendor,
     subVendor,
     implementationVersion,
