@@ -143,6 +143,36 @@ describe('the owed doorbell of a reply taken without it', () => {
     await remove(h, agent);
   });
 
+  it('same thread: the doorbell of a bad reply counted at the deadline, landing once the next command is written, is not counted again', async () => {
+    const h = createHand(false);
+    const agent = await h.probe({ a2p: [{ id: 0 }], p2a: false, rxTimeoutMs: 30 });
+    const held = h.holdAnswers();
+    const first = settle(agent.transact(0x10, 0x0));
+    await h.clock.runTasks();
+    // The reply lands with another token (bit 9 of the token flipped: header bit 27), no ring.
+    const reply = defined(held(), 'the held response');
+    new DataView(reply.buffer, reply.byteOffset).setUint32(
+      0,
+      new DataView(reply.buffer, reply.byteOffset).getUint32(0, true) ^ (1 << 27),
+      true,
+    );
+    landSilently(h, () => reply);
+    await h.clock.advance(30); // the deadline: core's look finds it, counted, the transfer times out
+    expect(await first).toBeInstanceOf(ScmiTimeoutError);
+    const second = settle(agent.transact(0x10, 0x0));
+    await h.clock.runTasks(); // written into the area: the bad reply's doorbell still to come
+    h.ringA2p(); // ...now, on the busy area
+    await h.clock.runTasks();
+    h.answer(defined(held())); // the second answered, with its doorbell
+    await h.clock.runTasks();
+    expect(await second).toBeUndefined();
+    const a2p = channelStats(agent, 'a2p:0');
+    // The bad reply counted once, where core's look found it; its doorbell absorbed.
+    expect(a2p.badMessages).toEqual({ ...NO_BAD_MESSAGES, unexpected: 1 });
+    expect(h.wire.wire.monitor.channel('a2p:0')?.spurious).toBe(0);
+    await remove(h, agent);
+  });
+
   it('worker mode: the reply it took is not handed to core again by its own doorbell', async () => {
     await withSharedHand({ a2p: [{ id: 0 }] }, async (h, agent) => {
       const held = h.holdAnswers();

@@ -123,7 +123,8 @@ const MIN_RUNS_TO_PROBE = 4;
  * ({@link WorkerFixtureSession.faultCounts}) — must be counted once, by the agent, the wire or
  * the platform side: at least once for a kind every wire carries ({@link hostileReplyReachesAgent})
  * or on a fixture that reports what its platform side drops (`strayRepliesDropped`), and never
- * more than once plus the ordinary replies counted late (a loaded machine's timeouts). Without the
+ * more than once plus the ordinary replies counted late (a loaded machine's timeouts; failed
+ * transfers left out of that bound: a send that waited out a busy channel fails too). Without the
  * counts, a run of a kind every wire carries must have counted something, and none more than its
  * placed faults plus those late replies. What the campaign as a whole must show besides (faults placed, bad messages
  * counted) is `hostileCampaignShortfalls`.
@@ -228,10 +229,12 @@ export async function runHostileRepliesWorker(
         break;
       teardownReturned(run);
       await new Promise((r) => setTimeout(r, timeoutMs + 3));
-      const stray = (await ends.strayRepliesDropped?.()) ?? 0;
       await ends.close();
       // Read once the wire is closed: closing it disconnects the agent, and a duplicate or an
-      // unsolicited reply the platform still held then is cancelled unsent, and counted there.
+      // unsolicited reply the platform still held then is cancelled unsent, and counted there; one
+      // it sent just before is dropped by the wire's platform side then (read before the close,
+      // it was counted nowhere).
+      const stray = (await ends.strayRepliesDropped?.()) ?? 0;
       const cancelled = (await ends.repliesCancelled?.()) ?? 0;
       const firedAfter = firedBefore === undefined ? undefined : await session.faultCounts?.();
       const bad = Object.values(instrument.badMessages()).reduce((a, b) => a + b, 0);
@@ -267,7 +270,9 @@ export async function runHostileRepliesWorker(
           fired === undefined
             ? seen === 0 && hostileReplyReachesAgent(action)
             : exact && seen < fired;
-        const tooMany = seen > (fired ?? placed.length) + late;
+        // Failed transfers are left out of the upper bound: a send that waited out a channel
+        // still held by a timed-out command (SMT's CHANNEL_FREE, OP-TEE's busy channel) fails too.
+        const tooMany = seen - instrument.failed > (fired ?? placed.length) + late;
         if (tooFew || tooMany) {
           const signals = ends.droppedSignals?.() ?? 0;
           violations.push(

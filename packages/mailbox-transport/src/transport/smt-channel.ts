@@ -105,8 +105,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   #intrEnabled = false;
   /**
    * The previous message's completion doorbell is still to come although the area holds the next
-   * message: `pollDone` took that reply at the deadline, before its doorbell, and the next sender
-   * wrote at once. The first doorbell that finds the area busy is that one, not a spurious one:
+   * message: `pollDone` took that reply (or counted it, a bad one) at the deadline, before its
+   * doorbell, and the next sender wrote at once. The first doorbell that finds the area busy is that one, not a spurious one:
    * absorbed once, uncounted. One that finds the next reply already there takes it to core: when
    * the delivery stands for several rings, they coalesced, and that reply's own doorbell is among
    * them; when it stands for one ring, that reply's own doorbell is still to come (the platform
@@ -757,10 +757,13 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   #write(xfer: Xfer): void {
     const area = this.#area;
     const taken = this.#takeUnseenReply(xfer);
-    // A doorbell asked for and not come yet: the reply pollDone took (or the unseen one just
-    // handed to core or counted) was an interrupt message's.
+    // A doorbell asked for and not come yet: the reply pollDone took or counted (a bad reply found
+    // at the deadline), or the unseen one just handed to core or counted, was an interrupt
+    // message's. ('counted' is otherwise set with `#rang`, or after the quiesce: no write then.)
     this.#doorbellOwed =
-      (taken || this.#replySeen === 'polled') && this.#intrEnabled && !this.#rang;
+      (taken || this.#replySeen === 'polled' || this.#replySeen === 'counted') &&
+      this.#intrEnabled &&
+      !this.#rang;
     this.#written = true;
     this.#writtenHeader = xfer.header;
     this.#rang = false;
