@@ -206,6 +206,94 @@ describe('the owed doorbell of a reply taken without it', () => {
   });
 });
 
+describe('the owed doorbell landing after the quiesce', () => {
+  /**
+   * Same thread: the first command's reply lands silently (a good one, or one with another token)
+   * and core's look at the deadline takes or counts it; the second command is written and held;
+   * the agent is removed with the first reply's doorbell still owed.
+   */
+  async function removedWithDoorbellOwed(
+    bad: boolean,
+  ): Promise<{ h: Hand; agent: Awaited<ReturnType<Hand['probe']>> }> {
+    const h = createHand(false);
+    const agent = await h.probe({ a2p: [{ id: 0 }], p2a: false, rxTimeoutMs: 30 });
+    const held = h.holdAnswers();
+    const first = settle(agent.transact(0x10, 0x0));
+    await h.clock.runTasks();
+    const reply = defined(held(), 'the held response');
+    if (bad) {
+      const view = new DataView(reply.buffer, reply.byteOffset);
+      view.setUint32(0, view.getUint32(0, true) ^ (1 << 27), true); // token bit 9
+    }
+    landSilently(h, () => reply);
+    await h.clock.advance(30);
+    const outcome = await first;
+    if (bad) expect(outcome).toBeInstanceOf(ScmiTimeoutError);
+    else expect(outcome).toBeUndefined();
+    const second = settle(agent.transact(0x10, 0x0));
+    await h.clock.runTasks(); // written; the platform keeps its answer
+    const removing = agent.remove();
+    await h.clock.runUntilIdle();
+    await removing;
+    expect(await second).toBeDefined(); // failed by the shutdown
+    return { h, agent };
+  }
+
+  it.each([
+    ['a good reply core took', false],
+    ['a bad reply core counted', true],
+  ])(
+    'same thread: the doorbell of %s is absorbed, not counted as a reply refused or dropped',
+    async (_what, bad) => {
+      const { h, agent } = await removedWithDoorbellOwed(bad);
+      h.ringA2p(); // the first reply's doorbell, at last
+      await h.clock.runUntilIdle();
+      const r = defined(h.wire.wire.monitor.channel('a2p:0'));
+      expect(r.counters.refusedAfterQuiesce + r.ignoredAfterFree).toBe(0);
+      expect(channelStats(agent, 'a2p:0').badMessages).toEqual({
+        ...NO_BAD_MESSAGES,
+        unexpected: bad ? 1 : 0,
+      });
+      // Absorbed once: another ring after it is counted, as any ring dropped.
+      h.ringA2p();
+      await h.clock.runUntilIdle();
+      const again = defined(h.wire.wire.monitor.channel('a2p:0'));
+      expect(again.counters.refusedAfterQuiesce + again.ignoredAfterFree).toBe(1);
+      expect(h.wire.wire.monitor.violations).toEqual([]);
+      h.platform.close();
+    },
+  );
+});
+
+describe('the owed doorbell landing after the free, across threads', () => {
+  it('worker mode: is not counted in ignoredAfterFree; a ring after it is', async () => {
+    await withSharedHand({ a2p: [{ id: 0 }], rxTimeoutMs: 30 }, async (h, agent) => {
+      const held = h.holdAnswers();
+      const first = settle(agent.transact(0x10, 0x0));
+      await h.until(() => held() !== undefined, 'the first command reached the platform');
+      h.land(defined(held()));
+      await h.clock.advance(30); // the deadline: core's look takes the reply, its doorbell owed
+      expect(await first).toBeUndefined();
+      const requests = held();
+      const second = settle(agent.transact(0x10, 0x0));
+      await h.until(() => held() !== requests, 'the second command reached the platform');
+      await h.remove(agent);
+      expect(await second).toBeDefined(); // failed by the shutdown
+      const r0 = defined(h.wire.wire.monitor.channel('a2p:0'));
+      expect(r0.freed).toBe(true);
+      h.ringA2p(); // the first reply's doorbell, after the free: nobody takes it
+      await h.settle();
+      const r1 = defined(h.wire.wire.monitor.channel('a2p:0'));
+      expect(r1.ignoredRings).toBe(r0.ignoredRings + 1);
+      expect(r1.counters.refusedAfterQuiesce + r1.ignoredAfterFree).toBe(0);
+      h.ringA2p(); // another: counted as any ring dropped
+      await h.settle();
+      const r2 = defined(h.wire.wire.monitor.channel('a2p:0'));
+      expect(r2.counters.refusedAfterQuiesce + r2.ignoredAfterFree).toBe(1);
+    });
+  });
+});
+
 describe('SharedMailboxController: a ring that lands while its delivery starts', () => {
   it('should be covered by that delivery, not delivered a second time', async () => {
     const region = SharedMailboxController.allocate(1);

@@ -166,6 +166,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       ignoredAtFree: undefined,
       abandonedAtFree: 0,
       abandonedReplyLanded: () => this.#record.abandonedAtFree > 0 && this.#area.isFree(),
+      owedDoorbell: () => this.#freed && this.#doorbellOwed,
       counters: () => setup.counters.snapshot(),
     };
   }
@@ -374,6 +375,11 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       // but before `ignoredAtFree` was taken would be counted neither here nor after free.
       const ignored = this.#ignored();
       let dropped = Math.max(0, ignored - this.#seenIgnored);
+      if (this.#doorbellOwed && dropped > 0) {
+        // The first ring dropped was the previous reply's owed doorbell: that reply was counted.
+        this.#doorbellOwed = false;
+        dropped--;
+      }
       if (this.#lateCounted && dropped > 0) {
         // The first ring dropped was the doorbell of the reply counted late already.
         this.#lateCounted = false;
@@ -408,6 +414,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   public rxCallback(rings?: number): void {
     const guard = this.#guard;
     if (!guard.enter()) {
+      // The previous reply's owed doorbell (see #doorbellOwed), late: that reply was counted.
+      if (this.#absorbOwedDoorbell()) return;
       this.#setup.counters.refusedAfterQuiesce++;
       return;
     }
@@ -537,6 +545,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     // to the message abandoned at the free, landed in the area (counted as `repliesAfterFree`).
     this.#seenIgnored++;
     if (this.#record.ignoredAtFree !== undefined) this.#record.ignoredAtFree++;
+    // The previous reply's owed doorbell (see #doorbellOwed), late: that reply was counted.
+    if (this.#absorbOwedDoorbell()) return;
     if (this.#abandonedDoorbell && this.#area.isFree()) {
       this.#abandonedDoorbell = false;
       return;
@@ -588,6 +598,17 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  /**
+   * After the quiesce: a doorbell the channel no longer takes is, first, the previous reply's owed
+   * one (see #doorbellOwed) — that reply was taken or counted already, so the doorbell is absorbed
+   * once, uncounted, as on a live channel. True when it was.
+   */
+  #absorbOwedDoorbell(): boolean {
+    if (!this.#doorbellOwed) return false;
+    this.#doorbellOwed = false;
+    return true;
+  }
 
   /** Rings dropped after RX stopped, on every mailbox channel of this channel. */
   #ignored(): number {
@@ -759,7 +780,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     const taken = this.#takeUnseenReply(xfer);
     // A doorbell asked for and not come yet: the reply pollDone took or counted (a bad reply found
     // at the deadline), or the unseen one just handed to core or counted, was an interrupt
-    // message's. ('counted' is otherwise set with `#rang`, or after the quiesce: no write then.)
+    // message's. (A reply #foreign counted with its doorbell still to come, from the owed path of
+    // rxCallback, owes it too; the quiesce's and the free's counts come after the last write.)
     this.#doorbellOwed =
       (taken || this.#replySeen === 'polled' || this.#replySeen === 'counted') &&
       this.#intrEnabled &&

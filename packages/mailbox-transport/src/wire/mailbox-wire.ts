@@ -118,6 +118,8 @@ export interface SmtChannelRecord {
   ignoredAtFree: number | undefined;
   abandonedAtFree: number;
   abandonedReplyLanded: () => boolean;
+  /** Freed with the previous reply's doorbell still owed (its reply counted already). */
+  owedDoorbell: () => boolean;
   counters: () => ChannelStats;
 }
 
@@ -182,10 +184,19 @@ function report(r: SmtChannelRecord): SmtChannelReport {
     // that reply's doorbell: counted with the reply (`repliesAfterFree`), not here. Until the reply
     // is there, a ring is counted here, as any other. Seen in the same thread, it is absorbed as it
     // comes (only when the reply is there by then).
+    // A channel freed with a doorbell owed (its reply taken or counted already): the first ring
+    // after the free is that doorbell, not counted here either (seen in the same thread, it is
+    // absorbed as it comes and no longer owed).
     ignoredAfterFree:
       r.ignoredAtFree === undefined
         ? 0
-        : Math.max(0, ignored - r.ignoredAtFree - (landed ? r.abandonedAtFree : 0)),
+        : Math.max(
+            0,
+            ignored -
+              r.ignoredAtFree -
+              (landed ? r.abandonedAtFree : 0) -
+              (r.owedDoorbell() ? 1 : 0),
+          ),
     abandonedAtFree: r.abandonedAtFree,
     repliesAfterFree: landed ? 1 : 0,
     counters: r.counters(),
