@@ -126,7 +126,8 @@ export interface WorkerFixtureSession {
    *
    * @example
    * ```ts
-   * // in a fixture's worker(); the worker serves `releaseHeldResponses: () => platform.releaseHeldResponses()`
+   * // in a fixture's worker(); its worker serves
+   * // `releaseHeldResponses: () => platform.releaseHeldResponses()`
    * releaseHeldResponses: async () => (await host.call('releaseHeldResponses')) as number,
    * ```
    */

@@ -15,9 +15,10 @@ import type { TeardownReason } from './teardown-reason.js';
  * when it has finished — returned, or settled when it returned a promise — whether it succeeded
  * or not (a failure is logged as `quiesce-failed` / `release-failed` just before its end). A
  * resource without a quiesce step logs neither quiesce event; a resource refused at registration
- * logs `refuse`, and of its steps only a failure (`quiesce-failed` / `release-failed`). The end events make the ordering checkable from the log alone:
- * no release step a teardown runs in turn begins before every quiesce step of its teardown has
- * ended, nor while a newer one's is still running (an early release the teardown joins may).
+ * logs `refuse`, and of its steps only a failure (`quiesce-failed` / `release-failed`). The end
+ * events make the ordering checkable from the log alone: no release step a teardown runs in turn
+ * begins before every quiesce step of its teardown has ended, nor while a newer one's is still
+ * running (an early release the teardown joins may).
  */
 export interface DevresEvent {
   /** A sequence number, increasing across all devres instances in this realm. */

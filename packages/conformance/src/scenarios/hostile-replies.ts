@@ -126,7 +126,8 @@ const MIN_RUNS_TO_PROBE = 4;
  * more than once plus the ordinary replies counted late (a loaded machine's timeouts; failed
  * transfers left out of that bound: a send that waited out a busy channel fails too). Without the
  * counts, a run of a kind every wire carries must have counted something, and none more than its
- * placed faults plus those late replies. What the campaign as a whole must show besides (faults placed, bad messages
+ * placed faults plus those late replies. What the campaign as a whole must show besides (faults
+ * placed, bad messages
  * counted) is `hostileCampaignShortfalls`.
  *
  * @example

@@ -106,8 +106,9 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   /**
    * The previous message's completion doorbell is still to come although the area holds the next
    * message: `pollDone` took that reply (or counted it, a bad one) at the deadline, before its
-   * doorbell, and the next sender wrote at once. The first doorbell that finds the area busy is that one, not a spurious one:
-   * absorbed once, uncounted. One that finds the next reply already there takes it to core: when
+   * doorbell, and the next sender wrote at once. The first doorbell that finds the area busy is
+   * that one, not a spurious one: absorbed once, uncounted. One that finds the next reply already
+   * there takes it to core: when
    * the delivery stands for several rings, they coalesced, and that reply's own doorbell is among
    * them; when it stands for one ring, that reply's own doorbell is still to come (the platform
    * set CHANNEL_FREE and has not rung yet — across threads the agent can look in between) and is

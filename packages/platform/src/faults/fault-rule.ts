@@ -190,8 +190,8 @@ export type FaultKind = FaultAction['kind'];
 /**
  * A message-level fault rule: when `match` selects a message, `action` is applied. Several rules
  * may fire on one message: header rewrites, byte rewrites and truncation apply first, then the
- * first delivery change (drop, delay, late reply, reorder, hold, duplicate) in the order the rules were
- * added, plus every unsolicited response and notification storm. A later delivery change does not
+ * first delivery change (drop, delay, late reply, reorder, hold, duplicate) in the order the rules
+ * were added, plus every unsolicited response and notification storm. A later delivery change does not
  * fire on that message: it is neither logged nor counted and keeps its `times`, though its `nth`
  * counts the match. Plain data (JSON-able); a field the rule, its match or its action does not
  * declare is refused, as in the platform configuration.

@@ -190,8 +190,8 @@ export class ScmiPlatform implements ScmiPlatformPort {
 
   /**
    * Sends now every response, delayed response and notification a `hold` fault ({@link HoldFault})
-   * holds, oldest first, each to its agent's link, and returns how many: a test places a late reply at the moment it chooses (the
-   * agent's teardown began, a channel's quiesce started…). Responses held by a `reorder` fault are
+   * holds, oldest first, each to its agent's link, and returns how many: a test places a late
+   * reply at the moment it chooses (the agent's teardown began, a channel's quiesce started…). Responses held by a `reorder` fault are
    * not touched (they go with the next response); those of a disconnected agent were cancelled.
    *
    * @example
