@@ -10,7 +10,7 @@ import type {
   TransportChannel,
   Xfer,
 } from '@scmi-ts/core';
-import type { DevresEvent } from '@scmi-ts/devres';
+import { checkDevresSteps, type DevresEvent } from '@scmi-ts/devres';
 
 /** Where an instrumented channel is in its life. */
 export type InstrumentedChannelState = 'open' | 'quiescing' | 'quiesced' | 'freeing' | 'freed';
@@ -227,10 +227,11 @@ export class TransportInstrument {
 /**
  * Checks a device's devres event log: every resource released exactly once, newest first (in
  * reverse order of registration), and in each device teardown every quiesce step before the first
- * release step. From the steps' end events: every step that began has ended (by its teardown's
- * end), and in a teardown no release step the teardown runs in turn begins while a quiesce step or
- * another release step of the device is still running — so a slow asynchronous step cannot overlap
- * the next one unseen. (An early release, reason `early-release`, may: the teardown joins it.)
+ * release step. From the steps' end events (devres's `checkDevresSteps`): every step that began
+ * has ended (by its teardown's end), and in a teardown no release step the teardown runs in turn
+ * begins while a quiesce step or another release step of the device is still running — so a slow
+ * asynchronous step cannot overlap the next one unseen. (An early release, reason
+ * `early-release`, may: the teardown joins it.)
  * Returns the problems found (empty when none).
  *
  * Resources are told apart by device, group and name. Names may repeat (two buffers both called
@@ -298,66 +299,7 @@ export function checkTeardownLog(events: readonly DevresEvent[]): string[] {
     if (firstRelease >= 0 && lastQuiesce > firstRelease)
       problems.push(`${e.device}: a quiesce step ran after a release step`);
   });
-  for (const device of devices) {
-    problems.push(
-      ...checkStepEnds(
-        events.filter((e) => e.device === device),
-        devices.size > 1,
-      ),
-    );
-  }
-  return problems;
-}
-
-/**
- * One device's steps against their ends (`quiesce-end` / `release-end`): no end without its
- * beginning, every step begun has ended by the end of the log and by its teardown's end, and within
- * a teardown no release step begins while a quiesce step or another release step is running — the
- * release phase waits for every quiesce step, and releases run one at a time, newest first.
- */
-function checkStepEnds(events: readonly DevresEvent[], named: boolean): string[] {
-  const problems: string[] = [];
-  const at = named && events[0] !== undefined ? `${events[0].device}: ` : '';
-  const label = (e: DevresEvent): string => `${e.group}/${e.resource}`;
-  const running = { quiesce: new Map<string, number>(), release: new Map<string, number>() };
-  const busy = (m: Map<string, number>): string[] =>
-    [...m].filter(([, n]) => n > 0).map(([k]) => k);
-  let inTeardown = false;
-  for (const e of events) {
-    if (e.type === 'teardown-begin') inTeardown = true;
-    if (e.type === 'teardown-end') {
-      inTeardown = false;
-      for (const phase of ['quiesce', 'release'] as const) {
-        for (const k of busy(running[phase]))
-          problems.push(`${at}the teardown ended while the ${phase} step of ${k} was running`);
-      }
-    }
-    if (e.type === 'quiesce' || e.type === 'release') {
-      // An early release (its reason `early-release`) is joined by the teardown, not run in turn:
-      // a release step may await one of an older resource (devres's documented way to own its
-      // error), or one may have begun before the teardown did. Its end is still checked.
-      if (inTeardown && e.type === 'release' && e.reason !== 'early-release') {
-        for (const phase of ['quiesce', 'release'] as const) {
-          for (const k of busy(running[phase]))
-            problems.push(
-              `${at}the release of ${label(e)} began while the ${phase} step of ${k} was running`,
-            );
-        }
-      }
-      const m = running[e.type];
-      m.set(label(e), (m.get(label(e)) ?? 0) + 1);
-    }
-    if (e.type === 'quiesce-end' || e.type === 'release-end') {
-      const phase = e.type === 'quiesce-end' ? 'quiesce' : 'release';
-      const n = running[phase].get(label(e)) ?? 0;
-      if (n === 0) problems.push(`${at}the ${phase} step of ${label(e)} ended without beginning`);
-      else running[phase].set(label(e), n - 1);
-    }
-  }
-  for (const phase of ['quiesce', 'release'] as const) {
-    for (const k of busy(running[phase]))
-      problems.push(`${at}the ${phase} step of ${k} never ended`);
-  }
+  problems.push(...checkDevresSteps(events));
   return problems;
 }
 

@@ -325,3 +325,78 @@ export function ensureNoLeaksInSuite(
     },
   };
 }
+
+/**
+ * Checks a devres event log's steps against their ends (`quiesce-end` / `release-end`), device by
+ * device: no end without its beginning; every step that began has ended, by the end of the log
+ * and by its teardown's end; and within a teardown no release step the teardown runs in turn begins
+ * while a quiesce step or another release step of the device is still running — the release phase
+ * waits for every quiesce step, and releases run one at a time, newest first. An early release
+ * (reason `early-release`: a release step awaiting `release(older)`, or one begun before the
+ * teardown) is joined by the teardown, not run in turn: it may overlap. Returns the problems found,
+ * each prefixed with its device when the log has several (empty when none).
+ *
+ * @example
+ * ```ts
+ * const log = new DevresEventLog();
+ * const res = new Devres('scmi0', { log: log.sink });
+ * // … register, use, await res.releaseAll() …
+ * expect(checkDevresSteps(log.events)).toEqual([]);
+ * ```
+ */
+export function checkDevresSteps(events: readonly DevresEvent[]): string[] {
+  const devices = new Set(events.map((e) => e.device));
+  return [...devices].flatMap((device) =>
+    checkStepEnds(
+      events.filter((e) => e.device === device),
+      devices.size > 1,
+    ),
+  );
+}
+
+/** One device's steps against their ends (see {@link checkDevresSteps}). */
+function checkStepEnds(events: readonly DevresEvent[], named: boolean): string[] {
+  const problems: string[] = [];
+  const at = named && events[0] !== undefined ? `${events[0].device}: ` : '';
+  const label = (e: DevresEvent): string => `${e.group}/${e.resource}`;
+  const running = { quiesce: new Map<string, number>(), release: new Map<string, number>() };
+  const busy = (m: Map<string, number>): string[] =>
+    [...m].filter(([, n]) => n > 0).map(([k]) => k);
+  let inTeardown = false;
+  for (const e of events) {
+    if (e.type === 'teardown-begin') inTeardown = true;
+    if (e.type === 'teardown-end') {
+      inTeardown = false;
+      for (const phase of ['quiesce', 'release'] as const) {
+        for (const k of busy(running[phase]))
+          problems.push(`${at}the teardown ended while the ${phase} step of ${k} was running`);
+      }
+    }
+    if (e.type === 'quiesce' || e.type === 'release') {
+      // An early release (its reason `early-release`) is joined by the teardown, not run in turn:
+      // a release step may await one of an older resource (devres's documented way to own its
+      // error), or one may have begun before the teardown did. Its end is still checked.
+      if (inTeardown && e.type === 'release' && e.reason !== 'early-release') {
+        for (const phase of ['quiesce', 'release'] as const) {
+          for (const k of busy(running[phase]))
+            problems.push(
+              `${at}the release of ${label(e)} began while the ${phase} step of ${k} was running`,
+            );
+        }
+      }
+      const m = running[e.type];
+      m.set(label(e), (m.get(label(e)) ?? 0) + 1);
+    }
+    if (e.type === 'quiesce-end' || e.type === 'release-end') {
+      const phase = e.type === 'quiesce-end' ? 'quiesce' : 'release';
+      const n = running[phase].get(label(e)) ?? 0;
+      if (n === 0) problems.push(`${at}the ${phase} step of ${label(e)} ended without beginning`);
+      else running[phase].set(label(e), n - 1);
+    }
+  }
+  for (const phase of ['quiesce', 'release'] as const) {
+    for (const k of busy(running[phase]))
+      problems.push(`${at}the ${phase} step of ${k} never ended`);
+  }
+  return problems;
+}

@@ -34,6 +34,7 @@ export { Device, probe, remove } from './device.js';
 export {
   DevresEventLog,
   LeakTracker,
+  checkDevresSteps,
   ensureNoLeaksInSuite,
   formatDevresEvent,
   setResourceTracker,

@@ -6,6 +6,7 @@ import {
   DevresEventLog,
   DevresReleaseError,
   RevokedError,
+  checkDevresSteps,
   type DevresGroup,
   ensureNoLeaksInSuite,
   getReleaseFailure,
@@ -1308,6 +1309,41 @@ describe(Devres, () => {
         'release-failed:early-release',
         'release-end:early-release',
       ]);
+    });
+
+    it('checkDevresSteps: should find nothing in a real log, and report a step overlapping the one it must follow', async () => {
+      const log = new DevresEventLog();
+      const later = (): Promise<void> => new Promise((r) => setImmediate(r));
+      const res = new Devres('dev', { log: log.sink });
+      for (const n of ['a', 'b']) res.add({ name: n, value: 0, quiesce: later, release: later });
+      await res.releaseAll();
+      expect(checkDevresSteps(log.events)).toEqual([]);
+      // The same log with b's release ending after a's began: an overlap a teardown never makes.
+      const events = [...log.events];
+      const bEnd = events.findIndex((e) => e.type === 'release-end' && e.resource === 'b');
+      const [moved] = events.splice(bEnd, 1);
+      const aBegin = events.findIndex((e) => e.type === 'release' && e.resource === 'a');
+      events.splice(aBegin + 1, 0, moved as (typeof events)[number]);
+      expect(checkDevresSteps(events)).toEqual([
+        'the release of /a began while the release step of /b was running',
+      ]);
+      // A log cut before the ends: steps that never ended, named with their device among several.
+      const other = new Devres('other', { log: log.sink });
+      let finish!: () => void;
+      other.add({
+        name: 'c',
+        value: 0,
+        release: () =>
+          new Promise<void>((r) => {
+            finish = r;
+          }),
+      });
+      const teardown = other.releaseAll();
+      await turns(1);
+      expect(checkDevresSteps(log.events)).toEqual(['other: the release step of /c never ended']);
+      finish();
+      await teardown;
+      expect(checkDevresSteps(log.events)).toEqual([]);
     });
 
     it('should report live resources with their creation stack in debug mode', async () => {

@@ -6,7 +6,13 @@
  * schedule is microtasks and macrotask turns driven by a seeded generator. A failure names its
  * seed; rerun one with SEED=n SEED_END=n (default seeds 1–1500).
  */
-import { Devres, DevresGroup, type ResourceHandle } from '@scmi-ts/devres';
+import {
+  Devres,
+  DevresEventLog,
+  DevresGroup,
+  checkDevresSteps,
+  type ResourceHandle,
+} from '@scmi-ts/devres';
 
 function prng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -32,7 +38,8 @@ async function runOne(seed: number): Promise<Outcome> {
   const rnd = prng(seed);
   const pick = <T>(xs: T[]): T | undefined =>
     xs.length === 0 ? undefined : xs[Math.floor(rnd() * xs.length)];
-  const res = new Devres('dev');
+  const events = new DevresEventLog(1_000_000);
+  const res = new Devres('dev', { log: events.sink });
   const problems: string[] = [];
   const releases = new Map<string, number>();
   const order: string[] = [];
@@ -145,6 +152,8 @@ async function runOne(seed: number): Promise<Outcome> {
   }
   for (const g of groups) if (g.state !== 'released') problems.push(`${g.name} is ${g.state}`);
   if (!flags.lastQuiesceDone) problems.push('a quiesce step still ran when release began');
+  // From the log alone: no step overlaps one it must follow, and every step ended.
+  problems.push(...checkDevresSteps(events.events));
   const seq = order.filter((x) => !explicit.has(x)).map((x) => index.get(x) as number);
   for (let i = 1; i < seq.length; i++)
     if ((seq[i] as number) > (seq[i - 1] as number)) {
