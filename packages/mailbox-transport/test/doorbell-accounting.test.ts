@@ -34,6 +34,16 @@ function landSilently(h: Hand, held: () => Uint8Array | undefined): void {
 }
 
 /**
+ * `reply` with bit 9 of its header's token flipped (header bit 27), as the platform's
+ * corrupt-token fault rewrites it by default: a reply to no command in flight.
+ */
+function withOtherToken(reply: Uint8Array): Uint8Array {
+  const view = new DataView(reply.buffer, reply.byteOffset);
+  view.setUint32(0, view.getUint32(0, true) ^ (0x200 << 18), true);
+  return reply;
+}
+
+/**
  * Runs `body` with an agent probed over a {@link SharedHand} (worker mode, the platform's side
  * played by the test), then removes the agent if `body` did not, checks the wire saw no violation
  * and closes the platform's end.
@@ -149,13 +159,8 @@ describe('the owed doorbell of a reply taken without it', () => {
     const held = h.holdAnswers();
     const first = settle(agent.transact(0x10, 0x0));
     await h.clock.runTasks();
-    // The reply lands with another token (bit 9 of the token flipped: header bit 27), no ring.
-    const reply = defined(held(), 'the held response');
-    new DataView(reply.buffer, reply.byteOffset).setUint32(
-      0,
-      new DataView(reply.buffer, reply.byteOffset).getUint32(0, true) ^ (1 << 27),
-      true,
-    );
+    // The reply lands with another token, no ring.
+    const reply = withOtherToken(defined(held(), 'the held response'));
     landSilently(h, () => reply);
     await h.clock.advance(30); // the deadline: core's look finds it, counted, the transfer times out
     expect(await first).toBeInstanceOf(ScmiTimeoutError);
@@ -220,11 +225,8 @@ describe('the owed doorbell landing after the quiesce', () => {
     const held = h.holdAnswers();
     const first = settle(agent.transact(0x10, 0x0));
     await h.clock.runTasks();
-    const reply = defined(held(), 'the held response');
-    if (bad) {
-      const view = new DataView(reply.buffer, reply.byteOffset);
-      view.setUint32(0, view.getUint32(0, true) ^ (1 << 27), true); // token bit 9
-    }
+    const good = defined(held(), 'the held response');
+    const reply = bad ? withOtherToken(good) : good;
     landSilently(h, () => reply);
     await h.clock.advance(30);
     const outcome = await first;

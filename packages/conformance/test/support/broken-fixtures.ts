@@ -1,5 +1,5 @@
 import { ScmiMessageType, headerToken, headerType, type TransportChannel } from '@scmi-ts/core';
-import type { TransportFixture } from '@scmi-ts/conformance';
+import type { FixtureEnds, TransportFixture } from '@scmi-ts/conformance';
 import {
   decorateTransport,
   forwardChannel,
@@ -21,13 +21,18 @@ export interface BrokenFixtureOptions {
 
 /** Core's in-memory loopback as a fixture, each channel of its transport built by `decorate`. */
 function decoratedLoopback(decorate: ChannelDecorator): TransportFixture {
+  return wrappedLoopback((ends) => ({
+    ...ends,
+    transport: decorateTransport(ends.transport, decorate),
+  }));
+}
+
+/** Core's in-memory loopback, as a fixture whose same-thread ends are passed through `wrap`. */
+function wrappedLoopback(wrap: (ends: FixtureEnds) => FixtureEnds): TransportFixture {
   const inner = loopbackFixture();
   return {
     ...inner,
-    sameThread: async (ctx) => {
-      const ends = await inner.sameThread(ctx);
-      return { ...ends, transport: decorateTransport(ends.transport, decorate) };
-    },
+    sameThread: async (ctx) => wrap(await inner.sameThread(ctx)),
   };
 }
 
@@ -163,31 +168,26 @@ export function rxOnRealTimerAfterFreeFixture(
  */
 export function rxAfterCloseFixture(options: BrokenFixtureOptions = {}): TransportFixture {
   const broken = options.broken ?? true;
-  const inner = loopbackFixture();
-  return {
-    ...inner,
-    sameThread: async (ctx) => {
-      const ends = await inner.sameThread(ctx);
-      let rx: (() => void) | undefined;
-      const transport = decorateTransport(ends.transport, async (setup, open) => {
-        const channel = await open(setup);
-        if (setup.direction === 'a2p' && setup.channel.id === 0) {
-          rx = () => {
-            setup.sink.rx(0, undefined);
-          };
-        }
-        return channel;
-      });
-      return {
-        ...ends,
-        transport,
-        close: async () => {
-          await ends.close();
-          if (broken) setImmediate(() => setImmediate(() => rx?.()));
-        },
-      };
-    },
-  };
+  return wrappedLoopback((ends) => {
+    let rx: (() => void) | undefined;
+    const transport = decorateTransport(ends.transport, async (setup, open) => {
+      const channel = await open(setup);
+      if (setup.direction === 'a2p' && setup.channel.id === 0) {
+        rx = () => {
+          setup.sink.rx(0, undefined);
+        };
+      }
+      return channel;
+    });
+    return {
+      ...ends,
+      transport,
+      close: async () => {
+        await ends.close();
+        if (broken) setImmediate(() => setImmediate(() => rx?.()));
+      },
+    };
+  });
 }
 
 /**
@@ -198,22 +198,17 @@ export function rxAfterCloseFixture(options: BrokenFixtureOptions = {}): Transpo
  */
 export function countsAgainAtCloseFixture(options: BrokenFixtureOptions = {}): TransportFixture {
   const broken = options.broken ?? true;
-  const inner = loopbackFixture();
-  return {
-    ...inner,
-    sameThread: async (ctx) => {
-      const ends = await inner.sameThread(ctx);
-      let closed = false;
-      return {
-        ...ends,
-        droppedSignals: () => (ends.droppedSignals?.() ?? 0) + (broken && closed ? 1 : 0),
-        close: async () => {
-          closed = true;
-          await ends.close();
-        },
-      };
-    },
-  };
+  return wrappedLoopback((ends) => {
+    let closed = false;
+    return {
+      ...ends,
+      droppedSignals: () => (ends.droppedSignals?.() ?? 0) + (broken && closed ? 1 : 0),
+      close: async () => {
+        closed = true;
+        await ends.close();
+      },
+    };
+  });
 }
 
 /**
