@@ -376,11 +376,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       // but before `ignoredAtFree` was taken would be counted neither here nor after free.
       const ignored = this.#ignored();
       let dropped = Math.max(0, ignored - this.#seenIgnored);
-      if (this.#doorbellOwed && dropped > 0) {
-        // The first ring dropped was the previous reply's owed doorbell: that reply was counted.
-        this.#doorbellOwed = false;
-        dropped--;
-      }
+      // The first ring dropped was the previous reply's owed doorbell: that reply was counted.
+      if (dropped > 0 && this.#absorbOwedDoorbell()) dropped--;
       if (this.#lateCounted && dropped > 0) {
         // The first ring dropped was the doorbell of the reply counted late already.
         this.#lateCounted = false;
