@@ -1,0 +1,93 @@
+import { Container, ContainerModule } from 'inversify';
+import {
+  CLOCK,
+  PROTOCOL_DRIVER,
+  VirtualClock,
+  coreModule,
+  createAgent,
+  type AgentOptions,
+  type ProtocolDriver,
+  type ScmiAgent,
+} from '@scmi-ts/core';
+import {
+  ScmiPlatform,
+  createDefaultPlatformConfig,
+  type FaultRule,
+  type PlatformConfig,
+} from '@scmi-ts/platform';
+import {
+  SmtResponder,
+  createSameThreadMailboxWire,
+  mailboxTransportModule,
+  type SameThreadMailboxWireOptions,
+} from '@scmi-ts/mailbox-transport';
+
+/** Options of {@link createHarness}. */
+export interface HarnessOptions {
+  /** The drivers bound (default: none but Base). */
+  readonly drivers?: readonly ProtocolDriver[];
+  /** Platform configuration (default `createDefaultPlatformConfig()`). */
+  readonly platformConfig?: PlatformConfig;
+  /** Message-level faults of the platform, armed from the start. */
+  readonly platformFaults?: readonly FaultRule[];
+  /** The wire's channels (default A2P 0, P2A 0: notifications and delayed responses). */
+  readonly wire?: SameThreadMailboxWireOptions;
+  /** The agent id (default 1, OSPM in the default configuration). */
+  readonly agentId?: number;
+}
+
+/**
+ * An agent's world on one thread and a virtual clock that runs by itself: the emulated platform
+ * behind an SMT responder, a same-thread mailbox wire, a container with core, the mailbox
+ * transport and the drivers asked for.
+ */
+export interface Harness {
+  readonly clock: VirtualClock;
+  readonly platform: ScmiPlatform;
+  readonly container: Container;
+  /** Probes an agent. */
+  create(options?: Partial<AgentOptions>): Promise<ScmiAgent>;
+  /** Closes the responder and the platform, and checks that no timer is left armed. */
+  close(): void;
+}
+
+/** Builds a {@link Harness}. */
+export function createHarness(options: HarnessOptions = {}): Harness {
+  const clock = new VirtualClock({ auto: true });
+  const platform = new ScmiPlatform(options.platformConfig ?? createDefaultPlatformConfig(), {
+    clock,
+    ...(options.platformFaults === undefined ? {} : { faults: options.platformFaults }),
+  });
+  const mailbox = createSameThreadMailboxWire(clock, options.wire ?? { a2p: [0], p2a: [0] });
+  const responder = new SmtResponder({
+    platform,
+    agentId: options.agentId ?? 1,
+    end: mailbox.platformEnd,
+    clock,
+  });
+  const container = new Container();
+  container.load(coreModule, mailboxTransportModule);
+  container.rebind(CLOCK).toConstantValue(clock);
+  container.load(
+    new ContainerModule(({ bind }) => {
+      for (const d of options.drivers ?? []) bind(PROTOCOL_DRIVER).toConstantValue(d);
+    }),
+  );
+  return {
+    clock,
+    platform,
+    container,
+    create: (o = {}) =>
+      createAgent(container, {
+        transport: 'mailbox',
+        transportConfig: { wire: mailbox.wire },
+        ...o,
+      }),
+    close: () => {
+      responder.close();
+      platform.close();
+      expect(responder.armedTimers).toBe(0);
+      expect(platform.armedTimers).toBe(0);
+    },
+  };
+}
