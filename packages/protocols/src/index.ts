@@ -4,8 +4,72 @@
  *
  * @packageDocumentation
  */
+export type {
+  ClockConfigSet,
+  ClockConfiguration,
+  ClockInfo,
+  ClockPermissions,
+  ClockRateList,
+  ClockRateNotification,
+  ClockRateRange,
+  ClockRateRounding,
+  ClockRateSetOptions,
+  ClockRateSetResult,
+  ClockRates,
+} from './clock/clock-protocol.js';
+export {
+  CLOCK_RATE_CHANGED,
+  CLOCK_RATE_CHANGE_REQUESTED,
+  ClockMessageId,
+  ClockProtocol,
+  clockProtocolDriver,
+  decodeClockRateChangeRequested,
+  decodeClockRateChanged,
+} from './clock/clock-protocol.js';
 export { DomainTable } from './common/domain-table.js';
 export { PROTOCOL_DRIVERS, protocolsModule } from './di/protocols-module.js';
+export type {
+  PerformanceAttributes,
+  PerformanceDomainInfo,
+  PerformanceFastChannel,
+  PerformanceFastChannelDoorbell,
+  PerformanceLevel,
+  PerformanceLevelChanged,
+  PerformanceLimits,
+  PerformanceLimitsChanged,
+  PerformancePowerEstimate,
+  PerformancePowerScale,
+} from './performance/performance-protocol.js';
+export {
+  PERFORMANCE_LEVEL_CHANGED,
+  PERFORMANCE_LIMITS_CHANGED,
+  PerformanceMessageId,
+  PerformanceProtocol,
+  decodePerformanceLevelChanged,
+  decodePerformanceLimitsChanged,
+  performanceProtocolDriver,
+} from './performance/performance-protocol.js';
+export type {
+  PowerDomainInfo,
+  PowerSetOptions,
+  PowerStateFields,
+  PowerStateNotification,
+  PowerStatistics,
+} from './power/power-protocol.js';
+export {
+  POWER_STATE_CHANGED,
+  POWER_STATE_CHANGE_REQUESTED,
+  POWER_STATE_CONTEXT_LOST,
+  POWER_STATE_ID_MASK,
+  POWER_STATE_OFF,
+  POWER_STATE_ON,
+  PowerMessageId,
+  PowerProtocol,
+  decodePowerStateNotification,
+  parsePowerState,
+  powerProtocolDriver,
+  powerState,
+} from './power/power-protocol.js';
 export type { ResetDomainInfo, ResetIssued, ResetOptions } from './reset/reset-protocol.js';
 export {
   RESET_ISSUED,
@@ -16,3 +80,45 @@ export {
   decodeResetIssued,
   resetProtocolDriver,
 } from './reset/reset-protocol.js';
+export type {
+  SensorAxisInfo,
+  SensorConfigSettings,
+  SensorConfigState,
+  SensorInfo,
+  SensorProtocolAttributes,
+  SensorRangeAttributes,
+  SensorReadOptions,
+  SensorReading,
+  SensorTripPointEvent,
+  SensorTripPointMode,
+  SensorUpdate,
+  SensorUpdateInterval,
+  SensorUpdateIntervalList,
+  SensorUpdateIntervalRange,
+  SensorUpdateIntervals,
+} from './sensor/sensor-protocol.js';
+export {
+  SENSOR_MAX_AXES,
+  SENSOR_TRIP_POINT_EVENT,
+  SENSOR_UPDATE,
+  SensorMessageId,
+  SensorProtocol,
+  decodeSensorTripPointEvent,
+  decodeSensorUpdate,
+  sensorProtocolDriver,
+} from './sensor/sensor-protocol.js';
+export type {
+  SystemPowerSetOptions,
+  SystemPowerStateNotifier,
+  SystemPowerStateSetSupport,
+} from './system-power/system-power-protocol.js';
+export {
+  SYSTEM_POWER_GRACEFUL,
+  SYSTEM_POWER_STATE_NOTIFIER,
+  SYSTEM_POWER_STATE_VENDOR,
+  SystemPowerMessageId,
+  SystemPowerProtocol,
+  SystemPowerState,
+  decodeSystemPowerStateNotifier,
+  systemPowerProtocolDriver,
+} from './system-power/system-power-protocol.js';

@@ -1,6 +1,11 @@
 import { PROTOCOL_DRIVER, type ProtocolDriver } from '@scmi-ts/core';
 import { ContainerModule } from 'inversify';
+import { clockProtocolDriver } from '../clock/clock-protocol.js';
+import { performanceProtocolDriver } from '../performance/performance-protocol.js';
+import { powerProtocolDriver } from '../power/power-protocol.js';
 import { resetProtocolDriver } from '../reset/reset-protocol.js';
+import { sensorProtocolDriver } from '../sensor/sensor-protocol.js';
+import { systemPowerProtocolDriver } from '../system-power/system-power-protocol.js';
 
 /**
  * Every protocol driver of this package, in protocol id order: what {@link protocolsModule}
@@ -11,7 +16,14 @@ import { resetProtocolDriver } from '../reset/reset-protocol.js';
  * for (const d of PROTOCOL_DRIVERS) console.log(d.protocolId.toString(16), d.name);
  * ```
  */
-export const PROTOCOL_DRIVERS: readonly ProtocolDriver[] = [resetProtocolDriver];
+export const PROTOCOL_DRIVERS: readonly ProtocolDriver[] = [
+  powerProtocolDriver,
+  systemPowerProtocolDriver,
+  performanceProtocolDriver,
+  clockProtocolDriver,
+  sensorProtocolDriver,
+  resetProtocolDriver,
+];
 
 /**
  * The inversify module of this package: binds each of {@link PROTOCOL_DRIVERS} to core's

@@ -1,0 +1,706 @@
+import {
+  PayloadReader,
+  ScmiError,
+  ScmiProtocolId,
+  type ProtocolDriver,
+  type ProtocolHandle,
+  type ProtocolVersionSource,
+} from '@scmi-ts/core';
+import { uintArg } from '../common/args.js';
+import {
+  DomainTable,
+  SHORT_NAME_SIZE,
+  isRemovalError,
+  resourceName,
+} from '../common/domain-table.js';
+import { perDomainNotify } from '../common/notify.js';
+
+/**
+ * Performance domain protocol (0x13) message ids besides the common 0x0–0x2 (scmi-wire.md §4,
+ * Performance; Linux `enum scmi_performance_protocol_cmd`).
+ *
+ * @example
+ * ```ts
+ * await agent.transact(0x13, PerformanceMessageId.LEVEL_SET, (w) => w.u32(0).u32(800_000));
+ * ```
+ */
+export enum PerformanceMessageId {
+  /** (domain_id) → flags, rate_limit_us, sustained_freq_khz, sustained_perf_level, name[16]. */
+  DOMAIN_ATTRIBUTES = 0x3,
+  /** (domain_id, level_index) → num_returned u16, num_remaining u16, {perf, power, latency}[]. */
+  DESCRIBE_LEVELS = 0x4,
+  /** (domain_id, range_max, range_min). */
+  LIMITS_SET = 0x5,
+  /** (domain_id) → range_max, range_min. */
+  LIMITS_GET = 0x6,
+  /** (domain_id, level). */
+  LEVEL_SET = 0x7,
+  /** (domain_id) → level. */
+  LEVEL_GET = 0x8,
+  /** (domain_id, notify_enable): PERFORMANCE_LIMITS_CHANGED. */
+  NOTIFY_LIMITS = 0x9,
+  /** (domain_id, notify_enable): PERFORMANCE_LEVEL_CHANGED. */
+  NOTIFY_LEVEL = 0xa,
+  /** (domain_id, message_id) → attributes, rate_limit, chan_addr, chan_size, doorbell fields. */
+  DESCRIBE_FASTCHANNEL = 0xb,
+  /** (domain_id) → flags, name[64] (version 3.0). */
+  DOMAIN_NAME_GET = 0xc,
+}
+
+/** PERFORMANCE_LIMITS_CHANGED (Performance notification 0x0): agent_id, domain_id, range_max, range_min. */
+export const PERFORMANCE_LIMITS_CHANGED = 0x0;
+
+/** PERFORMANCE_LEVEL_CHANGED (Performance notification 0x1): agent_id, domain_id, performance_level. */
+export const PERFORMANCE_LEVEL_CHANGED = 0x1;
+
+const PROTOCOL_ATTRIBUTES = 0x1;
+/** PROTOCOL_ATTRIBUTES flags (the upper 16 bits of its first word). */
+const POWER_IN_MILLIWATTS = 1 << 0;
+const POWER_IN_MICROWATTS = 1 << 1;
+const ATTR_SET_LIMITS = 1 << 31;
+const ATTR_SET_LEVEL = 1 << 30;
+const ATTR_LIMITS_NOTIFY = 1 << 29;
+const ATTR_LEVEL_NOTIFY = 1 << 28;
+const ATTR_FAST_CHANNEL = 1 << 27;
+const ATTR_EXTENDED_NAME = 1 << 26;
+/** rate_limit_us: bits 19:0 (Linux `GENMASK(19, 0)`). */
+const RATE_LIMIT_MASK = 0xfffff;
+/** Linux's mult_factor when the domain gives no sustained frequency or level ("CPUFreq converts to kHz"). */
+const DEFAULT_MULT_FACTOR = 1000;
+const FC_DOORBELL = 1 << 0;
+const LIMITS_PAYLOAD = 16;
+const LEVEL_PAYLOAD = 12;
+
+/**
+ * What the platform's power costs are in (PROTOCOL_ATTRIBUTES flags; Linux `enum
+ * scmi_power_scale`): `abstract` (neither bit: Linux's "bogowatts"), `milliwatts` (bit 0) or
+ * `microwatts` (bit 1, read from version 3.0 on, as Linux reads it; it wins over bit 0).
+ */
+export type PerformancePowerScale = 'abstract' | 'milliwatts' | 'microwatts';
+
+/** Performance PROTOCOL_ATTRIBUTES, as the platform answered at init. */
+export interface PerformanceAttributes {
+  /** How many performance domains the platform announced (bits 15:0). */
+  readonly numDomains: number;
+  /** The unit of every level's `powerCost`. */
+  readonly powerScale: PerformancePowerScale;
+  /**
+   * The statistics shared memory region's address (stats_addr_high:stats_addr_low), as the
+   * platform gave it: 0 when it has none. Not read by this client (no shared memory here).
+   */
+  readonly statsAddress: bigint;
+  /** The statistics region's length in bytes (stats_len), as given; 0 when there is none. */
+  readonly statsLength: number;
+}
+
+/** One performance level (operating point) of a domain, as PERF_DESCRIBE_LEVELS gives it. */
+export interface PerformanceLevel {
+  /** The performance level value (`perf_val`: abstract, or kHz as the platform defines it). */
+  readonly value: number;
+  /** Its power cost, in the unit of {@link PerformanceAttributes.powerScale}. */
+  readonly powerCost: number;
+  /** Worst-case transition latency to this level, in µs (16 bits). */
+  readonly latencyUs: number;
+}
+
+/** A performance domain as PERF_DOMAIN_ATTRIBUTES, PERF_DOMAIN_NAME_GET and PERF_DESCRIBE_LEVELS describe it. */
+export interface PerformanceDomainInfo {
+  /** The domain id. */
+  readonly id: number;
+  /** Its name: the extended name when the platform announces one (version 3.0), else the short one. */
+  readonly name: string;
+  /** Whether the agent may set the limits (flags bit 31). */
+  readonly canSetLimits: boolean;
+  /** Whether the agent may set the level (flags bit 30). */
+  readonly canSetLevel: boolean;
+  /** Whether the platform sends PERFORMANCE_LIMITS_CHANGED for it (flags bit 29). */
+  readonly limitsNotify: boolean;
+  /** Whether the platform sends PERFORMANCE_LEVEL_CHANGED for it (flags bit 28). */
+  readonly levelNotify: boolean;
+  /**
+   * Whether the platform announces fast channels for it (flags bit 27). Informative: this client
+   * sends every command as a message (see {@link PerformanceProtocol.describeFastChannel}).
+   */
+  readonly fastChannels: boolean;
+  /** The least time between two level or limit commands, in µs (rate_limit_us bits 19:0). */
+  readonly rateLimitUs: number;
+  /** The sustained frequency in kHz (0: not given). */
+  readonly sustainedFreqKhz: number;
+  /** The sustained performance level (0: not given). */
+  readonly sustainedLevel: number;
+  /**
+   * Hz per level unit, as Linux computes `mult_factor`: `sustainedFreqKhz × 1000 /
+   * sustainedLevel` rounded down, or 1000 when either is 0. 0 when the sustained frequency is
+   * below the sustained level in Hz: the frequency helpers then refuse the domain.
+   */
+  readonly multFactor: number;
+  /**
+   * The levels, ascending by value, one per value (as Linux sorts them and skips a value the
+   * platform repeats); empty when PERF_DESCRIBE_LEVELS failed (see `levelsError`).
+   */
+  readonly levels: readonly PerformanceLevel[];
+  /** Present when PERF_DOMAIN_NAME_GET failed: the error (`name` is then the short name). */
+  readonly nameError?: unknown;
+  /** Present when PERF_DESCRIBE_LEVELS failed: the error (`levels` is then empty). */
+  readonly levelsError?: unknown;
+  /**
+   * Present when the platform listed a level value more than once: the entries left out (the
+   * first entry of a value is kept, as Linux keeps it and logs a firmware bug for the others).
+   */
+  readonly duplicateLevels?: readonly PerformanceLevel[];
+}
+
+/** The limits of a domain (PERF_LIMITS_GET), as level values. */
+export interface PerformanceLimits {
+  /** The highest level allowed (range_max). */
+  readonly max: number;
+  /** The lowest level allowed (range_min). */
+  readonly min: number;
+}
+
+/** The doorbell of a fast channel, when PERF_DESCRIBE_FASTCHANNEL announces one (attributes bit 0). */
+export interface PerformanceFastChannelDoorbell {
+  /** The doorbell register's width in bits: 8, 16, 32 or 64 (attributes bits 2:1). */
+  readonly widthBits: number;
+  /** The doorbell register's address (doorbell_addr_high:low). */
+  readonly address: bigint;
+  /** The bits to set to ring it (doorbell_set_mask_high:low). */
+  readonly setMask: bigint;
+  /** The bits to preserve when ringing it (doorbell_preserve_mask_high:low). */
+  readonly preserveMask: bigint;
+}
+
+/** A fast channel, as PERF_DESCRIBE_FASTCHANNEL describes it (Linux `scmi_msg_resp_desc_fc`). */
+export interface PerformanceFastChannel {
+  /** The attributes word as given (bit 0 doorbell, bits 2:1 doorbell width). */
+  readonly attributes: number;
+  /** The least time between two writes, in µs (rate_limit bits 19:0). */
+  readonly rateLimitUs: number;
+  /** The channel's address (chan_addr_high:chan_addr_low). */
+  readonly address: bigint;
+  /** The channel's size in bytes (chan_size: 4 for a level, 8 for limits). */
+  readonly size: number;
+  /** The doorbell; absent when attributes bit 0 is clear (its fields are then not read). */
+  readonly doorbell?: PerformanceFastChannelDoorbell;
+}
+
+/** What {@link PerformanceProtocol.estimatePower} found: the first level at or above a frequency. */
+export interface PerformancePowerEstimate {
+  /** That level's frequency, in Hz (its value × the domain's `multFactor`). */
+  readonly frequencyHz: number;
+  /** Its power cost, in the unit of {@link PerformanceAttributes.powerScale}. */
+  readonly powerCost: number;
+}
+
+/** A PERFORMANCE_LIMITS_CHANGED notification, decoded by {@link decodePerformanceLimitsChanged}. */
+export interface PerformanceLimitsChanged {
+  /** The agent that caused the change (0: the platform). */
+  readonly agentId: number;
+  /** The domain whose limits changed. */
+  readonly domainId: number;
+  /** The new highest level allowed. */
+  readonly rangeMax: number;
+  /** The new lowest level allowed. */
+  readonly rangeMin: number;
+}
+
+/** A PERFORMANCE_LEVEL_CHANGED notification, decoded by {@link decodePerformanceLevelChanged}. */
+export interface PerformanceLevelChanged {
+  /** The agent that caused the change (0: the platform). */
+  readonly agentId: number;
+  /** The domain whose level changed. */
+  readonly domainId: number;
+  /** The new performance level. */
+  readonly level: number;
+}
+
+/**
+ * Decodes a PERFORMANCE_LIMITS_CHANGED payload (agent_id, domain_id, range_max, range_min). The
+ * hub delivers none of another size: the event's payload is exactly 16 bytes, as Linux's
+ * `scmi_perf_fill_custom_report` requires (`sizeof(*p) != payld_sz` drops it).
+ *
+ * @throws ScmiMalformedError `E_TRUNCATED` when the payload is shorter than 16 bytes.
+ * @example
+ * ```ts
+ * await agent.events.subscribe({ protocolId: 0x13, eventId: PERFORMANCE_LIMITS_CHANGED, source: 0 }, (n) => {
+ *   const { rangeMin, rangeMax } = decodePerformanceLimitsChanged(n.payload);
+ *   console.log(`domain 0 now runs from ${rangeMin} to ${rangeMax}`);
+ * });
+ * ```
+ */
+export function decodePerformanceLimitsChanged(payload: Uint8Array): PerformanceLimitsChanged {
+  const r = new PayloadReader(payload);
+  return { agentId: r.u32(), domainId: r.u32(), rangeMax: r.u32(), rangeMin: r.u32() };
+}
+
+/**
+ * Decodes a PERFORMANCE_LEVEL_CHANGED payload (agent_id, domain_id, performance_level). The hub
+ * delivers none of another size: the event's payload is exactly 12 bytes, as Linux's
+ * `scmi_perf_fill_custom_report` requires.
+ *
+ * @throws ScmiMalformedError `E_TRUNCATED` when the payload is shorter than 12 bytes.
+ * @example
+ * ```ts
+ * await agent.events.subscribe({ protocolId: 0x13, eventId: PERFORMANCE_LEVEL_CHANGED }, (n) => {
+ *   const { domainId, level } = decodePerformanceLevelChanged(n.payload);
+ *   console.log(`domain ${domainId} at level ${level}`);
+ * });
+ * ```
+ */
+export function decodePerformanceLevelChanged(payload: Uint8Array): PerformanceLevelChanged {
+  const r = new PayloadReader(payload);
+  return { agentId: r.u32(), domainId: r.u32(), level: r.u32() };
+}
+
+/** 64 bits from two 32-bit words. */
+function u64Of(low: number, high: number): bigint {
+  return (BigInt(high) << 32n) | BigInt(low);
+}
+
+/**
+ * The levels of domain `id` (PERF_DESCRIBE_LEVELS, every part), as Linux's
+ * `scmi_perf_describe_levels_get` keeps them: a value listed again is skipped (Linux's
+ * `xa_insert` into `opps_by_lvl` answers -EBUSY, "Skip BAD duplicates received from firmware"),
+ * and the rest sorted ascending by value (`opp_cmp_func`). The next part is asked for at the
+ * count of entries received, duplicates included, as Linux's iterator asks for `desc_index`.
+ */
+async function describeLevels(
+  ph: ProtocolHandle,
+  id: number,
+): Promise<{ levels: PerformanceLevel[]; duplicates: PerformanceLevel[] }> {
+  const listed = await ph.xfer.iterate(PerformanceMessageId.DESCRIBE_LEVELS, {
+    txSize: 8,
+    prepare: (w, index) => w.u32(id).u32(index),
+    // num_returned and num_remaining are two 16-bit fields, as Linux reads them.
+    counts: (r) => ({ returned: r.u16(), remaining: r.u16() }),
+    item: (r) => {
+      const value = r.u32();
+      const powerCost = r.u32();
+      const latencyUs = r.u16();
+      r.u16(); // reserved
+      return { value, powerCost, latencyUs };
+    },
+  });
+  const seen = new Set<number>();
+  const levels: PerformanceLevel[] = [];
+  const duplicates: PerformanceLevel[] = [];
+  for (const level of listed) {
+    if (seen.has(level.value)) {
+      duplicates.push(level);
+    } else {
+      seen.add(level.value);
+      levels.push(level);
+    }
+  }
+  // Numeric order: Linux's `t1->perf - t2->perf`, an unsigned difference read as int, misorders
+  // values 2^31 apart; the order meant is ascending.
+  levels.sort((a, b) => a.value - b.value);
+  return { levels, duplicates };
+}
+
+/**
+ * The Performance domain protocol client (Linux `perf.c`, `scmi_perf_proto_ops`): the domains and
+ * their levels as the platform described them at init, limits and level get/set, the frequency
+ * helpers Linux's cpufreq uses (through each domain's `multFactor`), PERF_DESCRIBE_FASTCHANNEL on
+ * demand, and the PERFORMANCE_LIMITS_CHANGED / PERFORMANCE_LEVEL_CHANGED notifications.
+ *
+ * Version 3.0 layouts: a version 4.0 platform's level-indexing mode (domain flags bit 25) and
+ * its five-word levels are not read.
+ *
+ * @example
+ * ```ts
+ * const perf = agent.protocol(performanceProtocolDriver);
+ * const cpu = perf.domains.info(0);
+ * console.log(cpu.name, cpu.levels.map((l) => l.value));
+ * await perf.setLimits(0, 1_200_000, 400_000);
+ * await perf.setLevel(0, 800_000);
+ * console.log(await perf.getFrequency(0)); // Hz: level × multFactor
+ * ```
+ */
+export class PerformanceProtocol {
+  readonly #ph: ProtocolHandle;
+  /** PROTOCOL_ATTRIBUTES, as the platform answered at init. */
+  public readonly attributes: PerformanceAttributes;
+  /** The domains, as the platform described them at init. */
+  public readonly domains: DomainTable<PerformanceDomainInfo>;
+
+  private constructor(
+    ph: ProtocolHandle,
+    attributes: PerformanceAttributes,
+    domains: DomainTable<PerformanceDomainInfo>,
+  ) {
+    this.#ph = ph;
+    this.attributes = attributes;
+    this.domains = domains;
+  }
+
+  /**
+   * Reads PROTOCOL_ATTRIBUTES and describes every domain (PERF_DOMAIN_ATTRIBUTES, then
+   * PERF_DOMAIN_NAME_GET for an extended name, then PERF_DESCRIBE_LEVELS), as Linux's
+   * `scmi_perf_protocol_init` does. A domain whose PERF_DOMAIN_ATTRIBUTES fails is recorded as a
+   * failure, its levels not asked for (Linux asks for them all the same, into a zeroed domain); a
+   * PERF_DESCRIBE_LEVELS that fails leaves the domain with no level and the error in
+   * `levelsError` (Linux keeps what it had read, unsorted).
+   *
+   * @throws the PROTOCOL_ATTRIBUTES failure (the driver then fails to initialize, and the agent
+   * goes on without it); a domain's failure is recorded in {@link PerformanceProtocol.domains}.
+   * @internal
+   */
+  public static async create(ph: ProtocolHandle): Promise<PerformanceProtocol> {
+    const returns = await ph.xfer.transact(PROTOCOL_ATTRIBUTES, undefined, { rxSize: 16 });
+    const attributes = ph.xfer.decode(returns, (r): PerformanceAttributes => {
+      const numDomains = r.u16();
+      const flags = r.u16();
+      const statsLow = r.u32();
+      const statsHigh = r.u32();
+      const statsLength = r.u32();
+      // As Linux's scmi_perf_attributes_get: bit 0 mW, then bit 1 µW from major 3 on.
+      let powerScale: PerformancePowerScale = 'abstract';
+      if ((flags & POWER_IN_MILLIWATTS) !== 0) powerScale = 'milliwatts';
+      if (ph.version >>> 16 >= 3 && (flags & POWER_IN_MICROWATTS) !== 0) {
+        powerScale = 'microwatts';
+      }
+      return { numDomains, powerScale, statsAddress: u64Of(statsLow, statsHigh), statsLength };
+    });
+    const domains = await DomainTable.describe(
+      'performance domain',
+      attributes.numDomains,
+      async (id): Promise<PerformanceDomainInfo> => {
+        const reply = await ph.xfer.transact(
+          PerformanceMessageId.DOMAIN_ATTRIBUTES,
+          (w) => w.u32(id),
+          { txSize: 4, rxSize: 16 + SHORT_NAME_SIZE },
+        );
+        const [flags, rateLimit, sustainedFreqKhz, sustainedLevel, shortName] = ph.xfer.decode(
+          reply,
+          (r) => [r.u32(), r.u32(), r.u32(), r.u32(), r.string(SHORT_NAME_SIZE)] as const,
+        );
+        const name = await resourceName(
+          ph,
+          PerformanceMessageId.DOMAIN_NAME_GET,
+          id,
+          shortName,
+          (flags & ATTR_EXTENDED_NAME) !== 0,
+        );
+        let levels: PerformanceLevel[] = [];
+        let extra: { levelsError?: unknown; duplicateLevels?: readonly PerformanceLevel[] } = {};
+        try {
+          const described = await describeLevels(ph, id);
+          levels = described.levels;
+          if (described.duplicates.length > 0) extra = { duplicateLevels: described.duplicates };
+        } catch (e) {
+          if (isRemovalError(e)) throw e;
+          extra = { levelsError: e };
+        }
+        return {
+          id,
+          ...name,
+          canSetLimits: (flags & ATTR_SET_LIMITS) !== 0,
+          canSetLevel: (flags & ATTR_SET_LEVEL) !== 0,
+          limitsNotify: (flags & ATTR_LIMITS_NOTIFY) !== 0,
+          levelNotify: (flags & ATTR_LEVEL_NOTIFY) !== 0,
+          fastChannels: (flags & ATTR_FAST_CHANNEL) !== 0,
+          rateLimitUs: rateLimit & RATE_LIMIT_MASK,
+          sustainedFreqKhz,
+          sustainedLevel,
+          // Linux: (sustained_freq_khz * 1000UL) / sustained_perf_level, or 1000 without either.
+          multFactor:
+            sustainedFreqKhz === 0 || sustainedLevel === 0
+              ? DEFAULT_MULT_FACTOR
+              : Math.floor((sustainedFreqKhz * 1000) / sustainedLevel),
+          levels,
+          ...extra,
+        };
+      },
+    );
+    return new PerformanceProtocol(ph, attributes, domains);
+  }
+
+  /** The protocol version in use (major 31:16, minor 15:0). */
+  public get version(): number {
+    return this.#ph.version;
+  }
+
+  /** Where {@link PerformanceProtocol.version} comes from. */
+  public get versionSource(): ProtocolVersionSource {
+    return this.#ph.versionSource;
+  }
+
+  /**
+   * PERF_LIMITS_SET: domain `id` may run from level `min` to level `max`. A limit of 0 leaves
+   * that limit as it is (version 3.0), so both 0 is refused, as Linux's `scmi_perf_limits_set`
+   * refuses it (-EINVAL) from major 3 on. Sent whether or not the domain announces
+   * {@link PerformanceDomainInfo.canSetLimits}, as Linux sends it: the platform answers DENIED.
+   *
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a limit that is
+   * not an integer from 0 to 0xFFFFFFFF, or both limits 0; `E_DOMAIN_UNAVAILABLE` for a domain
+   * the platform did not describe; ScmiStatusError for an error status (DENIED,
+   * INVALID_PARAMETERS for min above max, OUT_OF_RANGE…).
+   */
+  public async setLimits(id: number, max: number, min: number): Promise<void> {
+    this.domains.info(id);
+    uintArg(max, 'range max');
+    uintArg(min, 'range min');
+    if (this.#ph.version >>> 16 >= 3 && max === 0 && min === 0) {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        'range max and range min are both 0: each 0 means "unchanged", so nothing would be set',
+      );
+    }
+    await this.#ph.xfer.transact(
+      PerformanceMessageId.LIMITS_SET,
+      (w) => w.u32(id).u32(max).u32(min),
+      { txSize: 12, rxSize: 0 },
+    );
+  }
+
+  /**
+   * PERF_LIMITS_GET: the limits of domain `id`.
+   *
+   * @throws ScmiError `E_ARGUMENT` / `E_DOMAIN_UNAVAILABLE` (nothing sent) as
+   * {@link PerformanceProtocol.setLimits}; ScmiStatusError for an error status;
+   * ScmiMalformedError `E_TRUNCATED` for a reply shorter than its two limits.
+   */
+  public async getLimits(id: number): Promise<PerformanceLimits> {
+    this.domains.info(id);
+    const returns = await this.#ph.xfer.transact(
+      PerformanceMessageId.LIMITS_GET,
+      (w) => w.u32(id),
+      { txSize: 4, rxSize: 8 },
+    );
+    return this.#ph.xfer.decode(returns, (r) => ({ max: r.u32(), min: r.u32() }));
+  }
+
+  /**
+   * PERF_LEVEL_SET: domain `id` runs at `level` (a level value, not an index). Sent whether or
+   * not the domain announces {@link PerformanceDomainInfo.canSetLevel}, as Linux sends it.
+   *
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain or a level that
+   * is not an integer from 0 to 0xFFFFFFFF; `E_DOMAIN_UNAVAILABLE`; ScmiStatusError for an error
+   * status (DENIED, OUT_OF_RANGE for a level outside the limits…).
+   */
+  public async setLevel(id: number, level: number): Promise<void> {
+    this.domains.info(id);
+    uintArg(level, 'performance level');
+    await this.#sendLevel(id, level);
+  }
+
+  /**
+   * PERF_LEVEL_GET: the current level of domain `id`.
+   *
+   * @throws as {@link PerformanceProtocol.getLimits} (a reply shorter than 4 bytes:
+   * `E_TRUNCATED`).
+   */
+  public async getLevel(id: number): Promise<number> {
+    this.domains.info(id);
+    const returns = await this.#ph.xfer.transact(PerformanceMessageId.LEVEL_GET, (w) => w.u32(id), {
+      txSize: 4,
+      rxSize: 4,
+    });
+    return this.#ph.xfer.decode(returns, (r) => r.u32());
+  }
+
+  /**
+   * The current frequency of domain `id` in Hz: PERF_LEVEL_GET × the domain's `multFactor`
+   * (Linux's `scmi_dvfs_freq_get`). Exact while the product is below 2^53.
+   *
+   * @throws ScmiError `E_NOT_SUPPORTED` (nothing sent) for a domain whose `multFactor` is 0;
+   * otherwise as {@link PerformanceProtocol.getLevel}.
+   */
+  public async getFrequency(id: number): Promise<number> {
+    const multFactor = this.#multFactor(id);
+    return (await this.getLevel(id)) * multFactor;
+  }
+
+  /**
+   * Sets domain `id` to the level `frequencyHz / multFactor` (rounded down) with PERF_LEVEL_SET,
+   * as Linux's `scmi_dvfs_freq_set` does; the platform refuses a level that is not one of the
+   * domain's (OUT_OF_RANGE).
+   *
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a frequency that
+   * is not a safe integer 0 or more, or one whose level does not fit 32 bits; `E_NOT_SUPPORTED`
+   * (nothing sent) for a domain whose `multFactor` is 0 (Linux would divide by zero); otherwise as
+   * {@link PerformanceProtocol.setLevel}.
+   */
+  public async setFrequency(id: number, frequencyHz: number): Promise<void> {
+    const multFactor = this.#multFactor(id);
+    uintArg(frequencyHz, 'frequency (Hz)', Number.MAX_SAFE_INTEGER);
+    const level = Math.floor(frequencyHz / multFactor);
+    uintArg(level, `performance level for ${frequencyHz} Hz`);
+    await this.#sendLevel(id, level);
+  }
+
+  /**
+   * The first level of domain `id` (ascending) whose frequency (value × `multFactor`) is at or
+   * above `frequencyHz`, with its power cost, from the levels read at init (nothing sent), as
+   * Linux's `scmi_dvfs_est_power_get`; `undefined` when every level is below it (Linux: -EINVAL).
+   *
+   * @throws ScmiError `E_ARGUMENT` for an id that is not a domain or a frequency that is not a
+   * safe integer 0 or more; `E_DOMAIN_UNAVAILABLE` for a domain the platform did not describe.
+   */
+  public estimatePower(id: number, frequencyHz: number): PerformancePowerEstimate | undefined {
+    const info = this.domains.info(id);
+    uintArg(frequencyHz, 'frequency (Hz)', Number.MAX_SAFE_INTEGER);
+    for (const level of info.levels) {
+      const levelHz = level.value * info.multFactor;
+      if (levelHz >= frequencyHz) return { frequencyHz: levelHz, powerCost: level.powerCost };
+    }
+    return undefined;
+  }
+
+  /**
+   * The transition latency of domain `id` in µs: its highest level's (Linux's
+   * `scmi_dvfs_transition_latency_get`, which gives it in ns); `undefined` for a domain without
+   * levels (Linux would read before its table).
+   *
+   * @throws ScmiError `E_ARGUMENT` / `E_DOMAIN_UNAVAILABLE` as
+   * {@link PerformanceProtocol.estimatePower}.
+   */
+  public transitionLatencyUs(id: number): number | undefined {
+    const { levels } = this.domains.info(id);
+    return levels[levels.length - 1]?.latencyUs;
+  }
+
+  /**
+   * PERF_NOTIFY_LIMITS: asks the platform to send (or stop sending) PERFORMANCE_LIMITS_CHANGED for
+   * domain `id`. Subscribing through `agent.events` sends it for you; this is the raw command.
+   *
+   * @throws ScmiError `E_ARGUMENT` / `E_DOMAIN_UNAVAILABLE` (nothing sent); ScmiStatusError for an
+   * error status.
+   */
+  public async notifyLimits(id: number, enable: boolean): Promise<void> {
+    await this.#notify(PerformanceMessageId.NOTIFY_LIMITS, id, enable);
+  }
+
+  /**
+   * PERF_NOTIFY_LEVEL: asks the platform to send (or stop sending) PERFORMANCE_LEVEL_CHANGED for
+   * domain `id`. Subscribing through `agent.events` sends it for you; this is the raw command.
+   *
+   * @throws as {@link PerformanceProtocol.notifyLimits}.
+   */
+  public async notifyLevel(id: number, enable: boolean): Promise<void> {
+    await this.#notify(PerformanceMessageId.NOTIFY_LEVEL, id, enable);
+  }
+
+  /**
+   * PERF_DESCRIBE_FASTCHANNEL: the fast channel of domain `id` for command `messageId`
+   * (PERF_LEVEL_SET / _GET, PERF_LIMITS_SET / _GET). Asked on demand only: this client has no
+   * shared memory to write a fast channel through, and sends every command as a message — what
+   * Linux does when a domain has none or describing one fails (`scmi_common_fastchannel_init`
+   * gives up silently). Sent whatever the domain announces, so a test can see the platform's
+   * answer: one without fast channels answers NOT_SUPPORTED, thrown as it came. The doorbell
+   * fields are read only when attributes bit 0 announces a doorbell.
+   *
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain or a message id
+   * that is not an integer from 0 to 0xFFFFFFFF; `E_DOMAIN_UNAVAILABLE`; ScmiStatusError for an
+   * error status (NOT_SUPPORTED, NOT_FOUND…); ScmiMalformedError `E_TRUNCATED` for a reply
+   * shorter than its fields.
+   */
+  public async describeFastChannel(id: number, messageId: number): Promise<PerformanceFastChannel> {
+    this.domains.info(id);
+    uintArg(messageId, 'message id');
+    const returns = await this.#ph.xfer.transact(
+      PerformanceMessageId.DESCRIBE_FASTCHANNEL,
+      (w) => w.u32(id).u32(messageId),
+      { txSize: 8, rxSize: 44 },
+    );
+    return this.#ph.xfer.decode(returns, (r): PerformanceFastChannel => {
+      const attributes = r.u32();
+      const rateLimitUs = r.u32() & RATE_LIMIT_MASK;
+      const address = u64Of(r.u32(), r.u32());
+      const size = r.u32();
+      const channel = { attributes, rateLimitUs, address, size };
+      if ((attributes & FC_DOORBELL) === 0) return channel;
+      const widthBits = 8 << ((attributes >>> 1) & 0x3);
+      const doorbellAddress = u64Of(r.u32(), r.u32());
+      const setMask = u64Of(r.u32(), r.u32());
+      const preserveMask = u64Of(r.u32(), r.u32());
+      return {
+        ...channel,
+        doorbell: { widthBits, address: doorbellAddress, setMask, preserveMask },
+      };
+    });
+  }
+
+  /** The domain's multFactor, refusing one of 0 (nothing sent). */
+  #multFactor(id: number): number {
+    const { multFactor } = this.domains.info(id);
+    if (multFactor === 0) {
+      throw new ScmiError(
+        'E_NOT_SUPPORTED',
+        `performance domain ${id}: its sustained frequency is below its sustained level in Hz (multFactor 0), so levels cannot be told as frequencies`,
+      );
+    }
+    return multFactor;
+  }
+
+  async #sendLevel(id: number, level: number): Promise<void> {
+    await this.#ph.xfer.transact(PerformanceMessageId.LEVEL_SET, (w) => w.u32(id).u32(level), {
+      txSize: 8,
+      rxSize: 0,
+    });
+  }
+
+  async #notify(messageId: number, id: number, enable: boolean): Promise<void> {
+    this.domains.info(id);
+    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(enable ? 1 : 0), {
+      txSize: 8,
+      rxSize: 0,
+    });
+  }
+}
+
+/**
+ * The Performance domain protocol driver: bind it to core's `PROTOCOL_DRIVER` (or load
+ * `protocolsModule`), and `agent.protocol(performanceProtocolDriver)` is the
+ * {@link PerformanceProtocol}. Version 3.0 (extended names, "0 = unchanged" limits), as the
+ * platform emulator implements; Linux's `perf.c` goes to 4.0 (level indexing, not implemented
+ * here). PERFORMANCE_LIMITS_CHANGED (16-byte payload) and PERFORMANCE_LEVEL_CHANGED (12-byte
+ * payload) are registered with the agent's notification hub, one source per domain.
+ *
+ * @example
+ * ```ts
+ * container.load(new ContainerModule(({ bind }) => {
+ *   bind(PROTOCOL_DRIVER).toConstantValue(performanceProtocolDriver);
+ * }));
+ * const agent = await createAgent(container, options);
+ * await agent.protocol(performanceProtocolDriver).setLevel(0, 800_000);
+ * ```
+ */
+export const performanceProtocolDriver: ProtocolDriver<PerformanceProtocol> = {
+  protocolId: ScmiProtocolId.PERF,
+  name: 'performance',
+  version: 0x30000,
+  async init(ph) {
+    const perf = await PerformanceProtocol.create(ph);
+    // The hub takes a positive count; with no domain, every subscribe is refused E_ARGUMENT.
+    const numSources = Math.max(1, perf.domains.count);
+    ph.registerEvents([
+      {
+        id: PERFORMANCE_LIMITS_CHANGED,
+        name: 'performance-limits-changed',
+        minPayload: LIMITS_PAYLOAD,
+        maxPayload: LIMITS_PAYLOAD,
+        numSources,
+        setNotifyEnabled: perDomainNotify(
+          perf.domains,
+          (d) => d.limitsNotify,
+          (id, enable) => perf.notifyLimits(id, enable),
+        ),
+      },
+      {
+        id: PERFORMANCE_LEVEL_CHANGED,
+        name: 'performance-level-changed',
+        minPayload: LEVEL_PAYLOAD,
+        maxPayload: LEVEL_PAYLOAD,
+        numSources,
+        setNotifyEnabled: perDomainNotify(
+          perf.domains,
+          (d) => d.levelNotify,
+          (id, enable) => perf.notifyLevel(id, enable),
+        ),
+      },
+    ]);
+    return perf;
+  },
+};

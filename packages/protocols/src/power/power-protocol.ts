@@ -1,0 +1,399 @@
+import {
+  PayloadReader,
+  ScmiProtocolId,
+  type ProtocolDriver,
+  type ProtocolHandle,
+  type ProtocolVersionSource,
+} from '@scmi-ts/core';
+import { u32Bits, uintArg } from '../common/args.js';
+import { DomainTable, SHORT_NAME_SIZE, resourceName } from '../common/domain-table.js';
+import { perDomainNotify } from '../common/notify.js';
+
+/** The generic ON state (`power_state` 0: context preserved, state id 0). */
+export const POWER_STATE_ON = 0;
+
+/** The generic OFF state (`power_state` 0x40000000: context lost, state id 0). */
+export const POWER_STATE_OFF = 0x40000000;
+
+/** `power_state` bit 30, the state type: set when the domain loses its context in that state. */
+export const POWER_STATE_CONTEXT_LOST = 0x40000000;
+
+/** `power_state` bits 27:0, the state id. */
+export const POWER_STATE_ID_MASK = 0x0fffffff;
+
+/** `power_state` bits 31 and 29:28: reserved, zero in every state the specification defines. */
+const RESERVED = 0xb0000000;
+
+/** A `power_state` word taken apart by {@link parsePowerState}. */
+export interface PowerStateFields {
+  /** Whether the domain loses its context in this state (bit 30, the state type). */
+  readonly contextLost: boolean;
+  /** The state id (bits 27:0): 0 with `contextLost` clear is ON, 0 with it set is OFF. */
+  readonly stateId: number;
+  /** The reserved bits (31, 29:28) as they were set in the word: 0 in a well-formed state. */
+  readonly reserved: number;
+}
+
+/**
+ * The `power_state` word of a state: `stateId` in bits 27:0, bit 30 set when the domain loses
+ * its context (`powerState(0, true)` is {@link POWER_STATE_OFF}, `powerState(0, false)`
+ * {@link POWER_STATE_ON}). Which states a domain has is the platform's to say (it answers
+ * INVALID_PARAMETERS for another).
+ *
+ * @throws ScmiError `E_ARGUMENT` when `stateId` is not an integer from 0 to 0x0FFFFFFF.
+ * @example
+ * ```ts
+ * await power.setState(2, powerState(1, true)); // a retention state of domain 2: 0x40000001
+ * ```
+ */
+export function powerState(stateId: number, contextLost: boolean): number {
+  const id = uintArg(stateId, 'power state id', POWER_STATE_ID_MASK);
+  return ((contextLost ? POWER_STATE_CONTEXT_LOST : 0) | id) >>> 0;
+}
+
+/**
+ * Takes a `power_state` word apart (as POWER_STATE_GET returns it or a notification carries it):
+ * its type bit, its state id, and any reserved bit the platform set. Any number is read as its
+ * low 32 bits.
+ *
+ * @example
+ * ```ts
+ * const { contextLost, stateId } = parsePowerState(await power.getState(1));
+ * console.log(contextLost && stateId === 0 ? 'off' : `state ${stateId}`);
+ * ```
+ */
+export function parsePowerState(state: number): PowerStateFields {
+  const bits = state >>> 0;
+  return {
+    contextLost: (bits & POWER_STATE_CONTEXT_LOST) !== 0,
+    stateId: bits & POWER_STATE_ID_MASK,
+    reserved: (bits & RESERVED) >>> 0,
+  };
+}
+
+/**
+ * Power domain protocol (0x11) message ids besides the common 0x0–0x2 (scmi-wire.md §4, Power
+ * domain).
+ *
+ * @example
+ * ```ts
+ * await agent.transact(0x11, PowerMessageId.STATE_GET, (w) => w.u32(7)); // an id the client refuses
+ * ```
+ */
+export enum PowerMessageId {
+  /** (domain_id) → attributes, name[16]. */
+  DOMAIN_ATTRIBUTES = 0x3,
+  /** (flags bit 0 async, domain_id, power_state); no delayed response, even asynchronous. */
+  STATE_SET = 0x4,
+  /** (domain_id) → power_state. */
+  STATE_GET = 0x5,
+  /** (domain_id, notify_enable): POWER_STATE_CHANGED. */
+  STATE_NOTIFY = 0x6,
+  /** (domain_id, notify_enable): POWER_STATE_CHANGE_REQUESTED. */
+  STATE_CHANGE_REQUESTED_NOTIFY = 0x7,
+  /** (domain_id) → flags, name[64] (version 3.0). */
+  DOMAIN_NAME_GET = 0x8,
+}
+
+/** POWER_STATE_CHANGED (Power domain notification 0x0): agent_id, domain_id, power_state. */
+export const POWER_STATE_CHANGED = 0x0;
+
+/**
+ * POWER_STATE_CHANGE_REQUESTED (Power domain notification 0x1): agent_id, domain_id,
+ * power_state — an agent asked for a state change the platform accepted.
+ */
+export const POWER_STATE_CHANGE_REQUESTED = 0x1;
+
+const SET_ASYNC = 1 << 0;
+const ATTR_STATE_CHANGED_NOTIFY = 1 << 31;
+const ATTR_ASYNC_SET = 1 << 30;
+const ATTR_SYNC_SET = 1 << 29;
+const ATTR_CHANGE_REQUESTED_NOTIFY = 1 << 28;
+const ATTR_EXTENDED_NAME = 1 << 27;
+/** Both notifications carry agent_id, domain_id, power_state (Linux `scmi_power_state_notify_payld`). */
+const STATE_PAYLOAD = 12;
+
+/** What PROTOCOL_ATTRIBUTES says of the platform's shared-memory statistics, as it says it. */
+export interface PowerStatistics {
+  /** The region's address (stats_addr_high:stats_addr_low); 0 when there is none. */
+  readonly address: bigint;
+  /** The region's length in bytes (stats_len); 0 when there is none. */
+  readonly length: number;
+}
+
+/** A power domain as POWER_DOMAIN_ATTRIBUTES (and POWER_DOMAIN_NAME_GET) describe it. */
+export interface PowerDomainInfo {
+  /** The domain id. */
+  readonly id: number;
+  /** Its name: the extended name when the platform announces one (version 3.0), else the short one. */
+  readonly name: string;
+  /** Whether the platform sends POWER_STATE_CHANGED for it (attributes bit 31). */
+  readonly stateChangedNotifications: boolean;
+  /** Whether its state can be set asynchronously (attributes bit 30). */
+  readonly asyncSet: boolean;
+  /** Whether its state can be set synchronously (attributes bit 29). */
+  readonly syncSet: boolean;
+  /** Whether the platform sends POWER_STATE_CHANGE_REQUESTED for it (attributes bit 28). */
+  readonly changeRequestedNotifications: boolean;
+  /** Present when POWER_DOMAIN_NAME_GET failed: the error (`name` is then the short name). */
+  readonly nameError?: unknown;
+}
+
+/**
+ * A POWER_STATE_CHANGED or POWER_STATE_CHANGE_REQUESTED notification, decoded by
+ * {@link decodePowerStateNotification}.
+ */
+export interface PowerStateNotification {
+  /** The agent that caused the change (or asked for it). */
+  readonly agentId: number;
+  /** The domain. */
+  readonly domainId: number;
+  /** The state it went to (or is asked to go to); see {@link parsePowerState}. */
+  readonly powerState: number;
+}
+
+/**
+ * Decodes a POWER_STATE_CHANGED or POWER_STATE_CHANGE_REQUESTED payload (agent_id, domain_id,
+ * power_state). The hub delivers none of another size: both events' payloads are exactly 12
+ * bytes, as Linux's `scmi_power_fill_custom_report` requires.
+ *
+ * @throws ScmiMalformedError `E_TRUNCATED` when the payload is shorter than 12 bytes.
+ * @example
+ * ```ts
+ * await agent.events.subscribe({ protocolId: 0x11, eventId: POWER_STATE_CHANGED, source: 2 }, (n) => {
+ *   const { agentId, powerState } = decodePowerStateNotification(n.payload);
+ *   console.log(`agent ${agentId} moved domain 2 to 0x${powerState.toString(16)}`);
+ * });
+ * ```
+ */
+export function decodePowerStateNotification(payload: Uint8Array): PowerStateNotification {
+  const r = new PayloadReader(payload);
+  return { agentId: r.u32(), domainId: r.u32(), powerState: r.u32() };
+}
+
+/** Options of {@link PowerProtocol.setState}. */
+export interface PowerSetOptions {
+  /**
+   * Set the state asynchronously (flags bit 0): the platform answers once it has accepted the
+   * request and applies it later. The Power domain protocol has no delayed response for it, so
+   * the call resolves on that acceptance, before the state changed: see its completion with
+   * POWER_STATE_CHANGED (or {@link PowerProtocol.getState}). Default `false`, a synchronous set
+   * that resolves once the state is applied, as Linux's `scmi_power_state_set` always sends.
+   * `true` on a domain that does not announce asynchronous sets is sent all the same (the
+   * platform answers NOT_SUPPORTED).
+   */
+  readonly async?: boolean;
+}
+
+/**
+ * The Power domain protocol client (Linux `power.c`, `scmi_power_proto_ops`): the domains the
+ * platform described at init, POWER_STATE_SET (synchronous or asynchronous) and POWER_STATE_GET,
+ * and the POWER_STATE_CHANGED and POWER_STATE_CHANGE_REQUESTED notifications.
+ *
+ * @example
+ * ```ts
+ * const power = agent.protocol(powerProtocolDriver);
+ * const gpu = power.domains.list.find((d) => d.name === 'gpu');
+ * if (gpu !== undefined) {
+ *   await power.setState(gpu.id, POWER_STATE_ON);
+ *   console.log(parsePowerState(await power.getState(gpu.id)));
+ * }
+ * ```
+ */
+export class PowerProtocol {
+  readonly #ph: ProtocolHandle;
+  /** The domains, as the platform described them at init. */
+  public readonly domains: DomainTable<PowerDomainInfo>;
+  /** The statistics region PROTOCOL_ATTRIBUTES announced, as announced (never read). */
+  public readonly statistics: PowerStatistics;
+
+  private constructor(
+    ph: ProtocolHandle,
+    domains: DomainTable<PowerDomainInfo>,
+    statistics: PowerStatistics,
+  ) {
+    this.#ph = ph;
+    this.domains = domains;
+    this.statistics = statistics;
+  }
+
+  /**
+   * Reads PROTOCOL_ATTRIBUTES and describes every domain (POWER_DOMAIN_ATTRIBUTES, then
+   * POWER_DOMAIN_NAME_GET for an extended name), as Linux's `scmi_power_protocol_init` does.
+   *
+   * @throws the PROTOCOL_ATTRIBUTES failure (the driver then fails to initialize, and the agent
+   * goes on without it); a domain's failure is recorded in {@link PowerProtocol.domains}.
+   * @internal
+   */
+  public static async create(ph: ProtocolHandle): Promise<PowerProtocol> {
+    // As Linux's scmi_power_attributes_get: num_domains (15:0, 31:16 reserved), stats_addr_low,
+    // stats_addr_high, stats_size, kept as the platform gives them.
+    const attributes = await ph.xfer.transact(0x1, undefined, { rxSize: 16 });
+    const [count, statistics] = ph.xfer.decode(attributes, (r) => {
+      const n = r.u32() & 0xffff;
+      const low = r.u32();
+      const high = r.u32();
+      return [n, { address: (BigInt(high) << 32n) | BigInt(low), length: r.u32() }] as const;
+    });
+    const domains = await DomainTable.describe('power domain', count, async (id) => {
+      const returns = await ph.xfer.transact(PowerMessageId.DOMAIN_ATTRIBUTES, (w) => w.u32(id), {
+        txSize: 4,
+        rxSize: 4 + SHORT_NAME_SIZE,
+      });
+      const [flags, shortName] = ph.xfer.decode(
+        returns,
+        (r) => [r.u32(), r.string(SHORT_NAME_SIZE)] as const,
+      );
+      const name = await resourceName(
+        ph,
+        PowerMessageId.DOMAIN_NAME_GET,
+        id,
+        shortName,
+        (flags & ATTR_EXTENDED_NAME) !== 0,
+      );
+      return {
+        id,
+        ...name,
+        stateChangedNotifications: (flags & ATTR_STATE_CHANGED_NOTIFY) !== 0,
+        asyncSet: (flags & ATTR_ASYNC_SET) !== 0,
+        syncSet: (flags & ATTR_SYNC_SET) !== 0,
+        changeRequestedNotifications: (flags & ATTR_CHANGE_REQUESTED_NOTIFY) !== 0,
+      };
+    });
+    return new PowerProtocol(ph, domains, statistics);
+  }
+
+  /** The protocol version in use (major 31:16, minor 15:0). */
+  public get version(): number {
+    return this.#ph.version;
+  }
+
+  /** Where {@link PowerProtocol.version} comes from. */
+  public get versionSource(): ProtocolVersionSource {
+    return this.#ph.versionSource;
+  }
+
+  /**
+   * POWER_STATE_SET: asks for domain `id` to go to `state` (a `power_state` word:
+   * {@link POWER_STATE_ON}, {@link POWER_STATE_OFF}, or {@link powerState}'s). Synchronous by
+   * default: resolves once the platform applied it. Asynchronous on request (see
+   * {@link PowerSetOptions.async}): resolves once the platform accepted it, with no delayed
+   * response to wait for. The state is sent as given, reserved bits included (the platform
+   * answers INVALID_PARAMETERS for a state the domain does not have).
+   *
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, or a `state`
+   * that is not a 32-bit value; `E_DOMAIN_UNAVAILABLE` for a domain the platform did not
+   * describe; ScmiStatusError for an error status (DENIED, NOT_SUPPORTED, INVALID_PARAMETERS,
+   * BUSY…); the error of a failed transfer.
+   */
+  public async setState(id: number, state: number, options: PowerSetOptions = {}): Promise<void> {
+    this.domains.info(id);
+    const bits = u32Bits(state, 'power state');
+    const flags = options.async === true ? SET_ASYNC : 0;
+    // Never transact's `async`: the platform sends no delayed response for POWER_STATE_SET.
+    await this.#ph.xfer.transact(PowerMessageId.STATE_SET, (w) => w.u32(flags).u32(id).u32(bits), {
+      txSize: 12,
+      rxSize: 0,
+    });
+  }
+
+  /**
+   * POWER_STATE_GET: the state domain `id` is in now (a `power_state` word, see
+   * {@link parsePowerState}).
+   *
+   * @throws as {@link PowerProtocol.setState}; ScmiMalformedError `E_TRUNCATED` (counted in
+   * `diagnostics.malformedReplies`) for a reply without its state.
+   */
+  public async getState(id: number): Promise<number> {
+    this.domains.info(id);
+    const returns = await this.#ph.xfer.transact(PowerMessageId.STATE_GET, (w) => w.u32(id), {
+      txSize: 4,
+      rxSize: 4,
+    });
+    return this.#ph.xfer.decode(returns, (r) => r.u32());
+  }
+
+  /**
+   * POWER_STATE_NOTIFY: asks the platform to send (or stop sending) POWER_STATE_CHANGED for
+   * domain `id`. Subscribing through `agent.events` sends it for you; this is the raw command.
+   *
+   * @throws as {@link PowerProtocol.setState}.
+   */
+  public async notify(id: number, enable: boolean): Promise<void> {
+    await this.#notify(PowerMessageId.STATE_NOTIFY, id, enable);
+  }
+
+  /**
+   * POWER_STATE_CHANGE_REQUESTED_NOTIFY: asks the platform to send (or stop sending)
+   * POWER_STATE_CHANGE_REQUESTED for domain `id`. Subscribing through `agent.events` sends it for
+   * you; this is the raw command.
+   *
+   * @throws as {@link PowerProtocol.setState}.
+   */
+  public async notifyChangeRequested(id: number, enable: boolean): Promise<void> {
+    await this.#notify(PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY, id, enable);
+  }
+
+  async #notify(messageId: PowerMessageId, id: number, enable: boolean): Promise<void> {
+    this.domains.info(id);
+    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(enable ? 1 : 0), {
+      txSize: 8,
+      rxSize: 0,
+    });
+  }
+}
+
+/**
+ * The Power domain protocol driver: bind it to core's `PROTOCOL_DRIVER` (or load
+ * `protocolsModule`), and `agent.protocol(powerProtocolDriver)` is the {@link PowerProtocol}.
+ * Version 3.0 (extended names), as the platform emulator implements (Linux's `power.c` reads the
+ * same layouts up to 3.1); POWER_STATE_CHANGED and POWER_STATE_CHANGE_REQUESTED are registered
+ * with the agent's notification hub (12-byte payloads, one source per domain).
+ *
+ * @example
+ * ```ts
+ * container.load(new ContainerModule(({ bind }) => {
+ *   bind(PROTOCOL_DRIVER).toConstantValue(powerProtocolDriver);
+ * }));
+ * const agent = await createAgent(container, options);
+ * await agent.protocol(powerProtocolDriver).setState(1, POWER_STATE_OFF);
+ * ```
+ */
+export const powerProtocolDriver: ProtocolDriver<PowerProtocol> = {
+  protocolId: ScmiProtocolId.POWER,
+  name: 'power',
+  version: 0x30000,
+  async init(ph) {
+    const power = await PowerProtocol.create(ph);
+    // The hub takes a positive count; with no domain, every subscribe is refused E_ARGUMENT.
+    const numSources = Math.max(1, power.domains.count);
+    ph.registerEvents([
+      {
+        id: POWER_STATE_CHANGED,
+        name: 'power-state-changed',
+        minPayload: STATE_PAYLOAD,
+        maxPayload: STATE_PAYLOAD,
+        numSources,
+        // Linux's scmi_power_notify_supported: the domain's attributes bit 31.
+        setNotifyEnabled: perDomainNotify(
+          power.domains,
+          (d) => d.stateChangedNotifications,
+          (id, enable) => power.notify(id, enable),
+        ),
+      },
+      {
+        id: POWER_STATE_CHANGE_REQUESTED,
+        name: 'power-state-change-requested',
+        minPayload: STATE_PAYLOAD,
+        maxPayload: STATE_PAYLOAD,
+        numSources,
+        setNotifyEnabled: perDomainNotify(
+          power.domains,
+          (d) => d.changeRequestedNotifications,
+          (id, enable) => power.notifyChangeRequested(id, enable),
+        ),
+      },
+    ]);
+    return power;
+  },
+};

@@ -1,0 +1,500 @@
+import {
+  ScmiError,
+  ScmiMalformedError,
+  ScmiProtocolId,
+  type PayloadReader,
+  type ProtocolDriver,
+  type ProtocolHandle,
+  type ProtocolVersionSource,
+} from '@scmi-ts/core';
+import { u32Bits } from '../common/args.js';
+import { isRemovalError, type DomainTable } from '../common/domain-table.js';
+import { perDomainNotify } from '../common/notify.js';
+import { describeSensors, type SensorInfo } from './sensor-discovery.js';
+import {
+  READING_SIZE,
+  SENSOR_MAX_AXES,
+  SENSOR_TRIP_POINT_EVENT,
+  SENSOR_UPDATE,
+  SensorMessageId,
+  TRIP_EVENT_PAYLOAD,
+  UPDATE_HEADER,
+  intervalConfigBits,
+  readReading,
+  signed5,
+  type SensorReading,
+  type SensorUpdateInterval,
+} from './sensor-wire.js';
+
+export {
+  SENSOR_MAX_AXES,
+  SENSOR_TRIP_POINT_EVENT,
+  SENSOR_UPDATE,
+  SensorMessageId,
+  decodeSensorTripPointEvent,
+  decodeSensorUpdate,
+} from './sensor-wire.js';
+export type {
+  SensorReading,
+  SensorTripPointEvent,
+  SensorUpdate,
+  SensorUpdateInterval,
+} from './sensor-wire.js';
+export type {
+  SensorAxisInfo,
+  SensorInfo,
+  SensorRangeAttributes,
+  SensorUpdateIntervalList,
+  SensorUpdateIntervalRange,
+  SensorUpdateIntervals,
+} from './sensor-discovery.js';
+
+/* SENSOR_CONFIG (Linux `scmi_protocol.h` SCMI_SENS_CFG_*) */
+const CONFIG_ENABLED = 1 << 0;
+const CONFIG_TIMESTAMPS = 1 << 1;
+const CONFIG_ROUND_UP = 1 << 9;
+const CONFIG_ROUND_AUTO = 1 << 10;
+/* SENSOR_READING_GET flags */
+const READ_ASYNC = 1 << 0;
+/* trip_point_ev_ctrl 1:0 (Linux SENSOR_TP_DISABLED/POSITIVE/NEGATIVE/BOTH) */
+const TRIP_MODES: Readonly<Record<SensorTripPointMode, number>> = {
+  disabled: 0,
+  up: 1,
+  down: 2,
+  both: 3,
+};
+/** A reading before version 3.0: value_low, value_high (no timestamp). */
+const V2_READING = 8;
+
+/** What PROTOCOL_ATTRIBUTES (and the command checks Linux makes after it) told at init. */
+export interface SensorProtocolAttributes {
+  /** How many sensors the platform has (num_sensors). */
+  readonly sensors: number;
+  /** Most asynchronous readings the platform takes pending at once (max_pending_async; 0: none). */
+  readonly maxPendingAsync: number;
+  /** The sensor register area's address (reg_addr_low/high), as the platform gives it. */
+  readonly registerAddress: bigint;
+  /** The sensor register area's length in bytes (reg_len), as the platform gives it. */
+  readonly registerLength: number;
+  /**
+   * Whether the platform implements SENSOR_TRIP_POINT_NOTIFY (PROTOCOL_MESSAGE_ATTRIBUTES, as
+   * Linux's `notify_trip_point_cmd`): SENSOR_TRIP_POINT_EVENT can be subscribed to only then.
+   */
+  readonly tripPointNotify: boolean;
+  /**
+   * Whether the platform implements SENSOR_CONTINUOUS_UPDATE_NOTIFY (Linux's
+   * `notify_continuos_update_cmd`): without it no sensor counts as sending SENSOR_UPDATE.
+   */
+  readonly continuousUpdateNotify: boolean;
+}
+
+/** Options of {@link SensorProtocol.read} and {@link SensorProtocol.readValue}. */
+export interface SensorReadOptions {
+  /**
+   * Read asynchronously and wait for the delayed response: default when the sensor announces it
+   * and the agent has a P2A channel to receive it (Linux reads asynchronously every sensor that
+   * announces it). `false` asks for a synchronous reading; `true` on a sensor that does not
+   * announce it is sent all the same (the platform answers NOT_SUPPORTED).
+   */
+  readonly async?: boolean;
+}
+
+/**
+ * Which crossings of a trip point the platform reports (trip_point_ev_ctrl 1:0): none (the trip
+ * point disarmed), going up, going down, or both.
+ */
+export type SensorTripPointMode = 'disabled' | 'up' | 'down' | 'both';
+
+/** A sensor's configuration as SENSOR_CONFIG_GET returns it. */
+export interface SensorConfigState {
+  /** Whether the sensor is enabled (bit 0). */
+  readonly enabled: boolean;
+  /** Whether its readings carry timestamps (bit 1). */
+  readonly timestamps: boolean;
+  /** Its update interval (31:16 secs, 15:11 exponent); `undefined` when secs is 0 (none). */
+  readonly updateInterval: SensorUpdateInterval | undefined;
+  /** The whole sensor_config word. */
+  readonly raw: number;
+}
+
+/** A configuration to set with {@link SensorProtocol.configSet}. */
+export interface SensorConfigSettings {
+  /** Enable (true) or disable the sensor (bit 0). */
+  readonly enabled: boolean;
+  /**
+   * Timestamp its readings (bit 1); default false. SENSOR_CONFIG_SET sets every field: read the
+   * current configuration with {@link SensorProtocol.configGet} to keep one.
+   */
+  readonly timestamps?: boolean;
+  /** A new update interval (31:11); default none: the platform keeps the current one (secs 0). */
+  readonly updateInterval?: SensorUpdateInterval;
+  /**
+   * How the platform rounds an update interval it does not support (10:9): `'down'` (default),
+   * `'up'` or `'nearest'` (Linux's ROUND_AUTO). Sent only with `updateInterval`.
+   */
+  readonly round?: 'down' | 'up' | 'nearest';
+}
+
+/**
+ * The Sensor management protocol client (Linux `sensors.c`, `scmi_sensor_proto_ops`): the sensors
+ * the platform described at init (units, trip points, timestamps, extended attributes, axes,
+ * update intervals), readings (synchronous or with a delayed response; multi-axis and timestamped
+ * at version 3.0), trip points, configuration, and the SENSOR_TRIP_POINT_EVENT and SENSOR_UPDATE
+ * notifications.
+ *
+ * @example
+ * ```ts
+ * const sensor = agent.protocol(sensorProtocolDriver);
+ * const temp = sensor.domains.list.find((s) => s.name === 'soc-temp');
+ * if (temp !== undefined) {
+ *   const value = await sensor.readValue(temp.id); // asynchronous when the sensor announces it
+ *   console.log(`${value} × 10^${temp.unitExponent}`);
+ *   await sensor.setTripPoint(temp.id, 0, 60_000n);
+ * }
+ * ```
+ */
+export class SensorProtocol {
+  readonly #ph: ProtocolHandle;
+  /**
+   * The sensors, as the platform described them at init. Ids are indexes (0 to `count − 1`): a
+   * descriptor whose id is not its index is recorded as a failure of that index (malformed).
+   */
+  public readonly domains: DomainTable<SensorInfo>;
+  /** What PROTOCOL_ATTRIBUTES told at init. */
+  public readonly attributes: SensorProtocolAttributes;
+
+  private constructor(
+    ph: ProtocolHandle,
+    attributes: SensorProtocolAttributes,
+    domains: DomainTable<SensorInfo>,
+  ) {
+    this.#ph = ph;
+    this.attributes = attributes;
+    this.domains = domains;
+  }
+
+  /**
+   * Reads PROTOCOL_ATTRIBUTES, checks which notify commands the platform implements, and
+   * describes every sensor, as Linux's `scmi_sensors_protocol_init` does.
+   *
+   * @throws the PROTOCOL_ATTRIBUTES or SENSOR_DESCRIPTION_GET failure (the driver then fails to
+   * initialize, and the agent goes on without it); a sensor's own failure (its axes, an id out of
+   * place) is recorded in {@link SensorProtocol.domains}.
+   * @internal
+   */
+  public static async create(ph: ProtocolHandle): Promise<SensorProtocol> {
+    const returns = await ph.xfer.transact(0x1, undefined, { rxSize: 16 });
+    const [sensors, maxPendingAsync, registerAddress, registerLength] = ph.xfer.decode(
+      returns,
+      (r) => {
+        const word = r.u32();
+        return [word & 0xffff, (word >>> 16) & 0xff, r.u64(), r.u32()] as const;
+      },
+    );
+    const attributes: SensorProtocolAttributes = {
+      sensors,
+      maxPendingAsync,
+      registerAddress,
+      registerLength,
+      tripPointNotify: await implemented(ph, SensorMessageId.TRIP_POINT_NOTIFY),
+      continuousUpdateNotify: await implemented(ph, SensorMessageId.CONTINUOUS_UPDATE_NOTIFY),
+    };
+    const domains = await describeSensors(ph, sensors, attributes.continuousUpdateNotify);
+    return new SensorProtocol(ph, attributes, domains);
+  }
+
+  /** The protocol version in use (major 31:16, minor 15:0). */
+  public get version(): number {
+    return this.#ph.version;
+  }
+
+  /** Where {@link SensorProtocol.version} comes from. */
+  public get versionSource(): ProtocolVersionSource {
+    return this.#ph.versionSource;
+  }
+
+  /**
+   * SENSOR_READING_GET: every reading of sensor `id`, one per axis (one for a scalar sensor), as
+   * Linux's `scmi_sensor_reading_get_timestamped`. Asynchronous when the sensor announces it (see
+   * {@link SensorReadOptions.async}): resolves once the delayed response came, whose sensor_id
+   * must be `id`. Before version 3.0 a reading is a value alone (timestamp 0).
+   *
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a sensor;
+   * `E_DOMAIN_UNAVAILABLE` for a sensor the platform did not describe; ScmiStatusError for an
+   * error status (NOT_SUPPORTED for a disabled sensor, BUSY…); ScmiMalformedError (counted in
+   * `diagnostics.malformedReplies`) for a reply shorter than its readings (`E_TRUNCATED`) or a
+   * delayed response about another sensor (`E_SENSOR_ID`, Linux -EPROTO); the error of a failed
+   * transfer (a delayed response that never came: ScmiTimeoutError).
+   */
+  public async read(id: number, options: SensorReadOptions = {}): Promise<SensorReading[]> {
+    const count = this.#ph.version >>> 16 >= 3 ? Math.max(1, this.domains.info(id).axes.length) : 1;
+    return this.#read(id, options, (r) => {
+      const readings: SensorReading[] = [];
+      for (let i = 0; i < count; i++) readings.push(this.#reading(r));
+      return readings;
+    });
+  }
+
+  /**
+   * SENSOR_READING_GET, the value alone: the reading of a scalar sensor, or of the first axis of
+   * a multi-axis one, its timestamp dropped, as Linux's `scmi_sensor_reading_get`.
+   *
+   * @throws as {@link SensorProtocol.read}.
+   */
+  public async readValue(id: number, options: SensorReadOptions = {}): Promise<bigint> {
+    return this.#read(id, options, (r) => BigInt.asIntN(64, r.u64()));
+  }
+
+  /**
+   * SENSOR_TRIP_POINT_CONFIG: arms trip point `tripPointId` of sensor `id` at `value` (a signed
+   * 64-bit value in the sensor's unit; a bigint, or a safe integer), reporting crossings in
+   * `mode` (default `'both'`, as Linux's `scmi_sensor_trip_point_config` always sends).
+   *
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a sensor, a trip point id
+   * that is not one of the sensor's, a value outside −2^63 … 2^64 − 1 (a value from 2^63 is taken
+   * as its two's complement bits) or an unknown mode; otherwise as {@link SensorProtocol.read}.
+   */
+  public async setTripPoint(
+    id: number,
+    tripPointId: number,
+    value: bigint | number,
+    mode: SensorTripPointMode = 'both',
+  ): Promise<void> {
+    const info = this.domains.info(id);
+    if (!Number.isInteger(tripPointId) || tripPointId < 0 || tripPointId >= info.tripPoints) {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `trip point ${String(tripPointId)} is not one of sensor ${id}'s ${info.tripPoints}`,
+      );
+    }
+    // Checked at run time: a JavaScript caller gets past the type.
+    const given: unknown = mode;
+    if (typeof given !== 'string' || !Object.hasOwn(TRIP_MODES, given)) {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `trip point mode ${String(given)} is not one of ${Object.keys(TRIP_MODES).join(', ')}`,
+      );
+    }
+    const bits = s64Bits(value, 'trip point value');
+    await this.#ph.xfer.transact(
+      SensorMessageId.TRIP_POINT_CONFIG,
+      (w) =>
+        w
+          .u32(id)
+          .u32(TRIP_MODES[mode] | (tripPointId << 4))
+          .u64(bits),
+      { txSize: 16, rxSize: 0 },
+    );
+  }
+
+  /**
+   * SENSOR_TRIP_POINT_CONFIG with event control 0: disarms trip point `tripPointId` of sensor `id`.
+   *
+   * @throws as {@link SensorProtocol.setTripPoint}.
+   */
+  public async disableTripPoint(id: number, tripPointId: number): Promise<void> {
+    await this.setTripPoint(id, tripPointId, 0n, 'disabled');
+  }
+
+  /**
+   * SENSOR_TRIP_POINT_NOTIFY: asks the platform to send (or stop sending) SENSOR_TRIP_POINT_EVENT
+   * for sensor `id`. Subscribing through `agent.events` sends it for you; this is the raw command.
+   *
+   * @throws as {@link SensorProtocol.read}.
+   */
+  public async tripPointNotify(id: number, enable: boolean): Promise<void> {
+    await this.#notify(SensorMessageId.TRIP_POINT_NOTIFY, id, enable);
+  }
+
+  /**
+   * SENSOR_CONTINUOUS_UPDATE_NOTIFY: asks the platform to send (or stop sending) SENSOR_UPDATE
+   * for sensor `id` at every update interval. Subscribing through `agent.events` sends it for
+   * you; this is the raw command.
+   *
+   * @throws as {@link SensorProtocol.read}.
+   */
+  public async continuousUpdateNotify(id: number, enable: boolean): Promise<void> {
+    await this.#notify(SensorMessageId.CONTINUOUS_UPDATE_NOTIFY, id, enable);
+  }
+
+  /**
+   * SENSOR_CONFIG_GET: the configuration of sensor `id` (enabled, timestamps, update interval).
+   *
+   * @throws as {@link SensorProtocol.read} (a reply without its config word: `E_TRUNCATED`).
+   */
+  public async configGet(id: number): Promise<SensorConfigState> {
+    this.domains.info(id);
+    const returns = await this.#ph.xfer.transact(SensorMessageId.CONFIG_GET, (w) => w.u32(id), {
+      txSize: 4,
+      rxSize: 4,
+    });
+    const raw = this.#ph.xfer.decode(returns, (r) => r.u32());
+    const secs = raw >>> 16;
+    return {
+      enabled: (raw & CONFIG_ENABLED) !== 0,
+      timestamps: (raw & CONFIG_TIMESTAMPS) !== 0,
+      updateInterval: secs === 0 ? undefined : { secs, exponent: signed5(raw >>> 11) },
+      raw,
+    };
+  }
+
+  /**
+   * SENSOR_CONFIG_SET: sets the configuration of sensor `id`, from settings or as a raw
+   * sensor_config word (a negative 32-bit number is taken as its bits).
+   *
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a sensor, a raw word that
+   * is not a 32-bit value, an update interval whose secs is not 0 … 0xFFFF or exponent not
+   * −16 … 15, or an unknown rounding; otherwise as {@link SensorProtocol.read} (the platform
+   * answers NOT_SUPPORTED for what the sensor cannot do, INVALID_PARAMETERS for an interval it
+   * does not support).
+   */
+  public async configSet(id: number, config: SensorConfigSettings | number): Promise<void> {
+    this.domains.info(id);
+    const word = typeof config === 'number' ? u32Bits(config, 'sensor config') : configWord(config);
+    await this.#ph.xfer.transact(SensorMessageId.CONFIG_SET, (w) => w.u32(id).u32(word), {
+      txSize: 8,
+      rxSize: 0,
+    });
+  }
+
+  /** One reading: value and timestamp at version 3.0, the value alone before. */
+  #reading(r: PayloadReader): SensorReading {
+    return this.#ph.version >>> 16 >= 3
+      ? readReading(r)
+      : { value: BigInt.asIntN(64, r.u64()), timestamp: 0n };
+  }
+
+  async #read<T>(
+    id: number,
+    options: SensorReadOptions,
+    read: (r: PayloadReader) => T,
+  ): Promise<T> {
+    const info = this.domains.info(id);
+    const async = options.async ?? (info.asyncRead && this.#ph.p2a);
+    const size =
+      this.#ph.version >>> 16 >= 3 ? READING_SIZE * Math.max(1, info.axes.length) : V2_READING;
+    const returns = await this.#ph.xfer.transact(
+      SensorMessageId.READING_GET,
+      (w) => w.u32(id).u32(async ? READ_ASYNC : 0),
+      { txSize: 8, rxSize: async ? 0 : size, async },
+    );
+    return this.#ph.xfer.decode(returns, (r) => {
+      if (async) {
+        const about = r.u32();
+        if (about !== id) {
+          throw new ScmiMalformedError(
+            `SENSOR_READING_GET delayed response: sensor ${about}, for a reading of sensor ${id}`,
+            'E_SENSOR_ID',
+          );
+        }
+      }
+      return read(r);
+    });
+  }
+
+  async #notify(messageId: number, id: number, enable: boolean): Promise<void> {
+    this.domains.info(id);
+    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(enable ? 1 : 0), {
+      txSize: 8,
+      rxSize: 0,
+    });
+  }
+}
+
+/** Whether the platform implements `messageId`; an error other than a removal counts as no. */
+async function implemented(ph: ProtocolHandle, messageId: number): Promise<boolean> {
+  try {
+    return await ph.xfer.messageSupported(messageId);
+  } catch (e) {
+    // Linux's protocol_msg_check: any failure leaves the command unsupported.
+    if (isRemovalError(e)) throw e;
+    return false;
+  }
+}
+
+/** A signed 64-bit value's two's complement bits (a value from 2^63 to 2^64 − 1 taken as is). */
+function s64Bits(value: bigint | number, what: string): bigint {
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) {
+    throw new ScmiError('E_ARGUMENT', `${what} ${String(value)} is not a whole number`);
+  }
+  const v = BigInt(value);
+  if (v < -(1n << 63n) || v >= 1n << 64n) {
+    throw new ScmiError('E_ARGUMENT', `${what} ${v} is not from -2^63 to 2^64 - 1`);
+  }
+  return BigInt.asUintN(64, v);
+}
+
+/** The sensor_config word of `config`. */
+function configWord(config: SensorConfigSettings): number {
+  let word =
+    (config.enabled ? CONFIG_ENABLED : 0) | (config.timestamps === true ? CONFIG_TIMESTAMPS : 0);
+  if (config.updateInterval !== undefined) {
+    word |= intervalConfigBits(config.updateInterval);
+    // Checked at run time: a JavaScript caller gets past the type.
+    const round: unknown = config.round ?? 'down';
+    if (round === 'up') word |= CONFIG_ROUND_UP;
+    else if (round === 'nearest') word |= CONFIG_ROUND_AUTO;
+    else if (round !== 'down') {
+      throw new ScmiError('E_ARGUMENT', `rounding ${String(round)} is not down, up or nearest`);
+    }
+  }
+  return word >>> 0;
+}
+
+/**
+ * The Sensor management protocol driver: bind it to core's `PROTOCOL_DRIVER` (or load
+ * `protocolsModule`), and `agent.protocol(sensorProtocolDriver)` is the {@link SensorProtocol}.
+ * Version 3.0 (multi-axis timestamped readings, extended names, update intervals, configuration),
+ * as the platform emulator implements (Linux's `sensors.c` goes to 3.1). SENSOR_TRIP_POINT_EVENT
+ * (exactly 12 bytes) and SENSOR_UPDATE (8 bytes and 1 to 63 readings of 16) are registered with
+ * the agent's notification hub, one source per sensor.
+ *
+ * @example
+ * ```ts
+ * container.load(new ContainerModule(({ bind }) => {
+ *   bind(PROTOCOL_DRIVER).toConstantValue(sensorProtocolDriver);
+ * }));
+ * const agent = await createAgent(container, options);
+ * const [reading] = await agent.protocol(sensorProtocolDriver).read(0);
+ * ```
+ */
+export const sensorProtocolDriver: ProtocolDriver<SensorProtocol> = {
+  protocolId: ScmiProtocolId.SENSOR,
+  name: 'sensor',
+  version: 0x30000,
+  async init(ph) {
+    const sensor = await SensorProtocol.create(ph);
+    // The hub takes a positive count; with no sensor, every subscribe is refused E_ARGUMENT.
+    const numSources = Math.max(1, sensor.domains.count);
+    ph.registerEvents([
+      {
+        id: SENSOR_TRIP_POINT_EVENT,
+        name: 'sensor-trip-point',
+        minPayload: TRIP_EVENT_PAYLOAD,
+        maxPayload: TRIP_EVENT_PAYLOAD,
+        numSources,
+        // Linux's scmi_sensor_notify_supported: any sensor, when the command is implemented.
+        setNotifyEnabled: perDomainNotify(
+          sensor.domains,
+          () => sensor.attributes.tripPointNotify,
+          (id, enable) => sensor.tripPointNotify(id, enable),
+        ),
+      },
+      {
+        id: SENSOR_UPDATE,
+        name: 'sensor-update',
+        // Linux bounds only the maximum (SCMI_MAX_NUM_SENSOR_AXIS readings) and reads the sensor's
+        // readings whatever arrived; here one reading at least must have arrived.
+        minPayload: UPDATE_HEADER + READING_SIZE,
+        maxPayload: UPDATE_HEADER + SENSOR_MAX_AXES * READING_SIZE,
+        numSources,
+        setNotifyEnabled: perDomainNotify(
+          sensor.domains,
+          (s) => s.continuousUpdates,
+          (id, enable) => sensor.continuousUpdateNotify(id, enable),
+        ),
+      },
+    ]);
+    return sensor;
+  },
+};
