@@ -6,7 +6,6 @@ import {
   coreModule,
   createAgent,
   decodeAsciiz,
-  readU32,
   resolveWorkerEntry,
   scmiProtocolName,
   startWorker,
@@ -16,6 +15,19 @@ import {
 } from '@scmi-ts/core';
 import { formatDevresEvent, type DevresEvent } from '@scmi-ts/devres';
 import type { FaultRule } from '@scmi-ts/platform';
+import {
+  CLOCK_RATE_CHANGED,
+  SystemPowerState,
+  clockProtocolDriver,
+  decodeClockRateChanged,
+  parsePowerState,
+  performanceProtocolDriver,
+  powerProtocolDriver,
+  protocolsModule,
+  resetProtocolDriver,
+  sensorProtocolDriver,
+  systemPowerProtocolDriver,
+} from '@scmi-ts/protocols';
 import type { Print } from './devres-demo.js';
 import { formatHex, formatVersion, printRow, sleep } from './format.js';
 import type { DemoWire, TransportDemoSetup } from './transport-demo-setup.js';
@@ -28,16 +40,18 @@ export interface TransportDemoOptions {
 
 const CLOCK = 0x14;
 const CLOCK_ATTRIBUTES = 0x3;
-const CLOCK_RATE_SET = 0x5;
-const CLOCK_RATE_NOTIFY = 0x9;
 const PERF = 0x13;
 const PERF_LEVEL_GET = 0x8;
 const MHZ = 1_000_000;
 
-/** A fresh container with core and the wire's transport. */
-function containerFor(wire: DemoWire): Container {
+/**
+ * A fresh container with core and the wire's transport, and, for the probe of steps 1–2, every
+ * protocol client of `@scmi-ts/protocols` (the seed scenario's probe fails in Base, before them).
+ */
+function containerFor(wire: DemoWire, clients: boolean): Container {
   const container = new Container();
   container.load(coreModule, wire.module);
+  if (clients) container.load(protocolsModule);
   return container;
 }
 
@@ -97,54 +111,80 @@ async function printBaseCommands(
   printRow(print, 'raw 0x13 PERF_LEVEL_GET(0)', `${level.u32()} (${setup.routes.perf})`);
 }
 
-/** Subscribes to clock 0's rate changes and sets its rate, or shows why it cannot. */
+/**
+ * What the protocol clients (`@scmi-ts/protocols`) learnt at probe, and a command of each: the
+ * domains each driver described, their state now, a sensor reading, a reset.
+ */
+async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<void> {
+  const power = agent.protocol(powerProtocolDriver);
+  const states = await Promise.all(
+    power.domains.list.map(async (d) => {
+      const { contextLost, stateId } = parsePowerState(await power.getState(d.id));
+      return `${d.name} ${contextLost ? 'off' : 'on'}${stateId === 0 ? '' : ` (state ${stateId})`}`;
+    }),
+  );
+  printRow(print, 'power domains', states.join(', '));
+  const system = await agent.protocol(systemPowerProtocolDriver).getState();
+  printRow(print, 'system power state', `${SystemPowerState[system] ?? 'vendor'} (${system})`);
+  const perf = agent.protocol(performanceProtocolDriver);
+  const levels = await Promise.all(
+    perf.domains.list.map(
+      async (d) => `${d.name} level ${await perf.getLevel(d.id)} of ${d.levels.length}`,
+    ),
+  );
+  printRow(print, 'performance domains', levels.join(', '));
+  const clock = agent.protocol(clockProtocolDriver);
+  const rates = await Promise.all(
+    clock.domains.list.map(async (c) => `${c.name} ${Number(await clock.getRate(c.id)) / MHZ} MHz`),
+  );
+  printRow(print, 'clocks', rates.join(', '));
+  const sensor = agent.protocol(sensorProtocolDriver);
+  const [first] = sensor.domains.list;
+  if (first !== undefined) {
+    const value = await sensor.readValue(first.id);
+    printRow(
+      print,
+      'sensor reading',
+      `${first.name} ${value}e${first.unitExponent} (${first.asyncRead ? 'asynchronous: delayed response' : 'synchronous'})`,
+    );
+  }
+  const reset = agent.protocol(resetProtocolDriver);
+  const [domain] = reset.domains.list;
+  if (domain !== undefined) {
+    // The platform announces an asynchronous reset only where it can send the delayed response.
+    await reset.reset(domain.id);
+    printRow(
+      print,
+      'reset',
+      `${domain.name} (${domain.asyncReset ? 'asynchronous: delayed response' : 'synchronous'})`,
+    );
+  }
+}
+
+/**
+ * Subscribes to clock 0's rate changes (the event the Clock client registered) and sets its rate
+ * through the client, or shows why it cannot.
+ */
 async function printNotification(print: Print, agent: ScmiAgent): Promise<void> {
-  agent.events.register(CLOCK, [
-    {
-      id: 0x0,
-      name: 'clock-rate-changed',
-      // agent_id, clock_id, rate (two words): any other size is dropped and counted.
-      minPayload: 16,
-      maxPayload: 16,
-      setNotifyEnabled: async (source, enable) => {
-        await agent.transact(
-          CLOCK,
-          CLOCK_RATE_NOTIFY,
-          (w) => {
-            w.u32(source ?? 0);
-            w.u32(enable ? 1 : 0);
-          },
-          { txSize: 8 },
-        );
-      },
-    },
-  ]);
-  let notified: (hz: number) => void = () => undefined;
-  const rate = new Promise<number>((resolve) => {
+  let notified: (hz: bigint) => void = () => undefined;
+  const rate = new Promise<bigint>((resolve) => {
     notified = resolve;
   });
   let off: () => Promise<void>;
   try {
-    off = await agent.events.subscribe({ protocolId: CLOCK, eventId: 0x0, source: 0 }, (n) => {
-      notified(readU32(n.payload, 8)); // agent id, clock id, rate (low word)
-    });
+    off = await agent.events.subscribe(
+      { protocolId: CLOCK, eventId: CLOCK_RATE_CHANGED, source: 0 },
+      (n) => {
+        notified(decodeClockRateChanged(n.payload).rate);
+      },
+    );
   } catch (error) {
     const code = ScmiError.is(error) ? error.code : 'error';
     printRow(print, 'notifications', `none: subscribe → ${code} (no P2A channel)`);
     return;
   }
   try {
-    await agent.transact(
-      CLOCK,
-      CLOCK_RATE_SET,
-      (w) => {
-        w.u32(0); // flags: synchronous
-        w.u32(0); // clock 0
-        w.u32(600 * MHZ);
-        w.u32(0);
-      },
-      { txSize: 16 },
-    );
+    await agent.protocol(clockProtocolDriver).setRate(0, 600 * MHZ, { async: false });
     let timer: NodeJS.Timeout | undefined;
     const hz = await Promise.race([
       rate,
@@ -156,7 +196,7 @@ async function printNotification(print: Print, agent: ScmiAgent): Promise<void> 
     printRow(
       print,
       'notification CLOCK_RATE_CHANGED(0)',
-      hz === undefined ? 'not received within 1 s' : `${hz / MHZ} MHz (p2a:0)`,
+      hz === undefined ? 'not received within 1 s' : `${Number(hz) / MHZ} MHz (p2a:0)`,
     );
   } finally {
     await off();
@@ -273,7 +313,7 @@ async function runSeedScenario(
       },
     };
     try {
-      const agent = await createAgent(containerFor(wire), options);
+      const agent = await createAgent(containerFor(wire, false), options);
       print('  unexpected: the probe succeeded');
       problems.push("the seed scenario's probe succeeded: its late reply came in time");
       await agent.remove();
@@ -326,7 +366,7 @@ async function runProbe(
   try {
     const startedAt = performance.now();
     const events: DevresEvent[] = [];
-    const agent = await createAgent(containerFor(wire), {
+    const agent = await createAgent(containerFor(wire, true), {
       ...wire.agentOptions,
       transport: setup.name,
       // Real time: a generous timeout, so that a busy machine cannot fail this part.
@@ -338,8 +378,9 @@ async function runProbe(
     try {
       await printDiscovery(print, agent, startedAt);
       print('');
-      print('2. Base commands, raw messages and notifications');
+      print('2. Base commands, raw messages, protocol clients and notifications');
       await printBaseCommands(print, agent, setup);
+      await printProtocolClients(print, agent);
       await printNotification(print, agent);
       printCounters(print, agent);
     } finally {
