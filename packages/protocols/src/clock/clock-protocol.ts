@@ -7,9 +7,14 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { u32Bits, u64Arg, uintArg } from '../common/args.js';
-import { DomainTable, SHORT_NAME_SIZE, isRemovalError } from '../common/domain-table.js';
-import { perDomainNotify } from '../common/notify.js';
+import { boolOption, u32Bits, u64Arg, uintArg } from '../common/args.js';
+import {
+  DomainTable,
+  SHORT_NAME_SIZE,
+  implemented,
+  isRemovalError,
+} from '../common/domain-table.js';
+import { domainSource, perDomainNotify } from '../common/notify.js';
 
 /**
  * Clock protocol (0x14) message ids besides the common 0x0–0x2 (scmi-wire.md §4, Clock). Note
@@ -389,8 +394,9 @@ export class ClockProtocol {
     const value = u64Arg(rate, 'clock rate');
     const round = roundingFlags(options.round);
     const async =
-      options.async ?? (this.#ph.p2a && this.#asyncInFlight < this.maxPendingAsyncRateChanges);
-    const waitDelayed = async && options.delayedResponse !== false;
+      boolOption(options.async, 'async') ??
+      (this.#ph.p2a && this.#asyncInFlight < this.maxPendingAsyncRateChanges);
+    const waitDelayed = async && boolOption(options.delayedResponse, 'delayedResponse') !== false;
     const flags =
       round | (async ? SET_ASYNC : 0) | (async && !waitDelayed ? SET_IGNORE_DELAYED_RESPONSE : 0);
     const send = (): Promise<Uint8Array> =>
@@ -568,7 +574,8 @@ export class ClockProtocol {
    * CLOCK_PARENT_GET: the clock id of the parent of clock `id`.
    *
    * @throws as {@link ClockProtocol.getRate} (NOT_SUPPORTED for a clock without parents);
-   * ScmiMalformedError `E_TRUNCATED` (counted) for a reply shorter than 4 bytes.
+   * ScmiMalformedError (counted) `E_TRUNCATED` for a reply shorter than 4 bytes, `E_CLOCK_ID` for
+   * a parent that is not one of the clocks.
    */
   public async getParent(id: number): Promise<number> {
     this.domains.info(id);
@@ -576,7 +583,18 @@ export class ClockProtocol {
       txSize: 4,
       rxSize: 4,
     });
-    return this.#ph.xfer.decode(returns, (r) => r.u32());
+    return this.#ph.xfer.decode(returns, (r) => {
+      const parent = r.u32();
+      // As CLOCK_POSSIBLE_PARENTS_GET's parents are checked: one that is not a clock is the
+      // platform's error, and setParent could not take it back.
+      if (parent >= this.domains.count) {
+        throw new ScmiMalformedError(
+          `CLOCK_PARENT_GET of clock ${id} names clock ${parent}, past the ${this.domains.count} clocks`,
+          'E_CLOCK_ID',
+        );
+      }
+      return parent;
+    });
   }
 
   /**
@@ -664,19 +682,6 @@ function roundingFlags(round: ClockRateRounding | undefined): number {
         'E_ARGUMENT',
         `clock rate rounding ${String(round)} is not 'down', 'up' or 'auto'`,
       );
-  }
-}
-
-/**
- * Whether the platform implements `messageId` (Linux's `protocol_msg_check`, which leaves the
- * command out on any error); a removal is thrown.
- */
-async function implemented(ph: ProtocolHandle, messageId: number): Promise<boolean> {
-  try {
-    return await ph.xfer.messageSupported(messageId);
-  } catch (e) {
-    if (isRemovalError(e)) throw e;
-    return false;
   }
 }
 
@@ -894,6 +899,7 @@ export const clockProtocolDriver: ProtocolDriver<ClockProtocol> = {
         minPayload: RATE_NOTIFICATION_PAYLOAD,
         maxPayload: RATE_NOTIFICATION_PAYLOAD,
         numSources,
+        sourceOf: domainSource(clock.domains.count, 'clock'),
         setNotifyEnabled: perDomainNotify(
           clock.domains,
           (c) => c.rateChangedNotifications,
@@ -906,6 +912,7 @@ export const clockProtocolDriver: ProtocolDriver<ClockProtocol> = {
         minPayload: RATE_NOTIFICATION_PAYLOAD,
         maxPayload: RATE_NOTIFICATION_PAYLOAD,
         numSources,
+        sourceOf: domainSource(clock.domains.count, 'clock'),
         setNotifyEnabled: perDomainNotify(
           clock.domains,
           (c) => c.rateChangeRequestedNotifications,

@@ -33,20 +33,38 @@ export function uintArg(value: number, what: string, max = 0xffffffff): number {
 }
 
 /**
- * `value` as a 64-bit unsigned integer: a bigint or a safe integer from 0 to 2^64 − 1.
+ * `value` as a 64-bit unsigned integer: a bigint or a safe integer from 0 to 2^64 − 1. Anything
+ * else — a string, a boolean, an object with `valueOf`, null — is refused: `BigInt()` would take
+ * some of them (`"24000000"`, `true`) and throw a plain TypeError or SyntaxError for others.
  *
  * @throws ScmiError `E_ARGUMENT` naming `what` (nothing sent).
  * @internal
  */
 export function u64Arg(value: bigint | number, what: string): bigint {
-  if (typeof value === 'number' && !Number.isSafeInteger(value)) {
-    throw new ScmiError('E_ARGUMENT', `${what} ${String(value)} is not a whole number`);
-  }
-  const v = BigInt(value);
-  if (v < 0n || v > 0xffff_ffff_ffff_ffffn) {
-    throw new ScmiError('E_ARGUMENT', `${what} ${v} is not from 0 to 2^64 - 1`);
-  }
-  return v;
+  const given: unknown = value;
+  if (typeof given === 'number' && Number.isSafeInteger(given) && given >= 0) return BigInt(given);
+  if (typeof given === 'bigint' && given >= 0n && given <= 0xffff_ffff_ffff_ffffn) return given;
+  throw new ScmiError(
+    'E_ARGUMENT',
+    `${what} ${typeof given === 'bigint' ? `${given}n` : String(given)} is not a whole number from 0 to 2^64 - 1 (a bigint, or a safe integer)`,
+  );
+}
+
+/**
+ * `value` when it is a boolean or `undefined` (an option left out), for an option that changes
+ * what goes on the wire: a JavaScript caller gets past the type, and a truthy `1` would set a flag
+ * bit that the code deciding how to wait reads as `false`.
+ *
+ * @throws ScmiError `E_ARGUMENT` naming `what` (nothing sent).
+ * @internal
+ */
+export function boolOption(value: boolean | undefined, what: string): boolean | undefined {
+  const given: unknown = value;
+  if (given === undefined || typeof given === 'boolean') return given;
+  throw new ScmiError(
+    'E_ARGUMENT',
+    `${what} must be true, false or left out, not a ${typeof given}`,
+  );
 }
 
 /**

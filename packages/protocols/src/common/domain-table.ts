@@ -100,7 +100,9 @@ export class DomainTable<T> {
  * @internal
  */
 export function isRemovalError(error: unknown): boolean {
-  return error instanceof RevokedError || error instanceof ScmiShutdownError;
+  // The brands, not instanceof: an error from another copy of core or devres (two versions in one
+  // node_modules) is a removal all the same.
+  return RevokedError.is(error) || ScmiShutdownError.is(error);
 }
 
 /**
@@ -124,5 +126,21 @@ export async function resourceName(
   } catch (e) {
     if (isRemovalError(e)) throw e;
     return { name: shortName, nameError: e };
+  }
+}
+
+/**
+ * Whether the platform implements `messageId` of the handle's protocol (PROTOCOL_MESSAGE_ATTRIBUTES,
+ * as Linux's `protocol_msg_check`, which leaves the command out on any error): a notification
+ * bit counts only when its `*_NOTIFY` command exists. A removal is thrown.
+ *
+ * @internal
+ */
+export async function implemented(ph: ProtocolHandle, messageId: number): Promise<boolean> {
+  try {
+    return await ph.xfer.messageSupported(messageId);
+  } catch (e) {
+    if (isRemovalError(e)) throw e;
+    return false;
   }
 }

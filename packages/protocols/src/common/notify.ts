@@ -47,3 +47,23 @@ export function perDomainNotify<T>(
     if (done === 0) throw new ScmiError('E_NOT_SUPPORTED', 'no domain announces this notification');
   };
 }
+
+/**
+ * The `sourceOf` of a per-domain event whose payload is agent_id, then the domain id: that id,
+ * when it is one of the `count` domains. A notification about a domain the platform never
+ * announced is not delivered (the hub counts it in `sourceErrors`): an every-source subscriber
+ * could not look it up. Linux's `scmi_sensor_fill_custom_report` drops such a SENSOR_UPDATE;
+ * here every protocol's events do.
+ *
+ * @internal
+ */
+export function domainSource(count: number, what: string): (payload: Uint8Array) => number {
+  return (payload) => {
+    const id = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(
+      4,
+      true,
+    );
+    if (id < count) return id;
+    throw new ScmiError('E_SOURCE', `a notification about ${what} ${id}, of ${count}`);
+  };
+}

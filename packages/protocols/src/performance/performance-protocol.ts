@@ -10,10 +10,11 @@ import { uintArg } from '../common/args.js';
 import {
   DomainTable,
   SHORT_NAME_SIZE,
+  implemented,
   isRemovalError,
   resourceName,
 } from '../common/domain-table.js';
-import { perDomainNotify } from '../common/notify.js';
+import { domainSource, perDomainNotify } from '../common/notify.js';
 
 /**
  * Performance domain protocol (0x13) message ids besides the common 0x0–0x2 (scmi-wire.md §4,
@@ -113,9 +114,15 @@ export interface PerformanceDomainInfo {
   readonly canSetLimits: boolean;
   /** Whether the agent may set the level (flags bit 30). */
   readonly canSetLevel: boolean;
-  /** Whether the platform sends PERFORMANCE_LIMITS_CHANGED for it (flags bit 29). */
+  /**
+   * Whether the platform sends PERFORMANCE_LIMITS_CHANGED for it: flags bit 29, and
+   * PERF_NOTIFY_LIMITS implemented (PROTOCOL_MESSAGE_ATTRIBUTES, as Linux checks it).
+   */
   readonly limitsNotify: boolean;
-  /** Whether the platform sends PERFORMANCE_LEVEL_CHANGED for it (flags bit 28). */
+  /**
+   * Whether the platform sends PERFORMANCE_LEVEL_CHANGED for it: flags bit 28, and
+   * PERF_NOTIFY_LEVEL implemented (as for `limitsNotify`).
+   */
   readonly levelNotify: boolean;
   /**
    * Whether the platform announces fast channels for it (flags bit 27). Informative: this client
@@ -271,7 +278,10 @@ async function describeLevels(
   const listed = await ph.xfer.iterate(PerformanceMessageId.DESCRIBE_LEVELS, {
     txSize: 8,
     prepare: (w, index) => w.u32(id).u32(index),
-    // num_returned and num_remaining are two 16-bit fields, as Linux reads them.
+    // num_returned and num_remaining are two 16-bit fields, as Linux reads them; the walk is
+    // bounded by what they can hold (the first part's count bounds the rest), not by core's
+    // default 4096 nor Linux's MAX_OPPS.
+    max: 0xffff + 0xffff,
     counts: (r) => ({ returned: r.u16(), remaining: r.u16() }),
     item: (r) => {
       const value = r.u32();
@@ -362,6 +372,10 @@ export class PerformanceProtocol {
       }
       return { numDomains, powerScale, statsAddress: u64Of(statsLow, statsHigh), statsLength };
     });
+    // As Linux's scmi_perf_attributes_get (protocol_msg_check): a notification bit counts only
+    // when its notify command is implemented.
+    const limitsNotify = await implemented(ph, PerformanceMessageId.NOTIFY_LIMITS);
+    const levelNotify = await implemented(ph, PerformanceMessageId.NOTIFY_LEVEL);
     const domains = await DomainTable.describe(
       'performance domain',
       attributes.numDomains,
@@ -397,8 +411,8 @@ export class PerformanceProtocol {
           ...name,
           canSetLimits: (flags & ATTR_SET_LIMITS) !== 0,
           canSetLevel: (flags & ATTR_SET_LEVEL) !== 0,
-          limitsNotify: (flags & ATTR_LIMITS_NOTIFY) !== 0,
-          levelNotify: (flags & ATTR_LEVEL_NOTIFY) !== 0,
+          limitsNotify: limitsNotify && (flags & ATTR_LIMITS_NOTIFY) !== 0,
+          levelNotify: levelNotify && (flags & ATTR_LEVEL_NOTIFY) !== 0,
           fastChannels: (flags & ATTR_FAST_CHANNEL) !== 0,
           rateLimitUs: rateLimit & RATE_LIMIT_MASK,
           sustainedFreqKhz,
@@ -430,7 +444,9 @@ export class PerformanceProtocol {
    * PERF_LIMITS_SET: domain `id` may run from level `min` to level `max`. A limit of 0 leaves
    * that limit as it is (version 3.0), so both 0 is refused, as Linux's `scmi_perf_limits_set`
    * refuses it (-EINVAL) from major 3 on. Sent whether or not the domain announces
-   * {@link PerformanceDomainInfo.canSetLimits}, as Linux sends it: the platform answers DENIED.
+   * {@link PerformanceDomainInfo.canSetLimits} — deliberately: Linux refuses it (-EOPNOTSUPP)
+   * without sending when the domain does not announce it; here a test sees the platform's own
+   * answer (DENIED).
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a limit that is
    * not an integer from 0 to 0xFFFFFFFF, or both limits 0; `E_DOMAIN_UNAVAILABLE` for a domain
@@ -473,7 +489,8 @@ export class PerformanceProtocol {
 
   /**
    * PERF_LEVEL_SET: domain `id` runs at `level` (a level value, not an index). Sent whether or
-   * not the domain announces {@link PerformanceDomainInfo.canSetLevel}, as Linux sends it.
+   * not the domain announces {@link PerformanceDomainInfo.canSetLevel} — deliberately, as
+   * {@link PerformanceProtocol.setLimits} (Linux refuses it, -EOPNOTSUPP, without sending).
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain or a level that
    * is not an integer from 0 to 0xFFFFFFFF; `E_DOMAIN_UNAVAILABLE`; ScmiStatusError for an error
@@ -682,6 +699,7 @@ export const performanceProtocolDriver: ProtocolDriver<PerformanceProtocol> = {
         minPayload: LIMITS_PAYLOAD,
         maxPayload: LIMITS_PAYLOAD,
         numSources,
+        sourceOf: domainSource(perf.domains.count, 'performance domain'),
         setNotifyEnabled: perDomainNotify(
           perf.domains,
           (d) => d.limitsNotify,
@@ -694,6 +712,7 @@ export const performanceProtocolDriver: ProtocolDriver<PerformanceProtocol> = {
         minPayload: LEVEL_PAYLOAD,
         maxPayload: LEVEL_PAYLOAD,
         numSources,
+        sourceOf: domainSource(perf.domains.count, 'performance domain'),
         setNotifyEnabled: perDomainNotify(
           perf.domains,
           (d) => d.levelNotify,

@@ -7,7 +7,7 @@ import {
 } from '@scmi-ts/core';
 import { u32Bits, uintArg } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, resourceName } from '../common/domain-table.js';
-import { perDomainNotify } from '../common/notify.js';
+import { domainSource, perDomainNotify } from '../common/notify.js';
 
 /** The generic ON state (`power_state` 0: context preserved, state id 0). */
 export const POWER_STATE_ON = 0;
@@ -374,6 +374,7 @@ export const powerProtocolDriver: ProtocolDriver<PowerProtocol> = {
         minPayload: STATE_PAYLOAD,
         maxPayload: STATE_PAYLOAD,
         numSources,
+        sourceOf: domainSource(power.domains.count, 'power domain'),
         // Linux's scmi_power_notify_supported: the domain's attributes bit 31.
         setNotifyEnabled: perDomainNotify(
           power.domains,
@@ -387,6 +388,7 @@ export const powerProtocolDriver: ProtocolDriver<PowerProtocol> = {
         minPayload: STATE_PAYLOAD,
         maxPayload: STATE_PAYLOAD,
         numSources,
+        sourceOf: domainSource(power.domains.count, 'power domain'),
         setNotifyEnabled: perDomainNotify(
           power.domains,
           (d) => d.changeRequestedNotifications,

@@ -1,13 +1,14 @@
 import {
   PayloadReader,
+  ScmiMalformedError,
   ScmiProtocolId,
   type ProtocolDriver,
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { u32Bits } from '../common/args.js';
+import { boolOption, u32Bits } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, resourceName } from '../common/domain-table.js';
-import { perDomainNotify } from '../common/notify.js';
+import { domainSource, perDomainNotify } from '../common/notify.js';
 
 /**
  * Reset domain protocol (0x16) message ids besides the common 0x0–0x2 (scmi-wire.md §4, Reset).
@@ -187,14 +188,16 @@ export class ResetProtocol {
    * RESET, autonomous: the platform asserts and deasserts domain `id` itself. Asynchronous when the
    * domain supports it (see {@link ResetOptions.async}): resolves once the delayed response came.
    *
-   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, or a
-   * `resetState` that is not a 32-bit value; `E_DOMAIN_UNAVAILABLE` for a domain the platform
-   * did not describe; ScmiStatusError for an error status (DENIED, NOT_SUPPORTED, BUSY…); the
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a
+   * `resetState` that is not a 32-bit value, or an `async` that is neither a boolean nor left
+   * out; `E_DOMAIN_UNAVAILABLE` for a domain the platform did not describe; ScmiStatusError for
+   * an error status (DENIED, NOT_SUPPORTED, BUSY…); ScmiMalformedError (counted) for a delayed
+   * response without its domain_id (`E_TRUNCATED`) or about another domain (`E_DOMAIN_ID`); the
    * error of a failed transfer (a delayed response that never came: ScmiTimeoutError).
    */
   public async reset(id: number, options: ResetOptions = {}): Promise<void> {
     const info = this.domains.info(id);
-    const async = options.async ?? (info.asyncReset && this.#ph.p2a);
+    const async = boolOption(options.async, 'async') ?? (info.asyncReset && this.#ph.p2a);
     await this.#reset(
       id,
       AUTONOMOUS | (async ? ASYNCHRONOUS : 0),
@@ -240,11 +243,24 @@ export class ResetProtocol {
 
   async #reset(id: number, flags: number, resetState: number, async: boolean): Promise<void> {
     const state = u32Bits(resetState, 'reset state');
-    await this.#ph.xfer.transact(ResetMessageId.RESET, (w) => w.u32(id).u32(flags).u32(state), {
-      txSize: 12,
-      rxSize: 0,
-      async,
-    });
+    const returns = await this.#ph.xfer.transact(
+      ResetMessageId.RESET,
+      (w) => w.u32(id).u32(flags).u32(state),
+      { txSize: 12, rxSize: 0, async },
+    );
+    if (!async) return;
+    // The delayed response carries the domain reset (Linux's reset.c does not read it; a reply
+    // about another domain, or without its domain_id, is the platform's error all the same, as
+    // the Clock and Sensor delayed responses are checked).
+    const domainId = this.#ph.xfer.decode(returns, (r) => r.u32());
+    if (domainId !== id) {
+      throw this.#ph.xfer.malformed(
+        new ScmiMalformedError(
+          `RESET's delayed response names domain ${domainId}, not ${id}`,
+          'E_DOMAIN_ID',
+        ),
+      );
+    }
   }
 }
 
@@ -278,6 +294,7 @@ export const resetProtocolDriver: ProtocolDriver<ResetProtocol> = {
         maxPayload: ISSUED_PAYLOAD,
         // The hub takes a positive count; with no domain, every subscribe is refused E_ARGUMENT.
         numSources: Math.max(1, reset.domains.count),
+        sourceOf: domainSource(reset.domains.count, 'reset domain'),
         setNotifyEnabled: perDomainNotify(
           reset.domains,
           (d) => d.notifications,

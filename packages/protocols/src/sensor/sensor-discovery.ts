@@ -259,7 +259,8 @@ async function updateIntervals(
  * 5:0 returned, 31:26 remaining, each descriptor 28 bytes and 20 more with its extended-attributes
  * bit), then their extended names (SENSOR_AXIS_NAME_GET) at version 3.0 when an axis announces one
  * (axis attributes_low bit 9), picked by the axis_id each entry carries; a failed AXIS_NAME_GET
- * keeps the short names (Linux warns and goes on). An axis whose id is not its index is malformed.
+ * keeps the short names (Linux warns and goes on). An axis whose id is not its index is malformed,
+ * and so is a walk that describes fewer axes than the sensor announces.
  *
  * @throws the AXIS_DESCRIPTION_GET failure (the sensor is then not described).
  */
@@ -269,8 +270,12 @@ async function describeAxes(
   numAxes: number,
 ): Promise<{ axes: SensorAxisInfo[]; axisNamesError?: unknown }> {
   // An object: a flag set inside a callback would read as always false where it is tested.
-  const seen = { extendedNames: false };
+  const seen: { extendedNames: boolean; stopped?: Error } = { extendedNames: false };
   const axes = await ph.xfer.iterate(SensorMessageId.AXIS_DESCRIPTION_GET, {
+    // A part that returns none but announces more ends the walk, counted already by iterate.
+    warn: (_message, error) => {
+      seen.stopped = error;
+    },
     txSize: 8,
     prepare: (w, index) => w.u32(id).u32(index),
     counts: (r) => {
@@ -299,6 +304,20 @@ async function describeAxes(
     },
     max: numAxes,
   });
+  // Fewer axes than the descriptor announced: every reading would be cut to them. Linux's
+  // iterator ends such a walk silently; here the sensor is not described, and the reply counted
+  // (once: a walk iterate ended early was counted by it).
+  if (axes.length < numAxes) {
+    throw (
+      seen.stopped ??
+      ph.xfer.malformed(
+        new ScmiMalformedError(
+          `SENSOR_AXIS_DESCRIPTION_GET: sensor ${id} described ${axes.length} of the ${numAxes} axes it announces`,
+          'E_MULTIPART',
+        ),
+      )
+    );
+  }
   if (!seen.extendedNames || ph.version >>> 16 < 3) return { axes };
   try {
     const names = await ph.xfer.iterate(SensorMessageId.AXIS_NAME_GET, {

@@ -7,9 +7,9 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { u32Bits } from '../common/args.js';
-import { isRemovalError, type DomainTable } from '../common/domain-table.js';
-import { perDomainNotify } from '../common/notify.js';
+import { boolOption, u32Bits } from '../common/args.js';
+import { implemented, type DomainTable } from '../common/domain-table.js';
+import { domainSource, perDomainNotify } from '../common/notify.js';
 import { describeSensors, type SensorInfo } from './sensor-discovery.js';
 import {
   READING_SIZE,
@@ -217,7 +217,7 @@ export class SensorProtocol {
    * SENSOR_READING_GET: every reading of sensor `id`, one per axis (one for a scalar sensor), as
    * Linux's `scmi_sensor_reading_get_timestamped`. Asynchronous when the sensor announces it (see
    * {@link SensorReadOptions.async}): resolves once the delayed response came, whose sensor_id
-   * must be `id`. Before version 3.0 a reading is a value alone (timestamp 0).
+   * must be `id`. Before version 2.0 a reading is a value alone (timestamp 0).
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a sensor;
    * `E_DOMAIN_UNAVAILABLE` for a sensor the platform did not describe; ScmiStatusError for an
@@ -227,7 +227,7 @@ export class SensorProtocol {
    * transfer (a delayed response that never came: ScmiTimeoutError).
    */
   public async read(id: number, options: SensorReadOptions = {}): Promise<SensorReading[]> {
-    const count = this.#ph.version >>> 16 >= 3 ? Math.max(1, this.domains.info(id).axes.length) : 1;
+    const count = this.#ph.version >>> 16 >= 2 ? Math.max(1, this.domains.info(id).axes.length) : 1;
     return this.#read(id, options, (r) => {
       const readings: SensorReading[] = [];
       for (let i = 0; i < count; i++) readings.push(this.#reading(r));
@@ -357,9 +357,13 @@ export class SensorProtocol {
     });
   }
 
-  /** One reading: value and timestamp at version 3.0, the value alone before. */
+  /**
+   * One reading: value and timestamp from version 2.0 (SCMI v3.0's Sensor protocol, SCP-firmware's
+   * SENSOR_V2 `{value_low, value_high, timestamp_low, timestamp_high}` per axis; Linux's
+   * `reading_get_timestamped` reads that layout whatever the version), the value alone before.
+   */
   #reading(r: PayloadReader): SensorReading {
-    return this.#ph.version >>> 16 >= 3
+    return this.#ph.version >>> 16 >= 2
       ? readReading(r)
       : { value: BigInt.asIntN(64, r.u64()), timestamp: 0n };
   }
@@ -370,9 +374,9 @@ export class SensorProtocol {
     read: (r: PayloadReader) => T,
   ): Promise<T> {
     const info = this.domains.info(id);
-    const async = options.async ?? (info.asyncRead && this.#ph.p2a);
+    const async = boolOption(options.async, 'async') ?? (info.asyncRead && this.#ph.p2a);
     const size =
-      this.#ph.version >>> 16 >= 3 ? READING_SIZE * Math.max(1, info.axes.length) : V2_READING;
+      this.#ph.version >>> 16 >= 2 ? READING_SIZE * Math.max(1, info.axes.length) : V2_READING;
     const returns = await this.#ph.xfer.transact(
       SensorMessageId.READING_GET,
       (w) => w.u32(id).u32(async ? READ_ASYNC : 0),
@@ -401,23 +405,16 @@ export class SensorProtocol {
   }
 }
 
-/** Whether the platform implements `messageId`; an error other than a removal counts as no. */
-async function implemented(ph: ProtocolHandle, messageId: number): Promise<boolean> {
-  try {
-    return await ph.xfer.messageSupported(messageId);
-  } catch (e) {
-    // Linux's protocol_msg_check: any failure leaves the command unsupported.
-    if (isRemovalError(e)) throw e;
-    return false;
-  }
-}
-
 /** A signed 64-bit value's two's complement bits (a value from 2^63 to 2^64 − 1 taken as is). */
 function s64Bits(value: bigint | number, what: string): bigint {
-  if (typeof value === 'number' && !Number.isSafeInteger(value)) {
-    throw new ScmiError('E_ARGUMENT', `${what} ${String(value)} is not a whole number`);
+  const given: unknown = value;
+  if (!(typeof given === 'bigint' || (typeof given === 'number' && Number.isSafeInteger(given)))) {
+    throw new ScmiError(
+      'E_ARGUMENT',
+      `${what} ${String(given)} is not a whole number (a bigint, or a safe integer)`,
+    );
   }
-  const v = BigInt(value);
+  const v = BigInt(given);
   if (v < -(1n << 63n) || v >= 1n << 64n) {
     throw new ScmiError('E_ARGUMENT', `${what} ${v} is not from -2^63 to 2^64 - 1`);
   }
@@ -428,15 +425,15 @@ function s64Bits(value: bigint | number, what: string): bigint {
 function configWord(config: SensorConfigSettings): number {
   let word =
     (config.enabled ? CONFIG_ENABLED : 0) | (config.timestamps === true ? CONFIG_TIMESTAMPS : 0);
+  // Checked at run time, interval or not: a JavaScript caller gets past the type.
+  const round: unknown = config.round ?? 'down';
+  if (round !== 'down' && round !== 'up' && round !== 'nearest') {
+    throw new ScmiError('E_ARGUMENT', `rounding ${String(round)} is not down, up or nearest`);
+  }
   if (config.updateInterval !== undefined) {
     word |= intervalConfigBits(config.updateInterval);
-    // Checked at run time: a JavaScript caller gets past the type.
-    const round: unknown = config.round ?? 'down';
     if (round === 'up') word |= CONFIG_ROUND_UP;
     else if (round === 'nearest') word |= CONFIG_ROUND_AUTO;
-    else if (round !== 'down') {
-      throw new ScmiError('E_ARGUMENT', `rounding ${String(round)} is not down, up or nearest`);
-    }
   }
   return word >>> 0;
 }
@@ -473,6 +470,7 @@ export const sensorProtocolDriver: ProtocolDriver<SensorProtocol> = {
         minPayload: TRIP_EVENT_PAYLOAD,
         maxPayload: TRIP_EVENT_PAYLOAD,
         numSources,
+        sourceOf: domainSource(sensor.domains.count, 'sensor'),
         // Linux's scmi_sensor_notify_supported: any sensor, when the command is implemented.
         setNotifyEnabled: perDomainNotify(
           sensor.domains,
@@ -488,6 +486,7 @@ export const sensorProtocolDriver: ProtocolDriver<SensorProtocol> = {
         minPayload: UPDATE_HEADER + READING_SIZE,
         maxPayload: UPDATE_HEADER + SENSOR_MAX_AXES * READING_SIZE,
         numSources,
+        sourceOf: domainSource(sensor.domains.count, 'sensor'),
         setNotifyEnabled: perDomainNotify(
           sensor.domains,
           (s) => s.continuousUpdates,

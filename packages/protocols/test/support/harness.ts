@@ -19,6 +19,7 @@ import {
   SmtResponder,
   createSameThreadMailboxWire,
   mailboxTransportModule,
+  type SameThreadMailboxWire,
   type SameThreadMailboxWireOptions,
 } from '@scmi-ts/mailbox-transport';
 
@@ -34,10 +35,15 @@ export interface HarnessOptions {
   readonly wire?: SameThreadMailboxWireOptions;
   /** The agent id (default 1, OSPM in the default configuration). */
   readonly agentId?: number;
+  /**
+   * Let the virtual clock run by itself (default true). On a manual clock the test runs it
+   * (`advance`, `runUntilIdle`); `create` runs it until the probe is done.
+   */
+  readonly auto?: boolean;
 }
 
 /**
- * An agent's world on one thread and a virtual clock that runs by itself: the emulated platform
+ * An agent's world on one thread and a virtual clock (running by itself unless asked): the emulated platform
  * behind an SMT responder, a same-thread mailbox wire, a container with core, the mailbox
  * transport and the drivers asked for.
  */
@@ -45,6 +51,8 @@ export interface Harness {
   readonly clock: VirtualClock;
   readonly platform: ScmiPlatform;
   readonly container: Container;
+  /** The mailbox wire (its monitor counts what reached each channel). */
+  readonly mailbox: SameThreadMailboxWire;
   /** Probes an agent. */
   create(options?: Partial<AgentOptions>): Promise<ScmiAgent>;
   /** Closes the responder and the platform, and checks that no timer is left armed. */
@@ -53,7 +61,8 @@ export interface Harness {
 
 /** Builds a {@link Harness}. */
 export function createHarness(options: HarnessOptions = {}): Harness {
-  const clock = new VirtualClock({ auto: true });
+  const auto = options.auto ?? true;
+  const clock = new VirtualClock({ auto });
   const platform = new ScmiPlatform(options.platformConfig ?? createDefaultPlatformConfig(), {
     clock,
     ...(options.platformFaults === undefined ? {} : { faults: options.platformFaults }),
@@ -77,12 +86,16 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     clock,
     platform,
     container,
-    create: (o = {}) =>
-      createAgent(container, {
+    mailbox,
+    create: async (o = {}) => {
+      const probing = createAgent(container, {
         transport: 'mailbox',
         transportConfig: { wire: mailbox.wire },
         ...o,
-      }),
+      });
+      if (!auto) await clock.runUntilIdle();
+      return probing;
+    },
     close: () => {
       responder.close();
       platform.close();

@@ -1,0 +1,269 @@
+import { RevokedError, ScmiShutdownError, type ScmiNotification } from '@scmi-ts/core';
+import type { FaultRule } from '@scmi-ts/platform';
+import { isRemovalError } from '../src/common/domain-table.js';
+import {
+  PERFORMANCE_LIMITS_CHANGED,
+  PerformanceMessageId,
+  RESET_ISSUED,
+  SENSOR_UPDATE,
+  SensorMessageId,
+  clockProtocolDriver,
+  performanceProtocolDriver,
+  resetProtocolDriver,
+  sensorProtocolDriver,
+} from '../src/index.js';
+import { createHarness, type Harness } from './support/harness.js';
+
+/** Little-endian bytes of a 32-bit word. */
+const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+/** NOT_FOUND (-4) as a response's status bytes. */
+const NOT_FOUND = le32(-4 >>> 0);
+const never = (): void => {
+  throw new Error('never delivered');
+};
+
+describe('what the protocol clients refuse and count', () => {
+  let h: Harness | undefined;
+  afterEach(() => {
+    h?.close();
+    h = undefined;
+  });
+
+  it('takes a removal from another copy of core or devres as a removal (by brand, not instanceof)', () => {
+    type Copies = {
+      core: typeof import('@scmi-ts/core');
+      devres: typeof import('@scmi-ts/devres');
+    };
+    const loaded: Copies[] = [];
+    jest.isolateModules(() => {
+      loaded.push({
+        core: jest.requireActual<Copies['core']>('@scmi-ts/core'),
+        devres: jest.requireActual<Copies['devres']>('@scmi-ts/devres'),
+      });
+    });
+    const [other] = loaded;
+    if (other === undefined) throw new Error('isolateModules ran nothing');
+    const shutdown = new other.core.ScmiShutdownError('scmi0');
+    const revoked = new other.devres.RevokedError('clock');
+    // The copies differ: instanceof against this copy's classes would miss them.
+    expect(shutdown instanceof ScmiShutdownError).toBe(false);
+    expect(revoked instanceof RevokedError).toBe(false);
+    expect(isRemovalError(shutdown)).toBe(true);
+    expect(isRemovalError(revoked)).toBe(true);
+    expect(isRemovalError(new other.core.ScmiError('E_X', 'not a removal'))).toBe(false);
+  });
+
+  it('refuses an option that is not a boolean, sending nothing, where a truthy value would set a flag bit', async () => {
+    h = createHarness({
+      drivers: [resetProtocolDriver, sensorProtocolDriver, clockProtocolDriver],
+    });
+    const agent = await h.create();
+    const requests = h.platform.counters.requests;
+    const one = 1 as unknown as boolean;
+    await expect(
+      agent.protocol(resetProtocolDriver).reset(0, { async: one }),
+    ).rejects.toMatchObject({
+      code: 'E_ARGUMENT',
+    });
+    await expect(
+      agent.protocol(sensorProtocolDriver).read(0, { async: one }),
+    ).rejects.toMatchObject({
+      code: 'E_ARGUMENT',
+    });
+    const clock = agent.protocol(clockProtocolDriver);
+    await expect(clock.setRate(0, 400_000_000, { async: one })).rejects.toMatchObject({
+      code: 'E_ARGUMENT',
+    });
+    await expect(
+      clock.setRate(0, 400_000_000, { async: true, delayedResponse: one }),
+    ).rejects.toMatchObject({ code: 'E_ARGUMENT' });
+    expect(h.platform.counters.requests).toBe(requests);
+    expect(agent.diagnostics.malformedReplies).toEqual({});
+    await agent.remove();
+  });
+
+  it('refuses a rate that is not a bigint or a safe integer, sending nothing', async () => {
+    h = createHarness({ drivers: [clockProtocolDriver] });
+    const agent = await h.create();
+    const clock = agent.protocol(clockProtocolDriver);
+    const requests = h.platform.counters.requests;
+    for (const rate of [
+      '24000000',
+      true,
+      null,
+      'abc',
+      { valueOf: () => 24_000_000 },
+      -1,
+      2 ** 53,
+      -1n,
+      2n ** 64n,
+    ]) {
+      await expect(clock.setRate(1, rate as unknown as bigint)).rejects.toMatchObject({
+        code: 'E_ARGUMENT',
+      });
+    }
+    expect(h.platform.counters.requests).toBe(requests);
+    await agent.remove();
+  });
+
+  it("checks the domain RESET's delayed response names, and counts one that is short or about another domain", async () => {
+    h = createHarness({
+      drivers: [resetProtocolDriver],
+      platformFaults: [
+        {
+          match: { stage: 'delayed-response', protocolId: 0x16, nth: 1 },
+          action: { kind: 'corrupt-bytes', offset: 8, bytes: le32(2) },
+        },
+        {
+          match: { stage: 'delayed-response', protocolId: 0x16, nth: 2 },
+          action: { kind: 'truncate', length: 8 },
+        },
+      ],
+    });
+    const agent = await h.create();
+    const reset = agent.protocol(resetProtocolDriver);
+    await expect(reset.reset(0)).rejects.toMatchObject({ code: 'E_DOMAIN_ID' });
+    await expect(reset.reset(0)).rejects.toMatchObject({ code: 'E_TRUNCATED' });
+    expect(agent.diagnostics.malformedReplies).toEqual({ reset: 2 });
+    await reset.reset(0); // the next one is whole
+    await agent.remove();
+  });
+
+  it.each([
+    ['RESET_ISSUED', resetProtocolDriver, 0x16, RESET_ISSUED, [1, 99, 0]],
+    ['SENSOR_UPDATE', sensorProtocolDriver, 0x15, SENSOR_UPDATE, [1, 99, 7, 0, 0, 0]],
+  ] as const)(
+    'does not deliver a %s about a domain the platform never announced (counted in sourceErrors)',
+    async (_name, driver, protocolId, eventId, payload) => {
+      h = createHarness({
+        drivers: [driver],
+        platformFaults: [
+          {
+            // Posted when the test sends its PROTOCOL_VERSION below.
+            match: { protocolId, messageId: 0x0, nth: 2 },
+            action: {
+              kind: 'notification-storm',
+              count: 1,
+              protocolId,
+              messageId: eventId,
+              payload: [...payload],
+            },
+          },
+        ],
+      });
+      const agent = await h.create();
+      const got: ScmiNotification[] = [];
+      const off = await agent.events.subscribe({ protocolId, eventId }, (n) => {
+        got.push(n);
+      });
+      const before = agent.diagnostics.notifications.sourceErrors;
+      await agent.transact(protocolId, 0x0);
+      await h.clock.advance(5);
+      expect(got).toEqual([]);
+      expect(agent.diagnostics.notifications.sourceErrors).toBe(before + 1);
+      await off();
+      await agent.remove();
+    },
+  );
+
+  it('reads a version 2.0 sensor reading as SCMI v3.0 lays it out: value and timestamp per axis', async () => {
+    h = createHarness({
+      drivers: [sensorProtocolDriver],
+      // PROTOCOL_VERSION answered 2.0 (SCP-firmware with SENSOR_V2): the reading layout is 2.0's.
+      platformFaults: [
+        {
+          match: { protocolId: 0x15, messageId: 0x0, nth: 1 },
+          action: { kind: 'corrupt-bytes', offset: 8, bytes: le32(0x20000) },
+        },
+      ],
+    });
+    const agent = await h.create();
+    const sensor = agent.protocol(sensorProtocolDriver);
+    expect(sensor.version).toBe(0x20000);
+    await h.clock.advance(250); // timestamps count from the platform's start
+    const readings = await sensor.read(3, { async: false }); // imu-accelerometer: x, y, z
+    expect(readings).toHaveLength(3);
+    expect(readings[2]?.value).toBe(9807n);
+    expect(readings.every((r) => r.timestamp > 0n)).toBe(true);
+    await agent.remove();
+  });
+
+  it('does not describe a sensor whose axis descriptions stop short of the axes it announces, and counts it', async () => {
+    h = createHarness({
+      drivers: [sensorProtocolDriver],
+      platformFaults: [
+        {
+          // Sensor 3's only AXIS_DESCRIPTION_GET part: 2 returned, 0 remaining (of 3 axes).
+          match: { protocolId: 0x15, messageId: SensorMessageId.AXIS_DESCRIPTION_GET, nth: 1 },
+          action: { kind: 'corrupt-bytes', offset: 8, bytes: le32(2) },
+        },
+      ],
+    });
+    const agent = await h.create();
+    const sensor = agent.protocol(sensorProtocolDriver);
+    expect(sensor.domains.failures.get(3)).toMatchObject({ code: 'E_MULTIPART' });
+    expect(agent.diagnostics.malformedReplies).toEqual({ sensor: 1 });
+    await agent.remove();
+  });
+
+  it('refuses an unknown rounding whether or not an update interval is given', async () => {
+    h = createHarness({ drivers: [sensorProtocolDriver] });
+    const agent = await h.create();
+    const requests = h.platform.counters.requests;
+    const round = 'sideways' as unknown as 'up';
+    await expect(
+      agent.protocol(sensorProtocolDriver).configSet(1, { enabled: true, round }),
+    ).rejects.toMatchObject({ code: 'E_ARGUMENT' });
+    expect(h.platform.counters.requests).toBe(requests);
+    await agent.remove();
+  });
+
+  it('counts a CLOCK_PARENT_GET naming a clock that does not exist', async () => {
+    h = createHarness({
+      drivers: [clockProtocolDriver],
+      platformFaults: [
+        {
+          match: { protocolId: 0x14, messageId: 0xe, nth: 1 },
+          action: { kind: 'corrupt-bytes', offset: 8, bytes: le32(9) },
+        },
+      ],
+    });
+    const agent = await h.create();
+    await expect(agent.protocol(clockProtocolDriver).getParent(2)).rejects.toMatchObject({
+      code: 'E_CLOCK_ID',
+    });
+    expect(agent.diagnostics.malformedReplies).toEqual({ clock: 1 });
+    await agent.remove();
+  });
+
+  it('takes a performance notification as announced only when its notify command exists', async () => {
+    const notFound = (messageId: number): FaultRule => ({
+      // PROTOCOL_MESSAGE_ATTRIBUTES(messageId) at init: the platform says it has no such command.
+      match: {
+        protocolId: 0x13,
+        messageId: 0x2,
+        nth: messageId === PerformanceMessageId.NOTIFY_LIMITS ? 1 : 2,
+      },
+      action: { kind: 'corrupt-bytes', offset: 4, bytes: NOT_FOUND },
+    });
+    h = createHarness({
+      drivers: [performanceProtocolDriver],
+      platformFaults: [notFound(PerformanceMessageId.NOTIFY_LIMITS)],
+    });
+    const agent = await h.create();
+    const perf = agent.protocol(performanceProtocolDriver);
+    expect(perf.domains.list.map((d) => [d.limitsNotify, d.levelNotify])).toEqual([
+      [false, true],
+      [false, true],
+    ]);
+    const requests = h.platform.counters.requests;
+    await expect(
+      agent.events.subscribe(
+        { protocolId: 0x13, eventId: PERFORMANCE_LIMITS_CHANGED, source: 0 },
+        never,
+      ),
+    ).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
+    expect(h.platform.counters.requests).toBe(requests);
+    await agent.remove();
+  });
+});
