@@ -166,6 +166,45 @@ describe('what the protocol clients refuse and count', () => {
     },
   );
 
+  it.each([
+    ['a reading cut short', [1, 0, 7, 0, 0, 0, 9]],
+    ['two readings for a scalar sensor', [1, 0, 7, 0, 0, 0, 8, 0, 0, 0]],
+  ])(
+    'does not deliver a SENSOR_UPDATE with %s (counted in sourceErrors)',
+    async (_name, payload) => {
+      h = createHarness({
+        drivers: [sensorProtocolDriver],
+        platformFaults: [
+          {
+            match: { protocolId: 0x15, messageId: 0x0, nth: 2 },
+            action: {
+              kind: 'notification-storm',
+              count: 1,
+              protocolId: 0x15,
+              messageId: SENSOR_UPDATE,
+              payload,
+            },
+          },
+        ],
+      });
+      const agent = await h.create();
+      const got: ScmiNotification[] = [];
+      const off = await agent.events.subscribe(
+        { protocolId: 0x15, eventId: SENSOR_UPDATE },
+        (n) => {
+          got.push(n);
+        },
+      );
+      const before = agent.diagnostics.notifications.sourceErrors;
+      await agent.transact(0x15, 0x0);
+      await h.clock.advance(5);
+      expect(got).toEqual([]);
+      expect(agent.diagnostics.notifications.sourceErrors).toBe(before + 1);
+      await off();
+      await agent.remove();
+    },
+  );
+
   it('reads a version 2.0 sensor reading as SCMI v3.0 lays it out: value and timestamp per axis', async () => {
     h = createHarness({
       drivers: [sensorProtocolDriver],

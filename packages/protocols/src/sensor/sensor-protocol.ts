@@ -439,6 +439,34 @@ function configWord(config: SensorConfigSettings): number {
 }
 
 /**
+ * The source of a SENSOR_UPDATE — its sensor, when that is one of the sensors — and a check of its
+ * shape: whole 16-byte readings, as many as the sensor has axes (one for a scalar sensor) when the
+ * platform described it. Anything else is not delivered (the hub counts it in `sourceErrors`), so
+ * a handler's {@link decodeSensorUpdate} never meets a reading cut short, nor fewer readings than
+ * the sensor's axes (Linux reads that many whatever arrived).
+ */
+function updateSource(domains: DomainTable<SensorInfo>): (payload: Uint8Array) => number {
+  const sensorOf = domainSource(domains.count, 'sensor');
+  return (payload) => {
+    const id = sensorOf(payload);
+    const bytes = payload.length - UPDATE_HEADER;
+    const expected = domains.failures.has(id)
+      ? undefined
+      : Math.max(1, domains.info(id).axes.length);
+    if (
+      bytes % READING_SIZE !== 0 ||
+      (expected !== undefined && bytes / READING_SIZE !== expected)
+    ) {
+      throw new ScmiError(
+        'E_SOURCE',
+        `a SENSOR_UPDATE of sensor ${id} with ${bytes} bytes of readings (${expected ?? 'whole'} 16-byte readings expected)`,
+      );
+    }
+    return id;
+  };
+}
+
+/**
  * The Sensor management protocol driver: bind it to core's `PROTOCOL_DRIVER` (or load
  * `protocolsModule`), and `agent.protocol(sensorProtocolDriver)` is the {@link SensorProtocol}.
  * Version 3.0 (multi-axis timestamped readings, extended names, update intervals, configuration),
@@ -486,7 +514,7 @@ export const sensorProtocolDriver: ProtocolDriver<SensorProtocol> = {
         minPayload: UPDATE_HEADER + READING_SIZE,
         maxPayload: UPDATE_HEADER + SENSOR_MAX_AXES * READING_SIZE,
         numSources,
-        sourceOf: domainSource(sensor.domains.count, 'sensor'),
+        sourceOf: updateSource(sensor.domains),
         setNotifyEnabled: perDomainNotify(
           sensor.domains,
           (s) => s.continuousUpdates,

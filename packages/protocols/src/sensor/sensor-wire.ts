@@ -174,10 +174,10 @@ export function decodeSensorTripPointEvent(payload: Uint8Array): SensorTripPoint
 /**
  * Decodes a SENSOR_UPDATE payload: agent_id, sensor_id, then every whole 16-byte reading that
  * follows (value_low/high, timestamp_low/high), one per axis of the sensor or one for a scalar
- * sensor. The hub delivers only payloads of 24 to 1016 bytes (one reading to
- * {@link SENSOR_MAX_AXES}, Linux's `max_payld_sz`). Linux's `scmi_sensor_fill_custom_report` reads
- * as many readings as the sensor has axes (one if scalar) whatever arrived; this function reads
- * what arrived — compare `readings.length` with the sensor's axes to check it.
+ * sensor. The driver's hub delivers only payloads of whole readings, as many as the sensor has
+ * axes (one if scalar) when the platform described it, up to {@link SENSOR_MAX_AXES} (Linux's
+ * `max_payld_sz`); Linux's `scmi_sensor_fill_custom_report` reads that many readings whatever
+ * arrived. This function reads what the payload holds, for a payload from elsewhere too.
  *
  * @throws ScmiMalformedError `E_TRUNCATED` when the payload holds no reading or ends inside one.
  * @example
