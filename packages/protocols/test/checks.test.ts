@@ -7,10 +7,15 @@ import {
   RESET_ISSUED,
   SENSOR_UPDATE,
   SensorMessageId,
+  POWER_STATE_CHANGED,
+  POWER_STATE_ON,
+  SystemPowerState,
   clockProtocolDriver,
   performanceProtocolDriver,
+  powerProtocolDriver,
   resetProtocolDriver,
   sensorProtocolDriver,
+  systemPowerProtocolDriver,
 } from '../src/index.js';
 import { createHarness, type Harness } from './support/harness.js';
 
@@ -302,6 +307,51 @@ describe('what the protocol clients refuse and count', () => {
         never,
       ),
     ).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
+    expect(h.platform.counters.requests).toBe(requests);
+    await agent.remove();
+  });
+
+  it.each([
+    ['Reset', 0x16, RESET_ISSUED],
+    ['Power', 0x11, POWER_STATE_CHANGED],
+  ] as const)(
+    '%s: a notification counts as announced only when its notify command exists',
+    async (_name, protocolId, eventId) => {
+      h = createHarness({
+        drivers: [resetProtocolDriver, powerProtocolDriver],
+        platformFaults: [
+          // Every PROTOCOL_MESSAGE_ATTRIBUTES of the protocol: NOT_FOUND.
+          {
+            match: { protocolId, messageId: 0x2 },
+            action: { kind: 'corrupt-bytes', offset: 4, bytes: NOT_FOUND },
+          },
+        ],
+      });
+      const agent = await h.create();
+      const requests = h.platform.counters.requests;
+      await expect(
+        agent.events.subscribe({ protocolId, eventId, source: 0 }, never),
+      ).rejects.toMatchObject({
+        code: 'E_NOT_SUPPORTED',
+      });
+      expect(h.platform.counters.requests).toBe(requests);
+      await agent.remove();
+    },
+  );
+
+  it('refuses a Power async or System power graceful that is not a boolean, sending nothing', async () => {
+    h = createHarness({ drivers: [powerProtocolDriver, systemPowerProtocolDriver] });
+    const agent = await h.create();
+    const requests = h.platform.counters.requests;
+    const one = 1 as unknown as boolean;
+    await expect(
+      agent.protocol(powerProtocolDriver).setState(2, POWER_STATE_ON, { async: one }),
+    ).rejects.toMatchObject({ code: 'E_ARGUMENT' });
+    await expect(
+      agent
+        .protocol(systemPowerProtocolDriver)
+        .setState(SystemPowerState.WARM_RESET, { graceful: one }),
+    ).rejects.toMatchObject({ code: 'E_ARGUMENT' });
     expect(h.platform.counters.requests).toBe(requests);
     await agent.remove();
   });

@@ -211,16 +211,41 @@ describe('Clock protocol client', () => {
       expect(info.ratesError).toMatchObject({ code: 'E_MULTIPART' });
     });
 
-    it('refuses an out-of-spec range triplet (Linux applies its quirk only to the firmware it names)', async () => {
+    it('accepts an out-of-spec range triplet, as the quirk Linux applies to every platform (older SCP-firmware says 1 returned)', async () => {
       h = createHarness({
         drivers: [clockProtocolDriver],
         platformFaults: [
-          // cpu-pll's range: "2 returned" instead of 3, nothing remaining, the triplet still there.
+          // cpu-pll's range: "1 returned" instead of 3, nothing remaining, the whole triplet there.
+          fault(
+            ClockMessageId.DESCRIBE_RATES,
+            { kind: 'corrupt-bytes', offset: 8, bytes: [1, 0x10, 0, 0] },
+            1,
+          ),
+        ],
+      });
+      const agent = await h.create();
+      const clock = agent.protocol(clockProtocolDriver);
+      expect(clock.domains.info(0).rates).toEqual({
+        kind: 'range',
+        min: 200n * BigInt(MHZ),
+        max: 2000n * BigInt(MHZ),
+        step: 100n * BigInt(MHZ),
+      });
+      expect(agent.diagnostics.malformedReplies).toEqual({});
+      await agent.remove();
+    });
+
+    it('refuses an out-of-spec range triplet the quirk does not cover (rates missing from the reply)', async () => {
+      h = createHarness({
+        drivers: [clockProtocolDriver],
+        platformFaults: [
+          // "2 returned", nothing remaining, and the reply cut to the counts and two rates.
           fault(
             ClockMessageId.DESCRIBE_RATES,
             { kind: 'corrupt-bytes', offset: 8, bytes: [2, 0x10, 0, 0] },
             1,
           ),
+          fault(ClockMessageId.DESCRIBE_RATES, { kind: 'truncate', length: 12 + 16 }, 1),
         ],
       });
       const agent = await h.create();
@@ -439,22 +464,39 @@ describe('Clock protocol client', () => {
       expect(h.platform.snapshot().clocks[1]?.rate).toBe(48 * MHZ);
     });
 
-    it('sends no more asynchronous sets at once than the platform announces', async () => {
+    it('counts every set in flight against the pending asynchronous changes, as Linux does', async () => {
       const { h, clock } = await probe({
         platformFaults: [
-          // PROTOCOL_ATTRIBUTES: 4 clocks, 1 pending asynchronous rate change.
-          fault(0x1, { kind: 'corrupt-bytes', offset: 8, bytes: [4, 0, 1, 0] }),
+          // PROTOCOL_ATTRIBUTES: 4 clocks, 2 pending asynchronous rate changes.
+          fault(0x1, { kind: 'corrupt-bytes', offset: 8, bytes: [4, 0, 2, 0] }),
         ],
       });
-      expect(clock.maxPendingAsyncRateChanges).toBe(1);
+      expect(clock.maxPendingAsyncRateChanges).toBe(2);
+      // The first set makes 1 in flight (< 2): asynchronous; the second makes 2: synchronous.
       const results = await Promise.all([
         clock.setRate(0, 1_300 * MHZ),
         clock.setRate(1, 48 * MHZ),
       ]);
       expect(results.map((r) => r.async)).toEqual([true, false]);
       expect(h.platform.counters.delayedResponsesPosted).toBe(1);
-      // The first is done: the next one is asynchronous again.
+      // Both done: the next one is asynchronous again.
       await expect(clock.setRate(1, 24 * MHZ)).resolves.toMatchObject({ async: true });
+    });
+
+    it('never sets asynchronously by default where the platform announces 1 pending change (OP-TEE scmi-msg ignores the flag)', async () => {
+      const { h, clock } = await probe({
+        platformFaults: [
+          fault(0x1, { kind: 'corrupt-bytes', offset: 8, bytes: [4, 0, 1, 0] }),
+          // Such firmware never sends a delayed response: one asked for would time out.
+          {
+            match: { stage: 'delayed-response', protocolId: CLOCK },
+            action: { kind: 'drop' },
+          },
+        ],
+      });
+      expect(clock.maxPendingAsyncRateChanges).toBe(1);
+      await expect(clock.setRate(1, 48 * MHZ)).resolves.toEqual({ async: false, rate: undefined });
+      expect(h.platform.counters.delayedResponsesPosted).toBe(0);
     });
 
     it('sets synchronously when asked, and on a wire without a P2A channel', async () => {

@@ -232,9 +232,10 @@ export interface ClockRateSetOptions {
    */
   readonly round?: ClockRateRounding;
   /**
-   * Send the set asynchronously and wait for its delayed response. Default: when PROTOCOL_ATTRIBUTES
-   * announced pending asynchronous rate changes, the agent has a P2A channel and fewer than that
-   * many of this client's asynchronous sets are in flight (see {@link ClockProtocol.setRate}).
+   * Send the set asynchronously and wait for its delayed response. Default: when the agent has a
+   * P2A channel and this client's sets in flight, this one included, are fewer than the pending
+   * asynchronous rate changes PROTOCOL_ATTRIBUTES announced — Linux's rule, under which a platform
+   * announcing 1 never gets one (see {@link ClockProtocol.setRate}).
    * `false` asks for a synchronous set; `true` is sent all the same where the platform announced
    * none (it answers NOT_SUPPORTED, or BUSY when too many are pending).
    */
@@ -297,12 +298,13 @@ export interface ClockConfiguration {
  */
 export class ClockProtocol {
   readonly #ph: ProtocolHandle;
-  #asyncInFlight = 0;
+  /** Sets in flight, counted as Linux's `cur_async_req` (only when the platform allows async). */
+  #setsInFlight = 0;
   /** The clocks, as the platform described them at init. */
   public readonly domains: DomainTable<ClockInfo>;
   /**
    * Pending asynchronous rate changes the platform supports (PROTOCOL_ATTRIBUTES bits 23:16,
-   * Linux `max_async_req`); 0: no asynchronous CLOCK_RATE_SET is sent by default.
+   * Linux `max_async_req`); 0 or 1: no asynchronous CLOCK_RATE_SET is sent by default.
    */
   public readonly maxPendingAsyncRateChanges: number;
 
@@ -369,12 +371,11 @@ export class ClockProtocol {
   /**
    * CLOCK_RATE_SET: asks for `rate` Hz on clock `id`. Asynchronous by default when the platform
    * allows it, as Linux's `scmi_clock_rate_set` decides from `max_async_req`: then resolves once
-   * the delayed response came, with the rate it reports. Linux makes a set asynchronous while
-   * `++cur_async_req < max_async_req`, counting every set in flight, so a platform that allows one
-   * pending change never gets one; here a set is asynchronous while fewer than
-   * {@link ClockProtocol.maxPendingAsyncRateChanges} of this client's asynchronous sets are in
-   * flight, as the specification defines the count (deliberate). The agent also needs a P2A
-   * channel. Linux refuses a set that CLOCK_GET_PERMISSIONS forbids (-EACCES) without sending it;
+   * the delayed response came, with the rate it reports. As Linux, a set is asynchronous while
+   * `++cur_async_req < max_async_req`, counting every set in flight: a platform that allows one
+   * pending change never gets an asynchronous set by default — OP-TEE's and TF-A's scmi-msg
+   * announce 1 and ignore the flag (no delayed response ever comes), and work with Linux because
+   * of this rule. The agent also needs a P2A channel. Linux refuses a set that CLOCK_GET_PERMISSIONS forbids (-EACCES) without sending it;
    * this client sends it, so a test sees the platform's own answer (DENIED).
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a clock, a rate that is not
@@ -393,28 +394,29 @@ export class ClockProtocol {
     this.domains.info(id);
     const value = u64Arg(rate, 'clock rate');
     const round = roundingFlags(options.round);
-    const async =
-      boolOption(options.async, 'async') ??
-      (this.#ph.p2a && this.#asyncInFlight < this.maxPendingAsyncRateChanges);
-    const waitDelayed = async && boolOption(options.delayedResponse, 'delayedResponse') !== false;
-    const flags =
-      round | (async ? SET_ASYNC : 0) | (async && !waitDelayed ? SET_IGNORE_DELAYED_RESPONSE : 0);
-    const send = (): Promise<Uint8Array> =>
-      this.#ph.xfer.transact(ClockMessageId.RATE_SET, (w) => w.u32(flags).u32(id).u64(value), {
-        txSize: 16,
-        rxSize: 0,
-        async: waitDelayed,
-      });
-    if (!waitDelayed) {
-      await send();
-      return { async, rate: undefined };
-    }
-    this.#asyncInFlight++;
+    const asked = boolOption(options.async, 'async');
+    const delayedResponse = boolOption(options.delayedResponse, 'delayedResponse');
+    // Linux's scmi_clock_rate_set: while the platform allows asynchronous changes, every set in
+    // flight is counted (atomic_inc_return(&cur_async_req)), and a set is asynchronous only while
+    // that count stays below max_async_req.
+    const counted = this.maxPendingAsyncRateChanges > 0;
+    if (counted) this.#setsInFlight++;
     let returns: Uint8Array;
+    let async: boolean;
     try {
-      returns = await send();
+      async =
+        asked ?? (this.#ph.p2a && counted && this.#setsInFlight < this.maxPendingAsyncRateChanges);
+      const waitDelayed = async && delayedResponse !== false;
+      const flags =
+        round | (async ? SET_ASYNC : 0) | (async && !waitDelayed ? SET_IGNORE_DELAYED_RESPONSE : 0);
+      returns = await this.#ph.xfer.transact(
+        ClockMessageId.RATE_SET,
+        (w) => w.u32(flags).u32(id).u64(value),
+        { txSize: 16, rxSize: 0, async: waitDelayed },
+      );
+      if (!waitDelayed) return { async, rate: undefined };
     } finally {
-      this.#asyncInFlight--;
+      if (counted) this.#setsInFlight--;
     }
     const [clockId, set] = this.#ph.xfer.decode(returns, (r) => [r.u32(), r.u64()] as const);
     if (clockId !== id) {
@@ -601,7 +603,9 @@ export class ClockProtocol {
    * CLOCK_GET_PERMISSIONS, read again (init reads it once into `domains` when the clock announces
    * it at version 3.0): what the agent may change on clock `id`.
    *
-   * @throws as {@link ClockProtocol.getParent}.
+   * @throws as {@link ClockProtocol.getRate} (NOT_SUPPORTED where the platform has no
+   * permissions to tell); ScmiMalformedError `E_TRUNCATED` (counted) for a reply shorter than
+   * 4 bytes.
    */
   public async getPermissions(id: number): Promise<ClockPermissions> {
     this.domains.info(id);
@@ -774,10 +778,10 @@ async function describeClock(
  * CLOCK_DESCRIBE_RATES through `iterate`, as Linux's `scmi_clock_describe_rates_get`: 11:0
  * returned, 31:16 remaining, bit 12 the format. A range must come as one part of exactly 3 values
  * (min, max, step) and nothing remaining, as Linux's `iter_clk_describe_update_state` requires.
- * Linux also has a quirk for firmware that sends a triplet with a wrong returned count
- * (QUIRK_OUT_OF_SPEC_TRIPLET: accepted when nothing remains and the reply is exactly 4 + 3 × 8
- * bytes); it is applied only for the firmware its quirk table names, and not here: such a reply is
- * malformed. A list is sorted ascending, as Linux sorts it (`rate_cmp_func`; recent kernels only
+ * Linux's quirk for firmware that sends a triplet with a wrong returned count is applied, as
+ * Linux applies it to every platform (QUIRK_OUT_OF_SPEC_TRIPLET, `clock_rates_triplet_out_of_spec`
+ * with no vendor): accepted when nothing remains and the reply is exactly 4 + 3 × 8 bytes (older
+ * SCP-firmware says "1 returned"); any other such reply is malformed. A list is sorted ascending, as Linux sorts it (`rate_cmp_func`; recent kernels only
  * for version 1.0, where ascending order is not guaranteed: sorting a sorted list changes
  * nothing). Linux bounds the walk by the first part's count only (no fixed maximum): so does this,
  * up to what the count fields can hold.
@@ -800,6 +804,12 @@ async function describeRates(ph: ProtocolHandle, id: number): Promise<ClockRates
         );
       }
       format = kind;
+      // Linux's QUIRK_OUT_OF_SPEC_TRIPLET, which matches every platform (DEFINE_SCMI_QUIRK with no
+      // vendor, sub-vendor or version): older SCP-firmware answers a range with "1 returned" and
+      // the whole triplet; taken as 3 when nothing remains and the reply holds exactly 3 rates.
+      if (kind === 'range' && returned !== 3 && remaining === 0 && r.remaining === 3 * 8) {
+        return { returned: 3, remaining };
+      }
       if (kind === 'range' && (returned !== 3 || remaining !== 0)) {
         throw new ScmiMalformedError(
           `CLOCK_DESCRIBE_RATES of clock ${id}: a range triplet with ${returned} returned and ${remaining} remaining (3 and 0 expected)`,

@@ -5,8 +5,8 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { u32Bits, uintArg } from '../common/args.js';
-import { DomainTable, SHORT_NAME_SIZE, resourceName } from '../common/domain-table.js';
+import { boolOption, u32Bits, uintArg } from '../common/args.js';
+import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
 import { domainSource, perDomainNotify } from '../common/notify.js';
 
 /** The generic ON state (`power_state` 0: context preserved, state id 0). */
@@ -127,13 +127,19 @@ export interface PowerDomainInfo {
   readonly id: number;
   /** Its name: the extended name when the platform announces one (version 3.0), else the short one. */
   readonly name: string;
-  /** Whether the platform sends POWER_STATE_CHANGED for it (attributes bit 31). */
+  /**
+   * Whether the platform sends POWER_STATE_CHANGED for it: attributes bit 31, and
+   * POWER_STATE_NOTIFY implemented (PROTOCOL_MESSAGE_ATTRIBUTES, as Linux checks it).
+   */
   readonly stateChangedNotifications: boolean;
   /** Whether its state can be set asynchronously (attributes bit 30). */
   readonly asyncSet: boolean;
   /** Whether its state can be set synchronously (attributes bit 29). */
   readonly syncSet: boolean;
-  /** Whether the platform sends POWER_STATE_CHANGE_REQUESTED for it (attributes bit 28). */
+  /**
+   * Whether the platform sends POWER_STATE_CHANGE_REQUESTED for it: attributes bit 28, and
+   * POWER_STATE_CHANGE_REQUESTED_NOTIFY implemented.
+   */
   readonly changeRequestedNotifications: boolean;
   /** Present when POWER_DOMAIN_NAME_GET failed: the error (`name` is then the short name). */
   readonly nameError?: unknown;
@@ -235,6 +241,10 @@ export class PowerProtocol {
       const high = r.u32();
       return [n, { address: (BigInt(high) << 32n) | BigInt(low), length: r.u32() }] as const;
     });
+    // As Linux's scmi_power_attributes_get (protocol_msg_check): a notification bit counts only
+    // when its notify command is implemented.
+    const stateNotify = await implemented(ph, PowerMessageId.STATE_NOTIFY);
+    const requestedNotify = await implemented(ph, PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY);
     const domains = await DomainTable.describe('power domain', count, async (id) => {
       const returns = await ph.xfer.transact(PowerMessageId.DOMAIN_ATTRIBUTES, (w) => w.u32(id), {
         txSize: 4,
@@ -254,10 +264,11 @@ export class PowerProtocol {
       return {
         id,
         ...name,
-        stateChangedNotifications: (flags & ATTR_STATE_CHANGED_NOTIFY) !== 0,
+        stateChangedNotifications: stateNotify && (flags & ATTR_STATE_CHANGED_NOTIFY) !== 0,
         asyncSet: (flags & ATTR_ASYNC_SET) !== 0,
         syncSet: (flags & ATTR_SYNC_SET) !== 0,
-        changeRequestedNotifications: (flags & ATTR_CHANGE_REQUESTED_NOTIFY) !== 0,
+        changeRequestedNotifications:
+          requestedNotify && (flags & ATTR_CHANGE_REQUESTED_NOTIFY) !== 0,
       };
     });
     return new PowerProtocol(ph, domains, statistics);
@@ -281,15 +292,15 @@ export class PowerProtocol {
    * response to wait for. The state is sent as given, reserved bits included (the platform
    * answers INVALID_PARAMETERS for a state the domain does not have).
    *
-   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, or a `state`
-   * that is not a 32-bit value; `E_DOMAIN_UNAVAILABLE` for a domain the platform did not
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a `state`
+   * that is not a 32-bit value, or an `async` that is neither a boolean nor left out; `E_DOMAIN_UNAVAILABLE` for a domain the platform did not
    * describe; ScmiStatusError for an error status (DENIED, NOT_SUPPORTED, INVALID_PARAMETERS,
    * BUSY…); the error of a failed transfer.
    */
   public async setState(id: number, state: number, options: PowerSetOptions = {}): Promise<void> {
     this.domains.info(id);
     const bits = u32Bits(state, 'power state');
-    const flags = options.async === true ? SET_ASYNC : 0;
+    const flags = boolOption(options.async, 'async') === true ? SET_ASYNC : 0;
     // Never transact's `async`: the platform sends no delayed response for POWER_STATE_SET.
     await this.#ph.xfer.transact(PowerMessageId.STATE_SET, (w) => w.u32(flags).u32(id).u32(bits), {
       txSize: 12,

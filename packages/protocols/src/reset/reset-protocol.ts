@@ -7,7 +7,7 @@ import {
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
 import { boolOption, u32Bits } from '../common/args.js';
-import { DomainTable, SHORT_NAME_SIZE, resourceName } from '../common/domain-table.js';
+import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
 import { domainSource, perDomainNotify } from '../common/notify.js';
 
 /**
@@ -56,7 +56,10 @@ export interface ResetDomainInfo {
   readonly name: string;
   /** Whether the platform can reset it asynchronously (attributes bit 31). */
   readonly asyncReset: boolean;
-  /** Whether the platform sends RESET_ISSUED for it (attributes bit 30). */
+  /**
+   * Whether the platform sends RESET_ISSUED for it: attributes bit 30, and RESET_NOTIFY
+   * implemented (PROTOCOL_MESSAGE_ATTRIBUTES, as Linux checks it).
+   */
   readonly notifications: boolean;
   /**
    * The most time a reset takes to take effect, in µs; `undefined` when the platform does not
@@ -107,7 +110,8 @@ export interface ResetOptions {
    * Reset asynchronously and wait for the delayed response: default, when the domain supports it
    * and the agent has a P2A channel to receive it (as Linux sets ASYNCHRONOUS_RESET for every
    * domain that announces it). `false` asks for a synchronous reset; `true` on a domain that does
-   * not announce it is sent all the same (the platform answers NOT_SUPPORTED).
+   * not announce it is sent all the same (the platform answers NOT_SUPPORTED), except on an agent
+   * without a P2A channel, where no delayed response can come: refused, nothing sent.
    */
   readonly async?: boolean;
 }
@@ -147,6 +151,9 @@ export class ResetProtocol {
   public static async create(ph: ProtocolHandle): Promise<ResetProtocol> {
     const attributes = await ph.xfer.transact(0x1, undefined, { rxSize: 4 });
     const count = ph.xfer.decode(attributes, (r) => r.u32() & 0xffff);
+    // As Linux's scmi_reset_attributes_get (protocol_msg_check): bit 30 counts only when
+    // RESET_NOTIFY is implemented.
+    const notify = await implemented(ph, ResetMessageId.NOTIFY);
     const domains = await DomainTable.describe('reset domain', count, async (id) => {
       const returns = await ph.xfer.transact(ResetMessageId.DOMAIN_ATTRIBUTES, (w) => w.u32(id), {
         txSize: 4,
@@ -167,7 +174,7 @@ export class ResetProtocol {
         id,
         ...name,
         asyncReset: (flags & ATTR_ASYNC) !== 0,
-        notifications: (flags & ATTR_NOTIFY) !== 0,
+        notifications: notify && (flags & ATTR_NOTIFY) !== 0,
         latencyUs: UNKNOWN_LATENCY.has(latency) ? undefined : latency,
       };
     });
@@ -192,8 +199,10 @@ export class ResetProtocol {
    * `resetState` that is not a 32-bit value, or an `async` that is neither a boolean nor left
    * out; `E_DOMAIN_UNAVAILABLE` for a domain the platform did not describe; ScmiStatusError for
    * an error status (DENIED, NOT_SUPPORTED, BUSY…); ScmiMalformedError (counted) for a delayed
-   * response without its domain_id (`E_TRUNCATED`) or about another domain (`E_DOMAIN_ID`); the
-   * error of a failed transfer (a delayed response that never came: ScmiTimeoutError).
+   * response without its domain_id (`E_TRUNCATED`) or about another domain (`E_DOMAIN_ID`);
+   * ScmiTransportError `E_NOT_SUPPORTED` (nothing sent) for `async: true` on an agent without a
+   * P2A channel; the error of a failed transfer (a delayed response that never came:
+   * ScmiTimeoutError).
    */
   public async reset(id: number, options: ResetOptions = {}): Promise<void> {
     const info = this.domains.info(id);

@@ -94,7 +94,8 @@ export interface SensorReadOptions {
    * Read asynchronously and wait for the delayed response: default when the sensor announces it
    * and the agent has a P2A channel to receive it (Linux reads asynchronously every sensor that
    * announces it). `false` asks for a synchronous reading; `true` on a sensor that does not
-   * announce it is sent all the same (the platform answers NOT_SUPPORTED).
+   * announce it is sent all the same (the platform answers NOT_SUPPORTED), except on an agent
+   * without a P2A channel, where no delayed response can come: refused, nothing sent.
    */
   readonly async?: boolean;
 }
@@ -219,12 +220,14 @@ export class SensorProtocol {
    * {@link SensorReadOptions.async}): resolves once the delayed response came, whose sensor_id
    * must be `id`. Before version 2.0 a reading is a value alone (timestamp 0).
    *
-   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a sensor;
-   * `E_DOMAIN_UNAVAILABLE` for a sensor the platform did not describe; ScmiStatusError for an
-   * error status (NOT_SUPPORTED for a disabled sensor, BUSY…); ScmiMalformedError (counted in
-   * `diagnostics.malformedReplies`) for a reply shorter than its readings (`E_TRUNCATED`) or a
-   * delayed response about another sensor (`E_SENSOR_ID`, Linux -EPROTO); the error of a failed
-   * transfer (a delayed response that never came: ScmiTimeoutError).
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a sensor, or an `async`
+   * that is neither a boolean nor left out; `E_DOMAIN_UNAVAILABLE` for a sensor the platform did
+   * not describe; ScmiStatusError for an error status (NOT_SUPPORTED for a disabled sensor,
+   * BUSY…); ScmiMalformedError (counted in `diagnostics.malformedReplies`) for a reply shorter
+   * than its readings (`E_TRUNCATED`) or a delayed response about another sensor (`E_SENSOR_ID`,
+   * Linux -EPROTO); ScmiTransportError `E_NOT_SUPPORTED` (nothing sent) for `async: true` on an
+   * agent without a P2A channel; the error of a failed transfer (a delayed response that never
+   * came: ScmiTimeoutError).
    */
   public async read(id: number, options: SensorReadOptions = {}): Promise<SensorReading[]> {
     const count = this.#ph.version >>> 16 >= 2 ? Math.max(1, this.domains.info(id).axes.length) : 1;

@@ -74,8 +74,8 @@ export interface SensorReading {
   readonly value: bigint;
   /**
    * The timestamp (unsigned 64-bit, in units of 10^`timestampExponent` s): 0 when the sensor
-   * does not timestamp its readings or reporting is off, and before version 3.0 (no timestamp on
-   * the wire).
+   * does not timestamp its readings or reporting is off, and before version 2.0 of the protocol
+   * (no timestamp on the wire).
    */
   readonly timestamp: bigint;
 }

@@ -6,7 +6,7 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { u32Bits } from '../common/args.js';
+import { boolOption, u32Bits } from '../common/args.js';
 
 /**
  * System power protocol (0x12) message ids besides the common 0x0–0x2 (scmi-wire.md §4, System
@@ -228,13 +228,14 @@ export class SystemPowerProtocol {
    * JavaScript's `|` gives is taken as its 32 bits), forcefully or gracefully. The platform
    * decides who may ask for what (POWER_UP is for a management agent).
    *
-   * @throws ScmiError `E_ARGUMENT` (nothing sent) for a `state` that is not a 32-bit value;
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for a `state` that is not a 32-bit value, or a
+   * `graceful` that is neither a boolean nor left out;
    * ScmiStatusError for an error status (INVALID_PARAMETERS, NOT_SUPPORTED, DENIED…); the error
    * of a failed transfer.
    */
   public async setState(state: number, options: SystemPowerSetOptions = {}): Promise<void> {
     const bits = u32Bits(state, 'system state');
-    const flags = options.graceful === true ? SYSTEM_POWER_GRACEFUL : 0;
+    const flags = boolOption(options.graceful, 'graceful') === true ? SYSTEM_POWER_GRACEFUL : 0;
     await this.#ph.xfer.transact(SystemPowerMessageId.STATE_SET, (w) => w.u32(flags).u32(bits), {
       txSize: 8,
       rxSize: 0,
