@@ -2,6 +2,7 @@ import { RevokedError, ScmiShutdownError, type ScmiNotification } from '@scmi-ts
 import type { FaultRule } from '@scmi-ts/platform';
 import { isRemovalError } from '../src/common/domain-table.js';
 import {
+  PROTOCOL_DRIVERS,
   PERFORMANCE_LIMITS_CHANGED,
   PerformanceMessageId,
   RESET_ISSUED,
@@ -353,6 +354,79 @@ describe('what the protocol clients refuse and count', () => {
         .setState(SystemPowerState.WARM_RESET, { graceful: one }),
     ).rejects.toMatchObject({ code: 'E_ARGUMENT' });
     expect(h.platform.counters.requests).toBe(requests);
+    await agent.remove();
+  });
+
+  it('refuses a notify enable that is not a boolean, in every client, sending nothing', async () => {
+    h = createHarness({ drivers: PROTOCOL_DRIVERS });
+    const agent = await h.create();
+    const requests = h.platform.counters.requests;
+    const no = 'false' as unknown as boolean;
+    const calls: [string, () => Promise<void>][] = [
+      ['power', () => agent.protocol(powerProtocolDriver).notify(0, no)],
+      ['power requested', () => agent.protocol(powerProtocolDriver).notifyChangeRequested(0, no)],
+      ['system', () => agent.protocol(systemPowerProtocolDriver).notify(no)],
+      ['perf limits', () => agent.protocol(performanceProtocolDriver).notifyLimits(0, no)],
+      ['perf level', () => agent.protocol(performanceProtocolDriver).notifyLevel(0, no)],
+      ['clock', () => agent.protocol(clockProtocolDriver).notifyRateChanged(0, no)],
+      [
+        'clock requested',
+        () => agent.protocol(clockProtocolDriver).notifyRateChangeRequested(0, no),
+      ],
+      ['sensor trip', () => agent.protocol(sensorProtocolDriver).tripPointNotify(0, no)],
+      ['sensor update', () => agent.protocol(sensorProtocolDriver).continuousUpdateNotify(0, no)],
+      ['reset', () => agent.protocol(resetProtocolDriver).notify(0, no)],
+    ];
+    for (const [name, call] of calls) {
+      await expect(call().then(() => name)).rejects.toMatchObject({ code: 'E_ARGUMENT' });
+    }
+    expect(h.platform.counters.requests).toBe(requests);
+    expect(h.platform.subscriptions(1)).toEqual([]);
+    await agent.remove();
+  });
+
+  it('refuses a sensor configuration that is neither a 32-bit word nor whole settings, sending nothing', async () => {
+    h = createHarness({ drivers: [sensorProtocolDriver] });
+    const agent = await h.create();
+    const sensor = agent.protocol(sensorProtocolDriver);
+    const requests = h.platform.counters.requests;
+    const bad: unknown[] = [
+      '1',
+      1n,
+      null,
+      { enabled: 'false' },
+      { enabled: true, timestamps: 1 },
+      { enabled: true, updateInterval: null },
+    ];
+    for (const config of bad) {
+      await expect(sensor.configSet(0, config as number)).rejects.toMatchObject({
+        code: 'E_ARGUMENT',
+      });
+    }
+    expect(h.platform.counters.requests).toBe(requests);
+    expect(h.platform.snapshot().sensors[0]).toMatchObject({ enabled: true });
+    await agent.remove();
+  });
+
+  it('sends no interval or rounding bits with an update interval of 0 s (the interval unchanged)', async () => {
+    h = createHarness({ drivers: [sensorProtocolDriver] });
+    const agent = await h.create();
+    const words: number[] = [];
+    const handle = h.platform.handle.bind(h.platform);
+    jest.spyOn(h.platform, 'handle').mockImplementation((agentId, channelId, request) => {
+      const view = new DataView(request.buffer, request.byteOffset, request.byteLength);
+      const header = view.getUint32(0, true);
+      // CONFIG_SET (0x0A) of protocol 0x15: header, sensor id, config word (copied now: the
+      // buffer is the channel's, written again by the next command).
+      if ((header & 0xff) === SensorMessageId.CONFIG_SET && ((header >>> 10) & 0xff) === 0x15) {
+        words.push(view.getUint32(8, true));
+      }
+      return handle(agentId, channelId, request);
+    });
+    await agent
+      .protocol(sensorProtocolDriver)
+      .configSet(0, { enabled: true, updateInterval: { secs: 0, exponent: -1 }, round: 'up' });
+    expect(words).toEqual([1]);
     await agent.remove();
   });
 });

@@ -7,7 +7,7 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolOption, u32Bits, u64Arg, uintArg } from '../common/args.js';
+import { boolArg, boolOption, u32Bits, u64Arg, uintArg } from '../common/args.js';
 import {
   DomainTable,
   SHORT_NAME_SIZE,
@@ -636,7 +636,8 @@ export class ClockProtocol {
   }
 
   async #notify(messageId: number, id: number, enable: boolean): Promise<void> {
-    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(enable ? 1 : 0), {
+    const on = boolArg(enable, 'enable') ? 1 : 0;
+    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(on), {
       txSize: 8,
       rxSize: 0,
     });

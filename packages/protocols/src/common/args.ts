@@ -68,6 +68,19 @@ export function boolOption(value: boolean | undefined, what: string): boolean | 
 }
 
 /**
+ * `value` when it is a boolean: a required flag that goes on the wire (a notify_enable, a config
+ * bit) — a truthy `'false'` would enable what the caller meant to disable.
+ *
+ * @throws ScmiError `E_ARGUMENT` naming `what` (nothing sent).
+ * @internal
+ */
+export function boolArg(value: boolean, what: string): boolean {
+  const given: unknown = value;
+  if (typeof given === 'boolean') return given;
+  throw new ScmiError('E_ARGUMENT', `${what} must be true or false, not a ${typeof given}`);
+}
+
+/**
  * A 32-bit field's bits: an integer from 0 to 0xFFFFFFFF, or a negative 32-bit one (what
  * JavaScript's bit operators give for a value with bit 31 set: `0x80000000 | 7` is -2147483641),
  * taken as its two's complement bits.

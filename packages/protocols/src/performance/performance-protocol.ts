@@ -6,7 +6,7 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { uintArg } from '../common/args.js';
+import { boolArg, uintArg } from '../common/args.js';
 import {
   DomainTable,
   SHORT_NAME_SIZE,
@@ -660,7 +660,8 @@ export class PerformanceProtocol {
 
   async #notify(messageId: number, id: number, enable: boolean): Promise<void> {
     this.domains.info(id);
-    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(enable ? 1 : 0), {
+    const on = boolArg(enable, 'enable') ? 1 : 0;
+    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(on), {
       txSize: 8,
       rxSize: 0,
     });

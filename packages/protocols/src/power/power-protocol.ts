@@ -5,7 +5,7 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolOption, u32Bits, uintArg } from '../common/args.js';
+import { boolArg, boolOption, u32Bits, uintArg } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
 import { domainSource, perDomainNotify } from '../common/notify.js';
 
@@ -347,7 +347,8 @@ export class PowerProtocol {
 
   async #notify(messageId: PowerMessageId, id: number, enable: boolean): Promise<void> {
     this.domains.info(id);
-    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(enable ? 1 : 0), {
+    const on = boolArg(enable, 'enable') ? 1 : 0;
+    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(on), {
       txSize: 8,
       rxSize: 0,
     });

@@ -6,7 +6,7 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolOption, u32Bits } from '../common/args.js';
+import { boolArg, boolOption, u32Bits } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
 import { domainSource, perDomainNotify } from '../common/notify.js';
 
@@ -244,7 +244,8 @@ export class ResetProtocol {
    */
   public async notify(id: number, enable: boolean): Promise<void> {
     this.domains.info(id);
-    await this.#ph.xfer.transact(ResetMessageId.NOTIFY, (w) => w.u32(id).u32(enable ? 1 : 0), {
+    const on = boolArg(enable, 'enable') ? 1 : 0;
+    await this.#ph.xfer.transact(ResetMessageId.NOTIFY, (w) => w.u32(id).u32(on), {
       txSize: 8,
       rxSize: 0,
     });

@@ -7,7 +7,7 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolOption, u32Bits } from '../common/args.js';
+import { boolArg, boolOption, u32Bits } from '../common/args.js';
 import { implemented, type DomainTable } from '../common/domain-table.js';
 import { domainSource, perDomainNotify } from '../common/notify.js';
 import { describeSensors, type SensorInfo } from './sensor-discovery.js';
@@ -343,17 +343,29 @@ export class SensorProtocol {
 
   /**
    * SENSOR_CONFIG_SET: sets the configuration of sensor `id`, from settings or as a raw
-   * sensor_config word (a negative 32-bit number is taken as its bits).
+   * sensor_config word (a negative 32-bit number is taken as its bits). An update interval of 0 s
+   * leaves the interval as it is: its exponent and the rounding are then not sent (bits 31:9 0).
    *
-   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a sensor, a raw word that
-   * is not a 32-bit value, an update interval whose secs is not 0 … 0xFFFF or exponent not
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a sensor, a `config` that
+   * is neither a number nor settings, a raw word that is not a 32-bit value, settings whose
+   * `enabled` is not a boolean (or `timestamps` neither a boolean nor left out), an update
+   * interval that is not `{ secs, exponent }` or whose secs is not 0 … 0xFFFF or exponent not
    * −16 … 15, or an unknown rounding; otherwise as {@link SensorProtocol.read} (the platform
    * answers NOT_SUPPORTED for what the sensor cannot do, INVALID_PARAMETERS for an interval it
    * does not support).
    */
   public async configSet(id: number, config: SensorConfigSettings | number): Promise<void> {
     this.domains.info(id);
-    const word = typeof config === 'number' ? u32Bits(config, 'sensor config') : configWord(config);
+    const given: unknown = config;
+    let word: number;
+    if (typeof given === 'number') word = u32Bits(given, 'sensor config');
+    else if (typeof given === 'object' && given !== null)
+      word = configWord(config as SensorConfigSettings);
+    else
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `sensor config must be a number or settings, not a ${typeof given}`,
+      );
     await this.#ph.xfer.transact(SensorMessageId.CONFIG_SET, (w) => w.u32(id).u32(word), {
       txSize: 8,
       rxSize: 0,
@@ -401,7 +413,8 @@ export class SensorProtocol {
 
   async #notify(messageId: number, id: number, enable: boolean): Promise<void> {
     this.domains.info(id);
-    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(enable ? 1 : 0), {
+    const on = boolArg(enable, 'enable') ? 1 : 0;
+    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(on), {
       txSize: 8,
       rxSize: 0,
     });
@@ -426,18 +439,30 @@ function s64Bits(value: bigint | number, what: string): bigint {
 
 /** The sensor_config word of `config`. */
 function configWord(config: SensorConfigSettings): number {
+  // Checked at run time: a JavaScript caller gets past the types, and a truthy 'false' would
+  // enable what it meant to disable.
   let word =
-    (config.enabled ? CONFIG_ENABLED : 0) | (config.timestamps === true ? CONFIG_TIMESTAMPS : 0);
-  // Checked at run time, interval or not: a JavaScript caller gets past the type.
+    (boolArg(config.enabled, 'enabled') ? CONFIG_ENABLED : 0) |
+    (boolOption(config.timestamps, 'timestamps') === true ? CONFIG_TIMESTAMPS : 0);
   const round: unknown = config.round ?? 'down';
   if (round !== 'down' && round !== 'up' && round !== 'nearest') {
     throw new ScmiError('E_ARGUMENT', `rounding ${String(round)} is not down, up or nearest`);
   }
-  if (config.updateInterval !== undefined) {
-    word |= intervalConfigBits(config.updateInterval);
-    if (round === 'up') word |= CONFIG_ROUND_UP;
-    else if (round === 'nearest') word |= CONFIG_ROUND_AUTO;
+  const interval: unknown = config.updateInterval;
+  if (interval === undefined) return word >>> 0;
+  if (typeof interval !== 'object' || interval === null) {
+    throw new ScmiError(
+      'E_ARGUMENT',
+      `update interval must be { secs, exponent }, not ${interval === null ? 'null' : typeof interval}`,
+    );
   }
+  const bits = intervalConfigBits(interval as SensorUpdateInterval);
+  // secs 0 leaves the interval as it is: bits 31:9 (interval and rounding) then stay 0, as the
+  // specification asks of them.
+  if (bits >>> 16 === 0) return word >>> 0;
+  word |= bits;
+  if (round === 'up') word |= CONFIG_ROUND_UP;
+  else if (round === 'nearest') word |= CONFIG_ROUND_AUTO;
   return word >>> 0;
 }
 

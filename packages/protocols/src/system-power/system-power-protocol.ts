@@ -6,7 +6,7 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolOption, u32Bits } from '../common/args.js';
+import { boolArg, boolOption, u32Bits } from '../common/args.js';
 
 /**
  * System power protocol (0x12) message ids besides the common 0x0–0x2 (scmi-wire.md §4, System
@@ -263,7 +263,8 @@ export class SystemPowerProtocol {
    * of a failed transfer.
    */
   public async notify(enable: boolean): Promise<void> {
-    await this.#ph.xfer.transact(SystemPowerMessageId.STATE_NOTIFY, (w) => w.u32(enable ? 1 : 0), {
+    const on = boolArg(enable, 'enable') ? 1 : 0;
+    await this.#ph.xfer.transact(SystemPowerMessageId.STATE_NOTIFY, (w) => w.u32(on), {
       txSize: 4,
       rxSize: 0,
     });
