@@ -7,14 +7,14 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolArg, boolOption, u32Bits, u64Arg, uintArg } from '../common/args.js';
+import { boolOption, u32Bits, u64Arg, uintArg } from '../common/args.js';
 import {
   DomainTable,
   SHORT_NAME_SIZE,
   implemented,
   isRemovalError,
 } from '../common/domain-table.js';
-import { domainSource, perDomainNotify } from '../common/notify.js';
+import { perDomainEvent, sendNotify } from '../common/notify.js';
 
 /**
  * Clock protocol (0x14) message ids besides the common 0x0–0x2 (scmi-wire.md §4, Clock). Note
@@ -636,11 +636,7 @@ export class ClockProtocol {
   }
 
   async #notify(messageId: number, id: number, enable: boolean): Promise<void> {
-    const on = boolArg(enable, 'enable') ? 1 : 0;
-    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(on), {
-      txSize: 8,
-      rxSize: 0,
-    });
+    await sendNotify(this.#ph, this.domains, messageId, id, enable);
   }
 
   async #configSet(id: number, state: number, oemType: number, oemValue: number): Promise<void> {
@@ -901,35 +897,25 @@ export const clockProtocolDriver: ProtocolDriver<ClockProtocol> = {
   version: V3,
   async init(ph) {
     const clock = await ClockProtocol.create(ph);
-    // The hub takes a positive count; with no clock, every subscribe is refused E_ARGUMENT.
-    const numSources = Math.max(1, clock.domains.count);
     ph.registerEvents([
-      {
+      perDomainEvent({
         id: CLOCK_RATE_CHANGED,
         name: 'clock-rate-changed',
-        minPayload: RATE_NOTIFICATION_PAYLOAD,
-        maxPayload: RATE_NOTIFICATION_PAYLOAD,
-        numSources,
-        sourceOf: domainSource(clock.domains.count, 'clock'),
-        setNotifyEnabled: perDomainNotify(
-          clock.domains,
-          (c) => c.rateChangedNotifications,
-          (id, enable) => clock.notifyRateChanged(id, enable),
-        ),
-      },
-      {
+        payload: RATE_NOTIFICATION_PAYLOAD,
+        domains: clock.domains,
+        what: 'clock',
+        supported: (c) => c.rateChangedNotifications,
+        send: (id, enable) => clock.notifyRateChanged(id, enable),
+      }),
+      perDomainEvent({
         id: CLOCK_RATE_CHANGE_REQUESTED,
         name: 'clock-rate-change-requested',
-        minPayload: RATE_NOTIFICATION_PAYLOAD,
-        maxPayload: RATE_NOTIFICATION_PAYLOAD,
-        numSources,
-        sourceOf: domainSource(clock.domains.count, 'clock'),
-        setNotifyEnabled: perDomainNotify(
-          clock.domains,
-          (c) => c.rateChangeRequestedNotifications,
-          (id, enable) => clock.notifyRateChangeRequested(id, enable),
-        ),
-      },
+        payload: RATE_NOTIFICATION_PAYLOAD,
+        domains: clock.domains,
+        what: 'clock',
+        supported: (c) => c.rateChangeRequestedNotifications,
+        send: (id, enable) => clock.notifyRateChangeRequested(id, enable),
+      }),
     ]);
     return clock;
   },

@@ -1,4 +1,5 @@
-import { ScmiError } from '@scmi-ts/core';
+import { ScmiError, type ProtocolHandle, type ScmiEventDescriptor } from '@scmi-ts/core';
+import { boolArg } from './args.js';
 import type { DomainTable } from './domain-table.js';
 
 /**
@@ -66,4 +67,66 @@ export function domainSource(count: number, what: string): (payload: Uint8Array)
     if (id < count) return id;
     throw new ScmiError('E_SOURCE', `a notification about ${what} ${id}, of ${count}`);
   };
+}
+
+/** What {@link perDomainEvent} needs of one per-domain event. @internal */
+export interface PerDomainEventSpec<T> {
+  /** The notification's message id. */
+  readonly id: number;
+  /** Its name, for logs and subscriptions. */
+  readonly name: string;
+  /** Its payload size in bytes: exactly this many, or from `[0]` to `[1]`. */
+  readonly payload: number | readonly [min: number, max: number];
+  /** The protocol's domains: one source each. */
+  readonly domains: DomainTable<T>;
+  /** What a domain is called, for errors (`'clock'`, `'power domain'`…). */
+  readonly what: string;
+  /** Whether a domain announces the event (see {@link perDomainNotify}). */
+  readonly supported: (info: T) => boolean;
+  /** Sends the event's `*_NOTIFY` for one domain. */
+  readonly send: (id: number, enable: boolean) => Promise<void>;
+  /** The source of a payload, checked (default {@link domainSource}). */
+  readonly sourceOf?: (payload: Uint8Array) => number;
+}
+
+/**
+ * The descriptor of a per-domain event for the agent's notification hub: its payload bounds (as
+ * Linux's `fill_custom_report` bounds them), one source per domain (at least one: the hub takes a
+ * positive count, and with no domain every subscribe is refused `E_ARGUMENT`), the source read
+ * and checked from the payload ({@link domainSource}), and the enable of {@link perDomainNotify}.
+ *
+ * @internal
+ */
+export function perDomainEvent<T>(spec: PerDomainEventSpec<T>): ScmiEventDescriptor {
+  const [minPayload, maxPayload] =
+    typeof spec.payload === 'number' ? [spec.payload, spec.payload] : spec.payload;
+  return {
+    id: spec.id,
+    name: spec.name,
+    minPayload,
+    maxPayload,
+    numSources: Math.max(1, spec.domains.count),
+    sourceOf: spec.sourceOf ?? domainSource(spec.domains.count, spec.what),
+    setNotifyEnabled: perDomainNotify(spec.domains, spec.supported, spec.send),
+  };
+}
+
+/**
+ * Sends a `*_NOTIFY` command (domain_id, notify_enable) for domain `id` of `domains`.
+ *
+ * @throws ScmiError `E_ARGUMENT` / `E_DOMAIN_UNAVAILABLE` (nothing sent) for an id that is not a
+ * described domain, `E_ARGUMENT` for an `enable` that is not a boolean; ScmiStatusError for an
+ * error status; the error of a failed transfer.
+ * @internal
+ */
+export async function sendNotify<T>(
+  ph: ProtocolHandle,
+  domains: DomainTable<T>,
+  messageId: number,
+  id: number,
+  enable: boolean,
+): Promise<void> {
+  domains.info(id);
+  const on = boolArg(enable, 'enable') ? 1 : 0;
+  await ph.xfer.transact(messageId, (w) => w.u32(id).u32(on), { txSize: 8, rxSize: 0 });
 }

@@ -6,7 +6,7 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolArg, uintArg } from '../common/args.js';
+import { uintArg } from '../common/args.js';
 import {
   DomainTable,
   SHORT_NAME_SIZE,
@@ -14,7 +14,7 @@ import {
   isRemovalError,
   resourceName,
 } from '../common/domain-table.js';
-import { domainSource, perDomainNotify } from '../common/notify.js';
+import { perDomainEvent, sendNotify } from '../common/notify.js';
 
 /**
  * Performance domain protocol (0x13) message ids besides the common 0x0–0x2 (scmi-wire.md §4,
@@ -659,12 +659,7 @@ export class PerformanceProtocol {
   }
 
   async #notify(messageId: number, id: number, enable: boolean): Promise<void> {
-    this.domains.info(id);
-    const on = boolArg(enable, 'enable') ? 1 : 0;
-    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(on), {
-      txSize: 8,
-      rxSize: 0,
-    });
+    await sendNotify(this.#ph, this.domains, messageId, id, enable);
   }
 }
 
@@ -691,35 +686,25 @@ export const performanceProtocolDriver: ProtocolDriver<PerformanceProtocol> = {
   version: 0x30000,
   async init(ph) {
     const perf = await PerformanceProtocol.create(ph);
-    // The hub takes a positive count; with no domain, every subscribe is refused E_ARGUMENT.
-    const numSources = Math.max(1, perf.domains.count);
     ph.registerEvents([
-      {
+      perDomainEvent({
         id: PERFORMANCE_LIMITS_CHANGED,
         name: 'performance-limits-changed',
-        minPayload: LIMITS_PAYLOAD,
-        maxPayload: LIMITS_PAYLOAD,
-        numSources,
-        sourceOf: domainSource(perf.domains.count, 'performance domain'),
-        setNotifyEnabled: perDomainNotify(
-          perf.domains,
-          (d) => d.limitsNotify,
-          (id, enable) => perf.notifyLimits(id, enable),
-        ),
-      },
-      {
+        payload: LIMITS_PAYLOAD,
+        domains: perf.domains,
+        what: 'performance domain',
+        supported: (d) => d.limitsNotify,
+        send: (id, enable) => perf.notifyLimits(id, enable),
+      }),
+      perDomainEvent({
         id: PERFORMANCE_LEVEL_CHANGED,
         name: 'performance-level-changed',
-        minPayload: LEVEL_PAYLOAD,
-        maxPayload: LEVEL_PAYLOAD,
-        numSources,
-        sourceOf: domainSource(perf.domains.count, 'performance domain'),
-        setNotifyEnabled: perDomainNotify(
-          perf.domains,
-          (d) => d.levelNotify,
-          (id, enable) => perf.notifyLevel(id, enable),
-        ),
-      },
+        payload: LEVEL_PAYLOAD,
+        domains: perf.domains,
+        what: 'performance domain',
+        supported: (d) => d.levelNotify,
+        send: (id, enable) => perf.notifyLevel(id, enable),
+      }),
     ]);
     return perf;
   },

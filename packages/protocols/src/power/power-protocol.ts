@@ -5,9 +5,9 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolArg, boolOption, u32Bits, uintArg } from '../common/args.js';
+import { boolOption, u32Bits, uintArg } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
-import { domainSource, perDomainNotify } from '../common/notify.js';
+import { perDomainEvent, sendNotify } from '../common/notify.js';
 
 /** The generic ON state (`power_state` 0: context preserved, state id 0). */
 export const POWER_STATE_ON = 0;
@@ -345,13 +345,8 @@ export class PowerProtocol {
     await this.#notify(PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY, id, enable);
   }
 
-  async #notify(messageId: PowerMessageId, id: number, enable: boolean): Promise<void> {
-    this.domains.info(id);
-    const on = boolArg(enable, 'enable') ? 1 : 0;
-    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(on), {
-      txSize: 8,
-      rxSize: 0,
-    });
+  async #notify(messageId: number, id: number, enable: boolean): Promise<void> {
+    await sendNotify(this.#ph, this.domains, messageId, id, enable);
   }
 }
 
@@ -377,36 +372,26 @@ export const powerProtocolDriver: ProtocolDriver<PowerProtocol> = {
   version: 0x30000,
   async init(ph) {
     const power = await PowerProtocol.create(ph);
-    // The hub takes a positive count; with no domain, every subscribe is refused E_ARGUMENT.
-    const numSources = Math.max(1, power.domains.count);
     ph.registerEvents([
-      {
+      perDomainEvent({
         id: POWER_STATE_CHANGED,
         name: 'power-state-changed',
-        minPayload: STATE_PAYLOAD,
-        maxPayload: STATE_PAYLOAD,
-        numSources,
-        sourceOf: domainSource(power.domains.count, 'power domain'),
+        payload: STATE_PAYLOAD,
+        domains: power.domains,
+        what: 'power domain',
         // Linux's scmi_power_notify_supported: the domain's attributes bit 31.
-        setNotifyEnabled: perDomainNotify(
-          power.domains,
-          (d) => d.stateChangedNotifications,
-          (id, enable) => power.notify(id, enable),
-        ),
-      },
-      {
+        supported: (d) => d.stateChangedNotifications,
+        send: (id, enable) => power.notify(id, enable),
+      }),
+      perDomainEvent({
         id: POWER_STATE_CHANGE_REQUESTED,
         name: 'power-state-change-requested',
-        minPayload: STATE_PAYLOAD,
-        maxPayload: STATE_PAYLOAD,
-        numSources,
-        sourceOf: domainSource(power.domains.count, 'power domain'),
-        setNotifyEnabled: perDomainNotify(
-          power.domains,
-          (d) => d.changeRequestedNotifications,
-          (id, enable) => power.notifyChangeRequested(id, enable),
-        ),
-      },
+        payload: STATE_PAYLOAD,
+        domains: power.domains,
+        what: 'power domain',
+        supported: (d) => d.changeRequestedNotifications,
+        send: (id, enable) => power.notifyChangeRequested(id, enable),
+      }),
     ]);
     return power;
   },

@@ -6,9 +6,9 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolArg, boolOption, u32Bits } from '../common/args.js';
+import { boolOption, u32Bits } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
-import { domainSource, perDomainNotify } from '../common/notify.js';
+import { perDomainEvent, sendNotify } from '../common/notify.js';
 
 /**
  * Reset domain protocol (0x16) message ids besides the common 0x0–0x2 (scmi-wire.md §4, Reset).
@@ -243,12 +243,7 @@ export class ResetProtocol {
    * @throws as {@link ResetProtocol.reset}.
    */
   public async notify(id: number, enable: boolean): Promise<void> {
-    this.domains.info(id);
-    const on = boolArg(enable, 'enable') ? 1 : 0;
-    await this.#ph.xfer.transact(ResetMessageId.NOTIFY, (w) => w.u32(id).u32(on), {
-      txSize: 8,
-      rxSize: 0,
-    });
+    await sendNotify(this.#ph, this.domains, ResetMessageId.NOTIFY, id, enable);
   }
 
   async #reset(id: number, flags: number, resetState: number, async: boolean): Promise<void> {
@@ -297,20 +292,15 @@ export const resetProtocolDriver: ProtocolDriver<ResetProtocol> = {
   async init(ph) {
     const reset = await ResetProtocol.create(ph);
     ph.registerEvents([
-      {
+      perDomainEvent({
         id: RESET_ISSUED,
         name: 'reset-issued',
-        minPayload: ISSUED_PAYLOAD,
-        maxPayload: ISSUED_PAYLOAD,
-        // The hub takes a positive count; with no domain, every subscribe is refused E_ARGUMENT.
-        numSources: Math.max(1, reset.domains.count),
-        sourceOf: domainSource(reset.domains.count, 'reset domain'),
-        setNotifyEnabled: perDomainNotify(
-          reset.domains,
-          (d) => d.notifications,
-          (id, enable) => reset.notify(id, enable),
-        ),
-      },
+        payload: ISSUED_PAYLOAD,
+        domains: reset.domains,
+        what: 'reset domain',
+        supported: (d) => d.notifications,
+        send: (id, enable) => reset.notify(id, enable),
+      }),
     ]);
     return reset;
   },

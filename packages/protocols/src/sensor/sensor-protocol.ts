@@ -9,7 +9,7 @@ import {
 } from '@scmi-ts/core';
 import { boolArg, boolOption, u32Bits } from '../common/args.js';
 import { implemented, type DomainTable } from '../common/domain-table.js';
-import { domainSource, perDomainNotify } from '../common/notify.js';
+import { domainSource, perDomainEvent, sendNotify } from '../common/notify.js';
 import { describeSensors, type SensorInfo } from './sensor-discovery.js';
 import {
   READING_SIZE,
@@ -412,12 +412,7 @@ export class SensorProtocol {
   }
 
   async #notify(messageId: number, id: number, enable: boolean): Promise<void> {
-    this.domains.info(id);
-    const on = boolArg(enable, 'enable') ? 1 : 0;
-    await this.#ph.xfer.transact(messageId, (w) => w.u32(id).u32(on), {
-      txSize: 8,
-      rxSize: 0,
-    });
+    await sendNotify(this.#ph, this.domains, messageId, id, enable);
   }
 }
 
@@ -517,38 +512,29 @@ export const sensorProtocolDriver: ProtocolDriver<SensorProtocol> = {
   version: 0x30000,
   async init(ph) {
     const sensor = await SensorProtocol.create(ph);
-    // The hub takes a positive count; with no sensor, every subscribe is refused E_ARGUMENT.
-    const numSources = Math.max(1, sensor.domains.count);
     ph.registerEvents([
-      {
+      perDomainEvent({
         id: SENSOR_TRIP_POINT_EVENT,
         name: 'sensor-trip-point',
-        minPayload: TRIP_EVENT_PAYLOAD,
-        maxPayload: TRIP_EVENT_PAYLOAD,
-        numSources,
-        sourceOf: domainSource(sensor.domains.count, 'sensor'),
+        payload: TRIP_EVENT_PAYLOAD,
+        domains: sensor.domains,
+        what: 'sensor',
         // Linux's scmi_sensor_notify_supported: any sensor, when the command is implemented.
-        setNotifyEnabled: perDomainNotify(
-          sensor.domains,
-          () => sensor.attributes.tripPointNotify,
-          (id, enable) => sensor.tripPointNotify(id, enable),
-        ),
-      },
-      {
+        supported: () => sensor.attributes.tripPointNotify,
+        send: (id, enable) => sensor.tripPointNotify(id, enable),
+      }),
+      perDomainEvent({
         id: SENSOR_UPDATE,
         name: 'sensor-update',
         // Linux bounds only the maximum (SCMI_MAX_NUM_SENSOR_AXIS readings) and reads the sensor's
         // readings whatever arrived; here one reading at least must have arrived.
-        minPayload: UPDATE_HEADER + READING_SIZE,
-        maxPayload: UPDATE_HEADER + SENSOR_MAX_AXES * READING_SIZE,
-        numSources,
+        payload: [UPDATE_HEADER + READING_SIZE, UPDATE_HEADER + SENSOR_MAX_AXES * READING_SIZE],
+        domains: sensor.domains,
+        what: 'sensor',
+        supported: (s) => s.continuousUpdates,
+        send: (id, enable) => sensor.continuousUpdateNotify(id, enable),
         sourceOf: updateSource(sensor.domains),
-        setNotifyEnabled: perDomainNotify(
-          sensor.domains,
-          (s) => s.continuousUpdates,
-          (id, enable) => sensor.continuousUpdateNotify(id, enable),
-        ),
-      },
+      }),
     ]);
     return sensor;
   },
