@@ -189,14 +189,14 @@ async function printNotification(print: Print, agent: ScmiAgent): Promise<void> 
     const hz = await Promise.race([
       rate,
       new Promise<undefined>((resolve) => {
-        timer = setTimeout(resolve, 1000, undefined);
+        timer = setTimeout(resolve, 5000, undefined);
       }),
     ]);
     clearTimeout(timer);
     printRow(
       print,
       'notification CLOCK_RATE_CHANGED(0)',
-      hz === undefined ? 'not received within 1 s' : `${Number(hz) / MHZ} MHz (p2a:0)`,
+      hz === undefined ? 'not received within 5 s' : `${Number(hz) / MHZ} MHz (p2a:0)`,
     );
   } finally {
     await off();

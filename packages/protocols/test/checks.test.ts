@@ -30,8 +30,8 @@ const never = (): void => {
 
 describe('what the protocol clients refuse and count', () => {
   let h: Harness | undefined;
-  afterEach(() => {
-    h?.close();
+  afterEach(async () => {
+    await h?.close();
     h = undefined;
   });
 

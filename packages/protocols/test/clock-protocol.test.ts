@@ -120,8 +120,8 @@ function clockRequests(h: Harness): { calls: [number, number[]][]; stop: () => v
 
 describe('Clock protocol client', () => {
   let h: Harness | undefined;
-  afterEach(() => {
-    h?.close();
+  afterEach(async () => {
+    await h?.close();
     h = undefined;
   });
 
@@ -858,6 +858,7 @@ describe('Clock protocol client', () => {
           fault(0x2, { kind: 'corrupt-bytes', offset: 4, bytes: NOT_FOUND }, 1),
         ],
       });
+      expect(clock.domains.list).toHaveLength(4);
       for (const c of clock.domains.list) {
         expect(c.rateChangedNotifications).toBe(false);
         expect(c.rateChangeRequestedNotifications).toBe(true);
@@ -866,6 +867,7 @@ describe('Clock protocol client', () => {
 
     it('announces no notification on a wire without a P2A channel', async () => {
       const { clock } = await probe({ wire: { a2p: [0], p2a: [] } });
+      expect(clock.domains.list).toHaveLength(4);
       for (const c of clock.domains.list) {
         expect(c.rateChangedNotifications).toBe(false);
         expect(c.rateChangeRequestedNotifications).toBe(false);

@@ -60,8 +60,8 @@ function withDomains(
 
 describe('Performance protocol client', () => {
   let h: Harness | undefined;
-  afterEach(() => {
-    h?.close();
+  afterEach(async () => {
+    await h?.close();
     h = undefined;
   });
 
@@ -128,7 +128,7 @@ describe('Performance protocol client', () => {
       }),
     });
     expect(abstract.perf.attributes.powerScale).toBe('abstract');
-    abstract.h.close();
+    await abstract.h.close();
     // Flags (bytes 10–11) with bits 0 and 1: microwatts wins (version 3.0); stats as given.
     const { perf } = await probe(
       faults({
@@ -384,7 +384,7 @@ describe('Performance protocol client', () => {
       },
     });
     await agent.remove();
-    h.close();
+    await h.close();
     // No doorbell: the five first words only.
     h = createHarness({ drivers: [fastChannelDriver(words(0, 10, 0x3000, 0, 8))] });
     agent = await h.create();
@@ -395,7 +395,7 @@ describe('Performance protocol client', () => {
       size: 8,
     });
     await agent.remove();
-    h.close();
+    await h.close();
     // A doorbell announced without its fields: malformed, counted.
     h = createHarness({ drivers: [fastChannelDriver(words(1, 10, 0x3000, 0, 8))] });
     agent = await h.create();
@@ -571,7 +571,7 @@ describe('Performance protocol client', () => {
         expect.objectContaining({ code: 'E_NO_PROTOCOL' }) as Error,
       );
       await agent.remove();
-      h.close();
+      await h.close();
       h = undefined;
     }
   });

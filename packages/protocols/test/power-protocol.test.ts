@@ -33,8 +33,8 @@ const ASYNC_ONLY = [0, 0, 0, 0x40];
 
 describe('Power domain protocol client', () => {
   let h: Harness | undefined;
-  afterEach(() => {
-    h?.close();
+  afterEach(async () => {
+    await h?.close();
     h = undefined;
   });
 
@@ -159,7 +159,7 @@ describe('Power domain protocol client', () => {
     await expect(power.setState(0, 0x80000000 | POWER_STATE_OFF)).rejects.toBeInstanceOf(
       ScmiStatusError,
     );
-    h?.close();
+    await h?.close();
     // PSCI (agent 2) may use power domain 0 only.
     const psci = await probe({ agentId: 2 });
     await expect(psci.power.setState(1, POWER_STATE_ON)).rejects.toMatchObject({ status: -3 });

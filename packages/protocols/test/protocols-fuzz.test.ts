@@ -5,14 +5,20 @@
  * TypeError, RangeError, read past a buffer), every delivered notification must decode, the agent
  * must still be removed cleanly and the platform left with no timer.
  *
- * The suite runs a short campaign; `pnpm --filter @scmi-ts/protocols fuzz` a long one from a seed
+ * The suite runs a short campaign (80 cases); `pnpm --filter @scmi-ts/protocols fuzz` a long one from a seed
  * taken from the time, and `SCMI_FUZZ_SEED=<seed> SCMI_FUZZ_RUNS=1` replays one case.
  */
 import { ScmiError, mulberry32, type ScmiAgent } from '@scmi-ts/core';
-import type { FaultRule } from '@scmi-ts/platform';
+import {
+  createDefaultPlatformConfig,
+  validatePlatformConfig,
+  type FaultRule,
+  type PlatformConfig,
+} from '@scmi-ts/platform';
 import { fuzzSeeds, thrownText } from '../../core/test/support/fuzz.js';
 import {
   PROTOCOL_DRIVERS,
+  type DomainTable,
   POWER_STATE_ON,
   clockProtocolDriver,
   decodeClockRateChanged,
@@ -33,6 +39,16 @@ import { createHarness } from './support/harness.js';
 
 const PROTOCOLS = [0x11, 0x12, 0x13, 0x14, 0x15, 0x16] as const;
 
+/** Each protocol's *_NAME_GET (System power has none: its PROTOCOL_MESSAGE_ATTRIBUTES instead). */
+const NAME_GET = new Map([
+  [0x11, 0x8],
+  [0x12, 0x2],
+  [0x13, 0xc],
+  [0x14, 0x8],
+  [0x15, 0xc],
+  [0x16, 0x6],
+]);
+
 /** Each event's decoder, by protocol and event id. */
 const DECODERS = new Map<string, (payload: Uint8Array) => unknown>([
   ['17:0', decodePowerStateNotification],
@@ -47,6 +63,24 @@ const DECODERS = new Map<string, (payload: Uint8Array) => unknown>([
   ['22:0', decodeResetIssued],
 ]);
 
+/**
+ * The default configuration with every domain's name past 15 characters: each domain announces an
+ * extended name, so init sends a `*_NAME_GET` per domain for the rules to aim at.
+ */
+function longNames(): PlatformConfig {
+  const config = createDefaultPlatformConfig();
+  const long = <T extends { readonly name: string }>(domains: readonly T[] | undefined): T[] =>
+    (domains ?? []).map((d) => ({ ...d, name: `${d.name}-with-a-long-name` }));
+  return validatePlatformConfig({
+    ...config,
+    powerDomains: long(config.powerDomains),
+    performanceDomains: long(config.performanceDomains),
+    clocks: long(config.clocks),
+    sensors: long(config.sensors),
+    resetDomains: long(config.resetDomains),
+  });
+}
+
 /** The hostile rules of one case, drawn from `random`. */
 function hostileRules(random: () => number): FaultRule[] {
   const int = (n: number): number => Math.floor(random() * n);
@@ -55,7 +89,11 @@ function hostileRules(random: () => number): FaultRule[] {
   for (let i = 0; i < count; i++) {
     const protocolId = PROTOCOLS[int(PROTOCOLS.length)] ?? 0x14;
     const stage = random() < 0.2 ? 'delayed-response' : 'command';
-    const match = { stage, protocolId, messageId: int(16), nth: 1 + int(6) } as const;
+    // Half the rules aim at what init reads (attributes, descriptions, names), where a hostile
+    // reply shapes every later call; the rest at any message.
+    const aimed = [0x1, 0x3, 0x4, NAME_GET.get(protocolId) ?? 0x8];
+    const messageId = random() < 0.5 ? (aimed[int(aimed.length)] ?? 0x3) : int(16);
+    const match = { stage, protocolId, messageId, nth: 1 + int(4) } as const;
     const kind = int(5);
     if (kind === 0) {
       rules.push({ match, action: { kind: 'truncate', length: 4 + int(40) } });
@@ -106,6 +144,35 @@ async function expectTyped(
     await op();
   } catch (e) {
     if (!ScmiError.is(e)) problems.push(`${what}: ${thrownText(e, { stack: true })}`);
+  }
+}
+
+/**
+ * What each client recorded at init instead of throwing — a domain it could not describe, a name,
+ * rate list or level table it could not read — must be a typed SCMI error too.
+ */
+function checkRecorded(agent: ScmiAgent, problems: string[]): void {
+  const drivers = [
+    powerProtocolDriver,
+    performanceProtocolDriver,
+    clockProtocolDriver,
+    sensorProtocolDriver,
+    resetProtocolDriver,
+  ] as const;
+  for (const driver of drivers) {
+    if (!agent.protocolIds.includes(driver.protocolId)) continue;
+    const { domains } = agent.protocolApi(driver.protocolId) as { domains: DomainTable<object> };
+    for (const [id, error] of domains.failures) {
+      if (!ScmiError.is(error))
+        problems.push(`${driver.name} ${id} failed: ${thrownText(error, { stack: true })}`);
+    }
+    for (const info of domains.list) {
+      for (const [key, value] of Object.entries(info)) {
+        if (key.endsWith('Error') && !ScmiError.is(value)) {
+          problems.push(`${driver.name} ${key}: ${thrownText(value, { stack: true })}`);
+        }
+      }
+    }
   }
 }
 
@@ -171,14 +238,19 @@ async function exercise(agent: ScmiAgent, problems: string[]): Promise<void> {
 }
 
 describe('protocol clients against a hostile platform (seeded fuzz)', () => {
-  const { seeds } = fuzzSeeds(40);
+  const { seeds } = fuzzSeeds(80);
 
   it.each(seeds)(
     'seed %i: every failure is a typed SCMI error and the agent is removed cleanly',
     async (seed) => {
       const random = mulberry32(seed);
       const rules = hostileRules(random);
-      const h = createHarness({ drivers: PROTOCOL_DRIVERS, platformFaults: rules });
+      // Every other case with long names: a *_NAME_GET per domain at init.
+      const h = createHarness({
+        drivers: PROTOCOL_DRIVERS,
+        platformFaults: rules,
+        ...(seed % 2 === 0 ? { platformConfig: longNames() } : {}),
+      });
       const problems: string[] = [];
       let agent: ScmiAgent | undefined;
       try {
@@ -206,6 +278,7 @@ describe('protocol clients against a hostile platform (seeded fuzz)', () => {
             );
           });
         }
+        checkRecorded(probed, problems);
         await exercise(probed, problems);
         await h.clock.advance(50);
         for (const off of offs) await expectTyped(problems, 'unsubscribe', off);
@@ -214,7 +287,7 @@ describe('protocol clients against a hostile platform (seeded fuzz)', () => {
         if (!ScmiError.is(e)) problems.push(`probe: ${thrownText(e, { stack: true })}`);
       } finally {
         await agent?.remove();
-        h.close();
+        await h.close();
       }
       if (problems.length > 0) {
         throw new Error(

@@ -61,8 +61,8 @@ describe('protocolsModule', () => {
 
 describe('every-source notification enable', () => {
   let h: Harness | undefined;
-  afterEach(() => {
-    h?.close();
+  afterEach(async () => {
+    await h?.close();
     h = undefined;
   });
 
@@ -94,12 +94,15 @@ describe('every-source notification enable', () => {
   it('fails with the first refusal when every domain refused', async () => {
     h = createHarness({
       drivers: [resetProtocolDriver],
+      // Domain 0 refused DENIED (-3), domain 1 NOT_FOUND (-4), domain 2 BUSY (-6).
       platformFaults: [
-        {
-          match: { protocolId: RESET, messageId: ResetMessageId.NOTIFY, times: 3 },
-          action: { kind: 'corrupt-bytes', offset: 4, bytes: DENIED },
-        },
-      ],
+        [1, DENIED],
+        [2, [0xfc, 0xff, 0xff, 0xff]],
+        [3, [0xfa, 0xff, 0xff, 0xff]],
+      ].map(([nth, bytes]) => ({
+        match: { protocolId: RESET, messageId: ResetMessageId.NOTIFY, nth: nth as number },
+        action: { kind: 'corrupt-bytes' as const, offset: 4, bytes: bytes as number[] },
+      })),
     });
     const agent = await h.create();
     await expect(

@@ -23,8 +23,8 @@ const DENIED = [0xfd, 0xff, 0xff, 0xff];
 
 describe('Reset protocol client', () => {
   let h: Harness | undefined;
-  afterEach(() => {
-    h?.close();
+  afterEach(async () => {
+    await h?.close();
     h = undefined;
   });
 

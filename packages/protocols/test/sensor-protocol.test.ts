@@ -46,8 +46,8 @@ const corrupt = (offset: number, bytes: number[]): FaultRule['action'] => ({
 
 describe('Sensor protocol client', () => {
   let h: Harness | undefined;
-  afterEach(() => {
-    h?.close();
+  afterEach(async () => {
+    await h?.close();
     h = undefined;
   });
 
@@ -622,7 +622,7 @@ describe('Sensor protocol client', () => {
       'y',
       'vertical-acceleration-axis',
     ]);
-    h?.close();
+    await h?.close();
     const failed = await probe({
       platformConfig,
       platformFaults: [onCommand(SensorMessageId.AXIS_NAME_GET, corrupt(4, DENIED))],

@@ -43,7 +43,7 @@ describe('System power protocol client', () => {
       second.close();
       second = undefined;
     }
-    h?.close();
+    await h?.close();
     h = undefined;
   });
 
@@ -127,7 +127,7 @@ describe('System power protocol client', () => {
     const bare = await base.create();
     const baseline = base.platform.counters.requests;
     await bare.remove();
-    base.close();
+    await base.close();
     const { h, system } = await probe();
     // One PROTOCOL_VERSION more than an agent without the driver (core's, at probe).
     expect(h.platform.counters.requests).toBe(baseline + 1);

@@ -46,7 +46,7 @@ describe('an agent removed while a protocol client waits for a delayed response'
       expect(p2a?.ignoredRings).toBe(1);
       // Every step of the teardown ended, no release overlapping a quiesce.
       expect(checkDevresSteps(log.events)).toEqual([]);
-      h.close();
+      await h.close();
     },
   );
 });

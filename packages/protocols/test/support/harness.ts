@@ -55,8 +55,11 @@ export interface Harness {
   readonly mailbox: SameThreadMailboxWire;
   /** Probes an agent. */
   create(options?: Partial<AgentOptions>): Promise<ScmiAgent>;
-  /** Closes the responder and the platform, and checks that no timer is left armed. */
-  close(): void;
+  /**
+   * Removes every agent it created that is still live, closes the responder and the platform, and
+   * checks that no timer is left armed — the platform's, the responder's or the virtual clock's.
+   */
+  close(): Promise<void>;
 }
 
 /** Builds a {@link Harness}. */
@@ -82,6 +85,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
       for (const d of options.drivers ?? []) bind(PROTOCOL_DRIVER).toConstantValue(d);
     }),
   );
+  const agents: ScmiAgent[] = [];
   return {
     clock,
     platform,
@@ -94,13 +98,22 @@ export function createHarness(options: HarnessOptions = {}): Harness {
         ...o,
       });
       if (!auto) await clock.runUntilIdle();
-      return probing;
+      const agent = await probing;
+      agents.push(agent);
+      return agent;
     },
-    close: () => {
+    close: async () => {
+      for (const agent of agents) {
+        if (agent.removed) continue;
+        const removing = agent.remove();
+        if (!auto) await clock.runUntilIdle();
+        await removing;
+      }
       responder.close();
       platform.close();
       expect(responder.armedTimers).toBe(0);
       expect(platform.armedTimers).toBe(0);
+      expect(clock.armedTimers).toBe(0);
     },
   };
 }
