@@ -27,6 +27,7 @@ import {
   sensorProtocolDriver,
   systemPowerProtocolDriver,
 } from '../src/index.js';
+import { spyRequests } from './support/spy-requests.js';
 import { createHarness, type Harness, type HarnessOptions } from './support/harness.js';
 
 /** Little-endian bytes of a 32-bit word. */
@@ -39,24 +40,6 @@ const le64 = (v: bigint): number[] => {
 const never = (): void => {
   throw new Error('never delivered');
 };
-
-/** The requests of `protocolId`'s `messageId` that reach the platform, as 32-bit words after the header. */
-function spyRequests(h: Harness, protocolId: number, messageId: number): number[][] {
-  const seen: number[][] = [];
-  const handle = h.platform.handle.bind(h.platform);
-  jest.spyOn(h.platform, 'handle').mockImplementation((agentId, channelId, request) => {
-    const view = new DataView(request.buffer, request.byteOffset, request.byteLength);
-    const header = view.getUint32(0, true);
-    if ((header & 0xff) === messageId && ((header >>> 10) & 0xff) === protocolId) {
-      // Copied now: the buffer is the channel's, written again by the next command.
-      const words: number[] = [];
-      for (let at = 4; at + 4 <= request.byteLength; at += 4) words.push(view.getUint32(at, true));
-      seen.push(words);
-    }
-    return handle(agentId, channelId, request);
-  });
-  return seen;
-}
 
 /**
  * `driver` with its handle's `method` for `messageId` failing with `error()` — or, for
