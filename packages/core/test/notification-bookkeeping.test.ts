@@ -6,6 +6,7 @@
  * once the removal started is discarded, not counted `nomem`.
  */
 import {
+  ScmiError,
   ScmiStatus,
   ScmiStatusError,
   ScmiTimeoutError,
@@ -33,8 +34,15 @@ interface NotifyPlatform {
   readonly calls: string[];
   /** What the platform sends: sources, `*` for every source. */
   readonly enabled: Set<string>;
-  /** The next calls matching these are refused (a status error) or time out (applied or not). */
-  readonly failNext: Map<string, 'refuse' | 'timeout-applied' | 'timeout-unapplied'>;
+  /**
+   * The next calls matching these are refused (a status error), refused before anything is sent
+   * (an `ScmiError` `E_NOT_SUPPORTED`, as a protocol driver refuses a source that does not
+   * announce the event), or time out (applied or not).
+   */
+  readonly failNext: Map<
+    string,
+    'refuse' | 'refuse-unsent' | 'timeout-applied' | 'timeout-unapplied'
+  >;
   /** While set, calls are held until it is called (then released in order). */
   hold: Promise<void> | undefined;
 }
@@ -68,6 +76,9 @@ async function withEvent(h: Harness, options: { depth?: number } = {}) {
         if (fail === 'refuse') {
           return Promise.reject(new ScmiStatusError(ScmiStatus.DENIED, NOTIFY));
         }
+        if (fail === 'refuse-unsent') {
+          return Promise.reject(new ScmiError('E_NOT_SUPPORTED', 'source 5 announces nothing'));
+        }
         if (fail !== 'timeout-unapplied') apply();
         if (fail !== undefined) return Promise.reject(new ScmiTimeoutError(NOTIFY, 5, 30_000));
         return p.hold ?? Promise.resolve();
@@ -97,6 +108,24 @@ describe('notification enable bookkeeping', () => {
     await a.events.subscribe({ protocolId: PROTOCOL, eventId: 0, source: 5 }, () => undefined);
     expect(p.calls).toEqual(['enable 5', 'enable *', 'disable *', 'enable 5', 'enable 5']);
     expect(p.enabled).toEqual(new Set(['5']));
+  });
+
+  it('should not disable at removal a source whose enable was refused before anything was sent', async () => {
+    const h = createHarness();
+    const { agent: a, p } = await withEvent(h);
+    p.failNext.set('enable 5', 'refuse-unsent');
+    await expect(
+      a.events.subscribe({ protocolId: PROTOCOL, eventId: 0, source: 5 }, () => undefined),
+    ).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
+    p.failNext.set('enable 6', 'timeout-unapplied');
+    await expect(
+      a.events.subscribe({ protocolId: PROTOCOL, eventId: 0, source: 6 }, () => undefined),
+    ).rejects.toBeInstanceOf(ScmiTimeoutError);
+    const sent = p.calls.length;
+    await a.remove();
+    // Source 6's enable may have reached the platform: disabled. Source 5's certainly did not.
+    expect(p.calls.slice(sent)).toEqual(['disable 6']);
+    expect(a.diagnostics.notifications).toMatchObject({ disabledAtRemoval: 1, disableFailures: 0 });
   });
 
   it('should not disable, when its subscribers leave, a source whose enable failed', async () => {

@@ -10,10 +10,12 @@ import {
   SensorMessageId,
   POWER_STATE_CHANGED,
   POWER_STATE_ON,
+  ResetMessageId,
   SystemPowerState,
   clockProtocolDriver,
   performanceProtocolDriver,
   powerProtocolDriver,
+  powerState,
   resetProtocolDriver,
   sensorProtocolDriver,
   systemPowerProtocolDriver,
@@ -427,6 +429,70 @@ describe('what the protocol clients refuse and count', () => {
       .protocol(sensorProtocolDriver)
       .configSet(0, { enabled: true, updateInterval: { secs: 0, exponent: -1 }, round: 'up' });
     expect(words).toEqual([1]);
+    await agent.remove();
+  });
+
+  it('does not disable at removal a source its client refused before sending anything', async () => {
+    h = createHarness({
+      drivers: [resetProtocolDriver],
+      platformFaults: [
+        // Domain 2's attributes word cleared: it does not announce RESET_ISSUED.
+        {
+          match: { protocolId: 0x16, messageId: 0x3, nth: 3 },
+          action: { kind: 'corrupt-bytes', offset: 8, bytes: [0, 0, 0, 0] },
+        },
+      ],
+    });
+    const agent = await h.create();
+    await expect(
+      agent.events.subscribe({ protocolId: 0x16, eventId: RESET_ISSUED, source: 2 }, never),
+    ).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
+    await agent.remove();
+    expect(agent.diagnostics.notifications).toMatchObject({
+      disabledAtRemoval: 0,
+      disableFailures: 0,
+    });
+  });
+
+  it('fails an every-source enable none of whose domains took with the error whose outcome is unknown, so the removal disables it', async () => {
+    h = createHarness({
+      drivers: [resetProtocolDriver],
+      platformFaults: [
+        // Domains 0 and 1 answered DENIED (the platform subscribed them all the same: the fault
+        // rewrites the answer); domain 2 answers after the agent gave up.
+        ...[1, 2].map((nth) => ({
+          match: { protocolId: 0x16, messageId: ResetMessageId.NOTIFY, nth },
+          action: { kind: 'corrupt-bytes' as const, offset: 4, bytes: le32(-3 >>> 0) },
+        })),
+        {
+          // Past the agent's 30 ms timeout, before its removal's disable needs the channel.
+          match: { protocolId: 0x16, messageId: ResetMessageId.NOTIFY, nth: 3 },
+          action: { kind: 'late-reply', ms: 35 },
+        },
+      ],
+    });
+    const agent = await h.create();
+    await expect(
+      agent.events.subscribe({ protocolId: 0x16, eventId: RESET_ISSUED }, never),
+    ).rejects.toMatchObject({ code: 'E_TIMEOUT' });
+    expect(h.platform.subscriptions(1).map((s) => s.domainId)).toEqual([0, 1, 2]);
+    await agent.remove();
+    // The removal disabled the event: the platform sends nothing any more.
+    expect(agent.diagnostics.notifications.disabledAtRemoval).toBe(1);
+    expect(h.platform.subscriptions(1)).toEqual([]);
+  });
+
+  it('refuses a power state type or a reset state that is not what its field takes', async () => {
+    expect(() => powerState(0, 'false' as unknown as boolean)).toThrow(
+      expect.objectContaining({ code: 'E_ARGUMENT' }) as Error,
+    );
+    h = createHarness({ drivers: [resetProtocolDriver] });
+    const agent = await h.create();
+    const requests = h.platform.counters.requests;
+    await expect(
+      agent.protocol(resetProtocolDriver).reset(1, { resetState: null as unknown as number }),
+    ).rejects.toMatchObject({ code: 'E_ARGUMENT' });
+    expect(h.platform.counters.requests).toBe(requests);
     await agent.remove();
   });
 });

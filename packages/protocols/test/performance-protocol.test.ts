@@ -299,6 +299,9 @@ describe('Performance protocol client', () => {
     const requests = h.platform.counters.requests;
     await expect(perf.getFrequency(1)).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
     await expect(perf.setFrequency(1, 1000)).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
+    expect(() => perf.estimatePower(1, 0)).toThrow(
+      expect.objectContaining({ code: 'E_NOT_SUPPORTED' }) as Error,
+    );
     expect(h.platform.counters.requests).toBe(requests);
   });
 

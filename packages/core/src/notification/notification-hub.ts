@@ -61,6 +61,10 @@ export interface ScmiEventDescriptor {
    * none left, counting every-source subscribers for every source (a source an every-source
    * subscriber covers is not enabled or disabled on its own); when the last every-source
    * subscriber leaves, after the every-source disable, for each source that still has its own.
+   * A failed enable that certainly enabled nothing rejects with an {@link ScmiStatusError} (the
+   * platform's answer) or an `ScmiError` `E_NOT_SUPPORTED` / `E_ARGUMENT` (refused before anything
+   * was sent); any other rejection leaves the source possibly enabled, and the agent's removal
+   * disables it.
    */
   setNotifyEnabled?(source: number | undefined, enable: boolean): Promise<void>;
 }
@@ -156,6 +160,19 @@ class ProtocolQueue {
     this.headers = new Uint32Array(depth);
     this.stamps = new Float64Array(depth);
   }
+}
+
+/**
+ * Whether a failed enable certainly enabled nothing: the platform answered an error status, or
+ * the descriptor refused before anything was sent (`ScmiError` `E_NOT_SUPPORTED` — a source that
+ * does not announce the event, a transport without a P2A channel — or `E_ARGUMENT`). Anything
+ * else (a timeout, a lost channel) may have reached the platform.
+ */
+function refusedForSure(error: unknown): boolean {
+  return (
+    ScmiStatusError.is(error) ||
+    (ScmiError.is(error) && (error.code === 'E_NOT_SUPPORTED' || error.code === 'E_ARGUMENT'))
+  );
 }
 
 /**
@@ -436,7 +453,8 @@ export class NotificationHub {
   /**
    * Asks the platform to enable or disable `key` and keeps `#maybeEnabled` true to what it may be
    * sending: settled by a success; left possibly enabled by a failed disable, or by an enable
-   * whose outcome is unknown (not an error status: a timeout, a transport error).
+   * whose outcome is unknown (neither an error status nor a refusal before anything was sent: a
+   * timeout, a transport error; see {@link refusedForSure}).
    */
   async #setEnabled(
     event: ScmiEventDescriptor,
@@ -447,7 +465,7 @@ export class NotificationHub {
     try {
       await event.setNotifyEnabled?.(source, enable);
     } catch (error) {
-      if (!enable || !ScmiStatusError.is(error)) this.#markMaybeEnabled(key);
+      if (!enable || !refusedForSure(error)) this.#markMaybeEnabled(key);
       throw error;
     }
     // Settled; every source stopped by an every-source disable: none of them may still be sending.

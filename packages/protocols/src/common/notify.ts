@@ -1,4 +1,9 @@
-import { ScmiError, type ProtocolHandle, type ScmiEventDescriptor } from '@scmi-ts/core';
+import {
+  ScmiError,
+  ScmiStatusError,
+  type ProtocolHandle,
+  type ScmiEventDescriptor,
+} from '@scmi-ts/core';
 import { boolArg } from './args.js';
 import type { DomainTable } from './domain-table.js';
 
@@ -7,9 +12,14 @@ import type { DomainTable } from './domain-table.js';
  * sends `send(id, enable)` for that domain; every source (`undefined`) sends it for each domain
  * that announced the notification, and succeeds when one of them did, as Linux's
  * `__scmi_enable_evt` counts a source enabled for every `set_notify_enabled` that succeeded and
- * fails only when none did. A domain that did not announce the notification (or that the platform
- * did not describe) is refused `E_NOT_SUPPORTED`, nothing sent, as Linux's core asks the
- * protocol's `is_notify_supported` first.
+ * fails only when none did — then with an error whose outcome is unknown (a timeout) before a
+ * refusal. A domain that did not announce the notification (or that the platform did not
+ * describe) is refused `E_NOT_SUPPORTED`, nothing sent, as Linux's core asks the protocol's
+ * `is_notify_supported` first.
+ *
+ * Unlike Linux, a domain whose enable failed while others succeeded is not enabled again by a
+ * later subscriber of that domain alone while the every-source subscription lasts: core's hub
+ * takes an every-source enable as one outcome for every source.
  *
  * @internal
  */
@@ -34,6 +44,7 @@ export function perDomainNotify<T>(
       return;
     }
     let first: { error: unknown } | undefined;
+    let uncertain: { error: unknown } | undefined;
     let done = 0;
     for (let id = 0; id < domains.count; id++) {
       if (!announced(id)) continue;
@@ -42,11 +53,28 @@ export function perDomainNotify<T>(
         done++;
       } catch (e) {
         first ??= { error: e };
+        if (!refusedForSure(e)) uncertain ??= { error: e };
       }
     }
-    if (first !== undefined && done === 0) throw first.error as Error;
-    if (done === 0) throw new ScmiError('E_NOT_SUPPORTED', 'no domain announces this notification');
+    if (done > 0) return;
+    // None succeeded. An error whose outcome is unknown (a timeout: the platform may have applied
+    // it) goes first, so that the hub keeps the event possibly enabled and the removal disables it;
+    // a refusal would tell it nothing was enabled.
+    const failed = uncertain ?? first;
+    if (failed !== undefined) throw failed.error as Error;
+    throw new ScmiError('E_NOT_SUPPORTED', 'no domain announces this notification');
   };
+}
+
+/**
+ * Whether a failed notify command certainly enabled nothing (core's notification hub reads a
+ * rejection the same way): an error status, or a refusal before anything was sent.
+ */
+function refusedForSure(error: unknown): boolean {
+  return (
+    ScmiStatusError.is(error) ||
+    (ScmiError.is(error) && (error.code === 'E_NOT_SUPPORTED' || error.code === 'E_ARGUMENT'))
+  );
 }
 
 /**

@@ -551,15 +551,19 @@ export class PerformanceProtocol {
    * The first level of domain `id` (ascending) whose frequency (value × `multFactor`) is at or
    * above `frequencyHz`, with its power cost, from the levels read at init (nothing sent), as
    * Linux's `scmi_dvfs_est_power_get`; `undefined` when every level is below it (Linux: -EINVAL).
+   * Frequencies are exact while below 2^53.
    *
    * @throws ScmiError `E_ARGUMENT` for an id that is not a domain or a frequency that is not a
-   * safe integer 0 or more; `E_DOMAIN_UNAVAILABLE` for a domain the platform did not describe.
+   * safe integer 0 or more; `E_DOMAIN_UNAVAILABLE` for a domain the platform did not describe;
+   * `E_NOT_SUPPORTED` for a domain whose `multFactor` is 0 (every level would be 0 Hz: Linux
+   * answers the first level for 0 Hz, refused here as by the other frequency helpers).
    */
   public estimatePower(id: number, frequencyHz: number): PerformancePowerEstimate | undefined {
+    const multFactor = this.#multFactor(id);
     const info = this.domains.info(id);
     uintArg(frequencyHz, 'frequency (Hz)', Number.MAX_SAFE_INTEGER);
     for (const level of info.levels) {
-      const levelHz = level.value * info.multFactor;
+      const levelHz = level.value * multFactor;
       if (levelHz >= frequencyHz) return { frequencyHz: levelHz, powerCost: level.powerCost };
     }
     return undefined;

@@ -5,7 +5,7 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolOption, u32Bits, uintArg } from '../common/args.js';
+import { boolArg, boolOption, u32Bits, uintArg } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
 import { perDomainEvent, sendNotify } from '../common/notify.js';
 
@@ -40,7 +40,8 @@ export interface PowerStateFields {
  * {@link POWER_STATE_ON}). Which states a domain has is the platform's to say (it answers
  * INVALID_PARAMETERS for another).
  *
- * @throws ScmiError `E_ARGUMENT` when `stateId` is not an integer from 0 to 0x0FFFFFFF.
+ * @throws ScmiError `E_ARGUMENT` when `stateId` is not an integer from 0 to 0x0FFFFFFF, or
+ * `contextLost` not a boolean.
  * @example
  * ```ts
  * await power.setState(2, powerState(1, true)); // a retention state of domain 2: 0x40000001
@@ -48,7 +49,7 @@ export interface PowerStateFields {
  */
 export function powerState(stateId: number, contextLost: boolean): number {
   const id = uintArg(stateId, 'power state id', POWER_STATE_ID_MASK);
-  return ((contextLost ? POWER_STATE_CONTEXT_LOST : 0) | id) >>> 0;
+  return ((boolArg(contextLost, 'contextLost') ? POWER_STATE_CONTEXT_LOST : 0) | id) >>> 0;
 }
 
 /**

@@ -210,7 +210,7 @@ export class ResetProtocol {
     await this.#reset(
       id,
       AUTONOMOUS | (async ? ASYNCHRONOUS : 0),
-      options.resetState ?? RESET_STATE_COLD,
+      options.resetState === undefined ? RESET_STATE_COLD : options.resetState,
       async,
     );
   }
