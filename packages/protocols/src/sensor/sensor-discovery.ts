@@ -386,20 +386,21 @@ export async function describeSensors(
             stopped = error;
           },
         });
-  let missing: Error = new Error('unreachable: every sensor has its descriptor');
-  if (descriptors.length < count) {
-    missing =
-      stopped ??
-      ph.xfer.malformed(
-        new ScmiMalformedError(
-          `SENSOR_DESCRIPTION_GET described ${descriptors.length} of the ${count} sensors PROTOCOL_ATTRIBUTES announced`,
-          'E_MULTIPART',
-        ),
-      );
-  }
+  // The one error of every sensor the walk did not reach: made (and counted) at the first.
+  let missing: Error | undefined;
   return DomainTable.describe('sensor', count, async (id) => {
     const d = descriptors[id];
-    if (d === undefined) throw missing;
+    if (d === undefined) {
+      missing ??=
+        stopped ??
+        ph.xfer.malformed(
+          new ScmiMalformedError(
+            `SENSOR_DESCRIPTION_GET described ${descriptors.length} of the ${count} sensors PROTOCOL_ATTRIBUTES announced`,
+            'E_MULTIPART',
+          ),
+        );
+      throw missing;
+    }
     if (d.id !== id) {
       throw ph.xfer.malformed(
         new ScmiMalformedError(
