@@ -259,11 +259,6 @@ export function decodePerformanceLevelChanged(payload: Uint8Array): PerformanceL
   return { agentId: r.u32(), domainId: r.u32(), level: r.u32() };
 }
 
-/** 64 bits from two 32-bit words. */
-function u64Of(low: number, high: number): bigint {
-  return (BigInt(high) << 32n) | BigInt(low);
-}
-
 /**
  * The levels of domain `id` (PERF_DESCRIBE_LEVELS, every part), as Linux's
  * `scmi_perf_describe_levels_get` keeps them: a value listed again is skipped (Linux's
@@ -361,8 +356,7 @@ export class PerformanceProtocol {
     const attributes = ph.xfer.decode(returns, (r): PerformanceAttributes => {
       const numDomains = r.u16();
       const flags = r.u16();
-      const statsLow = r.u32();
-      const statsHigh = r.u32();
+      const statsAddress = r.u64();
       const statsLength = r.u32();
       // As Linux's scmi_perf_attributes_get: bit 0 mW, then bit 1 µW from major 3 on.
       let powerScale: PerformancePowerScale = 'abstract';
@@ -370,7 +364,7 @@ export class PerformanceProtocol {
       if (ph.version >>> 16 >= 3 && (flags & POWER_IN_MICROWATTS) !== 0) {
         powerScale = 'microwatts';
       }
-      return { numDomains, powerScale, statsAddress: u64Of(statsLow, statsHigh), statsLength };
+      return { numDomains, powerScale, statsAddress, statsLength };
     });
     // As Linux's scmi_perf_attributes_get (protocol_msg_check): a notification bit counts only
     // when its notify command is implemented.
@@ -628,14 +622,14 @@ export class PerformanceProtocol {
     return this.#ph.xfer.decode(returns, (r): PerformanceFastChannel => {
       const attributes = r.u32();
       const rateLimitUs = r.u32() & RATE_LIMIT_MASK;
-      const address = u64Of(r.u32(), r.u32());
+      const address = r.u64();
       const size = r.u32();
       const channel = { attributes, rateLimitUs, address, size };
       if ((attributes & FC_DOORBELL) === 0) return channel;
       const widthBits = 8 << ((attributes >>> 1) & 0x3);
-      const doorbellAddress = u64Of(r.u32(), r.u32());
-      const setMask = u64Of(r.u32(), r.u32());
-      const preserveMask = u64Of(r.u32(), r.u32());
+      const doorbellAddress = r.u64();
+      const setMask = r.u64();
+      const preserveMask = r.u64();
       return {
         ...channel,
         doorbell: { widthBits, address: doorbellAddress, setMask, preserveMask },

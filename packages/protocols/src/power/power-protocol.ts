@@ -238,9 +238,7 @@ export class PowerProtocol {
     const attributes = await ph.xfer.transact(0x1, undefined, { rxSize: 16 });
     const [count, statistics] = ph.xfer.decode(attributes, (r) => {
       const n = r.u32() & 0xffff;
-      const low = r.u32();
-      const high = r.u32();
-      return [n, { address: (BigInt(high) << 32n) | BigInt(low), length: r.u32() }] as const;
+      return [n, { address: r.u64(), length: r.u32() }] as const;
     });
     // As Linux's scmi_power_attributes_get (protocol_msg_check): a notification bit counts only
     // when its notify command is implemented.
