@@ -140,7 +140,7 @@ export {
   readU32,
   writeU32,
 } from './wire/msg-layout.js';
-export { NotificationHub } from './notification/notification-hub.js';
+export { NotificationHub, refusedForSure } from './notification/notification-hub.js';
 export { mulberry32, mulberry32Mix } from './random/mulberry32.js';
 export {
   BASE_ERROR_EVENT,

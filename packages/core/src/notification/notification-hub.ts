@@ -163,12 +163,20 @@ class ProtocolQueue {
 }
 
 /**
- * Whether a failed enable certainly enabled nothing: the platform answered an error status, or
- * the descriptor refused before anything was sent (`ScmiError` `E_NOT_SUPPORTED` — a source that
- * does not announce the event, a transport without a P2A channel — or `E_ARGUMENT`). Anything
- * else (a timeout, a lost channel) may have reached the platform.
+ * Whether a failed enable certainly enabled nothing, as the notification hub reads a rejection of
+ * `setNotifyEnabled`: the platform answered an error status, or the descriptor refused before
+ * anything was sent (`ScmiError` `E_NOT_SUPPORTED` — a source that does not announce the event, a
+ * transport without a P2A channel — or `E_ARGUMENT`). Anything else (a timeout, a lost channel)
+ * may have reached the platform: the hub keeps that source possibly enabled. A driver that sends
+ * several notify commands for one enable uses it to report the error the hub must see.
+ *
+ * @example
+ * ```ts
+ * refusedForSure(new ScmiError('E_NOT_SUPPORTED', 'source 3 announces nothing')); // true
+ * refusedForSure(timeoutError); // false: the enable may have been applied
+ * ```
  */
-function refusedForSure(error: unknown): boolean {
+export function refusedForSure(error: unknown): boolean {
   return (
     ScmiStatusError.is(error) ||
     (ScmiError.is(error) && (error.code === 'E_NOT_SUPPORTED' || error.code === 'E_ARGUMENT'))

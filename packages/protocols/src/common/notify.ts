@@ -1,6 +1,6 @@
 import {
   ScmiError,
-  ScmiStatusError,
+  refusedForSure,
   type ProtocolHandle,
   type ScmiEventDescriptor,
 } from '@scmi-ts/core';
@@ -64,17 +64,6 @@ export function perDomainNotify<T>(
     if (failed !== undefined) throw failed.error as Error;
     throw new ScmiError('E_NOT_SUPPORTED', 'no domain announces this notification');
   };
-}
-
-/**
- * Whether a failed notify command certainly enabled nothing (core's notification hub reads a
- * rejection the same way): an error status, or a refusal before anything was sent.
- */
-function refusedForSure(error: unknown): boolean {
-  return (
-    ScmiStatusError.is(error) ||
-    (ScmiError.is(error) && (error.code === 'E_NOT_SUPPORTED' || error.code === 'E_ARGUMENT'))
-  );
 }
 
 /**
