@@ -50,6 +50,7 @@ export type {
   ScmiEventFilter,
   ScmiNotification,
   ScmiNotificationHandler,
+  ScmiNotifyOutcome,
 } from './notification/notification-hub.js';
 export type {
   PlatformAgentLink,

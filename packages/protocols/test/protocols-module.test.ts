@@ -19,6 +19,7 @@ import {
   systemPowerProtocolDriver,
 } from '../src/index.js';
 import { createHarness, type Harness } from './support/harness.js';
+import { spyRequests } from './support/spy-requests.js';
 
 const RESET = 0x16;
 /** DENIED (-3) as a response's status bytes. */
@@ -88,6 +89,41 @@ describe('every-source notification enable', () => {
     await h.clock.runUntilIdle();
     expect(issued).toEqual([2]);
     await off();
+    await agent.remove();
+  });
+
+  it('has a subscriber of a domain that refused the every-source enable send its own, and no other domain', async () => {
+    h = createHarness({
+      drivers: [resetProtocolDriver],
+      platformFaults: [
+        {
+          match: { protocolId: RESET, messageId: ResetMessageId.NOTIFY, nth: 2 },
+          action: { kind: 'corrupt-bytes', offset: 4, bytes: DENIED },
+        },
+      ],
+    });
+    const notifies = spyRequests(h, RESET, ResetMessageId.NOTIFY);
+    const agent = await h.create();
+    await agent.events.subscribe({ protocolId: RESET, eventId: RESET_ISSUED }, () => undefined);
+    expect(notifies).toEqual([
+      [0, 1],
+      [1, 1],
+      [2, 1],
+    ]);
+    // Domains 0 and 2 are sent for the every-source subscriber: nothing to send for them.
+    await agent.events.subscribe(
+      { protocolId: RESET, eventId: RESET_ISSUED, source: 0 },
+      () => undefined,
+    );
+    // Domain 1 refused (as Linux keeps its count at 0): its own subscriber enables it again.
+    const issued: number[] = [];
+    await agent.events.subscribe({ protocolId: RESET, eventId: RESET_ISSUED, source: 1 }, (n) => {
+      issued.push(n.source ?? -1);
+    });
+    expect(notifies.slice(3)).toEqual([[1, 1]]);
+    await agent.protocol(resetProtocolDriver).reset(1);
+    await h.clock.runUntilIdle();
+    expect(issued).toEqual([1]);
     await agent.remove();
   });
 

@@ -65,8 +65,44 @@ export interface ScmiEventDescriptor {
    * platform's answer) or an `ScmiError` `E_NOT_SUPPORTED` / `E_ARGUMENT` (refused before anything
    * was sent); any other rejection leaves the source possibly enabled, and the agent's removal
    * disables it.
+   *
+   * For every source (`undefined`), a descriptor that sends one command per source (as every
+   * SCMI `*_NOTIFY` names one domain) may resolve to an {@link ScmiNotifyOutcome} naming the
+   * sources its commands failed for while others succeeded, as Linux's `__scmi_enable_evt` counts
+   * each source on its own: the hub then does not take such a source as enabled for the
+   * every-source subscribers — a subscriber of that source alone sends its enable again — and
+   * keeps a source whose enable or disable may have been applied (see {@link refusedForSure})
+   * possibly enabled, so that the agent's removal disables it. A descriptor that resolves to
+   * nothing succeeded for every source.
    */
-  setNotifyEnabled?(source: number | undefined, enable: boolean): Promise<void>;
+  setNotifyEnabled?(
+    source: number | undefined,
+    enable: boolean,
+    // `void`: a descriptor with one command per call (`Promise<void>`) stays one, unchanged.
+    // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
+  ): Promise<void | ScmiNotifyOutcome>;
+}
+
+/**
+ * What an every-source `setNotifyEnabled` that succeeded for some sources reports of the others
+ * (see {@link ScmiEventDescriptor.setNotifyEnabled}): each source its command failed for, with
+ * the error, read as the hub reads a rejection ({@link refusedForSure}). A source that is not an
+ * integer from 0 below the event's `numSources` is ignored.
+ *
+ * @example
+ * ```ts
+ * const setNotifyEnabled = async (source: number | undefined, enable: boolean) => {
+ *   if (source !== undefined) return send(source, enable);
+ *   const failed = new Map<number, unknown>();
+ *   for (const id of domainIds) await send(id, enable).catch((e: unknown) => failed.set(id, e));
+ *   if (failed.size === domainIds.length) throw failed.get(domainIds[0]!);
+ *   return { failed };
+ * };
+ * ```
+ */
+export interface ScmiNotifyOutcome {
+  /** The sources whose command failed, each with its error. */
+  readonly failed: ReadonlyMap<number, unknown>;
 }
 
 /** A delivered notification. */
@@ -236,6 +272,13 @@ export class NotificationHub {
    * in `leftEnabledAtRemoval`; a later enable or disable that succeeds settles them.
    */
   readonly #maybeEnabled = new Set<string>();
+  /**
+   * Keys (`protocol:event:source`) of sources the every-source enable of their event failed for
+   * while it succeeded for others (see {@link ScmiNotifyOutcome}): the every-source subscribers do
+   * not cover them, so a subscriber of such a source alone sends its enable. Forgotten when the
+   * source's own enable succeeds, or when the event's last every-source subscriber leaves.
+   */
+  readonly #notCovered = new Set<string>();
   /** Per `protocol:event`: the last enable / disable queued (see `#inTurn`). */
   readonly #turns = new Map<string, Promise<void>>();
 
@@ -319,7 +362,8 @@ export class NotificationHub {
    * every-source subscriber leaves — the hub then disables every source and enables again at once
    * each one that still has its own subscribers (the descriptor cannot name the sources one by
    * one, so a notification between the two commands is not sent). Such a source whose enable
-   * fails then is enabled again by its next subscriber, and not disabled when its own leave. A
+   * fails then is enabled again by its next subscriber, and not disabled when its own leave; so is
+   * a source the every-source enable reported failed ({@link ScmiNotifyOutcome}). A
    * disable that fails (or an enable that times out) leaves the event possibly enabled: the
    * removal disables it too (see {@link NotificationHub.disableEvents}).
    *
@@ -386,10 +430,20 @@ export class NotificationHub {
     // and count two users (each reading the count before the other's await would count one).
     await this.#inTurn(eventKey, async () => {
       const users = this.#enabled.get(key) ?? 0;
-      const covered = filter.source !== undefined && (this.#enabled.get(allKey) ?? 0) > 0;
+      const covered =
+        filter.source !== undefined &&
+        (this.#enabled.get(allKey) ?? 0) > 0 &&
+        !this.#notCovered.has(key);
       if ((users === 0 || this.#needsEnable.has(key)) && !covered) {
-        await this.#setEnabled(event, key, filter.source, true);
+        const failed = await this.#setEnabled(event, key, filter.source, true);
         this.#needsEnable.delete(key);
+        this.#notCovered.delete(key);
+        // Sources the every-source enable did not enable, unless their own subscribers hold them.
+        for (const source of failed) {
+          const sourceKey = `${eventKey}:${source}`;
+          if ((this.#enabled.get(sourceKey) ?? 0) === 0 || this.#needsEnable.has(sourceKey))
+            this.#notCovered.add(sourceKey);
+        }
       }
       this.#enabled.set(key, users + 1);
     });
@@ -411,6 +465,8 @@ export class NotificationHub {
         this.#enabled.delete(key);
         // A source whose enable failed is not sent — unless that enable's outcome is unknown.
         const wasEnabled = !this.#needsEnable.delete(key) || this.#maybeEnabled.has(key);
+        // The every-source subscribers are gone: no source is left out of what they covered.
+        if (filter.source === undefined) this.#forget(this.#notCovered, `${eventKey}:`);
         // Not once the agent's removal started (`stopDelivery`): the protocol handles are being
         // revoked.
         if (this.#closed || !this.#delivering) return;
@@ -469,21 +525,31 @@ export class NotificationHub {
     key: string,
     source: number | undefined,
     enable: boolean,
-  ): Promise<void> {
+  ): Promise<number[]> {
+    let outcome: unknown;
     try {
-      await event.setNotifyEnabled?.(source, enable);
+      outcome = await event.setNotifyEnabled?.(source, enable);
     } catch (error) {
       if (!enable || !refusedForSure(error)) this.#markMaybeEnabled(key);
       throw error;
     }
+    const prefix = eventPrefix(key);
     // Settled; every source stopped by an every-source disable: none of them may still be sending.
-    if (!enable && source === undefined) this.#forgetMaybeEnabled(eventPrefix(key));
+    if (!enable && source === undefined) this.#forget(this.#maybeEnabled, prefix);
     else this.#maybeEnabled.delete(key);
+    if (source !== undefined) return [];
+    // The sources an every-source command failed for: possibly still (or already) sent unless
+    // refused for sure, as a failed command for one source is.
+    const failed = failedSources(outcome, event.numSources);
+    for (const [s, error] of failed) {
+      if (!enable || !refusedForSure(error)) this.#markMaybeEnabled(`${prefix}${s}`);
+    }
+    return [...failed.keys()];
   }
 
-  /** Forgets every key of one event (`protocol:event:`) that may still be sent. */
-  #forgetMaybeEnabled(prefix: string): void {
-    for (const k of [...this.#maybeEnabled]) if (k.startsWith(prefix)) this.#maybeEnabled.delete(k);
+  /** Forgets every key of one event (`protocol:event:`) in `keys`. */
+  #forget(keys: Set<string>, prefix: string): void {
+    for (const k of [...keys]) if (k.startsWith(prefix)) keys.delete(k);
   }
 
   /**
@@ -499,7 +565,7 @@ export class NotificationHub {
     let n = 0;
     for (const k of this.#maybeEnabled) if (k.startsWith(prefix)) n++;
     if (n <= MAYBE_ENABLED_SOURCES) return;
-    this.#forgetMaybeEnabled(prefix);
+    this.#forget(this.#maybeEnabled, prefix);
     this.#maybeEnabled.add(all);
   }
 
@@ -605,7 +671,10 @@ export class NotificationHub {
       this.#sourcesEnabled(eventKey).map(async (source) => {
         this.#disabledAtRemoval++; // issued, whatever comes of it
         try {
-          await event.setNotifyEnabled?.(source, false);
+          const outcome = await event.setNotifyEnabled?.(source, false);
+          // An every-source disable that failed for some sources failed.
+          if (source === undefined && failedSources(outcome, event.numSources).size > 0)
+            throw new Error('failed for some sources');
         } catch {
           // An event given up was counted failed once already.
           if (!givenUp()) this.#disableFailures++;
@@ -843,6 +912,27 @@ const MAYBE_ENABLED_SOURCES = 16;
 /** The event part of a `protocol:event:source` key, with its trailing colon (`protocol:event:`). */
 function eventPrefix(key: string): string {
   return key.slice(0, key.lastIndexOf(':') + 1);
+}
+
+/**
+ * The sources an every-source `setNotifyEnabled` reported failed ({@link ScmiNotifyOutcome}):
+ * only integers from 0 below `numSources` (a descriptor's mistake names none), in the map's order.
+ */
+function failedSources(outcome: unknown, numSources: number | undefined): Map<number, unknown> {
+  const failed = new Map<number, unknown>();
+  if (typeof outcome !== 'object' || outcome === null) return failed;
+  const given: unknown = (outcome as { failed?: unknown }).failed;
+  if (!(given instanceof Map)) return failed;
+  for (const [source, error] of given as Map<unknown, unknown>) {
+    if (
+      typeof source === 'number' &&
+      Number.isSafeInteger(source) &&
+      source >= 0 &&
+      source < (numSources ?? Infinity)
+    )
+      failed.set(source, error);
+  }
+  return failed;
 }
 
 function defaultSource(payload: Uint8Array): number | undefined {

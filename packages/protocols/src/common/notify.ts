@@ -3,6 +3,7 @@ import {
   refusedForSure,
   type ProtocolHandle,
   type ScmiEventDescriptor,
+  type ScmiNotifyOutcome,
 } from '@scmi-ts/core';
 import { boolArg } from './args.js';
 import type { DomainTable } from './domain-table.js';
@@ -11,15 +12,13 @@ import type { DomainTable } from './domain-table.js';
  * The `setNotifyEnabled` of a per-domain event (see core's `ScmiEventDescriptor`): one source
  * sends `send(id, enable)` for that domain; every source (`undefined`) sends it for each domain
  * that announced the notification, and succeeds when one of them did, as Linux's
- * `__scmi_enable_evt` counts a source enabled for every `set_notify_enabled` that succeeded and
- * fails only when none did — then with an error whose outcome is unknown (a timeout) before a
- * refusal. A domain that did not announce the notification (or that the platform did not
+ * `__scmi_enable_evt` counts a source enabled for every `set_notify_enabled` that succeeded —
+ * resolving to the domains that failed (core's `ScmiNotifyOutcome`: the hub has a subscriber of
+ * one of them alone send its enable again, and the removal disable one whose outcome is unknown)
+ * — and fails only when none did, then with an error whose outcome is unknown (a timeout) before
+ * a refusal. A domain that did not announce the notification (or that the platform did not
  * describe) is refused `E_NOT_SUPPORTED`, nothing sent, as Linux's core asks the protocol's
- * `is_notify_supported` first.
- *
- * Unlike Linux, a domain whose enable failed while others succeeded is not enabled again by a
- * later subscriber of that domain alone while the every-source subscription lasts: core's hub
- * takes an every-source enable as one outcome for every source.
+ * `is_notify_supported` first; every source skips it.
  *
  * @internal
  */
@@ -27,7 +26,7 @@ export function perDomainNotify<T>(
   domains: DomainTable<T>,
   supported: (info: T) => boolean,
   send: (id: number, enable: boolean) => Promise<void>,
-): (source: number | undefined, enable: boolean) => Promise<void> {
+): (source: number | undefined, enable: boolean) => Promise<ScmiNotifyOutcome | undefined> {
   const announced = (id: number): boolean => {
     const info = domains.failures.has(id) ? undefined : domains.info(id);
     return info !== undefined && supported(info);
@@ -41,10 +40,11 @@ export function perDomainNotify<T>(
         );
       }
       await send(source, enable);
-      return;
+      return undefined;
     }
     let first: { error: unknown } | undefined;
     let uncertain: { error: unknown } | undefined;
+    const failed = new Map<number, unknown>();
     let done = 0;
     for (let id = 0; id < domains.count; id++) {
       if (!announced(id)) continue;
@@ -52,16 +52,17 @@ export function perDomainNotify<T>(
         await send(id, enable);
         done++;
       } catch (e) {
+        failed.set(id, e);
         first ??= { error: e };
         if (!refusedForSure(e)) uncertain ??= { error: e };
       }
     }
-    if (done > 0) return;
+    if (done > 0) return failed.size > 0 ? { failed } : undefined;
     // None succeeded. An error whose outcome is unknown (a timeout: the platform may have applied
     // it) goes first, so that the hub keeps the event possibly enabled and the removal disables it;
     // a refusal would tell it nothing was enabled.
-    const failed = uncertain ?? first;
-    if (failed !== undefined) throw failed.error as Error;
+    const reported = uncertain ?? first;
+    if (reported !== undefined) throw reported.error as Error;
     throw new ScmiError('E_NOT_SUPPORTED', 'no domain announces this notification');
   };
 }
