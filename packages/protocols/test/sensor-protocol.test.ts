@@ -657,6 +657,31 @@ describe('Sensor protocol client', () => {
     expect(agent.diagnostics.malformedReplies).toEqual({ sensor: 1 });
   });
 
+  it('keeps the axis names received before SENSOR_AXIS_NAME_GET failed, as Linux writes each as it arrives', async () => {
+    const config = createDefaultPlatformConfig();
+    const sensors = (config.sensors ?? []).slice(3, 4).map((s) => ({
+      ...s,
+      axes: [
+        { name: 'longitudinal-acceleration' },
+        { name: 'lateral-acceleration' },
+        { name: 'vertical-acceleration-axis' },
+      ],
+    }));
+    const { agent, sensor } = await probe({
+      platformConfig: validatePlatformConfig({ ...config, devices: [], sensors }),
+      // One 68-byte name per 128-byte message: the second part's entry (offset 12) names axis 5.
+      platformFaults: [onCommand(SensorMessageId.AXIS_NAME_GET, corrupt(12, le32(5)), 2)],
+    });
+    const imu = sensor.domains.info(0);
+    expect(imu.axes.map((a) => a.name)).toEqual([
+      'longitudinal-acceleration',
+      'lateral-acceler',
+      'vertical-accele',
+    ]);
+    expect(imu.axisNamesError).toMatchObject({ code: 'E_AXIS_ID' });
+    expect(agent.diagnostics.malformedReplies).toEqual({ sensor: 1 });
+  });
+
   it('keeps the short name when SENSOR_NAME_GET fails', async () => {
     const { sensor } = await probe({
       platformFaults: [onCommand(SensorMessageId.NAME_GET, corrupt(4, DENIED))],

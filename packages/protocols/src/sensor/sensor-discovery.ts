@@ -128,7 +128,7 @@ export interface SensorInfo {
   readonly updateIntervals: SensorUpdateIntervals | undefined;
   /** Present when SENSOR_NAME_GET failed: the error (`name` is then the short name). */
   readonly nameError?: unknown;
-  /** Present when SENSOR_AXIS_NAME_GET failed: the error (the axes keep their short names). */
+  /** Present when SENSOR_AXIS_NAME_GET failed: the error (axes it had not named yet keep their short names). */
   readonly axisNamesError?: unknown;
   /**
    * Present when SENSOR_LIST_UPDATE_INTERVALS failed otherwise than NOT_SUPPORTED or NOT_FOUND
@@ -259,7 +259,8 @@ async function updateIntervals(
  * 5:0 returned, 31:26 remaining, each descriptor 28 bytes and 20 more with its extended-attributes
  * bit), then their extended names (SENSOR_AXIS_NAME_GET) at version 3.0 when an axis announces one
  * (axis attributes_low bit 9), picked by the axis_id each entry carries; a failed AXIS_NAME_GET
- * keeps the short names (Linux warns and goes on). An axis whose id is not its index is malformed,
+ * keeps the names received before it failed and the short names of the others (Linux writes each
+ * name into its axis as it arrives, then warns and goes on). An axis whose id is not its index is malformed,
  * and so is a walk that describes fewer axes than the sensor announces.
  *
  * @throws the AXIS_DESCRIPTION_GET failure (the sensor is then not described).
@@ -319,8 +320,10 @@ async function describeAxes(
     );
   }
   if (!seen.extendedNames || ph.version >>> 16 < 3) return { axes };
+  // Each name lands as it arrives: a walk that fails later keeps it.
+  const named = [...axes];
   try {
-    const names = await ph.xfer.iterate(SensorMessageId.AXIS_NAME_GET, {
+    await ph.xfer.iterate(SensorMessageId.AXIS_NAME_GET, {
       txSize: 8,
       prepare: (w, index) => w.u32(id).u32(index),
       counts: (r) => {
@@ -337,19 +340,14 @@ async function describeAxes(
             'E_AXIS_ID',
           );
         }
-        return { axisId, name };
+        named[axisId] = { ...(named[axisId] as SensorAxisInfo), name };
       },
       max: numAxes,
     });
-    const named = [...axes];
-    for (const { axisId, name } of names) {
-      const axis = named[axisId];
-      if (axis !== undefined) named[axisId] = { ...axis, name };
-    }
     return { axes: named };
   } catch (e) {
     if (isRemovalError(e)) throw e;
-    return { axes, axisNamesError: e };
+    return { axes: named, axisNamesError: e };
   }
 }
 
