@@ -33,6 +33,33 @@ const AXIS_EXTENDED_NAME = 1 << 9;
 const SEGMENTED = 1 << 12;
 
 /**
+ * Bytes of every sensor descriptor SCP-firmware's `BUILD_HAS_SCMI_SENSOR_V2` builds send (its
+ * `struct scmi_sensor_desc`: the 28 base bytes and power, resolution, min and max range, whatever
+ * the extended-attributes bit), and of every axis descriptor (`struct scmi_sensor_axis_desc`: 28
+ * and resolution, min and max range); see {@link fixedStride}.
+ */
+const SCP_V2_DESCRIPTOR_SIZE = 52;
+const SCP_V2_AXIS_DESCRIPTOR_SIZE = 48;
+
+/**
+ * The size every descriptor of a part occupies when the platform sends them all at a fixed size,
+ * as SCP-firmware's SENSOR_V2 builds do (`write_payload(…, sizeof(struct scmi_sensor_desc))` per
+ * sensor, extended attributes or not), else `undefined` (each descriptor as long as its bits say).
+ * It is told by the part's length: the specification's descriptors are 28, 32 or 52 bytes (axes
+ * 28 or 48), so `returned` of them fill exactly `size × returned` bytes only when each is `size`
+ * long — the layouts agree there, and nothing is skipped. Linux reads the specification's sizes
+ * only, and would read such firmware's second descriptor from inside the first.
+ */
+function fixedStride(bytes: number, returned: number, size: number): number | undefined {
+  return returned > 0 && bytes === size * returned ? size : undefined;
+}
+
+/** Skips to the end of a descriptor that began at `start`, when descriptors are `stride` long. */
+function skipToStride(r: PayloadReader, start: number, stride: number | undefined): void {
+  if (stride !== undefined) r.skip(stride - (r.offset - start));
+}
+
+/**
  * The extended attributes of a scalar sensor or of an axis (attributes_low bit 8, version 3.0):
  * resolution and range.
  */
@@ -162,9 +189,11 @@ function readRange(r: PayloadReader): SensorRangeAttributes {
 /**
  * Reads one sensor descriptor, its size depending on its extended-attributes bit as in Linux's
  * `iter_sens_descr_process_response`: 28 bytes, then with attributes_low bit 8 the power, and for
- * a scalar sensor only the resolution and range too.
+ * a scalar sensor only the resolution and range too; then skips to `stride` bytes from its start
+ * when the part's descriptors are all that long ({@link fixedStride}).
  */
-function readDescriptor(r: PayloadReader): RawDescriptor {
+function readDescriptor(r: PayloadReader, stride: number | undefined): RawDescriptor {
+  const start = r.offset;
   const id = r.u32();
   const low = r.u32();
   const high = r.u32();
@@ -177,6 +206,7 @@ function readDescriptor(r: PayloadReader): RawDescriptor {
     powerUw = r.u32();
     if (numAxes === 0) range = readRange(r);
   }
+  skipToStride(r, start, stride);
   return { id, low, high, shortName, numAxes, powerUw, range };
 }
 
@@ -271,7 +301,9 @@ async function describeAxes(
   numAxes: number,
 ): Promise<{ axes: SensorAxisInfo[]; axisNamesError?: unknown }> {
   // An object: a flag set inside a callback would read as always false where it is tested.
-  const seen: { extendedNames: boolean; stopped?: Error } = { extendedNames: false };
+  const seen: { extendedNames: boolean; stopped?: Error; stride?: number | undefined } = {
+    extendedNames: false,
+  };
   const axes = await ph.xfer.iterate(SensorMessageId.AXIS_DESCRIPTION_GET, {
     // A part that returns none but announces more ends the walk, counted already by iterate.
     warn: (_message, error) => {
@@ -281,9 +313,12 @@ async function describeAxes(
     prepare: (w, index) => w.u32(id).u32(index),
     counts: (r) => {
       const flags = r.u32();
-      return { returned: flags & 0x3f, remaining: flags >>> 26 };
+      const returned = flags & 0x3f;
+      seen.stride = fixedStride(r.remaining, returned, SCP_V2_AXIS_DESCRIPTOR_SIZE);
+      return { returned, remaining: flags >>> 26 };
     },
     item: (r, index): SensorAxisInfo => {
+      const start = r.offset;
       const axisId = r.u32();
       const low = r.u32();
       const high = r.u32();
@@ -295,13 +330,15 @@ async function describeAxes(
         );
       }
       if ((low & AXIS_EXTENDED_NAME) !== 0) seen.extendedNames = true;
-      return {
+      const axis: SensorAxisInfo = {
         id: axisId,
         name,
         type: high & 0xff,
         unitExponent: signed5(high >>> 11),
         range: (low & EXTENDED_ATTRS) !== 0 ? readRange(r) : undefined,
       };
+      skipToStride(r, start, seen.stride);
+      return axis;
     },
     max: numAxes,
   });
@@ -360,7 +397,8 @@ async function describeAxes(
  * position and every later command indexes that array with the id it sends, so it assumes the two
  * agree without checking. Here a descriptor whose id is not its index is malformed (counted once)
  * and that sensor a failure; so is a sensor the walk did not reach (a part that stopped early, a
- * total below the count). The table's ids are thus the platform's.
+ * total below the count). The table's ids are thus the platform's. A part whose descriptors
+ * are all SCP-firmware SENSOR_V2's fixed size is read at that size ({@link fixedStride}).
  *
  * @throws the SENSOR_DESCRIPTION_GET failure (as Linux's init fails with it); a removal.
  * @internal
@@ -371,14 +409,20 @@ export async function describeSensors(
   updateNotify: boolean,
 ): Promise<DomainTable<SensorInfo>> {
   let stopped: Error | undefined;
+  let stride: number | undefined;
   const descriptors =
     count === 0
       ? []
       : await ph.xfer.iterate(SensorMessageId.DESCRIPTION_GET, {
           txSize: 4,
           prepare: (w, index) => w.u32(index),
-          counts: (r) => ({ returned: r.u16(), remaining: r.u16() }),
-          item: readDescriptor,
+          counts: (r) => {
+            const returned = r.u16();
+            const remaining = r.u16();
+            stride = fixedStride(r.remaining, returned, SCP_V2_DESCRIPTOR_SIZE);
+            return { returned, remaining };
+          },
+          item: (r) => readDescriptor(r, stride),
           max: count,
           warn: (_message, error) => {
             stopped = error;
