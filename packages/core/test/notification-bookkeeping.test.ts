@@ -302,6 +302,19 @@ describe('notification enable bookkeeping', () => {
       expect(p.enabled).toEqual(new Set(['5']));
     });
 
+    it('should disable, when its last subscriber leaves, a source a failed every-source disable may have left sending', async () => {
+      // Found by notification-model-fuzz (seed 11).
+      const h = createHarness();
+      const { agent: a, p } = await withEvent(h);
+      agent = a;
+      const off5 = await sub(a, 5);
+      const offAll = await sub(a);
+      p.failNext.set('disable *', 'refuse'); // the platform keeps sending every source
+      await expect(offAll()).rejects.toBeInstanceOf(ScmiStatusError);
+      await off5();
+      expect(p.calls.at(-1)).toBe('disable 5');
+    });
+
     it('should disable, when its last subscriber leaves, a source whose re-enable timed out', async () => {
       const h = createHarness();
       const { agent: a, p } = await withEvent(h);

@@ -463,8 +463,12 @@ export class NotificationHub {
           return;
         }
         this.#enabled.delete(key);
-        // A source whose enable failed is not sent — unless that enable's outcome is unknown.
-        const wasEnabled = !this.#needsEnable.delete(key) || this.#maybeEnabled.has(key);
+        // A source whose enable failed is not sent — unless that enable's outcome is unknown, or
+        // a failed every-source disable may have left every source sending.
+        const wasEnabled =
+          !this.#needsEnable.delete(key) ||
+          this.#maybeEnabled.has(key) ||
+          this.#maybeEnabled.has(allKey);
         // The every-source subscribers are gone: no source is left out of what they covered.
         if (filter.source === undefined) this.#forget(this.#notCovered, `${eventKey}:`);
         // Not once the agent's removal started (`stopDelivery`): the protocol handles are being
