@@ -30,6 +30,8 @@ interface PerSourcePlatform {
   readonly failNext: Map<string, Failure>;
   /** What the every-source call reports besides the failures it met (a descriptor's mistake). */
   extraFailed: [unknown, unknown][];
+  /** Sources whose every command is refused (as SCP-firmware refuses a domain without the event). */
+  readonly refuseAlways: Set<number>;
 }
 
 function withPerSourceEvent(a: ScmiAgent): PerSourcePlatform {
@@ -38,11 +40,12 @@ function withPerSourceEvent(a: ScmiAgent): PerSourcePlatform {
     enabled: new Set(),
     failNext: new Map(),
     extraFailed: [],
+    refuseAlways: new Set(),
   };
   const send = (source: number, enable: boolean): Promise<void> => {
     const what = `${enable ? 'enable' : 'disable'} ${source}`;
     p.calls.push(what);
-    const fail = p.failNext.get(what);
+    const fail = p.refuseAlways.has(source) ? 'refuse' : p.failNext.get(what);
     p.failNext.delete(what);
     if (fail === 'refuse') return Promise.reject(new ScmiStatusError(ScmiStatus.DENIED, NOTIFY));
     if (fail !== 'timeout-unapplied') {
@@ -172,7 +175,7 @@ describe('an every-source notify command that failed for some sources', () => {
     expect(a.diagnostics.notifications).toMatchObject({ disabledAtRemoval: 1, disableFailures: 0 });
   });
 
-  it('should not disable at removal a source whose every-source disable the platform refused, as nothing settles it', async () => {
+  it('should disable at removal a source whose every-source disable the platform refused: it kept sending', async () => {
     // A refused disable leaves the source possibly sending (the platform kept it): the removal
     // disables it, whereas a refused enable (above) is certain to have enabled nothing.
     const { a, p } = await setup();
@@ -184,6 +187,53 @@ describe('an every-source notify command that failed for some sources', () => {
     await a.remove();
     agent = undefined;
     expect(p.calls.slice(sent)).toEqual(['disable 0']);
+    expect(p.enabled).toEqual(new Set());
+  });
+
+  it('should neither disable nor count failed a source whose enable the platform refused, when its disable is refused too', async () => {
+    const { a, p } = await setup();
+    p.refuseAlways.add(2);
+    const offAll = await sub(a);
+    await offAll(); // the disable of 2 is refused again: 2 was never enabled
+    await sub(a); // and with an every-source subscriber at the removal
+    const sent = p.calls.length;
+    await a.remove();
+    agent = undefined;
+    expect(p.calls.slice(sent)).toEqual(['disable 0', 'disable 1', 'disable 2', 'disable 3']);
+    expect(a.diagnostics.notifications).toMatchObject({ disabledAtRemoval: 1, disableFailures: 0 });
+    expect(p.enabled).toEqual(new Set());
+  });
+
+  it('should still disable a source refused at the every-source enable when it was possibly sending before', async () => {
+    const { a, p } = await setup();
+    const off2 = await sub(a, 2);
+    p.failNext.set('disable 2', 'refuse'); // the platform keeps sending 2
+    await expect(off2()).rejects.toBeInstanceOf(ScmiStatusError);
+    p.failNext.set('enable 2', 'refuse');
+    const offAll = await sub(a);
+    p.failNext.set('disable 2', 'refuse');
+    await offAll();
+    expect(p.enabled).toEqual(new Set([2]));
+    const sent = p.calls.length;
+    await a.remove();
+    agent = undefined;
+    expect(p.calls.slice(sent)).toEqual(['disable 2']);
+    expect(p.enabled).toEqual(new Set());
+  });
+
+  it('should disable at removal a left-out source whose own enable timed out, when its every-source disable is refused', async () => {
+    const { a, p } = await setup();
+    p.failNext.set('enable 2', 'refuse');
+    const offAll = await sub(a);
+    p.failNext.set('enable 2', 'timeout-applied'); // now possibly sent after all
+    await expect(sub(a, 2)).rejects.toBeInstanceOf(ScmiTimeoutError);
+    p.failNext.set('disable 2', 'refuse');
+    await offAll();
+    expect(p.enabled).toEqual(new Set([2]));
+    const sent = p.calls.length;
+    await a.remove();
+    agent = undefined;
+    expect(p.calls.slice(sent)).toEqual(['disable 2']);
     expect(p.enabled).toEqual(new Set());
   });
 

@@ -20,6 +20,7 @@ import {
   sensorProtocolDriver,
   systemPowerProtocolDriver,
 } from '../src/index.js';
+import { spyRequests } from './support/spy-requests.js';
 import { createHarness, type Harness } from './support/harness.js';
 
 /** Little-endian bytes of a 32-bit word. */
@@ -450,6 +451,32 @@ describe('what the protocol clients refuse and count', () => {
     await agent.remove();
     expect(agent.diagnostics.notifications).toMatchObject({
       disabledAtRemoval: 0,
+      disableFailures: 0,
+    });
+  });
+
+  it('refuses a subscriber of a domain that does not announce the event, an every-source subscriber present or not', async () => {
+    h = createHarness({
+      drivers: [resetProtocolDriver],
+      platformFaults: [
+        // Domain 2's attributes word cleared: it does not announce RESET_ISSUED.
+        {
+          match: { protocolId: 0x16, messageId: 0x3, nth: 3 },
+          action: { kind: 'corrupt-bytes', offset: 8, bytes: [0, 0, 0, 0] },
+        },
+      ],
+    });
+    const notifies = spyRequests(h, 0x16, ResetMessageId.NOTIFY);
+    const agent = await h.create();
+    await agent.events.subscribe({ protocolId: 0x16, eventId: RESET_ISSUED }, never);
+    // As Linux's __scmi_enable_evt refuses a source whose protocol says it is not supported.
+    await expect(
+      agent.events.subscribe({ protocolId: 0x16, eventId: RESET_ISSUED, source: 2 }, never),
+    ).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
+    expect(notifies.map(([id]) => id)).toEqual([0, 1]); // nothing sent for domain 2
+    await agent.remove();
+    expect(agent.diagnostics.notifications).toMatchObject({
+      disabledAtRemoval: 1,
       disableFailures: 0,
     });
   });

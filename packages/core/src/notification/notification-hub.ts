@@ -71,9 +71,10 @@ export interface ScmiEventDescriptor {
    * sources its commands failed for while others succeeded, as Linux's `__scmi_enable_evt` counts
    * each source on its own: the hub then does not take such a source as enabled for the
    * every-source subscribers — a subscriber of that source alone sends its enable again — and
-   * keeps a source whose enable or disable may have been applied (see {@link refusedForSure})
-   * possibly enabled, so that the agent's removal disables it. A descriptor that resolves to
-   * nothing succeeded for every source.
+   * keeps possibly enabled, for the agent's removal to disable, a source whose enable may have
+   * been applied (see {@link refusedForSure}) or whose disable failed (unless its enable was
+   * certainly refused: it was never enabled). A descriptor that resolves to nothing succeeded
+   * for every source.
    */
   setNotifyEnabled?(
     source: number | undefined,
@@ -95,8 +96,10 @@ export interface ScmiEventDescriptor {
  *   if (source !== undefined) return send(source, enable);
  *   const failed = new Map<number, unknown>();
  *   for (const id of domainIds) await send(id, enable).catch((e: unknown) => failed.set(id, e));
- *   if (failed.size === domainIds.length) throw failed.get(domainIds[0]!);
- *   return { failed };
+ *   if (failed.size < domainIds.length) return { failed };
+ *   // None took: an error that may have been applied first (a timeout), for the hub to keep.
+ *   const errors = [...failed.values()];
+ *   throw errors.find((e) => !refusedForSure(e)) ?? errors[0];
  * };
  * ```
  */
@@ -275,10 +278,13 @@ export class NotificationHub {
   /**
    * Keys (`protocol:event:source`) of sources the every-source enable of their event failed for
    * while it succeeded for others (see {@link ScmiNotifyOutcome}): the every-source subscribers do
-   * not cover them, so a subscriber of such a source alone sends its enable. Forgotten when the
-   * source's own enable succeeds, or when the event's last every-source subscriber leaves.
+   * not cover them, so a subscriber of such a source alone sends its enable. Each is `true` when
+   * that enable was refused for sure ({@link refusedForSure}): the source was never enabled, and
+   * an every-source disable that fails for it leaves nothing sending (Linux sends no disable to a
+   * source whose count is 0). Forgotten when the source's own enable succeeds, or when the event's
+   * last every-source subscriber leaves.
    */
-  readonly #notCovered = new Set<string>();
+  readonly #notCovered = new Map<string, boolean>();
   /** Per `protocol:event`: the last enable / disable queued (see `#inTurn`). */
   readonly #turns = new Map<string, Promise<void>>();
 
@@ -439,10 +445,16 @@ export class NotificationHub {
         this.#needsEnable.delete(key);
         this.#notCovered.delete(key);
         // Sources the every-source enable did not enable, unless their own subscribers hold them.
-        for (const source of failed) {
+        for (const [source, error] of failed) {
           const sourceKey = `${eventKey}:${source}`;
           if ((this.#enabled.get(sourceKey) ?? 0) === 0 || this.#needsEnable.has(sourceKey))
-            this.#notCovered.add(sourceKey);
+            this.#notCovered.set(
+              sourceKey,
+              // Never enabled: refused for sure, and not possibly sent since an earlier failure.
+              refusedForSure(error) &&
+                !this.#maybeEnabled.has(sourceKey) &&
+                !this.#maybeEnabled.has(allKey),
+            );
         }
       }
       this.#enabled.set(key, users + 1);
@@ -469,8 +481,10 @@ export class NotificationHub {
           !this.#needsEnable.delete(key) ||
           this.#maybeEnabled.has(key) ||
           this.#maybeEnabled.has(allKey);
-        // The every-source subscribers are gone: no source is left out of what they covered.
-        if (filter.source === undefined) this.#forget(this.#notCovered, `${eventKey}:`);
+        // The every-source subscribers are gone: no source is left out of what they covered. Those
+        // never enabled need no disable: its failure for them leaves nothing sending.
+        const neverEnabled =
+          filter.source === undefined ? this.#takeNeverEnabled(eventKey) : undefined;
         // Not once the agent's removal started (`stopDelivery`): the protocol handles are being
         // revoked.
         if (this.#closed || !this.#delivering) return;
@@ -483,7 +497,7 @@ export class NotificationHub {
           return;
         }
         try {
-          await this.#setEnabled(event, key, undefined, false);
+          await this.#setEnabled(event, key, undefined, false, neverEnabled);
         } catch (error) {
           // The every-source disable may have stopped every source (a timeout): each source with
           // its own subscribers is enabled again by its next subscriber.
@@ -529,7 +543,8 @@ export class NotificationHub {
     key: string,
     source: number | undefined,
     enable: boolean,
-  ): Promise<number[]> {
+    neverEnabled?: ReadonlySet<number>,
+  ): Promise<Map<number, unknown>> {
     let outcome: unknown;
     try {
       outcome = await event.setNotifyEnabled?.(source, enable);
@@ -538,17 +553,37 @@ export class NotificationHub {
       throw error;
     }
     const prefix = eventPrefix(key);
+    // Every source possibly sent before an every-source enable: those it failed for still are.
+    const everyMaybe = source === undefined && this.#maybeEnabled.has(`${prefix}*`);
     // Settled; every source stopped by an every-source disable: none of them may still be sending.
     if (!enable && source === undefined) this.#forget(this.#maybeEnabled, prefix);
     else this.#maybeEnabled.delete(key);
-    if (source !== undefined) return [];
+    if (source !== undefined) return new Map();
     // The sources an every-source command failed for: possibly still (or already) sent unless
-    // refused for sure, as a failed command for one source is.
+    // refused for sure, as a failed command for one source is — or, for a disable, never enabled.
     const failed = failedSources(outcome, event.numSources);
     for (const [s, error] of failed) {
-      if (!enable || !refusedForSure(error)) this.#markMaybeEnabled(`${prefix}${s}`);
+      const uncertain = enable
+        ? everyMaybe || !refusedForSure(error)
+        : neverEnabled?.has(s) !== true;
+      if (uncertain) this.#markMaybeEnabled(`${prefix}${s}`);
     }
-    return [...failed.keys()];
+    return failed;
+  }
+
+  /**
+   * Forgets the sources of `protocol:event` its every-source enable left out (`#notCovered`) and
+   * returns those it certainly never enabled.
+   */
+  #takeNeverEnabled(eventKey: string): Set<number> {
+    const prefix = `${eventKey}:`;
+    const never = new Set<number>();
+    for (const [k, certain] of [...this.#notCovered]) {
+      if (!k.startsWith(prefix)) continue;
+      this.#notCovered.delete(k);
+      if (certain) never.add(Number(k.slice(prefix.length)));
+    }
+    return never;
   }
 
   /** Forgets every key of one event (`protocol:event:`) in `keys`. */
@@ -562,6 +597,8 @@ export class NotificationHub {
    * removal then sends one every-source disable, not one per source that ever failed).
    */
   #markMaybeEnabled(key: string): void {
+    // Possibly sent: no longer certainly never enabled.
+    if (this.#notCovered.has(key)) this.#notCovered.set(key, false);
     const prefix = eventPrefix(key);
     const all = `${prefix}*`;
     if (this.#maybeEnabled.has(all)) return;
@@ -676,9 +713,14 @@ export class NotificationHub {
         this.#disabledAtRemoval++; // issued, whatever comes of it
         try {
           const outcome = await event.setNotifyEnabled?.(source, false);
-          // An every-source disable that failed for some sources failed.
-          if (source === undefined && failedSources(outcome, event.numSources).size > 0)
-            throw new Error('failed for some sources');
+          // An every-source disable that failed for some sources failed — unless only for sources
+          // its enable certainly never enabled.
+          if (source === undefined) {
+            for (const s of failedSources(outcome, event.numSources).keys()) {
+              if (this.#notCovered.get(`${eventKey}:${s}`) !== true)
+                throw new Error('failed for some sources');
+            }
+          }
         } catch {
           // An event given up was counted failed once already.
           if (!givenUp()) this.#disableFailures++;
@@ -889,6 +931,7 @@ export class NotificationHub {
     this.#enabled.clear();
     this.#needsEnable.clear();
     this.#maybeEnabled.clear();
+    this.#notCovered.clear();
   }
 
   /** The hub's counters. */

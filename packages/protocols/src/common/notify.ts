@@ -18,7 +18,8 @@ import type { DomainTable } from './domain-table.js';
  * — and fails only when none did, then with an error whose outcome is unknown (a timeout) before
  * a refusal. A domain that did not announce the notification (or that the platform did not
  * describe) is refused `E_NOT_SUPPORTED`, nothing sent, as Linux's core asks the protocol's
- * `is_notify_supported` first; every source skips it.
+ * `is_notify_supported` first; every source skips it, an enable reporting it failed with that
+ * refusal (the hub then refuses a subscriber of that domain alone as Linux does).
  *
  * @internal
  */
@@ -31,23 +32,26 @@ export function perDomainNotify<T>(
     const info = domains.failures.has(id) ? undefined : domains.info(id);
     return info !== undefined && supported(info);
   };
+  const unannounced = (id: number): ScmiError =>
+    new ScmiError('E_NOT_SUPPORTED', `domain ${id} does not announce this notification`);
   return async (source, enable) => {
     if (source !== undefined) {
-      if (!announced(source)) {
-        throw new ScmiError(
-          'E_NOT_SUPPORTED',
-          `domain ${source} does not announce this notification`,
-        );
-      }
+      if (!announced(source)) throw unannounced(source);
       await send(source, enable);
       return undefined;
     }
+    // An enable reports a domain that does not announce the notification as refused (nothing
+    // sent), so that a subscriber of that domain alone is refused as without an every-source one.
+    const skipped = new Map<number, unknown>();
     let first: { error: unknown } | undefined;
     let uncertain: { error: unknown } | undefined;
     const failed = new Map<number, unknown>();
     let done = 0;
     for (let id = 0; id < domains.count; id++) {
-      if (!announced(id)) continue;
+      if (!announced(id)) {
+        if (enable) skipped.set(id, unannounced(id));
+        continue;
+      }
       try {
         await send(id, enable);
         done++;
@@ -57,6 +61,7 @@ export function perDomainNotify<T>(
         if (!refusedForSure(e)) uncertain ??= { error: e };
       }
     }
+    for (const [id, e] of skipped) failed.set(id, e);
     if (done > 0) return failed.size > 0 ? { failed } : undefined;
     // None succeeded. An error whose outcome is unknown (a timeout: the platform may have applied
     // it) goes first, so that the hub keeps the event possibly enabled and the removal disables it;
