@@ -5,9 +5,14 @@
  * that fixed size, and a platform that follows the specification exactly as before.
  */
 import { SensorMessageId, sensorProtocolDriver, type SensorInfo } from '../src/index.js';
+import type { FaultRule } from '@scmi-ts/platform';
 import { createHarness, type Harness } from './support/harness.js';
 
 const SENSOR = 0x15;
+const version2: FaultRule = {
+  match: { protocolId: SENSOR, messageId: 0x0 },
+  action: { kind: 'corrupt-bytes', offset: 8, bytes: [0, 0, 2, 0] },
+};
 const EXTENDED_ATTRS = 1 << 8;
 const AXIS_SUPPORT = 1 << 8;
 
@@ -36,6 +41,7 @@ function relayout(
   specSize: (v: DataView, at: number) => number,
   counts: (flags: number) => [returned: number, remaining: number],
   flagsOf: (returned: number, remaining: number) => number,
+  padOnly = false,
 ): Uint8Array {
   const v = new DataView(response.buffer, response.byteOffset, response.byteLength);
   if (v.getInt32(4, true) !== 0) return response; // an error status: as it is
@@ -46,6 +52,13 @@ function relayout(
   out.set(response.subarray(0, 8));
   o.setUint32(8, flagsOf(kept, remaining + returned - kept), true);
   let from = 12;
+  if (padOnly) {
+    // The specification's descriptors one after the other, then zeroes up to `size × kept`.
+    let end = 12;
+    for (let i = 0; i < kept; i++) end += specSize(v, end);
+    out.set(response.subarray(12, end), 12);
+    return out;
+  }
   for (let i = 0; i < kept; i++) {
     const at = 12 + i * size;
     const n = specSize(v, from);
@@ -61,7 +74,7 @@ function relayout(
 }
 
 /** Makes the harness's platform answer SENSOR_(AXIS_)DESCRIPTION_GET as SCP-firmware's SENSOR_V2. */
-function scpSensorV2(h: Harness): { parts: number[] } {
+function scpSensorV2(h: Harness, padOnly: boolean): { parts: number[] } {
   const seen = { parts: [] as number[] };
   const handle = h.platform.handle.bind(h.platform);
   jest.spyOn(h.platform, 'handle').mockImplementation((agentId, channelId, request) => {
@@ -75,6 +88,7 @@ function scpSensorV2(h: Harness): { parts: number[] } {
         specDescriptorSize,
         (f) => [f & 0xffff, f >>> 16],
         (r, m) => r | (m << 16),
+        padOnly,
       );
       seen.parts.push(new DataView(out.buffer).getUint16(8, true));
       return out;
@@ -86,6 +100,7 @@ function scpSensorV2(h: Harness): { parts: number[] } {
         specAxisSize,
         (f) => [f & 0x3f, f >>> 26],
         (r, m) => r | (m << 26),
+        padOnly,
       );
     }
     return response;
@@ -100,15 +115,23 @@ describe('SCP-firmware SENSOR_V2 fixed-size descriptors', () => {
     h = undefined;
   });
 
-  async function describeWith(scp: boolean): Promise<{
+  async function describeWith(
+    scp: boolean,
+    options: { version3?: boolean; padOnly?: boolean } = {},
+  ): Promise<{
     sensors: readonly SensorInfo[];
     malformed: Readonly<Record<string, number>>;
     parts: number[];
   }> {
-    h = createHarness({ drivers: [sensorProtocolDriver] });
-    const seen = scp ? scpSensorV2(h) : { parts: [] };
+    // PROTOCOL_VERSION says 2.0, as SCP-firmware's SENSOR_V2 builds do.
+    h = createHarness({
+      drivers: [sensorProtocolDriver],
+      platformFaults: options.version3 === true ? [] : [version2],
+    });
+    const seen = scp ? scpSensorV2(h, options.padOnly === true) : { parts: [] };
     const agent = await h.create();
     const sensor = agent.protocol(sensorProtocolDriver);
+    expect(sensor.version).toBe(options.version3 === true ? 0x30000 : 0x20000);
     expect(sensor.domains.failures).toEqual(new Map());
     const result = {
       sensors: sensor.domains.list,
@@ -130,5 +153,13 @@ describe('SCP-firmware SENSOR_V2 fixed-size descriptors', () => {
     // The imu's axes carry extended attributes in the emulator: its range, read from 48 bytes.
     expect(scp.sensors[3]?.axes[0]?.range).toEqual(spec.sensors[3]?.axes[0]?.range);
     expect(spec.sensors[3]?.axes).toHaveLength(3);
+  });
+
+  it('reads a version 3.0 platform at the specification’s sizes, even a part padded to 52 bytes a descriptor', async () => {
+    const spec = await describeWith(false, { version3: true });
+    const padded = await describeWith(true, { version3: true, padOnly: true });
+    expect(padded.parts).toEqual([2, 2]);
+    expect(padded.sensors).toEqual(spec.sensors);
+    expect(padded.malformed).toEqual({});
   });
 });

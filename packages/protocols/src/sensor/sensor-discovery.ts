@@ -44,13 +44,22 @@ const SCP_V2_AXIS_DESCRIPTOR_SIZE = 48;
 /**
  * The size every descriptor of a part occupies when the platform sends them all at a fixed size,
  * as SCP-firmware's SENSOR_V2 builds do (`write_payload(…, sizeof(struct scmi_sensor_desc))` per
- * sensor, extended attributes or not), else `undefined` (each descriptor as long as its bits say).
- * It is told by the part's length: the specification's descriptors are 28, 32 or 52 bytes (axes
- * 28 or 48), so `returned` of them fill exactly `size × returned` bytes only when each is `size`
- * long — the layouts agree there, and nothing is skipped. Linux reads the specification's sizes
- * only, and would read such firmware's second descriptor from inside the first.
+ * sensor, extended attributes or not; they report version 2.0), else `undefined` (each descriptor
+ * as long as its bits say). Only at version 2.x, and told by the part's length: the
+ * specification's descriptors are 28, 32 or 52 bytes (axes 28 or 48), so `returned` of them fill
+ * exactly `size × returned` bytes only when each is `size` long — the layouts agree there, and
+ * nothing is skipped. (A 2.x platform that sent shorter descriptors followed by padding up to
+ * exactly that length would be misread, its ids then refused as out of order.) Linux reads the
+ * specification's sizes only, and would read such firmware's second descriptor from inside the
+ * first.
  */
-function fixedStride(bytes: number, returned: number, size: number): number | undefined {
+function fixedStride(
+  ph: ProtocolHandle,
+  bytes: number,
+  returned: number,
+  size: number,
+): number | undefined {
+  if (ph.version >>> 16 !== 2) return undefined;
   return returned > 0 && bytes === size * returned ? size : undefined;
 }
 
@@ -314,7 +323,7 @@ async function describeAxes(
     counts: (r) => {
       const flags = r.u32();
       const returned = flags & 0x3f;
-      seen.stride = fixedStride(r.remaining, returned, SCP_V2_AXIS_DESCRIPTOR_SIZE);
+      seen.stride = fixedStride(ph, r.remaining, returned, SCP_V2_AXIS_DESCRIPTOR_SIZE);
       return { returned, remaining: flags >>> 26 };
     },
     item: (r, index): SensorAxisInfo => {
@@ -398,7 +407,8 @@ async function describeAxes(
  * agree without checking. Here a descriptor whose id is not its index is malformed (counted once)
  * and that sensor a failure; so is a sensor the walk did not reach (a part that stopped early, a
  * total below the count). The table's ids are thus the platform's. A part whose descriptors
- * are all SCP-firmware SENSOR_V2's fixed size is read at that size ({@link fixedStride}).
+ * are all SCP-firmware SENSOR_V2's fixed size is read at that size at version 2.x
+ * ({@link fixedStride}).
  *
  * @throws the SENSOR_DESCRIPTION_GET failure (as Linux's init fails with it); a removal.
  * @internal
@@ -419,7 +429,7 @@ export async function describeSensors(
           counts: (r) => {
             const returned = r.u16();
             const remaining = r.u16();
-            stride = fixedStride(r.remaining, returned, SCP_V2_DESCRIPTOR_SIZE);
+            stride = fixedStride(ph, r.remaining, returned, SCP_V2_DESCRIPTOR_SIZE);
             return { returned, remaining };
           },
           item: (r) => readDescriptor(r, stride),
