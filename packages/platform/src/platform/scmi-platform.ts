@@ -190,9 +190,13 @@ export class ScmiPlatform implements ScmiPlatformPort {
 
   /**
    * Sends now every response, delayed response and notification a `hold` fault ({@link HoldFault})
-   * holds, oldest first, each to its agent's link, and returns how many: a test places a late
-   * reply at the moment it chooses (the agent's teardown began, a channel's quiesce started…). Responses held by a `reorder` fault are
-   * not touched (they go with the next response); those of a disconnected agent were cancelled.
+   * holds, oldest first, each to its agent's link, and returns how many it released: a test places
+   * a late reply at the moment it chooses (the agent's teardown began, a channel's quiesce
+   * started…). Each released message then goes as any other would — a notification the link
+   * refuses is counted in `notificationsDropped`, a delayed response it refuses for now is retried
+   * (up to `maxPostRetries`) — so the count is of messages handed to the links, not of messages
+   * the agents took. Responses held by a `reorder` fault are not touched (they go with the next
+   * response); those of a disconnected agent were cancelled, and are not counted.
    *
    * @example
    * ```ts
