@@ -115,11 +115,20 @@ interface Held {
   readonly off: () => Promise<void>;
 }
 
-async function runSequence(seed: number): Promise<string[]> {
+/** An agent with one event whose notify commands go to a model platform. */
+async function createModel(
+  seed: number,
+  delayed: boolean,
+): Promise<{ random: () => number; agent: ScmiAgent; platform: ModelPlatform }> {
   const random = mulberry32(seed);
   const h = createHarness();
-  const agent: ScmiAgent = await h.create();
+  const agent = await h.create();
   const platform = new ModelPlatform(random);
+  if (delayed) {
+    platform.delay = (fn, ms) => {
+      h.clock.setTimeout(fn, ms);
+    };
+  }
   agent.events.register(PROTOCOL, [
     {
       id: 0,
@@ -129,14 +138,34 @@ async function runSequence(seed: number): Promise<string[]> {
         source === undefined ? platform.sendAll(enable) : platform.send(source, enable),
     },
   ]);
+  return { random, agent, platform };
+}
+
+/** What is wrong once the agent is removed: anything still sent, any disable that failed. */
+function afterRemoval(agent: ScmiAgent, platform: ModelPlatform): string[] {
+  const problems: string[] = [];
+  const stats = agent.diagnostics.notifications;
+  if (platform.enabled.size > 0) {
+    problems.push(
+      `after the removal (disableFailures ${stats.disableFailures}) the platform still sends {${[...platform.enabled].join(',')}}`,
+    );
+  }
+  if (stats.disableFailures !== 0) problems.push(`disableFailures ${stats.disableFailures}`);
+  return problems;
+}
+
+/** The sources the subscribers in `held` want sent. */
+function wanted(held: readonly Held[]): Set<number> {
+  if (held.some((x) => x.source === undefined)) return new Set([0, 1, 2, 3]);
+  return new Set(held.map((x) => x.source as number));
+}
+
+async function runSequence(seed: number): Promise<string[]> {
+  const { random, agent, platform } = await createModel(seed, false);
   const problems: string[] = [];
   const held: Held[] = [];
   /** Whether a failed command may have left a source enabled that nobody wants. */
   let dirty = false;
-  const wanted = (): Set<number> => {
-    if (held.some((x) => x.source === undefined)) return new Set([0, 1, 2, 3]);
-    return new Set(held.map((x) => x.source as number));
-  };
   const trace: string[] = [];
   for (let step = 0; step < STEPS; step++) {
     platform.step();
@@ -182,10 +211,9 @@ async function runSequence(seed: number): Promise<string[]> {
       }
     }
     if (platform.failed > 0) dirty = true;
-    const want = wanted();
     if (platform.failed === 0 && !dirty) {
       const got = [...platform.enabled].sort().join(',');
-      const expected = [...want].sort().join(',');
+      const expected = [...wanted(held)].sort().join(',');
       if (got !== expected) {
         problems.push(
           `step ${step}: the platform sends {${got}}, the subscribers want {${expected}}`,
@@ -208,13 +236,7 @@ async function runSequence(seed: number): Promise<string[]> {
   }
   platform.failRate = 0;
   await agent.remove();
-  const stats = agent.diagnostics.notifications;
-  if (platform.enabled.size > 0) {
-    problems.push(
-      `after the removal (disableFailures ${stats.disableFailures}) the platform still sends {${[...platform.enabled].join(',')}}`,
-    );
-  }
-  if (stats.disableFailures !== 0) problems.push(`disableFailures ${stats.disableFailures}`);
+  problems.push(...afterRemoval(agent, platform));
   return problems.length === 0 ? [] : [...problems, `trace: ${trace.join('; ')}`];
 }
 
@@ -225,22 +247,7 @@ async function runSequence(seed: number): Promise<string[]> {
  * want (until a failure may have left more); the removal leaves nothing sending.
  */
 async function runConcurrent(seed: number): Promise<string[]> {
-  const random = mulberry32(seed);
-  const h = createHarness();
-  const agent: ScmiAgent = await h.create();
-  const platform = new ModelPlatform(random);
-  platform.delay = (fn, ms) => {
-    h.clock.setTimeout(fn, ms);
-  };
-  agent.events.register(PROTOCOL, [
-    {
-      id: 0,
-      name: 'rate-changed',
-      numSources: SOURCES,
-      setNotifyEnabled: (source, enable) =>
-        source === undefined ? platform.sendAll(enable) : platform.send(source, enable),
-    },
-  ]);
+  const { random, agent, platform } = await createModel(seed, true);
   const problems: string[] = [];
   const trace: string[] = [];
   const held: Held[] = [];
@@ -292,11 +299,8 @@ async function runConcurrent(seed: number): Promise<string[]> {
     trace.push(`[${outcomes.join(', ')}] (${platform.failed} failed)`);
     if (platform.failed > 0) dirty = true;
     if (removing === undefined && !dirty) {
-      const want = held.some((x) => x.source === undefined)
-        ? new Set([0, 1, 2, 3])
-        : new Set(held.map((x) => x.source as number));
       const got = [...platform.enabled].sort().join(',');
-      const expected = [...want].sort().join(',');
+      const expected = [...wanted(held)].sort().join(',');
       if (got !== expected) {
         problems.push(
           `batch ${batch}: the platform sends {${got}}, the subscribers want {${expected}}`,
@@ -306,13 +310,7 @@ async function runConcurrent(seed: number): Promise<string[]> {
   }
   platform.failRate = 0;
   await (removing ?? agent.remove());
-  const stats = agent.diagnostics.notifications;
-  if (platform.enabled.size > 0) {
-    problems.push(
-      `after the removal (disableFailures ${stats.disableFailures}) the platform still sends {${[...platform.enabled].join(',')}}`,
-    );
-  }
-  if (stats.disableFailures !== 0) problems.push(`disableFailures ${stats.disableFailures}`);
+  problems.push(...afterRemoval(agent, platform));
   return problems.length === 0 ? [] : [...problems, `trace: ${trace.join('; ')}`];
 }
 
