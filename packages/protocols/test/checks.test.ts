@@ -1,6 +1,7 @@
 import { RevokedError, ScmiShutdownError, type ScmiNotification } from '@scmi-ts/core';
 import type { FaultRule } from '@scmi-ts/platform';
-import { isRemovalError } from '../src/common/domain-table.js';
+import { DomainTable, isRemovalError } from '../src/common/domain-table.js';
+import { perDomainNotify } from '../src/common/notify.js';
 import {
   PROTOCOL_DRIVERS,
   PERFORMANCE_LIMITS_CHANGED,
@@ -453,6 +454,21 @@ describe('what the protocol clients refuse and count', () => {
       disabledAtRemoval: 0,
       disableFailures: 0,
     });
+  });
+
+  it('ends an every-source enable at a removal, sending nothing for the domains after it', async () => {
+    const domains = await DomainTable.describe('clock', 4, (id) => Promise.resolve({ id }));
+    const sent: number[] = [];
+    const setNotifyEnabled = perDomainNotify(
+      domains,
+      () => true,
+      (id) => {
+        sent.push(id);
+        return id === 1 ? Promise.reject(new RevokedError('clock')) : Promise.resolve();
+      },
+    );
+    await expect(setNotifyEnabled(undefined, true)).rejects.toBeInstanceOf(RevokedError);
+    expect(sent).toEqual([0, 1]);
   });
 
   it('refuses a subscriber of a domain that does not announce the event, an every-source subscriber present or not', async () => {

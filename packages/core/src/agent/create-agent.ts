@@ -226,13 +226,20 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
   const d = transport.descriptor;
   // The removal's disable of an event waits for an enable or disable of it under way, then sends
   // its own command: each takes one RX timeout at most. Three, without any of the removal's
-  // commands settling, bound a descriptor whose setNotifyEnabled never settles.
+  // commands settling nor the platform answering anything on the agent's channels, bound a
+  // descriptor whose setNotifyEnabled never settles.
+  const a2p = new Map<number, ChannelRuntime>();
   const hub = new NotificationHub(
     config.name,
     clock,
     config.notificationQueueDepth,
     d.maxMsgSize,
     3 * config.rxTimeoutMs,
+    () => {
+      let answered = 0;
+      for (const runtime of a2p.values()) answered += runtime.counters.completed;
+      return answered;
+    },
   );
   devres.add({
     name: 'notifications',
@@ -265,7 +272,6 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     logger: ctx.logger,
   });
 
-  const a2p = new Map<number, ChannelRuntime>();
   const channels: ChannelRuntime[] = [];
   for (const c of config.a2p) {
     const runtime = await setUpChannel(ctx, devres, engine, 'a2p', c);

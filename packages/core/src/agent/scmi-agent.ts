@@ -460,7 +460,9 @@ export class ScmiAgent {
    * agent is otherwise live, it disables at the platform every notification a subscriber still
    * holds enabled — firmware forgets a subscriber only when told — all at once, each with the
    * transport's timeout; an event descriptor whose `setNotifyEnabled` never settles is given up
-   * after three times the RX timeout. A failure is counted in
+   * once three times the RX timeout pass without it settling nor the platform answering any of
+   * the agent's commands (a platform that answers each in time is waited for). A failure is
+   * counted in
    * `diagnostics.notifications.disableFailures`, never thrown; from then on a subscribe is refused
    * and an unsubscribe sends nothing. With none enabled, the teardown starts at once. Then it
    * quiesces every channel and releases everything newest first. Transfers in flight fail with

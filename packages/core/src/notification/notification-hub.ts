@@ -141,13 +141,19 @@ export interface ScmiEventFilter {
 export interface NotificationStats {
   /** Notifications queued. */
   readonly queued: number;
-  /** Notifications delivered to at least the dispatch step. */
+  /**
+   * Notifications that reached the dispatch step: taken from their queue, their source read
+   * (those whose `sourceOf` threw count in `sourceErrors` instead), handed to the subscribers
+   * that match — none, when nobody subscribed to that source.
+   */
   readonly delivered: number;
   /** Dropped because the protocol's queue was full. */
   readonly dropped: number;
   /**
    * Discarded at teardown: still queued (undelivered since the agent's removal started) when the
-   * hub quiesced or their protocol's driver was released, or arriving after the hub quiesced.
+   * hub quiesced or their protocol's driver was released, or arriving once the removal started
+   * (while it disables the events; after the channels quiesced, a notification is refused by its
+   * channel and counted in its `refusedAfterQuiesce` instead).
    */
   readonly discarded: number;
   /** Handlers that threw or rejected. */
@@ -168,10 +174,11 @@ export interface NotificationStats {
    */
   readonly disableFailures: number;
   /**
-   * Events (one per source, or one for every source) a subscriber still held enabled when the
-   * agent's removal was told not to disable them (`remove({ disableNotifications: false })`):
-   * they stay enabled at the platform. 0 when the removal disabled them. An enable or disable
-   * under way at the removal is not counted (whether the platform acted on it cannot be known).
+   * Events (one per source, or one for every source) a subscriber still held enabled, or that a
+   * failed command may have left enabled, when the agent's removal was told not to disable them
+   * (`remove({ disableNotifications: false })`): they stay enabled at the platform. 0 when the
+   * removal disabled them. An enable or disable under way at the removal is not counted (whether
+   * the platform acted on it cannot be known).
    */
   readonly leftEnabledAtRemoval: number;
 }
@@ -253,6 +260,8 @@ export class NotificationHub {
   #disableFailures = 0;
   #leftEnabledAtRemoval = 0;
   readonly #disableBoundMs: number;
+  /** The platform's answers so far (see the constructor), or `undefined`. */
+  readonly #answered: (() => number) | undefined;
   #scheduled = false;
   #queued = 0;
   #delivered = 0;
@@ -290,8 +299,12 @@ export class NotificationHub {
 
   /**
    * Creates a hub whose queues hold `depth` notifications of up to `capacity` bytes each; the
-   * removal gives up on its notify-disables once `disableBoundMs` passed without one settling (see
-   * {@link NotificationHub.disableEvents}; default 60 s).
+   * removal gives up on its notify-disables once `disableBoundMs` passed without one settling and
+   * without the platform answering anything (see {@link NotificationHub.disableEvents}; default
+   * 60 s). `answered` counts the commands the platform has answered so far (the agent passes its
+   * channels' `completed`): any growth is a live platform, which the removal waits for — a
+   * descriptor that sends one command per source, or enables queued before the removal's turn,
+   * settle only after many answers. Without it, only the removal's own commands count.
    */
   public constructor(
     agent: string,
@@ -299,12 +312,14 @@ export class NotificationHub {
     depth: number,
     capacity: number,
     disableBoundMs = 60_000,
+    answered?: () => number,
   ) {
     this.#agent = agent;
     this.#clock = clock;
     this.#depth = depth;
     this.#capacity = capacity;
     this.#disableBoundMs = disableBoundMs;
+    this.#answered = answered;
   }
 
   /** @internal Whether the agent has a P2A channel (set by the agent at probe). */
@@ -374,7 +389,9 @@ export class NotificationHub {
    * removal disables it too (see {@link NotificationHub.disableEvents}).
    *
    * @throws ScmiTransportError `E_NOT_SUPPORTED` when the transport has no P2A channel.
-   * @throws ScmiTransportError `E_SHUTDOWN` once the agent's removal has started.
+   * @throws ScmiTransportError `E_SHUTDOWN` once the agent's removal has started — also when it
+   * started while the subscribe waited for another enable or disable of the event (nothing is
+   * sent) or while its own enable was under way (the removal disables what it enabled).
    * @throws ScmiTransportError `E_UNKNOWN_EVENT` when no driver registered the event.
    * @throws ScmiError `E_ARGUMENT` when `handler` is not a function, or the source is not an
    * integer from 0, below the event's `numSources` when it has one (nothing is sent).
@@ -398,11 +415,9 @@ export class NotificationHub {
         `${this.#agent}: ${name}: the transport has no P2A channel`,
       );
     }
-    if (this.#closed || this.#disableCalled)
-      throw new ScmiTransportError(
-        'E_SHUTDOWN',
-        `${this.#agent}: ${name}: the agent is shutting down`,
-      );
+    const shuttingDown = (): ScmiTransportError =>
+      new ScmiTransportError('E_SHUTDOWN', `${this.#agent}: ${name}: the agent is shutting down`);
+    if (this.#closed || this.#disableCalled) throw shuttingDown();
     const q = this.#queues.get(filter.protocolId);
     const event = q?.events.get(filter.eventId);
     if (q === undefined || event === undefined) {
@@ -435,6 +450,8 @@ export class NotificationHub {
     // Enabling and disabling one event take turns: two subscribes at once enable the event once
     // and count two users (each reading the count before the other's await would count one).
     await this.#inTurn(eventKey, async () => {
+      // The removal started while this subscribe waited its turn: nothing is sent.
+      if (this.#removing()) throw shuttingDown();
       const users = this.#enabled.get(key) ?? 0;
       const covered =
         filter.source !== undefined &&
@@ -459,6 +476,10 @@ export class NotificationHub {
       }
       this.#enabled.set(key, users + 1);
     });
+    // The removal started while the enable was under way: the user stays counted, for the
+    // removal's disable (queued after this turn) to disable what it enabled; no handler is called
+    // on a removed agent, so the caller is told it did not subscribe.
+    if (this.#removing()) throw shuttingDown();
     q.subscriptions.push(sub);
     return async () => {
       if (sub.removed) return;
@@ -530,6 +551,11 @@ export class NotificationHub {
         }
       });
     };
+  }
+
+  /** Whether the agent's removal started (its disables called, or the hub quiesced). */
+  #removing(): boolean {
+    return this.#closed || this.#disableCalled;
   }
 
   /**
@@ -627,11 +653,14 @@ export class NotificationHub {
    * way, and every event's at once, with the transport's timeout: a platform that answers nothing
    * costs one timeout, not one per event. The removal gives up on the events still waiting once
    * `disableBoundMs` (the constructor's; the agent gives three times its RX timeout: an enable or
-   * disable under way, then the removal's own) passed without any of its commands settling or an
-   * event's turn coming, each counted as failed: a descriptor whose `setNotifyEnabled` never
-   * settles cannot hang the removal, while a platform that answers every command in time is never
-   * cut short, however many commands queue behind each other for a transfer or a channel that
-   * carries one message at a time. Each command counts in
+   * disable under way, then the removal's own) passed without any of its commands settling, an
+   * event's turn coming or the platform answering any command (the constructor's `answered`),
+   * each counted as failed: a descriptor whose `setNotifyEnabled` never settles, or a platform
+   * that answers nothing, cannot hang the removal, while a platform that answers every command in
+   * time is never cut short, however many commands queue behind each other for a transfer or a
+   * channel that carries one message at a time, however many enables wait before the removal's
+   * turn, and however many commands a descriptor sends for one (one per source). Each command
+   * counts in
    * `disabledAtRemoval`; a failure (an error status, a timeout, a transport error) in
    * `disableFailures` too, as does an event given up; nothing is thrown: the removal goes on.
    *
@@ -678,7 +707,7 @@ export class NotificationHub {
     // (for a transfer, or a channel that carries one message at a time, as SMT does), so the last
     // of sixteen may settle long after the first. An enable or disable under way, or a
     // `setNotifyEnabled`, that never settles still cannot hold the removal for ever.
-    const watchdog = new Watchdog(this.#clock, this.#disableBoundMs, this.#agent);
+    const watchdog = new Watchdog(this.#clock, this.#disableBoundMs, this.#agent, this.#answered);
     try {
       await Promise.all(
         [...events].map((eventKey) => {
@@ -854,7 +883,6 @@ export class NotificationHub {
         const stamp = q.stamps[slot] as number;
         q.head = (q.head + 1) % q.buffers.length;
         q.count--;
-        this.#delivered++;
         const eventId = headerMessageId(header);
         const event = q.events.get(eventId);
         if (event === undefined) continue;
@@ -867,6 +895,7 @@ export class NotificationHub {
           this.#sourceErrors++;
           continue;
         }
+        this.#delivered++;
         const n: ScmiNotification = {
           protocolId,
           eventId,
@@ -995,22 +1024,26 @@ function defaultSource(payload: Uint8Array): number | undefined {
 
 /**
  * The removal's bound on notify-disables (see `NotificationHub.disableEvents`): a promise that
- * rejects once `ms` passed since the last {@link Watchdog.progress}; {@link Watchdog.stop} cancels
- * its timer.
+ * rejects once `ms` passed since the last {@link Watchdog.progress} without `answered` growing (the
+ * platform answering any command: it is alive, and the bound starts again); {@link Watchdog.stop}
+ * cancels its timer.
  */
 class Watchdog {
   readonly #clock: Clock;
   readonly #ms: number;
   readonly #agent: string;
+  readonly #answered: (() => number) | undefined;
+  #seen: number | undefined;
   readonly #expired: Promise<never>;
   #reject: ((error: Error) => void) | undefined;
   #timer: TimerHandle | undefined;
   #stopped = false;
 
-  public constructor(clock: Clock, ms: number, agent: string) {
+  public constructor(clock: Clock, ms: number, agent: string, answered?: () => number) {
     this.#clock = clock;
     this.#ms = ms;
     this.#agent = agent;
+    this.#answered = answered;
     this.#expired = new Promise<never>((_resolve, reject) => {
       this.#reject = reject;
     });
@@ -1027,13 +1060,19 @@ class Watchdog {
   /** Something settled: the bound starts again from now. */
   public progress(): void {
     if (this.#stopped) return;
+    this.#seen = this.#answered?.();
     this.#timer?.cancel();
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
+      // The platform answered something meanwhile: alive, its answers still coming.
+      if (this.#answered !== undefined && this.#answered() !== this.#seen) {
+        this.progress();
+        return;
+      }
       this.#reject?.(
         new ScmiError(
           'E_TIMEOUT',
-          `${this.#agent}: no notify-disable of the removal settled in ${this.#ms} ms`,
+          `${this.#agent}: no notify-disable of the removal settled, nor any command answered, in ${this.#ms} ms`,
         ),
       );
     }, this.#ms);

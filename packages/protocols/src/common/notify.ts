@@ -6,7 +6,7 @@ import {
   type ScmiNotifyOutcome,
 } from '@scmi-ts/core';
 import { boolArg } from './args.js';
-import type { DomainTable } from './domain-table.js';
+import { isRemovalError, type DomainTable } from './domain-table.js';
 
 /**
  * The `setNotifyEnabled` of a per-domain event (see core's `ScmiEventDescriptor`): one source
@@ -56,6 +56,8 @@ export function perDomainNotify<T>(
         await send(id, enable);
         done++;
       } catch (e) {
+        // The agent is going away: no later domain can take, and the hub must hear it.
+        if (isRemovalError(e)) throw e;
         failed.set(id, e);
         first ??= { error: e };
         if (!refusedForSure(e)) uncertain ??= { error: e };
