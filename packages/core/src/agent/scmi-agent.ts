@@ -462,9 +462,8 @@ export class ScmiAgent {
    * transport's timeout; an event descriptor whose `setNotifyEnabled` never settles is given up
    * once three times the RX timeout pass without it settling nor the platform answering any of
    * the agent's commands (a platform that answers each in time is waited for). A failure is
-   * counted in
-   * `diagnostics.notifications.disableFailures`, never thrown; from then on a subscribe is refused
-   * and an unsubscribe sends nothing. With none enabled, the teardown starts at once. Then it
+   * counted in `diagnostics.notifications.disableFailures`, never thrown; from then on a subscribe
+   * is refused and an unsubscribe sends nothing. With none enabled, the teardown starts at once. Then it
    * quiesces every channel and releases everything newest first. Transfers in flight fail with
    * `ScmiShutdownError`; nothing hangs. Every call, concurrent or after the removal finished, gets
    * the one removal's promise (an `afterEach` may remove an agent a test removed already); the

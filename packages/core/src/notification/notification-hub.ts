@@ -660,8 +660,7 @@ export class NotificationHub {
    * time is never cut short, however many commands queue behind each other for a transfer or a
    * channel that carries one message at a time, however many enables wait before the removal's
    * turn, and however many commands a descriptor sends for one (one per source). Each command
-   * counts in
-   * `disabledAtRemoval`; a failure (an error status, a timeout, a transport error) in
+   * counts in `disabledAtRemoval`; a failure (an error status, a timeout, a transport error) in
    * `disableFailures` too, as does an event given up; nothing is thrown: the removal goes on.
    *
    * With `send: false` (a platform known to be gone, or about to be reset) it sends nothing: the

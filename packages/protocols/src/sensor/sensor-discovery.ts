@@ -164,7 +164,10 @@ export interface SensorInfo {
   readonly updateIntervals: SensorUpdateIntervals | undefined;
   /** Present when SENSOR_NAME_GET failed: the error (`name` is then the short name). */
   readonly nameError?: unknown;
-  /** Present when SENSOR_AXIS_NAME_GET failed: the error (axes it had not named yet keep their short names). */
+  /**
+   * Present when SENSOR_AXIS_NAME_GET failed: the error (the axes it had not named yet keep their
+   * short names).
+   */
   readonly axisNamesError?: unknown;
   /**
    * Present when SENSOR_LIST_UPDATE_INTERVALS failed otherwise than NOT_SUPPORTED or NOT_FOUND
@@ -299,8 +302,8 @@ async function updateIntervals(
  * bit), then their extended names (SENSOR_AXIS_NAME_GET) at version 3.0 when an axis announces one
  * (axis attributes_low bit 9), picked by the axis_id each entry carries; a failed AXIS_NAME_GET
  * keeps the names received before it failed and the short names of the others (Linux writes each
- * name into its axis as it arrives, then warns and goes on). An axis whose id is not its index is malformed,
- * and so is a walk that describes fewer axes than the sensor announces.
+ * name into its axis as it arrives, then warns and goes on). An axis whose id is not its index is
+ * malformed, and so is a walk that describes fewer axes than the sensor announces.
  *
  * @throws the AXIS_DESCRIPTION_GET failure (the sensor is then not described).
  */
