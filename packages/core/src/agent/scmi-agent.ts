@@ -122,7 +122,9 @@ export interface AgentEvents {
    * agent's removal has started it only forgets the handler, and never fails).
    *
    * @throws (rejects, never throws) ScmiTransportError `E_NOT_SUPPORTED` without a P2A channel,
-   * `E_SHUTDOWN` once the removal started; RevokedError after it; ScmiError `E_ARGUMENT` when
+   * `E_SHUTDOWN` once the removal started (also for a subscribe under way when it started: one
+   * waiting its turn sends nothing, one whose enable was sent is refused once it is answered, the
+   * removal disabling what it enabled); RevokedError after it; ScmiError `E_ARGUMENT` when
    * `handler` is not a function (nothing is sent to the platform).
    */
   subscribe(

@@ -303,8 +303,9 @@ export class NotificationHub {
    * without the platform answering anything (see {@link NotificationHub.disableEvents}; default
    * 60 s). `answered` counts the commands the platform has answered so far (the agent passes its
    * channels' `completed`): any growth is a live platform, which the removal waits for — a
-   * descriptor that sends one command per source, or enables queued before the removal's turn,
-   * settle only after many answers. Without it, only the removal's own commands count.
+   * descriptor that sends one command per source, or an enable under way before the removal's
+   * turn, settle only after many answers — up to as many bounds as the removal may have commands
+   * to wait for. Without it, only the removal's own commands count.
    */
   public constructor(
     agent: string,
@@ -656,7 +657,9 @@ export class NotificationHub {
    * disable under way, then the removal's own) passed without any of its commands settling, an
    * event's turn coming or the platform answering any command (the constructor's `answered`),
    * each counted as failed: a descriptor whose `setNotifyEnabled` never settles, or a platform
-   * that answers nothing, cannot hang the removal, while a platform that answers every command in
+   * that answers nothing, cannot hang the removal — nor can other traffic, the platform's answers
+   * re-arming the bound at most three times per source of each event (an enable or disable under
+   * way, then the removal's own) — while a platform that answers every command in
    * time is never cut short, however many commands queue behind each other for a transfer or a
    * channel that carries one message at a time, however many enables wait before the removal's
    * turn, and however many commands a descriptor sends for one (one per source). Each command
@@ -706,7 +709,26 @@ export class NotificationHub {
     // (for a transfer, or a channel that carries one message at a time, as SMT does), so the last
     // of sixteen may settle long after the first. An enable or disable under way, or a
     // `setNotifyEnabled`, that never settles still cannot hold the removal for ever.
-    const watchdog = new Watchdog(this.#clock, this.#disableBoundMs, this.#agent, this.#answered);
+    //
+    // The platform's answers to any command re-arm it too (a descriptor sending one command per
+    // source, an enable under way, settle only after many), but a bounded number of times: other
+    // traffic (a caller polling until the agent is revoked) would otherwise keep a descriptor that
+    // never settles waiting for ever. Per event: an enable or disable under way (at most twice its
+    // sources: an every-source leave disables every source, then enables those subscribed alone)
+    // and the removal's own (at most once each), each answered within one bound.
+    let commands = 0;
+    for (const eventKey of events) {
+      const sources =
+        this.#notifiable(eventKey)?.numSources ?? this.#sourcesEnabled(eventKey).length;
+      commands += 3 * Math.max(1, sources);
+    }
+    const watchdog = new Watchdog(
+      this.#clock,
+      this.#disableBoundMs,
+      this.#agent,
+      this.#answered,
+      commands,
+    );
     try {
       await Promise.all(
         [...events].map((eventKey) => {
@@ -1024,8 +1046,8 @@ function defaultSource(payload: Uint8Array): number | undefined {
 /**
  * The removal's bound on notify-disables (see `NotificationHub.disableEvents`): a promise that
  * rejects once `ms` passed since the last {@link Watchdog.progress} without `answered` growing (the
- * platform answering any command: it is alive, and the bound starts again); {@link Watchdog.stop}
- * cancels its timer.
+ * platform answering any command: it is alive, and the bound starts again, up to `rearms` times);
+ * {@link Watchdog.stop} cancels its timer.
  */
 class Watchdog {
   readonly #clock: Clock;
@@ -1033,16 +1055,19 @@ class Watchdog {
   readonly #agent: string;
   readonly #answered: (() => number) | undefined;
   #seen: number | undefined;
+  /** How many more times answers may re-arm the bound. */
+  #rearms: number;
   readonly #expired: Promise<never>;
   #reject: ((error: Error) => void) | undefined;
   #timer: TimerHandle | undefined;
   #stopped = false;
 
-  public constructor(clock: Clock, ms: number, agent: string, answered?: () => number) {
+  public constructor(clock: Clock, ms: number, agent: string, answered?: () => number, rearms = 0) {
     this.#clock = clock;
     this.#ms = ms;
     this.#agent = agent;
     this.#answered = answered;
+    this.#rearms = rearms;
     this.#expired = new Promise<never>((_resolve, reject) => {
       this.#reject = reject;
     });
@@ -1063,8 +1088,10 @@ class Watchdog {
     this.#timer?.cancel();
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
-      // The platform answered something meanwhile: alive, its answers still coming.
-      if (this.#answered !== undefined && this.#answered() !== this.#seen) {
+      // The platform answered something meanwhile: alive, its answers still coming — as many
+      // times as the removal may have commands to wait for.
+      if (this.#rearms > 0 && this.#answered !== undefined && this.#answered() !== this.#seen) {
+        this.#rearms--;
         this.progress();
         return;
       }
