@@ -325,7 +325,7 @@ async function runSeedScenario(
     }
     const begin = events.findIndex((e) => e.event.type === 'teardown-begin');
     print(
-      '  teardown log, ms since probe start (every quiesce first, newest first; then every release, newest first):',
+      '  teardown log, ms since probe start (every quiesce first, then every release; each in reverse order of registration, the newest resource first):',
     );
     for (const { at, event } of events.slice(begin)) {
       if (event.type === 'quiesce' || event.type === 'release')
