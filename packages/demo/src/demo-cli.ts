@@ -34,7 +34,8 @@ export const DEMO_USAGE = `usage: pnpm demo [--transport <${DEMO_TRANSPORTS.join
 export const DEMO_HELP = `${DEMO_USAGE}
 
 Probes an SCMI agent over each transport in turn, against the emulated platform in a worker
-thread: discovery, Base commands, raw messages and notifications, then the seed scenario (a reply
+thread: discovery, Base commands, raw messages, the protocol clients (power, system power,
+performance, clock, sensor, reset) and notifications, then the seed scenario (a reply
 that arrives after a failed probe) with the teardown order. Exit code 0 when every part ran and
 showed what it should (the seed scenario's probe failed, no callback ran on a released channel, no
 platform timer was left armed); 1 when a part failed; 2 for bad arguments.

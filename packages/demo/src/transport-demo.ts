@@ -65,7 +65,7 @@ async function printDiscovery(print: Print, agent: ScmiAgent, startedAt: number)
   printRow(
     print,
     'agents',
-    `${info.numAgents} (DISCOVER_AGENT: ${info.agents.map((a) => `${a.id} ${a.name}`).join(', ')})`,
+    `${info.numAgents}, the platform not counted (DISCOVER_AGENT: ${info.agents.map((a) => `${a.id} ${a.name}`).join(', ')})`,
   );
   for (const f of info.discoveryFailures) {
     printRow(print, 'discovery step failed', `${f.step}: ${f.error.message} (probe went on)`);
