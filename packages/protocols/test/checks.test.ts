@@ -22,15 +22,8 @@ import {
   systemPowerProtocolDriver,
 } from '../src/index.js';
 import { spyRequests } from './support/spy-requests.js';
+import { NOT_FOUND, le32, never } from './support/wire-bytes.js';
 import { createHarness, type Harness } from './support/harness.js';
-
-/** Little-endian bytes of a 32-bit word. */
-const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
-/** NOT_FOUND (-4) as a response's status bytes. */
-const NOT_FOUND = le32(-4 >>> 0);
-const never = (): void => {
-  throw new Error('never delivered');
-};
 
 describe('what the protocol clients refuse and count', () => {
   let h: Harness | undefined;

@@ -26,13 +26,11 @@ import {
   type ClockProtocol,
   type ClockRateRounding,
 } from '../src/clock/clock-protocol.js';
+import { DENIED, NOT_FOUND } from './support/wire-bytes.js';
 import { createHarness, type Harness, type HarnessOptions } from './support/harness.js';
 
 const CLOCK = 0x14;
 const MHZ = 1_000_000;
-/** DENIED (-3) and NOT_FOUND (-4) as a response's status bytes. */
-const DENIED = [0xfd, 0xff, 0xff, 0xff];
-const NOT_FOUND = [0xfc, 0xff, 0xff, 0xff];
 /** 1 to 20 MHz. */
 const TWENTY_RATES = Array.from({ length: 20 }, (_, i) => (i + 1) * MHZ);
 

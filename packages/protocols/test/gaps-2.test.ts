@@ -20,34 +20,13 @@ import {
   sensorProtocolDriver,
 } from '../src/index.js';
 import { spyRequests } from './support/spy-requests.js';
+import { DENIED, NOT_FOUND, corrupt, le32, onCommand } from './support/wire-bytes.js';
 import { createHarness, type Harness } from './support/harness.js';
 
 const CLOCK = 0x14;
 const SENSOR = 0x15;
 const RESET = 0x16;
 const MHZ = 1_000_000;
-/** Little-endian bytes of a 32-bit word. */
-const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
-/** DENIED (-3) and NOT_FOUND (-4) as a response's status bytes. */
-const DENIED = le32(-3 >>> 0);
-const NOT_FOUND = le32(-4 >>> 0);
-
-/** A fault on the n-th response to a command of `protocolId`. */
-const onCommand = (
-  protocolId: number,
-  messageId: number,
-  action: FaultRule['action'],
-  nth?: number,
-): FaultRule => ({
-  match: { protocolId, messageId, ...(nth === undefined ? {} : { nth }) },
-  action,
-});
-/** Overwrites response bytes from `offset` (4: the status; 8: the first return value). */
-const corrupt = (offset: number, bytes: number[]): FaultRule['action'] => ({
-  kind: 'corrupt-bytes',
-  offset,
-  bytes,
-});
 
 describe('more behaviours the rest of the suite leaves unguarded', () => {
   let h: Harness | undefined;

@@ -28,18 +28,8 @@ import {
   systemPowerProtocolDriver,
 } from '../src/index.js';
 import { spyRequests } from './support/spy-requests.js';
+import { le32, le64, never } from './support/wire-bytes.js';
 import { createHarness, type Harness, type HarnessOptions } from './support/harness.js';
-
-/** Little-endian bytes of a 32-bit word. */
-const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
-/** Little-endian bytes of a 64-bit value. */
-const le64 = (v: bigint): number[] => {
-  const u = BigInt.asUintN(64, v);
-  return [...le32(Number(u & 0xffffffffn)), ...le32(Number(u >> 32n))];
-};
-const never = (): void => {
-  throw new Error('never delivered');
-};
 
 /**
  * `driver` with its handle's `method` for `messageId` failing with `error()` — or, for

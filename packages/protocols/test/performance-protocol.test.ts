@@ -24,13 +24,10 @@ import {
   performanceProtocolDriver,
   type PerformanceProtocol,
 } from '../src/performance/performance-protocol.js';
+import { DENIED, le32 } from './support/wire-bytes.js';
 import { createHarness, type Harness, type HarnessOptions } from './support/harness.js';
 
 const PERF = 0x13;
-/** DENIED (-3) as a response's status bytes. */
-const DENIED = [0xfd, 0xff, 0xff, 0xff];
-/** A little-endian u32 as bytes, for corrupt-bytes faults. */
-const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
 
 const CPU_LEVELS = [
   { value: 400_000, powerCost: 100, latencyUs: 50 },

@@ -21,11 +21,10 @@ import {
   powerState,
   type PowerProtocol,
 } from '../src/power/power-protocol.js';
+import { DENIED } from './support/wire-bytes.js';
 import { createHarness, type Harness, type HarnessOptions } from './support/harness.js';
 
 const POWER = 0x11;
-/** DENIED (-3) as a response's status bytes. */
-const DENIED = [0xfd, 0xff, 0xff, 0xff];
 /** POWER_DOMAIN_ATTRIBUTES flags with only bit 29 (synchronous set) set, as the reply's bytes. */
 const SYNC_ONLY = [0, 0, 0, 0x20];
 /** POWER_DOMAIN_ATTRIBUTES flags with only bit 30 (asynchronous set) set, as the reply's bytes. */

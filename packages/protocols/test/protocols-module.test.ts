@@ -18,12 +18,11 @@ import {
   sensorProtocolDriver,
   systemPowerProtocolDriver,
 } from '../src/index.js';
+import { DENIED } from './support/wire-bytes.js';
 import { createHarness, type Harness } from './support/harness.js';
 import { spyRequests } from './support/spy-requests.js';
 
 const RESET = 0x16;
-/** DENIED (-3) as a response's status bytes. */
-const DENIED = [0xfd, 0xff, 0xff, 0xff];
 
 describe('protocolsModule', () => {
   it('binds every driver, in protocol id order, and an agent instantiates each protocol its platform lists', async () => {

@@ -15,11 +15,10 @@ import {
   resetProtocolDriver,
   type ResetProtocol,
 } from '../src/index.js';
+import { DENIED } from './support/wire-bytes.js';
 import { createHarness, type Harness, type HarnessOptions } from './support/harness.js';
 
 const RESET = 0x16;
-/** DENIED (-3) as a response's status bytes. */
-const DENIED = [0xfd, 0xff, 0xff, 0xff];
 
 describe('Reset protocol client', () => {
   let h: Harness | undefined;

@@ -20,29 +20,19 @@ import {
   sensorProtocolDriver,
   type SensorProtocol,
 } from '../src/sensor/sensor-protocol.js';
+import {
+  DENIED,
+  corrupt,
+  le32,
+  le64,
+  onCommand as onProtocolCommand,
+} from './support/wire-bytes.js';
 import { createHarness, type Harness, type HarnessOptions } from './support/harness.js';
 
 const SENSOR = 0x15;
-/** DENIED (-3) as a response's status bytes. */
-const DENIED = [0xfd, 0xff, 0xff, 0xff];
-/** Little-endian bytes of a 32-bit word. */
-const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
-/** Little-endian bytes of a 64-bit value. */
-const le64 = (v: bigint): number[] => {
-  const u = BigInt.asUintN(64, v);
-  return [...le32(Number(u & 0xffffffffn)), ...le32(Number(u >> 32n))];
-};
 /** A fault on the n-th response to a Sensor command. */
-const onCommand = (messageId: number, action: FaultRule['action'], nth?: number): FaultRule => ({
-  match: { protocolId: SENSOR, messageId, ...(nth === undefined ? {} : { nth }) },
-  action,
-});
-/** Overwrites response bytes from `offset` (8: the first return value). */
-const corrupt = (offset: number, bytes: number[]): FaultRule['action'] => ({
-  kind: 'corrupt-bytes',
-  offset,
-  bytes,
-});
+const onCommand = (messageId: number, action: FaultRule['action'], nth?: number): FaultRule =>
+  onProtocolCommand(SENSOR, messageId, action, nth);
 
 describe('Sensor protocol client', () => {
   let h: Harness | undefined;

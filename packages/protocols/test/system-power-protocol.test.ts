@@ -26,11 +26,10 @@ import {
   systemPowerProtocolDriver,
   type SystemPowerProtocol,
 } from '../src/system-power/system-power-protocol.js';
+import { DENIED } from './support/wire-bytes.js';
 import { createHarness, type Harness, type HarnessOptions } from './support/harness.js';
 
 const SYSTEM = 0x12;
-/** DENIED (-3) as a response's status bytes. */
-const DENIED = [0xfd, 0xff, 0xff, 0xff];
 /** PROTOCOL_VERSION 2.0 as a reply's return value. */
 const VERSION_2 = [0, 0, 2, 0];
 
