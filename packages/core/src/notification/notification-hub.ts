@@ -418,7 +418,7 @@ export class NotificationHub {
     }
     const shuttingDown = (): ScmiTransportError =>
       new ScmiTransportError('E_SHUTDOWN', `${this.#agent}: ${name}: the agent is shutting down`);
-    if (this.#closed || this.#disableCalled) throw shuttingDown();
+    if (this.#removing()) throw shuttingDown();
     const q = this.#queues.get(filter.protocolId);
     const event = q?.events.get(filter.eventId);
     if (q === undefined || event === undefined) {

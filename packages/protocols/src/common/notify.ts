@@ -40,16 +40,15 @@ export function perDomainNotify<T>(
       await send(source, enable);
       return undefined;
     }
-    // An enable reports a domain that does not announce the notification as refused (nothing
-    // sent), so that a subscriber of that domain alone is refused as without an every-source one.
-    const skipped = new Map<number, unknown>();
     let first: { error: unknown } | undefined;
     let uncertain: { error: unknown } | undefined;
     const failed = new Map<number, unknown>();
     let done = 0;
     for (let id = 0; id < domains.count; id++) {
       if (!announced(id)) {
-        if (enable) skipped.set(id, unannounced(id));
+        // An enable reports it refused (nothing sent), so that a subscriber of that domain alone
+        // is refused as without an every-source one.
+        if (enable) failed.set(id, unannounced(id));
         continue;
       }
       try {
@@ -63,7 +62,6 @@ export function perDomainNotify<T>(
         if (!refusedForSure(e)) uncertain ??= { error: e };
       }
     }
-    for (const [id, e] of skipped) failed.set(id, e);
     if (done > 0) return failed.size > 0 ? { failed } : undefined;
     // None succeeded. An error whose outcome is unknown (a timeout: the platform may have applied
     // it) goes first, so that the hub keeps the event possibly enabled and the removal disables it;
