@@ -57,6 +57,17 @@ export interface AgentOptions {
   readonly log?: DevresEventSink;
   /** Record creation stacks of the agent's resources. */
   readonly debug?: boolean;
+  /**
+   * Aborts the probe. Once it fires, the transfers in flight fail at once (`ScmiShutdownError`),
+   * the probe stops at its next step and tears down what it set up (quiesce, then release in
+   * reverse), and `createAgent` rejects with `signal.reason` — the error of the teardown's
+   * `probe-failed` reason too. A transport's own setup step under way (a device handshake, a
+   * session being opened) is let finish first: each is bounded by the transport's timeouts. A
+   * signal already aborted rejects before anything is set up; one that fires after the probe
+   * resolved changes nothing (remove the agent then). For a test tool's Ctrl-C, or a deadline on a
+   * platform that may never answer (virtio's 60 s timeout): `signal: AbortSignal.timeout(5000)`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A validated {@link AgentOptions}, defaults applied. */
@@ -83,6 +94,8 @@ export interface AgentConfig {
   readonly log: DevresEventSink | undefined;
   /** Debug mode. */
   readonly debug: boolean;
+  /** Aborts the probe (see {@link AgentOptions.signal}). */
+  readonly signal: AbortSignal | undefined;
 }
 
 /** A plain object (not null, not an array): what an options record must be. @internal */
@@ -112,6 +125,7 @@ const AGENT_KEYS: ReadonlySet<string> = new Set([
   'transportConfig',
   'log',
   'debug',
+  'signal',
 ]);
 const CHANNEL_KEYS: ReadonlySet<string> = new Set(['id', 'protocols', 'polling', 'transport']);
 
@@ -290,6 +304,9 @@ export function validateAgentConfig(options: unknown, transport: Transport): Age
     throw new ScmiConfigError('log', 'expected a function');
   if (options.debug !== undefined && typeof options.debug !== 'boolean')
     throw new ScmiConfigError('debug', 'expected a boolean');
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new ScmiConfigError('signal', 'expected an AbortSignal');
   return {
     name,
     transport: d.name,
@@ -311,6 +328,7 @@ export function validateAgentConfig(options: unknown, transport: Transport): Age
     transportConfig,
     log: log as DevresEventSink | undefined,
     debug: options.debug === true,
+    signal,
   };
 }
 

@@ -165,6 +165,47 @@ function hex(version: number): string {
   return `0x${version.toString(16).padStart(5, '0')}`;
 }
 
+/**
+ * The probe's end of {@link AgentOptions.signal}: when the signal fires, the transfers in flight
+ * fail at once (the engine shuts down, as at removal), and the probe's next checkpoint throws the
+ * signal's reason. Detached when the probe ends, so that a long-lived signal (one Ctrl-C
+ * controller for many probes) keeps no engine alive and cannot shut down an agent that probed.
+ */
+class ProbeAbort {
+  readonly #signal: AbortSignal | undefined;
+  #engine: TransferEngine | undefined;
+  readonly #listener = (): void => {
+    this.#engine?.shutdown();
+  };
+
+  public constructor(signal: AbortSignal | undefined) {
+    this.#signal = signal;
+    signal?.addEventListener('abort', this.#listener, { once: true });
+  }
+
+  /** The engine whose transfers fail when the signal fires. */
+  public stops(engine: TransferEngine): void {
+    this.#engine = engine;
+    this.checkpoint();
+  }
+
+  /** Throws the signal's reason once it has fired. */
+  public checkpoint(): void {
+    if (this.#signal?.aborted === true) throw this.#signal.reason;
+  }
+
+  /** The error the probe fails with: the signal's reason once it has fired, else `e`. */
+  public errorFor(e: unknown): unknown {
+    return this.#signal?.aborted === true ? this.#signal.reason : e;
+  }
+
+  /** Stops listening: from here on the signal changes nothing. */
+  public detach(): void {
+    this.#signal?.removeEventListener('abort', this.#listener);
+    this.#engine = undefined;
+  }
+}
+
 interface ProbeContext {
   readonly config: AgentConfig;
   readonly transport: Transport;
@@ -172,6 +213,7 @@ interface ProbeContext {
   readonly logger: ContainedLogger;
   readonly drivers: readonly ProtocolDriver[];
   readonly device: Device;
+  readonly abort: ProbeAbort;
 }
 
 async function setUpChannel(
@@ -263,6 +305,8 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     quiesce: (e) => e.shutdown(),
     release: () => undefined,
   });
+  const { abort } = ctx;
+  abort.stops(engine);
 
   await transport.setupDevice?.({
     agent: config.name,
@@ -271,12 +315,14 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     clock,
     logger: ctx.logger,
   });
+  abort.checkpoint();
 
   const channels: ChannelRuntime[] = [];
   for (const c of config.a2p) {
     const runtime = await setUpChannel(ctx, devres, engine, 'a2p', c);
     a2p.set(c.id, runtime);
     channels.push(runtime);
+    abort.checkpoint();
   }
   let p2a = false;
   for (const c of config.p2a) {
@@ -288,6 +334,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
       if (!(ScmiTransportError.is(e) && e.code === 'E_NOT_SUPPORTED')) throw e;
       ctx.logger.info(`${config.name}: P2A channel ${c.id} not supported by ${d.name}`);
     }
+    abort.checkpoint();
   }
   hub.setP2a(p2a);
   // Registered after the channels, so that it quiesces first: transfers in flight fail promptly
@@ -373,6 +420,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
   const info = await discoverPlatform(base, (message, error) => {
     ctx.logger.warn(`${config.name}: ${message}`, { error });
   });
+  abort.checkpoint();
 
   const protocols = new Map<number, { api: unknown; group: DevresGroup }>();
   const protocolErrors = new Map<number, unknown>();
@@ -382,6 +430,8 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     try {
       protocols.set(driver.protocolId, await instantiate(driver));
     } catch (e) {
+      // A protocol whose init the abort cut short did not fail: the probe stops here.
+      abort.checkpoint();
       protocolErrors.set(driver.protocolId, e);
       ctx.logger.warn(
         `${config.name}: protocol ${scmiProtocolName(driver.protocolId)} failed to initialize`,
@@ -420,6 +470,10 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     },
     release: () => undefined,
   });
+  // The last checkpoint, and no await between it and the detach: a signal that fires once the
+  // agent is returned cannot reach its engine.
+  abort.checkpoint();
+  abort.detach();
   return agent;
 }
 
@@ -435,14 +489,17 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
  * can then only be dropped and counted. An error status or a malformed reply in a later discovery
  * step (vendor, sub-vendor, implementation version, protocol list, an agent) does not fail the
  * probe, as in Linux's `scmi_base_protocol_init`: it is logged as a warning and recorded in
- * `agent.info.discoveryFailures`.
+ * `agent.info.discoveryFailures`. An `options.signal` that fires during the probe fails it the
+ * same way, promptly: transfers in flight fail at once, and the probe rejects with the signal's
+ * reason (see {@link AgentOptions.signal}).
  *
  * @throws ScmiConfigError for an unknown transport (the message lists the loaded ones), one loaded
  * twice under its name, or invalid options (field `options` when they are not an object at all);
  * field `container` when the container has no `CLOCK` (coreModule not loaded), binds `CLOCK` or
  * `LOGGER` more than once (coreModule loaded twice, `bind` where `rebind` was meant), or binds two
  * `PROTOCOL_DRIVER`s for one protocol — nothing is set up then.
- * @throws the probe's error (ScmiTimeoutError, ScmiTransportError, ScmiStatusError…).
+ * @throws the probe's error (ScmiTimeoutError, ScmiTransportError, ScmiStatusError…); the
+ * `signal`'s reason once it has fired.
  * @example
  * ```ts
  * const container = new Container();
@@ -501,8 +558,18 @@ export async function createAgent(container: Container, options: AgentOptions): 
       });
     }
   };
+  // Already aborted: rejected as an invalid option would be, before anything is set up.
+  if (config.signal?.aborted === true) throw config.signal.reason;
   const device = new Device(config.name, { log, debug: config.debug });
-  return device.probe((devres) =>
-    probeAgent({ config, transport, clock, logger, drivers, device }, devres),
-  );
+  return device.probe(async (devres) => {
+    const abort = new ProbeAbort(config.signal);
+    try {
+      return await probeAgent({ config, transport, clock, logger, drivers, device, abort }, devres);
+    } catch (e) {
+      // Thrown here, the reason is also the error of the teardown's probe-failed reason.
+      throw abort.errorFor(e);
+    } finally {
+      abort.detach();
+    }
+  });
 }
