@@ -26,6 +26,7 @@ import {
   protocolsModule,
   resetProtocolDriver,
   sensorProtocolDriver,
+  sensorValueText,
   systemPowerProtocolDriver,
 } from '@scmi-ts/protocols';
 import type { Print } from './devres-demo.js';
@@ -145,7 +146,7 @@ async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<voi
     printRow(
       print,
       'sensor reading',
-      `${first.name} ${value}e${first.unitExponent} (${first.asyncRead ? 'asynchronous: delayed response' : 'synchronous'})`,
+      `${first.name} ${sensorValueText(value, first.unitExponent, first.type)} (${first.asyncRead ? 'asynchronous: delayed response' : 'synchronous'})`,
     );
   }
   const reset = agent.protocol(resetProtocolDriver);

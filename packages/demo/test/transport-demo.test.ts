@@ -38,7 +38,7 @@ function expectDiscovery(out: string): void {
   expect(out).toMatch(
     /clocks\s+cpu-pll \d+ MHz, uart 24 MHz, gpu-core \d+ MHz, periph-pll 600 MHz\n/,
   );
-  expect(out).toMatch(/sensor reading\s+soc-temp -?\d+e-3 /);
+  expect(out).toMatch(/sensor reading\s+soc-temp -?\d+\.\d{3} °C /);
   expect(out).toMatch(/reset\s+gpu /);
 }
 
@@ -77,7 +77,9 @@ describe(runTransportDemo, () => {
       );
       expectDiscovery(out);
       for (const label of ['a2p:0', 'a2p:1', 'a2p:2']) expectA2pCountersClean(out, label);
-      expect(out).toMatch(/sensor reading\s+soc-temp \S+ \(asynchronous: delayed response\)/);
+      expect(out).toMatch(
+        /sensor reading\s+soc-temp -?\d+\.\d{3} °C \(asynchronous: delayed response\)/,
+      );
       expect(out).toMatch(/reset\s+gpu \(asynchronous: delayed response\)/);
       expect(out).toMatch(/notification CLOCK_RATE_CHANGED\(0\)\s+600 MHz \(p2a:0\)/);
       // The notification just shown is in p2a:0's counters (it sends nothing).
@@ -137,7 +139,7 @@ describe(runTransportDemo, () => {
       expect(out).not.toMatch(/p2a:0 {2}sent/);
       for (const label of ['a2p:0', 'a2p:1']) expectA2pCountersClean(out, label);
       // No P2A channel: no delayed response, so the platform announces none.
-      expect(out).toMatch(/sensor reading\s+soc-temp \S+ \(synchronous\)/);
+      expect(out).toMatch(/sensor reading\s+soc-temp -?\d+\.\d{3} °C \(synchronous\)/);
       expect(out).toMatch(/reset\s+gpu \(synchronous\)/);
       expectSeedScenario(lines, out, ['agent gate', 'channel a2p:0', 'transfers', 'notifications']);
       expect(teardownSteps(lines)).toContain('release optee context');

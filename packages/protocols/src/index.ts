@@ -107,6 +107,7 @@ export {
   decodeSensorUpdate,
   sensorProtocolDriver,
 } from './sensor/sensor-protocol.js';
+export { SensorUnit, sensorUnitSymbol, sensorValueText } from './sensor/sensor-unit.js';
 export type {
   SystemPowerSetOptions,
   SystemPowerStateNotifier,

@@ -89,7 +89,7 @@ export interface SensorAxisInfo {
   readonly id: number;
   /** Its name: the extended one when the platform gave it (SENSOR_AXIS_NAME_GET), else the short one. */
   readonly name: string;
-  /** The SCMI sensor type/unit code (attributes_high 7:0). */
+  /** The SCMI sensor type/unit code (attributes_high 7:0): see {@link SensorUnit}. */
   readonly type: number;
   /** The signed power-of-ten exponent of the unit (attributes_high 15:11). */
   readonly unitExponent: number;
@@ -126,7 +126,10 @@ export interface SensorInfo {
   readonly id: number;
   /** Its name: the extended one when the platform announces one (version 3.0), else the short one. */
   readonly name: string;
-  /** The SCMI sensor type/unit code (attributes_high 7:0; e.g. 2 °C, 5 V, 6 A). */
+  /**
+   * The SCMI sensor type/unit code (attributes_high 7:0; e.g. 2 °C, 5 V, 6 A): see
+   * {@link SensorUnit}, and {@link sensorValueText} to show a reading with it.
+   */
   readonly type: number;
   /** The signed power-of-ten exponent of the unit (attributes_high 15:11). */
   readonly unitExponent: number;

@@ -149,7 +149,7 @@ export interface SensorConfigSettings {
  * const temp = sensor.domains.list.find((s) => s.name === 'soc-temp');
  * if (temp !== undefined) {
  *   const value = await sensor.readValue(temp.id); // asynchronous when the sensor announces it
- *   console.log(`${value} × 10^${temp.unitExponent}`);
+ *   console.log(sensorValueText(value, temp.unitExponent, temp.type)); // '45.000 °C'
  *   await sensor.setTripPoint(temp.id, 0, 60_000n);
  * }
  * ```
