@@ -97,11 +97,15 @@ describe('createAgent with AgentOptions.signal', () => {
     const controller = new AbortController();
     const reason = new StopProbe('stop');
     let initsAfter = 0;
+    const whys: TeardownReason[] = [];
     const slowInit: ProtocolDriver<number> = {
       protocolId: 0x14,
       name: 'slow',
       version: 0x10000,
-      init: async (ph) => {
+      init: async (ph, group) => {
+        group.addAction('driver action', (why) => {
+          whys.push(why);
+        });
         // A command the platform never answers; the operator aborts meanwhile.
         h.platform.later(3, () => {
           controller.abort(reason);
@@ -125,6 +129,8 @@ describe('createAgent with AgentOptions.signal', () => {
       req.protocolId === 0x14 && req.messageId === 0x3 ? 'drop' : undefined;
     await expect(h.create({ signal: controller.signal })).rejects.toBe(reason);
     expect(initsAfter).toBe(0);
+    // The protocol's group, torn down first, gets the reason too.
+    expect(whys).toEqual([{ kind: 'probe-failed', error: reason }]);
     expect(warnings.filter((w) => w.includes('failed to initialize'))).toEqual([]);
     expect(released(h)).toEqual(expect.arrayContaining(['protocol handle', 'channel a2p:0']));
     expect(h.clock.armedTimers).toBe(0);

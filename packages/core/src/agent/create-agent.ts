@@ -386,7 +386,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     driver: ProtocolDriver<T>,
   ): Promise<{ api: T; group: DevresGroup }> => {
     let group!: DevresGroup;
-    const api = await devres.group(`protocol ${scmiProtocolName(driver.protocolId)}`, async (g) => {
+    const setUp = async (g: DevresGroup): Promise<T> => {
       group = g;
       const runtime = a2p.get(channelFor(config, driver.protocolId).id) as ChannelRuntime;
       const ph = makeHandle(driver.protocolId, runtime);
@@ -412,7 +412,13 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
       ph.version = settled.version;
       ph.versionSource = settled.source;
       return driver.init(ph, g);
-    });
+    };
+    // The group's own teardown, like the probe's, gets the abort's reason once the signal fired.
+    const api = await devres.group(`protocol ${scmiProtocolName(driver.protocolId)}`, (g) =>
+      setUp(g).catch((e: unknown) => {
+        throw abort.errorFor(e);
+      }),
+    );
     return { api, group };
   };
 
@@ -490,8 +496,8 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
  * step (vendor, sub-vendor, implementation version, protocol list, an agent) does not fail the
  * probe, as in Linux's `scmi_base_protocol_init`: it is logged as a warning and recorded in
  * `agent.info.discoveryFailures`. An `options.signal` that fires during the probe fails it the
- * same way, promptly: transfers in flight fail at once, and the probe rejects with the signal's
- * reason (see {@link AgentOptions.signal}).
+ * same way: transfers waiting for a reply fail at once, and the probe rejects with the signal's
+ * reason (see {@link AgentOptions.signal} for the waits it lets finish).
  *
  * @throws ScmiConfigError for an unknown transport (the message lists the loaded ones), one loaded
  * twice under its name, or invalid options (field `options` when they are not an object at all);
