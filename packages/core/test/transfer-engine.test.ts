@@ -260,6 +260,66 @@ describe(TransferEngine, () => {
       expect(await quiesces(channel, clock)).toBe(true);
     });
 
+    it("should let the caller of a send still waiting go at shutdown, and end the channel operation only when the transport's send settles", async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      transport.next = 'wait';
+      const x = xfer();
+      const done = engine.do(channel, x);
+      engine.shutdown();
+      // Rejected while the transport still holds the send (a slot wait, an invocation).
+      await expect(done).rejects.toBeInstanceOf(ScmiShutdownError);
+      expect(channel.counters.failed).toBe(1);
+      expect(transport.txDone).toEqual([]);
+      // Its caller puts it back: the transport still holds it, so it stays as it is until then.
+      engine.put(x);
+      expect(x.state).toBe('failed');
+      expect(x.error).toBeInstanceOf(ScmiShutdownError);
+      // The channel's quiesce still waits for the send to settle: its buffer is the transport's.
+      let quiesced = false;
+      const quiescing = channel.quiesce().then(() => {
+        quiesced = true;
+      });
+      await clock.settle();
+      expect(quiesced).toBe(false);
+      // The command went out after all: markTxDone once, with the shutdown error; then the end.
+      expect(channel.counters.sent).toBe(0);
+      transport.release?.resolve();
+      await quiescing;
+      expect(channel.counters.sent).toBe(1);
+      expect(transport.txDone).toHaveLength(1);
+      expect(transport.txDone[0]?.error).toBeInstanceOf(ScmiShutdownError);
+      expect(x.state).toBe('free');
+    });
+
+    it('should let the caller go at once when the engine shuts down inside the send that then waits', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      transport.next = 'wait';
+      const send = transport.send.bind(transport);
+      transport.send = (x: Xfer): void | Promise<void> => {
+        const waiting = send(x);
+        engine.shutdown(); // as a removal run from a callback inside the transport's send
+        return waiting;
+      };
+      const done = engine.do(channel, xfer());
+      await expect(done).rejects.toBeInstanceOf(ScmiShutdownError);
+      transport.release?.resolve();
+      expect(await quiesces(channel, clock)).toBe(true);
+      expect(transport.txDone).toHaveLength(1);
+    });
+
+    it('should end the operation of a send let go at shutdown without markTxDone when the transport then refuses it', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      transport.next = 'wait';
+      const done = engine.do(channel, xfer());
+      engine.shutdown();
+      await expect(done).rejects.toBeInstanceOf(ScmiShutdownError);
+      transport.release?.reject(new ScmiShutdownError('agent', 'send'));
+      expect(await quiesces(channel, clock)).toBe(true);
+      expect(transport.txDone).toEqual([]);
+      expect(channel.counters.failed).toBe(1);
+      expect(channel.counters.sent).toBe(0);
+    });
+
     it('should complete a polling transfer when a later poll finds the response', async () => {
       const { channel, transport, engine, xfer, clock } = setup({ polling: true });
       const x = xfer();

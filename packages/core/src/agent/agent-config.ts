@@ -58,18 +58,19 @@ export interface AgentOptions {
   /** Record creation stacks of the agent's resources. */
   readonly debug?: boolean;
   /**
-   * Aborts the probe. Once it fires, the transfers waiting for a reply fail at once
-   * (`ScmiShutdownError`), the probe stops at its next step and tears down what it set up (quiesce,
-   * then release in reverse), and `createAgent` rejects with `signal.reason`, which every teardown
-   * step also gets as its `probe-failed` reason's error. Two waits are let finish first, each
-   * bounded by the transport's own timeouts: a transport's setup step under way (a device
-   * handshake, a session being opened), and a send still waiting for the channel (for a slot or a
-   * buffer that a timed-out command holds). A signal already aborted rejects before anything is set
-   * up; one that fires after the probe resolved changes nothing (remove the agent then). For a test
-   * tool's Ctrl-C, or a deadline on a platform that may never answer (virtio's 60 s timeout):
-   * `signal: AbortSignal.timeout(5000)`. Release failures are attached to the error a probe rejects
-   * with (`getReleaseFailure`): probes that share one signal share its reason, which keeps those of
-   * the last probe torn down; every probe's `log` still gets its own `release-failed` events.
+   * Aborts the probe. Once it fires, the transfers in flight fail at once (`ScmiShutdownError`), a
+   * send still waiting for the channel included, the probe stops at its next step and tears down
+   * what it set up (quiesce, then release in reverse), and `createAgent` rejects with
+   * `signal.reason`, which every teardown step also gets as its `probe-failed` reason's error. A
+   * transport's setup step under way (a device handshake, a session being opened) is let finish
+   * first, bounded by the transport's own timeouts, and the teardown takes what the transport's
+   * quiesce takes (OP-TEE's waits for the invocation in flight). A signal already aborted rejects
+   * before anything is set up; one that fires after the probe resolved changes nothing (remove the
+   * agent then). For a test tool's Ctrl-C, or a deadline on a platform that may never answer
+   * (virtio's 60 s timeout): `signal: AbortSignal.timeout(5000)`. Release failures are attached to
+   * the error a probe rejects with (`getReleaseFailure`): probes that share one signal share its
+   * reason, which keeps those of the last probe torn down; every probe's `log` still gets its own
+   * `release-failed` events.
    */
   readonly signal?: AbortSignal;
 }

@@ -496,8 +496,8 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
  * step (vendor, sub-vendor, implementation version, protocol list, an agent) does not fail the
  * probe, as in Linux's `scmi_base_protocol_init`: it is logged as a warning and recorded in
  * `agent.info.discoveryFailures`. An `options.signal` that fires during the probe fails it the
- * same way: transfers waiting for a reply fail at once, and the probe rejects with the signal's
- * reason (see {@link AgentOptions.signal} for the waits it lets finish).
+ * same way: transfers in flight fail at once, and the probe rejects with the signal's reason (see
+ * {@link AgentOptions.signal} for what it lets finish).
  *
  * @throws ScmiConfigError for an unknown transport (the message lists the loaded ones), one loaded
  * twice under its name, or invalid options (field `options` when they are not an object at all);

@@ -212,6 +212,8 @@ export class TransferEngine implements XferOwner {
   readonly #deadlines: DeadlineQueue;
   readonly #o: TransferEngineOptions;
   #closed = false;
+  /** Wakes each send that waits (see #afterPendingSend) when the engine shuts down. */
+  readonly #waitingSends = new Set<() => void>();
   /** What a P2A channel's failInFlight gave: no delayed response will come (see doWithResponse). */
   #delayedResponsesLost: Error | undefined;
   #seq = 0;
@@ -341,6 +343,12 @@ export class TransferEngine implements XferOwner {
       );
     }
     this.#deadlines.disarm(xfer);
+    // Its send let go at shutdown but still held by the transport: put back once it settles,
+    // without touching what the transport reads (its error, its state) before that.
+    if (xfer.sendHeld) {
+      xfer.putDeferred = replace ? 'replace' : 'put';
+      return;
+    }
     xfer.route = undefined;
     this.pool.put(xfer, replace);
   }
@@ -448,6 +456,7 @@ export class TransferEngine implements XferOwner {
     xfer.error = undefined;
     xfer.route = channel;
     xfer.onWire = false;
+    xfer.opDetached = false;
     let pending: void | Promise<void>;
     try {
       pending = transport.send(xfer);
@@ -481,6 +490,11 @@ export class TransferEngine implements XferOwner {
    * {@link TransferEngine.do}.
    */
   public end(channel: ChannelRuntime, xfer: Xfer): void {
+    // Its send still pending: the send's settling ends the operation (#endDetached).
+    if (xfer.opDetached) {
+      this.#throwIfFailed(xfer);
+      return;
+    }
     try {
       if (xfer.onWire) {
         this.#deadlines.disarm(xfer);
@@ -524,13 +538,86 @@ export class TransferEngine implements XferOwner {
     pending: Promise<void>,
   ): Promise<void> {
     try {
-      await pending;
+      // The shutdown lets the caller go at once: a send waiting for the channel (a slot a
+      // timed-out command holds, an invocation the transport waits on) settles when the transport
+      // lets it, at its quiesce at the latest — the probe's abort and the removal do not wait for it.
+      if ((await this.#raceShutdown(pending)) === 'closed') {
+        this.#detach(channel, xfer, pending);
+        return;
+      }
     } catch (cause) {
       this.#sendFailed(channel, xfer, cause); // end() throws it
       return;
     }
     const waiting = this.#afterSend(channel, transport, xfer);
     if (waiting !== undefined) await waiting;
+  }
+
+  /**
+   * `pending`'s outcome, or `'closed'` when the engine shuts down first. One wake-up per waiting
+   * send, dropped when the race ends: a promise shared by every send would keep a reaction for
+   * each of them until shutdown (hundreds of bytes per command on a transport whose every send
+   * waits, as OP-TEE's synchronous wait).
+   */
+  async #raceShutdown(pending: Promise<void>): Promise<'sent' | 'closed'> {
+    // Shut down already (inside the transport's send): no need to wait for it.
+    if (this.#closed) return 'closed';
+    let wake!: () => void;
+    const closed = new Promise<'closed'>((resolve) => {
+      wake = () => {
+        resolve('closed');
+      };
+    });
+    this.#waitingSends.add(wake);
+    try {
+      const outcome: unknown = await Promise.race([pending, closed]);
+      return outcome === 'closed' ? 'closed' : 'sent';
+    } finally {
+      this.#waitingSends.delete(wake);
+    }
+  }
+
+  /**
+   * Lets the caller of `xfer` go while the transport's send of it is still pending (the engine
+   * shut down: shutdown failed the transfer, counted): the channel operation stays open — the
+   * channel's quiesce still waits for it — until the send settles, then ends, with `markTxDone`
+   * when the command went out after all. The transfer is failed and the pool closed: it is never
+   * sent again, and a reply to it is dropped and counted.
+   */
+  #detach(channel: ChannelRuntime, xfer: Xfer, pending: Promise<void>): void {
+    xfer.opDetached = true;
+    xfer.sendHeld = true;
+    // Kept set once the operation ended, so that `end` (which may run after it) does not end it
+    // again; a transfer failed at shutdown is never sent again (begin would clear it).
+    const settle = (sent: boolean): void => {
+      try {
+        if (sent) {
+          // The command reached the transport after all: counted sent (and failed, at shutdown).
+          xfer.onWire = true;
+          channel.counters.sent++;
+          channel.transport?.markTxDone(xfer, xfer.error);
+        }
+      } catch {
+        // A transport's markTxDone must not throw; if it does, the operation still ends.
+      } finally {
+        channel.exitOp();
+        xfer.sendHeld = false;
+        const deferred = xfer.putDeferred;
+        xfer.putDeferred = undefined;
+        if (deferred !== undefined) {
+          xfer.route = undefined;
+          this.pool.put(xfer, deferred === 'replace');
+        }
+      }
+    };
+    pending.then(
+      () => {
+        settle(true);
+      },
+      () => {
+        settle(false);
+      },
+    );
   }
 
   /** The command is with the transport: what to wait for (see {@link TransferEngine.begin}). */
@@ -893,6 +980,7 @@ export class TransferEngine implements XferOwner {
   public shutdown(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const wake of this.#waitingSends) wake();
     this.pool.close();
     for (const xfer of [...this.pool.pending()]) {
       if (xfer.state === 'sent' || awaitsDelayedResponse(xfer)) {

@@ -93,6 +93,19 @@ export class Xfer implements DeadlineNode {
   public withResponse = false;
   /** @internal The command reached the transport (its send returned): `markTxDone` is owed. */
   public onWire = false;
+  /**
+   * @internal The engine shut down while the transport's send of it was still pending: its caller
+   * was let go, and the send's own settling ends the channel operation (and owes `markTxDone`
+   * when it went out after all), not `end`.
+   */
+  public opDetached = false;
+  /**
+   * @internal A detached send (see `opDetached`) has not settled: the transport holds the
+   * transfer, so a put back waits until it settles (`putDeferred`).
+   */
+  public sendHeld = false;
+  /** @internal A put back of a transfer whose send was held, done once the send settles. */
+  public putDeferred: 'put' | 'replace' | undefined = undefined;
   /** @internal The channel the transfer was sent on (core's runtime object). */
   public route: unknown = undefined;
   /** @internal The error that ended the transfer, if any. */
