@@ -57,6 +57,8 @@ export type {
   InterleavingResult,
 } from './scenarios/interleaving-simulator.js';
 export { runNotificationTeardownSameThread } from './scenarios/notification-teardown.js';
+export { PROBE_ABORT_AFTER_MS, runProbeAbortSameThread } from './scenarios/probe-abort.js';
+export type { ProbeAbortResult } from './scenarios/probe-abort.js';
 export { runDelayedResponseRaceWorker } from './scenarios/delayed-response-race.js';
 export type {
   DelayedResponseRaceOptions,

@@ -40,6 +40,7 @@ import {
   type NotificationTeardownPhase,
 } from './scenarios/notification-teardown.js';
 import { registerClockRateChanged } from './scenarios/clock-rate-events.js';
+import { PROBE_ABORT_AFTER_MS, runProbeAbortSameThread } from './scenarios/probe-abort.js';
 import { runDelayedResponseRaceWorker } from './scenarios/delayed-response-race.js';
 import { runPlatformDeathWorker, type PlatformDeathPending } from './scenarios/platform-death.js';
 import { u32s } from './words.js';
@@ -719,6 +720,16 @@ export function runTransportConformance(
             expect(r.accounted).toBe(1);
           },
         );
+      });
+
+      it("should stop a probe aborted while Base discovery waits: reject with the signal's reason, tear down, drop and count the held reply once", async () => {
+        const r = await runProbeAbortSameThread(fixture);
+        expect(r.problems).toEqual([]);
+        expect(r.probeError).toBe(r.reason);
+        expect(r.accounted).toBe(1);
+        // The probe gives up at once, not when the 30 ms response timeout would end its wait (the
+        // teardown then takes what the transport's quiesce takes: OP-TEE awaits the invocation).
+        expect(r.teardownAfterMs).toBeLessThan(30 - PROBE_ABORT_AFTER_MS);
       });
 
       describeIf(caps.p2a)('a notification arriving while the agent is removed', () => {
