@@ -490,7 +490,7 @@ export class TransferEngine implements XferOwner {
    * {@link TransferEngine.do}.
    */
   public end(channel: ChannelRuntime, xfer: Xfer): void {
-    // Its send still pending: the send's settling ends the operation (#endDetached).
+    // Its send let go at shutdown (#detach): the send's settling ends the operation, not this.
     if (xfer.opDetached) {
       this.#throwIfFailed(xfer);
       return;
