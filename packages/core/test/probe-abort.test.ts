@@ -75,6 +75,8 @@ describe('createAgent with AgentOptions.signal', () => {
     const slow: Transport = {
       ...inner,
       setupDevice: async (ctx) => {
+        // The transport gets the probe's signal, to stop a wait of its own (DeviceSetup.signal).
+        expect(ctx.signal).toBe(controller.signal);
         await inner.setupDevice?.(ctx);
         ctx.devres.addAction('handshake', (why) => {
           whys.push(why);

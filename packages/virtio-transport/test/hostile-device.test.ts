@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import {
   ScmiMessageType,
   ScmiTimeoutError,
@@ -377,6 +378,50 @@ describe('virtio driver against a hostile device', () => {
   });
 
   describe('during the handshake', () => {
+    it("should stop waiting for a device that does not answer when the probe's signal fires, and reject with its reason", async () => {
+      const { clock, platform, wire, device, create } = manualRig();
+      device.hang();
+      const controller = new AbortController();
+      const reason = new Error('operator gave up');
+      clock.setTimeout(() => {
+        controller.abort(reason);
+      }, 5);
+      await expect(
+        create({
+          signal: controller.signal,
+          // A patient handshake: only the abort ends its wait.
+          transportConfig: { wire, handshakeTimeoutMs: 60_000, resetTimeoutMs: 50 },
+        }),
+      ).rejects.toBe(reason);
+      // 5 ms, then the teardown's reset of a device that does not answer (50 ms): not 60 s.
+      expect(clock.now()).toBe(55);
+      expect(wire.driverDiagnostics.state).toBe('closed');
+      expect(wire.driverDiagnostics.resetTimeouts).toBe(1);
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      expect(clock.armedTimers).toBe(0);
+      platform.close();
+    });
+
+    it('should still write, and wait for, the teardown reset when the signal fires in the middle of the handshake', async () => {
+      const { clock, platform, wire, device, create } = manualRig();
+      const controller = new AbortController();
+      const reason = new Error('operator gave up');
+      // The abort comes as the device reads ACKNOWLEDGE (which it then acknowledges, too late).
+      const writes = device.statusWrites;
+      const push = writes.push.bind(writes);
+      writes.push = (...statuses: number[]): number => {
+        if (statuses.includes(VirtioStatus.ACKNOWLEDGE)) controller.abort(reason);
+        return push(...statuses);
+      };
+      await expect(create({ signal: controller.signal })).rejects.toBe(reason);
+      // Nothing after ACKNOWLEDGE but the teardown's reset, which the device acknowledged.
+      expect([...device.statusWrites]).toEqual([0, VirtioStatus.ACKNOWLEDGE, 0]);
+      expect(wire.driverDiagnostics.resetTimeouts).toBe(0);
+      expect(wire.driverDiagnostics.state).toBe('closed');
+      expect(clock.armedTimers).toBe(0);
+      platform.close();
+    });
+
     it('should fail the probe with E_VIRTIO_HANDSHAKE when the device does not answer', async () => {
       const { clock, platform, wire, device, create } = manualRig();
       device.hang();

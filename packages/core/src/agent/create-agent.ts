@@ -314,6 +314,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     devres,
     clock,
     logger: ctx.logger,
+    ...(config.signal === undefined ? {} : { signal: config.signal }),
   });
   abort.checkpoint();
 

@@ -160,6 +160,14 @@ export interface DeviceSetup {
    * logger that throws never throws here (counted in `agent.diagnostics.loggerErrors`).
    */
   readonly logger: ScmiLogger;
+  /**
+   * The probe's abort signal (`AgentOptions.signal`), when the agent has one. A setup step that
+   * waits for the other end (a device handshake, a session being opened) may stop waiting when it
+   * fires and throw, having released what it took or registered it in `devres`: the probe then
+   * rejects with the signal's reason, whatever the step threw. A transport that ignores it has its
+   * step let finish (bounded by its own timeouts) before the probe stops.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**

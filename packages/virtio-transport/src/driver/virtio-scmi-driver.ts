@@ -65,6 +65,8 @@ export class VirtioScmiDriver {
   #cmdqChannel: CmdqChannel | undefined;
   #eventqChannel: EventqChannel | undefined;
   #ack: AckWaiter | undefined;
+  /** The probe's abort signal: the handshake stops waiting for the device when it fires. */
+  readonly #signal: AbortSignal | undefined;
   #live = false;
   #resetAcknowledged = false;
   #closed = false;
@@ -74,6 +76,7 @@ export class VirtioScmiDriver {
     this.config = config;
     this.agent = setup.agent;
     this.clock = setup.clock;
+    this.#signal = setup.signal;
     this.diagnostics = config.wire.driverDiagnostics;
     const layout = config.wire.layout;
     this.memory = new GuestMemoryAllocator(layout.guestMemory, layout.guestMemoryBytes);
@@ -313,7 +316,10 @@ export class VirtioScmiDriver {
    * @throws ScmiTransportError `E_VIRTIO_HANDSHAKE` when it is not acknowledged in time or the device end closed.
    */
   async #writeStatus(status: number, step: string): Promise<number> {
-    const acked = await this.#request(status, this.config.handshakeTimeoutMs);
+    const acked = await this.#request(status, this.config.handshakeTimeoutMs, this.#signal);
+    if (acked === undefined && this.#signal?.aborted === true) {
+      throw this.#fail('E_VIRTIO_HANDSHAKE', `${step} abandoned: the probe was aborted`);
+    }
     if (acked === undefined) {
       throw this.#fail(
         'E_VIRTIO_HANDSHAKE',
@@ -324,16 +330,32 @@ export class VirtioScmiDriver {
   }
 
   /** Writes a status request and waits for its acknowledgement: the device status, or undefined (timeout, device gone). */
-  #request(status: number, timeoutMs: number): Promise<number | undefined> {
+  #request(status: number, timeoutMs: number, signal?: AbortSignal): Promise<number | undefined> {
+    // The handshake's steps pass the probe's signal; the teardown's reset does not: it must be
+    // written, and waited for, however the probe ended (buffers are reclaimed only after it).
+    // Aborted already: no request written, none to wait for.
+    if (signal?.aborted === true) return Promise.resolve(undefined);
     const r = this.wire.registers;
     r.write(VirtioRegister.STATUS_REQUEST, status);
     const sequence = r.increment(VirtioRegister.STATUS_SEQUENCE);
-    return new Promise((resolve) => {
+    return new Promise<number | undefined>((settle) => {
+      // The probe's abort ends the wait as the timeout would (the caller reads which it was).
+      const abandon = (): void => {
+        if (this.#ack?.sequence !== sequence) return;
+        this.#ack.timer.cancel();
+        this.#ack = undefined;
+        settle(undefined);
+      };
+      const resolve = (acked: number | undefined): void => {
+        signal?.removeEventListener('abort', abandon);
+        settle(acked);
+      };
       const timer = this.clock.setTimeout(() => {
         if (this.#ack?.sequence === sequence) this.#ack = undefined;
         resolve(undefined);
       }, timeoutMs);
       this.#ack = { sequence, resolve, timer };
+      signal?.addEventListener('abort', abandon, { once: true });
       this.kick();
       // The device of a shared wire may have answered already.
       this.#onConfigSignal();
