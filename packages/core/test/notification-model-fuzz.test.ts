@@ -22,6 +22,7 @@ import {
   ScmiTimeoutError,
   mulberry32,
   type ScmiAgent,
+  type ScmiEventFilter,
   type ScmiNotifyOutcome,
 } from '@scmi-ts/core';
 import { createHarness } from './support/harness.js';
@@ -160,6 +161,22 @@ function wanted(held: readonly Held[]): Set<number> {
   return new Set(held.map((x) => x.source as number));
 }
 
+/** A subscription to draw (one draw of `random`): every source one time in six, else one source. */
+function drawFilter(random: () => number): {
+  source: number | undefined;
+  filter: ScmiEventFilter;
+} {
+  const pick = Math.floor(random() * 6);
+  const source = pick === 5 ? undefined : pick % SOURCES;
+  return {
+    source,
+    filter:
+      source === undefined
+        ? { protocolId: PROTOCOL, eventId: 0 }
+        : { protocolId: PROTOCOL, eventId: 0, source },
+  };
+}
+
 async function runSequence(seed: number): Promise<string[]> {
   const { random, agent, platform } = await createModel(seed, false);
   const problems: string[] = [];
@@ -192,13 +209,7 @@ async function runSequence(seed: number): Promise<string[]> {
         problems.push(`step ${step}: the last subscriber of ${source} left, the platform sends it`);
       }
     } else {
-      // Every source one time in six.
-      const pick = Math.floor(random() * 6);
-      const source = pick === 5 ? undefined : pick % SOURCES;
-      const filter =
-        source === undefined
-          ? { protocolId: PROTOCOL, eventId: 0 }
-          : { protocolId: PROTOCOL, eventId: 0, source };
+      const { source, filter } = drawFilter(random);
       const off = await agent.events.subscribe(filter, () => undefined).catch(() => undefined);
       trace.push(`sub ${source ?? '*'} ${off ? 'ok' : 'failed'} (${platform.failed} failed)`);
       if (off !== undefined) {
@@ -270,12 +281,7 @@ async function runConcurrent(seed: number): Promise<string[]> {
           ),
         );
       } else {
-        const pick = Math.floor(random() * 6);
-        const source = pick === 5 ? undefined : pick % SOURCES;
-        const filter =
-          source === undefined
-            ? { protocolId: PROTOCOL, eventId: 0 }
-            : { protocolId: PROTOCOL, eventId: 0, source };
+        const { source, filter } = drawFilter(random);
         ops.push(
           agent.events
             .subscribe(filter, () => undefined)
