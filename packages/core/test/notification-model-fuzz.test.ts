@@ -25,14 +25,14 @@ import {
   type ScmiEventFilter,
   type ScmiNotifyOutcome,
 } from '@scmi-ts/core';
+import { failedSeeds, fuzzSeeds } from './support/fuzz.js';
 import { createHarness } from './support/harness.js';
 
 const PROTOCOL = 0x14;
 const NOTIFY = { protocolId: PROTOCOL, messageId: 0x9 };
 const SOURCES = 4;
 const STEPS = 24;
-const FIRST_SEED = Number(process.env['SCMI_FUZZ_SEED'] ?? 1);
-const RUNS = Number(process.env['SCMI_FUZZ_RUNS'] ?? 200);
+const { first: FIRST_SEED, runs: RUNS, seeds: SEEDS } = fuzzSeeds(200);
 
 type Failure = 'refuse' | 'refuse-unsent' | 'timeout-applied' | 'timeout-unapplied';
 const FAILURES: readonly Failure[] = [
@@ -327,17 +327,7 @@ describe('notification hub bookkeeping against a model platform', () => {
   ])(
     `keeps the platform's notify state true, %s, over ${RUNS} random sequences (seeds ${FIRST_SEED}…)`,
     async (_what, run) => {
-      const failures: string[] = [];
-      for (let i = 0; i < RUNS && failures.length < 3; i++) {
-        const seed = FIRST_SEED + i;
-        const problems = await run(seed);
-        if (problems.length > 0) {
-          failures.push(
-            `seed ${seed} (SCMI_FUZZ_SEED=${seed} SCMI_FUZZ_RUNS=1 reproduces it):\n  ${problems.join('\n  ')}`,
-          );
-        }
-      }
-      expect(failures).toEqual([]);
+      expect(await failedSeeds(SEEDS, run)).toEqual([]);
       // A campaign takes about 1 ms a sequence: its own timeout.
     },
     Math.max(60_000, RUNS * 10),

@@ -19,13 +19,13 @@ import {
   ClockMessageId,
   clockProtocolDriver,
 } from '../src/index.js';
+import { failedSeeds, fuzzSeeds } from '../../core/test/support/fuzz.js';
 import { createHarness, type Harness } from './support/harness.js';
 
 const CLOCK = 0x14;
 const CLOCKS = 4;
 const RX_TIMEOUT_MS = 30;
-const FIRST_SEED = Number(process.env['SCMI_FUZZ_SEED'] ?? 1);
-const RUNS = Number(process.env['SCMI_FUZZ_RUNS'] ?? 40);
+const { first: FIRST_SEED, runs: RUNS, seeds: SEEDS } = fuzzSeeds(40);
 const EVENTS = [CLOCK_RATE_CHANGED, CLOCK_RATE_CHANGE_REQUESTED] as const;
 const NOTIFY_OF: Record<number, number> = {
   [CLOCK_RATE_CHANGED]: ClockMessageId.RATE_NOTIFY,
@@ -187,17 +187,7 @@ describe('clock notification subscriptions against the emulated platform', () =>
   it(
     `leave the platform holding what the subscribers want, and nothing after the removal, over ${RUNS} sequences (seeds ${FIRST_SEED}…)`,
     async () => {
-      const failures: string[] = [];
-      for (let i = 0; i < RUNS && failures.length < 3; i++) {
-        const seed = FIRST_SEED + i;
-        const problems = await runSequence(seed);
-        if (problems.length > 0) {
-          failures.push(
-            `seed ${seed} (SCMI_FUZZ_SEED=${seed} SCMI_FUZZ_RUNS=1 reproduces it):\n  ${problems.join('\n  ')}`,
-          );
-        }
-      }
-      expect(failures).toEqual([]);
+      expect(await failedSeeds(SEEDS, runSequence)).toEqual([]);
     },
     Math.max(60_000, RUNS * 200),
   );

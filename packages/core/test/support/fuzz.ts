@@ -1,6 +1,6 @@
 /**
- * What the transports' fuzz campaigns share: their seeds from the environment, a weighted choice
- * of actions, a promise watched without being awaited, and anything thrown as text.
+ * What the fuzz campaigns share: their seeds from the environment, the seeds that failed, a
+ * weighted choice of actions, a promise watched without being awaited, and anything thrown as text.
  */
 import { inspect } from 'node:util';
 
@@ -43,6 +43,35 @@ export function fuzzSeeds(defaultRuns: number): FuzzSeeds {
   const first = wholeFromEnv('SCMI_FUZZ_SEED', 1, 0);
   const runs = wholeFromEnv('SCMI_FUZZ_RUNS', defaultRuns, 1);
   return { first, runs, seeds: Array.from({ length: runs }, (_, i) => first + i) };
+}
+
+/**
+ * Runs `run` on each of `seeds` in turn until `maxFailures` of them failed (returned problems), and
+ * returns one line per failed seed: the seed, how to replay it alone, then its problems. A campaign
+ * that breaks everywhere reports a few seeds, not thousands.
+ *
+ * @example
+ * ```ts
+ * const { seeds } = fuzzSeeds(200);
+ * expect(await failedSeeds(seeds, runSequence)).toEqual([]);
+ * ```
+ */
+export async function failedSeeds(
+  seeds: readonly number[],
+  run: (seed: number) => Promise<readonly string[]>,
+  maxFailures = 3,
+): Promise<string[]> {
+  const failures: string[] = [];
+  for (const seed of seeds) {
+    if (failures.length >= maxFailures) break;
+    const problems = await run(seed);
+    if (problems.length > 0) {
+      failures.push(
+        `seed ${seed} (SCMI_FUZZ_SEED=${seed} SCMI_FUZZ_RUNS=1 reproduces it):\n  ${problems.join('\n  ')}`,
+      );
+    }
+  }
+  return failures;
 }
 
 /**
