@@ -106,6 +106,14 @@ describe('an every-source notify command that failed for some sources', () => {
     return { a, p: withPerSourceEvent(a) };
   }
 
+  /** Removes `a` (the suite's agent) and returns the commands its removal sent to `p`. */
+  async function removalCalls(a: ScmiAgent, p: PerSourcePlatform): Promise<string[]> {
+    const sent = p.calls.length;
+    await a.remove();
+    agent = undefined;
+    return p.calls.slice(sent);
+  }
+
   it('should enable, at a subscriber of its own, a source the every-source enable failed for, and no other', async () => {
     const { a, p } = await setup();
     p.failNext.set('enable 2', 'refuse');
@@ -166,11 +174,8 @@ describe('an every-source notify command that failed for some sources', () => {
     p.failNext.set('disable 3', 'timeout-applied');
     await expect(offAll()).resolves.toBeUndefined(); // the others were disabled
     expect(p.enabled).toEqual(new Set());
-    const sent = p.calls.length;
     p.enabled.add(3); // the platform applied the enable after all, and never the disable
-    await a.remove();
-    agent = undefined;
-    expect(p.calls.slice(sent)).toEqual(['disable 3']);
+    expect(await removalCalls(a, p)).toEqual(['disable 3']);
     expect(p.enabled).toEqual(new Set());
     expect(a.diagnostics.notifications).toMatchObject({ disabledAtRemoval: 1, disableFailures: 0 });
   });
@@ -183,10 +188,7 @@ describe('an every-source notify command that failed for some sources', () => {
     p.failNext.set('disable 0', 'refuse');
     await offAll();
     expect(p.enabled).toEqual(new Set([0]));
-    const sent = p.calls.length;
-    await a.remove();
-    agent = undefined;
-    expect(p.calls.slice(sent)).toEqual(['disable 0']);
+    expect(await removalCalls(a, p)).toEqual(['disable 0']);
     expect(p.enabled).toEqual(new Set());
   });
 
@@ -196,10 +198,7 @@ describe('an every-source notify command that failed for some sources', () => {
     const offAll = await sub(a);
     await offAll(); // the disable of 2 is refused again: 2 was never enabled
     await sub(a); // and with an every-source subscriber at the removal
-    const sent = p.calls.length;
-    await a.remove();
-    agent = undefined;
-    expect(p.calls.slice(sent)).toEqual(['disable 0', 'disable 1', 'disable 2', 'disable 3']);
+    expect(await removalCalls(a, p)).toEqual(['disable 0', 'disable 1', 'disable 2', 'disable 3']);
     expect(a.diagnostics.notifications).toMatchObject({ disabledAtRemoval: 1, disableFailures: 0 });
     expect(p.enabled).toEqual(new Set());
   });
@@ -214,10 +213,7 @@ describe('an every-source notify command that failed for some sources', () => {
     p.failNext.set('disable 2', 'refuse');
     await offAll();
     expect(p.enabled).toEqual(new Set([2]));
-    const sent = p.calls.length;
-    await a.remove();
-    agent = undefined;
-    expect(p.calls.slice(sent)).toEqual(['disable 2']);
+    expect(await removalCalls(a, p)).toEqual(['disable 2']);
     expect(p.enabled).toEqual(new Set());
   });
 
@@ -230,10 +226,7 @@ describe('an every-source notify command that failed for some sources', () => {
     p.failNext.set('disable 2', 'refuse');
     await offAll();
     expect(p.enabled).toEqual(new Set([2]));
-    const sent = p.calls.length;
-    await a.remove();
-    agent = undefined;
-    expect(p.calls.slice(sent)).toEqual(['disable 2']);
+    expect(await removalCalls(a, p)).toEqual(['disable 2']);
     expect(p.enabled).toEqual(new Set());
   });
 
@@ -264,9 +257,6 @@ describe('an every-source notify command that failed for some sources', () => {
     expect(p.calls.slice(sent)).toEqual([]); // every source covered
     for (const off of offs) await off();
     await offAll(); // its disable reports them too
-    const left = p.calls.length;
-    await a.remove();
-    agent = undefined;
-    expect(p.calls.slice(left)).toEqual([]); // nothing possibly enabled
+    expect(await removalCalls(a, p)).toEqual([]); // nothing possibly enabled
   });
 });
