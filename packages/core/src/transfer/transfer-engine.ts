@@ -495,6 +495,12 @@ export class TransferEngine implements XferOwner {
       this.#throwIfFailed(xfer);
       return;
     }
+    this.#endOp(channel, xfer);
+    this.#throwIfFailed(xfer);
+  }
+
+  /** `markTxDone` when the command reached the transport, then the end of the channel operation. */
+  #endOp(channel: ChannelRuntime, xfer: Xfer): void {
     try {
       if (xfer.onWire) {
         this.#deadlines.disarm(xfer);
@@ -505,7 +511,6 @@ export class TransferEngine implements XferOwner {
     } finally {
       channel.exitOp();
     }
-    this.#throwIfFailed(xfer);
   }
 
   /**
@@ -590,25 +595,16 @@ export class TransferEngine implements XferOwner {
     // Kept set once the operation ended, so that `end` (which may run after it) does not end it
     // again; a transfer failed at shutdown is never sent again (begin would clear it).
     const settle = (sent: boolean): void => {
-      try {
-        if (sent) {
-          // The command reached the transport after all: counted sent (and failed, at shutdown).
-          xfer.onWire = true;
-          channel.counters.sent++;
-          channel.transport?.markTxDone(xfer, xfer.error);
-        }
-      } catch {
-        // A transport's markTxDone must not throw; if it does, the operation still ends.
-      } finally {
-        channel.exitOp();
-        xfer.sendHeld = false;
-        const deferred = xfer.putDeferred;
-        xfer.putDeferred = undefined;
-        if (deferred !== undefined) {
-          xfer.route = undefined;
-          this.pool.put(xfer, deferred === 'replace');
-        }
+      if (sent) {
+        // The command reached the transport after all: counted sent (and failed, at shutdown).
+        xfer.onWire = true;
+        channel.counters.sent++;
       }
+      this.#endOp(channel, xfer);
+      xfer.sendHeld = false;
+      const deferred = xfer.putDeferred;
+      xfer.putDeferred = undefined;
+      if (deferred !== undefined) this.put(xfer, deferred === 'replace');
     };
     pending.then(
       () => {
