@@ -206,6 +206,29 @@ export class SameThreadRig {
   }
 
   /**
+   * Where replies that came too late were counted: by the agent (core's late replies, RX guards'
+   * refusals after quiesce, core's unexpected replies), by the wire (`droppedSignals`) and by the
+   * platform side (sent to a disconnected link), and the sum. Read once the wire is closed
+   * ({@link SameThreadRig.dispose}): a wire that counts a reply again as it closes is seen.
+   */
+  public lateReplyCounts(): {
+    /** Counted by the agent: core's late and unexpected replies, guards' refusals after quiesce. */
+    byAgent: number;
+    /** Counted by the wire (`droppedSignals`). */
+    wire: number;
+    /** Sent to a disconnected link (`droppedAfterDisconnect`). */
+    platformSide: number;
+    /** The sum of the three. */
+    accounted: number;
+  } {
+    const i = this.instrument;
+    const byAgent = i.lateReplies + i.refusedAfterQuiesce + i.badMessages().unexpected;
+    const wire = this.ends.droppedSignals?.() ?? 0;
+    const platformSide = this.port.droppedAfterDisconnect;
+    return { byAgent, wire, platformSide, accounted: byAgent + wire + platformSide };
+  }
+
+  /**
    * The violations the instrument and the transport (`FixtureEnds.transportViolations`, prefixed
    * `transport: `) recorded that were not reported yet — by {@link SameThreadRig.dispose}, or an
    * earlier call — each returned once. A campaign of many rigs (the interleaving simulator) calls

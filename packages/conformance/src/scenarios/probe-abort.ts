@@ -92,13 +92,7 @@ export async function runProbeAbortSameThread(
   else if (probeError !== reason)
     problems.push(`expected the abort's reason, got ${describeError(probeError)}`);
   problems.push(...(await rig.dispose()));
-  const i = rig.instrument;
-  const accounted =
-    i.lateReplies +
-    i.refusedAfterQuiesce +
-    i.badMessages().unexpected +
-    (rig.ends.droppedSignals?.() ?? 0) +
-    port.droppedAfterDisconnect;
+  const { accounted } = rig.lateReplyCounts();
   return {
     probeError,
     reason,

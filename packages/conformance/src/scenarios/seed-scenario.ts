@@ -279,10 +279,7 @@ export async function runSeedScenarioSameThread(
   // The counts are read once the wire is closed: a wire that counts the reply again as it closes
   // (what it still held unread, though core counted it already) is seen.
   const i = rig.instrument;
-  const wire = ends.droppedSignals?.() ?? 0;
-  const platformSide = port.droppedAfterDisconnect;
-  const byAgent = i.lateReplies + i.refusedAfterQuiesce + i.badMessages().unexpected;
-  const accounted = byAgent + wire + platformSide;
+  const { byAgent, wire, platformSide, accounted } = rig.lateReplyCounts();
   if (accounted < 1) problems.push('the late reply was neither delivered nor dropped and counted');
   // One reply, counted once: by the agent, where core or a guard first saw it, or else by the
   // wire or the platform side.
