@@ -465,10 +465,10 @@ export class ScmiAgent {
    * once three times the RX timeout pass without it settling nor the platform answering any of
    * the agent's commands (a platform that answers each in time is waited for). A failure is
    * counted in `diagnostics.notifications.disableFailures`, never thrown; from then on a subscribe
-   * is refused and an unsubscribe sends nothing. With none enabled, the teardown starts at once. Then it
-   * quiesces every channel and releases everything newest first. Transfers in flight fail with
-   * `ScmiShutdownError`; nothing hangs. Every call, concurrent or after the removal finished, gets
-   * the one removal's promise (an `afterEach` may remove an agent a test removed already); the
+   * is refused and an unsubscribe sends nothing. With none enabled, the teardown starts at once.
+   * Then it quiesces every channel and releases everything newest first. Transfers in flight fail
+   * with `ScmiShutdownError`; nothing hangs. Every call, concurrent or after the removal finished,
+   * gets the one removal's promise (an `afterEach` may remove an agent a test removed already); the
    * first call's `options` hold. With `disableNotifications: false` nothing is sent and the
    * teardown starts at once (see {@link RemoveOptions}).
    *

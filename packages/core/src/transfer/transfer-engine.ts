@@ -544,8 +544,9 @@ export class TransferEngine implements XferOwner {
   ): Promise<void> {
     try {
       // The shutdown lets the caller go at once: a send waiting for the channel (a slot a
-      // timed-out command holds, an invocation the transport waits on) settles when the transport
-      // lets it, at its quiesce at the latest — the probe's abort and the removal do not wait for it.
+      // timed-out command holds, an invocation the transport waits on) settles when the
+      // transport lets it, at its quiesce at the latest — the probe's abort and the removal do
+      // not wait for it.
       if ((await this.#raceShutdown(pending)) === 'closed') {
         this.#detach(channel, xfer, pending);
         return;

@@ -313,7 +313,8 @@ export class VirtioScmiDriver {
    * Writes the device status and waits for the device to act on it; resolves with the status the
    * device reads back.
    *
-   * @throws ScmiTransportError `E_VIRTIO_HANDSHAKE` when it is not acknowledged in time, the device end closed, or the probe's signal fired.
+   * @throws ScmiTransportError `E_VIRTIO_HANDSHAKE` when it is not acknowledged in time, the
+   * device end closed, or the probe's signal fired.
    */
   async #writeStatus(status: number, step: string): Promise<number> {
     const acked = await this.#request(status, this.config.handshakeTimeoutMs, this.#signal);
