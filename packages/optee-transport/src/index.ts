@@ -31,10 +31,15 @@ export type {
 } from './emulated/optee-wire-fault.js';
 export type { ScmiMsgServerStats } from './emulated/scmi-msg-server.js';
 export type { ScmiPtaStats } from './emulated/scmi-pta.js';
-export type { TeeOpenSessionOptions } from './tee/tee-context.js';
+export type { TeeAllocOptions, TeeOpenSessionOptions } from './tee/tee-context.js';
 export type { TeeCallResult, TeeDriver } from './tee/tee-driver.js';
 export type { TeeMemrefParam, TeeNoneParam, TeeParam, TeeValueParam } from './tee/tee-param.js';
-export type { TeeInvokeOptions, TeeInvokeResult, TeeSubmitOptions } from './tee/tee-session.js';
+export type {
+  TeeCallOptions,
+  TeeInvokeOptions,
+  TeeInvokeResult,
+  TeeSubmitOptions,
+} from './tee/tee-session.js';
 export type {
   OpteeChannelInfo,
   OpteeChannelMode,

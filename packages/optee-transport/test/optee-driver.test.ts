@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { VirtualClock, buildHeader, writeU32 } from '@scmi-ts/core';
 import {
   OpteeDriver,
@@ -28,7 +29,7 @@ import {
 } from '../src/wire/optee-msg-arg.js';
 import { serveTeeCalls } from './support/test-secure-world.js';
 import { HoldPtaCommand, addHoldPta, holdCall, openHoldSession } from './support/hold-pta.js';
-import { createTeeBench } from './support/tee-bench.js';
+import { createTeeBench, type TeeBench } from './support/tee-bench.js';
 
 function hang(s: TeeSession, cancelId: number): Promise<number> {
   return s
@@ -479,6 +480,147 @@ describe(OpteeDriver, () => {
       expect(await sysHold).toBe(TeeResult.SUCCESS);
       pta.release();
       expect(await Promise.all(holds)).toEqual([0, 0]);
+      await b.close();
+    });
+  });
+
+  describe('a signal (a caller that gives up a call waiting for a thread)', () => {
+    /** Two threads, both held by the hold PTA, and `free` more hold sessions for the test. */
+    async function everyThreadHeld(free: number) {
+      const b = createTeeBench({ wire: { channels: [{ id: 0 }], threads: 2 } });
+      const pta = addHoldPta(b.optee);
+      const s: TeeSession[] = [];
+      for (let i = 0; i < 2 + free; i++) s.push(await openHoldSession(b.context));
+      const holds = [1, 2].map((l) => holdCall(s[l - 1] as TeeSession, HoldPtaCommand.HOLD, l));
+      await b.clock.runUntilIdle(10);
+      return { b, pta, s, holds };
+    }
+
+    function echo(b: TeeBench, s: TeeSession, label: number, signal?: AbortSignal) {
+      return b.driver.invoke(
+        s.id,
+        HoldPtaCommand.ECHO,
+        0,
+        [teeValue(TeeParamType.VALUE_INPUT, label)],
+        signal,
+      );
+    }
+
+    const CANCELLED = { result: TeeResult.CANCEL, origin: TeeOrigin.COMMS, session: 0, params: [] };
+
+    it('should withdraw a queued invocation at once when the signal fires, never posting it, and keep the turn of the calls behind it', async () => {
+      const { b, pta, s, holds } = await everyThreadHeld(2);
+      const abort = new AbortController();
+      const given = echo(b, s[2] as TeeSession, 3, abort.signal);
+      const behind = echo(b, s[3] as TeeSession, 4);
+      await b.clock.runUntilIdle(10);
+      expect(b.driver.stats).toMatchObject({ waitedForThread: 2, inFlight: 4, withdrawn: 0 });
+      expect(getEventListeners(abort.signal, 'abort')).toHaveLength(1);
+      const calls = b.driver.stats.calls;
+
+      // No thread frees: the abort alone ends it.
+      abort.abort();
+      expect(await given).toEqual(CANCELLED);
+      expect(b.driver.stats).toMatchObject({ withdrawn: 1, inFlight: 3 });
+      expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
+
+      pta.release(1);
+      await b.clock.runUntilIdle(10);
+      expect((await behind).result).toBe(TeeResult.SUCCESS);
+      expect(pta.arrivals).toEqual([1, 2, 4]);
+      expect(b.driver.stats.calls).toBe(calls + 1);
+      pta.release();
+      expect(await Promise.all(holds)).toEqual([0, 0]);
+      await b.close();
+    });
+
+    it('should post nothing for a signal that fired already, even with a thread free', async () => {
+      const b = createTeeBench();
+      const calls = b.driver.stats.calls;
+      const r = await b.driver.openSession(
+        parseTeeUuid(PTA_SCMI_UUID),
+        TeeLogin.REE_KERNEL,
+        AbortSignal.abort(),
+      );
+      expect(r).toEqual(CANCELLED);
+      expect(b.driver.stats).toMatchObject({ calls, withdrawn: 1, inFlight: 0 });
+      expect(b.optee.stats.openSessions).toBe(0);
+      await b.close();
+    });
+
+    it('should let a posted call run to its end, and drop its listener once a queued call is posted', async () => {
+      const { b, pta, s, holds } = await everyThreadHeld(2);
+      const posted = new AbortController();
+      const queued = new AbortController();
+      /** HOLD labelled `label` in the test's session `label - 1`, with `signal`. */
+      const hold = (label: number, signal: AbortSignal) =>
+        b.driver.invoke(
+          (s[label - 1] as TeeSession).id,
+          HoldPtaCommand.HOLD,
+          0,
+          [teeValue(TeeParamType.VALUE_INPUT, label)],
+          signal,
+        );
+      const waiting = hold(3, queued.signal);
+      await b.clock.runUntilIdle(10);
+      expect(getEventListeners(queued.signal, 'abort')).toHaveLength(1);
+      pta.release(1);
+      await b.clock.runUntilIdle(10);
+      // The freed thread went to the queued call, which the TA holds: its signal no longer counts.
+      expect(pta.held).toHaveLength(2);
+      expect(getEventListeners(queued.signal, 'abort')).toHaveLength(0);
+      queued.abort();
+      pta.release(3);
+      expect((await waiting).result).toBe(TeeResult.SUCCESS);
+
+      // A thread is free: posted at once, no listener; the TA holds it while the signal fires.
+      const held = hold(4, posted.signal);
+      await b.clock.runUntilIdle(10);
+      expect(getEventListeners(posted.signal, 'abort')).toHaveLength(0);
+      posted.abort();
+      pta.release(4);
+      expect((await held).result).toBe(TeeResult.SUCCESS);
+      expect(pta.arrivals).toEqual([1, 2, 3, 4]);
+      expect(b.driver.stats.withdrawn).toBe(0);
+      pta.release();
+      expect(await Promise.all(holds)).toEqual([0, 0]);
+      await b.close();
+    });
+
+    it('should withdraw a shared memory registration waiting for a thread, registering nothing and giving its bytes back', async () => {
+      const { b, pta, holds } = await everyThreadHeld(0);
+      const abort = new AbortController();
+      const allocating = b.driver.allocSharedMemory(64, abort.signal);
+      await b.clock.runUntilIdle(10);
+      abort.abort();
+      await expect(allocating).rejects.toMatchObject({
+        result: TeeResult.CANCEL,
+        origin: TeeOrigin.COMMS,
+      });
+      expect(b.optee.stats.registeredShm).toBe(0);
+      expect(b.driver.stats).toMatchObject({ sharedMemory: 0, withdrawn: 1 });
+      pta.release();
+      expect(await Promise.all(holds)).toEqual([0, 0]);
+      // The block went back to the pool: the next allocation has it.
+      const first = await b.driver.allocSharedMemory(64);
+      const offset = first.bytes.byteOffset;
+      await first.free();
+      const again = await b.driver.allocSharedMemory(64, new AbortController().signal);
+      expect(again.bytes.byteOffset).toBe(offset);
+      await again.free();
+      await b.close();
+    });
+
+    it("should drop a queued call's listener when the driver closes", async () => {
+      const { b, s } = await everyThreadHeld(1);
+      const abort = new AbortController();
+      const waiting = echo(b, s[2] as TeeSession, 3, abort.signal);
+      await b.clock.runUntilIdle(10);
+      b.driver.close();
+      expect((await waiting).result).toBe(TeeResult.COMMUNICATION);
+      expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
+      abort.abort();
+      expect(b.driver.stats.withdrawn).toBe(0);
       await b.close();
     });
   });

@@ -165,6 +165,83 @@ describe('system sessions (Linux tee_client_system_session), end to end', () => 
     });
   });
 
+  // The probe's abort (AgentOptions.signal) while another TEE client holds every OP-TEE thread:
+  // the agent's setup call waits for a thread (optee_cq_wait_init) that may never free. The abort
+  // withdraws it — it never reaches the TEE — and the probe ends without waiting for the client.
+  describe.each(['static', 'dynamic'] as const)(
+    "when the probe's signal fires while its setup waits for an OP-TEE thread, with %s shared memory",
+    (shmem) => {
+      /**
+       * Runs a probe with `signal` while another client holds every thread: from the start, or
+       * (`inChannelSetup`) from right before the channel's setup, once the device is set up. The
+       * hold sessions are opened before the probe, their HOLD calls posted when it is time.
+       */
+      async function probeBehindHeldThreads(harness: OpteeHarness, inChannelSetup: boolean) {
+        const { ends } = harness;
+        const pta = addHoldPta(ends.optee);
+        const context = openTeeContext(ends.driver);
+        const sessions: TeeSession[] = [];
+        for (let i = 0; i < ends.driver.wire.layout.threads; i++) {
+          sessions.push(await run(harness, openHoldSession(context)));
+        }
+        let holds: Promise<number>[] = [];
+        const occupy = () => {
+          holds = sessions.map((s, i) => holdCall(s, HoldPtaCommand.HOLD, i));
+        };
+        if (inChannelSetup) {
+          const setupChannel = ends.transport.setupChannel.bind(ends.transport);
+          jest.spyOn(ends.transport, 'setupChannel').mockImplementation((setup) => {
+            occupy();
+            return setupChannel(setup);
+          });
+        } else occupy();
+        const abort = new AbortController();
+        const probing = settle(harness.create({ signal: abort.signal }));
+        await harness.clock.runUntilIdle();
+        return { pta, context, holds: () => holds, abort, probing };
+      }
+
+      it.each([
+        ['the device setup (the capabilities session)', false],
+        ["the channel's setup", true],
+      ] as const)(
+        'should give up in %s at once: the probe rejects with the reason, nothing reaches the TEE',
+        async (_, inChannelSetup) => {
+          h = await createOpteeHarness({ shmem, auto: false });
+          const driver = h.ends.driver;
+          const { pta, context, holds, abort, probing } = await probeBehindHeldThreads(
+            h,
+            inChannelSetup,
+          );
+          const threads = driver.wire.layout.threads;
+          expect(pta.held).toHaveLength(threads);
+          // The agent's call waits for a thread, and the probe with it.
+          expect(driver.stats).toMatchObject({ inFlight: threads + 1, withdrawn: 0 });
+          const calls = driver.stats.calls;
+
+          const reason = new Error('operator gave up');
+          abort.abort(reason);
+          await h.clock.runUntilIdle();
+          // Without a thread freeing: the probe ended, torn down, with the reason.
+          expect(await probing).toBe(reason);
+          expect(driver.stats).toMatchObject({ inFlight: threads, withdrawn: 1, calls });
+          expect(pta.held).toHaveLength(threads);
+          // The hold sessions only: the agent's are closed (or were never opened).
+          expect(h.ends.optee.stats).toMatchObject({ openSessions: threads, registeredShm: 0 });
+          expect(h.ends.transport.diagnostics().channels).toEqual([]);
+
+          // When the client lets its threads go, nothing of the agent's is left to run.
+          pta.release();
+          expect(await run(h, Promise.all(holds()))).toEqual(holds().map(() => TeeResult.SUCCESS));
+          expect(driver.stats).toMatchObject({ inFlight: 0, calls });
+          expect(h.ends.optee.stats.scmi.messages).toBe(0);
+          await run(h, context.close());
+          expect(h.ends.optee.stats).toMatchObject({ openSessions: 0, registeredShm: 0 });
+        },
+      );
+    },
+  );
+
   // Linux runs the invoke synchronously in scmi_optee_send_message (drivers/firmware/arm_scmi/
   // optee.c), in the task that sends: a caller told that its transfer failed never has it sent
   // afterwards. Here the invocation is handed to the driver, which queues it while every OP-TEE

@@ -527,6 +527,103 @@ describe(TeeContext, () => {
     });
   });
 
+  describe('options.signal (a caller that gives up)', () => {
+    const NOT_A_SIGNAL = { aborted: false } as unknown as AbortSignal;
+
+    /** Holds every call return until the test delivers it (`held`). */
+    function holdReturns(b: ReturnType<typeof createTeeBench>): (() => void)[] {
+      const held: (() => void)[] = [];
+      b.driver.setReturnInterceptor((deliver) => held.push(deliver));
+      return held;
+    }
+
+    it('should close a session the TEE opened after the signal fired, and reject with CANCEL from the API', async () => {
+      const b = createTeeBench();
+      const held = holdReturns(b);
+      const abort = new AbortController();
+      const opening = teeError(b.context.openSession(PTA_SCMI_UUID, { signal: abort.signal }));
+      await b.clock.runUntilIdle(10);
+      // The TEE has the call (posted at once): the signal cannot withdraw it any more.
+      expect(held).toHaveLength(1);
+      expect(b.optee.stats.openSessions).toBe(1);
+      abort.abort();
+      b.driver.setReturnInterceptor(undefined);
+      held[0]?.();
+      const e = await opening;
+      expect([e.result, e.origin]).toEqual([TeeResult.CANCEL, TeeOrigin.API]);
+      expect(b.optee.stats.openSessions).toBe(0);
+      expect(b.context.sessionCount).toBe(0);
+      await b.close();
+    });
+
+    it('should free memory the TEE registered after the signal fired, and reject with CANCEL from the API', async () => {
+      const b = createTeeBench();
+      const held = holdReturns(b);
+      const abort = new AbortController();
+      const allocating = teeError(b.context.allocSharedMemory(64, { signal: abort.signal }));
+      await b.clock.runUntilIdle(10);
+      expect(b.optee.stats.registeredShm).toBe(1);
+      abort.abort();
+      b.driver.setReturnInterceptor(undefined);
+      held[0]?.();
+      const e = await allocating;
+      expect([e.result, e.origin]).toEqual([TeeResult.CANCEL, TeeOrigin.API]);
+      expect(b.optee.stats.registeredShm).toBe(0);
+      expect(b.context.sharedMemoryCount).toBe(0);
+      expect(b.driver.stats.sharedMemory).toBe(0);
+      await b.close();
+    });
+
+    it('should post nothing for a signal that fired already, and refuse a signal that is not an AbortSignal', async () => {
+      const b = createTeeBench();
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      const calls = b.driver.stats.calls;
+      const aborted = AbortSignal.abort();
+      for (const [call, origin] of [
+        [b.context.openSession(PTA_SCMI_UUID, { signal: aborted }), TeeOrigin.API],
+        [b.context.allocSharedMemory(64, { signal: aborted }), TeeOrigin.API],
+        // Withdrawn by the driver (an invocation has nothing to undo): from COMMS.
+        [s.invoke(PtaScmiCommand.CAPABILITIES, [], { signal: aborted }), TeeOrigin.COMMS],
+      ] as const) {
+        const e = await teeError(call);
+        expect([e.result, e.origin]).toEqual([TeeResult.CANCEL, origin]);
+      }
+      for (const call of [
+        b.context.openSession(PTA_SCMI_UUID, { signal: NOT_A_SIGNAL }),
+        b.context.allocSharedMemory(64, { signal: NOT_A_SIGNAL }),
+        s.invoke(PtaScmiCommand.CAPABILITIES, [], { signal: NOT_A_SIGNAL }),
+      ]) {
+        const e = await teeError(call);
+        expect([e.result, e.origin]).toEqual([TeeResult.BAD_PARAMETERS, TeeOrigin.API]);
+        expect(e.message).toMatch(/signal is not an AbortSignal/);
+      }
+      expect(b.driver.stats.calls).toBe(calls);
+      expect(b.context).toMatchObject({ sessionCount: 1, sharedMemoryCount: 0 });
+      await b.close();
+    });
+
+    it("should resolve an invocation the TEE had when the signal fired with the TEE's answer", async () => {
+      const b = createTeeBench();
+      const s = await b.context.openSession(PTA_SCMI_UUID);
+      const held = holdReturns(b);
+      const abort = new AbortController();
+      const invoking = s.invoke(
+        PtaScmiCommand.CAPABILITIES,
+        [teeValue(TeeParamType.VALUE_OUTPUT)],
+        {
+          signal: abort.signal,
+        },
+      );
+      await b.clock.runUntilIdle(10);
+      abort.abort();
+      held[0]?.();
+      const { params } = await invoking;
+      expect((params[0] as TeeValueParam).a).not.toBe(0);
+      b.driver.setReturnInterceptor(undefined);
+      await b.close();
+    });
+  });
+
   describe(openTeeContext, () => {
     it('should refuse a closed driver', async () => {
       const b = createTeeBench();

@@ -62,13 +62,16 @@ export interface AgentOptions {
    * send still waiting for the channel included, the probe stops at its next step and tears down
    * what it set up (quiesce, then release in reverse), and `createAgent` rejects with
    * `signal.reason`, which every teardown step also gets as its `probe-failed` reason's error. A
-   * transport's device setup under way (a handshake, a session being opened) gets the signal too
-   * (`DeviceSetup.signal`): virtio's handshake stops waiting for the device; a transport that
-   * ignores it has its step let finish, bounded by its own timeouts. The teardown takes what the
-   * transport's quiesce takes (OP-TEE's waits for the invocation in flight; virtio still resets the
-   * device). A signal already aborted rejects before anything is set up; one that fires after the
-   * probe resolved changes nothing (remove the agent then). For a test tool's Ctrl-C, or a deadline
-   * on a platform that may never answer (virtio's 60 s timeout): `AbortSignal.timeout(5000)`.
+   * transport's device and channel setups under way (a handshake, a session being opened) get the
+   * signal too (`DeviceSetup.signal`, `ChannelSetup.signal`): virtio's handshake stops waiting for
+   * the device, OP-TEE gives up a session open, shared memory registration or PTA query still
+   * waiting for a secure-world thread; a transport that ignores it has its step let finish,
+   * bounded by its own timeouts. The teardown takes what the transport's quiesce and release take
+   * (OP-TEE's quiesce waits for the invocation in flight, and closing a session or unregistering
+   * memory needs a thread; virtio still resets the device). A signal already aborted rejects
+   * before anything is set up; one that fires after the probe resolved changes nothing (remove the
+   * agent then). For a test tool's Ctrl-C, or a deadline on a platform that may never answer
+   * (virtio's 60 s timeout): `AbortSignal.timeout(5000)`.
    * Release failures are attached to the error a probe rejects with (`getReleaseFailure`): probes
    * that share one signal share its reason, which keeps those of the last probe torn down; every
    * probe's `log` still gets its own `release-failed` events.

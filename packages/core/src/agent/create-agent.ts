@@ -236,6 +236,7 @@ async function setUpChannel(
         clock: ctx.clock,
         counters: runtime.counters,
         rxTimeoutMs: ctx.config.rxTimeoutMs,
+        ...(ctx.config.signal === undefined ? {} : { signal: ctx.config.signal }),
       });
       runtime.attach(ch);
       return ch;

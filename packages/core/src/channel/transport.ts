@@ -142,6 +142,13 @@ export interface ChannelSetup {
   readonly counters: ChannelCounters;
   /** The agent's response timeout, ms (e.g. to bound how long `send` may wait for the channel). */
   readonly rxTimeoutMs: number;
+  /**
+   * The probe's abort signal (`AgentOptions.signal`), when the agent has one: as
+   * {@link DeviceSetup.signal}, for a channel setup that waits for the other end (OP-TEE opens a
+   * session per channel). The channel's own traffic does not take it: once set up, its transfers
+   * are stopped by the engine's shutdown.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Everything a transport needs for its agent-wide setup. */

@@ -101,6 +101,11 @@ interface PendingCall {
   readonly resolve: (r: TeeCallResult) => void;
   /** Asked before a queued call is posted; false withdraws it (see `OpteeDriver.submit`). */
   readonly stillWanted: (() => boolean) | undefined;
+  /**
+   * While the call is queued with a signal (see `OpteeDriver.openSession`): withdraws it when the
+   * signal fires. Removed once the call is posted or ends.
+   */
+  onAbort: { readonly signal: AbortSignal; readonly listener: () => void } | undefined;
   /** A call of a system session: it may take the reserved thread and is woken first. */
   readonly system: boolean;
   seen: boolean;
@@ -333,12 +338,16 @@ export class OpteeDriver implements TeeDriver {
    * would take it as a second session: closing either then closes the one session the secure
    * world has.
    */
-  public openSession(uuid: Uint8Array, login: number): Promise<TeeCallResult> {
+  public openSession(
+    uuid: Uint8Array,
+    login: number,
+    signal?: AbortSignal,
+  ): Promise<TeeCallResult> {
     // The slot holds 16 bytes of UUID; anything else is the caller's mistake, not a call.
     if (uuid.byteLength !== 16) return Promise.resolve(failed(TeeResult.BAD_PARAMETERS));
     return new Promise<TeeCallResult>((resolve) => {
       // A new session is never a system session (Linux: `sess->use_sys_thread` is 0 then).
-      this.#start(OpteeMsgCmd.OPEN_SESSION, 0, 0, 0, login, uuid, NO_PARAMS, [], false, (r) => {
+      const opened = (r: TeeCallResult): void => {
         if (r.result === SUCCESS) {
           if (this.#sessions.has(r.session)) {
             resolve({ ...failed(TeeResult.BAD_STATE), session: r.session });
@@ -347,7 +356,21 @@ export class OpteeDriver implements TeeDriver {
           this.#sessions.set(r.session, false);
         }
         resolve(r);
-      });
+      };
+      this.#start(
+        OpteeMsgCmd.OPEN_SESSION,
+        0,
+        0,
+        0,
+        login,
+        uuid,
+        NO_PARAMS,
+        [],
+        false,
+        opened,
+        undefined,
+        signal,
+      );
     });
   }
 
@@ -357,6 +380,7 @@ export class OpteeDriver implements TeeDriver {
     func: number,
     cancelId: number,
     params: readonly TeeParam[],
+    signal?: AbortSignal,
   ): Promise<TeeCallResult> {
     return this.#call(
       OpteeMsgCmd.INVOKE_COMMAND,
@@ -368,6 +392,7 @@ export class OpteeDriver implements TeeDriver {
       params,
       NO_RAW,
       this.#sessions.get(session) === true,
+      signal,
     );
   }
 
@@ -504,7 +529,7 @@ export class OpteeDriver implements TeeDriver {
   }
 
   /** @inheritDoc */
-  public async allocSharedMemory(size: number): Promise<TeeSharedMemory> {
+  public async allocSharedMemory(size: number, signal?: AbortSignal): Promise<TeeSharedMemory> {
     if (this.#closed) {
       throw new TeeError(
         this.#closedResult,
@@ -534,6 +559,7 @@ export class OpteeDriver implements TeeDriver {
       NO_PARAMS,
       [[OpteeMsgAttr.TMEM_OUTPUT, offset, size, id]],
       false,
+      signal,
     );
     if (r.result !== TeeResult.SUCCESS) {
       this.#pool.free(offset);
@@ -738,9 +764,10 @@ export class OpteeDriver implements TeeDriver {
     }
   }
 
-  /** Ends `call` with `result`: its references are dropped first. */
+  /** Ends `call` with `result`: its references and its abort listener are dropped first. */
   #settle(call: PendingCall, result: TeeCallResult): void {
     if (call.holdsShm) this.#unhold(call);
+    if (call.onAbort !== undefined) this.#unwatch(call);
     call.resolve(result);
   }
 
@@ -754,9 +781,23 @@ export class OpteeDriver implements TeeDriver {
     params: readonly TeeParam[],
     raw: readonly RawParam[],
     system: boolean,
+    signal?: AbortSignal,
   ): Promise<TeeCallResult> {
     return new Promise<TeeCallResult>((resolve) => {
-      this.#start(cmd, func, session, cancelId, login, uuid, params, raw, system, resolve);
+      this.#start(
+        cmd,
+        func,
+        session,
+        cancelId,
+        login,
+        uuid,
+        params,
+        raw,
+        system,
+        resolve,
+        undefined,
+        signal,
+      );
     });
   }
 
@@ -772,6 +813,7 @@ export class OpteeDriver implements TeeDriver {
     system: boolean,
     resolve: (r: TeeCallResult) => void,
     stillWanted?: () => boolean,
+    signal?: AbortSignal,
   ): void {
     const call: PendingCall = {
       cmd,
@@ -784,6 +826,7 @@ export class OpteeDriver implements TeeDriver {
       raw,
       resolve,
       stillWanted,
+      onAbort: undefined,
       system,
       seen: false,
       heldBack: false,
@@ -791,6 +834,12 @@ export class OpteeDriver implements TeeDriver {
     };
     if (this.#closed) {
       resolve(failed(this.#closedResult));
+      return;
+    }
+    if (signal?.aborted === true) {
+      // Given up before it was made: withdrawn, as a queued call whose signal fires.
+      this.#withdrawn++;
+      resolve(failed(TeeResult.CANCEL));
       return;
     }
     if (params.length > 0 && !this.#hold(call)) {
@@ -801,7 +850,36 @@ export class OpteeDriver implements TeeDriver {
     if (!this.#post(call)) {
       this.#waited++;
       this.#queue.push(call);
+      if (signal !== undefined) this.#withdrawOnAbort(call, signal);
     }
+  }
+
+  /**
+   * Withdraws the queued `call` when `signal` fires: out of the queue, never posted, ended with
+   * `TEE_ERROR_CANCEL` from COMMS and counted in `stats.withdrawn`. The listener is removed once
+   * the call is posted or ends, so a long-lived signal keeps no call alive. Taking a waiting call
+   * out frees no thread: the calls behind it keep their turn.
+   */
+  #withdrawOnAbort(call: PendingCall, signal: AbortSignal): void {
+    const listener = (): void => {
+      call.onAbort = undefined;
+      const i = this.#queue.indexOf(call);
+      // Posted meanwhile (the listener is removed then), or ended by the driver's shutdown.
+      if (i < 0) return;
+      this.#queue.splice(i, 1);
+      this.#withdrawn++;
+      this.#settle(call, failed(TeeResult.CANCEL));
+    };
+    call.onAbort = { signal, listener };
+    signal.addEventListener('abort', listener, { once: true });
+  }
+
+  /** Removes `call`'s abort listener, if it has one (it was posted, or it ends). */
+  #unwatch(call: PendingCall): void {
+    const onAbort = call.onAbort;
+    if (onAbort === undefined) return;
+    call.onAbort = undefined;
+    onAbort.signal.removeEventListener('abort', onAbort.listener);
   }
 
   /**
@@ -847,6 +925,8 @@ export class OpteeDriver implements TeeDriver {
     }
     if (call.system) this.#systemCalls++;
     const state = this.#stateWords[slot] as number;
+    // Posted: the secure world has it now, a signal can no longer withdraw it.
+    if (call.onAbort !== undefined) this.#unwatch(call);
     this.#write(this.#wire.layout.slotOffset(slot), call);
     this.#slots[slot] = call;
     this.#calls++;

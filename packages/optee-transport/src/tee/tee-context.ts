@@ -8,9 +8,36 @@ import type { TeeSharedMemory } from './tee-shared-memory.js';
 import { parseTeeUuid } from './tee-uuid.js';
 
 /** Options of {@link TeeContext.openSession}. */
-export interface TeeOpenSessionOptions {
+export interface TeeOpenSessionOptions extends TeeAllocOptions {
   /** How the client identifies itself; default {@link TeeLogin.REE_KERNEL} (a kernel client). */
   readonly login?: TeeLogin | number;
+}
+
+/** Options of {@link TeeContext.allocSharedMemory}. */
+export interface TeeAllocOptions {
+  /**
+   * Gives the call up: while it waits for a free secure-world thread (every thread taken by
+   * other calls), the signal firing withdraws it — it never reaches the TEE. Once the signal has
+   * fired the call rejects with `TEE_ERROR_CANCEL` (origin API); what the TEE did meanwhile (a
+   * session it opened, memory it registered) is undone first: closed or freed, waiting for that.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** The signal of `options`, checked: `what` names the call in the error. */
+function signalOf(options: TeeAllocOptions, what: string): AbortSignal | undefined {
+  const signal: unknown = options.signal;
+  if (signal === undefined || signal instanceof AbortSignal) return signal;
+  throw new TeeError(
+    TeeResult.BAD_PARAMETERS,
+    TeeOrigin.API,
+    `${what}: signal is not an AbortSignal`,
+  );
+}
+
+/** The error of a call given up because `what`'s signal fired. */
+function cancelled(what: string): TeeError {
+  return new TeeError(TeeResult.CANCEL, TeeOrigin.API, `${what}: given up (the signal fired)`);
 }
 
 /**
@@ -98,7 +125,10 @@ export class TeeContext {
    * COMMS) when the TEE answers with the id of a session open and not closing in this context (or,
    * through `OpteeDriver`, whose ids are the secure world's, in any context of the driver), else
    * the TEE's refusal (`TEE_ERROR_ITEM_NOT_FOUND` from the TEE for an unknown UUID,
-   * `TEE_ERROR_ACCESS_DENIED` from the trusted application for a login it does not accept…).
+   * `TEE_ERROR_ACCESS_DENIED` from the trusted application for a login it does not accept…);
+   * `TEE_ERROR_CANCEL` once `options.signal` has fired (origin API; the session, if the TEE opened
+   * it meanwhile, closed first), `TEE_ERROR_BAD_PARAMETERS` (origin API) for a signal that is not
+   * an `AbortSignal`.
    * @example
    * ```ts
    * const closing = old.close();
@@ -111,12 +141,14 @@ export class TeeContext {
     options: TeeOpenSessionOptions = {},
   ): Promise<TeeSession> {
     this.#check('open session');
+    const signal = signalOf(options, 'open session');
     const octets = typeof uuid === 'string' ? parseTeeUuid(uuid) : uuid;
     if (octets.byteLength !== 16) {
       throw new TeeError(TeeResult.BAD_FORMAT, TeeOrigin.API, 'open session: a UUID has 16 octets');
     }
     const login = options.login ?? TeeLogin.REE_KERNEL;
-    const r = await this.#driver.openSession(octets, login >>> 0);
+    const r = await this.#driver.openSession(octets, login >>> 0, signal);
+    if (signal?.aborted === true && r.result !== TeeResult.SUCCESS) throw cancelled('open session');
     if (r.result !== TeeResult.SUCCESS) throw new TeeError(r.result, r.origin, 'open session');
     for (const open of this.#sessions) {
       // A closing session's id is free: the driver let it go when it sent the close.
@@ -137,6 +169,11 @@ export class TeeContext {
       throw new TeeError(TeeResult.BAD_STATE, TeeOrigin.API, 'open session: the context closed');
     }
     this.#sessions.add(session);
+    if (signal?.aborted === true) {
+      // Given up while the TEE opened it (the call was posted): nobody will use it.
+      await session.close().catch(() => undefined);
+      throw cancelled('open session');
+    }
     return session;
   }
 
@@ -244,11 +281,21 @@ export class TeeContext {
    * `tee_shm_alloc_kernel_buf`), zeroed.
    *
    * @throws (rejects) TeeError `TEE_ERROR_BAD_STATE` (origin API) on a closed context,
-   * `TEE_ERROR_BAD_PARAMETERS` (origin API) for a size that is not a positive integer, or the
-   * driver's error (`TEE_ERROR_OUT_OF_MEMORY`…).
+   * `TEE_ERROR_BAD_PARAMETERS` (origin API) for a size that is not a positive integer or a signal
+   * that is not an `AbortSignal`, `TEE_ERROR_CANCEL` (origin API) once `options.signal` has fired
+   * (memory the TEE registered meanwhile freed first), or the driver's error
+   * (`TEE_ERROR_OUT_OF_MEMORY`…).
+   * @example
+   * ```ts
+   * const shm = await context.allocSharedMemory(128, { signal: AbortSignal.timeout(1000) });
+   * ```
    */
-  public async allocSharedMemory(size: number): Promise<TeeSharedMemory> {
+  public async allocSharedMemory(
+    size: number,
+    options: TeeAllocOptions = {},
+  ): Promise<TeeSharedMemory> {
     this.#check('allocate shared memory');
+    const signal = signalOf(options, 'allocate shared memory');
     if (!Number.isInteger(size) || size <= 0) {
       throw new TeeError(
         TeeResult.BAD_PARAMETERS,
@@ -256,9 +303,15 @@ export class TeeContext {
         `allocate shared memory: bad size ${String(size)}`,
       );
     }
-    const shm = await this.#driver.allocSharedMemory(size);
-    if (this.closed) {
+    let shm: TeeSharedMemory;
+    try {
+      shm = await this.#driver.allocSharedMemory(size, signal);
+    } catch (e) {
+      throw signal?.aborted === true ? cancelled('allocate shared memory') : e;
+    }
+    if (this.closed || signal?.aborted === true) {
       await shm.free().catch(() => undefined);
+      if (!this.closed) throw cancelled('allocate shared memory');
       throw new TeeError(
         TeeResult.BAD_STATE,
         TeeOrigin.API,

@@ -32,14 +32,26 @@ export interface TeeDriver {
    * `TEE_ERROR_TARGET_DEAD` when it closed because the secure world died.
    */
   readonly closed: boolean;
-  /** Opens a session to the trusted application `uuid` (16 octets) with `login`. */
-  openSession(uuid: Uint8Array, login: number): Promise<TeeCallResult>;
-  /** Invokes command `func` in `session`; `cancelId` identifies the call for a cancel request. */
+  /**
+   * Opens a session to the trusted application `uuid` (16 octets) with `login`.
+   *
+   * `signal`, when given, gives up the call while it waits for a free secure-world thread: when it
+   * fires then (or has fired already), the call is withdrawn — never posted — and resolves with
+   * `TEE_ERROR_CANCEL` from `TEE_ORIGIN_COMMS`. A call already posted runs to its end (the TEE
+   * has it; the session it opens is the caller's to close). A driver that never queues may ignore
+   * it (`OpteeDriver` honours it, and removes its listener once the call is posted or ends).
+   */
+  openSession(uuid: Uint8Array, login: number, signal?: AbortSignal): Promise<TeeCallResult>;
+  /**
+   * Invokes command `func` in `session`; `cancelId` identifies the call for a cancel request.
+   * `signal` withdraws the call while it waits for a thread, as for {@link TeeDriver.openSession}.
+   */
   invoke(
     session: number,
     func: number,
     cancelId: number,
     params: readonly TeeParam[],
+    signal?: AbortSignal,
   ): Promise<TeeCallResult>;
   /**
    * Starts the invocation of command `func` in `session` and calls `onReturn` with its result,
@@ -105,10 +117,13 @@ export interface TeeDriver {
    */
   onTeeDied?(listener: () => void): () => void;
   /**
-   * Allocates `size` bytes of shared memory and registers them with the TEE.
+   * Allocates `size` bytes of shared memory and registers them with the TEE. `signal` withdraws
+   * the registration while it waits for a thread, as for {@link TeeDriver.openSession}: nothing
+   * is registered then, and the allocation rejects with `TEE_ERROR_CANCEL` (origin COMMS).
    *
-   * @throws (rejects) TeeError `TEE_ERROR_OUT_OF_MEMORY` when the pool is exhausted, or the
-   * TEE's error when it refuses the registration.
+   * @throws (rejects) TeeError `TEE_ERROR_OUT_OF_MEMORY` when the pool is exhausted,
+   * `TEE_ERROR_CANCEL` when `signal` withdrew the registration, or the TEE's error when it refuses
+   * the registration.
    */
-  allocSharedMemory(size: number): Promise<TeeSharedMemory>;
+  allocSharedMemory(size: number, signal?: AbortSignal): Promise<TeeSharedMemory>;
 }

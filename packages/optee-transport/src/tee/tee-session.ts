@@ -19,14 +19,25 @@ export interface TeeInvokeResult {
   readonly params: readonly TeeParam[];
 }
 
-/** Options of {@link TeeSession.invoke}. */
-export interface TeeInvokeOptions {
+/** What {@link TeeSession.invoke} and {@link TeeSession.submit} both take. */
+export interface TeeCallOptions {
   /** Identifies the call for `TeeContext.cancel` (Linux `tee_ioctl_invoke_arg.cancel_id`); default 0. */
   readonly cancelId?: number;
 }
 
+/** Options of {@link TeeSession.invoke}. */
+export interface TeeInvokeOptions extends TeeCallOptions {
+  /**
+   * Gives the invocation up while it waits for a free secure-world thread: the signal firing then
+   * withdraws it (it never reaches the TEE) and the invocation rejects with `TEE_ERROR_CANCEL`
+   * (origin COMMS). An invocation already posted runs to its end and resolves or rejects with
+   * what the TEE returned (to stop it there, ask `TeeContext.cancel` with its `cancelId`).
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** Options of {@link TeeSession.submit}. */
-export interface TeeSubmitOptions extends TeeInvokeOptions {
+export interface TeeSubmitOptions extends TeeCallOptions {
   /**
    * Asked right before an invocation that waited for a free secure-world thread is posted; false
    * withdraws it: it never reaches the TEE, and `onReturn` gets `TEE_ERROR_CANCEL` (origin COMMS)
@@ -99,8 +110,15 @@ export class TeeSession {
    *
    * @throws (rejects) TeeError with origin API (`TEE_ERROR_BAD_STATE` on a closed session or
    * context, `TEE_ERROR_BAD_PARAMETERS` for more than four parameters, a value that is not a u32, a
-   * memory reference outside its shared memory or to memory of another context); otherwise the
-   * TEE's result and origin, with the returned parameters.
+   * memory reference outside its shared memory or to memory of another context, a signal that is
+   * not an `AbortSignal`); `TEE_ERROR_CANCEL` (origin COMMS) when `options.signal` withdrew it;
+   * otherwise the TEE's result and origin, with the returned parameters.
+   * @example
+   * ```ts
+   * const { params } = await session.invoke(PtaScmiCommand.CAPABILITIES, [
+   *   teeValue(TeeParamType.VALUE_OUTPUT),
+   * ], { signal: AbortSignal.timeout(1000) }); // gives up if no thread frees within 1 s
+   * ```
    */
   public async invoke(
     func: number,
@@ -108,7 +126,15 @@ export class TeeSession {
     options: TeeInvokeOptions = {},
   ): Promise<TeeInvokeResult> {
     const cancelId = this.#validate(params, options);
-    const r = await this.#owner.driver.invoke(this.id, func >>> 0, cancelId, params);
+    const signal: unknown = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TeeError(
+        TeeResult.BAD_PARAMETERS,
+        TeeOrigin.API,
+        'invoke: signal is not an AbortSignal',
+      );
+    }
+    const r = await this.#owner.driver.invoke(this.id, func >>> 0, cancelId, params, signal);
     if (r.result !== SUCCESS) {
       throw new TeeError(r.result, r.origin, `invoke command ${func} in session ${this.id}`, {
         params: r.params,
@@ -142,7 +168,7 @@ export class TeeSession {
     this.#owner.driver.submit(this.id, func >>> 0, cancelId, params, onReturn, options.stillWanted);
   }
 
-  #validate(params: readonly TeeParam[], options: TeeInvokeOptions): number {
+  #validate(params: readonly TeeParam[], options: TeeCallOptions): number {
     this.#check('invoke');
     if (params.length > TEE_NUM_PARAMS) {
       throw new TeeError(

@@ -166,6 +166,10 @@ interface DeviceState {
  *   made a system session, as in Linux.
  *   P2A channels are not supported (`E_NOT_SUPPORTED`: core then skips notifications and never
  *   requests asynchronous operations).
+ * - The probe's abort (`DeviceSetup.signal`, `ChannelSetup.signal`) gives up a setup call still
+ *   waiting for a secure-world thread — another TEE client may hold every one — so that the
+ *   probe can stop: the call never reaches the TEE. A call the TEE has runs to its end; what it
+ *   opened is closed (a session) or freed (a MSG buffer), which needs a thread too.
  * - Each channel carries one message at a time and completes by polling; see `OpteeChannel`.
  * - When the secure world dies (the driver's `onTeeDied`: `OpteeDriver.teeDied`, which the worker
  *   wire calls once the worker exits), every channel is lost for good: core fails what it carries
@@ -260,13 +264,21 @@ export class OpteeTransport implements Transport {
         return c.close();
       },
     });
+    // The probe's abort gives up a call still waiting for a secure-world thread (another TEE
+    // client may hold every one); the throw-away session's close does not take it.
+    const abort = setup.signal === undefined ? {} : { signal: setup.signal };
     let caps: number;
     try {
-      const session = await context.openSession(PTA_SCMI_UUID, { login: TeeLogin.REE_KERNEL });
+      const session = await context.openSession(PTA_SCMI_UUID, {
+        login: TeeLogin.REE_KERNEL,
+        ...abort,
+      });
       try {
-        const r = await session.invoke(PtaScmiCommand.CAPABILITIES, [
-          teeValue(TeeParamType.VALUE_OUTPUT),
-        ]);
+        const r = await session.invoke(
+          PtaScmiCommand.CAPABILITIES,
+          [teeValue(TeeParamType.VALUE_OUTPUT)],
+          abort,
+        );
         caps = (r.params[0] as TeeValueParam).a;
       } finally {
         // A throw-away session: a TEE that fails to close it does not fail the probe, nor hide
@@ -367,16 +379,20 @@ export class OpteeTransport implements Transport {
     // Linux scmi_optee_chan_setup: shared memory, session, channel handle; undone in reverse.
     let shm: TeeSharedMemory | undefined;
     let session: TeeSession | undefined;
+    // As in setupDevice: the probe's abort gives up a call still waiting for a thread.
+    const abort = setup.signal === undefined ? {} : { signal: setup.signal };
     try {
       // setup_dynamic_shmem: msg_size bytes (Linux: SCMI_SHMEM_MAX_PAYLOAD_SIZE), both p1 and p2.
-      if (area === undefined) shm = await context.allocSharedMemory(config.msgBufferSize);
-      session = await context.openSession(PTA_SCMI_UUID, { login: TeeLogin.REE_KERNEL });
+      if (area === undefined) shm = await context.allocSharedMemory(config.msgBufferSize, abort);
+      session = await context.openSession(PTA_SCMI_UUID, { login: TeeLogin.REE_KERNEL, ...abort });
       // Right after opening it, before GET_CHANNEL (Linux ≥ 6.8), so that every call of the
       // channel's session may use the thread kept for system sessions.
       this.#requestSystemSession(device, session, label);
-      const r = await session.invoke(PtaScmiCommand.GET_CHANNEL_HANDLE, [
-        teeValue(TeeParamType.VALUE_INOUT, opteeChannelId, caps),
-      ]);
+      const r = await session.invoke(
+        PtaScmiCommand.GET_CHANNEL_HANDLE,
+        [teeValue(TeeParamType.VALUE_INOUT, opteeChannelId, caps)],
+        abort,
+      );
       const handle = (r.params[0] as TeeValueParam).a;
       // Two channels on one handle would overwrite each other's messages in the PTA (Linux takes
       // the handle unchecked): a TEE that hands out one already given is refused.
