@@ -163,7 +163,8 @@ export function optionKeys<T>(keys: Record<keyof T, true>): ReadonlySet<string> 
  * @example
  * ```ts
  * refuseUnknownKeys({ cmdqsize: 16 }, new Set(['cmdqSize']), 'transportConfig');
- * // throws ScmiConfigError: transportConfig.cmdqsize: unknown option (expected one of cmdqSize)
+ * // throws ScmiConfigError: invalid configuration: transportConfig.cmdqsize: unknown option
+ * // (expected one of cmdqSize)
  * ```
  */
 export function refuseUnknownKeys(record: object, keys: ReadonlySet<string>, field: string): void {

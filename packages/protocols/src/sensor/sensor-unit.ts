@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * if (sensor.domains.get(0)?.type === SensorUnit.TEMPERATURE_C) console.log('a thermometer');
+ * if (sensor.domains.info(0).type === SensorUnit.TEMPERATURE_C) console.log('a thermometer');
  * ```
  */
 export enum SensorUnit {
