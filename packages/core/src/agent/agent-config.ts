@@ -1,5 +1,6 @@
 import type { DevresEventSink } from '@scmi-ts/devres';
 import type { ChannelConfig, Transport } from '../channel/transport.js';
+import { formatValue } from '../errors/format-value.js';
 import { ScmiConfigError } from '../errors/scmi-error.js';
 import { ScmiProtocolId } from '../wire/protocol-id.js';
 
@@ -116,7 +117,7 @@ function int(v: unknown, field: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new ScmiConfigError(
       field,
-      `expected an integer in ${min}..${max}, got ${JSON.stringify(v)}`,
+      `expected an integer in ${min}..${max}, got ${formatValue(v)}`,
     );
   }
   return v;
@@ -180,7 +181,7 @@ export function refuseUnknownKeys(record: object, keys: ReadonlySet<string>, fie
 
 function positive(v: unknown, field: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new ScmiConfigError(field, `expected a positive number, got ${JSON.stringify(v)}`);
+    throw new ScmiConfigError(field, `expected a positive number, got ${formatValue(v)}`);
   }
   return v;
 }
@@ -197,7 +198,7 @@ function transportMaxMsg(transport: Transport, config: unknown): number | undefi
   if (n === undefined || (Number.isInteger(n) && n >= 1)) return n;
   throw new ScmiConfigError(
     'maxMsg',
-    `transport ${transport.descriptor.name}: maxMsgFor gave ${String(n)}, not an integer ≥ 1; give maxMsg explicitly`,
+    `transport ${transport.descriptor.name}: maxMsgFor gave ${formatValue(n)}, not an integer ≥ 1; give maxMsg explicitly`,
   );
 }
 

@@ -17,6 +17,7 @@ import { CLOCK, LOGGER, PROTOCOL_DRIVER, TRANSPORT } from '../di/tokens.js';
 import type { ScmiLogger } from '../diagnostics/logger.js';
 import { ContainedLogger, silentLogger } from '../diagnostics/logger.js';
 import { trace } from '../diagnostics/trace.js';
+import { formatValue } from '../errors/format-value.js';
 import {
   ScmiConfigError,
   ScmiMalformedError,
@@ -526,14 +527,14 @@ export async function createAgent(container: Container, options: AgentOptions): 
     const loaded = transports.map((t) => t.descriptor.name).join(', ');
     throw new ScmiConfigError(
       'transport',
-      `unknown transport ${JSON.stringify(wanted)}; loaded: ${loaded === '' ? 'none' : loaded}`,
+      `unknown transport ${formatValue(wanted)}; loaded: ${loaded === '' ? 'none' : loaded}`,
     );
   }
   if (named.length > 1) {
     // Not the first one found: two modules binding one name is a mistake to show, not to guess.
     throw new ScmiConfigError(
       'transport',
-      `${named.length} transports named ${JSON.stringify(wanted)} are loaded (a transport module loaded twice?); load each once`,
+      `${named.length} transports named ${formatValue(wanted)} are loaded (a transport module loaded twice?); load each once`,
     );
   }
   const config = validateAgentConfig(options, transport);

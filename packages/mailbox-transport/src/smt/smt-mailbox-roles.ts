@@ -1,6 +1,5 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { ScmiConfigError, formatValue } from '@scmi-ts/core';
 import { checkSmtChannelSpecShape, type SmtChannelSpec } from './smt-wire-layout.js';
-import { show } from '../mailbox/mailbox-controller.js';
 
 /**
  * What each end does with the mailbox channels of one SMT channel, worked out from its
@@ -85,7 +84,7 @@ export function checkSmtMailboxRoles(channels: readonly SmtChannelSpec[], field:
   if (!Array.isArray(list)) {
     throw new ScmiConfigError(
       `${field}.channels`,
-      `expected an array of channels, got ${show(list)}`,
+      `expected an array of channels, got ${formatValue(list)}`,
     );
   }
   // By index, not forEach: a hole of a sparse array is refused, not skipped.
@@ -121,7 +120,7 @@ export function checkSmtMailboxRoles(channels: readonly SmtChannelSpec[], field:
       if (!isIndex(c.replyMailbox) || c.replyMailbox === c.mailbox) {
         throw new ScmiConfigError(
           `${at}.replyMailbox`,
-          `expected the index of the mailbox channel the platform rings for the reply, other than mailbox ${c.mailbox}, got ${show(c.replyMailbox)}`,
+          `expected the index of the mailbox channel the platform rings for the reply, other than mailbox ${c.mailbox}, got ${formatValue(c.replyMailbox)}`,
         );
       }
       claim(c.replyMailbox, `${at}.replyMailbox`, `channels[${i}]'s replyMailbox (${label})`);
@@ -136,7 +135,7 @@ export function checkSmtMailboxRoles(channels: readonly SmtChannelSpec[], field:
       if (c.ackMailbox !== 'none' && (!isIndex(c.ackMailbox) || c.ackMailbox === c.mailbox)) {
         throw new ScmiConfigError(
           `${at}.ackMailbox`,
-          `expected the index of the mailbox channel the agent rings to acknowledge, other than mailbox ${c.mailbox}, or 'none', got ${show(c.ackMailbox)}`,
+          `expected the index of the mailbox channel the agent rings to acknowledge, other than mailbox ${c.mailbox}, or 'none', got ${formatValue(c.ackMailbox)}`,
         );
       }
       if (c.ackMailbox !== 'none') {

@@ -1,5 +1,6 @@
 import {
   ScmiConfigError,
+  formatValue,
   optionKeys,
   refuseUnknownKeys,
   type ChannelDirection,
@@ -10,7 +11,6 @@ import {
   SMT_MIN_AREA_SIZE,
   SMT_STATUS_OFFSET,
 } from './smt-layout.js';
-import { show } from '../mailbox/mailbox-controller.js';
 
 /**
  * One SCMI channel of a wire: its SMT area and the mailbox channels that ring for it — what Linux
@@ -91,7 +91,7 @@ export function checkSmtChannelSpecShape(
   if (typeof c !== 'object' || c === null || Array.isArray(c)) {
     throw new ScmiConfigError(
       at,
-      `expected { direction, id, offset, mailbox }, got ${show(c)}${c === undefined ? ' (a hole of a sparse array?)' : ''}`,
+      `expected { direction, id, offset, mailbox }, got ${formatValue(c)}${c === undefined ? ' (a hole of a sparse array?)' : ''}`,
     );
   }
   refuseUnknownKeys(c, SMT_CHANNEL_SPEC_KEYS, at);
@@ -221,7 +221,7 @@ export function createSmtWireLayout(options: SmtWireLayoutOptions = {}): SmtWire
  */
 export function checkSmtWireOptions(options: unknown): asserts options is object {
   if (typeof options !== 'object' || options === null) {
-    throw new ScmiConfigError('options', `expected an object, got ${show(options)}`);
+    throw new ScmiConfigError('options', `expected an object, got ${formatValue(options)}`);
   }
 }
 
@@ -248,7 +248,7 @@ export function buildSmtWireLayout(
   ) {
     throw new ScmiConfigError(
       'areaSize',
-      `expected a multiple of 4 of at least ${SMT_MIN_AREA_SIZE} bytes (the SMT header, a message header and a status) and at most 1 GiB, got ${show(areaSize)}`,
+      `expected a multiple of 4 of at least ${SMT_MIN_AREA_SIZE} bytes (the SMT header, a message header and a status) and at most 1 GiB, got ${formatValue(areaSize)}`,
     );
   }
   if (options.nodes !== undefined) return buildFromNodes(options, areaSize, maxChannels);
@@ -256,7 +256,10 @@ export function buildSmtWireLayout(
   const add = (direction: ChannelDirection, value: unknown): void => {
     const ids = value ?? [0];
     if (!Array.isArray(ids)) {
-      throw new ScmiConfigError(direction, `expected an array of channel ids, got ${show(ids)}`);
+      throw new ScmiConfigError(
+        direction,
+        `expected an array of channel ids, got ${formatValue(ids)}`,
+      );
     }
     const seen = new Set<number>();
     // By index, not forEach: a hole of a sparse array is refused, not skipped. It ends at the
@@ -273,7 +276,7 @@ export function buildSmtWireLayout(
       ) {
         throw new ScmiConfigError(
           field,
-          `expected a unique channel id in 0..65535, got ${show(id)}`,
+          `expected a unique channel id in 0..65535, got ${formatValue(id)}`,
         );
       }
       const index = channels.length;
@@ -331,7 +334,7 @@ function buildFromNodes(
   if (!Array.isArray(nodes)) {
     throw new ScmiConfigError(
       'nodes',
-      `expected an array of { shmem, mboxes }, got ${show(nodes)}`,
+      `expected an array of { shmem, mboxes }, got ${formatValue(nodes)}`,
     );
   }
   if (options.a2p !== undefined || options.p2a !== undefined) {
@@ -348,13 +351,13 @@ function buildFromNodes(
     const at = `nodes[${i}]`;
     const node: unknown = nodes[i];
     if (typeof node !== 'object' || node === null || Array.isArray(node)) {
-      throw new ScmiConfigError(at, `expected { shmem, mboxes }, got ${show(node)}`);
+      throw new ScmiConfigError(at, `expected { shmem, mboxes }, got ${formatValue(node)}`);
     }
     const { shmem, mboxes } = node as { shmem?: unknown; mboxes?: unknown };
     if (!Array.isArray(shmem)) {
       throw new ScmiConfigError(
         `${at}.shmem`,
-        `expected [a2pId] or [a2pId, p2aId], got ${show(shmem)}`,
+        `expected [a2pId] or [a2pId, p2aId], got ${formatValue(shmem)}`,
       );
     }
     // Linux takes 1 or 2 shmem only (num_sh > 2 is -EINVAL; 0 finds no channel): named first,
@@ -369,7 +372,7 @@ function buildFromNodes(
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) {
       throw new ScmiConfigError(
         `${at}.mboxes`,
-        `expected how many mailbox channels the node lists, 1 to 4, got ${show(mboxes)}`,
+        `expected how many mailbox channels the node lists, 1 to 4, got ${formatValue(mboxes)}`,
       );
     }
     // Linux mailbox_chan_validate: "Invalid channel descriptor … mbs:%d shm:%d".
@@ -387,7 +390,7 @@ function buildFromNodes(
       if (!isChannelId(id) || seen[direction].has(id)) {
         throw new ScmiConfigError(
           `${at}.shmem[${j}]`,
-          `expected ${j === 0 ? 'the A2P' : 'the P2A'} channel id, an integer in 0..65535 no other node's shmem[${j}] has, got ${show(id)}`,
+          `expected ${j === 0 ? 'the A2P' : 'the P2A'} channel id, an integer in 0..65535 no other node's shmem[${j}] has, got ${formatValue(id)}`,
         );
       }
       ids.push(id);

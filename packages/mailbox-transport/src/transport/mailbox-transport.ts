@@ -1,6 +1,7 @@
 import {
   ScmiConfigError,
   ScmiTransportError,
+  formatValue,
   optionKeys,
   refuseUnknownKeys,
   type ChannelSetup,
@@ -8,7 +9,7 @@ import {
   type TransportChannel,
   type TransportDescriptor,
 } from '@scmi-ts/core';
-import { show, type MailboxController } from '../mailbox/mailbox-controller.js';
+import type { MailboxController } from '../mailbox/mailbox-controller.js';
 import { SMT_HEADER_SIZE, SmtArea } from '../smt/smt-layout.js';
 import { checkSmtMailboxRoles, smtMailboxRoles } from '../smt/smt-mailbox-roles.js';
 import {
@@ -112,7 +113,7 @@ function validateLayout(v: unknown, field: string, maxMsgSize: number): SmtWireL
   if (typeof areaSize !== 'number' || !Number.isInteger(areaSize) || areaSize < needed) {
     throw new ScmiConfigError(
       `${field}.areaSize`,
-      `an SMT area of ${String(areaSize)} bytes cannot hold the transport's messages: it needs ${needed} bytes (the ${SMT_HEADER_SIZE}-byte SMT header + max message size ${maxMsgSize})`,
+      `an SMT area of ${formatValue(areaSize)} bytes cannot hold the transport's messages: it needs ${needed} bytes (the ${SMT_HEADER_SIZE}-byte SMT header + max message size ${maxMsgSize})`,
     );
   }
   if (areaSize % 4 !== 0) {
@@ -139,16 +140,19 @@ function validateLayout(v: unknown, field: string, maxMsgSize: number): SmtWireL
     if (direction !== 'a2p' && direction !== 'p2a') {
       throw new ScmiConfigError(
         `${at}.direction`,
-        `expected 'a2p' or 'p2a', got ${JSON.stringify(direction)}`,
+        `expected 'a2p' or 'p2a', got ${formatValue(direction)}`,
       );
     }
     if (!isInteger(id) || id < 0 || id > 0xffff) {
-      throw new ScmiConfigError(`${at}.id`, `expected a channel id in 0..65535, got ${show(id)}`);
+      throw new ScmiConfigError(
+        `${at}.id`,
+        `expected a channel id in 0..65535, got ${formatValue(id)}`,
+      );
     }
     if (!isInteger(offset) || offset < 0 || offset % 4 !== 0) {
       throw new ScmiConfigError(
         `${at}.offset`,
-        `expected a 4-aligned byte offset ≥ 0 into the memory, got ${show(offset)}`,
+        `expected a 4-aligned byte offset ≥ 0 into the memory, got ${formatValue(offset)}`,
       );
     }
     if (offset + areaSize > memoryBytes) {
@@ -160,7 +164,7 @@ function validateLayout(v: unknown, field: string, maxMsgSize: number): SmtWireL
     if (!isInteger(mailbox) || mailbox < 0) {
       throw new ScmiConfigError(
         `${at}.mailbox`,
-        `expected a mailbox channel index (an integer ≥ 0), got ${show(mailbox)}`,
+        `expected a mailbox channel index (an integer ≥ 0), got ${formatValue(mailbox)}`,
       );
     }
     const label = `${direction}:${id}`;
@@ -248,7 +252,7 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
   const limit = (v: number | undefined, name: string, fallback: number): number => {
     const value = v ?? fallback;
     if (!Number.isInteger(value) || value < 1) {
-      throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+      throw new RangeError(`${name} must be a positive integer, got ${formatValue(value)}`);
     }
     return value;
   };
@@ -304,7 +308,7 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
       ) {
         throw new ScmiConfigError(
           `${field}.freeWaitMs`,
-          `expected a positive number, got ${JSON.stringify(freeWaitMs)}`,
+          `expected a positive number, got ${formatValue(freeWaitMs)}`,
         );
       }
       const valid = wire as unknown as MailboxWire;
@@ -317,7 +321,7 @@ export function createMailboxTransport(options: MailboxTransportOptions = {}): T
       if (section !== undefined) {
         throw new ScmiConfigError(
           field,
-          `the mailbox transport takes no per-channel section (a channel's SMT area and mailbox channels are transportConfig.wire.layout's, by id): leave it out, got ${show(section)}`,
+          `the mailbox transport takes no per-channel section (a channel's SMT area and mailbox channels are transportConfig.wire.layout's, by id): leave it out, got ${formatValue(section)}`,
         );
       }
       return undefined;

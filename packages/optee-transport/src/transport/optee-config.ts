@@ -1,4 +1,10 @@
-import { MAX_TIMER_MS, ScmiConfigError, optionKeys, refuseUnknownKeys } from '@scmi-ts/core';
+import {
+  MAX_TIMER_MS,
+  ScmiConfigError,
+  formatValue,
+  optionKeys,
+  refuseUnknownKeys,
+} from '@scmi-ts/core';
 import type { OpteeDriver } from '../driver/optee-driver.js';
 import type { TeeDriver } from '../tee/tee-driver.js';
 import { checkMsgBufferSize } from '../wire/pta-scmi.js';
@@ -177,7 +183,7 @@ export function validateOpteeConfig(section: unknown, field: string): ResolvedOp
   ) {
     throw new ScmiConfigError(
       `${field}.busyTimeoutMs`,
-      `expected a number of ms in (0, ${MAX_TIMER_MS}], got ${JSON.stringify(busy)}`,
+      `expected a number of ms in (0, ${MAX_TIMER_MS}], got ${formatValue(busy)}`,
     );
   }
   const sync = section.syncWaitMs === undefined ? 1 : section.syncWaitMs;
@@ -186,7 +192,7 @@ export function validateOpteeConfig(section: unknown, field: string): ResolvedOp
   if (typeof sync !== 'number' || !Number.isFinite(sync) || sync < 0 || sync > MAX_TIMER_MS) {
     throw new ScmiConfigError(
       `${field}.syncWaitMs`,
-      `expected a number of ms in 0 … ${MAX_TIMER_MS}, got ${JSON.stringify(sync)}`,
+      `expected a number of ms in 0 … ${MAX_TIMER_MS}, got ${formatValue(sync)}`,
     );
   }
   const msgBufferSize = checkMsgBufferSize(section.msgBufferSize, `${field}.msgBufferSize`);
@@ -221,14 +227,14 @@ export function validateOpteeChannelConfig(
   ) {
     throw new ScmiConfigError(
       `${field}.opteeChannelId`,
-      `expected an integer in 0..65535, got ${JSON.stringify(id)}`,
+      `expected an integer in 0..65535, got ${formatValue(id)}`,
     );
   }
   const shmem = section.shmem;
   if (shmem !== undefined && shmem !== 'static' && shmem !== 'dynamic') {
     throw new ScmiConfigError(
       `${field}.shmem`,
-      `expected 'static' or 'dynamic', got ${JSON.stringify(shmem)}`,
+      `expected 'static' or 'dynamic', got ${formatValue(shmem)}`,
     );
   }
   return { opteeChannelId: id, shmem, field };

@@ -1,4 +1,10 @@
-import { ScmiConfigError, SharedDoorbell, optionKeys, refuseUnknownKeys } from '@scmi-ts/core';
+import {
+  ScmiConfigError,
+  SharedDoorbell,
+  formatValue,
+  optionKeys,
+  refuseUnknownKeys,
+} from '@scmi-ts/core';
 import { isQueueSize } from '../layout/split-ring-layout.js';
 import { VirtioScmiWire } from '../wire/virtio-scmi-wire.js';
 
@@ -119,7 +125,7 @@ const FEATURE_KEYS: ReadonlySet<string> = optionKeys<VirtioDriverFeatureOptions>
 function positive(v: unknown, field: string, fallback: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new ScmiConfigError(field, `expected a positive number of ms, got ${JSON.stringify(v)}`);
+    throw new ScmiConfigError(field, `expected a positive number of ms, got ${formatValue(v)}`);
   }
   return v;
 }
@@ -135,7 +141,7 @@ function queueSize(v: unknown, field: string, max: number, min: number): number 
   if (!isQueueSize(v) || v < min || v > max) {
     throw new ScmiConfigError(
       field,
-      `expected a power of two in ${min} … ${max} (the device's), got ${JSON.stringify(v)}`,
+      `expected a power of two in ${min} … ${max} (the device's), got ${formatValue(v)}`,
     );
   }
   return v;

@@ -1,0 +1,72 @@
+/**
+ * What the OP-TEE transport's configuration checks say about a value they refuse: a bigint or a
+ * circular object is an ScmiConfigError naming the field, as any other bad value — not the
+ * TypeError `JSON.stringify` throws for it — and the message shows the value as given.
+ */
+import { ScmiConfigError } from '@scmi-ts/core';
+import { OpteeTransport } from '../src/index.js';
+
+/** `{ a: 1, self: <itself> }`. */
+function circular(): Record<string, unknown> {
+  const o: Record<string, unknown> = { a: 1 };
+  o.self = o;
+  return o;
+}
+
+/** Something with every operation the configuration check looks for (none is called). */
+const TEE = Object.fromEntries(
+  ['openSession', 'invoke', 'submit', 'cancel', 'closeSession', 'allocSharedMemory'].map((m) => [
+    m,
+    (): never => {
+      throw new Error(`${m} called`);
+    },
+  ]),
+);
+
+/** The error `run` throws (undefined when it does not throw). */
+function errorOf(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+describe('the OP-TEE transport configuration checks, given a value JSON cannot write', () => {
+  const transport = new OpteeTransport();
+  const kinds = [
+    ['a bigint', 1n, '1n'],
+    ['a circular object', circular(), '{"a":1,"self":[Circular]}'],
+  ] as const;
+
+  describe.each(kinds)('such as %s', (_, value, shown) => {
+    it.each<[string, () => unknown, string]>([
+      [
+        'busyTimeoutMs',
+        () => transport.validateConfig({ tee: TEE, busyTimeoutMs: value }, 'transportConfig'),
+        'transportConfig.busyTimeoutMs',
+      ],
+      [
+        'syncWaitMs',
+        () => transport.validateConfig({ tee: TEE, syncWaitMs: value }, 'transportConfig'),
+        'transportConfig.syncWaitMs',
+      ],
+      [
+        'opteeChannelId',
+        () => transport.validateChannelConfig({ opteeChannelId: value }, 'a2p[0].transport'),
+        'a2p[0].transport.opteeChannelId',
+      ],
+      [
+        'shmem',
+        () => transport.validateChannelConfig({ shmem: value }, 'a2p[0].transport'),
+        'a2p[0].transport.shmem',
+      ],
+    ])('should refuse it at %s with an ScmiConfigError naming the field', (_, run, field) => {
+      const error = errorOf(run);
+      expect(error).toBeInstanceOf(ScmiConfigError);
+      expect((error as ScmiConfigError).field).toBe(field);
+      expect((error as ScmiConfigError).message.endsWith(`, got ${shown}`)).toBe(true);
+    });
+  });
+});

@@ -1,0 +1,37 @@
+/**
+ * What the virtio transport's configuration check says about a value it refuses: a bigint or a
+ * circular object is an ScmiConfigError naming the field, as any other bad value — not the
+ * TypeError `JSON.stringify` throws for it — and the message shows the value as given.
+ */
+import { ScmiConfigError, VirtualClock } from '@scmi-ts/core';
+import { VirtioScmiWire, virtioTransport } from '@scmi-ts/virtio-transport';
+
+/** `{ a: 1, self: <itself> }`. */
+function circular(): Record<string, unknown> {
+  const o: Record<string, unknown> = { a: 1 };
+  o.self = o;
+  return o;
+}
+
+describe('virtioTransport.validateConfig, given a value JSON cannot write', () => {
+  const wire = VirtioScmiWire.sameThread(new VirtualClock(), { cmdqSize: 64, eventqSize: 16 });
+  const kinds = [
+    ['a bigint', 2n, '2n'],
+    ['a circular object', circular(), '{"a":1,"self":[Circular]}'],
+  ] as const;
+  const fields = ['cmdqSize', 'eventqSize', 'handshakeTimeoutMs', 'resetTimeoutMs', 'slotWaitMs'];
+
+  describe.each(kinds)('such as %s', (_, value, shown) => {
+    it.each(fields)('should refuse it at %s with an ScmiConfigError naming the field', (key) => {
+      let error: unknown;
+      try {
+        virtioTransport.validateConfig?.({ wire, [key]: value }, 'transportConfig');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ScmiConfigError);
+      expect((error as ScmiConfigError).field).toBe(`transportConfig.${key}`);
+      expect((error as ScmiConfigError).message.endsWith(`, got ${shown}`)).toBe(true);
+    });
+  });
+});
