@@ -1,4 +1,5 @@
 import { VirtualClock } from '../src/clock/virtual-clock.js';
+import type { TimerHandle } from '../src/clock/clock.js';
 
 /** Real macrotask turns, to let auto mode (which pumps on setImmediate) go on or stop. */
 async function realTurns(n: number): Promise<void> {
@@ -282,6 +283,54 @@ describe(VirtualClock, () => {
       expect(process.getActiveResourcesInfo()).not.toContain('Immediate');
       await new Promise<void>((resolve) => clock.setTimeout(resolve, 5));
       expect(clock.now()).toBe(35);
+    });
+
+    describe('when a call drives it', () => {
+      /** Stops the test's periodic timer: an auto clock would otherwise pump forever. */
+      let stop: (() => void) | undefined;
+      afterEach(async () => {
+        stop?.();
+        stop = undefined;
+        await realTurns(3);
+        expect(process.getActiveResourcesInfo()).not.toContain('Immediate');
+      });
+
+      /** A timer every 500 ms that schedules a task each time, until `stop` (a periodic sensor). */
+      function periodic(clock: VirtualClock): number[] {
+        const fired: number[] = [];
+        let handle: TimerHandle | undefined;
+        const tick = (): void => {
+          fired.push(clock.now());
+          clock.schedule(() => undefined);
+          handle = clock.setTimeout(tick, 500);
+        };
+        handle = clock.setTimeout(tick, 500);
+        stop = () => handle?.cancel();
+        return fired;
+      }
+
+      it('should stop advance at its target against a periodic timer, and go on by itself after', async () => {
+        const clock = new VirtualClock({ auto: true });
+        const fired = periodic(clock);
+        await clock.advance(1);
+        expect(clock.now()).toBe(1);
+        expect(fired).toEqual([]);
+        await clock.advance(1600);
+        expect(clock.now()).toBe(1601);
+        expect(fired).toEqual([500, 1000, 1500]);
+        // Auto mode again: the next tick comes by itself.
+        await realTurns(10);
+        expect(fired.length).toBeGreaterThan(3);
+        expect(fired.slice(3, 5)).toEqual([2000, 2500]);
+      });
+
+      it('should end runUntilIdle at its limit against a periodic timer, firing what is due', async () => {
+        const clock = new VirtualClock({ auto: true });
+        const fired = periodic(clock);
+        await clock.runUntilIdle(2000);
+        expect(fired).toEqual([500, 1000, 1500, 2000]);
+        expect(clock.now()).toBe(2000);
+      });
     });
 
     it('should go on after a task or a timer throws (the throw escapes, as from a real timer)', async () => {

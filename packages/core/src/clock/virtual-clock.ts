@@ -14,6 +14,9 @@ export interface VirtualClockOptions {
   /**
    * Run tasks and jump to the next timer by itself whenever the program is idle, like a
    * discrete-event simulator (default false: the test drives it with `advance` / `runUntilIdle`).
+   * An auto clock can still be driven: while `advance`, `runUntilIdle` or `runTasks` runs, the
+   * clock moves only as that call says (`advance(ms)` stops at its target, whatever timers come
+   * later), and it goes on by itself once the call returns.
    */
   readonly auto?: boolean;
   /**
@@ -45,6 +48,8 @@ export class VirtualClock implements Clock {
   readonly #auto: boolean;
   readonly #quantum: number;
   #pumping = false;
+  /** Calls driving the clock (advance, runUntilIdle, runTasks) under way: auto mode waits. */
+  #driving = 0;
 
   /** Creates a clock at `options.start` (default 0). */
   public constructor(options: VirtualClockOptions = {}) {
@@ -110,7 +115,11 @@ export class VirtualClock implements Clock {
   }
 
   /** Runs scheduled tasks (and the tasks they schedule) until none is left; time does not move. */
-  public async runTasks(): Promise<void> {
+  public runTasks(): Promise<void> {
+    return this.#drive(() => this.#runTasks());
+  }
+
+  async #runTasks(): Promise<void> {
     await this.settle();
     for (;;) {
       const task = this.#tasks.shift();
@@ -122,31 +131,50 @@ export class VirtualClock implements Clock {
 
   /**
    * Moves time forward by `ms`, firing every timer due on the way in order, with tasks run
-   * before each timer and at the end.
+   * before each timer and at the end. Ends at the target: a timer due later does not fire, in
+   * auto mode too (a periodic timer cannot keep it from returning).
    */
-  public async advance(ms: number): Promise<void> {
-    const target = this.#now + ms;
-    for (;;) {
-      await this.runTasks();
-      const next = this.#nextTimer();
-      if (next === undefined || next.at > target) break;
-      this.#fire(next);
-    }
-    this.#now = Math.max(this.#now, target);
-    await this.runTasks();
+  public advance(ms: number): Promise<void> {
+    return this.#drive(async () => {
+      const target = this.#now + ms;
+      for (;;) {
+        await this.#runTasks();
+        const next = this.#nextTimer();
+        if (next === undefined || next.at > target) break;
+        this.#fire(next);
+      }
+      this.#now = Math.max(this.#now, target);
+      await this.#runTasks();
+    });
   }
 
   /**
    * Runs tasks and fires timers, jumping from timer to timer, until nothing is pending or
    * `limitMs` of virtual time has passed (default 60 s).
    */
-  public async runUntilIdle(limitMs = 60_000): Promise<void> {
-    const limit = this.#now + limitMs;
-    for (;;) {
-      await this.runTasks();
-      const next = this.#nextTimer();
-      if (next === undefined || next.at > limit) return;
-      this.#fire(next);
+  public runUntilIdle(limitMs = 60_000): Promise<void> {
+    return this.#drive(async () => {
+      const limit = this.#now + limitMs;
+      for (;;) {
+        await this.#runTasks();
+        const next = this.#nextTimer();
+        if (next === undefined || next.at > limit) return;
+        this.#fire(next);
+      }
+    });
+  }
+
+  /**
+   * Runs `body` with auto mode held back, so that the caller alone moves the clock; auto mode
+   * goes on once the last driving call returned (or threw).
+   */
+  async #drive(body: () => Promise<void>): Promise<void> {
+    this.#driving++;
+    try {
+      await body();
+    } finally {
+      this.#driving--;
+      this.#kick();
     }
   }
 
@@ -165,11 +193,18 @@ export class VirtualClock implements Clock {
     timer.cb();
   }
 
-  /** Auto mode: pump tasks and timers on real macrotask turns while anything is pending. */
+  /**
+   * Auto mode: pump tasks and timers on real macrotask turns while anything is pending and no
+   * call drives the clock (the pump stops then; the driving call's end kicks it again).
+   */
   #kick(): void {
-    if (!this.#auto || this.#pumping) return;
+    if (!this.#auto || this.#pumping || this.#driving > 0) return;
     this.#pumping = true;
     const pump = (): void => {
+      if (this.#driving > 0) {
+        this.#pumping = false;
+        return;
+      }
       const task = this.#tasks.shift();
       let next: VirtualTimer | undefined;
       if (task === undefined) {
