@@ -113,7 +113,7 @@ export {
   ScmiTimeoutError,
   ScmiTransportError,
 } from './errors/scmi-error.js';
-export { formatValue } from './errors/format-value.js';
+export { describeArg, formatValue } from './errors/format-value.js';
 export { FaultRuleList } from './faults/fault-rule-list.js';
 export {
   SCMI_HEADER_RESERVED_MASK,

@@ -5,11 +5,15 @@
  */
 import {
   ScmiConfigError,
+  SharedDoorbell,
   TRANSPORT,
+  VirtualClock,
   createAgent,
+  startWorker,
   validateAgentConfig,
   type Transport,
 } from '@scmi-ts/core';
+import { NotificationHub } from '../src/notification/notification-hub.js';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { createHarness } from './support/harness.js';
 
@@ -120,5 +124,39 @@ describe('the agent configuration checks, given a value JSON cannot write', () =
         `transport loopback: maxMsgFor gave ${shown}, not an integer ≥ 1`,
       );
     }
+  });
+});
+
+describe('the other checks of what a caller gives, given a bigint', () => {
+  it('should refuse a subscribe source with E_ARGUMENT showing 1n, nothing sent', async () => {
+    const hub = new NotificationHub('test', new VirtualClock(), 4, 32);
+    hub.setP2a(true);
+    hub.register(0x14, [{ id: 0, name: 'e' }]);
+    const e = await errorOf(() =>
+      hub.subscribe({ protocolId: 0x14, eventId: 0, source: 1n as unknown as number }, () => {
+        // never called
+      }),
+    );
+    expect(e).toMatchObject({ code: 'E_ARGUMENT' });
+    expect((e as Error).message).toMatch(/source 1n is not one of its sources/);
+  });
+
+  it('should refuse a worker entry with E_WORKER_ENTRY showing 1n', async () => {
+    const e = await errorOf(() => startWorker({ entry: 1n as unknown as string }));
+    expect(e).toMatchObject({ code: 'E_WORKER_ENTRY' });
+    expect((e as Error).message).toMatch(/got 1n$/);
+  });
+
+  it("should refuse a doorbell's waitSync timeout with an ScmiConfigError showing 1n", () => {
+    const doorbell = new SharedDoorbell(new SharedArrayBuffer(16), 0, 'a');
+    const e = (() => {
+      try {
+        doorbell.waitSync(1n as unknown as number);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expectRefusal(e, 'timeoutMs', '1n');
   });
 });

@@ -10,6 +10,7 @@ import {
   createSameThreadMailboxWire,
   createSmtWireLayout,
   mailboxTransport,
+  validateSmtFaultRule,
 } from '@scmi-ts/mailbox-transport';
 import { defined } from './support/harness.js';
 
@@ -134,5 +135,24 @@ describe('the mailbox transport configuration checks, given a value JSON cannot 
         new RangeError(`${key} must be a positive integer, got 20n`),
       );
     }
+  });
+});
+
+describe('validateSmtFaultRule, given a bigint', () => {
+  it.each<[string, unknown, string]>([
+    [
+      'match.channelId',
+      { match: { channelId: 1n }, action: { kind: 'drop' } },
+      'rule.match.channelId',
+    ],
+    ['match.nth', { match: { nth: 2n }, action: { kind: 'drop' } }, 'rule.match.nth'],
+    ['action.kind', { action: { kind: 1n } }, 'rule.action.kind'],
+  ])('should refuse it at %s with an ScmiConfigError showing it', (_, rule, field) => {
+    expectRefusal(
+      errorOf(() => validateSmtFaultRule(rule)),
+      field,
+      'n',
+    );
+    expect((errorOf(() => validateSmtFaultRule(rule)) as Error).message).toMatch(/got [12]n$/);
   });
 });

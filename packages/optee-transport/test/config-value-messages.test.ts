@@ -4,7 +4,8 @@
  * TypeError `JSON.stringify` throws for it — and the message shows the value as given.
  */
 import { ScmiConfigError } from '@scmi-ts/core';
-import { OpteeTransport } from '../src/index.js';
+import { OpteeTransport, OpteeWireLayout, TeeResult, parseTeeUuid } from '../src/index.js';
+import { checkMsgBufferSize } from '../src/wire/pta-scmi.js';
 
 /** `{ a: 1, self: <itself> }`. */
 function circular(): Record<string, unknown> {
@@ -68,5 +69,33 @@ describe('the OP-TEE transport configuration checks, given a value JSON cannot w
       expect((error as ScmiConfigError).field).toBe(field);
       expect((error as ScmiConfigError).message.endsWith(`, got ${shown}`)).toBe(true);
     });
+  });
+});
+
+describe('the other OP-TEE checks, given a bigint', () => {
+  it('should refuse a UUID that is not a string with BAD_FORMAT showing it', () => {
+    let error: unknown;
+    try {
+      parseTeeUuid(1n as unknown as string);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ result: TeeResult.BAD_FORMAT });
+    expect((error as Error).message).toMatch(/not a UUID: 1n/);
+  });
+
+  it.each<[string, () => unknown, string]>([
+    ['a MSG buffer size', () => checkMsgBufferSize(104n, 'msgBufferSize'), 'msgBufferSize'],
+    ['a wire thread count', () => new OpteeWireLayout({ threads: 4n as never }), 'wire.threads'],
+  ])('should refuse %s with an ScmiConfigError showing it', (_, run, field) => {
+    let error: unknown;
+    try {
+      run();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ScmiConfigError);
+    expect((error as ScmiConfigError).field).toBe(field);
+    expect((error as ScmiConfigError).message).toMatch(/got (104|4)n$/);
   });
 });

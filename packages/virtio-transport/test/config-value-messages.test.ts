@@ -4,7 +4,12 @@
  * TypeError `JSON.stringify` throws for it — and the message shows the value as given.
  */
 import { ScmiConfigError, VirtualClock } from '@scmi-ts/core';
-import { VirtioScmiWire, virtioTransport } from '@scmi-ts/virtio-transport';
+import {
+  VirtioScmiWire,
+  VirtioWireFaultInjector,
+  computeWireLayout,
+  virtioTransport,
+} from '@scmi-ts/virtio-transport';
 
 /** `{ a: 1, self: <itself> }`. */
 function circular(): Record<string, unknown> {
@@ -33,5 +38,35 @@ describe('virtioTransport.validateConfig, given a value JSON cannot write', () =
       expect((error as ScmiConfigError).field).toBe(`transportConfig.${key}`);
       expect((error as ScmiConfigError).message.endsWith(`, got ${shown}`)).toBe(true);
     });
+  });
+});
+
+/** The error `run` throws (undefined when it does not throw). */
+function errorOf(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+describe('the wire layout and the wire fault rules, given a bigint', () => {
+  it.each(['cmdqSize', 'eventqSize', 'maxMsgSize', 'guestMemoryBytes'])(
+    'should refuse it at the layout option %s with an ScmiConfigError showing 2n',
+    (key) => {
+      const e = errorOf(() => computeWireLayout({ [key]: 2n }));
+      expect(e).toBeInstanceOf(ScmiConfigError);
+      expect(e).toMatchObject({ field: key });
+      expect((e as Error).message).toMatch(/got 2n$/);
+    },
+  );
+
+  it('should refuse a fault rule whose id is a bigint, showing it', () => {
+    const faults = new VirtioWireFaultInjector(() => 0.5);
+    const e = errorOf(() => faults.add({ id: 1n, kind: 'used-id-out-of-range' } as never));
+    expect(e).toBeInstanceOf(ScmiConfigError);
+    expect((e as Error).message).toMatch(/got 1n$/);
+    expect(faults.rules).toHaveLength(0);
   });
 });

@@ -1,3 +1,4 @@
+import { formatValue } from '../errors/format-value.js';
 import { availableParallelism } from 'node:os';
 import { ScmiConfigError, ScmiTransportError } from '../errors/scmi-error.js';
 import type { Doorbell } from './doorbell.js';
@@ -295,7 +296,10 @@ export class SharedDoorbell implements Doorbell {
    */
   public waitSync(timeoutMs = Infinity): boolean {
     if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs)) {
-      throw new ScmiConfigError('timeoutMs', `expected a number of ms, got ${String(timeoutMs)}`);
+      throw new ScmiConfigError(
+        'timeoutMs',
+        `expected a number of ms, got ${formatValue(timeoutMs)}`,
+      );
     }
     if (this.#listener !== undefined) {
       throw new ScmiTransportError(

@@ -73,6 +73,26 @@ export function formatValue(value: unknown, maxLength: number = DEFAULT_MAX_LENG
   }
 }
 
+/**
+ * Describes what a caller passed, for an error message about its type: its type, then the value
+ * as {@link formatValue} shows it (at most 60 characters). A JavaScript caller gets past the
+ * types, and `String(1n)` alone reads as the number 1, so a message that printed only the value
+ * would blame its range instead of its type. Never throws.
+ *
+ * @returns `'null'`, `'undefined'`, or the type (`array` for an array) and the value.
+ * @example
+ * ```ts
+ * describeArg(1n); // 'bigint 1n'
+ * describeArg('1'); // 'string "1"'
+ * describeArg([1]); // 'array [1]'
+ * throw new ScmiError('E_ARGUMENT', `clock id must be a number, got ${describeArg(id)}`);
+ * ```
+ */
+export function describeArg(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  return `${Array.isArray(value) ? 'array' : typeof value} ${formatValue(value, 60)}`;
+}
+
 /** `text` cut to `limit` code units, `…` last, never between the halves of a surrogate pair. */
 function cut(text: string, limit: number): string {
   if (text.length <= limit) return text;

@@ -1,3 +1,4 @@
+import { formatValue } from '../errors/format-value.js';
 import type { BadMessageReason, TransportChannel } from '../channel/transport.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { ScmiError, ScmiStatusError, ScmiTransportError } from '../errors/scmi-error.js';
@@ -436,7 +437,7 @@ export class NotificationHub {
     ) {
       throw new ScmiError(
         'E_ARGUMENT',
-        `${this.#agent}: ${name}: source ${JSON.stringify(source)} is not one of its ${event.numSources === undefined ? '' : `${event.numSources} `}sources (0 and up)`,
+        `${this.#agent}: ${name}: source ${formatValue(source)} is not one of its ${event.numSources === undefined ? '' : `${event.numSources} `}sources (0 and up)`,
       );
     }
     const sub: Subscription = {

@@ -1,3 +1,4 @@
+import { formatValue } from '../errors/format-value.js';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { ScmiTransportError } from '../errors/scmi-error.js';
 import {
@@ -127,7 +128,7 @@ export function serveWorker(handlers: WorkerHandlers, options: ServeWorkerOption
           'E_WORKER_PROTOCOL',
           kind === 'call'
             ? 'a call from the host has no integer id'
-            : `a control message of unknown kind ${JSON.stringify(kind)} from the host`,
+            : `a control message of unknown kind ${formatValue(kind)} from the host`,
         ),
       );
       return;

@@ -1,3 +1,4 @@
+import { formatValue } from '../errors/format-value.js';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, isAbsolute, join } from 'node:path';
@@ -446,7 +447,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHo
   if (typeof entry !== 'string' || !isAbsolute(entry)) {
     throw new ScmiTransportError(
       'E_WORKER_ENTRY',
-      `worker entry must be an absolute path, got ${JSON.stringify(entry)}`,
+      `worker entry must be an absolute path, got ${formatValue(entry)}`,
     );
   }
   const startTimeoutMs = timeoutOption(options, 'startTimeoutMs', DEFAULT_START_TIMEOUT_MS, false);
@@ -520,7 +521,7 @@ function timeoutOption(
   if (typeof ms === 'number' && (zeroAllowed ? ms >= 0 : ms > 0) && ms <= MAX_TIMER_MS) return ms;
   throw new ScmiTransportError(
     'E_WORKER_OPTIONS',
-    `${key} must be a number of ms in ${zeroAllowed ? '[' : '('}0, ${MAX_TIMER_MS}], got ${String(ms)}`,
+    `${key} must be a number of ms in ${zeroAllowed ? '[' : '('}0, ${MAX_TIMER_MS}], got ${formatValue(ms)}`,
   );
 }
 

@@ -1,4 +1,4 @@
-import { ScmiConfigError, ScmiTransportError } from '@scmi-ts/core';
+import { ScmiConfigError, ScmiTransportError, formatValue } from '@scmi-ts/core';
 
 /**
  * How a mailbox client learns that the remote has taken its message (Linux
@@ -27,17 +27,6 @@ export type MailboxTxDoneMethod = 'irq' | 'poll' | 'ack';
 export const MAX_MAILBOX_CHANNELS = 1024;
 
 /**
- * `v` for a message: a string quoted, an object or a function named by its type only.
- * @internal
- */
-export function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'function') return 'a function';
-  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
-  return String(v);
-}
-
-/**
  * The TX-done method of a controller (`irq` when `value` is undefined): `ack` is not one, it is
  * the client's ({@link MailboxClient.knowsTxDone}).
  *
@@ -50,7 +39,7 @@ export function controllerTxDoneMethod(value: unknown, field = 'txDoneMethod'): 
   if (value === 'irq' || value === 'poll') return value;
   throw new ScmiConfigError(
     field,
-    `expected 'irq' or 'poll' (a client that knows TX completion asks for 'ack' itself), got ${show(value)}`,
+    `expected 'irq' or 'poll' (a client that knows TX completion asks for 'ack' itself), got ${formatValue(value)}`,
   );
 }
 
@@ -72,7 +61,7 @@ export function checkMailboxClock(value: unknown, field = 'clock'): void {
   ) {
     throw new ScmiConfigError(
       field,
-      `expected a Clock (now, setTimeout, schedule), got ${show(value)}`,
+      `expected a Clock (now, setTimeout, schedule), got ${formatValue(value)}`,
     );
   }
 }

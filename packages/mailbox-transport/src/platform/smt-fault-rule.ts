@@ -1,4 +1,4 @@
-import { ScmiConfigError, type ChannelDirection } from '@scmi-ts/core';
+import { ScmiConfigError, type ChannelDirection, formatValue } from '@scmi-ts/core';
 
 /**
  * A2P: write the response but keep the channel busy — CHANNEL_FREE and the completion doorbell
@@ -131,7 +131,7 @@ function optionalInt(
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new ScmiConfigError(
       `${field}.${key}`,
-      `expected an integer in ${min}..${max}, got ${JSON.stringify(v)}`,
+      `expected an integer in ${min}..${max}, got ${formatValue(v)}`,
     );
   }
 }
@@ -142,7 +142,7 @@ function optionalMs(record: Record<string, unknown>, key: string, field: string)
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
     throw new ScmiConfigError(
       `${field}.${key}`,
-      `expected a duration ≥ 0 ms, got ${JSON.stringify(v)}`,
+      `expected a duration ≥ 0 ms, got ${formatValue(v)}`,
     );
   }
 }
@@ -197,7 +197,7 @@ export function validateSmtFaultRule(original: unknown, field = 'rule'): SmtFaul
   if (!isRecord(action) || typeof action.kind !== 'string' || !KINDS.has(action.kind)) {
     throw new ScmiConfigError(
       `${field}.action.kind`,
-      `expected one of ${[...KINDS].join(', ')}, got ${JSON.stringify(isRecord(action) ? action.kind : action)}`,
+      `expected one of ${[...KINDS].join(', ')}, got ${formatValue(isRecord(action) ? action.kind : action)}`,
     );
   }
   if (direction === 'p2a' && A2P_ONLY.has(action.kind)) {

@@ -1,4 +1,4 @@
-import { ScmiConfigError, type Clock, type ScmiPlatformPort } from '@scmi-ts/core';
+import { ScmiConfigError, formatValue, type Clock, type ScmiPlatformPort } from '@scmi-ts/core';
 import { TeeLogin } from '../tee/tee-login.js';
 import { TeeParamType } from '../tee/tee-param.js';
 import { TeeOrigin, TeeResult } from '../tee/tee-result.js';
@@ -249,12 +249,15 @@ export class EmulatedOptee {
     if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
       throw new ScmiConfigError(
         'platformTimeoutMs',
-        `expected a positive number, got ${String(timeout)}`,
+        `expected a positive number, got ${formatValue(timeout)}`,
       );
     }
     const caps = options.capabilities ?? PTA_SCMI_CAPS_MASK;
     if (!Number.isInteger(caps) || (caps & ~PTA_SCMI_CAPS_MASK) !== 0) {
-      throw new ScmiConfigError('capabilities', `expected PtaScmiCaps bits, got ${String(caps)}`);
+      throw new ScmiConfigError(
+        'capabilities',
+        `expected PtaScmiCaps bits, got ${formatValue(caps)}`,
+      );
     }
     const msgBufferSize = checkMsgBufferSize(options.msgBufferSize, 'msgBufferSize');
     for (const f of options.faults ?? []) this.faults.add(f);

@@ -1,3 +1,4 @@
+import { formatValue } from '@scmi-ts/core';
 import { TeeError } from './tee-error.js';
 import { TeeOrigin, TeeResult } from './tee-result.js';
 
@@ -15,7 +16,7 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
  */
 export function parseTeeUuid(text: string): Uint8Array {
   if (!UUID_RE.test(text)) {
-    throw new TeeError(TeeResult.BAD_FORMAT, TeeOrigin.API, `not a UUID: ${JSON.stringify(text)}`);
+    throw new TeeError(TeeResult.BAD_FORMAT, TeeOrigin.API, `not a UUID: ${formatValue(text)}`);
   }
   const hex = text.replace(/-/g, '');
   const out = new Uint8Array(16);

@@ -1,4 +1,4 @@
-import { ScmiConfigError, SharedDoorbell } from '@scmi-ts/core';
+import { ScmiConfigError, SharedDoorbell, formatValue } from '@scmi-ts/core';
 import { SMT_BUF_SLOT_SIZE } from './pta-scmi.js';
 import { OPTEE_CALL_SLOT_BYTES } from './optee-msg-arg.js';
 
@@ -102,7 +102,7 @@ function int(v: unknown, field: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new ScmiConfigError(
       field,
-      `expected an integer in ${min}..${max}, got ${JSON.stringify(v)}`,
+      `expected an integer in ${min}..${max}, got ${formatValue(v)}`,
     );
   }
   return v;

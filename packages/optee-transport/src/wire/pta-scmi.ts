@@ -1,4 +1,4 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { ScmiConfigError, formatValue } from '@scmi-ts/core';
 
 /**
  * The OP-TEE SCMI pseudo trusted application's interface, shared by the agent side and the
@@ -90,13 +90,6 @@ export const SCMI_OPTEE_MAX_MSG_SIZE = 128;
  */
 export const OPTEE_MSG_BUFFER_MIN_SIZE = 8;
 
-/** A value as an error message shows it: numbers and strings as written, else null or the type. */
-function describeValue(value: unknown): string {
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'string') return JSON.stringify(value);
-  return value === null ? 'null' : typeof value;
-}
-
 /**
  * Checks a `msgBufferSize` option (the size in bytes of the MSG buffer, header included;
  * undefined for the default): an integer from {@link OPTEE_MSG_BUFFER_MIN_SIZE} to
@@ -115,7 +108,7 @@ export function checkMsgBufferSize(value: unknown, field: string): number {
   ) {
     throw new ScmiConfigError(
       field,
-      `expected an integer in ${OPTEE_MSG_BUFFER_MIN_SIZE}..${SCMI_OPTEE_MAX_MSG_SIZE} (bytes of the MSG buffer: ${SCMI_SHMEM_MAX_PAYLOAD_SIZE} as current Linux, ${SCMI_OPTEE_MAX_MSG_SIZE} as older kernels), got ${describeValue(value)}`,
+      `expected an integer in ${OPTEE_MSG_BUFFER_MIN_SIZE}..${SCMI_OPTEE_MAX_MSG_SIZE} (bytes of the MSG buffer: ${SCMI_SHMEM_MAX_PAYLOAD_SIZE} as current Linux, ${SCMI_OPTEE_MAX_MSG_SIZE} as older kernels), got ${formatValue(value)}`,
     );
   }
   return value;

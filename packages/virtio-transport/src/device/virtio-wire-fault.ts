@@ -1,4 +1,4 @@
-import { FaultRuleList, ScmiConfigError, type FaultRuleEntry } from '@scmi-ts/core';
+import { FaultRuleList, ScmiConfigError, type FaultRuleEntry, formatValue } from '@scmi-ts/core';
 
 /**
  * The wire-level faults a {@link VirtioScmiDevice} can inject — a hostile or broken device, as the
@@ -92,13 +92,6 @@ function isObject(v: unknown): v is Readonly<Record<string, unknown>> {
   return typeof v === 'object' && v !== null;
 }
 
-/** `v` for an error message: strings quoted, objects by their tag (`[object Array]`). */
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'object' && v !== null) return Object.prototype.toString.call(v);
-  return String(v);
-}
-
 /**
  * Checks `rule` (named `field` in errors: `rule`, `rules[2]`) and returns a frozen copy of the
  * fields the injector reads: rules are plain data, and a caller changing its object after
@@ -108,11 +101,14 @@ function show(v: unknown): string {
  */
 function checkedCopy(rule: unknown, field: string): VirtioWireFaultRule {
   if (!isObject(rule) || Array.isArray(rule)) {
-    throw new ScmiConfigError(field, `must be an object with a kind, got ${show(rule)}`);
+    throw new ScmiConfigError(field, `must be an object with a kind, got ${formatValue(rule)}`);
   }
   const r = rule;
   if (r.id !== undefined && (typeof r.id !== 'string' || r.id === '')) {
-    throw new ScmiConfigError(`${field}.id`, `must be a non-empty string, got ${show(r.id)}`);
+    throw new ScmiConfigError(
+      `${field}.id`,
+      `must be a non-empty string, got ${formatValue(r.id)}`,
+    );
   }
   const kind = r.kind as VirtioWireFaultKind;
   if (!VIRTIO_WIRE_FAULT_KINDS.includes(kind)) {
@@ -124,7 +120,10 @@ function checkedCopy(rule: unknown, field: string): VirtioWireFaultRule {
   for (const key of ['nth', 'times'] as const) {
     const v = r[key];
     if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)) {
-      throw new ScmiConfigError(`${field}.${key}`, `must be a positive integer, got ${show(v)}`);
+      throw new ScmiConfigError(
+        `${field}.${key}`,
+        `must be a positive integer, got ${formatValue(v)}`,
+      );
     }
   }
   const only = [
@@ -139,17 +138,23 @@ function checkedCopy(rule: unknown, field: string): VirtioWireFaultRule {
   }
   const withhold = r.withhold;
   if (withhold !== undefined && typeof withhold !== 'boolean') {
-    throw new ScmiConfigError(`${field}.withhold`, `must be a boolean, got ${show(withhold)}`);
+    throw new ScmiConfigError(
+      `${field}.withhold`,
+      `must be a boolean, got ${formatValue(withhold)}`,
+    );
   }
   for (const key of ['restoreAfterMs', 'ackAfterMs'] as const) {
     const v = r[key];
     if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
-      throw new ScmiConfigError(`${field}.${key}`, `must be a finite number ≥ 0, got ${show(v)}`);
+      throw new ScmiConfigError(
+        `${field}.${key}`,
+        `must be a finite number ≥ 0, got ${formatValue(v)}`,
+      );
     }
   }
   const p = r.probability;
   if (p !== undefined && !(typeof p === 'number' && p >= 0 && p <= 1)) {
-    throw new ScmiConfigError(`${field}.probability`, `must be in 0 … 1, got ${show(p)}`);
+    throw new ScmiConfigError(`${field}.probability`, `must be in 0 … 1, got ${formatValue(p)}`);
   }
   const copy: { -readonly [K in keyof VirtioWireFaultRule]: VirtioWireFaultRule[K] } = { kind };
   if (r.id !== undefined) copy.id = r.id;
@@ -213,7 +218,7 @@ export class VirtioWireFaultInjector {
    */
   public set(rules: readonly VirtioWireFaultRule[]): void {
     if (!Array.isArray(rules)) {
-      throw new ScmiConfigError('rules', `must be an array of rules, got ${show(rules)}`);
+      throw new ScmiConfigError('rules', `must be an array of rules, got ${formatValue(rules)}`);
     }
     const list: readonly unknown[] = rules;
     // An index loop, not map: a hole of a sparse list is refused, not skipped.

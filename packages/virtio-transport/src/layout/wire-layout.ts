@@ -1,4 +1,4 @@
-import { ScmiConfigError, SharedDoorbell } from '@scmi-ts/core';
+import { ScmiConfigError, SharedDoorbell, formatValue } from '@scmi-ts/core';
 import { isQueueSize, splitRingBytes } from './split-ring-layout.js';
 import { SCMI_MSG_OVERHEAD, VIRTIO_SCMI_MAX_MSG_SIZE } from './virtio-constants.js';
 
@@ -177,26 +177,26 @@ export function computeWireLayout(options: WireLayoutOptions = {}): WireLayout {
   if (!isQueueSize(cmdqSize) || cmdqSize < 2) {
     throw new ScmiConfigError(
       'cmdqSize',
-      `must be a power of two in 2 … 32768, got ${String(cmdqSize)}`,
+      `must be a power of two in 2 … 32768, got ${formatValue(cmdqSize)}`,
     );
   }
   if (!isQueueSize(eventqSize)) {
     throw new ScmiConfigError(
       'eventqSize',
-      `must be a power of two in 1 … 32768, got ${String(eventqSize)}`,
+      `must be a power of two in 1 … 32768, got ${formatValue(eventqSize)}`,
     );
   }
   if (!Number.isInteger(maxMsgSize) || maxMsgSize < 8 || maxMsgSize > 65536) {
     throw new ScmiConfigError(
       'maxMsgSize',
-      `must be an integer in 8 … 65536, got ${String(maxMsgSize)}`,
+      `must be an integer in 8 … 65536, got ${formatValue(maxMsgSize)}`,
     );
   }
   const asked = options.guestMemoryBytes;
   if (asked !== undefined && (!Number.isSafeInteger(asked) || asked < 0)) {
     throw new ScmiConfigError(
       'guestMemoryBytes',
-      `must be a non-negative integer, got ${String(asked)}`,
+      `must be a non-negative integer, got ${formatValue(asked)}`,
     );
   }
   const needed = guestMemoryNeeded(cmdqSize, eventqSize, maxMsgSize);
@@ -204,7 +204,7 @@ export function computeWireLayout(options: WireLayoutOptions = {}): WireLayout {
   if (guestMemoryBytes < needed) {
     throw new ScmiConfigError(
       'guestMemoryBytes',
-      `must be at least ${needed}, got ${String(options.guestMemoryBytes)}`,
+      `must be at least ${needed}, got ${formatValue(options.guestMemoryBytes)}`,
     );
   }
   const notifyDoorbell = REGISTER_BYTES;
