@@ -452,7 +452,9 @@ describe(createAgent, () => {
     const agent = await h.create();
     expect(agent.info.protocols).toEqual([0x11, 0x12, 0x13, 0x14]);
     expect(agent.protocolApi(0x14)).toBe(0x14);
-    expect(() => agent.protocolApi(0x15)).toThrow(/no driver for protocol/);
+    expect(() => agent.protocolApi(0x15)).toThrow(
+      /protocol sensor is not listed by the platform .*failed part-way/,
+    );
     expect(agent.info.discoveryFailures).toMatchObject([
       { step: 'list-protocols', error: { status: ScmiStatus.GENERIC_ERROR } },
     ]);
@@ -529,7 +531,7 @@ describe(createAgent, () => {
       const agent = await h.create();
       expect(listSkips(h)).toEqual([0]);
       expect(agent.info.protocols).toEqual([]);
-      expect(() => agent.protocolApi(0x14)).toThrow(/no driver for protocol/);
+      expect(() => agent.protocolApi(0x14)).toThrow(/protocol clock is not listed by the platform/);
       expect(agent.info.discoveryFailures).toMatchObject([
         {
           step: 'list-protocols',

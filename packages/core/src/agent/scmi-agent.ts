@@ -19,8 +19,9 @@ import type {
   XferOps,
 } from '../protocol/protocol-handle.js';
 import type { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
-import { scmiProtocolName } from '../wire/protocol-id.js';
-import type { AgentConfig } from './agent-config.js';
+import { describeArg } from '../errors/format-value.js';
+import { ScmiProtocolId, scmiProtocolName } from '../wire/protocol-id.js';
+import { optionKeys, type AgentConfig } from './agent-config.js';
 
 /** One channel's counters in {@link AgentDiagnostics}. */
 export interface ChannelDiagnostics {
@@ -125,7 +126,9 @@ export interface AgentEvents {
    * `E_SHUTDOWN` once the removal started (also for a subscribe under way when it started: one
    * waiting its turn sends nothing, one whose enable was sent is refused once it is answered, the
    * removal disabling what it enabled); RevokedError after it; ScmiError `E_ARGUMENT` when
-   * `handler` is not a function (nothing is sent to the platform).
+   * `filter` is not an object (`null`), holds a key {@link ScmiEventFilter} does not have (a
+   * misspelt `source` would subscribe every source), or a `protocolId` or `eventId` that is not an
+   * integer from 0 to 255, or when `handler` is not a function (nothing is sent to the platform).
    */
   subscribe(
     filter: ScmiEventFilter,
@@ -254,9 +257,11 @@ export class ScmiAgent {
   /**
    * The API object `driver` built for this agent, typed by the driver.
    *
+   * @throws ScmiError `E_ARGUMENT` when `driver` is not an object with a `protocolId` from 0 to
+   * 255 (`null`, `{}`), checked first.
    * @throws RevokedError after removal.
-   * @throws ScmiError `E_NO_PROTOCOL` when the driver was not instantiated (its protocol is not
-   * listed by the platform, or its init failed: see {@link ScmiAgent.protocolErrors}).
+   * @throws ScmiError `E_NO_PROTOCOL` when the driver was not instantiated; its message says why,
+   * as {@link ScmiAgent.protocolApi}'s.
    * @example
    * ```ts
    * // clockDriver bound to PROTOCOL_DRIVER (see ProtocolDriver); Base's API is `agent.base`
@@ -264,24 +269,88 @@ export class ScmiAgent {
    * ```
    */
   public protocol<T>(driver: ProtocolDriver<T>): T {
-    return this.protocolApi(driver.protocolId) as T;
+    const given: unknown = driver;
+    if (typeof given !== 'object' || given === null) {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `${this.name}: protocol: the driver must be a ProtocolDriver, got ${describeArg(given)}`,
+      );
+    }
+    return this.protocolApi(
+      this.#protocolIdArg((given as { protocolId?: unknown }).protocolId, 'driver.protocolId'),
+    ) as T;
   }
 
   /**
    * The API object of the driver instantiated for `protocolId` (untyped).
    *
-   * @throws RevokedError after removal; ScmiError `E_NO_PROTOCOL` when there is none.
+   * @throws ScmiError `E_ARGUMENT` when `protocolId` is not an integer from 0 to 255, checked
+   * first; RevokedError after removal; ScmiError `E_NO_PROTOCOL` when there is none, its message
+   * telling which of the cases the agent can tell apart it is: the driver's init failed (its error
+   * the `cause`, as in {@link ScmiAgent.protocolErrors}); the platform does not list the protocol
+   * for this agent (`info.protocols`: not implemented, or not allowed to this agent; its driver,
+   * bound or not, was then never initialized); the platform lists it but no driver for it is bound
+   * to `PROTOCOL_DRIVER`; or Base, whose API is {@link ScmiAgent.base}.
+   * @example
+   * ```ts
+   * try {
+   *   agent.protocolApi(0x14);
+   * } catch (e) {
+   *   console.log((e as Error).message); // "scmi0: protocol clock is not listed by the…"
+   * }
+   * ```
    */
   public protocolApi(protocolId: number): unknown {
+    this.#protocolIdArg(protocolId, 'protocolId');
     this.#live(scmiProtocolName(protocolId));
     const p = this.#p.protocols.get(protocolId);
-    if (p === undefined) {
-      throw new ScmiError(
+    if (p === undefined) throw this.#noProtocol(protocolId);
+    return p.api;
+  }
+
+  /** `id` when it is a protocol id (an integer from 0 to 255). */
+  #protocolIdArg(id: unknown, what: string): number {
+    if (Number.isInteger(id) && (id as number) >= 0 && (id as number) <= 0xff) return id as number;
+    throw new ScmiError(
+      'E_ARGUMENT',
+      `${this.name}: protocol: ${what} must be an integer from 0 to 255, got ${describeArg(id)}`,
+    );
+  }
+
+  /** Why no API is there for `protocolId`, as far as the agent can tell. */
+  #noProtocol(protocolId: number): ScmiError {
+    const name = scmiProtocolName(protocolId);
+    const errors = this.#p.protocolErrors;
+    if (errors.has(protocolId)) {
+      const cause = errors.get(protocolId);
+      const why = cause instanceof Error ? cause.message : String(cause);
+      return new ScmiError(
         'E_NO_PROTOCOL',
-        `${this.name}: no driver for protocol ${scmiProtocolName(protocolId)}`,
+        `${this.name}: protocol ${name}: its driver failed to initialize (${why}); see agent.protocolErrors`,
+        { cause },
       );
     }
-    return p.api;
+    if (protocolId === ScmiProtocolId.BASE) {
+      return new ScmiError(
+        'E_NO_PROTOCOL',
+        `${this.name}: protocol base has no driver API here: use agent.base`,
+      );
+    }
+    const listed = this.#p.info.protocols;
+    if (!listed.includes(protocolId)) {
+      const list = listed.map((id) => scmiProtocolName(id)).join(', ') || 'none';
+      const cut = this.#p.info.discoveryFailures.some((f) => f.step === 'list-protocols')
+        ? '; the listing failed part-way: see agent.info.discoveryFailures'
+        : '';
+      return new ScmiError(
+        'E_NO_PROTOCOL',
+        `${this.name}: protocol ${name} is not listed by the platform for this agent (agent.info.protocols: ${list}${cut}), so no driver was initialized for it`,
+      );
+    }
+    return new ScmiError(
+      'E_NO_PROTOCOL',
+      `${this.name}: no driver for protocol ${name} is bound to PROTOCOL_DRIVER (the platform lists it)`,
+    );
   }
 
   /**
@@ -292,7 +361,9 @@ export class ScmiAgent {
    *
    * @throws RevokedError after removal; ScmiStatusError, ScmiTimeoutError… as any transfer;
    * ScmiMalformedError `E_FIELD_RANGE` when the protocol or message id is not an integer 0…255,
-   * `E_PAYLOAD` when `payload` is neither bytes nor a writer function; ScmiTransportError
+   * `E_PAYLOAD` when `payload` is neither bytes nor a writer function; ScmiError `E_ARGUMENT`
+   * when `options` is given but not an object (`null`; unknown keys in it are not looked for, so
+   * that a command costs no more); ScmiTransportError
    * `E_NOT_SUPPORTED` (nothing sent) for `async: true` on an agent without a P2A channel, where no
    * delayed response can come.
    */
@@ -333,6 +404,8 @@ export class ScmiAgent {
         // A rejection, as every other refusal of a subscribe (an async API that throws at once
         // would escape a caller's `.catch`).
         if (this.#revoked) return Promise.reject(this.#revokedError('events'));
+        const refused = this.#filterError(filter);
+        if (refused !== undefined) return Promise.reject(refused);
         return hub.subscribe(filter, handler);
       },
       register: (protocolId, events) => {
@@ -341,6 +414,35 @@ export class ScmiAgent {
       },
       available: hub.available,
     };
+  }
+
+  /**
+   * What is wrong with a subscribe's `filter` (a JavaScript caller's `null`, `{}`, a misspelt
+   * `source`), or undefined: checked before the hub reads it, which would fail as a TypeError.
+   */
+  #filterError(filter: unknown): ScmiError | undefined {
+    const refuse = (why: string): ScmiError =>
+      new ScmiError('E_ARGUMENT', `${this.name}: subscribe: ${why}`);
+    if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
+      return refuse(`the filter must be an object, got ${describeArg(filter)}`);
+    }
+    for (const key of Object.keys(filter)) {
+      if (!FILTER_KEYS.has(key)) {
+        return refuse(
+          `unknown filter key ${JSON.stringify(key)} (expected one of ${[...FILTER_KEYS].join(', ')})`,
+        );
+      }
+    }
+    const { protocolId, eventId } = filter as Record<string, unknown>;
+    for (const [what, id] of [
+      ['protocolId', protocolId],
+      ['eventId', eventId],
+    ] as const) {
+      if (!Number.isInteger(id) || (id as number) < 0 || (id as number) > 0xff) {
+        return refuse(`filter.${what} must be an integer from 0 to 255, got ${describeArg(id)}`);
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -510,6 +612,9 @@ export class ScmiAgent {
     return new RevokedError(`${this.name} ${what}`, `${this.name} has been removed`);
   }
 }
+
+/** The keys of a subscribe's filter (others are refused). */
+const FILTER_KEYS = optionKeys<ScmiEventFilter>({ protocolId: true, eventId: true, source: true });
 
 /** One {@link ScmiAgent.onLost} subscription and the channels it has been told of. */
 interface LossSubscription {

@@ -12,6 +12,7 @@ import type { Xfer } from '../transfer/xfer.js';
 import { PayloadReader, PayloadWriter } from '../wire/payload.js';
 import { CommonMessageId, scmiProtocolName } from '../wire/protocol-id.js';
 import { ScmiStatus } from '../wire/status.js';
+import { describeArg } from '../errors/format-value.js';
 import { u32Arg } from './field-arg.js';
 
 /** How a command's payload is given to {@link XferOps.transact}: bytes, or a function that writes them. */
@@ -129,7 +130,9 @@ export interface XferOps {
   /**
    * get + write + do + copy of the response + put, in one call; resolves to the return values.
    * Rejects with ScmiMalformedError `E_PAYLOAD` (no transfer taken) when `payload` is neither a
-   * Uint8Array nor a writer function, `E_FIELD_RANGE` when `messageId` is not an integer 0…255.
+   * Uint8Array nor a writer function, `E_FIELD_RANGE` when `messageId` is not an integer 0…255;
+   * with ScmiError `E_ARGUMENT` (no transfer taken) when `options` is given but not an object
+   * (`null`). Unknown keys in `options` are not looked for (this is every command's path).
    */
   transact(
     messageId: number,
@@ -328,6 +331,10 @@ export class BoundXferOps implements XferOps {
           'E_PAYLOAD',
         );
       }
+      // `null` would otherwise fail as a plain TypeError on the first option read. One typeof on
+      // the hot path; unknown keys are not looked for here (that would cost every command).
+      const opts: unknown = options;
+      if (typeof opts !== 'object' || opts === null) throw optionsError(opts);
       const txSize =
         payload === undefined
           ? 0
@@ -562,6 +569,14 @@ const countedMalformed = new WeakSet<object>();
 
 /** ScmiMalformedError codes that describe a caller's own value, never the platform's bytes. */
 const CALLER_VALUE_CODES: ReadonlySet<string> = new Set(['E_FIELD_RANGE', 'E_PAYLOAD']);
+
+/** The error for `transact` options that are not an object (a JavaScript caller's `null`). */
+function optionsError(options: unknown): ScmiError {
+  return new ScmiError(
+    'E_ARGUMENT',
+    `transact: options must be an object or left out, got ${describeArg(options)}`,
+  );
+}
 
 /** Whether `n` is a count: a whole number, 0 or more. */
 function isCount(n: number): boolean {

@@ -3,11 +3,13 @@ import {
   ScmiError,
   ScmiMalformedError,
   ScmiProtocolId,
+  optionKeys,
   type ProtocolDriver,
   type ProtocolHandle,
   type ProtocolVersionSource,
+  describeArg,
 } from '@scmi-ts/core';
-import { boolOption, u32Bits, u64Arg, uintArg } from '../common/args.js';
+import { boolOption, objectArg, u32Bits, u64Arg, uintArg } from '../common/args.js';
 import {
   DomainTable,
   SHORT_NAME_SIZE,
@@ -224,11 +226,20 @@ export function decodeClockRateChangeRequested(payload: Uint8Array): ClockRateNo
 /** How CLOCK_RATE_SET rounds a rate the clock cannot take exactly (flags bits 3:2). */
 export type ClockRateRounding = 'down' | 'up' | 'auto';
 
-/** Options of {@link ClockProtocol.setRate}. */
+/**
+ * Options of {@link ClockProtocol.setRate}. Every key is optional; a key not listed here (a
+ * misspelt `asnyc`) is refused `E_ARGUMENT`, nothing sent.
+ *
+ * @example
+ * ```ts
+ * await clock.setRate(1, 48_000_000n, { round: 'auto', async: false });
+ * ```
+ */
 export interface ClockRateSetOptions {
   /**
    * Rounding: `'down'` (default: neither flag, the platform rounds down), `'up'` (bit 2) or
-   * `'auto'` (bit 3: the platform picks the closest).
+   * `'auto'` (bit 3, SCMI's "round autonomously": the platform picks the closest — what the
+   * platform emulator's README calls rounding to the nearest; `'nearest'` is refused).
    */
   readonly round?: ClockRateRounding;
   /**
@@ -259,15 +270,41 @@ export interface ClockRateSetResult {
   readonly rate: bigint | undefined;
 }
 
-/** What {@link ClockProtocol.setConfig} sends (CLOCK_CONFIG_SET, version 3.0 layout). */
+/**
+ * What {@link ClockProtocol.setConfig} sends (CLOCK_CONFIG_SET, version 3.0 layout). A key not
+ * listed here is refused `E_ARGUMENT`, nothing sent.
+ *
+ * @example
+ * ```ts
+ * await clock.setConfig(1, { enabled: false }); // same as clock.disable(1)
+ * await clock.setConfig(1, { oemType: 1, oemValue: 0x20 }); // state unchanged
+ * ```
+ */
 export interface ClockConfigSet {
-  /** Enable (`true`) or disable (`false`) the clock; left out: its state is left unchanged (3). */
+  /**
+   * Enable (`true`) or disable (`false`) the clock; left out: its state is left unchanged (3).
+   * Anything else (`'false'`, `0`) is refused `E_ARGUMENT`: a truthy `'false'` would enable it.
+   */
   readonly enabled?: boolean;
   /** The OEM configuration type (attributes 23:16), 0 to 255; default 0, none. */
   readonly oemType?: number;
   /** The OEM configuration value (oem_config_val), a 32-bit value; sent only with an `oemType` (else 0). */
   readonly oemValue?: number;
 }
+
+/** The keys {@link ClockProtocol.setRate} takes in its options (others are refused). */
+const RATE_SET_KEYS = optionKeys<ClockRateSetOptions>({
+  round: true,
+  async: true,
+  delayedResponse: true,
+});
+
+/** The keys {@link ClockProtocol.setConfig} takes (others are refused). */
+const CONFIG_SET_KEYS = optionKeys<ClockConfigSet>({
+  enabled: true,
+  oemType: true,
+  oemValue: true,
+});
 
 /** What CLOCK_CONFIG_GET (version 3.0) returns. */
 export interface ClockConfiguration {
@@ -379,10 +416,13 @@ export class ClockProtocol {
    * this client sends it, so a test sees the platform's own answer (DENIED).
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a clock, a rate that is not
-   * an integer from 0 to 2^64 − 1, or an unknown `round`; `E_DOMAIN_UNAVAILABLE` for a clock the
-   * platform did not describe; ScmiStatusError for an error status (INVALID_PARAMETERS for a rate
-   * out of range, DENIED, BUSY, NOT_SUPPORTED); ScmiMalformedError `E_CLOCK_ID` (counted) when the
-   * delayed response names another clock (Linux: -EPROTO), `E_TRUNCATED` when it is short;
+   * an integer from 0 to 2^64 − 1, `options` that are not an object (`null`) or hold a key
+   * {@link ClockRateSetOptions} does not have, an unknown `round` (`'nearest'` is `'auto'`), or an
+   * `async` or `delayedResponse` neither a boolean nor left out; `E_DOMAIN_UNAVAILABLE` for a
+   * clock the platform did not describe; ScmiStatusError for an error status (INVALID_PARAMETERS
+   * for a rate out of range, DENIED, BUSY, NOT_SUPPORTED); ScmiMalformedError `E_CLOCK_ID`
+   * (counted) when the delayed response names another clock (Linux: -EPROTO), `E_TRUNCATED` when
+   * it is short;
    * ScmiTransportError `E_NOT_SUPPORTED` (nothing sent) for `async: true` without a P2A channel;
    * ScmiTimeoutError when the delayed response never comes.
    */
@@ -393,9 +433,10 @@ export class ClockProtocol {
   ): Promise<ClockRateSetResult> {
     this.domains.info(id);
     const value = u64Arg(rate, 'clock rate');
-    const round = roundingFlags(options.round);
-    const asked = boolOption(options.async, 'async');
-    const delayedResponse = boolOption(options.delayedResponse, 'delayedResponse');
+    const o = objectArg(options, RATE_SET_KEYS, 'clock setRate options');
+    const round = roundingFlags(o.round);
+    const asked = boolOption(o.async, 'async');
+    const delayedResponse = boolOption(o.delayedResponse, 'delayedResponse');
     // Linux's scmi_clock_rate_set: while the platform allows asynchronous changes, every set in
     // flight is counted (atomic_inc_return(&cur_async_req)), and a set is asynchronous only while
     // that count stays below max_async_req.
@@ -457,7 +498,9 @@ export class ClockProtocol {
    * configuration. Sent whether or not the clock announces extended configurations (Linux refuses
    * an OEM set on a clock without them, -EOPNOTSUPP): the platform answers.
    *
-   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a clock, an `oemType` not
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a clock, a `config` that is
+   * not an object (`null`) or holds a key {@link ClockConfigSet} does not have, an `enabled`
+   * neither a boolean nor left out (a truthy `'false'` would enable the clock), an `oemType` not
    * from 0 to 255, an `oemValue` not a 32-bit value, or neither a state nor an OEM type (Linux:
    * -EINVAL); `E_NOT_SUPPORTED` (nothing sent) below version 3.0, where the layout carries
    * neither an unchanged state nor an OEM configuration (use {@link ClockProtocol.enable});
@@ -465,10 +508,12 @@ export class ClockProtocol {
    */
   public async setConfig(id: number, config: ClockConfigSet): Promise<void> {
     this.domains.info(id);
-    const oemType = uintArg(config.oemType ?? 0, 'OEM configuration type', 0xff);
-    const oemValue = u32Bits(config.oemValue ?? 0, 'OEM configuration value');
-    const state =
-      config.enabled === undefined ? STATE_UNCHANGED : config.enabled ? STATE_ON : STATE_OFF;
+    const c = objectArg(config, CONFIG_SET_KEYS, 'clock setConfig config');
+    // Checked at run time, as every client's flags: a truthy 'false' would enable the clock.
+    const enabled = boolOption(c.enabled, 'enabled');
+    const oemType = uintArg(c.oemType ?? 0, 'OEM configuration type', 0xff);
+    const oemValue = u32Bits(c.oemValue ?? 0, 'OEM configuration value');
+    const state = enabled === undefined ? STATE_UNCHANGED : enabled ? STATE_ON : STATE_OFF;
     if (state === STATE_UNCHANGED && oemType === 0) {
       throw new ScmiError(
         'E_ARGUMENT',
@@ -668,6 +713,11 @@ export class ClockProtocol {
   }
 }
 
+/** A `round` a caller gave, for an error: a string quoted, anything else named by its type. */
+function describeRound(round: unknown): string {
+  return typeof round === 'string' ? `'${round}'` : describeArg(round);
+}
+
 /** CLOCK_RATE_SET flags bits 3:2 for `round`. */
 function roundingFlags(round: ClockRateRounding | undefined): number {
   switch (round) {
@@ -678,11 +728,15 @@ function roundingFlags(round: ClockRateRounding | undefined): number {
       return SET_ROUND_UP;
     case 'auto':
       return SET_ROUND_AUTO;
-    default:
+    default: {
+      const given: unknown = round;
+      // The platform's README and Sensor's rounding call bit 3 "nearest": point at the name here.
+      const hint = given === 'nearest' ? " ('auto', flags bit 3, rounds to the nearest)" : '';
       throw new ScmiError(
         'E_ARGUMENT',
-        `clock rate rounding ${String(round)} is not 'down', 'up' or 'auto'`,
+        `clock rate rounding ${describeRound(given)} is not 'down', 'up' or 'auto'${hint}`,
       );
+    }
   }
 }
 

@@ -1,11 +1,12 @@
 import {
   PayloadReader,
   ScmiProtocolId,
+  optionKeys,
   type ProtocolDriver,
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolArg, boolOption, u32Bits, uintArg } from '../common/args.js';
+import { boolArg, boolOption, objectArg, u32Bits, uintArg } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
 import { perDomainEvent, sendNotify } from '../common/notify.js';
 
@@ -178,7 +179,15 @@ export function decodePowerStateNotification(payload: Uint8Array): PowerStateNot
   return { agentId: r.u32(), domainId: r.u32(), powerState: r.u32() };
 }
 
-/** Options of {@link PowerProtocol.setState}. */
+/**
+ * Options of {@link PowerProtocol.setState}. A key not listed here (a misspelt `asnyc`) is refused
+ * `E_ARGUMENT`, nothing sent.
+ *
+ * @example
+ * ```ts
+ * await power.setState(1, POWER_STATE_OFF, { async: true }); // resolves once accepted
+ * ```
+ */
 export interface PowerSetOptions {
   /**
    * Set the state asynchronously (flags bit 0): the platform answers once it has accepted the
@@ -191,6 +200,9 @@ export interface PowerSetOptions {
    */
   readonly async?: boolean;
 }
+
+/** The keys {@link PowerProtocol.setState} takes in its options (others are refused). */
+const SET_KEYS = optionKeys<PowerSetOptions>({ async: true });
 
 /**
  * The Power domain protocol client (Linux `power.c`, `scmi_power_proto_ops`): the domains the
@@ -292,14 +304,17 @@ export class PowerProtocol {
    * answers INVALID_PARAMETERS for a state the domain does not have).
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a `state`
-   * that is not a 32-bit value, or an `async` that is neither a boolean nor left out; `E_DOMAIN_UNAVAILABLE` for a domain the platform did not
-   * describe; ScmiStatusError for an error status (DENIED, NOT_SUPPORTED, INVALID_PARAMETERS,
-   * BUSY…); the error of a failed transfer.
+   * that is not a 32-bit value, `options` that are not an object (`null`) or hold a key
+   * {@link PowerSetOptions} does not have, or an `async` that is neither a boolean nor left out;
+   * `E_DOMAIN_UNAVAILABLE` for a domain the platform did not describe; ScmiStatusError for an
+   * error status (DENIED, NOT_SUPPORTED, INVALID_PARAMETERS, BUSY…); the error of a failed
+   * transfer.
    */
   public async setState(id: number, state: number, options: PowerSetOptions = {}): Promise<void> {
     this.domains.info(id);
     const bits = u32Bits(state, 'power state');
-    const flags = boolOption(options.async, 'async') === true ? SET_ASYNC : 0;
+    const o = objectArg(options, SET_KEYS, 'power setState options');
+    const flags = boolOption(o.async, 'async') === true ? SET_ASYNC : 0;
     // Never transact's `async`: the platform sends no delayed response for POWER_STATE_SET.
     await this.#ph.xfer.transact(PowerMessageId.STATE_SET, (w) => w.u32(flags).u32(id).u32(bits), {
       txSize: 12,

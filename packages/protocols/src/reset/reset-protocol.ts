@@ -2,11 +2,12 @@ import {
   PayloadReader,
   ScmiMalformedError,
   ScmiProtocolId,
+  optionKeys,
   type ProtocolDriver,
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolOption, u32Bits } from '../common/args.js';
+import { boolOption, objectArg, u32Bits } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
 import { perDomainEvent, sendNotify } from '../common/notify.js';
 
@@ -99,7 +100,15 @@ export function decodeResetIssued(payload: Uint8Array): ResetIssued {
   return { agentId: r.u32(), domainId: r.u32(), resetState: r.u32() };
 }
 
-/** Options of {@link ResetProtocol.reset}. */
+/**
+ * Options of {@link ResetProtocol.reset}. A key not listed here (a misspelt `asnyc`) is refused
+ * `E_ARGUMENT`, nothing sent.
+ *
+ * @example
+ * ```ts
+ * await reset.reset(0, { async: false, resetState: RESET_STATE_COLD });
+ * ```
+ */
 export interface ResetOptions {
   /**
    * The reset state: {@link RESET_STATE_COLD} (default), or `RESET_STATE_VENDOR | id` for a
@@ -115,6 +124,9 @@ export interface ResetOptions {
    */
   readonly async?: boolean;
 }
+
+/** The keys {@link ResetProtocol.reset} takes in its options (others are refused). */
+const RESET_KEYS = optionKeys<ResetOptions>({ resetState: true, async: true });
 
 /**
  * The Reset domain protocol client (Linux `reset.c`, `scmi_reset_proto_ops`): the domains the
@@ -195,10 +207,11 @@ export class ResetProtocol {
    * RESET, autonomous: the platform asserts and deasserts domain `id` itself. Asynchronous when the
    * domain supports it (see {@link ResetOptions.async}): resolves once the delayed response came.
    *
-   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a
-   * `resetState` that is not a 32-bit value, or an `async` that is neither a boolean nor left
-   * out; `E_DOMAIN_UNAVAILABLE` for a domain the platform did not describe; ScmiStatusError for
-   * an error status (DENIED, NOT_SUPPORTED, BUSY…); ScmiMalformedError (counted) for a delayed
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, `options` that
+   * are not an object (`null`) or hold a key {@link ResetOptions} does not have, a `resetState`
+   * that is not a 32-bit value, or an `async` that is neither a boolean nor left out;
+   * `E_DOMAIN_UNAVAILABLE` for a domain the platform did not describe; ScmiStatusError for an
+   * error status (DENIED, NOT_SUPPORTED, BUSY…); ScmiMalformedError (counted) for a delayed
    * response without its domain_id (`E_TRUNCATED`) or about another domain (`E_DOMAIN_ID`);
    * ScmiTransportError `E_NOT_SUPPORTED` (nothing sent) for `async: true` on an agent without a
    * P2A channel; the error of a failed transfer (a delayed response that never came:
@@ -206,11 +219,12 @@ export class ResetProtocol {
    */
   public async reset(id: number, options: ResetOptions = {}): Promise<void> {
     const info = this.domains.info(id);
-    const async = boolOption(options.async, 'async') ?? (info.asyncReset && this.#ph.p2a);
+    const o = objectArg(options, RESET_KEYS, 'reset options');
+    const async = boolOption(o.async, 'async') ?? (info.asyncReset && this.#ph.p2a);
     await this.#reset(
       id,
       AUTONOMOUS | (async ? ASYNCHRONOUS : 0),
-      options.resetState === undefined ? RESET_STATE_COLD : options.resetState,
+      o.resetState === undefined ? RESET_STATE_COLD : o.resetState,
       async,
     );
   }

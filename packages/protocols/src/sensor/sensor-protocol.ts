@@ -2,12 +2,14 @@ import {
   ScmiError,
   ScmiMalformedError,
   ScmiProtocolId,
+  optionKeys,
   type PayloadReader,
   type ProtocolDriver,
   type ProtocolHandle,
   type ProtocolVersionSource,
+  describeArg,
 } from '@scmi-ts/core';
-import { boolArg, boolOption, u32Bits } from '../common/args.js';
+import { boolArg, boolOption, objectArg, u32Bits } from '../common/args.js';
 import { implemented, type DomainTable } from '../common/domain-table.js';
 import { domainSource, perDomainEvent, sendNotify } from '../common/notify.js';
 import { describeSensors, type SensorInfo } from './sensor-discovery.js';
@@ -88,7 +90,15 @@ export interface SensorProtocolAttributes {
   readonly continuousUpdateNotify: boolean;
 }
 
-/** Options of {@link SensorProtocol.read} and {@link SensorProtocol.readValue}. */
+/**
+ * Options of {@link SensorProtocol.read} and {@link SensorProtocol.readValue}. A key not listed
+ * here (a misspelt `asnyc`) is refused `E_ARGUMENT`, nothing sent.
+ *
+ * @example
+ * ```ts
+ * const [reading] = await sensor.read(0, { async: false });
+ * ```
+ */
 export interface SensorReadOptions {
   /**
    * Read asynchronously and wait for the delayed response: default when the sensor announces it
@@ -118,7 +128,16 @@ export interface SensorConfigState {
   readonly raw: number;
 }
 
-/** A configuration to set with {@link SensorProtocol.configSet}. */
+/**
+ * A configuration to set with {@link SensorProtocol.configSet}. A key not listed here (a misspelt
+ * `timestamp`) is refused `E_ARGUMENT`, nothing sent — so is {@link SensorConfigState}'s `raw`:
+ * pass `raw` itself, or pick the fields, to set a configuration read with `configGet` again.
+ *
+ * @example
+ * ```ts
+ * await sensor.configSet(2, { enabled: true, updateInterval: { secs: 5, exponent: -1 } });
+ * ```
+ */
 export interface SensorConfigSettings {
   /** Enable (true) or disable the sensor (bit 0). */
   readonly enabled: boolean;
@@ -135,6 +154,17 @@ export interface SensorConfigSettings {
    */
   readonly round?: 'down' | 'up' | 'nearest';
 }
+
+/** The keys {@link SensorProtocol.read} takes in its options (others are refused). */
+const READ_KEYS = optionKeys<SensorReadOptions>({ async: true });
+
+/** The keys of {@link SensorConfigSettings} (others are refused). */
+const SETTINGS_KEYS = optionKeys<SensorConfigSettings>({
+  enabled: true,
+  timestamps: true,
+  updateInterval: true,
+  round: true,
+});
 
 /**
  * The Sensor management protocol client (Linux `sensors.c`, `scmi_sensor_proto_ops`): the sensors
@@ -220,12 +250,13 @@ export class SensorProtocol {
    * {@link SensorReadOptions.async}): resolves once the delayed response came, whose sensor_id
    * must be `id`. Before version 2.0 a reading is a value alone (timestamp 0).
    *
-   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a sensor, or an `async`
-   * that is neither a boolean nor left out; `E_DOMAIN_UNAVAILABLE` for a sensor the platform did
-   * not describe; ScmiStatusError for an error status (NOT_SUPPORTED for a disabled sensor,
-   * BUSY…); ScmiMalformedError (counted in `diagnostics.malformedReplies`) for a reply shorter
-   * than its readings (`E_TRUNCATED`) or a delayed response about another sensor (`E_SENSOR_ID`,
-   * Linux -EPROTO); ScmiTransportError `E_NOT_SUPPORTED` (nothing sent) for `async: true` on an
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a sensor, `options` that
+   * are not an object (`null`) or hold a key {@link SensorReadOptions} does not have, or an
+   * `async` that is neither a boolean nor left out; `E_DOMAIN_UNAVAILABLE` for a sensor the
+   * platform did not describe; ScmiStatusError for an error status (NOT_SUPPORTED for a disabled
+   * sensor, BUSY…); ScmiMalformedError (counted in `diagnostics.malformedReplies`) for a reply
+   * shorter than its readings (`E_TRUNCATED`) or a delayed response about another sensor
+   * (`E_SENSOR_ID`, Linux -EPROTO); ScmiTransportError `E_NOT_SUPPORTED` (nothing sent) for `async: true` on an
    * agent without a P2A channel; the error of a failed transfer (a delayed response that never
    * came: ScmiTimeoutError).
    */
@@ -265,6 +296,13 @@ export class SensorProtocol {
   ): Promise<void> {
     const info = this.domains.info(id);
     if (!Number.isInteger(tripPointId) || tripPointId < 0 || tripPointId >= info.tripPoints) {
+      const givenId: unknown = tripPointId;
+      if (typeof givenId !== 'number') {
+        throw new ScmiError(
+          'E_ARGUMENT',
+          `trip point id must be a number, got ${describeArg(givenId)}`,
+        );
+      }
       throw new ScmiError(
         'E_ARGUMENT',
         `trip point ${String(tripPointId)} is not one of sensor ${id}'s ${info.tripPoints}`,
@@ -347,24 +385,26 @@ export class SensorProtocol {
    * leaves the interval as it is: its exponent and the rounding are then not sent (bits 31:9 0).
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a sensor, a `config` that
-   * is neither a number nor settings, a raw word that is not a 32-bit value, settings whose
-   * `enabled` is not a boolean (or `timestamps` neither a boolean nor left out), an update
-   * interval that is not `{ secs, exponent }` or whose secs is not 0 … 0xFFFF or exponent not
-   * −16 … 15, or an unknown rounding; otherwise as {@link SensorProtocol.read} (the platform
-   * answers NOT_SUPPORTED for what the sensor cannot do, INVALID_PARAMETERS for an interval it
-   * does not support).
+   * is neither a number nor settings, a raw word that is not a 32-bit value, settings that hold a
+   * key {@link SensorConfigSettings} does not have, settings whose `enabled` is not a boolean (or
+   * `timestamps` neither a boolean nor left out), an update interval that is not
+   * `{ secs, exponent }` or whose secs is not 0 … 0xFFFF or exponent not −16 … 15, or an unknown
+   * rounding; otherwise as {@link SensorProtocol.read} (the platform answers NOT_SUPPORTED for
+   * what the sensor cannot do, INVALID_PARAMETERS for an interval it does not support).
    */
   public async configSet(id: number, config: SensorConfigSettings | number): Promise<void> {
     this.domains.info(id);
     const given: unknown = config;
     let word: number;
     if (typeof given === 'number') word = u32Bits(given, 'sensor config');
-    else if (typeof given === 'object' && given !== null)
-      word = configWord(config as SensorConfigSettings);
+    else if (typeof given === 'object' && given !== null && !Array.isArray(given))
+      word = configWord(
+        objectArg(config as SensorConfigSettings, SETTINGS_KEYS, 'sensor config settings'),
+      );
     else
       throw new ScmiError(
         'E_ARGUMENT',
-        `sensor config must be a number or settings, not a ${typeof given}`,
+        `sensor config must be a number or settings, got ${describeArg(given)}`,
       );
     await this.#ph.xfer.transact(SensorMessageId.CONFIG_SET, (w) => w.u32(id).u32(word), {
       txSize: 8,
@@ -389,7 +429,8 @@ export class SensorProtocol {
     read: (r: PayloadReader) => T,
   ): Promise<T> {
     const info = this.domains.info(id);
-    const async = boolOption(options.async, 'async') ?? (info.asyncRead && this.#ph.p2a);
+    const o = objectArg(options, READ_KEYS, 'sensor read options');
+    const async = boolOption(o.async, 'async') ?? (info.asyncRead && this.#ph.p2a);
     const size =
       this.#ph.version >>> 16 >= 2 ? READING_SIZE * Math.max(1, info.axes.length) : V2_READING;
     const returns = await this.#ph.xfer.transact(
@@ -419,7 +460,13 @@ export class SensorProtocol {
 /** A signed 64-bit value's two's complement bits (a value from 2^63 to 2^64 − 1 taken as is). */
 function s64Bits(value: bigint | number, what: string): bigint {
   const given: unknown = value;
-  if (!(typeof given === 'bigint' || (typeof given === 'number' && Number.isSafeInteger(given)))) {
+  if (typeof given !== 'bigint' && typeof given !== 'number') {
+    throw new ScmiError(
+      'E_ARGUMENT',
+      `${what} must be a bigint or a number, got ${describeArg(given)}`,
+    );
+  }
+  if (!(typeof given === 'bigint' || Number.isSafeInteger(given))) {
     throw new ScmiError(
       'E_ARGUMENT',
       `${what} ${String(given)} is not a whole number (a bigint, or a safe integer)`,

@@ -1,4 +1,4 @@
-import { PayloadReader, ScmiError, ScmiMalformedError } from '@scmi-ts/core';
+import { PayloadReader, ScmiError, ScmiMalformedError, describeArg } from '@scmi-ts/core';
 import { uintArg } from '../common/args.js';
 
 /**
@@ -134,6 +134,13 @@ export function intervalFromEntry(entry: number): SensorUpdateInterval {
 export function intervalConfigBits(interval: SensorUpdateInterval): number {
   const secs = uintArg(interval.secs, 'update interval secs', 0xffff);
   const { exponent } = interval;
+  const given: unknown = exponent;
+  if (typeof given !== 'number') {
+    throw new ScmiError(
+      'E_ARGUMENT',
+      `update interval exponent must be a number, got ${describeArg(given)}`,
+    );
+  }
   if (!Number.isInteger(exponent) || exponent < -16 || exponent > 15) {
     throw new ScmiError(
       'E_ARGUMENT',

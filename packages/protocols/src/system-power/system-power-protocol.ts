@@ -2,11 +2,12 @@ import {
   CommonMessageId,
   PayloadReader,
   ScmiProtocolId,
+  optionKeys,
   type ProtocolDriver,
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
-import { boolArg, boolOption, u32Bits } from '../common/args.js';
+import { boolArg, boolOption, objectArg, u32Bits } from '../common/args.js';
 
 /**
  * System power protocol (0x12) message ids besides the common 0x0–0x2 (scmi-wire.md §4, System
@@ -130,7 +131,15 @@ export function decodeSystemPowerStateNotifier(payload: Uint8Array): SystemPower
   return { agentId, flags, graceful, systemState, timeoutMs, timeoutWord };
 }
 
-/** Options of {@link SystemPowerProtocol.setState}. */
+/**
+ * Options of {@link SystemPowerProtocol.setState}. A key not listed here (a misspelt `gracefull`)
+ * is refused `E_ARGUMENT`, nothing sent.
+ *
+ * @example
+ * ```ts
+ * await system.setState(SystemPowerState.SHUTDOWN, { graceful: true });
+ * ```
+ */
 export interface SystemPowerSetOptions {
   /**
    * A graceful request (flags bit 0): the platform asks the agents to shut down before it
@@ -138,6 +147,9 @@ export interface SystemPowerSetOptions {
    */
   readonly graceful?: boolean;
 }
+
+/** The keys {@link SystemPowerProtocol.setState} takes in its options (others are refused). */
+const SET_KEYS = optionKeys<SystemPowerSetOptions>({ graceful: true });
 
 /**
  * The System power protocol client: SYSTEM_POWER_STATE_SET, _GET and _NOTIFY, and the
@@ -228,14 +240,16 @@ export class SystemPowerProtocol {
    * JavaScript's `|` gives is taken as its 32 bits), forcefully or gracefully. The platform
    * decides who may ask for what (POWER_UP is for a management agent).
    *
-   * @throws ScmiError `E_ARGUMENT` (nothing sent) for a `state` that is not a 32-bit value, or a
-   * `graceful` that is neither a boolean nor left out;
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for a `state` that is not a 32-bit value,
+   * `options` that are not an object (`null`) or hold a key {@link SystemPowerSetOptions} does not
+   * have, or a `graceful` that is neither a boolean nor left out;
    * ScmiStatusError for an error status (INVALID_PARAMETERS, NOT_SUPPORTED, DENIED…); the error
    * of a failed transfer.
    */
   public async setState(state: number, options: SystemPowerSetOptions = {}): Promise<void> {
     const bits = u32Bits(state, 'system state');
-    const flags = boolOption(options.graceful, 'graceful') === true ? SYSTEM_POWER_GRACEFUL : 0;
+    const o = objectArg(options, SET_KEYS, 'system power setState options');
+    const flags = boolOption(o.graceful, 'graceful') === true ? SYSTEM_POWER_GRACEFUL : 0;
     await this.#ph.xfer.transact(SystemPowerMessageId.STATE_SET, (w) => w.u32(flags).u32(bits), {
       txSize: 8,
       rxSize: 0,

@@ -3,7 +3,7 @@ import type { ScmiEventDescriptor } from '../../notification/notification-hub.js
 import { PayloadReader } from '../../wire/payload.js';
 import { ScmiProtocolId } from '../../wire/protocol-id.js';
 import { ScmiStatus } from '../../wire/status.js';
-import { u32Arg, uintArg } from '../field-arg.js';
+import { flagArg, u32Arg, uintArg } from '../field-arg.js';
 import type { ProtocolDriver, ProtocolHandle, ProtocolVersionSource } from '../protocol-handle.js';
 
 /** Bytes of an SCMI short name, NUL included (Linux `SCMI_SHORT_NAME_MAX_SIZE`). */
@@ -309,19 +309,39 @@ export class BaseProtocol {
     return reportedId === id ? { id, name } : { id, name, reportedId };
   }
 
-  /** BASE_NOTIFY_ERRORS: enables or disables BASE_ERROR_EVENT for this agent. */
+  /**
+   * BASE_NOTIFY_ERRORS: enables (`true`) or disables (`false`) BASE_ERROR_EVENT for this agent.
+   * Subscribing to the event through `agent.events` sends it for you; this is the raw command.
+   * `enable` must be a boolean: a truthy `'false'` would send notify_enable 1.
+   *
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) when `enable` is not `true` or `false`;
+   * ScmiStatusError for an error status; the error of a failed transfer.
+   * @example
+   * ```ts
+   * await agent.base.notifyErrors(true);
+   * ```
+   */
   public async notifyErrors(enable: boolean): Promise<void> {
-    await this.#ph.xfer.transact(BaseMessageId.NOTIFY_ERRORS, (w) => w.u32(enable ? 1 : 0), {
+    const on = flagArg(enable, 'notifyErrors enable');
+    await this.#ph.xfer.transact(BaseMessageId.NOTIFY_ERRORS, (w) => w.u32(on), {
       txSize: 4,
       rxSize: 0,
     });
   }
 
   /**
-   * BASE_SET_DEVICE_PERMISSIONS (privileged agents only).
+   * BASE_SET_DEVICE_PERMISSIONS (privileged agents only): allows (`true`) or denies (`false`)
+   * agent `agentId` access to device `deviceId`. `allow` must be a boolean: a truthy `'false'`
+   * would turn a deny into an allow.
    *
    * @throws ScmiMalformedError `E_FIELD_RANGE` (nothing sent) for an id that is not an integer
-   * from 0 to 0xFFFFFFFF.
+   * from 0 to 0xFFFFFFFF; ScmiError `E_ARGUMENT` (nothing sent) when `allow` is not `true` or
+   * `false`; ScmiStatusError for an error status (DENIED for an agent that is not privileged,
+   * NOT_FOUND for an unknown agent or device); the error of a failed transfer.
+   * @example
+   * ```ts
+   * await agent.base.setDevicePermissions(2, 0, false); // agent 2 may no longer use device 0
+   * ```
    */
   public async setDevicePermissions(
     agentId: number,
@@ -330,22 +350,26 @@ export class BaseProtocol {
   ): Promise<void> {
     u32Arg(agentId, 'agent id');
     u32Arg(deviceId, 'device id');
+    const flags = flagArg(allow, 'setDevicePermissions allow');
     await this.#ph.xfer.transact(
       BaseMessageId.SET_DEVICE_PERMISSIONS,
-      (w) =>
-        w
-          .u32(agentId)
-          .u32(deviceId)
-          .u32(allow ? 1 : 0),
+      (w) => w.u32(agentId).u32(deviceId).u32(flags),
       { txSize: 12 },
     );
   }
 
   /**
-   * BASE_SET_PROTOCOL_PERMISSIONS (privileged agents only).
+   * BASE_SET_PROTOCOL_PERMISSIONS (privileged agents only): allows (`true`) or denies (`false`)
+   * agent `agentId` access to protocol `protocolId` on device `deviceId`. `allow` must be a
+   * boolean, as {@link BaseProtocol.setDevicePermissions}'s.
    *
    * @throws ScmiMalformedError `E_FIELD_RANGE` (nothing sent) for an id that is not an integer
-   * from 0 to 0xFFFFFFFF.
+   * from 0 to 0xFFFFFFFF; ScmiError `E_ARGUMENT` (nothing sent) when `allow` is not `true` or
+   * `false`; ScmiStatusError for an error status; the error of a failed transfer.
+   * @example
+   * ```ts
+   * await agent.base.setProtocolPermissions(2, 0, 0x14, false); // no Clock on device 0
+   * ```
    */
   public async setProtocolPermissions(
     agentId: number,
@@ -356,29 +380,33 @@ export class BaseProtocol {
     u32Arg(agentId, 'agent id');
     u32Arg(deviceId, 'device id');
     u32Arg(protocolId, 'protocol id');
+    const flags = flagArg(allow, 'setProtocolPermissions allow');
     await this.#ph.xfer.transact(
       BaseMessageId.SET_PROTOCOL_PERMISSIONS,
-      (w) =>
-        w
-          .u32(agentId)
-          .u32(deviceId)
-          .u32(protocolId)
-          .u32(allow ? 1 : 0),
+      (w) => w.u32(agentId).u32(deviceId).u32(protocolId).u32(flags),
       { txSize: 16 },
     );
   }
 
   /**
-   * BASE_RESET_AGENT_CONFIGURATION; `resetPermissions` also resets the agent's permissions.
+   * BASE_RESET_AGENT_CONFIGURATION: resets agent `agentId`'s configuration; `resetPermissions`
+   * (`true`) also resets its permissions. `resetPermissions` must be a boolean: a truthy
+   * `'false'` would reset the permissions too.
    *
    * @throws ScmiMalformedError `E_FIELD_RANGE` (nothing sent) for an agent id that is not an
-   * integer from 0 to 0xFFFFFFFF.
+   * integer from 0 to 0xFFFFFFFF; ScmiError `E_ARGUMENT` (nothing sent) when `resetPermissions`
+   * is not `true` or `false`; ScmiStatusError for an error status; the error of a failed transfer.
+   * @example
+   * ```ts
+   * await agent.base.resetAgentConfiguration(2, false); // permissions kept
+   * ```
    */
   public async resetAgentConfiguration(agentId: number, resetPermissions: boolean): Promise<void> {
     u32Arg(agentId, 'agent id');
+    const flags = flagArg(resetPermissions, 'resetAgentConfiguration resetPermissions');
     await this.#ph.xfer.transact(
       BaseMessageId.RESET_AGENT_CONFIGURATION,
-      (w) => w.u32(agentId).u32(resetPermissions ? 1 : 0),
+      (w) => w.u32(agentId).u32(flags),
       { txSize: 8 },
     );
   }
