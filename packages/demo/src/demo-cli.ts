@@ -62,8 +62,10 @@ function isDemoTransport(name: string): name is DemoTransportName {
  * Parses the demo's arguments: none runs every transport in turn; `--transport <name>` (or
  * `--transport=<name>`) runs one; `-h` or `--help` asks for {@link DEMO_HELP} (whatever else is
  * given). A lone `--` (what `pnpm demo -- …` may pass on) is ignored.
- * Never throws: an unknown name, a missing value or an unknown argument gives `ok: false` with a
- * message naming the valid transports.
+ * Never throws: an unknown name, a missing value, an unknown argument, an argument that is not a
+ * string (or a hole), or `argv` that is not an array gives `ok: false` with a message naming the
+ * valid transports. What the message quotes of the arguments goes through `printable` (a control
+ * character is shown as `\x1b`, never obeyed): the message is safe to print as it is.
  *
  * @example
  * ```ts
@@ -73,6 +75,18 @@ function isDemoTransport(name: string): name is DemoTransportName {
  */
 export function parseDemoArgs(argv: readonly string[]): DemoArgs {
   const valid = `valid transports: ${DEMO_TRANSPORTS.join(', ')}`;
+  const list: unknown = argv;
+  if (!Array.isArray(list)) {
+    return { ok: false, error: `the arguments must be an array of strings\n${DEMO_USAGE}` };
+  }
+  // An index loop, not filter: a hole is refused, not skipped (it stops at the first one).
+  for (let i = 0; i < list.length; i++) {
+    const arg: unknown = list[i];
+    if (typeof arg !== 'string') {
+      const got = arg === null ? 'null' : typeof arg;
+      return { ok: false, error: `argument ${i + 1} is not a string (${got})\n${DEMO_USAGE}` };
+    }
+  }
   const args = argv.filter((a) => a !== '--');
   if (args.includes('-h') || args.includes('--help'))
     return { ok: true, transports: [], help: true };
@@ -82,11 +96,14 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
     let value: string | undefined;
     if (arg === '--transport') value = args[++i];
     else if (arg.startsWith('--transport=')) value = arg.slice('--transport='.length);
-    else return { ok: false, error: `unknown argument "${arg}"\n${DEMO_USAGE}` };
+    else return { ok: false, error: `unknown argument "${printable(arg)}"\n${DEMO_USAGE}` };
     if (value === undefined || value === '')
       return { ok: false, error: `--transport needs a name (${valid})\n${DEMO_USAGE}` };
     if (!isDemoTransport(value))
-      return { ok: false, error: `unknown transport "${value}" (${valid})\n${DEMO_USAGE}` };
+      return {
+        ok: false,
+        error: `unknown transport "${printable(value)}" (${valid})\n${DEMO_USAGE}`,
+      };
     if (chosen !== undefined && chosen !== value)
       return { ok: false, error: `--transport given twice (${chosen}, ${value})\n${DEMO_USAGE}` };
     chosen = value;

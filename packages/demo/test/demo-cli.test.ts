@@ -55,6 +55,44 @@ describe(parseDemoArgs, () => {
       expect(args.ok).toBe(false);
       if (!args.ok) expect(args.error).toMatch(message);
     });
+
+    it.each<[unknown, RegExp]>([
+      [[1], /^argument 1 is not a string \(number\)\n/],
+      [['--transport', 'virtio', null], /^argument 3 is not a string \(null\)\n/],
+      [['--transport', {}], /^argument 2 is not a string \(object\)\n/],
+      // eslint-disable-next-line no-sparse-arrays
+      [['--', , 'virtio'], /^argument 2 is not a string \(undefined\)\n/],
+      [['-h', Symbol('x')], /^argument 2 is not a string \(symbol\)\n/],
+      ['--help', /^the arguments must be an array of strings\n/],
+      [undefined, /^the arguments must be an array of strings\n/],
+    ])('should refuse %p as a usage error, not throw', (argv, message) => {
+      const args = parseDemoArgs(argv as string[]);
+      expect(args).toEqual({ ok: false, error: expect.stringMatching(message) as string });
+      if (!args.ok) expect(args.error.endsWith(`\n${DEMO_USAGE}`)).toBe(true);
+    });
+
+    it.each([
+      [
+        'an OSC title',
+        ['--transport', 'nope\u001b]0;pwn\u0007'],
+        'unknown transport "nope\\x1b]0;pwn\\x07"',
+      ],
+      ['a C1 CSI', ['--transport=\u009b2J'], 'unknown transport "\\x9b2J"'],
+      ['an ESC CSI', ['\u001b[2J'], 'unknown argument "\\x1b[2J"'],
+      ['a bidi override', ['a\u202eb'], 'unknown argument "a\\u202eb"'],
+    ])(
+      'should quote an argument holding %s in the error as shown, not obeyed',
+      (_, argv, quoted) => {
+        const args = parseDemoArgs(argv);
+        expect(args.ok).toBe(false);
+        if (args.ok) return;
+        expect(args.error).toContain(quoted);
+        // Nothing a terminal obeys is left, but the newline before the usage line (a backslash
+        // is spelt out only to tell the escapes apart).
+        const rest = args.error.replace(/[\n\\]/g, '');
+        expect(printable(rest)).toBe(rest);
+      },
+    );
   });
 });
 
@@ -73,6 +111,26 @@ describe(runDemo, () => {
       expect(errors.join('\n')).toMatch(
         /unknown transport "nope" \(valid transports: mailbox, virtio, optee\)/,
       );
+    });
+  });
+
+  describe('when given an argument that would drive the terminal', () => {
+    it('should print it escaped and resolve to exit code 2', async () => {
+      const errors: string[] = [];
+      const code = await runDemo(['\u001b]0;pwn\u0007'], () => undefined, {
+        printError: (l) => errors.push(l),
+      });
+      expect(code).toBe(2);
+      expect(errors[0]).toBe(`scmi-ts demo: unknown argument "\\x1b]0;pwn\\x07"\n${DEMO_USAGE}`);
+    });
+
+    it('should refuse an argument that is not a string with exit code 2', async () => {
+      const errors: string[] = [];
+      const code = await runDemo([1] as unknown as string[], () => undefined, {
+        printError: (l) => errors.push(l),
+      });
+      expect(code).toBe(2);
+      expect(errors[0]).toMatch(/^scmi-ts demo: argument 1 is not a string \(number\)/);
     });
   });
 

@@ -20,8 +20,9 @@ import {
   createDefaultPlatformConfig,
   encodePeerFrame,
   registerFrameKind,
+  PeerPort,
   startPeerPort,
-  type PeerPort,
+  type PeerPortOptions,
 } from '@scmi-ts/platform';
 import { command, decodeAnswer, decodePosted, defined, u32s } from './support/harness';
 import { PeerClient } from './support/peer-client';
@@ -494,11 +495,33 @@ describe(startPeerPort, () => {
       [{ port: 65536 }, 'port'],
       [{ agentIds: [] }, 'agentIds'],
       [{ agentIds: 5 as unknown as number[] }, 'agentIds'],
-      [{ agentIds: ['1'] as unknown as number[] }, 'agentIds'],
-      [{ agentIds: [1.5] }, 'agentIds'],
-      [{ agentIds: [-1] }, 'agentIds'],
-      [{ agentIds: [1, 1] }, 'agentIds'],
+      [{ agentIds: ['1'] as unknown as number[] }, 'agentIds[0]'],
+      [{ agentIds: [1.5] }, 'agentIds[0]'],
+      [{ agentIds: [2, -1] }, 'agentIds[1]'],
+      [{ agentIds: [1, 1] }, 'agentIds[1]'],
+      // A hole would pass a forEach check, then refuse every connection.
+      // eslint-disable-next-line no-sparse-arrays
+      [{ agentIds: [, 1] as number[] }, 'agentIds[0]'],
+      [{ agentIds: new Array<number>(3) }, 'agentIds[0]'],
       [{ path: '/tmp/x', port: 1 }, 'path'],
+      // Not a TCP port on every interface: a path that is not a non-empty string is refused.
+      [{ path: null as unknown as string }, 'path'],
+      [{ path: 0 as unknown as string }, 'path'],
+      [{ path: 8080 as unknown as string }, 'path'],
+      [{ path: '' }, 'path'],
+      [{ host: 5 as unknown as string }, 'host'],
+      [{ host: null as unknown as string }, 'host'],
+      [{ host: '' }, 'host'],
+      [{ host: '', allowNonLoopback: true }, 'host'],
+      [{ port: null as unknown as number }, 'port'],
+      [{ port: '0' as unknown as number }, 'port'],
+      [{ maxConnections: null as unknown as number }, 'maxConnections'],
+      [{ p2a: 'no' as unknown as boolean }, 'p2a'],
+      [{ p2a: null as unknown as boolean }, 'p2a'],
+      [{ allowNonLoopback: 'yes' as unknown as boolean }, 'allowNonLoopback'],
+      [{ onLog: 42 as unknown as () => void }, 'onLog'],
+      [{ agentID: [2] } as PeerPortOptions, 'agentID'],
+      [{ maxConnection: 2 } as PeerPortOptions, 'maxConnection'],
       [{ host: '0.0.0.0' }, 'host'],
       [{ host: '::' }, 'host'],
       [{ host: '192.168.1.10' }, 'host'],
@@ -515,6 +538,26 @@ describe(startPeerPort, () => {
       expect(started).toBeInstanceOf(ScmiConfigError);
       expect(started).toMatchObject({ field: `peerPort.${field}` });
     });
+
+    it.each([null, 5, 'path', [1]])('should refuse the options %p, naming peerPort', async (o) => {
+      const started = await startPeerPort(platform, o as PeerPortOptions).then(
+        (p) => p.close(),
+        (e: unknown) => e,
+      );
+      expect(started).toBeInstanceOf(ScmiConfigError);
+      expect(started).toMatchObject({ field: 'peerPort' });
+    });
+
+    it('should neither change nor keep the options it is given', async () => {
+      const agentIds = [2, 1];
+      // Frozen: the port writing to it would throw.
+      const options = Object.freeze({ agentIds, maxConnections: 1 });
+      port = await startPeerPort(platform, options);
+      agentIds.splice(0, 2, 7); // too late: the port took a copy
+      client = await PeerClient.open(port);
+      await until(() => platform.connectedAgents.length === 1);
+      expect(platform.connectedAgents).toEqual([2]);
+    });
   });
 
   describe('when given a host', () => {
@@ -529,6 +572,43 @@ describe(startPeerPort, () => {
         expect(decodeAnswer(defined(frame).payload).token).toBe(3);
       },
     );
+
+    it('should listen on loopback or its path, whatever options it accepts', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'scmi-peer-any-'));
+      const sock = join(dir, 'any.sock');
+      const odd = [undefined, null, 0, 1, '', false, true, {}, []];
+      try {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.record(
+              {
+                path: fc.constantFrom(...odd, sock),
+                host: fc.constantFrom(...odd, '127.0.0.1', 'localhost', '0.0.0.0', '::', 'x'),
+                port: fc.constantFrom(undefined, null, 0, '0', -1, 1.5),
+                agentIds: fc.constantFrom(undefined, [1], [2, 1]),
+              },
+              { requiredKeys: [] },
+            ),
+            async (options) => {
+              const started = await startPeerPort(platform, options as PeerPortOptions).catch(
+                (e: unknown) => e,
+              );
+              if (!(started instanceof PeerPort)) {
+                expect(started).toBeInstanceOf(ScmiConfigError);
+                return;
+              }
+              const address = started.address;
+              await started.close();
+              if ('path' in address) expect(address.path).toBe(sock);
+              else expect(address.host).toMatch(/^(127\.|::1$|::ffff:127\.)/);
+            },
+          ),
+          { numRuns: 150, seed: 7 },
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
 
     it('should listen beyond loopback only with allowNonLoopback', async () => {
       port = await startPeerPort(platform, { host: '0.0.0.0', allowNonLoopback: true });

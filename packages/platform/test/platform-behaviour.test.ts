@@ -29,6 +29,17 @@ describe(resolvePlatformBehaviour, () => {
     ['maxPendingAsync', { maxPendingAsync: 256 }],
     ['sensorPollMs', { sensorPollMs: 0 }],
     ['versionNegotiation', { versionNegotiation: 'yes' }],
+    // Only an absent field takes the default, as in the platform configuration: null is refused.
+    ['asyncLatencyMs', { asyncLatencyMs: null }],
+    ['unknownMessage', { unknownMessage: null }],
+    ['hiddenProtocol', { hiddenProtocol: null }],
+    ['postRetryMs', { postRetryMs: null }],
+    ['maxPostRetries', { maxPostRetries: null }],
+    ['multiPartMax', { multiPartMax: null }],
+    ['maxPendingAsync', { maxPendingAsync: null }],
+    ['sensorPollMs', { sensorPollMs: null }],
+    ['versionNegotiation', { versionNegotiation: null }],
+    ['maxPostRetries', { maxPostRetries: '3' }],
     // Unknown fields are refused, as in the platform configuration: a typo must not pass silently.
     ['unknownMesage', { unknownMesage: 'not-supported' }],
     ['asyncLatency', { asyncLatency: 5 }],
@@ -53,6 +64,18 @@ describe(resolvePlatformBehaviour, () => {
     expect(() => resolvePlatformBehaviour(behaviour as PlatformBehaviour)).toThrow(
       expect.objectContaining({ field: 'behaviour' }) as Error,
     );
+  });
+
+  it('should say that null is not the default', () => {
+    expect(() => resolvePlatformBehaviour({ asyncLatencyMs: null } as never)).toThrow(
+      /behaviour\.asyncLatencyMs: must be a number in 0 … \d+, got null/,
+    );
+  });
+
+  it('should take the defaults for fields given as undefined', () => {
+    expect(
+      resolvePlatformBehaviour({ asyncLatencyMs: undefined, unknownMessage: undefined } as never),
+    ).toEqual(resolvePlatformBehaviour());
   });
 
   it('should accept every declared field, and a resolved behaviour', () => {

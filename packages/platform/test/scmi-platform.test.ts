@@ -49,6 +49,79 @@ describe(ScmiPlatform, () => {
       expect((error as ScmiConfigError).field).toBe('behaviour.unknownMesage');
     });
 
+    it.each([
+      [undefined, 'options'],
+      [null, 'options'],
+      [5, 'options'],
+      [[], 'options'],
+      [{}, 'clock'],
+      [{ clock: 'x' }, 'clock'],
+      [{ clock: null }, 'clock'],
+      [{ clock: { now: (): number => 0 } }, 'clock'],
+      [{ clock: new VirtualClock(), faults: {} }, 'faults'],
+      [{ clock: new VirtualClock(), faults: null }, 'faults'],
+      [{ clock: new VirtualClock(), faults: 'drop' }, 'faults'],
+      // eslint-disable-next-line no-sparse-arrays
+      [{ clock: new VirtualClock(), faults: [, { action: { kind: 'drop' } }] }, 'faults[0]'],
+      [{ clock: new VirtualClock(), seed: null }, 'seed'],
+      [{ clock: new VirtualClock(), seed: '1' }, 'seed'],
+      [{ clock: new VirtualClock(), behaviour: null }, 'behaviour'],
+      // Misspelt options are refused, as the configuration's and the behaviour's fields are.
+      [{ clock: new VirtualClock(), behavior: { unknownMessage: 'not-supported' } }, 'behavior'],
+      [{ clock: new VirtualClock(), fault: [] }, 'fault'],
+      [{ clock: new VirtualClock(), seeds: 2 }, 'seeds'],
+    ])('should refuse the options %p, naming %s', (options, field) => {
+      let error: unknown;
+      try {
+        new ScmiPlatform(createDefaultPlatformConfig(), options as never).close();
+      } catch (e) {
+        error = e;
+      }
+      expect(ScmiConfigError.is(error)).toBe(true);
+      expect((error as ScmiConfigError).field).toBe(field);
+    });
+
+    it('should name the fault rule that is refused, and take every rule or none', () => {
+      const clock = new VirtualClock();
+      const faults = [
+        { id: 'a', action: { kind: 'drop' } },
+        { id: 'b', action: { kind: 'nope' } },
+      ] as const;
+      expect(
+        () => new ScmiPlatform(createDefaultPlatformConfig(), { clock, faults } as never),
+      ).toThrow(
+        expect.objectContaining({
+          code: 'E_FAULT_RULE',
+          message: expect.stringMatching(/^faults\[1\]: invalid fault rule/) as string,
+        }) as Error,
+      );
+      const twice = [
+        { id: 'a', action: { kind: 'drop' } },
+        { id: 'a', action: { kind: 'drop' } },
+      ] as const;
+      expect(
+        () => new ScmiPlatform(createDefaultPlatformConfig(), { clock, faults: twice }),
+      ).toThrow(expect.objectContaining({ code: 'E_FAULT_RULE' }) as Error);
+      expect(clock.armedTimers + clock.pendingTasks).toBe(0);
+    });
+
+    it('should neither change nor keep its options', () => {
+      const rule = { match: { protocolId: 0x10 }, action: { kind: 'drop' as const } };
+      const options = Object.freeze({ clock: new VirtualClock(), faults: Object.freeze([rule]) });
+      const p = new ScmiPlatform(createDefaultPlatformConfig(), options);
+      rule.match.protocolId = 0x11;
+      expect(p.faults.rules).toEqual([{ id: 'rule-1', ...rule, match: { protocolId: 0x10 } }]);
+      const q = new ScmiPlatform(createDefaultPlatformConfig(), {
+        clock: new VirtualClock(),
+        behaviour: undefined,
+        faults: undefined,
+        seed: undefined,
+      } as never);
+      expect(q.behaviour).toEqual(p.behaviour);
+      p.close();
+      q.close();
+    });
+
     it('should add the fault rules of the options', () => {
       const h = new Harness(createDefaultPlatformConfig(), {
         faults: [{ id: 'x', action: { kind: 'drop' } }],

@@ -7,6 +7,7 @@ import {
   type PlatformConnection,
   type ScmiPlatformPort,
 } from '@scmi-ts/core';
+import { array, object, show } from '../config/config-checks.js';
 import { PlatformError } from '../errors/platform-error.js';
 import { frameKindHandler, type PeerFrameContext } from './frame-kind-registry.js';
 import { PeerFrameKind, PeerFrameReader, encodePeerFrame, type PeerFrame } from './peer-frame.js';
@@ -14,9 +15,18 @@ import { PeerFrameKind, PeerFrameReader, encodePeerFrame, type PeerFrame } from 
 /** The largest `maxFrameSize` a peer port takes: 16 MiB. */
 const MAX_FRAME_SIZE = 1 << 24;
 
-/** Options of {@link startPeerPort}. Give `path` (Unix socket) or `host`/`port` (TCP). */
+/**
+ * Options of {@link startPeerPort}. Give `path` (Unix socket) or `host`/`port` (TCP). Every field
+ * is optional, and only an absent (undefined) one takes its default: null or a value of another
+ * type is refused (`ScmiConfigError` naming the field, e.g. `peerPort.p2a`), and so is a field
+ * this interface does not declare (`peerPort.agentID`: is not a known field), as the platform
+ * configuration does — a misspelt option must not pass silently.
+ */
 export interface PeerPortOptions {
-  /** A Unix socket path to listen on (an existing file there is not removed). */
+  /**
+   * A Unix socket path to listen on (an existing file there is not removed): a non-empty string
+   * (else `ScmiConfigError` `peerPort.path`; a number or null is not taken as a TCP port).
+   */
   readonly path?: string;
   /**
    * TCP host; default `127.0.0.1` (loopback). The port has no authentication, so a host other
@@ -34,7 +44,8 @@ export interface PeerPortOptions {
   /**
    * The agent ids connections may take: each new connection is given the first id of the list
    * that is not in use; when none is free it is refused. Default `[1]`. A non-empty array of
-   * distinct 32-bit unsigned integers (else `ScmiConfigError` `peerPort.agentIds`).
+   * distinct 32-bit unsigned integers, without holes (else `ScmiConfigError` `peerPort.agentIds`,
+   * or `peerPort.agentIds[i]` naming the element that is not an id, is listed twice or a hole).
    */
   readonly agentIds?: readonly number[];
   /**
@@ -543,8 +554,14 @@ function describeValue(e: unknown): string {
  * Serves `platform` on a Unix socket (`options.path`) or loopback TCP (`options.host` / `port`)
  * and resolves once it listens. See {@link PeerPort} for the protocol.
  *
+ * The options are checked, and copied, before anything is set up: a refused option leaves no
+ * server behind, and changing `options` afterwards changes nothing.
+ *
  * @throws PlatformError `E_PEER_PORT` (the promise rejects) when the server cannot listen, e.g.
- *   the path or port is in use; ScmiConfigError (`peerPort.maxConnections`, …) for invalid options.
+ *   the path or port is in use; ScmiConfigError (the promise rejects) for invalid options, naming
+ *   the field (`peerPort.maxConnections`, `peerPort.agentIds[1]`, …): a value of the wrong type
+ *   or null, out of range, a field {@link PeerPortOptions} does not declare; `peerPort` when
+ *   `options` is not an object (null included).
  * @example
  * ```ts
  * const port = await startPeerPort(platform, { agentIds: [1, 2] });
@@ -557,9 +574,9 @@ export async function startPeerPort(
   platform: ScmiPlatformPort,
   options: PeerPortOptions = {},
 ): Promise<PeerPort> {
-  checkOptions(options);
+  const checked = checkOptions(options);
   const server = createServer();
-  const port = new PeerPort(server, platform, options);
+  const port = new PeerPort(server, platform, checked);
   await new Promise<void>((resolve, reject) => {
     const onError = (e: Error): void => {
       reject(
@@ -572,56 +589,121 @@ export async function startPeerPort(
       server.off('error', onError);
       resolve();
     };
-    if (options.path !== undefined) server.listen(options.path, listening);
-    else server.listen(options.port ?? 0, options.host ?? '127.0.0.1', listening);
+    if (checked.path !== undefined) server.listen(checked.path, listening);
+    else server.listen(checked.port ?? 0, checked.host ?? '127.0.0.1', listening);
   });
   return port;
 }
 
-function checkOptions(o: PeerPortOptions): void {
-  const integer = (field: string, v: number | undefined, min: number, max?: number): void => {
+/** The fields of {@link PeerPortOptions}: any other is refused (a misspelt option). */
+const OPTION_FIELDS: readonly (keyof PeerPortOptions)[] = [
+  'path',
+  'host',
+  'allowNonLoopback',
+  'port',
+  'agentIds',
+  'maxConnections',
+  'maxFrameSize',
+  'p2a',
+  'maxMsgSize',
+  'maxQueuedBytes',
+  'flushTimeoutMs',
+  'onLog',
+];
+
+/**
+ * Checks the options of {@link startPeerPort} and returns a copy of them, each field read once
+ * (what listens is what was checked; the caller's object and arrays are not kept). Only an absent
+ * (undefined) field takes its default: null, or a value of another type, is refused.
+ */
+function checkOptions(options: unknown): PeerPortOptions {
+  const o = object(options, 'peerPort', OPTION_FIELDS);
+  const integer = (field: string, min: number, max?: number): number | undefined => {
+    const v = o[field];
     if (
       v !== undefined &&
-      (!Number.isSafeInteger(v) || v < min || (max !== undefined && v > max))
+      (typeof v !== 'number' ||
+        !Number.isSafeInteger(v) ||
+        v < min ||
+        (max !== undefined && v > max))
     ) {
-      throw new ScmiConfigError(
-        `peerPort.${field}`,
-        `must be an integer ${max === undefined ? `≥ ${min}` : `in ${min} … ${max}`}, got ${String(v)}`,
-      );
+      const range = max === undefined ? `≥ ${min}` : `in ${min} … ${max}`;
+      throw new ScmiConfigError(`peerPort.${field}`, `must be an integer ${range}, got ${show(v)}`);
     }
+    return v;
   };
-  integer('maxConnections', o.maxConnections, 1);
-  integer('maxFrameSize', o.maxFrameSize, 0, MAX_FRAME_SIZE);
-  integer('maxMsgSize', o.maxMsgSize, 4);
-  integer('maxQueuedBytes', o.maxQueuedBytes, 0);
-  integer('flushTimeoutMs', o.flushTimeoutMs, 1, MAX_TIMER_MS);
-  integer('port', o.port, 0, 65535);
-  const ids: unknown = o.agentIds;
-  if (ids !== undefined) {
-    if (!Array.isArray(ids) || ids.length === 0) {
-      throw new ScmiConfigError('peerPort.agentIds', 'must be a non-empty array of agent ids');
+  const text = (field: string): string | undefined => {
+    const v = o[field];
+    if (v !== undefined && (typeof v !== 'string' || v === '')) {
+      // A `path` that is not a string would reach `server.listen` as a TCP port on every
+      // interface (null, 0), past the loopback check of `host`.
+      throw new ScmiConfigError(`peerPort.${field}`, `must be a non-empty string, got ${show(v)}`);
     }
-    ids.forEach((id: unknown, i) => {
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) {
-        throw new ScmiConfigError(
-          `peerPort.agentIds`,
-          `[${i}] must be an agent id, got ${describeValue(id)}`,
-        );
-      }
-      if (ids.indexOf(id) !== i) {
-        throw new ScmiConfigError('peerPort.agentIds', `agent ${id} is listed twice`);
-      }
-    });
+    return v;
+  };
+  const flag = (field: string): boolean | undefined => {
+    const v = o[field];
+    if (v !== undefined && typeof v !== 'boolean') {
+      throw new ScmiConfigError(`peerPort.${field}`, `must be a boolean, got ${show(v)}`);
+    }
+    return v;
+  };
+  const copy = {
+    path: text('path'),
+    host: text('host'),
+    allowNonLoopback: flag('allowNonLoopback'),
+    port: integer('port', 0, 65535),
+    agentIds: agentIdsOf(o.agentIds),
+    maxConnections: integer('maxConnections', 1),
+    maxFrameSize: integer('maxFrameSize', 0, MAX_FRAME_SIZE),
+    p2a: flag('p2a'),
+    maxMsgSize: integer('maxMsgSize', 4),
+    maxQueuedBytes: integer('maxQueuedBytes', 0),
+    flushTimeoutMs: integer('flushTimeoutMs', 1, MAX_TIMER_MS),
+    onLog: o.onLog,
+  };
+  if (copy.onLog !== undefined && typeof copy.onLog !== 'function') {
+    throw new ScmiConfigError('peerPort.onLog', `must be a function, got ${show(copy.onLog)}`);
   }
-  if (o.path !== undefined && (o.host !== undefined || o.port !== undefined)) {
+  if (copy.path !== undefined && (copy.host !== undefined || copy.port !== undefined)) {
     throw new ScmiConfigError('peerPort.path', 'give either path or host/port, not both');
   }
-  if (o.host !== undefined && !isLoopback(o.host) && o.allowNonLoopback !== true) {
+  if (copy.host !== undefined && !isLoopback(copy.host) && copy.allowNonLoopback !== true) {
     throw new ScmiConfigError(
       'peerPort.host',
-      `${JSON.stringify(o.host)} is not a loopback address, and the port has no authentication (set allowNonLoopback to listen there anyway)`,
+      `${JSON.stringify(copy.host)} is not a loopback address, and the port has no ` +
+        'authentication (set allowNonLoopback to listen there anyway)',
     );
   }
+  // Absent fields stay absent: the port fills in the defaults.
+  const checked: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(copy)) if (v !== undefined) checked[key] = v;
+  return checked;
+}
+
+/**
+ * A copy of `agentIds` (undefined when absent): a non-empty array without holes (a hole would be
+ * skipped here and then refuse every connection) of distinct agent ids, each refused at its index
+ * (`peerPort.agentIds[i]`).
+ */
+function agentIdsOf(value: unknown): number[] | undefined {
+  if (value === undefined) return undefined;
+  // Holes refused first (`array` stops at the first one: a sparse array may claim 2^32 − 1).
+  const ids = array(value, 'peerPort.agentIds', 1);
+  const seen = new Map<number, number>();
+  return Array.from({ length: ids.length }, (_, i) => {
+    const id = ids[i];
+    const field = `peerPort.agentIds[${i}]`;
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > 0xffffffff) {
+      throw new ScmiConfigError(field, `must be an agent id (0 … 2^32 − 1), got ${show(id)}`);
+    }
+    const first = seen.get(id);
+    if (first !== undefined) {
+      throw new ScmiConfigError(field, `agent ${id} is listed twice (also at [${first}])`);
+    }
+    seen.set(id, i);
+    return id;
+  });
 }
 
 /** The loopback networks: `127.0.0.0/8` and `::1` (an IPv4-mapped `::ffff:127.x.x.x` matches too). */

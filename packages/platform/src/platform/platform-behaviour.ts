@@ -1,10 +1,11 @@
 import { MAX_TIMER_MS, ScmiConfigError } from '@scmi-ts/core';
-import { object } from '../config/config-checks.js';
+import { object, show } from '../config/config-checks.js';
 
 /**
  * Switches for the points where real firmware differs, and the platform's timing. Every field is
- * optional; {@link resolvePlatformBehaviour} fills in the defaults and, as for the platform
- * configuration, refuses any other field (a misspelt switch must not pass silently). JSON-able.
+ * optional; {@link resolvePlatformBehaviour} fills in the defaults of the absent (undefined) ones
+ * and, as for the platform configuration, refuses null and any other field (a misspelt switch must
+ * not pass silently). JSON-able.
  *
  * Fixed behaviours (both SCP-firmware and OP-TEE agree): a wrong payload size gets
  * PROTOCOL_ERROR; an unknown protocol gets NOT_SUPPORTED; a response that does not fit the link's
@@ -74,35 +75,49 @@ const FIELDS: readonly (keyof PlatformBehaviour)[] = [
 ];
 
 /**
- * Fills in the defaults of a {@link PlatformBehaviour} and checks the values.
+ * Fills in the defaults of a {@link PlatformBehaviour} and checks the values. Only an absent
+ * (undefined) field, or an absent `b`, takes the default: null is refused, as the platform
+ * configuration does.
  *
- * @throws ScmiConfigError naming the field (`behaviour.postRetryMs`, …) when a value is invalid,
- *   or when `b` has a field {@link PlatformBehaviour} does not declare (`behaviour.unknownMesage`:
- *   is not a known field), as the platform configuration does; `behaviour` when `b` is not an
- *   object.
+ * @throws ScmiConfigError naming the field (`behaviour.postRetryMs`, …) when a value is invalid
+ *   (null included), or when `b` has a field {@link PlatformBehaviour} does not declare
+ *   (`behaviour.unknownMesage`: is not a known field), as the platform configuration does;
+ *   `behaviour` when `b` is not an object (null included).
  * @example
  * ```ts
  * resolvePlatformBehaviour({}).unknownMessage; // 'not-found'
  * ```
  */
 export function resolvePlatformBehaviour(b: PlatformBehaviour = {}): ResolvedPlatformBehaviour {
-  object(b, 'behaviour', FIELDS);
+  const o = object(b, 'behaviour', FIELDS);
+  // Only an absent (undefined) field takes its default, as in the platform configuration: null
+  // is refused below like any other value of the wrong type, not read as "the default".
+  const or = <T>(field: keyof PlatformBehaviour, fallback: T): T => {
+    const v = o[field];
+    return v === undefined ? fallback : (v as T);
+  };
   const r: ResolvedPlatformBehaviour = {
-    unknownMessage: b.unknownMessage ?? 'not-found',
-    hiddenProtocol: b.hiddenProtocol ?? 'not-supported',
-    asyncLatencyMs: b.asyncLatencyMs ?? 1,
-    postRetryMs: b.postRetryMs ?? 1,
-    maxPostRetries: b.maxPostRetries ?? 20,
-    multiPartMax: b.multiPartMax ?? Number.MAX_SAFE_INTEGER,
-    maxPendingAsync: b.maxPendingAsync ?? 8,
-    sensorPollMs: b.sensorPollMs ?? 10,
-    versionNegotiation: b.versionNegotiation ?? true,
+    unknownMessage: or('unknownMessage', 'not-found'),
+    hiddenProtocol: or('hiddenProtocol', 'not-supported'),
+    asyncLatencyMs: or('asyncLatencyMs', 1),
+    postRetryMs: or('postRetryMs', 1),
+    maxPostRetries: or('maxPostRetries', 20),
+    multiPartMax: or('multiPartMax', Number.MAX_SAFE_INTEGER),
+    maxPendingAsync: or('maxPendingAsync', 8),
+    sensorPollMs: or('sensorPollMs', 10),
+    versionNegotiation: or('versionNegotiation', true),
   };
   if (!['not-found', 'not-supported'].includes(r.unknownMessage)) {
-    throw new ScmiConfigError('behaviour.unknownMessage', 'must be not-found or not-supported');
+    throw new ScmiConfigError(
+      'behaviour.unknownMessage',
+      `must be not-found or not-supported, got ${show(r.unknownMessage)}`,
+    );
   }
   if (!['not-supported', 'denied'].includes(r.hiddenProtocol)) {
-    throw new ScmiConfigError('behaviour.hiddenProtocol', 'must be not-supported or denied');
+    throw new ScmiConfigError(
+      'behaviour.hiddenProtocol',
+      `must be not-supported or denied, got ${show(r.hiddenProtocol)}`,
+    );
   }
   check('asyncLatencyMs', r.asyncLatencyMs, 0, false, MAX_TIMER_MS);
   check('postRetryMs', r.postRetryMs, 0, false, MAX_TIMER_MS);
@@ -111,17 +126,25 @@ export function resolvePlatformBehaviour(b: PlatformBehaviour = {}): ResolvedPla
   check('maxPendingAsync', r.maxPendingAsync, 1, true, 255);
   check('sensorPollMs', r.sensorPollMs, 0.001, false, MAX_TIMER_MS);
   if (typeof r.versionNegotiation !== 'boolean') {
-    throw new ScmiConfigError('behaviour.versionNegotiation', 'must be a boolean');
+    throw new ScmiConfigError(
+      'behaviour.versionNegotiation',
+      `must be a boolean, got ${show(r.versionNegotiation)}`,
+    );
   }
   return r;
 }
 
 function check(field: string, v: number, min: number, integer: boolean, max = Infinity): void {
-  const ok = Number.isFinite(v) && v >= min && v <= max && (!integer || Number.isInteger(v));
+  const ok =
+    typeof v === 'number' &&
+    Number.isFinite(v) &&
+    v >= min &&
+    v <= max &&
+    (!integer || Number.isInteger(v));
   if (!ok) {
     throw new ScmiConfigError(
       `behaviour.${field}`,
-      `must be ${integer ? 'an integer' : 'a number'} in ${min} … ${max}, got ${String(v)}`,
+      `must be ${integer ? 'an integer' : 'a number'} in ${min} … ${max}, got ${show(v)}`,
     );
   }
 }

@@ -5,9 +5,11 @@ import {
   type PlatformConnection,
   type ScmiPlatformPort,
 } from '@scmi-ts/core';
+import { array, object, show } from '../config/config-checks.js';
 import type { PlatformConfig } from '../config/platform-config.js';
 import { validatePlatformConfig } from '../config/validate-platform-config.js';
-import type { FaultInjector } from '../faults/fault-injector.js';
+import { PlatformError } from '../errors/platform-error.js';
+import { FaultInjector } from '../faults/fault-injector.js';
 import type { FaultRule } from '../faults/fault-rule.js';
 import { BaseProtocol } from '../protocols/base/base-protocol.js';
 import { ClockProtocol } from '../protocols/clock/clock-protocol.js';
@@ -25,17 +27,36 @@ import type { PlatformCounters } from './platform-counters.js';
 import { PlatformEngine } from './platform-engine.js';
 import type { NotificationSubscription, PlatformStateSnapshot } from './platform-snapshot.js';
 
-/** Options of a {@link ScmiPlatform}. Everything but the clock is JSON-able. */
+/**
+ * Options of a {@link ScmiPlatform}. Everything but the clock is JSON-able. Only an absent
+ * (undefined) optional field takes its default: null is refused like any other wrong value, and
+ * so is a field this interface does not declare (`behavior`, `fault`: is not a known field), as
+ * the configuration and the behaviour do — a misspelt option must not pass silently.
+ */
 export interface ScmiPlatformOptions {
-  /** The clock of every delay and timer (a `VirtualClock` in tests, a `RealClock` otherwise). */
+  /**
+   * The clock of every delay and timer (a `VirtualClock` in tests, a `RealClock` otherwise):
+   * required, an object with `now` and `setTimeout` methods (else `ScmiConfigError` `clock`).
+   */
   readonly clock: Clock;
   /** Behaviour switches and timing; see {@link PlatformBehaviour}. */
   readonly behaviour?: PlatformBehaviour;
-  /** Fault rules to add at once (same as calling `platform.faults.add` for each). */
+  /**
+   * Fault rules to add at once (same as calling `platform.faults.add` for each, in order): an
+   * array without holes (else `ScmiConfigError` `faults`, or `faults[i]` at a hole).
+   */
   readonly faults?: readonly FaultRule[];
-  /** Seed of the fault probabilities and of sensor noise; default 1. */
+  /** Seed of the fault probabilities and of sensor noise: an integer; default 1. */
   readonly seed?: number;
 }
+
+/** The fields of {@link ScmiPlatformOptions}: any other is refused (a misspelt option). */
+const OPTION_FIELDS: readonly (keyof ScmiPlatformOptions)[] = [
+  'clock',
+  'behaviour',
+  'faults',
+  'seed',
+];
 
 /**
  * The emulated SCMI platform firmware, at the message level: it turns MSG-layout commands into
@@ -106,21 +127,46 @@ export class ScmiPlatform implements ScmiPlatformPort {
 
   /**
    * Creates a platform from a configuration (validated again here, so plain JSON data is fine).
+   * Everything is checked before anything is set up; `config` and `options` are not changed, nor
+   * kept (the fault rules are copied, as `faults.add` does).
    *
-   * @throws ScmiConfigError when the configuration, the behaviour or the seed is invalid, or the
-   *   configuration or the behaviour has a field its type does not declare (e.g.
-   *   `behaviour.unknownMesage`).
+   * @throws ScmiConfigError naming the field when the configuration, the behaviour, the clock,
+   *   the fault list or the seed is invalid (null included: only an absent option takes its
+   *   default), or the configuration, the behaviour or the options have a field their type does
+   *   not declare (e.g. `behaviour.unknownMesage`, `behavior`); `options` when `options` is not
+   *   an object (undefined included: the clock is required).
    * @throws PlatformError `E_FAULT_RULE` when one of `options.faults` is invalid or has a field
-   *   its type does not declare (see {@link FaultInjector.add}).
+   *   its type does not declare (see {@link FaultInjector.add}), or two of them have one id; the
+   *   message starts with the rule's index (`faults[1]: invalid fault rule: …`).
    */
   public constructor(config: PlatformConfig, options: ScmiPlatformOptions) {
-    const valid = validatePlatformConfig(config);
-    const behaviour = resolvePlatformBehaviour(options.behaviour);
-    const seed = options.seed ?? 1;
-    if (!Number.isSafeInteger(seed)) {
-      throw new ScmiConfigError('seed', `must be an integer, got ${String(seed)}`);
+    const o: unknown = options;
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+      throw new ScmiConfigError('options', `must be an object with a clock, got ${show(o)}`);
     }
-    const engine = new PlatformEngine(valid, behaviour, options.clock, seed);
+    object(o, '', OPTION_FIELDS);
+    const { clock, behaviour: b, faults, seed: s } = o as Readonly<Record<string, unknown>>;
+    const valid = validatePlatformConfig(config);
+    const behaviour = resolvePlatformBehaviour(b as PlatformBehaviour | undefined);
+    checkClock(clock);
+    const seed = s === undefined ? 1 : s;
+    if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
+      throw new ScmiConfigError('seed', `must be an integer, got ${show(seed)}`);
+    }
+    const rules = faults === undefined ? [] : array(faults, 'faults');
+    // The rules are tried on an injector like the engine's (fresh, same clock and seed) before the
+    // engine is built: a refused rule leaves nothing set up, and the engine's adds, which give
+    // the same ids, do not fail.
+    const trial = new FaultInjector(clock as Clock, seed);
+    rules.forEach((rule, i) => {
+      try {
+        trial.add(rule as FaultRule);
+      } catch (e) {
+        if (!PlatformError.is(e)) throw e;
+        throw new PlatformError(e.code, `faults[${i}]: ${e.message}`, { cause: e });
+      }
+    });
+    const engine = new PlatformEngine(valid, behaviour, clock as Clock, seed);
     this.#engine = engine;
     this.#power = new PowerProtocol(engine);
     this.#system = valid.systemPower === undefined ? undefined : new SystemPowerProtocol(engine);
@@ -138,7 +184,7 @@ export class ScmiPlatform implements ScmiPlatformPort {
     ].filter((s) => s !== undefined);
     for (const s of servers) engine.register(s);
     engine.register(new BaseProtocol(engine, new Set(servers.map((s) => s.id))));
-    for (const rule of options.faults ?? []) engine.faults.add(rule);
+    for (const rule of rules) engine.faults.add(rule as FaultRule);
   }
 
   /** The validated configuration, with defaults filled in. */
@@ -266,5 +312,18 @@ export class ScmiPlatform implements ScmiPlatformPort {
   /** Disconnects every agent and cancels every timer; later requests are dropped. Idempotent. */
   public close(): void {
     this.#engine.close();
+  }
+}
+
+/** Refuses a `clock` option that is not a {@link Clock} the platform can use. */
+function checkClock(value: unknown): void {
+  const c = value as Partial<Record<'now' | 'setTimeout', unknown>> | null;
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.now !== 'function' ||
+    typeof c.setTimeout !== 'function'
+  ) {
+    throw new ScmiConfigError('clock', `must be a Clock (now, setTimeout), got ${show(value)}`);
   }
 }
