@@ -1007,6 +1007,58 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
+    it.each([
+      ['interrupt', false],
+      ['polling', true],
+    ])(
+      "should time out a command at its own timeoutMs (%s), not the agent's, and still drop its late reply",
+      async (_, polling) => {
+        const h = createHarness();
+        const agent = await h.create({ a2p: [{ id: 0, polling }] });
+        h.platform.delay = (req) => (req.messageId === 0x9 ? 12 : undefined);
+        const sent = h.clock.now();
+        const e: unknown = await agent
+          .transact(0x14, 0x9, u32(1), { timeoutMs: 5 })
+          .catch((error: unknown) => error);
+        expect(e).toBeInstanceOf(ScmiTimeoutError);
+        expect(e).toMatchObject({ timeoutMs: 5, phase: 'response' });
+        expect(h.clock.now() - sent).toBeLessThan(12);
+        // Longer than the agent's 30 ms: answered at 45 ms, in time.
+        h.platform.delay = (req) => (req.messageId === 0x9 ? 45 : undefined);
+        const slow = await agent.transact(0x14, 0x9, u32(2), { timeoutMs: 60 });
+        expect(readU32(slow, 0)).toBe(2);
+        h.platform.delay = undefined;
+        // The next command has the agent's timeout again (the pool's transfer was reset).
+        h.platform.delay = (req) => (req.messageId === 0x9 ? 45 : undefined);
+        await expect(agent.transact(0x14, 0x9, u32(3))).rejects.toMatchObject({ timeoutMs: 30 });
+        h.platform.delay = undefined;
+        await h.clock.runUntilIdle();
+        const a2p = agent.diagnostics.channels.find((c) => c.label === 'a2p:0');
+        expect(a2p?.stats).toMatchObject({ timeouts: 2, lateReplies: 2 });
+        expect(a2p?.stats.badMessages.unexpected).toBe(0);
+        await agent.remove();
+      },
+    );
+
+    it('should refuse a timeoutMs that is not a positive number, sending nothing', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const sent = (): number | undefined =>
+        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats.sent;
+      const before = sent();
+      for (const timeoutMs of [0, -1, NaN, Infinity, '5', 1n, null]) {
+        const e: unknown = await agent
+          .transact(0x14, 0x3, u32(1), { timeoutMs: timeoutMs as number })
+          .catch((error: unknown) => error);
+        expect(e).toMatchObject({ code: 'E_ARGUMENT' });
+        expect((e as Error).message).toMatch(/timeoutMs must be a positive number of ms/);
+      }
+      expect(sent()).toBe(before);
+      // Nothing was lost: the agent goes on.
+      expect(readU32(await agent.transact(0x14, 0x3, u32(7), { timeoutMs: 5 }), 0)).toBe(7);
+      await agent.remove();
+    });
+
     it('should re-check completion before failing a transfer whose reply is already there', async () => {
       const h = createHarness({ auto: false });
       const probing = h.create();

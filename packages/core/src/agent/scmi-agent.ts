@@ -363,7 +363,7 @@ export class ScmiAgent {
    * ScmiMalformedError `E_FIELD_RANGE` when the protocol or message id is not an integer 0…255,
    * `E_PAYLOAD` when `payload` is neither bytes nor a writer function; ScmiError `E_ARGUMENT`
    * when `options` is given but not an object (`null`; unknown keys in it are not looked for, so
-   * that a command costs no more); ScmiTransportError
+   * that a command costs no more) or its `timeoutMs` is not a positive number; ScmiTransportError
    * `E_NOT_SUPPORTED` (nothing sent) for `async: true` on an agent without a P2A channel, where no
    * delayed response can come.
    */

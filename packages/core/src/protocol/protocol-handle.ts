@@ -34,6 +34,15 @@ export interface TransactOptions {
    * no delayed response can come.
    */
   readonly async?: boolean;
+  /**
+   * How long to wait for this command's response, ms (a positive number; default: the agent's
+   * `rxTimeoutMs`) — for a command the platform is known to take long over, or a test that must
+   * not wait out virtio's 60 s. On expiry the command fails with `ScmiTimeoutError` (its
+   * `timeoutMs` this value) and its token is retired, as at any timeout: a late reply is dropped
+   * and counted. The delayed response of an asynchronous command keeps the agent's
+   * `asyncTimeoutMs`. Anything but a positive number is refused `E_ARGUMENT`, nothing sent.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** The counts at the start of one part of a multi-part reply. */
@@ -349,6 +358,7 @@ export class BoundXferOps implements XferOps {
         return this.#transactAsync(xfer, messageId, payload, options, txSize, rxSize);
       }
       try {
+        xfer.timeoutMs = options.timeoutMs;
         this.#write(xfer, payload, txSize);
         // do() without its own async step (see TransferEngine.begin).
         waiting = this.#engine.begin(this.#channel, xfer);
@@ -376,6 +386,7 @@ export class BoundXferOps implements XferOps {
     const xfer =
       taken ?? (await this.#engine.get(this.#channel, this.#protocolId, messageId, txSize, rxSize));
     try {
+      xfer.timeoutMs = options.timeoutMs;
       this.#write(xfer, payload, txSize);
       if (options.async === true) {
         await this.#engine.doWithResponse(this.#channel, xfer);

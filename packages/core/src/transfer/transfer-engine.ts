@@ -8,6 +8,7 @@ import type { Clock } from '../clock/clock.js';
 import { DeadlineQueue } from '../clock/deadline-queue.js';
 import { ChannelCounters } from '../diagnostics/channel-counters.js';
 import { trace } from '../diagnostics/trace.js';
+import { describeArg } from '../errors/format-value.js';
 import {
   ScmiError,
   ScmiMalformedError,
@@ -321,6 +322,7 @@ export class TransferEngine implements XferOwner {
     xfer.status = 0;
     xfer.isAsync = false;
     xfer.polling = channel.polling;
+    xfer.timeoutMs = undefined;
     return xfer;
   }
 
@@ -435,10 +437,21 @@ export class TransferEngine implements XferOwner {
    * @throws ScmiShutdownError, ScmiTransportError (`E_NO_CHANNEL`, or the transport's send
    * error), the error of the channel's loss (its transport's `failInFlight`: the transfer is
    * failed, not sent), ScmiError `E_XFER_STATE` (the transfer is free, in flight, timed out or
-   * failed) — then there is nothing to end.
+   * failed), ScmiError `E_ARGUMENT` (its {@link Xfer.timeoutMs} is not a positive number) — then
+   * there is nothing to end.
    */
   public begin(channel: ChannelRuntime, xfer: Xfer): Promise<void> | undefined {
     this.#checkSendable(xfer);
+    const timeoutMs: unknown = xfer.timeoutMs;
+    if (
+      timeoutMs !== undefined &&
+      !(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs < Infinity)
+    ) {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `${this.#o.agent}: a transfer's timeoutMs must be a positive number of ms, got ${describeArg(timeoutMs)}`,
+      );
+    }
     if (this.#closed) throw new ScmiShutdownError(this.#o.agent);
     const transport = channel.transport;
     if (transport === undefined)
@@ -646,7 +659,7 @@ export class TransferEngine implements XferOwner {
     }
     if (stateOf(xfer) !== 'sent') return undefined;
     if (!xfer.polling) {
-      this.#deadlines.arm(xfer, this.#o.rxTimeoutMs);
+      this.#deadlines.arm(xfer, xfer.timeoutMs ?? this.#o.rxTimeoutMs);
       // Every way out of 'sent' (response, failure, timeout, shutdown) settles the phase.
       return this.#phase(xfer);
     }
@@ -687,7 +700,7 @@ export class TransferEngine implements XferOwner {
    */
   async #poll(channel: ChannelRuntime, transport: TransportChannel, xfer: Xfer): Promise<void> {
     const clock = this.#o.clock;
-    const deadline = clock.now() + this.#o.rxTimeoutMs;
+    const deadline = clock.now() + (xfer.timeoutMs ?? this.#o.rxTimeoutMs);
     try {
       while (xfer.state === 'sent') {
         if (clock.now() >= deadline) {
@@ -733,7 +746,8 @@ export class TransferEngine implements XferOwner {
   }
 
   #timeout(channel: ChannelRuntime, xfer: Xfer, phase: 'response' | 'delayed-response'): void {
-    const timeoutMs = phase === 'response' ? this.#o.rxTimeoutMs : this.#o.asyncTimeoutMs;
+    const timeoutMs =
+      phase === 'response' ? (xfer.timeoutMs ?? this.#o.rxTimeoutMs) : this.#o.asyncTimeoutMs;
     channel.counters.timeouts++;
     xfer.state = 'timed-out';
     xfer.error = new ScmiTimeoutError(xfer, xfer.token, timeoutMs, phase);

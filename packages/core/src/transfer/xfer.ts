@@ -66,6 +66,14 @@ export class Xfer implements DeadlineNode {
   public status = 0;
   /** Complete by polling rather than interrupt. */
   public polling = false;
+  /**
+   * How long to wait for this transfer's response, ms; `undefined` (as taken from the pool): the
+   * agent's `rxTimeoutMs`. `XferOps.transact` sets it from its `timeoutMs` option; a driver that
+   * takes a transfer with `get` may set it before `do`. A positive finite number, else `do`
+   * refuses the transfer (`E_ARGUMENT`, nothing sent). The delayed response of an asynchronous
+   * command keeps the agent's `asyncTimeoutMs`.
+   */
+  public timeoutMs: number | undefined = undefined;
   /** The command is asynchronous: a delayed response follows the response. */
   public isAsync = false;
   /** Where the transfer is in its life. */
