@@ -147,6 +147,47 @@ describe('a caller’s bad arguments to the agent and Base', () => {
     });
   });
 
+  describe('agent.protocol, given what a JavaScript caller may write', () => {
+    it('should take a driver written as a class with static fields, and say why a driver whose init threw something odd has no API', async () => {
+      // A function with the fields (as a class with static ones is): only its protocolId is read
+      // to find the API, which the bound driver built.
+      const fnDriver = Object.assign(
+        function clockDriver(): undefined {
+          return undefined;
+        },
+        { protocolId: 0x14 },
+      );
+      const odd = Object.create(null) as unknown;
+      h = createHarness({
+        drivers: [
+          loose({ ...idDriver(0x14), init: () => ({ kind: 'class-built' }) }),
+          {
+            protocolId: 0x15,
+            name: 'odd',
+            version: 0x10000,
+            init: () => {
+              throw odd;
+            },
+          },
+        ],
+      });
+      h.platform.protocols = [0x14, 0x15];
+      agent = await probe(h);
+      expect(agent.protocol(loose(fnDriver))).toEqual({ kind: 'class-built' });
+      let thrown: unknown;
+      try {
+        agent.protocolApi(0x15);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(ScmiError);
+      expect(thrown).toMatchObject({
+        code: 'E_NO_PROTOCOL',
+        message: expect.stringMatching(/its driver failed to initialize \(\{\}\)/) as unknown,
+      });
+    });
+  });
+
   describe('agent.transact and agent.events.subscribe', () => {
     beforeEach(async () => {
       h = createHarness();

@@ -1,4 +1,4 @@
-import { formatValue } from '@scmi-ts/core';
+import { describeArg, formatValue } from '@scmi-ts/core';
 import { runInNewContext } from 'node:vm';
 
 /** `{ id: 1, self: <itself> }`. */
@@ -191,5 +191,17 @@ describe(formatValue, () => {
       }
       expect(formatValue(text, 10.9)).toHaveLength(10);
     });
+  });
+});
+
+describe(describeArg, () => {
+  it('should name the type, then the value, and never throw (a revoked proxy included)', () => {
+    expect(describeArg(1n)).toBe('bigint 1n');
+    expect(describeArg('1')).toBe('string "1"');
+    expect(describeArg([1])).toBe('array [1]');
+    expect(describeArg(null)).toBe('null');
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(describeArg(proxy)).toBe('object [unreadable object]');
   });
 });

@@ -611,6 +611,57 @@ describe(OpteeDriver, () => {
       await b.close();
     });
 
+    it("should withdraw a call whose signal a caller's code fires during the pump without making the pump skip a waiting system call", async () => {
+      // Three threads, one kept for system calls: two normal holds and a system one take them.
+      const { b, pta, sys, norm } = await reservationBench(3, 3, 4);
+      const holds = [
+        holdCall(norm[0] as TeeSession, HoldPtaCommand.HOLD, 1),
+        holdCall(norm[1] as TeeSession, HoldPtaCommand.HOLD, 2),
+        holdCall(sys[0] as TeeSession, HoldPtaCommand.HOLD, 3),
+      ];
+      await b.clock.runUntilIdle(10);
+      const abort = new AbortController();
+      const normal = holdCall(norm[2] as TeeSession, HoldPtaCommand.ECHO, 10);
+      const given = b.driver.invoke(
+        (norm[3] as TeeSession).id,
+        HoldPtaCommand.ECHO,
+        0,
+        [teeValue(TeeParamType.VALUE_INPUT, 11)],
+        abort.signal,
+      );
+      const returned: TeeCallResult[] = [];
+      // A system call whose stillWanted (run by the pump) fires the other call's signal.
+      b.driver.submit(
+        (sys[1] as TeeSession).id,
+        HoldPtaCommand.ECHO,
+        0,
+        [teeValue(TeeParamType.VALUE_INPUT, 20)],
+        (r) => returned.push(r),
+        () => {
+          abort.abort();
+          return false;
+        },
+      );
+      const system = holdCall(sys[2] as TeeSession, HoldPtaCommand.ECHO, 21);
+      await b.clock.runUntilIdle(10);
+      expect(b.driver.stats).toMatchObject({ inFlight: 7, withdrawn: 0 });
+
+      // A normal thread frees: the normal call waiting is held back (the last thread is kept),
+      // the system call that withdraws itself fires 11's signal, and the next system call (21)
+      // takes the thread — not left waiting beside it.
+      pta.release(1);
+      await b.clock.runUntilIdle(10);
+      expect(pta.arrivals).toEqual([1, 2, 3, 21]);
+      expect(await system).toBe(TeeResult.SUCCESS);
+      expect(returned.map((r) => r.result)).toEqual([TeeResult.CANCEL]);
+      expect(await given).toEqual(CANCELLED);
+      expect(b.driver.stats).toMatchObject({ withdrawn: 2, inFlight: 3 });
+      pta.release();
+      expect(await normal).toBe(TeeResult.SUCCESS);
+      expect(await Promise.all(holds)).toEqual([0, 0, 0]);
+      await b.close();
+    });
+
     it("should drop a queued call's listener when the driver closes", async () => {
       const { b, s } = await everyThreadHeld(1);
       const abort = new AbortController();

@@ -1,6 +1,7 @@
 import { ScmiError } from '@scmi-ts/core';
 import {
   ClockMessageId,
+  SensorMessageId,
   POWER_STATE_ON,
   SystemPowerState,
   clockProtocolDriver,
@@ -145,7 +146,7 @@ describe("the protocol clients' argument checks", () => {
       ],
       [
         () => sensor.configSet(0, loose({ enabled: true, timestamp: true })),
-        'sensor config settings: unknown option "timestamp" (expected one of enabled, timestamps, updateInterval, round)',
+        'sensor config settings: unknown option "timestamp" (expected one of enabled, timestamps, updateInterval, round, raw)',
       ],
       [
         () => power.setState(0, POWER_STATE_ON, loose({ asnyc: true })),
@@ -169,6 +170,35 @@ describe("the protocol clients' argument checks", () => {
       async: false,
       delayedResponse: loose(undefined),
     });
+  });
+
+  it('takes a sensor configuration read with configGet back into configSet, its raw word ignored', async () => {
+    const { h: harness, sensor } = await probe();
+    const sets = spyRequests(harness, 0x15, SensorMessageId.CONFIG_SET);
+    const state = await sensor.configGet(0);
+    await sensor.configSet(0, { ...state, enabled: false, raw: 0xffffffff });
+    expect(await sensor.configGet(0)).toMatchObject({ enabled: false });
+    // The fields went out, not the raw word given.
+    expect(sets.map((words) => words[1])).toEqual([state.raw & ~1]);
+  });
+
+  it('describes a value that cannot be made a string (an object without a prototype) instead of throwing a TypeError', async () => {
+    const { h: harness, clock, sensor } = await probe();
+    const requests = harness.platform.counters.requests;
+    const bare = Object.create(null) as unknown;
+    for (const call of [
+      () => sensor.setTripPoint(0, 0, 0n, loose(bare)),
+      () => sensor.configSet(0, { enabled: true, round: loose(bare) }),
+      () => clock.setParent(1, loose(bare)),
+    ]) {
+      const e = await rejection(call);
+      expect(e).toBeInstanceOf(ScmiError);
+      expect(e).toMatchObject({
+        code: 'E_ARGUMENT',
+        message: expect.stringMatching(/\{\}/) as unknown,
+      });
+    }
+    expect(harness.platform.counters.requests).toBe(requests);
   });
 
   it('says which type it expected and which it got for an argument of the wrong type, keeping the range message for a number out of range', async () => {

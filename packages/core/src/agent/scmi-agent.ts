@@ -19,7 +19,7 @@ import type {
   XferOps,
 } from '../protocol/protocol-handle.js';
 import type { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
-import { describeArg } from '../errors/format-value.js';
+import { describeArg, formatValue } from '../errors/format-value.js';
 import { ScmiProtocolId, scmiProtocolName } from '../wire/protocol-id.js';
 import { optionKeys, type AgentConfig } from './agent-config.js';
 
@@ -270,7 +270,8 @@ export class ScmiAgent {
    */
   public protocol<T>(driver: ProtocolDriver<T>): T {
     const given: unknown = driver;
-    if (typeof given !== 'object' || given === null) {
+    // A driver is any object with the fields, a class with static ones included.
+    if ((typeof given !== 'object' && typeof given !== 'function') || given === null) {
       throw new ScmiError(
         'E_ARGUMENT',
         `${this.name}: protocol: the driver must be a ProtocolDriver, got ${describeArg(given)}`,
@@ -323,7 +324,7 @@ export class ScmiAgent {
     const errors = this.#p.protocolErrors;
     if (errors.has(protocolId)) {
       const cause = errors.get(protocolId);
-      const why = cause instanceof Error ? cause.message : String(cause);
+      const why = cause instanceof Error ? cause.message : formatValue(cause);
       return new ScmiError(
         'E_NO_PROTOCOL',
         `${this.name}: protocol ${name}: its driver failed to initialize (${why}); see agent.protocolErrors`,

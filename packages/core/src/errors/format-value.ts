@@ -90,7 +90,13 @@ export function formatValue(value: unknown, maxLength: number = DEFAULT_MAX_LENG
  */
 export function describeArg(value: unknown): string {
   if (value === null || value === undefined) return String(value);
-  return `${Array.isArray(value) ? 'array' : typeof value} ${formatValue(value, 60)}`;
+  let kind: string = typeof value;
+  try {
+    if (Array.isArray(value)) kind = 'array';
+  } catch {
+    // A revoked proxy: Array.isArray throws; its type still says something.
+  }
+  return `${kind} ${formatValue(value, 60)}`;
 }
 
 /** `text` cut to `limit` code units, `…` last, never between the halves of a surrogate pair. */

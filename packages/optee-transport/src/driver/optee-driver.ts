@@ -70,8 +70,10 @@ export interface OpteeDriverStats {
   /** Calls posted and not yet returned (or returned and held by an interceptor). */
   readonly inFlight: number;
   /**
-   * Queued calls withdrawn before they were posted: their `stillWanted` hook (see
-   * {@link OpteeDriver.submit}) answered false when a thread freed for them.
+   * Calls withdrawn, never posted: queued ones whose `stillWanted` hook (see
+   * {@link OpteeDriver.submit}) answered false when a thread freed for them, queued ones whose
+   * signal fired (see {@link OpteeDriver.openSession}), and ones given a signal that had fired
+   * already.
    */
   readonly withdrawn: number;
   /** Returns seen for a slot with no call of ours (a hostile or confused secure world), ignored. */
@@ -106,6 +108,8 @@ interface PendingCall {
    * signal fires. Removed once the call is posted or ends.
    */
   onAbort: { readonly signal: AbortSignal; readonly listener: () => void } | undefined;
+  /** Its signal fired while the pump ran: withdrawn by the pump, or right after it. */
+  abandoned: boolean;
   /** A call of a system session: it may take the reserved thread and is woken first. */
   readonly system: boolean;
   seen: boolean;
@@ -210,6 +214,8 @@ export class OpteeDriver implements TeeDriver {
   /** Int32 index of each call slot's state word. */
   readonly #stateWords: number[] = [];
   readonly #queue: PendingCall[] = [];
+  /** Queued calls whose signal fired while the pump ran (see `#withdrawOnAbort`). */
+  readonly #abandoned: PendingCall[] = [];
   readonly #pool: ShmPool;
   readonly #shms = new Map<number, ShmRegistration>();
   #nextShmId = 1;
@@ -827,6 +833,7 @@ export class OpteeDriver implements TeeDriver {
       resolve,
       stillWanted,
       onAbort: undefined,
+      abandoned: false,
       system,
       seen: false,
       heldBack: false,
@@ -863,6 +870,13 @@ export class OpteeDriver implements TeeDriver {
   #withdrawOnAbort(call: PendingCall, signal: AbortSignal): void {
     const listener = (): void => {
       call.onAbort = undefined;
+      if (this.#pumping) {
+        // Fired by a caller's code the pump ran (a stillWanted, a completion): the pump walks the
+        // queue by index, so the call is not taken out under it but left for it to withdraw.
+        call.abandoned = true;
+        this.#abandoned.push(call);
+        return;
+      }
       const i = this.#queue.indexOf(call);
       // Posted meanwhile (the listener is removed then), or ended by the driver's shutdown.
       if (i < 0) return;
@@ -1081,6 +1095,15 @@ export class OpteeDriver implements TeeDriver {
     } catch (error: unknown) {
       thrown = { error };
     }
+    // Calls whose signal fired during the pump and that it did not reach (behind a call that
+    // could not go): withdrawn now, with the others.
+    for (const call of this.#abandoned.splice(0)) {
+      const i = this.#queue.indexOf(call);
+      if (i < 0) continue;
+      this.#queue.splice(i, 1);
+      this.#withdrawn++;
+      withdrawn.push(call);
+    }
     this.#pumping = false;
     // Every withdrawn call ends, even if one caller's onReturn throws (it must not): they are out
     // of the queue, and nothing else would ever reach them. The first throw goes on after.
@@ -1131,7 +1154,7 @@ export class OpteeDriver implements TeeDriver {
    */
   #withdraw(call: PendingCall, withdrawn: PendingCall[]): boolean {
     const stillWanted = call.stillWanted;
-    if (stillWanted === undefined || stillWanted()) return false;
+    if (!call.abandoned && (stillWanted === undefined || stillWanted())) return false;
     this.#withdrawn++;
     withdrawn.push(call);
     return true;

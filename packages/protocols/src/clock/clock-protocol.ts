@@ -8,6 +8,7 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
   describeArg,
+  formatValue,
 } from '@scmi-ts/core';
 import { boolOption, objectArg, u32Bits, u64Arg, uintArg } from '../common/args.js';
 import {
@@ -608,7 +609,7 @@ export class ClockProtocol {
     if (!info.parents.includes(parentId)) {
       throw new ScmiError(
         'E_ARGUMENT',
-        `clock ${String(parentId)} is not a possible parent of clock ${id} (${info.parents.length === 0 ? 'it has none' : info.parents.join(', ')})`,
+        `clock ${formatValue(parentId)} is not a possible parent of clock ${id} (${info.parents.length === 0 ? 'it has none' : info.parents.join(', ')})`,
       );
     }
     await this.#ph.xfer.transact(ClockMessageId.PARENT_SET, (w) => w.u32(id).u32(parentId), {

@@ -1,4 +1,4 @@
-import { ScmiError, describeArg } from '@scmi-ts/core';
+import { ScmiError, describeArg, formatValue } from '@scmi-ts/core';
 
 /** The E_ARGUMENT error for `what` given as anything but a number. */
 function notANumber(what: string, given: unknown): ScmiError {
@@ -64,7 +64,7 @@ export function u64Arg(value: bigint | number, what: string): bigint {
   }
   throw new ScmiError(
     'E_ARGUMENT',
-    `${what} ${typeof given === 'bigint' ? `${given}n` : String(given)} is not a whole number from 0 to 2^64 - 1 (a bigint, or a safe integer)`,
+    `${what} ${formatValue(given)} is not a whole number from 0 to 2^64 - 1 (a bigint, or a safe integer)`,
   );
 }
 
@@ -113,7 +113,7 @@ export function u32Bits(value: number, what: string): number {
   if (typeof given !== 'number') throw notANumber(what, given);
   throw new ScmiError(
     'E_ARGUMENT',
-    `${what} ${String(value)} is not a 32-bit value (an integer from -0x80000000 to 0xFFFFFFFF)`,
+    `${what} ${formatValue(value)} is not a 32-bit value (an integer from -0x80000000 to 0xFFFFFFFF)`,
   );
 }
 

@@ -8,6 +8,7 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
   describeArg,
+  formatValue,
 } from '@scmi-ts/core';
 import { boolArg, boolOption, objectArg, u32Bits } from '../common/args.js';
 import { implemented, type DomainTable } from '../common/domain-table.js';
@@ -130,12 +131,14 @@ export interface SensorConfigState {
 
 /**
  * A configuration to set with {@link SensorProtocol.configSet}. A key not listed here (a misspelt
- * `timestamp`) is refused `E_ARGUMENT`, nothing sent — so is {@link SensorConfigState}'s `raw`:
- * pass `raw` itself, or pick the fields, to set a configuration read with `configGet` again.
+ * `timestamp`) is refused `E_ARGUMENT`, nothing sent. A configuration read with `configGet` can
+ * be changed and set again as it is: its `raw` is taken and ignored (the fields are sent).
  *
  * @example
  * ```ts
  * await sensor.configSet(2, { enabled: true, updateInterval: { secs: 5, exponent: -1 } });
+ * const state = await sensor.configGet(2);
+ * await sensor.configSet(2, { ...state, enabled: false }); // the other fields kept
  * ```
  */
 export interface SensorConfigSettings {
@@ -146,13 +149,22 @@ export interface SensorConfigSettings {
    * current configuration with {@link SensorProtocol.configGet} to keep one.
    */
   readonly timestamps?: boolean;
-  /** A new update interval (31:11); default none: the platform keeps the current one (secs 0). */
-  readonly updateInterval?: SensorUpdateInterval;
+  /**
+   * A new update interval (31:11); default (or `undefined`, as `configGet` gives for none): the
+   * platform keeps the current one (secs 0).
+   */
+  readonly updateInterval?: SensorUpdateInterval | undefined;
   /**
    * How the platform rounds an update interval it does not support (10:9): `'down'` (default),
    * `'up'` or `'nearest'` (Linux's ROUND_AUTO). Sent only with `updateInterval`.
    */
   readonly round?: 'down' | 'up' | 'nearest';
+  /**
+   * Ignored: there so that a {@link SensorConfigState} read with `configGet` is settings as it
+   * is. The fields above are what is sent; to send a raw sensor_config word, pass the number to
+   * `configSet` itself.
+   */
+  readonly raw?: number;
 }
 
 /** The keys {@link SensorProtocol.read} takes in its options (others are refused). */
@@ -164,6 +176,7 @@ const SETTINGS_KEYS = optionKeys<SensorConfigSettings>({
   timestamps: true,
   updateInterval: true,
   round: true,
+  raw: true,
 });
 
 /**
@@ -305,7 +318,7 @@ export class SensorProtocol {
       }
       throw new ScmiError(
         'E_ARGUMENT',
-        `trip point ${String(tripPointId)} is not one of sensor ${id}'s ${info.tripPoints}`,
+        `trip point ${formatValue(tripPointId)} is not one of sensor ${id}'s ${info.tripPoints}`,
       );
     }
     // Checked at run time: a JavaScript caller gets past the type.
@@ -313,7 +326,7 @@ export class SensorProtocol {
     if (typeof given !== 'string' || !Object.hasOwn(TRIP_MODES, given)) {
       throw new ScmiError(
         'E_ARGUMENT',
-        `trip point mode ${String(given)} is not one of ${Object.keys(TRIP_MODES).join(', ')}`,
+        `trip point mode ${formatValue(given)} is not one of ${Object.keys(TRIP_MODES).join(', ')}`,
       );
     }
     const bits = s64Bits(value, 'trip point value');
@@ -469,7 +482,7 @@ function s64Bits(value: bigint | number, what: string): bigint {
   if (!(typeof given === 'bigint' || Number.isSafeInteger(given))) {
     throw new ScmiError(
       'E_ARGUMENT',
-      `${what} ${String(given)} is not a whole number (a bigint, or a safe integer)`,
+      `${what} ${formatValue(given)} is not a whole number (a bigint, or a safe integer)`,
     );
   }
   const v = BigInt(given);
@@ -488,7 +501,7 @@ function configWord(config: SensorConfigSettings): number {
     (boolOption(config.timestamps, 'timestamps') === true ? CONFIG_TIMESTAMPS : 0);
   const round: unknown = config.round ?? 'down';
   if (round !== 'down' && round !== 'up' && round !== 'nearest') {
-    throw new ScmiError('E_ARGUMENT', `rounding ${String(round)} is not down, up or nearest`);
+    throw new ScmiError('E_ARGUMENT', `rounding ${formatValue(round)} is not down, up or nearest`);
   }
   const interval: unknown = config.updateInterval;
   if (interval === undefined) return word >>> 0;

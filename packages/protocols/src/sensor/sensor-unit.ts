@@ -1,3 +1,4 @@
+import { formatValue } from '@scmi-ts/core';
 /**
  * The SCMI sensor type/unit codes: a sensor's or an axis' `type` (attributes_high 7:0). The
  * values and names are Linux's `enum scmi_sensor_class` (include/linux/scmi_protocol.h), a part
@@ -314,7 +315,7 @@ const SYMBOLS: readonly string[] = [
 export function sensorUnitSymbol(unit: number): string {
   if (Number.isInteger(unit) && unit >= 0 && unit < SYMBOLS.length) return SYMBOLS[unit] as string;
   if (unit === SensorUnit.OEM_UNIT) return '(OEM unit)';
-  return `(unit ${Number.isInteger(unit) && unit >= 0 ? `0x${unit.toString(16)}` : String(unit)})`;
+  return `(unit ${Number.isInteger(unit) && unit >= 0 ? `0x${unit.toString(16)}` : formatValue(unit)})`;
 }
 
 /**

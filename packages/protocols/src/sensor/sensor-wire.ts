@@ -1,4 +1,10 @@
-import { PayloadReader, ScmiError, ScmiMalformedError, describeArg } from '@scmi-ts/core';
+import {
+  PayloadReader,
+  ScmiError,
+  ScmiMalformedError,
+  describeArg,
+  formatValue,
+} from '@scmi-ts/core';
 import { uintArg } from '../common/args.js';
 
 /**
@@ -144,7 +150,7 @@ export function intervalConfigBits(interval: SensorUpdateInterval): number {
   if (!Number.isInteger(exponent) || exponent < -16 || exponent > 15) {
     throw new ScmiError(
       'E_ARGUMENT',
-      `update interval exponent ${String(exponent)} is not an integer from -16 to 15`,
+      `update interval exponent ${formatValue(exponent)} is not an integer from -16 to 15`,
     );
   }
   return ((secs << 16) | ((exponent & 0x1f) << 11)) >>> 0;
