@@ -1019,3 +1019,81 @@ describe(FaultInjector, () => {
     ).toEqual([]);
   });
 });
+
+describe('FaultInjector.set (all or nothing)', () => {
+  const old: FaultRule = { id: 'old', match: { protocolId: 0x10 }, action: { kind: 'drop' } };
+  let faults: FaultInjector;
+  beforeEach(() => {
+    faults = new FaultInjector(new VirtualClock());
+    faults.set([old]);
+  });
+
+  /** What `fn` threw (undefined when it returned). */
+  function thrown(fn: () => void): unknown {
+    try {
+      fn();
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  }
+
+  it('should replace every rule, in order, and remove them all with an empty list', () => {
+    faults.set([{ action: { kind: 'drop' } }, { id: 'b', action: { kind: 'delay', ms: 5 } }]);
+    expect(faults.rules.map((r) => [r.id, r.action.kind])).toEqual([
+      ['rule-1', 'drop'],
+      ['b', 'delay'],
+    ]);
+    faults.set([]);
+    expect(faults.rules).toEqual([]);
+  });
+
+  it.each<[string, unknown, string]>([
+    [
+      'an invalid rule after a valid one',
+      [{ id: 'new', action: { kind: 'drop' } }, { action: { kind: 'nope' } }],
+      'rules[1]: invalid fault rule',
+    ],
+    [
+      'a rule that is not an object',
+      [{ action: { kind: 'drop' } }, null],
+      'rules[1]: invalid fault rule',
+    ],
+    [
+      'two rules with one id',
+      [
+        { id: 'x', action: { kind: 'drop' } },
+        { id: 'x', action: { kind: 'drop' } },
+      ],
+      'rules[1]: fault rule id x is already in use',
+    ],
+    ['a list that is not an array', { 0: { action: { kind: 'drop' } } }, 'rules must be an array'],
+    // eslint-disable-next-line no-sparse-arrays
+    ['a list with a hole', [{ action: { kind: 'drop' } }, , {}], 'rules[1]: a hole'],
+  ])('should refuse %s and keep the rules as they were, counts included', (_, rules, message) => {
+    const before = faults.rules;
+    const error = thrown(() => {
+      faults.set(rules as FaultRule[]);
+    });
+    expect(PlatformError.is(error)).toBe(true);
+    expect(error).toMatchObject({ code: 'E_FAULT_RULE' });
+    expect((error as Error).message).toContain(message);
+    expect(faults.rules).toEqual(before);
+    expect(faults.rules.map((r) => r.id)).toEqual(['old']);
+  });
+
+  it('should give an automatic id that skips the ids the list gives its own rules', () => {
+    faults.set([{ action: { kind: 'drop' } }, { id: 'rule-1', action: { kind: 'drop' } }]);
+    expect(faults.rules.map((r) => r.id)).toEqual(['rule-2', 'rule-1']);
+  });
+
+  it('should keep a copy, not the list or the rules it is given', () => {
+    const action = { kind: 'delay' as const, ms: 5 };
+    const rules = [{ action }];
+    faults.set(rules);
+    action.ms = 50;
+    rules.length = 0;
+    expect(faults.rules).toHaveLength(1);
+    expect(faults.rules[0]?.action).toEqual({ kind: 'delay', ms: 5 });
+  });
+});

@@ -1,4 +1,10 @@
-import { FaultRuleList, MAX_TIMER_MS, type Clock, type FaultRuleState } from '@scmi-ts/core';
+import {
+  FaultRuleList,
+  MAX_TIMER_MS,
+  type Clock,
+  type FaultRuleEntry,
+  type FaultRuleState,
+} from '@scmi-ts/core';
 import { PlatformError } from '../errors/platform-error.js';
 import { SeededRandom } from '../random/seeded-random.js';
 import type {
@@ -135,7 +141,11 @@ export class FaultInjector {
     this.#list = new FaultRuleList({
       kinds: KINDS,
       idPrefix: 'rule-',
-      duplicate: (id) => new PlatformError('E_FAULT_RULE', `fault rule id ${id} is already in use`),
+      duplicate: (id, field) =>
+        new PlatformError(
+          'E_FAULT_RULE',
+          `${field === undefined ? '' : `${field}: `}fault rule id ${id} is already in use`,
+        ),
       random: () => rng.next(),
     });
   }
@@ -156,6 +166,49 @@ export class FaultInjector {
     const copy = freezeRule(copyRule(rule));
     checkRule(copy);
     return this.#list.add(copy, copy.id);
+  }
+
+  /**
+   * Replaces every rule with `rules`, in order (ids as {@link FaultInjector.add} gives them; an
+   * automatic id skips the ids the list gives its own rules). All or nothing: the whole list is
+   * checked first, and when one rule is refused the rules stay as they were, their counts (`nth`,
+   * `times`) included — a list half installed would run faults nobody asked for. Copies are kept,
+   * as by `add`; the log and the kind counts stay.
+   *
+   * @throws PlatformError `E_FAULT_RULE` when `rules` is not an array, has a hole, or a rule is
+   *   refused as `add` refuses it (the message starts with `rules[i]`), or two rules give one id.
+   * @example
+   * ```ts
+   * platform.faults.set([{ match: { messageId: 0x3 }, action: { kind: 'drop' } }]);
+   * platform.faults.set([]); // no rule left
+   * ```
+   */
+  public set(rules: readonly FaultRule[]): void {
+    const list: unknown = rules;
+    if (!Array.isArray(list)) {
+      throw new PlatformError(
+        'E_FAULT_RULE',
+        `rules must be an array of fault rules, got ${typeof list}`,
+      );
+    }
+    const entries: FaultRuleEntry<FaultRule>[] = [];
+    // An index loop: a hole of a sparse list is refused, not skipped.
+    for (let i = 0; i < list.length; i++) {
+      const field = `rules[${i}]`;
+      if (!Object.hasOwn(list, i)) {
+        throw new PlatformError('E_FAULT_RULE', `${field}: a hole (the list is sparse)`);
+      }
+      let copy: FaultRule;
+      try {
+        copy = freezeRule(copyRule(list[i] as FaultRule));
+        checkRule(copy);
+      } catch (e) {
+        if (!PlatformError.is(e)) throw e;
+        throw new PlatformError(e.code, `${field}: ${e.message}`, { cause: e });
+      }
+      entries.push({ rule: copy, id: copy.id, field });
+    }
+    this.#list.set(entries);
   }
 
   /** Removes the rule `id`; false when there is none. */
