@@ -102,7 +102,10 @@ async function withRig(
   let failure: unknown;
   const checks: AfterClose[] = [];
   try {
-    await body(rig, (check) => checks.push(check));
+    await unlessStuck(
+      rig,
+      body(rig, (check) => checks.push(check)),
+    );
   } catch (e) {
     failure = e;
   }
@@ -110,6 +113,44 @@ async function withRig(
   if (failure !== undefined) throw failure as Error;
   expect(problems).toEqual([]);
   for (const check of checks) await check();
+}
+
+/** Real macrotask turns with nothing on the rig's clock after which a case is stuck. */
+const STUCK_TURNS = 500;
+
+/**
+ * Waits for `running`, a same-thread case's body. Everything in a same-thread rig moves through
+ * its virtual clock: when, for {@link STUCK_TURNS} real turns in a row, the clock has nothing
+ * armed, nothing scheduled and its time stands still while the body still waits, the body waits
+ * for what will never come — a transport's send, quiesce or free that never settles. That is
+ * reported as such (and the rig's disposal then reports the removal left undone), instead of
+ * jest's timeout with no word of what hung.
+ *
+ * @throws what `running` rejects with; Error when the case is stuck.
+ */
+async function unlessStuck(rig: SameThreadRig, running: Promise<void>): Promise<void> {
+  let outcome: { readonly failed: boolean; readonly error?: unknown } | undefined;
+  running.then(
+    () => (outcome = { failed: false }),
+    (error: unknown) => (outcome = { failed: true, error }),
+  );
+  const clock = rig.clock;
+  let idle = 0;
+  let at = clock.now();
+  const ended = (): boolean => outcome !== undefined;
+  while (!ended()) {
+    await clock.settle();
+    const still = clock.armedTimers === 0 && clock.pendingTasks === 0 && clock.now() === at;
+    at = clock.now();
+    idle = still ? idle + 1 : 0;
+    if (idle >= STUCK_TURNS) {
+      throw new Error(
+        "the case is stuck: it waits, and nothing is armed or scheduled on the virtual clock (a transport's send, quiesce or free that never settles?)",
+      );
+    }
+  }
+  const { failed, error } = outcome as { readonly failed: boolean; readonly error?: unknown };
+  if (failed) throw error as Error;
 }
 
 /**
@@ -713,8 +754,9 @@ export function runTransportConformance(
             // teardown first waits, at the channel's quiesce ('before-quiesce' and
             // 'during-quiesce' observe 'draining').
             if (phase !== 'after-release') expect(r.teardownWaitedForPlatform).toBe(false);
-            expect(r.observedPhase).toBe(expectedSeedPhase(phase, r));
+            // The problems first: a hang (the probe never settled) explains a phase not reached.
             expect(r.problems).toEqual([]);
+            expect(r.observedPhase).toBe(expectedSeedPhase(phase, r));
             // One late reply, counted once in all: by core, a guard or the wire (a wire counts at
             // its reset only what no refused callback counted already).
             expect(r.accounted).toBe(1);

@@ -111,6 +111,32 @@ describe('the conformance kit, over a transport whose removal never completes', 
     });
   });
 
+  describe("runTransportConformance's cases that remove their agent themselves", () => {
+    const CASES = [
+      'should probe, discover the platform, exchange messages and remove',
+      'should time out, count the late reply, and leave the next transfer unaffected',
+    ];
+
+    it.each(CASES)(
+      "should fail the case '%s' as stuck, at once, not by a jest timeout",
+      async (name) => {
+        const failure = await runCase(
+          conformanceCase(hangingQuiesceFixture({ broken: true }), name),
+        );
+        expect(failure).toMatch(/the case is stuck: it waits, and nothing is armed or scheduled/);
+      },
+    );
+
+    it.each(CASES)(
+      'should pass %s over the decorated loopback when its quiesce settles',
+      async (name) => {
+        expect(
+          await runCase(conformanceCase(hangingQuiesceFixture({ broken: false }), name)),
+        ).toBeUndefined();
+      },
+    );
+  });
+
   describe("runTransportConformance's remove-in-flight case", () => {
     it('should fail on its own check that the removal settled, not by a jest timeout', async () => {
       const failure = await runCase(removeCase(hangingQuiesceFixture({ broken: true })));
