@@ -2,6 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { TRACE_CHANNELS, ScmiTimeoutError } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { createHarness } from './support/harness.js';
+import type { LoopbackChannel } from './support/loopback-transport.js';
 
 describe('TRACE_CHANNELS', () => {
   ensureNoLeaksInSuite();
@@ -48,6 +49,32 @@ describe('TRACE_CHANNELS', () => {
       });
     } finally {
       for (const [name, handler] of handlers) unsubscribe(name, handler);
+    }
+  });
+
+  it("should give a bad-message event the cause a transport's fetchNotification threw", async () => {
+    const seen: unknown[] = [];
+    const handler = (message: unknown): void => {
+      seen.push(message);
+    };
+    subscribe(TRACE_CHANNELS.badMessage, handler);
+    try {
+      const h = createHarness();
+      const agent = await h.create();
+      agent.events.register(0x14, [{ id: 0x7, name: 'test event' }]);
+      const boom = new Error('boom');
+      const p2a = h.wire.channels.get('p2a:0') as LoopbackChannel;
+      p2a.fetchNotification = () => {
+        throw boom;
+      };
+      expect(h.platform.notify(1, 0x14, 0x7, new Uint8Array(8))).toBe(true);
+      await h.clock.runUntilIdle();
+      await agent.remove();
+      expect(seen).toEqual([
+        expect.objectContaining({ channel: 'p2a:0', reason: 'invalid', cause: boom }),
+      ]);
+    } finally {
+      unsubscribe(TRACE_CHANNELS.badMessage, handler);
     }
   });
 });

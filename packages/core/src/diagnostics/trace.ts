@@ -8,7 +8,8 @@ import { channel, type Channel } from 'node:diagnostics_channel';
  * - `scmi-ts:rx` `{ agent, channel, header, kind }` — a message was received (`kind`: response,
  *   delayed-response, notification).
  * - `scmi-ts:timeout` `{ agent, channel, protocolId, messageId, token, phase }`.
- * - `scmi-ts:bad-message` `{ agent, channel, reason, header }`.
+ * - `scmi-ts:bad-message` `{ agent, channel, reason, header, cause? }` — `cause`: what the
+ *   transport threw reading the message (a `fetchNotification` that throws: counted `invalid`).
  * - `scmi-ts:teardown` `{ agent, step, resource, reason }` — each devres quiesce/release step.
  *
  * @example

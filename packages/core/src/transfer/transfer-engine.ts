@@ -826,15 +826,23 @@ export class TransferEngine implements XferOwner {
     this.#settle(xfer);
   }
 
-  /** @internal Counts a rejected message. */
+  /**
+   * @internal Counts a rejected message; `cause`, when the transport threw reading it, goes to
+   * the trace.
+   */
   public countBad(
     channel: ChannelRuntime,
     reason: BadMessageReason,
     header: number | undefined,
+    cause?: unknown,
   ): void {
     channel.counters.badMessages[reason]++;
     if (trace.badMessage.hasSubscribers) {
-      trace.badMessage.publish({ agent: this.#o.agent, channel: channel.label, reason, header });
+      trace.badMessage.publish(
+        cause === undefined
+          ? { agent: this.#o.agent, channel: channel.label, reason, header }
+          : { agent: this.#o.agent, channel: channel.label, reason, header, cause },
+      );
     }
   }
 
@@ -847,9 +855,10 @@ export class TransferEngine implements XferOwner {
     }
     try {
       this.#dispatch(channel, transport, header, ctx);
-    } catch {
-      // A transport's fetch must not throw; if it does, the message is counted, not fatal.
-      this.countBad(channel, 'invalid', header);
+    } catch (cause) {
+      // A transport's fetch must not throw; if it does, the message is counted, not fatal (and
+      // what it threw goes to the bad-message trace, for the transport's author).
+      this.countBad(channel, 'invalid', header, cause);
     } finally {
       if (channel.direction === 'p2a') transport.clearChannel?.(ctx);
     }
