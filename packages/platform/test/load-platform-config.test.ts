@@ -31,6 +31,14 @@ describe(loadPlatformConfig, () => {
     expect(loadPlatformConfig(file)).toEqual(createDefaultPlatformConfig());
   });
 
+  it('should skip a UTF-8 byte order mark at the start of a file or of JSON text', () => {
+    const file = join(dir, 'bom.json');
+    const json = JSON.stringify(createDefaultPlatformConfig());
+    writeFileSync(file, `\ufeff${json}`);
+    expect(loadPlatformConfig(file)).toEqual(createDefaultPlatformConfig());
+    expect(loadPlatformConfig(`\ufeff${json}`).vendor).toBe('scmi-ts');
+  });
+
   it('should take JSON text directly', () => {
     const text = `  ${JSON.stringify(createDefaultPlatformConfig())}`;
     expect(loadPlatformConfig(text).vendor).toBe('scmi-ts');

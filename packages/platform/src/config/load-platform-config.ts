@@ -16,6 +16,7 @@ import { validatePlatformConfig } from './validate-platform-config.js';
  *   not a regular file (a device such as `/dev/zero` never ends, a FIFO may never be written), is
  *   larger than 16 MiB or is not valid JSON; or naming the first invalid field (see
  *   {@link validatePlatformConfig}; field `` when the file holds JSON that is not an object).
+ *   A UTF-8 byte order mark at the start (some editors save one) is skipped, not refused.
  * @example
  * ```ts
  * const config = loadPlatformConfig('./soc.platform.json');
@@ -31,6 +32,9 @@ export function loadPlatformConfig(pathOrJson: string): PlatformConfig {
   const isJson = pathOrJson.trimStart().startsWith('{');
   let text = pathOrJson;
   if (!isJson) text = readConfigFile(pathOrJson);
+  // A file saved with a UTF-8 byte order mark (some Windows editors): JSON.parse would refuse
+  // its invisible first character.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
