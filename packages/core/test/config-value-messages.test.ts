@@ -16,15 +16,7 @@ import {
 import { NotificationHub } from '../src/notification/notification-hub.js';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { createHarness } from './support/harness.js';
-
-/** `{ a: 1, self: <itself> }`. */
-function circular(): Record<string, unknown> {
-  const o: Record<string, unknown> = { a: 1 };
-  o.self = o;
-  return o;
-}
-
-const CIRCULAR = '{"a":1,"self":[Circular]}';
+import { CIRCULAR, circular } from './support/values.js';
 
 /** The error `run` throws or rejects with (undefined when it does neither). */
 async function errorOf(run: () => unknown): Promise<unknown> {

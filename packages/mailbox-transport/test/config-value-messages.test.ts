@@ -13,25 +13,7 @@ import {
   validateSmtFaultRule,
 } from '@scmi-ts/mailbox-transport';
 import { defined } from './support/harness.js';
-
-/** `{ a: 1, self: <itself> }`. */
-function circular(): Record<string, unknown> {
-  const o: Record<string, unknown> = { a: 1 };
-  o.self = o;
-  return o;
-}
-
-const CIRCULAR = '{"a":1,"self":[Circular]}';
-
-/** The error `run` throws (undefined when it does not throw). */
-function errorOf(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
+import { CIRCULAR, circular, errorOf } from '../../core/test/support/values.js';
 
 /** Expects `e` to be an ScmiConfigError for `field` whose message has `text`. */
 function expectRefusal(e: unknown, field: string, text: string): void {

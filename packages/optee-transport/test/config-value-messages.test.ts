@@ -6,13 +6,7 @@
 import { ScmiConfigError } from '@scmi-ts/core';
 import { OpteeTransport, OpteeWireLayout, TeeResult, parseTeeUuid } from '../src/index.js';
 import { checkMsgBufferSize } from '../src/wire/pta-scmi.js';
-
-/** `{ a: 1, self: <itself> }`. */
-function circular(): Record<string, unknown> {
-  const o: Record<string, unknown> = { a: 1 };
-  o.self = o;
-  return o;
-}
+import { CIRCULAR, circular, errorOf } from '../../core/test/support/values.js';
 
 /** Something with every operation the configuration check looks for (none is called). */
 const TEE = Object.fromEntries(
@@ -24,21 +18,11 @@ const TEE = Object.fromEntries(
   ]),
 );
 
-/** The error `run` throws (undefined when it does not throw). */
-function errorOf(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
-
 describe('the OP-TEE transport configuration checks, given a value JSON cannot write', () => {
   const transport = new OpteeTransport();
   const kinds = [
     ['a bigint', 1n, '1n'],
-    ['a circular object', circular(), '{"a":1,"self":[Circular]}'],
+    ['a circular object', circular(), CIRCULAR],
   ] as const;
 
   describe.each(kinds)('such as %s', (_, value, shown) => {

@@ -10,19 +10,13 @@ import {
   computeWireLayout,
   virtioTransport,
 } from '@scmi-ts/virtio-transport';
-
-/** `{ a: 1, self: <itself> }`. */
-function circular(): Record<string, unknown> {
-  const o: Record<string, unknown> = { a: 1 };
-  o.self = o;
-  return o;
-}
+import { CIRCULAR, circular, errorOf } from '../../core/test/support/values.js';
 
 describe('virtioTransport.validateConfig, given a value JSON cannot write', () => {
   const wire = VirtioScmiWire.sameThread(new VirtualClock(), { cmdqSize: 64, eventqSize: 16 });
   const kinds = [
     ['a bigint', 2n, '2n'],
-    ['a circular object', circular(), '{"a":1,"self":[Circular]}'],
+    ['a circular object', circular(), CIRCULAR],
   ] as const;
   const fields = ['cmdqSize', 'eventqSize', 'handshakeTimeoutMs', 'resetTimeoutMs', 'slotWaitMs'];
 
@@ -40,16 +34,6 @@ describe('virtioTransport.validateConfig, given a value JSON cannot write', () =
     });
   });
 });
-
-/** The error `run` throws (undefined when it does not throw). */
-function errorOf(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
 
 describe('the wire layout and the wire fault rules, given a bigint', () => {
   it.each(['cmdqSize', 'eventqSize', 'maxMsgSize', 'guestMemoryBytes'])(
