@@ -1040,6 +1040,28 @@ describe(createAgent, () => {
       },
     );
 
+    it('should refuse a bad timeoutMs before it waits for a transfer, running no payload writer', async () => {
+      const h = createHarness();
+      const agent = await h.create({ maxMsg: 1 });
+      const held = await agent.xfer(0x14).get(0x3, 4, 4);
+      let wrote = 0;
+      const e: unknown = await agent
+        .transact(
+          0x14,
+          0x3,
+          (w) => {
+            wrote++;
+            w.u32(1);
+          },
+          { txSize: 4, timeoutMs: -1 },
+        )
+        .catch((error: unknown) => error);
+      expect(e).toMatchObject({ code: 'E_ARGUMENT' });
+      expect(wrote).toBe(0);
+      agent.xfer(0x14).put(held);
+      await agent.remove();
+    });
+
     it('should refuse a timeoutMs that is not a positive number, sending nothing', async () => {
       const h = createHarness();
       const agent = await h.create();

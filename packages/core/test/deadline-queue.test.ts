@@ -61,6 +61,32 @@ describe(DeadlineQueue, () => {
       q.close();
     });
 
+    it('should keep the lanes of the durations in use, and drop the empty ones once there are many', async () => {
+      const clock = new VirtualClock();
+      const q = new DeadlineQueue(clock);
+      const fired: number[] = [];
+      // The two durations of every agent, in use all along.
+      const rx = node(-1, (n) => fired.push(n.id));
+      const async = node(-2, (n) => fired.push(n.id));
+      q.arm(rx, 30);
+      q.arm(async, 3000);
+      // A duration of its own per transfer, each disarmed (answered) before the next.
+      for (let i = 0; i < 1000; i++) {
+        const n = node(i);
+        q.arm(n, 1000 + i / 1000);
+        q.disarm(n);
+      }
+      expect(q.laneCount).toBeLessThanOrEqual(8);
+      // Nodes still armed keep their lanes, and fire in order.
+      q.arm(
+        node(7, (n) => fired.push(n.id)),
+        50.5,
+      );
+      await clock.runUntilIdle(5000);
+      expect(fired).toEqual([-1, 7, -2]);
+      q.close();
+    });
+
     it('should move a node that is already armed', async () => {
       const clock = new VirtualClock();
       const q = new DeadlineQueue(clock);

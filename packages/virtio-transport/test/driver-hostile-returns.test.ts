@@ -157,6 +157,12 @@ describe('cmdq: every slot held by the device for commands that timed out', () =
     expect(refused.settled).toBe(false);
     await clock.advance(1);
     expect(refused.error).toMatchObject({ code: 'E_VIRTIO_BUSY' });
+    // A command with a timeout of its own waits no longer than it.
+    const own = watch(agent.transact(0x10, 0x3, undefined, { timeoutMs: 5 }));
+    await clock.advance(4);
+    expect(own.settled).toBe(false);
+    await clock.advance(1);
+    expect(own.error).toMatchObject({ code: 'E_VIRTIO_BUSY' });
     // A waiting command gets the slot a late return frees.
     const waiting = watch(agent.base.discoverSubVendor());
     await clock.advance(10);

@@ -24,6 +24,9 @@ export interface DeadlineLane {
   tail: DeadlineNode | undefined;
 }
 
+/** Lanes kept whatever their use: beyond, a new duration first drops the lanes left empty. */
+const KEPT_LANES = 8;
+
 /**
  * Deadlines for many transfers with **one armed timer** per queue, instead of a
  * `setTimeout`/`clearTimeout` pair per transfer.
@@ -45,7 +48,7 @@ export interface DeadlineLane {
  */
 export class DeadlineQueue {
   readonly #clock: Clock;
-  readonly #lanes: DeadlineLane[] = [];
+  #lanes: DeadlineLane[] = [];
   #timer: TimerHandle | undefined;
   #timerAt = Infinity;
   #armed = 0;
@@ -59,6 +62,14 @@ export class DeadlineQueue {
   /** Nodes currently armed. */
   public get size(): number {
     return this.#armed;
+  }
+
+  /**
+   * @internal Lanes kept (one per duration armed, those with no node armed pruned once there are
+   * {@link KEPT_LANES}).
+   */
+  public get laneCount(): number {
+    return this.#lanes.length;
   }
 
   /** Whether the underlying clock timer is armed. */
@@ -76,6 +87,10 @@ export class DeadlineQueue {
     if (node.dlLane !== undefined) this.disarm(node);
     let lane = this.#lanes.find((l) => l.ms === ms);
     if (lane === undefined) {
+      // Lanes of durations no longer in use go once there are many: a caller whose every
+      // transfer has a timeout of its own (a budget left) would otherwise add one for good per
+      // command, and every firing scans them all. The few in use stay (no allocation per arm).
+      if (this.#lanes.length >= KEPT_LANES) this.#lanes = this.#lanes.filter((l) => l.head);
       lane = { ms, head: undefined, tail: undefined };
       this.#lanes.push(lane);
     }

@@ -7,7 +7,11 @@ import {
 } from '../errors/scmi-error.js';
 import type { ScmiEventDescriptor } from '../notification/notification-hub.js';
 import { copyOut } from '../transfer/clamped-copy.js';
-import type { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
+import {
+  checkTimeoutMs,
+  type ChannelRuntime,
+  type TransferEngine,
+} from '../transfer/transfer-engine.js';
 import type { Xfer } from '../transfer/xfer.js';
 import { PayloadReader, PayloadWriter } from '../wire/payload.js';
 import { CommonMessageId, scmiProtocolName } from '../wire/protocol-id.js';
@@ -40,7 +44,10 @@ export interface TransactOptions {
    * not wait out virtio's 60 s. On expiry the command fails with `ScmiTimeoutError` (its
    * `timeoutMs` this value) and its token is retired, as at any timeout: a late reply is dropped
    * and counted. The delayed response of an asynchronous command keeps the agent's
-   * `asyncTimeoutMs`. Anything but a positive number is refused `E_ARGUMENT`, nothing sent.
+   * `asyncTimeoutMs`. It counts from the send, as Linux's timeout does: a send that waits for its
+   * channel first (an SMT area still busy, an OP-TEE thread) is bounded by the transport's own
+   * wait (virtio's wait for a slot held by ended commands takes this timeout). Anything but a
+   * positive number is refused `E_ARGUMENT`, nothing sent, before a transfer is taken.
    */
   readonly timeoutMs?: number;
 }
@@ -344,6 +351,8 @@ export class BoundXferOps implements XferOps {
       // the hot path; unknown keys are not looked for here (that would cost every command).
       const opts: unknown = options;
       if (typeof opts !== 'object' || opts === null) throw optionsError(opts);
+      // Before a transfer is taken (begin checks it again, for drivers that set it themselves).
+      if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, this.#engine.agent);
       const txSize =
         payload === undefined
           ? 0

@@ -233,6 +233,11 @@ export class TransferEngine implements XferOwner {
   }
 
   /** Whether {@link TransferEngine.shutdown} has run. */
+  /** The agent's name, as errors name it. */
+  public get agent(): string {
+    return this.#o.agent;
+  }
+
   public get closed(): boolean {
     return this.#closed;
   }
@@ -443,15 +448,7 @@ export class TransferEngine implements XferOwner {
   public begin(channel: ChannelRuntime, xfer: Xfer): Promise<void> | undefined {
     this.#checkSendable(xfer);
     const timeoutMs: unknown = xfer.timeoutMs;
-    if (
-      timeoutMs !== undefined &&
-      !(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs < Infinity)
-    ) {
-      throw new ScmiError(
-        'E_ARGUMENT',
-        `${this.#o.agent}: a transfer's timeoutMs must be a positive number of ms, got ${describeArg(timeoutMs)}`,
-      );
-    }
+    if (timeoutMs !== undefined) checkTimeoutMs(timeoutMs, this.#o.agent);
     if (this.#closed) throw new ScmiShutdownError(this.#o.agent);
     const transport = channel.transport;
     if (transport === undefined)
@@ -1044,4 +1041,18 @@ function awaitsDelayedResponse(xfer: Xfer): boolean {
  */
 function inFlight(xfer: Xfer): boolean {
   return xfer.state === 'sent' || xfer.waiter !== undefined || xfer.withResponse;
+}
+
+/**
+ * @internal Throws unless `value` is a transfer's own response timeout: a positive finite number
+ * of ms ({@link Xfer.timeoutMs}, `TransactOptions.timeoutMs`).
+ *
+ * @throws ScmiError `E_ARGUMENT` naming the agent and what was given.
+ */
+export function checkTimeoutMs(value: unknown, agent: string): void {
+  if (typeof value === 'number' && value > 0 && value < Infinity) return;
+  throw new ScmiError(
+    'E_ARGUMENT',
+    `${agent}: a transfer's timeoutMs must be a positive number of ms, got ${describeArg(value)}`,
+  );
 }

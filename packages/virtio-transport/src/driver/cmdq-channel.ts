@@ -157,7 +157,8 @@ export class CmdqChannel implements TransportChannel {
    *
    * @throws ScmiShutdownError after quiesce; ScmiTransportError `E_VIRTIO_DEVICE` when the device is
    * not live or the cmdq is broken (also for a command waiting for a slot when it breaks),
-   * `E_VIRTIO_BUSY` when no slot came back in time: `slotWaitMs`, or the agent's `rxTimeoutMs` if
+   * `E_VIRTIO_BUSY` when no slot came back in time: `slotWaitMs`, or the command's own timeout
+   * (`xfer.timeoutMs`, else the agent's `rxTimeoutMs`) if
    * shorter when every slot is held by the device for a command that ended (`abandonedSlots`:
    * only a late reply brings one back).
    */
@@ -185,12 +186,12 @@ export class CmdqChannel implements TransportChannel {
     }
     // Every slot held by the device for a command that ended: one comes back only with a late
     // reply, if the platform is slow rather than gone. Wait for that no longer than the agent
-    // waits for a reply (rxTimeoutMs), not slotWaitMs (60 s by default) per command: a command
-    // then fails no later than it would have timed out on the wire. (Linux's
-    // `virtio_send_message` fails at once with -EBUSY on an empty free list.)
+    // waits for this command's reply (its own timeoutMs, else rxTimeoutMs), not slotWaitMs (60 s
+    // by default) per command: a command then fails no later than it would have timed out on
+    // the wire. (Linux's `virtio_send_message` fails at once with -EBUSY on an empty free list.)
     const abandonedOnly = this.#record.abandonedSlots === this.#state.length;
     const waitMs = abandonedOnly
-      ? Math.min(this.#driver.config.slotWaitMs, this.#setup.rxTimeoutMs)
+      ? Math.min(this.#driver.config.slotWaitMs, xfer.timeoutMs ?? this.#setup.rxTimeoutMs)
       : this.#driver.config.slotWaitMs;
     return new Promise<void>((resolve, reject) => {
       const waiter: SlotWaiter = {
