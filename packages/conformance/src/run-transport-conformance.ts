@@ -115,13 +115,19 @@ async function withRig(
   for (const check of checks) await check();
 }
 
-/** Real macrotask turns with nothing on the rig's clock after which a case is stuck. */
+/**
+ * Real macrotask turns, and real ms, with nothing on the rig's clock after which a case is stuck:
+ * both, so that neither a fast machine (turns come in microseconds) nor a wire end that waits a
+ * few real ms on I/O of its own makes a live case look stuck.
+ */
 const STUCK_TURNS = 500;
+const STUCK_MS = 2000;
 
 /**
  * Waits for `running`, a same-thread case's body. Everything in a same-thread rig moves through
- * its virtual clock: when, for {@link STUCK_TURNS} real turns in a row, the clock has nothing
- * armed, nothing scheduled and its time stands still while the body still waits, the body waits
+ * its virtual clock: when, for {@link STUCK_TURNS} real turns in a row and {@link STUCK_MS} real
+ * ms, the clock has nothing armed, nothing scheduled and its time stands still while the body
+ * still waits, the body waits
  * for what will never come — a transport's send, quiesce or free that never settles. That is
  * reported as such (and the rig's disposal then reports the removal left undone), instead of
  * jest's timeout with no word of what hung.
@@ -136,14 +142,16 @@ async function unlessStuck(rig: SameThreadRig, running: Promise<void>): Promise<
   );
   const clock = rig.clock;
   let idle = 0;
+  let idleSince = 0;
   let at = clock.now();
   const ended = (): boolean => outcome !== undefined;
   while (!ended()) {
     await clock.settle();
     const still = clock.armedTimers === 0 && clock.pendingTasks === 0 && clock.now() === at;
     at = clock.now();
-    idle = still ? idle + 1 : 0;
-    if (idle >= STUCK_TURNS) {
+    if (!still) idle = 0;
+    else if (idle++ === 0) idleSince = Date.now();
+    if (idle >= STUCK_TURNS && Date.now() - idleSince >= STUCK_MS) {
       throw new Error(
         "the case is stuck: it waits, and nothing is armed or scheduled on the virtual clock (a transport's send, quiesce or free that never settles?)",
       );
