@@ -232,12 +232,12 @@ export class TransferEngine implements XferOwner {
     this.#deadlines = new DeadlineQueue(options.clock);
   }
 
-  /** Whether {@link TransferEngine.shutdown} has run. */
   /** The agent's name, as errors name it. */
   public get agent(): string {
     return this.#o.agent;
   }
 
+  /** Whether {@link TransferEngine.shutdown} has run. */
   public get closed(): boolean {
     return this.#closed;
   }
