@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import {
   BASE_ERROR_EVENT,
   RevokedError,
@@ -1039,6 +1040,75 @@ describe(createAgent, () => {
         await agent.remove();
       },
     );
+
+    describe('options.signal', () => {
+      const a2pStats = (agent: ScmiAgent) =>
+        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+
+      it('should fail a command waiting for its response with the reason at once, and drop its late reply', async () => {
+        const h = createHarness();
+        const agent = await h.create();
+        h.platform.delay = (req) => (req.messageId === 0x9 ? 20 : undefined);
+        const failed = a2pStats(agent)?.failed ?? 0;
+        const abort = new AbortController();
+        const reason = new Error('operator gave up');
+        const pending = agent
+          .transact(0x14, 0x9, u32(1), { signal: abort.signal })
+          .catch((error: unknown) => error);
+        await h.clock.advance(5);
+        expect(getEventListeners(abort.signal, 'abort')).toHaveLength(1);
+        abort.abort(reason);
+        expect(await pending).toBe(reason);
+        expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
+        h.platform.delay = undefined;
+        await h.clock.runUntilIdle();
+        expect(a2pStats(agent)).toMatchObject({ failed: failed + 1, lateReplies: 1, timeouts: 0 });
+        // The agent goes on; a signal of a command that settled changes nothing.
+        const done = new AbortController();
+        expect(readU32(await agent.transact(0x14, 0x3, u32(7), { signal: done.signal }), 0)).toBe(
+          7,
+        );
+        expect(getEventListeners(done.signal, 'abort')).toHaveLength(0);
+        done.abort();
+        await agent.remove();
+      });
+
+      it('should give up an asynchronous command waiting for its delayed response', async () => {
+        const h = createHarness();
+        const agent = await h.create({ asyncTimeoutMs: 100 });
+        h.platform.override = (req) =>
+          req.protocolId === 0x14 && req.messageId === 0x5 ? { status: 0 } : undefined;
+        const abort = new AbortController();
+        const pending = agent
+          .transact(0x14, 0x5, u32(1), { async: true, signal: abort.signal })
+          .catch((error: unknown) => error);
+        await h.clock.advance(10);
+        abort.abort();
+        const e = await pending;
+        expect(e).toBe(abort.signal.reason);
+        expect((e as Error).name).toBe('AbortError');
+        expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
+        await agent.remove();
+      });
+
+      it('should send nothing for a signal that fired already, and refuse one that is not an AbortSignal', async () => {
+        const h = createHarness();
+        const agent = await h.create();
+        const sent = a2pStats(agent)?.sent;
+        const reason = new Error('already');
+        expect(
+          await agent
+            .transact(0x14, 0x3, u32(1), { signal: AbortSignal.abort(reason) })
+            .catch((error: unknown) => error),
+        ).toBe(reason);
+        const e: unknown = await agent
+          .transact(0x14, 0x3, u32(1), { signal: { aborted: false } as unknown as AbortSignal })
+          .catch((error: unknown) => error);
+        expect(e).toMatchObject({ code: 'E_ARGUMENT' });
+        expect(a2pStats(agent)?.sent).toBe(sent);
+        await agent.remove();
+      });
+    });
 
     it('should refuse a bad timeoutMs before it waits for a transfer, running no payload writer', async () => {
       const h = createHarness();

@@ -50,6 +50,17 @@ export interface TransactOptions {
    * positive number is refused `E_ARGUMENT`, nothing sent, before a transfer is taken.
    */
   readonly timeoutMs?: number;
+  /**
+   * Gives the command up (a test tool's Ctrl-C): when the signal fires while the command waits
+   * for its response or its delayed response, it fails at once with `signal.reason`, as at a
+   * timeout — its token is retired, so a reply that comes later is dropped and counted, and the
+   * transport releases what it holds for it as after a timeout. A signal that fired already
+   * rejects with its reason, nothing sent. A command still waiting for a free transfer, or whose
+   * send the transport still holds (a busy SMT area, an OP-TEE thread), gives up once that wait
+   * ends. A signal that fires after the command settled changes nothing; the listener is removed
+   * when the command settles. Anything but an `AbortSignal` is refused `E_ARGUMENT`.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The counts at the start of one part of a multi-part reply. */
@@ -353,6 +364,8 @@ export class BoundXferOps implements XferOps {
       if (typeof opts !== 'object' || opts === null) throw optionsError(opts);
       // Before a transfer is taken (begin checks it again, for drivers that set it themselves).
       if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, this.#engine.agent);
+      const signal = options.signal;
+      if (signal !== undefined) checkSignal(signal);
       const txSize =
         payload === undefined
           ? 0
@@ -380,7 +393,29 @@ export class BoundXferOps implements XferOps {
       return rejected(error);
     }
     const sent = xfer;
-    return waiting.then(() => this.#finish(sent));
+    const signal = options.signal;
+    if (signal === undefined) return waiting.then(() => this.#finish(sent));
+    const stop = this.#abandonOnAbort(signal, sent);
+    return waiting.then(() => {
+      stop();
+      return this.#finish(sent);
+    });
+  }
+
+  /** Fails `xfer` when `signal` fires (see {@link TransactOptions.signal}); returns the unwatch. */
+  #abandonOnAbort(signal: AbortSignal, xfer: Xfer): () => void {
+    // Fired already (by the payload writer, say): given up at once.
+    if (signal.aborted) {
+      this.#engine.abandon(xfer, signal.reason);
+      return noWatch;
+    }
+    const listener = (): void => {
+      this.#engine.abandon(xfer, signal.reason);
+    };
+    signal.addEventListener('abort', listener, { once: true });
+    return () => {
+      signal.removeEventListener('abort', listener);
+    };
   }
 
   /** {@link BoundXferOps.transact} when it waits for a transfer, or for an asynchronous command. */
@@ -394,9 +429,15 @@ export class BoundXferOps implements XferOps {
   ): Promise<Uint8Array> {
     const xfer =
       taken ?? (await this.#engine.get(this.#channel, this.#protocolId, messageId, txSize, rxSize));
+    const signal = options.signal;
+    let stop: (() => void) | undefined;
     try {
       xfer.timeoutMs = options.timeoutMs;
       this.#write(xfer, payload, txSize);
+      // Given up while it waited for a transfer: nothing sent.
+      if (signal?.aborted === true) throw signal.reason;
+      // Watched from here, with no await before the send: an abort before it finds nothing sent.
+      if (signal !== undefined) stop = this.#abandonOnAbort(signal, xfer);
       if (options.async === true) {
         await this.#engine.doWithResponse(this.#channel, xfer);
       } else {
@@ -406,6 +447,7 @@ export class BoundXferOps implements XferOps {
       }
       return copyOut(xfer.rx, xfer.rxLen);
     } finally {
+      stop?.();
       // The object never left this call: reused as is (the caller got a copy of the response).
       this.#engine.put(xfer);
     }
@@ -589,6 +631,25 @@ const countedMalformed = new WeakSet<object>();
 
 /** ScmiMalformedError codes that describe a caller's own value, never the platform's bytes. */
 const CALLER_VALUE_CODES: ReadonlySet<string> = new Set(['E_FIELD_RANGE', 'E_PAYLOAD']);
+
+/** What {@link BoundXferOps} returns for a signal it need not watch. */
+function noWatch(): void {
+  // Nothing to remove.
+}
+
+/**
+ * Throws unless `signal` is an `AbortSignal`; throws its reason when it fired already (nothing is
+ * sent for a command given up before it started).
+ */
+function checkSignal(signal: unknown): void {
+  if (!(signal instanceof AbortSignal)) {
+    throw new ScmiError(
+      'E_ARGUMENT',
+      `transact: options.signal must be an AbortSignal, got ${describeArg(signal)}`,
+    );
+  }
+  if (signal.aborted) throw signal.reason;
+}
 
 /** The error for `transact` options that are not an object (a JavaScript caller's `null`). */
 function optionsError(options: unknown): ScmiError {

@@ -762,6 +762,22 @@ export class TransferEngine implements XferOwner {
     this.#settle(xfer);
   }
 
+  /**
+   * @internal Its caller gave up on `xfer` (`TransactOptions.signal`): a transfer waiting for its
+   * response, or for its delayed response, fails now with `reason`, as at a timeout — its token is
+   * retired (a late reply is dropped and counted), `markTxDone` gets `reason` at the end, counted
+   * in `failed`. A transfer in any other state is left as it is (answered, failed already, not
+   * sent). A send the transport still holds settles when the transport lets it.
+   */
+  public abandon(xfer: Xfer, reason: unknown): void {
+    const channel = xfer.route as ChannelRuntime | undefined;
+    if (channel === undefined) return;
+    const state = stateOf(xfer);
+    if (state !== 'sent' && !(state === 'response' && xfer.isAsync && inFlight(xfer))) return;
+    channel.counters.failed++;
+    this.#fail(xfer, reason);
+  }
+
   /** @internal A transfer's deadline passed. */
   public onXferDeadline(xfer: Xfer): void {
     const channel = xfer.route as ChannelRuntime | undefined;
