@@ -1091,6 +1091,49 @@ describe(createAgent, () => {
         await agent.remove();
       });
 
+      it('should send nothing when the payload writer itself fires the signal', async () => {
+        const h = createHarness();
+        const agent = await h.create();
+        const sent = a2pStats(agent)?.sent;
+        const abort = new AbortController();
+        const reason = new Error('writer gave up');
+        const e: unknown = await agent
+          .transact(
+            0x14,
+            0x3,
+            (w) => {
+              w.u32(1);
+              abort.abort(reason);
+            },
+            { txSize: 4, signal: abort.signal },
+          )
+          .catch((error: unknown) => error);
+        expect(e).toBe(reason);
+        expect(a2pStats(agent)?.sent).toBe(sent);
+        await agent.remove();
+      });
+
+      it('should give many commands sharing one signal one listener, and fail each with the reason', async () => {
+        const h = createHarness({ descriptor: { maxMsg: 16 } });
+        const agent = await h.create({ maxMsg: 16 });
+        h.platform.delay = () => 20;
+        const abort = new AbortController();
+        const pending = Array.from({ length: 12 }, (_, i) =>
+          agent
+            .transact(0x14, 0x3, u32(i), { signal: abort.signal })
+            .catch((error: unknown) => error),
+        );
+        await h.clock.advance(1);
+        expect(getEventListeners(abort.signal, 'abort')).toHaveLength(1);
+        const reason = new Error('all of them');
+        abort.abort(reason);
+        expect(await Promise.all(pending)).toEqual(pending.map(() => reason));
+        h.platform.delay = undefined;
+        await h.clock.runUntilIdle();
+        expect(a2pStats(agent)?.lateReplies).toBe(12);
+        await agent.remove();
+      });
+
       it('should send nothing for a signal that fired already, and refuse one that is not an AbortSignal', async () => {
         const h = createHarness();
         const agent = await h.create();

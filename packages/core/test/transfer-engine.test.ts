@@ -1,6 +1,7 @@
 import {
   ScmiMessageType,
   ScmiShutdownError,
+  ScmiStatus,
   ScmiStatusError,
   ScmiTimeoutError,
   ScmiTransportError,
@@ -289,6 +290,62 @@ describe(TransferEngine, () => {
       expect(transport.txDone).toHaveLength(1);
       expect(transport.txDone[0]?.error).toBeInstanceOf(ScmiShutdownError);
       expect(x.state).toBe('free');
+    });
+
+    it('should let the caller of a send still waiting go at once with the reason when it gives the transfer up, the transport finishing with it later', async () => {
+      const { channel, transport, engine, xfer, clock } = setup();
+      transport.next = 'wait';
+      const x = xfer();
+      const done = engine.do(channel, x);
+      await clock.settle();
+      const reason = new Error('given up');
+      engine.abandon(x, reason);
+      // The caller goes now, with the reason — not with what the transport says of a failed
+      // transfer when it finally looks at it.
+      expect(await failure(done)).toBe(reason);
+      expect(channel.counters.failed).toBe(1);
+      engine.put(x);
+      expect(x.state).toBe('failed');
+      expect(await quiesces(channel, clock)).toBe(false);
+      // The transport refuses the failed transfer (as the mailbox, virtio and OP-TEE do): the
+      // reason stands, counted once.
+      transport.release?.reject(new RangeError('refused: the transfer failed'));
+      expect(await quiesces(channel, clock)).toBe(true);
+      expect(channel.counters.failed).toBe(1);
+      expect(transport.txDone).toEqual([]);
+      // Put back once the transport let it go.
+      expect(x.state).toBe('free');
+    });
+
+    it('should fail a transfer waiting for its response with the reason when it is given up, and leave an answered one alone', async () => {
+      const { channel, transport, engine, xfer } = setup();
+      const x = xfer();
+      const done = engine.do(channel, x);
+      const reason = new Error('given up');
+      engine.abandon(x, reason);
+      expect(await failure(done)).toBe(reason);
+      expect(transport.txDone).toEqual([{ token: x.token, error: reason }]);
+      expect(engine.pool.isRetired(x.token)).toBe(true);
+      engine.put(x);
+      const y = xfer();
+      const answered = engine.do(channel, y);
+      transport.answer();
+      await answered;
+      engine.abandon(y, reason);
+      expect(y.state).toBe('response');
+      expect(channel.counters.failed).toBe(1);
+    });
+
+    it('should leave an asynchronous command answered with an error status to that status when it is given up right then', async () => {
+      const { channel, transport, engine, xfer } = setup();
+      const x = xfer();
+      const done = engine.doWithResponse(channel, x);
+      // The response is in (an error status: no delayed response can follow), its caller not
+      // told yet.
+      transport.answer(ScmiStatus.DENIED);
+      engine.abandon(x, new Error('given up'));
+      expect(await failure(done)).toMatchObject({ status: ScmiStatus.DENIED });
+      expect(channel.counters).toMatchObject({ failed: 0, completed: 1 });
     });
 
     it('should let the caller go at once when the engine shuts down inside the send that then waits', async () => {

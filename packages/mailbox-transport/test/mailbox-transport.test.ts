@@ -654,6 +654,36 @@ describe('mailboxTransport', () => {
     });
   });
 
+  describe("a command given up (TransactOptions.signal) while it waits for the SMT channel's lock", () => {
+    it('should fail at once with the reason, never reach the platform, and leave the channel working', async () => {
+      const h = createHarness({ auto: false });
+      const agent = await h.probe();
+      h.platform.faults.add({
+        match: { protocolId: 0x10, messageId: 0x3, times: 1 },
+        action: { kind: 'delay', ms: 10 },
+      });
+      const requests = h.platform.counters.requests;
+      const first = agent.transact(0x10, 0x3); // holds the channel for 10 ms
+      const abort = new AbortController();
+      const reason = new Error('operator gave up');
+      const second = settle(agent.transact(0x10, 0x0, undefined, { signal: abort.signal }));
+      await h.clock.advance(1);
+      abort.abort(reason);
+      expect(await second).toBe(reason);
+      await h.clock.advance(20);
+      await expect(first).resolves.toBeInstanceOf(Uint8Array);
+      // The given-up command never reached the platform: only the first one (and now a third).
+      expect(h.platform.counters.requests).toBe(requests + 1);
+      const third = agent.transact(0x10, 0x0);
+      await h.clock.runUntilIdle();
+      await expect(third).resolves.toBeInstanceOf(Uint8Array);
+      const removing = agent.remove();
+      await h.clock.runUntilIdle();
+      await removing;
+      h.close();
+    });
+  });
+
   describe('when the platform is slow', () => {
     it('should time out, then drop the late reply as a late reply, counted', async () => {
       const h = createHarness({

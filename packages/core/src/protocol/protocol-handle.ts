@@ -55,10 +55,13 @@ export interface TransactOptions {
    * for its response or its delayed response, it fails at once with `signal.reason`, as at a
    * timeout — its token is retired, so a reply that comes later is dropped and counted, and the
    * transport releases what it holds for it as after a timeout. A signal that fired already
-   * rejects with its reason, nothing sent. A command still waiting for a free transfer, or whose
-   * send the transport still holds (a busy SMT area, an OP-TEE thread), gives up once that wait
-   * ends. A signal that fires after the command settled changes nothing; the listener is removed
-   * when the command settles. Anything but an `AbortSignal` is refused `E_ARGUMENT`.
+   * rejects with its reason, nothing sent (also when the payload writer fires it). A command
+   * whose send the transport still holds (the SMT area's lock, an OP-TEE thread, a virtio slot)
+   * fails at once too; the transport finishes with it on its own (never sending it, as they do
+   * for a failed transfer). A command still waiting for a free transfer gives up once it has one.
+   * A signal that fires after the command settled changes nothing; many commands may share one
+   * signal (it gets one listener, removed when the last of them settles). Anything but an
+   * `AbortSignal` is refused `E_ARGUMENT`.
    */
   readonly signal?: AbortSignal;
 }
@@ -349,6 +352,7 @@ export class BoundXferOps implements XferOps {
     // one `then` on the phase promise instead of an async function's frame, promise and resume.
     let xfer: Xfer | undefined;
     let waiting: Promise<void> | undefined;
+    let signal: AbortSignal | undefined;
     try {
       // Checked before a transfer is taken (JavaScript callers get past the type).
       const given: unknown = payload;
@@ -364,7 +368,7 @@ export class BoundXferOps implements XferOps {
       if (typeof opts !== 'object' || opts === null) throw optionsError(opts);
       // Before a transfer is taken (begin checks it again, for drivers that set it themselves).
       if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, this.#engine.agent);
-      const signal = options.signal;
+      signal = options.signal;
       if (signal !== undefined) checkSignal(signal);
       const txSize =
         payload === undefined
@@ -382,6 +386,8 @@ export class BoundXferOps implements XferOps {
       try {
         xfer.timeoutMs = options.timeoutMs;
         this.#write(xfer, payload, txSize);
+        // Given up by the payload writer itself: nothing sent.
+        if (signal?.aborted === true) throw signal.reason;
         // do() without its own async step (see TransferEngine.begin).
         waiting = this.#engine.begin(this.#channel, xfer);
       } catch (error: unknown) {
@@ -393,7 +399,6 @@ export class BoundXferOps implements XferOps {
       return rejected(error);
     }
     const sent = xfer;
-    const signal = options.signal;
     if (signal === undefined) return waiting.then(() => this.#finish(sent));
     const stop = this.#abandonOnAbort(signal, sent);
     return waiting.then(() => {
@@ -404,18 +409,10 @@ export class BoundXferOps implements XferOps {
 
   /** Fails `xfer` when `signal` fires (see {@link TransactOptions.signal}); returns the unwatch. */
   #abandonOnAbort(signal: AbortSignal, xfer: Xfer): () => void {
-    // Fired already (by the payload writer, say): given up at once.
-    if (signal.aborted) {
-      this.#engine.abandon(xfer, signal.reason);
-      return noWatch;
-    }
-    const listener = (): void => {
-      this.#engine.abandon(xfer, signal.reason);
-    };
-    signal.addEventListener('abort', listener, { once: true });
-    return () => {
-      signal.removeEventListener('abort', listener);
-    };
+    const engine = this.#engine;
+    return watchAbort(signal, () => {
+      engine.abandon(xfer, signal.reason);
+    });
   }
 
   /** {@link BoundXferOps.transact} when it waits for a transfer, or for an asynchronous command. */
@@ -632,7 +629,44 @@ const countedMalformed = new WeakSet<object>();
 /** ScmiMalformedError codes that describe a caller's own value, never the platform's bytes. */
 const CALLER_VALUE_CODES: ReadonlySet<string> = new Set(['E_FIELD_RANGE', 'E_PAYLOAD']);
 
-/** What {@link BoundXferOps} returns for a signal it need not watch. */
+/** The commands waiting on each signal, and the one listener it has for them. */
+const watchedSignals = new WeakMap<
+  AbortSignal,
+  { readonly waiting: Set<() => void>; readonly listener: () => void }
+>();
+
+/**
+ * Calls `onAbort` when `signal` fires (at once when it has), until the returned function is
+ * called. One listener per signal, whatever the commands sharing it: a listener per command
+ * would make Node warn of a leak past ten commands in flight on one signal.
+ */
+function watchAbort(signal: AbortSignal, onAbort: () => void): () => void {
+  if (signal.aborted) {
+    onAbort();
+    return noWatch;
+  }
+  let watched = watchedSignals.get(signal);
+  if (watched === undefined) {
+    const waiting = new Set<() => void>();
+    const listener = (): void => {
+      watchedSignals.delete(signal);
+      for (const call of [...waiting]) call();
+      waiting.clear();
+    };
+    watched = { waiting, listener };
+    watchedSignals.set(signal, watched);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  const { waiting, listener } = watched;
+  waiting.add(onAbort);
+  return () => {
+    if (!waiting.delete(onAbort) || waiting.size > 0) return;
+    signal.removeEventListener('abort', listener);
+    watchedSignals.delete(signal);
+  };
+}
+
+/** What {@link watchAbort} returns for a signal that fired already. */
 function noWatch(): void {
   // Nothing to remove.
 }

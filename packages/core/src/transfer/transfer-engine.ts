@@ -214,7 +214,8 @@ export class TransferEngine implements XferOwner {
   readonly #o: TransferEngineOptions;
   #closed = false;
   /** Wakes each send that waits (see #afterPendingSend) when the engine shuts down. */
-  readonly #waitingSends = new Set<() => void>();
+  /** The wake-up of each send that waits in the transport (see `#raceShutdown`). */
+  readonly #waitingSends = new Map<Xfer, () => void>();
   /** What a P2A channel's failInFlight gave: no delayed response will come (see doWithResponse). */
   #delayedResponsesLost: Error | undefined;
   #seq = 0;
@@ -459,7 +460,7 @@ export class TransferEngine implements XferOwner {
     // The transport said the channel's other end is gone (failInFlight): the command is not
     // handed to it at all (whether its send would refuse it too).
     const lost = channel.lost;
-    if (lost !== undefined) throw this.#sendFailed(channel, xfer, lost);
+    if (lost !== undefined) throw this.#sendFailed(channel, xfer, lost) as Error;
     channel.enterOp();
     xfer.state = 'sent';
     xfer.seq = ++this.#seq;
@@ -472,7 +473,7 @@ export class TransferEngine implements XferOwner {
       pending = transport.send(xfer);
     } catch (cause) {
       channel.exitOp();
-      throw this.#sendFailed(channel, xfer, cause);
+      throw this.#sendFailed(channel, xfer, cause) as Error;
     }
     if (pending !== undefined) return this.#afterPendingSend(channel, transport, xfer, pending);
     return this.#afterSend(channel, transport, xfer);
@@ -528,8 +529,11 @@ export class TransferEngine implements XferOwner {
    * kept as the transfer's). Shutdown may already have failed (and counted) the transfer while the
    * send was awaited.
    */
-  #sendFailed(channel: ChannelRuntime, xfer: Xfer, cause: unknown): Error {
-    if (stateOf(xfer) !== 'failed') channel.counters.failed++;
+  #sendFailed(channel: ChannelRuntime, xfer: Xfer, cause: unknown): unknown {
+    // Failed already while the send was awaited (shutdown, its caller giving it up): that error
+    // stands — the transport's refusal of a failed transfer is its consequence, not its cause.
+    if (stateOf(xfer) === 'failed' && xfer.error !== undefined) return xfer.error;
+    channel.counters.failed++;
     xfer.state = 'failed';
     xfer.waiter = undefined;
     this.pool.unlist(xfer, false);
@@ -557,7 +561,7 @@ export class TransferEngine implements XferOwner {
       // timed-out command holds, an invocation the transport waits on) settles when the
       // transport lets it, at its quiesce at the latest — the probe's abort and the removal do
       // not wait for it.
-      if ((await this.#raceShutdown(pending)) === 'closed') {
+      if ((await this.#raceShutdown(pending, xfer)) === 'closed') {
         this.#detach(channel, xfer, pending);
         return;
       }
@@ -570,12 +574,13 @@ export class TransferEngine implements XferOwner {
   }
 
   /**
-   * `pending`'s outcome, or `'closed'` when the engine shuts down first. One wake-up per waiting
-   * send, dropped when the race ends: a promise shared by every send would keep a reaction for
-   * each of them until shutdown (hundreds of bytes per command on a transport whose every send
-   * waits, as OP-TEE's synchronous wait).
+   * `pending`'s outcome, or `'closed'` when the engine shuts down first, or its caller gives
+   * `xfer` up ({@link TransferEngine.abandon}). One wake-up per waiting send, dropped when the race
+   * ends: a promise shared by every send would keep a reaction for each of them until shutdown
+   * (hundreds of bytes per command on a transport whose every send waits, as OP-TEE's synchronous
+   * wait).
    */
-  async #raceShutdown(pending: Promise<void>): Promise<'sent' | 'closed'> {
+  async #raceShutdown(pending: Promise<void>, xfer: Xfer): Promise<'sent' | 'closed'> {
     // Shut down already (inside the transport's send): no need to wait for it.
     if (this.#closed) return 'closed';
     let wake!: () => void;
@@ -584,21 +589,22 @@ export class TransferEngine implements XferOwner {
         resolve('closed');
       };
     });
-    this.#waitingSends.add(wake);
+    this.#waitingSends.set(xfer, wake);
     try {
       const outcome: unknown = await Promise.race([pending, closed]);
       return outcome === 'closed' ? 'closed' : 'sent';
     } finally {
-      this.#waitingSends.delete(wake);
+      this.#waitingSends.delete(xfer);
     }
   }
 
   /**
    * Lets the caller of `xfer` go while the transport's send of it is still pending (the engine
-   * shut down: shutdown failed the transfer, counted): the channel operation stays open — the
-   * channel's quiesce still waits for it — until the send settles, then ends, with `markTxDone`
-   * when the command went out after all. The transfer is failed and the pool closed: it is never
-   * sent again, and a reply to it is dropped and counted.
+   * shut down, or its caller gave it up: the transfer failed, counted): the channel operation
+   * stays open — the channel's quiesce still waits for it — until the send settles, then ends,
+   * with `markTxDone` when the command went out after all, and the transfer is put back then if
+   * its caller put it back meanwhile. A failed transfer is never sent again, and a reply to it is
+   * dropped and counted.
    */
   #detach(channel: ChannelRuntime, xfer: Xfer, pending: Promise<void>): void {
     xfer.opDetached = true;
@@ -766,16 +772,17 @@ export class TransferEngine implements XferOwner {
    * @internal Its caller gave up on `xfer` (`TransactOptions.signal`): a transfer waiting for its
    * response, or for its delayed response, fails now with `reason`, as at a timeout — its token is
    * retired (a late reply is dropped and counted), `markTxDone` gets `reason` at the end, counted
-   * in `failed`. A transfer in any other state is left as it is (answered, failed already, not
-   * sent). A send the transport still holds settles when the transport lets it.
+   * in `failed`. A send the transport still holds lets its caller go at once, as at shutdown: the
+   * channel operation stays open until the transport lets the send go. A transfer in any other
+   * state is left as it is (answered — an error status included — failed already, not sent).
    */
   public abandon(xfer: Xfer, reason: unknown): void {
     const channel = xfer.route as ChannelRuntime | undefined;
     if (channel === undefined) return;
-    const state = stateOf(xfer);
-    if (state !== 'sent' && !(state === 'response' && xfer.isAsync && inFlight(xfer))) return;
+    if (stateOf(xfer) !== 'sent' && !awaitsDelayedResponse(xfer)) return;
     channel.counters.failed++;
     this.#fail(xfer, reason);
+    this.#waitingSends.get(xfer)?.();
   }
 
   /** @internal A transfer's deadline passed. */
@@ -1013,7 +1020,7 @@ export class TransferEngine implements XferOwner {
   public shutdown(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const wake of this.#waitingSends) wake();
+    for (const wake of this.#waitingSends.values()) wake();
     this.pool.close();
     for (const xfer of [...this.pool.pending()]) {
       if (xfer.state === 'sent' || awaitsDelayedResponse(xfer)) {
