@@ -57,8 +57,8 @@ export interface TransactOptions {
    * transport releases what it holds for it as after a timeout. A signal that fired already
    * rejects with its reason, nothing sent (also when the payload writer fires it). A command
    * whose send the transport still holds (the SMT area's lock, an OP-TEE thread, a virtio slot)
-   * fails at once too; the transport finishes with it on its own (never sending it, as they do
-   * for a failed transfer). A command still waiting for a free transfer gives up once it has one.
+   * fails at once too; the transport finishes with it on its own (it does not send a failed
+   * transfer it has not sent yet; OP-TEE's synchronous wait has, and its late return is counted). A command still waiting for a free transfer gives up once it has one.
    * A signal that fires after the command settled changes nothing; many commands may share one
    * signal (it gets one listener, removed when the last of them settles). Anything but an
    * `AbortSignal` is refused `E_ARGUMENT`.
@@ -650,7 +650,13 @@ function watchAbort(signal: AbortSignal, onAbort: () => void): () => void {
     const waiting = new Set<() => void>();
     const listener = (): void => {
       watchedSignals.delete(signal);
-      for (const call of [...waiting]) call();
+      for (const call of [...waiting]) {
+        try {
+          call();
+        } catch {
+          // An abandon does not throw; if one did, the other commands are still given up.
+        }
+      }
       waiting.clear();
     };
     watched = { waiting, listener };

@@ -213,8 +213,10 @@ export class TransferEngine implements XferOwner {
   readonly #deadlines: DeadlineQueue;
   readonly #o: TransferEngineOptions;
   #closed = false;
-  /** Wakes each send that waits (see #afterPendingSend) when the engine shuts down. */
-  /** The wake-up of each send that waits in the transport (see `#raceShutdown`). */
+  /**
+   * The wake-up of each send that waits in the transport (see `#raceShutdown`): the engine's
+   * shutdown wakes them all, a transfer given up (`abandon`) its own.
+   */
   readonly #waitingSends = new Map<Xfer, () => void>();
   /** What a P2A channel's failInFlight gave: no delayed response will come (see doWithResponse). */
   #delayedResponsesLost: Error | undefined;
@@ -557,10 +559,10 @@ export class TransferEngine implements XferOwner {
     pending: Promise<void>,
   ): Promise<void> {
     try {
-      // The shutdown lets the caller go at once: a send waiting for the channel (a slot a
-      // timed-out command holds, an invocation the transport waits on) settles when the
-      // transport lets it, at its quiesce at the latest — the probe's abort and the removal do
-      // not wait for it.
+      // The shutdown, or its caller giving the transfer up, lets the caller go at once: a send
+      // waiting for the channel (a slot a timed-out command holds, an invocation the transport
+      // waits on) settles when the transport lets it, at its quiesce at the latest — the probe's
+      // abort, the removal and a command's signal do not wait for it.
       if ((await this.#raceShutdown(pending, xfer)) === 'closed') {
         this.#detach(channel, xfer, pending);
         return;

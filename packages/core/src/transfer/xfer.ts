@@ -102,9 +102,9 @@ export class Xfer implements DeadlineNode {
   /** @internal The command reached the transport (its send returned): `markTxDone` is owed. */
   public onWire = false;
   /**
-   * @internal The engine shut down while the transport's send of it was still pending: its caller
-   * was let go, and the send's own settling ends the channel operation (and owes `markTxDone`
-   * when it went out after all), not `end`.
+   * @internal The engine shut down, or its caller gave it up, while the transport's send of it was
+   * still pending: its caller was let go, and the send's own settling ends the channel operation
+   * (and owes `markTxDone` when it went out after all), not `end`.
    */
   public opDetached = false;
   /**
