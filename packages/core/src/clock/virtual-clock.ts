@@ -137,12 +137,7 @@ export class VirtualClock implements Clock {
   public advance(ms: number): Promise<void> {
     return this.#drive(async () => {
       const target = this.#now + ms;
-      for (;;) {
-        await this.#runTasks();
-        const next = this.#nextTimer();
-        if (next === undefined || next.at > target) break;
-        this.#fire(next);
-      }
+      await this.#fireUntil(target);
       this.#now = Math.max(this.#now, target);
       await this.#runTasks();
     });
@@ -153,15 +148,20 @@ export class VirtualClock implements Clock {
    * `limitMs` of virtual time has passed (default 60 s).
    */
   public runUntilIdle(limitMs = 60_000): Promise<void> {
-    return this.#drive(async () => {
-      const limit = this.#now + limitMs;
-      for (;;) {
-        await this.#runTasks();
-        const next = this.#nextTimer();
-        if (next === undefined || next.at > limit) return;
-        this.#fire(next);
-      }
-    });
+    return this.#drive(() => this.#fireUntil(this.#now + limitMs));
+  }
+
+  /**
+   * Runs tasks, then fires the next timer due at `limit` or before, until none is left; returns
+   * with the tasks run and time at the last timer fired.
+   */
+  async #fireUntil(limit: number): Promise<void> {
+    for (;;) {
+      await this.#runTasks();
+      const next = this.#nextTimer();
+      if (next === undefined || next.at > limit) return;
+      this.#fire(next);
+    }
   }
 
   /**
