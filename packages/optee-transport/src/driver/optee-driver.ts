@@ -877,15 +877,20 @@ export class OpteeDriver implements TeeDriver {
         this.#abandoned.push(call);
         return;
       }
-      const i = this.#queue.indexOf(call);
-      // Posted meanwhile (the listener is removed then), or ended by the driver's shutdown.
-      if (i < 0) return;
-      this.#queue.splice(i, 1);
-      this.#withdrawn++;
-      this.#settle(call, failed(TeeResult.CANCEL));
+      // Not queued: posted meanwhile (the listener is removed then), or ended by a shutdown.
+      if (this.#unqueue(call)) this.#settle(call, failed(TeeResult.CANCEL));
     };
     call.onAbort = { signal, listener };
     signal.addEventListener('abort', listener, { once: true });
+  }
+
+  /** Takes the still queued `call` out of the queue, counted withdrawn; false when not queued. */
+  #unqueue(call: PendingCall): boolean {
+    const i = this.#queue.indexOf(call);
+    if (i < 0) return false;
+    this.#queue.splice(i, 1);
+    this.#withdrawn++;
+    return true;
   }
 
   /** Removes `call`'s abort listener, if it has one (it was posted, or it ends). */
@@ -1097,13 +1102,7 @@ export class OpteeDriver implements TeeDriver {
     }
     // Calls whose signal fired during the pump and that it did not reach (behind a call that
     // could not go): withdrawn now, with the others.
-    for (const call of this.#abandoned.splice(0)) {
-      const i = this.#queue.indexOf(call);
-      if (i < 0) continue;
-      this.#queue.splice(i, 1);
-      this.#withdrawn++;
-      withdrawn.push(call);
-    }
+    for (const call of this.#abandoned.splice(0)) if (this.#unqueue(call)) withdrawn.push(call);
     this.#pumping = false;
     // Every withdrawn call ends, even if one caller's onReturn throws (it must not): they are out
     // of the queue, and nothing else would ever reach them. The first throw goes on after.
