@@ -66,6 +66,7 @@ export type {
   ScmiPlatformInfo,
 } from './protocol/base/base-protocol.js';
 export type {
+  CallOptions,
   MultiPartCounts,
   MultiPartSpec,
   PayloadSource,

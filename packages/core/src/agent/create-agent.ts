@@ -29,6 +29,7 @@ import { baseProtocolDriver, discoverPlatform } from '../protocol/base/base-prot
 import {
   BoundXferOps,
   type ProtocolDriver,
+  type CallOptions,
   type ProtocolHandle,
   type ProtocolVersionSource,
   type XferOps,
@@ -73,7 +74,7 @@ class ProtocolHandleImpl implements ProtocolHandle {
   public version = 0;
   public versionSource: ProtocolVersionSource = 'best-effort';
   public revoked = false;
-  public readonly xfer: XferOps;
+  public readonly xfer: BoundXferOps;
 
   public constructor(
     public readonly protocolId: number,
@@ -105,6 +106,49 @@ class ProtocolHandleImpl implements ProtocolHandle {
 
   public registerEvents(events: Parameters<NotificationHub['register']>[1]): void {
     this.hub.register(this.protocolId, events);
+  }
+
+  public withCallOptions(options: CallOptions): ProtocolHandle {
+    return new ProtocolHandleView(this, this.xfer.withCallOptions(options));
+  }
+}
+
+/**
+ * {@link ProtocolHandle.withCallOptions}'s view: the handle's own protocol, version and
+ * notifications (read through, so a version settled later is seen), its own transfer operations.
+ */
+class ProtocolHandleView implements ProtocolHandle {
+  public constructor(
+    private readonly handle: ProtocolHandleImpl,
+    public readonly xfer: BoundXferOps,
+  ) {}
+
+  public get protocolId(): number {
+    return this.handle.protocolId;
+  }
+
+  public get agent(): string {
+    return this.handle.agent;
+  }
+
+  public get version(): number {
+    return this.handle.version;
+  }
+
+  public get versionSource(): ProtocolVersionSource {
+    return this.handle.versionSource;
+  }
+
+  public get p2a(): boolean {
+    return this.handle.p2a;
+  }
+
+  public registerEvents(events: Parameters<NotificationHub['register']>[1]): void {
+    this.handle.registerEvents(events);
+  }
+
+  public withCallOptions(options: CallOptions): ProtocolHandle {
+    return new ProtocolHandleView(this.handle, this.xfer.withCallOptions(options));
   }
 }
 

@@ -18,26 +18,23 @@ import { CommonMessageId, scmiProtocolName } from '../wire/protocol-id.js';
 import { ScmiStatus } from '../wire/status.js';
 import { describeArg } from '../errors/format-value.js';
 import { u32Arg } from './field-arg.js';
+import { optionKeys } from '../agent/agent-config.js';
 
 /** How a command's payload is given to {@link XferOps.transact}: bytes, or a function that writes them. */
 export type PayloadSource = Uint8Array | ((writer: PayloadWriter) => void);
 
-/** Options of {@link XferOps.transact}. */
-export interface TransactOptions {
-  /** Room for the command payload when `payload` is a writer function (default: the max message size). */
-  readonly txSize?: number;
-  /**
-   * Largest response expected, in bytes after the status (default: the max message size). The
-   * delayed response of an asynchronous command always has room for the max message size (as
-   * Linux resets `rx.len` for it).
-   */
-  readonly rxSize?: number;
-  /**
-   * The command is asynchronous: wait for its delayed response too. Refused with
-   * `ScmiTransportError` `E_NOT_SUPPORTED` (nothing sent) on an agent without a P2A channel, where
-   * no delayed response can come.
-   */
-  readonly async?: boolean;
+/**
+ * What a command can be given besides its payload: its own timeout, and a signal that gives it
+ * up. {@link XferOps.transact} takes them per command; {@link ProtocolHandle.withCallOptions}
+ * (and each protocol client's `withCallOptions`) applies them to every command sent through a view.
+ *
+ * @example
+ * ```ts
+ * const quick: CallOptions = { timeoutMs: 100, signal: AbortSignal.timeout(5_000) };
+ * await ph.xfer.transact(CommonMessageId.PROTOCOL_VERSION, undefined, { ...quick, rxSize: 4 });
+ * ```
+ */
+export interface CallOptions {
   /**
    * How long to wait for this command's response, ms (a positive number; default: the agent's
    * `rxTimeoutMs`) — for a command the platform is known to take long over, or a test that must
@@ -58,12 +55,34 @@ export interface TransactOptions {
    * rejects with its reason, nothing sent (also when the payload writer fires it). A command
    * whose send the transport still holds (the SMT area's lock, an OP-TEE thread, a virtio slot)
    * fails at once too; the transport finishes with it on its own (it does not send a failed
-   * transfer it has not sent yet; OP-TEE's synchronous wait has, and its late return is counted). A command still waiting for a free transfer gives up once it has one.
-   * A signal that fires after the command settled changes nothing; many commands may share one
-   * signal (it gets one listener, removed when the last of them settles). Anything but an
-   * `AbortSignal` is refused `E_ARGUMENT`.
+   * transfer it has not sent yet; OP-TEE's synchronous wait has, and its late return is counted).
+   * A command still waiting for a free transfer gives up once it has one. A signal that fires
+   * after the command settled changes nothing; many commands may share one signal (it gets one
+   * listener, removed when the last of them settles). Anything but an `AbortSignal` is refused
+   * `E_ARGUMENT`.
    */
   readonly signal?: AbortSignal;
+}
+
+/**
+ * Options of {@link XferOps.transact}: the payload's room and the command's kind, with the
+ * {@link CallOptions} any command takes.
+ */
+export interface TransactOptions extends CallOptions {
+  /** Room for the command payload when `payload` is a writer function (default: the max message size). */
+  readonly txSize?: number;
+  /**
+   * Largest response expected, in bytes after the status (default: the max message size). The
+   * delayed response of an asynchronous command always has room for the max message size (as
+   * Linux resets `rx.len` for it).
+   */
+  readonly rxSize?: number;
+  /**
+   * The command is asynchronous: wait for its delayed response too. Refused with
+   * `ScmiTransportError` `E_NOT_SUPPORTED` (nothing sent) on an agent without a P2A channel, where
+   * no delayed response can come.
+   */
+  readonly async?: boolean;
 }
 
 /** The counts at the start of one part of a multi-part reply. */
@@ -130,7 +149,7 @@ export interface XferOps {
    * A transfer for `messageId`, room for `txSize` bytes of command and up to `rxSize` bytes of
    * response (0: the max message size). Waits while the pool is exhausted.
    *
-   * @throws ScmiShutdownError when the agent is shutting down; RevokedError after removal.
+   * Rejects with ScmiShutdownError when the agent is shutting down, RevokedError after removal.
    */
   get(messageId: number, txSize: number, rxSize?: number): Promise<Xfer>;
   /**
@@ -275,6 +294,101 @@ export interface ProtocolHandle {
   readonly xfer: XferOps;
   /** Registers the notifications this protocol can emit. */
   registerEvents(events: readonly ScmiEventDescriptor[]): void;
+  /**
+   * A view of this handle whose every command takes `options` — a protocol client's
+   * `withCallOptions` is built on it, so that a caller can bound or give up the commands of any
+   * of its methods. The view shares everything else with this handle (protocol, version, channel,
+   * revocation). Where a command gives its own option through `transact`, its `timeoutMs` wins
+   * over the view's, and both signals give it up; a view of a view keeps the signals of both and
+   * the newer timeout. A transfer taken with the view's `xfer.get` carries its `timeoutMs` (the
+   * driver may change it), and its `do`/`doWithResponse` watch its signals.
+   *
+   * @throws ScmiError `E_ARGUMENT` when `options` is not an object, holds a key that
+   * {@link CallOptions} does not have, a `timeoutMs` that is not a positive number or a `signal`
+   * that is not an `AbortSignal`. A signal that fired already is taken: every command of the view
+   * then rejects with its reason, nothing sent.
+   * @example
+   * ```ts
+   * const controller = new AbortController();
+   * process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+   * const view = ph.withCallOptions({ timeoutMs: 200, signal: controller.signal });
+   * await view.xfer.transact(CommonMessageId.PROTOCOL_VERSION, undefined, { rxSize: 4 });
+   * ```
+   */
+  withCallOptions(options: CallOptions): ProtocolHandle;
+}
+
+/** The view's part of {@link ProtocolHandle.withCallOptions}, checked. */
+interface CallDefaults {
+  readonly timeoutMs: number | undefined;
+  /** Every signal of the view (a view of a view has more than one); never empty. */
+  readonly signals: readonly AbortSignal[];
+}
+
+const CALL_OPTION_KEYS: ReadonlySet<string> = optionKeys<CallOptions>({
+  timeoutMs: true,
+  signal: true,
+});
+
+/**
+ * `options` checked as {@link ProtocolHandle.withCallOptions} takes them, merged over `base` (a
+ * view's own, when a view is made of a view): undefined when they add nothing.
+ */
+function callDefaults(
+  options: CallOptions,
+  base: CallDefaults | undefined,
+  agent: string,
+): CallDefaults | undefined {
+  const given: unknown = options;
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw new ScmiError(
+      'E_ARGUMENT',
+      `${agent}: withCallOptions: options must be an object, got ${describeArg(given)}`,
+    );
+  }
+  for (const key of Object.keys(given)) {
+    if (!CALL_OPTION_KEYS.has(key)) {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `${agent}: withCallOptions: unknown option ${JSON.stringify(key)} (expected one of ${[...CALL_OPTION_KEYS].join(', ')})`,
+      );
+    }
+  }
+  const { timeoutMs, signal } = options;
+  const timeoutGiven: unknown = timeoutMs;
+  if (
+    timeoutGiven !== undefined &&
+    !(typeof timeoutGiven === 'number' && timeoutGiven > 0 && timeoutGiven < Infinity)
+  ) {
+    throw new ScmiError(
+      'E_ARGUMENT',
+      `${agent}: withCallOptions: timeoutMs must be a positive number of ms, got ${describeArg(timeoutGiven)}`,
+    );
+  }
+  const signalGiven: unknown = signal;
+  if (signalGiven !== undefined && !(signalGiven instanceof AbortSignal)) {
+    throw new ScmiError(
+      'E_ARGUMENT',
+      `${agent}: withCallOptions: signal must be an AbortSignal, got ${describeArg(signalGiven)}`,
+    );
+  }
+  const signals = base?.signals ?? [];
+  const merged: CallDefaults = {
+    timeoutMs: timeoutMs ?? base?.timeoutMs,
+    signals: signal === undefined || signals.includes(signal) ? signals : [...signals, signal],
+  };
+  return merged.timeoutMs === undefined && merged.signals.length === 0 ? undefined : merged;
+}
+
+/** The signal that fired, of a command's own (looked at first) and its view's, if any. */
+function firedSignal(
+  own: AbortSignal | undefined,
+  view: CallDefaults | undefined,
+): AbortSignal | undefined {
+  if (own?.aborted === true) return own;
+  if (view === undefined) return undefined;
+  for (const signal of view.signals) if (signal.aborted) return signal;
+  return undefined;
 }
 
 /** @internal Transfer operations of one protocol on one channel. */
@@ -287,6 +401,8 @@ export class BoundXferOps implements XferOps {
   readonly #warn: ((message: string, error: Error) => void) | undefined;
   readonly #onMalformed: (() => void) | undefined;
   readonly #p2a: boolean;
+  /** A view's options ({@link BoundXferOps.withCallOptions}); undefined on the handle's own. */
+  #view: CallDefaults | undefined;
 
   public constructor(
     engine: TransferEngine,
@@ -309,6 +425,25 @@ export class BoundXferOps implements XferOps {
   }
 
   /**
+   * These operations with `options` applied to every command (see
+   * {@link ProtocolHandle.withCallOptions}, which checks and documents them).
+   */
+  public withCallOptions(options: CallOptions): BoundXferOps {
+    const view = new BoundXferOps(
+      this.#engine,
+      this.#channel,
+      this.#protocolId,
+      this.#maxMsgSize,
+      this.#checkLive,
+      this.#warn,
+      this.#onMalformed,
+      this.#p2a,
+    );
+    view.#view = callDefaults(options, this.#view, this.#engine.agent);
+    return view;
+  }
+
+  /**
    * Refuses to wait for a delayed response on an agent without a P2A channel, where none can
    * come: the command would only wait out `asyncTimeoutMs`. (The command's own asynchronous flag is
    * in its payload: sent without `async`, it gets its immediate response as any command.)
@@ -322,12 +457,24 @@ export class BoundXferOps implements XferOps {
   }
 
   public get(messageId: number, txSize: number, rxSize = 0): Promise<Xfer> {
-    this.#checkLive();
-    return this.#engine.get(this.#channel, this.#protocolId, messageId, txSize, rxSize);
+    try {
+      this.#checkLive();
+    } catch (error: unknown) {
+      // A rejection, as every failure of an operation that returns a promise.
+      return rejected(error);
+    }
+    const taking = this.#engine.get(this.#channel, this.#protocolId, messageId, txSize, rxSize);
+    const timeoutMs = this.#view?.timeoutMs;
+    if (timeoutMs === undefined) return taking;
+    return taking.then((xfer) => {
+      xfer.timeoutMs = timeoutMs;
+      return xfer;
+    });
   }
 
   public do(xfer: Xfer): Promise<void> {
-    return this.#engine.do(this.#channel, xfer);
+    if (this.#view === undefined) return this.#engine.do(this.#channel, xfer);
+    return this.#doInView(xfer, () => this.#engine.do(this.#channel, xfer));
   }
 
   public doWithResponse(xfer: Xfer): Promise<void> {
@@ -336,7 +483,23 @@ export class BoundXferOps implements XferOps {
     } catch (error: unknown) {
       return rejected(error);
     }
-    return this.#engine.doWithResponse(this.#channel, xfer);
+    if (this.#view === undefined) return this.#engine.doWithResponse(this.#channel, xfer);
+    return this.#doInView(xfer, () => this.#engine.doWithResponse(this.#channel, xfer));
+  }
+
+  /**
+   * `send` (the engine's do or doWithResponse of `xfer`) given up when a signal of the view
+   * fires; refused with the reason of one that fired already, nothing sent.
+   */
+  async #doInView(xfer: Xfer, send: () => Promise<void>): Promise<void> {
+    const fired = firedSignal(undefined, this.#view);
+    if (fired !== undefined) throw fired.reason;
+    const stop = this.#abandonOnAbort(undefined, xfer);
+    try {
+      await send();
+    } finally {
+      stop?.();
+    }
   }
 
   public put(xfer: Xfer): void {
@@ -353,6 +516,7 @@ export class BoundXferOps implements XferOps {
     let xfer: Xfer | undefined;
     let waiting: Promise<void> | undefined;
     let signal: AbortSignal | undefined;
+    const view = this.#view;
     try {
       // Checked before a transfer is taken (JavaScript callers get past the type).
       const given: unknown = payload;
@@ -370,6 +534,12 @@ export class BoundXferOps implements XferOps {
       if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, this.#engine.agent);
       signal = options.signal;
       if (signal !== undefined) checkSignal(signal);
+      if (view !== undefined) {
+        // A view's signal that fired already: nothing sent, as for the command's own.
+        const fired = firedSignal(undefined, view);
+        if (fired !== undefined) throw fired.reason;
+      }
+      const timeoutMs = options.timeoutMs ?? view?.timeoutMs;
       const txSize =
         payload === undefined
           ? 0
@@ -381,13 +551,14 @@ export class BoundXferOps implements XferOps {
       if (options.async === true) this.#checkAsync();
       xfer = this.#engine.tryGet(this.#channel, this.#protocolId, messageId, txSize, rxSize);
       if (xfer === undefined || options.async === true) {
-        return this.#transactAsync(xfer, messageId, payload, options, txSize, rxSize);
+        return this.#transactAsync(xfer, messageId, payload, options, timeoutMs, txSize, rxSize);
       }
       try {
-        xfer.timeoutMs = options.timeoutMs;
+        xfer.timeoutMs = timeoutMs;
         this.#write(xfer, payload, txSize);
         // Given up by the payload writer itself: nothing sent.
-        if (signal?.aborted === true) throw signal.reason;
+        const fired = firedSignal(signal, view);
+        if (fired !== undefined) throw fired.reason;
         // do() without its own async step (see TransferEngine.begin).
         waiting = this.#engine.begin(this.#channel, xfer);
       } catch (error: unknown) {
@@ -399,20 +570,31 @@ export class BoundXferOps implements XferOps {
       return rejected(error);
     }
     const sent = xfer;
-    if (signal === undefined) return waiting.then(() => this.#finish(sent));
     const stop = this.#abandonOnAbort(signal, sent);
+    if (stop === undefined) return waiting.then(() => this.#finish(sent));
     return waiting.then(() => {
       stop();
       return this.#finish(sent);
     });
   }
 
-  /** Fails `xfer` when `signal` fires (see {@link TransactOptions.signal}); returns the unwatch. */
-  #abandonOnAbort(signal: AbortSignal, xfer: Xfer): () => void {
+  /**
+   * Fails `xfer` when `signal` or a signal of the view fires (see {@link CallOptions.signal});
+   * returns the unwatch, or undefined when there is no signal to watch.
+   */
+  #abandonOnAbort(signal: AbortSignal | undefined, xfer: Xfer): (() => void) | undefined {
     const engine = this.#engine;
-    return watchAbort(signal, () => {
-      engine.abandon(xfer, signal.reason);
-    });
+    const watch = (s: AbortSignal): (() => void) =>
+      watchAbort(s, () => {
+        engine.abandon(xfer, s.reason);
+      });
+    const viewSignals = this.#view?.signals;
+    if (viewSignals === undefined) return signal === undefined ? undefined : watch(signal);
+    const stops = viewSignals.map(watch);
+    if (signal !== undefined && !viewSignals.includes(signal)) stops.push(watch(signal));
+    return () => {
+      for (const stop of stops) stop();
+    };
   }
 
   /** {@link BoundXferOps.transact} when it waits for a transfer, or for an asynchronous command. */
@@ -421,6 +603,7 @@ export class BoundXferOps implements XferOps {
     messageId: number,
     payload: PayloadSource | undefined,
     options: TransactOptions,
+    timeoutMs: number | undefined,
     txSize: number,
     rxSize: number,
   ): Promise<Uint8Array> {
@@ -429,12 +612,13 @@ export class BoundXferOps implements XferOps {
     const signal = options.signal;
     let stop: (() => void) | undefined;
     try {
-      xfer.timeoutMs = options.timeoutMs;
+      xfer.timeoutMs = timeoutMs;
       this.#write(xfer, payload, txSize);
       // Given up while it waited for a transfer: nothing sent.
-      if (signal?.aborted === true) throw signal.reason;
+      const fired = firedSignal(signal, this.#view);
+      if (fired !== undefined) throw fired.reason;
       // Watched from here, with no await before the send: an abort before it finds nothing sent.
-      if (signal !== undefined) stop = this.#abandonOnAbort(signal, xfer);
+      stop = this.#abandonOnAbort(signal, xfer);
       if (options.async === true) {
         await this.#engine.doWithResponse(this.#channel, xfer);
       } else {

@@ -1,4 +1,5 @@
 import {
+  type CallOptions,
   PayloadReader,
   ScmiError,
   ScmiMalformedError,
@@ -336,8 +337,11 @@ export interface ClockConfiguration {
  */
 export class ClockProtocol {
   readonly #ph: ProtocolHandle;
-  /** Sets in flight, counted as Linux's `cur_async_req` (only when the platform allows async). */
-  #setsInFlight = 0;
+  /**
+   * Sets in flight, counted as Linux's `cur_async_req` (only when the platform allows async);
+   * one count for this client and its {@link ClockProtocol.withCallOptions} views.
+   */
+  readonly #asyncSets: { inFlight: number };
   /** The clocks, as the platform described them at init. */
   public readonly domains: DomainTable<ClockInfo>;
   /**
@@ -346,8 +350,14 @@ export class ClockProtocol {
    */
   public readonly maxPendingAsyncRateChanges: number;
 
-  private constructor(ph: ProtocolHandle, domains: DomainTable<ClockInfo>, maxPending: number) {
+  private constructor(
+    ph: ProtocolHandle,
+    domains: DomainTable<ClockInfo>,
+    maxPending: number,
+    asyncSets = { inFlight: 0 },
+  ) {
     this.#ph = ph;
+    this.#asyncSets = asyncSets;
     this.domains = domains;
     this.maxPendingAsyncRateChanges = maxPending;
   }
@@ -387,6 +397,33 @@ export class ClockProtocol {
   /** Where {@link ClockProtocol.version} comes from. */
   public get versionSource(): ProtocolVersionSource {
     return this.#ph.versionSource;
+  }
+
+  /**
+   * This client with `options` applied to every command its methods send: `timeoutMs` bounds
+   * each command's response instead of the agent's `rxTimeoutMs`, and `signal` gives the
+   * commands in flight up when it fires (see {@link CallOptions}). The view shares everything
+   * else with this client (its domains, its state, its channel); calls on this client itself are
+   * unchanged. A view of a view keeps the signals of both and the newer timeout.
+   *
+   * @throws ScmiError `E_ARGUMENT` for options that are not an object, hold a key
+   * {@link CallOptions} does not have, a `timeoutMs` that is not a positive number or a `signal`
+   * that is not an `AbortSignal` (see {@link ProtocolHandle.withCallOptions}).
+   * @example
+   * ```ts
+   * const controller = new AbortController();
+   * process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+   * const clock = agent.protocol(clockProtocolDriver).withCallOptions({ timeoutMs: 200, signal: controller.signal });
+   * console.log(await clock.getRate(0));
+   * ```
+   */
+  public withCallOptions(options: CallOptions): ClockProtocol {
+    return new ClockProtocol(
+      this.#ph.withCallOptions(options),
+      this.domains,
+      this.maxPendingAsyncRateChanges,
+      this.#asyncSets,
+    );
   }
 
   /**
@@ -442,12 +479,13 @@ export class ClockProtocol {
     // flight is counted (atomic_inc_return(&cur_async_req)), and a set is asynchronous only while
     // that count stays below max_async_req.
     const counted = this.maxPendingAsyncRateChanges > 0;
-    if (counted) this.#setsInFlight++;
+    if (counted) this.#asyncSets.inFlight++;
     let returns: Uint8Array;
     let async: boolean;
     try {
       async =
-        asked ?? (this.#ph.p2a && counted && this.#setsInFlight < this.maxPendingAsyncRateChanges);
+        asked ??
+        (this.#ph.p2a && counted && this.#asyncSets.inFlight < this.maxPendingAsyncRateChanges);
       const waitDelayed = async && delayedResponse !== false;
       const flags =
         round | (async ? SET_ASYNC : 0) | (async && !waitDelayed ? SET_IGNORE_DELAYED_RESPONSE : 0);
@@ -458,7 +496,7 @@ export class ClockProtocol {
       );
       if (!waitDelayed) return { async, rate: undefined };
     } finally {
-      if (counted) this.#setsInFlight--;
+      if (counted) this.#asyncSets.inFlight--;
     }
     const [clockId, set] = this.#ph.xfer.decode(returns, (r) => [r.u32(), r.u64()] as const);
     if (clockId !== id) {

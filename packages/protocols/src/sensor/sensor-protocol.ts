@@ -1,4 +1,5 @@
 import {
+  type CallOptions,
   ScmiError,
   ScmiMalformedError,
   ScmiProtocolId,
@@ -255,6 +256,28 @@ export class SensorProtocol {
   /** Where {@link SensorProtocol.version} comes from. */
   public get versionSource(): ProtocolVersionSource {
     return this.#ph.versionSource;
+  }
+
+  /**
+   * This client with `options` applied to every command its methods send: `timeoutMs` bounds
+   * each command's response instead of the agent's `rxTimeoutMs`, and `signal` gives the
+   * commands in flight up when it fires (see {@link CallOptions}). The view shares everything
+   * else with this client (its domains, its state, its channel); calls on this client itself are
+   * unchanged. A view of a view keeps the signals of both and the newer timeout.
+   *
+   * @throws ScmiError `E_ARGUMENT` for options that are not an object, hold a key
+   * {@link CallOptions} does not have, a `timeoutMs` that is not a positive number or a `signal`
+   * that is not an `AbortSignal` (see {@link ProtocolHandle.withCallOptions}).
+   * @example
+   * ```ts
+   * const controller = new AbortController();
+   * process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+   * const sensor = agent.protocol(sensorProtocolDriver).withCallOptions({ timeoutMs: 200, signal: controller.signal });
+   * console.log(await sensor.readValue(0));
+   * ```
+   */
+  public withCallOptions(options: CallOptions): SensorProtocol {
+    return new SensorProtocol(this.#ph.withCallOptions(options), this.attributes, this.domains);
   }
 
   /**

@@ -1,4 +1,5 @@
 import {
+  type CallOptions,
   CommonMessageId,
   PayloadReader,
   ScmiProtocolId,
@@ -190,6 +191,28 @@ export class SystemPowerProtocol {
   /** Where {@link SystemPowerProtocol.version} comes from. */
   public get versionSource(): ProtocolVersionSource {
     return this.#ph.versionSource;
+  }
+
+  /**
+   * This client with `options` applied to every command its methods send: `timeoutMs` bounds
+   * each command's response instead of the agent's `rxTimeoutMs`, and `signal` gives the
+   * commands in flight up when it fires (see {@link CallOptions}). The view shares everything
+   * else with this client (its domains, its state, its channel); calls on this client itself are
+   * unchanged. A view of a view keeps the signals of both and the newer timeout.
+   *
+   * @throws ScmiError `E_ARGUMENT` for options that are not an object, hold a key
+   * {@link CallOptions} does not have, a `timeoutMs` that is not a positive number or a `signal`
+   * that is not an `AbortSignal` (see {@link ProtocolHandle.withCallOptions}).
+   * @example
+   * ```ts
+   * const controller = new AbortController();
+   * process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+   * const systemPower = agent.protocol(systemPowerProtocolDriver).withCallOptions({ timeoutMs: 200, signal: controller.signal });
+   * console.log(await systemPower.getState());
+   * ```
+   */
+  public withCallOptions(options: CallOptions): SystemPowerProtocol {
+    return new SystemPowerProtocol(this.#ph.withCallOptions(options));
   }
 
   /**

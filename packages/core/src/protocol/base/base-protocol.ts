@@ -4,7 +4,12 @@ import { PayloadReader } from '../../wire/payload.js';
 import { ScmiProtocolId } from '../../wire/protocol-id.js';
 import { ScmiStatus } from '../../wire/status.js';
 import { flagArg, u32Arg, uintArg } from '../field-arg.js';
-import type { ProtocolDriver, ProtocolHandle, ProtocolVersionSource } from '../protocol-handle.js';
+import type {
+  CallOptions,
+  ProtocolDriver,
+  ProtocolHandle,
+  ProtocolVersionSource,
+} from '../protocol-handle.js';
 
 /** Bytes of an SCMI short name, NUL included (Linux `SCMI_SHORT_NAME_MAX_SIZE`). */
 const SCMI_SHORT_NAME_SIZE = 16;
@@ -137,6 +142,28 @@ export class BaseProtocol {
   /** Where {@link BaseProtocol.version} comes from (see {@link ProtocolVersionSource}). */
   public get versionSource(): ProtocolVersionSource {
     return this.#ph.versionSource;
+  }
+
+  /**
+   * This client with `options` applied to every command its methods send: `timeoutMs` bounds
+   * each command's response instead of the agent's `rxTimeoutMs`, and `signal` gives the
+   * commands in flight up when it fires (see {@link CallOptions}). The view shares everything
+   * else with this client (its domains, its state, its channel); calls on this client itself are
+   * unchanged. A view of a view keeps the signals of both and the newer timeout.
+   *
+   * @throws ScmiError `E_ARGUMENT` for options that are not an object, hold a key
+   * {@link CallOptions} does not have, a `timeoutMs` that is not a positive number or a `signal`
+   * that is not an `AbortSignal` (see {@link ProtocolHandle.withCallOptions}).
+   * @example
+   * ```ts
+   * const controller = new AbortController();
+   * process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+   * const base = agent.base.withCallOptions({ timeoutMs: 200, signal: controller.signal });
+   * console.log(await base.discoverVendor());
+   * ```
+   */
+  public withCallOptions(options: CallOptions): BaseProtocol {
+    return new BaseProtocol(this.#ph.withCallOptions(options));
   }
 
   /** PROTOCOL_ATTRIBUTES: number of protocols (excluding Base) and of agents. */
