@@ -156,7 +156,7 @@ export {
 export { NotificationBuffer } from './transfer/notification-buffer.js';
 export { TokenAllocator, type TokenSequence } from './transfer/token-allocator.js';
 export { Xfer } from './transfer/xfer.js';
-export { XferPool } from './transfer/xfer-pool.js';
+export { XferPool, type GiveUpWatch } from './transfer/xfer-pool.js';
 export { PayloadReader, PayloadWriter, decodeAsciiz } from './wire/payload.js';
 export { CommonMessageId, ScmiProtocolId, scmiProtocolName } from './wire/protocol-id.js';
 export { ScmiStatus, isKnownScmiStatus, scmiStatusName } from './wire/status.js';

@@ -3,6 +3,7 @@ import {
   RevokedError,
   ScmiTimeoutError,
   readU32,
+  type AgentOptions,
   type ProtocolDriver,
   type ProtocolHandle,
   type ScmiAgent,
@@ -27,14 +28,14 @@ const ECHO = 0x3;
 /** The FakePlatform's message the tests delay. */
 const SLOW = 0x9;
 
-async function setUp(): Promise<{
+async function setUp(options: Partial<AgentOptions> = {}): Promise<{
   h: ReturnType<typeof createHarness>;
   agent: ScmiAgent;
   ph: ProtocolHandle;
   stats: () => { sent: number; timeouts: number; lateReplies: number; failed: number };
 }> {
   const h = createHarness({ drivers: [handleDriver] });
-  const agent = await h.create(); // rxTimeoutMs 30
+  const agent = await h.create(options); // rxTimeoutMs 30
   const ph = agent.protocol(handleDriver);
   const stats = () => {
     const s = agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
@@ -190,6 +191,59 @@ describe('ProtocolHandle.withCallOptions', () => {
     h.platform.delay = undefined;
     await h.clock.runUntilIdle();
     await agent.remove();
+  });
+
+  describe('a command waiting for a free transfer', () => {
+    it('should leave the queue at once when its signal fires, the others keeping their turn', async () => {
+      const { h, agent, ph } = await setUp({ maxMsg: 1 });
+      const held = await ph.xfer.get(ECHO, 4, 4);
+      const abort = new AbortController();
+      const givenUp = ph.xfer
+        .transact(ECHO, u32(1), { signal: abort.signal })
+        .catch((error: unknown) => error);
+      const next = ph.xfer.transact(ECHO, u32(2));
+      await h.clock.settle();
+      expect(agent.diagnostics.pool).toEqual({ size: 1, inUse: 1, waiting: 2 });
+      expect(getEventListeners(abort.signal, 'abort')).toHaveLength(1);
+      abort.abort('no longer wanted');
+      expect(await givenUp).toBe('no longer wanted');
+      expect(agent.diagnostics.pool).toEqual({ size: 1, inUse: 1, waiting: 1 });
+      expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
+      // The transfer goes to the one still waiting; none is lost.
+      ph.xfer.put(held);
+      expect(readU32(await next, 0)).toBe(2);
+      expect(agent.diagnostics.pool).toEqual({ size: 1, inUse: 0, waiting: 0 });
+      await agent.remove();
+    });
+
+    it("should leave the queue when the view's signal fires, for transact and for get", async () => {
+      const { h, agent, ph, stats } = await setUp({ maxMsg: 1 });
+      const held = await ph.xfer.get(ECHO, 4, 4);
+      const abort = new AbortController();
+      const view = ph.withCallOptions({ signal: abort.signal });
+      const sent = stats().sent;
+      const pending = [
+        view.xfer.transact(ECHO, u32(1)).catch((error: unknown) => error),
+        view.xfer.get(ECHO, 4, 4).catch((error: unknown) => error),
+      ];
+      await h.clock.settle();
+      expect(agent.diagnostics.pool.waiting).toBe(2);
+      abort.abort('stop');
+      expect(await Promise.all(pending)).toEqual(['stop', 'stop']);
+      expect(agent.diagnostics.pool.waiting).toBe(0);
+      expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
+      expect(stats().sent).toBe(sent);
+      ph.xfer.put(held);
+      // A wait that ends with a transfer stops watching too.
+      const later = new AbortController();
+      const again = await ph.xfer.get(ECHO, 4, 4);
+      const waiting = ph.xfer.transact(ECHO, u32(3), { signal: later.signal });
+      await h.clock.settle();
+      ph.xfer.put(again);
+      expect(readU32(await waiting, 0)).toBe(3);
+      expect(getEventListeners(later.signal, 'abort')).toHaveLength(0);
+      await agent.remove();
+    });
   });
 
   it.each([

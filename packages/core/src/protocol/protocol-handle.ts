@@ -12,6 +12,7 @@ import {
   type ChannelRuntime,
   type TransferEngine,
 } from '../transfer/transfer-engine.js';
+import type { GiveUpWatch } from '../transfer/xfer-pool.js';
 import type { Xfer } from '../transfer/xfer.js';
 import { PayloadReader, PayloadWriter } from '../wire/payload.js';
 import { CommonMessageId, scmiProtocolName } from '../wire/protocol-id.js';
@@ -56,8 +57,8 @@ export interface CallOptions {
    * whose send the transport still holds (the SMT area's lock, an OP-TEE thread, a virtio slot)
    * fails at once too; the transport finishes with it on its own (it does not send a failed
    * transfer it has not sent yet; OP-TEE's synchronous wait has, and its late return is counted).
-   * A command still waiting for a free transfer gives up once it has one. A signal that fires
-   * after the command settled changes nothing; many commands may share one signal (it gets one
+   * A command still waiting for a free transfer (every one in flight) leaves the queue at once. A
+   * signal that fires after the command settled changes nothing; many commands may share one signal (it gets one
    * listener, removed when the last of them settles). Anything but an `AbortSignal` is refused
    * `E_ARGUMENT`.
    */
@@ -463,7 +464,14 @@ export class BoundXferOps implements XferOps {
       // A rejection, as every failure of an operation that returns a promise.
       return rejected(error);
     }
-    const taking = this.#engine.get(this.#channel, this.#protocolId, messageId, txSize, rxSize);
+    const taking = this.#engine.get(
+      this.#channel,
+      this.#protocolId,
+      messageId,
+      txSize,
+      rxSize,
+      this.#giveUpWatch(undefined),
+    );
     const timeoutMs = this.#view?.timeoutMs;
     if (timeoutMs === undefined) return taking;
     return taking.then((xfer) => {
@@ -584,9 +592,24 @@ export class BoundXferOps implements XferOps {
    */
   #abandonOnAbort(signal: AbortSignal | undefined, xfer: Xfer): (() => void) | undefined {
     const engine = this.#engine;
+    return this.#watchSignals(signal, (reason) => {
+      engine.abandon(xfer, reason);
+    });
+  }
+
+  /**
+   * Calls `onAbort` with the reason of `signal` or of a signal of the view, whichever fires
+   * first; returns the unwatch, or undefined when there is no signal to watch. One listener per
+   * signal whatever the commands watching it ({@link watchAbort}); no `AbortSignal.any`, whose
+   * combined signals a long-lived one keeps (nodejs/node#55351).
+   */
+  #watchSignals(
+    signal: AbortSignal | undefined,
+    onAbort: (reason: unknown) => void,
+  ): (() => void) | undefined {
     const watch = (s: AbortSignal): (() => void) =>
       watchAbort(s, () => {
-        engine.abandon(xfer, s.reason);
+        onAbort(s.reason);
       });
     const viewSignals = this.#view?.signals;
     if (viewSignals === undefined) return signal === undefined ? undefined : watch(signal);
@@ -595,6 +618,15 @@ export class BoundXferOps implements XferOps {
     return () => {
       for (const stop of stops) stop();
     };
+  }
+
+  /**
+   * What lets a wait for a free transfer be given up on `signal` or the view's signals (see
+   * {@link XferPool.get}); undefined when there is none.
+   */
+  #giveUpWatch(signal: AbortSignal | undefined): GiveUpWatch | undefined {
+    if (signal === undefined && (this.#view?.signals.length ?? 0) === 0) return undefined;
+    return (giveUp) => this.#watchSignals(signal, giveUp) ?? noWatch;
   }
 
   /** {@link BoundXferOps.transact} when it waits for a transfer, or for an asynchronous command. */
@@ -607,9 +639,17 @@ export class BoundXferOps implements XferOps {
     txSize: number,
     rxSize: number,
   ): Promise<Uint8Array> {
-    const xfer =
-      taken ?? (await this.#engine.get(this.#channel, this.#protocolId, messageId, txSize, rxSize));
     const signal = options.signal;
+    const xfer =
+      taken ??
+      (await this.#engine.get(
+        this.#channel,
+        this.#protocolId,
+        messageId,
+        txSize,
+        rxSize,
+        this.#giveUpWatch(signal),
+      ));
     let stop: (() => void) | undefined;
     try {
       xfer.timeoutMs = timeoutMs;

@@ -28,7 +28,7 @@ import {
   headerType,
 } from '../wire/header.js';
 import type { TokenSequence } from './token-allocator.js';
-import { XferPool } from './xfer-pool.js';
+import { XferPool, type GiveUpWatch } from './xfer-pool.js';
 import type { Xfer, XferOwner, XferState } from './xfer.js';
 
 /**
@@ -252,7 +252,8 @@ export class TransferEngine implements XferOwner {
 
   /**
    * A transfer for `messageId` of `protocolId`, with room for a `txSize`-byte command and a
-   * response of up to `rxSize` bytes (0: the largest the transport carries).
+   * response of up to `rxSize` bytes (0: the largest the transport carries). `watch` lets a
+   * caller give up while it waits for a free transfer (see {@link XferPool.get}).
    *
    * @throws ScmiShutdownError when the agent is shutting down.
    * @throws ScmiMalformedError `E_OVERFLOW` when a size exceeds the transport's max message size.
@@ -263,10 +264,11 @@ export class TransferEngine implements XferOwner {
     messageId: number,
     txSize: number,
     rxSize: number,
+    watch?: GiveUpWatch,
   ): Promise<Xfer> {
     return (
       this.tryGet(channel, protocolId, messageId, txSize, rxSize) ??
-      this.#prepare(channel, await this.pool.get(), protocolId, messageId, txSize, rxSize)
+      this.#prepare(channel, await this.pool.get(watch), protocolId, messageId, txSize, rxSize)
     );
   }
 

@@ -4,6 +4,17 @@ import { TokenAllocator, type TokenSequence } from './token-allocator.js';
 import { Xfer, type XferOwner } from './xfer.js';
 
 /**
+ * How a caller waiting for a transfer may give the wait up ({@link XferPool.get}): given the
+ * function that gives up with a reason, it returns the function that stops watching.
+ */
+export type GiveUpWatch = (giveUp: (reason: unknown) => void) => () => void;
+
+/** What a wait that was never watched stops. */
+function noWatch(): void {
+  // Nothing to stop.
+}
+
+/**
  * The bounded pool of transfers of one agent instance, with its token space and its pending table
  * (Linux keeps one of each per SCMI instance). Getting a transfer allocates a token monotonically
  * and enters the transfer in the pending table; putting it back frees both. When every transfer is
@@ -71,17 +82,38 @@ export class XferPool {
   }
 
   /**
-   * A transfer, waiting in FIFO order while all are in use.
+   * A transfer, waiting in FIFO order while all are in use. A caller that may give up while it
+   * waits (a command's `signal`) passes `watch`: it is called once the caller has to wait, with
+   * the function that gives the wait up — the caller leaves the queue, the promise rejects with
+   * the reason it is given — and returns the function that stops watching, called once the wait
+   * ends any way.
    *
    * @throws ScmiShutdownError when the pool is closed (also while waiting).
    */
-  public get(): Promise<Xfer> {
+  public get(watch?: GiveUpWatch): Promise<Xfer> {
     if (this.#closed)
       return Promise.reject(new ScmiShutdownError(this.#agent, 'transfer allocation'));
     const xfer = this.tryGet();
     if (xfer !== undefined) return Promise.resolve(xfer);
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
+    if (watch === undefined) {
+      return new Promise((resolve, reject) => {
+        this.#waiters.push({ resolve, reject });
+      });
+    }
+    let stop = noWatch;
+    const waiting = new Promise<Xfer>((resolve, reject) => {
+      const waiter = { resolve, reject };
+      this.#waiters.push(waiter);
+      stop = watch((reason) => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at === -1) return; // handed a transfer, or failed by close, already
+        this.#waiters.splice(at, 1);
+        waiter.reject(reason);
+      });
+    });
+    // However the wait ends (given up within `watch` itself too), the watch is stopped.
+    return waiting.finally(() => {
+      stop();
     });
   }
 
