@@ -91,6 +91,30 @@ export interface OpteeDriverStats {
 
 type RawParam = readonly [attr: number, a: number, b: number, c: number];
 
+/**
+ * What a call asks of the secure world (the fields of its `optee_msg_arg`); what is left out is
+ * 0 or empty. `system`: a call of a system session (it may take the reserved thread).
+ */
+interface CallMessage {
+  readonly cmd: OpteeMsgCmd;
+  readonly func?: number;
+  readonly session?: number;
+  readonly cancelId?: number;
+  readonly login?: number;
+  readonly uuid?: Uint8Array;
+  readonly params?: readonly TeeParam[];
+  readonly raw?: readonly RawParam[];
+  readonly system?: boolean;
+}
+
+/** How a call is waited for (see `OpteeDriver.submit` and `OpteeDriver.openSession`). */
+interface CallWaiting {
+  /** Asked before a queued call is posted; false withdraws it. */
+  readonly stillWanted?: (() => boolean) | undefined;
+  /** Withdraws the call while it is queued. */
+  readonly signal?: AbortSignal | undefined;
+}
+
 interface PendingCall {
   readonly cmd: OpteeMsgCmd;
   readonly func: number;
@@ -363,20 +387,7 @@ export class OpteeDriver implements TeeDriver {
         }
         resolve(r);
       };
-      this.#start(
-        OpteeMsgCmd.OPEN_SESSION,
-        0,
-        0,
-        0,
-        login,
-        uuid,
-        NO_PARAMS,
-        [],
-        false,
-        opened,
-        undefined,
-        signal,
-      );
+      this.#start({ cmd: OpteeMsgCmd.OPEN_SESSION, login, uuid }, opened, { signal });
     });
   }
 
@@ -388,16 +399,9 @@ export class OpteeDriver implements TeeDriver {
     params: readonly TeeParam[],
     signal?: AbortSignal,
   ): Promise<TeeCallResult> {
+    const system = this.#sessions.get(session) === true;
     return this.#call(
-      OpteeMsgCmd.INVOKE_COMMAND,
-      func,
-      session,
-      cancelId,
-      0,
-      undefined,
-      params,
-      NO_RAW,
-      this.#sessions.get(session) === true,
+      { cmd: OpteeMsgCmd.INVOKE_COMMAND, func, session, cancelId, params, system },
       signal,
     );
   }
@@ -418,18 +422,11 @@ export class OpteeDriver implements TeeDriver {
     onReturn: (result: TeeCallResult) => void,
     stillWanted?: () => boolean,
   ): void {
+    const system = this.#sessions.get(session) === true;
     this.#start(
-      OpteeMsgCmd.INVOKE_COMMAND,
-      func,
-      session,
-      cancelId,
-      0,
-      undefined,
-      params,
-      NO_RAW,
-      this.#sessions.get(session) === true,
+      { cmd: OpteeMsgCmd.INVOKE_COMMAND, func, session, cancelId, params, system },
       onReturn,
-      stillWanted,
+      { stillWanted },
     );
   }
 
@@ -450,17 +447,8 @@ export class OpteeDriver implements TeeDriver {
     if (this.#closingIds.has(session) && this.#sessions.has(session)) {
       return Promise.resolve(failed(TeeResult.BAD_STATE));
     }
-    return this.#call(
-      OpteeMsgCmd.CANCEL,
-      0,
-      session,
-      cancelId,
-      0,
-      undefined,
-      NO_PARAMS,
-      [],
-      this.#sessions.get(session) === true,
-    );
+    const system = this.#sessions.get(session) === true;
+    return this.#call({ cmd: OpteeMsgCmd.CANCEL, session, cancelId, system });
   }
 
   /** @inheritDoc */
@@ -471,26 +459,15 @@ export class OpteeDriver implements TeeDriver {
     this.#sessions.delete(session);
     this.#closingIds.set(session, (this.#closingIds.get(session) ?? 0) + 1);
     return new Promise<TeeCallResult>((resolve) => {
-      this.#start(
-        OpteeMsgCmd.CLOSE_SESSION,
-        0,
-        session,
-        0,
-        0,
-        undefined,
-        NO_PARAMS,
-        [],
-        system,
-        (r) => {
-          // A close failed by the driver's shutdown counts nothing down: the shutdown let every
-          // session go already.
-          if (system && !this.#closed) this.#releaseSystemSession();
-          const closing = (this.#closingIds.get(session) ?? 1) - 1;
-          if (closing > 0) this.#closingIds.set(session, closing);
-          else this.#closingIds.delete(session);
-          resolve(r);
-        },
-      );
+      this.#start({ cmd: OpteeMsgCmd.CLOSE_SESSION, session, system }, (r) => {
+        // A close failed by the driver's shutdown counts nothing down: the shutdown let every
+        // session go already.
+        if (system && !this.#closed) this.#releaseSystemSession();
+        const closing = (this.#closingIds.get(session) ?? 1) - 1;
+        if (closing > 0) this.#closingIds.set(session, closing);
+        else this.#closingIds.delete(session);
+        resolve(r);
+      });
     });
   }
 
@@ -556,15 +533,7 @@ export class OpteeDriver implements TeeDriver {
     const id = this.#nextShmId++;
     // Linux optee_shm_register: a normal call (`system_thread` false).
     const r = await this.#call(
-      OpteeMsgCmd.REGISTER_SHM,
-      0,
-      0,
-      0,
-      0,
-      undefined,
-      NO_PARAMS,
-      [[OpteeMsgAttr.TMEM_OUTPUT, offset, size, id]],
-      false,
+      { cmd: OpteeMsgCmd.REGISTER_SHM, raw: [[OpteeMsgAttr.TMEM_OUTPUT, offset, size, id]] },
       signal,
     );
     if (r.result !== TeeResult.SUCCESS) {
@@ -700,17 +669,10 @@ export class OpteeDriver implements TeeDriver {
     }
     const r = this.#closed
       ? failed(TeeResult.COMMUNICATION)
-      : await this.#call(
-          OpteeMsgCmd.UNREGISTER_SHM,
-          0,
-          0,
-          0,
-          0,
-          undefined,
-          NO_PARAMS,
-          [[OpteeMsgAttr.RMEM_INPUT, 0, 0, id]],
-          false,
-        );
+      : await this.#call({
+          cmd: OpteeMsgCmd.UNREGISTER_SHM,
+          raw: [[OpteeMsgAttr.RMEM_INPUT, 0, 0, id]],
+        });
     if (r.result === TeeResult.SUCCESS || this.#closed || this.#teeGone()) {
       this.#shms.delete(id);
       this.#pool.free(reg.offset);
@@ -777,64 +739,34 @@ export class OpteeDriver implements TeeDriver {
     call.resolve(result);
   }
 
-  #call(
-    cmd: OpteeMsgCmd,
-    func: number,
-    session: number,
-    cancelId: number,
-    login: number,
-    uuid: Uint8Array | undefined,
-    params: readonly TeeParam[],
-    raw: readonly RawParam[],
-    system: boolean,
-    signal?: AbortSignal,
-  ): Promise<TeeCallResult> {
+  /** {@link OpteeDriver.#start} as a promise of the call's return. */
+  #call(message: CallMessage, signal?: AbortSignal): Promise<TeeCallResult> {
     return new Promise<TeeCallResult>((resolve) => {
-      this.#start(
-        cmd,
-        func,
-        session,
-        cancelId,
-        login,
-        uuid,
-        params,
-        raw,
-        system,
-        resolve,
-        undefined,
-        signal,
-      );
+      this.#start(message, resolve, { signal });
     });
   }
 
-  #start(
-    cmd: OpteeMsgCmd,
-    func: number,
-    session: number,
-    cancelId: number,
-    login: number,
-    uuid: Uint8Array | undefined,
-    params: readonly TeeParam[],
-    raw: readonly RawParam[],
-    system: boolean,
-    resolve: (r: TeeCallResult) => void,
-    stillWanted?: () => boolean,
-    signal?: AbortSignal,
-  ): void {
+  /**
+   * Makes the call `message`, posted now when a thread is free, else queued (`waiting` says how
+   * it may be withdrawn meanwhile); `resolve` gets what it returns, or why it was never made.
+   */
+  #start(message: CallMessage, resolve: (r: TeeCallResult) => void, waiting?: CallWaiting): void {
+    const params = message.params ?? NO_PARAMS;
+    const signal = waiting?.signal;
     const call: PendingCall = {
-      cmd,
-      func,
-      session,
-      cancelId,
-      login,
-      uuid,
+      cmd: message.cmd,
+      func: message.func ?? 0,
+      session: message.session ?? 0,
+      cancelId: message.cancelId ?? 0,
+      login: message.login ?? 0,
+      uuid: message.uuid,
       params,
-      raw,
+      raw: message.raw ?? NO_RAW,
       resolve,
-      stillWanted,
+      stillWanted: waiting?.stillWanted,
       onAbort: undefined,
       abandoned: false,
-      system,
+      system: message.system ?? false,
       seen: false,
       heldBack: false,
       holdsShm: false,
