@@ -413,7 +413,10 @@ export class ClockProtocol {
    * ```ts
    * const controller = new AbortController();
    * process.once('SIGINT', () => controller.abort(new Error('interrupted')));
-   * const clock = agent.protocol(clockProtocolDriver).withCallOptions({ timeoutMs: 200, signal: controller.signal });
+   * const clock = agent.protocol(clockProtocolDriver).withCallOptions({
+   *   timeoutMs: 200,
+   *   signal: controller.signal,
+   * });
    * console.log(await clock.getRate(0));
    * ```
    */

@@ -310,7 +310,10 @@ export class PowerProtocol {
    * ```ts
    * const controller = new AbortController();
    * process.once('SIGINT', () => controller.abort(new Error('interrupted')));
-   * const power = agent.protocol(powerProtocolDriver).withCallOptions({ timeoutMs: 200, signal: controller.signal });
+   * const power = agent.protocol(powerProtocolDriver).withCallOptions({
+   *   timeoutMs: 200,
+   *   signal: controller.signal,
+   * });
    * console.log(await power.getState(0));
    * ```
    */

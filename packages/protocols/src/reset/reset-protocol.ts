@@ -218,7 +218,10 @@ export class ResetProtocol {
    * ```ts
    * const controller = new AbortController();
    * process.once('SIGINT', () => controller.abort(new Error('interrupted')));
-   * const reset = agent.protocol(resetProtocolDriver).withCallOptions({ timeoutMs: 200, signal: controller.signal });
+   * const reset = agent.protocol(resetProtocolDriver).withCallOptions({
+   *   timeoutMs: 200,
+   *   signal: controller.signal,
+   * });
    * await reset.reset(0);
    * ```
    */

@@ -272,7 +272,10 @@ export class SensorProtocol {
    * ```ts
    * const controller = new AbortController();
    * process.once('SIGINT', () => controller.abort(new Error('interrupted')));
-   * const sensor = agent.protocol(sensorProtocolDriver).withCallOptions({ timeoutMs: 200, signal: controller.signal });
+   * const sensor = agent.protocol(sensorProtocolDriver).withCallOptions({
+   *   timeoutMs: 200,
+   *   signal: controller.signal,
+   * });
    * console.log(await sensor.readValue(0));
    * ```
    */

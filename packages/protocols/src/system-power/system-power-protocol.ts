@@ -207,7 +207,10 @@ export class SystemPowerProtocol {
    * ```ts
    * const controller = new AbortController();
    * process.once('SIGINT', () => controller.abort(new Error('interrupted')));
-   * const systemPower = agent.protocol(systemPowerProtocolDriver).withCallOptions({ timeoutMs: 200, signal: controller.signal });
+   * const systemPower = agent.protocol(systemPowerProtocolDriver).withCallOptions({
+   *   timeoutMs: 200,
+   *   signal: controller.signal,
+   * });
    * console.log(await systemPower.getState());
    * ```
    */

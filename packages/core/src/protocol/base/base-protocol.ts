@@ -158,7 +158,10 @@ export class BaseProtocol {
    * ```ts
    * const controller = new AbortController();
    * process.once('SIGINT', () => controller.abort(new Error('interrupted')));
-   * const base = agent.base.withCallOptions({ timeoutMs: 200, signal: controller.signal });
+   * const base = agent.base.withCallOptions({
+   *   timeoutMs: 200,
+   *   signal: controller.signal,
+   * });
    * console.log(await base.discoverVendor());
    * ```
    */
