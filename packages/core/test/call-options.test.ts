@@ -181,8 +181,10 @@ describe('ProtocolHandle.withCallOptions', () => {
     expect(await pending).toBe('stop');
     expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
     view.xfer.put(y);
-    // Fired: refused before the send, the transfer still its caller's to put back.
-    const z = await view.xfer.get(SLOW, 4, 4);
+    // Fired: the view's get is refused, free transfer or not; a transfer taken through the
+    // handle is refused by the view's do before the send, still its caller's to put back.
+    await expect(view.xfer.get(SLOW, 4, 4)).rejects.toBe('stop');
+    const z = await ph.xfer.get(SLOW, 4, 4);
     const sent = stats().sent;
     await expect(view.xfer.do(z)).rejects.toBe('stop');
     await expect(view.xfer.doWithResponse(z)).rejects.toBe('stop');
@@ -275,6 +277,57 @@ describe('ProtocolHandle.withCallOptions', () => {
       thrown = error;
     }
     expect(thrown).toMatchObject({ code: 'E_ARGUMENT', message });
+    await agent.remove();
+  });
+
+  it('should refuse a signal given for the options, and a forged AbortSignal, with E_ARGUMENT', async () => {
+    const { agent, ph, stats } = await setUp();
+    const controller = new AbortController();
+    const forged = Object.create(AbortSignal.prototype) as AbortSignal;
+    for (const options of [controller.signal, controller]) {
+      expect(() => ph.withCallOptions(options as never)).toThrow(/pass \{ signal \}/);
+      await expect(ph.xfer.transact(ECHO, u32(1), options as never)).rejects.toMatchObject({
+        code: 'E_ARGUMENT',
+        message: expect.stringMatching(/pass \{ signal \}/) as unknown,
+      });
+    }
+    expect(() => ph.withCallOptions({ signal: forged })).toThrow(/signal must be an AbortSignal/);
+    const sent = stats().sent;
+    await expect(ph.xfer.transact(ECHO, u32(1), { signal: forged })).rejects.toMatchObject({
+      code: 'E_ARGUMENT',
+    });
+    expect(stats().sent).toBe(sent);
+    await agent.remove();
+  });
+
+  it("should reject with RevokedError after the removal, whatever the view's or the command's signal did", async () => {
+    const { agent, ph } = await setUp();
+    const abort = new AbortController();
+    const view = ph.withCallOptions({ signal: abort.signal });
+    await agent.remove();
+    abort.abort('late');
+    await expect(view.xfer.transact(ECHO, u32(1))).rejects.toBeInstanceOf(RevokedError);
+    await expect(view.xfer.get(ECHO, 4)).rejects.toBeInstanceOf(RevokedError);
+    await expect(
+      ph.xfer.transact(ECHO, u32(1), { signal: AbortSignal.abort('own') }),
+    ).rejects.toBeInstanceOf(RevokedError);
+  });
+
+  it("should not give up another caller's command through a view whose do refused it", async () => {
+    const { h, agent, ph } = await setUp();
+    h.platform.delay = () => 10;
+    const abort = new AbortController();
+    const view = ph.withCallOptions({ signal: abort.signal });
+    const x = await ph.xfer.get(ECHO, 4, 4);
+    x.tx.set(u32(7));
+    const theirs = ph.xfer.do(x);
+    const refused = view.xfer.do(x).catch((error: unknown) => error);
+    abort.abort('view reason');
+    expect(await refused).toMatchObject({ code: 'E_XFER_STATE' });
+    await theirs;
+    expect(readU32(x.rx, 0)).toBe(7);
+    ph.xfer.put(x);
+    h.platform.delay = undefined;
     await agent.remove();
   });
 

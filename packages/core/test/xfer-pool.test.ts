@@ -78,6 +78,24 @@ describe('XferPool.get with a watch', () => {
     pool.put(x);
   });
 
+  it('should take the caller out of the queue when its watch throws, losing no transfer', async () => {
+    const pool = new XferPool(owner, 1, 16, 'scmi0');
+    const held = await pool.get();
+    const broken = new Error('watch failed');
+    const e: unknown = await pool
+      .get(() => {
+        throw broken;
+      })
+      .catch((error: unknown) => error);
+    expect(e).toBe(broken);
+    expect(pool.waiting).toBe(0);
+    pool.put(held);
+    expect(pool.inUse).toBe(0);
+    const x = pool.tryGet();
+    expect(x).toBeDefined();
+    if (x !== undefined) pool.put(x);
+  });
+
   it('should stop what a watch set up when it gives up within the watch itself', async () => {
     const pool = new XferPool(owner, 1, 16, 'scmi0');
     const held = await pool.get();

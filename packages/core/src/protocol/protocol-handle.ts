@@ -150,7 +150,9 @@ export interface XferOps {
    * A transfer for `messageId`, room for `txSize` bytes of command and up to `rxSize` bytes of
    * response (0: the max message size). Waits while the pool is exhausted.
    *
-   * Rejects with ScmiShutdownError when the agent is shutting down, RevokedError after removal.
+   * Rejects with ScmiShutdownError when the agent is shutting down, RevokedError after removal;
+   * on a view ({@link ProtocolHandle.withCallOptions}) with the reason of its signal once that
+   * fired (at once, or while it waits for a transfer) — as its `do` and `doWithResponse` do.
    */
   get(messageId: number, txSize: number, rxSize?: number): Promise<Xfer>;
   /**
@@ -302,12 +304,15 @@ export interface ProtocolHandle {
    * revocation). Where a command gives its own option through `transact`, its `timeoutMs` wins
    * over the view's, and both signals give it up; a view of a view keeps the signals of both and
    * the newer timeout. A transfer taken with the view's `xfer.get` carries its `timeoutMs` (the
-   * driver may change it), and its `do`/`doWithResponse` watch its signals.
+   * driver may change it), and its `do`/`doWithResponse` watch its signals. After the removal
+   * the view's commands reject with `RevokedError`, whatever its signal did. A wrapper of a
+   * handle (a test's Proxy that answers some commands itself) must wrap the views it gives too,
+   * or a client's `withCallOptions` goes around it.
    *
-   * @throws ScmiError `E_ARGUMENT` when `options` is not an object, holds a key that
-   * {@link CallOptions} does not have, a `timeoutMs` that is not a positive number or a `signal`
-   * that is not an `AbortSignal`. A signal that fired already is taken: every command of the view
-   * then rejects with its reason, nothing sent.
+   * @throws ScmiError `E_ARGUMENT` when `options` is not an object (an `AbortSignal` given for
+   * `{ signal }` included), holds a key that {@link CallOptions} does not have, a `timeoutMs` that
+   * is not a positive number or a `signal` that is not an `AbortSignal`. A signal that fired
+   * already is taken: every command of the view then rejects with its reason, nothing sent.
    * @example
    * ```ts
    * const controller = new AbortController();
@@ -341,10 +346,19 @@ function callDefaults(
   agent: string,
 ): CallDefaults | undefined {
   const given: unknown = options;
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+  if (
+    typeof given !== 'object' ||
+    given === null ||
+    Array.isArray(given) ||
+    isSignalGivenAsOptions(given)
+  ) {
+    const hint =
+      typeof given === 'object' && given !== null && isSignalGivenAsOptions(given)
+        ? ' (to give the view a signal, pass { signal })'
+        : '';
     throw new ScmiError(
       'E_ARGUMENT',
-      `${agent}: withCallOptions: options must be an object, got ${describeArg(given)}`,
+      `${agent}: withCallOptions: options must be an object, got ${describeArg(given)}${hint}`,
     );
   }
   for (const key of Object.keys(given)) {
@@ -367,7 +381,7 @@ function callDefaults(
     );
   }
   const signalGiven: unknown = signal;
-  if (signalGiven !== undefined && !(signalGiven instanceof AbortSignal)) {
+  if (signalGiven !== undefined && !isAbortSignal(signalGiven)) {
     throw new ScmiError(
       'E_ARGUMENT',
       `${agent}: withCallOptions: signal must be an AbortSignal, got ${describeArg(signalGiven)}`,
@@ -460,6 +474,9 @@ export class BoundXferOps implements XferOps {
   public get(messageId: number, txSize: number, rxSize = 0): Promise<Xfer> {
     try {
       this.#checkLive();
+      // A view whose signal fired: refused whether or not a transfer is free.
+      const fired = firedSignal(undefined, this.#view);
+      if (fired !== undefined) throw fired.reason;
     } catch (error: unknown) {
       // A rejection, as every failure of an operation that returns a promise.
       return rejected(error);
@@ -502,9 +519,13 @@ export class BoundXferOps implements XferOps {
   async #doInView(xfer: Xfer, send: () => Promise<void>): Promise<void> {
     const fired = firedSignal(undefined, this.#view);
     if (fired !== undefined) throw fired.reason;
-    const stop = this.#abandonOnAbort(undefined, xfer);
+    // Watched only once this call sent it (the engine numbers each send, synchronously): a
+    // transfer it refuses (in flight for another caller) is not this view's to give up.
+    const seq = xfer.seq;
+    const sending = send();
+    const stop = xfer.seq === seq ? undefined : this.#abandonOnAbort(undefined, xfer);
     try {
-      await send();
+      await sending;
     } finally {
       stop?.();
     }
@@ -537,14 +558,19 @@ export class BoundXferOps implements XferOps {
       // `null` would otherwise fail as a plain TypeError on the first option read. One typeof on
       // the hot path; unknown keys are not looked for here (that would cost every command).
       const opts: unknown = options;
-      if (typeof opts !== 'object' || opts === null) throw optionsError(opts);
+      if (typeof opts !== 'object' || opts === null || isSignalGivenAsOptions(opts)) {
+        throw optionsError(opts);
+      }
       // Before a transfer is taken (begin checks it again, for drivers that set it themselves).
       if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, this.#engine.agent);
       signal = options.signal;
       if (signal !== undefined) checkSignal(signal);
-      if (view !== undefined) {
-        // A view's signal that fired already: nothing sent, as for the command's own.
-        const fired = firedSignal(undefined, view);
+      // After the arguments (a bad one is refused first), before the signals: after the removal
+      // a command rejects with RevokedError whatever its signal did.
+      this.#checkLive();
+      if (signal !== undefined || view !== undefined) {
+        // A signal that fired already, the command's own or its view's: nothing sent.
+        const fired = firedSignal(signal, view);
         if (fired !== undefined) throw fired.reason;
       }
       const timeoutMs = options.timeoutMs ?? view?.timeoutMs;
@@ -555,7 +581,6 @@ export class BoundXferOps implements XferOps {
             ? payload.byteLength
             : (options.txSize ?? this.#maxMsgSize);
       const rxSize = options.rxSize ?? 0;
-      this.#checkLive();
       if (options.async === true) this.#checkAsync();
       xfer = this.#engine.tryGet(this.#channel, this.#protocolId, messageId, txSize, rxSize);
       if (xfer === undefined || options.async === true) {
@@ -578,6 +603,7 @@ export class BoundXferOps implements XferOps {
       return rejected(error);
     }
     const sent = xfer;
+    if (signal === undefined && view === undefined) return waiting.then(() => this.#finish(sent));
     const stop = this.#abandonOnAbort(signal, sent);
     if (stop === undefined) return waiting.then(() => this.#finish(sent));
     return waiting.then(() => {
@@ -902,24 +928,47 @@ function noWatch(): void {
 }
 
 /**
- * Throws unless `signal` is an `AbortSignal`; throws its reason when it fired already (nothing is
- * sent for a command given up before it started).
+ * Whether `value` is a real `AbortSignal`: `instanceof` alone takes an object made with
+ * `Object.create(AbortSignal.prototype)`, whose `aborted` getter then throws a TypeError in the
+ * middle of a command (or of a wait for a transfer).
  */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  if (!(value instanceof AbortSignal)) return false;
+  try {
+    return typeof value.aborted === 'boolean';
+  } catch {
+    return false;
+  }
+}
+
+/** Throws unless `signal` is an `AbortSignal` (whether it fired is looked at after). */
 function checkSignal(signal: unknown): void {
-  if (!(signal instanceof AbortSignal)) {
+  if (!isAbortSignal(signal)) {
     throw new ScmiError(
       'E_ARGUMENT',
       `transact: options.signal must be an AbortSignal, got ${describeArg(signal)}`,
     );
   }
-  if (signal.aborted) throw signal.reason;
+}
+
+/**
+ * Whether `options` is an `AbortSignal` or an `AbortController` given where an options object
+ * goes (`transact(…, signal)` for `{ signal }`): it has no key of its own, so it would pass as
+ * options holding none, and the command could not be given up.
+ */
+function isSignalGivenAsOptions(options: object): boolean {
+  return options instanceof AbortSignal || options instanceof AbortController;
 }
 
 /** The error for `transact` options that are not an object (a JavaScript caller's `null`). */
 function optionsError(options: unknown): ScmiError {
+  const hint =
+    typeof options === 'object' && options !== null && isSignalGivenAsOptions(options)
+      ? ' (to give the command a signal, pass { signal })'
+      : '';
   return new ScmiError(
     'E_ARGUMENT',
-    `transact: options must be an object or left out, got ${describeArg(options)}`,
+    `transact: options must be an object or left out, got ${describeArg(options)}${hint}`,
   );
 }
 

@@ -86,7 +86,8 @@ export class XferPool {
    * waits (a command's `signal`) passes `watch`: it is called once the caller has to wait, with
    * the function that gives the wait up — the caller leaves the queue, the promise rejects with
    * the reason it is given — and returns the function that stops watching, called once the wait
-   * ends any way.
+   * ends any way. A `watch` that throws fails the wait with its error, the caller out of the
+   * queue.
    *
    * @throws ScmiShutdownError when the pool is closed (also while waiting).
    */
@@ -104,12 +105,19 @@ export class XferPool {
     const waiting = new Promise<Xfer>((resolve, reject) => {
       const waiter = { resolve, reject };
       this.#waiters.push(waiter);
-      stop = watch((reason) => {
+      const giveUp = (reason: unknown): void => {
         const at = this.#waiters.indexOf(waiter);
         if (at === -1) return; // handed a transfer, or failed by close, already
         this.#waiters.splice(at, 1);
         waiter.reject(reason);
-      });
+      };
+      try {
+        stop = watch(giveUp);
+      } catch (error: unknown) {
+        // Out of the queue with the watch's error: a waiter left in it would be handed a
+        // transfer nobody takes, and the pool would lose it for good.
+        giveUp(error);
+      }
     });
     // However the wait ends (given up within `watch` itself too), the watch is stopped.
     return waiting.finally(() => {

@@ -148,7 +148,7 @@ export class BaseProtocol {
    * This client with `options` applied to every command its methods send: `timeoutMs` bounds
    * each command's response instead of the agent's `rxTimeoutMs`, and `signal` gives the
    * commands in flight up when it fires (see {@link CallOptions}). The view shares everything
-   * else with this client (its domains, its state, its channel); calls on this client itself are
+   * else with this client (its version, its channel); calls on this client itself are
    * unchanged. A view of a view keeps the signals of both and the newer timeout.
    *
    * @throws ScmiError `E_ARGUMENT` for options that are not an object, hold a key
