@@ -403,7 +403,8 @@ describe('Clock protocol (0x14)', () => {
         parent: undefined,
       });
       // What does not go to the clock in SCP-firmware, and the other clocks, are answered.
-      expect(call(ClockMessageId.CONFIG_SET, [1, 3, 0])).toBe(0); // state unchanged
+      // State 3 without an OEM type is invalid (DEN0056 §4.6.2.9): refused before BUSY.
+      expect(call(ClockMessageId.CONFIG_SET, [1, 3, 0])).toBe(ScmiStatus.INVALID_PARAMETERS);
       expect(call(ClockMessageId.CONFIG_GET, [1, 0])).toBe(0);
       expect(call(ClockMessageId.DESCRIBE_RATES, [1, 0])).toBe(0);
       expect(call(ClockMessageId.NAME_GET, [1])).toBe(0);
@@ -589,17 +590,27 @@ describe('Clock protocol (0x14)', () => {
       expect(h.call(CLOCK, ClockMessageId.CONFIG_GET, [2, 0]).words).toEqual([0, 0, 0]);
       expect(h.call(CLOCK, ClockMessageId.CONFIG_SET, [2, 1, 0]).status).toBe(0);
       expect(h.call(CLOCK, ClockMessageId.CONFIG_GET, [2, 0]).words).toEqual([0, 1, 0]);
-      expect(h.call(CLOCK, ClockMessageId.CONFIG_SET, [2, 3, 0]).status).toBe(0); // unchanged
       expect((h.call(CLOCK, ClockMessageId.ATTRIBUTES, [2]).words[0] ?? 0) & 1).toBe(1);
       expect(h.call(CLOCK, ClockMessageId.CONFIG_SET, [2, 0]).status).toBe(0); // v1 layout
       expect(h.platform.snapshot().clocks[2]?.enabled).toBe(false);
+    });
+
+    it('should answer INVALID_PARAMETERS to state 3 (unchanged) without an OEM type (DEN0056 §4.6.2.9), as with one (none is supported), and change nothing', () => {
+      const cfg = (p: number[], agent = 1): number =>
+        h.call(CLOCK, ClockMessageId.CONFIG_SET, p, agent).status;
+      expect(cfg([2, 1, 0])).toBe(0);
+      expect(cfg([2, 3, 0])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(cfg([2, 3 | (1 << 16), 5])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(cfg([2, 3, 0], 3)).toBe(ScmiStatus.DENIED); // a clock agent 3 may not use
+      expect(cfg([9, 3, 0])).toBe(ScmiStatus.NOT_FOUND);
+      expect(h.platform.snapshot().clocks[2]?.enabled).toBe(true);
     });
 
     it('should reject bad attributes, flags, clocks and sizes', () => {
       const cfg = (p: number[], agent = 1): number =>
         h.call(CLOCK, ClockMessageId.CONFIG_SET, p, agent).status;
       expect(cfg([2, 2, 0])).toBe(ScmiStatus.INVALID_PARAMETERS);
-      expect(cfg([2, 1 | (1 << 16), 0])).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(cfg([2, 1 | (1 << 16), 0])).toBe(ScmiStatus.INVALID_PARAMETERS); // no OEM type
       expect(cfg([9, 1, 0])).toBe(ScmiStatus.NOT_FOUND);
       expect(cfg([0, 1, 0], 3)).toBe(ScmiStatus.DENIED);
       expect(cfg([2])).toBe(ScmiStatus.PROTOCOL_ERROR);
@@ -654,6 +665,16 @@ describe('Clock protocol (0x14)', () => {
         ScmiStatus.NOT_FOUND,
       );
       expect(h.call(CLOCK, ClockMessageId.PARENT_SET, [2, 3], 3).status).toBe(ScmiStatus.DENIED);
+    });
+
+    it('should answer NOT_FOUND to a parent that is not a clock, INVALID_PARAMETERS to a clock that is not a possible parent (DEN0056 §4.6.2.15)', () => {
+      const setParent = (p: number[]): number => h.call(CLOCK, ClockMessageId.PARENT_SET, p).status;
+      expect(setParent([2, 4])).toBe(ScmiStatus.NOT_FOUND); // 4 clocks: 0 … 3
+      expect(setParent([2, 0xffffffff])).toBe(ScmiStatus.NOT_FOUND);
+      expect(setParent([2, 1])).toBe(ScmiStatus.INVALID_PARAMETERS); // a clock, not a parent
+      expect(setParent([2, 2])).toBe(ScmiStatus.INVALID_PARAMETERS); // itself
+      expect(setParent([7, 4])).toBe(ScmiStatus.NOT_FOUND); // the clock first
+      expect(h.call(CLOCK, ClockMessageId.PARENT_GET, [2]).words).toEqual([0]);
     });
   });
 
@@ -716,7 +737,10 @@ describe('Clock protocol (0x14)', () => {
         expect(fixed.call(CLOCK, ClockMessageId.CONFIG_SET, [2, 1, 0]).status).toBe(
           ScmiStatus.DENIED,
         );
-        expect(fixed.call(CLOCK, ClockMessageId.CONFIG_SET, [2, 3, 0]).status).toBe(0); // unchanged
+        // State 3 without an OEM type is invalid, before the permission.
+        expect(fixed.call(CLOCK, ClockMessageId.CONFIG_SET, [2, 3, 0]).status).toBe(
+          ScmiStatus.INVALID_PARAMETERS,
+        );
         expect(fixed.call(CLOCK, ClockMessageId.PARENT_SET, [2, 3]).status).toBe(ScmiStatus.DENIED);
         expect(fixed.platform.snapshot().clocks[2]).toEqual({
           rate: 200 * MHZ,

@@ -268,16 +268,32 @@ describe('Performance domain protocol (0x13)', () => {
       });
     });
 
-    it('should leave a zero limit as it is and refuse both zero (SCMI v3.1; Linux perf.c scmi_perf_limits_set)', () => {
+    it('should leave a zero limit as it is and answer both zero OUT_OF_RANGE (SCMI v3.1, DEN0056 §4.5.3.7; Linux perf.c scmi_perf_limits_set)', () => {
       const set = (p: number[]): number => h.call(PERF, PerformanceMessageId.LIMITS_SET, p).status;
       const limits = (): number[] => h.call(PERF, PerformanceMessageId.LIMITS_GET, [0]).words;
       expect(set([0, 1_200_000, 0])).toBe(ScmiStatus.SUCCESS); // max only
       expect(limits()).toEqual([1_200_000, 400_000]);
       expect(set([0, 0, 800_000])).toBe(ScmiStatus.SUCCESS); // min only
       expect(limits()).toEqual([1_200_000, 800_000]);
-      expect(set([0, 0, 0])).toBe(ScmiStatus.INVALID_PARAMETERS);
       expect(set([0, 0, 1_800_000])).toBe(ScmiStatus.INVALID_PARAMETERS); // above the kept max
       expect(limits()).toEqual([1_200_000, 800_000]);
+    });
+
+    it('should answer OUT_OF_RANGE to range_max = range_min = 0 (DEN0056 §4.5.3.7), change nothing and notify nothing', () => {
+      expect(h.call(PERF, PerformanceMessageId.NOTIFY_LIMITS, [0, 1]).status).toBe(0);
+      expect(h.call(PERF, PerformanceMessageId.LIMITS_SET, [0, 0, 0]).status).toBe(
+        ScmiStatus.OUT_OF_RANGE,
+      );
+      expect(h.call(PERF, PerformanceMessageId.LIMITS_SET, [1, 0, 0]).status).toBe(
+        ScmiStatus.OUT_OF_RANGE,
+      );
+      expect(h.call(PERF, PerformanceMessageId.LIMITS_SET, [3, 0, 0]).status).toBe(
+        ScmiStatus.NOT_FOUND,
+      );
+      expect(h.call(PERF, PerformanceMessageId.LIMITS_GET, [0]).words).toEqual([
+        1_800_000, 400_000,
+      ]);
+      expect(h.link(1).posted).toHaveLength(0);
     });
 
     it('should keep 0 as a level, not "unchanged", in a domain whose lowest level is 0', () => {

@@ -48,10 +48,28 @@ describe('Reset domain protocol (0x16)', () => {
       const gpu = h.call(RESET, ResetMessageId.DOMAIN_ATTRIBUTES, [0]);
       expect([gpu.r.u32(), gpu.r.u32(), gpu.r.string(16)]).toEqual([0xc0000000, 500, 'gpu']);
       const uart = h.call(RESET, ResetMessageId.DOMAIN_ATTRIBUTES, [2]);
-      expect(uart.words.slice(0, 2)).toEqual([0x40000000, 0x7fffffff]);
+      expect(uart.words.slice(0, 2)).toEqual([0x40000000, 0xffffffff]);
       expect(h.call(RESET, ResetMessageId.DOMAIN_ATTRIBUTES, [3]).status).toBe(
         ScmiStatus.NOT_FOUND,
       );
+    });
+
+    it('should send latency 0xFFFFFFFF (unknown, as SCP-firmware and Linux reset.c) without a configured latency, and the longest configurable one as is', () => {
+      const base = createDefaultPlatformConfig();
+      const hh = new Harness({
+        ...base,
+        resetDomains: [
+          { name: 'unknown' },
+          { name: 'slowest', latencyUs: 0x7ffffffe },
+          { name: 'uart' },
+        ],
+      });
+      hh.connect(1);
+      const latency = (id: number): number | undefined =>
+        hh.call(RESET, ResetMessageId.DOMAIN_ATTRIBUTES, [id]).words[1];
+      expect(latency(0)).toBe(0xffffffff);
+      expect(latency(1)).toBe(0x7ffffffe);
+      hh.close();
     });
 
     it('should not advertise async or notifications without P2A', () => {

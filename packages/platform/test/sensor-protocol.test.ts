@@ -485,8 +485,33 @@ describe('Sensor protocol (0x15)', () => {
       expect(h.links.get(1)?.posted).toHaveLength(0);
     });
 
+    it('should answer NOT_SUPPORTED to SENSOR_TRIP_POINT_CONFIG and to enabling SENSOR_TRIP_POINT_NOTIFY for a sensor without trip points (DEN0056 §4.7.2.8/9), after NOT_FOUND, DENIED and the reserved bits', () => {
+      // cpu-volt (sensor 1) has no trip points.
+      expect(config(h, 1, 1, 0, 1)).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect(config(h, 1, 0, 0, 0)).toBe(ScmiStatus.NOT_SUPPORTED); // a disarm too
+      expect(config(h, 1, 1 | 4, 0, 1)).toBe(ScmiStatus.INVALID_PARAMETERS); // reserved bits first
+      expect(config(h, 1, 1, 0, 1, 3)).toBe(ScmiStatus.DENIED);
+      expect(config(h, 4, 1, 0, 1)).toBe(ScmiStatus.NOT_FOUND);
+      const notify = (sensor: number, enable: number, agent = 1): number =>
+        h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [sensor, enable], agent).status;
+      expect(notify(1, 1)).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect(h.platform.subscriptions(1)).toEqual([]);
+      // As SENSOR_CONTINUOUS_UPDATE_NOTIFY: the flag first, and a disable (it can post nothing)
+      // is accepted.
+      expect(notify(1, 2)).toBe(ScmiStatus.INVALID_PARAMETERS);
+      expect(notify(1, 0)).toBe(ScmiStatus.SUCCESS);
+      expect(notify(1, 1, 3)).toBe(ScmiStatus.DENIED);
+      expect(notify(4, 1)).toBe(ScmiStatus.NOT_FOUND);
+      expect(h.call(SENSOR, SensorMessageId.TRIP_POINT_NOTIFY, [1]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+      expect(h.call(SENSOR, SensorMessageId.TRIP_POINT_CONFIG, [1, 1, 0]).status).toBe(
+        ScmiStatus.PROTOCOL_ERROR,
+      );
+      expect(h.platform.armedTimers).toBe(0);
+    });
+
     it('should reject bad trip ids, reserved bits, denied sensors and notify without P2A', () => {
-      expect(config(h, 1, 1, 0, 1)).toBe(ScmiStatus.INVALID_PARAMETERS); // no trip points
       expect(config(h, 0, 1, 2, 1)).toBe(ScmiStatus.INVALID_PARAMETERS);
       expect(config(h, 0, 1 | 4, 0, 1)).toBe(ScmiStatus.INVALID_PARAMETERS);
       expect(config(h, 2, 1, 0, 1, 3)).toBe(ScmiStatus.DENIED);
@@ -847,13 +872,18 @@ describe('Sensor protocol (0x15)', () => {
         r.close();
       });
 
-      it('should answer INVALID_PARAMETERS to the reserved rounding mode 3 (bits 10:9) with an interval, and change nothing', () => {
-        const before = intervalOf(h, 3);
-        expect(setConfig(h, 3, cfg(40, -3, 1 | (3 << 9)))).toBe(ScmiStatus.INVALID_PARAMETERS);
-        expect(intervalOf(h, 3)).toBe(before);
+      it('should round to the nearest with bits 10:9 = 0b11, bit 9 ignored when bit 10 is set (DEN0056 §4.7.2.11)', () => {
+        const round = (sensor: number, ms: number): number | undefined => {
+          expect(setConfig(h, sensor, cfg(ms, -3, 1 | (3 << 9)))).toBe(0);
+          return intervalOf(h, sensor);
+        };
+        expect(round(3, 30)).toBe(20); // as bit 10 alone, not up (50)
+        expect(round(3, 40)).toBe(50);
+        expect(round(2, 250)).toBe(200); // a range: not up (300)
+        expect(round(2, 260)).toBe(300);
         // Without an interval the field is not valid (DEN0056): ignored.
         expect(setConfig(h, 3, cfg(0, 0, 1 | (3 << 9)))).toBe(0);
-        expect(intervalOf(h, 3)).toBe(before);
+        expect(intervalOf(h, 3)).toBe(50);
       });
 
       it('should answer INVALID_PARAMETERS outside the supported intervals, and change nothing', () => {

@@ -44,7 +44,7 @@ describe('Reset protocol client', () => {
     expect(reset.domains.list).toEqual([
       { id: 0, name: 'gpu', asyncReset: true, notifications: true, latencyUs: 500 },
       { id: 1, name: 'usb', asyncReset: false, notifications: true, latencyUs: 100 },
-      // No latency configured: the platform sends 0x7FFFFFFF, "unknown".
+      // No latency configured: the platform sends 0xFFFFFFFF, "unknown".
       { id: 2, name: 'uart', asyncReset: false, notifications: true, latencyUs: undefined },
     ]);
     expect(reset.domains.info(1).name).toBe('usb');

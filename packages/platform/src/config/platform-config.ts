@@ -255,7 +255,10 @@ export interface SensorConfig {
   readonly unitExponent?: number;
   /** How the reading evolves. */
   readonly value: SensorValueGenerator;
-  /** Number of trip points the sensor supports, 0 … 255; default 0. */
+  /**
+   * Number of trip points the sensor supports, 0 … 255; default 0. With none,
+   * SENSOR_TRIP_POINT_CONFIG and enabling SENSOR_TRIP_POINT_NOTIFY answer NOT_SUPPORTED.
+   */
   readonly tripPoints?: number;
   /** Whether SENSOR_READING_GET may be asynchronous; default false. */
   readonly asyncRead?: boolean;
@@ -302,8 +305,9 @@ export interface ResetDomainConfig {
   /** Name, at most 63 bytes. */
   readonly name: string;
   /**
-   * Worst-case reset latency in µs, also how long an asynchronous reset takes; absent = unknown
-   * (RESET_DOMAIN_ATTRIBUTES reports 0x7FFFFFFF, an async reset takes the platform's async latency).
+   * Worst-case reset latency in µs (at most 0x7FFFFFFE), also how long an asynchronous reset
+   * takes; absent = unknown (RESET_DOMAIN_ATTRIBUTES reports 0xFFFFFFFF, as SCP-firmware; an async
+   * reset takes the platform's async latency).
    */
   readonly latencyUs?: number;
   /** Whether RESET may be asynchronous; default false. */

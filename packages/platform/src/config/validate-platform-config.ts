@@ -618,13 +618,22 @@ function period(value: unknown, path: string): number {
   return ms;
 }
 
+/**
+ * The longest configurable reset latency in µs: below both values agents read as "unknown". The
+ * platform sends 0xFFFFFFFF for a domain without one (SCP-firmware, Linux `reset.c`), but
+ * 0x7FFFFFFF means unknown too (OP-TEE's and TF-A's `scmi-msg` SCMI_RESET_DOMAIN_ATTR_UNK_LAT, with
+ * SCMI_RESET_DOMAIN_ATTR_MAX_LAT 0x7FFFFFFE; this project's wire reference and Reset client take
+ * both): a configured latency may equal neither.
+ */
+const MAX_RESET_LATENCY_US = 0x7ffffffe;
+
 function resetDomain(value: unknown, path: string): ResetDomainConfig {
   const o = object(value, path, ['name', 'latencyUs', 'asyncReset']);
   return {
     name: name(o.name, join(path, 'name'), LONG_NAME),
     ...(o.latencyUs === undefined
       ? {}
-      : { latencyUs: int(o.latencyUs, join(path, 'latencyUs'), 0, 0x7ffffffe) }),
+      : { latencyUs: int(o.latencyUs, join(path, 'latencyUs'), 0, MAX_RESET_LATENCY_US) }),
     asyncReset: bool(o.asyncReset, join(path, 'asyncReset'), false),
   };
 }

@@ -69,7 +69,7 @@ function roundRate(rates: ClockConfig['rates'], rate: number, flags: number): nu
  * CLOCK_RATE_SET (NOT_SUPPORTED, "not yet implemented"): its busy window is a driver request in
  * flight, synchronous ones included. Here the in-flight request is an accepted asynchronous
  * CLOCK_RATE_SET: until it completes, CLOCK_ATTRIBUTES, CLOCK_RATE_GET, CLOCK_RATE_SET and a
- * CLOCK_CONFIG_SET that would change the clock's state — the commands SCP-firmware sends through
+ * valid CLOCK_CONFIG_SET (which sets the clock's state) — the commands SCP-firmware sends through
  * `create_event_request` — are answered BUSY for that clock, so an older change can never land
  * after a newer one. The clock is free again when the operation completes (it completes even if
  * its agent disconnects or resets; only `close` cancels it, and nothing is answered after that).
@@ -299,10 +299,14 @@ export class ClockProtocol implements ProtocolServer {
     if (!Array.isArray(found)) return found;
     const [id, c, s] = found;
     const attributes = req.r.u32();
-    // v3: bits 1:0 state (0 off, 1 on, 3 unchanged), 23:16 OEM config type (none supported).
+    // v3: bits 1:0 state (0 off, 1 on, 2 reserved, 3 unchanged), 23:16 OEM config type. No OEM
+    // type is supported: a non-zero one is INVALID_PARAMETERS ("unsupported or invalid
+    // configurations", as NXP's System Manager, which has none either), as are reserved bits and
+    // state 2. State 3 is then always invalid: DEN0056 §4.6.2.9 "It is invalid to use this value
+    // if Bits[23:16] is set to 0" (NXP `scmi_clock.h` SCMI_ClockConfigSet; its `rpc_scmi_clock.c`
+    // ClockConfigSet refuses every state above 1). All before the permission and BUSY.
     const state = attributes & 3;
-    if ((attributes & ~3) !== 0 || state === 2) return fail(ScmiStatus.INVALID_PARAMETERS);
-    if (state === 3) return ok();
+    if ((attributes & ~3) !== 0 || state >= 2) return fail(ScmiStatus.INVALID_PARAMETERS);
     if (c.canSetState === false) return fail(ScmiStatus.DENIED);
     // Last, as scmi_clock_config_set_handler calls create_event_request (SET_STATE) last.
     const busy = this.#busy(id);
@@ -348,6 +352,9 @@ export class ClockProtocol implements ProtocolServer {
     const parent = req.r.u32();
     if ((c.parents?.length ?? 0) === 0) return fail(ScmiStatus.NOT_SUPPORTED);
     if (c.canSetParent === false) return fail(ScmiStatus.DENIED);
+    // DEN0056 §4.6.2.15 (NXP `scmi_clock.h` SCMI_ClockParentSet): NOT_FOUND if the parent does not
+    // exist, INVALID_PARAMETERS if it is a clock but not one of this clock's possible parents.
+    if (parent >= this.#clocks.length) return fail(ScmiStatus.NOT_FOUND);
     if (!(c.parents ?? []).includes(parent)) return fail(ScmiStatus.INVALID_PARAMETERS);
     s.parent = parent;
     return ok();

@@ -38,8 +38,9 @@ const LEVEL_NOTIFICATION = 12;
  * Performance domain protocol (0x13), version 3.0, without fast channels (PERF_DESCRIBE_FASTCHANNEL
  * answers NOT_SUPPORTED, no message advertises one). Limits narrow the allowed levels and pull the
  * current level inside them; PERF_LIMITS_SET takes a zero limit as "unchanged" (SCMI v3.1, as
- * Linux sends it) and refuses both zero, unless the domain has a level 0, and answers
- * OUT_OF_RANGE to a limit that is not one of the domain's levels (as SCP-firmware). @internal
+ * Linux sends it) and answers both zero OUT_OF_RANGE (DEN0056 §4.5.3.7), unless the domain has a
+ * level 0, and answers OUT_OF_RANGE to a limit that is not one of the domain's levels (as
+ * SCP-firmware). @internal
  */
 export class PerformanceProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.PERF;
@@ -175,13 +176,14 @@ export class PerformanceProtocol implements ProtocolServer {
     if (d.canSetLimits === false) return fail(ScmiStatus.DENIED);
     const s = this.#state[id] as PerfState;
     const values = d.levels.map((l) => l.value);
-    // SCMI v3.1: a limit of 0 leaves that limit as it is, and both may not be 0 (Linux perf.c
+    // SCMI v3.1: a limit of 0 leaves that limit as it is, and both 0 is OUT_OF_RANGE (DEN0056
+    // §4.5.3.7, as NXP `scmi_perf.h` SCMI_PerformanceLimitsSet documents it; Linux perf.c
     // scmi_perf_limits_set refuses both zero and sends one zero as is, from perf major 3). In a
     // domain whose lowest level is 0 (the configuration allows one), 0 stays that level, as it
     // was: an agent must still be able to set a limit to it.
     const zeroUnchanged = values[0] !== 0;
     if (zeroUnchanged && rangeMax === 0 && rangeMin === 0) {
-      return fail(ScmiStatus.INVALID_PARAMETERS);
+      return fail(ScmiStatus.OUT_OF_RANGE);
     }
     const max = zeroUnchanged && rangeMax === 0 ? s.max : rangeMax;
     const min = zeroUnchanged && rangeMin === 0 ? s.min : rangeMin;

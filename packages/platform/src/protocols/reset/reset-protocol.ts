@@ -23,7 +23,13 @@ interface ResetState {
   resets: number;
 }
 
-const UNKNOWN_LATENCY = 0x7fffffff;
+/**
+ * RESET_DOMAIN_ATTRIBUTES latency of a domain without a configured one: 0xFFFFFFFF, "unknown", as
+ * SCP-firmware sends (`module/scmi_reset_domain/include/internal/scmi_reset_domain.h`:
+ * SCMI_RESET_DOMAIN_ATTR_LATENCY_UNSUPPORTED) and the only value Linux `reset.c`
+ * (scmi_reset_domain_attributes_get: U32_MAX) takes as unknown.
+ */
+const UNKNOWN_LATENCY = 0xffffffff;
 const AUTONOMOUS = 1;
 const EXPLICIT_ASSERT = 2;
 const ASYNC = 4;

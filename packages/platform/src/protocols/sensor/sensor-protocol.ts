@@ -134,8 +134,10 @@ function unitBits(type: number, exponent: number): number {
  * NOT_SUPPORTED, as NXP's System Manager answers (`DEV_SM_SensorReadingGet`:
  * SM_ERR_NOT_SUPPORTED); SCP-firmware's sensor module refuses the read
  * (`module/sensor/src/mod_sensor.c`, get_data: FWK_E_SUPPORT) but its SCMI module answers SUCCESS
- * with its cached reading. Its SENSOR_UPDATE timer stops and its trip points are not sampled. Trip points are kept per agent; while any is armed on an enabled sensor
- * and its agent subscribed, the sensors are sampled every `sensorPollMs` and a crossing sends
+ * with its cached reading. Its SENSOR_UPDATE timer stops and its trip points are not sampled. Trip
+ * points are kept per agent (a sensor without any answers SENSOR_TRIP_POINT_CONFIG and an enabling
+ * SENSOR_TRIP_POINT_NOTIFY NOT_SUPPORTED); while any is armed on an enabled sensor and its agent
+ * subscribed, the sensors are sampled every `sensorPollMs` and a crossing sends
  * SENSOR_TRIP_POINT_EVENT to that agent. Both events carry agent_id 0: the platform causes them,
  * not an agent (SCP-firmware's `scmi_sensor_notify_trip_point`,
  * module/scmi_sensor/src/mod_scmi_sensor.c, sends 0).
@@ -382,16 +384,35 @@ export class SensorProtocol implements ProtocolServer {
     return ok(extendedName(found[1].name));
   }
 
+  /**
+   * SENSOR_TRIP_POINT_NOTIFY. A sensor without trip points has no trip point event notifications:
+   * enabling them is NOT_SUPPORTED (DEN0056 §4.7.2.8, as NXP's System Manager documents it,
+   * `scmi_sensor.h` SCMI_SensorTripPointNotify: "the platform does not support trip point event
+   * notifications for the sensor"; SCP-firmware subscribes the agent anyway). As for
+   * SENSOR_CONTINUOUS_UPDATE_NOTIFY, the flag is checked first (reserved bits INVALID_PARAMETERS on
+   * any sensor) and a disable, which can post nothing, is accepted.
+   */
   #notify(req: PlatformRequest): Reply {
     const found = this.#sensor(req, true);
     if (!Array.isArray(found)) return found;
+    const [id, s] = found;
     const on = readNotifyEnable(this.#p, req, TRIP_POINT_EVENT);
     if (typeof on !== 'boolean') return on;
-    req.agent.subscribe(this.id, SensorNotificationId.TRIP_POINT_EVENT, found[0], on);
+    if (on && (s.tripPoints ?? 0) === 0) return fail(ScmiStatus.NOT_SUPPORTED);
+    req.agent.subscribe(this.id, SensorNotificationId.TRIP_POINT_EVENT, id, on);
     this.#rearm();
     return ok();
   }
 
+  /**
+   * SENSOR_TRIP_POINT_CONFIG: after the sensor (NOT_FOUND, DENIED), reserved bits
+   * (INVALID_PARAMETERS) first, as SCP-firmware's
+   * `scmi_sensor_trip_point_config_handler`; then a sensor without trip points is NOT_SUPPORTED
+   * (DEN0056 §4.7.2.9, NXP `scmi_sensor.h` SCMI_SensorTripPointConfig: "the platform does not
+   * support trip point event notifications for the sensor"; SCP-firmware answers
+   * INVALID_PARAMETERS there, its trip id check); then a trip id past the sensor's
+   * (INVALID_PARAMETERS).
+   */
   #configTrip(req: PlatformRequest): Reply {
     const found = this.#sensor(req, true);
     if (!Array.isArray(found)) return found;
@@ -401,9 +422,10 @@ export class SensorProtocol implements ProtocolServer {
     const high = req.r.i32();
     const mode = control & 3;
     const trip = (control >>> 4) & 0xff;
-    if ((control & ~0xff3) !== 0 || trip >= (s.tripPoints ?? 0)) {
-      return fail(ScmiStatus.INVALID_PARAMETERS);
-    }
+    const trips = s.tripPoints ?? 0;
+    if ((control & ~0xff3) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
+    if (trips === 0) return fail(ScmiStatus.NOT_SUPPORTED);
+    if (trip >= trips) return fail(ScmiStatus.INVALID_PARAMETERS);
     let perSensor = this.#trips.get(req.agent.id);
     if (perSensor === undefined)
       this.#trips.set(req.agent.id, (perSensor = new Map<number, Map<number, TripPoint>>()));
@@ -487,8 +509,8 @@ export class SensorProtocol implements ProtocolServer {
   }
 
   /**
-   * sensor_config: 31:11 update interval (sec 0: keep it), 10:9 rounding with an interval (0 down,
-   * 1 up, 2 nearest, 3 reserved: INVALID_PARAMETERS), 8:2 reserved (INVALID_PARAMETERS), 1
+   * sensor_config: 31:11 update interval (sec 0: keep it), 10:9 rounding with an interval (bit 10
+   * set: nearest, bit 9 ignored; else bit 9 up or down), 8:2 reserved (INVALID_PARAMETERS), 1
    * timestamp reporting, 0 enable — the layout imx-sm's `SensorConfigSet` documents. What the sensor cannot do is NOT_SUPPORTED
    * ("configuration not supported by the sensor"): timestamp reporting without timestamps, an
    * update interval without update intervals. An interval outside the supported ones is
@@ -508,10 +530,10 @@ export class SensorProtocol implements ProtocolServer {
     if (sec !== 0) {
       const intervals = this.#intervals.get(id);
       if (intervals === undefined) return fail(ScmiStatus.NOT_SUPPORTED);
-      // Bits 10:9 (valid with an interval only): round down (0), up (1), auto (2); 3 is reserved
-      // (DEN0056 SENSOR_CONFIG_SET; Linux SCMI_SENS_CFG_ROUND_*).
-      if ((config & (ROUND_AUTO | ROUND_UP)) === (ROUND_AUTO | ROUND_UP))
-        return fail(ScmiStatus.INVALID_PARAMETERS);
+      // Bits 10:9 (valid with an interval only): bit 10 rounds autonomously (to the nearest) and
+      // bit 9 is then ignored, so 0b11 is auto too; without bit 10, bit 9 rounds up, else down
+      // (DEN0056 §4.7.2.11 SENSOR_CONFIG_SET, as NXP `scmi_sensor.h` SCMI_SensorConfigSet
+      // documents it; Linux SCMI_SENS_CFG_ROUND_*).
       const asked = intervalFromWire(sec, signed5(config >>> 11));
       const mode =
         (config & ROUND_AUTO) !== 0 ? 'nearest' : (config & ROUND_UP) !== 0 ? 'up' : 'down';
