@@ -4,6 +4,7 @@ import {
   ScmiMalformedError,
   ScmiStatusError,
   type ProtocolDriver,
+  type CallOptions,
   type ProtocolHandle,
   type ScmiNotification,
   type XferOps,
@@ -92,6 +93,7 @@ describe('Performance protocol client', () => {
       limitsNotify: true,
       levelNotify: true,
       fastChannels: false,
+      levelIndexing: false,
     };
     expect(perf.domains.list).toEqual([
       {
@@ -342,6 +344,10 @@ describe('Performance protocol client', () => {
       return new Proxy(ph, {
         get(target, key): unknown {
           if (key === 'xfer') return xfer;
+          // A view (withCallOptions) is wrapped too, or a client's view would go around the stub.
+          if (key === 'withCallOptions') {
+            return (options: CallOptions): ProtocolHandle => wrap(target.withCallOptions(options));
+          }
           const value: unknown = Reflect.get(target, key);
           return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
         },
@@ -388,12 +394,13 @@ describe('Performance protocol client', () => {
     // No doorbell: the five first words only.
     h = createHarness({ drivers: [fastChannelDriver(words(0, 10, 0x3000, 0, 8))] });
     agent = await h.create();
-    expect(await agent.protocol(performanceProtocolDriver).describeFastChannel(1, 5)).toEqual({
-      attributes: 0,
-      rateLimitUs: 10,
-      address: 0x3000n,
-      size: 8,
-    });
+    const noDoorbell = { attributes: 0, rateLimitUs: 10, address: 0x3000n, size: 8 };
+    expect(await agent.protocol(performanceProtocolDriver).describeFastChannel(1, 5)).toEqual(
+      noDoorbell,
+    );
+    // Through a view of the client, the same stub answers.
+    const view = agent.protocol(performanceProtocolDriver).withCallOptions({ timeoutMs: 50 });
+    expect(await view.describeFastChannel(1, 5)).toEqual(noDoorbell);
     await agent.remove();
     await h.close();
     // A doorbell announced without its fields: malformed, counted.

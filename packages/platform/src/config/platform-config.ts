@@ -100,6 +100,20 @@ export interface PerformanceLevelConfig {
   readonly powerCost: number;
   /** Worst-case transition latency to this level in µs (16 bits). */
   readonly latencyUs: number;
+  /**
+   * The level's indicative frequency in kHz (PERF_DESCRIBE_LEVELS `indicative_freq`, version 4.0);
+   * default 0. Required, non-zero and unique in a domain in level indexing mode: Linux's cpufreq
+   * takes its operating points from it there, and finds a level by its frequency.
+   */
+  readonly indicativeFreqKhz?: number;
+  /**
+   * The level's index in level indexing mode (version 4.0; implementation defined, unique in its
+   * domain, not necessarily contiguous): what the platform takes and gives for the level on the
+   * wire. Default: its position in `levels` + 1 — index 0 is left out by default, since a limit of
+   * 0 means "unchanged" (a domain that has index 0 takes 0 as that level, as a domain with level
+   * value 0 does). Only with `levelIndexing`.
+   */
+  readonly index?: number;
 }
 
 /** The limits of a performance domain, as level values. */
@@ -130,6 +144,13 @@ export interface PerformanceDomainConfig {
   readonly canSetLevel?: boolean;
   /** Whether agents may set the limits; default true (else LIMITS_SET is DENIED). */
   readonly canSetLimits?: boolean;
+  /**
+   * Level indexing mode (PERF_DOMAIN_ATTRIBUTES bit 25, SCMI v3.2, Performance version 4.0):
+   * agents at version 4.0 set and get the domain's levels and limits, and receive its
+   * notifications, as level indices (each level's `index`); an agent that negotiated 3.0 keeps
+   * level values. Needs {@link PlatformConfig.performanceVersion} 0x40000; default false.
+   */
+  readonly levelIndexing?: boolean;
 }
 
 /** A power domain (protocol 0x11). Its id is its index in {@link PlatformConfig.powerDomains}. */
@@ -354,6 +375,13 @@ export interface PlatformConfig {
   readonly performanceDomains?: readonly PerformanceDomainConfig[];
   /** Whether performance power costs are in mW (PROTOCOL_ATTRIBUTES bit 0); default true. */
   readonly performancePowerInMilliwatts?: boolean;
+  /**
+   * The Performance protocol version: 0x30000 (default) or 0x40000 — five-word levels with an
+   * indicative frequency and level index, and level indexing mode for the domains that ask for it.
+   * At 0x40000 an agent may negotiate 0x30000 (NEGOTIATE_PROTOCOL_VERSION) and is then answered
+   * in 3.0's layouts and level values.
+   */
+  readonly performanceVersion?: number;
   /** Clocks; default none. */
   readonly clocks?: readonly ClockConfig[];
   /** Sensors; default none. */

@@ -87,12 +87,16 @@ export function validatePlatformConfig(value: unknown): PlatformConfig {
     'systemPower',
     'performanceDomains',
     'performancePowerInMilliwatts',
+    'performanceVersion',
     'clocks',
     'sensors',
     'resetDomains',
   ]);
   const powerDomains = list(o.powerDomains, 'powerDomains', powerDomain);
-  const performanceDomains = list(o.performanceDomains, 'performanceDomains', performanceDomain);
+  const performanceVersion = perfVersion(o.performanceVersion);
+  const performanceDomains = list(o.performanceDomains, 'performanceDomains', (d, p) =>
+    performanceDomain(d, p, performanceVersion),
+  );
   const clocks = list(o.clocks, 'clocks', clock);
   clocks.forEach((c, i) => {
     checkParents(c, i, clocks.length);
@@ -141,6 +145,7 @@ export function validatePlatformConfig(value: unknown): PlatformConfig {
       'performancePowerInMilliwatts',
       true,
     ),
+    performanceVersion,
     clocks,
     sensors,
     resetDomains,
@@ -247,7 +252,18 @@ function system(value: unknown): SystemPowerConfig {
   return { state: optionalInt(o.state, 'systemPower.state', 0, U32, 3) };
 }
 
-function performanceDomain(value: unknown, path: string): PerformanceDomainConfig {
+/** The Performance versions the platform speaks (see `PlatformConfig.performanceVersion`). */
+const PERF_VERSIONS: readonly number[] = [0x30000, 0x40000];
+
+function perfVersion(value: unknown): number {
+  const version = optionalInt(value, 'performanceVersion', 0, U32, 0x30000);
+  if (!PERF_VERSIONS.includes(version)) {
+    fail('performanceVersion', `must be 0x30000 or 0x40000, got 0x${version.toString(16)}`);
+  }
+  return version;
+}
+
+function performanceDomain(value: unknown, path: string, version: number): PerformanceDomainConfig {
   const o = object(value, path, [
     'name',
     'levels',
@@ -258,14 +274,37 @@ function performanceDomain(value: unknown, path: string): PerformanceDomainConfi
     'rateLimitUs',
     'canSetLevel',
     'canSetLimits',
+    'levelIndexing',
   ]);
-  const levels = array(o.levels, join(path, 'levels'), 1, MAX_DOMAINS).map((l, i) =>
-    level(l, join(join(path, 'levels'), i)),
+  const levelIndexing = bool(o.levelIndexing, join(path, 'levelIndexing'), false);
+  if (levelIndexing && version < 0x40000) {
+    fail(join(path, 'levelIndexing'), 'needs performanceVersion 0x40000 (SCMI v3.2)');
+  }
+  const levelsPath = join(path, 'levels');
+  const levels = array(o.levels, levelsPath, 1, MAX_DOMAINS).map((l, i) =>
+    level(l, join(levelsPath, i), levelIndexing, i),
   );
   levels.forEach((l, i) => {
     const prev = levels[i - 1];
     if (prev !== undefined && l.value <= prev.value) {
-      fail(join(join(join(path, 'levels'), i), 'value'), 'levels must ascend by value');
+      fail(join(join(levelsPath, i), 'value'), 'levels must ascend by value');
+    }
+    if (!levelIndexing) return;
+    // Each unique, as the agent looks a level up by either (Linux's opps_by_idx, opps_by_freq).
+    const first = levels.findIndex((m) => m.index === l.index);
+    if (first !== i) fail(join(join(levelsPath, i), 'index'), `duplicates levels[${first}].index`);
+    if ((l.indicativeFreqKhz ?? 0) === 0) {
+      fail(
+        join(join(levelsPath, i), 'indicativeFreqKhz'),
+        'is required (non-zero) in level indexing mode',
+      );
+    }
+    const same = levels.findIndex((m) => m.indicativeFreqKhz === l.indicativeFreqKhz);
+    if (same !== i) {
+      fail(
+        join(join(levelsPath, i), 'indicativeFreqKhz'),
+        `duplicates levels[${same}].indicativeFreqKhz`,
+      );
     }
   });
   const values = levels.map((l) => l.value);
@@ -299,15 +338,33 @@ function performanceDomain(value: unknown, path: string): PerformanceDomainConfi
     rateLimitUs: optionalInt(o.rateLimitUs, join(path, 'rateLimitUs'), 0, 0xfffff, 0),
     canSetLevel: bool(o.canSetLevel, join(path, 'canSetLevel'), true),
     canSetLimits: bool(o.canSetLimits, join(path, 'canSetLimits'), true),
+    levelIndexing,
   };
 }
 
-function level(value: unknown, path: string): PerformanceLevelConfig {
-  const o = object(value, path, ['value', 'powerCost', 'latencyUs']);
+function level(
+  value: unknown,
+  path: string,
+  levelIndexing: boolean,
+  position: number,
+): PerformanceLevelConfig {
+  const o = object(value, path, ['value', 'powerCost', 'latencyUs', 'indicativeFreqKhz', 'index']);
+  if (!levelIndexing && o.index !== undefined) {
+    fail(
+      join(path, 'index'),
+      "is for a domain in level indexing mode (its domain's levelIndexing)",
+    );
+  }
   return {
     value: int(o.value, join(path, 'value'), 0, U32),
     powerCost: int(o.powerCost, join(path, 'powerCost'), 0, U32),
     latencyUs: int(o.latencyUs, join(path, 'latencyUs'), 0, 0xffff),
+    ...(o.indicativeFreqKhz === undefined
+      ? {}
+      : { indicativeFreqKhz: int(o.indicativeFreqKhz, join(path, 'indicativeFreqKhz'), 0, U32) }),
+    ...(levelIndexing
+      ? { index: optionalInt(o.index, join(path, 'index'), 0, U32, position + 1) }
+      : {}),
   };
 }
 

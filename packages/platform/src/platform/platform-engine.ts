@@ -337,11 +337,13 @@ export class PlatformEngine implements PlatformServices {
     protocolId: number,
     notificationId: number,
     domainId: number,
-    payload: Uint8Array,
+    payload: Uint8Array | ((agent: AgentSession) => Uint8Array),
     except?: AgentSession,
   ): void {
     for (const s of this.#sessions.values()) {
-      if (s !== except) this.notifyAgent(s, protocolId, notificationId, domainId, payload);
+      if (s === except) continue;
+      const bytes = typeof payload === 'function' ? payload(s) : payload;
+      this.notifyAgent(s, protocolId, notificationId, domainId, bytes);
     }
   }
 

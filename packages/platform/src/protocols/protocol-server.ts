@@ -89,13 +89,14 @@ export interface PlatformServices {
    * Sends notification `notificationId` of `protocolId` about `domainId` to every connected agent
    * subscribed to it that may use the domain now; `payload` starts with the agent_id of the agent
    * that caused the change. With `except`, that agent is left out (SYSTEM_POWER_STATE_NOTIFIER
-   * is not sent to the agent that asked for the transition).
+   * is not sent to the agent that asked for the transition). A function for `payload` gives each
+   * agent its own (Performance's level indices for an agent at version 4.0, values for one at 3.0).
    */
   notify(
     protocolId: number,
     notificationId: number,
     domainId: number,
-    payload: Uint8Array,
+    payload: Uint8Array | ((agent: AgentSession) => Uint8Array),
     except?: AgentSession,
   ): void;
   /**

@@ -2,6 +2,7 @@ import {
   type CallOptions,
   PayloadReader,
   ScmiError,
+  ScmiMalformedError,
   ScmiProtocolId,
   type ProtocolDriver,
   type ProtocolHandle,
@@ -29,7 +30,10 @@ import { perDomainEvent, sendNotify } from '../common/notify.js';
 export enum PerformanceMessageId {
   /** (domain_id) → flags, rate_limit_us, sustained_freq_khz, sustained_perf_level, name[16]. */
   DOMAIN_ATTRIBUTES = 0x3,
-  /** (domain_id, level_index) → num_returned u16, num_remaining u16, {perf, power, latency}[]. */
+  /**
+   * (domain_id, level_index) → num_returned u16, num_remaining u16, {perf, power, latency}[];
+   * from version 4.0 each level has five words: … indicative_freq, level_index.
+   */
   DESCRIBE_LEVELS = 0x4,
   /** (domain_id, range_max, range_min). */
   LIMITS_SET = 0x5,
@@ -65,6 +69,8 @@ const ATTR_LIMITS_NOTIFY = 1 << 29;
 const ATTR_LEVEL_NOTIFY = 1 << 28;
 const ATTR_FAST_CHANNEL = 1 << 27;
 const ATTR_EXTENDED_NAME = 1 << 26;
+/** Level indexing mode (version 4.0; Linux `SUPPORTS_LEVEL_INDEXING`, bit 25). */
+const ATTR_LEVEL_INDEXING = 1 << 25;
 /** rate_limit_us: bits 19:0 (Linux `GENMASK(19, 0)`). */
 const RATE_LIMIT_MASK = 0xfffff;
 /** Linux's mult_factor when the domain gives no sustained frequency or level ("CPUFreq converts to kHz"). */
@@ -103,6 +109,16 @@ export interface PerformanceLevel {
   readonly powerCost: number;
   /** Worst-case transition latency to this level, in µs (16 bits). */
   readonly latencyUs: number;
+  /**
+   * The level's indicative frequency in kHz (`indicative_freq`, version 4.0 on; absent before).
+   * In level indexing mode it is what the frequency helpers use, as Linux's cpufreq does.
+   */
+  readonly indicativeFreqKhz?: number;
+  /**
+   * The level's index (`level_index`), present in a domain in level indexing mode only (version
+   * 4.0): what the platform takes and gives for this level on the wire.
+   */
+  readonly index?: number;
 }
 
 /** A performance domain as PERF_DOMAIN_ATTRIBUTES, PERF_DOMAIN_NAME_GET and PERF_DESCRIBE_LEVELS describe it. */
@@ -111,6 +127,15 @@ export interface PerformanceDomainInfo {
   readonly id: number;
   /** Its name: the extended name when the platform announces one (version 3.0), else the short one. */
   readonly name: string;
+  /**
+   * Whether the domain is in level indexing mode (flags bit 25, read from version 4.0 on as Linux
+   * reads it): the platform takes and gives its levels and limits as level indices (implementation
+   * defined, neither contiguous nor on a linear scale). The client keeps speaking level values:
+   * it translates through the described levels' `index`, as Linux does, and its frequency helpers
+   * use each level's `indicativeFreqKhz`. Notifications carry the indices as sent
+   * ({@link PerformanceProtocol.levelOfIndex} gives the level).
+   */
+  readonly levelIndexing: boolean;
   /** Whether the agent may set the limits (flags bit 31). */
   readonly canSetLimits: boolean;
   /** Whether the agent may set the level (flags bit 30). */
@@ -264,13 +289,18 @@ export function decodePerformanceLevelChanged(payload: Uint8Array): PerformanceL
  * The levels of domain `id` (PERF_DESCRIBE_LEVELS, every part), as Linux's
  * `scmi_perf_describe_levels_get` keeps them: a value listed again is skipped (Linux's
  * `xa_insert` into `opps_by_lvl` answers -EBUSY, "Skip BAD duplicates received from firmware"),
- * and the rest sorted ascending by value (`opp_cmp_func`). The next part is asked for at the
- * count of entries received, duplicates included, as Linux's iterator asks for `desc_index`.
+ * and so is, in level indexing mode, an index listed again (`opps_by_idx`); the rest are sorted
+ * ascending by value (`opp_cmp_func`). The next part is asked for at the count of entries
+ * received, duplicates included, as Linux's iterator asks for `desc_index`. From version 4.0 each
+ * level has five words (Linux `process_response_opp_v4`: "PERF v4 reports always five 32-bit
+ * words"); its `level_index` is kept in level indexing mode only, as Linux reads it.
  */
 async function describeLevels(
   ph: ProtocolHandle,
   id: number,
+  indexing: boolean,
 ): Promise<{ levels: PerformanceLevel[]; duplicates: PerformanceLevel[] }> {
+  const v4 = ph.version >>> 16 >= 4;
   const listed = await ph.xfer.iterate(PerformanceMessageId.DESCRIBE_LEVELS, {
     txSize: 8,
     prepare: (w, index) => w.u32(id).u32(index),
@@ -279,22 +309,30 @@ async function describeLevels(
     // default 4096 nor Linux's MAX_OPPS.
     max: 0xffff + 0xffff,
     counts: (r) => ({ returned: r.u16(), remaining: r.u16() }),
-    item: (r) => {
+    item: (r): PerformanceLevel => {
       const value = r.u32();
       const powerCost = r.u32();
       const latencyUs = r.u16();
       r.u16(); // reserved
-      return { value, powerCost, latencyUs };
+      if (!v4) return { value, powerCost, latencyUs };
+      const indicativeFreqKhz = r.u32();
+      const index = r.u32();
+      return indexing
+        ? { value, powerCost, latencyUs, indicativeFreqKhz, index }
+        : { value, powerCost, latencyUs, indicativeFreqKhz };
     },
   });
   const seen = new Set<number>();
+  const seenIndices = new Set<number>();
   const levels: PerformanceLevel[] = [];
   const duplicates: PerformanceLevel[] = [];
   for (const level of listed) {
-    if (seen.has(level.value)) {
+    const index = level.index;
+    if (seen.has(level.value) || (index !== undefined && seenIndices.has(index))) {
       duplicates.push(level);
     } else {
       seen.add(level.value);
+      if (index !== undefined) seenIndices.add(index);
       levels.push(level);
     }
   }
@@ -305,13 +343,58 @@ async function describeLevels(
 }
 
 /**
+ * What goes on the wire for level value `value` of domain `info`: the value, or in level indexing
+ * mode its level's index.
+ *
+ * @throws ScmiError `E_ARGUMENT` naming `what` when the domain is in level indexing mode and no
+ * described level has that value (Linux's `scmi_perf_level_set`: -EIO).
+ */
+function indexOfLevel(info: PerformanceDomainInfo, value: number, what: string): number {
+  if (!info.levelIndexing) return value;
+  const index = info.levels.find((l) => l.value === value)?.index;
+  if (index !== undefined) return index;
+  throw new ScmiError(
+    'E_ARGUMENT',
+    `${what} ${value} is not one of performance domain ${info.id}'s levels: in level indexing mode only a described level has an index to send`,
+  );
+}
+
+/** The error for a level index none of domain `info`'s described levels has. */
+function unknownIndex(
+  info: PerformanceDomainInfo,
+  index: number,
+  what: string,
+): ScmiMalformedError {
+  return new ScmiMalformedError(
+    `${what}: performance domain ${info.id} (level indexing mode) answered level index ${index}, which none of its described levels has`,
+    'E_LEVEL_INDEX',
+  );
+}
+
+/**
+ * The level value the platform's `wire` level means for domain `info`: itself, or in level
+ * indexing mode the value of the level with that index. Read inside `decode`, so that an unknown
+ * index is counted as a malformed reply.
+ *
+ * @throws ScmiMalformedError `E_LEVEL_INDEX` for an index no described level has.
+ */
+function levelOfWire(info: PerformanceDomainInfo, wire: number, what: string): number {
+  if (!info.levelIndexing) return wire;
+  const level = info.levels.find((l) => l.index === wire);
+  if (level === undefined) throw unknownIndex(info, wire, what);
+  return level.value;
+}
+
+/**
  * The Performance domain protocol client (Linux `perf.c`, `scmi_perf_proto_ops`): the domains and
  * their levels as the platform described them at init, limits and level get/set, the frequency
  * helpers Linux's cpufreq uses (through each domain's `multFactor`), PERF_DESCRIBE_FASTCHANNEL on
  * demand, and the PERFORMANCE_LIMITS_CHANGED / PERFORMANCE_LEVEL_CHANGED notifications.
  *
- * Version 3.0 layouts: a version 4.0 platform's level-indexing mode (domain flags bit 25) and
- * its five-word levels are not read.
+ * Version 4.0 (SCMI 3.2), as Linux's: five-word levels with an indicative frequency, and level
+ * indexing mode (domain flags bit 25), where the platform speaks level indices — the client
+ * translates them to and from level values as Linux does, so its methods take and give level
+ * values whatever the mode. An older platform is driven with its own version's layouts.
  *
  * @example
  * ```ts
@@ -391,10 +474,12 @@ export class PerformanceProtocol {
           shortName,
           (flags & ATTR_EXTENDED_NAME) !== 0,
         );
+        // As Linux's scmi_perf_domain_attributes_get: bit 25 is read from major 4 on.
+        const levelIndexing = ph.version >>> 16 >= 4 && (flags & ATTR_LEVEL_INDEXING) !== 0;
         let levels: PerformanceLevel[] = [];
         let extra: { levelsError?: unknown; duplicateLevels?: readonly PerformanceLevel[] } = {};
         try {
-          const described = await describeLevels(ph, id);
+          const described = await describeLevels(ph, id, levelIndexing);
           levels = described.levels;
           if (described.duplicates.length > 0) extra = { duplicateLevels: described.duplicates };
         } catch (e) {
@@ -404,6 +489,7 @@ export class PerformanceProtocol {
         return {
           id,
           ...name,
+          levelIndexing,
           canSetLimits: (flags & ATTR_SET_LIMITS) !== 0,
           canSetLevel: (flags & ATTR_SET_LEVEL) !== 0,
           limitsNotify: limitsNotify && (flags & ATTR_LIMITS_NOTIFY) !== 0,
@@ -449,7 +535,10 @@ export class PerformanceProtocol {
    * ```ts
    * const controller = new AbortController();
    * process.once('SIGINT', () => controller.abort(new Error('interrupted')));
-   * const perf = agent.protocol(performanceProtocolDriver).withCallOptions({ timeoutMs: 200, signal: controller.signal });
+   * const perf = agent.protocol(performanceProtocolDriver).withCallOptions({
+   *   timeoutMs: 200,
+   *   signal: controller.signal,
+   * });
    * console.log(await perf.getLevel(0));
    * ```
    */
@@ -469,13 +558,17 @@ export class PerformanceProtocol {
    * without sending when the domain does not announce it; here a test sees the platform's own
    * answer (DENIED).
    *
+   * In level indexing mode each limit but 0 is sent as its level's index, as Linux's
+   * `scmi_perf_limits_set` translates it.
+   *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a limit that is
-   * not an integer from 0 to 0xFFFFFFFF, or both limits 0; `E_DOMAIN_UNAVAILABLE` for a domain
+   * not an integer from 0 to 0xFFFFFFFF, both limits 0, or in level indexing mode a limit that is
+   * not one of the domain's level values (Linux: -EIO); `E_DOMAIN_UNAVAILABLE` for a domain
    * the platform did not describe; ScmiStatusError for an error status (DENIED,
    * INVALID_PARAMETERS for min above max, OUT_OF_RANGE…).
    */
   public async setLimits(id: number, max: number, min: number): Promise<void> {
-    this.domains.info(id);
+    const info = this.domains.info(id);
     uintArg(max, 'range max');
     uintArg(min, 'range min');
     if (this.#ph.version >>> 16 >= 3 && max === 0 && min === 0) {
@@ -484,68 +577,107 @@ export class PerformanceProtocol {
         'range max and range min are both 0: each 0 means "unchanged", so nothing would be set',
       );
     }
+    const wireMax = max === 0 ? 0 : indexOfLevel(info, max, 'range max');
+    const wireMin = min === 0 ? 0 : indexOfLevel(info, min, 'range min');
     await this.#ph.xfer.transact(
       PerformanceMessageId.LIMITS_SET,
-      (w) => w.u32(id).u32(max).u32(min),
+      (w) => w.u32(id).u32(wireMax).u32(wireMin),
       { txSize: 12, rxSize: 0 },
     );
   }
 
   /**
-   * PERF_LIMITS_GET: the limits of domain `id`.
+   * PERF_LIMITS_GET: the limits of domain `id`, as level values (in level indexing mode, the
+   * levels of the indices the platform answers, as Linux's `scmi_perf_limits_get` translates
+   * them).
    *
    * @throws ScmiError `E_ARGUMENT` / `E_DOMAIN_UNAVAILABLE` (nothing sent) as
    * {@link PerformanceProtocol.setLimits}; ScmiStatusError for an error status;
-   * ScmiMalformedError `E_TRUNCATED` for a reply shorter than its two limits.
+   * ScmiMalformedError `E_TRUNCATED` for a reply shorter than its two limits, `E_LEVEL_INDEX`
+   * (counted) in level indexing mode for an index none of the described levels has (Linux: -EIO).
    */
   public async getLimits(id: number): Promise<PerformanceLimits> {
-    this.domains.info(id);
+    const info = this.domains.info(id);
     const returns = await this.#ph.xfer.transact(
       PerformanceMessageId.LIMITS_GET,
       (w) => w.u32(id),
       { txSize: 4, rxSize: 8 },
     );
-    return this.#ph.xfer.decode(returns, (r) => ({ max: r.u32(), min: r.u32() }));
+    return this.#ph.xfer.decode(returns, (r) => {
+      const max = r.u32();
+      const min = r.u32();
+      return {
+        max: levelOfWire(info, max, 'PERF_LIMITS_GET range max'),
+        min: levelOfWire(info, min, 'PERF_LIMITS_GET range min'),
+      };
+    });
   }
 
   /**
-   * PERF_LEVEL_SET: domain `id` runs at `level` (a level value, not an index). Sent whether or
-   * not the domain announces {@link PerformanceDomainInfo.canSetLevel} — deliberately, as
+   * PERF_LEVEL_SET: domain `id` runs at `level` (a level value, not an index; in level indexing
+   * mode its level's index is sent, as Linux's `scmi_perf_level_set` translates it). Sent whether
+   * or not the domain announces {@link PerformanceDomainInfo.canSetLevel} — deliberately, as
    * {@link PerformanceProtocol.setLimits} (Linux refuses it, -EOPNOTSUPP, without sending).
    *
-   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain or a level that
-   * is not an integer from 0 to 0xFFFFFFFF; `E_DOMAIN_UNAVAILABLE`; ScmiStatusError for an error
-   * status (DENIED, OUT_OF_RANGE for a level outside the limits…).
+   * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a level that
+   * is not an integer from 0 to 0xFFFFFFFF, or in level indexing mode not one of the domain's
+   * level values (Linux: -EIO); `E_DOMAIN_UNAVAILABLE`; ScmiStatusError for an error status
+   * (DENIED, OUT_OF_RANGE for a level outside the limits…).
    */
   public async setLevel(id: number, level: number): Promise<void> {
-    this.domains.info(id);
+    const info = this.domains.info(id);
     uintArg(level, 'performance level');
-    await this.#sendLevel(id, level);
+    await this.#sendLevel(id, indexOfLevel(info, level, 'performance level'));
   }
 
   /**
-   * PERF_LEVEL_GET: the current level of domain `id`.
+   * PERF_LEVEL_GET: the current level of domain `id`, as a level value (in level indexing mode,
+   * the level of the index the platform answers).
    *
    * @throws as {@link PerformanceProtocol.getLimits} (a reply shorter than 4 bytes:
-   * `E_TRUNCATED`).
+   * `E_TRUNCATED`; an index no level has: `E_LEVEL_INDEX`).
    */
   public async getLevel(id: number): Promise<number> {
-    this.domains.info(id);
-    const returns = await this.#ph.xfer.transact(PerformanceMessageId.LEVEL_GET, (w) => w.u32(id), {
-      txSize: 4,
-      rxSize: 4,
-    });
-    return this.#ph.xfer.decode(returns, (r) => r.u32());
+    return (await this.#currentLevel(id)).value;
+  }
+
+  /**
+   * The level of domain `id` whose index is `index` (level indexing mode): what a
+   * PERFORMANCE_LEVEL_CHANGED or PERFORMANCE_LIMITS_CHANGED notification of such a domain means,
+   * its levels being indices on the wire. From the levels read at init, nothing sent; `undefined`
+   * when no described level has that index, or the domain is not in level indexing mode.
+   *
+   * @throws ScmiError `E_ARGUMENT` for an id that is not a domain; `E_DOMAIN_UNAVAILABLE` for a
+   * domain the platform did not describe.
+   * @example
+   * ```ts
+   * await agent.events.subscribe({ protocolId: 0x13, eventId: PERFORMANCE_LEVEL_CHANGED }, (n) => {
+   *   const { domainId, level } = decodePerformanceLevelChanged(n.payload);
+   *   const value = perf.domains.info(domainId).levelIndexing
+   *     ? perf.levelOfIndex(domainId, level)?.value
+   *     : level;
+   *   console.log(`domain ${domainId} at level ${value}`);
+   * });
+   * ```
+   */
+  public levelOfIndex(id: number, index: number): PerformanceLevel | undefined {
+    const info = this.domains.info(id);
+    if (!info.levelIndexing) return undefined;
+    return info.levels.find((l) => l.index === index);
   }
 
   /**
    * The current frequency of domain `id` in Hz: PERF_LEVEL_GET × the domain's `multFactor`
-   * (Linux's `scmi_dvfs_freq_get`). Exact while the product is below 2^53.
+   * (Linux's `scmi_dvfs_freq_get`); in level indexing mode the current level's indicative
+   * frequency × 1000. Exact while the product is below 2^53.
    *
-   * @throws ScmiError `E_NOT_SUPPORTED` (nothing sent) for a domain whose `multFactor` is 0;
-   * otherwise as {@link PerformanceProtocol.getLevel}.
+   * @throws ScmiError `E_NOT_SUPPORTED` (nothing sent) for a domain whose `multFactor` is 0 (not
+   * in level indexing mode); otherwise as {@link PerformanceProtocol.getLevel}.
    */
   public async getFrequency(id: number): Promise<number> {
+    if (this.domains.info(id).levelIndexing) {
+      return ((await this.#currentLevel(id)).indicativeFreqKhz ?? 0) * 1000;
+    }
     const multFactor = this.#multFactor(id);
     return (await this.getLevel(id)) * multFactor;
   }
@@ -553,14 +685,30 @@ export class PerformanceProtocol {
   /**
    * Sets domain `id` to the level `frequencyHz / multFactor` (rounded down) with PERF_LEVEL_SET,
    * as Linux's `scmi_dvfs_freq_set` does; the platform refuses a level that is not one of the
-   * domain's (OUT_OF_RANGE).
+   * domain's (OUT_OF_RANGE). In level indexing mode, to the level whose indicative frequency is
+   * `frequencyHz / 1000` kHz (rounded down), sent as its index — Linux looks it up so, exactly.
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a frequency that
-   * is not a safe integer 0 or more, or one whose level does not fit 32 bits; `E_NOT_SUPPORTED`
-   * (nothing sent) for a domain whose `multFactor` is 0 (Linux would divide by zero); otherwise as
+   * is not a safe integer 0 or more, or one whose level does not fit 32 bits, or in level
+   * indexing mode is no level's indicative frequency (Linux: -EIO); `E_NOT_SUPPORTED` (nothing
+   * sent) for a domain whose `multFactor` is 0 (Linux would divide by zero); otherwise as
    * {@link PerformanceProtocol.setLevel}.
    */
   public async setFrequency(id: number, frequencyHz: number): Promise<void> {
+    const info = this.domains.info(id);
+    if (info.levelIndexing) {
+      uintArg(frequencyHz, 'frequency (Hz)', Number.MAX_SAFE_INTEGER);
+      const khz = Math.floor(frequencyHz / 1000);
+      const level = info.levels.find((l) => l.indicativeFreqKhz === khz);
+      if (level?.index === undefined) {
+        throw new ScmiError(
+          'E_ARGUMENT',
+          `performance domain ${id} (level indexing mode) has no level whose indicative frequency is ${khz} kHz`,
+        );
+      }
+      await this.#sendLevel(id, level.index);
+      return;
+    }
     const multFactor = this.#multFactor(id);
     uintArg(frequencyHz, 'frequency (Hz)', Number.MAX_SAFE_INTEGER);
     const level = Math.floor(frequencyHz / multFactor);
@@ -569,8 +717,8 @@ export class PerformanceProtocol {
   }
 
   /**
-   * The first level of domain `id` (ascending) whose frequency (value × `multFactor`) is at or
-   * above `frequencyHz`, with its power cost, from the levels read at init (nothing sent), as
+   * The first level of domain `id` (ascending) whose frequency (value × `multFactor`, or in level
+   * indexing mode its indicative frequency × 1000) is at or above `frequencyHz`, with its power cost, from the levels read at init (nothing sent), as
    * Linux's `scmi_dvfs_est_power_get`; `undefined` when every level is below it (Linux: -EINVAL).
    * Frequencies are exact while below 2^53.
    *
@@ -580,11 +728,14 @@ export class PerformanceProtocol {
    * answers the first level for 0 Hz, refused here as by the other frequency helpers).
    */
   public estimatePower(id: number, frequencyHz: number): PerformancePowerEstimate | undefined {
-    const multFactor = this.#multFactor(id);
     const info = this.domains.info(id);
+    const multFactor = info.levelIndexing ? 0 : this.#multFactor(id);
     uintArg(frequencyHz, 'frequency (Hz)', Number.MAX_SAFE_INTEGER);
     for (const level of info.levels) {
-      const levelHz = level.value * multFactor;
+      // Linux's scmi_dvfs_est_power_get: the indicative frequency in level indexing mode.
+      const levelHz = info.levelIndexing
+        ? (level.indicativeFreqKhz ?? 0) * 1000
+        : level.value * multFactor;
       if (levelHz >= frequencyHz) return { frequencyHz: levelHz, powerCost: level.powerCost };
     }
     return undefined;
@@ -676,6 +827,23 @@ export class PerformanceProtocol {
     return multFactor;
   }
 
+  /** PERF_LEVEL_GET: the current level of domain `id`, translated from its index in level indexing mode. */
+  async #currentLevel(
+    id: number,
+  ): Promise<{ readonly value: number; readonly indicativeFreqKhz?: number }> {
+    const info = this.domains.info(id);
+    const returns = await this.#ph.xfer.transact(PerformanceMessageId.LEVEL_GET, (w) => w.u32(id), {
+      txSize: 4,
+      rxSize: 4,
+    });
+    const wire = this.#ph.xfer.decode(returns, (r) => r.u32());
+    if (!info.levelIndexing) return { value: wire };
+    const level = info.levels.find((l) => l.index === wire);
+    if (level === undefined)
+      throw this.#ph.xfer.malformed(unknownIndex(info, wire, 'PERF_LEVEL_GET'));
+    return level;
+  }
+
   async #sendLevel(id: number, level: number): Promise<void> {
     await this.#ph.xfer.transact(PerformanceMessageId.LEVEL_SET, (w) => w.u32(id).u32(level), {
       txSize: 8,
@@ -691,9 +859,8 @@ export class PerformanceProtocol {
 /**
  * The Performance domain protocol driver: bind it to core's `PROTOCOL_DRIVER` (or load
  * `protocolsModule`), and `agent.protocol(performanceProtocolDriver)` is the
- * {@link PerformanceProtocol}. Version 3.0 (extended names, "0 = unchanged" limits), as the
- * platform emulator implements; Linux's `perf.c` goes to 4.0 (level indexing, not implemented
- * here). PERFORMANCE_LIMITS_CHANGED (16-byte payload) and PERFORMANCE_LEVEL_CHANGED (12-byte
+ * {@link PerformanceProtocol}. Version 4.0, as Linux's `perf.c` (level indexing mode, five-word
+ * levels; 3.0's extended names and "0 = unchanged" limits). PERFORMANCE_LIMITS_CHANGED (16-byte payload) and PERFORMANCE_LEVEL_CHANGED (12-byte
  * payload) are registered with the agent's notification hub, one source per domain.
  *
  * @example
@@ -708,7 +875,7 @@ export class PerformanceProtocol {
 export const performanceProtocolDriver: ProtocolDriver<PerformanceProtocol> = {
   protocolId: ScmiProtocolId.PERF,
   name: 'performance',
-  version: 0x30000,
+  version: 0x40000,
   async init(ph) {
     const perf = await PerformanceProtocol.create(ph);
     ph.registerEvents([

@@ -11,7 +11,10 @@
 export enum PerformanceMessageId {
   /** (domain_id) → flags, rate_limit_us, sustained_freq_khz, sustained_perf_level, name[16]. */
   DOMAIN_ATTRIBUTES = 0x3,
-  /** (domain_id, level_index) → returned/remaining, {value, power_cost, latency}[]. */
+  /**
+   * (domain_id, level_index) → returned/remaining, {value, power_cost, latency}[]; from version
+   * 4.0 each level adds indicative_freq, level_index.
+   */
   DESCRIBE_LEVELS = 0x4,
   /** (domain_id, range_max, range_min). */
   LIMITS_SET = 0x5,

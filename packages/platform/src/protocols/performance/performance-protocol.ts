@@ -1,5 +1,6 @@
 import { ScmiProtocolId, ScmiStatus } from '@scmi-ts/core';
 import type { PerformanceDomainConfig } from '../../config/platform-config.js';
+import type { AgentSession } from '../../platform/agent-session.js';
 import {
   concat,
   domainCheck,
@@ -26,6 +27,10 @@ interface PerfState {
 }
 
 const LEVEL_ENTRY = 12;
+/** A PERF_DESCRIBE_LEVELS entry from version 4.0: … indicative_freq, level_index. */
+const LEVEL_ENTRY_V4 = 20;
+/** PERF_DOMAIN_ATTRIBUTES flags bit 25: level indexing mode (version 4.0). */
+const LEVEL_INDEXING = 1 << 25;
 /**
  * Payload of PERFORMANCE_LIMITS_CHANGED as posted (see `#setLimits`): agent_id, domain_id,
  * range_max, range_min.
@@ -34,9 +39,35 @@ const LIMITS_NOTIFICATION = 16;
 /** Payload of PERFORMANCE_LEVEL_CHANGED as posted (see `#apply`): agent_id, domain_id, level. */
 const LEVEL_NOTIFICATION = 12;
 
+/** What a wire level that names no level stands for: not a level value (refused OUT_OF_RANGE). */
+const NO_LEVEL = -1;
+
+/** Whether domain `d` speaks level indices to an agent at `version`. */
+function indexed(version: number, d: PerformanceDomainConfig): boolean {
+  return version >= 0x40000 && d.levelIndexing === true;
+}
+
+/** The level of domain `d` whose index is `index`, if any. */
+function levelOfIndex(
+  d: PerformanceDomainConfig,
+  index: number,
+): PerformanceDomainConfig['levels'][number] | undefined {
+  return d.levels.find((l) => l.index === index);
+}
+
+/** Level value `value` of domain `d` on the wire at `version`: the value, or its level's index. */
+function wireLevel(version: number, d: PerformanceDomainConfig, value: number): number {
+  if (!indexed(version, d)) return value;
+  return d.levels.find((l) => l.value === value)?.index ?? 0;
+}
+
 /**
- * Performance domain protocol (0x13), version 3.0, without fast channels (PERF_DESCRIBE_FASTCHANNEL
- * answers NOT_SUPPORTED, no message advertises one). Limits narrow the allowed levels and pull the
+ * Performance domain protocol (0x13), version 3.0 or 4.0 (`performanceVersion`), without fast
+ * channels (PERF_DESCRIBE_FASTCHANNEL answers NOT_SUPPORTED, no message advertises one). At 4.0
+ * levels are described in five words (indicative frequency, level index), and a domain in level
+ * indexing mode takes and gives level indices instead of values — in PERF_LEVEL_SET/GET,
+ * PERF_LIMITS_SET/GET and both notifications — to an agent at 4.0; one that negotiated 3.0 is
+ * answered in 3.0's layouts and values (the state is kept as values either way). Limits narrow the allowed levels and pull the
  * current level inside them; PERF_LIMITS_SET takes a zero limit as "unchanged" (SCMI v3.1, as
  * Linux sends it) and answers both zero OUT_OF_RANGE (DEN0056 §4.5.3.7), unless the domain has a
  * level 0, and answers OUT_OF_RANGE to a limit that is not one of the domain's levels (as
@@ -44,7 +75,8 @@ const LEVEL_NOTIFICATION = 12;
  */
 export class PerformanceProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.PERF;
-  public readonly version = 0x30000;
+  public readonly version: number;
+  public readonly olderVersions: readonly number[];
   public readonly messages: ReadonlyMap<number, MessageHandler>;
   readonly #p: PlatformServices;
   readonly #domains: readonly PerformanceDomainConfig[];
@@ -52,6 +84,8 @@ export class PerformanceProtocol implements ProtocolServer {
 
   public constructor(services: PlatformServices) {
     this.#p = services;
+    this.version = services.config.performanceVersion ?? 0x30000;
+    this.olderVersions = this.version >= 0x40000 ? [0x30000] : [];
     this.#domains = services.config.performanceDomains ?? [];
     this.#state = this.#domains.map((d) => {
       const values = d.levels.map((l) => l.value);
@@ -129,7 +163,8 @@ export class PerformanceProtocol implements ProtocolServer {
       (d.canSetLevel !== false ? 1 << 30 : 0) |
       (p2a && this.#p.notificationFits(req, LIMITS_NOTIFICATION) ? 1 << 29 : 0) |
       (p2a && this.#p.notificationFits(req, LEVEL_NOTIFICATION) ? 1 << 28 : 0) |
-      (needsExtendedName(d.name) ? 1 << 26 : 0);
+      (needsExtendedName(d.name) ? 1 << 26 : 0) |
+      (indexed(req.version, d) ? LEVEL_INDEXING : 0);
     const top = d.levels[d.levels.length - 1]?.value ?? 0;
     return ok(
       concat(
@@ -152,9 +187,10 @@ export class PerformanceProtocol implements ProtocolServer {
     // remaining (SCMI PERFORMANCE_DESCRIBE_LEVELS; EDK2 reads the count through NUM_PERF_LEVELS_MASK
     // 0x0FFF, ArmScmiPerformanceProtocolPrivate.h). A link large enough for more than 0xfff entries
     // still gets 0xfff, the rest in the next parts, as the clock and sensor lists cap theirs.
+    const v4 = req.version >= 0x40000;
     const n = Math.min(
       left,
-      this.#p.fit(req, 4, LEVEL_ENTRY),
+      this.#p.fit(req, 4, v4 ? LEVEL_ENTRY_V4 : LEVEL_ENTRY),
       this.#p.behaviour.multiPartMax,
       0xfff,
     );
@@ -163,6 +199,9 @@ export class PerformanceProtocol implements ProtocolServer {
     const out = [n | ((left - n) << 16)];
     for (const l of d.levels.slice(index, index + n)) {
       out.push(l.value, l.powerCost, l.latencyUs & 0xffff);
+      // Version 4.0: indicative_freq, level_index (0 outside level indexing mode, where it has
+      // no meaning; Linux reads it in that mode only).
+      if (v4) out.push(l.indicativeFreqKhz ?? 0, indexed(req.version, d) ? (l.index ?? 0) : 0);
     }
     return ok(wordsOf(out));
   }
@@ -171,22 +210,32 @@ export class PerformanceProtocol implements ProtocolServer {
     const found = this.#domain(req, true);
     if (!Array.isArray(found)) return found;
     const [id, d] = found;
-    const rangeMax = req.r.u32();
-    const rangeMin = req.r.u32();
+    const wireMax = req.r.u32();
+    const wireMin = req.r.u32();
     if (d.canSetLimits === false) return fail(ScmiStatus.DENIED);
     const s = this.#state[id] as PerfState;
     const values = d.levels.map((l) => l.value);
+    // In level indexing mode the limits come as indices, 0 "unchanged" unless a level has index
+    // 0 (as below for values); an index no level has is as a value that is not a level.
+    const byIndex = indexed(req.version, d);
+    const zeroIsLevel = byIndex ? d.levels.some((l) => l.index === 0) : values[0] === 0;
+    const valueOf = (wire: number): number =>
+      wire === 0 && !zeroIsLevel ? 0 : byIndex ? (levelOfIndex(d, wire)?.value ?? NO_LEVEL) : wire;
+    const rangeMax = valueOf(wireMax);
+    const rangeMin = valueOf(wireMin);
     // SCMI v3.1: a limit of 0 leaves that limit as it is, and both 0 is OUT_OF_RANGE (DEN0056
     // §4.5.3.7, as NXP `scmi_perf.h` SCMI_PerformanceLimitsSet documents it; Linux perf.c
     // scmi_perf_limits_set refuses both zero and sends one zero as is, from perf major 3). In a
     // domain whose lowest level is 0 (the configuration allows one), 0 stays that level, as it
     // was: an agent must still be able to set a limit to it.
-    const zeroUnchanged = values[0] !== 0;
-    if (zeroUnchanged && rangeMax === 0 && rangeMin === 0) {
+    const zeroUnchanged = !zeroIsLevel;
+    if (zeroUnchanged && wireMax === 0 && wireMin === 0) {
       return fail(ScmiStatus.OUT_OF_RANGE);
     }
-    const max = zeroUnchanged && rangeMax === 0 ? s.max : rangeMax;
-    const min = zeroUnchanged && rangeMin === 0 ? s.min : rangeMin;
+    // An index no level has: as a limit that is not a level (below), before min > max.
+    if (rangeMax === NO_LEVEL || rangeMin === NO_LEVEL) return fail(ScmiStatus.OUT_OF_RANGE);
+    const max = zeroUnchanged && wireMax === 0 ? s.max : rangeMax;
+    const min = zeroUnchanged && wireMin === 0 ? s.min : rangeMin;
     if (min > max) return fail(ScmiStatus.INVALID_PARAMETERS);
     // Each limit must be one of the domain's levels, as SCP-firmware requires without its
     // approximate-level option (`module/scmi_perf/src/mod_scmi_perf.c`: validate_new_limits looks
@@ -199,11 +248,8 @@ export class PerformanceProtocol implements ProtocolServer {
     if (s.min !== min || s.max !== max) {
       s.min = min;
       s.max = max;
-      this.#p.notify(
-        this.id,
-        PerformanceNotificationId.LIMITS_CHANGED,
-        id,
-        words(cause, id, max, min),
+      this.#p.notify(this.id, PerformanceNotificationId.LIMITS_CHANGED, id, (agent) =>
+        words(cause, id, this.#wire(agent, d, max), this.#wire(agent, d, min)),
       );
     }
     if (s.level > max) this.#apply(id, inside[inside.length - 1] as number, cause);
@@ -214,16 +260,20 @@ export class PerformanceProtocol implements ProtocolServer {
   #getLimits(req: PlatformRequest): Reply {
     const found = this.#domain(req, true);
     if (!Array.isArray(found)) return found;
-    const s = this.#state[found[0]] as PerfState;
-    return ok(words(s.max, s.min));
+    const [id, d] = found;
+    const s = this.#state[id] as PerfState;
+    const v = req.version;
+    return ok(words(wireLevel(v, d, s.max), wireLevel(v, d, s.min)));
   }
 
   #setLevel(req: PlatformRequest): Reply {
     const found = this.#domain(req, true);
     if (!Array.isArray(found)) return found;
     const [id, d] = found;
-    const level = req.r.u32();
+    const wire = req.r.u32();
     if (d.canSetLevel === false) return fail(ScmiStatus.DENIED);
+    // An index no level has is refused as a value that is not a level (OUT_OF_RANGE).
+    const level = indexed(req.version, d) ? (levelOfIndex(d, wire)?.value ?? NO_LEVEL) : wire;
     const s = this.#state[id] as PerfState;
     if (!d.levels.some((l) => l.value === level) || level < s.min || level > s.max) {
       return fail(ScmiStatus.OUT_OF_RANGE);
@@ -236,13 +286,22 @@ export class PerformanceProtocol implements ProtocolServer {
     const s = this.#state[id] as PerfState;
     if (s.level === level) return;
     s.level = level;
-    this.#p.notify(this.id, PerformanceNotificationId.LEVEL_CHANGED, id, words(cause, id, level));
+    const d = this.#domains[id] as PerformanceDomainConfig;
+    this.#p.notify(this.id, PerformanceNotificationId.LEVEL_CHANGED, id, (agent) =>
+      words(cause, id, this.#wire(agent, d, level)),
+    );
   }
 
   #getLevel(req: PlatformRequest): Reply {
     const found = this.#domain(req, true);
     if (!Array.isArray(found)) return found;
-    return ok(words((this.#state[found[0]] as PerfState).level));
+    const [id, d] = found;
+    return ok(words(wireLevel(req.version, d, (this.#state[id] as PerfState).level)));
+  }
+
+  /** Level value `value` of domain `d` as `agent` is told it (its version in force). */
+  #wire(agent: AgentSession, d: PerformanceDomainConfig, value: number): number {
+    return wireLevel(agent.negotiatedVersion(this.id) ?? this.version, d, value);
   }
 
   /**

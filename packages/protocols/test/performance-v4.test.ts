@@ -1,0 +1,163 @@
+import type { ScmiAgent, ScmiNotification } from '@scmi-ts/core';
+import { createDefaultPlatformConfig, type PlatformConfig } from '@scmi-ts/platform';
+import {
+  PERFORMANCE_LEVEL_CHANGED,
+  PerformanceMessageId,
+  decodePerformanceLevelChanged,
+  performanceProtocolDriver,
+  type PerformanceProtocol,
+} from '../src/index.js';
+import { createHarness, type Harness, type HarnessOptions } from './support/harness.js';
+
+const PERF = 0x13;
+
+/**
+ * The default platform at Performance 4.0: domain 0 in level indexing mode (indices 10, 20, 40,
+ * indicative frequencies 400, 800, 1200 MHz for values 4, 8, 12), domain 1 at level values with
+ * the default multFactor (1000 Hz per unit).
+ */
+function v4Config(): PlatformConfig {
+  return {
+    ...createDefaultPlatformConfig(),
+    performanceVersion: 0x40000,
+    performanceDomains: [
+      {
+        name: 'cpu-cluster0',
+        levelIndexing: true,
+        levels: [
+          { value: 4, powerCost: 100, latencyUs: 50, indicativeFreqKhz: 400_000, index: 10 },
+          { value: 8, powerCost: 250, latencyUs: 60, indicativeFreqKhz: 800_000, index: 20 },
+          { value: 12, powerCost: 500, latencyUs: 70, indicativeFreqKhz: 1_200_000, index: 40 },
+        ],
+      },
+      {
+        name: 'gpu',
+        levels: [
+          { value: 300, powerCost: 300, latencyUs: 200, indicativeFreqKhz: 300 },
+          { value: 600, powerCost: 600, latencyUs: 200, indicativeFreqKhz: 600 },
+        ],
+      },
+    ],
+  };
+}
+
+describe('Performance protocol client at version 4.0', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  async function probe(
+    options: HarnessOptions = {},
+  ): Promise<{ h: Harness; agent: ScmiAgent; perf: PerformanceProtocol }> {
+    h = createHarness({
+      drivers: [performanceProtocolDriver],
+      platformConfig: v4Config(),
+      ...options,
+    });
+    const agent = await h.create();
+    return { h, agent, perf: agent.protocol(performanceProtocolDriver) };
+  }
+
+  it('reads five-word levels, their indicative frequency, and the index in level indexing mode', async () => {
+    const { perf } = await probe();
+    expect(perf.version).toBe(0x40000);
+    const cpu = perf.domains.info(0);
+    expect(cpu.levelIndexing).toBe(true);
+    expect(cpu.levels).toEqual([
+      { value: 4, powerCost: 100, latencyUs: 50, indicativeFreqKhz: 400_000, index: 10 },
+      { value: 8, powerCost: 250, latencyUs: 60, indicativeFreqKhz: 800_000, index: 20 },
+      { value: 12, powerCost: 500, latencyUs: 70, indicativeFreqKhz: 1_200_000, index: 40 },
+    ]);
+    const gpu = perf.domains.info(1);
+    expect(gpu.levelIndexing).toBe(false);
+    // Not in level indexing mode: no index kept, as Linux reads it in that mode only.
+    expect(gpu.levels).toEqual([
+      { value: 300, powerCost: 300, latencyUs: 200, indicativeFreqKhz: 300 },
+      { value: 600, powerCost: 600, latencyUs: 200, indicativeFreqKhz: 600 },
+    ]);
+  });
+
+  it('speaks level values to the caller and indices to the platform in level indexing mode', async () => {
+    const { h, perf } = await probe();
+    expect(await perf.getLevel(0)).toBe(12);
+    await perf.setLevel(0, 8);
+    expect(h.platform.snapshot().performanceDomains[0]?.level).toBe(8);
+    expect(await perf.getLevel(0)).toBe(8);
+    await perf.setLimits(0, 8, 0); // 0: min unchanged
+    expect(await perf.getLimits(0)).toEqual({ max: 8, min: 4 });
+    expect(h.platform.snapshot().performanceDomains[0]).toMatchObject({ max: 8, min: 4 });
+    // A value that is not a level has no index to send: refused, nothing sent.
+    const requests = h.platform.counters.requests;
+    for (const call of [() => perf.setLevel(0, 6), () => perf.setLimits(0, 7, 4)]) {
+      await expect(call()).rejects.toMatchObject({
+        code: 'E_ARGUMENT',
+        message: expect.stringMatching(/level indexing mode/) as unknown,
+      });
+    }
+    expect(h.platform.counters.requests).toBe(requests);
+    // Domain 1 is not in level indexing mode: values go as they are.
+    await perf.setLevel(1, 300);
+    expect(await perf.getLevel(1)).toBe(300);
+  });
+
+  it('gives frequencies from the indicative frequency in level indexing mode, as Linux cpufreq', async () => {
+    const { h, perf } = await probe();
+    expect(await perf.getFrequency(0)).toBe(1_200_000_000);
+    await perf.setFrequency(0, 800_000_000);
+    expect(h.platform.snapshot().performanceDomains[0]?.level).toBe(8);
+    expect(await perf.getFrequency(0)).toBe(800_000_000);
+    // Linux looks the level up by its exact indicative frequency (kHz).
+    await expect(perf.setFrequency(0, 801_000_000)).rejects.toMatchObject({ code: 'E_ARGUMENT' });
+    expect(perf.estimatePower(0, 500_000_000)).toEqual({
+      frequencyHz: 800_000_000,
+      powerCost: 250,
+    });
+    expect(perf.estimatePower(0, 1_300_000_000)).toBeUndefined();
+    // Domain 1: value × multFactor (1000), not its indicative frequency.
+    expect(await perf.getFrequency(1)).toBe(600_000);
+  });
+
+  it('counts an index no described level has as a malformed reply', async () => {
+    const { perf, agent } = await probe({
+      platformFaults: [
+        {
+          match: { protocolId: PERF, messageId: PerformanceMessageId.LEVEL_GET },
+          action: { kind: 'corrupt-bytes', offset: 8, bytes: [30, 0, 0, 0] },
+        },
+      ],
+    });
+    const e: unknown = await perf.getLevel(0).catch((error: unknown) => error);
+    expect(e).toMatchObject({ name: 'ScmiMalformedError', code: 'E_LEVEL_INDEX' });
+    expect(agent.diagnostics.malformedReplies).toEqual({ perf: 1 });
+  });
+
+  it('decodes a level notification of a level indexing domain through levelOfIndex', async () => {
+    const { h, agent, perf } = await probe();
+    const seen: (number | undefined)[] = [];
+    const off = await agent.events.subscribe(
+      { protocolId: PERF, eventId: PERFORMANCE_LEVEL_CHANGED, source: 0 },
+      (n: ScmiNotification) => {
+        const { domainId, level } = decodePerformanceLevelChanged(n.payload);
+        seen.push(perf.levelOfIndex(domainId, level)?.value);
+      },
+    );
+    await perf.setLevel(0, 4);
+    await h.clock.runUntilIdle();
+    expect(seen).toEqual([4]);
+    expect(perf.levelOfIndex(0, 99)).toBeUndefined();
+    expect(perf.levelOfIndex(1, 0)).toBeUndefined(); // not in level indexing mode
+    await off();
+  });
+
+  it('drives a 3.0 platform with 3.0 layouts and values, as before', async () => {
+    const { perf } = await probe({ platformConfig: createDefaultPlatformConfig() });
+    expect(perf.version).toBe(0x30000);
+    const cpu = perf.domains.info(0);
+    expect(cpu.levelIndexing).toBe(false);
+    expect(cpu.levels[0]).not.toHaveProperty('indicativeFreqKhz');
+    await perf.setLevel(0, cpu.levels[0]?.value ?? 0);
+    expect(await perf.getLevel(0)).toBe(cpu.levels[0]?.value);
+  });
+});
