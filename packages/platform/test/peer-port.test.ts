@@ -499,6 +499,8 @@ describe(startPeerPort, () => {
       [{ agentIds: [1.5] }, 'agentIds[0]'],
       [{ agentIds: [2, -1] }, 'agentIds[1]'],
       [{ agentIds: [1, 1] }, 'agentIds[1]'],
+      // Not one of the platform's agents (1 and 2): every connection would be refused.
+      [{ agentIds: [1, 3] }, 'agentIds[1]'],
       // A hole would pass a forEach check, then refuse every connection.
       // eslint-disable-next-line no-sparse-arrays
       [{ agentIds: [, 1] as number[] }, 'agentIds[0]'],

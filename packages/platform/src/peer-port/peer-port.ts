@@ -9,6 +9,7 @@ import {
 } from '@scmi-ts/core';
 import { array, object, show } from '../config/config-checks.js';
 import { PlatformError } from '../errors/platform-error.js';
+import { ScmiPlatform } from '../platform/scmi-platform.js';
 import { frameKindHandler, type PeerFrameContext } from './frame-kind-registry.js';
 import { PeerFrameKind, PeerFrameReader, encodePeerFrame, type PeerFrame } from './peer-frame.js';
 
@@ -560,8 +561,9 @@ function describeValue(e: unknown): string {
  * @throws PlatformError `E_PEER_PORT` (the promise rejects) when the server cannot listen, e.g.
  *   the path or port is in use; ScmiConfigError (the promise rejects) for invalid options, naming
  *   the field (`peerPort.maxConnections`, `peerPort.agentIds[1]`, …): a value of the wrong type
- *   or null, out of range, a field {@link PeerPortOptions} does not declare; `peerPort` when
- *   `options` is not an object (null included).
+ *   or null, out of range, a field {@link PeerPortOptions} does not declare, an agent id an
+ *   {@link ScmiPlatform}'s configuration does not list; `peerPort` when `options` is not an
+ *   object (null included).
  * @example
  * ```ts
  * const port = await startPeerPort(platform, { agentIds: [1, 2] });
@@ -575,6 +577,7 @@ export async function startPeerPort(
   options: PeerPortOptions = {},
 ): Promise<PeerPort> {
   const checked = checkOptions(options);
+  checkAgentsKnown(platform, checked.agentIds ?? [1]);
   const server = createServer();
   const port = new PeerPort(server, platform, checked);
   await new Promise<void>((resolve, reject) => {
@@ -703,6 +706,27 @@ function agentIdsOf(value: unknown): number[] | undefined {
     }
     seen.set(id, i);
     return id;
+  });
+}
+
+/**
+ * Refuses an agent id `platform` does not know, when it is an {@link ScmiPlatform} (whose
+ * configuration lists its agents): each connection would otherwise be refused one by one when a
+ * client connects ("the platform refused agent 5"), the port listening for nothing. Another
+ * `ScmiPlatformPort` is left to refuse it at `connect`.
+ *
+ * @throws ScmiConfigError `peerPort.agentIds[i]` for the first unknown id.
+ */
+function checkAgentsKnown(platform: ScmiPlatformPort, agentIds: readonly number[]): void {
+  if (!(platform instanceof ScmiPlatform)) return;
+  const known = platform.config.agents.map((a) => a.id);
+  agentIds.forEach((id, i) => {
+    if (!known.includes(id)) {
+      throw new ScmiConfigError(
+        `peerPort.agentIds[${i}]`,
+        `agent ${id} is not one of the platform's agents (${known.join(', ')})`,
+      );
+    }
   });
 }
 
