@@ -827,6 +827,9 @@ describe(FaultInjector, () => {
     it.each<[string, FaultRule]>([
       ['stage', { match: { stage: 'later' as never }, action: { kind: 'drop' } }],
       ['agentId', { match: { agentId: -1 }, action: { kind: 'drop' } }],
+      // Not one of the platform's agents (1 and 2): the rule could never fire.
+      ['unknown agentId', { match: { agentId: 3 }, action: { kind: 'drop' } }],
+      ['agentId 0', { match: { agentId: 0 }, action: { kind: 'drop' } }],
       ['protocolId', { match: { protocolId: 256 }, action: { kind: 'drop' } }],
       ['messageId', { match: { messageId: 1.5 }, action: { kind: 'drop' } }],
       ['nth', { match: { nth: 0 }, action: { kind: 'drop' } }],
@@ -858,6 +861,16 @@ describe(FaultInjector, () => {
       expect(() => h.platform.faults.add(rule)).toThrow(
         expect.objectContaining({ code: 'E_FAULT_RULE' }) as Error,
       );
+    });
+
+    it("should name the platform's agents when a rule's agentId is none of them", () => {
+      expect(() =>
+        h.platform.faults.add({ match: { agentId: 7 }, action: { kind: 'drop' } }),
+      ).toThrow(/match\.agentId 7 is not one of the platform's agents \(1, 2\)/);
+      expect(h.platform.faults.rules).toEqual([]);
+      // A free-standing injector, not given the agents, takes any id.
+      const free = new FaultInjector(new VirtualClock());
+      expect(free.add({ match: { agentId: 7 }, action: { kind: 'drop' } })).toBe('rule-1');
     });
 
     const MAX_MS = 2 ** 31 - 1;

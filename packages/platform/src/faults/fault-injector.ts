@@ -130,13 +130,19 @@ export interface FaultSubject {
  */
 export class FaultInjector {
   readonly #clock: Clock;
+  readonly #agents: readonly number[] | undefined;
   readonly #list: FaultRuleList<FaultRule, FaultKind>;
   #seq = 0;
   readonly #log: FaultLogEntry[] = [];
 
-  /** Creates an injector on `clock` (for log times) with the probability seed `seed`. */
-  public constructor(clock: Clock, seed = 1) {
+  /**
+   * Creates an injector on `clock` (for log times) with the probability seed `seed`. Given the
+   * platform's agent ids (`agents`), a rule whose `match.agentId` is none of them is refused: it
+   * could never fire (a platform's injector is given them).
+   */
+  public constructor(clock: Clock, seed = 1, agents?: readonly number[]) {
     this.#clock = clock;
+    this.#agents = agents === undefined ? undefined : [...agents];
     const rng = new SeededRandom(seed);
     this.#list = new FaultRuleList({
       kinds: KINDS,
@@ -158,13 +164,14 @@ export class FaultInjector {
    * @throws PlatformError `E_FAULT_RULE` when the rule or a field is invalid (the message names
    *   the field), the rule, its `match` or its `action` has a field the type does not declare
    *   (e.g. `match.messageID`: a misspelt match field would otherwise match every message), the
-   *   id is taken, or the action cannot apply to the stage (reorder, unsolicited and
-   *   notification-storm are for commands). Nothing is added then.
+   *   id is taken, the action cannot apply to the stage (reorder, unsolicited and
+   *   notification-storm are for commands), or `match.agentId` is not one of the platform's
+   *   agents. Nothing is added then.
    */
   public add(rule: FaultRule): string {
     // Checked and kept as a copy: a caller changing the rule later must not bypass the checks.
     const copy = freezeRule(copyRule(rule));
-    checkRule(copy);
+    checkRule(copy, this.#agents);
     return this.#list.add(copy, copy.id);
   }
 
@@ -201,7 +208,7 @@ export class FaultInjector {
       let copy: FaultRule;
       try {
         copy = freezeRule(copyRule(list[i] as FaultRule));
-        checkRule(copy);
+        checkRule(copy, this.#agents);
       } catch (e) {
         if (!PlatformError.is(e)) throw e;
         throw new PlatformError(e.code, `${field}: ${e.message}`, { cause: e });
@@ -390,12 +397,17 @@ function freezeRule(rule: FaultRule): FaultRule {
   return Object.freeze(rule);
 }
 
-function checkRule(rule: FaultRule): void {
+function checkRule(rule: FaultRule, agents: readonly number[] | undefined): void {
   const m = rule.match ?? {};
   checkFields(m, 'match', MATCH_FIELDS);
   const stage = m.stage ?? 'command';
   if (!STAGES.includes(stage)) bad(`match.stage ${stage} is not a stage`);
   checkInt(m.agentId, 'match.agentId', 0, 0xffffffff);
+  if (m.agentId !== undefined && agents !== undefined && !agents.includes(m.agentId)) {
+    bad(
+      `match.agentId ${m.agentId} is not one of the platform's agents (${agents.join(', ')}): the rule could never fire`,
+    );
+  }
   checkInt(m.protocolId, 'match.protocolId', 0, 0xff);
   checkInt(m.messageId, 'match.messageId', 0, 0xff);
   checkInt(m.nth, 'match.nth', 1, Number.MAX_SAFE_INTEGER);

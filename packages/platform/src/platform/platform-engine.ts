@@ -164,7 +164,11 @@ export class PlatformEngine implements PlatformServices {
     this.seed = seed;
     this.startedAt = clock.now();
     this.timers = new TimerBag(clock);
-    this.faults = new FaultInjector(clock, seed);
+    this.faults = new FaultInjector(
+      clock,
+      seed,
+      config.agents.map((a) => a.id),
+    );
     for (const a of config.agents) this.#sessions.set(a.id, new AgentSession(a, config));
   }
 

@@ -157,7 +157,11 @@ export class ScmiPlatform implements ScmiPlatformPort {
     // The rules are tried on an injector like the engine's (fresh, same clock and seed) before the
     // engine is built: a refused rule leaves nothing set up, and the engine's adds, which give
     // the same ids, do not fail.
-    const trial = new FaultInjector(clock as Clock, seed);
+    const trial = new FaultInjector(
+      clock as Clock,
+      seed,
+      valid.agents.map((a) => a.id),
+    );
     rules.forEach((rule, i) => {
       try {
         trial.add(rule as FaultRule);
