@@ -375,6 +375,17 @@ describe(validatePlatformConfig, () => {
     ).toBe('sensors[2].value.periodMs');
   });
 
+  it('should cut a long string it quotes in a message, naming the field', () => {
+    let thrown: unknown;
+    try {
+      validatePlatformConfig(set(base(), 'implementationVersion', 'x'.repeat(100_000)));
+    } catch (error: unknown) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ field: 'implementationVersion' });
+    expect((thrown as Error).message.length).toBeLessThan(300);
+  });
+
   it('should put the field and the reason in the message', () => {
     expect(() => validatePlatformConfig(set(base(), 'clocks[0].rates.step', 0))).toThrow(
       'invalid configuration: clocks[0].rates.step: must be in 1 … 9007199254740991, got 0',

@@ -1,11 +1,15 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { ScmiConfigError, formatValue } from '@scmi-ts/core';
 
 /** A plain object read from JSON, indexed by key. @internal */
 export type Plain = Readonly<Record<string, unknown>>;
 
-/** Describes a value for an error message. @internal */
+/**
+ * Describes a value for an error message: a string quoted (cut to 100 characters by core's
+ * `formatValue`, so that a stray megabyte of JSON does not become the message), a number or a
+ * boolean as it is, else its kind (`an array`, `an object`, `null`, `bigint`…). @internal
+ */
 export function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') return formatValue(value);
   if (Array.isArray(value)) return 'an array';
   if (value === null) return 'null';
   if (typeof value === 'object') return 'an object';
