@@ -112,10 +112,16 @@ describe('Performance domain protocol (0x13) at version 4.0', () => {
     expect(h.call(PERF, PerformanceMessageId.LIMITS_SET, [0, 10, 20]).status).toBe(
       ScmiStatus.INVALID_PARAMETERS,
     );
+    // Max left as it is (0), min index 20: [20, 20] would do; the level is 20 already.
+    expect(h.call(PERF, PerformanceMessageId.LIMITS_SET, [0, 0, 20]).status).toBe(0);
+    expect(h.call(PERF, PerformanceMessageId.LIMITS_GET, [0]).words).toEqual([20, 20]);
+    expect(h.call(PERF, PerformanceMessageId.LIMITS_SET, [0, 20, 10]).status).toBe(0);
     expect(h.call(PERF, PerformanceMessageId.LIMITS_SET, [0, 10, 0]).status).toBe(0);
     expect(h.platform.snapshot().performanceDomains[0]).toMatchObject({ min: 400, max: 400 });
     expect(h.link(1).messages.map((m) => [m.messageId, ...m.words])).toEqual([
       [PerformanceNotificationId.LEVEL_CHANGED, 1, 0, 20],
+      [PerformanceNotificationId.LIMITS_CHANGED, 1, 0, 20, 10],
+      [PerformanceNotificationId.LIMITS_CHANGED, 1, 0, 20, 20],
       [PerformanceNotificationId.LIMITS_CHANGED, 1, 0, 20, 10],
       [PerformanceNotificationId.LIMITS_CHANGED, 1, 0, 10, 10],
       // The level pulled inside the new limits.
@@ -178,8 +184,25 @@ describe('performanceVersion and level indexing in the configuration', () => {
     );
   });
 
-  it('should refuse level indexing below version 4.0', () => {
+  it('should refuse level indexing, and an indicative frequency, below version 4.0', () => {
     invalid((c) => ({ ...c, performanceVersion: 0x30000 }), /levelIndexing.*0x40000/);
+    invalid(
+      (c) => ({
+        ...c,
+        performanceVersion: 0x30000,
+        performanceDomains: [
+          { name: 'gpu', levels: [{ value: 1, powerCost: 1, latencyUs: 1, indicativeFreqKhz: 5 }] },
+        ],
+      }),
+      /levels\[0\]\.indicativeFreqKhz.*0x40000/,
+    );
+  });
+
+  it('should refuse index 0: a limit of 0 means "unchanged", so that level could not be a limit', () => {
+    const levels = domain0(v4Config()).levels;
+    const [a, b] = [levels[0], levels[1]];
+    if (a === undefined || b === undefined) throw new Error('levels');
+    invalid((c) => withLevels(c, [{ ...a, index: 0 }, b]), /levels\[0\]\.index/);
   });
 
   it('should refuse a duplicate index, a missing or duplicate indicative frequency, and an index without level indexing', () => {

@@ -119,6 +119,38 @@ describe('Performance protocol client at version 4.0', () => {
     expect(await perf.getFrequency(1)).toBe(600_000);
   });
 
+  it('takes multFactor 1000 in level indexing mode whatever the sustained level, as Linux', async () => {
+    const config = v4Config();
+    const [cpu, gpu] = config.performanceDomains ?? [];
+    if (cpu === undefined || gpu === undefined) throw new Error('domains');
+    const { perf } = await probe({
+      platformConfig: {
+        ...config,
+        performanceDomains: [{ ...cpu, sustainedFreqKhz: 1_200_000, sustainedLevel: 12 }, gpu],
+      },
+    });
+    expect(perf.domains.info(0)).toMatchObject({ sustainedLevel: 12, multFactor: 1000 });
+    expect(await perf.getFrequency(0)).toBe(1_200_000_000);
+  });
+
+  it('sets the last level listed with a frequency when the firmware repeats one, as Linux finds it', async () => {
+    const { h, perf } = await probe({
+      platformFaults: [
+        {
+          // The second level's indicative_freq (header, status, counts, a 20-byte level, then
+          // value, power, latency: offset 44) made the first's, 400 000 kHz.
+          match: { protocolId: PERF, messageId: PerformanceMessageId.DESCRIBE_LEVELS, nth: 1 },
+          action: { kind: 'corrupt-bytes', offset: 44, bytes: [0x80, 0x1a, 0x06, 0x00] },
+        },
+      ],
+    });
+    expect(perf.domains.info(0).levels.map((l) => l.indicativeFreqKhz)).toEqual([
+      400_000, 400_000, 1_200_000,
+    ]);
+    await perf.setFrequency(0, 400_000_000);
+    expect(h.platform.snapshot().performanceDomains[0]?.level).toBe(8);
+  });
+
   it('counts an index no described level has as a malformed reply', async () => {
     const { perf, agent } = await probe({
       platformFaults: [

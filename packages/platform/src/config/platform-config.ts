@@ -101,17 +101,17 @@ export interface PerformanceLevelConfig {
   /** Worst-case transition latency to this level in µs (16 bits). */
   readonly latencyUs: number;
   /**
-   * The level's indicative frequency in kHz (PERF_DESCRIBE_LEVELS `indicative_freq`, version 4.0);
-   * default 0. Required, non-zero and unique in a domain in level indexing mode: Linux's cpufreq
-   * takes its operating points from it there, and finds a level by its frequency.
+   * The level's indicative frequency in kHz (PERF_DESCRIBE_LEVELS `indicative_freq`, version 4.0
+   * only: refused below); default 0. Required, non-zero and unique in a domain in level indexing
+   * mode: Linux's cpufreq takes its operating points from it there, and finds a level by it.
    */
   readonly indicativeFreqKhz?: number;
   /**
    * The level's index in level indexing mode (version 4.0; implementation defined, unique in its
    * domain, not necessarily contiguous): what the platform takes and gives for the level on the
-   * wire. Default: its position in `levels` + 1 — index 0 is left out by default, since a limit of
-   * 0 means "unchanged" (a domain that has index 0 takes 0 as that level, as a domain with level
-   * value 0 does). Only with `levelIndexing`.
+   * wire. 1 or more: a limit of 0 means "unchanged" in PERF_LIMITS_SET (DEN0056 v3.2), so a level
+   * of index 0 could not be a limit. Default: its position in `levels` + 1. Only with
+   * `levelIndexing`.
    */
   readonly index?: number;
 }

@@ -282,7 +282,7 @@ function performanceDomain(value: unknown, path: string, version: number): Perfo
   }
   const levelsPath = join(path, 'levels');
   const levels = array(o.levels, levelsPath, 1, MAX_DOMAINS).map((l, i) =>
-    level(l, join(levelsPath, i), levelIndexing, i),
+    level(l, join(levelsPath, i), version, levelIndexing, i),
   );
   levels.forEach((l, i) => {
     const prev = levels[i - 1];
@@ -345,10 +345,14 @@ function performanceDomain(value: unknown, path: string, version: number): Perfo
 function level(
   value: unknown,
   path: string,
+  version: number,
   levelIndexing: boolean,
   position: number,
 ): PerformanceLevelConfig {
   const o = object(value, path, ['value', 'powerCost', 'latencyUs', 'indicativeFreqKhz', 'index']);
+  if (version < 0x40000 && o.indicativeFreqKhz !== undefined) {
+    fail(join(path, 'indicativeFreqKhz'), 'reaches the wire from performanceVersion 0x40000 only');
+  }
   if (!levelIndexing && o.index !== undefined) {
     fail(
       join(path, 'index'),
@@ -363,7 +367,7 @@ function level(
       ? {}
       : { indicativeFreqKhz: int(o.indicativeFreqKhz, join(path, 'indicativeFreqKhz'), 0, U32) }),
     ...(levelIndexing
-      ? { index: optionalInt(o.index, join(path, 'index'), 0, U32, position + 1) }
+      ? { index: optionalInt(o.index, join(path, 'index'), 1, U32, position + 1) }
       : {}),
   };
 }

@@ -163,13 +163,15 @@ export interface PerformanceDomainInfo {
   readonly sustainedLevel: number;
   /**
    * Hz per level unit, as Linux computes `mult_factor`: `sustainedFreqKhz × 1000 /
-   * sustainedLevel` rounded down, or 1000 when either is 0. 0 when the sustained frequency is
-   * below the sustained level in Hz: the frequency helpers then refuse the domain.
+   * sustainedLevel` rounded down, or 1000 when either is 0 — and always 1000 in level indexing
+   * mode, where it turns each level's indicative frequency (kHz) into Hz. 0 when the sustained
+   * frequency is below the sustained level in Hz: the frequency helpers then refuse the domain.
    */
   readonly multFactor: number;
   /**
-   * The levels, ascending by value, one per value (as Linux sorts them and skips a value the
-   * platform repeats); empty when PERF_DESCRIBE_LEVELS failed (see `levelsError`).
+   * The levels, ascending by value, one per value — and in level indexing mode one per index (as
+   * Linux sorts them and skips a value, or an index, the platform repeats); empty when
+   * PERF_DESCRIBE_LEVELS failed (see `levelsError`).
    */
   readonly levels: readonly PerformanceLevel[];
   /** Present when PERF_DOMAIN_NAME_GET failed: the error (`name` is then the short name). */
@@ -177,8 +179,9 @@ export interface PerformanceDomainInfo {
   /** Present when PERF_DESCRIBE_LEVELS failed: the error (`levels` is then empty). */
   readonly levelsError?: unknown;
   /**
-   * Present when the platform listed a level value more than once: the entries left out (the
-   * first entry of a value is kept, as Linux keeps it and logs a firmware bug for the others).
+   * Present when the platform listed a level value (or in level indexing mode an index) more than
+   * once: the entries left out (the first entry is kept, as Linux keeps it and logs a firmware bug
+   * for the others).
    */
   readonly duplicateLevels?: readonly PerformanceLevel[];
 }
@@ -219,7 +222,10 @@ export interface PerformanceFastChannel {
 
 /** What {@link PerformanceProtocol.estimatePower} found: the first level at or above a frequency. */
 export interface PerformancePowerEstimate {
-  /** That level's frequency, in Hz (its value × the domain's `multFactor`). */
+  /**
+   * That level's frequency, in Hz: its value × the domain's `multFactor`, or in level indexing
+   * mode its indicative frequency × `multFactor`.
+   */
   readonly frequencyHz: number;
   /** Its power cost, in the unit of {@link PerformanceAttributes.powerScale}. */
   readonly powerCost: number;
@@ -231,9 +237,9 @@ export interface PerformanceLimitsChanged {
   readonly agentId: number;
   /** The domain whose limits changed. */
   readonly domainId: number;
-  /** The new highest level allowed. */
+  /** The new highest level allowed (in level indexing mode its index: see `levelOfIndex`). */
   readonly rangeMax: number;
-  /** The new lowest level allowed. */
+  /** The new lowest level allowed (in level indexing mode its index). */
   readonly rangeMin: number;
 }
 
@@ -243,7 +249,7 @@ export interface PerformanceLevelChanged {
   readonly agentId: number;
   /** The domain whose level changed. */
   readonly domainId: number;
-  /** The new performance level. */
+  /** The new performance level (in level indexing mode its index: see `levelOfIndex`). */
   readonly level: number;
 }
 
@@ -498,9 +504,12 @@ export class PerformanceProtocol {
           rateLimitUs: rateLimit & RATE_LIMIT_MASK,
           sustainedFreqKhz,
           sustainedLevel,
-          // Linux: (sustained_freq_khz * 1000UL) / sustained_perf_level, or 1000 without either.
+          // Linux: (sustained_freq_khz * 1000UL) / sustained_perf_level, or 1000 without either
+          // or in level indexing mode, where it turns indicative frequencies (kHz) into Hz
+          // (commit 77f5032e94f2, "Fix possible frequency truncation when using level indexing
+          // mode").
           multFactor:
-            sustainedFreqKhz === 0 || sustainedLevel === 0
+            levelIndexing || sustainedFreqKhz === 0 || sustainedLevel === 0
               ? DEFAULT_MULT_FACTOR
               : Math.floor((sustainedFreqKhz * 1000) / sustainedLevel),
           levels,
@@ -669,24 +678,26 @@ export class PerformanceProtocol {
   /**
    * The current frequency of domain `id` in Hz: PERF_LEVEL_GET × the domain's `multFactor`
    * (Linux's `scmi_dvfs_freq_get`); in level indexing mode the current level's indicative
-   * frequency × 1000. Exact while the product is below 2^53.
+   * frequency × `multFactor`. Exact while the product is below 2^53.
    *
-   * @throws ScmiError `E_NOT_SUPPORTED` (nothing sent) for a domain whose `multFactor` is 0 (not
-   * in level indexing mode); otherwise as {@link PerformanceProtocol.getLevel}.
+   * @throws ScmiError `E_NOT_SUPPORTED` (nothing sent) for a domain whose `multFactor` is 0;
+   * otherwise as {@link PerformanceProtocol.getLevel}.
    */
   public async getFrequency(id: number): Promise<number> {
-    if (this.domains.info(id).levelIndexing) {
-      return ((await this.#currentLevel(id)).indicativeFreqKhz ?? 0) * 1000;
-    }
     const multFactor = this.#multFactor(id);
-    return (await this.getLevel(id)) * multFactor;
+    const level = await this.#currentLevel(id);
+    const units = this.domains.info(id).levelIndexing
+      ? (level.indicativeFreqKhz ?? 0)
+      : level.value;
+    return units * multFactor;
   }
 
   /**
    * Sets domain `id` to the level `frequencyHz / multFactor` (rounded down) with PERF_LEVEL_SET,
    * as Linux's `scmi_dvfs_freq_set` does; the platform refuses a level that is not one of the
    * domain's (OUT_OF_RANGE). In level indexing mode, to the level whose indicative frequency is
-   * `frequencyHz / 1000` kHz (rounded down), sent as its index — Linux looks it up so, exactly.
+   * `frequencyHz / multFactor` kHz (rounded down), sent as its index — Linux looks it up so,
+   * exactly, and finds the last level listed with that frequency.
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a frequency that
    * is not a safe integer 0 or more, or one whose level does not fit 32 bits, or in level
@@ -698,8 +709,10 @@ export class PerformanceProtocol {
     const info = this.domains.info(id);
     if (info.levelIndexing) {
       uintArg(frequencyHz, 'frequency (Hz)', Number.MAX_SAFE_INTEGER);
-      const khz = Math.floor(frequencyHz / 1000);
-      const level = info.levels.find((l) => l.indicativeFreqKhz === khz);
+      const khz = Math.floor(frequencyHz / info.multFactor);
+      // The last one: Linux's LOOKUP_BY_FREQ walks its hash bucket from the head, where
+      // hash_add puts each level it reads (only firmware that repeats a frequency tells).
+      const level = info.levels.findLast((l) => l.indicativeFreqKhz === khz);
       if (level?.index === undefined) {
         throw new ScmiError(
           'E_ARGUMENT',
@@ -718,8 +731,9 @@ export class PerformanceProtocol {
 
   /**
    * The first level of domain `id` (ascending) whose frequency (value × `multFactor`, or in level
-   * indexing mode its indicative frequency × 1000) is at or above `frequencyHz`, with its power cost, from the levels read at init (nothing sent), as
-   * Linux's `scmi_dvfs_est_power_get`; `undefined` when every level is below it (Linux: -EINVAL).
+   * indexing mode its indicative frequency × `multFactor`) is at or above `frequencyHz`, with its
+   * power cost, from the levels read at init (nothing sent), as Linux's
+   * `scmi_dvfs_est_power_get`; `undefined` when every level is below it (Linux: -EINVAL).
    * Frequencies are exact while below 2^53.
    *
    * @throws ScmiError `E_ARGUMENT` for an id that is not a domain or a frequency that is not a
@@ -729,13 +743,12 @@ export class PerformanceProtocol {
    */
   public estimatePower(id: number, frequencyHz: number): PerformancePowerEstimate | undefined {
     const info = this.domains.info(id);
-    const multFactor = info.levelIndexing ? 0 : this.#multFactor(id);
+    const multFactor = this.#multFactor(id);
     uintArg(frequencyHz, 'frequency (Hz)', Number.MAX_SAFE_INTEGER);
     for (const level of info.levels) {
       // Linux's scmi_dvfs_est_power_get: the indicative frequency in level indexing mode.
-      const levelHz = info.levelIndexing
-        ? (level.indicativeFreqKhz ?? 0) * 1000
-        : level.value * multFactor;
+      const units = info.levelIndexing ? (level.indicativeFreqKhz ?? 0) : level.value;
+      const levelHz = units * multFactor;
       if (levelHz >= frequencyHz) return { frequencyHz: levelHz, powerCost: level.powerCost };
     }
     return undefined;
@@ -827,7 +840,7 @@ export class PerformanceProtocol {
     return multFactor;
   }
 
-  /** PERF_LEVEL_GET: the current level of domain `id`, translated from its index in level indexing mode. */
+  /** PERF_LEVEL_GET: domain `id`'s current level (from its index, in level indexing mode). */
   async #currentLevel(
     id: number,
   ): Promise<{ readonly value: number; readonly indicativeFreqKhz?: number }> {

@@ -67,11 +67,11 @@ function wireLevel(version: number, d: PerformanceDomainConfig, value: number): 
  * levels are described in five words (indicative frequency, level index), and a domain in level
  * indexing mode takes and gives level indices instead of values — in PERF_LEVEL_SET/GET,
  * PERF_LIMITS_SET/GET and both notifications — to an agent at 4.0; one that negotiated 3.0 is
- * answered in 3.0's layouts and values (the state is kept as values either way). Limits narrow the allowed levels and pull the
- * current level inside them; PERF_LIMITS_SET takes a zero limit as "unchanged" (SCMI v3.1, as
- * Linux sends it) and answers both zero OUT_OF_RANGE (DEN0056 §4.5.3.7), unless the domain has a
- * level 0, and answers OUT_OF_RANGE to a limit that is not one of the domain's levels (as
- * SCP-firmware). @internal
+ * answered in 3.0's layouts and values (the state is kept as values either way). Limits narrow
+ * the allowed levels and pull the current level inside them; PERF_LIMITS_SET takes a zero limit
+ * as "unchanged" (SCMI v3.1, as Linux sends it) and answers both zero OUT_OF_RANGE (DEN0056
+ * §4.5.3.7), unless the domain has a level 0 (not in level indexing mode), and answers
+ * OUT_OF_RANGE to a limit that is not one of the domain's levels (as SCP-firmware). @internal
  */
 export class PerformanceProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.PERF;
@@ -215,10 +215,12 @@ export class PerformanceProtocol implements ProtocolServer {
     if (d.canSetLimits === false) return fail(ScmiStatus.DENIED);
     const s = this.#state[id] as PerfState;
     const values = d.levels.map((l) => l.value);
-    // In level indexing mode the limits come as indices, 0 "unchanged" unless a level has index
-    // 0 (as below for values); an index no level has is as a value that is not a level.
+    // In level indexing mode the limits come as indices, 0 always "unchanged" (DEN0056 v3.2
+    // PERF_LIMITS_SET: "If this field is set to 0, the platform ignores it", whether a level or a
+    // level index; Linux translates only a non-zero limit; no level has index 0, the
+    // configuration refuses it); an index no level has is as a value that is not a level.
     const byIndex = indexed(req.version, d);
-    const zeroIsLevel = byIndex ? d.levels.some((l) => l.index === 0) : values[0] === 0;
+    const zeroIsLevel = !byIndex && values[0] === 0;
     const valueOf = (wire: number): number =>
       wire === 0 && !zeroIsLevel ? 0 : byIndex ? (levelOfIndex(d, wire)?.value ?? NO_LEVEL) : wire;
     const rangeMax = valueOf(wireMax);
