@@ -1,3 +1,4 @@
+import { loadPlatformConfig, type PlatformConfig } from '@scmi-ts/platform';
 import type { Print } from './devres-demo.js';
 import { mailboxDemo } from './mailbox-demo.js';
 import { opteeDemo } from './optee-demo.js';
@@ -19,6 +20,8 @@ export type DemoArgs =
       readonly transports: readonly DemoTransportName[];
       /** `-h` or `--help` was given: print {@link DEMO_HELP} and run nothing. */
       readonly help?: true;
+      /** `--config <file>`: the platform configuration file (JSON) the platform runs with. */
+      readonly config?: string;
     }
   | {
       /** The command line is not valid. */
@@ -28,7 +31,7 @@ export type DemoArgs =
     };
 
 /** The usage line of the demo's command line. */
-export const DEMO_USAGE = `usage: pnpm demo [--transport <${DEMO_TRANSPORTS.join('|')}>] [--help]`;
+export const DEMO_USAGE = `usage: pnpm demo [--transport <${DEMO_TRANSPORTS.join('|')}>] [--config <file>] [--help]`;
 
 /** What `pnpm demo --help` prints: the usage line, what the demo does, and its options. */
 export const DEMO_HELP = `${DEMO_USAGE}
@@ -44,6 +47,9 @@ platform timer was left armed); 1 when a part failed; 2 for bad arguments.
                         mailbox  SMT shared memory with mailbox doorbells
                         virtio   virtio-scmi over split virtqueues
                         optee    the OP-TEE SCMI pseudo-TA (emulated OP-TEE)
+  --config <file>     the emulated platform's configuration, a JSON file (see the platform
+                      README's Configuration and its examples/*.platform.json); default the
+                      built-in one. The agent is agent 1; what it cannot use is not shown.
   -h, --help          this text
 
 (From a fresh clone, pnpm is \`npx -y pnpm@10.34.9\`.)`;
@@ -60,8 +66,8 @@ function isDemoTransport(name: string): name is DemoTransportName {
 
 /**
  * Parses the demo's arguments: none runs every transport in turn; `--transport <name>` (or
- * `--transport=<name>`) runs one; `-h` or `--help` asks for {@link DEMO_HELP} (whatever else is
- * given). A lone `--` (what `pnpm demo -- …` may pass on) is ignored.
+ * `--transport=<name>`) runs one; `--config <file>` (or `--config=<file>`) names the platform's
+ * configuration file; `-h` or `--help` asks for {@link DEMO_HELP} (whatever else is given). A lone `--` (what `pnpm demo -- …` may pass on) is ignored.
  * Never throws: an unknown name, a missing value, an unknown argument, an argument that is not a
  * string (or a hole), or `argv` that is not an array gives `ok: false` with a message naming the
  * valid transports. What the message quotes of the arguments goes through `printable` (a control
@@ -91,9 +97,19 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
   if (args.includes('-h') || args.includes('--help'))
     return { ok: true, transports: [], help: true };
   let chosen: DemoTransportName | undefined;
+  let config: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? '';
     let value: string | undefined;
+    if (arg === '--config' || arg.startsWith('--config=')) {
+      const file = arg === '--config' ? args[++i] : arg.slice('--config='.length);
+      if (file === undefined || file === '')
+        return { ok: false, error: `--config needs a file\n${DEMO_USAGE}` };
+      if (config !== undefined && config !== file)
+        return { ok: false, error: `--config given twice\n${DEMO_USAGE}` };
+      config = file;
+      continue;
+    }
     if (arg === '--transport') value = args[++i];
     else if (arg.startsWith('--transport=')) value = arg.slice('--transport='.length);
     else return { ok: false, error: `unknown argument "${printable(arg)}"\n${DEMO_USAGE}` };
@@ -108,7 +124,11 @@ export function parseDemoArgs(argv: readonly string[]): DemoArgs {
       return { ok: false, error: `--transport given twice (${chosen}, ${value})\n${DEMO_USAGE}` };
     chosen = value;
   }
-  return { ok: true, transports: chosen === undefined ? DEMO_TRANSPORTS : [chosen] };
+  return {
+    ok: true,
+    transports: chosen === undefined ? DEMO_TRANSPORTS : [chosen],
+    ...(config === undefined ? {} : { config }),
+  };
 }
 
 /** Options of {@link runDemo}. */
@@ -154,7 +174,8 @@ export function describeDemoError(error: unknown): string {
  * under its own heading. Resolves to the process exit code: 0 when every part ran and its checks
  * held (a part whose checks failed throws `DemoCheckError`: a failed part) (or for `--help`,
  * which prints {@link DEMO_HELP} and starts nothing); 2 for bad arguments (a usage error: the
- * error and the valid names are printed, nothing is started); 1 when a part failed — its worker
+ * error and the valid names are printed, nothing is started) or a `--config` file that cannot be
+ * read or is not a valid platform configuration (the file and the error are printed); 1 when a part failed — its worker
  * is stopped, one line names the transport, the error's code and message (and its causes) on
  * `printError`, and the remaining transports still run.
  *
@@ -184,16 +205,26 @@ export async function runDemo(
   const printError = (line: string): void => {
     (options.printError ?? print)(printable(line));
   };
+  let platformConfig: PlatformConfig | undefined;
+  if (args.config !== undefined) {
+    try {
+      platformConfig = loadPlatformConfig(args.config);
+    } catch (error) {
+      // A usage error: nothing is started.
+      printError(`scmi-ts demo: --config ${args.config}: ${describeDemoError(error)}`);
+      return 2;
+    }
+  }
   print(`scmi-ts demo: ${args.transports.join(', then ')}`);
+  if (args.config !== undefined) print(`platform configuration: ${args.config}`);
   const failed: DemoTransportName[] = [];
   for (const name of args.transports) {
     print('');
     try {
-      await runTransportDemo(
-        show,
-        options.setups?.[name] ?? SETUPS[name],
-        options.rxTimeoutMs === undefined ? {} : { rxTimeoutMs: options.rxTimeoutMs },
-      );
+      await runTransportDemo(show, options.setups?.[name] ?? SETUPS[name], {
+        ...(options.rxTimeoutMs === undefined ? {} : { rxTimeoutMs: options.rxTimeoutMs }),
+        ...(platformConfig === undefined ? {} : { platformConfig }),
+      });
     } catch (error) {
       failed.push(name);
       printError(`scmi-ts demo: the ${name} part failed: ${describeDemoError(error)}`);

@@ -8,7 +8,12 @@
 import { RealClock, serveWorker, type WorkerHandlers } from '@scmi-ts/core';
 import { createSmtWorkerHandlers } from '@scmi-ts/mailbox-transport';
 import { createEmulatedOpteeHost } from '@scmi-ts/optee-transport';
-import { ScmiPlatform, createDefaultPlatformConfig, type FaultRule } from '@scmi-ts/platform';
+import {
+  ScmiPlatform,
+  createDefaultPlatformConfig,
+  type FaultRule,
+  type PlatformConfig,
+} from '@scmi-ts/platform';
 import { serveVirtioDevices } from '@scmi-ts/virtio-transport';
 import { workerData } from 'node:worker_threads';
 
@@ -20,6 +25,11 @@ export interface PlatformWorkerData {
   readonly agentId: number;
   /** How long the emulated OP-TEE's SCMI server waits for a platform response, ms. */
   readonly platformTimeoutMs?: number;
+  /**
+   * The platform's configuration (`pnpm demo --config <file>`, loaded and checked by the main
+   * thread); default `createDefaultPlatformConfig()`.
+   */
+  readonly config?: PlatformConfig;
 }
 
 interface Backend {
@@ -31,7 +41,7 @@ const data = workerData as PlatformWorkerData;
 const clock = new RealClock();
 // OP-TEE's SCMI server answers NOT_SUPPORTED to a message it does not know (scmi_msg.c);
 // SCP-firmware, behind the mailbox and virtio transports, answers NOT_FOUND.
-const platform = new ScmiPlatform(createDefaultPlatformConfig(), {
+const platform = new ScmiPlatform(data.config ?? createDefaultPlatformConfig(), {
   clock,
   ...(data.transport === 'optee' ? { behaviour: { unknownMessage: 'not-supported' } } : {}),
 });

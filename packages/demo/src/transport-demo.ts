@@ -14,10 +14,11 @@ import {
   type WorkerHost,
 } from '@scmi-ts/core';
 import { formatDevresEvent, type DevresEvent } from '@scmi-ts/devres';
-import type { FaultRule } from '@scmi-ts/platform';
+import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
 import {
   CLOCK_RATE_CHANGED,
   SystemPowerState,
+  type ClockInfo,
   clockProtocolDriver,
   decodeClockRateChanged,
   parsePowerState,
@@ -37,6 +38,12 @@ import type { DemoWire, TransportDemoSetup } from './transport-demo-setup.js';
 export interface TransportDemoOptions {
   /** The agent's RX timeout in the seed-scenario replay, ms (default 30, as Linux's mailbox). */
   readonly rxTimeoutMs?: number;
+  /**
+   * The emulated platform's configuration, checked already (`loadPlatformConfig`); default the
+   * platform's default configuration. The parts show what it has: a protocol the agent cannot
+   * use is shown as such, not run.
+   */
+  readonly platformConfig?: PlatformConfig;
 }
 
 const CLOCK = 0x14;
@@ -89,27 +96,45 @@ async function printBaseCommands(
     'PROTOCOL_ATTRIBUTES',
     `${attributes.numProtocols} protocols, ${attributes.numAgents} agents`,
   );
-  printRow(print, 'DISCOVER_AGENT(2)', (await agent.base.discoverAgent(2)).name);
+  // The second agent when there is one (the default platform's PSCI), else the agent itself.
+  const other = attributes.numAgents >= 2 ? 2 : 1;
+  printRow(print, `DISCOVER_AGENT(${other})`, (await agent.base.discoverAgent(other)).name);
   const supported = await agent.xfer(0x10).messageSupported(BaseMessageId.DISCOVER_AGENT);
   printRow(
     print,
     'MESSAGE_ATTRIBUTES(DISCOVER_AGENT)',
     supported ? 'implemented' : 'not implemented',
   );
-  const clock = new PayloadReader(
-    await agent.transact(CLOCK, CLOCK_ATTRIBUTES, (w) => w.u32(0), { txSize: 4 }),
-  );
-  const clockAttributes = clock.u32();
-  const clockName = decodeAsciiz(clock.bytes(16));
-  printRow(
-    print,
-    'raw 0x14 CLOCK_ATTRIBUTES(0)',
-    `"${clockName}", ${(clockAttributes & 1) !== 0 ? 'enabled' : 'disabled'} (${setup.routes.clock})`,
-  );
-  const level = new PayloadReader(
-    await agent.transact(PERF, PERF_LEVEL_GET, (w) => w.u32(0), { txSize: 4 }),
-  );
-  printRow(print, 'raw 0x13 PERF_LEVEL_GET(0)', `${level.u32()} (${setup.routes.perf})`);
+  if (usable(agent, clockProtocolDriver)) {
+    const clock = new PayloadReader(
+      await agent.transact(CLOCK, CLOCK_ATTRIBUTES, (w) => w.u32(0), { txSize: 4 }),
+    );
+    const clockAttributes = clock.u32();
+    const clockName = decodeAsciiz(clock.bytes(16));
+    printRow(
+      print,
+      'raw 0x14 CLOCK_ATTRIBUTES(0)',
+      `"${clockName}", ${(clockAttributes & 1) !== 0 ? 'enabled' : 'disabled'} (${setup.routes.clock})`,
+    );
+  }
+  if (usable(agent, performanceProtocolDriver)) {
+    const level = new PayloadReader(
+      await agent.transact(PERF, PERF_LEVEL_GET, (w) => w.u32(0), { txSize: 4 }),
+    );
+    printRow(print, 'raw 0x13 PERF_LEVEL_GET(0)', `${level.u32()} (${setup.routes.perf})`);
+  }
+}
+
+/**
+ * Whether the agent has the driver's client with at least one domain (or, for System power, at
+ * all): a platform configuration of the user's may leave a protocol out, or give this agent none
+ * of its domains.
+ */
+function usable(agent: ScmiAgent, driver: { readonly protocolId: number }): boolean {
+  if (!agent.protocolIds.includes(driver.protocolId) || agent.protocolErrors.has(driver.protocolId))
+    return false;
+  const api = agent.protocolApi(driver.protocolId) as { domains?: { count: number } };
+  return api.domains === undefined || api.domains.count > 0;
 }
 
 /**
@@ -117,49 +142,97 @@ async function printBaseCommands(
  * domains each driver described, their state now, a sensor reading, a reset.
  */
 async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<void> {
-  const power = agent.protocol(powerProtocolDriver);
-  const states = await Promise.all(
-    power.domains.list.map(async (d) => {
-      const { contextLost, stateId } = parsePowerState(await power.getState(d.id));
-      return `${d.name} ${contextLost ? 'off' : 'on'}${stateId === 0 ? '' : ` (state ${stateId})`}`;
-    }),
-  );
-  printRow(print, 'power domains', states.join(', '));
-  const system = await agent.protocol(systemPowerProtocolDriver).getState();
-  printRow(print, 'system power state', `${SystemPowerState[system] ?? 'vendor'} (${system})`);
-  const perf = agent.protocol(performanceProtocolDriver);
-  const levels = await Promise.all(
-    perf.domains.list.map(
-      async (d) => `${d.name} level ${await perf.getLevel(d.id)} of ${d.levels.length}`,
-    ),
-  );
-  printRow(print, 'performance domains', levels.join(', '));
-  const clock = agent.protocol(clockProtocolDriver);
-  const rates = await Promise.all(
-    clock.domains.list.map(async (c) => `${c.name} ${Number(await clock.getRate(c.id)) / MHZ} MHz`),
-  );
-  printRow(print, 'clocks', rates.join(', '));
-  const sensor = agent.protocol(sensorProtocolDriver);
-  const [first] = sensor.domains.list;
-  if (first !== undefined) {
-    const value = await sensor.readValue(first.id);
-    printRow(
-      print,
-      'sensor reading',
-      `${first.name} ${sensorValueText(value, first.unitExponent, first.type)} (${first.asyncRead ? 'asynchronous: delayed response' : 'synchronous'})`,
+  const absent = [
+    powerProtocolDriver,
+    systemPowerProtocolDriver,
+    performanceProtocolDriver,
+    clockProtocolDriver,
+    sensorProtocolDriver,
+    resetProtocolDriver,
+  ]
+    .filter((d) => !usable(agent, d))
+    .map((d) => d.name);
+  if (absent.length > 0) printRow(print, 'not available to this agent', absent.join(', '));
+  if (usable(agent, powerProtocolDriver)) {
+    const power = agent.protocol(powerProtocolDriver);
+    const states = await Promise.all(
+      power.domains.list.map(async (d) => {
+        const { contextLost, stateId } = parsePowerState(await power.getState(d.id));
+        return `${d.name} ${contextLost ? 'off' : 'on'}${stateId === 0 ? '' : ` (state ${stateId})`}`;
+      }),
     );
+    printRow(print, 'power domains', states.join(', '));
   }
-  const reset = agent.protocol(resetProtocolDriver);
-  const [domain] = reset.domains.list;
-  if (domain !== undefined) {
-    // The platform announces an asynchronous reset only where it can send the delayed response.
-    await reset.reset(domain.id);
-    printRow(
-      print,
-      'reset',
-      `${domain.name} (${domain.asyncReset ? 'asynchronous: delayed response' : 'synchronous'})`,
+  if (usable(agent, systemPowerProtocolDriver)) {
+    const system = await agent.protocol(systemPowerProtocolDriver).getState();
+    printRow(print, 'system power state', `${SystemPowerState[system] ?? 'vendor'} (${system})`);
+  }
+  if (usable(agent, performanceProtocolDriver)) {
+    const perf = agent.protocol(performanceProtocolDriver);
+    const levels = await Promise.all(
+      perf.domains.list.map(
+        async (d) =>
+          `${d.name} level ${await perf.getLevel(d.id)} of ${d.levels.length}${d.levelIndexing ? ' (level indexing)' : ''}`,
+      ),
     );
+    printRow(print, `performance domains (v${formatVersion(perf.version)})`, levels.join(', '));
   }
+  if (usable(agent, clockProtocolDriver)) {
+    const clock = agent.protocol(clockProtocolDriver);
+    const rates = await Promise.all(
+      clock.domains.list.map(
+        async (c) => `${c.name} ${Number(await clock.getRate(c.id)) / MHZ} MHz`,
+      ),
+    );
+    printRow(print, 'clocks', rates.join(', '));
+  }
+  if (usable(agent, sensorProtocolDriver)) {
+    const sensor = agent.protocol(sensorProtocolDriver);
+    const [first] = sensor.domains.list;
+    if (first !== undefined) {
+      const value = await sensor.readValue(first.id);
+      printRow(
+        print,
+        'sensor reading',
+        `${first.name} ${sensorValueText(value, first.unitExponent, first.type)} (${first.asyncRead ? 'asynchronous: delayed response' : 'synchronous'})`,
+      );
+    }
+  }
+  if (usable(agent, resetProtocolDriver)) {
+    const reset = agent.protocol(resetProtocolDriver);
+    const [domain] = reset.domains.list;
+    if (domain !== undefined) {
+      // The platform announces an asynchronous reset only where it can send the delayed response.
+      await reset.reset(domain.id);
+      printRow(
+        print,
+        'reset',
+        `${domain.name} (${domain.asyncReset ? 'asynchronous: delayed response' : 'synchronous'})`,
+      );
+    }
+  }
+}
+
+/**
+ * A rate to set clock `info` to, other than `current`: 600 MHz where the clock has it (the
+ * default platform's clocks), else its first listed rate (or the end of its range) that is not
+ * `current`; undefined for a clock with one rate.
+ */
+function otherRate(info: ClockInfo, current: bigint): bigint | undefined {
+  const rates = info.rates;
+  if (rates === undefined) return undefined;
+  const preferred = BigInt(600 * MHZ);
+  if (rates.kind === 'list') {
+    if (rates.rates.includes(preferred) && current !== preferred) return preferred;
+    return rates.rates.find((r) => r !== current);
+  }
+  const inRange =
+    preferred >= rates.min &&
+    preferred <= rates.max &&
+    (rates.step === 0n || (preferred - rates.min) % rates.step === 0n);
+  if (inRange && current !== preferred) return preferred;
+  if (rates.min !== current) return rates.min;
+  return rates.max !== current ? rates.max : undefined;
 }
 
 /**
@@ -167,6 +240,17 @@ async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<voi
  * through the client, or shows why it cannot.
  */
 async function printNotification(print: Print, agent: ScmiAgent): Promise<void> {
+  if (!usable(agent, clockProtocolDriver)) {
+    printRow(print, 'notifications', 'none shown: this agent has no clock');
+    return;
+  }
+  const client = agent.protocol(clockProtocolDriver);
+  const clock0 = client.domains.list.find((c) => c.id === 0);
+  const target = clock0 && otherRate(clock0, await client.getRate(0));
+  if (target === undefined) {
+    printRow(print, 'notifications', 'none shown: clock 0 has no other rate to set');
+    return;
+  }
   let notified: (hz: bigint) => void = () => undefined;
   const rate = new Promise<bigint>((resolve) => {
     notified = resolve;
@@ -181,11 +265,12 @@ async function printNotification(print: Print, agent: ScmiAgent): Promise<void> 
     );
   } catch (error) {
     const code = ScmiError.is(error) ? error.code : 'error';
-    printRow(print, 'notifications', `none: subscribe → ${code} (no P2A channel)`);
+    // E_NOT_SUPPORTED: no P2A channel, or a clock that does not announce the notification.
+    printRow(print, 'notifications', `none: subscribe → ${code} (${(error as Error).message})`);
     return;
   }
   try {
-    await agent.protocol(clockProtocolDriver).setRate(0, 600 * MHZ, { async: false });
+    await client.setRate(0, target, { async: false });
     let timer: NodeJS.Timeout | undefined;
     const hz = await Promise.race([
       rate,
@@ -419,9 +504,10 @@ export async function runTransportDemo(
 ): Promise<void> {
   const rxTimeoutMs = options.rxTimeoutMs ?? 30;
   print(`=== ${setup.name}: ${setup.title} ===`);
+  const config = options.platformConfig;
   const host = await startWorker({
     entry: resolveWorkerEntry(__dirname, 'platform-worker'),
-    data: setup.workerData,
+    data: config === undefined ? setup.workerData : { ...setup.workerData, config },
     name: `scmi-platform-${setup.name}`,
   });
   try {

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { createDefaultPlatformConfig } from '@scmi-ts/platform';
 import { ScmiTransportError } from '@scmi-ts/core';
 import { DEMO_HELP, DEMO_USAGE, parseDemoArgs, runDemo } from '../src/demo-cli.js';
 import { printable } from '../src/format.js';
@@ -24,6 +28,31 @@ describe(parseDemoArgs, () => {
         ok: true,
         transports: ['virtio'],
       });
+    });
+  });
+
+  describe('when given --config <file>', () => {
+    it('should take the file, with a transport or alone, in either form', () => {
+      expect(parseDemoArgs(['--config', 'soc.json', '--transport', 'virtio'])).toEqual({
+        ok: true,
+        transports: ['virtio'],
+        config: 'soc.json',
+      });
+      expect(parseDemoArgs(['--config=soc.json'])).toEqual({
+        ok: true,
+        transports: ['mailbox', 'virtio', 'optee'],
+        config: 'soc.json',
+      });
+    });
+
+    it.each([
+      [['--config'], /--config needs a file/],
+      [['--config='], /--config needs a file/],
+      [['--config', 'a.json', '--config', 'b.json'], /--config given twice/],
+    ])('should refuse %j', (argv, message) => {
+      const args = parseDemoArgs(argv);
+      expect(args.ok).toBe(false);
+      if (!args.ok) expect(args.error).toMatch(message);
     });
   });
 
@@ -98,6 +127,46 @@ describe(parseDemoArgs, () => {
 
 describe(runDemo, () => {
   ensureNoLeaksInSuite();
+
+  describe('when given a --config file that cannot be used', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scmi-demo-'));
+    afterAll(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('should run the platform with a valid one, from the file', async () => {
+      const file = join(dir, 'acme.json');
+      writeFileSync(file, JSON.stringify({ ...createDefaultPlatformConfig(), vendor: 'acme' }));
+      const out: string[] = [];
+      const code = await runDemo(['--transport', 'mailbox', '--config', file], (l) => out.push(l));
+      expect(code).toBe(0);
+      expect(out).toContain(`platform configuration: ${file}`);
+      expect(out.join('\n')).toMatch(/vendor\s+acme/);
+    });
+
+    it.each([
+      ['missing', undefined, /--config .*missing\.json: .*missing\.json/],
+      ['bad JSON', '{ "vendor": ', /not valid JSON/],
+      ['invalid', JSON.stringify({ vendor: 'x' }), /E_CONFIG.*subVendor|E_CONFIG.*agents/],
+    ])(
+      'should print why (%s) and resolve to exit code 2, starting nothing',
+      async (name, text, message) => {
+        const file = join(
+          dir,
+          name === 'missing' ? 'missing.json' : `${name.replace(' ', '-')}.json`,
+        );
+        if (text !== undefined) writeFileSync(file, text);
+        const out: string[] = [];
+        const errors: string[] = [];
+        const code = await runDemo(['--config', file], (l) => out.push(l), {
+          printError: (l) => errors.push(l),
+        });
+        expect(code).toBe(2);
+        expect(out).toEqual([]);
+        expect(errors.join('\n')).toMatch(message);
+      },
+    );
+  });
 
   describe('when given an unknown transport', () => {
     it('should print the error with the valid names and resolve to exit code 2 (a usage error), starting nothing', async () => {

@@ -1,4 +1,5 @@
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { validatePlatformConfig } from '@scmi-ts/platform';
 import { mailboxDemo } from '../src/mailbox-demo.js';
 import { opteeDemo } from '../src/optee-demo.js';
 import { runTransportDemo } from '../src/transport-demo.js';
@@ -34,7 +35,9 @@ function expectDiscovery(out: string): void {
   // The protocol clients: what each described at probe, and a command of each.
   expect(out).toMatch(/power domains\s+cpu-cluster0 on, gpu off, display on\n/);
   expect(out).toMatch(/system power state\s+POWER_UP \(3\)/);
-  expect(out).toMatch(/performance domains\s+cpu-cluster0 level \d+ of 4, gpu level \d+ of 3\n/);
+  expect(out).toMatch(
+    /performance domains \(v3\.0\)\s+cpu-cluster0 level \d+ of 4, gpu level \d+ of 3\n/,
+  );
   expect(out).toMatch(
     /clocks\s+cpu-pll \d+ MHz, uart 24 MHz, gpu-core \d+ MHz, periph-pll 600 MHz\n/,
   );
@@ -150,5 +153,50 @@ describe(runTransportDemo, () => {
       expect(out).toMatch(/TEE sessions, registered shm left\s+0, 0/);
       expect(lines.at(-1)).toBe('optee: platform worker stopped; done.');
     });
+  });
+});
+
+describe("runTransportDemo with a platform configuration of the user's", () => {
+  ensureNoLeaksInSuite();
+  const MHZ = 1_000_000;
+
+  it('shows what the agent can use — Performance 4.0 in level indexing mode — and says what it cannot', async () => {
+    const platformConfig = validatePlatformConfig({
+      vendor: 'acme',
+      subVendor: 'soc',
+      implementationVersion: 1,
+      agents: [{ id: 1, name: 'linux', protocols: ['performance', 'clock'] }],
+      performanceVersion: 0x40000,
+      performanceDomains: [
+        {
+          name: 'big',
+          levelIndexing: true,
+          levels: [
+            { value: 1, powerCost: 10, latencyUs: 5, indicativeFreqKhz: 500_000, index: 7 },
+            { value: 2, powerCost: 20, latencyUs: 5, indicativeFreqKhz: 1_000_000, index: 9 },
+          ],
+        },
+      ],
+      clocks: [{ name: 'sys', rates: [100 * MHZ, 200 * MHZ], rate: 100 * MHZ }],
+    });
+    const lines: string[] = [];
+    await runTransportDemo((l) => lines.push(l), mailboxDemo, { platformConfig });
+    const out = lines.join('\n');
+    expect(out).toMatch(/vendor\s+acme/);
+    expect(out).toMatch(/DISCOVER_AGENT\(1\)\s+linux/);
+    expect(out).toMatch(/not available to this agent\s+power, system-power, sensor, reset\n/);
+    expect(out).toMatch(/performance domains \(v4\.0\)\s+big level 2 of 2 \(level indexing\)\n/);
+    expect(out).toMatch(/raw 0x13 PERF_LEVEL_GET\(0\)\s+9 /); // the index, raw
+    expect(out).toMatch(/clocks\s+sys 100 MHz\n/);
+    // 600 MHz is not one of its rates: the other one.
+    expect(out).toMatch(/notification CLOCK_RATE_CHANGED\(0\)\s+200 MHz \(p2a:0\)/);
+    expect(out).not.toMatch(/^ +(power domains|system power state|sensor reading|reset) /m);
+    expectSeedScenario(lines, out, [
+      'agent gate',
+      'channel p2a:0',
+      'channel a2p:0',
+      'transfers',
+      'notifications',
+    ]);
   });
 });
