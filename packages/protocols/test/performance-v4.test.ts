@@ -179,6 +179,12 @@ describe('Performance protocol client at version 4.0', () => {
     await h.clock.runUntilIdle();
     expect(seen).toEqual([4]);
     expect(perf.levelOfIndex(0, 99)).toBeUndefined();
+    // Its frequency, as Linux reports it: the indexed level's indicative frequency × multFactor;
+    // a level value × multFactor outside level indexing mode; undefined for what is no level.
+    expect(perf.frequencyOf(0, 10)).toBe(400_000_000);
+    expect(perf.frequencyOf(0, 4)).toBeUndefined(); // a value, not an index, here
+    expect(perf.frequencyOf(1, 600)).toBe(600_000);
+    expect(perf.frequencyOf(1, 601)).toBeUndefined();
     expect(perf.levelOfIndex(1, 0)).toBeUndefined(); // not in level indexing mode
     await off();
   });

@@ -133,7 +133,8 @@ export interface PerformanceDomainInfo {
    * defined, neither contiguous nor on a linear scale). The client keeps speaking level values:
    * it translates through the described levels' `index`, as Linux does, and its frequency helpers
    * use each level's `indicativeFreqKhz`. Notifications carry the indices as sent
-   * ({@link PerformanceProtocol.levelOfIndex} gives the level).
+   * ({@link PerformanceProtocol.levelOfIndex} gives the level, and
+   * {@link PerformanceProtocol.frequencyOf} its frequency).
    */
   readonly levelIndexing: boolean;
   /** Whether the agent may set the limits (flags bit 31). */
@@ -673,6 +674,33 @@ export class PerformanceProtocol {
     const info = this.domains.info(id);
     if (!info.levelIndexing) return undefined;
     return info.levels.find((l) => l.index === index);
+  }
+
+  /**
+   * The frequency in Hz of a level of domain `id` as the platform sends it — a notification's
+   * `level`, `rangeMax` or `rangeMin`: a level value, or in level indexing mode an index — as
+   * Linux's `scmi_perf_xlate_opp_to_freq` reports it in its notification reports (value ×
+   * `multFactor`, or the indexed level's indicative frequency × `multFactor`). From the levels
+   * read at init, nothing sent; `undefined` when no described level is `wire` (Linux: -ENODEV).
+   *
+   * @throws ScmiError `E_ARGUMENT` for an id that is not a domain; `E_DOMAIN_UNAVAILABLE` for a
+   * domain the platform did not describe.
+   * @example
+   * ```ts
+   * await agent.events.subscribe({ protocolId: 0x13, eventId: PERFORMANCE_LEVEL_CHANGED }, (n) => {
+   *   const { domainId, level } = decodePerformanceLevelChanged(n.payload);
+   *   console.log(`domain ${domainId} at ${perf.frequencyOf(domainId, level) ?? '?'} Hz`);
+   * });
+   * ```
+   */
+  public frequencyOf(id: number, wire: number): number | undefined {
+    const info = this.domains.info(id);
+    const level = info.levelIndexing
+      ? info.levels.find((l) => l.index === wire)
+      : info.levels.find((l) => l.value === wire);
+    if (level === undefined) return undefined;
+    const units = info.levelIndexing ? (level.indicativeFreqKhz ?? 0) : level.value;
+    return units * info.multFactor;
   }
 
   /**
