@@ -5,6 +5,7 @@ import type {
   PlatformDomainProtocol,
 } from '../config/platform-config.js';
 import { PROTOCOL_ID_OF, domainProtocolOf } from '../protocols/protocol-names.js';
+import { createPlatformCounters, type MutablePlatformCounters } from './platform-counters.js';
 
 const BASE: number = ScmiProtocolId.BASE;
 
@@ -42,6 +43,10 @@ export class AgentSession {
   readonly #subscriptions = new Set<string>();
   /** protocol id → version chosen with NEGOTIATE_PROTOCOL_VERSION. */
   readonly #versions = new Map<number, number>();
+  /** What the platform did for this agent (see `ScmiPlatform.agentCounters`). */
+  public readonly counters: MutablePlatformCounters = createPlatformCounters();
+  /** Responses sent to this agent, by status (an SCMI status code). */
+  public readonly statuses = new Map<number, number>();
 
   public constructor(config: PlatformAgentConfig, platform: PlatformConfig) {
     this.id = config.id;

@@ -44,6 +44,21 @@ export interface PlatformCounters {
   readonly cancelledOnDisconnect: number;
 }
 
+/**
+ * What the platform did for one agent ({@link ScmiPlatform.agentCounters}): the
+ * {@link PlatformCounters} that concern it — its requests, the responses, notifications and delayed
+ * responses sent (or dropped, or cancelled at its disconnect) to it, its commands whose handler
+ * threw — and the responses it was sent by status.
+ */
+export interface PlatformAgentCounters extends PlatformCounters {
+  /**
+   * The responses sent to the agent (returned by `handle` or sent late), by status name
+   * (`SUCCESS`, `DENIED`, `NOT_FOUND`…, core's `scmiStatusName`): which of its commands failed,
+   * and how. A status never answered is absent.
+   */
+  readonly statuses: Readonly<Record<string, number>>;
+}
+
 /** The mutable counters the platform keeps. @internal */
 export type MutablePlatformCounters = { -readonly [K in keyof PlatformCounters]: number };
 

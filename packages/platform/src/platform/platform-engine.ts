@@ -44,7 +44,11 @@ import {
 } from '../protocols/protocol-server.js';
 import { AgentSession } from './agent-session.js';
 import type { ResolvedPlatformBehaviour } from './platform-behaviour.js';
-import { createPlatformCounters, type MutablePlatformCounters } from './platform-counters.js';
+import {
+  createPlatformCounters,
+  type MutablePlatformCounters,
+  type PlatformCounters,
+} from './platform-counters.js';
 import { TimerBag } from './timer-bag.js';
 
 const EMPTY = new Uint8Array(0);
@@ -218,26 +222,27 @@ export class PlatformEngine implements PlatformServices {
     const session = this.#sessions.get(agentId);
     const link = session?.link;
     if (this.#closed || session === undefined || link === undefined) {
-      this.counters.droppedRequests++;
+      this.#count(session, 'droppedRequests');
       return undefined;
     }
     if (request.byteLength < MSG_HEADER_SIZE) {
-      this.counters.droppedRequests++;
+      this.#count(session, 'droppedRequests');
       this.#errorEvent(session, link, undefined);
       return undefined;
     }
     const word = readU32(request, 0);
     if (!isCommandHeader(word)) {
-      this.counters.droppedRequests++;
+      this.#count(session, 'droppedRequests');
       this.#errorEvent(session, link, word);
       return undefined;
     }
-    this.counters.requests++;
+    this.#count(session, 'requests');
     if (this.faults.isEmpty && this.#held.size === 0) {
       // No fault rule and no held response: what the general path below does then, without
       // building a fault subject or looking up held responses per command.
       const response = this.#process(session, link, word, payloadOf(request));
-      this.counters.responses++;
+      this.#count(session, 'responses');
+      this.#countStatus(session, response);
       return response;
     }
     const fired = this.faults.select(this.#subject('command', agentId, word));
@@ -377,7 +382,7 @@ export class PlatformEngine implements PlatformServices {
       // lost, never the command that caused it. A protocol server announces a change once it has
       // accepted it (a pending operation armed, a state changed); a throw here would answer that
       // command GENERIC_ERROR while the change goes on.
-      this.counters.notificationsDropped++;
+      this.#count(agent, 'notificationsDropped');
     }
   }
 
@@ -401,7 +406,7 @@ export class PlatformEngine implements PlatformServices {
         const reply = complete();
         if (!respond) return;
         if (agent.link !== link) {
-          this.counters.cancelledOnDisconnect++;
+          this.#count(agent, 'cancelledOnDisconnect');
           return;
         }
         const header = ((headerWord & ~0x300) | (ScmiMessageType.DELAYED_RESPONSE << 8)) >>> 0;
@@ -439,6 +444,19 @@ export class PlatformEngine implements PlatformServices {
 
   // ---- internals ----------------------------------------------------------------------------
 
+  /** Counts `amount` of `key` platform-wide and for `session`'s agent (when there is one). */
+  #count(session: AgentSession | undefined, key: keyof PlatformCounters, amount = 1): void {
+    this.counters[key] += amount;
+    if (session !== undefined) session.counters[key] += amount;
+  }
+
+  /** Counts the status of a response returned to `session`'s agent (its `statuses`). */
+  #countStatus(session: AgentSession, response: Uint8Array | undefined): void {
+    if (response === undefined || response.byteLength < MSG_HEADER_SIZE + 4) return;
+    const status = readU32(response, MSG_HEADER_SIZE) | 0;
+    session.statuses.set(status, (session.statuses.get(status) ?? 0) + 1);
+  }
+
   #disconnect(session: AgentSession): void {
     session.link = undefined;
     session.clearVersions();
@@ -448,7 +466,7 @@ export class PlatformEngine implements PlatformServices {
     for (const h of this.#heldUntilReleased)
       if (h.session === session) this.#heldUntilReleased.delete(h);
     // A held response has its release timer too: each pending message is one timer.
-    this.counters.cancelledOnDisconnect += this.timers.cancelOwner(session.id);
+    this.#count(session, 'cancelledOnDisconnect', this.timers.cancelOwner(session.id));
     this.resetAgent(session.id);
   }
 
@@ -518,7 +536,7 @@ export class PlatformEngine implements PlatformServices {
       return handler.run(req);
     } catch (e) {
       if (ScmiError.is(e) && e.code === 'E_TRUNCATED') return fail(ScmiStatus.PROTOCOL_ERROR);
-      this.counters.handlerErrors++;
+      this.#count(session, 'handlerErrors');
       return fail(ScmiStatus.GENERIC_ERROR);
     }
   }
@@ -629,7 +647,7 @@ export class PlatformEngine implements PlatformServices {
         const payload = wordsOf(a.payload ?? DEFAULT_STORM_PAYLOAD);
         // As in #postP2a: a notification the link cannot carry is dropped and counted, every copy.
         if (!notificationFits(link, payload.byteLength)) {
-          this.counters.notificationsDropped += a.count;
+          this.#count(session, 'notificationsDropped', a.count);
           posted.push(f);
           continue;
         }
@@ -659,11 +677,12 @@ export class PlatformEngine implements PlatformServices {
     if (session.link !== link) {
       const kind = delivery?.kind;
       if (kind === 'late-reply' || kind === 'reorder' || kind === 'hold' || kind === 'duplicate') {
-        this.counters.cancelledOnDisconnect++;
+        this.#count(session, 'cancelledOnDisconnect');
       }
       if (kind === 'drop' || kind === 'late-reply' || kind === 'reorder' || kind === 'hold')
         return undefined;
-      this.counters.responses++;
+      this.#count(session, 'responses');
+      this.#countStatus(session, response);
       return response;
     }
     const key = `${session.id}:${channelId}`;
@@ -712,7 +731,8 @@ export class PlatformEngine implements PlatformServices {
         break;
     }
     this.#releaseHeld(session, link, channelId);
-    this.counters.responses++;
+    this.#count(session, 'responses');
+    this.#countStatus(session, response);
     return response;
   }
 
@@ -740,7 +760,8 @@ export class PlatformEngine implements PlatformServices {
     command: number | undefined,
   ): void {
     if (session.link !== link) return;
-    this.counters.lateResponses++;
+    this.#count(session, 'lateResponses');
+    this.#countStatus(session, bytes);
     link.respond(channelId, bytes, command);
   }
 
@@ -756,7 +777,7 @@ export class PlatformEngine implements PlatformServices {
     stage: 'notification' | 'delayed-response',
   ): void {
     if (stage === 'notification' && !notificationFits(link, bytes.byteLength - MSG_HEADER_SIZE)) {
-      this.counters.notificationsDropped++;
+      this.#count(session, 'notificationsDropped');
       return;
     }
     const word = readU32(bytes, 0);
@@ -790,7 +811,7 @@ export class PlatformEngine implements PlatformServices {
         // `post` may have disconnected the agent (the peer port drops a slow consumer): its timers
         // are already cancelled, so the copy is not armed but counted as cancelled with them.
         if (session.link !== link) {
-          this.counters.cancelledOnDisconnect++;
+          this.#count(session, 'cancelledOnDisconnect');
           return;
         }
         const copy = out.slice();
@@ -817,11 +838,11 @@ export class PlatformEngine implements PlatformServices {
       // A link whose `post` throws loses the notification, as one that refuses it (see
       // notifyAgent). Never thrown on: this runs inside `handle` (a storm, an ERROR_EVENT) and from
       // a fault's timer, where a throw would escape the clock's callback.
-      this.counters.notificationsDropped++;
+      this.#count(session, 'notificationsDropped');
       return;
     }
-    if (accepted) this.counters.notificationsPosted++;
-    else this.counters.notificationsDropped++;
+    if (accepted) this.#count(session, 'notificationsPosted');
+    else this.#count(session, 'notificationsDropped');
   }
 
   #sendDelayed(
@@ -839,25 +860,25 @@ export class PlatformEngine implements PlatformServices {
       // clock's callback — with a real clock, an uncaught exception. A link that throws failed,
       // unlike one that refuses for now (a full queue), so the delayed response is dropped at once,
       // not retried.
-      this.counters.delayedResponsesDropped++;
+      this.#count(session, 'delayedResponsesDropped');
       return;
     }
     if (accepted) {
-      this.counters.delayedResponsesPosted++;
+      this.#count(session, 'delayedResponsesPosted');
       return;
     }
     // A link may disconnect its agent from inside `post` and refuse (the peer port drops a slow
     // consumer): the agent's timers were cancelled then, so no retry is armed for it — the delayed
     // response is one more message cancelled by the disconnect.
     if (session.link !== link) {
-      this.counters.cancelledOnDisconnect++;
+      this.#count(session, 'cancelledOnDisconnect');
       return;
     }
     if (attempt >= this.behaviour.maxPostRetries) {
-      this.counters.delayedResponsesDropped++;
+      this.#count(session, 'delayedResponsesDropped');
       return;
     }
-    this.counters.delayedResponseRetries++;
+    this.#count(session, 'delayedResponseRetries');
     this.timers.arm(
       this.behaviour.postRetryMs,
       () => {
@@ -883,7 +904,7 @@ export class PlatformEngine implements PlatformServices {
       // As in notifyAgent (a link whose `post` throws is counted in #sendNotification): a fault's
       // timer the clock cannot arm loses the event. `handle` never throws on malformed input
       // (ScmiPlatformPort), and this is its answer to malformed input.
-      this.counters.notificationsDropped++;
+      this.#count(session, 'notificationsDropped');
     }
   }
 }

@@ -1,5 +1,7 @@
 import {
   ScmiConfigError,
+  formatValue,
+  scmiStatusName,
   type Clock,
   type PlatformAgentLink,
   type PlatformConnection,
@@ -23,7 +25,7 @@ import {
   type PlatformBehaviour,
   type ResolvedPlatformBehaviour,
 } from './platform-behaviour.js';
-import type { PlatformCounters } from './platform-counters.js';
+import type { PlatformAgentCounters, PlatformCounters } from './platform-counters.js';
 import { PlatformEngine } from './platform-engine.js';
 import type { NotificationSubscription, PlatformStateSnapshot } from './platform-snapshot.js';
 
@@ -281,6 +283,35 @@ export class ScmiPlatform implements ScmiPlatformPort {
    */
   public handle(agentId: number, channelId: number, request: Uint8Array): Uint8Array | undefined {
     return this.#engine.handle(agentId, channelId, request);
+  }
+
+  /**
+   * What the platform did for agent `agentId` since it was created, across its connections: the
+   * counters of {@link ScmiPlatform.counters} that concern that agent, and the responses it was
+   * sent by status — with several agents on one platform, whose commands were dropped or failed,
+   * and how. A snapshot. (What `close` cancels, and requests naming an agent id the configuration
+   * does not have, are counted platform-wide only.)
+   *
+   * @throws PlatformError `E_UNKNOWN_AGENT` when the configuration has no agent `agentId`.
+   * @example
+   * ```ts
+   * const psci = platform.agentCounters(2);
+   * console.log(psci.requests, psci.statuses.DENIED ?? 0);
+   * ```
+   */
+  public agentCounters(agentId: number): PlatformAgentCounters {
+    const agent = this.#engine.agent(agentId);
+    if (agent === undefined) {
+      throw new PlatformError(
+        'E_UNKNOWN_AGENT',
+        `no agent ${formatValue(agentId)} in the configuration (agents ${this.config.agents.map((a) => a.id).join(', ')})`,
+      );
+    }
+    const statuses: Record<string, number> = {};
+    for (const [status, n] of [...agent.statuses].sort((a, b) => b[0] - a[0])) {
+      statuses[scmiStatusName(status)] = n;
+    }
+    return { ...agent.counters, statuses };
   }
 
   /**
