@@ -761,6 +761,19 @@ describe(PeerFrameReader, () => {
     },
   );
 
+  it.each([
+    ['no options', undefined, 'options'],
+    ['null', null, 'options'],
+    ['an accepts that is not a function', { maxFrameSize: 16, accepts: true }, 'accepts'],
+  ])(
+    'should refuse %s with an ScmiConfigError naming the field, not a TypeError',
+    (_, o, field) => {
+      const make = () => new PeerFrameReader(o as never);
+      expect(make).toThrow(ScmiConfigError);
+      expect(make).toThrow(expect.objectContaining({ field }) as Error);
+    },
+  );
+
   it('should copy what it keeps: the caller may reuse its chunk, whole frame or pieces', () => {
     const reader = new PeerFrameReader({ maxFrameSize: 16 });
     const chunk = new Uint8Array(encodePeerFrame(1, new Uint8Array([1, 2, 3, 4])));

@@ -1,4 +1,4 @@
-import { ScmiConfigError } from '@scmi-ts/core';
+import { ScmiConfigError, formatValue } from '@scmi-ts/core';
 
 /**
  * Frame kinds of the peer port. A frame is `le32 kind | le32 length | bytes[length]`.
@@ -106,14 +106,30 @@ export class PeerFrameReader {
    * Creates a reader with the bound and kind filter of `options`.
    *
    * @throws ScmiConfigError naming `maxFrameSize` when it is not an integer in 0 … 2³² − 1 (a
-   * bound that is `NaN` or missing would let any length through).
+   * bound that is `NaN` or missing would let any length through), `options` when it is not an
+   * object (left out, `null`: the bound is required), `accepts` when it is neither a function nor
+   * left out.
    */
   public constructor(options: PeerFrameReaderOptions) {
+    const o: unknown = options;
+    if (typeof o !== 'object' || o === null) {
+      throw new ScmiConfigError(
+        'options',
+        `must be an object with maxFrameSize, got ${formatValue(o)} (new PeerFrameReader({ maxFrameSize: 4096 }))`,
+      );
+    }
     const max: unknown = options.maxFrameSize;
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || max > 0xffffffff) {
       throw new ScmiConfigError(
         'maxFrameSize',
-        `must be an integer in 0 … 4294967295, got ${String(max)}`,
+        `must be an integer in 0 … 4294967295, got ${formatValue(max)}`,
+      );
+    }
+    const accepts: unknown = options.accepts;
+    if (accepts !== undefined && typeof accepts !== 'function') {
+      throw new ScmiConfigError(
+        'accepts',
+        `must be a function or left out, got ${formatValue(accepts)}`,
       );
     }
     this.#max = max;
