@@ -17,6 +17,7 @@ import { formatDevresEvent, type DevresEvent } from '@scmi-ts/devres';
 import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
 import {
   CLOCK_RATE_CHANGED,
+  PROTOCOL_DRIVERS,
   SystemPowerState,
   type ClockInfo,
   clockProtocolDriver,
@@ -142,16 +143,7 @@ function usable(agent: ScmiAgent, driver: { readonly protocolId: number }): bool
  * domains each driver described, their state now, a sensor reading, a reset.
  */
 async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<void> {
-  const absent = [
-    powerProtocolDriver,
-    systemPowerProtocolDriver,
-    performanceProtocolDriver,
-    clockProtocolDriver,
-    sensorProtocolDriver,
-    resetProtocolDriver,
-  ]
-    .filter((d) => !usable(agent, d))
-    .map((d) => d.name);
+  const absent = PROTOCOL_DRIVERS.filter((d) => !usable(agent, d)).map((d) => d.name);
   if (absent.length > 0) printRow(print, 'not available to this agent', absent.join(', '));
   if (usable(agent, powerProtocolDriver)) {
     const power = agent.protocol(powerProtocolDriver);
