@@ -678,6 +678,51 @@ describe('Clock protocol (0x14)', () => {
     });
   });
 
+  describe('CLOCK_PARENT_SET that would close a loop', () => {
+    /** Clocks a, b (possible parents a and c, initially a) and c (parent b): a → b → c. */
+    let t: Harness;
+    beforeEach(() => {
+      t = new Harness({
+        vendor: 'v',
+        subVendor: 's',
+        implementationVersion: 1,
+        agents: [{ id: 1, name: 'a', protocols: ['clock'] }],
+        clocks: [
+          { name: 'a', rates: [1] },
+          { name: 'b', rates: [2], parents: [0, 2] },
+          { name: 'c', rates: [3], parents: [1] },
+        ],
+      });
+      t.connect(1);
+    });
+    afterEach(() => {
+      t.close();
+    });
+    const setParent = (clock: number, parent: number): number =>
+      t.call(CLOCK, ClockMessageId.PARENT_SET, [clock, parent]).status;
+    const parentOf = (clock: number): number | undefined =>
+      t.call(CLOCK, ClockMessageId.PARENT_GET, [clock]).words[0];
+
+    it('should answer INVALID_PARAMETERS to a possible parent that is a descendant, changing nothing', () => {
+      expect(setParent(1, 2)).toBe(ScmiStatus.INVALID_PARAMETERS); // c's parent is b
+      expect([parentOf(1), parentOf(2)]).toEqual([0, 1]);
+      expect(t.platform.snapshot().clocks.map((c) => c.parent)).toEqual([undefined, 0, 1]);
+    });
+
+    it('should still take a possible parent that is no descendant, and the current parent', () => {
+      expect(setParent(1, 0)).toBe(ScmiStatus.SUCCESS);
+      expect(setParent(2, 1)).toBe(ScmiStatus.SUCCESS);
+      expect(parentOf(1)).toBe(0);
+    });
+
+    it('should check the loop last: NOT_FOUND and INVALID_PARAMETERS of the parent id come first', () => {
+      expect(setParent(3, 2)).toBe(ScmiStatus.NOT_FOUND); // no clock 3
+      expect(setParent(1, 3)).toBe(ScmiStatus.NOT_FOUND); // no parent 3
+      expect(setParent(0, 1)).toBe(ScmiStatus.NOT_SUPPORTED); // a has no parents
+      expect(setParent(2, 0)).toBe(ScmiStatus.INVALID_PARAMETERS); // not a possible parent of c
+    });
+  });
+
   describe('CLOCK_POSSIBLE_PARENTS_GET from the end on', () => {
     it('should answer INVALID_PARAMETERS to a skip equal to the count, as to one past it (as the other lists and NXP System Manager)', () => {
       const parents = (skip: number): number =>

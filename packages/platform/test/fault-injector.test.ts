@@ -863,6 +863,42 @@ describe(FaultInjector, () => {
       );
     });
 
+    it.each<[string, unknown, string]>([
+      [
+        'repeat an unknown action kind',
+        { action: { kind: 'late_reply', ms: 5 } },
+        'action.kind must be one of delay, drop, duplicate, reorder, hold, late-reply, corrupt-token, corrupt-type, corrupt-protocol, corrupt-bytes, truncate, unsolicited, notification-storm, got "late_reply"',
+      ],
+      [
+        'list the stages',
+        { match: { stage: 'notifications' }, action: { kind: 'drop' } },
+        'match.stage "notifications" is not a stage (command, delayed-response, notification)',
+      ],
+      ...['times', 'nth', 'agentId', 'protocolId', 'messageId', 'stage', 'probability'].map(
+        (field): [string, unknown, string] => [
+          `say that ${field} belongs under match`,
+          { [field]: 1, action: { kind: 'drop' } },
+          `${field} is not a known field (it belongs under match)`,
+        ],
+      ),
+      // A field that belongs nowhere gets no hint.
+      [
+        'give no hint for a field of no match',
+        { when: 1, action: { kind: 'drop' } },
+        'when is not a known field',
+      ],
+    ])('should %s', (_what, rule, message) => {
+      let error: unknown;
+      try {
+        h.platform.faults.add(rule as FaultRule);
+      } catch (e) {
+        error = e;
+      }
+      expect(PlatformError.is(error)).toBe(true);
+      expect((error as PlatformError).message).toBe(`invalid fault rule: ${message}`);
+      expect(h.platform.faults.rules).toEqual([]);
+    });
+
     it("should name the platform's agents when a rule's agentId is none of them", () => {
       expect(() =>
         h.platform.faults.add({ match: { agentId: 7 }, action: { kind: 'drop' } }),

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScmiConfigError } from '@scmi-ts/core';
 import { createDefaultPlatformConfig, loadPlatformConfig } from '@scmi-ts/platform';
+import { describeSyntaxError } from '../src/config/load-platform-config';
 import { defined } from './support/harness';
 
 /** What `loadPlatformConfig(input)` throws (undefined when it returns). */
@@ -127,6 +128,117 @@ describe(loadPlatformConfig, () => {
     } finally {
       process.chdir(cwd);
     }
+  });
+
+  it('should give the line and column of a syntax error, not only its position', () => {
+    const file = join(dir, 'syntax.json');
+    writeFileSync(file, '{\n  "vendor": "acme",\n  "subVendor" "lab"\n}\n');
+    const error = loadError(file);
+    expect(ScmiConfigError.is(error)).toBe(true);
+    expect((error as ScmiConfigError).field).toBe('$');
+    // Position 34 (Node 20) is the " of "lab": line 3, column 15.
+    expect((error as ScmiConfigError).message).toMatch(
+      new RegExp(
+        `^invalid configuration: \\$: ${file} is not valid JSON: .*\\bline 3\\b.*\\b15\\b`,
+      ),
+    );
+    expect((error as ScmiConfigError).message).not.toMatch(/decimal/);
+  });
+
+  it.each([
+    ['{\n  "performanceVersion": 0x40000\n}', 'write 262144 for 0x40000'],
+    ['{"agents": [0x1]}', 'write 1 for 0x1'],
+    ['{"a": -0X1f}', 'write 31 for 0X1f'],
+  ])('should say that JSON numbers are decimal when %p has a hexadecimal literal', (text, hint) => {
+    const error = loadError(text);
+    expect((error as ScmiConfigError).field).toBe('$');
+    expect((error as ScmiConfigError).message).toMatch(/the JSON text is not valid JSON: .*line/);
+    expect((error as ScmiConfigError).message).toContain(`; JSON numbers are decimal: ${hint}`);
+  });
+
+  it('should keep a syntax error message that gives no position as it is', () => {
+    const text = '{"vendor": tru}';
+    let parseMessage = '';
+    try {
+      JSON.parse(text);
+    } catch (e) {
+      parseMessage = (e as Error).message;
+    }
+    expect(() => loadPlatformConfig(text)).toThrow(
+      `invalid configuration: $: the JSON text is not valid JSON: ${parseMessage}`,
+    );
+  });
+
+  describe(describeSyntaxError, () => {
+    it.each([
+      // Node 20 gives the position only.
+      [
+        'Unexpected number in JSON at position 6',
+        '{"a":\n01}',
+        'Unexpected number in JSON at position 6 (line 2, column 1)',
+      ],
+      [
+        'Unexpected token in JSON at position 3',
+        'a\r\nbc',
+        'Unexpected token in JSON at position 3 (line 2, column 1)',
+      ],
+      // Later versions translate it themselves: nothing is added.
+      ['… at position 2 (line 1 column 3)', '{ x', '… at position 2 (line 1 column 3)'],
+      // No position, or one past the text: as it is.
+      [
+        'Unexpected token \'x\', "{x" is not valid JSON',
+        '{x',
+        'Unexpected token \'x\', "{x" is not valid JSON',
+      ],
+      ['Unexpected end at position 99', '{', 'Unexpected end at position 99'],
+      ['', '{', ''],
+    ])('should turn %p about %p into %p', (message, text, out) => {
+      expect(describeSyntaxError(message, text)).toBe(out);
+    });
+
+    it('should mention hexadecimal only for a hexadecimal literal at the error', () => {
+      expect(describeSyntaxError('x at position 6', '{"a":0x10}')).toBe(
+        'x at position 6 (line 1, column 7); JSON numbers are decimal: write 16 for 0x10',
+      );
+      expect(describeSyntaxError('x at position 6', '{"a":0xZ}')).toBe(
+        'x at position 6 (line 1, column 7)',
+      );
+      // Too large to be exact: no decimal offered.
+      expect(describeSyntaxError('x at position 1', `00x${'f'.repeat(20)}`)).toBe(
+        'x at position 1 (line 1, column 2); JSON numbers are decimal',
+      );
+    });
+  });
+
+  it('should name the file, and the same field, when a file is not a valid configuration', () => {
+    const file = join(dir, 'myplat.json');
+    const config = JSON.parse(JSON.stringify(createDefaultPlatformConfig())) as {
+      clocks: { rates: unknown }[];
+    };
+    defined(config.clocks[0]).rates = '24MHz';
+    writeFileSync(file, JSON.stringify(config));
+    const error = loadError(file);
+    expect(ScmiConfigError.is(error)).toBe(true);
+    expect((error as ScmiConfigError).field).toBe('clocks[0].rates');
+    expect((error as ScmiConfigError).message).toBe(
+      `invalid configuration: ${file}: clocks[0].rates: must be a list of rates or a { min, max, step } range (in Hz), got "24MHz"`,
+    );
+    expect((error as ScmiConfigError).stack).toContain(`${file}: clocks[0].rates:`);
+    // JSON text is no file: its message is validatePlatformConfig's.
+    expect(() => loadPlatformConfig(JSON.stringify(config))).toThrow(
+      /^invalid configuration: clocks\[0\]\.rates: must be a list/,
+    );
+  });
+
+  it('should name the file of JSON that is not an object, without an empty field', () => {
+    const file = join(dir, 'list.json');
+    writeFileSync(file, '[1]');
+    expect(() => loadPlatformConfig(file)).toThrow(
+      expect.objectContaining({
+        field: '',
+        message: `invalid configuration: ${file}: must be an object, got an array`,
+      }) as Error,
+    );
   });
 
   it('should name the invalid field of a file', () => {

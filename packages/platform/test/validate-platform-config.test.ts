@@ -386,6 +386,130 @@ describe(validatePlatformConfig, () => {
     expect((thrown as Error).message.length).toBeLessThan(300);
   });
 
+  describe('clock parent loops', () => {
+    /** A configuration of the clocks `clocks`, for agent 1. */
+    const withClocks = (clocks: unknown[]): Json => ({
+      vendor: 'v',
+      subVendor: 's',
+      implementationVersion: 1,
+      agents: [{ id: 1, name: 'a', protocols: ['clock'] }],
+      clocks,
+    });
+
+    it('should refuse initial parents that form a loop, naming the chain at its first clock', () => {
+      const loop = withClocks([
+        { name: 'a', rates: [1], parents: [1] },
+        { name: 'b', rates: [2], parents: [0] },
+      ]);
+      expect(fieldOf(() => validatePlatformConfig(loop))).toBe('clocks[0].parents[0]');
+      expect(() => validatePlatformConfig(loop)).toThrow(
+        'clocks[0].parents[0]: the initial parents form a loop of 2 clocks: 0 "a" → 1 "b" → 0 "a"',
+      );
+    });
+
+    it('should name the parent field of a clock that sets one, and a loop that does not start at 0', () => {
+      const loop = withClocks([
+        { name: 'root', rates: [1] },
+        { name: 'x', rates: [1], parents: [0, 3], parent: 3 },
+        { name: 'y', rates: [1], parents: [1] },
+        { name: 'z', rates: [1], parents: [2] },
+        { name: 'leaf', rates: [1], parents: [3] },
+      ]);
+      expect(() => validatePlatformConfig(loop)).toThrow(
+        'clocks[1].parent: the initial parents form a loop of 3 clocks: 1 "x" → 3 "z" → 2 "y" → 1 "x"',
+      );
+    });
+
+    it('should cut the chain of a long loop', () => {
+      const ring = Array.from({ length: 1000 }, (_, i) => ({
+        name: `c${i}`,
+        rates: [1],
+        parents: [(i + 1) % 1000],
+      }));
+      let thrown: unknown;
+      try {
+        validatePlatformConfig(withClocks(ring));
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toMatchObject({ field: 'clocks[0].parents[0]' });
+      expect((thrown as Error).message).toMatch(
+        /loop of 1000 clocks: 0 "c0" → 1 "c1" → .* → … → 0 "c0"/,
+      );
+      expect((thrown as Error).message.length).toBeLessThan(300);
+    });
+
+    it('should accept possible parents that could form a loop when the initial ones do not', () => {
+      const config = validatePlatformConfig(
+        withClocks([
+          { name: 'a', rates: [1] },
+          { name: 'b', rates: [2], parents: [0, 2] },
+          { name: 'c', rates: [3], parents: [1] },
+        ]),
+      );
+      expect(config.clocks?.map((c) => c.parent)).toEqual([undefined, 0, 1]);
+    });
+  });
+
+  it.each([0, 1, 2, 3, 4, 0x80000000, 0xc0000001, 0xffffffff])(
+    'should accept the system power state %p (defined, or vendor: bit 31 set)',
+    (state) => {
+      const config = validatePlatformConfig(set(base(), 'systemPower.state', state));
+      expect(config.systemPower).toEqual({ state });
+    },
+  );
+
+  it.each([5, 7, 0x7fffffff, -1, 2 ** 32])(
+    'should refuse the reserved system power state %p, saying which states are allowed',
+    (state) => {
+      expect(() => validatePlatformConfig(set(base(), 'systemPower.state', state))).toThrow(
+        `systemPower.state: must be 0 shutdown, 1 cold reset, 2 warm reset, 3 power up, 4 suspend, or a vendor state (bit 31 set: 0x80000000 … 0xFFFFFFFF), got ${state}`,
+      );
+    },
+  );
+
+  it('should say that a performance level value duplicates another, and when levels descend', () => {
+    const levels = 'performanceDomains[0].levels';
+    const level = (value: number): Json => ({ value, powerCost: 1, latencyUs: 1 });
+    expect(() =>
+      validatePlatformConfig(set(base(), levels, [level(1), level(2), level(2)])),
+    ).toThrow(`${levels}[2].value: duplicates levels[1].value (2)`);
+    expect(() =>
+      validatePlatformConfig(set(base(), levels, [level(1), level(3), level(1)])),
+    ).toThrow(`${levels}[2].value: duplicates levels[0].value (1)`);
+    expect(() =>
+      validatePlatformConfig(set(base(), levels, [level(1), level(3), level(2)])),
+    ).toThrow(`${levels}[2].value: levels must ascend by value (2 follows 3)`);
+  });
+
+  it.each([
+    [
+      'clocks[0].rates',
+      '24MHz',
+      'a list of rates or a { min, max, step } range (in Hz), got "24MHz"',
+    ],
+    ['clocks[0].rates', 24, 'a list of rates or a { min, max, step } range (in Hz), got 24'],
+    ['clocks[0].rates', null, 'a list of rates or a { min, max, step } range (in Hz), got null'],
+    [
+      'sensors[3].updateIntervalsMs',
+      'fast',
+      'a list of intervals or a { min, max, step } range (in ms), got "fast"',
+    ],
+  ])('should say that %s may be a list or a range when it is %p', (path, value, message) => {
+    expect(() => validatePlatformConfig(set(base(), path, value))).toThrow(
+      `${path}: must be ${message}`,
+    );
+  });
+
+  it.each([0, 3, 0xffffffff, -1])(
+    'should say that agent ids are 1 to the number of agents when one is %p',
+    (id) => {
+      expect(() => validatePlatformConfig(set(base(), 'agents[0].id', id))).toThrow(
+        `agents[0].id: must be 1 … 2 (agents are numbered 1 to the number of agents), got ${id}`,
+      );
+    },
+  );
+
   it('should put the field and the reason in the message', () => {
     expect(() => validatePlatformConfig(set(base(), 'clocks[0].rates.step', 0))).toThrow(
       'invalid configuration: clocks[0].rates.step: must be in 1 … 9007199254740991, got 0',

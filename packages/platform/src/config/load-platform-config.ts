@@ -14,9 +14,13 @@ import { validatePlatformConfig } from './validate-platform-config.js';
  * @throws ScmiConfigError with field `$` when `pathOrJson` is not a non-empty string; when it is
  *   JSON text that is not an object (and not a readable file); when the file cannot be read, is
  *   not a regular file (a device such as `/dev/zero` never ends, a FIFO may never be written), is
- *   larger than 16 MiB or is not valid JSON; or naming the first invalid field (see
- *   {@link validatePlatformConfig}; field `` when the file holds JSON that is not an object).
- *   A UTF-8 byte order mark at the start (some editors save one) is skipped, not refused.
+ *   larger than 16 MiB or is not valid JSON (the message gives the line and column of the error
+ *   where Node gives its position, and says that JSON numbers are decimal when the text there is
+ *   a hexadecimal literal such as `0x40000`); or naming the first invalid field (see
+ *   {@link validatePlatformConfig}; field `` when the file holds JSON that is not an object) —
+ *   for a file, its message names the file too (`invalid configuration: soc.json:
+ *   clocks[2].rates.step: …`), the `field` being the same. A UTF-8 byte order mark at the start
+ *   (some editors save one) is skipped, not refused.
  * @example
  * ```ts
  * const config = loadPlatformConfig('./soc.platform.json');
@@ -40,9 +44,73 @@ export function loadPlatformConfig(pathOrJson: string): PlatformConfig {
     parsed = JSON.parse(text);
   } catch (e) {
     const where = isJson ? 'the JSON text' : pathOrJson;
-    throw new ScmiConfigError('$', `${where} is not valid JSON: ${(e as Error).message}`);
+    throw new ScmiConfigError(
+      '$',
+      `${where} is not valid JSON: ${describeSyntaxError((e as Error).message, text)}`,
+    );
   }
-  return validatePlatformConfig(parsed);
+  if (isJson) return validatePlatformConfig(parsed);
+  try {
+    return validatePlatformConfig(parsed);
+  } catch (e) {
+    if (ScmiConfigError.is(e)) throw inFile(e, pathOrJson);
+    throw e;
+  }
+}
+
+/** What every {@link ScmiConfigError} message starts with, before its field. */
+const CONFIG_ERROR_HEAD = 'invalid configuration: ';
+
+/**
+ * `e` with the file named before its field (`invalid configuration: soc.json: clocks[2].rates:
+ * …`; the field of the whole configuration, ``, is left out), still the same ScmiConfigError of
+ * the same field: a log or a terminal may not say which file was loaded.
+ */
+function inFile(e: ScmiConfigError, path: string): ScmiConfigError {
+  const before = e.message;
+  let message = `${path}: ${before}`;
+  if (before.startsWith(CONFIG_ERROR_HEAD)) {
+    const rest = before.slice(CONFIG_ERROR_HEAD.length);
+    message = `${CONFIG_ERROR_HEAD}${path}: ${rest.startsWith(': ') ? rest.slice(2) : rest}`;
+  }
+  e.message = message;
+  // The stack starts with the message it was created with.
+  if (typeof e.stack === 'string') e.stack = e.stack.replace(before, message);
+  return e;
+}
+
+/** A hexadecimal literal (JSON has none), and where its digits start. */
+const HEX_LITERAL = /0[xX]([0-9a-fA-F]+)/y;
+
+/**
+ * Node's JSON.parse message, with the line and column of the error (editors show those, not a
+ * character offset) when it gives a position (`… in JSON at position 665`) that the message does
+ * not already translate, and a word on hexadecimal numbers when the text there is one (`0x1F`:
+ * JSON numbers are decimal). A message without a position is kept as it is. @internal
+ */
+export function describeSyntaxError(message: string, text: string): string {
+  const found = /\bat position (\d+)/.exec(message);
+  if (found === null) return message;
+  const position = Number(found[1]);
+  if (!Number.isSafeInteger(position) || position > text.length) return message;
+  let out = message;
+  if (!/\bline \d+/.test(message)) {
+    const before = text.slice(0, position);
+    const line = before.split('\n').length;
+    const column = position - before.lastIndexOf('\n');
+    out = `${message} (line ${line}, column ${column})`;
+  }
+  // The parser stops at the x of 0x1F, just after the 0 it took for a number.
+  for (const start of [position - 1, position]) {
+    if (start < 0) continue;
+    HEX_LITERAL.lastIndex = start;
+    const hex = HEX_LITERAL.exec(text);
+    if (hex === null) continue;
+    const value = Number.parseInt(hex[1] as string, 16);
+    const decimal = Number.isSafeInteger(value) ? `: write ${value} for ${hex[0]}` : '';
+    return `${out}; JSON numbers are decimal${decimal}`;
+  }
+  return out;
 }
 
 /** The largest configuration file read: 16 MiB, far more than any platform description needs. */

@@ -69,9 +69,16 @@ export interface ClockConfig {
   readonly rate?: number;
   /** Whether the clock starts enabled; default true. */
   readonly enabled?: boolean;
-  /** Ids of the clocks this clock may be parented to (CLOCK_POSSIBLE_PARENTS_GET). */
+  /**
+   * Ids of the clocks this clock may be parented to (CLOCK_POSSIBLE_PARENTS_GET). CLOCK_PARENT_SET
+   * to one that is currently a descendant of this clock (its child, its child's child…) is
+   * INVALID_PARAMETERS: it would close a loop.
+   */
   readonly parents?: readonly number[];
-  /** The initial parent; default the first of `parents`. */
+  /**
+   * The initial parent; default the first of `parents`. The initial parents of the clocks must
+   * not form a loop (a → b → a): the configuration is refused, naming the chain.
+   */
   readonly parent?: number;
   /** CLOCK_ATTRIBUTES clock_enable_latency in µs; default 0. */
   readonly enableLatencyUs?: number;
@@ -337,7 +344,14 @@ export interface ResetDomainConfig {
 
 /** The system power protocol (0x12); present in the configuration = implemented. */
 export interface SystemPowerConfig {
-  /** The initial system state (0 shutdown, 1 cold reset, 2 warm reset, 3 power up, 4 suspend); default 3. */
+  /**
+   * The initial system state, as SYSTEM_POWER_STATE_GET reports it: 0 shutdown, 1 cold reset,
+   * 2 warm reset, 3 power up or 4 suspend, or a vendor-defined state (bit 31 set, 0x80000000 …
+   * 0xFFFFFFFF); default 3. The states in between are reserved and refused. A vendor state is only
+   * reported: SYSTEM_POWER_STATE_SET refuses every vendor state (INVALID_PARAMETERS, as
+   * SCP-firmware, the platform implementing none), so no agent can set it again, and POWER_UP from
+   * it is DENIED (only a shut-down or suspended system powers up).
+   */
   readonly state?: number;
 }
 

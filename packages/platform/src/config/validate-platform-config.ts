@@ -10,6 +10,7 @@ import {
   object,
   optionalArray,
   optionalInt,
+  show,
   type Plain,
 } from './config-checks.js';
 import type {
@@ -101,6 +102,7 @@ export function validatePlatformConfig(value: unknown): PlatformConfig {
   clocks.forEach((c, i) => {
     checkParents(c, i, clocks.length);
   });
+  checkParentLoops(clocks, o.clocks as readonly unknown[] | undefined);
   const sensors = list(o.sensors, 'sensors', sensor);
   const resetDomains = list(o.resetDomains, 'resetDomains', resetDomain);
   const systemPower = o.systemPower === undefined ? undefined : system(o.systemPower);
@@ -115,19 +117,12 @@ export function validatePlatformConfig(value: unknown): PlatformConfig {
   if (systemPower !== undefined) implemented.add('system-power');
 
   const agentsIn = array(o.agents, 'agents', 1, 255);
-  const agents = agentsIn.map((a, i) => agent(a, join('agents', i), counts, implemented));
+  const agents = agentsIn.map((a, i) =>
+    agent(a, join('agents', i), counts, implemented, agentsIn.length),
+  );
   agents.forEach((a, i) => {
     const first = agents.findIndex((b) => b.id === a.id);
     if (first !== i) fail(`agents[${i}].id`, `duplicates agents[${first}].id (${a.id})`);
-    // Base PROTOCOL_ATTRIBUTES says num_agents and BASE_DISCOVER_AGENT answers ids 1 to it (SCP's
-    // scmi_base_discover_agent_handler: NOT_FOUND above agent_count): unique ids up to the count
-    // are exactly 1 … num_agents.
-    if (a.id > agents.length) {
-      fail(
-        `agents[${i}].id`,
-        `must be at most ${agents.length}, the number of agents: agents are numbered 1 to num_agents (got ${a.id})`,
-      );
-    }
   });
   const devices = list(o.devices, 'devices', (d, p) => device(d, p, counts));
 
@@ -163,6 +158,7 @@ function agent(
   path: string,
   counts: Record<PlatformDomainProtocol, number>,
   implemented: ReadonlySet<PlatformProtocolName>,
+  agentCount: number,
 ): PlatformAgentConfig {
   const o = object(value, path, ['id', 'name', 'protocols', 'domains', 'trusted']);
   const protocols = array(o.protocols, join(path, 'protocols')).map((p, i) => {
@@ -186,12 +182,25 @@ function agent(
     }
   }
   return {
-    id: int(o.id, join(path, 'id'), 1, U32 - 1),
+    id: agentId(o.id, join(path, 'id'), agentCount),
     name: name(o.name, join(path, 'name'), SHORT_NAME),
     protocols,
     ...(domains === undefined ? {} : { domains }),
     trusted: bool(o.trusted, join(path, 'trusted'), false),
   };
+}
+
+/**
+ * Reads an agent id: Base PROTOCOL_ATTRIBUTES says num_agents and BASE_DISCOVER_AGENT answers ids
+ * 1 to it (SCP's scmi_base_discover_agent_handler: NOT_FOUND above agent_count), so unique ids up
+ * to the count are exactly 1 … num_agents.
+ */
+function agentId(value: unknown, path: string, count: number): number {
+  const id = int(value, path, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (id < 1 || id > count) {
+    fail(path, `must be 1 … ${count} (agents are numbered 1 to the number of agents), got ${id}`);
+  }
+  return id;
 }
 
 function device(
@@ -247,9 +256,24 @@ function powerDomain(value: unknown, path: string): PowerDomainConfig {
   };
 }
 
+/** The highest system state SCMI defines (4 suspend); 5 … 0x7FFFFFFF are reserved. */
+const MAX_SYSTEM_STATE = 4;
+/** System states with bit 31 set are vendor defined (DEN0056 SYSTEM_POWER_STATE_SET). */
+const VENDOR_SYSTEM_STATE = 0x80000000;
+
 function system(value: unknown): SystemPowerConfig {
   const o = object(value, 'systemPower', ['state']);
-  return { state: optionalInt(o.state, 'systemPower.state', 0, U32, 3) };
+  const path = 'systemPower.state';
+  const state = optionalInt(o.state, path, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 3);
+  const defined = state >= 0 && state <= MAX_SYSTEM_STATE;
+  const vendor = state >= VENDOR_SYSTEM_STATE && state <= U32;
+  if (!defined && !vendor) {
+    fail(
+      path,
+      `must be 0 shutdown, 1 cold reset, 2 warm reset, 3 power up, 4 suspend, or a vendor state (bit 31 set: 0x80000000 … 0xFFFFFFFF), got ${state}`,
+    );
+  }
+  return { state };
 }
 
 /** The Performance versions the platform speaks (see `PlatformConfig.performanceVersion`). */
@@ -287,7 +311,13 @@ function performanceDomain(value: unknown, path: string, version: number): Perfo
   levels.forEach((l, i) => {
     const prev = levels[i - 1];
     if (prev !== undefined && l.value <= prev.value) {
-      fail(join(join(levelsPath, i), 'value'), 'levels must ascend by value');
+      const same = levels.findIndex((m) => m.value === l.value);
+      fail(
+        join(join(levelsPath, i), 'value'),
+        same < i
+          ? `duplicates levels[${same}].value (${l.value})`
+          : `levels must ascend by value (${l.value} follows ${prev.value})`,
+      );
     }
     if (!levelIndexing) return;
     // Each unique, as the agent looks a level up by either (Linux's opps_by_idx, opps_by_freq).
@@ -399,6 +429,12 @@ function clock(value: unknown, path: string): ClockConfig {
     rates = list;
     lowest = list[0] as number;
   } else {
+    if (typeof o.rates !== 'object' || o.rates === null) {
+      fail(
+        rp,
+        `must be a list of rates or a { min, max, step } range (in Hz), got ${show(o.rates)}`,
+      );
+    }
     const r = object(o.rates, rp, ['min', 'max', 'step']);
     const min = int(r.min, join(rp, 'min'), 0, Number.MAX_SAFE_INTEGER);
     const max = int(r.max, join(rp, 'max'), min, Number.MAX_SAFE_INTEGER);
@@ -440,6 +476,54 @@ function checkParents(c: ClockConfig, index: number, count: number): void {
     if (p === index) fail(at, 'a clock cannot be its own parent');
     if (parents.indexOf(p) !== i) fail(at, `duplicates parent ${p}`);
   });
+}
+
+/** The most clocks of a parent loop an error message names before it cuts the chain. */
+const MAX_CHAIN_SHOWN = 8;
+
+/**
+ * Refuses initial parents that form a loop (a → b → a): CLOCK_PARENT_GET would then describe a
+ * clock tree no hardware has, and an agent following parents up to a root would never reach one
+ * (Linux's clk framework assumes a tree: `__clk_recalc_rates` recurses into every child). Each clock's initial parent is
+ * its `parent`, else the first of its `parents`; the loop is named at the lowest clock id in it,
+ * at `clocks[i].parent` when that clock sets one, else at `clocks[i].parents[0]`. Possible parents
+ * may form loops (a mux may take either of two clocks): only the assignment must stay a tree, and
+ * CLOCK_PARENT_SET keeps it one.
+ */
+function checkParentLoops(
+  clocks: readonly ClockConfig[],
+  input: readonly unknown[] | undefined,
+): void {
+  // 0 not seen, 1 on the chain being followed, 2 known to reach a root (or a loop already seen).
+  const seen = new Uint8Array(clocks.length);
+  for (let start = 0; start < clocks.length; start++) {
+    const chain: number[] = [];
+    let at: number | undefined = start;
+    while (at !== undefined && seen[at] === 0) {
+      seen[at] = 1;
+      chain.push(at);
+      at = clocks[at]?.parent;
+    }
+    if (at !== undefined && seen[at] === 1) {
+      const loop = chain.slice(chain.indexOf(at));
+      const first = loop.reduce((a, b) => Math.min(a, b));
+      const from = loop.indexOf(first);
+      const ordered = [...loop.slice(from), ...loop.slice(0, from), first];
+      const shown =
+        ordered.length <= MAX_CHAIN_SHOWN + 1
+          ? ordered
+          : [...ordered.slice(0, MAX_CHAIN_SHOWN), undefined, first];
+      const names = shown
+        .map((i) => (i === undefined ? '…' : `${i} ${show(clocks[i]?.name)}`))
+        .join(' → ');
+      const explicit = (input?.[first] as Plain | undefined)?.parent !== undefined;
+      fail(
+        `clocks[${first}].${explicit ? 'parent' : 'parents[0]'}`,
+        `the initial parents form a loop of ${loop.length} clocks: ${names} (a clock's initial parent is its parent, else the first of its parents)`,
+      );
+    }
+    for (const i of chain) seen[i] = 2;
+  }
 }
 
 /** True when `rate` is one of the clock's rates. @internal */
@@ -547,6 +631,12 @@ function updateIntervals(
     });
     intervals = list;
   } else {
+    if (typeof o.updateIntervalsMs !== 'object' || o.updateIntervalsMs === null) {
+      fail(
+        lp,
+        `must be a list of intervals or a { min, max, step } range (in ms), got ${show(o.updateIntervalsMs)}`,
+      );
+    }
     const r = object(o.updateIntervalsMs, lp, ['min', 'max', 'step']);
     const min = interval(r.min, join(lp, 'min'));
     const max = interval(r.max, join(lp, 'max'));

@@ -1,6 +1,7 @@
 import {
   FaultRuleList,
   MAX_TIMER_MS,
+  formatValue,
   type Clock,
   type FaultRuleEntry,
   type FaultRuleState,
@@ -334,11 +335,26 @@ function isObject(v: unknown): v is Readonly<Record<string, unknown>> {
   return typeof v === 'object' && v !== null;
 }
 
-/** Refuses a field of `v` outside `allowed`, naming it `<path>.<key>`. */
-function checkFields(v: object, path: string, allowed: readonly string[]): void {
+/**
+ * Refuses a field of `v` outside `allowed`, naming it `<path>.<key>`; `hint` may add where such a
+ * field belongs.
+ */
+function checkFields(
+  v: object,
+  path: string,
+  allowed: readonly string[],
+  hint: (key: string) => string = () => '',
+): void {
   for (const key of Object.keys(v)) {
-    if (!allowed.includes(key)) bad(`${path === '' ? '' : `${path}.`}${key} is not a known field`);
+    if (!allowed.includes(key)) {
+      bad(`${path === '' ? '' : `${path}.`}${key} is not a known field${hint(key)}`);
+    }
   }
+}
+
+/** For a field of the rule itself: where a match field put at the top level belongs. */
+function matchHint(key: string): string {
+  return MATCH_FIELDS.includes(key) ? ' (it belongs under match)' : '';
 }
 
 /**
@@ -348,7 +364,7 @@ function checkFields(v: object, path: string, allowed: readonly string[]): void 
 function copyRule(rule: FaultRule): FaultRule {
   const r: unknown = rule;
   if (!isObject(r)) bad('a rule must be an object');
-  checkFields(r, '', RULE_FIELDS);
+  checkFields(r, '', RULE_FIELDS, matchHint);
   if (r.id !== undefined && (typeof r.id !== 'string' || r.id === '')) {
     bad('id must be a non-empty string');
   }
@@ -401,7 +417,9 @@ function checkRule(rule: FaultRule, agents: readonly number[] | undefined): void
   const m = rule.match ?? {};
   checkFields(m, 'match', MATCH_FIELDS);
   const stage = m.stage ?? 'command';
-  if (!STAGES.includes(stage)) bad(`match.stage ${stage} is not a stage`);
+  if (!STAGES.includes(stage)) {
+    bad(`match.stage ${formatValue(stage)} is not a stage (${STAGES.join(', ')})`);
+  }
   checkInt(m.agentId, 'match.agentId', 0, 0xffffffff);
   if (m.agentId !== undefined && agents !== undefined && !agents.includes(m.agentId)) {
     bad(
@@ -418,7 +436,9 @@ function checkRule(rule: FaultRule, agents: readonly number[] | undefined): void
     bad('match.probability must be a number in 0 … 1');
   }
   const a = rule.action;
-  if (!KINDS.includes(a.kind)) bad(`action.kind must be one of ${KINDS.join(', ')}`);
+  if (!KINDS.includes(a.kind)) {
+    bad(`action.kind must be one of ${KINDS.join(', ')}, got ${formatValue(a.kind)}`);
+  }
   checkFields(a, 'action', ACTION_FIELDS[a.kind]);
   if (stage !== 'command' && COMMAND_ONLY.has(a.kind)) {
     bad(`${a.kind} applies to commands only, not to stage ${stage}`);

@@ -348,7 +348,7 @@ export class ClockProtocol implements ProtocolServer {
   #setParent(req: PlatformRequest): Reply {
     const found = this.#clock(req, true);
     if (!Array.isArray(found)) return found;
-    const [, c, s] = found;
+    const [id, c, s] = found;
     const parent = req.r.u32();
     if ((c.parents?.length ?? 0) === 0) return fail(ScmiStatus.NOT_SUPPORTED);
     if (c.canSetParent === false) return fail(ScmiStatus.DENIED);
@@ -356,8 +356,26 @@ export class ClockProtocol implements ProtocolServer {
     // exist, INVALID_PARAMETERS if it is a clock but not one of this clock's possible parents.
     if (parent >= this.#clocks.length) return fail(ScmiStatus.NOT_FOUND);
     if (!(c.parents ?? []).includes(parent)) return fail(ScmiStatus.INVALID_PARAMETERS);
+    // Last: a possible parent that is one of the clock's own descendants would close a loop (the
+    // parent chain would lead back to the clock), an invalid configuration of the clock tree:
+    // INVALID_PARAMETERS, nothing changes. The validator refuses initial parents that form a loop,
+    // so the parents always form a tree. Linux's clk framework does not check this itself
+    // (`clk_core_set_parent_nolock` only asks `clk_fetch_parent_index` whether the clock is a
+    // possible parent) and assumes a tree: its walks (`__clk_recalc_rates`) recurse into children.
+    if (this.#descends(parent, id)) return fail(ScmiStatus.INVALID_PARAMETERS);
     s.parent = parent;
     return ok();
+  }
+
+  /** Whether clock `id` is `ancestor` or has it among its current parents, parents' parents… */
+  #descends(id: number, ancestor: number): boolean {
+    // The parents form a tree (see #setParent): a chain is at most as long as the clock list.
+    let at: number | undefined = id;
+    for (let steps = 0; at !== undefined && steps <= this.#clocks.length; steps++) {
+      if (at === ancestor) return true;
+      at = this.#state[at]?.parent;
+    }
+    return false;
   }
 
   /**

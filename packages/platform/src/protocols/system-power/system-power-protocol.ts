@@ -75,7 +75,8 @@ export class SystemPowerProtocol implements ProtocolServer {
     const state = req.r.u32();
     if ((flags & ~1) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     // As SCP-firmware's `mod_scmi_system_power.c` (scmi_sys_power_state_set_handler): a reserved
-    // state, or a vendor one (0x80000000 and up: this platform defines none), is INVALID_PARAMETERS
+    // state, or a vendor one (0x80000000 and up: this platform implements none, though the
+    // configuration may start the system in one, which STATE_GET reports), is INVALID_PARAMETERS
     // (its `default:` case); POWER_UP is for a management agent only (NOT_SUPPORTED otherwise —
     // here a trusted agent), and only while the system is shut down or suspended (DENIED
     // otherwise: there is nothing to power up).
