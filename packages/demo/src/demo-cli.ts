@@ -211,7 +211,8 @@ export async function runDemo(
       platformConfig = loadPlatformConfig(args.config);
     } catch (error) {
       // A usage error: nothing is started.
-      printError(`scmi-ts demo: --config ${args.config}: ${describeDemoError(error)}`);
+      // The loader's message names the file.
+      printError(`scmi-ts demo: --config: ${describeDemoError(error)}`);
       return 2;
     }
   }

@@ -145,7 +145,7 @@ describe(runDemo, () => {
     });
 
     it.each([
-      ['missing', undefined, /--config .*missing\.json: .*missing\.json/],
+      ['missing', undefined, /--config: .*missing\.json/],
       ['bad JSON', '{ "vendor": ', /not valid JSON/],
       ['invalid', JSON.stringify({ vendor: 'x' }), /E_CONFIG.*subVendor|E_CONFIG.*agents/],
     ])(
