@@ -45,8 +45,10 @@ export class AgentSession {
   readonly #versions = new Map<number, number>();
   /** What the platform did for this agent (see `ScmiPlatform.agentCounters`). */
   public readonly counters: MutablePlatformCounters = createPlatformCounters();
-  /** Responses sent to this agent, by status (an SCMI status code). */
-  public readonly statuses = new Map<number, number>();
+  /** Responses sent to this agent with status 0 … −15, at index −status (a typed array: cheap). */
+  readonly #statusCounts = new Float64Array(16);
+  /** Responses with any other status (a corrupted or future one). */
+  readonly #otherStatuses = new Map<number, number>();
 
   public constructor(config: PlatformAgentConfig, platform: PlatformConfig) {
     this.id = config.id;
@@ -54,6 +56,23 @@ export class AgentSession {
     this.protocols = new Set(config.protocols.map((p) => PROTOCOL_ID_OF[p]));
     this.#counts = domainCounts(platform);
     this.resetPermissions();
+  }
+
+  /** Counts a response sent to this agent with `status` (an SCMI status code). */
+  public countStatus(status: number): void {
+    if (status <= 0 && status > -16)
+      this.#statusCounts[-status] = (this.#statusCounts[-status] ?? 0) + 1;
+    else this.#otherStatuses.set(status, (this.#otherStatuses.get(status) ?? 0) + 1);
+  }
+
+  /** The responses sent to this agent by status, as [status, count] pairs, SUCCESS first. */
+  public statuses(): [status: number, count: number][] {
+    const out: [number, number][] = [];
+    this.#statusCounts.forEach((n, i) => {
+      if (n > 0) out.push([-i, n]);
+    });
+    for (const entry of this.#otherStatuses) out.push(entry);
+    return out;
   }
 
   /** Restores the domain permissions of the configuration. */

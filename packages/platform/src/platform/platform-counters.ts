@@ -53,8 +53,9 @@ export interface PlatformCounters {
 export interface PlatformAgentCounters extends PlatformCounters {
   /**
    * The responses sent to the agent (returned by `handle` or sent late), by status name
-   * (`SUCCESS`, `DENIED`, `NOT_FOUND`…, core's `scmiStatusName`): which of its commands failed,
-   * and how. A status never answered is absent.
+   * (`SUCCESS`, `DENIED`, `NOT_FOUND`…, core's `scmiStatusName`; `UNKNOWN(7)` for a code a
+   * `corrupt-bytes` fault wrote): which of its commands failed, and how. A status never answered
+   * is absent; a response a `truncate` fault cut before its status counts in `responses` only.
    */
   readonly statuses: Readonly<Record<string, number>>;
 }

@@ -289,8 +289,9 @@ export class ScmiPlatform implements ScmiPlatformPort {
    * What the platform did for agent `agentId` since it was created, across its connections: the
    * counters of {@link ScmiPlatform.counters} that concern that agent, and the responses it was
    * sent by status — with several agents on one platform, whose commands were dropped or failed,
-   * and how. A snapshot. (What `close` cancels, and requests naming an agent id the configuration
-   * does not have, are counted platform-wide only.)
+   * and how. A snapshot. (The delayed responses of asynchronous operations still pending at
+   * `close`, and requests naming an agent id the configuration does not have, are counted
+   * platform-wide only.)
    *
    * @throws PlatformError `E_UNKNOWN_AGENT` when the configuration has no agent `agentId`.
    * @example
@@ -308,7 +309,7 @@ export class ScmiPlatform implements ScmiPlatformPort {
       );
     }
     const statuses: Record<string, number> = {};
-    for (const [status, n] of [...agent.statuses].sort((a, b) => b[0] - a[0])) {
+    for (const [status, n] of agent.statuses()) {
       statuses[scmiStatusName(status)] = n;
     }
     return { ...agent.counters, statuses };
