@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { loadPlatformConfig, type PlatformConfig } from '@scmi-ts/platform';
 import type { Print } from './devres-demo.js';
 import { mailboxDemo } from './mailbox-demo.js';
@@ -49,7 +50,8 @@ platform timer was left armed); 1 when a part failed; 2 for bad arguments.
                         optee    the OP-TEE SCMI pseudo-TA (emulated OP-TEE)
   --config <file>     the emulated platform's configuration, a JSON file (see the platform
                       README's Configuration and its examples/*.platform.json); default the
-                      built-in one. The agent is agent 1; what it cannot use is not shown.
+                      built-in one. The agent is agent 1: what it cannot use is listed as not
+                      available, a command the platform refuses shows its status.
   -h, --help          this text
 
 (From a fresh clone, pnpm is \`npx -y pnpm@10.34.9\`.)`;
@@ -208,7 +210,11 @@ export async function runDemo(
   let platformConfig: PlatformConfig | undefined;
   if (args.config !== undefined) {
     try {
-      platformConfig = loadPlatformConfig(args.config);
+      // Relative to where `pnpm demo` was run: pnpm runs the script in packages/demo, and says
+      // where it was called from in INIT_CWD.
+      platformConfig = loadPlatformConfig(
+        resolve(process.env.INIT_CWD ?? process.cwd(), args.config),
+      );
     } catch (error) {
       // A usage error: nothing is started.
       // The loader's message names the file.

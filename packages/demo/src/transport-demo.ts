@@ -3,11 +3,14 @@ import {
   BaseMessageId,
   PayloadReader,
   ScmiError,
+  ScmiMalformedError,
+  ScmiStatusError,
   coreModule,
   createAgent,
   decodeAsciiz,
   resolveWorkerEntry,
   scmiProtocolName,
+  scmiStatusName,
   startWorker,
   type AgentOptions,
   type ScmiAgent,
@@ -41,8 +44,9 @@ export interface TransportDemoOptions {
   readonly rxTimeoutMs?: number;
   /**
    * The emulated platform's configuration, checked already (`loadPlatformConfig`); default the
-   * platform's default configuration. The parts show what it has: a protocol the agent cannot
-   * use is shown as such, not run.
+   * platform's default configuration. The parts show what it has: a protocol the agent cannot use
+   * is listed as not available, and a command the platform refuses (a domain it denies the agent,
+   * a disabled sensor) shows the status on its row instead of failing the part.
    */
   readonly platformConfig?: PlatformConfig;
 }
@@ -107,29 +111,49 @@ async function printBaseCommands(
     supported ? 'implemented' : 'not implemented',
   );
   if (usable(agent, clockProtocolDriver)) {
-    const clock = new PayloadReader(
-      await agent.transact(CLOCK, CLOCK_ATTRIBUTES, (w) => w.u32(0), { txSize: 4 }),
+    const text = await attempt(
+      () => agent.transact(CLOCK, CLOCK_ATTRIBUTES, (w) => w.u32(0), { txSize: 4 }),
+      (returns) => {
+        const clock = new PayloadReader(returns);
+        const clockAttributes = clock.u32();
+        const clockName = decodeAsciiz(clock.bytes(16));
+        return `"${clockName}", ${(clockAttributes & 1) !== 0 ? 'enabled' : 'disabled'}`;
+      },
     );
-    const clockAttributes = clock.u32();
-    const clockName = decodeAsciiz(clock.bytes(16));
-    printRow(
-      print,
-      'raw 0x14 CLOCK_ATTRIBUTES(0)',
-      `"${clockName}", ${(clockAttributes & 1) !== 0 ? 'enabled' : 'disabled'} (${setup.routes.clock})`,
-    );
+    printRow(print, 'raw 0x14 CLOCK_ATTRIBUTES(0)', `${text} (${setup.routes.clock})`);
   }
   if (usable(agent, performanceProtocolDriver)) {
-    const level = new PayloadReader(
-      await agent.transact(PERF, PERF_LEVEL_GET, (w) => w.u32(0), { txSize: 4 }),
+    const text = await attempt(
+      () => agent.transact(PERF, PERF_LEVEL_GET, (w) => w.u32(0), { txSize: 4 }),
+      (returns) => String(new PayloadReader(returns).u32()),
     );
-    printRow(print, 'raw 0x13 PERF_LEVEL_GET(0)', `${level.u32()} (${setup.routes.perf})`);
+    printRow(print, 'raw 0x13 PERF_LEVEL_GET(0)', `${text} (${setup.routes.perf})`);
   }
 }
 
 /**
- * Whether the agent has the driver's client with at least one domain (or, for System power, at
- * all): a platform configuration of the user's may leave a protocol out, or give this agent none
- * of its domains.
+ * What `command` gave, written by `show`; or, when the platform refused it (an error status: the
+ * configuration denies this agent the domain, a sensor is disabled…) or the client refused the
+ * reply or the request (a malformed reply, a reading larger than the transport carries), the
+ * status or the error's code — shown on the row instead of failing the part: with a configuration
+ * of the user's, what the platform answers is what the demo shows. Any other error is thrown.
+ */
+async function attempt<T>(command: () => Promise<T>, show: (value: T) => string): Promise<string> {
+  let value: T;
+  try {
+    value = await command();
+  } catch (error) {
+    if (ScmiStatusError.is(error)) return scmiStatusName(error.status);
+    if (ScmiMalformedError.is(error)) return `${error.code} (${error.message})`;
+    throw error;
+  }
+  return show(value);
+}
+
+/**
+ * Whether the agent has the driver's client, with domains (System power has none): a platform
+ * configuration of the user's may leave a protocol out for this agent. (A domain the platform
+ * announces but denies this agent is shown with its status, see `attempt`.)
  */
 function usable(agent: ScmiAgent, driver: { readonly protocolId: number }): boolean {
   if (!agent.protocolIds.includes(driver.protocolId) || agent.protocolErrors.has(driver.protocolId))
@@ -149,23 +173,35 @@ async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<voi
     const power = agent.protocol(powerProtocolDriver);
     const states = await Promise.all(
       power.domains.list.map(async (d) => {
-        const { contextLost, stateId } = parsePowerState(await power.getState(d.id));
-        return `${d.name} ${contextLost ? 'off' : 'on'}${stateId === 0 ? '' : ` (state ${stateId})`}`;
+        const state = await attempt(
+          () => power.getState(d.id),
+          (word) => {
+            const { contextLost, stateId } = parsePowerState(word);
+            return `${contextLost ? 'off' : 'on'}${stateId === 0 ? '' : ` (state ${stateId})`}`;
+          },
+        );
+        return `${d.name} ${state}`;
       }),
     );
     printRow(print, 'power domains', states.join(', '));
   }
   if (usable(agent, systemPowerProtocolDriver)) {
-    const system = await agent.protocol(systemPowerProtocolDriver).getState();
-    printRow(print, 'system power state', `${SystemPowerState[system] ?? 'vendor'} (${system})`);
+    const state = await attempt(
+      () => agent.protocol(systemPowerProtocolDriver).getState(),
+      (system) => `${SystemPowerState[system] ?? 'vendor'} (${system})`,
+    );
+    printRow(print, 'system power state', state);
   }
   if (usable(agent, performanceProtocolDriver)) {
     const perf = agent.protocol(performanceProtocolDriver);
     const levels = await Promise.all(
-      perf.domains.list.map(
-        async (d) =>
-          `${d.name} level ${await perf.getLevel(d.id)} of ${d.levels.length}${d.levelIndexing ? ' (level indexing)' : ''}`,
-      ),
+      perf.domains.list.map(async (d) => {
+        const level = await attempt(
+          () => perf.getLevel(d.id),
+          (value) => String(value),
+        );
+        return `${d.name} level ${level} of ${d.levels.length}${d.levelIndexing ? ' (level indexing)' : ''}`;
+      }),
     );
     printRow(print, `performance domains (v${formatVersion(perf.version)})`, levels.join(', '));
   }
@@ -173,7 +209,11 @@ async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<voi
     const clock = agent.protocol(clockProtocolDriver);
     const rates = await Promise.all(
       clock.domains.list.map(
-        async (c) => `${c.name} ${Number(await clock.getRate(c.id)) / MHZ} MHz`,
+        async (c) =>
+          `${c.name} ${await attempt(
+            () => clock.getRate(c.id),
+            (hz) => `${Number(hz) / MHZ} MHz`,
+          )}`,
       ),
     );
     printRow(print, 'clocks', rates.join(', '));
@@ -182,11 +222,14 @@ async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<voi
     const sensor = agent.protocol(sensorProtocolDriver);
     const [first] = sensor.domains.list;
     if (first !== undefined) {
-      const value = await sensor.readValue(first.id);
+      const value = await attempt(
+        () => sensor.readValue(first.id),
+        (reading) => sensorValueText(reading, first.unitExponent, first.type),
+      );
       printRow(
         print,
         'sensor reading',
-        `${first.name} ${sensorValueText(value, first.unitExponent, first.type)} (${first.asyncRead ? 'asynchronous: delayed response' : 'synchronous'})`,
+        `${first.name} ${value} (${first.asyncRead ? 'asynchronous: delayed response' : 'synchronous'})`,
       );
     }
   }
@@ -195,12 +238,11 @@ async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<voi
     const [domain] = reset.domains.list;
     if (domain !== undefined) {
       // The platform announces an asynchronous reset only where it can send the delayed response.
-      await reset.reset(domain.id);
-      printRow(
-        print,
-        'reset',
-        `${domain.name} (${domain.asyncReset ? 'asynchronous: delayed response' : 'synchronous'})`,
+      const done = await attempt(
+        () => reset.reset(domain.id),
+        () => (domain.asyncReset ? 'asynchronous: delayed response' : 'synchronous'),
       );
+      printRow(print, 'reset', `${domain.name} (${done})`);
     }
   }
 }
@@ -237,12 +279,31 @@ async function printNotification(print: Print, agent: ScmiAgent): Promise<void> 
     return;
   }
   const client = agent.protocol(clockProtocolDriver);
-  const clock0 = client.domains.list.find((c) => c.id === 0);
-  const target = clock0 && otherRate(clock0, await client.getRate(0));
-  if (target === undefined) {
-    printRow(print, 'notifications', 'none shown: clock 0 has no other rate to set');
+  // The first clock whose rate this agent may set (CLOCK_GET_PERMISSIONS, where the platform
+  // has it) to another rate it has: clock 0 on the default platform.
+  let chosen: { readonly id: number; readonly rate: bigint } | undefined;
+  for (const c of client.domains.list) {
+    if (c.permissions?.rateControl === false) continue;
+    let current: bigint;
+    try {
+      current = await client.getRate(c.id);
+    } catch (error) {
+      // A clock this agent may not use (DENIED…): the next one.
+      if (ScmiStatusError.is(error)) continue;
+      throw error;
+    }
+    const rate = otherRate(c, current);
+    if (rate !== undefined) {
+      chosen = { id: c.id, rate };
+      break;
+    }
+  }
+  if (chosen === undefined) {
+    printRow(print, 'notifications', 'none shown: no clock whose rate this agent may change');
     return;
   }
+  const { id, rate: target } = chosen;
+  const label = `notification CLOCK_RATE_CHANGED(${id})`;
   let notified: (hz: bigint) => void = () => undefined;
   const rate = new Promise<bigint>((resolve) => {
     notified = resolve;
@@ -250,7 +311,7 @@ async function printNotification(print: Print, agent: ScmiAgent): Promise<void> 
   let off: () => Promise<void>;
   try {
     off = await agent.events.subscribe(
-      { protocolId: CLOCK, eventId: CLOCK_RATE_CHANGED, source: 0 },
+      { protocolId: CLOCK, eventId: CLOCK_RATE_CHANGED, source: id },
       (n) => {
         notified(decodeClockRateChanged(n.payload).rate);
       },
@@ -262,7 +323,14 @@ async function printNotification(print: Print, agent: ScmiAgent): Promise<void> 
     return;
   }
   try {
-    await client.setRate(0, target, { async: false });
+    const set = await attempt(
+      () => client.setRate(id, target, { async: false }),
+      () => '',
+    );
+    if (set !== '') {
+      printRow(print, label, `none: CLOCK_RATE_SET → ${set}`);
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     const hz = await Promise.race([
       rate,
@@ -273,7 +341,7 @@ async function printNotification(print: Print, agent: ScmiAgent): Promise<void> 
     clearTimeout(timer);
     printRow(
       print,
-      'notification CLOCK_RATE_CHANGED(0)',
+      label,
       hz === undefined ? 'not received within 5 s' : `${Number(hz) / MHZ} MHz (p2a:0)`,
     );
   } finally {

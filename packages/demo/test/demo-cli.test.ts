@@ -144,6 +144,23 @@ describe(runDemo, () => {
       expect(out.join('\n')).toMatch(/vendor\s+acme/);
     });
 
+    it('should take a relative path from where pnpm was run (INIT_CWD), not packages/demo', async () => {
+      const before = process.env.INIT_CWD;
+      process.env.INIT_CWD = dir;
+      try {
+        const errors: string[] = [];
+        const code = await runDemo(['--config', 'nope.json'], () => undefined, {
+          printError: (l) => errors.push(l),
+        });
+        expect(code).toBe(2);
+        // Looked for in INIT_CWD (a file that is not there, so that nothing starts).
+        expect(errors.join('\n')).toContain(join(dir, 'nope.json'));
+      } finally {
+        if (before === undefined) delete process.env.INIT_CWD;
+        else process.env.INIT_CWD = before;
+      }
+    });
+
     it.each([
       ['missing', undefined, /--config: .*missing\.json/],
       ['bad JSON', '{ "vendor": ', /not valid JSON/],

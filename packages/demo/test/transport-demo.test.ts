@@ -1,5 +1,5 @@
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import { validatePlatformConfig } from '@scmi-ts/platform';
+import { createDefaultPlatformConfig, validatePlatformConfig } from '@scmi-ts/platform';
 import { mailboxDemo } from '../src/mailbox-demo.js';
 import { opteeDemo } from '../src/optee-demo.js';
 import { runTransportDemo } from '../src/transport-demo.js';
@@ -198,5 +198,30 @@ describe("runTransportDemo with a platform configuration of the user's", () => {
       'transfers',
       'notifications',
     ]);
+  });
+
+  it('shows the status of a command the platform refuses on its row, and the part still passes', async () => {
+    const base = createDefaultPlatformConfig();
+    const [ospm, psci] = base.agents;
+    if (ospm === undefined || psci === undefined) throw new Error('agents');
+    const platformConfig = validatePlatformConfig({
+      ...base,
+      // Agent 1 may not use clock 0 nor performance domain 0; the first sensor is disabled.
+      agents: [{ ...ospm, domains: { clock: [1, 2, 3], performance: [1] } }, psci],
+      sensors: (base.sensors ?? []).map((s, i) => (i === 0 ? { ...s, enabled: false } : s)),
+    });
+    const lines: string[] = [];
+    await runTransportDemo((l) => lines.push(l), mailboxDemo, { platformConfig });
+    const out = lines.join('\n');
+    // Discovery answers for a clock the agent may not use; its rate does not.
+    expect(out).toMatch(/raw 0x14 CLOCK_ATTRIBUTES\(0\)\s+"cpu-pll"/);
+    expect(out).toMatch(/raw 0x13 PERF_LEVEL_GET\(0\)\s+DENIED/);
+    expect(out).toMatch(
+      /performance domains \(v3\.0\)\s+cpu-cluster0 level DENIED of 4, gpu level \d+/,
+    );
+    expect(out).toMatch(/clocks\s+cpu-pll DENIED, uart 24 MHz/);
+    expect(out).toMatch(/sensor reading\s+soc-temp NOT_SUPPORTED/);
+    // The notification on the first clock this agent may change: clock 1 (uart).
+    expect(out).toMatch(/notification CLOCK_RATE_CHANGED\(1\)\s+\d+(\.\d+)? MHz \(p2a:0\)/);
   });
 });
