@@ -183,29 +183,40 @@ describe(loadPlatformConfig, () => {
         'Unexpected token in JSON at position 3 (line 2, column 1)',
       ],
       // Later versions translate it themselves: nothing is added.
-      ['… at position 2 (line 1 column 3)', '{ x', '… at position 2 (line 1 column 3)'],
+      [
+        'Expected property name in JSON at position 2 (line 1 column 3)',
+        '{ x',
+        'Expected property name in JSON at position 2 (line 1 column 3)',
+      ],
+      // "at position" quoted from the user's own text is not Node's position.
+      [
+        'Unexpected token \'}\', "{"at position 2":}" is not valid JSON',
+        '{"at position 2":}',
+        'Unexpected token \'}\', "{"at position 2":}" is not valid JSON',
+      ],
       // No position, or one past the text: as it is.
       [
         'Unexpected token \'x\', "{x" is not valid JSON',
         '{x',
         'Unexpected token \'x\', "{x" is not valid JSON',
       ],
-      ['Unexpected end at position 99', '{', 'Unexpected end at position 99'],
+      ['Unexpected end in JSON at position 99', '{', 'Unexpected end in JSON at position 99'],
       ['', '{', ''],
     ])('should turn %p about %p into %p', (message, text, out) => {
       expect(describeSyntaxError(message, text)).toBe(out);
     });
 
     it('should mention hexadecimal only for a hexadecimal literal at the error', () => {
-      expect(describeSyntaxError('x at position 6', '{"a":0x10}')).toBe(
-        'x at position 6 (line 1, column 7); JSON numbers are decimal: write 16 for 0x10',
+      const m = (position: number): string => `Unexpected token in JSON at position ${position}`;
+      expect(describeSyntaxError(m(6), '{"a":0x10}')).toBe(
+        `${m(6)} (line 1, column 7); JSON numbers are decimal: write 16 for 0x10`,
       );
-      expect(describeSyntaxError('x at position 6', '{"a":0xZ}')).toBe(
-        'x at position 6 (line 1, column 7)',
-      );
+      expect(describeSyntaxError(m(6), '{"a":0xZ}')).toBe(`${m(6)} (line 1, column 7)`);
+      // A number that goes on with an x is a typo, not hexadecimal.
+      expect(describeSyntaxError(m(9), '{"a":100x1}')).toBe(`${m(9)} (line 1, column 10)`);
       // Too large to be exact: no decimal offered.
-      expect(describeSyntaxError('x at position 1', `00x${'f'.repeat(20)}`)).toBe(
-        'x at position 1 (line 1, column 2); JSON numbers are decimal',
+      expect(describeSyntaxError(m(2), ` 0x${'f'.repeat(20)}`)).toBe(
+        `${m(2)} (line 1, column 3); JSON numbers are decimal`,
       );
     });
   });

@@ -74,13 +74,27 @@ function inFile(e: ScmiConfigError, path: string): ScmiConfigError {
     message = `${CONFIG_ERROR_HEAD}${path}: ${rest.startsWith(': ') ? rest.slice(2) : rest}`;
   }
   e.message = message;
-  // The stack starts with the message it was created with.
-  if (typeof e.stack === 'string') e.stack = e.stack.replace(before, message);
+  // A stack read before (V8 builds it on first read) starts with the old message: its head is
+  // replaced as a prefix, never by a pattern (a path may hold `$'`).
+  const head = `${e.name}: ${before}`;
+  if (typeof e.stack === 'string' && e.stack.startsWith(head)) {
+    e.stack = `${e.name}: ${message}${e.stack.slice(head.length)}`;
+  }
   return e;
 }
 
-/** A hexadecimal literal (JSON has none), and where its digits start. */
-const HEX_LITERAL = /0[xX]([0-9a-fA-F]+)/y;
+/**
+ * A hexadecimal literal (JSON has none), and where its digits start: a `0x` that does not end a
+ * longer number or word (`100x1` is a typo, not hex).
+ */
+const HEX_LITERAL = /(?<![\w.])0[xX]([0-9a-fA-F]+)/y;
+
+/**
+ * Node's position at the end of a JSON.parse message (`… in JSON at position 665`, from Node 22
+ * with `(line 3 column 10)` after it). Anchored at the end: a message that quotes the text may
+ * hold "at position" from the user's own JSON.
+ */
+const JSON_POSITION = / in JSON at position (\d+)( \(line \d+ column \d+\))?$/;
 
 /**
  * Node's JSON.parse message, with the line and column of the error (editors show those, not a
@@ -89,12 +103,12 @@ const HEX_LITERAL = /0[xX]([0-9a-fA-F]+)/y;
  * JSON numbers are decimal). A message without a position is kept as it is. @internal
  */
 export function describeSyntaxError(message: string, text: string): string {
-  const found = /\bat position (\d+)/.exec(message);
+  const found = JSON_POSITION.exec(message);
   if (found === null) return message;
   const position = Number(found[1]);
   if (!Number.isSafeInteger(position) || position > text.length) return message;
   let out = message;
-  if (!/\bline \d+/.test(message)) {
+  if (found[2] === undefined) {
     const before = text.slice(0, position);
     const line = before.split('\n').length;
     const column = position - before.lastIndexOf('\n');
