@@ -210,7 +210,8 @@ describe('behaviours the rest of the suite leaves unguarded', () => {
         drivers: [systemPowerProtocolDriver],
         platformFaults: [
           {
-            match: { protocolId: 0x12, messageId: 0x2, nth: 1 },
+            // The second PROTOCOL_MESSAGE_ATTRIBUTES: the first is init's, for STATE_NOTIFY.
+            match: { protocolId: 0x12, messageId: 0x2, nth: 2 },
             action: { kind: 'corrupt-bytes', offset: 8, bytes: le32(word) },
           },
         ],

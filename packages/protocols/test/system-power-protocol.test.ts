@@ -121,20 +121,44 @@ describe('System power protocol client', () => {
     };
   }
 
-  it('sends nothing at init but the version, as Linux, and reads the state', async () => {
+  it('sends at init the version and a look for SYSTEM_POWER_STATE_NOTIFY, as Linux, and reads the state', async () => {
     const base = createHarness();
     const bare = await base.create();
     const baseline = base.platform.counters.requests;
     await bare.remove();
     await base.close();
     const { h, system } = await probe();
-    // One PROTOCOL_VERSION more than an agent without the driver (core's, at probe).
-    expect(h.platform.counters.requests).toBe(baseline + 1);
+    // PROTOCOL_VERSION (core's, at probe) and PROTOCOL_MESSAGE_ATTRIBUTES(STATE_NOTIFY) more
+    // than an agent without the driver.
+    expect(h.platform.counters.requests).toBe(baseline + 2);
+    expect(system.notifications).toBe(true);
     expect(system.version).toBe(0x10000);
     expect(system.versionSource).toBe('platform');
     expect(system.gracefulTimeout).toBe(false);
     expect(await system.getState()).toBe(SystemPowerState.POWER_UP);
     expect(h.platform.snapshot().systemPower).toBe(SystemPowerState.POWER_UP);
+  });
+
+  it('refuses a subscription, sending nothing, when the platform does not implement SYSTEM_POWER_STATE_NOTIFY', async () => {
+    const { h, agent, system } = await probe({
+      platformFaults: [
+        {
+          // PROTOCOL_MESSAGE_ATTRIBUTES(STATE_NOTIFY) at init answered NOT_FOUND (status -4).
+          match: { protocolId: 0x12, messageId: 0x2, nth: 1 },
+          action: { kind: 'corrupt-bytes', offset: 4, bytes: [0xfc, 0xff, 0xff, 0xff] },
+        },
+      ],
+    });
+    expect(system.notifications).toBe(false);
+    const requests = h.platform.counters.requests;
+    await expect(
+      agent.events.subscribe({ protocolId: 0x12, eventId: SYSTEM_POWER_STATE_NOTIFIER }, () => {
+        /* never called */
+      }),
+    ).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
+    expect(h.platform.counters.requests).toBe(requests);
+    // Through a view too.
+    expect(system.withCallOptions({ timeoutMs: 50 }).notifications).toBe(false);
   });
 
   it('reads PROTOCOL_ATTRIBUTES and what SYSTEM_POWER_STATE_SET supports', async () => {

@@ -393,8 +393,9 @@ export class PowerProtocol {
 /**
  * The Power domain protocol driver: bind it to core's `PROTOCOL_DRIVER` (or load
  * `protocolsModule`), and `agent.protocol(powerProtocolDriver)` is the {@link PowerProtocol}.
- * Version 3.0 (extended names), as the platform emulator implements (Linux's `power.c` reads the
- * same layouts up to 3.1); POWER_STATE_CHANGED and POWER_STATE_CHANGE_REQUESTED are registered
+ * Version 3.1 (3.0's extended names; 3.1, SCMI v3.2, changes no layout), as Linux's `power.c`
+ * (0x30001 since "firmware: arm_scmi: Update various protocols versions", 2024): a v3.2 platform
+ * reporting 3.1 is driven at its own version, not negotiated down; POWER_STATE_CHANGED and POWER_STATE_CHANGE_REQUESTED are registered
  * with the agent's notification hub (12-byte payloads, one source per domain).
  *
  * @example
@@ -409,7 +410,7 @@ export class PowerProtocol {
 export const powerProtocolDriver: ProtocolDriver<PowerProtocol> = {
   protocolId: ScmiProtocolId.POWER,
   name: 'power',
-  version: 0x30000,
+  version: 0x30001,
   async init(ph) {
     const power = await PowerProtocol.create(ph);
     ph.registerEvents([

@@ -312,8 +312,8 @@ export class ResetProtocol {
 /**
  * The Reset domain protocol driver: bind it to core's `PROTOCOL_DRIVER` (or load
  * `protocolsModule`), and `agent.protocol(resetProtocolDriver)` is the {@link ResetProtocol}.
- * Version 3.0 (extended names), as the platform emulator and Linux's `reset.c` implement;
- * RESET_ISSUED is registered with the agent's notification hub (12-byte payload, one source per
+ * Version 3.1 (3.0's extended names; 3.1, SCMI v3.2, changes no layout), as Linux's `reset.c`
+ * (0x30001 since 2024's "Update various protocols versions"); RESET_ISSUED is registered with the agent's notification hub (12-byte payload, one source per
  * domain).
  *
  * @example
@@ -328,7 +328,7 @@ export class ResetProtocol {
 export const resetProtocolDriver: ProtocolDriver<ResetProtocol> = {
   protocolId: ScmiProtocolId.RESET,
   name: 'reset',
-  version: 0x30000,
+  version: 0x30001,
   async init(ph) {
     const reset = await ResetProtocol.create(ph);
     ph.registerEvents([

@@ -578,8 +578,8 @@ function updateSource(domains: DomainTable<SensorInfo>): (payload: Uint8Array) =
 /**
  * The Sensor management protocol driver: bind it to core's `PROTOCOL_DRIVER` (or load
  * `protocolsModule`), and `agent.protocol(sensorProtocolDriver)` is the {@link SensorProtocol}.
- * Version 3.0 (multi-axis timestamped readings, extended names, update intervals, configuration),
- * as the platform emulator implements (Linux's `sensors.c` goes to 3.1). SENSOR_TRIP_POINT_EVENT
+ * Version 3.1 (3.0's multi-axis timestamped readings, extended names, update intervals,
+ * configuration; 3.1, SCMI v3.2, changes no layout), as Linux's `sensors.c` (0x30001). SENSOR_TRIP_POINT_EVENT
  * (exactly 12 bytes) and SENSOR_UPDATE (8 bytes and 1 to 63 readings of 16) are registered with
  * the agent's notification hub, one source per sensor.
  *
@@ -595,7 +595,7 @@ function updateSource(domains: DomainTable<SensorInfo>): (payload: Uint8Array) =
 export const sensorProtocolDriver: ProtocolDriver<SensorProtocol> = {
   protocolId: ScmiProtocolId.SENSOR,
   name: 'sensor',
-  version: 0x30000,
+  version: 0x30001,
   async init(ph) {
     const sensor = await SensorProtocol.create(ph);
     ph.registerEvents([

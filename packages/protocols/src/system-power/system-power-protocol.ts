@@ -2,6 +2,7 @@ import {
   type CallOptions,
   CommonMessageId,
   PayloadReader,
+  ScmiError,
   ScmiProtocolId,
   optionKeys,
   type ProtocolDriver,
@@ -9,6 +10,7 @@ import {
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
 import { boolArg, boolOption, objectArg, u32Bits } from '../common/args.js';
+import { implemented } from '../common/domain-table.js';
 
 /**
  * System power protocol (0x12) message ids besides the common 0x0–0x2 (scmi-wire.md §4, System
@@ -168,19 +170,28 @@ const SET_KEYS = optionKeys<SystemPowerSetOptions>({ graceful: true });
  */
 export class SystemPowerProtocol {
   readonly #ph: ProtocolHandle;
+  /**
+   * Whether the platform implements SYSTEM_POWER_STATE_NOTIFY (PROTOCOL_MESSAGE_ATTRIBUTES at
+   * init, as Linux's `scmi_system_protocol_init` asks `protocol_msg_check` since its
+   * `is_notify_supported`): without it, a subscription to SYSTEM_POWER_STATE_NOTIFIER is refused
+   * `E_NOT_SUPPORTED`, nothing sent (firmware built without notifications, or a link without a
+   * P2A channel).
+   */
+  public readonly notifications: boolean;
 
-  private constructor(ph: ProtocolHandle) {
+  private constructor(ph: ProtocolHandle, notifications: boolean) {
     this.#ph = ph;
+    this.notifications = notifications;
   }
 
   /**
-   * The client: nothing is sent at init but core's PROTOCOL_VERSION, as Linux's
-   * `scmi_system_protocol_init`, which only reads the version.
+   * The client: at init, besides core's PROTOCOL_VERSION, one PROTOCOL_MESSAGE_ATTRIBUTES for
+   * SYSTEM_POWER_STATE_NOTIFY, as Linux's `scmi_system_protocol_init` does.
    *
    * @internal
    */
-  public static create(ph: ProtocolHandle): SystemPowerProtocol {
-    return new SystemPowerProtocol(ph);
+  public static async create(ph: ProtocolHandle): Promise<SystemPowerProtocol> {
+    return new SystemPowerProtocol(ph, await implemented(ph, SystemPowerMessageId.STATE_NOTIFY));
   }
 
   /** The protocol version in use (major 31:16, minor 15:0). */
@@ -215,7 +226,7 @@ export class SystemPowerProtocol {
    * ```
    */
   public withCallOptions(options: CallOptions): SystemPowerProtocol {
-    return new SystemPowerProtocol(this.#ph.withCallOptions(options));
+    return new SystemPowerProtocol(this.#ph.withCallOptions(options), this.notifications);
   }
 
   /**
@@ -314,7 +325,8 @@ export class SystemPowerProtocol {
 /**
  * The System power protocol driver: bind it to core's `PROTOCOL_DRIVER` (or load
  * `protocolsModule`), and `agent.protocol(systemPowerProtocolDriver)` is the
- * {@link SystemPowerProtocol}. Version 2.0, as Linux's `system.c` (the notifier's timeout);
+ * {@link SystemPowerProtocol}. Version 2.1 (2.0's notifier timeout; 2.1, SCMI v3.2, changes no
+ * layout), as Linux's `system.c` (0x20001);
  * SYSTEM_POWER_STATE_NOTIFIER is registered with the agent's notification hub with one source
  * (0), its payload exactly 12 bytes below version 2.0 and 16 from it.
  *
@@ -330,9 +342,9 @@ export class SystemPowerProtocol {
 export const systemPowerProtocolDriver: ProtocolDriver<SystemPowerProtocol> = {
   protocolId: ScmiProtocolId.SYSTEM,
   name: 'system-power',
-  version: VERSION_2,
-  init(ph) {
-    const system = SystemPowerProtocol.create(ph);
+  version: 0x20001,
+  async init(ph) {
+    const system = await SystemPowerProtocol.create(ph);
     const payload = system.gracefulTimeout ? NOTIFIER_PAYLOAD_V2 : NOTIFIER_PAYLOAD_V1;
     ph.registerEvents([
       {
@@ -344,7 +356,16 @@ export const systemPowerProtocolDriver: ProtocolDriver<SystemPowerProtocol> = {
         // offset 4, the hub's default source, is the flags here).
         numSources: 1,
         sourceOf: () => 0,
-        setNotifyEnabled: (_source, enable) => system.notify(enable),
+        setNotifyEnabled: async (_source, enable) => {
+          // Refused without sending, as Linux's core asks is_notify_supported first.
+          if (!system.notifications) {
+            throw new ScmiError(
+              'E_NOT_SUPPORTED',
+              'the platform does not implement SYSTEM_POWER_STATE_NOTIFY',
+            );
+          }
+          await system.notify(enable);
+        },
       },
     ]);
     return system;
