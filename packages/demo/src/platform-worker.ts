@@ -83,6 +83,8 @@ serveWorker(
     // agent is gone): a late reply still to send, or one nothing can use any more.
     armedTimers: () => platform.armedTimers - platform.pendingOperations,
     platformCounters: () => ({ ...platform.counters }),
+    // What the platform did for one agent, and the statuses it answered it.
+    agentCounters: (agentId: number) => platform.agentCounters(agentId),
   },
   {
     onStop: () => {

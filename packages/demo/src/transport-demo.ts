@@ -17,7 +17,7 @@ import {
   type WorkerHost,
 } from '@scmi-ts/core';
 import { formatDevresEvent, type DevresEvent } from '@scmi-ts/devres';
-import type { FaultRule, PlatformConfig } from '@scmi-ts/platform';
+import type { FaultRule, PlatformAgentCounters, PlatformConfig } from '@scmi-ts/platform';
 import {
   CLOCK_RATE_CHANGED,
   PROTOCOL_DRIVERS,
@@ -365,6 +365,25 @@ function printCounters(print: Print, agent: ScmiAgent): void {
   }
 }
 
+/**
+ * The other end's view: the statuses the platform answered this agent (its `agentCounters`), so
+ * that a refusal shown on a row above is seen from the platform's side too.
+ */
+async function printPlatformAnswers(
+  print: Print,
+  host: WorkerHost,
+  agentId: number,
+): Promise<void> {
+  const { requests, statuses } = (await host.call(
+    'agentCounters',
+    agentId,
+  )) as PlatformAgentCounters;
+  const answers = Object.entries(statuses)
+    .map(([status, n]) => `${status} ${n}`)
+    .join(', ');
+  printRow(print, `platform, for agent ${agentId}`, `${requests} requests: ${answers}`);
+}
+
 /** Each channel the devres log released, with how many times (`a2p:0 ×1`). */
 function releasedChannels(events: readonly DevresEvent[]): string[] {
   const counts = new Map<string, number>();
@@ -529,6 +548,7 @@ async function runProbe(
       await printProtocolClients(print, agent);
       await printNotification(print, agent);
       printCounters(print, agent);
+      await printPlatformAnswers(print, host, setup.workerData.agentId);
     } finally {
       await agent.remove();
     }

@@ -25,6 +25,9 @@ async function run(setup: TransportDemoSetup): Promise<{ lines: string[]; out: s
 }
 
 function expectDiscovery(out: string): void {
+  // The platform answered every command of agent 1's probe with SUCCESS (a NOT_FOUND for a
+  // message the client looked for and the platform lacks is its answer too).
+  expect(out).toMatch(/platform, for agent 1\s+\d+ requests: SUCCESS \d+/);
   expect(out).toMatch(/vendor\s+scmi-ts/);
   expect(out).toMatch(/sub-vendor\s+emulated/);
   expect(out).toMatch(/Base protocol version\s+2\.0/);
@@ -221,6 +224,10 @@ describe("runTransportDemo with a platform configuration of the user's", () => {
     );
     expect(out).toMatch(/clocks\s+cpu-pll DENIED, uart 24 MHz/);
     expect(out).toMatch(/sensor reading\s+soc-temp NOT_SUPPORTED/);
+    // The platform's side of the same refusals.
+    expect(out).toMatch(
+      /platform, for agent 1\s+\d+ requests: SUCCESS \d+.*, NOT_SUPPORTED \d+, DENIED \d+/,
+    );
     // The notification on the first clock this agent may change: clock 1 (uart).
     expect(out).toMatch(/notification CLOCK_RATE_CHANGED\(1\)\s+\d+(\.\d+)? MHz \(p2a:0\)/);
   });
