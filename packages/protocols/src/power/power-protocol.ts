@@ -395,8 +395,9 @@ export class PowerProtocol {
  * `protocolsModule`), and `agent.protocol(powerProtocolDriver)` is the {@link PowerProtocol}.
  * Version 3.1 (3.0's extended names; 3.1, SCMI v3.2, changes no layout), as Linux's `power.c`
  * (0x30001 since "firmware: arm_scmi: Update various protocols versions", 2024): a v3.2 platform
- * reporting 3.1 is driven at its own version, not negotiated down; POWER_STATE_CHANGED and POWER_STATE_CHANGE_REQUESTED are registered
- * with the agent's notification hub (12-byte payloads, one source per domain).
+ * reporting 3.1 is driven at its own version, not negotiated down; POWER_STATE_CHANGED and
+ * POWER_STATE_CHANGE_REQUESTED are registered with the agent's notification hub (12-byte
+ * payloads, one source per domain).
  *
  * @example
  * ```ts

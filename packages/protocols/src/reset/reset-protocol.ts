@@ -313,8 +313,8 @@ export class ResetProtocol {
  * The Reset domain protocol driver: bind it to core's `PROTOCOL_DRIVER` (or load
  * `protocolsModule`), and `agent.protocol(resetProtocolDriver)` is the {@link ResetProtocol}.
  * Version 3.1 (3.0's extended names; 3.1, SCMI v3.2, changes no layout), as Linux's `reset.c`
- * (0x30001 since 2024's "Update various protocols versions"); RESET_ISSUED is registered with the agent's notification hub (12-byte payload, one source per
- * domain).
+ * (0x30001 since 2024's "Update various protocols versions"); RESET_ISSUED is registered with
+ * the agent's notification hub (12-byte payload, one source per domain).
  *
  * @example
  * ```ts

@@ -579,9 +579,9 @@ function updateSource(domains: DomainTable<SensorInfo>): (payload: Uint8Array) =
  * The Sensor management protocol driver: bind it to core's `PROTOCOL_DRIVER` (or load
  * `protocolsModule`), and `agent.protocol(sensorProtocolDriver)` is the {@link SensorProtocol}.
  * Version 3.1 (3.0's multi-axis timestamped readings, extended names, update intervals,
- * configuration; 3.1, SCMI v3.2, changes no layout), as Linux's `sensors.c` (0x30001). SENSOR_TRIP_POINT_EVENT
- * (exactly 12 bytes) and SENSOR_UPDATE (8 bytes and 1 to 63 readings of 16) are registered with
- * the agent's notification hub, one source per sensor.
+ * configuration; 3.1, SCMI v3.2, changes no layout), as Linux's `sensors.c` (0x30001).
+ * SENSOR_TRIP_POINT_EVENT (exactly 12 bytes) and SENSOR_UPDATE (8 bytes and 1 to 63 readings of
+ * 16) are registered with the agent's notification hub, one source per sensor.
  *
  * @example
  * ```ts
