@@ -379,17 +379,46 @@ function unknownIndex(
 }
 
 /**
- * The level value the platform's `wire` level means for domain `info`: itself, or in level
- * indexing mode the value of the level with that index. Read inside `decode`, so that an unknown
- * index is counted as a malformed reply.
+ * The level the platform's `wire` level means for domain `info` in level indexing mode: the
+ * described level with that index. Read inside `decode`, so that an unknown index is counted as
+ * a malformed reply.
  *
  * @throws ScmiMalformedError `E_LEVEL_INDEX` for an index no described level has.
  */
-function levelOfWire(info: PerformanceDomainInfo, wire: number, what: string): number {
-  if (!info.levelIndexing) return wire;
+function indexedLevel(info: PerformanceDomainInfo, wire: number, what: string): PerformanceLevel {
   const level = info.levels.find((l) => l.index === wire);
   if (level === undefined) throw unknownIndex(info, wire, what);
-  return level.value;
+  return level;
+}
+
+/**
+ * The level value the platform's `wire` level means for domain `info`: itself, or in level
+ * indexing mode the value of the level with that index (see {@link indexedLevel}).
+ */
+function levelOfWire(info: PerformanceDomainInfo, wire: number, what: string): number {
+  return info.levelIndexing ? indexedLevel(info, wire, what).value : wire;
+}
+
+/**
+ * The described level of domain `info` a level as the platform sends it names: by index in level
+ * indexing mode, by value otherwise; undefined when none does.
+ */
+function describedLevel(info: PerformanceDomainInfo, wire: number): PerformanceLevel | undefined {
+  return info.levelIndexing
+    ? info.levels.find((l) => l.index === wire)
+    : info.levels.find((l) => l.value === wire);
+}
+
+/**
+ * A level's frequency in Hz, as Linux computes it: its value × `multFactor`, or in level indexing
+ * mode its indicative frequency (kHz) × `multFactor`.
+ */
+function levelHz(
+  info: PerformanceDomainInfo,
+  level: { readonly value: number; readonly indicativeFreqKhz?: number },
+  multFactor: number,
+): number {
+  return (info.levelIndexing ? (level.indicativeFreqKhz ?? 0) : level.value) * multFactor;
 }
 
 /**
@@ -672,8 +701,7 @@ export class PerformanceProtocol {
    */
   public levelOfIndex(id: number, index: number): PerformanceLevel | undefined {
     const info = this.domains.info(id);
-    if (!info.levelIndexing) return undefined;
-    return info.levels.find((l) => l.index === index);
+    return info.levelIndexing ? describedLevel(info, index) : undefined;
   }
 
   /**
@@ -695,12 +723,8 @@ export class PerformanceProtocol {
    */
   public frequencyOf(id: number, wire: number): number | undefined {
     const info = this.domains.info(id);
-    const level = info.levelIndexing
-      ? info.levels.find((l) => l.index === wire)
-      : info.levels.find((l) => l.value === wire);
-    if (level === undefined) return undefined;
-    const units = info.levelIndexing ? (level.indicativeFreqKhz ?? 0) : level.value;
-    return units * info.multFactor;
+    const level = describedLevel(info, wire);
+    return level === undefined ? undefined : levelHz(info, level, info.multFactor);
   }
 
   /**
@@ -713,11 +737,7 @@ export class PerformanceProtocol {
    */
   public async getFrequency(id: number): Promise<number> {
     const multFactor = this.#multFactor(id);
-    const level = await this.#currentLevel(id);
-    const units = this.domains.info(id).levelIndexing
-      ? (level.indicativeFreqKhz ?? 0)
-      : level.value;
-    return units * multFactor;
+    return levelHz(this.domains.info(id), await this.#currentLevel(id), multFactor);
   }
 
   /**
@@ -775,9 +795,8 @@ export class PerformanceProtocol {
     uintArg(frequencyHz, 'frequency (Hz)', Number.MAX_SAFE_INTEGER);
     for (const level of info.levels) {
       // Linux's scmi_dvfs_est_power_get: the indicative frequency in level indexing mode.
-      const units = info.levelIndexing ? (level.indicativeFreqKhz ?? 0) : level.value;
-      const levelHz = units * multFactor;
-      if (levelHz >= frequencyHz) return { frequencyHz: levelHz, powerCost: level.powerCost };
+      const hz = levelHz(info, level, multFactor);
+      if (hz >= frequencyHz) return { frequencyHz: hz, powerCost: level.powerCost };
     }
     return undefined;
   }
@@ -877,12 +896,10 @@ export class PerformanceProtocol {
       txSize: 4,
       rxSize: 4,
     });
-    const wire = this.#ph.xfer.decode(returns, (r) => r.u32());
-    if (!info.levelIndexing) return { value: wire };
-    const level = info.levels.find((l) => l.index === wire);
-    if (level === undefined)
-      throw this.#ph.xfer.malformed(unknownIndex(info, wire, 'PERF_LEVEL_GET'));
-    return level;
+    return this.#ph.xfer.decode(returns, (r) => {
+      const wire = r.u32();
+      return info.levelIndexing ? indexedLevel(info, wire, 'PERF_LEVEL_GET') : { value: wire };
+    });
   }
 
   async #sendLevel(id: number, level: number): Promise<void> {
