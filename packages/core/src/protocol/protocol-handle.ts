@@ -352,13 +352,9 @@ function callDefaults(
     Array.isArray(given) ||
     isSignalGivenAsOptions(given)
   ) {
-    const hint =
-      typeof given === 'object' && given !== null && isSignalGivenAsOptions(given)
-        ? ' (to give the view a signal, pass { signal })'
-        : '';
     throw new ScmiError(
       'E_ARGUMENT',
-      `${agent}: withCallOptions: options must be an object, got ${describeArg(given)}${hint}`,
+      `${agent}: withCallOptions: options must be an object, got ${describeArg(given)}${signalHint(given, 'the view')}`,
     );
   }
   for (const key of Object.keys(given)) {
@@ -370,16 +366,7 @@ function callDefaults(
     }
   }
   const { timeoutMs, signal } = options;
-  const timeoutGiven: unknown = timeoutMs;
-  if (
-    timeoutGiven !== undefined &&
-    !(typeof timeoutGiven === 'number' && timeoutGiven > 0 && timeoutGiven < Infinity)
-  ) {
-    throw new ScmiError(
-      'E_ARGUMENT',
-      `${agent}: withCallOptions: timeoutMs must be a positive number of ms, got ${describeArg(timeoutGiven)}`,
-    );
-  }
+  if (timeoutMs !== undefined) checkTimeoutMs(timeoutMs, agent, 'withCallOptions: timeoutMs');
   const signalGiven: unknown = signal;
   if (signalGiven !== undefined && !isAbortSignal(signalGiven)) {
     throw new ScmiError(
@@ -956,19 +943,20 @@ function checkSignal(signal: unknown): void {
  * goes (`transact(…, signal)` for `{ signal }`): it has no key of its own, so it would pass as
  * options holding none, and the command could not be given up.
  */
-function isSignalGivenAsOptions(options: object): boolean {
+function isSignalGivenAsOptions(options: unknown): boolean {
   return options instanceof AbortSignal || options instanceof AbortController;
+}
+
+/** What an options error adds when `options` is a signal given for `{ signal }` to `whom`. */
+function signalHint(options: unknown, whom: string): string {
+  return isSignalGivenAsOptions(options) ? ` (to give ${whom} a signal, pass { signal })` : '';
 }
 
 /** The error for `transact` options that are not an object (a JavaScript caller's `null`). */
 function optionsError(options: unknown): ScmiError {
-  const hint =
-    typeof options === 'object' && options !== null && isSignalGivenAsOptions(options)
-      ? ' (to give the command a signal, pass { signal })'
-      : '';
   return new ScmiError(
     'E_ARGUMENT',
-    `transact: options must be an object or left out, got ${describeArg(options)}${hint}`,
+    `transact: options must be an object or left out, got ${describeArg(options)}${signalHint(options, 'the command')}`,
   );
 }
 

@@ -1071,15 +1071,19 @@ function inFlight(xfer: Xfer): boolean {
 }
 
 /**
- * @internal Throws unless `value` is a transfer's own response timeout: a positive finite number
- * of ms ({@link Xfer.timeoutMs}, `TransactOptions.timeoutMs`).
+ * @internal Throws unless `value` is a response timeout: a positive finite number of ms
+ * ({@link Xfer.timeoutMs}, `CallOptions.timeoutMs`); `what` names it in the message.
  *
- * @throws ScmiError `E_ARGUMENT` naming the agent and what was given.
+ * @throws ScmiError `E_ARGUMENT` naming the agent, `what` and what was given.
  */
-export function checkTimeoutMs(value: unknown, agent: string): void {
+export function checkTimeoutMs(
+  value: unknown,
+  agent: string,
+  what = "a transfer's timeoutMs",
+): void {
   if (typeof value === 'number' && value > 0 && value < Infinity) return;
   throw new ScmiError(
     'E_ARGUMENT',
-    `${agent}: a transfer's timeoutMs must be a positive number of ms, got ${describeArg(value)}`,
+    `${agent}: ${what} must be a positive number of ms, got ${describeArg(value)}`,
   );
 }
