@@ -51,6 +51,7 @@ export type {
   ScmiNotification,
   ScmiNotificationHandler,
   ScmiNotifyOutcome,
+  ScmiSubscribeOptions,
 } from './notification/notification-hub.js';
 export type {
   PlatformAgentLink,

@@ -235,5 +235,45 @@ describe('a caller’s bad arguments to the agent and Base', () => {
       }
       expect(h.platform.requests).toHaveLength(before);
     });
+
+    it('should hand a subscribe its options: a signal that fires unsubscribes and disables the event', async () => {
+      const stop = new AbortController();
+      const seen: number[] = [];
+      await agent.events.subscribe(
+        { protocolId: 0x10, eventId: 0 },
+        (n) => void seen.push(n.payload.length),
+        { signal: stop.signal },
+      );
+      const notifyErrors = (): number[] =>
+        h.platform.requests
+          .filter((r) => r.protocolId === 0x10 && r.messageId === 0x8) // BASE_NOTIFY_ERRORS
+          .map((r) => r.payload[0] ?? -1);
+      expect(notifyErrors()).toEqual([1]);
+      expect(h.platform.notify(1, 0x10, 0x0, new Uint8Array(8))).toBe(true);
+      await h.clock.runUntilIdle();
+      expect(seen).toEqual([8]);
+      stop.abort();
+      await h.clock.runUntilIdle();
+      expect(notifyErrors()).toEqual([1, 0]);
+      h.platform.notify(1, 0x10, 0x0, new Uint8Array(8));
+      await h.clock.runUntilIdle();
+      expect(seen).toEqual([8]);
+      expect(agent.diagnostics.notifications.signalDisableFailures).toBe(0);
+    });
+
+    it('should reject subscribe options that are not an object, sending nothing', async () => {
+      const before = h.platform.requests.length;
+      const e = await agent.events
+        .subscribe({ protocolId: 0x10, eventId: 0 }, () => undefined, loose(new AbortController()))
+        .catch((error: unknown) => error);
+      expect(e).toBeInstanceOf(ScmiError);
+      expect(e).toMatchObject({
+        code: 'E_ARGUMENT',
+        message: expect.stringContaining(
+          '(to give the subscription a signal, pass { signal })',
+        ) as unknown,
+      });
+      expect(h.platform.requests).toHaveLength(before);
+    });
   });
 });

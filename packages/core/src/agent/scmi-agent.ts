@@ -9,6 +9,7 @@ import type {
   NotificationStats,
   ScmiEventDescriptor,
   ScmiEventFilter,
+  ScmiSubscribeOptions,
   ScmiNotificationHandler,
 } from '../notification/notification-hub.js';
 import type { BaseProtocol, ScmiPlatformInfo } from '../protocol/base/base-protocol.js';
@@ -128,11 +129,21 @@ export interface AgentEvents {
    * removal disabling what it enabled); RevokedError after it; ScmiError `E_ARGUMENT` when
    * `filter` is not an object (`null`), holds a key {@link ScmiEventFilter} does not have (a
    * misspelt `source` would subscribe every source), or a `protocolId` or `eventId` that is not an
-   * integer from 0 to 255, or when `handler` is not a function (nothing is sent to the platform).
+   * integer from 0 to 255, or when `handler` is not a function or `options` are not
+   * {@link ScmiSubscribeOptions} (nothing is sent to the platform); `options.signal.reason` when
+   * the signal fired before the subscription was made.
+   *
+   * @example
+   * ```ts
+   * const done = new AbortController();
+   * await agent.events.subscribe({ protocolId: 0x13, eventId: 1 }, onLevel, { signal: done.signal });
+   * done.abort(); // unsubscribed; a failed disable counts in notifications.signalDisableFailures
+   * ```
    */
   subscribe(
     filter: ScmiEventFilter,
     handler: ScmiNotificationHandler,
+    options?: ScmiSubscribeOptions,
   ): Promise<() => Promise<void>>;
   /** Registers notifications of a protocol that has no driver (for raw use). */
   register(protocolId: number, events: readonly ScmiEventDescriptor[]): void;
@@ -401,13 +412,13 @@ export class ScmiAgent {
   public get events(): AgentEvents {
     const hub = this.#p.hub;
     return {
-      subscribe: (filter, handler) => {
+      subscribe: (filter, handler, options) => {
         // A rejection, as every other refusal of a subscribe (an async API that throws at once
         // would escape a caller's `.catch`).
         if (this.#revoked) return Promise.reject(this.#revokedError('events'));
         const refused = this.#filterError(filter);
         if (refused !== undefined) return Promise.reject(refused);
-        return hub.subscribe(filter, handler);
+        return hub.subscribe(filter, handler, options);
       },
       register: (protocolId, events) => {
         this.#live('events');

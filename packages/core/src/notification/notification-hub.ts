@@ -1,4 +1,11 @@
-import { formatValue } from '../errors/format-value.js';
+import { describeArg, formatValue } from '../errors/format-value.js';
+import { optionKeys } from '../agent/agent-config.js';
+import {
+  isAbortSignal,
+  isSignalGivenAsOptions,
+  signalHint,
+  watchAbort,
+} from '../protocol/abort-watch.js';
 import type { BadMessageReason, TransportChannel } from '../channel/transport.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { ScmiError, ScmiStatusError, ScmiTransportError } from '../errors/scmi-error.js';
@@ -138,6 +145,35 @@ export interface ScmiEventFilter {
   readonly source?: number;
 }
 
+/**
+ * Options of a subscribe ({@link NotificationHub.subscribe}).
+ *
+ * @example
+ * ```ts
+ * const stop = new AbortController();
+ * await agent.events.subscribe({ protocolId: 0x15, eventId: 0 }, onTrip, { signal: stop.signal });
+ * stop.abort(); // unsubscribes, as calling the function the subscribe resolved to would
+ * ```
+ */
+export interface ScmiSubscribeOptions {
+  /**
+   * Unsubscribes when it fires, as calling the unsubscribe function would (the handler is not
+   * called again, and the last subscriber's leave disables the event at the platform). Fired
+   * before the subscribe: it rejects with `signal.reason` and sends nothing. Fired while the
+   * subscribe waits its turn: the same. Fired while its enable is under way: the enable is
+   * answered, the subscription left at once (a disable, when it was the last), and the subscribe
+   * rejects with `signal.reason`. A disable a signal starts that fails is counted in
+   * {@link NotificationStats.signalDisableFailures} (the event stays possibly enabled: the agent's
+   * removal disables it). The hub stops watching the signal when the subscription ends (its
+   * unsubscribe, its signal, or the agent's removal), so a long-lived signal keeps nothing alive.
+   */
+  readonly signal?: AbortSignal;
+}
+
+const SUBSCRIBE_OPTION_KEYS: ReadonlySet<string> = optionKeys<ScmiSubscribeOptions>({
+  signal: true,
+});
+
 /** Counters of a {@link NotificationHub}. */
 export interface NotificationStats {
   /** Notifications queued. */
@@ -182,6 +218,12 @@ export interface NotificationStats {
    * the platform acted on it cannot be known).
    */
   readonly leftEnabledAtRemoval: number;
+  /**
+   * Disables started by a subscription's signal ({@link ScmiSubscribeOptions.signal}) that
+   * failed (an error status, a timeout, a transport error): nobody awaits them, so they are
+   * counted here; the event stays possibly enabled and the agent's removal disables it.
+   */
+  readonly signalDisableFailures: number;
 }
 
 interface Subscription {
@@ -190,6 +232,8 @@ interface Subscription {
   readonly handler: ScmiNotificationHandler;
   /** Set by its unsubscribe: a delivery already under way skips it too. */
   removed: boolean;
+  /** Stops watching its signal (see {@link ScmiSubscribeOptions.signal}), when it has one. */
+  unwatch?: () => void;
 }
 
 /** A bounded ring of preallocated buffers: the RX path copies into it and never allocates. */
@@ -260,6 +304,9 @@ export class NotificationHub {
   #disabledAtRemoval = 0;
   #disableFailures = 0;
   #leftEnabledAtRemoval = 0;
+  #signalDisableFailures = 0;
+  /** The subscriptions' signal watches, each stopped when its subscription ends (see release). */
+  readonly #signalWatches = new Set<() => void>();
   readonly #disableBoundMs: number;
   /** The platform's answers so far (see the constructor), or `undefined`. */
   readonly #answered: (() => number) | undefined;
@@ -395,12 +442,17 @@ export class NotificationHub {
    * started while the subscribe waited for another enable or disable of the event (nothing is
    * sent) or while its own enable was under way (the removal disables what it enabled).
    * @throws ScmiTransportError `E_UNKNOWN_EVENT` when no driver registered the event.
-   * @throws ScmiError `E_ARGUMENT` when `handler` is not a function, or the source is not an
-   * integer from 0, below the event's `numSources` when it has one (nothing is sent).
+   * @throws ScmiError `E_ARGUMENT` when `handler` is not a function, `options` is not an object
+   * (or holds a key {@link ScmiSubscribeOptions} does not have, or a `signal` that is not an
+   * `AbortSignal`), or the source is not an integer from 0, below the event's `numSources` when it
+   * has one (nothing is sent).
+   * @throws `options.signal.reason` when the signal fired before the subscription was made (see
+   * {@link ScmiSubscribeOptions.signal}).
    */
   public async subscribe(
     filter: ScmiEventFilter,
     handler: ScmiNotificationHandler,
+    options?: ScmiSubscribeOptions,
   ): Promise<() => Promise<void>> {
     // Checked before the platform is asked: a subscription that can never deliver enables nothing.
     const given: unknown = handler;
@@ -410,6 +462,7 @@ export class NotificationHub {
         `${this.#agent}: subscribe: the handler must be a function, not ${given === null ? 'null' : typeof given}`,
       );
     }
+    const signal = this.#subscribeSignal(options);
     const name = `${scmiProtocolName(filter.protocolId)} event ${filter.eventId}`;
     if (!this.#p2a) {
       throw new ScmiTransportError(
@@ -440,6 +493,7 @@ export class NotificationHub {
         `${this.#agent}: ${name}: source ${formatValue(source)} is not one of its ${event.numSources === undefined ? '' : `${event.numSources} `}sources (0 and up)`,
       );
     }
+    if (signal?.aborted === true) throw signal.reason;
     const sub: Subscription = {
       eventId: filter.eventId,
       source: filter.source,
@@ -454,6 +508,8 @@ export class NotificationHub {
     await this.#inTurn(eventKey, async () => {
       // The removal started while this subscribe waited its turn: nothing is sent.
       if (this.#removing()) throw shuttingDown();
+      // Its signal fired while it waited: nothing is sent either.
+      if (signal?.aborted === true) throw signal.reason;
       const users = this.#enabled.get(key) ?? 0;
       const covered =
         filter.source !== undefined &&
@@ -483,9 +539,13 @@ export class NotificationHub {
     // on a removed agent, so the caller is told it did not subscribe.
     if (this.#removing()) throw shuttingDown();
     q.subscriptions.push(sub);
-    return async () => {
+    const unsubscribe = async (): Promise<void> => {
       if (sub.removed) return;
       sub.removed = true;
+      if (sub.unwatch !== undefined) {
+        sub.unwatch();
+        this.#signalWatches.delete(sub.unwatch);
+      }
       const i = q.subscriptions.indexOf(sub);
       if (i >= 0) q.subscriptions.splice(i, 1);
       await this.#inTurn(eventKey, async () => {
@@ -553,6 +613,52 @@ export class NotificationHub {
         }
       });
     };
+    if (signal === undefined) return unsubscribe;
+    // Nobody awaits the leave a signal starts: its failure is counted (see ScmiSubscribeOptions).
+    const leave = (): Promise<void> =>
+      unsubscribe().catch(() => {
+        this.#signalDisableFailures++;
+      });
+    if (hasFired(signal)) {
+      // It fired while the enable was under way: the subscription is left at once.
+      await leave();
+      throw signal.reason;
+    }
+    sub.unwatch = watchAbort(signal, () => void leave());
+    this.#signalWatches.add(sub.unwatch);
+    return unsubscribe;
+  }
+
+  /**
+   * The signal of a subscribe's `options`, checked (a JavaScript caller's `null`, a misspelt key,
+   * a signal given for `{ signal }`, a forged signal).
+   */
+  #subscribeSignal(options: unknown): AbortSignal | undefined {
+    if (options === undefined) return undefined;
+    const refuse = (why: string): ScmiError =>
+      new ScmiError('E_ARGUMENT', `${this.#agent}: subscribe: ${why}`);
+    if (
+      typeof options !== 'object' ||
+      options === null ||
+      Array.isArray(options) ||
+      isSignalGivenAsOptions(options)
+    ) {
+      throw refuse(
+        `options must be an object or left out, got ${describeArg(options)}${signalHint(options, 'the subscription')}`,
+      );
+    }
+    for (const key of Object.keys(options)) {
+      if (!SUBSCRIBE_OPTION_KEYS.has(key)) {
+        throw refuse(
+          `unknown option ${JSON.stringify(key)} (expected one of ${[...SUBSCRIBE_OPTION_KEYS].join(', ')})`,
+        );
+      }
+    }
+    const { signal } = options as Record<string, unknown>;
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      throw refuse(`options.signal must be an AbortSignal, got ${describeArg(signal)}`);
+    }
+    return signal;
   }
 
   /** Whether the agent's removal started (its disables called, or the hub quiesced). */
@@ -979,6 +1085,9 @@ export class NotificationHub {
 
   /** Teardown, phase 2: forget every queue and subscription. */
   public release(): void {
+    // A long-lived signal would otherwise keep the hub (and every handler) reachable.
+    for (const stop of this.#signalWatches) stop();
+    this.#signalWatches.clear();
     this.#queues.clear();
     this.#enabled.clear();
     this.#needsEnable.clear();
@@ -998,8 +1107,17 @@ export class NotificationHub {
       disabledAtRemoval: this.#disabledAtRemoval,
       disableFailures: this.#disableFailures,
       leftEnabledAtRemoval: this.#leftEnabledAtRemoval,
+      signalDisableFailures: this.#signalDisableFailures,
     };
   }
+}
+
+/**
+ * Whether `signal` fired — read through a call: TypeScript keeps a property's narrowing across an
+ * `await`, and the signal may have fired while the subscribe awaited its enable.
+ */
+function hasFired(signal: AbortSignal): boolean {
+  return signal.aborted;
 }
 
 /**

@@ -20,6 +20,13 @@ import { ScmiStatus } from '../wire/status.js';
 import { describeArg } from '../errors/format-value.js';
 import { u32Arg } from './field-arg.js';
 import { optionKeys } from '../agent/agent-config.js';
+import {
+  isAbortSignal,
+  isSignalGivenAsOptions,
+  noWatch,
+  signalHint,
+  watchAbort,
+} from './abort-watch.js';
 
 /** How a command's payload is given to {@link XferOps.transact}: bytes, or a function that writes them. */
 export type PayloadSource = Uint8Array | ((writer: PayloadWriter) => void);
@@ -866,68 +873,6 @@ const countedMalformed = new WeakSet<object>();
 /** ScmiMalformedError codes that describe a caller's own value, never the platform's bytes. */
 const CALLER_VALUE_CODES: ReadonlySet<string> = new Set(['E_FIELD_RANGE', 'E_PAYLOAD']);
 
-/** The commands waiting on each signal, and the one listener it has for them. */
-const watchedSignals = new WeakMap<
-  AbortSignal,
-  { readonly waiting: Set<() => void>; readonly listener: () => void }
->();
-
-/**
- * Calls `onAbort` when `signal` fires (at once when it has), until the returned function is
- * called. One listener per signal, whatever the commands sharing it: a listener per command
- * would make Node warn of a leak past ten commands in flight on one signal.
- */
-function watchAbort(signal: AbortSignal, onAbort: () => void): () => void {
-  if (signal.aborted) {
-    onAbort();
-    return noWatch;
-  }
-  let watched = watchedSignals.get(signal);
-  if (watched === undefined) {
-    const waiting = new Set<() => void>();
-    const listener = (): void => {
-      watchedSignals.delete(signal);
-      for (const call of [...waiting]) {
-        try {
-          call();
-        } catch {
-          // An abandon does not throw; if one did, the other commands are still given up.
-        }
-      }
-      waiting.clear();
-    };
-    watched = { waiting, listener };
-    watchedSignals.set(signal, watched);
-    signal.addEventListener('abort', listener, { once: true });
-  }
-  const { waiting, listener } = watched;
-  waiting.add(onAbort);
-  return () => {
-    if (!waiting.delete(onAbort) || waiting.size > 0) return;
-    signal.removeEventListener('abort', listener);
-    watchedSignals.delete(signal);
-  };
-}
-
-/** What {@link watchAbort} returns for a signal that fired already. */
-function noWatch(): void {
-  // Nothing to remove.
-}
-
-/**
- * Whether `value` is a real `AbortSignal`: `instanceof` alone takes an object made with
- * `Object.create(AbortSignal.prototype)`, whose `aborted` getter then throws a TypeError in the
- * middle of a command (or of a wait for a transfer).
- */
-function isAbortSignal(value: unknown): value is AbortSignal {
-  if (!(value instanceof AbortSignal)) return false;
-  try {
-    return typeof value.aborted === 'boolean';
-  } catch {
-    return false;
-  }
-}
-
 /** Throws unless `signal` is an `AbortSignal` (whether it fired is looked at after). */
 function checkSignal(signal: unknown): void {
   if (!isAbortSignal(signal)) {
@@ -936,20 +881,6 @@ function checkSignal(signal: unknown): void {
       `transact: options.signal must be an AbortSignal, got ${describeArg(signal)}`,
     );
   }
-}
-
-/**
- * Whether `options` is an `AbortSignal` or an `AbortController` given where an options object
- * goes (`transact(…, signal)` for `{ signal }`): it has no key of its own, so it would pass as
- * options holding none, and the command could not be given up.
- */
-function isSignalGivenAsOptions(options: unknown): boolean {
-  return options instanceof AbortSignal || options instanceof AbortController;
-}
-
-/** What an options error adds when `options` is a signal given for `{ signal }` to `whom`. */
-function signalHint(options: unknown, whom: string): string {
-  return isSignalGivenAsOptions(options) ? ` (to give ${whom} a signal, pass { signal })` : '';
 }
 
 /** The error for `transact` options that are not an object (a JavaScript caller's `null`). */
