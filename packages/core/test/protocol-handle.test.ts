@@ -119,7 +119,9 @@ describe('XferOps', () => {
       expect(askedIndexes(h)).toEqual([0, 2]);
       expect(warned).toHaveLength(1);
       const [message, error] = warned[0] ?? [];
-      expect(message).toMatch(/message 0x4 returned 0 items with 3 remaining at index 2/);
+      expect(message).toMatch(
+        /^clock message 0x4 \(token \d+\): multi-part reply returned 0 items with 3 remaining at index 2/,
+      );
       expect(error).toBeInstanceOf(ScmiMalformedError);
       expect(error).toMatchObject({ code: 'E_MULTIPART', message });
       await agent.remove();
@@ -139,7 +141,7 @@ describe('XferOps', () => {
       await expect(agent.xfer(0x14).iterate(0x4, u32Spec())).resolves.toEqual([7]);
       expect(warnings.slice(before)).toEqual([
         expect.stringMatching(
-          /^scmi0: protocol clock: multi-part reply to message 0x4 returned 0 items with 4 remaining at index 1/,
+          /^scmi0: protocol clock: clock message 0x4 \(token \d+\): multi-part reply returned 0 items with 4 remaining at index 1/,
         ),
       ]);
       await agent.remove();
@@ -242,6 +244,84 @@ describe('XferOps', () => {
         await agent.remove();
       },
     );
+  });
+
+  describe('.decode names the command a malformed reply answered', () => {
+    /** An agent whose platform answers clock message 0x6 with two bytes. */
+    async function shortRateGet(): Promise<{
+      agent: Awaited<ReturnType<ReturnType<typeof createHarness>['create']>>;
+      tokens: () => number[];
+    }> {
+      const h = createHarness();
+      h.platform.override = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x6
+          ? { status: 0, returns: new Uint8Array([1, 2]) }
+          : undefined;
+      const agent = await h.create();
+      const tokens = (): number[] =>
+        h.platform.requests
+          .filter((r) => r.protocolId === 0x14 && r.messageId === 0x6)
+          .map((r) => r.token);
+      return { agent, tokens };
+    }
+
+    it('should give the protocol, the message id and the token in its fields and at the head of its message', async () => {
+      const { agent, tokens } = await shortRateGet();
+      const ops = agent.xfer(0x14);
+      const returns = await ops.transact(0x6, (w) => w.u32(0));
+      let error: unknown;
+      try {
+        ops.decode(returns, (r) => r.u64());
+      } catch (e) {
+        error = e;
+      }
+      const token = tokens()[0];
+      expect(error).toBeInstanceOf(ScmiMalformedError);
+      expect(error).toMatchObject({
+        code: 'E_TRUNCATED',
+        protocolId: 0x14,
+        messageId: 0x6,
+        token,
+        message: `clock message 0x6 (token ${String(token)}): payload truncated: u64 needs 8 byte(s) at offset 0, 2 left`,
+      });
+      // The stack's first line says the same (it was captured with the message unplaced).
+      expect((error as Error).stack?.split('\n')[0]).toBe(
+        `ScmiMalformedError: ${(error as Error).message}`,
+      );
+      expect(agent.diagnostics.malformedReplies).toEqual({ clock: 1 });
+      await agent.remove();
+    });
+
+    it('should name only the protocol for a reply that is not the one transact gave last', async () => {
+      const { agent } = await shortRateGet();
+      const ops = agent.xfer(0x14);
+      const first = await ops.transact(0x6, (w) => w.u32(0));
+      await ops.transact(0x6, (w) => w.u32(0));
+      let error: unknown;
+      try {
+        ops.decode(first, (r) => r.u64());
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({ protocolId: 0x14, messageId: undefined, token: undefined });
+      expect((error as Error).message).toMatch(/^clock: payload truncated/);
+      await agent.remove();
+    });
+
+    it("should leave a caller's own bad value unplaced and uncounted", async () => {
+      const { agent } = await shortRateGet();
+      const ops = agent.xfer(0x14);
+      const returns = await ops.transact(0x6, (w) => w.u32(0));
+      const own = new ScmiMalformedError('my own field', 'E_FIELD_RANGE');
+      expect(() =>
+        ops.decode(returns, () => {
+          throw own;
+        }),
+      ).toThrow(own);
+      expect(own).toMatchObject({ message: 'my own field', protocolId: undefined });
+      expect(agent.diagnostics.malformedReplies).toEqual({});
+      await agent.remove();
+    });
   });
 
   describe('arguments of the wrong type', () => {

@@ -175,6 +175,18 @@ const MALFORMED_ERROR = Symbol.for('@scmi-ts/core/ScmiMalformedError');
 export class ScmiMalformedError extends ScmiError {
   /** @internal */
   public readonly [MALFORMED_ERROR] = true;
+  /**
+   * The protocol whose reply it was, when the error came out of a protocol handle's `decode` (or
+   * `malformed`); undefined for bytes no command is known for (a header, a transport's frame).
+   */
+  public readonly protocolId: number | undefined;
+  /**
+   * The command whose reply it was, when `decode` read the reply its handle's `transact` gave
+   * last (what a driver does right after it) or a part of `iterate`; otherwise undefined.
+   */
+  public readonly messageId: number | undefined;
+  /** The token that command carried, when known (see `messageId`); otherwise undefined. */
+  public readonly token: number | undefined;
 
   /** Creates the error; `code` defaults to `E_MALFORMED`. */
   public constructor(message: string, code = 'E_MALFORMED', options?: ErrorOptions) {
@@ -184,6 +196,45 @@ export class ScmiMalformedError extends ScmiError {
   /** True when `value` is an {@link ScmiMalformedError}. */
   public static override is(value: unknown): value is ScmiMalformedError {
     return typeof value === 'object' && value !== null && MALFORMED_ERROR in value;
+  }
+}
+
+/** @internal The command a malformed reply answered (see {@link placeMalformed}). */
+export interface MalformedCommand {
+  readonly messageId: number;
+  /** Unknown when another command was answered before the reply was read. */
+  readonly token?: number | undefined;
+}
+
+/**
+ * Says whose reply a malformed error is about — the protocol, and the command and its token when
+ * known — in its fields and at the head of its message (`clock message 0x6 (token 35): payload
+ * truncated: …`), as a timeout or an error status names its command. An error placed already
+ * keeps its place (the innermost `decode` knows the most).
+ *
+ * @internal
+ */
+export function placeMalformed(
+  error: ScmiMalformedError,
+  protocolId: number,
+  command?: MalformedCommand,
+): void {
+  if (error.protocolId !== undefined) return;
+  const where =
+    command === undefined
+      ? scmiProtocolName(protocolId)
+      : `${describe({ protocolId, messageId: command.messageId })}${command.token === undefined ? '' : ` (token ${command.token})`}`;
+  const old = `${error.name}: ${error.message}`;
+  const placed = error as {
+    -readonly [K in 'protocolId' | 'messageId' | 'token']: number | undefined;
+  };
+  placed.protocolId = protocolId;
+  placed.messageId = command?.messageId;
+  placed.token = command?.token;
+  error.message = `${where}: ${error.message}`;
+  // The stack was captured with the old message: its first line says the new one.
+  if (error.stack?.startsWith(old) === true) {
+    error.stack = `${error.name}: ${error.message}${error.stack.slice(old.length)}`;
   }
 }
 

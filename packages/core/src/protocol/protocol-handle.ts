@@ -4,6 +4,8 @@ import {
   ScmiMalformedError,
   ScmiStatusError,
   ScmiTransportError,
+  placeMalformed,
+  type MalformedCommand,
 } from '../errors/scmi-error.js';
 import type { ScmiEventDescriptor } from '../notification/notification-hub.js';
 import { copyOut } from '../transfer/clamped-copy.js';
@@ -236,8 +238,11 @@ export interface XferOps {
    * counted, as the transports count theirs. Any other error is rethrown uncounted, and so is a
    * malformed error about a caller's own value (`E_FIELD_RANGE`, `E_PAYLOAD`); an error is counted
    * once however many `decode` calls it passes through (one inside a spec callback of `iterate`).
-   * A `read` that returns a promise has its rejection counted alike. Core's own decoding (Base,
-   * `iterate`, `extendedName`, `versionGet`) goes through it; a driver should too.
+   * A `read` that returns a promise has its rejection counted alike. A counted error names its
+   * reply: `protocolId` always, `messageId` and `token` when `returns` is the reply this
+   * `transact` gave last (a driver decoding right after its command), in its fields and at the
+   * head of its message (`clock message 0x6 (token 35): payload truncated: …`). Core's own
+   * decoding (Base, `iterate`, `extendedName`, `versionGet`) goes through it; a driver should too.
    *
    * @example
    * ```ts
@@ -412,6 +417,14 @@ export class BoundXferOps implements XferOps {
   readonly #p2a: boolean;
   /** A view's options ({@link BoundXferOps.withCallOptions}); undefined on the handle's own. */
   #view: CallDefaults | undefined;
+  /**
+   * The reply `transact` gave last, and its command's message id and token: a malformed error
+   * `decode` finds in that very reply names its command (see `placeMalformed`). Three field writes
+   * per command — a map from every reply to its command would cost more than the command's copy.
+   */
+  #lastReturns: Uint8Array | undefined;
+  #lastMessageId = 0;
+  #lastToken = 0;
 
   public constructor(
     engine: TransferEngine,
@@ -686,7 +699,7 @@ export class BoundXferOps implements XferOps {
         if (waiting !== undefined) await waiting;
         this.#engine.end(this.#channel, xfer);
       }
-      return copyOut(xfer.rx, xfer.rxLen);
+      return this.#returns(xfer);
     } finally {
       stop?.();
       // The object never left this call: reused as is (the caller got a copy of the response).
@@ -713,36 +726,54 @@ export class BoundXferOps implements XferOps {
   #finish(xfer: Xfer): Uint8Array {
     try {
       this.#engine.end(this.#channel, xfer);
-      return copyOut(xfer.rx, xfer.rxLen);
+      return this.#returns(xfer);
     } finally {
       // The object never left this call: reused as is (the caller got a copy of the response).
       this.#engine.put(xfer);
     }
   }
 
+  /** A copy of `xfer`'s response for its caller, noted as the reply given last. */
+  #returns(xfer: Xfer): Uint8Array {
+    const returns = copyOut(xfer.rx, xfer.rxLen);
+    this.#lastReturns = returns;
+    this.#lastMessageId = xfer.messageId;
+    this.#lastToken = xfer.token;
+    return returns;
+  }
+
   public decode<T>(returns: Uint8Array, read: (reader: PayloadReader) => T): T {
+    // Whose reply it is, read now: another command may be answered before a promise settles.
+    const command =
+      returns === this.#lastReturns
+        ? { messageId: this.#lastMessageId, token: this.#lastToken }
+        : undefined;
     let value: T;
     try {
       value = read(new PayloadReader(returns));
     } catch (error) {
-      this.#countMalformed(error);
+      this.#countMalformed(error, command);
       throw error;
     }
     if (!isPromiseLike(value)) return value;
     return Promise.resolve(value).catch((error: unknown) => {
-      this.#countMalformed(error);
+      this.#countMalformed(error, command);
       throw error;
     }) as T;
   }
 
   public malformed(error: ScmiMalformedError): ScmiMalformedError {
-    this.#countMalformed(error);
+    this.#countMalformed(error, undefined);
     return error;
   }
 
-  /** Counts `error` once if it is a malformed reply (not a caller's own bad value). */
-  #countMalformed(error: unknown): void {
+  /**
+   * Counts `error` once if it is a malformed reply (not a caller's own bad value), and says whose
+   * reply it is (`placeMalformed`).
+   */
+  #countMalformed(error: unknown, command: MalformedCommand | undefined): void {
     if (!ScmiMalformedError.is(error) || CALLER_VALUE_CODES.has(error.code)) return;
+    placeMalformed(error, this.#protocolId, command);
     if (countedMalformed.has(error)) return;
     countedMalformed.add(error);
     this.#onMalformed?.();
@@ -768,7 +799,12 @@ export class BoundXferOps implements XferOps {
       const returns = await this.transact(messageId, (w) => spec.prepare(w, index), {
         txSize: spec.txSize,
       });
-      const done = this.decode(returns, (r) => this.#part(messageId, spec, r, items, max));
+      // Its token, unless another command was answered before this one's caller resumed.
+      const command = {
+        messageId,
+        token: returns === this.#lastReturns ? this.#lastToken : undefined,
+      };
+      const done = this.decode(returns, (r) => this.#part(messageId, spec, r, items, max, command));
       if (done === true) return items;
       max = done;
     }
@@ -784,6 +820,7 @@ export class BoundXferOps implements XferOps {
     r: PayloadReader,
     items: T[],
     max: number,
+    command: MalformedCommand,
   ): true | number {
     const index = items.length;
     const { returned, remaining } = spec.counts(r);
@@ -791,7 +828,7 @@ export class BoundXferOps implements XferOps {
     // walk would then never move on: counts are checked before they are trusted.
     if (!isCount(returned) || !isCount(remaining)) {
       throw new ScmiMalformedError(
-        `multi-part reply to message 0x${messageId.toString(16)}: the spec's counts gave returned ${String(returned)}, remaining ${String(remaining)} at index ${index} (whole numbers expected)`,
+        `multi-part reply: the spec's counts gave returned ${String(returned)}, remaining ${String(remaining)} at index ${index} (whole numbers expected)`,
         'E_MULTIPART',
       );
     }
@@ -806,9 +843,12 @@ export class BoundXferOps implements XferOps {
         // promised): counted as a malformed reply, as Base counts its LIST_PROTOCOLS that returns
         // none before the total, though not thrown. Counted before `warn` runs, so a warn that
         // throws cannot skip the count (nor, being the same error, count it twice).
-        const message = `multi-part reply to message 0x${messageId.toString(16)} returned 0 items with ${remaining} remaining at index ${index}: ending with ${index} items, as Linux does`;
-        const error = this.malformed(new ScmiMalformedError(message, 'E_MULTIPART'));
-        (spec.warn ?? this.#warn)?.(message, error);
+        const error = new ScmiMalformedError(
+          `multi-part reply returned 0 items with ${remaining} remaining at index ${index}: ending with ${index} items, as Linux does`,
+          'E_MULTIPART',
+        );
+        this.#countMalformed(error, command);
+        (spec.warn ?? this.#warn)?.(error.message, error);
       }
       return true;
     }
@@ -816,8 +856,8 @@ export class BoundXferOps implements XferOps {
     if (announced > max) {
       throw new ScmiMalformedError(
         index === 0
-          ? `multi-part reply to message 0x${messageId.toString(16)} announces more than ${max} items`
-          : `multi-part reply to message 0x${messageId.toString(16)} announces ${announced} items at index ${index}, after ${max}`,
+          ? `multi-part reply announces more than ${max} items`
+          : `multi-part reply announces ${announced} items at index ${index}, after ${max}`,
         'E_MULTIPART',
       );
     }
