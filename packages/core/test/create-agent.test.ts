@@ -1347,6 +1347,42 @@ describe(createAgent, () => {
     });
   });
 
+  describe('error statuses by channel', () => {
+    it('should count responses and delayed responses that are not SUCCESS by status name, on the channel that carried them', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      const stats = (direction: 'a2p' | 'p2a') =>
+        agent.diagnostics.channels.find((c) => c.direction === direction)?.stats;
+      expect(stats('a2p')?.errorStatuses).toEqual({});
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14) return undefined;
+        if (req.messageId === 0x6) return { status: -1 }; // NOT_SUPPORTED
+        if (req.messageId === 0x7) return { status: 0x7fffffff };
+        if (req.messageId === 0x5) {
+          h.platform.later(5, () => h.platform.delayedResponse(req, -6)); // BUSY
+          return { status: 0 };
+        }
+        return undefined;
+      };
+      await expect(agent.transact(0x14, 0x6)).rejects.toMatchObject({ status: -1 });
+      await expect(agent.transact(0x14, 0x6)).rejects.toMatchObject({ status: -1 });
+      await expect(agent.transact(0x14, 0x7)).rejects.toMatchObject({ status: 0x7fffffff });
+      await expect(agent.transact(0x14, 0x5, u32(1), { async: true })).rejects.toMatchObject({
+        status: -6,
+      });
+      await agent.transact(0x14, 0x3);
+      expect(stats('a2p')?.errorStatuses).toEqual({
+        NOT_SUPPORTED: 2,
+        'UNKNOWN(2147483647)': 1,
+      });
+      expect(stats('a2p')?.completed).toBe(
+        (stats('a2p')?.sent ?? 0) - (stats('a2p')?.timeouts ?? 0) - (stats('a2p')?.failed ?? 0),
+      );
+      expect(stats('p2a')?.errorStatuses).toEqual({ BUSY: 1 });
+      await agent.remove();
+    });
+  });
+
   describe('delayed responses', () => {
     it('should wait for the delayed response of an asynchronous command', async () => {
       const h = createHarness();

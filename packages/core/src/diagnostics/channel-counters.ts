@@ -1,14 +1,19 @@
 import type { BadMessageReason } from '../channel/transport.js';
+import { scmiStatusName } from '../wire/status.js';
 
 /** A point-in-time copy of a channel's {@link ChannelCounters}. */
 export interface ChannelStats {
   /** Commands sent. */
   readonly sent: number;
-  /** Commands completed with a response (any status). */
+  /** Commands completed with a response (any status: the error ones are in `errorStatuses` too). */
   readonly completed: number;
   /** Commands that timed out (response or delayed response). */
   readonly timeouts: number;
-  /** Commands that failed in the transport or were aborted by shutdown. */
+  /**
+   * Commands that failed in the transport (the channel lost included), were given up by their
+   * caller's signal while they waited for a response or a delayed response, or were aborted by
+   * shutdown.
+   */
   readonly failed: number;
   /** Replies that arrived after their command timed out, dropped. */
   readonly lateReplies: number;
@@ -20,6 +25,12 @@ export interface ChannelStats {
   readonly refusedAfterQuiesce: number;
   /** Rejected messages by reason. */
   readonly badMessages: Readonly<Record<BadMessageReason, number>>;
+  /**
+   * Responses (on an A2P channel) and delayed responses (on the P2A channel that carried them)
+   * whose status was not SUCCESS, by status name (`NOT_SUPPORTED`, `UNKNOWN(7)` for one outside
+   * the table): which answers were refusals, without a trace of every command. Empty when none.
+   */
+  readonly errorStatuses: Readonly<Record<string, number>>;
 }
 
 /**
@@ -40,7 +51,11 @@ export class ChannelCounters {
   public completed = 0;
   /** Commands that timed out. */
   public timeouts = 0;
-  /** Commands that failed in the transport or were aborted by shutdown. */
+  /**
+   * Commands that failed in the transport (the channel lost included), were given up by their
+   * caller's signal while they waited for a response or a delayed response, or were aborted by
+   * shutdown.
+   */
   public failed = 0;
   /** Replies that arrived after their command timed out, dropped. */
   public lateReplies = 0;
@@ -60,6 +75,15 @@ export class ChannelCounters {
     oversize: 0,
   };
 
+  /** Error statuses answered (see {@link ChannelStats.errorStatuses}), by status. */
+  readonly #errorStatuses = new Map<number, number>();
+
+  /** Counts a response or a delayed response whose status is `status` (SUCCESS is not counted). */
+  public countStatus(status: number): void {
+    if (status === 0) return;
+    this.#errorStatuses.set(status, (this.#errorStatuses.get(status) ?? 0) + 1);
+  }
+
   /** Total rejected messages, all reasons. */
   public get badMessageTotal(): number {
     const b = this.badMessages;
@@ -78,6 +102,9 @@ export class ChannelCounters {
       notifications: this.notifications,
       refusedAfterQuiesce: this.refusedAfterQuiesce,
       badMessages: { ...this.badMessages },
+      errorStatuses: Object.fromEntries(
+        [...this.#errorStatuses].map(([status, n]) => [scmiStatusName(status), n]),
+      ),
     };
   }
 }

@@ -844,6 +844,7 @@ export class TransferEngine implements XferOwner {
 
   #completeResponse(channel: ChannelRuntime, xfer: Xfer): void {
     channel.counters.completed++;
+    if (xfer.status !== 0) channel.counters.countStatus(xfer.status);
     this.#deadlines.disarm(xfer);
     xfer.state = 'response';
     // It stays in the pending table until put back: a duplicate response is then `invalid`.
@@ -986,6 +987,7 @@ export class TransferEngine implements XferOwner {
     }
     if (xfer.truncated) this.countBad(channel, 'oversize', header);
     channel.counters.delayedResponses++;
+    if (xfer.status !== 0) channel.counters.countStatus(xfer.status);
     xfer.state = 'delayed-response';
     this.#deadlines.disarm(xfer);
     this.#settle(xfer);
