@@ -147,6 +147,61 @@ describe('a caller’s bad arguments to the agent and Base', () => {
     });
   });
 
+  describe("a driver's messageNames", () => {
+    /** A clock driver whose messages are named by `names`. */
+    const named = (names: unknown): ProtocolDriver<number> => ({
+      ...idDriver(0x14),
+      messageNames: names as Readonly<Record<number, string>>,
+    });
+
+    it('should name the command in a timeout and in an error status, and keep only integer ids 0-255 with a string', async () => {
+      enum ClockMessageId {
+        RATE_GET = 0x6,
+        CONFIG_SET = 0x7,
+      }
+      h = createHarness({
+        drivers: [named({ ...ClockMessageId, 300: 'TOO_BIG', 1.5: 'HALF', 8: 42 })],
+      });
+      h.platform.override = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x7 ? { status: -3 } : undefined;
+      h.platform.delay = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x6 ? 1e6 : undefined;
+      agent = await probe(h);
+      const timeout = await agent.transact(0x14, 0x6).catch((e: unknown) => e);
+      expect(timeout).toMatchObject({
+        code: 'E_TIMEOUT',
+        messageName: 'RATE_GET',
+        message: expect.stringMatching(
+          /^clock message 0x6 RATE_GET \(token \d+\): no response/,
+        ) as unknown,
+      });
+      await expect(agent.transact(0x14, 0x7)).rejects.toMatchObject({
+        messageName: 'CONFIG_SET',
+        message: 'clock message 0x7 CONFIG_SET failed: DENIED (-3)',
+      });
+      // Only what the driver named: no name for the others, none for a value that is not a string.
+      h.platform.override = (req) =>
+        req.protocolId === 0x14 && req.messageId !== 0x0 ? { status: -1 } : undefined;
+      await expect(agent.transact(0x14, 0x8)).rejects.toMatchObject({
+        messageName: undefined,
+        message: 'clock message 0x8 failed: NOT_SUPPORTED (-1)',
+      });
+      await expect(agent.transact(0x14, 0x2c)).rejects.toMatchObject({
+        message: 'clock message 0x2c failed: NOT_SUPPORTED (-1)',
+      });
+    });
+
+    it('should fail the protocol, with a typed error, for messageNames that are not an object', async () => {
+      h = createHarness({ drivers: [named('RATE_GET')] });
+      agent = await probe(h);
+      expect(agent.protocolErrors.get(0x14)).toMatchObject({
+        code: 'E_ARGUMENT',
+        message:
+          'scmi0: clock: the driver\'s messageNames must be an object, got string "RATE_GET"',
+      });
+    });
+  });
+
   describe('agent.protocol, given what a JavaScript caller may write', () => {
     it('should take a driver written as a class with static fields, and say why a driver whose init threw something odd has no API', async () => {
       // A function with the fields (as a class with static ones is): only its protocolId is read

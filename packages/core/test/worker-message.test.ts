@@ -85,6 +85,28 @@ describe('worker error serialization', () => {
       const timeout = across(new ScmiTimeoutError(clock, 9, 30, 'delayed-response'));
       expect(timeout).toMatchObject({ token: 9, timeoutMs: 30, phase: 'delayed-response' });
     });
+
+    it("should keep a command's name, and the place of a malformed reply", () => {
+      const named = { ...clock, messageName: 'CLOCK_DESCRIBE_RATES' };
+      expect(across(new ScmiStatusError(ScmiStatus.DENIED, named))).toMatchObject({
+        messageName: 'CLOCK_DESCRIBE_RATES',
+        message: 'clock message 0x3 CLOCK_DESCRIBE_RATES failed: DENIED (-3)',
+      });
+      expect(across(new ScmiTimeoutError(named, 9, 30))).toMatchObject({
+        messageName: 'CLOCK_DESCRIBE_RATES',
+      });
+      const placed = Object.assign(new ScmiMalformedError('clock message 0x6 (token 4): short'), {
+        protocolId: 0x14,
+        messageId: 6,
+        token: 4,
+      });
+      expect(across(placed)).toMatchObject({
+        message: 'clock message 0x6 (token 4): short',
+        protocolId: 0x14,
+        messageId: 6,
+        token: 4,
+      });
+    });
   });
 
   it("should rebuild another package's ScmiError subclass as its core base, with its name and code", () => {

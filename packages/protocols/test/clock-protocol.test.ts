@@ -292,6 +292,11 @@ describe('Clock protocol client', () => {
       expect(gpu).not.toHaveProperty('nameError');
       expect(display?.name).toBe('display-control');
       expect(display?.nameError).toBeInstanceOf(ScmiStatusError);
+      // The driver names its messages: the error says which command failed.
+      expect(display?.nameError).toMatchObject({
+        messageName: 'NAME_GET',
+        message: 'clock message 0x8 NAME_GET failed: DENIED (-3)',
+      });
     });
 
     it('records what Linux ignores: a failed CLOCK_POSSIBLE_PARENTS_GET or CLOCK_GET_PERMISSIONS', async () => {

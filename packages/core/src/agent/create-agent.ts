@@ -436,6 +436,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     const setUp = async (g: DevresGroup): Promise<T> => {
       group = g;
       const runtime = a2p.get(channelFor(config, driver.protocolId).id) as ChannelRuntime;
+      engine.nameMessages(driver.protocolId, driver.messageNames);
       const ph = makeHandle(driver.protocolId, runtime);
       g.add({
         name: 'protocol handle',

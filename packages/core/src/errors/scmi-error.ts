@@ -43,15 +43,20 @@ export interface MessageRef {
   readonly protocolId: number;
   /** The message id within the protocol. */
   readonly messageId: number;
+  /** The command's name, when its protocol driver names it (`ProtocolDriver.messageNames`). */
+  readonly messageName?: string | undefined;
 }
 
 /**
- * `clock message 0x3`, with the name of a message every protocol has (`base message 0x0
- * PROTOCOL_VERSION`): what a reader of a log needs to tell a failed discovery from the rest.
+ * `clock message 0x6 RATE_GET`: the message's name as its driver gives it, or the name of a message
+ * every protocol has (`base message 0x0 PROTOCOL_VERSION`), or none (`clock message 0x6`) — what a
+ * reader of a log needs to tell one failed command from another.
  */
 function describe(ref: MessageRef): string {
-  const common = (CommonMessageId as unknown as Record<number, string | undefined>)[ref.messageId];
-  return `${scmiProtocolName(ref.protocolId)} message 0x${ref.messageId.toString(16)}${common === undefined ? '' : ` ${common}`}`;
+  const name =
+    ref.messageName ??
+    (CommonMessageId as unknown as Record<number, string | undefined>)[ref.messageId];
+  return `${scmiProtocolName(ref.protocolId)} message 0x${ref.messageId.toString(16)}${name === undefined ? '' : ` ${name}`}`;
 }
 
 const STATUS_ERROR = Symbol.for('@scmi-ts/core/ScmiStatusError');
@@ -73,6 +78,8 @@ export class ScmiStatusError extends ScmiError {
   public readonly protocolId: number;
   /** The message id of the failed message. */
   public readonly messageId: number;
+  /** Its name, when its protocol driver names its messages; otherwise undefined. */
+  public readonly messageName: string | undefined;
   /** @internal */
   public readonly [STATUS_ERROR] = true;
 
@@ -82,6 +89,7 @@ export class ScmiStatusError extends ScmiError {
     this.status = status;
     this.protocolId = ref.protocolId;
     this.messageId = ref.messageId;
+    this.messageName = ref.messageName;
   }
 
   /** True when `value` is an {@link ScmiStatusError}. */
@@ -106,6 +114,8 @@ export class ScmiTimeoutError extends ScmiError {
   public readonly protocolId: number;
   /** The message id of the message. */
   public readonly messageId: number;
+  /** Its name, when its protocol driver names its messages; otherwise undefined. */
+  public readonly messageName: string | undefined;
   /** The token the message carried. */
   public readonly token: number;
   /** The timeout that expired, in ms. */
@@ -128,6 +138,7 @@ export class ScmiTimeoutError extends ScmiError {
     );
     this.protocolId = ref.protocolId;
     this.messageId = ref.messageId;
+    this.messageName = ref.messageName;
     this.token = token;
     this.timeoutMs = timeoutMs;
     this.phase = phase;

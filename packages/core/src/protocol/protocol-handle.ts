@@ -970,6 +970,14 @@ export interface ProtocolDriver<TApi = unknown> {
    */
   readonly version: number;
   /**
+   * The names of its commands by message id, for the messages of its errors (a timeout or an
+   * error status then says `clock message 0x6 RATE_GET`, and the error's `messageName` holds it).
+   * A TypeScript numeric enum of the message ids serves as it is (its reverse map).
+   * Only entries with an integer key from 0 to 255 and a string value are kept; anything else
+   * than an object fails the protocol's initialization with ScmiError `E_ARGUMENT`.
+   */
+  readonly messageNames?: Readonly<Record<number, string>>;
+  /**
    * Initializes the protocol; registers what it acquires in `group` and its notifications with
    * `ph.registerEvents`. Resolves to the protocol's API object.
    */

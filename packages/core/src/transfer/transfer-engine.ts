@@ -16,6 +16,7 @@ import {
   ScmiStatusError,
   ScmiTimeoutError,
   ScmiTransportError,
+  type MessageRef,
 } from '../errors/scmi-error.js';
 import type { NotificationHub } from '../notification/notification-hub.js';
 import {
@@ -27,6 +28,7 @@ import {
   headerToken,
   headerType,
 } from '../wire/header.js';
+import { scmiProtocolName } from '../wire/protocol-id.js';
 import type { TokenSequence } from './token-allocator.js';
 import { XferPool, type GiveUpWatch } from './xfer-pool.js';
 import type { Xfer, XferOwner, XferState } from './xfer.js';
@@ -221,6 +223,8 @@ export class TransferEngine implements XferOwner {
   /** What a P2A channel's failInFlight gave: no delayed response will come (see doWithResponse). */
   #delayedResponsesLost: Error | undefined;
   #seq = 0;
+  /** Command names by protocol id, then message id (see {@link TransferEngine.nameMessages}). */
+  readonly #messageNames = new Map<number, ReadonlyMap<number, string>>();
 
   /** Creates the engine and preallocates its pool. */
   public constructor(options: TransferEngineOptions) {
@@ -739,6 +743,45 @@ export class TransferEngine implements XferOwner {
     waiter?.();
   }
 
+  /**
+   * @internal Names the commands of `protocolId` in this engine's errors (see
+   * `ProtocolDriver.messageNames`): copied now, keeping only integer keys from 0 to 255 with a
+   * string value, so that nothing of `names` runs when an error is made.
+   *
+   * @throws ScmiError `E_ARGUMENT` when `names` is neither undefined nor an object.
+   */
+  public nameMessages(protocolId: number, names: unknown): void {
+    if (names === undefined) return;
+    if (typeof names !== 'object' || names === null) {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `${this.#o.agent}: ${scmiProtocolName(protocolId)}: the driver's messageNames must be an object, got ${describeArg(names)}`,
+      );
+    }
+    const kept = new Map<number, string>();
+    for (const [key, name] of Object.entries(names)) {
+      const id = Number(key);
+      if (
+        typeof name === 'string' &&
+        Number.isInteger(id) &&
+        id >= 0 &&
+        id <= 0xff &&
+        String(id) === key
+      )
+        kept.set(id, name);
+    }
+    this.#messageNames.set(protocolId, kept);
+  }
+
+  /** What an error says of `xfer`'s command: its ids, and its name when its driver gave one. */
+  #ref(xfer: Xfer): MessageRef {
+    return {
+      protocolId: xfer.protocolId,
+      messageId: xfer.messageId,
+      messageName: this.#messageNames.get(xfer.protocolId)?.get(xfer.messageId),
+    };
+  }
+
   #fail(xfer: Xfer, error: unknown): void {
     xfer.state = 'failed';
     xfer.error = error;
@@ -749,7 +792,7 @@ export class TransferEngine implements XferOwner {
 
   #throwIfFailed(xfer: Xfer): void {
     if (xfer.error !== undefined) throw xfer.error as Error;
-    if (xfer.status !== 0) throw new ScmiStatusError(xfer.status, xfer);
+    if (xfer.status !== 0) throw new ScmiStatusError(xfer.status, this.#ref(xfer));
   }
 
   #timeout(channel: ChannelRuntime, xfer: Xfer, phase: 'response' | 'delayed-response'): void {
@@ -757,7 +800,7 @@ export class TransferEngine implements XferOwner {
       phase === 'response' ? (xfer.timeoutMs ?? this.#o.rxTimeoutMs) : this.#o.asyncTimeoutMs;
     channel.counters.timeouts++;
     xfer.state = 'timed-out';
-    xfer.error = new ScmiTimeoutError(xfer, xfer.token, timeoutMs, phase);
+    xfer.error = new ScmiTimeoutError(this.#ref(xfer), xfer.token, timeoutMs, phase);
     this.pool.unlist(xfer, true);
     if (trace.timeout.hasSubscribers) {
       trace.timeout.publish({

@@ -42,11 +42,13 @@ export interface SerializedError {
   readonly kind?: ScmiErrorKind;
   /** `ScmiStatusError`: the status. */
   readonly status?: number;
-  /** `ScmiStatusError`, `ScmiTimeoutError`: the message's protocol id. */
+  /** `ScmiStatusError`, `ScmiTimeoutError`, a placed `ScmiMalformedError`: the protocol id. */
   readonly protocolId?: number;
-  /** `ScmiStatusError`, `ScmiTimeoutError`: the message id. */
+  /** `ScmiStatusError`, `ScmiTimeoutError`, a placed `ScmiMalformedError`: the message id. */
   readonly messageId?: number;
-  /** `ScmiTimeoutError`: the token. */
+  /** `ScmiStatusError`, `ScmiTimeoutError`: the message's name, when its driver named it. */
+  readonly messageName?: string;
+  /** `ScmiTimeoutError`, a placed `ScmiMalformedError`: the token. */
   readonly token?: number;
   /** `ScmiTimeoutError`: the timeout, ms. */
   readonly timeoutMs?: number;
@@ -103,7 +105,7 @@ export function isControl(msg: unknown): msg is { readonly [CONTROL]: string } {
 /** The fields of an error that are numbers when present. */
 const NUMBER_FIELDS = ['status', 'protocolId', 'messageId', 'token', 'timeoutMs'] as const;
 /** The fields of an error that are strings when present. */
-const STRING_FIELDS = ['stack', 'code', 'field', 'phase'] as const;
+const STRING_FIELDS = ['stack', 'code', 'field', 'phase', 'messageName'] as const;
 const KINDS: ReadonlySet<string> = new Set<ScmiErrorKind>([
   'ScmiError',
   'ScmiStatusError',
@@ -185,12 +187,12 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
  */
 function rebuildScmiError(e: SerializedError): ScmiError | undefined {
   const code = e.code ?? 'E_WORKER';
-  const { status, protocolId, messageId, token, timeoutMs, phase } = e;
+  const { status, protocolId, messageId, messageName, token, timeoutMs, phase } = e;
   switch (e.kind) {
     case 'ScmiStatusError':
       return status === undefined || protocolId === undefined || messageId === undefined
         ? undefined
-        : new ScmiStatusError(status, { protocolId, messageId });
+        : new ScmiStatusError(status, { protocolId, messageId, messageName });
     case 'ScmiTimeoutError':
       return protocolId === undefined ||
         messageId === undefined ||
@@ -198,11 +200,16 @@ function rebuildScmiError(e: SerializedError): ScmiError | undefined {
         timeoutMs === undefined ||
         (phase !== 'response' && phase !== 'delayed-response')
         ? undefined
-        : new ScmiTimeoutError({ protocolId, messageId }, token, timeoutMs, phase);
+        : new ScmiTimeoutError({ protocolId, messageId, messageName }, token, timeoutMs, phase);
     case 'ScmiTransportError':
       return new ScmiTransportError(code, e.message);
     case 'ScmiMalformedError':
-      return new ScmiMalformedError(e.message, code);
+      // Its place (see placeMalformed) comes back with it; the message says it already.
+      return Object.assign(new ScmiMalformedError(e.message, code), {
+        protocolId,
+        messageId,
+        token,
+      });
     case 'ScmiShutdownError':
       return new ScmiShutdownError('worker');
     case 'ScmiConfigError':

@@ -991,6 +991,7 @@ export const clockProtocolDriver: ProtocolDriver<ClockProtocol> = {
   protocolId: ScmiProtocolId.CLOCK,
   name: 'clock',
   version: V3,
+  messageNames: ClockMessageId,
   async init(ph) {
     const clock = await ClockProtocol.create(ph);
     ph.registerEvents([

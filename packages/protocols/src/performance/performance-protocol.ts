@@ -934,6 +934,7 @@ export const performanceProtocolDriver: ProtocolDriver<PerformanceProtocol> = {
   protocolId: ScmiProtocolId.PERF,
   name: 'performance',
   version: 0x40000,
+  messageNames: PerformanceMessageId,
   async init(ph) {
     const perf = await PerformanceProtocol.create(ph);
     ph.registerEvents([

@@ -412,6 +412,7 @@ export const powerProtocolDriver: ProtocolDriver<PowerProtocol> = {
   protocolId: ScmiProtocolId.POWER,
   name: 'power',
   version: 0x30001,
+  messageNames: PowerMessageId,
   async init(ph) {
     const power = await PowerProtocol.create(ph);
     ph.registerEvents([

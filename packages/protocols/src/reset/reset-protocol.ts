@@ -329,6 +329,7 @@ export const resetProtocolDriver: ProtocolDriver<ResetProtocol> = {
   protocolId: ScmiProtocolId.RESET,
   name: 'reset',
   version: 0x30001,
+  messageNames: ResetMessageId,
   async init(ph) {
     const reset = await ResetProtocol.create(ph);
     ph.registerEvents([

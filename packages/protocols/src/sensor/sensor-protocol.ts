@@ -596,6 +596,7 @@ export const sensorProtocolDriver: ProtocolDriver<SensorProtocol> = {
   protocolId: ScmiProtocolId.SENSOR,
   name: 'sensor',
   version: 0x30001,
+  messageNames: SensorMessageId,
   async init(ph) {
     const sensor = await SensorProtocol.create(ph);
     ph.registerEvents([

@@ -343,6 +343,7 @@ export const systemPowerProtocolDriver: ProtocolDriver<SystemPowerProtocol> = {
   protocolId: ScmiProtocolId.SYSTEM,
   name: 'system-power',
   version: 0x20001,
+  messageNames: SystemPowerMessageId,
   async init(ph) {
     const system = await SystemPowerProtocol.create(ph);
     const payload = system.gracefulTimeout ? NOTIFIER_PAYLOAD_V2 : NOTIFIER_PAYLOAD_V1;

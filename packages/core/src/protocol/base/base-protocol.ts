@@ -698,6 +698,7 @@ export const baseProtocolDriver: ProtocolDriver<BaseProtocol> = {
   protocolId: ScmiProtocolId.BASE,
   name: 'base',
   version: 0x20001,
+  messageNames: BaseMessageId,
   init(ph) {
     const base = new BaseProtocol(ph);
     const errorEvent: ScmiEventDescriptor = {
