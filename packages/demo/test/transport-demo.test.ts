@@ -30,7 +30,10 @@ function expectDiscovery(out: string): void {
   expect(out).toMatch(/platform, for agent 1\s+\d+ requests: SUCCESS \d+/);
   expect(out).toMatch(/vendor\s+scmi-ts/);
   expect(out).toMatch(/sub-vendor\s+emulated/);
-  expect(out).toMatch(/Base protocol version\s+2\.0/);
+  // SCMI v3.2 versions: Base 2.1, the x.1 minors, Clock 3.0.
+  expect(out).toMatch(/Base protocol version\s+2\.1/);
+  expect(out).toMatch(/0x11 power\s+v3\.1/);
+  expect(out).toMatch(/0x12 system\s+v2\.1/);
   expect(out).toMatch(/0x14 clock\s+v3\.0/);
   expect(out).toMatch(/DISCOVER_AGENT\(2\)\s+PSCI/);
   expect(out).toMatch(/raw 0x14 CLOCK_ATTRIBUTES\(0\)\s+"cpu-pll"/);

@@ -61,7 +61,7 @@
  *    INTR_ENABLED unless no mailbox channel carries an acknowledgement (3 mboxes), where the 1 ms
  *    CHANNEL_FREE poll is armed exactly while posts wait; after the calm phase nothing is queued;
  *    the platform's `notificationsPosted` matches the posts accepted;
- * 6. after the calm phase PROTOCOL_VERSION is answered SUCCESS with the 4-byte version 2.0 on every
+ * 6. after the calm phase PROTOCOL_VERSION is answered SUCCESS with the 4-byte version 2.1 on every
  *    A2P channel;
  * 7. close leaves no timer armed on the virtual clock (the responder's poll, the platform's timers
  *    for the agent, the mailbox's TX polls once the agent's channels are freed), the platform
@@ -330,7 +330,7 @@ async function runCase(
         area.length() !== 12 ||
         area.header() !== c.header ||
         area.payloadI32() !== 0 ||
-        version !== 0x20000
+        version !== 0x20001
       ) {
         problems.push(
           `calm: a2p:${id} PROTOCOL_VERSION answered status 0x${area.status().toString(16)}, length ${area.length()}, header 0x${area.header().toString(16)} (sent 0x${c.header.toString(16)}), SCMI status ${area.payloadI32()}, version 0x${version.toString(16)}`,

@@ -129,7 +129,7 @@ describe('the emulated SCMI PTA', () => {
       expect(smtRead(area, SMT_HEADER)).toBe(VERSION);
       expect(smtRead(area, SMT_LENGTH)).toBe(12);
       expect(readI32(area, SMT_PAYLOAD)).toBe(ScmiStatus.SUCCESS);
-      expect(readU32(area, SMT_PAYLOAD + 4)).toBe(0x20000);
+      expect(readU32(area, SMT_PAYLOAD + 4)).toBe(0x20001);
     });
 
     it('should answer an unknown message id with NOT_SUPPORTED, as OP-TEE does', async () => {
@@ -206,7 +206,7 @@ describe('the emulated SCMI PTA', () => {
       smtWrite(area, SMT_STATUS, 0);
       await first;
       expect(smtRead(area, SMT_STATUS)).toBe(SMT_STATUS_FREE);
-      expect(readU32(area, SMT_PAYLOAD + 4)).toBe(0x20000);
+      expect(readU32(area, SMT_PAYLOAD + 4)).toBe(0x20001);
     });
 
     it.each([
@@ -228,7 +228,7 @@ describe('the emulated SCMI PTA', () => {
         smtMessage(area, VERSION);
         await processSmt(s);
         expect(smtRead(area, SMT_STATUS)).toBe(SMT_STATUS_FREE);
-        expect(readU32(area, SMT_PAYLOAD + 4)).toBe(0x20000);
+        expect(readU32(area, SMT_PAYLOAD + 4)).toBe(0x20001);
         expect(b.optee.stats.scmi.busy).toBe(0);
       },
     );
@@ -306,7 +306,7 @@ describe('the emulated SCMI PTA', () => {
         teeMemref(TeeParamType.MEMREF_INOUT, shm),
       ]);
       expect(smtRead(shm.bytes, SMT_STATUS)).toBe(SMT_STATUS_FREE);
-      expect(readU32(shm.bytes, SMT_PAYLOAD + 4)).toBe(0x20000);
+      expect(readU32(shm.bytes, SMT_PAYLOAD + 4)).toBe(0x20001);
       const short = teeMemref(TeeParamType.MEMREF_INOUT, shm, 0, 127);
       expect(
         await result(
@@ -415,7 +415,7 @@ describe('the emulated SCMI PTA', () => {
       expect([readU32(shm.bytes, 0), readI32(shm.bytes, 4), readU32(shm.bytes, 8)]).toEqual([
         VERSION,
         0,
-        0x20000,
+        0x20001,
       ]);
     });
 

@@ -36,8 +36,8 @@ describe('Base protocol (0x10)', () => {
   });
 
   describe('PROTOCOL_VERSION / PROTOCOL_ATTRIBUTES / PROTOCOL_MESSAGE_ATTRIBUTES', () => {
-    it('should report version 2.0', () => {
-      expect(h.call(BASE, 0x0).words).toEqual([0x20000]);
+    it('should report version 2.1 (SCMI v3.2)', () => {
+      expect(h.call(BASE, 0x0).words).toEqual([0x20001]);
     });
 
     it('should count the protocols the agent may use (Base excluded) and every agent', () => {
@@ -139,7 +139,7 @@ describe('Base protocol (0x10)', () => {
 
     it('should report version 1.0 to that agent only', () => {
       expect(h.call(BASE, 0x0).words).toEqual([0x10000]);
-      expect(h.call(BASE, 0x0, [], 2).words).toEqual([0x20000]);
+      expect(h.call(BASE, 0x0, [], 2).words).toEqual([0x20001]);
     });
 
     it('should return DISCOVER_AGENT as name[16] alone (v1 layout)', () => {
@@ -163,6 +163,19 @@ describe('Base protocol (0x10)', () => {
         expect(h.call(BASE, id, payload).status).toBe(ScmiStatus.NOT_FOUND);
       }
       expect(h.call(BASE, 0x2, [BaseMessageId.NOTIFY_ERRORS]).status).toBe(ScmiStatus.SUCCESS);
+    });
+  });
+
+  describe('when the agent negotiated version 2.0', () => {
+    beforeEach(() => {
+      expect(h.call(BASE, 0x10, [0x20000]).status).toBe(ScmiStatus.SUCCESS);
+    });
+
+    it('should report 2.0 and answer in the 2.0 layouts, which 2.1 left as they were', () => {
+      expect(h.call(BASE, 0x0).words).toEqual([0x20000]);
+      const psci = h.call(BASE, BaseMessageId.DISCOVER_AGENT, [2]);
+      expect([psci.bytes.byteLength, psci.r.u32(), psci.r.string(16)]).toEqual([8 + 20, 2, 'PSCI']);
+      for (const id of [0x9, 0xa, 0xb]) expect(h.call(BASE, 0x2, [id]).status).toBe(0);
     });
   });
 

@@ -212,20 +212,32 @@ const IMPLEMENTED = new Set<number>([
   ScmiProtocolId.SENSOR,
   ScmiProtocolId.RESET,
 ]);
-/** The platform's Base version (Base v2: the permission commands 0x9–0xB exist). */
-const BASE_VERSION = 0x20000;
-/** PROTOCOL_VERSION of each protocol the platform implements. */
+/**
+ * PROTOCOL_VERSION of each protocol the platform implements (SCMI v3.2; Base v2: the permission
+ * commands 0x9–0xB exist).
+ */
 const PROTOCOL_VERSION: Record<number, number> = {
-  [ScmiProtocolId.BASE]: BASE_VERSION,
-  [ScmiProtocolId.POWER]: 0x30000,
-  [ScmiProtocolId.SYSTEM]: 0x10000,
+  [ScmiProtocolId.BASE]: 0x20001,
+  [ScmiProtocolId.POWER]: 0x30001,
+  [ScmiProtocolId.SYSTEM]: 0x20001,
   [ScmiProtocolId.PERF]: 0x30000,
   [ScmiProtocolId.CLOCK]: 0x30000,
-  [ScmiProtocolId.SENSOR]: 0x30000,
-  [ScmiProtocolId.RESET]: 0x30000,
+  [ScmiProtocolId.SENSOR]: 0x30001,
+  [ScmiProtocolId.RESET]: 0x30001,
 };
+/**
+ * PROTOCOL_VERSION without version negotiation (firmware older than SCMI v3.2): minor 0 for the
+ * protocols whose v3.2 minor 1 only adds NEGOTIATE_PROTOCOL_VERSION.
+ */
+function ownVersion(protocolId: number, negotiation: boolean): number {
+  const v = PROTOCOL_VERSION[protocolId] ?? 0;
+  return negotiation ? v : (v & 0xffff0000) >>> 0;
+}
 /** Older versions NEGOTIATE_PROTOCOL_VERSION accepts besides the own major's minors. */
-const OLDER_VERSIONS: Record<number, readonly number[]> = { [ScmiProtocolId.BASE]: [0x10000] };
+const OLDER_VERSIONS: Record<number, readonly number[]> = {
+  [ScmiProtocolId.BASE]: [0x10000],
+  [ScmiProtocolId.SYSTEM]: [0x10000],
+};
 /** PROTOCOL_ATTRIBUTES return-value bytes per protocol (scmi-wire.md §4). */
 const PROTOCOL_ATTRIBUTES_LENGTH: Record<number, number> = {
   [ScmiProtocolId.BASE]: 4,
@@ -733,6 +745,11 @@ const VALID_COMMANDS: [ScmiProtocolId, number, fc.Arbitrary<Uint8Array>][] = [
   ],
   [ScmiProtocolId.SYSTEM, SystemPowerMessageId.STATE_NOTIFY, pick([1, 1, 0]).map((e) => w(e))],
   [
+    ScmiProtocolId.SYSTEM,
+    CommonMessageId.NEGOTIATE_PROTOCOL_VERSION,
+    pick([0x10000, 0x20000, 0x20001]).map((v) => w(v)),
+  ],
+  [
     ScmiProtocolId.PERF,
     PerformanceMessageId.DESCRIBE_LEVELS,
     fc.tuple(pick([0, 1, 2]), fc.nat(5)).map(([d, i]) => w(d, i)),
@@ -1065,11 +1082,41 @@ const sensorFragmentArb: fc.Arbitrary<Op[]> = fc.nat(SENSORS.length - 1).chain((
     3,
   ),
 );
+/**
+ * System power between the two agents: one negotiates a version (1.0: SYSTEM_POWER_STATE_NOTIFIER
+ * without its timeout word) and subscribes, the other sets a state, so the notifier reaches an
+ * agent in the layout of the version it speaks.
+ */
+const systemFragmentArb: fc.Arbitrary<Op[]> = fc
+  .tuple(
+    fc.constantFrom(...AGENT_IDS),
+    pick([0x10000, 0x20000, 0x20001]),
+    pick([0, 1]),
+    pick([0, 1, 2, 4]),
+    fc.integer({ min: 0, max: 0x3ff }),
+  )
+  .map(([listener, version, flags, state, token]) => {
+    const op = (agentId: number, messageId: number, payload: Uint8Array): Op => ({
+      kind: 'command',
+      agentId,
+      channelId: 0,
+      header: buildHeader(messageId, ScmiMessageType.COMMAND, ScmiProtocolId.SYSTEM, token),
+      payload,
+    });
+    const other = AGENT_IDS.find((id) => id !== listener) ?? listener;
+    return [
+      op(listener, CommonMessageId.NEGOTIATE_PROTOCOL_VERSION, w(version)),
+      op(listener, SystemPowerMessageId.STATE_NOTIFY, w(1)),
+      op(other, SystemPowerMessageId.STATE_SET, w(flags, state)),
+    ];
+  });
+
 const fragmentArb: fc.Arbitrary<Op[]> = fc.oneof(
   clockFragmentArb,
   powerFragmentArb,
   resetFragmentArb,
   sensorFragmentArb,
+  systemFragmentArb,
 );
 
 const linkParamsArb: fc.Arbitrary<LinkParams> = fc.record({
@@ -1176,16 +1223,22 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
 // The oracle's models: notifications, permissions
 // ---------------------------------------------------------------------------------------------
 
-/** Notification payload bytes from the payload words, per protocol and notification id (§4). */
-const NOTIFICATION_LENGTH: Record<number, Record<number, (words: number[]) => number>> = {
+/**
+ * Notification payload bytes from the payload words and the receiving agent's version of the
+ * protocol, per protocol and notification id (§4).
+ */
+const NOTIFICATION_LENGTH: Record<
+  number,
+  Record<number, (words: number[], version: number) => number>
+> = {
   // agent_id, error_status (9:0 count), msg_reports[count] of 64 bits.
   [ScmiProtocolId.BASE]: {
     [BaseNotificationId.ERROR_EVENT]: (ws) => 8 + 8 * ((ws[1] ?? 0) & 0x3ff),
   },
   // agent_id, domain_id, power_state.
   [ScmiProtocolId.POWER]: { 0x0: () => 12, 0x1: () => 12 },
-  // agent_id, flags, system_state.
-  [ScmiProtocolId.SYSTEM]: { 0x0: () => 12 },
+  // agent_id, flags, system_state, and from version 2.0 timeout.
+  [ScmiProtocolId.SYSTEM]: { 0x0: (_, version) => (version >= 0x20000 ? 16 : 12) },
   // LIMITS_CHANGED agent_id, domain_id, range_max, range_min; LEVEL_CHANGED agent_id, domain_id, level.
   [ScmiProtocolId.PERF]: { 0x0: () => 16, 0x1: () => 12 },
   // agent_id, clock_id, rate_low, rate_high.
@@ -1394,8 +1447,8 @@ class FuzzRun {
   public readonly links = new Map<number, CheckingLink>();
   public readonly permissions = new PermissionModel();
   readonly #connections = new Map<number, PlatformConnection>();
-  /** Agent → negotiated Base version (forgotten on disconnect). */
-  readonly #baseVersion = new Map<number, number>();
+  /** Agent → protocol → negotiated version (forgotten on disconnect). */
+  readonly #negotiated = new Map<number, Map<number, number>>();
   #lastCounters: PlatformCounters;
   /** Accepted asynchronous CLOCK_RATE_SETs whose timer has not fired. */
   #clockOps: PendingOperation[] = [];
@@ -1420,23 +1473,30 @@ class FuzzRun {
     this.#lastCounters = this.platform.counters;
   }
 
-  /** The Base version an agent speaks: the platform's, or the one it negotiated. */
+  /** The version of a protocol an agent speaks: the platform's, or the one it negotiated. */
+  public versionOf(agentId: number, protocolId: number): number {
+    return (
+      this.#negotiated.get(agentId)?.get(protocolId) ??
+      ownVersion(protocolId, this.behaviour.versionNegotiation)
+    );
+  }
+
   #baseVersionOf(agentId: number): number {
-    return this.#baseVersion.get(agentId) ?? BASE_VERSION;
+    return this.versionOf(agentId, ScmiProtocolId.BASE);
   }
 
   public connect(agentId: number, p: LinkParams): void {
     const link = new CheckingLink(this, agentId, p);
     this.#connections.set(agentId, this.platform.connect(agentId, link));
     this.links.set(agentId, link);
-    this.#baseVersion.delete(agentId);
+    this.#negotiated.delete(agentId);
   }
 
   public disconnect(agentId: number): void {
     this.#connections.get(agentId)?.disconnect();
     this.#connections.delete(agentId);
     this.links.delete(agentId);
-    this.#baseVersion.delete(agentId);
+    this.#negotiated.delete(agentId);
   }
 
   public fail(what: string): void {
@@ -1728,11 +1788,13 @@ class FuzzRun {
     this.#checkStateRules(agentId, protocolId, messageId, payload, request, status, what);
     if (status !== ScmiStatus.SUCCESS) return;
     if (
-      protocolId === ScmiProtocolId.BASE &&
       messageId === CommonMessageId.NEGOTIATE_PROTOCOL_VERSION &&
       expected === ScmiStatus.SUCCESS
-    )
-      this.#baseVersion.set(agentId, request[0] ?? 0);
+    ) {
+      const versions = this.#negotiated.get(agentId) ?? new Map<number, number>();
+      versions.set(protocolId, request[0] ?? 0);
+      this.#negotiated.set(agentId, versions);
+    }
     if (length !== undefined && returns.byteLength !== length)
       this.fail(`${what}: SUCCESS with ${returns.byteLength} return bytes, expected ${length}`);
     this.#checkPermissions(agentId, protocolId, messageId, request, what);
@@ -1742,7 +1804,10 @@ class FuzzRun {
       // A notification the link cannot carry is not advertised, and enabling it is refused. Its
       // length from the words it starts with: agent_id, then the domain (a sensor's axes count).
       const domainId = system ? 0 : (request[0] ?? 0);
-      const notification = defined(NOTIFICATION_LENGTH[protocolId]?.[enabled])([0, domainId]);
+      const notification = defined(NOTIFICATION_LENGTH[protocolId]?.[enabled])(
+        [0, domainId],
+        this.versionOf(agentId, protocolId),
+      );
       if (notification > link.maxMsgSize)
         this.fail(`${what}: enabled a ${notification}-byte notification on a smaller link`);
     }
@@ -1808,7 +1873,7 @@ class FuzzRun {
       case CommonMessageId.NEGOTIATE_PROTOCOL_VERSION: {
         // The own major with a minor up to the own one, or a listed older version.
         const v = request[0] ?? 0;
-        const own = PROTOCOL_VERSION[protocolId] ?? 0;
+        const own = ownVersion(protocolId, b.versionNegotiation);
         const speaks =
           (v >>> 16 === own >>> 16 && (v & 0xffff) <= (own & 0xffff)) ||
           (OLDER_VERSIONS[protocolId] ?? []).includes(v);
@@ -1881,11 +1946,8 @@ class FuzzRun {
     };
     switch (messageId) {
       case CommonMessageId.PROTOCOL_VERSION: {
-        // Base reports the negotiated version, the others their own.
-        const version =
-          protocolId === ScmiProtocolId.BASE
-            ? this.#baseVersionOf(agentId)
-            : PROTOCOL_VERSION[protocolId];
+        // The negotiated version, or the platform's own.
+        const version = this.versionOf(agentId, protocolId);
         if (returned.length === 1 && first !== version)
           this.fail(`${what}: version 0x${first.toString(16)}`);
         return 4;
@@ -2209,7 +2271,8 @@ class CheckingLink implements PlatformAgentLink {
     if (headerToken(header) !== 0) run.fail(`${what}: token ${headerToken(header)}`);
     const lengthOf = NOTIFICATION_LENGTH[protocolId]?.[id];
     if (lengthOf === undefined) run.fail(`${what}: unknown`);
-    else if (length !== lengthOf(words)) run.fail(`${what}: ${length} bytes`);
+    else if (length !== lengthOf(words, run.versionOf(this.agentId, protocolId)))
+      run.fail(`${what}: ${length} bytes`);
     const cause = words[0] ?? -1;
     if (!(cause === 0 || AGENT_IDS.includes(cause))) run.fail(`${what}: agent_id ${cause}`);
     const systemWide = protocolId === ScmiProtocolId.BASE || protocolId === ScmiProtocolId.SYSTEM;

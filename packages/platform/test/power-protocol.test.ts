@@ -19,8 +19,8 @@ describe('Power domain protocol (0x11)', () => {
     h.close();
   });
 
-  it('should report version 3.0 and three domains without statistics', () => {
-    expect(h.call(POWER, 0x0).words).toEqual([0x30000]);
+  it('should report version 3.1 (SCMI v3.2) and three domains without statistics', () => {
+    expect(h.call(POWER, 0x0).words).toEqual([0x30001]);
     expect(h.call(POWER, 0x1).words).toEqual([3, 0, 0, 0]);
   });
 

@@ -36,8 +36,8 @@ describe('Reset domain protocol (0x16)', () => {
     h.close();
   });
 
-  it('should report version 3.0 and three domains', () => {
-    expect(h.call(RESET, 0x0).words).toEqual([0x30000]);
+  it('should report version 3.1 (SCMI v3.2) and three domains', () => {
+    expect(h.call(RESET, 0x0).words).toEqual([0x30001]);
     expect(h.call(RESET, 0x1).words).toEqual([3]);
     expect(h.call(RESET, 0x2, [ResetMessageId.DOMAIN_NAME_GET]).status).toBe(0);
     expect(h.call(RESET, 0x2, [7]).status).toBe(ScmiStatus.NOT_FOUND);

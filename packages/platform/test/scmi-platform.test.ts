@@ -295,6 +295,52 @@ describe(ScmiPlatform, () => {
       }
     });
 
+    /** PROTOCOL_VERSION of a SCMI v3.2 platform (Performance at its default 3.0). */
+    const V3_2: Record<number, number> = {
+      [ScmiProtocolId.BASE]: 0x20001,
+      [ScmiProtocolId.POWER]: 0x30001,
+      [ScmiProtocolId.SYSTEM]: 0x20001,
+      [ScmiProtocolId.PERF]: 0x30000,
+      [ScmiProtocolId.CLOCK]: 0x30000,
+      [ScmiProtocolId.SENSOR]: 0x30001,
+      [ScmiProtocolId.RESET]: 0x30001,
+    };
+    /** The protocols whose SCMI v3.2 minor (x.1) only adds NEGOTIATE_PROTOCOL_VERSION. */
+    const minorOne: number[] = [
+      ScmiProtocolId.BASE,
+      ScmiProtocolId.POWER,
+      ScmiProtocolId.SYSTEM,
+      ScmiProtocolId.SENSOR,
+      ScmiProtocolId.RESET,
+    ];
+
+    it('should report the SCMI v3.2 versions (Linux negotiates none of them down)', () => {
+      expect(Object.fromEntries(protocols.map((p) => [p, version(p)]))).toEqual(V3_2);
+    });
+
+    it('should accept minor 0 of a v3.2 minor 1 and answer it to that agent only', () => {
+      for (const p of minorOne) {
+        const own = defined(V3_2[p]);
+        expect(h.call(p, NEGOTIATE, [own - 1]).status).toBe(ScmiStatus.SUCCESS);
+        expect(version(p)).toBe(own - 1);
+      }
+      // Agent 2 (which may use Base, Power and System power of them) still gets the newest.
+      for (const p of [ScmiProtocolId.BASE, ScmiProtocolId.POWER, ScmiProtocolId.SYSTEM]) {
+        expect(version(p, 2)).toBe(V3_2[p]);
+      }
+    });
+
+    it('should report the SCMI v3.1 versions without version negotiation, not a minor 1', () => {
+      const old = new Harness(createDefaultPlatformConfig(), {
+        behaviour: { versionNegotiation: false },
+      });
+      old.connect(1);
+      const reported = protocols.map((p) => defined(old.call(p, 0x0).words[0]));
+      const v3_1 = (p: number): number => defined(V3_2[p]) - (minorOne.includes(p) ? 1 : 0);
+      expect(reported).toEqual(protocols.map(v3_1));
+      old.close();
+    });
+
     it('should accept the version the platform speaks, and keep answering it', () => {
       for (const p of protocols) {
         const own = version(p);
@@ -319,16 +365,16 @@ describe(ScmiPlatform, () => {
     it('should apply a negotiated version to the agent that chose it, until it disconnects', () => {
       expect(h.call(ScmiProtocolId.BASE, NEGOTIATE, [0x10000]).status).toBe(ScmiStatus.SUCCESS);
       expect(version(ScmiProtocolId.BASE)).toBe(0x10000);
-      expect(version(ScmiProtocolId.BASE, 2)).toBe(0x20000);
+      expect(version(ScmiProtocolId.BASE, 2)).toBe(0x20001);
       h.connection(1).disconnect();
       h.connect(1);
-      expect(version(ScmiProtocolId.BASE)).toBe(0x20000);
+      expect(version(ScmiProtocolId.BASE)).toBe(0x20001);
     });
 
     it('should let the agent negotiate again, back to the newest version', () => {
       h.call(ScmiProtocolId.BASE, NEGOTIATE, [0x10000]);
-      expect(h.call(ScmiProtocolId.BASE, NEGOTIATE, [0x20000]).status).toBe(ScmiStatus.SUCCESS);
-      expect(version(ScmiProtocolId.BASE)).toBe(0x20000);
+      expect(h.call(ScmiProtocolId.BASE, NEGOTIATE, [0x20001]).status).toBe(ScmiStatus.SUCCESS);
+      expect(version(ScmiProtocolId.BASE)).toBe(0x20001);
     });
 
     it('should answer PROTOCOL_ERROR without exactly one version word', () => {

@@ -76,8 +76,8 @@ describe('Sensor protocol (0x15)', () => {
     h.close();
   });
 
-  it('should report version 3.0, four sensors and the async limit', () => {
-    expect(h.call(SENSOR, 0x0).words).toEqual([0x30000]);
+  it('should report version 3.1 (SCMI v3.2), four sensors and the async limit', () => {
+    expect(h.call(SENSOR, 0x0).words).toEqual([0x30001]);
     expect(h.call(SENSOR, 0x1).words).toEqual([4 | (8 << 16), 0, 0, 0]);
     for (const id of [3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0xc, 0xd, 0x10]) {
       expect(h.call(SENSOR, 0x2, [id]).words).toEqual([0]);

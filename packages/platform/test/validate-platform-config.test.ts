@@ -455,9 +455,20 @@ describe(validatePlatformConfig, () => {
     'should accept the system power state %p (defined, or vendor: bit 31 set)',
     (state) => {
       const config = validatePlatformConfig(set(base(), 'systemPower.state', state));
-      expect(config.systemPower).toEqual({ state });
+      expect(config.systemPower).toEqual({ state, gracefulTimeoutMs: 0 });
     },
   );
+
+  it('should take a graceful timeout for SYSTEM_POWER_STATE_NOTIFIER, a u32 in ms', () => {
+    const path = 'systemPower.gracefulTimeoutMs';
+    expect(validatePlatformConfig(set(base(), path, 0xffffffff)).systemPower).toEqual({
+      state: 3,
+      gracefulTimeoutMs: 0xffffffff,
+    });
+    for (const bad of [-1, 2 ** 32, 1.5, '10']) {
+      expect(() => validatePlatformConfig(set(base(), path, bad))).toThrow(`${path}: must be`);
+    }
+  });
 
   it.each([5, 7, 0x7fffffff, -1, 2 ** 32])(
     'should refuse the reserved system power state %p, saying which states are allowed',

@@ -63,7 +63,7 @@ describe('Power domain protocol client', () => {
 
   it('describes every domain at init, as the platform configures them', async () => {
     const { power } = await probe();
-    expect(power.version).toBe(0x30000);
+    expect(power.version).toBe(0x30001);
     expect(power.versionSource).toBe('platform');
     expect(power.statistics).toEqual({ address: 0n, length: 0 });
     expect(power.domains.count).toBe(3);

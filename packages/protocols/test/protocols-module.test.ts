@@ -43,7 +43,7 @@ describe('protocolsModule', () => {
       expect(agent.protocolErrors.size).toBe(0);
       expect([...agent.protocolIds].sort()).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16]);
       expect(agent.protocol(powerProtocolDriver).domains.count).toBe(3);
-      expect(agent.protocol(systemPowerProtocolDriver).version).toBe(0x10000);
+      expect(agent.protocol(systemPowerProtocolDriver).version).toBe(0x20001);
       expect(agent.protocol(performanceProtocolDriver).domains.count).toBe(2);
       expect(agent.protocol(clockProtocolDriver).domains.count).toBe(4);
       expect(agent.protocol(sensorProtocolDriver).domains.count).toBe(4);

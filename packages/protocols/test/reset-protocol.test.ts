@@ -37,7 +37,7 @@ describe('Reset protocol client', () => {
 
   it('describes every domain at init, as the platform configures them', async () => {
     const { reset } = await probe();
-    expect(reset.version).toBe(0x30000);
+    expect(reset.version).toBe(0x30001);
     expect(reset.versionSource).toBe('platform');
     expect(reset.domains.count).toBe(3);
     expect(reset.domains.failures.size).toBe(0);

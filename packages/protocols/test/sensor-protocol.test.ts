@@ -53,7 +53,7 @@ describe('Sensor protocol client', () => {
 
   it('describes every sensor at init, as the platform configures them', async () => {
     const { sensor } = await probe();
-    expect(sensor.version).toBe(0x30000);
+    expect(sensor.version).toBe(0x30001);
     expect(sensor.versionSource).toBe('platform');
     expect(sensor.attributes).toEqual({
       sensors: 4,

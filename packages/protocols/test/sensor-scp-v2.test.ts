@@ -131,7 +131,7 @@ describe('SCP-firmware SENSOR_V2 fixed-size descriptors', () => {
     const seen = scp ? scpSensorV2(h, options.padOnly === true) : { parts: [] };
     const agent = await h.create();
     const sensor = agent.protocol(sensorProtocolDriver);
-    expect(sensor.version).toBe(options.version3 === true ? 0x30000 : 0x20000);
+    expect(sensor.version).toBe(options.version3 === true ? 0x30001 : 0x20000);
     expect(sensor.domains.failures).toEqual(new Map());
     const result = {
       sensors: sensor.domains.list,
@@ -155,7 +155,7 @@ describe('SCP-firmware SENSOR_V2 fixed-size descriptors', () => {
     expect(spec.sensors[3]?.axes).toHaveLength(3);
   });
 
-  it('reads a version 3.0 platform at the specification’s sizes, even a part padded to 52 bytes a descriptor', async () => {
+  it('reads a version 3.1 platform at the specification’s sizes, even a part padded to 52 bytes a descriptor', async () => {
     const spec = await describeWith(false, { version3: true });
     const padded = await describeWith(true, { version3: true, padOnly: true });
     expect(padded.parts).toEqual([2, 2]);

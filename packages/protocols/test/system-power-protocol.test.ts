@@ -3,6 +3,7 @@ import {
   CLOCK,
   PROTOCOL_DRIVER,
   RevokedError,
+  type ProtocolDriver,
   ScmiMalformedError,
   ScmiStatusError,
   coreModule,
@@ -32,6 +33,8 @@ import { createHarness, type Harness, type HarnessOptions } from './support/harn
 const SYSTEM = 0x12;
 /** PROTOCOL_VERSION 2.0 as a reply's return value. */
 const VERSION_2 = [0, 0, 2, 0];
+/** PROTOCOL_VERSION 1.0 as a reply's return value. */
+const VERSION_1 = [0, 0, 1, 0];
 
 describe('System power protocol client', () => {
   let h: Harness | undefined;
@@ -132,9 +135,9 @@ describe('System power protocol client', () => {
     // than an agent without the driver.
     expect(h.platform.counters.requests).toBe(baseline + 2);
     expect(system.notifications).toBe(true);
-    expect(system.version).toBe(0x10000);
+    expect(system.version).toBe(0x20001);
     expect(system.versionSource).toBe('platform');
-    expect(system.gracefulTimeout).toBe(false);
+    expect(system.gracefulTimeout).toBe(true);
     expect(await system.getState()).toBe(SystemPowerState.POWER_UP);
     expect(h.platform.snapshot().systemPower).toBe(SystemPowerState.POWER_UP);
   });
@@ -155,10 +158,43 @@ describe('System power protocol client', () => {
       agent.events.subscribe({ protocolId: 0x12, eventId: SYSTEM_POWER_STATE_NOTIFIER }, () => {
         /* never called */
       }),
-    ).rejects.toMatchObject({ code: 'E_NOT_SUPPORTED' });
+    ).rejects.toMatchObject({
+      code: 'E_NOT_SUPPORTED',
+      message: 'the platform does not implement SYSTEM_POWER_STATE_NOTIFY',
+    });
     expect(h.platform.counters.requests).toBe(requests);
+    expect(system.notificationsCheckError).toBeUndefined();
     // Through a view too.
     expect(system.withCallOptions({ timeoutMs: 50 }).notifications).toBe(false);
+  });
+
+  it('keeps the error of a SYSTEM_POWER_STATE_NOTIFY check that failed, and names it when it refuses a subscription', async () => {
+    const { h, agent, system } = await probe({
+      platformFaults: [
+        {
+          // PROTOCOL_MESSAGE_ATTRIBUTES(STATE_NOTIFY) at init answered BUSY (status -6): no answer
+          // to the question, and the command is left out all the same (Linux).
+          match: { protocolId: 0x12, messageId: 0x2, nth: 1 },
+          action: { kind: 'corrupt-bytes', offset: 4, bytes: [0xfa, 0xff, 0xff, 0xff] },
+        },
+      ],
+    });
+    expect(system.notifications).toBe(false);
+    expect(system.notificationsCheckError).toMatchObject({ status: -6 });
+    const requests = h.platform.counters.requests;
+    const refusal = await agent.events
+      .subscribe({ protocolId: 0x12, eventId: SYSTEM_POWER_STATE_NOTIFIER }, () => undefined)
+      .catch((e: unknown) => e);
+    expect(refusal).toMatchObject({
+      code: 'E_NOT_SUPPORTED',
+      message:
+        'SYSTEM_POWER_STATE_NOTIFY is left out: its check at init failed (system message 0x2 PROTOCOL_MESSAGE_ATTRIBUTES failed: BUSY (-6))',
+      cause: system.notificationsCheckError,
+    });
+    expect(h.platform.counters.requests).toBe(requests);
+    expect(system.withCallOptions({ timeoutMs: 50 }).notificationsCheckError).toBe(
+      system.notificationsCheckError,
+    );
   });
 
   it('reads PROTOCOL_ATTRIBUTES and what SYSTEM_POWER_STATE_SET supports', async () => {
@@ -260,7 +296,12 @@ describe('System power protocol client', () => {
   });
 
   it('delivers SYSTEM_POWER_STATE_NOTIFIER of another agent’s transition to a subscriber', async () => {
-    const { h, agent, system } = await probe();
+    const { h, agent, system } = await probe({
+      platformConfig: validatePlatformConfig({
+        ...createDefaultPlatformConfig(),
+        systemPower: { state: SystemPowerState.POWER_UP, gracefulTimeoutMs: 3000 },
+      }),
+    });
     const { got, off } = await collect(agent, 0);
     expect(h.platform.subscriptions(1)).toEqual([
       { protocolId: SYSTEM, notificationId: SYSTEM_POWER_STATE_NOTIFIER, domainId: 0 },
@@ -276,8 +317,9 @@ describe('System power protocol client', () => {
         flags: SYSTEM_POWER_GRACEFUL,
         graceful: true,
         systemState: SystemPowerState.SHUTDOWN,
-        timeoutMs: 0, // a version 1.0 payload: no timeout
-        timeoutWord: undefined,
+        // A version 2.x payload: the platform's graceful timeout, kept for a graceful shutdown.
+        timeoutMs: 3000,
+        timeoutWord: 3000,
       },
     ]);
     await off();
@@ -309,12 +351,17 @@ describe('System power protocol client', () => {
     const { h, agent, system } = await probe({
       platformFaults: [
         {
+          match: { protocolId: SYSTEM, messageId: 0x0 },
+          action: { kind: 'corrupt-bytes', offset: 8, bytes: VERSION_1 },
+        },
+        {
           ...notifierAtStateGet([2, 1, 0, 500]),
           match: { ...notifierAtStateGet([]).match, nth: 1 },
         },
         { ...notifierAtStateGet([2, 1, 0]), match: { ...notifierAtStateGet([]).match, nth: 2 } },
       ],
     });
+    expect([system.version, system.gracefulTimeout]).toEqual([0x10000, false]);
     const { got, off } = await collect(agent);
     await system.getState();
     await system.getState();
@@ -371,6 +418,50 @@ describe('System power protocol client', () => {
     ]);
     const p2a = agent.diagnostics.channels.find((c) => c.direction === 'p2a');
     expect(p2a?.stats.badMessages.invalid).toBe(1);
+    await off();
+    await agent.remove();
+  });
+
+  it('negotiates a 1.0 driver down on the 2.1 platform, which then sends it the 12-byte notifier', async () => {
+    const v1: ProtocolDriver<SystemPowerProtocol> = {
+      ...systemPowerProtocolDriver,
+      version: 0x10000,
+    };
+    h = createHarness({
+      drivers: [v1],
+      platformConfig: validatePlatformConfig({
+        ...createDefaultPlatformConfig(),
+        systemPower: { state: SystemPowerState.POWER_UP, gracefulTimeoutMs: 3000 },
+      }),
+    });
+    const agent = await h.create();
+    const system = agent.protocol(v1);
+    expect([system.version, system.versionSource, system.gracefulTimeout]).toEqual([
+      0x10000,
+      'negotiated',
+      false,
+    ]);
+    const { got, off } = await collect(agent);
+    const psci = await connectPsci(h);
+    expect([psci.version, psci.gracefulTimeout]).toEqual([0x20001, true]);
+    await psci.setState(SystemPowerState.SHUTDOWN, { graceful: true });
+    await h.clock.runUntilIdle();
+    // Delivered (a 16-byte payload would be dropped at 1.0), without a timeout word.
+    expect(
+      got.map((n) => [n.payload.byteLength, decodeSystemPowerStateNotifier(n.payload)]),
+    ).toEqual([
+      [
+        12,
+        {
+          agentId: 2,
+          flags: SYSTEM_POWER_GRACEFUL,
+          graceful: true,
+          systemState: SystemPowerState.SHUTDOWN,
+          timeoutMs: 0,
+          timeoutWord: undefined,
+        },
+      ],
+    ]);
     await off();
     await agent.remove();
   });

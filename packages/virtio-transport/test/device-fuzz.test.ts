@@ -1563,7 +1563,7 @@ async function runCase(seed: number): Promise<string[]> {
         if (e.len !== 12) return `PROTOCOL_VERSION at ${head}: len ${e.len}, 12 expected`;
         const r = gather(driver.bytes, write, 12);
         const words = [0, 4, 8].map((o) => readU32(r, o));
-        if (words[0] !== header || words[1] !== 0 || words[2] !== 0x20000) {
+        if (words[0] !== header || words[1] !== 0 || words[2] !== 0x20001) {
           return `PROTOCOL_VERSION at ${head}: response ${words.map((w) => `0x${w.toString(16)}`).join(' ')}`;
         }
       }

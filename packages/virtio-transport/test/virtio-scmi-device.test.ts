@@ -1127,7 +1127,7 @@ describe(VirtioScmiDevice, () => {
       await driver.kick();
       const [ua] = driver.usedCmdq();
       expect(ua).toEqual({ id: 0, len: 12 });
-      expect(words(driver.gather(a, 12))).toEqual([version, 0, 0x20000]);
+      expect(words(driver.gather(a, 12))).toEqual([version, 0, 0x20001]);
 
       // DISCOVER_VENDOR: a readable descriptor in the queue with the header's first byte, then a
       // table with the rest of the header over two buffers (and an empty one), and the 24-byte

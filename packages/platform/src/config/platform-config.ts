@@ -353,6 +353,13 @@ export interface SystemPowerConfig {
    * it is DENIED (only a shut-down or suspended system powers up).
    */
   readonly state?: number;
+  /**
+   * The timeout word of SYSTEM_POWER_STATE_NOTIFIER (version 2.0 and later) for a graceful
+   * request: the time in ms the platform gives the agents to complete it, a u32; default 0, no
+   * deadline (a forceful request always carries 0). Only announced: the emulated system records
+   * the new state at once and forces nothing when the time is up.
+   */
+  readonly gracefulTimeoutMs?: number;
 }
 
 /**

@@ -262,7 +262,7 @@ const MAX_SYSTEM_STATE = 4;
 const VENDOR_SYSTEM_STATE = 0x80000000;
 
 function system(value: unknown): SystemPowerConfig {
-  const o = object(value, 'systemPower', ['state']);
+  const o = object(value, 'systemPower', ['state', 'gracefulTimeoutMs']);
   const path = 'systemPower.state';
   const state = optionalInt(o.state, path, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 3);
   const defined = state >= 0 && state <= MAX_SYSTEM_STATE;
@@ -273,7 +273,14 @@ function system(value: unknown): SystemPowerConfig {
       `must be 0 shutdown, 1 cold reset, 2 warm reset, 3 power up, 4 suspend, or a vendor state (bit 31 set: 0x80000000 … 0xFFFFFFFF), got ${state}`,
     );
   }
-  return { state };
+  const gracefulTimeoutMs = optionalInt(
+    o.gracefulTimeoutMs,
+    'systemPower.gracefulTimeoutMs',
+    0,
+    U32,
+    0,
+  );
+  return { state, gracefulTimeoutMs };
 }
 
 /** The Performance versions the platform speaks (see `PlatformConfig.performanceVersion`). */

@@ -53,7 +53,11 @@ export interface PlatformBehaviour {
   readonly sensorPollMs?: number;
   /**
    * Whether every protocol implements NEGOTIATE_PROTOCOL_VERSION (0x10, SCMI v3.2); default true.
-   * False emulates firmware older than SCMI v3.2: the message is unknown.
+   * False emulates firmware older than SCMI v3.2: the message is unknown, and the protocols whose
+   * SCMI v3.2 minor only adds it report the SCMI v3.1 version instead: Base 0x20000, Power domain
+   * 0x30000, System power 0x20000, Sensor 0x30000 and Reset 0x30000 (rather than 0x20001, 0x30001,
+   * 0x20001, 0x30001 and 0x30001). Clock (0x30000) and Performance (`performanceVersion`) keep
+   * theirs.
    */
   readonly versionNegotiation?: boolean;
 }

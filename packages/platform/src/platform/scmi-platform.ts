@@ -66,11 +66,14 @@ const OPTION_FIELDS: readonly (keyof ScmiPlatformOptions)[] = [
  * their {@link @scmi-ts/core!PlatformAgentLink}. It knows nothing of transports: each transport's
  * backend connects agents and calls {@link ScmiPlatform.handle}.
  *
- * Protocols: Base 0x10 (v2.0), Power 0x11 (v3.0), System power 0x12 (v1.0), Performance 0x13
- * (v3.0), Clock 0x14 (v3.0), Sensor 0x15 (v3.0), Reset 0x16 (v3.0); a protocol is implemented when
- * the configuration gives it domains. Each answers NEGOTIATE_PROTOCOL_VERSION for its own major (a
- * minor up to its own) and Base also for 1.0; the negotiated version applies to that agent until it
- * disconnects (PROTOCOL_VERSION, which messages exist, version-dependent layouts).
+ * Protocols, at their SCMI v3.2 versions: Base 0x10 (v2.1), Power 0x11 (v3.1), System power 0x12
+ * (v2.1), Performance 0x13 (v3.0, or v4.0 with `performanceVersion`), Clock 0x14 (v3.0), Sensor
+ * 0x15 (v3.1), Reset 0x16 (v3.1); a protocol is implemented when the configuration gives it
+ * domains. Each answers NEGOTIATE_PROTOCOL_VERSION for its own major (a minor up to its own), Base
+ * and System power also for 1.0 (Performance 4.0 for 3.0); the negotiated version applies to that
+ * agent until it disconnects (PROTOCOL_VERSION, which messages exist, version-dependent layouts).
+ * Without version negotiation (`behaviour.versionNegotiation` false) Base, Power, System power,
+ * Sensor and Reset report minor 0, their SCMI v3.1 versions.
  *
  * Contract and choices:
  * - A request shorter than a header, with a bad header (reserved bits, type 1) or not a command is

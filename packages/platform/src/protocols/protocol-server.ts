@@ -151,6 +151,16 @@ export interface PlatformServices {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * The version a protocol server reports, given `v32`, its SCMI v3.2 version whose minor (x.1) only
+ * adds NEGOTIATE_PROTOCOL_VERSION: that version, or, without version negotiation
+ * (`behaviour.versionNegotiation` false: firmware older than SCMI v3.2), the same major at minor
+ * 0, as SCMI v3.1 firmware reports it, not a minor that claims the message it lacks. @internal
+ */
+export function reportedVersion(services: PlatformServices, v32: number): number {
+  return services.behaviour.versionNegotiation ? v32 : (v32 & 0xffff0000) >>> 0;
+}
+
 /** A successful reply. @internal */
 export function ok(returns: Uint8Array = EMPTY): Reply {
   return { status: ScmiStatus.SUCCESS, returns };

@@ -137,10 +137,24 @@ export async function resourceName(
  * @internal
  */
 export async function implemented(ph: ProtocolHandle, messageId: number): Promise<boolean> {
+  return (await checkImplemented(ph, messageId)).implemented;
+}
+
+/**
+ * {@link implemented}, with the error of a check that failed (a timeout, an error status other
+ * than NOT_FOUND, a malformed reply): the command is then left out as well, as Linux leaves it,
+ * but a caller refused later can be told why. A removal is thrown.
+ *
+ * @internal
+ */
+export async function checkImplemented(
+  ph: ProtocolHandle,
+  messageId: number,
+): Promise<{ implemented: boolean; checkError?: unknown }> {
   try {
-    return await ph.xfer.messageSupported(messageId);
+    return { implemented: await ph.xfer.messageSupported(messageId) };
   } catch (e) {
     if (isRemovalError(e)) throw e;
-    return false;
+    return { implemented: false, checkError: e };
   }
 }

@@ -4,13 +4,14 @@ import {
   PayloadReader,
   ScmiError,
   ScmiProtocolId,
+  formatValue,
   optionKeys,
   type ProtocolDriver,
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
 import { boolArg, boolOption, objectArg, u32Bits } from '../common/args.js';
-import { implemented } from '../common/domain-table.js';
+import { checkImplemented } from '../common/domain-table.js';
 
 /**
  * System power protocol (0x12) message ids besides the common 0x0–0x2 (scmi-wire.md §4, System
@@ -178,10 +179,18 @@ export class SystemPowerProtocol {
    * P2A channel).
    */
   public readonly notifications: boolean;
+  /**
+   * Why `notifications` is false when the platform did not answer that check (a timeout, an error
+   * status other than NOT_FOUND, a malformed reply): the command is left out for the agent's life
+   * all the same, as Linux leaves it, and a refused subscription names this error (its `cause`).
+   * Undefined when the platform answered (NOT_FOUND included).
+   */
+  public readonly notificationsCheckError: unknown;
 
-  private constructor(ph: ProtocolHandle, notifications: boolean) {
+  private constructor(ph: ProtocolHandle, notifications: boolean, checkError: unknown) {
     this.#ph = ph;
     this.notifications = notifications;
+    this.notificationsCheckError = checkError;
   }
 
   /**
@@ -191,7 +200,8 @@ export class SystemPowerProtocol {
    * @internal
    */
   public static async create(ph: ProtocolHandle): Promise<SystemPowerProtocol> {
-    return new SystemPowerProtocol(ph, await implemented(ph, SystemPowerMessageId.STATE_NOTIFY));
+    const check = await checkImplemented(ph, SystemPowerMessageId.STATE_NOTIFY);
+    return new SystemPowerProtocol(ph, check.implemented, check.checkError);
   }
 
   /** The protocol version in use (major 31:16, minor 15:0). */
@@ -226,7 +236,11 @@ export class SystemPowerProtocol {
    * ```
    */
   public withCallOptions(options: CallOptions): SystemPowerProtocol {
-    return new SystemPowerProtocol(this.#ph.withCallOptions(options), this.notifications);
+    return new SystemPowerProtocol(
+      this.#ph.withCallOptions(options),
+      this.notifications,
+      this.notificationsCheckError,
+    );
   }
 
   /**
@@ -360,10 +374,17 @@ export const systemPowerProtocolDriver: ProtocolDriver<SystemPowerProtocol> = {
         setNotifyEnabled: async (_source, enable) => {
           // Refused without sending, as Linux's core asks is_notify_supported first.
           if (!system.notifications) {
-            throw new ScmiError(
-              'E_NOT_SUPPORTED',
-              'the platform does not implement SYSTEM_POWER_STATE_NOTIFY',
-            );
+            const checkError = system.notificationsCheckError;
+            throw checkError === undefined
+              ? new ScmiError(
+                  'E_NOT_SUPPORTED',
+                  'the platform does not implement SYSTEM_POWER_STATE_NOTIFY',
+                )
+              : new ScmiError(
+                  'E_NOT_SUPPORTED',
+                  `SYSTEM_POWER_STATE_NOTIFY is left out: its check at init failed (${checkError instanceof Error ? checkError.message : formatValue(checkError)})`,
+                  { cause: checkError },
+                );
           }
           await system.notify(enable);
         },

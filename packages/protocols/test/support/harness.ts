@@ -13,6 +13,7 @@ import {
   ScmiPlatform,
   createDefaultPlatformConfig,
   type FaultRule,
+  type PlatformBehaviour,
   type PlatformConfig,
 } from '@scmi-ts/platform';
 import {
@@ -31,6 +32,8 @@ export interface HarnessOptions {
   readonly platformConfig?: PlatformConfig;
   /** Message-level faults of the platform, armed from the start. */
   readonly platformFaults?: readonly FaultRule[];
+  /** The platform's behaviour switches (default: none). */
+  readonly platformBehaviour?: PlatformBehaviour;
   /** The wire's channels (default A2P 0, P2A 0: notifications and delayed responses). */
   readonly wire?: SameThreadMailboxWireOptions;
   /** The agent id (default 1, OSPM in the default configuration). */
@@ -69,6 +72,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
   const platform = new ScmiPlatform(options.platformConfig ?? createDefaultPlatformConfig(), {
     clock,
     ...(options.platformFaults === undefined ? {} : { faults: options.platformFaults }),
+    ...(options.platformBehaviour === undefined ? {} : { behaviour: options.platformBehaviour }),
   });
   const mailbox = createSameThreadMailboxWire(clock, options.wire ?? { a2p: [0], p2a: [0] });
   const responder = new SmtResponder({

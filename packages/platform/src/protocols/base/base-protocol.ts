@@ -5,6 +5,7 @@ import {
   fail,
   ok,
   readNotifyEnable,
+  reportedVersion,
   shortName,
   words,
   type MessageHandler,
@@ -19,18 +20,22 @@ const CALLER = 0xffffffff;
 const BASE: number = ScmiProtocolId.BASE;
 const V1 = 0x10000;
 const V2 = 0x20000;
+/** Base 2.1 (SCMI v3.2): 2.0 and NEGOTIATE_PROTOCOL_VERSION, no layout changed. */
+const V2_1 = 0x20001;
 /** A BASE_ERROR_EVENT payload with one error report: agent_id, error_status, one 64-bit report. */
 const ERROR_EVENT_SIZE = 16;
 
 /**
- * Base protocol (0x10), version 2.0: discovery, agents, error notifications and permissions.
- * Version 1.0 can be negotiated: BASE_DISCOVER_AGENT then returns name[16] alone (the v1 layout,
- * which Linux `base.c` read until commit d1cbd9e0f7e5 "Fix base agent discover response"), and
- * the permission commands 0x9–0xB, added in version 2.0, are unknown. @internal
+ * Base protocol (0x10), version 2.1 (SCMI v3.2; 2.0 without version negotiation, see
+ * `reportedVersion`): discovery, agents, error notifications and permissions. 2.1 only adds
+ * NEGOTIATE_PROTOCOL_VERSION, so 2.0 negotiated is answered alike. Version 1.0 can be negotiated:
+ * BASE_DISCOVER_AGENT then returns name[16] alone (the v1 layout, which Linux `base.c` read until
+ * commit d1cbd9e0f7e5 "Fix base agent discover response"), and the permission commands 0x9–0xB,
+ * added in version 2.0, are unknown. @internal
  */
 export class BaseProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.BASE;
-  public readonly version = V2;
+  public readonly version: number;
   public readonly olderVersions: readonly number[] = [V1];
   public readonly messages: ReadonlyMap<number, MessageHandler>;
   readonly #p: PlatformServices;
@@ -39,6 +44,7 @@ export class BaseProtocol implements ProtocolServer {
   public constructor(services: PlatformServices, implemented: ReadonlySet<number>) {
     this.#p = services;
     this.#implemented = implemented;
+    this.version = reportedVersion(services, V2_1);
     const cfg = services.config;
     this.messages = new Map<number, MessageHandler>([
       [BaseMessageId.DISCOVER_VENDOR, { size: 0, run: () => ok(shortName(cfg.vendor)) }],

@@ -8,6 +8,7 @@ import {
   needsExtendedName,
   notifyCommand,
   ok,
+  reportedVersion,
   shortName,
   words,
   type MessageHandler,
@@ -34,9 +35,13 @@ interface QueuedSet {
 }
 
 /**
- * Power domain protocol (0x11), version 3.0. Synchronous sets apply at once; asynchronous ones
- * (domains with `asyncSet`, P2A links only) apply after the async latency, with no delayed response
- * (as the protocol specifies): completion is seen through POWER_STATE_CHANGED. At most
+ * Power domain protocol (0x11), version 3.1 (SCMI v3.2; 3.0 without version negotiation, see
+ * `reportedVersion`). 3.1 only adds NEGOTIATE_PROTOCOL_VERSION (Linux `power.c` tells the
+ * versions apart by major only), so an agent that negotiates 3.0 is answered alike.
+ *
+ * Synchronous sets apply at once; asynchronous ones (domains with `asyncSet`, P2A links only)
+ * apply after the async latency, with no delayed response (as the protocol specifies):
+ * completion is seen through POWER_STATE_CHANGED. At most
  * `maxPendingAsync` asynchronous sets are pending at once (BUSY beyond, as the clock, sensor and
  * reset protocols answer; SCP-firmware sets no such count, its bounded event queue is the limit);
  * each counts until its latency has passed, even if a synchronous set applied it earlier.
@@ -51,8 +56,8 @@ interface QueuedSet {
  * domain's pending asynchronous sets, oldest first (each with its POWER_STATE_CHANGED), then
  * itself; an asynchronous set found already applied that way does nothing when its timer fires.
  *
- * POWER_STATE_CHANGE_REQUESTED_NOTIFY (0x7) and POWER_DOMAIN_ATTRIBUTES bit 28 stay at version 3.0:
- * NXP's System Manager, at this version (`nxp-imx/imx-sm` `sm/rpc/scmi/rpc_scmi_power.c`,
+ * POWER_STATE_CHANGE_REQUESTED_NOTIFY (0x7) and POWER_DOMAIN_ATTRIBUTES bit 28 stay at 3.0 and 3.1:
+ * NXP's System Manager, at 3.0 (`nxp-imx/imx-sm` `sm/rpc/scmi/rpc_scmi_power.c`,
  * PROTOCOL_VERSION 0x30000), documents bit 28 "power state change requested notifications support"
  * from the specification's POWER_DOMAIN_ATTRIBUTES, and Zephyr's power domain header lists message
  * 0x7 with its supported version 0x30001. Linux `power.c` never sends it (it dropped the unused
@@ -63,7 +68,7 @@ interface QueuedSet {
  */
 export class PowerProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.POWER;
-  public readonly version = 0x30000;
+  public readonly version: number;
   public readonly messages: ReadonlyMap<number, MessageHandler>;
   readonly #p: PlatformServices;
   readonly #domains: readonly PowerDomainConfig[];
@@ -73,6 +78,7 @@ export class PowerProtocol implements ProtocolServer {
 
   public constructor(services: PlatformServices) {
     this.#p = services;
+    this.version = reportedVersion(services, 0x30001);
     this.#domains = services.config.powerDomains ?? [];
     this.#state = this.#domains.map((d) => d.state ?? 0);
     this.#queued = this.#domains.map(() => []);

@@ -8,6 +8,7 @@ import {
   needsExtendedName,
   notifyCommand,
   ok,
+  reportedVersion,
   shortName,
   words,
   type MessageHandler,
@@ -42,7 +43,9 @@ const ISSUED_NOTIFICATION = 12;
 const TAG = 'reset';
 
 /**
- * Reset domain protocol (0x16), version 3.0: autonomous resets (synchronous, or asynchronous with
+ * Reset domain protocol (0x16), version 3.1 (SCMI v3.2; 3.0 without version negotiation, see
+ * `reportedVersion`; 3.1 only adds NEGOTIATE_PROTOCOL_VERSION, so an agent that negotiates
+ * 3.0 is answered alike): autonomous resets (synchronous, or asynchronous with
  * delayed response 0x4 after the domain's latency) and explicit assert/deassert. Every reset
  * issued is announced with RESET_ISSUED.
  *
@@ -57,7 +60,7 @@ const TAG = 'reset';
  */
 export class ResetProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.RESET;
-  public readonly version = 0x30000;
+  public readonly version: number;
   public readonly messages: ReadonlyMap<number, MessageHandler>;
   readonly #p: PlatformServices;
   readonly #domains: readonly ResetDomainConfig[];
@@ -65,6 +68,7 @@ export class ResetProtocol implements ProtocolServer {
 
   public constructor(services: PlatformServices) {
     this.#p = services;
+    this.version = reportedVersion(services, 0x30001);
     this.#domains = services.config.resetDomains ?? [];
     this.#state = this.#domains.map(() => ({ asserted: false, resets: 0 }));
     const count = (): number => this.#domains.length;

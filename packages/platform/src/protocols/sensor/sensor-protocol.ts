@@ -10,6 +10,7 @@ import {
   needsExtendedName,
   ok,
   readNotifyEnable,
+  reportedVersion,
   shortName,
   words,
   wordsOf,
@@ -126,7 +127,9 @@ function unitBits(type: number, exponent: number): number {
 }
 
 /**
- * Sensor protocol (0x15), version 3.0: descriptions, multi-axis sensors (axis descriptions and
+ * Sensor protocol (0x15), version 3.1 (SCMI v3.2; 3.0 without version negotiation, see
+ * `reportedVersion`; 3.1 only adds NEGOTIATE_PROTOCOL_VERSION, so an agent that negotiates
+ * 3.0 is answered alike): descriptions, multi-axis sensors (axis descriptions and
  * names), extended names, synchronous and asynchronous readings (delayed response 0x6) with
  * optional timestamps, trip points, configuration (enable, timestamps, update interval) and
  * continuous updates (SENSOR_UPDATE every update interval, one timer per sensor). Readings follow each sensor's (or axis') value generator on the
@@ -145,7 +148,7 @@ function unitBits(type: number, exponent: number): number {
  */
 export class SensorProtocol implements ProtocolServer {
   public readonly id = ScmiProtocolId.SENSOR;
-  public readonly version = 0x30000;
+  public readonly version: number;
   public readonly messages: ReadonlyMap<number, MessageHandler>;
   readonly #p: PlatformServices;
   readonly #sensors: readonly SensorConfig[];
@@ -161,6 +164,7 @@ export class SensorProtocol implements ProtocolServer {
 
   public constructor(services: PlatformServices) {
     this.#p = services;
+    this.version = reportedVersion(services, 0x30001);
     this.#sensors = services.config.sensors ?? [];
     this.#state = this.#sensors.map((s, id) => {
       const intervals = intervalsUs(s);

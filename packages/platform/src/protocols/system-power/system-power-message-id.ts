@@ -17,6 +17,6 @@ export enum SystemPowerMessageId {
 
 /** Notification ids of the System power protocol. */
 export enum SystemPowerNotificationId {
-  /** agent_id, flags, system_state. */
+  /** agent_id, flags, system_state and, from version 2.0, timeout. */
   STATE_NOTIFIER = 0x0,
 }
