@@ -12,8 +12,11 @@ export interface VirtualClockOptions {
   /** Start time in ms (default 0). */
   readonly start?: number;
   /**
-   * Run tasks and jump to the next timer by itself whenever the program is idle, like a
-   * discrete-event simulator (default false: the test drives it with `advance` / `runUntilIdle`).
+   * Run tasks and jump to the next timer by itself, like a discrete-event simulator, on a real
+   * macrotask turn once its own task queue is empty (default false: the test drives it with
+   * `advance` / `runUntilIdle`). It does not wait for real I/O (a socket, a `MessagePort`): what
+   * must happen before a timer fires has to be scheduled on this clock (`schedule`), or it
+   * arrives after the clock has passed that timer.
    * An auto clock can still be driven: while `advance`, `runUntilIdle` or `runTasks` runs, the
    * clock moves only as that call says (`advance(ms)` stops at its target, whatever timers come
    * later), and it goes on by itself once the call returns.
