@@ -88,6 +88,7 @@ export {
   channelFor,
   optionKeys,
   refuseUnknownKeys,
+  unknownKeyError,
   validateAgentConfig,
 } from './agent/agent-config.js';
 export { createAgent } from './agent/create-agent.js';

@@ -1,7 +1,7 @@
 import type { DevresEventSink } from '@scmi-ts/devres';
 import type { ChannelConfig, Transport } from '../channel/transport.js';
 import { formatValue } from '../errors/format-value.js';
-import { ScmiConfigError } from '../errors/scmi-error.js';
+import { ScmiConfigError, ScmiError } from '../errors/scmi-error.js';
 import { ScmiProtocolId } from '../wire/protocol-id.js';
 
 /** One channel in {@link AgentOptions}. */
@@ -177,6 +177,37 @@ export function refuseUnknownKeys(record: object, keys: ReadonlySet<string>, fie
       );
     }
   }
+}
+
+/**
+ * The error for the first key of a caller's argument object `record` that `keys` does not have,
+ * or undefined: {@link refuseUnknownKeys} for a call's arguments rather than a configuration —
+ * ScmiError `E_ARGUMENT` (nothing sent), prefixed with `what` (the caller and the call), naming
+ * the key, listing the expected ones. The caller throws or rejects it as its call does.
+ *
+ * @example
+ * ```ts
+ * const e = unknownKeyError({ timeoutMS: 5 }, CALL_KEYS, 'scmi0: withCallOptions');
+ * // ScmiError E_ARGUMENT: scmi0: withCallOptions: unknown option "timeoutMS" (expected one of
+ * // timeoutMs, signal)
+ * if (e !== undefined) throw e;
+ * ```
+ */
+export function unknownKeyError(
+  record: object,
+  keys: ReadonlySet<string>,
+  what: string,
+  noun = 'option',
+): ScmiError | undefined {
+  for (const key of Object.keys(record)) {
+    if (!keys.has(key)) {
+      return new ScmiError(
+        'E_ARGUMENT',
+        `${what}: unknown ${noun} ${JSON.stringify(key)} (expected one of ${[...keys].join(', ')})`,
+      );
+    }
+  }
+  return undefined;
 }
 
 function positive(v: unknown, field: string): number {

@@ -22,7 +22,7 @@ import type {
 import type { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
 import { describeArg, formatValue } from '../errors/format-value.js';
 import { ScmiProtocolId, scmiProtocolName } from '../wire/protocol-id.js';
-import { optionKeys, type AgentConfig } from './agent-config.js';
+import { optionKeys, unknownKeyError, type AgentConfig } from './agent-config.js';
 
 /** One channel's counters in {@link AgentDiagnostics}. */
 export interface ChannelDiagnostics {
@@ -438,13 +438,8 @@ export class ScmiAgent {
     if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
       return refuse(`the filter must be an object, got ${describeArg(filter)}`);
     }
-    for (const key of Object.keys(filter)) {
-      if (!FILTER_KEYS.has(key)) {
-        return refuse(
-          `unknown filter key ${JSON.stringify(key)} (expected one of ${[...FILTER_KEYS].join(', ')})`,
-        );
-      }
-    }
+    const unknown = unknownKeyError(filter, FILTER_KEYS, `${this.name}: subscribe`, 'filter key');
+    if (unknown !== undefined) return unknown;
     const { protocolId, eventId } = filter as Record<string, unknown>;
     for (const [what, id] of [
       ['protocolId', protocolId],

@@ -1,5 +1,5 @@
 import { describeArg, formatValue } from '../errors/format-value.js';
-import { optionKeys } from '../agent/agent-config.js';
+import { optionKeys, unknownKeyError } from '../agent/agent-config.js';
 import {
   isAbortSignal,
   isSignalGivenAsOptions,
@@ -647,13 +647,8 @@ export class NotificationHub {
         `options must be an object or left out, got ${describeArg(options)}${signalHint(options, 'the subscription')}`,
       );
     }
-    for (const key of Object.keys(options)) {
-      if (!SUBSCRIBE_OPTION_KEYS.has(key)) {
-        throw refuse(
-          `unknown option ${JSON.stringify(key)} (expected one of ${[...SUBSCRIBE_OPTION_KEYS].join(', ')})`,
-        );
-      }
-    }
+    const unknown = unknownKeyError(options, SUBSCRIBE_OPTION_KEYS, `${this.#agent}: subscribe`);
+    if (unknown !== undefined) throw unknown;
     const { signal } = options as Record<string, unknown>;
     if (signal !== undefined && !isAbortSignal(signal)) {
       throw refuse(`options.signal must be an AbortSignal, got ${describeArg(signal)}`);

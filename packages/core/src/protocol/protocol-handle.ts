@@ -21,7 +21,7 @@ import { CommonMessageId, scmiProtocolName } from '../wire/protocol-id.js';
 import { ScmiStatus } from '../wire/status.js';
 import { describeArg } from '../errors/format-value.js';
 import { u32Arg } from './field-arg.js';
-import { optionKeys } from '../agent/agent-config.js';
+import { optionKeys, unknownKeyError } from '../agent/agent-config.js';
 import {
   isAbortSignal,
   isSignalGivenAsOptions,
@@ -369,14 +369,8 @@ function callDefaults(
       `${agent}: withCallOptions: options must be an object, got ${describeArg(given)}${signalHint(given, 'the view')}`,
     );
   }
-  for (const key of Object.keys(given)) {
-    if (!CALL_OPTION_KEYS.has(key)) {
-      throw new ScmiError(
-        'E_ARGUMENT',
-        `${agent}: withCallOptions: unknown option ${JSON.stringify(key)} (expected one of ${[...CALL_OPTION_KEYS].join(', ')})`,
-      );
-    }
-  }
+  const unknown = unknownKeyError(given, CALL_OPTION_KEYS, `${agent}: withCallOptions`);
+  if (unknown !== undefined) throw unknown;
   const { timeoutMs, signal } = options;
   if (timeoutMs !== undefined) checkTimeoutMs(timeoutMs, agent, 'withCallOptions: timeoutMs');
   const signalGiven: unknown = signal;

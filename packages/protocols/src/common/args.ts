@@ -1,4 +1,4 @@
-import { ScmiError, describeArg, formatValue } from '@scmi-ts/core';
+import { ScmiError, describeArg, formatValue, unknownKeyError } from '@scmi-ts/core';
 
 /** The E_ARGUMENT error for `what` given as anything but a number. */
 function notANumber(what: string, given: unknown): ScmiError {
@@ -140,13 +140,7 @@ export function objectArg<T extends object>(value: T, keys: ReadonlySet<string>,
   if (typeof given !== 'object' || given === null || Array.isArray(given)) {
     throw new ScmiError('E_ARGUMENT', `${what} must be an object, got ${describeArg(given)}`);
   }
-  for (const key of Object.keys(given)) {
-    if (!keys.has(key)) {
-      throw new ScmiError(
-        'E_ARGUMENT',
-        `${what}: unknown option ${JSON.stringify(key)} (expected one of ${[...keys].join(', ')})`,
-      );
-    }
-  }
+  const unknown = unknownKeyError(given, keys, what);
+  if (unknown !== undefined) throw unknown;
   return value;
 }
