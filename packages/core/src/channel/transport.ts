@@ -109,7 +109,10 @@ export interface RxSink {
  * - `unexpected`: a response or delayed response for a token not in flight (unknown, expired), or
  *   a response on another channel than the one its command went out on.
  * - `invalid`: a message that breaks the protocol: reserved header bits, a duplicate response, a
- *   response of the wrong type or to the wrong protocol/message, a type the channel's direction
+ *   response of the wrong type or to the wrong protocol/message (stricter than Linux, which looks
+ *   a response up by its token alone in `scmi_xfer_command_acquire` and would take it as its
+ *   command's answer: here the command goes on waiting, and times out unless its real answer
+ *   comes), a type the channel's direction
  *   does not carry (a notification or delayed response on A2P, a response on P2A), anything
  *   after the delayed response; a notification whose payload is shorter or longer than its
  *   event's descriptor allows (`minPayload`, `maxPayload`).
