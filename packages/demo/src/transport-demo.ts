@@ -360,9 +360,17 @@ function printCounters(print: Print, agent: ScmiAgent): void {
     print(
       c.direction === 'p2a'
         ? `    ${c.label.padEnd(6)} notifications ${s.notifications}  delayed responses ${s.delayedResponses}  bad messages ${bad}`
-        : `    ${c.label.padEnd(6)} sent ${String(s.sent).padStart(3)}  completed ${String(s.completed).padStart(3)}  timeouts ${s.timeouts}  failed ${s.failed}  late replies ${s.lateReplies}  bad messages ${bad}`,
+        : `    ${c.label.padEnd(6)} sent ${String(s.sent).padStart(3)}  completed ${String(s.completed).padStart(3)}  timeouts ${s.timeouts}  failed ${s.failed}  late replies ${s.lateReplies}  bad messages ${bad}${errorStatuses(s.errorStatuses)}`,
     );
   }
+}
+
+/** The agent's count of the answers that were not SUCCESS (`  refused: NOT_SUPPORTED 1`), if any. */
+function errorStatuses(counts: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(counts);
+  return entries.length === 0
+    ? ''
+    : `  refused: ${entries.map(([status, n]) => `${status} ${n}`).join(', ')}`;
 }
 
 /**

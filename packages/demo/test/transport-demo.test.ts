@@ -86,6 +86,12 @@ describe(runTransportDemo, () => {
       );
       expectDiscovery(out);
       for (const label of ['a2p:0', 'a2p:1', 'a2p:2']) expectA2pCountersClean(out, label);
+      // The refusals the agent counted (a sensor without update intervals: NOT_SUPPORTED), as many
+      // as the platform says it answered.
+      const notSupported = /a2p:0 .* refused: NOT_SUPPORTED (\d+)/.exec(out);
+      const answered = /platform, for agent 1 .*NOT_SUPPORTED (\d+)/.exec(out);
+      expect(Number(notSupported?.[1])).toBeGreaterThan(0);
+      expect(notSupported?.[1]).toBe(answered?.[1]);
       expect(out).toMatch(
         /sensor reading\s+soc-temp -?\d+\.\d{3} °C \(asynchronous: delayed response\)/,
       );
