@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, type Worker } from 'node:worker_threads';
 import { SharedDoorbell } from '../src/doorbell/shared-doorbell.js';
 import { ScmiConfigError, ScmiTransportError } from '../src/errors/scmi-error.js';
 import {
@@ -75,6 +75,45 @@ describe(startWorker, () => {
     await withEcho(async (host) => {
       expect(host.name).toBe('echo-worker.ts');
       expect(await host.call('header', 5)).toBe(0x00144000);
+    });
+  });
+
+  describe('callTransferring', () => {
+    it('should move a MessagePort to the worker, which answers on it', async () => {
+      await withEcho(async (host) => {
+        const { port1, port2 } = new MessageChannel();
+        await expect(host.callTransferring('openPort', [port2], port2)).resolves.toBe('open');
+        const answer = new Promise<unknown>((resolve) => {
+          port1.once('message', resolve);
+        });
+        port1.postMessage(21);
+        await expect(answer).resolves.toBe(42);
+        port1.close();
+      });
+    });
+
+    it('should refuse with E_WORKER_CALL a port passed without being moved, or a list that is not an array, leaving the port usable', async () => {
+      await withEcho(async (host) => {
+        const { port1, port2 } = new MessageChannel();
+        await expect(host.call('openPort', port2)).rejects.toMatchObject({
+          code: 'E_WORKER_CALL',
+        });
+        await expect(
+          host.callTransferring('openPort', port2 as never, port2),
+        ).rejects.toMatchObject({
+          code: 'E_WORKER_CALL',
+          message: expect.stringContaining('the transfer list must be an array') as unknown,
+        });
+        // Still here: it was not moved.
+        const echoed = new Promise<unknown>((resolve) => {
+          port2.once('message', resolve);
+        });
+        port1.postMessage('still mine');
+        await expect(echoed).resolves.toBe('still mine');
+        port1.close();
+        // The host goes on.
+        await expect(host.call('echo', 1)).resolves.toBe(1);
+      });
     });
   });
 

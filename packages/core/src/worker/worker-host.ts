@@ -1,4 +1,4 @@
-import { formatValue } from '../errors/format-value.js';
+import { describeArg, formatValue } from '../errors/format-value.js';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, isAbsolute, join } from 'node:path';
@@ -177,6 +177,38 @@ export class WorkerHost implements AsyncDisposable {
    * ```
    */
   public call(method: string, ...args: unknown[]): Promise<unknown> {
+    return this.#call(method, args, undefined);
+  }
+
+  /**
+   * {@link WorkerHost.call}, moving the objects of `transfer` to the worker instead of cloning
+   * them (Node's `transferList`): a `MessagePort` among `args` (a wire of your own per session), an
+   * `ArrayBuffer` too big to copy. What is moved is unusable on this thread afterwards, whether the
+   * call succeeds or not — except when the call is refused before anything is sent (stopped,
+   * exited, or `E_WORKER_CALL`: an argument that can be neither cloned nor moved, `transfer` not
+   * an array or holding something that cannot be moved).
+   *
+   * @throws (rejects) as {@link WorkerHost.call}.
+   * @example
+   * ```ts
+   * const { port1, port2 } = new MessageChannel();
+   * await host.callTransferring('openWire', [port2], port2); // the worker's handler gets port2
+   * port1.postMessage('hello');
+   * ```
+   */
+  public callTransferring(
+    method: string,
+    transfer: readonly Transferable[],
+    ...args: unknown[]
+  ): Promise<unknown> {
+    return this.#call(method, args, transfer);
+  }
+
+  #call(
+    method: string,
+    args: unknown[],
+    transfer: readonly Transferable[] | undefined,
+  ): Promise<unknown> {
     if (this.#stopping !== undefined) {
       return Promise.reject(
         new ScmiTransportError(
@@ -197,7 +229,11 @@ export class WorkerHost implements AsyncDisposable {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       try {
-        this.#post({ [CONTROL]: 'call', id, method, args });
+        const given: unknown = transfer;
+        if (given !== undefined && !Array.isArray(given)) {
+          throw new TypeError(`the transfer list must be an array, got ${describeArg(given)}`);
+        }
+        this.#post({ [CONTROL]: 'call', id, method, args }, transfer);
       } catch (cause: unknown) {
         reject(
           new ScmiTransportError(
@@ -264,8 +300,9 @@ export class WorkerHost implements AsyncDisposable {
     }
   }
 
-  #post(msg: HostMessage): void {
-    this.#worker.postMessage(msg);
+  #post(msg: HostMessage, transfer?: readonly Transferable[]): void {
+    if (transfer === undefined) this.#worker.postMessage(msg);
+    else this.#worker.postMessage(msg, [...transfer]);
   }
 
   #onMessage(msg: unknown): void {
