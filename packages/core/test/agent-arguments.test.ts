@@ -313,7 +313,7 @@ describe('a caller’s bad arguments to the agent and Base', () => {
       h.platform.notify(1, 0x10, 0x0, new Uint8Array(8));
       await h.clock.runUntilIdle();
       expect(seen).toEqual([8]);
-      expect(agent.diagnostics.notifications.signalDisableFailures).toBe(0);
+      expect(agent.diagnostics.notifications.signalLeaveFailures).toBe(0);
     });
 
     it('should reject subscribe options that are not an object, sending nothing', async () => {

@@ -153,7 +153,7 @@ describe('NotificationHub.subscribe with a signal', () => {
     hub.accept(HEADER, new ChannelCounters(), channel, undefined);
     await clock.runTasks();
     expect(seen).toEqual([]);
-    expect(hub.stats.signalDisableFailures).toBe(0);
+    expect(hub.stats.signalLeaveFailures).toBe(0);
   });
 
   it('should count a disable a signal started that failed, and disable the event at removal', async () => {
@@ -168,12 +168,38 @@ describe('NotificationHub.subscribe with a signal', () => {
     stop.abort();
     await clock.settle();
     expect(calls).toEqual(['enable *', 'disable *']);
-    expect(hub.stats.signalDisableFailures).toBe(1);
+    expect(hub.stats.signalLeaveFailures).toBe(1);
     // The event may still be sent: the removal disables it.
     failDisable = false;
     await hub.disableEvents();
     expect(calls).toEqual(['enable *', 'disable *', 'disable *']);
     expect(hub.stats.disabledAtRemoval).toBe(1);
+  });
+
+  it('should count a failed enable again of a source with its own subscriber, when the signal of the last every-source subscriber fires', async () => {
+    const { hub, clock, calls } = recording();
+    // Four sources; the second enable of source 0 (after the every-source disable) fails.
+    hub.register(0x14, [
+      {
+        id: 0,
+        name: 'rate-changed',
+        numSources: 4,
+        setNotifyEnabled: (source, enable) => {
+          const call = `${enable ? 'enable' : 'disable'} ${source ?? '*'}`;
+          calls.push(call);
+          return call === 'enable 0' && calls.length > 1
+            ? Promise.reject(new Error('platform busy'))
+            : Promise.resolve();
+        },
+      },
+    ]);
+    await hub.subscribe({ ...EVENT, source: 0 }, () => undefined);
+    const stop = new AbortController();
+    await hub.subscribe(EVENT, () => undefined, { signal: stop.signal });
+    stop.abort();
+    await clock.settle();
+    expect(calls).toEqual(['enable 0', 'enable *', 'disable *', 'enable 0']);
+    expect(hub.stats.signalLeaveFailures).toBe(1);
   });
 
   it('should stop watching the signal when the subscription ends by its unsubscribe', async () => {
@@ -212,7 +238,7 @@ describe('NotificationHub.subscribe with a signal', () => {
     stop.abort();
     await clock.settle();
     expect(calls).toEqual(['enable *']);
-    expect(hub.stats.signalDisableFailures).toBe(0);
+    expect(hub.stats.signalLeaveFailures).toBe(0);
   });
 
   it.each([

@@ -281,6 +281,7 @@ describe('XferOps', () => {
         code: 'E_TRUNCATED',
         protocolId: 0x14,
         messageId: 0x6,
+        messageName: undefined,
         token,
         message: `clock message 0x6 (token ${String(token)}): payload truncated: u64 needs 8 byte(s) at offset 0, 2 left`,
       });
@@ -305,6 +306,56 @@ describe('XferOps', () => {
       }
       expect(error).toMatchObject({ protocolId: 0x14, messageId: undefined, token: undefined });
       expect((error as Error).message).toMatch(/^clock: payload truncated/);
+      await agent.remove();
+    });
+
+    it('should name the command of an iterate part even when another reply was read first, with its name when its driver gives one', async () => {
+      const names: ProtocolDriver<number> = {
+        protocolId: 0x14,
+        name: 'named-clock',
+        version: 0x10000,
+        messageNames: { 0x4: 'DESCRIBE_RATES' },
+        init: () => 0,
+      };
+      const h = createHarness({ drivers: [names] });
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14) return undefined;
+        // A part that announces far more than the walk's bound; a rate of two bytes.
+        if (req.messageId === 0x4) return { status: 0, returns: le32(1 | (0xffff << 16), 7) };
+        if (req.messageId === 0x6) return { status: 0, returns: new Uint8Array([1, 2]) };
+        return undefined;
+      };
+      const agent = await h.create();
+      const ops = agent.xfer(0x14);
+      // Both replies held, then delivered in one go: the second is read before iterate resumes.
+      const held: (() => void)[] = [];
+      h.wire.intercept = (d) => held.push(d.deliver);
+      const walking = ops
+        .iterate(0x4, {
+          txSize: 4,
+          prepare: (w, index) => w.u32(index),
+          counts: (r) => {
+            const n = r.u32();
+            return { returned: n & 0xffff, remaining: n >>> 16 };
+          },
+          item: (r) => r.u32(),
+          max: 8,
+        })
+        .catch((e: unknown) => e);
+      const other = ops.transact(0x6, (w) => w.u32(0));
+      while (held.length < 2) await h.clock.settle();
+      h.wire.intercept = undefined;
+      for (const deliver of held) deliver();
+      const error = await walking;
+      await other;
+      expect(error).toMatchObject({
+        code: 'E_MULTIPART',
+        protocolId: 0x14,
+        messageId: 0x4,
+        token: undefined,
+        messageName: 'DESCRIBE_RATES',
+        message: 'clock message 0x4 DESCRIBE_RATES: multi-part reply announces more than 8 items',
+      });
       await agent.remove();
     });
 

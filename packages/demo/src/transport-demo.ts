@@ -359,13 +359,16 @@ function printCounters(print: Print, agent: ScmiAgent): void {
     const bad = Object.values(s.badMessages).reduce((a, b) => a + b, 0);
     print(
       c.direction === 'p2a'
-        ? `    ${c.label.padEnd(6)} notifications ${s.notifications}  delayed responses ${s.delayedResponses}  bad messages ${bad}`
+        ? `    ${c.label.padEnd(6)} notifications ${s.notifications}  delayed responses ${s.delayedResponses}  bad messages ${bad}${errorStatuses(s.errorStatuses)}`
         : `    ${c.label.padEnd(6)} sent ${String(s.sent).padStart(3)}  completed ${String(s.completed).padStart(3)}  timeouts ${s.timeouts}  failed ${s.failed}  late replies ${s.lateReplies}  bad messages ${bad}${errorStatuses(s.errorStatuses)}`,
     );
   }
 }
 
-/** The agent's count of the answers that were not SUCCESS (`  refused: NOT_SUPPORTED 1`), if any. */
+/**
+ * The agent's count of a channel's answers that were not SUCCESS (`  refused: NOT_SUPPORTED 1`),
+ * if any: responses on an A2P channel, delayed responses on a P2A channel.
+ */
 function errorStatuses(counts: Readonly<Record<string, number>>): string {
   const entries = Object.entries(counts);
   return entries.length === 0

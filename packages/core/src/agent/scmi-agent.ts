@@ -137,7 +137,7 @@ export interface AgentEvents {
    * ```ts
    * const done = new AbortController();
    * await agent.events.subscribe({ protocolId: 0x13, eventId: 1 }, onLevel, { signal: done.signal });
-   * done.abort(); // unsubscribed; a failed disable counts in notifications.signalDisableFailures
+   * done.abort(); // unsubscribed; a failed leave counts in notifications.signalLeaveFailures
    * ```
    */
   subscribe(

@@ -198,6 +198,8 @@ export class ScmiMalformedError extends ScmiError {
   public readonly messageId: number | undefined;
   /** The token that command carried, when known (see `messageId`); otherwise undefined. */
   public readonly token: number | undefined;
+  /** That command's name, when `messageId` is known and its driver names it; else undefined. */
+  public readonly messageName: string | undefined;
 
   /** Creates the error; `code` defaults to `E_MALFORMED`. */
   public constructor(message: string, code = 'E_MALFORMED', options?: ErrorOptions) {
@@ -213,6 +215,8 @@ export class ScmiMalformedError extends ScmiError {
 /** @internal The command a malformed reply answered (see {@link placeMalformed}). */
 export interface MalformedCommand {
   readonly messageId: number;
+  /** Its name, when its driver names it (`ProtocolDriver.messageNames`). */
+  readonly messageName?: string | undefined;
   /** Unknown when another command was answered before the reply was read. */
   readonly token?: number | undefined;
 }
@@ -234,14 +238,15 @@ export function placeMalformed(
   const where =
     command === undefined
       ? scmiProtocolName(protocolId)
-      : `${describe({ protocolId, messageId: command.messageId })}${command.token === undefined ? '' : ` (token ${command.token})`}`;
+      : `${describe({ protocolId, ...command })}${command.token === undefined ? '' : ` (token ${command.token})`}`;
   const old = `${error.name}: ${error.message}`;
   const placed = error as {
     -readonly [K in 'protocolId' | 'messageId' | 'token']: number | undefined;
-  };
+  } & { messageName: string | undefined };
   placed.protocolId = protocolId;
   placed.messageId = command?.messageId;
   placed.token = command?.token;
+  placed.messageName = command?.messageName;
   error.message = `${where}: ${error.message}`;
   // The stack was captured with the old message: its first line says the new one.
   if (error.stack?.startsWith(old) === true) {

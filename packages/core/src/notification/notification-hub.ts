@@ -162,9 +162,10 @@ export interface ScmiSubscribeOptions {
    * before the subscribe: it rejects with `signal.reason` and sends nothing. Fired while the
    * subscribe waits its turn: the same. Fired while its enable is under way: the enable is
    * answered, the subscription left at once (a disable, when it was the last), and the subscribe
-   * rejects with `signal.reason`. A disable a signal starts that fails is counted in
-   * {@link NotificationStats.signalDisableFailures} (the event stays possibly enabled: the agent's
-   * removal disables it). The hub stops watching the signal when the subscription ends (its
+   * rejects with `signal.reason`. A leave a signal starts that fails (its disable, or the enable
+   * again of sources with their own subscribers) is counted in
+   * {@link NotificationStats.signalLeaveFailures}, as the unsubscribe function would have
+   * rejected. The hub stops watching the signal when the subscription ends (its
    * unsubscribe, its signal, or the agent's removal), so a long-lived signal keeps nothing alive.
    */
   readonly signal?: AbortSignal;
@@ -219,11 +220,13 @@ export interface NotificationStats {
    */
   readonly leftEnabledAtRemoval: number;
   /**
-   * Disables started by a subscription's signal ({@link ScmiSubscribeOptions.signal}) that
-   * failed (an error status, a timeout, a transport error): nobody awaits them, so they are
-   * counted here; the event stays possibly enabled and the agent's removal disables it.
+   * Leaves started by a subscription's signal ({@link ScmiSubscribeOptions.signal}) that failed
+   * (an error status, a timeout, a transport error) — nobody awaits them, so they are counted
+   * here: a disable that failed (the event stays possibly enabled; the agent's removal disables
+   * it), or, when the last every-source subscriber left, the enable again of a source that still
+   * has subscribers of its own (that source is not sent until its next subscriber enables it).
    */
-  readonly signalDisableFailures: number;
+  readonly signalLeaveFailures: number;
 }
 
 interface Subscription {
@@ -304,7 +307,7 @@ export class NotificationHub {
   #disabledAtRemoval = 0;
   #disableFailures = 0;
   #leftEnabledAtRemoval = 0;
-  #signalDisableFailures = 0;
+  #signalLeaveFailures = 0;
   /** The subscriptions' signal watches, each stopped when its subscription ends (see release). */
   readonly #signalWatches = new Set<() => void>();
   readonly #disableBoundMs: number;
@@ -617,7 +620,7 @@ export class NotificationHub {
     // Nobody awaits the leave a signal starts: its failure is counted (see ScmiSubscribeOptions).
     const leave = (): Promise<void> =>
       unsubscribe().catch(() => {
-        this.#signalDisableFailures++;
+        this.#signalLeaveFailures++;
       });
     if (hasFired(signal)) {
       // It fired while the enable was under way: the subscription is left at once.
@@ -1102,7 +1105,7 @@ export class NotificationHub {
       disabledAtRemoval: this.#disabledAtRemoval,
       disableFailures: this.#disableFailures,
       leftEnabledAtRemoval: this.#leftEnabledAtRemoval,
-      signalDisableFailures: this.#signalDisableFailures,
+      signalLeaveFailures: this.#signalLeaveFailures,
     };
   }
 }

@@ -727,6 +727,15 @@ export class BoundXferOps implements XferOps {
     }
   }
 
+  /** What a malformed error says of the command `messageId` of this protocol (see decode). */
+  #command(messageId: number, token: number | undefined): MalformedCommand {
+    return {
+      messageId,
+      token,
+      messageName: this.#engine.messageName(this.#protocolId, messageId),
+    };
+  }
+
   /** A copy of `xfer`'s response for its caller, noted as the reply given last. */
   #returns(xfer: Xfer): Uint8Array {
     const returns = copyOut(xfer.rx, xfer.rxLen);
@@ -740,7 +749,7 @@ export class BoundXferOps implements XferOps {
     // Whose reply it is, read now: another command may be answered before a promise settles.
     const command =
       returns === this.#lastReturns
-        ? { messageId: this.#lastMessageId, token: this.#lastToken }
+        ? this.#command(this.#lastMessageId, this.#lastToken)
         : undefined;
     let value: T;
     try {
@@ -793,12 +802,22 @@ export class BoundXferOps implements XferOps {
       const returns = await this.transact(messageId, (w) => spec.prepare(w, index), {
         txSize: spec.txSize,
       });
-      // Its token, unless another command was answered before this one's caller resumed.
-      const command = {
+      // Its token, unless another command was answered before this one's caller resumed. Its
+      // errors are placed here: decode would know the command only in the first case.
+      const command = this.#command(
         messageId,
-        token: returns === this.#lastReturns ? this.#lastToken : undefined,
-      };
-      const done = this.decode(returns, (r) => this.#part(messageId, spec, r, items, max, command));
+        returns === this.#lastReturns ? this.#lastToken : undefined,
+      );
+      const done = this.decode(returns, (r) => {
+        try {
+          return this.#part(messageId, spec, r, items, max, command);
+        } catch (error) {
+          if (ScmiMalformedError.is(error) && !CALLER_VALUE_CODES.has(error.code)) {
+            placeMalformed(error, this.#protocolId, command);
+          }
+          throw error;
+        }
+      });
       if (done === true) return items;
       max = done;
     }
@@ -967,8 +986,8 @@ export interface ProtocolDriver<TApi = unknown> {
    * The names of its commands by message id, for the messages of its errors (a timeout or an
    * error status then says `clock message 0x6 RATE_GET`, and the error's `messageName` holds it).
    * A TypeScript numeric enum of the message ids serves as it is (its reverse map).
-   * Only entries with an integer key from 0 to 255 and a string value are kept; anything else
-   * than an object fails the protocol's initialization with ScmiError `E_ARGUMENT`.
+   * Only entries with an integer key from 0 to 255 and a non-empty string value are kept; anything
+   * else than an object fails the protocol's initialization with ScmiError `E_ARGUMENT`.
    */
   readonly messageNames?: Readonly<Record<number, string>>;
   /**

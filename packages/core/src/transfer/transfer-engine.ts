@@ -763,6 +763,7 @@ export class TransferEngine implements XferOwner {
       const id = Number(key);
       if (
         typeof name === 'string' &&
+        name !== '' &&
         Number.isInteger(id) &&
         id >= 0 &&
         id <= 0xff &&
@@ -773,12 +774,17 @@ export class TransferEngine implements XferOwner {
     this.#messageNames.set(protocolId, kept);
   }
 
+  /** @internal The name the driver of `protocolId` gives `messageId`, if any. */
+  public messageName(protocolId: number, messageId: number): string | undefined {
+    return this.#messageNames.get(protocolId)?.get(messageId);
+  }
+
   /** What an error says of `xfer`'s command: its ids, and its name when its driver gave one. */
   #ref(xfer: Xfer): MessageRef {
     return {
       protocolId: xfer.protocolId,
       messageId: xfer.messageId,
-      messageName: this.#messageNames.get(xfer.protocolId)?.get(xfer.messageId),
+      messageName: this.messageName(xfer.protocolId, xfer.messageId),
     };
   }
 

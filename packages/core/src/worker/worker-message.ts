@@ -46,7 +46,7 @@ export interface SerializedError {
   readonly protocolId?: number;
   /** `ScmiStatusError`, `ScmiTimeoutError`, a placed `ScmiMalformedError`: the message id. */
   readonly messageId?: number;
-  /** `ScmiStatusError`, `ScmiTimeoutError`: the message's name, when its driver named it. */
+  /** `ScmiStatusError`, `ScmiTimeoutError`, a placed `ScmiMalformedError`: the message's name. */
   readonly messageName?: string;
   /** `ScmiTimeoutError`, a placed `ScmiMalformedError`: the token. */
   readonly token?: number;
@@ -209,6 +209,7 @@ function rebuildScmiError(e: SerializedError): ScmiError | undefined {
         protocolId,
         messageId,
         token,
+        messageName,
       });
     case 'ScmiShutdownError':
       return new ScmiShutdownError('worker');
