@@ -70,6 +70,17 @@ export type {
 export type { PeerFrameContext, PeerFrameHandler } from './peer-port/frame-kind-registry.js';
 export type { PeerFrame, PeerFrameBatch, PeerFrameReaderOptions } from './peer-port/peer-frame.js';
 export type {
+  PeerPortConnectOptions,
+  PeerPortConnectionStats,
+  PeerPortPathTarget,
+  PeerPortTarget,
+  PeerPortTcpTarget,
+} from './peer-port/peer-port-connection.js';
+export type {
+  PeerPortTransportConfig,
+  PeerPortTransportOptions,
+} from './peer-port/peer-port-transport.js';
+export type {
   PeerPortAddress,
   PeerPortEvent,
   PeerPortLogEntry,
@@ -92,6 +103,13 @@ export {
   encodePeerFrame,
 } from './peer-port/peer-frame.js';
 export { PeerPort, startPeerPort } from './peer-port/peer-port.js';
+export { peerPortTransportModule } from './peer-port/peer-port-transport-module.js';
+export { PeerPortConnection, connectPeerPort } from './peer-port/peer-port-connection.js';
+export {
+  PEER_PORT_TRANSPORT_NAME,
+  createPeerPortTransport,
+  peerPortTransport,
+} from './peer-port/peer-port-transport.js';
 export { resolvePlatformBehaviour } from './platform/platform-behaviour.js';
 export { ScmiPlatform } from './platform/scmi-platform.js';
 export { BaseMessageId, BaseNotificationId } from './protocols/base/base-message-id.js';

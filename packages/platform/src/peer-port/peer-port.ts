@@ -353,6 +353,9 @@ export class PeerPort {
       refuse('every agent id is in use');
       return;
     }
+    // Answers are small frames written back to back: Nagle's algorithm would hold them for the
+    // client's acknowledgements (a no-op on a Unix socket).
+    socket.setNoDelay(true);
 
     const closed = new Promise<void>((resolve) => {
       socket.once('close', () => {
