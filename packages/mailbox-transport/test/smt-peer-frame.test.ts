@@ -12,6 +12,7 @@ import {
   PeerFrameReader,
   ScmiPlatform,
   createDefaultPlatformConfig,
+  decodeCloseReason,
   encodePeerFrame,
   registerFrameKind,
   startPeerPort,
@@ -177,7 +178,8 @@ describe('peer port frame kind 2 (registered with the platform)', () => {
   it('should answer a whole SMT area sent over a real peer port, and close on an area it cannot take', async () => {
     const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock: new RealClock() });
     const unregister = registerFrameKind(PeerFrameKind.SMT, createSmtPeerFrameHandler());
-    const port = await startPeerPort(platform, { agentIds: [1] });
+    // Two agent ids: the second connection is accepted, then closed for what it sends.
+    const port = await startPeerPort(platform, { agentIds: [1, 2] });
     const sockets: Socket[] = [];
     const open = async (): Promise<{ socket: Socket; next: () => Promise<PeerFrame[]> }> => {
       const address = port.address;
@@ -226,8 +228,12 @@ describe('peer port frame kind 2 (registered with the platform)', () => {
       // A frame too short to be an SMT area: the handler throws, the port closes that connection.
       const bad = await open();
       bad.socket.write(encodePeerFrame(SMT_PEER_FRAME_KIND, new Uint8Array(20)));
+      const told = await bad.next();
+      expect(told.map((f) => f.kind)).toEqual([PeerFrameKind.CLOSE]);
+      expect(decodeCloseReason(told[0]?.payload ?? new Uint8Array(0))).toMatch(/^frame kind 2: /);
       expect(await bad.next()).toEqual([]);
       expect(bad.socket.destroyed || bad.socket.readableEnded).toBe(true);
+      expect(port.log.find((e) => e.event === 'handler-error')?.agentId).toBe(2);
 
       // The first connection is unaffected.
       socket.write(encodePeerFrame(SMT_PEER_FRAME_KIND, request));

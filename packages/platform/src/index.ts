@@ -97,8 +97,11 @@ export { PlatformError } from './errors/platform-error.js';
 export { FaultInjector } from './faults/fault-injector.js';
 export { registerFrameKind } from './peer-port/frame-kind-registry.js';
 export {
+  MAX_CLOSE_REASON,
   PEER_FRAME_HEADER_SIZE,
   PeerFrameKind,
+  decodeCloseReason,
+  encodeCloseFrame,
   PeerFrameReader,
   encodePeerFrame,
 } from './peer-port/peer-frame.js';

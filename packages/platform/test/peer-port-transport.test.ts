@@ -290,7 +290,10 @@ describe('the peer-port transport', () => {
       const error: unknown = await inFlight.catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ScmiTransportError);
       expect(error).toMatchObject({ code: 'E_PEER_PORT_CLOSED' });
-      expect((error as Error).message).toMatch(/the connection closed/);
+      // The port said why before it closed the socket (a CLOSE frame).
+      expect((error as Error).message).toMatch(
+        /the port closed the connection: the port is closing$/,
+      );
       await until(() => losses.length === 2);
       expect(losses.map((l) => [l.label, l.error])).toEqual([
         ['a2p:0', c.error],
@@ -310,9 +313,12 @@ describe('the peer-port transport', () => {
       const first = await connection(port.address);
       await agentOn(first);
       const second = await connection(port.address);
-      // The port accepted the socket and closed it: every agent id is in use.
+      // The port accepted the socket and closed it, saying why: its one connection is taken.
       await until(() => second.closed);
       await expect(agentOn(second)).rejects.toMatchObject({ code: 'E_PEER_PORT_CLOSED' });
+      expect(second.error?.message).toMatch(
+        /the port closed the connection: connection limit 1 reached$/,
+      );
       expect(port.counts.refused).toBe(1);
     });
 

@@ -17,7 +17,10 @@ import {
   PlatformError,
   PowerMessageId,
   ScmiPlatform,
+  MAX_CLOSE_REASON,
   createDefaultPlatformConfig,
+  decodeCloseReason,
+  encodeCloseFrame,
   encodePeerFrame,
   registerFrameKind,
   PeerPort,
@@ -287,6 +290,10 @@ describe(startPeerPort, () => {
       expect(entry?.reason).toMatch(reason);
       expect(entry?.agentId).toBe(1);
       expect(platform.connectedAgents).toEqual([]);
+      // The client was told why, in a CLOSE frame before the close.
+      const [told] = await client.frames(1);
+      expect(told?.kind).toBe(PeerFrameKind.CLOSE);
+      expect(decodeCloseReason(defined(told).payload)).toBe(entry?.reason);
     });
 
     it('should log a frame cut short when the client ends', async () => {
@@ -451,6 +458,9 @@ describe(startPeerPort, () => {
       const extra = await PeerClient.open(port);
       await extra.closed;
       expect(port.log.find((e) => e.event === 'refused')?.reason).toMatch(/connection limit 1/);
+      const [told] = await extra.frames(1);
+      expect(told?.kind).toBe(PeerFrameKind.CLOSE);
+      expect(decodeCloseReason(defined(told).payload)).toBe('connection limit 1 reached');
       expect(platform.connectedAgents).toEqual([2]);
       await client.close();
       await until(() => port?.connections === 0);
@@ -691,7 +701,14 @@ describe(startPeerPort, () => {
     });
 
     it('should refuse reserved, taken and invalid kinds; unregistering is idempotent', () => {
-      for (const kind of [PeerFrameKind.MSG, PeerFrameKind.P2A, -1, 2 ** 32, 1.5]) {
+      for (const kind of [
+        PeerFrameKind.MSG,
+        PeerFrameKind.P2A,
+        PeerFrameKind.CLOSE,
+        -1,
+        2 ** 32,
+        1.5,
+      ]) {
         expect(() => registerFrameKind(kind, () => undefined)).toThrow(PlatformError);
       }
       const unregister = registerFrameKind(45, () => undefined);
@@ -716,7 +733,41 @@ describe(startPeerPort, () => {
       await Promise.all([a.closed, b.closed]);
       expect(platform.connectedAgents).toEqual([]);
       expect(port.connections).toBe(0);
+      for (const c of [a, b]) {
+        const [told] = await c.frames(1);
+        expect(told?.kind).toBe(PeerFrameKind.CLOSE);
+        expect(decodeCloseReason(defined(told).payload)).toBe('the port is closing');
+      }
     });
+  });
+});
+
+describe('CLOSE frames', () => {
+  it('should carry the reason as UTF-8, cut at a character boundary within MAX_CLOSE_REASON bytes', () => {
+    const frame = encodeCloseFrame('é'.repeat(MAX_CLOSE_REASON));
+    const payload = frame.subarray(8);
+    expect(new DataView(frame.buffer).getUint32(0, true)).toBe(PeerFrameKind.CLOSE);
+    expect(payload.byteLength).toBe(MAX_CLOSE_REASON);
+    expect(decodeCloseReason(payload)).toBe('é'.repeat(MAX_CLOSE_REASON / 2));
+    // An odd bound: the two-byte character it falls in is left out whole.
+    const odd = encodeCloseFrame(`x${'é'.repeat(MAX_CLOSE_REASON)}`).subarray(8);
+    expect(odd.byteLength).toBe(MAX_CLOSE_REASON - 1);
+    expect(decodeCloseReason(odd)).toBe(`x${'é'.repeat(MAX_CLOSE_REASON / 2 - 1)}`);
+  });
+
+  it("should read the other end's bytes as safe text: bad UTF-8 replaced, control characters blanked, bounded", () => {
+    const hostile = new Uint8Array([
+      0x6f,
+      0x6b,
+      0x0a,
+      0x1b,
+      0xff,
+      0x21,
+      ...new Uint8Array(2000).fill(0x41),
+    ]);
+    const text = decodeCloseReason(hostile);
+    expect(text.startsWith('ok  \ufffd!')).toBe(true);
+    expect(text.length).toBe(MAX_CLOSE_REASON);
   });
 });
 

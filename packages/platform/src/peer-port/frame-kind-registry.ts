@@ -27,7 +27,11 @@ export type PeerFrameHandler = (
 ) => Uint8Array | undefined;
 
 const handlers = new Map<number, PeerFrameHandler>();
-const RESERVED: ReadonlySet<number> = new Set([PeerFrameKind.MSG, PeerFrameKind.P2A]);
+const RESERVED: ReadonlySet<number> = new Set([
+  PeerFrameKind.MSG,
+  PeerFrameKind.P2A,
+  PeerFrameKind.CLOSE,
+]);
 
 /**
  * Adds a frame kind to every peer port of this thread (ports started before and after), so that a
@@ -35,7 +39,7 @@ const RESERVED: ReadonlySet<number> = new Set([PeerFrameKind.MSG, PeerFrameKind.
  * a whole SMT area. Returns a function that removes the registration.
  *
  * @throws PlatformError `E_FRAME_KIND` when `kind` is not a u32, is reserved by the platform (1,
- *   3), or is already registered.
+ *   3, 4), or is already registered.
  * @example
  * ```ts
  * const unregister = registerFrameKind(PeerFrameKind.SMT, createSmtPeerFrameHandler());

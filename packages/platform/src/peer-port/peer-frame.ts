@@ -7,6 +7,10 @@ import { ScmiConfigError, formatValue } from '@scmi-ts/core';
  *   (header, status, return values), also for responses sent later (fault injection).
  * - `SMT` (2): reserved for the mailbox transport, which registers it (a whole SMT area).
  * - `P2A` (3): platform → client only, one notification or delayed response (MSG layout).
+ * - `CLOSE` (4): platform → client only, why the port is about to close the connection (UTF-8
+ *   text, at most {@link MAX_CLOSE_REASON} bytes): a refused connection, a malformed frame, the
+ *   port closing. Best effort — written just before the socket is closed, it may not arrive — and
+ *   a client that reads no kind 4 still sees the close.
  *
  * Other kinds are added with {@link registerFrameKind}.
  *
@@ -22,6 +26,50 @@ export enum PeerFrameKind {
   SMT = 2,
   /** One notification or delayed response, platform to client. */
   P2A = 3,
+  /** Why the port closes the connection (UTF-8 text), platform to client, just before it does. */
+  CLOSE = 4,
+}
+
+/** The most bytes of a `CLOSE` frame's reason: a longer one is cut (at a character boundary). */
+export const MAX_CLOSE_REASON = 512;
+
+/**
+ * A `CLOSE` frame telling why the port closes a connection: `reason` as UTF-8, cut to
+ * {@link MAX_CLOSE_REASON} bytes.
+ *
+ * @example
+ * ```ts
+ * socket.write(encodeCloseFrame('connection limit 1 reached'));
+ * socket.destroy();
+ * ```
+ */
+export function encodeCloseFrame(reason: string): Uint8Array {
+  let bytes = new TextEncoder().encode(reason);
+  if (bytes.byteLength > MAX_CLOSE_REASON) {
+    // Back to the start of the character the bound falls in (continuation bytes are 10xxxxxx).
+    let end = MAX_CLOSE_REASON;
+    while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+    bytes = bytes.subarray(0, end);
+  }
+  return encodePeerFrame(PeerFrameKind.CLOSE, bytes);
+}
+
+/**
+ * The reason a `CLOSE` frame's payload gives, as text safe to show: decoded as UTF-8 (a bad
+ * sequence becomes U+FFFD) from at most {@link MAX_CLOSE_REASON} bytes, control characters
+ * replaced by spaces — the other end's bytes, whatever they are.
+ *
+ * @example
+ * ```ts
+ * if (frame.kind === PeerFrameKind.CLOSE) console.log(decodeCloseReason(frame.payload));
+ * ```
+ */
+export function decodeCloseReason(payload: Uint8Array): string {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(
+    payload.subarray(0, MAX_CLOSE_REASON),
+  );
+  // eslint-disable-next-line no-control-regex -- control characters are what is replaced
+  return text.replace(/[\u0000-\u001f\u007f]/g, ' ');
 }
 
 /** Bytes of a frame header (kind and length). */

@@ -7,7 +7,12 @@ import {
   refuseUnknownKeys,
   type BadMessageReason,
 } from '@scmi-ts/core';
-import { PEER_FRAME_HEADER_SIZE, PeerFrameKind, PeerFrameReader } from './peer-frame.js';
+import {
+  PEER_FRAME_HEADER_SIZE,
+  PeerFrameKind,
+  PeerFrameReader,
+  decodeCloseReason,
+} from './peer-frame.js';
 
 /**
  * Where a peer port listens, as {@link connectPeerPort} takes it: a Unix socket `path`, or a TCP
@@ -155,6 +160,8 @@ export class PeerPortConnection {
   /** The agent that held the connection, kept after its teardown (one agent, once). */
   #agent: string | undefined;
   #error: ScmiTransportError | undefined;
+  /** Why the port said it closes the connection (a `CLOSE` frame), once it has. */
+  #closeReason: string | undefined;
   #framesSent = 0;
   #framesReceived = 0;
   #undelivered = 0;
@@ -178,15 +185,24 @@ export class PeerPortConnection {
     };
     // An 'error' without a listener would be thrown and end the process; 'close' follows it.
     const onError = (e: Error): void => {
-      this.#lose(`socket error: ${e.message}`, e);
+      const said = this.#closeReason;
+      this.#lose(
+        said === undefined
+          ? `socket error: ${e.message}`
+          : `the port closed the connection: ${said} (socket error: ${e.message})`,
+        e,
+      );
     };
     this.#closed = new Promise<void>((resolve) => {
       socket.once('close', () => {
         const pending = this.#reader.pending;
+        const said = this.#closeReason;
         this.#lose(
-          pending > 0
-            ? `the connection closed with ${pending} byte(s) of a frame unread (${CLOSE_HINT})`
-            : `the connection closed (${CLOSE_HINT})`,
+          said !== undefined
+            ? `the port closed the connection: ${said}`
+            : pending > 0
+              ? `the connection closed with ${pending} byte(s) of a frame unread (${CLOSE_HINT})`
+              : `the connection closed (${CLOSE_HINT})`,
         );
         socket.off('data', onData);
         socket.off('error', onError);
@@ -337,6 +353,11 @@ export class PeerPortConnection {
       // A P2A message where the agent has no P2A channel: a type the A2P channel does not carry.
       else if (a2p !== undefined) a2p.reject('invalid');
       else this.#undelivered++;
+      return;
+    }
+    if (kind === PeerFrameKind.CLOSE) {
+      // The first reason is kept: the loss that follows says it.
+      this.#closeReason ??= decodeCloseReason(payload);
       return;
     }
     // Kind 2 (SMT) and anything else: never sent to a kind-1 client.

@@ -11,7 +11,13 @@ import { array, object, show } from '../config/config-checks.js';
 import { PlatformError } from '../errors/platform-error.js';
 import { ScmiPlatform } from '../platform/scmi-platform.js';
 import { frameKindHandler, type PeerFrameContext } from './frame-kind-registry.js';
-import { PeerFrameKind, PeerFrameReader, encodePeerFrame, type PeerFrame } from './peer-frame.js';
+import {
+  PeerFrameKind,
+  PeerFrameReader,
+  encodeCloseFrame,
+  encodePeerFrame,
+  type PeerFrame,
+} from './peer-frame.js';
 
 /** The largest `maxFrameSize` a peer port takes: 16 MiB. */
 const MAX_FRAME_SIZE = 1 << 24;
@@ -302,7 +308,7 @@ export class PeerPort {
         });
       });
       const sockets = [...this.#connections.values()].map((c) => {
-        this.#drop(c, 'close', 'the port is closing');
+        this.#drop(c, 'close', PORT_CLOSING);
         return c.closed;
       });
       // Connections whose client ended cleanly and that still flush their answers: cut short.
@@ -334,11 +340,12 @@ export class PeerPort {
   #accept(socket: Socket): void {
     const id = this.#next++;
     const refuse = (reason: string): void => {
+      tellClose(socket, reason);
       socket.destroy();
       this.#record({ event: 'refused', connectionId: id, agentId: undefined, reason });
     };
     if (this.#closing !== undefined) {
-      refuse('the port is closing');
+      refuse(PORT_CLOSING);
       return;
     }
     // A connection still flushing holds its socket and queued answers: it counts, or a client that
@@ -510,6 +517,11 @@ export class PeerPort {
       });
       conn.socket.end();
     } else {
+      // The client is told why, when it can still read it: not after its socket failed or closed,
+      // nor when it reads too slowly already.
+      if (event === 'malformed' || event === 'handler-error' || reason === PORT_CLOSING) {
+        tellClose(conn.socket, reason);
+      }
       // Destroyed first: whatever happens after, the socket is gone (close() waits for it).
       conn.socket.destroy();
     }
@@ -533,6 +545,19 @@ export class PeerPort {
       });
     }
   }
+}
+
+/** Why the port's `close()` closes its connections. */
+const PORT_CLOSING = 'the port is closing';
+
+/**
+ * Writes a `CLOSE` frame telling the client why its connection is about to be closed. Best
+ * effort: written to a healthy socket it goes to the kernel at once and reaches the client before
+ * the close; queued behind unread data, it is lost with the socket.
+ */
+function tellClose(socket: Socket, reason: string): void {
+  if (socket.destroyed || !socket.writable) return;
+  socket.write(encodeCloseFrame(reason));
 }
 
 /** Whether a kind-1 frame starts with a command header (the platform answers those, or holds them). */
