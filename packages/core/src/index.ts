@@ -73,6 +73,7 @@ export type {
   PayloadSource,
   ProtocolDriver,
   ProtocolHandle,
+  ProtocolSubscribeOptions,
   ProtocolVersionSource,
   TransactOptions,
   XferOps,

@@ -27,6 +27,7 @@ export {
   decodeClockRateChanged,
 } from './clock/clock-protocol.js';
 export { DomainTable } from './common/domain-table.js';
+export type { ProtocolEventHandler } from './common/events.js';
 export { PROTOCOL_DRIVERS, protocolsModule } from './di/protocols-module.js';
 export type {
   PerformanceAttributes,
@@ -35,8 +36,10 @@ export type {
   PerformanceFastChannelDoorbell,
   PerformanceLevel,
   PerformanceLevelChanged,
+  PerformanceLevelReport,
   PerformanceLimits,
   PerformanceLimitsChanged,
+  PerformanceLimitsReport,
   PerformancePowerEstimate,
   PerformancePowerScale,
 } from './performance/performance-protocol.js';

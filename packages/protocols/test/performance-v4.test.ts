@@ -5,6 +5,8 @@ import {
   PerformanceMessageId,
   decodePerformanceLevelChanged,
   performanceProtocolDriver,
+  type PerformanceLevelReport,
+  type PerformanceLimitsReport,
   type PerformanceProtocol,
 } from '../src/index.js';
 import { createHarness, type Harness, type HarnessOptions } from './support/harness.js';
@@ -187,6 +189,34 @@ describe('Performance protocol client at version 4.0', () => {
     expect(perf.frequencyOf(1, 601)).toBeUndefined();
     expect(perf.levelOfIndex(1, 0)).toBeUndefined(); // not in level indexing mode
     await off();
+  });
+
+  it('reports a level notification with its frequency through onLevelChanged, and limits with theirs', async () => {
+    const { h, perf } = await probe();
+    const levels: PerformanceLevelReport[] = [];
+    const limits: PerformanceLimitsReport[] = [];
+    const offLevel = await perf.onLevelChanged((e) => void levels.push(e), { source: 0 });
+    const offLimits = await perf.onLimitsChanged((e) => void limits.push(e));
+    await perf.setLevel(0, 8); // index 20 on the wire
+    await perf.setLevel(1, 600); // not subscribed: not sent
+    await perf.setLimits(0, 8, 4); // indices 20 and 10 (the maximum lowered)
+    await h.clock.runUntilIdle();
+    // In level indexing mode the wire carries the index; its frequency is the indexed level's
+    // indicative frequency × multFactor (1000), as Linux's report.
+    expect(levels).toEqual([{ agentId: 1, domainId: 0, level: 20, frequencyHz: 800_000_000 }]);
+    expect(limits).toEqual([
+      {
+        agentId: 1,
+        domainId: 0,
+        rangeMax: 20,
+        rangeMin: 10,
+        rangeMaxHz: 800_000_000,
+        rangeMinHz: 400_000_000,
+      },
+    ]);
+    await offLevel();
+    await offLimits();
+    expect(h.platform.subscriptions(1)).toEqual([]);
   });
 
   it('drives a 3.0 platform with 3.0 layouts and values, as before', async () => {

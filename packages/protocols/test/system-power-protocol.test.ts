@@ -26,6 +26,7 @@ import {
   decodeSystemPowerStateNotifier,
   systemPowerProtocolDriver,
   type SystemPowerProtocol,
+  type SystemPowerStateNotifier,
 } from '../src/system-power/system-power-protocol.js';
 import { DENIED } from './support/wire-bytes.js';
 import { createHarness, type Harness, type HarnessOptions } from './support/harness.js';
@@ -323,6 +324,38 @@ describe('System power protocol client', () => {
       },
     ]);
     await off();
+    expect(h.platform.subscriptions(1)).toEqual([]);
+    await agent.remove();
+  });
+
+  it('gives SYSTEM_POWER_STATE_NOTIFIER decoded to onStateNotifier, until its signal fires', async () => {
+    const { h, agent, system } = await probe({
+      platformConfig: validatePlatformConfig({
+        ...createDefaultPlatformConfig(),
+        systemPower: { state: SystemPowerState.POWER_UP, gracefulTimeoutMs: 250 },
+      }),
+    });
+    const got: SystemPowerStateNotifier[] = [];
+    const stop = new AbortController();
+    await system.onStateNotifier((e) => void got.push(e), { signal: stop.signal });
+    expect(h.platform.subscriptions(1)).toEqual([
+      { protocolId: SYSTEM, notificationId: SYSTEM_POWER_STATE_NOTIFIER, domainId: 0 },
+    ]);
+    const psci = await connectPsci(h);
+    await psci.setState(SystemPowerState.SHUTDOWN, { graceful: true });
+    await h.clock.runUntilIdle();
+    expect(got).toEqual([
+      {
+        agentId: 2,
+        flags: SYSTEM_POWER_GRACEFUL,
+        graceful: true,
+        systemState: SystemPowerState.SHUTDOWN,
+        timeoutMs: 250,
+        timeoutWord: 250,
+      },
+    ]);
+    stop.abort();
+    await h.clock.runUntilIdle();
     expect(h.platform.subscriptions(1)).toEqual([]);
     await agent.remove();
   });

@@ -17,20 +17,22 @@ import { CLOCK, LOGGER, PROTOCOL_DRIVER, TRANSPORT } from '../di/tokens.js';
 import type { ScmiLogger } from '../diagnostics/logger.js';
 import { ContainedLogger, silentLogger } from '../diagnostics/logger.js';
 import { trace } from '../diagnostics/trace.js';
-import { formatValue } from '../errors/format-value.js';
+import { describeArg, formatValue } from '../errors/format-value.js';
 import {
   ScmiConfigError,
+  ScmiError,
   ScmiMalformedError,
   ScmiStatusError,
   ScmiTransportError,
 } from '../errors/scmi-error.js';
-import { NotificationHub } from '../notification/notification-hub.js';
+import { NotificationHub, type ScmiNotificationHandler } from '../notification/notification-hub.js';
 import { baseProtocolDriver, discoverPlatform } from '../protocol/base/base-protocol.js';
 import {
   BoundXferOps,
   type ProtocolDriver,
   type CallOptions,
   type ProtocolHandle,
+  type ProtocolSubscribeOptions,
   type ProtocolVersionSource,
   type XferOps,
 } from '../protocol/protocol-handle.js';
@@ -41,6 +43,8 @@ import { CommonMessageId, ScmiProtocolId, scmiProtocolName } from '../wire/proto
 import {
   channelFor,
   isRecord,
+  optionKeys,
+  unknownKeyError,
   validateAgentConfig,
   type AgentConfig,
   type AgentOptions,
@@ -108,10 +112,41 @@ class ProtocolHandleImpl implements ProtocolHandle {
     this.hub.register(this.protocolId, events);
   }
 
+  public subscribe(
+    eventId: number,
+    handler: ScmiNotificationHandler,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>> {
+    const what = `${this.agent}: ${scmiProtocolName(this.protocolId)}: subscribe`;
+    if (this.revoked) return Promise.reject(new RevokedError(what));
+    const given: unknown = options ?? {};
+    if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+      return Promise.reject(
+        new ScmiError(
+          'E_ARGUMENT',
+          `${what}: options must be an object, got ${describeArg(given)}`,
+        ),
+      );
+    }
+    const unknown = unknownKeyError(given, PROTOCOL_SUBSCRIBE_KEYS, what);
+    if (unknown !== undefined) return Promise.reject(unknown);
+    const { source, signal } = given as ProtocolSubscribeOptions;
+    return this.hub.subscribe(
+      { protocolId: this.protocolId, eventId, ...(source === undefined ? {} : { source }) },
+      handler,
+      signal === undefined ? undefined : { signal },
+    );
+  }
+
   public withCallOptions(options: CallOptions): ProtocolHandle {
     return new ProtocolHandleView(this, this.xfer.withCallOptions(options));
   }
 }
+
+const PROTOCOL_SUBSCRIBE_KEYS: ReadonlySet<string> = optionKeys<ProtocolSubscribeOptions>({
+  source: true,
+  signal: true,
+});
 
 /**
  * {@link ProtocolHandle.withCallOptions}'s view: the handle's own protocol, version and
@@ -145,6 +180,14 @@ class ProtocolHandleView implements ProtocolHandle {
 
   public registerEvents(events: Parameters<NotificationHub['register']>[1]): void {
     this.handle.registerEvents(events);
+  }
+
+  public subscribe(
+    eventId: number,
+    handler: ScmiNotificationHandler,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>> {
+    return this.handle.subscribe(eventId, handler, options);
   }
 
   public withCallOptions(options: CallOptions): ProtocolHandle {

@@ -7,7 +7,10 @@ import {
   placeMalformed,
   type MalformedCommand,
 } from '../errors/scmi-error.js';
-import type { ScmiEventDescriptor } from '../notification/notification-hub.js';
+import type {
+  ScmiEventDescriptor,
+  ScmiNotificationHandler,
+} from '../notification/notification-hub.js';
 import { copyOut } from '../transfer/clamped-copy.js';
 import {
   checkTimeoutMs,
@@ -32,6 +35,26 @@ import {
 
 /** How a command's payload is given to {@link XferOps.transact}: bytes, or a function that writes them. */
 export type PayloadSource = Uint8Array | ((writer: PayloadWriter) => void);
+
+/**
+ * What a subscription of a protocol's event takes ({@link ProtocolHandle.subscribe}, and the
+ * protocol clients' `on…` methods): the source (the domain, clock or sensor id), and a signal
+ * that ends it.
+ *
+ * @example
+ * ```ts
+ * const options: ProtocolSubscribeOptions = { source: 1, signal: AbortSignal.timeout(60_000) };
+ * ```
+ */
+export interface ProtocolSubscribeOptions {
+  /**
+   * Only notifications about this source (Linux's `src_id`: a clock, domain or sensor id); every
+   * source when omitted.
+   */
+  readonly source?: number;
+  /** Ends the subscription when it fires (as `ScmiSubscribeOptions.signal` does). */
+  readonly signal?: AbortSignal;
+}
 
 /**
  * What a command can be given besides its payload: its own timeout, and a signal that gives it
@@ -309,6 +332,28 @@ export interface ProtocolHandle {
   readonly xfer: XferOps;
   /** Registers the notifications this protocol can emit. */
   registerEvents(events: readonly ScmiEventDescriptor[]): void;
+  /**
+   * Subscribes `handler` to event `eventId` of this protocol — `agent.events.subscribe` for a
+   * protocol client's own events, so that it can offer typed subscriptions (`clock.onRateChanged`):
+   * the same enabling and disabling at the platform, the same refusals and errors, the
+   * subscription ended by the function it resolves to or by `options.signal`. A view
+   * ({@link ProtocolHandle.withCallOptions}) subscribes as its handle does.
+   *
+   * @throws (rejects) RevokedError once the handle is revoked; ScmiError `E_ARGUMENT` when
+   * `options` is not an object or holds a key {@link ProtocolSubscribeOptions} does not have;
+   * otherwise as `agent.events.subscribe` (`E_NOT_SUPPORTED` without a P2A channel,
+   * `E_UNKNOWN_EVENT` for an event the driver did not register, `E_SHUTDOWN` during removal…).
+   * @example
+   * ```ts
+   * const off = await ph.subscribe(0x0, (n) => console.log(n.payload), { source: 1 });
+   * await off();
+   * ```
+   */
+  subscribe(
+    eventId: number,
+    handler: ScmiNotificationHandler,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>>;
   /**
    * A view of this handle whose every command takes `options` — a protocol client's
    * `withCallOptions` is built on it, so that a caller can bound or give up the commands of any

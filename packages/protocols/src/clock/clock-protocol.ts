@@ -10,7 +10,9 @@ import {
   type ProtocolVersionSource,
   describeArg,
   formatValue,
+  type ProtocolSubscribeOptions,
 } from '@scmi-ts/core';
+import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { boolOption, objectArg, u32Bits, u64Arg, uintArg } from '../common/args.js';
 import {
   DomainTable,
@@ -397,6 +399,55 @@ export class ClockProtocol {
   /** Where {@link ClockProtocol.version} comes from. */
   public get versionSource(): ProtocolVersionSource {
     return this.#ph.versionSource;
+  }
+
+  /**
+   * Subscribes `handler` to CLOCK_RATE_CHANGED, decoded ({@link decodeClockRateChanged}): the
+   * rate a clock set asynchronously (or by another agent) reached. `options.source` is a clock id
+   * (one clock; every clock that announces the notification when omitted), `options.signal` ends
+   * the subscription. Resolves to the function that ends it.
+   *
+   * @throws (rejects) as `agent.events.subscribe` (`E_NOT_SUPPORTED`, nothing sent, for a clock
+   * that does not announce the notification or without a P2A channel; ScmiError `E_ARGUMENT` for
+   * a source that is not a clock, or `handler` not a function).
+   * @example
+   * ```ts
+   * const off = await clock.onRateChanged((e) => console.log(e.clockId, e.rate), { source: 1 });
+   * await clock.setRate(1, 600_000_000n, { async: true });
+   * await off();
+   * ```
+   */
+  public onRateChanged(
+    handler: ProtocolEventHandler<ClockRateNotification>,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>> {
+    return subscribeDecoded(
+      this.#ph,
+      CLOCK_RATE_CHANGED,
+      (n) => decodeClockRateChanged(n.payload),
+      handler,
+      options,
+      'onRateChanged',
+    );
+  }
+
+  /**
+   * Subscribes `handler` to CLOCK_RATE_CHANGE_REQUESTED, decoded
+   * ({@link decodeClockRateChangeRequested}): a rate another agent asked for. As
+   * {@link ClockProtocol.onRateChanged} otherwise.
+   */
+  public onRateChangeRequested(
+    handler: ProtocolEventHandler<ClockRateNotification>,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>> {
+    return subscribeDecoded(
+      this.#ph,
+      CLOCK_RATE_CHANGE_REQUESTED,
+      (n) => decodeClockRateChangeRequested(n.payload),
+      handler,
+      options,
+      'onRateChangeRequested',
+    );
   }
 
   /**

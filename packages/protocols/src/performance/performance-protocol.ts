@@ -7,7 +7,9 @@ import {
   type ProtocolDriver,
   type ProtocolHandle,
   type ProtocolVersionSource,
+  type ProtocolSubscribeOptions,
 } from '@scmi-ts/core';
+import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { uintArg } from '../common/args.js';
 import {
   DomainTable,
@@ -252,6 +254,32 @@ export interface PerformanceLevelChanged {
   readonly domainId: number;
   /** The new performance level (in level indexing mode its index: see `levelOfIndex`). */
   readonly level: number;
+}
+
+/**
+ * A PERFORMANCE_LIMITS_CHANGED notification as {@link PerformanceProtocol.onLimitsChanged} gives
+ * it: decoded, with each bound's frequency (Linux's `scmi_perf_limits_report`).
+ */
+export interface PerformanceLimitsReport extends PerformanceLimitsChanged {
+  /**
+   * `rangeMax`'s frequency in Hz (see {@link PerformanceProtocol.frequencyOf}); undefined when
+   * the platform did not describe that level (or its domain).
+   */
+  readonly rangeMaxHz: number | undefined;
+  /** `rangeMin`'s frequency in Hz; undefined when the platform did not describe that level. */
+  readonly rangeMinHz: number | undefined;
+}
+
+/**
+ * A PERFORMANCE_LEVEL_CHANGED notification as {@link PerformanceProtocol.onLevelChanged} gives
+ * it: decoded, with the level's frequency (Linux's `scmi_perf_level_report`).
+ */
+export interface PerformanceLevelReport extends PerformanceLevelChanged {
+  /**
+   * The level's frequency in Hz (see {@link PerformanceProtocol.frequencyOf}); undefined when the
+   * platform did not describe that level (or its domain).
+   */
+  readonly frequencyHz: number | undefined;
 }
 
 /**
@@ -558,6 +586,86 @@ export class PerformanceProtocol {
   /** Where {@link PerformanceProtocol.version} comes from. */
   public get versionSource(): ProtocolVersionSource {
     return this.#ph.versionSource;
+  }
+
+  /**
+   * Subscribes `handler` to PERFORMANCE_LIMITS_CHANGED, decoded
+   * ({@link decodePerformanceLimitsChanged}) with each bound's frequency, as Linux's
+   * `scmi_perf_limits_report` carries it (`range_max_freq`, `range_min_freq`: see
+   * {@link PerformanceProtocol.frequencyOf}; in level indexing mode the bounds are indices).
+   * `options.source` is a domain id (every domain that announces the notification when omitted),
+   * `options.signal` ends the subscription. Resolves to the function that ends it.
+   *
+   * @throws (rejects) as `agent.events.subscribe` (`E_NOT_SUPPORTED`, nothing sent, for a domain
+   * that does not announce the notification or without a P2A channel; ScmiError `E_ARGUMENT` for
+   * a source that is not a domain, or `handler` not a function).
+   * @example
+   * ```ts
+   * await perf.onLimitsChanged((e) => console.log(e.domainId, e.rangeMinHz, e.rangeMaxHz));
+   * ```
+   */
+  public onLimitsChanged(
+    handler: ProtocolEventHandler<PerformanceLimitsReport>,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>> {
+    return subscribeDecoded(
+      this.#ph,
+      PERFORMANCE_LIMITS_CHANGED,
+      (n): PerformanceLimitsReport => {
+        const e = decodePerformanceLimitsChanged(n.payload);
+        return {
+          ...e,
+          rangeMaxHz: this.#reportedHz(e.domainId, e.rangeMax),
+          rangeMinHz: this.#reportedHz(e.domainId, e.rangeMin),
+        };
+      },
+      handler,
+      options,
+      'onLimitsChanged',
+    );
+  }
+
+  /**
+   * Subscribes `handler` to PERFORMANCE_LEVEL_CHANGED, decoded
+   * ({@link decodePerformanceLevelChanged}) with the level's frequency, as Linux's
+   * `scmi_perf_level_report` carries it (`freq`; in level indexing mode `level` is an index). As
+   * {@link PerformanceProtocol.onLimitsChanged} otherwise.
+   *
+   * @example
+   * ```ts
+   * await perf.onLevelChanged((e) => console.log(e.domainId, e.level, e.frequencyHz), {
+   *   source: 0,
+   * });
+   * ```
+   */
+  public onLevelChanged(
+    handler: ProtocolEventHandler<PerformanceLevelReport>,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>> {
+    return subscribeDecoded(
+      this.#ph,
+      PERFORMANCE_LEVEL_CHANGED,
+      (n): PerformanceLevelReport => {
+        const e = decodePerformanceLevelChanged(n.payload);
+        return { ...e, frequencyHz: this.#reportedHz(e.domainId, e.level) };
+      },
+      handler,
+      options,
+      'onLevelChanged',
+    );
+  }
+
+  /**
+   * The frequency of a level a notification reports ({@link PerformanceProtocol.frequencyOf}), or
+   * undefined for one the platform did not describe — a domain included (the hub delivers only
+   * notifications about a domain id PROTOCOL_ATTRIBUTES announced).
+   */
+  #reportedHz(domainId: number, wire: number): number | undefined {
+    const info = this.domains.failures.has(domainId) ? undefined : this.domains.info(domainId);
+    const level = info === undefined ? undefined : describedLevel(info, wire);
+    return info === undefined || level === undefined
+      ? undefined
+      : levelHz(info, level, info.multFactor);
   }
 
   /**

@@ -6,7 +6,9 @@ import {
   type ProtocolDriver,
   type ProtocolHandle,
   type ProtocolVersionSource,
+  type ProtocolSubscribeOptions,
 } from '@scmi-ts/core';
+import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { boolArg, boolOption, objectArg, u32Bits, uintArg } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
 import { perDomainEvent, sendNotify } from '../common/notify.js';
@@ -294,6 +296,53 @@ export class PowerProtocol {
   /** Where {@link PowerProtocol.version} comes from. */
   public get versionSource(): ProtocolVersionSource {
     return this.#ph.versionSource;
+  }
+
+  /**
+   * Subscribes `handler` to POWER_STATE_CHANGED, decoded ({@link decodePowerStateNotification}):
+   * the state a domain went to. `options.source` is a domain id (every domain that announces the
+   * notification when omitted), `options.signal` ends the subscription. Resolves to the function
+   * that ends it.
+   *
+   * @throws (rejects) as `agent.events.subscribe` (`E_NOT_SUPPORTED`, nothing sent, for a domain
+   * that does not announce the notification or without a P2A channel; ScmiError `E_ARGUMENT` for
+   * a source that is not a domain, or `handler` not a function).
+   * @example
+   * ```ts
+   * await power.onStateChanged((e) => console.log(e.domainId, e.powerState), { source: 2 });
+   * ```
+   */
+  public onStateChanged(
+    handler: ProtocolEventHandler<PowerStateNotification>,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>> {
+    return subscribeDecoded(
+      this.#ph,
+      POWER_STATE_CHANGED,
+      (n) => decodePowerStateNotification(n.payload),
+      handler,
+      options,
+      'onStateChanged',
+    );
+  }
+
+  /**
+   * Subscribes `handler` to POWER_STATE_CHANGE_REQUESTED, decoded
+   * ({@link decodePowerStateNotification}): a state another agent asked a domain for. As
+   * {@link PowerProtocol.onStateChanged} otherwise.
+   */
+  public onStateChangeRequested(
+    handler: ProtocolEventHandler<PowerStateNotification>,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>> {
+    return subscribeDecoded(
+      this.#ph,
+      POWER_STATE_CHANGE_REQUESTED,
+      (n) => decodePowerStateNotification(n.payload),
+      handler,
+      options,
+      'onStateChangeRequested',
+    );
   }
 
   /**

@@ -7,7 +7,9 @@ import {
   type ProtocolDriver,
   type ProtocolHandle,
   type ProtocolVersionSource,
+  type ProtocolSubscribeOptions,
 } from '@scmi-ts/core';
+import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { boolOption, objectArg, u32Bits } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
 import { perDomainEvent, sendNotify } from '../common/notify.js';
@@ -202,6 +204,34 @@ export class ResetProtocol {
   /** Where {@link ResetProtocol.version} comes from. */
   public get versionSource(): ProtocolVersionSource {
     return this.#ph.versionSource;
+  }
+
+  /**
+   * Subscribes `handler` to RESET_ISSUED, decoded ({@link decodeResetIssued}): a reset another
+   * agent (or the platform) issued. `options.source` is a domain id (every domain that announces
+   * the notification when omitted), `options.signal` ends the subscription. Resolves to the
+   * function that ends it.
+   *
+   * @throws (rejects) as `agent.events.subscribe` (`E_NOT_SUPPORTED`, nothing sent, for a domain
+   * that does not announce the notification or without a P2A channel; ScmiError `E_ARGUMENT` for
+   * a source that is not a domain, or `handler` not a function).
+   * @example
+   * ```ts
+   * await reset.onResetIssued((e) => console.log(e.domainId, e.resetState), { source: 0 });
+   * ```
+   */
+  public onResetIssued(
+    handler: ProtocolEventHandler<ResetIssued>,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>> {
+    return subscribeDecoded(
+      this.#ph,
+      RESET_ISSUED,
+      (n) => decodeResetIssued(n.payload),
+      handler,
+      options,
+      'onResetIssued',
+    );
   }
 
   /**

@@ -10,7 +10,9 @@ import {
   type ProtocolVersionSource,
   describeArg,
   formatValue,
+  type ProtocolSubscribeOptions,
 } from '@scmi-ts/core';
+import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { boolArg, boolOption, objectArg, u32Bits } from '../common/args.js';
 import { implemented, type DomainTable } from '../common/domain-table.js';
 import { domainSource, perDomainEvent, sendNotify } from '../common/notify.js';
@@ -23,10 +25,14 @@ import {
   SensorMessageId,
   TRIP_EVENT_PAYLOAD,
   UPDATE_HEADER,
+  decodeSensorTripPointEvent,
+  decodeSensorUpdate,
   intervalConfigBits,
   readReading,
   signed5,
   type SensorReading,
+  type SensorTripPointEvent,
+  type SensorUpdate,
   type SensorUpdateInterval,
 } from './sensor-wire.js';
 
@@ -256,6 +262,55 @@ export class SensorProtocol {
   /** Where {@link SensorProtocol.version} comes from. */
   public get versionSource(): ProtocolVersionSource {
     return this.#ph.versionSource;
+  }
+
+  /**
+   * Subscribes `handler` to SENSOR_TRIP_POINT_EVENT, decoded ({@link decodeSensorTripPointEvent}):
+   * a trip point of a sensor crossed. `options.source` is a sensor id (every sensor that announces
+   * trip points when omitted), `options.signal` ends the subscription. Resolves to the function
+   * that ends it. The trip points themselves are set with {@link SensorProtocol.setTripPoint}.
+   *
+   * @throws (rejects) as `agent.events.subscribe` (`E_NOT_SUPPORTED`, nothing sent, for a sensor
+   * without trip points or without a P2A channel; ScmiError `E_ARGUMENT` for a source that is not
+   * a sensor, or `handler` not a function).
+   * @example
+   * ```ts
+   * await sensor.onTripPoint((e) => console.log(e.sensorId, e.tripPointId, e.ascending), {
+   *   source: 0,
+   * });
+   * ```
+   */
+  public onTripPoint(
+    handler: ProtocolEventHandler<SensorTripPointEvent>,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>> {
+    return subscribeDecoded(
+      this.#ph,
+      SENSOR_TRIP_POINT_EVENT,
+      (n) => decodeSensorTripPointEvent(n.payload),
+      handler,
+      options,
+      'onTripPoint',
+    );
+  }
+
+  /**
+   * Subscribes `handler` to SENSOR_UPDATE, decoded ({@link decodeSensorUpdate}): the readings a
+   * sensor sends every update interval while its continuous updates are on. As
+   * {@link SensorProtocol.onTripPoint} otherwise (a sensor without continuous updates refuses).
+   */
+  public onUpdate(
+    handler: ProtocolEventHandler<SensorUpdate>,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>> {
+    return subscribeDecoded(
+      this.#ph,
+      SENSOR_UPDATE,
+      (n) => decodeSensorUpdate(n.payload),
+      handler,
+      options,
+      'onUpdate',
+    );
   }
 
   /**

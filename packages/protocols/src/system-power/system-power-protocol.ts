@@ -9,7 +9,9 @@ import {
   type ProtocolDriver,
   type ProtocolHandle,
   type ProtocolVersionSource,
+  type ProtocolSubscribeOptions,
 } from '@scmi-ts/core';
+import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { boolArg, boolOption, objectArg, u32Bits } from '../common/args.js';
 import { checkImplemented } from '../common/domain-table.js';
 
@@ -212,6 +214,34 @@ export class SystemPowerProtocol {
   /** Where {@link SystemPowerProtocol.version} comes from. */
   public get versionSource(): ProtocolVersionSource {
     return this.#ph.versionSource;
+  }
+
+  /**
+   * Subscribes `handler` to SYSTEM_POWER_STATE_NOTIFIER, decoded
+   * ({@link decodeSystemPowerStateNotifier}): a system state another agent set (with, from
+   * version 2.0, the time the platform gives the agents for a graceful one). `options.signal` ends
+   * the subscription (the event has one source, 0). Resolves to the function that ends it.
+   *
+   * @throws (rejects) ScmiError `E_NOT_SUPPORTED`, nothing sent, when the platform does not
+   * implement SYSTEM_POWER_STATE_NOTIFY (see {@link SystemPowerProtocol.notifications}) or
+   * without a P2A channel; otherwise as `agent.events.subscribe`.
+   * @example
+   * ```ts
+   * await system.onStateNotifier((e) => console.log(e.systemState, e.timeoutMs));
+   * ```
+   */
+  public onStateNotifier(
+    handler: ProtocolEventHandler<SystemPowerStateNotifier>,
+    options?: ProtocolSubscribeOptions,
+  ): Promise<() => Promise<void>> {
+    return subscribeDecoded(
+      this.#ph,
+      SYSTEM_POWER_STATE_NOTIFIER,
+      (n) => decodeSystemPowerStateNotifier(n.payload),
+      handler,
+      options,
+      'onStateNotifier',
+    );
   }
 
   /**
