@@ -585,6 +585,30 @@ describe('the peer-port transport', () => {
       expect((error as Error).message).toMatch(/closed with \d+ byte\(s\) of a frame unread/);
       expect(a2pStats(agent).failed).toBe(1);
     });
+
+    it('should take a port that reads nothing for lost once maxQueuedBytes of commands wait unsent', async () => {
+      const server = opened.add(await ScriptedPort.start(platform, dir.path('q.sock')), (s) =>
+        s.close(),
+      );
+      const c = await connection({ path: server.path }, { maxQueuedBytes: 1024 });
+      const agent = await agentOn(c, { rxTimeoutMs: 30_000 });
+      server.stopReading();
+      // Commands that time out at once: the pool's transfers are reused, their bytes stay queued
+      // (the kernel's buffer first, then the socket's).
+      const payload = new Uint8Array(120);
+      while (!c.closed) {
+        await Promise.all(
+          Array.from({ length: 16 }, () =>
+            agent.transact(0x14, 0x6, payload, { timeoutMs: 1 }).catch(() => undefined),
+          ),
+        );
+      }
+      expect(c.error).toMatchObject({ code: 'E_PEER_PORT_CLOSED' });
+      expect(c.error?.message).toMatch(
+        /the port reads nothing: \d+ bytes of commands wait unsent, over maxQueuedBytes 1024$/,
+      );
+      await expect(rateOf(agent, 0)).rejects.toMatchObject({ code: 'E_PEER_PORT_CLOSED' });
+    });
   });
 
   describe('configuration', () => {
@@ -653,6 +677,11 @@ describe('the peer-port transport', () => {
       expect(await rejected({ path: 'x' }, { p2a: 1 })).toBe('options.p2a');
       expect(await rejected({ path: 'x' }, { maxFrameSize: 4 })).toBe('options.maxFrameSize');
       expect(await rejected({ path: 'x' }, { maxFramesize: 4096 })).toBe('options.maxFramesize');
+      expect(await rejected({ path: 'x' }, { maxQueuedBytes: 10 })).toBe('options.maxQueuedBytes');
+      expect(await rejected({ path: 'x' }, { signal: 'soon' })).toBe('options.signal');
+      // A signal that fired already: its reason, nothing connected.
+      const reason = new Error('gave up');
+      expect(await rejected({ path: 'x' }, { signal: AbortSignal.abort(reason) })).toBe(reason);
       const missing = await rejected({ path: dir.path('nobody-listens.sock') });
       expect(missing).toBeInstanceOf(ScmiTransportError);
       expect(missing).toMatchObject({ code: 'E_PEER_PORT_CONNECT', cause: { code: 'ENOENT' } });

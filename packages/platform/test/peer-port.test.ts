@@ -768,6 +768,9 @@ describe('CLOSE frames', () => {
     const text = decodeCloseReason(hostile);
     expect(text.startsWith('ok  \ufffd!')).toBe(true);
     expect(text.length).toBe(MAX_CLOSE_REASON);
+    // C1 controls (U+009B, the 8-bit CSI), a bidi override and a line separator: blanked too.
+    const c1 = new TextEncoder().encode('a\u009b2Jb\u202ec\u2028d');
+    expect(decodeCloseReason(c1)).toBe('a 2Jb c d');
   });
 });
 

@@ -56,8 +56,9 @@ export function encodeCloseFrame(reason: string): Uint8Array {
 
 /**
  * The reason a `CLOSE` frame's payload gives, as text safe to show: decoded as UTF-8 (a bad
- * sequence becomes U+FFFD) from at most {@link MAX_CLOSE_REASON} bytes, control characters
- * replaced by spaces — the other end's bytes, whatever they are.
+ * sequence becomes U+FFFD) from at most {@link MAX_CLOSE_REASON} bytes, control and format
+ * characters (C0, C1, bidi overrides, U+2028/2029: what a terminal could act on or a log line
+ * break at) replaced by spaces — the other end's bytes, whatever they are.
  *
  * @example
  * ```ts
@@ -68,8 +69,7 @@ export function decodeCloseReason(payload: Uint8Array): string {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(
     payload.subarray(0, MAX_CLOSE_REASON),
   );
-  // eslint-disable-next-line no-control-regex -- control characters are what is replaced
-  return text.replace(/[\u0000-\u001f\u007f]/g, ' ');
+  return text.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, ' ');
 }
 
 /** Bytes of a frame header (kind and length). */

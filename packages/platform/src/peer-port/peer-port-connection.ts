@@ -50,6 +50,29 @@ export interface PeerPortConnectOptions {
    * its `maxMsgSize` + 4 (a header, then status and return values, or a notification's payload).
    */
   readonly maxFrameSize?: number;
+  /**
+   * Most bytes of commands waiting in the socket, unsent, before the connection is taken for
+   * lost: an integer in 1 KiB … 1 GiB, default 1 MiB (the port's own bound on what waits for a
+   * client). A port that stops reading — a wedged or stopped process — would otherwise grow
+   * them without bound: the agent's pool bounds the commands in flight, not those that timed out
+   * and still wait in the socket. Past it the commands in flight fail with
+   * `E_PEER_PORT_CLOSED`, as at any loss.
+   */
+  readonly maxQueuedBytes?: number;
+  /**
+   * Gives up connecting when it fires (a host that drops packets leaves a TCP connect waiting
+   * for the kernel's retries, minutes): `connectPeerPort` rejects with `signal.reason` and the
+   * socket is destroyed. `AbortSignal.timeout(ms)` bounds the connect. Not used once connected.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** What a connection keeps of its {@link PeerPortConnectOptions}, checked. @internal */
+export interface PeerPortConnectionSettings {
+  readonly p2a: boolean;
+  readonly maxFrameSize: number;
+  /** Default 1 MiB when left out (see {@link PeerPortConnectOptions.maxQueuedBytes}). */
+  readonly maxQueuedBytes?: number;
 }
 
 /** What a {@link PeerPortConnection} carried. */
@@ -101,7 +124,11 @@ const TARGET_TCP_KEYS: ReadonlySet<string> = new Set(['host', 'port']);
 const OPTION_KEYS: ReadonlySet<string> = optionKeys<PeerPortConnectOptions>({
   p2a: true,
   maxFrameSize: true,
+  maxQueuedBytes: true,
+  signal: true,
 });
+/** The default {@link PeerPortConnectOptions.maxQueuedBytes}: 1 MiB. */
+const DEFAULT_MAX_QUEUED_BYTES = 1 << 20;
 
 /** The largest `maxFrameSize`: 16 MiB, as the port's. */
 const MAX_FRAME_SIZE = 1 << 24;
@@ -110,6 +137,9 @@ const MIN_FRAME_SIZE = 8;
 /** Bytes of the MSG header word in front of a command's payload. */
 const MSG_HEADER = 4;
 const DEFAULT_HOST = '127.0.0.1';
+/** Bounds of {@link PeerPortConnectOptions.maxQueuedBytes}. */
+const MIN_QUEUED_BYTES = 1024;
+const MAX_QUEUED_BYTES = 1 << 30;
 
 /** Why the port may have closed a connection, for the errors that say it did. */
 const CLOSE_HINT =
@@ -154,6 +184,7 @@ export class PeerPortConnection {
   readonly #target: PeerPortTarget;
   readonly #p2a: boolean;
   readonly #maxFrameSize: number;
+  readonly #maxQueuedBytes: number;
   readonly #reader: PeerFrameReader;
   readonly #closed: Promise<void>;
   #claim: PeerPortClaim | undefined;
@@ -167,16 +198,13 @@ export class PeerPortConnection {
   #undelivered = 0;
 
   /** @internal Use {@link connectPeerPort}. */
-  public constructor(
-    socket: Socket,
-    target: PeerPortTarget,
-    options: Required<PeerPortConnectOptions>,
-  ) {
+  public constructor(socket: Socket, target: PeerPortTarget, options: PeerPortConnectionSettings) {
     this.#socket = socket;
     this.#target = target;
     this.#where = describeTarget(target);
     this.#p2a = options.p2a;
     this.#maxFrameSize = options.maxFrameSize;
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     // Every kind is read (an unknown one is counted and skipped: its length is bounded, so the
     // stream stays in step); only a length over the bound ends it.
     this.#reader = new PeerFrameReader({ maxFrameSize: options.maxFrameSize });
@@ -315,6 +343,15 @@ export class PeerPortConnection {
     // A write that fails later (EPIPE, the port gone) comes back as 'error': the loss.
     this.#socket.write(frame);
     this.#framesSent++;
+    // What the kernel did not take waits in the socket; a port that reads nothing would let it
+    // grow with every command (those that timed out included): past the bound, the connection is
+    // lost. This command was written: its transfer fails with the loss, as those in flight do.
+    const queued = this.#socket.writableLength;
+    if (queued > this.#maxQueuedBytes) {
+      this.#lose(
+        `the port reads nothing: ${queued} bytes of commands wait unsent, over maxQueuedBytes ${this.#maxQueuedBytes}`,
+      );
+    }
   }
 
   /** @throws ScmiTransportError `E_PEER_PORT_CLOSED` once lost or closed. @internal */
@@ -436,9 +473,18 @@ function checkTarget(target: unknown): PeerPortTarget {
   return { host, port };
 }
 
-/** `options` checked, with defaults. */
-function checkOptions(options: unknown): Required<PeerPortConnectOptions> {
-  if (options === undefined) return { p2a: true, maxFrameSize: 4096 };
+/** `options` checked, with defaults (the signal apart). */
+function checkOptions(options: unknown): Required<PeerPortConnectionSettings> & {
+  readonly signal: AbortSignal | undefined;
+} {
+  if (options === undefined) {
+    return {
+      p2a: true,
+      maxFrameSize: 4096,
+      maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
+      signal: undefined,
+    };
+  }
   if (!isRecord(options)) {
     throw new ScmiConfigError('options', `expected an object, got ${formatValue(options)}`);
   }
@@ -459,7 +505,36 @@ function checkOptions(options: unknown): Required<PeerPortConnectOptions> {
       `must be an integer in ${MIN_FRAME_SIZE} … ${MAX_FRAME_SIZE}, got ${formatValue(max)}`,
     );
   }
-  return { p2a, maxFrameSize: max };
+  const queued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+  if (
+    typeof queued !== 'number' ||
+    !Number.isInteger(queued) ||
+    queued < MIN_QUEUED_BYTES ||
+    queued > MAX_QUEUED_BYTES
+  ) {
+    throw new ScmiConfigError(
+      'options.maxQueuedBytes',
+      `must be an integer in ${MIN_QUEUED_BYTES} … ${MAX_QUEUED_BYTES}, got ${formatValue(queued)}`,
+    );
+  }
+  const signal = options.signal;
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    throw new ScmiConfigError(
+      'options.signal',
+      `must be an AbortSignal, got ${formatValue(signal)}`,
+    );
+  }
+  return { p2a, maxFrameSize: max, maxQueuedBytes: queued, signal };
+}
+
+/** Whether `value` is a real `AbortSignal` (not one forged with `Object.create`). */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  if (!(value instanceof AbortSignal)) return false;
+  try {
+    return typeof value.aborted === 'boolean';
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -476,10 +551,13 @@ function checkOptions(options: unknown): Required<PeerPortConnectOptions> {
  * @throws ScmiConfigError (the promise rejects) naming the field: `target` that is not an object
  *   with `path` or `port`, `target.path` not a non-empty string, `target.port` not in 1 … 65535,
  *   `target.host` not a non-empty string, an unknown key (`target.hots`, `options.maxFrameSise`),
- *   `options.p2a` not a boolean, `options.maxFrameSize` not an integer in 8 … 16 MiB; nothing is
- *   connected then.
+ *   `options.p2a` not a boolean, `options.maxFrameSize` not an integer in 8 … 16 MiB,
+ *   `options.maxQueuedBytes` not an integer in 1 KiB … 1 GiB, `options.signal` not an
+ *   `AbortSignal`; nothing is connected then.
  * @throws ScmiTransportError `E_PEER_PORT_CONNECT` (the promise rejects) when the socket cannot
  *   connect (`ENOENT`, `ECONNREFUSED`…; the socket error is the `cause`).
+ * @throws `options.signal.reason` (the promise rejects) when the signal fired before the socket
+ *   connected (the socket destroyed).
  * @example
  * ```ts
  * const port = await startPeerPort(platform, { path: '/tmp/scmi.sock' });
@@ -493,12 +571,19 @@ export async function connectPeerPort(
   options?: PeerPortConnectOptions,
 ): Promise<PeerPortConnection> {
   const where = checkTarget(target);
-  const checked = checkOptions(options);
+  const { signal, ...settings } = checkOptions(options);
+  // A signal that fired already: nothing is connected.
+  if (signal?.aborted === true) throw signal.reason;
   const socket =
     'path' in where ? connect(where.path) : connect(where.port, where.host ?? DEFAULT_HOST);
   return new Promise<PeerPortConnection>((resolve, reject) => {
-    const onError = (e: Error): void => {
+    const settle = (): void => {
+      socket.off('error', onError);
       socket.off('connect', onConnect);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onError = (e: Error): void => {
+      settle();
       socket.destroy();
       reject(
         new ScmiTransportError(
@@ -508,14 +593,23 @@ export async function connectPeerPort(
         ),
       );
     };
+    const onAbort = (): void => {
+      settle();
+      // Its late error, if any, has nobody to tell.
+      socket.on('error', () => undefined);
+      socket.destroy();
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the caller's reason, as fetch rejects with it
+      reject(signal?.reason);
+    };
     const onConnect = (): void => {
-      socket.off('error', onError);
+      settle();
       if (!('path' in where)) socket.setNoDelay(true);
       // At once, in this callback: the connection's own 'error' listener is there before the
       // socket can emit another error.
-      resolve(new PeerPortConnection(socket, where, checked));
+      resolve(new PeerPortConnection(socket, where, settings));
     };
     socket.once('error', onError);
     socket.once('connect', onConnect);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -130,7 +130,8 @@ class PeerPortChannel implements TransportChannel, PeerPortEndpoint {
 
   /**
    * Writes the command as one kind-1 frame. Never waits: the socket queues what the kernel does
-   * not take at once, and the agent's pool bounds how much that is.
+   * not take at once, up to the connection's `maxQueuedBytes` (commands that timed out still
+   * wait there, so the agent's pool alone would not bound it): past it the connection is lost.
    *
    * @throws ScmiShutdownError after quiesce; ScmiTransportError `E_PEER_PORT_CLOSED` when the
    * connection is lost or closed (nothing written).

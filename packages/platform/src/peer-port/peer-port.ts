@@ -340,6 +340,9 @@ export class PeerPort {
   #accept(socket: Socket): void {
     const id = this.#next++;
     const refuse = (reason: string): void => {
+      // A client already gone makes the CLOSE write fail: its error must not be unhandled (Node
+      // defers it a tick today, and the destroy below wins; an await between would not).
+      socket.on('error', () => undefined);
       tellClose(socket, reason);
       socket.destroy();
       this.#record({ event: 'refused', connectionId: id, agentId: undefined, reason });

@@ -156,6 +156,11 @@ export class ScriptedPort {
     this.#clientArrived();
   }
 
+  /** Stops reading what the client sends: it waits in the sockets (a port that reads nothing). */
+  public stopReading(): void {
+    this.#client?.pause();
+  }
+
   /** Writes raw bytes to the client. */
   public inject(bytes: Uint8Array): void {
     this.#client?.write(bytes);
