@@ -143,43 +143,38 @@ class PeerPortChannel implements TransportChannel, PeerPortEndpoint {
 
   /** A frame for this channel: its header to core (which finds the transfer), or counted. */
   public receive(message: Uint8Array): void {
-    if (!this.#guard.enter()) {
-      this.#setup.counters.refusedAfterQuiesce++;
-      return;
-    }
-    try {
-      if (message.byteLength < MSG_HEADER) {
-        // Not even a header word: nothing to match it with.
-        this.#setup.sink.badMessage('invalid');
-        return;
-      }
-      this.#setup.sink.rx(readU32(message, 0), message);
-    } finally {
-      this.#guard.exit();
-    }
+    this.#guarded((sink) => {
+      // Not even a header word: nothing to match it with.
+      if (message.byteLength < MSG_HEADER) sink.badMessage('invalid');
+      else sink.rx(readU32(message, 0), message);
+    });
   }
 
   /** A frame the connection rejected: counted as `reason`. */
   public reject(reason: BadMessageReason): void {
-    if (!this.#guard.enter()) {
-      this.#setup.counters.refusedAfterQuiesce++;
-      return;
-    }
-    try {
-      this.#setup.sink.badMessage(reason);
-    } finally {
-      this.#guard.exit();
-    }
+    this.#guarded((sink) => {
+      sink.badMessage(reason);
+    });
   }
 
   /** The connection is gone: what this channel carries fails now, with `error`. */
   public lost(error: ScmiTransportError): void {
+    this.#guarded((sink) => {
+      sink.failInFlight(error);
+    });
+  }
+
+  /**
+   * Runs `body` inside the channel's RX guard, counted in first; after quiesce nothing reaches
+   * core: the callback is counted `refusedAfterQuiesce` instead.
+   */
+  #guarded(body: (sink: ChannelSetup['sink']) => void): void {
     if (!this.#guard.enter()) {
       this.#setup.counters.refusedAfterQuiesce++;
       return;
     }
     try {
-      this.#setup.sink.failInFlight(error);
+      body(this.#setup.sink);
     } finally {
       this.#guard.exit();
     }
