@@ -3,6 +3,7 @@ import { loadPlatformConfig, type PlatformConfig } from '@scmi-ts/platform';
 import type { Print } from './devres-demo.js';
 import { mailboxDemo } from './mailbox-demo.js';
 import { opteeDemo } from './optee-demo.js';
+import { peerPortDemo } from './peer-port-demo.js';
 import { runTransportDemo } from './transport-demo.js';
 import { printable } from './format.js';
 import {
@@ -60,6 +61,7 @@ const SETUPS: Readonly<Record<DemoTransportName, TransportDemoSetup>> = {
   mailbox: mailboxDemo,
   virtio: virtioDemo,
   optee: opteeDemo,
+  'peer-port': peerPortDemo,
 };
 
 function isDemoTransport(name: string): name is DemoTransportName {

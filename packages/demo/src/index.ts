@@ -19,6 +19,7 @@ export { DEMO_HELP, DEMO_USAGE, describeDemoError, parseDemoArgs, runDemo } from
 export { runDevresDemo } from './devres-demo.js';
 export { mailboxDemo } from './mailbox-demo.js';
 export { opteeDemo } from './optee-demo.js';
+export { peerPortDemo } from './peer-port-demo.js';
 export { DemoCheckError, runTransportDemo } from './transport-demo.js';
 export { DEMO_TRANSPORTS } from './transport-demo-setup.js';
 export { virtioDemo } from './virtio-demo.js';

@@ -11,7 +11,9 @@ import { createEmulatedOpteeHost } from '@scmi-ts/optee-transport';
 import {
   ScmiPlatform,
   createDefaultPlatformConfig,
+  startPeerPort,
   type FaultRule,
+  type PeerPort,
   type PlatformConfig,
 } from '@scmi-ts/platform';
 import { serveVirtioDevices } from '@scmi-ts/virtio-transport';
@@ -20,7 +22,7 @@ import { workerData } from 'node:worker_threads';
 /** What the main thread gives the platform worker. */
 export interface PlatformWorkerData {
   /** Which transport's backend to serve. */
-  readonly transport: 'mailbox' | 'virtio' | 'optee';
+  readonly transport: 'mailbox' | 'virtio' | 'optee' | 'peer-port';
   /** The agent id the backend connects (the emulated OP-TEE serves one agent). */
   readonly agentId: number;
   /** How long the emulated OP-TEE's SCMI server waits for a platform response, ms. */
@@ -34,7 +36,7 @@ export interface PlatformWorkerData {
 
 interface Backend {
   readonly handlers: WorkerHandlers;
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 const data = workerData as PlatformWorkerData;
@@ -67,7 +69,39 @@ function openBackend(): Backend {
       });
       return { handlers: host.handlers, close: () => host.close() };
     }
+    case 'peer-port':
+      return peerPortBackend();
   }
+}
+
+/**
+ * The peer port's backend: one port per wire (loopback TCP, a free port), each serving the one
+ * agent id — a connection serves one agent, once, and a new port needs no wait for the last
+ * connection's close to be seen.
+ */
+function peerPortBackend(): Backend {
+  const ports = new Map<number, PeerPort>();
+  let next = 0;
+  return {
+    handlers: {
+      openPeerPort: async () => {
+        const port = await startPeerPort(platform, { agentIds: [data.agentId] });
+        const id = next++;
+        ports.set(id, port);
+        return { id, address: port.address };
+      },
+      closePeerPort: async (id: number) => {
+        const port = ports.get(id);
+        ports.delete(id);
+        await port?.close();
+      },
+    },
+    close: async () => {
+      const closing = [...ports.values()].map((port) => port.close());
+      ports.clear();
+      await Promise.all(closing);
+    },
+  };
 }
 
 const backend = openBackend();
@@ -87,8 +121,8 @@ serveWorker(
     agentCounters: (agentId: number) => platform.agentCounters(agentId),
   },
   {
-    onStop: () => {
-      backend.close();
+    onStop: async () => {
+      await backend.close();
       platform.close();
     },
   },

@@ -3,7 +3,7 @@ import type { ContainerModule } from 'inversify';
 import type { PlatformWorkerData } from './platform-worker.js';
 
 /** The transports the demo knows, in the order it shows them. */
-export const DEMO_TRANSPORTS = ['mailbox', 'virtio', 'optee'] as const;
+export const DEMO_TRANSPORTS = ['mailbox', 'virtio', 'optee', 'peer-port'] as const;
 
 /** The name of a transport the demo can run (its descriptor name). */
 export type DemoTransportName = (typeof DEMO_TRANSPORTS)[number];

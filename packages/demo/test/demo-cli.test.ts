@@ -12,13 +12,16 @@ import type { TransportDemoSetup } from '../src/transport-demo-setup.js';
 
 describe(parseDemoArgs, () => {
   describe('when called without arguments', () => {
-    it('should choose every transport, mailbox then virtio then optee', () => {
-      expect(parseDemoArgs([])).toEqual({ ok: true, transports: ['mailbox', 'virtio', 'optee'] });
+    it('should choose every transport, mailbox then virtio then optee then peer-port', () => {
+      expect(parseDemoArgs([])).toEqual({
+        ok: true,
+        transports: ['mailbox', 'virtio', 'optee', 'peer-port'],
+      });
     });
   });
 
   describe('when given --transport <name>', () => {
-    it.each(['mailbox', 'virtio', 'optee'])('should choose %s alone', (name) => {
+    it.each(['mailbox', 'virtio', 'optee', 'peer-port'])('should choose %s alone', (name) => {
       expect(parseDemoArgs(['--transport', name])).toEqual({ ok: true, transports: [name] });
       expect(parseDemoArgs([`--transport=${name}`])).toEqual({ ok: true, transports: [name] });
     });
@@ -40,7 +43,7 @@ describe(parseDemoArgs, () => {
       });
       expect(parseDemoArgs(['--config=soc.json'])).toEqual({
         ok: true,
-        transports: ['mailbox', 'virtio', 'optee'],
+        transports: ['mailbox', 'virtio', 'optee', 'peer-port'],
         config: 'soc.json',
       });
     });
@@ -70,7 +73,7 @@ describe(parseDemoArgs, () => {
       const args = parseDemoArgs(['--transport', 'smc']);
       expect(args).toEqual({
         ok: false,
-        error: `unknown transport "smc" (valid transports: mailbox, virtio, optee)\n${DEMO_USAGE}`,
+        error: `unknown transport "smc" (valid transports: mailbox, virtio, optee, peer-port)\n${DEMO_USAGE}`,
       });
     });
 
@@ -195,7 +198,7 @@ describe(runDemo, () => {
       expect(code).toBe(2);
       expect(out).toEqual([]);
       expect(errors.join('\n')).toMatch(
-        /unknown transport "nope" \(valid transports: mailbox, virtio, optee\)/,
+        /unknown transport "nope" \(valid transports: mailbox, virtio, optee, peer-port\)/,
       );
     });
   });
@@ -258,10 +261,11 @@ describe(runDemo, () => {
       expect(errors).toEqual([
         'scmi-ts demo: the mailbox part failed: E_DEMO: no mailbox wire (cause: Error: the bench is unplugged)',
         'scmi-ts demo: the virtio part failed: E_DEMO: no virtio wire (cause: Error: the bench is unplugged)',
-        'scmi-ts demo: 2 of 3 part(s) failed (mailbox, virtio)',
+        'scmi-ts demo: 2 of 4 part(s) failed (mailbox, virtio)',
       ]);
-      // The part after the failures still ran to its end.
-      expect(out.at(-1)).toBe('optee: platform worker stopped; done.');
+      // The parts after the failures still ran to their end.
+      expect(out).toContain('optee: platform worker stopped; done.');
+      expect(out.at(-1)).toBe('peer-port: platform worker stopped; done.');
     });
   });
 

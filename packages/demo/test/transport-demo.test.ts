@@ -2,6 +2,7 @@ import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
 import { createDefaultPlatformConfig, validatePlatformConfig } from '@scmi-ts/platform';
 import { mailboxDemo } from '../src/mailbox-demo.js';
 import { opteeDemo } from '../src/optee-demo.js';
+import { peerPortDemo } from '../src/peer-port-demo.js';
 import { runTransportDemo } from '../src/transport-demo.js';
 import type { TransportDemoSetup } from '../src/transport-demo-setup.js';
 import { virtioDemo } from '../src/virtio-demo.js';
@@ -165,6 +166,32 @@ describe(runTransportDemo, () => {
       );
       expect(out).toMatch(/TEE sessions, registered shm left\s+0, 0/);
       expect(lines.at(-1)).toBe('optee: platform worker stopped; done.');
+    });
+  });
+
+  describe('with the peer-port transport', () => {
+    it('should show discovery and a notification over loopback TCP, and the late reply counted on the connection', async () => {
+      const { lines, out } = await run(peerPortDemo);
+      expect(lines[0]).toMatch(/^=== peer-port: /);
+      expect(out).toMatch(
+        /wire: a2p:0 \(kind-1 frames\), p2a:0 \(kind-3 frames\) over 127\.0\.0\.1:\d+/,
+      );
+      expectDiscovery(out);
+      expect(out).toMatch(/notification CLOCK_RATE_CHANGED\(0\)\s+600 MHz \(p2a:0\)/);
+      expectA2pCountersClean(out, 'a2p:0');
+      expect(out).toMatch(/reset\s+gpu \(asynchronous: delayed response\)/);
+      expectSeedScenario(lines, out, [
+        'agent gate',
+        'channel p2a:0',
+        'channel a2p:0',
+        'transfers',
+        'notifications',
+      ]);
+      expect(teardownSteps(lines)).toContain('release peer-port connection');
+      // The late reply came once, and went to no channel of the agent's.
+      expect(out).toMatch(/counted\s+frames received 1, undelivered [01]\n/);
+      expect(out).not.toMatch(/was not seen on the connection/);
+      expect(lines.at(-1)).toBe('peer-port: platform worker stopped; done.');
     });
   });
 });

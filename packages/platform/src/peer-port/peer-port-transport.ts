@@ -362,7 +362,7 @@ export function createPeerPortTransport(options: PeerPortTransportOptions = {}):
       const { connection } = setup.config as ResolvedPeerPortTransportConfig;
       const claim = connection.claim(setup.agent);
       setup.devres.add({
-        name: `peer-port connection (${setup.agent})`,
+        name: 'peer-port connection',
         value: claim,
         // After every channel was freed (newest first): nothing routes to the agent any more.
         release: (c) => {
