@@ -109,6 +109,8 @@ export interface HostileWorkerResult {
 
 /** Runs after which a campaign whose every probe timed out is a violation (nothing was tested). */
 const MIN_RUNS_TO_PROBE = 4;
+/** How long each liveness attempt after the faults waits for its response, ms. */
+const LIVENESS_TIMEOUT_MS = 1000;
 
 /**
  * Hostile replies with the platform in a worker: run `i` uses hostile fault
@@ -174,6 +176,7 @@ export async function runHostileRepliesWorker(
       const run = await openCampaignRun(fixture, session);
       const { ends, instrument, container } = run;
       let probed = false as boolean; // set inside `lifetime`
+      let livenessTimeouts = 0; // counted inside `lifetime`
       const lifetime = (async (): Promise<void> => {
         try {
           const agent = await createAgent(container, run.agentOptions({ rxTimeoutMs: timeoutMs }));
@@ -192,17 +195,20 @@ export async function runHostileRepliesWorker(
             }
           }
           await session.setFaults([]);
-          // The agent still works once the platform behaves (a timeout on a loaded machine is timing,
-          // not a broken agent: retry it a few times).
+          // The agent still works once the platform behaves: liveness, not timing — each attempt
+          // waits a generous LIVENESS_TIMEOUT_MS (a loaded machine's scheduling is not a broken
+          // agent), and a timeout is retried a few times. The reply of an attempt that timed out
+          // still comes, counted somewhere: allowed for below.
           let works: unknown;
           for (let attempt = 0; attempt < 3; attempt++) {
             try {
-              await agent.transact(0x14, 0x0);
+              await agent.transact(0x14, 0x0, undefined, { timeoutMs: LIVENESS_TIMEOUT_MS });
               works = undefined;
               break;
             } catch (e) {
               works = e;
               if (!ScmiTimeoutError.is(e)) break;
+              livenessTimeouts++;
             }
           }
           if (works !== undefined) {
@@ -260,7 +266,8 @@ export async function runHostileRepliesWorker(
         // unsolicited reply); otherwise a duplicate or unsolicited reply may be dropped unseen.
         // Without the worker's fault counts, at least one for a kind every wire carries. An
         // ordinary reply that came after its timeout on a loaded machine is counted late too: at
-        // most that many more.
+        // most that many more — and so is the reply of a liveness attempt that timed out, counted
+        // late, refused after quiesce or dropped by the wire, depending on when it came.
         const exact = hostileReplyReachesAgent(action) || ends.strayRepliesDropped !== undefined;
         const fired =
           firedBefore === undefined || firedAfter === undefined
@@ -273,7 +280,8 @@ export async function runHostileRepliesWorker(
             : exact && seen < fired;
         // Failed transfers are left out of the upper bound: a send that waited out a channel
         // still held by a timed-out command (SMT's CHANNEL_FREE, OP-TEE's busy channel) fails too.
-        const tooMany = seen - instrument.failed > (fired ?? placed.length) + late;
+        const tooMany =
+          seen - instrument.failed > (fired ?? placed.length) + late + livenessTimeouts;
         if (tooFew || tooMany) {
           const signals = ends.droppedSignals?.() ?? 0;
           violations.push(
