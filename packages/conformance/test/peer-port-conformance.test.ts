@@ -1,0 +1,4 @@
+import { runTransportConformance } from '@scmi-ts/conformance';
+import { peerPortFixture } from './support/peer-port-fixture.js';
+
+runTransportConformance(peerPortFixture);
