@@ -49,6 +49,8 @@ platform timer was left armed); 1 when a part failed; 2 for bad arguments.
                         mailbox  SMT shared memory with mailbox doorbells
                         virtio   virtio-scmi over split virtqueues
                         optee    the OP-TEE SCMI pseudo-TA (emulated OP-TEE)
+                        peer-port  the platform's peer port (loopback TCP), as a tool in
+                                   another process would connect
   --config <file>     the emulated platform's configuration, a JSON file (see the platform
                       README's Configuration and its examples/*.platform.json); default the
                       built-in one. The agent is agent 1: what it cannot use is listed as not
@@ -80,7 +82,7 @@ function isDemoTransport(name: string): name is DemoTransportName {
  * @example
  * ```ts
  * parseDemoArgs(['--transport', 'virtio']); // { ok: true, transports: ['virtio'] }
- * parseDemoArgs([]); // { ok: true, transports: ['mailbox', 'virtio', 'optee'] }
+ * parseDemoArgs([]); // { ok: true, transports: ['mailbox', 'virtio', 'optee', 'peer-port'] }
  * ```
  */
 export function parseDemoArgs(argv: readonly string[]): DemoArgs {

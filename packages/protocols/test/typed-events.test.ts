@@ -126,6 +126,19 @@ describe('typed notification subscriptions of the protocol clients', () => {
     expect(await refusal(clock.onRateChanged(() => undefined, 5 as never))).toBeInstanceOf(
       ScmiError,
     );
+    expect(await refusal(clock.onRateChanged(() => undefined, null as never))).toMatchObject({
+      code: 'E_ARGUMENT',
+    });
+    // A signal given for { signal }: refused with the hint, not taken for "no options" (which
+    // would subscribe every clock, for good).
+    expect(
+      await refusal(clock.onRateChanged(() => undefined, new AbortController().signal as never)),
+    ).toMatchObject({
+      code: 'E_ARGUMENT',
+      message: expect.stringContaining(
+        '(to give the subscription a signal, pass { signal })',
+      ) as unknown,
+    });
     expect(await refusal(clock.onRateChanged(() => undefined, { source: 99 }))).toMatchObject({
       code: 'E_ARGUMENT',
     });

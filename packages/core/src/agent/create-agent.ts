@@ -50,6 +50,7 @@ import {
   type AgentOptions,
 } from './agent-config.js';
 import { ScmiAgent } from './scmi-agent.js';
+import { isSignalGivenAsOptions, signalHint } from '../protocol/abort-watch.js';
 
 function getAll<T>(container: Container, token: ServiceIdentifier<T>): T[] {
   return container.isBound(token) ? container.getAll<T>(token) : [];
@@ -119,12 +120,19 @@ class ProtocolHandleImpl implements ProtocolHandle {
   ): Promise<() => Promise<void>> {
     const what = `${this.agent}: ${scmiProtocolName(this.protocolId)}: subscribe`;
     if (this.revoked) return Promise.reject(new RevokedError(what));
-    const given: unknown = options ?? {};
-    if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    const given: unknown = options === undefined ? {} : options;
+    // A signal given for `{ signal }` has no key of its own: taken as options, it would subscribe
+    // every source for good.
+    if (
+      typeof given !== 'object' ||
+      given === null ||
+      Array.isArray(given) ||
+      isSignalGivenAsOptions(given)
+    ) {
       return Promise.reject(
         new ScmiError(
           'E_ARGUMENT',
-          `${what}: options must be an object, got ${describeArg(given)}`,
+          `${what}: options must be an object or left out, got ${describeArg(given)}${signalHint(given, 'the subscription')}`,
         ),
       );
     }

@@ -346,7 +346,9 @@ export class PeerPortConnection {
     // What the kernel did not take waits in the socket; a port that reads nothing would let it
     // grow with every command (those that timed out included): past the bound, the connection is
     // lost. This command was written: its transfer fails with the loss, as those in flight do.
-    const queued = this.#socket.writableLength;
+    // What earlier commands left waiting is compared, not this one: one command larger than the
+    // bound is not a port that reads nothing.
+    const queued = this.#socket.writableLength - frame.byteLength;
     if (queued > this.#maxQueuedBytes) {
       this.#lose(
         `the port reads nothing: ${queued} bytes of commands wait unsent, over maxQueuedBytes ${this.#maxQueuedBytes}`,
