@@ -118,6 +118,7 @@ export {
   ScmiTransportError,
 } from './errors/scmi-error.js';
 export { describeArg, formatValue } from './errors/format-value.js';
+export { isAbortSignal } from './protocol/abort-watch.js';
 export { FaultRuleList } from './faults/fault-rule-list.js';
 export {
   SCMI_HEADER_RESERVED_MASK,

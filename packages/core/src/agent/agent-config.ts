@@ -1,7 +1,8 @@
 import type { DevresEventSink } from '@scmi-ts/devres';
 import type { ChannelConfig, Transport } from '../channel/transport.js';
-import { formatValue } from '../errors/format-value.js';
+import { describeArg, formatValue } from '../errors/format-value.js';
 import { ScmiConfigError, ScmiError } from '../errors/scmi-error.js';
+import { isSignalGivenAsOptions, signalHint } from '../protocol/abort-watch.js';
 import { ScmiProtocolId } from '../wire/protocol-id.js';
 
 /** One channel in {@link AgentOptions}. */
@@ -208,6 +209,35 @@ export function unknownKeyError(
     }
   }
   return undefined;
+}
+
+/**
+ * The error for a call's optional options argument that is not an options object — a JavaScript
+ * caller's `null`, an array, a number, or an `AbortSignal` / `AbortController` given for
+ * `{ signal }` (no key of its own: it would pass as options holding none) — or for its first
+ * unknown key; undefined when `options` is fine. `whom` names what a signal would have been for,
+ * in the hint.
+ *
+ * @internal
+ */
+export function optionsArgError(
+  options: unknown,
+  keys: ReadonlySet<string>,
+  what: string,
+  whom: string,
+): ScmiError | undefined {
+  if (
+    typeof options !== 'object' ||
+    options === null ||
+    Array.isArray(options) ||
+    isSignalGivenAsOptions(options)
+  ) {
+    return new ScmiError(
+      'E_ARGUMENT',
+      `${what}: options must be an object or left out, got ${describeArg(options)}${signalHint(options, whom)}`,
+    );
+  }
+  return unknownKeyError(options, keys, what);
 }
 
 function positive(v: unknown, field: string): number {

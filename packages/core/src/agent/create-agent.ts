@@ -17,10 +17,9 @@ import { CLOCK, LOGGER, PROTOCOL_DRIVER, TRANSPORT } from '../di/tokens.js';
 import type { ScmiLogger } from '../diagnostics/logger.js';
 import { ContainedLogger, silentLogger } from '../diagnostics/logger.js';
 import { trace } from '../diagnostics/trace.js';
-import { describeArg, formatValue } from '../errors/format-value.js';
+import { formatValue } from '../errors/format-value.js';
 import {
   ScmiConfigError,
-  ScmiError,
   ScmiMalformedError,
   ScmiStatusError,
   ScmiTransportError,
@@ -44,13 +43,12 @@ import {
   channelFor,
   isRecord,
   optionKeys,
-  unknownKeyError,
+  optionsArgError,
   validateAgentConfig,
   type AgentConfig,
   type AgentOptions,
 } from './agent-config.js';
 import { ScmiAgent } from './scmi-agent.js';
-import { isSignalGivenAsOptions, signalHint } from '../protocol/abort-watch.js';
 
 function getAll<T>(container: Container, token: ServiceIdentifier<T>): T[] {
   return container.isBound(token) ? container.getAll<T>(token) : [];
@@ -122,22 +120,9 @@ class ProtocolHandleImpl implements ProtocolHandle {
     if (this.revoked) return Promise.reject(new RevokedError(what));
     const given: unknown = options === undefined ? {} : options;
     // A signal given for `{ signal }` has no key of its own: taken as options, it would subscribe
-    // every source for good.
-    if (
-      typeof given !== 'object' ||
-      given === null ||
-      Array.isArray(given) ||
-      isSignalGivenAsOptions(given)
-    ) {
-      return Promise.reject(
-        new ScmiError(
-          'E_ARGUMENT',
-          `${what}: options must be an object or left out, got ${describeArg(given)}${signalHint(given, 'the subscription')}`,
-        ),
-      );
-    }
-    const unknown = unknownKeyError(given, PROTOCOL_SUBSCRIBE_KEYS, what);
-    if (unknown !== undefined) return Promise.reject(unknown);
+    // every source for good (refused by optionsArgError, with a hint).
+    const refused = optionsArgError(given, PROTOCOL_SUBSCRIBE_KEYS, what, 'the subscription');
+    if (refused !== undefined) return Promise.reject(refused);
     const { source, signal } = given as ProtocolSubscribeOptions;
     return this.hub.subscribe(
       { protocolId: this.protocolId, eventId, ...(source === undefined ? {} : { source }) },

@@ -1,11 +1,6 @@
 import { describeArg, formatValue } from '../errors/format-value.js';
-import { optionKeys, unknownKeyError } from '../agent/agent-config.js';
-import {
-  isAbortSignal,
-  isSignalGivenAsOptions,
-  signalHint,
-  watchAbort,
-} from '../protocol/abort-watch.js';
+import { optionKeys, optionsArgError } from '../agent/agent-config.js';
+import { isAbortSignal, watchAbort } from '../protocol/abort-watch.js';
 import type { BadMessageReason, TransportChannel } from '../channel/transport.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { ScmiError, ScmiStatusError, ScmiTransportError } from '../errors/scmi-error.js';
@@ -638,23 +633,15 @@ export class NotificationHub {
    */
   #subscribeSignal(options: unknown): AbortSignal | undefined {
     if (options === undefined) return undefined;
-    const refuse = (why: string): ScmiError =>
-      new ScmiError('E_ARGUMENT', `${this.#agent}: subscribe: ${why}`);
-    if (
-      typeof options !== 'object' ||
-      options === null ||
-      Array.isArray(options) ||
-      isSignalGivenAsOptions(options)
-    ) {
-      throw refuse(
-        `options must be an object or left out, got ${describeArg(options)}${signalHint(options, 'the subscription')}`,
-      );
-    }
-    const unknown = unknownKeyError(options, SUBSCRIBE_OPTION_KEYS, `${this.#agent}: subscribe`);
-    if (unknown !== undefined) throw unknown;
+    const what = `${this.#agent}: subscribe`;
+    const refused = optionsArgError(options, SUBSCRIBE_OPTION_KEYS, what, 'the subscription');
+    if (refused !== undefined) throw refused;
     const { signal } = options as Record<string, unknown>;
     if (signal !== undefined && !isAbortSignal(signal)) {
-      throw refuse(`options.signal must be an AbortSignal, got ${describeArg(signal)}`);
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `${what}: options.signal must be an AbortSignal, got ${describeArg(signal)}`,
+      );
     }
     return signal;
   }

@@ -57,7 +57,15 @@ export function noWatch(): void {
 /**
  * Whether `value` is a real `AbortSignal`: `instanceof` alone takes an object made with
  * `Object.create(AbortSignal.prototype)`, whose `aborted` getter then throws a TypeError in the
- * middle of a command (or of a wait for a transfer).
+ * middle of a command (or of a wait for a transfer). For a package's own option checks too (a
+ * transport's `signal` option), so that it refuses what core refuses.
+ *
+ * @example
+ * ```ts
+ * if (options.signal !== undefined && !isAbortSignal(options.signal)) {
+ *   throw new ScmiConfigError('options.signal', 'must be an AbortSignal');
+ * }
+ * ```
  */
 export function isAbortSignal(value: unknown): value is AbortSignal {
   if (!(value instanceof AbortSignal)) return false;
