@@ -678,6 +678,9 @@ describe('the peer-port transport', () => {
       expect(await rejected({ path: 'x' }, { maxFrameSize: 4 })).toBe('options.maxFrameSize');
       expect(await rejected({ path: 'x' }, { maxFramesize: 4096 })).toBe('options.maxFramesize');
       expect(await rejected({ path: 'x' }, { maxQueuedBytes: 10 })).toBe('options.maxQueuedBytes');
+      // Only an absent option takes its default, as documented: null is refused.
+      expect(await rejected({ path: 'x' }, { maxFrameSize: null })).toBe('options.maxFrameSize');
+      expect(await rejected({ path: 'x' }, { p2a: null })).toBe('options.p2a');
       expect(await rejected({ path: 'x' }, { signal: 'soon' })).toBe('options.signal');
       // A signal that fired already: its reason, nothing connected.
       const reason = new Error('gave up');

@@ -3,10 +3,12 @@ import {
   ScmiConfigError,
   ScmiTransportError,
   formatValue,
+  isAbortSignal,
   optionKeys,
   refuseUnknownKeys,
   type BadMessageReason,
 } from '@scmi-ts/core';
+import { isRecord, numberOption } from './option-checks.js';
 import {
   PEER_FRAME_HEADER_SIZE,
   PeerFrameKind,
@@ -434,10 +436,6 @@ function describeTarget(target: PeerPortTarget): string {
   return 'path' in target ? target.path : `${target.host ?? DEFAULT_HOST}:${target.port}`;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** A checked copy of `target` (its fields read once). */
 function checkTarget(target: unknown): PeerPortTarget {
   if (!isRecord(target)) {
@@ -475,68 +473,46 @@ function checkTarget(target: unknown): PeerPortTarget {
   return { host, port };
 }
 
-/** `options` checked, with defaults (the signal apart). */
+/** `options` checked, with defaults (the signal apart); only an absent option takes its default. */
 function checkOptions(options: unknown): Required<PeerPortConnectionSettings> & {
   readonly signal: AbortSignal | undefined;
 } {
-  if (options === undefined) {
-    return {
-      p2a: true,
-      maxFrameSize: 4096,
-      maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
-      signal: undefined,
-    };
+  const o = options === undefined ? {} : options;
+  if (!isRecord(o)) {
+    throw new ScmiConfigError('options', `expected an object, got ${formatValue(o)}`);
   }
-  if (!isRecord(options)) {
-    throw new ScmiConfigError('options', `expected an object, got ${formatValue(options)}`);
-  }
-  refuseUnknownKeys(options, OPTION_KEYS, 'options');
-  const p2a = options.p2a ?? true;
+  refuseUnknownKeys(o, OPTION_KEYS, 'options');
+  const p2a = o.p2a === undefined ? true : o.p2a;
   if (typeof p2a !== 'boolean') {
     throw new ScmiConfigError('options.p2a', `must be a boolean, got ${formatValue(p2a)}`);
   }
-  const max = options.maxFrameSize ?? 4096;
-  if (
-    typeof max !== 'number' ||
-    !Number.isInteger(max) ||
-    max < MIN_FRAME_SIZE ||
-    max > MAX_FRAME_SIZE
-  ) {
-    throw new ScmiConfigError(
-      'options.maxFrameSize',
-      `must be an integer in ${MIN_FRAME_SIZE} … ${MAX_FRAME_SIZE}, got ${formatValue(max)}`,
-    );
-  }
-  const queued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
-  if (
-    typeof queued !== 'number' ||
-    !Number.isInteger(queued) ||
-    queued < MIN_QUEUED_BYTES ||
-    queued > MAX_QUEUED_BYTES
-  ) {
-    throw new ScmiConfigError(
-      'options.maxQueuedBytes',
-      `must be an integer in ${MIN_QUEUED_BYTES} … ${MAX_QUEUED_BYTES}, got ${formatValue(queued)}`,
-    );
-  }
-  const signal = options.signal;
+  const signal = o.signal;
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw new ScmiConfigError(
       'options.signal',
       `must be an AbortSignal, got ${formatValue(signal)}`,
     );
   }
-  return { p2a, maxFrameSize: max, maxQueuedBytes: queued, signal };
-}
-
-/** Whether `value` is a real `AbortSignal` (not one forged with `Object.create`). */
-function isAbortSignal(value: unknown): value is AbortSignal {
-  if (!(value instanceof AbortSignal)) return false;
-  try {
-    return typeof value.aborted === 'boolean';
-  } catch {
-    return false;
-  }
+  return {
+    p2a,
+    maxFrameSize: numberOption(
+      o.maxFrameSize,
+      'options.maxFrameSize',
+      4096,
+      MIN_FRAME_SIZE,
+      MAX_FRAME_SIZE,
+      true,
+    ),
+    maxQueuedBytes: numberOption(
+      o.maxQueuedBytes,
+      'options.maxQueuedBytes',
+      DEFAULT_MAX_QUEUED_BYTES,
+      MIN_QUEUED_BYTES,
+      MAX_QUEUED_BYTES,
+      true,
+    ),
+    signal,
+  };
 }
 
 /**

@@ -25,6 +25,7 @@ import {
   type PeerPortClaim,
   type PeerPortEndpoint,
 } from './peer-port-connection.js';
+import { isRecord, numberOption } from './option-checks.js';
 
 /** The transport's name, as agents choose it (`createAgent(…, { transport: 'peer-port' })`). */
 export const PEER_PORT_TRANSPORT_NAME = 'peer-port';
@@ -221,32 +222,6 @@ class PeerPortChannel implements TransportChannel, PeerPortEndpoint {
   }
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function checkOption(
-  value: unknown,
-  field: string,
-  fallback: number,
-  min: number,
-  max: number,
-  integer: boolean,
-): number {
-  if (value === undefined) return fallback;
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    (integer && !Number.isInteger(value)) ||
-    value < min ||
-    value > max
-  ) {
-    const what = integer ? `an integer in ${min} … ${max}` : `a number in ${min} … ${max}`;
-    throw new ScmiConfigError(field, `must be ${what}, got ${formatValue(value)}`);
-  }
-  return value;
-}
-
 /**
  * Creates the agent side of the platform's peer port (`startPeerPort`): SCMI over a stream socket
  * with frames `le32 kind | le32 length | bytes`. A2P channel 0 writes each command as a kind-1
@@ -287,9 +262,9 @@ export function createPeerPortTransport(options: PeerPortTransportOptions = {}):
   refuseUnknownKeys(options, OPTION_KEYS, '');
   const descriptor: TransportDescriptor = {
     name: PEER_PORT_TRANSPORT_NAME,
-    maxMsg: checkOption(options.maxMsg, 'maxMsg', 64, 1, 1023, true),
-    maxMsgSize: checkOption(options.maxMsgSize, 'maxMsgSize', 128, 8, MAX_MSG_SIZE, true),
-    rxTimeoutMs: checkOption(options.rxTimeoutMs, 'rxTimeoutMs', 1000, 1, 0x7fffffff, false),
+    maxMsg: numberOption(options.maxMsg, 'maxMsg', 64, 1, 1023, true),
+    maxMsgSize: numberOption(options.maxMsgSize, 'maxMsgSize', 128, 8, MAX_MSG_SIZE, true),
+    rxTimeoutMs: numberOption(options.rxTimeoutMs, 'rxTimeoutMs', 1000, 1, 0x7fffffff, false),
     p2a: true,
     completion: 'interrupt',
   };
