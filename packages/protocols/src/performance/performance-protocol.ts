@@ -661,11 +661,7 @@ export class PerformanceProtocol {
    * notifications about a domain id PROTOCOL_ATTRIBUTES announced).
    */
   #reportedHz(domainId: number, wire: number): number | undefined {
-    const info = this.domains.failures.has(domainId) ? undefined : this.domains.info(domainId);
-    const level = info === undefined ? undefined : describedLevel(info, wire);
-    return info === undefined || level === undefined
-      ? undefined
-      : levelHz(info, level, info.multFactor);
+    return this.domains.failures.has(domainId) ? undefined : this.frequencyOf(domainId, wire);
   }
 
   /**
