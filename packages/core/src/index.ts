@@ -162,7 +162,12 @@ export { TokenAllocator, type TokenSequence } from './transfer/token-allocator.j
 export { Xfer } from './transfer/xfer.js';
 export { XferPool, type GiveUpWatch } from './transfer/xfer-pool.js';
 export { PayloadReader, PayloadWriter, decodeAsciiz } from './wire/payload.js';
-export { CommonMessageId, ScmiProtocolId, scmiProtocolName } from './wire/protocol-id.js';
+export {
+  CommonMessageId,
+  SCMI_VENDOR_PROTOCOL_BASE,
+  ScmiProtocolId,
+  scmiProtocolName,
+} from './wire/protocol-id.js';
 export { ScmiStatus, isKnownScmiStatus, scmiStatusName } from './wire/status.js';
 export { serveWorker } from './worker/worker-entry.js';
 export { WorkerHost, callForId, resolveWorkerEntry, startWorker } from './worker/worker-host.js';

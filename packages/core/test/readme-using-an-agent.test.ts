@@ -176,7 +176,7 @@ function setUp(): Harness {
  * own; returns the lines it printed. Checks that it left nothing behind: every agent removed (the
  * platform has no link left), no timer armed, no callback on a freed channel.
  */
-async function run(index: number): Promise<string[]> {
+async function run(index: number, protocols?: number[]): Promise<string[]> {
   const source = examples()[index];
   if (source === undefined) throw new Error(`no example ${index}`);
   const body = source.replace(/^import\s[^;]*?\sfrom '@scmi-ts\/core';\n/gm, '');
@@ -186,6 +186,7 @@ async function run(index: number): Promise<string[]> {
     module: { type: 'commonjs' },
   });
   const h = setUp();
+  if (protocols !== undefined) h.platform.protocols = protocols;
   const agent = /\bcreateAgent\(/.test(body)
     ? undefined
     : await createAgent(h.container, configurationOptions(h));
@@ -214,7 +215,7 @@ describe('packages/core/README.md: Using an agent', () => {
   ensureNoLeaksInSuite();
 
   it('should have runnable examples', () => {
-    expect(examples()).toHaveLength(5);
+    expect(examples()).toHaveLength(6);
   });
 
   it('should print what the Base example says', async () => {
@@ -243,8 +244,14 @@ describe('packages/core/README.md: Using an agent', () => {
     await expect(run(3)).resolves.toEqual(['24000000n', 'true cpu-pll']);
   });
 
+  it('should choose the vendor protocol driver the vendor-protocol example says', async () => {
+    await expect(run(4, [0x14, 0x81])).resolves.toEqual([
+      'scmi-ts a client for whatever 0x81 is here',
+    ]);
+  });
+
   it('should print what the diagnostics-and-removal example says', async () => {
-    await expect(run(4)).resolves.toEqual([
+    await expect(run(5)).resolves.toEqual([
       'a2p:0 0 undefined',
       'a2p:1 0 undefined',
       'p2a:0 0 undefined',

@@ -27,6 +27,12 @@ import {
 import { NotificationHub, type ScmiNotificationHandler } from '../notification/notification-hub.js';
 import { baseProtocolDriver, discoverPlatform } from '../protocol/base/base-protocol.js';
 import {
+  checkProtocolDrivers,
+  chooseProtocolDriver,
+  describeDriverVendor,
+  describePlatformVendor,
+} from '../protocol/vendor-match.js';
+import {
   BoundXferOps,
   type ProtocolDriver,
   type CallOptions,
@@ -38,7 +44,12 @@ import {
 import type { TokenSequence } from '../transfer/token-allocator.js';
 import { ChannelRuntime, TransferEngine, idText } from '../transfer/transfer-engine.js';
 import { SCMI_TOKEN_COUNT } from '../wire/header.js';
-import { CommonMessageId, ScmiProtocolId, scmiProtocolName } from '../wire/protocol-id.js';
+import {
+  CommonMessageId,
+  SCMI_VENDOR_PROTOCOL_BASE,
+  ScmiProtocolId,
+  scmiProtocolName,
+} from '../wire/protocol-id.js';
 import {
   channelFor,
   isRecord,
@@ -512,19 +523,42 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
   });
   abort.checkpoint();
 
-  const protocols = new Map<number, { api: unknown; group: DevresGroup }>();
+  const protocols = new Map<number, { api: unknown; group: DevresGroup; driver: ProtocolDriver }>();
   const protocolErrors = new Map<number, unknown>();
+  // The bound drivers of each protocol the platform lists, in the order they were bound.
+  const candidates = new Map<number, ProtocolDriver[]>();
   for (const driver of ctx.drivers) {
     if (driver.protocolId === ScmiProtocolId.BASE || !info.protocols.includes(driver.protocolId))
       continue;
+    const list = candidates.get(driver.protocolId);
+    if (list === undefined) candidates.set(driver.protocolId, [driver]);
+    else list.push(driver);
+  }
+  const unmatchedDrivers = new Map<number, readonly ProtocolDriver[]>();
+  for (const [protocolId, bound] of candidates) {
+    const driver = chooseProtocolDriver(bound, info);
+    if (driver === undefined) {
+      unmatchedDrivers.set(protocolId, bound);
+      ctx.logger.info(
+        `${config.name}: protocol ${scmiProtocolName(protocolId)}: no bound driver matches the platform (${describePlatformVendor(info)}); left out`,
+        { drivers: bound.map((d) => `${d.name} (${describeDriverVendor(d)})`) },
+      );
+      continue;
+    }
+    if (protocolId >= SCMI_VENDOR_PROTOCOL_BASE) {
+      // As Linux's "Loaded SCMI Vendor Protocol" line: which of the vendor drivers serves it.
+      ctx.logger.info(
+        `${config.name}: vendor protocol ${scmiProtocolName(protocolId)}: driver ${JSON.stringify(driver.name)} (${describeDriverVendor(driver)})`,
+      );
+    }
     try {
-      protocols.set(driver.protocolId, await instantiate(driver));
+      protocols.set(protocolId, { ...(await instantiate(driver)), driver });
     } catch (e) {
       // A protocol whose init the abort cut short did not fail: the probe stops here.
       abort.checkpoint();
-      protocolErrors.set(driver.protocolId, e);
+      protocolErrors.set(protocolId, e);
       ctx.logger.warn(
-        `${config.name}: protocol ${scmiProtocolName(driver.protocolId)} failed to initialize`,
+        `${config.name}: protocol ${scmiProtocolName(protocolId)} failed to initialize`,
         { error: e },
       );
     }
@@ -540,6 +574,8 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     channels,
     protocols,
     protocolErrors,
+    drivers: ctx.drivers,
+    unmatchedDrivers,
     xferOps,
     logger: ctx.logger,
     malformedReplies: () => {
@@ -586,8 +622,9 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
  * @throws ScmiConfigError for an unknown transport (the message lists the loaded ones), one loaded
  * twice under its name, or invalid options (field `options` when they are not an object at all);
  * field `container` when the container has no `CLOCK` (coreModule not loaded), binds `CLOCK` or
- * `LOGGER` more than once (coreModule loaded twice, `bind` where `rebind` was meant), or binds two
- * `PROTOCOL_DRIVER`s for one protocol — nothing is set up then.
+ * `LOGGER` more than once (coreModule loaded twice, `bind` where `rebind` was meant), binds two
+ * `PROTOCOL_DRIVER`s for one protocol (for one vendor identification of a vendor protocol) or a
+ * driver with invalid vendor fields (see {@link ProtocolDriver.vendor}) — nothing is set up then.
  * @throws the probe's error (ScmiTimeoutError, ScmiTransportError, ScmiStatusError…); the
  * `signal`'s reason once it has fired.
  * @example
@@ -626,17 +663,9 @@ export async function createAgent(container: Container, options: AgentOptions): 
   // Contained: a logger that throws fails nothing core logs from (counted, loggerErrors).
   const logger = new ContainedLogger(getOne(container, LOGGER, 'LOGGER') ?? silentLogger);
   const drivers = getAll(container, PROTOCOL_DRIVER);
-  // One driver per protocol: both would be instantiated (two version queries, two groups) and
-  // `agent.protocol(first)` would give the second's API. A mistake to show, not to guess.
-  for (let i = 0; i < drivers.length; i++) {
-    const id = (drivers[i] as ProtocolDriver).protocolId;
-    if (drivers.findIndex((d) => d.protocolId === id) !== i) {
-      throw new ScmiConfigError(
-        'container',
-        `two protocol drivers for protocol ${scmiProtocolName(id)} are bound to PROTOCOL_DRIVER; bind one`,
-      );
-    }
-  }
+  // One driver per protocol (per vendor identification for a vendor protocol): two that could be
+  // chosen for one platform are a mistake to show, not to guess between.
+  checkProtocolDrivers(drivers);
   const log = (event: DevresEvent): void => {
     config.log?.(event);
     if ((event.type === 'quiesce' || event.type === 'release') && trace.teardown.hasSubscribers) {

@@ -21,7 +21,12 @@ import type {
 } from '../protocol/protocol-handle.js';
 import type { ChannelRuntime, TransferEngine } from '../transfer/transfer-engine.js';
 import { describeArg, formatValue } from '../errors/format-value.js';
-import { ScmiProtocolId, scmiProtocolName } from '../wire/protocol-id.js';
+import {
+  SCMI_VENDOR_PROTOCOL_BASE,
+  ScmiProtocolId,
+  scmiProtocolName,
+} from '../wire/protocol-id.js';
+import { describeDriverVendor, describePlatformVendor } from '../protocol/vendor-match.js';
 import { optionKeys, unknownKeyError, type AgentConfig } from './agent-config.js';
 
 /** One channel's counters in {@link AgentDiagnostics}. */
@@ -179,8 +184,15 @@ export interface AgentParts {
   readonly engine: TransferEngine;
   readonly hub: NotificationHub;
   readonly channels: readonly ChannelRuntime[];
-  readonly protocols: ReadonlyMap<number, { readonly api: unknown; readonly group: DevresGroup }>;
+  readonly protocols: ReadonlyMap<
+    number,
+    { readonly api: unknown; readonly group: DevresGroup; readonly driver: ProtocolDriver }
+  >;
   readonly protocolErrors: ReadonlyMap<number, unknown>;
+  /** Every driver bound to `PROTOCOL_DRIVER`. */
+  readonly drivers: readonly ProtocolDriver[];
+  /** Protocols the platform lists whose bound drivers all name another vendor. */
+  readonly unmatchedDrivers: ReadonlyMap<number, readonly ProtocolDriver[]>;
   readonly xferOps: (protocolId: number) => XferOps;
   /** The agent's logger, contained (its throws counted). */
   readonly logger: ContainedLogger;
@@ -272,7 +284,9 @@ export class ScmiAgent {
    * 255 (`null`, `{}`), checked first.
    * @throws RevokedError after removal.
    * @throws ScmiError `E_NO_PROTOCOL` when the driver was not instantiated; its message says why,
-   * as {@link ScmiAgent.protocolApi}'s.
+   * as {@link ScmiAgent.protocolApi}'s; also when another driver serves the protocol: another
+   * bound driver, or for a vendor protocol any other driver object (the bound one that was chosen
+   * for the platform's vendor is the key, see {@link ProtocolDriver.vendor}).
    * @example
    * ```ts
    * // clockDriver bound to PROTOCOL_DRIVER (see ProtocolDriver); Base's API is `agent.base`
@@ -288,9 +302,24 @@ export class ScmiAgent {
         `${this.name}: protocol: the driver must be a ProtocolDriver, got ${describeArg(given)}`,
       );
     }
-    return this.protocolApi(
-      this.#protocolIdArg((given as { protocolId?: unknown }).protocolId, 'driver.protocolId'),
-    ) as T;
+    const protocolId = this.#protocolIdArg(
+      (given as { protocolId?: unknown }).protocolId,
+      'driver.protocolId',
+    );
+    const api = this.protocolApi(protocolId);
+    const chosen = (this.#p.protocols.get(protocolId) as { driver: ProtocolDriver }).driver;
+    if (
+      chosen !== given &&
+      (protocolId >= SCMI_VENDOR_PROTOCOL_BASE || this.#p.drivers.includes(driver))
+    ) {
+      // Another driver serves the protocol: its API is not the one `driver` types. (A standard
+      // protocol's API is found by id for any driver object not bound, as it always was.)
+      throw new ScmiError(
+        'E_NO_PROTOCOL',
+        `${this.name}: protocol ${scmiProtocolName(protocolId)}: driver ${JSON.stringify(driver.name)} (${describeDriverVendor(driver)}) was not chosen: driver ${JSON.stringify(chosen.name)} (${describeDriverVendor(chosen)}) matches the platform (${describePlatformVendor(this.#p.info)}) more closely`,
+      );
+    }
+    return api as T;
   }
 
   /**
@@ -302,7 +331,8 @@ export class ScmiAgent {
    * the `cause`, as in {@link ScmiAgent.protocolErrors}); the platform does not list the protocol
    * for this agent (`info.protocols`: not implemented, or not allowed to this agent; its driver,
    * bound or not, was then never initialized); the platform lists it but no driver for it is bound
-   * to `PROTOCOL_DRIVER`; or Base, whose API is {@link ScmiAgent.base}.
+   * to `PROTOCOL_DRIVER`, or (a vendor protocol) none bound names the platform's vendor; or Base,
+   * whose API is {@link ScmiAgent.base}.
    * @example
    * ```ts
    * try {
@@ -340,6 +370,16 @@ export class ScmiAgent {
         'E_NO_PROTOCOL',
         `${this.name}: protocol ${name}: its driver failed to initialize (${why}); see agent.protocolErrors`,
         { cause },
+      );
+    }
+    const unmatched = this.#p.unmatchedDrivers.get(protocolId);
+    if (unmatched !== undefined) {
+      const bound = unmatched
+        .map((d) => `${JSON.stringify(d.name)} (${describeDriverVendor(d)})`)
+        .join(', ');
+      return new ScmiError(
+        'E_NO_PROTOCOL',
+        `${this.name}: protocol ${name}: no bound driver matches the platform (${describePlatformVendor(this.#p.info)}); bound: ${bound}`,
       );
     }
     if (protocolId === ScmiProtocolId.BASE) {

@@ -1015,6 +1015,11 @@ async function rejected(error: unknown): Promise<never> {
  *   protocolId: 0x14, name: 'clock', version: 0x30000,
  *   init: async (ph) => new ClockProtocol(ph),
  * };
+ * // A vendor protocol: this driver is chosen only for an NXP platform (BASE_DISCOVER_VENDOR)
+ * const bbmDriver: ProtocolDriver<BbmProtocol> = {
+ *   protocolId: 0x81, name: 'imx-bbm', version: 0x10000, vendor: 'NXP', subVendor: 'IMX',
+ *   init: (ph) => new BbmProtocol(ph),
+ * };
  * ```
  */
 export interface ProtocolDriver<TApi = unknown> {
@@ -1035,6 +1040,29 @@ export interface ProtocolDriver<TApi = unknown> {
    * else than an object fails the protocol's initialization with ScmiError `E_ARGUMENT`.
    */
   readonly messageNames?: Readonly<Record<number, string>>;
+  /**
+   * For a vendor protocol (id 0x80–0xff): the platform vendor it is written for, matched against
+   * Base discovery's `vendor` (BASE_DISCOVER_VENDOR), as Linux matches a vendor protocol module's
+   * `vendor_id`. Several drivers for one vendor protocol id may be bound; the probe instantiates
+   * the one that matches the platform most closely — vendor, sub-vendor and implementation
+   * version, then vendor and sub-vendor, then the vendor alone, case-insensitively (Linux's
+   * `scmi_vendor_protocol_lookup`) — and a driver without `vendor` only when none names the
+   * platform's vendor (Linux refuses to register one). 1 to 15 printable ASCII characters; refused
+   * on a standard protocol (ScmiConfigError naming `container`, as two drivers that match the
+   * same platform are).
+   */
+  readonly vendor?: string;
+  /**
+   * With {@link ProtocolDriver.vendor}: the sub-vendor (BASE_DISCOVER_SUB_VENDOR) it is written
+   * for; a platform that does not answer that command has sub-vendor `''` here, as in Linux.
+   */
+  readonly subVendor?: string;
+  /**
+   * With {@link ProtocolDriver.subVendor}: the one implementation version
+   * (BASE_DISCOVER_IMPLEMENTATION_VERSION, a uint32; 0 for a platform that does not answer it) it
+   * is written for.
+   */
+  readonly implementationVersion?: number;
   /**
    * Initializes the protocol; registers what it acquires in `group` and its notifications with
    * `ph.registerEvents`. Resolves to the protocol's API object.

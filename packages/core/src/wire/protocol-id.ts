@@ -65,3 +65,16 @@ export function scmiProtocolName(id: number): string {
   const name = (ScmiProtocolId as unknown as Record<number, string | undefined>)[id];
   return name === undefined ? `0x${id.toString(16)}` : name.toLowerCase();
 }
+
+/**
+ * The first vendor protocol id: SCMI reserves 0x80–0xFF for vendor protocols (Linux's
+ * `SCMI_PROTOCOL_VENDOR_BASE`), whose drivers are chosen by the platform's vendor (see
+ * `ProtocolDriver.vendor`).
+ *
+ * @example
+ * ```ts
+ * const isVendor = (protocolId: number) => protocolId >= SCMI_VENDOR_PROTOCOL_BASE;
+ * isVendor(0x81); // true
+ * ```
+ */
+export const SCMI_VENDOR_PROTOCOL_BASE = 0x80;

@@ -1,0 +1,244 @@
+import {
+  LOGGER,
+  SCMI_VENDOR_PROTOCOL_BASE,
+  ScmiConfigError,
+  ScmiError,
+  ScmiStatus,
+  silentLogger,
+  type ProtocolDriver,
+} from '@scmi-ts/core';
+import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
+import { createHarness } from './support/harness.js';
+
+/** A driver for vendor protocol 0x81 whose API is its name. */
+function vendorDriver(
+  name: string,
+  vendor: Partial<Pick<ProtocolDriver, 'vendor' | 'subVendor' | 'implementationVersion'>>,
+  protocolId = 0x81,
+): ProtocolDriver<string> {
+  return { protocolId, name, version: 0x10000, ...vendor, init: () => name };
+}
+
+// The fake platform answers Base discovery with vendor "fake-vendor", sub-vendor "fake-sub" and
+// implementation version 0x102.
+const GENERIC = vendorDriver('generic', {});
+const VENDOR = vendorDriver('vendor', { vendor: 'FAKE-VENDOR' });
+const SUB = vendorDriver('sub', { vendor: 'fake-vendor', subVendor: 'Fake-Sub' });
+const EXACT = vendorDriver('exact', {
+  vendor: 'fake-vendor',
+  subVendor: 'fake-sub',
+  implementationVersion: 0x102,
+});
+const OTHER_VERSION = vendorDriver('other version', {
+  vendor: 'fake-vendor',
+  subVendor: 'fake-sub',
+  implementationVersion: 0x103,
+});
+const OTHER_SUB = vendorDriver('other sub', { vendor: 'fake-vendor', subVendor: 'other' });
+const OTHER_VENDOR = vendorDriver('nxp', { vendor: 'NXP', subVendor: 'IMX' });
+
+/** A harness whose platform lists clock and vendor protocol 0x81, with the drivers bound. */
+function harnessWith(drivers: ProtocolDriver[]): ReturnType<typeof createHarness> {
+  const h = createHarness({ drivers });
+  h.platform.protocols = [0x14, 0x81];
+  return h;
+}
+
+/** The PROTOCOL_VERSION commands the platform saw for `protocolId`. */
+function versionQueries(h: ReturnType<typeof createHarness>, protocolId: number): number {
+  return h.platform.requests.filter((r) => r.protocolId === protocolId && r.messageId === 0).length;
+}
+
+describe('vendor protocol drivers', () => {
+  ensureNoLeaksInSuite();
+
+  it('SCMI_VENDOR_PROTOCOL_BASE is the first vendor protocol id', () => {
+    expect(SCMI_VENDOR_PROTOCOL_BASE).toBe(0x80);
+  });
+
+  it.each([
+    ['all three match', [GENERIC, VENDOR, SUB, EXACT, OTHER_VERSION, OTHER_VENDOR], 'exact'],
+    ['the implementation version differs', [GENERIC, VENDOR, SUB, OTHER_VERSION], 'sub'],
+    ['no sub-vendor driver matches', [GENERIC, OTHER_SUB, VENDOR, OTHER_VERSION], 'vendor'],
+    ['no driver names the vendor', [OTHER_VENDOR, GENERIC], 'generic'],
+    ['the exact driver is bound first', [EXACT, SUB, VENDOR, GENERIC], 'exact'],
+  ])('should instantiate the closest match when %s', async (_case, drivers, chosen: string) => {
+    const h = harnessWith(drivers);
+    const infos: string[] = [];
+    h.container.rebind(LOGGER).toConstantValue({
+      ...silentLogger,
+      info: (message: string) => infos.push(message),
+    });
+    const agent = await h.create();
+    expect(agent.protocolIds).toEqual([0x81]);
+    expect(agent.protocolApi(0x81)).toBe(chosen);
+    const winner = drivers.find((d) => d.name === chosen) as ProtocolDriver<string>;
+    expect(agent.protocol(winner)).toBe(chosen);
+    // One driver only was set up: one version query for the protocol.
+    expect(versionQueries(h, 0x81)).toBe(1);
+    expect(infos).toContainEqual(
+      expect.stringContaining(`vendor protocol 0x81: driver "${chosen}"`),
+    );
+    // Every other bound driver: its API is not the winner's.
+    for (const loser of drivers.filter((d) => d !== winner)) {
+      expect(() => agent.protocol(loser)).toThrow(
+        expect.objectContaining({
+          code: 'E_NO_PROTOCOL',
+          message: expect.stringContaining(`driver "${loser.name}" (`) as unknown,
+        }) as Error,
+      );
+    }
+    // A vendor protocol's driver not bound at all, even one shaped as the winner: not its API.
+    expect(() => agent.protocol({ ...winner })).toThrow(/was not chosen/);
+    expect(() => agent.protocol(vendorDriver('unbound', { vendor: 'x' }))).toThrow(
+      /driver "unbound" \(vendor "x"\) was not chosen/,
+    );
+    await agent.remove();
+  });
+
+  it('should tell a loser apart from the winner in its error', async () => {
+    const h = harnessWith([SUB, EXACT]);
+    const agent = await h.create();
+    expect(() => agent.protocol(SUB)).toThrow(
+      new ScmiError(
+        'E_NO_PROTOCOL',
+        'scmi0: protocol 0x81: driver "sub" (vendor "fake-vendor", sub-vendor "Fake-Sub") was not chosen: driver "exact" (vendor "fake-vendor", sub-vendor "fake-sub", implementation version 0x102) matches the platform (vendor "fake-vendor", sub-vendor "fake-sub", implementation version 0x102) more closely',
+      ),
+    );
+    await agent.remove();
+  });
+
+  it('should leave the protocol out, and say why, when no bound driver names the vendor', async () => {
+    const h = harnessWith([OTHER_VENDOR, OTHER_SUB, OTHER_VERSION]);
+    const infos: string[] = [];
+    h.container.rebind(LOGGER).toConstantValue({
+      ...silentLogger,
+      info: (message: string) => infos.push(message),
+    });
+    const agent = await h.create();
+    expect(agent.protocolIds).toEqual([]);
+    expect(versionQueries(h, 0x81)).toBe(0);
+    const why =
+      'scmi0: protocol 0x81: no bound driver matches the platform (vendor "fake-vendor", sub-vendor "fake-sub", implementation version 0x102); bound: "nxp" (vendor "NXP", sub-vendor "IMX"), "other sub" (vendor "fake-vendor", sub-vendor "other"), "other version" (vendor "fake-vendor", sub-vendor "fake-sub", implementation version 0x103)';
+    expect(() => agent.protocolApi(0x81)).toThrow(new ScmiError('E_NO_PROTOCOL', why));
+    expect(() => agent.protocol(OTHER_VENDOR)).toThrow(new ScmiError('E_NO_PROTOCOL', why));
+    expect(infos).toContainEqual(
+      expect.stringContaining('protocol 0x81: no bound driver matches the platform'),
+    );
+    await agent.remove();
+  });
+
+  it('should match an unanswered sub-vendor and implementation version as empty and 0, as Linux', async () => {
+    const h = harnessWith([
+      vendorDriver('sub', { vendor: 'fake-vendor', subVendor: 'fake-sub' }),
+      vendorDriver('vendor', { vendor: 'fake-vendor' }),
+    ]);
+    h.platform.override = (req) =>
+      req.protocolId === 0x10 && (req.messageId === 0x4 || req.messageId === 0x5)
+        ? { status: ScmiStatus.NOT_SUPPORTED }
+        : undefined;
+    const agent = await h.create();
+    expect(agent.info.subVendor).toBeUndefined();
+    expect(agent.protocolApi(0x81)).toBe('vendor');
+    await agent.remove();
+  });
+
+  it('should keep one driver per protocol for several vendor protocols', async () => {
+    const h = harnessWith([
+      vendorDriver('a81', { vendor: 'fake-vendor' }),
+      vendorDriver('a82', { vendor: 'fake-vendor' }, 0x82),
+      vendorDriver('b82', { vendor: 'NXP' }, 0x82),
+    ]);
+    h.platform.protocols = [0x81, 0x82];
+    const agent = await h.create();
+    expect(agent.protocolIds).toEqual([0x81, 0x82]);
+    expect([agent.protocolApi(0x81), agent.protocolApi(0x82)]).toEqual(['a81', 'a82']);
+    await agent.remove();
+  });
+
+  describe('refused before anything is set up', () => {
+    const clock: ProtocolDriver<string> = {
+      protocolId: 0x14,
+      name: 'clock',
+      version: 0x30000,
+      init: () => 'clock',
+    };
+    it.each([
+      [
+        'vendor on a standard protocol',
+        [{ ...clock, vendor: 'fake-vendor' }],
+        'driver "clock" for protocol clock: vendor apply only to vendor protocols (0x80–0xff); a standard protocol has one driver, whatever the platform\'s vendor',
+      ],
+      [
+        'a vendor of 16 characters',
+        [vendorDriver('long', { vendor: 'x'.repeat(16) })],
+        'driver "long" for protocol 0x81: vendor must be 1 to 15 printable ASCII characters (BASE_DISCOVER_VENDOR\'s 16-byte string), got "xxxxxxxxxxxxxxxx"',
+      ],
+      [
+        'an empty vendor',
+        [vendorDriver('empty', { vendor: '' })],
+        'driver "empty" for protocol 0x81: vendor must be 1 to 15 printable ASCII characters (BASE_DISCOVER_VENDOR\'s 16-byte string), got ""',
+      ],
+      [
+        'a sub-vendor that is not ASCII',
+        [vendorDriver('utf', { vendor: 'v', subVendor: 'ñ' })],
+        'driver "utf" for protocol 0x81: subVendor must be 1 to 15 printable ASCII characters (BASE_DISCOVER_VENDOR\'s 16-byte string), got "ñ"',
+      ],
+      [
+        'a vendor that is not a string',
+        [vendorDriver('num', { vendor: 7 as unknown as string })],
+        'driver "num" for protocol 0x81: vendor must be 1 to 15 printable ASCII characters (BASE_DISCOVER_VENDOR\'s 16-byte string), got 7',
+      ],
+      [
+        'a sub-vendor without vendor',
+        [vendorDriver('sub', { subVendor: 'x' })],
+        'driver "sub" for protocol 0x81: subVendor is given without vendor; a sub-vendor narrows a vendor',
+      ],
+      [
+        'an implementation version without sub-vendor',
+        [vendorDriver('impl', { vendor: 'v', implementationVersion: 1 })],
+        'driver "impl" for protocol 0x81: implementationVersion is given without subVendor; it narrows a vendor and sub-vendor, as in Linux\'s vendor protocol lookup',
+      ],
+      [
+        'an implementation version past 32 bits',
+        [vendorDriver('big', { vendor: 'v', subVendor: 's', implementationVersion: 2 ** 32 })],
+        'driver "big" for protocol 0x81: implementationVersion must be an integer from 0 to 0xffffffff (BASE_DISCOVER_IMPLEMENTATION_VERSION), got 4294967296',
+      ],
+      [
+        'a fractional implementation version',
+        [vendorDriver('half', { vendor: 'v', subVendor: 's', implementationVersion: 1.5 })],
+        'driver "half" for protocol 0x81: implementationVersion must be an integer from 0 to 0xffffffff (BASE_DISCOVER_IMPLEMENTATION_VERSION), got 1.5',
+      ],
+      [
+        'two drivers that match the same platform (case-insensitively)',
+        [
+          vendorDriver('a', { vendor: 'NXP', subVendor: 'imx' }),
+          vendorDriver('b', { vendor: 'nxp', subVendor: 'IMX' }),
+        ],
+        'two protocol drivers for protocol 0x81 match vendor "nxp", sub-vendor "IMX" ("a" and "b"); bind one, or tell them apart by vendor, subVendor or implementationVersion',
+      ],
+      [
+        'two drivers for any vendor',
+        [vendorDriver('a', {}), vendorDriver('b', {})],
+        'two protocol drivers for protocol 0x81 match any vendor ("a" and "b"); bind one, or tell them apart by vendor, subVendor or implementationVersion',
+      ],
+    ])('%s', async (_case, drivers, message) => {
+      const h = harnessWith(drivers);
+      await expect(h.create()).rejects.toThrow(new ScmiConfigError('container', message));
+      await expect(h.create()).rejects.toBeInstanceOf(ScmiConfigError);
+      expect(h.platform.requests).toHaveLength(0);
+    });
+
+    it('should accept the same vendor on different protocols, and different versions', async () => {
+      const h = harnessWith([
+        vendorDriver('a', { vendor: 'v', subVendor: 's', implementationVersion: 1 }),
+        vendorDriver('b', { vendor: 'v', subVendor: 's', implementationVersion: 2 }),
+        vendorDriver('c', { vendor: 'v' }, 0x82),
+      ]);
+      const agent = await h.create();
+      // None names fake-vendor: the platform's 0x81 is left out.
+      expect(agent.protocolIds).toEqual([]);
+      await agent.remove();
+    });
+  });
+});
