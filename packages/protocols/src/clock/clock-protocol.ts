@@ -14,13 +14,8 @@ import {
 } from '@scmi-ts/core';
 import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { boolOption, objectArg, u32Bits, u64Arg, uintArg } from '../common/args.js';
-import {
-  DomainTable,
-  SHORT_NAME_SIZE,
-  implemented,
-  isRemovalError,
-} from '../common/domain-table.js';
-import { perDomainEvent, sendNotify } from '../common/notify.js';
+import { DomainTable, SHORT_NAME_SIZE, isRemovalError } from '../common/domain-table.js';
+import { NotifyChecks, checkFailureOf, perDomainEvent, sendNotify } from '../common/notify.js';
 
 /**
  * Clock protocol (0x14) message ids besides the common 0x0–0x2 (scmi-wire.md §4, Clock). Note
@@ -351,17 +346,31 @@ export class ClockProtocol {
    * Linux `max_async_req`); 0 or 1: no asynchronous CLOCK_RATE_SET is sent by default.
    */
   public readonly maxPendingAsyncRateChanges: number;
+  readonly #notifyChecks: NotifyChecks;
 
   private constructor(
     ph: ProtocolHandle,
     domains: DomainTable<ClockInfo>,
     maxPending: number,
+    notifyChecks: NotifyChecks,
     asyncSets = { inFlight: 0 },
   ) {
     this.#ph = ph;
     this.#asyncSets = asyncSets;
     this.domains = domains;
     this.maxPendingAsyncRateChanges = maxPending;
+    this.#notifyChecks = notifyChecks;
+  }
+
+  /**
+   * The notify commands (CLOCK_RATE_NOTIFY, CLOCK_RATE_CHANGE_REQUESTED_NOTIFY, by message id)
+   * whose PROTOCOL_MESSAGE_ATTRIBUTES check at init failed — a timeout, an error status other than
+   * NOT_FOUND, a malformed reply — with the error. Such a command is left out for the agent's life
+   * all the same, as Linux leaves it: no clock announces its notification, and a refused
+   * subscription names this error (its `cause`). Empty when the platform answered every check.
+   */
+  public get notifyCheckErrors(): ReadonlyMap<number, unknown> {
+    return this.#notifyChecks.errors;
   }
 
   /**
@@ -383,12 +392,16 @@ export class ClockProtocol {
     });
     // As Linux's scmi_clock_protocol_attributes_get (protocol_msg_check): a notification bit counts
     // only when its notify command is implemented.
-    const rateNotify = await implemented(ph, ClockMessageId.RATE_NOTIFY);
-    const requestedNotify = await implemented(ph, ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY);
+    const checks = await NotifyChecks.run(ph, [
+      ClockMessageId.RATE_NOTIFY,
+      ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY,
+    ]);
+    const rateNotify = checks.implemented(ClockMessageId.RATE_NOTIFY);
+    const requestedNotify = checks.implemented(ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY);
     const domains = await DomainTable.describe('clock', count, (id) =>
       describeClock(ph, id, count, rateNotify, requestedNotify),
     );
-    return new ClockProtocol(ph, domains, maxPending);
+    return new ClockProtocol(ph, domains, maxPending, checks);
   }
 
   /** The protocol version in use (major 31:16, minor 15:0). */
@@ -476,6 +489,7 @@ export class ClockProtocol {
       this.#ph.withCallOptions(options),
       this.domains,
       this.maxPendingAsyncRateChanges,
+      this.#notifyChecks,
       this.#asyncSets,
     );
   }
@@ -1054,6 +1068,11 @@ export const clockProtocolDriver: ProtocolDriver<ClockProtocol> = {
         what: 'clock',
         supported: (c) => c.rateChangedNotifications,
         send: (id, enable) => clock.notifyRateChanged(id, enable),
+        checkFailure: checkFailureOf(
+          clock.notifyCheckErrors,
+          ClockMessageId.RATE_NOTIFY,
+          'CLOCK_RATE_NOTIFY',
+        ),
       }),
       perDomainEvent({
         id: CLOCK_RATE_CHANGE_REQUESTED,
@@ -1063,6 +1082,11 @@ export const clockProtocolDriver: ProtocolDriver<ClockProtocol> = {
         what: 'clock',
         supported: (c) => c.rateChangeRequestedNotifications,
         send: (id, enable) => clock.notifyRateChangeRequested(id, enable),
+        checkFailure: checkFailureOf(
+          clock.notifyCheckErrors,
+          ClockMessageId.RATE_CHANGE_REQUESTED_NOTIFY,
+          'CLOCK_RATE_CHANGE_REQUESTED_NOTIFY',
+        ),
       }),
     ]);
     return clock;

@@ -131,19 +131,10 @@ export async function resourceName(
 
 /**
  * Whether the platform implements `messageId` of the handle's protocol (PROTOCOL_MESSAGE_ATTRIBUTES,
- * as Linux's `protocol_msg_check`, which leaves the command out on any error): a notification
- * bit counts only when its `*_NOTIFY` command exists. A removal is thrown.
- *
- * @internal
- */
-export async function implemented(ph: ProtocolHandle, messageId: number): Promise<boolean> {
-  return (await checkImplemented(ph, messageId)).implemented;
-}
-
-/**
- * {@link implemented}, with the error of a check that failed (a timeout, an error status other
- * than NOT_FOUND, a malformed reply): the command is then left out as well, as Linux leaves it,
- * but a caller refused later can be told why. A removal is thrown.
+ * as Linux's `protocol_msg_check`, which leaves the command out on any error: a notification bit
+ * counts only when its `*_NOTIFY` command exists), with the error of a check that failed (a
+ * timeout, an error status other than NOT_FOUND, a malformed reply): the command is then left
+ * out as well, but a caller refused later can be told why. A removal is thrown.
  *
  * @internal
  */

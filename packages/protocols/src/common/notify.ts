@@ -1,12 +1,13 @@
 import {
   ScmiError,
+  formatValue,
   refusedForSure,
   type ProtocolHandle,
   type ScmiEventDescriptor,
   type ScmiNotifyOutcome,
 } from '@scmi-ts/core';
 import { boolArg } from './args.js';
-import { isRemovalError, type DomainTable } from './domain-table.js';
+import { checkImplemented, isRemovalError, type DomainTable } from './domain-table.js';
 
 /**
  * The `setNotifyEnabled` of a per-domain event (see core's `ScmiEventDescriptor`): one source
@@ -27,13 +28,20 @@ export function perDomainNotify<T>(
   domains: DomainTable<T>,
   supported: (info: T) => boolean,
   send: (id: number, enable: boolean) => Promise<void>,
+  checkFailure?: NotifyCheckFailure,
 ): (source: number | undefined, enable: boolean) => Promise<ScmiNotifyOutcome | undefined> {
   const announced = (id: number): boolean => {
     const info = domains.failures.has(id) ? undefined : domains.info(id);
     return info !== undefined && supported(info);
   };
   const unannounced = (id: number): ScmiError =>
-    new ScmiError('E_NOT_SUPPORTED', `domain ${id} does not announce this notification`);
+    checkFailure === undefined
+      ? new ScmiError('E_NOT_SUPPORTED', `domain ${id} does not announce this notification`)
+      : new ScmiError(
+          'E_NOT_SUPPORTED',
+          `domain ${id} does not announce this notification: ${checkFailure.command} is left out, its check at init failed (${errorText(checkFailure.error)})`,
+          { cause: checkFailure.error },
+        );
   return async (source, enable) => {
     if (source !== undefined) {
       if (!announced(source)) throw unannounced(source);
@@ -68,8 +76,32 @@ export function perDomainNotify<T>(
     // a refusal would tell it nothing was enabled.
     const reported = uncertain ?? first;
     if (reported !== undefined) throw reported.error as Error;
-    throw new ScmiError('E_NOT_SUPPORTED', 'no domain announces this notification');
+    throw checkFailure === undefined
+      ? new ScmiError('E_NOT_SUPPORTED', 'no domain announces this notification')
+      : new ScmiError(
+          'E_NOT_SUPPORTED',
+          `no domain announces this notification: ${checkFailure.command} is left out, its check at init failed (${errorText(checkFailure.error)})`,
+          { cause: checkFailure.error },
+        );
   };
+}
+
+/** An error's message, or the value shown. */
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : formatValue(error);
+}
+
+/**
+ * A `*_NOTIFY` command whose PROTOCOL_MESSAGE_ATTRIBUTES check at init failed (see
+ * `checkImplemented`): left out, and a refused enable names the error.
+ *
+ * @internal
+ */
+export interface NotifyCheckFailure {
+  /** The command's name, e.g. `CLOCK_RATE_NOTIFY`. */
+  readonly command: string;
+  /** The check's error (its cause). */
+  readonly error: unknown;
 }
 
 /**
@@ -110,6 +142,8 @@ export interface PerDomainEventSpec<T> {
   readonly send: (id: number, enable: boolean) => Promise<void>;
   /** The source of a payload, checked (default {@link domainSource}). */
   readonly sourceOf?: (payload: Uint8Array) => number;
+  /** The failed check of the event's `*_NOTIFY` command at init, if it failed. */
+  readonly checkFailure?: NotifyCheckFailure | undefined;
 }
 
 /**
@@ -130,7 +164,7 @@ export function perDomainEvent<T>(spec: PerDomainEventSpec<T>): ScmiEventDescrip
     maxPayload,
     numSources: Math.max(1, spec.domains.count),
     sourceOf: spec.sourceOf ?? domainSource(spec.domains.count, spec.what),
-    setNotifyEnabled: perDomainNotify(spec.domains, spec.supported, spec.send),
+    setNotifyEnabled: perDomainNotify(spec.domains, spec.supported, spec.send, spec.checkFailure),
   };
 }
 
@@ -152,4 +186,61 @@ export async function sendNotify<T>(
   domains.info(id);
   const on = boolArg(enable, 'enable') ? 1 : 0;
   await ph.xfer.transact(messageId, (w) => w.u32(id).u32(on), { txSize: 8, rxSize: 0 });
+}
+
+/**
+ * The `*_NOTIFY` commands of a protocol checked at init (PROTOCOL_MESSAGE_ATTRIBUTES, as Linux's
+ * `protocol_msg_check`): whether each is implemented, and for a check that failed (a timeout, an
+ * error status other than NOT_FOUND, a malformed reply) its error — the command is then left out
+ * all the same, as Linux leaves it, but a refused subscription says why (see
+ * {@link checkFailureOf}).
+ *
+ * @internal
+ */
+export class NotifyChecks {
+  readonly #implemented: ReadonlyMap<number, boolean>;
+  /** The failed checks' errors by message id (a client's `notifyCheckErrors`). */
+  public readonly errors: ReadonlyMap<number, unknown>;
+
+  private constructor(
+    implemented: ReadonlyMap<number, boolean>,
+    errors: ReadonlyMap<number, unknown>,
+  ) {
+    this.#implemented = implemented;
+    this.errors = errors;
+  }
+
+  /** Checks `messageIds` in turn. A removal is thrown. */
+  public static async run(
+    ph: ProtocolHandle,
+    messageIds: readonly number[],
+  ): Promise<NotifyChecks> {
+    const implemented = new Map<number, boolean>();
+    const errors = new Map<number, unknown>();
+    for (const id of messageIds) {
+      const check = await checkImplemented(ph, id);
+      implemented.set(id, check.implemented);
+      if ('checkError' in check) errors.set(id, check.checkError);
+    }
+    return new NotifyChecks(implemented, errors);
+  }
+
+  /** Whether the platform implements `messageId` (false when its check failed). */
+  public implemented(messageId: number): boolean {
+    return this.#implemented.get(messageId) === true;
+  }
+}
+
+/**
+ * The failed check of notify command `messageId` (named `command` in errors) among a client's
+ * `notifyCheckErrors`, for {@link PerDomainEventSpec.checkFailure}; undefined when it was answered.
+ *
+ * @internal
+ */
+export function checkFailureOf(
+  errors: ReadonlyMap<number, unknown>,
+  messageId: number,
+  command: string,
+): NotifyCheckFailure | undefined {
+  return errors.has(messageId) ? { command, error: errors.get(messageId) } : undefined;
 }

@@ -14,11 +14,10 @@ import { uintArg } from '../common/args.js';
 import {
   DomainTable,
   SHORT_NAME_SIZE,
-  implemented,
   isRemovalError,
   resourceName,
 } from '../common/domain-table.js';
-import { perDomainEvent, sendNotify } from '../common/notify.js';
+import { NotifyChecks, checkFailureOf, perDomainEvent, sendNotify } from '../common/notify.js';
 
 /**
  * Performance domain protocol (0x13) message ids besides the common 0x0–0x2 (scmi-wire.md §4,
@@ -477,14 +476,29 @@ export class PerformanceProtocol {
   /** The domains, as the platform described them at init. */
   public readonly domains: DomainTable<PerformanceDomainInfo>;
 
+  readonly #notifyChecks: NotifyChecks;
+
   private constructor(
     ph: ProtocolHandle,
     attributes: PerformanceAttributes,
     domains: DomainTable<PerformanceDomainInfo>,
+    notifyChecks: NotifyChecks,
   ) {
     this.#ph = ph;
     this.attributes = attributes;
     this.domains = domains;
+    this.#notifyChecks = notifyChecks;
+  }
+
+  /**
+   * The notify commands (PERFORMANCE_NOTIFY_LIMITS, PERFORMANCE_NOTIFY_LEVEL, by message id) whose PROTOCOL_MESSAGE_ATTRIBUTES check at
+   * init failed — a timeout, an error status other than NOT_FOUND, a malformed reply — with the
+   * error. Such a command is left out for the agent's life all the same, as Linux leaves it: no
+   * domain announces its notification, and a refused subscription names this error (its
+   * `cause`). Empty when the platform answered every check.
+   */
+  public get notifyCheckErrors(): ReadonlyMap<number, unknown> {
+    return this.#notifyChecks.errors;
   }
 
   /**
@@ -516,8 +530,12 @@ export class PerformanceProtocol {
     });
     // As Linux's scmi_perf_attributes_get (protocol_msg_check): a notification bit counts only
     // when its notify command is implemented.
-    const limitsNotify = await implemented(ph, PerformanceMessageId.NOTIFY_LIMITS);
-    const levelNotify = await implemented(ph, PerformanceMessageId.NOTIFY_LEVEL);
+    const checks = await NotifyChecks.run(ph, [
+      PerformanceMessageId.NOTIFY_LIMITS,
+      PerformanceMessageId.NOTIFY_LEVEL,
+    ]);
+    const limitsNotify = checks.implemented(PerformanceMessageId.NOTIFY_LIMITS);
+    const levelNotify = checks.implemented(PerformanceMessageId.NOTIFY_LEVEL);
     const domains = await DomainTable.describe(
       'performance domain',
       attributes.numDomains,
@@ -575,7 +593,7 @@ export class PerformanceProtocol {
         };
       },
     );
-    return new PerformanceProtocol(ph, attributes, domains);
+    return new PerformanceProtocol(ph, attributes, domains, checks);
   }
 
   /** The protocol version in use (major 31:16, minor 15:0). */
@@ -690,6 +708,7 @@ export class PerformanceProtocol {
       this.#ph.withCallOptions(options),
       this.attributes,
       this.domains,
+      this.#notifyChecks,
     );
   }
 
@@ -1050,6 +1069,11 @@ export const performanceProtocolDriver: ProtocolDriver<PerformanceProtocol> = {
         what: 'performance domain',
         supported: (d) => d.limitsNotify,
         send: (id, enable) => perf.notifyLimits(id, enable),
+        checkFailure: checkFailureOf(
+          perf.notifyCheckErrors,
+          PerformanceMessageId.NOTIFY_LIMITS,
+          'PERFORMANCE_NOTIFY_LIMITS',
+        ),
       }),
       perDomainEvent({
         id: PERFORMANCE_LEVEL_CHANGED,
@@ -1059,6 +1083,11 @@ export const performanceProtocolDriver: ProtocolDriver<PerformanceProtocol> = {
         what: 'performance domain',
         supported: (d) => d.levelNotify,
         send: (id, enable) => perf.notifyLevel(id, enable),
+        checkFailure: checkFailureOf(
+          perf.notifyCheckErrors,
+          PerformanceMessageId.NOTIFY_LEVEL,
+          'PERFORMANCE_NOTIFY_LEVEL',
+        ),
       }),
     ]);
     return perf;

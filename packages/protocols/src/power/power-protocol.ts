@@ -10,8 +10,8 @@ import {
 } from '@scmi-ts/core';
 import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { boolArg, boolOption, objectArg, u32Bits, uintArg } from '../common/args.js';
-import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
-import { perDomainEvent, sendNotify } from '../common/notify.js';
+import { DomainTable, SHORT_NAME_SIZE, resourceName } from '../common/domain-table.js';
+import { NotifyChecks, checkFailureOf, perDomainEvent, sendNotify } from '../common/notify.js';
 
 /** The generic ON state (`power_state` 0: context preserved, state id 0). */
 export const POWER_STATE_ON = 0;
@@ -229,14 +229,29 @@ export class PowerProtocol {
   /** The statistics region PROTOCOL_ATTRIBUTES announced, as announced (never read). */
   public readonly statistics: PowerStatistics;
 
+  readonly #notifyChecks: NotifyChecks;
+
   private constructor(
     ph: ProtocolHandle,
     domains: DomainTable<PowerDomainInfo>,
     statistics: PowerStatistics,
+    notifyChecks: NotifyChecks,
   ) {
     this.#ph = ph;
     this.domains = domains;
     this.statistics = statistics;
+    this.#notifyChecks = notifyChecks;
+  }
+
+  /**
+   * The notify commands (POWER_STATE_NOTIFY, POWER_STATE_CHANGE_REQUESTED_NOTIFY, by message id) whose PROTOCOL_MESSAGE_ATTRIBUTES check at
+   * init failed — a timeout, an error status other than NOT_FOUND, a malformed reply — with the
+   * error. Such a command is left out for the agent's life all the same, as Linux leaves it: no
+   * domain announces its notification, and a refused subscription names this error (its
+   * `cause`). Empty when the platform answered every check.
+   */
+  public get notifyCheckErrors(): ReadonlyMap<number, unknown> {
+    return this.#notifyChecks.errors;
   }
 
   /**
@@ -257,8 +272,12 @@ export class PowerProtocol {
     });
     // As Linux's scmi_power_attributes_get (protocol_msg_check): a notification bit counts only
     // when its notify command is implemented.
-    const stateNotify = await implemented(ph, PowerMessageId.STATE_NOTIFY);
-    const requestedNotify = await implemented(ph, PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY);
+    const checks = await NotifyChecks.run(ph, [
+      PowerMessageId.STATE_NOTIFY,
+      PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY,
+    ]);
+    const stateNotify = checks.implemented(PowerMessageId.STATE_NOTIFY);
+    const requestedNotify = checks.implemented(PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY);
     const domains = await DomainTable.describe('power domain', count, async (id) => {
       const returns = await ph.xfer.transact(PowerMessageId.DOMAIN_ATTRIBUTES, (w) => w.u32(id), {
         txSize: 4,
@@ -285,7 +304,7 @@ export class PowerProtocol {
           requestedNotify && (flags & ATTR_CHANGE_REQUESTED_NOTIFY) !== 0,
       };
     });
-    return new PowerProtocol(ph, domains, statistics);
+    return new PowerProtocol(ph, domains, statistics, checks);
   }
 
   /** The protocol version in use (major 31:16, minor 15:0). */
@@ -367,7 +386,12 @@ export class PowerProtocol {
    * ```
    */
   public withCallOptions(options: CallOptions): PowerProtocol {
-    return new PowerProtocol(this.#ph.withCallOptions(options), this.domains, this.statistics);
+    return new PowerProtocol(
+      this.#ph.withCallOptions(options),
+      this.domains,
+      this.statistics,
+      this.#notifyChecks,
+    );
   }
 
   /**
@@ -474,6 +498,11 @@ export const powerProtocolDriver: ProtocolDriver<PowerProtocol> = {
         // Linux's scmi_power_notify_supported: the domain's attributes bit 31.
         supported: (d) => d.stateChangedNotifications,
         send: (id, enable) => power.notify(id, enable),
+        checkFailure: checkFailureOf(
+          power.notifyCheckErrors,
+          PowerMessageId.STATE_NOTIFY,
+          'POWER_STATE_NOTIFY',
+        ),
       }),
       perDomainEvent({
         id: POWER_STATE_CHANGE_REQUESTED,
@@ -483,6 +512,11 @@ export const powerProtocolDriver: ProtocolDriver<PowerProtocol> = {
         what: 'power domain',
         supported: (d) => d.changeRequestedNotifications,
         send: (id, enable) => power.notifyChangeRequested(id, enable),
+        checkFailure: checkFailureOf(
+          power.notifyCheckErrors,
+          PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY,
+          'POWER_STATE_CHANGE_REQUESTED_NOTIFY',
+        ),
       }),
     ]);
     return power;

@@ -11,8 +11,8 @@ import {
 } from '@scmi-ts/core';
 import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { boolOption, objectArg, u32Bits } from '../common/args.js';
-import { DomainTable, SHORT_NAME_SIZE, implemented, resourceName } from '../common/domain-table.js';
-import { perDomainEvent, sendNotify } from '../common/notify.js';
+import { DomainTable, SHORT_NAME_SIZE, resourceName } from '../common/domain-table.js';
+import { NotifyChecks, checkFailureOf, perDomainEvent, sendNotify } from '../common/notify.js';
 
 /**
  * Reset domain protocol (0x16) message ids besides the common 0x0–0x2 (scmi-wire.md §4, Reset).
@@ -150,9 +150,27 @@ export class ResetProtocol {
   /** The domains, as the platform described them at init. */
   public readonly domains: DomainTable<ResetDomainInfo>;
 
-  private constructor(ph: ProtocolHandle, domains: DomainTable<ResetDomainInfo>) {
+  readonly #notifyChecks: NotifyChecks;
+
+  private constructor(
+    ph: ProtocolHandle,
+    domains: DomainTable<ResetDomainInfo>,
+    notifyChecks: NotifyChecks,
+  ) {
     this.#ph = ph;
     this.domains = domains;
+    this.#notifyChecks = notifyChecks;
+  }
+
+  /**
+   * The notify commands (RESET_NOTIFY, by message id) whose PROTOCOL_MESSAGE_ATTRIBUTES check at
+   * init failed — a timeout, an error status other than NOT_FOUND, a malformed reply — with the
+   * error. Such a command is left out for the agent's life all the same, as Linux leaves it: no
+   * domain announces its notification, and a refused subscription names this error (its
+   * `cause`). Empty when the platform answered every check.
+   */
+  public get notifyCheckErrors(): ReadonlyMap<number, unknown> {
+    return this.#notifyChecks.errors;
   }
 
   /**
@@ -168,7 +186,8 @@ export class ResetProtocol {
     const count = ph.xfer.decode(attributes, (r) => r.u32() & 0xffff);
     // As Linux's scmi_reset_attributes_get (protocol_msg_check): bit 30 counts only when
     // RESET_NOTIFY is implemented.
-    const notify = await implemented(ph, ResetMessageId.NOTIFY);
+    const checks = await NotifyChecks.run(ph, [ResetMessageId.NOTIFY]);
+    const notify = checks.implemented(ResetMessageId.NOTIFY);
     const domains = await DomainTable.describe('reset domain', count, async (id) => {
       const returns = await ph.xfer.transact(ResetMessageId.DOMAIN_ATTRIBUTES, (w) => w.u32(id), {
         txSize: 4,
@@ -193,7 +212,7 @@ export class ResetProtocol {
         latencyUs: UNKNOWN_LATENCY.has(latency) ? undefined : latency,
       };
     });
-    return new ResetProtocol(ph, domains);
+    return new ResetProtocol(ph, domains, checks);
   }
 
   /** The protocol version in use (major 31:16, minor 15:0). */
@@ -256,7 +275,7 @@ export class ResetProtocol {
    * ```
    */
   public withCallOptions(options: CallOptions): ResetProtocol {
-    return new ResetProtocol(this.#ph.withCallOptions(options), this.domains);
+    return new ResetProtocol(this.#ph.withCallOptions(options), this.domains, this.#notifyChecks);
   }
 
   /**
@@ -371,6 +390,11 @@ export const resetProtocolDriver: ProtocolDriver<ResetProtocol> = {
         what: 'reset domain',
         supported: (d) => d.notifications,
         send: (id, enable) => reset.notify(id, enable),
+        checkFailure: checkFailureOf(
+          reset.notifyCheckErrors,
+          ResetMessageId.NOTIFY,
+          'RESET_NOTIFY',
+        ),
       }),
     ]);
     return reset;

@@ -14,8 +14,14 @@ import {
 } from '@scmi-ts/core';
 import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { boolArg, boolOption, objectArg, u32Bits } from '../common/args.js';
-import { implemented, type DomainTable } from '../common/domain-table.js';
-import { domainSource, perDomainEvent, sendNotify } from '../common/notify.js';
+import type { DomainTable } from '../common/domain-table.js';
+import {
+  NotifyChecks,
+  checkFailureOf,
+  domainSource,
+  perDomainEvent,
+  sendNotify,
+} from '../common/notify.js';
 import { describeSensors, type SensorInfo } from './sensor-discovery.js';
 import {
   READING_SIZE,
@@ -214,14 +220,29 @@ export class SensorProtocol {
   /** What PROTOCOL_ATTRIBUTES told at init. */
   public readonly attributes: SensorProtocolAttributes;
 
+  readonly #notifyChecks: NotifyChecks;
+
   private constructor(
     ph: ProtocolHandle,
     attributes: SensorProtocolAttributes,
     domains: DomainTable<SensorInfo>,
+    notifyChecks: NotifyChecks,
   ) {
     this.#ph = ph;
     this.attributes = attributes;
     this.domains = domains;
+    this.#notifyChecks = notifyChecks;
+  }
+
+  /**
+   * The notify commands (SENSOR_TRIP_POINT_NOTIFY, SENSOR_CONTINUOUS_UPDATE_NOTIFY, by message id) whose PROTOCOL_MESSAGE_ATTRIBUTES check at
+   * init failed — a timeout, an error status other than NOT_FOUND, a malformed reply — with the
+   * error. Such a command is left out for the agent's life all the same, as Linux leaves it: no
+   * domain announces its notification, and a refused subscription names this error (its
+   * `cause`). Empty when the platform answered every check.
+   */
+  public get notifyCheckErrors(): ReadonlyMap<number, unknown> {
+    return this.#notifyChecks.errors;
   }
 
   /**
@@ -242,16 +263,20 @@ export class SensorProtocol {
         return [word & 0xffff, (word >>> 16) & 0xff, r.u64(), r.u32()] as const;
       },
     );
+    const checks = await NotifyChecks.run(ph, [
+      SensorMessageId.TRIP_POINT_NOTIFY,
+      SensorMessageId.CONTINUOUS_UPDATE_NOTIFY,
+    ]);
     const attributes: SensorProtocolAttributes = {
       sensors,
       maxPendingAsync,
       registerAddress,
       registerLength,
-      tripPointNotify: await implemented(ph, SensorMessageId.TRIP_POINT_NOTIFY),
-      continuousUpdateNotify: await implemented(ph, SensorMessageId.CONTINUOUS_UPDATE_NOTIFY),
+      tripPointNotify: checks.implemented(SensorMessageId.TRIP_POINT_NOTIFY),
+      continuousUpdateNotify: checks.implemented(SensorMessageId.CONTINUOUS_UPDATE_NOTIFY),
     };
     const domains = await describeSensors(ph, sensors, attributes.continuousUpdateNotify);
-    return new SensorProtocol(ph, attributes, domains);
+    return new SensorProtocol(ph, attributes, domains, checks);
   }
 
   /** The protocol version in use (major 31:16, minor 15:0). */
@@ -335,7 +360,12 @@ export class SensorProtocol {
    * ```
    */
   public withCallOptions(options: CallOptions): SensorProtocol {
-    return new SensorProtocol(this.#ph.withCallOptions(options), this.attributes, this.domains);
+    return new SensorProtocol(
+      this.#ph.withCallOptions(options),
+      this.attributes,
+      this.domains,
+      this.#notifyChecks,
+    );
   }
 
   /**
@@ -664,6 +694,11 @@ export const sensorProtocolDriver: ProtocolDriver<SensorProtocol> = {
         // Linux's scmi_sensor_notify_supported: any sensor, when the command is implemented.
         supported: () => sensor.attributes.tripPointNotify,
         send: (id, enable) => sensor.tripPointNotify(id, enable),
+        checkFailure: checkFailureOf(
+          sensor.notifyCheckErrors,
+          SensorMessageId.TRIP_POINT_NOTIFY,
+          'SENSOR_TRIP_POINT_NOTIFY',
+        ),
       }),
       perDomainEvent({
         id: SENSOR_UPDATE,
@@ -675,6 +710,11 @@ export const sensorProtocolDriver: ProtocolDriver<SensorProtocol> = {
         what: 'sensor',
         supported: (s) => s.continuousUpdates,
         send: (id, enable) => sensor.continuousUpdateNotify(id, enable),
+        checkFailure: checkFailureOf(
+          sensor.notifyCheckErrors,
+          SensorMessageId.CONTINUOUS_UPDATE_NOTIFY,
+          'SENSOR_CONTINUOUS_UPDATE_NOTIFY',
+        ),
         sourceOf: updateSource(sensor.domains),
       }),
     ]);
