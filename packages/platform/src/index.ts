@@ -89,6 +89,12 @@ export type {
   PeerPortTcpAddress,
 } from './peer-port/peer-port.js';
 export type { ScmiPlatformOptions } from './platform/scmi-platform.js';
+export type {
+  PlatformVendorCommand,
+  PlatformVendorProtocol,
+  PlatformVendorReply,
+  PlatformVendorRequest,
+} from './protocols/vendor/platform-vendor-protocol.js';
 
 export { createDefaultPlatformConfig } from './config/default-platform-config.js';
 export { loadPlatformConfig } from './config/load-platform-config.js';

@@ -37,7 +37,7 @@ export class AgentSession {
   public readonly config: PlatformAgentConfig;
   public link: PlatformAgentLink | undefined;
   /** Protocol ids the agent may use (Base excluded). */
-  public readonly protocols: ReadonlySet<number>;
+  readonly #protocols: Set<number>;
   readonly #domains = new Map<PlatformDomainProtocol, Set<number>>();
   readonly #counts: Record<PlatformDomainProtocol, number>;
   readonly #subscriptions = new Set<string>();
@@ -53,9 +53,23 @@ export class AgentSession {
   public constructor(config: PlatformAgentConfig, platform: PlatformConfig) {
     this.id = config.id;
     this.config = config;
-    this.protocols = new Set(config.protocols.map((p) => PROTOCOL_ID_OF[p]));
+    this.#protocols = new Set(config.protocols.map((p) => PROTOCOL_ID_OF[p]));
     this.#counts = domainCounts(platform);
     this.resetPermissions();
+  }
+
+  /**
+   * Protocol ids the agent may use (Base excluded): those of its configured `protocols`, and the
+   * vendor protocols granted to it. Fixed once the platform is built: the Base permission
+   * commands change domain permissions, not this set.
+   */
+  public get protocols(): ReadonlySet<number> {
+    return this.#protocols;
+  }
+
+  /** Lets the agent use a vendor protocol (while the platform is built). */
+  public grantProtocol(protocolId: number): void {
+    this.#protocols.add(protocolId);
   }
 
   /** Counts a response sent to this agent with `status` (an SCMI status code). */
@@ -98,7 +112,7 @@ export class AgentSession {
   public receives(protocolId: number, notificationId: number, domainId: number): boolean {
     if (!this.subscribed(protocolId, notificationId, domainId)) return false;
     if (protocolId === BASE) return true;
-    if (!this.protocols.has(protocolId)) return false;
+    if (!this.#protocols.has(protocolId)) return false;
     const domainProtocol = domainProtocolOf(protocolId);
     return domainProtocol === undefined || this.mayUse(domainProtocol, domainId);
   }

@@ -31,7 +31,10 @@ export interface PlatformCounters {
    * (a link that failed, not one that is full for now: no retry).
    */
   readonly delayedResponsesDropped: number;
-  /** Commands whose handler threw (a platform bug): answered with GENERIC_ERROR. */
+  /**
+   * Commands whose handler threw (a platform bug), or whose vendor protocol handler returned a
+   * reply that breaks its contract (see `PlatformVendorCommand`): answered with GENERIC_ERROR.
+   */
   readonly handlerErrors: number;
   /**
    * Messages the platform still had to send to an agent when it disconnected, never sent: responses

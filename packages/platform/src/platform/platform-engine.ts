@@ -526,19 +526,21 @@ export class PlatformEngine implements PlatformServices {
       r: new PayloadReader(payload),
       version: session.negotiatedVersion(protocolId) ?? server.version,
     };
-    const common = this.#common(server, req, messageId, payload.byteLength);
-    if (common !== undefined) return common;
-    const handler = messageOf(server, messageId, req.version);
-    if (handler === undefined) {
-      return fail(
-        this.behaviour.unknownMessage === 'not-found'
-          ? ScmiStatus.NOT_FOUND
-          : ScmiStatus.NOT_SUPPORTED,
-      );
-    }
-    if (!sizeOk(handler.size, payload.byteLength)) return fail(ScmiStatus.PROTOCOL_ERROR);
-    if (handler.p2a === true && !link.p2a) return fail(ScmiStatus.NOT_SUPPORTED);
+    // PROTOCOL_ATTRIBUTES runs server code too (a vendor protocol's `attributes`): a throw there
+    // is a platform bug answered as a handler's is, never one out of `handle`.
     try {
+      const common = this.#common(server, req, messageId, payload.byteLength);
+      if (common !== undefined) return common;
+      const handler = messageOf(server, messageId, req.version);
+      if (handler === undefined) {
+        return fail(
+          this.behaviour.unknownMessage === 'not-found'
+            ? ScmiStatus.NOT_FOUND
+            : ScmiStatus.NOT_SUPPORTED,
+        );
+      }
+      if (!sizeOk(handler.size, payload.byteLength)) return fail(ScmiStatus.PROTOCOL_ERROR);
+      if (handler.p2a === true && !link.p2a) return fail(ScmiStatus.NOT_SUPPORTED);
       return handler.run(req);
     } catch (e) {
       if (ScmiError.is(e) && e.code === 'E_TRUNCATED') return fail(ScmiStatus.PROTOCOL_ERROR);

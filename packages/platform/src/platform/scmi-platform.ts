@@ -20,6 +20,9 @@ import { PowerProtocol } from '../protocols/power/power-protocol.js';
 import { ResetProtocol } from '../protocols/reset/reset-protocol.js';
 import { SensorProtocol } from '../protocols/sensor/sensor-protocol.js';
 import { SystemPowerProtocol } from '../protocols/system-power/system-power-protocol.js';
+import { checkVendorProtocols } from '../protocols/vendor/check-vendor-protocols.js';
+import type { PlatformVendorProtocol } from '../protocols/vendor/platform-vendor-protocol.js';
+import { VendorProtocolServer } from '../protocols/vendor/vendor-protocol-server.js';
 import {
   resolvePlatformBehaviour,
   type PlatformBehaviour,
@@ -30,10 +33,11 @@ import { PlatformEngine } from './platform-engine.js';
 import type { NotificationSubscription, PlatformStateSnapshot } from './platform-snapshot.js';
 
 /**
- * Options of a {@link ScmiPlatform}. Everything but the clock is JSON-able. Only an absent
- * (undefined) optional field takes its default: null is refused like any other wrong value, and
- * so is a field this interface does not declare (`behavior`, `fault`: is not a known field), as
- * the configuration and the behaviour do — a misspelt option must not pass silently.
+ * Options of a {@link ScmiPlatform}. Everything but the clock and the vendor protocols is
+ * JSON-able. Only an absent (undefined) optional field takes its default: null is refused like
+ * any other wrong value, and so is a field this interface does not declare (`behavior`, `fault`:
+ * is not a known field), as the configuration and the behaviour do — a misspelt option must not
+ * pass silently.
  */
 export interface ScmiPlatformOptions {
   /**
@@ -50,6 +54,14 @@ export interface ScmiPlatformOptions {
   readonly faults?: readonly FaultRule[];
   /** Seed of the fault probabilities and of sensor noise: an integer; default 1. */
   readonly seed?: number;
+  /**
+   * Vendor protocols (ids 0x80–0xFF) to serve beside the built-in ones, each with its own
+   * commands: see {@link PlatformVendorProtocol}. An array without holes, checked at once (else
+   * `ScmiConfigError` naming the field, e.g. `vendorProtocols[0].commands.3.handle`). Not
+   * JSON-able (they hold functions): a platform built inside a worker thread from JSON-able
+   * options has none. Default none.
+   */
+  readonly vendorProtocols?: readonly PlatformVendorProtocol[];
 }
 
 /** The fields of {@link ScmiPlatformOptions}: any other is refused (a misspelt option). */
@@ -58,6 +70,7 @@ const OPTION_FIELDS: readonly (keyof ScmiPlatformOptions)[] = [
   'behaviour',
   'faults',
   'seed',
+  'vendorProtocols',
 ];
 
 /**
@@ -69,9 +82,11 @@ const OPTION_FIELDS: readonly (keyof ScmiPlatformOptions)[] = [
  * Protocols, at their SCMI v3.2 versions: Base 0x10 (v2.1), Power 0x11 (v3.1), System power 0x12
  * (v2.1), Performance 0x13 (v3.0, or v4.0 with `performanceVersion`), Clock 0x14 (v3.0), Sensor
  * 0x15 (v3.1), Reset 0x16 (v3.1); a protocol is implemented when the configuration gives it
- * domains. Each answers NEGOTIATE_PROTOCOL_VERSION for its own major (a minor up to its own), Base
- * and System power also for 1.0 (Performance 4.0 for 3.0); the negotiated version applies to that
- * agent until it disconnects (PROTOCOL_VERSION, which messages exist, version-dependent layouts).
+ * domains. Vendor protocols (0x80–0xFF) are served beside them from `options.vendorProtocols`
+ * ({@link PlatformVendorProtocol}). Each answers NEGOTIATE_PROTOCOL_VERSION for its own major (a
+ * minor up to its own), Base and System power also for 1.0 (Performance 4.0 for 3.0); the
+ * negotiated version applies to that agent until it disconnects (PROTOCOL_VERSION, which messages
+ * exist, version-dependent layouts).
  * Without version negotiation (`behaviour.versionNegotiation` false) Base, Power, System power,
  * Sensor and Reset report minor 0, their SCMI v3.1 versions.
  *
@@ -133,13 +148,14 @@ export class ScmiPlatform implements ScmiPlatformPort {
   /**
    * Creates a platform from a configuration (validated again here, so plain JSON data is fine).
    * Everything is checked before anything is set up; `config` and `options` are not changed, nor
-   * kept (the fault rules are copied, as `faults.add` does).
+   * kept (the fault rules are copied, as `faults.add` does; of the vendor protocols, only their
+   * functions are kept).
    *
    * @throws ScmiConfigError naming the field when the configuration, the behaviour, the clock,
-   *   the fault list or the seed is invalid (null included: only an absent option takes its
-   *   default), or the configuration, the behaviour or the options have a field their type does
-   *   not declare (e.g. `behaviour.unknownMesage`, `behavior`); `options` when `options` is not
-   *   an object (undefined included: the clock is required).
+   *   the fault list, the seed or a vendor protocol is invalid (null included: only an absent
+   *   option takes its default), or the configuration, the behaviour or the options have a
+   *   field their type does not declare (e.g. `behaviour.unknownMesage`, `behavior`); `options`
+   *   when `options` is not an object (undefined included: the clock is required).
    * @throws PlatformError `E_FAULT_RULE` when one of `options.faults` is invalid or has a field
    *   its type does not declare (see {@link FaultInjector.add}), or two of them have one id; the
    *   message starts with the rule's index (`faults[1]: invalid fault rule: …`).
@@ -150,7 +166,13 @@ export class ScmiPlatform implements ScmiPlatformPort {
       throw new ScmiConfigError('options', `must be an object with a clock, got ${show(o)}`);
     }
     object(o, '', OPTION_FIELDS);
-    const { clock, behaviour: b, faults, seed: s } = o as Readonly<Record<string, unknown>>;
+    const {
+      clock,
+      behaviour: b,
+      faults,
+      seed: s,
+      vendorProtocols: vendor,
+    } = o as Readonly<Record<string, unknown>>;
     const valid = validatePlatformConfig(config);
     const behaviour = resolvePlatformBehaviour(b as PlatformBehaviour | undefined);
     checkClock(clock);
@@ -159,6 +181,14 @@ export class ScmiPlatform implements ScmiPlatformPort {
       throw new ScmiConfigError('seed', `must be an integer, got ${show(seed)}`);
     }
     const rules = faults === undefined ? [] : array(faults, 'faults');
+    const vendorProtocols =
+      vendor === undefined
+        ? []
+        : checkVendorProtocols(
+            vendor,
+            valid.agents.map((a) => a.id),
+            behaviour.versionNegotiation,
+          );
     // The rules are tried on an injector like the engine's (fresh, same clock and seed) before the
     // engine is built: a refused rule leaves nothing set up, and the engine's adds, which give
     // the same ids, do not fail.
@@ -192,7 +222,12 @@ export class ScmiPlatform implements ScmiPlatformPort {
       (valid.resetDomains?.length ?? 0) > 0 ? this.#reset : undefined,
     ].filter((s) => s !== undefined);
     for (const s of servers) engine.register(s);
-    engine.register(new BaseProtocol(engine, new Set(servers.map((s) => s.id))));
+    for (const v of vendorProtocols) {
+      engine.register(new VendorProtocolServer(v));
+      for (const id of v.agents) engine.agent(id)?.grantProtocol(v.protocolId);
+    }
+    const implemented = [...servers.map((s) => s.id), ...vendorProtocols.map((v) => v.protocolId)];
+    engine.register(new BaseProtocol(engine, new Set(implemented)));
     for (const rule of rules) engine.faults.add(rule as FaultRule);
   }
 
