@@ -58,7 +58,11 @@ export type {
   PlatformBehaviour,
   ResolvedPlatformBehaviour,
 } from './platform/platform-behaviour.js';
-export type { PlatformAgentCounters, PlatformCounters } from './platform/platform-counters.js';
+export type {
+  PlatformAgentCounters,
+  PlatformCounters,
+  PlatformHandlerError,
+} from './platform/platform-counters.js';
 export type {
   ClockSnapshot,
   NotificationSubscription,

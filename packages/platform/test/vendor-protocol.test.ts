@@ -509,8 +509,29 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
       expect(h.platform.counters.handlerErrors).toBe(2);
       expect(h.platform.agentCounters(1).handlerErrors).toBe(2);
       expect(h.platform.agentCounters(1).statuses.GENERIC_ERROR).toBe(2);
+      // Why, for the engineer reading the GENERIC_ERROR: both failures, with what the handler threw.
+      const log = h.platform.handlerErrorLog;
+      expect(log).toHaveLength(2);
+      expect(log[1]).toMatchObject({ agentId: 1, protocolId: MISC, messageId: 0x9 });
+      expect((log[1]?.error as Error).message).toBe('bug');
       // Nothing else is harmed.
       expect(h.call(MISC, 0x6).status).toBe(ScmiStatus.SUCCESS);
+      expect(h.platform.handlerErrorLog).toHaveLength(2);
+      h.close();
+    });
+
+    it('should keep the newest 32 failures in handlerErrorLog, oldest first, as a copy', () => {
+      const h = bugged((req) => {
+        throw new Error(`bug ${req.payload.u32()}`);
+      }, 4);
+      for (let i = 0; i < 40; i++) h.call(MISC, 0x9, [i]);
+      const log = h.platform.handlerErrorLog;
+      expect(log.map((f) => (f.error as Error).message)).toEqual(
+        Array.from({ length: 32 }, (_, i) => `bug ${i + 8}`),
+      );
+      expect(h.platform.counters.handlerErrors).toBe(40);
+      (log as unknown[]).length = 0;
+      expect(h.platform.handlerErrorLog).toHaveLength(32);
       h.close();
     });
 
@@ -552,6 +573,11 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
       const h = bugged(reply);
       expect(h.call(MISC, 0x9).status).toBe(ScmiStatus.GENERIC_ERROR);
       expect(h.platform.counters.handlerErrors).toBe(1);
+      // The log says which contract the reply broke.
+      expect(h.platform.handlerErrorLog[0]?.error).toBeInstanceOf(Error);
+      expect((h.platform.handlerErrorLog[0]?.error as Error).message).toMatch(
+        /^vendor protocol imx-misc \(0x84\) /,
+      );
       h.close();
     });
 

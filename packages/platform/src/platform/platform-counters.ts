@@ -82,3 +82,30 @@ export function createPlatformCounters(): MutablePlatformCounters {
     cancelledOnDisconnect: 0,
   };
 }
+
+/**
+ * One command whose handler failed (a platform bug, or a vendor protocol handler that broke its
+ * contract), kept in {@link ScmiPlatform.handlerErrorLog} beside the `handlerErrors` count: the
+ * agent got GENERIC_ERROR, and this says why.
+ *
+ * @example
+ * ```ts
+ * for (const f of platform.handlerErrorLog) {
+ *   console.log(`agent ${f.agentId} 0x${f.protocolId.toString(16)}/0x${f.messageId.toString(16)}`, f.error);
+ * }
+ * ```
+ */
+export interface PlatformHandlerError {
+  /** When, on the platform's clock (ms). */
+  readonly at: number;
+  /** The agent that sent the command. */
+  readonly agentId: number;
+  /** The command's protocol id. */
+  readonly protocolId: number;
+  /** The command's message id. */
+  readonly messageId: number;
+  /** The command's token. */
+  readonly token: number;
+  /** What the handler threw (or the contract its reply broke, as an Error). */
+  readonly error: unknown;
+}

@@ -48,6 +48,7 @@ import {
   createPlatformCounters,
   type MutablePlatformCounters,
   type PlatformCounters,
+  type PlatformHandlerError,
 } from './platform-counters.js';
 import { TimerBag } from './timer-bag.js';
 
@@ -62,6 +63,8 @@ function payloadOf(request: Uint8Array): Uint8Array {
   return request.byteLength === MSG_HEADER_SIZE ? EMPTY : request.subarray(MSG_HEADER_SIZE);
 }
 
+/** How many of the newest handler failures {@link PlatformEngine.handlerErrorLog} keeps. */
+export const HANDLER_ERROR_LOG_SIZE = 32;
 const DEFAULT_TRUNCATE = 6;
 const SUCCESS: number = ScmiStatus.SUCCESS;
 const BASE: number = ScmiProtocolId.BASE;
@@ -146,6 +149,7 @@ export class PlatformEngine implements PlatformServices {
   public readonly startedAt: number;
   public readonly timers: TimerBag;
   public readonly counters: MutablePlatformCounters = createPlatformCounters();
+  readonly #handlerErrorLog: PlatformHandlerError[] = [];
   public readonly faults: FaultInjector;
   readonly #sessions = new Map<number, AgentSession>();
   readonly #servers = new Map<number, ProtocolServer>();
@@ -181,6 +185,11 @@ export class PlatformEngine implements PlatformServices {
   }
 
   /** Adds a protocol server. */
+  /** The newest handler failures (at most {@link HANDLER_ERROR_LOG_SIZE}), oldest first. */
+  public get handlerErrorLog(): readonly PlatformHandlerError[] {
+    return [...this.#handlerErrorLog];
+  }
+
   public register(server: ProtocolServer): void {
     this.#servers.set(server.id, server);
   }
@@ -545,6 +554,15 @@ export class PlatformEngine implements PlatformServices {
     } catch (e) {
       if (ScmiError.is(e) && e.code === 'E_TRUNCATED') return fail(ScmiStatus.PROTOCOL_ERROR);
       this.#count(session, 'handlerErrors');
+      this.#handlerErrorLog.push({
+        at: this.clock.now(),
+        agentId: session.id,
+        protocolId,
+        messageId,
+        token: headerToken(word),
+        error: e,
+      });
+      if (this.#handlerErrorLog.length > HANDLER_ERROR_LOG_SIZE) this.#handlerErrorLog.shift();
       return fail(ScmiStatus.GENERIC_ERROR);
     }
   }

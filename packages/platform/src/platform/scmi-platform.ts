@@ -28,7 +28,11 @@ import {
   type PlatformBehaviour,
   type ResolvedPlatformBehaviour,
 } from './platform-behaviour.js';
-import type { PlatformAgentCounters, PlatformCounters } from './platform-counters.js';
+import type {
+  PlatformAgentCounters,
+  PlatformCounters,
+  PlatformHandlerError,
+} from './platform-counters.js';
 import { PlatformEngine } from './platform-engine.js';
 import type { NotificationSubscription, PlatformStateSnapshot } from './platform-snapshot.js';
 
@@ -249,6 +253,22 @@ export class ScmiPlatform implements ScmiPlatformPort {
   /** A snapshot of the counters. */
   public get counters(): PlatformCounters {
     return { ...this.#engine.counters };
+  }
+
+  /**
+   * The newest commands whose handler failed — at most 32, oldest first, each with the agent, the
+   * protocol and message ids, the token, the time and the error — that `counters.handlerErrors`
+   * counts and that were answered GENERIC_ERROR: a built-in handler's bug, or a vendor protocol
+   * handler that threw or broke its contract (see `PlatformVendorCommand`). A copy.
+   *
+   * @example
+   * ```ts
+   * const [failure] = platform.handlerErrorLog;
+   * if (failure !== undefined) console.error(failure.messageId, failure.error);
+   * ```
+   */
+  public get handlerErrorLog(): readonly PlatformHandlerError[] {
+    return this.#engine.handlerErrorLog;
   }
 
   /** Whether {@link ScmiPlatform.close} was called. */
