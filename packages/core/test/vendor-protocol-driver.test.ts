@@ -1,5 +1,6 @@
 import {
   LOGGER,
+  PROTOCOL_DRIVER,
   SCMI_VENDOR_PROTOCOL_BASE,
   ScmiConfigError,
   ScmiError,
@@ -88,10 +89,10 @@ describe('vendor protocol drivers', () => {
         }) as Error,
       );
     }
-    // A vendor protocol's driver not bound at all, even one shaped as the winner: not its API.
-    expect(() => agent.protocol({ ...winner })).toThrow(/was not chosen/);
+    // A copy of the winner (as toDynamicValue binds) stands for it; another identification not.
+    expect(agent.protocol({ ...winner })).toBe(chosen);
     expect(() => agent.protocol(vendorDriver('unbound', { vendor: 'x' }))).toThrow(
-      /driver "unbound" \(vendor "x"\) was not chosen/,
+      /driver "unbound" \(vendor "x"\) is not the one chosen for the platform/,
     );
     await agent.remove();
   });
@@ -102,7 +103,7 @@ describe('vendor protocol drivers', () => {
     expect(() => agent.protocol(SUB)).toThrow(
       new ScmiError(
         'E_NO_PROTOCOL',
-        'scmi0: protocol 0x81: driver "sub" (vendor "fake-vendor", sub-vendor "Fake-Sub") was not chosen: driver "exact" (vendor "fake-vendor", sub-vendor "fake-sub", implementation version 0x102) matches the platform (vendor "fake-vendor", sub-vendor "fake-sub", implementation version 0x102) more closely',
+        'scmi0: protocol 0x81: driver "sub" (vendor "fake-vendor", sub-vendor "Fake-Sub") is not the one chosen for the platform (vendor "fake-vendor", sub-vendor "fake-sub", implementation version 0x102): driver "exact" (vendor "fake-vendor", sub-vendor "fake-sub", implementation version 0x102) is',
       ),
     );
     await agent.remove();
@@ -156,6 +157,103 @@ describe('vendor protocol drivers', () => {
     await agent.remove();
   });
 
+  it('should take an implementation version of 0 as any version, as Linux', async () => {
+    const h = harnessWith([
+      vendorDriver('zero', {
+        vendor: 'fake-vendor',
+        subVendor: 'fake-sub',
+        implementationVersion: 0,
+      }),
+      vendorDriver('vendor', { vendor: 'fake-vendor' }),
+    ]);
+    const agent = await h.create();
+    expect(agent.protocolApi(0x81)).toBe('zero');
+    await agent.remove();
+  });
+
+  it('should take an unanswered implementation version as 0: a driver of one version does not match', async () => {
+    const h = harnessWith([EXACT, SUB]);
+    h.platform.override = (req) =>
+      req.protocolId === 0x10 && req.messageId === 0x5
+        ? { status: ScmiStatus.NOT_SUPPORTED }
+        : undefined;
+    const agent = await h.create();
+    expect(agent.info.implementationVersion).toBeUndefined();
+    expect(agent.protocolApi(0x81)).toBe('sub');
+    await agent.remove();
+  });
+
+  it.each([
+    ['does not answer', true, 'no sub'],
+    ['answers', false, 'vendor'],
+  ])(
+    'should match a driver with a version and no sub-vendor only when the platform %s BASE_DISCOVER_SUB_VENDOR',
+    async (_case, unanswered, chosen) => {
+      const h = harnessWith([
+        vendorDriver('no sub', { vendor: 'fake-vendor', implementationVersion: 0x102 }),
+        VENDOR,
+      ]);
+      if (unanswered) {
+        h.platform.override = (req) =>
+          req.protocolId === 0x10 && req.messageId === 0x4
+            ? { status: ScmiStatus.NOT_SUPPORTED }
+            : undefined;
+      }
+      const agent = await h.create();
+      expect(agent.protocolApi(0x81)).toBe(chosen);
+      await agent.remove();
+    },
+  );
+
+  it('should find the API of a driver bound with toDynamicValue (a copy) by its identification', async () => {
+    const spec = vendorDriver('raw', {});
+    const h = harnessWith([]);
+    h.container.bind(PROTOCOL_DRIVER).toDynamicValue(() => ({ ...spec }));
+    const agent = await h.create();
+    expect(agent.protocol(spec)).toBe('raw');
+    await agent.remove();
+  });
+
+  it('should refuse a driver with invalid vendor fields with an ScmiError, not a TypeError', async () => {
+    const h = harnessWith([EXACT]);
+    const agent = await h.create();
+    const odd = vendorDriver('odd', {
+      vendor: 'v',
+      subVendor: 's',
+      implementationVersion: null as unknown as number,
+    });
+    expect(() => agent.protocol(odd)).toThrow(
+      new ScmiError(
+        'E_NO_PROTOCOL',
+        'scmi0: protocol 0x81: driver "odd" (vendor "v", sub-vendor "s", implementation version null) is not the one chosen for the platform (vendor "fake-vendor", sub-vendor "fake-sub", implementation version 0x102): driver "exact" (vendor "fake-vendor", sub-vendor "fake-sub", implementation version 0x102) is',
+      ),
+    );
+    await agent.remove();
+  });
+
+  it('should name the chosen driver whose init failed, and refuse another as not chosen', async () => {
+    const failing: ProtocolDriver<string> = {
+      ...EXACT,
+      init: () => {
+        throw new Error('boom');
+      },
+    };
+    const h = harnessWith([failing, GENERIC]);
+    const agent = await h.create();
+    expect(agent.protocolIds).toEqual([]);
+    const why =
+      'scmi0: protocol 0x81: its driver "exact" (vendor "fake-vendor", sub-vendor "fake-sub", implementation version 0x102) failed to initialize (boom); see agent.protocolErrors';
+    const refusal = expect.objectContaining({ code: 'E_NO_PROTOCOL', message: why }) as Error;
+    expect(() => agent.protocolApi(0x81)).toThrow(refusal);
+    expect(() => agent.protocol(failing)).toThrow(refusal);
+    expect((agent.protocolErrors.get(0x81) as Error).message).toBe('boom');
+    // No fallback to the next match, as in Linux.
+    expect(() => agent.protocol(GENERIC)).toThrow(
+      /driver "generic" \(any vendor\) is not the one chosen/,
+    );
+    await agent.remove();
+  });
+
   describe('refused before anything is set up', () => {
     const clock: ProtocolDriver<string> = {
       protocolId: 0x14,
@@ -192,12 +290,20 @@ describe('vendor protocol drivers', () => {
       [
         'a sub-vendor without vendor',
         [vendorDriver('sub', { subVendor: 'x' })],
-        'driver "sub" for protocol 0x81: subVendor is given without vendor; a sub-vendor narrows a vendor',
+        'driver "sub" for protocol 0x81: subVendor is given without vendor; it narrows a vendor (Linux refuses a vendor protocol without vendor_id)',
       ],
       [
-        'an implementation version without sub-vendor',
-        [vendorDriver('impl', { vendor: 'v', implementationVersion: 1 })],
-        'driver "impl" for protocol 0x81: implementationVersion is given without subVendor; it narrows a vendor and sub-vendor, as in Linux\'s vendor protocol lookup',
+        'an implementation version without vendor',
+        [vendorDriver('impl', { implementationVersion: 1 })],
+        'driver "impl" for protocol 0x81: implementationVersion is given without vendor; it narrows a vendor (Linux refuses a vendor protocol without vendor_id)',
+      ],
+      [
+        'an implementation version of 0 beside none: both match any version (Linux keys them alike)',
+        [
+          vendorDriver('zero', { vendor: 'v', subVendor: 's', implementationVersion: 0 }),
+          vendorDriver('none', { vendor: 'v', subVendor: 's' }),
+        ],
+        'two protocol drivers for protocol 0x81 match vendor "v", sub-vendor "s" ("zero" and "none"); bind one, or tell them apart by vendor, subVendor or implementationVersion',
       ],
       [
         'an implementation version past 32 bits',

@@ -86,6 +86,31 @@ describe('the notify commands whose check at init failed', () => {
     h = undefined;
   });
 
+  it('keeps one failed check with its own event: the other event subscribes', async () => {
+    h = createHarness({
+      drivers: [clockProtocolDriver],
+      // The first PROTOCOL_MESSAGE_ATTRIBUTES at init, CLOCK_RATE_NOTIFY's, answered BUSY.
+      platformFaults: [
+        {
+          match: { protocolId: 0x14, messageId: 0x2, nth: 1 },
+          action: { kind: 'corrupt-bytes', offset: 4, bytes: BUSY },
+        },
+      ],
+    });
+    const agent = await h.create();
+    const clock = agent.protocol(clockProtocolDriver);
+    expect([...clock.notifyCheckErrors.keys()]).toEqual([ClockMessageId.RATE_NOTIFY]);
+    await expect(
+      agent.events.subscribe({ protocolId: 0x14, eventId: CLOCK_RATE_CHANGED, source: 0 }, never),
+    ).rejects.toMatchObject({
+      message: expect.stringContaining('CLOCK_RATE_NOTIFY is left out') as unknown,
+      cause: clock.notifyCheckErrors.get(ClockMessageId.RATE_NOTIFY),
+    });
+    const off = await clock.onRateChangeRequested(never, { source: 0 });
+    await off();
+    await agent.remove();
+  });
+
   describe.each(CASES)('%s', (name, protocolId, driver, events) => {
     it('keeps each check error and names it when it refuses a subscription, sending nothing', async () => {
       h = createHarness({
@@ -112,18 +137,18 @@ describe('the notify commands whose check at init failed', () => {
             `${name} message 0x2 PROTOCOL_MESSAGE_ATTRIBUTES`,
           ) as unknown,
         });
-        const why = `${command} is left out, its check at init failed (${(cause as Error).message})`;
+        const why = `${command} is left out: its check at init failed (${(cause as Error).message})`;
         // One source, and every source.
         await expect(
           agent.events.subscribe({ protocolId, eventId, source: 0 }, never),
         ).rejects.toMatchObject({
           code: 'E_NOT_SUPPORTED',
-          message: `domain 0 does not announce this notification: ${why}`,
+          message: `domain 0 does not announce this notification; ${why}`,
           cause,
         });
         await expect(agent.events.subscribe({ protocolId, eventId }, never)).rejects.toMatchObject({
           code: 'E_NOT_SUPPORTED',
-          message: `no domain announces this notification: ${why}`,
+          message: `no domain announces this notification; ${why}`,
           cause,
         });
       }

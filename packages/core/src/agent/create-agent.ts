@@ -523,7 +523,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
   });
   abort.checkpoint();
 
-  const protocols = new Map<number, { api: unknown; group: DevresGroup; driver: ProtocolDriver }>();
+  const protocols = new Map<number, { api: unknown; group: DevresGroup }>();
   const protocolErrors = new Map<number, unknown>();
   // The bound drivers of each protocol the platform lists, in the order they were bound.
   const candidates = new Map<number, ProtocolDriver[]>();
@@ -534,6 +534,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     if (list === undefined) candidates.set(driver.protocolId, [driver]);
     else list.push(driver);
   }
+  const chosenDrivers = new Map<number, ProtocolDriver>();
   const unmatchedDrivers = new Map<number, readonly ProtocolDriver[]>();
   for (const [protocolId, bound] of candidates) {
     const driver = chooseProtocolDriver(bound, info);
@@ -545,6 +546,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
       );
       continue;
     }
+    chosenDrivers.set(protocolId, driver);
     if (protocolId >= SCMI_VENDOR_PROTOCOL_BASE) {
       // As Linux's "Loaded SCMI Vendor Protocol" line: which of the vendor drivers serves it.
       ctx.logger.info(
@@ -552,7 +554,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
       );
     }
     try {
-      protocols.set(protocolId, { ...(await instantiate(driver)), driver });
+      protocols.set(protocolId, await instantiate(driver));
     } catch (e) {
       // A protocol whose init the abort cut short did not fail: the probe stops here.
       abort.checkpoint();
@@ -574,7 +576,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     channels,
     protocols,
     protocolErrors,
-    drivers: ctx.drivers,
+    chosenDrivers,
     unmatchedDrivers,
     xferOps,
     logger: ctx.logger,

@@ -26,7 +26,11 @@ import {
   ScmiProtocolId,
   scmiProtocolName,
 } from '../wire/protocol-id.js';
-import { describeDriverVendor, describePlatformVendor } from '../protocol/vendor-match.js';
+import {
+  describeDriverVendor,
+  describePlatformVendor,
+  sameVendorMatch,
+} from '../protocol/vendor-match.js';
 import { optionKeys, unknownKeyError, type AgentConfig } from './agent-config.js';
 
 /** One channel's counters in {@link AgentDiagnostics}. */
@@ -184,14 +188,11 @@ export interface AgentParts {
   readonly engine: TransferEngine;
   readonly hub: NotificationHub;
   readonly channels: readonly ChannelRuntime[];
-  readonly protocols: ReadonlyMap<
-    number,
-    { readonly api: unknown; readonly group: DevresGroup; readonly driver: ProtocolDriver }
-  >;
+  readonly protocols: ReadonlyMap<number, { readonly api: unknown; readonly group: DevresGroup }>;
   readonly protocolErrors: ReadonlyMap<number, unknown>;
-  /** Every driver bound to `PROTOCOL_DRIVER`. */
-  readonly drivers: readonly ProtocolDriver[];
-  /** Protocols the platform lists whose bound drivers all name another vendor. */
+  /** The driver chosen for each protocol the platform lists, its init failed or not. */
+  readonly chosenDrivers: ReadonlyMap<number, ProtocolDriver>;
+  /** Vendor protocols the platform lists none of whose bound drivers matches the platform. */
   readonly unmatchedDrivers: ReadonlyMap<number, readonly ProtocolDriver[]>;
   readonly xferOps: (protocolId: number) => XferOps;
   /** The agent's logger, contained (its throws counted). */
@@ -284,9 +285,9 @@ export class ScmiAgent {
    * 255 (`null`, `{}`), checked first.
    * @throws RevokedError after removal.
    * @throws ScmiError `E_NO_PROTOCOL` when the driver was not instantiated; its message says why,
-   * as {@link ScmiAgent.protocolApi}'s; also when another driver serves the protocol: another
-   * bound driver, or for a vendor protocol any other driver object (the bound one that was chosen
-   * for the platform's vendor is the key, see {@link ProtocolDriver.vendor}).
+   * as {@link ScmiAgent.protocolApi}'s; for a vendor protocol, also when `driver` is not the
+   * driver chosen for the platform (see {@link ProtocolDriver.vendor}), nor an object of the same
+   * vendor identification (a copy, as `toDynamicValue` binds).
    * @example
    * ```ts
    * // clockDriver bound to PROTOCOL_DRIVER (see ProtocolDriver); Base's API is `agent.base`
@@ -306,20 +307,23 @@ export class ScmiAgent {
       (given as { protocolId?: unknown }).protocolId,
       'driver.protocolId',
     );
-    const api = this.protocolApi(protocolId);
-    const chosen = (this.#p.protocols.get(protocolId) as { driver: ProtocolDriver }).driver;
+    this.#live(scmiProtocolName(protocolId));
+    const chosen = this.#p.chosenDrivers.get(protocolId);
     if (
+      protocolId >= SCMI_VENDOR_PROTOCOL_BASE &&
+      chosen !== undefined &&
       chosen !== given &&
-      (protocolId >= SCMI_VENDOR_PROTOCOL_BASE || this.#p.drivers.includes(driver))
+      !sameVendorMatch(driver, chosen)
     ) {
-      // Another driver serves the protocol: its API is not the one `driver` types. (A standard
-      // protocol's API is found by id for any driver object not bound, as it always was.)
+      // Another vendor's driver serves the protocol: its API is not the one `driver` types. (An
+      // object of the same identification stands for the bound one: a driver bound with
+      // toDynamicValue is a copy.)
       throw new ScmiError(
         'E_NO_PROTOCOL',
-        `${this.name}: protocol ${scmiProtocolName(protocolId)}: driver ${JSON.stringify(driver.name)} (${describeDriverVendor(driver)}) was not chosen: driver ${JSON.stringify(chosen.name)} (${describeDriverVendor(chosen)}) matches the platform (${describePlatformVendor(this.#p.info)}) more closely`,
+        `${this.name}: protocol ${scmiProtocolName(protocolId)}: driver ${formatValue(driver.name)} (${describeDriverVendor(driver)}) is not the one chosen for the platform (${describePlatformVendor(this.#p.info)}): driver ${JSON.stringify(chosen.name)} (${describeDriverVendor(chosen)}) is`,
       );
     }
-    return api as T;
+    return this.protocolApi(protocolId) as T;
   }
 
   /**
@@ -331,8 +335,8 @@ export class ScmiAgent {
    * the `cause`, as in {@link ScmiAgent.protocolErrors}); the platform does not list the protocol
    * for this agent (`info.protocols`: not implemented, or not allowed to this agent; its driver,
    * bound or not, was then never initialized); the platform lists it but no driver for it is bound
-   * to `PROTOCOL_DRIVER`, or (a vendor protocol) none bound names the platform's vendor; or Base,
-   * whose API is {@link ScmiAgent.base}.
+   * to `PROTOCOL_DRIVER`, or (a vendor protocol) none bound matches the platform's vendor
+   * identification; or Base, whose API is {@link ScmiAgent.base}.
    * @example
    * ```ts
    * try {
@@ -366,9 +370,15 @@ export class ScmiAgent {
     if (errors.has(protocolId)) {
       const cause = errors.get(protocolId);
       const why = cause instanceof Error ? cause.message : formatValue(cause);
+      const chosen = this.#p.chosenDrivers.get(protocolId);
+      // For a vendor protocol, which of the bound drivers it was.
+      const which =
+        protocolId >= SCMI_VENDOR_PROTOCOL_BASE && chosen !== undefined
+          ? ` ${JSON.stringify(chosen.name)} (${describeDriverVendor(chosen)})`
+          : '';
       return new ScmiError(
         'E_NO_PROTOCOL',
-        `${this.name}: protocol ${name}: its driver failed to initialize (${why}); see agent.protocolErrors`,
+        `${this.name}: protocol ${name}: its driver${which} failed to initialize (${why}); see agent.protocolErrors`,
         { cause },
       );
     }

@@ -1044,23 +1044,25 @@ export interface ProtocolDriver<TApi = unknown> {
    * For a vendor protocol (id 0x80–0xff): the platform vendor it is written for, matched against
    * Base discovery's `vendor` (BASE_DISCOVER_VENDOR), as Linux matches a vendor protocol module's
    * `vendor_id`. Several drivers for one vendor protocol id may be bound; the probe instantiates
-   * the one that matches the platform most closely — vendor, sub-vendor and implementation
-   * version, then vendor and sub-vendor, then the vendor alone, case-insensitively (Linux's
-   * `scmi_vendor_protocol_lookup`) — and a driver without `vendor` only when none names the
-   * platform's vendor (Linux refuses to register one). 1 to 15 printable ASCII characters; refused
-   * on a standard protocol (ScmiConfigError naming `container`, as two drivers that match the
-   * same platform are).
+   * the one that matches the platform most closely, as Linux's `scmi_vendor_protocol_lookup`: a
+   * driver with an implementation version when vendor, sub-vendor and version are all equal, then
+   * one with a sub-vendor and no version when vendor and sub-vendor are, then one with the vendor
+   * alone; identifiers compared case-insensitively. A driver without `vendor` (Linux refuses to
+   * register one) is instantiated only when no bound driver matches. 1 to 15 printable ASCII
+   * characters; refused on a standard protocol (ScmiConfigError naming `container`, as two drivers
+   * of the same identification are).
    */
   readonly vendor?: string;
   /**
    * With {@link ProtocolDriver.vendor}: the sub-vendor (BASE_DISCOVER_SUB_VENDOR) it is written
-   * for; a platform that does not answer that command has sub-vendor `''` here, as in Linux.
+   * for. Not given is Linux's empty `sub_vendor_id`: with an implementation version, such a driver
+   * matches only a platform that does not answer BASE_DISCOVER_SUB_VENDOR (taken as `''`).
    */
   readonly subVendor?: string;
   /**
-   * With {@link ProtocolDriver.subVendor}: the one implementation version
+   * With {@link ProtocolDriver.vendor}: the one implementation version
    * (BASE_DISCOVER_IMPLEMENTATION_VERSION, a uint32; 0 for a platform that does not answer it) it
-   * is written for.
+   * is written for. 0, as not given, means any version, as Linux's `impl_ver` 0.
    */
   readonly implementationVersion?: number;
   /**

@@ -14,11 +14,15 @@ const MAX_VENDOR_ID_LENGTH = 15;
 /** The vendor fields a driver may set. */
 const VENDOR_FIELDS = ['vendor', 'subVendor', 'implementationVersion'] as const;
 
-/** The vendor identification of a driver, lower-cased for comparison (`undefined`: not given). */
+/**
+ * The vendor identification of a driver as Linux keys it (`scmi_protocol_key_calculate`):
+ * lower-cased identifiers, a sub-vendor not given as `''` and an implementation version not given
+ * as 0 ("any version"); `vendor` undefined for a driver that names none.
+ */
 interface DriverVendor {
   readonly vendor: string | undefined;
-  readonly subVendor: string | undefined;
-  readonly implementationVersion: number | undefined;
+  readonly subVendor: string;
+  readonly implementationVersion: number;
 }
 
 /** A driver's name and protocol for messages: `driver "imx-bbm" for protocol 0x81`. */
@@ -45,7 +49,11 @@ function identifierOf(driver: ProtocolDriver, field: 'vendor' | 'subVendor'): st
   return value.toLowerCase();
 }
 
-/** The vendor identification `driver` declares, checked; lower-cased identifiers. */
+/**
+ * The vendor identification `driver` declares, checked (Linux's `scmi_vendor_protocol_check`).
+ *
+ * @throws ScmiConfigError naming `container`.
+ */
 function vendorOf(driver: ProtocolDriver): DriverVendor {
   if (driver.protocolId < SCMI_VENDOR_PROTOCOL_BASE) {
     const set = VENDOR_FIELDS.filter((f) => driver[f] !== undefined);
@@ -55,7 +63,7 @@ function vendorOf(driver: ProtocolDriver): DriverVendor {
         `${driverText(driver)}: ${set.join(', ')} apply only to vendor protocols (0x80–0xff); a standard protocol has one driver, whatever the platform's vendor`,
       );
     }
-    return { vendor: undefined, subVendor: undefined, implementationVersion: undefined };
+    return { vendor: undefined, subVendor: '', implementationVersion: 0 };
   }
   const vendor = identifierOf(driver, 'vendor');
   const subVendor = identifierOf(driver, 'subVendor');
@@ -71,32 +79,62 @@ function vendorOf(driver: ProtocolDriver): DriverVendor {
       `${driverText(driver)}: implementationVersion must be an integer from 0 to 0xffffffff (BASE_DISCOVER_IMPLEMENTATION_VERSION), got ${formatValue(implementationVersion)}`,
     );
   }
-  if (subVendor !== undefined && vendor === undefined) {
+  if (vendor === undefined && (subVendor !== undefined || implementationVersion !== undefined)) {
     throw new ScmiConfigError(
       'container',
-      `${driverText(driver)}: subVendor is given without vendor; a sub-vendor narrows a vendor`,
-    );
-  }
-  if (implementationVersion !== undefined && subVendor === undefined) {
-    throw new ScmiConfigError(
-      'container',
-      `${driverText(driver)}: implementationVersion is given without subVendor; it narrows a vendor and sub-vendor, as in Linux's vendor protocol lookup`,
+      `${driverText(driver)}: ${subVendor === undefined ? 'implementationVersion' : 'subVendor'} is given without vendor; it narrows a vendor (Linux refuses a vendor protocol without vendor_id)`,
     );
   }
   return {
     vendor,
-    subVendor,
-    implementationVersion: implementationVersion as number | undefined,
+    subVendor: subVendor ?? '',
+    implementationVersion: (implementationVersion as number | undefined) ?? 0,
   };
+}
+
+/** The key two drivers that would match the same platforms share; undefined for an invalid one. */
+function keyOf(driver: ProtocolDriver): string | undefined {
+  try {
+    const v = vendorOf(driver);
+    return JSON.stringify([
+      driver.protocolId,
+      v.vendor ?? null,
+      v.subVendor,
+      v.implementationVersion,
+    ]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `a` and `b` are drivers for the same protocol that would match the same platforms (the
+ * same vendor identification, as the lookup compares it): one may stand for the other in
+ * `agent.protocol`. False when either one's vendor fields are invalid.
+ */
+export function sameVendorMatch(a: ProtocolDriver, b: ProtocolDriver): boolean {
+  const key = keyOf(a);
+  return key !== undefined && key === keyOf(b);
 }
 
 /** The identification a driver matches, for messages: `vendor "NXP", sub-vendor "i.MX95"`. */
 export function describeDriverVendor(driver: ProtocolDriver): string {
-  if (driver.vendor === undefined) return 'any vendor';
-  const parts = [`vendor ${JSON.stringify(driver.vendor)}`];
-  if (driver.subVendor !== undefined) parts.push(`sub-vendor ${JSON.stringify(driver.subVendor)}`);
-  if (driver.implementationVersion !== undefined) {
-    parts.push(`implementation version 0x${driver.implementationVersion.toString(16)}`);
+  const {
+    vendor,
+    subVendor,
+    implementationVersion: version,
+  } = driver as {
+    vendor?: unknown;
+    subVendor?: unknown;
+    implementationVersion?: unknown;
+  };
+  if (vendor === undefined) return 'any vendor';
+  const parts = [`vendor ${formatValue(vendor)}`];
+  if (subVendor !== undefined) parts.push(`sub-vendor ${formatValue(subVendor)}`);
+  if (typeof version === 'number' && Number.isInteger(version) && version > 0) {
+    parts.push(`implementation version 0x${version.toString(16)}`);
+  } else if (version !== undefined && version !== 0) {
+    parts.push(`implementation version ${formatValue(version)}`);
   }
   return parts.join(', ');
 }
@@ -113,9 +151,10 @@ export function describePlatformVendor(info: ScmiPlatformInfo): string {
 
 /**
  * Checks the drivers bound to `PROTOCOL_DRIVER` before anything is set up: their vendor fields
- * (see {@link ProtocolDriver.vendor}), and that no two could be chosen for the same platform —
- * one per standard protocol, one per vendor identification of a vendor protocol (compared as
- * the lookup compares them, case-insensitively).
+ * (see `ProtocolDriver.vendor`), and that no two could be chosen for the same platform — one per
+ * standard protocol, one per vendor identification of a vendor protocol (keyed as Linux keys
+ * them: case-insensitively, a sub-vendor not given as `''`, an implementation version not given
+ * as 0).
  *
  * @throws ScmiConfigError naming `container`.
  * @internal
@@ -123,13 +162,8 @@ export function describePlatformVendor(info: ScmiPlatformInfo): string {
 export function checkProtocolDrivers(drivers: readonly ProtocolDriver[]): void {
   const seen = new Map<string, ProtocolDriver>();
   for (const driver of drivers) {
-    const v = vendorOf(driver);
-    const key = JSON.stringify([
-      driver.protocolId,
-      v.vendor ?? null,
-      v.subVendor ?? null,
-      v.implementationVersion ?? null,
-    ]);
+    vendorOf(driver);
+    const key = keyOf(driver) as string;
     const first = seen.get(key);
     if (first === undefined) {
       seen.set(key, driver);
@@ -147,12 +181,14 @@ export function checkProtocolDrivers(drivers: readonly ProtocolDriver[]): void {
 /**
  * The driver to instantiate for `protocolId` among `candidates` (the bound drivers for it), as
  * Linux's `scmi_vendor_protocol_lookup` chooses a vendor protocol: the closest match of the
- * platform's vendor, sub-vendor and implementation version from Base discovery — all three, then
- * vendor and sub-vendor (a driver without implementationVersion), then the vendor alone (a
- * driver without subVendor); identifiers compared case-insensitively. A driver without vendor
- * matches any platform, after every driver that names it (Linux refuses to register such a
- * driver; here it serves a test that talks to whatever platform is there). A standard protocol
- * has one candidate at most, chosen whatever the vendor.
+ * platform's vendor, sub-vendor and implementation version from Base discovery — all three (a
+ * driver with an implementation version), then vendor and sub-vendor (a driver with a sub-vendor
+ * and no version), then the vendor alone (a driver with neither); identifiers compared
+ * case-insensitively, a sub-vendor the platform does not answer taken as `''` and a version it
+ * does not answer as 0. A driver without vendor matches any platform, after every driver that
+ * matches it (Linux refuses to register such a driver; here it serves a test that talks to
+ * whatever platform is there). A standard protocol has one candidate at most, chosen whatever
+ * the vendor.
  *
  * @returns undefined when no candidate matches.
  * @internal
@@ -172,10 +208,11 @@ export function chooseProtocolDriver(
     let rank: number;
     if (v.vendor === undefined) rank = 1;
     else if (v.vendor !== vendor) rank = 0;
-    else if (v.subVendor === undefined) rank = 2;
-    else if (v.subVendor !== subVendor) rank = 0;
-    else if (v.implementationVersion === undefined) rank = 3;
-    else rank = v.implementationVersion === version ? 4 : 0;
+    else if (v.implementationVersion !== 0) {
+      // Linux's first key: vendor, sub-vendor ('' when the driver has none) and version.
+      rank = v.subVendor === subVendor && v.implementationVersion === version ? 4 : 0;
+    } else if (v.subVendor !== '') rank = v.subVendor === subVendor ? 3 : 0;
+    else rank = 2;
     if (rank > bestRank) {
       best = driver;
       bestRank = rank;

@@ -39,7 +39,7 @@ export function perDomainNotify<T>(
       ? new ScmiError('E_NOT_SUPPORTED', `domain ${id} does not announce this notification`)
       : new ScmiError(
           'E_NOT_SUPPORTED',
-          `domain ${id} does not announce this notification: ${checkFailure.command} is left out, its check at init failed (${errorText(checkFailure.error)})`,
+          `domain ${id} does not announce this notification; ${checkFailure.command} is left out: its check at init failed (${errorText(checkFailure.error)})`,
           { cause: checkFailure.error },
         );
   return async (source, enable) => {
@@ -80,7 +80,7 @@ export function perDomainNotify<T>(
       ? new ScmiError('E_NOT_SUPPORTED', 'no domain announces this notification')
       : new ScmiError(
           'E_NOT_SUPPORTED',
-          `no domain announces this notification: ${checkFailure.command} is left out, its check at init failed (${errorText(checkFailure.error)})`,
+          `no domain announces this notification; ${checkFailure.command} is left out: its check at init failed (${errorText(checkFailure.error)})`,
           { cause: checkFailure.error },
         );
   };

@@ -244,11 +244,11 @@ export class PowerProtocol {
   }
 
   /**
-   * The notify commands (POWER_STATE_NOTIFY, POWER_STATE_CHANGE_REQUESTED_NOTIFY, by message id) whose PROTOCOL_MESSAGE_ATTRIBUTES check at
-   * init failed — a timeout, an error status other than NOT_FOUND, a malformed reply — with the
-   * error. Such a command is left out for the agent's life all the same, as Linux leaves it: no
-   * domain announces its notification, and a refused subscription names this error (its
-   * `cause`). Empty when the platform answered every check.
+   * The notify commands (POWER_STATE_NOTIFY, POWER_STATE_CHANGE_REQUESTED_NOTIFY, by message id)
+   * whose PROTOCOL_MESSAGE_ATTRIBUTES check at init failed — a timeout, an error status other than
+   * NOT_FOUND, a malformed reply — with the error. Such a command is left out for the agent's life
+   * all the same, as Linux leaves it: no domain announces its notification, and a refused
+   * subscription names this error (its `cause`). Empty when the platform answered every check.
    */
   public get notifyCheckErrors(): ReadonlyMap<number, unknown> {
     return this.#notifyChecks.errors;
