@@ -96,8 +96,8 @@ export function createPlatformCounters(): MutablePlatformCounters {
  * ```
  */
 export interface PlatformHandlerError {
-  /** When, on the platform's clock (ms). */
-  readonly at: number;
+  /** Platform clock time, in ms. */
+  readonly atMs: number;
   /** The agent that sent the command. */
   readonly agentId: number;
   /** The command's protocol id. */

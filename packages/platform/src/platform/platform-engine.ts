@@ -555,7 +555,7 @@ export class PlatformEngine implements PlatformServices {
       if (ScmiError.is(e) && e.code === 'E_TRUNCATED') return fail(ScmiStatus.PROTOCOL_ERROR);
       this.#count(session, 'handlerErrors');
       this.#handlerErrorLog.push({
-        at: this.clock.now(),
+        atMs: this.clock.now(),
         agentId: session.id,
         protocolId,
         messageId,

@@ -15,6 +15,7 @@ import {
   type FaultRule,
   type PlatformBehaviour,
   type PlatformConfig,
+  type PlatformVendorProtocol,
 } from '@scmi-ts/platform';
 import {
   SmtResponder,
@@ -34,6 +35,8 @@ export interface HarnessOptions {
   readonly platformFaults?: readonly FaultRule[];
   /** The platform's behaviour switches (default: none). */
   readonly platformBehaviour?: PlatformBehaviour;
+  /** Vendor protocols the platform serves (default: none). */
+  readonly vendorProtocols?: readonly PlatformVendorProtocol[];
   /** The wire's channels (default A2P 0, P2A 0: notifications and delayed responses). */
   readonly wire?: SameThreadMailboxWireOptions;
   /** The agent id (default 1, OSPM in the default configuration). */
@@ -73,6 +76,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     clock,
     ...(options.platformFaults === undefined ? {} : { faults: options.platformFaults }),
     ...(options.platformBehaviour === undefined ? {} : { behaviour: options.platformBehaviour }),
+    ...(options.vendorProtocols === undefined ? {} : { vendorProtocols: options.vendorProtocols }),
   });
   const mailbox = createSameThreadMailboxWire(clock, options.wire ?? { a2p: [0], p2a: [0] });
   const responder = new SmtResponder({
