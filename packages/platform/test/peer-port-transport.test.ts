@@ -12,7 +12,9 @@ import {
   readU32,
   silentLogger,
   Xfer,
+  PROTOCOL_DRIVER,
   type ChannelLoss,
+  type ProtocolDriver,
   type DeviceSetup,
   type TransportChannel,
   type ScmiAgent,
@@ -24,12 +26,13 @@ import {
   ClockNotificationId,
   PeerFrameKind,
   PeerPortConnection,
+  ScmiPlatform,
   connectPeerPort,
+  createDefaultPlatformConfig,
   createPeerPortTransport,
   peerPortTransport,
   startPeerPort,
   type PeerPort,
-  type ScmiPlatform,
 } from '@scmi-ts/platform';
 import {
   ScriptedPort,
@@ -152,6 +155,57 @@ describe('the peer-port transport', () => {
     });
     return opened.add(agent, removeAgent);
   }
+
+  describe('against a platform with a vendor protocol', () => {
+    it('should serve the vendor protocol to the driver chosen for the platform, over the socket', async () => {
+      // A tool in another process, testing its vendor driver against the modelled firmware.
+      const vendor = opened.add(
+        new ScmiPlatform(createDefaultPlatformConfig(), {
+          clock: new RealClock(),
+          vendorProtocols: [
+            {
+              protocolId: 0x84,
+              name: 'misc',
+              version: 0x20000,
+              commands: {
+                0x3: {
+                  name: 'MISC_ECHO',
+                  requestSize: 4,
+                  handle: (req) => ({
+                    status: ScmiStatus.SUCCESS,
+                    returns: u32s(~req.payload.u32()),
+                  }),
+                },
+              },
+            },
+          ],
+        }),
+        (p) => {
+          p.close();
+        },
+      );
+      const port = opened.add(await startPeerPort(vendor, { path: dir.path('vendor.sock') }), (p) =>
+        p.close(),
+      );
+      const c = await connection(port.address);
+      const container = containerWith();
+      const driver: ProtocolDriver<(x: number) => Promise<number>> = {
+        protocolId: 0x84,
+        name: 'emulated misc',
+        version: 0x20000,
+        vendor: 'SCMI-TS',
+        init: (ph) => async (x) =>
+          readU32(await ph.xfer.transact(0x3, (w) => w.u32(x), { txSize: 4, rxSize: 4 }), 0),
+      };
+      container.bind(PROTOCOL_DRIVER).toConstantValue(driver);
+      const agent = opened.add(
+        await probe(container, { transportConfig: { connection: c } }),
+        removeAgent,
+      );
+      expect(agent.info.protocols).toContain(0x84);
+      expect(await agent.protocol(driver)(0x0f0f0f0f)).toBe(0xf0f0f0f0);
+    });
+  });
 
   describe('against the default platform', () => {
     it('should probe over a Unix socket: Base discovery, then commands of other protocols', async () => {

@@ -2,8 +2,13 @@
  * The worker of the fixture's worker mode: the emulated platform (`@scmi-ts/platform`, a dev
  * dependency) and the SMT responders of the wires the tests open, on real time.
  */
-import { RealClock, serveWorker } from '@scmi-ts/core';
-import { ScmiPlatform, type FaultRule, type PlatformConfig } from '@scmi-ts/platform';
+import { PayloadWriter, RealClock, ScmiStatus, serveWorker } from '@scmi-ts/core';
+import {
+  ScmiPlatform,
+  type FaultRule,
+  type PlatformConfig,
+  type PlatformVendorProtocol,
+} from '@scmi-ts/platform';
 import { createSmtWorkerHandlers } from '@scmi-ts/mailbox-transport';
 import { workerData } from 'node:worker_threads';
 
@@ -11,6 +16,11 @@ import { workerData } from 'node:worker_threads';
 export interface MailboxWorkerData {
   readonly platformConfig: PlatformConfig;
   readonly seed: number;
+  /**
+   * Serve vendor protocol 0x84, whose command 0x3 answers its u32 inverted: a vendor protocol's
+   * functions cannot be posted to the worker, so the worker's own module gives them.
+   */
+  readonly vendorEcho?: boolean;
 }
 
 /** The platform's state, as `platformStats` reports it. */
@@ -24,7 +34,26 @@ export interface MailboxWorkerPlatformStats {
 
 const data = workerData as MailboxWorkerData;
 const clock = new RealClock();
-const platform = new ScmiPlatform(data.platformConfig, { clock, seed: data.seed });
+const vendorEcho: PlatformVendorProtocol = {
+  protocolId: 0x84,
+  name: 'echo',
+  version: 0x10000,
+  commands: {
+    0x3: {
+      name: 'ECHO_INVERTED',
+      requestSize: 4,
+      handle: (req) => ({
+        status: ScmiStatus.SUCCESS,
+        returns: new PayloadWriter(4).u32(~req.payload.u32() >>> 0).bytesWritten(),
+      }),
+    },
+  },
+};
+const platform = new ScmiPlatform(data.platformConfig, {
+  clock,
+  seed: data.seed,
+  ...(data.vendorEcho === true ? { vendorProtocols: [vendorEcho] } : {}),
+});
 const smt = createSmtWorkerHandlers(platform, clock);
 
 serveWorker(

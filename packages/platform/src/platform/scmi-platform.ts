@@ -62,8 +62,8 @@ export interface ScmiPlatformOptions {
    * Vendor protocols (ids 0x80–0xFF) to serve beside the built-in ones, each with its own
    * commands: see {@link PlatformVendorProtocol}. An array without holes, checked at once (else
    * `ScmiConfigError` naming the field, e.g. `vendorProtocols[0].commands.3.handle`). Not
-   * JSON-able (they hold functions): a platform built inside a worker thread from JSON-able
-   * options has none. Default none.
+   * JSON-able (they hold functions): a platform in a worker thread gets them from the worker's
+   * own module, where its entry builds the platform, not from options posted to it. Default none.
    */
   readonly vendorProtocols?: readonly PlatformVendorProtocol[];
 }

@@ -25,9 +25,10 @@ import type { PayloadReader } from '@scmi-ts/core';
  * `this`).
  *
  * Limits: commands are synchronous, and a vendor protocol sends no notification and no delayed
- * response. Its functions cannot be sent to a worker thread: a platform that a transport runs
- * inside a worker (whose options cross as JSON-able data) has no vendor protocols; build the
- * platform in the thread that runs it (same-thread setups) to use them.
+ * response. Its functions cannot be posted to a worker thread: for a platform in a worker (the
+ * transports' worker modes), give them where the worker entry builds the platform, as it builds
+ * the rest (`new ScmiPlatform(config, { clock, vendorProtocols })` in the worker's own module);
+ * options that cross from another thread as data have none.
  *
  * @example
  * ```ts
