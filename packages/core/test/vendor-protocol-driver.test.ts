@@ -114,7 +114,7 @@ describe('vendor protocol drivers', () => {
     const infos: string[] = [];
     h.container.rebind(LOGGER).toConstantValue({
       ...silentLogger,
-      info: (message: string) => infos.push(message),
+      warn: (message: string) => infos.push(message),
     });
     const agent = await h.create();
     expect(agent.protocolIds).toEqual([]);
@@ -346,5 +346,40 @@ describe('vendor protocol drivers', () => {
       expect(agent.protocolIds).toEqual([]);
       await agent.remove();
     });
+  });
+
+  it("should name a vendor protocol by its driver's name in its commands' errors", async () => {
+    const named: ProtocolDriver<{ get(): Promise<Uint8Array>; put(): Promise<Uint8Array> }> = {
+      protocolId: 0x81,
+      name: 'acme-bbm',
+      version: 0x10000,
+      vendor: 'fake-vendor',
+      messageNames: { 0x3: 'RTC_TIME_GET' },
+      init: (ph) => ({
+        get: () => ph.xfer.transact(0x3, undefined, { rxSize: 4 }),
+        put: () => ph.xfer.transact(0x3, (w) => w.u32(1).u32(2), { txSize: 4 }),
+      }),
+    };
+    const h = harnessWith([named]);
+    h.platform.override = (req) =>
+      req.protocolId === 0x81 && req.messageId === 0x3
+        ? { status: ScmiStatus.NOT_FOUND }
+        : undefined;
+    const agent = await h.create();
+    const client = agent.protocol(named);
+    await expect(client.get()).rejects.toThrow(
+      '0x81 (acme-bbm) message 0x3 RTC_TIME_GET failed: NOT_FOUND (-4)',
+    );
+    // Written past txSize: the command named, nothing sent.
+    const sent = h.platform.requests.length;
+    await expect(client.put()).rejects.toMatchObject({
+      code: 'E_OVERFLOW',
+      protocolId: 0x81,
+      messageId: 0x3,
+      message:
+        '0x81 (acme-bbm) message 0x3 RTC_TIME_GET: payload overflow: u32 needs 4 byte(s) at offset 4, capacity 4 (its payload writer, given txSize 4)',
+    });
+    expect(h.platform.requests).toHaveLength(sent);
+    await agent.remove();
   });
 });

@@ -141,7 +141,7 @@ describe('a vendor protocol between the emulated platform and the agent', () => 
     expect(missing).toMatchObject({
       status: ScmiStatus.NOT_FOUND,
       messageName: 'MISC_CONTROL_GET',
-      message: expect.stringContaining('0x84 message 0x4 MISC_CONTROL_GET') as unknown,
+      message: expect.stringContaining('0x84 (emulated misc) message 0x4 MISC_CONTROL_GET') as unknown,
     });
     expect(() => agent.protocol(NXP)).toThrow(/is not the one chosen/);
   });

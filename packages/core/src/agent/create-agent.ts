@@ -484,6 +484,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
       group = g;
       const runtime = a2p.get(channelFor(config, driver.protocolId).id) as ChannelRuntime;
       engine.nameMessages(driver.protocolId, driver.messageNames);
+      engine.nameProtocol(driver.protocolId, driver.name);
       const ph = makeHandle(driver.protocolId, runtime);
       g.add({
         name: 'protocol handle',
@@ -540,7 +541,8 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     const driver = chooseProtocolDriver(bound, info);
     if (driver === undefined) {
       unmatchedDrivers.set(protocolId, bound);
-      ctx.logger.info(
+      // A warning: drivers were bound for it, so someone meant it to be served.
+      ctx.logger.warn(
         `${config.name}: protocol ${scmiProtocolName(protocolId)}: no bound driver matches the platform (${describePlatformVendor(info)}); left out`,
         { drivers: bound.map((d) => `${d.name} (${describeDriverVendor(d)})`) },
       );

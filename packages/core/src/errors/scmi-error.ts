@@ -45,6 +45,11 @@ export interface MessageRef {
   readonly messageId: number;
   /** The command's name, when its protocol driver names it (`ProtocolDriver.messageNames`). */
   readonly messageName?: string | undefined;
+  /**
+   * A vendor protocol's name, its driver's `name` (`0x82 (acme-bbm) message 0x3`): a vendor id
+   * alone says nothing of what the protocol is.
+   */
+  readonly protocolName?: string | undefined;
 }
 
 /**
@@ -56,7 +61,11 @@ function describe(ref: MessageRef): string {
   const name =
     ref.messageName ??
     (CommonMessageId as unknown as Record<number, string | undefined>)[ref.messageId];
-  return `${scmiProtocolName(ref.protocolId)} message 0x${ref.messageId.toString(16)}${name === undefined ? '' : ` ${name}`}`;
+  const protocol =
+    ref.protocolName === undefined
+      ? scmiProtocolName(ref.protocolId)
+      : `${scmiProtocolName(ref.protocolId)} (${ref.protocolName})`;
+  return `${protocol} message 0x${ref.messageId.toString(16)}${name === undefined ? '' : ` ${name}`}`;
 }
 
 const STATUS_ERROR = Symbol.for('@scmi-ts/core/ScmiStatusError');
@@ -217,6 +226,8 @@ export interface MalformedCommand {
   readonly messageId: number;
   /** Its name, when its driver names it (`ProtocolDriver.messageNames`). */
   readonly messageName?: string | undefined;
+  /** A vendor protocol's driver name (see {@link MessageRef.protocolName}). */
+  readonly protocolName?: string | undefined;
   /** Unknown when another command was answered before the reply was read. */
   readonly token?: number | undefined;
 }

@@ -752,7 +752,20 @@ export class BoundXferOps implements XferOps {
       xfer.tx.set(payload);
     } else if (payload !== undefined) {
       const w = new PayloadWriter(xfer.tx.subarray(0, txSize));
-      payload(w);
+      try {
+        payload(w);
+      } catch (e) {
+        // Written past txSize: name the command, as a timeout or a status error does.
+        if (
+          e instanceof ScmiMalformedError &&
+          e.code === 'E_OVERFLOW' &&
+          e.protocolId === undefined
+        ) {
+          placeMalformed(e, this.#protocolId, this.#command(xfer.messageId, undefined));
+          e.message += ` (its payload writer, given txSize ${txSize})`;
+        }
+        throw e;
+      }
       xfer.txLen = w.length;
     }
   }
@@ -778,6 +791,7 @@ export class BoundXferOps implements XferOps {
       messageId,
       token,
       messageName: this.#engine.messageName(this.#protocolId, messageId),
+      protocolName: this.#engine.protocolName(this.#protocolId),
     };
   }
 
@@ -1025,7 +1039,10 @@ async function rejected(error: unknown): Promise<never> {
 export interface ProtocolDriver<TApi = unknown> {
   /** The protocol id it serves. */
   readonly protocolId: number;
-  /** A name for logs. */
+  /**
+   * A name for logs; a vendor protocol's errors show it beside the protocol id
+   * (`0x82 (acme-bbm) message 0x3 RTC_TIME_GET failed: NOT_FOUND (-4)`).
+   */
   readonly name: string;
   /**
    * The highest protocol version it implements: negotiated when the platform is newer, and used

@@ -28,7 +28,7 @@ import {
   headerToken,
   headerType,
 } from '../wire/header.js';
-import { scmiProtocolName } from '../wire/protocol-id.js';
+import { SCMI_VENDOR_PROTOCOL_BASE, scmiProtocolName } from '../wire/protocol-id.js';
 import type { TokenSequence } from './token-allocator.js';
 import { XferPool, type GiveUpWatch } from './xfer-pool.js';
 import type { Xfer, XferOwner, XferState } from './xfer.js';
@@ -225,6 +225,8 @@ export class TransferEngine implements XferOwner {
   #seq = 0;
   /** Command names by protocol id, then message id (see {@link TransferEngine.nameMessages}). */
   readonly #messageNames = new Map<number, ReadonlyMap<number, string>>();
+  /** Vendor protocols' driver names (see {@link TransferEngine.nameProtocol}). */
+  readonly #protocolNames = new Map<number, string>();
 
   /** Creates the engine and preallocates its pool. */
   public constructor(options: TransferEngineOptions) {
@@ -774,6 +776,22 @@ export class TransferEngine implements XferOwner {
     this.#messageNames.set(protocolId, kept);
   }
 
+  /**
+   * @internal Names vendor protocol `protocolId` (0x80–0xff) in this engine's errors by its
+   * driver's `name`; a standard protocol's id has a name already, and a name that is not a
+   * non-empty string is left out.
+   */
+  public nameProtocol(protocolId: number, name: unknown): void {
+    if (protocolId >= SCMI_VENDOR_PROTOCOL_BASE && typeof name === 'string' && name !== '') {
+      this.#protocolNames.set(protocolId, name);
+    }
+  }
+
+  /** @internal The name of vendor protocol `protocolId`'s driver, if any. */
+  public protocolName(protocolId: number): string | undefined {
+    return this.#protocolNames.get(protocolId);
+  }
+
   /** @internal The name the driver of `protocolId` gives `messageId`, if any. */
   public messageName(protocolId: number, messageId: number): string | undefined {
     return this.#messageNames.get(protocolId)?.get(messageId);
@@ -785,6 +803,7 @@ export class TransferEngine implements XferOwner {
       protocolId: xfer.protocolId,
       messageId: xfer.messageId,
       messageName: this.messageName(xfer.protocolId, xfer.messageId),
+      protocolName: this.protocolName(xfer.protocolId),
     };
   }
 
