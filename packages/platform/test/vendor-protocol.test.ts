@@ -14,6 +14,7 @@ import {
 import * as platformPackage from '@scmi-ts/platform';
 import {
   BaseMessageId,
+  PlatformError,
   ScmiPlatform,
   createDefaultPlatformConfig,
   type PlatformVendorCommand,
@@ -22,7 +23,14 @@ import {
   type PlatformVendorRequest,
   type ScmiPlatformOptions,
 } from '@scmi-ts/platform';
-import { Harness, decodeAnswer, defined } from './support/harness';
+import {
+  Harness,
+  decodeAnswer,
+  decodePosted,
+  defined,
+  whileTimersFail,
+  type Answer,
+} from './support/harness';
 
 const BASE = ScmiProtocolId.BASE;
 const MISC = 0x84;
@@ -44,6 +52,8 @@ interface Seen {
   readonly version: number;
   readonly payloadSize: number;
   readonly maxReturns: number;
+  readonly p2a: boolean;
+  readonly maxNotificationPayload: number;
 }
 
 function seen(req: PlatformVendorRequest): Seen {
@@ -54,6 +64,8 @@ function seen(req: PlatformVendorRequest): Seen {
     version: req.version,
     payloadSize: req.payload.remaining,
     maxReturns: req.maxReturns,
+    p2a: req.p2a,
+    maxNotificationPayload: req.maxNotificationPayload,
   };
 }
 
@@ -107,6 +119,102 @@ function createMisc(
             status: ScmiStatus.SUCCESS,
             returns: returnsOf(req.agentId, req.version, req.messageId, req.maxReturns),
           };
+        },
+      },
+    },
+    ...overrides,
+  };
+}
+
+const BBM = 0x81;
+const RTC_NOTIFY = 0x3;
+const BUTTON_NOTIFY = 0x4;
+const TIME_SET = 0x5;
+const TIME_GET = 0x6;
+const RTC_EVENT = 0x0;
+const BUTTON_EVENT = 0x1;
+const RTC_ROLLOVER = 0x2;
+/** RTC_EVENT's payload: rtc_id, flags. */
+const RTC_EVENT_SIZE = 8;
+/** How long an asynchronous TIME_SET takes. */
+const LATENCY_MS = 5;
+
+/**
+ * A vendor protocol modelled on NXP's i.MX95 BBM (battery-backed module) protocol: one RTC whose
+ * time is set synchronously or asynchronously (flags bit 0: a delayed response after
+ * {@link LATENCY_MS}), RTC events (alarm, rollover) and a button event, each enabled by a p2a
+ * `*_NOTIFY` command. RTC_NOTIFY and TIME_SET call `setNotify` and `respondLater` before their
+ * last checks, to show that an error reply applies neither.
+ */
+function createBbm(
+  overrides: Partial<PlatformVendorProtocol> = {},
+  log: Seen[] = [],
+): PlatformVendorProtocol {
+  let seconds = 0;
+  return {
+    protocolId: BBM,
+    name: 'imx-bbm',
+    version: 0x10000,
+    commands: {
+      [RTC_NOTIFY]: {
+        name: 'BBM_RTC_NOTIFY',
+        requestSize: 8, // rtc_id, flags: bit 0 RTC_EVENT, bit 1 RTC_ROLLOVER
+        p2a: true,
+        handle: (req) => {
+          log.push(seen(req));
+          const rtc = req.payload.u32();
+          const flags = req.payload.u32();
+          req.setNotify(RTC_EVENT, rtc, (flags & 1) !== 0);
+          req.setNotify(RTC_ROLLOVER, rtc, (flags & 2) !== 0);
+          if (rtc !== 0) return { status: ScmiStatus.NOT_FOUND };
+          if ((flags & ~3) !== 0) return { status: ScmiStatus.INVALID_PARAMETERS };
+          if (flags !== 0 && req.maxNotificationPayload < RTC_EVENT_SIZE) {
+            return { status: ScmiStatus.NOT_SUPPORTED };
+          }
+          return { status: ScmiStatus.SUCCESS };
+        },
+      },
+      [BUTTON_NOTIFY]: {
+        name: 'BBM_BUTTON_NOTIFY',
+        requestSize: 4, // flags: bit 0 BUTTON_EVENT
+        p2a: true,
+        handle: (req) => {
+          log.push(seen(req));
+          const flags = req.payload.u32();
+          if ((flags & ~1) !== 0) return { status: ScmiStatus.INVALID_PARAMETERS };
+          req.setNotify(BUTTON_EVENT, 0, flags === 1);
+          return { status: ScmiStatus.SUCCESS };
+        },
+      },
+      [TIME_SET]: {
+        name: 'BBM_RTC_TIME_SET',
+        requestSize: 12, // rtc_id, seconds, flags: bit 0 asynchronous
+        handle: (req) => {
+          log.push(seen(req));
+          const rtc = req.payload.u32();
+          const value = req.payload.u32();
+          const flags = req.payload.u32();
+          if (rtc !== 0) return { status: ScmiStatus.NOT_FOUND };
+          const async = (flags & 1) !== 0;
+          if (async && !req.p2a) return { status: ScmiStatus.NOT_SUPPORTED };
+          if (async) {
+            req.respondLater(LATENCY_MS, () => {
+              seconds = value;
+              return { status: ScmiStatus.SUCCESS, returns: returnsOf(rtc, value) };
+            });
+          }
+          if ((flags & ~1) !== 0) return { status: ScmiStatus.INVALID_PARAMETERS };
+          if (!async) seconds = value;
+          return { status: ScmiStatus.SUCCESS };
+        },
+      },
+      [TIME_GET]: {
+        name: 'BBM_RTC_TIME_GET',
+        requestSize: 4, // rtc_id
+        handle: (req) => {
+          log.push(seen(req));
+          if (req.payload.u32() !== 0) return { status: ScmiStatus.NOT_FOUND };
+          return { status: ScmiStatus.SUCCESS, returns: returnsOf(seconds) };
         },
       },
     },
@@ -212,6 +320,8 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
           version: OWN_VERSION,
           payloadSize: 0,
           maxReturns: 124,
+          p2a: true,
+          maxNotificationPayload: 128,
         },
       ]);
       h.close();
@@ -274,6 +384,8 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
           version: OWN_VERSION,
           payloadSize: 0,
           maxReturns: 124,
+          p2a: true,
+          maxNotificationPayload: 128,
         },
       ]);
       h.connection(1).disconnect();
@@ -674,6 +786,604 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
     });
   });
 
+  describe('notifications (setNotify, postVendorNotification)', () => {
+    let h: Harness;
+    let log: Seen[];
+    beforeEach(() => {
+      log = [];
+      h = harness([createBbm({}, log)]);
+    });
+    afterEach(() => {
+      h.close();
+    });
+
+    it('should post a notification to the agents a p2a NOTIFY command subscribed, and to no other', () => {
+      expect(h.call(BBM, BUTTON_NOTIFY, [1], 1).status).toBe(ScmiStatus.SUCCESS);
+      expect(h.platform.subscriptions(1)).toEqual([
+        { protocolId: BBM, notificationId: BUTTON_EVENT, domainId: 0 },
+      ]);
+      expect(h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, returnsOf(1))).toBe(1);
+      expect(h.link(1).messages).toEqual([
+        { type: 3, protocolId: BBM, messageId: BUTTON_EVENT, token: 0, words: [1] },
+      ]);
+      expect(h.link(2).posted).toEqual([]);
+      expect(h.platform.agentCounters(1).notificationsPosted).toBe(1);
+      // Agent 2 subscribes too: both get the next one.
+      h.call(BBM, BUTTON_NOTIFY, [1], 2);
+      expect(h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, returnsOf(0))).toBe(2);
+      expect(h.link(2).messages.map((m) => m.words)).toEqual([[0]]);
+    });
+
+    it('should key a subscription by notification and source', () => {
+      expect(h.call(BBM, RTC_NOTIFY, [0, 1]).status).toBe(ScmiStatus.SUCCESS);
+      expect(h.platform.postVendorNotification(BBM, RTC_EVENT, 1, returnsOf(0, 1))).toBe(0);
+      expect(h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, returnsOf(1))).toBe(0);
+      expect(h.platform.postVendorNotification(BBM, RTC_EVENT, 0, returnsOf(0, 1))).toBe(1);
+      expect(h.link(1).messages.map((m) => [m.messageId, m.words])).toEqual([[RTC_EVENT, [0, 1]]]);
+    });
+
+    it('should stop posting once the agent disabled it', () => {
+      h.call(BBM, BUTTON_NOTIFY, [1]);
+      expect(h.call(BBM, BUTTON_NOTIFY, [0]).status).toBe(ScmiStatus.SUCCESS);
+      expect(h.platform.subscriptions(1)).toEqual([]);
+      expect(h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, returnsOf(1))).toBe(0);
+      // Disabling what is not enabled is no error.
+      expect(h.call(BBM, BUTTON_NOTIFY, [0]).status).toBe(ScmiStatus.SUCCESS);
+    });
+
+    it('should subscribe nothing when the handler answers an error after setNotify', () => {
+      // RTC_NOTIFY calls setNotify, then answers NOT_FOUND for an RTC it does not have.
+      expect(h.call(BBM, RTC_NOTIFY, [9, 1]).status).toBe(ScmiStatus.NOT_FOUND);
+      expect(h.platform.subscriptions(1)).toEqual([]);
+    });
+
+    it('should apply several setNotify calls of one command, in order', () => {
+      expect(h.call(BBM, RTC_NOTIFY, [0, 3]).status).toBe(ScmiStatus.SUCCESS);
+      expect(h.platform.subscriptions(1)).toEqual([
+        { protocolId: BBM, notificationId: RTC_EVENT, domainId: 0 },
+        { protocolId: BBM, notificationId: RTC_ROLLOVER, domainId: 0 },
+      ]);
+    });
+
+    it('should forget the subscriptions when the agent disconnects or is reset', () => {
+      h.call(BBM, BUTTON_NOTIFY, [1], 1);
+      h.call(BBM, BUTTON_NOTIFY, [1], 2);
+      h.connection(1).disconnect();
+      h.connect(1);
+      expect(h.platform.subscriptions(1)).toEqual([]);
+      expect(h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, returnsOf(1))).toBe(1);
+      // PSCI (2) is trusted: BASE_RESET_AGENT_CONFIGURATION of itself.
+      expect(h.call(BASE, BaseMessageId.RESET_AGENT_CONFIGURATION, [2, 0], 2).status).toBe(
+        ScmiStatus.SUCCESS,
+      );
+      expect(h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, returnsOf(1))).toBe(0);
+    });
+
+    it('should pass the notification through the P2A fault rules', () => {
+      h.platform.faults.add({
+        id: 'lose-button',
+        match: { stage: 'notification', protocolId: BBM, messageId: BUTTON_EVENT },
+        action: { kind: 'drop' },
+      });
+      h.call(BBM, BUTTON_NOTIFY, [1]);
+      expect(h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, returnsOf(1))).toBe(1);
+      expect(h.link(1).posted).toEqual([]);
+      expect(h.platform.faults.log.map((e) => [e.ruleId, e.stage, e.protocolId])).toEqual([
+        ['lose-button', 'notification', BBM],
+      ]);
+    });
+
+    it('should count a notification the link refuses as dropped', () => {
+      h.call(BBM, BUTTON_NOTIFY, [1]);
+      h.link(1).accept = () => false;
+      expect(h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, returnsOf(1))).toBe(1);
+      expect(h.platform.agentCounters(1).notificationsDropped).toBe(1);
+    });
+
+    it('should copy the payload when it is posted', () => {
+      h.call(BBM, BUTTON_NOTIFY, [1]);
+      const payload = returnsOf(1);
+      h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, payload);
+      payload.fill(0xee);
+      expect(h.link(1).messages[0]?.words).toEqual([1]);
+    });
+
+    describe('when a link is too small for the notification', () => {
+      it('should not post it to that agent, and count it dropped', () => {
+        h.call(BBM, BUTTON_NOTIFY, [1], 1);
+        h.call(BBM, BUTTON_NOTIFY, [1], 2);
+        h.connection(2).disconnect();
+        h.connect(2, true, 16);
+        expect(h.call(BBM, BUTTON_NOTIFY, [1], 2).status).toBe(ScmiStatus.SUCCESS);
+        expect(h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, new Uint8Array(20))).toBe(1);
+        expect(h.link(1).posted).toHaveLength(1);
+        expect(h.link(2).posted).toEqual([]);
+        expect(h.platform.agentCounters(2).notificationsDropped).toBe(1);
+      });
+
+      it('should tell the handler, whose NOTIFY can refuse it as built-ins do', () => {
+        h.connection(1).disconnect();
+        h.connect(1, true, 4);
+        // RTC_EVENT has 8 bytes of payload: RTC_NOTIFY answers NOT_SUPPORTED for it.
+        expect(h.call(BBM, RTC_NOTIFY, [0, 1]).status).toBe(ScmiStatus.NOT_SUPPORTED);
+        expect(log.at(-1)?.maxNotificationPayload).toBe(4);
+        expect(h.platform.subscriptions(1)).toEqual([]);
+      });
+    });
+
+    describe('when the agent link has no P2A channel', () => {
+      beforeEach(() => {
+        h.connection(1).disconnect();
+        h.connect(1, false);
+      });
+
+      it('should answer a p2a command NOT_SUPPORTED before its handler runs, and hide it', () => {
+        log.length = 0;
+        expect(h.call(BBM, BUTTON_NOTIFY, [1]).status).toBe(ScmiStatus.NOT_SUPPORTED);
+        expect(log).toEqual([]);
+        expect(h.call(BBM, 0x2, [BUTTON_NOTIFY]).status).toBe(ScmiStatus.NOT_FOUND);
+        // As for a built-in *_NOTIFY (RESET_NOTIFY).
+        expect(h.call(ScmiProtocolId.RESET, 0x2, [0x5]).status).toBe(ScmiStatus.NOT_FOUND);
+        // Another agent, with a P2A channel, sees it.
+        expect(h.call(BBM, 0x2, [BUTTON_NOTIFY], 2).words).toEqual([0]);
+      });
+
+      it('should tell a handler, and answer GENERIC_ERROR to one that enables anyway', () => {
+        const h2 = harness([
+          createBbm({
+            commands: {
+              0x9: answering((req) => {
+                req.setNotify(BUTTON_EVENT, 0, req.payload.u32() === 1);
+                return { status: 0, returns: returnsOf(req.p2a ? 1 : 0) };
+              }, 4),
+            },
+          }),
+        ]);
+        h2.connection(1).disconnect();
+        h2.connect(1, false);
+        expect(h2.call(BBM, 0x9, [0]).words).toEqual([0]); // disabling is fine
+        expect(h2.call(BBM, 0x9, [1]).status).toBe(ScmiStatus.GENERIC_ERROR);
+        expect((h2.platform.handlerErrorLog[0]?.error as Error).message).toMatch(
+          /setNotify enables a notification on a link without a P2A channel/,
+        );
+        expect(h2.platform.subscriptions(1)).toEqual([]);
+        expect(h2.call(BBM, 0x9, [1], 2).words).toEqual([1]);
+        h2.close();
+      });
+    });
+
+    it('should not post to an agent that may not use the protocol', () => {
+      const h2 = harness([createBbm({ agents: [1] })]);
+      expect(h2.call(BBM, BUTTON_NOTIFY, [1], 2).status).toBe(ScmiStatus.NOT_SUPPORTED);
+      h2.call(BBM, BUTTON_NOTIFY, [1], 1);
+      expect(h2.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, returnsOf(1))).toBe(1);
+      expect(h2.link(2).posted).toEqual([]);
+      h2.close();
+    });
+
+    it.each([
+      [
+        'a notificationId above 0xFF',
+        (req: PlatformVendorRequest) => req.setNotify(0x100, 0, true),
+      ],
+      ['a negative notificationId', (req: PlatformVendorRequest) => req.setNotify(-1, 0, true)],
+      ['a fractional source', (req: PlatformVendorRequest) => req.setNotify(0, 0.5, true)],
+      ['a source above uint32', (req: PlatformVendorRequest) => req.setNotify(0, 2 ** 32, true)],
+      [
+        'an enable that is not a boolean',
+        (req: PlatformVendorRequest) => req.setNotify(0, 0, 1 as unknown as boolean),
+      ],
+    ])('should answer GENERIC_ERROR to setNotify with %s, and subscribe nothing', (_, call) => {
+      const h2 = harness([
+        createBbm({
+          commands: {
+            0x9: answering((req) => {
+              req.setNotify(BUTTON_EVENT, 0, true);
+              call(req);
+              return { status: 0 };
+            }),
+          },
+        }),
+      ]);
+      expect(h2.call(BBM, 0x9).status).toBe(ScmiStatus.GENERIC_ERROR);
+      expect(h2.platform.counters.handlerErrors).toBe(1);
+      expect((h2.platform.handlerErrorLog[0]?.error as Error).message).toMatch(
+        /^vendor protocol imx-bbm \(0x81\) 0x9: setNotify /,
+      );
+      expect(h2.platform.subscriptions(1)).toEqual([]);
+      h2.close();
+    });
+
+    it('should answer GENERIC_ERROR to setNotify or respondLater from attributes or after handle', () => {
+      let kept: PlatformVendorRequest | undefined;
+      const h2 = harness([
+        createBbm({
+          attributes: (req) => {
+            req.setNotify(BUTTON_EVENT, 0, true);
+            return { status: 0 };
+          },
+          commands: {
+            0x9: answering((req) => {
+              kept = req;
+              return { status: 0 };
+            }),
+          },
+        }),
+      ]);
+      expect(h2.call(BBM, 0x1).status).toBe(ScmiStatus.GENERIC_ERROR);
+      expect((h2.platform.handlerErrorLog[0]?.error as Error).message).toMatch(
+        /PROTOCOL_ATTRIBUTES: setNotify is for a command's handle/,
+      );
+      h2.call(BBM, 0x9);
+      const request = defined(kept);
+      expect(() => {
+        request.setNotify(BUTTON_EVENT, 0, true);
+      }).toThrow(/setNotify after handle returned/);
+      expect(() => {
+        request.respondLater(1, () => ({ status: 0 }));
+      }).toThrow(/respondLater after handle returned/);
+      expect(h2.platform.subscriptions(1)).toEqual([]);
+      expect(h2.platform.pendingOperations).toBe(0);
+      h2.close();
+    });
+
+    describe('.postVendorNotification', () => {
+      it.each([
+        ['a built-in protocol', ScmiProtocolId.CLOCK, 0, 0, returnsOf(1), /0x14 is not one/],
+        ['a vendor protocol it does not serve', MISC, 0, 0, returnsOf(1), /\(0x81\)/],
+        ['a notificationId above 0xFF', BBM, 0x100, 0, returnsOf(1), /notificationId/],
+        ['a fractional notificationId', BBM, 0.5, 0, returnsOf(1), /notificationId/],
+        ['a negative source', BBM, 0, -1, returnsOf(1), /source/],
+        ['a source above uint32', BBM, 0, 2 ** 32, returnsOf(1), /source/],
+        ['a payload that is an array', BBM, 0, 0, [1, 0, 0, 0], /payload .* an array/],
+        ['a payload that is a DataView', BBM, 0, 0, new DataView(new ArrayBuffer(4)), /payload/],
+      ])('should refuse %s with E_ARGUMENT, posting nothing', (_, id, n, source, payload, why) => {
+        h.call(BBM, RTC_NOTIFY, [0, 1]);
+        h.call(BBM, BUTTON_NOTIFY, [1]);
+        const error = errorOf(() =>
+          h.platform.postVendorNotification(id, n, source, payload as Uint8Array),
+        );
+        expect(PlatformError.is(error)).toBe(true);
+        expect(error).toMatchObject({
+          code: 'E_ARGUMENT',
+          message: expect.stringMatching(why) as unknown,
+        });
+        expect(h.link(1).posted).toEqual([]);
+      });
+
+      it('should refuse a closed platform with E_CLOSED', () => {
+        h.platform.close();
+        expect(
+          errorOf(() => h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, returnsOf(1))),
+        ).toMatchObject({ code: 'E_CLOSED' });
+      });
+
+      it('should refuse every protocol on a platform without vendor protocols', () => {
+        const h2 = new Harness();
+        expect(
+          errorOf(() => h2.platform.postVendorNotification(0x80, 0, 0, new Uint8Array(0))),
+        ).toMatchObject({
+          code: 'E_ARGUMENT',
+          message: expect.stringContaining('(none)') as unknown,
+        });
+        h2.close();
+      });
+
+      it('should post an empty payload, and return 0 with nobody subscribed', () => {
+        expect(h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, new Uint8Array(0))).toBe(0);
+        h.call(BBM, BUTTON_NOTIFY, [1]);
+        expect(h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, new Uint8Array(0))).toBe(1);
+        expect(defined(h.link(1).posted[0]).byteLength).toBe(4);
+      });
+
+      it('should post from inside a handler, to the other agents too', () => {
+        const h2 = harness([
+          createBbm({
+            commands: {
+              ...createBbm().commands,
+              0x9: answering(() => {
+                h2.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, returnsOf(1));
+                return { status: 0 };
+              }),
+            },
+          }),
+        ]);
+        h2.call(BBM, BUTTON_NOTIFY, [1], 2);
+        expect(h2.call(BBM, 0x9, [], 1).status).toBe(ScmiStatus.SUCCESS);
+        expect(h2.link(2).messages.map((m) => m.words)).toEqual([[1]]);
+        h2.close();
+      });
+    });
+  });
+
+  describe('delayed responses (respondLater)', () => {
+    let h: Harness;
+    let log: Seen[];
+    beforeEach(() => {
+      log = [];
+      h = harness([createBbm({}, log)]);
+    });
+    afterEach(() => {
+      h.close();
+    });
+
+    /** TIME_SET of RTC 0 to `seconds`, asynchronous, with `token`. */
+    function setAsync(seconds: number, token = 0x55, agentId = 1): Answer {
+      return decodeAnswer(defined(h.send(agentId, BBM, TIME_SET, [0, seconds, 1], token)));
+    }
+
+    it('should answer SUCCESS now and post the delayed response after ms, on the platform clock', async () => {
+      expect(setAsync(1000).status).toBe(ScmiStatus.SUCCESS);
+      expect(h.platform.pendingOperations).toBe(1);
+      expect(h.call(BBM, TIME_GET, [0]).words).toEqual([0]); // not yet
+      await h.clock.advance(LATENCY_MS - 1);
+      expect(h.link(1).posted).toEqual([]);
+      await h.clock.advance(1);
+      expect(h.link(1).messages).toEqual([
+        { type: 2, protocolId: BBM, messageId: TIME_SET, token: 0x55, words: [0, 0, 1000] },
+      ]);
+      expect(h.call(BBM, TIME_GET, [0]).words).toEqual([1000]);
+      expect(h.platform.pendingOperations).toBe(0);
+      expect(h.platform.agentCounters(1).delayedResponsesPosted).toBe(1);
+    });
+
+    it('should complete several in the order of their times', async () => {
+      setAsync(1, 1);
+      await h.clock.advance(1);
+      setAsync(2, 2);
+      await h.clock.advance(LATENCY_MS);
+      expect(h.link(1).messages.map((m) => [m.token, m.words[2]])).toEqual([
+        [1, 1],
+        [2, 2],
+      ]);
+    });
+
+    it('should let the handler see p2a and refuse an asynchronous command without it', () => {
+      h.connection(1).disconnect();
+      h.connect(1, false);
+      expect(setAsync(5).status).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect(log.at(-1)?.p2a).toBe(false);
+      expect(h.platform.pendingOperations).toBe(0);
+      // The synchronous form goes on.
+      expect(h.call(BBM, TIME_SET, [0, 5, 0]).status).toBe(ScmiStatus.SUCCESS);
+      expect(h.call(BBM, TIME_GET, [0]).words).toEqual([5]);
+    });
+
+    it('should complete the operation after a disconnect, its delayed response not sent', async () => {
+      setAsync(7);
+      h.connection(1).disconnect();
+      const link = h.connect(1);
+      await h.clock.advance(LATENCY_MS);
+      expect(h.call(BBM, TIME_GET, [0]).words).toEqual([7]);
+      expect(link.posted).toEqual([]);
+      expect(h.platform.agentCounters(1).cancelledOnDisconnect).toBe(1);
+      expect(h.platform.counters.delayedResponsesPosted).toBe(0);
+    });
+
+    it('should cancel the operation when the platform closes', () => {
+      setAsync(7);
+      h.close();
+      expect(h.platform.counters.cancelledOnDisconnect).toBe(1);
+      expect(h.platform.pendingOperations).toBe(0);
+      expect(h.clock.armedTimers).toBe(0);
+    });
+
+    it('should pass the delayed response through the P2A fault rules', async () => {
+      h.platform.faults.add({
+        match: { stage: 'delayed-response', protocolId: BBM, messageId: TIME_SET },
+        action: { kind: 'delay', ms: 10 },
+      });
+      setAsync(3);
+      await h.clock.advance(LATENCY_MS);
+      expect(h.link(1).posted).toEqual([]);
+      await h.clock.advance(10);
+      expect(h.link(1).messages.map((m) => m.type)).toEqual([2]);
+      expect(h.platform.faults.log.map((e) => e.stage)).toEqual(['delayed-response']);
+    });
+
+    it('should retry a delayed response the link refuses for now', async () => {
+      let refusals = 2;
+      h.link(1).accept = () => refusals-- <= 0;
+      setAsync(3);
+      await h.clock.advance(LATENCY_MS + 2);
+      expect(h.link(1).posted).toHaveLength(1);
+      expect(h.platform.counters.delayedResponseRetries).toBe(2);
+    });
+
+    describe('when the command is answered other than SUCCESS', () => {
+      it('should drop the operation: complete never runs, no delayed response', async () => {
+        // TIME_SET calls respondLater first, then answers INVALID_PARAMETERS to reserved flags.
+        expect(decodeAnswer(defined(h.send(1, BBM, TIME_SET, [0, 9, 3]))).status).toBe(
+          ScmiStatus.INVALID_PARAMETERS,
+        );
+        expect(h.platform.pendingOperations).toBe(0);
+        await h.clock.advance(LATENCY_MS);
+        expect(h.link(1).posted).toEqual([]);
+        expect(h.call(BBM, TIME_GET, [0]).words).toEqual([0]);
+      });
+    });
+
+    describe('when the platform clock cannot arm the timer', () => {
+      it('should answer GENERIC_ERROR, with nothing pending or subscribed', () => {
+        const h2 = harness([
+          createBbm({
+            commands: {
+              0x9: answering((req) => {
+                req.setNotify(BUTTON_EVENT, 0, true);
+                req.respondLater(1, () => ({ status: 0 }));
+                return { status: 0 };
+              }),
+            },
+          }),
+        ]);
+        const answer = whileTimersFail(h2.clock, () => h2.call(BBM, 0x9));
+        expect(answer.status).toBe(ScmiStatus.GENERIC_ERROR);
+        expect(h2.platform.pendingOperations).toBe(0);
+        expect(h2.platform.subscriptions(1)).toEqual([]);
+        expect(h2.platform.counters.handlerErrors).toBe(1);
+        h2.close();
+      });
+    });
+
+    describe('when complete has a bug', () => {
+      function completing(complete: () => unknown, maxMsgSize = 128): Harness {
+        const h2 = new Harness(createDefaultPlatformConfig(), {
+          vendorProtocols: [
+            createBbm({
+              commands: {
+                0x9: answering((req) => {
+                  req.respondLater(2, complete as () => PlatformVendorReply);
+                  return { status: 0 };
+                }),
+              },
+            }),
+          ],
+        });
+        h2.connect(1, true, maxMsgSize);
+        return h2;
+      }
+
+      it.each([
+        [
+          'throws',
+          (): unknown => {
+            throw new RangeError('complete bug');
+          },
+          /^complete bug$/,
+        ],
+        ['returns a Promise', (): unknown => Promise.resolve({ status: 0 }), /returned a Promise/],
+        ['returns no reply', (): unknown => undefined, /returned undefined, not a reply/],
+        ['returns a status that is not an int32', (): unknown => ({ status: 2 ** 31 }), /int32/],
+        [
+          'returns more than fit the link',
+          (): unknown => ({ status: 0, returns: new Uint8Array(125) }),
+          /125 bytes of returns, more than the 124/,
+        ],
+      ])(
+        'should answer GENERIC_ERROR in the delayed response when it %s, and log it',
+        async (_, complete, why) => {
+          const h2 = completing(complete);
+          expect(decodeAnswer(defined(h2.send(1, BBM, 0x9, [], 0x77))).status).toBe(
+            ScmiStatus.SUCCESS,
+          );
+          await h2.clock.advance(2);
+          const [delayed] = h2.link(1).posted;
+          expect(decodePosted(defined(delayed))).toMatchObject({ type: 2, token: 0x77 });
+          expect(decodeAnswer(defined(delayed)).status).toBe(ScmiStatus.GENERIC_ERROR);
+          expect(h2.platform.agentCounters(1).handlerErrors).toBe(1);
+          const [failure] = h2.platform.handlerErrorLog;
+          expect(failure).toMatchObject({
+            agentId: 1,
+            protocolId: BBM,
+            messageId: 0x9,
+            token: 0x77,
+            atMs: 2,
+          });
+          expect((failure?.error as Error).message).toMatch(why);
+          h2.close();
+        },
+      );
+
+      it('should send the return values that fit, and an error status alone', async () => {
+        const replies: PlatformVendorReply[] = [
+          { status: 0, returns: new Uint8Array(28) },
+          { status: ScmiStatus.BUSY, returns: new Uint8Array(64) },
+        ];
+        const h2 = completing(() => defined(replies.shift()), 32);
+        h2.send(1, BBM, 0x9);
+        h2.send(1, BBM, 0x9);
+        await h2.clock.advance(2);
+        expect(h2.link(1).posted.map((b) => b.byteLength)).toEqual([4 + 4 + 28, 8]);
+        expect(h2.platform.counters.handlerErrors).toBe(0);
+        h2.close();
+      });
+
+      it('should still count the failure when the agent disconnected first', async () => {
+        const h2 = completing(() => {
+          throw new Error('late bug');
+        });
+        h2.send(1, BBM, 0x9);
+        h2.connection(1).disconnect();
+        await h2.clock.advance(2);
+        expect(h2.platform.agentCounters(1).handlerErrors).toBe(1);
+        expect(h2.platform.agentCounters(1).cancelledOnDisconnect).toBe(1);
+        h2.close();
+      });
+    });
+
+    it.each([
+      [
+        'a negative ms',
+        (req: PlatformVendorRequest) => req.respondLater(-1, () => ({ status: 0 })),
+      ],
+      ['a NaN ms', (req: PlatformVendorRequest) => req.respondLater(NaN, () => ({ status: 0 }))],
+      [
+        'an infinite ms',
+        (req: PlatformVendorRequest) => req.respondLater(Infinity, () => ({ status: 0 })),
+      ],
+      [
+        'a string ms',
+        (req: PlatformVendorRequest) =>
+          req.respondLater('5' as unknown as number, () => ({ status: 0 })),
+      ],
+      [
+        'a complete that is not a function',
+        (req: PlatformVendorRequest) =>
+          req.respondLater(1, { status: 0 } as unknown as () => PlatformVendorReply),
+      ],
+      [
+        'a second call',
+        (req: PlatformVendorRequest) => {
+          req.respondLater(1, () => ({ status: 0 }));
+          req.respondLater(1, () => ({ status: 0 }));
+        },
+      ],
+    ])('should answer GENERIC_ERROR to respondLater with %s, and arm nothing', (_, call) => {
+      const h2 = harness([
+        createBbm({
+          commands: {
+            0x9: answering((req) => {
+              call(req);
+              return { status: 0 };
+            }),
+          },
+        }),
+      ]);
+      expect(h2.call(BBM, 0x9).status).toBe(ScmiStatus.GENERIC_ERROR);
+      expect((h2.platform.handlerErrorLog[0]?.error as Error).message).toMatch(/respondLater/);
+      expect(h2.platform.pendingOperations).toBe(0);
+      expect(h2.platform.armedTimers).toBe(0);
+      h2.close();
+    });
+
+    it('should answer GENERIC_ERROR to respondLater without a P2A channel or room for a delayed response', () => {
+      const h2 = harness([
+        createBbm({
+          commands: {
+            0x9: answering((req) => {
+              req.respondLater(1, () => ({ status: 0 }));
+              return { status: 0 };
+            }),
+          },
+        }),
+      ]);
+      h2.connection(1).disconnect();
+      h2.connect(1, false);
+      expect(h2.call(BBM, 0x9).status).toBe(ScmiStatus.GENERIC_ERROR);
+      expect((h2.platform.handlerErrorLog[0]?.error as Error).message).toMatch(
+        /respondLater on a link without a P2A channel/,
+      );
+      h2.connection(1).disconnect();
+      h2.connect(1, true, 3);
+      h2.send(1, BBM, 0x9);
+      expect((h2.platform.handlerErrorLog[1]?.error as Error).message).toMatch(
+        /no room for a delayed response/,
+      );
+      expect(h2.platform.pendingOperations).toBe(0);
+      h2.close();
+    });
+  });
+
   describe('options', () => {
     it('should neither keep nor follow later changes of the objects given', () => {
       const get = createMisc().commands[0x4] as PlatformVendorCommand;
@@ -827,6 +1537,11 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
         'vendorProtocols[0].commands.3.attributes',
         [withCommand({ requestSize: 0, attributes: 2 ** 32, handle })],
       ],
+      [
+        'a p2a that is not a boolean',
+        'vendorProtocols[0].commands.3.p2a',
+        [withCommand({ requestSize: 0, p2a: 1, handle })],
+      ],
       ['no handle', 'vendorProtocols[0].commands.3.handle', [withCommand({ requestSize: 0 })]],
       [
         'a handle that is not a function',
@@ -898,12 +1613,15 @@ function readmeExample(): string {
   return blocks[0] as string;
 }
 
-/** Runs `source` (its imports served from this test's modules) and returns what it printed. */
-function runExample(source: string): string[] {
+/**
+ * Runs `source` (its imports served from this test's modules; its body in an async function, so
+ * that it may `await` at the top level, as an ES module may) and returns what it printed.
+ */
+async function runExample(source: string): Promise<string[]> {
   const imports = [...source.matchAll(/^import\s[\s\S]*?\sfrom '([^']+)';\n/gm)];
   const body = imports.reduce((text, m) => text.replace(m[0], ''), source);
   const head = imports.map((m) => m[0]).join('');
-  const { code } = transformSync(`${head}${body}`, {
+  const { code } = transformSync(`${head}exports.done = (async () => {\n${body}\n})();\n`, {
     jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
     module: { type: 'commonjs' },
   });
@@ -912,27 +1630,29 @@ function runExample(source: string): string[] {
     '@scmi-ts/platform': platformPackage,
   };
   const printed: string[] = [];
+  const exports: { done?: Promise<void> } = {};
   runInNewContext(code, {
     require: (name: string): unknown => {
       if (!(name in modules)) throw new Error(`the example imports ${name}`);
       return modules[name];
     },
-    exports: {},
-    module: { exports: {} },
+    exports,
+    module: { exports },
     console: { log: (...args: unknown[]) => void printed.push(format(...args)) },
     // This realm's typed arrays: the platform checks `returns` with `types.isUint8Array`, which
     // any realm passes, but the example's `new Uint8Array` should be this test's.
     Uint8Array,
     Error,
   });
+  await exports.done;
   return printed;
 }
 
 describe('packages/platform/README.md: Vendor protocols', () => {
-  it('should run and print what its comments say', () => {
+  it('should run and print what its comments say', async () => {
     const source = readmeExample();
     const said = [...source.matchAll(/console\.log\(.*\/\/ (.*)$/gm)].map((m) => m[1]);
     expect(said.length).toBeGreaterThan(0);
-    expect(runExample(source)).toEqual(said);
+    expect(await runExample(source)).toEqual(said);
   });
 });

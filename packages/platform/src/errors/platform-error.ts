@@ -11,6 +11,8 @@ const PLATFORM_ERROR = Symbol.for('@scmi-ts/platform/PlatformError');
  * - `E_FRAME_KIND`: a peer-port frame kind that is reserved or already registered.
  * - `E_FAULT_RULE`: a fault rule that cannot be applied (bad field).
  * - `E_PEER_PORT`: the peer port could not listen.
+ * - `E_ARGUMENT`: an argument a method cannot take (`postVendorNotification` for a protocol that
+ *   is not one of the platform's vendor protocols, say).
  */
 export type PlatformErrorCode =
   | 'E_UNKNOWN_AGENT'
@@ -18,7 +20,8 @@ export type PlatformErrorCode =
   | 'E_CLOSED'
   | 'E_FRAME_KIND'
   | 'E_FAULT_RULE'
-  | 'E_PEER_PORT';
+  | 'E_PEER_PORT'
+  | 'E_ARGUMENT';
 
 /**
  * The error the platform package throws for misuse of its API (never for hostile bytes: those are

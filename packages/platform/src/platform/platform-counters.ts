@@ -34,6 +34,8 @@ export interface PlatformCounters {
   /**
    * Commands whose handler threw (a platform bug), or whose vendor protocol handler returned a
    * reply that breaks its contract (see `PlatformVendorCommand`): answered with GENERIC_ERROR.
+   * Also asynchronous commands whose completion failed so (a vendor protocol's `respondLater`
+   * `complete`): their delayed response says GENERIC_ERROR (when it is sent at all).
    */
   readonly handlerErrors: number;
   /**
@@ -86,7 +88,8 @@ export function createPlatformCounters(): MutablePlatformCounters {
 /**
  * One command whose handler failed (a platform bug, or a vendor protocol handler that broke its
  * contract), kept in {@link ScmiPlatform.handlerErrorLog} beside the `handlerErrors` count: the
- * agent got GENERIC_ERROR, and this says why.
+ * agent got GENERIC_ERROR (in the delayed response, for a failed asynchronous completion), and
+ * this says why.
  *
  * @example
  * ```ts

@@ -184,12 +184,12 @@ export class PlatformEngine implements PlatformServices {
     return this.#closed;
   }
 
-  /** Adds a protocol server. */
   /** The newest handler failures (at most {@link HANDLER_ERROR_LOG_SIZE}), oldest first. */
   public get handlerErrorLog(): readonly PlatformHandlerError[] {
     return [...this.#handlerErrorLog];
   }
 
+  /** Adds a protocol server. */
   public register(server: ProtocolServer): void {
     this.#servers.set(server.id, server);
   }
@@ -361,12 +361,14 @@ export class PlatformEngine implements PlatformServices {
     domainId: number,
     payload: Uint8Array | ((agent: AgentSession) => Uint8Array),
     except?: AgentSession,
-  ): void {
+  ): number {
+    let sent = 0;
     for (const s of this.#sessions.values()) {
       if (s === except) continue;
       const bytes = typeof payload === 'function' ? payload(s) : payload;
-      this.notifyAgent(s, protocolId, notificationId, domainId, bytes);
+      if (this.notifyAgent(s, protocolId, notificationId, domainId, bytes)) sent++;
     }
+    return sent;
   }
 
   public notifyAgent(
@@ -375,7 +377,7 @@ export class PlatformEngine implements PlatformServices {
     notificationId: number,
     domainId: number,
     payload: Uint8Array,
-  ): void {
+  ): boolean {
     const link = agent.link;
     // Permission is checked now, at each send, not only when the agent subscribed: a domain denied
     // since (BASE_SET_DEVICE_PERMISSIONS / SET_PROTOCOL_PERMISSIONS) is DENIED for every command,
@@ -386,16 +388,24 @@ export class PlatformEngine implements PlatformServices {
     // (`module/scmi/src/mod_scmi.c`, scmi_notification_remove_subscriber). SCP-firmware's
     // scmi_notification_notify then sends to every subscriber unchecked; here allowing the domain
     // again resumes delivery without a new *_NOTIFY.
-    if (link === undefined || !agent.receives(protocolId, notificationId, domainId)) return;
+    if (link === undefined || !agent.receives(protocolId, notificationId, domainId)) return false;
+    // As in #postP2a, which checks it too for the messages that do not come this way: a
+    // notification the link cannot carry is dropped and counted, and not reported as sent.
+    if (!notificationFits(link, payload.byteLength)) {
+      this.#count(agent, 'notificationsDropped');
+      return false;
+    }
     const header = buildHeader(notificationId, ScmiMessageType.NOTIFICATION, protocolId, 0);
     try {
       this.#postP2a(agent, link, encodeMsg(header, payload), 'notification');
+      return true;
     } catch {
       // A link whose `post` throws, or a fault's timer the clock cannot arm: the notification is
       // lost, never the command that caused it. A protocol server announces a change once it has
       // accepted it (a pending operation armed, a state changed); a throw here would answer that
       // command GENERIC_ERROR while the change goes on.
       this.#count(agent, 'notificationsDropped');
+      return false;
     }
   }
 
@@ -416,7 +426,15 @@ export class PlatformEngine implements PlatformServices {
       () => {
         this.#pendingOperations--;
         if (respond) this.#pendingDelayed--;
-        const reply = complete();
+        let reply: Reply;
+        try {
+          reply = complete();
+        } catch (e) {
+          // A bug in the completion (a vendor protocol's `complete`, or a built-in's) is the
+          // command's handler failing late: answered GENERIC_ERROR in its delayed response and
+          // counted and logged as a handler's. Never thrown: this runs from the clock's callback.
+          reply = this.#handlerFailed(agent, headerWord, e);
+        }
         if (!respond) return;
         if (agent.link !== link) {
           this.#count(agent, 'cancelledOnDisconnect');
@@ -553,18 +571,26 @@ export class PlatformEngine implements PlatformServices {
       return handler.run(req);
     } catch (e) {
       if (ScmiError.is(e) && e.code === 'E_TRUNCATED') return fail(ScmiStatus.PROTOCOL_ERROR);
-      this.#count(session, 'handlerErrors');
-      this.#handlerErrorLog.push({
-        atMs: this.clock.now(),
-        agentId: session.id,
-        protocolId,
-        messageId,
-        token: headerToken(word),
-        error: e,
-      });
-      if (this.#handlerErrorLog.length > HANDLER_ERROR_LOG_SIZE) this.#handlerErrorLog.shift();
-      return fail(ScmiStatus.GENERIC_ERROR);
+      return this.#handlerFailed(session, word, e);
     }
+  }
+
+  /**
+   * Counts and logs the failure of the handler of the command `word` of `session`'s agent (it
+   * threw `error`), and returns the GENERIC_ERROR that answers it.
+   */
+  #handlerFailed(session: AgentSession, word: number, error: unknown): Reply {
+    this.#count(session, 'handlerErrors');
+    this.#handlerErrorLog.push({
+      atMs: this.clock.now(),
+      agentId: session.id,
+      protocolId: headerProtocolId(word),
+      messageId: headerMessageId(word),
+      token: headerToken(word),
+      error,
+    });
+    if (this.#handlerErrorLog.length > HANDLER_ERROR_LOG_SIZE) this.#handlerErrorLog.shift();
+    return fail(ScmiStatus.GENERIC_ERROR);
   }
 
   /**

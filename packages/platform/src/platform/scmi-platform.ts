@@ -7,6 +7,7 @@ import {
   type PlatformConnection,
   type ScmiPlatformPort,
 } from '@scmi-ts/core';
+import { types } from 'node:util';
 import { array, object, show } from '../config/config-checks.js';
 import type { PlatformConfig } from '../config/platform-config.js';
 import { validatePlatformConfig } from '../config/validate-platform-config.js';
@@ -148,6 +149,8 @@ export class ScmiPlatform implements ScmiPlatformPort {
   readonly #clock: ClockProtocol;
   readonly #sensor: SensorProtocol;
   readonly #reset: ResetProtocol;
+  /** The ids of its vendor protocols. */
+  readonly #vendorIds: ReadonlySet<number>;
 
   /**
    * Creates a platform from a configuration (validated again here, so plain JSON data is fine).
@@ -226,8 +229,9 @@ export class ScmiPlatform implements ScmiPlatformPort {
       (valid.resetDomains?.length ?? 0) > 0 ? this.#reset : undefined,
     ].filter((s) => s !== undefined);
     for (const s of servers) engine.register(s);
+    this.#vendorIds = new Set(vendorProtocols.map((v) => v.protocolId));
     for (const v of vendorProtocols) {
-      engine.register(new VendorProtocolServer(v));
+      engine.register(new VendorProtocolServer(engine, v));
       for (const id of v.agents) engine.agent(id)?.grantProtocol(v.protocolId);
     }
     const implemented = [...servers.map((s) => s.id), ...vendorProtocols.map((v) => v.protocolId)];
@@ -259,7 +263,9 @@ export class ScmiPlatform implements ScmiPlatformPort {
    * The newest commands whose handler failed — at most 32, oldest first, each with the agent, the
    * protocol and message ids, the token, the time and the error — that `counters.handlerErrors`
    * counts and that were answered GENERIC_ERROR: a built-in handler's bug, or a vendor protocol
-   * handler that threw or broke its contract (see `PlatformVendorCommand`). A copy.
+   * handler that threw or broke its contract (see `PlatformVendorCommand`), or the `complete` of
+   * its asynchronous command (`PlatformVendorRequest.respondLater`: logged when it runs, with the
+   * command's ids and token). A copy.
    *
    * @example
    * ```ts
@@ -317,6 +323,67 @@ export class ScmiPlatform implements ScmiPlatformPort {
    */
   public releaseHeldResponses(): number {
     return this.#engine.releaseHeldResponses();
+  }
+
+  /**
+   * Posts notification `notificationId` of vendor protocol `protocolId` about `source`, with
+   * `payload` after its header, to every agent subscribed to it (a `*_NOTIFY` command of the
+   * protocol called `req.setNotify(notificationId, source, true)`: see `PlatformVendorRequest`)
+   * that is connected and may use the protocol; returns
+   * to how many agents it went. For a model of a platform event (an RTC alarm, a button press)
+   * from a test, a simulation loop or a vendor command's handler.
+   *
+   * It goes as a built-in protocol's notification does: header type 3, token 0; the payload is
+   * the protocol's (a built-in one starts with the agent_id of the agent that caused the change,
+   * and the agent's event descriptors take the word at offset 4 as the source unless they give
+   * `sourceOf`) and is copied now. Through the P2A fault rules (stage `notification`); counted in
+   * `notificationsPosted`, or `notificationsDropped` when `link.post` refuses it. An agent whose
+   * link's `maxMsgSize` the payload exceeds does not get it (counted in `notificationsDropped`,
+   * and not in the count returned); the count returned is of the agents it was handed to, before
+   * the fault rules and `link.post` say whether it arrived.
+   *
+   * @throws PlatformError `E_CLOSED` after {@link ScmiPlatform.close}; `E_ARGUMENT` when
+   *   `protocolId` is not one of `options.vendorProtocols`, `notificationId` not an integer in
+   *   0 … 0xFF (the header's message id field), `source` not a uint32, or `payload` not a
+   *   `Uint8Array`. Nothing is sent then.
+   * @example
+   * ```ts
+   * // The BBM protocol's BBM_BUTTON_EVENT (0x1): button 0 was pressed.
+   * const payload = new PayloadWriter(4).u32(1).bytesWritten(); // flags: pressed
+   * const agents = platform.postVendorNotification(0x81, 0x1, 0, payload);
+   * ```
+   */
+  public postVendorNotification(
+    protocolId: number,
+    notificationId: number,
+    source: number,
+    payload: Uint8Array,
+  ): number {
+    if (this.#engine.closed) throw new PlatformError('E_CLOSED', 'the platform is closed');
+    if (!this.#vendorIds.has(protocolId)) {
+      const ids = [...this.#vendorIds].map((id) => `0x${id.toString(16)}`).join(', ');
+      throw new PlatformError(
+        'E_ARGUMENT',
+        `protocolId ${isUint(protocolId, Number.MAX_SAFE_INTEGER) ? `0x${protocolId.toString(16)}` : formatValue(protocolId)} is not one of this platform's vendor protocols (${ids === '' ? 'none' : ids})`,
+      );
+    }
+    if (!isUint(notificationId, 0xff)) {
+      throw new PlatformError(
+        'E_ARGUMENT',
+        `notificationId must be an integer in 0 … 0xFF, got ${formatValue(notificationId)}`,
+      );
+    }
+    if (!isUint(source, 0xffffffff)) {
+      throw new PlatformError(
+        'E_ARGUMENT',
+        `source must be an integer in 0 … 0xFFFFFFFF (uint32), got ${formatValue(source)}`,
+      );
+    }
+    const bytes: unknown = payload;
+    if (!types.isUint8Array(bytes)) {
+      throw new PlatformError('E_ARGUMENT', `payload must be a Uint8Array, got ${show(bytes)}`);
+    }
+    return this.#engine.notify(protocolId, notificationId, source, bytes);
   }
 
   /**
@@ -407,6 +474,11 @@ export class ScmiPlatform implements ScmiPlatformPort {
   public close(): void {
     this.#engine.close();
   }
+}
+
+/** Whether `value` is an integer in 0 … `max`. */
+function isUint(value: unknown, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max;
 }
 
 /** Refuses a `clock` option that is not a {@link Clock} the platform can use. */

@@ -91,6 +91,7 @@ export interface PlatformServices {
    * that caused the change. With `except`, that agent is left out (SYSTEM_POWER_STATE_NOTIFIER
    * is not sent to the agent that asked for the transition). A function for `payload` gives each
    * agent its own (Performance's level indices for an agent at version 4.0, values for one at 3.0).
+   * Returns to how many agents it went (see {@link PlatformServices.notifyAgent}).
    */
   notify(
     protocolId: number,
@@ -98,10 +99,13 @@ export interface PlatformServices {
     domainId: number,
     payload: Uint8Array | ((agent: AgentSession) => Uint8Array),
     except?: AgentSession,
-  ): void;
+  ): number;
   /**
    * Sends one notification to one agent if it is connected, subscribed, and may use the domain now
-   * ({@link AgentSession.receives}); otherwise nothing.
+   * ({@link AgentSession.receives}); otherwise nothing. Returns whether it went to the agent's
+   * P2A path: false also when it does not fit the link, or the path threw (both counted in
+   * `notificationsDropped`); what the P2A fault rules and `link.post` then do with it is counted
+   * apart (`notificationsPosted`, `notificationsDropped`).
    */
   notifyAgent(
     agent: AgentSession,
@@ -109,13 +113,15 @@ export interface PlatformServices {
     notificationId: number,
     domainId: number,
     payload: Uint8Array,
-  ): void;
+  ): boolean;
   /**
    * Completes the asynchronous command `req` after `ms`: `complete` runs then (apply the state
    * change there) and, when `respond` is true, its reply is posted as the delayed response.
    * The operation completes even if the agent disconnects first; its delayed response is then
    * not sent (counted in `cancelledOnDisconnect`), not even to a new connection of the agent.
-   * Cancelled only when the platform closes. `tag` counts pending operations.
+   * Cancelled only when the platform closes. `tag` counts pending operations. When `complete`
+   * throws, the failure is counted and logged as a handler's (`handlerErrors`, `handlerErrorLog`,
+   * with the command's ids and token) and the delayed response says GENERIC_ERROR.
    */
   later(
     req: PlatformRequest,

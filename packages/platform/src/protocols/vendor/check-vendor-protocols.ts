@@ -17,6 +17,8 @@ export interface CheckedVendorCommand {
   readonly name: string;
   readonly requestSize: number | readonly number[];
   readonly attributes: number;
+  /** Whether it needs a P2A channel (`PlatformVendorCommand.p2a`). */
+  readonly p2a: boolean;
   readonly handle: VendorFunction;
 }
 
@@ -53,6 +55,7 @@ const COMMAND_FIELDS: readonly (keyof PlatformVendorCommand)[] = [
   'name',
   'requestSize',
   'attributes',
+  'p2a',
   'handle',
 ];
 
@@ -210,9 +213,15 @@ function command(value: unknown, path: string, messageId: number): CheckedVendor
   const requestSize = sizes(o.requestSize, join(path, 'requestSize'));
   const attributes =
     o.attributes === undefined ? 0 : uint32(o.attributes, join(path, 'attributes'));
+  const p2a = o.p2a === undefined ? false : flag(o.p2a, join(path, 'p2a'));
   const handle = optionalFunction(value, o.handle, join(path, 'handle'));
   if (handle === undefined) return fail(join(path, 'handle'), 'must be a function, got undefined');
-  return { messageId, name, requestSize, attributes, handle };
+  return { messageId, name, requestSize, attributes, p2a, handle };
+}
+
+function flag(value: unknown, path: string): boolean {
+  if (typeof value !== 'boolean') return fail(path, `must be a boolean, got ${show(value)}`);
+  return value;
 }
 
 function sizes(value: unknown, path: string): number | readonly number[] {

@@ -1,4 +1,4 @@
-import { CommonMessageId, MSG_STATUS_SIZE, ScmiStatus } from '@scmi-ts/core';
+import { CommonMessageId, MSG_STATUS_SIZE, ScmiStatus, formatValue } from '@scmi-ts/core';
 import { types } from 'node:util';
 import {
   fail,
@@ -6,6 +6,7 @@ import {
   words,
   type MessageHandler,
   type PlatformRequest,
+  type PlatformServices,
   type ProtocolServer,
   type Reply,
 } from '../protocol-server.js';
@@ -19,24 +20,40 @@ import type { PlatformVendorRequest } from './platform-vendor-protocol.js';
 const EMPTY = new Uint8Array(0);
 const INT32_MIN = -0x80000000;
 const INT32_MAX = 0x7fffffff;
+const UINT32_MAX = 0xffffffff;
+/** The largest message id: the header's field has 8 bits. */
+const LAST_MESSAGE_ID = 0xff;
+
+/** What a command's handler asked for, applied when it answers SUCCESS. */
+interface Effects {
+  readonly notify: [notificationId: number, source: number, enable: boolean][];
+  later: { readonly ms: number; readonly complete: () => unknown } | undefined;
+}
 
 /**
  * The server side of a user's vendor protocol (`PlatformVendorProtocol`): the engine answers
  * its common messages, sizes and hidden-protocol rules as for a built-in one; this runs the user's
  * functions and checks what they return. A reply that breaks the contract is thrown as an `Error`,
  * which the engine answers GENERIC_ERROR and counts in `handlerErrors`, as a throwing handler.
- * @internal
+ * A command's subscriptions (`setNotify`) and asynchronous completion (`respondLater`) are
+ * applied once its handler answered SUCCESS, through the engine's own mechanisms
+ * (`AgentSession.subscribe`, `PlatformServices.later`). @internal
  */
 export class VendorProtocolServer implements ProtocolServer {
   public readonly id: number;
   public readonly version: number;
   public readonly messages: ReadonlyMap<number, MessageHandler>;
+  readonly #p: PlatformServices;
   readonly #protocol: CheckedVendorProtocol;
+  /** Timer tag of its pending asynchronous commands. */
+  readonly #tag: string;
 
-  public constructor(protocol: CheckedVendorProtocol) {
+  public constructor(services: PlatformServices, protocol: CheckedVendorProtocol) {
+    this.#p = services;
     this.#protocol = protocol;
     this.id = protocol.protocolId;
     this.version = protocol.version;
+    this.#tag = `vendor 0x${protocol.protocolId.toString(16)}`;
     this.messages = new Map(
       protocol.commands.map((c): [number, MessageHandler] => [c.messageId, this.#handler(c)]),
     );
@@ -45,20 +62,39 @@ export class VendorProtocolServer implements ProtocolServer {
   public attributes(req: PlatformRequest): Reply {
     const fn = this.#protocol.attributes;
     if (fn === undefined) return ok(words(0));
-    return this.#call(req, CommonMessageId.PROTOCOL_ATTRIBUTES, 'PROTOCOL_ATTRIBUTES', fn);
+    return this.#call(req, CommonMessageId.PROTOCOL_ATTRIBUTES, 'PROTOCOL_ATTRIBUTES', fn, false);
   }
 
   #handler(command: CheckedVendorCommand): MessageHandler {
     return {
       size: command.requestSize,
       attributes: command.attributes,
-      run: (req) => this.#call(req, command.messageId, command.name, command.handle),
+      p2a: command.p2a,
+      run: (req) => this.#call(req, command.messageId, command.name, command.handle, true),
     };
   }
 
-  /** Runs `fn` for `req` and checks its reply (throws when it breaks the contract). */
-  #call(req: PlatformRequest, messageId: number, what: string, fn: VendorFunction): Reply {
+  /**
+   * Runs `fn` for `req` and checks its reply (throws when it breaks the contract); with SUCCESS,
+   * applies what a command's handler asked for (`isCommand`: `setNotify`, `respondLater`).
+   */
+  #call(
+    req: PlatformRequest,
+    messageId: number,
+    what: string,
+    fn: VendorFunction,
+    isCommand: boolean,
+  ): Reply {
     const maxReturns = Math.max(0, req.link.maxMsgSize - MSG_STATUS_SIZE);
+    const where = `vendor protocol ${this.#protocol.name} (0x${this.id.toString(16)}) ${what}`;
+    const p2a = req.link.p2a;
+    const effects: Effects = { notify: [], later: undefined };
+    let live = true;
+    /** Refuses a call of `method` outside a command's handler while it runs. */
+    const during = (method: string): void => {
+      if (!isCommand) throw new Error(`${where}: ${method} is for a command's handle`);
+      if (!live) throw new Error(`${where}: ${method} after handle returned`);
+    };
     const request: PlatformVendorRequest = {
       agentId: req.agent.id,
       agentName: req.agent.config.name,
@@ -66,9 +102,76 @@ export class VendorProtocolServer implements ProtocolServer {
       version: req.version,
       payload: req.r,
       maxReturns,
+      p2a,
+      maxNotificationPayload: req.link.maxMsgSize,
+      setNotify: (notificationId: unknown, source: unknown, enable: unknown): void => {
+        during('setNotify');
+        if (!isInteger(notificationId, 0, LAST_MESSAGE_ID)) {
+          throw new RangeError(
+            `${where}: setNotify notificationId ${formatValue(notificationId)} is not an integer in 0 … 0xFF`,
+          );
+        }
+        if (!isInteger(source, 0, UINT32_MAX)) {
+          throw new RangeError(`${where}: setNotify source ${formatValue(source)} is not a uint32`);
+        }
+        if (typeof enable !== 'boolean') {
+          throw new TypeError(`${where}: setNotify enable ${formatValue(enable)} is not a boolean`);
+        }
+        if (enable && !p2a) {
+          throw new Error(
+            `${where}: setNotify enables a notification on a link without a P2A channel (give the command p2a: true)`,
+          );
+        }
+        effects.notify.push([notificationId, source, enable]);
+      },
+      respondLater: (ms: unknown, complete: unknown): void => {
+        during('respondLater');
+        if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+          throw new RangeError(
+            `${where}: respondLater ms ${formatValue(ms)} is not a non-negative finite number`,
+          );
+        }
+        if (typeof complete !== 'function') {
+          throw new TypeError(`${where}: respondLater complete is not a function`);
+        }
+        if (effects.later !== undefined) {
+          throw new Error(`${where}: respondLater called twice for one command`);
+        }
+        if (!p2a) {
+          throw new Error(
+            `${where}: respondLater on a link without a P2A channel (check req.p2a and answer NOT_SUPPORTED)`,
+          );
+        }
+        if (!this.#p.delayedFits(req, 0)) {
+          throw new Error(`${where}: respondLater on a link with no room for a delayed response`);
+        }
+        effects.later = { ms, complete: complete as () => unknown };
+      },
     };
-    const reply: unknown = fn(request);
-    const where = `vendor protocol ${this.#protocol.name} (0x${this.id.toString(16)}) ${what}`;
+    let reply: unknown;
+    try {
+      reply = fn(request);
+    } finally {
+      live = false;
+    }
+    const checked = this.#check(reply, where, maxReturns);
+    if (checked.status !== ScmiStatus.SUCCESS) return checked;
+    // The delayed response first: arming it may throw (a clock that cannot arm a timer), and the
+    // command is then answered GENERIC_ERROR with nothing subscribed.
+    const later = effects.later;
+    if (later !== undefined) {
+      this.#p.later(req, later.ms, this.#tag, true, () =>
+        this.#check(later.complete(), `${where} (respondLater complete)`, maxReturns),
+      );
+    }
+    for (const [notificationId, source, enable] of effects.notify) {
+      req.agent.subscribe(this.id, notificationId, source, enable);
+    }
+    return checked;
+  }
+
+  /** Checks the reply of a vendor protocol's function (throws when it breaks the contract). */
+  #check(reply: unknown, where: string, maxReturns: number): Reply {
     if (isThenable(reply)) {
       // An async handler by mistake: its rejection, if any, must not become an unhandled one.
       Promise.resolve(reply).catch(() => undefined);
@@ -101,6 +204,10 @@ export class VendorProtocolServer implements ProtocolServer {
     // returns, so a handler that keeps the array and changes it later changes nothing sent.
     return ok(bytes);
   }
+}
+
+function isInteger(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
