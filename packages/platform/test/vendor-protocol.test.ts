@@ -880,12 +880,56 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
       expect(h.platform.agentCounters(1).notificationsDropped).toBe(1);
     });
 
-    it('should copy the payload when it is posted', () => {
+    it('should copy the payload when it is posted', async () => {
       h.call(BBM, BUTTON_NOTIFY, [1]);
+      // A P2A delay keeps the message past the call: a payload not copied would show the change.
+      h.platform.faults.add({
+        match: { stage: 'notification', protocolId: BBM },
+        action: { kind: 'delay', ms: 5 },
+      });
       const payload = returnsOf(1);
       h.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, payload);
       payload.fill(0xee);
+      await h.clock.advance(5);
       expect(h.link(1).messages[0]?.words).toEqual([1]);
+    });
+
+    it('should not subscribe an agent whose link dropped it while the NOTIFY ran', () => {
+      const h2 = harness([
+        createBbm({
+          commands: {
+            ...createBbm().commands,
+            0x9: {
+              requestSize: 0,
+              p2a: true,
+              handle: (req) => {
+                // The post makes the link drop the agent (as the peer port drops a slow consumer).
+                h2.link(1).accept = () => {
+                  h2.connection(1).disconnect();
+                  return false;
+                };
+                h2.platform.postVendorNotification(BBM, BUTTON_EVENT, 0, returnsOf(0));
+                req.setNotify(RTC_EVENT, 0, true);
+                return { status: ScmiStatus.SUCCESS };
+              },
+            },
+          },
+        }),
+      ]);
+      h2.call(BBM, BUTTON_NOTIFY, [1]); // agent 1 gets the handler's post
+      h2.call(BBM, 0x9);
+      expect(h2.platform.subscriptions(1)).toEqual([]);
+      h2.connect(1);
+      expect(h2.platform.postVendorNotification(BBM, RTC_EVENT, 0, new Uint8Array(8))).toBe(0);
+      expect(h2.link(1).posted).toEqual([]);
+      h2.close();
+    });
+
+    it('should not subscribe an agent whose link cannot carry even the SUCCESS status', () => {
+      h.connection(1).disconnect();
+      h.connect(1, true, 3);
+      expect(h.call(BBM, BUTTON_NOTIFY, [1]).status).toBe(ScmiStatus.PROTOCOL_ERROR);
+      expect(h.platform.subscriptions(1)).toEqual([]);
     });
 
     describe('when a link is too small for the notification', () => {
@@ -994,7 +1038,7 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
       h2.close();
     });
 
-    it('should answer GENERIC_ERROR to setNotify or respondLater from attributes or after handle', () => {
+    it('should answer GENERIC_ERROR to setNotify from attributes, and throw to a caller after handle returned', () => {
       let kept: PlatformVendorRequest | undefined;
       const h2 = harness([
         createBbm({
@@ -1188,6 +1232,79 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
       await h.clock.advance(LATENCY_MS + 2);
       expect(h.link(1).posted).toHaveLength(1);
       expect(h.platform.counters.delayedResponseRetries).toBe(2);
+    });
+
+    describe('when a delivery fault withholds the response', () => {
+      // SCMI's delayed response never reaches the agent before the command's response.
+      it.each([
+        ['late-reply', { kind: 'late-reply', ms: LATENCY_MS * 4 }],
+        ['hold', { kind: 'hold', maxHoldMs: LATENCY_MS * 4 }],
+        ['reorder', { kind: 'reorder', maxHoldMs: LATENCY_MS * 4 }],
+        ['delay', { kind: 'delay', ms: LATENCY_MS * 4 }],
+      ] as const)(
+        'should post the delayed response after the response (%s)',
+        async (_kind, action) => {
+          h.platform.faults.add({ match: { protocolId: BBM, messageId: TIME_SET }, action });
+          h.send(1, BBM, TIME_SET, [0, 7, 1]);
+          await h.clock.advance(LATENCY_MS * 10);
+          const link = h.link(1);
+          // The response (sent later by each of these faults), then the delayed response.
+          expect(link.order).toEqual(['response', 'p2a']);
+          expect(link.messages.map((m) => m.type)).toEqual([2]);
+          expect(h.call(BBM, TIME_GET, [0]).words).toEqual([7]);
+        },
+      );
+
+      it("should do the same for a built-in protocol's asynchronous command (RESET)", async () => {
+        h.platform.faults.add({
+          match: { protocolId: 0x16, messageId: 0x4 },
+          action: { kind: 'late-reply', ms: 1000 },
+        });
+        // RESET of domain 0: autonomous (bit 0), asynchronous (bit 2).
+        h.send(1, 0x16, 0x4, [0, 0b101, 0]);
+        await h.clock.advance(2000);
+        expect(h.link(1).order).toEqual(['response', 'p2a']);
+        expect(h.link(1).messages.map((m) => [m.type, m.protocolId])).toEqual([[2, 0x16]]);
+      });
+
+      it('should count the delayed response cancelled when the agent disconnects before the response went', async () => {
+        h.platform.faults.add({
+          match: { protocolId: BBM, messageId: TIME_SET },
+          action: { kind: 'late-reply', ms: LATENCY_MS * 4 },
+        });
+        h.send(1, BBM, TIME_SET, [0, 7, 1]);
+        await h.clock.advance(LATENCY_MS); // completed; its delayed response waits
+        const cancelled = h.platform.agentCounters(1).cancelledOnDisconnect;
+        h.connection(1).disconnect();
+        await h.clock.advance(LATENCY_MS * 10);
+        expect(h.link(1).order).toEqual([]);
+        // The withheld response's timer and the delayed response that waited for it.
+        expect(h.platform.agentCounters(1).cancelledOnDisconnect).toBe(cancelled + 2);
+      });
+    });
+
+    it('should arm nothing when the handler closed the platform', async () => {
+      let completed = 0;
+      const h2: Harness = harness([
+        createBbm({
+          commands: {
+            0x9: answering((req) => {
+              h2.platform.close();
+              req.respondLater(1, () => {
+                completed++;
+                return { status: 0 };
+              });
+              return { status: 0 };
+            }),
+          },
+        }),
+      ]);
+      h2.send(1, BBM, 0x9);
+      expect(h2.platform.pendingOperations).toBe(0);
+      expect(h2.platform.armedTimers).toBe(0);
+      await h2.clock.advance(10);
+      expect(completed).toBe(0);
+      h2.close();
     });
 
     describe('when the command is answered other than SUCCESS', () => {
@@ -1460,6 +1577,11 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
       ['no commands', 'vendorProtocols[0].commands', [{ ...valid, commands: undefined }]],
       ['commands that are an array', 'vendorProtocols[0].commands', [{ ...valid, commands: [] }]],
       ['commands that are null', 'vendorProtocols[0].commands', [{ ...valid, commands: null }]],
+      [
+        'commands that are a Map (no own keys: it would serve nothing)',
+        'vendorProtocols[0].commands',
+        [{ ...valid, commands: new Map([[3, { requestSize: 0, handle: () => ({ status: 0 }) }]]) }],
+      ],
       [
         'message id 0x0',
         'vendorProtocols[0].commands.0',

@@ -155,6 +155,14 @@ export class PlatformEngine implements PlatformServices {
   readonly #servers = new Map<number, ProtocolServer>();
   readonly #held = new Map<string, Held>();
   readonly #heldUntilReleased = new Set<HeldUntilReleased>();
+  /**
+   * The delayed responses that wait for their command's response, which a delivery fault
+   * (`late-reply`, `hold`, `reorder`) withholds, by `agentId:command header word`: SCMI's delayed
+   * response never reaches the agent before the response (Linux takes one that does for a buggy
+   * platform's), so an operation that completes first posts its delayed response right after the
+   * response goes. An entry exists while the response is withheld.
+   */
+  readonly #afterResponse = new Map<string, (() => void)[]>();
   #closed = false;
   /** Accepted asynchronous operations not complete yet, and those of them with a delayed response. */
   #pendingOperations = 0;
@@ -313,6 +321,7 @@ export class PlatformEngine implements PlatformServices {
     this.timers.cancelAll();
     this.#held.clear();
     this.#heldUntilReleased.clear();
+    this.#afterResponse.clear();
   }
 
   /**
@@ -398,15 +407,16 @@ export class PlatformEngine implements PlatformServices {
     const header = buildHeader(notificationId, ScmiMessageType.NOTIFICATION, protocolId, 0);
     try {
       this.#postP2a(agent, link, encodeMsg(header, payload), 'notification');
-      return true;
     } catch {
       // A link whose `post` throws, or a fault's timer the clock cannot arm: the notification is
       // lost, never the command that caused it. A protocol server announces a change once it has
       // accepted it (a pending operation armed, a state changed); a throw here would answer that
       // command GENERIC_ERROR while the change goes on.
       this.#count(agent, 'notificationsDropped');
-      return false;
     }
+    // Handed to the agent's P2A path: what the fault rules and `link.post` did with it (a copy of
+    // a duplicate posted, the next lost to a clock that could not arm its timer) is counted there.
+    return true;
   }
 
   public later(
@@ -416,6 +426,9 @@ export class PlatformEngine implements PlatformServices {
     respond: boolean,
     complete: () => Reply,
   ): void {
+    // A handler that closed the platform (a vendor protocol's, or a link callback's) leaves nothing
+    // armed: `close` cancels every pending operation, and this one comes after it.
+    if (this.#closed) return;
     const { agent, link, headerWord } = req;
     // Owned by the platform, not by the agent: an operation the platform accepted completes even
     // if the agent disconnects first (firmware does not undo a state change it answered SUCCESS
@@ -436,12 +449,17 @@ export class PlatformEngine implements PlatformServices {
           reply = this.#handlerFailed(agent, headerWord, e);
         }
         if (!respond) return;
-        if (agent.link !== link) {
-          this.#count(agent, 'cancelledOnDisconnect');
-          return;
-        }
-        const header = ((headerWord & ~0x300) | (ScmiMessageType.DELAYED_RESPONSE << 8)) >>> 0;
-        this.#postP2a(agent, link, this.#encode(link, header, reply), 'delayed-response');
+        const post = (): void => {
+          if (agent.link !== link) {
+            this.#count(agent, 'cancelledOnDisconnect');
+            return;
+          }
+          const header = ((headerWord & ~0x300) | (ScmiMessageType.DELAYED_RESPONSE << 8)) >>> 0;
+          this.#postP2a(agent, link, this.#encode(link, header, reply), 'delayed-response');
+        };
+        const waiting = this.#afterResponse.get(`${agent.id}:${headerWord}`);
+        if (waiting === undefined) post();
+        else waiting.push(post);
       },
       undefined,
       tag,
@@ -498,6 +516,13 @@ export class PlatformEngine implements PlatformServices {
     }
     for (const h of this.#heldUntilReleased)
       if (h.session === session) this.#heldUntilReleased.delete(h);
+    // The delayed responses waiting for a withheld response: each counts itself cancelled (the
+    // agent's link is gone).
+    for (const [key, waiting] of [...this.#afterResponse]) {
+      if (!key.startsWith(`${session.id}:`)) continue;
+      this.#afterResponse.delete(key);
+      for (const post of waiting) post();
+    }
     // A held response has its release timer too: each pending message is one timer.
     this.#count(session, 'cancelledOnDisconnect', this.timers.cancelOwner(session.id));
     this.resetAgent(session.id);
@@ -738,6 +763,10 @@ export class PlatformEngine implements PlatformServices {
       return response;
     }
     const key = `${session.id}:${channelId}`;
+    const kind = delivery?.kind;
+    if (kind === 'late-reply' || kind === 'hold' || kind === 'reorder') {
+      this.#afterResponse.set(`${session.id}:${command}`, []);
+    }
     switch (delivery?.kind) {
       case 'drop':
         return undefined;
@@ -811,10 +840,20 @@ export class PlatformEngine implements PlatformServices {
     bytes: Uint8Array,
     command: number | undefined,
   ): void {
-    if (session.link !== link) return;
-    this.#count(session, 'lateResponses');
-    this.#countStatus(session, bytes);
-    link.respond(channelId, bytes, command);
+    const waiting = command === undefined ? undefined : `${session.id}:${command}`;
+    try {
+      if (session.link !== link) return;
+      this.#count(session, 'lateResponses');
+      this.#countStatus(session, bytes);
+      link.respond(channelId, bytes, command);
+    } finally {
+      // The delayed responses that waited for this response go now (or count themselves cancelled).
+      const posts = waiting === undefined ? undefined : this.#afterResponse.get(waiting);
+      if (posts !== undefined) {
+        this.#afterResponse.delete(waiting as string);
+        for (const post of posts) post();
+      }
+    }
   }
 
   /**

@@ -102,10 +102,10 @@ export interface PlatformServices {
   ): number;
   /**
    * Sends one notification to one agent if it is connected, subscribed, and may use the domain now
-   * ({@link AgentSession.receives}); otherwise nothing. Returns whether it went to the agent's
-   * P2A path: false also when it does not fit the link, or the path threw (both counted in
+   * ({@link AgentSession.receives}); otherwise nothing. Returns whether it was handed to the
+   * agent's P2A path: false also when it does not fit the link (counted in
    * `notificationsDropped`); what the P2A fault rules and `link.post` then do with it is counted
-   * apart (`notificationsPosted`, `notificationsDropped`).
+   * there (`notificationsPosted`, `notificationsDropped`), a path that threw included.
    */
   notifyAgent(
     agent: AgentSession,
@@ -119,7 +119,9 @@ export interface PlatformServices {
    * change there) and, when `respond` is true, its reply is posted as the delayed response.
    * The operation completes even if the agent disconnects first; its delayed response is then
    * not sent (counted in `cancelledOnDisconnect`), not even to a new connection of the agent.
-   * Cancelled only when the platform closes. `tag` counts pending operations. When `complete`
+   * Cancelled only when the platform closes (and nothing is armed when it is closed already: a
+   * handler that closed it). `tag` counts pending operations. A delayed response due while a
+   * delivery fault withholds the command's response is posted right after that response. When `complete`
    * throws, the failure is counted and logged as a handler's (`handlerErrors`, `handlerErrorLog`,
    * with the command's ids and token) and the delayed response says GENERIC_ERROR.
    */

@@ -30,6 +30,8 @@ export class FakeLink implements PlatformAgentLink {
     command: number | undefined;
   }[] = [];
   public readonly posted: Uint8Array[] = [];
+  /** What reached the agent in order: `response` for each later response, `p2a` for each post. */
+  public readonly order: ('response' | 'p2a')[] = [];
   public refused = 0;
   public accept: (message: Uint8Array) => boolean = () => true;
 
@@ -40,6 +42,7 @@ export class FakeLink implements PlatformAgentLink {
 
   public respond(channelId: number, response: Uint8Array, command?: number): void {
     this.responses.push({ channelId, bytes: response.slice(), command });
+    this.order.push('response');
   }
 
   public post(message: Uint8Array): boolean {
@@ -48,6 +51,7 @@ export class FakeLink implements PlatformAgentLink {
       return false;
     }
     this.posted.push(message.slice());
+    this.order.push('p2a');
     return true;
   }
 

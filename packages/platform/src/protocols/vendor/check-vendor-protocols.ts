@@ -177,8 +177,21 @@ function commandList(
   path: string,
   versionNegotiation: boolean,
 ): CheckedVendorCommand[] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return fail(path, `must be an object of commands by message id, got ${show(value)}`);
+  // A plain object only: a Map (or any class instance) would pass as an object and, its entries
+  // not being own keys, serve no command at all.
+  const proto: unknown =
+    typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : undefined;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    // Object.prototype of any realm (a vm context's too) has no prototype of its own.
+    (proto !== null && Object.getPrototypeOf(proto) !== null)
+  ) {
+    return fail(
+      path,
+      `must be a plain object of commands by message id ({ 0x3: … }), got ${show(value)}`,
+    );
   }
   const commands = value as Readonly<Record<string, unknown>>;
   return Object.keys(commands).map((key) => {

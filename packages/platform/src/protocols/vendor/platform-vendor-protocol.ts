@@ -201,7 +201,8 @@ export interface PlatformVendorRequest {
    * false): what a built-in `*_NOTIFY` command does. `ScmiPlatform.postVendorNotification` then
    * sends the notification to the agents subscribed to it, while they are connected.
    *
-   * Applied when `handle` returns SUCCESS, in the order called; any other reply (or a handler
+   * Applied when `handle` returns SUCCESS that reaches the agent (its link still connected, and
+   * able to carry a status), in the order called; any other reply (or a handler
    * bug) applies none. May be called several times in one command (a `*_NOTIFY` whose flags name
    * several notifications). Subscriptions end, as built-in ones, when the agent disconnects or
    * BASE_RESET_AGENT_CONFIGURATION resets it; enabling twice, or disabling what is not enabled,
@@ -211,7 +212,8 @@ export interface PlatformVendorRequest {
    *   `notificationId` is not an integer in 0 … 0xFF (the header's message id field), `source`
    *   not a uint32 or `enable` not a boolean; when enabling on a link without a P2A channel (mark
    *   the command `p2a: true`, or answer NOT_SUPPORTED); when called from `attributes` (the
-   *   protocol's PROTOCOL_ATTRIBUTES) or once `handle` returned.
+   *   protocol's PROTOCOL_ATTRIBUTES). Called through a request kept past its `handle`, it throws
+   *   to that caller (the command was answered already) and changes nothing.
    * @example
    * ```ts
    * // BBM_BUTTON_NOTIFY(flags): bit 0 enables BBM_BUTTON_EVENT (0x1), one button, source 0.
@@ -251,8 +253,9 @@ export interface PlatformVendorRequest {
    * @throws Error — a handler bug, answered GENERIC_ERROR — when `ms` is not a non-negative
    *   finite number or `complete` not a function; when the link has no P2A channel (check
    *   {@link PlatformVendorRequest.p2a} first and answer NOT_SUPPORTED, as built-ins do) or no
-   *   room for a delayed response at all; when called twice for one command, from `attributes`,
-   *   or once `handle` returned.
+   *   room for a delayed response at all; when called twice for one command or from
+   *   `attributes`. Called through a request kept past its `handle`, it throws to that caller
+   *   and arms nothing.
    * @example
    * ```ts
    * // BBM_RTC_TIME_SET, asynchronous: the new time is in effect after 2 ms.

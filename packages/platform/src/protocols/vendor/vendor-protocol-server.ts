@@ -156,6 +156,10 @@ export class VendorProtocolServer implements ProtocolServer {
     }
     const checked = this.#check(reply, where, maxReturns);
     if (checked.status !== ScmiStatus.SUCCESS) return checked;
+    // Nothing applies when the agent will not get this SUCCESS: its link went away while the
+    // handler ran (a notification it posted made the link drop the agent), or the link cannot
+    // carry even a status (the engine answers PROTOCOL_ERROR).
+    if (req.agent.link !== req.link || req.link.maxMsgSize < MSG_STATUS_SIZE) return checked;
     // The delayed response first: arming it may throw (a clock that cannot arm a timer), and the
     // command is then answered GENERIC_ERROR with nothing subscribed.
     const later = effects.later;
