@@ -1235,52 +1235,23 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
     });
 
     describe('when a delivery fault withholds the response', () => {
-      // SCMI's delayed response never reaches the agent before the command's response.
+      // As a buggy platform's: the conformance kit's overtaken-response case relies on it. A
+      // `delay` holds the command itself, so its delayed response follows its response.
       it.each([
-        ['late-reply', { kind: 'late-reply', ms: LATENCY_MS * 4 }],
-        ['hold', { kind: 'hold', maxHoldMs: LATENCY_MS * 4 }],
-        ['reorder', { kind: 'reorder', maxHoldMs: LATENCY_MS * 4 }],
-        ['delay', { kind: 'delay', ms: LATENCY_MS * 4 }],
+        ['late-reply', { kind: 'late-reply', ms: LATENCY_MS * 4 }, ['p2a', 'response']],
+        ['hold', { kind: 'hold', maxHoldMs: LATENCY_MS * 4 }, ['p2a', 'response']],
+        ['delay', { kind: 'delay', ms: LATENCY_MS * 4 }, ['response', 'p2a']],
       ] as const)(
-        'should post the delayed response after the response (%s)',
-        async (_kind, action) => {
+        'should let the delayed response come as the fault puts it (%s)',
+        async (_kind, action, order) => {
           h.platform.faults.add({ match: { protocolId: BBM, messageId: TIME_SET }, action });
           h.send(1, BBM, TIME_SET, [0, 7, 1]);
           await h.clock.advance(LATENCY_MS * 10);
-          const link = h.link(1);
-          // The response (sent later by each of these faults), then the delayed response.
-          expect(link.order).toEqual(['response', 'p2a']);
-          expect(link.messages.map((m) => m.type)).toEqual([2]);
+          expect(h.link(1).order).toEqual(order);
+          expect(h.link(1).messages.map((m) => m.type)).toEqual([2]);
           expect(h.call(BBM, TIME_GET, [0]).words).toEqual([7]);
         },
       );
-
-      it("should do the same for a built-in protocol's asynchronous command (RESET)", async () => {
-        h.platform.faults.add({
-          match: { protocolId: 0x16, messageId: 0x4 },
-          action: { kind: 'late-reply', ms: 1000 },
-        });
-        // RESET of domain 0: autonomous (bit 0), asynchronous (bit 2).
-        h.send(1, 0x16, 0x4, [0, 0b101, 0]);
-        await h.clock.advance(2000);
-        expect(h.link(1).order).toEqual(['response', 'p2a']);
-        expect(h.link(1).messages.map((m) => [m.type, m.protocolId])).toEqual([[2, 0x16]]);
-      });
-
-      it('should count the delayed response cancelled when the agent disconnects before the response went', async () => {
-        h.platform.faults.add({
-          match: { protocolId: BBM, messageId: TIME_SET },
-          action: { kind: 'late-reply', ms: LATENCY_MS * 4 },
-        });
-        h.send(1, BBM, TIME_SET, [0, 7, 1]);
-        await h.clock.advance(LATENCY_MS); // completed; its delayed response waits
-        const cancelled = h.platform.agentCounters(1).cancelledOnDisconnect;
-        h.connection(1).disconnect();
-        await h.clock.advance(LATENCY_MS * 10);
-        expect(h.link(1).order).toEqual([]);
-        // The withheld response's timer and the delayed response that waited for it.
-        expect(h.platform.agentCounters(1).cancelledOnDisconnect).toBe(cancelled + 2);
-      });
     });
 
     it('should arm nothing when the handler closed the platform', async () => {

@@ -155,14 +155,6 @@ export class PlatformEngine implements PlatformServices {
   readonly #servers = new Map<number, ProtocolServer>();
   readonly #held = new Map<string, Held>();
   readonly #heldUntilReleased = new Set<HeldUntilReleased>();
-  /**
-   * The delayed responses that wait for their command's response, which a delivery fault
-   * (`late-reply`, `hold`, `reorder`) withholds, by `agentId:command header word`: SCMI's delayed
-   * response never reaches the agent before the response (Linux takes one that does for a buggy
-   * platform's), so an operation that completes first posts its delayed response right after the
-   * response goes. An entry exists while the response is withheld.
-   */
-  readonly #afterResponse = new Map<string, (() => void)[]>();
   #closed = false;
   /** Accepted asynchronous operations not complete yet, and those of them with a delayed response. */
   #pendingOperations = 0;
@@ -321,7 +313,6 @@ export class PlatformEngine implements PlatformServices {
     this.timers.cancelAll();
     this.#held.clear();
     this.#heldUntilReleased.clear();
-    this.#afterResponse.clear();
   }
 
   /**
@@ -449,17 +440,12 @@ export class PlatformEngine implements PlatformServices {
           reply = this.#handlerFailed(agent, headerWord, e);
         }
         if (!respond) return;
-        const post = (): void => {
-          if (agent.link !== link) {
-            this.#count(agent, 'cancelledOnDisconnect');
-            return;
-          }
-          const header = ((headerWord & ~0x300) | (ScmiMessageType.DELAYED_RESPONSE << 8)) >>> 0;
-          this.#postP2a(agent, link, this.#encode(link, header, reply), 'delayed-response');
-        };
-        const waiting = this.#afterResponse.get(`${agent.id}:${headerWord}`);
-        if (waiting === undefined) post();
-        else waiting.push(post);
+        if (agent.link !== link) {
+          this.#count(agent, 'cancelledOnDisconnect');
+          return;
+        }
+        const header = ((headerWord & ~0x300) | (ScmiMessageType.DELAYED_RESPONSE << 8)) >>> 0;
+        this.#postP2a(agent, link, this.#encode(link, header, reply), 'delayed-response');
       },
       undefined,
       tag,
@@ -516,13 +502,6 @@ export class PlatformEngine implements PlatformServices {
     }
     for (const h of this.#heldUntilReleased)
       if (h.session === session) this.#heldUntilReleased.delete(h);
-    // The delayed responses waiting for a withheld response: each counts itself cancelled (the
-    // agent's link is gone).
-    for (const [key, waiting] of [...this.#afterResponse]) {
-      if (!key.startsWith(`${session.id}:`)) continue;
-      this.#afterResponse.delete(key);
-      for (const post of waiting) post();
-    }
     // A held response has its release timer too: each pending message is one timer.
     this.#count(session, 'cancelledOnDisconnect', this.timers.cancelOwner(session.id));
     this.resetAgent(session.id);
@@ -763,10 +742,6 @@ export class PlatformEngine implements PlatformServices {
       return response;
     }
     const key = `${session.id}:${channelId}`;
-    const kind = delivery?.kind;
-    if (kind === 'late-reply' || kind === 'hold' || kind === 'reorder') {
-      this.#afterResponse.set(`${session.id}:${command}`, []);
-    }
     switch (delivery?.kind) {
       case 'drop':
         return undefined;
@@ -840,20 +815,10 @@ export class PlatformEngine implements PlatformServices {
     bytes: Uint8Array,
     command: number | undefined,
   ): void {
-    const waiting = command === undefined ? undefined : `${session.id}:${command}`;
-    try {
-      if (session.link !== link) return;
-      this.#count(session, 'lateResponses');
-      this.#countStatus(session, bytes);
-      link.respond(channelId, bytes, command);
-    } finally {
-      // The delayed responses that waited for this response go now (or count themselves cancelled).
-      const posts = waiting === undefined ? undefined : this.#afterResponse.get(waiting);
-      if (posts !== undefined) {
-        this.#afterResponse.delete(waiting as string);
-        for (const post of posts) post();
-      }
-    }
+    if (session.link !== link) return;
+    this.#count(session, 'lateResponses');
+    this.#countStatus(session, bytes);
+    link.respond(channelId, bytes, command);
   }
 
   /**

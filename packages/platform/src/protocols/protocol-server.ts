@@ -120,8 +120,9 @@ export interface PlatformServices {
    * The operation completes even if the agent disconnects first; its delayed response is then
    * not sent (counted in `cancelledOnDisconnect`), not even to a new connection of the agent.
    * Cancelled only when the platform closes (and nothing is armed when it is closed already: a
-   * handler that closed it). `tag` counts pending operations. A delayed response due while a
-   * delivery fault withholds the command's response is posted right after that response. When `complete`
+   * handler that closed it). `tag` counts pending operations. A delivery fault that withholds
+   * the command's response (`late-reply`, `hold`, `reorder`) lets a delayed response due first
+   * overtake it, as a buggy platform's would (the conformance kit's overtaken-response case). When `complete`
    * throws, the failure is counted and logged as a handler's (`handlerErrors`, `handlerErrorLog`,
    * with the command's ids and token) and the delayed response says GENERIC_ERROR.
    */
