@@ -362,6 +362,26 @@ describe('the peer-port transport', () => {
       await agent.remove();
     });
 
+    it('should resolve whenClosed with why, with no agent on the connection', async () => {
+      const port = await unixPort();
+      const c = await connection(port.address);
+      let settled = false;
+      const closed = c.whenClosed().then((why) => {
+        settled = true;
+        return why;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(settled).toBe(false);
+      await port.close(); // the platform's process going away, as the tool sees it
+      const why = await closed;
+      expect(why).toBeInstanceOf(ScmiTransportError);
+      expect(why).toMatchObject({ code: 'E_PEER_PORT_CLOSED' });
+      expect(why.message).toMatch(/the port closed the connection: the port is closing$/);
+      expect(why).toBe(c.error);
+      // After the close: at once, the same error.
+      expect(await c.whenClosed()).toBe(why);
+    });
+
     it('should fail a probe whose connection the port refused', async () => {
       const port = await unixPort({ agentIds: [1] });
       const first = await connection(port.address);

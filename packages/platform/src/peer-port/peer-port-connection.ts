@@ -283,6 +283,24 @@ export class PeerPortConnection {
   }
 
   /**
+   * Resolves once the socket has closed — the port closed it (its `CLOSE` reason is in the
+   * message), it failed, a malformed stream was read, or {@link PeerPortConnection.close} — with
+   * the error that ended the connection (the one {@link PeerPortConnection.error} holds, and the
+   * agent's commands fail with). Never rejects; resolves at once, with the same error, after the
+   * close. For a tool that must notice the platform's process going away without an agent on the
+   * connection, or before its agent's next command.
+   *
+   * @example
+   * ```ts
+   * void connection.whenClosed().then((why) => console.error(`platform gone: ${why.message}`));
+   * ```
+   */
+  public async whenClosed(): Promise<ScmiTransportError> {
+    await this.#closed;
+    return this.#error as ScmiTransportError;
+  }
+
+  /**
    * Closes the socket (commands still in flight of an agent that holds the connection fail with
    * `E_PEER_PORT_CLOSED`, as for any loss) and resolves once it is closed. Idempotent; it never
    * rejects.
