@@ -209,6 +209,25 @@ describe('Clock protocol client', () => {
       expect(info.ratesError).toMatchObject({ code: 'E_MULTIPART' });
     });
 
+    it("flags a clock the platform names '', which Linux's clk-scmi would not register, and keeps it usable", async () => {
+      // CLOCK_ATTRIBUTES of clock 0: its short name (after header, status, attributes) emptied.
+      const { clock } = await probe({
+        platformFaults: [
+          fault(ClockMessageId.ATTRIBUTES, { kind: 'corrupt-bytes', offset: 12, bytes: [0] }, 1),
+        ],
+      });
+      const info = clock.domains.info(0);
+      expect(info.name).toBe('');
+      expect(info.nameError).toBeInstanceOf(ScmiError);
+      expect(info.nameError).toMatchObject({
+        code: 'E_CLOCK_NAME',
+        message:
+          "clock 0 has an empty name: Linux's scmi_clock_info_get gives no clock for it (clk-scmi does not register it)",
+      });
+      expect(clock.domains.info(1).nameError).toBeUndefined();
+      expect(await clock.getRate(0)).toBeGreaterThan(0n);
+    });
+
     it('accepts an out-of-spec range triplet, as the quirk Linux applies to every platform (older SCP-firmware says 1 returned)', async () => {
       h = createHarness({
         drivers: [clockProtocolDriver],

@@ -130,7 +130,11 @@ export interface ClockInfo {
   readonly id: number;
   /** Its name: the extended one when the platform announces it (version 2.0 and later), else the short one. */
   readonly name: string;
-  /** Present when CLOCK_NAME_GET failed: the error (`name` is then the short name). */
+  /**
+   * Present when CLOCK_NAME_GET failed: the error (`name` is then the short name); or, when the
+   * name is empty, ScmiError `E_CLOCK_NAME` — Linux's `scmi_clock_info_get` gives no clock for
+   * one without a name, so `clk-scmi` never registers it (here it stays usable by id).
+   */
   readonly nameError?: unknown;
   /**
    * Whether the clock was enabled when init described it (attributes bit 0); the state now is
@@ -676,8 +680,10 @@ export class ClockProtocol {
    * CLOCK_DESCRIBE_RATES, read again (init reads it once into `domains`): the rates of clock `id`.
    *
    * @throws ScmiMalformedError (counted) for a reply Linux refuses or this client finds
-   * contradictory: `E_MULTIPART` for a range that is not one part of exactly 3 values (Linux's
-   * out-of-spec triplet quirk is not applied) or a reply that switches format between parts,
+   * contradictory: `E_MULTIPART` for a range that is not one part of exactly 3 values (except
+   * the out-of-spec reply Linux's triplet quirk takes, as init takes it: another returned count
+   * with nothing remaining in a reply of exactly 4 + 3 × 8 bytes) or a reply that switches format
+   * between parts,
    * `E_CLOCK_RATES` for a range whose max is below its min or whose step is 0 with min below
    * max, `E_TRUNCATED` for a short part; otherwise as {@link ClockProtocol.getRate}.
    */
@@ -912,6 +918,12 @@ async function describeClock(
     const name = await optional(() => ph.xfer.extendedName(ClockMessageId.NAME_GET, id), shortName);
     info.name = name.value;
     if ('error' in name) info.nameError = name.error;
+  }
+  if (info.name === '' && info.nameError === undefined) {
+    info.nameError = new ScmiError(
+      'E_CLOCK_NAME',
+      `clock ${id} has an empty name: Linux's scmi_clock_info_get gives no clock for it (clk-scmi does not register it)`,
+    );
   }
   if (v3 && has(ATTR_PARENTS)) {
     const parents = await optional(() => possibleParents(ph, id, count), []);

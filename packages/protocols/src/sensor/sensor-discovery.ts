@@ -308,7 +308,8 @@ async function updateIntervals(
  * name into its axis as it arrives, then warns and goes on). An axis whose id is not its index is
  * malformed, and so is a walk that describes fewer axes than the sensor announces.
  *
- * @throws the AXIS_DESCRIPTION_GET failure (the sensor is then not described).
+ * @throws the AXIS_DESCRIPTION_GET failure (the sensor is then not described; in Linux the
+ *   whole Sensor protocol fails to initialize, `scmi_iterator_run` stopping on it).
  */
 async function describeAxes(
   ph: ProtocolHandle,
@@ -406,7 +407,9 @@ async function describeAxes(
 /**
  * Describes every sensor as Linux's `scmi_sensor_description_get` does: SENSOR_DESCRIPTION_GET in
  * parts (the walk bounded by PROTOCOL_ATTRIBUTES' count), then for each sensor its update
- * intervals, its extended name, its axes (and their extended names), in Linux's order.
+ * intervals, its extended name, its axes (and their extended names). Linux sends a part's
+ * per-sensor commands while it walks the parts (in its `process_response`); this walks every part
+ * first: the same commands, in another order when there is more than one part.
  *
  * Sensor ids are 0 to `count − 1` and a descriptor carries its own: Linux fills `sensors[]` by
  * position and every later command indexes that array with the id it sends, so it assumes the two

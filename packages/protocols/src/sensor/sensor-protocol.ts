@@ -79,8 +79,12 @@ const TRIP_MODES: Readonly<Record<SensorTripPointMode, number>> = {
   down: 2,
   both: 3,
 };
-/** A reading before version 3.0: value_low, value_high (no timestamp). */
-const V2_READING = 8;
+/**
+ * A reading of a version 1.x platform: value_low, value_high (no timestamp). From version 2.0 a
+ * reading is 16 bytes with its timestamp, as SCP-firmware's SENSOR_V2 build sends it (the
+ * reference's "v3" readings are the SCMI specification's, not the protocol version's).
+ */
+const V1_READING = 8;
 
 /** What PROTOCOL_ATTRIBUTES (and the command checks Linux makes after it) told at init. */
 export interface SensorProtocolAttributes {
@@ -556,7 +560,7 @@ export class SensorProtocol {
     const o = objectArg(options, READ_KEYS, 'sensor read options');
     const async = boolOption(o.async, 'async') ?? (info.asyncRead && this.#ph.p2a);
     const size =
-      this.#ph.version >>> 16 >= 2 ? READING_SIZE * Math.max(1, info.axes.length) : V2_READING;
+      this.#ph.version >>> 16 >= 2 ? READING_SIZE * Math.max(1, info.axes.length) : V1_READING;
     const returns = await this.#ph.xfer.transact(
       SensorMessageId.READING_GET,
       (w) => w.u32(id).u32(async ? READ_ASYNC : 0),

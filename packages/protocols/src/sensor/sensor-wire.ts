@@ -25,15 +25,19 @@ export enum SensorMessageId {
   TRIP_POINT_CONFIG = 0x5,
   /** (sensor_id, flags bit 0 async) → readings; asynchronous: delayed response sensor_id, readings. */
   READING_GET = 0x6,
-  /** (sensor_id, axis_desc_index) → num_axis_flags, axis descriptors (version 3.0). */
+  /**
+   * (sensor_id, axis_desc_index) → num_axis_flags, axis descriptors (version 2.0, as this and the
+   * next four: SCMI v3.0's, which SCP-firmware's SENSOR_V2 build reports as 2.0; Linux does not
+   * gate them).
+   */
   AXIS_DESCRIPTION_GET = 0x7,
-  /** (sensor_id, index) → num_intervals_flags, update intervals (version 3.0). */
+  /** (sensor_id, index) → num_intervals_flags, update intervals (version 2.0). */
   LIST_UPDATE_INTERVALS = 0x8,
-  /** (sensor_id) → sensor_config (version 3.0). */
+  /** (sensor_id) → sensor_config (version 2.0). */
   CONFIG_GET = 0x9,
-  /** (sensor_id, sensor_config) (version 3.0). */
+  /** (sensor_id, sensor_config) (version 2.0). */
   CONFIG_SET = 0xa,
-  /** (sensor_id, notify_enable): SENSOR_UPDATE (version 3.0). */
+  /** (sensor_id, notify_enable): SENSOR_UPDATE (version 2.0). */
   CONTINUOUS_UPDATE_NOTIFY = 0xb,
   /** (sensor_id) → flags, name[64] (version 3.0). */
   NAME_GET = 0xc,
