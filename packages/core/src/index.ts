@@ -87,6 +87,7 @@ export type { StartWorkerOptions } from './worker/worker-host.js';
 export { RevokedError } from '@scmi-ts/devres';
 export {
   channelFor,
+  isRecord,
   optionKeys,
   refuseUnknownKeys,
   unknownKeyError,

@@ -109,7 +109,16 @@ export interface AgentConfig {
   readonly signal: AbortSignal | undefined;
 }
 
-/** A plain object (not null, not an array): what an options record must be. @internal */
+/**
+ * Whether `v` is an options record: an object, not null, not an array (what core's and the
+ * transports' option checks take before looking at the fields; `refuseUnknownKeys` then names
+ * a misspelt one). A class instance passes: its fields are checked like any record's.
+ *
+ * @example
+ * ```ts
+ * if (!isRecord(config)) throw new ScmiConfigError('transportConfig', 'expected an object');
+ * ```
+ */
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -1,4 +1,4 @@
-import { ScmiConfigError, type ChannelDirection, formatValue } from '@scmi-ts/core';
+import { ScmiConfigError, formatValue, isRecord, type ChannelDirection } from '@scmi-ts/core';
 
 /**
  * A2P: write the response but keep the channel busy — CHANNEL_FREE and the completion doorbell
@@ -114,10 +114,6 @@ const KINDS: ReadonlySet<string> = new Set([
   'no-free',
   'early-free',
 ]);
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function optionalInt(
   record: Record<string, unknown>,

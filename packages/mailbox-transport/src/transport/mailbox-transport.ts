@@ -2,6 +2,7 @@ import {
   ScmiConfigError,
   ScmiTransportError,
   formatValue,
+  isRecord,
   optionKeys,
   refuseUnknownKeys,
   type ChannelSetup,
@@ -64,10 +65,6 @@ export interface MailboxTransportOptions {
   readonly maxMsgSize?: number;
   /** Default response timeout, ms (default 30, Linux `max_rx_timeout_ms`). */
   readonly rxTimeoutMs?: number;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 // Every key of the section, of its wire and of the wire's layout, as records the compiler checks

@@ -1,4 +1,4 @@
-import { FaultRuleList, ScmiConfigError } from '@scmi-ts/core';
+import { FaultRuleList, ScmiConfigError, isRecord } from '@scmi-ts/core';
 
 /**
  * Which PTA invocations a wire fault fires on. Every field is optional; an empty match fires on
@@ -96,10 +96,6 @@ function u32(v: unknown): boolean {
 
 function positive(v: unknown): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

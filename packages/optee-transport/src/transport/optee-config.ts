@@ -2,6 +2,7 @@ import {
   MAX_TIMER_MS,
   ScmiConfigError,
   formatValue,
+  isRecord,
   optionKeys,
   refuseUnknownKeys,
 } from '@scmi-ts/core';
@@ -113,10 +114,6 @@ export interface ResolvedOpteeChannelConfig {
    * setup can make (an OP-TEE channel id another SCMI channel of the agent already uses) names it.
    */
   readonly field: string;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 // Every key of each section, as records the compiler checks against the interfaces: an option

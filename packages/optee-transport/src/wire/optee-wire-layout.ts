@@ -1,4 +1,4 @@
-import { ScmiConfigError, SharedDoorbell, formatValue } from '@scmi-ts/core';
+import { ScmiConfigError, SharedDoorbell, formatValue, isRecord } from '@scmi-ts/core';
 import { SMT_BUF_SLOT_SIZE } from './pta-scmi.js';
 import { OPTEE_CALL_SLOT_BYTES } from './optee-msg-arg.js';
 
@@ -92,10 +92,6 @@ const CONTROL_BYTES = 32;
 
 function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function int(v: unknown, field: string, min: number, max: number): number {

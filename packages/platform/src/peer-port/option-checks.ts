@@ -1,9 +1,6 @@
 import { ScmiConfigError, formatValue } from '@scmi-ts/core';
 
-/** Whether `v` is a plain record (an object, not null, not an array). @internal */
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+export { isRecord } from '@scmi-ts/core';
 
 /**
  * A numeric option of the peer-port transport or connection: `fallback` when absent (undefined

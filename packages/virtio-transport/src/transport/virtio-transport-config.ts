@@ -2,6 +2,7 @@ import {
   ScmiConfigError,
   SharedDoorbell,
   formatValue,
+  isRecord,
   optionKeys,
   refuseUnknownKeys,
 } from '@scmi-ts/core';
@@ -97,10 +98,6 @@ export interface ResolvedVirtioTransportConfig {
   readonly pollAfterDrain: boolean;
   /** The driver's doorbells' poll window, µs. */
   readonly pollWindowUs: number;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 // Every key of the section and of its `features`, as records the compiler checks against the
