@@ -284,7 +284,8 @@ describe('what the protocol clients refuse and count', () => {
       match: {
         protocolId: 0x13,
         messageId: 0x2,
-        nth: messageId === PerformanceMessageId.NOTIFY_LIMITS ? 1 : 2,
+        // Linux's order, which the client follows: NOTIFY_LEVEL, then NOTIFY_LIMITS.
+        nth: messageId === PerformanceMessageId.NOTIFY_LEVEL ? 1 : 2,
       },
       action: { kind: 'corrupt-bytes', offset: 4, bytes: NOT_FOUND },
     });

@@ -153,6 +153,38 @@ describe('Performance protocol client at version 4.0', () => {
     expect(h.platform.snapshot().performanceDomains[0]?.level).toBe(8);
   });
 
+  it('sets the level listed last on the wire with a repeated frequency, not the highest value', async () => {
+    // The wire lists value 12 (index 40) before value 4 (index 10), both at 400 MHz: Linux's
+    // LOOKUP_BY_FREQ finds the one listed last, index 10, though 12 sorts after 4.
+    const { h, perf } = await probe({
+      platformFaults: [
+        {
+          // The first level (offset 12: value, power, latency, indicative_freq, index) made
+          // value 12 at index 40, and the third (offset 52) value 4 at index 10, 400 000 kHz.
+          match: { protocolId: PERF, messageId: PerformanceMessageId.DESCRIBE_LEVELS, nth: 1 },
+          action: {
+            kind: 'corrupt-bytes',
+            offset: 12,
+            bytes: [
+              ...[12, 0, 0, 0, 0xf4, 1, 0, 0, 70, 0, 0, 0, 0x80, 0x1a, 0x06, 0x00, 40, 0, 0, 0],
+              ...[8, 0, 0, 0, 0xfa, 0, 0, 0, 60, 0, 0, 0, 0x00, 0x35, 0x0c, 0x00, 20, 0, 0, 0],
+              ...[4, 0, 0, 0, 100, 0, 0, 0, 50, 0, 0, 0, 0x80, 0x1a, 0x06, 0x00, 10, 0, 0, 0],
+            ],
+          },
+        },
+      ],
+    });
+    expect(perf.domains.info(0).levels.map((l) => [l.value, l.index, l.indicativeFreqKhz])).toEqual(
+      [
+        [4, 10, 400_000],
+        [8, 20, 800_000],
+        [12, 40, 400_000],
+      ],
+    );
+    await perf.setFrequency(0, 400_000_000);
+    expect(h.platform.snapshot().performanceDomains[0]?.level).toBe(4);
+  });
+
   it('counts an index no described level has as a malformed reply', async () => {
     const { perf, agent } = await probe({
       platformFaults: [
@@ -217,6 +249,35 @@ describe('Performance protocol client at version 4.0', () => {
     await offLevel();
     await offLimits();
     expect(h.platform.subscriptions(1)).toEqual([]);
+  });
+
+  it("reports both limits' frequencies or neither, as Linux, when one bound is no described level", async () => {
+    const { h, perf } = await probe();
+    const limits: PerformanceLimitsReport[] = [];
+    const off = await perf.onLimitsChanged((e) => void limits.push(e), { source: 1 });
+    // A PERFORMANCE_LIMITS_CHANGED about domain 1 (level values): max 600, min 450 (no level).
+    h.platform.faults.add({
+      match: { protocolId: PERF, messageId: PerformanceMessageId.LEVEL_GET, times: 1 },
+      action: {
+        kind: 'notification-storm',
+        count: 1,
+        messageId: 0x0,
+        payload: [1, 1, 600, 450],
+      },
+    });
+    await perf.getLevel(1);
+    await h.clock.runUntilIdle();
+    expect(limits).toEqual([
+      {
+        agentId: 1,
+        domainId: 1,
+        rangeMax: 600,
+        rangeMin: 450,
+        rangeMaxHz: undefined,
+        rangeMinHz: undefined,
+      },
+    ]);
+    await off();
   });
 
   it('drives a 3.0 platform with 3.0 layouts and values, as before', async () => {

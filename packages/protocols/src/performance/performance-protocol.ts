@@ -261,11 +261,12 @@ export interface PerformanceLevelChanged {
  */
 export interface PerformanceLimitsReport extends PerformanceLimitsChanged {
   /**
-   * `rangeMax`'s frequency in Hz (see {@link PerformanceProtocol.frequencyOf}); undefined when
-   * the platform did not describe that level (or its domain).
+   * `rangeMax`'s frequency in Hz (see {@link PerformanceProtocol.frequencyOf}); undefined, with
+   * `rangeMinHz`, when the platform did not describe either bound's level (or the domain): Linux
+   * reports the translated frequencies "ONLY if both available" (`scmi_perf_fill_custom_report`).
    */
   readonly rangeMaxHz: number | undefined;
-  /** `rangeMin`'s frequency in Hz; undefined when the platform did not describe that level. */
+  /** `rangeMin`'s frequency in Hz; undefined, with `rangeMaxHz`, as that says. */
   readonly rangeMinHz: number | undefined;
 }
 
@@ -333,7 +334,11 @@ async function describeLevels(
   ph: ProtocolHandle,
   id: number,
   indexing: boolean,
-): Promise<{ levels: PerformanceLevel[]; duplicates: PerformanceLevel[] }> {
+): Promise<{
+  levels: PerformanceLevel[];
+  duplicates: PerformanceLevel[];
+  byFrequency: ReadonlyMap<number, PerformanceLevel>;
+}> {
   const v4 = ph.version >>> 16 >= 4;
   const listed = await ph.xfer.iterate(PerformanceMessageId.DESCRIBE_LEVELS, {
     txSize: 8,
@@ -360,6 +365,10 @@ async function describeLevels(
   const seenIndices = new Set<number>();
   const levels: PerformanceLevel[] = [];
   const duplicates: PerformanceLevel[] = [];
+  // By indicative frequency, the kept level listed last on the wire: the one Linux's
+  // LOOKUP_BY_FREQ finds (it walks its hash bucket from the head, where hash_add puts each level
+  // it keeps); only firmware that repeats a frequency tells.
+  const byFrequency = new Map<number, PerformanceLevel>();
   for (const level of listed) {
     const index = level.index;
     if (seen.has(level.value) || (index !== undefined && seenIndices.has(index))) {
@@ -368,13 +377,20 @@ async function describeLevels(
       seen.add(level.value);
       if (index !== undefined) seenIndices.add(index);
       levels.push(level);
+      if (level.indicativeFreqKhz !== undefined) byFrequency.set(level.indicativeFreqKhz, level);
     }
   }
   // Numeric order: Linux's `t1->perf - t2->perf`, an unsigned difference read as int, misorders
   // values 2^31 apart; the order meant is ascending.
   levels.sort((a, b) => a.value - b.value);
-  return { levels, duplicates };
+  return { levels, duplicates, byFrequency };
 }
+
+/** Per described domain, its levels by indicative frequency (see {@link describeLevels}). */
+const levelByFrequency = new WeakMap<
+  PerformanceDomainInfo,
+  ReadonlyMap<number, PerformanceLevel>
+>();
 
 /**
  * What goes on the wire for level value `value` of domain `info`: the value, or in level indexing
@@ -530,9 +546,10 @@ export class PerformanceProtocol {
     });
     // As Linux's scmi_perf_attributes_get (protocol_msg_check): a notification bit counts only
     // when its notify command is implemented.
+    // NOTIFY_LEVEL first, as Linux's scmi_perf_attributes_get asks them.
     const checks = await NotifyChecks.run(ph, [
-      PerformanceMessageId.NOTIFY_LIMITS,
       PerformanceMessageId.NOTIFY_LEVEL,
+      PerformanceMessageId.NOTIFY_LIMITS,
     ]);
     const limitsNotify = checks.implemented(PerformanceMessageId.NOTIFY_LIMITS);
     const levelNotify = checks.implemented(PerformanceMessageId.NOTIFY_LEVEL);
@@ -559,16 +576,18 @@ export class PerformanceProtocol {
         // As Linux's scmi_perf_domain_attributes_get: bit 25 is read from major 4 on.
         const levelIndexing = ph.version >>> 16 >= 4 && (flags & ATTR_LEVEL_INDEXING) !== 0;
         let levels: PerformanceLevel[] = [];
+        let byFrequency: ReadonlyMap<number, PerformanceLevel> | undefined;
         let extra: { levelsError?: unknown; duplicateLevels?: readonly PerformanceLevel[] } = {};
         try {
           const described = await describeLevels(ph, id, levelIndexing);
           levels = described.levels;
+          byFrequency = described.byFrequency;
           if (described.duplicates.length > 0) extra = { duplicateLevels: described.duplicates };
         } catch (e) {
           if (isRemovalError(e)) throw e;
           extra = { levelsError: e };
         }
-        return {
+        const info: PerformanceDomainInfo = {
           id,
           ...name,
           levelIndexing,
@@ -591,6 +610,8 @@ export class PerformanceProtocol {
           levels,
           ...extra,
         };
+        if (byFrequency !== undefined) levelByFrequency.set(info, byFrequency);
+        return info;
       },
     );
     return new PerformanceProtocol(ph, attributes, domains, checks);
@@ -631,10 +652,14 @@ export class PerformanceProtocol {
       PERFORMANCE_LIMITS_CHANGED,
       (n): PerformanceLimitsReport => {
         const e = decodePerformanceLimitsChanged(n.payload);
+        const max = this.#reportedHz(e.domainId, e.rangeMax);
+        const min = this.#reportedHz(e.domainId, e.rangeMin);
+        // Linux's scmi_perf_fill_custom_report: "Report translated freqs ONLY if both available".
+        const both = max !== undefined && min !== undefined;
         return {
           ...e,
-          rangeMaxHz: this.#reportedHz(e.domainId, e.rangeMax),
-          rangeMinHz: this.#reportedHz(e.domainId, e.rangeMin),
+          rangeMaxHz: both ? max : undefined,
+          rangeMinHz: both ? min : undefined,
         };
       },
       handler,
@@ -868,7 +893,8 @@ export class PerformanceProtocol {
    * as Linux's `scmi_dvfs_freq_set` does; the platform refuses a level that is not one of the
    * domain's (OUT_OF_RANGE). In level indexing mode, to the level whose indicative frequency is
    * `frequencyHz / multFactor` kHz (rounded down), sent as its index — Linux looks it up so,
-   * exactly, and finds the last level listed with that frequency.
+   * exactly, and finds the level listed last on the wire with that frequency (its order, not
+   * `levels`' ascending one, when the firmware repeats a frequency).
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a frequency that
    * is not a safe integer 0 or more, or one whose level does not fit 32 bits, or in level
@@ -881,9 +907,8 @@ export class PerformanceProtocol {
     if (info.levelIndexing) {
       uintArg(frequencyHz, 'frequency (Hz)', Number.MAX_SAFE_INTEGER);
       const khz = Math.floor(frequencyHz / info.multFactor);
-      // The last one: Linux's LOOKUP_BY_FREQ walks its hash bucket from the head, where
-      // hash_add puts each level it reads (only firmware that repeats a frequency tells).
-      const level = info.levels.findLast((l) => l.indicativeFreqKhz === khz);
+      // The one Linux's LOOKUP_BY_FREQ finds: listed last on the wire with that frequency.
+      const level = levelByFrequency.get(info)?.get(khz);
       if (level?.index === undefined) {
         throw new ScmiError(
           'E_ARGUMENT',

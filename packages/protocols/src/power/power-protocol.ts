@@ -105,7 +105,10 @@ export const POWER_STATE_CHANGED = 0x0;
 
 /**
  * POWER_STATE_CHANGE_REQUESTED (Power domain notification 0x1): agent_id, domain_id,
- * power_state — an agent asked for a state change the platform accepted.
+ * power_state — an agent asked for a state change the platform accepted. Linux's `power.c`
+ * dropped it as deprecated (the notifications series of 2020: no message 0x7, no event 0x1, and
+ * no PROTOCOL_MESSAGE_ATTRIBUTES of 0x7 at init); this client still checks and offers it, for a
+ * platform that implements it (the emulated one does, at 3.1).
  */
 export const POWER_STATE_CHANGE_REQUESTED = 0x1;
 
@@ -271,7 +274,8 @@ export class PowerProtocol {
       return [n, { address: r.u64(), length: r.u32() }] as const;
     });
     // As Linux's scmi_power_attributes_get (protocol_msg_check): a notification bit counts only
-    // when its notify command is implemented.
+    // when its notify command is implemented. Linux checks STATE_NOTIFY alone: it dropped
+    // STATE_CHANGE_REQUESTED (see POWER_STATE_CHANGE_REQUESTED), whose check is one more message.
     const checks = await NotifyChecks.run(ph, [
       PowerMessageId.STATE_NOTIFY,
       PowerMessageId.STATE_CHANGE_REQUESTED_NOTIFY,
