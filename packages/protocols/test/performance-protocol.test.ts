@@ -452,6 +452,28 @@ describe('Performance protocol client', () => {
     expect(perf.estimatePower(1, 500_000)).toEqual({ frequencyHz: 600_000, powerCost: 300 });
   });
 
+  it('keeps the levels of the parts read before a part that contradicts the first, as Linux', async () => {
+    h = createHarness({
+      drivers: [performanceProtocolDriver],
+      // One level per part; the first part of domain 0 says 1 returned, 1 remaining, and the
+      // second (index 1) then announces more than that total.
+      platformBehaviour: { multiPartMax: 1 },
+      platformFaults: [
+        {
+          match: { protocolId: PERF, messageId: PerformanceMessageId.DESCRIBE_LEVELS, nth: 1 },
+          action: { kind: 'corrupt-bytes', offset: 8, bytes: [1, 0, 1, 0] },
+        },
+      ],
+    });
+    const agent = await h.create();
+    const perf = agent.protocol(performanceProtocolDriver);
+    const cpu = perf.domains.info(0);
+    expect(cpu.levelsError).toBeInstanceOf(ScmiMalformedError);
+    expect(cpu.levelsError).toMatchObject({ code: 'E_MULTIPART' });
+    expect(cpu.levels.map((l) => l.value)).toEqual([400_000]); // its first level, the one part read
+    expect(perf.domains.info(1).levelsError).toBeUndefined();
+  });
+
   it('keeps a domain whose levels cannot be read, without levels, and still drives it', async () => {
     h = createHarness({
       drivers: [performanceProtocolDriver],

@@ -172,13 +172,17 @@ export interface PerformanceDomainInfo {
   readonly multFactor: number;
   /**
    * The levels, ascending by value, one per value — and in level indexing mode one per index (as
-   * Linux sorts them and skips a value, or an index, the platform repeats); empty when
-   * PERF_DESCRIBE_LEVELS failed (see `levelsError`).
+   * Linux sorts them and skips a value, or an index, the platform repeats); when
+   * PERF_DESCRIBE_LEVELS failed (see `levelsError`), those of the parts read before it, as Linux
+   * keeps them (empty when the first part failed).
    */
   readonly levels: readonly PerformanceLevel[];
   /** Present when PERF_DOMAIN_NAME_GET failed: the error (`name` is then the short name). */
   readonly nameError?: unknown;
-  /** Present when PERF_DESCRIBE_LEVELS failed: the error (`levels` is then empty). */
+  /**
+   * Present when PERF_DESCRIBE_LEVELS failed: the error (`levels` then holds the parts read before
+   * it).
+   */
   readonly levelsError?: unknown;
   /**
    * Present when the platform listed a level value (or in level indexing mode an index) more than
@@ -338,29 +342,20 @@ async function describeLevels(
   levels: PerformanceLevel[];
   duplicates: PerformanceLevel[];
   byFrequency: ReadonlyMap<number, PerformanceLevel>;
+  /** Why the walk stopped early: the levels are then those of the parts read before. */
+  error?: unknown;
 }> {
   const v4 = ph.version >>> 16 >= 4;
-  const listed = await ph.xfer.iterate(PerformanceMessageId.DESCRIBE_LEVELS, {
-    txSize: 8,
-    prepare: (w, index) => w.u32(id).u32(index),
-    // num_returned and num_remaining are two 16-bit fields, as Linux reads them; the walk is
-    // bounded by what they can hold (the first part's count bounds the rest), not by core's
-    // default 4096 nor Linux's MAX_OPPS.
-    max: 0xffff + 0xffff,
-    counts: (r) => ({ returned: r.u16(), remaining: r.u16() }),
-    item: (r): PerformanceLevel => {
-      const value = r.u32();
-      const powerCost = r.u32();
-      const latencyUs = r.u16();
-      r.u16(); // reserved
-      if (!v4) return { value, powerCost, latencyUs };
-      const indicativeFreqKhz = r.u32();
-      const index = r.u32();
-      return indexing
-        ? { value, powerCost, latencyUs, indicativeFreqKhz, index }
-        : { value, powerCost, latencyUs, indicativeFreqKhz };
-    },
-  });
+  // Every level read, part by part: a part is checked (counts, size) before its levels are read,
+  // so when the walk fails these are the whole parts before it, which Linux keeps.
+  const listed: PerformanceLevel[] = [];
+  let error: { error: unknown } | undefined;
+  try {
+    await describeLevelParts(ph, id, indexing, v4, listed);
+  } catch (e) {
+    if (isRemovalError(e) || listed.length === 0) throw e;
+    error = { error: e };
+  }
   const seen = new Set<number>();
   const seenIndices = new Set<number>();
   const levels: PerformanceLevel[] = [];
@@ -383,7 +378,44 @@ async function describeLevels(
   // Numeric order: Linux's `t1->perf - t2->perf`, an unsigned difference read as int, misorders
   // values 2^31 apart; the order meant is ascending.
   levels.sort((a, b) => a.value - b.value);
-  return { levels, duplicates, byFrequency };
+  return error === undefined
+    ? { levels, duplicates, byFrequency }
+    : { levels, duplicates, byFrequency, error: error.error };
+}
+
+/** Walks PERF_DESCRIBE_LEVELS, pushing each level read onto `listed` as it is read. */
+async function describeLevelParts(
+  ph: ProtocolHandle,
+  id: number,
+  indexing: boolean,
+  v4: boolean,
+  listed: PerformanceLevel[],
+): Promise<void> {
+  await ph.xfer.iterate(PerformanceMessageId.DESCRIBE_LEVELS, {
+    txSize: 8,
+    prepare: (w, index) => w.u32(id).u32(index),
+    // num_returned and num_remaining are two 16-bit fields, as Linux reads them; the walk is
+    // bounded by what they can hold (the first part's count bounds the rest), not by core's
+    // default 4096 nor Linux's MAX_OPPS.
+    max: 0xffff + 0xffff,
+    counts: (r) => ({ returned: r.u16(), remaining: r.u16() }),
+    item: (r): PerformanceLevel => {
+      const value = r.u32();
+      const powerCost = r.u32();
+      const latencyUs = r.u16();
+      r.u16(); // reserved
+      let level: PerformanceLevel = { value, powerCost, latencyUs };
+      if (v4) {
+        const indicativeFreqKhz = r.u32();
+        const index = r.u32();
+        level = indexing
+          ? { value, powerCost, latencyUs, indicativeFreqKhz, index }
+          : { value, powerCost, latencyUs, indicativeFreqKhz };
+      }
+      listed.push(level);
+      return level;
+    },
+  });
 }
 
 /** Per described domain, its levels by indicative frequency (see {@link describeLevels}). */
@@ -522,8 +554,8 @@ export class PerformanceProtocol {
    * PERF_DOMAIN_NAME_GET for an extended name, then PERF_DESCRIBE_LEVELS), as Linux's
    * `scmi_perf_protocol_init` does. A domain whose PERF_DOMAIN_ATTRIBUTES fails is recorded as a
    * failure, its levels not asked for (Linux asks for them all the same, into a zeroed domain); a
-   * PERF_DESCRIBE_LEVELS that fails leaves the domain with no level and the error in
-   * `levelsError` (Linux keeps what it had read, unsorted).
+   * PERF_DESCRIBE_LEVELS that fails leaves the domain with the levels of the parts read before it
+   * and the error in `levelsError` (Linux keeps what it had read, unsorted; here sorted).
    *
    * @throws the PROTOCOL_ATTRIBUTES failure (the driver then fails to initialize, and the agent
    * goes on without it); a domain's failure is recorded in {@link PerformanceProtocol.domains}.
@@ -583,6 +615,7 @@ export class PerformanceProtocol {
           levels = described.levels;
           byFrequency = described.byFrequency;
           if (described.duplicates.length > 0) extra = { duplicateLevels: described.duplicates };
+          if ('error' in described) extra = { ...extra, levelsError: described.error };
         } catch (e) {
           if (isRemovalError(e)) throw e;
           extra = { levelsError: e };
