@@ -1254,6 +1254,32 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
       );
     });
 
+    it('should complete an operation whose agent the link dropped while the handler ran, its delayed response cancelled', async () => {
+      let completed = 0;
+      const h2: Harness = harness([
+        createBbm({
+          commands: {
+            0x9: answering((req) => {
+              h2.connection(1).disconnect();
+              req.respondLater(5, () => {
+                completed++;
+                return { status: 0 };
+              });
+              return { status: 0 };
+            }),
+          },
+        }),
+      ]);
+      const cancelled = h2.platform.agentCounters(1).cancelledOnDisconnect;
+      h2.send(1, BBM, 0x9);
+      expect(h2.platform.pendingOperations).toBe(1);
+      await h2.clock.advance(20);
+      expect(completed).toBe(1);
+      expect(h2.platform.agentCounters(1).cancelledOnDisconnect).toBe(cancelled + 1);
+      expect(h2.link(1).posted).toEqual([]);
+      h2.close();
+    });
+
     it('should arm nothing when the handler closed the platform', async () => {
       let completed = 0;
       const h2: Harness = harness([

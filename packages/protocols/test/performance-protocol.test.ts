@@ -474,6 +474,29 @@ describe('Performance protocol client', () => {
     expect(perf.domains.info(1).levelsError).toBeUndefined();
   });
 
+  it('keeps no level of a part cut short: only the whole parts before it', async () => {
+    const full = createHarness({ drivers: [performanceProtocolDriver] });
+    const all = (await full.create()).protocol(performanceProtocolDriver).domains.info(0).levels;
+    await full.close();
+    expect(all.length).toBeGreaterThanOrEqual(4);
+    h = createHarness({
+      drivers: [performanceProtocolDriver],
+      platformBehaviour: { multiPartMax: 2 },
+      platformFaults: [
+        {
+          // Domain 0's second part (two levels of 12 bytes): header, status, counts, one level
+          // and half of the next — its whole first level is still not kept.
+          match: { protocolId: PERF, messageId: PerformanceMessageId.DESCRIBE_LEVELS, nth: 2 },
+          action: { kind: 'truncate', length: 4 + 4 + 4 + 12 + 6 },
+        },
+      ],
+    });
+    const agent = await h.create();
+    const cpu = agent.protocol(performanceProtocolDriver).domains.info(0);
+    expect(cpu.levelsError).toMatchObject({ code: 'E_TRUNCATED' });
+    expect(cpu.levels).toEqual(all.slice(0, 2));
+  });
+
   it('keeps a domain whose levels cannot be read, without levels, and still drives it', async () => {
     h = createHarness({
       drivers: [performanceProtocolDriver],

@@ -153,9 +153,10 @@ describe('Performance protocol client at version 4.0', () => {
     expect(h.platform.snapshot().performanceDomains[0]?.level).toBe(8);
   });
 
-  it('sets the level listed last on the wire with a repeated frequency, not the highest value', async () => {
-    // The wire lists value 12 (index 40) before value 4 (index 10), both at 400 MHz: Linux's
-    // LOOKUP_BY_FREQ finds the one listed last, index 10, though 12 sorts after 4.
+  it('sets the highest-valued level with a repeated frequency, whatever the wire order, where Linux looks first', async () => {
+    // The wire lists value 12 (index 40) before value 4 (index 10), both at 400 MHz. Linux hashes
+    // them as read, then sorts the array the hash nodes live in: its lookup starts at the last
+    // slot, which the sort fills with value 12 — index 40, though it was listed first.
     const { h, perf } = await probe({
       platformFaults: [
         {
@@ -182,7 +183,7 @@ describe('Performance protocol client at version 4.0', () => {
       ],
     );
     await perf.setFrequency(0, 400_000_000);
-    expect(h.platform.snapshot().performanceDomains[0]?.level).toBe(4);
+    expect(h.platform.snapshot().performanceDomains[0]?.level).toBe(12);
   });
 
   it('counts an index no described level has as a malformed reply', async () => {

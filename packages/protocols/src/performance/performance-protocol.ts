@@ -341,13 +341,12 @@ async function describeLevels(
 ): Promise<{
   levels: PerformanceLevel[];
   duplicates: PerformanceLevel[];
-  byFrequency: ReadonlyMap<number, PerformanceLevel>;
   /** Why the walk stopped early: the levels are then those of the parts read before. */
   error?: unknown;
 }> {
   const v4 = ph.version >>> 16 >= 4;
-  // Every level read, part by part: a part is checked (counts, size) before its levels are read,
-  // so when the walk fails these are the whole parts before it, which Linux keeps.
+  // The levels of every whole part read: when the walk fails, those of the parts before the one
+  // that failed, which Linux keeps (a part cut short, or refused, gives none of its levels).
   const listed: PerformanceLevel[] = [];
   let error: { error: unknown } | undefined;
   try {
@@ -360,10 +359,6 @@ async function describeLevels(
   const seenIndices = new Set<number>();
   const levels: PerformanceLevel[] = [];
   const duplicates: PerformanceLevel[] = [];
-  // By indicative frequency, the kept level listed last on the wire: the one Linux's
-  // LOOKUP_BY_FREQ finds (it walks its hash bucket from the head, where hash_add puts each level
-  // it keeps); only firmware that repeats a frequency tells.
-  const byFrequency = new Map<number, PerformanceLevel>();
   for (const level of listed) {
     const index = level.index;
     if (seen.has(level.value) || (index !== undefined && seenIndices.has(index))) {
@@ -372,18 +367,18 @@ async function describeLevels(
       seen.add(level.value);
       if (index !== undefined) seenIndices.add(index);
       levels.push(level);
-      if (level.indicativeFreqKhz !== undefined) byFrequency.set(level.indicativeFreqKhz, level);
     }
   }
   // Numeric order: Linux's `t1->perf - t2->perf`, an unsigned difference read as int, misorders
   // values 2^31 apart; the order meant is ascending.
   levels.sort((a, b) => a.value - b.value);
-  return error === undefined
-    ? { levels, duplicates, byFrequency }
-    : { levels, duplicates, byFrequency, error: error.error };
+  return error === undefined ? { levels, duplicates } : { levels, duplicates, error: error.error };
 }
 
-/** Walks PERF_DESCRIBE_LEVELS, pushing each level read onto `listed` as it is read. */
+/**
+ * Walks PERF_DESCRIBE_LEVELS, adding each part's levels to `listed` once the part was read whole:
+ * when the next part comes (its counts are read), or the walk ends.
+ */
 async function describeLevelParts(
   ph: ProtocolHandle,
   id: number,
@@ -391,6 +386,11 @@ async function describeLevelParts(
   v4: boolean,
   listed: PerformanceLevel[],
 ): Promise<void> {
+  let part: PerformanceLevel[] = [];
+  const keepPart = (): void => {
+    listed.push(...part);
+    part = [];
+  };
   await ph.xfer.iterate(PerformanceMessageId.DESCRIBE_LEVELS, {
     txSize: 8,
     prepare: (w, index) => w.u32(id).u32(index),
@@ -398,7 +398,10 @@ async function describeLevelParts(
     // bounded by what they can hold (the first part's count bounds the rest), not by core's
     // default 4096 nor Linux's MAX_OPPS.
     max: 0xffff + 0xffff,
-    counts: (r) => ({ returned: r.u16(), remaining: r.u16() }),
+    counts: (r) => {
+      keepPart();
+      return { returned: r.u16(), remaining: r.u16() };
+    },
     item: (r): PerformanceLevel => {
       const value = r.u32();
       const powerCost = r.u32();
@@ -412,17 +415,12 @@ async function describeLevelParts(
           ? { value, powerCost, latencyUs, indicativeFreqKhz, index }
           : { value, powerCost, latencyUs, indicativeFreqKhz };
       }
-      listed.push(level);
+      part.push(level);
       return level;
     },
   });
+  keepPart();
 }
-
-/** Per described domain, its levels by indicative frequency (see {@link describeLevels}). */
-const levelByFrequency = new WeakMap<
-  PerformanceDomainInfo,
-  ReadonlyMap<number, PerformanceLevel>
->();
 
 /**
  * What goes on the wire for level value `value` of domain `info`: the value, or in level indexing
@@ -608,12 +606,10 @@ export class PerformanceProtocol {
         // As Linux's scmi_perf_domain_attributes_get: bit 25 is read from major 4 on.
         const levelIndexing = ph.version >>> 16 >= 4 && (flags & ATTR_LEVEL_INDEXING) !== 0;
         let levels: PerformanceLevel[] = [];
-        let byFrequency: ReadonlyMap<number, PerformanceLevel> | undefined;
         let extra: { levelsError?: unknown; duplicateLevels?: readonly PerformanceLevel[] } = {};
         try {
           const described = await describeLevels(ph, id, levelIndexing);
           levels = described.levels;
-          byFrequency = described.byFrequency;
           if (described.duplicates.length > 0) extra = { duplicateLevels: described.duplicates };
           if ('error' in described) extra = { ...extra, levelsError: described.error };
         } catch (e) {
@@ -643,7 +639,6 @@ export class PerformanceProtocol {
           levels,
           ...extra,
         };
-        if (byFrequency !== undefined) levelByFrequency.set(info, byFrequency);
         return info;
       },
     );
@@ -926,8 +921,8 @@ export class PerformanceProtocol {
    * as Linux's `scmi_dvfs_freq_set` does; the platform refuses a level that is not one of the
    * domain's (OUT_OF_RANGE). In level indexing mode, to the level whose indicative frequency is
    * `frequencyHz / multFactor` kHz (rounded down), sent as its index — Linux looks it up so,
-   * exactly, and finds the level listed last on the wire with that frequency (its order, not
-   * `levels`' ascending one, when the firmware repeats a frequency).
+   * exactly; for a frequency the firmware repeats, the level with the highest value, where
+   * Linux's lookup starts (its hash nodes sorted with the levels).
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a frequency that
    * is not a safe integer 0 or more, or one whose level does not fit 32 bits, or in level
@@ -940,8 +935,12 @@ export class PerformanceProtocol {
     if (info.levelIndexing) {
       uintArg(frequencyHz, 'frequency (Hz)', Number.MAX_SAFE_INTEGER);
       const khz = Math.floor(frequencyHz / info.multFactor);
-      // The one Linux's LOOKUP_BY_FREQ finds: listed last on the wire with that frequency.
-      const level = levelByFrequency.get(info)?.get(khz);
+      // The highest-valued level with that frequency: Linux hashes the levels as it reads them,
+      // then sorts the array the hash nodes live in, so its LOOKUP_BY_FREQ starts at the slot
+      // hashed last — which the sort filled with the highest value. (Only firmware that repeats
+      // a frequency tells; past a first slot that does not match, Linux's walk follows nodes the
+      // sort moved.)
+      const level = info.levels.findLast((l) => l.indicativeFreqKhz === khz);
       if (level?.index === undefined) {
         throw new ScmiError(
           'E_ARGUMENT',

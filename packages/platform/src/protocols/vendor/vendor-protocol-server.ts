@@ -156,18 +156,22 @@ export class VendorProtocolServer implements ProtocolServer {
     }
     const checked = this.#check(reply, where, maxReturns);
     if (checked.status !== ScmiStatus.SUCCESS) return checked;
-    // Nothing applies when the agent will not get this SUCCESS: its link went away while the
-    // handler ran (a notification it posted made the link drop the agent), or the link cannot
-    // carry even a status (the engine answers PROTOCOL_ERROR).
-    if (req.agent.link !== req.link || req.link.maxMsgSize < MSG_STATUS_SIZE) return checked;
+    // Nothing applies when the link cannot carry even a status: the engine answers PROTOCOL_ERROR.
+    if (req.link.maxMsgSize < MSG_STATUS_SIZE) return checked;
     // The delayed response first: arming it may throw (a clock that cannot arm a timer), and the
-    // command is then answered GENERIC_ERROR with nothing subscribed.
+    // command is then answered GENERIC_ERROR with nothing subscribed. The operation is the
+    // platform's once accepted, as a built-in one: it completes even when the agent's link went
+    // away while the handler ran, its delayed response then counted cancelled.
     const later = effects.later;
     if (later !== undefined) {
       this.#p.later(req, later.ms, this.#tag, true, () =>
         this.#check(later.complete(), `${where} (respondLater complete)`, maxReturns),
       );
     }
+    // A subscription needs the connection the handler ran for: one that went away meanwhile (a
+    // notification the handler posted made the link drop the agent) took its subscriptions with
+    // it, and a later connection of the agent must not inherit this one.
+    if (req.agent.link !== req.link) return checked;
     for (const [notificationId, source, enable] of effects.notify) {
       req.agent.subscribe(this.id, notificationId, source, enable);
     }
