@@ -362,6 +362,34 @@ describe('the peer-port transport', () => {
       await agent.remove();
     });
 
+    it("should lose one agent's connection when the port disconnects it, and keep the other's", async () => {
+      const port = await unixPort({ agentIds: [1, 2] });
+      const first = await connection(port.address);
+      const a1 = await agentOn(first, { rxTimeoutMs: 30_000 });
+      const second = await connection(port.address);
+      const a2 = await agentOn(second);
+      expect(platform.connectedAgents).toEqual([1, 2]);
+      expect(await port.disconnect(1, 'firmware reset')).toBe(true);
+      const why = await first.whenClosed();
+      expect(why.message).toMatch(/the port closed the connection: firmware reset$/);
+      await expect(rateOf(a1, 0)).rejects.toMatchObject({ code: 'E_PEER_PORT_CLOSED' });
+      expect(await a2.base.discoverVendor()).toBe('scmi-ts'); // agent 2 (PSCI) goes on
+      expect(platform.connectedAgents).toEqual([2]);
+      expect(port.log.at(-1)).toMatchObject({
+        event: 'close',
+        agentId: 1,
+        reason: 'firmware reset',
+      });
+      // Nothing more to disconnect for agent 1, nor for an agent never connected.
+      expect(await port.disconnect(1)).toBe(false);
+      expect(await port.disconnect(7)).toBe(false);
+      await expect(port.disconnect(1.5)).rejects.toMatchObject({ code: 'E_ARGUMENT' });
+      await expect(port.disconnect(2, 5 as unknown as string)).rejects.toMatchObject({
+        code: 'E_ARGUMENT',
+      });
+      expect(second.closed).toBe(false);
+    });
+
     it('should resolve whenClosed with why, with no agent on the connection', async () => {
       const port = await unixPort();
       const c = await connection(port.address);

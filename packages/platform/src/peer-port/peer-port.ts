@@ -297,6 +297,35 @@ export class PeerPort {
   }
 
   /**
+   * Closes the connection of agent `agentId` from the platform's side — a platform that drops
+   * one agent (its firmware reset, a channel torn down) while the others go on — telling the
+   * client why with a `CLOSE` frame (`reason`, default `disconnected by PeerPort.disconnect()`),
+   * disconnecting the agent from the platform, and logging it (event `close`). Resolves to
+   * whether it had a connection for that agent, once its socket is closed. The agent's end sees a
+   * loss: its commands fail with `E_PEER_PORT_CLOSED`, the message ending with `reason`.
+   *
+   * @throws PlatformError `E_ARGUMENT` when `agentId` is not an integer or `reason` not a string
+   *   (a rejection).
+   * @example
+   * ```ts
+   * await port.disconnect(1, 'firmware reset'); // agent 2's connection goes on
+   * ```
+   */
+  public async disconnect(agentId: number, reason?: string): Promise<boolean> {
+    if (!Number.isSafeInteger(agentId)) {
+      throw new PlatformError('E_ARGUMENT', `agentId must be an integer, got ${show(agentId)}`);
+    }
+    if (reason !== undefined && typeof reason !== 'string') {
+      throw new PlatformError('E_ARGUMENT', `reason must be a string, got ${show(reason)}`);
+    }
+    const conn = [...this.#connections.values()].find((c) => c.agentId === agentId);
+    if (conn === undefined) return false;
+    this.#drop(conn, 'close', reason ?? 'disconnected by PeerPort.disconnect()', false, true);
+    await conn.closed;
+    return true;
+  }
+
+  /**
    * Stops listening, closes every connection (disconnecting its agent from the platform) and
    * resolves once the server and every socket are closed. Idempotent.
    */
@@ -496,7 +525,13 @@ export class PeerPort {
    * (the client ended its side cleanly) the socket first sends what is queued, then ends; the
    * port's `close()` cuts such a socket short if it is still flushing.
    */
-  #drop(conn: Connection, event: PeerPortLogEntry['event'], reason: string, flush = false): void {
+  #drop(
+    conn: Connection,
+    event: PeerPortLogEntry['event'],
+    reason: string,
+    flush = false,
+    tell = false,
+  ): void {
     if (conn.closing) return;
     conn.closing = true;
     this.#connections.delete(conn.id);
@@ -522,7 +557,7 @@ export class PeerPort {
     } else {
       // The client is told why, when it can still read it: not after its socket failed or closed,
       // nor when it reads too slowly already.
-      if (event === 'malformed' || event === 'handler-error' || reason === PORT_CLOSING) {
+      if (tell || event === 'malformed' || event === 'handler-error' || reason === PORT_CLOSING) {
         tellClose(conn.socket, reason);
       }
       // Destroyed first: whatever happens after, the socket is gone (close() waits for it).
