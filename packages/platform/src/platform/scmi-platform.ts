@@ -329,9 +329,9 @@ export class ScmiPlatform implements ScmiPlatformPort {
    * Posts notification `notificationId` of vendor protocol `protocolId` about `source`, with
    * `payload` after its header, to every agent subscribed to it (a `*_NOTIFY` command of the
    * protocol called `req.setNotify(notificationId, source, true)`: see `PlatformVendorRequest`)
-   * that is connected and may use the protocol; returns
-   * to how many agents it went. For a model of a platform event (an RTC alarm, a button press)
-   * from a test, a simulation loop or a vendor command's handler.
+   * that is connected and may use the protocol; returns to how many agents it went. For a model
+   * of a platform event (an RTC alarm, a button press) from a test, a simulation loop or a vendor
+   * command's handler.
    *
    * It goes as a built-in protocol's notification does: header type 3, token 0; the payload is
    * the protocol's (a built-in one starts with the agent_id of the agent that caused the change,

@@ -63,10 +63,11 @@ export interface BaseErrorReport {
 
 /**
  * Decodes a BASE_ERROR_EVENT payload: `agent_id`, `error_status` (bit 31 fatal, bits 9:0 the
- * count) and the 64-bit `msg_reports` (scmi-wire.md §4). As Linux's
- * `scmi_base_fill_custom_report` does, it reads no more reports than the payload holds: a payload
- * shorter than its count says gives the reports that arrived, and `count` keeps what the platform
- * announced, so the two can be compared.
+ * count) and the 64-bit `msg_reports` (scmi-wire.md §4). It reads no more reports than the
+ * payload holds — Linux's `scmi_base_fill_custom_report` only refuses a payload over the largest
+ * report, then reads `count` reports whatever arrived (stale buffer bytes past a short payload):
+ * a payload shorter than its count says gives the reports that arrived here, and `count` keeps
+ * what the platform announced, so the two can be compared.
  *
  * @throws ScmiMalformedError `E_TRUNCATED` when the payload is shorter than 8 bytes (the hub
  * queues none shorter: the event's `minPayload`).
