@@ -117,6 +117,39 @@ describe(startWorker, () => {
     });
   });
 
+  describe('callTransferring, with a transfer list the arguments do not all hold', () => {
+    it('should refuse with E_WORKER_CALL, nothing moved, a port the arguments do not hold', async () => {
+      await withEcho(async (host) => {
+        const { port1, port2 } = new MessageChannel();
+        // Cloneable arguments: without the check, port2 would go to a worker handler that never
+        // sees it, and be unusable here.
+        await expect(host.callTransferring('echo', [port2], 1)).rejects.toMatchObject({
+          code: 'E_WORKER_CALL',
+          message: expect.stringContaining('transfer[0] (') as unknown,
+        });
+        const echoed = new Promise<unknown>((resolve) => {
+          port2.once('message', resolve);
+        });
+        port1.postMessage('still mine');
+        await expect(echoed).resolves.toBe('still mine');
+        port1.close();
+        port2.close();
+        await expect(host.call('echo', 1)).resolves.toBe(1);
+      });
+    });
+
+    it('should move an ArrayBuffer whose view an argument holds, deep in a plain object', async () => {
+      await withEcho(async (host) => {
+        const bytes = new Uint8Array([1, 2, 3]);
+        const echoed = (await host.callTransferring('echo', [bytes.buffer], {
+          frame: { bytes },
+        })) as { frame: { bytes: Uint8Array } };
+        expect([...echoed.frame.bytes]).toEqual([1, 2, 3]);
+        expect(bytes.byteLength).toBe(0); // moved: detached here
+      });
+    });
+  });
+
   it('should start a .js entry directly, with data as workerData', async () => {
     const host = await startWorker({
       entry: fixture('plain-worker.cjs'),

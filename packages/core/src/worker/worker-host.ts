@@ -186,7 +186,10 @@ export class WorkerHost implements AsyncDisposable {
    * `ArrayBuffer` too big to copy. What is moved is unusable on this thread afterwards, whether the
    * call succeeds or not — except when the call is refused before anything is sent (stopped,
    * exited, or `E_WORKER_CALL`: an argument that can be neither cloned nor moved, `transfer` not
-   * an array or holding something that cannot be moved).
+   * an array or holding something that cannot be moved, or something `args` does not hold — a
+   * `MessagePort` or `ArrayBuffer` moved but not sent would reach the worker's handler nowhere and
+   * be lost to this thread; an `ArrayBuffer` counts as held when a typed array or `DataView` over
+   * it is, and `args` is searched through arrays and plain objects, 8 levels deep).
    *
    * @throws (rejects) as {@link WorkerHost.call}.
    * @example
@@ -233,6 +236,7 @@ export class WorkerHost implements AsyncDisposable {
         if (given !== undefined && !Array.isArray(given)) {
           throw new TypeError(`the transfer list must be an array, got ${describeArg(given)}`);
         }
+        if (transfer !== undefined) checkTransferred(transfer, args);
         this.#post({ [CONTROL]: 'call', id, method, args }, transfer);
       } catch (cause: unknown) {
         reject(
@@ -610,4 +614,36 @@ function messageOf(error: unknown): string {
   // Duck-typed: an error from the worker may come from another realm (jest runs tests in a vm).
   const message = (error as { message?: unknown } | null | undefined)?.message;
   return typeof message === 'string' ? message : String(error);
+}
+
+/** How deep {@link checkTransferred} looks into the arguments. */
+const TRANSFER_SEARCH_DEPTH = 8;
+
+/**
+ * Throws when an object of `transfer` is not among `args` (searched through arrays and plain
+ * objects): moving it would detach it here and deliver it to no handler.
+ */
+function checkTransferred(transfer: readonly Transferable[], args: readonly unknown[]): void {
+  const held = new Set<unknown>();
+  const visit = (value: unknown, depth: number): void => {
+    if (typeof value !== 'object' || value === null || held.has(value)) return;
+    held.add(value);
+    if (ArrayBuffer.isView(value)) held.add(value.buffer);
+    if (depth === 0) return;
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item, depth - 1);
+      return;
+    }
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== null && Object.getPrototypeOf(proto) !== null) return; // not a plain object
+    for (const item of Object.values(value)) visit(item, depth - 1);
+  };
+  visit(args, TRANSFER_SEARCH_DEPTH);
+  transfer.forEach((item, i) => {
+    if (!held.has(item)) {
+      throw new TypeError(
+        `transfer[${i}] (${describeArg(item)}) is not among the arguments: moved, it would be lost to both threads`,
+      );
+    }
+  });
 }
