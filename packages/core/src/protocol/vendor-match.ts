@@ -95,16 +95,20 @@ function vendorOf(driver: ProtocolDriver): DriverVendor {
 /** The key two drivers that would match the same platforms share; undefined for an invalid one. */
 function keyOf(driver: ProtocolDriver): string | undefined {
   try {
-    const v = vendorOf(driver);
-    return JSON.stringify([
-      driver.protocolId,
-      v.vendor ?? null,
-      v.subVendor,
-      v.implementationVersion,
-    ]);
+    return keyFor(driver, vendorOf(driver));
   } catch {
     return undefined;
   }
+}
+
+/** The key of `driver`, whose identification `vendorOf` gave as `v`. */
+function keyFor(driver: ProtocolDriver, v: DriverVendor): string {
+  return JSON.stringify([
+    driver.protocolId,
+    v.vendor ?? null,
+    v.subVendor,
+    v.implementationVersion,
+  ]);
 }
 
 /**
@@ -162,8 +166,7 @@ export function describePlatformVendor(info: ScmiPlatformInfo): string {
 export function checkProtocolDrivers(drivers: readonly ProtocolDriver[]): void {
   const seen = new Map<string, ProtocolDriver>();
   for (const driver of drivers) {
-    vendorOf(driver);
-    const key = keyOf(driver) as string;
+    const key = keyFor(driver, vendorOf(driver));
     const first = seen.get(key);
     if (first === undefined) {
       seen.set(key, driver);

@@ -63,6 +63,11 @@ export function optionalArray(
   return value === undefined ? undefined : array(value, path, min, max);
 }
 
+/** Whether `value` is an integer in [min, max] (a test; {@link int} reads one or fails). @internal */
+export function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
 /** Reads an integer in [min, max]. @internal */
 export function int(value: unknown, path: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {

@@ -8,7 +8,7 @@ import {
   type ScmiPlatformPort,
 } from '@scmi-ts/core';
 import { types } from 'node:util';
-import { array, object, show } from '../config/config-checks.js';
+import { array, isIntegerIn, object, show } from '../config/config-checks.js';
 import type { PlatformConfig } from '../config/platform-config.js';
 import { validatePlatformConfig } from '../config/validate-platform-config.js';
 import { PlatformError } from '../errors/platform-error.js';
@@ -364,16 +364,16 @@ export class ScmiPlatform implements ScmiPlatformPort {
       const ids = [...this.#vendorIds].map((id) => `0x${id.toString(16)}`).join(', ');
       throw new PlatformError(
         'E_ARGUMENT',
-        `protocolId ${isUint(protocolId, Number.MAX_SAFE_INTEGER) ? `0x${protocolId.toString(16)}` : formatValue(protocolId)} is not one of this platform's vendor protocols (${ids === '' ? 'none' : ids})`,
+        `protocolId ${isIntegerIn(protocolId, 0, Number.MAX_SAFE_INTEGER) ? `0x${protocolId.toString(16)}` : formatValue(protocolId)} is not one of this platform's vendor protocols (${ids === '' ? 'none' : ids})`,
       );
     }
-    if (!isUint(notificationId, 0xff)) {
+    if (!isIntegerIn(notificationId, 0, 0xff)) {
       throw new PlatformError(
         'E_ARGUMENT',
         `notificationId must be an integer in 0 … 0xFF, got ${formatValue(notificationId)}`,
       );
     }
-    if (!isUint(source, 0xffffffff)) {
+    if (!isIntegerIn(source, 0, 0xffffffff)) {
       throw new PlatformError(
         'E_ARGUMENT',
         `source must be an integer in 0 … 0xFFFFFFFF (uint32), got ${formatValue(source)}`,
@@ -474,11 +474,6 @@ export class ScmiPlatform implements ScmiPlatformPort {
   public close(): void {
     this.#engine.close();
   }
-}
-
-/** Whether `value` is an integer in 0 … `max`. */
-function isUint(value: unknown, max: number): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max;
 }
 
 /** Refuses a `clock` option that is not a {@link Clock} the platform can use. */

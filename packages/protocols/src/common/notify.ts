@@ -39,7 +39,7 @@ export function perDomainNotify<T>(
       ? new ScmiError('E_NOT_SUPPORTED', `domain ${id} does not announce this notification`)
       : new ScmiError(
           'E_NOT_SUPPORTED',
-          `domain ${id} does not announce this notification; ${checkFailure.command} is left out: its check at init failed (${errorText(checkFailure.error)})`,
+          `domain ${id} does not announce this notification; ${leftOut(checkFailure)}`,
           { cause: checkFailure.error },
         );
   return async (source, enable) => {
@@ -80,15 +80,21 @@ export function perDomainNotify<T>(
       ? new ScmiError('E_NOT_SUPPORTED', 'no domain announces this notification')
       : new ScmiError(
           'E_NOT_SUPPORTED',
-          `no domain announces this notification; ${checkFailure.command} is left out: its check at init failed (${errorText(checkFailure.error)})`,
+          `no domain announces this notification; ${leftOut(checkFailure)}`,
           { cause: checkFailure.error },
         );
   };
 }
 
-/** An error's message, or the value shown. */
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : formatValue(error);
+/**
+ * Why a `*_NOTIFY` command is left out, for a refusal's message: `CLOCK_RATE_NOTIFY is left out:
+ * its check at init failed (…)`, the check's error message (or the value) in parentheses.
+ *
+ * @internal
+ */
+export function leftOut(failure: NotifyCheckFailure): string {
+  const why = failure.error instanceof Error ? failure.error.message : formatValue(failure.error);
+  return `${failure.command} is left out: its check at init failed (${why})`;
 }
 
 /**

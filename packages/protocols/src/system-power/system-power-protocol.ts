@@ -4,7 +4,6 @@ import {
   PayloadReader,
   ScmiError,
   ScmiProtocolId,
-  formatValue,
   optionKeys,
   type ProtocolDriver,
   type ProtocolHandle,
@@ -14,6 +13,7 @@ import {
 import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { boolArg, boolOption, objectArg, u32Bits } from '../common/args.js';
 import { checkImplemented } from '../common/domain-table.js';
+import { leftOut } from '../common/notify.js';
 
 /**
  * System power protocol (0x12) message ids besides the common 0x0–0x2 (scmi-wire.md §4, System
@@ -412,7 +412,7 @@ export const systemPowerProtocolDriver: ProtocolDriver<SystemPowerProtocol> = {
                 )
               : new ScmiError(
                   'E_NOT_SUPPORTED',
-                  `SYSTEM_POWER_STATE_NOTIFY is left out: its check at init failed (${checkError instanceof Error ? checkError.message : formatValue(checkError)})`,
+                  leftOut({ command: 'SYSTEM_POWER_STATE_NOTIFY', error: checkError }),
                   { cause: checkError },
                 );
           }

@@ -1,5 +1,5 @@
-import { CommonMessageId, scmiProtocolName } from '@scmi-ts/core';
-import { array, fail, join, object, show } from '../../config/config-checks.js';
+import { CommonMessageId, SCMI_VENDOR_PROTOCOL_BASE, scmiProtocolName } from '@scmi-ts/core';
+import { array, bool, fail, join, object, show } from '../../config/config-checks.js';
 import type {
   PlatformVendorCommand,
   PlatformVendorProtocol,
@@ -33,7 +33,6 @@ export interface CheckedVendorProtocol {
   readonly commands: readonly CheckedVendorCommand[];
 }
 
-const FIRST_VENDOR_ID = 0x80;
 const LAST_VENDOR_ID = 0xff;
 const FIRST_STANDARD_ID = 0x10;
 const LAST_STANDARD_ID = 0x7f;
@@ -112,7 +111,7 @@ function vendorId(value: unknown, path: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
     return fail(path, `must be an integer in 0x80 … 0xFF, got ${show(value)}`);
   }
-  if (value < FIRST_VENDOR_ID || value > LAST_VENDOR_ID) {
+  if (value < SCMI_VENDOR_PROTOCOL_BASE || value > LAST_VENDOR_ID) {
     fail(path, `must be a vendor protocol id in 0x80 … 0xFF, got ${hex(value)}${standard(value)}`);
   }
   return value;
@@ -226,15 +225,10 @@ function command(value: unknown, path: string, messageId: number): CheckedVendor
   const requestSize = sizes(o.requestSize, join(path, 'requestSize'));
   const attributes =
     o.attributes === undefined ? 0 : uint32(o.attributes, join(path, 'attributes'));
-  const p2a = o.p2a === undefined ? false : flag(o.p2a, join(path, 'p2a'));
+  const p2a = bool(o.p2a, join(path, 'p2a'), false);
   const handle = optionalFunction(value, o.handle, join(path, 'handle'));
   if (handle === undefined) return fail(join(path, 'handle'), 'must be a function, got undefined');
   return { messageId, name, requestSize, attributes, p2a, handle };
-}
-
-function flag(value: unknown, path: string): boolean {
-  if (typeof value !== 'boolean') return fail(path, `must be a boolean, got ${show(value)}`);
-  return value;
 }
 
 function sizes(value: unknown, path: string): number | readonly number[] {

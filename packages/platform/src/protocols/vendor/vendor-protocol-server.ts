@@ -1,5 +1,6 @@
 import { CommonMessageId, MSG_STATUS_SIZE, ScmiStatus, formatValue } from '@scmi-ts/core';
 import { types } from 'node:util';
+import { isIntegerIn } from '../../config/config-checks.js';
 import {
   fail,
   ok,
@@ -106,12 +107,12 @@ export class VendorProtocolServer implements ProtocolServer {
       maxNotificationPayload: req.link.maxMsgSize,
       setNotify: (notificationId: unknown, source: unknown, enable: unknown): void => {
         during('setNotify');
-        if (!isInteger(notificationId, 0, LAST_MESSAGE_ID)) {
+        if (!isIntegerIn(notificationId, 0, LAST_MESSAGE_ID)) {
           throw new RangeError(
             `${where}: setNotify notificationId ${formatValue(notificationId)} is not an integer in 0 … 0xFF`,
           );
         }
-        if (!isInteger(source, 0, UINT32_MAX)) {
+        if (!isIntegerIn(source, 0, UINT32_MAX)) {
           throw new RangeError(`${where}: setNotify source ${formatValue(source)} is not a uint32`);
         }
         if (typeof enable !== 'boolean') {
@@ -189,12 +190,7 @@ export class VendorProtocolServer implements ProtocolServer {
       throw new Error(`${where}: returned ${typeof reply}, not a reply`);
     }
     const { status, returns } = reply as { readonly status?: unknown; readonly returns?: unknown };
-    if (
-      typeof status !== 'number' ||
-      !Number.isInteger(status) ||
-      status < INT32_MIN ||
-      status > INT32_MAX
-    ) {
+    if (!isIntegerIn(status, INT32_MIN, INT32_MAX)) {
       throw new Error(`${where}: status ${String(status)} is not an int32`);
     }
     if (returns !== undefined && !types.isUint8Array(returns)) {
@@ -212,10 +208,6 @@ export class VendorProtocolServer implements ProtocolServer {
     // returns, so a handler that keeps the array and changes it later changes nothing sent.
     return ok(bytes);
   }
-}
-
-function isInteger(value: unknown, min: number, max: number): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
