@@ -75,6 +75,14 @@ export class TransportInstrument {
     return this.channels.reduce((n, c) => n + c.counters.lateReplies, 0);
   }
 
+  /**
+   * Responses core dropped because their delayed response had overtaken them (core's
+   * `overtakenResponses`), over every channel.
+   */
+  public get overtakenResponses(): number {
+    return this.channels.reduce((n, c) => n + c.counters.overtakenResponses, 0);
+  }
+
   /** Callbacks refused by the channels' RX guards after quiesce. */
   public get refusedAfterQuiesce(): number {
     return this.channels.reduce((n, c) => n + c.counters.refusedAfterQuiesce, 0);

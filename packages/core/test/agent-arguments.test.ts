@@ -268,6 +268,56 @@ describe('a caller’s bad arguments to the agent and Base', () => {
       expect(agent.diagnostics.pool.inUse).toBe(0);
     });
 
+    it('should reject a misspelt transact option with a typed error naming it, sending nothing (not left at its default)', async () => {
+      const before = h.platform.requests.length;
+      for (const send of [
+        () => agent.transact(0x10, 0x0, undefined, loose({ timeoutMS: 5 })),
+        () => agent.xfer(0x10).transact(0x0, undefined, loose({ rxSize: 8, asnyc: true })),
+      ]) {
+        const e = await send().catch((error: unknown) => error);
+        expect(e).toBeInstanceOf(ScmiError);
+        expect(e).toMatchObject({
+          code: 'E_ARGUMENT',
+          message: expect.stringMatching(
+            /^transact: unknown option "(timeoutMS|asnyc)" \(expected one of timeoutMs, signal, txSize, rxSize, async\)$/,
+          ) as unknown,
+        });
+      }
+      expect(h.platform.requests).toHaveLength(before);
+      expect(agent.diagnostics.pool.inUse).toBe(0);
+      // Keys it takes, given as undefined, and inherited enumerable ones, are not refused.
+      const inherited = Object.create({ colour: 'red' }) as object;
+      await expect(agent.transact(0x10, 0x0, undefined, loose(inherited))).resolves.toBeDefined();
+      await expect(
+        agent.transact(0x10, 0x0, undefined, loose({ timeoutMs: undefined, signal: undefined })),
+      ).resolves.toBeDefined();
+    });
+
+    it('should name the type of a protocol or message id that is not a number, keeping the range message for an integer', async () => {
+      for (const [send, message] of [
+        [
+          () => agent.transact(loose('0x14'), 0x6),
+          'scmi0: protocol must be an integer 0…255, got string "0x14"',
+        ],
+        [
+          () => agent.transact(0x114, 0x6),
+          "scmi0: protocol 0x114 does not fit the header's 8 bits",
+        ],
+        [
+          () => agent.transact(0x10, loose(1.5)),
+          'scmi0: message must be an integer 0…255, got number 1.5',
+        ],
+        [
+          () => agent.xfer(0x10).transact(0x100),
+          "scmi0: message 0x100 does not fit the header's 8 bits",
+        ],
+      ] as const) {
+        const e = await send().catch((error: unknown) => error);
+        expect(e).toBeInstanceOf(ScmiMalformedError);
+        expect(e).toMatchObject({ code: 'E_FIELD_RANGE', message });
+      }
+    });
+
     it('should reject a subscribe filter that is null, empty or misspelt with a typed error, sending nothing', async () => {
       const before = h.platform.requests.length;
       const handler = (): void => undefined;

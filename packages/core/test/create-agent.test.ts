@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import {
   BASE_ERROR_EVENT,
   RevokedError,
+  ScmiError,
   ScmiConfigError,
   ScmiMalformedError,
   ScmiShutdownError,
@@ -811,6 +812,18 @@ describe(createAgent, () => {
           message: /expected an object/,
         });
       }
+      // Not a container at all (a JavaScript caller's undefined, or the module itself): named as
+      // such, not a TypeError from inside inversify.
+      for (const container of [undefined, null, {}, coreModule]) {
+        const e = await createAgent(container as never, { transport: 'loopback' }).catch(
+          (error: unknown) => error,
+        );
+        expect(e).toBeInstanceOf(ScmiConfigError);
+        expect(e).toMatchObject({
+          field: 'container',
+          message: expect.stringContaining('expected an inversify Container') as unknown,
+        });
+      }
       expect(h.platform.requests).toHaveLength(0);
     });
 
@@ -1430,7 +1443,7 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
-    it('should count the response that follows the delayed response which overtook it invalid, leaving the transfer as it was', async () => {
+    it('should count the response that follows the delayed response which overtook it as overtaken, not bad, leaving the transfer as it was', async () => {
       const h = createHarness();
       const agent = await h.create();
       h.platform.override = (req) => {
@@ -1443,16 +1456,65 @@ describe(createAgent, () => {
         req.protocolId === 0x14 && req.messageId === 0x5 ? 5 : undefined;
       const a2p = (): ChannelStats | undefined =>
         agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+      const bad = (): number => Object.values(a2p()?.badMessages ?? {}).reduce((a, b) => a + b, 0);
       const ops = agent.xfer(0x14);
       const xfer = await ops.get(0x5, 4, 4);
       xfer.tx.set(u32(1));
       await ops.doWithResponse(xfer);
       expect([xfer.state, readU32(xfer.rx, 0)]).toEqual(['delayed-response', 0x55]);
-      expect(a2p()?.badMessages.invalid).toBe(0);
+      expect(a2p()?.overtakenResponses).toBe(0);
+      const sent = a2p()?.sent ?? 0;
+      // Its response still to come, the transfer is not sent again: that response would be
+      // taken for the new command's. Refused, nothing changed.
+      await expect(ops.do(xfer)).rejects.toMatchObject({
+        code: 'E_XFER_STATE',
+        message: expect.stringContaining('whose delayed response overtook its response') as unknown,
+      });
+      expect([xfer.state, a2p()?.sent]).toEqual(['delayed-response', sent]);
       await h.clock.advance(10); // the response arrives, its transfer still held
-      expect(a2p()?.badMessages.invalid).toBe(1);
+      expect([a2p()?.overtakenResponses, bad()]).toEqual([1, 0]);
+      // Not read into the transfer: its buffer still holds the delayed response's values.
       expect([xfer.state, readU32(xfer.rx, 0)]).toEqual(['delayed-response', 0x55]);
+      // That response came: the transfer may be sent again.
+      h.platform.override = undefined;
+      h.platform.delay = undefined;
+      await ops.do(xfer);
+      expect(a2p()?.sent).toBe(sent + 1);
       ops.put(xfer);
+      await agent.remove();
+    });
+
+    it('should count an overtaken response that comes after its transfer was put back as overtaken, once; a second one is unexpected', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      let again: (() => void) | undefined;
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x5) return undefined;
+        again = () => {
+          h.platform.respond(
+            req.agentId,
+            req.channelId,
+            encodeMsgResponse(req.header, 0, u32(0x66)),
+          );
+        };
+        h.platform.delayedResponse(req, 0, u32(0x55));
+        return { status: 0, returns: u32(0x66) };
+      };
+      h.platform.delay = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x5 ? 5 : undefined;
+      const a2p = (): ChannelStats | undefined =>
+        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+      expect(readU32(await agent.transact(0x14, 0x5, u32(1), { async: true }), 0)).toBe(0x55);
+      // transact put its transfer back: the response finds no transfer, only its token's debt.
+      await h.clock.advance(10);
+      expect(a2p()?.overtakenResponses).toBe(1);
+      expect(a2p()?.badMessages.unexpected).toBe(0);
+      expect(a2p()?.lateReplies).toBe(0);
+      // The same response again (a platform that answers twice) owes nothing: unexpected.
+      expect(again).toBeDefined();
+      again?.();
+      await h.clock.advance(1);
+      expect([a2p()?.overtakenResponses, a2p()?.badMessages.unexpected]).toEqual([1, 1]);
       await agent.remove();
     });
 
@@ -2176,6 +2238,40 @@ describe(createAgent, () => {
         leftEnabledAtRemoval: 0,
       });
       expect(agent.devres).toBeUndefined();
+    });
+
+    it('should refuse options it does not take, removing nothing, and remove with good ones after', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      await agent.events.subscribe(
+        { protocolId: 0x10, eventId: BASE_ERROR_EVENT },
+        () => undefined,
+      );
+      for (const [options, message] of [
+        [{ disableNotificatons: false }, 'unknown option "disableNotificatons"'],
+        ['yes', 'options must be an object or left out, got string "yes"'],
+        [42, 'options must be an object or left out, got number 42'],
+        [{ disableNotifications: 'no' }, 'disableNotifications must be a boolean, got string "no"'],
+      ] as const) {
+        let removing: Promise<void> | undefined;
+        expect(() => {
+          removing = agent.remove(options as never);
+        }).not.toThrow(); // a rejection, as every other failure of remove
+        const e = await removing?.catch((error: unknown) => error);
+        expect(e).toBeInstanceOf(ScmiError);
+        expect(e).toMatchObject({
+          code: 'E_ARGUMENT',
+          message: expect.stringContaining(`scmi0: remove: ${message}`) as unknown,
+        });
+      }
+      // Nothing was done: the agent is live, its subscription still enabled.
+      await expect(agent.transact(0x10, 0x0)).resolves.toBeDefined();
+      expect(agent.devres).toBeDefined();
+      await agent.remove({ disableNotifications: false });
+      expect(agent.diagnostics.notifications).toMatchObject({
+        disabledAtRemoval: 0,
+        leftEnabledAtRemoval: 1,
+      });
     });
 
     it('should fail transfers in flight promptly with the shutdown error', async () => {

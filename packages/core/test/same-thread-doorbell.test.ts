@@ -167,6 +167,18 @@ describe(SameThreadDoorbell, () => {
       b.close();
       await clock.runTasks();
       expect(onRing).not.toHaveBeenCalled();
+      // Dropped and counted, apart from the rings after the close; closing again counts nothing.
+      b.close();
+      expect([b.droppedAtClose, b.ignored]).toEqual([1, 0]);
+    });
+
+    it('should count no ring dropped at close when none was pending (delivered, or latched with no ring)', async () => {
+      const { clock, a, b } = setup();
+      b.listen(jest.fn());
+      a.ring();
+      await clock.runTasks();
+      b.close();
+      expect([b.droppedAtClose, b.ignored, b.delivered]).toEqual([0, 0, 1]);
     });
 
     it('should drop a delivery held by an interceptor', () => {
@@ -176,9 +188,11 @@ describe(SameThreadDoorbell, () => {
       b.setInterceptor((deliver) => held.push(deliver));
       b.listen(onRing);
       a.ring();
+      a.ring(); // coalesced: one delivery pending
       b.close();
       held[0]?.();
       expect(onRing).not.toHaveBeenCalled();
+      expect([b.droppedAtClose, b.ignored]).toEqual([1, 0]);
     });
 
     it('should ignore and count the rings toward the closed side', async () => {

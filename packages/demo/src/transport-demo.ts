@@ -360,9 +360,17 @@ function printCounters(print: Print, agent: ScmiAgent): void {
     print(
       c.direction === 'p2a'
         ? `    ${c.label.padEnd(6)} notifications ${s.notifications}  delayed responses ${s.delayedResponses}  bad messages ${bad}${errorStatuses(s.errorStatuses)}`
-        : `    ${c.label.padEnd(6)} sent ${String(s.sent).padStart(3)}  completed ${String(s.completed).padStart(3)}  timeouts ${s.timeouts}  failed ${s.failed}  late replies ${s.lateReplies}  bad messages ${bad}${errorStatuses(s.errorStatuses)}`,
+        : `    ${c.label.padEnd(6)} sent ${String(s.sent).padStart(3)}  completed ${String(s.completed).padStart(3)}  timeouts ${s.timeouts}  failed ${s.failed}  late replies ${s.lateReplies}  bad messages ${bad}${overtaken(s.overtakenResponses)}${errorStatuses(s.errorStatuses)}`,
     );
   }
+}
+
+/**
+ * The responses a delayed response overtook (`  overtaken responses 1`), if any: under load the
+ * platform worker's doorbells on two channels may reach the agent in either order.
+ */
+function overtaken(n: number): string {
+  return n === 0 ? '' : `  overtaken responses ${n}`;
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   type ChannelStats,
 } from '@scmi-ts/core';
 import { SMT_CHANNEL_FREE, SMT_HEADER_OFFSET } from '@scmi-ts/mailbox-transport';
-import { createHand, type Hand } from './support/hand-platform.js';
+import { createHand, postDelayed, type Hand } from './support/hand-platform.js';
 import { defined, settle } from './support/harness.js';
 
 /** Core's counters of the agent's A2P channel, as the wire monitor reports them. */
@@ -65,15 +65,6 @@ describe('a reply whose token names a transfer not yet written', () => {
 });
 
 describe('a delayed response whose token names a transfer not yet written', () => {
-  /** Posts a delayed response with `token` (Base `messageId`, SUCCESS) into the P2A area, and rings. */
-  function postDelayed(h: Hand, messageId: number, token: number): void {
-    h.p2a.setHeader(packHeader({ messageId, type: 2, protocolId: 0x10, token }));
-    h.p2a.writePayload(new Uint8Array(4), 0, 4); // status SUCCESS
-    h.p2a.setLength(8);
-    h.p2a.setStatus(0); // the agent's to read
-    h.ringP2a();
-  }
-
   it('should not complete that transfer (it waits for the channel lock): counted unexpected, and it goes out and completes later', async () => {
     const h = createHand(false);
     const agent = await h.probe({ a2p: [{ id: 0 }] });

@@ -135,7 +135,9 @@ function tally(key: string, n = 1): void {
 function sumRejected(s: ChannelStats, p2a: boolean): number {
   const b = s.badMessages;
   const bad = b.unexpected + b.invalid + b.unknown + b.nomem + b.spurious + b.oversize;
-  return bad + s.lateReplies + (p2a ? s.notifications + s.delayedResponses : 0);
+  return (
+    bad + s.lateReplies + s.overtakenResponses + (p2a ? s.notifications + s.delayedResponses : 0)
+  );
 }
 
 /** Runs the clock until nothing is pending (virtual time) and says what `outcome` came to. */

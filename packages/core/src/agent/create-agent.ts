@@ -17,7 +17,7 @@ import { CLOCK, LOGGER, PROTOCOL_DRIVER, TRANSPORT } from '../di/tokens.js';
 import type { ScmiLogger } from '../diagnostics/logger.js';
 import { ContainedLogger, silentLogger } from '../diagnostics/logger.js';
 import { trace } from '../diagnostics/trace.js';
-import { formatValue } from '../errors/format-value.js';
+import { describeArg, formatValue } from '../errors/format-value.js';
 import {
   ScmiConfigError,
   ScmiMalformedError,
@@ -42,7 +42,7 @@ import {
   type XferOps,
 } from '../protocol/protocol-handle.js';
 import type { TokenSequence } from '../transfer/token-allocator.js';
-import { ChannelRuntime, TransferEngine, idText } from '../transfer/transfer-engine.js';
+import { ChannelRuntime, TransferEngine, idDefect } from '../transfer/transfer-engine.js';
 import { SCMI_TOKEN_COUNT } from '../wire/header.js';
 import {
   CommonMessageId,
@@ -450,7 +450,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
     // Checked before a handle is made and kept: a protocol id that cannot be sent gets none.
     if (!Number.isInteger(protocolId) || protocolId < 0 || protocolId > 0xff) {
       throw new ScmiMalformedError(
-        `${config.name}: protocol ${idText(protocolId)} does not fit the header's 8 bits`,
+        `${config.name}: ${idDefect({ protocol: protocolId })}`,
         'E_FIELD_RANGE',
       );
     }
@@ -607,6 +607,15 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
   return agent;
 }
 
+/** Whether `value` looks like an inversify container: what createAgent calls on it is there. */
+function isContainer(value: unknown): value is Container {
+  if (typeof value !== 'object' || value === null) return false;
+  const c = value as Partial<Record<'isBound' | 'getAll' | 'get', unknown>>;
+  return (
+    typeof c.isBound === 'function' && typeof c.getAll === 'function' && typeof c.get === 'function'
+  );
+}
+
 /**
  * Creates and probes an SCMI agent: chooses the transport by name among those loaded in the
  * container, validates the configuration, sets up every channel (each registered in the device's
@@ -625,7 +634,8 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
  *
  * @throws ScmiConfigError for an unknown transport (the message lists the loaded ones), one loaded
  * twice under its name, or invalid options (field `options` when they are not an object at all);
- * field `container` when the container has no `CLOCK` (coreModule not loaded), binds `CLOCK` or
+ * field `container` when it is not an inversify container at all (a JavaScript caller's
+ * `undefined`), has no `CLOCK` (coreModule not loaded), binds `CLOCK` or
  * `LOGGER` more than once (coreModule loaded twice, `bind` where `rebind` was meant), binds two
  * `PROTOCOL_DRIVER`s for one protocol (for one vendor identification of a vendor protocol) or a
  * driver with invalid vendor fields (see {@link ProtocolDriver.vendor}) — nothing is set up then.
@@ -641,6 +651,13 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
 export async function createAgent(container: Container, options: AgentOptions): Promise<ScmiAgent> {
   // JavaScript callers get past the type: name `options` itself, not `transport` inside it.
   if (!isRecord(options)) throw new ScmiConfigError('options', 'expected an object');
+  const given: unknown = container;
+  if (!isContainer(given)) {
+    throw new ScmiConfigError(
+      'container',
+      `expected an inversify Container (with coreModule and a transport module loaded), got ${describeArg(given)}`,
+    );
+  }
   const transports = getAll(container, TRANSPORT);
   const wanted = options.transport;
   const named = transports.filter((t) => t.descriptor.name === wanted);

@@ -206,7 +206,9 @@ export interface AgentParts {
  * instantiated, raw messages, notifications, diagnostics, and `remove()`.
  *
  * Removing it quiesces every channel and then releases everything in reverse order; transfers in
- * flight fail with `ScmiShutdownError`. Any call after removal throws {@link RevokedError}.
+ * flight fail with `ScmiShutdownError`. After removal `base`, `xfer`, `protocol`,
+ * `events.register` and `onLost` throw {@link RevokedError}, and `transact` and
+ * `events.subscribe` reject with it; `diagnostics`, `info` and `config` still read.
  *
  * @example
  * ```ts
@@ -424,8 +426,9 @@ export class ScmiAgent {
    * @throws RevokedError after removal; ScmiStatusError, ScmiTimeoutError… as any transfer;
    * ScmiMalformedError `E_FIELD_RANGE` when the protocol or message id is not an integer 0…255,
    * `E_PAYLOAD` when `payload` is neither bytes nor a writer function; ScmiError `E_ARGUMENT`
-   * when `options` is given but not an object (`null`; unknown keys in it are not looked for, so
-   * that a command costs no more) or its `timeoutMs` is not a positive number; ScmiTransportError
+   * when `options` is given but not an object (`null`), holds a key it does not take (a misspelt
+   * `timeoutMS`: refused, not left at its default) or its `timeoutMs` is not a positive number;
+   * ScmiTransportError
    * `E_NOT_SUPPORTED` (nothing sent) for `async: true` on an agent without a P2A channel, where no
    * delayed response can come.
    */
@@ -638,8 +641,13 @@ export class ScmiAgent {
    * ```
    *
    * @throws DevresReleaseError when release steps failed (everything was released anyway).
+   * ScmiError `E_ARGUMENT` when `options` is given but is not an object (`null` is taken as
+   * none), holds a key it does not take (a misspelt `disableNotificatons`) or a `disableNotifications` that is not a boolean:
+   * nothing is done, and the agent can be removed with good options.
    */
   public remove(options?: RemoveOptions): Promise<void> {
+    const refused = removeOptionsError(options, this.name);
+    if (refused !== undefined) return Promise.reject(refused);
     if (this.#removal === undefined) {
       // Read first: a JavaScript caller's `null` must not stop delivery and then throw.
       const send = options?.disableNotifications !== false;
@@ -668,6 +676,30 @@ export class ScmiAgent {
   #revokedError(what: string): RevokedError {
     return new RevokedError(`${this.name} ${what}`, `${this.name} has been removed`);
   }
+}
+
+const REMOVE_OPTION_KEYS = optionKeys<RemoveOptions>({ disableNotifications: true });
+
+/** What is wrong with `remove`'s options, if anything (a JavaScript caller's `'yes'`, a typo). */
+function removeOptionsError(options: unknown, agent: string): ScmiError | undefined {
+  // `null` from JavaScript is taken as none (a removal is not refused for want of options).
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    return new ScmiError(
+      'E_ARGUMENT',
+      `${agent}: remove: options must be an object or left out, got ${describeArg(options)}`,
+    );
+  }
+  const unknown = unknownKeyError(options, REMOVE_OPTION_KEYS, `${agent}: remove`);
+  if (unknown !== undefined) return unknown;
+  const send: unknown = (options as RemoveOptions).disableNotifications;
+  if (send !== undefined && typeof send !== 'boolean') {
+    return new ScmiError(
+      'E_ARGUMENT',
+      `${agent}: remove: disableNotifications must be a boolean, got ${describeArg(send)}`,
+    );
+  }
+  return undefined;
 }
 
 /** The keys of a subscribe's filter (others are refused). */

@@ -114,7 +114,8 @@ export interface RxSink {
  *   command's answer: here the command goes on waiting, and times out unless its real answer
  *   comes), a type the channel's direction
  *   does not carry (a notification or delayed response on A2P, a response on P2A), anything
- *   after the delayed response; a notification whose payload is shorter or longer than its
+ *   after the delayed response but the response it overtook (counted `overtakenResponses`); a
+ *   notification whose payload is shorter or longer than its
  *   event's descriptor allows (`minPayload`, `maxPayload`).
  * - `unknown`: an unknown message type, or a notification nobody registered.
  * - `nomem`: no room: a notification dropped because its queue is full.
@@ -219,7 +220,18 @@ export interface TransportChannel {
    * `invalid`), never the previous one's bytes again.
    */
   fetchNotification(buffer: NotificationBuffer, ctx: unknown): void;
-  /** Gives a P2A message slot back to the platform (SMT: sets CHANNEL_FREE). */
+  /**
+   * Gives a P2A message slot back to the platform (SMT: sets CHANNEL_FREE). Core calls it once
+   * after every `sink.rx` on a P2A channel, with that call's `ctx`, before `rx` returns — whatever
+   * became of the message: queued, dropped (a full queue, a notification nobody registered, one
+   * that came once the removal started), rejected as a bad message (a corrupt header, a type P2A
+   * does not carry, a delayed response for no transfer), or a fetch that threw. So the transport
+   * need not (and should not) give the slot back again after handing a message to core. Core does
+   * not call it for what it never got: a signal the channel's RX guard refused (the transport did
+   * not call `sink.rx`), nor a `sink.rx` made before `setupChannel` resolved (core has no channel
+   * to call yet, and counts the message `unexpected`): those slots are the transport's to give
+   * back, if it must. Never called on A2P channels. Should not throw.
+   */
   clearChannel?(ctx: unknown): void;
   /**
    * Whether `xfer`'s response has arrived. Core calls it in two places: in the polling loop of a

@@ -17,6 +17,15 @@ export interface ChannelStats {
   readonly failed: number;
   /** Replies that arrived after their command timed out, dropped. */
   readonly lateReplies: number;
+  /**
+   * Responses that came after their delayed response had completed the transfer, dropped: the
+   * delayed response, on the P2A channel, overtook the response on its A2P channel. Nobody did
+   * anything wrong — the platform sends the response first, but the signals of two channels are
+   * not ordered with each other — so these are not `badMessages`. (Linux counts such a response
+   * among its errors, `ERR_MSG_INVALID` or `ERR_MSG_UNEXPECTED`, after taking the response as
+   * successful when the delayed response came first: `scmi_msg_response_validate`.)
+   */
+  readonly overtakenResponses: number;
   /** Delayed responses delivered. */
   readonly delayedResponses: number;
   /** Notifications queued for delivery. */
@@ -59,6 +68,8 @@ export class ChannelCounters {
   public failed = 0;
   /** Replies that arrived after their command timed out, dropped. */
   public lateReplies = 0;
+  /** Responses that came after their delayed response had overtaken them, dropped. */
+  public overtakenResponses = 0;
   /** Delayed responses delivered. */
   public delayedResponses = 0;
   /** Notifications queued for delivery. */
@@ -98,6 +109,7 @@ export class ChannelCounters {
       timeouts: this.timeouts,
       failed: this.failed,
       lateReplies: this.lateReplies,
+      overtakenResponses: this.overtakenResponses,
       delayedResponses: this.delayedResponses,
       notifications: this.notifications,
       refusedAfterQuiesce: this.refusedAfterQuiesce,

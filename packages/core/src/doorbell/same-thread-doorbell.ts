@@ -20,9 +20,12 @@ export type DoorbellInterceptor = (deliver: () => void) => void;
  * {@link SameThreadDoorbell.listen} stays latched and is delivered once the listener is set.
  *
  * Closing a side stops its own listening: nothing is delivered to it afterwards, not even a
- * delivery that was already scheduled or held by an interceptor; rings toward it are counted in
- * its {@link SameThreadDoorbell.ignored}, and its own rings do nothing. A ring made before the
- * ringing side closed is still delivered to a peer that is open.
+ * delivery that was already scheduled or held by an interceptor — such a ring, made before the
+ * close, is counted in its {@link SameThreadDoorbell.droppedAtClose} (not in `ignored`: a wire
+ * that counts its held deliveries itself, as the mailbox one does, would count it twice); rings
+ * toward it after the close are counted in its {@link SameThreadDoorbell.ignored}, and its own
+ * rings do nothing. A ring made before the ringing side closed is still delivered to a peer that
+ * is open.
  *
  * @example
  * ```ts
@@ -42,6 +45,7 @@ export class SameThreadDoorbell implements Doorbell {
   #pending = false;
   #closed = false;
   #ignored = 0;
+  #droppedAtClose = 0;
   #delivered = 0;
 
   /**
@@ -63,6 +67,16 @@ export class SameThreadDoorbell implements Doorbell {
   /** @inheritDoc */
   public get ignored(): number {
     return this.#ignored;
+  }
+
+  /**
+   * Rings toward this side whose delivery was still pending (scheduled, or held by an
+   * interceptor) when it closed: dropped, never delivered — 0 or 1, as pending rings coalesce.
+   * A wire that accounts for every ring adds it to its own count; rings after the close are in
+   * `ignored`.
+   */
+  public get droppedAtClose(): number {
+    return this.#droppedAtClose;
   }
 
   /** Times the listener of this side was called. */
@@ -123,10 +137,11 @@ export class SameThreadDoorbell implements Doorbell {
 
   /**
    * Closes this side: its listener is dropped and never called again, even by a delivery already
-   * scheduled or held; later rings toward it are counted in {@link SameThreadDoorbell.ignored}.
-   * Idempotent.
+   * scheduled or held (that ring counted in {@link SameThreadDoorbell.droppedAtClose}); later
+   * rings toward it are counted in {@link SameThreadDoorbell.ignored}. Idempotent.
    */
   public close(): void {
+    if (!this.#closed && this.#pending) this.#droppedAtClose++;
     this.#closed = true;
     this.#listener = undefined;
     this.#pending = false;

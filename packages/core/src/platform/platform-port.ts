@@ -19,16 +19,22 @@ export interface PlatformAgentLink {
    * `command` is the header word of the command the response answers, when there is one (a
    * delayed, late, reordered or duplicated response); undefined for an unsolicited response, or
    * from a platform that does not say. A backend pairs the response with its command by `command`
-   * when given — not by the response's own header, which a fault rule may have rewritten: a
-   * rewritten response then still answers its command (for the agent to reject), and a copy for
-   * a command already answered is dropped. Without it, a backend can only match by the
-   * response's header.
+   * when given — `sameCommandHeader(command, header of the command it holds)`, from core — not by
+   * the response's own header, which a fault rule may have rewritten: a rewritten response then
+   * still answers its command (for the agent to reject), and a copy for a command already
+   * answered is dropped. Without it, a backend can only match by the response's header.
    */
   respond(channelId: number, response: Uint8Array, command?: number): void;
   /**
    * Posts a notification or a delayed response (MSG layout: header, payload) on the P2A channel.
-   * Returns false when it could not be posted (no P2A channel, no free buffer, link closed): a
-   * notification may then be dropped, a delayed response must be posted again later.
+   * Returns false when it could not be posted (no P2A channel, no free buffer, the agent side gone,
+   * link closed): a notification may then be dropped, a delayed response must be posted again
+   * later. A refused post is the caller's to count as dropped (the platform's
+   * `notificationsDropped`; a delayed response it retries), not the backend's: a backend may keep
+   * a statistic of its refusals (the SMT responder's `p2aRefused`), but what it reports as
+   * messages it dropped (the conformance kit's `FixtureEnds.droppedSignals`) is only what it took
+   * (returned true) and could not deliver after all — a queued post dropped when the agent side
+   * went, a ring after release. A refusal counted there too is one message counted twice.
    */
   post(message: Uint8Array): boolean;
 }

@@ -216,7 +216,8 @@ export interface XferOps {
    * Rejects with ScmiMalformedError `E_PAYLOAD` (no transfer taken) when `payload` is neither a
    * Uint8Array nor a writer function, `E_FIELD_RANGE` when `messageId` is not an integer 0…255;
    * with ScmiError `E_ARGUMENT` (no transfer taken) when `options` is given but not an object
-   * (`null`). Unknown keys in `options` are not looked for (this is every command's path).
+   * (`null`) or holds a key it does not take (a misspelt `timeoutMS` is refused, not left at its
+   * default).
    */
   transact(
     messageId: number,
@@ -584,7 +585,7 @@ export class BoundXferOps implements XferOps {
   public transact(
     messageId: number,
     payload?: PayloadSource,
-    options: TransactOptions = {},
+    options: TransactOptions = NO_OPTIONS,
   ): Promise<Uint8Array> {
     // Not an async function: the common case (a transfer at once, a synchronous command) costs
     // one `then` on the phase promise instead of an async function's frame, promise and resume.
@@ -601,11 +602,16 @@ export class BoundXferOps implements XferOps {
           'E_PAYLOAD',
         );
       }
-      // `null` would otherwise fail as a plain TypeError on the first option read. One typeof on
-      // the hot path; unknown keys are not looked for here (that would cost every command).
+      // `null` would otherwise fail as a plain TypeError on the first option read. A misspelt
+      // option (`timeoutMS`) is refused, not left at its default: looked for only when options
+      // were given (a for-in over a literal's few keys, no allocation).
       const opts: unknown = options;
-      if (typeof opts !== 'object' || opts === null || isSignalGivenAsOptions(opts)) {
-        throw optionsError(opts);
+      if (opts !== NO_OPTIONS) {
+        if (typeof opts !== 'object' || opts === null || isSignalGivenAsOptions(opts)) {
+          throw optionsError(opts);
+        }
+        const unknown = unknownTransactOption(opts);
+        if (unknown !== undefined) throw unknown;
       }
       // Before a transfer is taken (begin checks it again, for drivers that set it themselves).
       if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, this.#engine.agent);
@@ -996,6 +1002,27 @@ function checkSignal(signal: unknown): void {
 }
 
 /** The error for `transact` options that are not an object (a JavaScript caller's `null`). */
+/** `transact`'s options when none are given: one frozen object, not one per command. */
+const NO_OPTIONS: TransactOptions = Object.freeze({});
+
+const TRANSACT_OPTION_KEYS: ReadonlySet<string> = optionKeys<TransactOptions>({
+  timeoutMs: true,
+  signal: true,
+  txSize: true,
+  rxSize: true,
+  async: true,
+});
+
+/** The error for the first option of `options` that `transact` does not take, if any. */
+function unknownTransactOption(options: object): ScmiError | undefined {
+  for (const key in options) {
+    if (!TRANSACT_OPTION_KEYS.has(key) && Object.hasOwn(options, key)) {
+      return unknownKeyError(options, TRANSACT_OPTION_KEYS, 'transact');
+    }
+  }
+  return undefined;
+}
+
 function optionsError(options: unknown): ScmiError {
   return new ScmiError(
     'E_ARGUMENT',

@@ -297,7 +297,7 @@ export class TransferEngine implements XferOwner {
     // Integers 0…255 only; `>>> 0` is not enough (0x114 would pass as 0x14 on the wire).
     if (!isU8(protocolId) || !isU8(messageId)) {
       throw new ScmiMalformedError(
-        `${this.#o.agent}: protocol ${idText(protocolId)} / message ${idText(messageId)} does not fit the header's 8 bits`,
+        `${this.#o.agent}: ${idDefect({ protocol: protocolId, message: messageId })}`,
         'E_FIELD_RANGE',
       );
     }
@@ -493,6 +493,14 @@ export class TransferEngine implements XferOwner {
   #checkSendable(xfer: Xfer): void {
     const state = xfer.state;
     const busy = inFlight(xfer);
+    if (xfer.responseOwed && !busy) {
+      // Sent again with its token, it would take the response its delayed response overtook
+      // for its own.
+      throw new ScmiError(
+        'E_XFER_STATE',
+        `${this.#o.agent}: a transfer (token ${xfer.token}) whose delayed response overtook its response cannot be sent until that response came; put it back and take a new one`,
+      );
+    }
     if (!busy && (state === 'allocated' || state === 'response' || state === 'delayed-response')) {
       return;
     }
@@ -994,6 +1002,8 @@ export class TransferEngine implements XferOwner {
     const xfer = this.pool.lookup(token);
     if (xfer === undefined) {
       if (this.pool.isRetired(token)) channel.counters.lateReplies++;
+      else if (type === ScmiMessageType.COMMAND && this.pool.takeOwedResponse(token))
+        channel.counters.overtakenResponses++;
       else this.countBad(channel, 'unexpected', header);
       return;
     }
@@ -1015,7 +1025,12 @@ export class TransferEngine implements XferOwner {
     // without yielding, so nothing can put the transfer back or reuse it while it is read here.
     if (type === ScmiMessageType.COMMAND) {
       if (xfer.state !== 'sent') {
-        this.countBad(channel, 'invalid', header); // duplicate, or after the delayed response
+        if (xfer.responseOwed) {
+          // The response its delayed response overtook, not read: the transfer's buffer holds
+          // the delayed response's return values, which its caller may not have read yet.
+          xfer.responseOwed = false;
+          channel.counters.overtakenResponses++;
+        } else this.countBad(channel, 'invalid', header); // a duplicate, or after the delayed response
         return;
       }
       this.#fetchAndComplete(channel, transport, xfer, ctx);
@@ -1040,8 +1055,10 @@ export class TransferEngine implements XferOwner {
     }
     const owner = (xfer.route as ChannelRuntime | undefined) ?? channel;
     if (xfer.state === 'sent') {
-      // The delayed response overtook the response: take the response as successful (Linux).
+      // The delayed response overtook the response: take the response as successful (Linux),
+      // and count the response when it comes (overtakenResponses), not as a bad message.
       xfer.status = 0;
+      xfer.responseOwed = true;
       this.#completeResponse(owner, xfer);
     }
     // The delayed response has its own return values: room for the max message size, whatever
@@ -1122,6 +1139,29 @@ function isU8(n: number): boolean {
 /** `n` for a message: hexadecimal when it is a number, else as given (a caller's bad argument). */
 export function idText(n: unknown): string {
   return typeof n === 'number' && Number.isInteger(n) ? `0x${n.toString(16)}` : String(n);
+}
+
+/**
+ * @internal What is wrong with the protocol or message ids of a command (empty when both fit
+ * the header's 8 bits), for an `E_FIELD_RANGE` error: an integer outside 0…255 does not fit;
+ * anything else (a JavaScript caller's `'0x14'`, 1.5, NaN) is not an id at all, and is named by
+ * its type so that it does not read as a valid id refused.
+ *
+ * @example
+ * ```ts
+ * idDefect({ protocol: 0x114 }); // "protocol 0x114 does not fit the header's 8 bits"
+ * idDefect({ protocol: '0x14' }); // 'protocol must be an integer 0…255, got string "0x14"'
+ * ```
+ */
+export function idDefect(ids: { readonly protocol: unknown; readonly message?: unknown }): string {
+  return Object.entries(ids)
+    .filter(([, n]) => typeof n !== 'number' || !isU8(n))
+    .map(([what, n]) =>
+      typeof n === 'number' && Number.isInteger(n)
+        ? `${what} ${idText(n)} does not fit the header's 8 bits`
+        : `${what} must be an integer 0…255, got ${describeArg(n)}`,
+    )
+    .join('; ');
 }
 
 /**

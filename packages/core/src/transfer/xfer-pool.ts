@@ -9,6 +9,11 @@ import { Xfer, type XferOwner } from './xfer.js';
  */
 export type GiveUpWatch = (giveUp: (reason: unknown) => void) => () => void;
 
+/** A retired token's command timed out: a reply for it is a late reply. */
+const RETIRED_TIMED_OUT = 1;
+/** A retired token's transfer ended by a delayed response that overtook its response. */
+const RETIRED_RESPONSE_OWED = 2;
+
 /** What a wait that was never watched stops. */
 function noWatch(): void {
   // Nothing to stop.
@@ -34,7 +39,10 @@ export class XferPool {
   readonly #pending: (Xfer | undefined)[] = new Array<Xfer | undefined>(SCMI_TOKEN_COUNT).fill(
     undefined,
   );
-  /** Tokens whose command timed out: a reply for them is a late reply (cleared on reuse). */
+  /**
+   * Tokens out of the pending table whose reply may still come (cleared on reuse):
+   * `RETIRED_TIMED_OUT` or `RETIRED_RESPONSE_OWED`.
+   */
   readonly #retired = new Uint8Array(SCMI_TOKEN_COUNT);
   readonly #tokens: TokenAllocator;
   readonly #waiters: { resolve: (x: Xfer) => void; reject: (e: unknown) => void }[] = [];
@@ -132,7 +140,18 @@ export class XferPool {
 
   /** Whether `token` belongs to a command that timed out and has not been reused. */
   public isRetired(token: number): boolean {
-    return this.#retired[token] === 1;
+    return this.#retired[token] === RETIRED_TIMED_OUT;
+  }
+
+  /**
+   * Takes the owed response of `token` (see `Xfer.responseOwed`) once: true, and the token no
+   * longer owes it, when the transfer put back with `token` was completed by a delayed response
+   * that overtook its response, and the token has not been reused since.
+   */
+  public takeOwedResponse(token: number): boolean {
+    if (this.#retired[token] !== RETIRED_RESPONSE_OWED) return false;
+    this.#retired[token] = 0;
+    return true;
   }
 
   /**
@@ -141,7 +160,7 @@ export class XferPool {
    */
   public unlist(xfer: Xfer, retire: boolean): void {
     if (this.#pending[xfer.token] === xfer) this.#pending[xfer.token] = undefined;
-    if (retire) this.#retired[xfer.token] = 1;
+    if (retire) this.#retired[xfer.token] = RETIRED_TIMED_OUT;
   }
 
   /**
@@ -159,8 +178,10 @@ export class XferPool {
   public put(xfer: Xfer, replace = false): void {
     if (xfer.state === 'free') return;
     if (this.#pending[xfer.token] === xfer) this.#pending[xfer.token] = undefined;
+    if (xfer.responseOwed) this.#retired[xfer.token] = RETIRED_RESPONSE_OWED;
     this.#tokens.free(xfer.token);
     xfer.state = 'free';
+    xfer.responseOwed = false;
     xfer.waiter = undefined;
     xfer.error = undefined;
     const next = replace ? xfer.handOver() : xfer;
@@ -190,6 +211,7 @@ export class XferPool {
     xfer.token = token;
     xfer.state = 'allocated';
     xfer.truncated = false;
+    xfer.responseOwed = false;
     this.#retired[token] = 0;
     this.#pending[token] = xfer;
   }

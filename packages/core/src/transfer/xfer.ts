@@ -114,6 +114,11 @@ export class Xfer implements DeadlineNode {
   public sendHeld = false;
   /** @internal A put back of a transfer whose send was held, done once the send settles. */
   public putDeferred: 'put' | 'replace' | undefined = undefined;
+  /**
+   * @internal Its delayed response overtook its response, which is still to come: counted
+   * `overtakenResponses` when it does, and the transfer is not sent again until put back.
+   */
+  public responseOwed = false;
   /** @internal The channel the transfer was sent on (core's runtime object). */
   public route: unknown = undefined;
   /** @internal The error that ended the transfer, if any. */

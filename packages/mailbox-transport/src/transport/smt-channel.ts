@@ -117,6 +117,12 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   #doorbellOwed = false;
   /** Whether a message was written into the area (whose reply `#replySeen` tracks). */
   #written = false;
+  /**
+   * The transfer of the message in the area ended well (`markTxDone` without an error) before its
+   * reply was seen: its delayed response overtook it, and the reply, when counted here, is an
+   * overtaken response, not a late one. Reset by each message written.
+   */
+  #endedOk = false;
   /** The header of the message last written into the area (`undefined` before the first). */
   #writtenHeader: number | undefined;
   /**
@@ -337,6 +343,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
   public markTxDone(xfer: Xfer, error: unknown): void {
     if (this.#owner !== xfer) return;
     this.#owner = undefined;
+    this.#endedOk = error === undefined;
     // Linux mailbox_mark_txdone: mbox_client_txdone on chan, the TX channel (nothing is sent on
     // chan_receiver); a no-op unless the controller polls (see MailboxLineChannel).
     const mbox = this.#mbox;
@@ -570,7 +577,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
 
   /**
    * At quiesce and at free: the reply to the last message written, found in the area and never
-   * handed to core (its transfer ended: timed out, or failed by the shutdown), is counted late,
+   * handed to core (its transfer ended: timed out, or failed by the shutdown — or completed by
+   * its delayed response, which overtook it: counted `overtakenResponses` then), is counted late,
    * once — when no doorbell will bring it: a polled message's (none is owed), or one whose doorbell
    * already came (it found the area still busy, and FREE was set after). An interrupt message
    * whose doorbell is still owed is counted when that doorbell is dropped after the quiesce. At free
@@ -591,7 +599,8 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     this.#lateCounted = true;
     if (this.#foreign(this.#area.header())) return false; // not a reply to it: `unexpected`
     this.#replySeen = 'counted';
-    this.#setup.counters.lateReplies++;
+    if (this.#endedOk) this.#setup.counters.overtakenResponses++;
+    else this.#setup.counters.lateReplies++;
     return false;
   }
 
@@ -750,9 +759,10 @@ export class SmtChannel implements TransportChannel, MailboxClient {
 
   /**
    * Hands core the reply the area holds when nothing has yet (no doorbell, no `pollDone`): the
-   * previous message's transfer gave up on it and the platform answered after (a polled message
-   * is never looked at again; an interrupt message's doorbell may still be on its way). Core
-   * counts it (`lateReplies` for the retired token) before `next` overwrites it — a late reply is
+   * previous message's transfer gave up on it, or its delayed response overtook it, and the
+   * platform answered after (a polled message is never looked at again; an interrupt message's
+   * doorbell may still be on its way). Core counts it (`lateReplies` for the retired token,
+   * `overtakenResponses` for an overtaken one) before `next` overwrites it — a late reply is
    * dropped *and counted*, whatever the completion mode. Not when its token is `next`'s own (the
    * token space wrapped): core would take it for `next`'s reply. A reply with another token than
    * the message's is counted `unexpected` here instead (see `#foreign`). True when the reply was
@@ -785,6 +795,7 @@ export class SmtChannel implements TransportChannel, MailboxClient {
       this.#intrEnabled &&
       !this.#rang;
     this.#written = true;
+    this.#endedOk = false;
     this.#writtenHeader = xfer.header;
     this.#rang = false;
     this.#intrEnabled = !xfer.polling;

@@ -1,5 +1,12 @@
 import { Container } from 'inversify';
-import { CLOCK, VirtualClock, coreModule, createAgent, type ScmiAgent } from '@scmi-ts/core';
+import {
+  CLOCK,
+  VirtualClock,
+  coreModule,
+  createAgent,
+  packHeader,
+  type ScmiAgent,
+} from '@scmi-ts/core';
 import { ScmiPlatform, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
   SMT_CHANNEL_FREE,
@@ -40,6 +47,15 @@ export interface Hand {
   probe(options?: Record<string, unknown>): Promise<ScmiAgent>;
   platform: ScmiPlatform;
   wire: ReturnType<typeof createSameThreadMailboxWire>;
+}
+
+/** Posts a delayed response with `token` (Base `messageId`, SUCCESS) into the P2A area, and rings. */
+export function postDelayed(h: Hand, messageId: number, token: number): void {
+  h.p2a.setHeader(packHeader({ messageId, type: 2, protocolId: 0x10, token }));
+  h.p2a.writePayload(new Uint8Array(4), 0, 4); // status SUCCESS
+  h.p2a.setLength(8);
+  h.p2a.setStatus(0); // the agent's to read
+  h.ringP2a();
 }
 
 /** The command the agent wrote into `a2p` (header and payload), as the platform reads it. */

@@ -87,9 +87,12 @@ export interface FuzzProbe {
   removing: boolean;
 }
 
-/** Bad messages of every reason, late replies, completions and failures: one reply's outcomes. */
+/**
+ * Bad messages of every reason, late replies, responses a delayed response overtook, completions
+ * and failures: one reply's outcomes.
+ */
 function outcomes(c: ChannelCounters): number {
-  return c.badMessageTotal + c.lateReplies + c.completed + c.failed;
+  return c.badMessageTotal + c.lateReplies + c.overtakenResponses + c.completed + c.failed;
 }
 
 /** Outcomes of a posted P2A message. */

@@ -491,12 +491,12 @@ export class CmdqChannel implements TransportChannel {
         // The buffer is back either way; the reply counts as late only if it is one (a reply
         // with a bad length or another command's header is counted by #check as what it is).
         // One for a transfer that ended well (its delayed response overtook it) is no late reply:
-        // a response after the delayed response, invalid (core and Linux's
-        // scmi_msg_response_validate refuse it so). One returned with nothing written is the
+        // a response after its delayed response, counted overtaken (as core counts one it is
+        // handed; Linux's scmi_msg_response_validate counts it an error). One returned with nothing written is the
         // device giving an abandoned command back unanswered (this package's device does when
         // the agent reuses the header: supersededCommands): no reply, late or bad.
         if (taken === 'ok' && el.len !== 0 && this.#check(slot)) {
-          if (this.#endedOk[slot] === 1) sink.badMessage('invalid');
+          if (this.#endedOk[slot] === 1) this.#setup.counters.overtakenResponses++;
           else this.#setup.counters.lateReplies++;
         }
         this.#driver.diagnostics.lateReturns++;
@@ -636,11 +636,11 @@ export class CmdqChannel implements TransportChannel {
     if (this.#state[slot] === RETURNED) {
       // Polling: a good reply a drain took (another command's poll, the quiesce's, a send's
       // take-back) that its transfer never took: late when the transfer failed first (shutdown);
-      // when it ended well (its delayed response came first), a response after the delayed
-      // response — invalid, as in interrupt mode.
+      // when it ended well (its delayed response came first), a response its delayed response
+      // overtook, as in interrupt mode.
       if (this.#valid[slot] === 1 && this.#delivered[slot] === 0) {
         if (error !== undefined) this.#setup.counters.lateReplies++;
-        else this.#setup.sink.badMessage('invalid');
+        else this.#setup.counters.overtakenResponses++;
       }
       this.#release(slot);
     } else if (this.#state[slot] === IN_FLIGHT) {
