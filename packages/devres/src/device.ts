@@ -1,4 +1,10 @@
-import { Devres, attachReleaseFailure, publishThenStart, type DevresOptions } from './devres.js';
+import {
+  Devres,
+  attachReleaseFailure,
+  checkName,
+  publishThenStart,
+  type DevresOptions,
+} from './devres.js';
 import { DevresError } from './errors.js';
 import { REMOVE_REASON } from './teardown-reason.js';
 
@@ -24,8 +30,14 @@ export class Device {
   #devres: Devres | undefined;
   #removal: Promise<void> | undefined;
 
-  /** Creates an unbound device; `options` apply to every devres it gets. */
+  /**
+   * Creates an unbound device; `options` apply to every devres it gets.
+   *
+   * @throws DevresError `E_ARGUMENT` when `name` is not a non-empty string (checked here, not at
+   * the first probe).
+   */
   public constructor(name: string, options: DevresOptions = {}) {
+    checkName('new Device', name);
     this.name = name;
     this.#options = options;
   }
@@ -44,6 +56,9 @@ export class Device {
    * Probes the device: runs `fn` with a fresh devres. If `fn` throws, everything registered so far
    * is torn down (quiesce, then reverse release, reason `probe-failed`) before the original error
    * is rethrown, with teardown failures attached ({@link getReleaseFailure}).
+   *
+   * A removal whose teardown never ends (a step that never settles) leaves the device `removing`
+   * for good: every later probe is refused with `E_PROBE_IN_PROGRESS`.
    *
    * @throws DevresError `E_PROBE_IN_PROGRESS` while probing or removing; `E_ALREADY_BOUND` when bound.
    */
@@ -75,7 +90,10 @@ export class Device {
 
   /**
    * Removes a bound device: tears its devres down (reason `remove`). Concurrent calls share one
-   * promise.
+   * promise, and so does a call from a teardown step — which must therefore not await it: the
+   * teardown waits for the step, the step for the teardown, and neither ever settles. A step that
+   * never settles likewise leaves the device `removing` for good (later calls get the same
+   * pending promise; {@link Device.probe} is refused with `E_PROBE_IN_PROGRESS`).
    *
    * @throws DevresError `E_NOT_BOUND` when not bound; `E_PROBE_IN_PROGRESS` while probing.
    * @throws DevresReleaseError when teardown steps failed (the device is unbound anyway).

@@ -516,8 +516,20 @@ class Core extends ListScope {
   }
 
   closedError(scope: ListScope, name: string, released: Promise<unknown>): DevresClosedError {
-    const what = scope === this ? `device ${this.name}` : `group ${scope.path} of ${this.name}`;
-    return new DevresClosedError(`${what} is tearing down or torn down: ${name} refused`, released);
+    if (scope === this) {
+      return new DevresClosedError(
+        `device ${this.name} is tearing down or torn down: ${name} refused`,
+        released,
+      );
+    }
+    const group = `group ${scope.path} of ${this.name}`;
+    // Only registration through the group object reaches a removed group (implicit registrations
+    // go around it): it was dissolved into its parent, not torn down.
+    const why =
+      scope instanceof GroupNode && scope.state === 'removed'
+        ? 'was removed (dissolved into its parent; register there)'
+        : 'is tearing down or torn down';
+    return new DevresClosedError(`${group} ${why}: ${name} refused`, released);
   }
 
   /**
@@ -959,23 +971,44 @@ function ownEntry(core: Core, handle: ResourceHandle<unknown>): Entry<unknown> |
   return handle instanceof Entry && handle.core === core ? handle : undefined;
 }
 
+/** What a wrong argument is, for an `E_ARGUMENT` message. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === '') return 'an empty string';
+  return typeof value;
+}
+
 /**
- * Throws `E_ARGUMENT` unless each step is a function (`optional` ones may be undefined): checked
- * before anything is registered, opened or released, so a bad step fails where it is given rather
- * than at teardown, and the caller still owns the resource.
+ * @internal Throws `E_ARGUMENT` unless `name` is a non-empty string: a device's, a group's or a
+ * resource's name prefixes errors and forms group paths, where `''` means top level. `then`, when
+ * given, ends the message (`nothing was registered`).
+ */
+export function checkName(op: string, name: unknown, then?: string): asserts name is string {
+  if (typeof name === 'string' && name !== '') return;
+  throw new DevresError(
+    'E_ARGUMENT',
+    `${op}: the name must be a non-empty string, not ${kindOf(name)}${then === undefined ? '' : `; ${then}`}`,
+  );
+}
+
+/**
+ * Throws `E_ARGUMENT` unless `name` is a non-empty string and each step is a function (`optional`
+ * ones may be undefined): checked before anything is registered, opened or released, so a bad
+ * argument fails where it is given rather than at teardown, and the caller still owns the resource.
  */
 function checkSteps(
   op: string,
   name: unknown,
   steps: Readonly<Record<string, unknown>>,
   optional: readonly string[],
+  then = 'nothing was registered',
 ): void {
+  checkName(op, name, then);
   for (const [field, step] of Object.entries(steps)) {
     if (typeof step === 'function' || (step === undefined && optional.includes(field))) continue;
-    const what = step === null ? 'null' : typeof step;
     throw new DevresError(
       'E_ARGUMENT',
-      `${op}(${typeof name === 'string' ? name : String(name)}): ${field} must be a function${optional.includes(field) ? ' or undefined' : ''}, not ${what}; nothing was registered`,
+      `${op}(${name}): ${field} must be a function${optional.includes(field) ? ' or undefined' : ''}, not ${kindOf(step)}; ${then}`,
     );
   }
 }
@@ -1008,8 +1041,10 @@ function foreignHandle(core: Core, op: string): DevresError {
  *
  * Registration on a {@link Devres} goes to its innermost open group (as Linux `devres_open_group`)
  * of the calling async context — see {@link ResourceScope.group} — or to the devres itself;
- * registration on a group goes to that group. Registration after teardown began is refused with
- * {@link DevresClosedError} and the offered resource is quiesced and released at once.
+ * registration on a group goes to that group. Registration after teardown began (or through a
+ * group object after `group.remove()`) is refused with {@link DevresClosedError} and the offered
+ * resource is quiesced and released at once. Names must be non-empty strings and steps functions:
+ * otherwise `E_ARGUMENT`, and nothing is registered.
  *
  * Abstract (its constructor is internal): type a parameter with it to take either a
  * {@link Devres} or a {@link DevresGroup}.
@@ -1043,8 +1078,9 @@ export abstract class ResourceScope {
    * a teardown of the device or of an enclosing group is running — is one of the failures of that
    * teardown's {@link DevresReleaseError}.
    * @throws DevresError `E_DUPLICATE_KEY` when `spec.key` is already registered (nothing is released).
-   * @throws DevresError `E_ARGUMENT` when `spec` is not an object, or its `release` (or a given
-   * `quiesce`) is not a function: nothing is registered or released, also during teardown.
+   * @throws DevresError `E_ARGUMENT` when `spec` is not an object, its `name` is not a non-empty
+   * string, or its `release` (or a given `quiesce`) is not a function: nothing is registered or
+   * released, also during teardown.
    * @example
    * ```ts
    * const h = res.add({ name: 'irq', value: irq, release: (v) => v.free(), quiesce: (v) => v.disable() });
@@ -1087,8 +1123,8 @@ export abstract class ResourceScope {
    * @throws DevresClosedError when teardown began before or while `open` ran (after `close` ran).
    * @throws DevresError `E_DUPLICATE_KEY` when `options.key` is already registered (before `open`
    * is called, or after `close` ran when it was registered while `open` ran).
-   * @throws DevresError `E_ARGUMENT` when `open`, `close` or a given `options.quiesce` is not a
-   * function (before `open` is called).
+   * @throws DevresError `E_ARGUMENT` when `name` is not a non-empty string, or `open`, `close` or a
+   * given `options.quiesce` is not a function (before `open` is called).
    * @example
    * ```ts
    * const chan = await res.acquire('mbox chan', () => mbox.request(0), (c) => c.free());
@@ -1139,7 +1175,8 @@ export abstract class ResourceScope {
    * {@link ResourceScope.addActionOrReset} to have it run.
    *
    * @throws DevresClosedError when teardown has begun (the action did not run).
-   * @throws DevresError `E_ARGUMENT` when `action` or a given `options.quiesce` is not a function.
+   * @throws DevresError `E_ARGUMENT` when `name` is not a non-empty string, or `action` or a given
+   * `options.quiesce` is not a function (nothing is registered).
    * @example
    * ```ts
    * res.addAction('disable clock', () => clk.disable());
@@ -1169,8 +1206,8 @@ export abstract class ResourceScope {
    * `devm_add_action_or_reset`).
    *
    * @throws DevresClosedError when teardown has begun; `released` settles when the action has run.
-   * @throws DevresError `E_ARGUMENT` when `action` or a given `options.quiesce` is not a function
-   * (nothing runs).
+   * @throws DevresError `E_ARGUMENT` when `name` is not a non-empty string, or `action` or a given
+   * `options.quiesce` is not a function (nothing is registered, nothing runs).
    * @example
    * ```ts
    * res.addActionOrReset('assert reset', () => rst.assert());
@@ -1196,7 +1233,8 @@ export abstract class ResourceScope {
    * (waiting for guards already held) and its release step runs `release`, if given.
    *
    * @throws DevresClosedError when teardown has begun (the revocable is revoked and released at once).
-   * @throws DevresError `E_ARGUMENT` when a given `release` is not a function.
+   * @throws DevresError `E_ARGUMENT` when `name` is not a non-empty string, or a given `release`
+   * is not a function (nothing is registered).
    * @example
    * ```ts
    * const regs = res.revocable('regs', map(), (r) => r.unmap());
@@ -1334,9 +1372,16 @@ export abstract class ResourceScope {
    * {@link ResourceScope.group} transaction when opened there, from the transaction's function
    * (and what it calls and awaits) when opened inside one.
    *
-   * @throws DevresClosedError when teardown has begun.
+   * `name` must be a non-empty string: it is the group's segment of the path that
+   * {@link Devres.live} and the event log show (`''` there means top level).
+   *
+   * @throws DevresClosedError when teardown has begun (or, on a group object, when that group was
+   * removed).
+   * @throws DevresError `E_ARGUMENT` when `name` is not a non-empty string (nothing is opened,
+   * also during teardown).
    */
   public openGroup(name: string): DevresGroup {
+    checkName('openGroup', name, 'nothing was opened');
     return this.#openGroup(name, frames.getStore());
   }
 
@@ -1378,6 +1423,12 @@ export abstract class ResourceScope {
    * context that runs once no `group()` function runs any more is not tracked: it registers as
    * code outside every transaction does.
    *
+   * @throws DevresError (as a rejection) `E_ARGUMENT` when `name` is not a non-empty string or `fn`
+   * is not a function: checked first, so nothing is opened, registered or released (also during
+   * teardown).
+   * @throws DevresClosedError (as a rejection) when teardown has begun (or, on a group object,
+   * when that group was removed): `fn` is not called.
+   *
    * @example
    * ```ts
    * await res.group('clock protocol', async (g) => {
@@ -1387,6 +1438,7 @@ export abstract class ResourceScope {
    * ```
    */
   public async group<R>(name: string, fn: (group: DevresGroup) => R | PromiseLike<R>): Promise<R> {
+    checkSteps('group', name, { fn }, [], 'nothing was opened');
     const frame: Frame = { parent: frames.getStore() };
     const group = this.#openGroup(name, frame);
     frame.group = groupNodes.get(group) as GroupNode;
@@ -1548,6 +1600,11 @@ export class DevresGroup extends ResourceScope implements AsyncDisposable {
    * Removes the group but keeps its resources: they move to the parent, in place and in order
    * (Linux `devres_remove_group`).
    *
+   * The group object takes no registration afterwards: `g.add(…)` and the like are refused with
+   * {@link DevresClosedError} (code `E_CLOSED`, the message saying the group was removed), as any
+   * refused registration is — the offered resource is quiesced and released at once (an
+   * `addAction` action is not run). Register through the parent instead.
+   *
    * @throws DevresError `E_GROUP_STATE` when the group is releasing, released or removed.
    */
   public remove(): void {
@@ -1586,6 +1643,8 @@ export class DevresGroup extends ResourceScope implements AsyncDisposable {
    * a quiesce phase around it, see below, its state stays `releasing` until that release phase has
    * released it). Calling it again returns the same promise; a group reached by its device's
    * teardown (or by the teardown of a group around it) resolves when that teardown has passed it.
+   * A step of a resource in the group may call it but must not await it: that promise waits for
+   * the step, so awaiting it never settles.
    *
    * Releases already running inside the group are joined, never overtaken: a nested group whose
    * own `releaseAll()` runs is waited for as a unit (its entries are not taken a second time), and
@@ -1637,8 +1696,14 @@ export class DevresGroup extends ResourceScope implements AsyncDisposable {
 export class Devres extends ResourceScope implements AsyncDisposable {
   readonly #core: Core;
 
-  /** Creates an empty, open devres for the named device. */
+  /**
+   * Creates an empty, open devres for the named device.
+   *
+   * @throws DevresError `E_ARGUMENT` when `name` is not a non-empty string (it prefixes every
+   * error and event of the device).
+   */
   public constructor(name: string, options: DevresOptions = {}) {
+    checkName('new Devres', name);
     const core = new Core(name, options.log, options.debug ?? false);
     super(core);
     this.#core = core;
@@ -1674,6 +1739,11 @@ export class Devres extends ResourceScope implements AsyncDisposable {
    * newest first; early releases (of resources or groups) and immediate releases of refused
    * resources still running are awaited. Concurrent calls share one promise; calling it after
    * teardown returns the settled promise of that teardown.
+   *
+   * A step of this teardown that calls it again gets the same promise, so it must not await it
+   * (nor return it): the teardown waits for the step and the step for the teardown, and neither
+   * ever settles. Likewise a step that never settles leaves the devres `quiescing` or `releasing`
+   * for good, and every call returns that pending promise.
    *
    * @param reason - passed to every step (default `{ kind: 'dispose' }`).
    * @throws DevresReleaseError when steps failed, including the release of a resource refused

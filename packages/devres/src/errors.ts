@@ -7,7 +7,8 @@ const RELEASE_ERROR = Symbol.for('@scmi-ts/devres/DevresReleaseError');
 /**
  * Machine-readable codes carried by {@link DevresError}.
  *
- * - `E_CLOSED`: registration refused because the devres (or group) is tearing down or torn down.
+ * - `E_CLOSED`: registration refused because the devres (or group) is tearing down or torn down,
+ *   or (through the group object) because the group was removed ({@link DevresClosedError}).
  * - `E_NOT_LIVE`: early release or forget of a resource that is not live: being quiesced or
  *   released (early, or by a teardown that reached it), released, or forgotten.
  * - `E_FOREIGN_HANDLE`: a handle given to a devres that does not own it.
@@ -16,8 +17,12 @@ const RELEASE_ERROR = Symbol.for('@scmi-ts/devres/DevresReleaseError');
  * - `E_ALREADY_BOUND`: probe of a device that is already bound.
  * - `E_NOT_BOUND`: remove of a device that is not bound.
  * - `E_DUPLICATE_KEY`: a resource registered under a key that is already in use.
- * - `E_ARGUMENT`: a registration whose steps are not functions (nothing was registered, opened or
- *   released: the caller still owns the resource).
+ * - `E_ARGUMENT`: a registration whose steps are not functions, a `group()` whose function is not
+ *   one, or a name (of a device, group or resource) that is not a non-empty string (nothing was
+ *   created, registered, opened or released: the caller still owns the resource).
+ *
+ * The other devres errors carry a `code` too, outside this union: {@link RevokedError}
+ * `E_REVOKED` and {@link DevresReleaseError} `E_RELEASE`.
  */
 export type DevresErrorCode =
   | 'E_CLOSED'
@@ -63,7 +68,9 @@ export class DevresError extends Error {
 }
 
 /**
- * Registration was refused because the devres or group is tearing down or torn down.
+ * Registration was refused because the devres or group is tearing down or torn down, or — made
+ * through a group object after `group.remove()` — because that group was removed (dissolved into
+ * its parent; the message says which).
  *
  * The offered resource was released at once; {@link DevresClosedError.released} settles when that
  * release step has finished (it never rejects: a failing release is recorded in `releaseError`).
@@ -82,7 +89,8 @@ export class DevresClosedError extends DevresError {
   public readonly released: Promise<void>;
   /**
    * The error the offered resource's release threw — or, when only its quiesce step failed, that
-   * error — once {@link released} has resolved.
+   * error — once {@link released} has resolved: it is still `undefined` when the error is caught,
+   * since the steps run asynchronously (await `released` first).
    */
   public releaseError: unknown = undefined;
 
@@ -145,6 +153,10 @@ export interface ReleaseFailure {
  * Every quiesce and release step that failed during one teardown, as one `AggregateError`.
  * All steps still ran. `cause` is the probe error when the teardown followed a failed probe.
  *
+ * The message names each failure as `resource (phase): what it threw`, the thrown value shown
+ * with `String()` — readable also when a step throws a string or another non-`Error` (a value
+ * that cannot be converted shows as `<unprintable>`). `errors` holds the thrown values as they are.
+ *
  * @example
  * ```ts
  * try { await res.releaseAll(); } catch (e) {
@@ -153,6 +165,19 @@ export interface ReleaseFailure {
  * ```
  */
 export class DevresReleaseError extends AggregateError {
+  /**
+   * Always `E_RELEASE`, so that one `switch (e.code)` covers it beside {@link DevresError} and
+   * {@link RevokedError}; {@link DevresReleaseError.is} remains the check that survives realms.
+   *
+   * @example
+   * ```ts
+   * switch ((e as { code?: unknown }).code) {
+   *   case 'E_RELEASE': report((e as DevresReleaseError).failures); break;
+   *   case 'E_NOT_LIVE': break; // already released
+   * }
+   * ```
+   */
+  public readonly code = 'E_RELEASE';
   /** Each failure with the resource it belongs to. */
   public readonly failures: readonly ReleaseFailure[];
   /** Why the teardown ran. */
@@ -162,7 +187,9 @@ export class DevresReleaseError extends AggregateError {
 
   /** Builds the aggregate from the failures of one teardown of `scope`. */
   public constructor(scope: string, failures: readonly ReleaseFailure[], reason: TeardownReason) {
-    const names = failures.map((f) => `${f.resource} (${f.phase})`).join(', ');
+    const names = failures
+      .map((f) => `${f.resource} (${f.phase}): ${describe(f.error)}`)
+      .join('; ');
     super(
       failures.map((f) => f.error),
       `${scope}: ${failures.length} teardown step(s) failed: ${names}`,
@@ -176,5 +203,17 @@ export class DevresReleaseError extends AggregateError {
   /** True when `value` is a {@link DevresReleaseError} (from any copy of this package). */
   public static is(value: unknown): value is DevresReleaseError {
     return typeof value === 'object' && value !== null && RELEASE_ERROR in value;
+  }
+}
+
+/**
+ * What a failed step threw, for a message: `String(error)` (an `Error` as `Name: message`, a
+ * thrown string as itself). Never throws: building a teardown's error must not fail it.
+ */
+function describe(error: unknown): string {
+  try {
+    return String(error);
+  } catch {
+    return '<unprintable>';
   }
 }

@@ -10,6 +10,25 @@ import {
 describe(Device, () => {
   ensureNoLeaksInSuite();
 
+  describe('constructor', () => {
+    it('should refuse a name that is not a non-empty string with E_ARGUMENT', () => {
+      for (const [name, says] of [
+        [123, 'not number'],
+        [undefined, 'not undefined'],
+        ['', 'not an empty string'],
+      ] as const) {
+        expect(() => new Device(name as never)).toThrow(
+          expect.objectContaining({
+            name: 'DevresError',
+            code: 'E_ARGUMENT',
+            message: `new Device: the name must be a non-empty string, ${says}`,
+          }) as Error,
+        );
+      }
+      expect(new Device('scmi0').name).toBe('scmi0');
+    });
+  });
+
   describe('.probe', () => {
     it('should bind the device and keep its resources until remove', async () => {
       const log: string[] = [];
@@ -128,6 +147,38 @@ describe(Device, () => {
       await new Promise((r) => setImmediate(r));
       finish();
       await a;
+      expect(dev.state).toBe('unbound');
+    });
+
+    it('should stay removing while a release step does not settle: probe refused, remove() shares the pending promise', async () => {
+      const dev = new Device('scmi0');
+      let finish!: () => void;
+      let started = false;
+      await dev.probe((res) => {
+        res.addAction('hangs', () => {
+          started = true;
+          return new Promise<void>((r) => (finish = r));
+        });
+      });
+      let settled = false;
+      const removal = dev.remove();
+      void removal.then(() => (settled = true));
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      expect(started).toBe(true);
+      expect(settled).toBe(false);
+      expect(dev.state).toBe('removing');
+      await expect(dev.probe(() => undefined)).rejects.toMatchObject({
+        code: 'E_PROBE_IN_PROGRESS',
+        message: 'scmi0: probe while removing',
+      });
+      const again = dev.remove();
+      expect(again).toBe(removal);
+      expect(dev.state).toBe('removing');
+      expect(settled).toBe(false);
+      // Only the step settling ends it (devres puts no timeout on a step).
+      finish();
+      await Promise.all([removal, again]);
       expect(dev.state).toBe('unbound');
     });
 

@@ -167,6 +167,44 @@ describe(Devres, () => {
       expect(log).toEqual(['release c', 'release a']);
     });
 
+    it('should give the DevresReleaseError the code E_RELEASE, beside the codes of the other errors', async () => {
+      const res = new Devres('dev');
+      res.addAction('bad', () => {
+        throw new Error('boom');
+      });
+      const error = await res.releaseAll().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DevresReleaseError);
+      const code = (e: unknown): unknown => (e as { code?: unknown }).code;
+      expect(code(error)).toBe('E_RELEASE');
+      // One switch covers every devres error.
+      expect(
+        [error, new RevokedError('x'), new DevresError('E_NOT_LIVE', 'x')].map((e) => code(e)),
+      ).toEqual(['E_RELEASE', 'E_REVOKED', 'E_NOT_LIVE']);
+      expect(new DevresReleaseError('dev', [], { kind: 'dispose' }).code).toBe('E_RELEASE');
+    });
+
+    it('should show what each step threw in the message, a non-Error readably', async () => {
+      const res = new Devres('dev');
+      res.addAction('error', () => {
+        throw new TypeError('bad type');
+      });
+      res.addAction('string', () => {
+        throw 'a string'; // eslint-disable-line @typescript-eslint/only-throw-error
+      });
+      res.addAction('number', () => Promise.reject(42)); // eslint-disable-line @typescript-eslint/prefer-promise-reject-errors
+      res.addAction('unprintable', () => {
+        throw Object.create(null); // no toString: String() throws
+      });
+      const error = (await res.releaseAll().catch((e: unknown) => e)) as DevresReleaseError;
+      expect(error.message).toBe(
+        'dev: 4 teardown step(s) failed: unprintable (release): <unprintable>; ' +
+          'number (release): 42; string (release): a string; error (release): TypeError: bad type',
+      );
+      // The thrown values themselves, unchanged.
+      expect(error.errors.slice(1, 3)).toEqual([42, 'a string']);
+      expect(res.state).toBe('closed'); // an unprintable value does not break the teardown
+    });
+
     it('should keep the probe error as cause when the reason is probe-failed', async () => {
       const res = new Devres('dev');
       res.addAction('bad', () => {
@@ -447,6 +485,129 @@ describe(Devres, () => {
         code: 'E_ARGUMENT',
       });
       expect(open).not.toHaveBeenCalled();
+      await res.releaseAll();
+    });
+  });
+
+  describe('names and group arguments', () => {
+    /** What `attempt` threw or rejected with (`undefined` when it succeeded). */
+    async function failure(attempt: () => unknown): Promise<unknown> {
+      try {
+        await attempt();
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    }
+
+    const fn = jest.fn();
+    const step = jest.fn();
+    afterEach(() => {
+      fn.mockClear();
+      step.mockClear();
+    });
+    const bad = [
+      ['a number', 42 as never, 'not number'],
+      ['undefined', undefined as never, 'not undefined'],
+      ['an empty string', '', 'not an empty string'],
+    ] as const;
+    const calls: readonly (readonly [string, (res: Devres, name: string) => unknown])[] = [
+      ['add', (res, name) => res.add({ name, value: 1, release: step, quiesce: step })],
+      ['addAction', (res, name) => res.addAction(name, step)],
+      ['addActionOrReset', (res, name) => res.addActionOrReset(name, step)],
+      ['revocable', (res, name) => res.revocable(name, 1, step)],
+      ['acquire', (res, name) => res.acquire(name, fn, step)],
+      ['openGroup', (res, name) => res.openGroup(name)],
+      ['group', (res, name) => res.group(name, fn)],
+    ];
+
+    it.each(
+      calls.flatMap(([op, call]) =>
+        bad.map(([what, name, says]) => [op, what, call, name, says] as const),
+      ),
+    )(
+      'should refuse %s with a name that is %s with E_ARGUMENT, before and during teardown, changing nothing',
+      async (op, _what, call, name, says) => {
+        for (const during of [false, true]) {
+          const log = new DevresEventLog();
+          const res = new Devres('dev', { log: log.sink });
+          let go: (() => void) | undefined;
+          let teardown: Promise<void> | undefined;
+          if (during) {
+            res.addAction('held', () => new Promise<void>((r) => (go = r)));
+            teardown = res.releaseAll();
+            await turns(1);
+          }
+          const events = log.events.length;
+          const error = await failure(() => call(res, name));
+          expect(error).toBeInstanceOf(DevresError);
+          expect(error).toMatchObject({
+            code: 'E_ARGUMENT',
+            message: expect.stringContaining(
+              `${op}: the name must be a non-empty string, ${says}; nothing was`,
+            ) as string,
+          });
+          // Nothing registered, opened, refused or released; no step or function called.
+          expect(log.events).toHaveLength(events);
+          expect(res.live()).toEqual([]);
+          expect(fn).not.toHaveBeenCalled();
+          expect(step).not.toHaveBeenCalled();
+          go?.();
+          await (teardown ?? res.releaseAll()); // nothing fails at teardown
+          expect(step).not.toHaveBeenCalled();
+        }
+      },
+    );
+
+    it('should refuse group() with a function that is not one with E_ARGUMENT, opening nothing', async () => {
+      const log = new DevresEventLog();
+      const res = new Devres('dev', { log: log.sink });
+      for (const notFn of [5, undefined, null, 'fn']) {
+        await expect(res.group('tx', notFn as never)).rejects.toMatchObject({
+          name: 'DevresError',
+          code: 'E_ARGUMENT',
+          message: `group(tx): fn must be a function, not ${notFn === null ? 'null' : typeof notFn}; nothing was opened`,
+        });
+      }
+      expect(log.events).toEqual([]);
+      expect(res.live()).toEqual([]);
+      // Still open and usable: a transaction after the refusals works as ever.
+      await res.group('tx', (g) => void g.addAction('in tx', () => undefined));
+      expect(res.live().map((r) => `${r.group}:${r.name}`)).toEqual(['tx:in tx']);
+      await res.releaseAll();
+    });
+
+    it('should refuse a group() with a function that is not one during teardown with E_ARGUMENT, not E_CLOSED', async () => {
+      const log = new DevresEventLog();
+      const res = new Devres('dev', { log: log.sink });
+      await res.releaseAll();
+      const events = log.events.length;
+      await expect(res.group('tx', 5 as never)).rejects.toMatchObject({ code: 'E_ARGUMENT' });
+      expect(log.events).toHaveLength(events); // no refuse, no group-open
+    });
+
+    it('should refuse a device name that is not a non-empty string', () => {
+      for (const name of [42, undefined, null, '', {}]) {
+        expect(() => new Devres(name as never)).toThrow(
+          expect.objectContaining({
+            name: 'DevresError',
+            code: 'E_ARGUMENT',
+            message: expect.stringMatching(
+              /^new Devres: the name must be a non-empty string, not /,
+            ) as string,
+          }) as Error,
+        );
+      }
+    });
+
+    it('should accept names that are non-empty strings, however short', async () => {
+      const res = new Devres(' ');
+      res.addAction('a', () => undefined);
+      const g = res.openGroup('g');
+      g.addAction('b', () => undefined);
+      g.close();
+      await res.group('t', (t) => void t.addAction('c', () => undefined));
+      expect(res.live().map((r) => `${r.group}:${r.name}`)).toEqual([':a', 'g:b', 't:c']);
       await res.releaseAll();
     });
   });

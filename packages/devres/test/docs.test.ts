@@ -5,9 +5,9 @@ import { runInNewContext } from 'node:vm';
 import { transformSync } from '@swc/core';
 import * as devres from '@scmi-ts/devres';
 
-/** The TypeScript examples of docs/devres.md, run as written. */
-function examples(): string[] {
-  const md = readFileSync(join(__dirname, '../../../docs/devres.md'), 'utf8');
+/** The TypeScript examples of a markdown file (docs/devres.md by default), run as written. */
+function examples(file = '../../../docs/devres.md'): string[] {
+  const md = readFileSync(join(__dirname, file), 'utf8');
   return [...md.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string);
 }
 
@@ -47,5 +47,17 @@ describe('docs/devres.md', () => {
 
   it('should print what the revocable example says', async () => {
     await expect(run(examples()[2] as string)).resolves.toEqual([inspect(1), inspect(undefined)]);
+  });
+});
+
+describe('packages/devres/README.md', () => {
+  devres.ensureNoLeaksInSuite();
+
+  it('should print what the example says: quiesce chan, then drain pool and free chan', async () => {
+    const readme = examples('../README.md');
+    expect(readme).toHaveLength(1);
+    await expect(run(readme[0] as string)).resolves.toEqual([
+      inspect(['stop rx', 'drain pool', 'free chan']),
+    ]);
   });
 });

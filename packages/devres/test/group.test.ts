@@ -634,6 +634,52 @@ describe(DevresGroup, () => {
       expect(log).toEqual(['d', 'c', 'b', 'a']);
     });
 
+    it('should refuse registration through a removed group with a message saying it was removed, releasing the offered resource at once', async () => {
+      const { log, step } = recorder();
+      const events = new DevresEventLog();
+      const res = new Devres('dev', { log: events.sink });
+      const outer = res.openGroup('outer');
+      const g = outer.openGroup('g');
+      g.addAction('kept', step('release kept'));
+      g.remove();
+      const before = res.live();
+      const refused = `group outer/g of dev was removed (dissolved into its parent; register there)`;
+      let closed: unknown;
+      try {
+        g.add({
+          name: 'late',
+          value: 1,
+          quiesce: step('quiesce late'),
+          release: step('release late'),
+        });
+      } catch (e) {
+        closed = e;
+      }
+      expect(closed).toBeInstanceOf(DevresClosedError);
+      expect(closed).toMatchObject({ code: 'E_CLOSED', message: `${refused}: late refused` });
+      await (closed as DevresClosedError).released;
+      expect((closed as DevresClosedError).releaseError).toBeUndefined();
+      expect(log).toEqual(['quiesce late', 'release late']); // at once, reason refused
+      expect(() => g.addAction('action', step('action'))).toThrow(
+        expect.objectContaining({ message: `${refused}: action refused` }) as Error,
+      );
+      expect(() => g.openGroup('nested')).toThrow(
+        expect.objectContaining({ message: `${refused}: nested refused` }) as Error,
+      );
+      // Nothing was registered or opened; the kept resource is where remove() put it.
+      expect(res.live()).toEqual(before);
+      expect(res.live().map((r) => `${r.group}:${r.name}`)).toEqual(['outer:kept']);
+      expect(events.filter('refuse').map((e) => `${e.group}:${e.resource}`)).toEqual([
+        'outer/g:late',
+        'outer/g:action',
+        'outer/g:nested',
+      ]);
+      // Registration through the parent is the way.
+      outer.addAction('instead', step('release instead'));
+      await res.releaseAll();
+      expect(log).toEqual(['quiesce late', 'release late', 'release instead', 'release kept']);
+    });
+
     it('should remove an empty group', async () => {
       const res = new Devres('dev');
       res.addAction('a', () => undefined);
