@@ -39,10 +39,15 @@ export interface FixtureEnds {
   /**
    * Signals and replies from the platform the wire dropped because the agent side no longer took
    * them (a doorbell ring after the listener stopped, a virtio reply still unread in the used ring
-   * when the device was reset…), if the wire counts them. The same-thread cases read it after
-   * {@link FixtureEnds.close} too (a late reply or a notification counted exactly once in all), so
-   * it must still answer then, with what the wire counted up to and at its close: a reply the wire
-   * counts again as it closes is then counted twice, and the case fails.
+   * when the device was reset, a post the wire took and then could not deliver…), if the wire
+   * counts them. Not a post the wire refused: one for which `PlatformAgentLink.post` returned
+   * false is counted by whoever posted it (the platform's `notificationsDropped`, or a delayed
+   * response posted again later; in the kit's notification case the kit counts it, as the
+   * platform side), so a wire that counts it here too counts it twice, and the case fails. The
+   * same-thread cases read it after {@link FixtureEnds.close} too (a late reply or a notification
+   * counted exactly once in all), so it must still answer then, with what the wire counted up to
+   * and at its close: a reply the wire counts again as it closes is then counted twice, and the
+   * case fails.
    */
   droppedSignals?(): number;
   /**

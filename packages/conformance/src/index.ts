@@ -50,6 +50,7 @@ export {
 } from './scenarios/seed-scenario.js';
 export {
   INTERLEAVING_OUTCOMES,
+  lateReplyCoverageHint,
   runInterleavingSimulation,
 } from './scenarios/interleaving-simulator.js';
 export type {

@@ -1,6 +1,10 @@
 import { HOSTILE_ACTIONS, hostileActionName, hostileReplyReachesAgent } from './hostile-replies.js';
 import type { HostileWorkerResult } from './hostile-replies.js';
-import { INTERLEAVING_OUTCOMES, type InterleavingResult } from './interleaving-simulator.js';
+import {
+  INTERLEAVING_OUTCOMES,
+  lateReplyCoverageHint,
+  type InterleavingResult,
+} from './interleaving-simulator.js';
 import { SEED_WORKER_PHASES } from './seed-scenario.js';
 
 /**
@@ -129,7 +133,9 @@ export const MIN_SCHEDULES_TO_RACE = 100;
  * Why an interleaving campaign (`runInterleavingSimulation`) is not a pass even with no violation,
  * each naming the seed: it ran fewer schedules than `asked` (0: no number asked, a time budget),
  * or — once it ran {@link MIN_SCHEDULES_TO_RACE} schedules or more — no schedule had its probe time
- * out (teardown never raced a late reply) or no late reply was counted. Empty when it passed.
+ * out (teardown never raced a late reply) or no late reply was counted (with
+ * `lateReplyCoverageHint`'s reason when the wire counted its late replies itself). Empty when it
+ * passed.
  *
  * @example
  * ```ts
@@ -138,7 +144,8 @@ export const MIN_SCHEDULES_TO_RACE = 100;
  * ```
  */
 export function interleavingCampaignShortfalls(
-  r: Pick<InterleavingResult, 'seed' | 'schedules' | 'outcomes' | 'lateRepliesCounted'>,
+  r: Pick<InterleavingResult, 'seed' | 'schedules' | 'outcomes' | 'lateRepliesCounted'> &
+    Partial<Pick<InterleavingResult, 'droppedByWire'>>,
   asked: number,
 ): string[] {
   const shortfalls: string[] = [];
@@ -151,7 +158,12 @@ export function interleavingCampaignShortfalls(
       `no schedule had its probe time out in ${r.schedules} schedules (seed ${r.seed}): teardown never raced a late reply`,
     );
   }
-  if (r.lateRepliesCounted === 0)
-    shortfalls.push(`no late reply was counted in ${r.schedules} schedules (seed ${r.seed})`);
+  if (r.lateRepliesCounted === 0) {
+    // With the wire's own drops named, when it counted the late replies itself.
+    const why = lateReplyCoverageHint({ ...r, droppedByWire: r.droppedByWire ?? 0 });
+    shortfalls.push(
+      `no late reply was counted in ${r.schedules} schedules (seed ${r.seed})${why === undefined ? '' : `: ${why}`}`,
+    );
+  }
   return shortfalls;
 }

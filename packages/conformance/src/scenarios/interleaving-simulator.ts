@@ -59,8 +59,24 @@ export interface InterleavingResult {
      */
     readonly platformBusy: number;
   };
-  /** Replies that arrived for transfers already over, counted (core's late replies, guard refusals). */
+  /**
+   * Late replies that reached the agent side and were counted there: core's `lateReplies` (a reply
+   * handed to `sink.rx` for a transfer already over) and RX guards' `refusedAfterQuiesce` (one whose
+   * signal came once its channel's quiesce had started). What the campaign's coverage check
+   * (`interleavingCampaignShortfalls`: from 100 schedules, a late reply counted) reads: the
+   * schedules must have raced a late reply against the agent, through core or its guard. Replies
+   * the wire dropped and counted itself are not here ({@link InterleavingResult.droppedByWire}).
+   */
   readonly lateRepliesCounted: number;
+  /**
+   * Signals and replies the schedules' wires dropped and counted themselves
+   * (`FixtureEnds.droppedSignals`, each read once its schedule's wire was closed; 0 for a fixture
+   * without it). Not in {@link InterleavingResult.lateRepliesCounted}: a reply the wire drops never
+   * reached the agent, and does not show the late-reply race covered — a wire that finds a reply
+   * late while its channel is live hands it to `sink.rx` inside its RX guard (core counts it late)
+   * rather than counting it itself. See {@link lateReplyCoverageHint}.
+   */
+  readonly droppedByWire: number;
   /** Invariant violations, each naming the schedule's seed. */
   readonly violations: readonly string[];
   /** How to replay the campaign (and, with a schedule's own seed and `--interleavings 1`, one schedule). */
@@ -215,6 +231,8 @@ interface ScheduleReport {
   readonly busy: number;
   readonly platformBusy: number;
   readonly late: number;
+  /** What the wire counted in `droppedSignals` from the rig's creation to its close. */
+  readonly droppedByWire: number;
   readonly problems: string[];
   /** What the schedule's rig recorded after it was disposed (see `SameThreadRig.takeUnreportedViolations`). */
   readonly unreported: () => readonly string[];
@@ -271,6 +289,7 @@ export async function runInterleavingSimulation(
   let busy = 0;
   let platformBusy = 0;
   let late = 0;
+  let droppedByWire = 0;
   let done = 0;
   // Each schedule's rig, watched once disposed: a callback its wire lets happen on a real timer of
   // its own lands while later schedules run, and is reported under the schedule's seed.
@@ -286,6 +305,7 @@ export async function runInterleavingSimulation(
     busy += r.busy;
     platformBusy += r.platformBusy;
     late += r.late;
+    droppedByWire += r.droppedByWire;
     for (const p of r.problems) violations.push(`schedule seed ${scheduleSeed}: ${p}`);
     watch.watch(`schedule seed ${scheduleSeed}`, r.unreported);
   }
@@ -296,9 +316,32 @@ export async function runInterleavingSimulation(
     outcomes,
     commands: { succeeded, timedOut, shutDown, busy, platformBusy },
     lateRepliesCounted: late,
+    droppedByWire,
     violations,
     reproduce: `pnpm stress ${stressFixtureFlags(fixture)} --seed ${seed} --interleavings ${done} --runs 0 (one schedule: --seed <its seed> --interleavings 1 --runs 0)`,
   };
+}
+
+/**
+ * Why an interleaving campaign counted no late reply although its wires dropped replies
+ * themselves, or `undefined` (it counted one, or its wires dropped nothing): the campaign's coverage
+ * ({@link InterleavingResult.lateRepliesCounted}) counts only the late replies that reached the
+ * agent side — core's `lateReplies`, an RX guard's `refusedAfterQuiesce` — so that a wire which
+ * counts a reply it found late in `droppedSignals`, instead of handing it to `sink.rx`, fails the
+ * coverage check (`interleavingCampaignShortfalls`, which adds this reason to its failure) with no
+ * hint why otherwise.
+ *
+ * @example
+ * ```ts
+ * const r = await runInterleavingSimulation(fixture, { seed: 7, schedules: 100 });
+ * const why = lateReplyCoverageHint(r); // undefined, or what to change in the wire
+ * ```
+ */
+export function lateReplyCoverageHint(
+  r: Pick<InterleavingResult, 'schedules' | 'lateRepliesCounted' | 'droppedByWire'>,
+): string | undefined {
+  if (r.lateRepliesCounted > 0 || r.droppedByWire === 0) return undefined;
+  return `none of the late replies of ${r.schedules} schedules reached the agent (core's lateReplies or a guard's refusedAfterQuiesce); the wire dropped and counted ${r.droppedByWire} itself (droppedSignals), which do not count here — hand a reply found late to sink.rx inside the RX guard (core counts it late)`;
 }
 
 /** Sum of the counters a reply callback reaching core ends in (see `TransferEngine`'s RX path). */
@@ -316,6 +359,7 @@ async function runSchedule(
   const below = (n: number): number => Math.floor(random() * n);
   const rig = await SameThreadRig.create(fixture, { auto: false, seed: scheduleSeed });
   const { clock, ends } = rig;
+  const wireBefore = ends.droppedSignals?.() ?? 0;
   if (ends.setAgentSignalInterceptor === undefined) {
     throw new Error(`${fixture.name}: the simulator needs setAgentSignalInterceptor`);
   }
@@ -484,9 +528,12 @@ async function runSchedule(
       );
     }
   }
+  // Late replies that reached the agent side: core's, and its guards' refusals after quiesce.
   const late = rig.instrument.lateReplies + rig.instrument.refusedAfterQuiesce;
   // The rig's dispose checks the teardown log (checkTeardownLog) with the rest of its hygiene.
   problems.push(...(await rig.dispose()));
+  // Read once the wire is closed, as the other cases read it.
+  const droppedByWire = (ends.droppedSignals?.() ?? 0) - wireBefore;
   const outcome =
     probeError !== undefined
       ? INTERLEAVING_OUTCOMES.probeTimedOut
@@ -501,6 +548,7 @@ async function runSchedule(
     busy,
     platformBusy,
     late,
+    droppedByWire,
     problems,
     unreported: () => rig.takeUnreportedViolations(),
   };

@@ -21,16 +21,23 @@ export type NotificationTeardownPhase =
 export interface NotificationTeardownResult {
   /** The phase asked for. */
   readonly phase: NotificationTeardownPhase;
-  /** The platform's post was taken by the wire (false: refused, counted in `accounted`). */
+  /**
+   * The platform's post was taken by the wire (false: `PlatformAgentLink.post` refused it, or the
+   * link was already disconnected — counted once in `accounted`, by the kit as the platform side
+   * that posted it, never by the wire).
+   */
   readonly posted: boolean;
   /** Handler calls for the notification posted during teardown (there must be none). */
   readonly handled: number;
   /**
    * Where the notification posted during teardown was dropped and counted, each place once: the
    * agent's notification queue (`discarded` when it quiesced, `dropped`), a P2A channel's RX guard
-   * (`refusedAfterQuiesce`), the wire (`droppedSignals`, a post refused or made after the link
-   * closed) — read once the wire is closed. The kit requires exactly 1 (anything else is in
-   * `problems` too).
+   * (`refusedAfterQuiesce`), the wire (`droppedSignals`: a post it took, then could not deliver —
+   * a ring after release, a queued post dropped at the free), or the platform side (a post to a
+   * link already disconnected, or one the link refused by returning false: the poster's to count,
+   * and the kit counts it, so a wire that counts it in `droppedSignals` too counts it twice) —
+   * read once the wire is closed. The kit requires exactly 1 (anything else is in `problems` too,
+   * each of these terms named).
    */
   readonly accounted: number;
   /** The agent's notification hub accepted it into its queue (must be false from `draining` on). */
@@ -63,9 +70,10 @@ function rateChanged(rate: number): Uint8Array {
  * of clock 0 and first gets one notification while live (the wire carries notifications at all);
  * then the platform posts a second one at `phase` of the removal. Checks that no handler is called
  * for it — not once the removal began, let alone against a released channel — that it is dropped
- * and counted exactly once (by the agent's hub, a P2A guard or the wire), that the agent's hub is
- * never handed it once the P2A channel's quiesce has started, and the rig's hygiene (every
- * resource released once, newest first; no callback after quiesce; nothing left armed).
+ * and counted exactly once (by the agent's hub, a P2A guard, the wire or the platform side), that
+ * the agent's hub is never handed it once the P2A channel's quiesce has started, and the rig's
+ * hygiene (every resource released once, newest first; no callback after quiesce; nothing left
+ * armed).
  *
  * @example
  * ```ts
@@ -168,18 +176,22 @@ export async function runNotificationTeardownSameThread(
   // notification again as it closes is seen.
   problems.push(...(await rig.dispose()));
   const final = agent.diagnostics.notifications;
-  const accounted =
-    final.discarded -
-    hubBefore.discarded +
-    (final.dropped - hubBefore.dropped) +
-    rig.instrument.refusedAfterQuiesce +
-    ((rig.ends.droppedSignals?.() ?? 0) - wireBefore) +
-    (rig.port.droppedAfterDisconnect - portBefore) +
-    // A post the wire refused while the link was live (no free buffer): the platform's to count.
-    (posted === false && rig.port.droppedAfterDisconnect === portBefore ? 1 : 0);
+  const byHub = final.discarded - hubBefore.discarded + (final.dropped - hubBefore.dropped);
+  const byGuards = rig.instrument.refusedAfterQuiesce;
+  const byWire = (rig.ends.droppedSignals?.() ?? 0) - wireBefore;
+  const byPlatformSide = rig.port.droppedAfterDisconnect - portBefore;
+  // A post the link refused while it was live (`post` returned false: no free buffer, the agent
+  // side gone): the poster's to count — the platform's `notificationsDropped`, here the kit's, as
+  // it posted — never the wire's (see `PlatformAgentLink.post`).
+  const refusedPost = posted === false && byPlatformSide === 0 ? 1 : 0;
+  const accounted = byHub + byGuards + byWire + byPlatformSide + refusedPost;
   if (accounted !== 1) {
+    const twice =
+      refusedPost === 1 && byWire > 0
+        ? ': the link refused the post (returned false), which the platform side counts — a wire must not count a post it refused in droppedSignals too'
+        : '';
     problems.push(
-      `the notification posted ${phase} was dropped and counted ${accounted} times in all, not once (the agent's hub ${final.discarded - hubBefore.discarded + final.dropped - hubBefore.dropped}, P2A guards ${rig.instrument.refusedAfterQuiesce}, the wire ${(rig.ends.droppedSignals?.() ?? 0) - wireBefore}, the platform side ${rig.port.droppedAfterDisconnect - portBefore})`,
+      `the notification posted ${phase} was dropped and counted ${accounted} times in all, not once (the agent's hub ${byHub}, P2A guards ${byGuards}, the wire ${byWire}, the platform side ${byPlatformSide}, a post refused ${refusedPost})${twice}`,
     );
   }
   return {

@@ -45,9 +45,13 @@ import { LateViolationWatch } from '../late-violations.js';
 import {
   STRESS_USAGE,
   StressUsageError,
+  describeSkipped,
+  fixtureCampaigns,
   parseStressArgs,
+  stressHeaderBudget,
   stressPlan,
   type StressBudget,
+  type StressedFixtureShape,
 } from './plan.js';
 
 /** The packages beside this one that the runner stresses: every `*-transport` package. */
@@ -287,28 +291,26 @@ async function main(): Promise<void> {
     if (found.violations.length > 0 || missing.length > 0)
       hints.push(again(stressed, found.reproduce));
   };
+  // What each fixture runs: a fixture without a worker mode runs no hostile or delayed-response
+  // campaign, one without a P2A channel no delayed-response race — the header promises only what
+  // runs, and says what it skips.
+  const shapes = fixtures.map((f) => ({ label: f.label, ...shapeOf(f.fixture) }));
   const budget =
     args.runs === undefined
-      ? `${args.durationS} s`
-      : `${
-          [
-            plan.seed && count(plan.seed.runs, 'seed run'),
-            plan.hostile && count(plan.hostile.runs, 'hostile run'),
-            plan.delayed && count(plan.delayed.runs, 'delayed-response run'),
-            plan.interleavings && count(plan.interleavings.runs, 'schedule'),
-          ]
-            .filter(Boolean)
-            .join(', ') || 'nothing'
-        } per fixture`;
-  console.log(
-    `pnpm stress: seed ${args.seed}, ${budget} over ${fixtures.map((f) => f.label).join(', ')}`,
-  );
+      ? `${args.durationS} s over ${fixtures.map((f) => f.label).join(', ')}`
+      : stressHeaderBudget(plan, shapes);
+  console.log(`pnpm stress: seed ${args.seed}, ${budget}`);
   for (const stressed of fixtures) {
     const { label, fixture } = stressed;
-    const worker = fixture.worker !== undefined && fixture.capabilities.worker;
-    console.log(
-      `\n${label}${worker ? ' (worker thread, real time; interleavings on the virtual clock)' : ' (same thread; the fixture has no worker mode)'}`,
-    );
+    const { worker } = shapeOf(fixture);
+    // What it skips of the plan, and why.
+    const skipped = describeSkipped(fixtureCampaigns(plan, shapeOf(fixture)).skipped, 'campaign');
+    const mode = worker
+      ? 'worker thread, real time; interleavings on the virtual clock'
+      : skipped === ''
+        ? 'same thread; the fixture has no worker mode'
+        : 'same thread';
+    console.log(`\n${label} (${mode}${skipped === '' ? '' : `; skipped: ${skipped}`})`);
     const p2a = fixture.capabilities.p2a;
     if (worker && plan.seed !== undefined) {
       // Every fixture polls when --polling is given (main refused it otherwise).
@@ -432,12 +434,13 @@ async function main(): Promise<void> {
         `  interleavings:   ${count(sim.schedules, 'schedule')} (same thread, virtual clock); ${formatPhases(sim.outcomes)}`,
       );
       console.log(
-        `                   commands: ${c.succeeded} succeeded, ${c.timedOut} timed out, ${c.shutDown} shut down, ${c.busy} refused busy, ${c.platformBusy} answered BUSY by the platform; late replies counted: ${sim.lateRepliesCounted}; invariant violations: ${sim.violations.length}`,
+        `                   commands: ${c.succeeded} succeeded, ${c.timedOut} timed out, ${c.shutDown} shut down, ${c.busy} refused busy, ${c.platformBusy} answered BUSY by the platform; late replies counted: ${sim.lateRepliesCounted} (reaching the agent; dropped by the wire itself, not counted here: ${sim.droppedByWire}); invariant violations: ${sim.violations.length}`,
       );
       // The jest case's checks besides the invariants: the schedules asked were run (with --runs
       // or --interleavings; a duration asks none), and a campaign of 100 schedules or more raced
       // teardown against late replies.
       const asked = plan.interleavings.durationMs === undefined ? plan.interleavings.runs : 0;
+      // (A failure for want of a late reply says why when the wire counted its own.)
       report(stressed, sim, interleavingCampaignShortfalls(sim, asked));
     }
   }
@@ -454,6 +457,14 @@ async function main(): Promise<void> {
     return;
   }
   process.exitCode = violations > 0 || shortfalls > 0 ? 1 : 0;
+}
+
+/** What decides which campaigns `fixture` runs (see `fixtureCampaigns`). */
+function shapeOf(fixture: TransportFixture): StressedFixtureShape {
+  return {
+    worker: fixture.worker !== undefined && fixture.capabilities.worker,
+    p2a: fixture.capabilities.p2a,
+  };
 }
 
 /** `n` and a noun, plural unless n is 1: `1 schedule`, `0 runs`. */

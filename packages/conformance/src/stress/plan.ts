@@ -223,3 +223,140 @@ export function stressPlan(args: StressArgs, fixtures: number): StressPlan {
     interleavings: runIf({ runs: args.interleavings ?? args.runs }),
   };
 }
+
+/** What of a fixture decides which campaigns of a {@link StressPlan} it runs. */
+export interface StressedFixtureShape {
+  /** The fixture has a worker mode (`capabilities.worker` and a `worker()`). */
+  readonly worker: boolean;
+  /** The fixture has a P2A channel (`capabilities.p2a`). */
+  readonly p2a: boolean;
+}
+
+/** The campaigns one fixture runs of a {@link StressPlan}, and those it skips. */
+export interface FixtureCampaigns {
+  /**
+   * Each campaign that runs, with its budget: `4 seed runs` (worker), `4 same-thread seed runs`
+   * (no worker mode: the same-thread phases, for the seed runs, or the hostile runs when only
+   * those were asked for), `1 hostile run`, `1 delayed-response run`, `100 schedules`.
+   */
+  readonly run: readonly string[];
+  /**
+   * Each campaign the plan asks for that this fixture does not run: `what` with its budget
+   * (`1 hostile run`), `campaign` by name (`the hostile-reply campaign`), and `why`.
+   */
+  readonly skipped: readonly {
+    readonly what: string;
+    readonly campaign: string;
+    readonly why: string;
+  }[];
+}
+
+/** `n` and a noun, plural unless n is 1. */
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * Which campaigns of `plan` a fixture of `shape` runs, and which it skips — what `pnpm stress`
+ * announces before it runs them, so that the header promises only what runs. A fixture without a
+ * worker mode runs the same-thread seed phases instead of the worker seed scenario (as many runs
+ * as the seed runs, or the hostile runs when only those were asked for), and no hostile or
+ * delayed-response campaign; one without a P2A channel no delayed-response race. Budgets are
+ * given as run counts: meaningful with `--runs` (a duration's campaigns run until their time is
+ * up).
+ *
+ * @example
+ * ```ts
+ * fixtureCampaigns(stressPlan(parseStressArgs(['--runs', '4']), 1), { worker: false, p2a: true });
+ * // { run: ['4 same-thread seed runs', '4 schedules'], skipped: [{ what: '1 hostile run',
+ * //   campaign: 'the hostile-reply campaign', why: 'the fixture has no worker mode' }, …] }
+ * ```
+ */
+export function fixtureCampaigns(plan: StressPlan, shape: StressedFixtureShape): FixtureCampaigns {
+  const run: string[] = [];
+  const skipped: { what: string; campaign: string; why: string }[] = [];
+  const noWorker = 'the fixture has no worker mode';
+  if (shape.worker) {
+    if (plan.seed !== undefined) run.push(plural(plan.seed.runs, 'seed run'));
+    if (plan.hostile !== undefined) run.push(plural(plan.hostile.runs, 'hostile run'));
+  } else {
+    // main runs the same-thread phases for the seed runs, or the hostile runs alone.
+    const sameThread = plan.seed ?? plan.hostile;
+    if (sameThread !== undefined) run.push(plural(sameThread.runs, 'same-thread seed run'));
+    if (plan.seed !== undefined && plan.hostile !== undefined)
+      skipped.push({
+        what: plural(plan.hostile.runs, 'hostile run'),
+        campaign: 'the hostile-reply campaign',
+        why: noWorker,
+      });
+  }
+  if (plan.delayed !== undefined) {
+    const what = plural(plan.delayed.runs, 'delayed-response run');
+    const campaign = 'the delayed-response race';
+    if (!shape.worker) skipped.push({ what, campaign, why: noWorker });
+    else if (!shape.p2a) skipped.push({ what, campaign, why: 'the fixture has no P2A channel' });
+    else run.push(what);
+  }
+  if (plan.interleavings !== undefined) run.push(plural(plan.interleavings.runs, 'schedule'));
+  return { run, skipped };
+}
+
+/**
+ * `skipped` ({@link FixtureCampaigns.skipped}) as text, each named by `by` (its budget, or the
+ * campaign's name), grouped by why: `1 hostile run, 1 delayed-response run — the fixture has no
+ * worker mode`; groups separated by `; `. Empty when nothing is skipped.
+ *
+ * @example
+ * ```ts
+ * describeSkipped(fixtureCampaigns(plan, shape).skipped, 'campaign');
+ * // 'the delayed-response race — the fixture has no P2A channel'
+ * ```
+ */
+export function describeSkipped(
+  skipped: FixtureCampaigns['skipped'],
+  by: 'what' | 'campaign',
+): string {
+  return [...new Set(skipped.map((s) => s.why))]
+    .map((why) => {
+      const named = skipped.filter((s) => s.why === why).map((s) => s[by]);
+      return `${named.join(', ')} — ${why}`;
+    })
+    .join('; ');
+}
+
+/**
+ * The header's account of what `pnpm stress --runs …` runs over `fixtures`: the campaigns each
+ * fixture runs ({@link fixtureCampaigns}), the fixtures that run the same grouped together —
+ * `4 seed runs, 1 hostile run, 1 delayed-response run, 4 schedules per fixture over mailbox` —
+ * and what a group skips in parentheses after it, with why:
+ * `4 same-thread seed runs, 4 schedules per fixture over dbuf (skipped: 1 hostile run, 1
+ * delayed-response run — the fixture has no worker mode)`. Groups are separated by `; `.
+ *
+ * @example
+ * ```ts
+ * const plan = stressPlan(parseStressArgs(['--runs', '4']), 1);
+ * stressHeaderBudget(plan, [{ label: 'dbuf', worker: false, p2a: true }]);
+ * ```
+ */
+export function stressHeaderBudget(
+  plan: StressPlan,
+  fixtures: readonly (StressedFixtureShape & { readonly label: string })[],
+): string {
+  // Fixtures that run and skip the same, in the order first met: what they run, what they skip.
+  const groups = new Map<string, { runs: string; skips: string; labels: string[] }>();
+  for (const f of fixtures) {
+    const { run, skipped } = fixtureCampaigns(plan, f);
+    const skips = describeSkipped(skipped, 'what');
+    const runs = run.join(', ') || 'nothing';
+    const key = `${runs}\n${skips}`;
+    const group = groups.get(key) ?? { runs, skips, labels: [] };
+    group.labels.push(f.label);
+    groups.set(key, group);
+  }
+  return [...groups.values()]
+    .map(
+      (g) =>
+        `${g.runs} per fixture over ${g.labels.join(', ')}${g.skips === '' ? '' : ` (skipped: ${g.skips})`}`,
+    )
+    .join('; ');
+}

@@ -21,7 +21,10 @@ export function loopbackFixture(options: { brokenQuiesce?: boolean } = {}): Tran
         setAgentSignalInterceptor: (interceptor) => {
           wire.intercept = interceptor === undefined ? undefined : (d) => interceptor(d.deliver);
         },
-        droppedSignals: () => wire.refusedPosts,
+        // No `droppedSignals`: the loopback drops nothing it took (a signal after quiesce is
+        // refused and counted by the channel's RX guard). A post it refuses (`wire.refusedPosts`:
+        // its P2A channel freed while the platform is still connected) is the poster's to count
+        // (`PlatformAgentLink.post`), not the wire's.
         close: () => Promise.resolve(),
       });
     },
