@@ -1463,31 +1463,58 @@ describe(createAgent, () => {
       await ops.doWithResponse(xfer);
       expect([xfer.state, readU32(xfer.rx, 0)]).toEqual(['delayed-response', 0x55]);
       expect(a2p()?.overtakenResponses).toBe(0);
-      const sent = a2p()?.sent ?? 0;
-      // Its response still to come, the transfer is not sent again: that response would be
-      // taken for the new command's. Refused, nothing changed.
-      await expect(ops.do(xfer)).rejects.toMatchObject({
-        code: 'E_XFER_STATE',
-        message: expect.stringContaining('whose delayed response overtook its response') as unknown,
-      });
-      expect([xfer.state, a2p()?.sent]).toEqual(['delayed-response', sent]);
       await h.clock.advance(10); // the response arrives, its transfer still held
       expect([a2p()?.overtakenResponses, bad()]).toEqual([1, 0]);
       // Not read into the transfer: its buffer still holds the delayed response's values.
       expect([xfer.state, readU32(xfer.rx, 0)]).toEqual(['delayed-response', 0x55]);
-      // That response came: the transfer may be sent again.
-      h.platform.override = undefined;
-      h.platform.delay = undefined;
-      await ops.do(xfer);
-      expect(a2p()?.sent).toBe(sent + 1);
       ops.put(xfer);
       await agent.remove();
     });
 
-    it('should count an overtaken response that comes after its transfer was put back as overtaken, once; a second one is unexpected', async () => {
+    it('should send a transfer again with a new token while the response its delayed response overtook is owed, and count that response when it comes', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      let first = true;
+      let owed = -1;
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x5 || !first) return undefined;
+        first = false;
+        h.platform.delayedResponse(req, 0, u32(0x55));
+        return { status: 0, returns: u32(0x66) };
+      };
+      // The first command's response leaves 5 ms after its delayed response; the second is
+      // answered at once (the fake platform echoes the payload).
+      h.platform.delay = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x5 && req.token === owed ? 5 : undefined;
+      const a2p = (): ChannelStats | undefined =>
+        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+      const bad = (): number => Object.values(a2p()?.badMessages ?? {}).reduce((a, b) => a + b, 0);
+      const ops = agent.xfer(0x14);
+      const xfer = await ops.get(0x5, 4, 4);
+      owed = xfer.token;
+      xfer.tx.set(u32(1));
+      await ops.doWithResponse(xfer);
+      expect(readU32(xfer.rx, 0)).toBe(0x55);
+      // Sent again before its response came: with its old token, that response would complete
+      // the new command (0x66 instead of the echo). It goes with a new token.
+      xfer.tx.set(u32(7));
+      await ops.do(xfer);
+      expect(xfer.token).not.toBe(owed);
+      expect(h.platform.requests.at(-1)?.token).toBe(xfer.token);
+      expect(readU32(xfer.rx, 0)).toBe(7);
+      expect(a2p()?.overtakenResponses).toBe(0);
+      await h.clock.advance(10); // the first command's response, to the old token
+      expect([a2p()?.overtakenResponses, bad(), a2p()?.lateReplies]).toEqual([1, 0, 0]);
+      expect([xfer.state, readU32(xfer.rx, 0)]).toEqual(['response', 7]);
+      ops.put(xfer);
+      await agent.remove();
+    });
+
+    it('should count an overtaken response that comes after its transfer was put back as overtaken, once; a stray reply with its token, or a second one, is unexpected', async () => {
       const h = createHarness();
       const agent = await h.create();
       let again: (() => void) | undefined;
+      let stray: (() => void) | undefined;
       h.platform.override = (req) => {
         if (req.protocolId !== 0x14 || req.messageId !== 0x5) return undefined;
         again = () => {
@@ -1495,6 +1522,14 @@ describe(createAgent, () => {
             req.agentId,
             req.channelId,
             encodeMsgResponse(req.header, 0, u32(0x66)),
+          );
+        };
+        // A reply with the owed token to another message: not the response owed.
+        stray = () => {
+          h.platform.respond(
+            req.agentId,
+            req.channelId,
+            encodeMsgResponse((req.header & ~0xff) | 0x6, 0, u32(0x66)),
           );
         };
         h.platform.delayedResponse(req, 0, u32(0x55));
@@ -1505,16 +1540,20 @@ describe(createAgent, () => {
       const a2p = (): ChannelStats | undefined =>
         agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
       expect(readU32(await agent.transact(0x14, 0x5, u32(1), { async: true }), 0)).toBe(0x55);
+      // A stray reply with the token does not pay the debt: it is unexpected.
+      stray?.();
+      await h.clock.advance(1);
+      expect([a2p()?.overtakenResponses, a2p()?.badMessages.unexpected]).toEqual([0, 1]);
       // transact put its transfer back: the response finds no transfer, only its token's debt.
       await h.clock.advance(10);
       expect(a2p()?.overtakenResponses).toBe(1);
-      expect(a2p()?.badMessages.unexpected).toBe(0);
+      expect(a2p()?.badMessages.unexpected).toBe(1);
       expect(a2p()?.lateReplies).toBe(0);
       // The same response again (a platform that answers twice) owes nothing: unexpected.
       expect(again).toBeDefined();
       again?.();
       await h.clock.advance(1);
-      expect([a2p()?.overtakenResponses, a2p()?.badMessages.unexpected]).toEqual([1, 1]);
+      expect([a2p()?.overtakenResponses, a2p()?.badMessages.unexpected]).toEqual([1, 2]);
       await agent.remove();
     });
 

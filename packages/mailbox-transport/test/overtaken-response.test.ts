@@ -70,6 +70,35 @@ describe('a response its delayed response overtook', () => {
     await remove(h, agent);
   });
 
+  it('should let a held transfer be sent again (a new token) while its overtaken response sits unseen in the area, counting that response once (polling)', async () => {
+    const h = createHand(false);
+    const agent = await h.probe({ a2p: [{ id: 0, polling: true }] });
+    const held = h.holdAnswers();
+    const ops = agent.xfer(0x10);
+    const xfer = await ops.get(0x1, 0, 4);
+    const done = ops.doWithResponse(xfer);
+    await h.clock.advance(1);
+    const owed = headerToken(h.a2p.header());
+    postDelayed(h, 0x1, owed);
+    await h.clock.advance(1);
+    await done;
+    h.answer(defined(held())); // polled: no doorbell, nobody looks at the area
+    h.onRequest = (_request, answer) => {
+      if (answer !== undefined) h.answer(answer);
+    };
+    const again = ops.do(xfer);
+    await h.clock.advance(1);
+    await expect(again).resolves.toBeUndefined();
+    expect(xfer.token).not.toBe(owed);
+    expect(headerToken(h.a2p.header())).toBe(xfer.token);
+    // Written over by the new command, the old response went to core first: overtaken, once.
+    expect(counters(h)).toMatchObject({ overtakenResponses: 1, lateReplies: 0, failed: 0 });
+    expect(bad(h)).toBe(0);
+    ops.put(xfer);
+    await remove(h, agent);
+    expect(counters(h).overtakenResponses).toBe(1);
+  });
+
   it('should be counted overtaken when the quiesce finds it unseen in the area (polling)', async () => {
     const h = createHand(false);
     const agent = await h.probe({ a2p: [{ id: 0, polling: true }] });

@@ -607,13 +607,14 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
   return agent;
 }
 
-/** Whether `value` looks like an inversify container: what createAgent calls on it is there. */
+/**
+ * Whether `value` looks like an inversify container: what createAgent calls on it (`isBound`,
+ * `getAll`) is there.
+ */
 function isContainer(value: unknown): value is Container {
   if (typeof value !== 'object' || value === null) return false;
-  const c = value as Partial<Record<'isBound' | 'getAll' | 'get', unknown>>;
-  return (
-    typeof c.isBound === 'function' && typeof c.getAll === 'function' && typeof c.get === 'function'
-  );
+  const c = value as Partial<Record<'isBound' | 'getAll', unknown>>;
+  return typeof c.isBound === 'function' && typeof c.getAll === 'function';
 }
 
 /**

@@ -1001,7 +1001,6 @@ function checkSignal(signal: unknown): void {
   }
 }
 
-/** The error for `transact` options that are not an object (a JavaScript caller's `null`). */
 /** `transact`'s options when none are given: one frozen object, not one per command. */
 const NO_OPTIONS: TransactOptions = Object.freeze({});
 
@@ -1023,6 +1022,7 @@ function unknownTransactOption(options: object): ScmiError | undefined {
   return undefined;
 }
 
+/** The error for `transact` options that are not an object (a JavaScript caller's `null`). */
 function optionsError(options: unknown): ScmiError {
   return new ScmiError(
     'E_ARGUMENT',

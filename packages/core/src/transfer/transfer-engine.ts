@@ -361,6 +361,8 @@ export class TransferEngine implements XferOwner {
       );
     }
     this.#deadlines.disarm(xfer);
+    // Its response, overtaken by its delayed response, still to come: the token keeps the debt.
+    if (xfer.responseOwed) this.pool.oweResponse(xfer.token, xfer.header, xfer.route);
     // Its send let go at shutdown but still held by the transport: put back once it settles,
     // without touching what the transport reads (its error, its state) before that.
     if (xfer.sendHeld) {
@@ -471,6 +473,20 @@ export class TransferEngine implements XferOwner {
     // handed to it at all (whether its send would refuse it too).
     const lost = channel.lost;
     if (lost !== undefined) throw this.#sendFailed(channel, xfer, lost) as Error;
+    if (xfer.responseOwed) {
+      // Its delayed response overtook its response, still to come: sent again with its token,
+      // the new command would take that response for its own. It goes with a new token; the
+      // old one keeps the debt (counted overtaken when the response comes).
+      this.pool.oweResponse(xfer.token, xfer.header, xfer.route);
+      this.pool.retoken(xfer);
+      xfer.header = buildHeader(
+        xfer.messageId,
+        ScmiMessageType.COMMAND,
+        xfer.protocolId,
+        xfer.token,
+      );
+      xfer.responseOwed = false;
+    }
     channel.enterOp();
     xfer.state = 'sent';
     xfer.seq = ++this.#seq;
@@ -493,14 +509,6 @@ export class TransferEngine implements XferOwner {
   #checkSendable(xfer: Xfer): void {
     const state = xfer.state;
     const busy = inFlight(xfer);
-    if (xfer.responseOwed && !busy) {
-      // Sent again with its token, it would take the response its delayed response overtook
-      // for its own.
-      throw new ScmiError(
-        'E_XFER_STATE',
-        `${this.#o.agent}: a transfer (token ${xfer.token}) whose delayed response overtook its response cannot be sent until that response came; put it back and take a new one`,
-      );
-    }
     if (!busy && (state === 'allocated' || state === 'response' || state === 'delayed-response')) {
       return;
     }
@@ -816,6 +824,9 @@ export class TransferEngine implements XferOwner {
   }
 
   #fail(xfer: Xfer, error: unknown): void {
+    // A failed transfer's token is retired: a response that comes is late, not overtaken (as
+    // the transports count one that ended in a failure).
+    xfer.responseOwed = false;
     xfer.state = 'failed';
     xfer.error = error;
     this.#deadlines.disarm(xfer);
@@ -1002,7 +1013,10 @@ export class TransferEngine implements XferOwner {
     const xfer = this.pool.lookup(token);
     if (xfer === undefined) {
       if (this.pool.isRetired(token)) channel.counters.lateReplies++;
-      else if (type === ScmiMessageType.COMMAND && this.pool.takeOwedResponse(token))
+      else if (
+        type === ScmiMessageType.COMMAND &&
+        this.pool.takeOwedResponse(token, header, channel)
+      )
         channel.counters.overtakenResponses++;
       else this.countBad(channel, 'unexpected', header);
       return;
@@ -1138,7 +1152,7 @@ function isU8(n: number): boolean {
 
 /** `n` for a message: hexadecimal when it is a number, else as given (a caller's bad argument). */
 export function idText(n: unknown): string {
-  return typeof n === 'number' && Number.isInteger(n) ? `0x${n.toString(16)}` : String(n);
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? `0x${n.toString(16)}` : String(n);
 }
 
 /**

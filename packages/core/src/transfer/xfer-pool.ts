@@ -44,6 +44,10 @@ export class XferPool {
    * `RETIRED_TIMED_OUT` or `RETIRED_RESPONSE_OWED`.
    */
   readonly #retired = new Uint8Array(SCMI_TOKEN_COUNT);
+  /** For a token that owes a response: the header of its command (the response's is the same). */
+  readonly #owedHeader = new Uint32Array(SCMI_TOKEN_COUNT);
+  /** For a token that owes a response: the channel its command went out on. */
+  readonly #owedRoute: unknown[] = new Array<unknown>(SCMI_TOKEN_COUNT).fill(undefined);
   readonly #tokens: TokenAllocator;
   readonly #waiters: { resolve: (x: Xfer) => void; reject: (e: unknown) => void }[] = [];
   readonly #agent: string;
@@ -144,14 +148,51 @@ export class XferPool {
   }
 
   /**
-   * Takes the owed response of `token` (see `Xfer.responseOwed`) once: true, and the token no
-   * longer owes it, when the transfer put back with `token` was completed by a delayed response
-   * that overtook its response, and the token has not been reused since.
+   * Marks `token` as owing the response to the command `header` sent on `route` (see
+   * `Xfer.responseOwed`): its transfer, completed by a delayed response that overtook that
+   * response, is put back or sent again with another token. Cleared when the response is taken
+   * ({@link XferPool.takeOwedResponse}) or the token is reused.
    */
-  public takeOwedResponse(token: number): boolean {
-    if (this.#retired[token] !== RETIRED_RESPONSE_OWED) return false;
+  public oweResponse(token: number, header: number, route: unknown): void {
+    this.#retired[token] = RETIRED_RESPONSE_OWED;
+    this.#owedHeader[token] = header;
+    this.#owedRoute[token] = route;
+  }
+
+  /**
+   * Takes the owed response of `token` once: true, and the token no longer owes it, when `header`
+   * is the owed command's (its response's header is the same) and it came on `route`, the channel
+   * that command went out on — a stray reply with that token, on another channel or to another
+   * command, does not pay the debt (it is a bad message, and the real response still counts).
+   */
+  public takeOwedResponse(token: number, header: number, route: unknown): boolean {
+    if (
+      this.#retired[token] !== RETIRED_RESPONSE_OWED ||
+      this.#owedHeader[token] !== header >>> 0 ||
+      this.#owedRoute[token] !== route
+    ) {
+      return false;
+    }
     this.#retired[token] = 0;
+    this.#owedRoute[token] = undefined;
     return true;
+  }
+
+  /**
+   * Gives `xfer`, in use, a new token (the next one, as `get` would), its old one freed: how a
+   * transfer that owes a response is sent again — with its old token, the response it owes would
+   * be taken for the new command's. The caller marks the old token first
+   * ({@link XferPool.oweResponse}) and rebuilds the header.
+   */
+  public retoken(xfer: Xfer): void {
+    const old = xfer.token;
+    if (this.#pending[old] === xfer) this.#pending[old] = undefined;
+    this.#tokens.free(old);
+    const token = this.#tokens.allocate();
+    xfer.token = token;
+    this.#retired[token] = 0;
+    this.#owedRoute[token] = undefined;
+    this.#pending[token] = xfer;
   }
 
   /**
@@ -178,7 +219,6 @@ export class XferPool {
   public put(xfer: Xfer, replace = false): void {
     if (xfer.state === 'free') return;
     if (this.#pending[xfer.token] === xfer) this.#pending[xfer.token] = undefined;
-    if (xfer.responseOwed) this.#retired[xfer.token] = RETIRED_RESPONSE_OWED;
     this.#tokens.free(xfer.token);
     xfer.state = 'free';
     xfer.responseOwed = false;
@@ -213,6 +253,7 @@ export class XferPool {
     xfer.truncated = false;
     xfer.responseOwed = false;
     this.#retired[token] = 0;
+    this.#owedRoute[token] = undefined;
     this.#pending[token] = xfer;
   }
 }

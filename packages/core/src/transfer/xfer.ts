@@ -116,7 +116,8 @@ export class Xfer implements DeadlineNode {
   public putDeferred: 'put' | 'replace' | undefined = undefined;
   /**
    * @internal Its delayed response overtook its response, which is still to come: counted
-   * `overtakenResponses` when it does, and the transfer is not sent again until put back.
+   * `overtakenResponses` when it does; sent again, the transfer gets a new token (the old one
+   * keeps the debt).
    */
   public responseOwed = false;
   /** @internal The channel the transfer was sent on (core's runtime object). */

@@ -599,7 +599,10 @@ export class SmtChannel implements TransportChannel, MailboxClient {
     this.#lateCounted = true;
     if (this.#foreign(this.#area.header())) return false; // not a reply to it: `unexpected`
     this.#replySeen = 'counted';
-    if (this.#endedOk) this.#setup.counters.overtakenResponses++;
+    // Its transfer ended well (markTxDone), or is completed by its delayed response and not yet
+    // ended (the quiesce runs before the channel's last operation ends): an overtaken response.
+    if (this.#endedOk || this.#owner?.responseOwed === true)
+      this.#setup.counters.overtakenResponses++;
     else this.#setup.counters.lateReplies++;
     return false;
   }
