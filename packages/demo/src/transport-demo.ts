@@ -33,6 +33,7 @@ import {
   sensorProtocolDriver,
   sensorValueText,
   systemPowerProtocolDriver,
+  voltageProtocolDriver,
 } from '@scmi-ts/protocols';
 import type { Print } from './devres-demo.js';
 import { formatHex, formatVersion, printRow, sleep } from './format.js';
@@ -164,7 +165,8 @@ function usable(agent: ScmiAgent, driver: { readonly protocolId: number }): bool
 
 /**
  * What the protocol clients (`@scmi-ts/protocols`) learnt at probe, and a command of each: the
- * domains each driver described, their state now, a sensor reading, a reset.
+ * domains each driver described, their state now, a sensor reading, a reset, the voltage domains'
+ * levels.
  */
 async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<void> {
   const absent = PROTOCOL_DRIVERS.filter((d) => !usable(agent, d)).map((d) => d.name);
@@ -244,6 +246,23 @@ async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<voi
       );
       printRow(print, 'reset', `${domain.name} (${done})`);
     }
+  }
+  if (usable(agent, voltageProtocolDriver)) {
+    const voltage = agent.protocol(voltageProtocolDriver);
+    const levels = await Promise.all(
+      voltage.domains.list.map(async (d) => {
+        const level = await attempt(
+          () => voltage.levelGet(d.id),
+          (uv) => `${uv / 1000} mV`,
+        );
+        const on = await attempt(
+          () => voltage.isEnabled(d.id),
+          (enabled) => (enabled ? 'on' : 'off'),
+        );
+        return `${d.name} ${level} ${on}`;
+      }),
+    );
+    printRow(print, 'voltage domains', levels.join(', '));
   }
 }
 

@@ -98,6 +98,10 @@ describe(runTransportDemo, () => {
         /sensor reading\s+soc-temp -?\d+\.\d{3} °C \(asynchronous: delayed response\)/,
       );
       expect(out).toMatch(/reset\s+gpu \(asynchronous: delayed response\)/);
+      // The default platform's voltage domains (vdd-sd starts OFF), the long name in full.
+      expect(out).toMatch(
+        /voltage domains\s+vddcore 900 mV on, vdd-sd 3300 mV off, vdd-sdmmc-io-bank0-supply 3300 mV on\n/,
+      );
       expect(out).toMatch(/notification CLOCK_RATE_CHANGED\(0\)\s+600 MHz \(p2a:0\)/);
       // The notification just shown is in p2a:0's counters (it sends nothing).
       expect(out).toMatch(
@@ -224,7 +228,9 @@ describe("runTransportDemo with a platform configuration of the user's", () => {
     const out = lines.join('\n');
     expect(out).toMatch(/vendor\s+acme/);
     expect(out).toMatch(/DISCOVER_AGENT\(1\)\s+linux/);
-    expect(out).toMatch(/not available to this agent\s+power, system-power, sensor, reset\n/);
+    expect(out).toMatch(
+      /not available to this agent\s+power, system-power, sensor, reset, voltage\n/,
+    );
     expect(out).toMatch(/performance domains \(v4\.0\)\s+big level 2 of 2 \(level indexing\)\n/);
     expect(out).toMatch(/raw 0x13 PERF_LEVEL_GET\(0\)\s+9 /); // the index, raw
     expect(out).toMatch(/clocks\s+sys 100 MHz\n/);

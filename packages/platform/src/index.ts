@@ -29,6 +29,8 @@ export type {
   SequenceSensorValue,
   SineSensorValue,
   SystemPowerConfig,
+  VoltageDomainConfig,
+  VoltageLevelRange,
 } from './config/platform-config.js';
 export type { PlatformErrorCode } from './errors/platform-error.js';
 export type { FiredFault } from './faults/fault-injector.js';
@@ -70,6 +72,7 @@ export type {
   PlatformStateSnapshot,
   ResetSnapshot,
   SensorSnapshot,
+  VoltageSnapshot,
 } from './platform/platform-snapshot.js';
 export type { PeerFrameContext, PeerFrameHandler } from './peer-port/frame-kind-registry.js';
 export type { PeerFrame, PeerFrameBatch, PeerFrameReaderOptions } from './peer-port/peer-frame.js';
@@ -140,4 +143,5 @@ export {
   SystemPowerMessageId,
   SystemPowerNotificationId,
 } from './protocols/system-power/system-power-message-id.js';
+export { VoltageMessageId } from './protocols/voltage/voltage-message-id.js';
 export { SeededRandom } from './random/seeded-random.js';

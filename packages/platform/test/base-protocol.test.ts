@@ -41,7 +41,7 @@ describe('Base protocol (0x10)', () => {
     });
 
     it('should count the protocols the agent may use (Base excluded) and every agent', () => {
-      expect(h.call(BASE, 0x1).words).toEqual([6 | (2 << 8)]);
+      expect(h.call(BASE, 0x1).words).toEqual([7 | (2 << 8)]);
       expect(h.call(BASE, 0x1, [], 2).words).toEqual([3 | (2 << 8)]);
     });
 
@@ -80,7 +80,7 @@ describe('Base protocol (0x10)', () => {
 
   describe('DISCOVER_LIST_PROTOCOLS', () => {
     it('should list the protocols each agent may use, ascending', () => {
-      expect(listProtocols(h, 1)).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16]);
+      expect(listProtocols(h, 1)).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17]);
       expect(listProtocols(h, 2)).toEqual([0x11, 0x12, 0x13]);
     });
 
@@ -89,7 +89,7 @@ describe('Base protocol (0x10)', () => {
       small.connect(1);
       const first = small.call(BASE, BaseMessageId.DISCOVER_LIST_PROTOCOLS, [0]);
       expect(first.words).toEqual([2, 0x11 | (0x12 << 8)]);
-      expect(listProtocols(small, 1)).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16]);
+      expect(listProtocols(small, 1)).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17]);
       small.close();
     });
 
@@ -98,13 +98,13 @@ describe('Base protocol (0x10)', () => {
       tiny.connect(1, true, 12); // status + count + one word of ids
       const first = tiny.call(BASE, BaseMessageId.DISCOVER_LIST_PROTOCOLS, [0]);
       expect(first.words[0]).toBe(4);
-      expect(listProtocols(tiny, 1)).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16]);
+      expect(listProtocols(tiny, 1)).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17]);
       tiny.close();
     });
 
     it('should return 0 protocols when skip equals the total, INVALID_PARAMETERS beyond', () => {
-      expect(h.call(BASE, BaseMessageId.DISCOVER_LIST_PROTOCOLS, [6]).words).toEqual([0]);
-      expect(h.call(BASE, BaseMessageId.DISCOVER_LIST_PROTOCOLS, [7]).status).toBe(
+      expect(h.call(BASE, BaseMessageId.DISCOVER_LIST_PROTOCOLS, [7]).words).toEqual([0]);
+      expect(h.call(BASE, BaseMessageId.DISCOVER_LIST_PROTOCOLS, [8]).status).toBe(
         ScmiStatus.INVALID_PARAMETERS,
       );
     });
@@ -289,7 +289,7 @@ describe('Base protocol (0x10)', () => {
         ScmiStatus.SUCCESS,
       );
       expect(listProtocols(h, 1)).toEqual(before);
-      expect(h.call(BASE, 0x1, [], 1).words).toEqual([6 | (2 << 8)]);
+      expect(h.call(BASE, 0x1, [], 1).words).toEqual([7 | (2 << 8)]);
     });
 
     it('should change one protocol of a device only', () => {
@@ -332,7 +332,7 @@ describe('Base protocol (0x10)', () => {
     it('should answer NOT_FOUND, DENIED and INVALID_PARAMETERS for bad arguments', () => {
       expect(dev([9, 0, 1])).toBe(ScmiStatus.NOT_FOUND);
       expect(dev([0, 0, 1])).toBe(ScmiStatus.NOT_FOUND);
-      expect(dev([1, 3, 1])).toBe(ScmiStatus.NOT_FOUND);
+      expect(dev([1, 4, 1])).toBe(ScmiStatus.NOT_FOUND);
       expect(dev([1, 0, 2])).toBe(ScmiStatus.INVALID_PARAMETERS);
       expect(proto([9, 0, 0x14, 1])).toBe(ScmiStatus.NOT_FOUND);
       expect(proto([1, 9, 0x14, 1])).toBe(ScmiStatus.NOT_FOUND);

@@ -8,7 +8,7 @@ describe(createDefaultPlatformConfig, () => {
       [1, 'OSPM', false],
       [2, 'PSCI', true],
     ]);
-    expect(c.agents[0]?.protocols).toHaveLength(6);
+    expect(c.agents[0]?.protocols).toHaveLength(7);
     expect(c.agents[1]?.protocols).toEqual(['power', 'system-power', 'performance']);
     expect([
       c.powerDomains?.length,
@@ -16,7 +16,8 @@ describe(createDefaultPlatformConfig, () => {
       c.clocks?.length,
       c.sensors?.length,
       c.resetDomains?.length,
-    ]).toEqual([3, 2, 4, 4, 3]);
+      c.voltageDomains?.length,
+    ]).toEqual([3, 2, 4, 4, 3, 3]);
   });
 
   it('should return a fresh valid object each time', () => {

@@ -57,7 +57,7 @@ describe('packages/platform/README.md: Connecting an agent to a peer port', () =
   it('should run and print what its comments say', async () => {
     const source = example();
     const said = [...source.matchAll(/console\.log\(.*\/\/ (.*)$/gm)].map((m) => m[1]);
-    expect(said).toEqual(['scmi-ts 6', '1200000000']);
+    expect(said).toEqual(['scmi-ts 7', '1200000000']);
     await expect(run(source)).resolves.toEqual(said);
   });
 });

@@ -25,14 +25,17 @@ const RESET = ScmiProtocolId.RESET;
 const MHZ = 1_000_000;
 const OFF = 0x40000000;
 
-/** Devices of {@link config}: 0 cpu, 1 gpu (power 1, performance 1, clock 2, reset 0), 3 sensors. */
+/**
+ * Devices of {@link config}: 0 cpu, 1 gpu (power 1, performance 1, clock 2, reset 0), then the
+ * default's others (2 uart, 3 sdmmc), 4 sensors.
+ */
 const CPU = 0;
 const GPU = 1;
-const SENSORS = 3;
+const SENSORS = 4;
 
 /**
  * The default SoC with agent 2 trusted and allowed everything (it changes the state agent 1 is
- * told about), and a fourth device grouping sensors 0 (trip points) and 2 (trip point, updates).
+ * told about), and a fifth device grouping sensors 0 (trip points) and 2 (trip point, updates).
  */
 function config(): PlatformConfig {
   const base = createDefaultPlatformConfig();

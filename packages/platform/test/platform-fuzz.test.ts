@@ -14,8 +14,8 @@
  *   (0 command, 2 delayed response, 3 notification) and the token echoed in delayed responses;
  * - §4 "SCMI protocol messages": the request and response layouts of every message (payload
  *   sizes, return-value lengths, multi-part returned/remaining counts), the status codes, the
- *   common messages, the notification payloads and the delayed responses of CLOCK_RATE_SET, RESET
- *   and SENSOR_READING_GET;
+ *   common messages, the notification payloads and the delayed responses of CLOCK_RATE_SET, RESET,
+ *   SENSOR_READING_GET and VOLTAGE_LEVEL_SET;
  * - §4 "Implementation divergences worth testing": unknown protocol → NOT_SUPPORTED, unknown
  *   message → NOT_FOUND or NOT_SUPPORTED (the platform's `unknownMessage` behaviour), payload size
  *   mismatch → PROTOCOL_ERROR.
@@ -28,8 +28,8 @@
  * the domain permissions of the configuration that Base 0x9–0xB change (SET_PROTOCOL_PERMISSIONS
  * accepted only for a domain protocol the platform implements, changing nothing for one the device
  * has no domain of). The oracle also models the state rules of the protocol servers' TSDoc
- * (`ClockProtocol`, `PowerProtocol`, `PerformanceProtocol`, `SensorProtocol`, `ResetProtocol`),
- * from what was accepted and the virtual time alone:
+ * (`ClockProtocol`, `PowerProtocol`, `PerformanceProtocol`, `SensorProtocol`, `ResetProtocol`,
+ * `VoltageProtocol`), from what was accepted and the virtual time alone:
  * - a clock with an accepted asynchronous CLOCK_RATE_SET not yet due is BUSY for
  *   CLOCK_ATTRIBUTES, CLOCK_RATE_GET, CLOCK_RATE_SET and a state-changing CLOCK_CONFIG_SET, and
  *   the clock commands are BUSY for nothing else but the `maxPendingAsync` limit;
@@ -40,6 +40,11 @@
  *   POWER_STATE_CHANGED each subscribed agent receives: exactly the model's, in its order;
  * - asynchronous RESETs are BUSY exactly at `maxPendingAsync` pending (platform-wide, each until
  *   its domain's latency has passed), never because their own domain has one pending;
+ * - a voltage domain with an accepted asynchronous VOLTAGE_LEVEL_SET not yet due is BUSY for
+ *   VOLTAGE_LEVEL_SET and for nothing else but the `maxPendingAsync` limit (platform-wide; the
+ *   default configuration has one asynchronous domain, so the domain's own pending set always
+ *   answers first); voltage levels are always levels of their domain, and VOLTAGE_LEVEL_GET
+ *   reports the level of the last accepted set that completed;
  * - performance limits are always levels of their domain;
  * - a sensor disabled with SENSOR_CONFIG_SET is neither read (SENSOR_READING_GET answers
  *   NOT_SUPPORTED) nor the subject of a SENSOR_TRIP_POINT_EVENT or SENSOR_UPDATE.
@@ -89,6 +94,7 @@ import {
   ScmiPlatform,
   SensorMessageId,
   SystemPowerMessageId,
+  VoltageMessageId,
   createDefaultPlatformConfig,
   type PlatformBehaviour,
   type PlatformConfig,
@@ -100,6 +106,8 @@ import {
   isIntervalList,
   isRateList,
   isSupportedRate,
+  isSupportedVoltage,
+  isVoltageList,
 } from '../src/config/validate-platform-config';
 import { Harness, decodePosted, defined } from './support/harness';
 
@@ -160,6 +168,8 @@ interface Coverage {
   resetAsyncCap: number;
   /** A synchronous SENSOR_READING_GET of a disabled sensor answered NOT_SUPPORTED. */
   sensorDisabledRead: number;
+  /** VOLTAGE_LEVEL_SET answered BUSY: the domain has an asynchronous level set pending. */
+  voltageBusyLevelSet: number;
 }
 
 /** How often the runs so far reached each rule of {@link Coverage}. */
@@ -173,6 +183,7 @@ const coverage: Coverage = {
   powerQueuedChangeNotified: 0,
   resetAsyncCap: 0,
   sensorDisabledRead: 0,
+  voltageBusyLevelSet: 0,
 };
 /**
  * The least the suite's run (`SUITE_RUNS` or more) must reach each rule of {@link Coverage}: the
@@ -193,6 +204,11 @@ const SENSORS = CONFIG.sensors ?? [];
 const RESET_DOMAINS = CONFIG.resetDomains ?? [];
 /** RESET flags bit 2: asynchronous (scmi-wire.md §4). */
 const RESET_ASYNC = 4;
+const VOLTAGE_DOMAINS = CONFIG.voltageDomains ?? [];
+/** The voltage domains that take asynchronous VOLTAGE_LEVEL_SETs (flags bit 0). */
+const ASYNC_VOLTAGE_DOMAINS = VOLTAGE_DOMAINS.flatMap((d, i) =>
+  d.asyncLevelSet === true ? [i] : [],
+);
 
 /** Axes per sensor (0: a scalar sensor, which reads as one value). */
 const SENSOR_AXES = SENSORS.map((s) => s.axes?.length ?? 0);
@@ -211,6 +227,7 @@ const IMPLEMENTED = new Set<number>([
   ScmiProtocolId.CLOCK,
   ScmiProtocolId.SENSOR,
   ScmiProtocolId.RESET,
+  ScmiProtocolId.VOLTAGE,
 ]);
 /**
  * PROTOCOL_VERSION of each protocol the platform implements (SCMI v3.2; Base v2: the permission
@@ -224,6 +241,7 @@ const PROTOCOL_VERSION: Record<number, number> = {
   [ScmiProtocolId.CLOCK]: 0x30000,
   [ScmiProtocolId.SENSOR]: 0x30001,
   [ScmiProtocolId.RESET]: 0x30001,
+  [ScmiProtocolId.VOLTAGE]: 0x20001,
 };
 /**
  * PROTOCOL_VERSION without version negotiation (firmware older than SCMI v3.2): minor 0 for the
@@ -237,6 +255,7 @@ function ownVersion(protocolId: number, negotiation: boolean): number {
 const OLDER_VERSIONS: Record<number, readonly number[]> = {
   [ScmiProtocolId.BASE]: [0x10000],
   [ScmiProtocolId.SYSTEM]: [0x10000],
+  [ScmiProtocolId.VOLTAGE]: [0x10000],
 };
 /** PROTOCOL_ATTRIBUTES return-value bytes per protocol (scmi-wire.md §4). */
 const PROTOCOL_ATTRIBUTES_LENGTH: Record<number, number> = {
@@ -247,6 +266,7 @@ const PROTOCOL_ATTRIBUTES_LENGTH: Record<number, number> = {
   [ScmiProtocolId.CLOCK]: 4,
   [ScmiProtocolId.SENSOR]: 16,
   [ScmiProtocolId.RESET]: 4,
+  [ScmiProtocolId.VOLTAGE]: 4,
 };
 
 /** Header bits 31:28, reserved (scmi-wire.md §1). */
@@ -277,7 +297,9 @@ type WordKind =
   | 'tripPointEvCtrl'
   | 'sensorConfig'
   | 'resetFlags'
-  | 'resetState';
+  | 'resetState'
+  | 'voltageConfig'
+  | 'voltageLevel';
 
 /** A command's request as scmi-wire.md §4 lays it out. */
 interface CommandShape {
@@ -287,7 +309,7 @@ interface CommandShape {
   readonly words: readonly WordKind[];
   /** A `*_NOTIFY` command: NOT_SUPPORTED on a link without a P2A channel. */
   readonly needsP2a?: boolean;
-  /** Base only: the Base version that introduced the command. */
+  /** The protocol version that introduced the command (Base 0x9–0xB, VOLTAGE_DOMAIN_NAME_GET). */
   readonly since?: number;
 }
 
@@ -389,6 +411,15 @@ const PROTOCOL_COMMANDS: Record<number, Record<number, CommandShape>> = {
     [ResetMessageId.NOTIFY]: shape(['domainId', 'notifyEnable'], { needsP2a: true }),
     [ResetMessageId.DOMAIN_NAME_GET]: shape(['domainId']),
   },
+  [ScmiProtocolId.VOLTAGE]: {
+    [VoltageMessageId.DOMAIN_ATTRIBUTES]: shape(['domainId']),
+    [VoltageMessageId.DESCRIBE_LEVELS]: shape(['domainId', 'index']),
+    [VoltageMessageId.CONFIG_SET]: shape(['domainId', 'voltageConfig']),
+    [VoltageMessageId.CONFIG_GET]: shape(['domainId']),
+    [VoltageMessageId.LEVEL_SET]: shape(['domainId', 'flags', 'voltageLevel']),
+    [VoltageMessageId.LEVEL_GET]: shape(['domainId']),
+    [VoltageMessageId.DOMAIN_NAME_GET]: shape(['domainId'], { since: 0x20000 }),
+  },
 };
 
 function commandShape(protocolId: number, messageId: number): CommandShape | undefined {
@@ -399,12 +430,14 @@ function commandShape(protocolId: number, messageId: number): CommandShape | und
 /**
  * Return-value bytes of the delayed response of an asynchronous command, after its status
  * (scmi-wire.md §4): CLOCK_RATE_SET clock_id, rate_low, rate_high; RESET domain_id;
+ * VOLTAGE_LEVEL_SET domain_id, voltage_level;
  * SENSOR_READING_GET sensor_id and one {value_low, value_high, ts_low, ts_high} per axis (a
  * scalar sensor reads as one).
  */
 function delayedReturnLength(protocolId: number, messageId: number, domainId: number): number {
   if (protocolId === ScmiProtocolId.CLOCK && messageId === ClockMessageId.RATE_SET) return 12;
   if (protocolId === ScmiProtocolId.RESET && messageId === ResetMessageId.RESET) return 4;
+  if (protocolId === ScmiProtocolId.VOLTAGE && messageId === VoltageMessageId.LEVEL_SET) return 8;
   // SENSOR_READING_GET, the only other asynchronous command.
   return 4 + 16 * Math.max(1, SENSOR_AXES[domainId] ?? 1);
 }
@@ -423,6 +456,9 @@ function owesDelayedResponse(protocolId: number, messageId: number, request: num
     case ScmiProtocolId.SENSOR:
       // sensor_id, flags (bit0 async; other bits make it INVALID_PARAMETERS).
       return messageId === SensorMessageId.READING_GET && request[1] === 1;
+    case ScmiProtocolId.VOLTAGE:
+      // domain_id, flags (bit0 async; other bits make it INVALID_PARAMETERS), voltage_level.
+      return messageId === VoltageMessageId.LEVEL_SET && request[1] === 1;
     default:
       return false;
   }
@@ -531,6 +567,24 @@ const WORD_VALUES: Record<WordKind, fc.Arbitrary<number>> = {
     ),
   resetFlags: fc.constantFrom(0, 1, 2, 3, 4, 5, 6, 7, 8, 0xffffffff),
   resetState: fc.constantFrom(0, 1, 0x80000000, 0x80000005, 0x7fffffff, 0xffffffff),
+  // 3:0 mode (0x0 OFF, 0x7 ON, 0x8 | id implementation defined), the rest reserved.
+  voltageConfig: fc.constantFrom(0, 7, 7, 1, 6, 8, 9, 0xf, 0x10, 0x17, 0x80000007, 0xffffffff),
+  // The levels (µV), values between them, beyond them, and negative ones (s32).
+  voltageLevel: fc.constantFrom(
+    800_000,
+    850_000,
+    900_000,
+    1_000_000,
+    875_000,
+    1_800_000,
+    1_850_000,
+    2_500_000,
+    3_300_000,
+    3_400_000,
+    0,
+    0xffffffff,
+    0x80000000,
+  ),
 };
 const wordOf = (kind: WordKind): fc.Arbitrary<number> =>
   fc.oneof(
@@ -614,8 +668,8 @@ const agentIdArb = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(0, 3, 0xffffffff, -1, 1.5, Number.NaN) },
 );
 const protocolIdArb = fc.oneof(
-  { weight: 12, arbitrary: fc.integer({ min: ScmiProtocolId.BASE, max: ScmiProtocolId.RESET }) },
-  { weight: 1, arbitrary: fc.constantFrom(0x00, 0x0f, 0x17, 0x18, 0x19, 0x80, 0xff) },
+  { weight: 12, arbitrary: fc.integer({ min: ScmiProtocolId.BASE, max: ScmiProtocolId.VOLTAGE }) },
+  { weight: 1, arbitrary: fc.constantFrom(0x00, 0x0f, 0x18, 0x19, 0x80, 0xff) },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xff }) },
 );
 const messageIdArb = (protocolId: number): fc.Arbitrary<number> => {
@@ -684,6 +738,12 @@ const ratesOf = (clockId: number): number[] => {
   }
   const { min, max, step } = rates;
   return [min, max, min + step, min + Math.floor(step / 2), max - 1, max + 1, min - 1];
+};
+/** The levels voltage domain `d` takes as asked: a list's levels; a range's min, min + step, max. */
+const voltageLevelsOf = (domainId: number): number[] => {
+  const levels = VOLTAGE_DOMAINS[domainId]?.levels;
+  if (levels === undefined) return [0];
+  return isVoltageList(levels) ? [...levels] : [levels.min, levels.min + levels.step, levels.max];
 };
 /** A SENSOR_CONFIG_SET config word: update interval `ms` × 10^-3 s, rounding, enable bits. */
 const sensorConfigWord = (ms: number, rounding: number, enable: number): number =>
@@ -887,6 +947,24 @@ const VALID_COMMANDS: [ScmiProtocolId, number, fc.Arbitrary<Uint8Array>][] = [
     ScmiProtocolId.RESET,
     ResetMessageId.RESET,
     pick([0, 0x80000000]).map((state) => w(0, 1 | RESET_ASYNC, state)),
+  ],
+  [
+    ScmiProtocolId.VOLTAGE,
+    VoltageMessageId.DESCRIBE_LEVELS,
+    fc.tuple(pick([0, 1, 2]), fc.nat(6)).map(([d, i]) => w(d, i)),
+  ],
+  [
+    ScmiProtocolId.VOLTAGE,
+    VoltageMessageId.LEVEL_SET,
+    fc
+      .nat(VOLTAGE_DOMAINS.length - 1)
+      .chain((d) => fc.tuple(fc.constant(d), pick([0, 0, 1]), pick(voltageLevelsOf(d))))
+      .map(([d, f, level]) => w(d, f, level)),
+  ],
+  [
+    ScmiProtocolId.VOLTAGE,
+    VoltageMessageId.CONFIG_SET,
+    fc.tuple(pick([0, 1, 2]), pick([0, 7, 8, 9])).map(([d, c]) => w(d, c)),
   ],
 ];
 const validCommandArb: fc.Arbitrary<CommandOp> = fc
@@ -1111,12 +1189,56 @@ const systemFragmentArb: fc.Arbitrary<Op[]> = fc
     ];
   });
 
+/**
+ * An asynchronous VOLTAGE_LEVEL_SET of the domain that takes them, then more level sets (BUSY while
+ * it is pending), VOLTAGE_LEVEL_GET (the old level until it completes) and VOLTAGE_CONFIG_SET.
+ */
+const asyncVoltageDomain = ASYNC_VOLTAGE_DOMAINS[0] ?? 0;
+const asyncVoltageArb = commandArb(
+  ScmiProtocolId.VOLTAGE,
+  VoltageMessageId.LEVEL_SET,
+  pick(voltageLevelsOf(asyncVoltageDomain)).map((level) => w(asyncVoltageDomain, 1, level)),
+);
+const voltageFragmentArb: fc.Arbitrary<Op[]> = fragment(
+  asyncVoltageArb.map((op) => [op]),
+  fc.oneof(
+    { weight: 3, arbitrary: asyncVoltageArb },
+    {
+      weight: 2,
+      arbitrary: commandArb(
+        ScmiProtocolId.VOLTAGE,
+        VoltageMessageId.LEVEL_SET,
+        pick(voltageLevelsOf(asyncVoltageDomain)).map((level) => w(asyncVoltageDomain, 0, level)),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: commandArb(
+        ScmiProtocolId.VOLTAGE,
+        VoltageMessageId.LEVEL_GET,
+        fc.constant(w(asyncVoltageDomain)),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: commandArb(
+        ScmiProtocolId.VOLTAGE,
+        VoltageMessageId.CONFIG_SET,
+        pick([0, 7]).map((config) => w(asyncVoltageDomain, config)),
+      ),
+    },
+  ),
+  1,
+  3,
+);
+
 const fragmentArb: fc.Arbitrary<Op[]> = fc.oneof(
   clockFragmentArb,
   powerFragmentArb,
   resetFragmentArb,
   sensorFragmentArb,
   systemFragmentArb,
+  voltageFragmentArb,
 );
 
 const linkParamsArb: fc.Arbitrary<LinkParams> = fc.record({
@@ -1289,6 +1411,7 @@ const DOMAIN_PROTOCOL: Record<number, PlatformDomainProtocol> = {
   [ScmiProtocolId.CLOCK]: 'clock',
   [ScmiProtocolId.SENSOR]: 'sensor',
   [ScmiProtocolId.RESET]: 'reset',
+  [ScmiProtocolId.VOLTAGE]: 'voltage',
 };
 const DOMAIN_COUNT: Record<PlatformDomainProtocol, number> = {
   power: POWER_DOMAINS.length,
@@ -1296,6 +1419,7 @@ const DOMAIN_COUNT: Record<PlatformDomainProtocol, number> = {
   clock: CLOCKS.length,
   sensor: SENSORS.length,
   reset: RESET_DOMAINS.length,
+  voltage: VOLTAGE_DOMAINS.length,
 };
 /**
  * The commands that use (rather than discover) a domain, with the index of their domain id word:
@@ -1335,6 +1459,12 @@ const DOMAIN_WORD: Record<number, Record<number, number>> = {
     [SensorMessageId.CONTINUOUS_UPDATE_NOTIFY]: 0,
   },
   [ScmiProtocolId.RESET]: { [ResetMessageId.RESET]: 0, [ResetMessageId.NOTIFY]: 0 },
+  [ScmiProtocolId.VOLTAGE]: {
+    [VoltageMessageId.CONFIG_SET]: 0,
+    [VoltageMessageId.CONFIG_GET]: 0,
+    [VoltageMessageId.LEVEL_SET]: 0,
+    [VoltageMessageId.LEVEL_GET]: 0,
+  },
 };
 
 /** The oracle's copy of the domain permissions: the configuration's, changed by Base 0x9–0xB. */
@@ -1464,6 +1594,12 @@ class FuzzRun {
   #powerEvents: PowerEvent[] = [];
   /** Whether each sensor is enabled (SENSOR_CONFIG_SET bit 0). */
   readonly #sensorEnabled: boolean[] = SENSORS.map((s) => s.enabled !== false);
+  /** Accepted asynchronous VOLTAGE_LEVEL_SETs whose timer has not fired (`state`: the level). */
+  #voltageOps: PendingOperation[] = [];
+  /** The level (µV) every voltage domain must be at. */
+  readonly #voltageLevel: number[] = VOLTAGE_DOMAINS.map((d) => d.level ?? 0);
+  /** The config (mode) every voltage domain must have. */
+  readonly #voltageConfig: number[] = VOLTAGE_DOMAINS.map((d) => d.config ?? 7);
   /** The last steps, for the violation messages. */
   readonly #recent: Op[] = [];
 
@@ -1554,6 +1690,9 @@ class FuzzRun {
     this.#clockOps = this.#clockOps.filter((op) => op.due > now);
     this.#powerTimers = this.#powerTimers.filter((due) => due > now);
     this.#resetTimers = this.#resetTimers.filter((due) => due > now);
+    for (const op of this.#voltageOps)
+      if (op.due <= now) this.#voltageLevel[op.domainId] = op.state;
+    this.#voltageOps = this.#voltageOps.filter((op) => op.due > now);
     while (this.#powerQueue.length > 0 && (this.#powerQueue[0] as PendingOperation).due <= now) {
       const op = this.#powerQueue.shift() as PendingOperation;
       this.#setPower(op.domainId, op.state, op.cause, false);
@@ -1699,6 +1838,48 @@ class FuzzRun {
         this.#resetTimers.push(now + ms);
       }
     }
+    if (protocolId === ScmiProtocolId.VOLTAGE && messageId === VoltageMessageId.LEVEL_SET) {
+      // BUSY while the domain has an asynchronous set pending, or for an asynchronous set at
+      // `maxPendingAsync` pending (platform-wide); nothing else.
+      const [domainId = -1, flags = 0, level = 0] = request;
+      const async = flags === 1;
+      const pending = this.#voltageOps.some((op) => op.domainId === domainId);
+      const full = this.#voltageOps.length >= max;
+      if (status === ScmiStatus.SUCCESS && pending)
+        this.fail(`${what}: SUCCESS for voltage domain ${domainId} with a level set pending`);
+      if (status === ScmiStatus.BUSY && pending) coverage.voltageBusyLevelSet++;
+      if (status === ScmiStatus.BUSY && !pending && !(async && full))
+        this.fail(`${what}: BUSY with ${this.#voltageOps.length} pending level sets`);
+      if (status === ScmiStatus.SUCCESS) {
+        const d = VOLTAGE_DOMAINS[domainId];
+        if (d === undefined || !isSupportedVoltage(d.levels, level | 0))
+          this.fail(`${what}: accepted level ${level | 0} domain ${domainId} does not have`);
+        if (async) {
+          if (full) this.fail(`${what}: accepted beyond ${max} pending level sets`);
+          this.#voltageOps.push({
+            domainId,
+            due: now + this.behaviour.asyncLatencyMs,
+            state: level | 0,
+            cause: agentId,
+          });
+        } else {
+          this.#voltageLevel[domainId] = level | 0;
+        }
+      }
+    }
+    if (
+      protocolId === ScmiProtocolId.VOLTAGE &&
+      messageId === VoltageMessageId.CONFIG_SET &&
+      status === ScmiStatus.SUCCESS
+    ) {
+      const [domainId = -1, config = 0] = request;
+      const d = VOLTAGE_DOMAINS[domainId];
+      const modes = d?.implementationModes ?? [];
+      const valid =
+        config === 0 || config === 7 || (config >= 8 && config <= 15 && modes.includes(config & 7));
+      if (!valid) this.fail(`${what}: accepted config 0x${config.toString(16)}`);
+      this.#voltageConfig[domainId] = config;
+    }
     if (
       protocolId === ScmiProtocolId.SENSOR &&
       messageId === SensorMessageId.READING_GET &&
@@ -1839,7 +2020,10 @@ class FuzzRun {
     const baseVersion = this.#baseVersionOf(agentId);
     const exists = (s: CommandShape | undefined, id: number): s is CommandShape =>
       s !== undefined &&
-      !(protocolId === ScmiProtocolId.BASE && (s.since ?? 0) > baseVersion) &&
+      !(
+        (s.since ?? 0) >
+        (protocolId === ScmiProtocolId.BASE ? baseVersion : this.versionOf(agentId, protocolId))
+      ) &&
       !(id === CommonMessageId.NEGOTIATE_PROTOCOL_VERSION && !b.versionNegotiation);
     const s = commandShape(protocolId, messageId);
     if (!IMPLEMENTED.has(protocolId)) return ScmiStatus.NOT_SUPPORTED;
@@ -2088,6 +2272,33 @@ class FuzzRun {
           default:
             return 0;
         }
+      case ScmiProtocolId.VOLTAGE:
+        switch (messageId) {
+          case VoltageMessageId.DOMAIN_ATTRIBUTES:
+            return 20;
+          case VoltageMessageId.DESCRIBE_LEVELS: {
+            // 11:0 returned, bit12 triplet, 31:16 remaining; s32 levels.
+            const levels = VOLTAGE_DOMAINS[domainId]?.levels;
+            if (levels !== undefined && isVoltageList(levels))
+              multiPart(first & 0xfff, first >>> 16, levels.length, index);
+            else if (levels !== undefined && first !== (3 | (1 << 12)))
+              this.fail(`${what}: a level range that is not one triplet`);
+            return 4 + 4 * (first & 0xfff);
+          }
+          case VoltageMessageId.CONFIG_GET:
+            if (returned.length === 1 && first !== this.#voltageConfig[domainId])
+              this.fail(`${what}: config ${first}, expected ${this.#voltageConfig[domainId]}`);
+            return 4;
+          case VoltageMessageId.LEVEL_GET:
+            // The level of the last set that completed (an asynchronous one only once due).
+            if (returned.length === 1 && (first | 0) !== this.#voltageLevel[domainId])
+              this.fail(`${what}: level ${first | 0}, expected ${this.#voltageLevel[domainId]}`);
+            return 4;
+          case VoltageMessageId.DOMAIN_NAME_GET:
+            return 68;
+          default:
+            return 0;
+        }
       default:
         return undefined;
     }
@@ -2159,6 +2370,14 @@ class FuzzRun {
     s.resetDomains.forEach((r, i) => {
       if (!Number.isSafeInteger(r.resets) || r.resets < 0)
         this.fail(`reset domain ${i} count ${r.resets}`);
+    });
+    s.voltageDomains.forEach((v, i) => {
+      if (!isSupportedVoltage(defined(VOLTAGE_DOMAINS[i]).levels, v.level))
+        this.fail(`voltage domain ${i} level ${v.level} unsupported`);
+      if (v.level !== this.#voltageLevel[i])
+        this.fail(`voltage domain ${i} level ${v.level}, expected ${this.#voltageLevel[i]}`);
+      if (v.config !== this.#voltageConfig[i])
+        this.fail(`voltage domain ${i} config ${v.config}, expected ${this.#voltageConfig[i]}`);
     });
   }
 

@@ -249,7 +249,7 @@ describe(ScmiPlatform, () => {
 
     it('should answer NOT_SUPPORTED to an unknown protocol', () => {
       expect(h.call(0x99, 0x0).status).toBe(ScmiStatus.NOT_SUPPORTED);
-      expect(h.call(ScmiProtocolId.VOLTAGE, 0x0).status).toBe(ScmiStatus.NOT_SUPPORTED);
+      expect(h.call(ScmiProtocolId.POWERCAP, 0x0).status).toBe(ScmiStatus.NOT_SUPPORTED);
     });
 
     it('should answer NOT_FOUND to an unknown message id by default', () => {

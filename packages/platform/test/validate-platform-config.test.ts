@@ -67,7 +67,7 @@ const cases: [string, string, unknown][] = [
   // Numbered 1 to num_agents (BASE_DISCOVER_AGENT): two agents cannot have id 3.
   ['agents[1].id', 'agents[1].id', 3],
   ['agents[0].name', 'agents[0].name', 'x'.repeat(16)],
-  ['agents[0].protocols[0]', 'agents[0].protocols[0]', 'voltage'],
+  ['agents[0].protocols[0]', 'agents[0].protocols[0]', 'powercap'],
   ['agents[0].protocols[1]', 'agents[0].protocols[1]', 'power'],
   ['agents[0].protocols', 'agents[0].protocols', undefined],
   ['agents[1].domains.clock', 'agents[1].domains', { clock: [0] }],

@@ -487,9 +487,9 @@ describe('ScmiPlatform vendor protocols (options.vendorProtocols)', () => {
   describe('visibility', () => {
     it('should be listed and counted by Base for every agent by default', () => {
       const h = harness();
-      expect(listProtocols(h, 1)).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16, MISC]);
+      expect(listProtocols(h, 1)).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, MISC]);
       expect(listProtocols(h, 2)).toEqual([0x11, 0x12, 0x13, MISC]);
-      expect(h.call(BASE, 0x1, [], 1).words).toEqual([7 | (2 << 8)]);
+      expect(h.call(BASE, 0x1, [], 1).words).toEqual([8 | (2 << 8)]);
       expect(h.call(BASE, 0x1, [], 2).words).toEqual([4 | (2 << 8)]);
       expect(h.call(MISC, 0x6, [], 2).status).toBe(ScmiStatus.SUCCESS);
       h.close();

@@ -126,3 +126,19 @@ export {
   decodeSystemPowerStateNotifier,
   systemPowerProtocolDriver,
 } from './system-power/system-power-protocol.js';
+export type {
+  VoltageDomainInfo,
+  VoltageLevelList,
+  VoltageLevelRange,
+  VoltageLevelSetOptions,
+  VoltageLevelSetResult,
+  VoltageLevels,
+} from './voltage/voltage-protocol.js';
+export {
+  VOLTAGE_CONFIG_OFF,
+  VOLTAGE_CONFIG_ON,
+  VOLTAGE_CONFIG_VENDOR,
+  VoltageMessageId,
+  VoltageProtocol,
+  voltageProtocolDriver,
+} from './voltage/voltage-protocol.js';

@@ -34,10 +34,11 @@ import {
   resetProtocolDriver,
   sensorProtocolDriver,
   systemPowerProtocolDriver,
+  voltageProtocolDriver,
 } from '../src/index.js';
 import { createHarness } from './support/harness.js';
 
-const PROTOCOLS = [0x11, 0x12, 0x13, 0x14, 0x15, 0x16] as const;
+const PROTOCOLS = [0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17] as const;
 
 /** Each protocol's *_NAME_GET (System power has none: its PROTOCOL_MESSAGE_ATTRIBUTES instead). */
 const NAME_GET = new Map([
@@ -47,6 +48,7 @@ const NAME_GET = new Map([
   [0x14, 0x8],
   [0x15, 0xc],
   [0x16, 0x6],
+  [0x17, 0x9],
 ]);
 
 /** Each event's decoder, by protocol and event id. */
@@ -158,6 +160,7 @@ function checkRecorded(agent: ScmiAgent, problems: string[]): void {
     clockProtocolDriver,
     sensorProtocolDriver,
     resetProtocolDriver,
+    voltageProtocolDriver,
   ] as const;
   for (const driver of drivers) {
     if (!agent.protocolIds.includes(driver.protocolId)) continue;
@@ -233,6 +236,18 @@ async function exercise(agent: ScmiAgent, problems: string[]): Promise<void> {
     const reset = agent.protocol(resetProtocolDriver);
     for (const d of reset.domains.list) {
       await expectTyped(problems, `reset ${d.id}`, () => reset.reset(d.id));
+    }
+  }
+  // Once the platform lists Voltage (its server is being added); not yet a target of the rules.
+  if (has(0x17)) {
+    const voltage = agent.protocol(voltageProtocolDriver);
+    for (const d of voltage.domains.list) {
+      await expectTyped(problems, `voltage ${d.id} level`, () => voltage.levelGet(d.id));
+      const level = d.levels?.kind === 'list' ? d.levels.microvolts[0] : d.levels?.minMicrovolts;
+      if (level !== undefined) {
+        await expectTyped(problems, `voltage ${d.id} set`, () => voltage.levelSet(d.id, level));
+      }
+      await expectTyped(problems, `voltage ${d.id} enabled`, () => voltage.isEnabled(d.id));
     }
   }
 }

@@ -26,7 +26,9 @@ const RESET = 0x16;
 
 describe('protocolsModule', () => {
   it('binds every driver, in protocol id order, and an agent instantiates each protocol its platform lists', async () => {
-    expect(PROTOCOL_DRIVERS.map((d) => d.protocolId)).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16]);
+    expect(PROTOCOL_DRIVERS.map((d) => d.protocolId)).toEqual([
+      0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+    ]);
     const clock = new VirtualClock({ auto: true });
     const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
     const mailbox = createSameThreadMailboxWire(clock, { a2p: [0], p2a: [0] });
@@ -41,7 +43,19 @@ describe('protocolsModule', () => {
         transportConfig: { wire: mailbox.wire },
       });
       expect(agent.protocolErrors.size).toBe(0);
-      expect([...agent.protocolIds].sort()).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16]);
+      // Voltage (0x17) is bound too, and initialized when the emulated platform lists it (its
+      // Voltage server is being added; voltage-protocol.test.ts runs the client against a
+      // test-only one meanwhile).
+      const voltage = agent.info.protocols.includes(0x17) ? [0x17] : [];
+      expect([...agent.protocolIds].sort()).toEqual([
+        0x11,
+        0x12,
+        0x13,
+        0x14,
+        0x15,
+        0x16,
+        ...voltage,
+      ]);
       expect(agent.protocol(powerProtocolDriver).domains.count).toBe(3);
       expect(agent.protocol(systemPowerProtocolDriver).version).toBe(0x20001);
       expect(agent.protocol(performanceProtocolDriver).domains.count).toBe(2);

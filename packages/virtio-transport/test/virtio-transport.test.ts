@@ -78,7 +78,7 @@ describe('virtio transport (same thread)', () => {
       const h = createVirtioHarness();
       const agent = await h.create();
       expect(agent.info.vendor).toBe('scmi-ts');
-      expect(agent.info.protocols).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16]);
+      expect(agent.info.protocols).toEqual([0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17]);
       expect(await agent.base.discoverVendor()).toBe('scmi-ts');
       expect(h.wire.driverDiagnostics.state).toBe('live');
       expect(h.wire.driverDiagnostics.features).toBe(

@@ -13,7 +13,11 @@ const MHZ = 1_000_000;
  * 100 MHz), 1 `uart` (list), 2 `gpu-core` (list, parents 0 and 3), 3 `periph-pll` (fixed);
  * sensors 0 `soc-temp` (sine, 2 trip points, async), 1 `cpu-volt` (sequence), 2 `gpu-current`
  * (ramp, update intervals 100–1000 ms), 3 `imu-accelerometer` (extended name, axes x, y, z,
- * timestamps in µs, update intervals 10/20/50/100 ms); resets 0 `gpu` (async), 1 `usb`, 2 `uart`. Devices 0 `cpu`, 1 `gpu`, 2 `uart` group them.
+ * timestamps in µs, update intervals 10/20/50/100 ms); resets 0 `gpu` (async), 1 `usb`, 2 `uart`;
+ * voltage domains 0 `vddcore` (list 800–1000 mV in 50 mV steps, async level set), 1 `vdd-sd`
+ * (triplet 1.8–3.3 V, step 100 mV, starts OFF), 2 `vdd-sdmmc-io-bank0-supply` (extended name, list
+ * 1.8/3.3 V, implementation-defined mode 0x8). Devices 0 `cpu`, 1 `gpu`, 2 `uart`, 3 `sdmmc`
+ * (voltage 1 and 2) group them.
  * Returns a fresh, validated, frozen object each time.
  *
  * @example
@@ -30,7 +34,7 @@ export function createDefaultPlatformConfig(): PlatformConfig {
       {
         id: 1,
         name: 'OSPM',
-        protocols: ['power', 'system-power', 'performance', 'clock', 'sensor', 'reset'],
+        protocols: ['power', 'system-power', 'performance', 'clock', 'sensor', 'reset', 'voltage'],
       },
       {
         id: 2,
@@ -44,6 +48,7 @@ export function createDefaultPlatformConfig(): PlatformConfig {
       { name: 'cpu', domains: { power: [0], performance: [0], clock: [0] } },
       { name: 'gpu', domains: { power: [1], performance: [1], clock: [2], reset: [0] } },
       { name: 'uart', domains: { clock: [1], reset: [2] } },
+      { name: 'sdmmc', domains: { voltage: [1, 2] } },
     ],
     powerDomains: [
       { name: 'cpu-cluster0' },
@@ -144,6 +149,26 @@ export function createDefaultPlatformConfig(): PlatformConfig {
       { name: 'gpu', latencyUs: 500, asyncReset: true },
       { name: 'usb', latencyUs: 100 },
       { name: 'uart' },
+    ],
+    voltageDomains: [
+      {
+        name: 'vddcore',
+        levels: [800_000, 850_000, 900_000, 950_000, 1_000_000],
+        level: 900_000,
+        asyncLevelSet: true,
+      },
+      {
+        name: 'vdd-sd',
+        levels: { min: 1_800_000, max: 3_300_000, step: 100_000 },
+        level: 3_300_000,
+        config: 0x0,
+      },
+      {
+        name: 'vdd-sdmmc-io-bank0-supply',
+        levels: [1_800_000, 3_300_000],
+        level: 3_300_000,
+        implementationModes: [0],
+      },
     ],
   });
 }

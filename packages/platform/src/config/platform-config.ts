@@ -1,10 +1,10 @@
 /**
  * The protocols an agent may be given, by name (Base, 0x10, is always available and is not
  * listed): `power` 0x11, `system-power` 0x12, `performance` 0x13, `clock` 0x14, `sensor` 0x15,
- * `reset` 0x16.
+ * `reset` 0x16, `voltage` 0x17.
  */
 export type PlatformProtocolName =
-  'power' | 'system-power' | 'performance' | 'clock' | 'sensor' | 'reset';
+  'power' | 'system-power' | 'performance' | 'clock' | 'sensor' | 'reset' | 'voltage';
 
 /** The protocols that have domains (every {@link PlatformProtocolName} but `system-power`). */
 export type PlatformDomainProtocol = Exclude<PlatformProtocolName, 'system-power'>;
@@ -342,6 +342,66 @@ export interface ResetDomainConfig {
   readonly asyncReset?: boolean;
 }
 
+/**
+ * A range of voltage levels in µV: every `min + k × step` up to `max` (VOLTAGE_DESCRIBE_LEVELS
+ * answers it as one triplet, flags bit 12 set, whatever the level_index). Signed 32-bit values:
+ * negative voltages are allowed. `max` need not be a member: the highest level is then the last
+ * `min + k × step` below it, while the triplet still reports `max` as configured.
+ *
+ * @example
+ * ```ts
+ * const sd: VoltageLevelRange = { min: 1_800_000, max: 3_300_000, step: 100_000 }; // 16 levels
+ * ```
+ */
+export interface VoltageLevelRange {
+  /** Lowest level in µV, −2^31 … 2^31 − 1. */
+  readonly min: number;
+  /** Highest level in µV, ≥ min, at most 2^31 − 1. */
+  readonly max: number;
+  /** Step in µV, 1 … 2^31 − 1. */
+  readonly step: number;
+}
+
+/**
+ * A voltage domain (protocol 0x17). Its id is its index in {@link PlatformConfig.voltageDomains}.
+ *
+ * @example
+ * ```ts
+ * const vddCore: VoltageDomainConfig = {
+ *   name: 'vddcore',
+ *   levels: [800_000, 900_000, 1_000_000],
+ *   level: 900_000,
+ *   asyncLevelSet: true,
+ * };
+ * ```
+ */
+export interface VoltageDomainConfig {
+  /** Name, at most 63 bytes (longer than 15: announced as an extended name, VOLTAGE_DOMAIN_NAME_GET). */
+  readonly name: string;
+  /**
+   * The supported levels in µV (signed 32-bit): a list (ascending, unique, at most 65535) or a
+   * range. VOLTAGE_LEVEL_SET of any other level is INVALID_PARAMETERS.
+   */
+  readonly levels: readonly number[] | VoltageLevelRange;
+  /** The initial level in µV; default the lowest. Must be a supported level. */
+  readonly level?: number;
+  /**
+   * The initial VOLTAGE_CONFIG mode (bits 3:0): 0x0 architectural OFF, 0x7 architectural ON, or
+   * 0x8 | id for an implementation-defined mode listed in `implementationModes`; default 0x7.
+   */
+  readonly config?: number;
+  /**
+   * The implementation-defined modes the domain accepts, by id 0 … 7 (VOLTAGE_CONFIG_SET config
+   * 0x8 | id); default none, so that only the architectural OFF (0x0) and ON (0x7) are accepted.
+   */
+  readonly implementationModes?: readonly number[];
+  /**
+   * Whether VOLTAGE_LEVEL_SET may be asynchronous (VOLTAGE_DOMAIN_ATTRIBUTES bit 31, version 2.0),
+   * completing after the platform's async latency with a delayed response; default false.
+   */
+  readonly asyncLevelSet?: boolean;
+}
+
 /** The system power protocol (0x12); present in the configuration = implemented. */
 export interface SystemPowerConfig {
   /**
@@ -409,4 +469,6 @@ export interface PlatformConfig {
   readonly sensors?: readonly SensorConfig[];
   /** Reset domains; default none. */
   readonly resetDomains?: readonly ResetDomainConfig[];
+  /** Voltage domains; default none. */
+  readonly voltageDomains?: readonly VoltageDomainConfig[];
 }

@@ -31,6 +31,7 @@ import type {
   SensorNoiseConfig,
   SensorValueGenerator,
   SystemPowerConfig,
+  VoltageDomainConfig,
 } from './platform-config.js';
 import { intervalToWire } from '../protocols/sensor/update-interval.js';
 
@@ -50,6 +51,7 @@ const PROTOCOL_NAMES: readonly PlatformProtocolName[] = [
   'clock',
   'sensor',
   'reset',
+  'voltage',
 ];
 const DOMAIN_PROTOCOLS: readonly PlatformDomainProtocol[] = [
   'power',
@@ -57,6 +59,7 @@ const DOMAIN_PROTOCOLS: readonly PlatformDomainProtocol[] = [
   'clock',
   'sensor',
   'reset',
+  'voltage',
 ];
 
 /**
@@ -92,6 +95,7 @@ export function validatePlatformConfig(value: unknown): PlatformConfig {
     'clocks',
     'sensors',
     'resetDomains',
+    'voltageDomains',
   ]);
   const powerDomains = list(o.powerDomains, 'powerDomains', powerDomain);
   const performanceVersion = perfVersion(o.performanceVersion);
@@ -105,6 +109,7 @@ export function validatePlatformConfig(value: unknown): PlatformConfig {
   checkParentLoops(clocks, o.clocks as readonly unknown[] | undefined);
   const sensors = list(o.sensors, 'sensors', sensor);
   const resetDomains = list(o.resetDomains, 'resetDomains', resetDomain);
+  const voltageDomains = list(o.voltageDomains, 'voltageDomains', voltageDomain);
   const systemPower = o.systemPower === undefined ? undefined : system(o.systemPower);
   const counts: Record<PlatformDomainProtocol, number> = {
     power: powerDomains.length,
@@ -112,6 +117,7 @@ export function validatePlatformConfig(value: unknown): PlatformConfig {
     clock: clocks.length,
     sensor: sensors.length,
     reset: resetDomains.length,
+    voltage: voltageDomains.length,
   };
   const implemented = new Set<PlatformProtocolName>(DOMAIN_PROTOCOLS.filter((p) => counts[p] > 0));
   if (systemPower !== undefined) implemented.add('system-power');
@@ -144,6 +150,7 @@ export function validatePlatformConfig(value: unknown): PlatformConfig {
     clocks,
     sensors,
     resetDomains,
+    voltageDomains,
   };
   return deepFreeze(config);
 }
@@ -794,6 +801,109 @@ function resetDomain(value: unknown, path: string): ResetDomainConfig {
       : { latencyUs: int(o.latencyUs, join(path, 'latencyUs'), 0, MAX_RESET_LATENCY_US) }),
     asyncReset: bool(o.asyncReset, join(path, 'asyncReset'), false),
   };
+}
+
+/** Signed 32-bit bounds of a voltage level in µV (VOLTAGE_DESCRIBE_LEVELS: s32 entries). */
+const S32_MIN = -0x80000000;
+const S32_MAX = 0x7fffffff;
+/** VOLTAGE_CONFIG mode 0x0: architectural OFF (Linux SCMI_VOLTAGE_ARCH_STATE_OFF). @internal */
+export const VOLTAGE_OFF = 0x0;
+/** VOLTAGE_CONFIG mode 0x7: architectural ON (Linux SCMI_VOLTAGE_ARCH_STATE_ON). @internal */
+export const VOLTAGE_ON = 0x7;
+/**
+ * VOLTAGE_CONFIG bit 3: an implementation-defined mode, 0x8 | id (Arm scmi-tests
+ * `val_voltage_operating_mode_create`: mode type in bit 3, mode id in bits 2:0). @internal
+ */
+export const VOLTAGE_IMPLEMENTATION_MODE = 0x8;
+/** VOLTAGE_DESCRIBE_LEVELS remaining count: 16 bits, so at most 65535 listed levels. */
+const MAX_VOLTAGE_LEVELS = 0xffff;
+
+function voltageDomain(value: unknown, path: string): VoltageDomainConfig {
+  const o = object(value, path, [
+    'name',
+    'levels',
+    'level',
+    'config',
+    'implementationModes',
+    'asyncLevelSet',
+  ]);
+  const lp = join(path, 'levels');
+  let levels: VoltageDomainConfig['levels'];
+  let lowest: number;
+  if (Array.isArray(o.levels)) {
+    const list = array(o.levels, lp, 1, MAX_VOLTAGE_LEVELS).map((v, i) =>
+      int(v, join(lp, i), S32_MIN, S32_MAX),
+    );
+    list.forEach((v, i) => {
+      const prev = list[i - 1];
+      if (prev !== undefined && v <= prev) fail(join(lp, i), 'levels must ascend strictly');
+    });
+    levels = list;
+    lowest = list[0] as number;
+  } else {
+    if (typeof o.levels !== 'object' || o.levels === null) {
+      fail(
+        lp,
+        `must be a list of levels or a { min, max, step } range (in µV), got ${show(o.levels)}`,
+      );
+    }
+    const r = object(o.levels, lp, ['min', 'max', 'step']);
+    const min = int(r.min, join(lp, 'min'), S32_MIN, S32_MAX);
+    const max = int(r.max, join(lp, 'max'), min, S32_MAX);
+    const step = int(r.step, join(lp, 'step'), 1, S32_MAX);
+    levels = { min, max, step };
+    lowest = min;
+  }
+  const level = optionalInt(o.level, join(path, 'level'), S32_MIN, S32_MAX, lowest);
+  if (!isSupportedVoltage(levels, level)) {
+    fail(join(path, 'level'), `${level} is not a supported level`);
+  }
+  const mp = join(path, 'implementationModes');
+  const implementationModes = (optionalArray(o.implementationModes, mp, 0, 8) ?? []).map((m, i) =>
+    int(m, join(mp, i), 0, 7),
+  );
+  implementationModes.forEach((m, i) => {
+    if (implementationModes.indexOf(m) !== i) fail(join(mp, i), `duplicates mode ${m}`);
+  });
+  const config = optionalInt(o.config, join(path, 'config'), 0, 0xf, VOLTAGE_ON);
+  if (!isVoltageMode(implementationModes, config)) {
+    fail(
+      join(path, 'config'),
+      `must be 0x0 (OFF), 0x7 (ON) or 0x8 | id of one of implementationModes, got ${config}`,
+    );
+  }
+  return {
+    name: name(o.name, join(path, 'name'), LONG_NAME),
+    levels,
+    level,
+    config,
+    implementationModes,
+    asyncLevelSet: bool(o.asyncLevelSet, join(path, 'asyncLevelSet'), false),
+  };
+}
+
+/** Narrows a voltage domain's levels to the list form. @internal */
+export function isVoltageList(levels: VoltageDomainConfig['levels']): levels is readonly number[] {
+  return Array.isArray(levels);
+}
+
+/** True when `level` (µV) is one of the domain's levels. @internal */
+export function isSupportedVoltage(levels: VoltageDomainConfig['levels'], level: number): boolean {
+  if (isVoltageList(levels)) return levels.includes(level);
+  return level >= levels.min && level <= levels.max && (level - levels.min) % levels.step === 0;
+}
+
+/**
+ * True when `config` (VOLTAGE_CONFIG bits 3:0) is a mode a domain with these implementation modes
+ * accepts: architectural OFF or ON, or one of its implementation-defined modes. @internal
+ */
+export function isVoltageMode(implementationModes: readonly number[], config: number): boolean {
+  if (config === VOLTAGE_OFF || config === VOLTAGE_ON) return true;
+  return (
+    (config & ~0xf) === 0 &&
+    (config & VOLTAGE_IMPLEMENTATION_MODE) !== 0 &&
+    implementationModes.includes(config & 7)
+  );
 }
 
 function deepFreeze<T>(value: T): T {

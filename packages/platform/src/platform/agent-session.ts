@@ -15,6 +15,7 @@ const DOMAIN_PROTOCOLS: readonly PlatformDomainProtocol[] = [
   'clock',
   'sensor',
   'reset',
+  'voltage',
 ];
 
 /** The number of domains of each domain protocol in a configuration. @internal */
@@ -25,6 +26,7 @@ export function domainCounts(config: PlatformConfig): Record<PlatformDomainProto
     clock: config.clocks?.length ?? 0,
     sensor: config.sensors?.length ?? 0,
     reset: config.resetDomains?.length ?? 0,
+    voltage: config.voltageDomains?.length ?? 0,
   };
 }
 

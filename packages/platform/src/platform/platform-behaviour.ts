@@ -40,13 +40,13 @@ export interface PlatformBehaviour {
   /** Largest number of entries in one multi-part reply (besides what fits); default unbounded. */
   readonly multiPartMax?: number;
   /**
-   * Asynchronous operations pending at once per protocol (clock, power, sensor, reset; BUSY
-   * beyond); default 8, at most 255. Platform-wide: an operation accepted for an agent that has
+   * Asynchronous operations pending at once per protocol (clock, power, sensor, reset, voltage;
+   * BUSY beyond); default 8, at most 255. Platform-wide: an operation accepted for an agent that has
    * disconnected since counts until it completes.
    * Advertised in Clock and Sensor PROTOCOL_ATTRIBUTES (bits 23:16) only to an agent whose link
    * has a P2A channel and can carry the delayed response (Clock: CLOCK_RATE_SET's; Sensor: that of
    * at least one sensor that reads asynchronously): elsewhere no such operation can be accepted,
-   * so 0 is advertised (Power and Reset have no such field).
+   * so 0 is advertised (Power, Reset and Voltage have no such field).
    */
   readonly maxPendingAsync?: number;
   /** How often sensors are sampled for trip points while any is armed, in ms; default 10. */
@@ -55,8 +55,8 @@ export interface PlatformBehaviour {
    * Whether every protocol implements NEGOTIATE_PROTOCOL_VERSION (0x10, SCMI v3.2); default true.
    * False emulates firmware older than SCMI v3.2: the message is unknown, and the protocols whose
    * SCMI v3.2 minor only adds it report the SCMI v3.1 version instead: Base 0x20000, Power domain
-   * 0x30000, System power 0x20000, Sensor 0x30000 and Reset 0x30000 (rather than 0x20001, 0x30001,
-   * 0x20001, 0x30001 and 0x30001). Clock (0x30000) and Performance (`performanceVersion`) keep
+   * 0x30000, System power 0x20000, Sensor 0x30000, Reset 0x30000 and Voltage 0x20000 (rather than
+   * 0x20001, 0x30001, 0x20001, 0x30001, 0x30001 and 0x20001). Clock (0x30000) and Performance (`performanceVersion`) keep
    * theirs.
    */
   readonly versionNegotiation?: boolean;

@@ -37,6 +37,22 @@ export interface ResetSnapshot {
 }
 
 /**
+ * The state of one voltage domain: what VOLTAGE_LEVEL_GET and VOLTAGE_CONFIG_GET answer now (an
+ * asynchronous level set shows here only once it completed).
+ *
+ * @example
+ * ```ts
+ * const { level, config } = platform.snapshot().voltageDomains[0]; // 900000, 0x7 (ON)
+ * ```
+ */
+export interface VoltageSnapshot {
+  /** Current level in µV (signed). */
+  readonly level: number;
+  /** Current VOLTAGE_CONFIG mode (bits 3:0): 0x0 OFF, 0x7 ON, 0x8–0xF implementation defined. */
+  readonly config: number;
+}
+
+/**
  * The device state of the emulated platform at one moment, indexed by domain id (see
  * {@link ScmiPlatform.snapshot}). Plain data.
  */
@@ -53,6 +69,8 @@ export interface PlatformStateSnapshot {
   readonly sensors: readonly SensorSnapshot[];
   /** Each reset domain. */
   readonly resetDomains: readonly ResetSnapshot[];
+  /** Each voltage domain. */
+  readonly voltageDomains: readonly VoltageSnapshot[];
 }
 
 /** One notification an agent subscribed to. */

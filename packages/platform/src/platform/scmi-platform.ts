@@ -24,6 +24,7 @@ import { SystemPowerProtocol } from '../protocols/system-power/system-power-prot
 import { checkVendorProtocols } from '../protocols/vendor/check-vendor-protocols.js';
 import type { PlatformVendorProtocol } from '../protocols/vendor/platform-vendor-protocol.js';
 import { VendorProtocolServer } from '../protocols/vendor/vendor-protocol-server.js';
+import { VoltageProtocol } from '../protocols/voltage/voltage-protocol.js';
 import {
   resolvePlatformBehaviour,
   type PlatformBehaviour,
@@ -86,14 +87,14 @@ const OPTION_FIELDS: readonly (keyof ScmiPlatformOptions)[] = [
  *
  * Protocols, at their SCMI v3.2 versions: Base 0x10 (v2.1), Power 0x11 (v3.1), System power 0x12
  * (v2.1), Performance 0x13 (v3.0, or v4.0 with `performanceVersion`), Clock 0x14 (v3.0), Sensor
- * 0x15 (v3.1), Reset 0x16 (v3.1); a protocol is implemented when the configuration gives it
- * domains. Vendor protocols (0x80–0xFF) are served beside them from `options.vendorProtocols`
+ * 0x15 (v3.1), Reset 0x16 (v3.1), Voltage 0x17 (v2.1); a protocol is implemented when the
+ * configuration gives it domains. Vendor protocols (0x80–0xFF) are served beside them from `options.vendorProtocols`
  * ({@link PlatformVendorProtocol}). Each answers NEGOTIATE_PROTOCOL_VERSION for its own major (a
- * minor up to its own), Base and System power also for 1.0 (Performance 4.0 for 3.0); the
+ * minor up to its own), Base, System power and Voltage also for 1.0 (Performance 4.0 for 3.0); the
  * negotiated version applies to that agent until it disconnects (PROTOCOL_VERSION, which messages
  * exist, version-dependent layouts).
  * Without version negotiation (`behaviour.versionNegotiation` false) Base, Power, System power,
- * Sensor and Reset report minor 0, their SCMI v3.1 versions.
+ * Sensor, Reset and Voltage report minor 0, their SCMI v3.1 versions.
  *
  * Contract and choices:
  * - A request shorter than a header, with a bad header (reserved bits, type 1) or not a command is
@@ -107,9 +108,9 @@ const OPTION_FIELDS: readonly (keyof ScmiPlatformOptions)[] = [
  * - Without a P2A channel (`link.p2a` false) notification requests and asynchronous operations get
  *   NOT_SUPPORTED, and neither is advertised (virtio-scmi rules). Likewise where the delayed
  *   response or notification would not fit `link.maxMsgSize`: an asynchronous CLOCK_RATE_SET
- *   asking for its delayed response, an asynchronous RESET or SENSOR_READING_GET, and enabling a
- *   Clock, Power, Performance, Reset, System power or sensor (trip point, continuous update)
- *   notification get NOT_SUPPORTED before any change (disabling one is accepted), and what
+ *   asking for its delayed response, an asynchronous RESET, SENSOR_READING_GET or
+ *   VOLTAGE_LEVEL_SET, and enabling a Clock, Power, Performance, Reset, System power or sensor
+ *   (trip point, continuous update) notification get NOT_SUPPORTED before any change (disabling one is accepted), and what
  *   advertises them (the attribute bits, Clock and Sensor PROTOCOL_ATTRIBUTES' pending asynchronous
  *   count) is clear. A notification that would not fit is dropped and counted in
  *   `notificationsDropped`.
@@ -120,7 +121,9 @@ const OPTION_FIELDS: readonly (keyof ScmiPlatformOptions)[] = [
  *   when `link.post` refuses them. Delayed responses: header type 2 with the command's token, posted
  *   after the operation's latency and posted again (bounded, counted) when `link.post` refuses.
  * - Asynchronous operations: at most `behaviour.maxPendingAsync` pending per protocol (Clock, Power,
- *   Sensor, Reset; BUSY beyond, before any change and before any *_CHANGE_REQUESTED notification).
+ *   Sensor, Reset, Voltage; BUSY beyond, before any change and before any *_CHANGE_REQUESTED
+ *   notification). A voltage domain with an asynchronous level set pending answers BUSY to
+ *   VOLTAGE_LEVEL_SET until it completes.
  *   A clock with an asynchronous rate change pending answers BUSY to CLOCK_ATTRIBUTES,
  *   CLOCK_RATE_GET, CLOCK_RATE_SET and state changes until it completes (as SCP-firmware); a power
  *   domain's sets take effect in the order they were accepted; a reset domain with an asynchronous
@@ -149,6 +152,7 @@ export class ScmiPlatform implements ScmiPlatformPort {
   readonly #clock: ClockProtocol;
   readonly #sensor: SensorProtocol;
   readonly #reset: ResetProtocol;
+  readonly #voltage: VoltageProtocol;
   /** The ids of its vendor protocols. */
   readonly #vendorIds: ReadonlySet<number>;
 
@@ -220,6 +224,7 @@ export class ScmiPlatform implements ScmiPlatformPort {
     this.#clock = new ClockProtocol(engine);
     this.#sensor = new SensorProtocol(engine);
     this.#reset = new ResetProtocol(engine);
+    this.#voltage = new VoltageProtocol(engine);
     const servers = [
       (valid.powerDomains?.length ?? 0) > 0 ? this.#power : undefined,
       this.#system,
@@ -227,6 +232,7 @@ export class ScmiPlatform implements ScmiPlatformPort {
       (valid.clocks?.length ?? 0) > 0 ? this.#clock : undefined,
       (valid.sensors?.length ?? 0) > 0 ? this.#sensor : undefined,
       (valid.resetDomains?.length ?? 0) > 0 ? this.#reset : undefined,
+      (valid.voltageDomains?.length ?? 0) > 0 ? this.#voltage : undefined,
     ].filter((s) => s !== undefined);
     for (const s of servers) engine.register(s);
     this.#vendorIds = new Set(vendorProtocols.map((v) => v.protocolId));
@@ -467,6 +473,7 @@ export class ScmiPlatform implements ScmiPlatformPort {
         updateIntervalMs: this.#sensor.updateIntervals()[id],
       })),
       resetDomains: this.#reset.states(),
+      voltageDomains: this.#voltage.states(),
     };
   }
 

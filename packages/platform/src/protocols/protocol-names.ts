@@ -17,6 +17,7 @@ export const PROTOCOL_ID_OF: Readonly<Record<PlatformProtocolName, number>> = {
   clock: ScmiProtocolId.CLOCK,
   sensor: ScmiProtocolId.SENSOR,
   reset: ScmiProtocolId.RESET,
+  voltage: ScmiProtocolId.VOLTAGE,
 };
 
 const DOMAIN_PROTOCOL_OF: ReadonlyMap<number, PlatformDomainProtocol> = new Map([
@@ -25,6 +26,7 @@ const DOMAIN_PROTOCOL_OF: ReadonlyMap<number, PlatformDomainProtocol> = new Map(
   [PROTOCOL_ID_OF.clock, 'clock'],
   [PROTOCOL_ID_OF.sensor, 'sensor'],
   [PROTOCOL_ID_OF.reset, 'reset'],
+  [PROTOCOL_ID_OF.voltage, 'voltage'],
 ]);
 
 /** The domain protocol of a protocol id, if it has domains. @internal */

@@ -144,3 +144,22 @@ export function objectArg<T extends object>(value: T, keys: ReadonlySet<string>,
   if (unknown !== undefined) throw unknown;
   return value;
 }
+
+/**
+ * `value` when it is an integer from -2^31 to 2^31 − 1, the range of a signed 32-bit wire field
+ * (a voltage level in µV): the payload writer takes any number modulo 2^32, so 2^31 would go out
+ * as -2^31. A value that is not a number (`800000n`, `'800000'`) is refused as such, its type
+ * named.
+ *
+ * @throws ScmiError `E_ARGUMENT` naming `what` (nothing sent).
+ * @internal
+ */
+export function int32Arg(value: number, what: string): number {
+  if (Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff) return value;
+  const given: unknown = value;
+  if (typeof given !== 'number') throw notANumber(what, given);
+  throw new ScmiError(
+    'E_ARGUMENT',
+    `${what} ${String(value)} is not an integer from -2147483648 to 2147483647 (a signed 32-bit value)`,
+  );
+}

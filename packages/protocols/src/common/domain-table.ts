@@ -109,7 +109,8 @@ export function isRemovalError(error: unknown): boolean {
  * The name of resource `id`: its short name, or, when the platform announced an extended name
  * (an attributes bit, protocol version 3.0 or later), the one its `*_NAME_GET` returns. As in
  * Linux (`scmi_common_extended_name_get` is asked only for `PROTOCOL_REV_MAJOR(version) >= 0x3`),
- * a failed `*_NAME_GET` leaves the short name; its error is returned beside it.
+ * a failed `*_NAME_GET` leaves the short name; its error is returned beside it. `sinceMajor` is
+ * the first major version whose attributes carry the bit (Voltage: 2, as Linux's `voltage.c`).
  *
  * @internal
  */
@@ -119,8 +120,9 @@ export async function resourceName(
   id: number,
   shortName: string,
   extended: boolean,
+  sinceMajor = 3,
 ): Promise<{ name: string; nameError?: unknown }> {
-  if (!extended || ph.version >>> 16 < 3) return { name: shortName };
+  if (!extended || ph.version >>> 16 < sinceMajor) return { name: shortName };
   try {
     return { name: await ph.xfer.extendedName(nameGetMessageId, id) };
   } catch (e) {

@@ -6,6 +6,7 @@ import { powerProtocolDriver } from '../power/power-protocol.js';
 import { resetProtocolDriver } from '../reset/reset-protocol.js';
 import { sensorProtocolDriver } from '../sensor/sensor-protocol.js';
 import { systemPowerProtocolDriver } from '../system-power/system-power-protocol.js';
+import { voltageProtocolDriver } from '../voltage/voltage-protocol.js';
 
 /**
  * Every protocol driver of this package, in protocol id order: what {@link protocolsModule}
@@ -23,6 +24,7 @@ export const PROTOCOL_DRIVERS: readonly ProtocolDriver[] = [
   clockProtocolDriver,
   sensorProtocolDriver,
   resetProtocolDriver,
+  voltageProtocolDriver,
 ];
 
 /**

@@ -2,6 +2,7 @@ import { Container, ContainerModule } from 'inversify';
 import {
   CLOCK,
   PROTOCOL_DRIVER,
+  type ScmiPlatformPort,
   VirtualClock,
   coreModule,
   createAgent,
@@ -46,6 +47,15 @@ export interface HarnessOptions {
    * (`advance`, `runUntilIdle`); `create` runs it until the probe is done.
    */
   readonly auto?: boolean;
+  /**
+   * What the SMT responder talks to instead of the platform itself: a port that wraps it (a
+   * test-only responder for a protocol the platform does not serve yet, such as
+   * `createVoltageFake`). Its `close`, when it has one, runs before the platform's.
+   */
+  readonly platformPort?: (
+    platform: ScmiPlatform,
+    clock: VirtualClock,
+  ) => ScmiPlatformPort & { close?(): void };
 }
 
 /**
@@ -79,8 +89,9 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     ...(options.vendorProtocols === undefined ? {} : { vendorProtocols: options.vendorProtocols }),
   });
   const mailbox = createSameThreadMailboxWire(clock, options.wire ?? { a2p: [0], p2a: [0] });
+  const port = options.platformPort?.(platform, clock);
   const responder = new SmtResponder({
-    platform,
+    platform: port ?? platform,
     agentId: options.agentId ?? 1,
     end: mailbox.platformEnd,
     clock,
@@ -118,6 +129,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
         await removing;
       }
       responder.close();
+      port?.close?.();
       platform.close();
       expect(responder.armedTimers).toBe(0);
       expect(platform.armedTimers).toBe(0);
