@@ -149,9 +149,12 @@ describe('Voltage protocol client', () => {
           name: 'bias-range',
           levels: { kind: 'range', min: -100_000, max: 100_000, step: 50_000 },
         },
+        // One fixed level whose step is negative: any negative value counts, as in Linux.
+        { name: 'fixed', levels: { kind: 'range', min: 1_800_000, max: 1_800_000, step: -1 } },
+        { name: 'plain', levels: { kind: 'range', min: 1_800_000, max: 1_800_000, step: 0 } },
       ];
       const { voltage } = await probe({ domains });
-      expect(voltage.domains.list.map((d) => d.negativeVolts)).toEqual([true, true]);
+      expect(voltage.domains.list.map((d) => d.negativeVolts)).toEqual([true, true, true, false]);
       expect(await voltage.levelGet(0)).toBe(-500_000);
       await voltage.levelSet(1, -50_000);
       expect(await voltage.levelGet(1)).toBe(-50_000);

@@ -238,7 +238,7 @@ export class VoltageProtocol {
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain;
    * `E_DOMAIN_UNAVAILABLE` for a domain the platform did not describe; ScmiStatusError for an
-   * error status (DENIED, BUSY while an asynchronous set is pending…); ScmiMalformedError
+   * error status (DENIED…); ScmiMalformedError
    * `E_TRUNCATED` (counted) for a reply shorter than 4 bytes; the error of a failed transfer.
    */
   public async levelGet(id: number): Promise<number> {
@@ -431,11 +431,14 @@ async function describeDomain(ph: ProtocolHandle, id: number): Promise<VoltageDo
   }
 }
 
-/** Whether a described level is negative (Linux sets `negative_volts_allowed` for any). */
+/**
+ * Whether a described value is negative (Linux's `iter_volt_levels_process_response` sets
+ * `negative_volts_allowed` for any of them: a triplet's step too).
+ */
 function negative(levels: VoltageLevels): boolean {
   return levels.kind === 'list'
     ? levels.microvolts.some((v) => v < 0)
-    : levels.minMicrovolts < 0 || levels.maxMicrovolts < 0;
+    : levels.minMicrovolts < 0 || levels.maxMicrovolts < 0 || levels.stepMicrovolts < 0;
 }
 
 /**
@@ -443,8 +446,11 @@ function negative(levels: VoltageLevels): boolean {
  * returned, 31:16 remaining, bit 12 a triplet; the levels are int32 µV. As Linux's
  * `scmi_init_voltage_levels` requires at the first part: some level announced, and a triplet as
  * exactly 3 returned and none remaining (Linux has no out-of-spec triplet quirk for voltage, as it
- * has for clocks). Linux bounds the walk by the first part's count (`max_resources`): so does
- * `iterate`. The list is kept in the platform's order, as Linux keeps it. A triplet whose high is
+ * has for clocks). The walk is bounded by the first part's count, as Linux's `max_resources`, but
+ * more strictly (core's `iterate`, `MultiPartSpec.max`): a later part announcing more than that
+ * count fails the levels, where Linux only bounds what each part returns; a part that says none
+ * remain ends the list with the levels read so far (Linux keeps the first part's count, the
+ * levels never sent left at 0). The list is kept in the platform's order, as Linux keeps it. A triplet whose high is
  * below its low (which Linux's regulator refuses, "Invalid volt-range") or whose step is not
  * positive while high is above low (on which the regulator would divide by zero) is malformed.
  */

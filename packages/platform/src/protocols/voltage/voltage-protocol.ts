@@ -89,8 +89,9 @@ const TAG = 'voltage';
  * with a P2A channel that the delayed response (12 bytes with its status) fits. At most
  * `maxPendingAsync` are pending at once, platform-wide (BUSY beyond, before any change). While one
  * is pending on a domain, every VOLTAGE_LEVEL_SET of that domain is answered BUSY, so that an
- * older level can never land after a newer one (as Clock does; SCP-firmware refuses asynchronous
- * sets altogether). VOLTAGE_LEVEL_GET reports the old level until the set completes, after
+ * older level can never land after a newer one (as Clock does; SCP-firmware's
+ * `scmi_voltd_level_set_handler` ignores the flags: it sets the level at once, answers SUCCESS and
+ * sends no delayed response). VOLTAGE_LEVEL_GET reports the old level until the set completes, after
  * `asyncLatencyMs`; the level changes even if the agent disconnected first (its delayed response
  * is then not sent). @internal
  */
