@@ -6,11 +6,11 @@
  * result (`droppedByWire`, `lateReplyCoverageHint`) and under the check's failure in `pnpm stress`.
  * Beside the same wrapper left correct.
  */
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { interleavingCampaignShortfalls, runInterleavingSimulation } from '@scmi-ts/conformance';
 import { lateReplyCoverageHint } from '../src/scenarios/interleaving-simulator.js';
 import { wireCountsLateRepliesFixture } from './support/wire-counts-late-fixture.js';
+import { runStress, type StressEnded } from './support/run-stress.js';
 
 const SEED = 42;
 const SCHEDULES = 100;
@@ -57,34 +57,25 @@ describe(lateReplyCoverageHint, () => {
 });
 
 describe('pnpm stress over it', () => {
-  const PACKAGE = join(__dirname, '..');
   const MODULE = join('test', 'support', 'stress-modules', 'wire-counts-late.ts');
 
-  function stress(variant: string): { status: number | null; stdout: string } {
-    const args = ['--fixture', MODULE, '--variant', variant, '--runs', '0', '--hostile-runs', '0'];
-    const r = spawnSync(
-      process.execPath,
-      [
-        require.resolve('tsx/cli'),
-        '--tsconfig',
-        'tsconfig.test.json',
-        join('src', 'stress', 'main.ts'),
-        ...args,
-        '--delayed-runs',
-        '0',
-        '--interleavings',
-        String(SCHEDULES),
-        '--seed',
-        String(SEED),
-      ],
-      {
-        cwd: PACKAGE,
-        env: { ...process.env, INIT_CWD: PACKAGE },
-        encoding: 'utf8',
-        timeout: 60_000,
-      },
-    );
-    return { status: r.status, stdout: r.stdout };
+  function stress(variant: string): StressEnded {
+    return runStress([
+      '--fixture',
+      MODULE,
+      '--variant',
+      variant,
+      '--runs',
+      '0',
+      '--hostile-runs',
+      '0',
+      '--delayed-runs',
+      '0',
+      '--interleavings',
+      String(SCHEDULES),
+      '--seed',
+      String(SEED),
+    ]);
   }
 
   it('should print, under the failed coverage check, what it counts and what the wire dropped', () => {
@@ -102,7 +93,7 @@ describe('pnpm stress over it', () => {
 
   it('should print no hint over the same wrapper left correct', () => {
     const r = stress('correct');
-    expect(r.stdout).not.toContain('no late reply reached the agent');
+    expect(r.stdout).not.toContain('none of the late replies');
     expect(r.stdout).toContain('\ninvariant violations: 0\ncampaign checks failed: 0 ');
     expect(r.status).toBe(0);
   });

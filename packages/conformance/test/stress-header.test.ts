@@ -4,7 +4,6 @@
  * no hostile or delayed-response campaign, one without a P2A channel no delayed-response race —
  * and says what it skips, and why; each fixture's heading says so again.
  */
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
   describeSkipped,
@@ -13,6 +12,7 @@ import {
   stressHeaderBudget,
   stressPlan,
 } from '../src/stress/plan.js';
+import { runStress } from './support/run-stress.js';
 
 const planOf = (...argv: string[]) => stressPlan(parseStressArgs(argv, 1), 1);
 const WORKER_P2A = { worker: true, p2a: true };
@@ -103,30 +103,16 @@ describe(stressHeaderBudget, () => {
 
 describe('pnpm stress --runs over a fixture without a worker mode', () => {
   it('should announce only the campaigns it runs, run them, and name those it skips', () => {
-    const PACKAGE = join(__dirname, '..');
-    const r = spawnSync(
-      process.execPath,
-      [
-        require.resolve('tsx/cli'),
-        '--tsconfig',
-        'tsconfig.test.json',
-        join('src', 'stress', 'main.ts'),
-        '--fixture',
-        join('test', 'support', 'stress-modules', 'loopback.ts'),
-        '--runs',
-        '4',
-        '--interleavings',
-        '2',
-        '--seed',
-        '7',
-      ],
-      {
-        cwd: PACKAGE,
-        env: { ...process.env, INIT_CWD: PACKAGE },
-        encoding: 'utf8',
-        timeout: 60_000,
-      },
-    );
+    const r = runStress([
+      '--fixture',
+      join('test', 'support', 'stress-modules', 'loopback.ts'),
+      '--runs',
+      '4',
+      '--interleavings',
+      '2',
+      '--seed',
+      '7',
+    ]);
     expect(r.stdout).toMatch(
       /^pnpm stress: seed 7, 4 same-thread seed runs, 2 schedules per fixture over loopback \(skipped: 1 hostile run, 1 delayed-response run — the fixture has no worker mode\)\n/,
     );

@@ -5,39 +5,27 @@
  * virtual clock) or ends before any campaign: about a second each; those of the worker campaigns'
  * own checks run a small worker campaign over the mailbox fixture, wrapped: a few seconds.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import {
+  PACKAGE,
+  STRESS_ARGS as ARGS,
+  runStress,
+  type StressEnded as Ended,
+} from './support/run-stress.js';
 
-const PACKAGE = join(__dirname, '..');
-const TSX = require.resolve('tsx/cli');
-const ARGS = [TSX, '--tsconfig', 'tsconfig.test.json', join('src', 'stress', 'main.ts')];
 /** No worker campaign: only the deterministic simulator runs. */
 const NO_WORKER_CAMPAIGN = ['--runs', '0', '--hostile-runs', '0', '--delayed-runs', '0'];
 /** One fixture, no worker campaign. */
 const SMALL = ['--transport', 'mailbox', ...NO_WORKER_CAMPAIGN];
 
-interface Ended {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 function stress(...args: string[]): Ended {
-  return stressFrom(PACKAGE, ...args);
+  return runStress(args);
 }
 
-/**
- * `pnpm stress …` as started from `initCwd`: pnpm runs the script from the conformance package
- * and says where it was started in `INIT_CWD` (set here: the jest run's own would leak in).
- */
+/** `pnpm stress …` as started from `initCwd` (see `runStress`). */
 function stressFrom(initCwd: string, ...args: string[]): Ended {
-  const r = spawnSync(process.execPath, [...ARGS, ...args], {
-    cwd: PACKAGE,
-    env: { ...process.env, INIT_CWD: initCwd },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runStress(args, initCwd);
 }
 
 /** The `--fixture` modules of these tests, relative to the package. */
