@@ -1510,6 +1510,69 @@ describe(createAgent, () => {
       await agent.remove();
     });
 
+    it('should count the response as late, not overtaken, when the delayed response that overtook it could not be read', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x5) return undefined;
+        h.platform.delayedResponse(req, 0, u32(0x55));
+        return { status: 0, returns: u32(0x66) };
+      };
+      h.platform.delay = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x5 ? 5 : undefined;
+      const p2a = h.wire.channels.get('p2a:0');
+      if (p2a === undefined) throw new Error('no p2a:0');
+      p2a.fetchResponse = (): void => {
+        throw new RangeError('hostile length');
+      };
+      // The delayed response overtakes the response, then fails to be read: the transfer failed.
+      await expect(agent.transact(0x14, 0x5, u32(1), { async: true })).rejects.toMatchObject({
+        code: 'E_FETCH',
+      });
+      await h.clock.advance(10);
+      const a2p = agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+      // Its token retired by the failure: the response that comes is late, as the transports count
+      // one for a transfer that ended in a failure.
+      expect([a2p?.lateReplies, a2p?.overtakenResponses]).toEqual([1, 0]);
+      await agent.remove();
+    });
+
+    it('should not give a transfer sent again the token it owes a response for, even when the token sequence has come round to it', async () => {
+      const h = createHarness();
+      const agent = await h.create();
+      let first = true;
+      let owed = -1;
+      h.platform.override = (req) => {
+        if (req.protocolId !== 0x14 || req.messageId !== 0x5 || !first) return undefined;
+        first = false;
+        h.platform.delayedResponse(req, 0, u32(0x55));
+        return { status: 0, returns: u32(0x66) };
+      };
+      // The first command's response leaves 5 ms after its delayed response.
+      h.platform.delay = (req) =>
+        req.protocolId === 0x14 && req.messageId === 0x5 && req.token === owed && !first
+          ? 5
+          : undefined;
+      const a2p = (): ChannelStats | undefined =>
+        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+      const ops = agent.xfer(0x14);
+      const xfer = await ops.get(0x5, 4, 4);
+      owed = xfer.token;
+      xfer.tx.set(u32(1));
+      await ops.doWithResponse(xfer);
+      // 1023 other commands take the shared sequence round to the token before the owed one.
+      for (let i = 0; i < 1023; i++) await agent.transact(0x10, 0x0);
+      xfer.tx.set(u32(7));
+      await ops.do(xfer);
+      expect(xfer.token).not.toBe(owed);
+      expect(readU32(xfer.rx, 0)).toBe(7); // its own answer, not the old command's 0x66
+      await h.clock.advance(10);
+      expect(a2p()?.overtakenResponses).toBe(1);
+      expect(Object.values(a2p()?.badMessages ?? {}).reduce((a, b) => a + b, 0)).toBe(0);
+      ops.put(xfer);
+      await agent.remove();
+    });
+
     it('should count an overtaken response that comes after its transfer was put back as overtaken, once; a stray reply with its token, or a second one, is unexpected', async () => {
       const h = createHarness();
       const agent = await h.create();

@@ -99,6 +99,30 @@ describe('a response its delayed response overtook', () => {
     expect(counters(h).overtakenResponses).toBe(1);
   });
 
+  it('should be counted overtaken when the quiesce finds it unseen while its transfer, completed by the delayed response, has not ended yet (polling)', async () => {
+    const h = createHand(false);
+    const agent = await h.probe({ a2p: [{ id: 0, polling: true }] });
+    const held = h.holdAnswers();
+    const ops = agent.xfer(0x10);
+    const xfer = await ops.get(0x1, 0, 4);
+    const done = ops.doWithResponse(xfer);
+    await h.clock.advance(1);
+    postDelayed(h, 0x1, headerToken(h.a2p.header()));
+    // The delayed response's doorbell (a task at this instant) completes the transfer; its poll
+    // loop, asleep until a later instant, has not looked again, so the channel's operation has
+    // not ended (no markTxDone) when the removal starts.
+    await h.clock.advance(0);
+    expect([xfer.state, xfer.responseOwed]).toEqual(['delayed-response', true]);
+    h.answer(defined(held()));
+    const removing = agent.remove();
+    await h.clock.runUntilIdle();
+    await removing;
+    await done.catch(() => undefined);
+    expect(counters(h)).toMatchObject({ overtakenResponses: 1, lateReplies: 0 });
+    expect(bad(h)).toBe(0);
+    h.platform.close();
+  });
+
   it('should be counted overtaken when the quiesce finds it unseen in the area (polling)', async () => {
     const h = createHand(false);
     const agent = await h.probe({ a2p: [{ id: 0, polling: true }] });

@@ -187,8 +187,11 @@ export class XferPool {
   public retoken(xfer: Xfer): void {
     const old = xfer.token;
     if (this.#pending[old] === xfer) this.#pending[old] = undefined;
-    this.#tokens.free(old);
+    // The new token first, the old one still in flight: freed first, it could be the next one
+    // allocated (the sequence come round to it) — the resend would then take the response it owes.
+    // (No overflow: the pool holds fewer than 1024 transfers.)
     const token = this.#tokens.allocate();
+    this.#tokens.free(old);
     xfer.token = token;
     this.#retired[token] = 0;
     this.#owedRoute[token] = undefined;
