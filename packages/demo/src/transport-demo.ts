@@ -33,6 +33,8 @@ import {
   sensorProtocolDriver,
   sensorValueText,
   systemPowerProtocolDriver,
+  VOLTAGE_CONFIG_OFF,
+  VOLTAGE_CONFIG_ON,
   voltageProtocolDriver,
 } from '@scmi-ts/protocols';
 import type { Print } from './devres-demo.js';
@@ -144,11 +146,26 @@ async function attempt<T>(command: () => Promise<T>, show: (value: T) => string)
   try {
     value = await command();
   } catch (error) {
-    if (ScmiStatusError.is(error)) return scmiStatusName(error.status);
-    if (ScmiMalformedError.is(error)) return `${error.code} (${error.message})`;
-    throw error;
+    return refusal(error);
   }
   return show(value);
+}
+
+/**
+ * What a command's failure shows: the platform's status name, or a malformed reply's code and
+ * message. Anything else (a timeout, a transport error) is thrown again: the part fails.
+ */
+function refusal(error: unknown): string {
+  if (ScmiStatusError.is(error)) return scmiStatusName(error.status);
+  if (ScmiMalformedError.is(error)) return `${error.code} (${error.message})`;
+  throw error;
+}
+
+/** A voltage domain's configuration mode: `on`, `off`, or an implementation-defined `mode 0x8`. */
+function voltageModeText(config: number): string {
+  if (config === VOLTAGE_CONFIG_ON) return 'on';
+  if (config === VOLTAGE_CONFIG_OFF) return 'off';
+  return `mode 0x${config.toString(16)}`;
 }
 
 /**
@@ -251,15 +268,17 @@ async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<voi
     const voltage = agent.protocol(voltageProtocolDriver);
     const levels = await Promise.all(
       voltage.domains.list.map(async (d) => {
-        const level = await attempt(
-          () => voltage.levelGet(d.id),
-          (uv) => `${uv / 1000} mV`,
-        );
-        const on = await attempt(
-          () => voltage.isEnabled(d.id),
-          (enabled) => (enabled ? 'on' : 'off'),
-        );
-        return `${d.name} ${level} ${on}`;
+        // The mode first: a domain the agent may not use is refused once, not for each command.
+        try {
+          const mode = voltageModeText(await voltage.configGet(d.id));
+          const level = await attempt(
+            () => voltage.levelGet(d.id),
+            (uv) => `${uv / 1000} mV`,
+          );
+          return `${d.name} ${level} ${mode}`;
+        } catch (error) {
+          return `${d.name} ${refusal(error)}`;
+        }
       }),
     );
     printRow(print, 'voltage domains', levels.join(', '));

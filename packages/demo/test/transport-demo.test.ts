@@ -252,9 +252,13 @@ describe("runTransportDemo with a platform configuration of the user's", () => {
     if (ospm === undefined || psci === undefined) throw new Error('agents');
     const platformConfig = validatePlatformConfig({
       ...base,
-      // Agent 1 may not use clock 0 nor performance domain 0; the first sensor is disabled.
-      agents: [{ ...ospm, domains: { clock: [1, 2, 3], performance: [1] } }, psci],
+      // Agent 1 may not use clock 0 nor performance domain 0 nor voltage domain 1; the first
+      // sensor is disabled; voltage domain 2 starts in its implementation-defined mode 0.
+      agents: [{ ...ospm, domains: { clock: [1, 2, 3], performance: [1], voltage: [0, 2] } }, psci],
       sensors: (base.sensors ?? []).map((s, i) => (i === 0 ? { ...s, enabled: false } : s)),
+      voltageDomains: (base.voltageDomains ?? []).map((v, i) =>
+        i === 2 ? { ...v, config: 0x8 } : v,
+      ),
     });
     const lines: string[] = [];
     await runTransportDemo((l) => lines.push(l), mailboxDemo, { platformConfig });
@@ -267,6 +271,11 @@ describe("runTransportDemo with a platform configuration of the user's", () => {
     );
     expect(out).toMatch(/clocks\s+cpu-pll DENIED, uart 24 MHz/);
     expect(out).toMatch(/sensor reading\s+soc-temp NOT_SUPPORTED/);
+    // A voltage domain refused once, not for its level and its mode; a mode that is neither on
+    // nor off shown as it is.
+    expect(out).toMatch(
+      /voltage domains\s+vddcore 900 mV on, vdd-sd DENIED, vdd-sdmmc-io-bank0-supply 3300 mV mode 0x8\n/,
+    );
     // The platform's side of the same refusals.
     expect(out).toMatch(
       /platform, for agent 1\s+\d+ requests: SUCCESS \d+.*, NOT_SUPPORTED \d+, DENIED \d+/,

@@ -241,6 +241,22 @@ describe('Voltage domain management protocol (0x17)', () => {
       expect(h.call(VOLTAGE, VoltageMessageId.DESCRIBE_LEVELS, [VDD_SD, 7]).words).toEqual(triplet);
     });
 
+    it('should take a fixed rail as a triplet of one level (step 0, min = max), as a clock range', () => {
+      const fixed = new Harness(
+        only([{ name: 'vdd-fixed', levels: { min: 1_800_000, max: 1_800_000, step: 0 } }]),
+      );
+      fixed.connect(1);
+      expect(fixed.call(VOLTAGE, VoltageMessageId.DESCRIBE_LEVELS, [0, 0]).words).toEqual([
+        0x1003, 1_800_000, 1_800_000, 0,
+      ]);
+      expect(fixed.call(VOLTAGE, VoltageMessageId.LEVEL_SET, [0, 0, 1_800_000]).status).toBe(0);
+      expect(fixed.call(VOLTAGE, VoltageMessageId.LEVEL_SET, [0, 0, 1_900_000]).status).toBe(
+        ScmiStatus.INVALID_PARAMETERS,
+      );
+      expect(fixed.call(VOLTAGE, VoltageMessageId.LEVEL_GET, [0]).words).toEqual([1_800_000]);
+      fixed.close();
+    });
+
     it('should send negative levels as signed 32-bit values', () => {
       const neg = new Harness(
         only([

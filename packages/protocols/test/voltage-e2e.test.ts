@@ -5,7 +5,7 @@
  * (voltage-protocol.test.ts drives the client against a test fake, for the replies no sound
  * platform sends.)
  */
-import { ScmiError, ScmiStatus, ScmiStatusError } from '@scmi-ts/core';
+import { ScmiError, ScmiStatus, ScmiStatusError, ScmiTransportError } from '@scmi-ts/core';
 import { createDefaultPlatformConfig, validatePlatformConfig } from '@scmi-ts/platform';
 import {
   VOLTAGE_CONFIG_OFF,
@@ -97,6 +97,19 @@ describe('Voltage client against the emulated platform', () => {
       [0, 0, 800_000],
       [1, 0, 2_500_000],
     ]);
+  });
+
+  it('says the agent has no P2A channel when asked for an asynchronous set without one, not that the domain does not announce it', async () => {
+    const voltage = await probe({ wire: { a2p: [0], p2a: [] } });
+    // The platform announces no asynchronous set on a link that cannot carry its delayed response.
+    expect(voltage.domains.info(0).asyncLevelSet).toBe(false);
+    const e = await voltage.levelSet(0, 800_000, { async: true }).catch((error: unknown) => error);
+    expect(e).toBeInstanceOf(ScmiTransportError);
+    expect(e).toMatchObject({ code: 'E_NOT_SUPPORTED' });
+    await expect(voltage.levelSet(0, 800_000)).resolves.toEqual({
+      async: false,
+      microvolts: undefined,
+    });
   });
 
   it('gets the platform’s refusals as typed status errors, the level left as it was', async () => {

@@ -358,7 +358,7 @@ export interface VoltageLevelRange {
   readonly min: number;
   /** Highest level in µV, ≥ min, at most 2^31 − 1. */
   readonly max: number;
-  /** Step in µV, 1 … 2^31 − 1. */
+  /** Step in µV, 1 … 2^31 − 1 (may be 0 only when min = max: one level). */
   readonly step: number;
 }
 

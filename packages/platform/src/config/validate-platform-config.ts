@@ -850,7 +850,8 @@ function voltageDomain(value: unknown, path: string): VoltageDomainConfig {
     const r = object(o.levels, lp, ['min', 'max', 'step']);
     const min = int(r.min, join(lp, 'min'), S32_MIN, S32_MAX);
     const max = int(r.max, join(lp, 'max'), min, S32_MAX);
-    const step = int(r.step, join(lp, 'step'), 1, S32_MAX);
+    // 0 only for a single level (min = max), as a clock range and Linux's regulator take it.
+    const step = int(r.step, join(lp, 'step'), min === max ? 0 : 1, S32_MAX);
     levels = { min, max, step };
     lowest = min;
   }
@@ -890,6 +891,7 @@ export function isVoltageList(levels: VoltageDomainConfig['levels']): levels is 
 /** True when `level` (µV) is one of the domain's levels. @internal */
 export function isSupportedVoltage(levels: VoltageDomainConfig['levels'], level: number): boolean {
   if (isVoltageList(levels)) return levels.includes(level);
+  if (levels.step === 0) return level === levels.min; // one level (min = max)
   return level >= levels.min && level <= levels.max && (level - levels.min) % levels.step === 0;
 }
 

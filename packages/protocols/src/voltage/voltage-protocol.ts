@@ -279,7 +279,10 @@ export class VoltageProtocol {
     const level = int32Arg(microvolts, 'voltage level');
     const o = objectArg(options, LEVEL_SET_KEYS, 'voltage levelSet options');
     const asked = boolOption(o.async, 'async');
-    if (asked === true && !info.asyncLevelSet) {
+    // Without a P2A channel, core refuses an asynchronous command itself (ScmiTransportError
+    // E_NOT_SUPPORTED): the cause, whatever the domain announced — a platform announces no
+    // asynchronous set on a link that cannot carry its delayed response.
+    if (asked === true && this.#ph.p2a && !info.asyncLevelSet) {
       throw new ScmiError(
         'E_NOT_SUPPORTED',
         `voltage domain ${id} does not announce asynchronous level set (VOLTAGE_DOMAIN_ATTRIBUTES bit 31${this.#ph.version < V2 ? ', read from version 2.0' : ''})`,
