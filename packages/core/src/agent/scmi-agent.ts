@@ -641,9 +641,10 @@ export class ScmiAgent {
    * ```
    *
    * @throws DevresReleaseError when release steps failed (everything was released anyway).
-   * ScmiError `E_ARGUMENT` when `options` is given but is not an object (`null` is taken as
-   * none), holds a key it does not take (a misspelt `disableNotificatons`) or a `disableNotifications` that is not a boolean:
-   * nothing is done, and the agent can be removed with good options.
+   * @throws ScmiError `E_ARGUMENT` (a rejection) when `options` is given but is not an object
+   * (`null` is taken as none), holds a key it does not take (a misspelt `disableNotificatons`) or
+   * a `disableNotifications` that is not a boolean: nothing is done, and the agent can be removed
+   * with good options.
    */
   public remove(options?: RemoveOptions): Promise<void> {
     const refused = removeOptionsError(options, this.name);
