@@ -267,7 +267,7 @@ async function polledLateReplyCase(
 async function countedReplies(rig: SameThreadRig): Promise<number> {
   const i = rig.instrument;
   return (
-    Object.values(i.badMessages()).reduce((a, b) => a + b, 0) +
+    badTotal(rig) +
     i.lateReplies +
     i.overtakenResponses +
     i.refusedAfterQuiesce +

@@ -67,6 +67,15 @@ function idDriver(protocolId: number): ProtocolDriver<number> {
   return { protocolId, name: `id-${protocolId}`, version: 0x10000, init: () => protocolId };
 }
 
+/** The counters of the agent's channel a2p:0. */
+function a2pStats(agent: ScmiAgent): ChannelStats | undefined {
+  return agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+}
+
+/** The bad messages `stats` counted, every reason. */
+function badTotal(stats: ChannelStats | undefined): number {
+  return Object.values(stats?.badMessages ?? {}).reduce((a, b) => a + b, 0);
+}
 describe(createAgent, () => {
   ensureNoLeaksInSuite();
 
@@ -1055,9 +1064,6 @@ describe(createAgent, () => {
     );
 
     describe('options.signal', () => {
-      const a2pStats = (agent: ScmiAgent) =>
-        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
-
       it('should fail a command waiting for its response with the reason at once, and drop its late reply', async () => {
         const h = createHarness();
         const agent = await h.create();
@@ -1191,8 +1197,7 @@ describe(createAgent, () => {
     it('should refuse a timeoutMs that is not a positive number, sending nothing', async () => {
       const h = createHarness();
       const agent = await h.create();
-      const sent = (): number | undefined =>
-        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats.sent;
+      const sent = (): number | undefined => a2pStats(agent)?.sent;
       const before = sent();
       for (const timeoutMs of [0, -1, NaN, Infinity, '5', 1n, null]) {
         const e: unknown = await agent
@@ -1238,8 +1243,7 @@ describe(createAgent, () => {
       await h.clock.advance(2);
       expect(settled).toBe(true);
       expect(readU32(await pending, 0)).toBe(9);
-      const stats = (): ChannelStats | undefined =>
-        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+      const stats = (): ChannelStats | undefined => a2pStats(agent);
       expect(stats()?.timeouts).toBe(0);
       const completed = stats()?.completed;
       // The doorbell comes at last: a reply for a transfer already over, never a second completion.
@@ -1277,7 +1281,7 @@ describe(createAgent, () => {
         expect(channel.txDone.lastError).toBeInstanceOf(ScmiTransportError);
         channel.fetchResponse = fetch;
         expect(readU32(await agent.transact(0x14, 0x3, u32(2)), 0)).toBe(2);
-        const stats = agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+        const stats = a2pStats(agent);
         expect(stats?.failed).toBe(1);
         expect(stats?.completed).toBeGreaterThan(0);
         await agent.remove();
@@ -1454,9 +1458,8 @@ describe(createAgent, () => {
       // The response leaves 5 ms after the delayed response.
       h.platform.delay = (req) =>
         req.protocolId === 0x14 && req.messageId === 0x5 ? 5 : undefined;
-      const a2p = (): ChannelStats | undefined =>
-        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
-      const bad = (): number => Object.values(a2p()?.badMessages ?? {}).reduce((a, b) => a + b, 0);
+      const a2p = (): ChannelStats | undefined => a2pStats(agent);
+      const bad = (): number => badTotal(a2p());
       const ops = agent.xfer(0x14);
       const xfer = await ops.get(0x5, 4, 4);
       xfer.tx.set(u32(1));
@@ -1486,9 +1489,8 @@ describe(createAgent, () => {
       // answered at once (the fake platform echoes the payload).
       h.platform.delay = (req) =>
         req.protocolId === 0x14 && req.messageId === 0x5 && req.token === owed ? 5 : undefined;
-      const a2p = (): ChannelStats | undefined =>
-        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
-      const bad = (): number => Object.values(a2p()?.badMessages ?? {}).reduce((a, b) => a + b, 0);
+      const a2p = (): ChannelStats | undefined => a2pStats(agent);
+      const bad = (): number => badTotal(a2p());
       const ops = agent.xfer(0x14);
       const xfer = await ops.get(0x5, 4, 4);
       owed = xfer.token;
@@ -1530,7 +1532,7 @@ describe(createAgent, () => {
         code: 'E_FETCH',
       });
       await h.clock.advance(10);
-      const a2p = agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+      const a2p = a2pStats(agent);
       // Its token retired by the failure: the response that comes is late, as the transports count
       // one for a transfer that ended in a failure.
       expect([a2p?.lateReplies, a2p?.overtakenResponses]).toEqual([1, 0]);
@@ -1553,8 +1555,7 @@ describe(createAgent, () => {
         req.protocolId === 0x14 && req.messageId === 0x5 && req.token === owed && !first
           ? 5
           : undefined;
-      const a2p = (): ChannelStats | undefined =>
-        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+      const a2p = (): ChannelStats | undefined => a2pStats(agent);
       const ops = agent.xfer(0x14);
       const xfer = await ops.get(0x5, 4, 4);
       owed = xfer.token;
@@ -1568,7 +1569,7 @@ describe(createAgent, () => {
       expect(readU32(xfer.rx, 0)).toBe(7); // its own answer, not the old command's 0x66
       await h.clock.advance(10);
       expect(a2p()?.overtakenResponses).toBe(1);
-      expect(Object.values(a2p()?.badMessages ?? {}).reduce((a, b) => a + b, 0)).toBe(0);
+      expect(badTotal(a2p())).toBe(0);
       ops.put(xfer);
       await agent.remove();
     });
@@ -1600,8 +1601,7 @@ describe(createAgent, () => {
       };
       h.platform.delay = (req) =>
         req.protocolId === 0x14 && req.messageId === 0x5 ? 5 : undefined;
-      const a2p = (): ChannelStats | undefined =>
-        agent.diagnostics.channels.find((c) => c.label === 'a2p:0')?.stats;
+      const a2p = (): ChannelStats | undefined => a2pStats(agent);
       expect(readU32(await agent.transact(0x14, 0x5, u32(1), { async: true }), 0)).toBe(0x55);
       // A stray reply with the token does not pay the debt: it is unexpected.
       stray?.();

@@ -45,6 +45,7 @@ import { LateViolationWatch } from '../late-violations.js';
 import {
   STRESS_USAGE,
   StressUsageError,
+  count,
   describeSkipped,
   fixtureCampaigns,
   parseStressArgs,
@@ -465,11 +466,6 @@ function shapeOf(fixture: TransportFixture): StressedFixtureShape {
     worker: fixture.worker !== undefined && fixture.capabilities.worker,
     p2a: fixture.capabilities.p2a,
   };
-}
-
-/** `n` and a noun, plural unless n is 1: `1 schedule`, `0 runs`. */
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 /**

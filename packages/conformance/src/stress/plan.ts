@@ -251,8 +251,8 @@ export interface FixtureCampaigns {
   }[];
 }
 
-/** `n` and a noun, plural unless n is 1. */
-function plural(n: number, noun: string): string {
+/** `n` and a noun, plural unless n is 1: `1 schedule`, `0 runs`. @internal */
+export function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
@@ -277,27 +277,27 @@ export function fixtureCampaigns(plan: StressPlan, shape: StressedFixtureShape):
   const skipped: { what: string; campaign: string; why: string }[] = [];
   const noWorker = 'the fixture has no worker mode';
   if (shape.worker) {
-    if (plan.seed !== undefined) run.push(plural(plan.seed.runs, 'seed run'));
-    if (plan.hostile !== undefined) run.push(plural(plan.hostile.runs, 'hostile run'));
+    if (plan.seed !== undefined) run.push(count(plan.seed.runs, 'seed run'));
+    if (plan.hostile !== undefined) run.push(count(plan.hostile.runs, 'hostile run'));
   } else {
     // main runs the same-thread phases for the seed runs, or the hostile runs alone.
     const sameThread = plan.seed ?? plan.hostile;
-    if (sameThread !== undefined) run.push(plural(sameThread.runs, 'same-thread seed run'));
+    if (sameThread !== undefined) run.push(count(sameThread.runs, 'same-thread seed run'));
     if (plan.seed !== undefined && plan.hostile !== undefined)
       skipped.push({
-        what: plural(plan.hostile.runs, 'hostile run'),
+        what: count(plan.hostile.runs, 'hostile run'),
         campaign: 'the hostile-reply campaign',
         why: noWorker,
       });
   }
   if (plan.delayed !== undefined) {
-    const what = plural(plan.delayed.runs, 'delayed-response run');
+    const what = count(plan.delayed.runs, 'delayed-response run');
     const campaign = 'the delayed-response race';
     if (!shape.worker) skipped.push({ what, campaign, why: noWorker });
     else if (!shape.p2a) skipped.push({ what, campaign, why: 'the fixture has no P2A channel' });
     else run.push(what);
   }
-  if (plan.interleavings !== undefined) run.push(plural(plan.interleavings.runs, 'schedule'));
+  if (plan.interleavings !== undefined) run.push(count(plan.interleavings.runs, 'schedule'));
   return { run, skipped };
 }
 
