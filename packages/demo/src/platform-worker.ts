@@ -41,11 +41,14 @@ interface Backend {
 
 const data = workerData as PlatformWorkerData;
 const clock = new RealClock();
-// OP-TEE's SCMI server answers NOT_SUPPORTED to a message it does not know (scmi_msg.c);
-// SCP-firmware, behind the mailbox and virtio transports, answers NOT_FOUND.
+// OP-TEE's SCMI server answers NOT_SUPPORTED to a message it does not know (scmi_msg.c) and
+// INVALID_PARAMETERS to a domain id past the last (clock.c, reset_domain.c, …); SCP-firmware,
+// behind the mailbox and virtio transports, answers NOT_FOUND to both.
 const platform = new ScmiPlatform(data.config ?? createDefaultPlatformConfig(), {
   clock,
-  ...(data.transport === 'optee' ? { behaviour: { unknownMessage: 'not-supported' } } : {}),
+  ...(data.transport === 'optee'
+    ? { behaviour: { unknownMessage: 'not-supported', unknownDomain: 'invalid-parameters' } }
+    : {}),
 });
 
 function openBackend(): Backend {

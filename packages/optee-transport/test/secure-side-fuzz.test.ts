@@ -198,7 +198,7 @@ async function runCase(seed: number): Promise<void> {
   const clock = new VirtualClock({ auto: false });
   const platform = new ScmiPlatform(createDefaultPlatformConfig(), {
     clock,
-    behaviour: { unknownMessage: 'not-supported' },
+    behaviour: { unknownMessage: 'not-supported', unknownDomain: 'invalid-parameters' },
   });
   const wire = createSameThreadOpteeWire(clock, {
     channels: [

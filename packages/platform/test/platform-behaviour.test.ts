@@ -6,6 +6,7 @@ describe(resolvePlatformBehaviour, () => {
     expect(resolvePlatformBehaviour()).toEqual({
       unknownMessage: 'not-found',
       hiddenProtocol: 'not-supported',
+      unknownDomain: 'not-found',
       asyncLatencyMs: 1,
       postRetryMs: 1,
       maxPostRetries: 20,
@@ -19,6 +20,7 @@ describe(resolvePlatformBehaviour, () => {
   it.each([
     ['unknownMessage', { unknownMessage: 'maybe' }],
     ['hiddenProtocol', { hiddenProtocol: 'hidden' }],
+    ['unknownDomain', { unknownDomain: 'not-supported' }],
     ['asyncLatencyMs', { asyncLatencyMs: Number.NaN }],
     ['asyncLatencyMs', { asyncLatencyMs: 2 ** 31 }],
     ['postRetryMs', { postRetryMs: 2 ** 31 }],
@@ -33,6 +35,7 @@ describe(resolvePlatformBehaviour, () => {
     ['asyncLatencyMs', { asyncLatencyMs: null }],
     ['unknownMessage', { unknownMessage: null }],
     ['hiddenProtocol', { hiddenProtocol: null }],
+    ['unknownDomain', { unknownDomain: null }],
     ['postRetryMs', { postRetryMs: null }],
     ['maxPostRetries', { maxPostRetries: null }],
     ['multiPartMax', { multiPartMax: null }],

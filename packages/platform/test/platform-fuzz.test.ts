@@ -1294,6 +1294,7 @@ const anyBehaviourArb: fc.Arbitrary<PlatformBehaviour> = fc.oneof(
       {
         unknownMessage: fc.constantFrom('not-found' as const, 'not-supported' as const),
         hiddenProtocol: fc.constantFrom('not-supported' as const, 'denied' as const),
+        unknownDomain: fc.constantFrom('not-found' as const, 'invalid-parameters' as const),
         asyncLatencyMs: fc.constantFrom(0, 0.5, 1, 7, 100),
         postRetryMs: fc.constantFrom(0, 1, 5),
         maxPostRetries: fc.constantFrom(0, 1, 20),

@@ -415,6 +415,38 @@ describe(ScmiPlatform, () => {
       h.close();
     });
 
+    it('should answer a domain id past the last NOT_FOUND, or INVALID_PARAMETERS like OP-TEE', () => {
+      const past = 0xffff;
+      const commands: [string, number, number, number[]][] = [
+        ['clock attributes', ScmiProtocolId.CLOCK, 0x3, [past]],
+        ['clock rate get', ScmiProtocolId.CLOCK, 0x6, [past]],
+        ['power state get', ScmiProtocolId.POWER, 0x5, [past]],
+        ['power notify', ScmiProtocolId.POWER, 0x6, [past, 1]],
+        ['performance level get', ScmiProtocolId.PERF, 0x8, [past]],
+        ['sensor reading get', ScmiProtocolId.SENSOR, 0x6, [past, 0]],
+        ['reset attributes', ScmiProtocolId.RESET, 0x3, [past]],
+        ['reset', ScmiProtocolId.RESET, 0x4, [past, 0, 0]],
+        ['voltage level get', ScmiProtocolId.VOLTAGE, 0x8, [past]],
+      ];
+      const statuses = (h: Harness): Record<string, number> =>
+        Object.fromEntries(commands.map(([name, p, m, w]) => [name, h.call(p, m, w).status]));
+      const spec = new Harness();
+      spec.connect(1);
+      const optee = new Harness(createDefaultPlatformConfig(), {
+        behaviour: { unknownDomain: 'invalid-parameters' },
+      });
+      optee.connect(1);
+      const all = (status: number): Record<string, number> =>
+        Object.fromEntries(commands.map(([name]) => [name, status]));
+      expect(statuses(spec)).toEqual(all(ScmiStatus.NOT_FOUND));
+      expect(statuses(optee)).toEqual(all(ScmiStatus.INVALID_PARAMETERS));
+      // The payload size is checked first, and a domain that exists is unaffected.
+      expect(optee.call(ScmiProtocolId.CLOCK, 0x3, []).status).toBe(ScmiStatus.PROTOCOL_ERROR);
+      expect(optee.call(ScmiProtocolId.CLOCK, 0x3, [0]).status).toBe(ScmiStatus.SUCCESS);
+      spec.close();
+      optee.close();
+    });
+
     it('should answer hidden protocols NOT_SUPPORTED by default and DENIED when asked', () => {
       const h = new Harness();
       h.connect(2);

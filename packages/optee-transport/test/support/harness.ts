@@ -46,7 +46,7 @@ export async function createOpteeHarness(
   const clock = new VirtualClock({ auto: options.auto ?? true });
   const platform = new ScmiPlatform(createDefaultPlatformConfig(), {
     clock,
-    behaviour: { unknownMessage: 'not-supported' },
+    behaviour: { unknownMessage: 'not-supported', unknownDomain: 'invalid-parameters' },
     ...options.platform,
   });
   const fixture = createOpteeFixture({ shmem: 'static', ...options });

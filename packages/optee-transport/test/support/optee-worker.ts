@@ -18,7 +18,7 @@ const clock = new RealClock();
 const platform = new ScmiPlatform(data.platformConfig, {
   clock,
   seed: data.seed,
-  behaviour: { unknownMessage: 'not-supported' },
+  behaviour: { unknownMessage: 'not-supported', unknownDomain: 'invalid-parameters' },
 });
 const host = createEmulatedOpteeHost({
   platform,

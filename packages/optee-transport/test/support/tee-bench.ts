@@ -40,7 +40,7 @@ export function createTeeBench(
   const clock = new VirtualClock({ auto: options.auto ?? true });
   const platform = new ScmiPlatform(createDefaultPlatformConfig(), {
     clock,
-    behaviour: { unknownMessage: 'not-supported' },
+    behaviour: { unknownMessage: 'not-supported', unknownDomain: 'invalid-parameters' },
     ...options.platform,
   });
   const wire = createSameThreadOpteeWire(

@@ -13,7 +13,10 @@ import { object, show } from '../config/config-checks.js';
  *
  * @example
  * ```ts
- * const optee: PlatformBehaviour = { unknownMessage: 'not-supported' };
+ * const optee: PlatformBehaviour = {
+ *   unknownMessage: 'not-supported',
+ *   unknownDomain: 'invalid-parameters',
+ * };
  * ```
  */
 export interface PlatformBehaviour {
@@ -28,6 +31,14 @@ export interface PlatformBehaviour {
    * absent, like an unknown one) or `'denied'`.
    */
   readonly hiddenProtocol?: 'not-supported' | 'denied';
+  /**
+   * Status for a domain id past a protocol's last domain (clock, power, performance, sensor,
+   * reset, voltage): `'not-found'` (default: the SCMI specification and SCP-firmware) or
+   * `'invalid-parameters'` (OP-TEE's `scmi-msg` servers check `id >= plat_scmi_*_count()` and
+   * answer SCMI_INVALID_PARAMETERS, e.g. `core/drivers/scmi-msg/clock.c`). The payload size is
+   * checked first either way (PROTOCOL_ERROR), as both do.
+   */
+  readonly unknownDomain?: 'not-found' | 'invalid-parameters';
   /**
    * Time an asynchronous operation takes before its delayed response, in ms; default 1. This and
    * the other times in ms are at most 2^31 − 1, the longest Node timer.
@@ -69,6 +80,7 @@ export type ResolvedPlatformBehaviour = Required<PlatformBehaviour>;
 const FIELDS: readonly (keyof PlatformBehaviour)[] = [
   'unknownMessage',
   'hiddenProtocol',
+  'unknownDomain',
   'asyncLatencyMs',
   'postRetryMs',
   'maxPostRetries',
@@ -103,6 +115,7 @@ export function resolvePlatformBehaviour(b: PlatformBehaviour = {}): ResolvedPla
   const r: ResolvedPlatformBehaviour = {
     unknownMessage: or('unknownMessage', 'not-found'),
     hiddenProtocol: or('hiddenProtocol', 'not-supported'),
+    unknownDomain: or('unknownDomain', 'not-found'),
     asyncLatencyMs: or('asyncLatencyMs', 1),
     postRetryMs: or('postRetryMs', 1),
     maxPostRetries: or('maxPostRetries', 20),
@@ -121,6 +134,12 @@ export function resolvePlatformBehaviour(b: PlatformBehaviour = {}): ResolvedPla
     throw new ScmiConfigError(
       'behaviour.hiddenProtocol',
       `must be not-supported or denied, got ${show(r.hiddenProtocol)}`,
+    );
+  }
+  if (!['not-found', 'invalid-parameters'].includes(r.unknownDomain)) {
+    throw new ScmiConfigError(
+      'behaviour.unknownDomain',
+      `must be not-found or invalid-parameters, got ${show(r.unknownDomain)}`,
     );
   }
   check('asyncLatencyMs', r.asyncLatencyMs, 0, false, MAX_TIMER_MS);

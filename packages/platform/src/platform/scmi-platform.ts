@@ -105,6 +105,7 @@ const OPTION_FIELDS: readonly (keyof ScmiPlatformOptions)[] = [
  *   A domain the agent may not use: DENIED, except for discovery (attributes, descriptions, names).
  * - Unknown message id: NOT_FOUND (or NOT_SUPPORTED with `behaviour.unknownMessage`); a wrong
  *   payload size: PROTOCOL_ERROR; a response larger than `link.maxMsgSize`: PROTOCOL_ERROR.
+ *   A domain id past the last: NOT_FOUND (or INVALID_PARAMETERS with `behaviour.unknownDomain`).
  * - Without a P2A channel (`link.p2a` false) notification requests and asynchronous operations get
  *   NOT_SUPPORTED, and neither is advertised (virtio-scmi rules). Likewise where the delayed
  *   response or notification would not fit `link.maxMsgSize`: an asynchronous CLOCK_RATE_SET

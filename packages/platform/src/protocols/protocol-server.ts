@@ -205,17 +205,22 @@ export function wordsOf(values: readonly number[]): Uint8Array {
 }
 
 /**
- * Checks a domain id: NOT_FOUND when it does not exist; DENIED when `use` and the agent may not
- * use it; undefined when fine. @internal
+ * Checks a domain id: NOT_FOUND when it does not exist (INVALID_PARAMETERS with
+ * `behaviour.unknownDomain`, as OP-TEE); DENIED when `use` and the agent may not use it;
+ * undefined when fine. @internal
  */
 export function domainCheck(
+  services: PlatformServices,
   req: PlatformRequest,
   protocol: PlatformDomainProtocol,
   id: number,
   count: number,
   use: boolean,
 ): Reply | undefined {
-  if (id >= count) return fail(ScmiStatus.NOT_FOUND);
+  if (id >= count) {
+    const invalid = services.behaviour.unknownDomain === 'invalid-parameters';
+    return fail(invalid ? ScmiStatus.INVALID_PARAMETERS : ScmiStatus.NOT_FOUND);
+  }
   if (use && !req.agent.mayUse(protocol, id)) return fail(ScmiStatus.DENIED);
   return undefined;
 }
@@ -267,7 +272,7 @@ export function notifyCommand(
     p2a: true,
     run: (req) => {
       const id = req.r.u32();
-      const bad = domainCheck(req, protocol, id, count(), true);
+      const bad = domainCheck(services, req, protocol, id, count(), true);
       if (bad !== undefined) return bad;
       const on = readNotifyEnable(services, req, payload);
       if (typeof on !== 'boolean') return on;

@@ -155,7 +155,7 @@ export class ClockProtocol implements ProtocolServer {
 
   #clock(req: PlatformRequest, use: boolean): [number, ClockConfig, ClockState] | Reply {
     const id = req.r.u32();
-    const bad = domainCheck(req, 'clock', id, this.#clocks.length, use);
+    const bad = domainCheck(this.#p, req, 'clock', id, this.#clocks.length, use);
     return bad ?? [id, this.#clocks[id] as ClockConfig, this.#state[id] as ClockState];
   }
 

@@ -146,7 +146,7 @@ export class PerformanceProtocol implements ProtocolServer {
 
   #domain(req: PlatformRequest, use: boolean): [number, PerformanceDomainConfig] | Reply {
     const id = req.r.u32();
-    const bad = domainCheck(req, 'performance', id, this.#domains.length, use);
+    const bad = domainCheck(this.#p, req, 'performance', id, this.#domains.length, use);
     return bad ?? [id, this.#domains[id] as PerformanceDomainConfig];
   }
 

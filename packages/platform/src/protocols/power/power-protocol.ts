@@ -124,7 +124,7 @@ export class PowerProtocol implements ProtocolServer {
 
   #attributes(req: PlatformRequest): Reply {
     const id = req.r.u32();
-    const bad = domainCheck(req, 'power', id, this.#domains.length, false);
+    const bad = domainCheck(this.#p, req, 'power', id, this.#domains.length, false);
     if (bad !== undefined) return bad;
     const d = this.#domains[id] as PowerDomainConfig;
     const p2a = req.link.p2a;
@@ -156,7 +156,7 @@ export class PowerProtocol implements ProtocolServer {
     const id = req.r.u32();
     const state = req.r.u32();
     if ((flags & ~ASYNC) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
-    const bad = domainCheck(req, 'power', id, this.#domains.length, true);
+    const bad = domainCheck(this.#p, req, 'power', id, this.#domains.length, true);
     if (bad !== undefined) return bad;
     const d = this.#domains[id] as PowerDomainConfig;
     const async = flags === ASYNC;
@@ -210,14 +210,14 @@ export class PowerProtocol implements ProtocolServer {
 
   #get(req: PlatformRequest): Reply {
     const id = req.r.u32();
-    const bad = domainCheck(req, 'power', id, this.#domains.length, true);
+    const bad = domainCheck(this.#p, req, 'power', id, this.#domains.length, true);
     if (bad !== undefined) return bad;
     return ok(words(this.#state[id] as number));
   }
 
   #name(req: PlatformRequest): Reply {
     const id = req.r.u32();
-    const bad = domainCheck(req, 'power', id, this.#domains.length, false);
+    const bad = domainCheck(this.#p, req, 'power', id, this.#domains.length, false);
     if (bad !== undefined) return bad;
     return ok(extendedName((this.#domains[id] as PowerDomainConfig).name));
   }

@@ -101,7 +101,7 @@ export class ResetProtocol implements ProtocolServer {
 
   #domain(req: PlatformRequest, use: boolean): [number, ResetDomainConfig] | Reply {
     const id = req.r.u32();
-    const bad = domainCheck(req, 'reset', id, this.#domains.length, use);
+    const bad = domainCheck(this.#p, req, 'reset', id, this.#domains.length, use);
     return bad ?? [id, this.#domains[id] as ResetDomainConfig];
   }
 
@@ -140,7 +140,7 @@ export class ResetProtocol implements ProtocolServer {
     if ((flags & ~7) !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     if (resetState < VENDOR_STATE && resetState !== 0) return fail(ScmiStatus.INVALID_PARAMETERS);
     // NOT_FOUND only: the permission was checked first, above.
-    const bad = domainCheck(req, 'reset', id, this.#domains.length, false);
+    const bad = domainCheck(this.#p, req, 'reset', id, this.#domains.length, false);
     if (bad !== undefined) return bad;
     const d = this.#domains[id] as ResetDomainConfig;
     const autonomous = (flags & AUTONOMOUS) !== 0;

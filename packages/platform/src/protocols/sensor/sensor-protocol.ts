@@ -287,7 +287,7 @@ export class SensorProtocol implements ProtocolServer {
 
   #sensor(req: PlatformRequest, use: boolean): [number, SensorConfig] | Reply {
     const id = req.r.u32();
-    const bad = domainCheck(req, 'sensor', id, this.#sensors.length, use);
+    const bad = domainCheck(this.#p, req, 'sensor', id, this.#sensors.length, use);
     return bad ?? [id, this.#sensors[id] as SensorConfig];
   }
 

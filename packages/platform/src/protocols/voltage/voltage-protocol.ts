@@ -82,7 +82,7 @@ const TAG = 'voltage';
  * - 0x9 VOLTAGE_DOMAIN_NAME_GET (domain_id) → flags (0), name[64].
  *
  * Statuses: a domain that does not exist is NOT_FOUND (SCMI specification and SCP-firmware's
- * get_device; OP-TEE answers INVALID_PARAMETERS); CONFIG_SET/GET and LEVEL_SET/GET of a domain the
+ * get_device; OP-TEE answers INVALID_PARAMETERS: `behaviour.unknownDomain`); CONFIG_SET/GET and LEVEL_SET/GET of a domain the
  * agent may not use are DENIED (the discovery commands, 0x3, 0x4 and 0x9, work on every domain).
  *
  * Asynchronous level sets: bit 31 is advertised only for a domain with `asyncLevelSet`, on a link
@@ -137,7 +137,7 @@ export class VoltageProtocol implements ProtocolServer {
 
   #domain(req: PlatformRequest, use: boolean): [number, VoltageDomainConfig, VoltageState] | Reply {
     const id = req.r.u32();
-    const bad = domainCheck(req, 'voltage', id, this.#domains.length, use);
+    const bad = domainCheck(this.#p, req, 'voltage', id, this.#domains.length, use);
     return bad ?? [id, this.#domains[id] as VoltageDomainConfig, this.#state[id] as VoltageState];
   }
 
