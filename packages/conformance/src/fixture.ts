@@ -210,6 +210,37 @@ export interface TransportFixture {
 }
 
 /**
+ * A fixture lacks something a scenario needs — the same-thread ends' `setAgentSignalInterceptor`,
+ * which the same-thread seed scenario and the interleaving simulator use to deliver a late reply
+ * at the moment they choose. Thrown before the scenario runs anything, once what it made for the
+ * fixture is disposed; `pnpm stress` reports it as a failed campaign, not a crash.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await runInterleavingSimulation(fixture, { schedules: 10, seed: 1 });
+ * } catch (e) {
+ *   if (e instanceof FixtureCapabilityError) console.log(e.missing); // 'setAgentSignalInterceptor'
+ * }
+ * ```
+ */
+export class FixtureCapabilityError extends Error {
+  /** The error's code, for a check that does not import the class. */
+  public readonly code = 'E_FIXTURE';
+  /** What the fixture lacks (`setAgentSignalInterceptor`). */
+  public readonly missing: string;
+
+  /** `fixture` (its title) lacks `missing`, which `scenario` needs. */
+  public constructor(fixture: string, missing: string, scenario: string) {
+    super(
+      `${fixture}: ${scenario} needs the same-thread ends' ${missing} (FixtureEnds), to deliver each platform→agent signal when it chooses; the fixture's sameThread ends have none (see docs/writing-a-transport.md, "Same thread means the virtual clock")`,
+    );
+    this.name = 'FixtureCapabilityError';
+    this.missing = missing;
+  }
+}
+
+/**
  * A fixture as reports name it: its transport, and its variant when it has one (`optee (msg)`).
  * @internal
  */

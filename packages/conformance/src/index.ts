@@ -13,6 +13,7 @@ export type {
   WorkerFixtureContext,
   WorkerFixtureSession,
 } from './fixture.js';
+export { FixtureCapabilityError } from './fixture.js';
 export type { ChannelRecord, InstrumentedChannelState } from './instrument.js';
 export type { RigOptions } from './rig.js';
 export type { ConformanceOptions } from './run-transport-conformance.js';

@@ -15,7 +15,12 @@ import {
   type PlatformBehaviour,
 } from '@scmi-ts/platform';
 import { Container, ContainerModule } from 'inversify';
-import type { FixtureEnds, TransportFixture } from './fixture.js';
+import {
+  FixtureCapabilityError,
+  fixtureTitle,
+  type FixtureEnds,
+  type TransportFixture,
+} from './fixture.js';
 import { HoldingPlatformPort } from './holding-port.js';
 import { TransportInstrument, checkTeardownLog } from './instrument.js';
 import { takeUnreported } from './late-violations.js';
@@ -123,6 +128,25 @@ export class SameThreadRig {
     const port = new HoldingPlatformPort(platform);
     const ends = await fixture.sameThread({ platform: port, clock, agentId: AGENT_ID });
     return new SameThreadRig(fixture, clock, platform, port, ends);
+  }
+
+  /**
+   * The ends' `setAgentSignalInterceptor`, which `scenario` needs: when the fixture has none, the
+   * rig is disposed and {@link FixtureCapabilityError} thrown.
+   */
+  public async requireSignalInterceptor(
+    scenario: string,
+  ): Promise<NonNullable<FixtureEnds['setAgentSignalInterceptor']>> {
+    const { ends } = this;
+    if (ends.setAgentSignalInterceptor !== undefined) {
+      return (interceptor) => ends.setAgentSignalInterceptor?.(interceptor);
+    }
+    await this.dispose();
+    throw new FixtureCapabilityError(
+      fixtureTitle(this.#fixture),
+      'setAgentSignalInterceptor',
+      scenario,
+    );
   }
 
   /** The agent options the rig uses: the fixture's, the kit's (transport, log), then `overrides`. */

@@ -1,4 +1,10 @@
-import { INTERLEAVING_OUTCOMES, runInterleavingSimulation } from '@scmi-ts/conformance';
+import {
+  FixtureCapabilityError,
+  INTERLEAVING_OUTCOMES,
+  runInterleavingSimulation,
+  runSeedScenarioSameThread,
+  type TransportFixture,
+} from '@scmi-ts/conformance';
 import { loopbackFixture } from './support/loopback-fixture.js';
 
 describe(runInterleavingSimulation, () => {
@@ -14,6 +20,37 @@ describe(runInterleavingSimulation, () => {
     // Clock commands answered BUSY while clock 0's asynchronous rate change was pending: an outcome
     // the simulator allows for those commands only.
     expect(r.commands.platformBusy).toBeGreaterThan(0);
+  });
+
+  it('should refuse a fixture without setAgentSignalInterceptor before running, its ends closed', async () => {
+    const inner = loopbackFixture();
+    let closed = 0;
+    const fixture: TransportFixture = {
+      ...inner,
+      sameThread: async (ctx) => {
+        const ends = { ...(await inner.sameThread(ctx)) };
+        delete ends.setAgentSignalInterceptor;
+        return {
+          ...ends,
+          close: async () => {
+            closed++;
+            await ends.close();
+          },
+        };
+      },
+    };
+    const refusal = runInterleavingSimulation(fixture, { seed: 1, schedules: 3 });
+    await expect(refusal).rejects.toThrow(FixtureCapabilityError);
+    await expect(refusal).rejects.toThrow(/^loopback: the interleaving simulator needs/);
+    await expect(refusal).rejects.toMatchObject({
+      code: 'E_FIXTURE',
+      missing: 'setAgentSignalInterceptor',
+    });
+    expect(closed).toBe(1);
+    await expect(runSeedScenarioSameThread(fixture, 'draining')).rejects.toThrow(
+      /^loopback: the same-thread seed scenario needs the same-thread ends' setAgentSignalInterceptor/,
+    );
+    expect(closed).toBe(2);
   });
 
   it('should be determined by its seed: schedule i runs with seed + i, so a named schedule seed replays alone', async () => {

@@ -102,6 +102,21 @@ describe('pnpm stress (src/stress/main.ts)', () => {
       expect(replay.status).toBe(1);
     });
 
+    it('should fail, not crash, the same-thread campaigns of a fixture without setAgentSignalInterceptor', () => {
+      const r = stress(
+        '--fixture',
+        join(MODULES, 'no-interceptor.ts'),
+        ...['--runs', '1', '--interleavings', '5', '--seed', '20261202'],
+      );
+      const why =
+        "needs the same-thread ends' setAgentSignalInterceptor (FixtureEnds), to deliver each platform→agent signal when it chooses";
+      expect(r.stdout).toContain(`FAILED not run: loopback: the same-thread seed scenario ${why}`);
+      expect(r.stdout).toContain(`FAILED not run: loopback: the interleaving simulator ${why}`);
+      expect(r.stdout).toContain('\ncampaign checks failed: 2 ');
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(1);
+    });
+
     it("should stress each fixture the module exports once, and none of this repository's", () => {
       const r = stress('--fixture', join(MODULES, 'loopback.ts'), ...SIMULATOR_ONLY);
       expect(r.stdout).toMatch(/^pnpm stress: seed 20261202, .* per fixture over loopback\n/);

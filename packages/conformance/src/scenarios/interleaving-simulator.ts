@@ -262,7 +262,8 @@ interface ScheduleReport {
  * its own) is a violation of that schedule too. Each violation names the seed that replays its
  * schedule.
  *
- * The fixture must provide `setAgentSignalInterceptor` (every same-thread fixture of the kit does).
+ * The fixture must provide `setAgentSignalInterceptor` (every same-thread fixture of the kit does):
+ * without it the simulator rejects with `FixtureCapabilityError` before any schedule runs.
  *
  * @example
  * ```ts
@@ -360,12 +361,7 @@ async function runSchedule(
   const rig = await SameThreadRig.create(fixture, { auto: false, seed: scheduleSeed });
   const { clock, ends } = rig;
   const wireBefore = ends.droppedSignals?.() ?? 0;
-  if (ends.setAgentSignalInterceptor === undefined) {
-    throw new Error(`${fixture.name}: the simulator needs setAgentSignalInterceptor`);
-  }
-  const setInterceptor = (interceptor: (deliver: () => void) => void): void => {
-    ends.setAgentSignalInterceptor?.(interceptor);
-  };
+  const setInterceptor = await rig.requireSignalInterceptor('the interleaving simulator');
   const problems: string[] = [];
   const commandSet = fixture.capabilities.p2a ? ASYNC_COMMANDS : COMMANDS;
 

@@ -132,12 +132,8 @@ export async function runSeedScenarioSameThread(
   phase: SeedPhase,
 ): Promise<SeedRunResult> {
   const rig = await SameThreadRig.create(fixture, { auto: false });
-  const { ends, port, clock } = rig;
-  if (ends.setAgentSignalInterceptor === undefined) {
-    throw new Error(
-      `${fixture.name}: the fixture must provide setAgentSignalInterceptor for same-thread phases`,
-    );
-  }
+  const { port, clock } = rig;
+  const setInterceptor = await rig.requireSignalInterceptor('the same-thread seed scenario');
   // Where teardown is, from the devres events.
   let teardownBegun = false;
   let quiesceBegun = false;
@@ -172,7 +168,7 @@ export async function runSeedScenarioSameThread(
     awaitingDelivery = false;
     observedPhase = phaseNow();
   };
-  ends.setAgentSignalInterceptor((deliver) => {
+  setInterceptor((deliver) => {
     if (holding) {
       held.push(deliver);
       return;

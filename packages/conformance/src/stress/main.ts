@@ -28,6 +28,7 @@ import { join, resolve } from 'node:path';
 import { fixtureTitle, type TransportFixture } from '../fixture.js';
 import { runDelayedResponseRaceWorker } from '../scenarios/delayed-response-race.js';
 import { runHostileRepliesWorker, type HostileWorkerResult } from '../scenarios/hostile-replies.js';
+import { FixtureCapabilityError } from '../fixture.js';
 import { runInterleavingSimulation } from '../scenarios/interleaving-simulator.js';
 import {
   runSeedScenarioSameThread,
@@ -279,6 +280,21 @@ async function main(): Promise<void> {
   let shortfalls = 0;
   let ran = 0;
   const hints: string[] = [];
+  /**
+   * A same-thread campaign's result, or undefined when the fixture lacks what it needs
+   * (`FixtureCapabilityError`: nothing ran) — printed and counted as a failed campaign check, so
+   * the other fixtures' campaigns still run and the run does not pass.
+   */
+  const notRunFor = async <T>(campaign: Promise<T>): Promise<T | undefined> => {
+    try {
+      return await campaign;
+    } catch (error: unknown) {
+      if (!(error instanceof FixtureCapabilityError)) throw error;
+      shortfalls++;
+      console.log(`  FAILED not run: ${error.message}`);
+      return undefined;
+    }
+  };
   /** Prints a campaign's violations and shortfalls, counts them, and keeps its replay hint if any. */
   const report = (
     stressed: Stressed,
@@ -378,6 +394,7 @@ async function main(): Promise<void> {
       const limit = plan.seed?.runs ?? plan.hostile?.runs ?? 0;
       let runs = 0;
       let failedPhase: SeedPhase | undefined;
+      let notRun = false;
       // Each run's problems are the jest case's checks (the phase reached, the late reply counted
       // exactly once in all, no callback against released state…); each run is watched once
       // checked, for what its wire records later still (a callback on a timer of its own).
@@ -392,7 +409,11 @@ async function main(): Promise<void> {
       ) {
         const phase = phases[runs % phases.length] as SeedPhase;
         watch.collect(late);
-        const r = await runSeedScenarioSameThread(fixture, phase);
+        const r = await notRunFor(runSeedScenarioSameThread(fixture, phase));
+        if (r === undefined) {
+          notRun = true;
+          break;
+        }
         counts[r.observedPhase] = (counts[r.observedPhase] ?? 0) + 1;
         problems.push(...r.problems);
         if (r.problems.length > 0) failedPhase = phase;
@@ -407,9 +428,11 @@ async function main(): Promise<void> {
       problems.push(...late);
       ran += runs;
       violations += problems.length;
-      console.log(
-        `  seed scenario: ${count(runs, 'run')}; phases hit: ${formatPhases(counts)}; invariant violations: ${problems.length}`,
-      );
+      if (!notRun) {
+        console.log(
+          `  seed scenario: ${count(runs, 'run')}; phases hit: ${formatPhases(counts)}; invariant violations: ${problems.length}`,
+        );
+      }
       for (const v of problems.slice(0, 20)) console.log(`  VIOLATION ${v}`);
       if (failedPhase !== undefined) {
         hints.push(
@@ -422,13 +445,16 @@ async function main(): Promise<void> {
     }
     if (plan.interleavings !== undefined) {
       // Every fixture: the seeded interleaving simulator, same thread, on the virtual clock.
-      const sim = await runInterleavingSimulation(fixture, {
-        schedules: plan.interleavings.runs,
-        ...(plan.interleavings.durationMs === undefined
-          ? {}
-          : { durationMs: plan.interleavings.durationMs }),
-        seed: args.seed,
-      });
+      const sim = await notRunFor(
+        runInterleavingSimulation(fixture, {
+          schedules: plan.interleavings.runs,
+          ...(plan.interleavings.durationMs === undefined
+            ? {}
+            : { durationMs: plan.interleavings.durationMs }),
+          seed: args.seed,
+        }),
+      );
+      if (sim === undefined) continue;
       ran += sim.schedules;
       const c = sim.commands;
       console.log(
@@ -450,7 +476,7 @@ async function main(): Promise<void> {
     `campaign checks failed: ${shortfalls} (a race campaign needs a reply in time and one late, the hostile one faults placed and bad messages counted, the interleavings their schedules and, from 100, a probe timed out and a late reply counted)`,
   );
   for (const h of hints) console.log(`  again: ${h}`);
-  if (ran === 0) {
+  if (ran === 0 && shortfalls === 0) {
     // A budget that leaves nothing to run (--duration 0, --runs 0 alone) must not pass for a
     // clean campaign.
     console.error('pnpm stress: nothing ran (no campaign had runs or time); not a pass');
