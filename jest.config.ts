@@ -21,6 +21,8 @@ export function createPackageConfig(packageDir: string): Config {
     setupFilesAfterEnv: [join(__dirname, 'jest.hang-guard.ts')],
     moduleNameMapper: {
       '^@scmi-ts/([^/]+)$': '<rootDir>/../$1/src/index.ts',
+      // fast-check with the suite's seed and replay line (jest.fast-check.cjs).
+      '^fast-check$': join(__dirname, 'jest.fast-check.cjs'),
       // ES module syntax with .js suffixes, resolved to the TypeScript sources.
       '^(\.{1,2}/.*)\.js$': '$1',
     },

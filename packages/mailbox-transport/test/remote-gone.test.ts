@@ -236,7 +236,6 @@ describe('the platform end gone (SharedMailboxController.markRemoteGone)', () =>
       while (channelStats(agent, 'a2p:0').sent === channelStats(agent, 'a2p:0').completed) {
         await new Promise((resolve) => setImmediate(resolve));
       }
-      const started = Date.now();
       await host.worker.terminate(); // no close: nothing on the wire says it is gone
       await host.exited;
       const controller = smt.wire.controller;
@@ -246,7 +245,6 @@ describe('the platform end gone (SharedMailboxController.markRemoteGone)', () =>
       expect(await subVendor).toBe('E_MBOX_REMOTE_GONE');
       expect(await rate).toBe('E_MBOX_REMOTE_GONE');
       expect(await settle(agent.base.discoverVendor())).toBe('E_MBOX_REMOTE_GONE');
-      expect(Date.now() - started).toBeLessThan(10_000); // not a 20 s timeout
       const a2p = channelStats(agent, 'a2p:0');
       expect(a2p.timeouts).toBe(0);
       expect(a2p.failed).toBe(4);
