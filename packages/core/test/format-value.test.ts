@@ -181,7 +181,7 @@ describe(formatValue, () => {
         new Proxy(target, {
           get: (t, key, receiver): unknown => {
             if (key !== 'length') reads++;
-            return Reflect.get(t, key, receiver) as unknown;
+            return Reflect.get(t, key, receiver);
           },
           has: (t, key): boolean => {
             reads++;
