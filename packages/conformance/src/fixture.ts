@@ -201,6 +201,14 @@ export interface TransportFixture {
    * so that a replay runs this fixture only, and the conformance suite's title shows it.
    */
   readonly variant?: string;
+  /**
+   * The module that exports this fixture, as an absolute path, for a fixture `pnpm stress` does
+   * not find by itself (one outside this repository's `packages/*-transport/test/support/`):
+   * reproduction hints then give it (`pnpm stress --fixture <module> --transport …`), so that a
+   * hint printed by a jest run replays as printed. Absent: the hints select among the
+   * repository's fixtures.
+   */
+  readonly stressModule?: string;
   /** What the transport can do. */
   readonly capabilities: TransportFixtureCapabilities;
   /** Both ends in the same thread. */

@@ -77,6 +77,7 @@ export type {
   PlatformDeathResult,
 } from './scenarios/platform-death.js';
 export { withSeedOnFailure } from './scenarios/seed-on-failure.js';
+export { seedFromEnv } from './seed-from-env.js';
 export {
   MIN_SCHEDULES_TO_RACE,
   hostileCampaignShortfalls,

@@ -45,6 +45,7 @@ import { runDelayedResponseRaceWorker } from './scenarios/delayed-response-race.
 import { runPlatformDeathWorker, type PlatformDeathPending } from './scenarios/platform-death.js';
 import { u32s } from './words.js';
 import { withSeedOnFailure } from './scenarios/seed-on-failure.js';
+import { seedFromEnv } from './seed-from-env.js';
 import {
   hostileCampaignShortfalls,
   interleavingCampaignShortfalls,
@@ -813,7 +814,7 @@ export function runTransportConformance(
       it('should keep every invariant over seeded interleavings of send, reply, timeout, probe failure and remove', async () => {
         // A fixed seed: same-thread cases are deterministic (`pnpm stress --interleavings` explores
         // new seeds; SCMI_INTERLEAVING_SEED picks another here).
-        const seed = Number(process.env.SCMI_INTERLEAVING_SEED ?? 20261202);
+        const seed = seedFromEnv('SCMI_INTERLEAVING_SEED', 20261202);
         const r = await runInterleavingSimulation(fixture, {
           seed,
           schedules: options.interleavings ?? 100,
@@ -850,8 +851,7 @@ export function runTransportConformance(
       // with it draws the same delays, fault kinds and placement (the campaigns take them from the
       // seed, not from the worker platform's generator, whose state depends on the session's past).
       // SCMI_SEED sets it, as it does for the packages' own worker seed tests.
-      const fromEnv = Number(process.env.SCMI_SEED);
-      const seed = Number.isSafeInteger(fromEnv) ? fromEnv : Date.now() & 0x7fffffff;
+      const seed = seedFromEnv('SCMI_SEED', Date.now() & 0x7fffffff);
       beforeAll(async () => {
         session = await fixture.worker?.({
           platformConfig: createDefaultPlatformConfig(),

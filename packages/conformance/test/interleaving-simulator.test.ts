@@ -105,4 +105,17 @@ describe(runInterleavingSimulation, () => {
     expect(r.violations.length).toBeGreaterThan(0);
     expect(r.reproduce).toContain('--transport loopback --variant msg --seed 99');
   });
+
+  it('should quote a variant that is not one shell word, and give the module a fixture names', async () => {
+    const fixture = {
+      ...loopbackFixture({ brokenQuiesce: true }),
+      variant: "no ack, won't wait",
+      stressModule: '/somewhere/my fixtures/fixture.ts',
+    };
+    const r = await runInterleavingSimulation(fixture, { seed: 99, schedules: 5 });
+    expect(r.violations.length).toBeGreaterThan(0);
+    expect(r.reproduce).toContain(
+      `pnpm stress --fixture '/somewhere/my fixtures/fixture.ts' --transport loopback --variant 'no ack, won'\\''t wait' --seed 99`,
+    );
+  });
 });

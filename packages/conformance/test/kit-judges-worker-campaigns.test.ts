@@ -31,6 +31,7 @@ import {
   type WorkerFixtureSession,
 } from '@scmi-ts/conformance';
 import { createDefaultPlatformConfig } from '@scmi-ts/platform';
+import { join } from 'node:path';
 import { misroutedLateReplyFixture } from './support/broken-fixtures.js';
 import {
   doubleCountedReplyFixture,
@@ -312,9 +313,12 @@ describe("runTransportConformance's randomized cases: every failure names the se
     const failure = await runCase(
       conformanceCase(misroutedLateReplyFixture(), INTERLEAVINGS_CASE, { interleavings: 30 }),
     );
-    expect(failure).toMatch(
-      /^interleavings: seed 20261202 \(SCMI_INTERLEAVING_SEED=20261202 runs the same schedules; again: pnpm stress --transport loopback --seed 20261202 /,
+    // The hint gives the module that exports the fixture: it replays as printed.
+    const module = join(__dirname, 'support', 'stress-modules', 'misrouted-late-reply.ts');
+    expect(failure).toContain(
+      `interleavings: seed 20261202 (SCMI_INTERLEAVING_SEED=20261202 runs the same schedules; again: pnpm stress --fixture ${module} --transport loopback --seed 20261202 `,
     );
+    expect(failure?.startsWith('interleavings: ')).toBe(true);
     expect(failure).toMatch(/\n {2}- schedule seed \d+: /);
   });
 });

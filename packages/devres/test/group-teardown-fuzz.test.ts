@@ -3,8 +3,10 @@
  * release groups (and single resources): every resource is released exactly once, everything
  * settles, every group ends released, nothing is released before the device's quiesce phase
  * ended, and everything not released early during the release phase is released in reverse order. Invariants only, no timing: the
- * schedule is microtasks and macrotask turns driven by a seeded generator. A failure names its
- * seed; rerun one with SEED=n SEED_END=n (default seeds 1–1500).
+ * schedule is microtasks and macrotask turns driven by a seeded generator. SEED and SEED_END (whole
+ * numbers ≥ 0, default 1 and 1500) bound the seeds run; anything else, or SEED above SEED_END, is
+ * an error. A failure names its seed and the command that replays it alone:
+ * `SEED=n SEED_END=n npx jest packages/devres/test/group-teardown-fuzz.test.ts`.
  */
 import {
   Devres,
@@ -24,6 +26,17 @@ function prng(seed: number): () => number {
     s >>>= 0;
     return s / 0x100000000;
   };
+}
+
+/** The whole number ≥ 0 in the variable `name`, or `fallback` when it is unset. */
+function seedFromEnv(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(n) || n < 0) {
+    throw new Error(`${name}=${JSON.stringify(text)}: expected a whole number ≥ 0`);
+  }
+  return n;
 }
 
 async function micro(n: number): Promise<void> {
@@ -169,14 +182,21 @@ async function runOne(seed: number): Promise<Outcome> {
 
 describe('deferred group releases during the device quiesce phase (fuzz)', () => {
   it('should release every resource exactly once, in order, after the quiesce phase', async () => {
+    const first = seedFromEnv('SEED', 1);
+    const last = seedFromEnv('SEED_END', 1500);
+    if (first > last) {
+      throw new Error(`SEED=${first} is above SEED_END=${last}: no seed to run (set both)`);
+    }
     const failures: string[] = [];
-    for (
-      let seed = Number(process.env.SEED ?? 1);
-      seed <= Number(process.env.SEED_END ?? 1500) && failures.length < 5;
-      seed++
-    ) {
-      const { problems } = await runOne(seed);
-      if (problems.length > 0) failures.push(`seed ${seed}: ${problems.join('; ')}`);
+    for (let seed = first; seed <= last && failures.length < 5; seed++) {
+      const { problems } = await runOne(seed).catch((e: unknown) => ({
+        problems: [`threw ${e instanceof Error ? (e.stack ?? String(e)) : String(e)}`],
+      }));
+      if (problems.length > 0) {
+        failures.push(
+          `seed ${seed} (SEED=${seed} SEED_END=${seed} npx jest packages/devres/test/group-teardown-fuzz.test.ts replays it): ${problems.join('; ')}`,
+        );
+      }
     }
     expect(failures).toEqual([]);
   }, 120_000);

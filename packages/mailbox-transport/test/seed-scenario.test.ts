@@ -9,6 +9,7 @@ import {
   type ScmiAgent,
   type TimerHandle,
 } from '@scmi-ts/core';
+import { seedFromEnv } from '@scmi-ts/conformance';
 import { ensureNoLeaksInSuite, type DevresEvent } from '@scmi-ts/devres';
 import { ScmiPlatform, SeededRandom, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
@@ -239,8 +240,8 @@ describe('seed scenario: Base discovery times out, the platform replies late, pr
   });
 
   describe('in worker mode, on real time', () => {
-    const seed = Number(process.env.SCMI_SEED ?? Date.now() % 100_000);
-    const iterations = Number(process.env.SCMI_SEED_ITERATIONS ?? 150);
+    const seed = seedFromEnv('SCMI_SEED', Date.now() % 100_000);
+    const iterations = seedFromEnv('SCMI_SEED_ITERATIONS', 150, 1);
     let worker: MailboxFixtureWorker | undefined;
 
     beforeAll(async () => {
@@ -261,103 +262,112 @@ describe('seed scenario: Base discovery times out, the platform replies late, pr
         console.log(
           `mailbox seed scenario (worker): seed ${seed}, ${iterations} iterations (SCMI_SEED=${seed} SCMI_SEED_ITERATIONS=${iterations} repeats the delays)`,
         );
-        const w = defined(worker);
-        const random = new SeededRandom(seed);
-        const clock = new TrackingClock();
-        const container = new Container();
-        container.load(coreModule, mailboxTransportModule);
-        container.rebind(CLOCK).toConstantValue(clock);
-        const phases = {
-          'reply in time': 0,
-          'late, while open': 0,
-          'refused at quiesce': 0,
-          'dropped after release': 0,
-        };
-        for (let i = 0; i < iterations; i++) {
-          const timeoutMs = 2 + Math.floor(random.next() * 4); // 2–5 ms
-          const delayMs = timeoutMs * (0.5 + random.next()); // around the timeout
-          await w.setFaults([
-            {
-              match: { protocolId: 0x10, messageId: 0, times: 1 },
-              action: { kind: 'late-reply', ms: delayMs },
-            },
-          ]);
-          const ends = await w.open();
-          const events: DevresEvent[] = [];
-          const transportConfig = {
-            ...(ends.agentOptions?.transportConfig as object),
-            freeWaitMs: 2 * timeoutMs,
+        // A failure names the seed (the console may not reach the report).
+        try {
+          const w = defined(worker);
+          const random = new SeededRandom(seed);
+          const clock = new TrackingClock();
+          const container = new Container();
+          container.load(coreModule, mailboxTransportModule);
+          container.rebind(CLOCK).toConstantValue(clock);
+          const phases = {
+            'reply in time': 0,
+            'late, while open': 0,
+            'refused at quiesce': 0,
+            'dropped after release': 0,
           };
-          const outcome = await settle(
-            createAgent(container, {
-              transport: 'mailbox',
-              a2p: [{ id: 0 }],
-              rxTimeoutMs: timeoutMs,
-              transportConfig,
-              log: (e) => {
-                events.push(e);
+          for (let i = 0; i < iterations; i++) {
+            const timeoutMs = 2 + Math.floor(random.next() * 4); // 2–5 ms
+            const delayMs = timeoutMs * (0.5 + random.next()); // around the timeout
+            await w.setFaults([
+              {
+                match: { protocolId: 0x10, messageId: 0, times: 1 },
+                action: { kind: 'late-reply', ms: delayMs },
               },
-            }).then((agent) => agent.remove()),
-          );
-          if (outcome !== undefined) expect(outcome).toBeInstanceOf(ScmiTimeoutError);
-          // Let the late reply land before looking (real time: wait for the platform, bounded).
-          const sent = defined(ends.wire.monitor.channel('a2p:0')).counters.sent;
-          let stats = await ends.responderStats();
-          const answered = (): boolean =>
-            stats.counters.requests >= sent && stats.counters.responses === stats.counters.requests;
-          for (let t = 0; t < 1000 && !answered(); t++) {
-            await new Promise((resolve) => setTimeout(resolve, 1));
-            stats = await ends.responderStats();
-          }
-          // A report is a snapshot: read it again at each look.
-          const report = (): SmtChannelReport => defined(ends.wire.monitor.channel('a2p:0'));
-          let a2p = report();
-          // The responder counts its response before it rings: give the ring the time to land too
-          // (bounded), so that the count below is read after it, however loaded the machine.
-          const accounted = (): number =>
-            a2p.counters.lateReplies + a2p.counters.refusedAfterQuiesce + a2p.ignoredAfterFree;
-          for (let t = 0; t < 1000 && outcome !== undefined && accounted() === 0; t++) {
-            await new Promise((resolve) => setTimeout(resolve, 1));
-            a2p = report();
-          }
-          // Every ring the closed line dropped is counted once: refused at free, or after it.
-          expect(a2p.ignoredRings).toBe(a2p.counters.refusedAfterQuiesce + a2p.ignoredAfterFree);
-          const { lateReplies, refusedAfterQuiesce } = a2p.counters;
-          if (outcome === undefined) {
-            phases['reply in time']++;
-          } else {
-            expect(answered()).toBe(true);
-            if (accounted() !== 1) {
-              // What each side saw, to tell where an uncounted reply went (real time: rare).
-              console.error(
-                `run ${i} (seed ${seed}, timeout ${timeoutMs} ms, delay ${delayMs.toFixed(2)} ms):`,
-                JSON.stringify({ agent: a2p.counters, ignoredAfterFree: a2p.ignoredAfterFree }),
-                JSON.stringify({ responder: stats.counters, wire: ends.wire.monitor.channels }),
-              );
+            ]);
+            const ends = await w.open();
+            const events: DevresEvent[] = [];
+            const transportConfig = {
+              ...(ends.agentOptions?.transportConfig as object),
+              freeWaitMs: 2 * timeoutMs,
+            };
+            const outcome = await settle(
+              createAgent(container, {
+                transport: 'mailbox',
+                a2p: [{ id: 0 }],
+                rxTimeoutMs: timeoutMs,
+                transportConfig,
+                log: (e) => {
+                  events.push(e);
+                },
+              }).then((agent) => agent.remove()),
+            );
+            if (outcome !== undefined) expect(outcome).toBeInstanceOf(ScmiTimeoutError);
+            // Let the late reply land before looking (real time: wait for the platform, bounded).
+            const sent = defined(ends.wire.monitor.channel('a2p:0')).counters.sent;
+            let stats = await ends.responderStats();
+            const answered = (): boolean =>
+              stats.counters.requests >= sent &&
+              stats.counters.responses === stats.counters.requests;
+            for (let t = 0; t < 1000 && !answered(); t++) {
+              await new Promise((resolve) => setTimeout(resolve, 1));
+              stats = await ends.responderStats();
             }
-            expect(accounted()).toBe(1);
-            if (lateReplies === 1) phases['late, while open']++;
-            else if (refusedAfterQuiesce === 1) phases['refused at quiesce']++;
-            else phases['dropped after release']++;
+            // A report is a snapshot: read it again at each look.
+            const report = (): SmtChannelReport => defined(ends.wire.monitor.channel('a2p:0'));
+            let a2p = report();
+            // The responder counts its response before it rings: give the ring the time to land too
+            // (bounded), so that the count below is read after it, however loaded the machine.
+            const accounted = (): number =>
+              a2p.counters.lateReplies + a2p.counters.refusedAfterQuiesce + a2p.ignoredAfterFree;
+            for (let t = 0; t < 1000 && outcome !== undefined && accounted() === 0; t++) {
+              await new Promise((resolve) => setTimeout(resolve, 1));
+              a2p = report();
+            }
+            // Every ring the closed line dropped is counted once: refused at free, or after it.
+            expect(a2p.ignoredRings).toBe(a2p.counters.refusedAfterQuiesce + a2p.ignoredAfterFree);
+            const { lateReplies, refusedAfterQuiesce } = a2p.counters;
+            if (outcome === undefined) {
+              phases['reply in time']++;
+            } else {
+              expect(answered()).toBe(true);
+              if (accounted() !== 1) {
+                // What each side saw, to tell where an uncounted reply went (real time: rare).
+                console.error(
+                  `run ${i} (seed ${seed}, timeout ${timeoutMs} ms, delay ${delayMs.toFixed(2)} ms):`,
+                  JSON.stringify({ agent: a2p.counters, ignoredAfterFree: a2p.ignoredAfterFree }),
+                  JSON.stringify({ responder: stats.counters, wire: ends.wire.monitor.channels }),
+                );
+              }
+              expect(accounted()).toBe(1);
+              if (lateReplies === 1) phases['late, while open']++;
+              else if (refusedAfterQuiesce === 1) phases['refused at quiesce']++;
+              else phases['dropped after release']++;
+            }
+            expect(ends.wire.monitor.violations).toEqual([]);
+            checkReports(ends.wire.monitor.channels);
+            const adds = events.filter((e) => e.type === 'add').map((e) => e.resource);
+            expect(events.filter((e) => e.type === 'release').map((e) => e.resource)).toEqual(
+              [...adds].reverse(),
+            );
+            await ends.close();
+            expect((await w.platformStats()).armedTimers).toBe(0);
+            expect(clock.armed).toBe(0);
+            expect(ends.wire.controller.stats.inUse).toBe(0);
           }
-          expect(ends.wire.monitor.violations).toEqual([]);
-          checkReports(ends.wire.monitor.channels);
-          const adds = events.filter((e) => e.type === 'add').map((e) => e.resource);
-          expect(events.filter((e) => e.type === 'release').map((e) => e.resource)).toEqual(
-            [...adds].reverse(),
+          console.log(`mailbox seed scenario (worker): phases hit ${JSON.stringify(phases)}`);
+          expect(
+            phases['reply in time'] +
+              phases['late, while open'] +
+              phases['refused at quiesce'] +
+              phases['dropped after release'],
+          ).toBe(iterations);
+        } catch (e: unknown) {
+          throw new Error(
+            `seed ${seed} (SCMI_SEED=${seed} SCMI_SEED_ITERATIONS=${iterations} to replay the delays): ${e instanceof Error ? e.message : String(e)}`,
+            { cause: e },
           );
-          await ends.close();
-          expect((await w.platformStats()).armedTimers).toBe(0);
-          expect(clock.armed).toBe(0);
-          expect(ends.wire.controller.stats.inUse).toBe(0);
         }
-        console.log(`mailbox seed scenario (worker): phases hit ${JSON.stringify(phases)}`);
-        expect(
-          phases['reply in time'] +
-            phases['late, while open'] +
-            phases['refused at quiesce'] +
-            phases['dropped after release'],
-        ).toBe(iterations);
         // SCMI_SEED_ITERATIONS may ask for many runs: the hang guard grows with them.
       },
       60_000 + iterations * 500,

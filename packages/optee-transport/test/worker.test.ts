@@ -6,6 +6,7 @@ import {
   resolveWorkerEntry,
   startWorker,
 } from '@scmi-ts/core';
+import { seedFromEnv } from '@scmi-ts/conformance';
 import { ensureNoLeaksInSuite, type DevresEvent } from '@scmi-ts/devres';
 import { SeededRandom, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import { join } from 'node:path';
@@ -123,7 +124,7 @@ describe.each(['static', 'dynamic'] as const)('worker mode with %s shared memory
     }));
 
   it('should survive the seed scenario on real time: late returns delivered, counted or refused, never after free', async () => {
-    const seed = Number(process.env.SCMI_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    const seed = seedFromEnv('SCMI_SEED', Math.floor(Math.random() * 2 ** 31));
     console.log(
       `worker seed scenario (${shmem}): seed ${seed} (SCMI_SEED=${seed} repeats the delays)`,
     );

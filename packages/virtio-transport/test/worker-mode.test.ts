@@ -1,4 +1,4 @@
-import { CountingClock, waitUntil } from '@scmi-ts/conformance';
+import { CountingClock, seedFromEnv, waitUntil } from '@scmi-ts/conformance';
 import {
   CLOCK,
   RealClock,
@@ -579,7 +579,7 @@ describe('virtio transport in worker mode', () => {
   });
 
   it('should survive the seed race on real time: the reply is delivered live or dropped and counted, never run against released state', async () => {
-    const seed = Number(process.env.SCMI_SEED ?? Date.now() % 1_000_000);
+    const seed = seedFromEnv('SCMI_SEED', Date.now() % 1_000_000);
     console.info(
       `virtio worker seed scenario: seed ${seed} (SCMI_SEED=${seed} reproduces the delays)`,
     );
@@ -587,63 +587,71 @@ describe('virtio transport in worker mode', () => {
     const iterations = 150;
     const timeoutMs = 3;
     const outcomes = { delivered: 0, lateReply: 0, refused: 0, reclaimedAtReset: 0 };
-    for (let i = 0; i < iterations; i++) {
-      const delayMs = Math.round((timeoutMs - 2 + random() * 4) * 10) / 10;
-      await session.setFaults([
-        {
-          match: { protocolId: BASE, messageId: 0x0, nth: 1 },
-          action: { kind: 'delay', ms: delayMs },
-        },
-      ]);
-      const ends = await open();
-      const events: DevresEvent[] = [];
-      let agent: ScmiAgent | undefined;
-      let error: unknown;
-      try {
-        agent = await create(ends, { rxTimeoutMs: timeoutMs, log: (e) => events.push(e) });
-      } catch (e) {
-        error = e;
-      }
-      if (agent !== undefined) await agent.remove();
-      else expect(error).toBeInstanceOf(ScmiTimeoutError);
-      const d = ends.wire.driverDiagnostics;
-      const counters = d.channels.get('a2p:0')?.counters;
-      const timeouts = counters?.timeouts ?? 0;
-      const late = counters?.lateReplies ?? 0;
-      const refused = counters?.refusedAfterQuiesce ?? 0;
-      // The eventq's buffers are all with the device at the reset; beyond them, the buffer of
-      // every command that timed out went back exactly once: returned late, or reclaimed.
-      const eventq = d.channels.has('p2a:0') ? ends.wire.layout.eventqSize : 0;
-      const reclaimedCommands = d.reclaimedBuffers - eventq;
-      expect(d.lateReturns).toBe(late);
-      expect(late + reclaimedCommands).toBe(timeouts);
-      if (agent !== undefined) {
-        outcomes.delivered++;
-      } else {
-        // Probe stops at its first timeout: one command's reply is late, wherever it went.
-        expect(timeouts).toBe(1);
-        expect(late + refused).toBeLessThanOrEqual(1);
-        if (late === 1) {
-          outcomes.lateReply++;
-          expect(reclaimedCommands).toBe(0);
-        } else if (refused === 1) {
-          // Signalled after the cmdq quiesced: not taken, so still the device's at the reset.
-          outcomes.refused++;
-          expect(reclaimedCommands).toBe(1);
-        } else {
-          outcomes.reclaimedAtReset++;
-          expect(reclaimedCommands).toBe(1);
+    // A failure names the seed (the console may not reach the report).
+    try {
+      for (let i = 0; i < iterations; i++) {
+        const delayMs = Math.round((timeoutMs - 2 + random() * 4) * 10) / 10;
+        await session.setFaults([
+          {
+            match: { protocolId: BASE, messageId: 0x0, nth: 1 },
+            action: { kind: 'delay', ms: delayMs },
+          },
+        ]);
+        const ends = await open();
+        const events: DevresEvent[] = [];
+        let agent: ScmiAgent | undefined;
+        let error: unknown;
+        try {
+          agent = await create(ends, { rxTimeoutMs: timeoutMs, log: (e) => events.push(e) });
+        } catch (e) {
+          error = e;
         }
+        if (agent !== undefined) await agent.remove();
+        else expect(error).toBeInstanceOf(ScmiTimeoutError);
+        const d = ends.wire.driverDiagnostics;
+        const counters = d.channels.get('a2p:0')?.counters;
+        const timeouts = counters?.timeouts ?? 0;
+        const late = counters?.lateReplies ?? 0;
+        const refused = counters?.refusedAfterQuiesce ?? 0;
+        // The eventq's buffers are all with the device at the reset; beyond them, the buffer of
+        // every command that timed out went back exactly once: returned late, or reclaimed.
+        const eventq = d.channels.has('p2a:0') ? ends.wire.layout.eventqSize : 0;
+        const reclaimedCommands = d.reclaimedBuffers - eventq;
+        expect(d.lateReturns).toBe(late);
+        expect(late + reclaimedCommands).toBe(timeouts);
+        if (agent !== undefined) {
+          outcomes.delivered++;
+        } else {
+          // Probe stops at its first timeout: one command's reply is late, wherever it went.
+          expect(timeouts).toBe(1);
+          expect(late + refused).toBeLessThanOrEqual(1);
+          if (late === 1) {
+            outcomes.lateReply++;
+            expect(reclaimedCommands).toBe(0);
+          } else if (refused === 1) {
+            // Signalled after the cmdq quiesced: not taken, so still the device's at the reset.
+            outcomes.refused++;
+            expect(reclaimedCommands).toBe(1);
+          } else {
+            outcomes.reclaimedAtReset++;
+            expect(reclaimedCommands).toBe(1);
+          }
+        }
+        // Every resource released exactly once, newest first, after every quiesce.
+        const adds = events.filter((e) => e.type === 'add').map((e) => e.resource);
+        const releases = events.filter((e) => e.type === 'release').map((e) => e.resource);
+        expect(releases).toEqual([...adds].reverse());
+        const types = events
+          .slice(events.findIndex((e) => e.type === 'teardown-begin'))
+          .map((e) => e.type);
+        expect(types.lastIndexOf('quiesce')).toBeLessThan(types.indexOf('release'));
+        await finish(ends);
       }
-      // Every resource released exactly once, newest first, after every quiesce.
-      const adds = events.filter((e) => e.type === 'add').map((e) => e.resource);
-      const releases = events.filter((e) => e.type === 'release').map((e) => e.resource);
-      expect(releases).toEqual([...adds].reverse());
-      const types = events
-        .slice(events.findIndex((e) => e.type === 'teardown-begin'))
-        .map((e) => e.type);
-      expect(types.lastIndexOf('quiesce')).toBeLessThan(types.indexOf('release'));
-      await finish(ends);
+    } catch (e: unknown) {
+      throw new Error(
+        `seed ${seed} (SCMI_SEED=${seed} to replay the delays): ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
     }
     console.info(
       `virtio worker seed scenario outcomes over ${iterations} runs: ${JSON.stringify(outcomes)}`,

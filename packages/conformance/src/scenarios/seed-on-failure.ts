@@ -1,8 +1,10 @@
 /**
- * Runs a worker campaign so that its seed is printed when it does not return a result: when it
- * throws, and when it is still running near the case's `timeoutMs` (a teardown that hangs, the
- * very thing the campaign looks for, would otherwise end as a bare jest timeout). A result is
- * checked, and its seed printed, by the case.
+ * Runs a worker campaign so that its seed is given when it does not return a result: when it
+ * throws, the error is thrown again with the seed first in its message (`hostile replies: seed 42
+ * (SCMI_SEED=42 repeats …): <its message>`, the original as its `cause`) — the message is what
+ * every reporter keeps; when it is still running near the case's `timeoutMs` (a teardown that
+ * hangs, the very thing the campaign looks for, would otherwise end as a bare jest timeout), the
+ * seed is printed. A result is checked, and its seed given, by the case.
  *
  * @example
  * ```ts
@@ -29,8 +31,8 @@ export async function withSeedOnFailure<T>(
   try {
     return await campaign();
   } catch (error: unknown) {
-    console.error(`${what}: failed, seed ${seed} (${again})`);
-    throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`${what}: seed ${seed} (${again}): ${message}`, { cause: error });
   } finally {
     clearTimeout(watchdog);
   }

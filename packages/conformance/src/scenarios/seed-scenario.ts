@@ -470,13 +470,21 @@ export interface SeedWorkerResult {
   readonly reproduce: string;
 }
 
+/** `text` as one word of a POSIX shell command line (quoted when it has to be). @internal */
+export function shellWord(text: string): string {
+  return /^[\w./@:+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
 /**
- * The `pnpm stress` flags that select `fixture` alone: its transport, and its variant when it has
- * one. @internal
+ * The `pnpm stress` flags that select `fixture` alone: its module when it gives one
+ * (`stressModule`), its transport, and its variant when it has one — each a shell word, quoted
+ * when it has to be (`--variant 'unidirectional, no acknowledgement'`). @internal
  */
 export function stressFixtureFlags(fixture: TransportFixture): string {
-  const variant = fixture.variant === undefined ? '' : ` --variant ${fixture.variant}`;
-  return `--transport ${fixture.name}${variant}`;
+  const module =
+    fixture.stressModule === undefined ? '' : `--fixture ${shellWord(fixture.stressModule)} `;
+  const variant = fixture.variant === undefined ? '' : ` --variant ${shellWord(fixture.variant)}`;
+  return `${module}--transport ${shellWord(fixture.name)}${variant}`;
 }
 
 /** The `pnpm stress` command line that runs a campaign's random choices again. @internal */

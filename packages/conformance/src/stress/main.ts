@@ -25,14 +25,14 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fixtureTitle, type TransportFixture } from '../fixture.js';
+import { FixtureCapabilityError, fixtureTitle, type TransportFixture } from '../fixture.js';
 import { runDelayedResponseRaceWorker } from '../scenarios/delayed-response-race.js';
 import { runHostileRepliesWorker, type HostileWorkerResult } from '../scenarios/hostile-replies.js';
-import { FixtureCapabilityError } from '../fixture.js';
 import { runInterleavingSimulation } from '../scenarios/interleaving-simulator.js';
 import {
   runSeedScenarioSameThread,
   runSeedScenarioWorker,
+  shellWord,
   stressFixtureFlags,
   type SeedPhase,
 } from '../scenarios/seed-scenario.js';
@@ -179,11 +179,6 @@ async function loadFixtures(selection: FixtureSelection): Promise<Stressed[]> {
   return found;
 }
 
-/** `text` as one word of a POSIX shell command line (quoted when it has to be). */
-function shellWord(text: string): string {
-  return /^[\w./@:+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
  * A reproduction hint for `stressed`, each `pnpm stress` command in `text` given the
  * `--fixture` the fixture came from (without it the command would stress this repository's), as
@@ -192,7 +187,11 @@ function shellWord(text: string): string {
 function again(stressed: Stressed, text: string): string {
   const hint = `${stressed.label}: ${text}`;
   if (stressed.module === undefined) return hint;
-  return hint.replaceAll('pnpm stress ', `pnpm stress --fixture ${shellWord(stressed.module)} `);
+  // A fixture that names its module (`stressModule`) has its `--fixture` in the hint already.
+  return hint.replace(
+    /pnpm stress (?!--fixture )/g,
+    `pnpm stress --fixture ${shellWord(stressed.module)} `,
+  );
 }
 
 /**

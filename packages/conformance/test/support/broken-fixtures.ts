@@ -1,4 +1,5 @@
 import { ScmiMessageType, headerToken, headerType, type TransportChannel } from '@scmi-ts/core';
+import { join } from 'node:path';
 import type { FixtureEnds, TransportFixture } from '@scmi-ts/conformance';
 import {
   decorateTransport,
@@ -60,7 +61,7 @@ export function misroutedLateReplyFixture(
   record: MisrouteRecord = { misrouted: 0 },
 ): TransportFixture {
   const broken = options.broken ?? true;
-  return decoratedLoopback(async (setup, open) => {
+  const fixture = decoratedLoopback(async (setup, open) => {
     // The transfers sent on this channel whose markTxDone core has not called yet, oldest
     // first, with the header each was sent with (an Xfer is reused once it is put back).
     const inFlight: SentTransfer[] = [];
@@ -92,6 +93,10 @@ export function misroutedLateReplyFixture(
     });
     return forwardTrackingInFlight(channel, inFlight);
   });
+  // The broken one is what `stress-modules/misrouted-late-reply.ts` exports: replay hints give it.
+  return broken
+    ? { ...fixture, stressModule: join(__dirname, 'stress-modules', 'misrouted-late-reply.ts') }
+    : fixture;
 }
 
 /**

@@ -326,6 +326,8 @@ async function startPeerPortWorker(ctx: WorkerFixtureContext): Promise<WorkerFix
  */
 export const peerPortFixture: TransportFixture = {
   name: 'peer-port',
+  // Not one of the `*-transport` packages' fixtures: replay hints give this module.
+  stressModule: __filename,
   capabilities: { p2a: true, interrupt: true, polling: false, outOfOrder: true, worker: true },
   sameThread: (ctx) => Promise.resolve(openSameThreadPeerPort(ctx)),
   worker: (ctx) => startPeerPortWorker(ctx),

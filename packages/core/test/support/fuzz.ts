@@ -46,9 +46,10 @@ export function fuzzSeeds(defaultRuns: number): FuzzSeeds {
 }
 
 /**
- * Runs `run` on each of `seeds` in turn until `maxFailures` of them failed (returned problems), and
- * returns one line per failed seed: the seed, how to replay it alone, then its problems. A campaign
- * that breaks everywhere reports a few seeds, not thousands.
+ * Runs `run` on each of `seeds` in turn until `maxFailures` of them failed (returned problems, or
+ * threw or rejected: that error, with its stack, is then the seed's problem), and returns one line
+ * per failed seed: the seed, how to replay it alone, then its problems. A campaign that breaks
+ * everywhere reports a few seeds, not thousands.
  *
  * @example
  * ```ts
@@ -64,7 +65,12 @@ export async function failedSeeds(
   const failures: string[] = [];
   for (const seed of seeds) {
     if (failures.length >= maxFailures) break;
-    const problems = await run(seed);
+    let problems: readonly string[];
+    try {
+      problems = await run(seed);
+    } catch (e: unknown) {
+      problems = [`threw ${thrownText(e, { stack: true })}`];
+    }
     if (problems.length > 0) {
       failures.push(
         `seed ${seed} (SCMI_FUZZ_SEED=${seed} SCMI_FUZZ_RUNS=1 reproduces it):\n  ${problems.join('\n  ')}`,
