@@ -42,7 +42,9 @@ export interface ResetSnapshot {
  *
  * @example
  * ```ts
- * const { level, config } = platform.snapshot().voltageDomains[0]; // 900000, 0x7 (ON)
+ * const vddcore = platform.snapshot().voltageDomains[0]; // the default configuration's domain 0
+ * vddcore?.level; // 900000
+ * vddcore?.config; // 0x7 (ON)
  * ```
  */
 export interface VoltageSnapshot {

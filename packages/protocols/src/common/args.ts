@@ -129,9 +129,12 @@ export function u32Bits(value: number, what: string): number {
  * array, a number…), or for its first unknown key, listing the expected ones.
  * @example
  * ```ts
- * const KEYS = optionKeys<ClockRateSetOptions>({ round: true, async: true });
+ * const KEYS = optionKeys<ClockRateSetOptions>({
+ *   round: true, async: true, delayedResponse: true,
+ * });
  * objectArg({ asnyc: true }, KEYS, 'setRate options');
- * // ScmiError E_ARGUMENT: setRate options: unknown option "asnyc" (expected one of round, async)
+ * // ScmiError E_ARGUMENT: setRate options: unknown option "asnyc" (expected one of round, async,
+ * // delayedResponse)
  * ```
  * @internal
  */
