@@ -171,4 +171,10 @@ export {
 } from './wire/protocol-id.js';
 export { ScmiStatus, isKnownScmiStatus, scmiStatusName } from './wire/status.js';
 export { serveWorker } from './worker/worker-entry.js';
-export { WorkerHost, callForId, resolveWorkerEntry, startWorker } from './worker/worker-host.js';
+export {
+  WorkerHost,
+  callForId,
+  isWorkerGone,
+  resolveWorkerEntry,
+  startWorker,
+} from './worker/worker-host.js';

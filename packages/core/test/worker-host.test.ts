@@ -631,9 +631,28 @@ describe(resolveWorkerEntry, () => {
     expect(resolveWorkerEntry(dir, 'w')).toBe(join(dir, 'w.js'));
   });
 
-  it('should throw E_WORKER_ENTRY when there is neither', () => {
+  it('should throw E_WORKER_ENTRY naming the files it tried when there is none', () => {
     const resolve = (): string => resolveWorkerEntry(dir, 'w');
     expect(resolve).toThrow(ScmiTransportError);
     expect(resolve).toThrow(expect.objectContaining({ code: 'E_WORKER_ENTRY' }) as Error);
+    expect(resolve).toThrow(`no worker entry (w.ts, w.mts, w.js, w.mjs) in ${dir}`);
+  });
+
+  it('should take an ES module entry, .mts from sources and .mjs built, after .ts and .js', () => {
+    writeFileSync(join(dir, 'w.mjs'), '');
+    expect(resolveWorkerEntry(dir, 'w')).toBe(join(dir, 'w.mjs'));
+    writeFileSync(join(dir, 'w.js'), '');
+    expect(resolveWorkerEntry(dir, 'w')).toBe(join(dir, 'w.js'));
+    writeFileSync(join(dir, 'w.mts'), '');
+    expect(resolveWorkerEntry(dir, 'w')).toBe(join(dir, 'w.mts'));
+  });
+
+  it('should start an .mts entry through tsx, where import.meta.dirname is its directory', async () => {
+    const host = await startWorker({ entry: resolveWorkerEntry(fixture(''), 'esm-worker') });
+    try {
+      expect(await host.call('where')).toBe(fixture('').replace(/\/$/, ''));
+    } finally {
+      await host.stop();
+    }
   });
 });

@@ -644,8 +644,8 @@ describe('mailbox layouts (Linux mailbox_chan_validate)', () => {
           expect(smt.wire.monitor.channel('p2a:0')?.acksWithoutMailbox ?? 0).toBe(0);
         } finally {
           const stats = await smt.close();
-          expect(stats.counters.p2aRefused).toBe(0);
-          expect(stats.counters.p2aPosted).toBe(p2a ? 4 : 0);
+          expect(stats?.counters.p2aRefused).toBe(0);
+          expect(stats?.counters.p2aPosted).toBe(p2a ? 4 : 0);
         }
       },
     );

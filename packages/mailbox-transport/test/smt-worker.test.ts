@@ -55,7 +55,7 @@ describe(createSmtWorkerHandlers, () => {
     await agent.remove();
     const closed = await smt.close();
     expect(await smt.close()).toBe(closed);
-    expect(closed.closed).toBe(true);
+    expect(closed?.closed).toBe(true);
     await expect(smt.stats()).rejects.toThrow(RangeError);
     expect(service.open).toBe(0);
     // A second wire, closed by closeAll (the worker's onStop).
@@ -64,6 +64,33 @@ describe(createSmtWorkerHandlers, () => {
     expect(service.open).toBe(0);
     platform.close();
   });
+
+  it.each(['E_WORKER_STOPPED', 'E_WORKER_EXITED'])(
+    'should close to undefined once the worker is gone (%s): the responder went with it',
+    async (code) => {
+      const clock = new RealClock();
+      const platform = new ScmiPlatform(createDefaultPlatformConfig(), { clock });
+      const service = createSmtWorkerHandlers(platform, clock);
+      const handlers = service.handlers as Record<string, (...args: unknown[]) => unknown>;
+      let gone = false;
+      const host = {
+        call: (method: string, ...args: unknown[]) =>
+          gone
+            ? Promise.reject(new ScmiTransportError(code, `cannot call "${method}"`))
+            : Promise.resolve().then(() =>
+                (handlers[method] as (...a: unknown[]) => unknown)(...args),
+              ),
+        exited: new Promise<number>(() => undefined),
+      } as unknown as WorkerHost;
+      const smt = await openSmtWorkerWire(host, { agentId: 1, a2p: [0] });
+      gone = true; // host.stop() first (its onStop runs closeAll), then smt.close()
+      service.closeAll();
+      await expect(smt.close()).resolves.toBeUndefined();
+      await expect(smt.close()).resolves.toBeUndefined();
+      await expect(smt.stats()).rejects.toThrow('cannot call "smtStats"'); // no counters left
+      platform.close();
+    },
+  );
 
   it('should leave the rules as they were when smtSetFaults refuses a rule of the list, installing none of it', async () => {
     const clock = new RealClock();

@@ -56,6 +56,42 @@ describe(serveVirtioDevices, () => {
     );
   });
 
+  it.each(['E_WORKER_STOPPED', 'E_WORKER_EXITED'])(
+    'should close quietly once the worker is gone (%s): the device went with it',
+    async (code) => {
+      const server = serveVirtioDevices(new StubPlatform(), new VirtualClock());
+      const inThread = inThreadHost(server.handlers);
+      let gone = false;
+      const host = {
+        exited: inThread.exited,
+        call: (method: string, ...args: unknown[]) =>
+          gone
+            ? Promise.reject(new ScmiTransportError(code, `cannot call "${method}"`))
+            : inThread.call(method, ...args),
+      } as unknown as WorkerHost;
+      const device = await attachRemoteVirtioDevice(
+        host,
+        VirtioScmiWire.shared({ cmdqSize: 4 }),
+        1,
+      );
+      gone = true; // host.stop() first, then device.close(), as a finally block may do
+      await expect(device.close()).resolves.toBeUndefined();
+      await expect(device.close()).resolves.toBeUndefined();
+    },
+  );
+
+  it('should still reject a close the worker refuses for another reason', async () => {
+    const host = {
+      call: (method: string) =>
+        method === VIRTIO_WORKER_METHODS.close
+          ? Promise.reject(new ScmiTransportError('E_WORKER_PROTOCOL', 'malformed answer'))
+          : Promise.resolve(7),
+      exited: new Promise<number>(() => undefined),
+    } as unknown as WorkerHost;
+    const device = await attachRemoteVirtioDevice(host, VirtioScmiWire.shared({ cmdqSize: 4 }), 1);
+    await expect(device.close()).rejects.toThrow('malformed answer');
+  });
+
   it('should close every device at once', async () => {
     const server = serveVirtioDevices(new StubPlatform(), new VirtualClock());
     const host = inThreadHost(server.handlers);

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ScmiError, resolveWorkerEntry, startWorker, type Clock } from '@scmi-ts/core';
+import { isWorkerGone, resolveWorkerEntry, startWorker, type Clock } from '@scmi-ts/core';
 import type {
   FixtureEnds,
   SameThreadFixtureContext,
@@ -190,13 +190,6 @@ function openSameThreadPeerPort(ctx: SameThreadFixtureContext): FixtureEnds {
 
 // ---- Worker: the platform and its peer ports in a worker thread, over Unix sockets -----------------
 
-/** Whether `error` is core's worker host saying the worker is gone (stopped or exited). */
-function workerGone(error: unknown): boolean {
-  return (
-    ScmiError.is(error) && (error.code === 'E_WORKER_EXITED' || error.code === 'E_WORKER_STOPPED')
-  );
-}
-
 /** How long a connection may take to see its port's close (all it was sent read first). */
 const LOSS_WAIT_MS = 10_000;
 
@@ -231,7 +224,7 @@ async function startPeerPortWorker(ctx: WorkerFixtureContext): Promise<WorkerFix
   let killing: Promise<void> | undefined;
   /** Undefined when the session was killed and `error` says the worker is gone; else throws. */
   const unlessKilled = (error: unknown): undefined => {
-    if (killing !== undefined && workerGone(error)) return undefined;
+    if (killing !== undefined && isWorkerGone(error)) return undefined;
     throw error;
   };
   const platformState = async (): Promise<PeerPortWorkerPlatformState | undefined> =>

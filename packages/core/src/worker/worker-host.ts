@@ -17,9 +17,10 @@ import {
 /** Options of {@link startWorker}. */
 export interface StartWorkerOptions {
   /**
-   * Absolute path of the worker's entry module: a `.ts` file when running from sources (tests),
-   * loaded through tsx with `@scmi-ts/<pkg>` resolved to `packages/<pkg>/src/index.ts`, or a
-   * `.js` file (built `dist/`), loaded directly. See {@link resolveWorkerEntry}.
+   * Absolute path of the worker's entry module: a `.ts` (or, as an ES module, `.mts`) file when
+   * running from sources (tests), loaded through tsx with `@scmi-ts/<pkg>` resolved to
+   * `packages/<pkg>/src/index.ts`, or a `.js` / `.mjs` file (built `dist/`), loaded directly. See
+   * {@link resolveWorkerEntry}.
    */
   readonly entry: string;
   /**
@@ -457,9 +458,9 @@ export class WorkerHost implements AsyncDisposable {
 
 /**
  * Starts a `worker_thread` on `options.entry` and resolves once the entry has called
- * {@link serveWorker}. A `.ts` entry is loaded through tsx (a dev dependency; for tests from
- * sources), with `@scmi-ts/<pkg>` resolved to `packages/<pkg>/src/index.ts` through the `paths`
- * of `packages/core/tsconfig.test.json`; a `.js` entry is started directly.
+ * {@link serveWorker}. A `.ts` or `.mts` entry is loaded through tsx (a dev dependency; for tests
+ * from sources), with `@scmi-ts/<pkg>` resolved to `packages/<pkg>/src/index.ts` through the
+ * `paths` of `packages/core/tsconfig.test.json`; a `.js` or `.mjs` entry is started directly.
  *
  * If the entry throws while loading, or the thread exits before it is ready, or it is not ready
  * within `startTimeoutMs` (the thread is then terminated), the promise rejects and no thread is
@@ -469,7 +470,7 @@ export class WorkerHost implements AsyncDisposable {
  * `E_WORKER_OPTIONS` when `startTimeoutMs` is not a number of ms in (0, 2147483647] or
  * `stopTimeoutMs` not one in [0, 2147483647], or when Node refuses the worker's options (data it
  * cannot clone, a `name` or `transferList` of the wrong type; Node's error as `cause`),
- * `E_WORKER_TSX` when a `.ts` entry is given and tsx cannot be found, `E_WORKER_START` (with the
+ * `E_WORKER_TSX` when a `.ts` or `.mts` entry is given and tsx cannot be found, `E_WORKER_START` (with the
  * worker's error as `cause`, its message included) when the worker fails before it is ready or
  * is not ready in time.
  * @example
@@ -501,7 +502,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHo
   };
   let worker: Worker;
   try {
-    worker = entry.endsWith('.ts')
+    worker = isTypeScript(entry)
       ? new Worker(tsEntryShim(entry), { ...workerOptions, eval: true })
       : new Worker(entry, workerOptions);
   } catch (cause) {
@@ -566,25 +567,52 @@ function timeoutOption(
   );
 }
 
+/** The extensions {@link resolveWorkerEntry} tries, in order: sources first, then built code. */
+const ENTRY_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'] as const;
+
 /**
- * The path of a worker entry named `basename` in `dirname`: the `.ts` file when it exists
- * (running from sources), else the `.js` file (running from `dist/`). Pass `__dirname`.
+ * The path of a worker entry named `basename` in `dirname`: the first of `.ts`, `.mts`, `.js` and
+ * `.mjs` that exists — the TypeScript source when running from sources, the built file when
+ * running from `dist/`. Pass the directory of the calling module: `__dirname` in CommonJS,
+ * `import.meta.dirname` in an ES module (Node 20.11 and later), where `__dirname` is not defined.
  *
- * @throws ScmiTransportError `E_WORKER_ENTRY` when neither exists.
+ * @throws ScmiTransportError `E_WORKER_ENTRY` when none exists, naming the files tried.
  * @example
  * ```ts
  * const entry = resolveWorkerEntry(__dirname, 'smt-responder-worker');
+ * // In an ES module: resolveWorkerEntry(import.meta.dirname, 'smt-responder-worker')
  * ```
  */
 export function resolveWorkerEntry(dirname: string, basename: string): string {
-  const ts = join(dirname, `${basename}.ts`);
-  if (existsSync(ts)) return ts;
-  const js = join(dirname, `${basename}.js`);
-  if (existsSync(js)) return js;
-  throw new ScmiTransportError(
-    'E_WORKER_ENTRY',
-    `no worker entry ${basename}.ts or ${basename}.js in ${dirname}`,
-  );
+  for (const extension of ENTRY_EXTENSIONS) {
+    const entry = join(dirname, `${basename}${extension}`);
+    if (existsSync(entry)) return entry;
+  }
+  const tried = ENTRY_EXTENSIONS.map((e) => `${basename}${e}`).join(', ');
+  throw new ScmiTransportError('E_WORKER_ENTRY', `no worker entry (${tried}) in ${dirname}`);
+}
+
+/**
+ * Whether `error` says the worker is gone — a {@link WorkerHost.call} refused because the host
+ * was stopped (`E_WORKER_STOPPED`) or the worker exited (`E_WORKER_EXITED`). What the worker held
+ * went with it: a close that finds the worker gone has nothing left to close (the remote devices
+ * and responders of the transport packages resolve their `close()` then).
+ *
+ * @example
+ * ```ts
+ * await host.call('close', id).catch((e: unknown) => {
+ *   if (!isWorkerGone(e)) throw e;
+ * });
+ * ```
+ */
+export function isWorkerGone(error: unknown): boolean {
+  const code = ScmiError.is(error) ? error.code : undefined;
+  return code === 'E_WORKER_STOPPED' || code === 'E_WORKER_EXITED';
+}
+
+/** Whether `entry` is TypeScript (`.ts`, or `.mts` written as an ES module): loaded through tsx. */
+function isTypeScript(entry: string): boolean {
+  return entry.endsWith('.ts') || entry.endsWith('.mts');
 }
 
 /**

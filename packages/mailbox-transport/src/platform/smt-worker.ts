@@ -1,5 +1,6 @@
 import {
   callForId,
+  isWorkerGone,
   type Clock,
   type ScmiPlatformPort,
   type WorkerHandlers,
@@ -148,9 +149,10 @@ export interface SmtWorkerWire {
   setFaults(rules: readonly SmtFaultRule[]): Promise<void>;
   /**
    * Closes the responder in the worker (disconnecting the agent from the platform) and resolves
-   * with its final state. Idempotent.
+   * with its final state; with undefined when the worker was stopped or exited first (the
+   * responder went with it: nothing is left to close). Idempotent.
    */
-  close(): Promise<SmtResponderStats>;
+  close(): Promise<SmtResponderStats | undefined>;
 }
 
 /**
@@ -191,7 +193,7 @@ export async function openSmtWorkerWire(
   void host.exited.then(() => {
     controller.markRemoteGone();
   });
-  let closing: Promise<SmtResponderStats> | undefined;
+  let closing: Promise<SmtResponderStats | undefined> | undefined;
   return {
     wire,
     stats: async () => (await host.call('smtStats', id)) as SmtResponderStats,
@@ -199,7 +201,13 @@ export async function openSmtWorkerWire(
       await host.call('smtSetFaults', id, rules);
     },
     close: () => {
-      closing ??= host.call('smtClose', id) as Promise<SmtResponderStats>;
+      closing ??= (host.call('smtClose', id) as Promise<SmtResponderStats>).catch(
+        (error: unknown) => {
+          // A worker stopped (its onStop closed its responders) or gone: nothing is left to close.
+          if (!isWorkerGone(error)) throw error;
+          return undefined;
+        },
+      );
       return closing;
     },
   };

@@ -1,5 +1,5 @@
 import {
-  ScmiError,
+  isWorkerGone,
   resolveWorkerEntry,
   startWorker,
   type Clock,
@@ -76,13 +76,6 @@ export interface MailboxFixtureWorker {
   kill(): Promise<void>;
   /** The worker platform's state (armed timers, connected agents). */
   platformStats(): Promise<MailboxWorkerPlatformStats>;
-}
-
-/** Whether `error` is core's worker host saying the worker is gone (stopped or exited). */
-function workerGone(error: unknown): boolean {
-  return (
-    ScmiError.is(error) && (error.code === 'E_WORKER_EXITED' || error.code === 'E_WORKER_STOPPED')
-  );
 }
 
 function statsOf(r: SmtResponder): SmtResponderStats {
@@ -174,7 +167,7 @@ function fixtureOver(channels: SmtWireLayoutOptions, variant?: string) {
       let killing: Promise<void> | undefined;
       /** `error`, unless the session was killed and it says the worker is gone. */
       const unlessKilled = (error: unknown): undefined => {
-        if (killing !== undefined && workerGone(error)) return undefined;
+        if (killing !== undefined && isWorkerGone(error)) return undefined;
         throw error;
       };
       return {
@@ -190,8 +183,11 @@ function fixtureOver(channels: SmtWireLayoutOptions, variant?: string) {
             responderStats: () => smt.stats(),
             droppedSignals: () => ringsDroppedAfterFree(smt.wire),
             // The responder's count, read in the worker; once closed, from its final state.
-            strayRepliesDropped: async () =>
-              (await (closed ? smt.close() : smt.stats())).counters.strayResponsesDropped,
+            strayRepliesDropped: async () => {
+              const stats = await (closed ? smt.close() : smt.stats());
+              if (stats === undefined) throw new Error('the worker is gone, and its counters');
+              return stats.counters.strayResponsesDropped;
+            },
             // Commands the responder read from an A2P area (undefined once the worker was killed).
             commandsTaken: async () =>
               (await (closed ? smt.close() : smt.stats()).catch(unlessKilled))?.counters.requests,

@@ -1,4 +1,4 @@
-import { ScmiError, callForId, type WorkerHost } from '@scmi-ts/core';
+import { callForId, isWorkerGone, type WorkerHost } from '@scmi-ts/core';
 import type { EmulatedOpteeStats } from '../emulated/emulated-optee.js';
 import type { OpteeWireFault } from '../emulated/optee-wire-fault.js';
 import { allocateOpteeWire, openOpteeWireEnd } from '../wire/optee-wire.js';
@@ -90,8 +90,7 @@ export async function openOpteeWorkerWire(
           final = (await host.call('opteeClose', id)) as EmulatedOpteeStats | undefined;
         } catch (error) {
           // A worker stopped (its onStop closed its OP-TEEs) or gone: nothing is left to close.
-          const code = ScmiError.is(error) ? error.code : undefined;
-          if (code !== 'E_WORKER_STOPPED' && code !== 'E_WORKER_EXITED') throw error;
+          if (!isWorkerGone(error)) throw error;
         }
       })();
       return closing;

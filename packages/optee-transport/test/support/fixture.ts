@@ -1,5 +1,5 @@
 import {
-  ScmiError,
+  isWorkerGone,
   TRANSPORT,
   coreModule,
   createAgent,
@@ -62,13 +62,6 @@ export interface OpteeWorker {
    * secure world that dies would; resolves once it exited. Idempotent.
    */
   kill(): Promise<void>;
-}
-
-/** Whether `error` is core's worker host saying the worker is gone (stopped or exited). */
-function workerGone(error: unknown): boolean {
-  return (
-    ScmiError.is(error) && (error.code === 'E_WORKER_EXITED' || error.code === 'E_WORKER_STOPPED')
-  );
 }
 
 /** Options of {@link createOpteeFixture}. */
@@ -187,7 +180,7 @@ export function createOpteeFixture(options: OpteeFixtureOptions) {
       let killing: Promise<void> | undefined;
       /** `error`, unless the session was killed and it says the worker is gone. */
       const unlessKilled = (error: unknown): undefined => {
-        if (killing !== undefined && workerGone(error)) return undefined;
+        if (killing !== undefined && isWorkerGone(error)) return undefined;
         throw error;
       };
       return {

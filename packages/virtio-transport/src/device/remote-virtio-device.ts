@@ -1,6 +1,7 @@
 import {
   ScmiConfigError,
   callForId,
+  isWorkerGone,
   type Clock,
   type ScmiPlatformPort,
   type WorkerHost,
@@ -128,7 +129,10 @@ export interface RemoteVirtioDevice {
   stats(): Promise<VirtioDeviceStats>;
   /** Replaces the device's wire-level fault rules. */
   setWireFaults(rules: readonly VirtioWireFaultRule[]): Promise<void>;
-  /** Closes the device (the driver may then reclaim without a reset acknowledgement); idempotent. */
+  /**
+   * Closes the device (the driver may then reclaim without a reset acknowledgement); idempotent.
+   * Resolves as well when the worker was stopped or exited first: the device went with it.
+   */
   close(): Promise<void>;
 }
 
@@ -185,9 +189,15 @@ export async function attachRemoteVirtioDevice(
       await host.call(VIRTIO_WORKER_METHODS.setWireFaults, id, rules);
     },
     close: () => {
-      closing ??= host.call(VIRTIO_WORKER_METHODS.close, id).then((stats) => {
-        final = stats as VirtioDeviceStats | undefined;
-      });
+      closing ??= host.call(VIRTIO_WORKER_METHODS.close, id).then(
+        (stats) => {
+          final = stats as VirtioDeviceStats | undefined;
+        },
+        (error: unknown) => {
+          // A worker stopped (its onStop closed its devices) or gone: nothing is left to close.
+          if (!isWorkerGone(error)) throw error;
+        },
+      );
       return closing;
     },
   };

@@ -1,5 +1,5 @@
 import {
-  ScmiError,
+  isWorkerGone,
   resolveWorkerEntry,
   startWorker,
   type AgentOptions,
@@ -145,13 +145,6 @@ export interface VirtioWorkerSession {
   readonly host: WorkerHost;
 }
 
-/** Whether `error` is core's worker host saying the worker is gone (stopped or exited). */
-function workerGone(error: unknown): boolean {
-  return (
-    ScmiError.is(error) && (error.code === 'E_WORKER_EXITED' || error.code === 'E_WORKER_STOPPED')
-  );
-}
-
 /** Starts the device worker (platform + devices) for `agentId`. */
 export async function startVirtioWorker(ctx: {
   platformConfig: PlatformConfig;
@@ -170,7 +163,7 @@ export async function startVirtioWorker(ctx: {
   let killing: Promise<void> | undefined;
   /** `error`, unless the session was killed and it says the worker is gone. */
   const unlessKilled = (error: unknown): undefined => {
-    if (killing !== undefined && workerGone(error)) return undefined;
+    if (killing !== undefined && isWorkerGone(error)) return undefined;
     throw error;
   };
   return {
