@@ -68,6 +68,7 @@ const config: Config = {
     './packages/virtio-transport/src/': { lines: 90, branches: 80, functions: 85 },
     './packages/mailbox-transport/src/': { lines: 90, branches: 80, functions: 90 },
     './packages/optee-transport/src/': { lines: 90, branches: 80, functions: 90 },
+    './packages/example-transport/src/': { lines: 95, branches: 85, functions: 95 },
     './packages/protocols/src/': { lines: 90, branches: 80, functions: 90 },
   },
 };

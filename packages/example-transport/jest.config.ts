@@ -1,0 +1,3 @@
+import { createPackageConfig } from '../../jest.config';
+
+export default createPackageConfig(__dirname);
