@@ -133,6 +133,30 @@ describe('the other checks of what a caller gives, given a bigint', () => {
     expect((e as Error).message).toMatch(/source 1n is not one of its sources/);
   });
 
+  it.each([
+    [4, 5, 'test: clock event 0 (rate changed): source 5 is not one of its sources (0 to 3)'],
+    [
+      undefined,
+      -1,
+      'test: clock event 0 (rate changed): source -1 is not one of its sources (an integer from 0)',
+    ],
+  ])(
+    'should name the event and the sources it has (%p sources, source %p)',
+    async (numSources, source, message) => {
+      const hub = new NotificationHub('test', new VirtualClock(), 4, 32);
+      hub.setP2a(true);
+      hub.register(0x14, [
+        { id: 0, name: 'rate changed', ...(numSources === undefined ? {} : { numSources }) },
+      ]);
+      const e = await errorOf(() =>
+        hub.subscribe({ protocolId: 0x14, eventId: 0, source }, () => {
+          // never called
+        }),
+      );
+      expect(e).toMatchObject({ code: 'E_ARGUMENT', message });
+    },
+  );
+
   it('should refuse a worker entry with E_WORKER_ENTRY showing 1n', async () => {
     const e = await errorOf(() => startWorker({ entry: 1n as unknown as string }));
     expect(e).toMatchObject({ code: 'E_WORKER_ENTRY' });

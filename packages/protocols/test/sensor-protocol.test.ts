@@ -410,6 +410,12 @@ describe('Sensor protocol client', () => {
     ] as const) {
       await expect(sensor.setTripPoint(id, trip, 0)).rejects.toMatchObject({ code: 'E_ARGUMENT' });
     }
+    await expect(sensor.setTripPoint(1, 0, 0)).rejects.toThrow(
+      'trip point 0: sensor 1 has no trip points',
+    );
+    await expect(sensor.setTripPoint(2, 1, 0)).rejects.toThrow(
+      "trip point 1 is not one of sensor 2's 1 (0 to 0)",
+    );
     for (const value of [2n ** 64n, -(2n ** 63n) - 1n, 0.5, 2 ** 60]) {
       await expect(sensor.setTripPoint(0, 0, value)).rejects.toMatchObject({ code: 'E_ARGUMENT' });
     }

@@ -486,9 +486,12 @@ export class NotificationHub {
         (source as number) < 0 ||
         (source as number) >= (event.numSources ?? Infinity))
     ) {
+      // register refuses a numSources under 1.
+      const sources =
+        event.numSources === undefined ? 'an integer from 0' : `0 to ${event.numSources - 1}`;
       throw new ScmiError(
         'E_ARGUMENT',
-        `${this.#agent}: ${name}: source ${formatValue(source)} is not one of its ${event.numSources === undefined ? '' : `${event.numSources} `}sources (0 and up)`,
+        `${this.#agent}: ${name} (${event.name}): source ${formatValue(source)} is not one of its sources (${sources})`,
       );
     }
     if (signal?.aborted === true) throw signal.reason;

@@ -772,7 +772,8 @@ export class ClockProtocol {
 
   /**
    * CLOCK_RATE_NOTIFY: asks the platform to send (or stop sending) CLOCK_RATE_CHANGED for clock
-   * `id`. Subscribing through `agent.events` sends it for you; this is the raw command.
+   * `id`. Subscribing through `agent.events` sends it for you; this is the raw command,
+   * which goes around the hub: disabling here what a subscription holds silences it.
    *
    * @throws as {@link ClockProtocol.getRate}.
    */

@@ -766,9 +766,11 @@ export class PerformanceProtocol {
   }
 
   /**
-   * PERF_LIMITS_SET: domain `id` may run from level `min` to level `max`. A limit of 0 leaves
-   * that limit as it is (version 3.0), so both 0 is refused, as Linux's `scmi_perf_limits_set`
-   * refuses it (-EINVAL) from major 3 on. Sent whether or not the domain announces
+   * PERF_LIMITS_SET: domain `id` may run from level `min` to level `max` — `max` first, as on
+   * the wire (range_max, range_min) and in Linux's `limits_set(ph, domain, max_perf,
+   * min_perf)`; swapped, the platform answers INVALID_PARAMETERS (min above max). A limit of 0
+   * leaves that limit as it is (version 3.0), so both 0 is refused, as Linux's
+   * `scmi_perf_limits_set` refuses it (-EINVAL) from major 3 on. Sent whether or not the domain announces
    * {@link PerformanceDomainInfo.canSetLimits} — deliberately: Linux refuses it (-EOPNOTSUPP)
    * without sending when the domain does not announce it; here a test sees the platform's own
    * answer (DENIED).
@@ -996,7 +998,8 @@ export class PerformanceProtocol {
 
   /**
    * PERF_NOTIFY_LIMITS: asks the platform to send (or stop sending) PERFORMANCE_LIMITS_CHANGED for
-   * domain `id`. Subscribing through `agent.events` sends it for you; this is the raw command.
+   * domain `id`. Subscribing through `agent.events` sends it for you; this is the raw command,
+   * which goes around the hub: disabling here what a subscription holds silences it.
    *
    * @throws ScmiError `E_ARGUMENT` / `E_DOMAIN_UNAVAILABLE` (nothing sent); ScmiStatusError for an
    * error status.
@@ -1007,7 +1010,8 @@ export class PerformanceProtocol {
 
   /**
    * PERF_NOTIFY_LEVEL: asks the platform to send (or stop sending) PERFORMANCE_LEVEL_CHANGED for
-   * domain `id`. Subscribing through `agent.events` sends it for you; this is the raw command.
+   * domain `id`. Subscribing through `agent.events` sends it for you; this is the raw command,
+   * which goes around the hub: disabling here what a subscription holds silences it.
    *
    * @throws as {@link PerformanceProtocol.notifyLimits}.
    */

@@ -443,7 +443,8 @@ export class PowerProtocol {
 
   /**
    * POWER_STATE_NOTIFY: asks the platform to send (or stop sending) POWER_STATE_CHANGED for
-   * domain `id`. Subscribing through `agent.events` sends it for you; this is the raw command.
+   * domain `id`. Subscribing through `agent.events` sends it for you; this is the raw command,
+   * which goes around the hub: disabling here what a subscription holds silences it.
    *
    * @throws as {@link PowerProtocol.setState}.
    */
@@ -454,7 +455,8 @@ export class PowerProtocol {
   /**
    * POWER_STATE_CHANGE_REQUESTED_NOTIFY: asks the platform to send (or stop sending)
    * POWER_STATE_CHANGE_REQUESTED for domain `id`. Subscribing through `agent.events` sends it for
-   * you; this is the raw command.
+   * you; this is the raw command,
+   * which goes around the hub: disabling here what a subscription holds silences it.
    *
    * @throws as {@link PowerProtocol.setState}.
    */

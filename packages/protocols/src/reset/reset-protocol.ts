@@ -327,7 +327,8 @@ export class ResetProtocol {
 
   /**
    * RESET_NOTIFY: asks the platform to send (or stop sending) RESET_ISSUED for domain `id`.
-   * Subscribing through `agent.events` sends it for you; this is the raw command.
+   * Subscribing through `agent.events` sends it for you; this is the raw command,
+   * which goes around the hub: disabling here what a subscription holds silences it.
    *
    * @throws as {@link ResetProtocol.reset}.
    */

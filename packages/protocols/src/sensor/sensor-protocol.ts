@@ -433,7 +433,9 @@ export class SensorProtocol {
       }
       throw new ScmiError(
         'E_ARGUMENT',
-        `trip point ${formatValue(tripPointId)} is not one of sensor ${id}'s ${info.tripPoints}`,
+        info.tripPoints === 0
+          ? `trip point ${formatValue(tripPointId)}: sensor ${id} has no trip points`
+          : `trip point ${formatValue(tripPointId)} is not one of sensor ${id}'s ${info.tripPoints} (0 to ${info.tripPoints - 1})`,
       );
     }
     // Checked at run time: a JavaScript caller gets past the type.
@@ -467,7 +469,8 @@ export class SensorProtocol {
 
   /**
    * SENSOR_TRIP_POINT_NOTIFY: asks the platform to send (or stop sending) SENSOR_TRIP_POINT_EVENT
-   * for sensor `id`. Subscribing through `agent.events` sends it for you; this is the raw command.
+   * for sensor `id`. Subscribing through `agent.events` sends it for you; this is the raw command,
+   * which goes around the hub: disabling here what a subscription holds silences it.
    *
    * @throws as {@link SensorProtocol.read}.
    */
@@ -478,7 +481,8 @@ export class SensorProtocol {
   /**
    * SENSOR_CONTINUOUS_UPDATE_NOTIFY: asks the platform to send (or stop sending) SENSOR_UPDATE
    * for sensor `id` at every update interval. Subscribing through `agent.events` sends it for
-   * you; this is the raw command.
+   * you; this is the raw command,
+   * which goes around the hub: disabling here what a subscription holds silences it.
    *
    * @throws as {@link SensorProtocol.read}.
    */

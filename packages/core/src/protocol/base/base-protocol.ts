@@ -342,7 +342,8 @@ export class BaseProtocol {
 
   /**
    * BASE_NOTIFY_ERRORS: enables (`true`) or disables (`false`) BASE_ERROR_EVENT for this agent.
-   * Subscribing to the event through `agent.events` sends it for you; this is the raw command.
+   * Subscribing to the event through `agent.events` sends it for you; this is the raw command,
+   * which goes around the hub: disabling here what a subscription holds silences it.
    * `enable` must be a boolean: a truthy `'false'` would send notify_enable 1.
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) when `enable` is not `true` or `false`;
