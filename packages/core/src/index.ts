@@ -48,10 +48,12 @@ export type {
   NotificationStats,
   ScmiEventDescriptor,
   ScmiEventFilter,
+  ScmiEventWait,
   ScmiNotification,
   ScmiNotificationHandler,
   ScmiNotifyOutcome,
   ScmiSubscribeOptions,
+  ScmiWaitOptions,
 } from './notification/notification-hub.js';
 export type {
   PlatformAgentLink,

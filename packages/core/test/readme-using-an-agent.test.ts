@@ -237,7 +237,7 @@ describe('packages/core/README.md: Using an agent', () => {
   });
 
   it('should deliver the notification the notification example prints', async () => {
-    await expect(run(2)).resolves.toEqual(['clock-rate-changed 0 600000000']);
+    await expect(run(2)).resolves.toEqual(['clock-rate-changed 0 600000000', '400000000']);
   });
 
   it('should print what the protocol-driver example says', async () => {

@@ -1,6 +1,8 @@
 import { RevokedError, ScmiError } from '@scmi-ts/core';
 import {
+  CLOCK_RATE_CHANGED,
   POWER_STATE_ON,
+  decodeClockRateChanged,
   clockProtocolDriver,
   powerProtocolDriver,
   resetProtocolDriver,
@@ -157,5 +159,34 @@ describe('typed notification subscriptions of the protocol clients', () => {
     await agent.remove();
     // Once removed: RevokedError.
     expect(await refusal(clock.onRateChanged(() => undefined))).toBeInstanceOf(RevokedError);
+  });
+
+  it('agent.events.waitFor: the next CLOCK_RATE_CHANGED, end to end, and a bound that ends the wait', async () => {
+    h = createHarness({ drivers: [clockProtocolDriver] });
+    const agent = await h.create();
+    const clock = agent.protocol(clockProtocolDriver);
+    const filter = { protocolId: 0x14, eventId: CLOCK_RATE_CHANGED, source: 1 };
+    const changed = await agent.events.waitFor(filter, { timeoutMs: 100 });
+    await clock.setRate(1, 48n * BigInt(MHZ), { async: false });
+    expect(decodeClockRateChanged((await changed.notification).payload)).toEqual({
+      agentId: 1,
+      clockId: 1,
+      rate: 48_000_000n,
+    });
+    await h.clock.runUntilIdle();
+    expect(h.platform.subscriptions(1)).toEqual([]); // left once it came
+    // Nothing changes: the wait ends at its bound, on the agent's (virtual) clock.
+    const idle = await agent.events.waitFor(filter, { timeoutMs: 20 });
+    await expect(idle.notification).rejects.toMatchObject({ code: 'E_EVENT_TIMEOUT' });
+    // A wait under way when the agent is removed ends with E_SHUTDOWN.
+    const waiting = await agent.events.waitFor({ protocolId: 0x14, eventId: CLOCK_RATE_CHANGED });
+    const outcome = waiting.notification.catch((e: unknown) => e);
+    await agent.remove();
+    expect(await outcome).toMatchObject({ code: 'E_SHUTDOWN' });
+    expect(
+      await agent.events
+        .waitFor({ protocolId: 0x14, eventId: CLOCK_RATE_CHANGED })
+        .catch((e: unknown) => e),
+    ).toBeInstanceOf(RevokedError);
   });
 });

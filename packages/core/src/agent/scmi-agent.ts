@@ -9,7 +9,9 @@ import type {
   NotificationStats,
   ScmiEventDescriptor,
   ScmiEventFilter,
+  ScmiEventWait,
   ScmiSubscribeOptions,
+  ScmiWaitOptions,
   ScmiNotificationHandler,
 } from '../notification/notification-hub.js';
 import type { BaseProtocol, ScmiPlatformInfo } from '../protocol/base/base-protocol.js';
@@ -154,6 +156,27 @@ export interface AgentEvents {
     handler: ScmiNotificationHandler,
     options?: ScmiSubscribeOptions,
   ): Promise<() => Promise<void>>;
+  /**
+   * Waits for the next notification that matches `filter`, with a bound: resolves once the
+   * subscription is made (the platform enabled the event) to a {@link ScmiEventWait}, whose
+   * `notification` resolves with the first one delivered after that; then it leaves. Send the
+   * command that causes the notification once `waitFor` resolved: sent before, it may reach the
+   * platform ahead of the enable, and nothing is notified. See {@link NotificationHub.waitFor}.
+   *
+   * @throws (rejects, never throws) as {@link AgentEvents.subscribe}; ScmiError `E_ARGUMENT` for
+   * options that are not {@link ScmiWaitOptions} (`timeoutMs` an integer from 1 to 2^31 − 1, on
+   * the agent's clock; `signal` an `AbortSignal`); ScmiError `E_EVENT_TIMEOUT` when `timeoutMs`
+   * passed; `options.signal.reason` when the signal fired; ScmiTransportError `E_SHUTDOWN` when
+   * the agent's removal started — the call while the subscription is made, `notification` after.
+   * @example
+   * ```ts
+   * const filter = { protocolId: 0x14, eventId: CLOCK_RATE_CHANGED, source: 0 };
+   * const changed = await agent.events.waitFor(filter, { timeoutMs: 100 });
+   * await agent.protocol(clockProtocolDriver).setRate(0, 600_000_000n, { async: false });
+   * decodeClockRateChanged((await changed.notification).payload).rate; // 600000000n
+   * ```
+   */
+  waitFor(filter: ScmiEventFilter, options?: ScmiWaitOptions): Promise<ScmiEventWait>;
   /** Registers notifications of a protocol that has no driver (for raw use). */
   register(protocolId: number, events: readonly ScmiEventDescriptor[]): void;
   /** Whether notifications can arrive (the transport has a P2A channel). */
@@ -472,6 +495,12 @@ export class ScmiAgent {
         const refused = this.#filterError(filter);
         if (refused !== undefined) return Promise.reject(refused);
         return hub.subscribe(filter, handler, options);
+      },
+      waitFor: (filter, options) => {
+        if (this.#revoked) return Promise.reject(this.#revokedError('events'));
+        const refused = this.#filterError(filter);
+        if (refused !== undefined) return Promise.reject(refused);
+        return hub.waitFor(filter, options);
       },
       register: (protocolId, events) => {
         this.#live('events');

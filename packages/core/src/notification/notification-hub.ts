@@ -1,8 +1,8 @@
 import { describeArg, formatValue } from '../errors/format-value.js';
 import { optionKeys, optionsArgError } from '../agent/agent-config.js';
-import { isAbortSignal, watchAbort } from '../protocol/abort-watch.js';
+import { isAbortSignal, noWatch, watchAbort } from '../protocol/abort-watch.js';
 import type { BadMessageReason, TransportChannel } from '../channel/transport.js';
-import type { Clock, TimerHandle } from '../clock/clock.js';
+import { MAX_TIMER_MS, type Clock, type TimerHandle } from '../clock/clock.js';
 import { ScmiError, ScmiStatusError, ScmiTransportError } from '../errors/scmi-error.js';
 import type { ChannelCounters } from '../diagnostics/channel-counters.js';
 import { callContained } from '../diagnostics/contained-call.js';
@@ -169,6 +169,49 @@ export interface ScmiSubscribeOptions {
 const SUBSCRIBE_OPTION_KEYS: ReadonlySet<string> = optionKeys<ScmiSubscribeOptions>({
   signal: true,
 });
+
+/**
+ * Options of {@link NotificationHub.waitFor} (`agent.events.waitFor`).
+ *
+ * @example
+ * ```ts
+ * const options: ScmiWaitOptions = { timeoutMs: 500, signal: AbortSignal.timeout(5_000) };
+ * ```
+ */
+export interface ScmiWaitOptions {
+  /**
+   * Gives up after this many ms of the agent's clock (virtual time under a `VirtualClock`),
+   * counted from the call: an integer from 1 to 2^31 − 1. Absent: no bound but the signal's and
+   * the agent's removal.
+   */
+  readonly timeoutMs?: number;
+  /** Gives up when it fires, with its reason. */
+  readonly signal?: AbortSignal;
+}
+
+const WAIT_OPTION_KEYS: ReadonlySet<string> = optionKeys<ScmiWaitOptions>({
+  timeoutMs: true,
+  signal: true,
+});
+
+/**
+ * A wait for one notification, made by {@link NotificationHub.waitFor} once the platform has
+ * enabled the event.
+ *
+ * @example
+ * ```ts
+ * const wait: ScmiEventWait = await agent.events.waitFor({ protocolId: 0x11, eventId: 0 });
+ * const n = await wait.notification; // the next POWER_STATE_CHANGED
+ * ```
+ */
+export interface ScmiEventWait {
+  /**
+   * The first matching notification delivered after the subscription was made; rejects as the
+   * wait ends otherwise (its bound `E_EVENT_TIMEOUT`, its signal's reason, the removal
+   * `E_SHUTDOWN`).
+   */
+  readonly notification: Promise<ScmiNotification>;
+}
 
 /** Counters of a {@link NotificationHub}. */
 export interface NotificationStats {
@@ -342,6 +385,8 @@ export class NotificationHub {
   readonly #notCovered = new Map<string, boolean>();
   /** Per `protocol:event`: the last enable / disable queued (see `#inTurn`). */
   readonly #turns = new Map<string, Promise<void>>();
+  /** The {@link NotificationHub.waitFor} waits under way: each gives up with the error it is given. */
+  readonly #waiting = new Set<(error: unknown) => void>();
 
   /**
    * Creates a hub whose queues hold `depth` notifications of up to `capacity` bytes each; the
@@ -634,6 +679,135 @@ export class NotificationHub {
    * The signal of a subscribe's `options`, checked (a JavaScript caller's `null`, a misspelt key,
    * a signal given for `{ signal }`, a forged signal).
    */
+  /**
+   * Waits for the next notification that matches `filter`, with a bound: subscribes as
+   * {@link NotificationHub.subscribe} does and resolves once the subscription is made — the
+   * platform has enabled the event — to a {@link ScmiEventWait} whose `notification` resolves
+   * with the first one delivered after that, then leaves (the last subscriber's leave disables the
+   * event at the platform; a leave that fails is counted in
+   * {@link NotificationStats.signalLeaveFailures}). Send the command that causes the notification
+   * after `waitFor` resolved: sent before, it may reach the platform ahead of the enable, and its
+   * notification is then not sent at all. `options.timeoutMs` (on the agent's clock, counted
+   * from the call), `options.signal` and the agent's removal each end the wait, and the
+   * subscription, with their error: the call rejects with it while the subscription is being made,
+   * `notification` after. A `notification` nobody awaits does not become an unhandled rejection.
+   *
+   * @throws (rejects) what {@link NotificationHub.subscribe} throws; ScmiError `E_ARGUMENT` for
+   * options that are not {@link ScmiWaitOptions} (nothing sent); ScmiError `E_EVENT_TIMEOUT` when
+   * `timeoutMs` passed; `options.signal.reason` when the signal fired; ScmiTransportError
+   * `E_SHUTDOWN` when the agent's removal started. `notification` rejects with the same errors.
+   * @example
+   * ```ts
+   * const filter = { protocolId: 0x14, eventId: 0, source: 0 }; // CLOCK_RATE_CHANGED of clock 0
+   * const changed = await agent.events.waitFor(filter, { timeoutMs: 100 }); // enabled now
+   * await clock.setRate(0, 600_000_000n, { async: false });
+   * decodeClockRateChanged((await changed.notification).payload).rate; // 600000000n
+   * ```
+   */
+  public async waitFor(filter: ScmiEventFilter, options?: ScmiWaitOptions): Promise<ScmiEventWait> {
+    const checked = this.#waitOptions(options);
+    if (checked instanceof ScmiError) throw checked;
+    const { timeoutMs, signal } = checked;
+    const name = `${scmiProtocolName(filter.protocolId)} event ${filter.eventId}`;
+    let resolve!: (n: ScmiNotification) => void;
+    let reject!: (error: unknown) => void;
+    const notification = new Promise<ScmiNotification>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Handled here too: a wait whose notification nobody awaits (the caller gave up on it) must
+    // not end as an unhandled rejection; the caller who awaits it still gets the error.
+    notification.catch(() => undefined);
+    const subscription = new AbortController();
+    let timer: TimerHandle | undefined;
+    let unwatch = noWatch;
+    let failure: { readonly error: unknown } | undefined;
+    // Read through a call: set by callbacks, which the compiler's narrowing does not follow.
+    const failed = (): { readonly error: unknown } | undefined => failure;
+    const end = (settle: () => void): void => {
+      if (subscription.signal.aborted) return;
+      this.#waiting.delete(giveUp);
+      timer?.cancel();
+      unwatch();
+      subscription.abort(); // leaves (or ends a subscribe still under way)
+      settle();
+    };
+    const giveUp = (error: unknown): void => {
+      end(() => {
+        failure = { error };
+        reject(error);
+      });
+    };
+    this.#waiting.add(giveUp);
+    if (signal !== undefined) {
+      const given = signal;
+      unwatch = watchAbort(given, () => {
+        giveUp(given.reason);
+      });
+    }
+    if (failed() === undefined && timeoutMs !== undefined) {
+      timer = this.#clock.setTimeout(() => {
+        giveUp(
+          new ScmiError(
+            'E_EVENT_TIMEOUT',
+            `${this.#agent}: ${name}: no notification within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+    }
+    try {
+      const fired = failed();
+      if (fired !== undefined) throw fired.error; // the signal had fired: nothing sent
+      await this.subscribe(
+        filter,
+        (n) => {
+          end(() => resolve(n));
+        },
+        { signal: subscription.signal },
+      );
+    } catch (error: unknown) {
+      giveUp(error); // a no-op once the wait ended
+      // The wait's own end (its bound, its signal, the removal) rather than the subscribe's
+      // echo of it (the internal signal's reason).
+      throw failed()?.error ?? error;
+    }
+    const ended = failed();
+    if (ended !== undefined) throw ended.error; // ended as the enable was answered
+    return { notification };
+  }
+
+  /** The options of a `waitFor`, or the error that refuses them. */
+  #waitOptions(options: unknown): ScmiWaitOptions | ScmiError {
+    if (options === undefined) return {};
+    const what = `${this.#agent}: waitFor`;
+    const refused = optionsArgError(options, WAIT_OPTION_KEYS, what, 'the wait');
+    if (refused !== undefined) return refused;
+    const { timeoutMs, signal } = options as Record<string, unknown>;
+    if (
+      timeoutMs !== undefined &&
+      !(
+        Number.isSafeInteger(timeoutMs) &&
+        (timeoutMs as number) >= 1 &&
+        (timeoutMs as number) <= MAX_TIMER_MS
+      )
+    ) {
+      return new ScmiError(
+        'E_ARGUMENT',
+        `${what}: options.timeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${describeArg(timeoutMs)}`,
+      );
+    }
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      return new ScmiError(
+        'E_ARGUMENT',
+        `${what}: options.signal must be an AbortSignal, got ${describeArg(signal)}`,
+      );
+    }
+    return {
+      ...(timeoutMs === undefined ? {} : { timeoutMs: timeoutMs as number }),
+      ...(signal === undefined ? {} : { signal }),
+    };
+  }
+
   #subscribeSignal(options: unknown): AbortSignal | undefined {
     if (options === undefined) return undefined;
     const what = `${this.#agent}: subscribe`;
@@ -1054,6 +1228,12 @@ export class NotificationHub {
    */
   public stopDelivery(): void {
     this.#delivering = false;
+    // Nothing will be delivered: every wait under way gives up (its subscription leaves).
+    for (const giveUp of [...this.#waiting]) {
+      giveUp(
+        new ScmiTransportError('E_SHUTDOWN', `${this.#agent}: waitFor: the agent is shutting down`),
+      );
+    }
   }
 
   #call(handler: ScmiNotificationHandler, n: ScmiNotification): void {
@@ -1065,6 +1245,11 @@ export class NotificationHub {
   /** Teardown, phase 1: stop accepting and delivering; discard (and count) what is queued. */
   public quiesce(): void {
     this.#closed = true;
+    for (const giveUp of [...this.#waiting]) {
+      giveUp(
+        new ScmiTransportError('E_SHUTDOWN', `${this.#agent}: waitFor: the agent is shutting down`),
+      );
+    }
     for (const q of this.#queues.values()) {
       this.#discarded += q.count;
       q.count = 0;
