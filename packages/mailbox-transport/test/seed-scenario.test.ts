@@ -9,7 +9,7 @@ import {
   type ScmiAgent,
   type TimerHandle,
 } from '@scmi-ts/core';
-import { seedFromEnv } from '@scmi-ts/conformance';
+import { seedFromEnv, waitUntil } from '@scmi-ts/conformance';
 import { ensureNoLeaksInSuite, type DevresEvent } from '@scmi-ts/devres';
 import { ScmiPlatform, SeededRandom, createDefaultPlatformConfig } from '@scmi-ts/platform';
 import {
@@ -309,10 +309,12 @@ describe('seed scenario: Base discovery times out, the platform replies late, pr
             const answered = (): boolean =>
               stats.counters.requests >= sent &&
               stats.counters.responses === stats.counters.requests;
-            for (let t = 0; t < 1000 && !answered(); t++) {
-              await new Promise((resolve) => setTimeout(resolve, 1));
+            // A bound against a hang, in real time (a count of short sleeps ran out on a loaded
+            // machine, the worker starved): waitUntil's 10 s.
+            await waitUntil(async () => {
               stats = await ends.responderStats();
-            }
+              return answered();
+            });
             // A report is a snapshot: read it again at each look.
             const report = (): SmtChannelReport => defined(ends.wire.monitor.channel('a2p:0'));
             let a2p = report();
@@ -320,10 +322,10 @@ describe('seed scenario: Base discovery times out, the platform replies late, pr
             // (bounded), so that the count below is read after it, however loaded the machine.
             const accounted = (): number =>
               a2p.counters.lateReplies + a2p.counters.refusedAfterQuiesce + a2p.ignoredAfterFree;
-            for (let t = 0; t < 1000 && outcome !== undefined && accounted() === 0; t++) {
-              await new Promise((resolve) => setTimeout(resolve, 1));
+            await waitUntil(() => {
               a2p = report();
-            }
+              return outcome === undefined || accounted() !== 0;
+            });
             // Every ring the closed line dropped is counted once: refused at free, or after it.
             expect(a2p.ignoredRings).toBe(a2p.counters.refusedAfterQuiesce + a2p.ignoredAfterFree);
             const { lateReplies, refusedAfterQuiesce } = a2p.counters;
