@@ -1,63 +1,25 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { format } from 'node:util';
-import { runInNewContext } from 'node:vm';
-import { transformSync } from '@swc/core';
 import * as core from '@scmi-ts/core';
 import * as platform from '@scmi-ts/platform';
 import * as inversify from 'inversify';
-
-/** The TypeScript example of the README's "Connecting an agent to a peer port" section. */
-function example(): string {
-  const md = readFileSync(join(__dirname, '../README.md'), 'utf8');
-  const start = md.indexOf('\n### Connecting an agent to a peer port\n');
-  if (start === -1) throw new Error('README.md has no "Connecting an agent to a peer port"');
-  const end = md.indexOf('\n#', start + 1);
-  const section = md.slice(start, end === -1 ? undefined : end);
-  const blocks = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string);
-  expect(blocks).toHaveLength(1);
-  return blocks[0] as string;
-}
-
-/**
- * Runs the example as written (its imports served from this test's modules) and returns what it
- * printed.
- */
-async function run(source: string): Promise<string[]> {
-  const imports = [...source.matchAll(/^import\s[\s\S]*?\sfrom '([^']+)';\n/gm)];
-  const body = imports.reduce((text, m) => text.replace(m[0], ''), source);
-  const head = imports.map((m) => m[0]).join('');
-  const { code } = transformSync(`${head}module.exports = (async () => {\n${body}\n})();`, {
-    jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-    module: { type: 'commonjs' },
-  });
-  const modules: Record<string, unknown> = {
-    inversify,
-    '@scmi-ts/core': core,
-    '@scmi-ts/platform': platform,
-  };
-  const printed: string[] = [];
-  const context = {
-    require: (name: string): unknown => {
-      if (!(name in modules)) throw new Error(`the example imports ${name}`);
-      return modules[name];
-    },
-    exports: {},
-    module: { exports: undefined as unknown },
-    console: { log: (...args: unknown[]) => void printed.push(format(...args)) },
-    // This realm's Uint8Array: `transact` tells bytes from a writer with `instanceof`.
-    Uint8Array,
-  };
-  runInNewContext(code, context);
-  await (context.module.exports as Promise<void>);
-  return printed;
-}
+import {
+  runExample,
+  saidToPrint,
+  sectionExamples,
+} from '../../core/test/support/readme-example.js';
 
 describe('packages/platform/README.md: Connecting an agent to a peer port', () => {
   it('should run and print what its comments say', async () => {
-    const source = example();
-    const said = [...source.matchAll(/console\.log\(.*\/\/ (.*)$/gm)].map((m) => m[1]);
+    const blocks = sectionExamples(
+      join(__dirname, '../README.md'),
+      '### Connecting an agent to a peer port',
+    );
+    expect(blocks).toHaveLength(1);
+    const source = blocks[0] as string;
+    const said = saidToPrint(source);
     expect(said).toEqual(['scmi-ts 7', '1200000000']);
-    await expect(run(source)).resolves.toEqual(said);
+    await expect(
+      runExample(source, { inversify, '@scmi-ts/core': core, '@scmi-ts/platform': platform }),
+    ).resolves.toEqual(said);
   });
 });
