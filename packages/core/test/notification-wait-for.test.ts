@@ -78,28 +78,67 @@ describe('NotificationHub.waitFor', () => {
     expect(clock.armedTimers).toBe(0);
   });
 
-  it('should reject the call itself when its bound passes while the enable is under way', async () => {
+  /** A hub whose enables are answered only when the test says (`answer`), disables at once. */
+  function unanswered(): {
+    hub: NotificationHub;
+    clock: VirtualClock;
+    calls: string[];
+    answer: () => void;
+  } {
     const clock = new VirtualClock();
     const hub = new NotificationHub('test', clock, 4, 32);
     hub.setP2a(true);
-    let answer!: () => void;
     const calls: string[] = [];
+    const pending: (() => void)[] = [];
     hub.register(0x14, [
       {
         id: 0,
         name: 'rate-changed',
         setNotifyEnabled: (_source, enable) => {
           calls.push(enable ? 'enable' : 'disable');
-          return enable ? new Promise<void>((resolve) => (answer = resolve)) : Promise.resolve();
+          return enable ? new Promise<void>((resolve) => pending.push(resolve)) : Promise.resolve();
         },
       },
     ]);
+    return { hub, clock, calls, answer: () => pending.shift()?.() };
+  }
+
+  it('should reject the call at its bound while its enable is unanswered, and leave once answered', async () => {
+    const { hub, clock, calls, answer } = unanswered();
     const made = hub.waitFor(EVENT, { timeoutMs: 10 }).catch((e: unknown) => e);
     await clock.advance(10);
-    answer(); // the enable is answered after the bound: the subscription is left at once
-    expect(await made).toMatchObject({ code: 'E_EVENT_TIMEOUT' });
+    expect(await made).toMatchObject({
+      code: 'E_EVENT_TIMEOUT',
+      message: 'test: clock event 0: not enabled at the platform within 10 ms',
+    });
+    expect(clock.armedTimers).toBe(0);
+    answer(); // answered after the bound: the subscription is left at once
     await clock.settle();
     expect(calls).toEqual(['enable', 'disable']);
+  });
+
+  it('should reject the call when its signal fires while it is queued behind another enable', async () => {
+    const { hub, clock, calls, answer } = unanswered();
+    const first = hub.subscribe(EVENT, () => undefined); // its enable hangs
+    const stop = new AbortController();
+    const made = hub.waitFor(EVENT, { signal: stop.signal }).catch((e: unknown) => e);
+    await clock.runTasks();
+    stop.abort(new Error('enough'));
+    expect(await made).toEqual(new Error('enough'));
+    answer(); // the first one's enable; the abandoned wait sends nothing of its own
+    await first;
+    await clock.settle();
+    expect(calls).toEqual(['enable']);
+  });
+
+  it('should reject the call with E_SHUTDOWN when the removal starts during its enable', async () => {
+    const { hub, clock, answer } = unanswered();
+    const made = hub.waitFor(EVENT).catch((e: unknown) => e);
+    await clock.runTasks();
+    hub.stopDelivery();
+    expect(await made).toMatchObject({ code: 'E_SHUTDOWN' });
+    answer();
+    await clock.settle();
   });
 
   it("should end with the signal's reason when it fires, and send nothing when it had fired", async () => {

@@ -676,10 +676,6 @@ export class NotificationHub {
   }
 
   /**
-   * The signal of a subscribe's `options`, checked (a JavaScript caller's `null`, a misspelt key,
-   * a signal given for `{ signal }`, a forged signal).
-   */
-  /**
    * Waits for the next notification that matches `filter`, with a bound: subscribes as
    * {@link NotificationHub.subscribe} does and resolves once the subscription is made — the
    * platform has enabled the event — to a {@link ScmiEventWait} whose `notification` resolves
@@ -696,6 +692,10 @@ export class NotificationHub {
    * options that are not {@link ScmiWaitOptions} (nothing sent); ScmiError `E_EVENT_TIMEOUT` when
    * `timeoutMs` passed; `options.signal.reason` when the signal fired; ScmiTransportError
    * `E_SHUTDOWN` when the agent's removal started. `notification` rejects with the same errors.
+   * The call rejects at once, without waiting for a subscribe under way (queued behind another
+   * enable of the event, or its own enable unanswered): that subscribe then leaves when its turn
+   * comes, or sends nothing, and its outcome is not reported (E_EVENT_TIMEOUT says "not enabled
+   * at the platform within …").
    * @example
    * ```ts
    * const filter = { protocolId: 0x14, eventId: 0, source: 0 }; // CLOCK_RATE_CHANGED of clock 0
@@ -724,6 +724,14 @@ export class NotificationHub {
     let failure: { readonly error: unknown } | undefined;
     // Read through a call: set by callbacks, which the compiler's narrowing does not follow.
     const failed = (): { readonly error: unknown } | undefined => failure;
+    let subscribed = false;
+    // Rejected as the wait ends: the call does not wait for a subscribe still under way (queued
+    // behind another enable of the event, or its own enable unanswered) once its bound passed.
+    let abandon!: (error: unknown) => void;
+    const abandoned = new Promise<never>((_resolve, rej) => {
+      abandon = rej;
+    });
+    abandoned.catch(() => undefined);
     const end = (settle: () => void): void => {
       if (subscription.signal.aborted) return;
       this.#waiting.delete(giveUp);
@@ -736,6 +744,7 @@ export class NotificationHub {
       end(() => {
         failure = { error };
         reject(error);
+        abandon(error);
       });
     };
     this.#waiting.add(giveUp);
@@ -747,24 +756,27 @@ export class NotificationHub {
     }
     if (failed() === undefined && timeoutMs !== undefined) {
       timer = this.#clock.setTimeout(() => {
-        giveUp(
-          new ScmiError(
-            'E_EVENT_TIMEOUT',
-            `${this.#agent}: ${name}: no notification within ${timeoutMs} ms`,
-          ),
-        );
+        const what = subscribed
+          ? `no notification within ${timeoutMs} ms`
+          : `not enabled at the platform within ${timeoutMs} ms`;
+        giveUp(new ScmiError('E_EVENT_TIMEOUT', `${this.#agent}: ${name}: ${what}`));
       }, timeoutMs);
     }
     try {
       const fired = failed();
       if (fired !== undefined) throw fired.error; // the signal had fired: nothing sent
-      await this.subscribe(
+      const subscribing = this.subscribe(
         filter,
         (n) => {
           end(() => resolve(n));
         },
         { signal: subscription.signal },
       );
+      // Left behind once the wait ended: its own (aborted) signal then leaves at its turn, or
+      // sends nothing; what it rejects with then is the wait's end, reported already.
+      subscribing.catch(() => undefined);
+      await Promise.race([subscribing, abandoned]);
+      subscribed = true;
     } catch (error: unknown) {
       giveUp(error); // a no-op once the wait ended
       // The wait's own end (its bound, its signal, the removal) rather than the subscribe's
@@ -808,6 +820,10 @@ export class NotificationHub {
     };
   }
 
+  /**
+   * The signal of a subscribe's `options`, checked (a JavaScript caller's `null`, a misspelt key,
+   * a signal given for `{ signal }`, a forged signal).
+   */
   #subscribeSignal(options: unknown): AbortSignal | undefined {
     if (options === undefined) return undefined;
     const what = `${this.#agent}: subscribe`;
