@@ -42,7 +42,7 @@ function report(out) {
   const replay =
     seed === undefined || out.seed === seed
       ? `Replay: SCMI_FC_SEED=${out.seed} npx jest ${file}`
-      : `Replay: npx jest ${file} (the property sets its own seed, ${out.seed})`;
+      : `Replay: the property sets its own seed (${out.seed}), not SCMI_FC_SEED: replay it as the test says (npx jest ${file} with the test's own seed variable)`;
   throw new Error(`${fc.defaultReportMessage(out)}\n\n${replay}`, { cause: out.errorInstance });
 }
 

@@ -141,7 +141,8 @@ export class SameThreadRig {
     if (ends.setAgentSignalInterceptor !== undefined) {
       return (interceptor) => ends.setAgentSignalInterceptor?.(interceptor);
     }
-    await this.dispose();
+    // The capability error is the news: a dispose that throws must not replace it.
+    await this.dispose().catch(() => undefined);
     throw new FixtureCapabilityError(
       fixtureTitle(this.#fixture),
       'setAgentSignalInterceptor',

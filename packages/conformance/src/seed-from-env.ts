@@ -17,7 +17,8 @@ export function seedFromEnv(name: string, fallback: number, min = 0): number {
   const text = process.env[name];
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (text.trim() === '' || !Number.isSafeInteger(n) || n < min) {
+  // Decimal digits only: Number() also takes ' 7 ', '0x1F' and '1e3'.
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
     throw new Error(`${name}=${JSON.stringify(text)}: expected a whole number ≥ ${min}`);
   }
   return n;

@@ -27,6 +27,10 @@ describe(withSeedOnFailure, () => {
       'hostile replies: seed 42 (SCMI_SEED=42 repeats its delays and fault placement): platform gone',
     );
     await expect(failed).rejects.toHaveProperty('cause', error);
+    const coded = Object.assign(new Error('gone'), { code: 'E_WORKER_EXITED' });
+    await expect(
+      withSeedOnFailure('seed scenario', 7, 60_000, () => Promise.reject(coded)),
+    ).rejects.toMatchObject({ code: 'E_WORKER_EXITED', cause: coded });
     expect(printed).toEqual([]);
   });
 
@@ -65,12 +69,15 @@ describe(seedFromEnv, () => {
     expect(seedFromEnv('SCMI_TEST_SEED', 7)).toBe(42);
   });
 
-  it.each(['', ' ', 'abc', '1.5', '-3', '1e400'])('should refuse %p, naming the variable', (v) => {
-    process.env.SCMI_TEST_SEED = v;
-    expect(() => seedFromEnv('SCMI_TEST_SEED', 7)).toThrow(
-      `SCMI_TEST_SEED=${JSON.stringify(v)}: expected a whole number ≥ 0`,
-    );
-  });
+  it.each(['', ' ', 'abc', '1.5', '-3', '1e400', '1e3', '0x1F', ' 7 '])(
+    'should refuse %p, naming the variable',
+    (v) => {
+      process.env.SCMI_TEST_SEED = v;
+      expect(() => seedFromEnv('SCMI_TEST_SEED', 7)).toThrow(
+        `SCMI_TEST_SEED=${JSON.stringify(v)}: expected a whole number ≥ 0`,
+      );
+    },
+  );
 
   it('should refuse a value under the minimum given (0 runs would pass vacuously)', () => {
     process.env.SCMI_TEST_SEED = '0';

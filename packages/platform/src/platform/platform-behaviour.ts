@@ -36,7 +36,8 @@ export interface PlatformBehaviour {
    * reset, voltage): `'not-found'` (default: the SCMI specification and SCP-firmware) or
    * `'invalid-parameters'` (OP-TEE's `scmi-msg` servers check `id >= plat_scmi_*_count()` and
    * answer SCMI_INVALID_PARAMETERS, e.g. `core/drivers/scmi-msg/clock.c`). The payload size is
-   * checked first either way (PROTOCOL_ERROR), as both do.
+   * checked first either way (PROTOCOL_ERROR), as both do. A clock's parent id past the last
+   * clock (CLOCK_PARENT_SET) stays NOT_FOUND: OP-TEE has no parent commands.
    */
   readonly unknownDomain?: 'not-found' | 'invalid-parameters';
   /**
