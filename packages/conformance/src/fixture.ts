@@ -33,7 +33,14 @@ export interface FixtureEnds {
   /**
    * Same-thread only: while set, every platform→agent signal (completion doorbell, used-buffer
    * notification, invocation return…) goes to `interceptor` instead of being delivered, so that the
-   * kit can deliver it at a chosen moment.
+   * kit can deliver it at a chosen moment. The timing is part of the contract: call `interceptor`
+   * synchronously where the platform side sends (its `respond` or `post`), and make `deliver()`
+   * reach the agent's receive path synchronously — the seed scenario calls it at an event of the
+   * teardown and expects the reply to land in that phase. On a byte stream, hold whole frames at
+   * the platform's write side, and have `deliver()` write the frame and flush it through the
+   * deframer at once (holding bytes already in the stream would reorder them). While it is set,
+   * delivery is whole messages: exercise the medium's own splitting and coalescing with tests of
+   * your own and in the worker mode.
    */
   setAgentSignalInterceptor?(interceptor: ((deliver: () => void) => void) | undefined): void;
   /**
