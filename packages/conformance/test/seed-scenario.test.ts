@@ -9,6 +9,45 @@ import {
 import { loopbackFixture } from './support/loopback-fixture.js';
 
 describe(runSeedScenarioSameThread, () => {
+  describe("with a wire whose deliver() only queues the reply (a task of the clock's)", () => {
+    const inner = loopbackFixture();
+    const queuing: TransportFixture = {
+      ...inner,
+      sameThread: async (ctx) => {
+        const ends = await inner.sameThread(ctx);
+        return {
+          ...ends,
+          setAgentSignalInterceptor: (interceptor) => {
+            ends.setAgentSignalInterceptor?.(
+              interceptor === undefined
+                ? undefined
+                : (deliver) => {
+                    interceptor(() => {
+                      ctx.clock.schedule(deliver);
+                    });
+                  },
+            );
+          },
+        };
+      },
+    };
+
+    it.each(['before-quiesce', 'during-quiesce', 'draining'] as const)(
+      'should say deliver() must reach the agent synchronously (%s)',
+      async (phase) => {
+        const r = await runSeedScenarioSameThread(queuing, phase);
+        expect(r.problems).toContainEqual(
+          expect.stringMatching(/^the wire's deliver\(\) returned before the late reply reached/),
+        );
+      },
+    );
+
+    it('should say nothing of it over the same loopback delivering at once', async () => {
+      const r = await runSeedScenarioSameThread(inner, 'before-quiesce');
+      expect(r.problems).toEqual([]);
+    });
+  });
+
   describe('with a transport that skips quiesce', () => {
     it('should report the late callback that ran against released state (after-release)', async () => {
       const r = await runSeedScenarioSameThread(

@@ -168,19 +168,47 @@ export async function runSeedScenarioSameThread(
     awaitingDelivery = false;
     observedPhase = phaseNow();
   };
+  // What a signal reaching the agent changes at once: a channel's `sink.rx`, a late reply the
+  // transport counted itself (virtio's cmdq, for a buffer of a transfer that timed out), a guard's
+  // refusal after quiesce, a bad message, or the wire's own drop (after free). The phase is read as
+  // `deliver()` is called: a `deliver()` that only queues the reply would have it land later,
+  // in another phase, unseen — so it must reach the agent before it returns.
+  const reached = (): number =>
+    rig.instrument.channels.reduce((n, c) => n + c.rxTimes.length, 0) +
+    rig.instrument.lateReplies +
+    rig.instrument.overtakenResponses +
+    rig.instrument.refusedAfterQuiesce +
+    Object.values(rig.instrument.badMessages()).reduce((a, b) => a + b, 0) +
+    (rig.ends.droppedSignals?.() ?? 0);
+  let queuedDelivery = false;
+  // Read through a function: set by the interceptor while the probe runs.
+  const queued = (): boolean => queuedDelivery;
+  const deliverNow = (deliver: () => void): void => {
+    // Once release began, the wire may have counted the reply already (a virtio reset reclaims
+    // the buffer and counts it): the signal then changes nothing, rightly.
+    const live = !['during release', 'after-release'].includes(phaseNow());
+    const before = reached();
+    deliver();
+    if (live && reached() === before) queuedDelivery = true;
+  };
   setInterceptor((deliver) => {
     if (holding) {
       held.push(deliver);
       return;
     }
+    const first = stillAwaiting();
     observeDelivery();
-    deliver();
+    if (first) deliverNow(deliver);
+    else deliver();
   });
   const deliverHeld = (): void => {
     holding = false;
     const signals = held.splice(0);
     if (signals.length > 0) observeDelivery();
-    for (const d of signals) d();
+    signals.forEach((d, i) => {
+      if (i === 0) deliverNow(d);
+      else d();
+    });
   };
   let produced = false;
   const wasProduced = (): boolean => produced;
@@ -252,6 +280,11 @@ export async function runSeedScenarioSameThread(
   if (!(probeError instanceof ScmiTimeoutError))
     problems.push(`expected a probe timeout, got ${describeError(probeError)}`);
   if (!wasProduced()) problems.push('the late reply was never produced');
+  if (queued()) {
+    problems.push(
+      "the wire's deliver() returned before the late reply reached the agent (no sink.rx, no refusal after quiesce, no drop counted): it must deliver synchronously, or the scenario cannot place the reply in the phase asked for (see FixtureEnds.setAgentSignalInterceptor)",
+    );
+  }
   // Only `after-release` waits for a teardown that does not end while the reply is held.
   if (teardownWaitedForPlatform && phase !== 'after-release')
     problems.push(`teardown waited for the platform before the reply was delivered (${phase})`);
