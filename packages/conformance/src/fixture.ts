@@ -37,11 +37,11 @@ export interface FixtureEnds {
    * synchronously where the platform side sends (its `respond` or `post`), and make `deliver()`
    * reach the agent's receive path synchronously — the seed scenario calls it at an event of the
    * teardown and expects the reply to land in that phase (it reports a `deliver()` that returned
-   * before the reply reached the agent: no `sink.rx`, refusal or drop counted). On a byte stream, hold whole frames at
-   * the platform's write side, and have `deliver()` write the frame and flush it through the
-   * deframer at once (holding bytes already in the stream would reorder them). While it is set,
-   * delivery is whole messages: exercise the medium's own splitting and coalescing with tests of
-   * your own and in the worker mode.
+   * before the reply reached the agent: no `sink.rx`, refusal or drop counted). On a byte stream,
+   * hold whole frames at the platform's write side, and have `deliver()` write the frame and flush
+   * it through the deframer at once (holding bytes already in the stream would reorder them). While
+   * it is set, delivery is whole messages: exercise the medium's own splitting and coalescing with
+   * tests of your own and in the worker mode.
    */
   setAgentSignalInterceptor?(interceptor: ((deliver: () => void) => void) | undefined): void;
   /**

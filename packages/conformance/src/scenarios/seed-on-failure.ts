@@ -1,10 +1,10 @@
 /**
  * Runs a worker campaign so that its seed is given when it does not return a result: when it
  * throws, the error is thrown again with the seed first in its message (`hostile replies: seed 42
- * (SCMI_SEED=42 repeats …): <its message>`, the original as its `cause`, its `code` kept) — the message is what
- * every reporter keeps; when it is still running near the case's `timeoutMs` (a teardown that
- * hangs, the very thing the campaign looks for, would otherwise end as a bare jest timeout), the
- * seed is printed. A result is checked, and its seed given, by the case.
+ * (SCMI_SEED=42 repeats …): <its message>`, the original as its `cause`, its `code` kept) — the
+ * message is what every reporter keeps; when it is still running near the case's `timeoutMs` (a
+ * teardown that hangs, the very thing the campaign looks for, would otherwise end as a bare jest
+ * timeout), the seed is printed. A result is checked, and its seed given, by the case.
  *
  * @example
  * ```ts

@@ -470,9 +470,9 @@ export class WorkerHost implements AsyncDisposable {
  * `E_WORKER_OPTIONS` when `startTimeoutMs` is not a number of ms in (0, 2147483647] or
  * `stopTimeoutMs` not one in [0, 2147483647], or when Node refuses the worker's options (data it
  * cannot clone, a `name` or `transferList` of the wrong type; Node's error as `cause`),
- * `E_WORKER_TSX` when a `.ts` or `.mts` entry is given and tsx cannot be found, `E_WORKER_START` (with the
- * worker's error as `cause`, its message included) when the worker fails before it is ready or
- * is not ready in time.
+ * `E_WORKER_TSX` when a `.ts` or `.mts` entry is given and tsx cannot be found,
+ * `E_WORKER_START` (with the worker's error as `cause`, its message included) when the worker
+ * fails before it is ready or is not ready in time.
  * @example
  * ```ts
  * const sab = SharedDoorbell.allocate();

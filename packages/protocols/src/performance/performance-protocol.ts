@@ -766,11 +766,11 @@ export class PerformanceProtocol {
   }
 
   /**
-   * PERF_LIMITS_SET: domain `id` may run from level `min` to level `max` — `max` first, as on
-   * the wire (range_max, range_min) and in Linux's `limits_set(ph, domain, max_perf,
-   * min_perf)`; swapped, the platform answers INVALID_PARAMETERS (min above max). A limit of 0
-   * leaves that limit as it is (version 3.0), so both 0 is refused, as Linux's
-   * `scmi_perf_limits_set` refuses it (-EINVAL) from major 3 on. Sent whether or not the domain announces
+   * PERF_LIMITS_SET: domain `id` may run from level `min` to level `max` — `max` first, as on the
+   * wire (range_max, range_min) and in Linux's `limits_set(ph, domain, max_perf, min_perf)`;
+   * swapped, the platform answers INVALID_PARAMETERS (min above max). A limit of 0 leaves that
+   * limit as it is (version 3.0), so both 0 is refused, as Linux's `scmi_perf_limits_set` refuses
+   * it (-EINVAL) from major 3 on. Sent whether or not the domain announces
    * {@link PerformanceDomainInfo.canSetLimits} — deliberately: Linux refuses it (-EOPNOTSUPP)
    * without sending when the domain does not announce it; here a test sees the platform's own
    * answer (DENIED).

@@ -82,8 +82,9 @@ const TAG = 'voltage';
  * - 0x9 VOLTAGE_DOMAIN_NAME_GET (domain_id) → flags (0), name[64].
  *
  * Statuses: a domain that does not exist is NOT_FOUND (SCMI specification and SCP-firmware's
- * get_device; OP-TEE answers INVALID_PARAMETERS: `behaviour.unknownDomain`); CONFIG_SET/GET and LEVEL_SET/GET of a domain the
- * agent may not use are DENIED (the discovery commands, 0x3, 0x4 and 0x9, work on every domain).
+ * get_device; OP-TEE answers INVALID_PARAMETERS: `behaviour.unknownDomain`); CONFIG_SET/GET and
+ * LEVEL_SET/GET of a domain the agent may not use are DENIED (the discovery commands, 0x3, 0x4 and
+ * 0x9, work on every domain).
  *
  * Asynchronous level sets: bit 31 is advertised only for a domain with `asyncLevelSet`, on a link
  * with a P2A channel that the delayed response (12 bytes with its status) fits. At most
