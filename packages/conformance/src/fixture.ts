@@ -112,6 +112,13 @@ export interface SameThreadFixtureContext {
   readonly clock: Clock;
   /** The agent id the platform configuration gives this agent. */
   readonly agentId: number;
+  /**
+   * A seed for the wire's own random choices (how a byte stream splits and coalesces its frames,
+   * say), so that a same-thread case stays deterministic: the interleaving simulator gives each
+   * schedule's seed (its replay hint then replays the wire too), the other cases 1. The platform
+   * is seeded with it as well. Optional for callers of your own: read it as `ctx.seed ?? 1`.
+   */
+  readonly seed?: number;
 }
 
 /** Context of {@link TransportFixture.worker}. */

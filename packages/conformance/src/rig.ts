@@ -34,7 +34,7 @@ export interface RigOptions {
   readonly auto?: boolean;
   /** Platform behaviour switches. */
   readonly behaviour?: PlatformBehaviour;
-  /** Seed of the platform. */
+  /** Seed of the platform and of the fixture's wire (`SameThreadFixtureContext.seed`); default 1. */
   readonly seed?: number;
 }
 
@@ -120,13 +120,14 @@ export class SameThreadRig {
     options: RigOptions = {},
   ): Promise<SameThreadRig> {
     const clock = new VirtualClock({ auto: options.auto ?? true });
+    const seed = options.seed ?? 1;
     const platform = new ScmiPlatform(createDefaultPlatformConfig(), {
       clock,
-      seed: options.seed ?? 1,
+      seed,
       ...(options.behaviour === undefined ? {} : { behaviour: options.behaviour }),
     });
     const port = new HoldingPlatformPort(platform);
-    const ends = await fixture.sameThread({ platform: port, clock, agentId: AGENT_ID });
+    const ends = await fixture.sameThread({ platform: port, clock, agentId: AGENT_ID, seed });
     return new SameThreadRig(fixture, clock, platform, port, ends);
   }
 

@@ -22,6 +22,23 @@ describe(runInterleavingSimulation, () => {
     expect(r.commands.platformBusy).toBeGreaterThan(0);
   });
 
+  it("should give each schedule's seed to the fixture's wire (ctx.seed), 1 elsewhere", async () => {
+    const inner = loopbackFixture();
+    const seeds: (number | undefined)[] = [];
+    const fixture: TransportFixture = {
+      ...inner,
+      sameThread: (ctx) => {
+        seeds.push(ctx.seed);
+        return inner.sameThread(ctx);
+      },
+    };
+    await runInterleavingSimulation(fixture, { seed: 99, schedules: 3 });
+    expect(seeds).toEqual([99, 100, 101]);
+    seeds.length = 0;
+    await runSeedScenarioSameThread(fixture, 'before-quiesce');
+    expect(seeds).toEqual([1]);
+  });
+
   it('should refuse a fixture without setAgentSignalInterceptor before running, its ends closed', async () => {
     const inner = loopbackFixture();
     let closed = 0;
