@@ -12,6 +12,7 @@ import {
   formatValue,
   type ProtocolSubscribeOptions,
 } from '@scmi-ts/core';
+import { checkDelayedId } from '../common/delayed.js';
 import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { boolOption, objectArg, u32Bits, u64Arg, uintArg } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, isRemovalError } from '../common/domain-table.js';
@@ -571,14 +572,7 @@ export class ClockProtocol {
       if (counted) this.#asyncSets.inFlight--;
     }
     const [clockId, set] = this.#ph.xfer.decode(returns, (r) => [r.u32(), r.u64()] as const);
-    if (clockId !== id) {
-      throw this.#ph.xfer.malformed(
-        new ScmiMalformedError(
-          `CLOCK_RATE_SET's delayed response names clock ${clockId}, not ${id}`,
-          'E_CLOCK_ID',
-        ),
-      );
-    }
+    checkDelayedId(this.#ph, 'CLOCK_RATE_SET', 'clock', clockId, id, 'E_CLOCK_ID');
     return { async: true, rate: set };
   }
 

@@ -1,7 +1,6 @@
 import {
   type CallOptions,
   PayloadReader,
-  ScmiMalformedError,
   ScmiProtocolId,
   optionKeys,
   type ProtocolDriver,
@@ -9,6 +8,7 @@ import {
   type ProtocolVersionSource,
   type ProtocolSubscribeOptions,
 } from '@scmi-ts/core';
+import { checkDelayedId } from '../common/delayed.js';
 import { subscribeDecoded, type ProtocolEventHandler } from '../common/events.js';
 import { boolOption, objectArg, u32Bits } from '../common/args.js';
 import { DomainTable, SHORT_NAME_SIZE, resourceName } from '../common/domain-table.js';
@@ -348,14 +348,7 @@ export class ResetProtocol {
     // about another domain, or without its domain_id, is the platform's error all the same, as
     // the Clock and Sensor delayed responses are checked).
     const domainId = this.#ph.xfer.decode(returns, (r) => r.u32());
-    if (domainId !== id) {
-      throw this.#ph.xfer.malformed(
-        new ScmiMalformedError(
-          `RESET's delayed response names domain ${domainId}, not ${id}`,
-          'E_DOMAIN_ID',
-        ),
-      );
-    }
+    checkDelayedId(this.#ph, 'RESET', 'domain', domainId, id, 'E_DOMAIN_ID');
   }
 }
 

@@ -8,6 +8,7 @@ import {
   type ProtocolHandle,
   type ProtocolVersionSource,
 } from '@scmi-ts/core';
+import { checkDelayedId } from '../common/delayed.js';
 import { boolOption, int32Arg, objectArg, uintArg } from '../common/args.js';
 import {
   DomainTable,
@@ -302,14 +303,7 @@ export class VoltageProtocol {
     // VOLTAGE_LEVEL_SET_COMPLETE: domain_id, voltage_level. Linux checks the domain (-EPROTO) and
     // only logs the level; a short one is malformed here (Linux reads whatever its buffer holds).
     const [domainId, set] = this.#ph.xfer.decode(returns, (r) => [r.u32(), r.i32()] as const);
-    if (domainId !== id) {
-      throw this.#ph.xfer.malformed(
-        new ScmiMalformedError(
-          `VOLTAGE_LEVEL_SET's delayed response names domain ${domainId}, not ${id}`,
-          'E_DOMAIN_ID',
-        ),
-      );
-    }
+    checkDelayedId(this.#ph, 'VOLTAGE_LEVEL_SET', 'domain', domainId, id, 'E_DOMAIN_ID');
     return { async: true, microvolts: set };
   }
 
