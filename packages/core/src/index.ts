@@ -150,6 +150,12 @@ export {
   readU32,
   writeU32,
 } from './wire/msg-layout.js';
+export {
+  ScmiIoMem,
+  ScmiMemoryMap,
+  type ScmiMemoryLocation,
+  type ScmiMemoryRegion,
+} from './memory/memory-map.js';
 export { NotificationHub, refusedForSure } from './notification/notification-hub.js';
 export { mulberry32, mulberry32Mix } from './random/mulberry32.js';
 export {

@@ -3,6 +3,7 @@ import type { ChannelConfig, Transport } from '../channel/transport.js';
 import { describeArg, formatValue } from '../errors/format-value.js';
 import { ScmiConfigError, ScmiError } from '../errors/scmi-error.js';
 import { isSignalGivenAsOptions, signalHint } from '../protocol/abort-watch.js';
+import { ScmiMemoryMap } from '../memory/memory-map.js';
 import { ScmiProtocolId } from '../wire/protocol-id.js';
 
 /** One channel in {@link AgentOptions}. */
@@ -79,6 +80,13 @@ export interface AgentOptions {
    * probe's `log` still gets its own `release-failed` events.
    */
   readonly signal?: AbortSignal;
+  /**
+   * The physical memory the platform shares outside the transport (fast channels): what protocol
+   * drivers can map with `ProtocolHandle.ioremap`. Default: none (every `ioremap` returns
+   * undefined, and the Performance client sends every command as a message, as Linux does when
+   * mapping a fast channel fails).
+   */
+  readonly memoryMap?: ScmiMemoryMap;
 }
 
 /** A validated {@link AgentOptions}, defaults applied. */
@@ -107,6 +115,8 @@ export interface AgentConfig {
   readonly debug: boolean;
   /** Aborts the probe (see {@link AgentOptions.signal}). */
   readonly signal: AbortSignal | undefined;
+  /** Shared memory outside the transport (see {@link AgentOptions.memoryMap}). */
+  readonly memoryMap: ScmiMemoryMap | undefined;
 }
 
 /**
@@ -146,6 +156,7 @@ const AGENT_KEYS: ReadonlySet<string> = new Set([
   'log',
   'debug',
   'signal',
+  'memoryMap',
 ]);
 const CHANNEL_KEYS: ReadonlySet<string> = new Set(['id', 'protocols', 'polling', 'transport']);
 
@@ -388,6 +399,13 @@ export function validateAgentConfig(options: unknown, transport: Transport): Age
   const signal = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw new ScmiConfigError('signal', 'expected an AbortSignal');
+  const memoryMap = options.memoryMap;
+  if (memoryMap !== undefined && !(memoryMap instanceof ScmiMemoryMap)) {
+    throw new ScmiConfigError(
+      'memoryMap',
+      `expected an ScmiMemoryMap (new ScmiMemoryMap([{ base, memory }])), got ${describeArg(memoryMap)}`,
+    );
+  }
   return {
     name,
     transport: d.name,
@@ -410,6 +428,7 @@ export function validateAgentConfig(options: unknown, transport: Transport): Age
     log: log as DevresEventSink | undefined,
     debug: options.debug === true,
     signal,
+    memoryMap,
   };
 }
 

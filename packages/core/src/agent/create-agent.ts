@@ -15,11 +15,13 @@ import type {
 import type { Clock } from '../clock/clock.js';
 import { CLOCK, LOGGER, PROTOCOL_DRIVER, TRANSPORT } from '../di/tokens.js';
 import type { ScmiLogger } from '../diagnostics/logger.js';
+import { ScmiIoMem, type ScmiMemoryMap } from '../memory/memory-map.js';
 import { ContainedLogger, silentLogger } from '../diagnostics/logger.js';
 import { trace } from '../diagnostics/trace.js';
 import { describeArg, formatValue } from '../errors/format-value.js';
 import {
   ScmiConfigError,
+  ScmiError,
   ScmiMalformedError,
   ScmiStatusError,
   ScmiTransportError,
@@ -100,6 +102,7 @@ class ProtocolHandleImpl implements ProtocolHandle {
     private readonly hub: NotificationHub,
     logger: ScmiLogger,
     onMalformed: () => void,
+    private readonly memoryMap: ScmiMemoryMap | undefined,
   ) {
     this.xfer = new BoundXferOps(
       engine,
@@ -144,6 +147,43 @@ class ProtocolHandleImpl implements ProtocolHandle {
 
   public withCallOptions(options: CallOptions): ProtocolHandle {
     return new ProtocolHandleView(this, this.xfer.withCallOptions(options));
+  }
+
+  /** Every mapping {@link ProtocolHandleImpl.ioremap} made: unmapped at the protocol's release. */
+  readonly #mappings: ScmiIoMem[] = [];
+
+  public ioremap(address: bigint, size: number): ScmiIoMem | undefined {
+    const what = `${this.agent}: ${scmiProtocolName(this.protocolId)}: ioremap`;
+    if (typeof address !== 'bigint' || address < 0n) {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `${what}: address must be a bigint from 0, got ${describeArg(address)}`,
+      );
+    }
+    if (!Number.isSafeInteger(size) || size < 1) {
+      throw new ScmiError(
+        'E_ARGUMENT',
+        `${what}: size must be a whole number from 1, got ${describeArg(size)}`,
+      );
+    }
+    if (this.revoked) throw new RevokedError(what);
+    const at = this.memoryMap?.locate(address, size);
+    if (at === undefined) return undefined;
+    const io = new ScmiIoMem(
+      `${this.agent}: ${scmiProtocolName(this.protocolId)}: ${at.region.name} at 0x${address.toString(16)}`,
+      address,
+      at.region.memory,
+      at.offset,
+      size,
+      () => !this.revoked,
+    );
+    this.#mappings.push(io);
+    return io;
+  }
+
+  /** Drops every mapping's view of the memory (the protocol's release). */
+  public unmapAll(): void {
+    for (const io of this.#mappings.splice(0)) io.unmap();
   }
 }
 
@@ -196,6 +236,10 @@ class ProtocolHandleView implements ProtocolHandle {
 
   public withCallOptions(options: CallOptions): ProtocolHandle {
     return new ProtocolHandleView(this.handle, this.xfer.withCallOptions(options));
+  }
+
+  public ioremap(address: bigint, size: number): ScmiIoMem | undefined {
+    return this.handle.ioremap(address, size);
   }
 }
 
@@ -471,6 +515,7 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
       () => {
         malformed.set(protocolId, (malformed.get(protocolId) ?? 0) + 1);
       },
+      config.memoryMap,
     );
     handles.set(protocolId, handle);
     return handle;
@@ -492,7 +537,8 @@ async function probeAgent(ctx: ProbeContext, devres: Devres): Promise<ScmiAgent>
         quiesce: (h) => {
           h.revoked = true;
         },
-        release: () => {
+        release: (h) => {
+          h.unmapAll();
           hub.unregister(driver.protocolId);
           handles.delete(driver.protocolId);
         },

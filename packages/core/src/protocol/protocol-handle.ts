@@ -19,6 +19,7 @@ import {
 } from '../transfer/transfer-engine.js';
 import type { GiveUpWatch } from '../transfer/xfer-pool.js';
 import type { Xfer } from '../transfer/xfer.js';
+import type { ScmiIoMem } from '../memory/memory-map.js';
 import { PayloadReader, PayloadWriter } from '../wire/payload.js';
 import { CommonMessageId, scmiProtocolName } from '../wire/protocol-id.js';
 import { ScmiStatus } from '../wire/status.js';
@@ -380,6 +381,25 @@ export interface ProtocolHandle {
    * ```
    */
   withCallOptions(options: CallOptions): ProtocolHandle;
+  /**
+   * Maps `size` bytes of the shared memory at `address` — Linux's `devm_ioremap(ph->dev…)`, for
+   * an address the platform gave (a fast channel's, PERF_DESCRIBE_FASTCHANNEL): the agent's
+   * `memoryMap` (`AgentOptions.memoryMap`) must hold the whole range in one region, or it is not
+   * mapped (undefined: the driver then goes on without it, as Linux's does when `devm_ioremap`
+   * fails). The mapping belongs to the protocol: once the agent's removal quiesces it, every
+   * access throws RevokedError, and its release drops the view of the memory. A view
+   * ({@link ProtocolHandle.withCallOptions}) maps for its handle.
+   *
+   * @throws ScmiError `E_ARGUMENT` when `address` is not a bigint from 0 or `size` not a whole
+   * number from 1; RevokedError once the protocol is quiesced.
+   * @example
+   * ```ts
+   * const set = ph.ioremap(0x4000_0000n, 4);
+   * if (set === undefined) await sendLevelSet(level); // not mapped: the message instead
+   * else set.write32(level);
+   * ```
+   */
+  ioremap(address: bigint, size: number): ScmiIoMem | undefined;
 }
 
 /** The view's part of {@link ProtocolHandle.withCallOptions}, checked. */
