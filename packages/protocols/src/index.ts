@@ -32,8 +32,6 @@ export { PROTOCOL_DRIVERS, protocolsModule } from './di/protocols-module.js';
 export type {
   PerformanceAttributes,
   PerformanceDomainInfo,
-  PerformanceFastChannel,
-  PerformanceFastChannelDoorbell,
   PerformanceLevel,
   PerformanceLevelChanged,
   PerformanceLevelReport,
@@ -43,6 +41,11 @@ export type {
   PerformancePowerEstimate,
   PerformancePowerScale,
 } from './performance/performance-protocol.js';
+export type {
+  PerformanceDomainFastChannels,
+  PerformanceFastChannel,
+  PerformanceFastChannelDoorbell,
+} from './performance/fast-channels.js';
 export {
   PERFORMANCE_LEVEL_CHANGED,
   PERFORMANCE_LIMITS_CHANGED,

@@ -18,6 +18,12 @@ import {
   resourceName,
 } from '../common/domain-table.js';
 import { NotifyChecks, checkFailureOf, perDomainEvent, sendNotify } from '../common/notify.js';
+import {
+  DomainFastChannels,
+  describeFastChannel,
+  type PerformanceDomainFastChannels,
+  type PerformanceFastChannel,
+} from './fast-channels.js';
 
 /**
  * Performance domain protocol (0x13) message ids besides the common 0x0–0x2 (scmi-wire.md §4,
@@ -76,7 +82,6 @@ const ATTR_LEVEL_INDEXING = 1 << 25;
 const RATE_LIMIT_MASK = 0xfffff;
 /** Linux's mult_factor when the domain gives no sustained frequency or level ("CPUFreq converts to kHz"). */
 const DEFAULT_MULT_FACTOR = 1000;
-const FC_DOORBELL = 1 << 0;
 const LIMITS_PAYLOAD = 16;
 const LEVEL_PAYLOAD = 12;
 
@@ -153,8 +158,9 @@ export interface PerformanceDomainInfo {
    */
   readonly levelNotify: boolean;
   /**
-   * Whether the platform announces fast channels for it (flags bit 27). Informative: this client
-   * sends every command as a message (see {@link PerformanceProtocol.describeFastChannel}).
+   * Whether the platform announces fast channels for it (flags bit 27): the client then sets them
+   * up at init, as Linux does, and its level and limit commands go through those it could map
+   * (see {@link PerformanceProtocol.fastChannels}).
    */
   readonly fastChannels: boolean;
   /** The least time between two level or limit commands, in µs (rate_limit_us bits 19:0). */
@@ -198,32 +204,6 @@ export interface PerformanceLimits {
   readonly max: number;
   /** The lowest level allowed (range_min). */
   readonly min: number;
-}
-
-/** The doorbell of a fast channel, when PERF_DESCRIBE_FASTCHANNEL announces one (attributes bit 0). */
-export interface PerformanceFastChannelDoorbell {
-  /** The doorbell register's width in bits: 8, 16, 32 or 64 (attributes bits 2:1). */
-  readonly widthBits: number;
-  /** The doorbell register's address (doorbell_addr_high:low). */
-  readonly address: bigint;
-  /** The bits to set to ring it (doorbell_set_mask_high:low). */
-  readonly setMask: bigint;
-  /** The bits to preserve when ringing it (doorbell_preserve_mask_high:low). */
-  readonly preserveMask: bigint;
-}
-
-/** A fast channel, as PERF_DESCRIBE_FASTCHANNEL describes it (Linux `scmi_msg_resp_desc_fc`). */
-export interface PerformanceFastChannel {
-  /** The attributes word as given (bit 0 doorbell, bits 2:1 doorbell width). */
-  readonly attributes: number;
-  /** The least time between two writes, in µs (rate_limit bits 19:0). */
-  readonly rateLimitUs: number;
-  /** The channel's address (chan_addr_high:chan_addr_low). */
-  readonly address: bigint;
-  /** The channel's size in bytes (chan_size: 4 for a level, 8 for limits). */
-  readonly size: number;
-  /** The doorbell; absent when attributes bit 0 is clear (its fields are then not read). */
-  readonly doorbell?: PerformanceFastChannelDoorbell;
 }
 
 /** What {@link PerformanceProtocol.estimatePower} found: the first level at or above a frequency. */
@@ -497,8 +477,10 @@ function levelHz(
 /**
  * The Performance domain protocol client (Linux `perf.c`, `scmi_perf_proto_ops`): the domains and
  * their levels as the platform described them at init, limits and level get/set, the frequency
- * helpers Linux's cpufreq uses (through each domain's `multFactor`), PERF_DESCRIBE_FASTCHANNEL on
- * demand, and the PERFORMANCE_LIMITS_CHANGED / PERFORMANCE_LEVEL_CHANGED notifications.
+ * helpers Linux's cpufreq uses (through each domain's `multFactor`), fast channels (set up at
+ * init for a domain that announces them, when the agent's `memoryMap` holds them: the level and
+ * limit commands then write and read shared memory instead of sending messages, as Linux's do),
+ * and the PERFORMANCE_LIMITS_CHANGED / PERFORMANCE_LEVEL_CHANGED notifications.
  *
  * Version 4.0 (SCMI 3.2), as Linux's: five-word levels with an indicative frequency, and level
  * indexing mode (domain flags bit 25), where the platform speaks level indices — the client
@@ -523,17 +505,25 @@ export class PerformanceProtocol {
   public readonly domains: DomainTable<PerformanceDomainInfo>;
 
   readonly #notifyChecks: NotifyChecks;
+  /** The fast channels set up at init, by domain id. */
+  readonly #fast: ReadonlyMap<number, DomainFastChannels>;
+  /** Whether this client's commands use them (false in a `withoutFastChannels` view). */
+  readonly #useFast: boolean;
 
   private constructor(
     ph: ProtocolHandle,
     attributes: PerformanceAttributes,
     domains: DomainTable<PerformanceDomainInfo>,
     notifyChecks: NotifyChecks,
+    fast: ReadonlyMap<number, DomainFastChannels>,
+    useFast: boolean,
   ) {
     this.#ph = ph;
     this.attributes = attributes;
     this.domains = domains;
     this.#notifyChecks = notifyChecks;
+    this.#fast = fast;
+    this.#useFast = useFast;
   }
 
   /**
@@ -583,6 +573,7 @@ export class PerformanceProtocol {
     ]);
     const limitsNotify = checks.implemented(PerformanceMessageId.NOTIFY_LIMITS);
     const levelNotify = checks.implemented(PerformanceMessageId.NOTIFY_LEVEL);
+    const fast = new Map<number, DomainFastChannels>();
     const domains = await DomainTable.describe(
       'performance domain',
       attributes.numDomains,
@@ -639,10 +630,63 @@ export class PerformanceProtocol {
           levels,
           ...extra,
         };
+        // As Linux's scmi_perf_protocol_init: a domain's fast channels right after its levels.
+        if (info.fastChannels) {
+          fast.set(id, await DomainFastChannels.init(ph, id, info.canSetLevel, info.canSetLimits));
+        }
         return info;
       },
     );
-    return new PerformanceProtocol(ph, attributes, domains, checks);
+    return new PerformanceProtocol(ph, attributes, domains, checks, fast, true);
+  }
+
+  /**
+   * The fast channels the client set up at init for domain `id`, and the commands it could not
+   * set one up for (`skipped`, with why); undefined when the domain announces none (flags bit
+   * 27). A command with a channel goes through it: {@link PerformanceProtocol.setLevel} writes
+   * the level into PERF_LEVEL_SET's channel and rings its doorbell if it has one, and resolves —
+   * no message, no answer: the platform takes the level when it next reads the channel, as
+   * Linux's `scmi_perf_level_set` on a fast channel. Nothing is sent to read this.
+   *
+   * @throws ScmiError `E_ARGUMENT` for an id that is not a domain; `E_DOMAIN_UNAVAILABLE` for a
+   * domain the platform did not describe.
+   * @example
+   * ```ts
+   * const fc = perf.fastChannels(0);
+   * if (fc?.levelSet === undefined) console.log('a message:', fc?.skipped.get(0x7));
+   * ```
+   */
+  public fastChannels(id: number): PerformanceDomainFastChannels | undefined {
+    this.domains.info(id);
+    return this.#fast.get(id)?.info;
+  }
+
+  /**
+   * A view of this client that sends every level and limit command as a message, fast channels
+   * or not — for a test of the platform's messages on a domain that has fast channels (Linux
+   * always takes the channel). It shares everything else with this client.
+   *
+   * @example
+   * ```ts
+   * await perf.withoutFastChannels().setLevel(0, 800_000); // PERF_LEVEL_SET, answered
+   * ```
+   */
+  public withoutFastChannels(): PerformanceProtocol {
+    return new PerformanceProtocol(
+      this.#ph,
+      this.attributes,
+      this.domains,
+      this.#notifyChecks,
+      this.#fast,
+      false,
+    );
+  }
+
+  /** Domain `id`'s fast channels if command `messageId` goes through one in this client. */
+  #channel(id: number, messageId: number): DomainFastChannels | undefined {
+    if (!this.#useFast) return undefined;
+    const fc = this.#fast.get(id);
+    return fc?.has(messageId) === true ? fc : undefined;
   }
 
   /** The protocol version in use (major 31:16, minor 15:0). */
@@ -762,6 +806,8 @@ export class PerformanceProtocol {
       this.attributes,
       this.domains,
       this.#notifyChecks,
+      this.#fast,
+      this.#useFast,
     );
   }
 
@@ -777,6 +823,12 @@ export class PerformanceProtocol {
    *
    * In level indexing mode each limit but 0 is sent as its level's index, as Linux's
    * `scmi_perf_limits_set` translates it.
+   *
+   * Through the domain's PERF_LIMITS_SET fast channel when it has one
+   * ({@link PerformanceProtocol.fastChannels}): range_max then range_min are written there and
+   * its doorbell rung, and the call resolves — no message, so no status: the platform checks the
+   * limits when it reads the channel, and one it refuses is not reported here (Linux's fast path
+   * returns 0 too). {@link PerformanceProtocol.withoutFastChannels} sends the message instead.
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a limit that is
    * not an integer from 0 to 0xFFFFFFFF, both limits 0, or in level indexing mode a limit that is
@@ -796,6 +848,11 @@ export class PerformanceProtocol {
     }
     const wireMax = max === 0 ? 0 : indexOfLevel(info, max, 'range max');
     const wireMin = min === 0 ? 0 : indexOfLevel(info, min, 'range min');
+    const fc = this.#channel(id, PerformanceMessageId.LIMITS_SET);
+    if (fc !== undefined) {
+      fc.write(PerformanceMessageId.LIMITS_SET, [wireMax, wireMin]);
+      return;
+    }
     await this.#ph.xfer.transact(
       PerformanceMessageId.LIMITS_SET,
       (w) => w.u32(id).u32(wireMax).u32(wireMin),
@@ -806,7 +863,8 @@ export class PerformanceProtocol {
   /**
    * PERF_LIMITS_GET: the limits of domain `id`, as level values (in level indexing mode, the
    * levels of the indices the platform answers, as Linux's `scmi_perf_limits_get` translates
-   * them).
+   * them). Read from the domain's PERF_LIMITS_GET fast channel when it has one: what the platform
+   * last wrote there, decoded and checked as a reply.
    *
    * @throws ScmiError `E_ARGUMENT` / `E_DOMAIN_UNAVAILABLE` (nothing sent) as
    * {@link PerformanceProtocol.setLimits}; ScmiStatusError for an error status;
@@ -815,11 +873,14 @@ export class PerformanceProtocol {
    */
   public async getLimits(id: number): Promise<PerformanceLimits> {
     const info = this.domains.info(id);
-    const returns = await this.#ph.xfer.transact(
-      PerformanceMessageId.LIMITS_GET,
-      (w) => w.u32(id),
-      { txSize: 4, rxSize: 8 },
-    );
+    const fc = this.#channel(id, PerformanceMessageId.LIMITS_GET);
+    const returns =
+      fc === undefined
+        ? await this.#ph.xfer.transact(PerformanceMessageId.LIMITS_GET, (w) => w.u32(id), {
+            txSize: 4,
+            rxSize: 8,
+          })
+        : fc.read(PerformanceMessageId.LIMITS_GET, 2);
     return this.#ph.xfer.decode(returns, (r) => {
       const max = r.u32();
       const min = r.u32();
@@ -835,6 +896,8 @@ export class PerformanceProtocol {
    * mode its level's index is sent, as Linux's `scmi_perf_level_set` translates it). Sent whether
    * or not the domain announces {@link PerformanceDomainInfo.canSetLevel} — deliberately, as
    * {@link PerformanceProtocol.setLimits} (Linux refuses it, -EOPNOTSUPP, without sending).
+   * Through the domain's PERF_LEVEL_SET fast channel when it has one, as
+   * {@link PerformanceProtocol.setLimits}: written, rung, resolved, no status.
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a level that
    * is not an integer from 0 to 0xFFFFFFFF, or in level indexing mode not one of the domain's
@@ -849,7 +912,8 @@ export class PerformanceProtocol {
 
   /**
    * PERF_LEVEL_GET: the current level of domain `id`, as a level value (in level indexing mode,
-   * the level of the index the platform answers).
+   * the level of the index the platform answers). Read from the domain's PERF_LEVEL_GET fast
+   * channel when it has one, as {@link PerformanceProtocol.getLimits}.
    *
    * @throws as {@link PerformanceProtocol.getLimits} (a reply shorter than 4 bytes:
    * `E_TRUNCATED`; an index no level has: `E_LEVEL_INDEX`).
@@ -1021,12 +1085,11 @@ export class PerformanceProtocol {
 
   /**
    * PERF_DESCRIBE_FASTCHANNEL: the fast channel of domain `id` for command `messageId`
-   * (PERF_LEVEL_SET / _GET, PERF_LIMITS_SET / _GET). Asked on demand only: this client has no
-   * shared memory to write a fast channel through, and sends every command as a message — what
-   * Linux does when a domain has none or describing one fails (`scmi_common_fastchannel_init`
-   * gives up silently). Sent whatever the domain announces, so a test can see the platform's
-   * answer: one without fast channels answers NOT_SUPPORTED, thrown as it came. The doorbell
-   * fields are read only when attributes bit 0 announces a doorbell.
+   * (PERF_LEVEL_SET / _GET, PERF_LIMITS_SET / _GET), asked now: the description alone, nothing
+   * mapped or changed (the channels the client uses were set up at init, see
+   * {@link PerformanceProtocol.fastChannels}). Sent whatever the domain announces, so a test can
+   * see the platform's answer: one without fast channels answers NOT_SUPPORTED, thrown as it
+   * came. The doorbell fields are read only when attributes bit 0 announces a doorbell.
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain or a message id
    * that is not an integer from 0 to 0xFFFFFFFF; `E_DOMAIN_UNAVAILABLE`; ScmiStatusError for an
@@ -1036,27 +1099,7 @@ export class PerformanceProtocol {
   public async describeFastChannel(id: number, messageId: number): Promise<PerformanceFastChannel> {
     this.domains.info(id);
     uintArg(messageId, 'message id');
-    const returns = await this.#ph.xfer.transact(
-      PerformanceMessageId.DESCRIBE_FASTCHANNEL,
-      (w) => w.u32(id).u32(messageId),
-      { txSize: 8, rxSize: 44 },
-    );
-    return this.#ph.xfer.decode(returns, (r): PerformanceFastChannel => {
-      const attributes = r.u32();
-      const rateLimitUs = r.u32() & RATE_LIMIT_MASK;
-      const address = r.u64();
-      const size = r.u32();
-      const channel = { attributes, rateLimitUs, address, size };
-      if ((attributes & FC_DOORBELL) === 0) return channel;
-      const widthBits = 8 << ((attributes >>> 1) & 0x3);
-      const doorbellAddress = r.u64();
-      const setMask = r.u64();
-      const preserveMask = r.u64();
-      return {
-        ...channel,
-        doorbell: { widthBits, address: doorbellAddress, setMask, preserveMask },
-      };
-    });
+    return describeFastChannel(this.#ph, id, messageId);
   }
 
   /** The domain's multFactor, refusing one of 0 (nothing sent). */
@@ -1076,10 +1119,14 @@ export class PerformanceProtocol {
     id: number,
   ): Promise<{ readonly value: number; readonly indicativeFreqKhz?: number }> {
     const info = this.domains.info(id);
-    const returns = await this.#ph.xfer.transact(PerformanceMessageId.LEVEL_GET, (w) => w.u32(id), {
-      txSize: 4,
-      rxSize: 4,
-    });
+    const fc = this.#channel(id, PerformanceMessageId.LEVEL_GET);
+    const returns =
+      fc === undefined
+        ? await this.#ph.xfer.transact(PerformanceMessageId.LEVEL_GET, (w) => w.u32(id), {
+            txSize: 4,
+            rxSize: 4,
+          })
+        : fc.read(PerformanceMessageId.LEVEL_GET, 1);
     return this.#ph.xfer.decode(returns, (r) => {
       const wire = r.u32();
       return info.levelIndexing ? indexedLevel(info, wire, 'PERF_LEVEL_GET') : { value: wire };
@@ -1087,6 +1134,11 @@ export class PerformanceProtocol {
   }
 
   async #sendLevel(id: number, level: number): Promise<void> {
+    const fc = this.#channel(id, PerformanceMessageId.LEVEL_SET);
+    if (fc !== undefined) {
+      fc.write(PerformanceMessageId.LEVEL_SET, [level]);
+      return;
+    }
     await this.#ph.xfer.transact(PerformanceMessageId.LEVEL_SET, (w) => w.u32(id).u32(level), {
       txSize: 8,
       rxSize: 0,

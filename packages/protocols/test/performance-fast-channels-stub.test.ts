@@ -1,0 +1,433 @@
+/**
+ * The Performance client's fast channels against a platform whose fast-channel answers a stub
+ * gives (PERF_DOMAIN_ATTRIBUTES bit 27, PROTOCOL_MESSAGE_ATTRIBUTES, PERF_DESCRIBE_FASTCHANNEL):
+ * what the emulated platform never answers — a doorbell, a wrong chan_size, an address outside
+ * the memory map. The emulated platform's own fast channels: performance-fast-channels.test.ts.
+ */
+import {
+  PayloadWriter,
+  RevokedError,
+  ScmiError,
+  ScmiMemoryMap,
+  ScmiStatusError,
+  type CallOptions,
+  type ProtocolDriver,
+  type ProtocolHandle,
+  type XferOps,
+} from '@scmi-ts/core';
+import {
+  createDefaultPlatformConfig,
+  validatePlatformConfig,
+  type PerformanceDomainConfig,
+} from '@scmi-ts/platform';
+import {
+  PerformanceMessageId,
+  performanceProtocolDriver,
+  type PerformanceProtocol,
+} from '../src/performance/performance-protocol.js';
+import { createHarness, type Harness } from './support/harness.js';
+import { spyRequests } from './support/spy-requests.js';
+import { le32, le64 } from './support/wire-bytes.js';
+
+const PERF = 0x13;
+const PROTOCOL_MESSAGE_ATTRIBUTES = 0x2;
+const LEVELS = [
+  { value: 400_000, powerCost: 100, latencyUs: 50 },
+  { value: 800_000, powerCost: 250, latencyUs: 50 },
+  { value: 1_200_000, powerCost: 500, latencyUs: 100 },
+];
+const BASE = 0x8000_0000n;
+
+/**
+ * What the stub answers for a command (its payload as words), or undefined to let the platform
+ * answer it; `forward` asks the platform.
+ */
+type Stub = (
+  messageId: number,
+  words: readonly number[],
+  forward: () => Promise<Uint8Array>,
+) => Promise<Uint8Array> | undefined;
+
+/** The Performance driver over a handle whose commands `stub` may answer. */
+function stubbedDriver(stub: Stub): ProtocolDriver<PerformanceProtocol> {
+  const wrap = (ph: ProtocolHandle): ProtocolHandle => {
+    const xfer = new Proxy(ph.xfer, {
+      get(target, key): unknown {
+        if (key === 'transact') {
+          const transact: XferOps['transact'] = (messageId, payload, options) => {
+            const w = new PayloadWriter(64);
+            if (typeof payload === 'function') payload(w);
+            const bytes =
+              typeof payload === 'function' ? w.bytesWritten() : (payload ?? new Uint8Array());
+            const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+            const words: number[] = [];
+            for (let at = 0; at + 4 <= bytes.byteLength; at += 4)
+              words.push(view.getUint32(at, true));
+            const forward = (): Promise<Uint8Array> => target.transact(messageId, payload, options);
+            return stub(messageId, words, forward) ?? forward();
+          };
+          return transact;
+        }
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
+    });
+    return new Proxy(ph, {
+      get(target, key): unknown {
+        if (key === 'xfer') return xfer;
+        if (key === 'withCallOptions') {
+          return (options: CallOptions): ProtocolHandle => wrap(target.withCallOptions(options));
+        }
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
+    });
+  };
+  return {
+    ...performanceProtocolDriver,
+    init: (ph, group) => performanceProtocolDriver.init(wrap(ph), group),
+  };
+}
+
+const words = (...w: number[]): Uint8Array => new Uint8Array(w.flatMap(le32));
+
+/** That `error` is an ScmiError with `code` and a message matching `message`. */
+function expectSkipped(error: unknown, code: string, message: RegExp): void {
+  expect(error).toBeInstanceOf(ScmiError);
+  expect((error as ScmiError).code).toBe(code);
+  expect((error as ScmiError).message).toMatch(message);
+}
+
+/** A PERF_DESCRIBE_FASTCHANNEL reply: no doorbell unless `doorbell` is given. */
+function describeReply(
+  address: bigint,
+  size: number,
+  doorbell?: { widthCode: number; address: bigint; set: bigint; preserve: bigint },
+): Uint8Array {
+  const attributes = doorbell === undefined ? 0 : 1 | (doorbell.widthCode << 1);
+  return new Uint8Array([
+    ...le32(attributes),
+    ...le32(1000),
+    ...le64(address),
+    ...le32(size),
+    ...le64(doorbell?.address ?? 0n),
+    ...le64(doorbell?.set ?? 0n),
+    ...le64(doorbell?.preserve ?? 0n),
+  ]);
+}
+
+/** The channels the stub describes: LEVEL_SET 0x00, LIMITS_SET 0x04, LEVEL_GET 0x0c, LIMITS_GET 0x10 from BASE. */
+const OFFSETS: Record<number, [number, number]> = {
+  [PerformanceMessageId.LEVEL_SET]: [0x0, 4],
+  [PerformanceMessageId.LIMITS_SET]: [0x4, 8],
+  [PerformanceMessageId.LEVEL_GET]: [0xc, 4],
+  [PerformanceMessageId.LIMITS_GET]: [0x10, 8],
+};
+
+interface StubOptions {
+  /** PROTOCOL_MESSAGE_ATTRIBUTES of the four commands (default 1: a fast channel). */
+  readonly messageAttributes?: number;
+  /** PERF_DESCRIBE_FASTCHANNEL's reply for a message id, or undefined for the default layout. */
+  readonly describe?: (messageId: number) => Uint8Array | undefined;
+  /** The domain's flags are ANDed with this (to clear set-level or set-limits). */
+  readonly flagsMask?: number;
+}
+
+/** A stub that gives domain 0 fast channels at BASE (see {@link OFFSETS}). */
+function fastChannelStub(options: StubOptions = {}): Stub {
+  return (messageId, w, forward) => {
+    if (messageId === PerformanceMessageId.DOMAIN_ATTRIBUTES && w[0] === 0) {
+      return forward().then((reply) => {
+        const copy = reply.slice();
+        const view = new DataView(copy.buffer);
+        view.setUint32(
+          0,
+          ((view.getUint32(0, true) | (1 << 27)) & (options.flagsMask ?? ~0)) >>> 0,
+          true,
+        );
+        return copy;
+      });
+    }
+    if (messageId === PROTOCOL_MESSAGE_ATTRIBUTES && (w[0] ?? 0) >= 0x5 && (w[0] ?? 0) <= 0x8) {
+      return Promise.resolve(words(options.messageAttributes ?? 1));
+    }
+    if (messageId === PerformanceMessageId.DESCRIBE_FASTCHANNEL) {
+      const id = w[1] ?? 0;
+      const given = options.describe?.(id);
+      if (given !== undefined) return Promise.resolve(given);
+      const [offset, size] = OFFSETS[id] ?? [0, 4];
+      return Promise.resolve(describeReply(BASE + BigInt(offset), size));
+    }
+    return undefined;
+  };
+}
+
+describe('Performance client fast channels (stubbed platform answers)', () => {
+  let h: Harness | undefined;
+
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  function harness(driver: ProtocolDriver<PerformanceProtocol>): Harness {
+    const performanceDomains: PerformanceDomainConfig[] = [
+      { name: 'cpu', levels: LEVELS, level: 800_000 },
+      { name: 'gpu', levels: LEVELS },
+    ];
+    h = createHarness({
+      drivers: [driver],
+      platformConfig: validatePlatformConfig({
+        ...createDefaultPlatformConfig(),
+        devices: [],
+        agents: [{ id: 1, name: 'OSPM', protocols: ['performance'] }],
+        performanceDomains,
+      }),
+    });
+    return h;
+  }
+
+  it('should set the channels up as Linux does, in its order, and leave the other domain alone', async () => {
+    const driver = stubbedDriver(fastChannelStub());
+    const harnessed = harness(driver);
+    const attributesAsked = spyRequests(harnessed, PERF, PROTOCOL_MESSAGE_ATTRIBUTES);
+    const memory = new SharedArrayBuffer(64);
+    const agent = await harnessed.create({
+      memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
+    });
+    const perf = agent.protocol(driver);
+    const fc = perf.fastChannels(0);
+    expect(fc).toEqual({
+      levelGet: { attributes: 0, rateLimitUs: 1000, address: BASE + 0xcn, size: 4 },
+      limitsGet: { attributes: 0, rateLimitUs: 1000, address: BASE + 0x10n, size: 8 },
+      levelSet: { attributes: 0, rateLimitUs: 1000, address: BASE, size: 4 },
+      limitsSet: { attributes: 0, rateLimitUs: 1000, address: BASE + 0x4n, size: 8 },
+      skipped: new Map(),
+    });
+    expect(perf.fastChannels(1)).toBeUndefined(); // no bit 27
+    expect(perf.domains.info(0).fastChannels).toBe(true);
+    // The stub answered the fast-channel checks: none of them reached the platform.
+    expect(attributesAsked.filter(([m]) => m !== undefined && m >= 5 && m <= 8)).toEqual([]);
+    await agent.remove();
+  });
+
+  it('should write a level and limits into their channels, sending no message, and read them back', async () => {
+    const driver = stubbedDriver(fastChannelStub());
+    const harnessed = harness(driver);
+    const levelSets = spyRequests(harnessed, PERF, PerformanceMessageId.LEVEL_SET);
+    const memory = new SharedArrayBuffer(64);
+    const agent = await harnessed.create({
+      memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
+    });
+    const perf = agent.protocol(driver);
+    const mem = new DataView(memory);
+    await perf.setLevel(0, 1_200_000);
+    expect(mem.getUint32(0x0, true)).toBe(1_200_000);
+    await perf.setLimits(0, 800_000, 400_000);
+    expect([mem.getUint32(0x4, true), mem.getUint32(0x8, true)]).toEqual([800_000, 400_000]);
+    expect(levelSets).toEqual([]);
+    // The platform never read the channel: its level is the configured one.
+    expect(harnessed.platform.snapshot().performanceDomains[0]?.level).toBe(800_000);
+    // The get channels read what the platform (here the test) wrote there.
+    mem.setUint32(0xc, 400_000, true);
+    mem.setUint32(0x10, 1_200_000, true);
+    mem.setUint32(0x14, 800_000, true);
+    expect(await perf.getLevel(0)).toBe(400_000);
+    expect(await perf.getLimits(0)).toEqual({ max: 1_200_000, min: 800_000 });
+    expect(await perf.getFrequency(0)).toBe(400_000 * perf.domains.info(0).multFactor);
+    // A view with call options uses the channels too; withoutFastChannels sends the messages.
+    await perf.withCallOptions({ timeoutMs: 50 }).setLevel(0, 400_000);
+    expect(mem.getUint32(0x0, true)).toBe(400_000);
+    expect(levelSets).toEqual([]);
+    await perf.withoutFastChannels().setLevel(0, 1_200_000);
+    expect(levelSets).toEqual([[0, 1_200_000]]);
+    expect(await perf.withoutFastChannels().getLevel(0)).toBe(1_200_000);
+    expect(mem.getUint32(0x0, true)).toBe(400_000);
+    await agent.remove();
+    // After the removal nothing reaches the memory.
+    await expect(perf.setLevel(0, 800_000)).rejects.toBeInstanceOf(RevokedError);
+    expect(mem.getUint32(0x0, true)).toBe(400_000);
+  });
+
+  it('should ring a set channel doorbell as Linux does: set mask ORed over the preserved bits', async () => {
+    const memory = new SharedArrayBuffer(64);
+    const mem = new DataView(memory);
+    const cases = [
+      { widthCode: 0, at: 0x20, set: 0x81n, preserve: 0x0fn, before: 0xf3, after: 0x83 },
+      { widthCode: 1, at: 0x22, set: 0x8000n, preserve: 0x00ffn, before: 0x1234, after: 0x8034 },
+      { widthCode: 2, at: 0x24, set: 0x1n, preserve: 0n, before: 0xffff_fff0, after: 0x1 },
+      {
+        widthCode: 3,
+        at: 0x28,
+        set: 1n << 63n,
+        preserve: 0xffn,
+        before: 0x1234_5678n,
+        after: (1n << 63n) | 0x78n,
+      },
+    ];
+    for (const c of cases) {
+      const driver = stubbedDriver(
+        fastChannelStub({
+          describe: (id) =>
+            id === PerformanceMessageId.LEVEL_SET
+              ? describeReply(BASE, 4, {
+                  widthCode: c.widthCode,
+                  address: BASE + BigInt(c.at),
+                  set: c.set,
+                  preserve: c.preserve,
+                })
+              : undefined,
+        }),
+      );
+      const harnessed = harness(driver);
+      const agent = await harnessed.create({
+        memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
+      });
+      const perf = agent.protocol(driver);
+      expect(perf.fastChannels(0)?.levelSet?.doorbell).toEqual({
+        widthBits: 8 << c.widthCode,
+        address: BASE + BigInt(c.at),
+        setMask: c.set,
+        preserveMask: c.preserve,
+      });
+      const read = (): number | bigint =>
+        c.widthCode === 0
+          ? mem.getUint8(c.at)
+          : c.widthCode === 1
+            ? mem.getUint16(c.at, true)
+            : c.widthCode === 2
+              ? mem.getUint32(c.at, true)
+              : mem.getBigUint64(c.at, true);
+      if (c.widthCode === 0) mem.setUint8(c.at, c.before as number);
+      else if (c.widthCode === 1) mem.setUint16(c.at, c.before as number, true);
+      else if (c.widthCode === 2) mem.setUint32(c.at, c.before as number, true);
+      else mem.setBigUint64(c.at, c.before as bigint, true);
+      await perf.setLevel(0, 400_000);
+      expect(mem.getUint32(0, true)).toBe(400_000);
+      expect(read()).toBe(c.after);
+      await agent.remove();
+      await harnessed.close();
+      h = undefined;
+    }
+  });
+
+  it('should leave to messages each command whose channel cannot be set up, saying why', async () => {
+    const memory = new SharedArrayBuffer(64);
+    const driver = stubbedDriver(
+      fastChannelStub({
+        describe: (id) => {
+          if (id === PerformanceMessageId.LEVEL_GET) return describeReply(BASE + 0xcn, 8); // wrong size
+          if (id === PerformanceMessageId.LIMITS_GET) return describeReply(0x1000n, 8); // not mapped
+          if (id === PerformanceMessageId.LEVEL_SET) {
+            // its doorbell is not mapped
+            return describeReply(BASE, 4, {
+              widthCode: 2,
+              address: 0x2000n,
+              set: 1n,
+              preserve: 0n,
+            });
+          }
+          return undefined; // PERF_LIMITS_SET: the default layout, mapped
+        },
+      }),
+    );
+    const harnessed = harness(driver);
+    const levelSets = spyRequests(harnessed, PERF, PerformanceMessageId.LEVEL_SET);
+    const agent = await harnessed.create({
+      memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
+    });
+    const perf = agent.protocol(driver);
+    const fc = perf.fastChannels(0);
+    expect(fc?.levelGet).toBeUndefined();
+    expect(fc?.limitsGet).toBeUndefined();
+    expect(fc?.levelSet).toBeUndefined();
+    expectSkipped(
+      fc?.skipped.get(PerformanceMessageId.LEVEL_GET),
+      'E_FAST_CHANNEL_SIZE',
+      /PERF_LEVEL_GET's fast channel is 8 bytes \(chan_size\), not 4/,
+    );
+    expectSkipped(
+      fc?.skipped.get(PerformanceMessageId.LIMITS_GET),
+      'E_NOT_MAPPED',
+      /fast channel \(8 bytes at 0x1000\) is in no region/,
+    );
+    expectSkipped(
+      fc?.skipped.get(PerformanceMessageId.LEVEL_SET),
+      'E_NOT_MAPPED',
+      /doorbell \(4 bytes at 0x2000\)/,
+    );
+    // The wrong size is a malformed reply, counted.
+    expect(agent.diagnostics.malformedReplies).toEqual({ perf: 1 });
+    // Left to messages: the level goes to the platform, which answers.
+    await perf.setLevel(0, 400_000);
+    expect(levelSets).toEqual([[0, 400_000]]);
+    expect(await perf.getLevel(0)).toBe(400_000);
+    await agent.remove();
+  });
+
+  it('should take no channel without bit 0 in PROTOCOL_MESSAGE_ATTRIBUTES, nor one the domain may not set', async () => {
+    const describes: number[] = [];
+    const stub = fastChannelStub({ messageAttributes: 0 });
+    const driver = stubbedDriver((messageId, w, forward) => {
+      if (messageId === PerformanceMessageId.DESCRIBE_FASTCHANNEL) describes.push(w[1] ?? -1);
+      return stub(messageId, w, forward);
+    });
+    const harnessed = harness(driver);
+    const agent = await harnessed.create({
+      memoryMap: new ScmiMemoryMap([{ base: BASE, memory: new SharedArrayBuffer(64) }]),
+    });
+    const fc = agent.protocol(driver).fastChannels(0);
+    expect([...(fc?.skipped.keys() ?? [])]).toEqual([0x8, 0x6, 0x7, 0x5]); // Linux's order
+    expectSkipped(
+      fc?.skipped.get(0x7),
+      'E_NOT_SUPPORTED',
+      /PERF_LEVEL_SET's PROTOCOL_MESSAGE_ATTRIBUTES \(0x0\) does not announce/,
+    );
+    expect(describes).toEqual([]);
+    await agent.remove();
+    await harnessed.close();
+
+    // A domain without set-level (bit 30) and set-limits (bit 31): only the get channels.
+    const described: number[] = [];
+    const stub2 = fastChannelStub({ flagsMask: ~((1 << 30) | (1 << 31)) });
+    const driver2 = stubbedDriver((messageId, w, forward) => {
+      if (messageId === PerformanceMessageId.DESCRIBE_FASTCHANNEL) described.push(w[1] ?? -1);
+      return stub2(messageId, w, forward);
+    });
+    const second = harness(driver2);
+    const agent2 = await second.create({
+      memoryMap: new ScmiMemoryMap([{ base: BASE, memory: new SharedArrayBuffer(64) }]),
+    });
+    const fc2 = agent2.protocol(driver2).fastChannels(0);
+    expect(described).toEqual([0x8, 0x6]);
+    expect(fc2?.levelGet).toBeDefined();
+    expect(fc2?.levelSet).toBeUndefined();
+    expect(fc2?.skipped.size).toBe(0);
+    // Sent as a message, and the platform answers for itself.
+    await expect(agent2.protocol(driver2).setLevel(0, 400_000)).resolves.toBeUndefined();
+    await agent2.remove();
+  });
+
+  it('should record a PERF_DESCRIBE_FASTCHANNEL error status and go on', async () => {
+    // The emulated platform itself answers NOT_SUPPORTED to PERF_DESCRIBE_FASTCHANNEL on a domain
+    // without fast channels: let the stub set bit 27 and the attributes, and the platform answer
+    // the descriptions.
+    const stub = fastChannelStub();
+    const passThrough = stubbedDriver((messageId, w, forward) =>
+      messageId === PerformanceMessageId.DESCRIBE_FASTCHANNEL
+        ? undefined
+        : stub(messageId, w, forward),
+    );
+    const harnessed = harness(passThrough);
+    const agent = await harnessed.create({
+      memoryMap: new ScmiMemoryMap([{ base: BASE, memory: new SharedArrayBuffer(64) }]),
+    });
+    const fc = agent.protocol(passThrough).fastChannels(0);
+    expect(fc?.skipped.size).toBe(4);
+    for (const error of fc?.skipped.values() ?? []) {
+      expect(error).toBeInstanceOf(ScmiStatusError);
+      expect(error).toMatchObject({ status: -1 }); // NOT_SUPPORTED
+    }
+    await agent.remove();
+  });
+});
