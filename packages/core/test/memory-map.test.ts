@@ -41,6 +41,18 @@ describe('ScmiMemoryMap', () => {
       [[{ base: 0n, memory: mem, name: 3 }], 'memoryMap[0].name', /string/],
       [
         [
+          {
+            base: 0n,
+            memory: new (ArrayBuffer as new (n: number, o: object) => ArrayBuffer)(8, {
+              maxByteLength: 16,
+            }),
+          },
+        ],
+        'memoryMap[0].memory',
+        /resizable/,
+      ],
+      [
+        [
           { base: 0x1000n, memory: mem, name: 'a' },
           { base: 0x100cn, memory: mem, name: 'b' },
         ],

@@ -10,6 +10,7 @@ export type {
   ClockRateRange,
   ConstantSensorValue,
   PerformanceDomainConfig,
+  PerformanceFastChannelsConfig,
   PerformanceLevelConfig,
   PerformanceLimitsConfig,
   PlatformAgentConfig,
@@ -130,6 +131,13 @@ export { resolvePlatformBehaviour } from './platform/platform-behaviour.js';
 export { ScmiPlatform } from './platform/scmi-platform.js';
 export { BaseMessageId, BaseNotificationId } from './protocols/base/base-message-id.js';
 export { ClockMessageId, ClockNotificationId } from './protocols/clock/clock-message-id.js';
+export {
+  PERF_FAST_CHANNEL_LEVEL_GET_OFFSET,
+  PERF_FAST_CHANNEL_LEVEL_SET_OFFSET,
+  PERF_FAST_CHANNEL_LIMITS_GET_OFFSET,
+  PERF_FAST_CHANNEL_LIMITS_SET_OFFSET,
+  PERF_FAST_CHANNEL_SLOT_SIZE,
+} from './protocols/performance/performance-fast-channel-layout.js';
 export {
   PerformanceMessageId,
   PerformanceNotificationId,

@@ -1,4 +1,5 @@
 import { RevokedError } from '@scmi-ts/devres';
+import { types } from 'node:util';
 import { describeArg } from '../errors/format-value.js';
 import { ScmiConfigError, ScmiError } from '../errors/scmi-error.js';
 
@@ -120,7 +121,8 @@ function checkRegion(r: unknown, i: number): Required<ScmiMemoryRegion> {
       `expected a bigint from 0, got ${describeArg(base)}`,
     );
   }
-  if (!(memory instanceof ArrayBuffer) && !(memory instanceof SharedArrayBuffer)) {
+  // node:util's checks, not instanceof: a buffer made in another realm (a vm context) is one too.
+  if (!types.isArrayBuffer(memory) && !types.isSharedArrayBuffer(memory)) {
     throw new ScmiConfigError(
       `${field}.memory`,
       `expected an ArrayBuffer or a SharedArrayBuffer, got ${describeArg(memory)}`,
@@ -135,7 +137,14 @@ function checkRegion(r: unknown, i: number): Required<ScmiMemoryRegion> {
   if (name !== undefined && typeof name !== 'string') {
     throw new ScmiConfigError(`${field}.name`, `expected a string, got ${describeArg(name)}`);
   }
-  return { base, memory, name: name ?? `region${i}` };
+  // A resizable ArrayBuffer could shrink under a mapping (a growable SharedArrayBuffer only grows).
+  if ((memory as { readonly resizable?: unknown }).resizable === true) {
+    throw new ScmiConfigError(
+      `${field}.memory`,
+      'must not be a resizable ArrayBuffer: it could shrink under a mapping',
+    );
+  }
+  return { base, memory: memory, name: name ?? `region${i}` };
 }
 
 /** An access width in bytes. */

@@ -158,6 +158,59 @@ export interface PerformanceDomainConfig {
    * level values. Needs {@link PlatformConfig.performanceVersion} 0x40000; default false.
    */
   readonly levelIndexing?: boolean;
+  /**
+   * Whether the domain has fast channels (PERF_DOMAIN_ATTRIBUTES bit 27): LEVEL_SET, LIMITS_SET,
+   * LEVEL_GET and LIMITS_GET words in its slot of {@link PlatformConfig.performanceFastChannels}
+   * (see {@link PerformanceFastChannelsConfig}). Needs `performanceFastChannels`; default false
+   * (left out of the validated configuration when false).
+   */
+  readonly fastChannels?: boolean;
+}
+
+/**
+ * The memory of the Performance fast channels, shared with the agents, as SCP-firmware lays them
+ * out (`module/scmi_perf/include/mod_scmi_perf.h`): domain `i`'s slot of 24 bytes at byte `24 × i`
+ * (`PERF_FAST_CHANNEL_SLOT_SIZE`), holding LEVEL_SET at +0 (u32), LIMITS_SET at +4 (range_max,
+ * range_min), LEVEL_GET at +12 and LIMITS_GET at +16 (range_max, range_min), every word
+ * little-endian. Only the domains with `fastChannels` use their slot. Not JSON: a configuration
+ * with fast channels is built in code, not loaded from a file.
+ *
+ * The platform polls every `rateLimitUs` (SCP-firmware's `perf_fch_process`): a LEVEL_SET word
+ * other than 0 is applied as PERF_LEVEL_SET, a LIMITS_SET pair other than (0, 0) as
+ * PERF_LIMITS_SET, with the same checks; the words are left as they are, so a value stays in force
+ * until the agent writes another. It rewrites LEVEL_GET and LIMITS_GET at every change of the
+ * level or limits, from a command or a fast channel. The words carry level indices in level
+ * indexing mode (at the platform's `performanceVersion`), level values otherwise.
+ *
+ * @example
+ * ```ts
+ * const memory = new SharedArrayBuffer(2 * PERF_FAST_CHANNEL_SLOT_SIZE);
+ * const config: PlatformConfig = {
+ *   ...createDefaultPlatformConfig(),
+ *   performanceFastChannels: { memory, base: 0x4000_0000n },
+ *   performanceDomains: domains.map((d) => ({ ...d, fastChannels: true })),
+ * };
+ * ```
+ */
+export interface PerformanceFastChannelsConfig {
+  /**
+   * The memory the channels live in: a `SharedArrayBuffer` when the agent runs on another thread
+   * (each word is then read and written with `Atomics`), else an `ArrayBuffer` (not resizable).
+   * At least `24 × (the highest id of a domain with fast channels + 1)` bytes. Kept as it is, not
+   * copied nor frozen: the platform and the agent share it.
+   */
+  readonly memory: SharedArrayBuffer | ArrayBuffer;
+  /**
+   * The address of byte 0 of `memory` as the agent sees it (what PERF_DESCRIBE_FASTCHANNEL reports
+   * as chan_addr, plus the channel's offset): a bigint, a multiple of 4, with `base +
+   * memory.byteLength` at most 2^64.
+   */
+  readonly base: bigint;
+  /**
+   * The rate_limit PERF_DESCRIBE_FASTCHANNEL reports (bits 19:0, in µs) and the polling period:
+   * an integer in 1 … 0xFFFFF; default 4000, SCP-firmware's SCMI_PERF_FC_MIN_RATE_LIMIT.
+   */
+  readonly rateLimitUs?: number;
 }
 
 /** A power domain (protocol 0x11). Its id is its index in {@link PlatformConfig.powerDomains}. */
@@ -424,7 +477,8 @@ export interface SystemPowerConfig {
 
 /**
  * The configuration of an emulated platform: identity, agents with their permissions, and the
- * domains of each protocol. Plain JSON-able data (see {@link loadPlatformConfig}); check it with
+ * domains of each protocol. Plain JSON-able data (see {@link loadPlatformConfig}), but for
+ * {@link PlatformConfig.performanceFastChannels} (shared memory and a bigint); check it with
  * {@link validatePlatformConfig}. A protocol is implemented when it has at least one domain
  * (system power: when {@link PlatformConfig.systemPower} is present).
  *
@@ -463,6 +517,11 @@ export interface PlatformConfig {
    * in 3.0's layouts and level values.
    */
   readonly performanceVersion?: number;
+  /**
+   * The memory of the Performance fast channels of the domains with `fastChannels`; absent = no
+   * domain has fast channels. See {@link PerformanceFastChannelsConfig}.
+   */
+  readonly performanceFastChannels?: PerformanceFastChannelsConfig;
   /** Clocks; default none. */
   readonly clocks?: readonly ClockConfig[];
   /** Sensors; default none. */

@@ -1,4 +1,5 @@
 import { MAX_TIMER_MS } from '@scmi-ts/core';
+import { types } from 'node:util';
 import {
   array,
   bool,
@@ -16,6 +17,7 @@ import {
 import type {
   ClockConfig,
   PerformanceDomainConfig,
+  PerformanceFastChannelsConfig,
   PerformanceLevelConfig,
   PlatformAgentConfig,
   PlatformConfig,
@@ -33,6 +35,8 @@ import type {
   SystemPowerConfig,
   VoltageDomainConfig,
 } from './platform-config.js';
+import { isLittleEndianHost } from '../protocols/performance/fast-channel-memory.js';
+import { PERF_FAST_CHANNEL_SLOT_SIZE } from '../protocols/performance/performance-fast-channel-layout.js';
 import { intervalToWire } from '../protocols/sensor/update-interval.js';
 
 const U32 = 0xffffffff;
@@ -70,7 +74,8 @@ const DOMAIN_PROTOCOLS: readonly PlatformDomainProtocol[] = [
  * terminal an agent prints it to (to test an agent against hostile names, rewrite them on the wire
  * with a `corrupt-bytes` fault rule, or answer it from your own `ScmiPlatformPort`). Arrays must
  * not have holes (`[, x]`): a hole is refused at its index, e.g. `agents[0]`. A value generator's
- * `periodMs` or `intervalMs` is a finite number of ms, at least 1.
+ * `periodMs` or `intervalMs` is a finite number of ms, at least 1. The fast channels' memory
+ * (`performanceFastChannels.memory`) is kept as given, neither copied nor frozen: it is shared.
  *
  * @throws ScmiConfigError naming the first invalid field by its path, e.g. `clocks[2].rates.step`
  *   or `agents[1].protocols[0]`.
@@ -92,6 +97,7 @@ export function validatePlatformConfig(value: unknown): PlatformConfig {
     'performanceDomains',
     'performancePowerInMilliwatts',
     'performanceVersion',
+    'performanceFastChannels',
     'clocks',
     'sensors',
     'resetDomains',
@@ -99,9 +105,13 @@ export function validatePlatformConfig(value: unknown): PlatformConfig {
   ]);
   const powerDomains = list(o.powerDomains, 'powerDomains', powerDomain);
   const performanceVersion = perfVersion(o.performanceVersion);
+  const withFastChannels = o.performanceFastChannels !== undefined;
   const performanceDomains = list(o.performanceDomains, 'performanceDomains', (d, p) =>
-    performanceDomain(d, p, performanceVersion),
+    performanceDomain(d, p, performanceVersion, withFastChannels),
   );
+  const performanceFastChannels = withFastChannels
+    ? fastChannels(o.performanceFastChannels, performanceDomains)
+    : undefined;
   const clocks = list(o.clocks, 'clocks', clock);
   clocks.forEach((c, i) => {
     checkParents(c, i, clocks.length);
@@ -147,6 +157,7 @@ export function validatePlatformConfig(value: unknown): PlatformConfig {
       true,
     ),
     performanceVersion,
+    ...(performanceFastChannels === undefined ? {} : { performanceFastChannels }),
     clocks,
     sensors,
     resetDomains,
@@ -301,7 +312,80 @@ function perfVersion(value: unknown): number {
   return version;
 }
 
-function performanceDomain(value: unknown, path: string, version: number): PerformanceDomainConfig {
+/** SCP-firmware's SCMI_PERF_FC_MIN_RATE_LIMIT, in µs: the default fast-channel rate limit. */
+const FAST_CHANNEL_RATE_LIMIT_US = 4000;
+/** PERF_DESCRIBE_FASTCHANNEL rate_limit bits 19:0. */
+const MAX_RATE_LIMIT_US = 0xfffff;
+/** One past the highest address of a 64-bit address space (chan_addr_high:low). */
+const ADDRESS_SPACE_END = 1n << 64n;
+
+/**
+ * Reads `performanceFastChannels`, given the validated domains: the memory must hold the slot of
+ * every domain with `fastChannels`. The memory is kept as given (shared with the agent).
+ */
+function fastChannels(
+  value: unknown,
+  domains: readonly PerformanceDomainConfig[],
+): PerformanceFastChannelsConfig {
+  const path = 'performanceFastChannels';
+  const o = object(value, path, ['memory', 'base', 'rateLimitUs']);
+  if (!isLittleEndianHost()) {
+    fail(path, 'needs a little-endian host: the fast-channel words are little-endian u32s');
+  }
+  const mp = join(path, 'memory');
+  const memory = o.memory;
+  if (!types.isSharedArrayBuffer(memory) && !types.isArrayBuffer(memory)) {
+    return fail(mp, `must be a SharedArrayBuffer or an ArrayBuffer, got ${show(memory)}`);
+  }
+  // A resizable ArrayBuffer could shrink under the channels (a growable SharedArrayBuffer only
+  // grows: the slots stay where they are).
+  if ((memory as { readonly resizable?: unknown }).resizable === true) {
+    fail(mp, 'must not be a resizable ArrayBuffer: it could shrink under the channels');
+  }
+  let last = -1;
+  domains.forEach((d, i) => {
+    if (d.fastChannels === true) last = i;
+  });
+  const needed = (last + 1) * PERF_FAST_CHANNEL_SLOT_SIZE;
+  if (memory.byteLength < needed) {
+    fail(
+      mp,
+      `must hold ${needed} bytes (a ${PERF_FAST_CHANNEL_SLOT_SIZE}-byte slot per domain up to performanceDomains[${last}], the last with fastChannels), got ${memory.byteLength}`,
+    );
+  }
+  const bp = join(path, 'base');
+  const base = o.base;
+  if (typeof base !== 'bigint') {
+    return fail(bp, `must be a bigint (the agent's address of the memory), got ${show(base)}`);
+  }
+  if (base < 0n || base % 4n !== 0n) {
+    fail(bp, `must be a non-negative multiple of 4, got 0x${base.toString(16)}`);
+  }
+  if (base + BigInt(memory.byteLength) > ADDRESS_SPACE_END) {
+    fail(
+      bp,
+      `must leave room for the memory below 2^64: 0x${base.toString(16)} + ${memory.byteLength} bytes is past it`,
+    );
+  }
+  return {
+    memory,
+    base,
+    rateLimitUs: optionalInt(
+      o.rateLimitUs,
+      join(path, 'rateLimitUs'),
+      1,
+      MAX_RATE_LIMIT_US,
+      FAST_CHANNEL_RATE_LIMIT_US,
+    ),
+  };
+}
+
+function performanceDomain(
+  value: unknown,
+  path: string,
+  version: number,
+  withFastChannels: boolean,
+): PerformanceDomainConfig {
   const o = object(value, path, [
     'name',
     'levels',
@@ -313,7 +397,12 @@ function performanceDomain(value: unknown, path: string, version: number): Perfo
     'canSetLevel',
     'canSetLimits',
     'levelIndexing',
+    'fastChannels',
   ]);
+  const fastChannelsOn = bool(o.fastChannels, join(path, 'fastChannels'), false);
+  if (fastChannelsOn && !withFastChannels) {
+    fail(join(path, 'fastChannels'), 'needs performanceFastChannels (the memory of the channels)');
+  }
   const levelIndexing = bool(o.levelIndexing, join(path, 'levelIndexing'), false);
   if (levelIndexing && version < 0x40000) {
     fail(join(path, 'levelIndexing'), 'needs performanceVersion 0x40000 (SCMI v3.2)');
@@ -383,6 +472,9 @@ function performanceDomain(value: unknown, path: string, version: number): Perfo
     canSetLevel: bool(o.canSetLevel, join(path, 'canSetLevel'), true),
     canSetLimits: bool(o.canSetLimits, join(path, 'canSetLimits'), true),
     levelIndexing,
+    // Left out when false: the configuration written out in full (examples/default.platform.json)
+    // predates the field.
+    ...(fastChannelsOn ? { fastChannels: true } : {}),
   };
 }
 
@@ -909,6 +1001,8 @@ export function isVoltageMode(implementationModes: readonly number[], config: nu
 }
 
 function deepFreeze<T>(value: T): T {
+  // The fast channels' memory is the caller's, shared with the agent: not frozen.
+  if (types.isAnyArrayBuffer(value)) return value;
   if (typeof value === 'object' && value !== null) {
     for (const v of Object.values(value)) deepFreeze(v);
     Object.freeze(value);

@@ -5,7 +5,7 @@ import type {
   PlatformDomainProtocol,
 } from '../config/platform-config.js';
 import { PROTOCOL_ID_OF, domainProtocolOf } from '../protocols/protocol-names.js';
-import { createPlatformCounters, type MutablePlatformCounters } from './platform-counters.js';
+import { createAgentCounters, type MutableAgentCounters } from './platform-counters.js';
 
 const BASE: number = ScmiProtocolId.BASE;
 
@@ -46,7 +46,7 @@ export class AgentSession {
   /** protocol id → version chosen with NEGOTIATE_PROTOCOL_VERSION. */
   readonly #versions = new Map<number, number>();
   /** What the platform did for this agent (see `ScmiPlatform.agentCounters`). */
-  public readonly counters: MutablePlatformCounters = createPlatformCounters();
+  public readonly counters: MutableAgentCounters = createAgentCounters();
   /** Responses sent to this agent with status 0 … −15, at index −status (a typed array: cheap). */
   readonly #statusCounts = new Float64Array(16);
   /** Responses with any other status (a corrupted or future one). */

@@ -47,15 +47,37 @@ export interface PlatformCounters {
    * operation completes, which it does even after its agent disconnected.
    */
   readonly cancelledOnDisconnect: number;
+  /**
+   * Values read from a Performance fast channel (LEVEL_SET, LIMITS_SET) that changed a domain's
+   * level or limits. A value left in the channel is read again at every poll and changes nothing
+   * then: counted once. Platform-wide only (not in {@link PlatformAgentCounters}): no agent is
+   * known to have written a fast channel.
+   */
+  readonly fastChannelApplied: number;
+  /**
+   * Values read from a Performance fast channel that PERF_LEVEL_SET or PERF_LIMITS_SET would have
+   * refused (not a level, outside the limits, range_max below range_min, a domain whose level or
+   * limits agents may not set…): ignored, nothing changes. Counted once per value written: a
+   * value left in the channel is refused again at every poll without being counted again (the
+   * channel remembers its last refused word until it reads another). Platform-wide only.
+   */
+  readonly fastChannelRejected: number;
 }
+
+/** The counters that no agent caused, kept platform-wide only (a fast channel has no agent). */
+type PlatformWideCounter = 'fastChannelApplied' | 'fastChannelRejected';
 
 /**
  * What the platform did for one agent ({@link ScmiPlatform.agentCounters}): the
- * {@link PlatformCounters} that concern it — its requests, the responses, notifications and delayed
- * responses sent (or dropped, or cancelled at its disconnect) to it, its commands whose handler
- * threw — and the responses it was sent by status.
+ * {@link PlatformCounters} that concern it (all but the fast-channel ones, which no agent causes)
+ * — its requests, the responses, notifications and delayed responses sent (or dropped, or
+ * cancelled at its disconnect) to it, its commands whose handler threw — and the responses it
+ * was sent by status.
  */
-export interface PlatformAgentCounters extends PlatformCounters {
+export interface PlatformAgentCounters extends Omit<
+  PlatformCounters,
+  'fastChannelApplied' | 'fastChannelRejected'
+> {
   /**
    * The responses sent to the agent (returned by `handle` or sent late), by status name
    * (`SUCCESS`, `DENIED`, `NOT_FOUND`…, core's `scmiStatusName`; `UNKNOWN(7)` for a code a
@@ -68,8 +90,13 @@ export interface PlatformAgentCounters extends PlatformCounters {
 /** The mutable counters the platform keeps. @internal */
 export type MutablePlatformCounters = { -readonly [K in keyof PlatformCounters]: number };
 
-/** Zeroed counters. @internal */
-export function createPlatformCounters(): MutablePlatformCounters {
+/** The mutable counters the platform keeps for one agent. @internal */
+export type MutableAgentCounters = {
+  -readonly [K in Exclude<keyof PlatformCounters, PlatformWideCounter>]: number;
+};
+
+/** Zeroed counters of one agent. @internal */
+export function createAgentCounters(): MutableAgentCounters {
   return {
     requests: 0,
     responses: 0,
@@ -83,6 +110,11 @@ export function createPlatformCounters(): MutablePlatformCounters {
     handlerErrors: 0,
     cancelledOnDisconnect: 0,
   };
+}
+
+/** Zeroed platform-wide counters. @internal */
+export function createPlatformCounters(): MutablePlatformCounters {
+  return { ...createAgentCounters(), fastChannelApplied: 0, fastChannelRejected: 0 };
 }
 
 /**

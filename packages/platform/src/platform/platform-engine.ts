@@ -46,8 +46,8 @@ import { AgentSession } from './agent-session.js';
 import type { ResolvedPlatformBehaviour } from './platform-behaviour.js';
 import {
   createPlatformCounters,
+  type MutableAgentCounters,
   type MutablePlatformCounters,
-  type PlatformCounters,
   type PlatformHandlerError,
 } from './platform-counters.js';
 import { TimerBag } from './timer-bag.js';
@@ -480,7 +480,7 @@ export class PlatformEngine implements PlatformServices {
   // ---- internals ----------------------------------------------------------------------------
 
   /** Counts `amount` of `key` platform-wide and for `session`'s agent (when there is one). */
-  #count(session: AgentSession | undefined, key: keyof PlatformCounters, amount = 1): void {
+  #count(session: AgentSession | undefined, key: keyof MutableAgentCounters, amount = 1): void {
     this.counters[key] += amount;
     if (session !== undefined) session.counters[key] += amount;
   }

@@ -130,9 +130,16 @@ const OPTION_FIELDS: readonly (keyof ScmiPlatformOptions)[] = [
  *   domain's sets take effect in the order they were accepted; a reset domain with an asynchronous
  *   reset pending takes further resets (as SCP-firmware, which keeps no per-domain reset state).
  *   CLOCK_RATE_CHANGE_REQUESTED and POWER_STATE_CHANGE_REQUESTED announce accepted sets only.
+ * - Performance fast channels (`performanceFastChannels`, a domain's `fastChannels`): the platform
+ *   polls their memory every `rateLimitUs` with a timer of its own, as SCP-firmware does, and
+ *   writes LEVEL_GET / LIMITS_GET at every change; a change made through one is notified with
+ *   agent_id 0, and a value refused is counted in `fastChannelRejected` (see
+ *   {@link PerformanceFastChannelsConfig}). A `VirtualClock` is never idle while they poll:
+ *   `runUntilIdle` runs to its limit and an auto clock keeps moving; `advance` it instead.
  * - `disconnect` cancels the agent's timers (delayed, held or late replies) and subscriptions; an
  *   asynchronous operation it was answered SUCCESS for still completes, its delayed response not
- *   sent (counted in `cancelledOnDisconnect`). `close` cancels every timer.
+ *   sent (counted in `cancelledOnDisconnect`). `close` cancels every timer; nothing is written to
+ *   the fast channels' memory after it.
  *
  * @example
  * ```ts
@@ -244,6 +251,8 @@ export class ScmiPlatform implements ScmiPlatformPort {
     const implemented = [...servers.map((s) => s.id), ...vendorProtocols.map((v) => v.protocolId)];
     engine.register(new BaseProtocol(engine, new Set(implemented)));
     for (const rule of rules) engine.faults.add(rule as FaultRule);
+    // Last, once nothing can fail any more: the fast channels' words and their polling timer.
+    if (servers.includes(this.#perf)) this.#perf.start();
   }
 
   /** The validated configuration, with defaults filled in. */
@@ -297,7 +306,10 @@ export class ScmiPlatform implements ScmiPlatformPort {
       .sort((a, b) => a - b);
   }
 
-  /** Timers the platform has armed (delayed responses, async operations, faults, sensor sampling). */
+  /**
+   * Timers the platform has armed (delayed responses, async operations, faults, sensor sampling,
+   * and one for the Performance fast channels' polling while a domain has fast channels).
+   */
   public get armedTimers(): number {
     return this.#engine.timers.size;
   }
@@ -305,7 +317,8 @@ export class ScmiPlatform implements ScmiPlatformPort {
   /**
    * Asynchronous operations the platform accepted (answered SUCCESS) and has not completed yet:
    * one armed timer each, which completes the operation even after its agent disconnected. A
-   * check for timers nothing can use any more counts `armedTimers - pendingOperations`.
+   * check for timers nothing can use any more counts `armedTimers - pendingOperations` (less one
+   * while the Performance fast channels poll: see `armedTimers`).
    */
   public get pendingOperations(): number {
     return this.#engine.pendingOperations;

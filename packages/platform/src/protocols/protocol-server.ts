@@ -2,6 +2,7 @@ import { ScmiStatus, type Clock, type PayloadReader, type PlatformAgentLink } fr
 import type { PlatformConfig, PlatformDomainProtocol } from '../config/platform-config.js';
 import type { AgentSession } from '../platform/agent-session.js';
 import type { ResolvedPlatformBehaviour } from '../platform/platform-behaviour.js';
+import type { MutablePlatformCounters } from '../platform/platform-counters.js';
 import type { TimerBag } from '../platform/timer-bag.js';
 
 /** A handler's answer: a status and, on success, the return values. @internal */
@@ -81,6 +82,16 @@ export interface PlatformServices {
   /** Clock time at creation: time zero of sensor generators. */
   readonly startedAt: number;
   readonly timers: TimerBag;
+  /**
+   * The platform-wide counters. A server counts here only what no agent caused (a Performance
+   * fast channel's values); the engine counts the rest.
+   */
+  readonly counters: MutablePlatformCounters;
+  /**
+   * Whether the platform was closed: what a server does outside a command (a timer of its own)
+   * checks it, since closing may happen in the middle (a link's `post` that closes the platform).
+   */
+  readonly closed: boolean;
   /** Every configured agent, connected or not. */
   agents(): Iterable<AgentSession>;
   /** One configured agent. */

@@ -1,7 +1,8 @@
 /**
  * Message ids of the Performance domain protocol (0x13) besides the common ones. The emulated
- * platform has no fast channels: PERF_DESCRIBE_FASTCHANNEL (0xB) answers NOT_SUPPORTED for every
- * domain.
+ * platform gives fast channels to the domains configured with `fastChannels` (LIMITS_SET/GET and
+ * LEVEL_SET/GET, in `performanceFastChannels.memory`); PERF_DESCRIBE_FASTCHANNEL (0xB) describes
+ * them and answers NOT_SUPPORTED for any other domain.
  *
  * @example
  * ```ts
@@ -28,7 +29,10 @@ export enum PerformanceMessageId {
   NOTIFY_LIMITS = 0x9,
   /** (domain_id, notify_enable): PERFORMANCE_LEVEL_CHANGED. */
   NOTIFY_LEVEL = 0xa,
-  /** (domain_id, message_id) → attributes, rate_limit, chan_addr, chan_size, doorbell…; here NOT_SUPPORTED. */
+  /**
+   * (domain_id, message_id) → attributes (0: no doorbell), rate_limit, chan_addr_low/high,
+   * chan_size, six doorbell words (0); NOT_SUPPORTED for a domain without fast channels.
+   */
   DESCRIBE_FASTCHANNEL = 0xb,
   /** (domain_id) → flags, name[64]. */
   DOMAIN_NAME_GET = 0xc,
