@@ -198,8 +198,10 @@ export class SameThreadRig {
     // Before `platform.close()`, which cancels every timer: with every agent removed and the wire
     // closed, a timer the platform still holds is one nothing can ever use (a retry for an agent
     // that is gone…).
-    // An accepted asynchronous operation is not one: it completes after its agent is gone.
-    const platformArmed = this.platform.armedTimers - this.platform.pendingOperations;
+    // An accepted asynchronous operation is not one: it completes after its agent is gone; nor is
+    // the fast channels' polling, which runs as long as the platform does.
+    const platformArmed =
+      this.platform.armedTimers - this.platform.pendingOperations - this.platform.pollingTimers;
     if (platformArmed > 0)
       problems.push(
         `platform: ${platformArmed} timer(s) left armed after the agents were removed and the wire closed`,

@@ -1,14 +1,23 @@
-import { type WorkerHost } from '@scmi-ts/core';
+import { ScmiMemoryMap, type WorkerHost } from '@scmi-ts/core';
 import {
   SMT_HEADER_SIZE,
   mailboxTransportModule,
   openSmtWorkerWire,
   type SmtWorkerWire,
 } from '@scmi-ts/mailbox-transport';
+import { PERF_FAST_CHANNEL_SLOT_SIZE } from '@scmi-ts/platform';
 import { sleep } from './format.js';
 import type { DemoWire, LateReplyReport, TransportDemoSetup } from './transport-demo-setup.js';
 
 const AGENT_ID = 1;
+
+/**
+ * The Performance fast channels' memory, shared by the platform worker and the agent: eight
+ * 24-byte slots (SCP-firmware's layout), seen by the agent at {@link FAST_CHANNEL_BASE}.
+ */
+const FAST_CHANNELS = new SharedArrayBuffer(8 * PERF_FAST_CHANNEL_SLOT_SIZE);
+/** Where the agent sees the fast channels (a physical address, as the platform describes it). */
+const FAST_CHANNEL_BASE = 0x4000_0000n;
 
 /** Waits until the worker's responder has answered every command it read (bounded). */
 async function settled(smt: SmtWorkerWire, sent: number): Promise<void> {
@@ -40,7 +49,8 @@ async function lateReply(smt: SmtWorkerWire): Promise<LateReplyReport> {
 /**
  * The mailbox transport in the demo: SMT shared memory areas and `Atomics` doorbells, the SMT
  * responder in the platform worker. The probe uses three A2P channels — Base, Clock on its own,
- * Performance by polling — and one P2A channel.
+ * Performance by polling — and one P2A channel; the platform's Performance domains have fast
+ * channels (SCP-firmware's, polled every millisecond) in a shared memory the agent maps.
  *
  * @example
  * ```ts
@@ -51,7 +61,11 @@ export const mailboxDemo: TransportDemoSetup = {
   name: 'mailbox',
   title: 'SMT shared memory + mailbox doorbells, platform in a worker',
   backend: 'SMT responder',
-  workerData: { transport: 'mailbox', agentId: AGENT_ID },
+  workerData: {
+    transport: 'mailbox',
+    agentId: AGENT_ID,
+    fastChannels: { memory: FAST_CHANNELS, base: FAST_CHANNEL_BASE, rateLimitUs: 1000 },
+  },
   routes: { clock: 'a2p:1', perf: 'a2p:2, polling' },
   seedNote:
     'a reply after the timeout is written to the SMT area and rings the completion doorbell',
@@ -76,6 +90,9 @@ export const mailboxDemo: TransportDemoSetup = {
             }
           : {}),
         transportConfig: { wire: smt.wire },
+        memoryMap: new ScmiMemoryMap([
+          { base: FAST_CHANNEL_BASE, memory: FAST_CHANNELS, name: 'fast channels' },
+        ]),
       },
       report: () =>
         Promise.resolve({

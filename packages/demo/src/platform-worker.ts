@@ -9,6 +9,7 @@ import { RealClock, serveWorker, type WorkerHandlers } from '@scmi-ts/core';
 import { createSmtWorkerHandlers } from '@scmi-ts/mailbox-transport';
 import { createEmulatedOpteeHost } from '@scmi-ts/optee-transport';
 import {
+  PERF_FAST_CHANNEL_SLOT_SIZE,
   ScmiPlatform,
   createDefaultPlatformConfig,
   startPeerPort,
@@ -32,6 +33,16 @@ export interface PlatformWorkerData {
    * thread); default `createDefaultPlatformConfig()`.
    */
   readonly config?: PlatformConfig;
+  /**
+   * Performance fast channels (as SCP-firmware's) in this shared memory, seen by the agent at
+   * `base`: given to the platform as its `performanceFastChannels`, every performance domain whose
+   * 24-byte slot fits in `memory` then having them — unless `config` has fast channels of its own.
+   */
+  readonly fastChannels?: {
+    readonly memory: SharedArrayBuffer;
+    readonly base: bigint;
+    readonly rateLimitUs?: number;
+  };
 }
 
 interface Backend {
@@ -41,10 +52,25 @@ interface Backend {
 
 const data = workerData as PlatformWorkerData;
 const clock = new RealClock();
+
+/** `config` with the fast channels of `data.fastChannels`, when given and it has none. */
+function withFastChannels(config: PlatformConfig): PlatformConfig {
+  const fast = data.fastChannels;
+  if (fast === undefined || config.performanceFastChannels !== undefined) return config;
+  const slots = Math.floor(fast.memory.byteLength / PERF_FAST_CHANNEL_SLOT_SIZE);
+  return {
+    ...config,
+    performanceFastChannels: fast,
+    performanceDomains: (config.performanceDomains ?? []).map((d, i) =>
+      i < slots ? { ...d, fastChannels: true } : d,
+    ),
+  };
+}
+
 // OP-TEE's SCMI server answers NOT_SUPPORTED to a message it does not know (scmi_msg.c) and
 // INVALID_PARAMETERS to a domain id past the last (clock.c, reset_domain.c, …); SCP-firmware,
 // behind the mailbox and virtio transports, answers NOT_FOUND to both.
-const platform = new ScmiPlatform(data.config ?? createDefaultPlatformConfig(), {
+const platform = new ScmiPlatform(withFastChannels(data.config ?? createDefaultPlatformConfig()), {
   clock,
   ...(data.transport === 'optee'
     ? { behaviour: { unknownMessage: 'not-supported', unknownDomain: 'invalid-parameters' } }
@@ -117,8 +143,9 @@ serveWorker(
       platform.faults.set(rules);
     },
     // Timers other than accepted asynchronous operations' (those complete even after their
-    // agent is gone): a late reply still to send, or one nothing can use any more.
-    armedTimers: () => platform.armedTimers - platform.pendingOperations,
+    // agent is gone) and the fast channels' polling (as long as the platform runs): a late reply
+    // still to send, or one nothing can use any more.
+    armedTimers: () => platform.armedTimers - platform.pendingOperations - platform.pollingTimers,
     platformCounters: () => ({ ...platform.counters }),
     // What the platform did for one agent, and the statuses it answered it.
     agentCounters: (agentId: number) => platform.agentCounters(agentId),

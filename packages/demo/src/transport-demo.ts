@@ -27,6 +27,7 @@ import {
   decodeClockRateChanged,
   parsePowerState,
   performanceProtocolDriver,
+  type PerformanceProtocol,
   powerProtocolDriver,
   protocolsModule,
   resetProtocolDriver,
@@ -180,6 +181,59 @@ function usable(agent: ScmiAgent, driver: { readonly protocolId: number }): bool
   return api.domains === undefined || api.domains.count > 0;
 }
 
+/** How long the demo waits, at most, for the platform to read a fast channel (real time). */
+const FAST_CHANNEL_WAIT_MS = 2000;
+
+/**
+ * The first performance domain with fast channels to set and get its level (none: nothing
+ * printed): where the channels are, then a level written to LEVEL_SET — no message — and read
+ * back from LEVEL_GET once the platform's poll has applied it.
+ */
+async function printFastChannels(print: Print, perf: PerformanceProtocol): Promise<void> {
+  const domain = perf.domains.list.find((d) => {
+    const fc = perf.fastChannels(d.id);
+    return fc?.levelSet !== undefined && fc.levelGet !== undefined;
+  });
+  if (domain === undefined) {
+    const skipped = perf.domains.list.flatMap((d) => [...(perf.fastChannels(d.id)?.skipped ?? [])]);
+    const [first] = skipped;
+    if (first !== undefined) {
+      printRow(print, 'performance fast channels', `not used: ${(first[1] as Error).message}`);
+    }
+    return;
+  }
+  const fc = perf.fastChannels(domain.id);
+  const at = (name: string, channel: { readonly address: bigint } | undefined): string[] =>
+    channel === undefined ? [] : [`${name} ${formatHex(Number(channel.address), 8)}`];
+  printRow(
+    print,
+    'performance fast channels',
+    `${domain.name}: ${[
+      ...at('LEVEL_SET', fc?.levelSet),
+      ...at('LIMITS_SET', fc?.limitsSet),
+      ...at('LEVEL_GET', fc?.levelGet),
+      ...at('LIMITS_GET', fc?.limitsGet),
+    ].join(', ')}; rate limit ${fc?.levelSet?.rateLimitUs ?? 0} µs`,
+  );
+  const current = await perf.getLevel(domain.id);
+  const target = domain.levels.find((l) => l.value !== current)?.value;
+  if (target === undefined) return;
+  const startedAt = performance.now();
+  await perf.setLevel(domain.id, target);
+  let level = current;
+  while (level !== target && performance.now() - startedAt < FAST_CHANNEL_WAIT_MS) {
+    await sleep(1);
+    level = await perf.getLevel(domain.id);
+  }
+  printRow(
+    print,
+    `fast-channel LEVEL_SET(${domain.id})`,
+    level === target
+      ? `${domain.name} ${current} → ${target}, no message: read back from LEVEL_GET after ${(performance.now() - startedAt).toFixed(1)} ms (the platform's poll)`
+      : `${target} written, not read back within ${FAST_CHANNEL_WAIT_MS} ms (LEVEL_GET says ${level})`,
+  );
+}
+
 /**
  * What the protocol clients (`@scmi-ts/protocols`) learnt at probe, and a command of each: the
  * domains each driver described, their state now, a sensor reading, a reset, the voltage domains'
@@ -223,6 +277,7 @@ async function printProtocolClients(print: Print, agent: ScmiAgent): Promise<voi
       }),
     );
     printRow(print, `performance domains (v${formatVersion(perf.version)})`, levels.join(', '));
+    await printFastChannels(print, perf);
   }
   if (usable(agent, clockProtocolDriver)) {
     const clock = agent.protocol(clockProtocolDriver);

@@ -98,6 +98,14 @@ describe(runTransportDemo, () => {
         /sensor reading\s+soc-temp -?\d+\.\d{3} °C \(asynchronous: delayed response\)/,
       );
       expect(out).toMatch(/reset\s+gpu \(asynchronous: delayed response\)/);
+      // The platform worker's fast channels, in the memory the agent maps: a level written there
+      // and read back once the platform's poll applied it, no message sent.
+      expect(out).toMatch(
+        /performance fast channels\s+cpu-cluster0: LEVEL_SET 0x40000000, LIMITS_SET 0x40000004, LEVEL_GET 0x4000000c, LIMITS_GET 0x40000010; rate limit 1000 µs\n/,
+      );
+      expect(out).toMatch(
+        /fast-channel LEVEL_SET\(0\)\s+cpu-cluster0 \d+ → \d+, no message: read back from LEVEL_GET after [\d.]+ ms/,
+      );
       // The default platform's voltage domains (vdd-sd starts OFF), the long name in full.
       expect(out).toMatch(
         /voltage domains\s+vddcore 900 mV on, vdd-sd 3300 mV off, vdd-sdmmc-io-bank0-supply 3300 mV on\n/,
@@ -233,6 +241,8 @@ describe("runTransportDemo with a platform configuration of the user's", () => {
     );
     expect(out).toMatch(/performance domains \(v4\.0\)\s+big level 2 of 2 \(level indexing\)\n/);
     expect(out).toMatch(/raw 0x13 PERF_LEVEL_GET\(0\)\s+9 /); // the index, raw
+    // Its fast channels carry indices; the client speaks values.
+    expect(out).toMatch(/fast-channel LEVEL_SET\(0\)\s+big 2 → 1, no message: read back/);
     expect(out).toMatch(/clocks\s+sys 100 MHz\n/);
     // 600 MHz is not one of its rates: the other one.
     expect(out).toMatch(/notification CLOCK_RATE_CHANGED\(0\)\s+200 MHz \(p2a:0\)/);

@@ -150,6 +150,7 @@ describe('Performance fast channels (PERF_DESCRIBE_FASTCHANNEL, polling)', () =>
         expect(flags & FAST_CHANNELS_BIT).toBe(0);
         // No polling either.
         expect(x.platform.armedTimers).toBe(0);
+        expect(x.platform.pollingTimers).toBe(0);
         x.close();
       }
     });
@@ -213,8 +214,13 @@ describe('Performance fast channels (PERF_DESCRIBE_FASTCHANNEL, polling)', () =>
       for (const m of [0x0, 0x3, 0x4, 0x9, 0xa, 0xb, 0xc]) {
         expect(status(0, m)).toBe(ScmiStatus.NOT_SUPPORTED);
       }
-      // Discovery: a domain the agent may not use is described too (agent 2 has domain 0 only).
+      // A domain the agent may not use is DENIED, as SCP-firmware's permissions handler answers
+      // every Performance command with a domain id (agent 2 has domain 0 only): the agent must not
+      // learn where that domain's level is written. The domain it may use is described.
       expect(h.call(PERF, PerformanceMessageId.DESCRIBE_FASTCHANNEL, [2, 0x7], 2).status).toBe(
+        ScmiStatus.DENIED,
+      );
+      expect(h.call(PERF, PerformanceMessageId.DESCRIBE_FASTCHANNEL, [0, 0x7], 2).status).toBe(
         ScmiStatus.SUCCESS,
       );
     });
@@ -242,6 +248,7 @@ describe('Performance fast channels (PERF_DESCRIBE_FASTCHANNEL, polling)', () =>
       expect(new Uint32Array(memory, 24, 6).every((w) => w === 0xdeadbeef)).toBe(true);
       // One polling timer.
       expect(h.platform.armedTimers).toBe(1);
+      expect(h.platform.pollingTimers).toBe(1);
     });
   });
 
@@ -387,7 +394,9 @@ describe('Performance fast channels (PERF_DESCRIBE_FASTCHANNEL, polling)', () =>
 
   describe('close', () => {
     it('should cancel the polling and never apply a later write', async () => {
+      expect(h.platform.pollingTimers).toBe(1);
       h.close(); // checks that no timer is left, the clock's included
+      expect(h.platform.pollingTimers).toBe(0);
       ch.setLevel(0, 400_000);
       await h.clock.advance(PERIOD_MS * 10);
       expect(state().level).toBe(1_200_000);

@@ -317,11 +317,26 @@ export class ScmiPlatform implements ScmiPlatformPort {
   /**
    * Asynchronous operations the platform accepted (answered SUCCESS) and has not completed yet:
    * one armed timer each, which completes the operation even after its agent disconnected. A
-   * check for timers nothing can use any more counts `armedTimers - pendingOperations` (less one
-   * while the Performance fast channels poll: see `armedTimers`).
+   * check for timers nothing can use any more counts `armedTimers - pendingOperations -
+   * pollingTimers`.
    */
   public get pendingOperations(): number {
     return this.#engine.pendingOperations;
+  }
+
+  /**
+   * Timers the platform keeps armed for itself for as long as it runs: 1 while the Performance
+   * fast channels poll (a domain has `fastChannels`, until `close`), else 0. Not a sign of
+   * anything left over: `armedTimers - pendingOperations - pollingTimers` counts the timers
+   * nothing can use any more (a late reply still to send included).
+   *
+   * @example
+   * ```ts
+   * const leftOver = platform.armedTimers - platform.pendingOperations - platform.pollingTimers;
+   * ```
+   */
+  public get pollingTimers(): number {
+    return this.#perf.polling ? 1 : 0;
   }
 
   /**

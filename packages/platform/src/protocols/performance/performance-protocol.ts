@@ -157,6 +157,8 @@ export class PerformanceProtocol implements ProtocolServer {
   readonly #rateLimitUs: number;
   /** The agent's address of byte 0 of the memory. */
   readonly #base: bigint;
+  /** Whether the polling timer was armed (see {@link PerformanceProtocol.polling}). */
+  #polling = false;
 
   public constructor(services: PlatformServices) {
     this.#p = services;
@@ -258,7 +260,15 @@ export class PerformanceProtocol implements ProtocolServer {
       m.write(c.at + PERF_FAST_CHANNEL_LIMITS_SET_OFFSET + 4, 0);
       this.#publish(c.id);
     }
-    if (any) this.#armPoll();
+    if (any) {
+      this.#armPoll();
+      this.#polling = true;
+    }
+  }
+
+  /** Whether the fast channels' polling timer is armed (started, and the platform not closed). */
+  public get polling(): boolean {
+    return this.#polling && !this.#p.closed;
   }
 
   /** Level and limits of every domain. */
@@ -472,9 +482,15 @@ export class PerformanceProtocol implements ProtocolServer {
    * offset), chan_size (4 for a level, 8 for limits), and the six doorbell words, 0: SCP-firmware
    * sends the whole `struct scmi_perf_describe_fc_p2a` (`internal/scmi_perf.h`), 48 bytes with
    * the status.
+   *
+   * A domain the agent may not use (its `domains` permissions) is DENIED, as every command of
+   * SCP-firmware's whose first word is a domain id (`scmi_perf_permissions_handler` asks
+   * `agent_has_resource_permission` for it): the channels are one memory for every agent, and an
+   * agent must not learn where the level of a domain it may not use is written. (One that learnt it
+   * before its permissions were taken away keeps the address: the memory has no sender.)
    */
   #describeFastChannel(req: PlatformRequest): Reply {
-    const found = this.#domain(req, false);
+    const found = this.#domain(req, true);
     if (!Array.isArray(found)) return found;
     const [id] = found;
     const messageId = req.r.u32();
@@ -530,6 +546,7 @@ export class PerformanceProtocol implements ProtocolServer {
       this.#armPoll();
     } catch {
       // Nothing can run the polling again; the words are left as they are.
+      this.#polling = false;
     }
   }
 
