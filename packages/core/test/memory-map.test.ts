@@ -35,7 +35,11 @@ describe('ScmiMemoryMap', () => {
       [{}, 'memoryMap', /expected an array/],
       [[null], 'memoryMap[0]', /expected a region/],
       [[{ base: 0x1000, memory: mem }], 'memoryMap[0].base', /bigint/],
-      [[{ base: -4n, memory: mem }], 'memoryMap[0].base', /bigint from 0/],
+      [[{ base: -8n, memory: mem }], 'memoryMap[0].base', /bigint from 0/],
+      [[{ base: 0x1004n, memory: mem }], 'memoryMap[0].base', /a multiple of 8 .* got 0x1004/],
+      // A hole in the list is refused at its index.
+      // eslint-disable-next-line no-sparse-arrays
+      [[{ base: 0n, memory: mem }, , { base: 0x100n, memory: mem }], 'memoryMap[1]', /region/],
       [[{ base: 0n, memory: new Uint8Array(4) }], 'memoryMap[0].memory', /ArrayBuffer/],
       [[{ base: (1n << 64n) - 8n, memory: mem }], 'memoryMap[0].base', /past the 64-bit/],
       [[{ base: 0n, memory: mem, name: 3 }], 'memoryMap[0].name', /string/],
@@ -54,7 +58,7 @@ describe('ScmiMemoryMap', () => {
       [
         [
           { base: 0x1000n, memory: mem, name: 'a' },
-          { base: 0x100cn, memory: mem, name: 'b' },
+          { base: 0x1008n, memory: mem, name: 'b' },
         ],
         'memoryMap',
         /regions a and b overlap/,
@@ -75,6 +79,9 @@ describe('ScmiMemoryMap', () => {
       { base: 0x1000n, memory: low },
     ]);
     expect(map.regions.map((r) => r.name)).toEqual(['region1', 'high']);
+    // The checked regions cannot be changed afterwards.
+    expect(Object.isFrozen(map.regions)).toBe(true);
+    expect(map.regions.every((r) => Object.isFrozen(r))).toBe(true);
     // Adjacent regions are allowed: one ends where the next begins.
     expect(
       () =>
@@ -179,6 +186,17 @@ describe('ProtocolHandle.ioremap', () => {
       code: 'E_CONFIG',
       field: 'memoryMap',
     });
+  });
+
+  it('should refuse an access to memory that was detached (transferred away)', async () => {
+    const memory = new ArrayBuffer(16);
+    const { agent, ph } = await setUp(new ScmiMemoryMap([{ base: 0x1000n, memory }]));
+    const io = ph.ioremap(0x1000n, 16) as ScmiIoMem;
+    io.write32(1, 0);
+    structuredClone(memory, { transfer: [memory] });
+    expect(() => io.read32(0)).toThrow(RevokedError);
+    expect(() => io.write32(2, 4)).toThrow(/its memory was detached/);
+    await agent.remove();
   });
 
   it('should stop every access once the agent is removed, and map nothing more', async () => {

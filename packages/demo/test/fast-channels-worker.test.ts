@@ -12,9 +12,14 @@ import {
   createAgent,
   resolveWorkerEntry,
   startWorker,
+  type ScmiAgent,
   type WorkerHost,
 } from '@scmi-ts/core';
-import { mailboxTransportModule, openSmtWorkerWire } from '@scmi-ts/mailbox-transport';
+import {
+  mailboxTransportModule,
+  openSmtWorkerWire,
+  type SmtWorkerWire,
+} from '@scmi-ts/mailbox-transport';
 import {
   PERF_FAST_CHANNEL_LEVEL_SET_OFFSET,
   PERF_FAST_CHANNEL_SLOT_SIZE,
@@ -28,14 +33,25 @@ import type { PlatformWorkerData } from '../src/platform-worker.js';
 
 const BASE = 0x9000_0000n;
 
-/** Waits until `check` holds, polling every millisecond for at most 5 s; returns whether it did. */
+/**
+ * Waits until `check` holds, trying again every millisecond or so for 10 s of real time at most;
+ * returns whether it did.
+ */
 async function eventually(check: () => Promise<boolean>): Promise<boolean> {
-  for (let i = 0; i < 5000; i++) {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
     if (await check()) return true;
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
-  return false;
+  return check();
 }
+
+/** The one performance domain, pinned here: what is counted below depends on its limits. */
+const LEVELS = [
+  { value: 400, powerCost: 1, latencyUs: 10 },
+  { value: 800, powerCost: 2, latencyUs: 10 },
+  { value: 1200, powerCost: 3, latencyUs: 10 },
+];
 
 describe('Performance fast channels with the platform in a worker', () => {
   it('should carry a level and limits through shared memory both ways, and stop at the removal', async () => {
@@ -43,11 +59,11 @@ describe('Performance fast channels with the platform in a worker', () => {
     const defaults = createDefaultPlatformConfig();
     const config: PlatformConfig = {
       ...defaults,
+      devices: [],
+      agents: [{ id: 1, name: 'OSPM', protocols: ['performance'] }],
       performanceFastChannels: { memory, base: BASE, rateLimitUs: 1000 },
-      performanceDomains: (defaults.performanceDomains ?? []).map((d) => ({
-        ...d,
-        fastChannels: true,
-      })),
+      // At the top level, limits the whole range: the first limits set changes them.
+      performanceDomains: [{ name: 'cpu', levels: LEVELS, level: 1200, fastChannels: true }],
     };
     const data: PlatformWorkerData = { transport: 'mailbox', agentId: 1, config };
     const host: WorkerHost = await startWorker({
@@ -55,23 +71,24 @@ describe('Performance fast channels with the platform in a worker', () => {
       data,
       name: 'fast-channels-worker-test',
     });
+    let agent: ScmiAgent | undefined;
+    let smt: SmtWorkerWire | undefined;
     try {
-      const smt = await openSmtWorkerWire(host, { agentId: 1, a2p: [0], p2a: [0] });
+      smt = await openSmtWorkerWire(host, { agentId: 1, a2p: [0], p2a: [0] });
       const container = new Container();
       container.load(coreModule, mailboxTransportModule, protocolsModule);
-      const agent = await createAgent(container, {
+      agent = await createAgent(container, {
         transport: 'mailbox',
         transportConfig: { wire: smt.wire },
         memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
         rxTimeoutMs: 1000,
       });
       const perf = agent.protocol(performanceProtocolDriver);
+      expect(perf.domains.info(0).levels.map((l) => l.value)).toEqual([400, 800, 1200]);
       const fc = perf.fastChannels(0);
       expect(fc?.skipped.size).toBe(0);
       expect(fc?.levelSet?.address).toBe(BASE + BigInt(PERF_FAST_CHANNEL_LEVEL_SET_OFFSET));
-      const levels = perf.domains.info(0).levels.map((l) => l.value);
-      const [lowest, second] = levels;
-      if (lowest === undefined || second === undefined) throw new Error('too few levels');
+      const [lowest, second] = [400, 800];
 
       // Limits written here are read by the worker's poll: the level is pulled inside them, and
       // both come back in the get channels.
@@ -94,12 +111,14 @@ describe('Performance fast channels with the platform in a worker', () => {
       expect(counters).toMatchObject({ fastChannelApplied: 2, fastChannelRejected: 0 });
 
       await agent.remove();
+      agent = undefined;
       // Nothing of the agent's reaches the memory after the removal.
       const before = new Uint8Array(memory).slice();
       await expect(perf.setLevel(0, second)).rejects.toMatchObject({ code: 'E_REVOKED' });
       expect(Buffer.from(new Uint8Array(memory)).equals(Buffer.from(before))).toBe(true);
-      await smt.close();
     } finally {
+      await agent?.remove();
+      await smt?.close();
       await host.stop();
     }
   });

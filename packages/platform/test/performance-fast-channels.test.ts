@@ -521,6 +521,30 @@ describe('Performance fast channels in level indexing mode', () => {
     expect(h.platform.counters).toMatchObject({ fastChannelApplied: 2, fastChannelRejected: 1 });
     h.close();
   });
+
+  it('should not announce them to an agent that negotiated 3.0, which speaks level values', () => {
+    const memory = new ArrayBuffer(PERF_FAST_CHANNEL_SLOT_SIZE);
+    const base = v4(memory);
+    const h = new Harness({
+      ...base,
+      agents: [...base.agents, { id: 2, name: 'old', protocols: ['performance'] }],
+    });
+    h.connect(1);
+    h.connect(2);
+    const negotiate = h.call(PERF, CommonMessageId.NEGOTIATE_PROTOCOL_VERSION, [0x30000], 2);
+    expect(negotiate.status).toBe(ScmiStatus.SUCCESS);
+    const flags = (agent: number): number =>
+      h.call(PERF, PerformanceMessageId.DOMAIN_ATTRIBUTES, [0], agent).words[0] ?? 0;
+    expect(flags(1) & FAST_CHANNELS_BIT).toBe(FAST_CHANNELS_BIT);
+    expect(flags(2) & FAST_CHANNELS_BIT).toBe(0);
+    expect(h.call(PERF, PerformanceMessageId.DESCRIBE_FASTCHANNEL, [0, 0x7], 1).status).toBe(
+      ScmiStatus.SUCCESS,
+    );
+    expect(h.call(PERF, PerformanceMessageId.DESCRIBE_FASTCHANNEL, [0, 0x7], 2).status).toBe(
+      ScmiStatus.NOT_SUPPORTED,
+    );
+    h.close();
+  });
 });
 
 describe('performanceFastChannels in the configuration', () => {
@@ -583,7 +607,7 @@ describe('performanceFastChannels in the configuration', () => {
   });
 
   it('should refuse a base that is not a bigint, negative, unaligned, or leaves no room below 2^64', () => {
-    for (const base of [0x1000, undefined, -4n, 2n, (1n << 64n) - 68n, 1n << 64n]) {
+    for (const base of [0x1000, undefined, -8n, 2n, 0x1004n, (1n << 64n) - 64n, 1n << 64n]) {
       expect(fieldOf(withFast({ base }))).toBe('performanceFastChannels.base');
     }
   });

@@ -116,7 +116,7 @@ function describeReply(
   ]);
 }
 
-/** The channels the stub describes: LEVEL_SET 0x00, LIMITS_SET 0x04, LEVEL_GET 0x0c, LIMITS_GET 0x10 from BASE. */
+/** The stub's channels from BASE: LEVEL_SET 0x00, LIMITS_SET 0x04, LEVEL_GET 0x0c, LIMITS_GET 0x10. */
 const OFFSETS: Record<number, [number, number]> = {
   [PerformanceMessageId.LEVEL_SET]: [0x0, 4],
   [PerformanceMessageId.LIMITS_SET]: [0x4, 8],
@@ -406,6 +406,135 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
     // Sent as a message, and the platform answers for itself.
     await expect(agent2.protocol(driver2).setLevel(0, 400_000)).resolves.toBeUndefined();
     await agent2.remove();
+  });
+
+  it('should refuse a channel or doorbell that is not aligned or lies over another, counted', async () => {
+    const memory = new SharedArrayBuffer(64);
+    const mem = new DataView(memory);
+    const driver = stubbedDriver(
+      fastChannelStub({
+        describe: (id) => {
+          // PERF_LEVEL_GET at BASE + 2: its word is not 4-byte aligned.
+          if (id === PerformanceMessageId.LEVEL_GET) return describeReply(BASE + 0x2n, 4);
+          // PERF_LIMITS_GET over PERF_LIMITS_SET's words (BASE + 4, 8 bytes).
+          if (id === PerformanceMessageId.LIMITS_GET) return describeReply(BASE + 0x8n, 8);
+          // PERF_LEVEL_SET's 64-bit doorbell at BASE + 0x24: not 8-byte aligned.
+          if (id === PerformanceMessageId.LEVEL_SET) {
+            return describeReply(BASE, 4, {
+              widthCode: 3,
+              address: BASE + 0x24n,
+              set: 1n,
+              preserve: 0n,
+            });
+          }
+          return undefined; // PERF_LIMITS_SET: BASE + 4, no doorbell
+        },
+      }),
+    );
+    const harnessed = harness(driver);
+    const requests = spyRequests(harnessed, PERF);
+    const agent = await harnessed.create({
+      memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
+    });
+    const perf = agent.protocol(driver);
+    const fc = perf.fastChannels(0);
+    expectSkipped(
+      fc?.skipped.get(PerformanceMessageId.LEVEL_GET),
+      'E_FAST_CHANNEL_ALIGN',
+      /PERF_LEVEL_GET's fast channel is at 0x80000002, not 4-byte aligned/,
+    );
+    expectSkipped(
+      fc?.skipped.get(PerformanceMessageId.LEVEL_SET),
+      'E_FAST_CHANNEL_ALIGN',
+      /PERF_LEVEL_SET's doorbell is at 0x80000024, not 8-byte aligned/,
+    );
+    // PERF_LIMITS_GET was set up before PERF_LIMITS_SET (Linux's order): the later one is refused.
+    expect(fc?.limitsGet?.address).toBe(BASE + 0x8n);
+    expectSkipped(
+      fc?.skipped.get(PerformanceMessageId.LIMITS_SET),
+      'E_FAST_CHANNEL_OVERLAP',
+      /PERF_LIMITS_SET's fast channel \(8 bytes at 0x80000004\) overlaps performance domain 0 PERF_LIMITS_GET's fast channel \(8 bytes at 0x80000008\)/,
+    );
+    expect(agent.diagnostics.malformedReplies).toEqual({ perf: 3 });
+    // Left to messages, which the platform answers: nothing written to the memory.
+    const before = new Uint8Array(memory).slice();
+    await perf.setLevel(0, 400_000);
+    await perf.setLimits(0, 800_000, 400_000);
+    expect(await perf.getLevel(0)).toBe(400_000);
+    expect(requests.filter(([m]) => m === 0x5 || m === 0x7 || m === 0x8).length).toBe(3);
+    expect(Buffer.from(new Uint8Array(memory)).equals(Buffer.from(before))).toBe(true);
+    expect(mem.getUint32(0, true)).toBe(0);
+    await agent.remove();
+  });
+
+  it('should take one doorbell for both set channels, but none over a channel', async () => {
+    const memory = new SharedArrayBuffer(64);
+    const mem = new DataView(memory);
+    const bell = { widthCode: 2, address: BASE + 0x20n, set: 0x1n, preserve: 0n };
+    const driver = stubbedDriver(
+      fastChannelStub({
+        describe: (id) => {
+          if (id === PerformanceMessageId.LEVEL_SET) return describeReply(BASE, 4, bell);
+          if (id === PerformanceMessageId.LIMITS_SET) return describeReply(BASE + 0x4n, 8, bell);
+          return undefined;
+        },
+      }),
+    );
+    const harnessed = harness(driver);
+    const agent = await harnessed.create({
+      memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
+    });
+    const perf = agent.protocol(driver);
+    expect(perf.fastChannels(0)?.skipped.size).toBe(0);
+    await perf.setLimits(0, 800_000, 400_000);
+    expect(mem.getUint32(0x20, true)).toBe(1);
+    await agent.remove();
+    await harnessed.close();
+
+    // A doorbell on PERF_LEVEL_GET's word (BASE + 0xc): ringing it would write the level.
+    const over = stubbedDriver(
+      fastChannelStub({
+        describe: (id) =>
+          id === PerformanceMessageId.LEVEL_SET
+            ? describeReply(BASE, 4, { ...bell, address: BASE + 0xcn })
+            : undefined,
+      }),
+    );
+    const second = harness(over);
+    const agent2 = await second.create({
+      memoryMap: new ScmiMemoryMap([{ base: BASE, memory: new SharedArrayBuffer(64) }]),
+    });
+    expectSkipped(
+      agent2.protocol(over).fastChannels(0)?.skipped.get(PerformanceMessageId.LEVEL_SET),
+      'E_FAST_CHANNEL_OVERLAP',
+      /PERF_LEVEL_SET's doorbell \(4 bytes at 0x8000000c\) overlaps performance domain 0 PERF_LEVEL_GET's fast channel/,
+    );
+    await agent2.remove();
+  });
+
+  it("should reject with a view's signal that fired already, the channel not touched", async () => {
+    const memory = new SharedArrayBuffer(64);
+    const mem = new DataView(memory);
+    const driver = stubbedDriver(fastChannelStub());
+    const harnessed = harness(driver);
+    const agent = await harnessed.create({
+      memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
+    });
+    const perf = agent.protocol(driver);
+    const reason = new Error('cancelled by the test');
+    const view = perf.withCallOptions({ timeoutMs: 50 }).withCallOptions({
+      signal: AbortSignal.abort(reason),
+    });
+    await expect(view.setLevel(0, 400_000)).rejects.toBe(reason);
+    await expect(view.setLimits(0, 800_000, 400_000)).rejects.toBe(reason);
+    await expect(view.getLevel(0)).rejects.toBe(reason);
+    await expect(view.getLimits(0)).rejects.toBe(reason);
+    await expect(view.withoutFastChannels().setLevel(0, 400_000)).rejects.toBe(reason);
+    expect(new Uint8Array(memory).every((b) => b === 0)).toBe(true);
+    // The client itself is not affected.
+    await perf.setLevel(0, 400_000);
+    expect(mem.getUint32(0, true)).toBe(400_000);
+    await agent.remove();
   });
 
   it('should record a PERF_DESCRIBE_FASTCHANNEL error status and go on', async () => {

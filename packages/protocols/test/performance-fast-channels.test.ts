@@ -42,6 +42,11 @@ const VALUE_LEVELS = LEVELS.map(({ value, powerCost, latencyUs }) => ({
 
 interface World {
   readonly h: Harness;
+  /**
+   * Runs the clock's tasks until `command` settles, for a command sent as a message (the clock is
+   * manual: with the platform polling, an auto clock would run virtual time away).
+   */
+  readonly run: <T>(command: Promise<T>) => Promise<T>;
   readonly agent: ScmiAgent;
   readonly memory: SharedArrayBuffer;
   readonly mem: DataView;
@@ -74,6 +79,7 @@ describe('Performance fast channels, client and emulated platform', () => {
       { name: 'gpu', levels: VALUE_LEVELS },
     ];
     h = createHarness({
+      auto: false,
       drivers: [performanceProtocolDriver],
       platformConfig: validatePlatformConfig({
         ...createDefaultPlatformConfig(),
@@ -88,13 +94,19 @@ describe('Performance fast channels, client and emulated platform', () => {
     const agent = await h.create(
       options.mapped === false ? {} : { memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]) },
     );
-    return { h, agent, memory, mem: new DataView(memory) };
+    const clock = h.clock;
+    const run = async <T>(command: Promise<T>): Promise<T> => {
+      const [value] = await Promise.all([command, clock.advance(0)]);
+      return value;
+    };
+    return { h, run, agent, memory, mem: new DataView(memory) };
   }
 
   it('should find the platform channels as Linux does and use them for every level and limit command', async () => {
     let requests: number[][] = [];
     const {
       h: harness,
+      run,
       agent,
       mem,
     } = await world({
@@ -154,11 +166,15 @@ describe('Performance fast channels, client and emulated platform', () => {
     expect(harness.platform.counters.fastChannelApplied).toBe(2);
 
     // A command sent as a message shows in the get channel too.
-    await perf.withoutFastChannels().setLimits(0, 1_200_000, 400_000);
+    await run(perf.withoutFastChannels().setLimits(0, 1_200_000, 400_000));
     expect(await perf.getLimits(0)).toEqual({ max: 1_200_000, min: 400_000 });
+    // Until the next poll: the limits left in LIMITS_SET are applied again (SCP-firmware's
+    // perf_fch_process reads the set channels at every poll).
+    await harness.clock.advance(1);
+    expect(await perf.getLimits(0)).toEqual({ max: 800_000, min: 400_000 });
 
     // The other domain has no channel: messages.
-    await perf.setLevel(1, 400_000);
+    await run(perf.setLevel(1, 400_000));
     expect(sent(PerformanceMessageId.LEVEL_SET)).toEqual([[1, 400_000]]);
     await agent.remove();
   });
@@ -183,11 +199,13 @@ describe('Performance fast channels, client and emulated platform', () => {
   });
 
   it('should tell a subscribed agent of a level set through the channel, agent_id 0', async () => {
-    const { h: harness, agent } = await world();
+    const { h: harness, run, agent } = await world();
     const perf = agent.protocol(performanceProtocolDriver);
-    const wait = await agent.events.waitFor(
-      { protocolId: PERF, eventId: PERFORMANCE_LEVEL_CHANGED, source: 0 },
-      { timeoutMs: 100 },
+    const wait = await run(
+      agent.events.waitFor(
+        { protocolId: PERF, eventId: PERFORMANCE_LEVEL_CHANGED, source: 0 },
+        { timeoutMs: 100 },
+      ),
     );
     await perf.setLevel(0, 400_000);
     await harness.clock.advance(1);
@@ -225,6 +243,7 @@ describe('Performance fast channels, client and emulated platform', () => {
     let levelSets: number[][] = [];
     const {
       h: harness,
+      run,
       agent,
       mem,
     } = await world({
@@ -242,12 +261,12 @@ describe('Performance fast channels, client and emulated platform', () => {
       'E_NOT_MAPPED',
       'E_NOT_MAPPED',
     ]);
-    await perf.setLevel(0, 400_000);
+    await run(perf.setLevel(0, 400_000));
     expect(levelSets).toEqual([[0, 400_000]]);
     expect(mem.getUint32(PERF_FAST_CHANNEL_LEVEL_SET_OFFSET, true)).toBe(0);
     expect(mem.getUint32(PERF_FAST_CHANNEL_LEVEL_GET_OFFSET, true)).toBe(400_000);
     await harness.clock.advance(1);
-    expect(await perf.getLevel(0)).toBe(400_000);
+    expect(await run(perf.getLevel(0))).toBe(400_000);
     await agent.remove();
   });
 

@@ -39,7 +39,8 @@ export interface ScmiMemoryLocation {
  * covers is not mapped (`ioremap` returns undefined), as an address outside the device's
  * reserved memory fails `devm_ioremap`.
  *
- * The regions are checked when the map is made: a `base` that is a bigint from 0, memory that is
+ * The regions are checked when the map is made: a `base` that is a bigint from 0 and a multiple of
+ * 8, memory that is
  * an `ArrayBuffer` or `SharedArrayBuffer` ending at or below 2^64, no two regions overlapping. The
  * host must be little-endian (SCMI's words are): a big-endian host is refused.
  *
@@ -67,7 +68,9 @@ export class ScmiMemoryMap {
         `expected an array of regions, got ${describeArg(regions)}`,
       );
     }
-    const checked = regions.map((r: unknown, i) => checkRegion(r, i));
+    const checked: Required<ScmiMemoryRegion>[] = [];
+    // An index loop, not map: a hole in the list (`[, region]`) is refused at its index.
+    for (let i = 0; i < regions.length; i++) checked.push(checkRegion(regions[i], i));
     checked.sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
     for (let i = 1; i < checked.length; i++) {
       const before = checked[i - 1] as Required<ScmiMemoryRegion>;
@@ -115,10 +118,10 @@ function checkRegion(r: unknown, i: number): Required<ScmiMemoryRegion> {
     throw new ScmiConfigError(field, `expected a region { base, memory }, got ${describeArg(r)}`);
   }
   const { base, memory, name } = r as Partial<ScmiMemoryRegion>;
-  if (typeof base !== 'bigint' || base < 0n) {
+  if (typeof base !== 'bigint' || base < 0n || base % 8n !== 0n) {
     throw new ScmiConfigError(
       `${field}.base`,
-      `expected a bigint from 0, got ${describeArg(base)}`,
+      `expected a bigint from 0, a multiple of 8 (so that an access aligned in the memory is aligned at its address), got ${typeof base === 'bigint' ? hex(base) : describeArg(base)}`,
     );
   }
   // node:util's checks, not instanceof: a buffer made in another realm (a vm context) is one too.
@@ -144,7 +147,7 @@ function checkRegion(r: unknown, i: number): Required<ScmiMemoryRegion> {
       'must not be a resizable ArrayBuffer: it could shrink under a mapping',
     );
   }
-  return { base, memory: memory, name: name ?? `region${i}` };
+  return Object.freeze({ base, memory, name: name ?? `region${i}` });
 }
 
 /** An access width in bytes. */
@@ -155,8 +158,9 @@ type Width = 1 | 2 | 4 | 8;
  * `ioread8/16/32/64` and `iowrite8/16/32/64`: little-endian words at offsets from the mapped
  * address, each access one `Atomics` load or store (whole, never torn, and ordered with the
  * other end's accesses to a `SharedArrayBuffer`). An access must lie inside the mapping and be
- * aligned to its width (the mapped address counts: an address that is not 4-aligned has no
- * aligned 32-bit word); one that is not is a caller's bug, thrown as ScmiError `E_ARGUMENT`.
+ * aligned to its width (a region's base is a multiple of 8, so an offset aligned in the memory is
+ * aligned at its address too); one that is not is a caller's bug, thrown as ScmiError
+ * `E_ARGUMENT`. A detached `ArrayBuffer` (transferred away) throws RevokedError.
  *
  * A mapping made by `ProtocolHandle.ioremap` belongs to its protocol: once the agent's removal
  * quiesces the protocol, every access throws RevokedError, and its release drops the view of the
@@ -269,6 +273,10 @@ export class ScmiIoMem {
   ): [Uint8Array | Uint16Array | Uint32Array | BigUint64Array, number] {
     const memory = this.#memory;
     if (memory === undefined || !this.#isLive()) throw new RevokedError(this.#name);
+    // A detached (transferred) ArrayBuffer has no bytes left: the memory is gone.
+    if (memory.byteLength < this.#offset + this.size) {
+      throw new RevokedError(this.#name, `${this.#name}: its memory was detached`);
+    }
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + width > this.size) {
       throw new ScmiError(
         'E_ARGUMENT',

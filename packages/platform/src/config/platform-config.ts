@@ -202,7 +202,8 @@ export interface PerformanceFastChannelsConfig {
   readonly memory: SharedArrayBuffer | ArrayBuffer;
   /**
    * The address of byte 0 of `memory` as the agent sees it (what PERF_DESCRIBE_FASTCHANNEL reports
-   * as chan_addr, plus the channel's offset): a bigint, a multiple of 4, with `base +
+   * as chan_addr, plus the channel's offset): a bigint, a multiple of 8 (as core's `ScmiMemoryMap`
+   * asks of a region's base), with `base +
    * memory.byteLength` at most 2^64.
    */
   readonly base: bigint;

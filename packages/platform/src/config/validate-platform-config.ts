@@ -358,8 +358,8 @@ function fastChannels(
   if (typeof base !== 'bigint') {
     return fail(bp, `must be a bigint (the agent's address of the memory), got ${show(base)}`);
   }
-  if (base < 0n || base % 4n !== 0n) {
-    fail(bp, `must be a non-negative multiple of 4, got 0x${base.toString(16)}`);
+  if (base < 0n || base % 8n !== 0n) {
+    fail(bp, `must be a non-negative multiple of 8, got 0x${base.toString(16)}`);
   }
   if (base + BigInt(memory.byteLength) > ADDRESS_SPACE_END) {
     fail(

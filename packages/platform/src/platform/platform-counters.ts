@@ -48,10 +48,12 @@ export interface PlatformCounters {
    */
   readonly cancelledOnDisconnect: number;
   /**
-   * Values read from a Performance fast channel (LEVEL_SET, LIMITS_SET) that changed a domain's
-   * level or limits. A value left in the channel is read again at every poll and changes nothing
-   * then: counted once. Platform-wide only (not in {@link PlatformAgentCounters}): no agent is
-   * known to have written a fast channel.
+   * Polls at which a value read from a Performance fast channel (LEVEL_SET, LIMITS_SET) changed a
+   * domain's level or limits. A value left in the channel is read again at every poll: it changes
+   * nothing, and is not counted, while the state is what it asks for — but once a command has
+   * changed that state, the next poll applies the value again (as SCP-firmware's
+   * `perf_fch_process`), counted again. Platform-wide only (not in
+   * {@link PlatformAgentCounters}): no agent is known to have written a fast channel.
    */
   readonly fastChannelApplied: number;
   /**

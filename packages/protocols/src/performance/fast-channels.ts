@@ -14,7 +14,7 @@ const LIMITS_SET = 0x5;
 const LIMITS_GET = 0x6;
 const LEVEL_SET = 0x7;
 const LEVEL_GET = 0x8;
-/** PROTOCOL_MESSAGE_ATTRIBUTES bit 0: the command has a fast channel (`MSG_SUPPORTS_FASTCHANNEL`). */
+/** PROTOCOL_MESSAGE_ATTRIBUTES bit 0: the command has a fast channel (MSG_SUPPORTS_FASTCHANNEL). */
 const MSG_SUPPORTS_FASTCHANNEL = 1 << 0;
 /** PERF_DESCRIBE_FASTCHANNEL attributes bit 0: the channel has a doorbell. */
 const FC_DOORBELL = 1 << 0;
@@ -63,14 +63,29 @@ export interface PerformanceDomainFastChannels {
   readonly limitsGet?: PerformanceFastChannel;
   /**
    * The commands the client tried and did not set a channel up for, by message id, with why: a
-   * PROTOCOL_MESSAGE_ATTRIBUTES without bit 0 (`E_NOT_SUPPORTED`), a failed
-   * PERF_DESCRIBE_FASTCHANNEL (its error), a chan_size other than the command's
-   * (ScmiMalformedError `E_FAST_CHANNEL_SIZE`, counted), an address or doorbell the agent's
-   * memory map does not hold (`E_NOT_MAPPED`). Linux logs these and sends the command as a
-   * message; so does this client.
+   * failed PROTOCOL_MESSAGE_ATTRIBUTES (its error: a status, a timeout) or one without bit 0
+   * (`E_NOT_SUPPORTED`), a failed PERF_DESCRIBE_FASTCHANNEL (its error), a chan_size other than
+   * the command's (ScmiMalformedError `E_FAST_CHANNEL_SIZE`, counted; Linux reads chan_size into a
+   * u8, and would take 0x104 as 4), a channel or doorbell not aligned to its words
+   * (`E_FAST_CHANNEL_ALIGN`, counted) or over another's memory (`E_FAST_CHANNEL_OVERLAP`, counted;
+   * neither checked by Linux), an address or doorbell the agent's memory map does not hold
+   * (`E_NOT_MAPPED`). Linux logs these and sends the command as a message; so does this client.
    */
   readonly skipped: ReadonlyMap<number, unknown>;
 }
+
+/**
+ * The memory the fast channels of a protocol's domains set up so far take, so that a channel or a
+ * doorbell the platform places over another is refused (Linux does not check: a doorbell rung over
+ * a channel's words would corrupt them). Two set channels may share one doorbell register: a
+ * doorbell exactly where another is does not count as an overlap. @internal
+ */
+export type FastChannelRanges = {
+  readonly address: bigint;
+  readonly size: number;
+  readonly doorbell: boolean;
+  readonly what: string;
+}[];
 
 /** A mapped doorbell and how to ring it (Linux `struct scmi_fc_db_info`). */
 interface MappedDoorbell {
@@ -163,6 +178,7 @@ export class DomainFastChannels {
     id: number,
     canSetLevel: boolean,
     canSetLimits: boolean,
+    taken: FastChannelRanges,
   ): Promise<DomainFastChannels> {
     const wanted: [number, number][] = [
       [LEVEL_GET, 4],
@@ -175,7 +191,7 @@ export class DomainFastChannels {
     const skipped = new Map<number, unknown>();
     for (const [messageId, validSize] of wanted) {
       try {
-        const [channel, mapped] = await setUp(ph, id, messageId, validSize);
+        const [channel, mapped] = await setUp(ph, id, messageId, validSize, taken);
         described.set(messageId, channel);
         channels.set(messageId, mapped);
       } catch (error: unknown) {
@@ -232,6 +248,7 @@ async function setUp(
   id: number,
   messageId: number,
   validSize: number,
+  taken: FastChannelRanges,
 ): Promise<[PerformanceFastChannel, MappedChannel]> {
   const name = commandName(messageId);
   const returns = await ph.xfer.transact(
@@ -255,20 +272,73 @@ async function setUp(
       ),
     );
   }
+  const what = `performance domain ${id} ${name}'s fast channel`;
+  const own = { address: channel.address, size: channel.size, doorbell: false, what };
+  checkPlace(ph, own, taken);
   const io = ph.ioremap(channel.address, channel.size);
   if (io === undefined) {
     throw notMapped(id, name, 'fast channel', channel.address, channel.size);
   }
   const isSet = messageId === LEVEL_SET || messageId === LIMITS_SET;
   const db = channel.doorbell;
-  if (!isSet || db === undefined) return [channel, { io }];
+  if (!isSet || db === undefined) {
+    taken.push(own);
+    return [channel, { io }];
+  }
   const width = (db.widthBits / 8) as 1 | 2 | 4 | 8;
+  const bell = {
+    address: db.address,
+    size: width,
+    doorbell: true,
+    what: `performance domain ${id} ${name}'s doorbell`,
+  };
+  checkPlace(ph, bell, [...taken, own]);
   const dbIo = ph.ioremap(db.address, width);
   if (dbIo === undefined) throw notMapped(id, name, 'doorbell', db.address, width);
+  taken.push(own, bell);
   return [
     channel,
     { io, doorbell: { io: dbIo, width, set: db.setMask, preserve: db.preserveMask } },
   ];
+}
+
+/**
+ * Refuses, as a malformed reply (counted), a channel or doorbell the platform placed where its
+ * words cannot be accessed whole — an address not aligned to its word (4 bytes for a channel's
+ * words, the register's width for a doorbell) — or over memory another channel or doorbell of
+ * the protocol takes (`taken`; a doorbell exactly where another is excepted).
+ */
+function checkPlace(
+  ph: ProtocolHandle,
+  place: FastChannelRanges[number],
+  taken: FastChannelRanges,
+): void {
+  const align = place.doorbell ? BigInt(place.size) : 4n;
+  if (place.address % align !== 0n) {
+    throw ph.xfer.malformed(
+      new ScmiMalformedError(
+        `${place.what} is at 0x${place.address.toString(16)}, not ${align}-byte aligned`,
+        'E_FAST_CHANNEL_ALIGN',
+      ),
+    );
+  }
+  const end = place.address + BigInt(place.size);
+  for (const other of taken) {
+    const same =
+      place.doorbell &&
+      other.doorbell &&
+      other.address === place.address &&
+      other.size === place.size;
+    if (same) continue;
+    if (place.address < other.address + BigInt(other.size) && other.address < end) {
+      throw ph.xfer.malformed(
+        new ScmiMalformedError(
+          `${place.what} (${place.size} bytes at 0x${place.address.toString(16)}) overlaps ${other.what} (${other.size} bytes at 0x${other.address.toString(16)})`,
+          'E_FAST_CHANNEL_OVERLAP',
+        ),
+      );
+    }
+  }
 }
 
 function notMapped(

@@ -21,6 +21,7 @@ import { NotifyChecks, checkFailureOf, perDomainEvent, sendNotify } from '../com
 import {
   DomainFastChannels,
   describeFastChannel,
+  type FastChannelRanges,
   type PerformanceDomainFastChannels,
   type PerformanceFastChannel,
 } from './fast-channels.js';
@@ -509,6 +510,8 @@ export class PerformanceProtocol {
   readonly #fast: ReadonlyMap<number, DomainFastChannels>;
   /** Whether this client's commands use them (false in a `withoutFastChannels` view). */
   readonly #useFast: boolean;
+  /** The signals of a `withCallOptions` view (and of the views it was made from). */
+  readonly #signals: readonly AbortSignal[];
 
   private constructor(
     ph: ProtocolHandle,
@@ -517,6 +520,7 @@ export class PerformanceProtocol {
     notifyChecks: NotifyChecks,
     fast: ReadonlyMap<number, DomainFastChannels>,
     useFast: boolean,
+    signals: readonly AbortSignal[],
   ) {
     this.#ph = ph;
     this.attributes = attributes;
@@ -524,6 +528,7 @@ export class PerformanceProtocol {
     this.#notifyChecks = notifyChecks;
     this.#fast = fast;
     this.#useFast = useFast;
+    this.#signals = signals;
   }
 
   /**
@@ -574,6 +579,7 @@ export class PerformanceProtocol {
     const limitsNotify = checks.implemented(PerformanceMessageId.NOTIFY_LIMITS);
     const levelNotify = checks.implemented(PerformanceMessageId.NOTIFY_LEVEL);
     const fast = new Map<number, DomainFastChannels>();
+    const taken: FastChannelRanges = [];
     const domains = await DomainTable.describe(
       'performance domain',
       attributes.numDomains,
@@ -632,12 +638,15 @@ export class PerformanceProtocol {
         };
         // As Linux's scmi_perf_protocol_init: a domain's fast channels right after its levels.
         if (info.fastChannels) {
-          fast.set(id, await DomainFastChannels.init(ph, id, info.canSetLevel, info.canSetLimits));
+          fast.set(
+            id,
+            await DomainFastChannels.init(ph, id, info.canSetLevel, info.canSetLimits, taken),
+          );
         }
         return info;
       },
     );
-    return new PerformanceProtocol(ph, attributes, domains, checks, fast, true);
+    return new PerformanceProtocol(ph, attributes, domains, checks, fast, true, []);
   }
 
   /**
@@ -664,7 +673,10 @@ export class PerformanceProtocol {
   /**
    * A view of this client that sends every level and limit command as a message, fast channels
    * or not — for a test of the platform's messages on a domain that has fast channels (Linux
-   * always takes the channel). It shares everything else with this client.
+   * always takes the channel). It shares everything else with this client. Mind that a platform
+   * that polls its channels (SCP-firmware, the emulated platform) applies the value left in a set
+   * channel again at its next poll: a level set by message then lasts until that poll, unless the
+   * channel was never written or holds that level too.
    *
    * @example
    * ```ts
@@ -679,14 +691,21 @@ export class PerformanceProtocol {
       this.#notifyChecks,
       this.#fast,
       false,
+      this.#signals,
     );
   }
 
-  /** Domain `id`'s fast channels if command `messageId` goes through one in this client. */
+  /**
+   * Domain `id`'s fast channels if command `messageId` goes through one in this client. Throws
+   * the reason of a view's signal that fired already, as a command of the view would reject with
+   * it, nothing sent: nothing is written to or read from the channel then.
+   */
   #channel(id: number, messageId: number): DomainFastChannels | undefined {
     if (!this.#useFast) return undefined;
     const fc = this.#fast.get(id);
-    return fc?.has(messageId) === true ? fc : undefined;
+    if (fc?.has(messageId) !== true) return undefined;
+    for (const signal of this.#signals) signal.throwIfAborted();
+    return fc;
   }
 
   /** The protocol version in use (major 31:16, minor 15:0). */
@@ -784,7 +803,9 @@ export class PerformanceProtocol {
    * each command's response instead of the agent's `rxTimeoutMs`, and `signal` gives the
    * commands in flight up when it fires (see {@link CallOptions}). The view shares everything
    * else with this client (its domains, its state, its channel); calls on this client itself are
-   * unchanged. A view of a view keeps the signals of both and the newer timeout.
+   * unchanged. A view of a view keeps the signals of both and the newer timeout. A command that
+   * goes through a fast channel waits for nothing (no timeout applies); a signal that fired
+   * already makes it reject with its reason, the channel not touched.
    *
    * @throws ScmiError `E_ARGUMENT` for options that are not an object, hold a key
    * {@link CallOptions} does not have, a `timeoutMs` that is not a positive number or a `signal`
@@ -801,13 +822,17 @@ export class PerformanceProtocol {
    * ```
    */
   public withCallOptions(options: CallOptions): PerformanceProtocol {
+    // The handle's view checks the options first (E_ARGUMENT).
+    const ph = this.#ph.withCallOptions(options);
+    const { signal } = options;
     return new PerformanceProtocol(
-      this.#ph.withCallOptions(options),
+      ph,
       this.attributes,
       this.domains,
       this.#notifyChecks,
       this.#fast,
       this.#useFast,
+      signal === undefined ? this.#signals : [...this.#signals, signal],
     );
   }
 

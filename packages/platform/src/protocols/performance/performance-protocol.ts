@@ -62,8 +62,10 @@ const MSG_SUPPORTS_FASTCHANNEL = 1;
  */
 const FAST_CHANNEL_CAUSE = 0;
 /**
- * SCP-firmware's MOD_SCMI_PERF_COMMAND_COUNT: one past the last Performance command implemented
- * (DOMAIN_NAME_GET, 0xC). PERF_DESCRIBE_FASTCHANNEL answers NOT_FOUND for a message id from it.
+ * As SCP-firmware's MOD_SCMI_PERF_COMMAND_COUNT: one past the last Performance command implemented
+ * — here DOMAIN_NAME_GET, 0xC, which SCP-firmware does not implement (its count is 0xC, so it
+ * answers NOT_FOUND for 0xC where this platform answers NOT_SUPPORTED). PERF_DESCRIBE_FASTCHANNEL
+ * answers NOT_FOUND for a message id from it.
  */
 const PERF_COMMAND_COUNT = PerformanceMessageId.DOMAIN_NAME_GET + 1;
 
@@ -245,8 +247,10 @@ export class PerformanceProtocol implements ProtocolServer {
   /**
    * Starts the fast channels, as the platform starts (SCP-firmware `perf_fch_start`): zeroes
    * every LEVEL_SET and LIMITS_SET word (`initialize_fch_channels`), writes the current level and
-   * limits to LEVEL_GET and LIMITS_GET, and arms the polling timer, a platform timer that `close`
-   * cancels. Nothing when no domain has fast channels. Called once, when the platform is built.
+   * limits to LEVEL_GET and LIMITS_GET (where SCP-firmware zeroes them too, or with its plugin
+   * handler writes the sustained level and the extreme limits: here an agent reads the true state
+   * from the start), and arms the polling timer, a platform timer that `close` cancels. Nothing
+   * when no domain has fast channels. Called once, when the platform is built.
    */
   public start(): void {
     const m = this.#memory;
@@ -300,7 +304,7 @@ export class PerformanceProtocol implements ProtocolServer {
       (d.canSetLevel !== false ? 1 << 30 : 0) |
       (p2a && this.#p.notificationFits(req, LIMITS_NOTIFICATION) ? 1 << 29 : 0) |
       (p2a && this.#p.notificationFits(req, LEVEL_NOTIFICATION) ? 1 << 28 : 0) |
-      (this.#slots[id] !== undefined ? FAST_CHANNELS : 0) |
+      (this.#slotFor(req, id) !== undefined ? FAST_CHANNELS : 0) |
       (needsExtendedName(d.name) ? 1 << 26 : 0) |
       (indexed(req.version, d) ? LEVEL_INDEXING : 0);
     const top = d.levels[d.levels.length - 1]?.value ?? 0;
@@ -471,6 +475,20 @@ export class PerformanceProtocol implements ProtocolServer {
   }
 
   /**
+   * Domain `id`'s fast channels as `req`'s agent may be told of them: none for a domain without,
+   * and none when the agent speaks the domain's levels otherwise than the channels carry them — an
+   * agent that negotiated 3.0 (level values) of a domain in level indexing mode at the platform's
+   * 4.0 (the channels carry indices, one memory for every agent): PERF_DOMAIN_ATTRIBUTES bit 27
+   * clear and PERF_DESCRIBE_FASTCHANNEL NOT_SUPPORTED for it, so that it sends messages.
+   */
+  #slotFor(req: PlatformRequest, id: number): FastChannelSlot | undefined {
+    const slot = this.#slots[id];
+    if (slot === undefined) return undefined;
+    const d = this.#domains[id] as PerformanceDomainConfig;
+    return indexed(req.version, d) === indexed(this.version, d) ? slot : undefined;
+  }
+
+  /**
    * PERF_DESCRIBE_FASTCHANNEL, in SCP-firmware's order of checks
    * (`module/scmi_perf/src/scmi_perf_fastchannels.c`, `perf_fch_describe_fast_channels`): an
    * unknown domain as every command's; a domain without fast channels NOT_SUPPORTED, whatever the
@@ -494,7 +512,7 @@ export class PerformanceProtocol implements ProtocolServer {
     if (!Array.isArray(found)) return found;
     const [id] = found;
     const messageId = req.r.u32();
-    const slot = this.#slots[id];
+    const slot = this.#slotFor(req, id);
     if (slot === undefined) return fail(ScmiStatus.NOT_SUPPORTED);
     if (messageId >= PERF_COMMAND_COUNT) return fail(ScmiStatus.NOT_FOUND);
     const channel = CHANNELS.get(messageId);
