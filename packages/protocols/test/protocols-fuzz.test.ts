@@ -8,7 +8,7 @@
  * The suite runs a short campaign (80 cases); `pnpm --filter @scmi-ts/protocols fuzz` a long one from a seed
  * taken from the time, and `SCMI_FUZZ_SEED=<seed> SCMI_FUZZ_RUNS=1` replays one case.
  */
-import { ScmiError, mulberry32, type ScmiAgent } from '@scmi-ts/core';
+import { ScmiError, ScmiMemoryMap, mulberry32, type ScmiAgent } from '@scmi-ts/core';
 import {
   createDefaultPlatformConfig,
   validatePlatformConfig,
@@ -83,6 +83,26 @@ function longNames(): PlatformConfig {
   });
 }
 
+/** Where the fast channels of {@link withFastChannels} are, as the agent's memory map sees them. */
+const FAST_CHANNEL_BASE = 0x4000_0000n;
+
+/**
+ * `config` with Performance fast channels on every performance domain, in `memory` (the
+ * platform's polling every 1 ms): init then sets them up, for the rules to aim at
+ * (PROTOCOL_MESSAGE_ATTRIBUTES, PERF_DESCRIBE_FASTCHANNEL), and the level and limit commands go
+ * through them.
+ */
+function withFastChannels(config: PlatformConfig, memory: SharedArrayBuffer): PlatformConfig {
+  return validatePlatformConfig({
+    ...config,
+    performanceFastChannels: { memory, base: FAST_CHANNEL_BASE, rateLimitUs: 1000 },
+    performanceDomains: (config.performanceDomains ?? []).map((d) => ({
+      ...d,
+      fastChannels: true,
+    })),
+  });
+}
+
 /** The hostile rules of one case, drawn from `random`. */
 function hostileRules(random: () => number): FaultRule[] {
   const int = (n: number): number => Math.floor(random() * n);
@@ -93,7 +113,14 @@ function hostileRules(random: () => number): FaultRule[] {
     const stage = random() < 0.2 ? 'delayed-response' : 'command';
     // Half the rules aim at what init reads (attributes, descriptions, names), where a hostile
     // reply shapes every later call; the rest at any message.
-    const aimed = [0x1, 0x3, 0x4, NAME_GET.get(protocolId) ?? 0x8];
+    // Performance's fast channels too: PROTOCOL_MESSAGE_ATTRIBUTES and PERF_DESCRIBE_FASTCHANNEL.
+    const aimed = [
+      0x1,
+      0x3,
+      0x4,
+      NAME_GET.get(protocolId) ?? 0x8,
+      ...(protocolId === 0x13 ? [0x2, 0xb] : []),
+    ];
     const messageId = random() < 0.5 ? (aimed[int(aimed.length)] ?? 0x3) : int(16);
     const match = { stage, protocolId, messageId, nth: 1 + int(4) } as const;
     const kind = int(5);
@@ -260,16 +287,23 @@ describe('protocol clients against a hostile platform (seeded fuzz)', () => {
     async (seed) => {
       const random = mulberry32(seed);
       const rules = hostileRules(random);
-      // Every other case with long names: a *_NAME_GET per domain at init.
+      // Every other case with long names: a *_NAME_GET per domain at init; one case in three
+      // with Performance fast channels, in a memory the agent maps.
+      const named = seed % 2 === 0 ? longNames() : createDefaultPlatformConfig();
+      const memory = seed % 3 === 1 ? new SharedArrayBuffer(256) : undefined;
       const h = createHarness({
         drivers: PROTOCOL_DRIVERS,
         platformFaults: rules,
-        ...(seed % 2 === 0 ? { platformConfig: longNames() } : {}),
+        platformConfig: memory === undefined ? named : withFastChannels(named, memory),
       });
       const problems: string[] = [];
       let agent: ScmiAgent | undefined;
       try {
-        const probed = await h.create();
+        const probed = await h.create(
+          memory === undefined
+            ? {}
+            : { memoryMap: new ScmiMemoryMap([{ base: FAST_CHANNEL_BASE, memory }]) },
+        );
         agent = probed;
         for (const [id, error] of probed.protocolErrors) {
           if (!ScmiError.is(error))
