@@ -15,6 +15,7 @@ import {
   startPeerPort,
   type FaultRule,
   type PeerPort,
+  type PerformanceFastChannelsConfig,
   type PlatformConfig,
 } from '@scmi-ts/platform';
 import { serveVirtioDevices } from '@scmi-ts/virtio-transport';
@@ -38,11 +39,7 @@ export interface PlatformWorkerData {
    * `base`: given to the platform as its `performanceFastChannels`, every performance domain whose
    * 24-byte slot fits in `memory` then having them — unless `config` has fast channels of its own.
    */
-  readonly fastChannels?: {
-    readonly memory: SharedArrayBuffer;
-    readonly base: bigint;
-    readonly rateLimitUs?: number;
-  };
+  readonly fastChannels?: PerformanceFastChannelsConfig;
 }
 
 interface Backend {
@@ -53,11 +50,15 @@ interface Backend {
 const data = workerData as PlatformWorkerData;
 const clock = new RealClock();
 
-/** `config` with the fast channels of `data.fastChannels`, when given and it has none. */
+/**
+ * `config` with the fast channels of `data.fastChannels`, when given and it has none of its own
+ * and at least one performance domain whose slot fits in the memory.
+ */
 function withFastChannels(config: PlatformConfig): PlatformConfig {
   const fast = data.fastChannels;
   if (fast === undefined || config.performanceFastChannels !== undefined) return config;
   const slots = Math.floor(fast.memory.byteLength / PERF_FAST_CHANNEL_SLOT_SIZE);
+  if (slots === 0 || (config.performanceDomains ?? []).length === 0) return config;
   return {
     ...config,
     performanceFastChannels: fast,
