@@ -8,7 +8,7 @@ import {
   type ProtocolHandle,
 } from '@scmi-ts/core';
 import { ensureNoLeaksInSuite } from '@scmi-ts/devres';
-import { createHarness } from './support/harness.js';
+import { captureWarnings, createHarness } from './support/harness.js';
 
 /** A driver whose API is its protocol handle, so that the tests call `ioremap` on it. */
 const handleDriver: ProtocolDriver<ProtocolHandle> = {
@@ -176,6 +176,20 @@ describe('ProtocolHandle.ioremap', () => {
     const bare = await setUp();
     expect(bare.ph.ioremap(0x1000n, 4)).toBeUndefined();
     await bare.agent.remove();
+  });
+
+  it("should give the driver the agent's logger, its messages prefixed, a view's too", async () => {
+    const h = createHarness({ drivers: [handleDriver] });
+    const warnings = captureWarnings(h);
+    const agent = await h.create();
+    const ph = agent.protocol(handleDriver);
+    ph.logger.warn('no fast channel for domain 3');
+    ph.withCallOptions({ timeoutMs: 5 }).logger.warn('from a view');
+    expect(warnings).toEqual([
+      'scmi0: protocol clock: no fast channel for domain 3',
+      'scmi0: protocol clock: from a view',
+    ]);
+    await agent.remove();
   });
 
   it('should refuse a memory map that is not an ScmiMemoryMap', async () => {

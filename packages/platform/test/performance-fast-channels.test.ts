@@ -135,13 +135,18 @@ describe('Performance fast channels (PERF_DESCRIBE_FASTCHANNEL, polling)', () =>
       for (const id of [0x3, 0x4, 0x9, 0xa, 0xb, 0xc]) expect(attributes(id)).toEqual([0]);
     });
 
-    it('should leave bit 0 and bit 27 clear without fast channels, or when no domain asks for them', () => {
+    it('should leave bit 0 and bit 27 clear without fast channels, and refuse a memory no domain uses', () => {
       const plain = new Harness();
-      const unused = new Harness({
-        ...createDefaultPlatformConfig(),
-        performanceFastChannels: { memory: new ArrayBuffer(0), base: 0n },
-      });
-      for (const x of [plain, unused]) {
+      // A memory given and no domain marked: a mistake, refused rather than ignored.
+      expect(
+        fieldOfConfigError(() =>
+          validatePlatformConfig({
+            ...createDefaultPlatformConfig(),
+            performanceFastChannels: { memory: new ArrayBuffer(0), base: 0n },
+          }),
+        ),
+      ).toBe('performanceFastChannels');
+      for (const x of [plain]) {
         x.connect(1);
         for (const id of [0x5, 0x6, 0x7, 0x8]) {
           expect(x.call(PERF, MESSAGE_ATTRIBUTES, [id]).words).toEqual([0]);

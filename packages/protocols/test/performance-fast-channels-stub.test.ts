@@ -5,11 +5,13 @@
  * the memory map. The emulated platform's own fast channels: performance-fast-channels.test.ts.
  */
 import {
+  LOGGER,
   PayloadWriter,
   RevokedError,
   ScmiError,
   ScmiMemoryMap,
   ScmiStatusError,
+  silentLogger,
   type CallOptions,
   type ProtocolDriver,
   type ProtocolHandle,
@@ -333,6 +335,12 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
     );
     const harnessed = harness(driver);
     const levelSets = spyRequests(harnessed, PERF, PerformanceMessageId.LEVEL_SET);
+    const logged: string[] = [];
+    harnessed.container.rebind(LOGGER).toConstantValue({
+      ...silentLogger,
+      debug: (m: string) => logged.push(`debug ${m}`),
+      warn: (m: string) => logged.push(`warn ${m}`),
+    });
     const agent = await harnessed.create({
       memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
     });
@@ -356,6 +364,16 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
       'E_NOT_MAPPED',
       /doorbell \(4 bytes at 0x2000\)/,
     );
+    // Each logged as Linux does: a warning, "using regular messaging".
+    const about = logged.filter((l) => l.includes('fast channel for'));
+    expect(about).toHaveLength(3);
+    expect(about[0]).toMatch(
+      /^warn scmi0: protocol perf: performance domain 0: no fast channel for PERF_LEVEL_GET, using regular messaging: .*chan_size/,
+    );
+    expect(about[1]).toMatch(
+      /^warn .*PERF_LIMITS_GET, using regular messaging: .*memoryMap option/,
+    );
+    expect(about[2]).toMatch(/^warn .*PERF_LEVEL_SET, using regular messaging: .*doorbell/);
     // The wrong size is a malformed reply, counted.
     expect(agent.diagnostics.malformedReplies).toEqual({ perf: 1 });
     // Left to messages: the level goes to the platform, which answers.

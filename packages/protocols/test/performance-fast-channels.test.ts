@@ -179,18 +179,35 @@ describe('Performance fast channels, client and emulated platform', () => {
     await agent.remove();
   });
 
-  it('should let a level the platform refuses change nothing, and count it once', async () => {
-    const { h: harness, agent } = await world();
+  it('should refuse here what no status would tell, and let the platform count what it refuses', async () => {
+    const { h: harness, run, agent, mem } = await world();
     const perf = agent.protocol(performanceProtocolDriver);
-    // 500 000 is no level of the domain: PERF_LEVEL_SET would answer OUT_OF_RANGE; the fast
-    // path has no answer, so the call resolves.
-    await perf.setLevel(0, 500_000);
+    // 500 000 is no level of the domain, and min above max: by message the platform would answer
+    // OUT_OF_RANGE and INVALID_PARAMETERS; a fast channel has no answer, so the client refuses.
+    await expect(perf.setLevel(0, 500_000)).rejects.toMatchObject({
+      code: 'E_ARGUMENT',
+      message: expect.stringMatching(
+        /500000 is not one of performance domain 0's levels/,
+      ) as unknown,
+    });
+    await expect(perf.setLimits(0, 400_000, 800_000)).rejects.toMatchObject({
+      code: 'E_ARGUMENT',
+      message: expect.stringMatching(/range min 800000 is above range max 400000/) as unknown,
+    });
+    await expect(perf.setLimits(0, 1_200_000, 300_000)).rejects.toMatchObject({
+      code: 'E_ARGUMENT',
+    });
+    expect(new Uint8Array(mem.buffer, 0, 12).every((b) => b === 0)).toBe(true); // nothing written
+    // A level of the domain outside its limits: only the platform knows. Resolved, not applied,
+    // counted once however many polls read it.
+    await run(perf.withoutFastChannels().setLimits(0, 1_200_000, 800_000));
+    await perf.setLevel(0, 400_000);
     await harness.clock.advance(5);
     expect(await perf.getLevel(0)).toBe(800_000);
     expect(harness.platform.counters.fastChannelRejected).toBe(1);
-    await perf.setLevel(0, 400_000);
+    await perf.setLevel(0, 1_200_000);
     await harness.clock.advance(1);
-    expect(await perf.getLevel(0)).toBe(400_000);
+    expect(await perf.getLevel(0)).toBe(1_200_000);
     expect(harness.platform.counters).toMatchObject({
       fastChannelRejected: 1,
       fastChannelApplied: 1,

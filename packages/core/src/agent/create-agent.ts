@@ -91,6 +91,7 @@ class ProtocolHandleImpl implements ProtocolHandle {
   public versionSource: ProtocolVersionSource = 'best-effort';
   public revoked = false;
   public readonly xfer: BoundXferOps;
+  public readonly logger: ScmiLogger;
 
   public constructor(
     public readonly protocolId: number,
@@ -104,6 +105,21 @@ class ProtocolHandleImpl implements ProtocolHandle {
     onMalformed: () => void,
     private readonly memoryMap: ScmiMemoryMap | undefined,
   ) {
+    const prefix = `${agent}: protocol ${scmiProtocolName(protocolId)}: `;
+    this.logger = {
+      debug: (message, fields) => {
+        logger.debug(prefix + message, fields);
+      },
+      info: (message, fields) => {
+        logger.info(prefix + message, fields);
+      },
+      warn: (message, fields) => {
+        logger.warn(prefix + message, fields);
+      },
+      error: (message, fields) => {
+        logger.error(prefix + message, fields);
+      },
+    };
     this.xfer = new BoundXferOps(
       engine,
       runtime,
@@ -240,6 +256,10 @@ class ProtocolHandleView implements ProtocolHandle {
 
   public ioremap(address: bigint, size: number): ScmiIoMem | undefined {
     return this.handle.ioremap(address, size);
+  }
+
+  public get logger(): ScmiLogger {
+    return this.handle.logger;
   }
 }
 

@@ -148,7 +148,9 @@ export class VirtualClock implements Clock {
 
   /**
    * Runs tasks and fires timers, jumping from timer to timer, until nothing is pending or
-   * `limitMs` of virtual time has passed (default 60 s).
+   * `limitMs` of virtual time has passed (default 60 s). A timer that re-arms itself (a platform
+   * polling its fast channels) is never done: the call then runs to its limit, every firing on the
+   * way — give a small limit, or `advance` instead.
    */
   public runUntilIdle(limitMs = 60_000): Promise<void> {
     return this.#drive(() => this.#fireUntil(this.#now + limitMs));

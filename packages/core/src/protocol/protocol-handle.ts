@@ -19,6 +19,7 @@ import {
 } from '../transfer/transfer-engine.js';
 import type { GiveUpWatch } from '../transfer/xfer-pool.js';
 import type { Xfer } from '../transfer/xfer.js';
+import type { ScmiLogger } from '../diagnostics/logger.js';
 import type { ScmiIoMem } from '../memory/memory-map.js';
 import { PayloadReader, PayloadWriter } from '../wire/payload.js';
 import { CommonMessageId, scmiProtocolName } from '../wire/protocol-id.js';
@@ -400,6 +401,18 @@ export interface ProtocolHandle {
    * ```
    */
   ioremap(address: bigint, size: number): ScmiIoMem | undefined;
+  /**
+   * The agent's logger (the `LOGGER` binding), each message prefixed with the agent's and the
+   * protocol's names (`scmi0: protocol perf: …`) — Linux's `dev_warn(ph->dev, …)`, for what a
+   * driver gives up on and goes on without (a fast channel it could not set up). A view logs as
+   * its handle.
+   *
+   * @example
+   * ```ts
+   * ph.logger.warn('domain 3: no fast channel for PERF_LEVEL_SET; using messages', { error });
+   * ```
+   */
+  readonly logger: ScmiLogger;
 }
 
 /** The view's part of {@link ProtocolHandle.withCallOptions}, checked. */

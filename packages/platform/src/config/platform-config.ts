@@ -196,8 +196,9 @@ export interface PerformanceFastChannelsConfig {
   /**
    * The memory the channels live in: a `SharedArrayBuffer` when the agent runs on another thread
    * (each word is then read and written with `Atomics`), else an `ArrayBuffer` (not resizable).
-   * At least `24 × (the highest id of a domain with fast channels + 1)` bytes. Kept as it is, not
-   * copied nor frozen: the platform and the agent share it.
+   * At least `24 × (the highest id of a domain with fast channels + 1)` bytes; refused when no
+   * domain has `fastChannels`. Kept as it is, not copied nor frozen: the platform and the agent
+   * share it.
    */
   readonly memory: SharedArrayBuffer | ArrayBuffer;
   /**

@@ -346,6 +346,12 @@ function fastChannels(
   domains.forEach((d, i) => {
     if (d.fastChannels === true) last = i;
   });
+  if (last < 0) {
+    fail(
+      path,
+      'no performance domain has fastChannels: true — mark the domains that have fast channels, or leave performanceFastChannels out',
+    );
+  }
   const needed = (last + 1) * PERF_FAST_CHANNEL_SLOT_SIZE;
   if (memory.byteLength < needed) {
     fail(

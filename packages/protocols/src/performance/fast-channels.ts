@@ -18,6 +18,8 @@ const LEVEL_GET = 0x8;
 const MSG_SUPPORTS_FASTCHANNEL = 1 << 0;
 /** PERF_DESCRIBE_FASTCHANNEL attributes bit 0: the channel has a doorbell. */
 const FC_DOORBELL = 1 << 0;
+/** The code of the error for a command whose PROTOCOL_MESSAGE_ATTRIBUTES has no bit 0. */
+const NOT_ANNOUNCED = 'E_NOT_SUPPORTED';
 /** rate_limit: bits 19:0 (Linux `GENMASK(19, 0)`). */
 const RATE_LIMIT_MASK = 0xfffff;
 
@@ -69,7 +71,8 @@ export interface PerformanceDomainFastChannels {
    * u8, and would take 0x104 as 4), a channel or doorbell not aligned to its words
    * (`E_FAST_CHANNEL_ALIGN`, counted) or over another's memory (`E_FAST_CHANNEL_OVERLAP`, counted;
    * neither checked by Linux), an address or doorbell the agent's memory map does not hold
-   * (`E_NOT_MAPPED`). Linux logs these and sends the command as a message; so does this client.
+   * (`E_NOT_MAPPED`). Linux logs these and sends the command as a message; so does this client
+   * (`ph.logger`: a debug line for a command without a fast channel, a warning for the others).
    */
   readonly skipped: ReadonlyMap<number, unknown>;
 }
@@ -197,6 +200,17 @@ export class DomainFastChannels {
       } catch (error: unknown) {
         if (isRemovalError(error)) throw error;
         skipped.set(messageId, error);
+        // As Linux's scmi_common_fastchannel_init: a command without a fast channel is a debug
+        // line ("Skip FC init"), any other failure a warning ("Using regular messaging").
+        const name = commandName(messageId);
+        if (ScmiError.is(error) && error.code === NOT_ANNOUNCED) {
+          ph.logger.debug(`performance domain ${id}: ${name} has no fast channel`, { error });
+        } else {
+          ph.logger.warn(
+            `performance domain ${id}: no fast channel for ${name}, using regular messaging: ${error instanceof Error ? error.message : String(error)}`,
+            { error },
+          );
+        }
       }
     }
     const info: PerformanceDomainFastChannels = {
@@ -259,7 +273,7 @@ async function setUp(
   const attributes = ph.xfer.decode(returns, (r) => r.u32());
   if ((attributes & MSG_SUPPORTS_FASTCHANNEL) === 0) {
     throw new ScmiError(
-      'E_NOT_SUPPORTED',
+      NOT_ANNOUNCED,
       `performance domain ${id}: ${name}'s PROTOCOL_MESSAGE_ATTRIBUTES (0x${attributes.toString(16)}) does not announce a fast channel (bit 0)`,
     );
   }
@@ -350,7 +364,7 @@ function notMapped(
 ): ScmiError {
   return new ScmiError(
     'E_NOT_MAPPED',
-    `performance domain ${id}: ${name}'s ${what} (${size} bytes at 0x${address.toString(16)}) is in no region of the agent's memory map`,
+    `performance domain ${id}: ${name}'s ${what} (${size} bytes at 0x${address.toString(16)}) is in no region of the agent's memory map (createAgent's memoryMap option: a region at the base the platform's memory is seen at, with that same memory)`,
   );
 }
 

@@ -420,6 +420,19 @@ function indexOfLevel(info: PerformanceDomainInfo, value: number, what: string):
   );
 }
 
+/**
+ * Refuses (ScmiError `E_ARGUMENT`) a level value that is not one of domain `info`'s described
+ * levels, for a command going through a fast channel, where the platform's refusal would not be
+ * told. Nothing is refused when the domain's levels could not all be read (`levelsError`).
+ */
+function describedLevelArg(info: PerformanceDomainInfo, value: number, what: string): void {
+  if (info.levelsError !== undefined || info.levels.some((l) => l.value === value)) return;
+  throw new ScmiError(
+    'E_ARGUMENT',
+    `${what} ${value} is not one of performance domain ${info.id}'s levels (${info.levels.map((l) => l.value).join(', ')}): over a fast channel the platform's refusal (OUT_OF_RANGE) would not be told, so it is refused here`,
+  );
+}
+
 /** The error for a level index none of domain `info`'s described levels has. */
 function unknownIndex(
   info: PerformanceDomainInfo,
@@ -839,7 +852,7 @@ export class PerformanceProtocol {
   /**
    * PERF_LIMITS_SET: domain `id` may run from level `min` to level `max` — `max` first, as on the
    * wire (range_max, range_min) and in Linux's `limits_set(ph, domain, max_perf, min_perf)`;
-   * swapped, the platform answers INVALID_PARAMETERS (min above max). A limit of 0 leaves that
+   * swapped, the platform answers INVALID_PARAMETERS by message (min above max). A limit of 0 leaves that
    * limit as it is (version 3.0), so both 0 is refused, as Linux's `scmi_perf_limits_set` refuses
    * it (-EINVAL) from major 3 on. Sent whether or not the domain announces
    * {@link PerformanceDomainInfo.canSetLimits} — deliberately: Linux refuses it (-EOPNOTSUPP)
@@ -852,8 +865,11 @@ export class PerformanceProtocol {
    * Through the domain's PERF_LIMITS_SET fast channel when it has one
    * ({@link PerformanceProtocol.fastChannels}): range_max then range_min are written there and
    * its doorbell rung, and the call resolves — no message, so no status: the platform checks the
-   * limits when it reads the channel, and one it refuses is not reported here (Linux's fast path
-   * returns 0 too). {@link PerformanceProtocol.withoutFastChannels} sends the message instead.
+   * limits when it reads the channel (Linux's fast path returns 0 too). So that a mistake is not
+   * lost without a word, a limit that is not one of the domain's described levels, or min above
+   * max, is refused here (`E_ARGUMENT`) before anything is written; what else the platform
+   * refuses (its own limits, DENIED) is not reported.
+   * {@link PerformanceProtocol.withoutFastChannels} sends the message instead.
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a limit that is
    * not an integer from 0 to 0xFFFFFFFF, both limits 0, or in level indexing mode a limit that is
@@ -875,6 +891,16 @@ export class PerformanceProtocol {
     const wireMin = min === 0 ? 0 : indexOfLevel(info, min, 'range min');
     const fc = this.#channel(id, PerformanceMessageId.LIMITS_SET);
     if (fc !== undefined) {
+      // No status comes back from a fast channel: what the platform would refuse by message is
+      // refused here, so that it is not lost without a word.
+      if (max !== 0) describedLevelArg(info, max, 'range max');
+      if (min !== 0) describedLevelArg(info, min, 'range min');
+      if (max !== 0 && min !== 0 && min > max) {
+        throw new ScmiError(
+          'E_ARGUMENT',
+          `range min ${min} is above range max ${max} (performance domain ${id}): over a fast channel the platform's refusal (INVALID_PARAMETERS) would not be told, so it is refused here; max comes first`,
+        );
+      }
       fc.write(PerformanceMessageId.LIMITS_SET, [wireMax, wireMin]);
       return;
     }
@@ -922,7 +948,8 @@ export class PerformanceProtocol {
    * or not the domain announces {@link PerformanceDomainInfo.canSetLevel} — deliberately, as
    * {@link PerformanceProtocol.setLimits} (Linux refuses it, -EOPNOTSUPP, without sending).
    * Through the domain's PERF_LEVEL_SET fast channel when it has one, as
-   * {@link PerformanceProtocol.setLimits}: written, rung, resolved, no status.
+   * {@link PerformanceProtocol.setLimits}: written, rung, resolved, no status — a level that is not
+   * one of the domain's described levels refused here first (`E_ARGUMENT`).
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a level that
    * is not an integer from 0 to 0xFFFFFFFF, or in level indexing mode not one of the domain's
@@ -932,7 +959,13 @@ export class PerformanceProtocol {
   public async setLevel(id: number, level: number): Promise<void> {
     const info = this.domains.info(id);
     uintArg(level, 'performance level');
-    await this.#sendLevel(id, indexOfLevel(info, level, 'performance level'));
+    const wire = indexOfLevel(info, level, 'performance level');
+    // Over a fast channel no status comes back: a level the platform would refuse
+    // (OUT_OF_RANGE) is refused here.
+    if (this.#channel(id, PerformanceMessageId.LEVEL_SET) !== undefined) {
+      describedLevelArg(info, level, 'performance level');
+    }
+    await this.#sendLevel(id, wire);
   }
 
   /**
