@@ -45,9 +45,43 @@
  *   default configuration has one asynchronous domain, so the domain's own pending set always
  *   answers first); voltage levels are always levels of their domain, and VOLTAGE_LEVEL_GET
  *   reports the level of the last accepted set that completed;
- * - performance limits are always levels of their domain;
+ * - a performance domain's level and limits are exactly the model's, which PERF_LEVEL_SET and
+ *   PERF_LIMITS_SET change as `PerformanceProtocol` and the README document (a level of the domain
+ *   inside the limits, else OUT_OF_RANGE; limits that are levels, else OUT_OF_RANGE, range_min ≤
+ *   range_max, else INVALID_PARAMETERS, a zero limit "unchanged", both zero OUT_OF_RANGE; limits
+ *   pull the level inside them), PERF_LEVEL_GET and PERF_LIMITS_GET answer it, and each subscribed
+ *   agent receives exactly the model's PERFORMANCE_LIMITS_CHANGED and PERFORMANCE_LEVEL_CHANGED,
+ *   in order; limits are always levels of their domain, the level inside them;
  * - a sensor disabled with SENSOR_CONFIG_SET is neither read (SENSOR_READING_GET answers
  *   NOT_SUPPORTED) nor the subject of a SENSOR_TRIP_POINT_EVENT or SENSOR_UPDATE.
+ *
+ * A scenario runs on the default configuration or, drawn, on its variant with Performance fast
+ * channels (`performanceFastChannels` in an `ArrayBuffer` or a `SharedArrayBuffer`, on both
+ * performance domains or on one; the README's "Performance fast channels", the
+ * `PerformanceProtocol` TSDoc and `PlatformCounters`): a hostile agent writes arbitrary words (the
+ * domain's levels, 0, limits in and out of order, anything) into the LEVEL_SET and LIMITS_SET
+ * words of any domain's slot, a domain without fast channels too, and time passes across the
+ * polls. The model polls as documented — every `rateLimitUs` from
+ * the platform's start, each fast-channel domain in id order, LEVEL_SET (0: nothing) then
+ * LIMITS_SET ((0, 0): nothing), each with its command's checks, the words left in place; a change
+ * notified with agent_id 0; `fastChannelApplied` counting the values that changed a level or
+ * limits, `fastChannelRejected` the refused ones once (the channel remembers its last refused
+ * word until it reads another) — and the oracle checks:
+ * - after every step, the whole memory: LEVEL_GET and LIMITS_GET hold the snapshot's level and
+ *   limits as values (the configuration is not in level indexing mode, which the file checks),
+ *   the SET words what the agent wrote (zeroed at start), every other word untouched; and both
+ *   counters exactly (never going down, as every counter);
+ * - PERF_DESCRIBE_FASTCHANNEL: an unknown domain as every command's, DENIED for a domain the
+ *   agent may not use, then NOT_SUPPORTED for a domain without fast channels, NOT_FOUND for a
+ *   message id from 0xD, NOT_SUPPORTED for another message than 0x5–0x8; its 44 bytes of returns
+ *   (attributes 0, rate_limit, chan_addr = base + 24 × domain + the channel's offset, chan_size 4
+ *   or 8, six doorbell words 0); PERF_DOMAIN_ATTRIBUTES bit 27 and PROTOCOL_MESSAGE_ATTRIBUTES
+ *   bit 0 of 0x5–0x8;
+ * - after `close`, no timer, and a word written then neither applied nor answered: the memory
+ *   stays as it was left, time passing.
+ * As the channels poll with a timer of their own, such a scenario ends by letting time pass until
+ * every operation completed (at most 5 s), not always 5 s of polls; the timer is the one left
+ * once every agent disconnected.
  *
  * Commands drawn one by one almost never reach these rules (an asynchronous operation followed,
  * before its latency has passed, by more commands on the same domain), so scenarios also contain
@@ -85,8 +119,14 @@ import {
   BaseNotificationId,
   ClockMessageId,
   ClockNotificationId,
+  PERF_FAST_CHANNEL_LEVEL_GET_OFFSET,
+  PERF_FAST_CHANNEL_LEVEL_SET_OFFSET,
+  PERF_FAST_CHANNEL_LIMITS_GET_OFFSET,
+  PERF_FAST_CHANNEL_LIMITS_SET_OFFSET,
+  PERF_FAST_CHANNEL_SLOT_SIZE,
   PROTOCOL_ID_OF,
   PerformanceMessageId,
+  PerformanceNotificationId,
   PowerMessageId,
   PowerNotificationId,
   ResetMessageId,
@@ -170,6 +210,38 @@ interface Coverage {
   sensorDisabledRead: number;
   /** VOLTAGE_LEVEL_SET answered BUSY: the domain has an asynchronous level set pending. */
   voltageBusyLevelSet: number;
+  /** PERF_DESCRIBE_FASTCHANNEL answered SUCCESS, its fields checked. */
+  fastChannelDescribed: number;
+  /** PERF_DESCRIBE_FASTCHANNEL answered DENIED: a domain the agent may not use. */
+  fastChannelDescribeDenied: number;
+  /** PERF_DESCRIBE_FASTCHANNEL answered NOT_SUPPORTED: a domain without fast channels. */
+  fastChannelDescribeNoChannels: number;
+  /** PERF_DESCRIBE_FASTCHANNEL answered NOT_FOUND: a message id from 0xD. */
+  fastChannelDescribeNotFound: number;
+  /** PERF_DESCRIBE_FASTCHANNEL answered NOT_SUPPORTED: a message without a fast channel. */
+  fastChannelDescribeOtherMessage: number;
+  /** PERF_DOMAIN_ATTRIBUTES bit 27 set for a fast-channel domain (checked either way). */
+  fastChannelDomainBit: number;
+  /** PROTOCOL_MESSAGE_ATTRIBUTES bit 0 set for one of 0x5–0x8 (checked either way). */
+  fastChannelMessageBit: number;
+  /** A poll applied a value: a level or limits changed. */
+  fastChannelApplied: number;
+  /** A poll refused a value it had not refused just before: counted. */
+  fastChannelRejected: number;
+  /**
+   * Counted again: a value refused and counted before, then forgotten (the channel read 0 or
+   * another value, or applied it) and refused again.
+   */
+  fastChannelRejectedAgain: number;
+  /** A poll applied limits that pulled the level inside them. */
+  fastChannelPulledLevel: number;
+  /**
+   * A poll applied a value it had read at the poll before too: a command had changed the level
+   * or limits meanwhile, and the value left in the channel stays in force.
+   */
+  fastChannelReapplied: number;
+  /** A change a poll made notified, with agent_id 0, to a subscribed agent (checked in order). */
+  fastChannelNotified: number;
 }
 
 /** How often the runs so far reached each rule of {@link Coverage}. */
@@ -184,6 +256,19 @@ const coverage: Coverage = {
   resetAsyncCap: 0,
   sensorDisabledRead: 0,
   voltageBusyLevelSet: 0,
+  fastChannelDescribed: 0,
+  fastChannelDescribeDenied: 0,
+  fastChannelDescribeNoChannels: 0,
+  fastChannelDescribeNotFound: 0,
+  fastChannelDescribeOtherMessage: 0,
+  fastChannelDomainBit: 0,
+  fastChannelMessageBit: 0,
+  fastChannelApplied: 0,
+  fastChannelRejected: 0,
+  fastChannelRejectedAgain: 0,
+  fastChannelPulledLevel: 0,
+  fastChannelReapplied: 0,
+  fastChannelNotified: 0,
 };
 /**
  * The least the suite's run (`SUITE_RUNS` or more) must reach each rule of {@link Coverage}: the
@@ -209,6 +294,37 @@ const VOLTAGE_DOMAINS = CONFIG.voltageDomains ?? [];
 const ASYNC_VOLTAGE_DOMAINS = VOLTAGE_DOMAINS.flatMap((d, i) =>
   d.asyncLevelSet === true ? [i] : [],
 );
+
+/**
+ * The fast channels' memory in the fast-channel variant: a slot per performance domain (domain
+ * `i`'s at 24 × i, whether it has fast channels or not) and 8 bytes past them.
+ */
+const FAST_MEMORY_BYTES = PERFORMANCE_DOMAINS.length * PERF_FAST_CHANNEL_SLOT_SIZE + 8;
+/** What every word of the memory holds before the platform starts (the agent's garbage). */
+const FAST_MEMORY_FILL = 0xdeadbeef;
+/** The poll period when `rateLimitUs` is not given (README: default 4000 µs). */
+const DEFAULT_FAST_RATE_LIMIT_US = 4000;
+/** PERF_DOMAIN_ATTRIBUTES flags bit 27: the domain has fast channels (scmi-wire.md §4). */
+const PERF_FAST_CHANNEL_FLAG = 1 << 27;
+/** One past the last Performance command (DOMAIN_NAME_GET, 0xC): DESCRIBE_FASTCHANNEL NOT_FOUND. */
+const PERF_MESSAGE_END = 0xd;
+/**
+ * The channel PERF_DESCRIBE_FASTCHANNEL describes for each message that has one: its offset in a
+ * domain's slot and its chan_size (README: a level is 4 bytes, limits 8).
+ */
+const FAST_CHANNEL_PLACE = new Map<number, { readonly offset: number; readonly size: number }>([
+  [PerformanceMessageId.LIMITS_SET, { offset: PERF_FAST_CHANNEL_LIMITS_SET_OFFSET, size: 8 }],
+  [PerformanceMessageId.LIMITS_GET, { offset: PERF_FAST_CHANNEL_LIMITS_GET_OFFSET, size: 8 }],
+  [PerformanceMessageId.LEVEL_SET, { offset: PERF_FAST_CHANNEL_LEVEL_SET_OFFSET, size: 4 }],
+  [PerformanceMessageId.LEVEL_GET, { offset: PERF_FAST_CHANNEL_LEVEL_GET_OFFSET, size: 4 }],
+]);
+// The model speaks level values on the wire and in the channels: level indices only in level
+// indexing mode at Performance 4.0, which the configuration under test must not be in.
+if (
+  (CONFIG.performanceVersion ?? 0x30000) >= 0x40000 &&
+  PERFORMANCE_DOMAINS.some((d) => d.levelIndexing === true)
+)
+  throw new Error('platform fuzz: the performance model takes no level indexing mode');
 
 /** Axes per sensor (0: a scalar sensor, which reads as one value). */
 const SENSOR_AXES = SENSORS.map((s) => s.axes?.length ?? 0);
@@ -653,7 +769,20 @@ type Op =
   | { readonly kind: 'raw'; readonly agentId: number; readonly bytes: Uint8Array }
   | { readonly kind: 'advance'; readonly ms: number }
   | ({ readonly kind: 'reconnect'; readonly agentId: number } & LinkParams)
-  | { readonly kind: 'disconnect'; readonly agentId: number };
+  | { readonly kind: 'disconnect'; readonly agentId: number }
+  /**
+   * A hostile agent's write of u32 words into performance domain `domainId`'s slot of the fast
+   * channels' memory, from byte `offset` of the slot (LEVEL_SET, LIMITS_SET; the fast-channel
+   * variant only).
+   */
+  | {
+      readonly kind: 'write';
+      readonly domainId: number;
+      readonly offset: number;
+      readonly values: readonly number[];
+    }
+  /** Time passing across the fast channels' polls: `periods` poll periods, and `extraMs`. */
+  | { readonly kind: 'polls'; readonly periods: number; readonly extraMs: number };
 
 /** How an agent's link behaves. */
 interface LinkParams {
@@ -1241,6 +1370,293 @@ const fragmentArb: fc.Arbitrary<Op[]> = fc.oneof(
   voltageFragmentArb,
 );
 
+// Performance fast channels: the variant of the configuration, and the steps that go with it.
+
+/** The fast-channel variant of a scenario's configuration. */
+interface FastChannelParams {
+  /** The performance domains with `fastChannels`, ascending. */
+  readonly domains: readonly number[];
+  /** `performanceFastChannels.base`: the agent's address of byte 0 of the memory. */
+  readonly base: bigint;
+  /** `performanceFastChannels.rateLimitUs`, the poll period; undefined: not given (the default). */
+  readonly rateLimitUs: number | undefined;
+  /** The memory is a `SharedArrayBuffer` (accessed with `Atomics`), else an `ArrayBuffer`. */
+  readonly shared: boolean;
+}
+const PERF_DOMAIN_IDS = PERFORMANCE_DOMAINS.map((_, i) => i);
+const fastChannelParamsArb: fc.Arbitrary<FastChannelParams> = fc.record({
+  // Every domain, or one: a slot of a domain without fast channels is not the platform's.
+  domains: fc.constantFrom(
+    PERF_DOMAIN_IDS,
+    PERF_DOMAIN_IDS,
+    PERF_DOMAIN_IDS.slice(0, 1),
+    PERF_DOMAIN_IDS.slice(-1),
+  ),
+  // 0; chan_addr_low carrying into chan_addr_high; the memory's end at 2^64.
+  base: fc.constantFrom(0n, 0x1_ffff_fff0n, 2n ** 64n - BigInt(FAST_MEMORY_BYTES)),
+  // Poll periods exact in binary, as every advance is: the model's poll times are the clock's.
+  rateLimitUs: fc.constantFrom(undefined, 1000, 2500, 4000, 10_000),
+  shared: fc.boolean(),
+});
+
+/** A word for a domain's fast channels: its levels, 0, near misses, another domain's, anything. */
+const fastWordArb = (domainId: number): fc.Arbitrary<number> => {
+  const levels = levelsOf(domainId);
+  const near = [
+    ...levels.flatMap((l) => [l - 1, l + 1]),
+    ...limitsOf(domainId).slice(-1), // between the two lowest levels
+    ...PERF_DOMAIN_IDS.flatMap((i) => (i === domainId ? [] : levelsOf(i))),
+  ];
+  return fc.oneof(
+    { weight: 8, arbitrary: pick(levels) },
+    { weight: 3, arbitrary: fc.constant(0) },
+    { weight: 2, arbitrary: pick(near) },
+    { weight: 1, arbitrary: pick(BOUNDARY_WORDS) },
+    { weight: 1, arbitrary: u32 },
+  );
+};
+/**
+ * A hostile write into a domain's LEVEL_SET or LIMITS_SET (range_max, range_min): a level or any
+ * word; limits in order, out of order, with a 0 ("unchanged"), (0, 0), any two words, or one
+ * word of the pair alone.
+ */
+const fastWriteOf = (domainId: number): fc.Arbitrary<Op> => {
+  const word = fastWordArb(domainId);
+  const level = pick(levelsOf(domainId));
+  const write = (offset: number, values: number[]): Op => ({
+    kind: 'write',
+    domainId,
+    offset,
+    values,
+  });
+  const LIMITS = PERF_FAST_CHANNEL_LIMITS_SET_OFFSET;
+  return fc.oneof(
+    { weight: 5, arbitrary: word.map((v) => write(PERF_FAST_CHANNEL_LEVEL_SET_OFFSET, [v])) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(level, level)
+        .map(([a, b]) => write(LIMITS, [Math.max(a, b), Math.min(a, b)])),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(level, level)
+        .map(([a, b]) => write(LIMITS, [Math.min(a, b), Math.max(a, b)])),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(level, fc.boolean())
+        .map(([l, max]) => write(LIMITS, max ? [l, 0] : [0, l])),
+    },
+    { weight: 1, arbitrary: fc.constant(write(LIMITS, [0, 0])) },
+    { weight: 2, arbitrary: fc.tuple(word, word).map(([max, min]) => write(LIMITS, [max, min])) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(pick([0, 4]), word).map(([at, v]) => write(LIMITS + at, [v])),
+    },
+  );
+};
+const fastWriteArb: fc.Arbitrary<Op> = pick(PERF_DOMAIN_IDS).chain(fastWriteOf);
+/**
+ * Time across the polls (every poll period from the platform's start): one period, several, a
+ * quarter ms short of or past one, half of one.
+ */
+const pollsArb: fc.Arbitrary<Op> = fc
+  .constantFrom<[number, number]>(
+    [1, 0],
+    [1, 0],
+    [2, 0],
+    [3, 0],
+    [1, -0.25],
+    [1, 0.25],
+    [0.5, 0],
+    [10, 0],
+  )
+  .map(([periods, extraMs]): Op => ({ kind: 'polls', periods, extraMs }));
+/**
+ * Commands about the fast channels: PERF_DESCRIBE_FASTCHANNEL of every domain (and one past the
+ * last) and of message ids below, at and past 0xD; the attributes that advertise the channels;
+ * subscriptions to the changes a poll makes; the level and limits read and set by command, which a
+ * value left in a channel overrides at the next poll.
+ */
+const fastCommandArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 5,
+    // From either agent: agent 2 may not use every domain (DENIED).
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom(...AGENT_IDS),
+        pick([...PERF_DOMAIN_IDS, ...PERF_DOMAIN_IDS, PERF_DOMAIN_IDS.length]),
+        fc.oneof(
+          { weight: 2, arbitrary: pick([...FAST_CHANNEL_PLACE.keys()]) },
+          // Messages without a fast channel, below 0xD.
+          { weight: 1, arbitrary: pick([0x0, 0x1, 0x2, 0x3, 0x4, 0x9, 0xa, 0xb, 0xc]) },
+          {
+            weight: 1,
+            arbitrary: pick([PERF_MESSAGE_END, 0xe, 0x10, 0xff, 0x80000000, 0xffffffff]),
+          },
+        ),
+        fc.integer({ min: 0, max: 0x3ff }),
+      )
+      .map(([agentId, d, m, token]): Op => ({
+        kind: 'command',
+        agentId,
+        channelId: 0,
+        header: buildHeader(
+          PerformanceMessageId.DESCRIBE_FASTCHANNEL,
+          ScmiMessageType.COMMAND,
+          ScmiProtocolId.PERF,
+          token,
+        ),
+        payload: w(d, m),
+      })),
+  },
+  {
+    weight: 2,
+    arbitrary: commandArb(
+      ScmiProtocolId.PERF,
+      PerformanceMessageId.DOMAIN_ATTRIBUTES,
+      pick(PERF_DOMAIN_IDS).map((d) => w(d)),
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: commandArb(
+      ScmiProtocolId.PERF,
+      CommonMessageId.PROTOCOL_MESSAGE_ATTRIBUTES,
+      pick([...FAST_CHANNEL_PLACE.keys(), PerformanceMessageId.DESCRIBE_FASTCHANNEL, 0x3]).map(
+        (m) => w(m),
+      ),
+    ),
+  },
+  ...[PerformanceMessageId.NOTIFY_LEVEL, PerformanceMessageId.NOTIFY_LIMITS].map((messageId) => ({
+    weight: 1,
+    arbitrary: commandArb(
+      ScmiProtocolId.PERF,
+      messageId,
+      pick(PERF_DOMAIN_IDS).map((d) => w(d, 1)),
+    ),
+  })),
+  ...[PerformanceMessageId.LEVEL_GET, PerformanceMessageId.LIMITS_GET].map((messageId) => ({
+    weight: 1,
+    arbitrary: commandArb(
+      ScmiProtocolId.PERF,
+      messageId,
+      pick(PERF_DOMAIN_IDS).map((d) => w(d)),
+    ),
+  })),
+  {
+    weight: 2,
+    arbitrary: commandArb(
+      ScmiProtocolId.PERF,
+      PerformanceMessageId.LEVEL_SET,
+      pick(PERF_DOMAIN_IDS).chain((d) => pick(levelsOf(d)).map((level) => w(d, level))),
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: commandArb(
+      ScmiProtocolId.PERF,
+      PerformanceMessageId.LIMITS_SET,
+      pick(PERF_DOMAIN_IDS).chain((d) =>
+        fc.tuple(pick(limitsOf(d)), pick(limitsOf(d))).map(([max, min]) => w(d, max, min)),
+      ),
+    ),
+  },
+);
+/**
+ * A value written to a domain's channel (its changes sometimes subscribed to just before) and
+ * polled, then often a command that changes the same domain's level or limits, and polls again:
+ * the value left in the channel is in force again (notified with agent_id 0 each time); or the
+ * channel cleared (0), polled, and the same value written again: refused, it counts again.
+ */
+const fastFragmentArb: fc.Arbitrary<Op[]> = pick(PERF_DOMAIN_IDS).chain((d) => {
+  const subscribe = (messageId: number): fc.Arbitrary<Op[]> =>
+    maybe(commandArb(ScmiProtocolId.PERF, messageId, fc.constant(w(d, 1))));
+  const level = pick(levelsOf(d));
+  const command = fc.oneof(
+    commandArb(
+      ScmiProtocolId.PERF,
+      PerformanceMessageId.LEVEL_SET,
+      level.map((l) => w(d, l)),
+    ),
+    commandArb(
+      ScmiProtocolId.PERF,
+      PerformanceMessageId.LIMITS_SET,
+      fc.tuple(level, level).map(([a, b]) => w(d, Math.max(a, b), Math.min(a, b))),
+    ),
+  );
+  /** Then: a command, nothing, or the channel cleared, polled, and the same value again. */
+  type Then = { readonly command?: Op; readonly clearedFor?: Op };
+  const then: fc.Arbitrary<Then> = fc.oneof(
+    { weight: 3, arbitrary: command.map((op): Then => ({ command: op })) },
+    { weight: 1, arbitrary: fc.constant<Then>({}) },
+    { weight: 2, arbitrary: pollsArb.map((op): Then => ({ clearedFor: op })) },
+  );
+  return fc
+    .tuple(
+      subscribe(PerformanceMessageId.NOTIFY_LEVEL),
+      subscribe(PerformanceMessageId.NOTIFY_LIMITS),
+      fastWriteOf(d),
+      pollsArb,
+      then,
+      pollsArb,
+    )
+    .map(([a, b, write, polls, next, again]) => {
+      const middle: Op[] = [];
+      if (next.command !== undefined) middle.push(next.command);
+      if (next.clearedFor !== undefined && write.kind === 'write')
+        middle.push({ ...write, values: write.values.map(() => 0) }, next.clearedFor, write);
+      return [...a, ...b, write, polls, ...middle, again];
+    });
+});
+/**
+ * An agent's fast-channel set-up, as Linux's perf.c makes it for a domain: PERF_DOMAIN_ATTRIBUTES,
+ * then for LEVEL_GET, LIMITS_GET, LEVEL_SET and LIMITS_SET PROTOCOL_MESSAGE_ATTRIBUTES and
+ * PERF_DESCRIBE_FASTCHANNEL; and a message id without a channel described too.
+ */
+const fastDiscoveryArb: fc.Arbitrary<Op[]> = fc
+  .tuple(
+    fc.constantFrom(...AGENT_IDS),
+    pick(PERF_DOMAIN_IDS),
+    pick([0x0, 0x3, 0x4, 0x9, 0xb, 0xc, PERF_MESSAGE_END, 0xe, 0xff, 0xffffffff]),
+    fc.integer({ min: 0, max: 0x3ff }),
+  )
+  .map(([agentId, d, other, token]) => {
+    const op = (messageId: number, payload: Uint8Array): Op => ({
+      kind: 'command',
+      agentId,
+      channelId: 0,
+      header: buildHeader(messageId, ScmiMessageType.COMMAND, ScmiProtocolId.PERF, token),
+      payload,
+    });
+    const channels = [
+      PerformanceMessageId.LEVEL_GET,
+      PerformanceMessageId.LIMITS_GET,
+      PerformanceMessageId.LEVEL_SET,
+      PerformanceMessageId.LIMITS_SET,
+    ];
+    return [
+      op(PerformanceMessageId.DOMAIN_ATTRIBUTES, w(d)),
+      ...channels.flatMap((m) => [
+        op(CommonMessageId.PROTOCOL_MESSAGE_ATTRIBUTES, w(m)),
+        op(PerformanceMessageId.DESCRIBE_FASTCHANNEL, w(d, m)),
+      ]),
+      op(PerformanceMessageId.DESCRIBE_FASTCHANNEL, w(d, other)),
+    ];
+  });
+const fastStepArb: fc.Arbitrary<Op[]> = fc.oneof(
+  { weight: 4, arbitrary: fastWriteArb.map((op) => [op]) },
+  { weight: 3, arbitrary: pollsArb.map((op) => [op]) },
+  { weight: 3, arbitrary: fastCommandArb.map((op) => [op]) },
+  { weight: 2, arbitrary: fastFragmentArb },
+  { weight: 1, arbitrary: fastDiscoveryArb },
+);
+/** The steps about the fast channels' memory, which a scenario without them leaves out. */
+const isFastChannelOp = (op: Op): boolean => op.kind === 'write' || op.kind === 'polls';
+
 const linkParamsArb: fc.Arbitrary<LinkParams> = fc.record({
   p2a: fc.oneof(
     { weight: 4, arbitrary: fc.constant(true) },
@@ -1321,26 +1737,38 @@ const behaviourArb: fc.Arbitrary<PlatformBehaviour> = fc
   )
   .map(([b, maxPendingAsync]) => (maxPendingAsync === undefined ? b : { ...b, maxPendingAsync }));
 
-/** A platform behaviour, the links of the two agents, and what happens. */
+/** A platform behaviour, the links of the two agents, the configuration, and what happens. */
 interface Scenario {
   readonly behaviour: PlatformBehaviour;
   readonly links: readonly [LinkParams, LinkParams];
+  /** The fast-channel variant of the configuration; undefined: the default configuration. */
+  readonly fastChannels: FastChannelParams | undefined;
   readonly ops: readonly Op[];
 }
 
-const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
-  behaviour: behaviourArb,
-  links: fc.tuple(linkParamsArb, linkParamsArb),
-  ops: fc
-    .array(
-      fc.oneof(
-        { weight: 18, arbitrary: opArb.map((op) => [op]) },
-        { weight: 1, arbitrary: fragmentArb },
-      ),
-      { minLength: 1, maxLength: 60, size: 'max' },
-    )
-    .map((steps) => steps.flat()),
-});
+const scenarioArb: fc.Arbitrary<Scenario> = fc
+  .record({
+    behaviour: behaviourArb,
+    links: fc.tuple(linkParamsArb, linkParamsArb),
+    // One scenario in three with fast channels.
+    fastChannels: fc.oneof(
+      { weight: 2, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: fastChannelParamsArb },
+    ),
+    ops: fc
+      .array(
+        fc.oneof(
+          { weight: 18, arbitrary: opArb.map((op) => [op]) },
+          { weight: 1, arbitrary: fragmentArb },
+          { weight: 4, arbitrary: fastStepArb },
+        ),
+        { minLength: 1, maxLength: 60, size: 'max' },
+      )
+      .map((steps) => steps.flat()),
+  })
+  .map((s) =>
+    s.fastChannels === undefined ? { ...s, ops: s.ops.filter((op) => !isFastChannelOp(op)) } : s,
+  );
 
 // ---------------------------------------------------------------------------------------------
 // The oracle's models: notifications, permissions
@@ -1440,6 +1868,8 @@ const DOMAIN_WORD: Record<number, Record<number, number>> = {
     [PerformanceMessageId.LEVEL_GET]: 0,
     [PerformanceMessageId.NOTIFY_LIMITS]: 0,
     [PerformanceMessageId.NOTIFY_LEVEL]: 0,
+    // Only an agent allowed the domain learns where its channels are (README).
+    [PerformanceMessageId.DESCRIBE_FASTCHANNEL]: 0,
   },
   [ScmiProtocolId.CLOCK]: {
     [ClockMessageId.RATE_SET]: 1,
@@ -1506,6 +1936,102 @@ class PermissionModel {
   }
 }
 
+/** A performance domain's level and limits, as level values. */
+interface PerfModel {
+  level: number;
+  min: number;
+  max: number;
+}
+
+/** A performance domain's state as configured (`level` default the top, `limits` every level). */
+function initialPerf(domainId: number): PerfModel {
+  const d = defined(PERFORMANCE_DOMAINS[domainId]);
+  const levels = levelsOf(domainId);
+  const top = defined(levels[levels.length - 1]);
+  return {
+    level: d.level ?? top,
+    min: d.limits?.min ?? defined(levels[0]),
+    max: d.limits?.max ?? top,
+  };
+}
+
+/**
+ * What PERF_LEVEL_SET answers level `level` of domain `domainId` in state `s` (README: DENIED for a
+ * domain whose level agents may not set, OUT_OF_RANGE for a value that is not a level or outside
+ * the limits); undefined: accepted. The LEVEL_SET fast channel applies the same checks.
+ */
+function perfLevelRefusal(domainId: number, s: PerfModel, level: number): ScmiStatus | undefined {
+  if (PERFORMANCE_DOMAINS[domainId]?.canSetLevel === false) return ScmiStatus.DENIED;
+  if (!levelsOf(domainId).includes(level) || level < s.min || level > s.max)
+    return ScmiStatus.OUT_OF_RANGE;
+  return undefined;
+}
+
+/**
+ * What PERF_LIMITS_SET answers (range_max, range_min) of domain `domainId` in state `s`: the
+ * statuses it may refuse them with (empty: accepted), and the limits it sets. README: a zero limit
+ * leaves that limit as it is, both zero OUT_OF_RANGE (unless the domain's lowest level is 0, which
+ * then stays a level); range_min above range_max INVALID_PARAMETERS, a limit that is not one of
+ * the domain's levels OUT_OF_RANGE (the README orders neither before the other: both allowed when
+ * both apply). The LIMITS_SET fast channel applies the same checks (but skips (0, 0)).
+ */
+function perfLimitsOutcome(
+  domainId: number,
+  s: PerfModel,
+  wireMax: number,
+  wireMin: number,
+): { readonly refusals: readonly ScmiStatus[]; readonly max: number; readonly min: number } {
+  const levels = levelsOf(domainId);
+  if (PERFORMANCE_DOMAINS[domainId]?.canSetLimits === false)
+    return { refusals: [ScmiStatus.DENIED], max: s.max, min: s.min };
+  const zeroUnchanged = levels[0] !== 0;
+  if (zeroUnchanged && wireMax === 0 && wireMin === 0)
+    return { refusals: [ScmiStatus.OUT_OF_RANGE], max: s.max, min: s.min };
+  const max = zeroUnchanged && wireMax === 0 ? s.max : wireMax;
+  const min = zeroUnchanged && wireMin === 0 ? s.min : wireMin;
+  const refusals: ScmiStatus[] = [];
+  if (min > max) refusals.push(ScmiStatus.INVALID_PARAMETERS);
+  if (!levels.includes(min) || !levels.includes(max)) refusals.push(ScmiStatus.OUT_OF_RANGE);
+  return { refusals, max, min };
+}
+
+/** A fast-channel domain's polling, as the model follows it. */
+interface FastSlotModel {
+  readonly domainId: number;
+  /** The LEVEL_SET word the last poll refused; undefined: it read 0, or applied the word. */
+  refusedLevel: number | undefined;
+  /** The LIMITS_SET words (range_max,range_min) the last poll refused, likewise. */
+  refusedLimits: string | undefined;
+  /** The LEVEL_SET and LIMITS_SET words the last poll read (for the coverage). */
+  lastLevel: number | undefined;
+  lastLimits: string | undefined;
+  /** The LEVEL_SET and LIMITS_SET words last counted as refused (for the coverage). */
+  countedLevel: number | undefined;
+  countedLimits: string | undefined;
+}
+
+/** Index of the u32 at byte `offset` of performance domain `domainId`'s fast-channel slot. */
+const fastWordIndex = (domainId: number, offset: number): number =>
+  (PERF_FAST_CHANNEL_SLOT_SIZE * domainId + offset) / 4;
+
+/** The default configuration with fast channels on `p.domains`, in `memory`. */
+function fastChannelConfig(
+  p: FastChannelParams,
+  memory: ArrayBuffer | SharedArrayBuffer,
+): PlatformConfig {
+  return {
+    ...CONFIG,
+    performanceFastChannels: {
+      memory,
+      base: p.base,
+      ...(p.rateLimitUs === undefined ? {} : { rateLimitUs: p.rateLimitUs }),
+    },
+    performanceDomains: PERFORMANCE_DOMAINS.map((d, i) =>
+      p.domains.includes(i) ? { ...d, fastChannels: true } : d,
+    ),
+  };
+}
+
 /** An accepted asynchronous command whose delayed response is due. */
 interface PendingDelayedResponse {
   readonly header: number;
@@ -1566,6 +2092,10 @@ function describeOp(op: Op): string {
       return `reconnect a${op.agentId} p2a=${op.p2a} max=${op.maxMsgSize} refuse=${op.refuseEvery}`;
     case 'disconnect':
       return `disconnect a${op.agentId}`;
+    case 'write':
+      return `write perf domain ${op.domainId} +${op.offset} [${op.values.map((v) => `0x${v.toString(16)}`).join(',')}]`;
+    case 'polls':
+      return `advance ${op.periods} poll periods ${op.extraMs >= 0 ? '+' : ''}${op.extraMs} ms`;
   }
 }
 
@@ -1601,11 +2131,58 @@ class FuzzRun {
   readonly #voltageLevel: number[] = VOLTAGE_DOMAINS.map((d) => d.level ?? 0);
   /** The config (mode) every voltage domain must have. */
   readonly #voltageConfig: number[] = VOLTAGE_DOMAINS.map((d) => d.config ?? 7);
+  /** The level and limits every performance domain must have. */
+  readonly #perf: PerfModel[] = PERFORMANCE_DOMAINS.map((_, i) => initialPerf(i));
+  /** The performance notifications the current step must send, in order. */
+  #perfEvents: PowerEvent[] = [];
+  /** The fast-channel variant; undefined: the default configuration. */
+  public readonly fast: FastChannelParams | undefined;
+  /** The fast channels' memory, as the agent sees it. */
+  readonly #memory: Uint32Array | undefined;
+  /** What each word of the memory must hold, but the GET words of the fast-channel domains. */
+  readonly #memoryModel: number[];
+  /** The fast-channel domains, in id order (the order of a poll). */
+  readonly #slots: FastSlotModel[];
+  /** The polls the model made (the k-th at k × the period from the platform's start). */
+  #polls = 0;
+  /** `fastChannelApplied` and `fastChannelRejected` as the model counts them. */
+  #fastApplied = 0;
+  #fastRejected = 0;
+  /** The platform was closed: nothing polls any more. */
+  #closed = false;
   /** The last steps, for the violation messages. */
   readonly #recent: Op[] = [];
 
-  public constructor(behaviour: PlatformBehaviour) {
-    this.platform = new ScmiPlatform(CONFIG, { clock: this.clock, behaviour });
+  public constructor(behaviour: PlatformBehaviour, fast?: FastChannelParams) {
+    this.fast = fast;
+    let config = CONFIG;
+    if (fast === undefined) {
+      this.#memory = undefined;
+      this.#slots = [];
+    } else {
+      const memory = fast.shared
+        ? new SharedArrayBuffer(FAST_MEMORY_BYTES)
+        : new ArrayBuffer(FAST_MEMORY_BYTES);
+      this.#memory = new Uint32Array(memory).fill(FAST_MEMORY_FILL);
+      this.#slots = PERF_DOMAIN_IDS.filter((d) => fast.domains.includes(d)).map((domainId) => ({
+        domainId,
+        refusedLevel: undefined,
+        refusedLimits: undefined,
+        lastLevel: undefined,
+        lastLimits: undefined,
+        countedLevel: undefined,
+        countedLimits: undefined,
+      }));
+      config = fastChannelConfig(fast, memory);
+    }
+    this.#memoryModel = Array.from(this.#memory ?? []);
+    // At start the platform zeroes LEVEL_SET and LIMITS_SET of the fast-channel domains.
+    for (const { domainId } of this.#slots) {
+      const limits = PERF_FAST_CHANNEL_LIMITS_SET_OFFSET;
+      for (const offset of [PERF_FAST_CHANNEL_LEVEL_SET_OFFSET, limits, limits + 4])
+        this.#memoryModel[fastWordIndex(domainId, offset)] = 0;
+    }
+    this.platform = new ScmiPlatform(config, { clock: this.clock, behaviour });
     this.behaviour = this.platform.behaviour;
     this.#lastCounters = this.platform.counters;
   }
@@ -1658,12 +2235,10 @@ class FuzzRun {
         break;
       }
       case 'advance':
-        try {
-          await this.clock.advance(op.ms);
-        } catch (e) {
-          this.fail(`clock.advance threw: ${String(e)}`);
-        }
-        this.#advanced();
+        await this.#advance(op.ms);
+        break;
+      case 'polls':
+        await this.#advance(op.periods * this.#pollPeriodMs() + op.extraMs);
         break;
       case 'reconnect':
         this.disconnect(op.agentId);
@@ -1672,9 +2247,42 @@ class FuzzRun {
       case 'disconnect':
         this.disconnect(op.agentId);
         break;
+      case 'write':
+        this.#write(op.domainId, op.offset, op.values);
+        break;
     }
-    this.#checkPowerNotifications();
+    this.#checkNotifications();
     this.checkGlobal();
+  }
+
+  async #advance(ms: number): Promise<void> {
+    try {
+      await this.clock.advance(ms);
+    } catch (e) {
+      this.fail(`clock.advance threw: ${String(e)}`);
+    }
+    this.#advanced();
+  }
+
+  /** The fast channels' poll period (ms). */
+  #pollPeriodMs(): number {
+    return (this.fast?.rateLimitUs ?? DEFAULT_FAST_RATE_LIMIT_US) / 1000;
+  }
+
+  /** The agent writes `values` from byte `offset` of domain `domainId`'s slot. */
+  #write(domainId: number, offset: number, values: readonly number[]): void {
+    const memory = this.#memory;
+    if (memory === undefined) return;
+    values.forEach((v, k) => {
+      const i = fastWordIndex(domainId, offset) + k;
+      memory[i] = v;
+      this.#memoryModel[i] = v;
+    });
+  }
+
+  /** Whether performance domain `domainId` has fast channels. */
+  #hasFastChannels(domainId: number): boolean {
+    return this.#slots.some((slot) => slot.domainId === domainId);
   }
 
   /** Whether sensor `id` is enabled, as SENSOR_CONFIG_SET left it. */
@@ -1698,6 +2306,125 @@ class FuzzRun {
       const op = this.#powerQueue.shift() as PendingOperation;
       this.#setPower(op.domainId, op.state, op.cause, false);
     }
+    this.#pollFastChannels();
+  }
+
+  /**
+   * The polls due by now: one every period from the platform's start (only polls change a
+   * performance domain while time passes, so their order among the other timers does not matter).
+   * The memory does not change while time passes: once a poll changes nothing, nor do the next.
+   */
+  #pollFastChannels(): void {
+    if (this.#slots.length === 0 || this.#closed) return;
+    const period = this.#pollPeriodMs();
+    const now = this.clock.now();
+    let due = Math.floor(now / period);
+    while ((due + 1) * period <= now) due++;
+    while (due > 0 && due * period > now) due--;
+    while (this.#polls < due) {
+      this.#polls++;
+      if (!this.#poll()) this.#polls = due;
+    }
+  }
+
+  /** One poll: each fast-channel domain in id order, LEVEL_SET then LIMITS_SET. */
+  #poll(): boolean {
+    let changed = false;
+    for (const slot of this.#slots) {
+      if (this.#pollLevel(slot)) changed = true;
+      if (this.#pollLimits(slot)) changed = true;
+    }
+    return changed;
+  }
+
+  /** LEVEL_SET: 0 asks for nothing; else PERF_LEVEL_SET's checks. Whether anything changed. */
+  #pollLevel(slot: FastSlotModel): boolean {
+    const d = slot.domainId;
+    const s = defined(this.#perf[d]);
+    const word = defined(this.#memoryModel[fastWordIndex(d, PERF_FAST_CHANNEL_LEVEL_SET_OFFSET)]);
+    const again = slot.lastLevel === word;
+    slot.lastLevel = word;
+    if (word === 0 || perfLevelRefusal(d, s, word) === undefined) {
+      const forgot = slot.refusedLevel !== undefined;
+      slot.refusedLevel = undefined;
+      if (word === 0 || s.level === word) return forgot;
+      this.#fastApplied++;
+      coverage.fastChannelApplied++;
+      if (again) coverage.fastChannelReapplied++;
+      this.#setPerfLevel(d, word, 0);
+      return true;
+    }
+    // Refused: counted unless the last poll refused this same word.
+    if (slot.refusedLevel === word) return false;
+    slot.refusedLevel = word;
+    this.#fastRejected++;
+    coverage.fastChannelRejected++;
+    if (slot.countedLevel === word) coverage.fastChannelRejectedAgain++;
+    slot.countedLevel = word;
+    return true;
+  }
+
+  /** LIMITS_SET: (0, 0) asks for nothing; else PERF_LIMITS_SET's checks. Whether it changed. */
+  #pollLimits(slot: FastSlotModel): boolean {
+    const d = slot.domainId;
+    const s = defined(this.#perf[d]);
+    const at = fastWordIndex(d, PERF_FAST_CHANNEL_LIMITS_SET_OFFSET);
+    const max = defined(this.#memoryModel[at]);
+    const min = defined(this.#memoryModel[at + 1]);
+    const key = `${max},${min}`;
+    const again = slot.lastLimits === key;
+    slot.lastLimits = key;
+    const outcome = max === 0 && min === 0 ? undefined : perfLimitsOutcome(d, s, max, min);
+    if (outcome === undefined || outcome.refusals.length === 0) {
+      const forgot = slot.refusedLimits !== undefined;
+      slot.refusedLimits = undefined;
+      if (outcome === undefined || (s.max === outcome.max && s.min === outcome.min)) return forgot;
+      this.#fastApplied++;
+      coverage.fastChannelApplied++;
+      if (again) coverage.fastChannelReapplied++;
+      if (this.#setPerfLimits(d, outcome.max, outcome.min, 0)) coverage.fastChannelPulledLevel++;
+      return true;
+    }
+    if (slot.refusedLimits === key) return false;
+    slot.refusedLimits = key;
+    this.#fastRejected++;
+    coverage.fastChannelRejected++;
+    if (slot.countedLimits === key) coverage.fastChannelRejectedAgain++;
+    slot.countedLimits = key;
+    return true;
+  }
+
+  /** Performance domain `domainId` takes `level`: PERFORMANCE_LEVEL_CHANGED if that changes it. */
+  #setPerfLevel(domainId: number, level: number, cause: number): void {
+    const s = defined(this.#perf[domainId]);
+    if (s.level === level) return;
+    s.level = level;
+    this.#perfEvents.push({
+      notificationId: PerformanceNotificationId.LEVEL_CHANGED,
+      words: [cause, domainId, level],
+      queued: false,
+    });
+  }
+
+  /**
+   * Performance domain `domainId` takes limits `max`, `min` (accepted): PERFORMANCE_LIMITS_CHANGED
+   * if that changes them, then the level pulled to the nearest limit if they leave it outside.
+   * Whether the level moved.
+   */
+  #setPerfLimits(domainId: number, max: number, min: number, cause: number): boolean {
+    const s = defined(this.#perf[domainId]);
+    if (s.max !== max || s.min !== min) {
+      s.max = max;
+      s.min = min;
+      this.#perfEvents.push({
+        notificationId: PerformanceNotificationId.LIMITS_CHANGED,
+        words: [cause, domainId, max, min],
+        queued: false,
+      });
+    }
+    const pulled = s.level > max ? max : s.level < min ? min : undefined;
+    if (pulled !== undefined) this.#setPerfLevel(domainId, pulled, cause);
+    return pulled !== undefined;
   }
 
   /** Power domain `domainId` takes `state`: POWER_STATE_CHANGED only if that changes it. */
@@ -1712,49 +2439,72 @@ class FuzzRun {
   }
 
   /**
-   * The power notifications of the step just run: every connected agent has received, in the
-   * model's order, exactly those it is subscribed to, about a domain it may use, on a link with a
-   * P2A channel they fit (whether its `post` then accepted them or not).
+   * The power and performance notifications of the step just run: every connected agent has
+   * received, in the model's order, exactly those it is subscribed to, about a domain it may use,
+   * on a link with a P2A channel they fit (whether its `post` then accepted them or not).
    */
-  #checkPowerNotifications(): void {
-    const events = this.#powerEvents;
+  #checkNotifications(): void {
+    const power = this.#powerEvents;
+    const perf = this.#perfEvents;
     this.#powerEvents = [];
+    this.#perfEvents = [];
     for (const link of this.links.values()) {
-      const got = link.powerNotifications.splice(0);
-      if (events.length === 0 && got.length === 0) continue;
-      const agentId = link.agentId;
-      const subscriptions = this.platform.subscriptions(agentId);
-      const visible =
-        link.p2a &&
-        link.maxMsgSize >= 12 &&
-        (AGENT_PROTOCOLS.get(agentId)?.has(ScmiProtocolId.POWER) ?? false);
-      const want = events.filter(
-        (e) =>
-          visible &&
-          this.permissions.may(agentId, 'power', e.words[1] ?? -1) &&
-          subscriptions.some(
-            (s) =>
-              s.protocolId === (ScmiProtocolId.POWER as number) &&
-              s.notificationId === e.notificationId &&
-              s.domainId === e.words[1],
-          ),
-      );
-      const same =
-        got.length === want.length &&
-        got.every(
-          (n, i) =>
-            n.notificationId === want[i]?.notificationId &&
-            n.words.length === 3 &&
-            n.words.every((x, j) => x === want[i]?.words[j]),
-        );
-      if (!same) {
-        this.fail(
-          `agent ${agentId}: power notifications ${describePower(got)}, the model expects ${describePower(want)}`,
-        );
-      } else {
+      const want = this.#notificationsOf(link, ScmiProtocolId.POWER, power);
+      if (this.#received(link, 'power', link.powerNotifications.splice(0), want))
         coverage.powerQueuedChangeNotified += want.filter((e) => e.queued).length;
-      }
+      const wantPerf = this.#notificationsOf(link, ScmiProtocolId.PERF, perf);
+      if (this.#received(link, 'performance', link.perfNotifications.splice(0), wantPerf))
+        coverage.fastChannelNotified += wantPerf.filter((e) => e.words[0] === 0).length;
     }
+  }
+
+  /** The `events` of protocol `protocolId` that `link`'s agent must receive. */
+  #notificationsOf(link: CheckingLink, protocolId: number, events: PowerEvent[]): PowerEvent[] {
+    if (events.length === 0) return [];
+    const agentId = link.agentId;
+    const subscriptions = this.platform.subscriptions(agentId);
+    const protocol = defined(DOMAIN_PROTOCOL[protocolId]);
+    const version = this.versionOf(agentId, protocolId);
+    const visible = link.p2a && (AGENT_PROTOCOLS.get(agentId)?.has(protocolId) ?? false);
+    return events.filter(
+      (e) =>
+        visible &&
+        link.maxMsgSize >=
+          defined(NOTIFICATION_LENGTH[protocolId]?.[e.notificationId])([...e.words], version) &&
+        this.permissions.may(agentId, protocol, e.words[1] ?? -1) &&
+        subscriptions.some(
+          (s) =>
+            s.protocolId === protocolId &&
+            s.notificationId === e.notificationId &&
+            s.domainId === e.words[1],
+        ),
+    );
+  }
+
+  /** Whether `link`'s agent `got` exactly `want`, in order (a violation if not). */
+  #received(
+    link: CheckingLink,
+    protocol: string,
+    got: readonly PowerNotification[],
+    want: readonly PowerEvent[],
+  ): boolean {
+    if (got.length === 0 && want.length === 0) return true;
+    const same =
+      got.length === want.length &&
+      got.every((n, i) => {
+        const e = want[i];
+        return (
+          e !== undefined &&
+          n.notificationId === e.notificationId &&
+          n.words.length === e.words.length &&
+          n.words.every((x, j) => x === e.words[j])
+        );
+      });
+    if (!same)
+      this.fail(
+        `agent ${link.agentId}: ${protocol} notifications ${describePower(got)}, the model expects ${describePower(want)}`,
+      );
+    return same;
   }
 
   /**
@@ -1868,6 +2618,8 @@ class FuzzRun {
         }
       }
     }
+    if (protocolId === ScmiProtocolId.PERF)
+      this.#checkPerformanceRules(agentId, messageId, payload, request, status, what);
     if (
       protocolId === ScmiProtocolId.VOLTAGE &&
       messageId === VoltageMessageId.CONFIG_SET &&
@@ -1903,6 +2655,109 @@ class FuzzRun {
       if (messageId === SensorMessageId.CONFIG_SET && payload.byteLength === 8)
         this.#sensorEnabled[sensorId] = ((request[1] ?? 0) & 1) !== 0;
     }
+  }
+
+  /**
+   * PERF_LEVEL_SET and PERF_LIMITS_SET (of the right size, an existing domain): a SUCCESS the model
+   * accepts, and applies for `agentId`; OUT_OF_RANGE or INVALID_PARAMETERS only as the model
+   * refuses. PERF_DESCRIBE_FASTCHANNEL's errors counted as reached.
+   */
+  #checkPerformanceRules(
+    agentId: number,
+    messageId: number,
+    payload: Uint8Array,
+    request: number[],
+    status: number,
+    what: string,
+  ): void {
+    const domainId = request[0] ?? -1;
+    if (
+      messageId === PerformanceMessageId.DESCRIBE_FASTCHANNEL &&
+      payload.byteLength === 8 &&
+      (AGENT_PROTOCOLS.get(agentId)?.has(ScmiProtocolId.PERF) ?? false)
+    ) {
+      const { status: want, reached } = this.#describeFastChannel(agentId, request);
+      if (status === want && reached !== undefined) coverage[reached]++;
+      return;
+    }
+    const s = this.#perf[domainId];
+    const levelSet = messageId === PerformanceMessageId.LEVEL_SET && payload.byteLength === 8;
+    const limitsSet = messageId === PerformanceMessageId.LIMITS_SET && payload.byteLength === 12;
+    if (s === undefined || !(levelSet || limitsSet)) return;
+    const [, first = 0, second = 0] = request;
+    const limits = limitsSet ? perfLimitsOutcome(domainId, s, first, second) : undefined;
+    const refusals =
+      limits?.refusals ?? [perfLevelRefusal(domainId, s, first)].filter((r) => r !== undefined);
+    if (status === ScmiStatus.SUCCESS) {
+      if (refusals.length > 0)
+        this.fail(
+          `${what}: SUCCESS for domain ${domainId}, the model refuses (${refusals.join('/')})`,
+        );
+      else if (limits !== undefined) this.#setPerfLimits(domainId, limits.max, limits.min, agentId);
+      else this.#setPerfLevel(domainId, first, agentId);
+    } else if (
+      (status === ScmiStatus.OUT_OF_RANGE || status === ScmiStatus.INVALID_PARAMETERS) &&
+      !refusals.includes(status)
+    ) {
+      const expected = refusals.length === 0 ? 'SUCCESS' : refusals.join(' or ');
+      this.fail(`${what}: status ${status} for domain ${domainId}, the model expects ${expected}`);
+    }
+  }
+
+  /**
+   * What PERF_DESCRIBE_FASTCHANNEL answers `agentId` (README, in SCP-firmware's order): an unknown
+   * domain as every command's (`unknownDomain`); a domain the agent may not use DENIED; a domain
+   * without fast channels NOT_SUPPORTED, whatever the message id; a message id from 0xD NOT_FOUND;
+   * another message than LIMITS_SET/GET and LEVEL_SET/GET NOT_SUPPORTED; else SUCCESS. With the
+   * coverage rule that answer reaches.
+   */
+  #describeFastChannel(
+    agentId: number,
+    request: number[],
+  ): { status: ScmiStatus; reached?: keyof Coverage } {
+    const [domainId = 0, messageId = 0] = request;
+    if (domainId >= PERFORMANCE_DOMAINS.length) {
+      const notFound = this.behaviour.unknownDomain === 'not-found';
+      return { status: notFound ? ScmiStatus.NOT_FOUND : ScmiStatus.INVALID_PARAMETERS };
+    }
+    if (!this.permissions.may(agentId, 'performance', domainId))
+      return { status: ScmiStatus.DENIED, reached: 'fastChannelDescribeDenied' };
+    if (!this.#hasFastChannels(domainId))
+      return { status: ScmiStatus.NOT_SUPPORTED, reached: 'fastChannelDescribeNoChannels' };
+    if (messageId >= PERF_MESSAGE_END)
+      return { status: ScmiStatus.NOT_FOUND, reached: 'fastChannelDescribeNotFound' };
+    if (!FAST_CHANNEL_PLACE.has(messageId))
+      return { status: ScmiStatus.NOT_SUPPORTED, reached: 'fastChannelDescribeOtherMessage' };
+    return { status: ScmiStatus.SUCCESS };
+  }
+
+  /**
+   * PERF_DESCRIBE_FASTCHANNEL's return bytes (44: attributes, rate_limit, chan_addr_low/high,
+   * chan_size, the doorbell's six words), its fields checked: attributes 0 (no doorbell), the poll
+   * period, `base` + 24 × domain + the channel's offset, 4 or 8, doorbell 0 (README).
+   */
+  #describedFastChannel(request: number[], returned: number[], what: string): number | undefined {
+    const fast = this.fast;
+    const [domainId = -1, messageId = -1] = request;
+    const place = FAST_CHANNEL_PLACE.get(messageId);
+    // Not a SUCCESS (#describeFastChannel): no length to check.
+    if (fast === undefined || place === undefined || !this.#hasFastChannels(domainId))
+      return undefined;
+    if (returned.length === 11) {
+      const address = fast.base + BigInt(PERF_FAST_CHANNEL_SLOT_SIZE * domainId + place.offset);
+      const rateLimit = fast.rateLimitUs ?? DEFAULT_FAST_RATE_LIMIT_US;
+      const low = Number(address & 0xffffffffn);
+      const high = Number(address >> 32n);
+      const want = [0, rateLimit, low, high, place.size, 0, 0, 0, 0, 0, 0];
+      if (returned.every((x, i) => x === want[i])) coverage.fastChannelDescribed++;
+      else {
+        const hex = (xs: number[]): string => xs.map((x) => `0x${x.toString(16)}`).join(',');
+        this.fail(
+          `${what}: domain ${domainId} m0x${messageId.toString(16)} [${hex(returned)}], expected [${hex(want)}]`,
+        );
+      }
+    }
+    return 44;
   }
 
   /** `platform.handle`, which must neither throw nor modify the request. */
@@ -2065,6 +2920,11 @@ class FuzzRun {
         return speaks ? ScmiStatus.SUCCESS : ScmiStatus.NOT_SUPPORTED;
       }
       default:
+        if (
+          protocolId === ScmiProtocolId.PERF &&
+          messageId === PerformanceMessageId.DESCRIBE_FASTCHANNEL
+        )
+          return this.#describeFastChannel(agentId, request).status;
         return undefined;
     }
   }
@@ -2139,8 +2999,20 @@ class FuzzRun {
       }
       case CommonMessageId.PROTOCOL_ATTRIBUTES:
         return PROTOCOL_ATTRIBUTES_LENGTH[protocolId];
-      case CommonMessageId.PROTOCOL_MESSAGE_ATTRIBUTES:
+      case CommonMessageId.PROTOCOL_MESSAGE_ATTRIBUTES: {
+        // Performance: bit 0 set for LIMITS_SET/GET and LEVEL_SET/GET when a domain has fast
+        // channels (scmi-wire.md §4, README), clear for every other message.
+        const asked = request[0] ?? -1;
+        const want = FAST_CHANNEL_PLACE.has(asked) && this.#slots.length > 0 ? 1 : 0;
+        if (protocolId === ScmiProtocolId.PERF && returned.length === 1) {
+          if ((first & 1) !== want)
+            this.fail(
+              `${what}: message 0x${asked.toString(16)} attributes 0x${first.toString(16)}, bit 0 should be ${want}`,
+            );
+          else if (want === 1) coverage.fastChannelMessageBit++;
+        }
         return 4;
+      }
       case CommonMessageId.NEGOTIATE_PROTOCOL_VERSION:
         return 0;
       default:
@@ -2184,18 +3056,42 @@ class FuzzRun {
       case ScmiProtocolId.PERF:
         switch (messageId) {
           case PerformanceMessageId.DOMAIN_ATTRIBUTES:
+            // Flags bit 27: the domain has fast channels.
+            if (returned.length === 8 && domainId < PERFORMANCE_DOMAINS.length) {
+              const want = this.#hasFastChannels(domainId);
+              if (((first & PERF_FAST_CHANNEL_FLAG) !== 0) !== want)
+                this.fail(
+                  `${what}: domain ${domainId} flags 0x${first.toString(16)}, bit 27 should be ${want ? 1 : 0}`,
+                );
+              else if (want) coverage.fastChannelDomainBit++;
+            }
             return 32;
           case PerformanceMessageId.DESCRIBE_LEVELS: {
             const d = PERFORMANCE_DOMAINS[domainId];
             if (d !== undefined) multiPart(first & 0xffff, first >>> 16, d.levels.length, index);
             return 4 + 12 * (first & 0xffff);
           }
-          case PerformanceMessageId.LIMITS_GET:
+          case PerformanceMessageId.LIMITS_GET: {
+            // range_max, range_min: the model's.
+            const s = this.#perf[domainId];
+            if (
+              s !== undefined &&
+              returned.length === 2 &&
+              (first !== s.max || returned[1] !== s.min)
+            )
+              this.fail(
+                `${what}: domain ${domainId} limits [${first}, ${returned[1]}], expected [${s.max}, ${s.min}]`,
+              );
             return 8;
-          case PerformanceMessageId.LEVEL_GET:
+          }
+          case PerformanceMessageId.LEVEL_GET: {
+            const s = this.#perf[domainId];
+            if (s !== undefined && returned.length === 1 && first !== s.level)
+              this.fail(`${what}: domain ${domainId} level ${first}, expected ${s.level}`);
             return 4;
+          }
           case PerformanceMessageId.DESCRIBE_FASTCHANNEL:
-            return undefined; // no fast channels: never a SUCCESS here
+            return this.#describedFastChannel(request, returned, what);
           case PerformanceMessageId.DOMAIN_NAME_GET:
             return 68;
           default:
@@ -2344,7 +3240,17 @@ class FuzzRun {
         this.fail(`performance domain ${i} limits [${p.min}, ${p.max}] outside the levels`);
       if (!levels.includes(p.min) || !levels.includes(p.max))
         this.fail(`performance domain ${i} limits [${p.min}, ${p.max}] are not levels`);
+      const m = this.#perf[i];
+      if (m !== undefined && (p.level !== m.level || p.min !== m.min || p.max !== m.max))
+        this.fail(
+          `performance domain ${i} level ${p.level} in [${p.min}, ${p.max}], the model expects ${m.level} in [${m.min}, ${m.max}]`,
+        );
     });
+    if (c.fastChannelApplied !== this.#fastApplied || c.fastChannelRejected !== this.#fastRejected)
+      this.fail(
+        `fastChannelApplied ${c.fastChannelApplied}, fastChannelRejected ${c.fastChannelRejected}; the model counts ${this.#fastApplied}, ${this.#fastRejected}`,
+      );
+    this.#checkFastChannelMemory(s.performanceDomains);
     s.clocks.forEach((clock, i) => {
       const config = defined(CLOCKS[i]);
       if (!isSupportedRate(config.rates, clock.rate))
@@ -2383,13 +3289,56 @@ class FuzzRun {
   }
 
   /**
+   * The fast channels' memory word for word: LEVEL_GET and LIMITS_GET of every fast-channel domain
+   * hold the snapshot's level and limits (as values: not in level indexing mode); the SET words
+   * what the agent wrote (zeroed at start, never cleared); every other word as it was.
+   */
+  #checkFastChannelMemory(states: readonly { level: number; min: number; max: number }[]): void {
+    const memory = this.#memory;
+    if (memory === undefined) return;
+    const expected = [...this.#memoryModel];
+    for (const { domainId } of this.#slots) {
+      const p = defined(states[domainId]);
+      const at = fastWordIndex(domainId, PERF_FAST_CHANNEL_LIMITS_GET_OFFSET);
+      const level = memory[fastWordIndex(domainId, PERF_FAST_CHANNEL_LEVEL_GET_OFFSET)];
+      if (level !== p.level || memory[at] !== p.max || memory[at + 1] !== p.min)
+        this.fail(
+          `fast channels of performance domain ${domainId}: LEVEL_GET ${level}, LIMITS_GET [${memory[at]}, ${memory[at + 1]}]; the snapshot ${p.level} in [${p.min}, ${p.max}]`,
+        );
+      const m = defined(this.#perf[domainId]);
+      expected[fastWordIndex(domainId, PERF_FAST_CHANNEL_LEVEL_GET_OFFSET)] = m.level;
+      expected[at] = m.max;
+      expected[at + 1] = m.min;
+    }
+    const wrong = expected.flatMap((v, i) => (memory[i] === v ? [] : [i]));
+    if (wrong.length > 0)
+      this.fail(
+        `fast channels' memory: ${wrong.map((i) => `byte ${i * 4} 0x${defined(memory[i]).toString(16)}, expected 0x${defined(expected[i]).toString(16)}`).join('; ')}`,
+      );
+  }
+
+  /**
+   * Time passes until every accepted operation completed and every delayed response due came
+   * (100 ms at a time, at most `limitMs`): with fast channels, rather than `limitMs` of polls.
+   */
+  async #untilCompleted(limitMs: number): Promise<void> {
+    for (let ms = 0; ms < limitMs; ms += 100) {
+      await this.clock.advance(100);
+      const done = [...this.links.values()].every((link) => link.pending.length === 0);
+      if (done && this.platform.pendingOperations === 0) return;
+    }
+  }
+
+  /**
    * Lets every operation complete, checks the delayed responses came, disconnects, closes and
-   * checks no timer is left and nothing is answered after `close`.
+   * checks no timer is left and nothing is answered after `close` — nor, with fast channels, a
+   * word written after it applied.
    */
   public async finish(): Promise<void> {
-    await this.clock.advance(5_000);
+    if (this.fast === undefined) await this.clock.advance(5_000);
+    else await this.#untilCompleted(5_000);
     this.#advanced();
-    this.#checkPowerNotifications();
+    this.#checkNotifications();
     this.checkGlobal();
     const dropped = this.platform.counters.delayedResponsesDropped;
     for (const link of this.links.values()) {
@@ -2399,17 +3348,41 @@ class FuzzRun {
     if (this.platform.pendingOperations !== 0)
       this.fail(`pendingOperations ${this.platform.pendingOperations} after 5 s`);
     for (const id of [...this.links.keys()]) this.disconnect(id);
-    if (this.platform.armedTimers !== this.platform.pendingOperations)
+    // The fast channels' polling timer is the platform's own (`pollingTimers`): it stays until
+    // `close`.
+    const polling = this.#slots.length > 0 ? 1 : 0;
+    if (this.platform.pollingTimers !== polling)
+      this.fail(`pollingTimers ${this.platform.pollingTimers}, expected ${polling}`);
+    if (this.platform.armedTimers !== this.platform.pendingOperations + polling)
       this.fail(`all disconnected: ${this.platform.armedTimers} armed timers`);
     this.platform.close();
+    this.#closed = true;
     if (this.platform.armedTimers !== 0 || this.clock.armedTimers !== 0)
       this.fail(`after close: ${this.platform.armedTimers}/${this.clock.armedTimers} timers`);
+    if (this.platform.pollingTimers !== 0)
+      this.fail(`after close: pollingTimers ${this.platform.pollingTimers}`);
     const droppedRequests = this.platform.counters.droppedRequests;
     if (this.safeHandle(1, 0, encodeMsg(buildHeader(0, 0, ScmiProtocolId.BASE, 1))) !== undefined)
       this.fail('answered after close');
     if (this.platform.counters.droppedRequests !== droppedRequests + 1)
       this.fail('a request after close was not counted as dropped');
+    // Fast channels: limits (and a level) the platform would apply, written after close, change
+    // nothing and write nothing, time passing (the model polls no more either).
+    const slot = this.#slots[0];
+    let left: number[] | undefined;
+    if (slot !== undefined && this.#memory !== undefined) {
+      const d = slot.domainId;
+      const levels = levelsOf(d);
+      const [lowest, highest] = [defined(levels[0]), defined(levels[levels.length - 1])];
+      const s = defined(this.#perf[d]);
+      const limits = s.max === lowest && s.min === lowest ? [highest, lowest] : [lowest, lowest];
+      this.#write(d, PERF_FAST_CHANNEL_LIMITS_SET_OFFSET, limits);
+      this.#write(d, PERF_FAST_CHANNEL_LEVEL_SET_OFFSET, [s.level === lowest ? highest : lowest]);
+      left = Array.from(this.#memory);
+    }
     await this.clock.advance(10_000);
+    if (left !== undefined && !left.every((v, i) => this.#memory?.[i] === v))
+      this.fail(`the fast channels' memory was written after close`);
     this.checkGlobal();
   }
 }
@@ -2422,6 +3395,8 @@ class CheckingLink implements PlatformAgentLink {
   public readonly pending: PendingDelayedResponse[] = [];
   /** The power notifications posted to this link during the current step, in order. */
   public readonly powerNotifications: PowerNotification[] = [];
+  /** The performance notifications likewise. */
+  public readonly perfNotifications: PowerNotification[] = [];
   readonly #run: FuzzRun;
   readonly #refuseEvery: number;
   #posts = 0;
@@ -2461,6 +3436,8 @@ class CheckingLink implements PlatformAgentLink {
     const type = headerType(header);
     if (type === ScmiMessageType.NOTIFICATION && headerProtocolId(header) === ScmiProtocolId.POWER)
       this.powerNotifications.push({ notificationId: headerMessageId(header), words });
+    if (type === ScmiMessageType.NOTIFICATION && headerProtocolId(header) === ScmiProtocolId.PERF)
+      this.perfNotifications.push({ notificationId: headerMessageId(header), words });
     if (type === ScmiMessageType.NOTIFICATION)
       this.#checkNotification(header, message.byteLength - 4, words, tag);
     else if (type === ScmiMessageType.DELAYED_RESPONSE)
@@ -2538,7 +3515,7 @@ class CheckingLink implements PlatformAgentLink {
 }
 
 async function runScenario(s: Scenario): Promise<string[]> {
-  const run = new FuzzRun(s.behaviour);
+  const run = new FuzzRun(s.behaviour, s.fastChannels);
   AGENT_IDS.forEach((id, i) => {
     run.connect(id, s.links[i % 2] ?? s.links[0]);
   });
