@@ -6,16 +6,12 @@
  */
 import {
   LOGGER,
-  PayloadWriter,
   RevokedError,
   ScmiError,
   ScmiMemoryMap,
   ScmiStatusError,
   silentLogger,
-  type CallOptions,
   type ProtocolDriver,
-  type ProtocolHandle,
-  type XferOps,
 } from '@scmi-ts/core';
 import {
   createDefaultPlatformConfig,
@@ -29,6 +25,7 @@ import {
 } from '../src/performance/performance-protocol.js';
 import { createHarness, type Harness } from './support/harness.js';
 import { spyRequests } from './support/spy-requests.js';
+import { stubbedDriver, type TransactStub } from './support/stub-handle.js';
 import { le32, le64 } from './support/wire-bytes.js';
 
 const PERF = 0x13;
@@ -40,55 +37,9 @@ const LEVELS = [
 ];
 const BASE = 0x8000_0000n;
 
-/**
- * What the stub answers for a command (its payload as words), or undefined to let the platform
- * answer it; `forward` asks the platform.
- */
-type Stub = (
-  messageId: number,
-  words: readonly number[],
-  forward: () => Promise<Uint8Array>,
-) => Promise<Uint8Array> | undefined;
-
 /** The Performance driver over a handle whose commands `stub` may answer. */
-function stubbedDriver(stub: Stub): ProtocolDriver<PerformanceProtocol> {
-  const wrap = (ph: ProtocolHandle): ProtocolHandle => {
-    const xfer = new Proxy(ph.xfer, {
-      get(target, key): unknown {
-        if (key === 'transact') {
-          const transact: XferOps['transact'] = (messageId, payload, options) => {
-            const w = new PayloadWriter(64);
-            if (typeof payload === 'function') payload(w);
-            const bytes =
-              typeof payload === 'function' ? w.bytesWritten() : (payload ?? new Uint8Array());
-            const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-            const words: number[] = [];
-            for (let at = 0; at + 4 <= bytes.byteLength; at += 4)
-              words.push(view.getUint32(at, true));
-            const forward = (): Promise<Uint8Array> => target.transact(messageId, payload, options);
-            return stub(messageId, words, forward) ?? forward();
-          };
-          return transact;
-        }
-        const value: unknown = Reflect.get(target, key);
-        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-      },
-    });
-    return new Proxy(ph, {
-      get(target, key): unknown {
-        if (key === 'xfer') return xfer;
-        if (key === 'withCallOptions') {
-          return (options: CallOptions): ProtocolHandle => wrap(target.withCallOptions(options));
-        }
-        const value: unknown = Reflect.get(target, key);
-        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-      },
-    });
-  };
-  return {
-    ...performanceProtocolDriver,
-    init: (ph, group) => performanceProtocolDriver.init(wrap(ph), group),
-  };
+function perfDriver(stub: TransactStub): ProtocolDriver<PerformanceProtocol> {
+  return stubbedDriver(performanceProtocolDriver, stub);
 }
 
 const words = (...w: number[]): Uint8Array => new Uint8Array(w.flatMap(le32));
@@ -136,7 +87,7 @@ interface StubOptions {
 }
 
 /** A stub that gives domain 0 fast channels at BASE (see {@link OFFSETS}). */
-function fastChannelStub(options: StubOptions = {}): Stub {
+function fastChannelStub(options: StubOptions = {}): TransactStub {
   return (messageId, w, forward) => {
     if (messageId === PerformanceMessageId.DOMAIN_ATTRIBUTES && w[0] === 0) {
       return forward().then((reply) => {
@@ -190,7 +141,7 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
   }
 
   it('should set the channels up as Linux does, in its order, and leave the other domain alone', async () => {
-    const driver = stubbedDriver(fastChannelStub());
+    const driver = perfDriver(fastChannelStub());
     const harnessed = harness(driver);
     const attributesAsked = spyRequests(harnessed, PERF, PROTOCOL_MESSAGE_ATTRIBUTES);
     const memory = new SharedArrayBuffer(64);
@@ -214,7 +165,7 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
   });
 
   it('should write a level and limits into their channels, sending no message, and read them back', async () => {
-    const driver = stubbedDriver(fastChannelStub());
+    const driver = perfDriver(fastChannelStub());
     const harnessed = harness(driver);
     const levelSets = spyRequests(harnessed, PERF, PerformanceMessageId.LEVEL_SET);
     const memory = new SharedArrayBuffer(64);
@@ -268,7 +219,7 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
       },
     ];
     for (const c of cases) {
-      const driver = stubbedDriver(
+      const driver = perfDriver(
         fastChannelStub({
           describe: (id) =>
             id === PerformanceMessageId.LEVEL_SET
@@ -315,7 +266,7 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
 
   it('should leave to messages each command whose channel cannot be set up, saying why', async () => {
     const memory = new SharedArrayBuffer(64);
-    const driver = stubbedDriver(
+    const driver = perfDriver(
       fastChannelStub({
         describe: (id) => {
           if (id === PerformanceMessageId.LEVEL_GET) return describeReply(BASE + 0xcn, 8); // wrong size
@@ -386,7 +337,7 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
   it('should take no channel without bit 0 in PROTOCOL_MESSAGE_ATTRIBUTES, nor one the domain may not set', async () => {
     const describes: number[] = [];
     const stub = fastChannelStub({ messageAttributes: 0 });
-    const driver = stubbedDriver((messageId, w, forward) => {
+    const driver = perfDriver((messageId, w, forward) => {
       if (messageId === PerformanceMessageId.DESCRIBE_FASTCHANNEL) describes.push(w[1] ?? -1);
       return stub(messageId, w, forward);
     });
@@ -408,7 +359,7 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
     // A domain without set-level (bit 30) and set-limits (bit 31): only the get channels.
     const described: number[] = [];
     const stub2 = fastChannelStub({ flagsMask: ~((1 << 30) | (1 << 31)) });
-    const driver2 = stubbedDriver((messageId, w, forward) => {
+    const driver2 = perfDriver((messageId, w, forward) => {
       if (messageId === PerformanceMessageId.DESCRIBE_FASTCHANNEL) described.push(w[1] ?? -1);
       return stub2(messageId, w, forward);
     });
@@ -429,7 +380,7 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
   it('should refuse a channel or doorbell that is not aligned or lies over another, counted', async () => {
     const memory = new SharedArrayBuffer(64);
     const mem = new DataView(memory);
-    const driver = stubbedDriver(
+    const driver = perfDriver(
       fastChannelStub({
         describe: (id) => {
           // PERF_LEVEL_GET at BASE + 2: its word is not 4-byte aligned.
@@ -489,7 +440,7 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
     const memory = new SharedArrayBuffer(64);
     const mem = new DataView(memory);
     const bell = { widthCode: 2, address: BASE + 0x20n, set: 0x1n, preserve: 0n };
-    const driver = stubbedDriver(
+    const driver = perfDriver(
       fastChannelStub({
         describe: (id) => {
           if (id === PerformanceMessageId.LEVEL_SET) return describeReply(BASE, 4, bell);
@@ -510,7 +461,7 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
     await harnessed.close();
 
     // A doorbell on PERF_LEVEL_GET's word (BASE + 0xc): ringing it would write the level.
-    const over = stubbedDriver(
+    const over = perfDriver(
       fastChannelStub({
         describe: (id) =>
           id === PerformanceMessageId.LEVEL_SET
@@ -533,7 +484,7 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
   it("should reject with a view's signal that fired already, the channel not touched", async () => {
     const memory = new SharedArrayBuffer(64);
     const mem = new DataView(memory);
-    const driver = stubbedDriver(fastChannelStub());
+    const driver = perfDriver(fastChannelStub());
     const harnessed = harness(driver);
     const agent = await harnessed.create({
       memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
@@ -560,7 +511,7 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
     // without fast channels: let the stub set bit 27 and the attributes, and the platform answer
     // the descriptions.
     const stub = fastChannelStub();
-    const passThrough = stubbedDriver((messageId, w, forward) =>
+    const passThrough = perfDriver((messageId, w, forward) =>
       messageId === PerformanceMessageId.DESCRIBE_FASTCHANNEL
         ? undefined
         : stub(messageId, w, forward),

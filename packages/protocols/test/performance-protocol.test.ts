@@ -4,10 +4,7 @@ import {
   ScmiMalformedError,
   ScmiStatusError,
   type ProtocolDriver,
-  type CallOptions,
-  type ProtocolHandle,
   type ScmiNotification,
-  type XferOps,
 } from '@scmi-ts/core';
 import {
   createDefaultPlatformConfig,
@@ -27,6 +24,7 @@ import {
 } from '../src/performance/performance-protocol.js';
 import { DENIED, le32 } from './support/wire-bytes.js';
 import { createHarness, type Harness, type HarnessOptions } from './support/harness.js';
+import { stubbedDriver } from './support/stub-handle.js';
 
 const PERF = 0x13;
 
@@ -327,36 +325,11 @@ describe('Performance protocol client', () => {
    * platform has no fast channel to describe); every other command goes to the platform.
    */
   function fastChannelDriver(reply: Uint8Array): ProtocolDriver<PerformanceProtocol> {
-    const wrap = (ph: ProtocolHandle): ProtocolHandle => {
-      const xfer = new Proxy(ph.xfer, {
-        get(target, key): unknown {
-          if (key === 'transact') {
-            const transact: XferOps['transact'] = (messageId, payload, options) =>
-              messageId === PerformanceMessageId.DESCRIBE_FASTCHANNEL
-                ? Promise.resolve(reply.slice())
-                : target.transact(messageId, payload, options);
-            return transact;
-          }
-          const value: unknown = Reflect.get(target, key);
-          return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-        },
-      });
-      return new Proxy(ph, {
-        get(target, key): unknown {
-          if (key === 'xfer') return xfer;
-          // A view (withCallOptions) is wrapped too, or a client's view would go around the stub.
-          if (key === 'withCallOptions') {
-            return (options: CallOptions): ProtocolHandle => wrap(target.withCallOptions(options));
-          }
-          const value: unknown = Reflect.get(target, key);
-          return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-        },
-      });
-    };
-    return {
-      ...performanceProtocolDriver,
-      init: (ph, group) => performanceProtocolDriver.init(wrap(ph), group),
-    };
+    return stubbedDriver(performanceProtocolDriver, (messageId) =>
+      messageId === PerformanceMessageId.DESCRIBE_FASTCHANNEL
+        ? Promise.resolve(reply.slice())
+        : undefined,
+    );
   }
 
   it('decodes a fast channel description, its doorbell read only when announced', async () => {
