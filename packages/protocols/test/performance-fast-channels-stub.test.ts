@@ -506,6 +506,34 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
     await agent.remove();
   });
 
+  it('should end the set-up at a removal under way, the probe failing, nothing mapped left', async () => {
+    const memory = new SharedArrayBuffer(64);
+    const abort = new AbortController();
+    const reason = new Error('probe given up during the fast channels');
+    const stub = fastChannelStub();
+    let described = 0;
+    // The probe is given up while PERF_LEVEL_SET's description is in flight: the set-up ends
+    // there (no PERF_LIMITS_SET asked, no other domain), not recorded as a skipped channel.
+    const driver = perfDriver((messageId, w, forward) => {
+      if (messageId === PerformanceMessageId.DESCRIBE_FASTCHANNEL && ++described === 3) {
+        // Sent for real, so that the abort reaches it: it fails as the probe's transfers do.
+        const sent = forward();
+        abort.abort(reason);
+        return sent;
+      }
+      return stub(messageId, w, forward);
+    });
+    const harnessed = harness(driver);
+    await expect(
+      harnessed.create({
+        memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
+        signal: abort.signal,
+      }),
+    ).rejects.toBe(reason);
+    expect(described).toBe(3);
+    expect(new Uint8Array(memory).every((b) => b === 0)).toBe(true);
+  });
+
   it('should record a PERF_DESCRIBE_FASTCHANNEL error status and go on', async () => {
     // The emulated platform itself answers NOT_SUPPORTED to PERF_DESCRIBE_FASTCHANNEL on a domain
     // without fast channels: let the stub set bit 27 and the attributes, and the platform answer
