@@ -181,8 +181,11 @@ function usable(agent: ScmiAgent, driver: { readonly protocolId: number }): bool
   return api.domains === undefined || api.domains.count > 0;
 }
 
-/** How long the demo waits, at most, for the platform to read a fast channel (real time). */
-const FAST_CHANNEL_WAIT_MS = 2000;
+/**
+ * How long the demo waits, at most, for the platform to read a fast channel (real time): the wait
+ * ends as soon as the level shows, so a generous bound costs nothing on a machine that keeps up.
+ */
+const FAST_CHANNEL_WAIT_MS = 10_000;
 
 /**
  * The first performance domain with fast channels to set and get its level (none: nothing
@@ -216,7 +219,12 @@ async function printFastChannels(print: Print, perf: PerformanceProtocol): Promi
     ].join(', ')}; rate limit ${fc?.levelSet?.rateLimitUs ?? 0} µs`,
   );
   const current = await perf.getLevel(domain.id);
-  const target = domain.levels.find((l) => l.value !== current)?.value;
+  // A level inside the domain's limits, which the platform would refuse otherwise (silently: no
+  // status comes back from a fast channel).
+  const limits = await perf.getLimits(domain.id);
+  const target = domain.levels.find(
+    (l) => l.value !== current && l.value >= limits.min && l.value <= limits.max,
+  )?.value;
   if (target === undefined) return;
   const startedAt = performance.now();
   await perf.setLevel(domain.id, target);

@@ -228,6 +228,12 @@ describe('Performance fast channels (PERF_DESCRIBE_FASTCHANNEL, polling)', () =>
       expect(h.call(PERF, PerformanceMessageId.DESCRIBE_FASTCHANNEL, [0, 0x7], 2).status).toBe(
         ScmiStatus.SUCCESS,
       );
+      // Nor is the fast-channel bit set for it in its attributes (agent 1 may use every domain).
+      const flags = (domain: number, agent: number): number =>
+        h.call(PERF, PerformanceMessageId.DOMAIN_ATTRIBUTES, [domain], agent).words[0] ?? 0;
+      expect(flags(2, 2) & FAST_CHANNELS_BIT).toBe(0);
+      expect(flags(0, 2) & FAST_CHANNELS_BIT).toBe(FAST_CHANNELS_BIT);
+      expect(flags(2, 1) & FAST_CHANNELS_BIT).toBe(FAST_CHANNELS_BIT);
     });
 
     it('should apply behaviour.unknownDomain to an unknown domain', () => {

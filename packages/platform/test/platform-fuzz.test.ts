@@ -3056,9 +3056,12 @@ class FuzzRun {
       case ScmiProtocolId.PERF:
         switch (messageId) {
           case PerformanceMessageId.DOMAIN_ATTRIBUTES:
-            // Flags bit 27: the domain has fast channels.
+            // Flags bit 27: the domain has fast channels, and the agent may use it (README: for
+            // a domain it may not use, the channels are not announced, their description DENIED).
             if (returned.length === 8 && domainId < PERFORMANCE_DOMAINS.length) {
-              const want = this.#hasFastChannels(domainId);
+              const want =
+                this.#hasFastChannels(domainId) &&
+                this.permissions.may(agentId, 'performance', domainId);
               if (((first & PERF_FAST_CHANNEL_FLAG) !== 0) !== want)
                 this.fail(
                   `${what}: domain ${domainId} flags 0x${first.toString(16)}, bit 27 should be ${want ? 1 : 0}`,

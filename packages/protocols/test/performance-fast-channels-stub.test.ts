@@ -16,6 +16,7 @@ import {
 import {
   createDefaultPlatformConfig,
   validatePlatformConfig,
+  type FaultRule,
   type PerformanceDomainConfig,
 } from '@scmi-ts/platform';
 import {
@@ -26,7 +27,7 @@ import {
 import { createHarness, type Harness } from './support/harness.js';
 import { spyRequests } from './support/spy-requests.js';
 import { stubbedDriver, type TransactStub } from './support/stub-handle.js';
-import { le32, le64 } from './support/wire-bytes.js';
+import { DENIED, corrupt, le32, le64, onCommand } from './support/wire-bytes.js';
 
 const PERF = 0x13;
 const PROTOCOL_MESSAGE_ATTRIBUTES = 0x2;
@@ -123,13 +124,18 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
     h = undefined;
   });
 
-  function harness(driver: ProtocolDriver<PerformanceProtocol>): Harness {
+  function harness(
+    driver: ProtocolDriver<PerformanceProtocol>,
+    levels: PerformanceDomainConfig['levels'] = LEVELS,
+    platformFaults: readonly FaultRule[] = [],
+  ): Harness {
     const performanceDomains: PerformanceDomainConfig[] = [
-      { name: 'cpu', levels: LEVELS, level: 800_000 },
+      { name: 'cpu', levels, level: 800_000 },
       { name: 'gpu', levels: LEVELS },
     ];
     h = createHarness({
       drivers: [driver],
+      platformFaults,
       platformConfig: validatePlatformConfig({
         ...createDefaultPlatformConfig(),
         devices: [],
@@ -342,11 +348,25 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
       return stub(messageId, w, forward);
     });
     const harnessed = harness(driver);
+    const logged: string[] = [];
+    harnessed.container.rebind(LOGGER).toConstantValue({
+      ...silentLogger,
+      debug: (m: string) => logged.push(`debug ${m}`),
+      warn: (m: string) => logged.push(`warn ${m}`),
+    });
     const agent = await harnessed.create({
       memoryMap: new ScmiMemoryMap([{ base: BASE, memory: new SharedArrayBuffer(64) }]),
     });
     const fc = agent.protocol(driver).fastChannels(0);
     expect([...(fc?.skipped.keys() ?? [])]).toEqual([0x8, 0x6, 0x7, 0x5]); // Linux's order
+    // Linux's dev_dbg "Skip FC init": debug lines, no warning.
+    expect(logged.filter((l) => l.includes('no fast channel announced'))).toEqual([
+      'debug scmi0: protocol perf: performance domain 0: PERF_LEVEL_GET: no fast channel announced',
+      'debug scmi0: protocol perf: performance domain 0: PERF_LIMITS_GET: no fast channel announced',
+      'debug scmi0: protocol perf: performance domain 0: PERF_LEVEL_SET: no fast channel announced',
+      'debug scmi0: protocol perf: performance domain 0: PERF_LIMITS_SET: no fast channel announced',
+    ]);
+    expect(logged.filter((l) => l.startsWith('warn'))).toEqual([]);
     expectSkipped(
       fc?.skipped.get(0x7),
       'E_NOT_SUPPORTED',
@@ -504,9 +524,66 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
     await perf.setLevel(0, 400_000);
     expect(mem.getUint32(0, true)).toBe(400_000);
     await agent.remove();
+    // After the removal, RevokedError first, as a command sent by message rejects with it.
+    await expect(view.setLevel(0, 800_000)).rejects.toBeInstanceOf(RevokedError);
+    expect(mem.getUint32(0, true)).toBe(400_000);
   });
 
-  it('should end the set-up at a removal under way, the probe failing, nothing mapped left', async () => {
+  it('should refuse over a fast channel what no status would tell, writing nothing', async () => {
+    const memory = new SharedArrayBuffer(64);
+    const mem = new DataView(memory);
+    const driver = perfDriver(fastChannelStub());
+    // A domain whose lowest level is 0 (the platform's configuration allows it outside level
+    // indexing mode).
+    const harnessed = harness(driver, [{ value: 0, powerCost: 1, latencyUs: 1 }, ...LEVELS]);
+    const agent = await harnessed.create({
+      memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
+    });
+    const perf = agent.protocol(driver);
+    const refused = async (call: Promise<void>, message: RegExp): Promise<void> => {
+      const error: unknown = await call.catch((e: unknown) => e);
+      expectSkipped(error, 'E_ARGUMENT', message);
+    };
+    // Level 0, a level of the domain: a polling platform takes it as "nothing asked".
+    await refused(perf.setLevel(0, 0), /performance level 0 .* "nothing asked"/);
+    // setFrequency: the level its frequency names must be one of the domain's (multFactor 1000).
+    expect(perf.domains.info(0).multFactor).toBe(1000);
+    await refused(perf.setFrequency(0, 500_000_000), /500000 is not one of performance domain 0/);
+    await perf.setFrequency(0, 800_000_000);
+    expect(mem.getUint32(0x0, true)).toBe(800_000);
+    // A 0 limit is the current one, as LIMITS_GET's channel tells it (here written by the test:
+    // max 800 000, min 400 000).
+    mem.setUint32(0x10, 800_000, true);
+    mem.setUint32(0x14, 400_000, true);
+    await refused(
+      perf.setLimits(0, 0, 1_200_000),
+      /range min 1200000 is above range max 800000 .*a 0 limit being the current one/,
+    );
+    expect([mem.getUint32(0x4, true), mem.getUint32(0x8, true)]).toEqual([0, 0]);
+    await perf.setLimits(0, 1_200_000, 0);
+    expect([mem.getUint32(0x4, true), mem.getUint32(0x8, true)]).toEqual([1_200_000, 0]);
+    await agent.remove();
+  });
+
+  it('should not refuse a level it cannot check: the levels were not all read', async () => {
+    const memory = new SharedArrayBuffer(64);
+    const mem = new DataView(memory);
+    const driver = perfDriver(fastChannelStub());
+    // The platform's first PERF_DESCRIBE_LEVELS answers DENIED: domain 0's levels are not read.
+    const harnessed = harness(driver, LEVELS, [
+      onCommand(PERF, PerformanceMessageId.DESCRIBE_LEVELS, corrupt(4, DENIED), 1),
+    ]);
+    const agent = await harnessed.create({
+      memoryMap: new ScmiMemoryMap([{ base: BASE, memory }]),
+    });
+    const perf = agent.protocol(driver);
+    expect(perf.domains.info(0).levelsError).toBeDefined();
+    await perf.setLevel(0, 123);
+    expect(mem.getUint32(0x0, true)).toBe(123);
+    await agent.remove();
+  });
+
+  it('should end the set-up at a removal under way, the probe failing with its reason', async () => {
     const memory = new SharedArrayBuffer(64);
     const abort = new AbortController();
     const reason = new Error('probe given up during the fast channels');
@@ -531,7 +608,6 @@ describe('Performance client fast channels (stubbed platform answers)', () => {
       }),
     ).rejects.toBe(reason);
     expect(described).toBe(3);
-    expect(new Uint8Array(memory).every((b) => b === 0)).toBe(true);
   });
 
   it('should record a PERF_DESCRIBE_FASTCHANNEL error status and go on', async () => {

@@ -25,8 +25,10 @@ export interface PlatformAgentConfig {
   readonly protocols: readonly PlatformProtocolName[];
   /**
    * The domains the agent may use, per protocol; a protocol that is absent allows all its domains.
-   * Discovery commands (attributes, descriptions, names) work on every domain; every other
-   * command on a domain outside the set is DENIED.
+   * Discovery commands (attributes, descriptions, names) work on every domain — but for
+   * PERF_DESCRIBE_FASTCHANNEL, DENIED there (and PERF_DOMAIN_ATTRIBUTES' fast-channel bit clear):
+   * the channels' memory is every agent's; every other command on a domain outside the set is
+   * DENIED.
    */
   readonly domains?: PlatformDomainSet;
   /**

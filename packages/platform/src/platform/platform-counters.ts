@@ -52,8 +52,11 @@ export interface PlatformCounters {
    * domain's level or limits. A value left in the channel is read again at every poll: it changes
    * nothing, and is not counted, while the state is what it asks for — but once a command has
    * changed that state, the next poll applies the value again (as SCP-firmware's
-   * `perf_fch_process`), counted again. Platform-wide only (not in
-   * {@link PlatformAgentCounters}): no agent is known to have written a fast channel.
+   * `perf_fch_process`), counted again. LIMITS_SET's two words are read one after the other, as
+   * an agent writes them: a poll between the agent's two writes reads the new range_max with the
+   * old range_min, and may apply (or refuse) that pair before the next poll reads both.
+   * Platform-wide only (not in {@link PlatformAgentCounters}): no agent is known to have written a
+   * fast channel.
    */
   readonly fastChannelApplied: number;
   /**

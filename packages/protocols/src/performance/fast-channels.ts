@@ -72,7 +72,8 @@ export interface PerformanceDomainFastChannels {
    * (`E_FAST_CHANNEL_ALIGN`, counted) or over another's memory (`E_FAST_CHANNEL_OVERLAP`, counted;
    * neither checked by Linux), an address or doorbell the agent's memory map does not hold
    * (`E_NOT_MAPPED`). Linux logs these and sends the command as a message; so does this client
-   * (`ph.logger`: a debug line for a command without a fast channel, a warning for the others).
+   * (`ph.logger`, at Linux's levels: a debug line when PROTOCOL_MESSAGE_ATTRIBUTES failed or did
+   * not announce a channel, a warning for the others).
    */
   readonly skipped: ReadonlyMap<number, unknown>;
 }
@@ -193,18 +194,22 @@ export class DomainFastChannels {
     const channels = new Map<number, MappedChannel>();
     const skipped = new Map<number, unknown>();
     for (const [messageId, validSize] of wanted) {
+      const stage = { announced: false };
       try {
-        const [channel, mapped] = await setUp(ph, id, messageId, validSize, taken);
+        const [channel, mapped] = await setUp(ph, id, messageId, validSize, taken, stage);
         described.set(messageId, channel);
         channels.set(messageId, mapped);
       } catch (error: unknown) {
         if (isRemovalError(error)) throw error;
         skipped.set(messageId, error);
-        // As Linux's scmi_common_fastchannel_init: a command without a fast channel is a debug
-        // line ("Skip FC init"), any other failure a warning ("Using regular messaging").
+        // As Linux's scmi_common_fastchannel_init: a command PROTOCOL_MESSAGE_ATTRIBUTES does not
+        // announce a fast channel for, or failed for, is a debug line ("Skip FC init"); a failure
+        // after it a warning ("Using regular messaging").
         const name = commandName(messageId);
-        if (ScmiError.is(error) && error.code === NOT_ANNOUNCED) {
-          ph.logger.debug(`performance domain ${id}: ${name} has no fast channel`, { error });
+        if (!stage.announced) {
+          ph.logger.debug(`performance domain ${id}: ${name}: no fast channel announced`, {
+            error,
+          });
         } else {
           ph.logger.warn(
             `performance domain ${id}: no fast channel for ${name}, using regular messaging: ${error instanceof Error ? error.message : String(error)}`,
@@ -241,13 +246,31 @@ export class DomainFastChannels {
     if (mapped.doorbell !== undefined) ring(mapped.doorbell);
   }
 
+  /** The `count` words of command `messageId`'s channel. */
+  public words(messageId: number, count: number): number[] {
+    const mapped = this.#channels.get(messageId) as MappedChannel;
+    const words: number[] = [];
+    for (let i = 0; i < count; i++) words.push(mapped.io.read32(4 * i));
+    return words;
+  }
+
   /** The `count` words of command `messageId`'s channel, as little-endian bytes (for `decode`). */
   public read(messageId: number, count: number): Uint8Array {
-    const mapped = this.#channels.get(messageId) as MappedChannel;
     const bytes = new Uint8Array(4 * count);
     const view = new DataView(bytes.buffer);
-    for (let i = 0; i < count; i++) view.setUint32(4 * i, mapped.io.read32(4 * i), true);
+    this.words(messageId, count).forEach((word, i) => {
+      view.setUint32(4 * i, word, true);
+    });
     return bytes;
+  }
+
+  /**
+   * Whether the channels still reach the memory: false once the protocol quiesced (the agent's
+   * removal), every access then throwing RevokedError.
+   */
+  public get mapped(): boolean {
+    for (const channel of this.#channels.values()) return channel.io.mapped;
+    return false;
   }
 }
 
@@ -263,6 +286,7 @@ async function setUp(
   messageId: number,
   validSize: number,
   taken: FastChannelRanges,
+  stage: { announced: boolean },
 ): Promise<[PerformanceFastChannel, MappedChannel]> {
   const name = commandName(messageId);
   const returns = await ph.xfer.transact(
@@ -277,6 +301,7 @@ async function setUp(
       `performance domain ${id}: ${name}'s PROTOCOL_MESSAGE_ATTRIBUTES (0x${attributes.toString(16)}) does not announce a fast channel (bit 0)`,
     );
   }
+  stage.announced = true;
   const channel = await describeFastChannel(ph, id, messageId);
   if (channel.size !== validSize) {
     throw ph.xfer.malformed(

@@ -1,6 +1,7 @@
 import {
   type CallOptions,
   PayloadReader,
+  RevokedError,
   ScmiError,
   ScmiMalformedError,
   ScmiProtocolId,
@@ -717,6 +718,8 @@ export class PerformanceProtocol {
     if (!this.#useFast) return undefined;
     const fc = this.#fast.get(id);
     if (fc?.has(messageId) !== true) return undefined;
+    // After the removal, RevokedError first, as a message's command rejects with it.
+    if (!fc.mapped) throw new RevokedError(`${this.#ph.agent}: performance fast channels`);
     for (const signal of this.#signals) signal.throwIfAborted();
     return fc;
   }
@@ -873,9 +876,11 @@ export class PerformanceProtocol {
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a limit that is
    * not an integer from 0 to 0xFFFFFFFF, both limits 0, or in level indexing mode a limit that is
-   * not one of the domain's level values (Linux: -EIO); `E_DOMAIN_UNAVAILABLE` for a domain
-   * the platform did not describe; ScmiStatusError for an error status (DENIED,
-   * INVALID_PARAMETERS for min above max, OUT_OF_RANGE…).
+   * not one of the domain's level values (Linux: -EIO), and over a fast channel a limit that is not
+   * one of them or min above max (a 0 limit compared as the current one, when the domain's
+   * PERF_LIMITS_GET channel tells it); `E_DOMAIN_UNAVAILABLE` for a domain the platform did not
+   * describe; RevokedError after the agent's removal; by message, ScmiStatusError for an error
+   * status (DENIED, INVALID_PARAMETERS for min above max, OUT_OF_RANGE…).
    */
   public async setLimits(id: number, max: number, min: number): Promise<void> {
     const info = this.domains.info(id);
@@ -891,14 +896,18 @@ export class PerformanceProtocol {
     const wireMin = min === 0 ? 0 : indexOfLevel(info, min, 'range min');
     const fc = this.#channel(id, PerformanceMessageId.LIMITS_SET);
     if (fc !== undefined) {
-      // No status comes back from a fast channel: what the platform would refuse by message is
-      // refused here, so that it is not lost without a word.
+      // No status comes back from a fast channel: what the client can tell the platform would
+      // refuse by message is refused here, so that it is not lost without a word.
       if (max !== 0) describedLevelArg(info, max, 'range max');
       if (min !== 0) describedLevelArg(info, min, 'range min');
-      if (max !== 0 && min !== 0 && min > max) {
+      // A 0 limit stays as it is: compared with the current one when LIMITS_GET's channel tells it.
+      const current = max === 0 || min === 0 ? this.#fastLimits(id) : undefined;
+      const upper = max === 0 ? current?.max : max;
+      const lower = min === 0 ? current?.min : min;
+      if (upper !== undefined && lower !== undefined && lower > upper) {
         throw new ScmiError(
           'E_ARGUMENT',
-          `range min ${min} is above range max ${max} (performance domain ${id}): over a fast channel the platform's refusal (INVALID_PARAMETERS) would not be told, so it is refused here; max comes first`,
+          `range min ${lower} is above range max ${upper} (performance domain ${id}${max === 0 || min === 0 ? ', a 0 limit being the current one' : ''}): over a fast channel the platform's refusal (INVALID_PARAMETERS) would not be told, so it is refused here; max comes first`,
         );
       }
       fc.write(PerformanceMessageId.LIMITS_SET, [wireMax, wireMin]);
@@ -953,19 +962,16 @@ export class PerformanceProtocol {
    *
    * @throws ScmiError `E_ARGUMENT` (nothing sent) for an id that is not a domain, a level that
    * is not an integer from 0 to 0xFFFFFFFF, or in level indexing mode not one of the domain's
-   * level values (Linux: -EIO); `E_DOMAIN_UNAVAILABLE`; ScmiStatusError for an error status
-   * (DENIED, OUT_OF_RANGE for a level outside the limits…).
+   * level values (Linux: -EIO), and over a fast channel a level that is not one of them, or 0 (a
+   * polling platform takes it as "nothing asked"); `E_DOMAIN_UNAVAILABLE`; RevokedError after the
+   * agent's removal; by message, ScmiStatusError for an error status (DENIED, OUT_OF_RANGE for a
+   * level outside the limits…). Over a fast channel a level outside the limits is not reported:
+   * only the platform knows them.
    */
   public async setLevel(id: number, level: number): Promise<void> {
     const info = this.domains.info(id);
     uintArg(level, 'performance level');
-    const wire = indexOfLevel(info, level, 'performance level');
-    // Over a fast channel no status comes back: a level the platform would refuse
-    // (OUT_OF_RANGE) is refused here.
-    if (this.#channel(id, PerformanceMessageId.LEVEL_SET) !== undefined) {
-      describedLevelArg(info, level, 'performance level');
-    }
-    await this.#sendLevel(id, wire);
+    await this.#sendLevel(id, indexOfLevel(info, level, 'performance level'));
   }
 
   /**
@@ -1191,9 +1197,39 @@ export class PerformanceProtocol {
     });
   }
 
+  /**
+   * The limits of domain `id` as its PERF_LIMITS_GET fast channel tells them (level values), or
+   * undefined when it has none or they do not decode (an index no level has): read, not sent.
+   */
+  #fastLimits(id: number): PerformanceLimits | undefined {
+    const fc = this.#fast.get(id);
+    if (fc?.has(PerformanceMessageId.LIMITS_GET) !== true) return undefined;
+    const info = this.domains.info(id);
+    const [max, min] = fc.words(PerformanceMessageId.LIMITS_GET, 2);
+    const levelOf = (wire: number): number | undefined =>
+      info.levelIndexing ? describedLevel(info, wire)?.value : wire;
+    const upper = levelOf(max ?? 0);
+    const lower = levelOf(min ?? 0);
+    return upper === undefined || lower === undefined ? undefined : { max: upper, min: lower };
+  }
+
+  /**
+   * PERF_LEVEL_SET of `level` as the wire has it (an index in level indexing mode), through the
+   * domain's fast channel when it has one — after refusing there what no status would tell: a
+   * value that is not one of the domain's levels (an index is one already), and 0, which a
+   * polling platform takes as "nothing asked" (SCP-firmware's `tlevel > 0`).
+   */
   async #sendLevel(id: number, level: number): Promise<void> {
     const fc = this.#channel(id, PerformanceMessageId.LEVEL_SET);
     if (fc !== undefined) {
+      const info = this.domains.info(id);
+      if (!info.levelIndexing) describedLevelArg(info, level, 'performance level');
+      if (level === 0) {
+        throw new ScmiError(
+          'E_ARGUMENT',
+          `performance level 0 (performance domain ${id}) cannot be asked for over a fast channel: a polling platform takes 0 as "nothing asked" (SCP-firmware's tlevel > 0); send it by message (withoutFastChannels)`,
+        );
+      }
       fc.write(PerformanceMessageId.LEVEL_SET, [level]);
       return;
     }

@@ -483,7 +483,10 @@ export class PerformanceProtocol implements ProtocolServer {
    */
   #slotFor(req: PlatformRequest, id: number): FastChannelSlot | undefined {
     const slot = this.#slots[id];
-    if (slot === undefined) return undefined;
+    // A domain the agent may not use: its channels are not announced (bit 27 clear), as its
+    // description is DENIED — SCP-firmware's permissions handler refuses PERF_DOMAIN_ATTRIBUTES
+    // too, so an agent there never sees the bit.
+    if (slot === undefined || !req.agent.mayUse('performance', id)) return undefined;
     const d = this.#domains[id] as PerformanceDomainConfig;
     return indexed(req.version, d) === indexed(this.version, d) ? slot : undefined;
   }
