@@ -101,6 +101,26 @@ describe('MsgqChannel (the agent side of a msgq channel)', () => {
     });
   });
 
+  describe('when a second reply to a polled command comes while its first is kept', () => {
+    it('should complete the command with the first, and drop and count the second invalid', async () => {
+      const agent = await bench.probe({ a2p: [{ id: 0, polling: true }] });
+      answerByHand(bench, (request) => {
+        const header = readU32(request, 0);
+        // The answer, then a duplicate of another content, before the agent polls.
+        return [
+          encodeMsgResponse(header, 0, VERSION),
+          encodeMsgResponse(header, 0, new Uint8Array([9, 9, 9, 9])),
+        ];
+      });
+      const returns = await agent.transact(BASE, PROTOCOL_VERSION);
+      expect([...returns]).toEqual([...VERSION]);
+      await bench.clock.runUntilIdle();
+      expect(stats(agent, 'a2p:0').badMessages.invalid).toBe(1);
+      expect(badMessages(stats(agent, 'a2p:0'))).toBe(1);
+      expect(stats(agent, 'a2p:0').lateReplies).toBe(0);
+    });
+  });
+
   describe('when a reply carries the header of a command still waiting in send', () => {
     it('should count it unexpected, and answer that command in its turn', async () => {
       const agent = await bench.probe();

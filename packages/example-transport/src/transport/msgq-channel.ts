@@ -162,8 +162,12 @@ export class MsgqChannel implements TransportChannel {
       // §1.2 polling: keep the reply whose header is exactly its command's, for `pollDone`.
       const xfer = this.#onWire;
       const polled = xfer?.polling === true && xfer.state === 'sent' && header === xfer.header;
-      if (polled && this.#held === undefined) {
-        this.#held = bytes;
+      if (polled) {
+        // A second reply while the first is kept is a duplicate response (core's `invalid`):
+        // dropped and counted, the first stays the answer. Handed to core, it would complete
+        // the polled command with its bytes, and the first would be counted late.
+        if (this.#held === undefined) this.#held = bytes;
+        else sink.badMessage('invalid');
         return;
       }
     }
