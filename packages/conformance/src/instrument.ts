@@ -3,6 +3,7 @@ import type {
   ChannelCounters,
   ChannelSetup,
   Clock,
+  ClockTimerOptions,
   NotificationBuffer,
   RxSink,
   TimerHandle,
@@ -342,16 +343,20 @@ export class CountingClock implements Clock {
   }
 
   /** @inheritDoc */
-  public setTimeout(cb: () => void, ms: number): TimerHandle {
+  public setTimeout(cb: () => void, ms: number, options?: ClockTimerOptions): TimerHandle {
     let live = true;
     this.#armed++;
-    const handle = this.#inner.setTimeout(() => {
-      if (live) {
-        live = false;
-        this.#armed--;
-      }
-      cb();
-    }, ms);
+    const handle = this.#inner.setTimeout(
+      () => {
+        if (live) {
+          live = false;
+          this.#armed--;
+        }
+        cb();
+      },
+      ms,
+      options,
+    );
     return {
       cancel: () => {
         if (live) {

@@ -29,7 +29,7 @@ export type {
   TransportChannel,
   TransportDescriptor,
 } from './channel/transport.js';
-export type { Clock, TimerHandle } from './clock/clock.js';
+export type { Clock, ClockTimerOptions, TimerHandle } from './clock/clock.js';
 export type { DeadlineLane, DeadlineNode } from './clock/deadline-queue.js';
 export type { VirtualClockOptions } from './clock/virtual-clock.js';
 export type { ChannelStats } from './diagnostics/channel-counters.js';

@@ -223,6 +223,55 @@ describe(VirtualClock, () => {
     });
   });
 
+  describe('with a background timer (a platform polling its fast channels)', () => {
+    /** A background timer re-armed every 4 ms until `stop`; the times it fired at. */
+    function poller(clock: VirtualClock): { fired: number[]; stop: () => void } {
+      const fired: number[] = [];
+      let handle = clock.setTimeout(tick, 4, { background: true });
+      function tick(): void {
+        fired.push(clock.now());
+        handle = clock.setTimeout(tick, 4, { background: true });
+      }
+      return { fired, stop: () => handle.cancel() };
+    }
+
+    it('should not take it for pending work in runUntilIdle, but fire it on the way', async () => {
+      const clock = new VirtualClock();
+      const poll = poller(clock);
+      await clock.runUntilIdle();
+      // Nothing else armed: idle at once, time not moved, the poller still armed.
+      expect(poll.fired).toEqual([]);
+      expect(clock.now()).toBe(0);
+      expect(clock.armedTimers).toBe(1);
+      // With a timer at 10 ms: the polls due before it fire, in time order, then idle.
+      const done = jest.fn();
+      clock.setTimeout(done, 10);
+      await clock.runUntilIdle();
+      expect(poll.fired).toEqual([4, 8]);
+      expect(done).toHaveBeenCalledTimes(1);
+      expect(clock.now()).toBe(10);
+      // advance fires it as any timer.
+      await clock.advance(6);
+      expect(poll.fired).toEqual([4, 8, 12, 16]);
+      poll.stop();
+      expect(clock.armedTimers).toBe(0);
+    });
+
+    it('should not keep an auto clock pumping for it alone, nor run virtual time away', async () => {
+      const clock = new VirtualClock({ auto: true });
+      const poll = poller(clock);
+      await realTurns(5);
+      expect(poll.fired).toEqual([]);
+      expect(clock.now()).toBe(0);
+      expect(process.getActiveResourcesInfo()).not.toContain('Immediate');
+      // Other work moves it, the polls due on the way firing first.
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, 9));
+      expect(poll.fired).toEqual([4, 8]);
+      expect(clock.now()).toBe(9);
+      poll.stop();
+    });
+  });
+
   describe('.yield', () => {
     it('should resolve after the default quantum of 0.05 ms of virtual time', async () => {
       const clock = new VirtualClock();

@@ -44,7 +44,7 @@ interface World {
   readonly h: Harness;
   /**
    * Runs the clock's tasks until `command` settles, for a command sent as a message (the clock is
-   * manual: with the platform polling, an auto clock would run virtual time away).
+   * manual, so that each test decides when the platform polls).
    */
   readonly run: <T>(command: Promise<T>) => Promise<T>;
   readonly agent: ScmiAgent;

@@ -17,6 +17,12 @@ export interface TimerHandle {
   cancel(): void;
 }
 
+/** Options of {@link Clock.setTimeout}. */
+export interface ClockTimerOptions {
+  /** A timer that is no pending work of its own (see {@link Clock.setTimeout}); default false. */
+  readonly background?: boolean;
+}
+
 /**
  * The source of time and tasks for everything in core: transfer timeouts, polling, same-thread
  * doorbells, notification delivery. Injected (DI token `CLOCK`) so that tests run on a
@@ -31,8 +37,14 @@ export interface TimerHandle {
 export interface Clock {
   /** Milliseconds on a monotonic time line. */
   now(): number;
-  /** Calls `cb` once after `ms` milliseconds. */
-  setTimeout(cb: () => void, ms: number): TimerHandle;
+  /**
+   * Calls `cb` once after `ms` milliseconds. A `background` timer is one that re-arms itself for
+   * as long as its owner runs (a platform polling its fast channels): a `VirtualClock` does not
+   * count it as pending work (`runUntilIdle` returns, an auto clock stops, when only such timers
+   * are left; both fire it on their way to other work, and `advance` fires it as any timer). A
+   * clock may ignore the option (`RealClock` does).
+   */
+  setTimeout(cb: () => void, ms: number, options?: ClockTimerOptions): TimerHandle;
   /** Calls `cb` as a new task, after the current one and its microtasks. */
   schedule(cb: () => void): void;
   /** Resolves on a later task: lets other tasks (doorbells, I/O) run, e.g. between polls. */

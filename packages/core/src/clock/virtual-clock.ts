@@ -1,10 +1,12 @@
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, ClockTimerOptions, TimerHandle } from './clock.js';
 
 interface VirtualTimer {
   at: number;
   seq: number;
   cb: () => void;
   cancelled: boolean;
+  /** No pending work of its own (see `Clock.setTimeout`). */
+  background: boolean;
 }
 
 /** Options of a {@link VirtualClock}. */
@@ -19,7 +21,9 @@ export interface VirtualClockOptions {
    * arrives after the clock has passed that timer.
    * An auto clock can still be driven: while `advance`, `runUntilIdle` or `runTasks` runs, the
    * clock moves only as that call says (`advance(ms)` stops at its target, whatever timers come
-   * later), and it goes on by itself once the call returns.
+   * later), and it goes on by itself once the call returns. It stops when only background timers
+   * are left (`Clock.setTimeout`'s `background`: a platform's polling), so that they do not run
+   * virtual time away; it fires them on its way to other timers.
    */
   readonly auto?: boolean;
   /**
@@ -77,12 +81,13 @@ export class VirtualClock implements Clock {
   }
 
   /** @inheritDoc */
-  public setTimeout(cb: () => void, ms: number): TimerHandle {
+  public setTimeout(cb: () => void, ms: number, options?: ClockTimerOptions): TimerHandle {
     const timer: VirtualTimer = {
       at: this.#now + Math.max(0, ms),
       seq: this.#seq++,
       cb,
       cancelled: false,
+      background: options?.background === true,
     };
     this.#timers.push(timer);
     this.#kick();
@@ -148,25 +153,34 @@ export class VirtualClock implements Clock {
 
   /**
    * Runs tasks and fires timers, jumping from timer to timer, until nothing is pending or
-   * `limitMs` of virtual time has passed (default 60 s). A timer that re-arms itself (a platform
-   * polling its fast channels) is never done: the call then runs to its limit, every firing on the
-   * way — give a small limit, or `advance` instead.
+   * `limitMs` of virtual time has passed (default 60 s). Background timers
+   * ({@link ClockTimerOptions.background}: a platform polling its fast channels) are not pending
+   * work: the call returns when only they are left, having fired those due before the last other
+   * timer. A timer that re-arms itself without that option is never done: the call then runs to
+   * its limit.
    */
   public runUntilIdle(limitMs = 60_000): Promise<void> {
-    return this.#drive(() => this.#fireUntil(this.#now + limitMs));
+    return this.#drive(() => this.#fireUntil(this.#now + limitMs, false));
   }
 
   /**
    * Runs tasks, then fires the next timer due at `limit` or before, until none is left; returns
    * with the tasks run and time at the last timer fired.
    */
-  async #fireUntil(limit: number): Promise<void> {
+  async #fireUntil(limit: number, background = true): Promise<void> {
     for (;;) {
       await this.#runTasks();
       const next = this.#nextTimer();
       if (next === undefined || next.at > limit) return;
+      // Idle when only background timers are left (unless the caller moves time, `advance`).
+      if (!background && !this.#hasWork()) return;
       this.#fire(next);
     }
+  }
+
+  /** Whether a timer that is not a background timer is armed. */
+  #hasWork(): boolean {
+    return this.#timers.some((t) => !t.background);
   }
 
   /**
@@ -214,7 +228,8 @@ export class VirtualClock implements Clock {
       let next: VirtualTimer | undefined;
       if (task === undefined) {
         next = this.#nextTimer();
-        if (next === undefined) {
+        // Only background timers left: idle, as `runUntilIdle` (no virtual time runs away).
+        if (next === undefined || !this.#hasWork()) {
           this.#pumping = false;
           return;
         }

@@ -134,8 +134,8 @@ const OPTION_FIELDS: readonly (keyof ScmiPlatformOptions)[] = [
  *   polls their memory every `rateLimitUs` with a timer of its own, as SCP-firmware does, and
  *   writes LEVEL_GET / LIMITS_GET at every change; a change made through one is notified with
  *   agent_id 0, and a value refused is counted in `fastChannelRejected` (see
- *   {@link PerformanceFastChannelsConfig}). A `VirtualClock` is never idle while they poll:
- *   `runUntilIdle` runs to its limit and an auto clock keeps moving; `advance` it instead.
+ *   {@link PerformanceFastChannelsConfig}). The polling is a background timer: a
+ *   `VirtualClock`'s `runUntilIdle` and auto mode do not wait for it; `advance` to let it poll.
  * - `disconnect` cancels the agent's timers (delayed, held or late replies) and subscriptions; an
  *   asynchronous operation it was answered SUCCESS for still completes, its delayed response not
  *   sent (counted in `cancelledOnDisconnect`). `close` cancels every timer; nothing is written to

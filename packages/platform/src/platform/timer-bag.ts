@@ -23,15 +23,29 @@ export class TimerBag {
     return this.#entries.size;
   }
 
-  /** Arms `cb` after `ms`, owned by agent `owner` (undefined: the platform) and tagged `tag`. */
-  public arm(ms: number, cb: () => void, owner?: number, tag?: string): TimerHandle {
+  /**
+   * Arms `cb` after `ms`, owned by agent `owner` (undefined: the platform) and tagged `tag`; a
+   * `background` timer is no pending work of its own for a `VirtualClock` (see core's
+   * `Clock.setTimeout`): the fast channels' polling.
+   */
+  public arm(
+    ms: number,
+    cb: () => void,
+    owner?: number,
+    tag?: string,
+    background = false,
+  ): TimerHandle {
     const entry: Entry = { handle: undefined, owner, tag };
     this.#entries.add(entry);
     try {
-      entry.handle = this.#clock.setTimeout(() => {
-        if (!this.#entries.delete(entry)) return;
-        cb();
-      }, ms);
+      entry.handle = this.#clock.setTimeout(
+        () => {
+          if (!this.#entries.delete(entry)) return;
+          cb();
+        },
+        ms,
+        background ? { background } : undefined,
+      );
     } catch (error: unknown) {
       this.#entries.delete(entry); // not armed: not counted
       throw error;

@@ -545,9 +545,17 @@ export class PerformanceProtocol implements ProtocolServer {
 
   /** Arms the next poll, `rateLimitUs` from now. */
   #armPoll(): void {
-    this.#p.timers.arm(this.#rateLimitUs / 1000, () => {
-      this.#poll();
-    });
+    // A background timer: on a VirtualClock, `runUntilIdle` and an auto clock do not take the
+    // polling for pending work (it never ends), they fire it on their way to other timers.
+    this.#p.timers.arm(
+      this.#rateLimitUs / 1000,
+      () => {
+        this.#poll();
+      },
+      undefined,
+      undefined,
+      true,
+    );
   }
 
   /**
