@@ -71,7 +71,8 @@ describe('NotificationHub.waitFor', () => {
     expect(error).toBeInstanceOf(ScmiError);
     expect(error).toMatchObject({
       code: 'E_EVENT_TIMEOUT',
-      message: 'test: clock event 0: no notification within 50 ms',
+      message:
+        "test: clock event 0 (rate-changed): no notification within 50 ms of the agent's clock",
     });
     await clock.settle();
     expect(calls).toEqual(['enable 3', 'disable 3']);
@@ -109,7 +110,8 @@ describe('NotificationHub.waitFor', () => {
     await clock.advance(10);
     expect(await made).toMatchObject({
       code: 'E_EVENT_TIMEOUT',
-      message: 'test: clock event 0: not enabled at the platform within 10 ms',
+      message:
+        "test: clock event 0 (rate-changed): not enabled at the platform within 10 ms of the agent's clock",
     });
     expect(clock.armedTimers).toBe(0);
     answer(); // answered after the bound: the subscription is left at once

@@ -708,7 +708,8 @@ export class NotificationHub {
     const checked = this.#waitOptions(options);
     if (checked instanceof ScmiError) throw checked;
     const { timeoutMs, signal } = checked;
-    const name = `${scmiProtocolName(filter.protocolId)} event ${filter.eventId}`;
+    const registered = this.#queues.get(filter.protocolId)?.events.get(filter.eventId)?.name;
+    const name = `${scmiProtocolName(filter.protocolId)} event ${filter.eventId}${registered === undefined ? '' : ` (${registered})`}`;
     let resolve!: (n: ScmiNotification) => void;
     let reject!: (error: unknown) => void;
     const notification = new Promise<ScmiNotification>((res, rej) => {
@@ -757,8 +758,8 @@ export class NotificationHub {
     if (failed() === undefined && timeoutMs !== undefined) {
       timer = this.#clock.setTimeout(() => {
         const what = subscribed
-          ? `no notification within ${timeoutMs} ms`
-          : `not enabled at the platform within ${timeoutMs} ms`;
+          ? `no notification within ${timeoutMs} ms of the agent's clock`
+          : `not enabled at the platform within ${timeoutMs} ms of the agent's clock`;
         giveUp(new ScmiError('E_EVENT_TIMEOUT', `${this.#agent}: ${name}: ${what}`));
       }, timeoutMs);
     }
