@@ -933,14 +933,7 @@ export class PerformanceProtocol {
    */
   public async getLimits(id: number): Promise<PerformanceLimits> {
     const info = this.domains.info(id);
-    const fc = this.#channel(id, PerformanceMessageId.LIMITS_GET);
-    const returns =
-      fc === undefined
-        ? await this.#ph.xfer.transact(PerformanceMessageId.LIMITS_GET, (w) => w.u32(id), {
-            txSize: 4,
-            rxSize: 8,
-          })
-        : fc.read(PerformanceMessageId.LIMITS_GET, 2);
+    const returns = await this.#getReturns(id, PerformanceMessageId.LIMITS_GET, 2);
     return this.#ph.xfer.decode(returns, (r) => {
       const max = r.u32();
       const min = r.u32();
@@ -1178,19 +1171,22 @@ export class PerformanceProtocol {
     return multFactor;
   }
 
+  /**
+   * The `words` return values of PERF_LEVEL_GET or PERF_LIMITS_GET (`messageId`) for domain `id`:
+   * read from the domain's fast channel for it when it has one, else the command's reply.
+   */
+  async #getReturns(id: number, messageId: number, words: number): Promise<Uint8Array> {
+    const fc = this.#channel(id, messageId);
+    if (fc !== undefined) return fc.read(messageId, words);
+    return this.#ph.xfer.transact(messageId, (w) => w.u32(id), { txSize: 4, rxSize: 4 * words });
+  }
+
   /** PERF_LEVEL_GET: domain `id`'s current level (from its index, in level indexing mode). */
   async #currentLevel(
     id: number,
   ): Promise<{ readonly value: number; readonly indicativeFreqKhz?: number }> {
     const info = this.domains.info(id);
-    const fc = this.#channel(id, PerformanceMessageId.LEVEL_GET);
-    const returns =
-      fc === undefined
-        ? await this.#ph.xfer.transact(PerformanceMessageId.LEVEL_GET, (w) => w.u32(id), {
-            txSize: 4,
-            rxSize: 4,
-          })
-        : fc.read(PerformanceMessageId.LEVEL_GET, 1);
+    const returns = await this.#getReturns(id, PerformanceMessageId.LEVEL_GET, 1);
     return this.#ph.xfer.decode(returns, (r) => {
       const wire = r.u32();
       return info.levelIndexing ? indexedLevel(info, wire, 'PERF_LEVEL_GET') : { value: wire };
